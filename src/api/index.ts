@@ -1,0 +1,83 @@
+/**
+ * The decision API: a policy decision point any service of the provider can call.
+ *   POST /v1/decisions   {principal, request} or an array of them → decision(s)
+ *   GET  /healthz        liveness, with the active scheme's name and digest
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { HttpError, InvalidInputError, type Problem } from "../errors/index.js";
+import { readJson, sendJson, withErrors } from "../http/index.js";
+import { decide, parseDecisionInput, type Decision, type DecisionInput } from "../policy/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
+
+export const MAX_BATCH = 10_000;
+
+export interface DecisionApiOptions {
+  /** Returns the scheme in force; read per request so that a new version applies without restart. */
+  readonly scheme: () => CompiledScheme;
+  readonly bodyLimit?: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+export function decisionHandler(options: DecisionApiOptions) {
+  return withErrors(async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/healthz") {
+      allow(req, "GET", "HEAD");
+      const s = options.scheme();
+      return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
+    }
+    if (url.pathname === "/v1/decisions") {
+      allow(req, "POST");
+      const body = await readJson(req, options.bodyLimit);
+      const scheme = options.scheme();
+      if (Array.isArray(body)) {
+        const inputs = parseBatch(body);
+        const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
+        return sendJson(res, 200, { decisions });
+      }
+      const input = parseDecisionInput(body);
+      return sendJson(res, 200, decide(scheme, input.principal, input.request));
+    }
+    throw new HttpError(404, "not_found", `no route for ${req.method} ${url.pathname}`);
+  }, options.onError);
+}
+
+function allow(req: IncomingMessage, ...methods: string[]): void {
+  if (!methods.includes(req.method ?? "")) {
+    throw new HttpError(
+      405,
+      "method_not_allowed",
+      `${req.method} is not allowed here; use ${methods.join(" or ")}`,
+    );
+  }
+}
+
+/** Validates every item, so one response names every bad field in the batch. */
+function parseBatch(items: unknown[]): DecisionInput[] {
+  if (items.length > MAX_BATCH) {
+    throw new HttpError(
+      413,
+      "batch_too_large",
+      `at most ${MAX_BATCH} decisions per request, got ${items.length}`,
+    );
+  }
+  const problems: Problem[] = [];
+  const inputs: DecisionInput[] = [];
+  items.forEach((item, i) => {
+    try {
+      inputs.push(parseDecisionInput(item, [i]));
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      problems.push(...err.problems);
+    }
+  });
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return inputs;
+}
+
+export function createDecisionServer(options: DecisionApiOptions): Server {
+  const handler = decisionHandler(options);
+  const server = createServer((req, res) => void handler(req, res));
+  server.keepAliveTimeout = 5_000;
+  return server;
+}

@@ -1,0 +1,32 @@
+/** A readable account of a decision, check by check, for people (`clearance check --explain`). */
+import type { CheckResult, Decision, GrantRef } from "./types.js";
+
+const MARK = { pass: "·", allow: "✔", deny: "✘" } as const;
+
+export function describeGrant(grant: GrantRef | null): string {
+  if (grant === null) return "none";
+  if (grant.kind === "license") return `license ${grant.license}`;
+  return `${grant.kind === "partner-country" ? "country" : "organization"} partner ${grant.partner}, grant #${grant.index + 1}`;
+}
+
+function checkLines(checks: readonly CheckResult[], indent: string): string[] {
+  return checks.map(
+    (c, i) =>
+      `${indent}${i + 1}. ${MARK[c.outcome]} ${c.check.padEnd(20)} ${c.outcome}${c.reason ? ` (${c.reason})` : ""}: ${c.detail}`,
+  );
+}
+
+export function explain(d: Decision): string {
+  const lines: string[] = [];
+  const served = d.decision === "fallback" ? ` → served by ${d.served_model}` : "";
+  lines.push(`${d.decision.toUpperCase()} ${d.model}${served} — ${d.reason}`);
+  lines.push(`scheme ${d.scheme.name} (${d.scheme.digest})`);
+  lines.push(`checks for ${d.model}:`);
+  lines.push(...checkLines(d.checks, "  "));
+  for (const f of d.fallbacks ?? []) {
+    lines.push(`fallback to ${f.model}: ${f.outcome} (${f.reason})`);
+    lines.push(...checkLines(f.checks, "  "));
+  }
+  lines.push(`rests on: ${describeGrant(d.grant)}`);
+  return lines.join("\n");
+}

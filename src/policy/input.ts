@@ -1,0 +1,88 @@
+/**
+ * Validation of decision inputs as they arrive over the wire or from files: a principal and a
+ * request. Problems carry the field path (e.g. principal.citizenships[0].country).
+ */
+import { z } from "zod";
+import { isCountryCode } from "../countries/index.js";
+import { InvalidInputError } from "../errors/index.js";
+import { zodProblems } from "../scheme/zod-problems.js";
+import {
+  ACTIONS,
+  ASSURANCE_LEVELS,
+  SCREENING_STATUSES,
+  type DecisionRequest,
+  type Principal,
+} from "./types.js";
+
+const country = z
+  .string({ error: "expected an ISO 3166-1 alpha-2 country code" })
+  .refine(isCountryCode, { error: "expected an ISO 3166-1 alpha-2 country code (upper case, e.g. DE)" });
+
+const date = z
+  .string({ error: "expected a date (YYYY-MM-DD)" })
+  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
+    error: "expected a date (YYYY-MM-DD) or an ISO 8601 date-time",
+  });
+
+const nationality = z.strictObject({ country, since: date.nullish() });
+
+export const principalSchema = z.strictObject({
+  id: z.string({ error: "expected the principal's id (a string)" }).min(1, "the principal's id is empty"),
+  citizenships: z.array(nationality).default([]),
+  permanent_residencies: z.array(nationality).default([]),
+  residence: country.nullish(),
+  organization: z
+    .union(
+      [
+        z.string().min(1),
+        z.strictObject({
+          id: z.string().min(1),
+          country: country.nullish(),
+          screening: z.enum(SCREENING_STATUSES).optional(),
+        }),
+      ],
+      { error: 'expected an organization id, or {"id", "country", "screening"}' },
+    )
+    .nullish(),
+  assurance: z.enum(ASSURANCE_LEVELS).default("none"),
+  screening: z.enum(SCREENING_STATUSES).default("clear"),
+});
+
+export const requestSchema = z.strictObject({
+  model: z.string({ error: "expected the model id (a string)" }).min(1, "the model id is empty"),
+  action: z.enum(ACTIONS),
+  location: country.nullish(),
+  purpose: z.string().nullish(),
+  time: z.union(
+    [
+      z.number().int().nonnegative(),
+      z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
+        error: "expected an ISO 8601 date-time",
+      }),
+    ],
+    { error: "expected an ISO 8601 date-time or milliseconds since the epoch" },
+  ),
+  usage: z.record(z.string(), z.strictObject({ tokens: z.number().int().nonnegative() })).optional(),
+});
+
+export const decisionInputSchema = z.strictObject({ principal: principalSchema, request: requestSchema });
+
+export interface DecisionInput {
+  readonly principal: Principal;
+  readonly request: DecisionRequest;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, prefix: (string | number)[]): T {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new InvalidInputError(zodProblems(result.error, schema, prefix));
+  return result.data;
+}
+
+export const parsePrincipal = (value: unknown, prefix: (string | number)[] = []): Principal =>
+  parseWith(principalSchema, value, prefix) as Principal;
+
+export const parseRequest = (value: unknown, prefix: (string | number)[] = []): DecisionRequest =>
+  parseWith(requestSchema, value, prefix) as DecisionRequest;
+
+export const parseDecisionInput = (value: unknown, prefix: (string | number)[] = []): DecisionInput =>
+  parseWith(decisionInputSchema, value, prefix) as DecisionInput;

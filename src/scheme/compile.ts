@@ -1,0 +1,325 @@
+/**
+ * Compilation: a validated scheme file → lookup structures for `decide()` (maps, sets, bitmasks),
+ * and its digest. Runs once per scheme version, so the hot path is a few look-ups. Reference
+ * problems (unknown model or set, bad country, duplicate id, fallback cycle, dates) accumulate.
+ */
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical/index.js";
+import { isCountryCode } from "../countries/index.js";
+import type { Path, Problem } from "../errors/index.js";
+import {
+  ACTIONS,
+  ASSURANCE_LEVELS,
+  type Action,
+  type Control,
+  type LicenseStatus,
+  type NationalityRule,
+  type PartnerStatus,
+} from "../policy/types.js";
+import type { SchemeFile, SchemeGrant, SchemeLicense } from "./schema.js";
+import { SetResolver } from "./sets.js";
+
+export type Countries = ReadonlySet<string>;
+
+/** Per model, the index of the first grant covering each action (ACTIONS order), or -1. */
+export type GrantTable = ReadonlyMap<string, readonly number[]>;
+
+export interface CompiledModel {
+  readonly id: string;
+  readonly control: Control;
+  readonly fallback: string | null;
+  /** null: available everywhere. */
+  readonly availableIn: Countries | null;
+}
+
+export interface CompiledCountryPartner {
+  readonly id: string;
+  readonly status: PartnerStatus;
+  readonly countries: Countries;
+  readonly assurance: number;
+  readonly grants: GrantTable;
+}
+
+export interface CompiledOrganizationPartner {
+  readonly id: string;
+  readonly name: string;
+  readonly country: string;
+  readonly status: PartnerStatus;
+  readonly assurance: number;
+  readonly locations: Countries;
+  readonly grants: GrantTable;
+}
+
+export interface CompiledLicense {
+  readonly id: string;
+  readonly licensee: { readonly kind: "organization" | "principal"; readonly id: string };
+  readonly status: LicenseStatus;
+  readonly models: ReadonlySet<string>;
+  /** Bit i set: ACTIONS[i] is covered. */
+  readonly actions: number;
+  readonly destinations: Countries;
+  readonly purposes: ReadonlySet<string> | null;
+  readonly nationalities: Countries | null;
+  readonly validFrom: number;
+  readonly validUntil: number;
+  readonly quotaTokens: number | null;
+}
+
+export interface CompiledScheme {
+  readonly name: string;
+  /** `sha256:<hex>` of the RFC 8785 canonical JSON of the scheme as validated. */
+  readonly digest: string;
+  readonly source: SchemeFile;
+  readonly home: Countries;
+  readonly nationalityRule: NationalityRule;
+  readonly embargoed: Countries;
+  readonly restricted: Countries;
+  readonly sets: ReadonlyMap<string, Countries>;
+  readonly models: ReadonlyMap<string, CompiledModel>;
+  readonly countryPartners: readonly CompiledCountryPartner[];
+  readonly organizationPartners: ReadonlyMap<string, CompiledOrganizationPartner>;
+  readonly licenses: ReadonlyMap<string, CompiledLicense>;
+  readonly licensesByOrganization: ReadonlyMap<string, readonly CompiledLicense[]>;
+  readonly licensesByPrincipal: ReadonlyMap<string, readonly CompiledLicense[]>;
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly scheme: CompiledScheme }
+  | { readonly ok: false; readonly problems: readonly Problem[] };
+
+export const ACTION_INDEX: Readonly<Record<Action, number>> = Object.fromEntries(
+  ACTIONS.map((a, i) => [a, i]),
+) as Record<Action, number>;
+
+export const assuranceRank = (level: string): number => ASSURANCE_LEVELS.indexOf(level as never);
+
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+
+export function schemeDigest(source: SchemeFile): string {
+  return `sha256:${createHash("sha256").update(canonicalJson(source)).digest("hex")}`;
+}
+
+export function compileScheme(source: SchemeFile): CompileResult {
+  const problems: Problem[] = [];
+  const sets = new SetResolver(source.sets, problems);
+  const userSets = sets.resolveUserSets();
+
+  const home = sets.resolve(source.home, ["home"]);
+  if (home.size === 0 && Array.isArray(source.home) && source.home.length === 0) {
+    problems.push({ code: "empty", path: ["home"], message: "home names at least one country" });
+  }
+  const embargoed = sets.resolve(source.embargoed, ["embargoed"]);
+  const restricted = sets.resolve(source.restricted_nationalities, ["restricted_nationalities"]);
+
+  const models = compileModels(source, sets, problems);
+  const grants = (list: readonly SchemeGrant[], path: Path) => compileGrants(list, path, models, problems);
+
+  const partnerIds = new Map<string, Path>();
+  const uniquePartner = (id: string, path: Path) => unique(partnerIds, id, path, "partner", problems);
+
+  const countryPartners = source.partners.countries.map((p, i): CompiledCountryPartner => {
+    const path = ["partners", "countries", i];
+    uniquePartner(p.id, [...path, "id"]);
+    return {
+      id: p.id,
+      status: p.status,
+      countries: sets.resolve(p.countries, [...path, "countries"]),
+      assurance: assuranceRank(p.assurance),
+      grants: grants(p.grants, [...path, "grants"]),
+    };
+  });
+
+  const organizationPartners = new Map<string, CompiledOrganizationPartner>();
+  source.partners.organizations.forEach((p, i) => {
+    const path = ["partners", "organizations", i];
+    uniquePartner(p.id, [...path, "id"]);
+    if (!isCountryCode(p.country)) {
+      problems.push({
+        code: "invalid_country",
+        path: [...path, "country"],
+        message: `"${p.country}" is not an ISO 3166-1 alpha-2 country code`,
+      });
+    }
+    organizationPartners.set(p.id, {
+      id: p.id,
+      name: p.name ?? p.id,
+      country: p.country,
+      status: p.status,
+      assurance: assuranceRank(p.assurance),
+      locations: p.locations ? sets.resolve(p.locations, [...path, "locations"]) : new Set([p.country]),
+      grants: grants(p.grants, [...path, "grants"]),
+    });
+  });
+
+  const licenses = new Map<string, CompiledLicense>();
+  const licenseIds = new Map<string, Path>();
+  source.licenses.forEach((l, i) => {
+    const path = ["licenses", i];
+    unique(licenseIds, l.id, [...path, "id"], "license", problems);
+    licenses.set(l.id, compileLicense(l, path, sets, models, problems));
+  });
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    scheme: {
+      name: source.name,
+      digest: schemeDigest(source),
+      source,
+      home,
+      nationalityRule: source.nationality_rule,
+      embargoed,
+      restricted,
+      sets: userSets,
+      models,
+      countryPartners,
+      organizationPartners,
+      licenses,
+      licensesByOrganization: groupLicenses(licenses, "organization"),
+      licensesByPrincipal: groupLicenses(licenses, "principal"),
+    },
+  };
+}
+
+function compileModels(
+  source: SchemeFile,
+  sets: SetResolver,
+  problems: Problem[],
+): Map<string, CompiledModel> {
+  const models = new Map<string, CompiledModel>();
+  for (const [id, m] of Object.entries(source.models)) {
+    if (!MODEL_ID.test(id)) {
+      problems.push({
+        code: "invalid_id",
+        path: ["models", id],
+        message: `model id "${id}": letters, digits and . _ : / - (starting with a letter or digit)`,
+      });
+    }
+    models.set(id, {
+      id,
+      control: m.control,
+      fallback: m.fallback ?? null,
+      availableIn: m.available_in ? sets.resolve(m.available_in, ["models", id, "available_in"]) : null,
+    });
+  }
+  for (const m of models.values()) {
+    if (m.fallback !== null && !models.has(m.fallback)) {
+      problems.push(unknownModel(m.fallback, ["models", m.id, "fallback"], models));
+    }
+  }
+  reportFallbackCycles(models, problems);
+  return models;
+}
+
+/** Each cycle is reported once, at the model that comes first in the file. */
+function reportFallbackCycles(models: ReadonlyMap<string, CompiledModel>, problems: Problem[]): void {
+  const reported = new Set<string>();
+  for (const start of models.keys()) {
+    const chain = [start];
+    let next = models.get(start)?.fallback ?? null;
+    while (next !== null && models.has(next) && !chain.includes(next)) {
+      chain.push(next);
+      next = models.get(next)?.fallback ?? null;
+    }
+    if (next === start && !reported.has(start)) {
+      chain.forEach((m) => reported.add(m));
+      problems.push({
+        code: "fallback_cycle",
+        path: ["models", start, "fallback"],
+        message: `fallback cycle: ${[...chain, start].join(" → ")}`,
+      });
+    }
+  }
+}
+
+function compileGrants(
+  list: readonly SchemeGrant[],
+  path: Path,
+  models: ReadonlyMap<string, CompiledModel>,
+  problems: Problem[],
+): GrantTable {
+  const table = new Map<string, number[]>();
+  list.forEach((g, gi) => {
+    g.models.forEach((model, mi) => {
+      if (!models.has(model)) problems.push(unknownModel(model, [...path, gi, "models", mi], models));
+      const row = table.get(model) ?? ACTIONS.map(() => -1);
+      for (const action of g.actions) {
+        const ai = ACTION_INDEX[action];
+        if (row[ai] === -1) row[ai] = gi;
+      }
+      table.set(model, row);
+    });
+  });
+  return table;
+}
+
+function compileLicense(
+  l: SchemeLicense,
+  path: Path,
+  sets: SetResolver,
+  models: ReadonlyMap<string, CompiledModel>,
+  problems: Problem[],
+): CompiledLicense {
+  l.models.forEach((m, i) => {
+    if (!models.has(m)) problems.push(unknownModel(m, [...path, "models", i], models));
+  });
+  const validFrom = Date.parse(l.valid_from);
+  const validUntil = Date.parse(l.valid_until);
+  if (!(validUntil > validFrom)) {
+    problems.push({
+      code: "invalid_period",
+      path: [...path, "valid_until"],
+      message: `valid_until (${l.valid_until}) must be after valid_from (${l.valid_from})`,
+    });
+  }
+  const licensee =
+    "organization" in l.licensee
+      ? { kind: "organization" as const, id: l.licensee.organization }
+      : { kind: "principal" as const, id: l.licensee.principal };
+  return {
+    id: l.id,
+    licensee,
+    status: l.status,
+    models: new Set(l.models),
+    actions: l.actions.reduce((bits, a) => bits | (1 << ACTION_INDEX[a]), 0),
+    destinations: sets.resolve(l.destinations, [...path, "destinations"]),
+    purposes: l.purposes ? new Set(l.purposes) : null,
+    nationalities: l.nationalities ? sets.resolve(l.nationalities, [...path, "nationalities"]) : null,
+    validFrom,
+    validUntil,
+    quotaTokens: l.quota_tokens ?? null,
+  };
+}
+
+function groupLicenses(
+  licenses: ReadonlyMap<string, CompiledLicense>,
+  kind: "organization" | "principal",
+): Map<string, CompiledLicense[]> {
+  const out = new Map<string, CompiledLicense[]>();
+  for (const l of licenses.values()) {
+    if (l.licensee.kind !== kind) continue;
+    const list = out.get(l.licensee.id) ?? [];
+    list.push(l);
+    out.set(l.licensee.id, list);
+  }
+  return out;
+}
+
+function unique(seen: Map<string, Path>, id: string, path: Path, what: string, problems: Problem[]): void {
+  const first = seen.get(id);
+  if (first !== undefined) {
+    problems.push({
+      code: "duplicate_id",
+      path,
+      message: `duplicate ${what} id "${id}" (first defined at ${first.join(".")})`,
+    });
+  } else seen.set(id, path);
+}
+
+function unknownModel(model: string, path: Path, models: ReadonlyMap<string, CompiledModel>): Problem {
+  return {
+    code: "unknown_model",
+    path,
+    message: `unknown model "${model}"; expected one of the models defined under models: ${[...models.keys()].join(", ")}`,
+  };
+}

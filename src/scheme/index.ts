@@ -1,0 +1,3 @@
+export * from "./compile.js";
+export * from "./load.js";
+export { schemeFileSchema, schemeJsonSchema, type SchemeFile, type SetExpression } from "./schema.js";
