@@ -254,10 +254,16 @@ function evaluate(ctx: Context, modelId: string): Outcome {
   // 8. Licenses.
   const lic = license(ctx, model);
   if (lic.covering !== null) {
-    return done("license", "allow", "license", `license ${lic.covering.id} covers this request`, {
-      kind: "license",
-      license: lic.covering.id,
-    });
+    return done(
+      "license",
+      "allow",
+      "license",
+      `license ${lic.covering.id} covers this request${quotaLeft(ctx, lic.covering)}`,
+      {
+        kind: "license",
+        license: lic.covering.id,
+      },
+    );
   }
   if (lic.exhausted !== null) {
     return done(
@@ -392,6 +398,12 @@ function licenseFailure(ctx: Context, l: CompiledLicense, model: CompiledModel):
     if (used >= l.quotaTokens) return QUOTA;
   }
   return null;
+}
+
+function quotaLeft(ctx: Context, l: CompiledLicense): string {
+  if (l.quotaTokens === null) return "";
+  const used = ctx.request.usage?.[l.id]?.tokens ?? 0;
+  return ` (${l.quotaTokens - used} of ${l.quotaTokens} tokens left)`;
 }
 
 function firstIn(countries: readonly string[], set: Countries): string | null {

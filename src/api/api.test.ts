@@ -1,0 +1,99 @@
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NOW, testScheme } from "../testing/schemes.js";
+import { createDecisionServer } from "./index.js";
+
+const scheme = testScheme();
+const server = createDecisionServer({ scheme: () => scheme, bodyLimit: 64 * 1024 });
+let base = "";
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const post = (body: string, type = "application/json") =>
+  fetch(`${base}/v1/decisions`, { method: "POST", headers: { "content-type": type }, body });
+
+const FR = { id: "p-fr", citizenships: [{ country: "FR" }], assurance: "attested" };
+const request = { model: "m5", action: "infer", location: "FR", time: NOW };
+
+describe("decision API", () => {
+  it("decides one {principal, request}", async () => {
+    const res = await post(JSON.stringify({ principal: FR, request }));
+    expect(res.status).toBe(200);
+    const d = (await res.json()) as Record<string, unknown>;
+    expect(d).toMatchObject({ decision: "allow", reason: "partner-country", served_model: "m5" });
+    expect(d.scheme).toEqual({ name: "test-scheme", digest: scheme.digest });
+  });
+
+  it("decides a batch, in order", async () => {
+    const res = await post(
+      JSON.stringify([
+        { principal: FR, request },
+        {
+          principal: { id: "p-in", citizenships: [{ country: "IN" }] },
+          request: { ...request, model: "c5", location: "BR" },
+        },
+      ]),
+    );
+    const body = (await res.json()) as { decisions: { decision: string; served_model: string }[] };
+    expect(body.decisions.map((d) => [d.decision, d.served_model])).toEqual([
+      ["allow", "m5"],
+      ["fallback", "c3"],
+    ]);
+  });
+
+  it("a bad field is a 400 naming its path", async () => {
+    const res = await post(JSON.stringify({ principal: FR, request: { ...request, location: "XX" } }));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; problems: { path: string }[] } };
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.problems.map((p) => p.path)).toEqual(["request.location"]);
+  });
+
+  it("a batch names every bad field with its index", async () => {
+    const res = await post(
+      JSON.stringify([
+        { principal: FR, request },
+        { principal: { ...FR, assurance: "high" }, request: { ...request, model: 5 } },
+      ]),
+    );
+    const body = (await res.json()) as { error: { problems: { path: string; message: string }[] } };
+    expect(res.status).toBe(400);
+    expect(body.error.problems.map((p) => p.path)).toEqual(["[1].principal.assurance", "[1].request.model"]);
+  });
+
+  it("unknown fields are rejected, not ignored", async () => {
+    const res = await post(JSON.stringify({ principal: { ...FR, nationality: "FR" }, request }));
+    const body = (await res.json()) as { error: { problems: { path: string; code: string }[] } };
+    expect(body.error.problems).toEqual([
+      expect.objectContaining({ code: "unknown_key", path: "principal.nationality" }),
+    ]);
+  });
+
+  it("malformed JSON is a 400; a missing field says it is missing", async () => {
+    expect((await post("{not json")).status).toBe(400);
+    const res = await post(JSON.stringify({ principal: FR }));
+    const body = (await res.json()) as { error: { problems: { path: string; code: string }[] } };
+    expect(body.error.problems).toEqual([expect.objectContaining({ code: "missing", path: "request" })]);
+  });
+
+  it("wrong content type, oversized body, wrong method, unknown route", async () => {
+    expect((await post("{}", "text/plain")).status).toBe(415);
+    expect((await post(JSON.stringify({ pad: "x".repeat(70 * 1024) }))).status).toBe(413);
+    expect((await fetch(`${base}/v1/decisions`)).status).toBe(405);
+    const missing = await fetch(`${base}/v1/nothing`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  });
+
+  it("GET /healthz reports the scheme in force", async () => {
+    const res = await fetch(`${base}/healthz`);
+    expect(await res.json()).toEqual({
+      status: "ok",
+      scheme: { name: "test-scheme", digest: scheme.digest },
+    });
+  });
+});

@@ -1,0 +1,182 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Io } from "./io.js";
+import { run } from "./program.js";
+
+const EXAMPLE = "examples/g7-trusted-partners.yaml";
+const dir = mkdtempSync(join(tmpdir(), "clearance-cli-"));
+const file = (name: string, value: unknown) => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value));
+  return path;
+};
+
+async function cli(args: string[], stdin = "") {
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), stdin: () => stdin };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+const indian = file("in.json", {
+  id: "p-in",
+  citizenships: [{ country: "IN" }],
+  residence: "IN",
+  assurance: "verified",
+});
+const french = file("fr.json", {
+  id: "p-fr",
+  citizenships: [{ country: "FR", since: "1990-01-01" }],
+  assurance: "attested",
+});
+const mythos = (location: string) =>
+  file(`req-${location}.json`, {
+    model: "mythos-5",
+    action: "infer",
+    location,
+    time: "2026-11-21T12:00:00Z",
+  });
+
+describe("clearance CLI", () => {
+  it("scheme validate: a valid file", async () => {
+    const r = await cli(["scheme", "validate", EXAMPLE]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/valid — scheme g7-trusted-partners \(sha256:[0-9a-f]{64}\)/);
+  });
+
+  it("scheme validate: every problem on stderr with file:line:column, exit 2", async () => {
+    const bad = file(
+      "bad.yaml",
+      "version: 1\nname: x\nhome: [UK]\nmodels:\n  a: {control: open, fallbak: a}\n",
+    );
+    const r = await cli(["scheme", "validate", bad]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toEqual([
+      `${bad}:3:8: home[0]: "UK" is not an ISO 3166-1 alpha-2 country code (did you mean GB?)`,
+      `${bad}:5:22: models.a.fallbak: unknown key "fallbak" (expected one of: control, fallback, available_in, description)`,
+    ]);
+  });
+
+  it("scheme schema prints a JSON Schema", async () => {
+    const r = await cli(["scheme", "schema"]);
+    expect(JSON.parse(r.out)).toMatchObject({
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+    });
+  });
+
+  it("check: JSON decision, and --fail-on-deny does not fail a fallback", async () => {
+    const r = await cli([
+      "check",
+      "--scheme",
+      EXAMPLE,
+      "--principal",
+      indian,
+      "--request",
+      mythos("IN"),
+      "--fail-on-deny",
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({
+      decision: "fallback",
+      reason: "no-authorization",
+      served_model: "mythos-4",
+    });
+  });
+
+  it("check --fail-on-deny exits 1 on deny", async () => {
+    const r = await cli([
+      "check",
+      "--scheme",
+      EXAMPLE,
+      "--principal",
+      french,
+      "--request",
+      mythos("IR"),
+      "--fail-on-deny",
+    ]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ decision: "deny", reason: "embargoed-location" });
+  });
+
+  it("check --explain reads the principal from stdin and explains each check", async () => {
+    const stdin = JSON.stringify({ id: "p-fr", citizenships: [{ country: "FR" }], assurance: "attested" });
+    const r = await cli(
+      ["check", "--scheme", EXAMPLE, "--principal", "-", "--request", mythos("FR"), "--explain"],
+      stdin,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("ALLOW mythos-5 — partner-country");
+    expect(r.out).toMatch(/6\. ✔ partner-country +allow \(partner-country\): country partner g7-fvey/);
+    expect(r.out).toContain("rests on: country partner g7-fvey, grant #1");
+  });
+
+  it("check: a bad principal is exit 2 naming the field", async () => {
+    const bad = file("bad-principal.json", { id: "x", citizenships: [{ country: "France" }] });
+    const r = await cli(["check", "--scheme", EXAMPLE, "--principal", bad, "--request", mythos("FR")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("principal.citizenships[0].country: expected an ISO 3166-1 alpha-2 country code");
+  });
+
+  it("check: unreadable files and bad JSON are exit 2 naming the file", async () => {
+    const r1 = await cli([
+      "check",
+      "--scheme",
+      EXAMPLE,
+      "--principal",
+      join(dir, "nope.json"),
+      "--request",
+      mythos("FR"),
+    ]);
+    expect([r1.code, r1.err]).toEqual([2, expect.stringContaining("nope.json")]);
+    const r2 = await cli([
+      "check",
+      "--scheme",
+      EXAMPLE,
+      "--principal",
+      file("x.json", "{"),
+      "--request",
+      mythos("FR"),
+    ]);
+    expect([r2.code, r2.err]).toEqual([2, expect.stringContaining("principal is not valid JSON")]);
+  });
+
+  it("usage errors exit 2", async () => {
+    expect((await cli(["check", "--scheme", EXAMPLE])).code).toBe(2);
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["serve", "--scheme", EXAMPLE, "--port", "99999"])).code).toBe(2);
+  });
+
+  it("sets lists built-in sets with source and as-of date", async () => {
+    const r = await cli(["sets", "EAR_E1"]);
+    expect(r.out).toMatch(/EAR_E1 +3 countries +as of \d{4}-\d{2}-\d{2} +15 CFR/);
+    expect(r.out).toMatch(/IR {2}.*Iran/);
+  });
+});
+
+describe("the README walkthrough (examples/principals, examples/requests)", () => {
+  const cases = [
+    ["us-engineer", "mythos-5-from-US", "allow", "home-person"],
+    ["fr-researcher", "mythos-5-from-FR", "allow", "partner-country"],
+    ["uk-aisi-evaluator", "mythos-5-fine-tune-from-GB", "allow", "partner-organization"],
+    ["in-engineer", "mythos-5-from-IN", "fallback", "no-authorization"],
+    ["bw-cyber-analyst", "fable-5-cyber-defense-from-DE", "allow", "license"],
+    ["fr-researcher", "mythos-5-from-IR", "deny", "embargoed-location"],
+    ["cn-ca-engineer", "mythos-5-from-CA", "allow", "partner-country"],
+  ] as const;
+  it.each(cases)("%s asking %s: %s (%s)", async (principal, request, decision, reason) => {
+    const r = await cli([
+      "check",
+      "--scheme",
+      EXAMPLE,
+      "--principal",
+      `examples/principals/${principal}.json`,
+      "--request",
+      `examples/requests/${request}.json`,
+    ]);
+    expect(JSON.parse(r.out)).toMatchObject({ decision, reason });
+  });
+});
