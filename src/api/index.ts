@@ -26,23 +26,31 @@ export function decisionHandler(options: DecisionApiOptions) {
       const s = options.scheme();
       return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
     }
-    if (url.pathname === "/v1/decisions") {
-      allow(req, "POST");
-      const body = await readJson(req, options.bodyLimit);
-      const scheme = options.scheme();
-      if (Array.isArray(body)) {
-        const inputs = parseBatch(body);
-        const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
-        return sendJson(res, 200, { decisions });
-      }
-      const input = parseDecisionInput(body);
-      return sendJson(res, 200, decide(scheme, input.principal, input.request));
-    }
+    if (url.pathname === "/v1/decisions")
+      return handleDecisions(req, res, options.scheme(), options.bodyLimit);
     throw new HttpError(404, "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
 
-function allow(req: IncomingMessage, ...methods: string[]): void {
+/** POST /v1/decisions: one {principal, request}, or an array of them. */
+export async function handleDecisions(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: CompiledScheme,
+  bodyLimit?: number,
+): Promise<void> {
+  allow(req, "POST");
+  const body = await readJson(req, bodyLimit);
+  if (Array.isArray(body)) {
+    const inputs = parseBatch(body);
+    const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
+    return sendJson(res, 200, { decisions });
+  }
+  const input = parseDecisionInput(body);
+  sendJson(res, 200, decide(scheme, input.principal, input.request));
+}
+
+export function allow(req: IncomingMessage, ...methods: string[]): void {
   if (!methods.includes(req.method ?? "")) {
     throw new HttpError(
       405,

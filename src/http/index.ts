@@ -8,11 +8,16 @@ import { HttpError, InvalidInputError, formatPath, type Problem } from "../error
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
 /** Reads a JSON body no larger than `limit` bytes. Malformed JSON and wrong content types are 400/415. */
-export async function readJson(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
+export async function readJson(
+  req: IncomingMessage,
+  limit = DEFAULT_BODY_LIMIT,
+  /** OpenAI and Anthropic answer a wrong content type with 400; the decision and admin APIs with 415. */
+  wrongTypeStatus = 415,
+): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new HttpError(
-      415,
+      wrongTypeStatus,
       "unsupported_media_type",
       `expected Content-Type: application/json, got "${type}"`,
     );

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { isCountryCode } from "../countries/index.js";
 import { InvalidInputError } from "../errors/index.js";
-import { zodProblems } from "../scheme/zod-problems.js";
+import { zodProblems } from "../yaml/index.js";
 import {
   ACTIONS,
   ASSURANCE_LEVELS,

@@ -1,0 +1,38 @@
+import type { Command } from "commander";
+import { InvalidInputError } from "../../errors/index.js";
+import { decide, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
+import { loadSchemeFile } from "../../scheme/index.js";
+import { readJsonArg, type Io } from "../io.js";
+import { EXIT_DENIED, type Outcome } from "../outcome.js";
+
+interface CheckOptions {
+  scheme: string;
+  principal: string;
+  request: string;
+  explain?: boolean;
+  failOnDeny?: boolean;
+}
+
+export function registerCheck(program: Command, io: Io, outcome: Outcome): void {
+  program
+    .command("check")
+    .description("decide one request: JSON out, or a readable account with --explain")
+    .requiredOption("--scheme <file>", "scheme file (YAML)")
+    .requiredOption("--principal <file>", "principal JSON file, or - for stdin")
+    .requiredOption("--request <file>", "request JSON file, or - for stdin")
+    .option("--explain", "print a readable account of each check instead of JSON")
+    .option("--fail-on-deny", "exit 1 when the decision is deny (a fallback is not a deny)")
+    .action((opts: CheckOptions) => {
+      if (opts.principal === "-" && opts.request === "-") {
+        throw new InvalidInputError([
+          { code: "usage", path: [], message: "only one of --principal and --request can read stdin" },
+        ]);
+      }
+      const s = loadSchemeFile(opts.scheme);
+      const principal = parsePrincipal(readJsonArg(io, opts.principal, "principal"), ["principal"]);
+      const request = parseRequest(readJsonArg(io, opts.request, "request"), ["request"]);
+      const d = decide(s, principal, request);
+      io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(d, null, 2)}\n`);
+      if (opts.failOnDeny && d.decision === "deny") outcome.exitCode = EXIT_DENIED;
+    });
+}

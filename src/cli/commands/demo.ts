@@ -1,0 +1,135 @@
+/**
+ * `clearance demo` (what `npm start` runs): the gateway on 127.0.0.1 with the G7 example scheme and
+ * the built-in demo upstream, demo principals and their keys, and copy-paste curl lines.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Option, type Command } from "commander";
+import { loadConfigFile } from "../../config/index.js";
+import { startGateway } from "../../gateway/server.js";
+import { parsePrincipal } from "../../policy/index.js";
+import type { Store } from "../../store/index.js";
+import type { Io } from "../io.js";
+import { parsePort } from "./options.js";
+import { stopOnSignal } from "./serve.js";
+
+interface DemoOptions {
+  config: string;
+  principals: string;
+  dataDir?: string;
+  port?: number;
+}
+
+/** Who asks for what, from where: the walkthrough the quickstart prints. */
+export const DEMO_REQUESTS = [
+  { principal: "alice", country: "US", model: "mythos-5", says: "a US engineer: allowed (home-person)" },
+  {
+    principal: "benoit",
+    country: "FR",
+    model: "mythos-5",
+    says: "a French researcher, partner-attested: allowed (partner-country)",
+  },
+  {
+    principal: "chloe",
+    country: "GB",
+    model: "mythos-5",
+    says: "a UK AISI evaluator: allowed (partner-organization)",
+  },
+  {
+    principal: "devi",
+    country: "IN",
+    model: "mythos-5",
+    says: "an Indian engineer without a license: served by mythos-4 (fallback, no-authorization)",
+  },
+  {
+    principal: "feng",
+    country: "IR",
+    model: "mythos-5",
+    says: "an engineer whose request comes from Iran: denied (embargoed-location)",
+  },
+  {
+    principal: "erik",
+    country: "DE",
+    model: "fable-5",
+    purpose: "cyber-defense",
+    says: "a defence-cyber analyst under license BIS-2026-0001: allowed (license)",
+  },
+] as const;
+
+export function registerDemo(program: Command, io: Io): void {
+  program
+    .command("demo")
+    .description("run the gateway with the example scheme, demo upstream and demo principals (npm start)")
+    .option("--config <file>", "gateway config", "examples/clearance.yaml")
+    .option("--principals <dir>", "principals to create", "examples/principals")
+    .option("--data-dir <dir>", "data directory (default: the config's)")
+    .addOption(new Option("--port <port>", "port (default: the config's)").argParser(parsePort))
+    .action((opts: DemoOptions) => demo(io, opts));
+}
+
+async function demo(io: Io, opts: DemoOptions): Promise<void> {
+  const draft = loadConfigFile(opts.config);
+  const dataDir = opts.dataDir ?? draft.file.data_dir;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const config = { ...draft, adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token")) };
+  const gateway = await startGateway(config, {
+    dataDir,
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    log: (line) => io.stderr(`${line}\n`),
+  });
+  stopOnSignal(() => gateway.close());
+
+  for (const file of readdirSync(opts.principals)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
+    const principal = parsePrincipal(JSON.parse(readFileSync(join(opts.principals, file), "utf8")), [file]);
+    await gateway.store.principals.put(principal);
+  }
+  const keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
+  await gateway.snapshot.refresh();
+
+  const url = gateway.url;
+  io.stdout(`\nClearance gateway on ${url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`);
+  io.stdout(
+    `Upstream: the built-in demo model. Keys: ${join(dataDir, "demo-keys.json")}. Admin token: ${join(dataDir, "admin-token")}\n`,
+  );
+  io.stdout(`The demo config trusts the x-demo-country header from loopback as the request's location.\n\n`);
+  for (const r of DEMO_REQUESTS) {
+    const purpose = "purpose" in r ? ` -H 'x-clearance-purpose: ${r.purpose}'` : "";
+    io.stdout(
+      `# ${r.says}\ncurl -si ${url}/v1/chat/completions -H 'authorization: Bearer ${keys.get(r.principal)}' ` +
+        `-H 'content-type: application/json' -H 'x-demo-country: ${r.country}'${purpose} ` +
+        `-d '{"model":"${r.model}","messages":[{"role":"user","content":"Summarise the export rules"}]}'\n\n`,
+    );
+  }
+  io.stdout(`# the models this caller may use (the French researcher, from France)\n`);
+  io.stdout(
+    `curl -s ${url}/v1/models -H 'authorization: Bearer ${keys.get("benoit")}' -H 'x-demo-country: FR'\n\n`,
+  );
+  io.stdout(`Stop with Ctrl-C.\n`);
+}
+
+/** Reuses the keys of an earlier run while they are still live, so curl lines keep working. */
+async function demoKeys(store: Store, file: string): Promise<Map<string, string>> {
+  const saved: Record<string, string> = existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>)
+    : {};
+  const live = new Set((await store.keys.list()).filter((k) => k.revokedAt === null).map((k) => k.id));
+  const keys = new Map<string, string>();
+  for (const { principal } of DEMO_REQUESTS) {
+    const key = saved[principal];
+    const id = key?.split("_")[1];
+    if (key !== undefined && id !== undefined && live.has(id)) keys.set(principal, key);
+    else keys.set(principal, (await store.keys.create(principal, "demo")).key);
+  }
+  writeFileSync(file, `${JSON.stringify(Object.fromEntries(keys), null, 2)}\n`, { mode: 0o600 });
+  return keys;
+}
+
+function persistentSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const secret = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,11 @@
+import { InvalidInputError } from "../../errors/index.js";
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidInputError([
+      { code: "usage", path: [], message: `--port: expected 0–65535, got "${value}"` },
+    ]);
+  }
+  return port;
+}

@@ -1,0 +1,92 @@
+/**
+ * `clearance serve`: the gateway (with --config, the default), or with only --scheme the decision
+ * API alone, a policy decision point for the provider's other services.
+ */
+import { Option, type Command } from "commander";
+import type { AddressInfo } from "node:net";
+import { createDecisionServer } from "../../api/index.js";
+import { loadConfigFile } from "../../config/index.js";
+import { InvalidInputError, formatProblems } from "../../errors/index.js";
+import { startGateway } from "../../gateway/server.js";
+import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
+import type { Io } from "../io.js";
+import { parsePort } from "./options.js";
+
+interface ServeOptions {
+  config?: string;
+  scheme?: string;
+  dataDir?: string;
+  port?: number;
+  host?: string;
+}
+
+export function registerServe(program: Command, io: Io): void {
+  program
+    .command("serve")
+    .description("run the gateway (--config, default clearance.yaml), or only the decision API (--scheme)")
+    .option("--config <file>", "gateway config file (default: clearance.yaml)")
+    .option("--scheme <file>", "without --config: serve only the decision API for this scheme")
+    .option("--data-dir <dir>", "data directory (overrides the config's data_dir)")
+    .addOption(new Option("--port <port>", "port (overrides the config)").argParser(parsePort))
+    .option("--host <host>", "address to bind (default 127.0.0.1)")
+    .action((opts: ServeOptions) =>
+      opts.scheme !== undefined && opts.config === undefined
+        ? servePdp(io, opts.scheme, opts)
+        : serveGateway(io, opts),
+    );
+}
+
+async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
+  const config = loadConfigFile(opts.config ?? "clearance.yaml");
+  const gateway = await startGateway(config, {
+    ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    ...(opts.host === undefined ? {} : { host: opts.host }),
+    log: (line) => io.stderr(`${line}\n`),
+  });
+  io.stdout(
+    `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
+  );
+  stopOnSignal(() => gateway.close());
+}
+
+async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise<void> {
+  let scheme: CompiledScheme = loadSchemeFile(schemePath);
+  const server = createDecisionServer({
+    scheme: () => scheme,
+    onError: (err) => io.stderr(`internal error: ${(err as Error).stack ?? String(err)}\n`),
+  });
+  const host = opts.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 8080, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
+  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz\n`);
+  // A bad edit on disk never takes the running scheme down: the old one stays in force.
+  process.on("SIGHUP", () => {
+    try {
+      scheme = loadSchemeFile(schemePath);
+      io.stdout(`clearance: reloaded scheme ${scheme.name} (${scheme.digest})\n`);
+    } catch (err) {
+      const text = err instanceof InvalidInputError ? formatProblems(err.problems) : String(err);
+      io.stderr(`clearance: scheme reload failed, keeping ${scheme.digest}:\n${text}\n`);
+    }
+  });
+  stopOnSignal(async () => {
+    server.close();
+    server.closeAllConnections();
+  });
+}
+
+export function stopOnSignal(stop: () => Promise<void>): void {
+  const handler = () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+    void stop().then(() => process.exit(0));
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+}

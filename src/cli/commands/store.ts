@@ -1,0 +1,131 @@
+/** `clearance principals …` and `clearance keys …`: the embedded store, directly on the data dir. */
+import type { Command } from "commander";
+import { InvalidInputError } from "../../errors/index.js";
+import { parsePrincipal } from "../../policy/index.js";
+import { openStore, StoreError, type Store } from "../../store/index.js";
+import { readJsonArg, type Io } from "../io.js";
+
+const DATA_DIR = ["--data-dir <dir>", "data directory of the embedded store", ".clearance"] as const;
+
+async function withStore<T>(dataDir: string, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
+}
+
+export function registerStore(program: Command, io: Io): void {
+  const principals = program.command("principals").description("people and services that hold API keys");
+  principals
+    .command("add")
+    .description("add or replace a principal from a JSON file (- for stdin)")
+    .requiredOption("--file <file>", "principal JSON")
+    .option(...DATA_DIR)
+    .action((opts: { file: string; dataDir: string }) => {
+      const principal = parsePrincipal(readJsonArg(io, opts.file, "principal"));
+      return withStore(opts.dataDir, async (store) => {
+        const { created } = await store.principals.put(principal);
+        io.stdout(`${created ? "added" : "replaced"} principal ${principal.id}\n`);
+      });
+    });
+  principals
+    .command("list")
+    .option(...DATA_DIR)
+    .option("--json", "JSON output")
+    .action((opts: { dataDir: string; json?: boolean }) =>
+      withStore(opts.dataDir, async (store) => {
+        const list = await store.principals.list();
+        if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        const rows = list.map((p) => [
+          p.id,
+          (p.citizenships ?? []).map((c) => c.country).join(",") || "-",
+          typeof p.organization === "string" ? p.organization : (p.organization?.id ?? "-"),
+          p.assurance ?? "none",
+          p.screening ?? "clear",
+        ]);
+        io.stdout(table([["ID", "CITIZENSHIPS", "ORGANIZATION", "ASSURANCE", "SCREENING"], ...rows]));
+      }),
+    );
+  principals
+    .command("remove")
+    .argument("<id>")
+    .option(...DATA_DIR)
+    .action((id: string, opts: { dataDir: string }) =>
+      withStore(opts.dataDir, async (store) => {
+        if (!(await store.principals.remove(id))) throw notFound(`no principal ${id}`);
+        io.stdout(`removed principal ${id} and its keys\n`);
+      }),
+    );
+
+  const keys = program.command("keys").description("API keys: shown once, stored hashed");
+  keys
+    .command("create")
+    .requiredOption("--principal <id>", "the principal the key acts for")
+    .option("--label <label>", "a note to recognise the key by")
+    .option(...DATA_DIR)
+    .option("--json", "JSON output")
+    .action((opts: { principal: string; label?: string; dataDir: string; json?: boolean }) =>
+      withStore(opts.dataDir, async (store) => {
+        try {
+          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null);
+          if (opts.json)
+            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+          io.stdout(`${key}\n`);
+          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
+        } catch (err) {
+          if (err instanceof StoreError && err.code === "unknown-principal")
+            throw notFound(`no principal ${opts.principal}`);
+          throw err;
+        }
+      }),
+    );
+  keys
+    .command("list")
+    .option("--principal <id>", "only this principal's keys")
+    .option(...DATA_DIR)
+    .option("--json", "JSON output")
+    .action((opts: { principal?: string; dataDir: string; json?: boolean }) =>
+      withStore(opts.dataDir, async (store) => {
+        const list = (await store.keys.list(opts.principal)).map(({ hash: _hash, ...k }) => k);
+        if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        const rows = list.map((k) => [
+          k.id,
+          k.principalId,
+          k.label ?? "-",
+          k.createdAt,
+          k.revokedAt ?? "active",
+        ]);
+        io.stdout(table([["ID", "PRINCIPAL", "LABEL", "CREATED", "REVOKED"], ...rows]));
+      }),
+    );
+  keys
+    .command("revoke")
+    .argument("<id>", "key id (the part after clr_, before the second _)")
+    .option(...DATA_DIR)
+    .action((id: string, opts: { dataDir: string }) =>
+      withStore(opts.dataDir, async (store) => {
+        if (!(await store.keys.revoke(id))) throw notFound(`no key ${id}`);
+        io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
+      }),
+    );
+}
+
+function notFound(message: string): InvalidInputError {
+  return new InvalidInputError([{ code: "not_found", path: [], message }]);
+}

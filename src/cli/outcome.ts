@@ -1,0 +1,7 @@
+/** What a command reports back besides its output. Exit codes: 0 done, 1 denied, 2 invalid input. */
+export interface Outcome {
+  exitCode: number;
+}
+
+export const EXIT_DENIED = 1;
+export const EXIT_INVALID = 2;

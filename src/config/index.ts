@@ -1,0 +1,107 @@
+/**
+ * Loading `clearance.yaml`: shape (with line/column errors), then cross-checks against the scheme
+ * (every scheme model must be routed to a provider that exists), then secrets from the environment.
+ */
+import { dirname, resolve } from "node:path";
+import { InvalidInputError, type Problem } from "../errors/index.js";
+import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
+import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
+import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
+
+export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
+
+export interface Route {
+  readonly provider: string;
+  readonly upstreamModel: string;
+}
+
+export interface GatewayConfig {
+  readonly file: ConfigFile;
+  readonly schemePath: string;
+  readonly scheme: CompiledScheme;
+  readonly routes: ReadonlyMap<string, Route>;
+  /** Secrets read from the environment, by provider name. */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  /** The admin token, or null when the admin API is disabled. */
+  readonly adminToken: string | null;
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return configFrom(readYamlFile(path), env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return configFrom(readYaml(text, file), env);
+}
+
+function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
+  const { value, problems } = validate(source, configSchema);
+  if (value === undefined || problems.length > 0) throw new InvalidInputError(placed(source, problems));
+  const schemePath = resolve(dirname(source.file), value.scheme);
+  const scheme = loadSchemeFile(schemePath);
+  const routes = routeModels(value, scheme, problems);
+  const apiKeys = new Map<string, string>();
+  for (const [name, p] of Object.entries(value.providers)) {
+    const key = secretFor(p, env);
+    if (key !== undefined) apiKeys.set(name, key);
+    else if (p.type !== "demo" && p.api_key_env !== undefined) {
+      problems.push({
+        code: "missing_secret",
+        path: ["providers", name, "api_key_env"],
+        message: `environment variable ${p.api_key_env} is not set`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
+  const adminToken = env[value.admin.token_env] || null;
+  return { file: value, schemePath, scheme, routes, apiKeys, adminToken };
+}
+
+function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {
+  if (p.type === "demo" || p.api_key_env === undefined) return undefined;
+  return env[p.api_key_env] || undefined;
+}
+
+/** Every scheme model gets a route; a controlled model without one could never be served correctly. */
+function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Problem[]): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  const known = Object.keys(config.providers);
+  const check = (provider: string, path: (string | number)[]) => {
+    if (config.providers[provider] !== undefined) return true;
+    problems.push({
+      code: "unknown_provider",
+      path,
+      message: `unknown provider "${provider}"; expected one of: ${known.join(", ")}`,
+    });
+    return false;
+  };
+  if (config.default_provider !== undefined) check(config.default_provider, ["default_provider"]);
+  for (const [model, route] of Object.entries(config.models)) {
+    if (!scheme.models.has(model)) {
+      problems.push({
+        code: "unknown_model",
+        path: ["models", model],
+        message: `model "${model}" is not in scheme ${scheme.name}; expected one of: ${[...scheme.models.keys()].join(", ")}`,
+      });
+      continue;
+    }
+    if (check(route.provider, ["models", model, "provider"])) {
+      routes.set(model, { provider: route.provider, upstreamModel: route.upstream_model ?? model });
+    }
+  }
+  const unrouted: string[] = [];
+  for (const model of scheme.models.keys()) {
+    if (routes.has(model)) continue;
+    if (config.default_provider !== undefined && config.providers[config.default_provider] !== undefined) {
+      routes.set(model, { provider: config.default_provider, upstreamModel: model });
+    } else unrouted.push(model);
+  }
+  if (unrouted.length > 0) {
+    problems.push({
+      code: "unrouted_models",
+      path: ["models"],
+      message: `no provider for scheme models ${unrouted.join(", ")}; list them under models or set default_provider`,
+    });
+  }
+  return routes;
+}

@@ -1,0 +1,91 @@
+/** The gateway's config file (`clearance.yaml`). Secrets are never in it: only the names of env vars. */
+import { z } from "zod";
+
+const ms = (fallback: number) => z.number().int().positive().default(fallback);
+
+const timeouts = z
+  .strictObject({
+    /** TCP + TLS connect. */
+    connect_ms: ms(5_000),
+    /** From sending the request to the response headers (a model may think before answering). */
+    first_byte_ms: ms(120_000),
+    /** Longest silence between two body chunks of a response. */
+    idle_ms: ms(120_000),
+  })
+  .default({ connect_ms: 5_000, first_byte_ms: 120_000, idle_ms: 120_000 });
+
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (e.g. OPENAI_API_KEY)");
+
+const provider = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({ type: z.literal("demo"), token_delay_ms: z.number().int().nonnegative().default(0) }),
+    z.strictObject({
+      type: z.literal("openai"),
+      base_url: z.url({ error: "expected a URL such as https://api.openai.com/v1" }),
+      api_key_env: envName.optional(),
+      connections: z.number().int().positive().default(128),
+      timeouts,
+    }),
+    z.strictObject({
+      type: z.literal("anthropic"),
+      base_url: z.url({ error: "expected a URL such as https://api.anthropic.com" }),
+      api_key_env: envName.optional(),
+      connections: z.number().int().positive().default(128),
+      timeouts,
+    }),
+  ],
+  { error: "expected a provider with type: demo, openai or anthropic" },
+);
+
+const route = z.strictObject({
+  provider: z.string(),
+  /** The model's name at the provider; default: the scheme's model id. */
+  upstream_model: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  /** Scheme file, relative to this config file. */
+  scheme: z.string(),
+  /** Embedded store and keys; relative to the working directory. */
+  data_dir: z.string().default(".clearance"),
+  listen: z
+    .strictObject({
+      host: z.string().default("127.0.0.1"),
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .default({ host: "127.0.0.1", port: 8080 }),
+  providers: z.record(z.string(), provider),
+  /** Provider for every scheme model not listed under `models`. */
+  default_provider: z.string().optional(),
+  models: z.record(z.string(), route).default({}),
+  location: z
+    .strictObject({
+      mmdb: z.string().optional(),
+      header: z.string().toLowerCase().optional(),
+      trusted_proxies: z.array(z.string()).default([]),
+    })
+    .default({ trusted_proxies: [] }),
+  limits: z
+    .strictObject({
+      body_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024),
+    })
+    .default({ body_bytes: 10 * 1024 * 1024 }),
+  admin: z
+    .strictObject({ token_env: envName.default("CLEARANCE_ADMIN_TOKEN") })
+    .default({ token_env: "CLEARANCE_ADMIN_TOKEN" }),
+  metering: z
+    .strictObject({ flush_ms: z.number().int().positive().default(1_000) })
+    .default({ flush_ms: 1_000 }),
+  /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
+  refresh_ms: z.number().int().positive().default(100),
+});
+
+export type ConfigFile = z.output<typeof configSchema>;
+export type ProviderConfig = ConfigFile["providers"][string];

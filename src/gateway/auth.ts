@@ -1,0 +1,44 @@
+/** Who is calling: the API key (x-api-key, or Authorization: Bearer) checked against the snapshot. */
+import type { IncomingHttpHeaders } from "node:http";
+import { HttpError } from "../errors/index.js";
+import type { Principal } from "../policy/index.js";
+import { parseApiKey, verifySecret } from "../store/keys.js";
+import type { Snapshot } from "./snapshot.js";
+
+export interface Caller {
+  readonly keyId: string;
+  readonly principal: Principal;
+}
+
+export function apiKeyOf(headers: IncomingHttpHeaders): string | null {
+  const x = headers["x-api-key"];
+  if (typeof x === "string" && x !== "") return x;
+  const auth = headers.authorization;
+  if (typeof auth === "string" && auth.startsWith("Bearer ")) return auth.slice(7).trim();
+  return null;
+}
+
+/** The same answer for unknown, malformed, wrong and revoked keys: nothing to learn by probing. */
+export function authenticate(headers: IncomingHttpHeaders, snapshot: Snapshot): Caller {
+  const presented = apiKeyOf(headers);
+  if (presented === null) {
+    throw new HttpError(
+      401,
+      "missing_api_key",
+      "no API key: send it as Authorization: Bearer <key> or x-api-key",
+    );
+  }
+  const parsed = parseApiKey(presented);
+  const entry = parsed === null ? undefined : snapshot.keys.get(parsed.id);
+  const principal = entry === undefined ? undefined : snapshot.principals.get(entry.principalId);
+  if (
+    parsed === null ||
+    entry === undefined ||
+    entry.revoked ||
+    principal === undefined ||
+    !verifySecret(parsed.secret, entry.hash)
+  ) {
+    throw new HttpError(401, "invalid_api_key", "invalid or revoked API key");
+  }
+  return { keyId: parsed.id, principal };
+}

@@ -1,0 +1,18 @@
+/** Everything a gateway request reads, held in memory: no store access on the request path. */
+import type { Route } from "../config/index.js";
+import type { Locator } from "../location/index.js";
+import type { Meter } from "../metering/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { Provider } from "../upstream/types.js";
+import type { SnapshotHolder } from "./snapshot.js";
+
+export interface GatewayContext {
+  /** The scheme in force, read per request (a new version applies to the next request). */
+  readonly scheme: () => CompiledScheme;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly snapshot: SnapshotHolder;
+  readonly meter: Meter;
+  readonly locator: Locator;
+  readonly bodyLimit: number;
+}

@@ -1,0 +1,91 @@
+/**
+ * The data plane: OpenAI- and Anthropic-compatible routes, each request decided against the scheme
+ * before anything reaches an upstream. Also mounts the decision API and the minimal admin API
+ * (both behind the admin token) and health checks. Errors are rendered once, here, in the format
+ * of whoever asked: OpenAI or Anthropic clients get their SDK's error body; admin callers get the
+ * admin API's.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { handleAdmin, requireAdmin, type AdminContext } from "../admin/index.js";
+import { allow, handleDecisions } from "../api/index.js";
+import { toHttpError, errorBody as adminErrorBody, sendJson } from "../http/index.js";
+import { HttpError } from "../errors/index.js";
+import type { Wire } from "../upstream/types.js";
+import type { GatewayContext } from "./context.js";
+import { listModels } from "./models.js";
+import { proxy } from "./proxy.js";
+import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
+
+export type { GatewayContext } from "./context.js";
+
+export interface GatewayOptions {
+  readonly context: GatewayContext;
+  readonly admin: AdminContext;
+  readonly onError: (err: unknown, requestId: string) => void;
+}
+
+export function createGatewayHandler(
+  options: GatewayOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { context: ctx, admin } = options;
+  return (req, res) => {
+    const requestId = randomUUID();
+    res.setHeader("x-clearance-request-id", requestId);
+    res.setHeader("x-clearance-decision", "none");
+    res.setHeader("x-clearance-reason", "none");
+    res.setHeader("x-clearance-served-model", "none");
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const route = PROXY_ROUTES.get(path);
+    const wire: Wire | "admin" =
+      route?.wire ?? (path.startsWith("/admin/") || path === "/v1/decisions" ? "admin" : wireOf(req.headers));
+
+    const work = (async () => {
+      if (route !== undefined) {
+        if (req.method !== "POST") throw methodNotAllowed(req, "POST");
+        return proxy(ctx, req, res, route.wire, route.endpoint);
+      }
+      if (path === "/v1/models" || path.startsWith("/v1/models/")) {
+        if (req.method !== "GET") throw methodNotAllowed(req, "GET");
+        const id = path.length > 11 ? decodeURIComponent(path.slice(11)) : undefined;
+        return listModels(ctx, req, res, wire as Wire, id);
+      }
+      if (path === "/healthz" || path === "/readyz") {
+        allow(req, "GET", "HEAD");
+        const s = ctx.scheme();
+        return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
+      }
+      if (path === "/v1/decisions") {
+        requireAdmin(req, admin.tokenHash);
+        return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
+      }
+      if (path.startsWith("/admin/v1/")) return handleAdmin(admin, req, res, path);
+      throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
+    })();
+
+    work.catch((thrown: unknown) => {
+      const err = toHttpError(thrown);
+      if (err.status >= 500) options.onError(thrown, requestId);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Refused before any decision (bad key, bad body): the reason is the error's code.
+      if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
+      if (wire === "admin") return sendJson(res, err.status, adminErrorBody(err));
+      const param = err.problems[0]?.path.join(".") ?? null;
+      const text = errorBody(wire, err, { param });
+      res.writeHead(err.status, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
+      res.end(text);
+    });
+  };
+}
+
+function methodNotAllowed(req: IncomingMessage, expected: string): HttpError {
+  return new HttpError(405, "method_not_allowed", `${req.method} is not allowed here; use ${expected}`);
+}

@@ -1,0 +1,148 @@
+/**
+ * One proxied request: authenticate, read the body, locate, decide, then refuse (403), or forward
+ * to the served model's provider (rewriting the model on a fallback) and meter what it used.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpError } from "../errors/index.js";
+import { readJson } from "../http/index.js";
+import { decide, type Decision } from "../policy/index.js";
+import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
+import { authenticate } from "./auth.js";
+import type { GatewayContext } from "./context.js";
+import { relay } from "./relay.js";
+
+/** Request headers an upstream may need; the client's key and everything else stay here. */
+const PASS_THROUGH: Readonly<Record<Wire, readonly string[]>> = {
+  anthropic: ["anthropic-version", "anthropic-beta"],
+  openai: ["openai-beta"],
+};
+
+/** Endpoints whose OpenAI-compatible streams report usage only when asked (stream_options.include_usage). */
+const USAGE_ON_REQUEST: ReadonlySet<Endpoint> = new Set(["chat.completions", "completions"]);
+
+export async function proxy(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  wire: Wire,
+  endpoint: Endpoint,
+): Promise<void> {
+  const caller = authenticate(req.headers, ctx.snapshot.current);
+  const body = await readJson(req, ctx.bodyLimit, 400);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, "invalid_request", "the request body must be a JSON object");
+  }
+  const json = body as Record<string, unknown>;
+  if (typeof json.model !== "string" || json.model === "") {
+    throw new HttpError(400, "invalid_model", "model is required and must be a non-empty string", {
+      problems: [{ code: "invalid_model", path: ["model"], message: "expected a string" }],
+    });
+  }
+
+  const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
+  const purpose = req.headers["x-clearance-purpose"];
+  const decision = decide(ctx.scheme(), caller.principal, {
+    model: json.model,
+    action: "infer",
+    location,
+    // A license may be limited to purposes; the client declares its purpose per request.
+    purpose: typeof purpose === "string" && purpose !== "" ? purpose : null,
+    time: Date.now(),
+    usage: ctx.meter.byLicense,
+  });
+  setDecisionHeaders(res, decision);
+  if (decision.decision === "deny") throw denial(decision);
+
+  const served = decision.served_model as string;
+  const route = ctx.routes.get(served);
+  const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
+  if (route === undefined || provider === undefined) {
+    // Config loading routes every scheme model, so this means a scheme was activated without routes.
+    throw new HttpError(503, "model_unrouted", `model ${served} has no upstream configured`);
+  }
+  if (!provider.wires.includes(wire)) {
+    throw new HttpError(404, "wrong_wire_format", `model ${served} is not served in the ${wire} wire format`);
+  }
+
+  const stream = json.stream === true;
+  let strip = false;
+  if (wire === "openai" && stream && USAGE_ON_REQUEST.has(endpoint)) {
+    const options = (typeof json.stream_options === "object" && json.stream_options) || {};
+    if ((options as Record<string, unknown>).include_usage !== true) {
+      json.stream_options = { ...options, include_usage: true };
+      strip = true;
+    }
+  }
+  json.model = route.upstreamModel;
+
+  const headers: Record<string, string> = {};
+  for (const name of PASS_THROUGH[wire]) {
+    const v = req.headers[name];
+    if (typeof v === "string") headers[name] = v;
+  }
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+
+  let upstream: UpstreamResponse;
+  try {
+    upstream = await provider.request({
+      wire,
+      endpoint,
+      body: JSON.stringify(json),
+      json,
+      stream,
+      headers,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    if (err instanceof UpstreamError) {
+      throw new HttpError(err.kind === "timeout" ? 504 : 502, `upstream_${err.kind}`, err.message, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const usage = await relay({
+    wire,
+    endpoint,
+    upstream,
+    res,
+    headers: {},
+    stripUsageChunk: strip,
+    captureLimit: ctx.bodyLimit,
+  });
+  if (usage !== null) {
+    ctx.meter.record({
+      principalId: caller.principal.id,
+      organizationId: organizationId(caller.principal.organization),
+      licenseId: decision.grant?.kind === "license" ? decision.grant.license : null,
+      model: served,
+      inputTokens: usage.input,
+      outputTokens: usage.output,
+      requests: 1,
+      at: new Date().toISOString(),
+    });
+  }
+}
+
+export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
+  res.setHeader("x-clearance-decision", d.decision);
+  res.setHeader("x-clearance-reason", d.reason);
+  res.setHeader("x-clearance-served-model", d.served_model ?? "none");
+}
+
+/** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
+function denial(d: Decision): HttpError {
+  const detail = d.checks.at(-1)?.detail ?? "";
+  return new HttpError(403, d.reason, `${d.model} is not available to you (${d.reason}): ${detail}`);
+}
+
+function organizationId(org: unknown): string | null {
+  if (typeof org === "string") return org;
+  if (typeof org === "object" && org !== null && typeof (org as { id?: unknown }).id === "string") {
+    return (org as { id: string }).id;
+  }
+  return null;
+}

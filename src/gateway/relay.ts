@@ -1,0 +1,89 @@
+/**
+ * Relaying an upstream response to the client: chunk by chunk, never buffered, with backpressure.
+ * SSE streams are watched for usage as they pass; a failure mid-stream ends the stream with a
+ * well-formed error event in the client's format.
+ */
+import type { ServerResponse } from "node:http";
+import { createSseParser, encodeEvent } from "../upstream/sse.js";
+import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
+import { streamUsage, usageFromBody, type Usage } from "./usage.js";
+import { streamErrorEvent } from "./wire.js";
+
+export interface RelayOptions {
+  readonly wire: Wire;
+  readonly endpoint: Endpoint;
+  readonly upstream: UpstreamResponse;
+  readonly res: ServerResponse;
+  /** Headers added to the upstream's (the x-clearance-* set). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly stripUsageChunk: boolean;
+  /** Largest non-streamed body kept aside to read its usage (it is relayed in full regardless). */
+  readonly captureLimit: number;
+}
+
+/** Resolves with the usage the upstream reported (null if none), when the response has ended. */
+export function relay(o: RelayOptions): Promise<Usage | null> {
+  const { upstream, res } = o;
+  const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
+  const ok = upstream.status >= 200 && upstream.status < 300;
+  res.writeHead(upstream.status, { ...upstream.headers, ...o.headers });
+
+  let write: (chunk: Buffer) => boolean;
+  let usage: () => Usage | null;
+  if (sse) {
+    const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
+    if (o.stripUsageChunk) {
+      // Events are re-encoded one by one so that the extra usage chunk can be left out.
+      let wrote = true;
+      const parser = createSseParser((e) => {
+        if (!watcher.onEvent(e.event, e.data)) wrote = res.write(encodeEvent(e.data, e.event));
+      });
+      write = (chunk) => {
+        parser.push(chunk);
+        return wrote;
+      };
+    } else {
+      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
+      write = (chunk) => {
+        parser.push(chunk);
+        return res.write(chunk);
+      };
+    }
+    usage = () => watcher.usage;
+  } else {
+    const kept: Buffer[] = [];
+    let size = 0;
+    write = (chunk) => {
+      if (ok && size + chunk.length <= o.captureLimit) kept.push(chunk);
+      size += chunk.length;
+      return res.write(chunk);
+    };
+    usage = () => (ok && size <= o.captureLimit ? usageFromBody(Buffer.concat(kept).toString("utf8")) : null);
+  }
+
+  return new Promise((resolve) => {
+    const body = upstream.body;
+    body.on("data", (chunk: Buffer) => {
+      if (!write(chunk)) {
+        body.pause();
+        res.once("drain", () => body.resume());
+      }
+    });
+    body.once("end", () => {
+      res.end();
+      resolve(usage());
+    });
+    // A body destroyed without an error (the client went away and the call was aborted) only closes.
+    body.once("close", () => resolve(usage()));
+    body.once("error", (err: Error) => {
+      // The cause stays here: upstream error texts can name internal hosts.
+      if (!res.destroyed && !res.writableEnded) {
+        if (sse)
+          res.end(streamErrorEvent(o.wire, "the upstream failed mid-stream; the response is incomplete"));
+        // A JSON body cut short cannot be mended once its head is sent: the client sees a reset.
+        else res.destroy(err);
+      }
+      resolve(usage());
+    });
+  });
+}

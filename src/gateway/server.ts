@@ -1,0 +1,98 @@
+/**
+ * Assembling and starting a gateway: store → snapshot and meter (loaded before the first request),
+ * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { hashToken } from "../admin/index.js";
+import type { GatewayConfig } from "../config/index.js";
+import { createLocator } from "../location/index.js";
+import { Meter } from "../metering/index.js";
+import { openStore, type Store } from "../store/index.js";
+import { createProviders } from "../upstream/index.js";
+import { createGatewayHandler } from "./index.js";
+import { SnapshotHolder } from "./snapshot.js";
+
+export interface StartOptions {
+  readonly dataDir?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly log?: (line: string) => void;
+  /** A store opened by the caller (tests count its calls); default: the embedded store in the data dir. */
+  readonly store?: Store;
+}
+
+export interface RunningGateway {
+  readonly server: Server;
+  readonly url: string;
+  readonly store: Store;
+  readonly snapshot: SnapshotHolder;
+  readonly meter: Meter;
+  close(): Promise<void>;
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  options: StartOptions = {},
+): Promise<RunningGateway> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
+  const store = options.store ?? (await openStore({ dataDir: options.dataDir ?? config.file.data_dir }));
+  const snapshot = await SnapshotHolder.open(store, onError);
+  const meter = new Meter(store, onError);
+  await meter.load();
+  const locator = await createLocator({
+    ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
+    ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
+    trustedProxies: config.file.location.trusted_proxies,
+  });
+  const providers = createProviders(config);
+  const scheme = config.scheme;
+
+  const handler = createGatewayHandler({
+    context: {
+      scheme: () => scheme,
+      routes: config.routes,
+      providers,
+      snapshot,
+      meter,
+      locator,
+      bodyLimit: config.file.limits.body_bytes,
+    },
+    admin: {
+      store,
+      tokenHash: config.adminToken === null ? null : hashToken(config.adminToken),
+      changed: () => snapshot.refresh(),
+    },
+    onError: (err, requestId) =>
+      log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
+  });
+  const server = createServer({ keepAliveTimeout: 65_000 }, handler);
+  const host = options.host ?? config.file.listen.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? config.file.listen.port, host, resolve);
+  });
+  snapshot.start(config.file.refresh_ms);
+  meter.start(config.file.metering.flush_ms);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  return {
+    server,
+    url,
+    store,
+    snapshot,
+    meter,
+    async close() {
+      snapshot.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await meter.close();
+      await Promise.all([...providers.values()].map((p) => p.close()));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The data plane's in-memory view of principals and API keys. Requests read only this; it is
+ * rebuilt off the hot path when the store's change counter moves (changes from the CLI, the admin
+ * API or, later, other nodes), so a request never waits on the store.
+ */
+import type { Principal } from "../policy/index.js";
+import type { Store } from "../store/index.js";
+
+export interface KeyEntry {
+  readonly principalId: string;
+  /** Hex SHA-256 of the secret, checked with verifySecret (constant time). */
+  readonly hash: string;
+  readonly revoked: boolean;
+}
+
+export interface Snapshot {
+  readonly version: number;
+  readonly keys: ReadonlyMap<string, KeyEntry>;
+  readonly principals: ReadonlyMap<string, Principal>;
+}
+
+export async function loadSnapshot(store: Store): Promise<Snapshot> {
+  const s = await store.snapshot();
+  const principals = new Map(s.principals.map((p) => [p.id, p]));
+  const keys = new Map<string, KeyEntry>();
+  for (const k of s.keys) {
+    keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
+  }
+  return { version: s.version, keys, principals };
+}
+
+export class SnapshotHolder {
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly store: Store,
+    public current: Snapshot,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  static async open(store: Store, onError: (err: unknown) => void): Promise<SnapshotHolder> {
+    return new SnapshotHolder(store, await loadSnapshot(store), onError);
+  }
+
+  /** Polls the store's change counter (one single-row read) every `ms`. */
+  start(ms: number): void {
+    this.timer = setInterval(() => void this.refresh(), ms);
+    this.timer.unref();
+  }
+
+  /** Reloads if the store changed. Concurrent calls share one reload; a failed reload keeps the last snapshot. */
+  refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const version = await this.store.version();
+        if (version !== this.current.version) this.current = await loadSnapshot(this.store);
+      } catch (err) {
+        this.onError(err);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Token usage as each upstream reports it, read from JSON bodies and from SSE events. Only events
+ * that can carry usage are parsed, so a stream is otherwise passed through untouched.
+ */
+import type { Endpoint, Wire } from "../upstream/types.js";
+
+export interface Usage {
+  input: number;
+  output: number;
+}
+
+type Json = Record<string, unknown>;
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+
+/** OpenAI chat/completions/embeddings: prompt/completion tokens; Responses and Anthropic: input/output tokens. */
+export function usageOf(u: unknown): Usage | null {
+  if (typeof u !== "object" || u === null) return null;
+  const o = u as Json;
+  if ("prompt_tokens" in o || "completion_tokens" in o)
+    return { input: num(o.prompt_tokens), output: num(o.completion_tokens) };
+  if ("input_tokens" in o || "output_tokens" in o)
+    return { input: num(o.input_tokens), output: num(o.output_tokens) };
+  return null;
+}
+
+export function usageFromBody(text: string): Usage | null {
+  try {
+    return usageOf((JSON.parse(text) as Json).usage);
+  } catch {
+    return null;
+  }
+}
+
+export interface StreamUsage {
+  /** Returns true when the event must be dropped (the usage chunk the client did not ask for). */
+  onEvent(event: string | undefined, data: string): boolean;
+  readonly usage: Usage | null;
+}
+
+/**
+ * Watches a stream's events for usage. `stripUsageChunk`: Clearance asked an OpenAI-compatible
+ * upstream for `stream_options.include_usage` to meter the stream; the client did not, so the extra
+ * final chunk (empty `choices`, with `usage`) is removed.
+ */
+export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boolean): StreamUsage {
+  let usage: Usage | null = null;
+  if (wire === "anthropic") {
+    return {
+      get usage() {
+        return usage;
+      },
+      onEvent(event, data) {
+        if (event === "message_start") {
+          const message = parse(data)?.message as Json | undefined;
+          const u = usageOf(message?.usage);
+          if (u) usage = { input: u.input, output: u.output };
+        } else if (event === "message_delta") {
+          const u = (parse(data)?.usage ?? null) as Json | null;
+          if (u) {
+            usage ??= { input: 0, output: 0 };
+            if ("output_tokens" in u) usage.output = num(u.output_tokens);
+            if ("input_tokens" in u && num(u.input_tokens) > 0) usage.input = num(u.input_tokens);
+          }
+        }
+        return false;
+      },
+    };
+  }
+  return {
+    get usage() {
+      return usage;
+    },
+    onEvent(event, data) {
+      if (!data.includes('"usage"')) return false;
+      const json = parse(data);
+      if (json === null) return false;
+      if (endpoint === "responses") {
+        if (json.type === "response.completed")
+          usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
+        return false;
+      }
+      const u = usageOf(json.usage);
+      if (u === null) return false;
+      usage = u;
+      return stripUsageChunk && Array.isArray(json.choices) && json.choices.length === 0;
+    },
+  };
+}
+
+function parse(data: string): Json | null {
+  try {
+    const v = JSON.parse(data) as unknown;
+    return typeof v === "object" && v !== null ? (v as Json) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,217 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import type { IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocator, type Locator } from "./index.js";
+import { writeCountryMmdb, type CountryEntry } from "./mmdb-writer.js";
+
+const ENTRIES: CountryEntry[] = [
+  { cidr: "81.2.69.0/24", country: "GB" },
+  { cidr: "2.125.160.0/24", country: "GB" },
+  { cidr: "89.160.20.0/24", country: "SE" },
+  { cidr: "5.160.0.0/16", country: "IR" },
+  { cidr: "2001:db8:1::/48", country: "DE" },
+  { cidr: "67.43.156.0/24", registeredCountry: "BT" }, // no country, only where the block is registered
+  { cidr: "198.51.100.0/24", country: "EU", registeredCountry: "FR" }, // "EU" is not an ISO country
+  { cidr: "203.0.113.0/24", country: "XX" },
+];
+const PROXIES = ["10.0.0.0/8", "::1/128", "2001:db8:1:ff::/64"];
+
+let dir: string;
+let mmdb: string;
+let locator: Locator;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "clearance-location-"));
+  mmdb = join(dir, "country.mmdb");
+  await writeCountryMmdb(mmdb, ENTRIES);
+  locator = await createLocator({ mmdb, header: "CF-IPCountry", trustedProxies: PROXIES });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const xff = (value: string | string[]): IncomingHttpHeaders => ({ "x-forwarded-for": value });
+
+describe("direct clients (peer not a trusted proxy)", () => {
+  it("looks the peer address up in the mmdb", () => {
+    expect(locator.locate("81.2.69.160", {})).toBe("GB");
+    expect(locator.locate("2.125.160.216", {})).toBe("GB");
+    expect(locator.locate("89.160.20.112", {})).toBe("SE");
+    expect(locator.locate("5.160.33.1", {})).toBe("IR");
+    expect(locator.locate("2001:db8:1::1", {})).toBe("DE");
+  });
+
+  it("falls back to registered_country, and returns only valid ISO codes", () => {
+    expect(locator.locate("67.43.156.1", {})).toBe("BT");
+    expect(locator.locate("198.51.100.1", {})).toBe("FR");
+    expect(locator.locate("203.0.113.1", {})).toBeNull();
+  });
+
+  it("returns null for addresses without a record, private, loopback or unparsable", () => {
+    for (const address of [
+      "8.8.8.8",
+      "2001:db8:2::1",
+      "127.0.0.1",
+      "192.168.1.1",
+      "172.16.0.1",
+      "fe80::1%eth0",
+    ]) {
+      expect(locator.locate(address, {}), address).toBeNull();
+    }
+    expect(locator.locate(undefined, {})).toBeNull();
+    expect(locator.locate("not-an-ip", {})).toBeNull();
+    expect(locator.locate("127.1", {})).toBeNull();
+  });
+
+  it("normalises an IPv4-mapped IPv6 peer", () => {
+    expect(locator.locate("::ffff:81.2.69.160", {})).toBe("GB");
+    expect(locator.locate("::ffff:127.0.0.1", {})).toBeNull();
+  });
+
+  it("ignores spoofed X-Forwarded-For and country headers", () => {
+    const spoofed = { "x-forwarded-for": "81.2.69.1", "cf-ipcountry": "US" };
+    expect(locator.locate("89.160.20.112", spoofed)).toBe("SE");
+    expect(locator.locate("192.168.1.5", spoofed)).toBeNull(); // private but not trusted
+    expect(locator.locate("::2", spoofed)).toBeNull(); // next to the trusted ::1, but not it
+  });
+});
+
+describe("behind a trusted proxy", () => {
+  it("believes the country header first", () => {
+    const headers = { "cf-ipcountry": "DE", "x-forwarded-for": "89.160.20.112" };
+    expect(locator.locate("10.0.0.1", headers)).toBe("DE");
+    expect(locator.locate("::1", headers)).toBe("DE");
+    expect(locator.locate("::ffff:10.0.0.1", headers)).toBe("DE"); // mapped peer matches the IPv4 range
+    expect(locator.locate("10.0.0.1", { "cf-ipcountry": " de " })).toBe("DE");
+  });
+
+  it("ignores an invalid, unknown (XX) or Tor (T1) header and falls back to X-Forwarded-For", () => {
+    for (const value of ["XX", "T1", "", "ZZ", "GBR", "D", "DE, FR", ["DE", "FR"]]) {
+      const headers = { "cf-ipcountry": value, "x-forwarded-for": "89.160.20.112" };
+      expect(locator.locate("10.0.0.1", headers), JSON.stringify(value)).toBe("SE");
+    }
+    expect(locator.locate("10.0.0.1", { "cf-ipcountry": "XX" })).toBeNull(); // then the proxy itself
+  });
+
+  it("walks X-Forwarded-For from the right, skipping trusted hops", () => {
+    expect(locator.locate("10.0.0.1", xff("81.2.69.1, 89.160.20.112, 10.0.0.7"))).toBe("SE");
+    expect(locator.locate("10.0.0.1", xff("81.2.69.1,89.160.20.112,10.0.0.7,10.9.9.9"))).toBe("SE");
+    // A client can prepend anything; only the address the trusted hops received the request from counts.
+    expect(locator.locate("10.0.0.1", xff("5.160.0.1, 81.2.69.1"))).toBe("GB");
+    expect(locator.locate("::1", xff("2001:db8:1::77, 10.0.0.3"))).toBe("DE");
+    expect(locator.locate("10.0.0.1", xff(["5.160.0.1", "89.160.20.112"]))).toBe("SE");
+  });
+
+  it("takes the leftmost address when every hop is trusted", () => {
+    expect(locator.locate("::1", xff("2001:db8:1:ff::5, 10.0.0.3"))).toBe("DE");
+    expect(locator.locate("10.0.0.1", xff("10.0.0.2"))).toBeNull(); // private: no record
+  });
+
+  it("uses the proxy's own address when there is no X-Forwarded-For", () => {
+    expect(locator.locate("10.0.0.1", {})).toBeNull();
+    expect(locator.locate("2001:db8:1:ff::1", {})).toBe("DE");
+    expect(locator.locate("2001:db8:1:ff::1", xff(" "))).toBe("DE");
+  });
+
+  it("accepts ports and brackets in X-Forwarded-For entries", () => {
+    expect(locator.locate("10.0.0.1", xff("89.160.20.112:5555"))).toBe("SE");
+    expect(locator.locate("10.0.0.1", xff("[2001:db8:1::9]:443, 10.0.0.2"))).toBe("DE");
+  });
+
+  it("returns null for a malformed entry reached by the walk instead of guessing", () => {
+    for (const value of [
+      "81.2.69.1, garbage",
+      "unknown",
+      "81.2.69.1,,10.0.0.2",
+      ",10.0.0.2",
+      "127.1",
+      "0x51.2.69.1",
+    ]) {
+      expect(locator.locate("10.0.0.1", xff(value)), value).toBeNull();
+    }
+    // The walk stops at the client; whatever a client wrote further left is never read.
+    expect(locator.locate("10.0.0.1", xff("garbage, 81.2.69.1"))).toBe("GB");
+  });
+});
+
+describe("configuration", () => {
+  it("without an mmdb, the trusted header still works and everything else is unknown", async () => {
+    const headerOnly = await createLocator({ header: "cf-ipcountry", trustedProxies: ["10.0.0.0/8"] });
+    expect(headerOnly.locate("10.0.0.1", { "cf-ipcountry": "SE" })).toBe("SE");
+    expect(
+      headerOnly.locate("10.0.0.1", { "cf-ipcountry": "XX", "x-forwarded-for": "81.2.69.1" }),
+    ).toBeNull();
+    expect(headerOnly.locate("81.2.69.1", { "cf-ipcountry": "SE" })).toBeNull();
+    expect((await createLocator({})).locate("81.2.69.1", {})).toBeNull();
+  });
+
+  it("without a header, trusted proxies still forward the client address", async () => {
+    const noHeader = await createLocator({ mmdb, trustedProxies: ["10.0.0.0/8"] });
+    expect(noHeader.locate("10.0.0.1", { "cf-ipcountry": "DE", "x-forwarded-for": "89.160.20.112" })).toBe(
+      "SE",
+    );
+  });
+
+  it("rejects bad trustedProxies, naming each bad entry", async () => {
+    await expect(
+      createLocator({ trustedProxies: ["10.0.0.0/8", "10.0.0.0/33", "proxy.local"] }),
+    ).rejects.toThrow(/trustedProxies: \[1\] "10.0.0.0\/33": .*; \[2\] "proxy.local"/);
+  });
+
+  it("rejects a header that could never be believed, or is not a header name", async () => {
+    await expect(createLocator({ header: "cf-ipcountry" })).rejects.toThrow(/needs trustedProxies/);
+    await expect(createLocator({ header: "cf ipcountry", trustedProxies: PROXIES })).rejects.toThrow(
+      /not a valid HTTP header name/,
+    );
+  });
+
+  it("fails clearly, naming the file, when the mmdb is missing, garbage or truncated", async () => {
+    const missing = join(dir, "missing.mmdb");
+    await expect(createLocator({ mmdb: missing })).rejects.toThrow(`"${missing}": no such file`);
+
+    const garbage = join(dir, "garbage.mmdb");
+    await writeFile(garbage, "this is not a database\n".repeat(100));
+    await expect(createLocator({ mmdb: garbage })).rejects.toThrow(`"${garbage}": not a MaxMind DB file`);
+
+    const empty = join(dir, "empty.mmdb");
+    await writeFile(empty, "");
+    await expect(createLocator({ mmdb: empty })).rejects.toThrow(`"${empty}": not a MaxMind DB file`);
+
+    const truncated = join(dir, "truncated.mmdb");
+    const whole = await readFile(mmdb);
+    await writeFile(truncated, whole.subarray(whole.length - 300));
+    await expect(createLocator({ mmdb: truncated })).rejects.toThrow(`"${truncated}": truncated`);
+
+    const directory = join(dir, "a-directory.mmdb");
+    await mkdir(directory);
+    await expect(createLocator({ mmdb: directory })).rejects.toThrow(`"${directory}"`);
+  });
+
+  it("reads City databases, refuses databases without country data", async () => {
+    const city = join(dir, "city.mmdb");
+    await writeCountryMmdb(city, ENTRIES, { databaseType: "GeoLite2-City" });
+    expect((await createLocator({ mmdb: city })).locate("89.160.20.112", {})).toBe("SE");
+
+    const asn = join(dir, "asn.mmdb");
+    await writeCountryMmdb(asn, ENTRIES, { databaseType: "GeoLite2-ASN" });
+    await expect(createLocator({ mmdb: asn })).rejects.toThrow(`"${asn}": database type "GeoLite2-ASN"`);
+  });
+
+  it("does not look IPv6 addresses up in an IPv4-only database", async () => {
+    const v4 = join(dir, "v4.mmdb");
+    await writeCountryMmdb(v4, [{ cidr: "81.0.0.0/8", country: "GB" }], { ipVersion: 4 });
+    const v4Locator = await createLocator({ mmdb: v4 });
+    expect(v4Locator.locate("81.2.69.1", {})).toBe("GB");
+    expect(v4Locator.locate("::ffff:81.2.69.1", {})).toBe("GB");
+    // The raw tree would answer GB here: the first 32 bits of 5102:4501:: are 81.2.69.1.
+    expect(v4Locator.locate("5102:4501::1", {})).toBeNull();
+  });
+
+  it("answers repeated look-ups the same way (per-address answer cache)", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(locator.locate("81.2.69.160", {})).toBe("GB");
+      expect(locator.locate("8.8.8.8", {})).toBeNull();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Where a request comes from: an ISO 3166-1 alpha-2 country, or null for unknown.
+ *
+ * Trust starts at the socket. Headers can be written by anyone, so they are believed only when the TCP peer is
+ * one of the configured trusted proxies; from any other peer the peer address itself is the client. Behind
+ * trusted proxies the CDN's country header wins, else X-Forwarded-For is walked from the right (the end our own
+ * proxies append to) past trusted hops to the first address they did not vouch for.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { isCountryCode } from "../countries/index.js";
+import { parseAddress, parseCidrs, parseForwardedAddress, type CidrSet, type IpAddress } from "./cidr.js";
+import { openCountryDb, type CountryLookup } from "./country-db.js";
+
+export interface LocationConfig {
+  /** Path to a GeoLite2-Country / DB-IP lite country .mmdb (country.iso_code, else registered_country.iso_code). */
+  readonly mmdb?: string;
+  /** A country header set by a trusted proxy or CDN, e.g. "cf-ipcountry". */
+  readonly header?: string;
+  /** CIDRs (IPv4 and IPv6) of the proxies whose headers are believed, e.g. ["10.0.0.0/8", "::1/128"]. */
+  readonly trustedProxies?: readonly string[];
+}
+
+export interface Locator {
+  /** Pure look-up, called on the hot path for every request: no I/O, microseconds. */
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string | null;
+}
+
+/** RFC 9110 token characters: what an HTTP header name may contain. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Validates the configuration and opens the mmdb once (file read). Throws a clear Error for a bad proxy list,
+ * a bad header name, a header that could never be believed, or an mmdb file that is missing or not an mmdb.
+ */
+export async function createLocator(config: LocationConfig): Promise<Locator> {
+  const proxies = parseCidrs(config.trustedProxies ?? [], "location trustedProxies");
+  let header: string | undefined;
+  if (config.header !== undefined) {
+    if (!HEADER_NAME.test(config.header)) {
+      throw new Error(`location header ${JSON.stringify(config.header)} is not a valid HTTP header name`);
+    }
+    // A country header is believed only from trusted proxies; without any, configuring it is surely a mistake.
+    if (proxies.size === 0) {
+      throw new Error(
+        `location header "${config.header}" needs trustedProxies: it is only believed from them`,
+      );
+    }
+    header = config.header.toLowerCase(); // Node lower-cases incoming header names
+  }
+  const lookup = config.mmdb === undefined ? undefined : await openCountryDb(config.mmdb);
+  return new ProxyAwareLocator(proxies, header, lookup);
+}
+
+class ProxyAwareLocator implements Locator {
+  constructor(
+    private readonly proxies: CidrSet,
+    private readonly header: string | undefined,
+    private readonly lookup: CountryLookup | undefined,
+  ) {}
+
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string | null {
+    if (remoteAddress === undefined) return null; // socket already gone
+    const peer = parseAddress(remoteAddress);
+    if (peer === null) return null;
+    let client: IpAddress | null = peer;
+    if (this.proxies.size > 0 && this.proxies.has(peer)) {
+      if (this.header !== undefined) {
+        const country = headerCountry(headers[this.header]);
+        if (country !== null) return country;
+      }
+      client = forwardedClient(headers["x-forwarded-for"], peer, this.proxies);
+    }
+    return client === null || this.lookup === undefined ? null : this.lookup(client);
+  }
+}
+
+/**
+ * The country header's value if it is a known ISO code. "XX" (unknown), "T1" (Tor), an empty value, or a header
+ * sent twice (Node joins repeats into "DE, FR") are not countries: the caller then falls back to the address.
+ */
+function headerCountry(value: string | string[] | undefined): string | null {
+  if (typeof value !== "string") return null;
+  const code = value.trim().toUpperCase();
+  return isCountryCode(code) ? code : null;
+}
+
+/**
+ * The client behind trusted proxies: walking X-Forwarded-For from the right, the first address that is not a
+ * trusted proxy; the leftmost if every one is. Without the header the peer itself is the client. A malformed
+ * entry yields null: the chain can no longer be followed, and guessing past it could pick a spoofed address.
+ */
+function forwardedClient(
+  value: string | string[] | undefined,
+  peer: IpAddress,
+  proxies: CidrSet,
+): IpAddress | null {
+  // Node joins repeated X-Forwarded-For headers with ", "; an array only arrives from hand-built headers.
+  const text = Array.isArray(value) ? value.join(",") : value;
+  if (text === undefined || text.trim() === "") return peer;
+  let end = text.length;
+  let leftmost: IpAddress | null = null;
+  // Scans backwards with lastIndexOf instead of split(): only the hops actually walked are looked at.
+  while (end >= 0) {
+    const start = end === 0 ? -1 : text.lastIndexOf(",", end - 1);
+    const address = parseForwardedAddress(text.slice(start + 1, end));
+    if (address === null) return null;
+    if (!proxies.has(address)) return address;
+    leftmost = address;
+    if (start < 0) break;
+    end = start;
+  }
+  return leftmost;
+}

@@ -1,0 +1,126 @@
+/**
+ * The store: principals, API keys and usage counters, behind one async interface that every driver
+ * implements (SQLite now, PostgreSQL later). Callers import only from here; driver modules are
+ * loaded on demand so that a deployment never loads a database client it does not use.
+ *
+ * The gateway never queries the store on the hot path. It polls `version()` and, when the number
+ * moves, reloads everything with `snapshot()` into memory.
+ */
+import type { Principal } from "../policy/types.js";
+
+export type StoreDriver = "sqlite";
+
+/** An API key as stored. The secret itself is never stored: only its hash (see keys.ts). */
+export interface ApiKeyRecord {
+  /** The public key id (the `<id>` in `clr_<id>_<secret>`); safe to show and log. */
+  readonly id: string;
+  readonly principalId: string;
+  readonly label: string | null;
+  /** ISO 8601 UTC. */
+  readonly createdAt: string;
+  /** ISO 8601 UTC; null while the key is live. */
+  readonly revokedAt: string | null;
+  /** Hex SHA-256 of the secret part; check a presented secret with `verifySecret`. */
+  readonly hash: string;
+}
+
+/** Usage to add, as metered by the gateway. Tokens and requests are non-negative integers. */
+export interface UsageDelta {
+  readonly principalId: string;
+  readonly organizationId: string | null;
+  readonly licenseId: string | null;
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly requests: number;
+  /** ISO 8601 date-time the usage happened; the driver buckets usage by UTC day. */
+  readonly at: string;
+}
+
+/** All-time token totals (input + output). Usage without a license or organization is not keyed there. */
+export interface UsageTotals {
+  readonly byLicense: Record<string, number>;
+  readonly byPrincipal: Record<string, number>;
+  readonly byOrganization: Record<string, number>;
+}
+
+export interface StoreSnapshot {
+  readonly version: number;
+  /** Ordered by id. */
+  readonly principals: Principal[];
+  /** Revoked keys included (so that a caller can say "revoked" rather than "unknown"). */
+  readonly keys: ApiKeyRecord[];
+  readonly usage: UsageTotals;
+}
+
+export interface Store {
+  readonly driver: StoreDriver;
+  readonly principals: {
+    /**
+     * Validates (InvalidInputError with field paths), then inserts or replaces. The document is kept
+     * exactly as given: no defaults are filled in, `get` returns what was put.
+     */
+    put(p: Principal): Promise<{ created: boolean }>;
+    get(id: string): Promise<Principal | undefined>;
+    /** Ordered by id. */
+    list(): Promise<Principal[]>;
+    /** Also deletes the principal's API keys. False when unknown. */
+    remove(id: string): Promise<boolean>;
+  };
+  readonly keys: {
+    /**
+     * Issues a key. `key` is the full secret, returned this once and never again.
+     * Throws StoreError "unknown-principal" when the principal does not exist.
+     */
+    create(principalId: string, label?: string | null): Promise<{ key: string; record: ApiKeyRecord }>;
+    /** Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown. */
+    revoke(id: string): Promise<boolean>;
+    /** Ordered by creation time. */
+    list(principalId?: string): Promise<ApiKeyRecord[]>;
+  };
+  readonly usage: {
+    /** All deltas are validated first, then written in one transaction. Does not bump `version`. */
+    add(deltas: readonly UsageDelta[]): Promise<void>;
+    totals(): Promise<UsageTotals>;
+  };
+  /**
+   * Monotonic change counter, bumped in the same transaction as every change to principals or keys
+   * (by any process sharing the database). A single-row read: cheap enough to poll every ~100 ms.
+   */
+  version(): Promise<number>;
+  /** Everything the gateway's in-memory snapshot needs, read in one transaction. */
+  snapshot(): Promise<StoreSnapshot>;
+  /** Idempotent. Any other call after close rejects with StoreError "closed". */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  readonly driver?: StoreDriver;
+  /** SQLite: the database is `<dataDir>/clearance.db`; dataDir is created with mode 0700 if missing. */
+  readonly dataDir: string;
+}
+
+export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed";
+
+/** A failure callers may want to tell apart (e.g. an admin API answering 404 for unknown-principal). */
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = "StoreError";
+    this.code = code;
+  }
+}
+
+/** Opens (creating and migrating if needed) the store. Rejects on a database newer than this build. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const driver = options.driver ?? "sqlite";
+  switch (driver) {
+    case "sqlite": {
+      const { openSqliteStore } = await import("./sqlite/index.js");
+      return openSqliteStore(options.dataDir);
+    }
+    default:
+      throw new Error(`unknown store driver: ${String(driver satisfies never)}`);
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The embedded store: one SQLite file, shared by the gateway and the CLI, possibly at the same time.
+ * Calls run synchronously (better-sqlite3) behind the async Store interface.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Principal } from "../../policy/types.js";
+import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
+import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
+import {
+  StoreError,
+  type ApiKeyRecord,
+  type Store,
+  type StoreSnapshot,
+  type UsageDelta,
+  type UsageTotals,
+} from "../index.js";
+import { migrate } from "./migrations.js";
+
+export const DB_FILE = "clearance.db";
+
+/** How long a write waits for another process (the CLI, a second gateway) to release the lock. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, DB_FILE);
+  // Create the file ourselves so it is born 0600 (SQLite would make it 0644). SQLite gives the -wal
+  // and -shm files the database file's mode. An existing file's mode is left as its owner set it.
+  try {
+    writeFileSync(file, "", { flag: "wx", mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  // `timeout` is SQLite's busy_timeout: wait for a lock instead of failing with SQLITE_BUSY.
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    configure(db);
+    migrate(db);
+    return new SqliteStore(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function configure(db: Database.Database): void {
+  // WAL: readers (the gateway's polls and snapshots) never block the writer and vice versa. The mode
+  // is persistent in the file; it can fail to stick (e.g. some network file systems).
+  db.pragma("journal_mode = WAL");
+  // FULL: every commit is fsynced before it returns. A revocation must survive an OS crash or power
+  // loss (DESIGN.md: revocations are never lost); the writes are rare (admin changes, and usage in
+  // batches of one a second), so the fsync costs nothing that matters.
+  db.pragma("synchronous = FULL");
+  // Per connection. better-sqlite3 builds SQLite with it on, but stock SQLite defaults to off, and
+  // without it REFERENCES and ON DELETE CASCADE silently do nothing: say it rather than rely on a build flag.
+  db.pragma("foreign_keys = ON");
+}
+
+interface KeyRow {
+  id: string;
+  principal_id: string;
+  label: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  hash: string;
+}
+
+const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
+const TOKENS = "SUM(input_tokens + output_tokens)";
+
+function toRecord(row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    principalId: row.principal_id,
+    label: row.label,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+    hash: row.hash,
+  };
+}
+
+const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
+
+// Prepared once: preparing is the expensive part of a small query, and version() runs ~10x a second.
+function prepareStatements(db: Database.Database) {
+  const p = <Result = unknown>(source: string) => db.prepare<unknown[], Result>(source);
+  return {
+    version: p<number>("SELECT version FROM store_meta WHERE id = 1").pluck(),
+    bump: p("UPDATE store_meta SET version = version + 1 WHERE id = 1"),
+    principalExists: p<number>("SELECT 1 FROM principals WHERE id = ?").pluck(),
+    // Not INSERT OR REPLACE: that deletes the old row first, and the delete would cascade to the keys.
+    principalUpsert: p(
+      `INSERT INTO principals (id, document, created_at, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+    ),
+    principalGet: p<string>("SELECT document FROM principals WHERE id = ?").pluck(),
+    principalList: p<string>("SELECT document FROM principals ORDER BY id").pluck(),
+    principalDelete: p("DELETE FROM principals WHERE id = ?"),
+    keyExists: p<number>("SELECT 1 FROM api_keys WHERE id = ?").pluck(),
+    keyInsert: p(
+      `INSERT INTO api_keys (id, principal_id, label, hash, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, NULL)`,
+    ),
+    keyRevoke: p("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    // Insertion order: rowid grows with each insert (created_at ties within a millisecond, ids are random).
+    keyList: p<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY rowid`),
+    keyListFor: p<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE principal_id = ? ORDER BY rowid`),
+    usageAdd: p(
+      `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model,
+                                input_tokens, output_tokens, requests)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (day, principal_id, organization_id, license_id, model) DO UPDATE SET
+         input_tokens = input_tokens + excluded.input_tokens,
+         output_tokens = output_tokens + excluded.output_tokens,
+         requests = requests + excluded.requests`,
+    ),
+    byLicense: p<[string, number]>(
+      `SELECT license_id, ${TOKENS} FROM usage_daily WHERE license_id <> '' GROUP BY license_id`,
+    ).raw(),
+    byPrincipal: p<[string, number]>(
+      `SELECT principal_id, ${TOKENS} FROM usage_daily GROUP BY principal_id`,
+    ).raw(),
+    byOrganization: p<[string, number]>(
+      `SELECT organization_id, ${TOKENS} FROM usage_daily WHERE organization_id <> '' GROUP BY organization_id`,
+    ).raw(),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function totals(sql: Statements): UsageTotals {
+  // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
+  return {
+    byLicense: Object.fromEntries(sql.byLicense.all()),
+    byPrincipal: Object.fromEntries(sql.byPrincipal.all()),
+    byOrganization: Object.fromEntries(sql.byOrganization.all()),
+  };
+}
+
+export class SqliteStore implements Store {
+  readonly driver = "sqlite" as const;
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.file = db.name;
+  }
+
+  /** The statements, or StoreError "closed". Single statements need no explicit transaction. */
+  #live(): Statements {
+    if (!this.#db.open) throw new StoreError("closed", "the store is closed");
+    return this.#sql;
+  }
+
+  /**
+   * Runs `fn` in a transaction. Writes take the lock up front (IMMEDIATE): a DEFERRED transaction
+   * that reads and then writes fails with SQLITE_BUSY if another process committed in between, and
+   * busy_timeout cannot help it. Reads use DEFERRED, which WAL never blocks.
+   */
+  #tx<T>(kind: "read" | "write", fn: (sql: Statements) => T): T {
+    const sql = this.#live();
+    const tx = this.#db.transaction(() => fn(sql));
+    return kind === "write" ? tx.immediate() : tx.deferred();
+  }
+
+  #now(): string {
+    return new Date().toISOString();
+  }
+
+  readonly principals = {
+    put: async (p: Principal): Promise<{ created: boolean }> => {
+      const { id, json } = principalDocument(p);
+      return this.#tx("write", (sql) => {
+        const created = sql.principalExists.get(id) === undefined;
+        const now = this.#now();
+        sql.principalUpsert.run(id, json, now, now);
+        sql.bump.run();
+        return { created };
+      });
+    },
+    get: async (id: string): Promise<Principal | undefined> => {
+      const json = this.#live().principalGet.get(id);
+      return json === undefined ? undefined : parseDocument(json);
+    },
+    list: async (): Promise<Principal[]> => this.#live().principalList.all().map(parseDocument),
+    remove: async (id: string): Promise<boolean> =>
+      this.#tx("write", (sql) => {
+        // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
+        if (sql.principalDelete.run(id).changes === 0) return false;
+        sql.bump.run();
+        return true;
+      }),
+  };
+
+  readonly keys = {
+    create: async (
+      principalId: string,
+      label?: string | null,
+    ): Promise<{ key: string; record: ApiKeyRecord }> => {
+      const checkedLabel = checkLabel(label);
+      return this.#tx("write", (sql) => {
+        if (sql.principalExists.get(principalId) === undefined)
+          throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
+        let id = generateKeyId();
+        // 60 random bits: a collision is practically impossible, but a retry is cheaper than the doubt.
+        while (sql.keyExists.get(id) !== undefined) id = generateKeyId();
+        const { key, hash } = generateApiKey(id);
+        const record: ApiKeyRecord = {
+          id,
+          principalId,
+          label: checkedLabel,
+          createdAt: this.#now(),
+          revokedAt: null,
+          hash,
+        };
+        sql.keyInsert.run(id, principalId, record.label, hash, record.createdAt);
+        sql.bump.run();
+        return { key, record };
+      });
+    },
+    revoke: async (id: string): Promise<boolean> => {
+      this.#live();
+      // Ids are generated in one format: anything else is unknown without asking the database.
+      if (!isKeyId(id)) return false;
+      return this.#tx("write", (sql) => {
+        if (sql.keyExists.get(id) === undefined) return false;
+        // Already revoked: no change, so no version bump, and the first revokedAt stands.
+        if (sql.keyRevoke.run(this.#now(), id).changes > 0) sql.bump.run();
+        return true;
+      });
+    },
+    list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
+      const sql = this.#live();
+      return (principalId === undefined ? sql.keyList.all() : sql.keyListFor.all(principalId)).map(toRecord);
+    },
+  };
+
+  readonly usage = {
+    add: async (deltas: readonly UsageDelta[]): Promise<void> => {
+      const checked = checkUsageDeltas(deltas);
+      this.#live();
+      if (checked.length === 0) return;
+      this.#tx("write", (sql) => {
+        for (const d of checked) {
+          sql.usageAdd.run(
+            d.day,
+            d.principalId,
+            d.organizationId ?? "",
+            d.licenseId ?? "",
+            d.model,
+            d.inputTokens,
+            d.outputTokens,
+            d.requests,
+          );
+        }
+      });
+    },
+    totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+  };
+
+  async version(): Promise<number> {
+    // One single-row read in autocommit mode: no BEGIN/COMMIT round for the ~10 polls a second.
+    return this.#live().version.get() ?? 0;
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    // One DEFERRED transaction: in WAL mode every read in it sees the same committed state.
+    return this.#tx("read", (sql) => ({
+      version: sql.version.get() ?? 0,
+      principals: sql.principalList.all().map(parseDocument),
+      keys: sql.keyList.all().map(toRecord),
+      usage: totals(sql),
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}

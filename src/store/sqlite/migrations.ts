@@ -1,0 +1,103 @@
+/**
+ * The SQLite schema, as an append-only list of migrations. Never edit a released migration: add a
+ * new one. Each database records what it has applied in `schema_migrations`, so a binary applies only
+ * what is missing, and a binary older than the database refuses it rather than misreading it.
+ */
+import type Database from "better-sqlite3";
+import { StoreError } from "../index.js";
+
+export interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      -- One row: the change counter the gateway polls (see Store.version).
+      CREATE TABLE store_meta (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO store_meta (id, version) VALUES (1, 0);
+
+      CREATE TABLE principals (
+        id         TEXT PRIMARY KEY,
+        document   TEXT NOT NULL,  -- the Principal as JSON, exactly as put
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL REFERENCES principals (id) ON DELETE CASCADE,
+        label        TEXT,
+        hash         TEXT NOT NULL,  -- hex SHA-256 of the secret; the secret is never stored
+        created_at   TEXT NOT NULL,
+        revoked_at   TEXT
+      );
+      CREATE INDEX api_keys_by_principal ON api_keys (principal_id);
+
+      -- Usage rolled up per UTC day, so the table grows with days x keys, not with requests.
+      -- '' stands for "none" in organization_id and license_id: NULLs would never collide in the
+      -- primary key, and the upsert relies on collisions. No foreign keys: usage outlives principals.
+      CREATE TABLE usage_daily (
+        day             TEXT NOT NULL,
+        principal_id    TEXT NOT NULL,
+        organization_id TEXT NOT NULL,
+        license_id      TEXT NOT NULL,
+        model           TEXT NOT NULL,
+        input_tokens    INTEGER NOT NULL,
+        output_tokens   INTEGER NOT NULL,
+        requests        INTEGER NOT NULL,
+        PRIMARY KEY (day, principal_id, organization_id, license_id, model)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/**
+ * Applies the pending migrations in one IMMEDIATE transaction: two processes opening a fresh
+ * database at once serialize on the write lock (busy_timeout waits), and the second finds nothing to
+ * do. A failing migration rolls everything back. Returns the versions applied now.
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const latest = checkOrder(migrations);
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      applied_at TEXT NOT NULL
+    )`);
+    const current =
+      db.prepare<[], number | null>("SELECT max(version) FROM schema_migrations").pluck().get() ?? 0;
+    if (current > latest) {
+      throw new StoreError(
+        "schema-too-new",
+        `database ${db.name} has schema version ${current}, but this build of clearance knows versions up ` +
+          `to ${latest}: it was written by a newer clearance. Upgrade clearance; do not downgrade the database.`,
+      );
+    }
+    const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, new Date().toISOString());
+      applied.push(m.version);
+    }
+    return applied;
+  });
+  return run.immediate();
+}
+
+/** The latest version; throws unless versions are positive integers in strictly increasing order. */
+function checkOrder(migrations: readonly Migration[]): number {
+  let previous = 0;
+  for (const m of migrations) {
+    if (!Number.isInteger(m.version) || m.version <= previous)
+      throw new Error(`migrations out of order: version ${m.version} after ${previous}`);
+    previous = m.version;
+  }
+  return previous;
+}

@@ -1,0 +1,157 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore, StoreError, type Store } from "../index.js";
+import { storeSuite } from "../suite.js";
+import { MIGRATIONS, migrate, type Migration } from "./migrations.js";
+import { DB_FILE } from "./index.js";
+
+const root = mkdtempSync(join(tmpdir(), "clearance-store-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = () => join(root, `d${++dirs}`);
+
+storeSuite("sqlite", () => openStore({ driver: "sqlite", dataDir: freshDir() }));
+
+/** A raw connection to a store's file, for looking underneath the interface. */
+function raw(dataDir: string): Database.Database {
+  return new Database(join(dataDir, DB_FILE));
+}
+
+async function withStore<T>(dataDir: string, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+describe("sqlite driver", () => {
+  it.skipIf(process.platform === "win32")("creates the data dir 0700 and the database 0600", async () => {
+    const dataDir = join(freshDir(), "nested", "data");
+    await withStore(dataDir, async (s) => {
+      await s.principals.put({ id: "p" }); // so that the -wal file exists
+      const mode = (path: string) => statSync(path).mode & 0o777;
+      expect(mode(dataDir)).toBe(0o700);
+      expect(mode(join(dataDir, DB_FILE))).toBe(0o600);
+      expect(mode(join(dataDir, `${DB_FILE}-wal`))).toBe(0o600);
+    });
+  });
+
+  it("uses WAL, which persists in the file", async () => {
+    const dataDir = freshDir();
+    await withStore(dataDir, async () => undefined);
+    const db = raw(dataDir);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+  });
+
+  it("keeps everything across a reopen", async () => {
+    const dataDir = freshDir();
+    const before = await withStore(dataDir, async (s) => {
+      await s.principals.put({ id: "p", residence: "DE" });
+      const { key } = await s.keys.create("p", "laptop");
+      await s.usage.add([
+        {
+          principalId: "p",
+          organizationId: null,
+          licenseId: "lic",
+          model: "m",
+          inputTokens: 3,
+          outputTokens: 4,
+          requests: 1,
+          at: "2030-01-01T00:00:00Z",
+        },
+      ]);
+      return { key, snapshot: await s.snapshot() };
+    });
+    await withStore(dataDir, async (s) => {
+      expect(await s.snapshot()).toStrictEqual(before.snapshot);
+      expect(before.snapshot.version).toBeGreaterThan(0);
+      expect(before.snapshot.usage.byLicense).toEqual({ lic: 7 });
+    });
+  });
+
+  it("shares one file between processes: a write by one is seen by the other's version and snapshot", async () => {
+    const dataDir = freshDir();
+    await withStore(dataDir, async (gateway) => {
+      await withStore(dataDir, async (cli) => {
+        const v = await gateway.version();
+        await cli.principals.put({ id: "p" });
+        const { record } = await cli.keys.create("p");
+        expect(await gateway.version()).toBe(v + 2);
+        expect((await gateway.snapshot()).keys).toEqual([record]);
+      });
+    });
+  });
+
+  it("applies migrations once: a reopen applies nothing", async () => {
+    const dataDir = freshDir();
+    await withStore(dataDir, async () => undefined);
+    const db = raw(dataDir);
+    const rows = () => db.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").all();
+    const first = rows();
+    expect(first.map((r) => (r as { version: number }).version)).toEqual(MIGRATIONS.map((m) => m.version));
+    db.close();
+    await withStore(dataDir, async () => undefined);
+    const again = raw(dataDir);
+    expect(again.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").all()).toEqual(
+      first,
+    );
+    expect(migrate(again)).toEqual([]);
+    again.close();
+  });
+
+  it("refuses a database written by a newer clearance, and leaves it untouched", async () => {
+    const dataDir = freshDir();
+    await withStore(dataDir, async (s) => void (await s.principals.put({ id: "p" })));
+    const db = raw(dataDir);
+    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'later')").run();
+    db.close();
+    const err = await openStore({ dataDir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ code: "schema-too-new" });
+    expect((err as Error).message).toMatch(/schema version 999.*versions up to \d+/s);
+    const after = raw(dataDir);
+    expect(after.prepare("SELECT max(version) FROM schema_migrations").pluck().get()).toBe(999);
+    expect(after.prepare("SELECT count(*) FROM principals").pluck().get()).toBe(1);
+    after.close();
+  });
+});
+
+describe("sqlite migrations", () => {
+  const memory = () => new Database(":memory:");
+  const v1: Migration = { version: 1, sql: "CREATE TABLE a (x INTEGER)" };
+  // No IF NOT EXISTS: running a migration twice would fail.
+  const v2: Migration = { version: 2, sql: "CREATE TABLE b (x INTEGER)" };
+
+  it("applies only what is missing, in order", () => {
+    const db = memory();
+    expect(migrate(db, [v1])).toEqual([1]);
+    expect(migrate(db, [v1, v2])).toEqual([2]);
+    expect(migrate(db, [v1, v2])).toEqual([]);
+    db.close();
+  });
+
+  it("rolls back every migration of a run when one fails", () => {
+    const db = memory();
+    expect(() => migrate(db, [v1, { version: 2, sql: "CREATE TABLE broken (" }])).toThrow();
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+    expect(tables).not.toContain("a");
+    db.close();
+  });
+
+  it("rejects a list out of order", () => {
+    const db = memory();
+    expect(() => migrate(db, [v2, v1])).toThrow(/out of order/);
+    expect(() => migrate(db, [v1, v1])).toThrow(/out of order/);
+    db.close();
+  });
+
+  it("shipped migrations are numbered 1, 2, 3, ...", () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * The contract every store driver passes: each driver's test file calls
+ * `storeSuite("<driver>", open)`, where every call of `open` returns a store over a fresh, empty
+ * database. Driver-specific behaviour (files, reopening, migrations) is tested beside the driver.
+ * Test-only (imports vitest): never import it from shipped code.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidInputError } from "../errors/index.js";
+import type { Principal } from "../policy/types.js";
+import { StoreError, type Store, type UsageDelta } from "./index.js";
+import { parseApiKey, verifySecret } from "./keys.js";
+
+/** Every field set, nested objects, nulls, a non-alphabetical key order: all must survive. */
+const FULL: Principal = {
+  id: "p-full",
+  screening: "clear",
+  citizenships: [
+    { country: "DE", since: "2001-02-03" },
+    { country: "FR", since: null },
+  ],
+  permanent_residencies: [{ country: "US" }],
+  residence: "DE",
+  organization: { id: "org-bw", country: "DE", screening: "clear" },
+  assurance: "verified",
+};
+const MINIMAL: Principal = { id: "p-min" };
+const OTHER: Principal = { id: "a-other", organization: "org-x", residence: null };
+
+const delta = (over: Partial<UsageDelta> = {}): UsageDelta => ({
+  principalId: "p-full",
+  organizationId: "org-bw",
+  licenseId: "lic-1",
+  model: "m5",
+  inputTokens: 10,
+  outputTokens: 5,
+  requests: 1,
+  at: "2030-01-02T03:04:05Z",
+  ...over,
+});
+
+export function storeSuite(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe("principals", () => {
+      it("round-trips the JSON document exactly, with no defaults filled in", async () => {
+        expect(await store.principals.put(FULL)).toEqual({ created: true });
+        expect(await store.principals.put(MINIMAL)).toEqual({ created: true });
+        const full = await store.principals.get(FULL.id);
+        expect(full).toStrictEqual(FULL);
+        expect(JSON.stringify(full)).toBe(JSON.stringify(FULL));
+        expect(await store.principals.get(MINIMAL.id)).toStrictEqual(MINIMAL);
+        expect(await store.principals.get("nobody")).toBeUndefined();
+      });
+
+      it("replaces on a second put, and lists ordered by id", async () => {
+        await store.principals.put(FULL);
+        await store.principals.put(OTHER);
+        const changed: Principal = { ...FULL, screening: "potential" };
+        expect(await store.principals.put(changed)).toEqual({ created: false });
+        expect(await store.principals.get(FULL.id)).toStrictEqual(changed);
+        expect(await store.principals.list()).toStrictEqual([OTHER, changed]);
+      });
+
+      it("removes, and says whether there was anything to remove", async () => {
+        await store.principals.put(FULL);
+        expect(await store.principals.remove(FULL.id)).toBe(true);
+        expect(await store.principals.get(FULL.id)).toBeUndefined();
+        expect(await store.principals.remove(FULL.id)).toBe(false);
+        expect(await store.principals.list()).toEqual([]);
+      });
+
+      it("rejects an invalid principal with field paths, and writes nothing", async () => {
+        const before = await store.version();
+        const bad = {
+          id: "p-bad",
+          citizenships: [{ country: "Germany" }],
+          shoe_size: 44,
+        } as unknown as Principal;
+        const err = await store.principals.put(bad).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidInputError);
+        const paths = (err as InvalidInputError).problems.map((p) => p.path.join("."));
+        expect(paths).toEqual(expect.arrayContaining(["citizenships.0.country", "shoe_size"]));
+        expect(await store.principals.get("p-bad")).toBeUndefined();
+        expect(await store.version()).toBe(before);
+      });
+
+      it("keeps a principal's keys when it is replaced, and deletes them when it is removed", async () => {
+        await store.principals.put(FULL);
+        await store.principals.put(OTHER);
+        const { record } = await store.keys.create(FULL.id);
+        const { record: other } = await store.keys.create(OTHER.id);
+        await store.principals.put({ ...FULL, assurance: "attested" });
+        expect(await store.keys.list(FULL.id)).toEqual([record]);
+        await store.principals.remove(FULL.id);
+        expect(await store.keys.list()).toEqual([other]);
+      });
+    });
+
+    describe("keys", () => {
+      beforeEach(async () => {
+        await store.principals.put(FULL);
+      });
+
+      it("returns the key once; the record holds only its hash, and the key verifies against it", async () => {
+        const { key, record } = await store.keys.create(FULL.id, "laptop");
+        const parsed = parseApiKey(key);
+        expect(parsed).not.toBeNull();
+        expect(record).toMatchObject({
+          id: parsed?.id,
+          principalId: FULL.id,
+          label: "laptop",
+          revokedAt: null,
+        });
+        expect(Number.isNaN(Date.parse(record.createdAt))).toBe(false);
+        const listed = await store.keys.list();
+        expect(listed).toEqual([record]);
+        expect(JSON.stringify(listed)).not.toContain(parsed?.secret);
+        expect(verifySecret(parsed?.secret ?? "", listed[0]?.hash ?? "")).toBe(true);
+      });
+
+      it("does not verify a wrong secret", async () => {
+        const a = await store.keys.create(FULL.id);
+        const b = await store.keys.create(FULL.id);
+        const secretB = parseApiKey(b.key)?.secret ?? "";
+        expect(verifySecret(secretB, a.record.hash)).toBe(false);
+        const flipped = (secretB[0] === "A" ? "B" : "A") + secretB.slice(1);
+        expect(verifySecret(flipped, b.record.hash)).toBe(false);
+      });
+
+      it("defaults the label to null, and lists per principal in creation order", async () => {
+        await store.principals.put(OTHER);
+        const first = await store.keys.create(FULL.id);
+        const theirs = await store.keys.create(OTHER.id, "ci");
+        const second = await store.keys.create(FULL.id);
+        expect(first.record.label).toBeNull();
+        expect(await store.keys.list(FULL.id)).toEqual([first.record, second.record]);
+        expect(await store.keys.list(OTHER.id)).toEqual([theirs.record]);
+        expect(await store.keys.list("nobody")).toEqual([]);
+        expect(await store.keys.list()).toHaveLength(3);
+      });
+
+      it("revokes idempotently, keeping the first revokedAt; unknown ids give false", async () => {
+        const { record } = await store.keys.create(FULL.id);
+        expect(await store.keys.revoke(record.id)).toBe(true);
+        const [revoked] = await store.keys.list();
+        expect(revoked?.revokedAt).toEqual(expect.any(String));
+        expect(await store.keys.revoke(record.id)).toBe(true);
+        expect((await store.keys.list())[0]?.revokedAt).toBe(revoked?.revokedAt);
+        expect(await store.keys.revoke("aaaaaaaaaaaa")).toBe(false);
+        expect(await store.keys.revoke("not a key id")).toBe(false);
+      });
+
+      it("refuses a key for an unknown principal, with a clear error", async () => {
+        const err = await store.keys.create("nobody").catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect(err).toMatchObject({ code: "unknown-principal", message: expect.stringContaining("nobody") });
+        expect(await store.keys.list()).toEqual([]);
+      });
+
+      it("refuses an over-long label", async () => {
+        await expect(store.keys.create(FULL.id, "x".repeat(201))).rejects.toBeInstanceOf(InvalidInputError);
+      });
+    });
+
+    describe("version", () => {
+      it("increases with every change to principals or keys, and never on reads or no-ops", async () => {
+        const seen = [await store.version()];
+        const changed = async () => {
+          const v = await store.version();
+          expect(v).toBeGreaterThan(seen[seen.length - 1] ?? Infinity);
+          seen.push(v);
+        };
+        const unchanged = async () => expect(await store.version()).toBe(seen[seen.length - 1]);
+
+        await store.principals.put(FULL);
+        await changed();
+        await store.principals.put(FULL);
+        await changed();
+        const { record } = await store.keys.create(FULL.id);
+        await changed();
+        await store.keys.revoke(record.id);
+        await changed();
+
+        await store.principals.get(FULL.id);
+        await store.principals.list();
+        await store.keys.list();
+        await store.usage.totals();
+        await store.snapshot();
+        await unchanged();
+
+        await store.keys.revoke(record.id);
+        await store.keys.revoke("aaaaaaaaaaaa");
+        await store.principals.remove("nobody");
+        await store.keys.create("nobody").catch(() => undefined);
+        await store.usage.add([delta()]);
+        await unchanged();
+
+        await store.principals.remove(FULL.id);
+        await changed();
+      });
+    });
+
+    describe("usage", () => {
+      it("aggregates tokens by license, principal and organization across batches", async () => {
+        await store.usage.add([
+          delta(),
+          delta({ inputTokens: 1, outputTokens: 2, at: "2030-01-02T23:59:59Z" }),
+          delta({ licenseId: "lic-2", model: "m4", at: "2030-01-03T00:00:00Z" }),
+        ]);
+        await store.usage.add([
+          delta({
+            principalId: "p-min",
+            organizationId: null,
+            licenseId: null,
+            inputTokens: 7,
+            outputTokens: 0,
+          }),
+          delta({ principalId: "p-min", organizationId: "org-x", licenseId: "lic-2", inputTokens: 100 }),
+        ]);
+        await store.usage.add([]);
+        expect(await store.usage.totals()).toStrictEqual({
+          byLicense: { "lic-1": 18, "lic-2": 120 },
+          byPrincipal: { "p-full": 33, "p-min": 112 },
+          byOrganization: { "org-bw": 33, "org-x": 105 },
+        });
+      });
+
+      it("writes nothing from a batch with any bad delta, and names the fields", async () => {
+        const bad = [delta(), delta({ inputTokens: -1, at: "yesterday", licenseId: "" })];
+        const err = await store.usage.add(bad).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidInputError);
+        const paths = (err as InvalidInputError).problems.map((p) => p.path.join("."));
+        expect(paths.sort()).toEqual(["1.at", "1.inputTokens", "1.licenseId"]);
+        expect(await store.usage.totals()).toStrictEqual({
+          byLicense: {},
+          byPrincipal: {},
+          byOrganization: {},
+        });
+      });
+
+      it("keeps odd ids as ordinary keys", async () => {
+        await store.usage.add([delta({ licenseId: "__proto__" })]);
+        const totals = await store.usage.totals();
+        expect(Object.keys(totals.byLicense)).toEqual(["__proto__"]);
+        expect(Object.getPrototypeOf(totals.byLicense)).toBe(Object.prototype);
+      });
+    });
+
+    describe("snapshot", () => {
+      it("is empty on a fresh store", async () => {
+        expect(await store.snapshot()).toStrictEqual({
+          version: await store.version(),
+          principals: [],
+          keys: [],
+          usage: { byLicense: {}, byPrincipal: {}, byOrganization: {} },
+        });
+      });
+
+      it("agrees with the individual reads and the current version", async () => {
+        await store.principals.put(FULL);
+        await store.principals.put(OTHER);
+        const { record } = await store.keys.create(FULL.id);
+        await store.keys.create(OTHER.id, "ci");
+        await store.keys.revoke(record.id);
+        await store.usage.add([delta()]);
+        expect(await store.snapshot()).toStrictEqual({
+          version: await store.version(),
+          principals: await store.principals.list(),
+          keys: await store.keys.list(),
+          usage: await store.usage.totals(),
+        });
+      });
+    });
+
+    describe("close", () => {
+      it("is idempotent, and every later call rejects with StoreError closed", async () => {
+        await store.close();
+        await store.close();
+        for (const call of [
+          () => store.version(),
+          () => store.snapshot(),
+          () => store.principals.get(FULL.id),
+          () => store.principals.put(FULL),
+          () => store.keys.revoke("aaaaaaaaaaaa"),
+          () => store.keys.list(),
+          () => store.usage.add([]),
+        ]) {
+          await expect(call()).rejects.toMatchObject({ name: "StoreError", code: "closed" });
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,79 @@
+/** A gateway on a random loopback port with the example scheme, demo principals and their keys. */
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../config/index.js";
+import { startGateway, type RunningGateway } from "../gateway/server.js";
+import { parsePrincipal } from "../policy/index.js";
+import { openStore, type Store } from "../store/index.js";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+export interface TestGateway {
+  readonly gateway: RunningGateway;
+  readonly url: string;
+  /** API key per example principal id (alice, benoit, chloe, devi, erik, feng). */
+  readonly keys: ReadonlyMap<string, string>;
+  readonly dataDir: string;
+}
+
+export interface TestGatewayOptions {
+  /** YAML lines added under `providers:` (the demo provider is always there). */
+  readonly providers?: string;
+  /** YAML lines under `models:`. */
+  readonly models?: string;
+  /** Other top-level YAML. */
+  readonly extra?: string;
+  readonly wrapStore?: (s: Store) => Store;
+}
+
+/** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-gw-"));
+  const text = `scheme: g7-trusted-partners.yaml
+listen: { host: 127.0.0.1, port: 0 }
+providers:
+  demo: { type: demo }
+${options.providers ?? ""}
+default_provider: demo
+models:
+${options.models ?? "  mythos-5: { provider: demo }"}
+location: { header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }
+refresh_ms: 50
+${options.extra ?? ""}`;
+  const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
+    CLEARANCE_ADMIN_TOKEN: ADMIN_TOKEN,
+  });
+  const raw = await openStore({ dataDir });
+  for (const file of readdirSync("examples/principals").filter((f) => f.endsWith(".json"))) {
+    await raw.principals.put(
+      parsePrincipal(JSON.parse(readFileSync(join("examples/principals", file), "utf8"))),
+    );
+  }
+  const keys = new Map<string, string>();
+  for (const p of await raw.principals.list()) keys.set(p.id, (await raw.keys.create(p.id, "test")).key);
+  const store = options.wrapStore ? options.wrapStore(raw) : raw;
+  const gateway = await startGateway(config, { dataDir, store, log: () => {} });
+  return { gateway, url: gateway.url, keys, dataDir };
+}
+
+/** Wraps every store method to count calls, by "group.method". */
+export function countingStore(store: Store, counts: Map<string, number>): Store {
+  const wrap = <T extends object>(target: T, prefix: string): T =>
+    new Proxy(target, {
+      get(obj, prop, receiver) {
+        const value = Reflect.get(obj, prop, receiver) as unknown;
+        if (typeof value === "function") {
+          return (...args: unknown[]) => {
+            const name = `${prefix}${String(prop)}`;
+            counts.set(name, (counts.get(name) ?? 0) + 1);
+            return (value as (...a: unknown[]) => unknown).apply(obj, args);
+          };
+        }
+        if (typeof value === "object" && value !== null && prop !== "driver")
+          return wrap(value, `${String(prop)}.`);
+        return value;
+      },
+    });
+  return wrap(store, "");
+}

@@ -1,0 +1,124 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createSseParser, encodeEvent, encodeJsonEvent, parseSse, type SseEvent } from "./sse.js";
+
+/** Parses `bytes` fed in pieces cut at `cuts` (sorted offsets). */
+function parseInPieces(bytes: Buffer, cuts: readonly number[]): SseEvent[] {
+  const events: SseEvent[] = [];
+  const parser = createSseParser((e) => events.push(e));
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    parser.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  parser.end();
+  return events;
+}
+
+const SAMPLE = Buffer.from(
+  "\uFEFF: a comment\r\n" +
+    "event: first\r\ndata: héllo 日本 🎉\r\n\r\n" +
+    "data:no space\rdata:  two spaces\r\r" +
+    "event: empty-data\ndata\n\n" +
+    "id: 7\nretry: 100\nevent: no-data\n\n" +
+    'event:\ndata: {"json":true}\n\n' +
+    "data: unterminated",
+);
+const SAMPLE_EVENTS: SseEvent[] = [
+  { event: "first", data: "héllo 日本 🎉" },
+  { data: "no space\n two spaces" },
+  { event: "empty-data", data: "" },
+  { data: '{"json":true}' },
+];
+
+describe("encodeEvent", () => {
+  it("writes event and data lines and a blank line", () => {
+    expect(encodeEvent("x")).toBe("data: x\n\n");
+    expect(encodeEvent("[DONE]")).toBe("data: [DONE]\n\n");
+    expect(encodeEvent("a\nb\r\nc", "e")).toBe("event: e\ndata: a\ndata: b\ndata: c\n\n");
+    expect(encodeJsonEvent({ type: "ping" }, "ping")).toBe('event: ping\ndata: {"type":"ping"}\n\n');
+  });
+
+  it("round-trips through the parser", () => {
+    const events = [encodeEvent("one"), encodeEvent("two\nlines", "t"), encodeEvent("", "empty")].join("");
+    expect(parseSse(events)).toEqual([
+      { data: "one" },
+      { event: "t", data: "two\nlines" },
+      { event: "empty", data: "" },
+    ]);
+  });
+});
+
+describe("createSseParser", () => {
+  it("follows the event-stream rules (BOM, comments, CR/CRLF/LF, spaces, missing data, EOF)", () => {
+    expect(parseSse(SAMPLE)).toEqual(SAMPLE_EVENTS);
+  });
+
+  it("gives the same events however one cut splits the bytes, even inside \\r\\n or a character", () => {
+    for (let cut = 0; cut <= SAMPLE.length; cut++) {
+      expect(parseInPieces(SAMPLE, [cut]), `cut at ${cut}`).toEqual(SAMPLE_EVENTS);
+    }
+  });
+
+  it("gives the same events however two cuts split the bytes", () => {
+    const expected = JSON.stringify(SAMPLE_EVENTS);
+    const wrong: number[][] = [];
+    for (let a = 0; a <= SAMPLE.length; a++) {
+      for (let b = a; b <= SAMPLE.length; b++) {
+        if (JSON.stringify(parseInPieces(SAMPLE, [a, b])) !== expected) wrong.push([a, b]);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("handles a stream fed one byte at a time", () => {
+    const cuts = Array.from({ length: SAMPLE.length }, (_, i) => i);
+    expect(parseInPieces(SAMPLE, cuts)).toEqual(SAMPLE_EVENTS);
+  });
+
+  it("accepts strings and Uint8Arrays too", () => {
+    const events: SseEvent[] = [];
+    const parser = createSseParser((e) => events.push(e));
+    parser.push("data: a");
+    parser.push(new Uint8Array(Buffer.from("bc\n\nevent: x\r")));
+    parser.push("\ndata: y\r\n\r\n");
+    expect(events).toEqual([{ data: "abc" }, { event: "x", data: "y" }]);
+  });
+
+  it("delivers each event as soon as its blank line arrives", () => {
+    const events: SseEvent[] = [];
+    const parser = createSseParser((e) => events.push(e));
+    parser.push("data: 1\n");
+    expect(events).toHaveLength(0);
+    parser.push("\ndata: 2");
+    expect(events).toEqual([{ data: "1" }]);
+  });
+
+  it("round-trips any events, split anywhere (property)", () => {
+    const line = fc.string({ unit: "grapheme" }).filter((s) => !/[\r\n]/.test(s));
+    const event = fc.record({
+      event: fc.option(
+        line.filter((s) => s !== ""),
+        { nil: undefined },
+      ),
+      data: fc.string(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(event, { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.constantFrom("\n", "\r\n", "\r"),
+        (events, rawCuts, eol) => {
+          const text = events.map((e) => encodeEvent(e.data, e.event)).join("");
+          const bytes = Buffer.from(text.replace(/\n/g, eol));
+          const cuts = rawCuts.map((c) => c % (bytes.length + 1)).sort((x, y) => x - y);
+          const expected = events.map((e) => ({
+            ...(e.event === undefined ? {} : { event: e.event }),
+            data: e.data.replace(/\r\n|\r/g, "\n"),
+          }));
+          expect(parseInPieces(bytes, cuts)).toEqual(expected);
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * Server-sent events: an encoder for the demo provider and an incremental parser the gateway uses to
+ * read usage out of a stream as it passes through. The parser follows the WHATWG event-stream rules:
+ * lines end in `\n`, `\r\n` or `\r`; a blank line dispatches; `:` starts a comment; one space after the
+ * colon is dropped; several `data:` lines join with `\n`; a leading BOM is ignored; `id` and `retry`
+ * are ignored; an event with no `data` line is not dispatched; an unterminated event at the end of
+ * the stream is discarded.
+ */
+import { StringDecoder } from "node:string_decoder";
+
+export interface SseEvent {
+  /** The `event:` field, when present and non-empty (absent means the default type, "message"). */
+  readonly event?: string;
+  readonly data: string;
+}
+
+/** One event as wire text: `event: X\n` (if given), a `data:` line per line of `data`, then a blank line. */
+export function encodeEvent(data: string, event?: string): string {
+  const head = event === undefined ? "" : `event: ${event}\n`;
+  return `${head}${data
+    .split(/\r\n|\r|\n/)
+    .map((line) => `data: ${line}\n`)
+    .join("")}\n`;
+}
+
+/** `encodeEvent` for a JSON payload. */
+export function encodeJsonEvent(value: unknown, event?: string): string {
+  return encodeEvent(JSON.stringify(value), event);
+}
+
+export interface SseParser {
+  /** Feeds the next piece of the stream; pieces may split lines, events and UTF-8 characters anywhere. */
+  push(chunk: Buffer | Uint8Array | string): void;
+  /** Signals the end of the stream: a trailing unterminated event is dropped, as the spec says. */
+  end(): void;
+}
+
+const LF = 10;
+const CR = 13;
+
+export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
+  const decoder = new StringDecoder("utf8");
+  let partial = ""; // the current line so far, when a chunk ended inside it
+  let afterCR = false; // the last chunk ended in `\r`: a `\n` opening the next one belongs to it
+  let started = false;
+  let data: string[] | undefined;
+  let type: string | undefined;
+
+  const line = (text: string): void => {
+    if (text === "") {
+      if (data !== undefined)
+        onEvent(type === undefined ? { data: data.join("\n") } : { event: type, data: data.join("\n") });
+      data = undefined;
+      type = undefined;
+      return;
+    }
+    if (text.charCodeAt(0) === 58 /* ":" */) return;
+    const colon = text.indexOf(":");
+    const field = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? "" : text.slice(colon + 1);
+    if (value.charCodeAt(0) === 32 /* " " */) value = value.slice(1);
+    if (field === "data") (data ??= []).push(value);
+    else if (field === "event") type = value === "" ? undefined : value;
+  };
+
+  const feed = (text: string): void => {
+    if (text === "") return;
+    if (!started) {
+      started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let start = 0;
+    if (afterCR && text.charCodeAt(0) === LF) start = 1;
+    afterCR = false;
+    for (let i = start; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== LF && c !== CR) continue;
+      line(partial + text.slice(start, i));
+      partial = "";
+      if (c === CR) {
+        if (i + 1 === text.length) afterCR = true;
+        else if (text.charCodeAt(i + 1) === LF) i++;
+      }
+      start = i + 1;
+    }
+    partial += text.slice(start);
+  };
+
+  return {
+    push(chunk) {
+      if (typeof chunk === "string") feed(chunk);
+      else
+        feed(
+          decoder.write(
+            Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+          ),
+        );
+    },
+    end() {
+      feed(decoder.end());
+      partial = "";
+      data = undefined;
+      type = undefined;
+    },
+  };
+}
+
+/** Parses a whole stream at once (for tests and small bodies). */
+export function parseSse(text: string | Buffer): SseEvent[] {
+  const events: SseEvent[] = [];
+  const parser = createSseParser((e) => events.push(e));
+  parser.push(text);
+  parser.end();
+  return events;
+}
