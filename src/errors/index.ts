@@ -61,7 +61,7 @@ export function formatProblem(p: Problem): string {
       : p.line !== undefined
         ? `${p.line}:${p.column ?? 1}: `
         : "";
-  return `${where}${formatPath(p.path)}: ${p.message}`;
+  return `${where}${p.path.length > 0 ? `${formatPath(p.path)}: ` : ""}${p.message}`;
 }
 
 export function formatProblems(problems: readonly Problem[]): string {

@@ -11,6 +11,7 @@ const counts = new Map<string, number>();
 let hanging: Server;
 let slow: Server;
 const slowEvents: string[] = [];
+const slowAuth: (string | undefined)[] = [];
 
 const listen = (server: Server) =>
   new Promise<number>((resolve) =>
@@ -21,6 +22,7 @@ beforeAll(async () => {
   hanging = createServer(() => {});
   slow = createServer((req, res) => {
     req.resume();
+    slowAuth.push(req.headers.authorization);
     res.writeHead(200, { "content-type": "text/event-stream" });
     const timer = setInterval(
       () => res.write(`data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n`),
@@ -210,6 +212,8 @@ describe("upstream failures", () => {
     });
     for (let i = 0; i < 100 && slowEvents.length === before; i++) await new Promise((r) => setTimeout(r, 20));
     expect(slowEvents.length).toBe(before + 1);
+    // The client's Clearance key is never passed upstream (this provider has no key of its own).
+    expect(slowAuth.at(-1)).toBeUndefined();
   });
 });
 

@@ -24,6 +24,10 @@ export interface TestGatewayOptions {
   readonly models?: string;
   /** Other top-level YAML. */
   readonly extra?: string;
+  /** YAML for `location:` (default: trust x-test-country from loopback). */
+  readonly location?: string;
+  /** Runs on the store before the gateway starts. */
+  readonly seed?: (s: Store) => Promise<void>;
   readonly wrapStore?: (s: Store) => Store;
 }
 
@@ -38,7 +42,7 @@ ${options.providers ?? ""}
 default_provider: demo
 models:
 ${options.models ?? "  mythos-5: { provider: demo }"}
-location: { header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }
+location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }'}
 refresh_ms: 50
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
@@ -52,6 +56,7 @@ ${options.extra ?? ""}`;
   }
   const keys = new Map<string, string>();
   for (const p of await raw.principals.list()) keys.set(p.id, (await raw.keys.create(p.id, "test")).key);
+  await options.seed?.(raw);
   const store = options.wrapStore ? options.wrapStore(raw) : raw;
   const gateway = await startGateway(config, { dataDir, store, log: () => {} });
   return { gateway, url: gateway.url, keys, dataDir };
