@@ -19,6 +19,9 @@ export interface AdminContext {
   readonly changed: () => Promise<void>;
 }
 
+/** Who the audit log says made a change through this API (one shared token until roles arrive). */
+const ADMIN_ACTOR = "admin-token";
+
 export const hashToken = (token: string): Buffer => createHash("sha256").update(token).digest();
 
 /** Constant-time check of `Authorization: Bearer <admin token>`. */
@@ -57,7 +60,7 @@ export async function handleAdmin(
       return sendJson(res, 200, { data: await ctx.store.principals.list() });
     if (id === undefined && method === "POST") {
       const principal = parsePrincipal(await readJson(req));
-      const { created } = await ctx.store.principals.put(principal);
+      const { created } = await ctx.store.principals.put(principal, ADMIN_ACTOR);
       await ctx.changed();
       return sendJson(res, created ? 201 : 200, principal);
     }
@@ -67,7 +70,7 @@ export async function handleAdmin(
       return sendJson(res, 200, p);
     }
     if (id !== undefined && action === undefined && method === "DELETE") {
-      if (!(await ctx.store.principals.remove(id)))
+      if (!(await ctx.store.principals.remove(id, ADMIN_ACTOR)))
         throw new HttpError(404, "not_found", `no principal ${id}`);
       await ctx.changed();
       return sendJson(res, 200, { id, removed: true });
@@ -89,7 +92,7 @@ export async function handleAdmin(
       }
       const label = typeof body.label === "string" ? body.label : null;
       try {
-        const { key, record } = await ctx.store.keys.create(body.principal, label);
+        const { key, record } = await ctx.store.keys.create(body.principal, label, ADMIN_ACTOR);
         await ctx.changed();
         return sendJson(res, 201, { key, ...publicKey(record), note: "the key is shown once; store it now" });
       } catch (err) {
@@ -100,7 +103,8 @@ export async function handleAdmin(
       }
     }
     if (id !== undefined && action === "revoke" && method === "POST") {
-      if (!(await ctx.store.keys.revoke(id))) throw new HttpError(404, "not_found", `no key ${id}`);
+      if (!(await ctx.store.keys.revoke(id, ADMIN_ACTOR)))
+        throw new HttpError(404, "not_found", `no key ${id}`);
       await ctx.changed();
       return sendJson(res, 200, { id, revoked: true });
     }

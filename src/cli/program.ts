@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { InvalidInputError, formatProblems } from "../errors/index.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerScheme } from "./commands/scheme.js";
@@ -27,6 +28,7 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerServe(program, io);
   registerDemo(program, io);
   registerStore(program, io);
+  registerAudit(program, io, outcome);
   return program;
 }
 

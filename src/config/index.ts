@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly apiKeys: ReadonlyMap<string, string>;
   /** The admin token, or null when the admin API is disabled. */
   readonly adminToken: string | null;
+  /** The key for pseudonymising principals in the audit log, when configured. */
+  readonly pseudonymKey: string | null;
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -53,8 +55,21 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     }
   }
   if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
+  const pseudonymEnv = value.audit.pseudonym_key_env;
+  const pseudonymKey = pseudonymEnv === undefined ? null : env[pseudonymEnv] || null;
+  if (pseudonymEnv !== undefined && pseudonymKey === null) {
+    throw new InvalidInputError(
+      placed(source, [
+        {
+          code: "missing_secret",
+          path: ["audit", "pseudonym_key_env"],
+          message: `environment variable ${pseudonymEnv} is not set`,
+        },
+      ]),
+    );
+  }
   const adminToken = env[value.admin.token_env] || null;
-  return { file: value, schemePath, scheme, routes, apiKeys, adminToken };
+  return { file: value, schemePath, scheme, routes, apiKeys, adminToken, pseudonymKey };
 }
 
 function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {

@@ -83,6 +83,24 @@ export const configSchema = z.strictObject({
   metering: z
     .strictObject({ flush_ms: z.number().int().positive().default(1_000) })
     .default({ flush_ms: 1_000 }),
+  audit: z
+    .strictObject({
+      /** The log's name: first line of every checkpoint, and the signing key's name. */
+      origin: z
+        .string()
+        .min(1)
+        .regex(/^[^\s+]+$/, "expected a name without spaces or '+', e.g. clearance.example/audit")
+        .default("clearance.local/audit"),
+      /** Ed25519 signing key (C2SP note format); default <data_dir>/audit.key, created if missing. */
+      key_file: z.string().optional(),
+      /** A checkpoint at least this often while entries arrive. */
+      checkpoint_ms: z.number().int().positive().default(1_000),
+      /** This gateway's name in entries; default: the host name. */
+      node: z.string().optional(),
+      /** When set, entries name principals by a keyed hash (HMAC-SHA256) instead of their id. */
+      pseudonym_key_env: envName.optional(),
+    })
+    .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
 });

@@ -1,4 +1,5 @@
 /** Everything a gateway request reads, held in memory: no store access on the request path. */
+import type { AuditLog, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
 import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
@@ -15,4 +16,10 @@ export interface GatewayContext {
   readonly meter: Meter;
   readonly locator: Locator;
   readonly bodyLimit: number;
+  readonly audit: {
+    readonly log: AuditLog;
+    readonly dir: string;
+    readonly node: string;
+    readonly pseudonymize?: Pseudonymizer;
+  };
 }

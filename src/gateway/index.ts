@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { handleAdmin, requireAdmin, type AdminContext } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
+import { handleAudit } from "../audit/index.js";
 import { toHttpError, errorBody as adminErrorBody, sendJson } from "../http/index.js";
 import { HttpError } from "../errors/index.js";
 import type { Wire } from "../upstream/types.js";
@@ -40,7 +41,10 @@ export function createGatewayHandler(
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
     const wire: Wire | "admin" =
-      route?.wire ?? (path.startsWith("/admin/") || path === "/v1/decisions" ? "admin" : wireOf(req.headers));
+      route?.wire ??
+      (path.startsWith("/admin/") || path.startsWith("/audit/") || path === "/v1/decisions"
+        ? "admin"
+        : wireOf(req.headers));
 
     const work = (async () => {
       if (route !== undefined) {
@@ -62,6 +66,7 @@ export function createGatewayHandler(
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
       }
       if (path.startsWith("/admin/v1/")) return handleAdmin(admin, req, res, path);
+      if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
       throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
     })();
 

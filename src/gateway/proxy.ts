@@ -3,9 +3,10 @@
  * to the served model's provider (rewriting the model on a fallback) and meter what it used.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { decisionEntry } from "../audit/index.js";
 import { HttpError } from "../errors/index.js";
 import { readJson } from "../http/index.js";
-import { decide, type Decision } from "../policy/index.js";
+import { decide, type Decision, type Principal } from "../policy/index.js";
 import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
 import { authenticate } from "./auth.js";
 import type { GatewayContext } from "./context.js";
@@ -41,16 +42,25 @@ export async function proxy(
 
   const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
   const purpose = req.headers["x-clearance-purpose"];
+  const now = Date.now();
   const decision = decide(ctx.scheme(), caller.principal, {
     model: json.model,
     action: "infer",
     location,
     // A license may be limited to purposes; the client declares its purpose per request.
     purpose: typeof purpose === "string" && purpose !== "" ? purpose : null,
-    time: Date.now(),
+    time: now,
     usage: ctx.meter.byLicense,
   });
   setDecisionHeaders(res, decision);
+  await record(
+    ctx,
+    decision,
+    caller.principal,
+    location,
+    now,
+    String(res.getHeader("x-clearance-request-id")),
+  );
   if (decision.decision === "deny") throw denial(decision);
 
   const served = decision.served_model as string;
@@ -124,6 +134,37 @@ export async function proxy(
       requests: 1,
       at: new Date().toISOString(),
     });
+  }
+}
+
+/**
+ * Nothing is forwarded and no 403 is sent before the decision's entry is durable. If the log cannot
+ * take it, the request is refused (fail closed): no answer without its record.
+ */
+async function record(
+  ctx: GatewayContext,
+  decision: Decision,
+  principal: Principal,
+  location: string | null,
+  time: number,
+  requestId: string,
+): Promise<void> {
+  const entry = decisionEntry(
+    decision,
+    { time: new Date(time), requestId, node: ctx.audit.node, principal, location, action: "infer" },
+    ctx.audit.pseudonymize,
+  );
+  try {
+    await ctx.audit.log.append(entry);
+  } catch (err) {
+    throw new HttpError(
+      503,
+      "audit_unavailable",
+      "the audit log cannot record this request, so it is refused",
+      {
+        cause: err,
+      },
+    );
   }
 }
 

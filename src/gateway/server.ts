@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hashToken } from "../admin/index.js";
+import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
@@ -28,6 +29,7 @@ export interface RunningGateway {
   readonly store: Store;
   readonly snapshot: SnapshotHolder;
   readonly meter: Meter;
+  readonly audit: OpenAudit;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,20 @@ export async function startGateway(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
   const store = options.store ?? (await openStore({ dataDir: options.dataDir ?? config.file.data_dir }));
-  const snapshot = await SnapshotHolder.open(store, onError);
+  const dataDir = options.dataDir ?? config.file.data_dir;
+  const audit = await openAudit({
+    dataDir,
+    origin: config.file.audit.origin,
+    ...(config.file.audit.key_file === undefined ? {} : { keyFile: config.file.audit.key_file }),
+    checkpointMs: config.file.audit.checkpoint_ms,
+    ...(config.file.audit.node === undefined ? {} : { node: config.file.audit.node }),
+    store,
+    onError,
+    log,
+  });
+  // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
+  await audit.drainer.drain();
+  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
   const meter = new Meter(store, onError);
   await meter.load();
   const locator = await createLocator({
@@ -58,11 +73,22 @@ export async function startGateway(
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
+      audit: {
+        log: audit.log,
+        dir: audit.dir,
+        node: audit.node,
+        ...(config.pseudonymKey === null ? {} : { pseudonymize: pseudonymizer(config.pseudonymKey) }),
+      },
     },
     admin: {
       store,
       tokenHash: config.adminToken === null ? null : hashToken(config.adminToken),
-      changed: () => snapshot.refresh(),
+      // The change is in the snapshot and durable in the audit log before the admin API answers
+      // (a reload drains the change's outbox record; draining again waits for one in progress).
+      changed: async () => {
+        await snapshot.refresh();
+        await audit.drainer.drain();
+      },
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
@@ -75,6 +101,7 @@ export async function startGateway(
   });
   snapshot.start(config.file.refresh_ms);
   meter.start(config.file.metering.flush_ms);
+  audit.log.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
@@ -84,6 +111,7 @@ export async function startGateway(
     store,
     snapshot,
     meter,
+    audit,
     async close() {
       snapshot.stop();
       await new Promise<void>((resolve) => {
@@ -91,6 +119,8 @@ export async function startGateway(
         server.closeIdleConnections();
       });
       await meter.close();
+      await audit.drainer.drain();
+      await audit.log.close();
       await Promise.all([...providers.values()].map((p) => p.close()));
       await store.close();
     },

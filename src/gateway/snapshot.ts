@@ -37,10 +37,16 @@ export class SnapshotHolder {
     private readonly store: Store,
     public current: Snapshot,
     private readonly onError: (err: unknown) => void,
+    private readonly onChange: () => Promise<void>,
   ) {}
 
-  static async open(store: Store, onError: (err: unknown) => void): Promise<SnapshotHolder> {
-    return new SnapshotHolder(store, await loadSnapshot(store), onError);
+  /** `onChange` runs after each reload (the audit log drains the store's new admin changes). */
+  static async open(
+    store: Store,
+    onError: (err: unknown) => void,
+    onChange: () => Promise<void> = async () => {},
+  ): Promise<SnapshotHolder> {
+    return new SnapshotHolder(store, await loadSnapshot(store), onError, onChange);
   }
 
   /** Polls the store's change counter (one single-row read) every `ms`. */
@@ -54,7 +60,10 @@ export class SnapshotHolder {
     this.refreshing ??= (async () => {
       try {
         const version = await this.store.version();
-        if (version !== this.current.version) this.current = await loadSnapshot(this.store);
+        if (version !== this.current.version) {
+          this.current = await loadSnapshot(this.store);
+          await this.onChange();
+        }
       } catch (err) {
         this.onError(err);
       } finally {

@@ -24,6 +24,16 @@ export interface ApiKeyRecord {
   readonly hash: string;
 }
 
+/** An admin change as recorded with it. `actor`: who did it ("system" when the caller did not say). */
+export interface OutboxRecord {
+  readonly id: number;
+  readonly time: string;
+  readonly actor: string;
+  readonly action: "principal.put" | "principal.remove" | "key.create" | "key.revoke";
+  readonly object: { readonly kind: "principal" | "key"; readonly id: string };
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 /** Usage to add, as metered by the gateway. Tokens and requests are non-negative integers. */
 export interface UsageDelta {
   readonly principalId: string;
@@ -60,23 +70,37 @@ export interface Store {
      * Validates (InvalidInputError with field paths), then inserts or replaces. The document is kept
      * exactly as given: no defaults are filled in, `get` returns what was put.
      */
-    put(p: Principal): Promise<{ created: boolean }>;
+    put(p: Principal, actor?: string): Promise<{ created: boolean }>;
     get(id: string): Promise<Principal | undefined>;
     /** Ordered by id. */
     list(): Promise<Principal[]>;
     /** Also deletes the principal's API keys. False when unknown. */
-    remove(id: string): Promise<boolean>;
+    remove(id: string, actor?: string): Promise<boolean>;
   };
   readonly keys: {
     /**
      * Issues a key. `key` is the full secret, returned this once and never again.
      * Throws StoreError "unknown-principal" when the principal does not exist.
      */
-    create(principalId: string, label?: string | null): Promise<{ key: string; record: ApiKeyRecord }>;
+    create(
+      principalId: string,
+      label?: string | null,
+      actor?: string,
+    ): Promise<{ key: string; record: ApiKeyRecord }>;
     /** Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown. */
-    revoke(id: string): Promise<boolean>;
+    revoke(id: string, actor?: string): Promise<boolean>;
     /** Ordered by creation time. */
     list(principalId?: string): Promise<ApiKeyRecord[]>;
+  };
+  /**
+   * Admin changes waiting for the audit log (a transactional outbox): every change to principals or
+   * keys writes its record here in the same transaction, so no change can be committed without one,
+   * whichever process made it. The audit log drains them in id order.
+   */
+  readonly outbox: {
+    list(afterId: number, limit: number): Promise<OutboxRecord[]>;
+    /** Deletes the records up to and including `id`, once they are durable in the audit log. */
+    remove(upToId: number): Promise<void>;
   };
   readonly usage: {
     /** All deltas are validated first, then written in one transaction. Does not bump `version`. */

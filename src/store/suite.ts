@@ -279,6 +279,38 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe("audit outbox", () => {
+      it("every change records who did what, in the change's transaction, in order", async () => {
+        await store.principals.put(FULL, "admin:alice");
+        const { record } = await store.keys.create(FULL.id, "laptop", "cli:bob");
+        await store.keys.revoke(record.id, "cli:bob");
+        await store.keys.revoke(record.id, "cli:bob"); // no change: no record
+        await store.principals.remove(FULL.id);
+        await store.principals.remove(FULL.id); // unknown: no record
+        await expect(store.keys.create("nobody")).rejects.toThrow(StoreError); // failed: no record
+        const out = await store.outbox.list(0, 100);
+        expect(out.map((r) => [r.actor, r.action, r.object.kind, r.object.id])).toEqual([
+          ["admin:alice", "principal.put", "principal", FULL.id],
+          ["cli:bob", "key.create", "key", record.id],
+          ["cli:bob", "key.revoke", "key", record.id],
+          ["system", "principal.remove", "principal", FULL.id],
+        ]);
+        expect(out[0]?.details).toMatchObject({ created: true, principal: FULL });
+        expect(out[1]?.details).toEqual({ principal: FULL.id, label: "laptop" });
+        expect(JSON.stringify(out)).not.toContain(record.hash);
+        const ids = out.map((r) => r.id);
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+      });
+
+      it("lists after an id with a limit, and removes up to an id", async () => {
+        for (const id of ["a", "b", "c"]) await store.principals.put({ id });
+        const all = await store.outbox.list(0, 10);
+        expect((await store.outbox.list(all[0]!.id, 1)).map((r) => r.object.id)).toEqual(["b"]);
+        await store.outbox.remove(all[1]!.id);
+        expect((await store.outbox.list(0, 10)).map((r) => r.object.id)).toEqual(["c"]);
+      });
+    });
+
     describe("close", () => {
       it("is idempotent, and every later call rejects with StoreError closed", async () => {
         await store.close();

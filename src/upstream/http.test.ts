@@ -47,7 +47,14 @@ const text = async (body: NodeJS.ReadableStream) => {
 
 describe("HTTP providers", () => {
   it("openai: path under the base URL, its own bearer key, selected response headers", async () => {
-    const p = createHttpProvider({ name: "o", type: "openai", baseUrl: `${base}/v1`, apiKey: "sk-upstream", connections: 2, timeouts });
+    const p = createHttpProvider({
+      name: "o",
+      type: "openai",
+      baseUrl: `${base}/v1`,
+      apiKey: "sk-upstream",
+      connections: 2,
+      timeouts,
+    });
     const res = await p.request(call());
     expect(res.status).toBe(200);
     expect(await text(res.body)).toBe('{"ok":true}');
@@ -61,8 +68,21 @@ describe("HTTP providers", () => {
   });
 
   it("anthropic: /v1/messages, x-api-key, anthropic-version passed through (or defaulted)", async () => {
-    const p = createHttpProvider({ name: "a", type: "anthropic", baseUrl: base, apiKey: "ak-upstream", connections: 2, timeouts });
-    await text((await p.request(call({ wire: "anthropic", endpoint: "messages", headers: { "anthropic-version": "2023-01-01" } }))).body);
+    const p = createHttpProvider({
+      name: "a",
+      type: "anthropic",
+      baseUrl: base,
+      apiKey: "ak-upstream",
+      connections: 2,
+      timeouts,
+    });
+    await text(
+      (
+        await p.request(
+          call({ wire: "anthropic", endpoint: "messages", headers: { "anthropic-version": "2023-01-01" } }),
+        )
+      ).body,
+    );
     let last = seen.at(-1)!;
     expect(last.url).toBe("/v1/messages");
     expect(last.headers["x-api-key"]).toBe("ak-upstream");
@@ -76,9 +96,21 @@ describe("HTTP providers", () => {
   });
 
   it("unreachable and too slow are told apart", async () => {
-    const dead = createHttpProvider({ name: "d", type: "openai", baseUrl: "http://127.0.0.1:1/v1", connections: 1, timeouts });
+    const dead = createHttpProvider({
+      name: "d",
+      type: "openai",
+      baseUrl: "http://127.0.0.1:1/v1",
+      connections: 1,
+      timeouts,
+    });
     await expect(dead.request(call())).rejects.toMatchObject({ kind: "unreachable" });
-    const slow = createHttpProvider({ name: "s", type: "openai", baseUrl: `${base}/slow`, connections: 1, timeouts });
+    const slow = createHttpProvider({
+      name: "s",
+      type: "openai",
+      baseUrl: `${base}/slow`,
+      connections: 1,
+      timeouts,
+    });
     const err = await slow.request(call()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).kind).toBe("timeout");

@@ -84,7 +84,7 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
     .filter((f) => f.endsWith(".json"))
     .sort()) {
     const principal = parsePrincipal(JSON.parse(readFileSync(join(opts.principals, file), "utf8")), [file]);
-    await gateway.store.principals.put(principal);
+    await gateway.store.principals.put(principal, "demo");
   }
   const keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
   await gateway.snapshot.refresh();
@@ -121,7 +121,7 @@ async function demoKeys(store: Store, file: string): Promise<Map<string, string>
     const key = saved[principal];
     const id = key?.split("_")[1];
     if (key !== undefined && id !== undefined && live.has(id)) keys.set(principal, key);
-    else keys.set(principal, (await store.keys.create(principal, "demo")).key);
+    else keys.set(principal, (await store.keys.create(principal, "demo", "demo")).key);
   }
   writeFileSync(file, `${JSON.stringify(Object.fromEntries(keys), null, 2)}\n`, { mode: 0o600 });
   return keys;

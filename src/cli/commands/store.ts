@@ -1,9 +1,13 @@
 /** `clearance principals …` and `clearance keys …`: the embedded store, directly on the data dir. */
 import type { Command } from "commander";
+import { userInfo } from "node:os";
 import { InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
 import { readJsonArg, type Io } from "../io.js";
+
+/** The audit log's "who": the operating-system user running the CLI. */
+const actor = () => `cli:${userInfo().username}`;
 
 const DATA_DIR = ["--data-dir <dir>", "data directory of the embedded store", ".clearance"] as const;
 
@@ -40,7 +44,7 @@ export function registerStore(program: Command, io: Io): void {
     .action((opts: { file: string; dataDir: string }) => {
       const principal = parsePrincipal(readJsonArg(io, opts.file, "principal"));
       return withStore(opts.dataDir, async (store) => {
-        const { created } = await store.principals.put(principal);
+        const { created } = await store.principals.put(principal, actor());
         io.stdout(`${created ? "added" : "replaced"} principal ${principal.id}\n`);
       });
     });
@@ -68,7 +72,7 @@ export function registerStore(program: Command, io: Io): void {
     .option(...DATA_DIR)
     .action((id: string, opts: { dataDir: string }) =>
       withStore(opts.dataDir, async (store) => {
-        if (!(await store.principals.remove(id))) throw notFound(`no principal ${id}`);
+        if (!(await store.principals.remove(id, actor()))) throw notFound(`no principal ${id}`);
         io.stdout(`removed principal ${id} and its keys\n`);
       }),
     );
@@ -83,7 +87,7 @@ export function registerStore(program: Command, io: Io): void {
     .action((opts: { principal: string; label?: string; dataDir: string; json?: boolean }) =>
       withStore(opts.dataDir, async (store) => {
         try {
-          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null);
+          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
           if (opts.json)
             return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
           io.stdout(`${key}\n`);
@@ -120,7 +124,7 @@ export function registerStore(program: Command, io: Io): void {
     .option(...DATA_DIR)
     .action((id: string, opts: { dataDir: string }) =>
       withStore(opts.dataDir, async (store) => {
-        if (!(await store.keys.revoke(id))) throw notFound(`no key ${id}`);
+        if (!(await store.keys.revoke(id, actor()))) throw notFound(`no key ${id}`);
         io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
       }),
     );

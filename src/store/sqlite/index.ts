@@ -11,6 +11,7 @@ import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
 import {
   StoreError,
   type ApiKeyRecord,
+  type OutboxRecord,
   type Store,
   type StoreSnapshot,
   type UsageDelta,
@@ -67,6 +68,16 @@ interface KeyRow {
   hash: string;
 }
 
+interface OutboxRow {
+  id: number;
+  time: string;
+  actor: string;
+  action: OutboxRecord["action"];
+  object_kind: OutboxRecord["object"]["kind"];
+  object_id: string;
+  details: string;
+}
+
 const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
 const TOKENS = "SUM(input_tokens + output_tokens)";
 
@@ -107,6 +118,13 @@ function prepareStatements(db: Database.Database) {
     // Insertion order: rowid grows with each insert (created_at ties within a millisecond, ids are random).
     keyList: p<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY rowid`),
     keyListFor: p<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE principal_id = ? ORDER BY rowid`),
+    outboxAdd: p(
+      `INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    outboxList: p<OutboxRow>(
+      `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox WHERE id > ? ORDER BY id LIMIT ?`,
+    ),
+    outboxRemove: p("DELETE FROM audit_outbox WHERE id <= ?"),
     usageAdd: p(
       `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model,
                                 input_tokens, output_tokens, requests)
@@ -172,14 +190,39 @@ export class SqliteStore implements Store {
     return new Date().toISOString();
   }
 
+  /** The change's audit record, in the caller's transaction. */
+  #record(
+    sql: Statements,
+    actor: string | undefined,
+    action: OutboxRecord["action"],
+    object: OutboxRecord["object"],
+    details: Record<string, unknown> = {},
+  ): void {
+    sql.outboxAdd.run(
+      this.#now(),
+      actor ?? "system",
+      action,
+      object.kind,
+      object.id,
+      JSON.stringify(details),
+    );
+  }
+
   readonly principals = {
-    put: async (p: Principal): Promise<{ created: boolean }> => {
+    put: async (p: Principal, actor?: string): Promise<{ created: boolean }> => {
       const { id, json } = principalDocument(p);
       return this.#tx("write", (sql) => {
         const created = sql.principalExists.get(id) === undefined;
         const now = this.#now();
         sql.principalUpsert.run(id, json, now, now);
         sql.bump.run();
+        this.#record(
+          sql,
+          actor,
+          "principal.put",
+          { kind: "principal", id },
+          { created, principal: JSON.parse(json) },
+        );
         return { created };
       });
     },
@@ -188,11 +231,12 @@ export class SqliteStore implements Store {
       return json === undefined ? undefined : parseDocument(json);
     },
     list: async (): Promise<Principal[]> => this.#live().principalList.all().map(parseDocument),
-    remove: async (id: string): Promise<boolean> =>
+    remove: async (id: string, actor?: string): Promise<boolean> =>
       this.#tx("write", (sql) => {
         // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
         if (sql.principalDelete.run(id).changes === 0) return false;
         sql.bump.run();
+        this.#record(sql, actor, "principal.remove", { kind: "principal", id });
         return true;
       }),
   };
@@ -201,6 +245,7 @@ export class SqliteStore implements Store {
     create: async (
       principalId: string,
       label?: string | null,
+      actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }> => {
       const checkedLabel = checkLabel(label);
       return this.#tx("write", (sql) => {
@@ -220,23 +265,50 @@ export class SqliteStore implements Store {
         };
         sql.keyInsert.run(id, principalId, record.label, hash, record.createdAt);
         sql.bump.run();
+        this.#record(
+          sql,
+          actor,
+          "key.create",
+          { kind: "key", id },
+          { principal: principalId, label: record.label },
+        );
         return { key, record };
       });
     },
-    revoke: async (id: string): Promise<boolean> => {
+    revoke: async (id: string, actor?: string): Promise<boolean> => {
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
       return this.#tx("write", (sql) => {
         if (sql.keyExists.get(id) === undefined) return false;
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
-        if (sql.keyRevoke.run(this.#now(), id).changes > 0) sql.bump.run();
+        if (sql.keyRevoke.run(this.#now(), id).changes > 0) {
+          sql.bump.run();
+          this.#record(sql, actor, "key.revoke", { kind: "key", id });
+        }
         return true;
       });
     },
     list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
       const sql = this.#live();
       return (principalId === undefined ? sql.keyList.all() : sql.keyListFor.all(principalId)).map(toRecord);
+    },
+  };
+
+  readonly outbox = {
+    list: async (afterId: number, limit: number): Promise<OutboxRecord[]> =>
+      this.#live()
+        .outboxList.all(afterId, limit)
+        .map((r) => ({
+          id: r.id,
+          time: r.time,
+          actor: r.actor,
+          action: r.action,
+          object: { kind: r.object_kind, id: r.object_id },
+          details: JSON.parse(r.details) as Record<string, unknown>,
+        })),
+    remove: async (upToId: number): Promise<void> => {
+      this.#live().outboxRemove.run(upToId);
     },
   };
 

@@ -55,6 +55,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Admin changes waiting for the audit log, written in the same transaction as the change.
+      CREATE TABLE audit_outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        time        TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        object_kind TEXT NOT NULL,
+        object_id   TEXT NOT NULL,
+        details     TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

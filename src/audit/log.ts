@@ -1,0 +1,175 @@
+/**
+ * The audit log: durable appends (the WAL, group commit), integration into the tiled Merkle tree,
+ * and signed checkpoints, published at least every `checkpointMs` while entries arrive. A
+ * checkpoint is signed only after checking that its tree extends the last one signed.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { openCheckpoint, signCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { consistencyProof, inclusionProof, treeRoot, verifyConsistency } from "./merkle.js";
+import type { NoteSigner, NoteVerifier } from "./note.js";
+import { TileTree, writeAtomic } from "./tree.js";
+import { Wal } from "./wal.js";
+
+export interface AuditLogOptions {
+  /** Published tree: `checkpoint` and `tile/…`, served read-only under /audit/. */
+  readonly dir: string;
+  /** The write-ahead file of entries (not published). */
+  readonly walPath: string;
+  readonly origin: string;
+  readonly signer: NoteSigner;
+  readonly verifier: NoteVerifier;
+  /** At most this long between an entry becoming durable and a checkpoint covering it. */
+  readonly checkpointMs: number;
+  readonly onError: (err: unknown) => void;
+  /** Sees every entry read back at start-up (e.g. to learn which admin changes are logged). */
+  readonly onRecovered?: (entries: readonly Buffer[]) => void;
+}
+
+export class AuditLogError extends Error {
+  override name = "AuditLogError";
+}
+
+export interface Published {
+  readonly size: bigint;
+  readonly root: Buffer;
+  readonly text: string;
+}
+
+export class AuditLog {
+  private publishing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private current: Published | null;
+
+  private constructor(
+    private readonly o: AuditLogOptions,
+    private readonly tree: TileTree,
+    private readonly wal: Wal,
+    /** Durable entries not yet in the tree; the WAL adds to it as batches become durable. */
+    private readonly durable: { pending: Buffer[] },
+    published: Published | null,
+  ) {
+    this.current = published;
+  }
+
+  static async open(o: AuditLogOptions): Promise<AuditLog> {
+    const tree = new TileTree(o.dir);
+    const durable = { pending: [] as Buffer[] };
+    const wal = await Wal.open(
+      o.walPath,
+      async (entries) => {
+        o.onRecovered?.(entries);
+        await tree.append(entries);
+      },
+      (entries) => {
+        for (const e of entries) durable.pending.push(e);
+      },
+    );
+    const published = await readPublished(o);
+    if (published !== null) {
+      if (published.size > tree.size) {
+        throw new AuditLogError(
+          `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
+        );
+      }
+      const root = await treeRoot(tree.read, published.size);
+      if (!root.equals(published.root)) {
+        throw new AuditLogError(
+          `the log's tree at size ${published.size} does not match the published checkpoint`,
+        );
+      }
+    }
+    const log = new AuditLog(o, tree, wal, durable, published);
+    await log.publish();
+    return log;
+  }
+
+  /** Durable entries so far (the published checkpoint may lag by up to checkpointMs). */
+  get size(): bigint {
+    return this.wal.size;
+  }
+
+  get published(): Published | null {
+    return this.current;
+  }
+
+  /** Resolves with the entry's index once it is durable; rejects if the log cannot take it. */
+  append(entry: Uint8Array): Promise<bigint> {
+    return this.wal.append(entry);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.publish().catch(this.o.onError);
+    }, this.o.checkpointMs);
+    this.timer.unref();
+  }
+
+  /** Integrates what became durable and, if the tree grew, signs and publishes a checkpoint. */
+  publish(): Promise<void> {
+    this.publishing = this.publishing.then(async () => {
+      const batch = this.takePending();
+      if (batch.length > 0) await this.tree.append(batch);
+      if (this.current !== null && this.current.size === this.tree.size) return;
+      await this.tree.writePartials();
+      const next: Checkpoint = {
+        origin: this.o.origin,
+        size: this.tree.size,
+        root: this.tree.root(),
+        extensions: [],
+      };
+      const last = this.current;
+      if (last !== null && last.size > 0n) {
+        // Never sign a tree that does not extend the one signed before.
+        const proof = await consistencyProof(this.tree.read, last.size, next.size);
+        verifyConsistency(last.size, next.size, proof, last.root, next.root);
+      }
+      const text = signCheckpoint(next, this.o.signer);
+      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text));
+      this.current = { size: next.size, root: next.root, text };
+    });
+    return this.publishing;
+  }
+
+  async inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
+    this.checkSize(size);
+    if (index >= size) throw new AuditLogError(`index ${index} is not below size ${size}`);
+    return inclusionProof(this.tree.read, index, size);
+  }
+
+  async consistency(from: bigint, to: bigint): Promise<Buffer[]> {
+    this.checkSize(to);
+    if (from > to) throw new AuditLogError(`from (${from}) is larger than to (${to})`);
+    return consistencyProof(this.tree.read, from, to);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.wal.close();
+    await this.publish();
+  }
+
+  private takePending(): Buffer[] {
+    const batch = this.durable.pending;
+    this.durable.pending = [];
+    return batch;
+  }
+
+  private checkSize(size: bigint): void {
+    const published = this.current?.size ?? 0n;
+    if (size > published)
+      throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
+  }
+}
+
+async function readPublished(o: AuditLogOptions): Promise<Published | null> {
+  let text: string;
+  try {
+    text = await readFile(join(o.dir, "checkpoint"), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  const { checkpoint } = openCheckpoint(text, o.verifier, o.origin);
+  return { size: checkpoint.size, root: checkpoint.root, text };
+}

@@ -1,0 +1,291 @@
+/**
+ * `clearance audit …`: the log's signing key, and checking a published log from outside — as an
+ * auditor would, with nothing but the verifier key. Exit codes: 0 verified; 1 verification failed
+ * (the message says what and where); 2 invalid input or usage.
+ */
+import cliProgress from "cli-progress";
+import { Option, type Command } from "commander";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { writeKeyPair } from "../../audit/index.js";
+import { NoteError, parseVerifierKey } from "../../audit/note.js";
+import { openSource, SourceError } from "../../audit/source.js";
+import { VerifyError, verifyEntry, verifyLog, type PriorState } from "../../audit/verify.js";
+import { InvalidInputError } from "../../errors/index.js";
+import { processIo, type Io } from "../io.js";
+import type { Outcome } from "../outcome.js";
+
+const EXIT_FAILED = 1;
+const MAX_UINT64 = (1n << 64n) - 1n;
+/** Below this many entries verification is quick enough that a bar would only flicker. */
+const PROGRESS_THRESHOLD = 10_000n;
+const DEFAULT_STATE = "./.clearance-audit-state.json";
+
+interface VerifyOpts {
+  key: string;
+  origin?: string;
+  state: string;
+  entry?: bigint;
+  json?: boolean;
+}
+
+const usage = (message: string, file?: string) =>
+  new InvalidInputError([{ code: "usage", path: [], message, ...(file === undefined ? {} : { file }) }]);
+
+/** Indices and sizes are uint64: parsed as BigInt, never through a float. */
+function uint64(flag: string) {
+  return (text: string): bigint => {
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(text) || BigInt(text) > MAX_UINT64) {
+      throw usage(`${flag}: expected an unsigned 64-bit integer, got ${JSON.stringify(text)}`);
+    }
+    return BigInt(text);
+  };
+}
+
+export function registerAudit(program: Command, io: Io, outcome: Outcome): void {
+  const audit = program
+    .command("audit")
+    .description("the transparency log: signing key, independent verification, proofs");
+
+  audit
+    .command("keygen")
+    .description(
+      "create a log signing key (0600) and its verifier key (<file>.vkey); prints the verifier key",
+    )
+    .requiredOption("--name <origin>", "the log's origin, which names the key")
+    .option("--out <file>", "private key file", "./audit.key")
+    .action((opts: { name: string; out: string }) => keygen(io, opts.name, opts.out));
+
+  audit
+    .command("verify")
+    .description("verify a published log: signature, every entry and tile, root, and history since last time")
+    .argument("<log>", "the log: a URL (http://host:port/audit) or a directory (<data_dir>/audit)")
+    .requiredOption("--key <vkey>", "the log's verifier key, or @file to read it from a file")
+    .option("--origin <origin>", "the expected origin (default: any the key signs)")
+    .option("--state <file>", "checkpoints verified before, by origin", DEFAULT_STATE)
+    .addOption(new Option("--entry <index>", "check and print one entry only").argParser(uint64("--entry")))
+    .option("--json", "one JSON object on stdout")
+    .action((log: string, opts: VerifyOpts) => verify(io, outcome, log, opts));
+
+  const proof = audit.command("proof").description("fetch a proof from a running gateway");
+  proof
+    .command("inclusion")
+    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+    .addOption(new Option("--index <i>", "leaf index").argParser(uint64("--index")).makeOptionMandatory())
+    .addOption(new Option("--size <n>", "tree size").argParser(uint64("--size")).makeOptionMandatory())
+    .action((url: string, opts: { index: bigint; size: bigint }) => {
+      if (opts.index >= opts.size) throw usage(`--index ${opts.index} must be below --size ${opts.size}`);
+      return fetchProof(io, outcome, url, `proof/inclusion?index=${opts.index}&size=${opts.size}`);
+    });
+  proof
+    .command("consistency")
+    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+    .addOption(new Option("--from <m>", "old tree size").argParser(uint64("--from")).makeOptionMandatory())
+    .addOption(new Option("--to <n>", "new tree size").argParser(uint64("--to")).makeOptionMandatory())
+    .action((url: string, opts: { from: bigint; to: bigint }) => {
+      if (opts.from > opts.to) throw usage(`--from ${opts.from} must not be above --to ${opts.to}`);
+      return fetchProof(io, outcome, url, `proof/consistency?from=${opts.from}&to=${opts.to}`);
+    });
+}
+
+function keygen(io: Io, name: string, out: string): void {
+  let vkey: string;
+  try {
+    vkey = writeKeyPair(out, name);
+  } catch (err) {
+    if (err instanceof NoteError) throw usage(`--name: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+      throw usage(`${out} already exists: refusing to overwrite a signing key`, out);
+    }
+    throw usage(`cannot write the key: ${(err as Error).message}`, out);
+  }
+  io.stdout(`${vkey}\n`);
+  io.stderr(`wrote ${out} (private, mode 0600) and ${out.replace(/\.key$/, "")}.vkey (public)\n`);
+}
+
+function readKey(arg: string): string {
+  let key = arg;
+  if (arg.startsWith("@")) {
+    try {
+      key = readFileSync(arg.slice(1), "utf8");
+    } catch (err) {
+      throw usage(`--key: cannot read ${arg.slice(1)}: ${(err as Error).message}`);
+    }
+  }
+  key = key.trim();
+  try {
+    parseVerifierKey(key);
+  } catch (err) {
+    throw usage(`--key: ${(err as Error).message}`);
+  }
+  return key;
+}
+
+// State file: {"<origin>": {"size": "<decimal>", "root": "<base64>"}}. Sizes are strings: uint64.
+type States = Map<string, PriorState>;
+
+function loadStates(file: string): States {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+    throw usage(`cannot read the state file: ${(err as Error).message}`, file);
+  }
+  const bad = (why: string) => usage(`not a verification state file: ${why}`, file);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw bad("want a JSON object");
+  const states: States = new Map();
+  for (const [origin, v] of Object.entries(json)) {
+    const { size, root } = (v ?? {}) as { size?: unknown; root?: unknown };
+    const rootBytes = typeof root === "string" ? Buffer.from(root, "base64") : null;
+    if (typeof size !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(size) || BigInt(size) > MAX_UINT64) {
+      throw bad(`${JSON.stringify(origin)}: size must be a decimal string`);
+    }
+    if (rootBytes === null || rootBytes.length !== 32 || rootBytes.toString("base64") !== root) {
+      throw bad(`${JSON.stringify(origin)}: root must be 32 bytes in base64`);
+    }
+    states.set(origin, { size: BigInt(size), root: rootBytes });
+  }
+  return states;
+}
+
+/** Written whole then renamed, so an interrupted run never leaves a half-written state behind. */
+function saveStates(file: string, states: States): void {
+  const json = Object.fromEntries(
+    [...states].map(([origin, s]) => [origin, { size: s.size.toString(), root: s.root.toString("base64") }]),
+  );
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/** A bar on the terminal for long runs; never when stderr is not the process's own TTY. */
+function progress(io: Io, json: boolean) {
+  let bar: cliProgress.SingleBar | null = null;
+  const enabled = !json && io === processIo && process.stderr.isTTY === true;
+  return {
+    update(done: bigint, total: bigint) {
+      if (!enabled || total <= PROGRESS_THRESHOLD) return;
+      if (bar === null) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            clearOnComplete: true,
+            hideCursor: true,
+            format: "verifying [{bar}] {percentage}% | {value}/{total} entries | ETA {eta_formatted}",
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(Number(total), 0); // display only: Number is exact enough for a bar
+      }
+      bar.update(Number(done));
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): Promise<void> {
+  const verifierKey = readKey(opts.key);
+  const states = loadStates(opts.state);
+  let source;
+  try {
+    source = openSource(log);
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  const pick = (c: { origin: string }) => states.get(c.origin) ?? null;
+  const origin = opts.origin === undefined ? {} : { origin: opts.origin };
+  const bar = progress(io, opts.json === true);
+  try {
+    if (opts.entry !== undefined) {
+      const r = await verifyEntry(source, verifierKey, opts.entry, { ...origin, state: pick });
+      const { origin: name, size, root } = r.checkpoint;
+      if (opts.json) {
+        const summary = { ok: true, origin: name, size: `${size}`, root: root.toString("base64") };
+        io.stdout(`${JSON.stringify({ ...summary, index: `${r.index}`, entry: r.entry })}\n`);
+      } else {
+        io.stdout(`${typeof r.entry === "string" ? r.entry : JSON.stringify(r.entry, null, 2)}\n`);
+        const history = r.previous === undefined ? "" : since(r.previous);
+        io.stderr(`entry ${r.index} is included in ${name} at size ${size}${history}\n`);
+      }
+      return;
+    }
+    const r = await verifyLog(source, { verifierKey, ...origin, state: pick, onProgress: bar.update });
+    bar.stop();
+    const { origin: name, size, root } = r.checkpoint;
+    states.set(name, { size, root });
+    saveStates(opts.state, states);
+    if (opts.json) {
+      const previous = r.previous === undefined ? null : { size: `${r.previous.size}` };
+      const out = { ok: true, origin: name, size: `${size}`, root: root.toString("base64"), previous };
+      io.stdout(`${JSON.stringify({ ...out, state: opts.state })}\n`);
+    } else {
+      io.stdout(`verified ${name}: ${size} entries, root ${root.toString("base64")}${since(r.previous)}\n`);
+    }
+  } catch (err) {
+    bar.stop();
+    if (err instanceof VerifyError && (err.code === "bad-key" || err.code === "index-out-of-range")) {
+      throw usage(err.message);
+    }
+    if (!(err instanceof VerifyError || err instanceof SourceError)) throw err;
+    const code = err instanceof VerifyError ? err.code : "fetch-failed";
+    if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
+    io.stderr(`clearance: audit verify failed (${code}): ${err.message}\n`);
+    outcome.exitCode = EXIT_FAILED;
+  }
+}
+
+function since(previous: { size: bigint } | undefined): string {
+  if (previous === undefined) return " (first verification of this log: no earlier state)";
+  return `, consistent with the ${previous.size} verified before`;
+}
+
+/** The gateway's log URL; a bare origin (http://host:port) means its /audit. */
+function logUrl(arg: string): URL {
+  let url: URL;
+  try {
+    url = new URL(arg);
+  } catch {
+    throw usage(`not a URL: ${JSON.stringify(arg)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw usage(`want an http(s) URL, got ${arg}`);
+  if (url.pathname === "/") url.pathname = "/audit";
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
+async function fetchProof(io: Io, outcome: Outcome, arg: string, resource: string): Promise<void> {
+  const target = new URL(resource, logUrl(arg)).href;
+  const fail = (message: string) => {
+    io.stderr(`clearance: audit proof: ${message}\n`);
+    outcome.exitCode = EXIT_FAILED;
+  };
+  let res: Response;
+  try {
+    res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    return fail(`cannot fetch ${target}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
+    const detail = typeof message === "string" ? message : text.slice(0, 200);
+    // 400: the gateway refused these numbers (e.g. beyond its checkpoint) — the caller's input.
+    if (res.status === 400) throw usage(`the gateway refused the request: ${detail}`);
+    return fail(`${target}: HTTP ${res.status}: ${detail}`);
+  }
+  if (body === undefined) return fail(`${target} did not answer with JSON`);
+  io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+}
