@@ -54,12 +54,13 @@ function checkPath(path: string): void {
 /** A log published in a directory, e.g. the gateway's `<data_dir>/audit`. */
 export function directorySource(dir: string): LogSource {
   const root = resolve(dir);
+  const inside = root.endsWith(sep) ? root : root + sep;
   return {
     location: root,
     async read(path) {
       checkPath(path);
       const file = join(root, path);
-      if (!file.startsWith(root + sep)) throw new SourceError(`refusing to read ${path} outside ${root}`);
+      if (!file.startsWith(inside)) throw new SourceError(`refusing to read ${path} outside ${root}`);
       try {
         return await readFile(file);
       } catch (err) {

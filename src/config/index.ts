@@ -20,6 +20,8 @@ export interface GatewayConfig {
   readonly schemePath: string;
   readonly scheme: CompiledScheme;
   readonly routes: ReadonlyMap<string, Route>;
+  /** The upstream for any model: its route, or the default provider (for models of later versions). */
+  readonly route: (model: string) => Route | undefined;
   /** Secrets read from the environment, by provider name. */
   readonly apiKeys: ReadonlyMap<string, string>;
   /** The admin token, or null when the admin API is disabled. */
@@ -69,7 +71,10 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     );
   }
   const adminToken = env[value.admin.token_env] || null;
-  return { file: value, schemePath, scheme, routes, apiKeys, adminToken, pseudonymKey };
+  const fallback = value.default_provider;
+  const route = (model: string): Route | undefined =>
+    routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });
+  return { file: value, schemePath, scheme, routes, route, apiKeys, adminToken, pseudonymKey };
 }
 
 function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {

@@ -10,7 +10,8 @@ import type { SnapshotHolder } from "./snapshot.js";
 export interface GatewayContext {
   /** The scheme in force, read per request (a new version applies to the next request). */
   readonly scheme: () => CompiledScheme;
-  readonly routes: ReadonlyMap<string, Route>;
+  /** The upstream for a model: the config's route, or the default provider. */
+  readonly route: (model: string) => Route | undefined;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly snapshot: SnapshotHolder;
   readonly meter: Meter;

@@ -44,7 +44,10 @@ export function listModels(
     }
     return sendJson(res, 200, entry(wire, d));
   }
-  const usable = [...ctx.routes.keys()].map(decideFor).filter((d) => d.decision !== "deny");
+  const usable = [...scheme.models.keys()]
+    .filter((m) => ctx.route(m) !== undefined)
+    .map(decideFor)
+    .filter((d) => d.decision !== "deny");
   const data = usable.map((d) => entry(wire, d));
   if (wire === "anthropic") {
     return sendJson(res, 200, {

@@ -64,10 +64,10 @@ export async function proxy(
   if (decision.decision === "deny") throw denial(decision);
 
   const served = decision.served_model as string;
-  const route = ctx.routes.get(served);
+  const route = ctx.route(served);
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
   if (route === undefined || provider === undefined) {
-    // Config loading routes every scheme model, so this means a scheme was activated without routes.
+    // Activation checks routes, so this means the config changed under a running scheme.
     throw new HttpError(503, "model_unrouted", `model ${served} has no upstream configured`);
   }
   if (!provider.wires.includes(wire)) {

@@ -2,11 +2,13 @@
  * Assembling and starting a gateway: store → snapshot and meter (loaded before the first request),
  * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
  */
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hashToken } from "../admin/index.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
+import { seedFromFile } from "../control/seed.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
@@ -51,6 +53,8 @@ export async function startGateway(
     onError,
     log,
   });
+  // The config's scheme file seeds the store (a new version when its content is new).
+  await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
   const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
@@ -62,12 +66,11 @@ export async function startGateway(
     trustedProxies: config.file.location.trusted_proxies,
   });
   const providers = createProviders(config);
-  const scheme = config.scheme;
 
   const handler = createGatewayHandler({
     context: {
-      scheme: () => scheme,
-      routes: config.routes,
+      scheme: () => snapshot.current.control.scheme,
+      route: config.route,
       providers,
       snapshot,
       meter,

@@ -3,6 +3,7 @@
  * rebuilt off the hot path when the store's change counter moves (changes from the CLI, the admin
  * API or, later, other nodes), so a request never waits on the store.
  */
+import { buildState, type ControlState } from "../control/state.js";
 import type { Principal } from "../policy/index.js";
 import type { Store } from "../store/index.js";
 
@@ -17,6 +18,8 @@ export interface Snapshot {
   readonly version: number;
   readonly keys: ReadonlyMap<string, KeyEntry>;
   readonly principals: ReadonlyMap<string, Principal>;
+  /** The policy in force and the admin identities (see control/state.ts). */
+  readonly control: ControlState;
 }
 
 export async function loadSnapshot(store: Store): Promise<Snapshot> {
@@ -26,7 +29,7 @@ export async function loadSnapshot(store: Store): Promise<Snapshot> {
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
   }
-  return { version: s.version, keys, principals };
+  return { version: s.version, keys, principals, control: buildState(s.records) };
 }
 
 export class SnapshotHolder {

@@ -48,6 +48,10 @@ export interface CompiledOrganizationPartner {
   readonly assurance: number;
   readonly locations: Countries;
   readonly grants: GrantTable;
+  readonly rateLimit: {
+    readonly requestsPerMinute: number | null;
+    readonly tokensPerMinute: number | null;
+  } | null;
 }
 
 export interface CompiledLicense {
@@ -63,6 +67,7 @@ export interface CompiledLicense {
   readonly validFrom: number;
   readonly validUntil: number;
   readonly quotaTokens: number | null;
+  readonly quotaPeriod: "month" | "quarter" | "total";
 }
 
 export interface CompiledScheme {
@@ -148,6 +153,12 @@ export function compileScheme(source: SchemeFile): CompileResult {
       assurance: assuranceRank(p.assurance),
       locations: p.locations ? sets.resolve(p.locations, [...path, "locations"]) : new Set([p.country]),
       grants: grants(p.grants, [...path, "grants"]),
+      rateLimit: p.rate_limit
+        ? {
+            requestsPerMinute: p.rate_limit.requests_per_minute ?? null,
+            tokensPerMinute: p.rate_limit.tokens_per_minute ?? null,
+          }
+        : null,
     });
   });
 
@@ -288,6 +299,7 @@ function compileLicense(
     validFrom,
     validUntil,
     quotaTokens: l.quota_tokens ?? null,
+    quotaPeriod: l.quota_period,
   };
 }
 

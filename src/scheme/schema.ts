@@ -77,6 +77,13 @@ const organizationPartner = z.strictObject({
   /** Where its people may use the models from; default: the organization's own country. */
   locations: setExpression.optional(),
   grants: z.array(grant).min(1, "a partner needs at least one grant"),
+  /** Per-organization limits, enforced by the gateway. */
+  rate_limit: z
+    .strictObject({
+      requests_per_minute: z.number().int().positive().optional(),
+      tokens_per_minute: z.number().int().positive().optional(),
+    })
+    .optional(),
 });
 
 const licensee = z.union(
@@ -98,6 +105,8 @@ const license = z.strictObject({
   valid_from: dateTime,
   valid_until: dateTime,
   quota_tokens: z.number().int().nonnegative().optional(),
+  /** The quota is per calendar month, per quarter (UTC), or for the whole license. */
+  quota_period: z.enum(["month", "quarter", "total"]).default("total"),
   status: z.enum(LICENSE_STATUSES),
   conditions: z.string().optional(),
 });

@@ -29,8 +29,9 @@ export interface OutboxRecord {
   readonly id: number;
   readonly time: string;
   readonly actor: string;
-  readonly action: "principal.put" | "principal.remove" | "key.create" | "key.revoke";
-  readonly object: { readonly kind: "principal" | "key"; readonly id: string };
+  /** e.g. "principal.put", "key.revoke", "license.approve", "scheme.activate". */
+  readonly action: string;
+  readonly object: { readonly kind: string; readonly id: string };
   readonly details: Readonly<Record<string, unknown>>;
 }
 
@@ -54,6 +55,25 @@ export interface UsageTotals {
   readonly byOrganization: Record<string, number>;
 }
 
+/** The control plane's documents, one collection each. */
+export type Collection = "identity" | "partner" | "license" | "scheme" | "setting";
+
+export interface StoredRecord<T = unknown> {
+  readonly collection: Collection;
+  readonly id: string;
+  /** 1 for a new record, +1 per update: compare-and-swap for concurrent writers (two approvers). */
+  readonly revision: number;
+  readonly document: T;
+  readonly updatedAt: string;
+}
+
+/** What a change to a record is, for the audit log: who did what, and why. */
+export interface Change {
+  readonly actor: string;
+  readonly action: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
 export interface StoreSnapshot {
   readonly version: number;
   /** Ordered by id. */
@@ -61,6 +81,8 @@ export interface StoreSnapshot {
   /** Revoked keys included (so that a caller can say "revoked" rather than "unknown"). */
   readonly keys: ApiKeyRecord[];
   readonly usage: UsageTotals;
+  /** Every control-plane record, by collection. */
+  readonly records: readonly StoredRecord[];
 }
 
 export interface Store {
@@ -102,10 +124,28 @@ export interface Store {
     /** Deletes the records up to and including `id`, once they are durable in the audit log. */
     remove(upToId: number): Promise<void>;
   };
+  readonly records: {
+    get<T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined>;
+    /** Ordered by id. */
+    list<T>(collection: Collection): Promise<StoredRecord<T>[]>;
+    /**
+     * Writes a record if its stored revision is `expectedRevision` (0: it must not exist yet), else
+     * StoreError "conflict". The change's audit record is written in the same transaction.
+     */
+    put<T>(
+      collection: Collection,
+      id: string,
+      document: T,
+      expectedRevision: number,
+      change: Change,
+    ): Promise<StoredRecord<T>>;
+  };
   readonly usage: {
     /** All deltas are validated first, then written in one transaction. Does not bump `version`. */
     add(deltas: readonly UsageDelta[]): Promise<void>;
     totals(): Promise<UsageTotals>;
+    /** Tokens per license and UTC day (YYYY-MM-DD) from `sinceDay` on: for monthly and quarterly quotas. */
+    byLicenseDay(sinceDay: string): Promise<{ licenseId: string; day: string; tokens: number }[]>;
   };
   /**
    * Monotonic change counter, bumped in the same transaction as every change to principals or keys
@@ -124,7 +164,7 @@ export interface StoreOptions {
   readonly dataDir: string;
 }
 
-export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed";
+export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed" | "conflict";
 
 /** A failure callers may want to tell apart (e.g. an admin API answering 404 for unknown-principal). */
 export class StoreError extends Error {

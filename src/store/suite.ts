@@ -260,6 +260,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           principals: [],
           keys: [],
           usage: { byLicense: {}, byPrincipal: {}, byOrganization: {} },
+          records: [],
         });
       });
 
@@ -270,12 +271,62 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         await store.keys.create(OTHER.id, "ci");
         await store.keys.revoke(record.id);
         await store.usage.add([delta()]);
+        await store.records.put("partner", "p1", { kind: "country" }, 0, {
+          actor: "t",
+          action: "partner.put",
+        });
         expect(await store.snapshot()).toStrictEqual({
           version: await store.version(),
           principals: await store.principals.list(),
           keys: await store.keys.list(),
           usage: await store.usage.totals(),
+          records: await store.records.list("partner"),
         });
+      });
+    });
+
+    describe("records", () => {
+      it("insert, update with the revision read, conflict otherwise; each change is in the outbox", async () => {
+        const v0 = await store.version();
+        const a = await store.records.put("license", "L1", { status: "pending" }, 0, {
+          actor: "ann",
+          action: "license.apply",
+        });
+        expect(a).toMatchObject({
+          collection: "license",
+          id: "L1",
+          revision: 1,
+          document: { status: "pending" },
+        });
+        expect(await store.version()).toBeGreaterThan(v0);
+        await expect(
+          store.records.put("license", "L1", {}, 0, { actor: "x", action: "license.apply" }),
+        ).rejects.toMatchObject({ code: "conflict" });
+        const b = await store.records.put("license", "L1", { status: "approved" }, 1, {
+          actor: "bob",
+          action: "license.approve",
+          details: { why: "ok" },
+        });
+        expect(b.revision).toBe(2);
+        // Two approvers read revision 1 and both write: the second loses, and must re-read.
+        await expect(
+          store.records.put("license", "L1", { status: "x" }, 1, { actor: "eve", action: "license.approve" }),
+        ).rejects.toMatchObject({ code: "conflict" });
+        expect((await store.records.get("license", "L1"))?.document).toEqual({ status: "approved" });
+        expect(await store.records.get("license", "nope")).toBeUndefined();
+        await store.records.put("license", "L0", { status: "pending" }, 0, {
+          actor: "ann",
+          action: "license.apply",
+        });
+        expect((await store.records.list("license")).map((r) => r.id)).toEqual(["L0", "L1"]);
+        expect(await store.records.list("partner")).toEqual([]);
+        const out = await store.outbox.list(0, 10);
+        expect(out.map((r) => [r.actor, r.action, r.object.kind, r.object.id])).toEqual([
+          ["ann", "license.apply", "license", "L1"],
+          ["bob", "license.approve", "license", "L1"],
+          ["ann", "license.apply", "license", "L0"],
+        ]);
+        expect(out[1]?.details).toEqual({ why: "ok" });
       });
     });
 

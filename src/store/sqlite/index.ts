@@ -11,7 +11,10 @@ import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
 import {
   StoreError,
   type ApiKeyRecord,
+  type Change,
+  type Collection,
   type OutboxRecord,
+  type StoredRecord,
   type Store,
   type StoreSnapshot,
   type UsageDelta,
@@ -66,6 +69,24 @@ interface KeyRow {
   created_at: string;
   revoked_at: string | null;
   hash: string;
+}
+
+interface RecordRow {
+  collection: Collection;
+  id: string;
+  revision: number;
+  document: string;
+  updated_at: string;
+}
+
+function toStored<T>(row: RecordRow): StoredRecord<T> {
+  return {
+    collection: row.collection,
+    id: row.id,
+    revision: row.revision,
+    document: JSON.parse(row.document) as T,
+    updatedAt: row.updated_at,
+  };
 }
 
 interface OutboxRow {
@@ -125,6 +146,25 @@ function prepareStatements(db: Database.Database) {
       `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox WHERE id > ? ORDER BY id LIMIT ?`,
     ),
     outboxRemove: p("DELETE FROM audit_outbox WHERE id <= ?"),
+    recordGet: p<RecordRow>(
+      "SELECT collection, id, revision, document, updated_at FROM records WHERE collection = ? AND id = ?",
+    ),
+    recordList: p<RecordRow>(
+      "SELECT collection, id, revision, document, updated_at FROM records WHERE collection = ? ORDER BY id",
+    ),
+    recordAll: p<RecordRow>(
+      "SELECT collection, id, revision, document, updated_at FROM records ORDER BY collection, id",
+    ),
+    recordInsert: p(
+      "INSERT INTO records (collection, id, revision, document, updated_at) VALUES (?, ?, 1, ?, ?)",
+    ),
+    recordUpdate: p(
+      "UPDATE records SET revision = revision + 1, document = ?, updated_at = ? WHERE collection = ? AND id = ? AND revision = ?",
+    ),
+    usageByLicenseDay: p<[string, string, number]>(
+      `SELECT license_id, day, ${"SUM(input_tokens + output_tokens)"} FROM usage_daily
+       WHERE license_id <> '' AND day >= ? GROUP BY license_id, day`,
+    ).raw(),
     usageAdd: p(
       `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model,
                                 input_tokens, output_tokens, requests)
@@ -194,7 +234,7 @@ export class SqliteStore implements Store {
   #record(
     sql: Statements,
     actor: string | undefined,
-    action: OutboxRecord["action"],
+    action: string,
     object: OutboxRecord["object"],
     details: Record<string, unknown> = {},
   ): void {
@@ -312,6 +352,42 @@ export class SqliteStore implements Store {
     },
   };
 
+  readonly records = {
+    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> => {
+      const row = this.#live().recordGet.get(collection, id);
+      return row === undefined ? undefined : toStored<T>(row);
+    },
+    list: async <T>(collection: Collection): Promise<StoredRecord<T>[]> =>
+      this.#live()
+        .recordList.all(collection)
+        .map((r) => toStored<T>(r)),
+    put: async <T>(
+      collection: Collection,
+      id: string,
+      document: T,
+      expectedRevision: number,
+      change: Change,
+    ): Promise<StoredRecord<T>> =>
+      this.#tx("write", (sql) => {
+        const now = this.#now();
+        const json = JSON.stringify(document);
+        const ok =
+          expectedRevision === 0
+            ? sql.recordGet.get(collection, id) === undefined &&
+              sql.recordInsert.run(collection, id, json, now).changes === 1
+            : sql.recordUpdate.run(json, now, collection, id, expectedRevision).changes === 1;
+        if (!ok) {
+          throw new StoreError(
+            "conflict",
+            `${collection} ${id} changed meanwhile (expected revision ${expectedRevision}); reload and retry`,
+          );
+        }
+        sql.bump.run();
+        this.#record(sql, change.actor, change.action, { kind: collection, id }, { ...change.details });
+        return toStored<T>(sql.recordGet.get(collection, id) as RecordRow);
+      }),
+  };
+
   readonly usage = {
     add: async (deltas: readonly UsageDelta[]): Promise<void> => {
       const checked = checkUsageDeltas(deltas);
@@ -333,6 +409,10 @@ export class SqliteStore implements Store {
       });
     },
     totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+    byLicenseDay: async (sinceDay: string) =>
+      this.#live()
+        .usageByLicenseDay.all(sinceDay)
+        .map(([licenseId, day, tokens]) => ({ licenseId, day, tokens })),
   };
 
   async version(): Promise<number> {
@@ -347,6 +427,7 @@ export class SqliteStore implements Store {
       principals: sql.principalList.all().map(parseDocument),
       keys: sql.keyList.all().map(toRecord),
       usage: totals(sql),
+      records: sql.recordAll.all().map((r) => toStored(r)),
     }));
   }
 

@@ -70,6 +70,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- The control plane's documents (identities, partners, licenses, scheme versions, settings).
+      CREATE TABLE records (
+        collection TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        revision   INTEGER NOT NULL,
+        document   TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (collection, id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -1,0 +1,288 @@
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleAudit } from "../../audit/http.js";
+import { AuditLog } from "../../audit/log.js";
+import { leafHash, verifyConsistency, verifyInclusion } from "../../audit/merkle.js";
+import { parseSignerKey, parseVerifierKey } from "../../audit/note.js";
+import { directorySource } from "../../audit/source.js";
+import { fetchCheckpoint } from "../../audit/verify.js";
+import { withErrors } from "../../http/index.js";
+import type { Io } from "../io.js";
+import { run } from "../program.js";
+
+const ORIGIN = "cli.example/audit";
+const tmp = mkdtempSync(join(tmpdir(), "clearance-audit-cli-"));
+const keyFile = join(tmp, "log.key");
+const vkeyFile = join(tmp, "log.vkey");
+const entry = (i: number, tag = "decision") => Buffer.from(JSON.stringify({ v: 1, type: tag, i }));
+
+async function cli(args: string[]) {
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), stdin: () => "" };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+function options(dataDir: string) {
+  const privateKey = readFileSync(keyFile, "utf8").trim();
+  const verifier = parseVerifierKey(readFileSync(vkeyFile, "utf8").trim());
+  const onError = (err: unknown) => {
+    throw err;
+  };
+  const dir = join(dataDir, "audit");
+  const walPath = join(dataDir, "audit.wal");
+  return {
+    dir,
+    walPath,
+    origin: ORIGIN,
+    signer: parseSignerKey(privateKey),
+    verifier,
+    checkpointMs: 60_000,
+    onError,
+  };
+}
+
+/** Appends entries [from, to) to the log in dataDir (a new one by default) and closes it. */
+async function buildLog(to: number, from = 0, tag = "decision", dataDir = mkdtempSync(join(tmp, "log-"))) {
+  const log = await AuditLog.open(options(dataDir));
+  await Promise.all(Array.from({ length: to - from }, (_, i) => log.append(entry(from + i, tag))));
+  await log.close();
+  return { dataDir, dir: join(dataDir, "audit") };
+}
+
+describe("clearance audit keygen", () => {
+  it("writes the private key 0600 and the verifier key beside it, and prints the verifier key", async () => {
+    const r = await cli(["audit", "keygen", "--name", ORIGIN, "--out", keyFile]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^cli\.example\/audit\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*\n$/);
+    expect(readFileSync(vkeyFile, "utf8")).toBe(r.out);
+    expect(readFileSync(keyFile, "utf8")).toMatch(/^PRIVATE\+KEY\+cli\.example\/audit\+/);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses to overwrite a key, and rejects an invalid name (exit 2)", async () => {
+    const before = readFileSync(keyFile, "utf8");
+    const again = await cli(["audit", "keygen", "--name", ORIGIN, "--out", keyFile]);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already exists: refusing to overwrite/);
+    expect(readFileSync(keyFile, "utf8")).toBe(before);
+    const bad = await cli(["audit", "keygen", "--name", "has space", "--out", join(tmp, "x.key")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--name: invalid key name/);
+  });
+});
+
+describe("clearance audit verify", () => {
+  const state = join(tmp, "state.json");
+  let grown: { dataDir: string; dir: string };
+
+  it("verifies a directory, saves the state, then checks the grown log against it", async () => {
+    grown = await buildLog(1000);
+    const first = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--state", state]);
+    expect(first).toMatchObject({ code: 0, err: "" });
+    const cp = await fetchCheckpoint(directorySource(grown.dir), readFileSync(vkeyFile, "utf8"));
+    const root = cp.root.toString("base64");
+    expect(first.out).toBe(
+      `verified ${ORIGIN}: 1000 entries, root ${root} (first verification of this log: no earlier state)\n`,
+    );
+    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({ [ORIGIN]: { size: "1000", root } });
+
+    await buildLog(1500, 1000, "decision", grown.dataDir);
+    const second = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--state", state]);
+    expect(second.code).toBe(0);
+    expect(second.out).toMatch(
+      /^verified cli\.example\/audit: 1500 entries, root \S+, consistent with the 1000 verified before\n$/,
+    );
+    expect(JSON.parse(readFileSync(state, "utf8"))[ORIGIN].size).toBe("1500");
+  });
+
+  it("--json prints one object", async () => {
+    const key = readFileSync(vkeyFile, "utf8").trim();
+    const r = await cli(["audit", "verify", grown.dir, "--key", key, "--state", state, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({
+      ok: true,
+      origin: ORIGIN,
+      size: "1500",
+      root: expect.stringMatching(/^[A-Za-z0-9+/]{43}=$/),
+      previous: { size: "1500" },
+      state,
+    });
+  });
+
+  it("fails (exit 1) on a rewritten history signed with the same key, and keeps the state", async () => {
+    const forked = await buildLog(2000, 0, "rewritten");
+    const before = readFileSync(state, "utf8");
+    const r = await cli(["audit", "verify", forked.dir, "--key", `@${vkeyFile}`, "--state", state]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /^clearance: audit verify failed \(inconsistent-history\): inconsistent history: at size 1500/,
+    );
+    expect(readFileSync(state, "utf8")).toBe(before);
+    const json = await cli([
+      "audit",
+      "verify",
+      forked.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      state,
+      "--json",
+    ]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, error: { code: "inconsistent-history" } });
+  });
+
+  it("names the altered tile (exit 1)", async () => {
+    const dir = join(mkdtempSync(join(tmp, "tampered-")), "audit");
+    cpSync(grown.dir, dir, { recursive: true });
+    const bundle = join(dir, "tile/entries/000");
+    const data = readFileSync(bundle);
+    data[40] = (data[40] as number) ^ 1; // inside entry 1
+    writeFileSync(bundle, data);
+    const r = await cli(["audit", "verify", dir, "--key", `@${vkeyFile}`, "--state", join(tmp, "s2.json")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/\(entry-mismatch\): tile\/entries\/000: entry 1 /);
+    const one = await cli(["audit", "verify", dir, "--key", `@${vkeyFile}`, "--entry", "1"]);
+    expect(one.code).toBe(1);
+    expect(one.err).toMatch(/\(inclusion-failed\): entry 1 \(tile\/entries\/000\) is not included/);
+  });
+
+  it("--entry prints the entry after checking its inclusion", async () => {
+    const r = await cli([
+      "audit",
+      "verify",
+      grown.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--entry",
+      "1234",
+      "--state",
+      state,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${JSON.stringify({ v: 1, type: "decision", i: 1234 }, null, 2)}\n`);
+    expect(r.err).toMatch(
+      /entry 1234 is included in cli\.example\/audit at size 1500, consistent with the 1500/,
+    );
+    const json = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--entry", "0", "--json"]);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, size: "1500", index: "0", entry: { i: 0 } });
+  });
+
+  it("rejects invalid input with exit 2", async () => {
+    const key = ["--key", `@${vkeyFile}`];
+    const badState = join(tmp, "bad-state.json");
+    writeFileSync(badState, JSON.stringify({ [ORIGIN]: { size: 5, root: "x" } }));
+    const cases: [string[], RegExp][] = [
+      [["--entry", "1500", ...key], /entry 1500 is not in the log: the checkpoint covers 1500 entries/],
+      [["--entry", "-1", ...key], /--entry: expected an unsigned 64-bit integer/],
+      [["--entry", "18446744073709551616", ...key], /--entry: expected an unsigned 64-bit integer/],
+      [["--key", "nonsense"], /--key: malformed verifier key/],
+      [["--key", "@/nonexistent/vkey"], /--key: cannot read/],
+      [["--state", badState, ...key], /not a verification state file: "cli\.example\/audit": size/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(["audit", "verify", grown.dir, ...args]);
+      expect([r.code, r.err]).toEqual([2, expect.stringMatching(message)]);
+    }
+    const missing = await cli([
+      "audit",
+      "verify",
+      join(tmp, "nowhere"),
+      ...key,
+      "--state",
+      join(tmp, "s3.json"),
+    ]);
+    expect([missing.code, missing.err]).toEqual([1, expect.stringMatching(/\(missing-checkpoint\)/)]);
+  });
+});
+
+describe("against a gateway's /audit/ handler", () => {
+  let log: AuditLog;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    const { dataDir, dir } = await buildLog(1000);
+    log = await AuditLog.open(options(dataDir));
+    server = createServer(
+      withErrors((req, res) => handleAudit(log, dir, req, res, new URL(req.url ?? "/", "http://x").pathname)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await log.close();
+  });
+
+  it("verify over HTTP, and --entry", async () => {
+    const state = join(tmp, "http-state.json");
+    const r = await cli(["audit", "verify", `${base}/audit`, "--key", `@${vkeyFile}`, "--state", state]);
+    expect([r.code, r.out]).toEqual([
+      0,
+      expect.stringMatching(/^verified cli\.example\/audit: 1000 entries/),
+    ]);
+    const one = await cli(["audit", "verify", `${base}/audit/`, "--key", `@${vkeyFile}`, "--entry", "999"]);
+    expect(JSON.parse(one.out)).toEqual({ v: 1, type: "decision", i: 999 });
+  });
+
+  it("proof inclusion and consistency print the gateway's proofs, which verify", async () => {
+    const root = log.published?.root as Buffer;
+    const inc = await cli([
+      "audit",
+      "proof",
+      "inclusion",
+      "--index",
+      "300",
+      "--size",
+      "1000",
+      `${base}/audit`,
+    ]);
+    expect(inc.code).toBe(0);
+    const proof = JSON.parse(inc.out) as { index: string; size: string; proof: string[] };
+    expect(proof).toMatchObject({ index: "300", size: "1000" });
+    const hashes = proof.proof.map((h) => Buffer.from(h, "base64"));
+    verifyInclusion(leafHash(entry(300)), 300n, 1000n, hashes, root);
+
+    const con = await cli(["audit", "proof", "consistency", "--from", "1000", "--to", "1000", base]);
+    expect(JSON.parse(con.out)).toEqual({ from: "1000", to: "1000", proof: [] });
+    const con2 = await cli(["audit", "proof", "consistency", "--from", "1", "--to", "1000", base]);
+    const p2 = (JSON.parse(con2.out) as { proof: string[] }).proof.map((h) => Buffer.from(h, "base64"));
+    verifyConsistency(1n, 1000n, p2, leafHash(entry(0)), root);
+  });
+
+  it("validates the numbers (exit 2) and reports the gateway refusing them", async () => {
+    const cases: [string[], RegExp][] = [
+      [["inclusion", "--index", "x", "--size", "5"], /--index: expected an unsigned 64-bit integer/],
+      [["inclusion", "--index", "5", "--size", "5"], /--index 5 must be below --size 5/],
+      [["consistency", "--from", "9", "--to", "5"], /--from 9 must not be above --to 5/],
+      [["consistency", "--from", "1", "--to", "99999999999999999999"], /--to: expected an unsigned 64-bit/],
+      [["inclusion", "--index", "1", "--size", "5000"], /gateway refused the request: size 5000 is beyond/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(["audit", "proof", ...args, base]);
+      expect([r.code, r.err]).toEqual([2, expect.stringMatching(message)]);
+    }
+    // A port nothing listens on: one just released.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const down = await cli([
+      "audit",
+      "proof",
+      "inclusion",
+      "--index",
+      "1",
+      "--size",
+      "2",
+      `http://127.0.0.1:${port}`,
+    ]);
+    expect([down.code, down.err]).toEqual([1, expect.stringMatching(/cannot fetch .*ECONNREFUSED/)]);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * The control plane as the data plane sees it: the effective compiled scheme, the identities that
+ * may use the admin API, and the records behind them — built from one consistent store snapshot.
+ */
+import { createHash } from "node:crypto";
+import type { LicenseRecord } from "../licensing/types.js";
+import { parseScheme, type CompiledScheme } from "../scheme/index.js";
+import type { StoredRecord } from "../store/index.js";
+import { compileEffective } from "./effective.js";
+import type { ActiveScheme, Identity, PartnerDocument, SchemeVersion } from "./types.js";
+
+export interface ControlState {
+  /** The policy in force: the active version with the store's partners and licenses. */
+  readonly scheme: CompiledScheme;
+  /** The active version as uploaded (its own partners and licenses only seed the store). */
+  readonly base: CompiledScheme;
+  readonly active: StoredRecord<SchemeVersion>;
+  readonly versions: readonly StoredRecord<SchemeVersion>[];
+  /** Live identities by the hex SHA-256 of their token. */
+  readonly identities: ReadonlyMap<string, Identity>;
+  readonly identityRecords: readonly StoredRecord<Identity>[];
+  readonly partners: readonly StoredRecord<PartnerDocument>[];
+  readonly licenses: readonly StoredRecord<LicenseRecord>[];
+}
+
+export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("hex");
+
+export class ControlStateError extends Error {
+  override name = "ControlStateError";
+}
+
+export function buildState(records: readonly StoredRecord[]): ControlState {
+  const of = <T>(collection: StoredRecord["collection"]) =>
+    records.filter((r) => r.collection === collection) as StoredRecord<T>[];
+  const versions = of<SchemeVersion>("scheme").sort((a, b) => a.document.version - b.document.version);
+  const pointer = of<ActiveScheme>("setting").find((r) => r.id === "active-scheme");
+  const active = versions.find((v) => v.document.version === pointer?.document.version);
+  if (active === undefined) throw new ControlStateError("no active scheme version in the store");
+  const base = parseScheme(active.document.text, `scheme version ${active.document.version}`);
+  const partners = of<PartnerDocument>("partner");
+  const licenses = of<LicenseRecord>("license");
+  const compiled = compileEffective(
+    base.source,
+    partners.map((p) => p.document),
+    licenses.map((l) => l.document),
+  );
+  if (!compiled.ok) {
+    const first = compiled.problems[0];
+    throw new ControlStateError(
+      `the policy in force does not compile: ${first?.path.join(".")}: ${first?.message}`,
+    );
+  }
+  const identityRecords = of<Identity>("identity");
+  const identities = new Map<string, Identity>();
+  for (const r of identityRecords)
+    if (r.document.revoked_at === null) identities.set(r.document.token_hash, r.document);
+  return { scheme: compiled.scheme, base, active, versions, identities, identityRecords, partners, licenses };
+}

@@ -1,0 +1,73 @@
+/**
+ * A license as the control plane manages it: the application, the approvals and their conditions,
+ * and every step after, each naming who did it and why (liability is allocated by the record).
+ */
+import type { Action } from "../policy/types.js";
+import type { SetExpression } from "../scheme/schema.js";
+
+export type QuotaPeriod = "month" | "quarter" | "total";
+export type LicenseState = "pending" | "approved" | "denied" | "suspended" | "revoked";
+
+/** The terms a license grants; conditions at approval may only narrow them. */
+export interface LicenseTerms {
+  readonly models: readonly string[];
+  readonly actions: readonly Action[];
+  readonly destinations: SetExpression;
+  readonly purposes?: readonly string[];
+  readonly nationalities?: SetExpression;
+  readonly valid_from: string;
+  readonly valid_until: string;
+  readonly quota_tokens?: number;
+  readonly quota_period: QuotaPeriod;
+}
+
+/** Narrowing an approver may add. */
+export interface Conditions {
+  readonly destinations?: readonly string[];
+  readonly quota_tokens?: number;
+  readonly valid_until?: string;
+  readonly note?: string;
+}
+
+export interface LicenseEvent {
+  readonly at: string;
+  readonly actor: string;
+  readonly action: "apply" | "approve" | "deny" | "suspend" | "reinstate" | "revoke" | "seed";
+  readonly reason?: string;
+  readonly conditions?: Conditions;
+}
+
+export interface LicenseRecord {
+  readonly id: string;
+  readonly licensee: { readonly organization: string } | { readonly principal: string };
+  /** As applied for. */
+  readonly requested: LicenseTerms;
+  /** In force once approved: the requested terms narrowed by every approval's conditions. */
+  readonly terms: LicenseTerms;
+  readonly justification: string;
+  readonly status: LicenseState;
+  /** The identity that filed the application (never one of its approvers). */
+  readonly applicant: string;
+  readonly approvals: readonly {
+    readonly identity: string;
+    readonly at: string;
+    readonly conditions?: Conditions;
+  }[];
+  readonly history: readonly LicenseEvent[];
+}
+
+export class WorkflowError extends Error {
+  constructor(
+    readonly code:
+      | "not-pending"
+      | "self-approval"
+      | "duplicate-approval"
+      | "reason-required"
+      | "invalid-conditions"
+      | "invalid-transition",
+    message: string,
+  ) {
+    super(message);
+    this.name = "WorkflowError";
+  }
+}
