@@ -116,7 +116,7 @@ describe("the gateway's audit log", () => {
     const { id } = (await res.json()) as { id: string };
     const admin = (await entries()).filter((e) => e.type === "admin");
     expect(admin.at(-1)).toMatchObject({
-      actor: "admin-token",
+      actor: "admin",
       action: "key.create",
       object: { kind: "key", id },
     });

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { handleAdmin, requireAdmin, type AdminContext } from "../admin/index.js";
+import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
 import { toHttpError, errorBody as adminErrorBody, sendJson } from "../http/index.js";
@@ -22,7 +22,7 @@ export type { GatewayContext } from "./context.js";
 
 export interface GatewayOptions {
   readonly context: GatewayContext;
-  readonly admin: AdminContext;
+  readonly admin: AdminDeps;
   readonly onError: (err: unknown, requestId: string) => void;
 }
 
@@ -30,6 +30,7 @@ export function createGatewayHandler(
   options: GatewayOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { context: ctx, admin } = options;
+  const adminHandler = createAdminHandler(admin);
   return (req, res) => {
     const requestId = randomUUID();
     res.setHeader("x-clearance-request-id", requestId);
@@ -62,10 +63,17 @@ export function createGatewayHandler(
         return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
       }
       if (path === "/v1/decisions") {
-        requireAdmin(req, admin.tokenHash);
+        const caller = authenticate(req, admin);
+        if (![...caller.roles].some((r) => r !== "applicant")) {
+          throw new HttpError(
+            403,
+            "forbidden",
+            "the decision API is for the provider's services, not applicants",
+          );
+        }
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
       }
-      if (path.startsWith("/admin/v1/")) return handleAdmin(admin, req, res, path);
+      if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
       throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
     })();

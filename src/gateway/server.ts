@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { hashToken } from "../admin/index.js";
+import { tokenHash, type ControlState } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
 import { seedFromFile } from "../control/seed.js";
@@ -57,9 +57,15 @@ export async function startGateway(
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
-  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
   const meter = new Meter(store, onError);
   await meter.load();
+  const periods = (control: ControlState) =>
+    new Map([...control.scheme.licenses.values()].map((l) => [l.id, l.quotaPeriod] as const));
+  const snapshot = await SnapshotHolder.open(store, onError, async () => {
+    meter.setPeriods(periods(snapshot.current.control));
+    await audit.drainer.drain();
+  });
+  meter.setPeriods(periods(snapshot.current.control));
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -85,13 +91,17 @@ export async function startGateway(
     },
     admin: {
       store,
-      tokenHash: config.adminToken === null ? null : hashToken(config.adminToken),
+      state: () => snapshot.current.control,
+      bootstrapTokenHash: config.adminToken === null ? null : tokenHash(config.adminToken),
       // The change is in the snapshot and durable in the audit log before the admin API answers
       // (a reload drains the change's outbox record; draining again waits for one in progress).
       changed: async () => {
         await snapshot.refresh();
         await audit.drainer.drain();
       },
+      now: () => new Date().toISOString(),
+      route: config.route,
+      meter,
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),

@@ -75,7 +75,12 @@ export function errorBody(err: HttpError): unknown {
 }
 
 function renderProblem(p: Problem) {
-  return { code: p.code, path: formatPath(p.path), message: p.message };
+  return {
+    code: p.code,
+    path: formatPath(p.path),
+    message: p.message,
+    ...(p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 }),
+  };
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;

@@ -1,16 +1,22 @@
 /**
  * Usage metering: tokens per principal, organization and license. Totals are kept in memory, where
  * decisions read them at once (a license's quota applies to the very next request), and persisted
- * to the store in batches off the hot path.
+ * to the store in batches off the hot path. A license's quota runs per month, per quarter, or for
+ * its whole life: `byLicense` shows each license the tokens used in its own current period.
  */
 import type { Store, UsageDelta } from "../store/index.js";
+import { periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+
+export { periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+
+type Counters = Record<QuotaPeriod, Map<string, number>>;
 
 export class Meter {
   /** Shaped as decide()'s `request.usage`, so it is passed as is, with no per-request copy. */
-  readonly byLicense: Record<string, { tokens: number }> = Object.create(null) as Record<
-    string,
-    { tokens: number }
-  >;
+  byLicense: Record<string, { tokens: number }> = Object.create(null) as Record<string, { tokens: number }>;
+  private counters: Counters = { month: new Map(), quarter: new Map(), total: new Map() };
+  private keys = { month: "", quarter: "" };
+  private periods = new Map<string, QuotaPeriod>();
   private pending: UsageDelta[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -18,22 +24,51 @@ export class Meter {
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async load(): Promise<void> {
+    const at = this.now();
+    this.keys = { month: periodKey("month", at), quarter: periodKey("quarter", at) };
     const totals = await this.store.usage.totals();
-    for (const [id, tokens] of Object.entries(totals.byLicense)) this.byLicense[id] = { tokens };
+    this.counters.total = new Map(Object.entries(totals.byLicense));
+    const monthStart = periodStart("month", at);
+    for (const { licenseId, day, tokens } of await this.store.usage.byLicenseDay(
+      periodStart("quarter", at),
+    )) {
+      add(this.counters.quarter, licenseId, tokens);
+      if (day >= monthStart) add(this.counters.month, licenseId, tokens);
+    }
+    this.rebuild();
+  }
+
+  /** Which period each license's quota runs over (from the policy in force). */
+  setPeriods(periods: ReadonlyMap<string, QuotaPeriod>): void {
+    this.periods = new Map(periods);
+    this.rebuild();
   }
 
   start(flushMs: number): void {
-    this.timer = setInterval(() => void this.flush(), flushMs);
+    this.timer = setInterval(() => {
+      this.roll();
+      void this.flush();
+    }, flushMs);
     this.timer.unref();
   }
 
+  tokensInPeriod(licenseId: string, period: QuotaPeriod): number {
+    this.roll();
+    return this.counters[period].get(licenseId) ?? 0;
+  }
+
   record(delta: UsageDelta): void {
+    this.roll();
     if (delta.licenseId !== null) {
+      const tokens = delta.inputTokens + delta.outputTokens;
+      for (const period of ["month", "quarter", "total"] as const)
+        add(this.counters[period], delta.licenseId, tokens);
       const entry = (this.byLicense[delta.licenseId] ??= { tokens: 0 });
-      entry.tokens += delta.inputTokens + delta.outputTokens;
+      entry.tokens = this.counters[this.periods.get(delta.licenseId) ?? "total"].get(delta.licenseId) ?? 0;
     }
     this.pending.push(delta);
   }
@@ -58,4 +93,27 @@ export class Meter {
     clearInterval(this.timer);
     await this.flush();
   }
+
+  /** A new month or quarter starts at zero. */
+  private roll(): void {
+    const at = this.now();
+    const month = periodKey("month", at);
+    const quarter = periodKey("quarter", at);
+    if (month === this.keys.month && quarter === this.keys.quarter) return;
+    if (month !== this.keys.month) this.counters.month = new Map();
+    if (quarter !== this.keys.quarter) this.counters.quarter = new Map();
+    this.keys = { month, quarter };
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const view = Object.create(null) as Record<string, { tokens: number }>;
+    const ids = new Set([...this.counters.total.keys(), ...this.periods.keys()]);
+    for (const id of ids) view[id] = { tokens: this.counters[this.periods.get(id) ?? "total"].get(id) ?? 0 };
+    this.byLicense = view;
+  }
+}
+
+function add(map: Map<string, number>, key: string, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
 }

@@ -1,0 +1,26 @@
+/** What admin routes work with: the store, the control state in force, and who is calling. */
+import type { Route } from "../config/index.js";
+import type { ControlState } from "../control/state.js";
+import type { Role } from "../control/types.js";
+import type { Meter } from "../metering/index.js";
+import type { Store } from "../store/index.js";
+
+export interface Caller {
+  readonly id: string;
+  readonly roles: ReadonlySet<Role>;
+  /** For applicants: the organization they act for. */
+  readonly organization: string | null;
+}
+
+export interface AdminDeps {
+  readonly store: Store;
+  /** The current control state (from the data plane's snapshot). */
+  readonly state: () => ControlState;
+  /** The hex SHA-256 of the bootstrap admin token from the environment, or null. */
+  readonly bootstrapTokenHash: string | null;
+  /** Brings the snapshot up to date and drains the change into the audit log. */
+  readonly changed: () => Promise<void>;
+  readonly now: () => string;
+  readonly route: (model: string) => Route | undefined;
+  readonly meter: Meter;
+}

@@ -1,0 +1,83 @@
+/** Admin identities: a token (shown once, stored hashed) bound to roles. */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { tokenHash } from "../../control/state.js";
+import { ROLES, type Identity } from "../../control/types.js";
+import { HttpError } from "../../errors/index.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { ADMINS } from "./roles.js";
+
+const view = ({ token_hash: _hash, ...rest }: Identity) => rest;
+
+export const identityRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/identities",
+    tag: "identities",
+    summary: "List identities",
+    roles: ADMINS,
+    query: z.object(pageQuery),
+    async handle({ deps, query }) {
+      const all = deps.state().identityRecords.map((r) => ({ ...view(r.document), id: r.id }));
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/identities",
+    tag: "identities",
+    summary: "Create an identity with roles",
+    roles: ADMINS,
+    status: 201,
+    body: z
+      .strictObject({
+        id: z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits and . _ @ -"),
+        name: z.string().min(1),
+        roles: z.array(z.enum(ROLES)).min(1),
+        organization: z.string().min(1).optional(),
+      })
+      .refine((b) => !b.roles.includes("applicant") || b.organization !== undefined, {
+        message: "an applicant acts for an organization: set organization",
+        path: ["organization"],
+      }),
+    async handle({ deps, body, caller }) {
+      if (deps.state().identityRecords.some((r) => r.id === body.id)) {
+        throw new HttpError(409, "conflict", `identity ${body.id} exists`);
+      }
+      const token = `clra_${randomBytes(32).toString("base64url")}`;
+      const doc: Identity = {
+        id: body.id,
+        name: body.name,
+        roles: body.roles,
+        organization: body.organization ?? null,
+        token_hash: tokenHash(token),
+        created_at: deps.now(),
+        revoked_at: null,
+      };
+      await deps.store.records.put("identity", body.id, doc, 0, {
+        actor: caller.id,
+        action: "identity.create",
+        details: { roles: body.roles, organization: doc.organization },
+      });
+      await deps.changed();
+      return { ...view(doc), token, note: "the token is shown once; store it now" };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/identities/{id}/revoke",
+    tag: "identities",
+    summary: "Revoke an identity's token",
+    roles: ADMINS,
+    async handle({ deps, params, caller }) {
+      const r = deps.state().identityRecords.find((i) => i.id === params.id);
+      if (r === undefined) throw new HttpError(404, "not_found", `no identity ${params.id}`);
+      await deps.store.records.put("identity", r.id, { ...r.document, revoked_at: deps.now() }, r.revision, {
+        actor: caller.id,
+        action: "identity.revoke",
+      });
+      await deps.changed();
+      return { id: r.id, revoked: true };
+    },
+  }),
+];

@@ -1,0 +1,270 @@
+/**
+ * Licenses: application by an applicant (for its own organization), two approvals by two distinct
+ * approvers (never the applicant), or a denial with a reason; then suspension, reinstatement and
+ * revocation, effective at once. Every step is a store change, hence an audit-log entry.
+ */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { compileEffective } from "../../control/effective.js";
+import { HttpError, InvalidInputError } from "../../errors/index.js";
+import type { LicenseRecord } from "../../licensing/types.js";
+import { WorkflowError } from "../../licensing/types.js";
+import { apply, approve, deny, transition } from "../../licensing/workflow.js";
+import { ACTIONS } from "../../policy/types.js";
+import type { CompiledScheme } from "../../scheme/compile.js";
+import { setExpression } from "../../scheme/schema.js";
+import { SetResolver } from "../../scheme/sets.js";
+import { StoreError, type StoredRecord } from "../../store/index.js";
+import type { AdminDeps, Caller } from "../deps.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { periodUsage } from "./usage.js";
+
+const APPLY_ROLES = ["applicant", "compliance-officer", "admin"] as const;
+const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin"] as const;
+const STATUS_ROLES = ["approver", "compliance-officer", "admin"] as const;
+
+const date = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time");
+
+const application = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/)
+    .optional(),
+  licensee: z.union([
+    z.strictObject({ organization: z.string().min(1) }),
+    z.strictObject({ principal: z.string().min(1) }),
+  ]),
+  models: z.array(z.string()).min(1),
+  actions: z.array(z.enum(ACTIONS)).min(1),
+  destinations: setExpression,
+  purposes: z.array(z.string()).optional(),
+  nationalities: setExpression.optional(),
+  valid_from: date,
+  valid_until: date,
+  quota_tokens: z.number().int().nonnegative().optional(),
+  quota_period: z.enum(["month", "quarter", "total"]).default("total"),
+  justification: z.string().trim().min(1, "a justification is required"),
+});
+
+const conditions = z.strictObject({
+  destinations: z.array(z.string()).optional(),
+  quota_tokens: z.number().int().nonnegative().optional(),
+  valid_until: date.optional(),
+  note: z.string().optional(),
+});
+
+/** Applicants see their own organization's licenses only; to others they do not exist. */
+function visible(caller: Caller, r: LicenseRecord): boolean {
+  if (!caller.roles.has("applicant") || [...caller.roles].some((role) => role !== "applicant")) return true;
+  return "organization" in r.licensee && r.licensee.organization === caller.organization;
+}
+
+function find(deps: AdminDeps, caller: Caller, id: string): StoredRecord<LicenseRecord> {
+  const r = deps.state().licenses.find((l) => l.id === id);
+  if (r === undefined || !visible(caller, r.document))
+    throw new HttpError(404, "not_found", `no license ${id}`);
+  return r;
+}
+
+/** The result must compile with the policy in force: models exist, countries and sets resolve. */
+function checkCompiles(deps: AdminDeps, record: LicenseRecord): void {
+  const state = deps.state();
+  const others = state.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
+  const result = compileEffective(
+    state.base.source,
+    state.partners.map((p) => p.document),
+    [...others, record],
+  );
+  if (!result.ok) {
+    const index = others.length;
+    const mine = result.problems.filter((p) => p.path[0] === "licenses" && p.path[1] === index);
+    throw new InvalidInputError(
+      (mine.length > 0 ? mine : result.problems).map((p) => ({ ...p, path: p.path.slice(2) })),
+    );
+  }
+}
+
+async function save(
+  deps: AdminDeps,
+  caller: Caller,
+  before: StoredRecord<LicenseRecord> | null,
+  next: LicenseRecord,
+  action: string,
+  details: Record<string, unknown> = {},
+) {
+  try {
+    await deps.store.records.put("license", next.id, next, before?.revision ?? 0, {
+      actor: caller.id,
+      action: `license.${action}`,
+      details: { status: next.status, ...details },
+    });
+  } catch (err) {
+    if (err instanceof StoreError && err.code === "conflict")
+      throw new HttpError(409, "conflict", err.message);
+    throw err;
+  }
+  await deps.changed();
+  return next;
+}
+
+function workflow<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof WorkflowError)) throw err;
+    const status =
+      err.code === "self-approval"
+        ? 403
+        : err.code === "reason-required" || err.code === "invalid-conditions"
+          ? 400
+          : 409;
+    throw new HttpError(status, err.code, err.message);
+  }
+}
+
+const reasonBody = z.strictObject({ reason: z.string() });
+
+export const licenseRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/licenses",
+    tag: "licenses",
+    summary: "List licenses and applications",
+    roles: READ_ROLES,
+    query: z.object({
+      ...pageQuery,
+      status: z.enum(["pending", "approved", "denied", "suspended", "revoked"]).optional(),
+      organization: z.string().optional(),
+    }),
+    async handle({ deps, caller, query }) {
+      const all = deps
+        .state()
+        .licenses.map((r) => r.document)
+        .filter((l) => visible(caller, l))
+        .filter((l) => query.status === undefined || l.status === query.status)
+        .filter(
+          (l) =>
+            query.organization === undefined ||
+            ("organization" in l.licensee && l.licensee.organization === query.organization),
+        );
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/licenses/{id}",
+    tag: "licenses",
+    summary: "Read a license with its history",
+    roles: READ_ROLES,
+    async handle({ deps, caller, params }) {
+      return find(deps, caller, params.id as string).document;
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/licenses/{id}/usage",
+    tag: "licenses",
+    summary: "A license's quota and what is left of it",
+    roles: READ_ROLES,
+    async handle({ deps, caller, params }) {
+      const r = find(deps, caller, params.id as string).document;
+      return periodUsage(deps, r);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/licenses",
+    tag: "licenses",
+    summary: "Apply for a license",
+    roles: APPLY_ROLES,
+    body: application,
+    status: 201,
+    async handle({ deps, caller, body }) {
+      const onlyApplicant =
+        caller.roles.has("applicant") && [...caller.roles].every((r) => r === "applicant");
+      if (
+        onlyApplicant &&
+        !("organization" in body.licensee && body.licensee.organization === caller.organization)
+      ) {
+        throw new HttpError(
+          403,
+          "forbidden",
+          `an applicant applies for its own organization (${caller.organization}) only`,
+        );
+      }
+      const id = body.id ?? `LIC-${deps.now().slice(0, 4)}-${randomBytes(4).toString("hex")}`;
+      if (deps.state().licenses.some((l) => l.id === id))
+        throw new HttpError(409, "conflict", `license ${id} exists`);
+      const { justification, licensee, id: _id, ...terms } = body;
+      const record = apply({ id, licensee, terms, justification }, caller.id, deps.now());
+      checkCompiles(deps, record);
+      return save(deps, caller, null, record, "apply", { justification });
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/licenses/{id}/approve",
+    tag: "licenses",
+    summary: "Approve an application (two distinct approvers needed)",
+    roles: ["approver"],
+    body: z.strictObject({ conditions: conditions.optional() }),
+    async handle({ deps, caller, params, body }) {
+      const r = find(deps, caller, params.id as string);
+      const scheme = deps.state().scheme;
+      const resolve = (expr: Parameters<typeof compileSet>[1]) => compileSet(scheme, expr);
+      const next = workflow(() => approve(r.document, caller.id, deps.now(), body.conditions, resolve));
+      checkCompiles(deps, next);
+      return save(deps, caller, r, next, "approve", body.conditions ? { conditions: body.conditions } : {});
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/licenses/{id}/deny",
+    tag: "licenses",
+    summary: "Deny an application, with a reason",
+    roles: ["approver"],
+    body: reasonBody,
+    async handle({ deps, caller, params, body }) {
+      const r = find(deps, caller, params.id as string);
+      return save(
+        deps,
+        caller,
+        r,
+        workflow(() => deny(r.document, caller.id, deps.now(), body.reason)),
+        "deny",
+        { reason: body.reason },
+      );
+    },
+  }),
+  ...(["suspend", "reinstate", "revoke"] as const).map((action) =>
+    route({
+      method: "POST",
+      path: `/admin/v1/licenses/{id}/${action}`,
+      tag: "licenses",
+      summary: `${action[0]!.toUpperCase()}${action.slice(1)} a license, with a reason`,
+      roles: STATUS_ROLES,
+      body: reasonBody,
+      async handle({ deps, caller, params, body }) {
+        const r = find(deps, caller, params.id as string);
+        return save(
+          deps,
+          caller,
+          r,
+          workflow(() => transition(r.document, action, caller.id, deps.now(), body.reason)),
+          action,
+          { reason: body.reason },
+        );
+      },
+    }),
+  ),
+];
+
+/** Countries of a set expression under the scheme in force (for approval conditions). */
+function compileSet(
+  scheme: CompiledScheme,
+  expr: Parameters<SetResolver["resolve"]>[0],
+): ReadonlySet<string> {
+  return new SetResolver(scheme.source.sets, []).resolve(expr, []);
+}

@@ -1,0 +1,151 @@
+/**
+ * Partners: country partners (named country sets) and organization partners, each with a
+ * lifecycle applied → active → suspended → revoked (suspended ↔ active), every step with a reason.
+ */
+import { z } from "zod";
+import { compileEffective } from "../../control/effective.js";
+import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
+import { HttpError, InvalidInputError } from "../../errors/index.js";
+import { schemeFileSchema } from "../../scheme/schema.js";
+import { pageQuery, paginate, route } from "../router.js";
+import type { AdminDeps } from "../deps.js";
+import { OFFICERS, READERS } from "./roles.js";
+
+const partnerShapes = schemeFileSchema.shape.partners.unwrap().shape;
+const countryEntry = partnerShapes.countries.unwrap().element;
+const organizationEntry = partnerShapes.organizations.unwrap().element;
+
+const LIFECYCLE: Readonly<Record<PartnerStatus, readonly PartnerStatus[]>> = {
+  applied: ["active", "revoked"],
+  active: ["suspended", "revoked"],
+  suspended: ["active", "revoked"],
+  revoked: [],
+};
+
+/** A partner change must leave a policy that compiles (known models and sets, valid countries). */
+function checkCompiles(deps: AdminDeps, partners: PartnerDocument[], prefix: (string | number)[]): void {
+  const state = deps.state();
+  const result = compileEffective(
+    state.base.source,
+    partners,
+    state.licenses.map((l) => l.document),
+  );
+  if (!result.ok) {
+    throw new InvalidInputError(
+      result.problems.map((p) => ({ ...p, path: [...prefix, ...p.path.slice(3)] })),
+    );
+  }
+}
+
+export const partnerRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/partners",
+    tag: "partners",
+    summary: "List partners",
+    roles: READERS,
+    query: z.object({
+      ...pageQuery,
+      kind: z.enum(["country", "organization"]).optional(),
+      status: z.enum(["applied", "active", "suspended", "revoked"]).optional(),
+    }),
+    async handle({ deps, query }) {
+      const all = deps
+        .state()
+        .partners.map((r) => ({ id: r.id, revision: r.revision, ...r.document }))
+        .filter(
+          (p) =>
+            (query.kind === undefined || p.kind === query.kind) &&
+            (query.status === undefined || p.partner.status === query.status),
+        );
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/partners/{id}",
+    tag: "partners",
+    summary: "Read a partner and its history",
+    roles: READERS,
+    async handle({ deps, params }) {
+      const r = deps.state().partners.find((p) => p.id === params.id);
+      if (r === undefined) throw new HttpError(404, "not_found", `no partner ${params.id}`);
+      return { id: r.id, revision: r.revision, ...r.document };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/partners",
+    tag: "partners",
+    summary: "Register a partner (status applied)",
+    roles: OFFICERS,
+    status: 201,
+    body: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("country"), partner: countryEntry, reason: z.string().min(1) }),
+      z.strictObject({
+        kind: z.literal("organization"),
+        partner: organizationEntry,
+        reason: z.string().min(1),
+      }),
+    ]),
+    async handle({ deps, body, caller }) {
+      const state = deps.state();
+      if (state.partners.some((p) => p.id === body.partner.id))
+        throw new HttpError(409, "conflict", `partner ${body.partner.id} exists`);
+      const now = deps.now();
+      const partner = { ...body.partner, status: "applied" as const };
+      const doc = {
+        kind: body.kind,
+        partner,
+        history: [{ at: now, actor: caller.id, from: null, to: "applied", reason: body.reason }],
+      } as PartnerDocument;
+      checkCompiles(deps, [...state.partners.map((p) => p.document), doc], ["partner"]);
+      await deps.store.records.put("partner", partner.id, doc, 0, {
+        actor: caller.id,
+        action: "partner.register",
+        details: { kind: body.kind, reason: body.reason },
+      });
+      await deps.changed();
+      return { id: partner.id, ...doc };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/partners/{id}/status",
+    tag: "partners",
+    summary: "Move a partner through its lifecycle",
+    roles: OFFICERS,
+    body: z.strictObject({
+      status: z.enum(["active", "suspended", "revoked"]),
+      reason: z.string().trim().min(1, "a reason is required"),
+    }),
+    async handle({ deps, params, body, caller }) {
+      const r = deps.state().partners.find((p) => p.id === params.id);
+      if (r === undefined) throw new HttpError(404, "not_found", `no partner ${params.id}`);
+      const from = r.document.partner.status;
+      if (!LIFECYCLE[from].includes(body.status)) {
+        throw new HttpError(
+          409,
+          "invalid_transition",
+          `partner ${r.id} is ${from}; it can become ${LIFECYCLE[from].join(" or ") || "nothing else"}`,
+        );
+      }
+      const now = deps.now();
+      const doc = {
+        ...r.document,
+        partner: { ...r.document.partner, status: body.status },
+        history: [
+          ...r.document.history,
+          { at: now, actor: caller.id, from, to: body.status, reason: body.reason },
+        ],
+      } as PartnerDocument;
+      await deps.store.records.put("partner", r.id, doc, r.revision, {
+        actor: caller.id,
+        action: `partner.${body.status === "active" ? "activate" : body.status === "suspended" ? "suspend" : "revoke"}`,
+        details: { from, to: body.status, reason: body.reason },
+      });
+      await deps.changed();
+      return { id: r.id, ...doc };
+    },
+  }),
+];

@@ -1,0 +1,121 @@
+/** Principals and their API keys. */
+import { z } from "zod";
+import { HttpError } from "../../errors/index.js";
+import { principalSchema } from "../../policy/index.js";
+import { StoreError, type ApiKeyRecord } from "../../store/index.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { OFFICERS, READERS } from "./roles.js";
+
+const publicKey = ({ hash: _hash, ...rest }: ApiKeyRecord) => rest;
+
+export const principalRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/principals",
+    tag: "principals",
+    summary: "List principals",
+    roles: READERS,
+    query: z.object({ ...pageQuery, organization: z.string().optional() }),
+    async handle({ deps, query }) {
+      const all = (await deps.store.principals.list()).filter((p) => {
+        if (query.organization === undefined) return true;
+        const org = p.organization;
+        return (typeof org === "string" ? org : org?.id) === query.organization;
+      });
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/principals",
+    tag: "principals",
+    summary: "Add or replace a principal",
+    roles: OFFICERS,
+    body: principalSchema,
+    status: 201,
+    async handle({ deps, body, caller }) {
+      await deps.store.principals.put(body, caller.id);
+      await deps.changed();
+      return body;
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/principals/{id}",
+    tag: "principals",
+    summary: "Read a principal",
+    roles: READERS,
+    async handle({ deps, params }) {
+      const p = await deps.store.principals.get(params.id as string);
+      if (p === undefined) throw new HttpError(404, "not_found", `no principal ${params.id}`);
+      return p;
+    },
+  }),
+  route({
+    method: "DELETE",
+    path: "/admin/v1/principals/{id}",
+    tag: "principals",
+    summary: "Remove a principal and its keys",
+    roles: OFFICERS,
+    async handle({ deps, params, caller }) {
+      if (!(await deps.store.principals.remove(params.id as string, caller.id))) {
+        throw new HttpError(404, "not_found", `no principal ${params.id}`);
+      }
+      await deps.changed();
+      return { id: params.id, removed: true };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/keys",
+    tag: "keys",
+    summary: "List API keys",
+    roles: READERS,
+    query: z.object({
+      ...pageQuery,
+      principal: z.string().optional(),
+      status: z.enum(["active", "revoked"]).optional(),
+    }),
+    async handle({ deps, query }) {
+      const keys = (await deps.store.keys.list(query.principal))
+        .filter((k) => query.status === undefined || (query.status === "active") === (k.revokedAt === null))
+        .map(publicKey)
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      return paginate(keys, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/keys",
+    tag: "keys",
+    summary: "Create an API key",
+    roles: OFFICERS,
+    body: z.strictObject({ principal: z.string().min(1), label: z.string().max(200).optional() }),
+    status: 201,
+    async handle({ deps, body, caller }) {
+      try {
+        const { key, record } = await deps.store.keys.create(body.principal, body.label ?? null, caller.id);
+        await deps.changed();
+        return { key, ...publicKey(record), note: "the key is shown once; store it now" };
+      } catch (err) {
+        if (err instanceof StoreError && err.code === "unknown-principal") {
+          throw new HttpError(404, "not_found", `no principal ${body.principal}`);
+        }
+        throw err;
+      }
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/keys/{id}/revoke",
+    tag: "keys",
+    summary: "Revoke an API key",
+    roles: OFFICERS,
+    async handle({ deps, params, caller }) {
+      if (!(await deps.store.keys.revoke(params.id as string, caller.id)))
+        throw new HttpError(404, "not_found", `no key ${params.id}`);
+      await deps.changed();
+      return { id: params.id, revoked: true };
+    },
+  }),
+];

@@ -1,0 +1,133 @@
+/**
+ * Scheme versions: upload (validated, with line and column for every problem) → the diff against
+ * the active version, in words → activate (admin). Earlier versions are kept; activating one of
+ * them is the rollback. A version that would not compile with the partners and licenses in force,
+ * or that names a model no upstream serves, cannot be activated.
+ */
+import { z } from "zod";
+import { compileEffective } from "../../control/effective.js";
+import { activateVersion, addVersion } from "../../control/seed.js";
+import type { SchemeVersion } from "../../control/types.js";
+import { HttpError, InvalidInputError } from "../../errors/index.js";
+import { parseScheme } from "../../scheme/index.js";
+import { diffSchemes, formatDiff } from "../../scheme/diff.js";
+import type { AdminDeps } from "../deps.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { ADMINS, OFFICERS, READERS } from "./roles.js";
+
+function summary(deps: AdminDeps, v: SchemeVersion) {
+  const active = deps.state().active.document.version;
+  return {
+    version: v.version,
+    name: v.name,
+    digest: v.digest,
+    uploaded_by: v.uploaded_by,
+    uploaded_at: v.uploaded_at,
+    active: v.version === active,
+  };
+}
+
+function diffAgainstActive(deps: AdminDeps, text: string, label: string) {
+  const diff = diffSchemes(deps.state().base, parseScheme(text, label));
+  return { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) };
+}
+
+export const schemeRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/schemes",
+    tag: "schemes",
+    summary: "List scheme versions",
+    roles: READERS,
+    query: z.object(pageQuery),
+    async handle({ deps, query }) {
+      const all = deps.state().versions.map((v) => ({ id: v.id, ...summary(deps, v.document) }));
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/schemes",
+    tag: "schemes",
+    summary: "Upload a scheme version",
+    roles: OFFICERS,
+    status: 201,
+    body: z.strictObject({ yaml: z.string().min(1) }),
+    async handle({ deps, caller, body }) {
+      const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
+      if (created) await deps.changed();
+      return { version, created, diff: diffAgainstActive(deps, body.yaml, `version ${version}`) };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/schemes/{version}",
+    tag: "schemes",
+    summary: "Read a scheme version and its diff against the active one",
+    roles: READERS,
+    async handle({ deps, params }) {
+      const v = deps.state().versions.find((r) => r.id === params.version);
+      if (v === undefined) throw new HttpError(404, "not_found", `no scheme version ${params.version}`);
+      return {
+        ...summary(deps, v.document),
+        yaml: v.document.text,
+        diff: diffAgainstActive(deps, v.document.text, `version ${v.id}`),
+      };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/schemes/{version}/activate",
+    tag: "schemes",
+    summary: "Activate a scheme version (or roll back to an earlier one)",
+    roles: ADMINS,
+    body: z.strictObject({ reason: z.string().trim().min(1, "a reason is required") }),
+    async handle({ deps, caller, params, body }) {
+      const state = deps.state();
+      const v = state.versions.find((r) => r.id === params.version);
+      if (v === undefined) throw new HttpError(404, "not_found", `no scheme version ${params.version}`);
+      const scheme = parseScheme(v.document.text, `version ${v.id}`);
+      const result = compileEffective(
+        scheme.source,
+        state.partners.map((p) => p.document),
+        state.licenses.map((l) => l.document),
+      );
+      if (!result.ok) {
+        throw new InvalidInputError(
+          result.problems,
+          `version ${v.id} cannot be activated: the partners and licenses in force do not fit it`,
+        );
+      }
+      const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
+      if (unrouted.length > 0) {
+        throw new HttpError(
+          409,
+          "unrouted_models",
+          `version ${v.id} cannot be activated: no upstream serves ${unrouted.join(", ")}`,
+        );
+      }
+      await activateVersion(deps.store, v.document.version, caller.id, deps.now(), body.reason);
+      await deps.changed();
+      return summary(deps, v.document);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/models",
+    tag: "models",
+    summary: "The models of the policy in force",
+    roles: READERS,
+    query: z.object({}),
+    async handle({ deps }) {
+      const scheme = deps.state().scheme;
+      const data = [...scheme.models.values()].map((m) => ({
+        id: m.id,
+        control: m.control,
+        fallback: m.fallback,
+        available_in: m.availableIn === null ? null : [...m.availableIn].sort(),
+        upstream: deps.route(m.id) ?? null,
+      }));
+      return { data, next_cursor: null };
+    },
+  }),
+];

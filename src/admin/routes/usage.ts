@@ -1,0 +1,53 @@
+/** Usage: per license in its quota period (what is left), and totals. */
+import { z } from "zod";
+import type { LicenseRecord } from "../../licensing/types.js";
+import { periodKey } from "../../metering/index.js";
+import type { AdminDeps } from "../deps.js";
+import { route } from "../router.js";
+
+export function periodUsage(deps: AdminDeps, r: LicenseRecord) {
+  const period = r.terms.quota_period;
+  const used = deps.meter.tokensInPeriod(r.id, period);
+  const quota = r.terms.quota_tokens ?? null;
+  return {
+    license: r.id,
+    status: r.status,
+    quota_period: period,
+    period: periodKey(period, new Date(deps.now())),
+    used_tokens: used,
+    quota_tokens: quota,
+    remaining_tokens: quota === null ? null : Math.max(0, quota - used),
+  };
+}
+
+export const usageRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/usage",
+    tag: "usage",
+    summary: "Token usage totals by organization, principal and license",
+    roles: ["viewer", "applicant", "compliance-officer", "approver", "admin"],
+    query: z.object({}),
+    async handle({ deps, caller }) {
+      const totals = await deps.store.usage.totals();
+      const onlyApplicant = [...caller.roles].every((r) => r === "applicant");
+      if (!onlyApplicant) return totals;
+      // An applicant sees its own organization, and the licenses it holds.
+      const own = new Set(
+        deps
+          .state()
+          .licenses.filter(
+            (l) =>
+              "organization" in l.document.licensee &&
+              l.document.licensee.organization === caller.organization,
+          )
+          .map((l) => l.id),
+      );
+      const org = caller.organization ?? "";
+      return {
+        byOrganization: org in totals.byOrganization ? { [org]: totals.byOrganization[org] } : {},
+        byLicense: Object.fromEntries(Object.entries(totals.byLicense).filter(([id]) => own.has(id))),
+      };
+    },
+  }),
+];
