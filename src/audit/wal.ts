@@ -1,10 +1,11 @@
 /**
  * The audit log's durable part: an append-only file of entries, written with group commit. Every
- * caller waits for the fsync that covers its entry; while one fsync runs, new entries queue and go
+ * caller waits for the synchronous write (O_DSYNC) that covers its entry; while one write runs, new entries queue and go
  * out together in the next write, so throughput grows with load while each entry is durable before
  * its promise resolves. Records: u32 length, u32 CRC-32 of the entry, the entry. A torn tail (a
  * crash mid-write: never acknowledged) is cut off when the file is opened.
  */
+import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 
@@ -45,7 +46,13 @@ export class Wal {
     recovered: (entries: Buffer[], first: bigint) => Promise<void>,
     onDurable: (entries: Buffer[], first: bigint) => void,
   ): Promise<Wal> {
-    const fh = await open(path, "a+", 0o600);
+    // O_DSYNC: a write returns once its data is on disk — one system call (one trip through the
+    // thread pool) per batch instead of a write and an fdatasync.
+    const fh = await open(
+      path,
+      constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC,
+      0o600,
+    );
     const { size } = await fh.stat();
     let offset = 0;
     let count = 0n;
@@ -94,7 +101,7 @@ export class Wal {
     return this.next;
   }
 
-  /** Resolves with the entry's index once it is on disk (fsynced); rejects if it cannot be. */
+  /** Resolves with the entry's index once it is on disk (written with O_DSYNC); rejects if it cannot be. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.failed !== null) return Promise.reject(this.failed);
     if (entry.length > MAX_ENTRY)
@@ -120,7 +127,6 @@ export class Wal {
         const { bytesWritten } = await this.fh.writev(buffers, this.offset);
         if (bytesWritten !== length)
           throw new WalError(`short write to the audit log (${bytesWritten} of ${length} bytes)`);
-        await this.fh.datasync();
         this.offset += length;
         const first = this.next;
         this.next += BigInt(batch.length);
@@ -130,7 +136,7 @@ export class Wal {
         );
         batch.forEach((p, i) => p.resolve(first + BigInt(i)));
       } catch (err) {
-        // After a failed write or fsync the file's state is unknown: stop taking entries (fail closed).
+        // After a failed write the file's state is unknown: stop taking entries (fail closed).
         this.failed = err instanceof Error ? err : new WalError(String(err));
         for (const p of [...batch, ...this.queue]) p.reject(this.failed);
         this.queue = [];

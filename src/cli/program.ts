@@ -7,6 +7,7 @@ import { InvalidInputError, formatProblems } from "../errors/index.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerRemote } from "./commands/remote.js";
 import { registerScheme } from "./commands/scheme.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
@@ -29,6 +30,7 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerDemo(program, io);
   registerStore(program, io);
   registerAudit(program, io, outcome);
+  registerRemote(program, io, outcome);
   return program;
 }
 

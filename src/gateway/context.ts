@@ -5,6 +5,7 @@ import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { Provider } from "../upstream/types.js";
+import type { RateLimiter } from "./ratelimit.js";
 import type { SnapshotHolder } from "./snapshot.js";
 
 export interface GatewayContext {
@@ -17,6 +18,7 @@ export interface GatewayContext {
   readonly meter: Meter;
   readonly locator: Locator;
   readonly bodyLimit: number;
+  readonly rateLimiter: RateLimiter;
   readonly audit: {
     readonly log: AuditLog;
     readonly dir: string;

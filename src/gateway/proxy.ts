@@ -43,7 +43,9 @@ export async function proxy(
   const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
   const purpose = req.headers["x-clearance-purpose"];
   const now = Date.now();
-  const decision = decide(ctx.scheme(), caller.principal, {
+  // Read once: the whole request runs under the version it started with.
+  const scheme = ctx.scheme();
+  const decision = decide(scheme, caller.principal, {
     model: json.model,
     action: "infer",
     location,
@@ -53,6 +55,20 @@ export async function proxy(
     usage: ctx.meter.byLicense,
   });
   setDecisionHeaders(res, decision);
+  const org = organizationId(caller.principal.organization);
+  const limits = org === null ? null : (scheme.organizationPartners.get(org)?.rateLimit ?? null);
+  if (decision.decision !== "deny" && org !== null && limits !== null) {
+    // Not a policy decision: an organization over its rate is asked to wait, and nothing is logged.
+    const taken = ctx.rateLimiter.take(org, limits, now);
+    if (!taken.ok) {
+      res.setHeader("retry-after", String(taken.retryAfter));
+      throw new HttpError(
+        429,
+        "rate_limited",
+        `organization ${org} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
+      );
+    }
+  }
   await record(
     ctx,
     decision,
@@ -107,6 +123,8 @@ export async function proxy(
       signal: abort.signal,
     });
   } catch (err) {
+    // The client went away before the upstream answered: nothing to answer, nothing to report.
+    if (abort.signal.aborted) return;
     if (err instanceof UpstreamError) {
       throw new HttpError(err.kind === "timeout" ? 504 : 502, `upstream_${err.kind}`, err.message, {
         cause: err,
@@ -124,9 +142,11 @@ export async function proxy(
     captureLimit: ctx.bodyLimit,
   });
   if (usage !== null) {
+    if (org !== null && limits !== null)
+      ctx.rateLimiter.addTokens(org, usage.input + usage.output, Date.now());
     ctx.meter.record({
       principalId: caller.principal.id,
-      organizationId: organizationId(caller.principal.organization),
+      organizationId: org,
       licenseId: decision.grant?.kind === "license" ? decision.grant.license : null,
       model: served,
       inputTokens: usage.input,

@@ -14,6 +14,7 @@ import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createProviders } from "../upstream/index.js";
 import { createGatewayHandler } from "./index.js";
+import { RateLimiter } from "./ratelimit.js";
 import { SnapshotHolder } from "./snapshot.js";
 
 export interface StartOptions {
@@ -82,6 +83,7 @@ export async function startGateway(
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
+      rateLimiter: new RateLimiter(),
       audit: {
         log: audit.log,
         dir: audit.dir,

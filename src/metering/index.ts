@@ -80,7 +80,7 @@ export class Meter {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.store.usage.add(batch);
+        await this.store.usage.add(aggregate(batch));
       } catch (err) {
         this.pending = batch.concat(this.pending);
         this.onError(err);
@@ -112,6 +112,27 @@ export class Meter {
     for (const id of ids) view[id] = { tokens: this.counters[this.periods.get(id) ?? "total"].get(id) ?? 0 };
     this.byLicense = view;
   }
+}
+
+/** One row per (day, principal, organization, license, model): the store keeps daily totals anyway. */
+function aggregate(batch: readonly UsageDelta[]): UsageDelta[] {
+  const rows = new Map<string, UsageDelta>();
+  for (const d of batch) {
+    const key = `${d.at.slice(0, 10)}\u0000${d.principalId}\u0000${d.organizationId}\u0000${d.licenseId}\u0000${d.model}`;
+    const row = rows.get(key);
+    rows.set(
+      key,
+      row === undefined
+        ? d
+        : {
+            ...row,
+            inputTokens: row.inputTokens + d.inputTokens,
+            outputTokens: row.outputTokens + d.outputTokens,
+            requests: row.requests + d.requests,
+          },
+    );
+  }
+  return [...rows.values()];
 }
 
 function add(map: Map<string, number>, key: string, n: number): void {

@@ -1,0 +1,234 @@
+/**
+ * The admin API over HTTP, for the `clearance` commands that work against a running server: one
+ * request function (bearer token, JSON in and out, errors as data), and cursor pagination.
+ *
+ * The token comes from the environment only (CLEARANCE_TOKEN): a token on the command line would
+ * leak into shell history and the process list.
+ */
+import { InvalidInputError } from "../../errors/index.js";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+export const URL_ENV = "CLEARANCE_URL";
+export const TOKEN_ENV = "CLEARANCE_TOKEN";
+/** The admin API's largest page. */
+export const MAX_PAGE = 500;
+const TIMEOUT_MS = 30_000;
+
+/** A problem as the admin API renders it: the field path, and for files the line and column. */
+export interface RemoteProblem {
+  readonly code?: string;
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * The server refused (status 4xx/5xx, with its error code and problems), or could not be asked
+ * (no token, unreachable, not a Clearance server). Either way, exit 1 with the message.
+ */
+export class RemoteError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly problems: readonly RemoteProblem[] = [],
+    readonly status: number | null = null,
+  ) {
+    super(message);
+    this.name = "RemoteError";
+  }
+}
+
+/** `error <code>: <message>`, then one indented line per problem. Ends with a newline. */
+export function formatRemoteError(err: RemoteError): string {
+  const lines = [`error ${err.code}: ${err.message}`];
+  for (const p of err.problems) {
+    const at = p.line === undefined ? "" : ` (line ${p.line}, column ${p.column ?? 1})`;
+    lines.push(`  ${p.path || "(root)"}${at}: ${p.message}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export type Method = "GET" | "POST" | "DELETE";
+export type Query = Readonly<Record<string, string | number | undefined>>;
+
+export interface Page<T> {
+  readonly data: T[];
+  readonly next_cursor: string | null;
+}
+
+export interface Client {
+  /** The server's base URL, as used. */
+  readonly url: string;
+  request<T>(method: Method, path: string, options?: { body?: unknown; query?: Query }): Promise<T>;
+  /**
+   * A list endpoint: with `limit`, that one page (from `cursor`) as the server answers it; without,
+   * every page, followed through `next_cursor` and answered as one page.
+   */
+  list<T>(path: string, query?: Query, page?: { limit?: number; cursor?: string }): Promise<Page<T>>;
+}
+
+const usage = (message: string) => new InvalidInputError([{ code: "usage", path: [], message }]);
+
+/** The base URL: `--url`, else CLEARANCE_URL, else the default listen address. A bad URL is usage. */
+export function resolveUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  const fromEnv = env[URL_ENV]?.trim();
+  const text = option ?? (fromEnv ? fromEnv : DEFAULT_URL);
+  const source = option !== undefined ? "--url" : fromEnv ? URL_ENV : "the default URL";
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`${source}: not a URL: ${JSON.stringify(text)} (expected e.g. ${DEFAULT_URL})`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw usage(`${source}: expected an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw usage(`${source}: expected the server's base URL, without ?query or #fragment`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+export interface ClientOptions {
+  readonly url: string;
+  readonly token: string | undefined;
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+export function createClient(options: ClientOptions): Client {
+  const base = options.url.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
+
+  async function request<T>(
+    method: Method,
+    path: string,
+    { body, query }: { body?: unknown; query?: Query } = {},
+  ): Promise<T> {
+    const token = options.token?.trim();
+    if (!token) {
+      throw new RemoteError(
+        "missing_token",
+        `no admin token: set the environment variable ${TOKEN_ENV} to an admin API token ` +
+          "(it is never taken from the command line)",
+      );
+    }
+    const target = `${base}${path}${queryString(query)}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    let text: string;
+    try {
+      res = await doFetch(target, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: "error",
+      });
+      text = await res.text();
+    } catch (err) {
+      throw unreachable(base, err, timeoutMs);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : (JSON.parse(text) as unknown);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) throw refusal(res.status, method, target, parsed, text);
+    if (parsed === undefined) {
+      throw new RemoteError(
+        "bad_response",
+        `${method} ${target} answered HTTP ${res.status} without JSON: is ${base} a Clearance server?`,
+        [],
+        res.status,
+      );
+    }
+    return parsed as T;
+  }
+
+  async function list<T>(
+    path: string,
+    query: Query = {},
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<Page<T>> {
+    if (page.limit !== undefined) {
+      return request<Page<T>>("GET", path, { query: { ...query, limit: page.limit, cursor: page.cursor } });
+    }
+    const data: T[] = [];
+    const seen = new Set<string>();
+    let cursor = page.cursor;
+    for (;;) {
+      const got = await request<Page<T>>("GET", path, { query: { ...query, limit: MAX_PAGE, cursor } });
+      if (!Array.isArray(got.data)) {
+        throw new RemoteError("bad_response", `GET ${base}${path} did not answer with a page of data`);
+      }
+      data.push(...got.data);
+      const next = got.next_cursor;
+      // A cursor seen before would loop forever: stop (the server never does this).
+      if (next === null || next === undefined || seen.has(next)) break;
+      seen.add(next);
+      cursor = next;
+    }
+    return { data, next_cursor: null };
+  }
+
+  return { url: base, request, list };
+}
+
+function queryString(query: Query | undefined): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, String(v));
+  const s = params.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+function refusal(status: number, method: Method, target: string, body: unknown, text: string): RemoteError {
+  const error = (body as { error?: unknown } | undefined)?.error as
+    { code?: unknown; message?: unknown; problems?: unknown } | undefined;
+  if (typeof error?.code === "string" && typeof error.message === "string") {
+    const problems = Array.isArray(error.problems) ? (error.problems as RemoteProblem[]) : [];
+    const hint = status === 401 ? ` (the token is read from ${TOKEN_ENV})` : "";
+    return new RemoteError(error.code, `${error.message}${hint}`, problems, status);
+  }
+  const excerpt = text.trim().slice(0, 200);
+  return new RemoteError(
+    `http_${status}`,
+    `${method} ${target} answered HTTP ${status}${excerpt === "" ? "" : `: ${excerpt}`}`,
+    [],
+    status,
+  );
+}
+
+function unreachable(base: string, err: unknown, timeoutMs: number): RemoteError {
+  const name = (err as { name?: unknown }).name;
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new RemoteError(
+      "unreachable",
+      `no answer from the Clearance server at ${base} within ${timeoutMs / 1000} s`,
+    );
+  }
+  return new RemoteError(
+    "unreachable",
+    `cannot reach the Clearance server at ${base} (${reason(err)}); is it running? ` +
+      `Set --url or ${URL_ENV} to its address`,
+  );
+}
+
+/** The innermost useful message: fetch wraps the socket error ("fetch failed" → ECONNREFUSED …). */
+function reason(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5; depth++) {
+    const cause = (e as { cause?: unknown } | null)?.cause;
+    if (cause === undefined || cause === null) break;
+    e = cause;
+  }
+  if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
+  const { message, code } = (e ?? {}) as { message?: unknown; code?: unknown };
+  if (typeof message === "string" && message !== "") return message;
+  if (typeof code === "string") return code;
+  return err instanceof Error ? err.message : String(err);
+}

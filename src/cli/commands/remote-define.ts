@@ -1,0 +1,217 @@
+/**
+ * Remote commands, declared: each names its arguments and options, builds its request from them
+ * (reading local files first, so bad input is exit 2 before anything is sent), and renders the
+ * answer for people. What every one of them shares is here, once: `--url`, `--json`, the token from
+ * CLEARANCE_TOKEN, pagination for lists, and the error output (exit 1 when the server refuses or
+ * cannot be reached).
+ */
+import { readFileSync } from "node:fs";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { InvalidInputError } from "../../errors/index.js";
+import { readJsonArg, type Io } from "../io.js";
+import type { Outcome } from "../outcome.js";
+import {
+  createClient,
+  DEFAULT_URL,
+  formatRemoteError,
+  MAX_PAGE,
+  RemoteError,
+  resolveUrl,
+  TOKEN_ENV,
+  URL_ENV,
+  type Method,
+  type Query,
+} from "./remote-client.js";
+
+/** The server refused, or could not be asked. */
+export const EXIT_REFUSED = 1;
+
+export interface OptionSpec {
+  /** Commander flags, e.g. "--role <role>". */
+  readonly flags: string;
+  readonly description: string;
+  readonly required?: boolean;
+  /** May be given more than once; the value is then a list. */
+  readonly repeatable?: boolean;
+  readonly choices?: readonly string[];
+}
+
+export interface Invocation<O> {
+  /** Positional arguments, in declaration order. */
+  readonly args: readonly string[];
+  /** Options, camel-cased by commander (`--valid-until` → validUntil). */
+  readonly opts: O;
+  readonly io: Io;
+}
+
+export interface Call {
+  readonly method: Method;
+  /** e.g. /admin/v1/licenses/LIC-1/approve (segments already encoded: use `seg`). */
+  readonly path: string;
+  readonly body?: unknown;
+  readonly query?: Query;
+}
+
+export interface RemoteCommand<R = unknown, O = object> {
+  readonly name: string;
+  readonly description: string;
+  /** e.g. ["<id>", "identity id"] */
+  readonly args?: readonly (readonly [string, string])[];
+  readonly options?: readonly OptionSpec[];
+  /** A paginated list: `--limit`/`--cursor` for one page; without `--limit`, every page. */
+  readonly list?: boolean;
+  /** The request, from the arguments and local files; throws InvalidInputError for bad input. */
+  request(inv: Invocation<O>): Call;
+  /** Readable output; `--json` prints the answer as is instead. A string goes to stdout. */
+  render(result: R, inv: Invocation<O>): string | { readonly stdout: string; readonly stderr?: string };
+}
+
+/** Declares a command; R is the answer's shape, O the options'. */
+export const remote = <R, O = object>(def: RemoteCommand<R, O>): RemoteCommand =>
+  def as unknown as RemoteCommand;
+
+export interface RemoteGroup {
+  readonly name: string;
+  readonly description: string;
+  readonly commands: readonly RemoteCommand[];
+}
+
+/** One path segment, encoded. */
+export const seg = (value: string): string => encodeURIComponent(value);
+
+const usage = (message: string, file?: string) =>
+  new InvalidInputError([{ code: "usage", path: [], message, ...(file === undefined ? {} : { file }) }]);
+
+/** A JSON object from a file (or - for stdin); anything else is invalid input. */
+export function readJsonObject(io: Io, file: string, what: string): Record<string, unknown> {
+  const value = readJsonArg(io, file, what);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw usage(`${what} must be a JSON object`, file === "-" ? "(stdin)" : file);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A text file (or - for stdin), not empty. */
+export function readText(io: Io, file: string, what: string): string {
+  const name = file === "-" ? "(stdin)" : file;
+  let text: string;
+  try {
+    text = file === "-" ? io.stdin() : readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new InvalidInputError([
+      {
+        code: "file_unreadable",
+        path: [],
+        file: name,
+        message: `cannot read ${what}: ${(cause as Error).message}`,
+      },
+    ]);
+  }
+  if (text.trim() === "") throw usage(`${what} is empty`, name);
+  return text;
+}
+
+const HELP_AFTER = `
+Works against a running server: --url (default: $${URL_ENV}, else ${DEFAULT_URL}); the admin token
+is read from $${TOKEN_ENV}, never from the command line. Exit codes: 0 done; 1 the server refused
+(or cannot be reached); 2 invalid usage or local input.`;
+
+function toOption(spec: OptionSpec): Option {
+  const option = new Option(spec.flags, spec.description);
+  const { choices } = spec;
+  if (spec.repeatable) {
+    option.argParser((value: string, previous: string[] | undefined) => {
+      if (choices !== undefined && !choices.includes(value)) {
+        throw new InvalidArgumentError(`Allowed choices are ${choices.join(", ")}.`);
+      }
+      return [...(previous ?? []), value];
+    });
+  } else if (choices !== undefined) {
+    option.choices(choices);
+  }
+  if (spec.required) option.makeOptionMandatory();
+  return option;
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_PAGE) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PAGE}.`);
+  }
+  return n;
+}
+
+interface CommonOpts {
+  url?: string;
+  json?: boolean;
+  limit?: number;
+  cursor?: string;
+}
+
+export function registerRemoteCommand(
+  parent: Command,
+  def: RemoteCommand,
+  io: Io,
+  outcome: Outcome,
+  env: NodeJS.ProcessEnv,
+): Command {
+  const cmd = parent.command(def.name).description(def.description);
+  for (const [name, description] of def.args ?? []) cmd.argument(name, description);
+  for (const spec of def.options ?? []) cmd.addOption(toOption(spec));
+  if (def.list) {
+    cmd.addOption(
+      new Option("--limit <n>", `one page of at most n (1–${MAX_PAGE}); default: every page`).argParser(
+        parseLimit,
+      ),
+    );
+    cmd.option("--cursor <id>", "with --limit: the page after this id (the previous page's next_cursor)");
+  }
+  cmd
+    .option("--url <url>", `the Clearance server (default: $${URL_ENV}, else ${DEFAULT_URL})`)
+    .option("--json", "print the API's JSON answer as is")
+    .addHelpText("after", HELP_AFTER);
+  cmd.action(async (...params: unknown[]) => {
+    const self = params.at(-1) as Command;
+    const opts = self.opts<CommonOpts>();
+    const inv: Invocation<object> = { args: self.processedArgs as string[], opts, io };
+    if (opts.cursor !== undefined && opts.limit === undefined) throw usage("--cursor needs --limit");
+    // Local input first: a bad file or URL is exit 2, and nothing is sent.
+    const call = def.request(inv);
+    const client = createClient({ url: resolveUrl(opts.url, env), token: env[TOKEN_ENV] });
+    let result: unknown;
+    try {
+      result = def.list
+        ? await client.list(call.path, call.query, {
+            ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+            ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+          })
+        : await client.request(call.method, call.path, {
+            ...(call.body === undefined ? {} : { body: call.body }),
+            ...(call.query === undefined ? {} : { query: call.query }),
+          });
+    } catch (err) {
+      if (!(err instanceof RemoteError)) throw err;
+      io.stderr(formatRemoteError(err));
+      outcome.exitCode = EXIT_REFUSED;
+      return;
+    }
+    if (opts.json) return io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    const out = def.render(result, inv);
+    if (typeof out === "string") return io.stdout(out);
+    io.stdout(out.stdout);
+    if (out.stderr !== undefined) io.stderr(out.stderr);
+  });
+  return cmd;
+}
+
+export function registerRemoteGroup(
+  program: Command,
+  group: RemoteGroup,
+  io: Io,
+  outcome: Outcome,
+  env: NodeJS.ProcessEnv,
+): Command {
+  const cmd = program.command(group.name).description(group.description).addHelpText("after", HELP_AFTER);
+  for (const def of group.commands) registerRemoteCommand(cmd, def, io, outcome, env);
+  return cmd;
+}

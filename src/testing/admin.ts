@@ -1,0 +1,154 @@
+/** Helpers for admin API tests over real HTTP: calls, identities, gateway requests, audit entries. */
+import { decodeBundle } from "../audit/tiles.js";
+import { ADMIN_TOKEN, type TestGateway } from "./gateway.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are read loosely in tests
+export type Json = any;
+
+export interface Reply {
+  readonly status: number;
+  readonly body: Json;
+  readonly headers: Headers;
+}
+
+/** One admin API call; `token` null sends no Authorization header. */
+export async function call(
+  t: TestGateway,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Reply> {
+  const res = await fetch(`${t.url}${path}`, {
+    method,
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === "" ? null : (JSON.parse(text) as Json), headers: res.headers };
+}
+
+/** Calls as the bootstrap admin and expects the given status (the body is returned). */
+export async function asAdmin(
+  t: TestGateway,
+  method: string,
+  path: string,
+  body?: unknown,
+  status = method === "POST" && /\/(licenses|partners|keys|principals|identities|schemes)$/.test(path)
+    ? 201
+    : 200,
+): Promise<Json> {
+  const r = await call(t, ADMIN_TOKEN, method, path, body);
+  if (r.status !== status) {
+    throw new Error(`${method} ${path}: expected ${status}, got ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return r.body;
+}
+
+/** Creates an admin identity with the bootstrap token; returns its token. */
+export async function createIdentity(
+  t: TestGateway,
+  id: string,
+  roles: readonly string[],
+  organization?: string,
+): Promise<string> {
+  const body = await asAdmin(t, "POST", "/admin/v1/identities", {
+    id,
+    name: `test identity ${id}`,
+    roles,
+    ...(organization === undefined ? {} : { organization }),
+  });
+  return body.token as string;
+}
+
+/** An ISO date-time `days` from now. */
+export const daysFromNow = (days: number): string => new Date(Date.now() + days * 86_400_000).toISOString();
+
+/** A license application valid from yesterday for a year; `over` replaces fields. */
+export function application(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    licensee: { organization: "bw-cyber" },
+    models: ["mythos-5"],
+    actions: ["infer"],
+    destinations: ["FR"],
+    nationalities: ["DE"],
+    valid_from: daysFromNow(-1),
+    valid_until: daysFromNow(365),
+    quota_tokens: 1_000_000,
+    justification: "analysts of bw-cyber working from the French liaison office",
+    ...over,
+  };
+}
+
+export interface Asked {
+  readonly status: number;
+  readonly decision: string | null;
+  readonly reason: string | null;
+  readonly served: string | null;
+  readonly requestId: string;
+  readonly text: string;
+}
+
+/** A chat completion by an example principal from a country (header x-test-country). */
+export async function ask(
+  t: TestGateway,
+  principal: string,
+  country: string,
+  o: { model?: string; stream?: boolean; purpose?: string } = {},
+): Promise<Asked> {
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${t.keys.get(principal)}`,
+      "content-type": "application/json",
+      "x-test-country": country,
+      ...(o.purpose === undefined ? {} : { "x-clearance-purpose": o.purpose }),
+    },
+    body: JSON.stringify({
+      model: o.model ?? "mythos-5",
+      messages: [{ role: "user", content: "hello" }],
+      ...(o.stream ? { stream: true } : {}),
+    }),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    decision: res.headers.get("x-clearance-decision"),
+    reason: res.headers.get("x-clearance-reason"),
+    served: res.headers.get("x-clearance-served-model"),
+    requestId: res.headers.get("x-clearance-request-id") ?? "",
+    text,
+  };
+}
+
+/**
+ * Retries `fn` (bounded) until `done` holds, for changes that must reach the data plane; returns
+ * the last result either way, so the caller's assertion shows what was seen.
+ */
+export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, tries = 100): Promise<T> {
+  let last = await fn();
+  for (let i = 1; i < tries && !done(last); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    last = await fn();
+  }
+  return last;
+}
+
+/** Every entry of the gateway's audit log, read over HTTP from the published entry tiles. */
+export async function auditEntries(t: TestGateway): Promise<Record<string, Json>[]> {
+  await t.gateway.audit.log.publish();
+  const size = t.gateway.audit.log.published?.size ?? 0n;
+  const out: Record<string, Json>[] = [];
+  for (let i = 0n; i * 256n < size; i++) {
+    const width = size - i * 256n >= 256n ? 256 : Number(size % 256n);
+    const path = `tile/entries/${String(i).padStart(3, "0")}${width === 256 ? "" : `.p/${width}`}`;
+    const res = await fetch(`${t.url}/audit/${path}`);
+    if (res.status !== 200) throw new Error(`/audit/${path}: ${res.status}`);
+    for (const e of decodeBundle(Buffer.from(await res.arrayBuffer()), width))
+      out.push(JSON.parse(e.toString()) as Record<string, Json>);
+  }
+  return out;
+}
