@@ -1,0 +1,82 @@
+/**
+ * Clearance under test in `npm run bench:gateway`, in its own process: the example scheme
+ * (examples/g7-trusted-partners.yaml), one `openai` provider pointing at the mock upstream, the
+ * store in a fresh temporary data dir with the US engineer `alice` and a key for her, the location
+ * header trusted from loopback as in examples/clearance.yaml. Policy, metering (flushed to the
+ * store every second) and the store's change polling all run as in production.
+ *
+ * argv[2]: the mock's base URL (http://127.0.0.1:PORT/v1). Sends `{ port, key }` over IPC when ready.
+ * On SIGTERM it closes the gateway (so metering flushes) and exits normally, which also lets
+ * `node --cpu-prof` write its profile.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseConfig } from "../src/config/index.js";
+import { startGateway } from "../src/gateway/server.js";
+import { parsePrincipal } from "../src/policy/index.js";
+import { openStore } from "../src/store/index.js";
+import { repoRoot } from "./gateway-procs.js";
+
+const SCHEME = join("examples", "g7-trusted-partners.yaml");
+
+async function main(): Promise<void> {
+  const baseUrl = process.argv[2];
+  if (baseUrl === undefined) throw new Error("usage: gateway-clearance <upstream base URL>");
+  const root = repoRoot();
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-bench-"));
+
+  const store = await openStore({ dataDir });
+  const alice = JSON.parse(readFileSync(join(root, "examples", "principals", "us-engineer.json"), "utf8"));
+  await store.principals.put(parsePrincipal(alice));
+  const { key } = await store.keys.create("alice", "bench");
+
+  // JSON strings are valid YAML scalars, so paths with any characters stay intact.
+  const text = `scheme: ${JSON.stringify(resolve(root, SCHEME))}
+data_dir: ${JSON.stringify(dataDir)}
+listen: { host: 127.0.0.1, port: 0 }
+providers:
+  mock: { type: openai, base_url: ${JSON.stringify(baseUrl)} }
+default_provider: mock
+location:
+  header: x-demo-country
+  trusted_proxies: [127.0.0.1/32, "::1/128"]
+`;
+  // A load run ends by closing its connections with requests in flight; Clearance reports each
+  // such abort as a request error with a stack. Those are counted, not printed; the rest is.
+  let aborted = 0;
+  const log = (line: string) => {
+    if (/^clearance: request \S+: AbortError/.test(line)) aborted++;
+    else process.stderr.write(`${line}\n`);
+  };
+  const configPath = join(dataDir, "clearance.yaml");
+  writeFileSync(configPath, text);
+  const config = parseConfig(text, configPath, {});
+  const gateway = await startGateway(config, {
+    dataDir,
+    store,
+    host: "127.0.0.1",
+    port: 0,
+    log,
+  });
+
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    await gateway.close().catch(() => {});
+    if (aborted > 0)
+      process.stderr.write(`clearance: ${aborted} requests aborted by the client (logged as errors)\n`);
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  process.on("disconnect", () => void stop());
+  process.send?.({ port: (gateway.server.address() as AddressInfo).port, key });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gateway-clearance: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

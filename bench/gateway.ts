@@ -1,0 +1,276 @@
+/**
+ * `npm run bench:gateway`: the cost of putting Clearance in front of a model API. One load
+ * generator (autocannon, in this process), one mock upstream (its own process), and side by side:
+ * (a) direct to the mock, (b) a bare node:http + undici pass-through (the limit on this runtime),
+ * (c) Clearance with policy and metering on, (d) the Portkey gateway from npm. Each proxy runs in
+ * its own process, started just before it is measured and stopped right after, so that idle timers
+ * of one never run on the clock of another.
+ *
+ * Per target: req/s and p50/p99 at 50 connections (after a warm-up), latency at concurrency 1, and
+ * time to the first streamed chunk; "added" figures are the target's minus direct. Prints one JSON
+ * line on stdout (progress on stderr) and writes bench/results/gateway.json.
+ *
+ * Env: BENCH_GATEWAY_TARGETS=bare,clearance (a subset; direct always runs), BENCH_GATEWAY_PROFILE=dir
+ * (run the bare proxy and Clearance under `node --cpu-prof`, writing dir/<name>.cpuprofile, for
+ * `node dist/bench/gateway-profile.js dir`; such runs do not write bench/results/).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { check, firstChunk, load, round, type Latency, type Load, type Target } from "./gateway-measure.js";
+import { startPortkey } from "./gateway-portkey.js";
+import { cpuSeconds, forkChild, killAllNow, log, repoRoot, stop, stopAll } from "./gateway-procs.js";
+
+const SETTINGS = {
+  connections: 50,
+  warmup_s: 2,
+  duration_s: 8,
+  c1_duration_s: 3,
+  stream_requests: 300,
+  stream_warmup: 20,
+  /** Gap between streamed chunks at the mock, so that buffering a stream shows. */
+  mock_chunk_gap_ms: 2,
+};
+const GOALS = { vs_portkey: 10, vs_bare: 0.7, added_c1_p50_ms: 0.15, added_first_chunk_ms: 0.5 };
+
+interface Started {
+  readonly target: Target;
+  /** Response headers the check requires. */
+  readonly expect?: Record<string, string>;
+  readonly info?: Record<string, unknown>;
+  /** The process doing the target's work (none for direct: that is the mock). */
+  readonly pid?: number;
+  close(): Promise<void>;
+}
+
+interface Figures {
+  /** cpu_us_per_req: CPU time (user + system) per request under load, of the target and of the mock. */
+  throughput: Load & { cpu_us_per_req: { target: number | null; mock: number | null } };
+  c1: Latency;
+  first_chunk: Latency;
+  /** Direct to the mock, measured just before the target's c1 and stream phases: what "added" subtracts. */
+  baseline?: { c1: Latency; first_chunk: Latency };
+  added?: { c1_p50_ms: number; c1_p99_ms: number; first_chunk_p50_ms: number; first_chunk_p99_ms: number };
+  [info: string]: unknown;
+}
+
+const loopback = (port: number) => `http://127.0.0.1:${port}`;
+
+/** Node flags that write `<dir>/<name>.cpuprofile` when the child exits (it exits normally on SIGTERM). */
+function profiler(name: string): string[] {
+  const dir = process.env.BENCH_GATEWAY_PROFILE;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(dir)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
+const STARTERS: Record<string, (upstream: string) => Promise<Started>> = {
+  direct: async (origin) => ({ target: { name: "direct", origin, headers: {} }, close: async () => {} }),
+  bare: async (upstream) => {
+    const { proc, ready } = await forkChild<{ port: number }>("gateway-bare", [upstream], profiler("bare"));
+    const target = { name: "bare", origin: loopback(ready.port), headers: {} };
+    return { target, pid: proc.pid, close: () => stop(proc) };
+  },
+  clearance: async (upstream) => {
+    const { proc, ready } = await forkChild<{ port: number; key: string }>(
+      "gateway-clearance",
+      [`${upstream}/v1`],
+      profiler("clearance"),
+    );
+    return {
+      target: {
+        name: "clearance",
+        origin: loopback(ready.port),
+        headers: { authorization: `Bearer ${ready.key}`, "x-demo-country": "US" },
+      },
+      expect: { "x-clearance-decision": "allow" },
+      pid: proc.pid,
+      close: () => stop(proc),
+    };
+  },
+  portkey: async (upstream) => {
+    const portkey = await startPortkey();
+    return {
+      target: {
+        name: "portkey",
+        origin: portkey.url,
+        headers: {
+          authorization: "Bearer sk-bench-not-a-key",
+          "x-portkey-provider": "openai",
+          "x-portkey-custom-host": `${upstream}/v1`,
+        },
+      },
+      info: { version: portkey.version, listening: portkey.listening },
+      ...(portkey.pid === undefined ? {} : { pid: portkey.pid }),
+      close: () => portkey.close(),
+    };
+  },
+};
+
+const c1 = async (t: Target): Promise<Latency> => {
+  const { p50_ms, p99_ms, requests } = await load(t, 1, SETTINGS.c1_duration_s);
+  return { p50_ms, p99_ms, samples: requests };
+};
+const stream = (t: Target) => firstChunk(t, SETTINGS.stream_requests, SETTINGS.stream_warmup);
+
+/**
+ * A target's figures. With `direct`, the latency phases are each preceded by the same phase
+ * direct to the mock, so that "added" compares runs minutes apart as little as possible (other work
+ * on the machine drifts).
+ */
+async function measure(started: Started, mockPid: number | undefined, direct?: Target): Promise<Figures> {
+  const t = started.target;
+  await check(t, started.expect);
+  log(`${t.name}: warm-up ${SETTINGS.warmup_s} s`);
+  await load(t, SETTINGS.connections, SETTINGS.warmup_s);
+  log(`${t.name}: ${SETTINGS.connections} connections, ${SETTINGS.duration_s} s`);
+  const pids = [started.pid ?? mockPid, mockPid];
+  const before = pids.map(cpuSeconds);
+  const loaded = await load(t, SETTINGS.connections, SETTINGS.duration_s);
+  const [target, mock] = pids.map((pid, i) => {
+    const [a, b] = [before[i], cpuSeconds(pid)];
+    return a == null || b == null || loaded.requests === 0
+      ? null
+      : round((1e6 * (b - a)) / loaded.requests, 1);
+  });
+  const throughput = { ...loaded, cpu_us_per_req: { target: target ?? null, mock: mock ?? null } };
+  log(`${t.name}: ${throughput.rps} req/s, p50 ${throughput.p50_ms} ms, ${target} µs CPU/req; concurrency 1`);
+  const baseC1 = direct && (await c1(direct));
+  const ownC1 = await c1(t);
+  const vs = (base?: Latency) => (base ? ` (direct ${base.p50_ms} ms)` : "");
+  log(`${t.name}: c1 p50 ${ownC1.p50_ms} ms${vs(baseC1)}; first streamed chunk`);
+  const baseStream = direct && (await stream(direct));
+  const first_chunk = await stream(t);
+  log(`${t.name}: first chunk p50 ${first_chunk.p50_ms} ms${vs(baseStream)}`);
+  const baseline = baseC1 && baseStream ? { baseline: { c1: baseC1, first_chunk: baseStream } } : {};
+  return { throughput, c1: ownC1, first_chunk, ...baseline, ...started.info };
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? null : round(a / b, 2);
+
+function goal(value: number | null | undefined, op: ">=" | "<=", limit: number) {
+  const v = value ?? null;
+  return { goal: `${op} ${limit}`, value: v, met: v === null ? null : op === ">=" ? v >= limit : v <= limit };
+}
+
+async function main(): Promise<number> {
+  const only = process.env.BENCH_GATEWAY_TARGETS?.split(",").map((s) => s.trim());
+  const names = Object.keys(STARTERS).filter((n) => n === "direct" || !only || only.includes(n));
+  const notes: string[] = [
+    `${cpus().length} cores shared by autocannon (this process), the mock and the target: figures are relative to each other, not absolute capacity`,
+    "bare: node:http + undici Pool (128 connections, as Clearance's openai provider), request body buffered, status, content-type and content-length passed on, body relayed with backpressure",
+    "clearance: as built from src/ with defaults (here: decision, audit-log entry made durable before forwarding, metering flushed to SQLite every 1 s, store polled every 100 ms); example scheme g7-trusted-partners, principal alice (US) with an API key, x-demo-country trusted from loopback",
+    "added: the target minus direct to the mock, each latency phase of direct run again just before the target's",
+    `mock: chunks ${SETTINGS.mock_chunk_gap_ms} ms apart after the first, so a proxy that buffers streams shows as added time to the first chunk`,
+  ];
+
+  const mock = await forkChild<{ port: number }>("gateway-mock", [String(SETTINGS.mock_chunk_gap_ms)]);
+  const upstream = loopback(mock.ready.port);
+  log(`mock upstream at ${upstream}`);
+  const direct: Target = { name: "direct", origin: upstream, headers: {} };
+
+  const targets: Record<string, Figures | { error: string }> = {};
+  for (const name of names) {
+    let started: Started | undefined;
+    try {
+      log(`${name}: starting`);
+      started = await STARTERS[name]!(upstream);
+      targets[name] = await measure(started, mock.proc.pid, name === "direct" ? undefined : direct);
+    } catch (err) {
+      if (name === "direct") throw err;
+      // The first lines say what failed (npm's full output follows them).
+      const error = (err as Error).message.split("\n").slice(0, 4).join(" | ").slice(0, 500);
+      targets[name] = { error };
+      log(`${name}: failed: ${(err as Error).message}`);
+    } finally {
+      await started?.close();
+    }
+  }
+
+  const fig = (n: string) => (targets[n] && "throughput" in targets[n] ? (targets[n] as Figures) : undefined);
+  for (const n of names.filter((n) => n !== "direct")) {
+    const f = fig(n);
+    if (!f?.baseline) continue;
+    const base = f.baseline;
+    f.added = {
+      c1_p50_ms: round(f.c1.p50_ms - base.c1.p50_ms),
+      c1_p99_ms: round(f.c1.p99_ms - base.c1.p99_ms),
+      first_chunk_p50_ms: round(f.first_chunk.p50_ms - base.first_chunk.p50_ms),
+      first_chunk_p99_ms: round(f.first_chunk.p99_ms - base.first_chunk.p99_ms),
+    };
+    if (f.throughput.non2xx + f.throughput.errors > 0) {
+      notes.push(`${n}: ${f.throughput.non2xx} non-2xx and ${f.throughput.errors} errors under load`);
+    }
+  }
+  const rps = (n: string) => fig(n)?.throughput.rps;
+  const cpu = (n: string) => fig(n)?.throughput.cpu_us_per_req.target ?? undefined;
+  const ratios = {
+    clearance_vs_portkey: ratio(rps("clearance"), rps("portkey")),
+    clearance_vs_bare: ratio(rps("clearance"), rps("bare")),
+    bare_vs_direct: ratio(rps("bare"), rps("direct")),
+    portkey_vs_bare: ratio(rps("portkey"), rps("bare")),
+    // CPU per request relative to bare: steadier than req/s when other work shares the machine.
+    cpu_per_req_clearance_vs_bare: ratio(cpu("clearance"), cpu("bare")),
+    cpu_per_req_portkey_vs_clearance: ratio(cpu("portkey"), cpu("clearance")),
+  };
+  const added = fig("clearance")?.added;
+  const goals = {
+    throughput_vs_portkey: goal(ratios.clearance_vs_portkey, ">=", GOALS.vs_portkey),
+    throughput_vs_bare: goal(ratios.clearance_vs_bare, ">=", GOALS.vs_bare),
+    added_c1_p50_ms: goal(added?.c1_p50_ms, "<=", GOALS.added_c1_p50_ms),
+    added_first_chunk_p50_ms: goal(added?.first_chunk_p50_ms, "<=", GOALS.added_first_chunk_ms),
+  };
+  const listening = fig("portkey")?.listening;
+  if (listening !== undefined) {
+    notes.push(
+      `portkey: start-server.js has no host option (it listens on all interfaces); bound to loopback by a preloaded listen() shim, listening on ${JSON.stringify(listening)}`,
+    );
+  }
+  if (Object.values(goals).some((g) => g.met === null))
+    notes.push("goals with met: null could not be measured");
+  const busy = loadavg()[0] ?? 0;
+  if (busy > cpus().length) {
+    notes.push(`machine busy: 1-min load average ${round(busy, 1)} on ${cpus().length} cores during the run`);
+  }
+  // A subset, or Clearance under the profiler, is not a result to keep: only the line is printed.
+  const partial = only !== undefined || process.env.BENCH_GATEWAY_PROFILE !== undefined;
+  if (partial) notes.push("partial or profiled run: bench/results/gateway.json not written");
+
+  const out = {
+    bench: "gateway",
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    loadavg: loadavg().map((x) => round(x, 2)),
+    settings: SETTINGS,
+    targets,
+    ratios,
+    added: Object.fromEntries(names.filter((n) => fig(n)?.added).map((n) => [n, fig(n)!.added])),
+    goals,
+    notes,
+  };
+  if (!partial) {
+    const dir = join(repoRoot(), "bench", "results");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "gateway.json"), `${JSON.stringify(out, null, 2)}\n`);
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  return 0;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+main()
+  .then(async (code) => {
+    await stopAll();
+    process.exit(code);
+  })
+  .catch(async (err: unknown) => {
+    log(`failed: ${(err as Error).stack ?? String(err)}`);
+    await stopAll().catch(() => killAllNow());
+    process.exit(1);
+  });
