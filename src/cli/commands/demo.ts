@@ -107,6 +107,8 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   io.stdout(
     `curl -s ${url}/v1/models -H 'authorization: Bearer ${keys.get("benoit")}' -H 'x-demo-country: FR'\n\n`,
   );
+  io.stdout(`# every decision above is in the signed audit log; check it independently\n`);
+  io.stdout(`npx clearance audit verify ${url}/audit --key @${join(dataDir, "audit.vkey")}\n\n`);
   io.stdout(`Stop with Ctrl-C.\n`);
 }
 
