@@ -1,5 +1,6 @@
 /**
- * `clearance`: the command line. Exit codes: 0 done; 1 denied (with --fail-on-deny); 2 invalid input
+ * `clearance`: the command line. Exit codes: 0 done; 1 denied (with --fail-on-deny), a failed audit
+ * verification, or a refusal by the server (remote commands); 2 invalid input
  * or usage, with the message on stderr.
  */
 import { Command, CommanderError } from "commander";

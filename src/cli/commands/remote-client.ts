@@ -94,6 +94,8 @@ export interface ClientOptions {
   readonly url: string;
   readonly token: string | undefined;
   readonly timeoutMs?: number;
+  /** Page size when following every page of a list (default and most: MAX_PAGE). */
+  readonly pageSize?: number;
   readonly fetch?: typeof fetch;
 }
 
@@ -101,6 +103,7 @@ export function createClient(options: ClientOptions): Client {
   const base = options.url.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
+  const pageSize = options.pageSize ?? MAX_PAGE;
 
   async function request<T>(
     method: Method,
@@ -162,7 +165,7 @@ export function createClient(options: ClientOptions): Client {
     const seen = new Set<string>();
     let cursor = page.cursor;
     for (;;) {
-      const got = await request<Page<T>>("GET", path, { query: { ...query, limit: MAX_PAGE, cursor } });
+      const got = await request<Page<T>>("GET", path, { query: { ...query, limit: pageSize, cursor } });
       if (!Array.isArray(got.data)) {
         throw new RemoteError("bad_response", `GET ${base}${path} did not answer with a page of data`);
       }

@@ -112,9 +112,10 @@ export function readText(io: Io, file: string, what: string): string {
 }
 
 const HELP_AFTER = `
-Works against a running server: --url (default: $${URL_ENV}, else ${DEFAULT_URL}); the admin token
-is read from $${TOKEN_ENV}, never from the command line. Exit codes: 0 done; 1 the server refused
-(or cannot be reached); 2 invalid usage or local input.`;
+Against a running server: --url, default $${URL_ENV}, else ${DEFAULT_URL}.
+The admin token is read from $${TOKEN_ENV}, never from the command line.
+Exit codes: 0 done; 1 refused by the server, or it cannot be reached;
+2 invalid usage or local input.`;
 
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, spec.description);

@@ -25,7 +25,9 @@ const licensee = (l: LicenseRecord): string =>
   "organization" in l.licensee ? l.licensee.organization : `principal ${l.licensee.principal}`;
 
 const quota = (t: LicenseTerms): string =>
-  t.quota_tokens === undefined ? "unlimited" : `${tokens(t.quota_tokens)} per ${t.quota_period}`;
+  t.quota_tokens === undefined
+    ? "unlimited"
+    : `${tokens(t.quota_tokens)} ${t.quota_period === "total" ? "in total" : `per ${t.quota_period}`}`;
 
 const approvals = (l: LicenseRecord): string =>
   l.status === "pending" ? `${l.approvals.length}/${APPROVALS_REQUIRED}` : String(l.approvals.length);

@@ -4,7 +4,7 @@ import { InvalidInputError } from "../../errors/index.js";
 import { PARTNER_STATUSES } from "../../policy/types.js";
 import { readJsonObject, remote, seg, type RemoteGroup } from "./remote-define.js";
 import type { Page } from "./remote-client.js";
-import { dash, fields, joined, listTable, setText, table, time } from "./remote-format.js";
+import { dash, fields, listTable, setText, table, time } from "./remote-format.js";
 
 type Partner = PartnerDocument & { readonly id: string; readonly revision?: number };
 

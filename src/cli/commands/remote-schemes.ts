@@ -55,7 +55,7 @@ export const schemes: RemoteGroup = {
           ["VERSION", "ACTIVE", "NAME", "UPLOADED", "BY", "DIGEST"],
           data.map((v) => [
             String(v.version),
-            v.active ? "*" : "",
+            v.active ? "yes" : "no",
             v.name,
             time(v.uploaded_at),
             v.uploaded_by,

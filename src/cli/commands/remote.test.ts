@@ -1,0 +1,552 @@
+import { createServer, type Server } from "node:http";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../../testing/gateway.js";
+import type { Io } from "../io.js";
+import { run } from "../program.js";
+import { createClient } from "./remote-client.js";
+
+let t: TestGateway;
+const dir = mkdtempSync(join(tmpdir(), "clearance-remote-cli-"));
+
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(async () => {
+  await t.gateway.close();
+});
+
+const file = (name: string, content: unknown): string => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content, null, 2));
+  return path;
+};
+
+interface CliOptions {
+  /** The CLEARANCE_TOKEN for this run; null: unset. Default: the bootstrap admin token. */
+  readonly token?: string | null;
+  /** --url; null: none given. Default: the test gateway. */
+  readonly url?: string | null;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Runs the CLI in-process with CLEARANCE_TOKEN (and other variables) set for this run only. */
+async function cli(args: string[], options: CliOptions = {}) {
+  const vars: Record<string, string | null> = {
+    CLEARANCE_TOKEN: options.token === undefined ? ADMIN_TOKEN : options.token,
+    CLEARANCE_URL: null,
+    ...options.env,
+  };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === null) delete process.env[k];
+    else process.env[k] = v;
+  }
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
+  const url = options.url === undefined ? t.url : options.url;
+  try {
+    const code = await run([...args, ...(url === null ? [] : ["--url", url])], io);
+    return { code, out, err };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** A table's rows as arrays of cells (columns are two or more spaces apart). */
+const rows = (out: string) =>
+  out
+    .trimEnd()
+    .split("\n")
+    .map((l) => l.split(/ {2,}/));
+
+async function createIdentity(id: string, roles: string[], extra: string[] = []): Promise<string> {
+  const r = await cli([
+    "identities",
+    "create",
+    "--id",
+    id,
+    "--name",
+    `Test ${id}`,
+    ...roles.flatMap((role) => ["--role", role]),
+    ...extra,
+    "--json",
+  ]);
+  expect(r.code, r.err).toBe(0);
+  return (JSON.parse(r.out) as { token: string }).token;
+}
+
+describe("clearance identities", () => {
+  it("creates an identity (its token printed once), lists it without the token, revokes it", async () => {
+    const created = await cli([
+      "identities",
+      "create",
+      "--id",
+      "olga",
+      "--name",
+      "Olga Officer",
+      "--role",
+      "compliance-officer",
+      "--role",
+      "viewer",
+    ]);
+    expect(created.code, created.err).toBe(0);
+    expect(created.out).toMatch(/^clra_[A-Za-z0-9_-]+\n$/);
+    const token = created.out.trim();
+    expect(created.err).toContain("olga (compliance-officer, viewer): the token is shown once");
+    expect(created.err).not.toContain(token);
+
+    // The token works: olga reads partners with it.
+    expect((await cli(["partners", "list"], { token })).code).toBe(0);
+
+    const list = await cli(["identities", "list"]);
+    expect(list.code).toBe(0);
+    expect(rows(list.out)[0]).toEqual(["ID", "ROLES", "ORGANIZATION", "CREATED", "REVOKED", "NAME"]);
+    expect(rows(list.out)).toContainEqual([
+      "olga",
+      "compliance-officer,viewer",
+      "-",
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      "-",
+      "Olga Officer",
+    ]);
+    expect(list.out).not.toContain(token);
+
+    const json = JSON.parse((await cli(["identities", "list", "--json"])).out) as {
+      data: { id: string; roles: string[] }[];
+      next_cursor: string | null;
+    };
+    expect(json.next_cursor).toBeNull();
+    expect(json.data).toContainEqual(
+      expect.objectContaining({ id: "olga", roles: ["compliance-officer", "viewer"] }),
+    );
+    expect(JSON.stringify(json)).not.toContain("token");
+
+    expect(await cli(["identities", "revoke", "olga"])).toMatchObject({
+      code: 0,
+      out: "revoked identity olga\n",
+    });
+    const refused = await cli(["partners", "list"], { token });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(
+      "error invalid_admin_token: invalid or revoked admin token (the token is read from CLEARANCE_TOKEN)\n",
+    );
+  });
+
+  it("refuses what the server refuses (exit 1), and bad usage locally (exit 2)", async () => {
+    const applicant = await cli([
+      "identities",
+      "create",
+      "--id",
+      "anna",
+      "--name",
+      "Anna",
+      "--role",
+      "applicant",
+    ]);
+    expect(applicant.code).toBe(1);
+    expect(applicant.err).toBe(
+      "error invalid_request: organization: an applicant acts for an organization: set organization\n" +
+        "  organization: an applicant acts for an organization: set organization\n",
+    );
+    const badRole = await cli(["identities", "create", "--id", "x", "--name", "X", "--role", "boss"]);
+    expect(badRole.code).toBe(2);
+    expect(badRole.err).toContain("Allowed choices are viewer, applicant");
+    expect((await cli(["identities", "create", "--id", "x", "--name", "X"])).code).toBe(2);
+  });
+});
+
+describe("clearance partners", () => {
+  it("registers, activates and suspends a partner with reasons; the table shows it", async () => {
+    const partner = file("acme.json", {
+      id: "acme",
+      name: "Acme Research",
+      country: "GB",
+      assurance: "verified",
+      grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+    });
+    const registered = await cli([
+      "partners",
+      "register",
+      "--file",
+      partner,
+      "--reason",
+      "MoU signed 2026-05",
+    ]);
+    expect(registered.code, registered.err).toBe(0);
+    expect(registered.out).toBe(
+      "registered organization partner acme: status applied; " +
+        "activate it with: clearance partners activate acme --reason …\n",
+    );
+    expect(await cli(["partners", "activate", "acme", "--reason", "vetting complete"])).toMatchObject({
+      code: 0,
+      out: "partner acme: applied → active\n",
+    });
+    expect(await cli(["partners", "suspend", "acme", "--reason", "audit finding"])).toMatchObject({
+      code: 0,
+      out: "partner acme: active → suspended\n",
+    });
+
+    const list = await cli(["partners", "list"]);
+    expect(rows(list.out)[0]).toEqual(["ID", "KIND", "STATUS", "ASSURANCE", "WHERE", "GRANTS", "NAME"]);
+    expect(rows(list.out)).toContainEqual([
+      "acme",
+      "organization",
+      "suspended",
+      "verified",
+      "GB",
+      "mythos-5: infer",
+      "Acme Research",
+    ]);
+    expect(rows(list.out)).toContainEqual(expect.arrayContaining(["g7-fvey", "country", "active"]));
+
+    const suspended = await cli(["partners", "list", "--status", "suspended", "--kind", "organization"]);
+    expect(rows(suspended.out).map((r) => r[0])).toEqual(["ID", "acme"]);
+
+    const shown = await cli(["partners", "show", "acme"]);
+    expect(shown.out).toMatch(/^status +suspended$/m);
+    expect(shown.out).toMatch(/admin +applied +active +vetting complete/);
+    expect(shown.out).toMatch(/admin +active +suspended +audit finding/);
+
+    const json = JSON.parse((await cli(["partners", "show", "acme", "--json"])).out) as {
+      partner: { status: string };
+      history: { reason: string }[];
+    };
+    expect(json.partner.status).toBe("suspended");
+    expect(json.history.map((h) => h.reason)).toEqual([
+      "MoU signed 2026-05",
+      "vetting complete",
+      "audit finding",
+    ]);
+
+    // The lifecycle is the server's: a suspended partner cannot be suspended again.
+    const again = await cli(["partners", "suspend", "acme", "--reason", "twice"]);
+    expect(again.code).toBe(1);
+    expect(again.err).toBe(
+      "error invalid_transition: partner acme is suspended; it can become active or revoked\n",
+    );
+    // A reason is required, locally.
+    expect((await cli(["partners", "revoke", "acme"])).code).toBe(2);
+  });
+
+  it("takes {kind, partner} files too, and a country partner's kind from its shape", async () => {
+    const wrapped = file("nordics.json", {
+      kind: "country",
+      partner: {
+        id: "nordics",
+        countries: ["NO", "IS"],
+        assurance: "attested",
+        grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+      },
+    });
+    expect((await cli(["partners", "register", "--file", wrapped, "--reason", "treaty"])).out).toContain(
+      "registered country partner nordics",
+    );
+    const bare = file("baltics.json", {
+      id: "baltics",
+      countries: ["EE", "LV", "LT"],
+      assurance: "attested",
+      grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+    });
+    expect((await cli(["partners", "register", "--file", bare, "--reason", "treaty"])).out).toContain(
+      "registered country partner baltics",
+    );
+    const unknown = file("unknown.json", { id: "what" });
+    expect(await cli(["partners", "register", "--file", unknown, "--reason", "r"])).toMatchObject({
+      code: 2,
+    });
+  });
+});
+
+describe("clearance licenses", () => {
+  it("apply → two approvals by two approvers → approved in the list → usage → revoke", async () => {
+    const first = await createIdentity("approver-1", ["approver"]);
+    const second = await createIdentity("approver-2", ["approver"]);
+    const application = file("application.json", {
+      licensee: { organization: "bw-cyber" },
+      models: ["fable-5"],
+      actions: ["infer"],
+      destinations: ["DE"],
+      purposes: ["cyber-defense"],
+      valid_from: "2026-01-01",
+      valid_until: "2027-12-31",
+      quota_tokens: 2000000,
+      quota_period: "month",
+      justification: "red-team exercise",
+    });
+    const applied = await cli(["licenses", "apply", "--file", application, "--json"]);
+    expect(applied.code, applied.err).toBe(0);
+    const license = JSON.parse(applied.out) as { id: string; status: string };
+    expect(license.status).toBe("pending");
+    const id = license.id;
+
+    const pending = await cli(["licenses", "list", "--status", "pending"]);
+    expect(rows(pending.out)).toContainEqual(expect.arrayContaining([id, "bw-cyber", "pending", "0/2"]));
+
+    expect(await cli(["licenses", "approve", id], { token: first })).toMatchObject({
+      code: 0,
+      out: `approved license ${id}: 1 of 2 approvals, still pending\n`,
+    });
+    const twice = await cli(["licenses", "approve", id], { token: first });
+    expect(twice.code).toBe(1);
+    expect(twice.err).toMatch(/^error duplicate-approval: approver-1 has already approved/);
+    // The bootstrap admin is no approver.
+    expect((await cli(["licenses", "approve", id])).err).toMatch(/^error forbidden: admin may not approve/);
+
+    const conditions = file("conditions.json", { quota_tokens: 1000000, note: "half the quota at first" });
+    expect(
+      await cli(["licenses", "approve", id, "--conditions", conditions], { token: second }),
+    ).toMatchObject({
+      code: 0,
+      out: `approved license ${id}: it is now approved\n`,
+    });
+
+    const approved = await cli(["licenses", "list", "--status", "approved"]);
+    expect(rows(approved.out)[0]).toEqual([
+      "ID",
+      "LICENSEE",
+      "STATUS",
+      "APPROVALS",
+      "MODELS",
+      "ACTIONS",
+      "DESTINATIONS",
+      "UNTIL",
+      "QUOTA",
+    ]);
+    expect(rows(approved.out)).toContainEqual([
+      id,
+      "bw-cyber",
+      "approved",
+      "2",
+      "fable-5",
+      "infer",
+      "DE",
+      "2027-12-31",
+      "1,000,000 per month",
+    ]);
+
+    const usage = await cli(["licenses", "usage", id]);
+    expect(usage.code).toBe(0);
+    expect(usage.out).toMatch(/^used +0 tokens$/m);
+    expect(usage.out).toMatch(/^quota +1,000,000 tokens$/m);
+    expect(usage.out).toMatch(/^remaining +1,000,000 tokens$/m);
+    expect(JSON.parse((await cli(["licenses", "usage", id, "--json"])).out)).toMatchObject({
+      license: id,
+      used_tokens: 0,
+      quota_tokens: 1000000,
+      remaining_tokens: 1000000,
+      quota_period: "month",
+    });
+
+    expect(await cli(["licenses", "revoke", id, "--reason", "exercise over"])).toMatchObject({
+      code: 0,
+      out: `license ${id} is now revoked\n`,
+    });
+    const shown = await cli(["licenses", "show", id]);
+    expect(shown.out).toMatch(/^status +revoked$/m);
+    expect(shown.out).toMatch(/approver-2 +approve +\{"quota_tokens":1000000/);
+    expect(shown.out).toMatch(/admin +revoke +exercise over/);
+    expect((await cli(["licenses", "reinstate", id, "--reason", "oops"])).code).toBe(1);
+  });
+
+  it("bad local files are exit 2, before anything is sent", async () => {
+    const missing = await cli(["licenses", "apply", "--file", join(dir, "nope.json")], { token: null });
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope\.json: cannot read application: ENOENT/);
+    const notJson = file("broken.json", "{ licensee: ");
+    const broken = await cli(["licenses", "apply", "--file", notJson]);
+    expect(broken.code).toBe(2);
+    expect(broken.err).toContain("application is not valid JSON");
+    const list = file("list.json", []);
+    expect((await cli(["partners", "register", "--file", list, "--reason", "r"])).err).toContain(
+      "partner must be a JSON object",
+    );
+    expect((await cli(["licenses", "approve", "X", "--conditions", notJson])).code).toBe(2);
+    expect((await cli(["schemes", "upload", file("empty.yaml", "\n")])).code).toBe(2);
+  });
+});
+
+describe("clearance schemes", () => {
+  it("upload: problems with line and column (exit 1); a good file prints its diff; activate", async () => {
+    const bad = file(
+      "bad.yaml",
+      "version: 1\nname: broken\nhome: [US]\nmodels:\n  m: { control: sometimes }\n",
+    );
+    const refused = await cli(["schemes", "upload", bad]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBe("");
+    expect(refused.err).toMatch(/^error invalid_request: /);
+    expect(refused.err).toContain("\n  models.m.control (line 5, column 17): Invalid option");
+
+    const example = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const changed = example.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, BY]");
+    expect(changed).not.toBe(example);
+    const good = file("next.yaml", changed);
+    const uploaded = await cli(["schemes", "upload", good]);
+    expect(uploaded.code, uploaded.err).toBe(0);
+    expect(uploaded.out).toMatch(/^Scheme diff: g7-trusted-partners → g7-trusted-partners\n/);
+    expect(uploaded.out).toContain("BY (Belarus)");
+    expect(uploaded.err).toBe(
+      "uploaded scheme version 2; review the diff, then: clearance schemes activate 2 --reason …\n",
+    );
+    const again = await cli(["schemes", "upload", good, "--json"]);
+    expect(JSON.parse(again.out)).toMatchObject({ version: 2, created: false, diff: { identical: false } });
+
+    expect((await cli(["schemes", "diff", "2"])).out).toBe(uploaded.out);
+    expect((await cli(["schemes", "show", "2"])).out).toContain("embargoed: [EAR_E1, EAR_E2, BY]");
+
+    const noReason = await cli(["schemes", "activate", "2"]);
+    expect(noReason.code).toBe(2);
+    expect(await cli(["schemes", "activate", "2", "--reason", "Belarus embargo"])).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(
+        /^activated scheme version 2 \(g7-trusted-partners, sha256:[0-9a-f]{12}…\)\n$/,
+      ),
+    });
+    const list = await cli(["schemes", "list"]);
+    expect(rows(list.out).map((r) => r.slice(0, 3))).toEqual([
+      ["VERSION", "ACTIVE", "NAME"],
+      ["1", "no", "g7-trusted-partners"],
+      ["2", "yes", "g7-trusted-partners"],
+    ]);
+    // Against the active version 2, version 1 would lift the embargo on Belarus.
+    expect((await cli(["schemes", "diff", "1"])).out).toContain("BY (Belarus)");
+    expect((await cli(["schemes", "show", "9"])).err).toBe("error not_found: no scheme version 9\n");
+  });
+
+  it("models list and usage", async () => {
+    const models = await cli(["models", "list"]);
+    expect(rows(models.out)[0]).toEqual(["ID", "CONTROL", "FALLBACK", "AVAILABLE IN", "UPSTREAM"]);
+    expect(rows(models.out)).toContainEqual([
+      "mythos-5",
+      "controlled",
+      "mythos-4",
+      "anywhere",
+      "demo/mythos-5",
+    ]);
+    const json = JSON.parse((await cli(["models", "list", "--json"])).out) as { data: { id: string }[] };
+    expect(json.data.map((m) => m.id)).toContain("fable-5");
+    const usage = await cli(["usage"]);
+    expect(usage.code).toBe(0);
+    expect(JSON.parse((await cli(["usage", "--json"])).out)).toHaveProperty("byLicense");
+  });
+});
+
+describe("clearance remote principals|keys", () => {
+  it("adds a principal, creates a key shown once, lists and revokes it, removes the principal", async () => {
+    const p = file("zoe.json", { id: "zoe", citizenships: [{ country: "NZ" }], assurance: "attested" });
+    expect(await cli(["remote", "principals", "add", "--file", p])).toMatchObject({
+      code: 0,
+      out: "saved principal zoe\n",
+    });
+    expect(rows((await cli(["remote", "principals", "show", "zoe"])).out)).toContainEqual([
+      "citizenships",
+      "NZ",
+    ]);
+    const created = await cli(["remote", "keys", "create", "--principal", "zoe", "--label", "laptop"]);
+    expect(created.out).toMatch(/^clr_[a-z0-9]{12}_[A-Za-z0-9_-]+\n$/);
+    const keyId = created.out.split("_")[1]!;
+    const keys = await cli(["remote", "keys", "list", "--principal", "zoe"]);
+    expect(rows(keys.out)).toEqual([
+      ["ID", "PRINCIPAL", "LABEL", "CREATED", "REVOKED"],
+      [keyId, "zoe", "laptop", expect.any(String), "active"],
+    ]);
+    expect(keys.out).not.toContain(created.out.trim());
+    expect((await cli(["remote", "keys", "revoke", keyId])).out).toBe(`revoked key ${keyId}\n`);
+    expect(
+      rows((await cli(["remote", "keys", "list", "--status", "active", "--principal", "zoe"])).out),
+    ).toEqual([["no keys"]]);
+    expect((await cli(["remote", "principals", "remove", "zoe"])).out).toBe(
+      "removed principal zoe and its keys\n",
+    );
+  });
+});
+
+describe("pagination, URL, token and connection errors", () => {
+  it("lists follow next_cursor unless --limit is given", async () => {
+    const one = JSON.parse((await cli(["remote", "keys", "list", "--limit", "2", "--json"])).out) as {
+      data: { id: string }[];
+      next_cursor: string | null;
+    };
+    expect(one.data).toHaveLength(2);
+    expect(one.next_cursor).toBe(one.data[1]!.id);
+    const next = JSON.parse(
+      (await cli(["remote", "keys", "list", "--limit", "2", "--cursor", one.next_cursor!, "--json"])).out,
+    ) as { data: { id: string }[] };
+    expect(next.data[0]!.id > one.next_cursor!).toBe(true);
+    const all = JSON.parse((await cli(["remote", "keys", "list", "--json"])).out) as {
+      data: { id: string }[];
+      next_cursor: null;
+    };
+    expect(all.next_cursor).toBeNull();
+    expect(all.data.length).toBeGreaterThan(2);
+
+    // Following small pages gives the same as one big one.
+    const client = createClient({ url: t.url, token: ADMIN_TOKEN, pageSize: 2 });
+    const paged = await client.list<{ id: string }>("/admin/v1/keys");
+    expect(paged.data.map((k) => k.id)).toEqual(all.data.map((k) => k.id));
+
+    expect((await cli(["remote", "keys", "list", "--limit", "501"])).code).toBe(2);
+    expect((await cli(["remote", "keys", "list", "--cursor", "x"])).code).toBe(2);
+  });
+
+  it("without a token: exit 1 and what to set", async () => {
+    const r = await cli(["partners", "list"], { token: null });
+    expect(r).toEqual({
+      code: 1,
+      out: "",
+      err:
+        "error missing_token: no admin token: set the environment variable CLEARANCE_TOKEN " +
+        "to an admin API token (it is never taken from the command line)\n",
+    });
+  });
+
+  it("an unreachable server: exit 1 with a clear message", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const url = `http://127.0.0.1:${port}`;
+    const r = await cli(["models", "list"], { url });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      new RegExp(
+        `^error unreachable: cannot reach the Clearance server at ${url} \\(.*ECONNREFUSED.*\\); is it running\\? Set --url or CLEARANCE_URL to its address\\n$`,
+      ),
+    );
+  });
+
+  it("something that is not a Clearance server: exit 1", async () => {
+    const server: Server = createServer((_, res) => {
+      res.writeHead(404, { "content-type": "text/html" });
+      res.end("<h1>Not Found</h1>");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const r = await cli(["models", "list"], { url });
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(
+        `error http_404: GET ${url}/admin/v1/models answered HTTP 404: <h1>Not Found</h1>\n`,
+      );
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("the URL comes from --url, else CLEARANCE_URL; a bad one is usage (exit 2)", async () => {
+    expect((await cli(["models", "list"], { url: null, env: { CLEARANCE_URL: t.url } })).code).toBe(0);
+    const bad = await cli(["models", "list"], { url: "localhost:8080" });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--url: expected an http:// or https:// URL");
+    const badEnv = await cli(["models", "list"], { url: null, env: { CLEARANCE_URL: "not a url" } });
+    expect(badEnv).toMatchObject({ code: 2, err: expect.stringContaining("CLEARANCE_URL: not a URL") });
+  });
+});
