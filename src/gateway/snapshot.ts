@@ -34,7 +34,8 @@ export async function loadSnapshot(store: Store): Promise<Snapshot> {
 
 export class SnapshotHolder {
   private timer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -58,22 +59,32 @@ export class SnapshotHolder {
     this.timer.unref();
   }
 
-  /** Reloads if the store changed. Concurrent calls share one reload; a failed reload keeps the last snapshot. */
+  /**
+   * Reloads if the store changed. A call made while a reload runs gets a new one after it (the
+   * running one may have read the store before the caller's write); calls made while one is
+   * waiting to start share it. A failed reload keeps the last snapshot.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
-      try {
-        const version = await this.store.version();
-        if (version !== this.current.version) {
-          this.current = await loadSnapshot(this.store);
-          await this.onChange();
-        }
-      } catch (err) {
-        this.onError(err);
-      } finally {
-        this.refreshing = undefined;
+    if (this.queued !== undefined) return this.queued;
+    const next = this.chain.then(() => {
+      this.queued = undefined;
+      return this.reload();
+    });
+    this.queued = next;
+    this.chain = next;
+    return next;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      const version = await this.store.version();
+      if (version !== this.current.version) {
+        this.current = await loadSnapshot(this.store);
+        await this.onChange();
       }
-    })();
-    return this.refreshing;
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   stop(): void {

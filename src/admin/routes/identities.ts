@@ -7,6 +7,9 @@ import { HttpError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
 
+/** Actors the audit log already uses: an identity must not be mistaken for them. */
+const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
+
 const view = ({ token_hash: _hash, ...rest }: Identity) => rest;
 
 export const identityRoutes = [
@@ -41,6 +44,16 @@ export const identityRoutes = [
         path: ["organization"],
       }),
     async handle({ deps, body, caller }) {
+      if (RESERVED.has(body.id)) {
+        throw new HttpError(
+          400,
+          "reserved_id",
+          `${body.id} names a built-in actor in the audit log; choose another id`,
+          {
+            problems: [{ code: "reserved_id", path: ["id"], message: "reserved" }],
+          },
+        );
+      }
       if (deps.state().identityRecords.some((r) => r.id === body.id)) {
         throw new HttpError(409, "conflict", `identity ${body.id} exists`);
       }

@@ -182,10 +182,13 @@ export const licenseRoutes = [
     body: application,
     status: 201,
     async handle({ deps, caller, body }) {
-      const onlyApplicant =
-        caller.roles.has("applicant") && [...caller.roles].every((r) => r === "applicant");
+      // The right to apply comes from the applicant role alone unless the caller is an officer or admin.
+      const restricted =
+        caller.roles.has("applicant") &&
+        !caller.roles.has("compliance-officer") &&
+        !caller.roles.has("admin");
       if (
-        onlyApplicant &&
+        restricted &&
         !("organization" in body.licensee && body.licensee.organization === caller.organization)
       ) {
         throw new HttpError(
