@@ -1,7 +1,7 @@
 /**
  * Summarizes the CPU profile(s) of a Clearance child run with BENCH_GATEWAY_PROFILE=dir:
- *   BENCH_GATEWAY_PROFILE=/tmp/prof BENCH_GATEWAY_TARGETS=clearance npm run bench:gateway
- *   node dist/bench/gateway-profile.js /tmp/prof
+ *   BENCH_GATEWAY_PROFILE=$(mktemp -d)/prof BENCH_GATEWAY_TARGETS=clearance npm run bench:gateway
+ *   node dist/bench/gateway-profile.js <that dir>
  * Prints, as percentages of the busy (non-idle) time: self time by area (Clearance's src/, undici,
  * node internals, GC, ...), the functions with the most self time, and the src/ functions with the
  * most inclusive time (callees included), which is where a change in src/ would pay off.
