@@ -70,39 +70,22 @@ async function seedFrom(store: Store, scheme: CompiledScheme, now: string): Prom
     details: { from_scheme: scheme.digest, id },
   });
   const partners = new Set((await store.records.list("partner")).map((r) => r.id));
-  for (const partner of scheme.source.partners.countries) {
-    if (partners.has(partner.id)) continue;
-    const doc: PartnerDocument = {
-      kind: "country",
+  const { countries, organizations } = scheme.source.partners;
+  const docs: PartnerDocument[] = [
+    ...countries.map((partner) => ({
+      kind: "country" as const,
       partner,
-      history: [
-        {
-          at: now,
-          actor: "scheme-file",
-          from: null,
-          to: partner.status,
-          reason: "seeded from the scheme file",
-        },
-      ],
-    };
-    await store.records.put("partner", partner.id, doc, 0, change("partner", partner.id));
-  }
-  for (const partner of scheme.source.partners.organizations) {
-    if (partners.has(partner.id)) continue;
-    const doc: PartnerDocument = {
-      kind: "organization",
+      history: seededAt(now, partner.status),
+    })),
+    ...organizations.map((partner) => ({
+      kind: "organization" as const,
       partner,
-      history: [
-        {
-          at: now,
-          actor: "scheme-file",
-          from: null,
-          to: partner.status,
-          reason: "seeded from the scheme file",
-        },
-      ],
-    };
-    await store.records.put("partner", partner.id, doc, 0, change("partner", partner.id));
+      history: seededAt(now, partner.status),
+    })),
+  ];
+  for (const doc of docs) {
+    if (partners.has(doc.partner.id)) continue;
+    await store.records.put("partner", doc.partner.id, doc, 0, change("partner", doc.partner.id));
   }
   const licenses = new Set((await store.records.list("license")).map((r) => r.id));
   for (const l of scheme.source.licenses) {
@@ -116,6 +99,10 @@ async function seedFrom(store: Store, scheme: CompiledScheme, now: string): Prom
     );
     await store.records.put("license", l.id, record, 0, change("license", l.id));
   }
+}
+
+function seededAt(now: string, status: PartnerDocument["partner"]["status"]): PartnerDocument["history"] {
+  return [{ at: now, actor: "scheme-file", from: null, to: status, reason: "seeded from the scheme file" }];
 }
 
 function termsOf(l: SchemeLicense): LicenseTerms {
