@@ -53,6 +53,8 @@ export class TileTree {
   private readonly upper: HashColumn[] = [];
   private leaves: Buffer[] = []; // the current partial level-0 tile
   private entries: Buffer[] = []; // the current partial entry bundle
+  /** `leaves` expanded to all levels, kept until the next append (proofs read it many times). */
+  private partial: Buffer[][] | null = null;
   /** Full level-0 tiles, decoded and expanded to all 8 levels, most recently used last. */
   private readonly cache = new Map<bigint, Buffer[][]>();
 
@@ -79,6 +81,7 @@ export class TileTree {
       }
       this.leaves.push(leaf);
       this.entries.push(Buffer.from(entry));
+      this.partial = null;
       if (this.leaves.length === TILE_WIDTH) {
         const tile = index / BigInt(TILE_WIDTH);
         await this.writeFull({ level: 0, index: tile, width: TILE_WIDTH }, encodeTile(this.leaves));
@@ -122,7 +125,7 @@ export class TileTree {
     const tile = index / perTile;
     const offset = Number(index % perTile);
     const full = (tile + 1n) * BigInt(TILE_WIDTH) <= this.range.size;
-    const levels = full ? await this.fullTile(tile) : expand(this.leaves);
+    const levels = full ? await this.fullTile(tile) : (this.partial ??= expand(this.leaves));
     const hash = levels[level]?.[offset];
     if (hash === undefined) throw new RangeError(`node (${level}, ${index}) is not complete`);
     return hash;
