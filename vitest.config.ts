@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
-    // Suites that need a running PostgreSQL or Redis are opted into by .ci/run.
+    // Suites that need PostgreSQL run when a server answers (see src/store/postgres) and skip otherwise.
     exclude: ["**/node_modules/**", "**/dist/**"],
   },
 });

@@ -8,7 +8,7 @@
  */
 import type { Principal } from "../policy/types.js";
 
-export type StoreDriver = "sqlite";
+export type StoreDriver = "sqlite" | "postgres";
 
 /** An API key as stored. The secret itself is never stored: only its hash (see keys.ts). */
 export interface ApiKeyRecord {
@@ -162,6 +162,11 @@ export interface StoreOptions {
   readonly driver?: StoreDriver;
   /** SQLite: the database is `<dataDir>/clearance.db`; dataDir is created with mode 0700 if missing. */
   readonly dataDir: string;
+  /**
+   * PostgreSQL: the connection string (default: the DATABASE_URL environment variable). The tables go
+   * in the connection's search_path schema, e.g. `?options=-c%20search_path%3Dclearance`.
+   */
+  readonly url?: string;
 }
 
 export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed" | "conflict";
@@ -183,6 +188,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     case "sqlite": {
       const { openSqliteStore } = await import("./sqlite/index.js");
       return openSqliteStore(options.dataDir);
+    }
+    case "postgres": {
+      const url = options.url ?? process.env.DATABASE_URL;
+      if (url === undefined || url === "")
+        throw new Error("the postgres store needs a connection string: set url, or DATABASE_URL");
+      const { openPostgresStore } = await import("./postgres/index.js");
+      return openPostgresStore(url);
     }
     default:
       throw new Error(`unknown store driver: ${String(driver satisfies never)}`);

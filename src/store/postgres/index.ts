@@ -1,0 +1,257 @@
+/**
+ * The shared store: one PostgreSQL schema for every gateway process and the CLI. The semantics are
+ * the SQLite driver's (the reference), and the shared suite (../suite.ts) holds both to them. This
+ * file opens the pool and decides the transactions; queries.ts holds the SQL.
+ *
+ * Each change is one transaction (READ COMMITTED) on one pooled connection, and bumps the version
+ * and writes its outbox record in that transaction (see `changed` for why in that order). Reads are
+ * single autocommit statements, except snapshot(), which needs one consistent view.
+ */
+import pg from "pg";
+import type { Principal } from "../../policy/types.js";
+import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
+import { generateApiKey, isKeyId } from "../keys.js";
+import {
+  StoreError,
+  type ApiKeyRecord,
+  type Change,
+  type Collection,
+  type OutboxRecord,
+  type StoredRecord,
+  type Store,
+  type StoreSnapshot,
+  type UsageDelta,
+  type UsageTotals,
+} from "../index.js";
+import { migrate, quoteIdent } from "./migrations.js";
+import * as q from "./queries.js";
+
+export interface PostgresStoreOptions {
+  /**
+   * Keep the tables in this schema (created if missing) rather than in the connection's search_path
+   * (by default `public`; a URL can choose with `?options=-c%20search_path%3D<schema>`).
+   */
+  readonly schema?: string;
+  /** The most connections this store opens (default 10). */
+  readonly max?: number;
+}
+
+/** Connects, migrates (see migrations.ts), and returns the store. Rejects on a schema newer than this build. */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
+  const { schema } = options;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    types: q.TYPES,
+    fallback_application_name: "clearance",
+    // Awaited before the pool hands the connection out, so no query can run in another schema.
+    onConnect:
+      schema === undefined
+        ? undefined
+        : async (client) => void (await client.query(`SET search_path TO ${quoteIdent(schema)}`)),
+  });
+  // A server that drops an idle connection (restart, idle timeout) makes the pool emit "error"; with
+  // no listener that would kill the process. The pool discards the connection and reconnects on demand.
+  pool.on("error", () => undefined);
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client, undefined, schema === undefined ? {} : { createSchema: schema });
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+    return new PostgresStore(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly driver = "postgres" as const;
+  readonly #pool: pg.Pool;
+  #closed = false;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** The pool, or StoreError "closed". Single statements need no explicit transaction. */
+  #live(): pg.Pool {
+    if (this.#closed) throw new StoreError("closed", "the store is closed");
+    return this.#pool;
+  }
+
+  /** Runs `fn` in a transaction on one connection: BEGIN, fn, COMMIT; ROLLBACK on any error. */
+  async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+    const client = await this.#live().connect();
+    try {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query("COMMIT");
+      client.release();
+      return result;
+    } catch (err) {
+      // A connection that cannot even roll back is broken: release(e) closes it instead of pooling it.
+      await client.query("ROLLBACK").then(
+        () => client.release(),
+        (e: Error) => client.release(e),
+      );
+      throw err;
+    }
+  }
+
+  /** The change's version bump and audit record, in the caller's transaction. */
+  #changed(
+    db: pg.PoolClient,
+    actor: string | undefined,
+    action: string,
+    object: OutboxRecord["object"],
+    details: Record<string, unknown> = {},
+  ): Promise<void> {
+    return q.changed(db, now(), { actor: actor ?? "system", action, object, details });
+  }
+
+  readonly principals = {
+    put: async (p: Principal, actor?: string): Promise<{ created: boolean }> => {
+      const { id, json } = principalDocument(p);
+      return this.#tx(async (db) => {
+        const created = await q.putPrincipal(db, id, json, now());
+        const details = { created, principal: JSON.parse(json) as unknown };
+        await this.#changed(db, actor, "principal.put", { kind: "principal", id }, details);
+        return { created };
+      });
+    },
+    get: async (id: string): Promise<Principal | undefined> => q.getPrincipal(this.#live(), id),
+    list: async (): Promise<Principal[]> => q.listPrincipals(this.#live()),
+    remove: async (id: string, actor?: string): Promise<boolean> =>
+      this.#tx(async (db) => {
+        // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
+        if ((await db.query("DELETE FROM principals WHERE id = $1", [id])).rowCount === 0) return false;
+        await this.#changed(db, actor, "principal.remove", { kind: "principal", id });
+        return true;
+      }),
+  };
+
+  readonly keys = {
+    create: async (
+      principalId: string,
+      label?: string | null,
+      actor?: string,
+    ): Promise<{ key: string; record: ApiKeyRecord }> => {
+      const checkedLabel = checkLabel(label);
+      return this.#tx(async (db) => {
+        for (;;) {
+          const { id, key, hash } = generateApiKey();
+          const record = { id, principalId, label: checkedLabel, createdAt: now(), revokedAt: null, hash };
+          // The foreign key checks that the principal exists, and locks it against a concurrent remove.
+          const inserted = await q.insertKey(db, record).catch((err: unknown) => {
+            if ((err as { code?: unknown }).code !== q.FOREIGN_KEY_VIOLATION) throw err;
+            throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
+          });
+          // 60 random bits: a collision is practically impossible, but a retry is cheaper than the doubt.
+          if (!inserted) continue;
+          const details = { principal: principalId, label: checkedLabel };
+          await this.#changed(db, actor, "key.create", { kind: "key", id }, details);
+          return { key, record };
+        }
+      });
+    },
+    revoke: async (id: string, actor?: string): Promise<boolean> => {
+      this.#live();
+      // Ids are generated in one format: anything else is unknown without asking the database.
+      if (!isKeyId(id)) return false;
+      return this.#tx(async (db) => {
+        const outcome = await q.revokeKey(db, id, now());
+        // Already revoked: no change, so no version bump, and the first revokedAt stands.
+        if (outcome === "revoked") await this.#changed(db, actor, "key.revoke", { kind: "key", id });
+        return outcome !== "unknown";
+      });
+    },
+    list: async (principalId?: string): Promise<ApiKeyRecord[]> => q.listKeys(this.#live(), principalId),
+  };
+
+  readonly outbox = {
+    list: async (afterId: number, limit: number): Promise<OutboxRecord[]> =>
+      q.listOutbox(this.#live(), afterId, limit),
+    remove: async (upToId: number): Promise<void> => {
+      await this.#live().query("DELETE FROM audit_outbox WHERE id <= $1", [upToId]);
+    },
+  };
+
+  readonly records = {
+    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> =>
+      q.getRecord<T>(this.#live(), collection, id),
+    list: async <T>(collection: Collection): Promise<StoredRecord<T>[]> =>
+      q.listRecords<T>(this.#live(), collection),
+    put: async <T>(
+      collection: Collection,
+      id: string,
+      document: T,
+      expectedRevision: number,
+      change: Change,
+    ): Promise<StoredRecord<T>> =>
+      this.#tx(async (db) => {
+        const stored = await q.casRecord(
+          db,
+          { collection, id, document, updatedAt: now() },
+          expectedRevision,
+        );
+        if (stored === undefined) {
+          throw new StoreError(
+            "conflict",
+            `${collection} ${id} changed meanwhile (expected revision ${expectedRevision}); reload and retry`,
+          );
+        }
+        await this.#changed(db, change.actor, change.action, { kind: collection, id }, { ...change.details });
+        return stored;
+      }),
+  };
+
+  readonly usage = {
+    add: async (deltas: readonly UsageDelta[]): Promise<void> => {
+      const checked = checkUsageDeltas(deltas);
+      const pool = this.#live();
+      if (checked.length > 0) await q.addUsage(pool, checked);
+    },
+    totals: async (): Promise<UsageTotals> => q.usageTotals(this.#live()),
+    byLicenseDay: async (sinceDay: string) => q.usageByLicenseDay(this.#live(), sinceDay),
+  };
+
+  async version(): Promise<number> {
+    // One single-row read in autocommit mode: no BEGIN/COMMIT round trips for the ~10 polls a second.
+    return q.version(this.#live());
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    // REPEATABLE READ: all the reads see one snapshot. Under READ COMMITTED a change committing
+    // between two reads could pair the old key list with the new version, and the gateway, holding
+    // that version, would not reload to pick the change up.
+    return this.#tx(
+      async (db) => ({
+        version: await q.version(db),
+        principals: await q.listPrincipals(db),
+        keys: await q.listKeys(db),
+        usage: await q.usageTotals(db),
+        records: await q.listRecords(db),
+      }),
+      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    );
+  }
+
+  /** Idempotent; waits for queries in flight, then closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,178 @@
+/**
+ * The PostgreSQL schema, as an append-only list of migrations with the same versions and meaning as
+ * SQLite's (../sqlite/migrations.ts): version N here creates what version N creates there, in this
+ * dialect. Never edit a released migration: add a new one, to both lists.
+ *
+ * Dialect choices, all so that the driver gives back exactly what the SQLite driver does:
+ * - Ids are `TEXT COLLATE "C"`: byte order, as SQLite's BINARY collation, so "ordered by id" is the
+ *   same list whatever the database's locale.
+ * - Times and documents are TEXT: ISO strings and JSON come back byte for byte as written (timestamptz
+ *   would reformat the time, JSONB would reorder the document's keys).
+ * - Counters are BIGINT (the driver parses int8 into numbers); identity columns stand in for SQLite's
+ *   rowid and AUTOINCREMENT.
+ */
+import type { PoolClient } from "pg";
+import { StoreError } from "../index.js";
+
+export interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      -- One row: the change counter the gateway polls (see Store.version).
+      CREATE TABLE store_meta (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL
+      );
+      INSERT INTO store_meta (id, version) VALUES (1, 0);
+
+      CREATE TABLE principals (
+        id         TEXT COLLATE "C" PRIMARY KEY,
+        document   TEXT NOT NULL,  -- the Principal as JSON, exactly as put
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id           TEXT COLLATE "C" PRIMARY KEY,
+        -- Insertion order for listing (SQLite lists by rowid): created_at ties within a millisecond.
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        principal_id TEXT COLLATE "C" NOT NULL REFERENCES principals (id) ON DELETE CASCADE,
+        label        TEXT,
+        hash         TEXT NOT NULL,  -- hex SHA-256 of the secret; the secret is never stored
+        created_at   TEXT NOT NULL,
+        revoked_at   TEXT
+      );
+      CREATE INDEX api_keys_by_principal ON api_keys (principal_id, seq);
+
+      -- Usage rolled up per UTC day. '' stands for "none" in organization_id and license_id, as in
+      -- SQLite: NULLs never collide in the primary key, and the upsert relies on collisions.
+      CREATE TABLE usage_daily (
+        day             TEXT COLLATE "C" NOT NULL,
+        principal_id    TEXT COLLATE "C" NOT NULL,
+        organization_id TEXT COLLATE "C" NOT NULL,
+        license_id      TEXT COLLATE "C" NOT NULL,
+        model           TEXT COLLATE "C" NOT NULL,
+        input_tokens    BIGINT NOT NULL,
+        output_tokens   BIGINT NOT NULL,
+        requests        BIGINT NOT NULL,
+        PRIMARY KEY (day, principal_id, organization_id, license_id, model)
+      );
+    `,
+  },
+  {
+    version: 2,
+    sql: `
+      -- Admin changes waiting for the audit log, written in the same transaction as the change.
+      CREATE TABLE audit_outbox (
+        id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        time        TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        object_kind TEXT NOT NULL,
+        object_id   TEXT NOT NULL,
+        details     TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 3,
+    sql: `
+      -- The control plane's documents (identities, partners, licenses, scheme versions, settings).
+      CREATE TABLE records (
+        collection TEXT COLLATE "C" NOT NULL,
+        id         TEXT COLLATE "C" NOT NULL,
+        revision   INTEGER NOT NULL,
+        document   TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (collection, id)
+      );
+    `,
+  },
+];
+
+/**
+ * The advisory lock every migration run holds: "clrm" in ASCII. Database-wide, so runs for different
+ * schemas serialize too; that costs milliseconds, once per process start.
+ */
+export const MIGRATION_LOCK = 0x636c726d;
+
+export interface MigrateOptions {
+  /** Create this schema first if it does not exist (under the lock: concurrent creates would race). */
+  readonly createSchema?: string;
+}
+
+/**
+ * Applies the pending migrations in one transaction on `client`, in the schema its search_path
+ * selects. The transaction holds pg_advisory_xact_lock(MIGRATION_LOCK): gateway processes starting
+ * together queue on it, and all but the first find nothing to do. DDL is transactional in PostgreSQL,
+ * so a failing migration rolls the whole run back. Returns the versions applied now.
+ */
+export async function migrate(
+  client: PoolClient,
+  migrations: readonly Migration[] = MIGRATIONS,
+  options: MigrateOptions = {},
+): Promise<number[]> {
+  const latest = checkOrder(migrations);
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    if (options.createSchema !== undefined)
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.createSchema)}`);
+    const schema = (await client.query<{ s: string | null }>("SELECT current_schema() AS s")).rows[0]?.s;
+    // Without this, CREATE TABLE fails with the less helpful "no schema has been selected to create in".
+    if (schema === null || schema === undefined)
+      throw new Error("no schema to create the store in: the search_path names no existing schema");
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      applied_at TEXT NOT NULL
+    )`);
+    const { rows } = await client.query<{ v: number | null }>(
+      "SELECT max(version) AS v FROM schema_migrations",
+    );
+    const current = rows[0]?.v ?? 0;
+    if (current > latest) {
+      throw new StoreError(
+        "schema-too-new",
+        `schema ${schema} has schema version ${current}, but this build of clearance knows versions up ` +
+          `to ${latest}: it was written by a newer clearance. Upgrade clearance; do not downgrade the database.`,
+      );
+    }
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      await client.query(m.sql);
+      await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
+        m.version,
+        new Date().toISOString(),
+      ]);
+      applied.push(m.version);
+    }
+    await client.query("COMMIT");
+    return applied;
+  } catch (err) {
+    // The first error is the one to report; a failed ROLLBACK means the connection is gone anyway.
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A double-quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** The latest version; throws unless versions are positive integers in strictly increasing order. */
+function checkOrder(migrations: readonly Migration[]): number {
+  let previous = 0;
+  for (const m of migrations) {
+    if (!Number.isInteger(m.version) || m.version <= previous)
+      throw new Error(`migrations out of order: version ${m.version} after ${previous}`);
+    previous = m.version;
+  }
+  return previous;
+}

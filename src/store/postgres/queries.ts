@@ -1,0 +1,263 @@
+/**
+ * The PostgreSQL driver's SQL, one function per statement (or per small group read together), each
+ * taking the pool (autocommit) or a transaction's client. index.ts decides which transaction each
+ * runs in; this file decides how each talks to the tables.
+ */
+import pg from "pg";
+import type { Principal } from "../../policy/types.js";
+import type { CheckedDelta } from "../input.js";
+import type { ApiKeyRecord, Collection, OutboxRecord, StoredRecord, UsageTotals } from "../index.js";
+
+export type Db = pg.Pool | pg.PoolClient;
+
+/** BIGINT (int8) comes back from pg as a string; the Store speaks numbers. */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  // Fail the query rather than hand back a counter silently rounded past 2^53.
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${text} exceeds Number.MAX_SAFE_INTEGER`);
+  return n;
+}
+
+/** For the pool. Not pg.types.setTypeParser: that is process-wide, and would change other pg users' results. */
+export const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export const FOREIGN_KEY_VIOLATION = "23503";
+const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
+const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
+const TOKENS = "SUM(input_tokens + output_tokens)::bigint";
+
+interface KeyRow {
+  id: string;
+  principal_id: string;
+  label: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  hash: string;
+}
+interface RecordRow {
+  collection: Collection;
+  id: string;
+  revision: number;
+  document: string;
+  updated_at: string;
+}
+
+const toKey = (r: KeyRow): ApiKeyRecord => ({
+  id: r.id,
+  principalId: r.principal_id,
+  label: r.label,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+  hash: r.hash,
+});
+const toStored = <T>(r: RecordRow): StoredRecord<T> => ({
+  collection: r.collection,
+  id: r.id,
+  revision: r.revision,
+  document: JSON.parse(r.document) as T,
+  updatedAt: r.updated_at,
+});
+const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
+
+// Named: prepared once per connection, since the gateway polls it ~10 times a second.
+const VERSION = { name: "clearance-store-version", text: "SELECT version FROM store_meta WHERE id = 1" };
+
+export async function version(db: Db): Promise<number> {
+  return (await db.query<{ version: number }>(VERSION)).rows[0]?.version ?? 0;
+}
+
+/**
+ * Bumps the version, then writes the change's audit record. The bump's row lock is held to COMMIT,
+ * so changes serialize on it and the outbox ids that follow are drawn in commit order: otherwise a
+ * drainer that has read id 6 could later see id 5 commit, and skip it.
+ */
+export async function changed(db: pg.PoolClient, time: string, entry: Omit<OutboxRecord, "id" | "time">) {
+  await db.query("UPDATE store_meta SET version = version + 1 WHERE id = 1");
+  await db.query(
+    "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ($1, $2, $3, $4, $5, $6)",
+    [time, entry.actor, entry.action, entry.object.kind, entry.object.id, JSON.stringify(entry.details)],
+  );
+}
+
+/**
+ * Inserts or replaces; true when it inserted. Not one upsert: `created` must be right when writers
+ * race. An update finding nothing means a concurrent remove got in between: insert again.
+ */
+export async function putPrincipal(db: pg.PoolClient, id: string, json: string, now: string) {
+  for (;;) {
+    const insert = `INSERT INTO principals (id, document, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                    ON CONFLICT (id) DO NOTHING`;
+    if ((await db.query(insert, [id, json, now])).rowCount === 1) return true;
+    const update = "UPDATE principals SET document = $2, updated_at = $3 WHERE id = $1";
+    if ((await db.query(update, [id, json, now])).rowCount === 1) return false;
+  }
+}
+
+export async function getPrincipal(db: Db, id: string): Promise<Principal | undefined> {
+  const { rows } = await db.query<{ document: string }>("SELECT document FROM principals WHERE id = $1", [
+    id,
+  ]);
+  return rows[0] === undefined ? undefined : toPrincipal(rows[0]);
+}
+
+export async function listPrincipals(db: Db): Promise<Principal[]> {
+  return (await db.query<{ document: string }>("SELECT document FROM principals ORDER BY id")).rows.map(
+    toPrincipal,
+  );
+}
+
+/** False when the id is taken. Rejects with FOREIGN_KEY_VIOLATION for an unknown principal. */
+export async function insertKey(db: pg.PoolClient, k: ApiKeyRecord): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO api_keys (id, principal_id, label, hash, created_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO NOTHING`,
+    [k.id, k.principalId, k.label, k.hash, k.createdAt],
+  );
+  return rowCount === 1;
+}
+
+/** "revoked" now, "unchanged" if it already was (its first revokedAt stands), "unknown". */
+export async function revokeKey(db: pg.PoolClient, id: string, now: string) {
+  const sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+  if ((await db.query(sql, [now, id])).rowCount === 1) return "revoked";
+  return (await db.query("SELECT 1 FROM api_keys WHERE id = $1", [id])).rowCount === 1
+    ? "unchanged"
+    : "unknown";
+}
+
+/** In insertion order (seq: created_at ties within a millisecond, ids are random). */
+export async function listKeys(db: Db, principalId?: string): Promise<ApiKeyRecord[]> {
+  const { rows } =
+    principalId === undefined
+      ? await db.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY seq`)
+      : await db.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE principal_id = $1 ORDER BY seq`, [
+          principalId,
+        ]);
+  return rows.map(toKey);
+}
+
+export async function listOutbox(db: Db, afterId: number, limit: number): Promise<OutboxRecord[]> {
+  type Row = Omit<OutboxRecord, "object" | "details"> & {
+    object_kind: string;
+    object_id: string;
+    details: string;
+  };
+  const { rows } = await db.query<Row>(
+    `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox
+     WHERE id > $1 ORDER BY id LIMIT $2`,
+    [afterId, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    time: r.time,
+    actor: r.actor,
+    action: r.action,
+    object: { kind: r.object_kind, id: r.object_id },
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  }));
+}
+
+export async function getRecord<T>(db: Db, collection: Collection, id: string) {
+  const sql = `SELECT ${RECORD_COLUMNS} FROM records WHERE collection = $1 AND id = $2`;
+  const row = (await db.query<RecordRow>(sql, [collection, id])).rows[0];
+  return row === undefined ? undefined : toStored<T>(row);
+}
+
+/** One collection ordered by id, or (no collection) all of them ordered by collection and id. */
+export async function listRecords<T>(db: Db, collection?: Collection): Promise<StoredRecord<T>[]> {
+  const { rows } =
+    collection === undefined
+      ? await db.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM records ORDER BY collection, id`)
+      : await db.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM records WHERE collection = $1 ORDER BY id`, [
+          collection,
+        ]);
+  return rows.map((r) => toStored<T>(r));
+}
+
+/**
+ * Compare-and-swap in one statement; undefined when the stored revision is not `expected`. A racing
+ * writer waits on the row (or, inserting, on the key) until the winner commits; its WHERE then sees
+ * the new revision (or its insert the new row) and matches nothing.
+ */
+export async function casRecord<T>(
+  db: pg.PoolClient,
+  r: Omit<StoredRecord<T>, "revision">,
+  expected: number,
+): Promise<StoredRecord<T> | undefined> {
+  // No stored revision can equal these (the column is INTEGER): a conflict, as SQLite says, rather
+  // than PostgreSQL's "invalid input syntax for type integer".
+  if (!Number.isInteger(expected) || expected < 0 || expected > 2 ** 31 - 1) return undefined;
+  const params = [r.collection, r.id, JSON.stringify(r.document), r.updatedAt];
+  const { rows } =
+    expected === 0
+      ? await db.query<RecordRow>(
+          `INSERT INTO records (collection, id, revision, document, updated_at) VALUES ($1, $2, 1, $3, $4)
+           ON CONFLICT (collection, id) DO NOTHING RETURNING ${RECORD_COLUMNS}`,
+          params,
+        )
+      : await db.query<RecordRow>(
+          `UPDATE records SET revision = revision + 1, document = $3, updated_at = $4
+           WHERE collection = $1 AND id = $2 AND revision = $5 RETURNING ${RECORD_COLUMNS}`,
+          [...params, expected],
+        );
+  return rows[0] === undefined ? undefined : toStored<T>(rows[0]);
+}
+
+/**
+ * Adds a batch in one statement: atomic without BEGIN/COMMIT, one round trip. Deltas are summed per
+ * row first (one INSERT may not update a row twice), then sorted, so that two gateways flushing at
+ * once lock rows in the same order and cannot deadlock. '' is "none", as in SQLite.
+ */
+export async function addUsage(db: Db, deltas: readonly CheckedDelta[]): Promise<void> {
+  const rows = new Map<string, [string, string, string, string, string, number, number, number]>();
+  for (const d of deltas) {
+    const key = [d.day, d.principalId, d.organizationId ?? "", d.licenseId ?? "", d.model] as const;
+    const id = JSON.stringify(key);
+    const row = rows.get(id) ?? [...key, 0, 0, 0];
+    row[5] += d.inputTokens;
+    row[6] += d.outputTokens;
+    row[7] += d.requests;
+    rows.set(id, row);
+  }
+  const sorted = [...rows.keys()].sort().map((id) => rows.get(id)!);
+  await db.query(
+    `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model,
+                              input_tokens, output_tokens, requests)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                          $6::bigint[], $7::bigint[], $8::bigint[])
+     ON CONFLICT (day, principal_id, organization_id, license_id, model) DO UPDATE SET
+       input_tokens = usage_daily.input_tokens + excluded.input_tokens,
+       output_tokens = usage_daily.output_tokens + excluded.output_tokens,
+       requests = usage_daily.requests + excluded.requests`,
+    [0, 1, 2, 3, 4, 5, 6, 7].map((i) => sorted.map((row) => row[i])),
+  );
+}
+
+// One statement, so its three parts read one snapshot; ordered as SQLite's GROUP BY returns them.
+const TOTALS = `
+  SELECT 'l' AS kind, license_id AS id, ${TOKENS} AS tokens FROM usage_daily WHERE license_id <> '' GROUP BY license_id
+  UNION ALL SELECT 'p', principal_id, ${TOKENS} FROM usage_daily GROUP BY principal_id
+  UNION ALL SELECT 'o', organization_id, ${TOKENS} FROM usage_daily WHERE organization_id <> '' GROUP BY organization_id
+  ORDER BY kind, id`;
+
+export async function usageTotals(db: Db): Promise<UsageTotals> {
+  const { rows } = await db.query<{ kind: "l" | "p" | "o"; id: string; tokens: number }>(TOTALS);
+  // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
+  const of = (kind: string) =>
+    Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.id, r.tokens]));
+  return { byLicense: of("l"), byPrincipal: of("p"), byOrganization: of("o") };
+}
+
+export async function usageByLicenseDay(db: Db, sinceDay: string) {
+  const { rows } = await db.query<{ licenseId: string; day: string; tokens: number }>(
+    `SELECT license_id AS "licenseId", day, ${TOKENS} AS tokens FROM usage_daily
+     WHERE license_id <> '' AND day >= $1 GROUP BY license_id, day ORDER BY license_id, day`,
+    [sinceDay],
+  );
+  return rows;
+}
