@@ -28,6 +28,8 @@ export interface GatewayConfig {
   readonly adminToken: string | null;
   /** The key for pseudonymising principals in the audit log, when configured. */
   readonly pseudonymKey: string | null;
+  /** The PostgreSQL connection string, when the store is PostgreSQL. */
+  readonly storeUrl: string | null;
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -70,11 +72,17 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       ]),
     );
   }
+  const storeUrl = value.store.driver === "postgres" ? env[value.store.url_env] || null : null;
+  if (value.store.driver === "postgres" && storeUrl === null) {
+    throw new InvalidInputError(
+      placed(source, [{ code: "missing_secret", path: ["store", "url_env"], message: `environment variable ${value.store.url_env} is not set` }]),
+    );
+  }
   const adminToken = env[value.admin.token_env] || null;
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
     routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });
-  return { file: value, schemePath, scheme, routes, route, apiKeys, adminToken, pseudonymKey };
+  return { file: value, schemePath, scheme, routes, route, apiKeys, adminToken, pseudonymKey, storeUrl };
 }
 
 function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {

@@ -49,8 +49,16 @@ const route = z.strictObject({
 export const configSchema = z.strictObject({
   /** Scheme file, relative to this config file. */
   scheme: z.string(),
-  /** Embedded store and keys; relative to the working directory. */
+  /** Embedded store, audit log and keys; relative to the working directory. */
   data_dir: z.string().default(".clearance"),
+  /** Where principals, keys, partners, licenses and usage live: the embedded SQLite file, or PostgreSQL. */
+  store: z
+    .strictObject({
+      driver: z.enum(["sqlite", "postgres"]).default("sqlite"),
+      /** PostgreSQL connection string, from this environment variable. */
+      url_env: envName.default("DATABASE_URL"),
+    })
+    .default({ driver: "sqlite", url_env: "DATABASE_URL" }),
   listen: z
     .strictObject({
       host: z.string().default("127.0.0.1"),

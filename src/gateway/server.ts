@@ -42,7 +42,13 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
-  const store = options.store ?? (await openStore({ dataDir: options.dataDir ?? config.file.data_dir }));
+  const store =
+    options.store ??
+    (await openStore({
+      driver: config.file.store.driver,
+      dataDir: options.dataDir ?? config.file.data_dir,
+      ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
+    }));
   const dataDir = options.dataDir ?? config.file.data_dir;
   const audit = await openAudit({
     dataDir,
