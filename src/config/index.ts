@@ -75,7 +75,13 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   const storeUrl = value.store.driver === "postgres" ? env[value.store.url_env] || null : null;
   if (value.store.driver === "postgres" && storeUrl === null) {
     throw new InvalidInputError(
-      placed(source, [{ code: "missing_secret", path: ["store", "url_env"], message: `environment variable ${value.store.url_env} is not set` }]),
+      placed(source, [
+        {
+          code: "missing_secret",
+          path: ["store", "url_env"],
+          message: `environment variable ${value.store.url_env} is not set`,
+        },
+      ]),
     );
   }
   const adminToken = env[value.admin.token_env] || null;
