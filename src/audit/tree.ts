@@ -56,7 +56,7 @@ export class TileTree {
   /** `leaves` expanded to all levels, kept until the next append (proofs read it many times). */
   private partial: Buffer[][] | null = null;
   /** Full level-0 tiles, decoded and expanded to all 8 levels, most recently used last. */
-  private readonly cache = new Map<bigint, Buffer[][]>();
+  private readonly cache = new Map<bigint, Promise<Buffer[][]>>();
 
   constructor(
     readonly dir: string,
@@ -131,18 +131,24 @@ export class TileTree {
     return hash;
   };
 
-  private async fullTile(tile: bigint): Promise<Buffer[][]> {
+  /**
+   * A proof asks for up to 8 nodes of one tile at once, so the load itself is cached (not only its
+   * result): one read, decode and rehash per tile. A failed load is forgotten.
+   */
+  private fullTile(tile: bigint): Promise<Buffer[][]> {
     const hit = this.cache.get(tile);
     if (hit !== undefined) {
       this.cache.delete(tile);
       this.cache.set(tile, hit);
       return hit;
     }
-    const data = await readFile(this.path({ level: 0, index: tile, width: TILE_WIDTH }));
-    const levels = expand(decodeTile(data, TILE_WIDTH));
-    this.cache.set(tile, levels);
+    const load = readFile(this.path({ level: 0, index: tile, width: TILE_WIDTH })).then((data) =>
+      expand(decodeTile(data, TILE_WIDTH)),
+    );
+    load.catch(() => this.cache.delete(tile));
+    this.cache.set(tile, load);
     if (this.cache.size > this.cacheTiles) this.cache.delete(this.cache.keys().next().value as bigint);
-    return levels;
+    return load;
   }
 
   /** Level-1 and higher tiles that became full after a level-0 tile filled. */
