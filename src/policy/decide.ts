@@ -55,7 +55,7 @@ export function decide(scheme: CompiledScheme, principal: Principal, request: De
     actionIndex: ACTION_INDEX[request.action] ?? -1,
   };
   const first = evaluate(ctx, request.model);
-  const schemeRef = { name: scheme.name, digest: scheme.digest };
+  const schemeRef = scheme.ref;
   if (first.outcome === "allow") {
     return decision(
       "allow",
@@ -64,6 +64,7 @@ export function decide(scheme: CompiledScheme, principal: Principal, request: De
       request.model,
       first.grant,
       first.checks,
+      undefined,
       schemeRef,
     );
   }
@@ -80,22 +81,21 @@ export function decide(scheme: CompiledScheme, principal: Principal, request: De
       checks: attempt.checks,
     });
     if (attempt.outcome === "allow") {
-      const d = decision(
+      return decision(
         "fallback",
         first.reason,
         request.model,
         next,
         attempt.grant,
         first.checks,
+        fallbacks,
         schemeRef,
       );
-      return { ...d, fallbacks };
     }
     // Cycles are rejected when the scheme is compiled, so the chain ends.
     next = UNIVERSAL.has(attempt.reason) ? null : (scheme.models.get(next)?.fallback ?? null);
   }
-  const d = decision("deny", first.reason, request.model, null, null, first.checks, schemeRef);
-  return fallbacks === undefined ? d : { ...d, fallbacks };
+  return decision("deny", first.reason, request.model, null, null, first.checks, fallbacks, schemeRef);
 }
 
 function decision(
@@ -105,9 +105,12 @@ function decision(
   served: string | null,
   grant: GrantRef | null,
   checks: CheckResult[],
+  fallbacks: FallbackAttempt[] | undefined,
   scheme: Decision["scheme"],
 ): Decision {
-  return { decision: outcome, reason, model, served_model: served, grant, checks, scheme };
+  // One object shape for every decision (fallbacks undefined when none was tried, and left out of
+  // JSON): building then copying gave V8 two shapes and cost a third of the throughput.
+  return { decision: outcome, reason, model, served_model: served, grant, checks, fallbacks, scheme };
 }
 
 /** The check list applied to one model. */

@@ -74,6 +74,8 @@ export interface CompiledScheme {
   readonly name: string;
   /** `sha256:<hex>` of the RFC 8785 canonical JSON of the scheme as validated. */
   readonly digest: string;
+  /** `{name, digest}`, as every decision reports it (one object, shared). */
+  readonly ref: { readonly name: string; readonly digest: string };
   readonly source: SchemeFile;
   readonly home: Countries;
   readonly nationalityRule: NationalityRule;
@@ -171,11 +173,13 @@ export function compileScheme(source: SchemeFile): CompileResult {
   });
 
   if (problems.length > 0) return { ok: false, problems };
+  const digest = schemeDigest(source);
   return {
     ok: true,
     scheme: {
       name: source.name,
-      digest: schemeDigest(source),
+      digest,
+      ref: { name: source.name, digest },
       source,
       home,
       nationalityRule: source.nationality_rule,
