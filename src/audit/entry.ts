@@ -39,25 +39,30 @@ export function grantId(grant: GrantRef | null): string | null {
     : `${grant.kind}:${grant.partner}#${grant.index}`;
 }
 
+/**
+ * A decision entry. Its members are strings, null and one small integer, for which RFC 8785 is
+ * JSON.stringify with the keys in code-unit order: written here in that order, it skips a generic
+ * canonicaliser on the request path (a test checks the bytes equal canonicalJson's).
+ */
 export function decisionEntry(d: Decision, ctx: DecisionContext, pseudonymize?: Pseudonymizer): Buffer {
   const org = ctx.principal.organization;
   return Buffer.from(
-    canonicalJson({
-      v: 1,
-      type: "decision",
-      time: ctx.time.toISOString(),
-      request_id: ctx.requestId,
-      node: ctx.node,
-      principal: pseudonymize ? pseudonymize(ctx.principal.id) : ctx.principal.id,
-      organization: org == null ? null : typeof org === "string" ? org : org.id,
-      location: ctx.location,
-      model: d.model,
-      served_model: d.served_model,
+    JSON.stringify({
       action: ctx.action,
       decision: d.decision,
-      reason: d.reason,
       grant: grantId(d.grant),
+      location: ctx.location,
+      model: d.model,
+      node: ctx.node,
+      organization: org == null ? null : typeof org === "string" ? org : org.id,
+      principal: pseudonymize ? pseudonymize(ctx.principal.id) : ctx.principal.id,
+      reason: d.reason,
+      request_id: ctx.requestId,
       scheme: d.scheme.digest,
+      served_model: d.served_model,
+      time: ctx.time.toISOString(),
+      type: "decision",
+      v: 1,
     }),
   );
 }

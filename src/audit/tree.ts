@@ -40,8 +40,15 @@ class HashColumn {
 }
 
 /** Writes a file so that readers see the old or the new content, never a half-written one. */
+/** Directories known to exist: tiles of one directory are written many times over. */
+const made = new Set<string>();
+
 export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  if (!made.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    made.add(dir);
+  }
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, data);
   await rename(tmp, path);

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../canonical/index.js";
+import { decide } from "../policy/decide.js";
+import { NOW, testScheme } from "../testing/schemes.js";
+import { adminEntry, decisionEntry, pseudonymizer } from "./entry.js";
+
+describe("audit entries", () => {
+  const scheme = testScheme();
+  const principal = {
+    id: "p-fr",
+    citizenships: [{ country: "FR" }],
+    organization: { id: "org-é", country: "FR" },
+    assurance: "attested" as const,
+  };
+
+  it("a decision entry is RFC 8785 canonical JSON, byte for byte", () => {
+    for (const [model, location] of [
+      ["m5", "FR"],
+      ["m5", "IN"],
+      ["nope", null],
+      ["m5", "IR"],
+    ] as const) {
+      const d = decide(scheme, principal, { model, action: "infer", location, time: NOW });
+      const ctx = {
+        time: new Date(NOW),
+        requestId: "r-1",
+        node: 'n"1',
+        principal,
+        location,
+        action: "infer",
+      };
+      for (const p of [undefined, pseudonymizer("k")]) {
+        const bytes = decisionEntry(d, ctx, p);
+        expect(bytes.toString()).toBe(canonicalJson(JSON.parse(bytes.toString())));
+      }
+    }
+  });
+
+  it("pseudonymises principals with a keyed hash, and names no prompt or key", () => {
+    const d = decide(scheme, principal, { model: "m5", action: "infer", location: "FR", time: NOW });
+    const ctx = {
+      time: new Date(NOW),
+      requestId: "r-2",
+      node: "n",
+      principal,
+      location: "FR",
+      action: "infer",
+    };
+    const e = JSON.parse(decisionEntry(d, ctx, pseudonymizer("secret")).toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(e.principal).toMatch(/^hmac-sha256:[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(e)).not.toContain("p-fr");
+    expect(
+      adminEntry({
+        time: new Date(NOW),
+        node: "n",
+        actor: "a",
+        action: "key.revoke",
+        object: { kind: "key", id: "k" },
+      }).toString(),
+    ).toBe(
+      canonicalJson({
+        v: 1,
+        type: "admin",
+        time: new Date(NOW).toISOString(),
+        node: "n",
+        change: null,
+        actor: "a",
+        action: "key.revoke",
+        object: { kind: "key", id: "k" },
+        details: {},
+      }),
+    );
+  });
+});
