@@ -174,7 +174,3 @@ export function paginate<T extends { id: string }>(items: readonly T[], limit: n
   const more = start + limit < items.length;
   return { data, next_cursor: more ? (data.at(-1)?.id ?? null) : null };
 }
-
-export function sendRaw(res: ServerResponse, body: unknown): void {
-  sendJson(res, 200, body);
-}
