@@ -21,12 +21,40 @@ export interface ControlState {
   readonly identityRecords: readonly StoredRecord<Identity>[];
   readonly partners: readonly StoredRecord<PartnerDocument>[];
   readonly licenses: readonly StoredRecord<LicenseRecord>[];
+  /** The policy records (ids and revisions) this state was compiled from. */
+  readonly fingerprint: string;
 }
 
 export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("hex");
 
 export class ControlStateError extends Error {
   override name = "ControlStateError";
+}
+
+/**
+ * `buildState`, reusing the previous compiled policy when no record it depends on changed: a key
+ * or principal change must not recompile a scheme with thousands of licenses on every node.
+ */
+export function updateState(previous: ControlState | null, records: readonly StoredRecord[]): ControlState {
+  if (previous !== null && policyFingerprint(records) === previous.fingerprint) {
+    return { ...previous, ...identitiesOf(records) };
+  }
+  return buildState(records);
+}
+
+/** Which policy records (and revisions) a state was compiled from. */
+function policyFingerprint(records: readonly StoredRecord[]): string {
+  let out = "";
+  for (const r of records) if (r.collection !== "identity") out += `${r.collection}/${r.id}@${r.revision};`;
+  return out;
+}
+
+function identitiesOf(records: readonly StoredRecord[]) {
+  const identityRecords = records.filter((r) => r.collection === "identity") as StoredRecord<Identity>[];
+  const identities = new Map<string, Identity>();
+  for (const r of identityRecords)
+    if (r.document.revoked_at === null) identities.set(r.document.token_hash, r.document);
+  return { identities, identityRecords };
 }
 
 export function buildState(records: readonly StoredRecord[]): ControlState {
@@ -50,9 +78,14 @@ export function buildState(records: readonly StoredRecord[]): ControlState {
       `the policy in force does not compile: ${first?.path.join(".")}: ${first?.message}`,
     );
   }
-  const identityRecords = of<Identity>("identity");
-  const identities = new Map<string, Identity>();
-  for (const r of identityRecords)
-    if (r.document.revoked_at === null) identities.set(r.document.token_hash, r.document);
-  return { scheme: compiled.scheme, base, active, versions, identities, identityRecords, partners, licenses };
+  return {
+    scheme: compiled.scheme,
+    base,
+    active,
+    versions,
+    ...identitiesOf(records),
+    partners,
+    licenses,
+    fingerprint: policyFingerprint(records),
+  };
 }

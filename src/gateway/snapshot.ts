@@ -3,7 +3,7 @@
  * rebuilt off the hot path when the store's change counter moves (changes from the CLI, the admin
  * API or, later, other nodes), so a request never waits on the store.
  */
-import { buildState, type ControlState } from "../control/state.js";
+import { updateState, type ControlState } from "../control/state.js";
 import type { Principal } from "../policy/index.js";
 import type { Store } from "../store/index.js";
 
@@ -22,14 +22,15 @@ export interface Snapshot {
   readonly control: ControlState;
 }
 
-export async function loadSnapshot(store: Store): Promise<Snapshot> {
+/** `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds. */
+export async function loadSnapshot(store: Store, previous: Snapshot | null = null): Promise<Snapshot> {
   const s = await store.snapshot();
   const principals = new Map(s.principals.map((p) => [p.id, p]));
   const keys = new Map<string, KeyEntry>();
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
   }
-  return { version: s.version, keys, principals, control: buildState(s.records) };
+  return { version: s.version, keys, principals, control: updateState(previous?.control ?? null, s.records) };
 }
 
 export class SnapshotHolder {
@@ -79,7 +80,7 @@ export class SnapshotHolder {
     try {
       const version = await this.store.version();
       if (version !== this.current.version) {
-        this.current = await loadSnapshot(this.store);
+        this.current = await loadSnapshot(this.store, this.current);
         await this.onChange();
       }
     } catch (err) {
