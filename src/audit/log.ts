@@ -89,6 +89,11 @@ export class AuditLog {
     return this.wal.size;
   }
 
+  /** Null while the log takes entries; else why it cannot. */
+  get failure(): Error | null {
+    return this.wal.failure;
+  }
+
   get published(): Published | null {
     return this.current;
   }

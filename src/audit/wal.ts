@@ -96,6 +96,11 @@ export class Wal {
     return new Wal(fh, offset, count, onDurable);
   }
 
+  /** Why the log stopped taking entries, or null while it takes them. */
+  get failure(): Error | null {
+    return this.failed;
+  }
+
   /** Entries made durable so far. */
   get size(): bigint {
     return this.next;

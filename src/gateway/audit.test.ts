@@ -124,9 +124,17 @@ describe("the gateway's audit log", () => {
   });
 
   it("when the log cannot take an entry, requests are refused with 503", async () => {
+    expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
     await t.gateway.audit.log.close();
     const res = await ask("alice", "US");
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("audit_unavailable");
+    // Not ready: a load balancer stops sending it requests; still alive for the liveness probe.
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { reasons: string[] }).reasons).toEqual([
+      "the audit log cannot take entries",
+    ]);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 });

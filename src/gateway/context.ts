@@ -18,6 +18,8 @@ export interface GatewayContext {
   readonly meter: Meter;
   readonly locator: Locator;
   readonly bodyLimit: number;
+  /** /readyz fails when the store has not confirmed the snapshot for this long. */
+  readonly staleAfterMs: number;
   readonly rateLimiter: RateLimiter;
   readonly audit: {
     readonly log: AuditLog;

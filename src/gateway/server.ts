@@ -89,6 +89,7 @@ export async function startGateway(
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
+      staleAfterMs: Math.max(2_000, 10 * config.file.refresh_ms),
       rateLimiter: new RateLimiter(),
       audit: {
         log: audit.log,

@@ -76,9 +76,13 @@ export class SnapshotHolder {
     return next;
   }
 
+  /** When the store last answered a version check (ms since the epoch): how fresh the snapshot is known to be. */
+  confirmedAt = Date.now();
+
   private async reload(): Promise<void> {
     try {
       const version = await this.store.version();
+      this.confirmedAt = Date.now();
       if (version !== this.current.version) {
         this.current = await loadSnapshot(this.store, this.current);
         await this.onChange();
