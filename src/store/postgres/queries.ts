@@ -4,6 +4,7 @@
  * runs in; this file decides how each talks to the tables.
  */
 import pg from "pg";
+import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
 import type { Principal } from "../../policy/types.js";
 import type { CheckedDelta } from "../input.js";
 import type { ApiKeyRecord, Collection, OutboxRecord, StoredRecord, UsageTotals } from "../index.js";
@@ -27,41 +28,9 @@ export const TYPES: pg.CustomTypesConfig = {
 };
 
 export const FOREIGN_KEY_VIOLATION = "23503";
-const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
 const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
 const TOKENS = "SUM(input_tokens + output_tokens)::bigint";
 
-interface KeyRow {
-  id: string;
-  principal_id: string;
-  label: string | null;
-  created_at: string;
-  revoked_at: string | null;
-  hash: string;
-}
-interface RecordRow {
-  collection: Collection;
-  id: string;
-  revision: number;
-  document: string;
-  updated_at: string;
-}
-
-const toKey = (r: KeyRow): ApiKeyRecord => ({
-  id: r.id,
-  principalId: r.principal_id,
-  label: r.label,
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
-  hash: r.hash,
-});
-const toStored = <T>(r: RecordRow): StoredRecord<T> => ({
-  collection: r.collection,
-  id: r.id,
-  revision: r.revision,
-  document: JSON.parse(r.document) as T,
-  updatedAt: r.updated_at,
-});
 const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
 
 // Named: prepared once per connection, since the gateway polls it ~10 times a second.

@@ -20,6 +20,7 @@ import {
   type UsageDelta,
   type UsageTotals,
 } from "../index.js";
+import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
 import { migrate } from "./migrations.js";
 
 export const DB_FILE = "clearance.db";
@@ -62,33 +63,6 @@ function configure(db: Database.Database): void {
   db.pragma("foreign_keys = ON");
 }
 
-interface KeyRow {
-  id: string;
-  principal_id: string;
-  label: string | null;
-  created_at: string;
-  revoked_at: string | null;
-  hash: string;
-}
-
-interface RecordRow {
-  collection: Collection;
-  id: string;
-  revision: number;
-  document: string;
-  updated_at: string;
-}
-
-function toStored<T>(row: RecordRow): StoredRecord<T> {
-  return {
-    collection: row.collection,
-    id: row.id,
-    revision: row.revision,
-    document: JSON.parse(row.document) as T,
-    updatedAt: row.updated_at,
-  };
-}
-
 interface OutboxRow {
   id: number;
   time: string;
@@ -99,19 +73,7 @@ interface OutboxRow {
   details: string;
 }
 
-const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
 const TOKENS = "SUM(input_tokens + output_tokens)";
-
-function toRecord(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    principalId: row.principal_id,
-    label: row.label,
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-    hash: row.hash,
-  };
-}
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
@@ -331,7 +293,7 @@ export class SqliteStore implements Store {
     },
     list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
       const sql = this.#live();
-      return (principalId === undefined ? sql.keyList.all() : sql.keyListFor.all(principalId)).map(toRecord);
+      return (principalId === undefined ? sql.keyList.all() : sql.keyListFor.all(principalId)).map(toKey);
     },
   };
 
@@ -425,7 +387,7 @@ export class SqliteStore implements Store {
     return this.#tx("read", (sql) => ({
       version: sql.version.get() ?? 0,
       principals: sql.principalList.all().map(parseDocument),
-      keys: sql.keyList.all().map(toRecord),
+      keys: sql.keyList.all().map(toKey),
       usage: totals(sql),
       records: sql.recordAll.all().map((r) => toStored(r)),
     }));
