@@ -12,12 +12,9 @@
  *   rowid and AUTOINCREMENT.
  */
 import type { PoolClient } from "pg";
-import { StoreError } from "../index.js";
+import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 
-export interface Migration {
-  readonly version: number;
-  readonly sql: string;
-}
+export type { Migration } from "../migrations.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -135,13 +132,7 @@ export async function migrate(
       "SELECT max(version) AS v FROM schema_migrations",
     );
     const current = rows[0]?.v ?? 0;
-    if (current > latest) {
-      throw new StoreError(
-        "schema-too-new",
-        `schema ${schema} has schema version ${current}, but this build of clearance knows versions up ` +
-          `to ${latest}: it was written by a newer clearance. Upgrade clearance; do not downgrade the database.`,
-      );
-    }
+    refuseNewer(`schema ${schema}`, current, latest);
     const applied: number[] = [];
     for (const m of migrations) {
       if (m.version <= current) continue;
@@ -164,15 +155,4 @@ export async function migrate(
 /** A double-quoted SQL identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** The latest version; throws unless versions are positive integers in strictly increasing order. */
-function checkOrder(migrations: readonly Migration[]): number {
-  let previous = 0;
-  for (const m of migrations) {
-    if (!Number.isInteger(m.version) || m.version <= previous)
-      throw new Error(`migrations out of order: version ${m.version} after ${previous}`);
-    previous = m.version;
-  }
-  return previous;
 }

@@ -4,12 +4,9 @@
  * what is missing, and a binary older than the database refuses it rather than misreading it.
  */
 import type Database from "better-sqlite3";
-import { StoreError } from "../index.js";
+import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 
-export interface Migration {
-  readonly version: number;
-  readonly sql: string;
-}
+export type { Migration } from "../migrations.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -100,13 +97,7 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     )`);
     const current =
       db.prepare<[], number | null>("SELECT max(version) FROM schema_migrations").pluck().get() ?? 0;
-    if (current > latest) {
-      throw new StoreError(
-        "schema-too-new",
-        `database ${db.name} has schema version ${current}, but this build of clearance knows versions up ` +
-          `to ${latest}: it was written by a newer clearance. Upgrade clearance; do not downgrade the database.`,
-      );
-    }
+    refuseNewer(`database ${db.name}`, current, latest);
     const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
     const applied: number[] = [];
     for (const m of migrations) {
@@ -118,15 +109,4 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     return applied;
   });
   return run.immediate();
-}
-
-/** The latest version; throws unless versions are positive integers in strictly increasing order. */
-function checkOrder(migrations: readonly Migration[]): number {
-  let previous = 0;
-  for (const m of migrations) {
-    if (!Number.isInteger(m.version) || m.version <= previous)
-      throw new Error(`migrations out of order: version ${m.version} after ${previous}`);
-    previous = m.version;
-  }
-  return previous;
 }
