@@ -105,6 +105,11 @@ describe("the gateway's audit log", () => {
     expect((await fetch(`${t.url}/audit/proof/inclusion?index=1&size=99999999`)).status).toBe(400);
     expect((await fetch(`${t.url}/audit/proof/inclusion?index=-1&size=2`)).status).toBe(400);
     expect((await fetch(`${t.url}/audit/tile/0/../../audit.key`)).status).toBe(404);
+    // Full tiles never change; a partial one and the checkpoint do.
+    const size = checkpoint.size;
+    const partial = await fetch(`${t.url}/audit/tile/entries/000.p/${size % 256n}`);
+    expect(partial.headers.get("cache-control")).toBe("no-cache");
+    expect((await fetch(`${t.url}/audit/checkpoint`)).headers.get("cache-control")).toBe("no-cache");
   });
 
   it("admin changes are logged with who made them", async () => {
