@@ -58,6 +58,13 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       });
     }
   }
+  if (value.freshness_ms <= value.refresh_ms) {
+    problems.push({
+      code: "too_small",
+      path: ["freshness_ms"],
+      message: `freshness_ms (${value.freshness_ms}) must be larger than refresh_ms (${value.refresh_ms}): a node must get to check the store within the bound`,
+    });
+  }
   if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const pseudonymEnv = value.audit.pseudonym_key_env;
   const pseudonymKey = pseudonymEnv === undefined ? null : env[pseudonymEnv] || null;

@@ -111,6 +111,11 @@ export const configSchema = z.strictObject({
     .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
+  /**
+   * The longest the gateway decides on a snapshot the store has not confirmed as current; beyond it,
+   * controlled and home-only models are refused (503) until the store answers again.
+   */
+  freshness_ms: z.number().int().positive().default(2_000),
 });
 
 export type ConfigFile = z.output<typeof configSchema>;

@@ -18,8 +18,11 @@ export interface GatewayContext {
   readonly meter: Meter;
   readonly locator: Locator;
   readonly bodyLimit: number;
-  /** /readyz fails when the store has not confirmed the snapshot for this long. */
-  readonly staleAfterMs: number;
+  /**
+   * How long the snapshot may go unconfirmed by the store: beyond it, controlled models are refused
+   * (a revocation elsewhere might not have arrived) and /readyz fails.
+   */
+  readonly freshnessMs: number;
   readonly rateLimiter: RateLimiter;
   readonly audit: {
     readonly log: AuditLog;

@@ -63,11 +63,11 @@ export function createGatewayHandler(
         const body = { status: "ok", scheme: { name: s.name, digest: s.digest } };
         if (path === "/healthz") return sendJson(res, 200, body);
         // Ready: the store answered recently (the policy is current) and the audit log takes entries.
-        const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.staleAfterMs;
+        const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.freshnessMs;
         const audit = ctx.audit.log.failure;
         if (!stale && audit === null) return sendJson(res, 200, body);
         const reasons = [
-          ...(stale ? [`the store has not answered for over ${ctx.staleAfterMs} ms`] : []),
+          ...(stale ? [`the store has not answered for over ${ctx.freshnessMs} ms`] : []),
           ...(audit !== null ? ["the audit log cannot take entries"] : []),
         ];
         return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });

@@ -1,6 +1,7 @@
 /**
- * Two gateway nodes over one PostgreSQL: a key revoked through node A is refused by node B once B
- * notices the store's change counter move (it polls every refresh_ms). Skipped without PostgreSQL.
+ * Two gateway nodes over one PostgreSQL: a key revoked through node A is refused by node B as soon
+ * as B hears of the change (LISTEN/NOTIFY: the nodes here poll only every 30 s, so a prompt denial
+ * can only come from the notification). Skipped without PostgreSQL.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -49,7 +50,8 @@ store: { driver: postgres }
 providers: { demo: { type: demo } }
 default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
-refresh_ms: 100
+refresh_ms: 30000
+freshness_ms: 60000
 audit: { node: ${name} }
 `,
         join("examples", `${name}.yaml`),
@@ -64,7 +66,7 @@ audit: { node: ${name} }
       return g;
     }
 
-    it("a key revoked on node A is refused by node B", { timeout: 30_000 }, async () => {
+    it("a key revoked on node A is refused by node B within a second", { timeout: 30_000 }, async () => {
       await admin.query(`CREATE SCHEMA ${schema}`);
       const a = await node("node-a");
       const b = await node("node-b");
@@ -99,12 +101,10 @@ audit: { node: ${name} }
       expect((await call(a, `/admin/v1/keys/${id}/revoke`, {})).status).toBe(200);
       expect((await ask(a)).status).toBe(401);
       const revokedAt = Date.now();
-      while ((await ask(b)).status === 200 && Date.now() - revokedAt < 5_000)
+      // The issue's bound; the notification takes milliseconds (bench:propagation measures it).
+      while ((await ask(b)).status === 200 && Date.now() - revokedAt < 1_000)
         await new Promise((r) => setTimeout(r, 20));
-      const elapsed = Date.now() - revokedAt;
       expect((await ask(b)).status).toBe(401);
-      // Propagation is bounded by refresh_ms (100 ms) plus a snapshot reload, well under a second.
-      expect(elapsed).toBeLessThan(1_000);
     });
   },
 );

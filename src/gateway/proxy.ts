@@ -55,6 +55,7 @@ export async function proxy(
     usage: ctx.meter.byLicense,
   });
   setDecisionHeaders(res, decision);
+  if (decision.decision !== "deny") refuseUnconfirmed(ctx, decision, now);
   const org = organizationId(caller.principal.organization);
   const limits = org === null ? null : (scheme.organizationPartners.get(org)?.rateLimit ?? null);
   if (decision.decision !== "deny" && org !== null && limits !== null) {
@@ -186,6 +187,22 @@ async function record(
       },
     );
   }
+}
+
+/**
+ * Fail closed: an allow may rest on a key, license or partner revoked on another node that this
+ * node has not heard of, once the store has gone unconfirmed for longer than the bound. Denials
+ * stand, and open models stay served (they need no one's permission).
+ */
+function refuseUnconfirmed(ctx: GatewayContext, decision: Decision, now: number): void {
+  const unconfirmed = now - ctx.snapshot.confirmedAt;
+  if (unconfirmed <= ctx.freshnessMs) return;
+  if (ctx.scheme().models.get(decision.served_model as string)?.control === "open") return;
+  throw new HttpError(
+    503,
+    "policy_unconfirmed",
+    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so controlled models are refused until the store answers`,
+  );
 }
 
 export function setDecisionHeaders(res: ServerResponse, d: Decision): void {

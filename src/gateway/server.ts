@@ -89,7 +89,7 @@ export async function startGateway(
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
-      staleAfterMs: Math.max(2_000, 10 * config.file.refresh_ms),
+      freshnessMs: config.file.freshness_ms,
       rateLimiter: new RateLimiter(),
       audit: {
         log: audit.log,
@@ -122,6 +122,8 @@ export async function startGateway(
     server.listen(options.port ?? config.file.listen.port, host, resolve);
   });
   snapshot.start(config.file.refresh_ms);
+  // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
+  const watch = await store.watch?.(() => void snapshot.refresh(), onError);
   meter.start(config.file.metering.flush_ms);
   audit.log.start();
   const { port } = server.address() as AddressInfo;
@@ -136,6 +138,7 @@ export async function startGateway(
     audit,
     async close() {
       snapshot.stop();
+      await watch?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

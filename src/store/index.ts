@@ -152,6 +152,12 @@ export interface Store {
    * (by any process sharing the database). A single-row read: cheap enough to poll every ~100 ms.
    */
   version(): Promise<number>;
+  /**
+   * Calls `onChange` soon after any process commits a change (PostgreSQL: LISTEN/NOTIFY). A hint,
+   * not a guarantee: notifications can be missed, so callers keep polling `version()` as well.
+   * Absent where no other process can change the store unnoticed between polls (SQLite).
+   */
+  watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */
   snapshot(): Promise<StoreSnapshot>;
   /** Idempotent. Any other call after close rejects with StoreError "closed". */

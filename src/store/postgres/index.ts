@@ -25,6 +25,7 @@ import {
 } from "../index.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
+import { watchChanges, type ChangeWatch } from "./watch.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -65,7 +66,7 @@ export async function openPostgresStore(
       client.release(err as Error);
       throw err;
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, { url, ...(schema === undefined ? {} : { schema }) });
   } catch (err) {
     await pool.end();
     throw err;
@@ -75,10 +76,13 @@ export async function openPostgresStore(
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   readonly #pool: pg.Pool;
+  readonly #where: { url: string; schema?: string };
+  readonly #watches = new Set<ChangeWatch>();
   #closed = false;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
+    this.#where = where;
   }
 
   /** The pool, or StoreError "closed". Single statements need no explicit transaction. */
@@ -244,10 +248,23 @@ export class PostgresStore implements Store {
     );
   }
 
+  async watch(onChange: () => void, onError: (err: unknown) => void): Promise<ChangeWatch> {
+    this.#live();
+    const w = await watchChanges({ ...this.#where, onChange, onError });
+    this.#watches.add(w);
+    return {
+      close: async () => {
+        this.#watches.delete(w);
+        await w.close();
+      },
+    };
+  }
+
   /** Idempotent; waits for queries in flight, then closes every connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#watches].map((w) => w.close()));
     await this.#pool.end();
   }
 }

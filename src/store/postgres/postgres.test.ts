@@ -13,6 +13,9 @@ import { openPostgresStore } from "./index.js";
 import { migrate, MIGRATIONS, type Migration } from "./migrations.js";
 
 const DATABASE = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const fail = (err: unknown) => {
+  throw err;
+};
 
 /** Why PostgreSQL cannot be used here, or undefined when it can. Top-level, so it decides skipIf. */
 async function unreachable(): Promise<string | undefined> {
@@ -93,6 +96,34 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
         expect(await cli!.version()).toBe(v + 3);
         expect((await cli!.keys.list())[0]?.revokedAt).toEqual(expect.any(String));
       });
+    });
+
+    it("announces a committed change to every store watching the same schema, and to no other", async () => {
+      const schema = await freshSchema();
+      const other = await freshSchema();
+      await withStores(schema, 2, async ([a, b]) =>
+        withStores(other, 1, async ([elsewhere]) => {
+          const heard = { b: 0, elsewhere: 0 };
+          let resolve = () => {};
+          const watching = [
+            await b!.watch!(() => {
+              heard.b++;
+              resolve();
+            }, fail),
+            await elsewhere!.watch!(() => heard.elsewhere++, fail),
+          ];
+          // Each watch announces once on connecting (changes may have come before it listened).
+          expect(heard).toEqual({ b: 1, elsewhere: 1 });
+          const notified = new Promise<void>((r) => (resolve = r));
+          await a!.principals.put({ id: "p1" });
+          await notified;
+          const again = new Promise<void>((r) => (resolve = r));
+          await a!.keys.create("p1");
+          await again;
+          expect(heard).toEqual({ b: 3, elsewhere: 1 });
+          for (const w of watching) await w.close();
+        }),
+      );
     });
 
     it("keeps everything across a reopen", async () => {

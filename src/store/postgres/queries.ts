@@ -33,6 +33,9 @@ const TOKENS = "SUM(input_tokens + output_tokens)::bigint";
 
 const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
 
+/** The channel every change is announced on; the payload names the schema it happened in. */
+export const CHANGES_CHANNEL = "clearance_changes";
+
 // Named: prepared once per connection, since the gateway polls it ~10 times a second.
 const VERSION = { name: "clearance-store-version", text: "SELECT version FROM store_meta WHERE id = 1" };
 
@@ -47,6 +50,8 @@ export async function version(db: Db): Promise<number> {
  */
 export async function changed(db: pg.PoolClient, time: string, entry: Omit<OutboxRecord, "id" | "time">) {
   await db.query("UPDATE store_meta SET version = version + 1 WHERE id = 1");
+  // Delivered at COMMIT (and not at all on ROLLBACK) to every node listening on this schema.
+  await db.query("SELECT pg_notify($1, current_schema())", [CHANGES_CHANNEL]);
   await db.query(
     "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ($1, $2, $3, $4, $5, $6)",
     [time, entry.actor, entry.action, entry.object.kind, entry.object.id, JSON.stringify(entry.details)],

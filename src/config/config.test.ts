@@ -1,0 +1,52 @@
+/** clearance.yaml: cross-checks and secrets, each problem with its path and line. */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "../errors/index.js";
+import { parseConfig } from "./index.js";
+
+const BASE = `scheme: g7-trusted-partners.yaml
+providers: { demo: { type: demo } }
+default_provider: demo
+`;
+const parse = (extra: string, env: NodeJS.ProcessEnv = {}) =>
+  parseConfig(BASE + extra, join("examples", "test.yaml"), env);
+
+function problems(extra: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parse(extra, env);
+  } catch (err) {
+    if (err instanceof InvalidInputError) return err.problems.map((p) => ({ ...p }));
+    throw err;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("clearance.yaml", () => {
+  it("takes the defaults for what is left out", () => {
+    const c = parse("");
+    expect(c.file).toMatchObject({ refresh_ms: 100, freshness_ms: 2000, store: { driver: "sqlite" } });
+    expect(c.storeUrl).toBeNull();
+  });
+
+  it("refuses a freshness bound no poll can meet", () => {
+    expect(problems("refresh_ms: 500\nfreshness_ms: 500\n")).toEqual([
+      expect.objectContaining({
+        path: ["freshness_ms"],
+        line: 5,
+        message: expect.stringMatching(/must be larger than refresh_ms \(500\)/) as unknown,
+      }),
+    ]);
+  });
+
+  it("names the environment variable the PostgreSQL store needs", () => {
+    expect(problems("store: { driver: postgres, url_env: PG_URL }\n")).toEqual([
+      expect.objectContaining({
+        path: ["store", "url_env"],
+        message: "environment variable PG_URL is not set",
+      }),
+    ]);
+    expect(
+      parse("store: { driver: postgres, url_env: PG_URL }\n", { PG_URL: "postgres://x/y" }).storeUrl,
+    ).toBe("postgres://x/y");
+  });
+});

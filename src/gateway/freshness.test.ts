@@ -1,0 +1,69 @@
+/**
+ * Fail closed on an unconfirmed snapshot: when the store stops answering the version check for
+ * longer than freshness_ms, controlled models are refused (a revocation elsewhere may be missing
+ * here) while open models stay served; when it answers again, service resumes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+
+let t: TestGateway;
+let storeDown = false;
+
+beforeAll(async () => {
+  t = await startTestGateway({
+    extra: "freshness_ms: 300",
+    // The store's version check fails while storeDown is set; everything else is the real store.
+    wrapStore: (s) =>
+      new Proxy(s, {
+        get(obj, prop) {
+          if (prop === "version" && storeDown) return () => Promise.reject(new Error("refused (test)"));
+          const value = Reflect.get(obj, prop, obj) as unknown;
+          return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+        },
+      }),
+  });
+});
+afterAll(async () => {
+  await t.gateway.close();
+});
+
+const ask = (model: string) =>
+  fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${t.keys.get("alice")}`,
+      "content-type": "application/json",
+      "x-test-country": "US",
+    },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hello" }] }),
+  });
+
+/** Polls until the gateway's readiness is `status` (no timing is asserted, only the outcome). */
+async function untilReady(status: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await fetch(`${t.url}/readyz`)).status === status) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`/readyz never answered ${status}`);
+}
+
+describe("a snapshot the store cannot confirm", () => {
+  it("refuses controlled models with a 503 that says why, and keeps serving open ones", async () => {
+    expect((await ask("mythos-5")).status).toBe(200);
+    storeDown = true;
+    await untilReady(503);
+    const refused = await ask("mythos-5");
+    expect(refused.status).toBe(503);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("policy_unconfirmed");
+    expect(body.error.message).toMatch(/has not confirmed its policy with the store for \d+ ms/);
+    expect(body.error.message).toMatch(/the bound is 300 ms/);
+    expect((await ask("mythos-4")).status).toBe(200);
+    const ready = (await (await fetch(`${t.url}/readyz`)).json()) as { reasons: string[] };
+    expect(ready.reasons).toEqual(["the store has not answered for over 300 ms"]);
+
+    storeDown = false;
+    await untilReady(200);
+    expect((await ask("mythos-5")).status).toBe(200);
+  });
+});
