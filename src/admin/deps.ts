@@ -2,7 +2,7 @@
 import type { Route } from "../config/index.js";
 import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
-import type { Meter } from "../metering/index.js";
+import type { Meter, QuotaPeriod } from "../metering/index.js";
 import type { Store } from "../store/index.js";
 
 export interface Caller {
@@ -23,4 +23,6 @@ export interface AdminDeps {
   readonly now: () => string;
   readonly route: (model: string) => Route | undefined;
   readonly meter: Meter;
+  /** A license's tokens in a period as every gateway node counts them; default: this node's meter. */
+  readonly licenseUsage?: (license: string, period: QuotaPeriod) => Promise<number>;
 }

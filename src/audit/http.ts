@@ -11,11 +11,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { HttpError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
-import { AuditLogError, type AuditLog } from "./log.js";
+import { AuditLogError, type AuditTrail } from "./log.js";
 import { TILE_WIDTH, parseTilePath, tilePath } from "./tiles.js";
 
 export async function handleAudit(
-  log: AuditLog,
+  log: AuditTrail,
   dir: string,
   req: IncomingMessage,
   res: ServerResponse,

@@ -1,24 +1,29 @@
 /**
- * Opening the audit log for a gateway: the signing key (created on first start), the log under
- * <data_dir>/audit, and the drainer that logs admin changes from the store's outbox.
+ * Opening the audit log for a gateway: the signing key (from the environment, or a file created on
+ * first start), the log — this node's own, or the one shared through a PostgreSQL store — served
+ * from <data_dir>/audit, and the drainer that logs admin changes from the store's outbox.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../store/index.js";
-import { AuditLog } from "./log.js";
+import { AuditLog, type AuditTrail } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey, verifierKeyFromPrivateKey } from "./note.js";
-import { OutboxDrainer } from "./outbox.js";
+import { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
+import { SharedAuditLog } from "./shared.js";
 
 export { decisionEntry, adminEntry, pseudonymizer, type Pseudonymizer } from "./entry.js";
-export { AuditLog, AuditLogError } from "./log.js";
+export { AuditLog, AuditLogError, type AuditTrail } from "./log.js";
+export { SharedAuditLog } from "./shared.js";
 export { handleAudit } from "./http.js";
-export { OutboxDrainer } from "./outbox.js";
+export { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
 
 export interface AuditOptions {
   readonly dataDir: string;
   readonly origin: string;
   readonly keyFile?: string;
+  /** The signing key itself (e.g. from a secret); wins over keyFile. */
+  readonly privateKey?: string;
   readonly checkpointMs: number;
   readonly node?: string;
   readonly store: Store;
@@ -27,11 +32,14 @@ export interface AuditOptions {
 }
 
 export interface OpenAudit {
-  readonly log: AuditLog;
-  readonly drainer: OutboxDrainer;
+  readonly log: AuditTrail;
+  readonly drainer: Drainer;
+  /** The directory the log's tiles are served from. */
   readonly dir: string;
   readonly node: string;
   readonly verifierKey: string;
+  /** "local": this node's own log (a WAL file); "shared": the database's, written by every node. */
+  readonly kind: "local" | "shared";
 }
 
 /** Writes a new key pair: the private key 0600, the verifier key beside it (public). */
@@ -42,34 +50,59 @@ export function writeKeyPair(keyFile: string, name: string): string {
   return verifierKey;
 }
 
+/**
+ * The store decides which log: PostgreSQL stores hold one log for every node (SharedAuditLog);
+ * otherwise the node keeps its own under <data_dir> (AuditLog).
+ */
 export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  const keyFile = o.keyFile ?? join(o.dataDir, "audit.key");
-  if (!existsSync(keyFile)) {
-    const vkey = writeKeyPair(keyFile, o.origin);
-    o.log?.(`clearance: created audit signing key ${keyFile}; verifier key: ${vkey}`);
-  }
-  const privateKey = readFileSync(keyFile, "utf8").trim();
+  const privateKey = o.privateKey ?? readOrCreateKey(o);
   const signer = parseSignerKey(privateKey);
   if (signer.name !== o.origin) {
-    throw new Error(`audit key ${keyFile} is named ${signer.name}, but the log's origin is ${o.origin}`);
+    throw new Error(`the audit signing key is named ${signer.name}, but the log's origin is ${o.origin}`);
   }
   const verifierKey = verifierKeyFromPrivateKey(privateKey);
+  const verifier = parseVerifierKey(verifierKey);
   const dir = join(o.dataDir, "audit");
+  const node = o.node ?? hostname();
+  const shared = o.store.sharedAudit;
+  if (shared !== undefined) {
+    const log = await SharedAuditLog.open({
+      dir,
+      origin: o.origin,
+      signer,
+      verifier,
+      verifierKey,
+      node,
+      checkpointMs: o.checkpointMs,
+      db: shared,
+      onError: o.onError,
+    });
+    return { log, drainer: new SharedOutboxDrainer(shared, node), dir, node, verifierKey, kind: "shared" };
+  }
   let lastChange = 0;
   const log = await AuditLog.open({
     dir,
     walPath: join(o.dataDir, "audit.wal"),
     origin: o.origin,
     signer,
-    verifier: parseVerifierKey(verifierKey),
+    verifier,
     checkpointMs: o.checkpointMs,
     onError: o.onError,
     onRecovered: (entries) => {
       lastChange = OutboxDrainer.lastChange(entries, lastChange);
     },
   });
-  const node = o.node ?? hostname();
   const drainer = new OutboxDrainer(o.store, log, node, lastChange);
-  return { log, drainer, dir, node, verifierKey };
+  return { log, drainer, dir, node, verifierKey, kind: "local" };
+}
+
+/** The key file's key; on first start, a new key pair (said in the log, with the verifier key). */
+function readOrCreateKey(o: AuditOptions): string {
+  const keyFile = o.keyFile ?? join(o.dataDir, "audit.key");
+  if (!existsSync(keyFile)) {
+    const vkey = writeKeyPair(keyFile, o.origin);
+    o.log?.(`clearance: created audit signing key ${keyFile}; verifier key: ${vkey}`);
+  }
+  return readFileSync(keyFile, "utf8").trim();
 }

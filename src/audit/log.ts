@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openCheckpoint, signCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { consistencyProof, inclusionProof, treeRoot, verifyConsistency } from "./merkle.js";
+import { consistencyProof, inclusionProof, treeRoot, verifyConsistency, type HashReader } from "./merkle.js";
 import type { NoteSigner, NoteVerifier } from "./note.js";
 import { TileTree, writeAtomic } from "./tree.js";
 import { Wal } from "./wal.js";
@@ -36,7 +36,57 @@ export interface Published {
   readonly text: string;
 }
 
-export class AuditLog {
+/**
+ * What the gateway holds, whichever log it is: this node's own (AuditLog, a WAL file) or the one
+ * several nodes share through the database (SharedAuditLog).
+ */
+export interface AuditTrail {
+  /** Resolves with the entry's index once it is durable; rejects if the log cannot take it. */
+  append(entry: Uint8Array): Promise<bigint>;
+  /** Null while the log takes entries; else why it cannot. */
+  readonly failure: Error | null;
+  /** Durable entries known to this node. */
+  readonly size: bigint;
+  /** The checkpoint served (tiles for it are in the log's directory). */
+  readonly published: Published | null;
+  start(): void;
+  /** Brings the served checkpoint up to date with what is durable. */
+  publish(): Promise<void>;
+  inclusion(index: bigint, size: bigint): Promise<Buffer[]>;
+  consistency(from: bigint, to: bigint): Promise<Buffer[]>;
+  close(): Promise<void>;
+}
+
+/** An inclusion proof within the published tree (`published`: its size). */
+export async function checkedInclusion(
+  read: HashReader,
+  published: bigint,
+  index: bigint,
+  size: bigint,
+): Promise<Buffer[]> {
+  checkSize(published, size);
+  if (index >= size) throw new AuditLogError(`index ${index} is not below size ${size}`);
+  return inclusionProof(read, index, size);
+}
+
+/** A consistency proof within the published tree. */
+export async function checkedConsistency(
+  read: HashReader,
+  published: bigint,
+  from: bigint,
+  to: bigint,
+): Promise<Buffer[]> {
+  checkSize(published, to);
+  if (from > to) throw new AuditLogError(`from (${from}) is larger than to (${to})`);
+  return consistencyProof(read, from, to);
+}
+
+function checkSize(published: bigint, size: bigint): void {
+  if (size > published)
+    throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
+}
+
+export class AuditLog implements AuditTrail {
   private publishing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private current: Published | null;
@@ -136,16 +186,12 @@ export class AuditLog {
     return this.publishing;
   }
 
-  async inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
-    this.checkSize(size);
-    if (index >= size) throw new AuditLogError(`index ${index} is not below size ${size}`);
-    return inclusionProof(this.tree.read, index, size);
+  inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
+    return checkedInclusion(this.tree.read, this.current?.size ?? 0n, index, size);
   }
 
-  async consistency(from: bigint, to: bigint): Promise<Buffer[]> {
-    this.checkSize(to);
-    if (from > to) throw new AuditLogError(`from (${from}) is larger than to (${to})`);
-    return consistencyProof(this.tree.read, from, to);
+  consistency(from: bigint, to: bigint): Promise<Buffer[]> {
+    return checkedConsistency(this.tree.read, this.current?.size ?? 0n, from, to);
   }
 
   async close(): Promise<void> {
@@ -158,12 +204,6 @@ export class AuditLog {
     const batch = this.durable.pending;
     this.durable.pending = [];
     return batch;
-  }
-
-  private checkSize(size: bigint): void {
-    const published = this.current?.size ?? 0n;
-    if (size > published)
-      throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
   }
 }
 

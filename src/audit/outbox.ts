@@ -4,16 +4,22 @@
  * deletes them only once their entries are durable. A crash between the two would log a change
  * again, so the log remembers the highest change number it holds and skips those.
  */
-import type { OutboxRecord, Store } from "../store/index.js";
+import type { OutboxRecord, SharedAuditStore, Store } from "../store/index.js";
 import { adminEntry } from "./entry.js";
-import type { AuditLog } from "./log.js";
+import type { AuditTrail } from "./log.js";
 
-export class OutboxDrainer {
+/** Logs the admin changes waiting in the store's outbox. */
+export interface Drainer {
+  /** Resolves once every change committed before the call is durable in the log. */
+  drain(): Promise<void>;
+}
+
+export class OutboxDrainer implements Drainer {
   private draining: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
-    private readonly log: AuditLog,
+    private readonly log: AuditTrail,
     private readonly node: string,
     /** The highest change number already in the log (from the entries read back at start-up). */
     private logged: number,
@@ -32,7 +38,7 @@ export class OutboxDrainer {
 
   /** Logs every pending change; resolves when they are durable. Calls are serialised. */
   drain(): Promise<void> {
-    this.draining = this.draining.then(async () => {
+    const run = this.draining.then(async () => {
       for (;;) {
         const batch = await this.store.outbox.list(0, 500);
         if (batch.length === 0) return;
@@ -43,18 +49,47 @@ export class OutboxDrainer {
         await this.store.outbox.remove(last);
       }
     });
-    return this.draining;
+    // A failed drain is the caller's to report; the next one starts afresh.
+    this.draining = run.catch(() => undefined);
+    return run;
   }
 
   private entry(r: OutboxRecord): Buffer {
-    return adminEntry({
-      time: new Date(r.time),
-      node: this.node,
-      change: r.id,
-      actor: r.actor,
-      action: r.action,
-      object: r.object,
-      details: r.details,
-    });
+    return outboxEntry(r, this.node);
   }
+}
+
+/**
+ * Where several nodes share the log through the database: each drain moves changes from the outbox
+ * into the log in one database transaction, so a change is logged exactly once whichever node
+ * drains it, and needs no bookkeeping here.
+ */
+export class SharedOutboxDrainer implements Drainer {
+  private draining: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: SharedAuditStore,
+    private readonly node: string,
+  ) {}
+
+  drain(): Promise<void> {
+    const run = this.draining.then(async () => {
+      while ((await this.db.drainOutbox((r) => outboxEntry(r, this.node), 500)) > 0);
+    });
+    this.draining = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The audit entry of an admin change. */
+function outboxEntry(r: OutboxRecord, node: string): Buffer {
+  return adminEntry({
+    time: new Date(r.time),
+    node,
+    change: r.id,
+    actor: r.actor,
+    action: r.action,
+    object: r.object,
+    details: r.details,
+  });
 }

@@ -8,6 +8,7 @@ run(process.argv.slice(2), processIo).then(
   },
   (err: unknown) => {
     process.stderr.write(`clearance: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 70;
+    // Exit now: a half-started gateway may hold connections and timers that would keep us alive.
+    process.exit(70);
   },
 );

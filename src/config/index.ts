@@ -28,8 +28,12 @@ export interface GatewayConfig {
   readonly adminToken: string | null;
   /** The key for pseudonymising principals in the audit log, when configured. */
   readonly pseudonymKey: string | null;
+  /** The audit log's signing key, when it comes from the environment (audit.key_env). */
+  readonly auditKey: string | null;
   /** The PostgreSQL connection string, when the store is PostgreSQL. */
   readonly storeUrl: string | null;
+  /** The Redis URL, when the quota and rate-limit counters are in Redis. */
+  readonly countersUrl: string | null;
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -66,36 +70,46 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     });
   }
   if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
-  const pseudonymEnv = value.audit.pseudonym_key_env;
-  const pseudonymKey = pseudonymEnv === undefined ? null : env[pseudonymEnv] || null;
-  if (pseudonymEnv !== undefined && pseudonymKey === null) {
-    throw new InvalidInputError(
-      placed(source, [
-        {
-          code: "missing_secret",
-          path: ["audit", "pseudonym_key_env"],
-          message: `environment variable ${pseudonymEnv} is not set`,
-        },
-      ]),
-    );
-  }
-  const storeUrl = value.store.driver === "postgres" ? env[value.store.url_env] || null : null;
-  if (value.store.driver === "postgres" && storeUrl === null) {
-    throw new InvalidInputError(
-      placed(source, [
-        {
-          code: "missing_secret",
-          path: ["store", "url_env"],
-          message: `environment variable ${value.store.url_env} is not set`,
-        },
-      ]),
-    );
-  }
+  const pseudonymKey = secret(source, env, value.audit.pseudonym_key_env, ["audit", "pseudonym_key_env"]);
+  const auditKey = secret(source, env, value.audit.key_env, ["audit", "key_env"]);
+  const storeUrl =
+    value.store.driver === "postgres" ? secret(source, env, value.store.url_env, ["store", "url_env"]) : null;
+  const countersUrl =
+    value.counters.driver === "redis"
+      ? secret(source, env, value.counters.url_env, ["counters", "url_env"])
+      : null;
   const adminToken = env[value.admin.token_env] || null;
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
     routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });
-  return { file: value, schemePath, scheme, routes, route, apiKeys, adminToken, pseudonymKey, storeUrl };
+  return {
+    file: value,
+    schemePath,
+    scheme,
+    routes,
+    route,
+    apiKeys,
+    adminToken,
+    pseudonymKey,
+    auditKey,
+    storeUrl,
+    countersUrl,
+  };
+}
+
+/** The named environment variable's value; a missing one is an error at the key that names it. */
+function secret(
+  source: YamlSource,
+  env: NodeJS.ProcessEnv,
+  name: string | undefined,
+  path: string[],
+): string | null {
+  if (name === undefined) return null;
+  const value = env[name];
+  if (value !== undefined && value !== "") return value;
+  throw new InvalidInputError(
+    placed(source, [{ code: "missing_secret", path, message: `environment variable ${name} is not set` }]),
+  );
 }
 
 function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {

@@ -59,6 +59,26 @@ export const configSchema = z.strictObject({
       url_env: envName.default("DATABASE_URL"),
     })
     .default({ driver: "sqlite", url_env: "DATABASE_URL" }),
+  /** Quota and rate-limit counters: this node's memory, or Redis shared by every node. */
+  counters: z
+    .strictObject({
+      driver: z.enum(["memory", "redis"]).default("memory"),
+      /** Redis connection URL (redis:// or rediss://), from this environment variable. */
+      url_env: envName.default("REDIS_URL"),
+      /** Every key starts with this: several deployments can share one Redis. */
+      prefix: z.string().min(1).default("clearance:"),
+      /** When Redis cannot be reached: refuse controlled and home-only models, or serve on this node's counts. */
+      on_unavailable: z.enum(["fail_closed", "fail_open"]).default("fail_closed"),
+      /** A Redis command taking longer than this counts as Redis unreachable. */
+      timeout_ms: z.number().int().positive().default(500),
+    })
+    .default({
+      driver: "memory",
+      url_env: "REDIS_URL",
+      prefix: "clearance:",
+      on_unavailable: "fail_closed",
+      timeout_ms: 500,
+    }),
   listen: z
     .strictObject({
       host: z.string().default("127.0.0.1"),
@@ -101,6 +121,8 @@ export const configSchema = z.strictObject({
         .default("clearance.local/audit"),
       /** Ed25519 signing key (C2SP note format); default <data_dir>/audit.key, created if missing. */
       key_file: z.string().optional(),
+      /** The signing key itself, from this environment variable (wins over key_file). */
+      key_env: envName.optional(),
       /** A checkpoint at least this often while entries arrive. */
       checkpoint_ms: z.number().int().positive().default(1_000),
       /** This gateway's name in entries; default: the host name. */

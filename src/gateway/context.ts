@@ -1,11 +1,11 @@
 /** Everything a gateway request reads, held in memory: no store access on the request path. */
-import type { AuditLog, Pseudonymizer } from "../audit/index.js";
+import type { AuditTrail, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
+import type { UsageLimits } from "../counters/limits.js";
 import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { Provider } from "../upstream/types.js";
-import type { RateLimiter } from "./ratelimit.js";
 import type { SnapshotHolder } from "./snapshot.js";
 
 export interface GatewayContext {
@@ -23,9 +23,10 @@ export interface GatewayContext {
    * (a revocation elsewhere might not have arrived) and /readyz fails.
    */
   readonly freshnessMs: number;
-  readonly rateLimiter: RateLimiter;
+  /** Quota and rate-limit counters (shared through Redis when configured). */
+  readonly limits: UsageLimits;
   readonly audit: {
-    readonly log: AuditLog;
+    readonly log: AuditTrail;
     readonly dir: string;
     readonly node: string;
     readonly pseudonymize?: Pseudonymizer;

@@ -65,10 +65,20 @@ export function createGatewayHandler(
         // Ready: the store answered recently (the policy is current) and the audit log takes entries.
         const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.freshnessMs;
         const audit = ctx.audit.log.failure;
-        if (!stale && audit === null) return sendJson(res, 200, body);
+        // Shared counters out of reach: not ready when failing closed; a warning when failing open.
+        const unreachable = ctx.limits.unavailable;
+        const counters =
+          unreachable === null
+            ? null
+            : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
+        const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
+        if (!stale && audit === null && !failClosed) {
+          return sendJson(res, 200, counters === null ? body : { ...body, warnings: [counters] });
+        }
         const reasons = [
           ...(stale ? [`the store has not answered for over ${ctx.freshnessMs} ms`] : []),
           ...(audit !== null ? ["the audit log cannot take entries"] : []),
+          ...(counters !== null ? [counters] : []),
         ];
         return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });
       }

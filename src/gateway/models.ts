@@ -13,24 +13,26 @@ import { setDecisionHeaders } from "./proxy.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
 
-export function listModels(
+export async function listModels(
   ctx: GatewayContext,
   req: IncomingMessage,
   res: ServerResponse,
   wire: Wire,
   id?: string,
-): void {
+): Promise<void> {
   const caller = authenticate(req.headers, ctx.snapshot.current);
   const scheme = ctx.scheme();
   const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
+  const now = Date.now();
+  const org = caller.principal.organization;
+  const usage = await ctx.limits.usage(
+    scheme,
+    caller.principal.id,
+    typeof org === "string" ? org : (org?.id ?? null),
+    now,
+  );
   const decideFor = (model: string) =>
-    decide(scheme, caller.principal, {
-      model,
-      action: "infer",
-      location,
-      time: Date.now(),
-      usage: ctx.meter.byLicense,
-    });
+    decide(scheme, caller.principal, { model, action: "infer", location, time: now, usage });
 
   if (id !== undefined) {
     const d = decideFor(id);

@@ -9,11 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { generateKey } from "../audit/note.js";
 import { parseConfig } from "../config/index.js";
 import { startGateway, type RunningGateway } from "./server.js";
 
 const DATABASE = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const TOKEN = "nodes-test-admin-token";
+// Every node signs the one log they share with the same key.
+const AUDIT_KEY = generateKey("clearance.local/audit").privateKey;
 
 async function reachable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: DATABASE, connectionTimeoutMillis: 2000 });
@@ -52,10 +55,10 @@ default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
 refresh_ms: 30000
 freshness_ms: 60000
-audit: { node: ${name} }
+audit: { node: ${name}, key_env: AUDIT_KEY }
 `,
         join("examples", `${name}.yaml`),
-        { DATABASE_URL: url.toString(), CLEARANCE_ADMIN_TOKEN: TOKEN },
+        { DATABASE_URL: url.toString(), CLEARANCE_ADMIN_TOKEN: TOKEN, AUDIT_KEY },
       );
       const g = await startGateway(config, {
         dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),

@@ -7,6 +7,8 @@ import { decisionEntry } from "../audit/index.js";
 import { HttpError } from "../errors/index.js";
 import { readJson } from "../http/index.js";
 import { decide, type Decision, type Principal } from "../policy/index.js";
+import type { CountedRequest } from "../counters/limits.js";
+import type { CompiledScheme } from "../scheme/index.js";
 import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
 import { authenticate } from "./auth.js";
 import type { GatewayContext } from "./context.js";
@@ -45,6 +47,9 @@ export async function proxy(
   const now = Date.now();
   // Read once: the whole request runs under the version it started with.
   const scheme = ctx.scheme();
+  const org = organizationId(caller.principal.organization);
+  // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
+  const counted = await ctx.limits.admit(scheme, caller.principal.id, org, now);
   const decision = decide(scheme, caller.principal, {
     model: json.model,
     action: "infer",
@@ -52,15 +57,15 @@ export async function proxy(
     // A license may be limited to purposes; the client declares its purpose per request.
     purpose: typeof purpose === "string" && purpose !== "" ? purpose : null,
     time: now,
-    usage: ctx.meter.byLicense,
+    usage: counted.usage,
   });
   setDecisionHeaders(res, decision);
+  if (decision.decision === "deny") counted.release();
+  else refuseUncounted(ctx, scheme, decision, counted);
   if (decision.decision !== "deny") refuseUnconfirmed(ctx, decision, now);
-  const org = organizationId(caller.principal.organization);
-  const limits = org === null ? null : (scheme.organizationPartners.get(org)?.rateLimit ?? null);
-  if (decision.decision !== "deny" && org !== null && limits !== null) {
+  if (decision.decision !== "deny" && counted.rate !== null) {
     // Not a policy decision: an organization over its rate is asked to wait, and nothing is logged.
-    const taken = ctx.rateLimiter.take(org, limits, now);
+    const taken = counted.rate;
     if (!taken.ok) {
       res.setHeader("retry-after", String(taken.retryAfter));
       throw new HttpError(
@@ -143,12 +148,12 @@ export async function proxy(
     captureLimit: ctx.bodyLimit,
   });
   if (usage !== null) {
-    if (org !== null && limits !== null)
-      ctx.rateLimiter.addTokens(org, usage.input + usage.output, Date.now());
+    const license = decision.grant?.kind === "license" ? decision.grant.license : null;
+    ctx.limits.add(scheme, org, license, usage.input + usage.output, Date.now());
     ctx.meter.record({
       principalId: caller.principal.id,
       organizationId: org,
-      licenseId: decision.grant?.kind === "license" ? decision.grant.license : null,
+      licenseId: license,
       model: served,
       inputTokens: usage.input,
       outputTokens: usage.output,
@@ -202,6 +207,33 @@ function refuseUnconfirmed(ctx: GatewayContext, decision: Decision, now: number)
     503,
     "policy_unconfirmed",
     `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so controlled models are refused until the store answers`,
+  );
+}
+
+/**
+ * Fail closed (counters.on_unavailable: fail_closed): without the shared counters this node cannot
+ * know how much of a quota or a rate limit other nodes have used. A controlled or home-only model
+ * is then not served when the allow rests on a license with a token quota, or the organization has
+ * a rate limit; open models, and grants no counter limits, are. With fail_open, this node's own
+ * counts decide.
+ */
+function refuseUncounted(
+  ctx: GatewayContext,
+  scheme: CompiledScheme,
+  decision: Decision,
+  counted: CountedRequest,
+): void {
+  if (counted.unavailable === null || ctx.limits.onUnavailable === "fail_open") return;
+  const control = scheme.models.get(decision.served_model as string)?.control;
+  if (control === "open") return;
+  const grant = decision.grant;
+  const quota = grant?.kind === "license" ? (scheme.licenses.get(grant.license)?.quotaTokens ?? null) : null;
+  if (quota === null && counted.rate === null) return;
+  throw new HttpError(
+    503,
+    "counters_unavailable",
+    `the shared quota and rate-limit counters (Redis) cannot be reached, so ${decision.served_model} (${control ?? "controlled"}) is refused until they can; open models are still served`,
+    { cause: new Error(counted.unavailable) },
   );
 }
 

@@ -1,25 +1,6 @@
+/** Per-organization rate limits through the gateway (the counting itself: src/counters/suite.ts). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { RateLimiter } from "./ratelimit.js";
-
-describe("RateLimiter", () => {
-  it("counts requests and tokens per organization in one-minute windows", () => {
-    const r = new RateLimiter();
-    const limits = { requestsPerMinute: 2, tokensPerMinute: 100 };
-    const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
-    expect(r.take("a", limits, t0).ok).toBe(true);
-    expect(r.take("a", limits, t0 + 1).ok).toBe(true);
-    expect(r.take("a", limits, t0 + 2)).toEqual({
-      ok: false,
-      retryAfter: 60,
-      limit: "2 requests per minute",
-    });
-    expect(r.take("b", limits, t0 + 2).ok).toBe(true);
-    expect(r.take("a", limits, t0 + 60_000).ok).toBe(true);
-    r.addTokens("a", 100, t0 + 60_001);
-    expect(r.take("a", limits, t0 + 60_002)).toMatchObject({ ok: false, limit: "100 tokens per minute" });
-  });
-});
 
 describe("rate limits through the gateway", () => {
   let t: TestGateway;

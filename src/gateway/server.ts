@@ -8,13 +8,13 @@ import type { AddressInfo } from "node:net";
 import { tokenHash, type ControlState } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
+import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createProviders } from "../upstream/index.js";
 import { createGatewayHandler } from "./index.js";
-import { RateLimiter } from "./ratelimit.js";
 import { SnapshotHolder } from "./snapshot.js";
 
 export interface StartOptions {
@@ -32,6 +32,8 @@ export interface RunningGateway {
   readonly store: Store;
   readonly snapshot: SnapshotHolder;
   readonly meter: Meter;
+  /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
+  readonly limits: UsageLimits;
   readonly audit: OpenAudit;
   close(): Promise<void>;
 }
@@ -54,6 +56,7 @@ export async function startGateway(
     dataDir,
     origin: config.file.audit.origin,
     ...(config.file.audit.key_file === undefined ? {} : { keyFile: config.file.audit.key_file }),
+    ...(config.auditKey === null ? {} : { privateKey: config.auditKey }),
     checkpointMs: config.file.audit.checkpoint_ms,
     ...(config.file.audit.node === undefined ? {} : { node: config.file.audit.node }),
     store,
@@ -66,6 +69,16 @@ export async function startGateway(
   await audit.drainer.drain();
   const meter = new Meter(store, onError);
   await meter.load();
+  // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
+  const limits = await openUsageLimits({
+    driver: config.file.counters.driver,
+    ...(config.countersUrl === null ? {} : { url: config.countersUrl }),
+    prefix: config.file.counters.prefix,
+    timeoutMs: config.file.counters.timeout_ms,
+    onUnavailable: config.file.counters.on_unavailable,
+    store,
+    onError,
+  });
   const periods = (control: ControlState) =>
     new Map([...control.scheme.licenses.values()].map((l) => [l.id, l.quotaPeriod] as const));
   const snapshot = await SnapshotHolder.open(store, onError, async () => {
@@ -90,7 +103,7 @@ export async function startGateway(
       locator,
       bodyLimit: config.file.limits.body_bytes,
       freshnessMs: config.file.freshness_ms,
-      rateLimiter: new RateLimiter(),
+      limits,
       audit: {
         log: audit.log,
         dir: audit.dir,
@@ -111,6 +124,7 @@ export async function startGateway(
       now: () => new Date().toISOString(),
       route: config.route,
       meter,
+      licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
@@ -135,6 +149,7 @@ export async function startGateway(
     store,
     snapshot,
     meter,
+    limits,
     audit,
     async close() {
       snapshot.stop();
@@ -144,6 +159,7 @@ export async function startGateway(
         server.closeIdleConnections();
       });
       await meter.close();
+      await limits.close();
       await audit.drainer.drain();
       await audit.log.close();
       await Promise.all([...providers.values()].map((p) => p.close()));

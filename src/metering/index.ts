@@ -1,15 +1,18 @@
 /**
- * Usage metering: tokens per principal, organization and license. Totals are kept in memory, where
- * decisions read them at once (a license's quota applies to the very next request), and persisted
- * to the store in batches off the hot path. A license's quota runs per month, per quarter, or for
- * its whole life: `byLicense` shows each license the tokens used in its own current period.
+ * Usage metering: tokens per principal, organization and license, persisted to the store in
+ * batches off the hot path (reports read them there). This node's totals are also kept in memory: a
+ * license's quota runs per month, per quarter, or for its whole life, and `byLicense` shows each
+ * license the tokens used in its own current period. Decisions read the quota counters in
+ * src/counters, which every node shares when they are in Redis.
  */
 import type { Store, UsageDelta } from "../store/index.js";
 import { periodKey, periodStart, type QuotaPeriod } from "./periods.js";
 
-export { periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
 
-type Counters = Record<QuotaPeriod, Map<string, number>>;
+/** Tokens per license id, in the current month, the current quarter and in total. */
+export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;
+type Counters = UsageByPeriod;
 
 export class Meter {
   /** Shaped as decide()'s `request.usage`, so it is passed as is, with no per-request copy. */
@@ -30,15 +33,7 @@ export class Meter {
   async load(): Promise<void> {
     const at = this.now();
     this.keys = { month: periodKey("month", at), quarter: periodKey("quarter", at) };
-    const totals = await this.store.usage.totals();
-    this.counters.total = new Map(Object.entries(totals.byLicense));
-    const monthStart = periodStart("month", at);
-    for (const { licenseId, day, tokens } of await this.store.usage.byLicenseDay(
-      periodStart("quarter", at),
-    )) {
-      add(this.counters.quarter, licenseId, tokens);
-      if (day >= monthStart) add(this.counters.month, licenseId, tokens);
-    }
+    this.counters = await storedUsage(this.store, at);
     this.rebuild();
   }
 
@@ -112,6 +107,18 @@ export class Meter {
     for (const id of ids) view[id] = { tokens: this.counters[this.periods.get(id) ?? "total"].get(id) ?? 0 };
     this.byLicense = view;
   }
+}
+
+/** Each license's tokens in the store: in the month and the quarter containing `at`, and in total. */
+export async function storedUsage(store: Store, at: Date): Promise<UsageByPeriod> {
+  const counters: UsageByPeriod = { month: new Map(), quarter: new Map(), total: new Map() };
+  counters.total = new Map(Object.entries((await store.usage.totals()).byLicense));
+  const monthStart = periodStart("month", at);
+  for (const { licenseId, day, tokens } of await store.usage.byLicenseDay(periodStart("quarter", at))) {
+    add(counters.quarter, licenseId, tokens);
+    if (day >= monthStart) add(counters.month, licenseId, tokens);
+  }
+  return counters;
 }
 
 /** One row per (day, principal, organization, license, model): the store keeps daily totals anyway. */

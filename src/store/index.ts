@@ -158,9 +158,42 @@ export interface Store {
    * Absent where no other process can change the store unnoticed between polls (SQLite).
    */
   watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
+  /** Present where several nodes share one audit log (PostgreSQL). */
+  readonly sharedAudit?: SharedAuditStore;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */
   snapshot(): Promise<StoreSnapshot>;
   /** Idempotent. Any other call after close rejects with StoreError "closed". */
+  close(): Promise<void>;
+}
+
+/**
+ * The audit log's tables where several nodes write one log (PostgreSQL). Entries are sequenced by
+ * the database; one node at a time, the integrator, signs checkpoints (see audit/shared.ts).
+ */
+export interface SharedAuditStore {
+  /** Records the log's origin and verifier key on first use; rejects a node with different ones. */
+  claim(origin: string, verifierKey: string): Promise<void>;
+  /** Appends in one transaction; resolves, once committed, with the first entry's index. */
+  append(entries: readonly Uint8Array[]): Promise<bigint>;
+  /** Moves up to `limit` admin changes from the outbox into the log in one transaction; how many. */
+  drainOutbox(toEntry: (r: OutboxRecord) => Uint8Array, limit: number): Promise<number>;
+  /** Committed entries from index `from` on, in order, at most `limit`. */
+  read(from: bigint, limit: number): Promise<Buffer[]>;
+  size(): Promise<bigint>;
+  /** The latest checkpoint recorded by an integrator (a signed note), or null. */
+  latestCheckpoint(): Promise<{ size: bigint; note: string } | null>;
+  /** This node's chance to be the integrator (a session of its own). */
+  seat(): IntegratorSeat;
+}
+
+export interface IntegratorSeat {
+  /** True while this node holds the integrator lock. */
+  readonly held: boolean;
+  /** Takes the lock if free (or already held); reconnects a lost session. */
+  acquire(): Promise<boolean>;
+  /** Records a signed checkpoint through the lock's session: fails once the lock is lost. */
+  publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void>;
+  /** Gives the lock up (ends the session). */
   close(): Promise<void>;
 }
 

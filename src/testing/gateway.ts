@@ -29,6 +29,8 @@ export interface TestGatewayOptions {
   /** Runs on the store before the gateway starts. */
   readonly seed?: (s: Store) => Promise<void>;
   readonly wrapStore?: (s: Store) => Store;
+  /** Environment variables the config may name (besides the admin token). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
@@ -46,6 +48,7 @@ location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127
 refresh_ms: 50
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
+    ...options.env,
     CLEARANCE_ADMIN_TOKEN: ADMIN_TOKEN,
   });
   const raw = await openStore({ dataDir });

@@ -5,9 +5,9 @@ import { periodKey } from "../../metering/index.js";
 import type { AdminDeps } from "../deps.js";
 import { route } from "../router.js";
 
-export function periodUsage(deps: AdminDeps, r: LicenseRecord) {
+export async function periodUsage(deps: AdminDeps, r: LicenseRecord) {
   const period = r.terms.quota_period;
-  const used = deps.meter.tokensInPeriod(r.id, period);
+  const used = (await deps.licenseUsage?.(r.id, period)) ?? deps.meter.tokensInPeriod(r.id, period);
   const quota = r.terms.quota_tokens ?? null;
   return {
     license: r.id,

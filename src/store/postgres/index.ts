@@ -17,6 +17,7 @@ import {
   type Change,
   type Collection,
   type OutboxRecord,
+  type SharedAuditStore,
   type StoredRecord,
   type Store,
   type StoreSnapshot,
@@ -26,6 +27,7 @@ import {
 import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
+import { sharedAudit } from "./audit.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -80,9 +82,12 @@ export class PostgresStore implements Store {
   readonly #watches = new Set<ChangeWatch>();
   #closed = false;
 
+  readonly sharedAudit: SharedAuditStore;
+
   constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
     this.#where = where;
+    this.sharedAudit = sharedAudit(pool, where);
   }
 
   /** The pool, or StoreError "closed". Single statements need no explicit transaction. */

@@ -90,6 +90,34 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- The audit log every node writes (see ./audit.ts). One row: how many entries the log holds
+      -- (the next entry's index) and whose log it is. The row lock orders appends: each takes its
+      -- indices and commits before the next can, so committed indices never have gaps.
+      CREATE TABLE audit_head (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        size         BIGINT NOT NULL,
+        origin       TEXT,
+        verifier_key TEXT
+      );
+      INSERT INTO audit_head (id, size) VALUES (1, 0);
+      CREATE TABLE audit_entries (
+        idx   BIGINT PRIMARY KEY,
+        entry BYTEA NOT NULL
+      );
+      -- Signed by the one integrator. One checkpoint per size, ever: a second tree of the same
+      -- size (a split brain) cannot be recorded.
+      CREATE TABLE audit_checkpoints (
+        size      BIGINT PRIMARY KEY,
+        root      BYTEA NOT NULL,
+        note      TEXT NOT NULL,
+        node      TEXT NOT NULL,
+        signed_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

@@ -1,0 +1,177 @@
+/**
+ * The audit log several nodes share through PostgreSQL, node by node in one process: one sequence
+ * for every node's entries, one integrator at a time, takeover when its session dies, no second
+ * checkpoint for a size, admin changes logged exactly once. Skipped without PostgreSQL.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore, type Store } from "../store/index.js";
+import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
+import { openCheckpoint } from "./checkpoint.js";
+import { openAudit, type OpenAudit } from "./index.js";
+import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
+import { generateKey, parseVerifierKey } from "./note.js";
+import type { SharedAuditLog } from "./shared.js";
+import { directorySource } from "./source.js";
+import { verifyLog } from "./verify.js";
+
+if (skipReason !== undefined) console.warn(`src/audit/shared.test.ts: SKIPPED, ${skipReason}`);
+
+const ORIGIN = "shared.test/audit";
+const KEY = generateKey(ORIGIN);
+const opened: { store: Store; audit?: OpenAudit }[] = [];
+afterAll(async () => {
+  for (const o of opened) {
+    await o.audit?.log.close().catch(() => undefined);
+    await o.store.close();
+  }
+  await dropSchemas();
+});
+
+async function node(url: string, name: string, privateKey = KEY.privateKey) {
+  const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+  const slot: { store: Store; audit?: OpenAudit } = { store };
+  opened.push(slot);
+  const audit = await openAudit({
+    dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+    origin: ORIGIN,
+    privateKey,
+    checkpointMs: 60_000, // rounds are driven by the test (publish), not the timer
+    node: name,
+    store,
+    onError: (err) => {
+      throw err;
+    },
+  });
+  slot.audit = audit;
+  return { store, audit, log: audit.log as SharedAuditLog };
+}
+
+const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
+const checkpointOf = (text: string) =>
+  openCheckpoint(text, parseVerifierKey(KEY.verifierKey), ORIGIN).checkpoint;
+
+describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
+  it("sequences every node's entries into one log; one node signs, the others serve the same checkpoint", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    expect(a.audit.kind).toBe("shared");
+    expect([a.log.integrating, b.log.integrating]).toEqual([true, false]);
+
+    const indices = await Promise.all([
+      ...Array.from({ length: 150 }, (_, i) => a.log.append(entry("a", i))),
+      ...Array.from({ length: 150 }, (_, i) => b.log.append(entry("b", i))),
+    ]);
+    expect([...indices].sort((x, y) => (x < y ? -1 : 1))).toEqual(
+      Array.from({ length: 300 }, (_, i) => BigInt(i)),
+    );
+    await a.log.publish();
+    await b.log.publish();
+    expect(a.log.published?.size).toBe(300n);
+    expect(b.log.published?.text).toBe(a.log.published?.text);
+
+    // B proves the inclusion of an entry A wrote, against the checkpoint A signed.
+    const index = indices[7] as bigint;
+    const { root, size } = checkpointOf(b.log.published!.text);
+    verifyInclusion(leafHash(entry("a", 7)), index, size, await b.log.inclusion(index, size), root);
+    // And B's mirror is a whole, verifiable log.
+    const result = await verifyLog(directorySource(b.audit.dir), {
+      verifierKey: KEY.verifierKey,
+      origin: ORIGIN,
+    });
+    expect(result.entries).toBe(300n);
+  });
+
+  it("hands the integrator's seat to another node when its session dies, and the history stays one", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    await Promise.all(Array.from({ length: 40 }, (_, i) => a.log.append(entry("a", i))));
+    await a.log.publish();
+    const before = checkpointOf(a.log.published!.text);
+
+    // The integrator's database session is killed, as when its node dies: the lock goes with it.
+    const killed = await adminPool().query(
+      `SELECT pg_terminate_backend(pid) FROM pg_locks
+       WHERE locktype = 'advisory' AND classid = x'636c7269'::int::oid AND objid = hashtext($1)::oid AND granted`,
+      [schema],
+    );
+    expect(killed.rowCount).toBe(1);
+    await Promise.all(Array.from({ length: 25 }, (_, i) => b.log.append(entry("b", i))));
+    await b.log.publish();
+    expect(b.log.integrating).toBe(true);
+    const after = checkpointOf(b.log.published!.text);
+    expect(after.size).toBe(65n);
+    verifyConsistency(
+      before.size,
+      after.size,
+      await b.log.consistency(before.size, after.size),
+      before.root,
+      after.root,
+    );
+
+    // The old integrator, still running, cannot take the seat back: it follows B's checkpoints.
+    await a.log.publish();
+    expect(a.log.integrating).toBe(false);
+    expect(a.log.published?.text).toBe(b.log.published?.text);
+    const signers = await adminPool().query<{ node: string }>(
+      `SELECT DISTINCT node FROM ${schema}.audit_checkpoints ORDER BY node`,
+    );
+    expect(signers.rows.map((r) => r.node)).toEqual(["node-a", "node-b"]);
+  });
+
+  it("never records a second, different checkpoint for a size", async () => {
+    const { url } = await freshSchema();
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store });
+    const seat = store.sharedAudit!.seat();
+    expect(await seat.acquire()).toBe(true);
+    const cp = { size: 1n, root: Buffer.alloc(32, 1), note: "signed note", node: "n" };
+    await seat.publish(cp);
+    await seat.publish(cp); // the same checkpoint again: a retry, harmless
+    await expect(seat.publish({ ...cp, root: Buffer.alloc(32, 2) })).rejects.toThrow(
+      "a different checkpoint of size 1 is already recorded: the log has forked",
+    );
+    // A second seat cannot sign while the first is held.
+    const other = store.sharedAudit!.seat();
+    expect(await other.acquire()).toBe(false);
+    await expect(other.publish({ ...cp, size: 2n })).rejects.toThrow("not the audit log's integrator");
+    await seat.close();
+    expect(await other.acquire()).toBe(true);
+    await other.close();
+  });
+
+  it("refuses a node whose signing key is not the log's", async () => {
+    const { url } = await freshSchema();
+    await node(url, "node-a");
+    await expect(node(url, "node-x", generateKey(ORIGIN).privateKey)).rejects.toThrow(
+      /every node must use the same origin and signing key/,
+    );
+  });
+
+  it("logs each admin change exactly once, whichever nodes drain it", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    for (let i = 0; i < 30; i++) await a.store.principals.put({ id: `p${i}` }, "admin");
+    await Promise.all([a.audit.drainer.drain(), b.audit.drainer.drain(), a.audit.drainer.drain()]);
+    await a.log.publish();
+    const size = a.log.published!.size;
+    const entries = await a.store.sharedAudit!.read(0n, 1000);
+    expect(BigInt(entries.length)).toBe(size);
+    const changes = entries.map((e) => (JSON.parse(e.toString()) as { change: number }).change);
+    expect(changes).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(await a.store.outbox.list(0, 10)).toEqual([]);
+  });
+
+  it("refuses entries once the database is gone, and says so", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    await a.store.close();
+    await expect(a.log.append(entry("a", 0))).rejects.toThrow(/the database did not take the entry/);
+    expect(a.log.failure).not.toBeNull();
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * The audit log several gateway nodes write together (PostgreSQL store). Entries are appended
+ * through the database, which sequences them; an entry is durable when its transaction commits,
+ * and only then does the request go on. One node at a time — the integrator, holding the database's
+ * advisory lock — signs checkpoints and records them there; when it dies its session ends, the lock
+ * frees, and the next node to try (every checkpoint_ms) takes over.
+ *
+ * Every node keeps a mirror of the tree under <data_dir>/audit, rebuilt from the database at start,
+ * and grows it in step with the recorded checkpoints, so it can serve tiles and proofs for exactly
+ * the checkpoint it serves. A node adopts a checkpoint only after checking the signature and that
+ * its own tree, built from the same entries, has that root; the integrator signs only a tree that
+ * extends the last checkpoint recorded, whoever signed it. A size never gets two checkpoints (the
+ * table's key), so the log cannot fork silently.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { IntegratorSeat, SharedAuditStore } from "../store/index.js";
+import { openCheckpoint, signCheckpoint } from "./checkpoint.js";
+import {
+  AuditLogError,
+  checkedConsistency,
+  checkedInclusion,
+  type AuditTrail,
+  type Published,
+} from "./log.js";
+import { consistencyProof, treeRoot, verifyConsistency } from "./merkle.js";
+import type { NoteSigner, NoteVerifier } from "./note.js";
+import { TileTree, writeAtomic } from "./tree.js";
+
+export interface SharedAuditOptions {
+  /** The local mirror of tiles (and the checkpoint served), rebuilt from the database at start. */
+  readonly dir: string;
+  readonly origin: string;
+  readonly signer: NoteSigner;
+  readonly verifier: NoteVerifier;
+  readonly verifierKey: string;
+  /** This node's name, recorded with the checkpoints it signs. */
+  readonly node: string;
+  readonly checkpointMs: number;
+  readonly db: SharedAuditStore;
+  readonly onError: (err: unknown) => void;
+}
+
+/** Entries per append transaction, at most (larger batches wait for the next round trip). */
+const BATCH = 1_000;
+/** Entries per read while catching up. */
+const READ = 5_000;
+
+interface Waiting {
+  readonly entry: Uint8Array;
+  readonly resolve: (index: bigint) => void;
+  readonly reject: (err: Error) => void;
+}
+
+export class SharedAuditLog implements AuditTrail {
+  private current: Published | null = null;
+  private waiting: Waiting[] = [];
+  private appending: Promise<void> | null = null;
+  private lastFailure: Error | null = null;
+  private closed = false;
+  private committed = 0n;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly o: SharedAuditOptions,
+    private readonly tree: TileTree,
+    private readonly seat: IntegratorSeat,
+  ) {}
+
+  static async open(o: SharedAuditOptions): Promise<SharedAuditLog> {
+    await o.db.claim(o.origin, o.verifierKey);
+    // A mirror: whatever an earlier run left may belong to another log (e.g. an embedded one).
+    await rm(o.dir, { recursive: true, force: true });
+    const log = new SharedAuditLog(o, new TileTree(o.dir), o.db.seat());
+    await log.publish();
+    return log;
+  }
+
+  /** Entries this node knows to be committed (its own appends, and the tree it has built). */
+  get size(): bigint {
+    return this.committed > this.tree.size ? this.committed : this.tree.size;
+  }
+
+  get failure(): Error | null {
+    return this.closed ? new AuditLogError("the audit log is closed") : this.lastFailure;
+  }
+
+  get published(): Published | null {
+    return this.current;
+  }
+
+  /** True while this node is the integrator. */
+  get integrating(): boolean {
+    return this.seat.held;
+  }
+
+  /** Resolves with the entry's index once its transaction has committed. */
+  append(entry: Uint8Array): Promise<bigint> {
+    if (this.closed) return Promise.reject(new AuditLogError("the audit log is closed"));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      this.flush();
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.publish().catch(this.o.onError);
+    }, this.o.checkpointMs);
+    this.timer.unref();
+  }
+
+  /**
+   * One round: take the integrator's seat if it is free; adopt the latest recorded checkpoint;
+   * as the integrator, sign and record one for everything committed since. Rounds are serialised.
+   */
+  publish(): Promise<void> {
+    const round = this.ticking.then(() => this.round());
+    this.ticking = round.catch(() => undefined);
+    return round;
+  }
+
+  inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
+    return checkedInclusion(this.tree.read, this.current?.size ?? 0n, index, size);
+  }
+
+  consistency(from: bigint, to: bigint): Promise<Buffer[]> {
+    return checkedConsistency(this.tree.read, this.current?.size ?? 0n, from, to);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    while (this.appending !== null) await this.appending;
+    this.closed = true;
+    // A last checkpoint for what this node committed, if it is the integrator; then the seat is free.
+    await this.publish().catch(this.o.onError);
+    await this.seat.close();
+  }
+
+  /** Group commit: one transaction in flight; what arrives meanwhile goes in the next one. */
+  private flush(): void {
+    if (this.appending !== null || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0, BATCH);
+    this.appending = this.o.db
+      .append(batch.map((w) => w.entry))
+      .then(
+        (first) => {
+          this.lastFailure = null;
+          const end = first + BigInt(batch.length);
+          if (end > this.committed) this.committed = end;
+          batch.forEach((w, i) => w.resolve(first + BigInt(i)));
+        },
+        (err: unknown) => {
+          // Nothing was committed (one transaction): refuse these requests, try again with the next.
+          const cause = err instanceof Error ? err : new Error(String(err));
+          this.lastFailure = cause;
+          const refused = new AuditLogError(`the database did not take the entry: ${cause.message}`, {
+            cause,
+          });
+          for (const w of batch) w.reject(refused);
+        },
+      )
+      .finally(() => {
+        this.appending = null;
+        this.flush();
+      });
+  }
+
+  private async round(): Promise<void> {
+    if (!this.seat.held) await this.seat.acquire().catch(this.o.onError);
+    const latest = await this.o.db.latestCheckpoint();
+    if (latest !== null) await this.adopt(latest);
+    if (this.seat.held) await this.sign();
+  }
+
+  /** Grows the mirror to `size` entries, reading committed entries in order. */
+  private async catchUp(size: bigint): Promise<void> {
+    while (this.tree.size < size) {
+      const want = size - this.tree.size;
+      const entries = await this.o.db.read(this.tree.size, want < READ ? Number(want) : READ);
+      if (entries.length === 0) {
+        throw new AuditLogError(`the database holds fewer than ${size} entries: entries are missing`);
+      }
+      await this.tree.append(entries);
+    }
+  }
+
+  private async adopt(latest: { size: bigint; note: string }): Promise<void> {
+    if (this.current !== null && latest.size <= this.current.size) return;
+    const { checkpoint } = openCheckpoint(latest.note, this.o.verifier, this.o.origin);
+    await this.catchUp(checkpoint.size);
+    const root = await treeRoot(this.tree.read, checkpoint.size);
+    if (!root.equals(checkpoint.root)) {
+      throw new AuditLogError(
+        `the checkpoint recorded for size ${checkpoint.size} does not match the entries in the database`,
+      );
+    }
+    // The mirror may be ahead (it signed, then lost the seat): the next checkpoint will reach it.
+    if (this.tree.size === checkpoint.size)
+      await this.show({ size: checkpoint.size, root: checkpoint.root, text: latest.note });
+  }
+
+  private async sign(): Promise<void> {
+    await this.catchUp(await this.o.db.size());
+    const last = this.current;
+    const size = this.tree.size;
+    if (last !== null && last.size === size) return;
+    const root = this.tree.root();
+    if (last !== null && last.size > 0n) {
+      // Never sign a tree that does not extend the last checkpoint, whoever signed that one.
+      verifyConsistency(
+        last.size,
+        size,
+        await consistencyProof(this.tree.read, last.size, size),
+        last.root,
+        root,
+      );
+    }
+    const text = signCheckpoint({ origin: this.o.origin, size, root, extensions: [] }, this.o.signer);
+    await this.seat.publish({ size, root, note: text, node: this.o.node });
+    await this.show({ size, root, text });
+  }
+
+  /** Serves a checkpoint: the tiles it needs, then the checkpoint itself. */
+  private async show(p: Published): Promise<void> {
+    if (this.tree.size !== p.size)
+      throw new AuditLogError(`the mirror is at ${this.tree.size}, not ${p.size}`);
+    await this.tree.writePartials();
+    await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(p.text));
+    this.current = p;
+  }
+}

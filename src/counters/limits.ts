@@ -1,0 +1,190 @@
+/**
+ * Quotas and rate limits for gateway requests. Per request, one call to the counters reads what
+ * the decision needs — the usage of the licenses that could grant it (held by the principal or its
+ * organization, with a token quota) — and counts the request against its organization's rate
+ * limit. After the response, the metered tokens are added. When the shared counters (Redis) cannot
+ * be reached, this node's own view (memory counters, fed with everything it meters, seeded from the
+ * store) stands in, and the request says so: with `fail_closed` the gateway then refuses
+ * controlled and home-only models; with `fail_open` it serves them on this node's view.
+ */
+import type { Store } from "../store/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import { storedUsage, type QuotaPeriod, type UsageByPeriod } from "../metering/index.js";
+import {
+  CountersUnavailableError,
+  openCounters,
+  type AdmitRequest,
+  type Counters,
+  type CountersDriver,
+  type LicenseCounter,
+  type LicenseUsage,
+  type RateOutcome,
+  type SeedRow,
+} from "./index.js";
+
+export type OnUnavailable = "fail_closed" | "fail_open";
+
+/** What the counters said about one request. */
+export interface CountedRequest {
+  readonly usage: LicenseUsage;
+  /** null when the organization has no rate limit. */
+  readonly rate: RateOutcome | null;
+  /** Why the shared counters could not be used (this node's view stood in), or null. */
+  readonly unavailable: string | null;
+  /** Takes the request back out of its organization's window (it was denied). */
+  release(): void;
+}
+
+const UNCOUNTED: CountedRequest = {
+  usage: Object.freeze(Object.create(null) as LicenseUsage),
+  rate: null,
+  unavailable: null,
+  release: () => {},
+};
+
+export interface UsageLimitsOptions {
+  readonly driver: CountersDriver;
+  readonly url?: string;
+  readonly prefix?: string;
+  readonly timeoutMs?: number;
+  readonly onUnavailable: OnUnavailable;
+  /** Seeds the counters with the usage recorded so far. */
+  readonly store: Store;
+  readonly onError: (err: unknown) => void;
+}
+
+export async function openUsageLimits(options: UsageLimitsOptions): Promise<UsageLimits> {
+  const load = async () => seedRows(await storedUsage(options.store, new Date()));
+  const shared = await openCounters({
+    driver: options.driver,
+    ...(options.url === undefined ? {} : { url: options.url }),
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    load,
+    onError: options.onError,
+  });
+  const local = options.driver === "memory" ? null : await openCounters({ driver: "memory", load });
+  return new UsageLimits(shared, local, options.onUnavailable, options.onError);
+}
+
+export class UsageLimits {
+  constructor(
+    /** The counters every node shares (or this node's alone, with the memory driver). */
+    readonly shared: Counters,
+    /** This node's own view, when the shared counters are elsewhere. */
+    private readonly local: Counters | null,
+    readonly onUnavailable: OnUnavailable,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** Why the shared counters cannot be used right now, or null. */
+  get unavailable(): string | null {
+    return this.shared.unavailable;
+  }
+
+  async admit(
+    scheme: CompiledScheme,
+    principalId: string,
+    organizationId: string | null,
+    now: number,
+  ): Promise<CountedRequest> {
+    const limits =
+      organizationId === null ? null : (scheme.organizationPartners.get(organizationId)?.rateLimit ?? null);
+    const request: AdmitRequest = {
+      organization: organizationId === null || limits === null ? null : { id: organizationId, limits },
+      licenses: quotaLicenses(scheme, principalId, organizationId),
+      now,
+    };
+    if (request.organization === null && request.licenses.length === 0) return UNCOUNTED;
+    const { result, counters, unavailable } = await this.either((c) => c.admit(request));
+    const org = request.organization?.id;
+    return {
+      ...result,
+      unavailable,
+      release: () => {
+        if (org === undefined || result.rate?.ok !== true) return;
+        counters.release(org, now).catch((err: unknown) => this.report(err));
+      },
+    };
+  }
+
+  /** The usage a decision needs, counting nothing (e.g. to list the models a caller may use). */
+  async usage(
+    scheme: CompiledScheme,
+    principalId: string,
+    organizationId: string | null,
+    now: number,
+  ): Promise<LicenseUsage> {
+    const licenses = quotaLicenses(scheme, principalId, organizationId);
+    if (licenses.length === 0) return UNCOUNTED.usage;
+    return (await this.either((c) => c.usage(licenses, now))).result;
+  }
+
+  /** A license's tokens in a period, as every node counts them (this node's view if unreachable). */
+  async licenseUsage(license: string, period: QuotaPeriod, now: number): Promise<number> {
+    const { result } = await this.either((c) => c.usage([{ id: license, period }], now));
+    return result[license]?.tokens ?? 0;
+  }
+
+  /** Adds a response's tokens: to the organization's minute (if it has a rate limit) and the license. */
+  add(
+    scheme: CompiledScheme,
+    organizationId: string | null,
+    license: string | null,
+    tokens: number,
+    now: number,
+  ): void {
+    const limited = organizationId !== null && scheme.organizationPartners.get(organizationId)?.rateLimit;
+    const metered = { organization: limited ? organizationId : null, license, tokens, now };
+    for (const c of this.local === null ? [this.shared] : [this.shared, this.local]) {
+      c.add(metered).catch((err: unknown) => this.report(err));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.shared.close();
+    await this.local?.close();
+  }
+
+  private async either<T>(
+    call: (c: Counters) => Promise<T>,
+  ): Promise<{ result: T; counters: Counters; unavailable: string | null }> {
+    try {
+      return { result: await call(this.shared), counters: this.shared, unavailable: null };
+    } catch (err) {
+      if (this.local === null || !(err instanceof CountersUnavailableError)) throw err;
+      return { result: await call(this.local), counters: this.local, unavailable: err.message };
+    }
+  }
+
+  /** An unreachable Redis has been reported already, once, by its driver. */
+  private report(err: unknown): void {
+    if (!(err instanceof CountersUnavailableError)) this.onError(err);
+  }
+}
+
+/** The licenses held by the principal or its organization that carry a token quota. */
+function quotaLicenses(
+  scheme: CompiledScheme,
+  principalId: string,
+  organizationId: string | null,
+): LicenseCounter[] {
+  const out: LicenseCounter[] = [];
+  const held = [
+    scheme.licensesByPrincipal.get(principalId),
+    organizationId === null ? undefined : scheme.licensesByOrganization.get(organizationId),
+  ];
+  for (const list of held) {
+    for (const l of list ?? []) if (l.quotaTokens !== null) out.push({ id: l.id, period: l.quotaPeriod });
+  }
+  return out;
+}
+
+function seedRows(usage: UsageByPeriod): SeedRow[] {
+  return [...usage.total.entries()].map(([license, total]) => ({
+    license,
+    month: usage.month.get(license) ?? 0,
+    quarter: usage.quarter.get(license) ?? 0,
+    total,
+  }));
+}

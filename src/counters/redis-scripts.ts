@@ -1,0 +1,85 @@
+/**
+ * The Lua scripts behind the Redis counters. Redis runs a script atomically, so a check and the
+ * increment that follows it cannot interleave with another node's. Keys: an organization's window
+ * is a hash (`requests`, `tokens`) under `<prefix>rate:<organization>:<window start>`; a license's
+ * tokens are an integer under `<prefix>license:<id>:<period>` (`2026-07`, `2026-Q3`, `total`).
+ */
+
+/**
+ * KEYS[1]: the organization's window when ARGV[1] is "1"; the other keys: license counters.
+ * ARGV[2], ARGV[3]: requests and tokens per minute (-1: no limit); ARGV[4]: the window's lifetime (ms).
+ * Returns {rate, usage...}: rate -1 no limit applied, 0 counted, 1 over requests, 2 over tokens.
+ */
+export const ADMIT = `
+local result = {-1}
+local first = 1
+if ARGV[1] == '1' then
+  first = 2
+  local w = redis.call('HMGET', KEYS[1], 'requests', 'tokens')
+  local requests = tonumber(w[1]) or 0
+  local tokens = tonumber(w[2]) or 0
+  local rpm = tonumber(ARGV[2])
+  local tpm = tonumber(ARGV[3])
+  if tpm >= 0 and tokens >= tpm then
+    result[1] = 2
+  elseif rpm >= 0 and requests >= rpm then
+    result[1] = 1
+  else
+    redis.call('HINCRBY', KEYS[1], 'requests', 1)
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    result[1] = 0
+  end
+end
+for i = first, #KEYS do
+  result[#result + 1] = tonumber(redis.call('GET', KEYS[i])) or 0
+end
+return result
+`;
+
+/** KEYS[1]: an organization's window; takes back one request, never going below zero. */
+export const RELEASE = `
+local n = tonumber(redis.call('HGET', KEYS[1], 'requests'))
+if n and n > 0 then redis.call('HINCRBY', KEYS[1], 'requests', -1) end
+return 0
+`;
+
+/**
+ * KEYS[1]: the organization's window when ARGV[2] is not empty (its lifetime in ms); the other
+ * keys: license counters, each with its lifetime in ms in ARGV[3...] (0: kept for good).
+ * ARGV[1]: the tokens to add.
+ */
+export const ADD = `
+local n = tonumber(ARGV[1])
+local first = 1
+if ARGV[2] ~= '' then
+  first = 2
+  redis.call('HINCRBY', KEYS[1], 'tokens', n)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+for i = first, #KEYS do
+  redis.call('INCRBY', KEYS[i], n)
+  local ttl = tonumber(ARGV[i - first + 3])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 0
+`;
+
+/**
+ * KEYS: license counters; ARGV: per key, the store's figure and the lifetime in ms (0: for good).
+ * A counter below the store's figure (or missing) is raised to it; none is ever lowered.
+ */
+export const SEED = `
+for i = 1, #KEYS do
+  local stored = tonumber(ARGV[2 * i - 1])
+  local ttl = tonumber(ARGV[2 * i])
+  local current = tonumber(redis.call('GET', KEYS[i])) or -1
+  if current < stored then
+    if ttl > 0 then
+      redis.call('SET', KEYS[i], stored, 'PX', ttl)
+    else
+      redis.call('SET', KEYS[i], stored)
+    end
+  end
+end
+return 0
+`;

@@ -1,0 +1,102 @@
+/**
+ * The Redis driver against a real server: REDIS_URL, else 127.0.0.1:6379. Every run uses its own
+ * key prefix (clearance-test-<random>:), deleted afterwards, so concurrent runs never collide.
+ * Without a reachable server the contract tests are skipped, and the skip says why; the tests of
+ * an unreachable Redis need no server and always run.
+ */
+import type { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  dropPrefixes,
+  freshPrefix,
+  REDIS_URL,
+  redisAdmin,
+  redisSkipReason as skip,
+} from "../testing/redis.js";
+import { CountersUnavailableError, openCounters, type Counters, type SeedRow } from "./index.js";
+import { countersSuite } from "./suite.js";
+
+// Also said outside the describe title, which the default reporter does not print for skipped files.
+if (skip !== undefined) console.warn(`src/counters/redis.test.ts: SKIPPED, ${skip}`);
+const PREFIX = skip === undefined ? freshPrefix() : "unused:";
+
+let runs = 0;
+const open = (prefix: string, load?: () => Promise<readonly SeedRow[]>) =>
+  openCounters({
+    driver: "redis",
+    url: REDIS_URL,
+    prefix,
+    timeoutMs: 1_000,
+    ...(load === undefined ? {} : { load }),
+  });
+
+describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPPED, ${skip}`, () => {
+  const admin = redisAdmin;
+  afterAll(dropPrefixes);
+
+  // Each counters gets fresh state: a prefix of its own, under this run's prefix.
+  const prefixes = new WeakMap<Counters, string>();
+  countersSuite(
+    "redis",
+    async () => {
+      const prefix = `${PREFIX}${runs++}:`;
+      const c = await open(prefix);
+      prefixes.set(c, prefix);
+      return c;
+    },
+    (c) => open(prefixes.get(c) as string),
+  );
+
+  it("raises its counters to the store's usage when it connects, and again after a reconnection; what it missed is added", async () => {
+    const prefix = `${PREFIX}seed:`;
+    let loads = 0;
+    const c = await open(prefix, () => {
+      loads++;
+      return Promise.resolve([{ license: "L", month: 10, quarter: 20, total: 30 }]);
+    });
+    try {
+      const now = Date.now();
+      expect(await c.usage([{ id: "L", period: "total" }], now)).toEqual({ L: { tokens: 30 } });
+      expect(loads).toBe(1);
+      // Redis loses everything (it keeps nothing on disk here) and drops the connection.
+      await admin().del(...(await admin().keys(`${prefix}*`)));
+      const id = await (c as unknown as { client: Redis }).client.client("ID");
+      await admin().client("KILL", "ID", String(id));
+      // Tokens metered while the connection is down are kept, and added once Redis answers again.
+      await c.add({ organization: null, license: "L", tokens: 5, now: Date.now() }).catch(() => undefined);
+      const since = Date.now();
+      while ((loads < 2 || c.unavailable !== null) && Date.now() - since < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(c.unavailable).toBeNull();
+      expect(await c.usage([{ id: "L", period: "quarter" }], Date.now())).toEqual({ L: { tokens: 25 } });
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("an unreachable Redis", () => {
+  it("is noticed at once: every call fails saying so, and `unavailable` says why", async () => {
+    const errors: unknown[] = [];
+    const c = await openCounters({
+      driver: "redis",
+      url: "redis://127.0.0.1:1",
+      timeoutMs: 200,
+      onError: (err) => errors.push(err),
+    });
+    try {
+      expect(c.unavailable).toMatch(/^Redis at 127\.0\.0\.1:1 is not connected/);
+      const now = Date.now();
+      await expect(c.admit({ organization: null, licenses: [], now })).rejects.toBeInstanceOf(
+        CountersUnavailableError,
+      );
+      await expect(c.add({ organization: null, license: "L", tokens: 1, now })).rejects.toThrow(
+        /Redis at 127\.0\.0\.1:1/,
+      );
+      expect(errors.length).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+});

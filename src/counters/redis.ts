@@ -1,0 +1,295 @@
+/**
+ * Counters in Redis, shared by every gateway node: each check-and-take is one Lua script, so two
+ * nodes can never both take the last request of a minute. A dead Redis is noticed at once: no
+ * offline queue (a command fails while disconnected instead of waiting), short command timeouts,
+ * and reconnection in the background. After every (re)connection the counters are first raised to
+ * the store's usage (a Redis that restarted empty must not forget a quota's use), and only then used.
+ */
+import { Redis } from "ioredis";
+import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
+import {
+  CountersUnavailableError,
+  type Admission,
+  type AdmitRequest,
+  type Counters,
+  type LicenseCounter,
+  type LicenseUsage,
+  type MeteredTokens,
+  type RateOutcome,
+  type SeedRow,
+} from "./index.js";
+import { ADD, ADMIT, RELEASE, SEED } from "./redis-scripts.js";
+import { overLimit, WINDOW_MS, windowStart } from "./windows.js";
+
+type Arg = string | number;
+interface Scripts {
+  clearanceAdmit(keys: number, ...args: Arg[]): Promise<number[]>;
+  clearanceRelease(keys: number, ...args: Arg[]): Promise<number>;
+  clearanceAdd(keys: number, ...args: Arg[]): Promise<number>;
+  clearanceSeed(keys: number, ...args: Arg[]): Promise<number>;
+}
+
+export interface RedisCountersOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly timeoutMs: number;
+  readonly load?: () => Promise<readonly SeedRow[]>;
+  readonly onError: (err: unknown) => void;
+}
+
+/** Windows outlive their minute a little: nodes' clocks differ. */
+const WINDOW_TTL_MS = 2 * WINDOW_MS;
+/** A month's or quarter's counter is kept a day past its end, for the same reason. */
+const PERIOD_GRACE_MS = 24 * 3600_000;
+const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
+/** Licenses seeded per script call. */
+const SEED_BATCH = 200;
+
+export class RedisCounters implements Counters {
+  readonly driver = "redis" as const;
+  private readonly client: Redis & Scripts;
+  private readonly where: string;
+  /** Connected, and raised to the store's usage since connecting: only then are counters read. */
+  private seeded = false;
+  private failure: string | null = null;
+  private probe: NodeJS.Timeout | undefined;
+  /** License tokens Redis did not take (it could not be reached): added once it answers again. */
+  private readonly unsent = new Map<string, { tokens: number; expiresAt: number }>();
+  private sending: Promise<void> | undefined;
+  private firstSeeding: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: RedisCountersOptions) {
+    const client = new Redis(options.url, {
+      enableOfflineQueue: false,
+      commandTimeout: options.timeoutMs,
+      connectTimeout: Math.max(1_000, options.timeoutMs),
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(100 * times, 2_000),
+    });
+    client.defineCommand("clearanceAdmit", { lua: ADMIT });
+    client.defineCommand("clearanceRelease", { lua: RELEASE });
+    client.defineCommand("clearanceAdd", { lua: ADD });
+    client.defineCommand("clearanceSeed", { lua: SEED });
+    this.client = client as Redis & Scripts;
+    // Never the URL: it may carry a password.
+    this.where = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`;
+    client.on("ready", () => void this.connected());
+    client.on("close", () => {
+      this.seeded = false;
+    });
+    client.on("error", (err: Error) => {
+      this.failed(err);
+      this.firstSeeding?.();
+    });
+  }
+
+  /** Connects and seeds; gives up waiting after the connect timeout (reconnection goes on). */
+  static async open(options: RedisCountersOptions): Promise<RedisCounters> {
+    const counters = new RedisCounters(options);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(2_000, 4 * options.timeoutMs));
+      counters.firstSeeding = () => {
+        clearTimeout(timer);
+        counters.firstSeeding = undefined;
+        resolve();
+      };
+    });
+    return counters;
+  }
+
+  get unavailable(): string | null {
+    const status = this.client.status;
+    if (status !== "ready") {
+      return `Redis at ${this.where} is not connected (${status}${this.failure === null ? "" : `: ${this.failure}`})`;
+    }
+    if (!this.seeded) return `Redis at ${this.where} is being brought up to the store's usage`;
+    if (this.failure !== null) return `Redis at ${this.where} did not answer: ${this.failure}`;
+    return null;
+  }
+
+  async admit(request: AdmitRequest): Promise<Admission> {
+    const { organization: org, licenses, now } = request;
+    const keys = licenses.map((l) => this.licenseKey(l.id, l.period, now));
+    if (org !== null) keys.unshift(this.windowKey(org.id, now));
+    const out = await this.run(() =>
+      this.client.clearanceAdmit(
+        keys.length,
+        ...keys,
+        org === null ? 0 : 1,
+        org?.limits.requestsPerMinute ?? -1,
+        org?.limits.tokensPerMinute ?? -1,
+        WINDOW_TTL_MS,
+      ),
+    );
+    let rate: RateOutcome | null = null;
+    if (org !== null) {
+      rate = out[0] === 0 ? { ok: true } : overLimit(out[0] === 2 ? "tokens" : "requests", org.limits, now);
+    }
+    return { rate, usage: usageFrom(licenses, out.slice(1)) };
+  }
+
+  async release(organization: string, now: number): Promise<void> {
+    await this.run(() => this.client.clearanceRelease(1, this.windowKey(organization, now)));
+  }
+
+  async add(t: MeteredTokens): Promise<void> {
+    const keys: string[] = [];
+    const ttls: number[] = [];
+    if (t.license !== null) {
+      for (const period of PERIODS) {
+        keys.push(this.licenseKey(t.license, period, t.now));
+        ttls.push(periodTtl(period, t.now));
+      }
+    }
+    if (t.organization !== null) keys.unshift(this.windowKey(t.organization, t.now));
+    if (keys.length === 0) return;
+    try {
+      await this.run(() =>
+        this.client.clearanceAdd(
+          keys.length,
+          ...keys,
+          t.tokens,
+          t.organization === null ? "" : WINDOW_TTL_MS,
+          ...ttls,
+        ),
+      );
+    } catch (err) {
+      // The minute's window will not matter for long; a license's use must not be forgotten.
+      if (t.license !== null) {
+        const licenseKeys = keys.slice(t.organization === null ? 0 : 1);
+        licenseKeys.forEach((key, i) => {
+          const expiresAt = ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number);
+          const u = this.unsent.get(key);
+          this.unsent.set(key, { tokens: (u?.tokens ?? 0) + t.tokens, expiresAt });
+        });
+      }
+      throw err;
+    }
+  }
+
+  async usage(licenses: readonly LicenseCounter[], now: number): Promise<LicenseUsage> {
+    return (await this.admit({ organization: null, licenses, now })).usage;
+  }
+
+  async seed(rows: readonly SeedRow[], now: number): Promise<void> {
+    await this.raise(rows, now);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.probe);
+    if (this.client.status === "ready") await this.client.quit().catch(() => undefined);
+    this.client.disconnect();
+  }
+
+  private async raise(rows: readonly SeedRow[], now: number): Promise<void> {
+    for (let i = 0; i < rows.length; i += SEED_BATCH) {
+      const keys: string[] = [];
+      const args: number[] = [];
+      for (const row of rows.slice(i, i + SEED_BATCH)) {
+        for (const period of PERIODS) {
+          keys.push(this.licenseKey(row.license, period, now));
+          args.push(row[period], periodTtl(period, now));
+        }
+      }
+      await this.client.clearanceSeed(keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Connected (again): raise the counters to the store's usage, add what Redis missed, then use it. */
+  private async connected(): Promise<void> {
+    try {
+      if (this.options.load !== undefined) await this.raise(await this.options.load(), Date.now());
+      await this.sendUnsent();
+      this.seeded = true;
+      this.recovered();
+    } catch (err) {
+      this.failed(err);
+      // Still connected: try again shortly (a reconnection tries again by itself).
+      setTimeout(() => {
+        if (!this.closed && !this.seeded && this.client.status === "ready") void this.connected();
+      }, 1_000).unref();
+    }
+    this.firstSeeding?.();
+  }
+
+  private sendUnsent(): Promise<void> {
+    this.sending ??= (async () => {
+      for (const [key, u] of [...this.unsent]) {
+        const ttl = u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - Date.now());
+        // A month or quarter that has ended since is not worth keeping (ttl 0: kept for good).
+        if (ttl > 0 || u.expiresAt === Infinity) await this.client.clearanceAdd(1, key, u.tokens, "", ttl);
+        // Tokens that failed to arrive meanwhile stay for the next time.
+        const left = (this.unsent.get(key)?.tokens ?? u.tokens) - u.tokens;
+        if (left > 0) this.unsent.set(key, { tokens: left, expiresAt: u.expiresAt });
+        else this.unsent.delete(key);
+      }
+    })().finally(() => {
+      this.sending = undefined;
+    });
+    return this.sending;
+  }
+
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    if (!this.seeded || this.client.status !== "ready") {
+      throw new CountersUnavailableError(this.unavailable ?? `Redis at ${this.where} is not ready`);
+    }
+    try {
+      const result = await command();
+      if (this.failure !== null) this.recovered();
+      return result;
+    } catch (err) {
+      this.failed(err);
+      throw new CountersUnavailableError(`Redis at ${this.where} did not answer: ${this.failure}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Reported once per outage; while connected, a PING a second tells when Redis answers again. */
+  private failed(err: unknown): void {
+    const first = this.failure === null;
+    this.failure = (err as Error).message ?? String(err);
+    if (first) this.options.onError(new CountersUnavailableError(this.unavailable ?? this.failure));
+    if (this.probe === undefined && !this.closed) {
+      this.probe = setInterval(() => {
+        if (this.client.status !== "ready" || !this.seeded) return;
+        this.client.ping().then(
+          () => this.recovered(),
+          () => undefined,
+        );
+      }, 1_000);
+      this.probe.unref();
+    }
+  }
+
+  private recovered(): void {
+    clearInterval(this.probe);
+    this.probe = undefined;
+    this.failure = null;
+    if (this.unsent.size > 0) void this.sendUnsent().catch((err: unknown) => this.failed(err));
+  }
+
+  private windowKey(organization: string, now: number): string {
+    return `${this.options.prefix}rate:${organization}:${windowStart(now)}`;
+  }
+
+  private licenseKey(id: string, period: QuotaPeriod, now: number): string {
+    return `${this.options.prefix}license:${id}:${periodKey(period, new Date(now))}`;
+  }
+}
+
+/** How long a license counter is kept (0: for good). */
+function periodTtl(period: QuotaPeriod, now: number): number {
+  const end = periodEnd(period, new Date(now));
+  return end === Infinity ? 0 : end - now + PERIOD_GRACE_MS;
+}
+
+function usageFrom(licenses: readonly LicenseCounter[], counts: readonly number[]): LicenseUsage {
+  const usage = Object.create(null) as LicenseUsage;
+  licenses.forEach((l, i) => {
+    usage[l.id] = { tokens: counts[i] ?? 0 };
+  });
+  return usage;
+}

@@ -1,0 +1,178 @@
+/**
+ * The contract every counters driver passes: each driver's test file calls
+ * `countersSuite("<driver>", open, another)`, where `open` returns counters over fresh, empty state
+ * and `another` a second gateway node's counters over the same state (the same object, for memory:
+ * it has one node). Times are fixed, so windows and periods never move under a test.
+ * Test-only (imports vitest): never import it from shipped code.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Counters, RateLimit } from "./index.js";
+
+const at = (iso: string) => Date.parse(iso);
+/** 10:00:00 on the last day of January 2030: the next day starts a month, not a quarter. */
+const T0 = at("2030-01-31T10:00:00.000Z");
+const org = (id: string, limits: RateLimit) => ({ id, limits });
+
+export function countersSuite(
+  name: string,
+  open: () => Promise<Counters>,
+  another: (c: Counters) => Promise<Counters>,
+): void {
+  describe(`counters contract: ${name}`, () => {
+    const opened: Counters[] = [];
+    const fresh = async () => {
+      const c = await open();
+      opened.push(c);
+      return c;
+    };
+    const second = async (c: Counters) => {
+      const d = await another(c);
+      if (d !== c) opened.push(d);
+      return d;
+    };
+    afterEach(async () => {
+      for (const c of opened.splice(0)) await c.close();
+    });
+
+    it("counts an organization's requests in one-minute windows; over the limit nothing is counted", async () => {
+      const c = await fresh();
+      expect(c.unavailable).toBeNull();
+      const acme = org("acme", { requestsPerMinute: 2, tokensPerMinute: null });
+      const admit = (o = acme, now = T0) => c.admit({ organization: o, licenses: [], now });
+      expect(await admit()).toEqual({ rate: { ok: true }, usage: {} });
+      expect((await admit(acme, T0 + 1)).rate).toEqual({ ok: true });
+      for (let i = 0; i < 3; i++) {
+        expect((await admit(acme, T0 + 2)).rate).toEqual({
+          ok: false,
+          retryAfter: 60,
+          limit: "2 requests per minute",
+        });
+      }
+      expect((await admit(org("other", acme.limits), T0 + 2)).rate).toEqual({ ok: true });
+      expect((await admit(acme, T0 + 45_500)).rate).toMatchObject({ ok: false, retryAfter: 15 });
+      // A new minute starts at zero.
+      expect((await admit(acme, T0 + 60_000)).rate).toEqual({ ok: true });
+      expect((await c.admit({ organization: null, licenses: [], now: T0 })).rate).toBeNull();
+    });
+
+    it("counts tokens per minute: once the window's tokens reach the limit, requests wait", async () => {
+      const c = await fresh();
+      const acme = org("acme", { requestsPerMinute: 10, tokensPerMinute: 100 });
+      const admit = (now: number) => c.admit({ organization: acme, licenses: [], now });
+      expect((await admit(T0)).rate).toEqual({ ok: true });
+      await c.add({ organization: "acme", license: null, tokens: 60, now: T0 + 1 });
+      await c.add({ organization: null, license: "L", tokens: 1_000, now: T0 + 1 });
+      expect((await admit(T0 + 2)).rate).toEqual({ ok: true });
+      await c.add({ organization: "acme", license: null, tokens: 40, now: T0 + 3 });
+      expect((await admit(T0 + 4)).rate).toEqual({
+        ok: false,
+        retryAfter: 60,
+        limit: "100 tokens per minute",
+      });
+      expect((await admit(T0 + 60_000)).rate).toEqual({ ok: true });
+    });
+
+    it("takes back a request that was counted and then denied, never below zero", async () => {
+      const c = await fresh();
+      const one = org("acme", { requestsPerMinute: 1, tokensPerMinute: null });
+      const admit = () => c.admit({ organization: one, licenses: [], now: T0 });
+      await c.release("acme", T0);
+      await c.release("acme", T0);
+      expect((await admit()).rate).toEqual({ ok: true });
+      expect((await admit()).rate).toMatchObject({ ok: false });
+      await c.release("acme", T0 + 10);
+      expect((await admit()).rate).toEqual({ ok: true });
+      expect((await admit()).rate).toMatchObject({ ok: false });
+    });
+
+    it("counts a license's tokens per month, per quarter and in total; a new period starts at zero", async () => {
+      const c = await fresh();
+      const read = (now: number) =>
+        Promise.all(
+          (["month", "quarter", "total"] as const).map(
+            async (period) => (await c.usage([{ id: "L", period }], now)).L?.tokens,
+          ),
+        );
+      expect(await read(T0)).toEqual([0, 0, 0]);
+      await c.add({ organization: null, license: "L", tokens: 10, now: T0 });
+      await c.add({ organization: "acme", license: "L", tokens: 5, now: T0 + 1 });
+      expect(await read(T0 + 2)).toEqual([15, 15, 15]);
+      const february = at("2030-02-01T00:00:00.000Z");
+      expect(await read(february)).toEqual([0, 15, 15]);
+      await c.add({ organization: null, license: "L", tokens: 7, now: february + 1 });
+      expect(await read(february + 2)).toEqual([7, 22, 22]);
+      const april = at("2030-04-01T00:00:00.000Z");
+      expect(await read(april)).toEqual([0, 0, 22]);
+      const usage = await c.usage(
+        [
+          { id: "L", period: "total" },
+          { id: "unknown", period: "month" },
+        ],
+        april,
+      );
+      expect(usage).toEqual({ L: { tokens: 22 }, unknown: { tokens: 0 } });
+    });
+
+    it("reads the licenses' usage in the same step that counts the request", async () => {
+      const c = await fresh();
+      await c.add({ organization: null, license: "A", tokens: 3, now: T0 });
+      await c.add({ organization: null, license: "B", tokens: 4, now: T0 });
+      const admission = await c.admit({
+        organization: org("acme", { requestsPerMinute: 5, tokensPerMinute: null }),
+        licenses: [
+          { id: "A", period: "month" },
+          { id: "B", period: "total" },
+          { id: "C", period: "quarter" },
+        ],
+        now: T0 + 1,
+      });
+      expect(admission).toEqual({
+        rate: { ok: true },
+        usage: { A: { tokens: 3 }, B: { tokens: 4 }, C: { tokens: 0 } },
+      });
+    });
+
+    it("seeding raises counters to the store's figures and never lowers one", async () => {
+      const c = await fresh();
+      await c.add({ organization: null, license: "kept", tokens: 50, now: T0 });
+      await c.seed(
+        [
+          { license: "kept", month: 10, quarter: 20, total: 30 },
+          { license: "new", month: 1, quarter: 2, total: 3 },
+        ],
+        T0,
+      );
+      const all = async (id: string) =>
+        Promise.all(
+          (["month", "quarter", "total"] as const).map(
+            async (period) => (await c.usage([{ id, period }], T0 + 1))[id]?.tokens,
+          ),
+        );
+      expect(await all("kept")).toEqual([50, 50, 50]);
+      expect(await all("new")).toEqual([1, 2, 3]);
+      await c.seed([{ license: "new", month: 5, quarter: 1, total: 5 }], T0);
+      expect(await all("new")).toEqual([5, 2, 5]);
+    });
+
+    it("two nodes together never count more requests than the limit, however they interleave", async () => {
+      const a = await fresh();
+      const b = await second(a);
+      const limited = org("acme", { requestsPerMinute: 15, tokensPerMinute: null });
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 === 0 ? a : b).admit({ organization: limited, licenses: [], now: T0 + i }),
+        ),
+      );
+      expect(results.filter((r) => r.rate?.ok === true)).toHaveLength(15);
+    });
+
+    it("tokens one node adds are read by the other", async () => {
+      const a = await fresh();
+      const b = await second(a);
+      await a.add({ organization: null, license: "L", tokens: 42, now: T0 });
+      expect(await b.usage([{ id: "L", period: "quarter" }], T0 + 1)).toEqual({ L: { tokens: 42 } });
+      await b.add({ organization: null, license: "L", tokens: 8, now: T0 + 2 });
+      expect(await a.usage([{ id: "L", period: "month" }], T0 + 3)).toEqual({ L: { tokens: 50 } });
+    });
+  });
+}

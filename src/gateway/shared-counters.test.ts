@@ -1,0 +1,219 @@
+/**
+ * Two gateway nodes over one PostgreSQL and one Redis: a license's quota used through node A is
+ * seen by node B, the two together grant no more than the quota allows, and an organization's rate
+ * limit counts requests on both. Skipped, saying so, without PostgreSQL or Redis.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateKey } from "../audit/note.js";
+import { parseConfig } from "../config/index.js";
+import { openStore } from "../store/index.js";
+import { dropSchemas, freshSchema, skipReason as noPostgres } from "../testing/postgres.js";
+import { dropPrefixes, freshPrefix, REDIS_URL, redisSkipReason as noRedis } from "../testing/redis.js";
+import { startGateway, type RunningGateway } from "./server.js";
+
+const skip = noPostgres ?? noRedis;
+if (skip !== undefined) console.warn(`src/gateway/shared-counters.test.ts: SKIPPED, ${skip}`);
+
+const TOKEN = "shared-counters-test-admin-token";
+const LICENSE = "BIS-2026-0001"; // erik's organization's, in examples/g7-trusted-partners.yaml
+const QUOTA = 50_000_000;
+/** Tokens left on the license when the nodes start: a few requests' worth. */
+const LEFT = 200;
+
+describe.skipIf(skip !== undefined)(
+  skip === undefined
+    ? "two nodes sharing Redis counters"
+    : `two nodes sharing Redis counters: SKIPPED, ${skip}`,
+  () => {
+    const nodes: RunningGateway[] = [];
+    let a: RunningGateway;
+    let b: RunningGateway;
+    afterAll(async () => {
+      for (const n of nodes) await n.close();
+      await dropSchemas();
+      await dropPrefixes();
+    });
+
+    beforeAll(async () => {
+      const { url } = await freshSchema();
+      const prefix = freshPrefix();
+      // Usage recorded before the nodes start: Redis (empty) is seeded with it.
+      const store = await openStore({ driver: "postgres", url, dataDir: "unused" });
+      await store.usage.add([
+        {
+          principalId: "erik",
+          organizationId: "bw-cyber",
+          licenseId: LICENSE,
+          model: "fable-5",
+          inputTokens: QUOTA - LEFT,
+          outputTokens: 0,
+          requests: 1,
+          at: new Date().toISOString(),
+        },
+      ]);
+      await store.close();
+      const env = {
+        DATABASE_URL: url,
+        REDIS_URL,
+        CLEARANCE_ADMIN_TOKEN: TOKEN,
+        // Every node signs the one audit log with the same key.
+        AUDIT_KEY: generateKey("clearance.local/audit").privateKey,
+      };
+      const node = async (name: string) => {
+        const config = parseConfig(
+          `scheme: g7-trusted-partners.yaml
+store: { driver: postgres }
+counters: { driver: redis, prefix: "${prefix}" }
+providers: { demo: { type: demo } }
+default_provider: demo
+location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
+refresh_ms: 100
+audit: { node: ${name}, key_env: AUDIT_KEY }
+`,
+          join("examples", `${name}.yaml`),
+          env,
+        );
+        const g = await startGateway(config, {
+          dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+          port: 0,
+          log: () => {},
+        });
+        nodes.push(g);
+        return g;
+      };
+      a = await node("node-a");
+      b = await node("node-b");
+    }, 30_000);
+
+    const admin = (path: string, body: unknown) =>
+      fetch(`${a.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const keyFor = async (principal: string) =>
+      ((await (await admin("/admin/v1/keys", { principal })).json()) as { key: string }).key;
+    /** Waits until node B knows what node A was told (it polls the store every refresh_ms). */
+    const knownOnB = async (key: string, model: string, country: string) => {
+      for (let i = 0; i < 100; i++) {
+        const res = await fetch(`${b.url}/v1/models/${model}`, {
+          headers: { authorization: `Bearer ${key}`, "x-test-country": country },
+        });
+        if (res.status === 200) return res;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error("node B never caught up");
+    };
+    const used = async (g: RunningGateway) =>
+      (await g.limits.shared.usage([{ id: LICENSE, period: "total" }], Date.now()))[LICENSE]?.tokens;
+    /** Tokens are added after the response has gone out: wait until the counter shows them. */
+    const until = async (g: RunningGateway, tokens: number) => {
+      for (let i = 0; i < 200 && (await used(g)) !== tokens; i++) await new Promise((r) => setTimeout(r, 5));
+      return used(g);
+    };
+
+    it("quota used on node A is seen by node B; together they never grant past the quota", async () => {
+      const principal = JSON.parse(
+        readFileSync("examples/principals/bw-cyber-analyst.json", "utf8"),
+      ) as unknown;
+      expect((await admin("/admin/v1/principals", principal)).status).toBe(201);
+      const key = await keyFor("erik");
+      await knownOnB(key, "fable-5", "DE");
+      const ask = (g: RunningGateway) =>
+        fetch(`${g.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${key}`,
+            "content-type": "application/json",
+            "x-test-country": "DE",
+            "x-clearance-purpose": "cyber-defense",
+          },
+          body: JSON.stringify({ model: "fable-5", messages: [{ role: "user", content: "one two three" }] }),
+        });
+
+      // Seeded from the store before the first request.
+      expect(await used(b)).toBe(QUOTA - LEFT);
+      let total = QUOTA - LEFT;
+      let granted = 0;
+      let perRequest = 0;
+      const order = [a, b];
+      for (let i = 0; i < 100; i++) {
+        const res = await ask(order[i % 2] as RunningGateway);
+        expect(res.status).toBe(200);
+        if (res.headers.get("x-clearance-reason") !== "license") {
+          expect(res.headers.get("x-clearance-reason")).toBe("license-quota-exhausted");
+          expect(res.headers.get("x-clearance-served-model")).toBe("fable-4");
+          break;
+        }
+        granted++;
+        perRequest = ((await res.json()) as { usage: { total_tokens: number } }).usage.total_tokens;
+        total += perRequest;
+        // What this node used, the other node reads.
+        expect(await until(order[(i + 1) % 2] as RunningGateway, total)).toBe(total);
+      }
+      // Exactly as many grants as the quota allows in all: each node alone would have granted as many.
+      expect(perRequest).toBeGreaterThan(0);
+      expect(granted).toBe(Math.ceil(LEFT / perRequest));
+      expect(granted).toBeGreaterThanOrEqual(2);
+      expect(total).toBeGreaterThanOrEqual(QUOTA);
+      expect(total - QUOTA).toBeLessThan(perRequest);
+      // Used up for both nodes, and each node's admin API shows what both used.
+      for (const g of [a, b]) {
+        expect((await ask(g)).headers.get("x-clearance-reason")).toBe("license-quota-exhausted");
+        const res = await fetch(`${g.url}/admin/v1/licenses/${LICENSE}/usage`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        expect(await res.json()).toMatchObject({ used_tokens: total, remaining_tokens: 0 });
+      }
+    });
+
+    it("an organization's rate limit counts requests on both nodes", async () => {
+      const partner = {
+        id: "acme-lab",
+        country: "GB",
+        assurance: "none",
+        grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+        rate_limit: { requests_per_minute: 2 },
+      };
+      expect(
+        (await admin("/admin/v1/partners", { kind: "organization", partner, reason: "vetted" })).status,
+      ).toBe(201);
+      expect(
+        (await admin("/admin/v1/partners/acme-lab/status", { status: "active", reason: "approved" })).status,
+      ).toBe(200);
+      await admin("/admin/v1/principals", {
+        id: "gwen",
+        citizenships: [{ country: "GB" }],
+        organization: "acme-lab",
+      });
+      const key = await keyFor("gwen");
+      await knownOnB(key, "mythos-5", "GB");
+      const ask = (g: RunningGateway) =>
+        fetch(`${g.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${key}`,
+            "content-type": "application/json",
+            "x-test-country": "GB",
+          },
+          body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+        });
+      // Two requests a minute, alternating between the nodes: each node alone would allow two, so
+      // four would pass; shared, the third is refused (the fourth if a minute ends in between).
+      const statuses: number[] = [];
+      for (let i = 0; i < 4 && !statuses.includes(429); i++) {
+        const res = await ask(i % 2 === 0 ? a : b);
+        statuses.push(res.status);
+        if (res.status === 429) {
+          expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+            "organization acme-lab is over its limit of 2 requests per minute",
+          );
+        } else expect(res.headers.get("x-clearance-reason")).toBe("partner-organization");
+      }
+      expect(statuses).toContain(429);
+    });
+  },
+);
