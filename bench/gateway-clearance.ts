@@ -6,6 +6,10 @@
  * store every second) and the store's change polling all run as in production.
  *
  * argv[2]: the mock's base URL (http://127.0.0.1:PORT/v1). Sends `{ port, key }` over IPC when ready.
+ * argv[3] `postgres` (for `--store postgres`): the store is the PostgreSQL of DATABASE_URL (a fresh
+ * schema the bench made; several nodes share it, each adding alice and a key of its own), and
+ * argv[4] names the node in its audit entries, argv[5] is the audit signing key file all the nodes
+ * share (the first node creates it), as nodes sharing one store must.
  * On SIGTERM it closes the gateway (so metering flushes) and exits normally, which also lets
  * `node --cpu-prof` write its profile.
  */
@@ -24,10 +28,15 @@ const SCHEME = join("examples", "g7-trusted-partners.yaml");
 async function main(): Promise<void> {
   const baseUrl = process.argv[2];
   if (baseUrl === undefined) throw new Error("usage: gateway-clearance <upstream base URL>");
+  const postgres = process.argv[3] === "postgres";
+  const node = process.argv[4];
+  const keyFile = process.argv[5];
+  const databaseUrl = process.env.DATABASE_URL;
+  if (postgres && !databaseUrl) throw new Error("gateway-clearance postgres: DATABASE_URL is not set");
   const root = repoRoot();
   const dataDir = mkdtempSync(join(tmpdir(), "clearance-bench-"));
 
-  const store = await openStore({ dataDir });
+  const store = await openStore(postgres ? { driver: "postgres", dataDir, url: databaseUrl! } : { dataDir });
   const alice = JSON.parse(readFileSync(join(root, "examples", "principals", "us-engineer.json"), "utf8"));
   await store.principals.put(parsePrincipal(alice));
   const { key } = await store.keys.create("alice", "bench");
@@ -42,7 +51,7 @@ default_provider: mock
 location:
   header: x-demo-country
   trusted_proxies: [127.0.0.1/32, "::1/128"]
-`;
+${postgres ? "store: { driver: postgres }\n" : ""}${node === undefined ? "" : `audit: { node: ${JSON.stringify(node)}${keyFile === undefined ? "" : `, key_file: ${JSON.stringify(keyFile)}`} }\n`}`;
   // A load run ends by closing its connections with requests in flight; Clearance reports each
   // such abort as a request error with a stack. Those are counted, not printed; the rest is.
   let aborted = 0;
@@ -52,7 +61,7 @@ location:
   };
   const configPath = join(dataDir, "clearance.yaml");
   writeFileSync(configPath, text);
-  const config = parseConfig(text, configPath, {});
+  const config = parseConfig(text, configPath, postgres ? { DATABASE_URL: databaseUrl } : {});
   const gateway = await startGateway(config, {
     dataDir,
     store,

@@ -71,6 +71,18 @@ const requestHeaders = (t: Target) => ({ "content-type": "application/json", ...
 
 /** Non-streamed POSTs from `connections` keep-alive connections for `seconds`. */
 export async function load(t: Target, connections: number, seconds: number): Promise<Load> {
+  return (await loadWithSamples(t, connections, seconds)).load;
+}
+
+/**
+ * `load`, also returning each 2xx response's latency (ms), so that runs made at the same time
+ * against several nodes can be summarized together.
+ */
+export async function loadWithSamples(
+  t: Target,
+  connections: number,
+  seconds: number,
+): Promise<{ load: Load; latencies: number[] }> {
   const latencies: number[] = [];
   const instance = autocannon({
     url: t.origin + PATH,
@@ -88,12 +100,15 @@ export async function load(t: Target, connections: number, seconds: number): Pro
   const result = await instance;
   const lat = summarize(latencies);
   return {
-    rps: Math.round(result.requests.average),
-    p50_ms: lat.p50_ms,
-    p99_ms: lat.p99_ms,
-    requests: lat.samples,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    load: {
+      rps: Math.round(result.requests.average),
+      p50_ms: lat.p50_ms,
+      p99_ms: lat.p99_ms,
+      requests: lat.samples,
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+    },
+    latencies,
   };
 }
 

@@ -45,11 +45,13 @@ export async function forkChild<T>(
   args: readonly string[],
   execArgv: readonly string[] = [],
   timeoutMs = 30_000,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ proc: ChildProcess; ready: T }> {
   const proc = track(
     fork(sibling(name), [...args], {
       execArgv: [...execArgv],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
+      ...(env === undefined ? {} : { env }),
     }),
   );
   try {
@@ -114,4 +116,26 @@ export function cpuSeconds(pid: number | undefined): number | null {
 /** Last resort on a signal or a crash of the bench itself: no child may outlive it. */
 export function killAllNow(): void {
   for (const p of running) p.kill("SIGKILL");
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Work that must happen even when the bench is interrupted (dropping a PostgreSQL schema). The
+ * bench's own `finally` runs it normally; on a signal, `runCleanups` does. Returns the unregister.
+ */
+export function onCleanup(fn: () => Promise<void>): () => void {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+/** Runs (and forgets) every registered cleanup, each bounded by `timeoutMs`; never rejects. */
+export async function runCleanups(timeoutMs = 5_000): Promise<void> {
+  const all = [...cleanups];
+  cleanups.clear();
+  await Promise.all(
+    all.map((fn) =>
+      Promise.race([fn().catch(() => undefined), new Promise<void>((r) => setTimeout(r, timeoutMs))]),
+    ),
+  );
 }

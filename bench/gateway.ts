@@ -13,13 +13,26 @@
  * Env: BENCH_GATEWAY_TARGETS=bare,clearance (a subset; direct always runs), BENCH_GATEWAY_PROFILE=dir
  * (run the bare proxy and Clearance under `node --cpu-prof`, writing dir/<name>.cpuprofile, for
  * `node dist/bench/gateway-profile.js dir`; such runs do not write bench/results/).
+ *
+ * `-- --nodes N --store postgres` runs the scale-out comparison instead (gateway-nodes.ts): one
+ * embedded node against N nodes over one PostgreSQL, writing bench/results/gateway-nodes.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { check, firstChunk, load, round, type Latency, type Load, type Target } from "./gateway-measure.js";
 import { startPortkey } from "./gateway-portkey.js";
-import { cpuSeconds, forkChild, killAllNow, log, repoRoot, stop, stopAll } from "./gateway-procs.js";
+import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
+import {
+  cpuSeconds,
+  forkChild,
+  killAllNow,
+  log,
+  repoRoot,
+  runCleanups,
+  stop,
+  stopAll,
+} from "./gateway-procs.js";
 
 const SETTINGS = {
   connections: 50,
@@ -261,16 +274,25 @@ async function main(): Promise<number> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     killAllNow();
-    process.exit(130);
+    void runCleanups().finally(() => process.exit(130));
   });
 }
-main()
+let scale: NodeOptions | null = null;
+try {
+  scale = nodeOptions(process.argv.slice(2));
+} catch (err) {
+  log((err as Error).message);
+  process.exit(2);
+}
+(scale === null ? main() : runNodes(scale))
   .then(async (code) => {
     await stopAll();
+    await runCleanups();
     process.exit(code);
   })
   .catch(async (err: unknown) => {
     log(`failed: ${(err as Error).stack ?? String(err)}`);
     await stopAll().catch(() => killAllNow());
+    await runCleanups();
     process.exit(1);
   });
