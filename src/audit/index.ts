@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { SetupError } from "../errors/index.js";
 import type { Store } from "../store/index.js";
 import { AuditLog, type AuditTrail } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey, verifierKeyFromPrivateKey } from "./note.js";
@@ -59,7 +60,9 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
   const privateKey = o.privateKey ?? readOrCreateKey(o);
   const signer = parseSignerKey(privateKey);
   if (signer.name !== o.origin) {
-    throw new Error(`the audit signing key is named ${signer.name}, but the log's origin is ${o.origin}`);
+    throw new SetupError(
+      `the audit signing key is named ${signer.name}, but the log's origin is ${o.origin}`,
+    );
   }
   const verifierKey = verifierKeyFromPrivateKey(privateKey);
   const verifier = parseVerifierKey(verifierKey);

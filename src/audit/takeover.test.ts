@@ -31,7 +31,11 @@ const run = promisify(execFile);
 const cli = (...args: string[]) =>
   [process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args]] as const;
 
-function start(name: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+function start(
+  name: string,
+  databaseUrl: string,
+  key = keyFile,
+): Promise<{ child: ChildProcess; url: string }> {
   const config = join(dir, `${name}.yaml`);
   writeFileSync(
     config,
@@ -39,7 +43,7 @@ function start(name: string, databaseUrl: string): Promise<{ child: ChildProcess
       `data_dir: ${JSON.stringify(join(dir, name))}\nstore: { driver: postgres }\n` +
       `providers: { demo: { type: demo } }\ndefault_provider: demo\n` +
       `location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }\n` +
-      `audit: { origin: ${ORIGIN}, key_file: ${JSON.stringify(keyFile)}, node: ${name}, checkpoint_ms: 100 }\n`,
+      `audit: { origin: ${ORIGIN}, key_file: ${JSON.stringify(key)}, node: ${name}, checkpoint_ms: 100 }\n`,
   );
   const [node, args] = cli("serve", "--config", config, "--port", "0");
   const child = spawn(node, args, {
@@ -78,6 +82,34 @@ async function verify(url: string, state: string) {
 }
 
 describe.skipIf(skipReason !== undefined)("integrator takeover", () => {
+  it(
+    "a node with another signing key refuses to start, says why, and exits",
+    { timeout: 60_000 },
+    async () => {
+      const { url: databaseUrl } = await freshSchema();
+      const theirs = join(dir, "theirs.key");
+      writeKeyPair(theirs, ORIGIN);
+      const first = await start("first", databaseUrl, theirs);
+      const [node, args] = cli("serve", "--config", join(dir, "second.yaml"), "--port", "0");
+      writeFileSync(
+        join(dir, "second.yaml"),
+        readFileSync(join(dir, "first.yaml"), "utf8")
+          .replaceAll(theirs, join(dir, "second.key"))
+          .replaceAll("first", "second"),
+      );
+      writeKeyPair(join(dir, "second.key"), ORIGIN);
+      const failed = await run(node, args, { env: { ...process.env, DATABASE_URL: databaseUrl } }).then(
+        () => null,
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(failed?.code).toBe(2);
+      expect(failed?.stderr).toMatch(
+        /^clearance: this database's audit log is takeover\.test\/audit, signed by .*every node must use the same origin and signing key/,
+      );
+      first.child.kill("SIGKILL");
+    },
+  );
+
   it(
     "kill -9 of the integrator under load: the other node signs on, and the whole history verifies",
     { timeout: 90_000 },

@@ -4,7 +4,7 @@
  * or usage, with the message on stderr.
  */
 import { Command, CommanderError } from "commander";
-import { InvalidInputError, formatProblems } from "../errors/index.js";
+import { InvalidInputError, SetupError, formatProblems } from "../errors/index.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
@@ -49,6 +49,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     if (err instanceof InvalidInputError) {
       io.stderr(`${formatProblems(err.problems)}\n`);
+      return EXIT_INVALID;
+    }
+    if (err instanceof SetupError) {
+      io.stderr(`clearance: ${err.message}\n`);
       return EXIT_INVALID;
     }
     throw err;

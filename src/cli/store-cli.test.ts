@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore } from "../store/index.js";
+import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import type { Io } from "./io.js";
 import { run } from "./program.js";
 
@@ -68,5 +70,34 @@ describe("clearance principals and keys", () => {
       err: "no principal nobody\n",
     });
     expect((await cli(["keys", "revoke", "nokey", ...dataDir])).code).toBe(2);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)("clearance principals and keys --config (PostgreSQL)", () => {
+  afterAll(dropSchemas);
+
+  it("work on the store clearance.yaml names, where every node sees them", async () => {
+    const { url } = await freshSchema();
+    const dir = mkdtempSync(join(tmpdir(), "clearance-store-cli-pg-"));
+    process.env.CLEARANCE_CLI_TEST_DATABASE = url;
+    const config = join(dir, "clearance.yaml");
+    writeFileSync(
+      config,
+      `scheme: ${JSON.stringify(resolve("examples/g7-trusted-partners.yaml"))}\n` +
+        `store: { driver: postgres, url_env: CLEARANCE_CLI_TEST_DATABASE }\n` +
+        `providers: { demo: { type: demo } }\ndefault_provider: demo\n`,
+    );
+    const file = join(dir, "p.json");
+    writeFileSync(file, JSON.stringify({ id: "zoe", citizenships: [{ country: "NZ" }] }));
+    expect((await cli(["principals", "add", "--file", file, "--config", config])).code).toBe(0);
+    const created = await cli(["keys", "create", "--principal", "zoe", "--config", config]);
+    expect(created.code).toBe(0);
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    try {
+      expect((await store.keys.list("zoe")).map((k) => k.id)).toEqual([created.out.trim().split("_")[1]]);
+    } finally {
+      await store.close();
+    }
+    delete process.env.CLEARANCE_CLI_TEST_DATABASE;
   });
 });

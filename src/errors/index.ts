@@ -14,6 +14,14 @@ export interface Problem {
   readonly column?: number;
 }
 
+/**
+ * A deployment set up in a way that cannot work — not a bug, and not bad input to one request: the
+ * message says what to change (e.g. two nodes signing one log with different keys).
+ */
+export class SetupError extends Error {
+  override name = "SetupError";
+}
+
 /** Bad input: one or more problems, all reported together. */
 export class InvalidInputError extends Error {
   readonly problems: readonly Problem[];

@@ -51,6 +51,25 @@ export async function startGateway(
       dataDir: options.dataDir ?? config.file.data_dir,
       ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
     }));
+  // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
+  // connections and timers, and keep the process alive).
+  const opened: (() => Promise<unknown>)[] = options.store === undefined ? [() => store.close()] : [];
+  try {
+    return await assemble(config, options, store, log, onError, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(
+  config: GatewayConfig,
+  options: StartOptions,
+  store: Store,
+  log: (line: string) => void,
+  onError: (err: unknown) => void,
+  opened: (() => Promise<unknown>)[],
+): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
   const audit = await openAudit({
     dataDir,
@@ -63,6 +82,7 @@ export async function startGateway(
     onError,
     log,
   });
+  opened.push(() => audit.log.close());
   // The config's scheme file seeds the store (a new version when its content is new).
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
@@ -79,6 +99,7 @@ export async function startGateway(
     store,
     onError,
   });
+  opened.push(() => limits.close());
   const periods = (control: ControlState) =>
     new Map([...control.scheme.licenses.values()].map((l) => [l.id, l.quotaPeriod] as const));
   const snapshot = await SnapshotHolder.open(store, onError, async () => {
@@ -92,6 +113,7 @@ export async function startGateway(
     trustedProxies: config.file.location.trusted_proxies,
   });
   const providers = createProviders(config);
+  opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
 
   const handler = createGatewayHandler({
     context: {

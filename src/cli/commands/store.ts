@@ -1,6 +1,10 @@
-/** `clearance principals …` and `clearance keys …`: the embedded store, directly on the data dir. */
+/**
+ * `clearance principals …` and `clearance keys …`: directly on the store — the embedded one in the
+ * data dir, or with --config the one clearance.yaml names (PostgreSQL for several nodes).
+ */
 import type { Command } from "commander";
 import { userInfo } from "node:os";
+import { loadConfigFile } from "../../config/index.js";
 import { InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
@@ -9,10 +13,21 @@ import { readJsonArg, type Io } from "../io.js";
 /** The audit log's "who": the operating-system user running the CLI. */
 const actor = () => `cli:${userInfo().username}`;
 
-const DATA_DIR = ["--data-dir <dir>", "data directory of the embedded store", ".clearance"] as const;
+const DATA_DIR = ["--data-dir <dir>", "data directory of the embedded store (default: .clearance)"] as const;
+const CONFIG = ["--config <file>", "use the store clearance.yaml names (e.g. PostgreSQL)"] as const;
 
-async function withStore<T>(dataDir: string, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ dataDir });
+interface Where {
+  readonly dataDir?: string;
+  readonly config?: string;
+}
+
+async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): Promise<T> {
+  const config = where.config === undefined ? undefined : loadConfigFile(where.config);
+  const store = await openStore({
+    driver: config?.file.store.driver ?? "sqlite",
+    dataDir: where.dataDir ?? config?.file.data_dir ?? ".clearance",
+    ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
+  });
   try {
     return await work(store);
   } finally {
@@ -41,9 +56,10 @@ export function registerStore(program: Command, io: Io): void {
     .description("add or replace a principal from a JSON file (- for stdin)")
     .requiredOption("--file <file>", "principal JSON")
     .option(...DATA_DIR)
-    .action((opts: { file: string; dataDir: string }) => {
+    .option(...CONFIG)
+    .action((opts: { file: string; dataDir?: string; config?: string }) => {
       const principal = parsePrincipal(readJsonArg(io, opts.file, "principal"));
-      return withStore(opts.dataDir, async (store) => {
+      return withStore(opts, async (store) => {
         const { created } = await store.principals.put(principal, actor());
         io.stdout(`${created ? "added" : "replaced"} principal ${principal.id}\n`);
       });
@@ -51,9 +67,10 @@ export function registerStore(program: Command, io: Io): void {
   principals
     .command("list")
     .option(...DATA_DIR)
+    .option(...CONFIG)
     .option("--json", "JSON output")
-    .action((opts: { dataDir: string; json?: boolean }) =>
-      withStore(opts.dataDir, async (store) => {
+    .action((opts: { dataDir?: string; config?: string; json?: boolean }) =>
+      withStore(opts, async (store) => {
         const list = await store.principals.list();
         if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
         const rows = list.map((p) => [
@@ -70,8 +87,9 @@ export function registerStore(program: Command, io: Io): void {
     .command("remove")
     .argument("<id>")
     .option(...DATA_DIR)
-    .action((id: string, opts: { dataDir: string }) =>
-      withStore(opts.dataDir, async (store) => {
+    .option(...CONFIG)
+    .action((id: string, opts: { dataDir?: string; config?: string }) =>
+      withStore(opts, async (store) => {
         if (!(await store.principals.remove(id, actor()))) throw notFound(`no principal ${id}`);
         io.stdout(`removed principal ${id} and its keys\n`);
       }),
@@ -83,29 +101,32 @@ export function registerStore(program: Command, io: Io): void {
     .requiredOption("--principal <id>", "the principal the key acts for")
     .option("--label <label>", "a note to recognise the key by")
     .option(...DATA_DIR)
+    .option(...CONFIG)
     .option("--json", "JSON output")
-    .action((opts: { principal: string; label?: string; dataDir: string; json?: boolean }) =>
-      withStore(opts.dataDir, async (store) => {
-        try {
-          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
-          if (opts.json)
-            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
-          io.stdout(`${key}\n`);
-          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
-        } catch (err) {
-          if (err instanceof StoreError && err.code === "unknown-principal")
-            throw notFound(`no principal ${opts.principal}`);
-          throw err;
-        }
-      }),
+    .action(
+      (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) =>
+        withStore(opts, async (store) => {
+          try {
+            const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
+            if (opts.json)
+              return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+            io.stdout(`${key}\n`);
+            io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
+          } catch (err) {
+            if (err instanceof StoreError && err.code === "unknown-principal")
+              throw notFound(`no principal ${opts.principal}`);
+            throw err;
+          }
+        }),
     );
   keys
     .command("list")
     .option("--principal <id>", "only this principal's keys")
     .option(...DATA_DIR)
+    .option(...CONFIG)
     .option("--json", "JSON output")
-    .action((opts: { principal?: string; dataDir: string; json?: boolean }) =>
-      withStore(opts.dataDir, async (store) => {
+    .action((opts: { principal?: string; dataDir?: string; config?: string; json?: boolean }) =>
+      withStore(opts, async (store) => {
         const list = (await store.keys.list(opts.principal)).map(({ hash: _hash, ...k }) => k);
         if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
         const rows = list.map((k) => [
@@ -122,8 +143,9 @@ export function registerStore(program: Command, io: Io): void {
     .command("revoke")
     .argument("<id>", "key id (the part after clr_, before the second _)")
     .option(...DATA_DIR)
-    .action((id: string, opts: { dataDir: string }) =>
-      withStore(opts.dataDir, async (store) => {
+    .option(...CONFIG)
+    .action((id: string, opts: { dataDir?: string; config?: string }) =>
+      withStore(opts, async (store) => {
         if (!(await store.keys.revoke(id, actor()))) throw notFound(`no key ${id}`);
         io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
       }),

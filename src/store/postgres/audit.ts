@@ -12,6 +12,7 @@
  */
 import pg from "pg";
 import type { IntegratorSeat, SharedAuditStore } from "../index.js";
+import { SetupError } from "../../errors/index.js";
 import { quoteIdent } from "./migrations.js";
 import { TYPES, listOutbox } from "./queries.js";
 
@@ -49,7 +50,7 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
       const head = rows[0];
       if (head === undefined) throw new Error("audit_head is missing its row");
       if (head.origin !== origin || head.verifier_key !== verifierKey) {
-        throw new Error(
+        throw new SetupError(
           `this database's audit log is ${head.origin}, signed by ${head.verifier_key}; this node has ${origin}, ${verifierKey}: every node must use the same origin and signing key (audit.origin, audit.key_file or audit.key_env)`,
         );
       }
