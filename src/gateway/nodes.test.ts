@@ -3,50 +3,30 @@
  * as B hears of the change (LISTEN/NOTIFY: the nodes here poll only every 30 s, so a prompt denial
  * can only come from the notification). Skipped without PostgreSQL.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateKey } from "../audit/note.js";
 import { parseConfig } from "../config/index.js";
+import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { startGateway, type RunningGateway } from "./server.js";
 
-const DATABASE = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const TOKEN = "nodes-test-admin-token";
 // Every node signs the one log they share with the same key.
 const AUDIT_KEY = generateKey("clearance.local/audit").privateKey;
+if (skipReason !== undefined) console.warn(`src/gateway/nodes.test.ts: SKIPPED, ${skipReason}`);
 
-async function reachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: DATABASE, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-const available = await reachable();
-if (!available) console.warn("src/gateway/nodes.test.ts: SKIPPED, no PostgreSQL (set DATABASE_URL)");
-
-describe.skipIf(!available)(
-  available ? "two nodes on one PostgreSQL" : "two nodes: SKIPPED, no PostgreSQL",
+describe.skipIf(skipReason !== undefined)(
+  skipReason === undefined ? "two nodes on one PostgreSQL" : `two nodes: SKIPPED, ${skipReason}`,
   () => {
-    const schema = `clearance_test_${randomBytes(6).toString("hex")}`;
     const nodes: RunningGateway[] = [];
-    const admin = new pg.Pool({ connectionString: DATABASE, max: 1 });
     afterAll(async () => {
       for (const n of nodes) await n.close();
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
+      await dropSchemas();
     });
 
-    async function node(name: string): Promise<RunningGateway> {
-      const url = new URL(DATABASE);
-      url.searchParams.set("options", `-c search_path=${schema}`);
+    async function node(name: string, url: string): Promise<RunningGateway> {
       const config = parseConfig(
         `scheme: g7-trusted-partners.yaml
 store: { driver: postgres }
@@ -58,7 +38,7 @@ freshness_ms: 60000
 audit: { node: ${name}, key_env: AUDIT_KEY }
 `,
         join("examples", `${name}.yaml`),
-        { DATABASE_URL: url.toString(), CLEARANCE_ADMIN_TOKEN: TOKEN, AUDIT_KEY },
+        { DATABASE_URL: url, CLEARANCE_ADMIN_TOKEN: TOKEN, AUDIT_KEY },
       );
       const g = await startGateway(config, {
         dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
@@ -70,9 +50,9 @@ audit: { node: ${name}, key_env: AUDIT_KEY }
     }
 
     it("a key revoked on node A is refused by node B within a second", { timeout: 30_000 }, async () => {
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const a = await node("node-a");
-      const b = await node("node-b");
+      const { url } = await freshSchema();
+      const a = await node("node-a", url);
+      const b = await node("node-b", url);
       const call = (g: RunningGateway, path: string, body: unknown) =>
         fetch(`${g.url}${path}`, {
           method: "POST",

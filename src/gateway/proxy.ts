@@ -60,9 +60,15 @@ export async function proxy(
     usage: counted.usage,
   });
   setDecisionHeaders(res, decision);
-  if (decision.decision === "deny") counted.release();
-  else refuseUncounted(ctx, scheme, decision, counted);
-  if (decision.decision !== "deny") refuseUnconfirmed(ctx, decision, now);
+  if (decision.decision !== "deny") {
+    try {
+      refuseUncounted(ctx, scheme, decision, counted);
+      refuseUnconfirmed(ctx, decision, now);
+    } catch (err) {
+      counted.release(); // refused before it was served: not a request the organization made use of
+      throw err;
+    }
+  } else counted.release();
   if (decision.decision !== "deny" && counted.rate !== null) {
     // Not a policy decision: an organization over its rate is asked to wait, and nothing is logged.
     const taken = counted.rate;

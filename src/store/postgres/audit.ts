@@ -21,21 +21,30 @@ const INTEGRATOR_LOCK = 0x636c7269;
 /** Drainers of one schema queue on this (transaction-scoped) lock: "clro". */
 const OUTBOX_LOCK = 0x636c726f;
 
-const APPEND = `
-  WITH head AS (
-    UPDATE audit_head SET size = size + cardinality($1::bytea[]) WHERE id = 1 RETURNING size
-  ), added AS (
-    INSERT INTO audit_entries (idx, entry)
-    SELECT head.size - cardinality($1::bytea[]) + t.ord - 1, t.entry
-    FROM head, unnest($1::bytea[]) WITH ORDINALITY AS t(entry, ord)
-  )
-  SELECT (size - cardinality($1::bytea[]))::text AS first FROM head`;
+/**
+ * One statement: take `n` indices, insert the entries under them, return the first. Each entry is
+ * its own parameter, sent in binary (an array parameter would go as hex text, twice the bytes, for
+ * both sides to encode and parse).
+ */
+function appendSql(n: number): string {
+  const values = Array.from({ length: n }, (_, i) => `$${i + 1}::bytea`).join(", ");
+  return `
+    WITH head AS (
+      UPDATE audit_head SET size = size + ${n} WHERE id = 1 RETURNING size
+    ), added AS (
+      INSERT INTO audit_entries (idx, entry)
+      SELECT head.size - ${n} + t.ord - 1, t.entry
+      FROM head, unnest(ARRAY[${values}]) WITH ORDINALITY AS t(entry, ord)
+    )
+    SELECT (size - ${n})::text AS first FROM head`;
+}
 
 type Db = pg.Pool | pg.PoolClient;
 
 async function append(db: Db, entries: readonly Uint8Array[]): Promise<bigint> {
   // Indices are 64-bit: read as text into a BigInt (the pool's int8 parser stops at 2^53).
-  const { rows } = await db.query<{ first: string }>(APPEND, [entries.map((e) => Buffer.from(e))]);
+  const values = entries.map((e) => (Buffer.isBuffer(e) ? e : Buffer.from(e)));
+  const { rows } = await db.query<{ first: string }>(appendSql(values.length), values);
   return BigInt(rows[0]?.first as string);
 }
 
