@@ -6,7 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
-import { streamUsage, usageFromBody, type Usage } from "./usage.js";
+import { streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
 import { streamErrorEvent } from "./wire.js";
 
 export interface RelayOptions {
@@ -20,6 +20,9 @@ export interface RelayOptions {
   /** Largest non-streamed body kept aside to read its usage (it is relayed in full regardless). */
   readonly captureLimit: number;
 }
+
+/** Bytes kept from the end of a body larger than the capture limit. */
+const TAIL = 64 * 1024;
 
 /** Resolves with the usage the upstream reported (null if none), when the response has ended. */
 export function relay(o: RelayOptions): Promise<Usage | null> {
@@ -51,14 +54,30 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     }
     usage = () => watcher.usage;
   } else {
-    const kept: Buffer[] = [];
+    // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
+    // a response too large to keep (a big embeddings batch) must still count against quotas.
+    let kept: Buffer[] = [];
+    let keptSize = 0;
     let size = 0;
     write = (chunk) => {
-      if (ok && size + chunk.length <= o.captureLimit) kept.push(chunk);
       size += chunk.length;
+      if (ok) {
+        kept.push(chunk);
+        keptSize += chunk.length;
+        if (size > o.captureLimit) {
+          while (kept.length > 1 && keptSize - (kept[0] as Buffer).length >= TAIL) {
+            keptSize -= (kept.shift() as Buffer).length;
+          }
+        }
+      }
       return res.write(chunk);
     };
-    usage = () => (ok && size <= o.captureLimit ? usageFromBody(Buffer.concat(kept).toString("utf8")) : null);
+    usage = () => {
+      if (!ok) return null;
+      const text = Buffer.concat(kept).toString("utf8");
+      kept = [];
+      return size <= o.captureLimit ? usageFromBody(text) : usageFromTail(text.slice(-TAIL));
+    };
   }
 
   return new Promise((resolve) => {

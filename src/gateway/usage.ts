@@ -31,6 +31,45 @@ export function usageFromBody(text: string): Usage | null {
   }
 }
 
+/**
+ * The usage of a body too large to keep whole, from its last bytes: every API puts `usage` last
+ * (OpenAI chat, completions, embeddings, responses; Anthropic messages). The last `"usage": {…}`
+ * object found whole in the tail is taken.
+ */
+export function usageFromTail(tail: string): Usage | null {
+  for (
+    let at = tail.lastIndexOf('"usage"');
+    at >= 0;
+    at = at === 0 ? -1 : tail.lastIndexOf('"usage"', at - 1)
+  ) {
+    const head = /^"usage"\s*:\s*\{/.exec(tail.slice(at, at + 64));
+    if (head === null) continue;
+    const start = at + head[0].length - 1;
+    const end = closingBrace(tail, start);
+    if (end < 0) continue;
+    try {
+      const usage = usageOf(JSON.parse(tail.slice(start, end + 1)));
+      if (usage !== null) return usage;
+    } catch {
+      // not JSON after all (e.g. "usage" inside a string): look further back
+    }
+  }
+  return null;
+}
+
+/** Index of the brace closing the object opened at `start`, skipping strings; -1 if it never closes. */
+function closingBrace(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i;
+  }
+  return -1;
+}
+
 export interface StreamUsage {
   /** Returns true when the event must be dropped (the usage chunk the client did not ask for). */
   onEvent(event: string | undefined, data: string): boolean;
