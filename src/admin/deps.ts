@@ -2,7 +2,7 @@
 import type { Route } from "../config/index.js";
 import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
-import type { Meter, QuotaPeriod } from "../metering/index.js";
+import type { QuotaPeriod } from "../metering/index.js";
 import type { Store } from "../store/index.js";
 
 export interface Caller {
@@ -22,7 +22,6 @@ export interface AdminDeps {
   readonly changed: () => Promise<void>;
   readonly now: () => string;
   readonly route: (model: string) => Route | undefined;
-  readonly meter: Meter;
-  /** A license's tokens in a period as every gateway node counts them; default: this node's meter. */
-  readonly licenseUsage?: (license: string, period: QuotaPeriod) => Promise<number>;
+  /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
+  readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
 }

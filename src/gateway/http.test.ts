@@ -270,7 +270,8 @@ describe("keys, metering, and the hot path", () => {
     const r = await send({ ...erik, body: chat("fable-5") });
     expect(r.headers.get("x-clearance-reason")).toBe("license");
     const tokens = (r.json().usage as { total_tokens: number }).total_tokens;
-    expect(t.gateway.meter.byLicense["BIS-2026-0001"]?.tokens).toBe(tokens);
+    // Counted at once where decisions read it, and persisted with the next flush.
+    expect(await t.gateway.limits.licenseUsage("BIS-2026-0001", "total", Date.now())).toBe(tokens);
     await t.gateway.meter.flush();
     const totals = await t.gateway.store.usage.totals();
     expect(totals.byLicense["BIS-2026-0001"]).toBe(tokens);

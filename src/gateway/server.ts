@@ -1,11 +1,11 @@
 /**
- * Assembling and starting a gateway: store → snapshot and meter (loaded before the first request),
+ * Assembling and starting a gateway: store → audit log, counters and snapshot (loaded before the first request),
  * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
  */
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tokenHash, type ControlState } from "../control/state.js";
+import { tokenHash } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
@@ -88,7 +88,6 @@ async function assemble(
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
   const meter = new Meter(store, onError);
-  await meter.load();
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,
@@ -100,13 +99,7 @@ async function assemble(
     onError,
   });
   opened.push(() => limits.close());
-  const periods = (control: ControlState) =>
-    new Map([...control.scheme.licenses.values()].map((l) => [l.id, l.quotaPeriod] as const));
-  const snapshot = await SnapshotHolder.open(store, onError, async () => {
-    meter.setPeriods(periods(snapshot.current.control));
-    await audit.drainer.drain();
-  });
-  meter.setPeriods(periods(snapshot.current.control));
+  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -145,7 +138,6 @@ async function assemble(
       },
       now: () => new Date().toISOString(),
       route: config.route,
-      meter,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     },
     onError: (err, requestId) =>

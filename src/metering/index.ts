@@ -1,25 +1,18 @@
 /**
  * Usage metering: tokens per principal, organization and license, persisted to the store in
- * batches off the hot path (reports read them there). This node's totals are also kept in memory: a
- * license's quota runs per month, per quarter, or for its whole life, and `byLicense` shows each
- * license the tokens used in its own current period. Decisions read the quota counters in
- * src/counters, which every node shares when they are in Redis.
+ * batches off the hot path (reports read them there). Decisions read the quota counters in
+ * src/counters instead, which every node shares when they are in Redis, and which are seeded from
+ * what the store holds (storedUsage).
  */
 import type { Store, UsageDelta } from "../store/index.js";
-import { periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+import { periodStart, type QuotaPeriod } from "./periods.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
 
 /** Tokens per license id, in the current month, the current quarter and in total. */
 export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;
-type Counters = UsageByPeriod;
 
 export class Meter {
-  /** Shaped as decide()'s `request.usage`, so it is passed as is, with no per-request copy. */
-  byLicense: Record<string, { tokens: number }> = Object.create(null) as Record<string, { tokens: number }>;
-  private counters: Counters = { month: new Map(), quarter: new Map(), total: new Map() };
-  private keys = { month: "", quarter: "" };
-  private periods = new Map<string, QuotaPeriod>();
   private pending: UsageDelta[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -27,44 +20,14 @@ export class Meter {
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
-    private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async load(): Promise<void> {
-    const at = this.now();
-    this.keys = { month: periodKey("month", at), quarter: periodKey("quarter", at) };
-    this.counters = await storedUsage(this.store, at);
-    this.rebuild();
-  }
-
-  /** Which period each license's quota runs over (from the policy in force). */
-  setPeriods(periods: ReadonlyMap<string, QuotaPeriod>): void {
-    this.periods = new Map(periods);
-    this.rebuild();
-  }
-
   start(flushMs: number): void {
-    this.timer = setInterval(() => {
-      this.roll();
-      void this.flush();
-    }, flushMs);
+    this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
   }
 
-  tokensInPeriod(licenseId: string, period: QuotaPeriod): number {
-    this.roll();
-    return this.counters[period].get(licenseId) ?? 0;
-  }
-
   record(delta: UsageDelta): void {
-    this.roll();
-    if (delta.licenseId !== null) {
-      const tokens = delta.inputTokens + delta.outputTokens;
-      for (const period of ["month", "quarter", "total"] as const)
-        add(this.counters[period], delta.licenseId, tokens);
-      const entry = (this.byLicense[delta.licenseId] ??= { tokens: 0 });
-      entry.tokens = this.counters[this.periods.get(delta.licenseId) ?? "total"].get(delta.licenseId) ?? 0;
-    }
     this.pending.push(delta);
   }
 
@@ -87,25 +50,6 @@ export class Meter {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-  }
-
-  /** A new month or quarter starts at zero. */
-  private roll(): void {
-    const at = this.now();
-    const month = periodKey("month", at);
-    const quarter = periodKey("quarter", at);
-    if (month === this.keys.month && quarter === this.keys.quarter) return;
-    if (month !== this.keys.month) this.counters.month = new Map();
-    if (quarter !== this.keys.quarter) this.counters.quarter = new Map();
-    this.keys = { month, quarter };
-    this.rebuild();
-  }
-
-  private rebuild(): void {
-    const view = Object.create(null) as Record<string, { tokens: number }>;
-    const ids = new Set([...this.counters.total.keys(), ...this.periods.keys()]);
-    for (const id of ids) view[id] = { tokens: this.counters[this.periods.get(id) ?? "total"].get(id) ?? 0 };
-    this.byLicense = view;
   }
 }
 

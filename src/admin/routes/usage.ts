@@ -7,7 +7,7 @@ import { route } from "../router.js";
 
 export async function periodUsage(deps: AdminDeps, r: LicenseRecord) {
   const period = r.terms.quota_period;
-  const used = (await deps.licenseUsage?.(r.id, period)) ?? deps.meter.tokensInPeriod(r.id, period);
+  const used = await deps.licenseUsage(r.id, period);
   const quota = r.terms.quota_tokens ?? null;
   return {
     license: r.id,
