@@ -126,6 +126,43 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
       );
     });
 
+    it("listens again after losing its connection, and announces that it may have missed changes", async () => {
+      const schema = await freshSchema();
+      const name = `watch_test_${randomBytes(4).toString("hex")}`;
+      const url = new URL(urlFor(schema));
+      url.searchParams.set("application_name", name);
+      const a = await openPostgresStore(DATABASE, { schema });
+      const b = await openPostgresStore(url.toString());
+      try {
+        const heard: number[] = [];
+        let next = () => {};
+        const watch = await b.watch(
+          () => {
+            heard.push(Date.now());
+            next();
+          },
+          () => undefined,
+        );
+        const announced = () => new Promise<void>((r) => (next = r));
+        expect(heard).toHaveLength(1);
+        // The server drops the listening connection (a restart, a failover, an idle timeout).
+        const reconnected = announced();
+        const killed = await admin().query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+          [name],
+        );
+        expect(killed.rowCount).toBeGreaterThan(0);
+        await reconnected;
+        const changed = announced();
+        await a.principals.put({ id: "after-reconnect" });
+        await changed;
+        expect(heard).toHaveLength(3);
+        await watch.close();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
     it("keeps everything across a reopen", async () => {
       const schema = await freshSchema();
       const before = await withStores(schema, 1, async ([s]) => {
