@@ -148,6 +148,12 @@ describe("clearance CLI", () => {
     expect((await cli(["check", "--scheme", EXAMPLE])).code).toBe(2);
     expect((await cli(["frobnicate"])).code).toBe(2);
     expect((await cli(["serve", "--scheme", EXAMPLE, "--port", "99999"])).code).toBe(2);
+    // The gateway or the decision API alone: asking for both is refused, not half-ignored.
+    const both = await cli(["serve", "--scheme", EXAMPLE, "--config", "examples/clearance.yaml"]);
+    expect([both.code, both.err]).toEqual([
+      2,
+      expect.stringContaining("cannot be used with option '--config"),
+    ]);
   });
 
   it("sets lists built-in sets with source and as-of date", async () => {

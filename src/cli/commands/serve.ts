@@ -25,10 +25,15 @@ export function registerServe(program: Command, io: Io): void {
     .command("serve")
     .description("run the gateway (--config, default clearance.yaml), or only the decision API (--scheme)")
     .option("--config <file>", "gateway config file (default: clearance.yaml)")
-    .option("--scheme <file>", "without --config: serve only the decision API for this scheme")
+    .addOption(
+      new Option(
+        "--scheme <file>",
+        "instead of --config: serve only the decision API for this scheme",
+      ).conflicts("config"),
+    )
     .option("--data-dir <dir>", "data directory (overrides the config's data_dir)")
     .addOption(new Option("--port <port>", "port (overrides the config)").argParser(parsePort))
-    .option("--host <host>", "address to bind (default 127.0.0.1)")
+    .option("--host <host>", "address to bind (overrides the config's listen.host; default 127.0.0.1)")
     .action((opts: ServeOptions) =>
       opts.scheme !== undefined && opts.config === undefined
         ? servePdp(io, opts.scheme, opts)
