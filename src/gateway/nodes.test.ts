@@ -3,56 +3,29 @@
  * as B hears of the change (LISTEN/NOTIFY: the nodes here poll only every 30 s, so a prompt denial
  * can only come from the notification). Skipped without PostgreSQL.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateKey } from "../audit/note.js";
-import { parseConfig } from "../config/index.js";
+import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
-import { startGateway, type RunningGateway } from "./server.js";
+import type { RunningGateway } from "./server.js";
 
-const TOKEN = "nodes-test-admin-token";
-// Every node signs the one log they share with the same key.
-const AUDIT_KEY = generateKey("clearance.local/audit").privateKey;
 if (skipReason !== undefined) console.warn(`src/gateway/nodes.test.ts: SKIPPED, ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)(
   skipReason === undefined ? "two nodes on one PostgreSQL" : `two nodes: SKIPPED, ${skipReason}`,
   () => {
-    const nodes: RunningGateway[] = [];
+    let group: NodeGroup | undefined;
     afterAll(async () => {
-      for (const n of nodes) await n.close();
+      await group?.close();
       await dropSchemas();
     });
-
-    async function node(name: string, url: string): Promise<RunningGateway> {
-      const config = parseConfig(
-        `scheme: g7-trusted-partners.yaml
-store: { driver: postgres }
-providers: { demo: { type: demo } }
-default_provider: demo
-location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
-refresh_ms: 30000
-freshness_ms: 60000
-audit: { node: ${name}, key_env: AUDIT_KEY }
-`,
-        join("examples", `${name}.yaml`),
-        { DATABASE_URL: url, CLEARANCE_ADMIN_TOKEN: TOKEN, AUDIT_KEY },
-      );
-      const g = await startGateway(config, {
-        dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
-        port: 0,
-        log: () => {},
-      });
-      nodes.push(g);
-      return g;
-    }
+    // Polling every 30 s: only the notification can bring a change over promptly.
+    const SLOW_POLL = "refresh_ms: 30000\nfreshness_ms: 60000\n";
 
     it("a key revoked on node A is refused by node B within a second", { timeout: 30_000 }, async () => {
       const { url } = await freshSchema();
-      const a = await node("node-a", url);
-      const b = await node("node-b", url);
+      group = nodeGroup(url);
+      const a = await group.start("node-a", SLOW_POLL);
+      const b = await group.start("node-b", SLOW_POLL);
       const call = (g: RunningGateway, path: string, body: unknown) =>
         fetch(`${g.url}${path}`, {
           method: "POST",

@@ -63,7 +63,7 @@ export async function proxy(
   if (decision.decision !== "deny") {
     try {
       refuseUncounted(ctx, scheme, decision, counted);
-      refuseUnconfirmed(ctx, decision, now);
+      refuseUnconfirmed(ctx, scheme, decision, now);
     } catch (err) {
       counted.release(); // refused before it was served: not a request the organization made use of
       throw err;
@@ -205,10 +205,15 @@ async function record(
  * node has not heard of, once the store has gone unconfirmed for longer than the bound. Denials
  * stand, and open models stay served (they need no one's permission).
  */
-function refuseUnconfirmed(ctx: GatewayContext, decision: Decision, now: number): void {
+function refuseUnconfirmed(
+  ctx: GatewayContext,
+  scheme: CompiledScheme,
+  decision: Decision,
+  now: number,
+): void {
   const unconfirmed = now - ctx.snapshot.confirmedAt;
   if (unconfirmed <= ctx.freshnessMs) return;
-  if (ctx.scheme().models.get(decision.served_model as string)?.control === "open") return;
+  if (scheme.models.get(decision.served_model as string)?.control === "open") return;
   throw new HttpError(
     503,
     "policy_unconfirmed",

@@ -1,5 +1,6 @@
 /** Per-organization rate limits through the gateway (the counting itself: src/counters/suite.ts). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rateLimitedMember } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 describe("rate limits through the gateway", () => {
@@ -13,25 +14,7 @@ describe("rate limits through the gateway", () => {
   let key = "";
   beforeAll(async () => {
     t = await startTestGateway();
-    const partner = {
-      id: "acme-lab",
-      country: "GB",
-      assurance: "none",
-      grants: [{ models: ["mythos-5"], actions: ["infer"] }],
-      rate_limit: { requests_per_minute: 2 },
-    };
-    expect(
-      (await admin("/admin/v1/partners", { kind: "organization", partner, reason: "vetted" })).status,
-    ).toBe(201);
-    expect(
-      (await admin("/admin/v1/partners/acme-lab/status", { status: "active", reason: "approved" })).status,
-    ).toBe(200);
-    await admin("/admin/v1/principals", {
-      id: "gwen",
-      citizenships: [{ country: "GB" }],
-      organization: "acme-lab",
-    });
-    key = ((await (await admin("/admin/v1/keys", { principal: "gwen" })).json()) as { key: string }).key;
+    key = await rateLimitedMember(admin);
   });
   afterAll(() => t.gateway.close());
 

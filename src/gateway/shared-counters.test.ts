@@ -3,21 +3,18 @@
  * seen by node B, the two together grant no more than the quota allows, and an organization's rate
  * limit counts requests on both. Skipped, saying so, without PostgreSQL or Redis.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../audit/note.js";
-import { parseConfig } from "../config/index.js";
 import { openStore } from "../store/index.js";
+import { rateLimitedMember } from "../testing/admin.js";
+import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason as noPostgres } from "../testing/postgres.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisSkipReason as noRedis } from "../testing/redis.js";
-import { startGateway, type RunningGateway } from "./server.js";
+import type { RunningGateway } from "./server.js";
 
 const skip = noPostgres ?? noRedis;
 if (skip !== undefined) console.warn(`src/gateway/shared-counters.test.ts: SKIPPED, ${skip}`);
 
-const TOKEN = "shared-counters-test-admin-token";
 const LICENSE = "BIS-2026-0001"; // erik's organization's, in examples/g7-trusted-partners.yaml
 const QUOTA = 50_000_000;
 /** Tokens left on the license when the nodes start: a few requests' worth. */
@@ -28,11 +25,11 @@ describe.skipIf(skip !== undefined)(
     ? "two nodes sharing Redis counters"
     : `two nodes sharing Redis counters: SKIPPED, ${skip}`,
   () => {
-    const nodes: RunningGateway[] = [];
+    let group: NodeGroup | undefined;
     let a: RunningGateway;
     let b: RunningGateway;
     afterAll(async () => {
-      for (const n of nodes) await n.close();
+      await group?.close();
       await dropSchemas();
       await dropPrefixes();
     });
@@ -55,37 +52,10 @@ describe.skipIf(skip !== undefined)(
         },
       ]);
       await store.close();
-      const env = {
-        DATABASE_URL: url,
-        REDIS_URL,
-        CLEARANCE_ADMIN_TOKEN: TOKEN,
-        // Every node signs the one audit log with the same key.
-        AUDIT_KEY: generateKey("clearance.local/audit").privateKey,
-      };
-      const node = async (name: string) => {
-        const config = parseConfig(
-          `scheme: g7-trusted-partners.yaml
-store: { driver: postgres }
-counters: { driver: redis, prefix: "${prefix}" }
-providers: { demo: { type: demo } }
-default_provider: demo
-location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
-refresh_ms: 100
-audit: { node: ${name}, key_env: AUDIT_KEY }
-`,
-          join("examples", `${name}.yaml`),
-          env,
-        );
-        const g = await startGateway(config, {
-          dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
-          port: 0,
-          log: () => {},
-        });
-        nodes.push(g);
-        return g;
-      };
-      a = await node("node-a");
-      b = await node("node-b");
+      group = nodeGroup(url, { REDIS_URL });
+      const counters = `counters: { driver: redis, prefix: "${prefix}" }\nrefresh_ms: 100\n`;
+      a = await group.start("node-a", counters);
+      b = await group.start("node-b", counters);
     }, 30_000);
 
     const admin = (path: string, body: unknown) =>
@@ -171,25 +141,7 @@ audit: { node: ${name}, key_env: AUDIT_KEY }
     });
 
     it("an organization's rate limit counts requests on both nodes", async () => {
-      const partner = {
-        id: "acme-lab",
-        country: "GB",
-        assurance: "none",
-        grants: [{ models: ["mythos-5"], actions: ["infer"] }],
-        rate_limit: { requests_per_minute: 2 },
-      };
-      expect(
-        (await admin("/admin/v1/partners", { kind: "organization", partner, reason: "vetted" })).status,
-      ).toBe(201);
-      expect(
-        (await admin("/admin/v1/partners/acme-lab/status", { status: "active", reason: "approved" })).status,
-      ).toBe(200);
-      await admin("/admin/v1/principals", {
-        id: "gwen",
-        citizenships: [{ country: "GB" }],
-        organization: "acme-lab",
-      });
-      const key = await keyFor("gwen");
+      const key = await rateLimitedMember(admin);
       await knownOnB(key, "mythos-5", "GB");
       const ask = (g: RunningGateway) =>
         fetch(`${g.url}/v1/chat/completions`, {

@@ -152,3 +152,29 @@ export async function auditEntries(t: TestGateway): Promise<Record<string, Json>
   }
   return out;
 }
+
+/**
+ * Organization partner acme-lab (GB, mythos-5, 2 requests a minute) with one member, gwen; returns
+ * gwen's API key. `post` sends an admin API call as an administrator.
+ */
+export async function rateLimitedMember(
+  post: (path: string, body: unknown) => Promise<Response>,
+): Promise<string> {
+  const partner = {
+    id: "acme-lab",
+    country: "GB",
+    assurance: "none",
+    grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+    rate_limit: { requests_per_minute: 2 },
+  };
+  const created = await post("/admin/v1/partners", { kind: "organization", partner, reason: "vetted" });
+  if (created.status !== 201) throw new Error(`partner: ${created.status} ${await created.text()}`);
+  const active = await post("/admin/v1/partners/acme-lab/status", { status: "active", reason: "approved" });
+  if (active.status !== 200) throw new Error(`partner status: ${active.status} ${await active.text()}`);
+  await post("/admin/v1/principals", {
+    id: "gwen",
+    citizenships: [{ country: "GB" }],
+    organization: "acme-lab",
+  });
+  return ((await (await post("/admin/v1/keys", { principal: "gwen" })).json()) as { key: string }).key;
+}

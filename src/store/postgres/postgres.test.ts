@@ -11,31 +11,13 @@ import { MIGRATIONS as SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { storeSuite } from "../suite.js";
 import { openPostgresStore } from "./index.js";
 import { migrate, MIGRATIONS, type Migration } from "./migrations.js";
+import { DATABASE_URL, skipReason } from "../../testing/postgres.js";
 
-const DATABASE = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const DATABASE = DATABASE_URL;
 const fail = (err: unknown) => {
   throw err;
 };
-
-/** Why PostgreSQL cannot be used here, or undefined when it can. Top-level, so it decides skipIf. */
-async function unreachable(): Promise<string | undefined> {
-  const client = new pg.Client({
-    connectionString: DATABASE,
-    connectionTimeoutMillis: 2000,
-    query_timeout: 2000,
-  });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (err) {
-    const shown = DATABASE.replace(/:[^:@/]*@/, ":***@"); // never print a password
-    return `no PostgreSQL at ${shown} (${(err as Error).message}); set DATABASE_URL to run these tests`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-const skip = await unreachable();
+const skip = skipReason;
 // Also said outside the describe title, which the default reporter does not print for skipped files.
 if (skip !== undefined) console.warn(`src/store/postgres: SKIPPED, ${skip}`);
 

@@ -1,0 +1,49 @@
+/**
+ * Gateway nodes over one PostgreSQL schema (and optionally one Redis), as a deployment runs them:
+ * each with its own data directory, all signing the one shared audit log with the same key.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateKey } from "../audit/note.js";
+import { parseConfig } from "../config/index.js";
+import { startGateway, type RunningGateway } from "../gateway/server.js";
+
+export const NODE_ADMIN_TOKEN = "nodes-test-admin-token";
+
+export interface NodeGroup {
+  /** Starts a node; `extra` is YAML added to the config (refresh_ms, counters, …). */
+  start(name: string, extra?: string): Promise<RunningGateway>;
+  close(): Promise<void>;
+}
+
+/** `databaseUrl` selects the schema (see testing/postgres.ts); `env` adds variables (e.g. REDIS_URL). */
+export function nodeGroup(databaseUrl: string, env: NodeJS.ProcessEnv = {}): NodeGroup {
+  const nodes: RunningGateway[] = [];
+  const AUDIT_KEY = generateKey("clearance.local/audit").privateKey;
+  return {
+    async start(name, extra = "") {
+      const config = parseConfig(
+        `scheme: g7-trusted-partners.yaml
+store: { driver: postgres }
+providers: { demo: { type: demo } }
+default_provider: demo
+location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
+audit: { node: ${name}, key_env: AUDIT_KEY }
+${extra}`,
+        join("examples", `${name}.yaml`),
+        { ...env, DATABASE_URL: databaseUrl, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },
+      );
+      const g = await startGateway(config, {
+        dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+        port: 0,
+        log: () => {},
+      });
+      nodes.push(g);
+      return g;
+    },
+    async close() {
+      for (const n of nodes.splice(0)) await n.close();
+    },
+  };
+}
