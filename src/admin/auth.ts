@@ -6,12 +6,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { tokenHash } from "../control/state.js";
-import { HttpError } from "../errors/index.js";
+import { ClearanceError } from "../errors/index.js";
+import { bearerToken } from "../http/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 
 export function bearer(req: IncomingMessage): string {
-  const auth = req.headers.authorization ?? "";
-  return auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+  return bearerToken(req.headers.authorization) ?? "";
 }
 
 export function authenticate(
@@ -20,8 +20,8 @@ export function authenticate(
 ): Caller {
   const presented = bearer(req);
   if (presented === "")
-    throw new HttpError(
-      401,
+    throw new ClearanceError(
+      "unauthenticated",
       "invalid_admin_token",
       "missing admin token: send Authorization: Bearer <token>",
     );
@@ -34,6 +34,6 @@ export function authenticate(
   }
   const identity = deps.state().identities.get(hash);
   if (identity === undefined)
-    throw new HttpError(401, "invalid_admin_token", "invalid or revoked admin token");
+    throw new ClearanceError("unauthenticated", "invalid_admin_token", "invalid or revoked admin token");
   return { id: identity.id, roles: new Set(identity.roles), organization: identity.organization };
 }

@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { HttpError, InvalidInputError } from "../errors/index.js";
-import { readJson, sendJson } from "../http/index.js";
+import { ClearanceError, InvalidInputError } from "../errors/index.js";
+import { decodePathPart, readJson, sendJson } from "../http/index.js";
 import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
@@ -61,12 +61,12 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
       const m = c.pattern.exec(path);
       return m === null ? [] : [{ c, m }];
     });
-    if (matches.length === 0) throw new HttpError(404, "not_found", `no admin route ${path}`);
+    if (matches.length === 0) throw new ClearanceError("not-found", "not_found", `no admin route ${path}`);
     const hit = matches.find(({ c }) => c.def.method === req.method);
     if (hit === undefined) {
       const allowed = [...new Set(matches.map(({ c }) => c.def.method))].join(", ");
-      throw new HttpError(
-        405,
+      throw new ClearanceError(
+        "method",
         "method_not_allowed",
         `${req.method} is not allowed on ${path}; use ${allowed}`,
       );
@@ -74,13 +74,13 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     const { c, m } = hit;
     const caller = authenticate(req, deps);
     if (!c.def.roles.some((r) => caller.roles.has(r))) {
-      throw new HttpError(
-        403,
+      throw new ClearanceError(
+        "forbidden",
         "forbidden",
         `${caller.id} may not ${c.def.summary.toLowerCase()}: needs one of the roles ${c.def.roles.join(", ")}`,
       );
     }
-    const params = Object.fromEntries(c.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? "")]));
+    const params = Object.fromEntries(c.names.map((n, i) => [n, decodePathPart(m[i + 1] ?? "")]));
     const url = new URL(req.url ?? "/", "http://localhost");
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
     const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : undefined;

@@ -26,6 +26,7 @@ const ROLES: Record<string, [string[], string?]> = {
   "approver-2": [["approver"]],
   officer: [["compliance-officer"]],
   dual: [["applicant", "approver"], "bw-cyber"],
+  "bw-approver": [["approver"], "bw-cyber"],
 };
 beforeAll(async () => {
   t = await startTestGateway();
@@ -161,6 +162,32 @@ describe("the two-person rule", () => {
     expect((await approve("approver-1", own)).status).toBe(200);
     expectError(await approve("dual", own), 403, "self-approval");
     expect(await read(own)).toMatchObject({ status: "pending", approvals: [{ identity: "approver-1@wf" }] });
+  });
+
+  it("an approver from the organization a license benefits can neither approve nor deny it", async () => {
+    // Before the fix only the applicant was excluded: bw-cyber's own approver could approve.
+    const id = "LIC-WF-COI";
+    await as("applicant", "POST", "/admin/v1/licenses", application({ id, destinations: ["IT"] }));
+    expectError(await approve("bw-approver", id), 403, "conflict-of-interest");
+    expectError(
+      await as("bw-approver", "POST", lic(id, "deny"), { reason: "ours" }),
+      403,
+      "conflict-of-interest",
+    );
+    expect(await read(id)).toMatchObject({ status: "pending", approvals: [] });
+    // A license held by a principal benefits the principal's organization (erik is bw-cyber's).
+    const personal = "LIC-WF-COI-P";
+    const filed = await as(
+      "officer",
+      "POST",
+      "/admin/v1/licenses",
+      application({ id: personal, licensee: { principal: "erik" }, destinations: ["IT"] }),
+    );
+    expect(filed.status).toBe(201);
+    expectError(await approve("bw-approver", personal), 403, "conflict-of-interest");
+    // Approvers outside it still approve.
+    for (const a of ["approver-1", "approver-2"]) expect((await approve(a, personal)).status).toBe(200);
+    await as("officer", "POST", lic(personal, "revoke"), { reason: "cleanup" });
   });
 
   it("a denial needs a reason; decided applications cannot be approved again", async () => {

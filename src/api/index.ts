@@ -4,8 +4,9 @@
  *   GET  /healthz        liveness, with the active scheme's name and digest
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { HttpError, InvalidInputError, type Problem } from "../errors/index.js";
-import { readJson, sendJson, withErrors } from "../http/index.js";
+import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
+import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
+import { errorBody, readJson, sendJson, withErrors } from "../http/index.js";
 import { decide, parseDecisionInput, type Decision, type DecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
@@ -28,7 +29,7 @@ export function decisionHandler(options: DecisionApiOptions) {
     }
     if (url.pathname === "/v1/decisions")
       return handleDecisions(req, res, options.scheme(), options.bodyLimit);
-    throw new HttpError(404, "not_found", `no route for ${req.method} ${url.pathname}`);
+    throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
 
@@ -40,7 +41,7 @@ export async function handleDecisions(
   bodyLimit?: number,
 ): Promise<void> {
   allow(req, "POST");
-  const body = await readJson(req, bodyLimit);
+  const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
     const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
@@ -52,8 +53,8 @@ export async function handleDecisions(
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {
   if (!methods.includes(req.method ?? "")) {
-    throw new HttpError(
-      405,
+    throw new ClearanceError(
+      "method",
       "method_not_allowed",
       `${req.method} is not allowed here; use ${methods.join(" or ")}`,
     );
@@ -63,8 +64,8 @@ export function allow(req: IncomingMessage, ...methods: string[]): void {
 /** Validates every item, so one response names every bad field in the batch. */
 function parseBatch(items: unknown[]): DecisionInput[] {
   if (items.length > MAX_BATCH) {
-    throw new HttpError(
-      413,
+    throw new ClearanceError(
+      "too-large",
       "batch_too_large",
       `at most ${MAX_BATCH} decisions per request, got ${items.length}`,
     );
@@ -85,7 +86,8 @@ function parseBatch(items: unknown[]): DecisionInput[] {
 
 export function createDecisionServer(options: DecisionApiOptions): Server {
   const handler = decisionHandler(options);
-  const server = createServer((req, res) => void handler(req, res));
-  server.keepAliveTimeout = 5_000;
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, keepAliveTimeoutMs: 5_000 };
+  const server = createServer(serverOptions(limits), (req, res) => void handler(req, res));
+  guardConnections(server, limits, (err) => JSON.stringify(errorBody(err)));
   return server;
 }

@@ -9,7 +9,7 @@
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
-import { HttpError } from "../errors/index.js";
+import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
 import { AuditLogError, type AuditTrail } from "./log.js";
 import { TILE_WIDTH, parseTilePath, tilePath } from "./tiles.js";
@@ -22,12 +22,13 @@ export async function handleAudit(
   path: string,
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    throw new HttpError(405, "method_not_allowed", "the audit log is read-only: use GET");
+    throw new ClearanceError("method", "method_not_allowed", "the audit log is read-only: use GET");
   }
   const sub = path.slice("/audit/".length);
   if (sub === "checkpoint") {
     const published = log.published;
-    if (published === null) throw new HttpError(404, "not_found", "no checkpoint has been published yet");
+    if (published === null)
+      throw new ClearanceError("not-found", "not_found", "no checkpoint has been published yet");
     return send(res, 200, "text/plain; charset=utf-8", "no-cache", published.text);
   }
   if (sub.startsWith("tile/")) {
@@ -35,11 +36,11 @@ export async function handleAudit(
     try {
       tile = parseTilePath(sub);
     } catch (err) {
-      throw new HttpError(404, "not_found", (err as Error).message);
+      throw new ClearanceError("not-found", "not_found", (err as Error).message);
     }
     // The canonical path, rebuilt: nothing the client wrote reaches the file system.
     const data = await readFile(join(dir, tilePath(tile))).catch(() => null);
-    if (data === null) throw new HttpError(404, "not_found", `no tile ${sub}`);
+    if (data === null) throw new ClearanceError("not-found", "not_found", `no tile ${sub}`);
     const full = tile.width === TILE_WIDTH;
     return send(
       res,
@@ -64,10 +65,10 @@ export async function handleAudit(
       return sendJson(res, 200, { from: from.toString(), to: to.toString(), proof: proof.map(b64) });
     }
   } catch (err) {
-    if (err instanceof AuditLogError) throw new HttpError(400, "invalid_request", err.message);
+    if (err instanceof AuditLogError) throw new ClearanceError("invalid", "invalid_request", err.message);
     throw err;
   }
-  throw new HttpError(404, "not_found", `no audit resource ${sub}`);
+  throw new ClearanceError("not-found", "not_found", `no audit resource ${sub}`);
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -76,7 +77,7 @@ const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 function uint64(url: URL, name: string): bigint {
   const text = url.searchParams.get(name);
   if (text === null || !/^(0|[1-9][0-9]{0,19})$/.test(text) || BigInt(text) >= 1n << 64n) {
-    throw new HttpError(400, "invalid_request", `${name}: expected an unsigned 64-bit integer`, {
+    throw new ClearanceError("invalid", "invalid_request", `${name}: expected an unsigned 64-bit integer`, {
       problems: [{ code: "invalid_type", path: [name], message: "expected an unsigned 64-bit integer" }],
     });
   }

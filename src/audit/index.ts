@@ -16,6 +16,7 @@ import { SharedAuditLog } from "./shared.js";
 export { decisionEntry, adminEntry, pseudonymizer, type Pseudonymizer } from "./entry.js";
 export { AuditLog, AuditLogError, type AuditTrail } from "./log.js";
 export { SharedAuditLog } from "./shared.js";
+export { EntryTooLargeError, MAX_ENTRY } from "./wal.js";
 export { handleAudit } from "./http.js";
 export { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
 

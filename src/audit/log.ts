@@ -162,9 +162,9 @@ export class AuditLog implements AuditTrail {
 
   /** Integrates what became durable and, if the tree grew, signs and publishes a checkpoint. */
   publish(): Promise<void> {
-    this.publishing = this.publishing.then(async () => {
-      const batch = this.takePending();
-      if (batch.length > 0) await this.tree.append(batch);
+    const round = this.publishing.then(async () => {
+      // Always called: it also writes tiles that an earlier, failed round left in memory.
+      await this.tree.append(this.takePending());
       if (this.current !== null && this.current.size === this.tree.size) return;
       await this.tree.writePartials();
       const next: Checkpoint = {
@@ -183,7 +183,9 @@ export class AuditLog implements AuditTrail {
       await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text));
       this.current = { size: next.size, root: next.root, text };
     });
-    return this.publishing;
+    // A failed round (a full disk) is reported by the caller; the next one starts afresh.
+    this.publishing = round.catch(() => undefined);
+    return round;
   }
 
   inclusion(index: bigint, size: bigint): Promise<Buffer[]> {

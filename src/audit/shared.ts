@@ -26,6 +26,7 @@ import {
 import { consistencyProof, treeRoot, verifyConsistency } from "./merkle.js";
 import type { NoteSigner, NoteVerifier } from "./note.js";
 import { TileTree, writeAtomic } from "./tree.js";
+import { EntryTooLargeError, MAX_ENTRY } from "./wal.js";
 
 export interface SharedAuditOptions {
   /** The local mirror of tiles (and the checkpoint served), rebuilt from the database at start. */
@@ -98,6 +99,8 @@ export class SharedAuditLog implements AuditTrail {
   /** Resolves with the entry's index once its transaction has committed. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new AuditLogError("the audit log is closed"));
+    // Refused before it reaches the database: an entry no tile bundle can hold would stop every node.
+    if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
     return new Promise((resolve, reject) => {
       this.waiting.push({ entry, resolve, reject });
       this.flush();

@@ -13,6 +13,8 @@ import { TILE_HEIGHT, TILE_WIDTH, decodeTile, encodeBundle, encodeTile, tilePath
 
 const HASH = 32;
 
+type TileRef = Parameters<typeof tilePath>[0];
+
 /** Grows by doubling: the hashes of one tree level, 32 bytes each. */
 class HashColumn {
   private data = Buffer.alloc(HASH * 64);
@@ -60,6 +62,8 @@ export class TileTree {
   private readonly upper: HashColumn[] = [];
   private leaves: Buffer[] = []; // the current partial level-0 tile
   private entries: Buffer[] = []; // the current partial entry bundle
+  /** Full tiles and bundles in the tree but not yet on disk, oldest first. */
+  private readonly unwritten: { tile: TileRef; data: Buffer }[] = [];
   /** `leaves` expanded to all levels, kept until the next append (proofs read it many times). */
   private partial: Buffer[][] | null = null;
   /** Full level-0 tiles, decoded and expanded to all 8 levels, most recently used last. */
@@ -78,7 +82,11 @@ export class TileTree {
     return this.range.root();
   }
 
-  /** Adds entries; writes every tile and bundle that becomes full (skipping ones already on disk). */
+  /**
+   * Adds entries; writes every tile and bundle that becomes full (skipping ones already on disk).
+   * The entries are in the tree even when a write fails (a full disk): the tiles not yet written
+   * wait in memory and go out on the next call, so nothing is lost and nothing is added twice.
+   */
   async append(entries: readonly Uint8Array[]): Promise<void> {
     for (const entry of entries) {
       const leaf = leafHash(entry);
@@ -91,15 +99,29 @@ export class TileTree {
       this.partial = null;
       if (this.leaves.length === TILE_WIDTH) {
         const tile = index / BigInt(TILE_WIDTH);
-        await this.writeFull({ level: 0, index: tile, width: TILE_WIDTH }, encodeTile(this.leaves));
-        await this.writeFull(
-          { level: "entries", index: tile, width: TILE_WIDTH },
-          encodeBundle(this.entries),
+        this.unwritten.push(
+          { tile: { level: 0, index: tile, width: TILE_WIDTH }, data: encodeTile(this.leaves) },
+          { tile: { level: "entries", index: tile, width: TILE_WIDTH }, data: encodeBundle(this.entries) },
         );
         this.leaves = [];
         this.entries = [];
-        await this.writeUpperTiles();
+        this.queueUpperTiles();
       }
+    }
+    await this.persist();
+  }
+
+  /** Full tiles not yet on disk. */
+  get unwrittenTiles(): number {
+    return this.unwritten.length;
+  }
+
+  /** Writes the full tiles still waiting, in order; on a failure the rest keep waiting. */
+  private async persist(): Promise<void> {
+    while (this.unwritten.length > 0) {
+      const next = this.unwritten[0] as { tile: TileRef; data: Buffer };
+      await this.writeFull(next.tile, next.data);
+      this.unwritten.shift();
     }
   }
 
@@ -159,13 +181,16 @@ export class TileTree {
   }
 
   /** Level-1 and higher tiles that became full after a level-0 tile filled. */
-  private async writeUpperTiles(): Promise<void> {
+  private queueUpperTiles(): void {
     for (let level = 1; ; level++) {
       const column = this.upper[(level - 1) * TILE_HEIGHT];
       if (column === undefined || column.count === 0n || column.count % BigInt(TILE_WIDTH) !== 0n) return;
       const index = column.count / BigInt(TILE_WIDTH) - 1n;
       const from = index * BigInt(TILE_WIDTH);
-      await this.writeFull({ level, index, width: TILE_WIDTH }, encodeTile(column.slice(from, column.count)));
+      this.unwritten.push({
+        tile: { level, index, width: TILE_WIDTH },
+        data: encodeTile(column.slice(from, column.count)),
+      });
     }
   }
 
@@ -175,12 +200,12 @@ export class TileTree {
     return this.upper[i] as HashColumn;
   }
 
-  private path(t: Parameters<typeof tilePath>[0]): string {
+  private path(t: TileRef): string {
     return join(this.dir, tilePath(t));
   }
 
   /** Full tiles never change, so one already on disk (written before a crash) is left as it is. */
-  private async writeFull(t: Parameters<typeof tilePath>[0], data: Buffer): Promise<void> {
+  private async writeFull(t: TileRef, data: Buffer): Promise<void> {
     const path = this.path(t);
     if (!existsSync(path)) await writeAtomic(path, data);
   }

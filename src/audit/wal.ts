@@ -4,10 +4,16 @@
  * out together in the next write, so throughput grows with load while each entry is durable before
  * its promise resolves. Records: u32 length, u32 CRC-32 of the entry, the entry. A torn tail (a
  * crash mid-write: never acknowledged) is cut off when the file is opened.
+ *
+ * A failed write (a full or read-only disk) stops the log taking entries, and the entries of that
+ * write are refused, never acknowledged. The log then mends itself: it cuts whatever the failed
+ * write left at the end of the file and, once a probe write on the same file system succeeds, takes
+ * entries again — retried with backoff, so service resumes when the disk does, without a restart.
  */
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, unlink, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
+import { ClearanceError } from "../errors/index.js";
 
 const HEADER = 8;
 export const MAX_ENTRY = 65535; // tlog-tiles entry bundles use a uint16 length
@@ -22,13 +28,35 @@ export class WalError extends Error {
   override name = "WalError";
 }
 
+/** An entry larger than the log's format allows: the request is at fault (413), not the log. */
+export class EntryTooLargeError extends ClearanceError {
+  constructor(size: number) {
+    super(
+      "too-large",
+      "audit_entry_too_large",
+      `the request's audit entry would be ${size} bytes, more than the ${MAX_ENTRY} an entry may have`,
+    );
+    this.name = "EntryTooLargeError";
+  }
+}
+
+/** Backoff between attempts to resume after a failed write. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2_000;
+/** Bytes the probe writes: room for a few batches of entries. */
+const PROBE_BYTES = 64 * 1024;
+
 export class Wal {
   private queue: Pending[] = [];
   private writing = false;
   private failed: Error | null = null;
   private next: bigint;
+  private retryMs = RETRY_FIRST_MS;
+  private retry: NodeJS.Timeout | undefined;
+  private closing = false;
 
   private constructor(
+    private readonly path: string,
     private readonly fh: FileHandle,
     private offset: number,
     count: bigint,
@@ -93,7 +121,7 @@ export class Wal {
       await fh.truncate(offset);
       await fh.datasync();
     }
-    return new Wal(fh, offset, count, onDurable);
+    return new Wal(path, fh, offset, count, onDurable);
   }
 
   /** Why the log stopped taking entries, or null while it takes them. */
@@ -109,8 +137,7 @@ export class Wal {
   /** Resolves with the entry's index once it is on disk (written with O_DSYNC); rejects if it cannot be. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.failed !== null) return Promise.reject(this.failed);
-    if (entry.length > MAX_ENTRY)
-      return Promise.reject(new WalError(`audit entry of ${entry.length} bytes exceeds ${MAX_ENTRY}`));
+    if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
     const record = Buffer.allocUnsafe(HEADER + entry.length);
     record.writeUInt32BE(entry.length, 0);
     record.writeUInt32BE(crc32(entry), 4);
@@ -141,18 +168,59 @@ export class Wal {
         );
         batch.forEach((p, i) => p.resolve(first + BigInt(i)));
       } catch (err) {
-        // After a failed write the file's state is unknown: stop taking entries (fail closed).
+        // After a failed write the file's tail is unknown: stop taking entries (fail closed) until
+        // it is cut back to the last acknowledged record.
         this.failed = err instanceof Error ? err : new WalError(String(err));
         for (const p of [...batch, ...this.queue]) p.reject(this.failed);
         this.queue = [];
+        this.scheduleRecovery();
       }
     }
     this.writing = false;
   }
 
+  private scheduleRecovery(): void {
+    if (this.retry !== undefined || this.closing) return;
+    this.retry = setTimeout(() => void this.recover(), this.retryMs);
+    this.retry.unref();
+  }
+
+  /** Cuts the failed write's leftovers, checks the file system takes writes again, and resumes. */
+  private async recover(): Promise<void> {
+    this.retry = undefined;
+    try {
+      await this.fh.truncate(this.offset);
+      await this.fh.datasync();
+      await probe(`${this.path}.probe`);
+      this.failed = null;
+      this.retryMs = RETRY_FIRST_MS;
+    } catch {
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.scheduleRecovery();
+    }
+  }
+
   /** Waits for queued entries, then closes the file. */
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retry);
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.fh.close();
+  }
+}
+
+/** A synchronous write of PROBE_BYTES beside the log, removed again: does the disk take data? */
+async function probe(path: string): Promise<void> {
+  const fh = await open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC,
+    0o600,
+  );
+  try {
+    const { bytesWritten } = await fh.write(Buffer.alloc(PROBE_BYTES), 0, PROBE_BYTES, 0);
+    if (bytesWritten !== PROBE_BYTES) throw new WalError("short probe write");
+  } finally {
+    await fh.close();
+    await unlink(path).catch(() => undefined);
   }
 }

@@ -69,6 +69,13 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       message: `freshness_ms (${value.freshness_ms}) must be larger than refresh_ms (${value.refresh_ms}): a node must get to check the store within the bound`,
     });
   }
+  if (value.listen.headers_timeout_ms > value.listen.request_timeout_ms) {
+    problems.push({
+      code: "too_big",
+      path: ["listen", "headers_timeout_ms"],
+      message: `headers_timeout_ms (${value.listen.headers_timeout_ms}) must not exceed request_timeout_ms (${value.listen.request_timeout_ms}): the headers are part of the request`,
+    });
+  }
   if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const pseudonymKey = secret(source, env, value.audit.pseudonym_key_env, ["audit", "pseudonym_key_env"]);
   const auditKey = secret(source, env, value.audit.key_env, ["audit", "key_env"]);

@@ -83,8 +83,33 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default("127.0.0.1"),
       port: z.number().int().min(0).max(65535).default(8080),
+      /** Connections held at once; beyond it new ones are closed as they arrive (keep it below the fd limit). */
+      max_connections: z.number().int().positive().default(4096),
+      /** To receive a request's headers (a slowloris is cut off here). */
+      headers_timeout_ms: ms(10_000),
+      /** To receive a whole request, body included; responses (long streams) are not limited by it. */
+      request_timeout_ms: ms(60_000),
+      /** Between two requests on a kept-alive connection. */
+      keep_alive_timeout_ms: ms(65_000),
+      /** A connection with nothing sent either way for this long is closed. */
+      idle_timeout_ms: ms(300_000),
+      /** Largest request head (request line and headers): 431 beyond. */
+      max_header_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(16 * 1024),
     })
-    .default({ host: "127.0.0.1", port: 8080 }),
+    .default({
+      host: "127.0.0.1",
+      port: 8080,
+      max_connections: 4096,
+      headers_timeout_ms: 10_000,
+      request_timeout_ms: 60_000,
+      keep_alive_timeout_ms: 65_000,
+      idle_timeout_ms: 300_000,
+      max_header_bytes: 16 * 1024,
+    }),
   providers: z.record(z.string(), provider),
   /** Provider for every scheme model not listed under `models`. */
   default_provider: z.string().optional(),
@@ -103,8 +128,10 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .default(10 * 1024 * 1024),
+      /** Deepest nesting of arrays and objects in a request body. */
+      json_depth: z.number().int().min(8).max(10_000).default(128),
     })
-    .default({ body_bytes: 10 * 1024 * 1024 }),
+    .default({ body_bytes: 10 * 1024 * 1024, json_depth: 128 }),
   admin: z
     .strictObject({ token_env: envName.default("CLEARANCE_ADMIN_TOKEN") })
     .default({ token_env: "CLEARANCE_ADMIN_TOKEN" }),

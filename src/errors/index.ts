@@ -32,20 +32,44 @@ export class InvalidInputError extends Error {
   }
 }
 
-/** An error an HTTP layer turns into a response: a status, a stable code, and optionally problems. */
-export class HttpError extends Error {
-  readonly status: number;
+/**
+ * What kind of refusal or failure an error is. The edge maps each kind to its status in one table
+ * (src/http: STATUS_OF_KIND); no layer below chooses an HTTP status.
+ */
+export type ErrorKind =
+  | "invalid" // bad input: 400
+  | "unauthenticated" // 401
+  | "forbidden" // 403
+  | "not-found" // 404
+  | "method" // 405
+  | "request-timeout" // the client was too slow sending its request: 408
+  | "conflict" // a concurrent change or a state that does not allow it: 409
+  | "too-large" // 413
+  | "media-type" // 415
+  | "headers-too-large" // 431
+  | "rate-limited" // 429
+  | "internal" // 500
+  | "upstream" // the upstream failed or cannot be reached: 502
+  | "unavailable" // a dependency this request needs is out of reach (fail closed): 503
+  | "upstream-timeout"; // 504
+
+/**
+ * The one error type every layer raises and one place renders (admin JSON, OpenAI or Anthropic
+ * body): a kind, a stable code for machines, a message for people, and optionally problems.
+ */
+export class ClearanceError extends Error {
+  readonly kind: ErrorKind;
   readonly code: string;
   readonly problems: readonly Problem[];
   constructor(
-    status: number,
+    kind: ErrorKind,
     code: string,
     message: string,
     options?: { problems?: readonly Problem[]; cause?: unknown },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "HttpError";
-    this.status = status;
+    this.name = "ClearanceError";
+    this.kind = kind;
     this.code = code;
     this.problems = options?.problems ?? [];
   }

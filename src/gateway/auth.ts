@@ -1,6 +1,7 @@
 /** Who is calling: the API key (x-api-key, or Authorization: Bearer) checked against the snapshot. */
 import type { IncomingHttpHeaders } from "node:http";
-import { HttpError } from "../errors/index.js";
+import { ClearanceError } from "../errors/index.js";
+import { bearerToken } from "../http/index.js";
 import type { Principal } from "../policy/index.js";
 import { parseApiKey, verifySecret } from "../store/keys.js";
 import type { Snapshot } from "./snapshot.js";
@@ -13,17 +14,15 @@ export interface Caller {
 export function apiKeyOf(headers: IncomingHttpHeaders): string | null {
   const x = headers["x-api-key"];
   if (typeof x === "string" && x !== "") return x;
-  const auth = headers.authorization;
-  if (typeof auth === "string" && auth.startsWith("Bearer ")) return auth.slice(7).trim();
-  return null;
+  return bearerToken(headers.authorization);
 }
 
 /** The same answer for unknown, malformed, wrong and revoked keys: nothing to learn by probing. */
 export function authenticate(headers: IncomingHttpHeaders, snapshot: Snapshot): Caller {
   const presented = apiKeyOf(headers);
   if (presented === null) {
-    throw new HttpError(
-      401,
+    throw new ClearanceError(
+      "unauthenticated",
       "missing_api_key",
       "no API key: send it as Authorization: Bearer <key> or x-api-key",
     );
@@ -38,7 +37,7 @@ export function authenticate(headers: IncomingHttpHeaders, snapshot: Snapshot): 
     principal === undefined ||
     !verifySecret(parsed.secret, entry.hash)
   ) {
-    throw new HttpError(401, "invalid_api_key", "invalid or revoked API key");
+    throw new ClearanceError("unauthenticated", "invalid_api_key", "invalid or revoked API key");
   }
   return { keyId: parsed.id, principal };
 }

@@ -18,6 +18,10 @@ export interface GatewayContext {
   readonly meter: Meter;
   readonly locator: Locator;
   readonly bodyLimit: number;
+  /** Deepest nesting of arrays and objects a request body may have. */
+  readonly jsonDepth: number;
+  /** Server-side log (never the client's answer): upstream error texts, for instance. */
+  readonly log: (line: string) => void;
   /**
    * How long the snapshot may go unconfirmed by the store: beyond it, controlled models are refused
    * (a revocation elsewhere might not have arrived) and /readyz fails.

@@ -6,12 +6,19 @@
  * admin API's.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
-import { toHttpError, errorBody as adminErrorBody, sendJson } from "../http/index.js";
-import { HttpError } from "../errors/index.js";
+import type { ClientErrorRenderer } from "../http/connections.js";
+import {
+  asClearanceError,
+  decodePathPart,
+  errorBody as adminErrorBody,
+  sendJson,
+  statusOf,
+} from "../http/index.js";
+import { ClearanceError } from "../errors/index.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
@@ -41,11 +48,7 @@ export function createGatewayHandler(
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
-    const wire: Wire | "admin" =
-      route?.wire ??
-      (path.startsWith("/admin/") || path.startsWith("/audit/") || path === "/v1/decisions"
-        ? "admin"
-        : wireOf(req.headers));
+    const wire = wireFor(path, req.headers);
 
     const work = (async () => {
       if (route !== undefined) {
@@ -54,7 +57,7 @@ export function createGatewayHandler(
       }
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") throw methodNotAllowed(req, "GET");
-        const id = path.length > 11 ? decodeURIComponent(path.slice(11)) : undefined;
+        const id = path.length > 11 ? decodePathPart(path.slice(11)) : undefined;
         return listModels(ctx, req, res, wire as Wire, id);
       }
       if (path === "/healthz" || path === "/readyz") {
@@ -85,8 +88,8 @@ export function createGatewayHandler(
       if (path === "/v1/decisions") {
         const caller = authenticate(req, admin);
         if (![...caller.roles].some((r) => r !== "applicant")) {
-          throw new HttpError(
-            403,
+          throw new ClearanceError(
+            "forbidden",
             "forbidden",
             "the decision API is for the provider's services, not applicants",
           );
@@ -95,22 +98,21 @@ export function createGatewayHandler(
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
-      throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
+      throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${path}`);
     })();
 
     work.catch((thrown: unknown) => {
-      const err = toHttpError(thrown);
-      if (err.status >= 500) options.onError(thrown, requestId);
+      const err = asClearanceError(thrown);
+      const status = statusOf(err);
+      if (status >= 500) options.onError(thrown, requestId);
       if (res.headersSent) {
         res.destroy();
         return;
       }
       // Refused before any decision (bad key, bad body): the reason is the error's code.
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
-      if (wire === "admin") return sendJson(res, err.status, adminErrorBody(err));
-      const param = err.problems[0]?.path.join(".") ?? null;
-      const text = errorBody(wire, err, { param });
-      res.writeHead(err.status, {
+      const text = renderError(wire, err);
+      res.writeHead(status, {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(text),
       });
@@ -119,6 +121,35 @@ export function createGatewayHandler(
   };
 }
 
-function methodNotAllowed(req: IncomingMessage, expected: string): HttpError {
-  return new HttpError(405, "method_not_allowed", `${req.method} is not allowed here; use ${expected}`);
+/** Every refusal's body, in the format of whoever asked. */
+function renderError(wire: Wire | "admin", err: ClearanceError): string {
+  if (wire === "admin") return JSON.stringify(adminErrorBody(err));
+  return errorBody(wire, err, { param: err.problems[0]?.path.join(".") ?? null });
+}
+
+/** Which format a request is answered in, from its path (and, for shared routes, its headers). */
+function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
+  return (
+    PROXY_ROUTES.get(path)?.wire ??
+    (path.startsWith("/admin/") || path.startsWith("/audit/") || path === "/v1/decisions"
+      ? "admin"
+      : wireOf(headers))
+  );
+}
+
+/**
+ * A request Node's parser refused (bad framing, huge headers, too slow): answered in the caller's
+ * format, judged from as much of the request as arrived.
+ */
+export const renderClientError: ClientErrorRenderer = (err, raw) => {
+  const anthropic = /^(x-api-key|anthropic-version):/im.test(raw.head);
+  return renderError(wireFor(raw.path ?? "/", anthropic ? { "x-api-key": "" } : {}), err);
+};
+
+function methodNotAllowed(req: IncomingMessage, expected: string): ClearanceError {
+  return new ClearanceError(
+    "method",
+    "method_not_allowed",
+    `${req.method} is not allowed here; use ${expected}`,
+  );
 }

@@ -3,13 +3,14 @@
  * like a request), with the ones served through a fallback marked, in the caller's wire format.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HttpError } from "../errors/index.js";
+import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
 import { decide, type Decision } from "../policy/index.js";
 import type { Wire } from "../upstream/types.js";
 import { authenticate } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import { setDecisionHeaders } from "./proxy.js";
+import { checkName, requestLocation } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
 
@@ -21,8 +22,9 @@ export async function listModels(
   id?: string,
 ): Promise<void> {
   const caller = authenticate(req.headers, ctx.snapshot.current);
+  if (id !== undefined) checkName(id, "invalid_model", "model");
   const scheme = ctx.scheme();
-  const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
+  const location = requestLocation(ctx, req, scheme);
   const now = Date.now();
   const org = caller.principal.organization;
   const usage = await ctx.limits.usage(
@@ -38,8 +40,8 @@ export async function listModels(
     const d = decideFor(id);
     setDecisionHeaders(res, d);
     if (d.decision === "deny") {
-      throw new HttpError(
-        d.reason === "unknown-model" ? 404 : 403,
+      throw new ClearanceError(
+        d.reason === "unknown-model" ? "not-found" : "forbidden",
         d.reason,
         `${id} is not available to you (${d.reason})`,
       );

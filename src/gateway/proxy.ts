@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decisionEntry } from "../audit/index.js";
-import { HttpError } from "../errors/index.js";
+import { ClearanceError } from "../errors/index.js";
 import { readJson } from "../http/index.js";
 import { decide, type Decision, type Principal } from "../policy/index.js";
 import type { CountedRequest } from "../counters/limits.js";
@@ -13,6 +13,7 @@ import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "
 import { authenticate } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import { relay } from "./relay.js";
+import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
 
 /** Request headers an upstream may need; the client's key and everything else stay here. */
 const PASS_THROUGH: Readonly<Record<Wire, readonly string[]>> = {
@@ -31,31 +32,26 @@ export async function proxy(
   endpoint: Endpoint,
 ): Promise<void> {
   const caller = authenticate(req.headers, ctx.snapshot.current);
-  const body = await readJson(req, ctx.bodyLimit, 400);
+  const body = await readJson(req, { limit: ctx.bodyLimit, depth: ctx.jsonDepth, wrongType: "invalid" });
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new HttpError(400, "invalid_request", "the request body must be a JSON object");
+    throw new ClearanceError("invalid", "invalid_request", "the request body must be a JSON object");
   }
   const json = body as Record<string, unknown>;
-  if (typeof json.model !== "string" || json.model === "") {
-    throw new HttpError(400, "invalid_model", "model is required and must be a non-empty string", {
-      problems: [{ code: "invalid_model", path: ["model"], message: "expected a string" }],
-    });
-  }
-
-  const location = ctx.locator.locate(req.socket.remoteAddress, req.headers);
-  const purpose = req.headers["x-clearance-purpose"];
-  const now = Date.now();
+  const model = requestedModel(json.model);
+  // A license may be limited to purposes; the client declares its purpose per request.
+  const purpose = requestPurpose(req);
   // Read once: the whole request runs under the version it started with.
   const scheme = ctx.scheme();
+  const location = requestLocation(ctx, req, scheme);
+  const now = Date.now();
   const org = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
   const counted = await ctx.limits.admit(scheme, caller.principal.id, org, now);
   const decision = decide(scheme, caller.principal, {
-    model: json.model,
+    model,
     action: "infer",
     location,
-    // A license may be limited to purposes; the client declares its purpose per request.
-    purpose: typeof purpose === "string" && purpose !== "" ? purpose : null,
+    purpose,
     time: now,
     usage: counted.usage,
   });
@@ -74,8 +70,8 @@ export async function proxy(
     const taken = counted.rate;
     if (!taken.ok) {
       res.setHeader("retry-after", String(taken.retryAfter));
-      throw new HttpError(
-        429,
+      throw new ClearanceError(
+        "rate-limited",
         "rate_limited",
         `organization ${org} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
       );
@@ -96,10 +92,14 @@ export async function proxy(
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
   if (route === undefined || provider === undefined) {
     // Activation checks routes, so this means the config changed under a running scheme.
-    throw new HttpError(503, "model_unrouted", `model ${served} has no upstream configured`);
+    throw new ClearanceError("unavailable", "model_unrouted", `model ${served} has no upstream configured`);
   }
   if (!provider.wires.includes(wire)) {
-    throw new HttpError(404, "wrong_wire_format", `model ${served} is not served in the ${wire} wire format`);
+    throw new ClearanceError(
+      "not-found",
+      "wrong_wire_format",
+      `model ${served} is not served in the ${wire} wire format`,
+    );
   }
 
   const stream = json.stream === true;
@@ -138,9 +138,14 @@ export async function proxy(
     // The client went away before the upstream answered: nothing to answer, nothing to report.
     if (abort.signal.aborted) return;
     if (err instanceof UpstreamError) {
-      throw new HttpError(err.kind === "timeout" ? 504 : 502, `upstream_${err.kind}`, err.message, {
-        cause: err,
-      });
+      throw new ClearanceError(
+        err.kind === "timeout" ? "upstream-timeout" : "upstream",
+        `upstream_${err.kind}`,
+        err.message,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }
@@ -152,6 +157,8 @@ export async function proxy(
     headers: {},
     stripUsageChunk: strip,
     captureLimit: ctx.bodyLimit,
+    requestId: String(res.getHeader("x-clearance-request-id")),
+    log: ctx.log,
   });
   if (usage !== null) {
     const license = decision.grant?.kind === "license" ? decision.grant.license : null;
@@ -189,8 +196,10 @@ async function record(
   try {
     await ctx.audit.log.append(entry);
   } catch (err) {
-    throw new HttpError(
-      503,
+    // An entry too large for the log is the request's fault (413), not the log's.
+    if (err instanceof ClearanceError) throw err;
+    throw new ClearanceError(
+      "unavailable",
       "audit_unavailable",
       "the audit log cannot record this request, so it is refused",
       {
@@ -214,8 +223,8 @@ function refuseUnconfirmed(
   const unconfirmed = now - ctx.snapshot.confirmedAt;
   if (unconfirmed <= ctx.freshnessMs) return;
   if (scheme.models.get(decision.served_model as string)?.control === "open") return;
-  throw new HttpError(
-    503,
+  throw new ClearanceError(
+    "unavailable",
     "policy_unconfirmed",
     `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so controlled models are refused until the store answers`,
   );
@@ -240,8 +249,8 @@ function refuseUncounted(
   const grant = decision.grant;
   const quota = grant?.kind === "license" ? (scheme.licenses.get(grant.license)?.quotaTokens ?? null) : null;
   if (quota === null && counted.rate === null) return;
-  throw new HttpError(
-    503,
+  throw new ClearanceError(
+    "unavailable",
     "counters_unavailable",
     `the shared quota and rate-limit counters (Redis) cannot be reached, so ${decision.served_model} (${control ?? "controlled"}) is refused until they can; open models are still served`,
     { cause: new Error(counted.unavailable) },
@@ -255,9 +264,13 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 }
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
-function denial(d: Decision): HttpError {
+function denial(d: Decision): ClearanceError {
   const detail = d.checks.at(-1)?.detail ?? "";
-  return new HttpError(403, d.reason, `${d.model} is not available to you (${d.reason}): ${detail}`);
+  return new ClearanceError(
+    "forbidden",
+    d.reason,
+    `${d.model} is not available to you (${d.reason}): ${detail}`,
+  );
 }
 
 function organizationId(org: unknown): string | null {

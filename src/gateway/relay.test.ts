@@ -32,6 +32,8 @@ async function through(body: string, captureLimit: number) {
       headers: {},
       stripUsageChunk: false,
       captureLimit,
+      requestId: "test",
+      log: () => undefined,
     });
   });
   await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));

@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import { streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
+import { relayUpstreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
 export interface RelayOptions {
@@ -19,6 +20,9 @@ export interface RelayOptions {
   readonly stripUsageChunk: boolean;
   /** Largest non-streamed body kept aside to read its usage (it is relayed in full regardless). */
   readonly captureLimit: number;
+  readonly requestId: string;
+  /** The gateway's own log: an upstream error's original text goes there, never to the client. */
+  readonly log: (line: string) => void;
 }
 
 /** Bytes kept from the end of a body larger than the capture limit. */
@@ -27,8 +31,8 @@ const TAIL = 64 * 1024;
 /** Resolves with the usage the upstream reported (null if none), when the response has ended. */
 export function relay(o: RelayOptions): Promise<Usage | null> {
   const { upstream, res } = o;
+  if (upstream.status < 200 || upstream.status >= 300) return relayUpstreamError(o);
   const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
-  const ok = upstream.status >= 200 && upstream.status < 300;
   res.writeHead(upstream.status, { ...upstream.headers, ...o.headers });
 
   let write: (chunk: Buffer) => boolean;
@@ -61,19 +65,16 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     let size = 0;
     write = (chunk) => {
       size += chunk.length;
-      if (ok) {
-        kept.push(chunk);
-        keptSize += chunk.length;
-        if (size > o.captureLimit) {
-          while (kept.length > 1 && keptSize - (kept[0] as Buffer).length >= TAIL) {
-            keptSize -= (kept.shift() as Buffer).length;
-          }
+      kept.push(chunk);
+      keptSize += chunk.length;
+      if (size > o.captureLimit) {
+        while (kept.length > 1 && keptSize - (kept[0] as Buffer).length >= TAIL) {
+          keptSize -= (kept.shift() as Buffer).length;
         }
       }
       return res.write(chunk);
     };
     usage = () => {
-      if (!ok) return null;
       const text = Buffer.concat(kept).toString("utf8");
       kept = [];
       return size <= o.captureLimit ? usageFromBody(text) : usageFromTail(text.slice(-TAIL));

@@ -14,7 +14,8 @@ import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createProviders } from "../upstream/index.js";
-import { createGatewayHandler } from "./index.js";
+import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
+import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
 
 export interface StartOptions {
@@ -117,6 +118,8 @@ async function assemble(
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
+      jsonDepth: config.file.limits.json_depth,
+      log,
       freshnessMs: config.file.freshness_ms,
       limits,
       audit: {
@@ -143,7 +146,17 @@ async function assemble(
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });
-  const server = createServer({ keepAliveTimeout: 65_000 }, handler);
+  const listen = config.file.listen;
+  const connections: ConnectionLimits = {
+    headersTimeoutMs: listen.headers_timeout_ms,
+    requestTimeoutMs: listen.request_timeout_ms,
+    keepAliveTimeoutMs: listen.keep_alive_timeout_ms,
+    idleTimeoutMs: listen.idle_timeout_ms,
+    maxConnections: listen.max_connections,
+    maxHeaderBytes: listen.max_header_bytes,
+  };
+  const server = createServer(serverOptions(connections), handler);
+  guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -4,7 +4,7 @@
  * Every gateway error is rendered here and nowhere else.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import type { HttpError } from "../errors/index.js";
+import type { ClearanceError, ErrorKind } from "../errors/index.js";
 import type { Endpoint, Wire } from "../upstream/types.js";
 
 export const PROXY_ROUTES: ReadonlyMap<string, { readonly wire: Wire; readonly endpoint: Endpoint }> =
@@ -24,30 +24,42 @@ export function wireOf(headers: IncomingHttpHeaders): Wire {
     : "openai";
 }
 
-const OPENAI_TYPE: Readonly<Record<number, string>> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  405: "invalid_request_error",
-  413: "invalid_request_error",
-  429: "rate_limit_error",
-  502: "api_error",
-  503: "service_unavailable",
-  504: "timeout",
+/** Each error kind as the OpenAI SDKs classify it (`error.type`). */
+const OPENAI_TYPE: Readonly<Record<ErrorKind, string>> = {
+  invalid: "invalid_request_error",
+  unauthenticated: "authentication_error",
+  forbidden: "permission_error",
+  "not-found": "not_found_error",
+  method: "invalid_request_error",
+  "request-timeout": "invalid_request_error",
+  conflict: "invalid_request_error",
+  "too-large": "invalid_request_error",
+  "media-type": "invalid_request_error",
+  "headers-too-large": "invalid_request_error",
+  "rate-limited": "rate_limit_error",
+  internal: "api_error",
+  upstream: "api_error",
+  unavailable: "service_unavailable",
+  "upstream-timeout": "timeout",
 };
 
-const ANTHROPIC_TYPE: Readonly<Record<number, string>> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  405: "invalid_request_error",
-  413: "request_too_large",
-  429: "rate_limit_error",
-  502: "api_error",
-  503: "overloaded_error",
-  504: "api_error",
+/** Each error kind as the Anthropic SDKs classify it (`error.type`). */
+const ANTHROPIC_TYPE: Readonly<Record<ErrorKind, string>> = {
+  invalid: "invalid_request_error",
+  unauthenticated: "authentication_error",
+  forbidden: "permission_error",
+  "not-found": "not_found_error",
+  method: "invalid_request_error",
+  "request-timeout": "invalid_request_error",
+  conflict: "invalid_request_error",
+  "too-large": "request_too_large",
+  "media-type": "invalid_request_error",
+  "headers-too-large": "invalid_request_error",
+  "rate-limited": "rate_limit_error",
+  internal: "api_error",
+  upstream: "api_error",
+  unavailable: "overloaded_error",
+  "upstream-timeout": "api_error",
 };
 
 export interface ErrorDetails {
@@ -55,12 +67,12 @@ export interface ErrorDetails {
   readonly param?: string | null;
 }
 
-export function errorBody(wire: Wire, err: HttpError, details: ErrorDetails = {}): string {
+export function errorBody(wire: Wire, err: ClearanceError, details: ErrorDetails = {}): string {
   if (wire === "anthropic") {
-    const type = ANTHROPIC_TYPE[err.status] ?? "api_error";
+    const type = ANTHROPIC_TYPE[err.kind];
     return JSON.stringify({ type: "error", error: { type, message: err.message, code: err.code } });
   }
-  const type = OPENAI_TYPE[err.status] ?? "api_error";
+  const type = OPENAI_TYPE[err.kind];
   return JSON.stringify({
     error: { message: err.message, type, code: err.code, param: details.param ?? null },
   });

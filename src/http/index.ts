@@ -1,46 +1,159 @@
 /**
  * The small HTTP core shared by Clearance's servers (node:http, no framework on the hot path):
- * bounded JSON bodies, JSON responses, and one place where errors become responses.
+ * bounded JSON bodies, JSON responses, and the one table from error kind to HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HttpError, InvalidInputError, formatPath, type Problem } from "../errors/index.js";
+import {
+  ClearanceError,
+  InvalidInputError,
+  formatPath,
+  type ErrorKind,
+  type Problem,
+} from "../errors/index.js";
 
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
-/** Reads a JSON body no larger than `limit` bytes. Malformed JSON and wrong content types are 400/415. */
-export async function readJson(
-  req: IncomingMessage,
-  limit = DEFAULT_BODY_LIMIT,
-  /** OpenAI and Anthropic answer a wrong content type with 400; the decision and admin APIs with 415. */
-  wrongTypeStatus = 415,
-): Promise<unknown> {
+/**
+ * Deepest nesting of arrays and objects a body may have. Deeper bodies are refused while they are
+ * read: re-serialising 100,000 levels overflows the stack after the request was already decided.
+ */
+export const DEFAULT_JSON_DEPTH = 128;
+
+/** Every error kind's HTTP status: the only place a status is chosen for an error. */
+export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  "not-found": 404,
+  method: 405,
+  "request-timeout": 408,
+  conflict: 409,
+  "too-large": 413,
+  "media-type": 415,
+  "rate-limited": 429,
+  "headers-too-large": 431,
+  internal: 500,
+  upstream: 502,
+  unavailable: 503,
+  "upstream-timeout": 504,
+};
+
+export const statusOf = (err: ClearanceError): number => STATUS_OF_KIND[err.kind];
+
+export interface ReadJsonOptions {
+  /** Largest body in bytes (413 beyond). */
+  readonly limit?: number;
+  /** Deepest nesting of arrays and objects (400 beyond). */
+  readonly depth?: number;
+  /** OpenAI and Anthropic answer a wrong content type with 400 (`invalid`); the decision and admin APIs with 415. */
+  readonly wrongType?: ErrorKind;
+}
+
+/** Reads a JSON body within the size and depth limits. Malformed JSON and wrong content types are refused. */
+export async function readJson(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<unknown> {
+  const limit = options.limit ?? DEFAULT_BODY_LIMIT;
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new HttpError(
-      wrongTypeStatus,
+    throw new ClearanceError(
+      options.wrongType ?? "media-type",
       "unsupported_media_type",
-      `expected Content-Type: application/json, got "${type}"`,
+      `expected Content-Type: application/json, got "${type.slice(0, 100)}"`,
     );
   }
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const depth = new DepthGauge(options.depth ?? DEFAULT_JSON_DEPTH);
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    // Events rather than for-await: leaving a for-await loop destroys the request, and with it the
+    // socket the refusal must be written to. A refused body's rest is read and dropped by Node.
+    req.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      try {
+        size += chunk.length;
+        if (size > limit) throw tooLarge(limit);
+        depth.scan(chunk);
+        chunks.push(chunk);
+      } catch (err) {
+        refused = true;
+        chunks.length = 0;
+        reject(err);
+      }
+    });
+    req.once("end", () => {
+      if (!refused)
+        resolve(
+          chunks.length === 1
+            ? (chunks[0] as Buffer).toString("utf8")
+            : Buffer.concat(chunks).toString("utf8"),
+        );
+    });
+    req.once("error", reject);
+    req.once("close", () => {
+      if (!req.complete)
+        reject(
+          new ClearanceError(
+            "invalid",
+            "request_aborted",
+            "the client closed the request before sending all of it",
+          ),
+        );
+    });
+  });
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new HttpError(400, "invalid_json", `request body is not valid JSON: ${(cause as Error).message}`);
+    throw new ClearanceError(
+      "invalid",
+      "invalid_json",
+      `request body is not valid JSON: ${(cause as Error).message}`,
+    );
   }
 }
 
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, "body_too_large", `request body is larger than the limit of ${limit} bytes`);
+/**
+ * Tracks the nesting depth of JSON text as its bytes arrive, without parsing it: brackets inside
+ * strings do not count. UTF-8 continuation bytes are never ASCII, so bytes can be scanned one by one.
+ */
+class DepthGauge {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  constructor(private readonly max: number) {}
+
+  scan(chunk: Buffer): void {
+    let { depth, inString, escaped } = this;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i] as number;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === 0x5c) escaped = true;
+        else if (b === 0x22) inString = false;
+      } else if (b === 0x22) inString = true;
+      else if (b === 0x7b || b === 0x5b) {
+        if (++depth > this.max) {
+          throw new ClearanceError(
+            "invalid",
+            "json_too_deep",
+            `request body nests arrays and objects more than ${this.max} levels deep`,
+          );
+        }
+      } else if (b === 0x7d || b === 0x5d) depth--;
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+  }
+}
+
+function tooLarge(limit: number): ClearanceError {
+  return new ClearanceError(
+    "too-large",
+    "body_too_large",
+    `request body is larger than the limit of ${limit} bytes`,
+  );
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -52,19 +165,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** Any thrown value as an HttpError: invalid input is 400, anything unexpected is 500 (details not leaked). */
-export function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
+/**
+ * Any thrown value as a ClearanceError: domain errors carry their kind, invalid input is `invalid`,
+ * anything unexpected is `internal` (its details are not leaked).
+ */
+export function asClearanceError(err: unknown): ClearanceError {
+  if (err instanceof ClearanceError) return err;
   if (err instanceof InvalidInputError) {
     const first = err.problems[0];
     const message = first ? `${formatPath(first.path)}: ${first.message}` : err.message;
-    return new HttpError(400, "invalid_request", message, { problems: err.problems, cause: err });
+    return new ClearanceError("invalid", "invalid_request", message, { problems: err.problems, cause: err });
   }
-  return new HttpError(500, "internal_error", "internal error", { cause: err });
+  return new ClearanceError("internal", "internal_error", "internal error", { cause: err });
 }
 
 /** The admin / decision API error body: one shape, with the field path of each problem. */
-export function errorBody(err: HttpError): unknown {
+export function errorBody(err: ClearanceError): unknown {
   return {
     error: {
       code: err.code,
@@ -91,13 +207,38 @@ export function withErrors(handler: Handler, onInternal?: (err: unknown) => void
     try {
       await handler(req, res);
     } catch (thrown) {
-      const err = toHttpError(thrown);
-      if (err.status >= 500) onInternal?.(thrown);
+      const err = asClearanceError(thrown);
+      const status = statusOf(err);
+      if (status >= 500) onInternal?.(thrown);
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      sendJson(res, err.status, errorBody(err));
+      sendJson(res, status, errorBody(err));
     }
   };
+}
+
+/**
+ * The credentials of `Authorization: Bearer <token>`; the scheme name is case-insensitive (RFC 9110
+ * 11.1), so `bearer` and `BEARER` work too. Null when the header is absent or another scheme.
+ */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined || header.length < 7) return null;
+  if (header.slice(0, 6).toLowerCase() !== "bearer" || (header[6] !== " " && header[6] !== "\t")) return null;
+  const token = header.slice(7).trim();
+  return token === "" ? null : token;
+}
+
+/** A percent-encoded path segment, decoded; a malformed escape is the caller's error (400), not ours. */
+export function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ClearanceError(
+      "invalid",
+      "invalid_path",
+      `the path segment "${part.slice(0, 100)}" is not validly percent-encoded`,
+    );
+  }
 }

@@ -2,6 +2,7 @@
  * A license as the control plane manages it: the application, the approvals and their conditions,
  * and every step after, each naming who did it and why (liability is allocated by the record).
  */
+import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Action } from "../policy/types.js";
 import type { SetExpression } from "../scheme/schema.js";
 
@@ -56,18 +57,30 @@ export interface LicenseRecord {
   readonly history: readonly LicenseEvent[];
 }
 
-export class WorkflowError extends Error {
-  constructor(
-    readonly code:
-      | "not-pending"
-      | "self-approval"
-      | "duplicate-approval"
-      | "reason-required"
-      | "invalid-conditions"
-      | "invalid-transition",
-    message: string,
-  ) {
-    super(message);
+export type WorkflowErrorCode =
+  | "not-pending"
+  | "self-approval"
+  | "conflict-of-interest"
+  | "duplicate-approval"
+  | "reason-required"
+  | "invalid-conditions"
+  | "invalid-transition";
+
+const KIND_OF: Readonly<Record<WorkflowErrorCode, ErrorKind>> = {
+  "not-pending": "conflict",
+  "self-approval": "forbidden",
+  "conflict-of-interest": "forbidden",
+  "duplicate-approval": "conflict",
+  "reason-required": "invalid",
+  "invalid-conditions": "invalid",
+  "invalid-transition": "conflict",
+};
+
+/** A step the workflow does not allow; its kind says how the edge answers it. */
+export class WorkflowError extends ClearanceError {
+  declare readonly code: WorkflowErrorCode;
+  constructor(code: WorkflowErrorCode, message: string) {
+    super(KIND_OF[code], code, message);
     this.name = "WorkflowError";
   }
 }

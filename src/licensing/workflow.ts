@@ -1,7 +1,7 @@
 /**
  * The license workflow as pure functions (time and identities are inputs): application → two
- * approvals by two distinct identities, neither of them the applicant → approved; or a denial
- * with a reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
+ * approvals by two distinct identities, neither of them the applicant nor a member of the
+ * organization the license would benefit (conflict of interest) → approved; or a denial with a reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
  */
 import type { Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
 import { WorkflowError } from "./types.js";
@@ -50,42 +50,69 @@ export function seed(
   };
 }
 
+/** Who decides an application: an identity, and the organization it belongs to (null: none). */
+export interface Approver {
+  readonly id: string;
+  readonly organization: string | null;
+}
+
+/**
+ * `beneficiary`: the organization the license would benefit — the licensee organization, or the
+ * licensee principal's organization (null when it has none).
+ */
 export function approve(
   r: LicenseRecord,
-  approver: string,
+  approver: Approver,
   now: string,
   conditions: Conditions | undefined,
   resolve: Resolve,
+  beneficiary: string | null,
 ): LicenseRecord {
-  if (r.status !== "pending")
-    throw new WorkflowError("not-pending", `license ${r.id} is ${r.status}, not pending`);
-  if (approver === r.applicant) {
-    throw new WorkflowError("self-approval", `${approver} filed this application and cannot approve it`);
-  }
-  if (r.approvals.some((a) => a.identity === approver)) {
+  checkDecider(r, approver, beneficiary, "approve");
+  if (r.approvals.some((a) => a.identity === approver.id)) {
     throw new WorkflowError(
       "duplicate-approval",
-      `${approver} has already approved this application; a second approver is needed`,
+      `${approver.id} has already approved this application; a second approver is needed`,
     );
   }
   const terms = conditions === undefined ? r.terms : narrow(r.terms, conditions, resolve);
-  const approvals = [...r.approvals, { identity: approver, at: now, ...(conditions ? { conditions } : {}) }];
+  const approvals = [
+    ...r.approvals,
+    { identity: approver.id, at: now, ...(conditions ? { conditions } : {}) },
+  ];
   return {
     ...r,
     terms,
     approvals,
     status: approvals.length >= APPROVALS_REQUIRED ? "approved" : "pending",
-    history: [...r.history, event(now, approver, "approve", undefined, conditions)],
+    history: [...r.history, event(now, approver.id, "approve", undefined, conditions)],
   };
 }
 
-export function deny(r: LicenseRecord, approver: string, now: string, reason: string): LicenseRecord {
+export function deny(
+  r: LicenseRecord,
+  approver: Approver,
+  now: string,
+  reason: string,
+  beneficiary: string | null,
+): LicenseRecord {
+  checkDecider(r, approver, beneficiary, "decide");
+  requireReason(reason);
+  return { ...r, status: "denied", history: [...r.history, event(now, approver.id, "deny", reason)] };
+}
+
+/** Only a pending application is decided, and never by its applicant or by the organization it benefits. */
+function checkDecider(r: LicenseRecord, approver: Approver, beneficiary: string | null, verb: string): void {
   if (r.status !== "pending")
     throw new WorkflowError("not-pending", `license ${r.id} is ${r.status}, not pending`);
-  if (approver === r.applicant)
-    throw new WorkflowError("self-approval", `${approver} filed this application and cannot decide it`);
-  requireReason(reason);
-  return { ...r, status: "denied", history: [...r.history, event(now, approver, "deny", reason)] };
+  if (approver.id === r.applicant)
+    throw new WorkflowError("self-approval", `${approver.id} filed this application and cannot ${verb} it`);
+  if (beneficiary !== null && approver.organization === beneficiary) {
+    throw new WorkflowError(
+      "conflict-of-interest",
+      `${approver.id} belongs to ${beneficiary}, the organization this license is for, and cannot ${verb} it`,
+    );
+  }
 }
 
 const TRANSITIONS = {

@@ -87,11 +87,18 @@ describe("behind a trusted proxy", () => {
   });
 
   it("ignores an invalid, unknown (XX) or Tor (T1) header and falls back to X-Forwarded-For", () => {
-    for (const value of ["XX", "T1", "", "ZZ", "GBR", "D", "DE, FR", ["DE", "FR"]]) {
+    for (const value of ["XX", "T1", "", "ZZ", "GBR", "D", "XX, T1"]) {
       const headers = { "cf-ipcountry": value, "x-forwarded-for": "89.160.20.112" };
       expect(locator.locate("10.0.0.1", headers), JSON.stringify(value)).toBe("SE");
     }
     expect(locator.locate("10.0.0.1", { "cf-ipcountry": "XX" })).toBeNull(); // then the proxy itself
+  });
+
+  it("a header given twice with different countries is a dispute, never unknown; repeats of one country are that country", () => {
+    const cf = (value: string | string[]) => ({ "cf-ipcountry": value, "x-forwarded-for": "89.160.20.112" });
+    expect(locator.locate("10.0.0.1", cf("DE, FR"))).toEqual({ disputed: ["DE", "FR"] });
+    expect(locator.locate("10.0.0.1", cf(["IR", "us"]))).toEqual({ disputed: ["IR", "US"] });
+    expect(locator.locate("10.0.0.1", cf("DE, de, XX"))).toBe("DE");
   });
 
   it("walks X-Forwarded-For from the right, skipping trusted hops", () => {

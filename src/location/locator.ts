@@ -20,9 +20,21 @@ export interface LocationConfig {
   readonly trustedProxies?: readonly string[];
 }
 
+/**
+ * Where a request comes from: a country, null when no source says (unknown), or the countries that
+ * sources name when they disagree — never "unknown" (DESIGN.md): the caller settles it against
+ * the embargo.
+ */
+export type Located = string | null | Disputed;
+
+export interface Disputed {
+  /** Two or more distinct ISO 3166-1 alpha-2 codes, in the order the sources gave them. */
+  readonly disputed: readonly string[];
+}
+
 export interface Locator {
   /** Pure look-up, called on the hot path for every request: no I/O, microseconds. */
-  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string | null;
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located;
 }
 
 /** RFC 9110 token characters: what an HTTP header name may contain. */
@@ -58,7 +70,7 @@ class ProxyAwareLocator implements Locator {
     private readonly lookup: CountryLookup | undefined,
   ) {}
 
-  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string | null {
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located {
     if (remoteAddress === undefined) return null; // socket already gone
     const peer = parseAddress(remoteAddress);
     if (peer === null) return null;
@@ -75,13 +87,24 @@ class ProxyAwareLocator implements Locator {
 }
 
 /**
- * The country header's value if it is a known ISO code. "XX" (unknown), "T1" (Tor), an empty value, or a header
- * sent twice (Node joins repeats into "DE, FR") are not countries: the caller then falls back to the address.
+ * The countries a country header names. A header sent twice arrives joined ("IR, US": a proxy that
+ * appends rather than replaces keeps the client's own value): several distinct countries are a
+ * dispute, never dropped, or a client could cancel an embargo by adding a header. Values that are
+ * not countries — "XX" (unknown), "T1" (Tor), empty — say nothing; with none left, the caller falls
+ * back to the address.
  */
-function headerCountry(value: string | string[] | undefined): string | null {
-  if (typeof value !== "string") return null;
-  const code = value.trim().toUpperCase();
-  return isCountryCode(code) ? code : null;
+function headerCountry(value: string | string[] | undefined): Located {
+  if (value === undefined) return null;
+  const text = Array.isArray(value) ? value.join(",") : value;
+  let found: string | null = null;
+  let disputed: string[] | null = null;
+  for (const part of text.split(",")) {
+    const code = part.trim().toUpperCase();
+    if (!isCountryCode(code) || code === found || disputed?.includes(code)) continue;
+    if (found === null) found = code;
+    else (disputed ??= [found]).push(code);
+  }
+  return disputed === null ? found : { disputed };
 }
 
 /**

@@ -14,6 +14,9 @@ import {
   type Principal,
 } from "./types.js";
 
+/** Ids reach every decision's audit entry: bounded (as scheme ids are). */
+const MAX_ID = 256;
+
 const country = z
   .string({ error: "expected an ISO 3166-1 alpha-2 country code" })
   .refine(isCountryCode, { error: "expected an ISO 3166-1 alpha-2 country code (upper case, e.g. DE)" });
@@ -27,16 +30,19 @@ const date = z
 const nationality = z.strictObject({ country, since: date.nullish() });
 
 export const principalSchema = z.strictObject({
-  id: z.string({ error: "expected the principal's id (a string)" }).min(1, "the principal's id is empty"),
+  id: z
+    .string({ error: "expected the principal's id (a string)" })
+    .min(1, "the principal's id is empty")
+    .max(MAX_ID, `the principal's id is longer than ${MAX_ID} characters`),
   citizenships: z.array(nationality).default([]),
   permanent_residencies: z.array(nationality).default([]),
   residence: country.nullish(),
   organization: z
     .union(
       [
-        z.string().min(1),
+        z.string().min(1).max(MAX_ID),
         z.strictObject({
-          id: z.string().min(1),
+          id: z.string().min(1).max(MAX_ID),
           country: country.nullish(),
           screening: z.enum(SCREENING_STATUSES).optional(),
         }),

@@ -17,7 +17,12 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const id = (what: string) =>
   z
     .string({ error: `expected ${what} (a string)` })
-    .regex(ID, `expected ${what}: letters, digits and . _ : - (starting with a letter or digit)`);
+    .regex(ID, `expected ${what}: letters, digits and . _ : - (starting with a letter or digit)`)
+    // Ids reach every decision's audit entry: bounded like the gateway bounds a requested model.
+    .max(MAX_ID, `expected ${what} of at most ${MAX_ID} characters`);
+
+/** Longest id of a model, partner, organization, principal or license. */
+export const MAX_ID = 256;
 
 /** ISO 8601 date (2026-07-01) or date-time (2026-07-01T00:00:00Z). Date-only means 00:00 UTC. */
 const dateTime = z
@@ -100,7 +105,7 @@ const license = z.strictObject({
   models: z.array(id("a model id")).min(1, "a license names at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "a license names at least one action"),
   destinations: setExpression,
-  purposes: z.array(z.string()).optional(),
+  purposes: z.array(z.string().max(MAX_ID)).optional(),
   nationalities: setExpression.optional(),
   valid_from: dateTime,
   valid_until: dateTime,

@@ -6,6 +6,7 @@
  * The gateway never queries the store on the hot path. It polls `version()` and, when the number
  * moves, reloads everything with `snapshot()` into memory.
  */
+import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 
 export type StoreDriver = "sqlite" | "postgres";
@@ -210,13 +211,19 @@ export interface StoreOptions {
 
 export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed" | "conflict";
 
-/** A failure callers may want to tell apart (e.g. an admin API answering 404 for unknown-principal). */
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
+const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
+  "unknown-principal": "not-found",
+  "schema-too-new": "internal",
+  closed: "unavailable",
+  conflict: "conflict",
+};
+
+/** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */
+export class StoreError extends ClearanceError {
+  declare readonly code: StoreErrorCode;
   constructor(code: StoreErrorCode, message: string) {
-    super(message);
+    super(KIND_OF[code], code, message);
     this.name = "StoreError";
-    this.code = code;
   }
 }
 

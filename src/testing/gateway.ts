@@ -31,13 +31,19 @@ export interface TestGatewayOptions {
   readonly wrapStore?: (s: Store) => Store;
   /** Environment variables the config may name (besides the admin token). */
   readonly env?: Readonly<Record<string, string>>;
+  /** YAML for `listen:` (default: 127.0.0.1, a free port). */
+  readonly listen?: string;
+  /** The gateway's log lines (default: dropped). */
+  readonly log?: (line: string) => void;
+  /** The data directory (default: a new temporary one). */
+  readonly dataDir?: string;
 }
 
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), "clearance-gw-"));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "clearance-gw-"));
   const text = `scheme: g7-trusted-partners.yaml
-listen: { host: 127.0.0.1, port: 0 }
+listen: ${options.listen ?? "{ host: 127.0.0.1, port: 0 }"}
 providers:
   demo: { type: demo }
 ${options.providers ?? ""}
@@ -61,7 +67,7 @@ ${options.extra ?? ""}`;
   for (const p of await raw.principals.list()) keys.set(p.id, (await raw.keys.create(p.id, "test")).key);
   await options.seed?.(raw);
   const store = options.wrapStore ? options.wrapStore(raw) : raw;
-  const gateway = await startGateway(config, { dataDir, store, log: () => {} });
+  const gateway = await startGateway(config, { dataDir, store, log: options.log ?? (() => {}) });
   return { gateway, url: gateway.url, keys, dataDir };
 }
 

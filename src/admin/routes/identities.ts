@@ -3,9 +3,10 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { tokenHash } from "../../control/state.js";
 import { ROLES, type Identity } from "../../control/types.js";
-import { HttpError } from "../../errors/index.js";
+import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
+import { nameText } from "./text.js";
 
 /** Actors the audit log already uses: an identity must not be mistaken for them. */
 const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
@@ -35,9 +36,9 @@ export const identityRoutes = [
     body: z
       .strictObject({
         id: z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits and . _ @ -"),
-        name: z.string().min(1),
+        name: nameText,
         roles: z.array(z.enum(ROLES)).min(1),
-        organization: z.string().min(1).optional(),
+        organization: nameText.optional(),
       })
       .refine((b) => !b.roles.includes("applicant") || b.organization !== undefined, {
         message: "an applicant acts for an organization: set organization",
@@ -45,8 +46,8 @@ export const identityRoutes = [
       }),
     async handle({ deps, body, caller }) {
       if (RESERVED.has(body.id)) {
-        throw new HttpError(
-          400,
+        throw new ClearanceError(
+          "invalid",
           "reserved_id",
           `${body.id} names a built-in actor in the audit log; choose another id`,
           {
@@ -55,7 +56,7 @@ export const identityRoutes = [
         );
       }
       if (deps.state().identityRecords.some((r) => r.id === body.id)) {
-        throw new HttpError(409, "conflict", `identity ${body.id} exists`);
+        throw new ClearanceError("conflict", "conflict", `identity ${body.id} exists`);
       }
       const token = `clra_${randomBytes(32).toString("base64url")}`;
       const doc: Identity = {
@@ -84,7 +85,7 @@ export const identityRoutes = [
     roles: ADMINS,
     async handle({ deps, params, caller }) {
       const r = deps.state().identityRecords.find((i) => i.id === params.id);
-      if (r === undefined) throw new HttpError(404, "not_found", `no identity ${params.id}`);
+      if (r === undefined) throw new ClearanceError("not-found", "not_found", `no identity ${params.id}`);
       await deps.store.records.put("identity", r.id, { ...r.document, revoked_at: deps.now() }, r.revision, {
         actor: caller.id,
         action: "identity.revoke",

@@ -6,18 +6,18 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
-import { HttpError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import type { LicenseRecord } from "../../licensing/types.js";
-import { WorkflowError } from "../../licensing/types.js";
 import { apply, approve, deny, transition } from "../../licensing/workflow.js";
 import { ACTIONS } from "../../policy/types.js";
 import type { CompiledScheme } from "../../scheme/compile.js";
 import { setExpression } from "../../scheme/schema.js";
 import { SetResolver } from "../../scheme/sets.js";
-import { StoreError, type StoredRecord } from "../../store/index.js";
+import type { StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { periodUsage } from "./usage.js";
+import { nameText, noteText, reasonText } from "./text.js";
 
 const APPLY_ROLES = ["applicant", "compliance-officer", "admin"] as const;
 const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin"] as const;
@@ -32,27 +32,24 @@ const application = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/)
     .optional(),
-  licensee: z.union([
-    z.strictObject({ organization: z.string().min(1) }),
-    z.strictObject({ principal: z.string().min(1) }),
-  ]),
-  models: z.array(z.string()).min(1),
+  licensee: z.union([z.strictObject({ organization: nameText }), z.strictObject({ principal: nameText })]),
+  models: z.array(nameText).min(1),
   actions: z.array(z.enum(ACTIONS)).min(1),
   destinations: setExpression,
-  purposes: z.array(z.string()).optional(),
+  purposes: z.array(nameText).optional(),
   nationalities: setExpression.optional(),
   valid_from: date,
   valid_until: date,
   quota_tokens: z.number().int().nonnegative().optional(),
   quota_period: z.enum(["month", "quarter", "total"]).default("total"),
-  justification: z.string().trim().min(1, "a justification is required"),
+  justification: reasonText("a justification is required"),
 });
 
 const conditions = z.strictObject({
-  destinations: z.array(z.string()).optional(),
+  destinations: z.array(nameText).optional(),
   quota_tokens: z.number().int().nonnegative().optional(),
   valid_until: date.optional(),
-  note: z.string().optional(),
+  note: noteText.optional(),
 });
 
 /** Applicants see their own organization's licenses only; to others they do not exist. */
@@ -64,7 +61,7 @@ function visible(caller: Caller, r: LicenseRecord): boolean {
 function find(deps: AdminDeps, caller: Caller, id: string): StoredRecord<LicenseRecord> {
   const r = deps.state().licenses.find((l) => l.id === id);
   if (r === undefined || !visible(caller, r.document))
-    throw new HttpError(404, "not_found", `no license ${id}`);
+    throw new ClearanceError("not-found", "not_found", `no license ${id}`);
   return r;
 }
 
@@ -94,37 +91,28 @@ async function save(
   action: string,
   details: Record<string, unknown> = {},
 ) {
-  try {
-    await deps.store.records.put("license", next.id, next, before?.revision ?? 0, {
-      actor: caller.id,
-      action: `license.${action}`,
-      details: { status: next.status, ...details },
-    });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === "conflict")
-      throw new HttpError(409, "conflict", err.message);
-    throw err;
-  }
+  // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
+  await deps.store.records.put("license", next.id, next, before?.revision ?? 0, {
+    actor: caller.id,
+    action: `license.${action}`,
+    details: { status: next.status, ...details },
+  });
   await deps.changed();
   return next;
 }
 
-function workflow<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (!(err instanceof WorkflowError)) throw err;
-    const status =
-      err.code === "self-approval"
-        ? 403
-        : err.code === "reason-required" || err.code === "invalid-conditions"
-          ? 400
-          : 409;
-    throw new HttpError(status, err.code, err.message);
-  }
+/** The organization a license would benefit: its licensee organization, or the licensee principal's. */
+async function beneficiary(deps: AdminDeps, r: LicenseRecord): Promise<string | null> {
+  if ("organization" in r.licensee) return r.licensee.organization;
+  const principal = await deps.store.principals.get(r.licensee.principal);
+  const org = principal?.organization;
+  return org == null ? null : typeof org === "string" ? org : org.id;
 }
 
-const reasonBody = z.strictObject({ reason: z.string() });
+const approver = (caller: Caller) => ({ id: caller.id, organization: caller.organization });
+
+// Empty reasons reach the workflow, which names them (reason-required); long ones stop here.
+const reasonBody = z.strictObject({ reason: noteText });
 
 export const licenseRoutes = [
   route({
@@ -191,15 +179,15 @@ export const licenseRoutes = [
         restricted &&
         !("organization" in body.licensee && body.licensee.organization === caller.organization)
       ) {
-        throw new HttpError(
-          403,
+        throw new ClearanceError(
+          "forbidden",
           "forbidden",
           `an applicant applies for its own organization (${caller.organization}) only`,
         );
       }
       const id = body.id ?? `LIC-${deps.now().slice(0, 4)}-${randomBytes(4).toString("hex")}`;
       if (deps.state().licenses.some((l) => l.id === id))
-        throw new HttpError(409, "conflict", `license ${id} exists`);
+        throw new ClearanceError("conflict", "conflict", `license ${id} exists`);
       const { justification, licensee, id: _id, ...terms } = body;
       const record = apply({ id, licensee, terms, justification }, caller.id, deps.now());
       checkCompiles(deps, record);
@@ -217,7 +205,14 @@ export const licenseRoutes = [
       const r = find(deps, caller, params.id as string);
       const scheme = deps.state().scheme;
       const resolve = (expr: Parameters<typeof compileSet>[1]) => compileSet(scheme, expr);
-      const next = workflow(() => approve(r.document, caller.id, deps.now(), body.conditions, resolve));
+      const next = approve(
+        r.document,
+        approver(caller),
+        deps.now(),
+        body.conditions,
+        resolve,
+        await beneficiary(deps, r.document),
+      );
       checkCompiles(deps, next);
       return save(deps, caller, r, next, "approve", body.conditions ? { conditions: body.conditions } : {});
     },
@@ -235,7 +230,7 @@ export const licenseRoutes = [
         deps,
         caller,
         r,
-        workflow(() => deny(r.document, caller.id, deps.now(), body.reason)),
+        deny(r.document, approver(caller), deps.now(), body.reason, await beneficiary(deps, r.document)),
         "deny",
         { reason: body.reason },
       );
@@ -255,7 +250,7 @@ export const licenseRoutes = [
           deps,
           caller,
           r,
-          workflow(() => transition(r.document, action, caller.id, deps.now(), body.reason)),
+          transition(r.document, action, caller.id, deps.now(), body.reason),
           action,
           { reason: body.reason },
         );

@@ -5,11 +5,12 @@
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
-import { HttpError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { schemeFileSchema } from "../../scheme/schema.js";
 import { pageQuery, paginate, route } from "../router.js";
 import type { AdminDeps } from "../deps.js";
 import { OFFICERS, READERS } from "./roles.js";
+import { reasonText } from "./text.js";
 
 const partnerShapes = schemeFileSchema.shape.partners.unwrap().shape;
 const countryEntry = partnerShapes.countries.unwrap().element;
@@ -69,7 +70,7 @@ export const partnerRoutes = [
     roles: READERS,
     async handle({ deps, params }) {
       const r = deps.state().partners.find((p) => p.id === params.id);
-      if (r === undefined) throw new HttpError(404, "not_found", `no partner ${params.id}`);
+      if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${params.id}`);
       return { id: r.id, revision: r.revision, ...r.document };
     },
   }),
@@ -81,17 +82,17 @@ export const partnerRoutes = [
     roles: OFFICERS,
     status: 201,
     body: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("country"), partner: countryEntry, reason: z.string().min(1) }),
+      z.strictObject({ kind: z.literal("country"), partner: countryEntry, reason: reasonText() }),
       z.strictObject({
         kind: z.literal("organization"),
         partner: organizationEntry,
-        reason: z.string().min(1),
+        reason: reasonText(),
       }),
     ]),
     async handle({ deps, body, caller }) {
       const state = deps.state();
       if (state.partners.some((p) => p.id === body.partner.id))
-        throw new HttpError(409, "conflict", `partner ${body.partner.id} exists`);
+        throw new ClearanceError("conflict", "conflict", `partner ${body.partner.id} exists`);
       const now = deps.now();
       const partner = { ...body.partner, status: "applied" as const };
       const doc = {
@@ -117,15 +118,15 @@ export const partnerRoutes = [
     roles: OFFICERS,
     body: z.strictObject({
       status: z.enum(["active", "suspended", "revoked"]),
-      reason: z.string().trim().min(1, "a reason is required"),
+      reason: reasonText(),
     }),
     async handle({ deps, params, body, caller }) {
       const r = deps.state().partners.find((p) => p.id === params.id);
-      if (r === undefined) throw new HttpError(404, "not_found", `no partner ${params.id}`);
+      if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${params.id}`);
       const from = r.document.partner.status;
       if (!LIFECYCLE[from].includes(body.status)) {
-        throw new HttpError(
-          409,
+        throw new ClearanceError(
+          "conflict",
           "invalid_transition",
           `partner ${r.id} is ${from}; it can become ${LIFECYCLE[from].join(" or ") || "nothing else"}`,
         );

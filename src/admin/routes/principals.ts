@@ -1,8 +1,8 @@
 /** Principals and their API keys. */
 import { z } from "zod";
-import { HttpError } from "../../errors/index.js";
+import { ClearanceError } from "../../errors/index.js";
 import { principalSchema } from "../../policy/index.js";
-import { StoreError, type ApiKeyRecord } from "../../store/index.js";
+import type { ApiKeyRecord } from "../../store/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
@@ -47,7 +47,7 @@ export const principalRoutes = [
     roles: READERS,
     async handle({ deps, params }) {
       const p = await deps.store.principals.get(params.id as string);
-      if (p === undefined) throw new HttpError(404, "not_found", `no principal ${params.id}`);
+      if (p === undefined) throw new ClearanceError("not-found", "not_found", `no principal ${params.id}`);
       return p;
     },
   }),
@@ -59,7 +59,7 @@ export const principalRoutes = [
     roles: OFFICERS,
     async handle({ deps, params, caller }) {
       if (!(await deps.store.principals.remove(params.id as string, caller.id))) {
-        throw new HttpError(404, "not_found", `no principal ${params.id}`);
+        throw new ClearanceError("not-found", "not_found", `no principal ${params.id}`);
       }
       await deps.changed();
       return { id: params.id, removed: true };
@@ -93,16 +93,10 @@ export const principalRoutes = [
     body: z.strictObject({ principal: z.string().min(1), label: z.string().max(200).optional() }),
     status: 201,
     async handle({ deps, body, caller }) {
-      try {
-        const { key, record } = await deps.store.keys.create(body.principal, body.label ?? null, caller.id);
-        await deps.changed();
-        return { key, ...publicKey(record), note: "the key is shown once; store it now" };
-      } catch (err) {
-        if (err instanceof StoreError && err.code === "unknown-principal") {
-          throw new HttpError(404, "not_found", `no principal ${body.principal}`);
-        }
-        throw err;
-      }
+      // An unknown principal is a StoreError "unknown-principal": 404, from the one table.
+      const { key, record } = await deps.store.keys.create(body.principal, body.label ?? null, caller.id);
+      await deps.changed();
+      return { key, ...publicKey(record), note: "the key is shown once; store it now" };
     },
   }),
   route({
@@ -113,7 +107,7 @@ export const principalRoutes = [
     roles: OFFICERS,
     async handle({ deps, params, caller }) {
       if (!(await deps.store.keys.revoke(params.id as string, caller.id)))
-        throw new HttpError(404, "not_found", `no key ${params.id}`);
+        throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
       await deps.changed();
       return { id: params.id, revoked: true };
     },

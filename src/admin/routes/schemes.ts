@@ -8,12 +8,13 @@ import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
 import { activateVersion, addVersion } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
-import { HttpError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parseScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
+import { reasonText } from "./text.js";
 
 function summary(deps: AdminDeps, v: SchemeVersion) {
   const active = deps.state().active.document.version;
@@ -67,7 +68,8 @@ export const schemeRoutes = [
     roles: READERS,
     async handle({ deps, params }) {
       const v = deps.state().versions.find((r) => r.id === params.version);
-      if (v === undefined) throw new HttpError(404, "not_found", `no scheme version ${params.version}`);
+      if (v === undefined)
+        throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
       return {
         ...summary(deps, v.document),
         yaml: v.document.text,
@@ -81,11 +83,12 @@ export const schemeRoutes = [
     tag: "schemes",
     summary: "Activate a scheme version (or roll back to an earlier one)",
     roles: ADMINS,
-    body: z.strictObject({ reason: z.string().trim().min(1, "a reason is required") }),
+    body: z.strictObject({ reason: reasonText() }),
     async handle({ deps, caller, params, body }) {
       const state = deps.state();
       const v = state.versions.find((r) => r.id === params.version);
-      if (v === undefined) throw new HttpError(404, "not_found", `no scheme version ${params.version}`);
+      if (v === undefined)
+        throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
       const scheme = parseScheme(v.document.text, `version ${v.id}`);
       const result = compileEffective(
         scheme.source,
@@ -100,8 +103,8 @@ export const schemeRoutes = [
       }
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
       if (unrouted.length > 0) {
-        throw new HttpError(
-          409,
+        throw new ClearanceError(
+          "conflict",
           "unrouted_models",
           `version ${v.id} cannot be activated: no upstream serves ${unrouted.join(", ")}`,
         );

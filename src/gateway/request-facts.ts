@@ -1,0 +1,72 @@
+/**
+ * The request's own facts that reach a decision, the audit log or an answer — where it comes from,
+ * the model asked for, the declared purpose — each checked and bounded here, before anything is
+ * decided or recorded: a client-chosen string never grows the log or an error message unbounded.
+ */
+import type { IncomingMessage } from "node:http";
+import { ClearanceError } from "../errors/index.js";
+import { settleLocation } from "../policy/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { GatewayContext } from "./context.js";
+
+/** Longest model name or purpose a request may carry (scheme ids are far shorter). */
+export const MAX_NAME = 256;
+
+/** Control characters (C0, DEL, C1): never part of a name, and they garble logs and headers. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The request's country (null: unknown); sources that disagree settle against the embargo. */
+export function requestLocation(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  scheme: CompiledScheme,
+): string | null {
+  const found = ctx.locator.locate(req.socket.remoteAddress, req.headers);
+  if (found === null || typeof found === "string") return found;
+  const settled = settleLocation(scheme, found.disputed);
+  if ("location" in settled) return settled.location;
+  throw new ClearanceError(
+    "invalid",
+    "ambiguous-location",
+    `the request's location headers disagree (${settled.ambiguous.join(", ")}), so where it comes from cannot be told`,
+  );
+}
+
+/** The body's `model`: a non-empty string of at most MAX_NAME characters, without control characters. */
+export function requestedModel(value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    throw invalidField("invalid_model", "model", "model is required and must be a non-empty string");
+  }
+  checkName(value, "invalid_model", "model");
+  return value;
+}
+
+/** The `x-clearance-purpose` header, bounded like a model name; null when absent or empty. */
+export function requestPurpose(req: IncomingMessage): string | null {
+  const value = req.headers["x-clearance-purpose"];
+  if (value === undefined || value === "") return null;
+  if (typeof value !== "string") {
+    throw invalidField(
+      "invalid_purpose",
+      "x-clearance-purpose",
+      "x-clearance-purpose is given more than once",
+    );
+  }
+  checkName(value, "invalid_purpose", "x-clearance-purpose");
+  return value;
+}
+
+/** A name that will be logged or echoed: bounded, and free of control characters. */
+export function checkName(value: string, code: string, field: string): void {
+  if (value.length > MAX_NAME) {
+    throw invalidField(code, field, `${field} is longer than ${MAX_NAME} characters (${value.length})`);
+  }
+  if (CONTROL.test(value)) throw invalidField(code, field, `${field} contains control characters`);
+}
+
+function invalidField(code: string, field: string, message: string): ClearanceError {
+  return new ClearanceError("invalid", code, message, {
+    problems: [{ code, path: [field], message }],
+  });
+}

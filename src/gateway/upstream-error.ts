@@ -1,0 +1,165 @@
+/**
+ * An upstream's error answer, passed on without its text: upstream messages can name internal
+ * hosts, keys or passwords. The client gets the status and the provider's standard error type and
+ * code (which SDKs and retry logic act on) with Clearance's own message; the original body goes to
+ * the gateway's log, bounded, under the request id.
+ */
+import type { ServerResponse } from "node:http";
+import type { UpstreamResponse, Wire } from "../upstream/types.js";
+
+/** Error types the providers document; anything else (a proxy's or a server's own) is not passed on. */
+const STANDARD_TYPES: Readonly<Record<Wire, ReadonlySet<string>>> = {
+  openai: new Set([
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "conflict_error",
+    "rate_limit_error",
+    "insufficient_quota",
+    "server_error",
+    "api_error",
+  ]),
+  anthropic: new Set([
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "rate_limit_error",
+    "api_error",
+    "overloaded_error",
+    "timeout_error",
+  ]),
+};
+
+/** OpenAI's documented error codes that a client can act on. */
+const STANDARD_CODES: ReadonlySet<string> = new Set([
+  "context_length_exceeded",
+  "rate_limit_exceeded",
+  "insufficient_quota",
+  "model_not_found",
+  "invalid_value",
+  "invalid_type",
+  "unsupported_parameter",
+  "unsupported_value",
+  "unknown_parameter",
+  "missing_required_parameter",
+  "string_above_max_length",
+  "content_filter",
+  "content_policy_violation",
+  "invalid_prompt",
+  "server_error",
+]);
+
+/** Kept of the body for the log. */
+const LOGGED_BYTES = 2048;
+
+export interface UpstreamErrorOptions {
+  readonly wire: Wire;
+  readonly upstream: UpstreamResponse;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly log: (line: string) => void;
+}
+
+/** Answers the client with the sanitised error once the upstream's body has been read (or cut short). */
+export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
+  const { upstream } = o;
+  return new Promise((resolve) => {
+    const kept: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const text = Buffer.concat(kept).toString("utf8");
+      o.log(
+        `clearance: request ${o.requestId}: upstream answered ${upstream.status}: ${JSON.stringify(text.slice(0, LOGGED_BYTES))}`,
+      );
+      answer(o, classify(o.wire, text));
+      resolve(null);
+    };
+    upstream.body.on("data", (chunk: Buffer) => {
+      if (size >= LOGGED_BYTES) return;
+      kept.push(chunk);
+      size += chunk.length;
+      // Enough to classify and log: the rest is not read (an endless error stream cannot hold us).
+      if (size >= LOGGED_BYTES) upstream.body.destroy();
+    });
+    upstream.body.once("end", finish);
+    // Destroyed above, cut off by the upstream, or aborted because the client left: answer if one can.
+    upstream.body.once("close", finish);
+    upstream.body.once("error", () => undefined);
+  });
+}
+
+interface Classified {
+  readonly type: string | null;
+  readonly code: string | null;
+}
+
+/** The standard type and code of an error body in either format (OpenAI `{error:{type,code}}`, Anthropic `{type:"error",error:{type}}`). */
+function classify(wire: Wire, text: string): Classified {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { type: null, code: null };
+  }
+  const error = (parsed as { error?: unknown } | null)?.error;
+  if (typeof error !== "object" || error === null) return { type: null, code: null };
+  const { type, code } = error as { type?: unknown; code?: unknown };
+  return {
+    type: typeof type === "string" && STANDARD_TYPES[wire].has(type) ? type : null,
+    code: wire === "openai" && typeof code === "string" && STANDARD_CODES.has(code) ? code : null,
+  };
+}
+
+function answer(o: UpstreamErrorOptions, c: Classified): void {
+  if (o.res.headersSent || o.res.destroyed) return;
+  const upstream = o.upstream.status;
+  // The upstream refusing the gateway's own credentials, or answering oddly, is a gateway failure
+  // (502): passing 401 on would tell the client its own, valid key was wrong.
+  const status = upstream === 401 || upstream === 403 || upstream < 400 || upstream > 599 ? 502 : upstream;
+  const what = c.type === null ? "" : ` (${c.type}${c.code === null ? "" : `, ${c.code}`})`;
+  const message =
+    status === 502 && upstream !== 502
+      ? `the upstream refused the gateway's request (${upstream}); see the gateway's log for request ${o.requestId}`
+      : `the upstream answered ${upstream}${what}; its message is not passed on (request ${o.requestId} in the gateway's log)`;
+  const type = status === upstream ? c.type : null;
+  const text =
+    o.wire === "anthropic"
+      ? JSON.stringify({ type: "error", error: { type: type ?? anthropicType(status), message } })
+      : JSON.stringify({
+          error: {
+            message,
+            type: type ?? openaiType(status),
+            code: status === upstream ? c.code : null,
+            param: null,
+          },
+        });
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  };
+  const retryAfter = o.upstream.headers["retry-after"];
+  if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
+  o.res.writeHead(status, headers);
+  o.res.end(text);
+}
+
+function openaiType(status: number): string {
+  if (status === 429) return "rate_limit_error";
+  if (status === 404) return "not_found_error";
+  return status < 500 ? "invalid_request_error" : "api_error";
+}
+
+function anthropicType(status: number): string {
+  if (status === 429) return "rate_limit_error";
+  if (status === 404) return "not_found_error";
+  if (status === 413) return "request_too_large";
+  if (status === 529 || status === 503) return "overloaded_error";
+  return status < 500 ? "invalid_request_error" : "api_error";
+}

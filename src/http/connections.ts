@@ -1,0 +1,121 @@
+/**
+ * What holds a server up against clients that hold it down: time limits for receiving a request's
+ * headers and whole body, an idle limit for open connections, a cap on connections, and an answer
+ * in the caller's format when Node's HTTP parser refuses a request (bad framing, huge headers, too
+ * slow) instead of Node's bare status line.
+ */
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES, type Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { ClearanceError } from "../errors/index.js";
+import { STATUS_OF_KIND } from "./index.js";
+
+export interface ConnectionLimits {
+  /** From a connection's first byte (or the end of the previous request) to the last header. */
+  readonly headersTimeoutMs: number;
+  /** To receive a whole request, body included (not the response: long streams are unaffected). */
+  readonly requestTimeoutMs: number;
+  /** Between requests on a kept-alive connection. */
+  readonly keepAliveTimeoutMs: number;
+  /** A connection with nothing sent either way for this long is closed (0: never). */
+  readonly idleTimeoutMs: number;
+  /** Connections held at once; beyond it new ones are closed as they arrive. */
+  readonly maxConnections: number;
+  /** Largest request head (request line and headers) in bytes: 431 beyond. */
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** The server options `createServer` takes for these limits. */
+export function serverOptions(limits: ConnectionLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    // How often Node looks for requests past their time limits.
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
+}
+
+/** The request's path and headers as far as the parser got: enough to pick the caller's format. */
+export interface RawRequest {
+  readonly path: string | null;
+  readonly head: string;
+}
+
+/** Renders a refused request's body and content type in the caller's format. */
+export type ClientErrorRenderer = (err: ClearanceError, raw: RawRequest, requestId: string) => string;
+
+export function guardConnections(
+  server: Server,
+  limits: ConnectionLimits,
+  render: ClientErrorRenderer,
+): void {
+  server.maxConnections = limits.maxConnections;
+  server.timeout = limits.idleTimeoutMs;
+  server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    // A reset, or a socket already answering a request: nothing sensible can be written.
+    const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (err.code === "ECONNRESET" || !socket.writable || busy === true) {
+      socket.destroy();
+      return;
+    }
+    const refused = refusal(err);
+    const status = STATUS_OF_KIND[refused.kind];
+    const requestId = randomUUID();
+    const body = render(refused, rawRequest(err.rawPacket), requestId);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
+        "connection: close\r\n" +
+        "content-type: application/json\r\n" +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-clearance-request-id: ${requestId}\r\n` +
+        "x-clearance-decision: none\r\n" +
+        `x-clearance-reason: ${refused.code}\r\n` +
+        "x-clearance-served-model: none\r\n\r\n" +
+        body,
+    );
+  });
+}
+
+/** What the parser's error means for the client. */
+function refusal(err: NodeJS.ErrnoException): ClearanceError {
+  switch (err.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return new ClearanceError(
+        "headers-too-large",
+        "headers_too_large",
+        "the request's headers are too large",
+      );
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+    case "ERR_HTTP_HEADERS_TIMEOUT":
+      return new ClearanceError(
+        "request-timeout",
+        "request_timeout",
+        "the request was not received in time; send it again",
+      );
+    default:
+      return new ClearanceError(
+        "invalid",
+        "malformed_http",
+        `the request is not valid HTTP/1.1 (${err.code ?? "parse error"}${err.message ? `: ${err.message.slice(0, 120)}` : ""})`,
+      );
+  }
+}
+
+function rawRequest(packet: Buffer | undefined): RawRequest {
+  if (packet === undefined) return { path: null, head: "" };
+  const head = packet.subarray(0, 8192).toString("latin1");
+  const line = /^[A-Z]+ (\S+) HTTP\/1\.[01]\r?\n/.exec(head);
+  const target = line?.[1];
+  return { path: target === undefined ? null : (target.split("?")[0] ?? null), head };
+}
