@@ -24,4 +24,13 @@ export interface AdminDeps {
   readonly route: (model: string) => Route | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
+  /** An identity provider's key set as this node holds it (absent where no gateway runs). */
+  readonly keyStatus?: (provider: string) => KeyStatus | undefined;
+}
+
+export interface KeyStatus {
+  readonly kids: readonly string[];
+  readonly fetched_at: string | null;
+  readonly last_error: string | null;
+  readonly usable: boolean;
 }

@@ -8,6 +8,7 @@ import { sendJson } from "../http/index.js";
 import type { AdminDeps } from "./deps.js";
 import { createRouter, openApiDocument } from "./router.js";
 import { identityRoutes } from "./routes/identities.js";
+import { identityProviderRoutes } from "./routes/identity-providers.js";
 import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
@@ -21,6 +22,7 @@ export const ROUTES = [
   ...principalRoutes,
   ...identityRoutes,
   ...partnerRoutes,
+  ...identityProviderRoutes,
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,

@@ -158,6 +158,33 @@ export const configSchema = z.strictObject({
       pseudonym_key_env: envName.optional(),
     })
     .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
+  /** Partners' identity providers (see README "Partner identity federation"). */
+  identity: z
+    .strictObject({
+      /** A partner token longer than this is refused (token-too-large). */
+      max_token_bytes: z.number().int().min(1024).max(65_536).default(8_192),
+      /** At most one key-set fetch per provider in this time (an unknown kid cannot make more). */
+      key_fetch_cooldown_ms: ms(30_000),
+      /** How long one fetch of a discovery document or key set may take. */
+      key_fetch_timeout_ms: ms(5_000),
+      /** Verified tokens kept in memory, so a token's signature is checked once (0: every request). */
+      token_cache: z.number().int().nonnegative().default(10_000),
+      /** How often key sets are looked after and federated principals written to the store. */
+      maintain_ms: ms(1_000),
+      /**
+       * Bootstrap: providers added at start when the store has none with their id (each a provider
+       * as the admin API takes it, plus `partner`). Checked when the config is loaded.
+       */
+      providers: z.array(z.any()).default([]),
+    })
+    .default({
+      max_token_bytes: 8_192,
+      key_fetch_cooldown_ms: 30_000,
+      key_fetch_timeout_ms: 5_000,
+      token_cache: 10_000,
+      maintain_ms: 1_000,
+      providers: [],
+    }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
   /**

@@ -10,6 +10,8 @@ import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
+import { Federation } from "../identity/federation.js";
+import { bootstrapProviders } from "../identity/registry.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
@@ -32,6 +34,8 @@ export interface RunningGateway {
   readonly url: string;
   readonly store: Store;
   readonly snapshot: SnapshotHolder;
+  /** Partners' identity providers: key sets and federated principals. */
+  readonly identity: Federation;
   readonly meter: Meter;
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
@@ -101,6 +105,28 @@ async function assemble(
   });
   opened.push(() => limits.close());
   const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
+  const bootstrapped = await bootstrapProviders(
+    store,
+    snapshot.current.control,
+    config.file.identity.providers,
+    new Date().toISOString(),
+  );
+  if (bootstrapped.length > 0) {
+    for (const line of bootstrapped) log(line);
+    await snapshot.refresh();
+  }
+  const identityConfig = config.file.identity;
+  const identity = new Federation({
+    source: () => ({ federation: snapshot.current.federation, scheme: snapshot.current.control.scheme }),
+    store,
+    maxTokenBytes: identityConfig.max_token_bytes,
+    cooldownMs: identityConfig.key_fetch_cooldown_ms,
+    fetchTimeoutMs: identityConfig.key_fetch_timeout_ms,
+    tokenCache: identityConfig.token_cache,
+    maintainMs: identityConfig.maintain_ms,
+    log,
+    onError,
+  });
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -115,6 +141,7 @@ async function assemble(
       route: config.route,
       providers,
       snapshot,
+      identity,
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
@@ -142,6 +169,16 @@ async function assemble(
       now: () => new Date().toISOString(),
       route: config.route,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+      keyStatus: (provider) => {
+        const keys = identity.keySet(provider);
+        if (keys === undefined) return undefined;
+        return {
+          kids: keys.kids,
+          fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
+          last_error: keys.lastError,
+          usable: keys.usable(),
+        };
+      },
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
@@ -166,6 +203,7 @@ async function assemble(
   // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
   const watch = await store.watch?.(() => void snapshot.refresh(), onError);
   meter.start(config.file.metering.flush_ms);
+  identity.start();
   audit.log.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -175,6 +213,7 @@ async function assemble(
     url,
     store,
     snapshot,
+    identity,
     meter,
     limits,
     audit,
@@ -186,6 +225,7 @@ async function assemble(
         server.closeIdleConnections();
       });
       await meter.close();
+      await identity.close();
       await limits.close();
       await audit.drainer.drain();
       await audit.log.close();
