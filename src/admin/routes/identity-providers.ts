@@ -4,7 +4,7 @@
  * one by one while the provider keeps issuing tokens.
  */
 import { z } from "zod";
-import { ClearanceError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { isFederatedPrincipal } from "../../identity/federation.js";
 import { addProvider, checkProvider, PROVIDERS, providerSummary } from "../../identity/registry.js";
 import {
@@ -14,6 +14,7 @@ import {
   type ProviderRecord,
 } from "../../identity/schema.js";
 import type { StoredRecord } from "../../store/index.js";
+import { zodProblems } from "../../yaml/index.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
@@ -86,7 +87,9 @@ export const identityProviderRoutes = [
       const { reason, ...changes } = body;
       const { partner, created_at, created_by, removed, ...current } = r.document;
       // The same checks as a new registration, on the changed provider as a whole.
-      const merged = providerInputSchema.parse({ ...current, ...changes });
+      const parsed = providerInputSchema.safeParse({ ...current, ...changes });
+      if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
+      const merged = parsed.data;
       const providers = await deps.store.records.list<ProviderRecord>(PROVIDERS);
       checkProvider(deps.state(), providers, partner, merged);
       const doc: ProviderRecord = { ...merged, partner, created_at, created_by, removed };

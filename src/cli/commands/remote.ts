@@ -9,6 +9,8 @@
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
+ *   clearance remote partners idp add|list|show|update|remove
+ *   clearance remote federated list|show|block|unblock
  *
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
@@ -31,6 +33,7 @@ import {
   type RemoteGroup,
 } from "./remote-define.js";
 import { dash, fields, joined, listTable, table, time, tokens } from "./remote-format.js";
+import { federated, idp } from "./remote-idp.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
 import { models, schemes } from "./remote-schemes.js";
@@ -285,4 +288,9 @@ export function registerRemote(
     );
   registerRemoteGroup(more, remotePrincipals, io, outcome, env);
   registerRemoteGroup(more, remoteKeys, io, outcome, env);
+  const remotePartners = more
+    .command("partners")
+    .description("partners' identity providers on a running server (clearance partners: the partners)");
+  registerRemoteGroup(remotePartners, idp, io, outcome, env);
+  registerRemoteGroup(more, federated, io, outcome, env);
 }
