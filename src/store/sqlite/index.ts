@@ -22,6 +22,7 @@ import {
 } from "../index.js";
 import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
 import { migrate } from "./migrations.js";
+import { sqliteScreening } from "./screening.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -164,10 +165,12 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly screening;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.screening = sqliteScreening(db);
     this.file = db.name;
   }
 

@@ -5,6 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
+import { SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -86,6 +87,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // PostgreSQL's version 4 is the audit log several nodes share. The embedded store has one node,
     // whose log lives in its own files (audit.wal and the tiles), so nothing changes here.
     sql: `SELECT 1;`,
+  },
+  {
+    version: 6,
+    // Denied-party screening: list versions and entries, screening matches, subjects' status.
+    sql: SCREENING_TABLES("TEXT", "REAL"),
   },
 ];
 
