@@ -8,6 +8,9 @@
  */
 import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
+import type { ScreeningStore } from "./screening.js";
+
+export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
 
 export type StoreDriver = "sqlite" | "postgres";
 
@@ -190,6 +193,8 @@ export interface Store {
    * Absent where no other process can change the store unnoticed between polls (SQLite).
    */
   watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
+  /** Denied-party screening: list versions, screening matches and the review queue (see screening.ts). */
+  readonly screening: ScreeningStore;
   /** Present where several nodes share one audit log (PostgreSQL). */
   readonly sharedAudit?: SharedAuditStore;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */
@@ -240,10 +245,11 @@ export interface StoreOptions {
   readonly url?: string;
 }
 
-export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed" | "conflict";
+export type StoreErrorCode = "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
+  "unknown-match": "not-found",
   "schema-too-new": "internal",
   closed: "unavailable",
   conflict: "conflict",

@@ -29,6 +29,7 @@ import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
 import { sharedAudit } from "./audit.js";
+import { postgresScreening } from "./screening.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -84,11 +85,16 @@ export class PostgresStore implements Store {
   #closed = false;
 
   readonly sharedAudit: SharedAuditStore;
+  readonly screening;
 
   constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, where);
+    this.screening = postgresScreening(
+      () => this.#live(),
+      (fn) => this.#tx(fn),
+    );
   }
 
   /** The pool, or StoreError "closed". Single statements need no explicit transaction. */

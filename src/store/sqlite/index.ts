@@ -32,6 +32,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import { migrate } from "./migrations.js";
+import { sqliteScreening } from "./screening.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -184,10 +185,12 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly screening;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.screening = sqliteScreening(db);
     this.file = db.name;
   }
 

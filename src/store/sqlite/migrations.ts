@@ -5,6 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
+import { SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -104,6 +105,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX federated_by_subject ON federated_principals (issuer, subject);
     `,
+  },
+  {
+    version: 6,
+    // Denied-party screening: list versions and entries, screening matches, subjects' status.
+    sql: SCREENING_TABLES("TEXT", "REAL"),
   },
 ];
 
