@@ -46,6 +46,46 @@ const route = z.strictObject({
   upstream_model: z.string().optional(),
 });
 
+/** Metrics, access log and traces (src/monitoring); anomaly alerts are added under `alerts`. */
+const monitoring = z
+  .strictObject({
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** On the gateway's listener: any admin API token may scrape (admin), or anyone (none). */
+        auth: z.enum(["admin", "none"]).default("admin"),
+        /** A listener of its own instead (no token asked there: bind it where only Prometheus reaches). */
+        listen: z
+          .strictObject({
+            host: z.string().default("127.0.0.1"),
+            port: z.number().int().min(0).max(65535),
+          })
+          .optional(),
+      })
+      .default({ enabled: true, auth: "admin" }),
+    access_log: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** stdout, stderr, or a file path (appended to). */
+        destination: z.string().min(1).default("stdout"),
+      })
+      .default({ enabled: true, destination: "stdout" }),
+    tracing: z
+      .strictObject({
+        /** Off by default: spans are exported only when enabled. */
+        enabled: z.boolean().default(false),
+        /** OTLP/HTTP traces endpoint. */
+        endpoint: z.url().default("http://127.0.0.1:4318/v1/traces"),
+        service_name: z.string().min(1).default("clearance"),
+      })
+      .default({ enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" }),
+  })
+  .default({
+    metrics: { enabled: true, auth: "admin" },
+    access_log: { enabled: true, destination: "stdout" },
+    tracing: { enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" },
+  });
+
 export const configSchema = z.strictObject({
   /** Scheme file, relative to this config file. */
   scheme: z.string(),
@@ -192,6 +232,7 @@ export const configSchema = z.strictObject({
    * controlled and home-only models are refused (503) until the store answers again.
    */
   freshness_ms: z.number().int().positive().default(2_000),
+  monitoring,
 });
 
 export type ConfigFile = z.output<typeof configSchema>;

@@ -7,6 +7,7 @@ import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { Provider } from "../upstream/types.js";
+import type { RequestObserver } from "./observer.js";
 import type { SnapshotHolder } from "./snapshot.js";
 
 export interface GatewayContext {
@@ -38,4 +39,6 @@ export interface GatewayContext {
     readonly node: string;
     readonly pseudonymize?: Pseudonymizer;
   };
+  /** Told of every request once it has ended (metrics, access log, traces, anomaly detectors). */
+  readonly observer?: RequestObserver;
 }

@@ -22,6 +22,7 @@ import { ClearanceError } from "../errors/index.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
+import { Observation } from "./observer.js";
 import { proxy } from "./proxy.js";
 import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
 
@@ -49,11 +50,12 @@ export function createGatewayHandler(
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
     const wire = wireFor(path, req.headers);
+    const seen = Observation.begin(ctx.observer, requestId, req, res, path);
 
     const work = (async () => {
       if (route !== undefined) {
         if (req.method !== "POST") throw methodNotAllowed(req, "POST");
-        return proxy(ctx, req, res, route.wire, route.endpoint);
+        return proxy(ctx, req, res, route.wire, route.endpoint, seen);
       }
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") throw methodNotAllowed(req, "GET");

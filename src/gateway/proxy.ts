@@ -12,6 +12,7 @@ import type { CompiledScheme } from "../scheme/index.js";
 import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
+import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
 import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
 
@@ -30,6 +31,7 @@ export async function proxy(
   res: ServerResponse,
   wire: Wire,
   endpoint: Endpoint,
+  seen: Observation,
 ): Promise<void> {
   const caller = await authenticateRequest(req.headers, ctx);
   const body = await readJson(req, { limit: ctx.bodyLimit, depth: ctx.jsonDepth, wrongType: "invalid" });
@@ -59,6 +61,7 @@ export async function proxy(
   const decision: Decision =
     caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
+  seen.decide(caller.keyId, caller.principal, decision, location);
   if (decision.decision !== "deny") {
     try {
       refuseUncounted(ctx, scheme, decision, counted);
@@ -80,7 +83,7 @@ export async function proxy(
       );
     }
   }
-  await record(
+  const index = await record(
     ctx,
     decision,
     caller.principal,
@@ -88,6 +91,7 @@ export async function proxy(
     now,
     String(res.getHeader("x-clearance-request-id")),
   );
+  seen.record(index);
   if (decision.decision === "deny") throw denial(decision);
 
   const served = decision.served_model as string;
@@ -126,6 +130,7 @@ export async function proxy(
     if (!res.writableFinished) abort.abort();
   });
 
+  Object.assign(headers, seen.forward(req.headers));
   let upstream: UpstreamResponse;
   try {
     upstream = await provider.request({
@@ -152,6 +157,7 @@ export async function proxy(
     }
     throw err;
   }
+  seen.answer(upstream);
   const usage = await relay({
     wire,
     endpoint,
@@ -163,6 +169,7 @@ export async function proxy(
     requestId: String(res.getHeader("x-clearance-request-id")),
     log: ctx.log,
   });
+  seen.use(usage);
   if (usage !== null) {
     const license = decision.grant?.kind === "license" ? decision.grant.license : null;
     ctx.limits.add(scheme, org, license, usage.input + usage.output, Date.now());
@@ -190,14 +197,14 @@ async function record(
   location: string | null,
   time: number,
   requestId: string,
-): Promise<void> {
+): Promise<bigint> {
   const entry = decisionEntry(
     decision,
     { time: new Date(time), requestId, node: ctx.audit.node, principal, location, action: "infer" },
     ctx.audit.pseudonymize,
   );
   try {
-    await ctx.audit.log.append(entry);
+    return await ctx.audit.log.append(entry);
   } catch (err) {
     // An entry too large for the log is the request's fault (413), not the log's.
     if (err instanceof ClearanceError) throw err;

@@ -14,6 +14,9 @@ import { Federation } from "../identity/federation.js";
 import { bootstrapProviders } from "../identity/registry.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
+import { Monitoring } from "../monitoring/index.js";
+import { authenticate, type AdminDeps } from "../admin/index.js";
+import type { DestinationStream } from "pino";
 import { openStore, type Store } from "../store/index.js";
 import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
@@ -27,6 +30,8 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** A store opened by the caller (tests count its calls); default: the embedded store in the data dir. */
   readonly store?: Store;
+  /** Where access log lines go instead of the configured destination (tests, benchmarks). */
+  readonly accessLog?: DestinationStream;
 }
 
 export interface RunningGateway {
@@ -40,6 +45,8 @@ export interface RunningGateway {
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
   readonly audit: OpenAudit;
+  /** Metrics, access log, traces: the request observer. */
+  readonly monitoring: Monitoring;
   close(): Promise<void>;
 }
 
@@ -76,6 +83,12 @@ async function assemble(
   opened: (() => Promise<unknown>)[],
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
+  // Background errors are counted by source once monitoring is open (it reads what is opened here).
+  const late: { monitoring?: Monitoring } = {};
+  const failed = (source: "store" | "counters" | "audit") => (err: unknown) => {
+    late.monitoring?.metrics?.error(source);
+    onError(err);
+  };
   const audit = await openAudit({
     dataDir,
     origin: config.file.audit.origin,
@@ -84,7 +97,7 @@ async function assemble(
     checkpointMs: config.file.audit.checkpoint_ms,
     ...(config.file.audit.node === undefined ? {} : { node: config.file.audit.node }),
     store,
-    onError,
+    onError: failed("audit"),
     log,
   });
   opened.push(() => audit.log.close());
@@ -92,7 +105,7 @@ async function assemble(
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
-  const meter = new Meter(store, onError);
+  const meter = new Meter(store, failed("store"));
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,
@@ -101,10 +114,13 @@ async function assemble(
     timeoutMs: config.file.counters.timeout_ms,
     onUnavailable: config.file.counters.on_unavailable,
     store,
-    onError,
+    onError: failed("counters"),
   });
   opened.push(() => limits.close());
-  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
+  const snapshot = await SnapshotHolder.open(store, failed("store"), () => {
+    late.monitoring?.metrics?.reloaded();
+    return audit.drainer.drain();
+  });
   const bootstrapped = await bootstrapProviders(
     store,
     snapshot.current.control,
@@ -135,6 +151,45 @@ async function assemble(
   const providers = createProviders(config);
   opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
 
+  const adminDeps: AdminDeps = {
+    store,
+    state: () => snapshot.current.control,
+    bootstrapTokenHash: config.adminToken === null ? null : tokenHash(config.adminToken),
+    // The change is in the snapshot and durable in the audit log before the admin API answers
+    // (a reload drains the change's outbox record; draining again waits for one in progress).
+    changed: async () => {
+      await snapshot.refresh();
+      await audit.drainer.drain();
+    },
+    now: () => new Date().toISOString(),
+    route: config.route,
+    licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+    keyStatus: (provider) => {
+      const keys = identity.keySet(provider);
+      if (keys === undefined) return undefined;
+      return {
+        kids: keys.kids,
+        fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
+        last_error: keys.lastError,
+        usable: keys.usable(),
+      };
+    },
+  };
+  const observer = await Monitoring.open({
+    config: config.file.monitoring,
+    sources: {
+      scheme: () => snapshot.current.control.scheme,
+      licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+      audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
+      snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
+      countersUnavailable: () => limits.unavailable,
+    },
+    authenticate: (req) => void authenticate(req, adminDeps),
+    ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
+    onError,
+  });
+  late.monitoring = observer;
+  opened.push(() => observer.close());
   const handler = createGatewayHandler({
     context: {
       scheme: () => snapshot.current.control.scheme,
@@ -155,31 +210,9 @@ async function assemble(
         node: audit.node,
         ...(config.pseudonymKey === null ? {} : { pseudonymize: pseudonymizer(config.pseudonymKey) }),
       },
+      observer,
     },
-    admin: {
-      store,
-      state: () => snapshot.current.control,
-      bootstrapTokenHash: config.adminToken === null ? null : tokenHash(config.adminToken),
-      // The change is in the snapshot and durable in the audit log before the admin API answers
-      // (a reload drains the change's outbox record; draining again waits for one in progress).
-      changed: async () => {
-        await snapshot.refresh();
-        await audit.drainer.drain();
-      },
-      now: () => new Date().toISOString(),
-      route: config.route,
-      licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
-      keyStatus: (provider) => {
-        const keys = identity.keySet(provider);
-        if (keys === undefined) return undefined;
-        return {
-          kids: keys.kids,
-          fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
-          last_error: keys.lastError,
-          usable: keys.usable(),
-        };
-      },
-    },
+    admin: adminDeps,
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });
@@ -192,7 +225,7 @@ async function assemble(
     maxConnections: listen.max_connections,
     maxHeaderBytes: listen.max_header_bytes,
   };
-  const server = createServer(serverOptions(connections), handler);
+  const server = createServer(serverOptions(connections), observer.serve(handler));
   guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;
   await new Promise<void>((resolve, reject) => {
@@ -217,6 +250,7 @@ async function assemble(
     meter,
     limits,
     audit,
+    monitoring: observer,
     async close() {
       snapshot.stop();
       await watch?.close();
@@ -224,6 +258,7 @@ async function assemble(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await observer.close();
       await meter.close();
       await identity.close();
       await limits.close();
