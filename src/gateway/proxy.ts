@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { decisionEntry } from "../audit/index.js";
 import { ClearanceError } from "../errors/index.js";
 import { readJson } from "../http/index.js";
-import { decide, type Decision, type Principal } from "../policy/index.js";
+import { decide, decidingDetail, type Decision, type Principal } from "../policy/index.js";
 import type { CountedRequest } from "../counters/limits.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
@@ -275,7 +275,6 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
 function denial(d: Decision): ClearanceError {
-  const detail = d.checks.at(-1)?.detail ?? "";
   const aside = d.identity?.set_aside ?? [];
   const note =
     aside.length === 0
@@ -284,7 +283,7 @@ function denial(d: Decision): ClearanceError {
   return new ClearanceError(
     "forbidden",
     d.reason,
-    `${d.model} is not available to you (${d.reason}): ${detail}${note}`,
+    `${d.model} is not available to you (${d.reason}): ${decidingDetail(d)}${note}`,
   );
 }
 

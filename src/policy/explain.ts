@@ -1,5 +1,6 @@
 /** A readable account of a decision, check by check, for people (`clearance check --explain`). */
 import type { CheckResult, Decision, GrantRef, IdentityBasis } from "./types.js";
+import { describeFinding } from "./words.js";
 
 const MARK = { pass: "·", allow: "✔", deny: "✘" } as const;
 
@@ -12,7 +13,7 @@ export function describeGrant(grant: GrantRef | null): string {
 function checkLines(checks: readonly CheckResult[], indent: string): string[] {
   return checks.map(
     (c, i) =>
-      `${indent}${i + 1}. ${MARK[c.outcome]} ${c.check.padEnd(20)} ${c.outcome}${c.reason ? ` (${c.reason})` : ""}: ${c.detail}`,
+      `${indent}${i + 1}. ${MARK[c.outcome]} ${c.check.padEnd(20)} ${c.outcome}${c.reason ? ` (${c.reason})` : ""}: ${describeFinding(c.finding)}`,
   );
 }
 
