@@ -9,6 +9,7 @@ import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRemote } from "./commands/remote.js";
+import { registerReport } from "./commands/report.js";
 import { registerScheme } from "./commands/scheme.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
@@ -32,6 +33,7 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerStore(program, io);
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
+  registerReport(program, io, outcome);
   return program;
 }
 
