@@ -10,6 +10,7 @@ import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRemote } from "./commands/remote.js";
 import { registerReport } from "./commands/report.js";
+import { registerWhatIf } from "./commands/whatif.js";
 import { registerScheme } from "./commands/scheme.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
@@ -34,6 +35,7 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
   registerReport(program, io, outcome);
+  registerWhatIf(program, io, outcome);
   return program;
 }
 
