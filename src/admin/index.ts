@@ -11,6 +11,7 @@ import { identityRoutes } from "./routes/identities.js";
 import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
+import { reportRoutes } from "./routes/reports.js";
 import { schemeRoutes } from "./routes/schemes.js";
 import { usageRoutes } from "./routes/usage.js";
 
@@ -24,6 +25,7 @@ export const ROUTES = [
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...reportRoutes,
 ];
 
 let document: Record<string, unknown> | undefined;

@@ -1,7 +1,7 @@
 /**
  * The what-if report: a candidate scheme version against the policy in force, over the population
- * (always) and over history (the last N days, or a range of log indexes, when asked), with one
- * digest over both summaries — the digest an activation records as the impact it was shown.
+ * (always) and over history (the last N days, or a range of log indexes, when asked), with the
+ * digest of the population's summary — the digest an activation records as the impact it was shown.
  */
 import type { LogSource } from "../audit/source.js";
 import { effectiveSource } from "../control/effective.js";
@@ -27,7 +27,10 @@ export interface WhatIfReport {
   readonly candidate: { readonly name: string; readonly digest: string };
   readonly population: WhatIfPart;
   readonly history: WhatIfPart | null;
-  /** `sha256:` over the population's and history's summaries. */
+  /**
+   * The impact digest: `sha256:` over the population's summary (which depends on the store and the
+   * candidate, not on a history window). Activation recomputes it and records it.
+   */
   readonly digest: string;
 }
 
@@ -140,7 +143,6 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
         examples,
       })
     : null;
-  const parts = [population, ...(history === null ? [] : [history])];
   return {
     report: "what-if",
     generated_at: o.now.toISOString(),
@@ -156,6 +158,6 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
       history === null
         ? null
         : { kind: history.kind, summary: history.summary, groups: history.groups, notes: history.notes },
-    digest: summaryDigest(parts.map((p) => p.summary)),
+    digest: summaryDigest([population.summary]),
   };
 }
