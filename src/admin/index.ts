@@ -12,6 +12,7 @@ import { identityProviderRoutes } from "./routes/identity-providers.js";
 import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
+import { reportRoutes } from "./routes/reports.js";
 import { schemeRoutes } from "./routes/schemes.js";
 import { usageRoutes } from "./routes/usage.js";
 
@@ -26,6 +27,7 @@ export const ROUTES = [
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...reportRoutes,
 ];
 
 let document: Record<string, unknown> | undefined;

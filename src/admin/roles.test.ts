@@ -149,6 +149,13 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/schemes/{version}/activate": async () => ({ params: { version: "1" }, body: reason }),
   "GET /admin/v1/models": none,
   "GET /admin/v1/usage": none,
+  // A footprint of an empty log is refused (an empty period): one decision first.
+  "GET /admin/v1/reports/footprint": async () => {
+    await ask(t, "alice", "US");
+    await t.gateway.audit.log.publish();
+    return {};
+  },
+  "POST /admin/v1/schemes/{version}/what-if": async () => ({ params: { version: "1" }, body: {} }),
 };
 function idpBody(id: string) {
   return { id, issuer: `https://${id}.example`, audiences: ["urn:clearance"] };

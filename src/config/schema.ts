@@ -225,6 +225,17 @@ export const configSchema = z.strictObject({
       maintain_ms: 1_000,
       providers: [],
     }),
+  /** Footprint reports and what-ifs of scheme versions. */
+  whatif: z
+    .strictObject({
+      /** Activating a scheme version takes the digest of its what-if (the impact the admin was shown). */
+      require_for_activation: z.boolean().default(false),
+      /** The population is judged at the locations the log saw each principal at over these days. */
+      seen_days: z.number().int().positive().max(3650).default(30),
+      /** Named examples per group of changed decisions. */
+      examples: z.number().int().positive().max(1000).default(5),
+    })
+    .default({ require_for_activation: false, seen_days: 30, examples: 5 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
   /**

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
@@ -164,6 +165,12 @@ async function assemble(
     now: () => new Date().toISOString(),
     route: config.route,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+    audit: { source: directorySource(audit.dir), pseudonymKey: config.pseudonymKey },
+    whatIf: {
+      requireForActivation: config.file.whatif.require_for_activation,
+      seenDays: config.file.whatif.seen_days,
+      examples: config.file.whatif.examples,
+    },
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;

@@ -4,8 +4,9 @@
  *   clearance identities list|create|revoke
  *   clearance partners   list|show|register|activate|suspend|revoke
  *   clearance licenses   list|show|apply|approve|deny|suspend|reinstate|revoke|usage
- *   clearance schemes    list|upload|show|diff|activate
+ *   clearance schemes    list|upload|show|diff|activate|what-if
  *   clearance models list
+ *   clearance reports    footprint
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
@@ -36,7 +37,7 @@ import { dash, fields, joined, listTable, table, time, tokens } from "./remote-f
 import { federated, idp } from "./remote-idp.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
-import { models, schemes } from "./remote-schemes.js";
+import { models, reports, schemes } from "./remote-schemes.js";
 
 type IdentityView = Omit<Identity, "token_hash">;
 type PublicKey = Omit<ApiKeyRecord, "hash">;
@@ -271,7 +272,14 @@ const remoteKeys: RemoteGroup = {
   ],
 };
 
-export const REMOTE_GROUPS: readonly RemoteGroup[] = [identities, partners, licenses, schemes, models];
+export const REMOTE_GROUPS: readonly RemoteGroup[] = [
+  identities,
+  partners,
+  licenses,
+  schemes,
+  models,
+  reports,
+];
 
 export function registerRemote(
   program: Command,
