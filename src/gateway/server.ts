@@ -10,6 +10,7 @@ import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
+import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
@@ -25,6 +26,8 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** A store opened by the caller (tests count its calls); default: the embedded store in the data dir. */
   readonly store?: Store;
+  /** The admin console's build directory (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 export interface RunningGateway {
@@ -143,6 +146,7 @@ async function assemble(
       route: config.route,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     },
+    consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });

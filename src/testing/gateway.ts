@@ -37,6 +37,8 @@ export interface TestGatewayOptions {
   readonly log?: (line: string) => void;
   /** The data directory (default: a new temporary one). */
   readonly dataDir?: string;
+  /** The admin console's build (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
@@ -67,7 +69,12 @@ ${options.extra ?? ""}`;
   for (const p of await raw.principals.list()) keys.set(p.id, (await raw.keys.create(p.id, "test")).key);
   await options.seed?.(raw);
   const store = options.wrapStore ? options.wrapStore(raw) : raw;
-  const gateway = await startGateway(config, { dataDir, store, log: options.log ?? (() => {}) });
+  const gateway = await startGateway(config, {
+    dataDir,
+    store,
+    log: options.log ?? (() => {}),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
+  });
   return { gateway, url: gateway.url, keys, dataDir };
 }
 

@@ -10,7 +10,7 @@ import { schemeFileSchema } from "../../scheme/schema.js";
 import { pageQuery, paginate, route } from "../router.js";
 import type { AdminDeps } from "../deps.js";
 import { OFFICERS, READERS } from "./roles.js";
-import { reasonText } from "./text.js";
+import { reasonText } from "../../scheme/text.js";
 
 const partnerShapes = schemeFileSchema.shape.partners.unwrap().shape;
 const countryEntry = partnerShapes.countries.unwrap().element;

@@ -14,7 +14,7 @@ import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
-import { reasonText } from "./text.js";
+import { reasonText } from "../../scheme/text.js";
 
 function summary(deps: AdminDeps, v: SchemeVersion) {
   const active = deps.state().active.document.version;
