@@ -25,5 +25,11 @@ export default defineConfig({
     // Inline nothing as data: URLs (fonts stay files the CSP allows from 'self').
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      // zod's sources carry /* @__PURE__ */ comments where Rollup cannot use them: harmless noise.
+      onwarn(warning, warn) {
+        if (warning.code !== "INVALID_ANNOTATION") warn(warning);
+      },
+    },
   },
 });

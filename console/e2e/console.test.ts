@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
+import { licensesSuite } from "./licenses.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -17,4 +18,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 
     await ctx.h?.close();
   });
   shellSuite(h);
+  licensesSuite(h);
 });
