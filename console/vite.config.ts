@@ -17,6 +17,7 @@ export default defineConfig({
     alias: {
       "node:module": here("src/shims/module.ts"),
       "node:crypto": here("src/shims/crypto.ts"),
+      "node:fs": here("src/shims/fs.ts"),
     },
   },
   build: {

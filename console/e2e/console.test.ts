@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
 import { licensesSuite } from "./licenses.js";
+import { principalsSuite } from "./principals.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -19,4 +20,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 
   });
   shellSuite(h);
   licensesSuite(h);
+  principalsSuite(h);
 });

@@ -128,5 +128,6 @@ export async function expectAccessible(page: Page, where: string): Promise<void>
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
 }
