@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
 import { licensesSuite } from "./licenses.js";
 import { principalsSuite } from "./principals.js";
+import { schemesSuite } from "./schemes.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -21,4 +22,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 
   shellSuite(h);
   licensesSuite(h);
   principalsSuite(h);
+  schemesSuite(h);
 });
