@@ -114,6 +114,9 @@ function Upload({ onDone }: { onDone: () => void }) {
     const at = offsetOf(yaml, p.line, p.column ?? 1);
     area.focus();
     area.setSelectionRange(at, at + 1);
+    // Chromium does not scroll a textarea to its selection: bring the line into view.
+    const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 20;
+    area.scrollTop = Math.max(0, (p.line - 4) * lineHeight);
   };
   const load = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
@@ -166,14 +169,6 @@ function Upload({ onDone }: { onDone: () => void }) {
         <label htmlFor="scheme-file">Load from a file</label>
         <input id="scheme-file" type="file" accept=".yaml,.yml,text/yaml" onChange={(e) => void load(e)} />
       </div>
-      <TextArea
-        label="Scheme file (YAML)"
-        name="yaml"
-        value={yaml}
-        onChange={setYaml}
-        errors={errors}
-        rows={18}
-      />
       {problems.length > 0 ? (
         <div role="alert">
           <h3>Problems</h3>
@@ -190,6 +185,14 @@ function Upload({ onDone }: { onDone: () => void }) {
           </ol>
         </div>
       ) : null}
+      <TextArea
+        label="Scheme file (YAML)"
+        name="yaml"
+        value={yaml}
+        onChange={setYaml}
+        errors={errors}
+        rows={18}
+      />
       <button type="submit" disabled={busy}>
         Upload
       </button>
