@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
+import { auditSuite } from "./audit.js";
 import { licensesSuite } from "./licenses.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
@@ -23,4 +24,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 
   licensesSuite(h);
   principalsSuite(h);
   schemesSuite(h);
+  auditSuite(h);
 });
