@@ -73,6 +73,7 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/keys/{id}/revoke": async () => ({
     params: { id: (await asAdmin(t, "POST", "/admin/v1/keys", { principal: "alice" })).id as string },
   }),
+  "GET /admin/v1/me": none,
   "GET /admin/v1/identities": none,
   "POST /admin/v1/identities": async () => ({ body: { id: uid("matrix-id"), name: "M", roles: ["viewer"] } }),
   "POST /admin/v1/identities/{id}/revoke": async () => {

@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
+import { serveConsole } from "../console/static.js";
 import type { ClientErrorRenderer } from "../http/connections.js";
 import {
   asClearanceError,
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   readonly context: GatewayContext;
   readonly admin: AdminDeps;
   readonly onError: (err: unknown, requestId: string) => void;
+  /** The admin console's build, served at /console/ (null: not built, a 404 that says so). */
+  readonly consoleDir?: string | null;
 }
 
 export function createGatewayHandler(
@@ -100,6 +103,9 @@ export function createGatewayHandler(
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
+      if (path === "/console" || path.startsWith("/console/")) {
+        return serveConsole(options.consoleDir ?? null, req, res, path);
+      }
       throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${path}`);
     })();
 
@@ -133,7 +139,10 @@ function renderError(wire: Wire | "admin", err: ClearanceError): string {
 function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
   return (
     PROXY_ROUTES.get(path)?.wire ??
-    (path.startsWith("/admin/") || path.startsWith("/audit/") || path === "/v1/decisions"
+    (path.startsWith("/admin/") ||
+    path.startsWith("/audit/") ||
+    path.startsWith("/console") ||
+    path === "/v1/decisions"
       ? "admin"
       : wireOf(headers))
   );

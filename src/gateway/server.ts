@@ -13,6 +13,7 @@ import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
 import { Federation } from "../identity/federation.js";
 import { bootstrapProviders } from "../identity/registry.js";
+import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
@@ -33,6 +34,8 @@ export interface StartOptions {
   readonly store?: Store;
   /** Where access log lines go instead of the configured destination (tests, benchmarks). */
   readonly accessLog?: DestinationStream;
+  /** The admin console's build directory (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 export interface RunningGateway {
@@ -220,6 +223,7 @@ async function assemble(
       observer,
     },
     admin: adminDeps,
+    consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });

@@ -39,6 +39,8 @@ export interface TestGatewayOptions {
   readonly dataDir?: string;
   /** Access log lines, one JSON text per request (default: dropped). */
   readonly accessLog?: (line: string) => void;
+  /** The admin console's build (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 /** An access log destination that drops what it is given, or hands each line to `line`. */
@@ -84,6 +86,7 @@ ${options.extra ?? ""}`;
     store,
     log: options.log ?? (() => {}),
     accessLog: discard(options.accessLog),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   });
   return { gateway, url: gateway.url, keys, dataDir };
 }

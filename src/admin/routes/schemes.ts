@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
+import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import { activateVersion, addVersion } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
@@ -16,7 +17,6 @@ import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
 import { versionWhatIf } from "./reports.js";
-import { reasonText } from "./text.js";
 
 function summary(deps: AdminDeps, v: SchemeVersion) {
   const active = deps.state().active.document.version;
@@ -93,7 +93,7 @@ export const schemeRoutes = [
     summary: "Upload a scheme version",
     roles: OFFICERS,
     status: 201,
-    body: z.strictObject({ yaml: z.string().min(1) }),
+    body: schemeUpload,
     async handle({ deps, caller, body }) {
       const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
       if (created) await deps.changed();
@@ -123,13 +123,7 @@ export const schemeRoutes = [
     tag: "schemes",
     summary: "Activate a scheme version (or roll back to an earlier one)",
     roles: ADMINS,
-    body: z.strictObject({
-      reason: reasonText(),
-      what_if: z
-        .string()
-        .regex(/^sha256:[0-9a-f]{64}$/, "expected the impact digest of the version's what-if (sha256:…)")
-        .optional(),
-    }),
+    body: schemeActivation,
     async handle({ deps, caller, params, body }) {
       const state = deps.state();
       const v = state.versions.find((r) => r.id === params.version);
