@@ -15,10 +15,12 @@ import {
   asClearanceError,
   decodePathPart,
   errorBody as adminErrorBody,
+  requireHost,
   sendJson,
   statusOf,
 } from "../http/index.js";
 import { ClearanceError } from "../errors/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
@@ -40,6 +42,7 @@ export function createGatewayHandler(
   const adminHandler = createAdminHandler(admin);
   return (req, res) => {
     const requestId = randomUUID();
+    setSecurityHeaders(res);
     res.setHeader("x-clearance-request-id", requestId);
     res.setHeader("x-clearance-decision", "none");
     res.setHeader("x-clearance-reason", "none");
@@ -51,6 +54,7 @@ export function createGatewayHandler(
     const wire = wireFor(path, req.headers);
 
     const work = (async () => {
+      requireHost(req);
       if (route !== undefined) {
         if (req.method !== "POST") throw methodNotAllowed(req, "POST");
         return proxy(ctx, req, res, route.wire, route.endpoint);
