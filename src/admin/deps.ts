@@ -4,6 +4,7 @@ import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
 import type { Store } from "../store/index.js";
+import type { FailedAuthGuard } from "./guard.js";
 
 export interface Caller {
   readonly id: string;
@@ -24,4 +25,8 @@ export interface AdminDeps {
   readonly route: (model: string) => Route | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
+  /** Failed authentications per source (none: unlimited). */
+  readonly authFailures?: FailedAuthGuard;
+  /** Days an identity's new token is valid unless the request says otherwise (none: no expiry). */
+  readonly tokenTtlDays?: number;
 }

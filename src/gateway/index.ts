@@ -90,7 +90,7 @@ export function createGatewayHandler(
         return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });
       }
       if (path === "/v1/decisions") {
-        const caller = authenticate(req, admin);
+        const caller = authenticate(req, admin, res);
         if (![...caller.roles].some((r) => r !== "applicant")) {
           throw new ClearanceError(
             "forbidden",

@@ -17,6 +17,7 @@ import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
+import { FailedAuthGuard } from "../admin/guard.js";
 
 export interface StartOptions {
   readonly dataDir?: string;
@@ -142,6 +143,8 @@ async function assemble(
       now: () => new Date().toISOString(),
       route: config.route,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+      authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+      tokenTtlDays: config.file.admin_security.token_ttl_days,
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),

@@ -74,8 +74,8 @@ export async function startTarget(): Promise<Target> {
     .map(([m, r]) => `  ${m}: { provider: ${r.provider}, upstream_model: ${r.upstream} }`)
     .join("\n");
   const t = await startTestGateway({
-    providers: `  up: { type: openai, base_url: "${upstream.url}/v1", api_key_env: UPSTREAM_KEY, timeouts: { connect_ms: 1000, first_byte_ms: 1500, idle_ms: 1500 } }
-  upa: { type: anthropic, base_url: "${upstream.url}", api_key_env: UPSTREAM_KEY, timeouts: { connect_ms: 1000, first_byte_ms: 1500, idle_ms: 1500 } }`,
+    providers: `  up: { type: openai, base_url: "${upstream.url}/v1", api_key_env: UPSTREAM_KEY, timeouts: { connect_ms: 1000, first_byte_ms: 15000, idle_ms: 15000 } }
+  upa: { type: anthropic, base_url: "${upstream.url}", api_key_env: UPSTREAM_KEY, timeouts: { connect_ms: 1000, first_byte_ms: 15000, idle_ms: 15000 } }`,
     models,
     location: `{ mmdb: ${JSON.stringify(mmdb)}, header: ${COUNTRY_HEADER}, trusted_proxies: ["${TRUSTED_PROXY}/32"] }`,
     listen: "{ host: 127.0.0.1, port: 0, headers_timeout_ms: 1000, request_timeout_ms: 2000 }",
