@@ -5,6 +5,7 @@ import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
 import type { Store } from "../store/index.js";
+import type { FailedAuthGuard } from "./guard.js";
 
 export interface Caller {
   readonly id: string;
@@ -35,6 +36,10 @@ export interface AdminDeps {
   };
   /** An identity provider's key set as this node holds it (absent where no gateway runs). */
   readonly keyStatus?: (provider: string) => KeyStatus | undefined;
+  /** Failed authentications per source (none: unlimited). */
+  readonly authFailures?: FailedAuthGuard;
+  /** Days an identity's new token is valid unless the request says otherwise (none: no expiry). */
+  readonly tokenTtlDays?: number;
 }
 
 export interface KeyStatus {

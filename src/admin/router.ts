@@ -80,7 +80,7 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
       );
     }
     const { c, m } = hit;
-    const caller = authenticate(req, deps);
+    const caller = authenticate(req, deps, res);
     if (!c.def.roles.some((r) => caller.roles.has(r))) {
       throw new ClearanceError(
         "forbidden",

@@ -175,6 +175,15 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({ token_env: envName.default("CLEARANCE_ADMIN_TOKEN") })
     .default({ token_env: "CLEARANCE_ADMIN_TOKEN" }),
+  /** The admin API's defences: failed authentications per source, and how long a new admin token lives. */
+  admin_security: z
+    .strictObject({
+      /** Failed authentications a source may make within a minute; then it is refused (429) until the minute passes. */
+      failed_auth_per_minute: z.number().int().positive().default(10),
+      /** Days a new identity's token is valid unless its creation says otherwise. */
+      token_ttl_days: z.number().int().min(1).max(3650).default(90),
+    })
+    .default({ failed_auth_per_minute: 10, token_ttl_days: 90 }),
   metering: z
     .strictObject({ flush_ms: z.number().int().positive().default(1_000) })
     .default({ flush_ms: 1_000 }),

@@ -16,10 +16,12 @@ import {
   asClearanceError,
   decodePathPart,
   errorBody as adminErrorBody,
+  requireHost,
   sendJson,
   statusOf,
 } from "../http/index.js";
 import { ClearanceError } from "../errors/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
@@ -44,6 +46,7 @@ export function createGatewayHandler(
   const adminHandler = createAdminHandler(admin);
   return (req, res) => {
     const requestId = randomUUID();
+    setSecurityHeaders(res);
     res.setHeader("x-clearance-request-id", requestId);
     res.setHeader("x-clearance-decision", "none");
     res.setHeader("x-clearance-reason", "none");
@@ -56,6 +59,7 @@ export function createGatewayHandler(
     const seen = Observation.begin(ctx.observer, requestId, req, res, path);
 
     const work = (async () => {
+      requireHost(req);
       if (route !== undefined) {
         if (req.method !== "POST") throw methodNotAllowed(req, "POST");
         return proxy(ctx, req, res, route.wire, route.endpoint, seen);
@@ -91,7 +95,7 @@ export function createGatewayHandler(
         return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });
       }
       if (path === "/v1/decisions") {
-        const caller = authenticate(req, admin);
+        const caller = authenticate(req, admin, res);
         if (![...caller.roles].some((r) => r !== "applicant")) {
           throw new ClearanceError(
             "forbidden",

@@ -24,6 +24,7 @@ import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
+import { FailedAuthGuard } from "../admin/guard.js";
 
 export interface StartOptions {
   readonly dataDir?: string;
@@ -174,6 +175,8 @@ async function assemble(
       seenDays: config.file.whatif.seen_days,
       examples: config.file.whatif.examples,
     },
+    authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+    tokenTtlDays: config.file.admin_security.token_ttl_days,
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;

@@ -66,6 +66,7 @@ models:
 ${options.models ?? "  mythos-5: { provider: demo }"}
 location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }'}
 refresh_ms: 50
+${options.extra?.includes("admin_security:") ? "" : "admin_security: { failed_auth_per_minute: 100000 } # tests fail authentication on purpose, often"}
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
     ...options.env,
