@@ -8,7 +8,7 @@ import { ClearanceError, InvalidInputError, type Problem } from "../errors/index
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
 import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
-import { decide, decisionView, parseDecisionInput, type Decision, type DecisionInput } from "../policy/index.js";
+import { decide, decisionView, parseDecisionInput, type DecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
 export const MAX_BATCH = 10_000;
