@@ -147,10 +147,15 @@ async function getJson(url: string, timeoutMs: number): Promise<Record<string, u
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += (chunk as Uint8Array).byteLength;
-    if (size > MAX_BYTES) throw new Error(`${url} is larger than ${MAX_BYTES} bytes`);
-    chunks.push(chunk as Uint8Array);
+  // A reader rather than `for await`: the DOM typings (the console's build) have no async iterator.
+  const reader = res.body?.getReader();
+  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader?.read()) {
+    size += r.value.byteLength;
+    if (size > MAX_BYTES) {
+      await reader?.cancel();
+      throw new Error(`${url} is larger than ${MAX_BYTES} bytes`);
+    }
+    chunks.push(r.value);
   }
   let value: unknown;
   try {
