@@ -31,7 +31,7 @@ export function principalsSuite(h: () => Harness) {
       await add.getByLabel("Residence").fill("FR");
       await add.getByRole("button", { name: "Add principal" }).click();
       await page.getByText("Principal marie added.").waitFor();
-      expect(await page.getByRole("cell", { name: "FR (since 2001-04-01)" }).isVisible()).toBe(true);
+      await page.getByRole("cell", { name: "FR (since 2001-04-01)" }).waitFor();
 
       const create = page.locator("form", { has: page.getByRole("heading", { name: "Create an API key" }) });
       await create.getByLabel("Principal").selectOption("marie");
@@ -41,7 +41,7 @@ export function principalsSuite(h: () => Harness) {
       await secret.waitFor();
       const key = (await secret.innerText()).trim();
       expect(key).toMatch(/^clr_/);
-      expect(await page.getByText("It is shown once").isVisible()).toBe(true);
+      await page.getByText("It is shown once").waitFor();
       await expectAccessible(page, "principals and keys, with a new key");
       await screenshot(page, "principals-new-key");
       expect(await chat(h(), key)).toBe(200);
