@@ -12,6 +12,7 @@ import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
 import { schemeRoutes } from "./routes/schemes.js";
+import { screeningRoutes } from "./routes/screening.js";
 import { usageRoutes } from "./routes/usage.js";
 
 export { authenticate } from "./auth.js";
@@ -24,6 +25,7 @@ export const ROUTES = [
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...screeningRoutes,
 ];
 
 let document: Record<string, unknown> | undefined;

@@ -13,6 +13,7 @@ import { seedFromFile } from "../control/seed.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { openStore, type Store } from "../store/index.js";
+import { ScreeningService } from "../screening/service.js";
 import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
@@ -36,6 +37,8 @@ export interface RunningGateway {
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
   readonly audit: OpenAudit;
+  /** Denied-party screening of new and changed principals and organizations. */
+  readonly screening: ScreeningService;
   close(): Promise<void>;
 }
 
@@ -100,7 +103,18 @@ async function assemble(
     onError,
   });
   opened.push(() => limits.close());
-  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
+  const screening = new ScreeningService({
+    store,
+    threshold: config.file.screening.threshold,
+    background: config.file.screening.background,
+    onError,
+  });
+  opened.push(() => screening.close());
+  const snapshot: SnapshotHolder = await SnapshotHolder.open(store, onError, async () => {
+    await audit.drainer.drain();
+    screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+  });
+  screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -142,6 +156,7 @@ async function assemble(
       now: () => new Date().toISOString(),
       route: config.route,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+      screening,
     },
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
@@ -178,8 +193,10 @@ async function assemble(
     meter,
     limits,
     audit,
+    screening,
     async close() {
       snapshot.stop();
+      await screening.close();
       await watch?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

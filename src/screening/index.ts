@@ -4,6 +4,7 @@
  * its consonant skeleton, the name's joined prefix) to names. A search looks up only the names that
  * share a key with the subject's, so it never scans the lists.
  */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import {
   compareNames,
   explain,
@@ -51,14 +52,14 @@ export class ScreeningIndex {
   readonly entries: IndexedEntry[] = [];
   readonly lists: readonly { list: string; version?: number; entries: number }[];
   /** Per listed name: its entry (index into `entries`), the name, and its prepared form. */
-  readonly #nameEntry: Int32Array;
+  #nameEntry: Int32Array;
   readonly #names: ListedName[] = [];
   readonly #prepared: PreparedName[] = [];
   readonly #postings = new Map<string, Int32Array>();
   readonly #df = new Map<string, number>();
   // Scratch for searches (single-threaded, not re-entrant).
-  readonly #stamp: Int32Array;
-  readonly #hits: Uint8Array;
+  #stamp: Int32Array;
+  #hits: Uint8Array;
   #generation = 0;
 
   private constructor(lists: readonly IndexedList[]) {
@@ -67,6 +68,16 @@ export class ScreeningIndex {
       ...(l.version === undefined ? {} : { version: l.version }),
       entries: l.entries.length,
     }));
+    this.#build = this.#steps(lists);
+    this.#nameEntry = new Int32Array(0);
+    this.#stamp = new Int32Array(0);
+    this.#hits = new Uint8Array(0);
+  }
+
+  readonly #build: Generator<void, void>;
+
+  /** The build, in steps of about 2,000 names, so that an async build can yield between them. */
+  *#steps(lists: readonly IndexedList[]): Generator<void, void> {
     const raw: { entry: number; name: ListedName; tokens: readonly string[] }[] = [];
     for (const l of lists) {
       for (const e of l.entries) {
@@ -77,12 +88,14 @@ export class ScreeningIndex {
           if (tokens.length === 0) continue;
           raw.push({ entry: at, name: n, tokens });
           for (const t of new Set(tokens)) this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
+          if (raw.length % 2000 === 0) yield;
         }
       }
     }
     this.#nameEntry = new Int32Array(raw.length);
     const postings = new Map<string, number[]>();
-    raw.forEach((r, i) => {
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i]!;
       this.#nameEntry[i] = r.entry;
       this.#names.push(r.name);
       const p = prepare(r.name.name, this.entries[r.entry]!.entry.type, this.weight);
@@ -95,14 +108,24 @@ export class ScreeningIndex {
         if (list === undefined) postings.set(k, (list = []));
         list.push(i);
       }
-    });
+      if (i % 2000 === 1999) yield;
+    }
     for (const [k, v] of postings) this.#postings.set(k, Int32Array.from(v));
     this.#stamp = new Int32Array(raw.length);
     this.#hits = new Uint8Array(raw.length);
   }
 
   static build(lists: readonly IndexedList[]): ScreeningIndex {
-    return new ScreeningIndex(lists);
+    const index = new ScreeningIndex(lists);
+    while (!index.#build.next().done);
+    return index;
+  }
+
+  /** The same index, built in steps that yield to the event loop (a gateway keeps serving). */
+  static async buildAsync(lists: readonly IndexedList[]): Promise<ScreeningIndex> {
+    const index = new ScreeningIndex(lists);
+    while (!index.#build.next().done) await yieldToLoop();
+    return index;
   }
 
   /** Rare tokens weigh more than common ones ("mohammed", "trading"). */

@@ -128,7 +128,10 @@ export async function screenSubjects(
   subjects: readonly Subject[],
   actor: string,
 ): Promise<RescreenSummary> {
-  const open = new Set(subjects.map((s) => key(s.kind, s.id)));
+  // Recorded: subjects with something found, and subjects with an open match (which may now resolve).
+  const open = new Set(
+    (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),
+  );
   const r = await screenAndRecordAll(store, engine, subjects, "all", open, { actor });
   return { ...r, entries: engine.index.entries.length };
 }

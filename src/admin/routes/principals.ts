@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
+import { principalSubject } from "../../screening/subjects.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
@@ -35,6 +36,9 @@ export const principalRoutes = [
     status: 201,
     async handle({ deps, body, caller }) {
       await deps.store.principals.put(body, caller.id);
+      // Screened before answering: the change below carries its screening status to every node.
+      const subject = principalSubject(body);
+      if (subject !== null) await deps.screening?.screen([subject], "screening");
       await deps.changed();
       return body;
     },
