@@ -9,6 +9,7 @@
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
+ *   clearance remote screening lists|diff|import|search|rescreen|review
  *
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
@@ -34,6 +35,7 @@ import { dash, fields, joined, listTable, table, time, tokens } from "./remote-f
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
 import { models, schemes } from "./remote-schemes.js";
+import { registerRemoteScreening } from "./remote-screening.js";
 
 type IdentityView = Omit<Identity, "token_hash">;
 type PublicKey = Omit<ApiKeyRecord, "hash">;
@@ -285,4 +287,5 @@ export function registerRemote(
     );
   registerRemoteGroup(more, remotePrincipals, io, outcome, env);
   registerRemoteGroup(more, remoteKeys, io, outcome, env);
+  registerRemoteScreening(more, io, outcome, env);
 }
