@@ -117,14 +117,23 @@ const queries = [
   })),
 ];
 for (const q of queries.slice(0, 2000)) engine.screen(q); // warm-up
+// Wall time, and the process's CPU time around each call: on a shared machine a call preempted
+// mid-way shows the wait in its wall time but not in its CPU time.
 const samples = new Float64Array(queries.length);
+const cpuSamples = new Float64Array(queries.length);
 queries.forEach((q, i) => {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   engine.screen(q);
   samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  cpuSamples[i] = c.user + c.system;
 });
 const search = percentiles(samples);
-log(`search: p50 ${search.p50_us} µs, p99 ${search.p99_us} µs over ${queries.length}`);
+const searchCpu = percentiles(cpuSamples);
+log(
+  `search: wall p50 ${search.p50_us} µs, p99 ${search.p99_us} µs; CPU p50 ${searchCpu.p50_us} µs, p99 ${searchCpu.p99_us} µs over ${queries.length}`,
+);
 
 // --- 4. full rescreen of 100,000 principals, through a real store
 const dir = mkdtempSync(join(tmpdir(), "clearance-bench-screening-"));
@@ -158,10 +167,16 @@ log(`imported: ${JSON.stringify(importMs)} ms`);
   db.close();
 }
 collectGarbage();
+const cpuSeconds = (c0: NodeJS.CpuUsage) => {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+};
 t = process.hrtime.bigint();
+let c0 = process.cpuUsage();
 const full = await rescreenAll(store, { actor: "bench" });
 const fullS = ms(t) / 1000;
-log(`full rescreen: ${JSON.stringify(full)} in ${fullS.toFixed(1)} s`);
+const fullCpuS = cpuSeconds(c0);
+log(`full rescreen: ${JSON.stringify(full)} in ${fullS.toFixed(1)} s (CPU ${fullCpuS.toFixed(1)} s)`);
 
 // --- 5. an update changing 1% of the SDN entries
 const sdnText = readFileSync(join(DATA, "ofac-sdn-csv/jackdwyer-2024-05-03/sdn.csv"), "utf8").replace(
@@ -186,8 +201,10 @@ const { version } = await importList(
 );
 const updateImportMs = ms(t);
 t = process.hrtime.bigint();
+c0 = process.cpuUsage();
 const incremental = await rescreenAfterImport(store, version, "bench");
 const incrementalS = ms(t) / 1000;
+const incrementalCpuS = cpuSeconds(c0);
 log(
   `update: ${version.diff.changed.length} changed; import ${updateImportMs.toFixed(0)} ms; incremental rescreen ${JSON.stringify(incremental)} in ${incrementalS.toFixed(2)} s`,
 );
@@ -210,19 +227,30 @@ const result = {
   },
   index: { ...engine.index.size, build_ms: round(buildMs, 0), heap_mb: round(indexMb, 1) },
   search_us: search,
+  search_cpu_us: searchCpu,
   import_ms: importMs,
-  full_rescreen: { principals: PRINCIPALS, seconds: round(fullS, 2), ...full },
+  full_rescreen: {
+    principals: PRINCIPALS,
+    seconds: round(fullS, 2),
+    cpu_seconds: round(fullCpuS, 2),
+    ...full,
+  },
   update: {
     changed_entries: version.diff.changed.length,
     import_ms: round(updateImportMs, 0),
     incremental_rescreen_seconds: round(incrementalS, 2),
+    incremental_rescreen_cpu_seconds: round(incrementalCpuS, 2),
     ...incremental,
   },
   goals: GOALS,
+  // Wall time decides; CPU time says whether the machine's load or the work missed it.
   met: {
     full_rescreen: fullS <= GOALS.full_rescreen_s,
+    full_rescreen_cpu: fullCpuS <= GOALS.full_rescreen_s,
     search_p99: search.p99_us / 1000 <= GOALS.search_p99_ms,
+    search_p99_cpu: searchCpu.p99_us / 1000 <= GOALS.search_p99_ms,
     incremental_rescreen: incrementalS <= GOALS.incremental_rescreen_s,
+    incremental_rescreen_cpu: incrementalCpuS <= GOALS.incremental_rescreen_s,
     index_memory: indexMb <= GOALS.index_mb,
   },
 };

@@ -53,6 +53,8 @@ export class ScreeningIndex {
   readonly lists: readonly { list: string; version?: number; entries: number }[];
   /** Per listed name: its entry (index into `entries`), the name, and its prepared form. */
   #nameEntry: Int32Array;
+  /** Per listed name: how many of its tokens have blocking keys (what a search can reach it by). */
+  #keyed: Uint8Array = new Uint8Array(0);
   readonly #names: ListedName[] = [];
   readonly #prepared: PreparedName[] = [];
   readonly #postings = new Map<string, Int32Array>();
@@ -93,6 +95,7 @@ export class ScreeningIndex {
       }
     }
     this.#nameEntry = new Int32Array(raw.length);
+    this.#keyed = new Uint8Array(raw.length);
     const postings = new Map<string, number[]>();
     for (let i = 0; i < raw.length; i++) {
       const r = raw[i]!;
@@ -101,6 +104,7 @@ export class ScreeningIndex {
       const p = prepare(r.name.name, this.entries[r.entry]!.entry.type, this.weight);
       this.#prepared.push(p);
       const keys = new Set(p.tokens.flatMap(tokenKeys));
+      this.#keyed[i] = Math.min(255, new Set(p.tokens.filter((t) => tokenKeys(t).length > 0)).size);
       const j = joinedKey(p.joined);
       if (j !== null) keys.add(j);
       for (const k of keys) {
@@ -183,15 +187,27 @@ export class ScreeningIndex {
         }
         hits[n] = Math.max(hits[n]!, 2);
       }
-    const substantive = query.tokens.filter((t) => t.length > 1 && !PARTICLES.has(t)).length;
+    const substantive = new Set(query.tokens.filter((t) => tokenKeys(t).length > 0)).size;
     const need = Math.min(2, Math.max(1, substantive));
+    // A name reaching the floor shares at least about half of the shorter side's tokens (the score
+    // weighs the better-covered side 0.7): fewer hits cannot get there, so they are not scored.
+    const keyed = this.#keyed;
     // Factors add at most +0.1: a name scoring below this cannot reach the threshold.
     const floor = options.threshold - 0.1;
     const best = new Map<number, MatchExplanation>();
     const cache: SimilarityCache = new Map();
     let scored = 0;
     for (const n of touched) {
-      if (hits[n]! < need && this.#prepared[n]!.tokens.length >= need) continue;
+      const h = hits[n]!;
+      if (h < need && this.#prepared[n]!.tokens.length >= need) continue;
+      if (h < Math.ceil(0.5 * Math.min(substantive, keyed[n]!))) continue;
+      // The best score h shared tokens could give (uniform weights, 0.1 of slack for the weights).
+      const a = Math.min(1, h / Math.max(1, substantive));
+      const b = Math.min(1, h / Math.max(1, keyed[n]!));
+      let bound = 0.7 * Math.max(a, b) + 0.3 * Math.min(a, b);
+      // One name in common is not a match when either side has more (see compareNames).
+      if (h < 2 && Math.max(substantive, keyed[n]!) >= 2) bound *= 0.7;
+      if (bound + 0.1 < floor) continue;
       scored++;
       const listed = this.#prepared[n]!;
       const c = compareNames(query, listed, cache);
