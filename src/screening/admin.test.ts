@@ -108,6 +108,22 @@ describe("denied-party screening over the admin API", () => {
     expect(entries.data[0].reviewer).toBe("rita-reviewer");
   });
 
+  it("screens in the background a principal written past the admin API (CLI, seed, federation)", async () => {
+    await t.gateway.store.principals.put({
+      id: "ivan-cli",
+      name: "PETROV, Ivan S.",
+      birth_date: "1965-01-12",
+      citizenships: [{ country: "DE" }],
+    });
+    await t.gateway.snapshot.refresh();
+    await t.gateway.screening.idle();
+    const page = await asAdmin(t, "GET", "/admin/v1/screening/matches?subject=ivan-cli");
+    expect(page.data).toHaveLength(1);
+    expect(page.data[0]).toMatchObject({ status: "potential", entry_id: "101" });
+    await t.gateway.snapshot.refresh();
+    expect(t.gateway.snapshot.current.principals.get("ivan-cli")?.screening).toBe("potential");
+  });
+
   it("searches ad hoc, with explanations; bad names are refused naming the field", async () => {
     const r = await asAdmin(t, "POST", "/admin/v1/screening/search", {
       name: "Петров Иван",

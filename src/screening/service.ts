@@ -5,6 +5,7 @@
  * scheme seed, partner identity federation). Work runs in batches that yield to the event loop, so
  * requests keep being served.
  */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { PartnerDocument } from "../control/types.js";
 import type { Principal } from "../policy/types.js";
 import type { StoredRecord, Store } from "../store/index.js";
@@ -64,9 +65,15 @@ export class ScreeningService {
       .then(async () => {
         const engine = await this.load();
         if (engine.index.entries.length === 0) return;
-        const changed = subjectsOf([...principals], partners).filter(
-          (s) => this.#seen.get(`${s.kind}:${s.id}`) !== JSON.stringify(s.facts),
-        );
+        // In slices that yield: with many principals, finding the changed ones is itself work.
+        const all = [...principals];
+        const changed: Subject[] = [];
+        for (let i = 0; i < all.length; i += 5000) {
+          const slice = subjectsOf(all.slice(i, i + 5000), i === 0 ? partners : []);
+          for (const s of slice)
+            if (this.#seen.get(`${s.kind}:${s.id}`) !== JSON.stringify(s.facts)) changed.push(s);
+          await yieldToLoop();
+        }
         if (changed.length === 0) return;
         await screenSubjects(this.options.store, engine, changed, "screening");
         for (const s of changed) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
