@@ -138,6 +138,21 @@ function progress(io: Io, json: boolean) {
   };
 }
 
+/** A threshold from the command line: a number from 0 to 1 (a typo must not resolve every match). */
+function threshold(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_THRESHOLD;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidInputError([
+      {
+        code: "invalid_threshold",
+        path: ["--threshold"],
+        message: `expected a score from 0 to 1, found ${JSON.stringify(value)}`,
+      },
+    ]);
+  return n;
+}
+
 function nationalities(country: string | undefined): string[] {
   return country === undefined ? [] : country.split(",").map((c) => c.trim());
 }
@@ -267,7 +282,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         const bar = progress(io, opts.json === true);
         const summary = await rescreenAll(store, {
           actor: actor(),
-          threshold: opts.threshold === undefined ? DEFAULT_THRESHOLD : Number(opts.threshold),
+          threshold: threshold(opts.threshold),
           onProgress: (done, total) => bar.update(done, total),
         });
         bar.stop();
@@ -308,7 +323,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           jsonl?: boolean;
         },
       ) => {
-        const threshold = opts.threshold === undefined ? DEFAULT_THRESHOLD : Number(opts.threshold);
+        const min = threshold(opts.threshold);
         if (!["person", "organization", "unknown"].includes(opts.type))
           throw new InvalidInputError([
             { code: "invalid_type", path: ["--type"], message: "expected person, organization or unknown" },
@@ -324,9 +339,9 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
                     entries: parsed.entries.map((entry, i) => ({ entry, digest: input.entries[i]!.digest })),
                   };
                 }),
-                threshold,
+                min,
               )
-            : await withStore(opts, (store) => ScreeningEngine.load(store, threshold));
+            : await withStore(opts, (store) => ScreeningEngine.load(store, min));
         if (opts.jsonl) {
           const lines = searchLines(io.stdin(), engine);
           for (const l of lines) io.stdout(`${l.text}\n`);
@@ -360,10 +375,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .requiredOption("--jsonl", "JSON lines in and out (the only mode)")
     .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
     .action((opts: { threshold?: string }) => {
-      const lines = compareLines(
-        io.stdin(),
-        opts.threshold === undefined ? DEFAULT_THRESHOLD : Number(opts.threshold),
-      );
+      const lines = compareLines(io.stdin(), threshold(opts.threshold));
       for (const l of lines) io.stdout(`${l.text}\n`);
       if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
     });
