@@ -9,6 +9,8 @@ import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRemote } from "./commands/remote.js";
+import { registerReport } from "./commands/report.js";
+import { registerWhatIf } from "./commands/whatif.js";
 import { registerScheme } from "./commands/scheme.js";
 import { registerScreening } from "./commands/screening.js";
 import { registerServe } from "./commands/serve.js";
@@ -34,6 +36,8 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
   registerScreening(program, io, outcome);
+  registerReport(program, io, outcome);
+  registerWhatIf(program, io, outcome);
   return program;
 }
 

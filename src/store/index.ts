@@ -60,7 +60,27 @@ export interface UsageTotals {
 }
 
 /** The control plane's documents, one collection each. */
-export type Collection = "identity" | "partner" | "license" | "scheme" | "setting";
+export type Collection =
+  "identity" | "partner" | "license" | "scheme" | "setting" | "identity-provider" | "principal-block";
+
+/**
+ * A principal a partner's identity provider vouched for, created just in time from its tokens and
+ * refreshed from every newer one. Keyed by (issuer, subject) through its id.
+ */
+export interface FederatedPrincipalRecord {
+  readonly id: string;
+  readonly provider: string;
+  readonly partner: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly display_name: string | null;
+  /** The facts the provider was believed for (within its partner's reach). */
+  readonly principal: Principal;
+  readonly first_seen: string;
+  readonly last_seen: string;
+  /** The newest token's iat (seconds since the epoch): an older token never overwrites a newer one. */
+  readonly issued_at: number;
+}
 
 export interface StoredRecord<T = unknown> {
   readonly collection: Collection;
@@ -150,6 +170,17 @@ export interface Store {
     totals(): Promise<UsageTotals>;
     /** Tokens per license and UTC day (YYYY-MM-DD) from `sinceDay` on: for monthly and quarterly quotas. */
     byLicenseDay(sinceDay: string): Promise<{ licenseId: string; day: string; tokens: number }[]>;
+  };
+  /**
+   * Federated principals, written by the gateway off the request path. No version bump: nothing the
+   * data plane decides from changes (blocking one is a "principal-block" record, which does).
+   */
+  readonly federated: {
+    /** Inserts or refreshes each (by id); a record from an older token keeps the stored facts. */
+    record(records: readonly FederatedPrincipalRecord[]): Promise<void>;
+    /** Ordered by id. */
+    list(): Promise<FederatedPrincipalRecord[]>;
+    get(id: string): Promise<FederatedPrincipalRecord | undefined>;
   };
   /**
    * Monotonic change counter, bumped in the same transaction as every change to principals or keys

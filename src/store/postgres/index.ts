@@ -16,6 +16,7 @@ import {
   type ApiKeyRecord,
   type Change,
   type Collection,
+  type FederatedPrincipalRecord,
   type OutboxRecord,
   type SharedAuditStore,
   type StoredRecord,
@@ -226,6 +227,16 @@ export class PostgresStore implements Store {
         await this.#changed(db, change.actor, change.action, { kind: collection, id }, { ...change.details });
         return stored;
       }),
+  };
+
+  readonly federated = {
+    record: async (records: readonly FederatedPrincipalRecord[]): Promise<void> => {
+      const pool = this.#live();
+      if (records.length > 0) await q.recordFederated(pool, records);
+    },
+    list: async (): Promise<FederatedPrincipalRecord[]> => q.listFederated(this.#live()),
+    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> =>
+      q.getFederated(this.#live(), id),
   };
 
   readonly usage = {

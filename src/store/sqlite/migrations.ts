@@ -89,6 +89,24 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `SELECT 1;`,
   },
   {
+    version: 5,
+    sql: `
+      -- Principals vouched for by partners' identity providers, created just in time from tokens.
+      -- The gateway writes them off the request path; issued_at (the newest token's iat) keeps an
+      -- older token from overwriting a newer one's facts.
+      CREATE TABLE federated_principals (
+        id         TEXT PRIMARY KEY,
+        issuer     TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        issued_at  INTEGER NOT NULL
+      );
+      CREATE INDEX federated_by_subject ON federated_principals (issuer, subject);
+    `,
+  },
+  {
     version: 6,
     // Denied-party screening: list versions and entries, screening matches, subjects' status.
     sql: SCREENING_TABLES("TEXT", "REAL"),
