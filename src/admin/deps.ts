@@ -4,6 +4,7 @@ import type { Route } from "../config/index.js";
 import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
+import type { ScreeningService } from "../screening/service.js";
 import type { Store } from "../store/index.js";
 import type { FailedAuthGuard } from "./guard.js";
 
@@ -26,6 +27,8 @@ export interface AdminDeps {
   readonly route: (model: string) => Route | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
+  /** Denied-party screening (absent where no gateway runs it). */
+  readonly screening?: ScreeningService;
   /** The audit log reports read, and the key that resolves its pseudonyms (absent: no reports). */
   readonly audit?: { readonly source: LogSource; readonly pseudonymKey: string | null };
   /** The config's `whatif` section. */

@@ -14,6 +14,7 @@ import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
 import { reportRoutes } from "./routes/reports.js";
 import { schemeRoutes } from "./routes/schemes.js";
+import { screeningRoutes } from "./routes/screening.js";
 import { usageRoutes } from "./routes/usage.js";
 
 export { authenticate } from "./auth.js";
@@ -27,6 +28,7 @@ export const ROUTES = [
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...screeningRoutes,
   ...reportRoutes,
 ];
 

@@ -26,6 +26,7 @@ const IDENTITIES: Caller[] = [
   { name: "officer", roles: ["compliance-officer"], token: null },
   { name: "approver-1", roles: ["approver"], token: null },
   { name: "approver-2", roles: ["approver"], token: null },
+  { name: "reviewer", roles: ["reviewer"], token: null },
   { name: "admin-1", roles: ["admin"], token: null },
 ];
 const CALLERS: Caller[] = [
@@ -150,6 +151,24 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/schemes/{version}/activate": async () => ({ params: { version: "1" }, body: reason }),
   "GET /admin/v1/models": none,
   "GET /admin/v1/usage": none,
+  "GET /admin/v1/screening/lists": none,
+  "GET /admin/v1/screening/lists/{list}/versions/{version}": async () => {
+    await screeningList();
+    return { params: { list: "ofac-sdn", version: "active" } };
+  },
+  "POST /admin/v1/screening/lists": async () => ({ body: { files: OFAC_FILES } }),
+  "POST /admin/v1/screening/search": async () => ({ body: { name: "Ivan Petrov", type: "person" } }),
+  "GET /admin/v1/screening/matches": none,
+  "GET /admin/v1/screening/matches/{id}": async () => ({ params: { id: await screeningMatch() } }),
+  "POST /admin/v1/screening/matches/{id}/confirm": async () => ({
+    params: { id: await screeningMatch() },
+    body: reason,
+  }),
+  "POST /admin/v1/screening/matches/{id}/clear": async () => ({
+    params: { id: await screeningMatch() },
+    body: reason,
+  }),
+  "POST /admin/v1/screening/rescreen": none,
   // A footprint of an empty log is refused (an empty period): one decision first.
   "GET /admin/v1/reports/footprint": async () => {
     await ask(t, "alice", "US");
@@ -158,6 +177,27 @@ const CASES: Record<string, Setup> = {
   },
   "POST /admin/v1/schemes/{version}/what-if": async () => ({ params: { version: "1" }, body: {} }),
 };
+/** A small OFAC list (the screening fixtures), base64 as the import route takes it. */
+const OFAC_FILES = ["sdn.csv", "alt.csv", "add.csv"].map((name) => ({
+  name,
+  content_base64: readFileSync(`src/screening/fixtures/ofac/${name}`).toString("base64"),
+}));
+async function screeningList(): Promise<void> {
+  await asAdmin(t, "POST", "/admin/v1/screening/lists", { files: OFAC_FILES }, 201);
+}
+/** A new principal named like a listed person: its potential screening match's id. */
+async function screeningMatch(): Promise<string> {
+  await screeningList();
+  const id = uid("matrix-ivan");
+  await asAdmin(t, "POST", "/admin/v1/principals", {
+    id,
+    name: "Ivan Petrov",
+    birth_date: "1965-01-12",
+    citizenships: [{ country: "FR" }],
+  });
+  const page = await asAdmin(t, "GET", `/admin/v1/screening/matches?subject=${id}`);
+  return page.data[0].id as string;
+}
 function idpBody(id: string) {
   return { id, issuer: `https://${id}.example`, audiences: ["urn:clearance"] };
 }

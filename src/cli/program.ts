@@ -35,7 +35,7 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerStore(program, io);
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
-  registerScreening(program, io);
+  registerScreening(program, io, outcome);
   registerReport(program, io, outcome);
   registerWhatIf(program, io, outcome);
   return program;

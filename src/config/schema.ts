@@ -207,6 +207,15 @@ export const configSchema = z.strictObject({
       pseudonym_key_env: envName.optional(),
     })
     .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
+  /** Denied-party screening (see src/screening). */
+  screening: z
+    .strictObject({
+      /** A potential match from this score (0–1) up. */
+      threshold: z.number().min(0.5).max(1).default(0.86),
+      /** Screen new and changed principals and organizations in the background on this node. */
+      background: z.boolean().default(true),
+    })
+    .default({ threshold: 0.86, background: true }),
   /** Partners' identity providers (see README "Partner identity federation"). */
   identity: z
     .strictObject({

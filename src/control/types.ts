@@ -1,7 +1,8 @@
 /** The control plane's records, as stored (one collection each in the store). */
 import type { SchemeFile } from "../scheme/schema.js";
 
-export const ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin"] as const;
+/** `reviewer`: reviews potential denied-party screening matches (confirms or clears them). */
+export const ROLES = ["viewer", "applicant", "compliance-officer", "approver", "reviewer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Someone who uses the admin API: a token (stored hashed) bound to roles. */

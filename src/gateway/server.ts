@@ -20,6 +20,7 @@ import { Monitoring } from "../monitoring/index.js";
 import { authenticate, type AdminDeps } from "../admin/index.js";
 import type { DestinationStream } from "pino";
 import { openStore, type Store } from "../store/index.js";
+import { ScreeningService } from "../screening/service.js";
 import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
@@ -50,6 +51,8 @@ export interface RunningGateway {
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
   readonly audit: OpenAudit;
+  /** Denied-party screening of new and changed principals and organizations. */
+  readonly screening: ScreeningService;
   /** Metrics, access log, traces: the request observer. */
   readonly monitoring: Monitoring;
   close(): Promise<void>;
@@ -122,9 +125,17 @@ async function assemble(
     onError: failed("counters"),
   });
   opened.push(() => limits.close());
-  const snapshot = await SnapshotHolder.open(store, failed("store"), () => {
+  const screening = new ScreeningService({
+    store,
+    threshold: config.file.screening.threshold,
+    background: config.file.screening.background,
+    onError,
+  });
+  opened.push(() => screening.close());
+  const snapshot: SnapshotHolder = await SnapshotHolder.open(store, failed("store"), async () => {
     late.monitoring?.metrics?.reloaded();
-    return audit.drainer.drain();
+    await audit.drainer.drain();
+    screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   });
   const bootstrapped = await bootstrapProviders(
     store,
@@ -148,6 +159,7 @@ async function assemble(
     log,
     onError,
   });
+  screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -177,6 +189,7 @@ async function assemble(
     },
     authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
     tokenTtlDays: config.file.admin_security.token_ttl_days,
+    screening,
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;
@@ -264,9 +277,11 @@ async function assemble(
     meter,
     limits,
     audit,
+    screening,
     monitoring: observer,
     async close() {
       snapshot.stop();
+      await screening.close();
       await watch?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

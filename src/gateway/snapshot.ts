@@ -6,6 +6,7 @@
 import { updateState, type ControlState } from "../control/state.js";
 import { federationRecords, type FederationRecords } from "../identity/records.js";
 import type { Principal } from "../policy/index.js";
+import { applyScreening } from "../screening/status.js";
 import type { Store } from "../store/index.js";
 
 export interface KeyEntry {
@@ -28,7 +29,10 @@ export interface Snapshot {
 /** `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds. */
 export async function loadSnapshot(store: Store, previous: Snapshot | null = null): Promise<Snapshot> {
   const s = await store.snapshot();
-  const principals = new Map(s.principals.map((p) => [p.id, p]));
+  // Read after the snapshot: a status that changes in between also bumped the version, so the next
+  // poll reloads (never older than the snapshot's version).
+  const statuses = await store.screening.statuses();
+  const principals = new Map(applyScreening(s.principals, statuses).map((p) => [p.id, p]));
   const keys = new Map<string, KeyEntry>();
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });

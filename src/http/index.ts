@@ -195,6 +195,7 @@ function renderProblem(p: Problem) {
     code: p.code,
     path: formatPath(p.path),
     message: p.message,
+    ...(p.file === undefined ? {} : { file: p.file }),
     ...(p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 }),
   };
 }

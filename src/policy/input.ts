@@ -34,6 +34,11 @@ export const principalSchema = z.strictObject({
     .string({ error: "expected the principal's id (a string)" })
     .min(1, "the principal's id is empty")
     .max(MAX_ID, `the principal's id is longer than ${MAX_ID} characters`),
+  name: z.string().min(1).max(1024).nullish(),
+  birth_date: z
+    .string()
+    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "expected a birth date as YYYY, YYYY-MM or YYYY-MM-DD")
+    .nullish(),
   citizenships: z.array(nationality).default([]),
   permanent_residencies: z.array(nationality).default([]),
   residence: country.nullish(),
@@ -43,11 +48,12 @@ export const principalSchema = z.strictObject({
         z.string().min(1).max(MAX_ID),
         z.strictObject({
           id: z.string().min(1).max(MAX_ID),
+          name: z.string().min(1).max(1024).nullish(),
           country: country.nullish(),
           screening: z.enum(SCREENING_STATUSES).optional(),
         }),
       ],
-      { error: 'expected an organization id, or {"id", "country", "screening"}' },
+      { error: 'expected an organization id, or {"id", "name", "country", "screening"}' },
     )
     .nullish(),
   assurance: z.enum(ASSURANCE_LEVELS).default("none"),

@@ -29,12 +29,17 @@ export interface Nationality {
 
 export interface OrganizationRef {
   readonly id: string;
+  /** The organization's name, for denied-party screening. */
+  readonly name?: string | null;
   readonly country?: string | null;
   readonly screening?: Screening;
 }
 
 export interface Principal {
   readonly id: string;
+  /** The person's name and birth date, for denied-party screening (never read by the decision). */
+  readonly name?: string | null;
+  readonly birth_date?: string | null;
   readonly citizenships?: readonly Nationality[];
   readonly permanent_residencies?: readonly Nationality[];
   readonly residence?: string | null;

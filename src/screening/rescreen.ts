@@ -1,23 +1,137 @@
-/** Rescreening after a list import: only what changed. */
+/**
+ * Screening subjects and recording what was found: a full pass (every subject against every active
+ * list), the incremental pass after an import (every subject against only the added and changed
+ * entries; matches on removed entries resolved), and single subjects as they are created or changed.
+ * Work is done in batches that yield to the event loop, so a gateway keeps serving meanwhile.
+ */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
+import type { FoundMatch, SubjectScreening } from "../store/screening.js";
+import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
+import { ScreeningIndex } from "./index.js";
+import type { ListEntry } from "./types.js";
+import { loadSubjects, type Subject } from "./subjects.js";
 
 export interface RescreenSummary {
+  /** Subjects screened. */
   readonly subjects: number;
+  /** Listed entries screened against. */
   readonly entries: number;
+  /** Matches at or above the threshold found in this pass. */
   readonly potential: number;
+  /** Matches resolved (entry removed, or no longer matching). */
   readonly resolved: number;
+  /** Match rows written (new, changed or resolved). */
+  readonly changed: number;
 }
 
+export interface RescreenOptions {
+  readonly actor: string;
+  readonly threshold?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Subjects per store transaction (and between yields to the event loop). */
+  readonly batch?: number;
+}
+
+const key = (kind: string, id: string) => `${kind}:${id}`;
+
+/** Screens `subjects` with `engine` and records the outcome under `scope`. */
+async function screenAndRecordAll(
+  store: Store,
+  engine: ScreeningEngine,
+  subjects: readonly Subject[],
+  scope: SubjectScreening["scope"],
+  mustRecord: ReadonlySet<string>,
+  options: RescreenOptions,
+): Promise<Omit<RescreenSummary, "entries">> {
+  const batch = options.batch ?? 500;
+  let potential = 0;
+  let changed = 0;
+  for (let i = 0; i < subjects.length; i += batch) {
+    const screenings: SubjectScreening[] = [];
+    for (const s of subjects.slice(i, i + batch)) {
+      const found: FoundMatch[] = engine.index.search(s.facts, { threshold: engine.threshold }).map((m) => ({
+        list: m.list,
+        entryId: m.entry_id,
+        entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
+        score: m.score,
+        explanation: m,
+      }));
+      potential += found.length;
+      if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
+        screenings.push({ subject: { kind: s.kind, id: s.id }, found, scope });
+    }
+    if (screenings.length > 0) changed += (await store.screening.record(screenings, options.actor)).changed;
+    options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);
+    await yieldToLoop();
+  }
+  return { subjects: subjects.length, potential, resolved: 0, changed };
+}
+
+/** Every subject against every active list (`clearance screening rescreen`). */
+export async function rescreenAll(
+  store: Store,
+  options: RescreenOptions & { engine?: ScreeningEngine },
+): Promise<RescreenSummary> {
+  const engine =
+    options.engine ?? (await ScreeningEngine.load(store, options.threshold ?? DEFAULT_THRESHOLD));
+  const subjects = await loadSubjects(store);
+  const open = new Set(
+    (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),
+  );
+  const before = await store.screening.matches({ status: "resolved" });
+  const r = await screenAndRecordAll(store, engine, subjects, "all", open, options);
+  const after = await store.screening.matches({ status: "resolved" });
+  return { ...r, entries: engine.index.entries.length, resolved: after.length - before.length };
+}
+
+/**
+ * After an import: every subject against the added and changed entries only, and the matches on
+ * removed entries resolved.
+ */
 export async function rescreenAfterImport(
   store: Store,
   version: ListVersionRow,
   actor: string,
+  options: Omit<RescreenOptions, "actor"> = {},
 ): Promise<RescreenSummary> {
   const resolved = await store.screening.resolveRemoved(version.list, version.diff.removed, actor);
-  return {
-    subjects: 0,
-    entries: version.diff.added.length + version.diff.changed.length,
-    potential: 0,
-    resolved,
-  };
+  const touched = new Set([...version.diff.added, ...version.diff.changed]);
+  if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
+  const entries = (await store.screening.entries(version.list, version.version))
+    .filter((e) => touched.has(e.id))
+    .map((e) => ({ entry: JSON.parse(e.document) as ListEntry, digest: e.digest }));
+  const index = ScreeningIndex.build([{ list: version.list, version: version.version, entries }]);
+  const engine = new ScreeningEngine(index, options.threshold ?? DEFAULT_THRESHOLD);
+  const subjects = await loadSubjects(store);
+  // Subjects with an open match on a changed entry are recorded even when nothing is found now.
+  const open = new Set(
+    (await store.screening.matches({ status: "potential" }))
+      .filter((m) => m.list === version.list && touched.has(m.entry_id))
+      .map((m) => key(m.subject_kind, m.subject_id)),
+  );
+  const r = await screenAndRecordAll(
+    store,
+    engine,
+    subjects,
+    { list: version.list, entryIds: touched },
+    open,
+    { ...options, actor },
+  );
+  return { ...r, entries: entries.length, resolved: resolved, changed: r.changed + resolved };
+}
+
+/** Some subjects (just created or changed) against every active list. */
+export async function screenSubjects(
+  store: Store,
+  engine: ScreeningEngine,
+  subjects: readonly Subject[],
+  actor: string,
+): Promise<RescreenSummary> {
+  // Recorded: subjects with something found, and subjects with an open match (which may now resolve).
+  const open = new Set(
+    (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),
+  );
+  const r = await screenAndRecordAll(store, engine, subjects, "all", open, { actor });
+  return { ...r, entries: engine.index.entries.length };
 }

@@ -4,6 +4,7 @@ import { ClearanceError } from "../../errors/index.js";
 import { keyCreation } from "../../control/schemas.js";
 import { principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
+import { principalSubject } from "../../screening/subjects.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
@@ -36,6 +37,9 @@ export const principalRoutes = [
     status: 201,
     async handle({ deps, body, caller }) {
       await deps.store.principals.put(body, caller.id);
+      // Screened before answering: the change below carries its screening status to every node.
+      const subject = principalSubject(body);
+      if (subject !== null) await deps.screening?.screen([subject], "screening");
       await deps.changed();
       return body;
     },

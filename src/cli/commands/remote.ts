@@ -10,6 +10,7 @@
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
+ *   clearance remote screening lists|diff|import|search|rescreen|review
  *   clearance remote partners idp add|list|show|update|remove
  *   clearance remote federated list|show|block|unblock
  *
@@ -38,6 +39,7 @@ import { federated, idp } from "./remote-idp.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
 import { models, reports, schemes } from "./remote-schemes.js";
+import { registerRemoteScreening } from "./remote-screening.js";
 
 type IdentityView = Omit<Identity, "token_hash">;
 type PublicKey = Omit<ApiKeyRecord, "hash">;
@@ -296,6 +298,7 @@ export function registerRemote(
     );
   registerRemoteGroup(more, remotePrincipals, io, outcome, env);
   registerRemoteGroup(more, remoteKeys, io, outcome, env);
+  registerRemoteScreening(more, io, outcome, env);
   const remotePartners = more
     .command("partners")
     .description("partners' identity providers on a running server (clearance partners: the partners)");

@@ -4,13 +4,23 @@
  * running server are under `clearance remote screening`.
  */
 import type { Command } from "commander";
+import cliProgress from "cli-progress";
 import { existsSync, readFileSync } from "node:fs";
 import { InvalidInputError } from "../../errors/index.js";
 import { ofacCompanions } from "../../screening/loaders/index.js";
 import { importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import type { Io } from "../io.js";
+import { processIo, type Io } from "../io.js";
+import type { Outcome } from "../outcome.js";
+import { EXIT_INVALID } from "../outcome.js";
+import { compareLines, searchLines } from "../../screening/batch.js";
+import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/engine.js";
+import { loadList } from "../../screening/loaders/index.js";
+import { importInput } from "../../screening/lists.js";
+import { rescreenAll } from "../../screening/rescreen.js";
+import type { MatchExplanation } from "../../screening/matcher.js";
+import { StoreError, type MatchRow } from "../../store/index.js";
 import { actor, CONFIG, DATA_DIR, table, withStore, type Where } from "./store.js";
 
 type Opts = Where & { json?: boolean };
@@ -74,7 +84,80 @@ export function renderDiff(v: ListVersionRow, limit: number): string {
   );
 }
 
-export function registerScreening(program: Command, io: Io): Command {
+/** One line per match: score, list and entry, the name matched, and why. */
+export function matchLines(matches: readonly MatchExplanation[]): string {
+  if (matches.length === 0) return "no match at or above the threshold\n";
+  return matches
+    .map(
+      (m) =>
+        `${m.score.toFixed(3)}  ${m.list}/${m.entry_id}  ${m.matched_name}${m.matched_name === m.primary_name ? "" : ` (a.k.a. of ${m.primary_name})`}\n` +
+        `       ${m.entry_type}, ${m.strength} ${m.name_kind}; ${m.method}: ${m.tokens.map((t) => `${t.query}=${t.listed} ${t.similarity}`).join(", ")}` +
+        `${m.unmatched_listed.length ? `; not matched: ${m.unmatched_listed.join(" ")}` : ""}\n` +
+        m.factors
+          .map((f) => `       ${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)} ${f.field}: ${f.detail}\n`)
+          .join(""),
+    )
+    .join("");
+}
+
+export const MATCH_HEADER = ["ID", "STATUS", "SCORE", "SUBJECT", "LIST", "ENTRY", "MATCHED NAME", "REVIEWER"];
+export const matchRow = (m: MatchRow): string[] => [
+  m.id,
+  m.status,
+  m.score.toFixed(3),
+  `${m.subject_kind}:${m.subject_id}`,
+  m.list,
+  m.entry_id,
+  (m.explanation as MatchExplanation).matched_name ?? "-",
+  m.reviewer ?? "-",
+];
+
+/** A bar on the terminal for long runs; never when stderr is not the process's own TTY. */
+function progress(io: Io, json: boolean) {
+  let bar: cliProgress.SingleBar | null = null;
+  const enabled = !json && io === processIo && process.stderr.isTTY === true;
+  return {
+    update(done: number, total: number) {
+      if (!enabled) return;
+      if (bar === null) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            clearOnComplete: true,
+            hideCursor: true,
+            format:
+              "rescreening [{bar}] {percentage}% | {value}/{total} principals and organizations | ETA {eta_formatted}",
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0);
+      }
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** A threshold from the command line: a number from 0 to 1 (a typo must not resolve every match). */
+function threshold(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_THRESHOLD;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidInputError([
+      {
+        code: "invalid_threshold",
+        path: ["--threshold"],
+        message: `expected a score from 0 to 1, found ${JSON.stringify(value)}`,
+      },
+    ]);
+  return n;
+}
+
+function nationalities(country: string | undefined): string[] {
+  return country === undefined ? [] : country.split(",").map((c) => c.trim());
+}
+
+export function registerScreening(program: Command, io: Io, outcome: Outcome = { exitCode: 0 }): Command {
   const screening = program
     .command("screening")
     .description("denied-party screening: sanctions and denied-party lists, matches, review");
@@ -187,5 +270,177 @@ export function registerScreening(program: Command, io: Io): Command {
         io.stdout(renderDiff(v, Number(opts.limit) || 50));
       }),
     );
+  screening
+    .command("rescreen")
+    .description("screen every principal and organization against every active list, with a progress bar")
+    .option("--threshold <score>", `potential match from this score (default ${DEFAULT_THRESHOLD})`)
+    .option(...DATA_DIR)
+    .option(...CONFIG)
+    .option("--json", "JSON output")
+    .action((opts: Opts & { threshold?: string }) =>
+      withStore(opts, async (store) => {
+        const bar = progress(io, opts.json === true);
+        const summary = await rescreenAll(store, {
+          actor: actor(),
+          threshold: threshold(opts.threshold),
+          onProgress: (done, total) => bar.update(done, total),
+        });
+        bar.stop();
+        if (opts.json) return io.stdout(`${JSON.stringify(summary)}\n`);
+        io.stdout(
+          `rescreened ${summary.subjects} principals and organizations against ${summary.entries} entries: ` +
+            `${summary.potential} matches at or above the threshold, ${summary.changed} changes recorded, ${summary.resolved} resolved\n`,
+        );
+      }),
+    );
+  screening
+    .command("search")
+    .description(
+      "screen a name against the active lists (or, with --lists and --jsonl, JSON lines on stdin against list files)",
+    )
+    .argument("[name]", "the name to screen")
+    .option("--type <type>", "person, organization or unknown", "unknown")
+    .option("--birth-date <date>", "YYYY, YYYY-MM or YYYY-MM-DD")
+    .option("--country <code>", "nationality or country: ISO alpha-2 codes or English names, comma-separated")
+    .option("--threshold <score>", `lowest score shown (default ${DEFAULT_THRESHOLD})`)
+    .option("--lists <file...>", "list files to screen against instead of the store's active lists")
+    .option(
+      "--jsonl",
+      'read {"name", "schema", "birth_date", "nationality"} lines on stdin; write one line each',
+    )
+    .option(...DATA_DIR)
+    .option(...CONFIG)
+    .option("--json", "JSON output")
+    .action(
+      async (
+        name: string | undefined,
+        opts: Opts & {
+          type: string;
+          birthDate?: string;
+          country?: string;
+          threshold?: string;
+          lists?: string[];
+          jsonl?: boolean;
+        },
+      ) => {
+        const min = threshold(opts.threshold);
+        if (!["person", "organization", "unknown"].includes(opts.type))
+          throw new InvalidInputError([
+            { code: "invalid_type", path: ["--type"], message: "expected person, organization or unknown" },
+          ]);
+        const engine =
+          opts.lists !== undefined
+            ? ScreeningEngine.fromLists(
+                opts.lists.map((f) => {
+                  const parsed = loadList(readListFiles([f]));
+                  const input = importInput(parsed);
+                  return {
+                    list: parsed.list,
+                    entries: parsed.entries.map((entry, i) => ({ entry, digest: input.entries[i]!.digest })),
+                  };
+                }),
+                min,
+              )
+            : await withStore(opts, (store) => ScreeningEngine.load(store, min));
+        if (opts.jsonl) {
+          const lines = searchLines(io.stdin(), engine);
+          for (const l of lines) io.stdout(`${l.text}\n`);
+          if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
+          return;
+        }
+        if (name === undefined)
+          throw new InvalidInputError([
+            { code: "missing_name", path: ["name"], message: "give the name to screen (or --jsonl)" },
+          ]);
+        const facts = checkFacts({
+          name,
+          type: opts.type as "person" | "organization" | "unknown",
+          ...(opts.birthDate === undefined ? {} : { birth_date: opts.birthDate }),
+          nationalities: nationalities(opts.country),
+        });
+        const result = engine.screen(facts);
+        if (opts.json)
+          return io.stdout(
+            `${JSON.stringify({ match: result.status === "potential", ...result }, null, 2)}\n`,
+          );
+        if (result.lists.length === 0) io.stderr("no lists imported: nothing to screen against\n");
+        io.stdout(matchLines(result.matches));
+      },
+    );
+  screening
+    .command("compare")
+    .description(
+      'score name pairs: {"schema", "a", "b"} lines on stdin, one {"score", "match"} line out each',
+    )
+    .requiredOption("--jsonl", "JSON lines in and out (the only mode)")
+    .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
+    .action((opts: { threshold?: string }) => {
+      const lines = compareLines(io.stdin(), threshold(opts.threshold));
+      for (const l of lines) io.stdout(`${l.text}\n`);
+      if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
+    });
+
+  const review = screening.command("review").description("the review queue: potential screening matches");
+  review
+    .command("list")
+    .description("screening matches (default: the open ones, status potential)")
+    .option("--status <status>", "potential, confirmed, cleared or resolved", "potential")
+    .option("--subject <id>", "only this principal's or organization's")
+    .option(...DATA_DIR)
+    .option(...CONFIG)
+    .option("--json", "JSON output")
+    .action((opts: Opts & { status: string; subject?: string }) =>
+      withStore(opts, async (store) => {
+        const matches = await store.screening.matches({
+          status: opts.status as MatchRow["status"],
+          ...(opts.subject === undefined ? {} : { subjectId: opts.subject }),
+        });
+        if (opts.json) return io.stdout(`${JSON.stringify(matches, null, 2)}\n`);
+        if (matches.length === 0) return io.stdout(`no ${opts.status} screening matches\n`);
+        io.stdout(table([MATCH_HEADER, ...matches.map(matchRow)]));
+      }),
+    );
+  review
+    .command("show")
+    .argument("<id>", "the match id (see review list)")
+    .option(...DATA_DIR)
+    .option(...CONFIG)
+    .option("--json", "JSON output")
+    .action((id: string, opts: Opts) =>
+      withStore(opts, async (store) => {
+        const m = (await store.screening.matches()).find((x) => x.id === id);
+        if (m === undefined)
+          throw new InvalidInputError([{ code: "not_found", path: [], message: `no screening match ${id}` }]);
+        if (opts.json) return io.stdout(`${JSON.stringify(m, null, 2)}\n`);
+        io.stdout(`${m.id}: ${m.status}${m.reviewer === null ? "" : ` by ${m.reviewer} (${m.reason})`}\n`);
+        io.stdout(matchLines([m.explanation as MatchExplanation]));
+      }),
+    );
+  for (const verb of ["confirm", "clear"] as const) {
+    review
+      .command(verb)
+      .description(
+        verb === "confirm"
+          ? "confirm a potential match: a denied party"
+          : "clear a potential match (holds until the entry changes)",
+      )
+      .argument("<id>", "the match id")
+      .requiredOption("--reason <text>", "why (kept in the audit log)")
+      .option("--reviewer <name>", "who reviews (default: the operating-system user)")
+      .option(...DATA_DIR)
+      .option(...CONFIG)
+      .action((id: string, opts: Opts & { reason: string; reviewer?: string }) =>
+        withStore(opts, async (store) => {
+          const m = await store.screening
+            .review(id, verb === "confirm" ? "confirmed" : "cleared", opts.reviewer ?? actor(), opts.reason)
+            .catch((err: unknown) => {
+              if (err instanceof StoreError)
+                throw new InvalidInputError([{ code: err.code, path: [], message: err.message }]);
+              throw err;
+            });
+          io.stdout(`${m.id}: ${m.status}\n`);
+        }),
+      );
+  }
   return screening;
 }

@@ -74,3 +74,116 @@ describe("clearance screening import | lists | diff (on the store)", () => {
     expect(names).toEqual(expect.arrayContaining(["un-sc", "bis-dpl", "us-csl", "test-sanctions"]));
   });
 });
+
+describe("clearance screening search | compare | rescreen | review", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli2-"));
+  const dataDir = ["--data-dir", join(dir, "data")];
+
+  it("compare --jsonl: one score line per input line, in order; bad lines say which", async () => {
+    const input = [
+      { schema: "Person", a: "Ivan Petrov", b: "PETROV, Ivan" },
+      { schema: "Company", a: "Acme Trading Co., Ltd.", b: "ACME TRADING LIMITED" },
+      { schema: "Person", a: "Ivan Petrov", b: "Olga Smirnova" },
+      { schema: "Person", a: "", b: "x" },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join("\n");
+    const r = await cli(["screening", "compare", "--jsonl"], input);
+    const lines = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.slice(0, 3)).toEqual([
+      { score: 1, match: true },
+      { score: 1, match: true },
+      expect.objectContaining({ match: false }),
+    ]);
+    expect(lines[3].error.problems[0]).toMatchObject({ path: ["a"], line: 4 });
+    expect(r.code).toBe(2);
+  });
+
+  it("search --lists --jsonl against list files, without a store", async () => {
+    const input = [
+      { name: "Ivan Petrov", schema: "Person", birth_date: "1965", nationality: "ru" },
+      { name: "Global Relief Foundation", schema: "Organization" },
+      { name: "Hanna Schmidt", schema: "Person", nationality: "Germany" },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join("\n");
+    const r = await cli(
+      [
+        "screening",
+        "search",
+        "--jsonl",
+        "--lists",
+        join(FIXTURES, "ofac", "sdn.csv"),
+        join(FIXTURES, "un.xml"),
+      ],
+      input,
+    );
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines[0].match).toBe(true);
+    expect(lines[0].candidates[0]).toMatchObject({
+      list: "ofac-sdn",
+      entry_id: "101",
+      name: "PETROV, Ivan Sergeyevich",
+    });
+    expect(lines[0].candidates[0].why.factors.length).toBe(2);
+    expect(lines[1].candidates[0]).toMatchObject({ list: "un-sc", entry_id: "9002" });
+    expect(lines[2]).toEqual({ match: false, candidates: [] });
+  });
+
+  it("rescreen finds principals on the lists; review confirms or clears with a reason", async () => {
+    await cli(["screening", "import", join(FIXTURES, "un.xml"), ...dataDir]);
+    const p = join(dir, "p.json");
+    writeFileSync(
+      p,
+      JSON.stringify({
+        id: "abdul",
+        name: "Abdulhai Salek",
+        birth_date: "1970-03-01",
+        citizenships: [{ country: "AF" }],
+      }),
+    );
+    await cli(["principals", "add", "--file", p, ...dataDir]);
+    const rescreen = await cli(["screening", "rescreen", ...dataDir]);
+    expect(rescreen.out).toMatch(/rescreened 1 principals and organizations against 2 entries: 1 matches/);
+    const list = await cli(["screening", "review", "list", "--json", ...dataDir]);
+    const [m] = JSON.parse(list.out);
+    expect(m).toMatchObject({ subject_id: "abdul", list: "un-sc", entry_id: "9001", status: "potential" });
+    const show = await cli(["screening", "review", "show", m.id, ...dataDir]);
+    expect(show.out).toContain("un-sc/9001  Abdulhai Salek (a.k.a. of ABDUL SALEK)");
+    expect(show.out).toMatch(/\+0\.0\d birth_date/);
+    const confirm = await cli([
+      "screening",
+      "review",
+      "confirm",
+      m.id,
+      "--reason",
+      "same passport",
+      "--reviewer",
+      "rita",
+      ...dataDir,
+    ]);
+    expect(confirm.out).toBe(`${m.id}: confirmed\n`);
+    expect((await cli(["principals", "list", ...dataDir])).out).toContain("abdul");
+    const missing = await cli(["screening", "review", "clear", "nope", "--reason", "x", ...dataDir]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain("no screening match");
+    const search = await cli([
+      "screening",
+      "search",
+      "Abu Salek",
+      "--type",
+      "person",
+      "--threshold",
+      "0.5",
+      ...dataDir,
+    ]);
+    expect(search.out).toContain("weak aka");
+  });
+});

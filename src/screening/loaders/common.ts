@@ -251,12 +251,17 @@ const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 /** Drops empty and duplicate values, so that two loads of one file give identical entries. */
 export function tidy(e: ListEntry): ListEntry {
   const seen = new Set<string>();
-  const names = e.names.filter((n) => {
-    const key = n.name.toLowerCase();
-    if (n.name.trim() === "" || seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  // Lists wrap long names over lines and tabs: one space, and no control characters, in a name.
+  // eslint-disable-next-line no-control-regex -- control characters are what is taken out
+  const clean = (name: string) => name.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, " ").trim();
+  const names = e.names
+    .map((n) => ({ ...n, name: clean(n.name) }))
+    .filter((n) => {
+      const key = n.name.toLowerCase();
+      if (n.name.trim() === "" || seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   return {
     ...e,
     names,

@@ -152,32 +152,38 @@ describe("malformed lists are refused with file, line and field", () => {
   });
 });
 
-describe.skipIf(!existsSync(SHARED))("the real lists in ../shared/data/screening", () => {
-  it("OFAC SDN with add/alt/comments", () => {
-    const l = loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "watchman-bench-2021-07", "sdn.csv")));
-    expect(l.entries.length).toBe(8976);
-    const zawahiri = l.entries.find((e) => e.id === "2676")!;
-    expect(zawahiri.names.length).toBeGreaterThan(2);
-    expect(zawahiri.birth_dates).toContain("1951-06-19");
-  });
-  it("OFAC SDN 2024 full list, and the consolidated non-SDN list", () => {
-    expect(
-      loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "jackdwyer-2024-05-03", "sdn.csv"))).entries.length,
-    ).toBe(14965);
-    const cons = loadList(ofacSet(join(SHARED, "ofac-consolidated-csv", "watchman", "cons_prim.csv")));
-    expect(cons.list).toBe("ofac-consolidated");
-    expect(cons.entries.length).toBeGreaterThan(400);
-  });
-  it("CSL in both layouts, UN XML, DPL", () => {
-    expect(loadList([file(join(SHARED, "trade-gov-csl", "watchman-csl-2019.csv"))]).entries.length).toBe(115);
-    expect(
-      loadList([file(join(SHARED, "trade-gov-csl", "watchman-consolidated-sample.csv"))]).entries.length,
-    ).toBe(13);
-    const un = loadList([file(join(SHARED, "un-sc", "UN_consolidated-2026-02-27.xml"))]);
-    expect(un.entries.length).toBe(1003);
-    expect(un.published).toBe("2026-02-27");
-    expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
-    expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
-  });
-});
+describe.skipIf(!existsSync(SHARED))(
+  "the real lists in ../shared/data/screening",
+  { timeout: 60_000 },
+  () => {
+    it("OFAC SDN with add/alt/comments", () => {
+      const l = loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "watchman-bench-2021-07", "sdn.csv")));
+      expect(l.entries.length).toBe(8976);
+      const zawahiri = l.entries.find((e) => e.id === "2676")!;
+      expect(zawahiri.names.length).toBeGreaterThan(2);
+      expect(zawahiri.birth_dates).toContain("1951-06-19");
+    });
+    it("OFAC SDN 2024 full list, and the consolidated non-SDN list", () => {
+      expect(
+        loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "jackdwyer-2024-05-03", "sdn.csv"))).entries.length,
+      ).toBe(14965);
+      const cons = loadList(ofacSet(join(SHARED, "ofac-consolidated-csv", "watchman", "cons_prim.csv")));
+      expect(cons.list).toBe("ofac-consolidated");
+      expect(cons.entries.length).toBeGreaterThan(400);
+    });
+    it("CSL in both layouts, UN XML, DPL", () => {
+      expect(loadList([file(join(SHARED, "trade-gov-csl", "watchman-csl-2019.csv"))]).entries.length).toBe(
+        115,
+      );
+      expect(
+        loadList([file(join(SHARED, "trade-gov-csl", "watchman-consolidated-sample.csv"))]).entries.length,
+      ).toBe(13);
+      const un = loadList([file(join(SHARED, "un-sc", "UN_consolidated-2026-02-27.xml"))]);
+      expect(un.entries.length).toBe(1003);
+      expect(un.published).toBe("2026-02-27");
+      expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
+      expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
+    });
+  },
+);
 if (!existsSync(SHARED)) console.warn(`skipping the real-list loader tests: ${SHARED} is absent`);

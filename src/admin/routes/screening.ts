@@ -1,0 +1,233 @@
+/**
+ * Denied-party screening: list versions and their diffs, list imports, ad hoc searches, the review
+ * queue of potential matches (a reviewer confirms or clears, with a reason), and a full rescreen.
+ */
+import { z } from "zod";
+import { ClearanceError } from "../../errors/index.js";
+import { importList } from "../../screening/lists.js";
+import { rescreenAfterImport, rescreenAll } from "../../screening/rescreen.js";
+import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
+import { LIST_FORMATS } from "../../screening/types.js";
+import { MATCH_STATUSES } from "../../store/screening.js";
+import type { AdminDeps } from "../deps.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { READERS } from "./roles.js";
+import type { Role } from "../../control/types.js";
+
+/** Who may read screening: everyone who reads the control plane, and reviewers. */
+const SCREENING_READERS: readonly Role[] = [...READERS, "reviewer"];
+/** Who imports lists and starts a rescreen. */
+const LIST_KEEPERS: readonly Role[] = ["compliance-officer", "admin"];
+/** Who decides a potential match. */
+const REVIEWERS: readonly Role[] = ["reviewer", "admin"];
+
+const subjectFacts = z.strictObject({
+  name: z.string().min(1).max(1024),
+  type: z.enum(["person", "organization", "unknown"]).optional(),
+  birth_date: z
+    .string()
+    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "expected YYYY, YYYY-MM or YYYY-MM-DD")
+    .optional(),
+  /** ISO 3166-1 alpha-2 codes (either case) or English country names. */
+  nationality: z.union([z.string(), z.array(z.string())]).optional(),
+  country: z.string().optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
+
+const reviewBody = z.strictObject({
+  reason: z.string().trim().min(1, "a review needs a reason").max(2000),
+});
+
+async function engine(deps: AdminDeps): Promise<ScreeningEngine> {
+  return deps.screening !== undefined
+    ? deps.screening.load()
+    : ScreeningEngine.load(deps.store, DEFAULT_THRESHOLD);
+}
+
+export const screeningRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/screening/lists",
+    tag: "screening",
+    summary: "List screening list versions",
+    roles: SCREENING_READERS,
+    query: z.object({ all: z.enum(["true", "false"]).optional() }),
+    async handle({ deps, query }) {
+      const versions = (await deps.store.screening.versions()).filter(
+        (v) => query.all === "true" || v.active,
+      );
+      return {
+        data: versions.map(({ diff, ...v }) => ({
+          ...v,
+          diff: { added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length },
+        })),
+      };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/screening/lists/{list}/versions/{version}",
+    tag: "screening",
+    summary: "Read a list version with its diff from the version before",
+    roles: SCREENING_READERS,
+    async handle({ deps, params }) {
+      const versions = await deps.store.screening.versions(params.list as string);
+      const v =
+        params.version === "active"
+          ? versions.find((x) => x.active)
+          : versions.find((x) => String(x.version) === params.version);
+      if (v === undefined)
+        throw new ClearanceError(
+          "not-found",
+          "not_found",
+          `no version ${params.version} of list ${params.list}`,
+        );
+      return v;
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/screening/lists",
+    tag: "screening",
+    summary: "Import a list file",
+    roles: LIST_KEEPERS,
+    status: 201,
+    body: z.strictObject({
+      format: z.enum(LIST_FORMATS).optional(),
+      list: z.string().min(1).max(100).optional(),
+      published: z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/)
+        .optional(),
+      /** The file and, for OFAC CSV, its companions (add.csv, alt.csv, sdn_comments.csv) by name. */
+      files: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(255),
+            /** The file's bytes, base64-encoded. */
+            content_base64: z.string(),
+          }),
+        )
+        .min(1),
+    }),
+    async handle({ deps, body, caller }) {
+      const files = body.files.map((f) => ({ name: f.name, bytes: Buffer.from(f.content_base64, "base64") }));
+      const { version, unchanged } = await importList(
+        deps.store,
+        files,
+        {
+          ...(body.format === undefined ? {} : { format: body.format }),
+          ...(body.list === undefined ? {} : { list: body.list }),
+          ...(body.published === undefined ? {} : { published: body.published }),
+        },
+        caller.id,
+      );
+      const rescreen = unchanged
+        ? null
+        : await rescreenAfterImport(deps.store, version, caller.id, {
+            threshold: deps.screening?.options.threshold ?? DEFAULT_THRESHOLD,
+          });
+      await deps.changed();
+      return { version, unchanged, rescreen };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/screening/search",
+    tag: "screening",
+    summary: "Screen a name against every active list",
+    roles: SCREENING_READERS,
+    body: subjectFacts,
+    async handle({ deps, body }) {
+      const e = await engine(deps);
+      const nationalities = [
+        ...(body.nationality === undefined ? [] : [body.nationality].flat()),
+        ...(body.country === undefined ? [] : [body.country]),
+      ];
+      const facts = {
+        name: body.name,
+        ...(body.type === undefined ? {} : { type: body.type }),
+        ...(body.birth_date === undefined ? {} : { birth_date: body.birth_date }),
+        nationalities,
+      };
+      const result =
+        body.threshold === undefined && body.limit === undefined
+          ? screenPrincipal(facts, e)
+          : e.screen(facts, {
+              ...(body.threshold === undefined ? {} : { threshold: body.threshold }),
+              ...(body.limit === undefined ? {} : { limit: body.limit }),
+            });
+      return { match: result.status === "potential", ...result };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/screening/matches",
+    tag: "screening",
+    summary: "List screening matches (the review queue: status potential)",
+    roles: SCREENING_READERS,
+    query: z.object({
+      ...pageQuery,
+      status: z.enum(MATCH_STATUSES).optional(),
+      subject_kind: z.enum(["principal", "organization"]).optional(),
+      subject: z.string().optional(),
+    }),
+    async handle({ deps, query }) {
+      const matches = await deps.store.screening.matches({
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
+        ...(query.subject === undefined ? {} : { subjectId: query.subject }),
+      });
+      return paginate(matches, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/screening/matches/{id}",
+    tag: "screening",
+    summary: "Read a screening match with its explanation",
+    roles: SCREENING_READERS,
+    async handle({ deps, params }) {
+      const m = (await deps.store.screening.matches()).find((x) => x.id === params.id);
+      if (m === undefined)
+        throw new ClearanceError("not-found", "not_found", `no screening match ${params.id}`);
+      return m;
+    },
+  }),
+  ...(["confirm", "clear"] as const).map((verb) =>
+    route({
+      method: "POST",
+      path: `/admin/v1/screening/matches/{id}/${verb}`,
+      tag: "screening",
+      summary:
+        verb === "confirm"
+          ? "Confirm a potential match (a denied party)"
+          : "Clear a potential match, with a reason",
+      roles: REVIEWERS,
+      body: reviewBody,
+      async handle({ deps, params, body, caller }) {
+        const row = await deps.store.screening.review(
+          params.id as string,
+          verb === "confirm" ? "confirmed" : "cleared",
+          caller.id,
+          body.reason,
+        );
+        await deps.changed();
+        return row;
+      },
+    }),
+  ),
+  route({
+    method: "POST",
+    path: "/admin/v1/screening/rescreen",
+    tag: "screening",
+    summary: "Rescreen every principal and organization against every active list",
+    roles: LIST_KEEPERS,
+    async handle({ deps, caller }) {
+      const summary = await rescreenAll(deps.store, { actor: caller.id, engine: await engine(deps) });
+      await deps.changed();
+      return summary;
+    },
+  }),
+];

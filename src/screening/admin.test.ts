@@ -1,0 +1,191 @@
+/**
+ * Screening through a running gateway: list import over the admin API, a principal screened when
+ * created, the decision reading its status, the review queue with a reviewer, search, errors.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asAdmin, call, createIdentity } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+
+const FIXTURES = join(import.meta.dirname, "fixtures");
+const file = (name: string) => ({
+  name: name.split("/").pop()!,
+  content_base64: readFileSync(join(FIXTURES, name)).toString("base64"),
+});
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(async () => {
+  await t.gateway.close();
+});
+
+async function chat(key: string, model: string) {
+  const r = await fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "x-test-country": "DE" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+  });
+  await r.text();
+  return {
+    status: r.status,
+    reason: r.headers.get("x-clearance-reason"),
+    decision: r.headers.get("x-clearance-decision"),
+  };
+}
+
+async function principalWithKey(id: string, name: string, birth_date = "1965-01-12"): Promise<string> {
+  await asAdmin(t, "POST", "/admin/v1/principals", {
+    id,
+    name,
+    birth_date,
+    citizenships: [{ country: "DE" }],
+    residence: "DE",
+    assurance: "verified",
+  });
+  return (await asAdmin(t, "POST", "/admin/v1/keys", { principal: id }, 201)).key as string;
+}
+
+describe("denied-party screening over the admin API", () => {
+  it("imports a list, screens a new principal, and the decision withholds controlled models until review", async () => {
+    const imported = await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/screening/lists",
+      { files: [file("ofac/sdn.csv"), file("ofac/alt.csv"), file("ofac/add.csv")] },
+      201,
+    );
+    expect(imported.version).toMatchObject({ list: "ofac-sdn", version: 1, counts: { entries: 3 } });
+    const lists = await asAdmin(t, "GET", "/admin/v1/screening/lists");
+    expect(lists.data.map((v: { list: string }) => v.list)).toEqual(["ofac-sdn"]);
+
+    const clean = await principalWithKey("hanna", "Hanna Schmidt");
+    const ivan = await principalWithKey("ivan", "Ivan Petrov");
+    expect((await chat(clean, "mythos-5")).reason).not.toMatch(/screening|denied-party/);
+    expect(await chat(ivan, "mythos-5")).toMatchObject({ reason: "screening-review" });
+    const p = await asAdmin(t, "GET", "/admin/v1/principals/ivan");
+    expect(p.screening).toBe("clear"); // the record as written: the potential status comes from screening
+
+    const queue = await asAdmin(t, "GET", "/admin/v1/screening/matches?status=potential");
+    expect(queue.data).toHaveLength(1);
+    const match = queue.data[0];
+    expect(match).toMatchObject({
+      subject_kind: "principal",
+      subject_id: "ivan",
+      list: "ofac-sdn",
+      entry_id: "101",
+    });
+    expect(match.explanation).toMatchObject({
+      matched_name: "PETROV, Ivan Sergeyevich",
+      entry_type: "person",
+    });
+
+    const viewer = await createIdentity(t, "vera-viewer", ["viewer"]);
+    const reviewer = await createIdentity(t, "rita-reviewer", ["reviewer"]);
+    const path = `/admin/v1/screening/matches/${encodeURIComponent(match.id)}`;
+    expect((await call(t, viewer, "POST", `${path}/confirm`, { reason: "x" })).status).toBe(403);
+    expect((await call(t, reviewer, "POST", `${path}/confirm`, {})).status).toBe(400);
+    const confirmed = await call(t, reviewer, "POST", `${path}/confirm`, { reason: "same passport number" });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body).toMatchObject({
+      status: "confirmed",
+      reviewer: "rita-reviewer",
+      reason: "same passport number",
+    });
+    // A confirmed match denies every model, open ones included.
+    expect(await chat(ivan, "mythos-4")).toMatchObject({ reason: "denied-party", decision: "deny" });
+
+    const cleared = await call(t, reviewer, "POST", `${path}/clear`, {
+      reason: "different person after all",
+    });
+    expect(cleared.body).toMatchObject({ status: "cleared" });
+    expect((await chat(ivan, "mythos-5")).reason).not.toMatch(/screening|denied-party/);
+    // Viewers read the queue; the reviewer's step is in the audit log with the reason.
+    expect((await call(t, viewer, "GET", `${path}`)).body.status).toBe("cleared");
+    const entries = await asAdmin(t, "GET", "/admin/v1/screening/matches?subject=ivan");
+    expect(entries.data[0].reviewer).toBe("rita-reviewer");
+  });
+
+  it("screens in the background a principal written past the admin API (CLI, seed, federation)", async () => {
+    await t.gateway.store.principals.put({
+      id: "ivan-cli",
+      name: "PETROV, Ivan S.",
+      birth_date: "1965-01-12",
+      citizenships: [{ country: "DE" }],
+    });
+    await t.gateway.snapshot.refresh();
+    await t.gateway.screening.idle();
+    const page = await asAdmin(t, "GET", "/admin/v1/screening/matches?subject=ivan-cli");
+    expect(page.data).toHaveLength(1);
+    expect(page.data[0]).toMatchObject({ status: "potential", entry_id: "101" });
+    await t.gateway.snapshot.refresh();
+    expect(t.gateway.snapshot.current.principals.get("ivan-cli")?.screening).toBe("potential");
+  });
+
+  it("searches ad hoc, with explanations; bad names are refused naming the field", async () => {
+    const r = await asAdmin(t, "POST", "/admin/v1/screening/search", {
+      name: "Петров Иван",
+      type: "person",
+      birth_date: "1965",
+      nationality: "ru",
+    });
+    expect(r.match).toBe(true);
+    expect(r.matches[0]).toMatchObject({ list: "ofac-sdn", entry_id: "101" });
+    expect(r.matches[0].factors.map((f: { field: string }) => f.field)).toEqual([
+      "birth_date",
+      "nationality",
+    ]);
+    const none = await asAdmin(t, "POST", "/admin/v1/screening/search", {
+      name: "Corp",
+      type: "organization",
+    });
+    expect(none).toMatchObject({ match: false, matches: [] });
+    const bad = await call(
+      t,
+      (await createIdentity(t, "s-viewer", ["viewer"])) as string,
+      "POST",
+      "/admin/v1/screening/search",
+      {
+        name: "Ivan\u0000Petrov",
+      },
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.problems[0]).toMatchObject({ path: "name" });
+    const long = await call(t, null, "POST", "/admin/v1/screening/search", { name: "x" });
+    expect(long.status).toBe(401);
+  });
+
+  it("refuses a malformed list with file, line and field, keeping the previous version active", async () => {
+    const broken = Buffer.from('101,"PETROV, Ivan","individual"\n').toString("base64");
+    const r = await call(
+      t,
+      (await createIdentity(t, "co-officer", ["compliance-officer"])) as string,
+      "POST",
+      "/admin/v1/screening/lists",
+      {
+        files: [{ name: "sdn.csv", content_base64: broken }],
+      },
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.error.problems[0]).toMatchObject({ file: "sdn.csv", line: 1 });
+    const lists = await asAdmin(t, "GET", "/admin/v1/screening/lists");
+    expect(lists.data[0]).toMatchObject({ list: "ofac-sdn", version: 1, active: true });
+  });
+
+  it("is in the OpenAPI document", async () => {
+    const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    for (const p of [
+      "/admin/v1/screening/lists",
+      "/admin/v1/screening/search",
+      "/admin/v1/screening/matches",
+      "/admin/v1/screening/matches/{id}/confirm",
+      "/admin/v1/screening/matches/{id}/clear",
+      "/admin/v1/screening/rescreen",
+    ])
+      expect(doc.paths).toHaveProperty([p]);
+  });
+});

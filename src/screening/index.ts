@@ -1,0 +1,236 @@
+/**
+ * The in-memory screening index, built once per set of list versions: every listed name normalised
+ * and prepared, and posting lists from blocking keys (the token, its first and last four letters,
+ * its consonant skeleton, the name's joined prefix) to names. A search looks up only the names that
+ * share a key with the subject's, so it never scans the lists.
+ */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import {
+  compareNames,
+  explain,
+  prepare,
+  type MatchExplanation,
+  type PreparedName,
+  type SimilarityCache,
+  type SubjectFacts,
+} from "./matcher.js";
+import { normaliseName, PARTICLES, skeleton } from "./normalise.js";
+import type { ListEntry, ListedName } from "./types.js";
+
+export interface IndexedList {
+  readonly list: string;
+  readonly version?: number;
+  readonly entries: readonly { readonly entry: ListEntry; readonly digest: string }[];
+}
+
+export interface IndexedEntry {
+  readonly list: string;
+  readonly entry: ListEntry;
+  readonly digest: string;
+}
+
+export interface SearchOptions {
+  /** Lowest score returned. */
+  readonly threshold: number;
+  /** Most candidates returned (best first). */
+  readonly limit?: number;
+}
+
+function tokenKeys(t: string): string[] {
+  if (t.length < 2 || PARTICLES.has(t)) return [];
+  const keys = [`t:${t}`];
+  if (t.length >= 4) keys.push(`p:${t.slice(0, 4)}`);
+  if (t.length >= 5) keys.push(`x:${t.slice(-4)}`);
+  const s = skeleton(t);
+  if (s.length >= 2) keys.push(`s:${s}`);
+  return keys;
+}
+
+const joinedKey = (joined: string) => (joined.length >= 6 ? `j:${joined.slice(0, 5)}` : null);
+
+export class ScreeningIndex {
+  readonly entries: IndexedEntry[] = [];
+  readonly lists: readonly { list: string; version?: number; entries: number }[];
+  /** Per listed name: its entry (index into `entries`), the name, and its prepared form. */
+  #nameEntry: Int32Array;
+  /** Per listed name: how many of its tokens have blocking keys (what a search can reach it by). */
+  #keyed: Uint8Array = new Uint8Array(0);
+  readonly #names: ListedName[] = [];
+  readonly #prepared: PreparedName[] = [];
+  readonly #postings = new Map<string, Int32Array>();
+  readonly #df = new Map<string, number>();
+  // Scratch for searches (single-threaded, not re-entrant).
+  #stamp: Int32Array;
+  #hits: Uint8Array;
+  #generation = 0;
+
+  private constructor(lists: readonly IndexedList[]) {
+    this.lists = lists.map((l) => ({
+      list: l.list,
+      ...(l.version === undefined ? {} : { version: l.version }),
+      entries: l.entries.length,
+    }));
+    this.#build = this.#steps(lists);
+    this.#nameEntry = new Int32Array(0);
+    this.#stamp = new Int32Array(0);
+    this.#hits = new Uint8Array(0);
+  }
+
+  readonly #build: Generator<void, void>;
+
+  /** The build, in steps of about 2,000 names, so that an async build can yield between them. */
+  *#steps(lists: readonly IndexedList[]): Generator<void, void> {
+    const raw: { entry: number; name: ListedName; tokens: readonly string[] }[] = [];
+    for (const l of lists) {
+      for (const e of l.entries) {
+        const at = this.entries.length;
+        this.entries.push({ list: l.list, entry: e.entry, digest: e.digest });
+        for (const n of e.entry.names) {
+          const tokens = normaliseName(n.name, e.entry.type).tokens;
+          if (tokens.length === 0) continue;
+          raw.push({ entry: at, name: n, tokens });
+          for (const t of new Set(tokens)) this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
+          if (raw.length % 2000 === 0) yield;
+        }
+      }
+    }
+    this.#nameEntry = new Int32Array(raw.length);
+    this.#keyed = new Uint8Array(raw.length);
+    const postings = new Map<string, number[]>();
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i]!;
+      this.#nameEntry[i] = r.entry;
+      this.#names.push(r.name);
+      const p = prepare(r.name.name, this.entries[r.entry]!.entry.type, this.weight);
+      this.#prepared.push(p);
+      const keys = new Set(p.tokens.flatMap(tokenKeys));
+      this.#keyed[i] = Math.min(255, new Set(p.tokens.filter((t) => tokenKeys(t).length > 0)).size);
+      const j = joinedKey(p.joined);
+      if (j !== null) keys.add(j);
+      for (const k of keys) {
+        let list = postings.get(k);
+        if (list === undefined) postings.set(k, (list = []));
+        list.push(i);
+      }
+      if (i % 2000 === 1999) yield;
+    }
+    for (const [k, v] of postings) this.#postings.set(k, Int32Array.from(v));
+    this.#stamp = new Int32Array(raw.length);
+    this.#hits = new Uint8Array(raw.length);
+  }
+
+  static build(lists: readonly IndexedList[]): ScreeningIndex {
+    const index = new ScreeningIndex(lists);
+    while (!index.#build.next().done);
+    return index;
+  }
+
+  /** The same index, built in steps that yield to the event loop (a gateway keeps serving). */
+  static async buildAsync(lists: readonly IndexedList[]): Promise<ScreeningIndex> {
+    const index = new ScreeningIndex(lists);
+    while (!index.#build.next().done) await yieldToLoop();
+    return index;
+  }
+
+  /** Rare tokens weigh more than common ones ("mohammed", "trading"). */
+  readonly weight = (token: string): number => {
+    const df = this.#df.get(token) ?? 0;
+    return 1 / (1 + Math.log10(1 + df / 50));
+  };
+
+  get size(): { entries: number; names: number; keys: number; postings: number } {
+    let postings = 0;
+    for (const v of this.#postings.values()) postings += v.length;
+    return { entries: this.entries.length, names: this.#names.length, keys: this.#postings.size, postings };
+  }
+
+  /** How much the last search looked at: names reached through the keys, and names scored. */
+  lastSearch = { reached: 0, scored: 0 };
+
+  /** The subject's matches at or above the threshold, best first, one (the best name) per entry. */
+  search(facts: SubjectFacts, options: SearchOptions): MatchExplanation[] {
+    const type = facts.type ?? "unknown";
+    const query = prepare(facts.name, type, this.weight);
+    if (query.tokens.length === 0) return [];
+    const gen = ++this.#generation;
+    const stamp = this.#stamp;
+    const hits = this.#hits;
+    const touched: number[] = [];
+    // Per query token, each name it reaches counts once.
+    const seenForToken = new Set<number>();
+    for (const t of new Set(query.tokens)) {
+      seenForToken.clear();
+      for (const k of tokenKeys(t)) {
+        const list = this.#postings.get(k);
+        if (list === undefined) continue;
+        for (let x = 0; x < list.length; x++) {
+          const n = list[x]!;
+          if (seenForToken.has(n)) continue;
+          seenForToken.add(n);
+          if (stamp[n] !== gen) {
+            stamp[n] = gen;
+            hits[n] = 0;
+            touched.push(n);
+          }
+          if (hits[n]! < 255) hits[n]!++;
+        }
+      }
+    }
+    const j = joinedKey(query.joined);
+    const joinedHits = j === null ? undefined : this.#postings.get(j);
+    if (joinedHits !== undefined)
+      for (const n of joinedHits) {
+        if (stamp[n] !== gen) {
+          stamp[n] = gen;
+          hits[n] = 0;
+          touched.push(n);
+        }
+        hits[n] = Math.max(hits[n]!, 2);
+      }
+    const substantive = new Set(query.tokens.filter((t) => tokenKeys(t).length > 0)).size;
+    const need = Math.min(2, Math.max(1, substantive));
+    // A name reaching the floor shares at least about half of the shorter side's tokens (the score
+    // weighs the better-covered side 0.7): fewer hits cannot get there, so they are not scored.
+    const keyed = this.#keyed;
+    // Factors add at most +0.1: a name scoring below this cannot reach the threshold.
+    const floor = options.threshold - 0.1;
+    const best = new Map<number, MatchExplanation>();
+    const cache: SimilarityCache = new Map();
+    let scored = 0;
+    for (const n of touched) {
+      const h = hits[n]!;
+      if (h < need && this.#prepared[n]!.tokens.length >= need) continue;
+      if (h < Math.ceil(0.5 * Math.min(substantive, keyed[n]!))) continue;
+      // The best score h shared tokens could give (uniform weights, 0.1 of slack for the weights).
+      const a = Math.min(1, h / Math.max(1, substantive));
+      const b = Math.min(1, h / Math.max(1, keyed[n]!));
+      let bound = 0.7 * Math.max(a, b) + 0.3 * Math.min(a, b);
+      // One name in common is not a match when either side has more (see compareNames).
+      if (h < 2 && Math.max(substantive, keyed[n]!) >= 2) bound *= 0.7;
+      if (bound + 0.1 < floor) continue;
+      scored++;
+      const listed = this.#prepared[n]!;
+      const c = compareNames(query, listed, cache);
+      if (c.score < floor) continue;
+      const e = this.#nameEntry[n]!;
+      const { list, entry } = this.entries[e]!;
+      const x = explain(list, entry, this.#names[n]!, query, listed, facts, c);
+      if (x.score < options.threshold) continue;
+      const prev = best.get(e);
+      if (prev === undefined || x.score > prev.score) best.set(e, x);
+    }
+    this.lastSearch = { reached: touched.length, scored };
+    const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry_id.localeCompare(b.entry_id));
+    return options.limit === undefined ? out : out.slice(0, options.limit);
+  }
+
+  /** The indexed entry behind a match (for its digest). */
+  entry(list: string, id: string): IndexedEntry | undefined {
+    return this.#byId().get(`${list}\u0000${id}`);
+  }
+
+  #ids: Map<string, IndexedEntry> | undefined;
+  #byId(): Map<string, IndexedEntry> {
+    return (this.#ids ??= new Map(this.entries.map((e) => [`${e.list}\u0000${e.entry.id}`, e])));
+  }
+}

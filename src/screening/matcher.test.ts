@@ -1,0 +1,189 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "../errors/index.js";
+import { ScreeningIndex } from "./index.js";
+import { compareNames, jaroWinkler, prepare } from "./matcher.js";
+import { checkName, normaliseName } from "./normalise.js";
+import type { ListEntry } from "./types.js";
+
+const entry = (
+  id: string,
+  over: Partial<ListEntry> & { names: ListEntry["names"] },
+): { entry: ListEntry; digest: string } => ({
+  entry: {
+    id,
+    type: "person",
+    birth_dates: [],
+    nationalities: [],
+    countries: [],
+    addresses: [],
+    identifiers: [],
+    programs: [],
+    ...over,
+  },
+  digest: `d-${id}`,
+});
+const strong = (name: string, kind = "primary") => ({ name, strength: "strong" as const, kind });
+
+const index = ScreeningIndex.build([
+  {
+    list: "test",
+    entries: [
+      entry("1", {
+        names: [strong("PETROV, Ivan Sergeyevich"), strong("Иван Сергеевич Петров", "original-script")],
+        birth_dates: ["1965-01-12"],
+        nationalities: ["RU"],
+      }),
+      entry("2", {
+        type: "organization",
+        names: [strong("ACME TRADING CO., LTD."), strong("OOO ACME TRADING", "aka")],
+      }),
+      entry("3", {
+        names: [strong("SALEK, Abdulhai"), { name: "Abu Salek", strength: "weak", kind: "aka" }],
+        birth_dates: ["1970"],
+      }),
+      entry("4", { type: "organization", names: [strong("GLOBAL CORP")] }),
+      entry("5", { names: [strong("XI Jinping")] }),
+    ],
+  },
+]);
+const top = (name: string, facts: object = {}) => index.search({ name, ...facts }, { threshold: 0.5 })[0];
+
+describe("Jaro-Winkler", () => {
+  it("gives the published values", () => {
+    expect(jaroWinkler("martha", "marhta")).toBeCloseTo(0.961, 3);
+    expect(jaroWinkler("dixon", "dicksonx")).toBeCloseTo(0.813, 3);
+    expect(jaroWinkler("dwayne", "duane")).toBeCloseTo(0.84, 2);
+  });
+  it("is symmetric, within [0, 1], and 1 exactly for equal strings", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        const s = jaroWinkler(a, b);
+        expect(s).toBeGreaterThanOrEqual(0);
+        expect(s).toBeLessThanOrEqual(1);
+        expect(jaroWinkler(b, a)).toBeCloseTo(s, 12);
+        expect(jaroWinkler(a, a)).toBe(1);
+      }),
+    );
+  });
+});
+
+describe("normalisation", () => {
+  it("transliterates, folds case and diacritics, puts 'SURNAME, Given' in order, drops honorifics", () => {
+    expect(normaliseName("Иван Сергеевич Петров", "person").tokens).toEqual(["ivan", "sergeevich", "petrov"]);
+    expect(normaliseName("SALEK, ABDULHAI", "person").tokens).toEqual(["abdulhai", "salek"]);
+    expect(normaliseName("Dr. José Müller-Lüdenscheidt", "person").tokens).toEqual([
+      "jose",
+      "muller",
+      "ludenscheidt",
+    ]);
+    expect(normaliseName("Αλέξης Τσίπρας", "person").tokens).toEqual(["alexis", "tsipras"]);
+    expect(normaliseName("习近平", "person").tokens).toEqual(["xi", "jin", "ping"]);
+    expect(normaliseName("O'Brien, Seán", "person").tokens).toEqual(["sean", "obrien"]);
+  });
+  it("takes legal forms off organizations, by country, so that CORP alone has nothing to match", () => {
+    expect(normaliseName("ACME TRADING CO., LTD.", "organization")).toMatchObject({
+      tokens: ["acme", "trading"],
+      legalForms: ["co ltd"],
+    });
+    expect(normaliseName("OOO ROMASHKA", "organization").tokens).toEqual(["romashka"]);
+    expect(normaliseName("Siemens GmbH & Co. KG", "organization").tokens).toEqual(["siemens"]);
+    expect(normaliseName("GRUPO MUNDO MARINO, S.A. DE C.V.", "organization").tokens).toEqual([
+      "grupo",
+      "mundo",
+      "marino",
+    ]);
+    expect(normaliseName("CORP", "organization").tokens).toEqual([]);
+    expect(index.search({ name: "Corp", type: "organization" }, { threshold: 0 })).toEqual([]);
+    expect(index.search({ name: "Corp Ltd", type: "organization" }, { threshold: 0 })).toEqual([]);
+  });
+  it("refuses empty names, names over 1 KB, and control characters, naming the field", () => {
+    for (const bad of ["", "   ", "a".repeat(1025), "Ivan\u0000Petrov", "Ivan\nPetrov"]) {
+      expect(() => checkName(bad)).toThrow(InvalidInputError);
+    }
+    expect(() => index.search({ name: "x\u0007" }, { threshold: 0.5 })).not.toThrow(); // the index trusts its caller
+  });
+});
+
+describe("matching", () => {
+  it("finds reorderings, transliterations, typos and missing middle names", () => {
+    expect(top("Ivan Petrov")?.entry_id).toBe("1");
+    expect(top("Петров Иван")?.score).toBeGreaterThan(0.85);
+    expect(top("Ivan Sergeyevich Petrof")?.score).toBeGreaterThan(0.85);
+    expect(top("Abdulhai Salek")?.score).toBe(1);
+    expect(top("Xi Jinping")?.score).toBe(1);
+    expect(top("习近平")?.entry_id).toBe("5");
+    expect(top("ACME Trading Limited", { type: "organization" })?.entry_id).toBe("2");
+  });
+  it("a single name in common is not a match; nor is a different person with a shared surname", () => {
+    expect(index.search({ name: "Petrov" }, { threshold: 0.8 })).toEqual([]);
+    expect(index.search({ name: "Olga Petrova" }, { threshold: 0.8 })).toEqual([]);
+  });
+  it("weak aliases count less; birth date, nationality and type raise or lower, and say so", () => {
+    const weak = top("Abu Salek")!;
+    expect(weak.strength).toBe("weak");
+    expect(weak.score).toBeLessThan(1);
+    expect(weak.factors).toContainEqual(expect.objectContaining({ field: "alias" }));
+    const same = top("Ivan Petrov", { birth_date: "1965-01-12", nationalities: ["RU"], type: "person" })!;
+    const other = top("Ivan Petrov", { birth_date: "1990", nationalities: ["FR"], type: "person" })!;
+    expect(same.score).toBeGreaterThan(other.score);
+    expect(same.factors.map((f) => f.field)).toEqual(["birth_date", "nationality"]);
+    expect(other.factors.every((f) => f.effect < 0)).toBe(true);
+    const asOrg = top("Ivan Petrov", { type: "organization" })!;
+    expect(asOrg.factors).toContainEqual(expect.objectContaining({ field: "type" }));
+  });
+  it("every match explains itself: matched name, token pairs, what did not match", () => {
+    const m = top("Ivan Petrov")!;
+    expect(m).toMatchObject({
+      list: "test",
+      entry_id: "1",
+      primary_name: "PETROV, Ivan Sergeyevich",
+      method: "tokens",
+    });
+    expect(m.tokens).toEqual(
+      expect.arrayContaining([
+        { query: "ivan", listed: "ivan", similarity: 1 },
+        { query: "petrov", listed: "petrov", similarity: 1 },
+      ]),
+    );
+    expect(m.unmatched_listed).toEqual(["sergeyevich"]);
+  });
+  it("scores are in [0, 1], a name matches itself fully, and case, accents and order do not matter", () => {
+    const name = fc
+      .array(fc.stringMatching(/^[A-Za-zÀ-ÿ]{2,10}$/), { minLength: 2, maxLength: 4 })
+      .map((ts) => ts.join(" "));
+    fc.assert(
+      fc.property(name, name, (a, b) => {
+        const pa = prepare(a, "person");
+        const pb = prepare(b, "person");
+        const s = compareNames(pa, pb).score;
+        expect(s).toBeGreaterThanOrEqual(0);
+        expect(s).toBeLessThanOrEqual(1);
+        expect(compareNames(pa, pb).score).toBeCloseTo(compareNames(pb, pa).score, 9);
+        expect(compareNames(pa, pa).score).toBe(1);
+        expect(compareNames(pa, prepare(a.toUpperCase(), "person")).score).toBe(1);
+        const reversed = a.split(" ").reverse().join(" ");
+        expect(compareNames(pa, prepare(reversed, "person")).score).toBe(1);
+      }),
+    );
+  });
+  it("a search reaches only the names sharing a key with the subject's, not the whole index", () => {
+    // Pronounceable tokens that differ from their first letters on: "bakedo", "bakefi", …
+    const syllables = "ba ke di fo gu ha ji lo mu na pe ri so tu va we xi yo zu ca".split(" ");
+    const word = (n: number) =>
+      Array.from({ length: 3 }, (_, k) => syllables[Math.floor(n / 20 ** k) % 20]).join("");
+    const big = ScreeningIndex.build([
+      {
+        list: "big",
+        entries: Array.from({ length: 5000 }, (_, i) =>
+          entry(String(i), { names: [strong(`${word(i)} ${word(i * 7 + 3)}`)] }),
+        ),
+      },
+    ]);
+    big.search({ name: "Unrelated Name" }, { threshold: 0.8 });
+    expect(big.lastSearch.reached).toBeLessThan(50);
+    const hit = big.search({ name: `${word(42)} ${word(42 * 7 + 3)}` }, { threshold: 0.8 });
+    expect(hit[0]?.entry_id).toBe("42");
+    expect(big.lastSearch.reached).toBeLessThan(500);
+  });
+});

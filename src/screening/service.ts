@@ -1,0 +1,94 @@
+/**
+ * Screening inside a running gateway: the engine over the store's active lists, rebuilt off the
+ * request path when a list version changes, and new or changed principals and organizations
+ * screened as they appear in the data plane's snapshot (whichever way they came: admin API, CLI,
+ * scheme seed, partner identity federation). Work runs in batches that yield to the event loop, so
+ * requests keep being served.
+ */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import type { PartnerDocument } from "../control/types.js";
+import type { Principal } from "../policy/types.js";
+import type { StoredRecord, Store } from "../store/index.js";
+import { ScreeningEngine, setScreeningEngine } from "./engine.js";
+import { screenSubjects, type RescreenSummary } from "./rescreen.js";
+import { subjectsOf, type Subject } from "./subjects.js";
+
+export interface ScreeningServiceOptions {
+  readonly store: Store;
+  readonly threshold: number;
+  /** Screen changed subjects automatically (one node of several is enough). */
+  readonly background: boolean;
+  readonly onError: (err: unknown) => void;
+}
+
+export class ScreeningService {
+  #engine: ScreeningEngine | null = null;
+  /** Subject key → the facts last screened, so only changes are screened again. */
+  readonly #seen = new Map<string, string>();
+  #running: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(readonly options: ScreeningServiceOptions) {}
+
+  get engine(): ScreeningEngine | null {
+    return this.#engine;
+  }
+
+  /** The engine over the active lists, rebuilding it when they changed. */
+  async load(): Promise<ScreeningEngine> {
+    const engine = await ScreeningEngine.load(this.options.store, this.options.threshold, this.#engine);
+    if (engine !== this.#engine) {
+      this.#engine = engine;
+      setScreeningEngine(engine);
+      // New lists: what was screened before was screened against other lists. The import itself
+      // rescreened against what changed, so only subjects not yet seen need a pass.
+    }
+    return engine;
+  }
+
+  /** Screens some subjects now and records the outcome (the admin API, for the principal it just wrote). */
+  async screen(subjects: readonly Subject[], actor: string): Promise<RescreenSummary> {
+    const engine = await this.load();
+    const r = await screenSubjects(this.options.store, engine, subjects, actor);
+    for (const s of subjects) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
+    return r;
+  }
+
+  /** After a snapshot reload: in the background, screen what is new or changed. Never awaited by requests. */
+  onSnapshot(
+    principals: Iterable<Principal>,
+    partnerRecords: readonly StoredRecord<PartnerDocument>[],
+  ): void {
+    if (!this.options.background || this.#closed) return;
+    const partners = partnerRecords.map((r) => r.document);
+    this.#running = this.#running
+      .then(async () => {
+        const engine = await this.load();
+        if (engine.index.entries.length === 0) return;
+        // In slices that yield: with many principals, finding the changed ones is itself work.
+        const all = [...principals];
+        const changed: Subject[] = [];
+        for (let i = 0; i < all.length; i += 5000) {
+          const slice = subjectsOf(all.slice(i, i + 5000), i === 0 ? partners : []);
+          for (const s of slice)
+            if (this.#seen.get(`${s.kind}:${s.id}`) !== JSON.stringify(s.facts)) changed.push(s);
+          await yieldToLoop();
+        }
+        if (changed.length === 0) return;
+        await screenSubjects(this.options.store, engine, changed, "screening");
+        for (const s of changed) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
+      })
+      .catch(this.options.onError);
+  }
+
+  /** Waits for background work in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.#running;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#running;
+    setScreeningEngine(null);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The screening status the decision reads (DESIGN.md check 1), laid over the principals of the data
+ * plane's snapshot: the worse of what the record says and what screening and review found, for the
+ * principal and for its organization.
+ */
+import type { Principal, Screening } from "../policy/types.js";
+import type { SubjectStatusRow } from "../store/screening.js";
+
+const RANK: Readonly<Record<Screening, number>> = { clear: 0, potential: 1, confirmed: 2 };
+const worse = (a: Screening | undefined, b: Screening | undefined): Screening =>
+  RANK[a ?? "clear"] >= RANK[b ?? "clear"] ? (a ?? "clear") : (b ?? "clear");
+
+export function applyScreening(
+  principals: readonly Principal[],
+  statuses: readonly SubjectStatusRow[],
+): Principal[] {
+  if (statuses.length === 0) return [...principals];
+  const person = new Map<string, Screening>();
+  const organization = new Map<string, Screening>();
+  for (const s of statuses) (s.kind === "principal" ? person : organization).set(s.id, s.status);
+  return principals.map((p) => {
+    const own = person.get(p.id);
+    const org = p.organization ?? null;
+    const orgId = org === null ? null : typeof org === "string" ? org : org.id;
+    const orgStatus = orgId === null ? undefined : organization.get(orgId);
+    if (own === undefined && orgStatus === undefined) return p;
+    let out: Principal = own === undefined ? p : { ...p, screening: worse(p.screening, own) };
+    if (orgStatus !== undefined && org !== null) {
+      const ref = typeof org === "string" ? { id: org } : org;
+      out = { ...out, organization: { ...ref, screening: worse(ref.screening, orgStatus) } };
+    }
+    return out;
+  });
+}

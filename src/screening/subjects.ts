@@ -1,0 +1,73 @@
+/**
+ * Who is screened: principals with a name, and organizations — partners in the registry and
+ * organizations principals name with a name.
+ */
+import type { PartnerDocument } from "../control/types.js";
+import type { Principal } from "../policy/types.js";
+import type { Store } from "../store/index.js";
+import type { SubjectKind } from "../store/screening.js";
+import type { SubjectFacts } from "./matcher.js";
+
+export interface Subject {
+  readonly kind: SubjectKind;
+  readonly id: string;
+  readonly facts: SubjectFacts;
+}
+
+export function principalSubject(p: Principal): Subject | null {
+  if (p.name == null || p.name.trim() === "") return null;
+  return {
+    kind: "principal",
+    id: p.id,
+    facts: {
+      name: p.name,
+      type: "person",
+      ...(p.birth_date == null ? {} : { birth_date: p.birth_date }),
+      nationalities: (p.citizenships ?? []).map((c) => c.country),
+    },
+  };
+}
+
+export function organizationSubjects(
+  principals: readonly Principal[],
+  partners: readonly PartnerDocument[],
+): Subject[] {
+  const out = new Map<string, Subject>();
+  const add = (id: string, name: string | null | undefined, country: string | null | undefined) => {
+    if (name == null || name.trim() === "" || out.has(id)) return;
+    out.set(id, {
+      kind: "organization",
+      id,
+      facts: { name, type: "organization", nationalities: country == null ? [] : [country] },
+    });
+  };
+  // The partner registry's name is authoritative; principals' own references come after.
+  for (const d of partners)
+    if (d.kind === "organization") add(d.partner.id, d.partner.name, d.partner.country);
+  for (const p of principals) {
+    const org = p.organization;
+    if (org !== null && typeof org === "object") add(org.id, org.name, org.country);
+  }
+  return [...out.values()];
+}
+
+export function subjectsOf(
+  principals: readonly Principal[],
+  partners: readonly PartnerDocument[],
+): Subject[] {
+  return [
+    ...principals.map(principalSubject).filter((s): s is Subject => s !== null),
+    ...organizationSubjects(principals, partners),
+  ];
+}
+
+export async function loadSubjects(store: Store): Promise<Subject[]> {
+  const [principals, partners] = await Promise.all([
+    store.principals.list(),
+    store.records.list<PartnerDocument>("partner"),
+  ]);
+  return subjectsOf(
+    principals,
+    partners.map((r) => r.document),
+  );
+}
