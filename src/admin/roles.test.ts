@@ -51,6 +51,24 @@ async function license(org: string, approved = false): Promise<string> {
   }
   return id;
 }
+/** An open alert, as a detector would raise it. */
+async function alert(): Promise<string> {
+  const id = uid("matrix-alert");
+  const raised = await t.gateway.store.alerts.raise(
+    {
+      dedupeKey: id,
+      detector: "key-sharing",
+      severity: "high",
+      subject: { kind: "key", id },
+      summary: "role matrix",
+      evidence: { audit_indexes: [], details: {} },
+      raisedAt: new Date().toISOString(),
+      deliver: false,
+    },
+    "detector:key-sharing",
+  );
+  return raised.alert.id;
+}
 const ownOrg = (c: Caller) => c.org ?? "bw-cyber";
 const reason = { reason: "role matrix test" };
 
@@ -124,6 +142,13 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/schemes/{version}/activate": async () => ({ params: { version: "1" }, body: reason }),
   "GET /admin/v1/models": none,
   "GET /admin/v1/usage": none,
+  "GET /admin/v1/alerts": none,
+  "GET /admin/v1/alerts/{id}": async () => ({ params: { id: await alert() } }),
+  "POST /admin/v1/alerts/{id}/acknowledge": async () => ({
+    params: { id: await alert() },
+    body: { note: "seen" },
+  }),
+  "POST /admin/v1/alerts/{id}/resolve": async () => ({ params: { id: await alert() }, body: {} }),
 };
 function orgPartner(id: string) {
   return {

@@ -13,6 +13,7 @@ import { seedFromFile } from "../control/seed.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
+import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
 import { authenticate, type AdminDeps } from "../admin/index.js";
 import type { DestinationStream } from "pino";
 import { openStore, type Store } from "../store/index.js";
@@ -30,6 +31,8 @@ export interface StartOptions {
   readonly store?: Store;
   /** Where access log lines go instead of the configured destination (tests, benchmarks). */
   readonly accessLog?: DestinationStream;
+  /** Suspends a federated principal when a detector's response says so (identity provides it). */
+  readonly suspendPrincipal?: SuspendPrincipal;
 }
 
 export interface RunningGateway {
@@ -43,6 +46,8 @@ export interface RunningGateway {
   readonly audit: OpenAudit;
   /** Metrics, access log, traces: the request observer. */
   readonly monitoring: Monitoring;
+  /** Anomaly detectors and their alerts (null when monitoring.alerts.enabled is false). */
+  readonly alerts: AlertService | null;
   close(): Promise<void>;
 }
 
@@ -154,6 +159,28 @@ async function assemble(
   });
   late.monitoring = observer;
   opened.push(() => observer.close());
+  const alertsConfig = config.file.monitoring.alerts;
+  const alerts = alertsConfig.enabled
+    ? await AlertService.open({
+        config: alertsConfig,
+        store,
+        scheme: () => snapshot.current.control.scheme,
+        licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+        changed: adminDeps.changed,
+        metrics: observer.metrics,
+        redis:
+          config.countersUrl === null
+            ? null
+            : { url: config.countersUrl, prefix: config.file.counters.prefix },
+        webhookSecret: config.webhookSecret,
+        ...(options.suspendPrincipal === undefined ? {} : { suspendPrincipal: options.suspendPrincipal }),
+        onError,
+      })
+    : null;
+  if (alerts !== null) {
+    observer.add((o) => alerts.observe(o));
+    opened.push(() => alerts.close());
+  }
   const handler = createGatewayHandler({
     context: {
       scheme: () => snapshot.current.control.scheme,
@@ -212,6 +239,7 @@ async function assemble(
     limits,
     audit,
     monitoring: observer,
+    alerts,
     async close() {
       snapshot.stop();
       await watch?.close();
@@ -219,6 +247,7 @@ async function assemble(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await alerts?.close();
       await observer.close();
       await meter.close();
       await limits.close();

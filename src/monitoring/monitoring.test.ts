@@ -203,8 +203,7 @@ scrape_configs:
 describe("metrics on a listener of their own", () => {
   it("serves /metrics there without a token, and not on the gateway's listener", async () => {
     const own = await startTestGateway({
-      extra:
-        "monitoring: { metrics: { listen: { host: 127.0.0.1, port: 0 } }, access_log: { enabled: false } }",
+      monitoring: "{ metrics: { listen: { host: 127.0.0.1, port: 0 } }, access_log: { enabled: false } }",
     });
     try {
       const url = own.gateway.monitoring.metricsUrl as string;

@@ -8,6 +8,9 @@
  */
 import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
+import type { AlertStore } from "./alerts.js";
+
+export type { AlertRecord, AlertState, AlertStore, NewAlert, AlertFilter } from "./alerts.js";
 
 export type StoreDriver = "sqlite" | "postgres";
 
@@ -110,8 +113,11 @@ export interface Store {
       label?: string | null,
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }>;
-    /** Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown. */
-    revoke(id: string, actor?: string): Promise<boolean>;
+    /**
+     * Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown.
+     * `details` go into the change's audit record (e.g. the alert a detector revoked it for).
+     */
+    revoke(id: string, actor?: string, details?: Readonly<Record<string, unknown>>): Promise<boolean>;
     /** Ordered by creation time. */
     list(principalId?: string): Promise<ApiKeyRecord[]>;
   };
@@ -159,6 +165,8 @@ export interface Store {
    * Absent where no other process can change the store unnoticed between polls (SQLite).
    */
   watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
+  /** Anomaly alerts, their handling and their webhook delivery (src/alerts). */
+  readonly alerts: AlertStore;
   /** Present where several nodes share one audit log (PostgreSQL). */
   readonly sharedAudit?: SharedAuditStore;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */

@@ -9,6 +9,7 @@
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
+ *   clearance remote alerts list|show|ack|resolve
  *
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
@@ -31,6 +32,7 @@ import {
   type RemoteGroup,
 } from "./remote-define.js";
 import { dash, fields, joined, listTable, table, time, tokens } from "./remote-format.js";
+import { alerts } from "./remote-alerts.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
 import { models, schemes } from "./remote-schemes.js";
@@ -285,4 +287,5 @@ export function registerRemote(
     );
   registerRemoteGroup(more, remotePrincipals, io, outcome, env);
   registerRemoteGroup(more, remoteKeys, io, outcome, env);
+  registerRemoteGroup(more, alerts, io, outcome, env);
 }

@@ -28,6 +28,8 @@ import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
 import { sharedAudit } from "./audit.js";
+import { postgresAlerts } from "./alerts.js";
+import type { AlertStore } from "../alerts.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -83,11 +85,16 @@ export class PostgresStore implements Store {
   #closed = false;
 
   readonly sharedAudit: SharedAuditStore;
+  readonly alerts: AlertStore;
 
   constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, where);
+    this.alerts = postgresAlerts(
+      () => this.#live(),
+      (fn) => this.#tx(fn),
+    );
   }
 
   /** The pool, or StoreError "closed". Single statements need no explicit transaction. */
@@ -171,14 +178,19 @@ export class PostgresStore implements Store {
         }
       });
     },
-    revoke: async (id: string, actor?: string): Promise<boolean> => {
+    revoke: async (
+      id: string,
+      actor?: string,
+      details?: Readonly<Record<string, unknown>>,
+    ): Promise<boolean> => {
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
       return this.#tx(async (db) => {
         const outcome = await q.revokeKey(db, id, now());
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
-        if (outcome === "revoked") await this.#changed(db, actor, "key.revoke", { kind: "key", id });
+        if (outcome === "revoked")
+          await this.#changed(db, actor, "key.revoke", { kind: "key", id }, { ...details });
         return outcome !== "unknown";
       });
     },

@@ -22,6 +22,8 @@ import {
 } from "../index.js";
 import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
 import { migrate } from "./migrations.js";
+import { sqliteAlerts } from "./alerts.js";
+import type { AlertStore } from "../alerts.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -164,11 +166,13 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly alerts: AlertStore;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.file = db.name;
+    this.alerts = sqliteAlerts(db, () => this.#live());
   }
 
   /** The statements, or StoreError "closed". Single statements need no explicit transaction. */
@@ -277,7 +281,11 @@ export class SqliteStore implements Store {
         return { key, record };
       });
     },
-    revoke: async (id: string, actor?: string): Promise<boolean> => {
+    revoke: async (
+      id: string,
+      actor?: string,
+      details?: Readonly<Record<string, unknown>>,
+    ): Promise<boolean> => {
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
@@ -286,7 +294,7 @@ export class SqliteStore implements Store {
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
         if (sql.keyRevoke.run(this.#now(), id).changes > 0) {
           sql.bump.run();
-          this.#record(sql, actor, "key.revoke", { kind: "key", id });
+          this.#record(sql, actor, "key.revoke", { kind: "key", id }, { ...details });
         }
         return true;
       });
