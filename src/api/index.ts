@@ -17,6 +17,13 @@ export interface DecisionApiOptions {
   readonly scheme: () => CompiledScheme;
   readonly bodyLimit?: number;
   readonly onError?: (err: unknown) => void;
+  /** Prometheus metrics: every decision counted, served at GET /metrics. */
+  readonly metrics?: DecisionMetrics;
+}
+
+export interface DecisionMetrics {
+  decided(d: Decision, action: string): void;
+  expose(): Promise<{ text: string; contentType: string }>;
 }
 
 export function decisionHandler(options: DecisionApiOptions) {
@@ -27,8 +34,14 @@ export function decisionHandler(options: DecisionApiOptions) {
       const s = options.scheme();
       return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
     }
+    if (url.pathname === "/metrics" && options.metrics !== undefined) {
+      allow(req, "GET");
+      const { text, contentType } = await options.metrics.expose();
+      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+      return void res.end(text);
+    }
     if (url.pathname === "/v1/decisions")
-      return handleDecisions(req, res, options.scheme(), options.bodyLimit);
+      return handleDecisions(req, res, options.scheme(), options.bodyLimit, options.metrics);
     throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
@@ -39,16 +52,21 @@ export async function handleDecisions(
   res: ServerResponse,
   scheme: CompiledScheme,
   bodyLimit?: number,
+  metrics?: DecisionMetrics,
 ): Promise<void> {
   allow(req, "POST");
   const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
     const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
+    if (metrics !== undefined)
+      decisions.forEach((d, i) => metrics.decided(d, inputs[i]?.request.action ?? "infer"));
     return sendJson(res, 200, { decisions });
   }
   const input = parseDecisionInput(body);
-  sendJson(res, 200, decide(scheme, input.principal, input.request));
+  const decision = decide(scheme, input.principal, input.request);
+  metrics?.decided(decision, input.request.action);
+  sendJson(res, 200, decision);
 }
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {

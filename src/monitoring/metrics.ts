@@ -9,6 +9,7 @@
  * ever a label; licenses are (an administrator creates them, a client cannot).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 
@@ -268,6 +269,17 @@ export class GatewayMetrics {
       this.tokens.get(served, "output").inc(o.outputTokens);
       this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
     }
+  }
+
+  /** A decision made by the decision API (no request to forward, no location of its own). */
+  decided(d: Decision, action: string): void {
+    const served = d.served_model === null ? "none" : this.model(d.served_model);
+    this.decisions.get(d.decision, d.reason, this.model(d.model), served, action).inc();
+  }
+
+  /** Screening's hook: how many matches wait for a reviewer. */
+  setScreeningQueueLength(n: number): void {
+    this.screeningQueue.set(n);
   }
 
   error(source: "store" | "counters" | "audit" | "alerts"): void {
