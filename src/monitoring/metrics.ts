@@ -33,7 +33,7 @@ const LATENCY = [
 const TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
-/** OpenTelemetry GenAI advice for gen_ai.server.time_to_first_token and operation durations. */
+/** OpenTelemetry GenAI advice for gen_ai.server.time_to_first_token. */
 const GENAI_SECONDS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** Bounded route label, from the path. */
@@ -75,11 +75,11 @@ export const operationName = (route: string): string => OPERATION[route] ?? "oth
 class Children<T> {
   private readonly cache = new Map<string, T>();
   constructor(private readonly make: (values: string[]) => T) {}
-  get(...values: string[]): T {
-    const key = values.join("\u0000");
+  get(a: string, b = "", c = "", d = "", e = ""): T {
+    const key = `${a}\u0000${b}\u0000${c}\u0000${d}\u0000${e}`;
     let child = this.cache.get(key);
     if (child === undefined) {
-      child = this.make(values);
+      child = this.make([a, b, c, d, e]);
       this.cache.set(key, child);
     }
     return child;
@@ -95,11 +95,9 @@ export class GatewayMetrics {
   private readonly decisions: Children<{ inc(): void }>;
   private readonly byLocation: Children<{ inc(): void }>;
   private readonly rateLimited: Counter;
-  private readonly tokens: Children<{ inc(n: number): void }>;
   private readonly overhead: Children<{ observe(v: number): void }>;
   private readonly upstream: Children<{ observe(v: number): void }>;
   private readonly firstToken: Children<{ observe(v: number): void }>;
-  private readonly operation: Children<{ observe(v: number): void }>;
   private readonly tokenUsage: Children<{ observe(v: number): void }>;
   private readonly append: Histogram;
   private readonly errors: Counter<"source">;
@@ -149,13 +147,6 @@ export class GatewayMetrics {
       help: "Requests refused because their organization was over its rate limit (429).",
       registers: [r],
     });
-    const tokens = new Counter({
-      name: "clearance_tokens_total",
-      help: "Tokens metered, by served model and direction (input, output).",
-      labelNames: ["model", "direction"],
-      registers: [r],
-    });
-    this.tokens = new Children(([m, d]) => tokens.labels(m!, d!));
     const overhead = new Histogram({
       name: "clearance_gateway_overhead_seconds",
       help: "Time the gateway adds: from the request's arrival to forwarding it upstream (or to the end of its answer when not forwarded).",
@@ -180,17 +171,9 @@ export class GatewayMetrics {
       registers: [r],
     });
     this.firstToken = new Children(([o, m]) => firstToken.labels(o!, m!));
-    const operation = new Histogram({
-      name: "gen_ai_client_operation_duration_seconds",
-      help: "Forwarded requests: from forwarding to the end of the response (gen_ai.client.operation.duration).",
-      labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_response_model"],
-      buckets: GENAI_SECONDS,
-      registers: [r],
-    });
-    this.operation = new Children(([o, m, s]) => operation.labels(o!, m!, s!));
     const tokenUsage = new Histogram({
       name: "gen_ai_client_token_usage",
-      help: "Tokens per forwarded request, by operation, model and gen_ai.token.type (input, output).",
+      help: "Tokens per forwarded request, by operation, served model and gen_ai.token.type (input, output); its _sum is the tokens by model and direction.",
       labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
       buckets: TOKEN_BUCKETS,
       registers: [r],
@@ -260,15 +243,8 @@ export class GatewayMetrics {
     if (upstream !== null) this.upstream.get(served).observe(upstream);
     const first = seconds(o.forwarded, o.firstChunk);
     if (first !== null && o.streamed) this.firstToken.get(op, served).observe(first);
-    this.operation.get(op, model, served).observe((o.end - o.forwarded) / 1000);
-    if (o.inputTokens !== null) {
-      this.tokens.get(served, "input").inc(o.inputTokens);
-      this.tokenUsage.get(op, served, "input").observe(o.inputTokens);
-    }
-    if (o.outputTokens !== null) {
-      this.tokens.get(served, "output").inc(o.outputTokens);
-      this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
-    }
+    if (o.inputTokens !== null) this.tokenUsage.get(op, served, "input").observe(o.inputTokens);
+    if (o.outputTokens !== null) this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
   }
 
   /** A decision made by the decision API (no request to forward, no location of its own). */
