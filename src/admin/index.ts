@@ -9,9 +9,11 @@ import type { AdminDeps } from "./deps.js";
 import { createRouter, openApiDocument } from "./router.js";
 import { alertRoutes } from "./routes/alerts.js";
 import { identityRoutes } from "./routes/identities.js";
+import { identityProviderRoutes } from "./routes/identity-providers.js";
 import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
+import { reportRoutes } from "./routes/reports.js";
 import { schemeRoutes } from "./routes/schemes.js";
 import { usageRoutes } from "./routes/usage.js";
 
@@ -22,9 +24,11 @@ export const ROUTES = [
   ...principalRoutes,
   ...identityRoutes,
   ...partnerRoutes,
+  ...identityProviderRoutes,
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...reportRoutes,
   ...alertRoutes,
 ];
 

@@ -10,7 +10,7 @@ import { geoArea, geoCentroid, geoDistance } from "d3-geo";
 import { feature } from "topojson-client";
 import type { Polygon } from "geojson";
 import type { GeometryCollection, Topology } from "topojson-specification";
-import { alpha2FromNumeric } from "../countries/index.js";
+import { alpha2OfNumeric } from "../countries/index.js";
 
 const EARTH_KM = 6371.0088;
 
@@ -32,7 +32,7 @@ export function countryParts(): ReadonlyMap<string, readonly CountryPart[]> {
   const collection = feature(topology, topology.objects.countries);
   const out = new Map<string, CountryPart[]>();
   for (const f of collection.features) {
-    const code = f.id === undefined ? undefined : alpha2FromNumeric(String(f.id));
+    const code = f.id === undefined ? undefined : alpha2OfNumeric(String(f.id));
     if (code === undefined || f.geometry === null) continue;
     const polygons: Polygon[] =
       f.geometry.type === "Polygon"

@@ -6,8 +6,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
-import { errorBody, readJson, sendJson, withErrors } from "../http/index.js";
-import { decide, parseDecisionInput, type Decision, type DecisionInput } from "../policy/index.js";
+import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
+import {
+  decide,
+  decisionView,
+  parseDecisionInput,
+  type Decision,
+  type DecisionInput,
+} from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
 export const MAX_BATCH = 10_000;
@@ -28,6 +35,8 @@ export interface DecisionMetrics {
 
 export function decisionHandler(options: DecisionApiOptions) {
   return withErrors(async (req: IncomingMessage, res: ServerResponse) => {
+    setSecurityHeaders(res);
+    requireHost(req);
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
       allow(req, "GET", "HEAD");
@@ -58,15 +67,15 @@ export async function handleDecisions(
   const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
-    const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
+    const decided = inputs.map((i) => decide(scheme, i.principal, i.request));
     if (metrics !== undefined)
-      decisions.forEach((d, i) => metrics.decided(d, inputs[i]?.request.action ?? "infer"));
-    return sendJson(res, 200, { decisions });
+      decided.forEach((d, i) => metrics.decided(d, inputs[i]?.request.action ?? "infer"));
+    return sendJson(res, 200, { decisions: decided.map((d) => decisionView(d)) });
   }
   const input = parseDecisionInput(body);
   const decision = decide(scheme, input.principal, input.request);
   metrics?.decided(decision, input.request.action);
-  sendJson(res, 200, decision);
+  sendJson(res, 200, decisionView(decision));
 }
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {

@@ -258,6 +258,15 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({ token_env: envName.default("CLEARANCE_ADMIN_TOKEN") })
     .default({ token_env: "CLEARANCE_ADMIN_TOKEN" }),
+  /** The admin API's defences: failed authentications per source, and how long a new admin token lives. */
+  admin_security: z
+    .strictObject({
+      /** Failed authentications a source may make within a minute; then it is refused (429) until the minute passes. */
+      failed_auth_per_minute: z.number().int().positive().default(10),
+      /** Days a new identity's token is valid unless its creation says otherwise. */
+      token_ttl_days: z.number().int().min(1).max(3650).default(90),
+    })
+    .default({ failed_auth_per_minute: 10, token_ttl_days: 90 }),
   metering: z
     .strictObject({ flush_ms: z.number().int().positive().default(1_000) })
     .default({ flush_ms: 1_000 }),
@@ -281,6 +290,44 @@ export const configSchema = z.strictObject({
       pseudonym_key_env: envName.optional(),
     })
     .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
+  /** Partners' identity providers (see README "Partner identity federation"). */
+  identity: z
+    .strictObject({
+      /** A partner token longer than this is refused (token-too-large). */
+      max_token_bytes: z.number().int().min(1024).max(65_536).default(8_192),
+      /** At most one key-set fetch per provider in this time (an unknown kid cannot make more). */
+      key_fetch_cooldown_ms: ms(30_000),
+      /** How long one fetch of a discovery document or key set may take. */
+      key_fetch_timeout_ms: ms(5_000),
+      /** Verified tokens kept in memory, so a token's signature is checked once (0: every request). */
+      token_cache: z.number().int().nonnegative().default(10_000),
+      /** How often key sets are looked after and federated principals written to the store. */
+      maintain_ms: ms(1_000),
+      /**
+       * Bootstrap: providers added at start when the store has none with their id (each a provider
+       * as the admin API takes it, plus `partner`). Checked when the config is loaded.
+       */
+      providers: z.array(z.any()).default([]),
+    })
+    .default({
+      max_token_bytes: 8_192,
+      key_fetch_cooldown_ms: 30_000,
+      key_fetch_timeout_ms: 5_000,
+      token_cache: 10_000,
+      maintain_ms: 1_000,
+      providers: [],
+    }),
+  /** Footprint reports and what-ifs of scheme versions. */
+  whatif: z
+    .strictObject({
+      /** Activating a scheme version takes the digest of its what-if (the impact the admin was shown). */
+      require_for_activation: z.boolean().default(false),
+      /** The population is judged at the locations the log saw each principal at over these days. */
+      seen_days: z.number().int().positive().max(3650).default(30),
+      /** Named examples per group of changed decisions. */
+      examples: z.number().int().positive().max(1000).default(5),
+    })
+    .default({ require_for_activation: false, seen_days: 30, examples: 5 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
   /**

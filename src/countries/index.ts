@@ -23,8 +23,13 @@ export function isCountryCode(code: string): boolean {
   return ALPHA2.test(code) && KNOWN.has(code);
 }
 
-/** The alpha-2 code of an ISO 3166-1 numeric code ("250" → "FR"); undefined when there is none. */
-export function alpha2FromNumeric(numeric: string): string | undefined {
+/** Every known code, sorted (for reports that cover the world). */
+export function allCountryCodes(): string[] {
+  return [...KNOWN].sort();
+}
+
+/** The alpha-2 code of an ISO 3166-1 numeric code ("250" → FR), as map data sets key countries. */
+export function alpha2OfNumeric(numeric: string): string | undefined {
   return countries.numericToAlpha2(numeric);
 }
 

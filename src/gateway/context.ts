@@ -2,6 +2,7 @@
 import type { AuditTrail, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
 import type { UsageLimits } from "../counters/limits.js";
+import type { Federation } from "../identity/federation.js";
 import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
@@ -28,6 +29,8 @@ export interface GatewayContext {
    * (a revocation elsewhere might not have arrived) and /readyz fails.
    */
   readonly freshnessMs: number;
+  /** Partners' identity providers: their tokens accepted wherever a key is. */
+  readonly identity?: Federation;
   /** Quota and rate-limit counters (shared through Redis when configured). */
   readonly limits: UsageLimits;
   readonly audit: {

@@ -7,9 +7,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
+import { Federation } from "../identity/federation.js";
+import { bootstrapProviders } from "../identity/registry.js";
+import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
@@ -21,6 +25,7 @@ import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
+import { FailedAuthGuard } from "../admin/guard.js";
 
 export interface StartOptions {
   readonly dataDir?: string;
@@ -31,6 +36,8 @@ export interface StartOptions {
   readonly store?: Store;
   /** Where access log lines go instead of the configured destination (tests, benchmarks). */
   readonly accessLog?: DestinationStream;
+  /** The admin console's build directory (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
   /** Suspends a federated principal when a detector's response says so (identity provides it). */
   readonly suspendPrincipal?: SuspendPrincipal;
 }
@@ -40,6 +47,8 @@ export interface RunningGateway {
   readonly url: string;
   readonly store: Store;
   readonly snapshot: SnapshotHolder;
+  /** Partners' identity providers: key sets and federated principals. */
+  readonly identity: Federation;
   readonly meter: Meter;
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
@@ -122,6 +131,28 @@ async function assemble(
     late.monitoring?.metrics?.reloaded();
     return audit.drainer.drain();
   });
+  const bootstrapped = await bootstrapProviders(
+    store,
+    snapshot.current.control,
+    config.file.identity.providers,
+    new Date().toISOString(),
+  );
+  if (bootstrapped.length > 0) {
+    for (const line of bootstrapped) log(line);
+    await snapshot.refresh();
+  }
+  const identityConfig = config.file.identity;
+  const identity = new Federation({
+    source: () => ({ federation: snapshot.current.federation, scheme: snapshot.current.control.scheme }),
+    store,
+    maxTokenBytes: identityConfig.max_token_bytes,
+    cooldownMs: identityConfig.key_fetch_cooldown_ms,
+    fetchTimeoutMs: identityConfig.key_fetch_timeout_ms,
+    tokenCache: identityConfig.token_cache,
+    maintainMs: identityConfig.maintain_ms,
+    log,
+    onError,
+  });
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -143,6 +174,24 @@ async function assemble(
     now: () => new Date().toISOString(),
     route: config.route,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+    audit: { source: directorySource(audit.dir), pseudonymKey: config.pseudonymKey },
+    whatIf: {
+      requireForActivation: config.file.whatif.require_for_activation,
+      seenDays: config.file.whatif.seen_days,
+      examples: config.file.whatif.examples,
+    },
+    authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+    tokenTtlDays: config.file.admin_security.token_ttl_days,
+    keyStatus: (provider) => {
+      const keys = identity.keySet(provider);
+      if (keys === undefined) return undefined;
+      return {
+        kids: keys.kids,
+        fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
+        last_error: keys.lastError,
+        usable: keys.usable(),
+      };
+    },
   };
   const observer = await Monitoring.open({
     config: config.file.monitoring,
@@ -187,6 +236,7 @@ async function assemble(
       route: config.route,
       providers,
       snapshot,
+      identity,
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
@@ -203,6 +253,7 @@ async function assemble(
       observer,
     },
     admin: adminDeps,
+    consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });
@@ -226,6 +277,7 @@ async function assemble(
   // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
   const watch = await store.watch?.(() => void snapshot.refresh(), onError);
   meter.start(config.file.metering.flush_ms);
+  identity.start();
   audit.log.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -235,6 +287,7 @@ async function assemble(
     url,
     store,
     snapshot,
+    identity,
     meter,
     limits,
     audit,
@@ -250,6 +303,7 @@ async function assemble(
       await alerts?.close();
       await observer.close();
       await meter.close();
+      await identity.close();
       await limits.close();
       await audit.drainer.drain();
       await audit.log.close();

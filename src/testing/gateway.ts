@@ -44,6 +44,8 @@ export interface TestGatewayOptions {
   readonly monitoring?: string;
   /** Access log lines, one JSON text per request (default: dropped). */
   readonly accessLog?: (line: string) => void;
+  /** The admin console's build (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 /** An access log destination that drops what it is given, or hands each line to `line`. */
@@ -70,6 +72,7 @@ ${options.models ?? "  mythos-5: { provider: demo }"}
 location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }'}
 refresh_ms: 50
 monitoring: ${options.monitoring ?? "{ alerts: { enabled: false } }"}
+${options.extra?.includes("admin_security:") ? "" : "admin_security: { failed_auth_per_minute: 100000 } # tests fail authentication on purpose, often"}
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
     ...options.env,
@@ -90,6 +93,7 @@ ${options.extra ?? ""}`;
     store,
     log: options.log ?? (() => {}),
     accessLog: discard(options.accessLog),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   });
   return { gateway, url: gateway.url, keys, dataDir };
 }
