@@ -8,7 +8,7 @@ import { createDecisionServer } from "../../api/index.js";
 import { loadConfigFile } from "../../config/index.js";
 import { InvalidInputError, formatProblems } from "../../errors/index.js";
 import { startGateway } from "../../gateway/server.js";
-import { GatewayMetrics } from "../../monitoring/index.js";
+import { GatewayMetrics } from "../../monitoring/metrics.js";
 import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
 import type { Io } from "../io.js";
 import { parsePort } from "./options.js";
