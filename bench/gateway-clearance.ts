@@ -5,6 +5,9 @@
  * header trusted from loopback as in examples/clearance.yaml. Policy, metering (flushed to the
  * store every second) and the store's change polling all run as in production.
  *
+ * Monitoring is on as by default (the access log goes to stdout, which the bench discards);
+ * BENCH_GATEWAY_MONITORING=off turns metrics, access log and detectors off (bench:monitoring).
+ *
  * argv[2]: the mock's base URL (http://127.0.0.1:PORT/v1). Sends `{ port, key }` over IPC when ready.
  * argv[3] `postgres` (for `--store postgres`): the store is the PostgreSQL of DATABASE_URL (a fresh
  * schema the bench made; several nodes share it, each adding alice and a key of its own), and
@@ -34,6 +37,8 @@ async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (postgres && !databaseUrl) throw new Error("gateway-clearance postgres: DATABASE_URL is not set");
   const root = repoRoot();
+  // bench:monitoring compares with monitoring (metrics, access log, detectors) off.
+  const monitoringOff = process.env.BENCH_GATEWAY_MONITORING === "off";
   const dataDir = mkdtempSync(join(tmpdir(), "clearance-bench-"));
 
   const store = await openStore(postgres ? { driver: "postgres", dataDir, url: databaseUrl! } : { dataDir });
@@ -51,7 +56,7 @@ default_provider: mock
 location:
   header: x-demo-country
   trusted_proxies: [127.0.0.1/32, "::1/128"]
-${postgres ? "store: { driver: postgres }\n" : ""}${node === undefined ? "" : `audit: { node: ${JSON.stringify(node)}${keyFile === undefined ? "" : `, key_file: ${JSON.stringify(keyFile)}`} }\n`}`;
+${monitoringOff ? "monitoring: { metrics: { enabled: false }, access_log: { enabled: false }, alerts: { enabled: false } }\n" : ""}${postgres ? "store: { driver: postgres }\n" : ""}${node === undefined ? "" : `audit: { node: ${JSON.stringify(node)}${keyFile === undefined ? "" : `, key_file: ${JSON.stringify(keyFile)}`} }\n`}`;
   // A load run ends by closing its connections with requests in flight; Clearance reports each
   // such abort as a request error with a stack. Those are counted, not printed; the rest is.
   let aborted = 0;

@@ -1,12 +1,13 @@
 /**
  * The admin API (`/admin/v1/…`, JSON): principals, keys, identities and roles, partners, licenses
- * and their workflow, scheme versions, models, usage. Described by `/admin/openapi.json`, which is
+ * and their workflow, scheme versions, models, usage, alerts. Described by `/admin/openapi.json`, which is
  * generated from the same route table and schemas that validate requests.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "../http/index.js";
 import type { AdminDeps } from "./deps.js";
 import { createRouter, openApiDocument } from "./router.js";
+import { alertRoutes } from "./routes/alerts.js";
 import { identityRoutes } from "./routes/identities.js";
 import { identityProviderRoutes } from "./routes/identity-providers.js";
 import { licenseRoutes } from "./routes/licenses.js";
@@ -30,6 +31,7 @@ export const ROUTES = [
   ...usageRoutes,
   ...screeningRoutes,
   ...reportRoutes,
+  ...alertRoutes,
 ];
 
 let document: Record<string, unknown> | undefined;

@@ -52,6 +52,24 @@ async function license(org: string, approved = false): Promise<string> {
   }
   return id;
 }
+/** An open alert, as a detector would raise it. */
+async function alert(): Promise<string> {
+  const id = uid("matrix-alert");
+  const raised = await t.gateway.store.alerts.raise(
+    {
+      dedupeKey: id,
+      detector: "key-sharing",
+      severity: "high",
+      subject: { kind: "key", id },
+      summary: "role matrix",
+      evidence: { audit_indexes: [], details: {} },
+      raisedAt: new Date().toISOString(),
+      deliver: false,
+    },
+    "detector:key-sharing",
+  );
+  return raised.alert.id;
+}
 const ownOrg = (c: Caller) => c.org ?? "bw-cyber";
 const reason = { reason: "role matrix test" };
 
@@ -176,6 +194,13 @@ const CASES: Record<string, Setup> = {
     return {};
   },
   "POST /admin/v1/schemes/{version}/what-if": async () => ({ params: { version: "1" }, body: {} }),
+  "GET /admin/v1/alerts": none,
+  "GET /admin/v1/alerts/{id}": async () => ({ params: { id: await alert() } }),
+  "POST /admin/v1/alerts/{id}/acknowledge": async () => ({
+    params: { id: await alert() },
+    body: { note: "seen" },
+  }),
+  "POST /admin/v1/alerts/{id}/resolve": async () => ({ params: { id: await alert() }, body: {} }),
 };
 /** A small OFAC list (the screening fixtures), base64 as the import route takes it. */
 const OFAC_FILES = ["sdn.csv", "alt.csv", "add.csv"].map((name) => ({

@@ -8,7 +8,13 @@ import { ClearanceError, InvalidInputError, type Problem } from "../errors/index
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
 import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
-import { decide, decisionView, parseDecisionInput, type DecisionInput } from "../policy/index.js";
+import {
+  decide,
+  decisionView,
+  parseDecisionInput,
+  type Decision,
+  type DecisionInput,
+} from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
 export const MAX_BATCH = 10_000;
@@ -18,6 +24,13 @@ export interface DecisionApiOptions {
   readonly scheme: () => CompiledScheme;
   readonly bodyLimit?: number;
   readonly onError?: (err: unknown) => void;
+  /** Prometheus metrics: every decision counted, served at GET /metrics. */
+  readonly metrics?: DecisionMetrics;
+}
+
+export interface DecisionMetrics {
+  decided(d: Decision, action: string): void;
+  expose(): Promise<{ text: string; contentType: string }>;
 }
 
 export function decisionHandler(options: DecisionApiOptions) {
@@ -30,8 +43,14 @@ export function decisionHandler(options: DecisionApiOptions) {
       const s = options.scheme();
       return sendJson(res, 200, { status: "ok", scheme: { name: s.name, digest: s.digest } });
     }
+    if (url.pathname === "/metrics" && options.metrics !== undefined) {
+      allow(req, "GET");
+      const { text, contentType } = await options.metrics.expose();
+      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+      return void res.end(text);
+    }
     if (url.pathname === "/v1/decisions")
-      return handleDecisions(req, res, options.scheme(), options.bodyLimit);
+      return handleDecisions(req, res, options.scheme(), options.bodyLimit, options.metrics);
     throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
@@ -42,16 +61,21 @@ export async function handleDecisions(
   res: ServerResponse,
   scheme: CompiledScheme,
   bodyLimit?: number,
+  metrics?: DecisionMetrics,
 ): Promise<void> {
   allow(req, "POST");
   const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
-    const decisions = inputs.map((i) => decisionView(decide(scheme, i.principal, i.request)));
-    return sendJson(res, 200, { decisions });
+    const decided = inputs.map((i) => decide(scheme, i.principal, i.request));
+    if (metrics !== undefined)
+      decided.forEach((d, i) => metrics.decided(d, inputs[i]?.request.action ?? "infer"));
+    return sendJson(res, 200, { decisions: decided.map((d) => decisionView(d)) });
   }
   const input = parseDecisionInput(body);
-  sendJson(res, 200, decisionView(decide(scheme, input.principal, input.request)));
+  const decision = decide(scheme, input.principal, input.request);
+  metrics?.decided(decision, input.request.action);
+  sendJson(res, 200, decisionView(decision));
 }
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {

@@ -35,6 +35,8 @@ export interface GatewayConfig {
   readonly storeUrl: string | null;
   /** The Redis URL, when the quota and rate-limit counters are in Redis. */
   readonly countersUrl: string | null;
+  /** The alert webhook's HMAC signing secret, when a webhook is configured. */
+  readonly webhookSecret: string | null;
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -87,6 +89,11 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     value.counters.driver === "redis"
       ? secret(source, env, value.counters.url_env, ["counters", "url_env"])
       : null;
+  const hook = value.monitoring.alerts.webhook;
+  const webhookSecret =
+    hook.url === undefined
+      ? null
+      : secret(source, env, hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"]);
   const adminToken = env[value.admin.token_env] || null;
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
@@ -103,6 +110,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     auditKey,
     storeUrl,
     countersUrl,
+    webhookSecret,
   };
 }
 

@@ -46,7 +46,93 @@ const route = z.strictObject({
   upstream_model: z.string().optional(),
 });
 
-/** Metrics, access log and traces (src/monitoring); anomaly alerts are added under `alerts`. */
+const response = z.enum(["notify", "suspend"]).default("notify");
+const on = z.boolean().default(true);
+
+/** Anomaly detectors, the alerts they raise, the webhook that delivers them (src/alerts). */
+const alerts = z
+  .strictObject({
+    enabled: on,
+    /** node: each node watches its own traffic; redis: every node sees the fleet's (through the counters' Redis). */
+    shared: z.enum(["node", "redis"]).default("node"),
+    /** After an alert, the same detector stays quiet about the same subject this long. */
+    cooldown_ms: ms(3_600_000),
+    impossible_travel: z
+      .strictObject({
+        enabled: on,
+        max_speed_kmh: z.number().positive().default(1_000),
+        tolerance_km: z.number().nonnegative().default(500),
+        response,
+      })
+      .default({ enabled: true, max_speed_kmh: 1_000, tolerance_km: 500, response: "notify" }),
+    key_sharing: z
+      .strictObject({
+        enabled: on,
+        window_ms: ms(3_600_000),
+        max_countries: z.number().int().positive().default(2),
+        max_networks: z.number().int().positive().default(8),
+        response,
+      })
+      .default({
+        enabled: true,
+        window_ms: 3_600_000,
+        max_countries: 2,
+        max_networks: 8,
+        response: "notify",
+      }),
+    embargoed_attempts: z
+      .strictObject({
+        enabled: on,
+        window_ms: ms(86_400_000),
+        repeated: z.number().int().min(2).default(3),
+        response,
+      })
+      .default({ enabled: true, window_ms: 86_400_000, repeated: 3, response: "notify" }),
+    denied_party: z.strictObject({ enabled: on, response }).default({ enabled: true, response: "notify" }),
+    denial_spike: z
+      .strictObject({
+        enabled: on,
+        window_ms: ms(300_000),
+        min_denials: z.number().int().positive().default(20),
+        factor: z.number().positive().default(5),
+      })
+      .default({ enabled: true, window_ms: 300_000, min_denials: 20, factor: 5 }),
+    volume_spike: z
+      .strictObject({
+        enabled: on,
+        window_ms: ms(300_000),
+        min_requests: z.number().int().positive().default(500),
+        factor: z.number().positive().default(10),
+        response,
+      })
+      .default({ enabled: true, window_ms: 300_000, min_requests: 500, factor: 10, response: "notify" }),
+    quota: z
+      .strictObject({
+        enabled: on,
+        percent: z.number().positive().max(100).default(90),
+        check_ms: ms(30_000),
+      })
+      .default({ enabled: true, percent: 90, check_ms: 30_000 }),
+    webhook: z
+      .strictObject({
+        url: z.url().optional(),
+        /** The HMAC-SHA256 signing secret, from this environment variable. */
+        secret_env: envName.default("CLEARANCE_WEBHOOK_SECRET"),
+        timeout_ms: ms(5_000),
+        /** First retry after this long, doubling up to max_retry_ms. */
+        retry_ms: ms(1_000),
+        max_retry_ms: ms(300_000),
+      })
+      .default({
+        secret_env: "CLEARANCE_WEBHOOK_SECRET",
+        timeout_ms: 5_000,
+        retry_ms: 1_000,
+        max_retry_ms: 300_000,
+      }),
+  })
+  .prefault({});
+
+/** Metrics, access log and traces (src/monitoring), and anomaly alerts. */
 const monitoring = z
   .strictObject({
     metrics: z
@@ -79,12 +165,9 @@ const monitoring = z
         service_name: z.string().min(1).default("clearance"),
       })
       .default({ enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" }),
+    alerts,
   })
-  .default({
-    metrics: { enabled: true, auth: "admin" },
-    access_log: { enabled: true, destination: "stdout" },
-    tracing: { enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" },
-  });
+  .prefault({});
 
 export const configSchema = z.strictObject({
   /** Scheme file, relative to this config file. */

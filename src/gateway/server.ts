@@ -17,6 +17,7 @@ import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
+import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
 import { authenticate, type AdminDeps } from "../admin/index.js";
 import type { DestinationStream } from "pino";
 import { openStore, type Store } from "../store/index.js";
@@ -38,6 +39,8 @@ export interface StartOptions {
   readonly accessLog?: DestinationStream;
   /** The admin console's build directory (default: the package's dist/console, when built). */
   readonly consoleDir?: string | null;
+  /** Suspends a federated principal when a detector's response says so (identity provides it). */
+  readonly suspendPrincipal?: SuspendPrincipal;
 }
 
 export interface RunningGateway {
@@ -55,6 +58,8 @@ export interface RunningGateway {
   readonly screening: ScreeningService;
   /** Metrics, access log, traces: the request observer. */
   readonly monitoring: Monitoring;
+  /** Anomaly detectors and their alerts (null when monitoring.alerts.enabled is false). */
+  readonly alerts: AlertService | null;
   close(): Promise<void>;
 }
 
@@ -216,6 +221,28 @@ async function assemble(
   });
   late.monitoring = observer;
   opened.push(() => observer.close());
+  const alertsConfig = config.file.monitoring.alerts;
+  const alerts = alertsConfig.enabled
+    ? await AlertService.open({
+        config: alertsConfig,
+        store,
+        scheme: () => snapshot.current.control.scheme,
+        licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+        changed: adminDeps.changed,
+        metrics: observer.metrics,
+        redis:
+          config.countersUrl === null
+            ? null
+            : { url: config.countersUrl, prefix: config.file.counters.prefix },
+        webhookSecret: config.webhookSecret,
+        ...(options.suspendPrincipal === undefined ? {} : { suspendPrincipal: options.suspendPrincipal }),
+        onError,
+      })
+    : null;
+  if (alerts !== null) {
+    observer.add((o) => alerts.observe(o));
+    opened.push(() => alerts.close());
+  }
   const handler = createGatewayHandler({
     context: {
       scheme: () => snapshot.current.control.scheme,
@@ -279,6 +306,7 @@ async function assemble(
     audit,
     screening,
     monitoring: observer,
+    alerts,
     async close() {
       snapshot.stop();
       await screening.close();
@@ -287,6 +315,7 @@ async function assemble(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await alerts?.close();
       await observer.close();
       await meter.close();
       await identity.close();

@@ -50,6 +50,7 @@ export class Monitoring implements RequestObserver {
     const accessLog = c.access_log.enabled
       ? openAccessLog({
           destination: c.access_log.destination,
+          onError: options.onError,
           ...(options.accessLogStream === undefined ? {} : { stream: options.accessLogStream }),
         })
       : null;
@@ -121,7 +122,7 @@ export class Monitoring implements RequestObserver {
       });
     }
     await this.tracing?.close().catch((err: unknown) => this.options.onError(err));
-    await this.accessLog?.flush().catch(() => undefined);
+    await this.accessLog?.close().catch((err: unknown) => this.options.onError(err));
   }
 
   private scrape(req: IncomingMessage, res: ServerResponse, auth: boolean): void {

@@ -8,7 +8,9 @@
  * codes, reasons and routes are the product's own codes. No principal, key or organization id is
  * ever a label; licenses are (an administrator creates them, a client cannot).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { FastCounter, FastHistogram } from "./fast.js";
+import type { Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 
@@ -32,7 +34,7 @@ const LATENCY = [
 const TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
-/** OpenTelemetry GenAI advice for gen_ai.server.time_to_first_token and operation durations. */
+/** OpenTelemetry GenAI advice for gen_ai.server.time_to_first_token. */
 const GENAI_SECONDS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** Bounded route label, from the path. */
@@ -74,11 +76,11 @@ export const operationName = (route: string): string => OPERATION[route] ?? "oth
 class Children<T> {
   private readonly cache = new Map<string, T>();
   constructor(private readonly make: (values: string[]) => T) {}
-  get(...values: string[]): T {
-    const key = values.join("\u0000");
+  get(a: string, b = "", c = "", d = "", e = ""): T {
+    const key = `${a}\u0000${b}\u0000${c}\u0000${d}\u0000${e}`;
     let child = this.cache.get(key);
     if (child === undefined) {
-      child = this.make(values);
+      child = this.make([a, b, c, d, e]);
       this.cache.set(key, child);
     }
     return child;
@@ -94,13 +96,11 @@ export class GatewayMetrics {
   private readonly decisions: Children<{ inc(): void }>;
   private readonly byLocation: Children<{ inc(): void }>;
   private readonly rateLimited: Counter;
-  private readonly tokens: Children<{ inc(n: number): void }>;
   private readonly overhead: Children<{ observe(v: number): void }>;
   private readonly upstream: Children<{ observe(v: number): void }>;
   private readonly firstToken: Children<{ observe(v: number): void }>;
-  private readonly operation: Children<{ observe(v: number): void }>;
   private readonly tokenUsage: Children<{ observe(v: number): void }>;
-  private readonly append: Histogram;
+  private readonly append: { observe(v: number): void };
   private readonly errors: Counter<"source">;
   private readonly reloads: Counter;
   /** Set by screening once it exists (a queue of matches awaiting review). */
@@ -122,85 +122,71 @@ export class GatewayMetrics {
       ])
         r.removeSingleMetric(name);
     }
-    const requests = new Counter({
-      name: "clearance_http_requests_total",
-      help: "HTTP requests answered, by route and status code.",
-      labelNames: ["route", "code"],
-      registers: [r],
-    });
-    this.requests = new Children(([route, code]) => requests.labels(route!, code!));
-    const decisions = new Counter({
-      name: "clearance_decisions_total",
-      help: "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
-      labelNames: ["decision", "reason", "model", "served_model", "action"],
-      registers: [r],
-    });
-    this.decisions = new Children(([d, reason, m, s, a]) => decisions.labels(d!, reason!, m!, s!, a!));
-    const byLocation = new Counter({
-      name: "clearance_decisions_by_location_total",
-      help: 'Gateway decisions by outcome and the request\'s location (ISO 3166-1 alpha-2, or "unknown").',
-      labelNames: ["decision", "country"],
-      registers: [r],
-    });
-    this.byLocation = new Children(([d, c]) => byLocation.labels(d!, c!));
+    const requests = new FastCounter(
+      "clearance_http_requests_total",
+      "HTTP requests answered, by route and status code.",
+      ["route", "code"],
+      r,
+    );
+    this.requests = new Children((v) => requests.child(...v));
+    const decisions = new FastCounter(
+      "clearance_decisions_total",
+      "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
+      ["decision", "reason", "model", "served_model", "action"],
+      r,
+    );
+    this.decisions = new Children((v) => decisions.child(...v));
+    const byLocation = new FastCounter(
+      "clearance_decisions_by_location_total",
+      'Gateway decisions by outcome and the request\'s location (ISO 3166-1 alpha-2, or "unknown").',
+      ["decision", "country"],
+      r,
+    );
+    this.byLocation = new Children((v) => byLocation.child(...v));
     this.rateLimited = new Counter({
       name: "clearance_rate_limit_refusals_total",
       help: "Requests refused because their organization was over its rate limit (429).",
       registers: [r],
     });
-    const tokens = new Counter({
-      name: "clearance_tokens_total",
-      help: "Tokens metered, by served model and direction (input, output).",
-      labelNames: ["model", "direction"],
-      registers: [r],
-    });
-    this.tokens = new Children(([m, d]) => tokens.labels(m!, d!));
-    const overhead = new Histogram({
-      name: "clearance_gateway_overhead_seconds",
-      help: "Time the gateway adds: from the request's arrival to forwarding it upstream (or to the end of its answer when not forwarded).",
-      labelNames: ["decision"],
-      buckets: LATENCY,
-      registers: [r],
-    });
-    this.overhead = new Children(([d]) => overhead.labels(d!));
-    const upstream = new Histogram({
-      name: "clearance_upstream_latency_seconds",
-      help: "From forwarding a request to the upstream's response headers, by served model.",
-      labelNames: ["served_model"],
-      buckets: LATENCY,
-      registers: [r],
-    });
-    this.upstream = new Children(([m]) => upstream.labels(m!));
-    const firstToken = new Histogram({
-      name: "gen_ai_server_time_to_first_token_seconds",
-      help: "Streamed responses: from forwarding the request to the upstream's first chunk (gen_ai.server.time_to_first_token).",
-      labelNames: ["gen_ai_operation_name", "gen_ai_request_model"],
-      buckets: GENAI_SECONDS,
-      registers: [r],
-    });
-    this.firstToken = new Children(([o, m]) => firstToken.labels(o!, m!));
-    const operation = new Histogram({
-      name: "gen_ai_client_operation_duration_seconds",
-      help: "Forwarded requests: from forwarding to the end of the response (gen_ai.client.operation.duration).",
-      labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_response_model"],
-      buckets: GENAI_SECONDS,
-      registers: [r],
-    });
-    this.operation = new Children(([o, m, s]) => operation.labels(o!, m!, s!));
-    const tokenUsage = new Histogram({
-      name: "gen_ai_client_token_usage",
-      help: "Tokens per forwarded request, by operation, model and gen_ai.token.type (input, output).",
-      labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
-      buckets: TOKEN_BUCKETS,
-      registers: [r],
-    });
-    this.tokenUsage = new Children(([o, m, t]) => tokenUsage.labels(o!, m!, t!));
-    this.append = new Histogram({
-      name: "clearance_audit_append_seconds",
-      help: "From a decision to its audit entry being durable.",
-      buckets: LATENCY,
-      registers: [r],
-    });
+    const overhead = new FastHistogram(
+      "clearance_gateway_overhead_seconds",
+      "Time the gateway adds: from the request's arrival to forwarding it upstream (or to the end of its answer when not forwarded).",
+      ["decision"],
+      LATENCY,
+      r,
+    );
+    this.overhead = new Children((v) => overhead.child(...v));
+    const upstream = new FastHistogram(
+      "clearance_upstream_latency_seconds",
+      "From forwarding a request to the upstream's response headers, by served model.",
+      ["served_model"],
+      LATENCY,
+      r,
+    );
+    this.upstream = new Children((v) => upstream.child(...v));
+    const firstToken = new FastHistogram(
+      "gen_ai_server_time_to_first_token_seconds",
+      "Streamed responses: from forwarding the request to the upstream's first chunk (gen_ai.server.time_to_first_token).",
+      ["gen_ai_operation_name", "gen_ai_request_model"],
+      GENAI_SECONDS,
+      r,
+    );
+    this.firstToken = new Children((v) => firstToken.child(...v));
+    const tokenUsage = new FastHistogram(
+      "gen_ai_client_token_usage",
+      "Tokens per forwarded request, by operation, served model and gen_ai.token.type (input, output); its _sum is the tokens by model and direction.",
+      ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
+      TOKEN_BUCKETS,
+      r,
+    );
+    this.tokenUsage = new Children((v) => tokenUsage.child(...v));
+    this.append = new FastHistogram(
+      "clearance_audit_append_seconds",
+      "From a decision to its audit entry being durable.",
+      [],
+      LATENCY,
+      r,
+    ).child();
     this.errors = new Counter({
       name: "clearance_errors_total",
       help: "Background errors by source: store, counters (shared Redis), audit, alerts.",
@@ -259,15 +245,19 @@ export class GatewayMetrics {
     if (upstream !== null) this.upstream.get(served).observe(upstream);
     const first = seconds(o.forwarded, o.firstChunk);
     if (first !== null && o.streamed) this.firstToken.get(op, served).observe(first);
-    this.operation.get(op, model, served).observe((o.end - o.forwarded) / 1000);
-    if (o.inputTokens !== null) {
-      this.tokens.get(served, "input").inc(o.inputTokens);
-      this.tokenUsage.get(op, served, "input").observe(o.inputTokens);
-    }
-    if (o.outputTokens !== null) {
-      this.tokens.get(served, "output").inc(o.outputTokens);
-      this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
-    }
+    if (o.inputTokens !== null) this.tokenUsage.get(op, served, "input").observe(o.inputTokens);
+    if (o.outputTokens !== null) this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
+  }
+
+  /** A decision made by the decision API (no request to forward, no location of its own). */
+  decided(d: Decision, action: string): void {
+    const served = d.served_model === null ? "none" : this.model(d.served_model);
+    this.decisions.get(d.decision, d.reason, this.model(d.model), served, action).inc();
+  }
+
+  /** Screening's hook: how many matches wait for a reviewer. */
+  setScreeningQueueLength(n: number): void {
+    this.screeningQueue.set(n);
   }
 
   error(source: "store" | "counters" | "audit" | "alerts"): void {

@@ -72,7 +72,7 @@ async function gateway(tracing: string) {
   return startTestGateway({
     providers: `  up: { type: openai, base_url: "${up}" }`,
     models: "  mythos-5: { provider: up }",
-    extra: `monitoring: { tracing: { enabled: ${tracing}, endpoint: "${rx}", service_name: clearance-test } }`,
+    monitoring: `{ tracing: { enabled: ${tracing}, endpoint: "${rx}", service_name: clearance-test } }`,
   });
 }
 

@@ -11,6 +11,9 @@ import type { Principal } from "../policy/types.js";
 import type { ScreeningStore } from "./screening.js";
 
 export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
+import type { AlertStore } from "./alerts.js";
+
+export type { AlertRecord, AlertState, AlertStore, NewAlert, AlertFilter } from "./alerts.js";
 
 export type StoreDriver = "sqlite" | "postgres";
 
@@ -133,8 +136,11 @@ export interface Store {
       label?: string | null,
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }>;
-    /** Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown. */
-    revoke(id: string, actor?: string): Promise<boolean>;
+    /**
+     * Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown.
+     * `details` go into the change's audit record (e.g. the alert a detector revoked it for).
+     */
+    revoke(id: string, actor?: string, details?: Readonly<Record<string, unknown>>): Promise<boolean>;
     /** Ordered by creation time. */
     list(principalId?: string): Promise<ApiKeyRecord[]>;
   };
@@ -195,6 +201,8 @@ export interface Store {
   watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
   /** Denied-party screening: list versions, screening matches and the review queue (see screening.ts). */
   readonly screening: ScreeningStore;
+  /** Anomaly alerts, their handling and their webhook delivery (src/alerts). */
+  readonly alerts: AlertStore;
   /** Present where several nodes share one audit log (PostgreSQL). */
   readonly sharedAudit?: SharedAuditStore;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */

@@ -9,6 +9,7 @@ import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import { StoreError, type FederatedPrincipalRecord, type Store, type UsageDelta } from "./index.js";
 import { parseApiKey, verifySecret } from "./keys.js";
+import { alertSuite } from "./alerts-suite.js";
 
 /** Every field set, nested objects, nulls, a non-alphabetical key order: all must survive. */
 const FULL: Principal = {
@@ -329,6 +330,8 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(out[1]?.details).toEqual({ why: "ok" });
       });
     });
+
+    describe("alerts", () => alertSuite(() => store));
 
     describe("audit outbox", () => {
       it("every change records who did what, in the change's transaction, in order", async () => {

@@ -37,6 +37,11 @@ export interface TestGatewayOptions {
   readonly log?: (line: string) => void;
   /** The data directory (default: a new temporary one). */
   readonly dataDir?: string;
+  /**
+   * YAML for `monitoring:` (default: alerts off, so that no detector writes to the store or the
+   * audit log behind another test's back).
+   */
+  readonly monitoring?: string;
   /** Access log lines, one JSON text per request (default: dropped). */
   readonly accessLog?: (line: string) => void;
   /** The admin console's build (default: the package's dist/console, when built). */
@@ -66,6 +71,7 @@ models:
 ${options.models ?? "  mythos-5: { provider: demo }"}
 location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }'}
 refresh_ms: 50
+monitoring: ${options.monitoring ?? "{ alerts: { enabled: false } }"}
 ${options.extra?.includes("admin_security:") ? "" : "admin_security: { failed_auth_per_minute: 100000 } # tests fail authentication on purpose, often"}
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {

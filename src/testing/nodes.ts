@@ -31,6 +31,7 @@ providers: { demo: { type: demo } }
 default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
 audit: { node: ${name}, key_env: AUDIT_KEY }
+${extra.includes("monitoring:") ? "" : "monitoring: { alerts: { enabled: false } }"}
 ${extra}`,
         join("examples", `${name}.yaml`),
         { ...env, DATABASE_URL: databaseUrl, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },

@@ -13,6 +13,7 @@
  *   clearance remote screening lists|diff|import|search|rescreen|review
  *   clearance remote partners idp add|list|show|update|remove
  *   clearance remote federated list|show|block|unblock
+ *   clearance remote alerts list|show|ack|resolve
  *
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
@@ -36,6 +37,7 @@ import {
 } from "./remote-define.js";
 import { dash, fields, joined, listTable, table, time, tokens } from "./remote-format.js";
 import { federated, idp } from "./remote-idp.js";
+import { alerts } from "./remote-alerts.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
 import { models, reports, schemes } from "./remote-schemes.js";
@@ -304,4 +306,5 @@ export function registerRemote(
     .description("partners' identity providers on a running server (clearance partners: the partners)");
   registerRemoteGroup(remotePartners, idp, io, outcome, env);
   registerRemoteGroup(more, federated, io, outcome, env);
+  registerRemoteGroup(more, alerts, io, outcome, env);
 }

@@ -8,6 +8,7 @@ import { createDecisionServer } from "../../api/index.js";
 import { loadConfigFile } from "../../config/index.js";
 import { InvalidInputError, formatProblems } from "../../errors/index.js";
 import { startGateway } from "../../gateway/server.js";
+import { GatewayMetrics } from "../../monitoring/metrics.js";
 import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
 import type { Io } from "../io.js";
 import { parsePort } from "./options.js";
@@ -59,6 +60,7 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
   let scheme: CompiledScheme = loadSchemeFile(schemePath);
   const server = createDecisionServer({
     scheme: () => scheme,
+    metrics: new GatewayMetrics({ scheme: () => scheme }),
     onError: (err) => io.stderr(`internal error: ${(err as Error).stack ?? String(err)}\n`),
   });
   const host = opts.host ?? "127.0.0.1";
@@ -69,7 +71,7 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
   const { port } = server.address() as AddressInfo;
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
-  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz\n`);
+  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz   GET ${base}/metrics\n`);
   // A bad edit on disk never takes the running scheme down: the old one stays in force.
   process.on("SIGHUP", () => {
     try {

@@ -30,6 +30,8 @@ import * as q from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
 import { sharedAudit } from "./audit.js";
 import { postgresScreening } from "./screening.js";
+import { postgresAlerts } from "./alerts.js";
+import type { AlertStore } from "../alerts.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -86,12 +88,17 @@ export class PostgresStore implements Store {
 
   readonly sharedAudit: SharedAuditStore;
   readonly screening;
+  readonly alerts: AlertStore;
 
   constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, where);
     this.screening = postgresScreening(
+      () => this.#live(),
+      (fn) => this.#tx(fn),
+    );
+    this.alerts = postgresAlerts(
       () => this.#live(),
       (fn) => this.#tx(fn),
     );
@@ -178,14 +185,19 @@ export class PostgresStore implements Store {
         }
       });
     },
-    revoke: async (id: string, actor?: string): Promise<boolean> => {
+    revoke: async (
+      id: string,
+      actor?: string,
+      details?: Readonly<Record<string, unknown>>,
+    ): Promise<boolean> => {
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
       return this.#tx(async (db) => {
         const outcome = await q.revokeKey(db, id, now());
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
-        if (outcome === "revoked") await this.#changed(db, actor, "key.revoke", { kind: "key", id });
+        if (outcome === "revoked")
+          await this.#changed(db, actor, "key.revoke", { kind: "key", id }, { ...details });
         return outcome !== "unknown";
       });
     },

@@ -142,6 +142,25 @@ export const MIGRATIONS: readonly Migration[] = [
     // Denied-party screening: list versions and entries, screening matches, subjects' status.
     sql: SCREENING_TABLES('TEXT COLLATE "C"', "DOUBLE PRECISION"),
   },
+  {
+    version: 7,
+    sql: `
+      -- Anomaly alerts (src/alerts), as in SQLite's version 7.
+      CREATE TABLE alerts (
+        id               TEXT COLLATE "C" PRIMARY KEY,
+        dedupe_key       TEXT COLLATE "C" NOT NULL UNIQUE,
+        state            TEXT NOT NULL,
+        detector         TEXT NOT NULL,
+        subject_kind     TEXT NOT NULL,
+        subject_id       TEXT COLLATE "C" NOT NULL,
+        delivery_state   TEXT NOT NULL,
+        next_delivery_at TEXT COLLATE "C",
+        document         TEXT NOT NULL
+      );
+      CREATE INDEX alerts_by_subject ON alerts (subject_kind, subject_id);
+      CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at);
+    `,
+  },
 ];
 
 /**

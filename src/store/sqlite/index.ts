@@ -33,6 +33,8 @@ import {
 } from "../rows.js";
 import { migrate } from "./migrations.js";
 import { sqliteScreening } from "./screening.js";
+import { sqliteAlerts } from "./alerts.js";
+import type { AlertStore } from "../alerts.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -186,12 +188,14 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly screening;
+  readonly alerts: AlertStore;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.screening = sqliteScreening(db);
     this.file = db.name;
+    this.alerts = sqliteAlerts(db, () => this.#live());
   }
 
   /** The statements, or StoreError "closed". Single statements need no explicit transaction. */
@@ -300,7 +304,11 @@ export class SqliteStore implements Store {
         return { key, record };
       });
     },
-    revoke: async (id: string, actor?: string): Promise<boolean> => {
+    revoke: async (
+      id: string,
+      actor?: string,
+      details?: Readonly<Record<string, unknown>>,
+    ): Promise<boolean> => {
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
@@ -309,7 +317,7 @@ export class SqliteStore implements Store {
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
         if (sql.keyRevoke.run(this.#now(), id).changes > 0) {
           sql.bump.run();
-          this.#record(sql, actor, "key.revoke", { kind: "key", id });
+          this.#record(sql, actor, "key.revoke", { kind: "key", id }, { ...details });
         }
         return true;
       });

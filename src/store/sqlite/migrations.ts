@@ -111,6 +111,27 @@ export const MIGRATIONS: readonly Migration[] = [
     // Denied-party screening: list versions and entries, screening matches, subjects' status.
     sql: SCREENING_TABLES("TEXT", "REAL"),
   },
+  {
+    version: 7,
+    sql: `
+      -- Anomaly alerts (src/alerts): the document as JSON beside the columns it is found by. The
+      -- dedupe key makes an anomaly seen by several nodes one alert; the delivery columns are the
+      -- webhook's outbox.
+      CREATE TABLE alerts (
+        id               TEXT PRIMARY KEY,
+        dedupe_key       TEXT NOT NULL UNIQUE,
+        state            TEXT NOT NULL,
+        detector         TEXT NOT NULL,
+        subject_kind     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        delivery_state   TEXT NOT NULL,
+        next_delivery_at TEXT,
+        document         TEXT NOT NULL
+      );
+      CREATE INDEX alerts_by_subject ON alerts (subject_kind, subject_id);
+      CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at);
+    `,
+  },
 ];
 
 /**

@@ -1,0 +1,82 @@
+/**
+ * Alerts raised by the anomaly detectors: list, read, acknowledge, resolve. Each step is recorded
+ * in the audit log with who took it and the note they gave.
+ */
+import { z } from "zod";
+import { ClearanceError } from "../../errors/index.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { OFFICERS, READERS } from "./roles.js";
+
+const STATES = ["open", "acknowledged", "resolved"] as const;
+const SUBJECTS = ["principal", "key", "organization", "partner", "license", "model"] as const;
+
+const note = z.strictObject({ note: z.string().max(2000).optional() });
+
+const notFound = (id: string) => new ClearanceError("not-found", "not_found", `no alert ${id}`);
+
+const step = (verb: "acknowledge" | "resolve", to: "acknowledged" | "resolved") =>
+  route<z.infer<typeof note>>({
+    method: "POST",
+    path: `/admin/v1/alerts/{id}/${verb}`,
+    tag: "alerts",
+    summary: `${verb === "acknowledge" ? "Acknowledge" : "Resolve"} an alert`,
+    roles: OFFICERS,
+    body: note,
+    async handle({ deps, params, body, caller }) {
+      // An alert already past this step is a conflict (409), from the one error table.
+      const a = await deps.store.alerts.transition(params.id as string, to, caller.id, body.note ?? null);
+      if (a === undefined) throw notFound(params.id as string);
+      await deps.changed(); // the step's audit record reaches the log before the answer
+      return a;
+    },
+  });
+
+export const alertRoutes = [
+  route<
+    undefined,
+    {
+      limit: number;
+      cursor?: string;
+      state?: (typeof STATES)[number];
+      detector?: string;
+      subject_kind?: (typeof SUBJECTS)[number];
+      subject?: string;
+    }
+  >({
+    method: "GET",
+    path: "/admin/v1/alerts",
+    tag: "alerts",
+    summary: "List alerts",
+    roles: READERS,
+    query: z.object({
+      ...pageQuery,
+      state: z.enum(STATES).optional(),
+      detector: z.string().optional(),
+      subject_kind: z.enum(SUBJECTS).optional(),
+      subject: z.string().optional(),
+    }),
+    async handle({ deps, query }) {
+      const all = await deps.store.alerts.list({
+        ...(query.state === undefined ? {} : { state: query.state }),
+        ...(query.detector === undefined ? {} : { detector: query.detector }),
+        ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
+        ...(query.subject === undefined ? {} : { subjectId: query.subject }),
+      });
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/alerts/{id}",
+    tag: "alerts",
+    summary: "Read an alert",
+    roles: READERS,
+    async handle({ deps, params }) {
+      const a = await deps.store.alerts.get(params.id as string);
+      if (a === undefined) throw notFound(params.id as string);
+      return a;
+    },
+  }),
+  step("acknowledge", "acknowledged"),
+  step("resolve", "resolved"),
+];

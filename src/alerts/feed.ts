@@ -1,0 +1,94 @@
+/**
+ * How sightings reach the detectors. On one node: directly, in the order requests end. With
+ * several nodes (`shared: redis`): every node appends its sightings to one Redis stream, in
+ * batches off the request path, and feeds its detectors from that stream, so every node sees the
+ * whole fleet's traffic in the same order and raises the same alerts (the store keeps one per
+ * dedupe key). Nothing waits on Redis per request; a Redis outage delays detection, and sightings
+ * published meanwhile are dropped (counted in the errors metric) rather than held without bound.
+ */
+import { Redis } from "ioredis";
+import type { Sighting } from "./detectors.js";
+
+export interface SightingFeed {
+  publish(s: Sighting): void;
+  close(): Promise<void>;
+}
+
+export function localFeed(deliver: (s: Sighting) => void): SightingFeed {
+  return { publish: deliver, close: async () => {} };
+}
+
+export interface RedisFeedOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly deliver: (s: Sighting) => void;
+  readonly onError: (err: unknown) => void;
+  /** Publish batches this often (ms). */
+  readonly flushMs?: number;
+}
+
+/** Entries kept in the stream (approximately): a node that falls further behind skips ahead. */
+const MAX_LEN = 100_000;
+const MAX_PENDING = 50_000;
+
+export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
+  const key = `${o.prefix}alerts:sightings`;
+  const options = { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false } as const;
+  const writer = new Redis(o.url, options);
+  // XREAD BLOCK holds its connection: a second one for reading.
+  const reader = new Redis(o.url, options);
+  await Promise.all([writer.connect(), reader.connect()]);
+  let pending: string[] = [];
+  let closed = false;
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const pipe = writer.pipeline();
+    for (const s of batch) pipe.xadd(key, "MAXLEN", "~", String(MAX_LEN), "*", "s", s);
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err !== null);
+    if (failed !== undefined) throw failed[0];
+  };
+  const timer = setInterval(() => flush().catch(o.onError), o.flushMs ?? 50);
+  timer.unref();
+
+  // Only what is published from now on: history before this node started is not its to judge.
+  let last = "$";
+  const read = async () => {
+    while (!closed) {
+      try {
+        const got = (await reader.xread("COUNT", 1000, "BLOCK", 1000, "STREAMS", key, last)) as
+          [string, [string, string[]][]][] | null;
+        for (const [, entries] of got ?? []) {
+          for (const [id, fields] of entries) {
+            last = id;
+            const text = fields[1];
+            if (text !== undefined) o.deliver(JSON.parse(text) as Sighting);
+          }
+        }
+      } catch (err) {
+        if (closed) return;
+        o.onError(err);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  };
+  const reading = read();
+
+  return {
+    publish(s) {
+      if (pending.length >= MAX_PENDING) throw new Error("the alert sighting stream is not keeping up");
+      pending.push(JSON.stringify(s));
+    },
+    async close() {
+      clearInterval(timer);
+      await flush().catch(o.onError);
+      closed = true;
+      reader.disconnect();
+      await reading;
+      await writer.quit().catch(() => writer.disconnect());
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/** The alert service on a real store: quota alerts once per period, responses that revoke a key or call identity's hook. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { configSchema } from "../config/schema.js";
+import { loadSchemeFile } from "../scheme/index.js";
+import { openStore, type Store } from "../store/index.js";
+import type { Sighting } from "./detectors.js";
+import { AlertService, networkOf, type AlertsConfig } from "./service.js";
+
+const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
+const defaults = (): AlertsConfig =>
+  configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
+let store: Store;
+let service: AlertService | undefined;
+beforeEach(async () => {
+  store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-alerts-")) });
+  await store.principals.put({ id: "zoe", citizenships: [{ country: "FR" }] });
+});
+afterEach(async () => {
+  await service?.close();
+  await store.close();
+});
+
+const open = (config: AlertsConfig, used = 0, hook?: (id: string) => Promise<string>) =>
+  AlertService.open({
+    config,
+    store,
+    scheme: () => scheme,
+    licenseUsage: async () => used,
+    changed: async () => {},
+    ...(hook === undefined ? {} : { suspendPrincipal: hook }),
+    onError: (err) => {
+      throw err;
+    },
+  });
+
+const sighting = (credential: string, country: string, i: number): Sighting => ({
+  t: Date.parse("2030-01-01T10:00:00Z") + i * 60_000,
+  requestId: `r${i}`,
+  audit: String(i),
+  principal: "zoe",
+  credential,
+  organization: null,
+  partner: null,
+  model: "mythos-4",
+  decision: "allow",
+  reason: "open-model",
+  country,
+  network: "10.0.0.0/24",
+});
+
+describe("alert service", () => {
+  it("raises a quota alert once per license, period and threshold", async () => {
+    service = await open(defaults(), 46_000_000);
+    await service.checkQuotas();
+    await service.checkQuotas();
+    const alerts = await store.alerts.list({ detector: "quota-nearly-exhausted" });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      subject: { kind: "license", id: "BIS-2026-0001" },
+      severity: "medium",
+      evidence: { details: { percent: 92, quota_tokens: 50_000_000 } },
+    });
+  });
+
+  it("suspend: revokes the shared key, as the detector, with the alert as reason", async () => {
+    const { record } = await store.keys.create("zoe", "laptop");
+    const config = defaults();
+    service = await open({ ...config, key_sharing: { ...config.key_sharing, response: "suspend" } });
+    ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting(record.id, c, i)));
+    await service.settled();
+    const [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.response).toMatchObject({ action: "suspend", result: `key ${record.id} revoked` });
+    expect((await store.keys.list("zoe"))[0]?.revokedAt).not.toBeNull();
+    const revoke = (await store.outbox.list(0, 100)).find((r) => r.action === "key.revoke");
+    expect(revoke).toMatchObject({ actor: "detector:key-sharing", details: { alert: alert?.id } });
+  });
+
+  it("suspend: a federated principal's token goes to identity's hook", async () => {
+    const called: string[] = [];
+    const config = defaults();
+    service = await open(
+      { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
+      0,
+      async (id) => {
+        called.push(id);
+        return `federated principal ${id} suspended`;
+      },
+    );
+    ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting("principal:zoe", c, i)));
+    await service.settled();
+    expect(called).toEqual(["zoe"]);
+    const [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.response?.result).toBe("federated principal zoe suspended");
+  });
+
+  it("groups client addresses into networks", () => {
+    expect(networkOf("203.0.113.9", undefined)).toBe("203.0.113.0/24");
+    expect(networkOf("::ffff:198.51.100.7", undefined)).toBe("198.51.100.0/24");
+    expect(networkOf("127.0.0.1", "192.0.2.1, 198.51.100.4")).toBe("198.51.100.0/24");
+    expect(networkOf("2001:db8:aa:bb::1", undefined)).toBe("2001:db8:aa::/48");
+  });
+});

@@ -1,0 +1,261 @@
+/**
+ * Alerts for a gateway: every decided request becomes a sighting for the detectors; what they
+ * raise is stored (once per dedupe key, audited), counted in the metrics, answered with the
+ * detector's configured response, and delivered to the webhook. Quotas are checked on a timer,
+ * off the request path. The request path only builds a sighting and hands it on.
+ */
+import type { ConfigFile } from "../config/index.js";
+import { SetupError } from "../errors/index.js";
+import type { ObservedRequest } from "../gateway/observer.js";
+import { periodKey } from "../metering/index.js";
+import type { GatewayMetrics } from "../monitoring/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { AlertRecord } from "../store/alerts.js";
+import { isKeyId } from "../store/keys.js";
+import type { Store } from "../store/index.js";
+import { Detectors, type DetectorName, type Draft, type Sighting } from "./detectors.js";
+import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
+import { countryParts } from "./geo.js";
+import { WebhookDeliverer } from "./webhook.js";
+
+export type AlertsConfig = ConfigFile["monitoring"]["alerts"];
+
+/** Suspends a federated principal (credential `principal:<id>`): identity provides it. */
+export type SuspendPrincipal = (
+  principalId: string,
+  reason: { alert: string; detector: string },
+) => Promise<string>;
+
+export interface AlertServiceOptions {
+  readonly config: AlertsConfig;
+  readonly store: Store;
+  readonly scheme: () => CompiledScheme;
+  readonly licenseUsage: (license: string, period: "month" | "quarter" | "total") => Promise<number>;
+  /** The change is in force on this node and in the audit log (snapshot refresh, outbox drain). */
+  readonly changed: () => Promise<void>;
+  readonly metrics?: GatewayMetrics | null;
+  /** Redis URL and key prefix, for `shared: redis`. */
+  readonly redis?: { readonly url: string; readonly prefix: string } | null;
+  readonly webhookSecret?: string | null;
+  readonly suspendPrincipal?: SuspendPrincipal;
+  readonly onError: (err: unknown) => void;
+}
+
+/** Each detector's configured response ("notify" where it has none). */
+function responseOf(c: AlertsConfig, d: DetectorName): "notify" | "suspend" {
+  switch (d) {
+    case "impossible-travel":
+      return c.impossible_travel.response;
+    case "key-sharing":
+      return c.key_sharing.response;
+    case "embargoed-attempt":
+      return c.embargoed_attempts.response;
+    case "denied-party":
+      return c.denied_party.response;
+    case "volume-spike":
+      return c.volume_spike.response;
+    default:
+      return "notify";
+  }
+}
+
+/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one (the nearest proxy's view). */
+export function networkOf(peer: string | undefined, forwardedFor: string | undefined): string | null {
+  const last = forwardedFor?.split(",").at(-1)?.trim();
+  const address = last !== undefined && last !== "" ? last : peer;
+  if (address === undefined) return null;
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
+  if (v4 !== null) return `${v4[1]}.0/24`;
+  if (address.includes(":")) {
+    const groups = address.split(":").slice(0, 3);
+    return `${groups.join(":")}::/48`;
+  }
+  return null;
+}
+
+export class AlertService {
+  private readonly detectors: Detectors;
+  private feed: SightingFeed | null = null;
+  private webhook: WebhookDeliverer | null = null;
+  private quotaTimer: NodeJS.Timeout | undefined;
+  /** Raises in flight, so that close() waits for them. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private constructor(private readonly o: AlertServiceOptions) {
+    this.detectors = new Detectors(o.config, (d) => this.track(this.raise(d)));
+  }
+
+  static async open(o: AlertServiceOptions): Promise<AlertService> {
+    const s = new AlertService(o);
+    // Load the country data set now (about a second), not on the first request that needs it.
+    countryParts();
+    const deliver = (sighting: Sighting) => s.detectors.feed(sighting);
+    if (o.config.shared === "redis") {
+      if (o.redis === undefined || o.redis === null) {
+        throw new SetupError(
+          "monitoring.alerts.shared: redis needs the counters in Redis (counters.driver: redis), whose server it shares",
+        );
+      }
+      s.feed = await redisFeed({ ...o.redis, deliver, onError: (e) => s.failed(e) });
+    } else s.feed = localFeed(deliver);
+    const hook = o.config.webhook;
+    if (hook.url !== undefined) {
+      if (o.webhookSecret === undefined || o.webhookSecret === null) {
+        throw new SetupError(
+          `monitoring.alerts.webhook.url is set, but the signing secret ${hook.secret_env} is not in the environment`,
+        );
+      }
+      s.webhook = new WebhookDeliverer({
+        url: hook.url,
+        secret: o.webhookSecret,
+        timeoutMs: hook.timeout_ms,
+        retryMs: hook.retry_ms,
+        maxRetryMs: hook.max_retry_ms,
+        store: o.store.alerts,
+        onFailure: (err) => {
+          o.metrics?.webhookFailures.inc();
+          o.onError(err);
+        },
+      });
+      s.webhook.start();
+    }
+    if (o.config.quota.enabled) {
+      s.quotaTimer = setInterval(() => s.track(s.checkQuotas()), o.config.quota.check_ms);
+      s.quotaTimer.unref();
+    }
+    return s;
+  }
+
+  /** The request observer's sink: one sighting per decided gateway request. */
+  observe(r: ObservedRequest): void {
+    const d = r.decision;
+    if (d === null || r.principal === null || r.credential === null) return;
+    const org = r.principal.organization;
+    const organization = typeof org === "string" ? org : (org?.id ?? null);
+    const partner =
+      d.grant !== null && d.grant.kind !== "license"
+        ? d.grant.partner
+        : organization !== null && this.o.scheme().organizationPartners.has(organization)
+          ? organization
+          : null;
+    this.feed?.publish({
+      t: r.startedAt,
+      requestId: r.requestId,
+      audit: r.auditIndex === null ? null : String(r.auditIndex),
+      principal: r.principal.id,
+      credential: r.credential,
+      organization,
+      partner,
+      model: d.model,
+      decision: d.decision,
+      reason: d.reason,
+      country: r.location,
+      network: networkOf(r.peer, r.forwardedFor),
+    });
+  }
+
+  /** Feeds a sighting straight to the detectors (replays, tests). */
+  replay(s: Sighting): void {
+    this.detectors.feed(s);
+  }
+
+  /** Resolves when every alert raised so far is stored and answered. */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Checks every license with a quota against the configured percentage. */
+  async checkQuotas(now = new Date()): Promise<void> {
+    const percent = this.o.config.quota.percent;
+    for (const l of this.o.scheme().licenses.values()) {
+      if (l.quotaTokens === null || l.quotaTokens <= 0) continue;
+      const used = await this.o.licenseUsage(l.id, l.quotaPeriod);
+      const share = (used / l.quotaTokens) * 100;
+      if (share < percent) continue;
+      const period = periodKey(l.quotaPeriod, now);
+      await this.raise({
+        detector: "quota-nearly-exhausted",
+        severity: share >= 100 ? "high" : "medium",
+        subject: { kind: "license", id: l.id },
+        summary: `license ${l.id} has used ${Math.floor(share)}% of its ${l.quotaTokens} tokens (${period})`,
+        auditIndexes: [],
+        details: { used_tokens: used, quota_tokens: l.quotaTokens, period, percent: Math.floor(share) },
+        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${percent}`,
+        at: now.getTime(),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.quotaTimer);
+    await this.feed?.close();
+    await this.settled();
+    await this.webhook?.close();
+  }
+
+  private track(p: Promise<unknown>): void {
+    const done = p.catch((err: unknown) => this.failed(err)).finally(() => this.inflight.delete(done));
+    this.inflight.add(done);
+  }
+
+  private failed(err: unknown): void {
+    this.o.metrics?.error("alerts");
+    this.o.onError(err);
+  }
+
+  private async raise(d: Draft): Promise<void> {
+    const actor = `detector:${d.detector}`;
+    const { alert, created } = await this.o.store.alerts.raise(
+      {
+        dedupeKey: d.dedupeKey,
+        detector: d.detector,
+        severity: d.severity,
+        subject: d.subject,
+        summary: d.summary,
+        evidence: { audit_indexes: d.auditIndexes, details: d.details },
+        raisedAt: new Date(d.at).toISOString(),
+        deliver: this.webhook !== null,
+      },
+      actor,
+    );
+    if (!created) return; // another node (or an earlier check) raised it
+    this.o.metrics?.alertsRaised.labels(d.detector, d.severity).inc();
+    if (responseOf(this.o.config, d.detector) === "suspend") await this.suspend(alert, actor);
+    await this.o.changed();
+    this.webhook?.kick();
+  }
+
+  /**
+   * Suspends what the alert is about: a key is revoked; a principal loses every API key, and a
+   * federated principal is suspended through identity's hook. Each is an admin act by the detector,
+   * with the alert as its reason, so the audit log shows why access stopped.
+   */
+  private async suspend(a: AlertRecord, actor: string): Promise<void> {
+    const reason = { alert: a.id, detector: a.detector, reason: a.summary };
+    const done: string[] = [];
+    const credential = (id: string) => {
+      if (id.startsWith("principal:")) return this.suspendFederated(id.slice("principal:".length), a, done);
+      if (!isKeyId(id))
+        return Promise.resolve(done.push(`credential ${id} is not an API key: not suspended`));
+      return this.o.store.keys
+        .revoke(id, actor, reason)
+        .then((ok) => done.push(ok ? `key ${id} revoked` : `key ${id} unknown`));
+    };
+    if (a.subject.kind === "key") await credential(a.subject.id);
+    else if (a.subject.kind === "principal") {
+      const keys = (await this.o.store.keys.list(a.subject.id)).filter((k) => k.revokedAt === null);
+      for (const k of keys) await credential(k.id);
+      if (this.o.suspendPrincipal !== undefined) await this.suspendFederated(a.subject.id, a, done);
+      if (done.length === 0) done.push(`${a.subject.id} has no active API key`);
+    } else done.push(`a ${a.subject.kind} is not suspended automatically: notified only`);
+    await this.o.store.alerts.respond(a.id, { action: "suspend", result: done.join("; ") }, actor);
+  }
+
+  private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<void> {
+    if (this.o.suspendPrincipal === undefined) {
+      done.push(`federated principal ${principal}: no suspension hook configured, notified only`);
+      return;
+    }
+    done.push(await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector }));
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Alert delivery by webhook. Each alert is POSTed as JSON with
+ *
+ *   x-clearance-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+ *
+ * (the timestamp is signed with the body, so a receiver refusing old timestamps is safe from
+ * replays). Delivery is an outbox in the store: an alert stays pending until a receiver answers
+ * 2xx, is retried with exponential backoff, survives restarts, and is claimed for a lease so that
+ * two nodes do not post it at once. Receivers should treat the alert id as idempotency key.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { request } from "undici";
+import type { AlertRecord, AlertStore } from "../store/alerts.js";
+
+export const SIGNATURE_HEADER = "x-clearance-signature";
+
+export function sign(secret: string, body: string, unixSeconds: number): string {
+  const mac = createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex");
+  return `t=${unixSeconds},v1=${mac}`;
+}
+
+/**
+ * A receiver's check: the signature is ours and no older than `toleranceSeconds`. Constant-time
+ * comparison of the MAC.
+ */
+export function verifySignature(
+  secret: string,
+  body: string,
+  header: string,
+  nowSeconds: number,
+  toleranceSeconds = 300,
+): boolean {
+  const parts = new Map(
+    header.split(",").map((p) => {
+      const i = p.indexOf("=");
+      return [p.slice(0, i).trim(), p.slice(i + 1).trim()] as const;
+    }),
+  );
+  const t = Number(parts.get("t"));
+  const v1 = parts.get("v1") ?? "";
+  if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds || !/^[0-9a-f]{64}$/.test(v1))
+    return false;
+  const expected = createHmac("sha256", secret).update(`${t}.${body}`).digest();
+  return timingSafeEqual(expected, Buffer.from(v1, "hex"));
+}
+
+export interface WebhookOptions {
+  readonly url: string;
+  readonly secret: string;
+  readonly timeoutMs: number;
+  readonly retryMs: number;
+  readonly maxRetryMs: number;
+  readonly store: AlertStore;
+  readonly onFailure: (err: unknown) => void;
+  /** How often pending deliveries are looked for (besides right after an alert is raised). */
+  readonly pollMs?: number;
+}
+
+/** The body a receiver gets: the alert, and who sent it. */
+export function webhookBody(a: AlertRecord): string {
+  return JSON.stringify({ type: "clearance.alert", alert: a });
+}
+
+export class WebhookDeliverer {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+
+  constructor(private readonly o: WebhookOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.o.pollMs ?? 1_000);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Delivers what is due now (a round at a time; a kick during a round runs another after it). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running !== null) {
+      this.again = true;
+      return;
+    }
+    this.running = this.round()
+      .catch((err: unknown) => this.o.onFailure(err))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async round(): Promise<void> {
+    const now = Date.now();
+    const lease = new Date(now + this.o.timeoutMs * 2).toISOString();
+    const due = await this.o.store.due(new Date(now).toISOString(), lease, 50);
+    await Promise.all(due.map((a) => this.deliver(a)));
+  }
+
+  private async deliver(a: AlertRecord): Promise<void> {
+    const body = webhookBody(a);
+    try {
+      const res = await request(this.o.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          [SIGNATURE_HEADER]: sign(this.o.secret, body, Math.floor(Date.now() / 1000)),
+          "x-clearance-alert-id": a.id,
+        },
+        body,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      });
+      await res.body.dump();
+      if (res.statusCode < 200 || res.statusCode >= 300)
+        throw new Error(`the receiver answered ${res.statusCode}`);
+      await this.o.store.delivered(a.id, new Date().toISOString());
+    } catch (err) {
+      this.o.onFailure(err);
+      // Backoff from the attempts so far (the claim counted this one): retry_ms, 2×, 4×, … capped.
+      const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** Math.min(30, a.delivery.attempts - 1));
+      await this.o.store.retry(
+        a.id,
+        new Date(Date.now() + delay).toISOString(),
+        String((err as Error).message ?? err),
+      );
+    }
+  }
+}

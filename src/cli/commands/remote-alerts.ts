@@ -1,0 +1,89 @@
+/** `clearance remote alerts …`: anomaly alerts, and acknowledging and resolving them (each step audited). */
+import type { AlertRecord } from "../../store/alerts.js";
+import { remote, seg, type RemoteGroup } from "./remote-define.js";
+import type { Page } from "./remote-client.js";
+import { dash, fields, joined, listTable, table, time } from "./remote-format.js";
+
+const NOTE = { flags: "--note <text>", description: "why (kept in the alert's history)" } as const;
+
+const show = (a: AlertRecord): string =>
+  fields([
+    ["id", a.id],
+    ["detector", a.detector],
+    ["severity", a.severity],
+    ["subject", `${a.subject.kind} ${a.subject.id}`],
+    ["state", a.state],
+    ["raised", time(a.raised_at)],
+    ["summary", a.summary],
+    ["audit entries", joined(a.evidence.audit_indexes)],
+    ["response", a.response === null ? "-" : `${a.response.action}: ${a.response.result}`],
+    ["delivery", `${a.delivery.state} (${a.delivery.attempts} attempts)`],
+  ]) +
+  "\n" +
+  table(
+    ["AT", "ACTOR", "STATE", "NOTE"],
+    a.history.map((h) => [time(h.at), h.actor, h.state, dash(h.note)]),
+  );
+
+const step = (name: "ack" | "resolve", verb: "acknowledge" | "resolve", description: string) =>
+  remote<AlertRecord, { note?: string }>({
+    name,
+    description,
+    args: [["<id>", "alert id (alr_…)"]],
+    options: [NOTE],
+    request: ({ args, opts }) => ({
+      method: "POST",
+      path: `/admin/v1/alerts/${seg(args[0]!)}/${verb}`,
+      body: opts.note === undefined ? {} : { note: opts.note },
+    }),
+    render: (a) => `alert ${a.id} is ${a.state}\n`,
+  });
+
+export const alerts: RemoteGroup = {
+  name: "alerts",
+  description: "anomaly alerts: list, show, acknowledge, resolve (server)",
+  commands: [
+    remote<Page<AlertRecord>, { state?: string; detector?: string; subject?: string }>({
+      name: "list",
+      description: "list alerts",
+      list: true,
+      options: [
+        {
+          flags: "--state <state>",
+          description: "only alerts in this state",
+          choices: ["open", "acknowledged", "resolved"],
+        },
+        { flags: "--detector <name>", description: "only this detector's (e.g. key-sharing)" },
+        { flags: "--subject <id>", description: "only about this principal, key, organization, license…" },
+      ],
+      request: ({ opts }) => ({
+        method: "GET",
+        path: "/admin/v1/alerts",
+        query: { state: opts.state, detector: opts.detector, subject: opts.subject },
+      }),
+      render: ({ data }) =>
+        listTable(
+          "alerts",
+          ["ID", "RAISED", "SEVERITY", "DETECTOR", "SUBJECT", "STATE", "SUMMARY"],
+          data.map((a) => [
+            a.id,
+            time(a.raised_at),
+            a.severity,
+            a.detector,
+            `${a.subject.kind} ${a.subject.id}`,
+            a.state,
+            a.summary,
+          ]),
+        ),
+    }),
+    remote<AlertRecord>({
+      name: "show",
+      description: "an alert: its evidence (audit entries), response and history",
+      args: [["<id>", "alert id (alr_…)"]],
+      request: ({ args }) => ({ method: "GET", path: `/admin/v1/alerts/${seg(args[0]!)}` }),
+      render: show,
+    }),
+    step("ack", "acknowledge", "acknowledge an alert (someone is on it)"),
+    step("resolve", "resolve", "resolve an alert"),
+  ],
+};

@@ -1,0 +1,167 @@
+/**
+ * Alerts as stored (migration 7, both drivers): one row per alert, its document as JSON beside the
+ * columns it is looked up by. A detector's alert is raised once per dedupe key — several nodes
+ * seeing the same anomaly store one alert — and every step (raised, acknowledged, resolved, the
+ * automatic response) writes its audit record in the same transaction. Webhook delivery is an
+ * outbox: pending rows are claimed for a lease, so a receiver that is down loses nothing and two
+ * nodes do not deliver at once.
+ */
+import { randomBytes } from "node:crypto";
+import { StoreError } from "./index.js";
+
+export type AlertState = "open" | "acknowledged" | "resolved";
+export type AlertSeverity = "low" | "medium" | "high" | "critical";
+export type SubjectKind = "principal" | "key" | "organization" | "partner" | "license" | "model";
+
+export interface AlertStep {
+  readonly state: AlertState;
+  readonly actor: string;
+  readonly at: string;
+  readonly note: string | null;
+}
+
+export interface AlertRecord {
+  readonly id: string;
+  readonly detector: string;
+  readonly severity: AlertSeverity;
+  readonly subject: { readonly kind: SubjectKind; readonly id: string };
+  readonly summary: string;
+  /** The audit log entries (indexes, as decimal strings) that show it, and what the detector measured. */
+  readonly evidence: {
+    readonly audit_indexes: readonly string[];
+    readonly details: Readonly<Record<string, unknown>>;
+  };
+  readonly raised_at: string;
+  readonly state: AlertState;
+  readonly history: readonly AlertStep[];
+  /** What was done automatically (e.g. the key suspended), or null. */
+  readonly response: { readonly action: string; readonly result: string; readonly at: string } | null;
+  readonly delivery: {
+    readonly state: "pending" | "delivered" | "none";
+    readonly attempts: number;
+    readonly next_at: string | null;
+    readonly delivered_at: string | null;
+    readonly last_error: string | null;
+  };
+}
+
+export interface NewAlert {
+  /** Same key, same alert: raised once however many nodes see it. */
+  readonly dedupeKey: string;
+  readonly detector: string;
+  readonly severity: AlertSeverity;
+  readonly subject: AlertRecord["subject"];
+  readonly summary: string;
+  readonly evidence: AlertRecord["evidence"];
+  readonly raisedAt: string;
+  /** A webhook is configured: the alert waits for delivery. */
+  readonly deliver: boolean;
+}
+
+export interface AlertFilter {
+  readonly state?: AlertState;
+  readonly detector?: string;
+  readonly subjectKind?: SubjectKind;
+  readonly subjectId?: string;
+}
+
+export interface AlertStore {
+  /** Stores a new alert, or returns the one already raised under its dedupe key. */
+  raise(alert: NewAlert, actor: string): Promise<{ alert: AlertRecord; created: boolean }>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** Ordered by id (the order they were raised in). */
+  list(filter?: AlertFilter): Promise<AlertRecord[]>;
+  /**
+   * open → acknowledged → resolved (open → resolved too). StoreError "conflict" for any other step;
+   * undefined for an unknown id.
+   */
+  transition(
+    id: string,
+    to: "acknowledged" | "resolved",
+    actor: string,
+    note: string | null,
+  ): Promise<AlertRecord | undefined>;
+  /** Records the automatic response taken. */
+  respond(id: string, response: { action: string; result: string }, actor: string): Promise<void>;
+  /** Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`. */
+  due(now: string, leaseUntil: string, limit: number): Promise<AlertRecord[]>;
+  delivered(id: string, at: string): Promise<void>;
+  /** A failed delivery: tried again at `nextAt`. */
+  retry(id: string, nextAt: string, error: string): Promise<void>;
+}
+
+/** `alr_` + the time (base 36, sortable for the next century) + randomness. */
+export function alertId(at: string): string {
+  return `alr_${Date.parse(at).toString(36).padStart(9, "0")}${randomBytes(5).toString("hex")}`;
+}
+
+export function newAlertRecord(a: NewAlert, actor: string): AlertRecord {
+  return {
+    id: alertId(a.raisedAt),
+    detector: a.detector,
+    severity: a.severity,
+    subject: a.subject,
+    summary: a.summary,
+    evidence: a.evidence,
+    raised_at: a.raisedAt,
+    state: "open",
+    history: [{ state: "open", actor, at: a.raisedAt, note: null }],
+    response: null,
+    delivery: {
+      state: a.deliver ? "pending" : "none",
+      attempts: 0,
+      next_at: a.deliver ? a.raisedAt : null,
+      delivered_at: null,
+      last_error: null,
+    },
+  };
+}
+
+const NEXT: Readonly<Record<AlertState, readonly AlertState[]>> = {
+  open: ["acknowledged", "resolved"],
+  acknowledged: ["resolved"],
+  resolved: [],
+};
+
+export function transitioned(
+  a: AlertRecord,
+  to: "acknowledged" | "resolved",
+  actor: string,
+  note: string | null,
+  at: string,
+): AlertRecord {
+  if (!NEXT[a.state].includes(to)) {
+    throw new StoreError("conflict", `alert ${a.id} is ${a.state}; it cannot be ${to} now`);
+  }
+  return { ...a, state: to, history: [...a.history, { state: to, actor, at, note }] };
+}
+
+/** The audit record's action for a step. */
+export const ALERT_ACTION = {
+  open: "alert.raise",
+  acknowledged: "alert.acknowledge",
+  resolved: "alert.resolve",
+} as const;
+
+/** The delivery columns after a claim, a success or a failure. */
+export function claimed(a: AlertRecord, leaseUntil: string): AlertRecord {
+  return { ...a, delivery: { ...a.delivery, attempts: a.delivery.attempts + 1, next_at: leaseUntil } };
+}
+export function deliveredAt(a: AlertRecord, at: string): AlertRecord {
+  return {
+    ...a,
+    delivery: { ...a.delivery, state: "delivered", next_at: null, delivered_at: at, last_error: null },
+  };
+}
+export function retryAt(a: AlertRecord, nextAt: string, error: string): AlertRecord {
+  return { ...a, delivery: { ...a.delivery, next_at: nextAt, last_error: error.slice(0, 500) } };
+}
+
+export function matches(a: AlertRecord, f: AlertFilter): boolean {
+  return (
+    (f.state === undefined || a.state === f.state) &&
+    (f.detector === undefined || a.detector === f.detector) &&
+    (f.subjectKind === undefined || a.subject.kind === f.subjectKind) &&
+    (f.subjectId === undefined || a.subject.id === f.subjectId)
+  );
+}

@@ -1,0 +1,130 @@
+/** Alerts in PostgreSQL (see ../alerts.ts): rows locked FOR UPDATE while they change. */
+import type pg from "pg";
+import {
+  ALERT_ACTION,
+  claimed,
+  deliveredAt,
+  matches,
+  newAlertRecord,
+  retryAt,
+  transitioned,
+  type AlertRecord,
+  type AlertStore,
+} from "../alerts.js";
+
+type Tx = <T>(fn: (db: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+const parse = (rows: { document: string }[]): AlertRecord[] =>
+  rows.map((r) => JSON.parse(r.document) as AlertRecord);
+
+async function write(db: pg.PoolClient, a: AlertRecord): Promise<void> {
+  await db.query(
+    "UPDATE alerts SET state = $1, delivery_state = $2, next_delivery_at = $3, document = $4 WHERE id = $5",
+    [a.state, a.delivery.state, a.delivery.next_at, JSON.stringify(a), a.id],
+  );
+}
+
+async function audit(
+  db: pg.PoolClient,
+  actor: string,
+  action: string,
+  id: string,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await db.query(
+    "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ($1, $2, $3, 'alert', $4, $5)",
+    [new Date().toISOString(), actor, action, id, JSON.stringify(details)],
+  );
+}
+
+export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
+  const change = (id: string, fn: (db: pg.PoolClient, a: AlertRecord) => Promise<AlertRecord | null>) =>
+    tx(async (db) => {
+      const [a] = parse((await db.query("SELECT document FROM alerts WHERE id = $1 FOR UPDATE", [id])).rows);
+      if (a === undefined) return undefined;
+      const next = await fn(db, a);
+      if (next !== null) await write(db, next);
+      return next ?? a;
+    });
+  return {
+    raise: (n, actor) =>
+      tx(async (db) => {
+        const a = newAlertRecord(n, actor);
+        const inserted = await db.query(
+          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING`,
+          [
+            a.id,
+            n.dedupeKey,
+            a.state,
+            a.detector,
+            a.subject.kind,
+            a.subject.id,
+            a.delivery.state,
+            a.delivery.next_at,
+            JSON.stringify(a),
+          ],
+        );
+        if (inserted.rowCount !== 1) {
+          const rows = (await db.query("SELECT document FROM alerts WHERE dedupe_key = $1", [n.dedupeKey]))
+            .rows;
+          return { alert: parse(rows)[0] as AlertRecord, created: false };
+        }
+        await audit(db, actor, ALERT_ACTION.open, a.id, {
+          detector: a.detector,
+          severity: a.severity,
+          subject: a.subject,
+          summary: a.summary,
+          evidence: a.evidence,
+        });
+        return { alert: a, created: true };
+      }),
+    get: async (id) => parse((await pool().query("SELECT document FROM alerts WHERE id = $1", [id])).rows)[0],
+    list: async (filter = {}) =>
+      parse((await pool().query("SELECT document FROM alerts ORDER BY id")).rows).filter((a) =>
+        matches(a, filter),
+      ),
+    transition: (id, to, actor, note) =>
+      change(id, async (db, a) => {
+        const next = transitioned(a, to, actor, note, new Date().toISOString());
+        await audit(db, actor, ALERT_ACTION[to], id, { from: a.state, to, note });
+        return next;
+      }),
+    respond: async (id, response, actor) => {
+      await change(id, async (db, a) => {
+        await audit(db, actor, "alert.respond", id, {
+          ...response,
+          detector: a.detector,
+          subject: a.subject,
+        });
+        return { ...a, response: { ...response, at: new Date().toISOString() } };
+      });
+    },
+    due: (now, leaseUntil, limit) =>
+      tx(async (db) => {
+        // SKIP LOCKED: nodes claiming at once take different alerts.
+        const rows = (
+          await db.query(
+            `SELECT document FROM alerts WHERE delivery_state = 'pending' AND next_delivery_at <= $1
+             ORDER BY next_delivery_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+            [now, limit],
+          )
+        ).rows as { document: string }[];
+        const out: AlertRecord[] = [];
+        for (const a of parse(rows)) {
+          const c = claimed(a, leaseUntil);
+          await write(db, c);
+          out.push(c);
+        }
+        return out;
+      }),
+    delivered: async (id, at) => {
+      await change(id, async (_db, a) => deliveredAt(a, at));
+    },
+    retry: async (id, nextAt, error) => {
+      await change(id, async (_db, a) =>
+        a.delivery.state === "delivered" ? null : retryAt(a, nextAt, error),
+      );
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/** Alerts in the embedded store (see ../alerts.ts): read-modify-write in IMMEDIATE transactions. */
+import type Database from "better-sqlite3";
+import {
+  ALERT_ACTION,
+  claimed,
+  deliveredAt,
+  matches,
+  newAlertRecord,
+  retryAt,
+  transitioned,
+  type AlertRecord,
+  type AlertStore,
+} from "../alerts.js";
+
+export function sqliteAlerts(db: Database.Database, live: () => void): AlertStore {
+  const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  const s = {
+    insert: p(
+      `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+    ),
+    byKey: p<{ document: string }>("SELECT document FROM alerts WHERE dedupe_key = ?"),
+    get: p<{ document: string }>("SELECT document FROM alerts WHERE id = ?"),
+    all: p<{ document: string }>("SELECT document FROM alerts ORDER BY id"),
+    due: p<{ document: string }>(
+      `SELECT document FROM alerts WHERE delivery_state = 'pending' AND next_delivery_at <= ? ORDER BY next_delivery_at, id LIMIT ?`,
+    ),
+    update: p(
+      "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, document = ? WHERE id = ?",
+    ),
+    outbox: p(
+      "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, 'alert', ?, ?)",
+    ),
+  };
+  const parse = (row: { document: string } | undefined) =>
+    row === undefined ? undefined : (JSON.parse(row.document) as AlertRecord);
+  const write = (a: AlertRecord) =>
+    s.update.run(a.state, a.delivery.state, a.delivery.next_at, JSON.stringify(a), a.id);
+  const audit = (actor: string, action: string, id: string, details: Record<string, unknown>) =>
+    s.outbox.run(new Date().toISOString(), actor, action, id, JSON.stringify(details));
+  const tx = <T>(fn: () => T): T => {
+    live();
+    return db.transaction(fn).immediate();
+  };
+  /** Read, change, write one alert. */
+  const change = (id: string, fn: (a: AlertRecord) => AlertRecord | null) =>
+    tx(() => {
+      const a = parse(s.get.get(id));
+      if (a === undefined) return undefined;
+      const next = fn(a);
+      if (next !== null) write(next);
+      return next ?? a;
+    });
+
+  return {
+    raise: async (n, actor) =>
+      tx(() => {
+        const a = newAlertRecord(n, actor);
+        const inserted =
+          s.insert.run(
+            a.id,
+            n.dedupeKey,
+            a.state,
+            a.detector,
+            a.subject.kind,
+            a.subject.id,
+            a.delivery.state,
+            a.delivery.next_at,
+            JSON.stringify(a),
+          ).changes === 1;
+        if (!inserted) return { alert: parse(s.byKey.get(n.dedupeKey)) as AlertRecord, created: false };
+        audit(actor, ALERT_ACTION.open, a.id, {
+          detector: a.detector,
+          severity: a.severity,
+          subject: a.subject,
+          summary: a.summary,
+          evidence: a.evidence,
+        });
+        return { alert: a, created: true };
+      }),
+    get: async (id) => {
+      live();
+      return parse(s.get.get(id));
+    },
+    list: async (filter = {}) => {
+      live();
+      return s.all
+        .all()
+        .map((r) => parse(r) as AlertRecord)
+        .filter((a) => matches(a, filter));
+    },
+    transition: async (id, to, actor, note) =>
+      change(id, (a) => {
+        const next = transitioned(a, to, actor, note, new Date().toISOString());
+        audit(actor, ALERT_ACTION[to], id, { from: a.state, to, note });
+        return next;
+      }),
+    respond: async (id, response, actor) => {
+      change(id, (a) => {
+        const at = new Date().toISOString();
+        audit(actor, "alert.respond", id, { ...response, detector: a.detector, subject: a.subject });
+        return { ...a, response: { ...response, at } };
+      });
+    },
+    due: async (now, leaseUntil, limit) =>
+      tx(() =>
+        s.due.all(now, limit).map((r) => {
+          const a = claimed(parse(r) as AlertRecord, leaseUntil);
+          write(a);
+          return a;
+        }),
+      ),
+    delivered: async (id, at) => {
+      change(id, (a) => deliveredAt(a, at));
+    },
+    retry: async (id, nextAt, error) => {
+      change(id, (a) => (a.delivery.state === "delivered" ? null : retryAt(a, nextAt, error)));
+    },
+  };
+}
