@@ -44,6 +44,12 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   return crypto.createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 
+/** nodeHash of the two hashes at `source[offset .. offset+64)`, left then right. */
+export function nodeHashOfPair(source: Uint8Array, offset: number): Buffer {
+  nodeScratch.set(source.subarray(offset, offset + 2 * HASH_SIZE), 1);
+  return oneShot !== null ? oneShot(nodeScratch) : crypto.createHash("sha256").update(nodeScratch).digest();
+}
+
 /** MTH({}) = SHA-256(""). Functions here return copies of it, never this Buffer itself. */
 export const EMPTY_ROOT: Buffer = crypto.createHash("sha256").digest();
 
