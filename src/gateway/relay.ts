@@ -100,7 +100,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       res.end(body);
     };
     usage = () => {
-      const text = Buffer.concat(kept).toString("utf8");
+      const text = (kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept)).toString("utf8");
       kept = [];
       return size <= o.captureLimit ? usageFromBody(text) : usageFromTail(text.slice(-TAIL));
     };
