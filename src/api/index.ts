@@ -6,7 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
-import { errorBody, readJson, sendJson, withErrors } from "../http/index.js";
+import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
 import { decide, decisionView, parseDecisionInput, type DecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
@@ -21,6 +22,8 @@ export interface DecisionApiOptions {
 
 export function decisionHandler(options: DecisionApiOptions) {
   return withErrors(async (req: IncomingMessage, res: ServerResponse) => {
+    setSecurityHeaders(res);
+    requireHost(req);
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
       allow(req, "GET", "HEAD");

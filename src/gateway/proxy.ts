@@ -28,8 +28,9 @@ import {
   type UpstreamResponse,
   type Wire,
 } from "../upstream/types.js";
-import { authenticate, type Caller } from "./auth.js";
+import { authenticateRequest, type Caller } from "./auth.js";
 import type { GatewayContext } from "./context.js";
+import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
 import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
 import type { Snapshot } from "./snapshot.js";
@@ -49,15 +50,16 @@ export async function proxy(
   res: ServerResponse,
   wire: Wire,
   endpoint: Endpoint,
+  seen: Observation,
 ): Promise<void> {
   const asked = await identify(ctx, req);
-  const admitted = await admit(ctx, asked, res, wire);
-  const durable = record(ctx, asked, admitted, String(res.getHeader("x-clearance-request-id")));
+  const admitted = await admit(ctx, asked, res, wire, seen);
+  const durable = record(ctx, asked, admitted, String(res.getHeader("x-clearance-request-id")), seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
   }
-  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable);
+  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable, seen);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ interface Asked {
 }
 
 async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Asked> {
-  const caller = callerOf(req, ctx.snapshot.current);
+  const caller = await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
     depth: ctx.jsonDepth,
@@ -110,12 +112,15 @@ interface Known {
 const KNOWN = Symbol("clearance.caller");
 
 /**
- * Who is calling. A client sends the same key on every request of a keep-alive connection: the key
- * is checked (hashed, compared in constant time) once per connection and snapshot, and a request
- * presenting the same header on the same connection under the same snapshot is the same caller.
- * Comparing with the header this connection sent before reveals nothing it does not know.
+ * Who is calling: an API key, or a partner's token. A client sends the same key on every request
+ * of a keep-alive connection: the key is checked (hashed, compared in constant time) once per
+ * connection and snapshot, and a request presenting the same header on the same connection under
+ * the same snapshot is the same caller. Comparing with the header this connection sent before
+ * reveals nothing it does not know. Partner tokens are verified on every request (they expire,
+ * and their issuer or partner may be blocked at any moment).
  */
-function callerOf(req: IncomingMessage, snapshot: Snapshot): Caller {
+async function callerOf(ctx: GatewayContext, req: IncomingMessage): Promise<Caller> {
+  const snapshot = ctx.snapshot.current;
   const socket = req.socket as Socket & { [KNOWN]?: Known };
   const known = socket[KNOWN];
   const authorization = req.headers.authorization;
@@ -128,8 +133,10 @@ function callerOf(req: IncomingMessage, snapshot: Snapshot): Caller {
   ) {
     return known.caller;
   }
-  const caller = authenticate(req.headers, snapshot);
-  socket[KNOWN] = { authorization, apiKey, snapshot, caller };
+  const caller = await authenticateRequest(req.headers, ctx);
+  if (caller.identity === undefined && ctx.snapshot.current === snapshot) {
+    socket[KNOWN] = { authorization, apiKey, snapshot, caller };
+  }
   return caller;
 }
 
@@ -153,13 +160,19 @@ interface Admitted {
   readonly served: Served | null;
 }
 
-async function admit(ctx: GatewayContext, asked: Asked, res: ServerResponse, wire: Wire): Promise<Admitted> {
+async function admit(
+  ctx: GatewayContext,
+  asked: Asked,
+  res: ServerResponse,
+  wire: Wire,
+  seen: Observation,
+): Promise<Admitted> {
   const { caller, scheme } = asked;
   const now = Date.now();
   const organization = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
   const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now);
-  const decision = decide(scheme, caller.principal, {
+  const decided = decide(scheme, caller.principal, {
     model: asked.model,
     action: "infer",
     location: asked.location,
@@ -167,7 +180,11 @@ async function admit(ctx: GatewayContext, asked: Asked, res: ServerResponse, wir
     time: now,
     usage: counted.usage,
   });
+  // A partner token: the decision records what the principal's facts rest on.
+  const decision: Decision =
+    caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
+  seen.decide(caller.keyId, caller.principal, decision, asked.location);
   if (decision.decision === "deny") {
     counted.release();
     return { decision, now, organization, served: null };
@@ -270,10 +287,15 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
 function denial(d: Decision): ClearanceError {
+  const aside = d.identity?.set_aside ?? [];
+  const note =
+    aside.length === 0
+      ? ""
+      : `; claims set aside: ${aside.map((c) => `${c.fact} ${c.value} (${c.why})`).join("; ")}`;
   return new ClearanceError(
     "forbidden",
     d.reason,
-    `${d.model} is not available to you (${d.reason}): ${decidingDetail(d)}`,
+    `${d.model} is not available to you (${d.reason}): ${decidingDetail(d)}${note}`,
   );
 }
 
@@ -294,7 +316,13 @@ function organizationId(org: unknown): string | null {
  * marked handled here, so that a failure while the upstream is still being waited for is not an
  * unhandled rejection; whoever answers awaits it.
  */
-function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, requestId: string): Promise<void> {
+function record(
+  ctx: GatewayContext,
+  asked: Asked,
+  admitted: Admitted,
+  requestId: string,
+  seen: Observation,
+): Promise<void> {
   const entry = decisionEntry(
     admitted.decision,
     {
@@ -308,7 +336,7 @@ function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, requestId
     ctx.audit.pseudonymize,
   );
   const durable = ctx.audit.log.append(entry).then(
-    () => undefined,
+    (index) => void seen.record(index),
     (err: unknown) => {
       // An entry too large for the log is the request's fault (413), not the log's.
       if (err instanceof ClearanceError) throw err;
@@ -338,6 +366,7 @@ async function forward(
   asked: Asked,
   served: Served,
   durable: Promise<void>,
+  seen: Observation,
 ): Promise<void> {
   const { json } = asked;
   const stream = json.stream === true;
@@ -362,6 +391,7 @@ async function forward(
   res.once("close", () => {
     if (!res.writableFinished) abort.abort();
   });
+  Object.assign(headers, seen.forward(req.headers));
 
   // Sent at once, while the entry is being made durable; settled either way, so that a quick
   // failure is not an unhandled rejection while the record is awaited.
@@ -401,6 +431,7 @@ async function forward(
     }
     throw err;
   }
+  seen.answer(answered.ok);
   const usage = await relay({
     wire,
     endpoint,
@@ -412,6 +443,7 @@ async function forward(
     requestId: String(res.getHeader("x-clearance-request-id")),
     log: ctx.log,
   });
+  seen.use(usage);
   if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);
 }
 

@@ -237,4 +237,32 @@ export interface Decision {
   /** When the requested model was denied and names a fallback: each model tried down the chain. */
   readonly fallbacks?: readonly FallbackAttempt[];
   readonly scheme: { readonly name: string; readonly digest: string };
+  /** Where the principal's facts came from, when a partner's identity provider vouched for them. */
+  readonly identity?: IdentityBasis;
+}
+
+/**
+ * A partner's identity provider vouched for the principal: which token, which claims were believed,
+ * which were set aside (outside the partner's reach, or unreadable) and why, and the assurance.
+ */
+export interface IdentityBasis {
+  readonly issuer: string;
+  readonly provider: string;
+  readonly partner: string;
+  /** The signing key's id (`kid`), when the token names one. */
+  readonly key_id: string | null;
+  readonly subject: string;
+  /** Each fact taken from the token: e.g. "citizenships DE (claim nationality)". */
+  readonly used: readonly string[];
+  readonly set_aside: readonly SetAsideClaim[];
+  readonly assurance: { readonly level: Assurance; readonly why: string };
+}
+
+export interface SetAsideClaim {
+  /** The fact the claim would have given (citizenships, residence, organization, …). */
+  readonly fact: string;
+  /** The claim's path in the token. */
+  readonly claim: string;
+  readonly value: string;
+  readonly why: string;
 }

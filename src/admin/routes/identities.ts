@@ -6,7 +6,7 @@ import { ROLES, type Identity } from "../../control/types.js";
 import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
-import { nameText } from "./text.js";
+import { nameText } from "../../scheme/text.js";
 
 /** Actors the audit log already uses: an identity must not be mistaken for them. */
 const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
@@ -14,6 +14,19 @@ const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
 const view = ({ token_hash: _hash, ...rest }: Identity) => rest;
 
 export const identityRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/me",
+    tag: "identities",
+    summary: "Who the caller is: identity, roles and organization",
+    roles: ROLES,
+    query: z.object({}),
+    // The console shows what these roles allow; every route still checks them itself.
+    async handle({ deps, caller }) {
+      const name = deps.state().identityRecords.find((r) => r.id === caller.id)?.document.name ?? caller.id;
+      return { id: caller.id, name, roles: [...caller.roles], organization: caller.organization };
+    },
+  }),
   route({
     method: "GET",
     path: "/admin/v1/identities",
@@ -39,6 +52,8 @@ export const identityRoutes = [
         name: nameText,
         roles: z.array(z.enum(ROLES)).min(1),
         organization: nameText.optional(),
+        /** Default: admin_security.token_ttl_days. */
+        expires_in_days: z.number().int().min(1).max(3650).optional(),
       })
       .refine((b) => !b.roles.includes("applicant") || b.organization !== undefined, {
         message: "an applicant acts for an organization: set organization",
@@ -59,6 +74,9 @@ export const identityRoutes = [
         throw new ClearanceError("conflict", "conflict", `identity ${body.id} exists`);
       }
       const token = `clra_${randomBytes(32).toString("base64url")}`;
+      const days = body.expires_in_days ?? deps.tokenTtlDays;
+      const expires =
+        days === undefined ? null : new Date(Date.parse(deps.now()) + days * 86_400_000).toISOString();
       const doc: Identity = {
         id: body.id,
         name: body.name,
@@ -67,6 +85,7 @@ export const identityRoutes = [
         token_hash: tokenHash(token),
         created_at: deps.now(),
         revoked_at: null,
+        expires_at: expires,
       };
       await deps.store.records.put("identity", body.id, doc, 0, {
         actor: caller.id,
