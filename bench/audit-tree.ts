@@ -10,6 +10,7 @@ import { directorySource, tileHashReader } from "../src/audit/source.js";
 import { TileTree } from "../src/audit/tree.js";
 import { verifyLog } from "../src/audit/verify.js";
 import { ORIGIN, nowMs, removeDir, summaryUs, tempDir, type Keys } from "./audit-entries.js";
+import { startupAt } from "./audit-startup.js";
 import { log, round } from "./results.js";
 
 const BATCH = 65_536;
@@ -97,7 +98,12 @@ async function timeProofs(
  * AuditLog.inclusion uses) on a tile-cache miss and on a hit, and through a fresh tiles-only reader
  * (a verifier or mirror). Every proof is checked with verifyInclusion against the tree's root.
  */
-export async function inclusionAt(size: number, samples: number, budgetS: number) {
+export async function inclusionAt(
+  size: number,
+  samples: number,
+  budgetS: number,
+  startup?: { keys: Keys; replay: boolean },
+) {
   const dir = await tempDir(`tree${size}`);
   try {
     log(`inclusion: building a ${size.toLocaleString("en")}-entry tree (${SYNTHETIC_BYTES}-byte entries)`);
@@ -128,6 +134,10 @@ export async function inclusionAt(size: number, samples: number, budgetS: number
     const cpu = process.cpuUsage(cpu0);
     const tileLoadCpuUs = (cpu.user + cpu.system) / indices.length;
 
+    const startupResult =
+      startup === undefined
+        ? undefined
+        : await startupAt(dir, tree, built, startup.keys, (i) => syntheticEntry(i), startup.replay);
     const wholeRoot = await treeRoot(tree.read, whole);
     const leaf = (i: bigint) => leafHash(syntheticEntry(Number(i)));
     indices.forEach((index, k) => {
@@ -152,6 +162,7 @@ export async function inclusionAt(size: number, samples: number, budgetS: number
         1,
       ),
       verified_proofs: indices.length * 4,
+      ...(startupResult === undefined ? {} : { startup: startupResult }),
     };
   } finally {
     await removeDir(dir);
@@ -189,7 +200,7 @@ export async function verifyRealLog(entries: readonly Buffer[], keys: Keys, size
     await auditLog.close();
     const writeS = (nowMs() - t0) / 1000;
 
-    log("verify: reopening the log (WAL replay)");
+    log("verify: reopening the log (from its restore point)");
     t0 = nowMs();
     auditLog = await AuditLog.open(options);
     const reopenS = (nowMs() - t0) / 1000;

@@ -172,20 +172,24 @@ function main(): void {
   log(`clearance latency (${LATENCY_SAMPLES} timed decisions)`);
   const lat = percentiles(latencies(INPUTS, LATENCY_SAMPLES, one));
 
-  const cedar = measureCedar(scheme, inputs, mix.verdicts);
+  // BENCH_DECIDE_CEDAR=0 leaves Cedar out (its policy slicing takes minutes on a busy machine).
+  const cedar = process.env.BENCH_DECIDE_CEDAR === "0" ? null : measureCedar(scheme, inputs, mix.verdicts);
   log(`sink ${sink}`);
 
   const notes = [
     "Clearance times decide() end to end: reading the ISO time, the full check list with each check's finding (code and parameters, no sentences), fallbacks. A principal's facts (home/foreign, relevant nationalities, embargo and screening findings, licenses held) are worked out on first sight and kept with the scheme version: first_sight is one pass over copies of the principals, each seen for the first time.",
     "rendered_per_sec: decide() plus putting every check into words (decisionView) and JSON.stringify, as the decision API answers.",
     "Cedar times statefulIsAuthorized only, with the policy set preparsed once; the entity slice (principal, organization, model) and context are built before timing, including home/relevant nationalities and epoch-ms time, which favours Cedar.",
-    `Cedar encodes each approved license as its own permit (${cedar.policies} policies in all), since Cedar cannot express 'some license of this principal satisfies ...'; each request is decided against a slice (base policies + its principal's and organization's licenses), preparsed before timing. cedar.unsliced is the whole set.`,
+    cedar === null
+      ? "Cedar left out of this run (BENCH_DECIDE_CEDAR=0)."
+      : `Cedar encodes each approved license as its own permit (${cedar.policies} policies in all), since Cedar cannot express 'some license of this principal satisfies ...'; each request is decided against a slice (base policies + its principal's and organization's licenses), preparsed before timing. cedar.unsliced is the whole set.`,
     "Clearance fallback counts as Cedar deny (Cedar decides the requested model only).",
     "Latency samples include the timer overhead (timer_overhead_us); nothing is subtracted.",
     "Node runs decide() on one thread; V8's GC may use helper threads on other cores. decisions_per_cpu_sec divides by process CPU time (all threads); cpu_share below ~0.95 means other work on the machine took the core part of the time, and the wall-clock rates understate.",
   ];
-  if (cedar.agreement < 100) notes.push(`Cedar disagreements: ${JSON.stringify(cedar.disagreements)}`);
-  if (cedar.errors > 0)
+  if (cedar !== null && cedar.agreement < 100)
+    notes.push(`Cedar disagreements: ${JSON.stringify(cedar.disagreements)}`);
+  if (cedar !== null && cedar.errors > 0)
     notes.push(`Cedar reported ${cedar.errors} policy evaluation errors (policies skipped).`);
 
   const decisionsPerSec = Math.round(rate.perSec);
@@ -221,9 +225,9 @@ function main(): void {
     latency_samples: LATENCY_SAMPLES,
     outcomes: mix.outcomes,
     reasons: mix.reasons,
-    cedar: cedar.result,
-    ratio_vs_cedar: round(rate.perSec / cedar.rate.perSec, 2),
-    ratio_vs_cedar_cpu: round(rate.perCpuSec / cedar.rate.perCpuSec, 2),
+    cedar: cedar?.result ?? null,
+    ratio_vs_cedar: cedar === null ? null : round(rate.perSec / cedar.rate.perSec, 2),
+    ratio_vs_cedar_cpu: cedar === null ? null : round(rate.perCpuSec / cedar.rate.perCpuSec, 2),
     goals: {
       ...GOALS,
       met: decisionsPerSec >= GOALS.decisions_per_sec && lat.p99_us <= GOALS.p99_us,

@@ -14,6 +14,7 @@
  *
  * Options: --nodes N (default 1), --store sqlite|postgres (default sqlite; several nodes need
  * postgres), --duration S (load phase, default 8), --connections C (default 50).
+ * Env: BENCH_GATEWAY_PROFILE=dir writes each node's CPU profile under dir/<node name>.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -99,10 +100,13 @@ async function startNode(
   const args =
     db === null ? [`${upstream}/v1`] : [`${upstream}/v1`, "postgres", name, ...(keyFile ? [keyFile] : [])];
   const env = db === null ? undefined : { ...process.env, DATABASE_URL: db.url };
+  // BENCH_GATEWAY_PROFILE=dir: each node writes a CPU profile there (summarize with gateway-profile).
+  const profile = process.env.BENCH_GATEWAY_PROFILE;
+  const execArgv = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profile, name)}`];
   const { proc, ready } = await forkChild<{ port: number; key: string }>(
     "gateway-clearance",
     args,
-    [],
+    execArgv,
     60_000,
     env,
   );
@@ -196,12 +200,39 @@ async function loadGroup(
 interface SetupFigures {
   nodes: number;
   store: string;
+  /**
+   * CPU the nodes spend with no request at all (store polling, change notifications, checkpoint
+   * rounds, metering flushes): ms per second, summed over the nodes; and the same per request at
+   * the measured rate. Per-request CPU at a low rate carries this background; net_of_idle does not.
+   */
+  idle: {
+    cpu_ms_per_s: number | null;
+    us_per_req_at_measured_rate: number | null;
+    net_of_idle: number | null;
+  };
   throughput: GroupLoad;
   /** Sequential requests to the first node: the latency a lone caller sees. */
   c1: { p50_ms: number; p99_ms: number; samples: number };
 }
 
-const SETTINGS = { warmup_s: 2, c1_duration_s: 3 };
+// Warm-up long enough for V8 to optimise the request path in every node: with a short one, a node
+// serving fewer requests (each of N nodes gets 1/N of the load) is measured while still compiling.
+const SETTINGS = { warmup_s: 5, c1_duration_s: 3, idle_s: 3 };
+
+/** Node CPU (ms per second, summed) while no request arrives. */
+async function idleCpu(nodes: readonly Node[]): Promise<number | null> {
+  const before = nodes.map((n) => cpuSeconds(n.proc.pid));
+  await new Promise((r) => setTimeout(r, SETTINGS.idle_s * 1000));
+  const after = nodes.map((n) => cpuSeconds(n.proc.pid));
+  let sum = 0;
+  for (let i = 0; i < nodes.length; i++) {
+    const a = before[i];
+    const b = after[i];
+    if (a == null || b == null) return null;
+    sum += b - a;
+  }
+  return round((1000 * sum) / SETTINGS.idle_s, 2);
+}
 
 async function measureSetup(
   label: string,
@@ -227,9 +258,19 @@ async function measureSetup(
   );
   const c1 = await load(nodes[0]!.target, 1, SETTINGS.c1_duration_s);
   log(`${label}: c1 p50 ${c1.p50_ms} ms`);
+  log(`${label}: idle ${SETTINGS.idle_s} s (background CPU)`);
+  const idleMs = await idleCpu(nodes);
+  const perReqIdle =
+    idleMs === null || throughput.rps === 0 ? null : round((idleMs * 1000) / throughput.rps, 1);
+  const nodesCpu = throughput.cpu_us_per_req.nodes;
   return {
     nodes: nodes.length,
     store,
+    idle: {
+      cpu_ms_per_s: idleMs,
+      us_per_req_at_measured_rate: perReqIdle,
+      net_of_idle: nodesCpu === null || perReqIdle === null ? null : round(nodesCpu - perReqIdle, 1),
+    },
     throughput,
     c1: { p50_ms: c1.p50_ms, p99_ms: c1.p99_ms, samples: c1.requests },
   };
@@ -313,6 +354,7 @@ export async function runNodes(options: NodeOptions): Promise<number> {
     rps_nodes_vs_embedded: ratio(s.rps, e.rps),
     ideal_rps_ratio_with_enough_cores: options.nodes,
     node_cpu_per_req_vs_embedded: ratio(s.cpu_us_per_req.nodes, e.cpu_us_per_req.nodes),
+    node_cpu_per_req_net_of_idle_vs_embedded: ratio(scaled!.idle.net_of_idle, embedded!.idle.net_of_idle),
     p50_nodes_vs_embedded: ratio(s.p50_ms, e.p50_ms),
     p99_nodes_vs_embedded: ratio(s.p99_ms, e.p99_ms),
   };
@@ -325,6 +367,7 @@ export async function runNodes(options: NodeOptions): Promise<number> {
     `same total load for both: ${options.connections} connections (${s.connections / options.nodes} per node over ${options.nodes} nodes), one autocannon instance per node running at the same time, rates summed, latencies (2xx) summarized together`,
     "nodes: bench/gateway-clearance.ts as in the default run (policy, metering flushed every 1 s, the durable audit entry per request wherever this build keeps the audit log, store changes picked up as this build does); the PostgreSQL nodes share one fresh schema and one audit signing key, and each has its own API key for alice",
     "order: direct, then the embedded node, then the PostgreSQL nodes; machine load drifts between phases",
+    `idle: after the load, ${SETTINGS.idle_s} s with no request, the nodes' CPU (polling the store's version ~10 times a second, the change listener, checkpoint rounds, metering flushes); net_of_idle subtracts that background, at the measured rate, from the CPU per request. Warm-up ${SETTINGS.warmup_s} s before measuring, so that every node's request path is optimised by V8`,
   );
   if (localPg)
     notes.push(

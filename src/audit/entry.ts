@@ -30,9 +30,24 @@ export interface DecisionContext {
 
 export type Pseudonymizer = (principalId: string) => string;
 
-/** Keyed hash of principal ids: the log stays linkable per person without naming them. */
+/** Principals whose pseudonyms are remembered; beyond it, the memory starts over. */
+const PSEUDONYMS = 65_536;
+
+/**
+ * Keyed hash of principal ids: the log stays linkable per person without naming them. Worked out
+ * once per principal (the same few callers make most requests), not once per request.
+ */
 export function pseudonymizer(key: string): Pseudonymizer {
-  return (id) => `hmac-sha256:${createHmac("sha256", key).update(id).digest("base64url")}`;
+  const known = new Map<string, string>();
+  return (id) => {
+    let pseudonym = known.get(id);
+    if (pseudonym === undefined) {
+      pseudonym = `hmac-sha256:${createHmac("sha256", key).update(id).digest("base64url")}`;
+      if (known.size >= PSEUDONYMS) known.clear();
+      known.set(id, pseudonym);
+    }
+    return pseudonym;
+  };
 }
 
 export function grantId(grant: GrantRef | null): string | null {

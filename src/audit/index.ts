@@ -84,7 +84,6 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
     });
     return { log, drainer: new SharedOutboxDrainer(shared, node), dir, node, verifierKey, kind: "shared" };
   }
-  let lastChange = 0;
   const log = await AuditLog.open({
     dir,
     walPath: join(o.dataDir, "audit.wal"),
@@ -93,11 +92,10 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
     verifier,
     checkpointMs: o.checkpointMs,
     onError: o.onError,
-    onRecovered: (entries) => {
-      lastChange = OutboxDrainer.lastChange(entries, lastChange);
-    },
+    // The last admin change logged, so that a change is logged once across restarts.
+    mark: { initial: 0, fold: (seen, entries) => OutboxDrainer.lastChange(entries, seen) },
   });
-  const drainer = new OutboxDrainer(o.store, log, node, lastChange);
+  const drainer = new OutboxDrainer(o.store, log, node, log.mark);
   return { log, drainer, dir, node, verifierKey, kind: "local" };
 }
 

@@ -22,8 +22,55 @@ export interface AuditLogOptions {
   /** At most this long between an entry becoming durable and a checkpoint covering it. */
   readonly checkpointMs: number;
   readonly onError: (err: unknown) => void;
-  /** Sees every entry read back at start-up (e.g. to learn which admin changes are logged). */
-  readonly onRecovered?: (entries: readonly Buffer[]) => void;
+  /**
+   * A number the log keeps for its owner, folded over every entry in order (e.g. the last admin
+   * change logged) and saved with each restore point, so that start-up need not read old entries
+   * back to learn it. Read it as `mark` once the log is open.
+   */
+  readonly mark?: {
+    readonly initial: number;
+    readonly fold: (mark: number, entries: readonly Buffer[]) => number;
+  };
+}
+
+/**
+ * Where start-up can resume: the tree of `size` entries is in the tiles (a checkpoint of that size
+ * was published), and the write-ahead file's records for them end at `walOffset`. Written beside
+ * the write-ahead file (not published) after each checkpoint.
+ */
+export interface RestorePoint {
+  readonly size: bigint;
+  readonly walOffset: number;
+  readonly mark: number;
+}
+
+export const restorePath = (walPath: string): string => `${walPath}.restore`;
+
+export async function writeRestorePoint(walPath: string, p: RestorePoint): Promise<void> {
+  const json = JSON.stringify({ v: 1, size: String(p.size), wal_offset: p.walOffset, mark: p.mark });
+  await writeAtomic(restorePath(walPath), Buffer.from(`${json}\n`));
+}
+
+/** The restore point, or null when there is none (a new log, or one written before they existed). */
+export async function readRestorePoint(walPath: string): Promise<RestorePoint | null> {
+  let text: string;
+  try {
+    text = await readFile(restorePath(walPath), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  const j = JSON.parse(text) as { v?: unknown; size?: unknown; wal_offset?: unknown; mark?: unknown };
+  if (
+    j.v !== 1 ||
+    typeof j.size !== "string" ||
+    !/^(0|[1-9][0-9]*)$/.test(j.size) ||
+    typeof j.wal_offset !== "number" ||
+    typeof j.mark !== "number"
+  ) {
+    throw new AuditLogError(`${restorePath(walPath)} is not a restore point`);
+  }
+  return { size: BigInt(j.size), walOffset: j.wal_offset, mark: j.mark };
 }
 
 export class AuditLogError extends Error {
@@ -95,27 +142,49 @@ export class AuditLog implements AuditTrail {
     private readonly o: AuditLogOptions,
     private readonly tree: TileTree,
     private readonly wal: Wal,
-    /** Durable entries not yet in the tree; the WAL adds to it as batches become durable. */
-    private readonly durable: { pending: Buffer[] },
+    /**
+     * Durable entries not yet in the tree, and where their records end in the write-ahead file;
+     * the WAL adds to it as batches become durable.
+     */
+    private readonly durable: { pending: Buffer[]; end: number },
     published: Published | null,
+    /** The tree's entries end at this offset of the write-ahead file. */
+    private integrated: number,
+    private folded: number,
   ) {
     this.current = published;
   }
 
+  /**
+   * Opens the log. With a restore point, the tree comes back from the tiles (checked against the
+   * signed checkpoint) and only the write-ahead records after it are read; without one (or if the
+   * tiles do not match), the whole file is replayed into a fresh tree.
+   */
   static async open(o: AuditLogOptions): Promise<AuditLog> {
-    const tree = new TileTree(o.dir);
-    const durable = { pending: [] as Buffer[] };
+    const published = await readPublished(o);
+    const point = await readRestorePoint(o.walPath);
+    let restored: { tree: TileTree; point: RestorePoint } | null = null;
+    if (point !== null && published !== null && point.size <= published.size) {
+      // Tiles that are missing or do not match the signed root: replay the whole file instead,
+      // which checks the tree it builds against the checkpoint and refuses to start if it differs.
+      restored = restoreFromTiles(o.dir, point, published);
+    }
+    const tree = restored?.tree ?? new TileTree(o.dir);
+    const fold = o.mark?.fold ?? ((m: number) => m);
+    let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
+    const durable = { pending: [] as Buffer[], end: 0 };
     const wal = await Wal.open(
       o.walPath,
+      restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
       async (entries) => {
-        o.onRecovered?.(entries);
+        mark = fold(mark, entries);
         await tree.append(entries);
       },
-      (entries) => {
+      (entries, _first, end) => {
         for (const e of entries) durable.pending.push(e);
+        durable.end = end;
       },
     );
-    const published = await readPublished(o);
     if (published !== null) {
       if (published.size > tree.size) {
         throw new AuditLogError(
@@ -129,9 +198,14 @@ export class AuditLog implements AuditTrail {
         );
       }
     }
-    const log = new AuditLog(o, tree, wal, durable, published);
+    const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     await log.publish();
     return log;
+  }
+
+  /** The owner's number folded over every entry in the tree (see AuditLogOptions.mark). */
+  get mark(): number {
+    return this.folded;
   }
 
   /** Durable entries so far (the published checkpoint may lag by up to checkpointMs). */
@@ -164,7 +238,13 @@ export class AuditLog implements AuditTrail {
   publish(): Promise<void> {
     const round = this.publishing.then(async () => {
       // Always called: it also writes tiles that an earlier, failed round left in memory.
-      await this.tree.append(this.takePending());
+      const end = this.durable.end;
+      const pending = this.takePending();
+      await this.tree.append(pending);
+      if (pending.length > 0) {
+        this.integrated = end;
+        if (this.o.mark !== undefined) this.folded = this.o.mark.fold(this.folded, pending);
+      }
       if (this.current !== null && this.current.size === this.tree.size) return;
       await this.tree.writePartials();
       const next: Checkpoint = {
@@ -182,6 +262,11 @@ export class AuditLog implements AuditTrail {
       const text = signCheckpoint(next, this.o.signer);
       await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text));
       this.current = { size: next.size, root: next.root, text };
+      await writeRestorePoint(this.o.walPath, {
+        size: next.size,
+        walOffset: this.integrated,
+        mark: this.folded,
+      });
     });
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
     this.publishing = round.catch(() => undefined);
@@ -207,6 +292,23 @@ export class AuditLog implements AuditTrail {
     this.durable.pending = [];
     return batch;
   }
+}
+
+function restoreFromTiles(
+  dir: string,
+  point: RestorePoint,
+  published: Published,
+): { tree: TileTree; point: RestorePoint } | null {
+  let tree: TileTree;
+  try {
+    tree = TileTree.restore(dir, point.size);
+  } catch {
+    return null;
+  }
+  // Smaller than the checkpoint (a crash between the two writes): the replayed tail brings the
+  // tree to the checkpoint's size, where open() checks its root.
+  if (point.size < published.size || tree.root().equals(published.root)) return { tree, point };
+  return null;
 }
 
 async function readPublished(o: AuditLogOptions): Promise<Published | null> {

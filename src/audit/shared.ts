@@ -62,6 +62,11 @@ export class SharedAuditLog implements AuditTrail {
   private committed = 0n;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
+  /**
+   * This node's committed entries by index, until its mirror takes them in: they need not be read
+   * back from the database (the transaction that committed them carried exactly these bytes).
+   */
+  private readonly own = new Map<bigint, Uint8Array>();
 
   private constructor(
     private readonly o: SharedAuditOptions,
@@ -153,7 +158,10 @@ export class SharedAuditLog implements AuditTrail {
           this.lastFailure = null;
           const end = first + BigInt(batch.length);
           if (end > this.committed) this.committed = end;
-          batch.forEach((w, i) => w.resolve(first + BigInt(i)));
+          batch.forEach((w, i) => {
+            if (first + BigInt(i) >= this.tree.size) this.own.set(first + BigInt(i), w.entry);
+            w.resolve(first + BigInt(i));
+          });
         },
         (err: unknown) => {
           // Nothing was committed (one transaction): refuse these requests, try again with the next.
@@ -178,15 +186,39 @@ export class SharedAuditLog implements AuditTrail {
     if (this.seat.held) await this.sign();
   }
 
-  /** Grows the mirror to `size` entries, reading committed entries in order. */
+  /**
+   * Grows the mirror to `size` entries in order: this node's own from memory, the others' read
+   * from the database (up to the next one of its own).
+   */
   private async catchUp(size: bigint): Promise<void> {
     while (this.tree.size < size) {
-      const want = size - this.tree.size;
-      const entries = await this.o.db.read(this.tree.size, want < READ ? Number(want) : READ);
+      const mine: Uint8Array[] = [];
+      for (let i = this.tree.size; i < size; i++) {
+        const entry = this.own.get(i);
+        if (entry === undefined) break;
+        mine.push(entry);
+        this.own.delete(i);
+      }
+      if (mine.length > 0) {
+        await this.tree.append(mine);
+        continue;
+      }
+      let want = size - this.tree.size;
+      if (want > BigInt(READ)) want = BigInt(READ);
+      for (let i = 1n; i < want; i++) {
+        if (this.own.has(this.tree.size + i)) {
+          want = i;
+          break;
+        }
+      }
+      const from = this.tree.size;
+      const entries = await this.o.db.read(from, Number(want));
       if (entries.length === 0) {
         throw new AuditLogError(`the database holds fewer than ${size} entries: entries are missing`);
       }
       await this.tree.append(entries);
+      // Own entries whose commit was acknowledged while this read was under way came from the read.
+      for (let i = from; i < this.tree.size; i++) this.own.delete(i);
     }
   }
 

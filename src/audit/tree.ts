@@ -5,11 +5,19 @@
  * at level 8 and above (N/128 hashes: 2.5 MB at 10M entries), so that a proof reads at most one
  * level-0 tile from disk.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { CompactRange, leafHash, nodeHash, type HashReader } from "./merkle.js";
-import { TILE_HEIGHT, TILE_WIDTH, decodeTile, encodeBundle, encodeTile, tilePath } from "./tiles.js";
+import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
+import {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  decodeBundle,
+  decodeTile,
+  encodeBundle,
+  encodeTile,
+  tilePath,
+} from "./tiles.js";
 
 const HASH = 32;
 
@@ -57,7 +65,7 @@ export async function writeAtomic(path: string, data: Uint8Array): Promise<void>
 }
 
 export class TileTree {
-  private readonly range = new CompactRange();
+  private range = new CompactRange();
   /** Nodes at levels >= 8 (index 0 = level 8). */
   private readonly upper: HashColumn[] = [];
   private leaves: Buffer[] = []; // the current partial level-0 tile
@@ -65,9 +73,9 @@ export class TileTree {
   /** Full tiles and bundles in the tree but not yet on disk, oldest first. */
   private readonly unwritten: { tile: TileRef; data: Buffer }[] = [];
   /** `leaves` expanded to all levels, kept until the next append (proofs read it many times). */
-  private partial: Buffer[][] | null = null;
-  /** Full level-0 tiles, decoded and expanded to all 8 levels, most recently used last. */
-  private readonly cache = new Map<bigint, Promise<Buffer[][]>>();
+  private partial: ExpandedTile | null = null;
+  /** Full level-0 tiles, expanded to all 8 levels, most recently used last. */
+  private readonly cache = new Map<bigint, ExpandedTile>();
 
   constructor(
     readonly dir: string,
@@ -76,6 +84,74 @@ export class TileTree {
 
   get size(): bigint {
     return this.range.size;
+  }
+
+  /**
+   * The tree of `size` entries as the tiles on disk hold it (the tiles written for a checkpoint of
+   * that size): the level-8 nodes from the level-1 tiles, the levels above them rehashed (N/256
+   * hashes), the partial level-0 tile and entry bundle, the right edge from those. Nothing below
+   * level 8 is read except the partial tile, so a 10M-entry tree comes back in milliseconds. The
+   * caller checks the root against the signed checkpoint. Throws if a tile is missing or malformed.
+   */
+  static restore(dir: string, size: bigint, cacheTiles?: number): TileTree {
+    const tree = new TileTree(dir, cacheTiles);
+    const nodes = size >> BigInt(TILE_HEIGHT);
+    if (nodes > 0n) {
+      const level8 = tree.column(TILE_HEIGHT);
+      for (const hash of tree.readPrefix(1, nodes)) level8.push(hash);
+      for (let level = TILE_HEIGHT + 1; ; level++) {
+        const below = tree.column(level - 1);
+        if (below.count < 2n) break;
+        const column = tree.column(level);
+        for (let i = 0n; i + 1n < below.count; i += 2n)
+          column.push(nodeHash(below.get(i), below.get(i + 1n)));
+      }
+      while (tree.upper.length > 0 && (tree.upper.at(-1) as HashColumn).count === 0n) tree.upper.pop();
+    }
+    const width = Number(size % BigInt(TILE_WIDTH));
+    if (width > 0) {
+      tree.leaves = tree.readPrefix(0, size);
+      tree.entries = tree.readPrefix("entries", size);
+    }
+    const partial = ExpandedTile.of(tree.leaves);
+    const frontier: Buffer[] = [];
+    let start = 0n;
+    for (let level = size.toString(2).length - 1; level >= 0; level--) {
+      if (((size >> BigInt(level)) & 1n) === 0n) continue;
+      const index = start >> BigInt(level);
+      frontier.push(
+        level >= TILE_HEIGHT
+          ? tree.column(level).get(index)
+          : (partial.node(level, Number(index % BigInt(TILE_WIDTH >> level))) as Buffer),
+      );
+      start += 1n << BigInt(level);
+    }
+    tree.range = CompactRange.fromHashes(size, frontier);
+    return tree;
+  }
+
+  /**
+   * The last, partial tile of a level holding `count` hashes (or entries): read from its partial
+   * file, or from the full tile when it has filled since (both start with the same hashes). For
+   * level 1 and up, every tile of the level in order.
+   */
+  private readPrefix(level: 0 | 1 | "entries", count: bigint): Buffer[] {
+    const out: Buffer[] = [];
+    const full = count / BigInt(TILE_WIDTH);
+    const width = Number(count % BigInt(TILE_WIDTH));
+    const decode = (data: Buffer, n: number) =>
+      level === "entries" ? decodeBundle(data, n) : decodeTile(data, n);
+    if (level === 1) {
+      for (let index = 0n; index < full; index++) {
+        out.push(...decode(readFileSync(this.path({ level, index, width: TILE_WIDTH })), TILE_WIDTH));
+      }
+    }
+    if (width === 0) return out;
+    const partial = this.path({ level, index: full, width });
+    const whole = this.path({ level, index: full, width: TILE_WIDTH });
+    if (existsSync(partial)) out.push(...decode(readFileSync(partial), width));
+    else out.push(...decode(readFileSync(whole), TILE_WIDTH).slice(0, width));
+    return out;
   }
 
   root(): Buffer {
@@ -154,27 +230,31 @@ export class TileTree {
     const tile = index / perTile;
     const offset = Number(index % perTile);
     const full = (tile + 1n) * BigInt(TILE_WIDTH) <= this.range.size;
-    const levels = full ? await this.fullTile(tile) : (this.partial ??= expand(this.leaves));
-    const hash = levels[level]?.[offset];
+    const levels = full ? this.fullTile(tile) : (this.partial ??= ExpandedTile.of(this.leaves));
+    const hash = levels.node(level, offset);
     if (hash === undefined) throw new RangeError(`node (${level}, ${index}) is not complete`);
     return hash;
   };
 
   /**
-   * A proof asks for up to 8 nodes of one tile at once, so the load itself is cached (not only its
-   * result): one read, decode and rehash per tile. A failed load is forgotten.
+   * A proof asks for up to 8 nodes of one tile, so the tile is cached expanded (the nodes above its
+   * leaves hashed once). The read is synchronous: 8 KB this process wrote, normally still in the
+   * page cache, costs a few microseconds that way, where an asynchronous read takes four trips
+   * through libuv's thread pool — behind the write-ahead log's synchronous writes, which occupy
+   * it for milliseconds. A failed read is not cached: the next proof tries again.
    */
-  private fullTile(tile: bigint): Promise<Buffer[][]> {
+  private fullTile(tile: bigint): ExpandedTile {
     const hit = this.cache.get(tile);
     if (hit !== undefined) {
       this.cache.delete(tile);
       this.cache.set(tile, hit);
       return hit;
     }
-    const load = readFile(this.path({ level: 0, index: tile, width: TILE_WIDTH })).then((data) =>
-      expand(decodeTile(data, TILE_WIDTH)),
-    );
-    load.catch(() => this.cache.delete(tile));
+    const data = readFileSync(this.path({ level: 0, index: tile, width: TILE_WIDTH }));
+    if (data.length !== TILE_WIDTH * HASH) {
+      throw new RangeError(`level-0 tile ${tile} is ${data.length} bytes, not ${TILE_WIDTH * HASH}`);
+    }
+    const load = ExpandedTile.expand(data, TILE_WIDTH);
     this.cache.set(tile, load);
     if (this.cache.size > this.cacheTiles) this.cache.delete(this.cache.keys().next().value as bigint);
     return load;
@@ -211,15 +291,48 @@ export class TileTree {
   }
 }
 
-/** A tile's leaf hashes and the nodes above them inside the tile: levels[l][i], l = 0..7. */
-function expand(leaves: readonly Buffer[]): Buffer[][] {
-  const levels: Buffer[][] = [leaves as Buffer[]];
-  for (let l = 1; l < TILE_HEIGHT; l++) {
-    const below = levels[l - 1] as Buffer[];
-    const row: Buffer[] = [];
-    for (let i = 0; i + 1 < below.length; i += 2)
-      row.push(nodeHash(below[i] as Buffer, below[i + 1] as Buffer));
-    levels.push(row);
+/**
+ * A level-0 tile's leaf hashes and the nodes above them inside the tile (levels 0..7), in one
+ * buffer: level l's nodes follow level l−1's. Siblings are adjacent, so each node is hashed from
+ * 64 contiguous bytes, with no per-node objects but the digest.
+ */
+class ExpandedTile {
+  private constructor(
+    private readonly hashes: Buffer,
+    /** Where each level starts (in hashes), and how many it has. */
+    private readonly starts: readonly number[],
+    private readonly counts: readonly number[],
+  ) {}
+
+  /** `width` leaf hashes, concatenated (a level-0 tile's bytes). */
+  static expand(leaves: Uint8Array, width: number): ExpandedTile {
+    const starts: number[] = [0];
+    const counts: number[] = [width];
+    let total = width;
+    for (let l = 1; l < TILE_HEIGHT; l++) {
+      starts.push(total);
+      counts.push((counts[l - 1] as number) >> 1);
+      total += counts[l] as number;
+    }
+    const hashes = Buffer.allocUnsafe(total * HASH);
+    hashes.set(leaves.subarray(0, width * HASH), 0);
+    for (let l = 1; l < TILE_HEIGHT; l++) {
+      const below = (starts[l - 1] as number) * HASH;
+      const at = (starts[l] as number) * HASH;
+      for (let i = 0; i < (counts[l] as number); i++) {
+        hashes.set(nodeHashOfPair(hashes, below + i * 2 * HASH), at + i * HASH);
+      }
+    }
+    return new ExpandedTile(hashes, starts, counts);
   }
-  return levels;
+
+  static of(leaves: readonly Buffer[]): ExpandedTile {
+    return ExpandedTile.expand(Buffer.concat(leaves), leaves.length);
+  }
+
+  node(level: number, index: number): Buffer | undefined {
+    if (level >= TILE_HEIGHT || index >= (this.counts[level] as number)) return undefined;
+    const at = ((this.starts[level] as number) + index) * HASH;
+    return this.hashes.subarray(at, at + HASH);
+  }
 }

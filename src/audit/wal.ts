@@ -24,6 +24,12 @@ interface Pending {
   readonly reject: (err: Error) => void;
 }
 
+/** A place in the file: `count` entries end at byte `offset`. */
+export interface WalPosition {
+  readonly offset: number;
+  readonly count: bigint;
+}
+
 export class WalError extends Error {
   override name = "WalError";
 }
@@ -60,19 +66,22 @@ export class Wal {
     private readonly fh: FileHandle,
     private offset: number,
     count: bigint,
-    private readonly onDurable: (entries: Buffer[], first: bigint) => void,
+    private readonly onDurable: (entries: Buffer[], first: bigint, end: number) => void,
   ) {
     this.next = count;
   }
 
   /**
-   * Opens (or creates) the file, hands every intact entry to `recovered` in order (in batches, one
-   * per chunk read), cuts a torn tail, and from then on reports each durable batch to `onDurable`.
+   * Opens (or creates) the file, hands every intact entry after `from` to `recovered` in order (in
+   * batches, one per chunk read), cuts a torn tail, and from then on reports each durable batch to
+   * `onDurable` with the file offset it ends at. `from`: where a restore point left off (the
+   * entries before it are already in the tree); null reads the whole file.
    */
   static async open(
     path: string,
+    from: WalPosition | null,
     recovered: (entries: Buffer[], first: bigint) => Promise<void>,
-    onDurable: (entries: Buffer[], first: bigint) => void,
+    onDurable: (entries: Buffer[], first: bigint, end: number) => void,
   ): Promise<Wal> {
     // O_DSYNC: a write returns once its data is on disk — one system call (one trip through the
     // thread pool) per batch instead of a write and an fdatasync.
@@ -82,11 +91,17 @@ export class Wal {
       0o600,
     );
     const { size } = await fh.stat();
-    let offset = 0;
-    let count = 0n;
+    if (from !== null && from.offset > size) {
+      await fh.close();
+      throw new WalError(
+        `the audit log's restore point is at byte ${from.offset} of the write-ahead file, which has only ${size}`,
+      );
+    }
+    let offset = from?.offset ?? 0;
+    let count = from?.count ?? 0n;
     const chunk = Buffer.alloc(1 << 20);
     let carry = Buffer.alloc(0);
-    let position = 0;
+    let position = offset;
     while (position < size) {
       const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
       if (bytesRead === 0) break;
@@ -134,6 +149,11 @@ export class Wal {
     return this.next;
   }
 
+  /** The end of the last durable record. */
+  get end(): number {
+    return this.offset;
+  }
+
   /** Resolves with the entry's index once it is on disk (written with O_DSYNC); rejects if it cannot be. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.failed !== null) return Promise.reject(this.failed);
@@ -165,6 +185,7 @@ export class Wal {
         this.onDurable(
           batch.map((p) => p.record.subarray(HEADER)),
           first,
+          this.offset,
         );
         batch.forEach((p, i) => p.resolve(first + BigInt(i)));
       } catch (err) {

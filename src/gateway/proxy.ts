@@ -1,20 +1,39 @@
 /**
- * One proxied request: authenticate, read the body, locate, decide, then refuse (403), or forward
- * to the served model's provider (rewriting the model on a fallback) and meter what it used.
+ * One proxied request, in four stages read top to bottom:
+ *
+ *   identify — who asks (API key), for what (the body: model, purpose), from where (location);
+ *   admit    — the counters (quotas, rate limit), the decision, the fail-closed checks; a request
+ *              that cannot be served at all (no route, wrong wire format) is refused here, before
+ *              anything is recorded, and gives back its place in the rate limit;
+ *   record   — the decision's audit entry, appended (durable later, see below);
+ *   forward  — the upstream call, the relay of its answer, metering.
+ *
+ * The record and the upstream call run in parallel: the upstream starts working at once, but no
+ * byte of its answer, and no 403, reaches the client before the entry is durable. If the log
+ * cannot take the entry, the upstream call is aborted and the client gets 503 (fail closed).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { decisionEntry } from "../audit/index.js";
-import { ClearanceError } from "../errors/index.js";
-import { readJson } from "../http/index.js";
-import { decide, decidingDetail, type Decision, type Principal } from "../policy/index.js";
+import type { Route } from "../config/index.js";
 import type { CountedRequest } from "../counters/limits.js";
+import { ClearanceError } from "../errors/index.js";
+import { readJsonText } from "../http/index.js";
+import { decide, decidingDetail, type Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
-import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
-import { authenticateRequest } from "./auth.js";
+import {
+  UpstreamError,
+  type Endpoint,
+  type Provider,
+  type UpstreamResponse,
+  type Wire,
+} from "../upstream/types.js";
+import { authenticateRequest, type Caller } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
 import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
+import type { Snapshot } from "./snapshot.js";
 
 /** Request headers an upstream may need; the client's key and everything else stay here. */
 const PASS_THROUGH: Readonly<Record<Wire, readonly string[]>> = {
@@ -33,27 +52,131 @@ export async function proxy(
   endpoint: Endpoint,
   seen: Observation,
 ): Promise<void> {
-  const caller = await authenticateRequest(req.headers, ctx);
-  const body = await readJson(req, { limit: ctx.bodyLimit, depth: ctx.jsonDepth, wrongType: "invalid" });
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+  const asked = await identify(ctx, req);
+  const admitted = await admit(ctx, asked, res, wire, seen);
+  const durable = record(ctx, asked, admitted, String(res.getHeader("x-clearance-request-id")), seen);
+  if (admitted.served === null) {
+    await durable;
+    throw denial(admitted.decision);
+  }
+  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable, seen);
+}
+
+// ------------------------------------------------------------------------------------------------
+// identify
+
+/** What the request is, before anything is decided. */
+interface Asked {
+  readonly caller: Caller;
+  /** The body as it came, and parsed. */
+  readonly text: string;
+  readonly json: Record<string, unknown>;
+  readonly model: string;
+  readonly purpose: string | null;
+  /** Read once: the whole request runs under the version it started with. */
+  readonly scheme: CompiledScheme;
+  readonly location: string | null;
+}
+
+async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Asked> {
+  const caller = await callerOf(ctx, req);
+  const { text, value } = await readJsonText(req, {
+    limit: ctx.bodyLimit,
+    depth: ctx.jsonDepth,
+    wrongType: "invalid",
+  });
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ClearanceError("invalid", "invalid_request", "the request body must be a JSON object");
   }
-  const json = body as Record<string, unknown>;
-  const model = requestedModel(json.model);
-  // A license may be limited to purposes; the client declares its purpose per request.
-  const purpose = requestPurpose(req);
-  // Read once: the whole request runs under the version it started with.
+  const json = value as Record<string, unknown>;
   const scheme = ctx.scheme();
-  const location = requestLocation(ctx, req, scheme);
+  return {
+    caller,
+    text,
+    json,
+    model: requestedModel(json.model),
+    // A license may be limited to purposes; the client declares its purpose per request.
+    purpose: requestPurpose(req),
+    scheme,
+    location: requestLocation(ctx, req, scheme),
+  };
+}
+
+/** The caller a keep-alive connection presented last, for the snapshot it was checked against. */
+interface Known {
+  readonly authorization: string | undefined;
+  readonly apiKey: string | string[] | undefined;
+  readonly snapshot: Snapshot;
+  readonly caller: Caller;
+}
+const KNOWN = Symbol("clearance.caller");
+
+/**
+ * Who is calling: an API key, or a partner's token. A client sends the same key on every request
+ * of a keep-alive connection: the key is checked (hashed, compared in constant time) once per
+ * connection and snapshot, and a request presenting the same header on the same connection under
+ * the same snapshot is the same caller. Comparing with the header this connection sent before
+ * reveals nothing it does not know. Partner tokens are verified on every request (they expire,
+ * and their issuer or partner may be blocked at any moment).
+ */
+async function callerOf(ctx: GatewayContext, req: IncomingMessage): Promise<Caller> {
+  const snapshot = ctx.snapshot.current;
+  const socket = req.socket as Socket & { [KNOWN]?: Known };
+  const known = socket[KNOWN];
+  const authorization = req.headers.authorization;
+  const apiKey = req.headers["x-api-key"];
+  if (
+    known !== undefined &&
+    known.snapshot === snapshot &&
+    known.authorization === authorization &&
+    known.apiKey === apiKey
+  ) {
+    return known.caller;
+  }
+  const caller = await authenticateRequest(req.headers, ctx);
+  if (caller.identity === undefined && ctx.snapshot.current === snapshot) {
+    socket[KNOWN] = { authorization, apiKey, snapshot, caller };
+  }
+  return caller;
+}
+
+// ------------------------------------------------------------------------------------------------
+// admit
+
+/** Where an allowed request goes. */
+interface Served {
+  readonly model: string;
+  readonly route: Route;
+  readonly provider: Provider;
+  /** The license the allow rests on, whose quota the usage counts against. */
+  readonly license: string | null;
+}
+
+interface Admitted {
+  readonly decision: Decision;
+  readonly now: number;
+  readonly organization: string | null;
+  /** null: denied (the 403 follows the record). */
+  readonly served: Served | null;
+}
+
+async function admit(
+  ctx: GatewayContext,
+  asked: Asked,
+  res: ServerResponse,
+  wire: Wire,
+  seen: Observation,
+): Promise<Admitted> {
+  const { caller, scheme } = asked;
   const now = Date.now();
-  const org = organizationId(caller.principal.organization);
+  const organization = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
-  const counted = await ctx.limits.admit(scheme, caller.principal.id, org, now);
+  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now);
   const decided = decide(scheme, caller.principal, {
-    model,
+    model: asked.model,
     action: "infer",
-    location,
-    purpose,
+    location: asked.location,
+    purpose: asked.purpose,
     time: now,
     usage: counted.usage,
   });
@@ -61,162 +184,51 @@ export async function proxy(
   const decision: Decision =
     caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
-  seen.decide(caller.keyId, caller.principal, decision, location);
-  if (decision.decision !== "deny") {
-    try {
-      refuseUncounted(ctx, scheme, decision, counted);
-      refuseUnconfirmed(ctx, scheme, decision, now);
-    } catch (err) {
-      counted.release(); // refused before it was served: not a request the organization made use of
-      throw err;
-    }
-  } else counted.release();
-  if (decision.decision !== "deny" && counted.rate !== null) {
+  seen.decide(caller.keyId, caller.principal, decision, asked.location);
+  if (decision.decision === "deny") {
+    counted.release();
+    return { decision, now, organization, served: null };
+  }
+  let served: Served;
+  try {
+    served = servedBy(ctx, decision, wire);
+    refuseUncounted(ctx, scheme, decision, counted);
+    refuseUnconfirmed(ctx, scheme, decision, now);
+  } catch (err) {
+    counted.release(); // refused before it was served: not a request the organization made use of
+    throw err;
+  }
+  if (counted.rate !== null && !counted.rate.ok) {
     // Not a policy decision: an organization over its rate is asked to wait, and nothing is logged.
     const taken = counted.rate;
-    if (!taken.ok) {
-      res.setHeader("retry-after", String(taken.retryAfter));
-      throw new ClearanceError(
-        "rate-limited",
-        "rate_limited",
-        `organization ${org} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
-      );
-    }
+    res.setHeader("retry-after", String(taken.retryAfter));
+    throw new ClearanceError(
+      "rate-limited",
+      "rate_limited",
+      `organization ${organization} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
+    );
   }
-  const index = await record(
-    ctx,
-    decision,
-    caller.principal,
-    location,
-    now,
-    String(res.getHeader("x-clearance-request-id")),
-  );
-  seen.record(index);
-  if (decision.decision === "deny") throw denial(decision);
+  return { decision, now, organization, served };
+}
 
-  const served = decision.served_model as string;
-  const route = ctx.route(served);
+/** The served model's route and provider; refused when there is none, or not in this wire format. */
+function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
+  const model = decision.served_model as string;
+  const route = ctx.route(model);
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
   if (route === undefined || provider === undefined) {
     // Activation checks routes, so this means the config changed under a running scheme.
-    throw new ClearanceError("unavailable", "model_unrouted", `model ${served} has no upstream configured`);
+    throw new ClearanceError("unavailable", "model_unrouted", `model ${model} has no upstream configured`);
   }
   if (!provider.wires.includes(wire)) {
     throw new ClearanceError(
       "not-found",
       "wrong_wire_format",
-      `model ${served} is not served in the ${wire} wire format`,
+      `model ${model} is not served in the ${wire} wire format`,
     );
   }
-
-  const stream = json.stream === true;
-  let strip = false;
-  if (wire === "openai" && stream && USAGE_ON_REQUEST.has(endpoint)) {
-    const options = (typeof json.stream_options === "object" && json.stream_options) || {};
-    if ((options as Record<string, unknown>).include_usage !== true) {
-      json.stream_options = { ...options, include_usage: true };
-      strip = true;
-    }
-  }
-  json.model = route.upstreamModel;
-
-  const headers: Record<string, string> = {};
-  for (const name of PASS_THROUGH[wire]) {
-    const v = req.headers[name];
-    if (typeof v === "string") headers[name] = v;
-  }
-  const abort = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
-
-  Object.assign(headers, seen.forward(req.headers));
-  let upstream: UpstreamResponse;
-  try {
-    upstream = await provider.request({
-      wire,
-      endpoint,
-      body: JSON.stringify(json),
-      json,
-      stream,
-      headers,
-      signal: abort.signal,
-    });
-  } catch (err) {
-    // The client went away before the upstream answered: nothing to answer, nothing to report.
-    if (abort.signal.aborted) return;
-    if (err instanceof UpstreamError) {
-      throw new ClearanceError(
-        err.kind === "timeout" ? "upstream-timeout" : "upstream",
-        `upstream_${err.kind}`,
-        err.message,
-        {
-          cause: err,
-        },
-      );
-    }
-    throw err;
-  }
-  seen.answer(upstream);
-  const usage = await relay({
-    wire,
-    endpoint,
-    upstream,
-    res,
-    headers: {},
-    stripUsageChunk: strip,
-    captureLimit: ctx.bodyLimit,
-    requestId: String(res.getHeader("x-clearance-request-id")),
-    log: ctx.log,
-  });
-  seen.use(usage);
-  if (usage !== null) {
-    const license = decision.grant?.kind === "license" ? decision.grant.license : null;
-    ctx.limits.add(scheme, org, license, usage.input + usage.output, Date.now());
-    ctx.meter.record({
-      principalId: caller.principal.id,
-      organizationId: org,
-      licenseId: license,
-      model: served,
-      inputTokens: usage.input,
-      outputTokens: usage.output,
-      requests: 1,
-      at: new Date().toISOString(),
-    });
-  }
-}
-
-/**
- * Nothing is forwarded and no 403 is sent before the decision's entry is durable. If the log cannot
- * take it, the request is refused (fail closed): no answer without its record.
- */
-async function record(
-  ctx: GatewayContext,
-  decision: Decision,
-  principal: Principal,
-  location: string | null,
-  time: number,
-  requestId: string,
-): Promise<bigint> {
-  const entry = decisionEntry(
-    decision,
-    { time: new Date(time), requestId, node: ctx.audit.node, principal, location, action: "infer" },
-    ctx.audit.pseudonymize,
-  );
-  try {
-    return await ctx.audit.log.append(entry);
-  } catch (err) {
-    // An entry too large for the log is the request's fault (413), not the log's.
-    if (err instanceof ClearanceError) throw err;
-    throw new ClearanceError(
-      "unavailable",
-      "audit_unavailable",
-      "the audit log cannot record this request, so it is refused",
-      {
-        cause: err,
-      },
-    );
-  }
+  const license = decision.grant?.kind === "license" ? decision.grant.license : null;
+  return { model, route, provider, license };
 }
 
 /**
@@ -293,4 +305,162 @@ function organizationId(org: unknown): string | null {
     return (org as { id: string }).id;
   }
   return null;
+}
+
+// ------------------------------------------------------------------------------------------------
+// record
+
+/**
+ * Appends the decision's entry. The promise settles when the entry is durable, or with the
+ * request's refusal if the log cannot take it (fail closed: no answer without its record). It is
+ * marked handled here, so that a failure while the upstream is still being waited for is not an
+ * unhandled rejection; whoever answers awaits it.
+ */
+function record(
+  ctx: GatewayContext,
+  asked: Asked,
+  admitted: Admitted,
+  requestId: string,
+  seen: Observation,
+): Promise<void> {
+  const entry = decisionEntry(
+    admitted.decision,
+    {
+      time: new Date(admitted.now),
+      requestId,
+      node: ctx.audit.node,
+      principal: asked.caller.principal,
+      location: asked.location,
+      action: "infer",
+    },
+    ctx.audit.pseudonymize,
+  );
+  const durable = ctx.audit.log.append(entry).then(
+    (index) => void seen.record(index),
+    (err: unknown) => {
+      // An entry too large for the log is the request's fault (413), not the log's.
+      if (err instanceof ClearanceError) throw err;
+      throw new ClearanceError(
+        "unavailable",
+        "audit_unavailable",
+        "the audit log cannot record this request, so it is refused",
+        { cause: err },
+      );
+    },
+  );
+  durable.catch(() => undefined);
+  return durable;
+}
+
+// ------------------------------------------------------------------------------------------------
+// forward
+
+type Call = { readonly ok: UpstreamResponse } | { readonly failed: unknown };
+
+async function forward(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  wire: Wire,
+  endpoint: Endpoint,
+  asked: Asked,
+  served: Served,
+  durable: Promise<void>,
+  seen: Observation,
+): Promise<void> {
+  const { json } = asked;
+  const stream = json.stream === true;
+  let strip = false;
+  let changed = json.model !== served.route.upstreamModel;
+  if (wire === "openai" && stream && USAGE_ON_REQUEST.has(endpoint)) {
+    const options = (typeof json.stream_options === "object" && json.stream_options) || {};
+    if ((options as Record<string, unknown>).include_usage !== true) {
+      json.stream_options = { ...options, include_usage: true };
+      strip = true;
+      changed = true;
+    }
+  }
+  json.model = served.route.upstreamModel;
+
+  const headers: Record<string, string> = {};
+  for (const name of PASS_THROUGH[wire]) {
+    const v = req.headers[name];
+    if (typeof v === "string") headers[name] = v;
+  }
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  Object.assign(headers, seen.forward(req.headers));
+
+  // Sent at once, while the entry is being made durable; settled either way, so that a quick
+  // failure is not an unhandled rejection while the record is awaited.
+  const call: Promise<Call> = served.provider
+    .request({
+      wire,
+      endpoint,
+      // Unchanged, the body goes as it came: no second serialisation of a large prompt.
+      body: changed ? JSON.stringify(json) : asked.text,
+      json,
+      stream,
+      headers,
+      signal: abort.signal,
+    })
+    .then(
+      (ok) => ({ ok }),
+      (failed: unknown) => ({ failed }),
+    );
+  try {
+    await durable;
+  } catch (err) {
+    abort.abort();
+    throw err;
+  }
+  const answered = await call;
+  if ("failed" in answered) {
+    const err = answered.failed;
+    // The client went away before the upstream answered: nothing to answer, nothing to report.
+    if (abort.signal.aborted) return;
+    if (err instanceof UpstreamError) {
+      throw new ClearanceError(
+        err.kind === "timeout" ? "upstream-timeout" : "upstream",
+        `upstream_${err.kind}`,
+        err.message,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  seen.answer(answered.ok);
+  const usage = await relay({
+    wire,
+    endpoint,
+    upstream: answered.ok,
+    res,
+    headers: {},
+    stripUsageChunk: strip,
+    captureLimit: ctx.bodyLimit,
+    requestId: String(res.getHeader("x-clearance-request-id")),
+    log: ctx.log,
+  });
+  seen.use(usage);
+  if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);
+}
+
+/** What the request used, against the quotas and into the usage records. */
+function meter(ctx: GatewayContext, asked: Asked, served: Served, input: number, output: number): void {
+  const { caller, scheme } = asked;
+  const organization = organizationId(caller.principal.organization);
+  const now = Date.now();
+  ctx.limits.add(scheme, organization, served.license, input + output, now);
+  ctx.meter.record({
+    principalId: caller.principal.id,
+    organizationId: organization,
+    licenseId: served.license,
+    model: served.model,
+    inputTokens: input,
+    outputTokens: output,
+    requests: 1,
+    at: new Date(now).toISOString(),
+  });
 }

@@ -28,16 +28,26 @@ export interface RelayOptions {
 /** Bytes kept from the end of a body larger than the capture limit. */
 const TAIL = 64 * 1024;
 
+/**
+ * A non-streamed body up to this size is held until it ends and sent with its length in one write:
+ * a client cannot use half a JSON document, and chunked framing would cost a second system call
+ * (its final empty chunk) on every response. Larger bodies stream chunk by chunk.
+ */
+const HOLD = 64 * 1024;
+
 /** Resolves with the usage the upstream reported (null if none), when the response has ended. */
 export function relay(o: RelayOptions): Promise<Usage | null> {
   const { upstream, res } = o;
   if (upstream.status < 200 || upstream.status >= 300) return relayUpstreamError(o);
   const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
-  res.writeHead(upstream.status, { ...upstream.headers, ...o.headers });
+  const head = { ...upstream.headers, ...o.headers };
 
   let write: (chunk: Buffer) => boolean;
   let usage: () => Usage | null;
+  /** Ends the answer once the upstream's body has ended. */
+  let finish = (): void => void res.end();
   if (sse) {
+    res.writeHead(upstream.status, head);
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     if (o.stripUsageChunk) {
       // Events are re-encoded one by one so that the extra usage chunk can be left out.
@@ -63,10 +73,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     let kept: Buffer[] = [];
     let keptSize = 0;
     let size = 0;
+    let held = true;
     write = (chunk) => {
       size += chunk.length;
       kept.push(chunk);
       keptSize += chunk.length;
+      if (held) {
+        if (size <= HOLD) return true;
+        held = false;
+        res.writeHead(upstream.status, head);
+        let ok = true;
+        for (const k of kept) ok = res.write(k);
+        return ok;
+      }
       if (size > o.captureLimit) {
         while (kept.length > 1 && keptSize - (kept[0] as Buffer).length >= TAIL) {
           keptSize -= (kept.shift() as Buffer).length;
@@ -74,8 +93,14 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       }
       return res.write(chunk);
     };
+    finish = () => {
+      if (!held) return void res.end();
+      const body = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
+      res.writeHead(upstream.status, { ...head, "content-length": String(size) });
+      res.end(body);
+    };
     usage = () => {
-      const text = Buffer.concat(kept).toString("utf8");
+      const text = (kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept)).toString("utf8");
       kept = [];
       return size <= o.captureLimit ? usageFromBody(text) : usageFromTail(text.slice(-TAIL));
     };
@@ -90,7 +115,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       }
     });
     body.once("end", () => {
-      res.end();
+      finish();
       resolve(usage());
     });
     // A body destroyed without an error (the client went away and the call was aborted) only closes.

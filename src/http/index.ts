@@ -51,6 +51,14 @@ export interface ReadJsonOptions {
 
 /** Reads a JSON body within the size and depth limits. Malformed JSON and wrong content types are refused. */
 export async function readJson(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<unknown> {
+  return (await readJsonText(req, options)).value;
+}
+
+/** readJson, also giving the body's text (to pass on as it came when nothing in it changes). */
+export async function readJsonText(
+  req: IncomingMessage,
+  options: ReadJsonOptions = {},
+): Promise<{ readonly text: string; readonly value: unknown }> {
   const limit = options.limit ?? DEFAULT_BODY_LIMIT;
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
@@ -103,7 +111,7 @@ export async function readJson(req: IncomingMessage, options: ReadJsonOptions = 
     });
   });
   try {
-    return JSON.parse(text) as unknown;
+    return { text, value: JSON.parse(text) as unknown };
   } catch (cause) {
     throw new ClearanceError(
       "invalid",

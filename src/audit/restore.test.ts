@@ -1,0 +1,189 @@
+/**
+ * Start-up from the tiles (issue 14): a log reopened from its restore point has the same tree as
+ * one rebuilt by replaying the whole write-ahead file — sizes, roots, proofs, the owner's mark —
+ * reads only the records after the restore point, and falls back to the full replay when the
+ * tiles are missing or do not match the signed checkpoint.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AuditLog, readRestorePoint, restorePath } from "./log.js";
+import { leafHash, verifyInclusion } from "./merkle.js";
+import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { tilePath } from "./tiles.js";
+import { TileTree } from "./tree.js";
+
+const ORIGIN = "test.example/audit";
+const keys = generateKey(ORIGIN);
+const signer = parseSignerKey(keys.privateKey);
+const verifier = parseVerifierKey(keys.verifierKey);
+
+const errors: unknown[] = [];
+function options(dataDir: string) {
+  return {
+    dir: join(dataDir, "audit"),
+    walPath: join(dataDir, "audit.wal"),
+    origin: ORIGIN,
+    signer,
+    verifier,
+    checkpointMs: 60_000,
+    onError: (err: unknown) => errors.push(err),
+    // The largest admin change seen, as audit/index.ts keeps it.
+    mark: {
+      initial: 0,
+      fold: (seen: number, entries: readonly Buffer[]) =>
+        entries.reduce(
+          (m, e) => Math.max(m, (JSON.parse(e.toString()) as { change?: number }).change ?? 0),
+          seen,
+        ),
+    },
+  };
+}
+const entry = (i: number) =>
+  Buffer.from(JSON.stringify(i % 97 === 5 ? { i, type: "admin", change: i } : { i, type: "decision" }));
+const fresh = () => mkdtempSync(join(tmpdir(), "clearance-restore-"));
+
+async function appendMany(log: AuditLog, from: number, count: number): Promise<void> {
+  await Promise.all(Array.from({ length: count }, (_, k) => log.append(entry(from + k))));
+}
+
+/** What a full replay of these write-ahead bytes gives (a fresh directory: no tiles, no restore point). */
+async function replayed(dataDirOrWal: string | Buffer) {
+  const copy = fresh();
+  const wal = typeof dataDirOrWal === "string" ? readFileSync(join(dataDirOrWal, "audit.wal")) : dataDirOrWal;
+  writeFileSync(join(copy, "audit.wal"), wal);
+  const log = await AuditLog.open(options(copy));
+  const result = { size: log.size, root: log.published?.root, mark: log.mark };
+  await log.close();
+  return result;
+}
+
+describe("start-up from the tiles", () => {
+  it("restores the tree of a closed log without reading its records, the same as a full replay", async () => {
+    const dataDir = fresh();
+    let log = await AuditLog.open(options(dataDir));
+    await appendMany(log, 0, 70_000 + 37);
+    await log.close();
+    const point = await readRestorePoint(options(dataDir).walPath);
+    expect(point?.size).toBe(70_037n);
+
+    // Records before the restore point are never read: overwrite them with garbage of the same
+    // length (the tail is still intact), and the log opens just the same.
+    const walPath = options(dataDir).walPath;
+    const wal = readFileSync(walPath);
+    writeFileSync(
+      walPath,
+      Buffer.concat([Buffer.alloc(point!.walOffset, 0xee), wal.subarray(point!.walOffset)]),
+    );
+    log = await AuditLog.open(options(dataDir));
+    const root = log.published!.root;
+    expect(log.size).toBe(70_037n);
+    expect(log.mark).toBe(69_942); // the last i < 70,037 with i % 97 === 5
+    for (const i of [0n, 255n, 65_535n, 65_536n, 70_036n]) {
+      verifyInclusion(leafHash(entry(Number(i))), i, 70_037n, await log.inclusion(i, 70_037n), root);
+    }
+    // It keeps growing as if it had never stopped.
+    await appendMany(log, 70_037, 500);
+    await log.publish();
+    const grown = log.published!;
+    await log.close();
+    const now = readFileSync(walPath);
+    const full = await replayed(
+      Buffer.concat([wal.subarray(0, point!.walOffset), now.subarray(point!.walOffset)]),
+    );
+    expect(full.size).toBe(70_537n);
+    expect(full.root?.equals(grown.root)).toBe(true);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it("reads the records after the restore point (a crash before the next checkpoint)", async () => {
+    const dataDir = fresh();
+    const first = await AuditLog.open(options(dataDir));
+    await appendMany(first, 0, 1000);
+    await first.publish();
+    await appendMany(first, 1000, 300); // durable, never published: the process dies here
+    const point = await readRestorePoint(options(dataDir).walPath);
+    expect(point?.size).toBe(1000n);
+
+    const log = await AuditLog.open(options(dataDir));
+    expect(log.size).toBe(1300n);
+    expect(log.published?.size).toBe(1300n);
+    expect(log.mark).toBe(1266);
+    const full = await replayed(dataDir);
+    expect(full.root?.equals(log.published!.root)).toBe(true);
+    expect((await readRestorePoint(options(dataDir).walPath))?.size).toBe(1300n);
+    await log.close();
+    await first.close().catch(() => undefined);
+  });
+
+  it("replays the whole file when a tile is missing or the tiles do not match the checkpoint", async () => {
+    const dataDir = fresh();
+    let log = await AuditLog.open(options(dataDir));
+    await appendMany(log, 0, 70_000);
+    await log.close();
+    const expected = await replayed(dataDir);
+
+    const level1 = join(options(dataDir).dir, tilePath({ level: 1, index: 0n, width: 256 }));
+    const saved = readFileSync(level1);
+    rmSync(level1);
+    log = await AuditLog.open(options(dataDir));
+    expect(log.published?.root.equals(expected.root!)).toBe(true);
+    expect(log.mark).toBe(expected.mark);
+    await log.close();
+
+    const tampered = Buffer.from(saved);
+    tampered[0] = (tampered[0] as number) ^ 1;
+    writeFileSync(level1, tampered);
+    log = await AuditLog.open(options(dataDir));
+    expect(log.published?.root.equals(expected.root!)).toBe(true);
+    expect(log.size).toBe(70_000n);
+    await log.close();
+  }, 60_000);
+
+  it("TileTree.restore gives the tree that was written, at any size", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 70_000 }),
+        fc.integer({ min: 1, max: 600 }),
+        async (size, more) => {
+          const dir = fresh();
+          const written = new TileTree(dir);
+          await written.append(Array.from({ length: size }, (_, i) => entry(i)));
+          await written.writePartials();
+          const restored = TileTree.restore(dir, BigInt(size));
+          expect(restored.size).toBe(BigInt(size));
+          expect(restored.root().equals(written.root())).toBe(true);
+          for (const level of [0, 3, 8, 9, 16]) {
+            const index = BigInt(Math.floor(size / 2 ** level) - 1);
+            if (index < 0n) continue;
+            expect(Buffer.from(await restored.read(level, index))).toEqual(
+              Buffer.from(await written.read(level, index)),
+            );
+          }
+          const next = Array.from({ length: more }, (_, i) => entry(size + i));
+          await written.append(next);
+          await restored.append(next);
+          expect(restored.root().equals(written.root())).toBe(true);
+          rmSync(dir, { recursive: true });
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+
+  it("a log written before restore points existed opens by replaying it, then writes one", async () => {
+    const dataDir = fresh();
+    const log = await AuditLog.open(options(dataDir));
+    await appendMany(log, 0, 300);
+    await log.close();
+    rmSync(restorePath(options(dataDir).walPath));
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(300n);
+    await appendMany(again, 300, 1);
+    await again.close();
+    expect(existsSync(restorePath(options(dataDir).walPath))).toBe(true);
+    expect((await readRestorePoint(options(dataDir).walPath))?.size).toBe(301n);
+  });
+});
