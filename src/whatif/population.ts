@@ -10,8 +10,8 @@
  * decided once per location, model and action, and counted by the number of its members there.
  */
 import { decide } from "../policy/decide.js";
-import { relevantNationalities } from "../policy/facts.js";
-import { ACTIONS, type Decision, type Nationality, type Principal } from "../policy/types.js";
+import { principalFacts, relevantNationalities, type PrincipalFacts } from "../policy/facts.js";
+import { ACTIONS, type Action, type Decision, type Nationality, type Principal } from "../policy/types.js";
 import { nationalityLabel } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { ChangeCollector, type Side, type WhatIfPart } from "./result.js";
@@ -67,14 +67,16 @@ export function classKey(active: CompiledScheme, candidate: CompiledScheme, p: P
   const personal = active.licensesByPrincipal.has(p.id) || candidate.licensesByPrincipal.has(p.id);
   const homeA = homeOf(active, p);
   const homeB = homeOf(candidate, p);
+  const sameRule = candidate.nationalityRule === active.nationalityRule;
+  const relevantA = homeA === "" || (homeB === "" && sameRule) ? relevantKey(active, p) : "";
   return (
     homeA +
     SEP +
     homeB +
     SEP +
-    (homeA === "" ? relevantKey(active, p) : "") +
+    (homeA === "" ? relevantA : "") +
     SEP +
-    (homeB === "" ? relevantKey(candidate, p) : "") +
+    (homeB === "" ? (sameRule ? relevantA : relevantKey(candidate, p)) : "") +
     SEP +
     (p.residence ?? "") +
     SEP +
@@ -126,15 +128,18 @@ export function populationWhatIf(
 
   const models = [...new Set([...active.models.keys(), ...candidate.models.keys()])];
   const collector = new ChangeCollector(limit);
+  const a = new Decider(active, time, input.usage);
+  const b = new Decider(candidate, time, input.usage);
   for (const { rep, places } of classes.values()) {
     const nationality = nationalityLabel(active, rep);
     const organization = organizationOf(rep);
+    const fa = principalFacts(active, rep);
+    const fb = principalFacts(candidate, rep);
     for (const [location, place] of places) {
+      const ua = universal(active, rep, fa, location);
+      const ub = universal(candidate, rep, fb, location);
       for (const model of models) {
         for (const action of ACTIONS) {
-          const request = { model, action, location, time, ...(input.usage ? { usage: input.usage } : {}) };
-          const a = decide(active, rep, request);
-          const b = decide(candidate, rep, request);
           collector.compared += place.count;
           collector.add(
             location ?? "unknown",
@@ -142,8 +147,8 @@ export function populationWhatIf(
             organization,
             model,
             action,
-            sideOf(a),
-            sideOf(b),
+            a.side(rep, model, action, location, ua),
+            b.side(rep, model, action, location, ub),
             place.count,
             place.examples,
           );
@@ -165,6 +170,59 @@ export function populationWhatIf(
         "a request's purpose is not known in advance, so licenses limited to purposes do not count here",
     ],
   };
+}
+
+/**
+ * The universal denial a principal meets at a location (denied party, then the embargo checks in
+ * decide()'s order), or "": with the location, all that decides an open model without a fallback.
+ */
+function universal(scheme: CompiledScheme, p: Principal, f: PrincipalFacts, location: string | null): string {
+  if (p.screening === "confirmed" || f.organizationScreening === "confirmed") return "denied-party";
+  const e = scheme.embargoed;
+  if (location !== null && e.has(location)) return "embargoed-location";
+  if (p.residence != null && e.has(p.residence)) return "embargoed-residence";
+  if (f.organizationCountry !== null && e.has(f.organizationCountry)) return "embargoed-organization";
+  for (const c of f.relevant) if (e.has(c)) return "embargoed-nationality";
+  return "";
+}
+
+/**
+ * decide() under one scheme, remembering the decisions of open models without a fallback by what
+ * alone decides them (model, action, location, universal denial): across classes they repeat.
+ */
+class Decider {
+  private readonly open = new Map<string, Side>();
+  constructor(
+    private readonly scheme: CompiledScheme,
+    private readonly time: number,
+    private readonly usage: PopulationInput["usage"],
+  ) {}
+
+  side(
+    rep: Principal,
+    model: string,
+    action: Action,
+    location: string | null,
+    universalDenial: string,
+  ): Side {
+    const m = this.scheme.models.get(model);
+    const memo = m !== undefined && m.control === "open" && m.fallback === null;
+    const key = memo ? `${model}${SEP}${action}${SEP}${location ?? ""}${SEP}${universalDenial}` : "";
+    if (memo) {
+      const known = this.open.get(key);
+      if (known !== undefined) return known;
+    }
+    const request = {
+      model,
+      action,
+      location,
+      time: this.time,
+      ...(this.usage ? { usage: this.usage } : {}),
+    };
+    const side = sideOf(decide(this.scheme, rep, request));
+    if (memo) this.open.set(key, side);
+    return side;
+  }
 }
 
 function visit(cls: Class, location: string | null, id: string, limit: number): void {

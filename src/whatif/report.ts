@@ -83,8 +83,8 @@ export async function seenLocations(
 ): Promise<Map<string, Set<string | null>>> {
   const seen = new Map<string, Set<string | null>>();
   for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
-    for (const bytes of batch.entries) {
-      const e = decisionOf(bytes);
+    for (const text of batch.entries) {
+      const e = decisionOf(text);
       if (e === null || e.time < period.from || e.time >= period.to) continue;
       const p = principals.get(e.principal);
       if (p === undefined) continue;
