@@ -105,15 +105,36 @@ export const organizationOf = (p: Principal): string => {
   return org === null ? "none" : typeof org === "string" ? org : org.id;
 };
 
-export function populationWhatIf(
-  input: PopulationInput,
-): WhatIfPart & { readonly principals: number; readonly classes: number } {
+type PopulationResult = WhatIfPart & { readonly principals: number; readonly classes: number };
+
+export function populationWhatIf(input: PopulationInput): PopulationResult {
+  const steps = populationSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * The same, giving the event loop a turn every few milliseconds: inside a gateway, a what-if over a
+ * large population must not hold up the requests it serves meanwhile.
+ */
+export async function populationWhatIfYielding(input: PopulationInput): Promise<PopulationResult> {
+  const steps = populationSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+function* populationSteps(input: PopulationInput): Generator<undefined, PopulationResult, undefined> {
   const { active, candidate, time } = input;
   const limit = input.examples ?? 5;
   const classes = new Map<string, Class>();
   let principals = 0;
   for (const p of input.principals) {
-    principals++;
+    if (++principals % 20_000 === 0) yield;
     const key = classKey(active, candidate, p);
     let cls = classes.get(key);
     if (cls === undefined) {
@@ -130,7 +151,9 @@ export function populationWhatIf(
   const collector = new ChangeCollector(limit);
   const a = new Decider(active, time, input.usage);
   const b = new Decider(candidate, time, input.usage);
+  let done = 0;
   for (const { rep, places } of classes.values()) {
+    if (++done % 200 === 0) yield;
     const nationality = nationalityLabel(active, rep);
     const organization = organizationOf(rep);
     const fa = principalFacts(active, rep);

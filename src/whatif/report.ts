@@ -17,7 +17,7 @@ import { parseScheme } from "../scheme/index.js";
 import type { SchemeFile } from "../scheme/schema.js";
 import type { Store } from "../store/index.js";
 import { historyWhatIf } from "./history.js";
-import { populationWhatIf } from "./population.js";
+import { populationWhatIfYielding } from "./population.js";
 import { summaryDigest, type WhatIfPart } from "./result.js";
 
 export interface WhatIfReport {
@@ -122,7 +122,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
   const examples = o.examples ?? 5;
   const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), o.onProgress);
   const quota = (await usageFacts(o.store, o.active, lastDays(1, o.now), o.now)).quotaUsed;
-  const population = populationWhatIf({
+  const population = await populationWhatIfYielding({
     active: o.active,
     candidate: o.candidate,
     principals,
