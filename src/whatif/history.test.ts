@@ -160,6 +160,28 @@ describe("clearance scheme what-if", () => {
     expect(r.history?.groups).toEqual([]);
   });
 
+  it("--active compares two scheme files, the store giving only the people and the log", async () => {
+    const active = join(dir, "active.yaml");
+    writeFileSync(active, G7);
+    const r = await cli(
+      "scheme",
+      "what-if",
+      candidateFile,
+      "--active",
+      active,
+      "--data-dir",
+      t.dataDir,
+      "--days",
+      "1",
+      "--format",
+      "json",
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as WhatIfReport;
+    expect(report.active.name).toBe("g7-trusted-partners");
+    expect(report.history?.summary).toMatchObject({ compared: 6, lost: 3, gained: 0 });
+  });
+
   it("refuses a candidate with errors, with line and column", async () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, G7.replace("home: [US]", "home: [UK]"));
