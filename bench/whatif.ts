@@ -5,10 +5,10 @@
  * second location; the candidate adds a partner country, embargoes a country, suspends a tenth of
  * the licenses and applies every nationality. Prints one JSON line and writes bench/results/whatif.json.
  */
-import { cpus, loadavg } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { compileScheme, type CompiledScheme } from "../src/scheme/compile.js";
 import { schemeFileSchema } from "../src/scheme/schema.js";
-import { populationWhatIf } from "../src/whatif/population.js";
+import { populationWhatIfYielding } from "../src/whatif/population.js";
 import { generateWorld, OTHER, Rng, TRUSTED, type SchemeInput } from "./generate.js";
 import { collectGarbage, log, round, writeResult } from "./results.js";
 
@@ -22,7 +22,7 @@ function compile(input: SchemeInput): CompiledScheme {
   return result.scheme;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const load = loadavg();
   log(`generating ${PRINCIPALS} principals`);
   const world = generateWorld(SEED, { organizations: 1_000, licenses: 10_000, principals: PRINCIPALS });
@@ -46,7 +46,9 @@ function main(): void {
   log(`what-if: ${principals.length} principals × ${active.models.size} models × 4 actions`);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const result = populationWhatIf({
+  const threads = availableParallelism();
+  const result = await populationWhatIfYielding({
+    threads,
     active,
     candidate,
     principals,
@@ -68,7 +70,8 @@ function main(): void {
     classes: result.classes,
     decisions_compared: s.compared,
     seconds: round(seconds, 2),
-    cpu_seconds: round((cpu.user + cpu.system) / 1e6, 2),
+    threads,
+    cpu_seconds_all_threads: round((cpu.user + cpu.system) / 1e6, 2),
     goal_seconds: GOAL_SECONDS,
     goal_met: seconds <= GOAL_SECONDS,
     gained: s.gained,
@@ -81,4 +84,4 @@ function main(): void {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-main();
+await main();

@@ -28,16 +28,15 @@ export interface PopulationInput {
   readonly usage?: Readonly<Record<string, { readonly tokens: number }>>;
   /** Named examples per group (default 5). */
   readonly examples?: number;
+  /** populationWhatIfYielding: worker threads to decide in, for large populations (default 1). */
+  readonly threads?: number;
+  /** Fewest classes worth a thread of their own (default 2,000; tests lower it). */
+  readonly minClassesPerThread?: number;
 }
 
-interface Place {
+export interface Place {
   count: number;
   examples: string[];
-}
-
-interface Class {
-  readonly rep: Principal;
-  readonly places: Map<string | null, Place>;
 }
 
 const NONE: readonly Nationality[] = [];
@@ -107,20 +106,16 @@ export const organizationOf = (p: Principal): string => {
 
 type PopulationResult = WhatIfPart & { readonly principals: number; readonly classes: number };
 
-export function populationWhatIf(input: PopulationInput): PopulationResult {
-  const steps = populationSteps(input);
+/** Runs a generator to its end; its yields are only turns offered to the event loop. */
+function finish<T>(steps: Generator<undefined, T, undefined>): T {
   for (;;) {
     const r = steps.next();
     if (r.done === true) return r.value;
   }
 }
 
-/**
- * The same, giving the event loop a turn every few milliseconds: inside a gateway, a what-if over a
- * large population must not hold up the requests it serves meanwhile.
- */
-export async function populationWhatIfYielding(input: PopulationInput): Promise<PopulationResult> {
-  const steps = populationSteps(input);
+/** Runs a generator to its end, giving the event loop a turn at every yield. */
+async function finishYielding<T>(steps: Generator<undefined, T, undefined>): Promise<T> {
   for (;;) {
     const r = steps.next();
     if (r.done === true) return r.value;
@@ -128,8 +123,65 @@ export async function populationWhatIfYielding(input: PopulationInput): Promise<
   }
 }
 
-function* populationSteps(input: PopulationInput): Generator<undefined, PopulationResult, undefined> {
-  const { active, candidate, time } = input;
+/** The what-if on this thread, without pause (tests, benchmarks of one core, small populations). */
+export function populationWhatIf(input: PopulationInput): PopulationResult {
+  const built = finish(buildClasses(input));
+  const collector = new ChangeCollector(input.examples ?? 5);
+  const models = modelsOf(input);
+  finish(
+    decideClasses(
+      input.active,
+      input.candidate,
+      built.classes.values(),
+      models,
+      input.time,
+      input.usage,
+      collector,
+    ),
+  );
+  return resultOf(input, built, models, collector);
+}
+
+/**
+ * The same, giving the event loop a turn every few milliseconds (inside a gateway, a what-if over a
+ * large population must not hold up the requests it serves meanwhile), and with `threads` > 1
+ * deciding the classes in worker threads.
+ */
+export async function populationWhatIfYielding(input: PopulationInput): Promise<PopulationResult> {
+  const built = await finishYielding(buildClasses(input));
+  const collector = new ChangeCollector(input.examples ?? 5);
+  const models = modelsOf(input);
+  const perThread = input.minClassesPerThread ?? MIN_CLASSES_PER_THREAD;
+  const threads = Math.min(input.threads ?? 1, Math.floor(built.classes.size / perThread));
+  if (threads > 1) {
+    const { decideInWorkers } = await import("./workers.js");
+    for (const part of await decideInWorkers(input, [...built.classes.values()], models, threads))
+      collector.absorb(part);
+  } else {
+    const { active, candidate, time, usage } = input;
+    await finishYielding(
+      decideClasses(active, candidate, built.classes.values(), models, time, usage, collector),
+    );
+  }
+  return resultOf(input, built, models, collector);
+}
+
+/** Below this many classes per thread, starting workers costs more than it saves. */
+const MIN_CLASSES_PER_THREAD = 2_000;
+
+const modelsOf = (input: PopulationInput) => [
+  ...new Set([...input.active.models.keys(), ...input.candidate.models.keys()]),
+];
+
+export interface Class {
+  readonly rep: Principal;
+  readonly places: Map<string | null, Place>;
+}
+
+function* buildClasses(
+  input: PopulationInput,
+): Generator<undefined, { classes: Map<string, Class>; principals: number }, undefined> {
+  const { active, candidate } = input;
   const limit = input.examples ?? 5;
   const classes = new Map<string, Class>();
   let principals = 0;
@@ -146,13 +198,23 @@ function* populationSteps(input: PopulationInput): Generator<undefined, Populati
     visit(cls, residence, p.id, limit);
     if (seen !== undefined) for (const loc of seen) if (loc !== residence) visit(cls, loc, p.id, limit);
   }
+  return { classes, principals };
+}
 
-  const models = [...new Set([...active.models.keys(), ...candidate.models.keys()])];
-  const collector = new ChangeCollector(limit);
-  const a = new Decider(active, time, input.usage);
-  const b = new Decider(candidate, time, input.usage);
+/** The decisions of some classes under both schemes, into `collector`; yields every few milliseconds. */
+export function* decideClasses(
+  active: CompiledScheme,
+  candidate: CompiledScheme,
+  classes: Iterable<Class>,
+  models: readonly string[],
+  time: number,
+  usage: PopulationInput["usage"],
+  collector: ChangeCollector,
+): Generator<undefined, void, undefined> {
+  const a = new Decider(active, time, usage);
+  const b = new Decider(candidate, time, usage);
   let done = 0;
-  for (const { rep, places } of classes.values()) {
+  for (const { rep, places } of classes) {
     if (++done % 200 === 0) yield;
     const nationality = nationalityLabel(active, rep);
     const organization = organizationOf(rep);
@@ -179,16 +241,25 @@ function* populationSteps(input: PopulationInput): Generator<undefined, Populati
       }
     }
   }
-  const { summary, groups } = collector.result(active.digest, candidate.digest);
+}
+
+function resultOf(
+  input: PopulationInput,
+  built: { classes: Map<string, Class>; principals: number },
+  models: readonly string[],
+  collector: ChangeCollector,
+): PopulationResult {
+  const { summary, groups } = collector.result(input.active.digest, input.candidate.digest);
+  const { principals } = built;
   return {
     kind: "population",
     summary,
     groups,
     principals,
-    classes: classes.size,
+    classes: built.classes.size,
     notes: [
-      `${principals} principals (${classes.size} classes of principals with the same facts) × ${models.length} models × ${ACTIONS.length} actions, ` +
-        `at their residence and the locations the log saw them at, judged at ${new Date(time).toISOString()}`,
+      `${principals} principals (${built.classes.size} classes of principals with the same facts) × ${models.length} models × ${ACTIONS.length} actions, ` +
+        `at their residence and the locations the log saw them at, judged at ${new Date(input.time).toISOString()}`,
       "principals are those the store holds (federated principals once their identity provider has vouched for them); " +
         "a request's purpose is not known in advance, so licenses limited to purposes do not count here",
     ],

@@ -111,6 +111,8 @@ export interface WhatIfOptions {
   /** … or a range of log indexes. */
   readonly range?: { readonly from?: bigint; readonly to?: bigint };
   readonly examples?: number;
+  /** Worker threads for the population (default 1: this thread, yielding to the event loop). */
+  readonly threads?: number;
   /** Principals besides the store's (e.g. a population given as a file). */
   readonly principals?: readonly Principal[];
   readonly onProgress?: (done: number, total: number) => void;
@@ -130,6 +132,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
     time: o.now.getTime(),
     usage: Object.fromEntries([...quota].map(([id, tokens]) => [id, { tokens }])),
     examples,
+    threads: o.threads ?? 1,
   });
   const wantHistory = o.days !== undefined || o.range !== undefined;
   const history = wantHistory
