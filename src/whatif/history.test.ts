@@ -147,7 +147,7 @@ describe("clearance scheme what-if", () => {
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain('<svg id="population-map"');
     expect(html.stdout).toMatch(/data-country="IN"><title>India \(IN\): 0 gain, \d+ lose/);
-  });
+  }, 60_000);
 
   it("a candidate that equals the policy in force changes nothing", async () => {
     const same = join(dir, "same.yaml");
