@@ -207,7 +207,9 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
       const leaf = await leafHash(entries[k] as Uint8Array);
       const n = i * BigInt(TILE_WIDTH) + BigInt(k);
       if (!equal(leaf, tile[k] as Uint8Array)) {
-        throw new VerificationError(`entry ${n} does not match its hash in the published tile 0/${i}`);
+        throw new VerificationError(
+          `entry ${n} does not match its hash in the published tile 0/${i}: the log has been altered`,
+        );
       }
       let node = { hash: leaf, height: 0 };
       while (stack.length > 0 && stack[stack.length - 1]!.height === node.height) {
