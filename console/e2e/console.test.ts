@@ -14,7 +14,7 @@ import { shellSuite } from "./shell.js";
 const ctx: { h: Harness | null } = { h: null };
 const h = (): Harness => ctx.h as Harness;
 
-describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 }, () => {
+describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000 }, () => {
   beforeAll(async () => {
     ctx.h = await startHarness();
   }, 180_000);
