@@ -40,12 +40,22 @@ export interface Scale {
   readonly thresholds: readonly number[];
 }
 
+/** Up to `palette.length` buckets of equal width from 1 to `max`; fewer when `max` is small. */
 export function scaleFor(max: number, palette: readonly string[]): Scale {
   const steps = palette.length;
-  const thresholds = Array.from({ length: steps - 1 }, (_, i) =>
-    Math.max(1, Math.ceil((max * (i + 1)) / steps)),
-  );
-  return { colors: palette, thresholds };
+  const cuts = Array.from({ length: steps - 1 }, (_, i) => Math.ceil((max * (i + 1)) / steps) + 1);
+  const thresholds = [...new Set(cuts.filter((t) => t > 1 && t <= max))];
+  // The darkest colours for the fewest buckets, so that the top bucket always reads as "most".
+  const colors = palette.slice(palette.length - thresholds.length - 1);
+  return { colors, thresholds };
+}
+
+/** "1", "2–3", "6+": the values bucket `i` holds. */
+export function bucketLabel(scale: Scale, i: number): string {
+  const lo = i === 0 ? 1 : (scale.thresholds[i - 1] as number);
+  const hi = scale.thresholds[i];
+  if (hi === undefined) return `${lo}+`;
+  return hi - 1 === lo ? `${lo}` : `${lo}–${hi - 1}`;
 }
 
 const colorOf = (value: number, scale: Scale): string => {
@@ -94,8 +104,7 @@ export function WorldMap({
         </span>
         {scale.colors.map((c, i) => (
           <span key={c}>
-            <span className="swatch" style={{ background: c }} />{" "}
-            {i === 0 ? `1–${(scale.thresholds[0] ?? 1) - 1 || 1}` : `${scale.thresholds[i - 1]}+`}
+            <span className="swatch" style={{ background: c }} /> {bucketLabel(scale, i)}
           </span>
         ))}
       </figcaption>
