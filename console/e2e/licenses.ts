@@ -110,7 +110,7 @@ export function licensesSuite(h: () => Harness) {
         expect(
           await page.getByText("The applications and licenses of your organization, bw-cyber.").isVisible(),
         ).toBe(true);
-        expect(await page.getByRole("link", { name: ID }).isVisible()).toBe(true);
+        await page.getByRole("link", { name: ID }).waitFor();
         expect(await page.getByRole("link", { name: "BIS-2026-0001" }).isVisible()).toBe(true);
         expect(await page.getByRole("link", { name: "LIC-E2E-INRIA" }).count()).toBe(0);
         const row = page.getByRole("row").filter({ hasText: ID });

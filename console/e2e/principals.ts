@@ -31,7 +31,7 @@ export function principalsSuite(h: () => Harness) {
       await add.getByLabel("Residence").fill("FR");
       await add.getByRole("button", { name: "Add principal" }).click();
       await page.getByText("Principal marie added.").waitFor();
-      expect(await page.getByRole("cell", { name: "FR (since 2001-04-01)" }).isVisible()).toBe(true);
+      await page.getByRole("cell", { name: "FR (since 2001-04-01)" }).waitFor();
 
       const create = page.locator("form", { has: page.getByRole("heading", { name: "Create an API key" }) });
       await create.getByLabel("Principal").selectOption("marie");
@@ -41,9 +41,10 @@ export function principalsSuite(h: () => Harness) {
       await secret.waitFor();
       const key = (await secret.innerText()).trim();
       expect(key).toMatch(/^clr_/);
+      expect(await page.getByText("New key for marie").isVisible()).toBe(true);
       expect(await page.getByText("It is shown once").isVisible()).toBe(true);
       await expectAccessible(page, "principals and keys, with a new key");
-      await screenshot(page, "principals-new-key");
+      await screenshot(page, "principals-new-key", secret);
       expect(await chat(h(), key)).toBe(200);
       // Gone once the page is left: the server never shows it again.
       await page.reload();
@@ -52,6 +53,7 @@ export function principalsSuite(h: () => Harness) {
 
       page.once("dialog", (d) => void d.accept());
       const row = page.getByRole("row").filter({ hasText: "laptop" });
+      expect(await row.innerText()).toContain("marie");
       await row.getByRole("button", { name: /^Revoke key/ }).click();
       await expect.poll(() => row.getByText("revoked").isVisible()).toBe(true);
       expect(await chat(h(), key)).toBe(401);
