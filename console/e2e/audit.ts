@@ -30,7 +30,7 @@ export function auditSuite(h: () => Harness) {
       await page.getByLabel("Request id").fill(asked.requestId);
       await page.getByRole("button", { name: "Find" }).click();
       await page.getByRole("heading", { name: /^Entry \d+$/ }).waitFor();
-      expect(await page.getByText("no-authorization", { exact: true }).first().isVisible()).toBe(true);
+      await page.getByText("no-authorization", { exact: true }).first().waitFor();
       await page.getByLabel("Verifier key").fill(vkey);
       await page.getByRole("button", { name: "Verify its inclusion" }).click();
       await page.getByText(/its inclusion proof leads to the signed root/).waitFor();
@@ -58,7 +58,7 @@ export function auditSuite(h: () => Harness) {
 
       await page.getByLabel("Verifier key").fill(vkey);
       await verify();
-      expect(await page.getByText("Verified in this browser.").isVisible()).toBe(true);
+      await page.getByText("Verified in this browser.").waitFor();
       expect(await page.getByRole("status").innerText()).toContain(
         `all ${size.toLocaleString("en")} entries`,
       );
@@ -77,7 +77,7 @@ export function auditSuite(h: () => Harness) {
       writeFileSync(file, altered);
       try {
         await verify();
-        expect(await page.getByText("Verification failed.").isVisible()).toBe(true);
+        await page.getByText("Verification failed.").waitFor();
         expect(await page.getByRole("alert").innerText()).toMatch(
           new RegExp(`entry ${size - 1n} does not match its hash in the published tile`),
         );

@@ -45,7 +45,7 @@ export function licensesSuite(h: () => Harness) {
         const quota = page.getByLabel("Token quota (optional)");
         await expect.poll(() => quota.getAttribute("aria-invalid")).toBe("true");
         expect(await page.getByLabel("Justification").getAttribute("aria-invalid")).toBe("true");
-        expect(await page.getByText("a justification is required").isVisible()).toBe(true);
+        await page.getByText("a justification is required").waitFor();
         expect(await page.getByLabel("Models").inputValue()).toBe("mythos-5");
         expect(await page.getByLabel("Destinations").inputValue()).toBe("es, pt");
         await expectAccessible(page, "the application form with errors");
@@ -57,7 +57,7 @@ export function licensesSuite(h: () => Harness) {
         await page.getByLabel("Justification").fill("Bundeswehr analysts on secondment in Madrid and Lisbon");
         await page.getByRole("button", { name: "Submit application" }).click();
         await page.getByRole("heading", { level: 1, name: `License ${ID}` }).waitFor();
-        expect(await page.getByText("Approvals (0 of 2)").isVisible()).toBe(true);
+        await page.getByText("Approvals (0 of 2)").waitFor();
       });
       // Not yet in force: the analyst in Spain is served the fallback.
       expect(await ask(h().t, "erik", "ES")).toMatchObject({ decision: "fallback", served: "mythos-4" });
@@ -78,12 +78,12 @@ export function licensesSuite(h: () => Harness) {
         expect(await first.innerText()).toMatch(
           /destinations narrowed to ES; note: “Madrid office only for now”/,
         );
-        expect(await page.getByText("A second approval makes this license approved").isVisible()).toBe(true);
+        await page.getByText("A second approval makes this license approved").waitFor();
         await expectAccessible(page, "a license awaiting its second approval");
         await screenshot(page, "license-second-approval");
         await section(page, "Approve").getByRole("button", { name: "Approve" }).click();
         await page.getByText("Approvals (2 of 2)").waitFor();
-        expect(await page.getByRole("heading", { name: "In force" }).isVisible()).toBe(true);
+        await page.getByRole("heading", { name: "In force" }).waitFor();
       });
       // The applicant's analyst is served under the license now, in Spain only.
       expect(await ask(h().t, "erik", "ES")).toMatchObject({
@@ -111,7 +111,7 @@ export function licensesSuite(h: () => Harness) {
           await page.getByText("The applications and licenses of your organization, bw-cyber.").isVisible(),
         ).toBe(true);
         await page.getByRole("link", { name: ID }).waitFor();
-        expect(await page.getByRole("link", { name: "BIS-2026-0001" }).isVisible()).toBe(true);
+        await page.getByRole("link", { name: "BIS-2026-0001" }).waitFor();
         expect(await page.getByRole("link", { name: "LIC-E2E-INRIA" }).count()).toBe(0);
         const row = page.getByRole("row").filter({ hasText: ID });
         expect(await row.innerText()).toMatch(/[1-9][0-9]* of 1,000,000 tokens/);
@@ -164,7 +164,7 @@ export function licensesSuite(h: () => Harness) {
         await deny.getByLabel("Reason to deny").fill("no end-user statement");
         await deny.getByRole("button", { name: "Deny" }).click();
         await page.getByRole("cell", { name: "no end-user statement" }).waitFor();
-        expect(await page.getByText("denied", { exact: true }).first().isVisible()).toBe(true);
+        await page.getByText("denied", { exact: true }).first().waitFor();
         await open(page, "Licenses");
         await expectAccessible(page, "the license list");
         await screenshot(page, "licenses");

@@ -37,4 +37,11 @@ export const keyCreation = z.strictObject({
 export const schemeUpload = z.strictObject({ yaml: z.string().min(1, "the scheme file is empty") });
 
 /** `POST /admin/v1/schemes/{version}/activate`. */
-export const schemeActivation = z.strictObject({ reason: reasonText() });
+export const schemeActivation = z.strictObject({
+  reason: reasonText(),
+  /** The impact digest of the version's what-if, where activation requires one. */
+  what_if: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, "expected the impact digest of the version's what-if (sha256:…)")
+    .optional(),
+});

@@ -14,6 +14,8 @@ export interface Identity {
   readonly token_hash: string;
   readonly created_at: string;
   readonly revoked_at: string | null;
+  /** After this the token is refused (absent on identities created before tokens expired). */
+  readonly expires_at?: string | null;
 }
 
 export type CountryPartnerEntry = SchemeFile["partners"]["countries"][number];

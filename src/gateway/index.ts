@@ -16,13 +16,16 @@ import {
   asClearanceError,
   decodePathPart,
   errorBody as adminErrorBody,
+  requireHost,
   sendJson,
   statusOf,
 } from "../http/index.js";
 import { ClearanceError } from "../errors/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
+import { Observation } from "./observer.js";
 import { proxy } from "./proxy.js";
 import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
 
@@ -43,6 +46,7 @@ export function createGatewayHandler(
   const adminHandler = createAdminHandler(admin);
   return (req, res) => {
     const requestId = randomUUID();
+    setSecurityHeaders(res);
     res.setHeader("x-clearance-request-id", requestId);
     res.setHeader("x-clearance-decision", "none");
     res.setHeader("x-clearance-reason", "none");
@@ -52,11 +56,13 @@ export function createGatewayHandler(
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
     const wire = wireFor(path, req.headers);
+    const seen = Observation.begin(ctx.observer, requestId, req, res, path);
 
     const work = (async () => {
+      requireHost(req);
       if (route !== undefined) {
         if (req.method !== "POST") throw methodNotAllowed(req, "POST");
-        return proxy(ctx, req, res, route.wire, route.endpoint);
+        return proxy(ctx, req, res, route.wire, route.endpoint, seen);
       }
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") throw methodNotAllowed(req, "GET");
@@ -89,7 +95,7 @@ export function createGatewayHandler(
         return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });
       }
       if (path === "/v1/decisions") {
-        const caller = authenticate(req, admin);
+        const caller = authenticate(req, admin, res);
         if (![...caller.roles].some((r) => r !== "applicant")) {
           throw new ClearanceError(
             "forbidden",

@@ -5,10 +5,11 @@
  * slow) instead of Node's bare status line.
  */
 import { randomUUID } from "node:crypto";
-import { STATUS_CODES, type Server } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { ClearanceError } from "../errors/index.js";
 import { STATUS_OF_KIND } from "./index.js";
+import { SECURITY_HEADER_LINES } from "./security-headers.js";
 
 export interface ConnectionLimits {
   /** From a connection's first byte (or the end of the previous request) to the last header. */
@@ -41,6 +42,9 @@ export function serverOptions(limits: ConnectionLimits) {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     maxHeaderSize: limits.maxHeaderBytes,
+    // Node would answer a missing Host with a bare 400 of its own; requireHost() answers it in the
+    // caller's format instead.
+    requireHostHeader: false,
     // How often Node looks for requests past their time limits.
     connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
   };
@@ -72,11 +76,12 @@ export function guardConnections(
     const refused = refusal(err);
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
-    const body = render(refused, rawRequest(err.rawPacket), requestId);
+    const body = render(refused, rawRequest(err.rawPacket, socket), requestId);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
         "connection: close\r\n" +
         "content-type: application/json\r\n" +
+        SECURITY_HEADER_LINES +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-clearance-request-id: ${requestId}\r\n` +
         "x-clearance-decision: none\r\n" +
@@ -112,8 +117,17 @@ function refusal(err: NodeJS.ErrnoException): ClearanceError {
   }
 }
 
-function rawRequest(packet: Buffer | undefined): RawRequest {
-  if (packet === undefined) return { path: null, head: "" };
+function rawRequest(packet: Buffer | undefined, socket: Duplex): RawRequest {
+  if (packet === undefined) {
+    // A timeout has no packet; when the headers had all arrived (a slow body), the parser still
+    // holds the request they make, and its path and headers tell the caller's format.
+    const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+    if (incoming === undefined || incoming === null) return { path: null, head: "" };
+    const head: string[] = [];
+    for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2)
+      head.push(`${incoming.rawHeaders[i]}: ${incoming.rawHeaders[i + 1]}`);
+    return { path: incoming.url?.split("?")[0] ?? null, head: head.join("\n") };
+  }
   const head = packet.subarray(0, 8192).toString("latin1");
   const line = /^[A-Z]+ (\S+) HTTP\/1\.[01]\r?\n/.exec(head);
   const target = line?.[1];

@@ -230,6 +230,13 @@ export function bearerToken(header: string | undefined): string | null {
   return token === "" ? null : token;
 }
 
+/** HTTP/1.1 requests must name their Host (RFC 9112 3.2); refused here, in the caller's format. */
+export function requireHost(req: IncomingMessage): void {
+  if (req.headers.host === undefined && req.httpVersion === "1.1") {
+    throw new ClearanceError("invalid", "missing_host", "an HTTP/1.1 request must carry a Host header");
+  }
+}
+
 /** A percent-encoded path segment, decoded; a malformed escape is the caller's error (400), not ours. */
 export function decodePathPart(part: string): string {
   try {

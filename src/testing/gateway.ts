@@ -37,8 +37,20 @@ export interface TestGatewayOptions {
   readonly log?: (line: string) => void;
   /** The data directory (default: a new temporary one). */
   readonly dataDir?: string;
+  /** Access log lines, one JSON text per request (default: dropped). */
+  readonly accessLog?: (line: string) => void;
   /** The admin console's build (default: the package's dist/console, when built). */
   readonly consoleDir?: string | null;
+}
+
+/** An access log destination that drops what it is given, or hands each line to `line`. */
+export function discard(line?: (text: string) => void): { write(chunk: string): boolean } {
+  return {
+    write(chunk: string) {
+      if (line !== undefined) for (const l of chunk.split("\n")) if (l !== "") line(l);
+      return true;
+    },
+  };
 }
 
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
@@ -54,6 +66,7 @@ models:
 ${options.models ?? "  mythos-5: { provider: demo }"}
 location: ${options.location ?? '{ header: x-test-country, trusted_proxies: [127.0.0.1/32, "::1/128"] }'}
 refresh_ms: 50
+${options.extra?.includes("admin_security:") ? "" : "admin_security: { failed_auth_per_minute: 100000 } # tests fail authentication on purpose, often"}
 ${options.extra ?? ""}`;
   const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
     ...options.env,
@@ -73,6 +86,7 @@ ${options.extra ?? ""}`;
     dataDir,
     store,
     log: options.log ?? (() => {}),
+    accessLog: discard(options.accessLog),
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
   });
   return { gateway, url: gateway.url, keys, dataDir };

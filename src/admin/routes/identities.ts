@@ -52,6 +52,8 @@ export const identityRoutes = [
         name: nameText,
         roles: z.array(z.enum(ROLES)).min(1),
         organization: nameText.optional(),
+        /** Default: admin_security.token_ttl_days. */
+        expires_in_days: z.number().int().min(1).max(3650).optional(),
       })
       .refine((b) => !b.roles.includes("applicant") || b.organization !== undefined, {
         message: "an applicant acts for an organization: set organization",
@@ -72,6 +74,9 @@ export const identityRoutes = [
         throw new ClearanceError("conflict", "conflict", `identity ${body.id} exists`);
       }
       const token = `clra_${randomBytes(32).toString("base64url")}`;
+      const days = body.expires_in_days ?? deps.tokenTtlDays;
+      const expires =
+        days === undefined ? null : new Date(Date.parse(deps.now()) + days * 86_400_000).toISOString();
       const doc: Identity = {
         id: body.id,
         name: body.name,
@@ -80,6 +85,7 @@ export const identityRoutes = [
         token_hash: tokenHash(token),
         created_at: deps.now(),
         revoked_at: null,
+        expires_at: expires,
       };
       await deps.store.records.put("identity", body.id, doc, 0, {
         actor: caller.id,
