@@ -20,6 +20,12 @@ export default defineConfig({
       "node:fs": here("src/shims/fs.ts"),
     },
   },
+  // `npm run dev -w console`: the app with hot reload, the API from a running gateway.
+  server: {
+    proxy: Object.fromEntries(
+      ["/admin", "/audit"].map((p) => [p, process.env.CLEARANCE_URL ?? "http://127.0.0.1:8080"]),
+    ),
+  },
   build: {
     outDir: here("../dist/console"),
     emptyOutDir: true,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
 import { auditSuite } from "./audit.js";
 import { licensesSuite } from "./licenses.js";
+import { overviewSuite } from "./overview.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
 import { shellSuite } from "./shell.js";
@@ -13,7 +14,7 @@ import { shellSuite } from "./shell.js";
 const ctx: { h: Harness | null } = { h: null };
 const h = (): Harness => ctx.h as Harness;
 
-describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 }, () => {
+describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000 }, () => {
   beforeAll(async () => {
     ctx.h = await startHarness();
   }, 180_000);
@@ -25,4 +26,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 60_000 
   principalsSuite(h);
   schemesSuite(h);
   auditSuite(h);
+  overviewSuite(h);
 });

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { build } from "vite";
 import { expect } from "vitest";
 import { createIdentity } from "../../src/testing/admin.js";
@@ -41,7 +41,15 @@ if (CHROMIUM === null) {
   );
 }
 
-export const SCREENSHOTS = resolve("docs/console");
+/**
+ * The README's screenshots: written to docs/console with CONSOLE_SCREENSHOTS=1 (`npm run
+ * screenshots`); otherwise still taken (the same code runs) into a temporary directory, so that
+ * `npm test` leaves the working tree as it was.
+ */
+export const SCREENSHOTS =
+  process.env.CONSOLE_SCREENSHOTS === "1"
+    ? resolve("docs/console")
+    : mkdtempSync(join(tmpdir(), "clearance-console-screenshots-"));
 export const DESKTOP = { width: 1280, height: 800 };
 export const TABLET = { width: 820, height: 1180 };
 
@@ -127,7 +135,9 @@ export async function expectAccessible(page: Page, where: string): Promise<void>
   expect(found, `accessibility of ${where}`).toEqual([]);
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
+/** The page from its top, or with `at` scrolled into view. */
+export async function screenshot(page: Page, name: string, at?: Locator): Promise<void> {
+  if (at === undefined) await page.evaluate(() => window.scrollTo(0, 0));
+  else await at.evaluate((el) => el.scrollIntoView({ block: "center" }));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
 }

@@ -41,9 +41,10 @@ export function principalsSuite(h: () => Harness) {
       await secret.waitFor();
       const key = (await secret.innerText()).trim();
       expect(key).toMatch(/^clr_/);
+      await page.getByText("New key for marie").waitFor();
       await page.getByText("It is shown once").waitFor();
       await expectAccessible(page, "principals and keys, with a new key");
-      await screenshot(page, "principals-new-key");
+      await screenshot(page, "principals-new-key", secret);
       expect(await chat(h(), key)).toBe(200);
       // Gone once the page is left: the server never shows it again.
       await page.reload();
@@ -52,6 +53,7 @@ export function principalsSuite(h: () => Harness) {
 
       page.once("dialog", (d) => void d.accept());
       const row = page.getByRole("row").filter({ hasText: "laptop" });
+      expect(await row.innerText()).toContain("marie");
       await row.getByRole("button", { name: /^Revoke key/ }).click();
       await expect.poll(() => row.getByText("revoked").isVisible()).toBe(true);
       expect(await chat(h(), key)).toBe(401);

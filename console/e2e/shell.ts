@@ -38,6 +38,26 @@ export function shellSuite(h: () => Harness) {
       await context.close();
     });
 
+    it("works from the keyboard alone: sign in, skip to the content, move through the pages", async () => {
+      const { context, page } = await h().page();
+      await page.goto("/console/");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+      await page.keyboard.type(h().tokens.viewer);
+      await page.keyboard.press("Enter");
+      await page.getByRole("navigation", { name: "Pages" }).waitFor();
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+      // Past the skip link and the sign-out button, the first page link; Enter opens it.
+      await page.keyboard.press("Tab");
+      await page.keyboard.press("Tab");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Licenses");
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { level: 1, name: "Licenses" }).waitFor();
+      await context.close();
+    });
+
     it("a reload keeps the session in this tab; signing out ends it", async () => {
       const { context, page } = await h().page();
       await signIn(page, h().tokens.viewer);

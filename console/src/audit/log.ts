@@ -5,6 +5,7 @@
  * WebCrypto's, here. Nothing the server says is believed: the checkpoint must carry a valid
  * signature by the verifier key the user gives, and every entry must hash to its signed root.
  */
+import { sha256 as sha256Hasher } from "@noble/hashes/sha2.js";
 import { parseCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint.js";
 import { decodeBase64Strict, isValidKeyName, openNote, type NoteVerifier } from "../../../src/audit/note.js";
 import { TILE_WIDTH, decodeBundle, decodeTile, tilePath, tileSpan } from "../../../src/audit/tiles.js";
@@ -61,14 +62,15 @@ export const parseEntry = (bytes: Uint8Array): AuditEntry =>
 // ---------------------------------------------------------------------------------------------
 // Hashing and signatures (WebCrypto)
 
-const sha256 = async (...parts: Uint8Array[]): Promise<Uint8Array> => {
-  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+/**
+ * SHA-256 of the parts, synchronously (@noble/hashes): rehashing a log is millions of 32–64-byte
+ * hashes, and WebCrypto's digest costs a promise round trip each (measured: 2.2k entries/s against
+ * far more). The signature stays WebCrypto's.
+ */
+const sha256 = (...parts: Uint8Array[]): Uint8Array => {
+  const h = sha256Hasher.create();
+  for (const p of parts) h.update(p);
+  return h.digest();
 };
 export const leafHash = (entry: Uint8Array) => sha256(Uint8Array.of(0), entry);
 const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256(Uint8Array.of(1), l, r);
@@ -96,7 +98,7 @@ export async function parseVerifierKey(text: string): Promise<Verifier> {
   if (data === undefined || data.length !== 33 || data[0] !== 0x01) {
     throw new VerificationError("malformed verifier key: not an Ed25519 key (0x01 and 32 bytes)");
   }
-  const digest = await sha256(new TextEncoder().encode(`${name}\n`), data);
+  const digest = sha256(new TextEncoder().encode(`${name}\n`), data);
   const keyId = new DataView(digest.buffer).getUint32(0);
   if (keyId !== Number.parseInt(id, 16)) throw new VerificationError("malformed verifier key: wrong key id");
   const key = await crypto.subtle.importKey(
@@ -155,13 +157,13 @@ export async function verifyInclusion(
   for (const p of proof) {
     if (sn === 0n) throw new VerificationError("the inclusion proof is longer than the path");
     if ((fn & 1n) === 1n || fn === sn) {
-      r = await nodeHash(p, r);
+      r = nodeHash(p, r);
       while ((fn & 1n) === 0n && fn !== 0n) {
         fn >>= 1n;
         sn >>= 1n;
       }
     } else {
-      r = await nodeHash(r, p);
+      r = nodeHash(r, p);
     }
     fn >>= 1n;
     sn >>= 1n;
@@ -204,23 +206,25 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
       get(tilePath({ level: 0, index: i, width })).then((d) => decodeTile(d, width)),
     ]);
     for (let k = 0; k < entries.length; k++) {
-      const leaf = await leafHash(entries[k] as Uint8Array);
+      const leaf = leafHash(entries[k] as Uint8Array);
       const n = i * BigInt(TILE_WIDTH) + BigInt(k);
       if (!equal(leaf, tile[k] as Uint8Array)) {
-        throw new VerificationError(`entry ${n} does not match its hash in the published tile 0/${i}`);
+        throw new VerificationError(
+          `entry ${n} does not match its hash in the published tile 0/${i}: the log has been altered`,
+        );
       }
       let node = { hash: leaf, height: 0 };
       while (stack.length > 0 && stack[stack.length - 1]!.height === node.height) {
         const left = stack.pop()!;
-        node = { hash: await nodeHash(left.hash, node.hash), height: node.height + 1 };
+        node = { hash: nodeHash(left.hash, node.hash), height: node.height + 1 };
       }
       stack.push(node);
     }
     done += entries.length;
     progress(done, total);
   }
-  let root = stack.pop()?.hash ?? (await sha256());
-  while (stack.length > 0) root = await nodeHash(stack.pop()!.hash, root);
+  let root = stack.pop()?.hash ?? sha256();
+  while (stack.length > 0) root = nodeHash(stack.pop()!.hash, root);
   if (!equal(root, checkpoint.root)) {
     throw new VerificationError(
       `the ${total} entries hash to ${b64(root)}, not to the signed root ${b64(checkpoint.root)}: the log has been altered`,
@@ -240,7 +244,7 @@ export async function verifyEntry(vkey: string, index: bigint): Promise<Checkpoi
   const bundle = index / BigInt(TILE_WIDTH);
   const { fullTiles, partialWidth } = tileSpan("entries", size);
   const entries = await readBundle(bundle, bundle < fullTiles ? TILE_WIDTH : partialWidth);
-  const leaf = await leafHash(entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array);
+  const leaf = leafHash(entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array);
   const res = await fetch(`/audit/proof/inclusion?index=${index}&size=${size}`, noStore);
   if (!res.ok) throw new VerificationError(`the inclusion proof: the server answered ${res.status}`);
   const proof = ((await res.json()) as { proof: string[] }).proof.map((p) => {

@@ -108,10 +108,18 @@ function Lookup({ vkey }: { vkey: string }) {
   const [found, setFound] = useState<Indexed | null | "none">(null);
   const [inclusion, setInclusion] = useState<string | null>(null);
   const [inclusionOk, setInclusionOk] = useState(false);
-  const search = async (e: FormEvent) => {
+  const [error, setError] = useState<string | null>(null);
+  const search = (e: FormEvent) => {
     e.preventDefault();
     setFound(null);
     setInclusion(null);
+    setError(null);
+    find().catch((err: Error) => {
+      setProgress(null);
+      setError(err.message);
+    });
+  };
+  const find = async () => {
     const latest = await latestCheckpoint();
     const size = latest?.checkpoint.size ?? 0n;
     const want = requestId.trim();
@@ -148,7 +156,7 @@ function Lookup({ vkey }: { vkey: string }) {
   };
   return (
     <div className="panel">
-      <form onSubmit={(e) => void search(e)} aria-labelledby="lookup-heading">
+      <form onSubmit={search} aria-labelledby="lookup-heading">
         <h2 id="lookup-heading">Look up a request</h2>
         <div className="row">
           <div className="field">
@@ -171,6 +179,11 @@ function Lookup({ vkey }: { vkey: string }) {
       <div aria-live="polite">
         {progress !== null ? (
           <Progress label="Searching the log" done={progress.done} total={progress.total} />
+        ) : null}
+        {error !== null ? (
+          <div className="form-error" role="alert">
+            {error}
+          </div>
         ) : null}
         {found === "none" ? <p>No entry has this request id.</p> : null}
         {found !== null && found !== "none" ? (

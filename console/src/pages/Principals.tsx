@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from "react";
 import { keyCreation } from "../../../src/control/schemas.js";
 import type { Principal } from "../../../src/policy/types.js";
+import type { ApiKeyRecord } from "../../../src/store/index.js";
 import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api, listAll } from "../api.js";
@@ -12,13 +13,8 @@ import { FormError, Select, TextField, list, submissionErrors, zodErrors } from 
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
-interface KeyView {
-  readonly id: string;
-  readonly principal: string;
-  readonly label: string | null;
-  readonly createdAt: string;
-  readonly revokedAt: string | null;
-}
+/** A key as the API lists it: never its hash. */
+type KeyView = Omit<ApiKeyRecord, "hash">;
 
 const orgText = (o: Principal["organization"]) => (o == null ? "—" : typeof o === "string" ? o : o.id);
 const nationalities = (n: Principal["citizenships"] = []) =>
@@ -88,7 +84,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                   {keys.map((k) => (
                     <tr key={k.id}>
                       <td className="mono">{k.id}</td>
-                      <td>{k.principal}</td>
+                      <td>{k.principalId}</td>
                       <td>{k.label ?? "—"}</td>
                       <td>{k.createdAt.slice(0, 19).replace("T", " ")}</td>
                       <td>
@@ -100,11 +96,11 @@ export function PrincipalsPage({ me }: { me: Me }) {
                             <button
                               type="button"
                               className="danger"
-                              aria-label={`Revoke key ${k.id} of ${k.principal}`}
+                              aria-label={`Revoke key ${k.id} of ${k.principalId}`}
                               onClick={() => {
                                 if (
                                   window.confirm(
-                                    `Revoke key ${k.id} of ${k.principal}? Requests with it fail at once.`,
+                                    `Revoke key ${k.id} of ${k.principalId}? Requests with it fail at once.`,
                                   )
                                 )
                                   void api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`).then(
@@ -226,14 +222,14 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
   const [label, setLabel] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
-  const [created, setCreated] = useState<{ key: string; id: string; principal: string } | null>(null);
+  const [created, setCreated] = useState<(KeyView & { key: string }) | null>(null);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const body = { principal, ...(label.trim() ? { label: label.trim() } : {}) };
     const checked = keyCreation.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
     try {
-      const r = await api<{ key: string; id: string; principal: string }>("POST", "/keys", body);
+      const r = await api<KeyView & { key: string }>("POST", "/keys", body);
       setCreated(r);
       setLabel("");
       setErrors({});
@@ -253,7 +249,7 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
         <div role="status">
           <p>
             <strong>
-              New key for {created.principal} ({created.id}). It is shown once: copy it now; it cannot be
+              New key for {created.principalId} ({created.id}). It is shown once: copy it now; it cannot be
               shown again.
             </strong>
           </p>

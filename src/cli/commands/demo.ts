@@ -94,6 +94,7 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   io.stdout(
     `Upstream: the built-in demo model. Keys: ${join(dataDir, "demo-keys.json")}. Admin token: ${join(dataDir, "admin-token")}\n`,
   );
+  io.stdout(`Console: ${url}/console/ (sign in with the admin token).\n`);
   io.stdout(`The demo config trusts the x-demo-country header from loopback as the request's location.\n\n`);
   for (const r of DEMO_REQUESTS) {
     const purpose = "purpose" in r ? ` -H 'x-clearance-purpose: ${r.purpose}'` : "";
