@@ -31,6 +31,13 @@ export async function proxy(
   wire: Wire,
   endpoint: Endpoint,
 ): Promise<void> {
+  // Listening from the start: a client that hangs up while its decision is being recorded must
+  // still stop the upstream request (it would otherwise run on, unread — forever for a stream
+  // that never ends).
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const caller = authenticate(req.headers, ctx.snapshot.current);
   const body = await readJson(req, { limit: ctx.bodyLimit, depth: ctx.jsonDepth, wrongType: "invalid" });
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -118,11 +125,8 @@ export async function proxy(
     const v = req.headers[name];
     if (typeof v === "string") headers[name] = v;
   }
-  const abort = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
-
+  // Gone while the decision was being recorded: nothing to forward, nobody to answer.
+  if (abort.signal.aborted) return;
   let upstream: UpstreamResponse;
   try {
     upstream = await provider.request({
