@@ -2,11 +2,17 @@
  * Defects the hardening suites found, each pinned by a test that failed before its fix:
  * a client hanging up while its decision was being recorded left the upstream request running
  * (forever, for a stream that never ends); a connection that never sent a byte held the gateway's
- * shutdown until the idle timeout (minutes).
+ * shutdown until the idle timeout (minutes); with several nodes, a restarted node served a stale
+ * checkpoint (the shared log's "latest" checkpoint was the one whose size sorted last as text).
  */
+import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { openStore } from "../store/index.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { adminPool, dropSchemas, freshSchema, skipReason as pgSkip } from "../testing/postgres.js";
 import { startMockUpstream, type MockUpstream } from "./upstream.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,5 +69,28 @@ describe("defects found by the hardening suites", () => {
     await new Promise((r) => silent.once("connect", r));
     await g.gateway.close(); // before the fix: until listen.idle_timeout_ms (5 minutes)
     silent.destroy();
+  });
+});
+
+describe.skipIf(pgSkip !== undefined)("the shared audit log's latest checkpoint (PostgreSQL)", () => {
+  afterAll(() => dropSchemas());
+  it("is the largest, not the one whose size sorts last as text", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openStore({
+      driver: "postgres",
+      url,
+      dataDir: mkdtempSync(join(tmpdir(), "clearance-reg-")),
+    });
+    try {
+      for (const size of [9, 56, 10]) {
+        await adminPool().query(
+          `INSERT INTO ${schema}.audit_checkpoints (size, root, note, node, signed_at) VALUES ($1, $2, $3, 'n', 'now')`,
+          [size, Buffer.alloc(32), `note ${size}`],
+        );
+      }
+      expect((await store.sharedAudit!.latestCheckpoint())?.size).toBe(56n);
+    } finally {
+      await store.close();
+    }
   });
 });
