@@ -21,6 +21,8 @@ import { write } from "./tally.js";
 import { acknowledged, send, type Kind } from "./traffic.js";
 
 const run = promisify(execFile);
+/** The built CLI (npm run test:crashes builds it): a process starts in a fraction of tsx's time. */
+const CLI = "dist/src/cli/main.js";
 const CRASHES = Number(process.env.CLEARANCE_CRASHES ?? 20);
 const TOKEN = "crash-admin-token-0123456789";
 const ORIGIN = "crash.hardening/audit";
@@ -38,18 +40,7 @@ interface Node {
 function start(configFile: string, dataDir: string, env: NodeJS.ProcessEnv): Promise<Node> {
   const child = spawn(
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
-      "--config",
-      configFile,
-      "--data-dir",
-      dataDir,
-      "--port",
-      "0",
-    ],
+    [CLI, "serve", "--config", configFile, "--data-dir", dataDir, "--port", "0"],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, CLEARANCE_ADMIN_TOKEN: TOKEN } },
   );
   children.add(child);
@@ -136,19 +127,7 @@ async function verify(
   await sleep(400);
   const cli = await run(
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "audit",
-      "verify",
-      `${node.url}/audit`,
-      "--key",
-      vkey,
-      "--state",
-      stateFile,
-      "--json",
-    ],
+    [CLI, "audit", "verify", `${node.url}/audit`, "--key", vkey, "--state", stateFile, "--json"],
     { maxBuffer: 1 << 24 },
   ).catch((err: { stdout?: string; stderr?: string }) => ({
     stdout: err.stdout ?? "",
