@@ -2,8 +2,11 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "console/e2e/**/*.test.ts"],
     // Suites that need PostgreSQL run when a server answers (see src/store/postgres) and skip otherwise.
     exclude: ["**/node_modules/**", "**/dist/**"],
+    // Time limits catch hangs, not slowness: a loaded 2-core CI machine runs some suites 10× slower.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -1,4 +1,5 @@
 /** What admin routes work with: the store, the control state in force, and who is calling. */
+import type { LogSource } from "../audit/source.js";
 import type { Route } from "../config/index.js";
 import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
@@ -25,8 +26,25 @@ export interface AdminDeps {
   readonly route: (model: string) => Route | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
+  /** The audit log reports read, and the key that resolves its pseudonyms (absent: no reports). */
+  readonly audit?: { readonly source: LogSource; readonly pseudonymKey: string | null };
+  /** The config's `whatif` section. */
+  readonly whatIf?: {
+    readonly requireForActivation: boolean;
+    readonly seenDays: number;
+    readonly examples: number;
+  };
+  /** An identity provider's key set as this node holds it (absent where no gateway runs). */
+  readonly keyStatus?: (provider: string) => KeyStatus | undefined;
   /** Failed authentications per source (none: unlimited). */
   readonly authFailures?: FailedAuthGuard;
   /** Days an identity's new token is valid unless the request says otherwise (none: no expiry). */
   readonly tokenTtlDays?: number;
+}
+
+export interface KeyStatus {
+  readonly kids: readonly string[];
+  readonly fetched_at: string | null;
+  readonly last_error: string | null;
+  readonly usable: boolean;
 }

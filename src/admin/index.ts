@@ -8,9 +8,11 @@ import { sendJson } from "../http/index.js";
 import type { AdminDeps } from "./deps.js";
 import { createRouter, openApiDocument } from "./router.js";
 import { identityRoutes } from "./routes/identities.js";
+import { identityProviderRoutes } from "./routes/identity-providers.js";
 import { licenseRoutes } from "./routes/licenses.js";
 import { partnerRoutes } from "./routes/partners.js";
 import { principalRoutes } from "./routes/principals.js";
+import { reportRoutes } from "./routes/reports.js";
 import { schemeRoutes } from "./routes/schemes.js";
 import { usageRoutes } from "./routes/usage.js";
 
@@ -21,9 +23,11 @@ export const ROUTES = [
   ...principalRoutes,
   ...identityRoutes,
   ...partnerRoutes,
+  ...identityProviderRoutes,
   ...licenseRoutes,
   ...schemeRoutes,
   ...usageRoutes,
+  ...reportRoutes,
 ];
 
 let document: Record<string, unknown> | undefined;

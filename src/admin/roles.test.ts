@@ -73,6 +73,7 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/keys/{id}/revoke": async () => ({
     params: { id: (await asAdmin(t, "POST", "/admin/v1/keys", { principal: "alice" })).id as string },
   }),
+  "GET /admin/v1/me": none,
   "GET /admin/v1/identities": none,
   "POST /admin/v1/identities": async () => ({ body: { id: uid("matrix-id"), name: "M", roles: ["viewer"] } }),
   "POST /admin/v1/identities/{id}/revoke": async () => {
@@ -88,6 +89,31 @@ const CASES: Record<string, Setup> = {
     await asAdmin(t, "POST", "/admin/v1/partners", orgPartner(id));
     return { params: { id }, body: { status: "active", reason: "matrix" } };
   },
+  "GET /admin/v1/partners/{id}/identity-providers": async () => ({ params: { id: "g7-fvey" } }),
+  "POST /admin/v1/partners/{id}/identity-providers": async () => ({
+    params: { id: "g7-fvey" },
+    body: idpBody(uid("matrix-idp")),
+  }),
+  "GET /admin/v1/partners/{id}/identity-providers/{provider}": async () => ({
+    params: { id: "g7-fvey", provider: await idp() },
+  }),
+  "POST /admin/v1/partners/{id}/identity-providers/{provider}": async () => ({
+    params: { id: "g7-fvey", provider: await idp() },
+    body: { name: "renamed" },
+  }),
+  "DELETE /admin/v1/partners/{id}/identity-providers/{provider}": async () => ({
+    params: { id: "g7-fvey", provider: await idp() },
+  }),
+  "GET /admin/v1/federated-principals": none,
+  "GET /admin/v1/federated-principals/{id}": async () => ({ params: { id: await federated() } }),
+  "POST /admin/v1/federated-principals/{id}/block": async () => ({
+    params: { id: await federated() },
+    body: reason,
+  }),
+  "POST /admin/v1/federated-principals/{id}/unblock": async () => ({
+    params: { id: await federated() },
+    body: reason,
+  }),
   "GET /admin/v1/licenses": none,
   "GET /admin/v1/licenses/{id}": async (c) => ({ params: { id: await license(ownOrg(c)) } }),
   "GET /admin/v1/licenses/{id}/usage": async (c) => ({ params: { id: await license(ownOrg(c)) } }),
@@ -124,7 +150,43 @@ const CASES: Record<string, Setup> = {
   "POST /admin/v1/schemes/{version}/activate": async () => ({ params: { version: "1" }, body: reason }),
   "GET /admin/v1/models": none,
   "GET /admin/v1/usage": none,
+  // A footprint of an empty log is refused (an empty period): one decision first.
+  "GET /admin/v1/reports/footprint": async () => {
+    await ask(t, "alice", "US");
+    await t.gateway.audit.log.publish();
+    return {};
+  },
+  "POST /admin/v1/schemes/{version}/what-if": async () => ({ params: { version: "1" }, body: {} }),
 };
+function idpBody(id: string) {
+  return { id, issuer: `https://${id}.example`, audiences: ["urn:clearance"] };
+}
+/** A registered identity provider of g7-fvey. */
+async function idp(): Promise<string> {
+  const id = uid("matrix-idp");
+  await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", idpBody(id), 201);
+  return id;
+}
+/** A federated principal as a partner token would have created it. */
+async function federated(): Promise<string> {
+  const id = `fed:matrix:${uid("person")}`;
+  const at = new Date().toISOString();
+  await t.gateway.store.federated.record([
+    {
+      id,
+      provider: "matrix",
+      partner: "g7-fvey",
+      issuer: "https://matrix.example",
+      subject: id.slice(11),
+      display_name: null,
+      principal: { id, citizenships: [{ country: "DE", since: null }] },
+      first_seen: at,
+      last_seen: at,
+      issued_at: 1,
+    },
+  ]);
+  return id;
+}
 function orgPartner(id: string) {
   return {
     kind: "organization",

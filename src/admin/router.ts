@@ -36,6 +36,14 @@ export interface RouteDef<B = unknown, Q = unknown> {
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
 }
 
+/** A route's answer that is not JSON: a CSV or HTML report. */
+export class RawBody {
+  constructor(
+    readonly contentType: string,
+    readonly body: string,
+  ) {}
+}
+
 export const route = <B = undefined, Q = Record<string, never>>(def: RouteDef<B, Q>): RouteDef =>
   def as unknown as RouteDef;
 
@@ -85,7 +93,15 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
     const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : undefined;
     const result = await c.def.handle({ req, caller, params, body, query, deps });
-    sendJson(res, c.def.status ?? 200, result);
+    if (!(result instanceof RawBody)) return sendJson(res, c.def.status ?? 200, result);
+    res.writeHead(c.def.status ?? 200, {
+      "content-type": result.contentType,
+      "content-length": Buffer.byteLength(result.body),
+      "x-content-type-options": "nosniff",
+      // A report page runs its own inline script and nothing else.
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+    });
+    res.end(result.body);
   };
 }
 

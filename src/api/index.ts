@@ -8,7 +8,7 @@ import { ClearanceError, InvalidInputError, type Problem } from "../errors/index
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
 import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
-import { decide, parseDecisionInput, type Decision, type DecisionInput } from "../policy/index.js";
+import { decide, decisionView, parseDecisionInput, type DecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 
 export const MAX_BATCH = 10_000;
@@ -47,11 +47,11 @@ export async function handleDecisions(
   const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
-    const decisions: Decision[] = inputs.map((i) => decide(scheme, i.principal, i.request));
+    const decisions = inputs.map((i) => decisionView(decide(scheme, i.principal, i.request)));
     return sendJson(res, 200, { decisions });
   }
   const input = parseDecisionInput(body);
-  sendJson(res, 200, decide(scheme, input.principal, input.request));
+  sendJson(res, 200, decisionView(decide(scheme, input.principal, input.request)));
 }
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {

@@ -7,7 +7,10 @@
  *   {"v":1,"type":"decision","time","request_id","node","principal","organization","location",
  *    "model","served_model","action","decision","reason","grant","scheme"}
  *   principal: the principal id, or "hmac-sha256:<base64url>" when pseudonymised with a key;
- *   grant: "partner-country:<id>#<n>", "partner-organization:<id>#<n>", "license:<id>" or null.
+ *   grant: "partner-country:<id>#<n>", "partner-organization:<id>#<n>", "license:<id>" or null;
+ *   identity (only when a partner's identity provider vouched for the principal):
+ *     {"assurance","issuer","key_id","provider","set_aside":["<fact> <claim>",…],"subject"}, the
+ *     subject pseudonymised like the principal.
  * Admin entry (v1):
  *   {"v":1,"type":"admin","time","node","change","actor","action","object":{"kind","id"},"details"}
  *   change: the change's sequence number in the store (its outbox id), so a change is logged once.
@@ -51,6 +54,17 @@ export function decisionEntry(d: Decision, ctx: DecisionContext, pseudonymize?: 
       action: ctx.action,
       decision: d.decision,
       grant: grantId(d.grant),
+      identity:
+        d.identity === undefined
+          ? undefined
+          : {
+              assurance: d.identity.assurance.level,
+              issuer: d.identity.issuer,
+              key_id: d.identity.key_id,
+              provider: d.identity.provider,
+              set_aside: d.identity.set_aside.map((c) => `${c.fact} ${c.claim}`),
+              subject: pseudonymize ? pseudonymize(d.identity.subject) : d.identity.subject,
+            },
       location: ctx.location,
       model: d.model,
       node: ctx.node,

@@ -9,7 +9,10 @@ import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRemote } from "./commands/remote.js";
+import { registerReport } from "./commands/report.js";
+import { registerWhatIf } from "./commands/whatif.js";
 import { registerScheme } from "./commands/scheme.js";
+import { registerScreening } from "./commands/screening.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
 import { registerStore } from "./commands/store.js";
@@ -32,6 +35,9 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerStore(program, io);
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
+  registerScreening(program, io);
+  registerReport(program, io, outcome);
+  registerWhatIf(program, io, outcome);
   return program;
 }
 

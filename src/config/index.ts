@@ -4,6 +4,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { InvalidInputError, type Problem } from "../errors/index.js";
+import { parseBootstrap } from "../identity/registry.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
@@ -62,6 +63,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       });
     }
   }
+  problems.push(...parseBootstrap(value.identity.providers).problems);
   if (value.freshness_ms <= value.refresh_ms) {
     problems.push({
       code: "too_small",

@@ -46,6 +46,46 @@ const route = z.strictObject({
   upstream_model: z.string().optional(),
 });
 
+/** Metrics, access log and traces (src/monitoring); anomaly alerts are added under `alerts`. */
+const monitoring = z
+  .strictObject({
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** On the gateway's listener: any admin API token may scrape (admin), or anyone (none). */
+        auth: z.enum(["admin", "none"]).default("admin"),
+        /** A listener of its own instead (no token asked there: bind it where only Prometheus reaches). */
+        listen: z
+          .strictObject({
+            host: z.string().default("127.0.0.1"),
+            port: z.number().int().min(0).max(65535),
+          })
+          .optional(),
+      })
+      .default({ enabled: true, auth: "admin" }),
+    access_log: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** stdout, stderr, or a file path (appended to). */
+        destination: z.string().min(1).default("stdout"),
+      })
+      .default({ enabled: true, destination: "stdout" }),
+    tracing: z
+      .strictObject({
+        /** Off by default: spans are exported only when enabled. */
+        enabled: z.boolean().default(false),
+        /** OTLP/HTTP traces endpoint. */
+        endpoint: z.url().default("http://127.0.0.1:4318/v1/traces"),
+        service_name: z.string().min(1).default("clearance"),
+      })
+      .default({ enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" }),
+  })
+  .default({
+    metrics: { enabled: true, auth: "admin" },
+    access_log: { enabled: true, destination: "stdout" },
+    tracing: { enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" },
+  });
+
 export const configSchema = z.strictObject({
   /** Scheme file, relative to this config file. */
   scheme: z.string(),
@@ -167,6 +207,44 @@ export const configSchema = z.strictObject({
       pseudonym_key_env: envName.optional(),
     })
     .default({ origin: "clearance.local/audit", checkpoint_ms: 1_000 }),
+  /** Partners' identity providers (see README "Partner identity federation"). */
+  identity: z
+    .strictObject({
+      /** A partner token longer than this is refused (token-too-large). */
+      max_token_bytes: z.number().int().min(1024).max(65_536).default(8_192),
+      /** At most one key-set fetch per provider in this time (an unknown kid cannot make more). */
+      key_fetch_cooldown_ms: ms(30_000),
+      /** How long one fetch of a discovery document or key set may take. */
+      key_fetch_timeout_ms: ms(5_000),
+      /** Verified tokens kept in memory, so a token's signature is checked once (0: every request). */
+      token_cache: z.number().int().nonnegative().default(10_000),
+      /** How often key sets are looked after and federated principals written to the store. */
+      maintain_ms: ms(1_000),
+      /**
+       * Bootstrap: providers added at start when the store has none with their id (each a provider
+       * as the admin API takes it, plus `partner`). Checked when the config is loaded.
+       */
+      providers: z.array(z.any()).default([]),
+    })
+    .default({
+      max_token_bytes: 8_192,
+      key_fetch_cooldown_ms: 30_000,
+      key_fetch_timeout_ms: 5_000,
+      token_cache: 10_000,
+      maintain_ms: 1_000,
+      providers: [],
+    }),
+  /** Footprint reports and what-ifs of scheme versions. */
+  whatif: z
+    .strictObject({
+      /** Activating a scheme version takes the digest of its what-if (the impact the admin was shown). */
+      require_for_activation: z.boolean().default(false),
+      /** The population is judged at the locations the log saw each principal at over these days. */
+      seen_days: z.number().int().positive().max(3650).default(30),
+      /** Named examples per group of changed decisions. */
+      examples: z.number().int().positive().max(1000).default(5),
+    })
+    .default({ require_for_activation: false, seen_days: 30, examples: 5 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
   refresh_ms: z.number().int().positive().default(100),
   /**
@@ -174,6 +252,7 @@ export const configSchema = z.strictObject({
    * controlled and home-only models are refused (503) until the store answers again.
    */
   freshness_ms: z.number().int().positive().default(2_000),
+  monitoring,
 });
 
 export type ConfigFile = z.output<typeof configSchema>;

@@ -45,6 +45,8 @@ export async function activateVersion(
   actor: string,
   now: string,
   reason?: string,
+  /** The impact the activation was shown (its what-if digest and counts), for the record. */
+  impact?: Readonly<Record<string, unknown>>,
 ): Promise<void> {
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
@@ -58,6 +60,7 @@ export async function activateVersion(
       previous: current?.document.version ?? null,
       digest: record.document.digest,
       ...(reason ? { reason } : {}),
+      ...(impact ? { what_if: impact } : {}),
     },
   });
   await seedFrom(store, parseScheme(record.document.text, `scheme version ${version}`), now);

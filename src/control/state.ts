@@ -42,10 +42,17 @@ export function updateState(previous: ControlState | null, records: readonly Sto
   return buildState(records);
 }
 
+/** Records the compiled policy does not depend on (admin identities, identity providers, blocks). */
+const NOT_POLICY: ReadonlySet<StoredRecord["collection"]> = new Set([
+  "identity",
+  "identity-provider",
+  "principal-block",
+]);
+
 /** Which policy records (and revisions) a state was compiled from. */
 function policyFingerprint(records: readonly StoredRecord[]): string {
   let out = "";
-  for (const r of records) if (r.collection !== "identity") out += `${r.collection}/${r.id}@${r.revision};`;
+  for (const r of records) if (!NOT_POLICY.has(r.collection)) out += `${r.collection}/${r.id}@${r.revision};`;
   return out;
 }
 

@@ -23,6 +23,16 @@ export function isCountryCode(code: string): boolean {
   return ALPHA2.test(code) && KNOWN.has(code);
 }
 
+/** Every known code, sorted (for reports that cover the world). */
+export function allCountryCodes(): string[] {
+  return [...KNOWN].sort();
+}
+
+/** The alpha-2 code of an ISO 3166-1 numeric code ("250" → FR), as map data sets key countries. */
+export function alpha2OfNumeric(numeric: string): string | undefined {
+  return countries.numericToAlpha2(numeric);
+}
+
 /** English short name, e.g. "Germany" for DE; undefined for anything that is not a valid code. */
 export function countryName(code: string): string | undefined {
   return isCountryCode(code) ? countries.getName(code, "en") : undefined;

@@ -2,13 +2,29 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
-import type { Principal } from "../policy/index.js";
+import { looksLikeJwt } from "../identity/verify.js";
+import type { IdentityBasis, Principal } from "../policy/index.js";
 import { parseApiKey, verifySecret } from "../store/keys.js";
+import type { GatewayContext } from "./context.js";
 import type { Snapshot } from "./snapshot.js";
 
 export interface Caller {
   readonly keyId: string;
   readonly principal: Principal;
+  /** Present when a partner's identity provider vouched for the principal (a partner token). */
+  readonly identity?: IdentityBasis;
+}
+
+/** A partner token (a JWT from a registered issuer) or a Clearance key, wherever either is sent. */
+export async function authenticateRequest(
+  headers: IncomingHttpHeaders,
+  ctx: GatewayContext,
+): Promise<Caller> {
+  const presented = apiKeyOf(headers);
+  if (presented !== null && ctx.identity !== undefined && looksLikeJwt(presented)) {
+    return ctx.identity.authenticate(presented);
+  }
+  return authenticate(headers, ctx.snapshot.current);
 }
 
 export function apiKeyOf(headers: IncomingHttpHeaders): string | null {

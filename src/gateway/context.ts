@@ -2,10 +2,12 @@
 import type { AuditTrail, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
 import type { UsageLimits } from "../counters/limits.js";
+import type { Federation } from "../identity/federation.js";
 import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { Provider } from "../upstream/types.js";
+import type { RequestObserver } from "./observer.js";
 import type { SnapshotHolder } from "./snapshot.js";
 
 export interface GatewayContext {
@@ -27,6 +29,8 @@ export interface GatewayContext {
    * (a revocation elsewhere might not have arrived) and /readyz fails.
    */
   readonly freshnessMs: number;
+  /** Partners' identity providers: their tokens accepted wherever a key is. */
+  readonly identity?: Federation;
   /** Quota and rate-limit counters (shared through Redis when configured). */
   readonly limits: UsageLimits;
   readonly audit: {
@@ -35,4 +39,6 @@ export interface GatewayContext {
     readonly node: string;
     readonly pseudonymize?: Pseudonymizer;
   };
+  /** Told of every request once it has ended (metrics, access log, traces, anomaly detectors). */
+  readonly observer?: RequestObserver;
 }

@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
+import { serveConsole } from "../console/static.js";
 import type { ClientErrorRenderer } from "../http/connections.js";
 import {
   asClearanceError,
@@ -24,6 +25,7 @@ import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
+import { Observation } from "./observer.js";
 import { proxy } from "./proxy.js";
 import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
 
@@ -33,6 +35,8 @@ export interface GatewayOptions {
   readonly context: GatewayContext;
   readonly admin: AdminDeps;
   readonly onError: (err: unknown, requestId: string) => void;
+  /** The admin console's build, served at /console/ (null: not built, a 404 that says so). */
+  readonly consoleDir?: string | null;
 }
 
 export function createGatewayHandler(
@@ -52,12 +56,13 @@ export function createGatewayHandler(
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
     const wire = wireFor(path, req.headers);
+    const seen = Observation.begin(ctx.observer, requestId, req, res, path);
 
     const work = (async () => {
       requireHost(req);
       if (route !== undefined) {
         if (req.method !== "POST") throw methodNotAllowed(req, "POST");
-        return proxy(ctx, req, res, route.wire, route.endpoint);
+        return proxy(ctx, req, res, route.wire, route.endpoint, seen);
       }
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") throw methodNotAllowed(req, "GET");
@@ -102,6 +107,9 @@ export function createGatewayHandler(
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
+      if (path === "/console" || path.startsWith("/console/")) {
+        return serveConsole(options.consoleDir ?? null, req, res, path);
+      }
       throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${path}`);
     })();
 
@@ -135,7 +143,10 @@ function renderError(wire: Wire | "admin", err: ClearanceError): string {
 function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
   return (
     PROXY_ROUTES.get(path)?.wire ??
-    (path.startsWith("/admin/") || path.startsWith("/audit/") || path === "/v1/decisions"
+    (path.startsWith("/admin/") ||
+    path.startsWith("/audit/") ||
+    path.startsWith("/console") ||
+    path === "/v1/decisions"
       ? "admin"
       : wireOf(headers))
   );

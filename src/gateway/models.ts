@@ -7,7 +7,7 @@ import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
 import { decide, type Decision } from "../policy/index.js";
 import type { Wire } from "../upstream/types.js";
-import { authenticate } from "./auth.js";
+import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import { setDecisionHeaders } from "./proxy.js";
 import { checkName, requestLocation } from "./request-facts.js";
@@ -21,7 +21,7 @@ export async function listModels(
   wire: Wire,
   id?: string,
 ): Promise<void> {
-  const caller = authenticate(req.headers, ctx.snapshot.current);
+  const caller = await authenticateRequest(req.headers, ctx);
   if (id !== undefined) checkName(id, "invalid_model", "model");
   const scheme = ctx.scheme();
   const location = requestLocation(ctx, req, scheme);

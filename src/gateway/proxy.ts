@@ -6,12 +6,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { decisionEntry } from "../audit/index.js";
 import { ClearanceError } from "../errors/index.js";
 import { readJson } from "../http/index.js";
-import { decide, type Decision, type Principal } from "../policy/index.js";
+import { decide, decidingDetail, type Decision, type Principal } from "../policy/index.js";
 import type { CountedRequest } from "../counters/limits.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "../upstream/types.js";
-import { authenticate } from "./auth.js";
+import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
+import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
 import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
 
@@ -30,6 +31,7 @@ export async function proxy(
   res: ServerResponse,
   wire: Wire,
   endpoint: Endpoint,
+  seen: Observation,
 ): Promise<void> {
   // Listening from the start: a client that hangs up while its decision is being recorded must
   // still stop the upstream request (it would otherwise run on, unread — forever for a stream
@@ -38,7 +40,7 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.abort();
   });
-  const caller = authenticate(req.headers, ctx.snapshot.current);
+  const caller = await authenticateRequest(req.headers, ctx);
   const body = await readJson(req, { limit: ctx.bodyLimit, depth: ctx.jsonDepth, wrongType: "invalid" });
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ClearanceError("invalid", "invalid_request", "the request body must be a JSON object");
@@ -54,7 +56,7 @@ export async function proxy(
   const org = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
   const counted = await ctx.limits.admit(scheme, caller.principal.id, org, now);
-  const decision = decide(scheme, caller.principal, {
+  const decided = decide(scheme, caller.principal, {
     model,
     action: "infer",
     location,
@@ -62,7 +64,11 @@ export async function proxy(
     time: now,
     usage: counted.usage,
   });
+  // A partner token: the decision records what the principal's facts rest on.
+  const decision: Decision =
+    caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
+  seen.decide(caller.keyId, caller.principal, decision, location);
   if (decision.decision !== "deny") {
     try {
       refuseUncounted(ctx, scheme, decision, counted);
@@ -84,7 +90,7 @@ export async function proxy(
       );
     }
   }
-  await record(
+  const index = await record(
     ctx,
     decision,
     caller.principal,
@@ -92,6 +98,7 @@ export async function proxy(
     now,
     String(res.getHeader("x-clearance-request-id")),
   );
+  seen.record(index);
   if (decision.decision === "deny") throw denial(decision);
 
   const served = decision.served_model as string;
@@ -125,6 +132,7 @@ export async function proxy(
     const v = req.headers[name];
     if (typeof v === "string") headers[name] = v;
   }
+  Object.assign(headers, seen.forward(req.headers));
   // Gone while the decision was being recorded: nothing to forward, nobody to answer.
   if (abort.signal.aborted) return;
   let upstream: UpstreamResponse;
@@ -153,6 +161,7 @@ export async function proxy(
     }
     throw err;
   }
+  seen.answer(upstream);
   const usage = await relay({
     wire,
     endpoint,
@@ -164,6 +173,7 @@ export async function proxy(
     requestId: String(res.getHeader("x-clearance-request-id")),
     log: ctx.log,
   });
+  seen.use(usage);
   if (usage !== null) {
     const license = decision.grant?.kind === "license" ? decision.grant.license : null;
     ctx.limits.add(scheme, org, license, usage.input + usage.output, Date.now());
@@ -191,14 +201,14 @@ async function record(
   location: string | null,
   time: number,
   requestId: string,
-): Promise<void> {
+): Promise<bigint> {
   const entry = decisionEntry(
     decision,
     { time: new Date(time), requestId, node: ctx.audit.node, principal, location, action: "infer" },
     ctx.audit.pseudonymize,
   );
   try {
-    await ctx.audit.log.append(entry);
+    return await ctx.audit.log.append(entry);
   } catch (err) {
     // An entry too large for the log is the request's fault (413), not the log's.
     if (err instanceof ClearanceError) throw err;
@@ -269,11 +279,15 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
 function denial(d: Decision): ClearanceError {
-  const detail = d.checks.at(-1)?.detail ?? "";
+  const aside = d.identity?.set_aside ?? [];
+  const note =
+    aside.length === 0
+      ? ""
+      : `; claims set aside: ${aside.map((c) => `${c.fact} ${c.value} (${c.why})`).join("; ")}`;
   return new ClearanceError(
     "forbidden",
     d.reason,
-    `${d.model} is not available to you (${d.reason}): ${detail}`,
+    `${d.model} is not available to you (${d.reason}): ${decidingDetail(d)}${note}`,
   );
 }
 

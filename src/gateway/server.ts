@@ -7,11 +7,18 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash } from "../control/state.js";
 import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
+import { Federation } from "../identity/federation.js";
+import { bootstrapProviders } from "../identity/registry.js";
+import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
+import { Monitoring } from "../monitoring/index.js";
+import { authenticate, type AdminDeps } from "../admin/index.js";
+import type { DestinationStream } from "pino";
 import { openStore, type Store } from "../store/index.js";
 import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
@@ -26,6 +33,10 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** A store opened by the caller (tests count its calls); default: the embedded store in the data dir. */
   readonly store?: Store;
+  /** Where access log lines go instead of the configured destination (tests, benchmarks). */
+  readonly accessLog?: DestinationStream;
+  /** The admin console's build directory (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
 }
 
 export interface RunningGateway {
@@ -33,10 +44,14 @@ export interface RunningGateway {
   readonly url: string;
   readonly store: Store;
   readonly snapshot: SnapshotHolder;
+  /** Partners' identity providers: key sets and federated principals. */
+  readonly identity: Federation;
   readonly meter: Meter;
   /** Quota and rate-limit counters (`limits.shared`: what every node counts against). */
   readonly limits: UsageLimits;
   readonly audit: OpenAudit;
+  /** Metrics, access log, traces: the request observer. */
+  readonly monitoring: Monitoring;
   close(): Promise<void>;
 }
 
@@ -73,6 +88,12 @@ async function assemble(
   opened: (() => Promise<unknown>)[],
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
+  // Background errors are counted by source once monitoring is open (it reads what is opened here).
+  const late: { monitoring?: Monitoring } = {};
+  const failed = (source: "store" | "counters" | "audit") => (err: unknown) => {
+    late.monitoring?.metrics?.error(source);
+    onError(err);
+  };
   const audit = await openAudit({
     dataDir,
     origin: config.file.audit.origin,
@@ -81,7 +102,7 @@ async function assemble(
     checkpointMs: config.file.audit.checkpoint_ms,
     ...(config.file.audit.node === undefined ? {} : { node: config.file.audit.node }),
     store,
-    onError,
+    onError: failed("audit"),
     log,
   });
   opened.push(() => audit.log.close());
@@ -89,7 +110,7 @@ async function assemble(
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
-  const meter = new Meter(store, onError);
+  const meter = new Meter(store, failed("store"));
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,
@@ -98,10 +119,35 @@ async function assemble(
     timeoutMs: config.file.counters.timeout_ms,
     onUnavailable: config.file.counters.on_unavailable,
     store,
-    onError,
+    onError: failed("counters"),
   });
   opened.push(() => limits.close());
-  const snapshot = await SnapshotHolder.open(store, onError, () => audit.drainer.drain());
+  const snapshot = await SnapshotHolder.open(store, failed("store"), () => {
+    late.monitoring?.metrics?.reloaded();
+    return audit.drainer.drain();
+  });
+  const bootstrapped = await bootstrapProviders(
+    store,
+    snapshot.current.control,
+    config.file.identity.providers,
+    new Date().toISOString(),
+  );
+  if (bootstrapped.length > 0) {
+    for (const line of bootstrapped) log(line);
+    await snapshot.refresh();
+  }
+  const identityConfig = config.file.identity;
+  const identity = new Federation({
+    source: () => ({ federation: snapshot.current.federation, scheme: snapshot.current.control.scheme }),
+    store,
+    maxTokenBytes: identityConfig.max_token_bytes,
+    cooldownMs: identityConfig.key_fetch_cooldown_ms,
+    fetchTimeoutMs: identityConfig.key_fetch_timeout_ms,
+    tokenCache: identityConfig.token_cache,
+    maintainMs: identityConfig.maintain_ms,
+    log,
+    onError,
+  });
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
@@ -110,12 +156,60 @@ async function assemble(
   const providers = createProviders(config);
   opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
 
+  const adminDeps: AdminDeps = {
+    store,
+    state: () => snapshot.current.control,
+    bootstrapTokenHash: config.adminToken === null ? null : tokenHash(config.adminToken),
+    // The change is in the snapshot and durable in the audit log before the admin API answers
+    // (a reload drains the change's outbox record; draining again waits for one in progress).
+    changed: async () => {
+      await snapshot.refresh();
+      await audit.drainer.drain();
+    },
+    now: () => new Date().toISOString(),
+    route: config.route,
+    licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+    audit: { source: directorySource(audit.dir), pseudonymKey: config.pseudonymKey },
+    whatIf: {
+      requireForActivation: config.file.whatif.require_for_activation,
+      seenDays: config.file.whatif.seen_days,
+      examples: config.file.whatif.examples,
+    },
+    authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+    tokenTtlDays: config.file.admin_security.token_ttl_days,
+    keyStatus: (provider) => {
+      const keys = identity.keySet(provider);
+      if (keys === undefined) return undefined;
+      return {
+        kids: keys.kids,
+        fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
+        last_error: keys.lastError,
+        usable: keys.usable(),
+      };
+    },
+  };
+  const observer = await Monitoring.open({
+    config: config.file.monitoring,
+    sources: {
+      scheme: () => snapshot.current.control.scheme,
+      licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
+      audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
+      snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
+      countersUnavailable: () => limits.unavailable,
+    },
+    authenticate: (req) => void authenticate(req, adminDeps),
+    ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
+    onError,
+  });
+  late.monitoring = observer;
+  opened.push(() => observer.close());
   const handler = createGatewayHandler({
     context: {
       scheme: () => snapshot.current.control.scheme,
       route: config.route,
       providers,
       snapshot,
+      identity,
       meter,
       locator,
       bodyLimit: config.file.limits.body_bytes,
@@ -129,23 +223,10 @@ async function assemble(
         node: audit.node,
         ...(config.pseudonymKey === null ? {} : { pseudonymize: pseudonymizer(config.pseudonymKey) }),
       },
+      observer,
     },
-    admin: {
-      store,
-      state: () => snapshot.current.control,
-      bootstrapTokenHash: config.adminToken === null ? null : tokenHash(config.adminToken),
-      // The change is in the snapshot and durable in the audit log before the admin API answers
-      // (a reload drains the change's outbox record; draining again waits for one in progress).
-      changed: async () => {
-        await snapshot.refresh();
-        await audit.drainer.drain();
-      },
-      now: () => new Date().toISOString(),
-      route: config.route,
-      licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
-      authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
-      tokenTtlDays: config.file.admin_security.token_ttl_days,
-    },
+    admin: adminDeps,
+    consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });
@@ -158,7 +239,7 @@ async function assemble(
     maxConnections: listen.max_connections,
     maxHeaderBytes: listen.max_header_bytes,
   };
-  const server = createServer(serverOptions(connections), handler);
+  const server = createServer(serverOptions(connections), observer.serve(handler));
   const guarded = guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;
   await new Promise<void>((resolve, reject) => {
@@ -169,6 +250,7 @@ async function assemble(
   // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
   const watch = await store.watch?.(() => void snapshot.refresh(), onError);
   meter.start(config.file.metering.flush_ms);
+  identity.start();
   audit.log.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -178,9 +260,11 @@ async function assemble(
     url,
     store,
     snapshot,
+    identity,
     meter,
     limits,
     audit,
+    monitoring: observer,
     async close() {
       snapshot.stop();
       await watch?.close();
@@ -189,7 +273,9 @@ async function assemble(
         server.closeIdleConnections();
         guarded.closeSilentConnections();
       });
+      await observer.close();
       await meter.close();
+      await identity.close();
       await limits.close();
       await audit.drainer.drain();
       await audit.log.close();

@@ -4,6 +4,7 @@
  * API or, later, other nodes), so a request never waits on the store.
  */
 import { updateState, type ControlState } from "../control/state.js";
+import { federationRecords, type FederationRecords } from "../identity/records.js";
 import type { Principal } from "../policy/index.js";
 import type { Store } from "../store/index.js";
 
@@ -20,6 +21,8 @@ export interface Snapshot {
   readonly principals: ReadonlyMap<string, Principal>;
   /** The policy in force and the admin identities (see control/state.ts). */
   readonly control: ControlState;
+  /** Partners' identity providers and blocked federated principals. */
+  readonly federation: FederationRecords;
 }
 
 /** `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds. */
@@ -30,7 +33,13 @@ export async function loadSnapshot(store: Store, previous: Snapshot | null = nul
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
   }
-  return { version: s.version, keys, principals, control: updateState(previous?.control ?? null, s.records) };
+  return {
+    version: s.version,
+    keys,
+    principals,
+    control: updateState(previous?.control ?? null, s.records),
+    federation: federationRecords(s.records),
+  };
 }
 
 export class SnapshotHolder {

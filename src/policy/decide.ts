@@ -3,99 +3,100 @@
  * globals. The checks run in order and the first that decides, decides; every check run is listed
  * with its outcome, so the last one listed is the deciding one. A denied model that names a
  * fallback is retried down the chain, except after universal denials (denied party, embargo).
+ *
+ * Each check records what it found as data (a finding: a code and its parameters), never as a
+ * sentence; words.ts renders findings for people. The hot path is look-ups in structures built
+ * once per scheme version (models' shared pass results, license indexes) or once per principal
+ * (facts.ts), and a handful of small objects per decision.
  */
-import type { CompiledLicense, CompiledModel, CompiledScheme, Countries } from "../scheme/compile.js";
+import type {
+  CompiledLicense,
+  CompiledModel,
+  CompiledScheme,
+  CountryGrant,
+  Countries,
+} from "../scheme/compile.js";
 import { ACTION_INDEX } from "../scheme/compile.js";
-import { principalFacts, type PrincipalFacts } from "./facts.js";
+import { factsOf, type PrincipalFacts } from "./facts.js";
+import { modelPasses } from "./passes.js";
 import type {
   CheckName,
   CheckResult,
   Decision,
   DecisionRequest,
+  Failed,
+  Failure,
   FallbackAttempt,
+  Finding,
   GrantRef,
+  LicenseStatus,
+  PartnerStatus,
   Principal,
   Reason,
 } from "./types.js";
-import { ASSURANCE_LEVELS } from "./types.js";
+import { ASSURANCE_LEVELS, LICENSE_STATUSES, PARTNER_STATUSES } from "./types.js";
 
-interface Context {
-  readonly scheme: CompiledScheme;
-  readonly principal: Principal;
-  readonly request: DecisionRequest;
-  readonly facts: PrincipalFacts;
-  readonly location: string | null;
-  readonly time: number;
-  readonly actionIndex: number;
+/** Everything one decision reads, and the grant the last evaluated model's allow rests on. */
+class Context {
+  grant: GrantRef | null = null;
+  constructor(
+    readonly scheme: CompiledScheme,
+    readonly principal: Principal,
+    readonly request: DecisionRequest,
+    readonly facts: PrincipalFacts,
+    readonly location: string | null,
+    readonly time: number,
+    readonly actionIndex: number,
+  ) {}
 }
 
-interface Outcome {
-  readonly outcome: "allow" | "deny";
-  readonly reason: Reason;
-  readonly grant: GrantRef | null;
-  readonly checks: CheckResult[];
-}
-
-const UNIVERSAL: ReadonlySet<Reason> = new Set([
-  "denied-party",
-  "embargoed-location",
-  "embargoed-residence",
-  "embargoed-organization",
-  "embargoed-nationality",
-]);
+const UNIVERSAL: Readonly<Partial<Record<Reason, true>>> = {
+  "denied-party": true,
+  "embargoed-location": true,
+  "embargoed-residence": true,
+  "embargoed-organization": true,
+  "embargoed-nationality": true,
+};
 
 export function decide(scheme: CompiledScheme, principal: Principal, request: DecisionRequest): Decision {
-  const ctx: Context = {
+  const ctx = new Context(
     scheme,
     principal,
     request,
-    facts: principalFacts(scheme, principal),
-    location: request.location || null,
-    time: typeof request.time === "number" ? request.time : Date.parse(request.time),
-    actionIndex: ACTION_INDEX[request.action] ?? -1,
-  };
-  const first = evaluate(ctx, request.model);
-  const schemeRef = scheme.ref;
-  if (first.outcome === "allow") {
-    return decision(
-      "allow",
-      first.reason,
-      request.model,
-      request.model,
-      first.grant,
-      first.checks,
-      undefined,
-      schemeRef,
-    );
+    factsOf(scheme, principal),
+    request.location || null,
+    timeOf(request.time),
+    ACTION_INDEX[request.action] ?? -1,
+  );
+  const checks = evaluate(ctx, request.model);
+  const decided = checks[checks.length - 1] as CheckResult;
+  const reason = decided.reason as Reason;
+  if (decided.outcome === "allow") {
+    return decision("allow", reason, request.model, request.model, ctx.grant, checks, undefined, scheme.ref);
   }
 
   let fallbacks: FallbackAttempt[] | undefined;
-  let next = UNIVERSAL.has(first.reason) ? null : (scheme.models.get(request.model)?.fallback ?? null);
+  let next = UNIVERSAL[reason] ? null : (scheme.models.get(request.model)?.fallback ?? null);
   while (next !== null) {
+    ctx.grant = null;
     const attempt = evaluate(ctx, next);
+    const last = attempt[attempt.length - 1] as CheckResult;
+    const outcome = last.outcome === "allow" ? "allow" : "deny";
+    const attemptReason = last.reason as Reason;
     (fallbacks ??= []).push({
       model: next,
-      outcome: attempt.outcome,
-      reason: attempt.reason,
-      grant: attempt.grant,
-      checks: attempt.checks,
+      outcome,
+      reason: attemptReason,
+      grant: ctx.grant,
+      checks: attempt,
     });
-    if (attempt.outcome === "allow") {
-      return decision(
-        "fallback",
-        first.reason,
-        request.model,
-        next,
-        attempt.grant,
-        first.checks,
-        fallbacks,
-        schemeRef,
-      );
+    if (outcome === "allow") {
+      return decision("fallback", reason, request.model, next, ctx.grant, checks, fallbacks, scheme.ref);
     }
     // Cycles are rejected when the scheme is compiled, so the chain ends.
-    next = UNIVERSAL.has(attempt.reason) ? null : (scheme.models.get(next)?.fallback ?? null);
+    next = UNIVERSAL[attemptReason] ? null : (scheme.models.get(next)?.fallback ?? null);
   }
-  return decision("deny", first.reason, request.model, null, null, first.checks, fallbacks, schemeRef);
+  return decision("deny", reason, request.model, null, null, checks, fallbacks, scheme.ref);
 }
 
 function decision(
@@ -113,322 +114,359 @@ function decision(
   return { decision: outcome, reason, model, served_model: served, grant, checks, fallbacks, scheme };
 }
 
-/** The check list applied to one model. */
-function evaluate(ctx: Context, modelId: string): Outcome {
+/** Lists the deciding check and returns the list. */
+function decides(
+  checks: CheckResult[],
+  check: CheckName,
+  model: string,
+  outcome: "allow" | "deny",
+  reason: Reason,
+  finding: Finding,
+): CheckResult[] {
+  checks.push({ check, model, outcome, reason, finding });
+  return checks;
+}
+
+function passes(check: CheckName, model: string, finding: Finding): CheckResult {
+  return { check, model, outcome: "pass", reason: undefined, finding };
+}
+
+/** The check list applied to one model; the last check listed decided. Sets ctx.grant on an allow. */
+function evaluate(ctx: Context, modelId: string): CheckResult[] {
   const checks: CheckResult[] = [];
-  const pass = (check: CheckName, detail: string) => {
-    checks.push({ check, model: modelId, outcome: "pass", detail });
-  };
-  const done = (
-    check: CheckName,
-    outcome: "allow" | "deny",
-    reason: Reason,
-    detail: string,
-    grant: GrantRef | null = null,
-  ): Outcome => {
-    checks.push({ check, model: modelId, outcome, reason, detail });
-    return { outcome, reason, grant, checks };
-  };
-  const { scheme, principal, facts, location } = ctx;
+  const { scheme, facts, location } = ctx;
   const model = scheme.models.get(modelId);
+  const shared = model === undefined ? modelPasses(modelId, undefined) : model.passes;
   const controlled = model !== undefined && model.control !== "open";
 
   // 1. Denied parties.
-  if (principal.screening === "confirmed") {
-    return done(
-      "screening",
-      "deny",
-      "denied-party",
-      `principal ${principal.id} is a confirmed screening match`,
-    );
+  if (facts.deniedParty !== null) {
+    return decides(checks, "screening", modelId, "deny", facts.deniedParty.reason, facts.deniedParty.finding);
   }
-  if (facts.organizationScreening === "confirmed") {
-    return done(
-      "screening",
-      "deny",
-      "denied-party",
-      `organization ${facts.organizationId} is a confirmed screening match`,
-    );
+  if (facts.potentialMatch && controlled) {
+    return decides(checks, "screening", modelId, "deny", "screening-review", SCREENING_REVIEW);
   }
-  const potential = principal.screening === "potential" || facts.organizationScreening === "potential";
-  if (potential && controlled) {
-    return done(
-      "screening",
-      "deny",
-      "screening-review",
-      "a potential screening match awaits review; controlled models are withheld until it is cleared",
-    );
-  }
-  pass(
-    "screening",
-    potential ? "potential screening match under review; model is not controlled" : "no screening match",
-  );
+  checks.push(facts.potentialMatch ? shared.screeningUncontrolled : shared.screening);
 
   // 2. Embargo. An unknown location cannot trigger it.
-  const embargoed = scheme.embargoed;
-  if (location !== null && embargoed.has(location)) {
-    return done("embargo", "deny", "embargoed-location", `request location ${location} is embargoed`);
+  if (location !== null && scheme.embargoed.has(location)) {
+    return decides(checks, "embargo", modelId, "deny", "embargoed-location", {
+      code: "location-embargoed",
+      country: location,
+    });
   }
-  const residence = principal.residence ?? null;
-  if (residence !== null && embargoed.has(residence)) {
-    return done("embargo", "deny", "embargoed-residence", `residence ${residence} is embargoed`);
+  if (facts.embargo !== null) {
+    return decides(checks, "embargo", modelId, "deny", facts.embargo.reason, facts.embargo.finding);
   }
-  const orgCountry = facts.organizationCountry;
-  if (orgCountry !== null && embargoed.has(orgCountry)) {
-    return done(
-      "embargo",
-      "deny",
-      "embargoed-organization",
-      `organization country ${orgCountry} is embargoed`,
-    );
-  }
-  const embargoedNationality = firstIn(facts.relevant, embargoed);
-  if (embargoedNationality !== null) {
-    return done(
-      "embargo",
-      "deny",
-      "embargoed-nationality",
-      `nationality ${embargoedNationality} is embargoed${nationalityNote(ctx)}`,
-    );
-  }
-  pass("embargo", location === null ? "nothing embargoed (location unknown)" : "nothing embargoed");
+  checks.push(location === null ? shared.embargoUnknown : shared.embargoKnown);
 
   // 3. The model, and where it is offered.
   if (model === undefined) {
-    return done("model", "deny", "unknown-model", `model ${modelId} is not in scheme ${scheme.name}`);
+    return decides(checks, "model", modelId, "deny", "unknown-model", {
+      code: "unknown-model",
+      model: modelId,
+      scheme: scheme.name,
+    });
   }
   if (model.availableIn !== null && (location === null || !model.availableIn.has(location))) {
-    return done(
-      "model",
-      "deny",
-      "not-available-here",
-      location === null
-        ? `model ${modelId} is offered only in some countries and the request location is unknown`
-        : `model ${modelId} is not offered in ${location}`,
-    );
+    return decides(checks, "model", modelId, "deny", "not-available-here", {
+      code: "not-offered-here",
+      model: modelId,
+      location,
+    });
   }
-  pass("model", `model ${modelId} is ${model.control}`);
+  checks.push(shared.model);
 
   // 4. Open models.
-  if (model.control === "open") return done("open-model", "allow", "open-model", `model ${modelId} is open`);
-  pass("open-model", `model ${modelId} is ${model.control}`);
+  if (model.control === "open") {
+    checks.push(shared.open);
+    return checks;
+  }
+  checks.push(shared.openModel);
 
   // 5. Home persons.
-  if (facts.homeCountry !== null) {
-    const via = `${facts.homeVia} of ${facts.homeCountry}`;
+  if (facts.home !== null) {
     if (model.control === "home-only" && (location === null || !scheme.home.has(location))) {
-      return done(
-        "home-person",
-        "deny",
-        "home-only-outside-home",
-        `home person (${via}), but home-only model ${modelId} is served only inside the home countries; location ${location ?? "unknown"}`,
-      );
+      return decides(checks, "home-person", modelId, "deny", "home-only-outside-home", {
+        code: "home-only-outside-home",
+        country: facts.homeCountry as string,
+        via: facts.homeVia as "citizenship",
+        model: modelId,
+        location,
+      });
     }
-    return done("home-person", "allow", "home-person", `home person (${via})`);
+    return decides(checks, "home-person", modelId, "allow", "home-person", facts.home);
   }
   if (model.control === "home-only") {
-    pass("home-person", `foreign person${nationalityNote(ctx)}`);
-    return done(
-      "default",
-      "deny",
-      "no-authorization",
-      `home-only model ${modelId} is served to home persons only`,
-    );
+    checks.push(passes("home-person", modelId, facts.foreignHomeOnly));
+    return decides(checks, "default", modelId, "deny", "no-authorization", {
+      code: "home-only-foreign",
+      model: modelId,
+    });
   }
-  pass(
-    "home-person",
-    `foreign person; relevant nationalities: ${listOr(facts.relevant)}${nationalityNote(ctx)}`,
-  );
+  checks.push(passes("home-person", modelId, facts.foreign));
 
-  // 6. Country partners.
-  const countryResult = countryPartner(ctx, model);
-  if (typeof countryResult !== "string") {
-    return done("partner-country", "allow", "partner-country", countryResult.detail, countryResult.grant);
-  }
-  pass("partner-country", countryResult);
-
-  // 7. Organization partner.
-  const orgResult = organizationPartner(ctx, model);
-  if (typeof orgResult !== "string") {
-    return done("partner-organization", "allow", "partner-organization", orgResult.detail, orgResult.grant);
-  }
-  pass("partner-organization", orgResult);
-
-  // 8. Licenses.
-  const lic = license(ctx, model);
-  if (lic.covering !== null) {
-    return done(
-      "license",
-      "allow",
-      "license",
-      `license ${lic.covering.id} covers this request${quotaLeft(ctx, lic.covering)}`,
-      {
-        kind: "license",
-        license: lic.covering.id,
-      },
-    );
-  }
-  if (lic.exhausted !== null) {
-    return done(
-      "license",
-      "deny",
-      "license-quota-exhausted",
-      `license ${lic.exhausted.id} would cover this request but its token quota is used up`,
-    );
-  }
-  pass("license", lic.detail);
+  // 6. Country partners; 7. the organization partner; 8. licenses.
+  if (countryPartner(ctx, model, checks)) return checks;
+  if (organizationPartner(ctx, model, checks)) return checks;
+  if (license(ctx, model, checks)) return checks;
 
   // 9. Nothing authorizes it.
-  return done(
-    "default",
-    "deny",
-    "no-authorization",
-    `no partner grant or license authorizes ${modelId} for ${ctx.request.action}`,
-  );
+  return decides(checks, "default", modelId, "deny", "no-authorization", {
+    code: "no-authorization",
+    model: modelId,
+    action: ctx.request.action,
+  });
 }
 
-type Found = { readonly detail: string; readonly grant: GrantRef };
+const SCREENING_REVIEW: Finding = { code: "screening-review" };
+const NO_NATIONALITY: Failure = { code: "no-nationality" };
+const LOCATION_UNKNOWN: Failure = { code: "location-unknown" };
+const NOT_YET_VALID: Failure = { code: "not-yet-valid" };
+const EXPIRED: Failure = { code: "expired" };
+const QUOTA_USED_UP: Failure = { code: "quota-used-up" };
+const PARTNER_STATUS = Object.fromEntries(
+  PARTNER_STATUSES.map((status) => [status, { code: "partner-status", status }]),
+) as Record<PartnerStatus, Failure>;
+const LICENSE_STATUS = Object.fromEntries(
+  LICENSE_STATUSES.map((status) => [status, { code: "license-status", status }]),
+) as Record<LicenseStatus, Failure>;
 
-function countryPartner(ctx: Context, model: CompiledModel): Found | string {
-  const { scheme, facts, location } = ctx;
-  let why = "";
-  for (const p of scheme.countryPartners) {
-    const grantIndex = p.grants.get(model.id)?.[ctx.actionIndex] ?? -1;
-    if (grantIndex < 0) continue;
-    const failure =
-      p.status !== "active"
-        ? `partner is ${p.status}`
-        : facts.relevant.length === 0
-          ? "no nationality on record"
-          : !allIn(facts.relevant, p.countries)
-            ? `nationality ${notIn(facts.relevant, p.countries)} is not in the partner's countries`
-            : location === null
-              ? "request location unknown"
-              : !p.countries.has(location) && !scheme.home.has(location)
-                ? `location ${location} is outside the partner's and the home countries`
-                : facts.assurance < p.assurance
-                  ? `identity assurance ${ASSURANCE_LEVELS[facts.assurance]} is below the required ${ASSURANCE_LEVELS[p.assurance]}`
-                  : null;
-    if (failure === null) {
-      return {
-        detail: `country partner ${p.id}: nationality ${facts.relevant.join(", ")}, location ${location}, assurance ${ASSURANCE_LEVELS[facts.assurance]}`,
-        grant: { kind: "partner-country", partner: p.id, index: grantIndex },
-      };
-    }
-    why += `${why === "" ? "" : "; "}${p.id}: ${failure}`;
-  }
-  return why === "" ? `no country partner is granted ${model.id} for ${ctx.request.action}` : why;
-}
-
-function organizationPartner(ctx: Context, model: CompiledModel): Found | string {
-  const { scheme, facts, location } = ctx;
-  const p = facts.organizationPartner;
-  if (facts.organizationId === null) return "principal has no organization";
-  if (p === undefined) return `organization ${facts.organizationId} is not a partner`;
-  const grantIndex = p.grants.get(model.id)?.[ctx.actionIndex] ?? -1;
-  const restricted = firstIn(facts.relevant, scheme.restricted);
-  const failure =
-    p.status !== "active"
-      ? `partner is ${p.status}`
-      : grantIndex < 0
-        ? `partner is not granted ${model.id} for ${ctx.request.action}`
-        : facts.assurance < p.assurance
-          ? `identity assurance ${ASSURANCE_LEVELS[facts.assurance]} is below the required ${ASSURANCE_LEVELS[p.assurance]}`
-          : location === null
-            ? "request location unknown"
-            : !p.locations.has(location)
-              ? `location ${location} is not one the partner allows`
-              : facts.relevant.length === 0
-                ? "no nationality on record"
-                : restricted !== null
-                  ? `nationality ${restricted} is restricted and needs its own license`
-                  : null;
-  if (failure !== null) return `${p.id}: ${failure}`;
+function assuranceBelow(ctx: Context, required: number): Failure {
   return {
-    detail: `organization partner ${p.id} (${p.name}), location ${location}`,
-    grant: { kind: "partner-organization", partner: p.id, index: grantIndex },
+    code: "assurance-below",
+    assurance: ctx.facts.assuranceLevel,
+    required: ASSURANCE_LEVELS[required] ?? "none",
   };
 }
 
-interface LicenseResult {
-  readonly covering: CompiledLicense | null;
-  /** A license that fails only on quota. */
-  readonly exhausted: CompiledLicense | null;
-  readonly detail: string;
-}
-
-function license(ctx: Context, model: CompiledModel): LicenseResult {
-  const { scheme, principal, facts } = ctx;
-  const own = scheme.licensesByPrincipal.get(principal.id);
-  const org =
-    facts.organizationId === null ? undefined : scheme.licensesByOrganization.get(facts.organizationId);
-  let exhausted: CompiledLicense | null = null;
-  let why = "";
-  for (const list of [own, org]) {
-    if (list === undefined) continue;
-    for (const l of list) {
-      const failure = licenseFailure(ctx, l, model);
-      if (failure === null) return { covering: l, exhausted: null, detail: "" };
-      if (failure === QUOTA) exhausted ??= l;
-      why += `${why === "" ? "" : "; "}${l.id}: ${failure}`;
+/** Step 6. True when a country partner allowed (the allow is listed, ctx.grant set). */
+function countryPartner(ctx: Context, model: CompiledModel, checks: CheckResult[]): boolean {
+  const { scheme, facts, location } = ctx;
+  const granted = model.countryGrants[ctx.actionIndex];
+  if (granted === undefined || granted.length === 0) {
+    checks.push(
+      passes("partner-country", model.id, {
+        code: "no-country-partner-grant",
+        model: model.id,
+        action: ctx.request.action,
+      }),
+    );
+    return false;
+  }
+  let failed: Failed[] | null = null;
+  for (let i = 0; i < granted.length; i++) {
+    const { at, partner: p, index } = granted[i] as CountryGrant;
+    let failure: Failure | null = null;
+    const outside = facts.outsidePartner[at] ?? null;
+    if (p.status !== "active") failure = PARTNER_STATUS[p.status];
+    else if (facts.relevant.length === 0) failure = NO_NATIONALITY;
+    else if (outside !== null) failure = { code: "nationality-outside-partner", country: outside };
+    else if (location === null) failure = LOCATION_UNKNOWN;
+    else if (!p.countries.has(location) && !scheme.home.has(location)) {
+      failure = { code: "location-outside-partner-and-home", location };
+    } else if (facts.assurance < p.assurance) failure = assuranceBelow(ctx, p.assurance);
+    if (failure === null) {
+      ctx.grant = { kind: "partner-country", partner: p.id, index };
+      decides(checks, "partner-country", model.id, "allow", "partner-country", {
+        code: "country-partner",
+        partner: p.id,
+        nationalities: facts.relevant,
+        location: location as string,
+        assurance: facts.assuranceLevel,
+      });
+      return true;
     }
+    (failed ??= []).push({ id: p.id, failure });
   }
-  return { covering: null, exhausted, detail: why === "" ? "no license held" : why };
+  checks.push(
+    passes("partner-country", model.id, { code: "country-partners-failed", partners: failed ?? [] }),
+  );
+  return false;
 }
 
-const QUOTA = "token quota used up";
-
-function licenseFailure(ctx: Context, l: CompiledLicense, model: CompiledModel): string | null {
-  const { facts, location, request, time } = ctx;
-  if (l.status !== "approved") return `license is ${l.status}`;
-  if (!(time >= l.validFrom)) return "not yet valid";
-  if (!(time < l.validUntil)) return "expired";
-  if (!l.models.has(model.id)) return `does not cover ${model.id}`;
-  if ((l.actions & (1 << ctx.actionIndex)) === 0) return `does not cover ${request.action}`;
-  if (location === null) return "request location unknown";
-  if (!l.destinations.has(location)) return `location ${location} is not a licensed destination`;
-  if (l.purposes !== null && (request.purpose == null || !l.purposes.has(request.purpose))) {
-    return `purpose ${request.purpose ?? "(none given)"} is not licensed`;
+/** Step 7. True when the principal's organization partner allowed. */
+function organizationPartner(ctx: Context, model: CompiledModel, checks: CheckResult[]): boolean {
+  const { facts, location } = ctx;
+  const p = facts.organizationPartner;
+  if (facts.organizationId === null) {
+    checks.push(model.passes.noOrganization);
+    return false;
   }
-  if (l.nationalities !== null) {
-    if (facts.relevant.length === 0) return "no nationality on record";
-    if (!allIn(facts.relevant, l.nationalities)) {
-      return `nationality ${notIn(facts.relevant, l.nationalities)} is not licensed`;
-    }
+  if (p === undefined) {
+    checks.push(
+      passes("partner-organization", model.id, {
+        code: "organization-not-partner",
+        organization: facts.organizationId,
+      }),
+    );
+    return false;
   }
-  if (l.quotaTokens !== null) {
-    const used = request.usage?.[l.id]?.tokens ?? 0;
-    if (used >= l.quotaTokens) return QUOTA;
+  const grantIndex = p.grants.get(model.id)?.[ctx.actionIndex] ?? -1;
+  let failure: Failure | null = null;
+  if (p.status !== "active") failure = PARTNER_STATUS[p.status];
+  else if (grantIndex < 0) {
+    failure = { code: "partner-not-granted", model: model.id, action: ctx.request.action };
+  } else if (facts.assurance < p.assurance) failure = assuranceBelow(ctx, p.assurance);
+  else if (location === null) failure = LOCATION_UNKNOWN;
+  else if (!p.locations.has(location)) failure = { code: "location-not-allowed", location };
+  else if (facts.relevant.length === 0) failure = NO_NATIONALITY;
+  else if (facts.restricted !== null) failure = { code: "nationality-restricted", country: facts.restricted };
+  if (failure !== null) {
+    checks.push(
+      passes("partner-organization", model.id, {
+        code: "organization-partner-failed",
+        partner: { id: p.id, failure },
+      }),
+    );
+    return false;
   }
-  return null;
-}
-
-function quotaLeft(ctx: Context, l: CompiledLicense): string {
-  if (l.quotaTokens === null) return "";
-  const used = ctx.request.usage?.[l.id]?.tokens ?? 0;
-  return ` (${l.quotaTokens - used} of ${l.quotaTokens} tokens left)`;
-}
-
-function firstIn(countries: readonly string[], set: Countries): string | null {
-  for (const c of countries) if (set.has(c)) return c;
-  return null;
-}
-
-function allIn(countries: readonly string[], set: Countries): boolean {
-  for (const c of countries) if (!set.has(c)) return false;
+  ctx.grant = { kind: "partner-organization", partner: p.id, index: grantIndex };
+  decides(checks, "partner-organization", model.id, "allow", "partner-organization", {
+    code: "organization-partner",
+    partner: p.id,
+    name: p.name,
+    location: location as string,
+  });
   return true;
 }
 
-function notIn(countries: readonly string[], set: Countries): string {
-  for (const c of countries) if (!set.has(c)) return c;
-  return "";
+/**
+ * Step 8: the principal's own licenses, then its organization's. True when one covers the request,
+ * or when the only thing missing is quota (a denial that says so).
+ */
+function license(ctx: Context, model: CompiledModel, checks: CheckResult[]): boolean {
+  const held = ctx.facts.licenses;
+  let exhausted: CompiledLicense | null = null;
+  let failed: Failed[] | null = null;
+  for (let i = 0; i < held.length; i++) {
+    const l = held[i] as CompiledLicense;
+    const failure = licenseFailure(ctx, l, model);
+    if (failure === null) {
+      ctx.grant = l.grant;
+      const quota = l.quotaTokens;
+      decides(checks, "license", model.id, "allow", "license", {
+        code: "license-covers",
+        license: l.id,
+        left: quota === null ? null : quota - (ctx.request.usage?.[l.id]?.tokens ?? 0),
+        quota,
+      });
+      return true;
+    }
+    if (failure === QUOTA_USED_UP) exhausted ??= l;
+    (failed ??= []).push({ id: l.id, failure });
+  }
+  if (exhausted !== null) {
+    decides(checks, "license", model.id, "deny", "license-quota-exhausted", {
+      code: "license-quota-exhausted",
+      license: exhausted.id,
+    });
+    return true;
+  }
+  checks.push(
+    failed === null
+      ? model.passes.noLicense
+      : passes("license", model.id, { code: "licenses-failed", licenses: failed }),
+  );
+  return false;
 }
 
-function listOr(countries: readonly string[]): string {
-  return countries.length === 0 ? "none on record" : countries.join(", ");
+function licenseFailure(ctx: Context, l: CompiledLicense, model: CompiledModel): Failure | null {
+  const { facts, location, request, time } = ctx;
+  if (l.status !== "approved") return LICENSE_STATUS[l.status];
+  if (!(time >= l.validFrom)) return NOT_YET_VALID;
+  if (!(time < l.validUntil)) return EXPIRED;
+  if (!l.models.has(model.id)) return { code: "model-not-covered", model: model.id };
+  if ((l.actions & (1 << ctx.actionIndex)) === 0)
+    return { code: "action-not-covered", action: request.action };
+  if (location === null) return LOCATION_UNKNOWN;
+  if (!l.destinations.has(location)) return { code: "destination-not-licensed", location };
+  if (l.purposes !== null && (request.purpose == null || !l.purposes.has(request.purpose))) {
+    return { code: "purpose-not-licensed", purpose: request.purpose ?? null };
+  }
+  if (l.nationalities !== null) {
+    if (facts.relevant.length === 0) return NO_NATIONALITY;
+    const outside = notIn(facts.relevant, l.nationalities);
+    if (outside !== null) return { code: "nationality-not-licensed", country: outside };
+  }
+  if (l.quotaTokens !== null) {
+    const used = request.usage?.[l.id]?.tokens ?? 0;
+    if (used >= l.quotaTokens) return QUOTA_USED_UP;
+  }
+  return null;
 }
 
-function nationalityNote(ctx: Context): string {
-  if (ctx.facts.ambiguous) return " (acquisition dates missing, so every nationality counts)";
-  return ctx.scheme.nationalityRule === "all" ? " (rule: all nationalities)" : "";
+/** The first country not in the set, or null when all are. */
+function notIn(countries: readonly string[], set: Countries): string | null {
+  for (let i = 0; i < countries.length; i++)
+    if (!set.has(countries[i] as string)) return countries[i] as string;
+  return null;
+}
+
+/**
+ * Milliseconds since the epoch. The wire's usual form, `YYYY-MM-DDTHH:MM:SS.sssZ`, is read digit
+ * by digit (Date.parse costs more than the rest of a decision); anything else goes to Date.parse.
+ */
+export function timeOf(time: string | number): number {
+  if (typeof time === "number") return time;
+  if (
+    time.length !== 24 ||
+    time.charCodeAt(4) !== 45 ||
+    time.charCodeAt(7) !== 45 ||
+    time.charCodeAt(10) !== 84 ||
+    time.charCodeAt(13) !== 58 ||
+    time.charCodeAt(16) !== 58 ||
+    time.charCodeAt(19) !== 46 ||
+    time.charCodeAt(23) !== 90
+  ) {
+    return Date.parse(time);
+  }
+  const year = digits(time, 0, 4);
+  const month = digits(time, 5, 2);
+  const day = digits(time, 8, 2);
+  const hour = digits(time, 11, 2);
+  const minute = digits(time, 14, 2);
+  const second = digits(time, 17, 2);
+  const ms = digits(time, 20, 3);
+  // Date.parse's own rules at the edges (hour 24, far years): left to it.
+  if (
+    year < 1000 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 31 ||
+    hour < 0 ||
+    minute < 0 ||
+    second < 0 ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    ms < 0
+  ) {
+    return Date.parse(time);
+  }
+  return (
+    daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms
+  );
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil); day may overflow the month. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+/** The decimal number in s[at, at+n), or -1 if any of it is not a digit. */
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }

@@ -1,10 +1,21 @@
 /**
- * What the decision needs to know about a principal, worked out once per decision and shared by
- * every model along a fallback chain: home or foreign person, relevant nationalities, organization.
+ * What the decision needs to know about a principal: home or foreign person, relevant
+ * nationalities, organization, and the findings that depend on nothing else. Worked out once per
+ * principal and scheme version (`factsOf` keeps them with the compiled scheme; principals are
+ * immutable inputs), and shared by every decision about that principal.
  */
-import type { CompiledOrganizationPartner, CompiledScheme } from "../scheme/compile.js";
+import type { CompiledLicense, CompiledOrganizationPartner, CompiledScheme } from "../scheme/compile.js";
 import { assuranceRank } from "../scheme/compile.js";
-import type { Nationality, Principal, Screening } from "./types.js";
+import type {
+  Assurance,
+  Finding,
+  NationalityBasis,
+  Nationality,
+  Principal,
+  Reason,
+  Screening,
+} from "./types.js";
+import { ASSURANCE_LEVELS } from "./types.js";
 
 export interface PrincipalFacts {
   /** The home country this person is a citizen or permanent resident of, or null: a foreign person. */
@@ -15,10 +26,35 @@ export interface PrincipalFacts {
   /** `most-recent` could not be applied (dates missing), so every nationality counts. */
   readonly ambiguous: boolean;
   readonly assurance: number;
+  readonly assuranceLevel: Assurance;
+  readonly basis: NationalityBasis;
+  /** The home-person check's finding for a foreign person: for home-only models, and for the rest. */
+  readonly foreignHomeOnly: Finding;
+  readonly foreign: Finding;
+  /** The home-person check's allow, for a home person. */
+  readonly home: Finding | null;
   readonly organizationId: string | null;
   readonly organizationCountry: string | null;
   readonly organizationScreening: Screening;
   readonly organizationPartner: CompiledOrganizationPartner | undefined;
+  /** A confirmed screening match of the principal or its organization: denies every model. */
+  readonly deniedParty: Denial | null;
+  /** A potential screening match (principal or organization) awaiting review. */
+  readonly potentialMatch: boolean;
+  /** Residence, organization country or a relevant nationality embargoed (checked in that order). */
+  readonly embargo: Denial | null;
+  /** The first relevant nationality in the scheme's restricted set. */
+  readonly restricted: string | null;
+  /** Per country partner (scheme order): the first relevant nationality outside its countries. */
+  readonly outsidePartner: readonly (string | null)[];
+  /** The licenses held: the principal's own, then its organization's, in scheme order. */
+  readonly licenses: readonly CompiledLicense[];
+}
+
+/** A check's deciding deny, worked out once per principal. */
+export interface Denial {
+  readonly reason: Reason;
+  readonly finding: Finding;
 }
 
 const NONE: readonly Nationality[] = [];
@@ -62,20 +98,101 @@ export function principalFacts(scheme: CompiledScheme, p: Principal): PrincipalF
   const organizationScreening =
     org !== null && typeof org === "object" ? (org.screening ?? "clear") : "clear";
 
+  const basis: NationalityBasis = ambiguous
+    ? "dates-missing"
+    : scheme.nationalityRule === "all"
+      ? "all"
+      : "most-recent";
+  const assurance = assuranceRank(p.assurance ?? "none");
+  const deniedParty: Denial | null =
+    p.screening === "confirmed"
+      ? { reason: "denied-party", finding: { code: "principal-screening-match", principal: p.id } }
+      : organizationScreening === "confirmed" && organizationId !== null
+        ? {
+            reason: "denied-party",
+            finding: { code: "organization-screening-match", organization: organizationId },
+          }
+        : null;
+  const own = scheme.licensesByPrincipal.get(p.id) ?? NO_LICENSES;
+  const orgs =
+    organizationId === null
+      ? NO_LICENSES
+      : (scheme.licensesByOrganization.get(organizationId) ?? NO_LICENSES);
   return {
     homeCountry,
     homeVia,
     relevant,
     ambiguous,
-    assurance: assuranceRank(p.assurance ?? "none"),
+    assurance,
+    assuranceLevel: ASSURANCE_LEVELS[assurance] ?? "none",
+    basis,
+    foreignHomeOnly: { code: "foreign-person", basis },
+    foreign: { code: "foreign-person-nationalities", nationalities: relevant, basis },
+    home:
+      homeCountry === null || homeVia === null
+        ? null
+        : { code: "home-person", country: homeCountry, via: homeVia },
     organizationId,
     organizationCountry,
     organizationScreening,
     organizationPartner: partner,
+    deniedParty,
+    potentialMatch: p.screening === "potential" || organizationScreening === "potential",
+    embargo: embargo(scheme, p.residence ?? null, organizationCountry, relevant, basis),
+    restricted: firstIn(relevant, scheme.restricted),
+    outsidePartner: scheme.countryPartners.map((cp) => firstNotIn(relevant, cp.countries)),
+    licenses: own.length === 0 ? orgs : orgs.length === 0 ? own : [...own, ...orgs],
   };
 }
 
+const NO_LICENSES: readonly CompiledLicense[] = [];
+
+function embargo(
+  scheme: CompiledScheme,
+  residence: string | null,
+  organizationCountry: string | null,
+  relevant: readonly string[],
+  basis: NationalityBasis,
+): Denial | null {
+  const embargoed = scheme.embargoed;
+  if (residence !== null && embargoed.has(residence)) {
+    return { reason: "embargoed-residence", finding: { code: "residence-embargoed", country: residence } };
+  }
+  if (organizationCountry !== null && embargoed.has(organizationCountry)) {
+    return {
+      reason: "embargoed-organization",
+      finding: { code: "organization-country-embargoed", country: organizationCountry },
+    };
+  }
+  const nationality = firstIn(relevant, embargoed);
+  if (nationality === null) return null;
+  return {
+    reason: "embargoed-nationality",
+    finding: { code: "nationality-embargoed", country: nationality, basis },
+  };
+}
+
+function firstIn(countries: readonly string[], set: ReadonlySet<string>): string | null {
+  for (const c of countries) if (set.has(c)) return c;
+  return null;
+}
+
+function firstNotIn(countries: readonly string[], set: ReadonlySet<string>): string | null {
+  for (const c of countries) if (!set.has(c)) return c;
+  return null;
+}
+
 const NO_COUNTRIES: readonly string[] = [];
+
+/** The principal's facts under this scheme version, worked out on first sight and kept with it. */
+export function factsOf(scheme: CompiledScheme, p: Principal): PrincipalFacts {
+  let facts = scheme.principalFacts.get(p);
+  if (facts === undefined) {
+    facts = principalFacts(scheme, p);
+    scheme.principalFacts.set(p, facts);
+  }
+  return facts;
+}
 
 /**
  * `most-recent` (EAR, 15 CFR 734.13(b)): the most recently acquired citizenship or permanent

@@ -95,9 +95,121 @@ export interface CheckResult {
   readonly model: string;
   /** `pass`: did not decide, the next check runs. `allow`/`deny`: this check decided. */
   readonly outcome: "pass" | "allow" | "deny";
-  readonly reason?: Reason;
-  readonly detail: string;
+  /** The deciding check's reason; undefined (left out of JSON) for a check that passed. */
+  readonly reason: Reason | undefined;
+  /**
+   * What the check found, as data: a code and its parameters. `describeFinding()` (words.ts) puts
+   * it into words where a person reads it; decide() builds no sentences.
+   */
+  readonly finding: Finding;
 }
+
+/** How a foreign person's relevant nationalities were chosen (it qualifies nationality findings). */
+export type NationalityBasis = "most-recent" | "all" | "dates-missing";
+
+/** Why one partner or license did not authorize the request. */
+export type Failure =
+  | { readonly code: "partner-status"; readonly status: PartnerStatus }
+  | { readonly code: "license-status"; readonly status: LicenseStatus }
+  | { readonly code: "no-nationality" }
+  | { readonly code: "nationality-outside-partner"; readonly country: string }
+  | { readonly code: "location-unknown" }
+  | { readonly code: "location-outside-partner-and-home"; readonly location: string }
+  | { readonly code: "assurance-below"; readonly assurance: Assurance; readonly required: Assurance }
+  | { readonly code: "partner-not-granted"; readonly model: string; readonly action: string }
+  | { readonly code: "location-not-allowed"; readonly location: string }
+  | { readonly code: "nationality-restricted"; readonly country: string }
+  | { readonly code: "not-yet-valid" }
+  | { readonly code: "expired" }
+  | { readonly code: "model-not-covered"; readonly model: string }
+  | { readonly code: "action-not-covered"; readonly action: string }
+  | { readonly code: "destination-not-licensed"; readonly location: string }
+  | { readonly code: "purpose-not-licensed"; readonly purpose: string | null }
+  | { readonly code: "nationality-not-licensed"; readonly country: string }
+  | { readonly code: "quota-used-up" };
+
+/** A partner or license that was tried and why it failed. */
+export interface Failed {
+  readonly id: string;
+  readonly failure: Failure;
+}
+
+export type Finding =
+  // screening
+  | { readonly code: "principal-screening-match"; readonly principal: string }
+  | { readonly code: "organization-screening-match"; readonly organization: string }
+  | { readonly code: "screening-review" }
+  | { readonly code: "screening-review-uncontrolled" }
+  | { readonly code: "no-screening-match" }
+  // embargo
+  | { readonly code: "location-embargoed"; readonly country: string }
+  | { readonly code: "residence-embargoed"; readonly country: string }
+  | { readonly code: "organization-country-embargoed"; readonly country: string }
+  | {
+      readonly code: "nationality-embargoed";
+      readonly country: string;
+      readonly basis: NationalityBasis;
+    }
+  | { readonly code: "nothing-embargoed"; readonly locationKnown: boolean }
+  // model, open model
+  | { readonly code: "unknown-model"; readonly model: string; readonly scheme: string }
+  | { readonly code: "not-offered-here"; readonly model: string; readonly location: string | null }
+  | { readonly code: "model-control"; readonly model: string; readonly control: Control }
+  | { readonly code: "open-model"; readonly model: string }
+  // home person
+  | {
+      readonly code: "home-only-outside-home";
+      readonly country: string;
+      readonly via: "citizenship" | "permanent residency";
+      readonly model: string;
+      readonly location: string | null;
+    }
+  | {
+      readonly code: "home-person";
+      readonly country: string;
+      readonly via: "citizenship" | "permanent residency";
+    }
+  | { readonly code: "foreign-person"; readonly basis: NationalityBasis }
+  | {
+      readonly code: "foreign-person-nationalities";
+      readonly nationalities: readonly string[];
+      readonly basis: NationalityBasis;
+    }
+  // partners
+  | {
+      readonly code: "country-partner";
+      readonly partner: string;
+      readonly nationalities: readonly string[];
+      readonly location: string;
+      readonly assurance: Assurance;
+    }
+  | { readonly code: "no-country-partner-grant"; readonly model: string; readonly action: string }
+  | { readonly code: "country-partners-failed"; readonly partners: readonly Failed[] }
+  | {
+      readonly code: "organization-partner";
+      readonly partner: string;
+      readonly name: string;
+      readonly location: string;
+    }
+  | { readonly code: "no-organization" }
+  | { readonly code: "organization-not-partner"; readonly organization: string }
+  | { readonly code: "organization-partner-failed"; readonly partner: Failed }
+  // licenses
+  | {
+      readonly code: "license-covers";
+      readonly license: string;
+      /** Tokens left and the quota, when the license has one. */
+      readonly left: number | null;
+      readonly quota: number | null;
+    }
+  | { readonly code: "license-quota-exhausted"; readonly license: string }
+  | { readonly code: "no-license" }
+  | { readonly code: "licenses-failed"; readonly licenses: readonly Failed[] }
+  // default
+  | { readonly code: "home-only-foreign"; readonly model: string }
+  | { readonly code: "no-authorization"; readonly model: string; readonly action: string };
+
+export type FindingCode = Finding["code"];
 
 export type GrantRef =
   | { readonly kind: "partner-country"; readonly partner: string; readonly index: number }
@@ -125,4 +237,32 @@ export interface Decision {
   /** When the requested model was denied and names a fallback: each model tried down the chain. */
   readonly fallbacks?: readonly FallbackAttempt[];
   readonly scheme: { readonly name: string; readonly digest: string };
+  /** Where the principal's facts came from, when a partner's identity provider vouched for them. */
+  readonly identity?: IdentityBasis;
+}
+
+/**
+ * A partner's identity provider vouched for the principal: which token, which claims were believed,
+ * which were set aside (outside the partner's reach, or unreadable) and why, and the assurance.
+ */
+export interface IdentityBasis {
+  readonly issuer: string;
+  readonly provider: string;
+  readonly partner: string;
+  /** The signing key's id (`kid`), when the token names one. */
+  readonly key_id: string | null;
+  readonly subject: string;
+  /** Each fact taken from the token: e.g. "citizenships DE (claim nationality)". */
+  readonly used: readonly string[];
+  readonly set_aside: readonly SetAsideClaim[];
+  readonly assurance: { readonly level: Assurance; readonly why: string };
+}
+
+export interface SetAsideClaim {
+  /** The fact the claim would have given (citizenships, residence, organization, …). */
+  readonly fact: string;
+  /** The claim's path in the token. */
+  readonly claim: string;
+  readonly value: string;
+  readonly why: string;
 }

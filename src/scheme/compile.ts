@@ -16,6 +16,9 @@ import {
   type NationalityRule,
   type PartnerStatus,
 } from "../policy/types.js";
+import type { PrincipalFacts } from "../policy/facts.js";
+import { modelPasses, type ModelPasses } from "../policy/passes.js";
+import type { GrantRef, Principal } from "../policy/types.js";
 import type { SchemeFile, SchemeGrant, SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
 
@@ -30,6 +33,18 @@ export interface CompiledModel {
   readonly fallback: string | null;
   /** null: available everywhere. */
   readonly availableIn: Countries | null;
+  /** The checks this model passes whoever asks (shared by every decision). */
+  readonly passes: ModelPasses;
+  /** Per action (ACTIONS order): the country partners granted this model for it, in scheme order. */
+  readonly countryGrants: readonly (readonly CountryGrant[])[];
+}
+
+export interface CountryGrant {
+  /** The partner's position in `countryPartners`. */
+  readonly at: number;
+  readonly partner: CompiledCountryPartner;
+  /** The partner's first grant covering model and action. */
+  readonly index: number;
 }
 
 export interface CompiledCountryPartner {
@@ -68,6 +83,8 @@ export interface CompiledLicense {
   readonly validUntil: number;
   readonly quotaTokens: number | null;
   readonly quotaPeriod: "month" | "quarter" | "total";
+  /** What a decision resting on this license names (one object, shared). */
+  readonly grant: GrantRef;
 }
 
 export interface CompiledScheme {
@@ -88,6 +105,11 @@ export interface CompiledScheme {
   readonly licenses: ReadonlyMap<string, CompiledLicense>;
   readonly licensesByOrganization: ReadonlyMap<string, readonly CompiledLicense[]>;
   readonly licensesByPrincipal: ReadonlyMap<string, readonly CompiledLicense[]>;
+  /**
+   * Each principal's facts under this version (policy/facts.ts `factsOf`), worked out on first
+   * sight: a principal is an immutable input, so the object is the key and nothing goes stale.
+   */
+  readonly principalFacts: WeakMap<Principal, PrincipalFacts>;
 }
 
 export type CompileResult =
@@ -134,6 +156,15 @@ export function compileScheme(source: SchemeFile): CompileResult {
       assurance: assuranceRank(p.assurance),
       grants: grants(p.grants, [...path, "grants"]),
     };
+  });
+
+  countryPartners.forEach((partner, at) => {
+    for (const [model, row] of partner.grants) {
+      const lists = models.get(model)?.countryGrants as CountryGrant[][] | undefined;
+      row.forEach((index, action) => {
+        if (index >= 0) lists?.[action]?.push({ at, partner, index });
+      });
+    }
   });
 
   const organizationPartners = new Map<string, CompiledOrganizationPartner>();
@@ -192,6 +223,7 @@ export function compileScheme(source: SchemeFile): CompileResult {
       licenses,
       licensesByOrganization: groupLicenses(licenses, "organization"),
       licensesByPrincipal: groupLicenses(licenses, "principal"),
+      principalFacts: new WeakMap(),
     },
   };
 }
@@ -215,6 +247,8 @@ function compileModels(
       control: m.control,
       fallback: m.fallback ?? null,
       availableIn: m.available_in ? sets.resolve(m.available_in, ["models", id, "available_in"]) : null,
+      passes: modelPasses(id, m.control),
+      countryGrants: ACTIONS.map(() => []),
     });
   }
   for (const m of models.values()) {
@@ -304,6 +338,7 @@ function compileLicense(
     validUntil,
     quotaTokens: l.quota_tokens ?? null,
     quotaPeriod: l.quota_period,
+    grant: { kind: "license", license: l.id },
   };
 }
 

@@ -8,6 +8,9 @@
  */
 import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
+import type { ScreeningStore } from "./screening.js";
+
+export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
 
 export type StoreDriver = "sqlite" | "postgres";
 
@@ -57,7 +60,27 @@ export interface UsageTotals {
 }
 
 /** The control plane's documents, one collection each. */
-export type Collection = "identity" | "partner" | "license" | "scheme" | "setting";
+export type Collection =
+  "identity" | "partner" | "license" | "scheme" | "setting" | "identity-provider" | "principal-block";
+
+/**
+ * A principal a partner's identity provider vouched for, created just in time from its tokens and
+ * refreshed from every newer one. Keyed by (issuer, subject) through its id.
+ */
+export interface FederatedPrincipalRecord {
+  readonly id: string;
+  readonly provider: string;
+  readonly partner: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly display_name: string | null;
+  /** The facts the provider was believed for (within its partner's reach). */
+  readonly principal: Principal;
+  readonly first_seen: string;
+  readonly last_seen: string;
+  /** The newest token's iat (seconds since the epoch): an older token never overwrites a newer one. */
+  readonly issued_at: number;
+}
 
 export interface StoredRecord<T = unknown> {
   readonly collection: Collection;
@@ -149,6 +172,17 @@ export interface Store {
     byLicenseDay(sinceDay: string): Promise<{ licenseId: string; day: string; tokens: number }[]>;
   };
   /**
+   * Federated principals, written by the gateway off the request path. No version bump: nothing the
+   * data plane decides from changes (blocking one is a "principal-block" record, which does).
+   */
+  readonly federated: {
+    /** Inserts or refreshes each (by id); a record from an older token keeps the stored facts. */
+    record(records: readonly FederatedPrincipalRecord[]): Promise<void>;
+    /** Ordered by id. */
+    list(): Promise<FederatedPrincipalRecord[]>;
+    get(id: string): Promise<FederatedPrincipalRecord | undefined>;
+  };
+  /**
    * Monotonic change counter, bumped in the same transaction as every change to principals or keys
    * (by any process sharing the database). A single-row read: cheap enough to poll every ~100 ms.
    */
@@ -159,6 +193,8 @@ export interface Store {
    * Absent where no other process can change the store unnoticed between polls (SQLite).
    */
   watch?(onChange: () => void, onError: (err: unknown) => void): Promise<{ close(): Promise<void> }>;
+  /** Denied-party screening: list versions, screening matches and the review queue (see screening.ts). */
+  readonly screening: ScreeningStore;
   /** Present where several nodes share one audit log (PostgreSQL). */
   readonly sharedAudit?: SharedAuditStore;
   /** Everything the gateway's in-memory snapshot needs, read in one transaction. */
@@ -209,10 +245,11 @@ export interface StoreOptions {
   readonly url?: string;
 }
 
-export type StoreErrorCode = "unknown-principal" | "schema-too-new" | "closed" | "conflict";
+export type StoreErrorCode = "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
+  "unknown-match": "not-found",
   "schema-too-new": "internal",
   closed: "unavailable",
   conflict: "conflict",

@@ -1,5 +1,5 @@
 /** The rows both drivers read (same columns in SQLite and PostgreSQL), and the records they make. */
-import type { ApiKeyRecord, Collection, StoredRecord } from "./index.js";
+import type { ApiKeyRecord, Collection, FederatedPrincipalRecord, StoredRecord } from "./index.js";
 
 export const KEY_COLUMNS = "id, principal_id, label, created_at, revoked_at, hash";
 
@@ -36,4 +36,21 @@ export const toStored = <T>(r: RecordRow): StoredRecord<T> => ({
   revision: r.revision,
   document: JSON.parse(r.document) as T,
   updatedAt: r.updated_at,
+});
+
+/** A federated principal's row: the record as JSON, with the columns that change on refresh. */
+export interface FederatedRow {
+  document: string;
+  first_seen: string;
+  last_seen: string;
+  issued_at: number | string;
+}
+
+export const FEDERATED_COLUMNS = "document, first_seen, last_seen, issued_at";
+
+export const toFederated = (r: FederatedRow): FederatedPrincipalRecord => ({
+  ...(JSON.parse(r.document) as FederatedPrincipalRecord),
+  first_seen: r.first_seen,
+  last_seen: r.last_seen,
+  issued_at: Number(r.issued_at),
 });

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
-import { StoreError, type Store, type UsageDelta } from "./index.js";
+import { StoreError, type FederatedPrincipalRecord, type Store, type UsageDelta } from "./index.js";
 import { parseApiKey, verifySecret } from "./keys.js";
 
 /** Every field set, nested objects, nulls, a non-alphabetical key order: all must survive. */
@@ -359,6 +359,51 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect((await store.outbox.list(all[0]!.id, 1)).map((r) => r.object.id)).toEqual(["b"]);
         await store.outbox.remove(all[1]!.id);
         expect((await store.outbox.list(0, 10)).map((r) => r.object.id)).toEqual(["c"]);
+      });
+    });
+
+    describe("federated principals", () => {
+      const fed = (over: Partial<FederatedPrincipalRecord> = {}): FederatedPrincipalRecord => ({
+        id: "fed:de-gov:anna",
+        provider: "de-gov",
+        partner: "g7-fvey",
+        issuer: "https://id.example.de",
+        subject: "anna",
+        display_name: "Anna",
+        principal: {
+          id: "fed:de-gov:anna",
+          citizenships: [{ country: "DE", since: null }],
+          assurance: "attested",
+        },
+        first_seen: "2030-01-01T00:00:00.000Z",
+        last_seen: "2030-01-01T00:00:00.000Z",
+        issued_at: 1000,
+        ...over,
+      });
+
+      it("records, refreshes from newer tokens only, and lists by id, without bumping the version", async () => {
+        const v = await store.version();
+        await store.federated.record([fed(), fed({ id: "fed:de-gov:bob", subject: "bob" })]);
+        await store.federated.record([
+          fed({ display_name: "Anna B.", issued_at: 2000, last_seen: "2030-01-02T00:00:00.000Z" }),
+        ]);
+        // An older token (a replay, or a slow node): the facts stay the newer token's.
+        await store.federated.record([
+          fed({ display_name: "stale", issued_at: 1500, last_seen: "2030-01-03T00:00:00.000Z" }),
+        ]);
+        const anna = await store.federated.get("fed:de-gov:anna");
+        expect(anna).toMatchObject({
+          display_name: "Anna B.",
+          issued_at: 2000,
+          first_seen: "2030-01-01T00:00:00.000Z",
+          last_seen: "2030-01-03T00:00:00.000Z",
+        });
+        expect((await store.federated.list()).map((p) => p.id)).toEqual([
+          "fed:de-gov:anna",
+          "fed:de-gov:bob",
+        ]);
+        expect(await store.federated.get("fed:nobody")).toBeUndefined();
+        expect(await store.version()).toBe(v);
       });
     });
 

@@ -37,6 +37,20 @@ export interface TestGatewayOptions {
   readonly log?: (line: string) => void;
   /** The data directory (default: a new temporary one). */
   readonly dataDir?: string;
+  /** Access log lines, one JSON text per request (default: dropped). */
+  readonly accessLog?: (line: string) => void;
+  /** The admin console's build (default: the package's dist/console, when built). */
+  readonly consoleDir?: string | null;
+}
+
+/** An access log destination that drops what it is given, or hands each line to `line`. */
+export function discard(line?: (text: string) => void): { write(chunk: string): boolean } {
+  return {
+    write(chunk: string) {
+      if (line !== undefined) for (const l of chunk.split("\n")) if (l !== "") line(l);
+      return true;
+    },
+  };
 }
 
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
@@ -68,7 +82,13 @@ ${options.extra ?? ""}`;
   for (const p of await raw.principals.list()) keys.set(p.id, (await raw.keys.create(p.id, "test")).key);
   await options.seed?.(raw);
   const store = options.wrapStore ? options.wrapStore(raw) : raw;
-  const gateway = await startGateway(config, { dataDir, store, log: options.log ?? (() => {}) });
+  const gateway = await startGateway(config, {
+    dataDir,
+    store,
+    log: options.log ?? (() => {}),
+    accessLog: discard(options.accessLog),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
+  });
   return { gateway, url: gateway.url, keys, dataDir };
 }
 

@@ -2,6 +2,7 @@
  * Gateway nodes over one PostgreSQL schema (and optionally one Redis), as a deployment runs them:
  * each with its own data directory, all signing the one shared audit log with the same key.
  */
+import { discard } from "./gateway.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,7 @@ ${extra}`,
         dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
         port: 0,
         log: () => {},
+        accessLog: discard(),
       });
       nodes.push(g);
       return g;

@@ -6,7 +6,7 @@ import { ROLES, type Identity } from "../../control/types.js";
 import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
-import { nameText } from "./text.js";
+import { nameText } from "../../scheme/text.js";
 
 /** Actors the audit log already uses: an identity must not be mistaken for them. */
 const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
@@ -14,6 +14,19 @@ const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
 const view = ({ token_hash: _hash, ...rest }: Identity) => rest;
 
 export const identityRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/me",
+    tag: "identities",
+    summary: "Who the caller is: identity, roles and organization",
+    roles: ROLES,
+    query: z.object({}),
+    // The console shows what these roles allow; every route still checks them itself.
+    async handle({ deps, caller }) {
+      const name = deps.state().identityRecords.find((r) => r.id === caller.id)?.document.name ?? caller.id;
+      return { id: caller.id, name, roles: [...caller.roles], organization: caller.organization };
+    },
+  }),
   route({
     method: "GET",
     path: "/admin/v1/identities",

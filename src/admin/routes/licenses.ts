@@ -7,50 +7,19 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
 import { apply, approve, deny, transition } from "../../licensing/workflow.js";
-import { ACTIONS } from "../../policy/types.js";
 import type { CompiledScheme } from "../../scheme/compile.js";
-import { setExpression } from "../../scheme/schema.js";
 import { SetResolver } from "../../scheme/sets.js";
 import type { StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { periodUsage } from "./usage.js";
-import { nameText, noteText, reasonText } from "./text.js";
 
 const APPLY_ROLES = ["applicant", "compliance-officer", "admin"] as const;
 const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin"] as const;
 const STATUS_ROLES = ["approver", "compliance-officer", "admin"] as const;
-
-const date = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time");
-
-const application = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/)
-    .optional(),
-  licensee: z.union([z.strictObject({ organization: nameText }), z.strictObject({ principal: nameText })]),
-  models: z.array(nameText).min(1),
-  actions: z.array(z.enum(ACTIONS)).min(1),
-  destinations: setExpression,
-  purposes: z.array(nameText).optional(),
-  nationalities: setExpression.optional(),
-  valid_from: date,
-  valid_until: date,
-  quota_tokens: z.number().int().nonnegative().optional(),
-  quota_period: z.enum(["month", "quarter", "total"]).default("total"),
-  justification: reasonText("a justification is required"),
-});
-
-const conditions = z.strictObject({
-  destinations: z.array(nameText).optional(),
-  quota_tokens: z.number().int().nonnegative().optional(),
-  valid_until: date.optional(),
-  note: noteText.optional(),
-});
 
 /** Applicants see their own organization's licenses only; to others they do not exist. */
 function visible(caller: Caller, r: LicenseRecord): boolean {
@@ -111,9 +80,6 @@ async function beneficiary(deps: AdminDeps, r: LicenseRecord): Promise<string | 
 
 const approver = (caller: Caller) => ({ id: caller.id, organization: caller.organization });
 
-// Empty reasons reach the workflow, which names them (reason-required); long ones stop here.
-const reasonBody = z.strictObject({ reason: noteText });
-
 export const licenseRoutes = [
   route({
     method: "GET",
@@ -167,7 +133,7 @@ export const licenseRoutes = [
     tag: "licenses",
     summary: "Apply for a license",
     roles: APPLY_ROLES,
-    body: application,
+    body: licenseApplication,
     status: 201,
     async handle({ deps, caller, body }) {
       // The right to apply comes from the applicant role alone unless the caller is an officer or admin.
@@ -200,7 +166,7 @@ export const licenseRoutes = [
     tag: "licenses",
     summary: "Approve an application (two distinct approvers needed)",
     roles: ["approver"],
-    body: z.strictObject({ conditions: conditions.optional() }),
+    body: approvalBody,
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, params.id as string);
       const scheme = deps.state().scheme;

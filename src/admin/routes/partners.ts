@@ -6,15 +6,10 @@ import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
-import { schemeFileSchema } from "../../scheme/schema.js";
+import { partnerRegistration, partnerStatusChange } from "../../control/schemas.js";
 import { pageQuery, paginate, route } from "../router.js";
 import type { AdminDeps } from "../deps.js";
 import { OFFICERS, READERS } from "./roles.js";
-import { reasonText } from "./text.js";
-
-const partnerShapes = schemeFileSchema.shape.partners.unwrap().shape;
-const countryEntry = partnerShapes.countries.unwrap().element;
-const organizationEntry = partnerShapes.organizations.unwrap().element;
 
 const LIFECYCLE: Readonly<Record<PartnerStatus, readonly PartnerStatus[]>> = {
   applied: ["active", "revoked"],
@@ -81,14 +76,7 @@ export const partnerRoutes = [
     summary: "Register a partner (status applied)",
     roles: OFFICERS,
     status: 201,
-    body: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("country"), partner: countryEntry, reason: reasonText() }),
-      z.strictObject({
-        kind: z.literal("organization"),
-        partner: organizationEntry,
-        reason: reasonText(),
-      }),
-    ]),
+    body: partnerRegistration,
     async handle({ deps, body, caller }) {
       const state = deps.state();
       if (state.partners.some((p) => p.id === body.partner.id))
@@ -116,10 +104,7 @@ export const partnerRoutes = [
     tag: "partners",
     summary: "Move a partner through its lifecycle",
     roles: OFFICERS,
-    body: z.strictObject({
-      status: z.enum(["active", "suspended", "revoked"]),
-      reason: reasonText(),
-    }),
+    body: partnerStatusChange,
     async handle({ deps, params, body, caller }) {
       const r = deps.state().partners.find((p) => p.id === params.id);
       if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${params.id}`);

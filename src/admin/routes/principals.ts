@@ -1,6 +1,7 @@
 /** Principals and their API keys. */
 import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
+import { keyCreation } from "../../control/schemas.js";
 import { principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { pageQuery, paginate, route } from "../router.js";
@@ -90,7 +91,7 @@ export const principalRoutes = [
     tag: "keys",
     summary: "Create an API key",
     roles: OFFICERS,
-    body: z.strictObject({ principal: z.string().min(1), label: z.string().max(200).optional() }),
+    body: keyCreation,
     status: 201,
     async handle({ deps, body, caller }) {
       // An unknown principal is a StoreError "unknown-principal": 404, from the one table.

@@ -6,15 +6,17 @@
  */
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
+import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import { activateVersion, addVersion } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parseScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
+import type { WhatIfReport } from "../../whatif/index.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
-import { reasonText } from "./text.js";
+import { versionWhatIf } from "./reports.js";
 
 function summary(deps: AdminDeps, v: SchemeVersion) {
   const active = deps.state().active.document.version;
@@ -31,6 +33,44 @@ function summary(deps: AdminDeps, v: SchemeVersion) {
 function diffAgainstActive(deps: AdminDeps, text: string, label: string) {
   const diff = diffSchemes(deps.state().base, parseScheme(text, label));
   return { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) };
+}
+
+/** What an activation records of the impact it was shown: the digest and the summary's counts. */
+function impactRecord(r: WhatIfReport) {
+  const s = r.population.summary;
+  return {
+    digest: r.digest,
+    compared: s.compared,
+    gained: s.gained,
+    lost: s.lost,
+    changed: s.changed,
+    allow_to_fallback: s.allow_to_fallback,
+    allow_to_deny: s.allow_to_deny,
+    fallback_to_deny: s.fallback_to_deny,
+  };
+}
+
+/**
+ * With `whatif.require_for_activation` (or when the caller names a digest), the activation's impact
+ * is computed afresh and must be the one the caller reviewed: its digest. Without a digest, or with
+ * one of an impact that has changed since, the activation is refused with the impact's summary.
+ */
+async function reviewedImpact(deps: AdminDeps, version: string, digest: string | undefined) {
+  if (digest === undefined && deps.whatIf?.requireForActivation !== true) return null;
+  const impact = await versionWhatIf(deps, version);
+  if (digest === impact.digest) return impact;
+  const s = impact.population.summary;
+  const counts =
+    `${s.gained} gain access, ${s.lost} lose it, ${s.changed} change basis ` +
+    `(allow → fallback ${s.allow_to_fallback}, allow → deny ${s.allow_to_deny}, fallback → deny ${s.fallback_to_deny})`;
+  const review = `review it (POST /admin/v1/schemes/${version}/what-if; clearance schemes what-if ${version}), then activate with what_if: "${impact.digest}"`;
+  throw new ClearanceError(
+    "conflict",
+    digest === undefined ? "what_if_required" : "what_if_changed",
+    digest === undefined
+      ? `activating version ${version} requires reviewing its impact first: ${counts}; ${review}`
+      : `the impact of version ${version} has changed since ${digest} was reviewed: now ${counts}; ${review}`,
+  );
 }
 
 export const schemeRoutes = [
@@ -53,7 +93,7 @@ export const schemeRoutes = [
     summary: "Upload a scheme version",
     roles: OFFICERS,
     status: 201,
-    body: z.strictObject({ yaml: z.string().min(1) }),
+    body: schemeUpload,
     async handle({ deps, caller, body }) {
       const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
       if (created) await deps.changed();
@@ -83,7 +123,7 @@ export const schemeRoutes = [
     tag: "schemes",
     summary: "Activate a scheme version (or roll back to an earlier one)",
     roles: ADMINS,
-    body: z.strictObject({ reason: reasonText() }),
+    body: schemeActivation,
     async handle({ deps, caller, params, body }) {
       const state = deps.state();
       const v = state.versions.find((r) => r.id === params.version);
@@ -109,9 +149,22 @@ export const schemeRoutes = [
           `version ${v.id} cannot be activated: no upstream serves ${unrouted.join(", ")}`,
         );
       }
-      await activateVersion(deps.store, v.document.version, caller.id, deps.now(), body.reason);
+      const impact = await reviewedImpact(deps, v.id, body.what_if);
+      const reason =
+        impact === null
+          ? body.reason
+          : `${body.reason} [what-if ${impact.digest}: ${impact.population.summary.gained} gain access, ` +
+            `${impact.population.summary.lost} lose it, ${impact.population.summary.changed} change basis]`;
+      await activateVersion(
+        deps.store,
+        v.document.version,
+        caller.id,
+        deps.now(),
+        reason,
+        impact === null ? undefined : impactRecord(impact),
+      );
       await deps.changed();
-      return summary(deps, v.document);
+      return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
     },
   }),
   route({

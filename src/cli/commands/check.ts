@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
-import { decide, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
+import { decide, decisionView, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
 import { loadSchemeFile } from "../../scheme/index.js";
 import { readJsonArg, type Io } from "../io.js";
 import { EXIT_DENIED, type Outcome } from "../outcome.js";
@@ -32,7 +32,7 @@ export function registerCheck(program: Command, io: Io, outcome: Outcome): void 
       const principal = parsePrincipal(readJsonArg(io, opts.principal, "principal"), ["principal"]);
       const request = parseRequest(readJsonArg(io, opts.request, "request"), ["request"]);
       const d = decide(s, principal, request);
-      io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(d, null, 2)}\n`);
+      io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(decisionView(d), null, 2)}\n`);
       if (opts.failOnDeny && d.decision === "deny") outcome.exitCode = EXIT_DENIED;
     });
 }

@@ -3,6 +3,9 @@
  * (validated there, every problem with its line and column), the diff against the active version in
  * words, activation (or rollback) with a reason; and the models of the policy in force.
  */
+import { InvalidInputError } from "../../errors/index.js";
+import { renderFootprint, type FootprintReport } from "../../report/index.js";
+import { renderWhatIf, type WhatIfReport } from "../../whatif/index.js";
 import type { Page } from "./remote-client.js";
 import { readText, remote, seg, type RemoteGroup } from "./remote-define.js";
 import { dash, fields, joined, listTable, time } from "./remote-format.js";
@@ -37,6 +40,31 @@ interface Model {
 
 /** sha256:0123456789ab… — enough to tell versions apart in a table. */
 const shortDigest = (d: string) => (d.length > 19 ? `${d.slice(0, 19)}…` : d);
+
+interface Impact {
+  readonly digest: string;
+  readonly compared: number;
+  readonly gained: number;
+  readonly lost: number;
+  readonly changed: number;
+}
+
+interface WhatIfOpts {
+  days?: string;
+  fromIndex?: string;
+  toIndex?: string;
+  examples?: string;
+  format?: "text" | "json" | "csv" | "html";
+}
+
+function whole(flag: string, text: string): number {
+  if (!/^[1-9]\d{0,5}$/.test(text)) {
+    throw new InvalidInputError([
+      { code: "usage", path: [], message: `${flag}: expected a whole number, got ${JSON.stringify(text)}` },
+    ]);
+  }
+  return Number(text);
+}
 
 const versionArg = [["<version>", "scheme version number"]] as const;
 
@@ -103,17 +131,57 @@ export const schemes: RemoteGroup = {
       request: ({ args }) => ({ method: "GET", path: `/admin/v1/schemes/${seg(args[0]!)}` }),
       render: (v) => v.diff.text,
     }),
-    remote<VersionSummary, { reason: string }>({
+    remote<VersionSummary & { readonly impact?: Impact }, { reason: string; whatIf?: string }>({
       name: "activate",
       description: "activate a scheme version, or roll back to an earlier one (admin)",
       args: versionArg,
-      options: [{ flags: "--reason <text>", description: "why (kept in the record)", required: true }],
+      options: [
+        { flags: "--reason <text>", description: "why (kept in the record)", required: true },
+        {
+          flags: "--what-if <digest>",
+          description:
+            "the impact digest of the version's what-if you reviewed (required where the server says so)",
+        },
+      ],
       request: ({ args, opts }) => ({
         method: "POST",
         path: `/admin/v1/schemes/${seg(args[0]!)}/activate`,
-        body: { reason: opts.reason },
+        body: { reason: opts.reason, ...(opts.whatIf === undefined ? {} : { what_if: opts.whatIf }) },
       }),
-      render: (v) => `activated scheme version ${v.version} (${v.name}, ${shortDigest(v.digest)})\n`,
+      render: (v) =>
+        `activated scheme version ${v.version} (${v.name}, ${shortDigest(v.digest)})\n` +
+        (v.impact === undefined
+          ? ""
+          : `impact ${v.impact.digest}: ${v.impact.gained} gain access, ${v.impact.lost} lose it, ` +
+            `${v.impact.changed} change basis (of ${v.impact.compared} decisions)\n`),
+    }),
+    remote<WhatIfReport, WhatIfOpts>({
+      name: "what-if",
+      description:
+        "who gains and who loses access if this version is activated (population; with --days, history)",
+      args: versionArg,
+      options: [
+        { flags: "--days <n>", description: "also re-decide the logged decisions of the last n days" },
+        { flags: "--from-index <i>", description: "also re-decide logged decisions from this log index" },
+        { flags: "--to-index <i>", description: "… up to (not including) this one" },
+        { flags: "--examples <n>", description: "named examples per group" },
+        {
+          flags: "--format <format>",
+          description: "output format",
+          choices: ["text", "json", "csv", "html"],
+        },
+      ],
+      request: ({ args, opts }) => ({
+        method: "POST",
+        path: `/admin/v1/schemes/${seg(args[0]!)}/what-if`,
+        body: {
+          ...(opts.days === undefined ? {} : { days: whole("--days", opts.days) }),
+          ...(opts.fromIndex === undefined ? {} : { from_index: opts.fromIndex }),
+          ...(opts.toIndex === undefined ? {} : { to_index: opts.toIndex }),
+          ...(opts.examples === undefined ? {} : { examples: whole("--examples", opts.examples) }),
+        },
+      }),
+      render: (r, { opts }) => renderWhatIf(r, opts.format ?? "text"),
     }),
   ],
 };
@@ -138,6 +206,46 @@ export const models: RemoteGroup = {
             m.upstream === null ? "(none)" : `${m.upstream.provider}/${m.upstream.upstreamModel}`,
           ]),
         ),
+    }),
+  ],
+};
+
+interface FootprintOpts {
+  from?: string;
+  to?: string;
+  format?: "json" | "csv" | "html";
+  table?: "served" | "locations" | "grants" | "policy";
+}
+
+/** The footprint is fetched as JSON and rendered here, in the format asked for. */
+export const reports: RemoteGroup = {
+  name: "reports",
+  description: "reports from a running server: the jurisdiction footprint",
+  commands: [
+    remote<FootprintReport, FootprintOpts>({
+      name: "footprint",
+      description:
+        "decisions by location, nationality, organization, model and outcome; who each model is served to",
+      options: [
+        { flags: "--from <date>", description: "start of the period (YYYY-MM-DD or ISO date-time)" },
+        { flags: "--to <date>", description: "end of the period (a date includes that day; default: now)" },
+        {
+          flags: "--format <format>",
+          description: "output format (default json)",
+          choices: ["json", "csv", "html"],
+        },
+        {
+          flags: "--table <table>",
+          description: "with --format csv: the table (default served)",
+          choices: ["served", "locations", "grants", "policy"],
+        },
+      ],
+      request: ({ opts }) => ({
+        method: "GET",
+        path: "/admin/v1/reports/footprint",
+        query: { from: opts.from, to: opts.to },
+      }),
+      render: (r, { opts }) => renderFootprint(r, opts.format ?? "json", opts.table ?? "served"),
     }),
   ],
 };

@@ -4,11 +4,14 @@
  *   clearance identities list|create|revoke
  *   clearance partners   list|show|register|activate|suspend|revoke
  *   clearance licenses   list|show|apply|approve|deny|suspend|reinstate|revoke|usage
- *   clearance schemes    list|upload|show|diff|activate
+ *   clearance schemes    list|upload|show|diff|activate|what-if
  *   clearance models list
+ *   clearance reports    footprint
  *   clearance usage
  *   clearance remote principals list|show|add|remove
  *   clearance remote keys list|create|revoke
+ *   clearance remote partners idp add|list|show|update|remove
+ *   clearance remote federated list|show|block|unblock
  *
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
@@ -31,9 +34,10 @@ import {
   type RemoteGroup,
 } from "./remote-define.js";
 import { dash, fields, joined, listTable, table, time, tokens } from "./remote-format.js";
+import { federated, idp } from "./remote-idp.js";
 import { licenses } from "./remote-licenses.js";
 import { partners } from "./remote-partners.js";
-import { models, schemes } from "./remote-schemes.js";
+import { models, reports, schemes } from "./remote-schemes.js";
 
 type IdentityView = Omit<Identity, "token_hash">;
 type PublicKey = Omit<ApiKeyRecord, "hash">;
@@ -268,7 +272,14 @@ const remoteKeys: RemoteGroup = {
   ],
 };
 
-export const REMOTE_GROUPS: readonly RemoteGroup[] = [identities, partners, licenses, schemes, models];
+export const REMOTE_GROUPS: readonly RemoteGroup[] = [
+  identities,
+  partners,
+  licenses,
+  schemes,
+  models,
+  reports,
+];
 
 export function registerRemote(
   program: Command,
@@ -285,4 +296,9 @@ export function registerRemote(
     );
   registerRemoteGroup(more, remotePrincipals, io, outcome, env);
   registerRemoteGroup(more, remoteKeys, io, outcome, env);
+  const remotePartners = more
+    .command("partners")
+    .description("partners' identity providers on a running server (clearance partners: the partners)");
+  registerRemoteGroup(remotePartners, idp, io, outcome, env);
+  registerRemoteGroup(more, federated, io, outcome, env);
 }

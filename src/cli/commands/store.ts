@@ -11,17 +11,20 @@ import { openStore, StoreError, type Store } from "../../store/index.js";
 import { readJsonArg, type Io } from "../io.js";
 
 /** The audit log's "who": the operating-system user running the CLI. */
-const actor = () => `cli:${userInfo().username}`;
+export const actor = () => `cli:${userInfo().username}`;
 
-const DATA_DIR = ["--data-dir <dir>", "data directory of the embedded store (default: .clearance)"] as const;
-const CONFIG = ["--config <file>", "use the store clearance.yaml names (e.g. PostgreSQL)"] as const;
+export const DATA_DIR = [
+  "--data-dir <dir>",
+  "data directory of the embedded store (default: .clearance)",
+] as const;
+export const CONFIG = ["--config <file>", "use the store clearance.yaml names (e.g. PostgreSQL)"] as const;
 
-interface Where {
+export interface Where {
   readonly dataDir?: string;
   readonly config?: string;
 }
 
-async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): Promise<T> {
   const config = where.config === undefined ? undefined : loadConfigFile(where.config);
   const store = await openStore({
     driver: config?.file.store.driver ?? "sqlite",
@@ -35,7 +38,7 @@ async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): P
   }
 }
 
-function table(rows: readonly (readonly string[])[]): string {
+export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return (
     rows

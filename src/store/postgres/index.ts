@@ -16,6 +16,7 @@ import {
   type ApiKeyRecord,
   type Change,
   type Collection,
+  type FederatedPrincipalRecord,
   type OutboxRecord,
   type SharedAuditStore,
   type StoredRecord,
@@ -28,6 +29,7 @@ import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
 import { sharedAudit } from "./audit.js";
+import { postgresScreening } from "./screening.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -83,11 +85,16 @@ export class PostgresStore implements Store {
   #closed = false;
 
   readonly sharedAudit: SharedAuditStore;
+  readonly screening;
 
   constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
     this.#pool = pool;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, where);
+    this.screening = postgresScreening(
+      () => this.#live(),
+      (fn) => this.#tx(fn),
+    );
   }
 
   /** The pool, or StoreError "closed". Single statements need no explicit transaction. */
@@ -220,6 +227,16 @@ export class PostgresStore implements Store {
         await this.#changed(db, change.actor, change.action, { kind: collection, id }, { ...change.details });
         return stored;
       }),
+  };
+
+  readonly federated = {
+    record: async (records: readonly FederatedPrincipalRecord[]): Promise<void> => {
+      const pool = this.#live();
+      if (records.length > 0) await q.recordFederated(pool, records);
+    },
+    list: async (): Promise<FederatedPrincipalRecord[]> => q.listFederated(this.#live()),
+    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> =>
+      q.getFederated(this.#live(), id),
   };
 
   readonly usage = {

@@ -13,6 +13,7 @@
  */
 import type { PoolClient } from "pg";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
+import { SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -117,6 +118,29 @@ export const MIGRATIONS: readonly Migration[] = [
         signed_at TEXT NOT NULL
       );
     `,
+  },
+  {
+    version: 5,
+    sql: `
+      -- Principals vouched for by partners' identity providers, created just in time from tokens.
+      -- The gateway writes them off the request path; issued_at (the newest token's iat) keeps an
+      -- older token from overwriting a newer one's facts.
+      CREATE TABLE federated_principals (
+        id         TEXT COLLATE "C" PRIMARY KEY,
+        issuer     TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        issued_at  BIGINT NOT NULL
+      );
+      CREATE INDEX federated_by_subject ON federated_principals (issuer, subject);
+    `,
+  },
+  {
+    version: 6,
+    // Denied-party screening: list versions and entries, screening matches, subjects' status.
+    sql: SCREENING_TABLES('TEXT COLLATE "C"', "DOUBLE PRECISION"),
   },
 ];
 

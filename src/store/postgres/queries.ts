@@ -4,10 +4,26 @@
  * runs in; this file decides how each talks to the tables.
  */
 import pg from "pg";
-import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
+import {
+  FEDERATED_COLUMNS,
+  KEY_COLUMNS,
+  toFederated,
+  toKey,
+  toStored,
+  type FederatedRow,
+  type KeyRow,
+  type RecordRow,
+} from "../rows.js";
 import type { Principal } from "../../policy/types.js";
 import type { CheckedDelta } from "../input.js";
-import type { ApiKeyRecord, Collection, OutboxRecord, StoredRecord, UsageTotals } from "../index.js";
+import type {
+  ApiKeyRecord,
+  Collection,
+  FederatedPrincipalRecord,
+  OutboxRecord,
+  StoredRecord,
+  UsageTotals,
+} from "../index.js";
 
 export type Db = pg.Pool | pg.PoolClient;
 
@@ -234,4 +250,41 @@ export async function usageByLicenseDay(db: Db, sinceDay: string) {
     [sinceDay],
   );
   return rows;
+}
+
+/**
+ * Federated principals in one statement, one row per id (the newest token's wins within the batch),
+ * sorted so that two gateways writing at once lock rows in the same order.
+ */
+export async function recordFederated(db: Db, records: readonly FederatedPrincipalRecord[]): Promise<void> {
+  const newest = new Map<string, FederatedPrincipalRecord>();
+  for (const r of records) {
+    const seen = newest.get(r.id);
+    if (seen === undefined || r.issued_at >= seen.issued_at) newest.set(r.id, r);
+  }
+  const sorted = [...newest.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const columns = sorted.map((r) => {
+    const { first_seen, last_seen, issued_at, ...rest } = r;
+    return [r.id, r.issuer, r.subject, JSON.stringify(rest), first_seen, last_seen, issued_at] as const;
+  });
+  await db.query(
+    `INSERT INTO federated_principals AS f (id, issuer, subject, document, first_seen, last_seen, issued_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+     ON CONFLICT (id) DO UPDATE SET
+       document = CASE WHEN excluded.issued_at >= f.issued_at THEN excluded.document ELSE f.document END,
+       last_seen = GREATEST(f.last_seen, excluded.last_seen),
+       issued_at = GREATEST(f.issued_at, excluded.issued_at)`,
+    [0, 1, 2, 3, 4, 5, 6].map((i) => columns.map((c) => c[i])),
+  );
+}
+
+export async function listFederated(db: Db): Promise<FederatedPrincipalRecord[]> {
+  const sql = `SELECT ${FEDERATED_COLUMNS} FROM federated_principals ORDER BY id`;
+  return (await db.query<FederatedRow>(sql)).rows.map(toFederated);
+}
+
+export async function getFederated(db: Db, id: string): Promise<FederatedPrincipalRecord | undefined> {
+  const sql = `SELECT ${FEDERATED_COLUMNS} FROM federated_principals WHERE id = $1`;
+  const row = (await db.query<FederatedRow>(sql, [id])).rows[0];
+  return row === undefined ? undefined : toFederated(row);
 }

@@ -13,6 +13,7 @@ import {
   type ApiKeyRecord,
   type Change,
   type Collection,
+  type FederatedPrincipalRecord,
   type OutboxRecord,
   type StoredRecord,
   type Store,
@@ -20,8 +21,18 @@ import {
   type UsageDelta,
   type UsageTotals,
 } from "../index.js";
-import { KEY_COLUMNS, toKey, toStored, type KeyRow, type RecordRow } from "../rows.js";
+import {
+  FEDERATED_COLUMNS,
+  KEY_COLUMNS,
+  toFederated,
+  toKey,
+  toStored,
+  type FederatedRow,
+  type KeyRow,
+  type RecordRow,
+} from "../rows.js";
 import { migrate } from "./migrations.js";
+import { sqliteScreening } from "./screening.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -123,6 +134,16 @@ function prepareStatements(db: Database.Database) {
     recordUpdate: p(
       "UPDATE records SET revision = revision + 1, document = ?, updated_at = ? WHERE collection = ? AND id = ? AND revision = ?",
     ),
+    federatedUpsert: p(
+      `INSERT INTO federated_principals (id, issuer, subject, document, first_seen, last_seen, issued_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET
+         document = CASE WHEN excluded.issued_at >= issued_at THEN excluded.document ELSE document END,
+         last_seen = max(last_seen, excluded.last_seen),
+         issued_at = max(issued_at, excluded.issued_at)`,
+    ),
+    federatedList: p<FederatedRow>(`SELECT ${FEDERATED_COLUMNS} FROM federated_principals ORDER BY id`),
+    federatedGet: p<FederatedRow>(`SELECT ${FEDERATED_COLUMNS} FROM federated_principals WHERE id = ?`),
     usageByLicenseDay: p<[string, string, number]>(
       `SELECT license_id, day, ${"SUM(input_tokens + output_tokens)"} FROM usage_daily
        WHERE license_id <> '' AND day >= ? GROUP BY license_id, day`,
@@ -164,10 +185,12 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly screening;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.screening = sqliteScreening(db);
     this.file = db.name;
   }
 
@@ -348,6 +371,31 @@ export class SqliteStore implements Store {
         this.#record(sql, change.actor, change.action, { kind: collection, id }, { ...change.details });
         return toStored<T>(sql.recordGet.get(collection, id) as RecordRow);
       }),
+  };
+
+  readonly federated = {
+    record: async (records: readonly FederatedPrincipalRecord[]): Promise<void> => {
+      if (records.length === 0) return void this.#live();
+      this.#tx("write", (sql) => {
+        for (const r of records) {
+          const { first_seen, last_seen, issued_at, ...rest } = r;
+          sql.federatedUpsert.run(
+            r.id,
+            r.issuer,
+            r.subject,
+            JSON.stringify(rest),
+            first_seen,
+            last_seen,
+            issued_at,
+          );
+        }
+      });
+    },
+    list: async (): Promise<FederatedPrincipalRecord[]> => this.#live().federatedList.all().map(toFederated),
+    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> => {
+      const row = this.#live().federatedGet.get(id);
+      return row === undefined ? undefined : toFederated(row);
+    },
   };
 
   readonly usage = {

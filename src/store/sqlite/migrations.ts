@@ -5,6 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
+import { SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -86,6 +87,29 @@ export const MIGRATIONS: readonly Migration[] = [
     // PostgreSQL's version 4 is the audit log several nodes share. The embedded store has one node,
     // whose log lives in its own files (audit.wal and the tiles), so nothing changes here.
     sql: `SELECT 1;`,
+  },
+  {
+    version: 5,
+    sql: `
+      -- Principals vouched for by partners' identity providers, created just in time from tokens.
+      -- The gateway writes them off the request path; issued_at (the newest token's iat) keeps an
+      -- older token from overwriting a newer one's facts.
+      CREATE TABLE federated_principals (
+        id         TEXT PRIMARY KEY,
+        issuer     TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        issued_at  INTEGER NOT NULL
+      );
+      CREATE INDEX federated_by_subject ON federated_principals (issuer, subject);
+    `,
+  },
+  {
+    version: 6,
+    // Denied-party screening: list versions and entries, screening matches, subjects' status.
+    sql: SCREENING_TABLES("TEXT", "REAL"),
   },
 ];
 

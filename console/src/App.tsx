@@ -1,0 +1,218 @@
+/**
+ * The console's shell: sign-in with an admin identity token, then the pages the caller's roles
+ * allow, in a navigation that says which page is current.
+ */
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { api, ApiError, session } from "./api.js";
+import { can, type Me } from "./roles.js";
+import { Link, navigate, useLocation } from "./router.js";
+import { AuditPage } from "./pages/Audit.js";
+import { LicensesPage } from "./pages/Licenses.js";
+import { OverviewPage } from "./pages/Overview.js";
+import { PartnersPage } from "./pages/Partners.js";
+import { PrincipalsPage } from "./pages/Principals.js";
+import { SchemesPage } from "./pages/Schemes.js";
+import { Placeholder } from "./components/ui.js";
+
+interface PageDef {
+  readonly path: string;
+  readonly title: string;
+  readonly allowed: (me: Me) => boolean;
+  readonly render: (me: Me) => ReactNode;
+}
+
+const anyone = () => true;
+
+export const PAGES: readonly PageDef[] = [
+  { path: "/", title: "Overview", allowed: anyone, render: (me) => <OverviewPage me={me} /> },
+  { path: "/licenses", title: "Licenses", allowed: anyone, render: (me) => <LicensesPage me={me} /> },
+  { path: "/partners", title: "Partners", allowed: can.read, render: (me) => <PartnersPage me={me} /> },
+  {
+    path: "/identity-providers",
+    title: "Identity providers",
+    allowed: can.read,
+    render: () => (
+      <Placeholder
+        title="Identity providers"
+        issue={11}
+        what="Partners' identity providers (issuer, keys, claim mapping, scope of vouching) will be listed and managed here."
+      />
+    ),
+  },
+  {
+    path: "/principals",
+    title: "Principals and keys",
+    allowed: can.read,
+    render: (me) => <PrincipalsPage me={me} />,
+  },
+  {
+    path: "/screening",
+    title: "Screening review",
+    allowed: can.read,
+    render: () => (
+      <Placeholder
+        title="Screening review"
+        issue={12}
+        what="The queue of potential denied-party matches, each beside the list entry it matched, to confirm or clear with a reason."
+      />
+    ),
+  },
+  {
+    path: "/alerts",
+    title: "Alerts",
+    allowed: can.read,
+    render: () => (
+      <Placeholder
+        title="Alerts"
+        issue={13}
+        what="Anomaly alerts (key sharing, impossible travel, embargoed attempts, spikes) to acknowledge and resolve."
+      />
+    ),
+  },
+  { path: "/schemes", title: "Scheme versions", allowed: can.read, render: (me) => <SchemesPage me={me} /> },
+  {
+    path: "/what-if",
+    title: "What-if",
+    allowed: can.read,
+    render: () => (
+      <Placeholder
+        title="What-if"
+        issue={15}
+        what="The impact of a candidate scheme version on people and past decisions, before it is activated."
+      />
+    ),
+  },
+  { path: "/audit", title: "Audit log", allowed: anyone, render: () => <AuditPage /> },
+];
+
+export function pageFor(path: string): PageDef | undefined {
+  return [...PAGES]
+    .reverse()
+    .find((p) => (p.path === "/" ? path === "/" : path === p.path || path.startsWith(`${p.path}/`)));
+}
+
+export function App() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [checking, setChecking] = useState(session.token !== null);
+
+  useEffect(() => {
+    if (session.token === null) return;
+    api<Me>("GET", "/me")
+      .then(setMe, () => (session.token = null))
+      .finally(() => setChecking(false));
+  }, []);
+
+  if (checking) return <p aria-live="polite">Loading…</p>;
+  if (me === null) return <SignIn onSignedIn={setMe} />;
+  return <Shell me={me} onSignOut={() => ((session.token = null), setMe(null), navigate("/"))} />;
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    document.title = "Sign in — Clearance";
+  }, []);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await api<Me>("GET", "/me", undefined, token.trim());
+      session.token = token.trim();
+      onSignedIn(me);
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? "This token is not valid, or it has been revoked."
+          : (err as Error).message,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="signin">
+      <h1>Clearance console</h1>
+      <p>Sign in with your admin identity token (an administrator creates it; it starts with clra_).</p>
+      <form onSubmit={submit} noValidate>
+        <div className={error ? "field field-invalid" : "field"}>
+          <label htmlFor="token">Identity token</label>
+          <input
+            id="token"
+            name="token"
+            type="password"
+            autoComplete="current-password"
+            value={token}
+            onChange={(e) => setToken(e.target.value)}
+            aria-invalid={error !== null}
+            aria-describedby={error ? "token-error" : undefined}
+            required
+          />
+          {error ? (
+            <p className="field-error" id="token-error">
+              {error}
+            </p>
+          ) : null}
+        </div>
+        <button type="submit" disabled={busy || token.trim() === ""}>
+          Sign in
+        </button>
+      </form>
+      <p className="hint">The token is kept for this browser tab only and sent to this server alone.</p>
+    </main>
+  );
+}
+
+function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+  const { path } = useLocation();
+  const page = pageFor(path);
+  const visible = PAGES.filter((p) => p.allowed(me));
+  const allowed = page !== undefined && page.allowed(me);
+  useEffect(() => {
+    document.title = `${page?.title ?? "Not found"} — Clearance`;
+  }, [page]);
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">Clearance</span>
+        <span className="who">
+          {me.name} · {me.roles.join(", ")}
+          {me.organization ? ` · ${me.organization}` : ""}
+        </span>
+        <button type="button" className="secondary" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Pages" className="sidebar">
+        <ul>
+          {visible.map((p) => (
+            <li key={p.path}>
+              <Link to={p.path} current={page?.path === p.path}>
+                {p.title}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        {allowed ? (
+          page.render(me)
+        ) : (
+          <section>
+            <h1>{page === undefined ? "Not found" : "Not allowed"}</h1>
+            <p>
+              {page === undefined
+                ? "There is no such page."
+                : `Your roles (${me.roles.join(", ")}) do not allow this page.`}
+            </p>
+          </section>
+        )}
+      </main>
+    </div>
+  );
+}

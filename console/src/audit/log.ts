@@ -1,0 +1,254 @@
+/**
+ * The audit log, read and verified in the browser from what the gateway publishes under /audit/
+ * (C2SP tlog-tiles, tlog-checkpoint, signed-note; RFC 6962 hashing). The formats are the server's
+ * own modules (src/audit: tiles, checkpoints, note parsing); hashing and the Ed25519 signature are
+ * WebCrypto's, here. Nothing the server says is believed: the checkpoint must carry a valid
+ * signature by the verifier key the user gives, and every entry must hash to its signed root.
+ */
+import { parseCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint.js";
+import { decodeBase64Strict, isValidKeyName, openNote, type NoteVerifier } from "../../../src/audit/note.js";
+import { TILE_WIDTH, decodeBundle, decodeTile, tilePath, tileSpan } from "../../../src/audit/tiles.js";
+
+export type { Checkpoint };
+
+/** An entry as the log holds it: a decision or an admin change (RFC 8785 JSON). */
+export interface AuditEntry {
+  readonly type: "decision" | "admin";
+  readonly time: string;
+  readonly [field: string]: unknown;
+}
+
+export class VerificationError extends Error {
+  override readonly name = "VerificationError";
+}
+
+const noStore: RequestInit = { cache: "no-store" };
+
+async function get(path: string): Promise<Uint8Array> {
+  const res = await fetch(`/audit/${path}`, noStore);
+  if (!res.ok) throw new VerificationError(`/audit/${path}: the server answered ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The published checkpoint's text, parsed but not verified (for browsing and sizes only). */
+export async function latestCheckpoint(): Promise<{ note: string; checkpoint: Checkpoint } | null> {
+  const res = await fetch("/audit/checkpoint", noStore);
+  if (res.status === 404) return null;
+  if (!res.ok) throw new VerificationError(`/audit/checkpoint: the server answered ${res.status}`);
+  const note = await res.text();
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0) throw new VerificationError("the checkpoint is not a signed note");
+  return { note, checkpoint: parseCheckpoint(note.slice(0, split + 1)) };
+}
+
+/** Entries [index·256, index·256 + width) from the entry bundle. */
+export async function readBundle(index: bigint, width: number): Promise<Uint8Array[]> {
+  return decodeBundle(await get(tilePath({ level: "entries", index, width })), width);
+}
+
+/** The bundles of a tree of `size`, newest first: {index, width}. */
+export function bundlesNewestFirst(size: bigint): { index: bigint; width: number }[] {
+  const { fullTiles, partialWidth } = tileSpan("entries", size);
+  const out: { index: bigint; width: number }[] = [];
+  if (partialWidth > 0) out.push({ index: fullTiles, width: partialWidth });
+  for (let i = fullTiles - 1n; i >= 0n; i--) out.push({ index: i, width: TILE_WIDTH });
+  return out;
+}
+
+export const parseEntry = (bytes: Uint8Array): AuditEntry =>
+  JSON.parse(new TextDecoder().decode(bytes)) as AuditEntry;
+
+// ---------------------------------------------------------------------------------------------
+// Hashing and signatures (WebCrypto)
+
+const sha256 = async (...parts: Uint8Array[]): Promise<Uint8Array> => {
+  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+};
+export const leafHash = (entry: Uint8Array) => sha256(Uint8Array.of(0), entry);
+const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256(Uint8Array.of(1), l, r);
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+
+export interface Verifier {
+  readonly name: string;
+  readonly keyId: number;
+  readonly key: CryptoKey;
+}
+
+/** `<name>+<8 hex key id>+<base64(0x01 || Ed25519 public key)>`, its key id checked. */
+export async function parseVerifierKey(text: string): Promise<Verifier> {
+  const vkey = text.trim();
+  const plus1 = vkey.indexOf("+");
+  const plus2 = vkey.indexOf("+", plus1 + 1);
+  if (plus1 < 0 || plus2 < 0) throw new VerificationError("malformed verifier key: want name+keyid+key");
+  const name = vkey.slice(0, plus1);
+  const id = vkey.slice(plus1 + 1, plus2);
+  const data = decodeBase64Strict(vkey.slice(plus2 + 1));
+  if (!isValidKeyName(name)) throw new VerificationError("malformed verifier key: invalid key name");
+  if (!/^[0-9a-fA-F]{8}$/.test(id))
+    throw new VerificationError("malformed verifier key: key id must be 8 hex digits");
+  if (data === undefined || data.length !== 33 || data[0] !== 0x01) {
+    throw new VerificationError("malformed verifier key: not an Ed25519 key (0x01 and 32 bytes)");
+  }
+  const digest = await sha256(new TextEncoder().encode(`${name}\n`), data);
+  const keyId = new DataView(digest.buffer).getUint32(0);
+  if (keyId !== Number.parseInt(id, 16)) throw new VerificationError("malformed verifier key: wrong key id");
+  const key = await crypto.subtle.importKey(
+    "raw",
+    Uint8Array.from(data.subarray(1)),
+    { name: "Ed25519" },
+    false,
+    ["verify"],
+  );
+  return { name, keyId, key };
+}
+
+/**
+ * Opens the signed checkpoint: the note's syntax by src/audit/note.ts (which hands the signature
+ * it found for our key to `verify`), then the Ed25519 signature by WebCrypto.
+ */
+export async function verifyCheckpoint(note: string, v: Verifier): Promise<Checkpoint> {
+  let found: { message: Uint8Array<ArrayBuffer>; signature: Uint8Array<ArrayBuffer> } | null = null;
+  const collect: NoteVerifier = {
+    name: v.name,
+    keyId: v.keyId,
+    verify(message, signature) {
+      found = { message: Uint8Array.from(message), signature: Uint8Array.from(signature) };
+      return true;
+    },
+  };
+  let text: string;
+  try {
+    text = openNote(note, [collect]).text;
+  } catch (err) {
+    throw new VerificationError(`the checkpoint: ${(err as Error).message}`);
+  }
+  const sig = found as { message: Uint8Array<ArrayBuffer>; signature: Uint8Array<ArrayBuffer> } | null;
+  if (sig === null || !(await crypto.subtle.verify({ name: "Ed25519" }, v.key, sig.signature, sig.message))) {
+    throw new VerificationError(`the checkpoint's signature by ${v.name} does not verify`);
+  }
+  const checkpoint = parseCheckpoint(text);
+  if (checkpoint.origin !== v.name) {
+    throw new VerificationError(`the checkpoint is for ${checkpoint.origin}, the key for ${v.name}`);
+  }
+  return checkpoint;
+}
+
+/** RFC 9162 §2.1.3.2: `leaf` is entry `index` of the tree of `size` with root `root`. */
+export async function verifyInclusion(
+  leaf: Uint8Array,
+  index: bigint,
+  size: bigint,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): Promise<void> {
+  if (index >= size) throw new VerificationError(`entry ${index} is not in a tree of ${size}`);
+  let fn = index;
+  let sn = size - 1n;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0n) throw new VerificationError("the inclusion proof is longer than the path");
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await nodeHash(p, r);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) throw new VerificationError("the inclusion proof is shorter than the path");
+  if (!equal(r, root))
+    throw new VerificationError(`the inclusion proof of entry ${index} does not lead to the signed root`);
+}
+
+export interface Progress {
+  (done: number, total: number): void;
+}
+
+export interface LogVerification {
+  readonly checkpoint: Checkpoint;
+  readonly entries: number;
+  readonly rootBase64: string;
+}
+
+/**
+ * The whole log: the checkpoint's signature, every entry bundle rehashed into the RFC 6962 root
+ * (which must be the signed one), and every leaf hash against the published level-0 hash tiles.
+ */
+export async function verifyLog(vkey: string, progress: Progress): Promise<LogVerification> {
+  const verifier = await parseVerifierKey(vkey);
+  const latest = await latestCheckpoint();
+  if (latest === null) throw new VerificationError("the log has no checkpoint yet");
+  const checkpoint = await verifyCheckpoint(latest.note, verifier);
+  const size = checkpoint.size;
+  const total = Number(size);
+  // A compact range: at most one subtree hash per level, merged as leaves arrive (RFC 6962 MTH).
+  const stack: { hash: Uint8Array; height: number }[] = [];
+  let done = 0;
+  const { fullTiles, partialWidth } = tileSpan("entries", size);
+  for (let i = 0n; i <= fullTiles; i++) {
+    const width = i < fullTiles ? TILE_WIDTH : partialWidth;
+    if (width === 0) break;
+    const [entries, tile] = await Promise.all([
+      readBundle(i, width),
+      get(tilePath({ level: 0, index: i, width })).then((d) => decodeTile(d, width)),
+    ]);
+    for (let k = 0; k < entries.length; k++) {
+      const leaf = await leafHash(entries[k] as Uint8Array);
+      const n = i * BigInt(TILE_WIDTH) + BigInt(k);
+      if (!equal(leaf, tile[k] as Uint8Array)) {
+        throw new VerificationError(`entry ${n} does not match its hash in the published tile 0/${i}`);
+      }
+      let node = { hash: leaf, height: 0 };
+      while (stack.length > 0 && stack[stack.length - 1]!.height === node.height) {
+        const left = stack.pop()!;
+        node = { hash: await nodeHash(left.hash, node.hash), height: node.height + 1 };
+      }
+      stack.push(node);
+    }
+    done += entries.length;
+    progress(done, total);
+  }
+  let root = stack.pop()?.hash ?? (await sha256());
+  while (stack.length > 0) root = await nodeHash(stack.pop()!.hash, root);
+  if (!equal(root, checkpoint.root)) {
+    throw new VerificationError(
+      `the ${total} entries hash to ${b64(root)}, not to the signed root ${b64(checkpoint.root)}: the log has been altered`,
+    );
+  }
+  return { checkpoint, entries: total, rootBase64: b64(root) };
+}
+
+/** One entry: its bytes from the bundle, the proof from the server, checked against the signed root. */
+export async function verifyEntry(vkey: string, index: bigint): Promise<Checkpoint> {
+  const verifier = await parseVerifierKey(vkey);
+  const latest = await latestCheckpoint();
+  if (latest === null) throw new VerificationError("the log has no checkpoint yet");
+  const checkpoint = await verifyCheckpoint(latest.note, verifier);
+  const size = checkpoint.size;
+  if (index >= size) throw new VerificationError(`entry ${index} is not yet in the signed tree of ${size}`);
+  const bundle = index / BigInt(TILE_WIDTH);
+  const { fullTiles, partialWidth } = tileSpan("entries", size);
+  const entries = await readBundle(bundle, bundle < fullTiles ? TILE_WIDTH : partialWidth);
+  const leaf = await leafHash(entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array);
+  const res = await fetch(`/audit/proof/inclusion?index=${index}&size=${size}`, noStore);
+  if (!res.ok) throw new VerificationError(`the inclusion proof: the server answered ${res.status}`);
+  const proof = ((await res.json()) as { proof: string[] }).proof.map((p) => {
+    const bytes = decodeBase64Strict(p);
+    if (bytes === undefined || bytes.length !== 32)
+      throw new VerificationError("the inclusion proof is malformed");
+    return new Uint8Array(bytes);
+  });
+  await verifyInclusion(leaf, index, size, proof, checkpoint.root);
+  return checkpoint;
+}

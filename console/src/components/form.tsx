@@ -1,0 +1,230 @@
+/**
+ * Form fields with their label, hint and error at the field (aria-invalid, aria-describedby), and
+ * the one mapping from a zod issue or an API problem to the field it concerns. Forms keep what was
+ * typed in their own state: an error never clears a field.
+ */
+import { useId, type ReactNode } from "react";
+import type { z } from "zod";
+import { ApiError, type Problem } from "../api.js";
+
+export type FieldErrors = Readonly<Record<string, string>>;
+
+/** `["partner", "grants", 0]` → `partner.grants[0]`, as the API writes problem paths. */
+export function pathText(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, p) => (typeof p === "number" ? `${out}[${p}]` : out === "" ? String(p) : `${out}.${String(p)}`),
+    "",
+  );
+}
+
+export function zodErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) out[pathText(issue.path)] ??= issue.message;
+  return out;
+}
+
+export function problemErrors(problems: readonly Problem[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of problems) out[p.path] ??= p.message;
+  return out;
+}
+
+/** The first error at `name` or inside it (`destinations` also takes `destinations[2]`). */
+export function errorAt(errors: FieldErrors, name: string): string | undefined {
+  for (const [path, message] of Object.entries(errors)) {
+    if (path === name || path.startsWith(`${name}.`) || path.startsWith(`${name}[`)) {
+      return path === name ? message : `${path.slice(name.length).replace(/^\./, "")}: ${message}`;
+    }
+  }
+  return undefined;
+}
+
+/** What a failed submission says: per field when the API named fields, else one message for the form. */
+export function submissionErrors(err: unknown): { fields: Record<string, string>; form: string | null } {
+  if (err instanceof ApiError) {
+    const fields = problemErrors(err.problems.filter((p) => p.path !== ""));
+    return { fields, form: Object.keys(fields).length > 0 ? `${err.message}` : err.message };
+  }
+  return { fields: {}, form: (err as Error).message };
+}
+
+interface FieldProps {
+  readonly label: string;
+  readonly name: string;
+  readonly errors: FieldErrors;
+  readonly hint?: string;
+  readonly children: (props: {
+    id: string;
+    "aria-invalid": boolean;
+    "aria-describedby"?: string;
+    name: string;
+  }) => ReactNode;
+}
+
+export function Field({ label, name, errors, hint, children }: FieldProps) {
+  const id = useId();
+  const error = errorAt(errors, name);
+  const described = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(" ");
+  return (
+    <div className={error ? "field field-invalid" : "field"}>
+      <label htmlFor={id}>{label}</label>
+      {hint ? (
+        <p className="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      {children({
+        id,
+        name,
+        "aria-invalid": error !== undefined,
+        ...(described === "" ? {} : { "aria-describedby": described }),
+      })}
+      {error ? (
+        <p className="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function TextField(props: {
+  label: string;
+  name: string;
+  value: string;
+  onChange: (v: string) => void;
+  errors: FieldErrors;
+  hint?: string;
+  type?: string;
+  required?: boolean;
+  autoComplete?: string;
+}) {
+  return (
+    <Field
+      label={props.label}
+      name={props.name}
+      errors={props.errors}
+      {...(props.hint ? { hint: props.hint } : {})}
+    >
+      {(a) => (
+        <input
+          {...a}
+          type={props.type ?? "text"}
+          value={props.value}
+          required={props.required}
+          autoComplete={props.autoComplete ?? "off"}
+          onChange={(e) => props.onChange(e.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+export function TextArea(props: {
+  label: string;
+  name: string;
+  value: string;
+  onChange: (v: string) => void;
+  errors: FieldErrors;
+  hint?: string;
+  rows?: number;
+}) {
+  return (
+    <Field
+      label={props.label}
+      name={props.name}
+      errors={props.errors}
+      {...(props.hint ? { hint: props.hint } : {})}
+    >
+      {(a) => (
+        <textarea
+          {...a}
+          rows={props.rows ?? 3}
+          value={props.value}
+          onChange={(e) => props.onChange(e.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** A group of checkboxes (models, actions): a fieldset with a legend, its error under it. */
+export function Checkboxes(props: {
+  legend: string;
+  name: string;
+  options: readonly string[];
+  value: readonly string[];
+  onChange: (v: string[]) => void;
+  errors: FieldErrors;
+}) {
+  const id = useId();
+  const error = errorAt(props.errors, props.name);
+  return (
+    <fieldset
+      className={error ? "field field-invalid checkboxes" : "field checkboxes"}
+      aria-describedby={error ? `${id}-error` : undefined}
+    >
+      <legend>{props.legend}</legend>
+      {props.options.map((o) => (
+        <label key={o} className="check">
+          <input
+            type="checkbox"
+            name={props.name}
+            value={o}
+            checked={props.value.includes(o)}
+            onChange={(e) =>
+              props.onChange(e.target.checked ? [...props.value, o] : props.value.filter((v) => v !== o))
+            }
+          />
+          {o}
+        </label>
+      ))}
+      {error ? (
+        <p className="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
+
+export function Select(props: {
+  label: string;
+  name: string;
+  value: string;
+  options: readonly (string | { value: string; label: string })[];
+  onChange: (v: string) => void;
+  errors: FieldErrors;
+}) {
+  return (
+    <Field label={props.label} name={props.name} errors={props.errors}>
+      {(a) => (
+        <select {...a} value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+          {props.options.map((o) => {
+            const { value, label } = typeof o === "string" ? { value: o, label: o } : o;
+            return (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            );
+          })}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+export function FormError({ message }: { message: string | null }) {
+  return message === null ? null : (
+    <div className="form-error" role="alert">
+      {message}
+    </div>
+  );
+}
+
+/** "FR, de ,GB" → ["FR", "DE", "GB"]; empty → []. */
+export const list = (s: string, upper = false): string[] =>
+  s
+    .split(",")
+    .map((x) => (upper ? x.trim().toUpperCase() : x.trim()))
+    .filter((x) => x !== "");

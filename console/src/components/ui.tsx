@@ -1,0 +1,84 @@
+/** Small shared pieces: loading and error states, status badges, progress, a page heading. */
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+
+export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
+  const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: true,
+  });
+  const run = useCallback(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (error: Error) => live && setState({ data: null, error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, deps);
+  useEffect(run, [run]);
+  return { ...state, reload: run };
+}
+
+export function Loading<T>({
+  state,
+  children,
+}: {
+  state: { data: T | null; error: Error | null; loading: boolean };
+  children: (data: T) => ReactNode;
+}) {
+  if (state.error)
+    return (
+      <div className="form-error" role="alert">
+        {state.error.message}
+      </div>
+    );
+  if (state.data === null) return <p aria-live="polite">Loading…</p>;
+  return <>{children(state.data)}</>;
+}
+
+export function Status({ value }: { value: string }) {
+  return <span className={`status status-${value}`}>{value}</span>;
+}
+
+export function Progress({ label, done, total }: { label: string; done: number; total: number }) {
+  const pct = total === 0 ? 100 : Math.round((done / total) * 100);
+  return (
+    <div className="progress">
+      <label>
+        {label} ({done.toLocaleString()} of {total.toLocaleString()})
+        <progress max={total || 1} value={done} />
+      </label>
+      <span aria-hidden="true">{pct}%</span>
+    </div>
+  );
+}
+
+export function PageHeading({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <header className="page-heading">
+      <h1>{title}</h1>
+      {children ? <div className="page-actions">{children}</div> : null}
+    </header>
+  );
+}
+
+/** A placeholder for a page whose admin API is not part of this build yet. */
+export function Placeholder({ title, issue, what }: { title: string; issue: number; what: string }) {
+  return (
+    <section>
+      <PageHeading title={title} />
+      <div className="placeholder" role="note">
+        <p>
+          <strong>Not available yet.</strong> {what}
+        </p>
+        <p>
+          This page is reserved for issue {issue}; it is wired to the admin API once that lands. Until then
+          use the CLI.
+        </p>
+      </div>
+    </section>
+  );
+}

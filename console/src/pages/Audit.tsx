@@ -1,0 +1,320 @@
+/**
+ * The audit log: browse entries (decisions and admin changes), look one up by request id, and
+ * verify the log in this browser — the signed checkpoint with WebCrypto Ed25519 against a verifier
+ * key the user supplies, every entry rehashed into the signed root, and one entry's inclusion proof.
+ */
+import { useEffect, useState, type FormEvent } from "react";
+import {
+  bundlesNewestFirst,
+  latestCheckpoint,
+  parseEntry,
+  readBundle,
+  verifyEntry,
+  verifyLog,
+  type AuditEntry,
+  type LogVerification,
+} from "../audit/log.js";
+import { PageHeading, Progress, Status } from "../components/ui.js";
+import { useLocation } from "../router.js";
+
+const VKEY = "clearance.verifier-key";
+
+interface Indexed {
+  readonly index: bigint;
+  readonly entry: AuditEntry;
+}
+
+export function AuditPage() {
+  const [vkey, setVkey] = useState(() => localStorage.getItem(VKEY) ?? "");
+  const remember = (v: string) => {
+    setVkey(v);
+    localStorage.setItem(VKEY, v);
+  };
+  return (
+    <section>
+      <PageHeading title="Audit log" />
+      <VerifyLog vkey={vkey} setVkey={remember} />
+      <Lookup vkey={vkey} />
+      <Browse />
+    </section>
+  );
+}
+
+function VerifyLog({ vkey, setVkey }: { vkey: string; setVkey: (v: string) => void }) {
+  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+  const [result, setResult] = useState<{ ok: LogVerification } | { failed: string } | null>(null);
+  const run = async (e: FormEvent) => {
+    e.preventDefault();
+    setResult(null);
+    setProgress({ done: 0, total: 0 });
+    try {
+      setResult({ ok: await verifyLog(vkey, (done, total) => setProgress({ done, total })) });
+    } catch (err) {
+      setResult({ failed: (err as Error).message });
+    } finally {
+      setProgress(null);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={run} aria-labelledby="verify-heading">
+      <h2 id="verify-heading">Verify the log in this browser</h2>
+      <p className="hint">
+        Paste the log&apos;s verifier key as you received it from the operator (never from this server). This
+        browser fetches the checkpoint and every tile, checks the Ed25519 signature and rehashes every entry.
+      </p>
+      <div className="field">
+        <label htmlFor="vkey">Verifier key</label>
+        <input
+          id="vkey"
+          className="mono"
+          value={vkey}
+          onChange={(e) => setVkey(e.target.value)}
+          autoComplete="off"
+        />
+      </div>
+      <button type="submit" disabled={vkey.trim() === "" || progress !== null}>
+        Verify in this browser
+      </button>
+      <div aria-live="polite">
+        {progress !== null ? (
+          <Progress label="Rehashing entries" done={progress.done} total={progress.total} />
+        ) : null}
+        {result !== null && "ok" in result ? (
+          <div className="notice" role="status">
+            <p className="verify-ok">Verified in this browser.</p>
+            <p>
+              The checkpoint of <strong>{result.ok.checkpoint.origin}</strong> carries a valid Ed25519
+              signature by your key; all {result.ok.entries.toLocaleString("en")} entries hash to its signed
+              root <span className="mono">{result.ok.rootBase64}</span>, and every entry matches the published
+              hash tiles.
+            </p>
+          </div>
+        ) : null}
+        {result !== null && "failed" in result ? (
+          <div className="form-error" role="alert">
+            <p className="verify-failed">Verification failed.</p>
+            <p>{result.failed}</p>
+          </div>
+        ) : null}
+      </div>
+    </form>
+  );
+}
+
+function Lookup({ vkey }: { vkey: string }) {
+  const { query } = useLocation();
+  const [requestId, setRequestId] = useState(query.get("request") ?? "");
+  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+  const [found, setFound] = useState<Indexed | null | "none">(null);
+  const [inclusion, setInclusion] = useState<string | null>(null);
+  const [inclusionOk, setInclusionOk] = useState(false);
+  const search = async (e: FormEvent) => {
+    e.preventDefault();
+    setFound(null);
+    setInclusion(null);
+    const latest = await latestCheckpoint();
+    const size = latest?.checkpoint.size ?? 0n;
+    const want = requestId.trim();
+    let done = 0;
+    setProgress({ done, total: Number(size) });
+    // Newest first: the request looked up is usually recent.
+    for (const b of bundlesNewestFirst(size)) {
+      const entries = await readBundle(b.index, b.width);
+      for (let k = entries.length - 1; k >= 0; k--) {
+        const entry = parseEntry(entries[k] as Uint8Array);
+        if (entry.request_id === want) {
+          setProgress(null);
+          setFound({ index: b.index * 256n + BigInt(k), entry });
+          return;
+        }
+      }
+      done += entries.length;
+      setProgress({ done, total: Number(size) });
+    }
+    setProgress(null);
+    setFound("none");
+  };
+  const verify = async (index: bigint) => {
+    try {
+      const c = await verifyEntry(vkey, index);
+      setInclusionOk(true);
+      setInclusion(
+        `Entry ${index} is in the signed tree of ${c.size} entries: its inclusion proof leads to the signed root (checked in this browser).`,
+      );
+    } catch (err) {
+      setInclusionOk(false);
+      setInclusion((err as Error).message);
+    }
+  };
+  return (
+    <div className="panel">
+      <form onSubmit={(e) => void search(e)} aria-labelledby="lookup-heading">
+        <h2 id="lookup-heading">Look up a request</h2>
+        <div className="row">
+          <div className="field">
+            <label htmlFor="request-id">Request id</label>
+            <input
+              id="request-id"
+              className="mono"
+              size={40}
+              value={requestId}
+              onChange={(e) => setRequestId(e.target.value)}
+              autoComplete="off"
+            />
+            <p className="hint">As the gateway returned it in x-clearance-request-id.</p>
+          </div>
+          <button type="submit" disabled={requestId.trim() === "" || progress !== null}>
+            Find
+          </button>
+        </div>
+      </form>
+      <div aria-live="polite">
+        {progress !== null ? (
+          <Progress label="Searching the log" done={progress.done} total={progress.total} />
+        ) : null}
+        {found === "none" ? <p>No entry has this request id.</p> : null}
+        {found !== null && found !== "none" ? (
+          <div>
+            <h3>Entry {found.index.toString()}</h3>
+            <dl className="terms">
+              {Object.entries(found.entry).map(([k, v]) => (
+                <div key={k} style={{ display: "contents" }}>
+                  <dt>{k}</dt>
+                  <dd className="mono">{typeof v === "string" ? v : JSON.stringify(v)}</dd>
+                </div>
+              ))}
+            </dl>
+            <p>
+              <button type="button" disabled={vkey.trim() === ""} onClick={() => void verify(found.index)}>
+                Verify its inclusion
+              </button>{" "}
+              {vkey.trim() === "" ? <span className="hint">Enter the verifier key above first.</span> : null}
+            </p>
+            {inclusion !== null ? (
+              <p className={inclusionOk ? "verify-ok" : "verify-failed"} role="status">
+                {inclusion}
+              </p>
+            ) : null}
+          </div>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+const PAGE = 25;
+
+function who(e: AuditEntry): string {
+  return String(e.type === "decision" ? (e.principal ?? "") : (e.actor ?? ""));
+}
+function what(e: AuditEntry): string {
+  if (e.type === "decision") {
+    const served = e.served_model && e.served_model !== e.model ? ` → ${String(e.served_model)}` : "";
+    return `${String(e.action)} ${String(e.model)}${served}${e.location ? ` from ${String(e.location)}` : ""}`;
+  }
+  const o = e.object as { kind?: string; id?: string } | undefined;
+  return `${String(e.action)} ${o?.kind ?? ""} ${o?.id ?? ""}`;
+}
+
+function Browse() {
+  const [kind, setKind] = useState<"all" | "decision" | "admin">("all");
+  const [rows, setRows] = useState<Indexed[]>([]);
+  const [cursor, setCursor] = useState<{ bundles: { index: bigint; width: number }[]; size: bigint } | null>(
+    null,
+  );
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const more = async (reset: boolean) => {
+    setLoading(true);
+    setError(null);
+    try {
+      let c = reset ? null : cursor;
+      if (c === null) {
+        const latest = await latestCheckpoint();
+        const size = latest?.checkpoint.size ?? 0n;
+        c = { bundles: bundlesNewestFirst(size), size };
+      }
+      const out: Indexed[] = [];
+      const queue = [...c.bundles];
+      while (out.length < PAGE && queue.length > 0) {
+        const b = queue.shift()!;
+        const entries = await readBundle(b.index, b.width);
+        for (let k = entries.length - 1; k >= 0; k--) {
+          const entry = parseEntry(entries[k] as Uint8Array);
+          if (kind === "all" || entry.type === kind) out.push({ index: b.index * 256n + BigInt(k), entry });
+        }
+      }
+      setCursor({ bundles: queue, size: c.size });
+      setRows((r) => (reset ? out : [...r, ...out]));
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    void more(true);
+    // Reloaded when the filter changes.
+  }, [kind]);
+  return (
+    <div className="panel">
+      <h2>Entries, newest first</h2>
+      <div className="field">
+        <label htmlFor="kind">Show</label>
+        <select id="kind" value={kind} onChange={(e) => setKind(e.target.value as typeof kind)}>
+          <option value="all">decisions and admin changes</option>
+          <option value="decision">decisions</option>
+          <option value="admin">admin changes</option>
+        </select>
+      </div>
+      {error ? (
+        <div className="form-error" role="alert">
+          {error}
+        </div>
+      ) : null}
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Time (UTC)</th>
+              <th scope="col">Type</th>
+              <th scope="col">Who</th>
+              <th scope="col">What</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Request id</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ index, entry: e }) => (
+              <tr key={index.toString()}>
+                <td>{index.toString()}</td>
+                <td>{e.time.slice(0, 19).replace("T", " ")}</td>
+                <td>{e.type}</td>
+                <td className="mono">{who(e)}</td>
+                <td>{what(e)}</td>
+                <td>
+                  {e.type === "decision" ? (
+                    <>
+                      <Status value={String(e.decision)} /> {String(e.reason)}
+                    </>
+                  ) : (
+                    ""
+                  )}
+                </td>
+                <td className="mono">{e.type === "decision" ? String(e.request_id) : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {cursor !== null && cursor.bundles.length > 0 ? (
+        <button type="button" className="secondary" disabled={loading} onClick={() => void more(false)}>
+          Older entries
+        </button>
+      ) : null}
+      {loading ? <p aria-live="polite">Loading…</p> : null}
+    </div>
+  );
+}

@@ -1,0 +1,492 @@
+/**
+ * Licenses: the list (an applicant sees its own organization's), the application form, and one
+ * license with its two approvals (the second approver sees what the first approved and the terms
+ * that would take effect), denial with a reason, suspension, reinstatement, revocation, and the
+ * quota used of its limit.
+ */
+import { useState, type FormEvent } from "react";
+import { licenseApplication } from "../../../src/licensing/schema.js";
+import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
+import { ACTIONS } from "../../../src/policy/types.js";
+import type { SetExpression } from "../../../src/scheme/schema.js";
+import { api, listAll } from "../api.js";
+import {
+  Checkboxes,
+  FormError,
+  Select,
+  TextArea,
+  TextField,
+  list,
+  submissionErrors,
+  zodErrors,
+} from "../components/form.js";
+import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { can, type Me } from "../roles.js";
+import { Link, navigate, useLocation } from "../router.js";
+import { LicenseActions } from "./LicenseActions.js";
+
+export interface Usage {
+  readonly license: string;
+  readonly quota_period: string;
+  readonly period: string;
+  readonly used_tokens: number;
+  readonly quota_tokens: number | null;
+  readonly remaining_tokens: number | null;
+}
+
+export const setText = (s: SetExpression | undefined): string =>
+  s === undefined
+    ? "any"
+    : Array.isArray(s)
+      ? s.join(", ")
+      : `${s.include.join(", ")}${s.exclude.length ? ` except ${s.exclude.join(", ")}` : ""}`;
+
+const licenseeText = (l: LicenseRecord["licensee"]) =>
+  "organization" in l ? `organization ${l.organization}` : `principal ${l.principal}`;
+
+export function LicensesPage({ me }: { me: Me }) {
+  const { path } = useLocation();
+  const rest = path.slice("/licenses".length);
+  if (rest === "/apply") return <ApplyForm me={me} />;
+  if (rest.startsWith("/")) return <LicenseDetail me={me} id={decodeURIComponent(rest.slice(1))} />;
+  return <LicenseList me={me} />;
+}
+
+function LicenseList({ me }: { me: Me }) {
+  const state = useLoad(async () => {
+    const licenses = await listAll<LicenseRecord>("/licenses");
+    const usage = new Map<string, Usage>();
+    await Promise.all(
+      licenses
+        .filter((l) => l.terms.quota_tokens !== undefined && l.status !== "pending" && l.status !== "denied")
+        .map(async (l) =>
+          usage.set(l.id, await api<Usage>("GET", `/licenses/${encodeURIComponent(l.id)}/usage`)),
+        ),
+    );
+    return { licenses, usage };
+  }, []);
+  const own = can.onlyApplicant(me);
+  return (
+    <section>
+      <PageHeading title="Licenses">
+        {can.apply(me) ? (
+          <Link to="/licenses/apply" className="button">
+            Apply for a license
+          </Link>
+        ) : null}
+      </PageHeading>
+      {own ? <p>The applications and licenses of your organization, {me.organization}.</p> : null}
+      <Loading state={state}>
+        {({ licenses, usage }) => (
+          <div className="table-wrap">
+            <table>
+              <caption className="hint">
+                {licenses.length} {licenses.length === 1 ? "license" : "licenses"} and applications
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">License</th>
+                  <th scope="col">Licensee</th>
+                  <th scope="col">Models and actions</th>
+                  <th scope="col">Destinations</th>
+                  <th scope="col">Valid until</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Approvals</th>
+                  <th scope="col">Quota used</th>
+                </tr>
+              </thead>
+              <tbody>
+                {licenses.map((l) => (
+                  <tr key={l.id}>
+                    <td>
+                      <Link to={`/licenses/${encodeURIComponent(l.id)}`}>{l.id}</Link>
+                    </td>
+                    <td>{licenseeText(l.licensee)}</td>
+                    <td>
+                      {l.terms.models.join(", ")} — {l.terms.actions.join(", ")}
+                    </td>
+                    <td>{setText(l.terms.destinations)}</td>
+                    <td>{l.terms.valid_until.slice(0, 10)}</td>
+                    <td>
+                      <Status value={l.status} />
+                    </td>
+                    <td>{l.status === "pending" ? `${l.approvals.length} of 2` : l.approvals.length}</td>
+                    <td>
+                      <QuotaText usage={usage.get(l.id)} quota={l.terms.quota_tokens} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Loading>
+    </section>
+  );
+}
+
+function QuotaText({ usage, quota }: { usage: Usage | undefined; quota: number | undefined }) {
+  if (quota === undefined) return <>no quota</>;
+  if (usage === undefined) return <>limit {quota.toLocaleString("en")}</>;
+  return (
+    <>
+      {usage.used_tokens.toLocaleString("en")} of {quota.toLocaleString("en")} tokens
+    </>
+  );
+}
+
+interface ApplyState {
+  id: string;
+  licenseeKind: "organization" | "principal";
+  licensee: string;
+  models: string;
+  actions: string[];
+  destinations: string;
+  purposes: string;
+  nationalities: string;
+  valid_from: string;
+  valid_until: string;
+  quota_tokens: string;
+  quota_period: string;
+  justification: string;
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+function ApplyForm({ me }: { me: Me }) {
+  const own = can.onlyApplicant(me);
+  const [f, setF] = useState<ApplyState>({
+    id: "",
+    licenseeKind: "organization",
+    licensee: me.organization ?? "",
+    models: "",
+    actions: ["infer"],
+    destinations: "",
+    purposes: "",
+    nationalities: "",
+    valid_from: today(),
+    valid_until: "",
+    quota_tokens: "",
+    quota_period: "total",
+    justification: "",
+  });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set =
+    <K extends keyof ApplyState>(k: K) =>
+    (v: ApplyState[K]) =>
+      setF((s) => ({ ...s, [k]: v }));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const body = {
+      ...(f.id.trim() === "" ? {} : { id: f.id.trim() }),
+      licensee:
+        f.licenseeKind === "organization"
+          ? { organization: f.licensee.trim() }
+          : { principal: f.licensee.trim() },
+      models: list(f.models),
+      actions: f.actions,
+      destinations: list(f.destinations, true),
+      ...(f.purposes.trim() === "" ? {} : { purposes: list(f.purposes) }),
+      ...(f.nationalities.trim() === "" ? {} : { nationalities: list(f.nationalities, true) }),
+      valid_from: f.valid_from,
+      valid_until: f.valid_until,
+      ...(f.quota_tokens.trim() === "" ? {} : { quota_tokens: Number(f.quota_tokens) }),
+      quota_period: f.quota_period,
+      justification: f.justification,
+    };
+    // The admin API's own schema: a field refused here would be refused there, for the same reason.
+    const checked = licenseApplication.safeParse(body);
+    if (!checked.success) {
+      setErrors(zodErrors(checked.error));
+      setFormError("Some fields need attention.");
+      return;
+    }
+    setBusy(true);
+    try {
+      const created = await api<LicenseRecord>("POST", "/licenses", body);
+      navigate(`/licenses/${encodeURIComponent(created.id)}`);
+    } catch (err) {
+      const { fields, form } = submissionErrors(err);
+      setErrors(fields);
+      setFormError(form);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section>
+      <PageHeading title="Apply for a license" />
+      <form onSubmit={submit} noValidate className="panel">
+        <FormError message={formError} />
+        <div className="grid2">
+          <div>
+            {own ? (
+              <p>
+                Licensee: organization <strong>{me.organization}</strong> (yours)
+              </p>
+            ) : (
+              <>
+                <Select
+                  label="Licensee kind"
+                  name="licensee-kind"
+                  value={f.licenseeKind}
+                  options={["organization", "principal"]}
+                  onChange={(v) => set("licenseeKind")(v as "organization" | "principal")}
+                  errors={{}}
+                />
+                <TextField
+                  label="Licensee"
+                  name="licensee"
+                  value={f.licensee}
+                  onChange={set("licensee")}
+                  errors={errors}
+                />
+              </>
+            )}
+            <TextField
+              label="License number (optional)"
+              name="id"
+              value={f.id}
+              onChange={set("id")}
+              errors={errors}
+              hint="Left empty, the server assigns one."
+            />
+            <TextField
+              label="Models"
+              name="models"
+              value={f.models}
+              onChange={set("models")}
+              errors={errors}
+              hint="Model ids, separated by commas (e.g. mythos-5)."
+            />
+            <Checkboxes
+              legend="Actions"
+              name="actions"
+              options={ACTIONS}
+              value={f.actions}
+              onChange={set("actions")}
+              errors={errors}
+            />
+            <TextField
+              label="Destinations"
+              name="destinations"
+              value={f.destinations}
+              onChange={set("destinations")}
+              errors={errors}
+              hint="Country codes or set names where it may be used (e.g. ES, PT or EU)."
+            />
+            <TextField
+              label="Nationalities (optional)"
+              name="nationalities"
+              value={f.nationalities}
+              onChange={set("nationalities")}
+              errors={errors}
+              hint="Only people of these nationalities are covered."
+            />
+            <TextField
+              label="Purposes (optional)"
+              name="purposes"
+              value={f.purposes}
+              onChange={set("purposes")}
+              errors={errors}
+              hint="e.g. cyber-defense"
+            />
+          </div>
+          <div>
+            <TextField
+              label="Valid from"
+              name="valid_from"
+              type="date"
+              value={f.valid_from}
+              onChange={set("valid_from")}
+              errors={errors}
+            />
+            <TextField
+              label="Valid until"
+              name="valid_until"
+              type="date"
+              value={f.valid_until}
+              onChange={set("valid_until")}
+              errors={errors}
+            />
+            <TextField
+              label="Token quota (optional)"
+              name="quota_tokens"
+              value={f.quota_tokens}
+              onChange={set("quota_tokens")}
+              errors={errors}
+              hint="Whole tokens; empty for no quota."
+            />
+            <Select
+              label="Quota period"
+              name="quota_period"
+              value={f.quota_period}
+              options={["total", "month", "quarter"]}
+              onChange={set("quota_period")}
+              errors={errors}
+            />
+            <TextArea
+              label="Justification"
+              name="justification"
+              value={f.justification}
+              onChange={set("justification")}
+              errors={errors}
+              rows={5}
+              hint="Who will use it, for what, and why this scope."
+            />
+          </div>
+        </div>
+        <button type="submit" disabled={busy}>
+          Submit application
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
+  return (
+    <div>
+      <h3>{label}</h3>
+      <dl className="terms">
+        <dt>Models</dt>
+        <dd>{terms.models.join(", ")}</dd>
+        <dt>Actions</dt>
+        <dd>{terms.actions.join(", ")}</dd>
+        <dt>Destinations</dt>
+        <dd>{setText(terms.destinations)}</dd>
+        <dt>Nationalities</dt>
+        <dd>{setText(terms.nationalities)}</dd>
+        <dt>Purposes</dt>
+        <dd>{terms.purposes?.join(", ") ?? "any"}</dd>
+        <dt>Valid</dt>
+        <dd>
+          {terms.valid_from.slice(0, 10)} to {terms.valid_until.slice(0, 10)}
+        </dd>
+        <dt>Quota</dt>
+        <dd>
+          {terms.quota_tokens === undefined
+            ? "none"
+            : `${terms.quota_tokens.toLocaleString("en")} tokens (${terms.quota_period})`}
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
+function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["conditions"]>): string {
+  const parts = [
+    c.destinations ? `destinations narrowed to ${c.destinations.join(", ")}` : null,
+    c.quota_tokens !== undefined ? `quota lowered to ${c.quota_tokens.toLocaleString("en")} tokens` : null,
+    c.valid_until ? `ends earlier, on ${c.valid_until.slice(0, 10)}` : null,
+    c.note ? `note: “${c.note}”` : null,
+  ].filter((p) => p !== null);
+  return parts.length === 0 ? "without conditions" : `with conditions: ${parts.join("; ")}`;
+}
+
+function LicenseDetail({ me, id }: { me: Me; id: string }) {
+  const state = useLoad(async () => {
+    const license = await api<LicenseRecord>("GET", `/licenses/${encodeURIComponent(id)}`);
+    const usage =
+      license.status === "pending" || license.status === "denied"
+        ? null
+        : await api<Usage>("GET", `/licenses/${encodeURIComponent(id)}/usage`);
+    return { license, usage };
+  }, [id]);
+  return (
+    <section>
+      <p>
+        <Link to="/licenses">← All licenses</Link>
+      </p>
+      <Loading state={state}>
+        {({ license: l, usage }) => (
+          <>
+            <PageHeading title={`License ${l.id}`}>
+              <Status value={l.status} />
+            </PageHeading>
+            <p>
+              For {licenseeText(l.licensee)}; applied for by {l.applicant}.
+            </p>
+            <div className="panel">
+              <h2>Justification</h2>
+              <p>{l.justification}</p>
+            </div>
+            {usage !== null && usage.quota_tokens !== null ? (
+              <div className="panel">
+                <h2>Quota</h2>
+                <label>
+                  {usage.used_tokens.toLocaleString("en")} of {usage.quota_tokens.toLocaleString("en")} tokens
+                  used
+                  {usage.quota_period === "total" ? "" : ` in ${usage.period}`} (
+                  {usage.remaining_tokens?.toLocaleString("en")} left)
+                  <meter
+                    className="meter"
+                    min={0}
+                    max={usage.quota_tokens}
+                    value={usage.used_tokens}
+                    high={usage.quota_tokens * 0.9}
+                  />
+                </label>
+              </div>
+            ) : null}
+            <div className="panel grid2">
+              <Terms terms={l.requested} label="As applied for" />
+              <Terms
+                terms={l.terms}
+                label={l.status === "pending" ? "As the approvals so far would grant it" : "In force"}
+              />
+            </div>
+            <div className="panel">
+              <h2>Approvals ({l.approvals.length} of 2)</h2>
+              {l.approvals.length === 0 ? <p>No approval yet.</p> : null}
+              <ul>
+                {l.approvals.map((a) => (
+                  <li key={a.identity}>
+                    <strong>{a.identity}</strong> approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
+                    {a.conditions ? conditionsText(a.conditions) : "without conditions"}
+                  </li>
+                ))}
+              </ul>
+              {l.status === "pending" && l.approvals.length === 1 && can.approve(me) ? (
+                <p className="notice">
+                  A second approval makes this license approved with the terms under “As the approvals so far
+                  would grant it”; your conditions may narrow them further.
+                </p>
+              ) : null}
+            </div>
+            <LicenseActions me={me} license={l} onDone={state.reload} />
+            <div className="panel">
+              <h2>History</h2>
+              <div className="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">When (UTC)</th>
+                      <th scope="col">Who</th>
+                      <th scope="col">What</th>
+                      <th scope="col">Reason or conditions</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {l.history.map((h, i) => (
+                      <tr key={i}>
+                        <td>{h.at.slice(0, 19).replace("T", " ")}</td>
+                        <td>{h.actor}</td>
+                        <td>{h.action}</td>
+                        <td>{h.reason ?? (h.conditions ? conditionsText(h.conditions) : "")}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </div>
+          </>
+        )}
+      </Loading>
+    </section>
+  );
+}

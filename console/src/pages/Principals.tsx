@@ -1,0 +1,298 @@
+/**
+ * Principals (the facts decisions read about a person) and their API keys: add a principal, create
+ * a key (shown once, never again), revoke one.
+ */
+import { useState, type FormEvent } from "react";
+import { keyCreation } from "../../../src/control/schemas.js";
+import type { Principal } from "../../../src/policy/types.js";
+import { principalSchema } from "../../../src/policy/input.js";
+import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
+import { api, listAll } from "../api.js";
+import { FormError, Select, TextField, list, submissionErrors, zodErrors } from "../components/form.js";
+import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { can, type Me } from "../roles.js";
+
+interface KeyView {
+  readonly id: string;
+  readonly principal: string;
+  readonly label: string | null;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+const orgText = (o: Principal["organization"]) => (o == null ? "—" : typeof o === "string" ? o : o.id);
+const nationalities = (n: Principal["citizenships"] = []) =>
+  n.map((c) => (c.since ? `${c.country} (since ${c.since.slice(0, 10)})` : c.country)).join(", ") || "—";
+
+export function PrincipalsPage({ me }: { me: Me }) {
+  const state = useLoad(
+    async () => ({
+      principals: await listAll<Principal>("/principals"),
+      keys: await listAll<KeyView>("/keys"),
+    }),
+    [],
+  );
+  return (
+    <section>
+      <PageHeading title="Principals and keys" />
+      <Loading state={state}>
+        {({ principals, keys }) => (
+          <>
+            <div className="table-wrap">
+              <table>
+                <caption className="hint">{principals.length} principals</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Principal</th>
+                    <th scope="col">Citizenships</th>
+                    <th scope="col">Residence</th>
+                    <th scope="col">Organization</th>
+                    <th scope="col">Assurance</th>
+                    <th scope="col">Screening</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {principals.map((p) => (
+                    <tr key={p.id}>
+                      <td>{p.id}</td>
+                      <td>{nationalities(p.citizenships)}</td>
+                      <td>{p.residence ?? "—"}</td>
+                      <td>{orgText(p.organization)}</td>
+                      <td>{p.assurance ?? "none"}</td>
+                      <td>
+                        <Status value={p.screening ?? "clear"} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            {can.manage(me) ? <AddPrincipal onDone={state.reload} /> : null}
+            <h2>API keys</h2>
+            {can.manage(me) ? (
+              <CreateKey principals={principals.map((p) => p.id)} onDone={state.reload} />
+            ) : null}
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Key</th>
+                    <th scope="col">Principal</th>
+                    <th scope="col">Label</th>
+                    <th scope="col">Created (UTC)</th>
+                    <th scope="col">Status</th>
+                    {can.manage(me) ? <th scope="col">Action</th> : null}
+                  </tr>
+                </thead>
+                <tbody>
+                  {keys.map((k) => (
+                    <tr key={k.id}>
+                      <td className="mono">{k.id}</td>
+                      <td>{k.principal}</td>
+                      <td>{k.label ?? "—"}</td>
+                      <td>{k.createdAt.slice(0, 19).replace("T", " ")}</td>
+                      <td>
+                        <Status value={k.revokedAt === null ? "active" : "revoked"} />
+                      </td>
+                      {can.manage(me) ? (
+                        <td>
+                          {k.revokedAt === null ? (
+                            <button
+                              type="button"
+                              className="danger"
+                              aria-label={`Revoke key ${k.id} of ${k.principal}`}
+                              onClick={() => {
+                                if (
+                                  window.confirm(
+                                    `Revoke key ${k.id} of ${k.principal}? Requests with it fail at once.`,
+                                  )
+                                )
+                                  void api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`).then(
+                                    state.reload,
+                                  );
+                              }}
+                            >
+                              Revoke
+                            </button>
+                          ) : null}
+                        </td>
+                      ) : null}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </Loading>
+    </section>
+  );
+}
+
+/** "FR, CA:2019-05-01" → [{country: "FR"}, {country: "CA", since: "2019-05-01"}]. */
+const parseNationalities = (s: string) =>
+  list(s).map((x) => {
+    const [country, since] = x.split(":").map((p) => p.trim());
+    return since
+      ? { country: (country ?? "").toUpperCase(), since }
+      : { country: (country ?? "").toUpperCase() };
+  });
+
+function AddPrincipal({ onDone }: { onDone: () => void }) {
+  const [f, setF] = useState({
+    id: "",
+    citizenships: "",
+    residence: "",
+    organization: "",
+    assurance: "none",
+  });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [added, setAdded] = useState<string | null>(null);
+  const set = (k: keyof typeof f) => (v: string) => setF((s) => ({ ...s, [k]: v }));
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const body = {
+      id: f.id.trim(),
+      citizenships: parseNationalities(f.citizenships),
+      ...(f.residence.trim() ? { residence: f.residence.trim().toUpperCase() } : {}),
+      ...(f.organization.trim() ? { organization: f.organization.trim() } : {}),
+      assurance: f.assurance,
+    };
+    const checked = principalSchema.safeParse(body);
+    if (!checked.success) {
+      setErrors(zodErrors(checked.error));
+      setFormError("Some fields need attention.");
+      return;
+    }
+    try {
+      await api("POST", "/principals", body);
+      setAdded(body.id);
+      setErrors({});
+      setFormError(null);
+      setF({ id: "", citizenships: "", residence: "", organization: "", assurance: "none" });
+      onDone();
+    } catch (err) {
+      const r = submissionErrors(err);
+      setErrors(r.fields);
+      setFormError(r.form);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} noValidate aria-labelledby="add-principal">
+      <h2 id="add-principal">Add a principal</h2>
+      <FormError message={formError} />
+      {added ? <p className="notice">Principal {added} added.</p> : null}
+      <div className="grid2">
+        <TextField label="Principal id" name="id" value={f.id} onChange={set("id")} errors={errors} />
+        <TextField
+          label="Citizenships"
+          name="citizenships"
+          value={f.citizenships}
+          onChange={set("citizenships")}
+          errors={errors}
+          hint="Country codes, each optionally with the date acquired: FR, CA:2019-05-01"
+        />
+        <TextField
+          label="Residence"
+          name="residence"
+          value={f.residence}
+          onChange={set("residence")}
+          errors={errors}
+        />
+        <TextField
+          label="Organization"
+          name="organization"
+          value={f.organization}
+          onChange={set("organization")}
+          errors={errors}
+        />
+        <Select
+          label="Identity assurance"
+          name="assurance"
+          value={f.assurance}
+          options={ASSURANCE_LEVELS}
+          onChange={set("assurance")}
+          errors={errors}
+        />
+      </div>
+      <button type="submit">Add principal</button>
+    </form>
+  );
+}
+
+function CreateKey({ principals, onDone }: { principals: string[]; onDone: () => void }) {
+  const [principal, setPrincipal] = useState(principals[0] ?? "");
+  const [label, setLabel] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [created, setCreated] = useState<{ key: string; id: string; principal: string } | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const body = { principal, ...(label.trim() ? { label: label.trim() } : {}) };
+    const checked = keyCreation.safeParse(body);
+    if (!checked.success) return setErrors(zodErrors(checked.error));
+    try {
+      const r = await api<{ key: string; id: string; principal: string }>("POST", "/keys", body);
+      setCreated(r);
+      setLabel("");
+      setErrors({});
+      setFormError(null);
+      onDone();
+    } catch (err) {
+      const r = submissionErrors(err);
+      setErrors(r.fields);
+      setFormError(r.form);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} noValidate aria-labelledby="create-key">
+      <h3 id="create-key">Create an API key</h3>
+      <FormError message={formError} />
+      {created ? (
+        <div role="status">
+          <p>
+            <strong>
+              New key for {created.principal} ({created.id}). It is shown once: copy it now; it cannot be
+              shown again.
+            </strong>
+          </p>
+          <p className="secret" aria-label="New API key">
+            {created.key}
+          </p>
+          <div className="row">
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => void navigator.clipboard?.writeText(created.key)}
+            >
+              Copy
+            </button>
+            <button type="button" className="secondary" onClick={() => setCreated(null)}>
+              I have stored it
+            </button>
+          </div>
+        </div>
+      ) : null}
+      <div className="row">
+        <Select
+          label="Principal"
+          name="principal"
+          value={principal}
+          options={principals}
+          onChange={setPrincipal}
+          errors={errors}
+        />
+        <TextField
+          label="Label"
+          name="label"
+          value={label}
+          onChange={setLabel}
+          errors={errors}
+          hint="e.g. laptop"
+        />
+        <button type="submit">Create key</button>
+      </div>
+    </form>
+  );
+}

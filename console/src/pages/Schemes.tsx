@@ -1,0 +1,293 @@
+/**
+ * Scheme versions: the list (the active one marked), upload (every problem with its line and column,
+ * each a link into the text), the diff against the active version in words, activation and rollback.
+ */
+import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
+import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js";
+import type { SchemeChange } from "../../../src/scheme/diff.js";
+import { api, ApiError, listAll, type Problem } from "../api.js";
+import { FormError, TextArea, submissionErrors, zodErrors } from "../components/form.js";
+import { Loading, PageHeading, useLoad } from "../components/ui.js";
+import { can, type Me } from "../roles.js";
+import { Link, useLocation } from "../router.js";
+
+interface VersionSummary {
+  readonly id: string;
+  readonly version: number;
+  readonly name: string;
+  readonly digest: string;
+  readonly uploaded_by: string;
+  readonly uploaded_at: string;
+  readonly active: boolean;
+}
+interface Diff {
+  readonly identical: boolean;
+  readonly changes: SchemeChange[];
+  readonly text: string;
+}
+
+export function SchemesPage({ me }: { me: Me }) {
+  const { path } = useLocation();
+  const rest = path.slice("/schemes".length);
+  if (rest.startsWith("/")) return <VersionDetail me={me} version={decodeURIComponent(rest.slice(1))} />;
+  return <VersionList me={me} />;
+}
+
+function VersionList({ me }: { me: Me }) {
+  const state = useLoad(() => listAll<VersionSummary>("/schemes"), []);
+  return (
+    <section>
+      <PageHeading title="Scheme versions" />
+      <Loading state={state}>
+        {(versions) => (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Version</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Digest</th>
+                  <th scope="col">Uploaded by</th>
+                  <th scope="col">Uploaded (UTC)</th>
+                  <th scope="col">In force</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...versions].reverse().map((v) => (
+                  <tr key={v.id}>
+                    <td>
+                      <Link to={`/schemes/${v.version}`}>Version {v.version}</Link>
+                    </td>
+                    <td>{v.name}</td>
+                    <td className="mono">{v.digest.slice(0, 19)}…</td>
+                    <td>{v.uploaded_by}</td>
+                    <td>{v.uploaded_at.slice(0, 19).replace("T", " ")}</td>
+                    <td>{v.active ? <strong>active</strong> : ""}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Loading>
+      {can.manage(me) ? <Upload onDone={state.reload} /> : null}
+    </section>
+  );
+}
+
+export function DiffView({ diff }: { diff: Diff }) {
+  if (diff.identical) return <p>Identical to the active version.</p>;
+  return (
+    <ul className="diff">
+      {diff.changes.map((c, i) => (
+        <li key={i} className={c.kind === "added" ? "adds" : c.kind === "removed" ? "removes" : ""}>
+          {c.summary}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The textarea's offset of line `line`, column `column` (both 1-based). */
+function offsetOf(text: string, line: number, column: number): number {
+  let offset = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf("\n", offset);
+    if (nl < 0) return text.length;
+    offset = nl + 1;
+  }
+  return Math.min(text.length, offset + column - 1);
+}
+
+function Upload({ onDone }: { onDone: () => void }) {
+  const [yaml, setYaml] = useState("");
+  const [problems, setProblems] = useState<readonly Problem[]>([]);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [result, setResult] = useState<{ version: number; created: boolean; diff: Diff } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const form = useRef<HTMLFormElement>(null);
+
+  const jump = (p: Problem) => {
+    const area = form.current?.querySelector("textarea");
+    if (!area || p.line === undefined) return;
+    const at = offsetOf(yaml, p.line, p.column ?? 1);
+    area.focus();
+    area.setSelectionRange(at, at + 1);
+    // Chromium does not scroll a textarea to its selection: bring the line into view.
+    const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 20;
+    area.scrollTop = Math.max(0, (p.line - 4) * lineHeight);
+  };
+  const load = async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    if (file) setYaml(await file.text());
+  };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setResult(null);
+    const checked = schemeUpload.safeParse({ yaml });
+    if (!checked.success) return setErrors(zodErrors(checked.error));
+    setBusy(true);
+    try {
+      const r = await api<{ version: number; created: boolean; diff: Diff }>("POST", "/schemes", { yaml });
+      setResult(r);
+      setProblems([]);
+      setErrors({});
+      setFormError(null);
+      onDone();
+    } catch (err) {
+      const located = err instanceof ApiError ? err.problems.filter((p) => p.line !== undefined) : [];
+      setProblems(located);
+      if (located.length > 0) {
+        setErrors({
+          yaml: `${located.length} ${located.length === 1 ? "problem" : "problems"} in the file; see the list.`,
+        });
+        setFormError(null);
+      } else {
+        const s = submissionErrors(err);
+        setErrors(s.fields);
+        setFormError(s.form);
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      ref={form}
+      className="panel yaml-editor"
+      onSubmit={submit}
+      noValidate
+      aria-labelledby="upload-scheme"
+    >
+      <h2 id="upload-scheme">Upload a scheme version</h2>
+      <p className="hint">
+        Validated by the server; an upload never takes effect until an administrator activates it.
+      </p>
+      <FormError message={formError} />
+      <div className="field">
+        <label htmlFor="scheme-file">Load from a file</label>
+        <input id="scheme-file" type="file" accept=".yaml,.yml,text/yaml" onChange={(e) => void load(e)} />
+      </div>
+      {problems.length > 0 ? (
+        <div role="alert">
+          <h3>Problems</h3>
+          <ol className="problems">
+            {problems.map((p, i) => (
+              <li key={i}>
+                <button type="button" onClick={() => jump(p)}>
+                  line {p.line}, column {p.column ?? 1}
+                </button>
+                : {p.path ? `${p.path}: ` : ""}
+                {p.message}
+              </li>
+            ))}
+          </ol>
+        </div>
+      ) : null}
+      <TextArea
+        label="Scheme file (YAML)"
+        name="yaml"
+        value={yaml}
+        onChange={setYaml}
+        errors={errors}
+        rows={18}
+      />
+      <button type="submit" disabled={busy}>
+        Upload
+      </button>
+      {result ? (
+        <div role="status" className="panel">
+          <p className="notice">
+            {result.created
+              ? `Uploaded as version ${result.version}.`
+              : `Identical to version ${result.version}, which already exists.`}{" "}
+            <Link to={`/schemes/${result.version}`}>Review and activate version {result.version}</Link>
+          </p>
+          <h3>Changes against the active version</h3>
+          <DiffView diff={result.diff} />
+        </div>
+      ) : null}
+    </form>
+  );
+}
+
+function VersionDetail({ me, version }: { me: Me; version: string }) {
+  const state = useLoad(
+    () =>
+      api<VersionSummary & { yaml: string; diff: Diff }>("GET", `/schemes/${encodeURIComponent(version)}`),
+    [version],
+  );
+  return (
+    <section>
+      <p>
+        <Link to="/schemes">← All versions</Link>
+      </p>
+      <Loading state={state}>
+        {(v) => (
+          <>
+            <PageHeading title={`Scheme version ${v.version}`}>
+              {v.active ? <strong>active</strong> : null}
+            </PageHeading>
+            <p>
+              {v.name}, uploaded by {v.uploaded_by} on {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC;{" "}
+              <span className="mono">{v.digest}</span>
+            </p>
+            <div className="panel">
+              <h2>Changes against the active version</h2>
+              <DiffView diff={v.diff} />
+            </div>
+            <div className="panel placeholder" role="note">
+              <h2>What-if impact</h2>
+              <p>
+                Who gains and who loses access under this version, before it is activated: not available yet
+                (issue 15).
+              </p>
+            </div>
+            {can.activate(me) && !v.active ? <Activate version={v.version} onDone={state.reload} /> : null}
+            <details className="panel">
+              <summary>The scheme file</summary>
+              <pre className="mono">{v.yaml}</pre>
+            </details>
+          </>
+        )}
+      </Loading>
+    </section>
+  );
+}
+
+function Activate({ version, onDone }: { version: number; onDone: () => void }) {
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const active = useLoad(() => listAll<VersionSummary>("/schemes"), []);
+  const current = active.data?.find((v) => v.active)?.version;
+  const rollback = current !== undefined && version < current;
+  const label = rollback ? `Roll back to version ${version}` : `Activate version ${version}`;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const checked = schemeActivation.safeParse({ reason });
+    if (!checked.success) return setErrors(zodErrors(checked.error));
+    try {
+      await api("POST", `/schemes/${version}/activate`, { reason });
+      setErrors({});
+      setFormError(null);
+      onDone();
+    } catch (err) {
+      const s = submissionErrors(err);
+      setErrors(s.fields);
+      setFormError(s.form);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} noValidate aria-labelledby="activate-heading">
+      <h2 id="activate-heading">{label}</h2>
+      <p className="hint">
+        Takes effect on the next request, on every node; recorded in the audit log with the reason.
+      </p>
+      <FormError message={formError} />
+      <TextArea label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
+      <button type="submit">{label}</button>
+    </form>
+  );
+}

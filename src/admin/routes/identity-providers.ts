@@ -1,0 +1,202 @@
+/**
+ * Partners' identity providers (`/admin/v1/partners/{id}/identity-providers`) and the federated
+ * principals their tokens created (`/admin/v1/federated-principals`), which an officer can block
+ * one by one while the provider keeps issuing tokens.
+ */
+import { z } from "zod";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { isFederatedPrincipal } from "../../identity/federation.js";
+import { addProvider, checkProvider, PROVIDERS, providerSummary } from "../../identity/registry.js";
+import {
+  providerInputSchema,
+  providerUpdateSchema,
+  type PrincipalBlock,
+  type ProviderRecord,
+} from "../../identity/schema.js";
+import type { StoredRecord } from "../../store/index.js";
+import { zodProblems } from "../../yaml/index.js";
+import type { AdminDeps } from "../deps.js";
+import { pageQuery, paginate, route } from "../router.js";
+import { OFFICERS, READERS } from "./roles.js";
+import { reasonText } from "./text.js";
+
+const BLOCKS = "principal-block" as const;
+
+const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
+  revision: r.revision,
+  ...r.document,
+  ...(deps.keyStatus === undefined ? {} : { keys: deps.keyStatus(r.id) ?? null }),
+});
+
+async function live(deps: AdminDeps, partner: string, id: string): Promise<StoredRecord<ProviderRecord>> {
+  const r = await deps.store.records.get<ProviderRecord>(PROVIDERS, id);
+  if (r === undefined || r.document.removed !== null || r.document.partner !== partner) {
+    throw new ClearanceError("not-found", "not_found", `partner ${partner} has no identity provider ${id}`);
+  }
+  return r;
+}
+
+export const identityProviderRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/partners/{id}/identity-providers",
+    tag: "identity providers",
+    summary: "List a partner's identity providers",
+    roles: READERS,
+    query: z.object({ ...pageQuery }),
+    async handle({ deps, params, query }) {
+      const all = (await deps.store.records.list<ProviderRecord>(PROVIDERS))
+        .filter((r) => r.document.partner === params.id && r.document.removed === null)
+        .map((r) => view(r, deps));
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/partners/{id}/identity-providers",
+    tag: "identity providers",
+    summary: "Register an identity provider for a partner",
+    roles: OFFICERS,
+    status: 201,
+    body: providerInputSchema,
+    async handle({ deps, params, body, caller }) {
+      const doc = await addProvider(deps.store, deps.state(), params.id!, body, caller.id, deps.now());
+      await deps.changed();
+      return doc;
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/partners/{id}/identity-providers/{provider}",
+    tag: "identity providers",
+    summary: "Read an identity provider (and its key set's state on this node)",
+    roles: READERS,
+    async handle({ deps, params }) {
+      return view(await live(deps, params.id!, params.provider!), deps);
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/partners/{id}/identity-providers/{provider}",
+    tag: "identity providers",
+    summary: "Change an identity provider",
+    roles: OFFICERS,
+    body: providerUpdateSchema,
+    async handle({ deps, params, body, caller }) {
+      const r = await live(deps, params.id!, params.provider!);
+      const { reason, ...changes } = body;
+      const { partner, created_at, created_by, removed, ...current } = r.document;
+      // The same checks as a new registration, on the changed provider as a whole.
+      const parsed = providerInputSchema.safeParse({ ...current, ...changes });
+      if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
+      const merged = parsed.data;
+      const providers = await deps.store.records.list<ProviderRecord>(PROVIDERS);
+      checkProvider(deps.state(), providers, partner, merged);
+      const doc: ProviderRecord = { ...merged, partner, created_at, created_by, removed };
+      await deps.store.records.put(PROVIDERS, r.id, doc, r.revision, {
+        actor: caller.id,
+        action: "identity-provider.update",
+        details: {
+          partner,
+          changed: Object.keys(changes),
+          ...providerSummary(merged),
+          reason: reason ?? null,
+        },
+      });
+      await deps.changed();
+      return doc;
+    },
+  }),
+  route({
+    method: "DELETE",
+    path: "/admin/v1/partners/{id}/identity-providers/{provider}",
+    tag: "identity providers",
+    summary: "Remove an identity provider (its tokens are refused from then on)",
+    roles: OFFICERS,
+    query: z.object({ reason: reasonText().optional() }),
+    async handle({ deps, params, query, caller }) {
+      const r = await live(deps, params.id!, params.provider!);
+      const reason = query.reason ?? "removed";
+      const doc: ProviderRecord = { ...r.document, removed: { at: deps.now(), by: caller.id, reason } };
+      await deps.store.records.put(PROVIDERS, r.id, doc, r.revision, {
+        actor: caller.id,
+        action: "identity-provider.remove",
+        details: { partner: r.document.partner, issuer: r.document.issuer, reason },
+      });
+      await deps.changed();
+      return { id: r.id, removed: true };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/federated-principals",
+    tag: "identity providers",
+    summary: "List principals created from partner tokens",
+    roles: READERS,
+    query: z.object({
+      ...pageQuery,
+      provider: z.string().optional(),
+      partner: z.string().optional(),
+    }),
+    async handle({ deps, query }) {
+      const blocks = await blockMap(deps);
+      const all = (await deps.store.federated.list())
+        .filter(
+          (p) =>
+            (query.provider === undefined || p.provider === query.provider) &&
+            (query.partner === undefined || p.partner === query.partner),
+        )
+        .map((p) => ({ ...p, source: `identity provider ${p.provider}`, blocked: blocks.get(p.id) ?? null }));
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/admin/v1/federated-principals/{id}",
+    tag: "identity providers",
+    summary: "Read a federated principal",
+    roles: READERS,
+    async handle({ deps, params }) {
+      const p = await deps.store.federated.get(params.id!);
+      if (p === undefined)
+        throw new ClearanceError("not-found", "not_found", `no federated principal ${params.id}`);
+      const blocks = await blockMap(deps);
+      return { ...p, source: `identity provider ${p.provider}`, blocked: blocks.get(p.id) ?? null };
+    },
+  }),
+  block("block", true),
+  block("unblock", false),
+];
+
+async function blockMap(deps: AdminDeps): Promise<Map<string, PrincipalBlock>> {
+  const blocks = await deps.store.records.list<PrincipalBlock>(BLOCKS);
+  return new Map(blocks.filter((b) => b.document.blocked).map((b) => [b.id, b.document]));
+}
+
+function block(verb: "block" | "unblock", blocked: boolean) {
+  return route({
+    method: "POST",
+    path: `/admin/v1/federated-principals/{id}/${verb}`,
+    tag: "identity providers",
+    summary: blocked
+      ? "Block a federated principal (its provider's tokens for it are refused)"
+      : "Unblock a federated principal",
+    roles: OFFICERS,
+    body: z.strictObject({ reason: reasonText() }),
+    async handle({ deps, params, body, caller }) {
+      const id = params.id!;
+      // A principal not seen yet may be blocked too: an id is all it takes.
+      if (!isFederatedPrincipal(id))
+        throw new ClearanceError("invalid", "invalid_id", `${id} is not a federated principal's id (fed:…)`);
+      const existing = await deps.store.records.get<PrincipalBlock>(BLOCKS, id);
+      const doc: PrincipalBlock = { blocked, reason: body.reason, at: deps.now(), by: caller.id };
+      await deps.store.records.put(BLOCKS, id, doc, existing?.revision ?? 0, {
+        actor: caller.id,
+        action: `federated-principal.${verb}`,
+        details: { reason: body.reason },
+      });
+      await deps.changed();
+      return { id, blocked, reason: body.reason };
+    },
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Reports over the admin API: the jurisdiction footprint (JSON, CSV or HTML), and the what-if of a
+ * scheme version against the policy in force. Both read the audit log from this node's published
+ * tiles, in full, before answering: they are for compliance work, not for the hot path.
+ */
+import { z } from "zod";
+import type { ControlState } from "../../control/state.js";
+import { ClearanceError } from "../../errors/index.js";
+import { footprintReport } from "../../report/footprint.js";
+import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
+import { parsePeriod } from "../../report/period.js";
+import { candidateScheme, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
+import type { AdminDeps } from "../deps.js";
+import { RawBody, route } from "../router.js";
+import { READERS } from "./roles.js";
+
+const CONTENT_TYPE = {
+  csv: "text/csv; charset=utf-8",
+  html: "text/html; charset=utf-8",
+} as const;
+
+function auditOf(deps: AdminDeps) {
+  if (deps.audit === undefined) {
+    throw new ClearanceError("unavailable", "no_audit_log", "this server has no audit log to report from");
+  }
+  return deps.audit;
+}
+
+function versionOf(state: ControlState, version: string) {
+  const v = state.versions.find((r) => r.id === version);
+  if (v === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${version}`);
+  return v;
+}
+
+const index = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,19})$/, "expected a log index")
+  .transform((s) => BigInt(s));
+
+/** A version's what-if against the policy in force (the activation's impact when no history is asked). */
+export async function versionWhatIf(
+  deps: AdminDeps,
+  version: string,
+  options: { days?: number; from_index?: bigint; to_index?: bigint; examples?: number } = {},
+): Promise<WhatIfReport> {
+  const state = deps.state();
+  const v = versionOf(state, version);
+  const audit = auditOf(deps);
+  const range =
+    options.from_index === undefined && options.to_index === undefined
+      ? undefined
+      : {
+          ...(options.from_index === undefined ? {} : { from: options.from_index }),
+          ...(options.to_index === undefined ? {} : { to: options.to_index }),
+        };
+  return whatIfReport({
+    store: deps.store,
+    source: audit.source,
+    active: state.scheme,
+    candidate: candidateScheme(v.document.text, `version ${v.id}`, state),
+    pseudonymKey: audit.pseudonymKey,
+    now: new Date(deps.now()),
+    seenDays: deps.whatIf?.seenDays ?? 30,
+    examples: options.examples ?? deps.whatIf?.examples ?? 5,
+    ...(options.days === undefined ? {} : { days: options.days }),
+    ...(range === undefined ? {} : { range }),
+  });
+}
+
+export const reportRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/reports/footprint",
+    tag: "reports",
+    summary: "The jurisdiction footprint: served (from the audit log) and policy (from the scheme in force)",
+    roles: READERS,
+    query: z.strictObject({
+      from: z.string().optional(),
+      to: z.string().optional(),
+      format: z.enum(FORMATS).default("json"),
+      table: z.enum(FOOTPRINT_TABLES).default("served"),
+    }),
+    async handle({ deps, query }) {
+      const audit = auditOf(deps);
+      const now = new Date(deps.now());
+      const report = await footprintReport({
+        store: deps.store,
+        source: audit.source,
+        scheme: deps.state().scheme,
+        period: parsePeriod(query.from, query.to, now),
+        pseudonymKey: audit.pseudonymKey,
+        now,
+      });
+      if (query.format === "json") return report;
+      return new RawBody(CONTENT_TYPE[query.format], renderFootprint(report, query.format, query.table));
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/admin/v1/schemes/{version}/what-if",
+    tag: "schemes",
+    summary: "What-if: who gains and who loses access if this scheme version is activated",
+    roles: READERS,
+    body: z.strictObject({
+      days: z.number().int().positive().max(3650).optional(),
+      from_index: index.optional(),
+      to_index: index.optional(),
+      examples: z.number().int().positive().max(1000).optional(),
+      format: z.enum(["json", "csv", "html", "text"]).default("json"),
+    }),
+    async handle({ deps, params, body }) {
+      const { format, ...options } = body;
+      const report = await versionWhatIf(deps, params.version ?? "", options);
+      if (format === "json") return report;
+      const type = format === "text" ? "text/plain; charset=utf-8" : CONTENT_TYPE[format];
+      return new RawBody(type, renderWhatIf(report, format));
+    },
+  }),
+];

@@ -1,0 +1,183 @@
+/**
+ * `clearance report footprint`: the jurisdiction footprint from the data directory (or the store
+ * clearance.yaml names) and its audit log, as CSV, JSON or a self-contained HTML page. The report is
+ * built whole in memory and written only then (a file: written aside and renamed), so a failure
+ * never leaves half a report behind.
+ */
+import cliProgress from "cli-progress";
+import { Option, type Command } from "commander";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openSource, type LogSource } from "../../audit/source.js";
+import { loadConfigFile } from "../../config/index.js";
+import { buildState, ControlStateError, type ControlState } from "../../control/state.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { footprintReport } from "../../report/footprint.js";
+import {
+  FOOTPRINT_TABLES,
+  FORMATS,
+  renderFootprint,
+  type Format,
+  type FootprintTable,
+} from "../../report/format.js";
+import { parsePeriod } from "../../report/period.js";
+import { openStore, type Store } from "../../store/index.js";
+import { processIo, type Io } from "../io.js";
+import type { Outcome } from "../outcome.js";
+
+/** Below this many entries a bar would only flicker. */
+const PROGRESS_THRESHOLD = 10_000;
+
+export interface Where {
+  readonly dataDir?: string;
+  readonly config?: string;
+  readonly log?: string;
+}
+
+export interface Opened {
+  readonly store: Store;
+  readonly state: ControlState;
+  readonly source: LogSource;
+  readonly pseudonymKey: string | null;
+}
+
+const usage = (message: string) => new InvalidInputError([{ code: "usage", path: [], message }]);
+
+/** The store, the policy in force from it, the audit log and the pseudonym key, as a gateway has them. */
+export async function withDeployment<T>(where: Where, work: (o: Opened) => Promise<T>): Promise<T> {
+  const config = where.config === undefined ? undefined : loadConfigFile(where.config);
+  const dataDir = where.dataDir ?? config?.file.data_dir ?? ".clearance";
+  const store = await openStore({
+    driver: config?.file.store.driver ?? "sqlite",
+    dataDir,
+    ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
+  });
+  try {
+    let state: ControlState;
+    try {
+      state = buildState((await store.snapshot()).records);
+    } catch (err) {
+      if (err instanceof ControlStateError)
+        throw usage(`${dataDir}: ${err.message} (start the gateway once)`);
+      throw err;
+    }
+    let source: LogSource;
+    try {
+      source = openSource(where.log ?? join(dataDir, "audit"));
+    } catch (err) {
+      throw usage(`--log: ${(err as Error).message}`);
+    }
+    return await work({ store, state, source, pseudonymKey: config?.pseudonymKey ?? null });
+  } finally {
+    await store.close();
+  }
+}
+
+/** A bar on stderr for long reads; only on the process's own terminal. */
+export function progressBar(io: Io, what: string) {
+  let bar: cliProgress.SingleBar | null = null;
+  const enabled = io === processIo && process.stderr.isTTY === true;
+  return {
+    update(done: number, total: number) {
+      if (!enabled || total <= PROGRESS_THRESHOLD) return;
+      if (bar === null) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            clearOnComplete: true,
+            hideCursor: true,
+            format: `${what} [{bar}] {percentage}% | {value}/{total} entries | ETA {eta_formatted}`,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0);
+      }
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** Writes the output whole: to a file beside its final name, then renamed; or to stdout. */
+export function writeOutput(io: Io, out: string | undefined, text: string): void {
+  if (out === undefined) return io.stdout(text);
+  const tmp = `${out}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, out);
+  } catch (err) {
+    throw usage(`--out: cannot write ${out}: ${(err as Error).message}`);
+  }
+}
+
+/** A ClearanceError (an unreadable log, an empty period) said plainly: exit 1, nothing written. */
+export async function reporting(io: Io, outcome: Outcome, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (!(err instanceof ClearanceError)) throw err;
+    io.stderr(`clearance: ${err.code}: ${err.message}\n`);
+    outcome.exitCode = err.kind === "invalid" ? 2 : 1;
+  }
+}
+
+export const WHERE_OPTIONS = [
+  ["--data-dir <dir>", "the gateway's data directory: store and audit log (default: .clearance)"],
+  ["--config <file>", "use the store and pseudonym key clearance.yaml names"],
+  ["--log <dir|url>", "the audit log (default: <data-dir>/audit; or a gateway's http://host:port/audit)"],
+] as const;
+
+interface FootprintOpts extends Where {
+  from?: string;
+  to?: string;
+  format: Format;
+  table: FootprintTable;
+  out?: string;
+}
+
+export function registerReport(program: Command, io: Io, outcome: Outcome): void {
+  const report = program.command("report").description("reports from the audit log and the policy in force");
+  const footprint = report
+    .command("footprint")
+    .description(
+      "the jurisdiction footprint: decisions by location, nationality, organization, model and outcome; " +
+        "license and grant use; who each model is served to, per country",
+    )
+    .option("--from <date>", "start of the period (YYYY-MM-DD or ISO date-time; default: the log's start)")
+    .option("--to <date>", "end of the period (a date includes that day; default: now)")
+    .addOption(new Option("--format <format>", "output format").choices(FORMATS).default("json"))
+    .addOption(
+      new Option("--table <table>", "with --format csv: the table to write")
+        .choices(FOOTPRINT_TABLES)
+        .default("served"),
+    )
+    .option("--out <file>", "write to this file (default: stdout)");
+  for (const [flags, description] of WHERE_OPTIONS) footprint.option(flags, description);
+  footprint.action((opts: FootprintOpts) =>
+    reporting(io, outcome, () =>
+      withDeployment(opts, async (d) => {
+        const now = new Date();
+        const period = parsePeriod(opts.from, opts.to, now);
+        const bar = progressBar(io, "reading the log");
+        try {
+          const r = await footprintReport({
+            store: d.store,
+            source: d.source,
+            scheme: d.state.scheme,
+            period,
+            pseudonymKey: d.pseudonymKey,
+            now,
+            onProgress: bar.update,
+          });
+          bar.stop();
+          writeOutput(io, opts.out, renderFootprint(r, opts.format, opts.table));
+          if (opts.out !== undefined) {
+            io.stderr(`wrote ${opts.out}: ${r.served.decisions} decisions, ${r.served.rows.length} rows\n`);
+          }
+        } finally {
+          bar.stop();
+        }
+      }),
+    ),
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * The one hook monitoring has on the request path. The gateway fills an Observation as a request
+ * goes (plain field writes: no I/O, no allocation beyond the object itself) and, once the response
+ * has ended or the connection closed, hands it to the configured RequestObserver — once per
+ * request. Metrics, the access log, traces and the anomaly detectors all live behind that call
+ * (src/monitoring, src/alerts); the gateway knows nothing of them.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Decision, Principal } from "../policy/index.js";
+import type { UpstreamResponse } from "../upstream/types.js";
+
+export interface RequestObserver {
+  /** Once per request, after its response ended (or its connection closed). Must not throw. */
+  observe(request: ObservedRequest): void;
+  /**
+   * Headers for the upstream request of a forwarded call (W3C trace context). Called once per
+   * forwarded request, just before it is sent.
+   */
+  upstreamHeaders?(request: ObservedRequest, incoming: IncomingHttpHeaders): Record<string, string>;
+}
+
+/** What one request was, as the observer sees it. Times are `performance.now()` milliseconds. */
+export interface ObservedRequest {
+  readonly requestId: string;
+  readonly method: string;
+  /** The URL path without its query. */
+  readonly path: string;
+  /** Wall-clock start (ms since the epoch). */
+  readonly startedAt: number;
+  readonly start: number;
+  /** When the response ended or the connection closed. */
+  readonly end: number;
+  readonly status: number;
+  /** x-clearance-reason as answered: the decision's reason, or the refusal's error code. */
+  readonly reason: string;
+  readonly decision: Decision | null;
+  readonly principal: Principal | null;
+  /** The credential the caller presented: an API key id (never its secret), or what identity names. */
+  readonly credential: string | null;
+  readonly location: string | null;
+  /** The peer address and any X-Forwarded-For (for networks a key is used from). */
+  readonly peer: string | undefined;
+  readonly forwardedFor: string | undefined;
+  /** The client's W3C trace context, if it sent one. */
+  readonly traceparent: string | undefined;
+  /** The decision's entry in the audit log, once durable. */
+  readonly auditIndex: bigint | null;
+  readonly decided: number | null;
+  readonly recorded: number | null;
+  /** Sent to the upstream; its response headers; its first body chunk. */
+  readonly forwarded: number | null;
+  readonly answered: number | null;
+  readonly firstChunk: number | null;
+  /** The upstream answered with an event stream. */
+  readonly streamed: boolean;
+  readonly inputTokens: number | null;
+  readonly outputTokens: number | null;
+  /** Whatever the observer keeps with the request (its trace span, for instance). */
+  slot: unknown;
+}
+
+export class Observation implements ObservedRequest {
+  readonly startedAt = Date.now();
+  readonly start = performance.now();
+  end = 0;
+  status = 0;
+  reason = "none";
+  decision: Decision | null = null;
+  principal: Principal | null = null;
+  credential: string | null = null;
+  location: string | null = null;
+  peer: string | undefined;
+  forwardedFor: string | undefined;
+  traceparent: string | undefined;
+  auditIndex: bigint | null = null;
+  decided: number | null = null;
+  recorded: number | null = null;
+  forwarded: number | null = null;
+  answered: number | null = null;
+  firstChunk: number | null = null;
+  streamed = false;
+  inputTokens: number | null = null;
+  outputTokens: number | null = null;
+  slot: unknown = undefined;
+
+  constructor(
+    private readonly observer: RequestObserver | undefined,
+    readonly requestId: string,
+    readonly method: string,
+    readonly path: string,
+  ) {}
+
+  /** Starts observing `res`: the observer is called once, when it closes. */
+  static begin(
+    observer: RequestObserver | undefined,
+    requestId: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+  ): Observation {
+    const o = new Observation(observer, requestId, req.method ?? "GET", path);
+    if (observer === undefined) return o;
+    o.peer = req.socket.remoteAddress;
+    const xff = req.headers["x-forwarded-for"];
+    o.forwardedFor = typeof xff === "string" ? xff : undefined;
+    const parent = req.headers.traceparent;
+    o.traceparent = typeof parent === "string" ? parent : undefined;
+    res.once("close", () => {
+      o.end = performance.now();
+      o.status = res.statusCode;
+      o.reason = String(res.getHeader("x-clearance-reason") ?? "none");
+      // "close" can come before the handler's last steps (the usage it metered): they run first.
+      setImmediate(() => observer.observe(o));
+    });
+    return o;
+  }
+
+  decide(credential: string, principal: Principal, decision: Decision, location: string | null): void {
+    this.decided = performance.now();
+    this.credential = credential;
+    this.principal = principal;
+    this.decision = decision;
+    this.location = location;
+  }
+
+  record(index: bigint): void {
+    this.recorded = performance.now();
+    this.auditIndex = index;
+  }
+
+  /** Marks the upstream call's start; the headers to add to it (trace context). */
+  forward(incoming: IncomingHttpHeaders): Record<string, string> | undefined {
+    this.forwarded = performance.now();
+    return this.observer?.upstreamHeaders?.(this, incoming);
+  }
+
+  answer(upstream: UpstreamResponse): void {
+    this.answered = performance.now();
+    this.streamed = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
+    // Registered before the relay's own listener, in the same tick: no chunk is missed by either.
+    // Error bodies are read another way by the relay, so they are left alone.
+    if (this.observer !== undefined && upstream.status >= 200 && upstream.status < 300)
+      upstream.body.once("data", () => (this.firstChunk = performance.now()));
+  }
+
+  use(usage: { readonly input: number; readonly output: number } | null): void {
+    if (usage === null) return;
+    this.inputTokens = usage.input;
+    this.outputTokens = usage.output;
+  }
+}

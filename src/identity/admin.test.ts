@@ -1,0 +1,245 @@
+/**
+ * Managing identity providers: the CLI (`clearance remote partners idp …`, `remote federated …`)
+ * against a running gateway and a real OpenID provider; every change an audit entry; removing a
+ * provider, suspending its partner or blocking one principal refuses tokens from then on; bad
+ * configurations refused, naming the field.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeBundle } from "../audit/tiles.js";
+import type { Io } from "../cli/io.js";
+import { run } from "../cli/program.js";
+import { parseConfig } from "../config/index.js";
+import { asAdmin, call } from "../testing/admin.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
+
+let idp: TestIdp;
+let t: TestGateway;
+
+beforeAll(async () => {
+  idp = await startTestIdp({
+    people: {
+      ada: { nationality: ["GB"], acr: "high" },
+      bea: { nationality: ["GB"], acr: "high" },
+    },
+  });
+  t = await startTestGateway();
+}, 30_000);
+afterAll(async () => {
+  await t?.gateway.close();
+  await idp?.close();
+});
+
+async function cli(args: string[]) {
+  const saved = process.env.CLEARANCE_TOKEN;
+  process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
+  try {
+    const code = await run([...args, "--url", t.url], io);
+    return { code, out, err };
+  } finally {
+    if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
+    else process.env.CLEARANCE_TOKEN = saved;
+  }
+}
+
+async function ask(person: string) {
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${await idp.token(person)}`,
+      "content-type": "application/json",
+      "x-test-country": "GB",
+    },
+    body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  const body = (await res.json()) as { error?: { code: string; message: string } };
+  return { status: res.status, reason: res.headers.get("x-clearance-reason"), code: body.error?.code };
+}
+
+async function adminEntries(): Promise<{ action: string; object: { id: string }; actor: string }[]> {
+  await t.gateway.audit.log.publish();
+  const size = t.gateway.audit.log.published!.size;
+  const out: { type: string; action: string; object: { id: string }; actor: string }[] = [];
+  for (let i = 0n; i * 256n < size; i++) {
+    const width = size - i * 256n >= 256n ? 256 : Number(size % 256n);
+    const path = `tile/entries/${String(i).padStart(3, "0")}${width === 256 ? "" : `.p/${width}`}`;
+    const res = await fetch(`${t.url}/audit/${path}`);
+    for (const e of decodeBundle(Buffer.from(await res.arrayBuffer()), width))
+      out.push(JSON.parse(e.toString()));
+  }
+  return out.filter((e) => e.type === "admin");
+}
+
+describe("clearance remote partners idp", () => {
+  it("adds a provider by OIDC discovery; its tokens are accepted; show names the keys the gateway holds", async () => {
+    const add = await cli([
+      "remote",
+      "partners",
+      "idp",
+      "add",
+      "g7-fvey",
+      "--id",
+      "uk-gov",
+      "--issuer",
+      idp.issuer,
+      "--audience",
+      AUDIENCE,
+      "--max-assurance",
+      "attested",
+    ]);
+    expect(add.err).toBe("");
+    expect(add.code).toBe(0);
+    expect(add.out).toMatch(/registered identity provider uk-gov for partner g7-fvey/);
+    // The mapping by file: claims and assurance.
+    const upd = await cli([
+      "remote",
+      "partners",
+      "idp",
+      "update",
+      "g7-fvey",
+      "uk-gov",
+      "--file",
+      mappingFile(),
+      "--reason",
+      "claims",
+    ]);
+    expect(upd.code).toBe(0);
+    const r = await ask("ada");
+    expect(r).toMatchObject({ status: 200, reason: "partner-country" });
+    const list = await cli(["remote", "partners", "idp", "list", "g7-fvey"]);
+    expect(list.out).toMatch(
+      /uk-gov\s+http:\/\/127\.0\.0\.1:\d+\s+urn:clearance:gateway\s+OIDC discovery\s+attested/,
+    );
+    const show = await cli(["remote", "partners", "idp", "show", "g7-fvey", "uk-gov"]);
+    expect(show.out).toMatch(/keys held\s+key-1/);
+  });
+
+  it("lists the federated principal with its source, blocks it alone, and unblocks it", async () => {
+    await t.gateway.identity.flush();
+    const list = await cli(["remote", "federated", "list", "--provider", "uk-gov"]);
+    expect(list.out).toMatch(/fed:uk-gov:ada\s+g7-fvey\s+GB\s+-\s+attested/);
+    const show = await cli(["remote", "federated", "show", "fed:uk-gov:ada"]);
+    expect(show.out).toMatch(/source\s+identity provider uk-gov \(partner g7-fvey/);
+    expect(
+      (await cli(["remote", "federated", "block", "fed:uk-gov:ada", "--reason", "left the agency"])).code,
+    ).toBe(0);
+    expect(await ask("ada")).toMatchObject({ status: 401, code: "principal-blocked" });
+    expect(await ask("bea")).toMatchObject({ status: 200 });
+    await cli(["remote", "federated", "unblock", "fed:uk-gov:ada", "--reason", "back"]);
+    expect(await ask("ada")).toMatchObject({ status: 200 });
+  });
+
+  it("refuses the partner's tokens while the partner is suspended", async () => {
+    await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/status", { status: "suspended", reason: "review" });
+    expect(await ask("ada")).toMatchObject({ status: 401, code: "partner-not-active" });
+    await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/status", { status: "active", reason: "cleared" });
+    expect(await ask("ada")).toMatchObject({ status: 200 });
+  });
+
+  it("removes a provider: its tokens are refused from then on", async () => {
+    const rm = await cli([
+      "remote",
+      "partners",
+      "idp",
+      "remove",
+      "g7-fvey",
+      "uk-gov",
+      "--reason",
+      "replaced",
+    ]);
+    expect(rm.code).toBe(0);
+    expect(await ask("ada")).toMatchObject({ status: 401, code: "unknown-issuer" });
+    const gone = await cli(["remote", "partners", "idp", "show", "g7-fvey", "uk-gov"]);
+    expect(gone.code).toBe(1);
+  });
+
+  it("records every change in the audit log", async () => {
+    const actions = (await adminEntries()).map((e) => `${e.action} ${e.object.id}`);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        "identity-provider.add uk-gov",
+        "identity-provider.update uk-gov",
+        "identity-provider.remove uk-gov",
+        "federated-principal.block fed:uk-gov:ada",
+        "federated-principal.unblock fed:uk-gov:ada",
+      ]),
+    );
+  });
+});
+
+describe("bad configurations are refused, naming the field", () => {
+  it("HS256 and none can never be configured", async () => {
+    for (const alg of ["HS256", "none"]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/g7-fvey/identity-providers", {
+        id: "bad",
+        issuer: "https://bad.example",
+        audiences: ["x"],
+        algorithms: [alg],
+      });
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(r.body)).toMatch(
+        /"path":"algorithms\[0\]","message":"(HS256|none) cannot be configured/,
+      );
+    }
+  });
+
+  it("one provider per issuer; an unknown partner is 404", async () => {
+    const body = { id: "first", issuer: "https://same.example", audiences: ["x"] };
+    await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", body, 201);
+    const clash = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/uk-aisi/identity-providers", {
+      ...body,
+      id: "second",
+    });
+    expect(clash.status).toBe(400);
+    expect(JSON.stringify(clash.body)).toMatch(/already registered as first/);
+    const unknown = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/nobody/identity-providers", {
+      ...body,
+      id: "third",
+      issuer: "https://third.example",
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("the config file's bootstrap list is checked when the config is loaded", () => {
+    const text = `scheme: g7-trusted-partners.yaml
+providers: { demo: { type: demo } }
+default_provider: demo
+identity:
+  providers:
+    - { partner: g7-fvey, id: x, issuer: "https://x.example", audiences: [a], algorithms: [HS256] }
+`;
+    expect(() => parseConfig(text, join("examples", "idp.yaml"), {})).toThrow(
+      /idp\.yaml:6:\d+: identity\.providers\[0\]\.algorithms\[0\]: HS256 cannot be configured/,
+    );
+  });
+
+  it("the admin API's OpenAPI document describes the identity-provider routes", async () => {
+    const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/admin/v1/partners/{id}/identity-providers",
+        "/admin/v1/partners/{id}/identity-providers/{provider}",
+        "/admin/v1/federated-principals",
+        "/admin/v1/federated-principals/{id}/block",
+      ]),
+    );
+  });
+});
+
+function mappingFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-idp-"));
+  const path = join(dir, "mapping.json");
+  writeFileSync(
+    path,
+    JSON.stringify({ claims: { citizenships: "nationality" }, assurance: { acr: { high: "attested" } } }),
+  );
+  return path;
+}

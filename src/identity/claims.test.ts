@@ -1,0 +1,182 @@
+/** Claim mapping, the scope of vouching and strict token parts: pure functions, tested directly. */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { explain } from "../policy/index.js";
+import { mapClaims, readClaim } from "./claims.js";
+import { decodePart, hasDuplicateMember } from "./json.js";
+import { providerInputSchema } from "./schema.js";
+import { vouch, type Reach } from "./scope.js";
+
+const provider = (over: Record<string, unknown> = {}) =>
+  providerInputSchema.parse({
+    id: "de-gov",
+    issuer: "https://id.example.de",
+    audiences: ["clearance"],
+    claims: { citizenships: "person.nationalities", residence: "address.country", organization: "org" },
+    assurance: {
+      level: "self",
+      acr: { high: "attested", substantial: "verified" },
+      amr: { hwk: "verified" },
+    },
+    max_assurance: "verified",
+    ...over,
+  });
+
+const G7: Reach = {
+  kind: "country",
+  partner: "g7",
+  countries: new Set(["DE", "FR", "GB", "US", "CA", "IT", "JP"]),
+  adverse: new Set(["IR", "KP", "CN", "RU"]),
+};
+const token = {
+  principalId: "fed:de-gov:anna",
+  issuer: "https://id.example.de",
+  provider: "de-gov",
+  keyId: "k1",
+  subject: "anna",
+};
+
+describe("claim paths", () => {
+  it("reads nested members, array items, and whole names with dots (URL claims)", () => {
+    const claims = { a: { b: [{ c: "x" }] }, "https://example.com/nat": "DE", "a.b": "whole" };
+    expect(readClaim(claims, "a.b[0].c")).toBe("x");
+    expect(readClaim(claims, "https://example.com/nat")).toBe("DE");
+    expect(readClaim(claims, ["a", "b", 0, "c"])).toBe("x");
+    expect(readClaim(claims, "a.b")).toBe("whole");
+    expect(readClaim(claims, "a.__proto__")).toBeUndefined();
+    expect(readClaim(claims, "a.b[5]")).toBeUndefined();
+  });
+});
+
+describe("claim mapping", () => {
+  it("maps lists of codes and objects with dates; unreadable values are set aside with the reason", () => {
+    const facts = mapClaims(provider(), {
+      person: {
+        nationalities: [{ country: "de", since: "2001-02-03" }, "FR", "XX", { country: "IT", since: "soon" }],
+      },
+      address: { country: "DE" },
+    });
+    expect(facts.citizenships.map((c) => c.value)).toEqual([
+      { country: "DE", since: "2001-02-03" },
+      { country: "FR", since: null },
+    ]);
+    expect(facts.unreadable.map((u) => u.why)).toEqual([
+      "not an ISO 3166-1 alpha-2 country code",
+      "since is not a date",
+    ]);
+    expect(facts.residence?.value).toBe("DE");
+  });
+
+  it("takes the highest acr/amr level, capped at the provider's maximum", () => {
+    expect(mapClaims(provider(), { acr: "substantial" }).assurance.level).toBe("verified");
+    const capped = mapClaims(provider(), { acr: "high" }).assurance;
+    expect(capped.level).toBe("verified");
+    expect(capped.why).toMatch(/capped at verified/);
+    expect(mapClaims(provider(), { amr: ["pwd", "hwk"] }).assurance.level).toBe("verified");
+    expect(mapClaims(provider(), {}).assurance.level).toBe("self");
+  });
+});
+
+describe("scope of vouching", () => {
+  it("a country partner's provider: its countries' nationalities; never organization; the rest set aside", () => {
+    const facts = mapClaims(provider(), {
+      person: { nationalities: ["DE", "BR"] },
+      address: { country: "BR" },
+      org: "uk-aisi",
+    });
+    const v = vouch(G7, facts, token);
+    expect(v.principal.citizenships).toEqual([{ country: "DE", since: null }]);
+    expect(v.principal.residence).toBeNull();
+    expect(v.principal.organization).toBeNull();
+    expect(v.basis.set_aside.map((c) => [c.fact, c.value])).toEqual([
+      ["citizenships", "BR"],
+      ["residence", "BR"],
+      ["organization", "uk-aisi"],
+    ]);
+  });
+
+  it("believes an embargoed or restricted nationality from any source", () => {
+    const v = vouch(G7, mapClaims(provider(), { person: { nationalities: ["DE", "RU"] } }), token);
+    expect(v.principal.citizenships?.map((c) => c.country)).toEqual(["DE", "RU"]);
+    expect(v.basis.used[1]).toMatch(/believed from any source/);
+  });
+
+  it("an organization partner's provider: membership of that organization only", () => {
+    const org: Reach = {
+      kind: "organization",
+      partner: "uk-aisi",
+      countries: new Set(["GB"]),
+      adverse: new Set(),
+    };
+    expect(vouch(org, mapClaims(provider(), {}), token).principal.organization).toBe("uk-aisi");
+    const other = vouch(
+      org,
+      mapClaims(provider(), { org: "acme", person: { nationalities: ["GB", "FR"] } }),
+      token,
+    );
+    expect(other.principal.organization).toBeNull();
+    expect(other.principal.citizenships).toEqual([{ country: "GB", since: null }]);
+    expect(other.basis.set_aside.map((c) => c.fact)).toEqual(["citizenships", "organization"]);
+  });
+
+  it("the decision's explanation names each claim set aside and why", () => {
+    const v = vouch(G7, mapClaims(provider(), { person: { nationalities: ["BR"] } }), token);
+    const text = explain({
+      decision: "deny",
+      reason: "no-authorization",
+      model: "m",
+      served_model: null,
+      grant: null,
+      checks: [],
+      scheme: { name: "s", digest: "d" },
+      identity: v.basis,
+    });
+    expect(text).toContain(
+      "set aside: citizenships BR (claim person.nationalities): BR is outside country partner g7's countries",
+    );
+  });
+});
+
+describe("provider configuration", () => {
+  it("refuses HS* and none, and private or symmetric inline keys", () => {
+    for (const alg of ["HS256", "none"]) {
+      const r = providerInputSchema.safeParse({ ...provider(), algorithms: [alg] });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.message).toMatch(/cannot be configured/);
+    }
+    const sym = providerInputSchema.safeParse({
+      ...provider(),
+      jwks: { keys: [{ kty: "oct", k: "c2VjcmV0" }] },
+    });
+    expect(sym.success).toBe(false);
+  });
+});
+
+describe("token parts", () => {
+  const b64 = (s: string) => Buffer.from(s).toString("base64url");
+  it("refuses duplicate members, bad base64url, non-objects and bad UTF-8", () => {
+    expect(decodePart(b64('{"alg":"RS256","alg":"none"}'))).toBe("duplicate");
+    expect(decodePart(b64('{"a":{"x":1,"x":2}}'))).toBe("duplicate");
+    expect(decodePart(b64('{"a":[{"x":1},{"x":2}],"b":"x"}'))).toEqual({ a: [{ x: 1 }, { x: 2 }], b: "x" });
+    expect(decodePart(b64('{"\\u0061":1,"a":2}'))).toBe("duplicate");
+    expect(decodePart("eyJ+")).toBe("base64");
+    expect(decodePart(b64("[1]"))).toBe("not-object");
+    expect(decodePart(b64("{"))).toBe("json");
+    expect(decodePart(Buffer.from([0x7b, 0xff, 0x7d]).toString("base64url"))).toBe("utf8");
+  });
+
+  it("finds a duplicate exactly when a parsed object would lose a member (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("a", "b", "c", 'q"', "\\"), fc.jsonValue()), { maxLength: 5 }),
+        (members) => {
+          const text = `{${members.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}`;
+          const names = members.map(([k]) => k);
+          const top = new Set(names).size !== names.length;
+          const nested = members.some(([, v]) => hasDuplicateMember(JSON.stringify(v)));
+          expect(hasDuplicateMember(text)).toBe(top || nested);
+        },
+      ),
+    );
+  });
+});

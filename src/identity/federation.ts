@@ -1,0 +1,263 @@
+/**
+ * The gateway's side of identity federation: the registered issuers (rebuilt from the snapshot when
+ * it changes), their key sets (kept across rebuilds, fetched in the background), a bounded cache of
+ * verified tokens, and the just-in-time federated principals, written to the store off the request
+ * path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
+ */
+import { createHash } from "node:crypto";
+import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
+import { mapClaims, readClaim } from "./claims.js";
+import { KeySet } from "./keys.js";
+import type { FederationRecords } from "./records.js";
+import type { ProviderRecord } from "./schema.js";
+import { vouch, type Reach } from "./scope.js";
+import { parseToken, tokenError, verifyToken } from "./verify.js";
+
+export interface FederationOptions {
+  /** The records and the policy in force (the data plane's snapshot), read on every request. */
+  readonly source: () => { readonly federation: FederationRecords; readonly scheme: CompiledScheme };
+  readonly store: Store;
+  readonly maxTokenBytes: number;
+  readonly cooldownMs: number;
+  readonly fetchTimeoutMs: number;
+  /** Verified tokens kept (0: verify every request). */
+  readonly tokenCache: number;
+  /** How often key sets are looked after and federated principals written. */
+  readonly maintainMs: number;
+  readonly log?: (line: string) => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+export interface FederatedCaller {
+  readonly keyId: string;
+  readonly principal: Principal;
+  readonly identity: IdentityBasis;
+}
+
+interface Issuer {
+  readonly record: StoredRecord<ProviderRecord>;
+  readonly keys: KeySet;
+  readonly reach: Reach | null;
+  readonly status: PartnerStatus | "unknown";
+}
+
+interface Cached {
+  readonly caller: FederatedCaller;
+  readonly issuer: Issuer;
+  readonly expiresMs: number;
+}
+
+/** How long a federated principal's last_seen may lag before it is written again. */
+const SEEN_EVERY_MS = 60_000;
+const SAFE_SUBJECT = /^[\x21-\x7e]{1,128}$/;
+
+/** A federated principal's id: the provider's id and the token's subject (hashed when long or unusual). */
+export function federatedPrincipalId(provider: string, subject: string): string {
+  const part = SAFE_SUBJECT.test(subject)
+    ? subject
+    : `~${createHash("sha256").update(subject).digest("hex").slice(0, 32)}`;
+  return `fed:${provider}:${part}`;
+}
+
+export const isFederatedPrincipal = (id: string): boolean => id.startsWith("fed:");
+
+export class Federation {
+  #records: FederationRecords | null = null;
+  #scheme: CompiledScheme | null = null;
+  #issuers = new Map<string, Issuer>();
+  #keySets = new Map<string, { fingerprint: string; keys: KeySet }>();
+  #cache = new Map<string, Cached>();
+  #pending = new Map<string, FederatedPrincipalRecord>();
+  #written = new Map<string, { doc: string; at: number }>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: FederationOptions) {}
+
+  /** Starts the background work: key sets fetched and refreshed, principals written. */
+  start(): void {
+    this.maintain();
+    this.#timer = setInterval(() => this.maintain(), this.options.maintainMs);
+    this.#timer.unref();
+  }
+
+  maintain(): void {
+    this.#sync();
+    for (const { keys } of this.#keySets.values()) keys.maintain();
+    void this.flush();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+
+  /** The key set of a provider (for tests and the admin view). */
+  keySet(provider: string): KeySet | undefined {
+    this.#sync();
+    return this.#keySets.get(provider)?.keys;
+  }
+
+  /** What this node last learned of a federated principal from a token (null when none seen). */
+  seen(id: string): FederatedPrincipalRecord | null {
+    return this.#pending.get(id) ?? null;
+  }
+
+  async authenticate(token: string, now = Date.now()): Promise<FederatedCaller> {
+    this.#sync();
+    const blocked = this.#records?.blocked;
+    const hit = this.#cache.get(token);
+    if (hit !== undefined && now < hit.expiresMs && hit.issuer.keys.usable(now)) {
+      this.#refuseBlocked(hit.caller.principal.id, blocked);
+      return hit.caller;
+    }
+    const parsed = parseToken(token, this.options.maxTokenBytes);
+    const issuer = this.#issuers.get(parsed.issuer);
+    if (issuer === undefined) {
+      throw tokenError("unknown-issuer", `no identity provider is registered for the token's issuer`);
+    }
+    const provider = issuer.record.document;
+    if (issuer.status !== "active" || issuer.reach === null) {
+      throw tokenError(
+        "partner-not-active",
+        `partner ${provider.partner} is ${issuer.status}: tokens of its identity provider ${provider.id} are refused`,
+      );
+    }
+    const verified = await verifyToken(token, parsed, provider, issuer.keys, now);
+    const subject = readClaim(verified.claims, provider.claims.subject);
+    if (typeof subject !== "string" || subject === "" || subject.length > 256) {
+      throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
+    }
+    const id = federatedPrincipalId(provider.id, subject);
+    this.#refuseBlocked(id, blocked);
+    const vouched = vouch(issuer.reach, mapClaims(provider, verified.claims), {
+      principalId: id,
+      issuer: provider.issuer,
+      provider: provider.id,
+      keyId: verified.keyId,
+      subject,
+    });
+    const caller: FederatedCaller = {
+      keyId: `token:${provider.id}`,
+      principal: vouched.principal,
+      identity: vouched.basis,
+    };
+    this.#remember(token, { caller, issuer, expiresMs: (verified.claims.exp as number) * 1000 });
+    this.#note({
+      id,
+      provider: provider.id,
+      partner: provider.partner,
+      issuer: provider.issuer,
+      subject,
+      display_name: vouched.displayName,
+      principal: vouched.principal,
+      first_seen: new Date(now).toISOString(),
+      last_seen: new Date(now).toISOString(),
+      issued_at: verified.claims.iat as number,
+    });
+    return caller;
+  }
+
+  #refuseBlocked(id: string, blocked: ReadonlyMap<string, unknown> | undefined): void {
+    if (blocked?.has(id)) {
+      throw tokenError("principal-blocked", `${id} is blocked by an administrator`);
+    }
+  }
+
+  #remember(token: string, entry: Cached): void {
+    const max = this.options.tokenCache;
+    if (max <= 0) return;
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.#cache.size >= max) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(token, entry);
+  }
+
+  /** Rebuilds the issuer table when the snapshot's records or policy changed (no network here). */
+  #sync(): void {
+    const { federation, scheme } = this.options.source();
+    if (federation === this.#records && scheme === this.#scheme) return;
+    this.#records = federation;
+    this.#scheme = scheme;
+    this.#cache.clear();
+    const issuers = new Map<string, Issuer>();
+    const keySets = new Map<string, { fingerprint: string; keys: KeySet }>();
+    for (const record of federation.providers) {
+      const p = record.document;
+      const fingerprint = JSON.stringify([
+        p.issuer,
+        p.discovery,
+        p.jwks_uri,
+        p.jwks,
+        p.keys_max_age_s,
+        p.keys_max_stale_s,
+      ]);
+      const kept = this.#keySets.get(p.id);
+      const keys =
+        kept !== undefined && kept.fingerprint === fingerprint
+          ? kept.keys
+          : new KeySet(p, {
+              fetchTimeoutMs: this.options.fetchTimeoutMs,
+              cooldownMs: this.options.cooldownMs,
+              ...(this.options.log === undefined ? {} : { log: this.options.log }),
+            });
+      keySets.set(p.id, { fingerprint, keys });
+      if (keys !== kept?.keys) keys.maintain();
+      issuers.set(p.issuer, { record, keys, ...reachOf(scheme, p.partner) });
+    }
+    this.#issuers = issuers;
+    this.#keySets = keySets;
+  }
+
+  #note(r: FederatedPrincipalRecord): void {
+    const doc = JSON.stringify([r.principal, r.display_name, r.partner]);
+    const last = this.#written.get(r.id);
+    const at = Date.parse(r.last_seen);
+    if (last !== undefined && last.doc === doc && at - last.at < SEEN_EVERY_MS) return;
+    const pending = this.#pending.get(r.id);
+    this.#pending.set(r.id, pending === undefined ? r : { ...r, first_seen: pending.first_seen });
+  }
+
+  /** Writes the principals seen since the last flush (one at a time; a failure keeps them for the next). */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(async () => {
+      if (this.#pending.size === 0) return;
+      const batch = [...this.#pending.values()];
+      this.#pending.clear();
+      try {
+        await this.options.store.federated.record(batch);
+        if (this.#written.size > 100_000) this.#written.clear();
+        for (const r of batch) {
+          this.#written.set(r.id, {
+            doc: JSON.stringify([r.principal, r.display_name, r.partner]),
+            at: Date.parse(r.last_seen),
+          });
+        }
+      } catch (err) {
+        for (const r of batch) if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
+        this.options.onError?.(err);
+      }
+    });
+    return this.#flushing;
+  }
+}
+
+function reachOf(scheme: CompiledScheme, partner: string): Pick<Issuer, "reach" | "status"> {
+  const adverse = new Set([...scheme.embargoed, ...scheme.restricted]);
+  const country = scheme.countryPartners.find((p) => p.id === partner);
+  if (country !== undefined) {
+    return {
+      reach: { kind: "country", partner, countries: country.countries, adverse },
+      status: country.status,
+    };
+  }
+  const org = scheme.organizationPartners.get(partner);
+  if (org !== undefined) {
+    return {
+      reach: { kind: "organization", partner, countries: new Set([org.country]), adverse },
+      status: org.status,
+    };
+  }
+  return { reach: null, status: "unknown" };
+}

@@ -1,0 +1,62 @@
+/**
+ * A JWT part as JSON, strictly: base64url without padding or stray characters, UTF-8, a JSON object,
+ * and no member name twice (RFC 7515 section 5.2 lets a verifier refuse duplicates; two readers that
+ * pick different duplicates would disagree about what the token says, so we refuse them).
+ */
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+export type PartProblem = "base64" | "utf8" | "json" | "not-object" | "duplicate";
+
+export function decodePart(part: string): Record<string, unknown> | PartProblem {
+  if (!BASE64URL.test(part) || part.length % 4 === 1) return "base64";
+  let text: string;
+  try {
+    text = strict.decode(Buffer.from(part, "base64url"));
+  } catch {
+    return "utf8";
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "json";
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not-object";
+  return hasDuplicateMember(text) ? "duplicate" : (value as Record<string, unknown>);
+}
+
+/**
+ * Whether any object in a valid JSON text names a member twice. A single pass that tracks, per open
+ * object, the names seen; strings are compared after JSON.parse so escapes count as their characters.
+ */
+export function hasDuplicateMember(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const top = stack.at(-1);
+      if (expectKey && top) {
+        const name = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.has(name)) return true;
+        top.add(name);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{") {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === "[") {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+    } else if (c === ",") {
+      expectKey = stack.at(-1) != null;
+    }
+  }
+  return false;
+}

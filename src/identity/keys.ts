@@ -1,0 +1,169 @@
+/**
+ * A provider's signing keys, held in memory. They are fetched in the background (OIDC discovery →
+ * jwks_uri, or a jwks_uri) and refetched when older than the provider's max age; a request never
+ * waits on the network for a key already known. A token naming an unknown `kid` may trigger one
+ * fetch per cooldown, shared by every request waiting on it. While the endpoint fails, the last good
+ * keys serve for a bounded staleness, then the provider fails closed.
+ *
+ * Keys come only from here: a token's own `jku`, `x5u` or `jwk` header is never followed.
+ */
+import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
+import { keySource, type ProviderInput } from "./schema.js";
+
+export interface KeySetOptions {
+  /** How long one fetch (discovery or key set) may take. */
+  readonly fetchTimeoutMs: number;
+  /** At most one fetch per provider in this time, whatever triggers it. */
+  readonly cooldownMs: number;
+  readonly now?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+/** A key-set document larger than this is refused (a provider publishes a few keys). */
+const MAX_BYTES = 256 * 1024;
+const ASYMMETRIC = new Set(["RSA", "EC", "OKP"]);
+
+export class KeySet {
+  #jwks: JSONWebKeySet | null = null;
+  #local: JWTVerifyGetKey | null = null;
+  #inflight: Promise<void> | null = null;
+  #jwksUri: string | null = null;
+  /** When the keys were last fetched (ms), null before the first good fetch. */
+  fetchedAt: number | null = null;
+  lastAttempt = Number.NEGATIVE_INFINITY;
+  lastError: string | null = null;
+  /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
+  fetches = 0;
+  readonly #now: () => number;
+
+  constructor(
+    readonly provider: ProviderInput,
+    private readonly options: KeySetOptions,
+  ) {
+    this.#now = options.now ?? Date.now;
+    if (provider.jwks !== undefined) this.#install(provider.jwks as JSONWebKeySet);
+  }
+
+  get inline(): boolean {
+    return this.provider.jwks !== undefined;
+  }
+
+  /** The key ids held (for the admin view). */
+  get kids(): string[] {
+    return (this.#jwks?.keys ?? []).map((k) => k.kid ?? "(no kid)");
+  }
+
+  /** jose's key lookup over the keys in memory; null when none were ever fetched. */
+  get lookup(): JWTVerifyGetKey | null {
+    return this.#local;
+  }
+
+  /** Whether the keys may still be used: inline, or fetched within the provider's staleness bound. */
+  usable(now = this.#now()): boolean {
+    if (this.inline) return true;
+    return this.fetchedAt !== null && now - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
+  }
+
+  /** Background upkeep: fetch when never fetched or older than max age (at most once per cooldown). */
+  maintain(): void {
+    if (this.inline) return;
+    const now = this.#now();
+    const due = this.fetchedAt === null || now - this.fetchedAt > this.provider.keys_max_age_s * 1000;
+    if (due) void this.refresh();
+  }
+
+  /**
+   * A token names a key not held: one fetch per cooldown, shared by every caller. Resolves when it
+   * is done (whatever the result); null when the cooldown forbids a fetch now (answer at once).
+   */
+  refresh(): Promise<void> | null {
+    if (this.inline) return null;
+    if (this.#inflight !== null) return this.#inflight;
+    const now = this.#now();
+    if (now - this.lastAttempt < this.options.cooldownMs) return null;
+    this.lastAttempt = now;
+    this.fetches += 1;
+    this.#inflight = this.#fetch()
+      .then(
+        (jwks) => {
+          this.#install(jwks);
+          this.fetchedAt = this.#now();
+          this.lastError = null;
+        },
+        (err: unknown) => {
+          this.lastError = (err as Error).message;
+          this.options.log?.(
+            `clearance: identity provider ${this.provider.id}: cannot fetch its keys: ${this.lastError}`,
+          );
+        },
+      )
+      .finally(() => {
+        this.#inflight = null;
+      });
+    return this.#inflight;
+  }
+
+  #install(jwks: JSONWebKeySet): void {
+    // Public, asymmetric, signing keys only: a symmetric or private key in a key set is ignored.
+    const keys = jwks.keys.filter(
+      (k: JWK) => ASYMMETRIC.has(k.kty ?? "") && !("d" in k) && (k.use === undefined || k.use === "sig"),
+    );
+    this.#jwks = { keys };
+    this.#local = createLocalJWKSet(this.#jwks);
+  }
+
+  async #fetch(): Promise<JSONWebKeySet> {
+    const source = keySource(this.provider);
+    let uri = source.kind === "jwks_uri" ? source.url! : this.#jwksUri;
+    if (uri === null) {
+      const config = await getJson(source.url!, this.options.fetchTimeoutMs);
+      // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
+      if (config.issuer !== this.provider.issuer)
+        throw new Error(`the discovery document names issuer ${String(config.issuer)}`);
+      if (typeof config.jwks_uri !== "string") throw new Error("the discovery document has no jwks_uri");
+      uri = config.jwks_uri;
+      this.#jwksUri = uri;
+    }
+    const doc = await getJson(uri, this.options.fetchTimeoutMs);
+    if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);
+    return doc as unknown as JSONWebKeySet;
+  }
+}
+
+async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: "error",
+    headers: { accept: "application/json" },
+  });
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`${url} answered ${res.status}`);
+  }
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > MAX_BYTES) {
+    await res.body?.cancel();
+    throw new Error(`${url} is larger than ${MAX_BYTES} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // A reader rather than `for await`: the DOM typings (the console's build) have no async iterator.
+  const reader = res.body?.getReader();
+  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader?.read()) {
+    size += r.value.byteLength;
+    if (size > MAX_BYTES) {
+      await reader?.cancel();
+      throw new Error(`${url} is larger than ${MAX_BYTES} bytes`);
+    }
+    chunks.push(r.value);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new Error(`${url} did not answer JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Error(`${url} did not answer a JSON object`);
+  return value as Record<string, unknown>;
+}

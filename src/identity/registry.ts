@@ -1,0 +1,119 @@
+/**
+ * Registering, changing and removing identity providers in the store: the checks every path shares
+ * (admin API, config bootstrap). Every change is a record write, so it is an audit entry and reaches
+ * every node like any other control-plane change.
+ */
+import type { ControlState } from "../control/state.js";
+import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
+import type { Store, StoredRecord } from "../store/index.js";
+import { zodProblems } from "../yaml/index.js";
+import { providerInputSchema, type ProviderInput, type ProviderRecord } from "./schema.js";
+
+export const PROVIDERS = "identity-provider" as const;
+
+/** What an audit entry says about a provider (its keys' source, never inline key material in full). */
+export function providerSummary(p: ProviderInput): Record<string, unknown> {
+  return {
+    issuer: p.issuer,
+    keys: p.jwks !== undefined ? "inline" : (p.jwks_uri ?? "discovery"),
+    audiences: p.audiences,
+    algorithms: p.algorithms,
+    max_assurance: p.max_assurance,
+  };
+}
+
+/** The partner must exist; the issuer must not be another live provider's. */
+export function checkProvider(
+  state: ControlState,
+  providers: readonly StoredRecord<ProviderRecord>[],
+  partner: string,
+  p: ProviderInput,
+): void {
+  if (!state.partners.some((r) => r.id === partner))
+    throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
+  const clash = providers.find(
+    (r) => r.document.removed === null && r.id !== p.id && r.document.issuer === p.issuer,
+  );
+  if (clash !== undefined) {
+    throw new InvalidInputError([
+      {
+        code: "conflict",
+        path: ["issuer"],
+        message: `issuer ${p.issuer} is already registered as ${clash.id} (partner ${clash.document.partner}): one provider per issuer`,
+      },
+    ]);
+  }
+}
+
+/** Registers a provider (or re-registers a removed id). */
+export async function addProvider(
+  store: Store,
+  state: ControlState,
+  partner: string,
+  input: ProviderInput,
+  actor: string,
+  now: string,
+): Promise<ProviderRecord> {
+  const providers = await store.records.list<ProviderRecord>(PROVIDERS);
+  checkProvider(state, providers, partner, input);
+  const existing = providers.find((r) => r.id === input.id);
+  if (existing !== undefined && existing.document.removed === null) {
+    throw new ClearanceError(
+      "conflict",
+      "conflict",
+      `identity provider ${input.id} exists (partner ${existing.document.partner})`,
+    );
+  }
+  const doc: ProviderRecord = { ...input, partner, created_at: now, created_by: actor, removed: null };
+  await store.records.put(PROVIDERS, input.id, doc, existing?.revision ?? 0, {
+    actor,
+    action: "identity-provider.add",
+    details: { partner, ...providerSummary(input) },
+  });
+  return doc;
+}
+
+/** A config file's bootstrap list: `partner` plus the provider's members, each checked. */
+export function parseBootstrap(list: readonly unknown[]): {
+  entries: { partner: string; provider: ProviderInput }[];
+  problems: Problem[];
+} {
+  const entries: { partner: string; provider: ProviderInput }[] = [];
+  const problems: Problem[] = [];
+  list.forEach((item, i) => {
+    const at = ["identity", "providers", i];
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      problems.push({ code: "invalid_type", path: at, message: "expected a provider (a mapping)" });
+      return;
+    }
+    const { partner, ...rest } = item as Record<string, unknown>;
+    if (typeof partner !== "string" || partner === "") {
+      problems.push({ code: "invalid_type", path: [...at, "partner"], message: "expected the partner's id" });
+    }
+    const r = providerInputSchema.safeParse(rest);
+    if (!r.success) problems.push(...zodProblems(r.error, providerInputSchema, at));
+    else if (typeof partner === "string") entries.push({ partner, provider: r.data });
+  });
+  return { entries, problems };
+}
+
+/**
+ * Adds the config's providers that the store does not have yet (never over a change or a removal
+ * made since: once bootstrapped, the store is the record). Returns lines to log.
+ */
+export async function bootstrapProviders(
+  store: Store,
+  state: ControlState,
+  list: readonly unknown[],
+  now: string,
+): Promise<string[]> {
+  const { entries, problems } = parseBootstrap(list);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  const lines: string[] = [];
+  for (const { partner, provider } of entries) {
+    if ((await store.records.get(PROVIDERS, provider.id)) !== undefined) continue;
+    await addProvider(store, state, partner, provider, "config", now);
+    lines.push(`clearance: identity provider ${provider.id} (partner ${partner}) registered from the config`);
+  }
+  return lines;
+}

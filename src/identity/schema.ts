@@ -1,0 +1,189 @@
+/**
+ * An identity provider as registered for a partner: where its keys come from, which tokens it
+ * issues for us (issuer, audiences, algorithms, clock skew, age), how its claims map to a
+ * principal's facts, and the most assurance it may vouch for. One zod schema serves the admin API,
+ * the config file's bootstrap list and the OpenAPI document.
+ */
+import { z } from "zod";
+import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
+
+/** Asymmetric algorithms only: a shared secret (HS*) or no signature (none) can never be configured. */
+export const ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["RS256", "PS256", "ES256", "EdDSA"];
+
+const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A claim: a dotted path (`realm_access.roles`, `nat[0]`), or its segments (for names with dots, such as URLs). */
+const claimPath = z
+  .union([
+    z.string().min(1).max(200),
+    z.array(z.union([z.string().min(1).max(200), z.number().int()])).min(1),
+  ])
+  .meta({
+    description:
+      'A claim: a dotted path with [n] for array items ("address.country", "nat[0]"), or its segments as a list (for claim names containing dots, e.g. ["https://example.com/nationality"]).',
+  });
+
+const assuranceLevel = z.enum(ASSURANCE_LEVELS);
+
+export const claimMappingSchema = z.strictObject({
+  /** Default `sub`. */
+  subject: claimPath.default("sub"),
+  /** A country code, a list of them, or objects with `country` and `since` (see the `*_member` keys). */
+  citizenships: claimPath.optional(),
+  permanent_residencies: claimPath.optional(),
+  residence: claimPath.optional(),
+  /** The organization the person belongs to (an organization partner's id). */
+  organization: claimPath.optional(),
+  display_name: claimPath.optional(),
+  /** In a list of objects: the member holding the country code (default `country`)… */
+  country_member: z.string().min(1).default("country"),
+  /** …and the one holding the date it was acquired (default `since`). */
+  since_member: z.string().min(1).default("since"),
+});
+
+export const assuranceMappingSchema = z
+  .strictObject({
+    /** The level when no acr/amr value below matches (default none). */
+    level: assuranceLevel.default("none"),
+    /** `acr` value → level. */
+    acr: z.record(z.string(), assuranceLevel).optional(),
+    /** `amr` value (any of the list) → level; the highest match counts. */
+    amr: z.record(z.string(), assuranceLevel).optional(),
+  })
+  .meta({ description: "A fixed level, or levels from the token's acr / amr values." });
+
+const jwk = z.looseObject({ kty: z.string() });
+
+export const providerInputSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(PROVIDER_ID, "expected a provider id: lower-case letters, digits and -, at most 63 characters"),
+    name: z.string().max(200).optional(),
+    /** Exactly as the tokens' `iss` says it. */
+    issuer: z.url({ error: "expected the issuer URL, exactly as the tokens' iss claim" }).max(500),
+    /** Keys from `<issuer>/.well-known/openid-configuration` → jwks_uri (the default when no other source is given). */
+    discovery: z.boolean().optional(),
+    jwks_uri: z.url().max(1000).optional(),
+    /** Inline keys, for a partner with no reachable endpoint (air-gapped). */
+    jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
+    audiences: z.array(z.string().min(1).max(500)).min(1, "name at least one audience (the tokens' aud)"),
+    algorithms: z
+      .array(z.string())
+      .min(1)
+      .default([...DEFAULT_ALGORITHMS]),
+    clock_skew_s: z.number().int().min(0).max(600).default(60),
+    /** Tokens issued (iat) longer ago than this are refused. */
+    max_token_age_s: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 86_400)
+      .default(86_400),
+    /** Key sets are refetched when older than this… */
+    keys_max_age_s: z.number().int().min(10).default(3_600),
+    /** …and, while the endpoint fails, used for at most this long after the last good fetch; then refused. */
+    keys_max_stale_s: z.number().int().min(60).default(86_400),
+    claims: claimMappingSchema.default({ subject: "sub", country_member: "country", since_member: "since" }),
+    assurance: assuranceMappingSchema.default({ level: "none" }),
+    /** The most this provider may vouch for, whatever its tokens say. */
+    max_assurance: assuranceLevel.default("verified"),
+  })
+  .superRefine((p, ctx) => {
+    p.algorithms.forEach((alg, i) => {
+      if ((ALGORITHMS as readonly string[]).includes(alg)) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["algorithms", i],
+        message: /^HS|^none$/i.test(alg)
+          ? `${alg} cannot be configured: a shared secret or no signature lets anyone holding the key mint tokens; use ${DEFAULT_ALGORITHMS.join(", ")}`
+          : `unknown algorithm ${alg}; expected one of ${ALGORITHMS.join(", ")}`,
+      });
+    });
+    const sources = [p.discovery === true, p.jwks_uri !== undefined, p.jwks !== undefined].filter(Boolean);
+    if (sources.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["jwks_uri"],
+        message: "give one key source: discovery, jwks_uri or jwks",
+      });
+    }
+    p.jwks?.keys.forEach((k, i) => {
+      if (k.kty === "oct" || "d" in k || "k" in k) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["jwks", "keys", i],
+          message: "only public keys belong here (no symmetric keys, no private key members)",
+        });
+      }
+    });
+  });
+
+export type ProviderInput = z.output<typeof providerInputSchema>;
+export type ClaimMapping = ProviderInput["claims"];
+
+/** An update: any of the input's members except the id. */
+export const providerUpdateSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  issuer: z.url().max(500).optional(),
+  discovery: z.boolean().optional(),
+  jwks_uri: z.url().max(1000).optional(),
+  jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
+  audiences: z.array(z.string().min(1).max(500)).min(1).optional(),
+  algorithms: z.array(z.string()).min(1).optional(),
+  clock_skew_s: z.number().int().min(0).max(600).optional(),
+  max_token_age_s: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 86_400)
+    .optional(),
+  keys_max_age_s: z.number().int().min(10).optional(),
+  keys_max_stale_s: z.number().int().min(60).optional(),
+  claims: claimMappingSchema.optional(),
+  assurance: assuranceMappingSchema.optional(),
+  max_assurance: assuranceLevel.optional(),
+  reason: z.string().max(1000).optional(),
+});
+
+/** As stored (collection "identity-provider", id = provider id). Removal keeps the record, marked. */
+export interface ProviderRecord extends ProviderInput {
+  readonly partner: string;
+  readonly created_at: string;
+  readonly created_by: string;
+  readonly removed: { readonly at: string; readonly by: string; readonly reason: string } | null;
+}
+
+/** An administrator's block of one federated principal (collection "principal-block", id = principal id). */
+export interface PrincipalBlock {
+  readonly blocked: boolean;
+  readonly reason: string;
+  readonly at: string;
+  readonly by: string;
+}
+
+/** Where a provider's keys come from. */
+export function keySource(p: ProviderInput): {
+  kind: "inline" | "jwks_uri" | "discovery";
+  url: string | null;
+} {
+  if (p.jwks !== undefined) return { kind: "inline", url: null };
+  if (p.jwks_uri !== undefined) return { kind: "jwks_uri", url: p.jwks_uri };
+  return { kind: "discovery", url: `${p.issuer.replace(/\/$/, "")}/.well-known/openid-configuration` };
+}
+
+export const assuranceRank = (a: Assurance): number => ASSURANCE_LEVELS.indexOf(a);

@@ -1,0 +1,219 @@
+/**
+ * One partner token, checked: size, shape (base64url, JSON objects, no duplicate members), no
+ * self-named keys (jku, x5u, jwk, x5c), a registered issuer whose partner is active, an algorithm
+ * from the provider's allow-list, then `jose` verifies the signature against the provider's keys in
+ * memory (the algorithm must match the key's type) with `iss`, `aud`, `exp`, `nbf`, `iat` (within
+ * the clock skew and the maximum age) and `crit`. Every refusal is a 401 with a precise code.
+ */
+import { errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
+import { ClearanceError } from "../errors/index.js";
+import { decodePart, type PartProblem } from "./json.js";
+import type { KeySet } from "./keys.js";
+import type { ProviderRecord } from "./schema.js";
+
+export type TokenErrorCode =
+  | "token-malformed"
+  | "token-too-large"
+  | "token-header"
+  | "token-algorithm"
+  | "token-signature"
+  | "token-expired"
+  | "token-not-yet-valid"
+  | "token-issued-in-future"
+  | "token-too-old"
+  | "token-audience"
+  | "token-claims"
+  | "token-critical-header"
+  | "unknown-issuer"
+  | "unknown-signing-key"
+  | "identity-provider-unavailable"
+  | "partner-not-active"
+  | "principal-blocked";
+
+export const tokenError = (code: TokenErrorCode, message: string): ClearanceError =>
+  new ClearanceError("unauthenticated", code, message);
+
+/** Headers naming where to get a key: never followed, and a token carrying one is refused. */
+const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
+
+/** A compact JWS (three base64url parts): how a partner token is told from a Clearance key. */
+export const looksLikeJwt = (presented: string): boolean =>
+  presented.startsWith("eyJ") && presented.split(".").length === 3;
+
+export interface Parsed {
+  readonly header: Record<string, unknown>;
+  readonly payload: Record<string, unknown>;
+  readonly issuer: string;
+}
+
+const PART_PROBLEM: Readonly<Record<PartProblem, string>> = {
+  base64: "is not base64url",
+  utf8: "is not UTF-8",
+  json: "is not JSON",
+  "not-object": "is not a JSON object",
+  duplicate: "names a member twice",
+};
+
+/** Shape checks before anything is looked up: cheap, and they decide which provider to ask. */
+export function parseToken(token: string, maxBytes: number): Parsed {
+  if (token.length > maxBytes) {
+    throw tokenError("token-too-large", `the token is ${token.length} bytes; the limit is ${maxBytes}`);
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) {
+    throw tokenError(
+      "token-malformed",
+      parts.length === 5
+        ? "encrypted tokens (JWE) are not accepted; send a signed JWT"
+        : "the token is not a signed JWT (three base64url parts)",
+    );
+  }
+  const header = decodePart(parts[0]!);
+  if (typeof header === "string")
+    throw tokenError("token-malformed", `the token's header ${PART_PROBLEM[header]}`);
+  const payload = decodePart(parts[1]!);
+  if (typeof payload === "string")
+    throw tokenError("token-malformed", `the token's claims ${PART_PROBLEM[payload]}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!))
+    throw tokenError("token-malformed", "the token's signature is not base64url");
+  for (const name of KEY_HEADERS) {
+    if (Object.hasOwn(header, name)) {
+      throw tokenError(
+        "token-header",
+        `the token names its own key (${name}); keys come only from the issuer's registered key set`,
+      );
+    }
+  }
+  if (typeof header.alg !== "string") throw tokenError("token-malformed", "the token's header has no alg");
+  if (typeof payload.iss !== "string" || payload.iss === "")
+    throw tokenError("token-claims", "the token has no iss (issuer) claim");
+  return { header, payload, issuer: payload.iss };
+}
+
+export interface Verified {
+  readonly claims: JWTPayload & Record<string, unknown>;
+  readonly keyId: string | null;
+}
+
+/**
+ * Signature and claims. `keys` holds the provider's keys in memory; an unknown kid asks it for one
+ * (cooldown-bounded, shared) fetch and tries again once.
+ */
+export async function verifyToken(
+  token: string,
+  parsed: Parsed,
+  provider: ProviderRecord,
+  keys: KeySet,
+  now: number,
+): Promise<Verified> {
+  const alg = parsed.header.alg as string;
+  if (!provider.algorithms.includes(alg)) {
+    throw tokenError(
+      "token-algorithm",
+      `alg ${alg} is not allowed for ${provider.id}; allowed: ${provider.algorithms.join(", ")}`,
+    );
+  }
+  if (!keys.usable(now) && keys.fetchedAt !== null) {
+    void keys.refresh();
+    throw tokenError(
+      "identity-provider-unavailable",
+      `the keys of ${provider.id} could not be refreshed for over ${provider.keys_max_stale_s} s: its tokens are refused until they can`,
+    );
+  }
+  const attempt = async () => {
+    const lookup = keys.lookup;
+    if (lookup === null) throw new joseErrors.JWKSNoMatchingKey();
+    return jwtVerify(token, lookup, {
+      issuer: provider.issuer,
+      audience: provider.audiences,
+      algorithms: provider.algorithms,
+      clockTolerance: provider.clock_skew_s,
+      maxTokenAge: provider.max_token_age_s,
+      requiredClaims: ["exp", "iat"],
+      currentDate: new Date(now),
+    });
+  };
+  try {
+    let result;
+    try {
+      result = await attempt();
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      const fetching = keys.refresh();
+      if (fetching === null && keys.lookup === null) {
+        throw tokenError(
+          "identity-provider-unavailable",
+          `the keys of ${provider.id} have not been fetched yet (${keys.lastError ?? "no answer"})`,
+        );
+      }
+      if (fetching === null) throw err;
+      await fetching;
+      if (!keys.usable()) {
+        throw tokenError(
+          "identity-provider-unavailable",
+          `the keys of ${provider.id} cannot be fetched (${keys.lastError ?? "no answer"})`,
+        );
+      }
+      result = await attempt();
+    }
+    const kid = result.protectedHeader.kid;
+    return {
+      claims: result.payload as Verified["claims"],
+      keyId: typeof kid === "string" ? kid : null,
+    };
+  } catch (err) {
+    throw asTokenError(err, provider, parsed);
+  }
+}
+
+function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): ClearanceError {
+  if (err instanceof ClearanceError) return err;
+  const E = joseErrors;
+  if (err instanceof E.JWKSNoMatchingKey) {
+    const kid = typeof parsed.header.kid === "string" ? ` ${parsed.header.kid.slice(0, 80)}` : "";
+    return tokenError(
+      "unknown-signing-key",
+      `no key${kid} of ${provider.id} verifies ${String(parsed.header.alg)} tokens`,
+    );
+  }
+  if (err instanceof E.JWKSMultipleMatchingKeys)
+    return tokenError("unknown-signing-key", `the token names no kid and ${provider.id} has several keys`);
+  if (err instanceof E.JOSEAlgNotAllowed) return tokenError("token-algorithm", err.message);
+  if (err instanceof E.JWSSignatureVerificationFailed)
+    return tokenError("token-signature", "the token's signature does not verify");
+  if (err instanceof E.JWTExpired) {
+    return err.claim === "iat"
+      ? tokenError("token-too-old", `the token was issued over ${provider.max_token_age_s} s ago`)
+      : tokenError("token-expired", "the token has expired");
+  }
+  if (err instanceof E.JWTClaimValidationFailed) {
+    if (err.reason === "missing") return tokenError("token-claims", `the token has no ${err.claim} claim`);
+    switch (err.claim) {
+      case "nbf":
+        return tokenError("token-not-yet-valid", "the token is not valid yet (nbf)");
+      case "iat":
+        return tokenError("token-issued-in-future", "the token was issued in the future (iat)");
+      case "aud":
+        return tokenError(
+          "token-audience",
+          `the token is not for this gateway: aud must include one of ${provider.audiences.join(", ")}`,
+        );
+      case "iss":
+        return tokenError("unknown-issuer", "the token's issuer is not registered");
+      default:
+        return tokenError("token-claims", `the token's ${err.claim} claim is invalid`);
+    }
+  }
+  if (err instanceof E.JWSInvalid || err instanceof E.JWTInvalid) {
+    return /crit/i.test(err.message)
+      ? tokenError(
+          "token-critical-header",
+          `the token has a critical header this gateway does not know: ${err.message}`,
+        )
+      : tokenError("token-malformed", `the token is malformed: ${err.message}`);
+  }
+  if (err instanceof E.JOSENotSupported) return tokenError("token-algorithm", err.message);
+  if (err instanceof E.JOSEError) return tokenError("token-malformed", err.message);
+  // A key the provider published that cannot be imported, for instance: the token cannot be checked.
+  return tokenError("unknown-signing-key", `the token cannot be checked against ${provider.id}'s keys`);
+}

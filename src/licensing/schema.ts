@@ -1,0 +1,47 @@
+/**
+ * What an applicant files and what an approver may add, as zod schemas: the admin API validates
+ * requests with them, and the console validates its forms with the very same ones (it imports this
+ * file), so a field is refused for the same reason on both sides.
+ */
+import { z } from "zod";
+import { ACTIONS } from "../policy/types.js";
+import { setExpression } from "../scheme/schema.js";
+import { nameText, noteText, reasonText } from "../scheme/text.js";
+
+const date = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time");
+
+/** A license application (`POST /admin/v1/licenses`). */
+export const licenseApplication = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "letters, digits and . _ : - (starting with a letter or digit)")
+    .optional(),
+  licensee: z.union([z.strictObject({ organization: nameText }), z.strictObject({ principal: nameText })]),
+  models: z.array(nameText).min(1, "at least one model"),
+  actions: z.array(z.enum(ACTIONS)).min(1, "at least one action"),
+  destinations: setExpression,
+  purposes: z.array(nameText).optional(),
+  nationalities: setExpression.optional(),
+  valid_from: date,
+  valid_until: date,
+  quota_tokens: z.number().int().nonnegative().optional(),
+  quota_period: z.enum(["month", "quarter", "total"]).default("total"),
+  justification: reasonText("a justification is required"),
+});
+export type LicenseApplication = z.input<typeof licenseApplication>;
+
+/** Conditions an approval may add: they only narrow (the workflow checks that). */
+export const licenseConditions = z.strictObject({
+  destinations: z.array(nameText).optional(),
+  quota_tokens: z.number().int().nonnegative().optional(),
+  valid_until: date.optional(),
+  note: noteText.optional(),
+});
+
+/** `POST /admin/v1/licenses/{id}/approve`. */
+export const approvalBody = z.strictObject({ conditions: licenseConditions.optional() });
+
+/** Deny, suspend, reinstate, revoke. Empty reasons reach the workflow, which names them (reason-required). */
+export const reasonBody = z.strictObject({ reason: noteText });

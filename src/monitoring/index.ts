@@ -1,0 +1,162 @@
+/**
+ * Monitoring for a gateway: Prometheus metrics (served at /metrics on the gateway's listener behind
+ * an admin token, or on a listener of its own), the access log, and OpenTelemetry traces — all fed
+ * by the gateway's request observer, once per request. Anything else that wants to watch requests
+ * (the anomaly detectors) is added as a further sink.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { DestinationStream } from "pino";
+import type { ConfigFile } from "../config/index.js";
+import { ClearanceError } from "../errors/index.js";
+import { asClearanceError, errorBody, sendJson, statusOf } from "../http/index.js";
+import type { ObservedRequest, RequestObserver } from "../gateway/observer.js";
+import { openAccessLog, type AccessLog } from "./access-log.js";
+import { GatewayMetrics, type MetricSources } from "./metrics.js";
+import { openTracing, type Tracing } from "./tracing.js";
+
+export { GatewayMetrics, routeLabel, type MetricSources } from "./metrics.js";
+export { openAccessLog, type AccessLog } from "./access-log.js";
+
+export type MonitoringConfig = ConfigFile["monitoring"];
+
+export interface MonitoringOptions {
+  readonly config: MonitoringConfig;
+  readonly sources: MetricSources;
+  /** Checks a scraper's admin API token (throws a ClearanceError when it is not one). */
+  readonly authenticate: (req: IncomingMessage) => void;
+  /** Instead of the configured destination (tests, benchmarks). */
+  readonly accessLogStream?: DestinationStream;
+  readonly onError: (err: unknown) => void;
+}
+
+/** Something else told of every request (the anomaly detectors). */
+export type RequestSink = (o: ObservedRequest) => void;
+
+export class Monitoring implements RequestObserver {
+  private readonly sinks: RequestSink[] = [];
+  private server: Server | null = null;
+
+  private constructor(
+    readonly metrics: GatewayMetrics | null,
+    private readonly accessLog: AccessLog | null,
+    private readonly tracing: Tracing | null,
+    private readonly options: MonitoringOptions,
+  ) {}
+
+  static async open(options: MonitoringOptions): Promise<Monitoring> {
+    const c = options.config;
+    const metrics = c.metrics.enabled ? new GatewayMetrics(options.sources) : null;
+    const accessLog = c.access_log.enabled
+      ? openAccessLog({
+          destination: c.access_log.destination,
+          ...(options.accessLogStream === undefined ? {} : { stream: options.accessLogStream }),
+        })
+      : null;
+    const tracing = c.tracing.enabled
+      ? await openTracing({ endpoint: c.tracing.endpoint, serviceName: c.tracing.service_name })
+      : null;
+    const m = new Monitoring(metrics, accessLog, tracing, options);
+    if (metrics !== null && c.metrics.listen !== undefined) {
+      await m.listen(c.metrics.listen.host, c.metrics.listen.port);
+    }
+    return m;
+  }
+
+  /** Adds a sink told of every request after metrics, log and trace. */
+  add(sink: RequestSink): void {
+    this.sinks.push(sink);
+  }
+
+  observe(o: ObservedRequest): void {
+    // A fault here must never reach the request (it has ended already) nor stop the others.
+    try {
+      this.metrics?.request(o);
+      this.accessLog?.write(o);
+      this.tracing?.end(o);
+      for (const sink of this.sinks) sink(o);
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
+
+  upstreamHeaders(o: ObservedRequest, incoming: IncomingMessage["headers"]): Record<string, string> {
+    if (this.tracing !== null) return this.tracing.start(o, incoming);
+    // Not tracing: the client's own trace context still reaches the upstream.
+    const parent = incoming.traceparent;
+    if (typeof parent !== "string") return {};
+    const state = incoming.tracestate;
+    return typeof state === "string" ? { traceparent: parent, tracestate: state } : { traceparent: parent };
+  }
+
+  /**
+   * The gateway's handler with GET /metrics in front of it, when metrics are served on the
+   * gateway's own listener.
+   */
+  serve(
+    next: (req: IncomingMessage, res: ServerResponse) => void,
+  ): (req: IncomingMessage, res: ServerResponse) => void {
+    const c = this.options.config.metrics;
+    if (this.metrics === null || c.listen !== undefined) return next;
+    return (req, res) => {
+      if (req.url !== "/metrics" && !req.url?.startsWith("/metrics?")) return next(req, res);
+      this.scrape(req, res, c.auth === "admin");
+    };
+  }
+
+  /** Where the separate metrics listener is, when configured. */
+  get metricsUrl(): string | null {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (a === undefined || a === null) return null;
+    const host = a.address.includes(":") ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}/metrics`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server !== null) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    await this.tracing?.close().catch((err: unknown) => this.options.onError(err));
+    await this.accessLog?.flush().catch(() => undefined);
+  }
+
+  private scrape(req: IncomingMessage, res: ServerResponse, auth: boolean): void {
+    const metrics = this.metrics as GatewayMetrics;
+    const work = async () => {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        throw new ClearanceError(
+          "method",
+          "method_not_allowed",
+          `${req.method} is not allowed here; use GET`,
+        );
+      }
+      if (auth) this.options.authenticate(req);
+      const { text, contentType } = await metrics.expose();
+      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+      res.end(req.method === "HEAD" ? undefined : text);
+    };
+    work().catch((thrown: unknown) => {
+      const err = asClearanceError(thrown);
+      if (statusOf(err) >= 500) this.options.onError(thrown);
+      if (res.headersSent) return void res.destroy();
+      sendJson(res, statusOf(err), errorBody(err));
+    });
+  }
+
+  private async listen(host: string, port: number): Promise<void> {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/metrics") return this.scrape(req, res, false);
+      sendJson(res, 404, errorBody(new ClearanceError("not-found", "not_found", `no route ${path}`)));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, resolve);
+    });
+    this.server = server;
+  }
+}

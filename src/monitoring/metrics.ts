@@ -1,0 +1,392 @@
+/**
+ * The gateway's Prometheus metrics (prom-client, one registry per gateway). Per request, the
+ * observer updates counters and histograms through children cached by label values (prom-client's
+ * own label look-up hashes an object each time). Gauges that describe state — quotas, the audit
+ * log, the snapshot — are read when scraped, never on the request path.
+ *
+ * Label sets are bounded: models are the scheme's (anything else is "other"), countries are ISO
+ * codes, reasons and routes are the product's own codes. No principal, key or organization id is
+ * ever a label; licenses are (an administrator creates them, a client cannot).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { ObservedRequest } from "../gateway/observer.js";
+
+/** What the scrape-time gauges read. Every member is optional: a decision API alone has none. */
+export interface MetricSources {
+  readonly scheme?: () => CompiledScheme;
+  /** A license's tokens in its current quota period (every node's, with shared counters). */
+  readonly licenseUsage?: (license: string, period: "month" | "quarter" | "total") => Promise<number>;
+  readonly audit?: () => { readonly size: bigint; readonly published: bigint | null };
+  readonly snapshot?: () => { readonly confirmedAt: number; readonly version: number };
+  /** Why the shared counters cannot be reached, or null. */
+  readonly countersUnavailable?: () => string | null;
+}
+
+/** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
+const LATENCY = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+  120,
+];
+/** OpenTelemetry GenAI semantic conventions' advice for gen_ai.client.token.usage. */
+const TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** OpenTelemetry GenAI advice for gen_ai.server.time_to_first_token and operation durations. */
+const GENAI_SECONDS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Bounded route label, from the path. */
+const ROUTES: ReadonlyMap<string, string> = new Map([
+  ["/v1/chat/completions", "chat.completions"],
+  ["/v1/completions", "completions"],
+  ["/v1/embeddings", "embeddings"],
+  ["/v1/responses", "responses"],
+  ["/v1/messages", "messages"],
+  ["/v1/messages/count_tokens", "messages.count_tokens"],
+  ["/v1/models", "models"],
+  ["/v1/decisions", "decisions"],
+  ["/healthz", "health"],
+  ["/readyz", "health"],
+  ["/metrics", "metrics"],
+]);
+
+export function routeLabel(path: string): string {
+  const known = ROUTES.get(path);
+  if (known !== undefined) return known;
+  if (path.startsWith("/v1/models/")) return "models";
+  if (path.startsWith("/admin/")) return "admin";
+  if (path.startsWith("/audit/")) return "audit";
+  return "other";
+}
+
+/** gen_ai.operation.name for each route the gateway forwards. */
+const OPERATION: Readonly<Record<string, string>> = {
+  "chat.completions": "chat",
+  completions: "text_completion",
+  embeddings: "embeddings",
+  responses: "chat",
+  messages: "chat",
+  "messages.count_tokens": "count_tokens",
+};
+export const operationName = (route: string): string => OPERATION[route] ?? "other";
+
+/** prom-client children by their label values joined: one Map look-up per update. */
+class Children<T> {
+  private readonly cache = new Map<string, T>();
+  constructor(private readonly make: (values: string[]) => T) {}
+  get(...values: string[]): T {
+    const key = values.join("\u0000");
+    let child = this.cache.get(key);
+    if (child === undefined) {
+      child = this.make(values);
+      this.cache.set(key, child);
+    }
+    return child;
+  }
+}
+
+const seconds = (from: number | null, to: number | null): number | null =>
+  from === null || to === null ? null : (to - from) / 1000;
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Children<{ inc(): void }>;
+  private readonly decisions: Children<{ inc(): void }>;
+  private readonly byLocation: Children<{ inc(): void }>;
+  private readonly rateLimited: Counter;
+  private readonly tokens: Children<{ inc(n: number): void }>;
+  private readonly overhead: Children<{ observe(v: number): void }>;
+  private readonly upstream: Children<{ observe(v: number): void }>;
+  private readonly firstToken: Children<{ observe(v: number): void }>;
+  private readonly operation: Children<{ observe(v: number): void }>;
+  private readonly tokenUsage: Children<{ observe(v: number): void }>;
+  private readonly append: Histogram;
+  private readonly errors: Counter<"source">;
+  private readonly reloads: Counter;
+  /** Set by screening once it exists (a queue of matches awaiting review). */
+  readonly screeningQueue: Gauge;
+  readonly alertsRaised: Counter<"detector" | "severity">;
+  readonly webhookFailures: Counter;
+  private readonly scheme: (() => CompiledScheme) | undefined;
+
+  constructor(sources: MetricSources = {}, options: { readonly defaultMetrics?: boolean } = {}) {
+    const r = this.registry;
+    this.scheme = sources.scheme;
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: r });
+      // Gauges named like counters: Prometheus' own checker refuses them.
+      for (const name of [
+        "nodejs_active_handles_total",
+        "nodejs_active_requests_total",
+        "nodejs_active_resources_total",
+      ])
+        r.removeSingleMetric(name);
+    }
+    const requests = new Counter({
+      name: "clearance_http_requests_total",
+      help: "HTTP requests answered, by route and status code.",
+      labelNames: ["route", "code"],
+      registers: [r],
+    });
+    this.requests = new Children(([route, code]) => requests.labels(route!, code!));
+    const decisions = new Counter({
+      name: "clearance_decisions_total",
+      help: "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
+      labelNames: ["decision", "reason", "model", "served_model", "action"],
+      registers: [r],
+    });
+    this.decisions = new Children(([d, reason, m, s, a]) => decisions.labels(d!, reason!, m!, s!, a!));
+    const byLocation = new Counter({
+      name: "clearance_decisions_by_location_total",
+      help: 'Gateway decisions by outcome and the request\'s location (ISO 3166-1 alpha-2, or "unknown").',
+      labelNames: ["decision", "country"],
+      registers: [r],
+    });
+    this.byLocation = new Children(([d, c]) => byLocation.labels(d!, c!));
+    this.rateLimited = new Counter({
+      name: "clearance_rate_limit_refusals_total",
+      help: "Requests refused because their organization was over its rate limit (429).",
+      registers: [r],
+    });
+    const tokens = new Counter({
+      name: "clearance_tokens_total",
+      help: "Tokens metered, by served model and direction (input, output).",
+      labelNames: ["model", "direction"],
+      registers: [r],
+    });
+    this.tokens = new Children(([m, d]) => tokens.labels(m!, d!));
+    const overhead = new Histogram({
+      name: "clearance_gateway_overhead_seconds",
+      help: "Time the gateway adds: from the request's arrival to forwarding it upstream (or to the end of its answer when not forwarded).",
+      labelNames: ["decision"],
+      buckets: LATENCY,
+      registers: [r],
+    });
+    this.overhead = new Children(([d]) => overhead.labels(d!));
+    const upstream = new Histogram({
+      name: "clearance_upstream_latency_seconds",
+      help: "From forwarding a request to the upstream's response headers, by served model.",
+      labelNames: ["served_model"],
+      buckets: LATENCY,
+      registers: [r],
+    });
+    this.upstream = new Children(([m]) => upstream.labels(m!));
+    const firstToken = new Histogram({
+      name: "gen_ai_server_time_to_first_token_seconds",
+      help: "Streamed responses: from forwarding the request to the upstream's first chunk (gen_ai.server.time_to_first_token).",
+      labelNames: ["gen_ai_operation_name", "gen_ai_request_model"],
+      buckets: GENAI_SECONDS,
+      registers: [r],
+    });
+    this.firstToken = new Children(([o, m]) => firstToken.labels(o!, m!));
+    const operation = new Histogram({
+      name: "gen_ai_client_operation_duration_seconds",
+      help: "Forwarded requests: from forwarding to the end of the response (gen_ai.client.operation.duration).",
+      labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_response_model"],
+      buckets: GENAI_SECONDS,
+      registers: [r],
+    });
+    this.operation = new Children(([o, m, s]) => operation.labels(o!, m!, s!));
+    const tokenUsage = new Histogram({
+      name: "gen_ai_client_token_usage",
+      help: "Tokens per forwarded request, by operation, model and gen_ai.token.type (input, output).",
+      labelNames: ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
+      buckets: TOKEN_BUCKETS,
+      registers: [r],
+    });
+    this.tokenUsage = new Children(([o, m, t]) => tokenUsage.labels(o!, m!, t!));
+    this.append = new Histogram({
+      name: "clearance_audit_append_seconds",
+      help: "From a decision to its audit entry being durable.",
+      buckets: LATENCY,
+      registers: [r],
+    });
+    this.errors = new Counter({
+      name: "clearance_errors_total",
+      help: "Background errors by source: store, counters (shared Redis), audit, alerts.",
+      labelNames: ["source"],
+      registers: [r],
+    });
+    this.reloads = new Counter({
+      name: "clearance_snapshot_reloads_total",
+      help: "Times the in-memory snapshot was rebuilt after a change in the store.",
+      registers: [r],
+    });
+    this.screeningQueue = new Gauge({
+      name: "clearance_screening_queue_length",
+      help: "Screening matches awaiting a reviewer.",
+      registers: [r],
+    });
+    this.alertsRaised = new Counter({
+      name: "clearance_alerts_raised_total",
+      help: "Alerts raised by anomaly detectors, by detector and severity.",
+      labelNames: ["detector", "severity"],
+      registers: [r],
+    });
+    this.webhookFailures = new Counter({
+      name: "clearance_alert_webhook_failures_total",
+      help: "Alert webhook deliveries that failed (each is retried).",
+      registers: [r],
+    });
+    for (const source of ["store", "counters", "audit", "alerts"]) this.errors.labels(source).inc(0);
+    this.scrapeGauges(sources);
+  }
+
+  /** One request, once it ended. */
+  request(o: ObservedRequest): void {
+    const route = routeLabel(o.path);
+    this.requests.get(route, String(o.status)).inc();
+    if (o.status === 429 && o.reason === "rate_limited") this.rateLimited.inc();
+    const d = o.decision;
+    const outcome = d === null ? "none" : d.decision;
+    const untilForwarded = o.forwarded ?? o.end;
+    if (d === null) {
+      // Refused before any decision (no key, bad body): still the gateway's time.
+      if (route !== "metrics" && route !== "health")
+        this.overhead.get(outcome).observe((untilForwarded - o.start) / 1000);
+      return;
+    }
+    this.overhead.get(outcome).observe((untilForwarded - o.start) / 1000);
+    const model = this.model(d.model);
+    const served = d.served_model === null ? "none" : this.model(d.served_model);
+    this.decisions.get(outcome, d.reason, model, served, "infer").inc();
+    this.byLocation.get(outcome, o.location ?? "unknown").inc();
+    const appended = seconds(o.decided, o.recorded);
+    if (appended !== null) this.append.observe(appended);
+    if (o.forwarded === null) return;
+    const op = operationName(route);
+    const upstream = seconds(o.forwarded, o.answered);
+    if (upstream !== null) this.upstream.get(served).observe(upstream);
+    const first = seconds(o.forwarded, o.firstChunk);
+    if (first !== null && o.streamed) this.firstToken.get(op, served).observe(first);
+    this.operation.get(op, model, served).observe((o.end - o.forwarded) / 1000);
+    if (o.inputTokens !== null) {
+      this.tokens.get(served, "input").inc(o.inputTokens);
+      this.tokenUsage.get(op, served, "input").observe(o.inputTokens);
+    }
+    if (o.outputTokens !== null) {
+      this.tokens.get(served, "output").inc(o.outputTokens);
+      this.tokenUsage.get(op, served, "output").observe(o.outputTokens);
+    }
+  }
+
+  error(source: "store" | "counters" | "audit" | "alerts"): void {
+    this.errors.labels(source).inc();
+  }
+
+  reloaded(): void {
+    this.reloads.inc();
+  }
+
+  /** The exposition text, and its content type. */
+  async expose(): Promise<{ text: string; contentType: string }> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  /** A scheme model's id as a label; a name the client made up is "other". */
+  private model(id: string): string {
+    const scheme = this.scheme?.();
+    return scheme === undefined || scheme.models.has(id) ? id : "other";
+  }
+
+  private scrapeGauges(s: MetricSources): void {
+    const r = this.registry;
+    if (s.scheme !== undefined && s.licenseUsage !== undefined) {
+      const scheme = s.scheme;
+      const usage = s.licenseUsage;
+      // Both gauges are set by the first one's collect, which the registry runs before it reads either.
+      const used = new Gauge({
+        name: "clearance_license_quota_used_tokens",
+        help: "Tokens a license has used in its current quota period (every node's, with shared counters).",
+        labelNames: ["license", "period"],
+        registers: [],
+      });
+      new Gauge({
+        name: "clearance_license_quota_limit_tokens",
+        help: "A license's token quota per period.",
+        labelNames: ["license", "period"],
+        registers: [r],
+        async collect() {
+          this.reset();
+          used.reset();
+          const licenses = [...scheme().licenses.values()].filter((l) => l.quotaTokens !== null);
+          const tokens = await Promise.all(licenses.map((l) => usage(l.id, l.quotaPeriod).catch(() => null)));
+          licenses.forEach((l, i) => {
+            const labels = { license: l.id, period: l.quotaPeriod };
+            this.set(labels, l.quotaTokens as number);
+            const u = tokens[i];
+            if (u !== null && u !== undefined) used.set(labels, u);
+          });
+        },
+      });
+      r.registerMetric(used);
+    }
+    if (s.audit !== undefined) {
+      const audit = s.audit;
+      new Gauge({
+        name: "clearance_audit_log_entries",
+        help: "Durable entries in the audit log known to this node.",
+        registers: [r],
+        collect() {
+          this.set(Number(audit().size));
+        },
+      });
+      new Gauge({
+        name: "clearance_audit_unpublished_entries",
+        help: "Durable entries not yet covered by the served signed checkpoint.",
+        registers: [r],
+        collect() {
+          const a = audit();
+          this.set(Number(a.size - (a.published ?? 0n)));
+        },
+      });
+      // Checkpoint age: how long since the served checkpoint last moved, while entries wait for it.
+      let seen: bigint | null = null;
+      let movedAt = Date.now();
+      new Gauge({
+        name: "clearance_audit_checkpoint_age_seconds",
+        help: "Seconds since the served checkpoint last grew, while durable entries wait for one (0 when it covers every entry).",
+        registers: [r],
+        collect() {
+          const a = audit();
+          const now = Date.now();
+          if (a.published !== seen) {
+            seen = a.published;
+            movedAt = now;
+          }
+          this.set(a.published !== null && a.published >= a.size ? 0 : (now - movedAt) / 1000);
+        },
+      });
+    }
+    if (s.snapshot !== undefined) {
+      const snapshot = s.snapshot;
+      new Gauge({
+        name: "clearance_snapshot_age_seconds",
+        help: "Seconds since the store last confirmed the in-memory snapshot as current.",
+        registers: [r],
+        collect() {
+          this.set((Date.now() - snapshot().confirmedAt) / 1000);
+        },
+      });
+      new Gauge({
+        name: "clearance_snapshot_version",
+        help: "The store's change counter the snapshot was built from.",
+        registers: [r],
+        collect() {
+          this.set(snapshot().version);
+        },
+      });
+    }
+    if (s.countersUnavailable !== undefined) {
+      const unavailable = s.countersUnavailable;
+      new Gauge({
+        name: "clearance_counters_unavailable",
+        help: "1 while the shared quota and rate-limit counters (Redis) cannot be reached.",
+        registers: [r],
+        collect() {
+          this.set(unavailable() === null ? 0 : 1);
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Traces: one span per request, exported over OTLP/HTTP to a receiver, with the decision and the
+ * GenAI attributes; the upstream receives the span as its parent (W3C traceparent), and a client's
+ * own trace context is continued. Tracing off: the client's traceparent still reaches the upstream.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway } from "../testing/gateway.js";
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+
+const exported: OtlpSpan[] = [];
+const upstreamHeaders: Record<string, string | string[] | undefined>[] = [];
+let receiver: Server;
+let upstream: Server;
+
+const listen = (server: Server) =>
+  new Promise<string>((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const json = JSON.parse(body) as {
+        resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      for (const r of json.resourceSpans) for (const s of r.scopeSpans) exported.push(...s.spans);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  upstream = createServer((req, res) => {
+    upstreamHeaders.push(req.headers);
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          id: "x",
+          object: "chat.completion",
+          choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
+        }),
+      );
+    });
+  });
+  await Promise.all([listen(receiver), listen(upstream)]);
+});
+afterAll(() => {
+  receiver.close();
+  upstream.closeAllConnections();
+  upstream.close();
+});
+
+const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN = "00f067aa0ba902b7";
+
+async function gateway(tracing: string) {
+  const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  const rx = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
+  return startTestGateway({
+    providers: `  up: { type: openai, base_url: "${up}" }`,
+    models: "  mythos-5: { provider: up }",
+    extra: `monitoring: { tracing: { enabled: ${tracing}, endpoint: "${rx}", service_name: clearance-test } }`,
+  });
+}
+
+const chat = (url: string, key: string, country: string, traceparent?: string) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${key}`,
+      "x-test-country": country,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    },
+    body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+
+const attr = (s: OtlpSpan, key: string): unknown => {
+  const v = s.attributes.find((a) => a.key === key)?.value;
+  return v === undefined ? undefined : Object.values(v)[0];
+};
+
+describe("traces", () => {
+  it("exports a span per request, the upstream's parent, continuing the client's trace", async () => {
+    const t = await gateway("true");
+    const alice = t.keys.get("alice") as string;
+    const allowed = await chat(t.url, alice, "US", `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`);
+    expect(allowed.status).toBe(200);
+    await allowed.text();
+    const denied = await chat(t.url, alice, "IR");
+    expect(denied.status).toBe(403);
+    await denied.text();
+    const deniedId = denied.headers.get("x-clearance-request-id");
+    await new Promise((r) => setTimeout(r, 50)); // the observer runs once the response has closed
+    await t.gateway.close(); // flushes the exporter
+
+    const sent = upstreamHeaders.at(-1)?.traceparent as string;
+    const [, traceId, parentId] = sent.split("-");
+    expect(traceId).toBe(CLIENT_TRACE);
+    const span = exported.find((s) => s.spanId === parentId) as OtlpSpan;
+    expect(span).toBeDefined();
+    expect(span.traceId).toBe(CLIENT_TRACE);
+    expect(span.parentSpanId).toBe(CLIENT_SPAN);
+    expect(span.name).toBe("chat mythos-5");
+    expect(attr(span, "clearance.decision")).toBe("allow");
+    expect(attr(span, "clearance.reason")).toBe("home-person");
+    expect(attr(span, "gen_ai.operation.name")).toBe("chat");
+    expect(attr(span, "gen_ai.request.model")).toBe("mythos-5");
+    expect(attr(span, "gen_ai.response.model")).toBe("mythos-5");
+    expect(Number(attr(span, "gen_ai.usage.input_tokens"))).toBe(7);
+    expect(Number(attr(span, "gen_ai.usage.output_tokens"))).toBe(3);
+
+    const refused = exported.find((s) => attr(s, "clearance.request_id") === deniedId) as OtlpSpan;
+    expect(attr(refused, "clearance.reason")).toBe("embargoed-location");
+    expect(Number(attr(refused, "http.response.status_code"))).toBe(403);
+    expect(refused.traceId).not.toBe(CLIENT_TRACE); // a trace of its own
+  });
+
+  it("off: exports nothing, and passes the client's traceparent to the upstream unchanged", async () => {
+    const before = exported.length;
+    const t = await gateway("false");
+    const parent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
+    const r = await chat(t.url, t.keys.get("alice") as string, "US", parent);
+    await r.text();
+    await t.gateway.close();
+    expect(upstreamHeaders.at(-1)?.traceparent).toBe(parent);
+    expect(exported.length).toBe(before);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The jurisdiction footprint report: the served footprint (the audit log joined with the store) and
+ * the policy footprint (the scheme in force), assembled in memory and only then rendered, so that a
+ * failure part-way (an unreadable log, an empty period) never leaves a half-written report.
+ */
+import type { LogSource } from "../audit/source.js";
+import { periodStart } from "../metering/periods.js";
+import type { CompiledScheme } from "../scheme/compile.js";
+import type { Store } from "../store/index.js";
+import { dayOf, type Period } from "./period.js";
+import { policyFootprint, type PolicyFootprint } from "./policy.js";
+import { principalIndex } from "./principals.js";
+import { servedFootprint, type ServedFootprint, type UsageFacts } from "./served.js";
+
+export interface FootprintReport {
+  readonly report: "footprint";
+  readonly generated_at: string;
+  readonly scheme: { readonly name: string; readonly digest: string };
+  readonly served: ServedFootprint;
+  readonly policy: PolicyFootprint;
+}
+
+export interface FootprintOptions {
+  readonly store: Store;
+  readonly source: LogSource;
+  /** The policy in force (active version with the store's partners and licenses). */
+  readonly scheme: CompiledScheme;
+  readonly period: Period;
+  readonly pseudonymKey: string | null;
+  readonly now: Date;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What the store metered per license: in the period, and in each license's quota period now. */
+export async function usageFacts(
+  store: Store,
+  scheme: CompiledScheme,
+  period: Period,
+  now: Date,
+): Promise<UsageFacts> {
+  const licenseTokens = new Map<string, number>();
+  const lastDay = dayOf(new Date(Date.parse(period.to) - 1).toISOString());
+  for (const r of await store.usage.byLicenseDay(dayOf(period.from))) {
+    if (r.day <= lastDay) licenseTokens.set(r.licenseId, (licenseTokens.get(r.licenseId) ?? 0) + r.tokens);
+  }
+  const quotaUsed = new Map<string, number>();
+  const totals = (await store.usage.totals()).byLicense;
+  const since = new Map<string, number>();
+  for (const p of ["month", "quarter"] as const) {
+    for (const r of await store.usage.byLicenseDay(periodStart(p, now))) {
+      const l = scheme.licenses.get(r.licenseId);
+      if (l?.quotaPeriod === p) since.set(r.licenseId, (since.get(r.licenseId) ?? 0) + r.tokens);
+    }
+  }
+  for (const l of scheme.licenses.values()) {
+    quotaUsed.set(l.id, l.quotaPeriod === "total" ? (totals[l.id] ?? 0) : (since.get(l.id) ?? 0));
+  }
+  return { licenseTokens, quotaUsed };
+}
+
+export async function footprintReport(o: FootprintOptions): Promise<FootprintReport> {
+  const principals = principalIndex(await o.store.principals.list(), o.pseudonymKey);
+  const served = await servedFootprint({
+    source: o.source,
+    scheme: o.scheme,
+    principals,
+    period: o.period,
+    usage: await usageFacts(o.store, o.scheme, o.period, o.now),
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+  });
+  return {
+    report: "footprint",
+    generated_at: o.now.toISOString(),
+    scheme: o.scheme.ref,
+    served,
+    policy: policyFootprint(o.scheme, o.now.getTime()),
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The audit log read as a stream of decision entries, for reports: the published entry bundles (a
+ * directory such as <data_dir>/audit, or a gateway's /audit URL), up to the published checkpoint,
+ * a few bundles fetched ahead of the one being parsed. Reports count what the log says; proving the
+ * log is what was signed is `clearance audit verify`'s job.
+ */
+import { parseCheckpoint } from "../audit/checkpoint.js";
+import { readBundle, readResource, widthAt, type LogSource } from "../audit/source.js";
+import { TILE_WIDTH } from "../audit/tiles.js";
+import { ClearanceError } from "../errors/index.js";
+
+/** A decision entry as the gateway writes it (src/audit/entry.ts). */
+export interface DecisionEntry {
+  readonly action: string;
+  readonly decision: "allow" | "deny" | "fallback";
+  readonly grant: string | null;
+  readonly location: string | null;
+  readonly model: string;
+  readonly node: string;
+  readonly organization: string | null;
+  readonly principal: string;
+  readonly reason: string;
+  readonly request_id: string;
+  readonly scheme: string;
+  readonly served_model: string | null;
+  readonly time: string;
+  readonly type: "decision";
+}
+
+export interface ReadOptions {
+  /** First entry index read (default 0). */
+  readonly from?: bigint;
+  /** Entry index to stop before (default: the checkpoint's size). */
+  readonly to?: bigint;
+  /** After each bundle: entries read so far, and how many will be read. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+const WIDTH = BigInt(TILE_WIDTH);
+/** Bundles read ahead of the one being parsed: hides HTTP and disk latency. */
+const AHEAD = 8;
+
+/** The log cannot be read: a report is never written from part of it. */
+export class LogUnreadableError extends ClearanceError {
+  constructor(message: string, cause?: unknown) {
+    super("unavailable", "log_unreadable", message, { cause });
+    this.name = "LogUnreadableError";
+  }
+}
+
+/** The size of the published tree (the checkpoint's second line; the signature is not checked here). */
+export async function publishedSize(source: LogSource): Promise<bigint> {
+  const data = await readResource(source, "checkpoint").catch((err: unknown) => {
+    throw new LogUnreadableError(
+      `cannot read the audit log at ${source.location}: ${(err as Error).message}`,
+    );
+  });
+  if (data === null) {
+    throw new LogUnreadableError(`no audit log at ${source.location}: it has no checkpoint`);
+  }
+  const text = data.toString("utf8");
+  const end = text.indexOf("\n\n");
+  try {
+    return parseCheckpoint(end < 0 ? text : text.slice(0, end + 1)).size;
+  } catch (err) {
+    throw new LogUnreadableError(`the audit log at ${source.location}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every entry in [from, to), in order, in batches (one per bundle) of [index, entry bytes]. Admin
+ * entries are included: callers pick the types they count.
+ */
+export async function* readEntries(
+  source: LogSource,
+  options: ReadOptions = {},
+): AsyncGenerator<{ first: bigint; entries: Buffer[] }> {
+  const size = await publishedSize(source);
+  const from = options.from ?? 0n;
+  const to = options.to === undefined || options.to > size ? size : options.to;
+  if (from >= to) return;
+  const total = Number(to - from);
+  const firstBundle = from / WIDTH;
+  const lastBundle = (to - 1n) / WIDTH;
+  const fetch = (b: bigint) =>
+    readBundle(source, b, widthAt("entries", b, size)).catch((err: unknown) => {
+      throw new LogUnreadableError(
+        `cannot read entry bundle ${b} of the audit log at ${source.location}: ${(err as Error).message}`,
+        err,
+      );
+    });
+  const queue: Promise<{ entries: Buffer[] }>[] = [];
+  let next = firstBundle;
+  const fill = () => {
+    while (queue.length < AHEAD && next <= lastBundle) queue.push(fetch(next++));
+  };
+  fill();
+  // A rejected read ahead must not go unhandled while an earlier bundle is still being parsed.
+  for (const q of queue) q.catch(() => undefined);
+  let done = 0;
+  for (let b = firstBundle; b <= lastBundle; b++) {
+    const p = queue.shift() as Promise<{ entries: Buffer[] }>;
+    fill();
+    for (const q of queue) q.catch(() => undefined);
+    const { entries } = await p;
+    const start = b * WIDTH;
+    const lo = from > start ? Number(from - start) : 0;
+    const hi = to < start + WIDTH ? Number(to - start) : entries.length;
+    const slice = lo === 0 && hi === entries.length ? entries : entries.slice(lo, hi);
+    done += slice.length;
+    yield { first: start + BigInt(lo), entries: slice };
+    options.onProgress?.(done, total);
+  }
+}
+
+/** Parses a decision entry; null for admin entries and anything else. */
+export function decisionOf(bytes: Buffer): DecisionEntry | null {
+  const value = JSON.parse(bytes.toString("utf8")) as { type?: unknown };
+  return value.type === "decision" ? (value as DecisionEntry) : null;
+}

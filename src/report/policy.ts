@@ -1,0 +1,162 @@
+/**
+ * The policy footprint: from the scheme in force alone, for every country × model × action, who may
+ * be served there and on what basis (home persons, nationals of which country partners, partner
+ * organizations, licensees, or nobody), and the fallback model served to everyone else — "which
+ * models serve which regions" as one table. Pure: time is an input (licenses have periods).
+ *
+ * It reads the same compiled structures `decide()` does and follows its check order: an embargoed
+ * location serves nobody; a model not offered there serves nobody; an open model serves everyone
+ * (but embargoed nationals, residents and organizations); a home-only model serves home persons
+ * inside the home countries only; a controlled model serves home persons and then whoever a partner
+ * grant or license reaches at that location.
+ */
+import { allCountryCodes } from "../countries/index.js";
+import { ACTIONS, ASSURANCE_LEVELS, type Action } from "../policy/types.js";
+import type { CompiledModel, CompiledScheme } from "../scheme/compile.js";
+import { ACTION_INDEX } from "../scheme/compile.js";
+
+/** The widest access at a place, for maps: who besides home persons is served. */
+export const ACCESS_LEVELS = [
+  "embargoed",
+  "not-offered",
+  "nobody",
+  "home-persons",
+  "licensees",
+  "partner-organizations",
+  "partner-nationals",
+  "everyone",
+] as const;
+export type Access = (typeof ACCESS_LEVELS)[number];
+
+export interface PolicyRow {
+  readonly country: string;
+  readonly model: string;
+  readonly control: CompiledModel["control"];
+  readonly action: Action;
+  readonly access: Access;
+  readonly home_persons: boolean;
+  /** Country partners whose nationals are served here: "<id> (<assurance>): <countries>". */
+  readonly partner_nationals: readonly string[];
+  /** Organization partners whose members are served here. */
+  readonly partner_organizations: readonly string[];
+  /** "<licensee> (<license>)", for licenses that cover this place. */
+  readonly licensees: readonly string[];
+  /** What everyone else asking for this model here is served instead, and on what basis. */
+  readonly fallback_model: string | null;
+  readonly fallback_access: Access | null;
+}
+
+export interface PolicyFootprint {
+  readonly scheme: { readonly name: string; readonly digest: string };
+  /** The time licenses were judged valid at (ISO 8601). */
+  readonly at: string;
+  readonly rows: readonly PolicyRow[];
+}
+
+interface Served {
+  readonly access: Access;
+  readonly home: boolean;
+  readonly nationals: string[];
+  readonly organizations: string[];
+  readonly licensees: string[];
+}
+
+const NOBODY = (access: Access): Served => ({
+  access,
+  home: false,
+  nationals: [],
+  organizations: [],
+  licensees: [],
+});
+
+/** Who is served `modelId` for `action` at `country`, under the scheme, at `time`. */
+function servedAt(
+  scheme: CompiledScheme,
+  modelId: string,
+  actionIndex: number,
+  country: string,
+  time: number,
+): Served {
+  const model = scheme.models.get(modelId);
+  if (scheme.embargoed.has(country)) return NOBODY("embargoed");
+  if (model === undefined) return NOBODY("nobody");
+  if (model.availableIn !== null && !model.availableIn.has(country)) return NOBODY("not-offered");
+  if (model.control === "open") return { ...NOBODY("everyone"), home: true };
+  if (model.control === "home-only") {
+    return scheme.home.has(country) ? { ...NOBODY("home-persons"), home: true } : NOBODY("nobody");
+  }
+  const nationals: string[] = [];
+  for (const p of scheme.countryPartners) {
+    if (p.status !== "active" || (p.grants.get(modelId)?.[actionIndex] ?? -1) < 0) continue;
+    if (!p.countries.has(country) && !scheme.home.has(country)) continue;
+    const members = [...p.countries].filter((c) => !scheme.embargoed.has(c)).sort();
+    nationals.push(`${p.id} (${ASSURANCE_LEVELS[p.assurance]}): ${members.join(" ")}`);
+  }
+  const organizations: string[] = [];
+  for (const p of scheme.organizationPartners.values()) {
+    if (p.status !== "active" || (p.grants.get(modelId)?.[actionIndex] ?? -1) < 0) continue;
+    if (!p.locations.has(country) || scheme.embargoed.has(p.country)) continue;
+    organizations.push(p.id);
+  }
+  const licensees: string[] = [];
+  for (const l of scheme.licenses.values()) {
+    if (l.status !== "approved" || !(time >= l.validFrom && time < l.validUntil)) continue;
+    if (!l.models.has(modelId) || (l.actions & (1 << actionIndex)) === 0) continue;
+    if (!l.destinations.has(country)) continue;
+    licensees.push(`${l.licensee.kind} ${l.licensee.id} (${l.id})`);
+  }
+  const access: Access =
+    nationals.length > 0
+      ? "partner-nationals"
+      : organizations.length > 0
+        ? "partner-organizations"
+        : licensees.length > 0
+          ? "licensees"
+          : "home-persons";
+  return { access, home: true, nationals, organizations, licensees: licensees.sort() };
+}
+
+export function policyFootprint(scheme: CompiledScheme, time: number): PolicyFootprint {
+  const rows: PolicyRow[] = [];
+  const models = [...scheme.models.values()];
+  for (const country of allCountryCodes()) {
+    for (const model of models) {
+      for (const action of ACTIONS) {
+        const ai = ACTION_INDEX[action];
+        const s = servedAt(scheme, model.id, ai, country, time);
+        // Everyone not served the model asked for is tried down its fallback chain, except where
+        // the place itself is embargoed (a universal denial never falls back).
+        let fallback: string | null = null;
+        let fallbackAccess: Access | null = null;
+        if (s.access !== "everyone" && s.access !== "embargoed") {
+          let next = model.fallback;
+          const seen = new Set<string>([model.id]);
+          while (next !== null && !seen.has(next)) {
+            seen.add(next);
+            const f = servedAt(scheme, next, ai, country, time);
+            if (f.access !== "nobody" && f.access !== "not-offered") {
+              fallback = next;
+              fallbackAccess = f.access;
+              break;
+            }
+            next = scheme.models.get(next)?.fallback ?? null;
+          }
+        }
+        rows.push({
+          country,
+          model: model.id,
+          control: model.control,
+          action,
+          access: s.access,
+          home_persons: s.home,
+          partner_nationals: s.nationals,
+          partner_organizations: s.organizations,
+          licensees: s.licensees,
+          fallback_model: fallback,
+          fallback_access: fallbackAccess,
+        });
+      }
+    }
+  }
+  return { scheme: scheme.ref, at: new Date(time).toISOString(), rows };
+}

@@ -1,0 +1,232 @@
+/**
+ * The served footprint: what actually happened, from the audit log. For a period, decisions counted
+ * by location × relevant nationality × organization × model asked / model served × action × outcome
+ * × reason, the totals per location (for the map), and the use of each license and partner grant.
+ * Nationalities come from the store (the log does not hold them), by the principal's current facts.
+ */
+import { ClearanceError } from "../errors/index.js";
+import type { LogSource } from "../audit/source.js";
+import type { CompiledScheme } from "../scheme/compile.js";
+import { decisionOf, readEntries, type DecisionEntry } from "./log.js";
+import type { Period } from "./period.js";
+import { nationalityLabel, UNKNOWN_PRINCIPAL, type PrincipalIndex } from "./principals.js";
+
+export interface ServedRow {
+  readonly location: string;
+  readonly nationality: string;
+  readonly organization: string;
+  readonly model: string;
+  readonly served_model: string;
+  readonly action: string;
+  readonly decision: string;
+  readonly reason: string;
+  readonly requests: number;
+}
+
+export interface LocationTotal {
+  readonly location: string;
+  readonly requests: number;
+  readonly allow: number;
+  readonly fallback: number;
+  readonly deny: number;
+}
+
+export interface GrantUse {
+  /** As in the log: "license:<id>", "partner-country:<id>#<n>", "partner-organization:<id>#<n>". */
+  readonly grant: string;
+  /** Requests served on it in the period (allowed, or served a fallback that rests on it). */
+  readonly requests: number;
+  /** Tokens metered on it in the period (licenses; partner grants are not metered per grant). */
+  readonly tokens: number | null;
+  readonly quota_tokens: number | null;
+  readonly quota_period: string | null;
+  /** Tokens used in the quota period in force now, and what is left. */
+  readonly quota_used: number | null;
+  readonly quota_remaining: number | null;
+}
+
+export interface ServedFootprint {
+  readonly period: Period;
+  /** Log entries read, and how many of them are decisions inside the period. */
+  readonly entries_read: number;
+  readonly decisions: number;
+  /** Principals the store does not know (or whose pseudonym it cannot resolve). */
+  readonly unknown_principals: number;
+  /** Digests of the scheme versions the period's decisions were made under. */
+  readonly schemes: readonly string[];
+  readonly rows: readonly ServedRow[];
+  readonly locations: readonly LocationTotal[];
+  readonly grants: readonly GrantUse[];
+}
+
+/** Usage the store metered, for the grants' columns. */
+export interface UsageFacts {
+  /** Tokens per license inside the period. */
+  readonly licenseTokens: ReadonlyMap<string, number>;
+  /** Tokens per license in its quota period in force now. */
+  readonly quotaUsed: ReadonlyMap<string, number>;
+}
+
+const SEP = "\u0000";
+
+/** Counts decision entries; `add` is the tight loop (one string key, one map update). */
+export class ServedCounter {
+  private readonly rows = new Map<string, number>();
+  private readonly grants = new Map<string, number>();
+  private readonly schemes = new Set<string>();
+  private readonly nationality = new Map<string, string>();
+  private readonly unknown = new Set<string>();
+  entriesRead = 0;
+  decisions = 0;
+
+  constructor(
+    private readonly scheme: CompiledScheme,
+    private readonly principals: PrincipalIndex,
+    private readonly period: Period,
+  ) {}
+
+  addBytes(bytes: Buffer): void {
+    this.entriesRead++;
+    const e = decisionOf(bytes);
+    if (e !== null) this.add(e);
+  }
+
+  add(e: DecisionEntry): void {
+    if (e.time < this.period.from || e.time >= this.period.to) return;
+    this.decisions++;
+    this.schemes.add(e.scheme);
+    const key =
+      (e.location ?? "unknown") +
+      SEP +
+      this.nationalityOf(e.principal) +
+      SEP +
+      (e.organization ?? "none") +
+      SEP +
+      e.model +
+      SEP +
+      (e.served_model ?? "none") +
+      SEP +
+      e.action +
+      SEP +
+      e.decision +
+      SEP +
+      e.reason;
+    this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
+    if (e.grant !== null) this.grants.set(e.grant, (this.grants.get(e.grant) ?? 0) + 1);
+  }
+
+  private nationalityOf(principal: string): string {
+    let label = this.nationality.get(principal);
+    if (label === undefined) {
+      const p = this.principals.get(principal);
+      if (p === undefined) this.unknown.add(principal);
+      label = p === undefined ? UNKNOWN_PRINCIPAL : nationalityLabel(this.scheme, p);
+      this.nationality.set(principal, label);
+    }
+    return label;
+  }
+
+  result(usage: UsageFacts): ServedFootprint {
+    const rows: ServedRow[] = [];
+    const locations = new Map<string, { requests: number; allow: number; fallback: number; deny: number }>();
+    for (const [key, requests] of this.rows) {
+      const [location, nationality, organization, model, served_model, action, decision, reason] = key.split(
+        SEP,
+      ) as [string, string, string, string, string, string, string, string];
+      rows.push({
+        location,
+        nationality,
+        organization,
+        model,
+        served_model,
+        action,
+        decision,
+        reason,
+        requests,
+      });
+      const t = locations.get(location) ?? { requests: 0, allow: 0, fallback: 0, deny: 0 };
+      t.requests += requests;
+      t[decision as "allow" | "fallback" | "deny"] += requests;
+      locations.set(location, t);
+    }
+    rows.sort((a, b) => b.requests - a.requests || compareRows(a, b));
+    return {
+      period: this.period,
+      entries_read: this.entriesRead,
+      decisions: this.decisions,
+      unknown_principals: this.unknown.size,
+      schemes: [...this.schemes].sort(),
+      rows,
+      locations: [...locations]
+        .map(([location, t]) => ({ location, ...t }))
+        .sort((a, b) => b.requests - a.requests || (a.location < b.location ? -1 : 1)),
+      grants: this.grantUse(usage),
+    };
+  }
+
+  private grantUse(usage: UsageFacts): GrantUse[] {
+    const ids = new Set(this.grants.keys());
+    // Licenses of the policy in force appear even when unused: an unused license is a finding too.
+    for (const id of this.scheme.licenses.keys()) ids.add(`license:${id}`);
+    return [...ids].sort().map((grant) => {
+      const requests = this.grants.get(grant) ?? 0;
+      if (!grant.startsWith("license:")) {
+        return {
+          grant,
+          requests,
+          tokens: null,
+          quota_tokens: null,
+          quota_period: null,
+          quota_used: null,
+          quota_remaining: null,
+        };
+      }
+      const id = grant.slice("license:".length);
+      const l = this.scheme.licenses.get(id);
+      const quota = l?.quotaTokens ?? null;
+      const used = usage.quotaUsed.get(id) ?? 0;
+      return {
+        grant,
+        requests,
+        tokens: usage.licenseTokens.get(id) ?? 0,
+        quota_tokens: quota,
+        quota_period: l?.quotaPeriod ?? null,
+        quota_used: l === undefined ? null : used,
+        quota_remaining: quota === null ? null : Math.max(0, quota - used),
+      };
+    });
+  }
+}
+
+function compareRows(a: ServedRow, b: ServedRow): number {
+  const ka = `${a.location}|${a.nationality}|${a.organization}|${a.model}|${a.action}|${a.decision}|${a.reason}`;
+  const kb = `${b.location}|${b.nationality}|${b.organization}|${b.model}|${b.action}|${b.decision}|${b.reason}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+export interface ServedOptions {
+  readonly source: LogSource;
+  readonly scheme: CompiledScheme;
+  readonly principals: PrincipalIndex;
+  readonly period: Period;
+  readonly usage: UsageFacts;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Reads the whole log; an empty period is an error, never an empty report that looks like a finding. */
+export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint> {
+  const counter = new ServedCounter(o.scheme, o.principals, o.period);
+  const read = o.onProgress === undefined ? {} : { onProgress: o.onProgress };
+  for await (const batch of readEntries(o.source, read)) {
+    for (const bytes of batch.entries) counter.addBytes(bytes);
+  }
+  if (counter.decisions === 0) {
+    throw new ClearanceError(
+      "invalid",
+      "empty_period",
+      `the audit log at ${o.source.location} has no decisions from ${o.period.from} to ${o.period.to} ` +
+        `(${counter.entriesRead} entries read)`,
+    );
+  }
+  return counter.result(o.usage);
+}

@@ -1,0 +1,269 @@
+/**
+ * What every list loader shares: reading bytes as strict UTF-8, CSV records with their line numbers,
+ * problems that name file, line and field, and the small parsers for dates and countries as lists
+ * write them.
+ */
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import type * as CountriesLib from "i18n-iso-countries";
+import { parse, CsvError } from "csv-parse/sync";
+import { InvalidInputError } from "../../errors/index.js";
+import type { ListEntry } from "../types.js";
+
+/** A list file as given: its name (for messages and format detection) and its bytes. */
+export interface InputFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A malformed list: nothing of it is imported, and the message says where. */
+export function refuse(file: string, line: number | undefined, field: string, message: string): never {
+  throw new InvalidInputError([
+    {
+      code: "invalid_list",
+      path: [field],
+      file,
+      ...(line === undefined ? {} : { line }),
+      message,
+    },
+  ]);
+}
+
+/** Strict UTF-8 (a BOM is dropped): a broken encoding is refused with the line it is on. */
+export function decode(file: InputFile): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(file.bytes);
+  } catch {
+    // Find the first bad byte's line: decode line by line.
+    let line = 1;
+    let start = 0;
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    for (let i = 0; i <= file.bytes.length; i++) {
+      if (i === file.bytes.length || file.bytes[i] === 0x0a) {
+        try {
+          strict.decode(file.bytes.subarray(start, i));
+        } catch {
+          break;
+        }
+        line++;
+        start = i + 1;
+      }
+    }
+    return refuse(file.name, line, "(encoding)", "the file is not valid UTF-8 text");
+  }
+}
+
+export interface CsvRow {
+  readonly line: number;
+  readonly cells: readonly string[];
+}
+
+/** Every record with the line it starts on; a syntax error is refused with its line. */
+export function csvRows(
+  file: InputFile,
+  options: { delimiter?: string; quote?: string | false; columns: number | readonly string[] },
+): CsvRow[] {
+  // OFAC ends its files with a DOS end-of-file mark (Ctrl-Z): not a record.
+  const text = decode(file).replace(new RegExp(`${String.fromCharCode(0x1a)}\\s*$`), "");
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      delimiter: options.delimiter ?? ",",
+      quote: options.quote === false ? null : (options.quote ?? '"'),
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      // OFAC writes `-0- ,"x"`: spaces outside quotes.
+      ltrim: true,
+      rtrim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const line = (err as CsvError & { lines?: number }).lines;
+      return refuse(file.name, line, "(csv)", err.message.replace(/^Invalid [^:]*: /, ""));
+    }
+    throw err;
+  }
+  const width = typeof options.columns === "number" ? options.columns : options.columns.length;
+  return records.map(({ record, info }) => {
+    if (record.length !== width) {
+      refuse(
+        file.name,
+        info.lines,
+        `column ${Math.min(record.length, width) + 1}`,
+        `expected ${width} columns, found ${record.length} (a truncated or wrong file?)`,
+      );
+    }
+    return { line: info.lines, cells: record };
+  });
+}
+
+/** OFAC writes -0- for "empty". */
+export function cell(value: string | undefined): string {
+  const v = (value ?? "").trim();
+  return v === "-0-" ? "" : v;
+}
+
+export function sha256(...parts: readonly (Uint8Array | string)[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
+
+export function digestFiles(files: readonly InputFile[]): string {
+  return sha256(...files.map((f) => f.bytes));
+}
+
+const require = createRequire(import.meta.url);
+const countries = require("i18n-iso-countries/index.js") as typeof CountriesLib;
+countries.registerLocale(require("i18n-iso-countries/langs/en.json") as CountriesLib.LocaleData);
+
+/** Names lists use that the ISO short names do not. */
+const COUNTRY_ALIASES: Readonly<Record<string, string>> = {
+  burma: "MM",
+  "korea, north": "KP",
+  "north korea": "KP",
+  "korea, south": "KR",
+  "south korea": "KR",
+  syria: "SY",
+  "syrian arab republic": "SY",
+  iran: "IR",
+  "iran (islamic republic of)": "IR",
+  russia: "RU",
+  "russian federation": "RU",
+  palestinian: "PS",
+  "west bank": "PS",
+  gaza: "PS",
+  "united states": "US",
+  usa: "US",
+  uk: "GB",
+  "united kingdom": "GB",
+  "democratic people's republic of korea": "KP",
+  "republic of korea": "KR",
+  "venezuela (bolivarian republic of)": "VE",
+  "bolivia (plurinational state of)": "BO",
+  "lao people's democratic republic": "LA",
+  "united republic of tanzania": "TZ",
+  "viet nam": "VN",
+  vietnam: "VN",
+  "cote d'ivoire": "CI",
+  "congo, democratic republic of the": "CD",
+  kosovo: "XK",
+  "the former yugoslav republic of macedonia": "MK",
+};
+
+/** An ISO alpha-2 code (either case) or an English country name, to the upper-case code; else undefined. */
+export function countryCode(value: string): string | undefined {
+  const v = value.trim().replace(/\.$/, "");
+  if (v === "") return undefined;
+  if (/^[A-Za-z]{2}$/.test(v)) {
+    const up = v.toUpperCase();
+    return countries.isValid(up) || up === "XK" ? up : undefined;
+  }
+  const alias = COUNTRY_ALIASES[v.toLowerCase()];
+  if (alias !== undefined) return alias;
+  return countries.getAlpha2Code(v, "en") ?? undefined;
+}
+
+/** A country as listed: its code when known, else the text itself. */
+export function countryOrText(value: string): string {
+  return countryCode(value) ?? value.trim();
+}
+
+const MONTHS: Readonly<Record<string, string>> = {
+  jan: "01",
+  feb: "02",
+  mar: "03",
+  apr: "04",
+  may: "05",
+  jun: "06",
+  jul: "07",
+  aug: "08",
+  sep: "09",
+  oct: "10",
+  nov: "11",
+  dec: "12",
+};
+
+/**
+ * A listed birth date to YYYY, YYYY-MM or YYYY-MM-DD: "12 Jan 1965", "Jan 1965", "1965", "circa
+ * 1965", "1965-01-12", "01/12/1965". A range ("1960 to 1962") gives each year. Undefined if none.
+ */
+export function birthDates(text: string): string[] {
+  const t = text.trim();
+  const range = /^(?:circa\s+)?(\d{4})\s+to\s+(\d{4})$/i.exec(t);
+  if (range) {
+    const [from, to] = [Number(range[1]), Number(range[2])];
+    if (to >= from && to - from <= 20)
+      return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+  }
+  const out: string[] = [];
+  for (const part of t.split(/\s+to\s+/i)) {
+    const p = part
+      .replace(/^circa\s+/i, "")
+      .replace(/\.$/, "")
+      .trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[2]!.toLowerCase()])
+      out.push(`${m[3]}-${MONTHS[m[2]!.toLowerCase()]}-${m[1]!.padStart(2, "0")}`);
+    else if ((m = /^([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[1]!.toLowerCase()])
+      out.push(`${m[2]}-${MONTHS[m[1]!.toLowerCase()]}`);
+    else if ((m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(p))) out.push(p);
+    else if ((m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(p))) out.push(`${m[3]}-${m[1]}-${m[2]}`);
+  }
+  return out;
+}
+
+/** The remark fields OFAC writes into `remarks`: a.k.a.s, DOB, nationality, citizenship, ids. */
+export function remarkFacts(remarks: string): {
+  akas: { name: string; strength: "strong" | "weak" }[];
+  birth: string[];
+  nationalities: string[];
+  identifiers: { type: string; value: string; country?: string }[];
+} {
+  const akas: { name: string; strength: "strong" | "weak" }[] = [];
+  for (const m of remarks.matchAll(/\b(weak\s+)?(?:a\.k\.a\.|f\.k\.a\.|n\.k\.a\.),?\s+'([^']+)'/gi))
+    akas.push({ name: m[2]!.trim(), strength: m[1] === undefined ? "strong" : "weak" });
+  const birth: string[] = [];
+  const nationalities: string[] = [];
+  const identifiers: { type: string; value: string; country?: string }[] = [];
+  for (const raw of remarks.split(";")) {
+    const part = raw.trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^(?:alt\.\s+)?DOB\s+(.+)$/i.exec(part))) birth.push(...birthDates(m[1]!));
+    else if ((m = /^(?:alt\.\s+)?(?:nationality|citizen)\s+(.+?)\.?$/i.exec(part)))
+      nationalities.push(countryOrText(m[1]!));
+    else if (
+      (m =
+        /^(?:alt\.\s+)?(Passport|National ID No\.|Cedula No\.|Tax ID No\.|Registration Number|IMO|MMSI|Identification Number|SSN|D-U-N-S Number|Legal Entity Number|Aircraft Manufacturer's Serial Number \(MSN\))\s+([^\s(]+)(?:\s+\(([^)]+)\))?/i.exec(
+          part,
+        ))
+    ) {
+      const country = m[3] === undefined ? undefined : countryCode(m[3]);
+      identifiers.push({ type: m[1]!, value: m[2]!, ...(country === undefined ? {} : { country }) });
+    }
+  }
+  return { akas, birth, nationalities, identifiers };
+}
+
+const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
+
+/** Drops empty and duplicate values, so that two loads of one file give identical entries. */
+export function tidy(e: ListEntry): ListEntry {
+  const seen = new Set<string>();
+  const names = e.names.filter((n) => {
+    const key = n.name.toLowerCase();
+    if (n.name.trim() === "" || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return {
+    ...e,
+    names,
+    birth_dates: uniq(e.birth_dates),
+    nationalities: uniq(e.nationalities.filter((x) => x !== "")),
+    countries: uniq(e.countries.filter((x) => x !== "")),
+    addresses: uniq(e.addresses.filter((x) => x !== "")),
+    programs: uniq(e.programs.filter((x) => x !== "")),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * A list file set in one of the official formats, to entries. The format is named by the caller or
+ * recognised from the file; a malformed file is refused (InvalidInputError naming file, line and
+ * field) before anything is stored.
+ */
+import { InvalidInputError } from "../../errors/index.js";
+import { LIST_FORMATS, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
+import { digestFiles, refuse, type InputFile } from "./common.js";
+import { loadCsl } from "./csl.js";
+import { loadDpl } from "./dpl.js";
+import { loadFtm } from "./ftm.js";
+import { loadOfac, ofacCompanions, ofacRole } from "./ofac.js";
+import { loadUn } from "./un.js";
+
+export type { InputFile } from "./common.js";
+export { countryCode, birthDates } from "./common.js";
+export { ofacCompanions };
+
+/** Recognises a format from the first file's name and first bytes. */
+export function detectFormat(file: InputFile): ListFormat {
+  const name = file.name.toLowerCase();
+  const head = new TextDecoder()
+    .decode(file.bytes.subarray(0, 512))
+    .replace(/^\uFEFF/, "")
+    .trimStart();
+  if (ofacRole(name) !== undefined) return "ofac-csv";
+  if (name.endsWith(".xml") || head.startsWith("<")) return "un-xml";
+  if (name.endsWith(".jsonl") || name.endsWith(".ftm.json") || head.startsWith("{")) return "ftm";
+  if (head.startsWith('"Name"\t') || head.startsWith("Name\t")) return "bis-dpl";
+  if (/^(_id,)?source,/.test(head) || /^"_id","source"/.test(head)) return "csl-csv";
+  if (/^\d+,"/.test(head)) return "ofac-csv";
+  return refuse(
+    file.name,
+    1,
+    "format",
+    `cannot tell the list format; name it with --format (${LIST_FORMATS.join(", ")})`,
+  );
+}
+
+export interface LoadOptions {
+  readonly format?: ListFormat;
+  /** Overrides the list name the file implies (e.g. to keep two CSL feeds apart). */
+  readonly list?: string;
+  /** YYYY-MM-DD, when the file does not say. */
+  readonly published?: string;
+}
+
+export function loadList(files: readonly InputFile[], options: LoadOptions = {}): ParsedList {
+  const first = files[0];
+  if (first === undefined)
+    throw new InvalidInputError([{ code: "invalid_list", path: ["file"], message: "no list file given" }]);
+  const format = options.format ?? detectFormat(first);
+  let loaded: { list: string; entries: ListEntry[]; published?: string | null };
+  switch (format) {
+    case "ofac-csv":
+      loaded = loadOfac(files);
+      break;
+    case "csl-csv":
+      loaded = loadCsl(first);
+      break;
+    case "un-xml":
+      loaded = loadUn(first);
+      break;
+    case "bis-dpl":
+      loaded = loadDpl(first);
+      break;
+    case "ftm":
+      loaded = loadFtm(first);
+      break;
+  }
+  if (loaded.entries.length === 0)
+    refuse(first.name, undefined, "(file)", "the file holds no entries (empty or truncated?)");
+  return {
+    list: options.list ?? loaded.list,
+    format,
+    published: options.published ?? loaded.published ?? null,
+    digest: digestFiles(files),
+    files: files.map((f) => f.name.split(/[\\/]/).pop() ?? f.name),
+    entries: loaded.entries,
+  };
+}

@@ -1,0 +1,183 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "../../errors/index.js";
+import { loadList, ofacCompanions, type InputFile } from "./index.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures");
+const SHARED = join(import.meta.dirname, "..", "..", "..", "..", "shared", "data", "screening");
+const file = (path: string): InputFile => ({ name: path, bytes: readFileSync(path) });
+const fixture = (name: string) => file(join(FIXTURES, name));
+const ofacSet = (main: string) => [main, ...ofacCompanions(main).filter(existsSync)].map(file);
+
+function refusal(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidInputError);
+    return (err as InvalidInputError).problems[0];
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("list loaders on small synthetic files", () => {
+  it("OFAC legacy CSV: names, aliases from alt.csv and remarks, DOB, nationality, ids, addresses", () => {
+    const l = loadList(ofacSet(join(FIXTURES, "ofac", "sdn.csv")));
+    expect(l.list).toBe("ofac-sdn");
+    expect(l.format).toBe("ofac-csv");
+    expect(l.entries.map((e) => [e.id, e.type])).toEqual([
+      ["101", "person"],
+      ["102", "organization"],
+      ["103", "vessel"],
+    ]);
+    const petrov = l.entries[0]!;
+    expect(petrov.names.map((n) => n.name)).toEqual([
+      "PETROV, Ivan Sergeyevich",
+      "PETROV, Vanya",
+      "PETROFF, John",
+    ]);
+    expect(petrov.birth_dates).toEqual(["1965-01-12"]);
+    expect(petrov.nationalities).toEqual(["RU"]);
+    expect(petrov.identifiers).toContainEqual({ type: "Passport", value: "7512345", country: "RU" });
+    expect(petrov.programs).toEqual(["RUSSIA-EO14024"]);
+    expect(l.entries[1]!.countries).toEqual(["IR"]);
+    expect(l.entries[1]!.names[1]).toEqual({ name: "ACME TRADE COMPANY", strength: "strong", kind: "fka" });
+  });
+
+  it("UN XML: original script, Low-quality aliases weak, DOB, nationality, document", () => {
+    const l = loadList([fixture("un.xml")]);
+    expect(l).toMatchObject({ list: "un-sc", format: "un-xml", published: "2026-01-15" });
+    const [salek, grf] = l.entries;
+    expect(salek!.names).toEqual([
+      { name: "ABDUL SALEK", strength: "strong", kind: "primary" },
+      { name: "عبد سالك", strength: "strong", kind: "original-script" },
+      { name: "Abdulhai Salek", strength: "strong", kind: "aka" },
+      { name: "Abu Salek", strength: "weak", kind: "aka" },
+    ]);
+    expect(salek!.birth_dates).toEqual(["1970-03-01"]);
+    expect(salek!.nationalities).toEqual(["AF"]);
+    expect(grf!.type).toBe("organization");
+    expect(grf!.countries).toEqual(["US"]);
+  });
+
+  it("BIS DPL: persons and companies told apart, addresses", () => {
+    const l = loadList([fixture("dpl.txt")]);
+    expect(l).toMatchObject({ list: "bis-dpl", format: "bis-dpl", published: "2022-08-29" });
+    expect(l.entries.map((e) => e.type)).toEqual(["person", "organization"]);
+    expect(l.entries[0]!.addresses[0]).toContain("EL PASO");
+  });
+
+  it("trade.gov CSL: both column layouts give the same entry for the same row", () => {
+    const old = loadList([fixture("csl-old.csv")]);
+    const current = loadList([fixture("csl-new.csv")]);
+    expect(old.format).toBe("csl-csv");
+    expect(current.format).toBe("csl-csv");
+    expect(old.entries[0]).toMatchObject({
+      id: "SDN-101",
+      type: "person",
+      birth_dates: ["1965-01-12"],
+      nationalities: ["RU"],
+    });
+    const a = old.entries[1]!;
+    const b = current.entries[0]!;
+    expect({ ...a, id: "" }).toEqual({ ...b, id: "" });
+    expect(b.names.map((n) => n.name)).toEqual(["Zenith Microsystems", "Zenith Micro"]);
+  });
+
+  it("OpenSanctions FtM JSON lines: only the screened schemata, dataset as list name", () => {
+    const l = loadList([fixture("ftm.jsonl")]);
+    expect(l).toMatchObject({ list: "test-sanctions", format: "ftm", published: "2025-11-02" });
+    expect(l.entries.map((e) => [e.id, e.type])).toEqual([
+      ["os-1", "person"],
+      ["os-2", "organization"],
+    ]);
+    expect(l.entries[0]!.nationalities).toEqual(["RU"]);
+  });
+});
+
+describe("malformed lists are refused with file, line and field", () => {
+  const text = (name: string, s: string): InputFile => ({ name, bytes: Buffer.from(s) });
+  it("a truncated OFAC row", () => {
+    const p = refusal(() =>
+      loadList([
+        text("sdn.csv", '1,"A B","individual","X",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n2,"C D"\n'),
+      ]),
+    );
+    expect(p).toMatchObject({ file: "sdn.csv", line: 2 });
+    expect(p!.message).toMatch(/expected 12 columns, found 2/);
+  });
+  it("an unterminated quote", () => {
+    const p = refusal(() => loadList([text("sdn.csv", '1,"A B,"individual"\n')]));
+    expect(p).toMatchObject({ file: "sdn.csv" });
+    expect(p!.line).toBeGreaterThanOrEqual(1);
+  });
+  it("a non-numeric OFAC id", () => {
+    const p = refusal(() =>
+      loadList([text("sdn.csv", 'x1,"A B","individual","X",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n')]),
+    );
+    expect(p).toMatchObject({ file: "sdn.csv", line: 1, path: ["ent_num"] });
+  });
+  it("broken UTF-8, on its line", () => {
+    const bytes = Buffer.concat([Buffer.from('"Name"\t"x"\n'), Buffer.from([0x22, 0xff, 0xfe, 0x22, 0x0a])]);
+    const p = refusal(() => loadList([{ name: "dpl.txt", bytes }], { format: "bis-dpl" }));
+    expect(p).toMatchObject({ file: "dpl.txt", line: 2, path: ["(encoding)"] });
+  });
+  it("a truncated UN XML file", () => {
+    const xml = readFileSync(join(FIXTURES, "un.xml"), "utf8");
+    const p = refusal(() => loadList([text("un.xml", xml.slice(0, xml.length / 2))]));
+    expect(p).toMatchObject({ file: "un.xml", path: ["(xml)"] });
+    expect(p!.line).toBeGreaterThan(1);
+  });
+  it("a DPL with the wrong header", () => {
+    const p = refusal(() => loadList([text("dpl.txt", '"Nom"\t"x"\n')], { format: "bis-dpl" }));
+    expect(p).toMatchObject({ file: "dpl.txt", line: 1 });
+  });
+  it("a CSL without a name column", () => {
+    const p = refusal(() => loadList([text("csl.csv", "source,type\nx,y\n")], { format: "csl-csv" }));
+    expect(p).toMatchObject({ file: "csl.csv", line: 1, path: ["name"] });
+  });
+  it("an FtM line that is not JSON", () => {
+    const p = refusal(() =>
+      loadList([text("x.jsonl", '{"id":"a","schema":"Person","properties":{"name":["A"]}}\n{oops\n')]),
+    );
+    expect(p).toMatchObject({ file: "x.jsonl", line: 2, path: ["(json)"] });
+  });
+  it("a file in an unknown format", () => {
+    const p = refusal(() => loadList([text("notes.txt", "hello world\n")]));
+    expect(p).toMatchObject({ file: "notes.txt", path: ["format"] });
+  });
+  it("an empty file", () => {
+    const p = refusal(() => loadList([text("sdn.csv", "")]));
+    expect(p).toMatchObject({ file: "sdn.csv" });
+  });
+});
+
+describe.skipIf(!existsSync(SHARED))("the real lists in ../shared/data/screening", () => {
+  it("OFAC SDN with add/alt/comments", () => {
+    const l = loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "watchman-bench-2021-07", "sdn.csv")));
+    expect(l.entries.length).toBe(8976);
+    const zawahiri = l.entries.find((e) => e.id === "2676")!;
+    expect(zawahiri.names.length).toBeGreaterThan(2);
+    expect(zawahiri.birth_dates).toContain("1951-06-19");
+  });
+  it("OFAC SDN 2024 full list, and the consolidated non-SDN list", () => {
+    expect(
+      loadList(ofacSet(join(SHARED, "ofac-sdn-csv", "jackdwyer-2024-05-03", "sdn.csv"))).entries.length,
+    ).toBe(14965);
+    const cons = loadList(ofacSet(join(SHARED, "ofac-consolidated-csv", "watchman", "cons_prim.csv")));
+    expect(cons.list).toBe("ofac-consolidated");
+    expect(cons.entries.length).toBeGreaterThan(400);
+  });
+  it("CSL in both layouts, UN XML, DPL", () => {
+    expect(loadList([file(join(SHARED, "trade-gov-csl", "watchman-csl-2019.csv"))]).entries.length).toBe(115);
+    expect(
+      loadList([file(join(SHARED, "trade-gov-csl", "watchman-consolidated-sample.csv"))]).entries.length,
+    ).toBe(13);
+    const un = loadList([file(join(SHARED, "un-sc", "UN_consolidated-2026-02-27.xml"))]);
+    expect(un.entries.length).toBe(1003);
+    expect(un.published).toBe("2026-02-27");
+    expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
+    expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
+  });
+});
+if (!existsSync(SHARED)) console.warn(`skipping the real-list loader tests: ${SHARED} is absent`);

@@ -1,0 +1,613 @@
+/**
+ * The screening tables (list versions and their entries, screening matches, subjects' screening
+ * status) with one implementation for both drivers: each driver hands over a small transaction
+ * adapter (screening-sql in its folder), and the shared suite holds both to the same behaviour.
+ *
+ * Every change is one transaction that also bumps the store version and writes its audit record, so
+ * a confirmed match reaches every node's snapshot like any other change.
+ */
+import type { OutboxRecord } from "./index.js";
+import { StoreError } from "./index.js";
+
+export type SubjectKind = "principal" | "organization";
+export const MATCH_STATUSES = ["potential", "confirmed", "cleared", "resolved"] as const;
+export type MatchStatus = (typeof MATCH_STATUSES)[number];
+export type SubjectStatus = "clear" | "potential" | "confirmed";
+
+export interface ListVersionRow {
+  readonly list: string;
+  readonly version: number;
+  readonly format: string;
+  readonly published: string | null;
+  readonly digest: string;
+  readonly files: readonly string[];
+  readonly counts: Readonly<Record<string, number>>;
+  readonly diff: {
+    readonly added: readonly string[];
+    readonly removed: readonly string[];
+    readonly changed: readonly string[];
+  };
+  readonly imported_at: string;
+  readonly imported_by: string;
+  readonly active: boolean;
+}
+
+export interface EntryRow {
+  readonly id: string;
+  /** Hex digest of the entry's content: a changed entry is one whose digest differs. */
+  readonly digest: string;
+  /** The entry as JSON text. */
+  readonly document: string;
+}
+
+export interface ImportInput {
+  readonly list: string;
+  readonly format: string;
+  readonly published: string | null;
+  readonly digest: string;
+  readonly files: readonly string[];
+  readonly counts: Readonly<Record<string, number>>;
+  readonly entries: readonly EntryRow[];
+}
+
+/** A potential match as a screening found it. */
+export interface FoundMatch {
+  readonly list: string;
+  readonly entryId: string;
+  readonly entryDigest: string;
+  readonly score: number;
+  /** Why: the matched names and the fields that agreed or disagreed (kept for the reviewer). */
+  readonly explanation: unknown;
+}
+
+export interface MatchRow {
+  /** `<subject kind>:<subject id>|<list>|<entry id>`: one row per subject and listed entry. */
+  readonly id: string;
+  readonly subject_kind: SubjectKind;
+  readonly subject_id: string;
+  readonly list: string;
+  readonly entry_id: string;
+  readonly entry_digest: string;
+  readonly score: number;
+  readonly status: MatchStatus;
+  readonly explanation: unknown;
+  readonly reviewer: string | null;
+  readonly reason: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface SubjectScreening {
+  readonly subject: { readonly kind: SubjectKind; readonly id: string };
+  readonly found: readonly FoundMatch[];
+  /**
+   * What this screening looked at: "all" (every active list: a match not found again is resolved),
+   * or some entries (an incremental rescreen: only matches on those entries are touched).
+   */
+  readonly scope: "all" | { readonly list: string; readonly entryIds: ReadonlySet<string> };
+}
+
+export interface SubjectStatusRow {
+  readonly kind: SubjectKind;
+  readonly id: string;
+  readonly status: SubjectStatus;
+}
+
+export interface ScreeningStore {
+  /**
+   * One transaction: a new active version of the list with its entries, and the diff from the
+   * previous version. An identical file (same digest as the active version) is not imported twice.
+   */
+  importList(input: ImportInput, actor: string): Promise<{ version: ListVersionRow; unchanged: boolean }>;
+  /** Every version, newest first (of one list, or of all). */
+  versions(list?: string): Promise<ListVersionRow[]>;
+  /** The entries of a version, ordered by id. */
+  entries(list: string, version: number): Promise<EntryRow[]>;
+  /** Records screenings (a batch in one transaction) and updates the subjects' status. */
+  record(screenings: readonly SubjectScreening[], actor: string): Promise<{ changed: number }>;
+  /** Matches whose entry was removed from its list are resolved. */
+  resolveRemoved(list: string, entryIds: readonly string[], actor: string): Promise<number>;
+  matches(filter?: {
+    status?: MatchStatus;
+    subjectKind?: SubjectKind;
+    subjectId?: string;
+  }): Promise<MatchRow[]>;
+  /** A reviewer confirms (a denied party) or clears (with the reason) a potential match. */
+  review(id: string, outcome: "confirmed" | "cleared", reviewer: string, reason: string): Promise<MatchRow>;
+  /** Subjects whose status is not clear. */
+  statuses(): Promise<SubjectStatusRow[]>;
+}
+
+/** What a driver provides: reads, and write transactions that can record a change. */
+export interface ScreeningSql {
+  read<T>(fn: (q: Query) => Promise<T>): Promise<T>;
+  write<T>(fn: (q: WriteQuery) => Promise<T>): Promise<T>;
+}
+
+export interface Query {
+  /** `?` placeholders. */
+  all<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface WriteQuery extends Query {
+  run(sql: string, params?: readonly unknown[]): Promise<void>;
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void>;
+  /** Bumps the store version and writes the audit record (once per transaction is enough for the bump). */
+  changed(
+    actor: string,
+    action: string,
+    object: OutboxRecord["object"],
+    details: Record<string, unknown>,
+  ): Promise<void>;
+}
+
+interface VersionDbRow {
+  list: string;
+  version: number;
+  format: string;
+  published: string | null;
+  digest: string;
+  files: string;
+  counts: string;
+  diff: string;
+  imported_at: string;
+  imported_by: string;
+  active: number;
+}
+
+interface MatchDbRow extends Omit<MatchRow, "explanation"> {
+  explanation: string;
+}
+
+const toVersion = (r: VersionDbRow): ListVersionRow => ({
+  list: r.list,
+  version: Number(r.version),
+  format: r.format,
+  published: r.published,
+  digest: r.digest,
+  files: JSON.parse(r.files) as string[],
+  counts: JSON.parse(r.counts) as Record<string, number>,
+  diff: JSON.parse(r.diff) as ListVersionRow["diff"],
+  imported_at: r.imported_at,
+  imported_by: r.imported_by,
+  active: Number(r.active) === 1,
+});
+
+const toMatch = (r: MatchDbRow): MatchRow => ({
+  ...r,
+  score: Number(r.score),
+  explanation: JSON.parse(r.explanation) as unknown,
+});
+
+const MATCH_COLUMNS =
+  "id, subject_kind, subject_id, list, entry_id, entry_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
+
+export const matchId = (kind: SubjectKind, subject: string, list: string, entry: string): string =>
+  `${kind}:${subject}|${list}|${entry}`;
+
+/** Confirmed beats potential beats clear. */
+export function subjectStatus(statuses: Iterable<MatchStatus>): SubjectStatus {
+  let out: SubjectStatus = "clear";
+  for (const s of statuses) {
+    if (s === "confirmed") return "confirmed";
+    if (s === "potential") out = "potential";
+  }
+  return out;
+}
+
+const now = () => new Date().toISOString();
+
+export function screeningStore(sql: ScreeningSql): ScreeningStore {
+  /** Recomputes a subject's status from its matches; writes and audits it when it moved. */
+  async function settle(q: WriteQuery, kind: SubjectKind, id: string, actor: string): Promise<void> {
+    const rows = await q.all<{ status: MatchStatus }>(
+      "SELECT status FROM screening_matches WHERE subject_kind = ? AND subject_id = ?",
+      [kind, id],
+    );
+    const status = subjectStatus(rows.map((r) => r.status));
+    const [old] = await q.all<{ status: SubjectStatus }>(
+      "SELECT status FROM screening_subjects WHERE kind = ? AND id = ?",
+      [kind, id],
+    );
+    const before = old?.status ?? "clear";
+    if (before === status) return;
+    if (status === "clear")
+      await q.run("DELETE FROM screening_subjects WHERE kind = ? AND id = ?", [kind, id]);
+    else if (old === undefined)
+      await q.run("INSERT INTO screening_subjects (kind, id, status, updated_at) VALUES (?, ?, ?, ?)", [
+        kind,
+        id,
+        status,
+        now(),
+      ]);
+    else
+      await q.run("UPDATE screening_subjects SET status = ?, updated_at = ? WHERE kind = ? AND id = ?", [
+        status,
+        now(),
+        kind,
+        id,
+      ]);
+    await q.changed(actor, "screening.status", { kind, id }, { from: before, to: status });
+  }
+
+  async function setMatch(
+    q: WriteQuery,
+    row: MatchRow,
+    existing: MatchRow | undefined,
+    actor: string,
+    action: string,
+    audit = existing?.status !== row.status,
+  ): Promise<void> {
+    const values = [
+      row.id,
+      row.subject_kind,
+      row.subject_id,
+      row.list,
+      row.entry_id,
+      row.entry_digest,
+      row.score,
+      row.status,
+      JSON.stringify(row.explanation),
+      row.reviewer,
+      row.reason,
+      row.created_at,
+      row.updated_at,
+    ];
+    if (existing === undefined)
+      await q.run(
+        `INSERT INTO screening_matches (${MATCH_COLUMNS}) VALUES (${values.map(() => "?").join(", ")})`,
+        values,
+      );
+    else
+      await q.run(
+        `UPDATE screening_matches SET entry_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ?`,
+        [
+          row.entry_digest,
+          row.score,
+          row.status,
+          JSON.stringify(row.explanation),
+          row.reviewer,
+          row.reason,
+          row.updated_at,
+          row.id,
+        ],
+      );
+    if (audit)
+      await q.changed(
+        actor,
+        action,
+        { kind: "screening-match", id: row.id },
+        {
+          subject: { kind: row.subject_kind, id: row.subject_id },
+          list: row.list,
+          entry: row.entry_id,
+          from: existing?.status ?? null,
+          to: row.status,
+          score: row.score,
+          ...(row.reviewer === null ? {} : { reviewer: row.reviewer }),
+          ...(row.reason === null ? {} : { reason: row.reason }),
+        },
+      );
+  }
+
+  const matchesOf = async (q: Query, kind: SubjectKind, id: string) =>
+    (
+      await q.all<MatchDbRow>(
+        `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE subject_kind = ? AND subject_id = ?`,
+        [kind, id],
+      )
+    ).map(toMatch);
+
+  return {
+    async importList(input, actor) {
+      return sql.write(async (q) => {
+        const [active] = await q.all<VersionDbRow>(
+          "SELECT * FROM screening_lists WHERE list = ? AND active = 1",
+          [input.list],
+        );
+        if (active !== undefined && active.digest === input.digest)
+          return { version: toVersion(active), unchanged: true };
+        const [{ v } = { v: 0 }] = await q.all<{ v: number | null }>(
+          "SELECT max(version) AS v FROM screening_lists WHERE list = ?",
+          [input.list],
+        );
+        const version = Number(v ?? 0) + 1;
+        const before = new Map<string, string>();
+        if (active !== undefined) {
+          const rows = await q.all<{ entry_id: string; digest: string }>(
+            "SELECT entry_id, digest FROM screening_entries WHERE list = ? AND version = ?",
+            [input.list, active.version],
+          );
+          for (const r of rows) before.set(r.entry_id, r.digest);
+        }
+        const added: string[] = [];
+        const changed: string[] = [];
+        for (const e of input.entries) {
+          const old = before.get(e.id);
+          if (old === undefined) added.push(e.id);
+          else if (old !== e.digest) changed.push(e.id);
+        }
+        const ids = new Set(input.entries.map((e) => e.id));
+        const removed = [...before.keys()].filter((id) => !ids.has(id));
+        const diff = { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
+        await q.run("UPDATE screening_lists SET active = 0 WHERE list = ? AND active = 1", [input.list]);
+        const row: ListVersionRow = {
+          list: input.list,
+          version,
+          format: input.format,
+          published: input.published,
+          digest: input.digest,
+          files: input.files,
+          counts: input.counts,
+          diff,
+          imported_at: now(),
+          imported_by: actor,
+          active: true,
+        };
+        await q.run(
+          `INSERT INTO screening_lists (list, version, format, published, digest, files, counts, diff, imported_at, imported_by, active)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+          [
+            row.list,
+            version,
+            row.format,
+            row.published,
+            row.digest,
+            JSON.stringify(row.files),
+            JSON.stringify(row.counts),
+            JSON.stringify(diff),
+            row.imported_at,
+            actor,
+          ],
+        );
+        await q.insertMany(
+          "screening_entries",
+          ["list", "version", "entry_id", "digest", "document"],
+          input.entries.map((e) => [input.list, version, e.id, e.digest, e.document]),
+        );
+        await q.changed(
+          actor,
+          "screening.import",
+          { kind: "screening-list", id: `${input.list}@${version}` },
+          {
+            list: input.list,
+            version,
+            format: input.format,
+            published: input.published,
+            digest: input.digest,
+            counts: input.counts,
+            added: added.length,
+            removed: removed.length,
+            changed: changed.length,
+          },
+        );
+        return { version: row, unchanged: false };
+      });
+    },
+
+    versions: (list) =>
+      sql.read(async (q) =>
+        (
+          await q.all<VersionDbRow>(
+            `SELECT * FROM screening_lists ${list === undefined ? "" : "WHERE list = ?"} ORDER BY list, version DESC`,
+            list === undefined ? [] : [list],
+          )
+        ).map(toVersion),
+      ),
+
+    entries: (list, version) =>
+      sql.read(async (q) =>
+        (
+          await q.all<{ entry_id: string; digest: string; document: string }>(
+            "SELECT entry_id, digest, document FROM screening_entries WHERE list = ? AND version = ? ORDER BY entry_id",
+            [list, version],
+          )
+        ).map((r) => ({ id: r.entry_id, digest: r.digest, document: r.document })),
+      ),
+
+    async record(screenings, actor) {
+      if (screenings.length === 0) return { changed: 0 };
+      return sql.write(async (q) => {
+        let changed = 0;
+        const t = now();
+        for (const s of screenings) {
+          const { kind, id } = s.subject;
+          const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
+          const seen = new Set<string>();
+          for (const f of s.found) {
+            const mid = matchId(kind, id, f.list, f.entryId);
+            seen.add(mid);
+            const old = existing.get(mid);
+            let status: MatchStatus = "potential";
+            let reviewer: string | null = null;
+            let reason: string | null = null;
+            if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
+            // A clearance holds for the entry version it was given for, until the entry changes.
+            else if (old?.status === "cleared" && old.entry_digest === f.entryDigest)
+              ({ status, reviewer, reason } = old);
+            const row: MatchRow = {
+              id: mid,
+              subject_kind: kind,
+              subject_id: id,
+              list: f.list,
+              entry_id: f.entryId,
+              entry_digest: f.entryDigest,
+              score: f.score,
+              status,
+              explanation: f.explanation,
+              reviewer,
+              reason,
+              created_at: old?.created_at ?? t,
+              updated_at: t,
+            };
+            if (
+              old !== undefined &&
+              old.status === status &&
+              old.entry_digest === f.entryDigest &&
+              old.score === f.score
+            )
+              continue;
+            await setMatch(q, row, old, actor, "screening.match");
+            changed++;
+          }
+          for (const old of existing.values()) {
+            if (seen.has(old.id) || old.status !== "potential") continue;
+            const inScope =
+              s.scope === "all" || (s.scope.list === old.list && s.scope.entryIds.has(old.entry_id));
+            if (!inScope) continue;
+            await setMatch(
+              q,
+              { ...old, status: "resolved", reason: "no longer matches", updated_at: t },
+              old,
+              actor,
+              "screening.resolve",
+            );
+            changed++;
+          }
+          await settle(q, kind, id, actor);
+        }
+        return { changed };
+      });
+    },
+
+    async resolveRemoved(list, entryIds, actor) {
+      if (entryIds.length === 0) return 0;
+      return sql.write(async (q) => {
+        let n = 0;
+        const wanted = new Set(entryIds);
+        const rows = (
+          await q.all<MatchDbRow>(
+            `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE list = ? AND status <> 'resolved'`,
+            [list],
+          )
+        ).map(toMatch);
+        const subjects = new Map<string, { kind: SubjectKind; id: string }>();
+        for (const m of rows) {
+          if (!wanted.has(m.entry_id)) continue;
+          const row = {
+            ...m,
+            status: "resolved" as const,
+            reason: "the entry was removed from the list",
+            updated_at: now(),
+          };
+          await setMatch(q, row, m, actor, "screening.resolve");
+          subjects.set(`${m.subject_kind}:${m.subject_id}`, { kind: m.subject_kind, id: m.subject_id });
+          n++;
+        }
+        for (const s of subjects.values()) await settle(q, s.kind, s.id, actor);
+        return n;
+      });
+    },
+
+    matches: (filter = {}) =>
+      sql.read(async (q) => {
+        const conditions = (
+          [
+            ["status", filter.status],
+            ["subject_kind", filter.subjectKind],
+            ["subject_id", filter.subjectId],
+          ] as const
+        ).filter(([, v]) => v !== undefined);
+        const where = conditions.map(([c]) => `${c} = ?`);
+        const params = conditions.map(([, v]) => v);
+        const rows = await q.all<MatchDbRow>(
+          `SELECT ${MATCH_COLUMNS} FROM screening_matches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
+          params,
+        );
+        return rows.map(toMatch);
+      }),
+
+    async review(id, outcome, reviewer, reason) {
+      return sql.write(async (q) => {
+        const [raw] = await q.all<MatchDbRow>(`SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`, [
+          id,
+        ]);
+        if (raw === undefined)
+          throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
+        const old = toMatch(raw);
+        if (old.status === "resolved")
+          throw new StoreError(
+            "conflict",
+            `screening match ${id} is resolved (its entry is gone or no longer matches)`,
+          );
+        const row: MatchRow = { ...old, status: outcome, reviewer, reason, updated_at: now() };
+        // Always audited: a second review of the same outcome is still a reviewer's act, with its reason.
+        await setMatch(
+          q,
+          row,
+          old,
+          reviewer,
+          `screening.${outcome === "confirmed" ? "confirm" : "clear"}`,
+          true,
+        );
+        await settle(q, old.subject_kind, old.subject_id, reviewer);
+        return row;
+      });
+    },
+
+    statuses: () =>
+      sql.read(async (q) =>
+        (
+          await q.all<SubjectStatusRow>("SELECT kind, id, status FROM screening_subjects ORDER BY kind, id")
+        ).map((r) => ({
+          kind: r.kind,
+          id: r.id,
+          status: r.status,
+        })),
+      ),
+  };
+}
+
+/** The tables (migration 6 in both drivers; types differ only in dialect). */
+export const SCREENING_TABLES = (text: string, real: string) => `
+  -- Each imported version of a list: source format, publication date, digest, counts, and the
+  -- diff from the version before. One version per list is active.
+  CREATE TABLE screening_lists (
+    list        ${text} NOT NULL,
+    version     INTEGER NOT NULL,
+    format      TEXT NOT NULL,
+    published   TEXT,
+    digest      TEXT NOT NULL,
+    files       TEXT NOT NULL,
+    counts      TEXT NOT NULL,
+    diff        TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    active      INTEGER NOT NULL,
+    PRIMARY KEY (list, version)
+  );
+  CREATE TABLE screening_entries (
+    list     ${text} NOT NULL,
+    version  INTEGER NOT NULL,
+    entry_id ${text} NOT NULL,
+    digest   TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (list, version, entry_id)
+  );
+  -- One row per subject and listed entry it was found to match; the review queue is status 'potential'.
+  CREATE TABLE screening_matches (
+    id           ${text} PRIMARY KEY,
+    subject_kind TEXT NOT NULL,
+    subject_id   ${text} NOT NULL,
+    list         ${text} NOT NULL,
+    entry_id     ${text} NOT NULL,
+    entry_digest TEXT NOT NULL,
+    score        ${real} NOT NULL,
+    status       TEXT NOT NULL,
+    explanation  TEXT NOT NULL,
+    reviewer     TEXT,
+    reason       TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+  );
+  CREATE INDEX screening_matches_by_subject ON screening_matches (subject_kind, subject_id);
+  CREATE INDEX screening_matches_by_entry ON screening_matches (list, entry_id);
+  -- Subjects whose screening status is not clear (what the decision's check 1 reads).
+  CREATE TABLE screening_subjects (
+    kind       TEXT NOT NULL,
+    id         ${text} NOT NULL,
+    status     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+  );
+`;

@@ -1,0 +1,60 @@
+/**
+ * The screening tables on SQLite: the transaction adapter for ../screening.ts. better-sqlite3 is
+ * synchronous, so a transaction is BEGIN IMMEDIATE … COMMIT around work whose awaits all resolve at
+ * once (no I/O in between): nothing else can run on the connection meanwhile.
+ */
+import type Database from "better-sqlite3";
+import { screeningStore, type Query, type ScreeningStore, type WriteQuery } from "../screening.js";
+import { StoreError } from "../index.js";
+
+export function sqliteScreening(db: Database.Database): ScreeningStore {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (source: string) => {
+    let s = cache.get(source);
+    if (s === undefined) cache.set(source, (s = db.prepare(source)));
+    return s;
+  };
+  const live = () => {
+    if (!db.open) throw new StoreError("closed", "the store is closed");
+  };
+  const query: Query = {
+    all: async <R>(source: string, params: readonly unknown[] = []) => prepare(source).all(...params) as R[],
+  };
+  let bumped = false;
+  const write: WriteQuery = {
+    ...query,
+    run: async (source, params = []) => void prepare(source).run(...params),
+    insertMany: async (table, columns, rows) => {
+      const s = prepare(
+        `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      );
+      for (const r of rows) s.run(...r);
+    },
+    changed: async (actor, action, object, details) => {
+      if (!bumped) prepare("UPDATE store_meta SET version = version + 1 WHERE id = 1").run();
+      bumped = true;
+      prepare(
+        "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(new Date().toISOString(), actor, action, object.kind, object.id, JSON.stringify(details));
+    },
+  };
+  return screeningStore({
+    read: async (fn) => {
+      live();
+      return fn(query);
+    },
+    write: async (fn) => {
+      live();
+      db.exec("BEGIN IMMEDIATE");
+      bumped = false;
+      try {
+        const out = await fn(write);
+        db.exec("COMMIT");
+        return out;
+      } catch (err) {
+        if (db.inTransaction) db.exec("ROLLBACK");
+        throw err;
+      }
+    },
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * A real OpenID provider for tests (panva's oidc-provider) on a loopback port: its own discovery
+ * document and JWKS, and JWT access tokens from the client-credentials grant. Each client stands for
+ * one person of the partner: its id is the token's subject, its `person` metadata the extra claims.
+ * `rotate` switches to a new signing key (the old one still published), as a provider rotates.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, type JWK } from "jose";
+import Provider from "oidc-provider";
+
+export const AUDIENCE = "urn:clearance:gateway";
+const SECRET = "client-secret-for-tests-0123456789abcdef";
+
+export type SigningAlg = "RS256" | "ES256" | "EdDSA" | "PS256";
+
+export interface TestIdp {
+  readonly issuer: string;
+  /** An access token (a JWT) for a client (the person's subject). */
+  token(client: string): Promise<string>;
+  /** A new signing key (the previous one stays published). */
+  rotate(alg?: SigningAlg): Promise<string>;
+  /** Requests to the JWKS endpoint so far. */
+  readonly jwksRequests: number;
+  close(): Promise<void>;
+}
+
+export interface TestIdpOptions {
+  /** Client id → the person's extra claims. */
+  readonly people: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly alg?: SigningAlg;
+  readonly audience?: string;
+}
+
+export async function signingKey(alg: SigningAlg, kid: string): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === "EdDSA" ? { crv: "Ed25519" } : {}),
+  });
+  return { ...(await exportJWK(privateKey)), kid, alg, use: "sig" };
+}
+
+export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
+  let provider: Provider | undefined;
+  let jwksRequests = 0;
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith("/jwks")) jwksRequests += 1;
+    if (provider === undefined) {
+      res.writeHead(503).end();
+      return;
+    }
+    provider.callback()(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const audience = options.audience ?? AUDIENCE;
+  let keys: JWK[] = [];
+  let generation = 0;
+
+  const build = (alg: SigningAlg) =>
+    new Provider(issuer, {
+      jwks: { keys: keys as never },
+      clients: Object.entries(options.people).map(([id, person]) => ({
+        client_id: id,
+        client_secret: SECRET,
+        grant_types: ["client_credentials"],
+        redirect_uris: [],
+        response_types: [],
+        person,
+      })),
+      extraClientMetadata: { properties: ["person"] },
+      features: {
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => audience,
+          getResourceServerInfo: () => ({
+            scope: "api",
+            audience,
+            accessTokenFormat: "jwt",
+            jwt: { sign: { alg } },
+          }),
+        },
+      },
+      ttl: { ClientCredentials: 600 },
+      extraTokenClaims: (ctx: { oidc: { client?: { person?: object } } }) => ({
+        ...(ctx.oidc.client?.person ?? {}),
+      }),
+    });
+
+  const rotate = async (alg: SigningAlg = options.alg ?? "RS256"): Promise<string> => {
+    generation += 1;
+    const kid = `key-${generation}`;
+    // The new key first: oidc-provider signs with the first key of the algorithm.
+    keys = [await signingKey(alg, kid), ...keys];
+    provider = build(alg);
+    return kid;
+  };
+  await rotate(options.alg ?? "RS256");
+
+  return {
+    issuer,
+    get jwksRequests() {
+      return jwksRequests;
+    },
+    rotate,
+    async token(client) {
+      const res = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client}:${SECRET}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "grant_type=client_credentials&scope=api",
+      });
+      const body = (await res.json()) as { access_token?: string };
+      if (body.access_token === undefined) throw new Error(`no token for ${client}: ${JSON.stringify(body)}`);
+      return body.access_token;
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * Reports and what-ifs over the admin API and its command-line client, and an activation that
+ * requires a what-if: refused without the impact digest (saying the impact), recorded with it.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../cli/program.js";
+import type { Io } from "../cli/io.js";
+import { ask, asAdmin, auditEntries, call, createIdentity } from "../testing/admin.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import type { WhatIfReport } from "./report.js";
+
+const G7 = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+const CANDIDATE = G7.replace("name: g7-trusted-partners", "name: g7-embargo-in").replace(
+  "embargoed: [EAR_E1, EAR_E2]",
+  "embargoed: [EAR_E1, EAR_E2, IN]",
+);
+
+let t: TestGateway;
+let version: string;
+beforeAll(async () => {
+  t = await startTestGateway({
+    extra: "audit: { checkpoint_ms: 50 }\nwhatif: { require_for_activation: true, examples: 3 }",
+  });
+  expect((await ask(t, "benoit", "FR")).decision).toBe("allow");
+  expect((await ask(t, "devi", "IN")).decision).toBe("fallback");
+  expect((await ask(t, "devi", "IN")).decision).toBe("fallback");
+  expect((await ask(t, "alice", "IR")).decision).toBe("deny");
+  await t.gateway.audit.log.publish();
+  version = String((await asAdmin(t, "POST", "/admin/v1/schemes", { yaml: CANDIDATE })).version);
+}, 60_000);
+afterAll(() => t.gateway.close());
+
+async function cli(args: string[]) {
+  const saved = process.env.CLEARANCE_TOKEN;
+  process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
+  try {
+    const code = await run([...args, "--url", t.url], io);
+    return { code, out, err };
+  } finally {
+    if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
+    else process.env.CLEARANCE_TOKEN = saved;
+  }
+}
+
+describe("GET /admin/v1/reports/footprint", () => {
+  it("answers JSON, CSV and a self-contained HTML page", async () => {
+    const json = await asAdmin(t, "GET", "/admin/v1/reports/footprint");
+    expect(json.served.decisions).toBe(4);
+    expect(json.served.locations.map((l: { location: string }) => l.location).sort()).toEqual([
+      "FR",
+      "IN",
+      "IR",
+    ]);
+    const csv = await fetch(`${t.url}/admin/v1/reports/footprint?format=csv&table=locations`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(await csv.text()).toBe(
+      "location,requests,allow,fallback,deny\nIN,2,0,2,0\nFR,1,1,0,0\nIR,1,0,0,1\n",
+    );
+    const html = await fetch(`${t.url}/admin/v1/reports/footprint?format=html`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(html.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    expect(await html.text()).toMatch(/^<!doctype html>[\s\S]*<svg id="served-map"/);
+  });
+
+  it("an empty period or a bad date is a 400 naming it; a viewer may read, an applicant may not", async () => {
+    const empty = await call(
+      t,
+      ADMIN_TOKEN,
+      "GET",
+      "/admin/v1/reports/footprint?from=2020-01-01&to=2020-01-02",
+    );
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.code).toBe("empty_period");
+    const bad = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/reports/footprint?from=soon");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/from: expected a date/);
+    const viewer = await createIdentity(t, "vera", ["viewer"]);
+    expect((await call(t, viewer, "GET", "/admin/v1/reports/footprint")).status).toBe(200);
+    const applicant = await createIdentity(t, "app", ["applicant"], "bw-cyber");
+    expect((await call(t, applicant, "GET", "/admin/v1/reports/footprint")).status).toBe(403);
+  });
+
+  it("is in the OpenAPI document, with the what-if", async () => {
+    const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/admin/v1/reports/footprint", "/admin/v1/schemes/{version}/what-if"]),
+    );
+  });
+});
+
+describe("what-if and activation over the admin API", () => {
+  let report: WhatIfReport;
+
+  it("POST /admin/v1/schemes/{version}/what-if: the population and the last day's decisions", async () => {
+    report = await asAdmin(t, "POST", `/admin/v1/schemes/${version}/what-if`, { days: 1 });
+    expect(report.candidate.name).toBe("g7-embargo-in");
+    expect(report.history?.summary).toMatchObject({ compared: 4, lost: 2, gained: 0, fallback_to_deny: 2 });
+    expect(report.population.summary.lost).toBeGreaterThan(0);
+    // Examples are bounded by the config (whatif.examples: 3).
+    expect(Math.max(...report.population.groups.map((g) => g.examples.length))).toBeLessThanOrEqual(3);
+    const missing = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/schemes/99/what-if", {});
+    expect(missing.status).toBe(404);
+  });
+
+  it("refuses to activate without the impact digest, saying the impact", async () => {
+    const r = await call(t, ADMIN_TOKEN, "POST", `/admin/v1/schemes/${version}/activate`, {
+      reason: "embargo India",
+    });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe("what_if_required");
+    const s = report.population.summary;
+    expect(r.body.error.message).toContain(`${s.gained} gain access, ${s.lost} lose it`);
+    expect(r.body.error.message).toContain(report.digest);
+    const stale = await call(t, ADMIN_TOKEN, "POST", `/admin/v1/schemes/${version}/activate`, {
+      reason: "embargo India",
+      what_if: `sha256:${"0".repeat(64)}`,
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe("what_if_changed");
+    expect(t.gateway.snapshot.current.control.active.document.version).toBe(1);
+  });
+
+  it("the command line shows the what-if, and activates with its digest; the record names it", async () => {
+    const shown = await cli(["schemes", "what-if", version]);
+    expect(shown.err).toBe("");
+    expect(shown.out).toContain(`digest: ${report.digest}`);
+    const csv = await cli(["schemes", "what-if", version, "--days", "1", "--format", "csv"]);
+    expect(csv.out).toMatch(/^part,direction,location/);
+    expect(csv.out).toMatch(
+      /\nhistory,loss,IN,IN,bangalore-ai,mythos-5,infer,fallback,no-authorization,mythos-4,deny,embargoed-location,,2,/,
+    );
+    const activated = await cli([
+      "schemes",
+      "activate",
+      version,
+      "--reason",
+      "embargo India",
+      "--what-if",
+      report.digest,
+    ]);
+    expect(activated.err).toBe("");
+    expect(activated.code).toBe(0);
+    expect(activated.out).toContain(
+      `impact ${report.digest}: ${report.population.summary.gained} gain access`,
+    );
+    expect(t.gateway.snapshot.current.control.active.document.version).toBe(Number(version));
+    const entry = (await auditEntries(t)).find((e) => e.action === "scheme.activate" && e.actor === "admin");
+    expect(entry?.details.what_if).toMatchObject({
+      digest: report.digest,
+      lost: report.population.summary.lost,
+    });
+    expect(entry?.details.reason).toMatch(
+      new RegExp(`^embargo India \\[what-if ${report.digest}: \\d+ gain access`),
+    );
+    expect((await ask(t, "devi", "IN")).reason).toBe("embargoed-location");
+  });
+
+  it("clearance reports footprint renders the server's footprint here", async () => {
+    const csv = await cli(["reports", "footprint", "--format", "csv", "--table", "locations"]);
+    expect(csv.err).toBe("");
+    expect(csv.out.split("\n")[0]).toBe("location,requests,allow,fallback,deny");
+    const html = await cli(["reports", "footprint", "--format", "html"]);
+    expect(html.out).toMatch(/^<!doctype html>/);
+  });
+});

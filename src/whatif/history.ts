@@ -1,0 +1,93 @@
+/**
+ * What-if over history: the decisions of a period (or a range of log indexes) re-decided under the
+ * scheme in force and under the candidate, each with the principal's current facts from the store
+ * and the request as the log recorded it (model, action, location, time). Both sides get the same
+ * inputs, so every change is the candidate's doing; what the log does not record is said.
+ */
+import type { LogSource } from "../audit/source.js";
+import { decide } from "../policy/decide.js";
+import type { Action } from "../policy/types.js";
+import { decisionOf, readEntries } from "../report/log.js";
+import type { Period } from "../report/period.js";
+import { nationalityLabel, type PrincipalIndex } from "../report/principals.js";
+import type { CompiledScheme } from "../scheme/compile.js";
+import { organizationOf, sideOf } from "./population.js";
+import { ChangeCollector, type WhatIfPart } from "./result.js";
+
+export interface HistoryInput {
+  readonly source: LogSource;
+  readonly active: CompiledScheme;
+  readonly candidate: CompiledScheme;
+  readonly principals: PrincipalIndex;
+  /** Decisions whose time is in the period … */
+  readonly period?: Period;
+  /** … and whose index is in [from, to). */
+  readonly range?: { readonly from?: bigint; readonly to?: bigint };
+  readonly examples?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export async function historyWhatIf(
+  input: HistoryInput,
+): Promise<WhatIfPart & { readonly decisions: number }> {
+  const { active, candidate, period } = input;
+  const collector = new ChangeCollector(input.examples ?? 5);
+  let decisions = 0;
+  let unknown = 0;
+  let differs = 0;
+  let purposeLimited = 0;
+  const nationality = new Map<string, string>();
+  for await (const batch of readEntries(input.source, {
+    ...(input.range?.from === undefined ? {} : { from: input.range.from }),
+    ...(input.range?.to === undefined ? {} : { to: input.range.to }),
+    ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
+  })) {
+    let index = batch.first;
+    for (const bytes of batch.entries) {
+      const at = index++;
+      const e = decisionOf(bytes);
+      if (e === null) continue;
+      if (period !== undefined && (e.time < period.from || e.time >= period.to)) continue;
+      decisions++;
+      const p = input.principals.get(e.principal);
+      if (p === undefined) {
+        unknown++;
+        continue;
+      }
+      if (e.grant?.startsWith("license:") && active.licenses.get(e.grant.slice(8))?.purposes)
+        purposeLimited++;
+      const request = { model: e.model, action: e.action as Action, location: e.location, time: e.time };
+      const a = sideOf(decide(active, p, request));
+      const b = sideOf(decide(candidate, p, request));
+      if (a.decision !== e.decision || a.reason !== e.reason || a.served_model !== e.served_model) differs++;
+      let label = nationality.get(p.id);
+      if (label === undefined) nationality.set(p.id, (label = nationalityLabel(active, p)));
+      collector.compared++;
+      collector.add(e.location ?? "unknown", label, organizationOf(p), e.model, e.action, a, b, 1, [
+        `#${at} ${p.id}`,
+      ]);
+    }
+  }
+  const { summary, groups } = collector.result(active.digest, candidate.digest);
+  const where = period === undefined ? "" : ` from ${period.from} to ${period.to}`;
+  return {
+    kind: "history",
+    summary,
+    groups,
+    decisions,
+    notes: [
+      `${decisions} logged decisions${where}; ${collector.compared} re-decided under both schemes`,
+      "not recorded in the log, so not used: the principal's facts at the time (their current facts from the store are used), " +
+        "the request's purpose (licenses limited to purposes are judged as if none was given" +
+        (purposeLimited > 0 ? `; ${purposeLimited} logged decisions rested on such a license` : "") +
+        "), and token usage at the time (quotas are not applied)",
+      ...(unknown > 0
+        ? [
+            `${unknown} decisions of principals the store does not hold (or whose pseudonyms it cannot resolve) were not re-decided`,
+          ]
+        : []),
+      `${differs} of the re-decided decisions come out differently from the record even under the scheme in force: ` +
+        "facts or unrecorded inputs have changed since",
+    ],
+  };
+}

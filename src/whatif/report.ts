@@ -1,0 +1,163 @@
+/**
+ * The what-if report: a candidate scheme version against the policy in force, over the population
+ * (always) and over history (the last N days, or a range of log indexes, when asked), with the
+ * digest of the population's summary — the digest an activation records as the impact it was shown.
+ */
+import type { LogSource } from "../audit/source.js";
+import { effectiveSource } from "../control/effective.js";
+import type { ControlState } from "../control/state.js";
+import { InvalidInputError } from "../errors/index.js";
+import type { Principal } from "../policy/types.js";
+import { usageFacts } from "../report/footprint.js";
+import { decisionOf, readEntries } from "../report/log.js";
+import { lastDays, type Period } from "../report/period.js";
+import { principalIndex, type PrincipalIndex } from "../report/principals.js";
+import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
+import { parseScheme } from "../scheme/index.js";
+import type { SchemeFile } from "../scheme/schema.js";
+import type { Store } from "../store/index.js";
+import { historyWhatIf } from "./history.js";
+import { populationWhatIf } from "./population.js";
+import { summaryDigest, type WhatIfPart } from "./result.js";
+
+export interface WhatIfReport {
+  readonly report: "what-if";
+  readonly generated_at: string;
+  readonly active: { readonly name: string; readonly digest: string };
+  readonly candidate: { readonly name: string; readonly digest: string };
+  readonly population: WhatIfPart;
+  readonly history: WhatIfPart | null;
+  /**
+   * The impact digest: `sha256:` over the population's summary (which depends on the store and the
+   * candidate, not on a history window). Activation recomputes it and records it.
+   */
+  readonly digest: string;
+}
+
+/**
+ * The candidate as activating it would leave the policy: its own rules, the store's partners and
+ * licenses, and the partners and licenses it names that the store does not have yet (activation
+ * seeds those). Problems in the file come with line and column; a candidate that does not fit the
+ * partners and licenses in force is refused as activation would refuse it.
+ */
+export function candidateScheme(text: string, file: string, state: ControlState | null): CompiledScheme {
+  const base = parseScheme(text, file);
+  if (state === null) return base;
+  const store = effectiveSource(
+    base.source,
+    state.partners.map((p) => p.document),
+    state.licenses.map((l) => l.document),
+  );
+  const have = new Set([...store.partners.countries, ...store.partners.organizations].map((p) => p.id));
+  const licenses = new Set(store.licenses.map((l) => l.id));
+  const source: SchemeFile = {
+    ...store,
+    partners: {
+      countries: [
+        ...store.partners.countries,
+        ...base.source.partners.countries.filter((p) => !have.has(p.id)),
+      ],
+      organizations: [
+        ...store.partners.organizations,
+        ...base.source.partners.organizations.filter((p) => !have.has(p.id)),
+      ],
+    },
+    licenses: [...store.licenses, ...base.source.licenses.filter((l) => !licenses.has(l.id))],
+  };
+  const compiled = compileScheme(source);
+  if (!compiled.ok) {
+    throw new InvalidInputError(
+      compiled.problems.map((p) => ({ ...p, file })),
+      `${file} cannot be activated: the partners and licenses in force do not fit it`,
+    );
+  }
+  return compiled.scheme;
+}
+
+/** Each principal's locations in the log (by principal id), for the population's "seen at". */
+export async function seenLocations(
+  source: LogSource,
+  principals: PrincipalIndex,
+  period: Period,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Map<string, Set<string | null>>> {
+  const seen = new Map<string, Set<string | null>>();
+  for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
+    for (const bytes of batch.entries) {
+      const e = decisionOf(bytes);
+      if (e === null || e.time < period.from || e.time >= period.to) continue;
+      const p = principals.get(e.principal);
+      if (p === undefined) continue;
+      let set = seen.get(p.id);
+      if (set === undefined) seen.set(p.id, (set = new Set()));
+      set.add(e.location);
+    }
+  }
+  return seen;
+}
+
+export interface WhatIfOptions {
+  readonly store: Store;
+  readonly source: LogSource;
+  /** The policy compared against (default: the policy in force). */
+  readonly active: CompiledScheme;
+  readonly candidate: CompiledScheme;
+  readonly pseudonymKey: string | null;
+  readonly now: Date;
+  /** Locations seen in the log over the last `seenDays` days join the population's (default 30). */
+  readonly seenDays?: number;
+  /** History: the last N days … */
+  readonly days?: number;
+  /** … or a range of log indexes. */
+  readonly range?: { readonly from?: bigint; readonly to?: bigint };
+  readonly examples?: number;
+  /** Principals besides the store's (e.g. a population given as a file). */
+  readonly principals?: readonly Principal[];
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
+  const principals = o.principals ?? (await o.store.principals.list());
+  const index = principalIndex(principals, o.pseudonymKey);
+  const examples = o.examples ?? 5;
+  const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), o.onProgress);
+  const quota = (await usageFacts(o.store, o.active, lastDays(1, o.now), o.now)).quotaUsed;
+  const population = populationWhatIf({
+    active: o.active,
+    candidate: o.candidate,
+    principals,
+    seen,
+    time: o.now.getTime(),
+    usage: Object.fromEntries([...quota].map(([id, tokens]) => [id, { tokens }])),
+    examples,
+  });
+  const wantHistory = o.days !== undefined || o.range !== undefined;
+  const history = wantHistory
+    ? await historyWhatIf({
+        source: o.source,
+        active: o.active,
+        candidate: o.candidate,
+        principals: index,
+        ...(o.days === undefined ? {} : { period: lastDays(o.days, o.now) }),
+        ...(o.range === undefined ? {} : { range: o.range }),
+        examples,
+      })
+    : null;
+  return {
+    report: "what-if",
+    generated_at: o.now.toISOString(),
+    active: o.active.ref,
+    candidate: o.candidate.ref,
+    population: {
+      kind: population.kind,
+      summary: population.summary,
+      groups: population.groups,
+      notes: population.notes,
+    },
+    history:
+      history === null
+        ? null
+        : { kind: history.kind, summary: history.summary, groups: history.groups, notes: history.notes },
+    digest: summaryDigest([population.summary]),
+  };
+}
