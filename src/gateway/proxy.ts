@@ -52,6 +52,13 @@ export async function proxy(
   endpoint: Endpoint,
   seen: Observation,
 ): Promise<void> {
+  // Listening from the start: a client that hangs up while its decision is being made or recorded
+  // must still stop the upstream request (it would otherwise run on, unread — forever for a stream
+  // that never ends).
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const asked = await identify(ctx, req);
   const admitted = await admit(ctx, asked, res, wire, seen);
   const durable = record(ctx, asked, admitted, String(res.getHeader("x-clearance-request-id")), seen);
@@ -59,7 +66,7 @@ export async function proxy(
     await durable;
     throw denial(admitted.decision);
   }
-  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable, seen);
+  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable, seen, abort);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -367,6 +374,7 @@ async function forward(
   served: Served,
   durable: Promise<void>,
   seen: Observation,
+  abort: AbortController,
 ): Promise<void> {
   const { json } = asked;
   const stream = json.stream === true;
@@ -387,11 +395,12 @@ async function forward(
     const v = req.headers[name];
     if (typeof v === "string") headers[name] = v;
   }
-  const abort = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
   Object.assign(headers, seen.forward(req.headers));
+  // Gone while the decision was being made: nothing to forward (the record still completes).
+  if (abort.signal.aborted) {
+    await durable.catch(() => {});
+    return;
+  }
 
   // Sent at once, while the entry is being made durable; settled either way, so that a quick
   // failure is not an unhandled rejection while the record is awaited.

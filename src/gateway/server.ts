@@ -280,7 +280,7 @@ async function assemble(
     maxHeaderBytes: listen.max_header_bytes,
   };
   const server = createServer(serverOptions(connections), observer.serve(handler));
-  guardConnections(server, connections, renderClientError);
+  const guarded = guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -314,6 +314,7 @@ async function assemble(
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        guarded.closeSilentConnections();
       });
       await alerts?.close();
       await observer.close();

@@ -37,6 +37,8 @@ export interface MockUpstream {
   behaviour: Behaviour;
   /** Sockets open on the provider's side right now (a client's disconnect should close them). */
   readonly openSockets: () => number;
+  /** Never-ending streams still being written (a client's disconnect should end them). */
+  readonly activeStreams: () => number;
   /** Stops listening: connections are refused until `listen()` again on the same port. */
   unlisten(): Promise<void>;
   listen(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       state.behaviour = b;
     },
     openSockets: () => sockets.size,
+    activeStreams: () => timers.size,
     async unlisten() {
       await new Promise<void>((r) => {
         server.close(() => r());

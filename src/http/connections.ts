@@ -59,13 +59,28 @@ export interface RawRequest {
 /** Renders a refused request's body and content type in the caller's format. */
 export type ClientErrorRenderer = (err: ClearanceError, raw: RawRequest, requestId: string) => string;
 
+/** What guardConnections leaves the caller: closing, on shutdown, connections that never spoke. */
+export interface GuardedServer {
+  /**
+   * Destroys connections that have not sent a byte. Once `server.close()` is called Node stops
+   * timing connections out, and one that never sends a request is not "idle" to it either, so a
+   * silent client would hold the shutdown until the idle timeout (minutes).
+   */
+  closeSilentConnections(): void;
+}
+
 export function guardConnections(
   server: Server,
   limits: ConnectionLimits,
   render: ClientErrorRenderer,
-): void {
+): GuardedServer {
   server.maxConnections = limits.maxConnections;
   server.timeout = limits.idleTimeoutMs;
+  const open = new Set<Duplex & { bytesRead: number }>();
+  server.on("connection", (socket: Duplex & { bytesRead: number }) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  });
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     // A reset, or a socket already answering a request: nothing sensible can be written.
     const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
@@ -90,6 +105,11 @@ export function guardConnections(
         body,
     );
   });
+  return {
+    closeSilentConnections() {
+      for (const socket of open) if (socket.bytesRead === 0) socket.destroy();
+    },
+  };
 }
 
 /** What the parser's error means for the client. */

@@ -104,7 +104,8 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
 
     async latestCheckpoint() {
       const { rows } = await pool.query<{ size: string; note: string }>(
-        "SELECT size::text, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+        // Qualified: a bare "size" would name the text output column, and "9" sorts after "56".
+        "SELECT size::text, note FROM audit_checkpoints ORDER BY audit_checkpoints.size DESC LIMIT 1",
       );
       const row = rows[0];
       return row === undefined ? null : { size: BigInt(row.size), note: row.note };

@@ -1,0 +1,96 @@
+/**
+ * Defects the hardening suites found, each pinned by a test that failed before its fix:
+ * a client hanging up while its decision was being recorded left the upstream request running
+ * (forever, for a stream that never ends); a connection that never sent a byte held the gateway's
+ * shutdown until the idle timeout (minutes); with several nodes, a restarted node served a stale
+ * checkpoint (the shared log's "latest" checkpoint was the one whose size sorted last as text).
+ */
+import { mkdtempSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore } from "../store/index.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { adminPool, dropSchemas, freshSchema, skipReason as pgSkip } from "../testing/postgres.js";
+import { startMockUpstream, type MockUpstream } from "./upstream.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("defects found by the hardening suites", () => {
+  let upstream: MockUpstream;
+  let t: TestGateway;
+  afterAll(async () => {
+    await t?.gateway.close();
+    await upstream?.close();
+  });
+
+  it("a client that hangs up while its decision is recorded stops the upstream request", async () => {
+    upstream = await startMockUpstream();
+    upstream.behaviour = "endless";
+    t = await startTestGateway({
+      providers: `  up: { type: openai, base_url: "${upstream.url}/v1" }`,
+      models: "  mythos-5: { provider: up }",
+    });
+    // Hold the audit append until the client has gone.
+    const log = t.gateway.audit.log as { append: (e: unknown) => Promise<unknown> };
+    const append = log.append.bind(log);
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    log.append = async (e) => {
+      await held;
+      return append(e);
+    };
+    const body = JSON.stringify({
+      model: "mythos-5",
+      stream: true,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    const socket = connect(Number(new URL(t.url).port), "127.0.0.1");
+    socket.on("error", () => undefined);
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.keys.get("alice")}\r\n` +
+        `x-test-country: US\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    await sleep(200);
+    socket.destroy();
+    await sleep(100);
+    release();
+    await sleep(500);
+    log.append = append;
+    expect(upstream.activeStreams()).toBe(0);
+    expect(upstream.hits.length).toBe(0);
+  });
+
+  it("a connection that never speaks does not hold the shutdown", { timeout: 30_000 }, async () => {
+    const g = await startTestGateway();
+    const silent = connect(Number(new URL(g.url).port), "127.0.0.1");
+    silent.on("error", () => undefined);
+    await new Promise((r) => silent.once("connect", r));
+    await g.gateway.close(); // before the fix: until listen.idle_timeout_ms (5 minutes)
+    silent.destroy();
+  });
+});
+
+describe.skipIf(pgSkip !== undefined)("the shared audit log's latest checkpoint (PostgreSQL)", () => {
+  afterAll(() => dropSchemas());
+  it("is the largest, not the one whose size sorts last as text", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openStore({
+      driver: "postgres",
+      url,
+      dataDir: mkdtempSync(join(tmpdir(), "clearance-reg-")),
+    });
+    try {
+      for (const size of [9, 56, 10]) {
+        await adminPool().query(
+          `INSERT INTO ${schema}.audit_checkpoints (size, root, note, node, signed_at) VALUES ($1, $2, $3, 'n', 'now')`,
+          [size, Buffer.alloc(32), `note ${size}`],
+        );
+      }
+      expect((await store.sharedAudit!.latestCheckpoint())?.size).toBe(56n);
+    } finally {
+      await store.close();
+    }
+  });
+});
