@@ -170,7 +170,7 @@ describe("the HTML report", () => {
   let html = "";
   beforeAll(() => {
     html = renderFootprint(report, "html");
-  });
+  }, 60_000); // the first page projects the world map: seconds on a busy machine
   const paths = (map: string) => {
     const svg = new RegExp(`<svg id="${map}"[^>]*>(.*?)</svg>`, "s").exec(html)?.[1] ?? "";
     return new Map(

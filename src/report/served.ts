@@ -85,9 +85,9 @@ export class ServedCounter {
     private readonly period: Period,
   ) {}
 
-  addBytes(bytes: Buffer): void {
+  addText(text: string): void {
     this.entriesRead++;
-    const e = decisionOf(bytes);
+    const e = decisionOf(text);
     if (e !== null) this.add(e);
   }
 
@@ -218,7 +218,7 @@ export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint
   const counter = new ServedCounter(o.scheme, o.principals, o.period);
   const read = o.onProgress === undefined ? {} : { onProgress: o.onProgress };
   for await (const batch of readEntries(o.source, read)) {
-    for (const bytes of batch.entries) counter.addBytes(bytes);
+    for (const text of batch.entries) counter.addText(text);
   }
   if (counter.decisions === 0) {
     throw new ClearanceError(

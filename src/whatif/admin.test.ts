@@ -68,7 +68,7 @@ describe("GET /admin/v1/reports/footprint", () => {
     expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(html.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
     expect(await html.text()).toMatch(/^<!doctype html>[\s\S]*<svg id="served-map"/);
-  });
+  }, 60_000); // the first page projects the world map: seconds on a busy machine
 
   it("an empty period or a bad date is a 400 naming it; a viewer may read, an applicant may not", async () => {
     const empty = await call(
@@ -163,7 +163,7 @@ describe("what-if and activation over the admin API", () => {
       new RegExp(`^embargo India \\[what-if ${report.digest}: \\d+ gain access`),
     );
     expect((await ask(t, "devi", "IN")).reason).toBe("embargoed-location");
-  });
+  }, 60_000);
 
   it("clearance reports footprint renders the server's footprint here", async () => {
     const csv = await cli(["reports", "footprint", "--format", "csv", "--table", "locations"]);
@@ -171,5 +171,5 @@ describe("what-if and activation over the admin API", () => {
     expect(csv.out.split("\n")[0]).toBe("location,requests,allow,fallback,deny");
     const html = await cli(["reports", "footprint", "--format", "html"]);
     expect(html.out).toMatch(/^<!doctype html>/);
-  });
+  }, 60_000);
 });

@@ -147,7 +147,7 @@ describe("clearance scheme what-if", () => {
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain('<svg id="population-map"');
     expect(html.stdout).toMatch(/data-country="IN"><title>India \(IN\): 0 gain, \d+ lose/);
-  });
+  }, 60_000);
 
   it("a candidate that equals the policy in force changes nothing", async () => {
     const same = join(dir, "same.yaml");
@@ -158,6 +158,28 @@ describe("clearance scheme what-if", () => {
     ) as WhatIfReport;
     expect(r.population.groups).toEqual([]);
     expect(r.history?.groups).toEqual([]);
+  });
+
+  it("--active compares two scheme files, the store giving only the people and the log", async () => {
+    const active = join(dir, "active.yaml");
+    writeFileSync(active, G7);
+    const r = await cli(
+      "scheme",
+      "what-if",
+      candidateFile,
+      "--active",
+      active,
+      "--data-dir",
+      t.dataDir,
+      "--days",
+      "1",
+      "--format",
+      "json",
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as WhatIfReport;
+    expect(report.active.name).toBe("g7-trusted-partners");
+    expect(report.history?.summary).toMatchObject({ compared: 6, lost: 3, gained: 0 });
   });
 
   it("refuses a candidate with errors, with line and column", async () => {

@@ -43,9 +43,9 @@ export async function historyWhatIf(
     ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
   })) {
     let index = batch.first;
-    for (const bytes of batch.entries) {
+    for (const text of batch.entries) {
       const at = index++;
-      const e = decisionOf(bytes);
+      const e = decisionOf(text);
       if (e === null) continue;
       if (period !== undefined && (e.time < period.from || e.time >= period.to)) continue;
       decisions++;

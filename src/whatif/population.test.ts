@@ -11,7 +11,7 @@ import { decide } from "../policy/decide.js";
 import { ACTIONS, type Principal } from "../policy/types.js";
 import { nationalityLabel } from "../report/principals.js";
 import { loadSchemeFile, parseScheme } from "../scheme/index.js";
-import { organizationOf, populationWhatIf, sideOf } from "./population.js";
+import { organizationOf, populationWhatIf, populationWhatIfYielding, sideOf } from "./population.js";
 import { direction, type WhatIfPart } from "./result.js";
 
 const BASE = `
@@ -157,6 +157,24 @@ const arbSeen = fc.array(
 );
 
 const g7 = loadSchemeFile("examples/g7-trusted-partners.yaml");
+
+describe("worker threads", () => {
+  it("decide the same as one thread", async () => {
+    const candidate = parseScheme(CANDIDATE, "candidate.yaml");
+    const active = parseScheme(BASE, "base.yaml");
+    const people = fc
+      .sample(arbPopulation, 20)
+      .flatMap((ps, i) => ps.map((p) => ({ ...p, id: `${p.id}-${i}` })));
+    const input = { active, candidate, principals: people, time: TIME, examples: 1000 };
+    const one = populationWhatIf(input);
+    const two = await populationWhatIfYielding({ ...input, threads: 2, minClassesPerThread: 1 });
+    const strip = (r: WhatIfPart) =>
+      r.groups.map(({ examples, ...g }) => ({ ...g, examples: [...examples].sort() }));
+    expect(two.summary).toEqual(one.summary);
+    expect(strip(two)).toEqual(strip(one));
+    expect(one.summary.lost + one.summary.gained).toBeGreaterThan(0);
+  }, 60_000);
+});
 
 describe("what-if properties", () => {
   it("a candidate equal to the active scheme changes nothing", () => {

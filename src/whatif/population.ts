@@ -10,8 +10,8 @@
  * decided once per location, model and action, and counted by the number of its members there.
  */
 import { decide } from "../policy/decide.js";
-import { relevantNationalities } from "../policy/facts.js";
-import { ACTIONS, type Decision, type Nationality, type Principal } from "../policy/types.js";
+import { principalFacts, relevantNationalities, type PrincipalFacts } from "../policy/facts.js";
+import { ACTIONS, type Action, type Decision, type Nationality, type Principal } from "../policy/types.js";
 import { nationalityLabel } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { ChangeCollector, type Side, type WhatIfPart } from "./result.js";
@@ -28,16 +28,15 @@ export interface PopulationInput {
   readonly usage?: Readonly<Record<string, { readonly tokens: number }>>;
   /** Named examples per group (default 5). */
   readonly examples?: number;
+  /** populationWhatIfYielding: worker threads to decide in, for large populations (default 1). */
+  readonly threads?: number;
+  /** Fewest classes worth a thread of their own (default 2,000; tests lower it). */
+  readonly minClassesPerThread?: number;
 }
 
-interface Place {
+export interface Place {
   count: number;
   examples: string[];
-}
-
-interface Class {
-  readonly rep: Principal;
-  readonly places: Map<string | null, Place>;
 }
 
 const NONE: readonly Nationality[] = [];
@@ -67,14 +66,16 @@ export function classKey(active: CompiledScheme, candidate: CompiledScheme, p: P
   const personal = active.licensesByPrincipal.has(p.id) || candidate.licensesByPrincipal.has(p.id);
   const homeA = homeOf(active, p);
   const homeB = homeOf(candidate, p);
+  const sameRule = candidate.nationalityRule === active.nationalityRule;
+  const relevantA = homeA === "" || (homeB === "" && sameRule) ? relevantKey(active, p) : "";
   return (
     homeA +
     SEP +
     homeB +
     SEP +
-    (homeA === "" ? relevantKey(active, p) : "") +
+    (homeA === "" ? relevantA : "") +
     SEP +
-    (homeB === "" ? relevantKey(candidate, p) : "") +
+    (homeB === "" ? (sameRule ? relevantA : relevantKey(candidate, p)) : "") +
     SEP +
     (p.residence ?? "") +
     SEP +
@@ -103,15 +104,89 @@ export const organizationOf = (p: Principal): string => {
   return org === null ? "none" : typeof org === "string" ? org : org.id;
 };
 
-export function populationWhatIf(
+type PopulationResult = WhatIfPart & { readonly principals: number; readonly classes: number };
+
+/** Runs a generator to its end; its yields are only turns offered to the event loop. */
+function finish<T>(steps: Generator<undefined, T, undefined>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/** Runs a generator to its end, giving the event loop a turn at every yield. */
+async function finishYielding<T>(steps: Generator<undefined, T, undefined>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The what-if on this thread, without pause (tests, benchmarks of one core, small populations). */
+export function populationWhatIf(input: PopulationInput): PopulationResult {
+  const built = finish(buildClasses(input));
+  const collector = new ChangeCollector(input.examples ?? 5);
+  const models = modelsOf(input);
+  finish(
+    decideClasses(
+      input.active,
+      input.candidate,
+      built.classes.values(),
+      models,
+      input.time,
+      input.usage,
+      collector,
+    ),
+  );
+  return resultOf(input, built, models, collector);
+}
+
+/**
+ * The same, giving the event loop a turn every few milliseconds (inside a gateway, a what-if over a
+ * large population must not hold up the requests it serves meanwhile), and with `threads` > 1
+ * deciding the classes in worker threads.
+ */
+export async function populationWhatIfYielding(input: PopulationInput): Promise<PopulationResult> {
+  const built = await finishYielding(buildClasses(input));
+  const collector = new ChangeCollector(input.examples ?? 5);
+  const models = modelsOf(input);
+  const perThread = input.minClassesPerThread ?? MIN_CLASSES_PER_THREAD;
+  const threads = Math.min(input.threads ?? 1, Math.floor(built.classes.size / perThread));
+  if (threads > 1) {
+    const { decideInWorkers } = await import("./workers.js");
+    for (const part of await decideInWorkers(input, [...built.classes.values()], models, threads))
+      collector.absorb(part);
+  } else {
+    const { active, candidate, time, usage } = input;
+    await finishYielding(
+      decideClasses(active, candidate, built.classes.values(), models, time, usage, collector),
+    );
+  }
+  return resultOf(input, built, models, collector);
+}
+
+/** Below this many classes per thread, starting workers costs more than it saves. */
+const MIN_CLASSES_PER_THREAD = 2_000;
+
+const modelsOf = (input: PopulationInput) => [
+  ...new Set([...input.active.models.keys(), ...input.candidate.models.keys()]),
+];
+
+export interface Class {
+  readonly rep: Principal;
+  readonly places: Map<string | null, Place>;
+}
+
+function* buildClasses(
   input: PopulationInput,
-): WhatIfPart & { readonly principals: number; readonly classes: number } {
-  const { active, candidate, time } = input;
+): Generator<undefined, { classes: Map<string, Class>; principals: number }, undefined> {
+  const { active, candidate } = input;
   const limit = input.examples ?? 5;
   const classes = new Map<string, Class>();
   let principals = 0;
   for (const p of input.principals) {
-    principals++;
+    if (++principals % 20_000 === 0) yield;
     const key = classKey(active, candidate, p);
     let cls = classes.get(key);
     if (cls === undefined) {
@@ -123,18 +198,33 @@ export function populationWhatIf(
     visit(cls, residence, p.id, limit);
     if (seen !== undefined) for (const loc of seen) if (loc !== residence) visit(cls, loc, p.id, limit);
   }
+  return { classes, principals };
+}
 
-  const models = [...new Set([...active.models.keys(), ...candidate.models.keys()])];
-  const collector = new ChangeCollector(limit);
-  for (const { rep, places } of classes.values()) {
+/** The decisions of some classes under both schemes, into `collector`; yields every few milliseconds. */
+export function* decideClasses(
+  active: CompiledScheme,
+  candidate: CompiledScheme,
+  classes: Iterable<Class>,
+  models: readonly string[],
+  time: number,
+  usage: PopulationInput["usage"],
+  collector: ChangeCollector,
+): Generator<undefined, void, undefined> {
+  const a = new Decider(active, time, usage);
+  const b = new Decider(candidate, time, usage);
+  let done = 0;
+  for (const { rep, places } of classes) {
+    if (++done % 200 === 0) yield;
     const nationality = nationalityLabel(active, rep);
     const organization = organizationOf(rep);
+    const fa = principalFacts(active, rep);
+    const fb = principalFacts(candidate, rep);
     for (const [location, place] of places) {
+      const ua = universal(active, rep, fa, location);
+      const ub = universal(candidate, rep, fb, location);
       for (const model of models) {
         for (const action of ACTIONS) {
-          const request = { model, action, location, time, ...(input.usage ? { usage: input.usage } : {}) };
-          const a = decide(active, rep, request);
-          const b = decide(candidate, rep, request);
           collector.compared += place.count;
           collector.add(
             location ?? "unknown",
@@ -142,8 +232,8 @@ export function populationWhatIf(
             organization,
             model,
             action,
-            sideOf(a),
-            sideOf(b),
+            a.side(rep, model, action, location, ua),
+            b.side(rep, model, action, location, ub),
             place.count,
             place.examples,
           );
@@ -151,20 +241,82 @@ export function populationWhatIf(
       }
     }
   }
-  const { summary, groups } = collector.result(active.digest, candidate.digest);
+}
+
+function resultOf(
+  input: PopulationInput,
+  built: { classes: Map<string, Class>; principals: number },
+  models: readonly string[],
+  collector: ChangeCollector,
+): PopulationResult {
+  const { summary, groups } = collector.result(input.active.digest, input.candidate.digest);
+  const { principals } = built;
   return {
     kind: "population",
     summary,
     groups,
     principals,
-    classes: classes.size,
+    classes: built.classes.size,
     notes: [
-      `${principals} principals (${classes.size} classes of principals with the same facts) × ${models.length} models × ${ACTIONS.length} actions, ` +
-        `at their residence and the locations the log saw them at, judged at ${new Date(time).toISOString()}`,
+      `${principals} principals (${built.classes.size} classes of principals with the same facts) × ${models.length} models × ${ACTIONS.length} actions, ` +
+        `at their residence and the locations the log saw them at, judged at ${new Date(input.time).toISOString()}`,
       "principals are those the store holds (federated principals once their identity provider has vouched for them); " +
         "a request's purpose is not known in advance, so licenses limited to purposes do not count here",
     ],
   };
+}
+
+/**
+ * The universal denial a principal meets at a location (denied party, then the embargo checks in
+ * decide()'s order), or "": with the location, all that decides an open model without a fallback.
+ */
+function universal(scheme: CompiledScheme, p: Principal, f: PrincipalFacts, location: string | null): string {
+  if (p.screening === "confirmed" || f.organizationScreening === "confirmed") return "denied-party";
+  const e = scheme.embargoed;
+  if (location !== null && e.has(location)) return "embargoed-location";
+  if (p.residence != null && e.has(p.residence)) return "embargoed-residence";
+  if (f.organizationCountry !== null && e.has(f.organizationCountry)) return "embargoed-organization";
+  for (const c of f.relevant) if (e.has(c)) return "embargoed-nationality";
+  return "";
+}
+
+/**
+ * decide() under one scheme, remembering the decisions of open models without a fallback by what
+ * alone decides them (model, action, location, universal denial): across classes they repeat.
+ */
+class Decider {
+  private readonly open = new Map<string, Side>();
+  constructor(
+    private readonly scheme: CompiledScheme,
+    private readonly time: number,
+    private readonly usage: PopulationInput["usage"],
+  ) {}
+
+  side(
+    rep: Principal,
+    model: string,
+    action: Action,
+    location: string | null,
+    universalDenial: string,
+  ): Side {
+    const m = this.scheme.models.get(model);
+    const memo = m !== undefined && m.control === "open" && m.fallback === null;
+    const key = memo ? `${model}${SEP}${action}${SEP}${location ?? ""}${SEP}${universalDenial}` : "";
+    if (memo) {
+      const known = this.open.get(key);
+      if (known !== undefined) return known;
+    }
+    const request = {
+      model,
+      action,
+      location,
+      time: this.time,
+      ...(this.usage ? { usage: this.usage } : {}),
+    };
+    const side = sideOf(decide(this.scheme, rep, request));
+    if (memo) this.open.set(key, side);
+    return side;
+  }
 }
 
 function visit(cls: Class, location: string | null, id: string, limit: number): void {

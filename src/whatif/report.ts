@@ -17,7 +17,7 @@ import { parseScheme } from "../scheme/index.js";
 import type { SchemeFile } from "../scheme/schema.js";
 import type { Store } from "../store/index.js";
 import { historyWhatIf } from "./history.js";
-import { populationWhatIf } from "./population.js";
+import { populationWhatIfYielding } from "./population.js";
 import { summaryDigest, type WhatIfPart } from "./result.js";
 
 export interface WhatIfReport {
@@ -83,8 +83,8 @@ export async function seenLocations(
 ): Promise<Map<string, Set<string | null>>> {
   const seen = new Map<string, Set<string | null>>();
   for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
-    for (const bytes of batch.entries) {
-      const e = decisionOf(bytes);
+    for (const text of batch.entries) {
+      const e = decisionOf(text);
       if (e === null || e.time < period.from || e.time >= period.to) continue;
       const p = principals.get(e.principal);
       if (p === undefined) continue;
@@ -111,6 +111,8 @@ export interface WhatIfOptions {
   /** … or a range of log indexes. */
   readonly range?: { readonly from?: bigint; readonly to?: bigint };
   readonly examples?: number;
+  /** Worker threads for the population (default 1: this thread, yielding to the event loop). */
+  readonly threads?: number;
   /** Principals besides the store's (e.g. a population given as a file). */
   readonly principals?: readonly Principal[];
   readonly onProgress?: (done: number, total: number) => void;
@@ -122,7 +124,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
   const examples = o.examples ?? 5;
   const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), o.onProgress);
   const quota = (await usageFacts(o.store, o.active, lastDays(1, o.now), o.now)).quotaUsed;
-  const population = populationWhatIf({
+  const population = await populationWhatIfYielding({
     active: o.active,
     candidate: o.candidate,
     principals,
@@ -130,6 +132,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
     time: o.now.getTime(),
     usage: Object.fromEntries([...quota].map(([id, tokens]) => [id, { tokens }])),
     examples,
+    threads: o.threads ?? 1,
   });
   const wantHistory = o.days !== undefined || o.range !== undefined;
   const history = wantHistory

@@ -79,6 +79,12 @@ export function direction(from: Side, to: Side): Direction | null {
 
 const SEP = "\u0000";
 
+/** A collector's contents as plain data (structured-cloneable). */
+export interface ExportedChanges {
+  readonly compared: number;
+  readonly groups: readonly (readonly [string, Omit<ChangeGroup, "count" | "examples">, number, string[]])[];
+}
+
 /** Accumulates changed decisions; `add` is called once per (principal class × location × model × action). */
 export class ChangeCollector {
   private readonly groups = new Map<
@@ -129,6 +135,30 @@ export class ChangeCollector {
     for (const e of examples) {
       if (entry.examples.length >= this.exampleLimit) break;
       entry.examples.push(e);
+    }
+  }
+
+  /** What this collector holds, to be absorbed by another (results from worker threads). */
+  exported(): ExportedChanges {
+    return {
+      compared: this.compared,
+      groups: [...this.groups].map(([key, e]) => [key, e.g, e.count, e.examples]),
+    };
+  }
+
+  absorb(other: ExportedChanges): void {
+    this.compared += other.compared;
+    for (const [key, g, count, examples] of other.groups) {
+      const entry = this.groups.get(key);
+      if (entry === undefined) {
+        this.groups.set(key, { g, count, examples: examples.slice(0, this.exampleLimit) });
+        continue;
+      }
+      entry.count += count;
+      for (const e of examples) {
+        if (entry.examples.length >= this.exampleLimit) break;
+        entry.examples.push(e);
+      }
     }
   }
 

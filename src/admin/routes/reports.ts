@@ -3,6 +3,7 @@
  * scheme version against the policy in force. Both read the audit log from this node's published
  * tiles, in full, before answering: they are for compliance work, not for the hot path.
  */
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import type { ControlState } from "../../control/state.js";
 import { ClearanceError } from "../../errors/index.js";
@@ -62,6 +63,8 @@ export async function versionWhatIf(
     now: new Date(deps.now()),
     seenDays: deps.whatIf?.seenDays ?? 30,
     examples: options.examples ?? deps.whatIf?.examples ?? 5,
+    // Large populations are decided in worker threads, leaving the event loop to the requests.
+    threads: Math.min(availableParallelism(), 2),
     ...(options.days === undefined ? {} : { days: options.days }),
     ...(range === undefined ? {} : { range }),
   });

@@ -4,6 +4,7 @@
  * --from-index/--to-index over logged decisions too. Written whole, like the footprint report.
  */
 import { Option, type Command } from "commander";
+import { availableParallelism } from "node:os";
 import { InvalidInputError } from "../../errors/index.js";
 import { FORMATS } from "../../report/format.js";
 import { loadSchemeFile } from "../../scheme/index.js";
@@ -98,6 +99,7 @@ export function registerWhatIf(program: Command, io: Io, outcome: Outcome): void
             pseudonymKey: d.pseudonymKey,
             now: new Date(),
             examples: opts.examples,
+            threads: Math.min(availableParallelism(), 4),
             ...(opts.days === undefined ? {} : { days: opts.days }),
             ...(range === undefined ? {} : { range }),
             onProgress: bar.update,
