@@ -14,7 +14,7 @@ import { principalFacts, relevantNationalities, type PrincipalFacts } from "../p
 import { ACTIONS, type Action, type Decision, type Nationality, type Principal } from "../policy/types.js";
 import { nationalityLabel } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
-import { ChangeCollector, type Side, type WhatIfPart } from "./result.js";
+import { ChangeCollector, direction, type Side, type WhatIfPart } from "./result.js";
 
 export interface PopulationInput {
   readonly active: CompiledScheme;
@@ -34,7 +34,10 @@ export interface PopulationInput {
   readonly minClassesPerThread?: number;
 }
 
-export interface Place {
+/** The members of a class at one location with the same nationality label and organization (the report's groups). */
+export interface Bucket {
+  readonly nationality: string;
+  readonly organization: string;
   count: number;
   examples: string[];
 }
@@ -48,49 +51,78 @@ function homeOf(scheme: CompiledScheme, p: Principal): string {
   return "";
 }
 
-function relevantKey(scheme: CompiledScheme, p: Principal): string {
-  const r = relevantNationalities(
-    p.citizenships ?? NONE,
-    p.permanent_residencies ?? NONE,
-    scheme.nationalityRule === "all",
-  );
-  return r.relevant.length <= 1 ? (r.relevant[0] ?? "") : [...r.relevant].sort().join(",");
+/**
+ * Projects principals onto the facts the two schemes can tell apart, so that principals who must be
+ * decided alike share one key. Per scheme: home person or not; the relevant nationalities, each
+ * kept only if some set a check reads names it (embargoed, restricted, a country partner's
+ * countries, a license's nationalities) and otherwise replaced by "*" (no check can tell two such
+ * countries apart); whether the residence and the organization's country are embargoed; the
+ * organization only if it is a partner or holds licenses in either; the licenses held personally
+ * (not the id); assurance and screening. The location is kept apart (see Class).
+ */
+export class Projection {
+  private readonly mentioned = new Set<string>();
+  private readonly schemes: readonly CompiledScheme[];
+
+  constructor(active: CompiledScheme, candidate: CompiledScheme) {
+    this.schemes = [active, candidate];
+    for (const s of this.schemes) {
+      for (const c of s.embargoed) this.mentioned.add(c);
+      for (const c of s.restricted) this.mentioned.add(c);
+      for (const cp of s.countryPartners) for (const c of cp.countries) this.mentioned.add(c);
+      for (const l of s.licenses.values())
+        if (l.nationalities) for (const c of l.nationalities) this.mentioned.add(c);
+    }
+  }
+
+  key(p: Principal): string {
+    const org = p.organization ?? null;
+    const orgId = org === null ? null : typeof org === "string" ? org : org.id;
+    let key = `${p.assurance ?? "none"}${SEP}${p.screening ?? "clear"}${SEP}${
+      org !== null && typeof org === "object" ? (org.screening ?? "clear") : "clear"
+    }`;
+    let orgMatters = false;
+    for (const s of this.schemes) {
+      const partner = orgId === null ? undefined : s.organizationPartners.get(orgId);
+      if (partner !== undefined || (orgId !== null && s.licensesByOrganization.has(orgId))) orgMatters = true;
+      const orgCountry =
+        partner?.country ?? (org !== null && typeof org === "object" ? (org.country ?? null) : null);
+      const home = homeOf(s, p) !== "";
+      key +=
+        SEP +
+        (home ? "H" : this.nationalities(s, p)) +
+        SEP +
+        (p.residence != null && s.embargoed.has(p.residence) ? "R" : "") +
+        (orgCountry !== null && s.embargoed.has(orgCountry) ? "O" : "") +
+        SEP +
+        (s.licensesByPrincipal.get(p.id) ?? NO_LICENSES).map((l) => l.id).join(",");
+    }
+    return key + SEP + (orgMatters ? `org:${orgId}` : "");
+  }
+
+  private nationalities(s: CompiledScheme, p: Principal): string {
+    const r = relevantNationalities(
+      p.citizenships ?? NONE,
+      p.permanent_residencies ?? NONE,
+      s.nationalityRule === "all",
+    );
+    if (r.relevant.length === 0) return "";
+    const kept = new Set<string>();
+    for (const c of r.relevant) kept.add(this.mentioned.has(c) ? c : "*");
+    return [...kept].sort().join(",");
+  }
 }
 
-/** The facts `decide()` reads from a principal, under both schemes: equal keys, equal decisions. */
+const NO_LICENSES: readonly { readonly id: string }[] = [];
+const projections = new WeakMap<CompiledScheme, WeakMap<CompiledScheme, Projection>>();
+
+/** The facts `decide()` can tell apart between principals, under both schemes: equal keys, equal decisions. */
 export function classKey(active: CompiledScheme, candidate: CompiledScheme, p: Principal): string {
-  const org = p.organization ?? null;
-  const orgId = org === null ? "" : typeof org === "string" ? org : org.id;
-  const orgCountry = org !== null && typeof org === "object" ? (org.country ?? "") : "";
-  const orgScreening = org !== null && typeof org === "object" ? (org.screening ?? "clear") : "clear";
-  const personal = active.licensesByPrincipal.has(p.id) || candidate.licensesByPrincipal.has(p.id);
-  const homeA = homeOf(active, p);
-  const homeB = homeOf(candidate, p);
-  const sameRule = candidate.nationalityRule === active.nationalityRule;
-  const relevantA = homeA === "" || (homeB === "" && sameRule) ? relevantKey(active, p) : "";
-  return (
-    homeA +
-    SEP +
-    homeB +
-    SEP +
-    (homeA === "" ? relevantA : "") +
-    SEP +
-    (homeB === "" ? (sameRule ? relevantA : relevantKey(candidate, p)) : "") +
-    SEP +
-    (p.residence ?? "") +
-    SEP +
-    orgId +
-    SEP +
-    orgCountry +
-    SEP +
-    orgScreening +
-    SEP +
-    (p.assurance ?? "none") +
-    SEP +
-    (p.screening ?? "clear") +
-    SEP +
-    (personal ? p.id : "")
-  );
+  let byCandidate = projections.get(active);
+  if (byCandidate === undefined) projections.set(active, (byCandidate = new WeakMap()));
+  let projection = byCandidate.get(candidate);
+  if (projection === undefined) byCandidate.set(candidate, (projection = new Projection(active, candidate)));
+  return projection.key(p);
 }
 
 export const sideOf = (d: Decision): Side => ({
@@ -173,30 +205,36 @@ const modelsOf = (input: PopulationInput) => [
   ...new Set([...input.active.models.keys(), ...input.candidate.models.keys()]),
 ];
 
+/** Principals decided alike (see Projection): one of them, and all of them by location and report group. */
 export interface Class {
   readonly rep: Principal;
-  readonly places: Map<string | null, Place>;
+  readonly places: Map<string | null, Map<string, Bucket>>;
 }
 
 function* buildClasses(
   input: PopulationInput,
 ): Generator<undefined, { classes: Map<string, Class>; principals: number }, undefined> {
   const { active, candidate } = input;
+  const projection = new Projection(active, candidate);
   const limit = input.examples ?? 5;
   const classes = new Map<string, Class>();
   let principals = 0;
   for (const p of input.principals) {
     if (++principals % 20_000 === 0) yield;
-    const key = classKey(active, candidate, p);
+    const key = projection.key(p);
     let cls = classes.get(key);
     if (cls === undefined) {
       cls = { rep: p, places: new Map() };
       classes.set(key, cls);
     }
+    const nationality = nationalityLabel(active, p);
+    const organization = organizationOf(p);
     const residence = p.residence ?? null;
     const seen = input.seen?.get(p.id);
-    visit(cls, residence, p.id, limit);
-    if (seen !== undefined) for (const loc of seen) if (loc !== residence) visit(cls, loc, p.id, limit);
+    visit(cls, residence, nationality, organization, p.id, limit);
+    if (seen !== undefined) {
+      for (const loc of seen) if (loc !== residence) visit(cls, loc, nationality, organization, p.id, limit);
+    }
   }
   return { classes, principals };
 }
@@ -213,29 +251,37 @@ export function* decideClasses(
 ): Generator<undefined, void, undefined> {
   const a = new Decider(active, time, usage);
   const b = new Decider(candidate, time, usage);
+  const cells = models.length * ACTIONS.length;
   let done = 0;
   for (const { rep, places } of classes) {
     if (++done % 200 === 0) yield;
-    const nationality = nationalityLabel(active, rep);
-    const organization = organizationOf(rep);
     const fa = principalFacts(active, rep);
     const fb = principalFacts(candidate, rep);
-    for (const [location, place] of places) {
+    for (const [location, buckets] of places) {
       const ua = universal(active, rep, fa, location);
       const ub = universal(candidate, rep, fb, location);
+      // Decided once for the class here; only the changes are handed to each of its report groups.
+      const changes: { model: string; action: Action; from: Side; to: Side }[] = [];
       for (const model of models) {
         for (const action of ACTIONS) {
-          collector.compared += place.count;
+          const from = a.side(rep, model, action, location, ua);
+          const to = b.side(rep, model, action, location, ub);
+          if (direction(from, to) !== null) changes.push({ model, action, from, to });
+        }
+      }
+      for (const bucket of buckets.values()) {
+        collector.compared += bucket.count * cells;
+        for (const c of changes) {
           collector.add(
             location ?? "unknown",
-            nationality,
-            organization,
-            model,
-            action,
-            a.side(rep, model, action, location, ua),
-            b.side(rep, model, action, location, ub),
-            place.count,
-            place.examples,
+            bucket.nationality,
+            bucket.organization,
+            c.model,
+            c.action,
+            c.from,
+            c.to,
+            bucket.count,
+            bucket.examples,
           );
         }
       }
@@ -319,12 +365,20 @@ class Decider {
   }
 }
 
-function visit(cls: Class, location: string | null, id: string, limit: number): void {
-  let place = cls.places.get(location);
-  if (place === undefined) {
-    place = { count: 0, examples: [] };
-    cls.places.set(location, place);
-  }
-  place.count++;
-  if (place.examples.length < limit) place.examples.push(`${id}@${location ?? "unknown"}`);
+function visit(
+  cls: Class,
+  location: string | null,
+  nationality: string,
+  organization: string,
+  id: string,
+  limit: number,
+): void {
+  let buckets = cls.places.get(location);
+  if (buckets === undefined) cls.places.set(location, (buckets = new Map()));
+  const key = nationality + SEP + organization;
+  let bucket = buckets.get(key);
+  if (bucket === undefined)
+    buckets.set(key, (bucket = { nationality, organization, count: 0, examples: [] }));
+  bucket.count++;
+  if (bucket.examples.length < limit) bucket.examples.push(`${id}@${location ?? "unknown"}`);
 }
