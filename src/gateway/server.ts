@@ -141,6 +141,12 @@ async function assemble(
     late.monitoring?.metrics?.reloaded();
     await audit.drainer.drain();
     screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+    // The review queue's length, for the metrics (off the request path, like the reload itself).
+    const metrics = late.monitoring?.metrics;
+    if (metrics !== undefined && metrics !== null)
+      await store.screening
+        .matches({ status: "potential" })
+        .then((m) => metrics.screeningQueue.set(m.length), onError);
   });
   const bootstrapped = await bootstrapProviders(
     store,
