@@ -4,10 +4,10 @@
  * the candidate with the pure `decide()`.
  *
  * A million principals × 20 models × 4 actions is 80 million cells, twice: too many to decide one
- * by one. But a decision depends on a principal only through a few facts (home person or not and
- * relevant nationalities under each scheme's rule, residence, organization, assurance, screening,
- * and the id only for licenses held personally), so principals with the same facts form a class,
- * decided once per location, model and action, and counted by the number of its members there.
+ * by one. But a decision's outcome depends on a principal only through the few facts the two
+ * schemes can tell apart (see Projection), so principals with the same projected facts form a
+ * class, decided once per location, model and action; only the decisions that change are then
+ * counted into the report's groups (location, nationality, organization) of the class's members.
  */
 import { decide } from "../policy/decide.js";
 import { principalFacts, relevantNationalities, type PrincipalFacts } from "../policy/facts.js";
@@ -55,8 +55,8 @@ function homeOf(scheme: CompiledScheme, p: Principal): string {
  * Projects principals onto the facts the two schemes can tell apart, so that principals who must be
  * decided alike share one key. Per scheme: home person or not; the relevant nationalities, each
  * kept only if some set a check reads names it (embargoed, restricted, a country partner's
- * countries, a license's nationalities) and otherwise replaced by "*" (no check can tell two such
- * countries apart); whether the residence and the organization's country are embargoed; the
+ * countries) and otherwise replaced by "*" (no check can tell two such countries apart), or all
+ * kept for holders of a license (its nationalities are read for them alone); whether the residence and the organization's country are embargoed; the
  * organization only if it is a partner or holds licenses in either; the licenses held personally
  * (not the id); assurance and screening. The location is kept apart (see Class).
  */
@@ -70,8 +70,6 @@ export class Projection {
       for (const c of s.embargoed) this.mentioned.add(c);
       for (const c of s.restricted) this.mentioned.add(c);
       for (const cp of s.countryPartners) for (const c of cp.countries) this.mentioned.add(c);
-      for (const l of s.licenses.values())
-        if (l.nationalities) for (const c of l.nationalities) this.mentioned.add(c);
     }
   }
 
@@ -82,6 +80,10 @@ export class Projection {
       org !== null && typeof org === "object" ? (org.screening ?? "clear") : "clear"
     }`;
     let orgMatters = false;
+    // A license's nationalities are read only for its holders: theirs are kept exactly.
+    const exact = this.schemes.some(
+      (s) => s.licensesByPrincipal.has(p.id) || (orgId !== null && s.licensesByOrganization.has(orgId)),
+    );
     for (const s of this.schemes) {
       const partner = orgId === null ? undefined : s.organizationPartners.get(orgId);
       if (partner !== undefined || (orgId !== null && s.licensesByOrganization.has(orgId))) orgMatters = true;
@@ -90,7 +92,7 @@ export class Projection {
       const home = homeOf(s, p) !== "";
       key +=
         SEP +
-        (home ? "H" : this.nationalities(s, p)) +
+        (home ? "H" : this.nationalities(s, p, exact)) +
         SEP +
         (p.residence != null && s.embargoed.has(p.residence) ? "R" : "") +
         (orgCountry !== null && s.embargoed.has(orgCountry) ? "O" : "") +
@@ -100,7 +102,7 @@ export class Projection {
     return key + SEP + (orgMatters ? `org:${orgId}` : "");
   }
 
-  private nationalities(s: CompiledScheme, p: Principal): string {
+  private nationalities(s: CompiledScheme, p: Principal, exact: boolean): string {
     const r = relevantNationalities(
       p.citizenships ?? NONE,
       p.permanent_residencies ?? NONE,
@@ -108,7 +110,7 @@ export class Projection {
     );
     if (r.relevant.length === 0) return "";
     const kept = new Set<string>();
-    for (const c of r.relevant) kept.add(this.mentioned.has(c) ? c : "*");
+    for (const c of r.relevant) kept.add(exact || this.mentioned.has(c) ? c : "*");
     return [...kept].sort().join(",");
   }
 }
