@@ -2,7 +2,10 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
+import type { FederatedCaller } from "../identity/federation.js";
 import { looksLikeJwt } from "../identity/verify.js";
+import { screeningEngine, type ScreeningEngine } from "../screening/engine.js";
+import { screenFederated } from "../screening/federated.js";
 import type { IdentityBasis, Principal } from "../policy/index.js";
 import { parseApiKey, verifySecret } from "../store/keys.js";
 import type { GatewayContext } from "./context.js";
@@ -22,9 +25,25 @@ export async function authenticateRequest(
 ): Promise<Caller> {
   const presented = apiKeyOf(headers);
   if (presented !== null && ctx.identity !== undefined && looksLikeJwt(presented)) {
-    return ctx.identity.authenticate(presented);
+    return screenedCaller(await ctx.identity.authenticate(presented), ctx.snapshot.current);
   }
   return authenticate(headers, ctx.snapshot.current);
+}
+
+/** Screened once per verified token, snapshot and set of lists (the token cache reuses the caller). */
+const screenings = new WeakMap<
+  FederatedCaller,
+  { snapshot: Snapshot; engine: ScreeningEngine | null; caller: Caller }
+>();
+
+function screenedCaller(federated: FederatedCaller, snapshot: Snapshot): Caller {
+  const engine = screeningEngine();
+  const known = screenings.get(federated);
+  if (known !== undefined && known.snapshot === snapshot && known.engine === engine) return known.caller;
+  const principal = screenFederated(federated.principal, federated.displayName, snapshot.screening, engine);
+  const caller: Caller = { keyId: federated.keyId, principal, identity: federated.identity };
+  screenings.set(federated, { snapshot, engine, caller });
+  return caller;
 }
 
 export function apiKeyOf(headers: IncomingHttpHeaders): string | null {

@@ -141,6 +141,8 @@ async function assemble(
     late.monitoring?.metrics?.reloaded();
     await audit.drainer.drain();
     screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+    // Partners' federated principals too: their matches go to the review queue like anyone's.
+    await store.federated.list().then((fs) => screening.onFederated(fs), onError);
     // The review queue's length, for the metrics (off the request path, like the reload itself).
     const metrics = late.monitoring?.metrics;
     if (metrics !== undefined && metrics !== null)

@@ -6,7 +6,7 @@
 import { updateState, type ControlState } from "../control/state.js";
 import { federationRecords, type FederationRecords } from "../identity/records.js";
 import type { Principal } from "../policy/index.js";
-import { applyScreening } from "../screening/status.js";
+import { screened, statusMaps, type StatusMaps } from "../screening/status.js";
 import type { Store } from "../store/index.js";
 
 export interface KeyEntry {
@@ -24,6 +24,8 @@ export interface Snapshot {
   readonly control: ControlState;
   /** Partners' identity providers and blocked federated principals. */
   readonly federation: FederationRecords;
+  /** What screening and review found, by subject (federated principals read it per token). */
+  readonly screening: StatusMaps;
 }
 
 /** `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds. */
@@ -32,7 +34,8 @@ export async function loadSnapshot(store: Store, previous: Snapshot | null = nul
   // Read after the snapshot: a status that changes in between also bumped the version, so the next
   // poll reloads (never older than the snapshot's version).
   const statuses = await store.screening.statuses();
-  const principals = new Map(applyScreening(s.principals, statuses).map((p) => [p.id, p]));
+  const screening = statusMaps(statuses);
+  const principals = new Map(s.principals.map((p) => [p.id, screened(p, screening)]));
   const keys = new Map<string, KeyEntry>();
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
@@ -43,6 +46,7 @@ export async function loadSnapshot(store: Store, previous: Snapshot | null = nul
     principals,
     control: updateState(previous?.control ?? null, s.records),
     federation: federationRecords(s.records),
+    screening,
   };
 }
 

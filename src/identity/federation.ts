@@ -34,6 +34,8 @@ export interface FederatedCaller {
   readonly keyId: string;
   readonly principal: Principal;
   readonly identity: IdentityBasis;
+  /** The name the provider gave, which screening matches against the lists. */
+  readonly displayName: string | null;
 }
 
 interface Issuer {
@@ -143,6 +145,7 @@ export class Federation {
       keyId: `token:${provider.id}`,
       principal: vouched.principal,
       identity: vouched.basis,
+      displayName: vouched.displayName,
     };
     this.#remember(token, { caller, issuer, expiresMs: (verified.claims.exp as number) * 1000 });
     this.#note({

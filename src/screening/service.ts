@@ -8,7 +8,7 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { PartnerDocument } from "../control/types.js";
 import type { Principal } from "../policy/types.js";
-import type { StoredRecord, Store } from "../store/index.js";
+import type { FederatedPrincipalRecord, StoredRecord, Store } from "../store/index.js";
 import { ScreeningEngine, setScreeningEngine } from "./engine.js";
 import { screenSubjects, type RescreenSummary } from "./rescreen.js";
 import { subjectsOf, type Subject } from "./subjects.js";
@@ -79,6 +79,14 @@ export class ScreeningService {
         for (const s of changed) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
       })
       .catch(this.options.onError);
+  }
+
+  /** Federated principals as the store last recorded them, screened by their display names. */
+  onFederated(records: readonly FederatedPrincipalRecord[]): void {
+    const named = records.flatMap((r) =>
+      r.display_name === null ? [] : [{ ...r.principal, name: r.display_name }],
+    );
+    if (named.length > 0) this.onSnapshot(named, []);
   }
 
   /** Waits for background work in progress (tests, shutdown). */

@@ -10,25 +10,39 @@ const RANK: Readonly<Record<Screening, number>> = { clear: 0, potential: 1, conf
 const worse = (a: Screening | undefined, b: Screening | undefined): Screening =>
   RANK[a ?? "clear"] >= RANK[b ?? "clear"] ? (a ?? "clear") : (b ?? "clear");
 
+/** The statuses screening and review found, by subject id (what the overlay reads). */
+export interface StatusMaps {
+  readonly person: ReadonlyMap<string, Screening>;
+  readonly organization: ReadonlyMap<string, Screening>;
+}
+
+export function statusMaps(statuses: readonly SubjectStatusRow[]): StatusMaps {
+  const person = new Map<string, Screening>();
+  const organization = new Map<string, Screening>();
+  for (const s of statuses) (s.kind === "principal" ? person : organization).set(s.id, s.status);
+  return { person, organization };
+}
+
+/** One principal with the worse of its own status and what screening found for it and its organization. */
+export function screened(p: Principal, maps: StatusMaps): Principal {
+  const own = maps.person.get(p.id);
+  const org = p.organization ?? null;
+  const orgId = org === null ? null : typeof org === "string" ? org : org.id;
+  const orgStatus = orgId === null ? undefined : maps.organization.get(orgId);
+  if (own === undefined && orgStatus === undefined) return p;
+  let out: Principal = own === undefined ? p : { ...p, screening: worse(p.screening, own) };
+  if (orgStatus !== undefined && org !== null) {
+    const ref = typeof org === "string" ? { id: org } : org;
+    out = { ...out, organization: { ...ref, screening: worse(ref.screening, orgStatus) } };
+  }
+  return out;
+}
+
 export function applyScreening(
   principals: readonly Principal[],
   statuses: readonly SubjectStatusRow[],
 ): Principal[] {
   if (statuses.length === 0) return [...principals];
-  const person = new Map<string, Screening>();
-  const organization = new Map<string, Screening>();
-  for (const s of statuses) (s.kind === "principal" ? person : organization).set(s.id, s.status);
-  return principals.map((p) => {
-    const own = person.get(p.id);
-    const org = p.organization ?? null;
-    const orgId = org === null ? null : typeof org === "string" ? org : org.id;
-    const orgStatus = orgId === null ? undefined : organization.get(orgId);
-    if (own === undefined && orgStatus === undefined) return p;
-    let out: Principal = own === undefined ? p : { ...p, screening: worse(p.screening, own) };
-    if (orgStatus !== undefined && org !== null) {
-      const ref = typeof org === "string" ? { id: org } : org;
-      out = { ...out, organization: { ...ref, screening: worse(ref.screening, orgStatus) } };
-    }
-    return out;
-  });
+  const maps = statusMaps(statuses);
+  return principals.map((p) => screened(p, maps));
 }

@@ -61,13 +61,18 @@ export function subjectsOf(
   ];
 }
 
+/** Every subject the store knows: its principals, partners' federated principals, organizations. */
 export async function loadSubjects(store: Store): Promise<Subject[]> {
-  const [principals, partners] = await Promise.all([
+  const [principals, federated, partners] = await Promise.all([
     store.principals.list(),
+    store.federated.list(),
     store.records.list<PartnerDocument>("partner"),
   ]);
+  const named = federated.flatMap((r) =>
+    r.display_name === null ? [] : [{ ...r.principal, name: r.display_name }],
+  );
   return subjectsOf(
-    principals,
+    [...principals, ...named],
     partners.map((r) => r.document),
   );
 }
