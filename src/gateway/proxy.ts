@@ -59,6 +59,10 @@ export async function proxy(
   const decision: Decision =
     caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
+  const aside = decision.identity?.set_aside ?? [];
+  // The caller's own claims its provider could not vouch for (names only; the why is in the log).
+  if (aside.length > 0)
+    res.setHeader("x-clearance-claims-set-aside", [...new Set(aside.map((c) => c.fact))].join(", "));
   if (decision.decision !== "deny") {
     try {
       refuseUncounted(ctx, scheme, decision, counted);

@@ -48,11 +48,11 @@ async function cli(args: string[]) {
   }
 }
 
-async function ask(person: string) {
+async function ask(person: string, token?: string) {
   const res = await fetch(`${t.url}/v1/chat/completions`, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${await idp.token(person)}`,
+      authorization: `Bearer ${token ?? (await idp.token(person))}`,
       "content-type": "application/json",
       "x-test-country": "GB",
     },

@@ -72,6 +72,7 @@ async function chat(token: string, country = "DE", header: "bearer" | "x-api-key
     decision: res.headers.get("x-clearance-decision"),
     reason: res.headers.get("x-clearance-reason"),
     served: res.headers.get("x-clearance-served-model"),
+    setAside: res.headers.get("x-clearance-claims-set-aside"),
     body: (await res.json()) as Record<string, unknown>,
   };
 }
@@ -100,6 +101,7 @@ describe("partner tokens at the gateway", () => {
     // BR is not a G7 / Five Eyes country: the German IdP cannot vouch for it.
     const r = await chat(await idp.token("br-carla"));
     expect(r.decision).toBe("fallback");
+    expect(r.setAside).toBe("citizenships");
     expect(r.served).toBe("mythos-4");
     const entries = (await auditEntries()).filter((e) => e.principal === "fed:de-gov:br-carla");
     const last = entries.at(-1)!;
