@@ -91,6 +91,15 @@ describe("partner tokens at the gateway", () => {
     expect(r.reason).toBe("partner-country");
   });
 
+  it("lists the models a token's principal may use (GET /v1/models)", async () => {
+    const res = await fetch(`${gw.url}/v1/models`, {
+      headers: { authorization: `Bearer ${await idp.token("de-anna")}`, "x-test-country": "DE" },
+    });
+    expect(res.status).toBe(200);
+    const ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    expect(ids).toContain("mythos-5");
+  });
+
   it("keeps Clearance keys working next to tokens", async () => {
     const r = await chat(gw.keys.get("alice")!, "FR");
     expect([200, 403]).toContain(r.status);
