@@ -1,5 +1,5 @@
 /** `npm start` as a user runs it: the demo prints curl lines, and each does what its comment says. */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,4 +54,21 @@ describe("the quickstart demo", () => {
       "license",
     ]);
   });
+});
+
+describe("the demo's partner identity provider", () => {
+  it(
+    "the printed token line gets a token from the demo IdP and is allowed with it",
+    { timeout: 30_000 },
+    async () => {
+      await ready;
+      const lines = output.split("\n");
+      const at = lines.findIndex((l) => l.startsWith("TOKEN=$(curl"));
+      expect(lines[at - 1]).toMatch(/identity provider .*\(partner-country\)$/);
+      // As a user would: the line itself, in a shell (curl and sed).
+      const run = spawnSync("bash", ["-c", lines[at]!], { encoding: "utf8", timeout: 20_000 });
+      expect(run.stdout).toMatch(/^x-clearance-decision: allow/im);
+      expect(run.stdout).toMatch(/^x-clearance-reason: partner-country/im);
+    },
+  );
 });

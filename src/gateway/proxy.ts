@@ -191,6 +191,10 @@ async function admit(
   const decision: Decision =
     caller.identity === undefined ? decided : { ...decided, identity: caller.identity };
   setDecisionHeaders(res, decision);
+  const aside = decision.identity?.set_aside ?? [];
+  // The caller's own claims its provider could not vouch for (names only; the why is in the log).
+  if (aside.length > 0)
+    res.setHeader("x-clearance-claims-set-aside", [...new Set(aside.map((c) => c.fact))].join(", "));
   seen.decide(caller.keyId, caller.principal, decision, asked.location);
   if (decision.decision === "deny") {
     counted.release();

@@ -48,11 +48,11 @@ async function cli(args: string[]) {
   }
 }
 
-async function ask(person: string) {
+async function ask(person: string, token?: string) {
   const res = await fetch(`${t.url}/v1/chat/completions`, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${await idp.token(person)}`,
+      authorization: `Bearer ${token ?? (await idp.token(person))}`,
       "content-type": "application/json",
       "x-test-country": "GB",
     },
@@ -126,9 +126,13 @@ describe("clearance remote partners idp", () => {
     expect(list.out).toMatch(/fed:uk-gov:ada\s+g7-fvey\s+GB\s+-\s+attested/);
     const show = await cli(["remote", "federated", "show", "fed:uk-gov:ada"]);
     expect(show.out).toMatch(/source\s+identity provider uk-gov \(partner g7-fvey/);
+    // A token verified before the block (now in the verified-token cache) is refused too.
+    const held = await idp.token("ada");
+    expect(await ask("ada", held)).toMatchObject({ status: 200 });
     expect(
       (await cli(["remote", "federated", "block", "fed:uk-gov:ada", "--reason", "left the agency"])).code,
     ).toBe(0);
+    expect(await ask("ada", held)).toMatchObject({ status: 401, code: "principal-blocked" });
     expect(await ask("ada")).toMatchObject({ status: 401, code: "principal-blocked" });
     expect(await ask("bea")).toMatchObject({ status: 200 });
     await cli(["remote", "federated", "unblock", "fed:uk-gov:ada", "--reason", "back"]);

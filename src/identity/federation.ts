@@ -110,7 +110,8 @@ export class Federation {
   async authenticate(token: string, now = Date.now()): Promise<FederatedCaller> {
     this.#sync();
     const blocked = this.#records?.blocked;
-    const hit = this.#cache.get(token);
+    const digest = createHash("sha256").update(token).digest("base64url");
+    const hit = this.#cache.get(digest);
     if (hit !== undefined && now < hit.expiresMs && hit.issuer.keys.usable(now)) {
       this.#refuseBlocked(hit.caller.principal.id, blocked);
       return hit.caller;
@@ -147,7 +148,7 @@ export class Federation {
       identity: vouched.basis,
       displayName: vouched.displayName,
     };
-    this.#remember(token, { caller, issuer, expiresMs: (verified.claims.exp as number) * 1000 });
+    this.#remember(digest, { caller, issuer, expiresMs: (verified.claims.exp as number) * 1000 });
     this.#note({
       id,
       provider: provider.id,
@@ -169,12 +170,13 @@ export class Federation {
     }
   }
 
-  #remember(token: string, entry: Cached): void {
+  /** Keyed by the token's SHA-256: the cache's memory does not grow with the tokens' size. */
+  #remember(digest: string, entry: Cached): void {
     const max = this.options.tokenCache;
     if (max <= 0) return;
     // Oldest first out: a Map iterates in insertion order.
     if (this.#cache.size >= max) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(token, entry);
+    this.#cache.set(digest, entry);
   }
 
   /** Rebuilds the issuer table when the snapshot's records or policy changed (no network here). */

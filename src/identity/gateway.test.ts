@@ -72,6 +72,7 @@ async function chat(token: string, country = "DE", header: "bearer" | "x-api-key
     decision: res.headers.get("x-clearance-decision"),
     reason: res.headers.get("x-clearance-reason"),
     served: res.headers.get("x-clearance-served-model"),
+    setAside: res.headers.get("x-clearance-claims-set-aside"),
     body: (await res.json()) as Record<string, unknown>,
   };
 }
@@ -90,6 +91,15 @@ describe("partner tokens at the gateway", () => {
     expect(r.reason).toBe("partner-country");
   });
 
+  it("lists the models a token's principal may use (GET /v1/models)", async () => {
+    const res = await fetch(`${gw.url}/v1/models`, {
+      headers: { authorization: `Bearer ${await idp.token("de-anna")}`, "x-test-country": "DE" },
+    });
+    expect(res.status).toBe(200);
+    const ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    expect(ids).toContain("mythos-5");
+  });
+
   it("keeps Clearance keys working next to tokens", async () => {
     const r = await chat(gw.keys.get("alice")!, "FR");
     expect([200, 403]).toContain(r.status);
@@ -100,6 +110,7 @@ describe("partner tokens at the gateway", () => {
     // BR is not a G7 / Five Eyes country: the German IdP cannot vouch for it.
     const r = await chat(await idp.token("br-carla"));
     expect(r.decision).toBe("fallback");
+    expect(r.setAside).toBe("citizenships");
     expect(r.served).toBe("mythos-4");
     const entries = (await auditEntries()).filter((e) => e.principal === "fed:de-gov:br-carla");
     const last = entries.at(-1)!;

@@ -91,6 +91,8 @@ export class KeySet {
           this.lastError = null;
         },
         (err: unknown) => {
+          // Discover again next time: the provider may have moved its key set.
+          this.#jwksUri = null;
           this.lastError = (err as Error).message;
           this.options.log?.(
             `clearance: identity provider ${this.provider.id}: cannot fetch its keys: ${this.lastError}`,

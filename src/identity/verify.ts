@@ -36,9 +36,16 @@ export const tokenError = (code: TokenErrorCode, message: string): ClearanceErro
 /** Headers naming where to get a key: never followed, and a token carrying one is refused. */
 const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
 
-/** A compact JWS (three base64url parts): how a partner token is told from a Clearance key. */
-export const looksLikeJwt = (presented: string): boolean =>
-  presented.startsWith("eyJ") && presented.split(".").length === 3;
+/**
+ * A token rather than a Clearance key (`clr_<id>_<secret>`, no dots): a JWS has three dot-separated
+ * parts (a JWE five, refused as such). How a partner token is told from a key.
+ */
+export function looksLikeJwt(presented: string): boolean {
+  if (presented.startsWith("clr_")) return false;
+  let dots = 0;
+  for (let i = presented.indexOf("."); i >= 0; i = presented.indexOf(".", i + 1)) dots += 1;
+  return dots === 2 || dots === 4;
+}
 
 export interface Parsed {
   readonly header: Record<string, unknown>;
@@ -74,7 +81,8 @@ export function parseToken(token: string, maxBytes: number): Parsed {
   const payload = decodePart(parts[1]!);
   if (typeof payload === "string")
     throw tokenError("token-malformed", `the token's claims ${PART_PROBLEM[payload]}`);
-  if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!))
+  // An empty signature (alg none) is left to the algorithm check, which names the problem.
+  if (!/^[A-Za-z0-9_-]*$/.test(parts[2]!))
     throw tokenError("token-malformed", "the token's signature is not base64url");
   for (const name of KEY_HEADERS) {
     if (Object.hasOwn(header, name)) {
@@ -85,6 +93,13 @@ export function parseToken(token: string, maxBytes: number): Parsed {
     }
   }
   if (typeof header.alg !== "string") throw tokenError("token-malformed", "the token's header has no alg");
+  // No JWS extension is understood here (RFC 7515 section 4.1.11): a token that marks one critical is refused.
+  if (Object.hasOwn(header, "crit")) {
+    throw tokenError(
+      "token-critical-header",
+      `the token marks header parameters critical (crit: ${JSON.stringify(header.crit).slice(0, 80)}) that this gateway does not process`,
+    );
+  }
   if (typeof payload.iss !== "string" || payload.iss === "")
     throw tokenError("token-claims", "the token has no iss (issuer) claim");
   return { header, payload, issuer: payload.iss };
@@ -204,14 +219,8 @@ function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): C
         return tokenError("token-claims", `the token's ${err.claim} claim is invalid`);
     }
   }
-  if (err instanceof E.JWSInvalid || err instanceof E.JWTInvalid) {
-    return /crit/i.test(err.message)
-      ? tokenError(
-          "token-critical-header",
-          `the token has a critical header this gateway does not know: ${err.message}`,
-        )
-      : tokenError("token-malformed", `the token is malformed: ${err.message}`);
-  }
+  if (err instanceof E.JWSInvalid || err instanceof E.JWTInvalid)
+    return tokenError("token-malformed", `the token is malformed: ${err.message}`);
   if (err instanceof E.JOSENotSupported) return tokenError("token-algorithm", err.message);
   if (err instanceof E.JOSEError) return tokenError("token-malformed", err.message);
   // A key the provider published that cannot be imported, for instance: the token cannot be checked.

@@ -24,7 +24,7 @@ const fed = (id: string): Principal => ({
   permanent_residencies: [],
   residence: "GB",
   organization: null,
-  assurance: "high",
+  assurance: "verified",
   screening: "clear",
 });
 const none = statusMaps([]);

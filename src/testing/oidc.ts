@@ -66,6 +66,8 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         grant_types: ["client_credentials"],
         redirect_uris: [],
         response_types: [],
+        // The provider's default (RS256) needs an RSA key; this one may hold only EC or OKP keys.
+        id_token_signed_response_alg: alg,
         person,
       })),
       extraClientMetadata: { properties: ["person"] },

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { loadConfigFile } from "../../config/index.js";
 import { startGateway } from "../../gateway/server.js";
+import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
 import { parsePrincipal } from "../../policy/index.js";
 import type { Store } from "../../store/index.js";
 import type { Io } from "../io.js";
@@ -78,7 +79,12 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
     ...(opts.port === undefined ? {} : { port: opts.port }),
     log: (line) => io.stderr(`${line}\n`),
   });
-  stopOnSignal(() => gateway.close());
+  // A partner government's identity provider, in process: its tokens are accepted like keys.
+  const idp = await startDemoIdp();
+  stopOnSignal(async () => {
+    await gateway.close();
+    await idp.close();
+  });
 
   for (const file of readdirSync(opts.principals)
     .filter((f) => f.endsWith(".json"))
@@ -87,7 +93,9 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
     await gateway.store.principals.put(principal, "demo");
   }
   const keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
+  await registerDemoIdp(gateway.store, gateway.snapshot.current.control, idp.issuer);
   await gateway.snapshot.refresh();
+  gateway.identity.maintain();
 
   const url = gateway.url;
   io.stdout(`\nClearance gateway on ${url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`);
@@ -107,6 +115,16 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   io.stdout(`# the models this caller may use (the French researcher, from France)\n`);
   io.stdout(
     `curl -s ${url}/v1/models -H 'authorization: Bearer ${keys.get("benoit")}' -H 'x-demo-country: FR'\n\n`,
+  );
+  io.stdout(
+    `# a German citizen vouched for by the partner government's identity provider (demo, ${idp.issuer}): ` +
+      `a token from it, then the gateway with it: allowed (partner-country)\n`,
+  );
+  io.stdout(
+    `TOKEN=$(curl -s -X POST ${idp.issuer}/token -d subject=anna | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/') && ` +
+      `curl -si ${url}/v1/chat/completions -H "authorization: Bearer $TOKEN" ` +
+      `-H 'content-type: application/json' -H 'x-demo-country: DE' ` +
+      `-d '{"model":"mythos-5","messages":[{"role":"user","content":"Summarise the export rules"}]}'\n\n`,
   );
   io.stdout(`# every decision above is in the signed audit log; check it independently\n`);
   io.stdout(`npx clearance audit verify ${url}/audit --key @${join(dataDir, "audit.vkey")}\n\n`);
