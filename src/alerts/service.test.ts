@@ -7,6 +7,8 @@ import { configSchema } from "../config/schema.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import type { Sighting } from "./detectors.js";
+import { blockOnAlert } from "../identity/registry.js";
+import type { PrincipalBlock } from "../identity/schema.js";
 import { AlertService, networkOf, type AlertsConfig } from "./service.js";
 
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -94,6 +96,23 @@ describe("alert service", () => {
     expect(called).toEqual(["zoe"]);
     const [alert] = await store.alerts.list({ detector: "key-sharing" });
     expect(alert?.response?.result).toBe("federated principal zoe suspended");
+  });
+
+  it("suspend: the gateway's default response blocks a federated principal, as the detector", async () => {
+    const config = defaults();
+    const id = "fed:uk-gov:jane";
+    service = await open(
+      { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
+      0,
+      blockOnAlert(store, async () => {}),
+    );
+    ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting(`principal:${id}`, c, i)));
+    await service.settled();
+    const [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.response?.result).toBe(`federated principal ${id} blocked`);
+    const block = await store.records.get<PrincipalBlock>("principal-block", id);
+    expect(block?.document).toMatchObject({ blocked: true, by: "detector:key-sharing" });
+    expect(block?.document.reason).toContain(alert!.id);
   });
 
   it("groups client addresses into networks", () => {

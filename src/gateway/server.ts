@@ -12,7 +12,7 @@ import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
 import { Federation } from "../identity/federation.js";
-import { bootstrapProviders } from "../identity/registry.js";
+import { blockOnAlert, bootstrapProviders } from "../identity/registry.js";
 import { defaultConsoleDir } from "../console/static.js";
 import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
@@ -243,7 +243,7 @@ async function assemble(
             ? null
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
-        ...(options.suspendPrincipal === undefined ? {} : { suspendPrincipal: options.suspendPrincipal }),
+        suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
         onError,
       })
     : null;

@@ -143,7 +143,9 @@ export class Federation {
       subject,
     });
     const caller: FederatedCaller = {
-      keyId: `token:${provider.id}`,
+      // The credential is the person, not the provider: detectors (key sharing, travel) and alert
+      // responses see one credential per federated principal (`principal:<id>`).
+      keyId: `principal:${id}`,
       principal: vouched.principal,
       identity: vouched.basis,
       displayName: vouched.displayName,

@@ -7,7 +7,13 @@ import type { ControlState } from "../control/state.js";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
 import type { Store, StoredRecord } from "../store/index.js";
 import { zodProblems } from "../yaml/index.js";
-import { providerInputSchema, type ProviderInput, type ProviderRecord } from "./schema.js";
+import { isFederatedPrincipal } from "./federation.js";
+import {
+  providerInputSchema,
+  type ProviderInput,
+  type ProviderRecord,
+  type PrincipalBlock,
+} from "./schema.js";
 
 export const PROVIDERS = "identity-provider" as const;
 
@@ -116,4 +122,47 @@ export async function bootstrapProviders(
     lines.push(`clearance: identity provider ${provider.id} (partner ${partner}) registered from the config`);
   }
   return lines;
+}
+
+export const BLOCKS = "principal-block" as const;
+
+/**
+ * Blocks or unblocks one federated principal: its provider's tokens for it are refused from the next
+ * snapshot on. An officer does it through the admin API; an alert's `suspend` response does it too.
+ * An audit entry names who and why.
+ */
+export async function setBlock(
+  store: Store,
+  id: string,
+  blocked: boolean,
+  reason: string,
+  actor: string,
+  now: string,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  const existing = await store.records.get<PrincipalBlock>(BLOCKS, id);
+  const doc: PrincipalBlock = { blocked, reason, at: now, by: actor };
+  await store.records.put(BLOCKS, id, doc, existing?.revision ?? 0, {
+    actor,
+    action: `federated-principal.${blocked ? "block" : "unblock"}`,
+    details: { reason, ...details },
+  });
+}
+
+/**
+ * An alert's `suspend` response for a partner's federated principal (it has no API key to revoke):
+ * the same block an officer sets through the admin API, by the detector, naming the alert.
+ */
+export function blockOnAlert(
+  store: Store,
+  changed: () => Promise<void>,
+): (id: string, why: { alert: string; detector: string }) => Promise<string> {
+  return async (id, why) => {
+    if (!isFederatedPrincipal(id)) return `${id} is not a federated principal: nothing to block`;
+    const actor = `detector:${why.detector}`;
+    const reason = `alert ${why.alert} (${why.detector})`;
+    await setBlock(store, id, true, reason, actor, new Date().toISOString(), { alert: why.alert });
+    await changed();
+    return `federated principal ${id} blocked`;
+  };
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { isFederatedPrincipal } from "../../identity/federation.js";
-import { addProvider, checkProvider, PROVIDERS, providerSummary } from "../../identity/registry.js";
+import { addProvider, checkProvider, PROVIDERS, providerSummary, setBlock } from "../../identity/registry.js";
 import {
   providerInputSchema,
   providerUpdateSchema,
@@ -188,13 +188,7 @@ function block(verb: "block" | "unblock", blocked: boolean) {
       // A principal not seen yet may be blocked too: an id is all it takes.
       if (!isFederatedPrincipal(id))
         throw new ClearanceError("invalid", "invalid_id", `${id} is not a federated principal's id (fed:…)`);
-      const existing = await deps.store.records.get<PrincipalBlock>(BLOCKS, id);
-      const doc: PrincipalBlock = { blocked, reason: body.reason, at: deps.now(), by: caller.id };
-      await deps.store.records.put(BLOCKS, id, doc, existing?.revision ?? 0, {
-        actor: caller.id,
-        action: `federated-principal.${verb}`,
-        details: { reason: body.reason },
-      });
+      await setBlock(deps.store, id, blocked, body.reason, caller.id, deps.now());
       await deps.changed();
       return { id, blocked, reason: body.reason };
     },
