@@ -9,7 +9,7 @@ import { openStore, type Store } from "../store/index.js";
 import type { Sighting } from "./detectors.js";
 import { blockOnAlert } from "../identity/registry.js";
 import type { PrincipalBlock } from "../identity/schema.js";
-import { AlertService, networkOf, type AlertsConfig } from "./service.js";
+import { AlertService, networkOf, type AlertsConfig, type SuspendPrincipal } from "./service.js";
 
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
 const defaults = (): AlertsConfig =>
@@ -25,7 +25,7 @@ afterEach(async () => {
   await store.close();
 });
 
-const open = (config: AlertsConfig, used = 0, hook?: (id: string) => Promise<string>) =>
+const open = (config: AlertsConfig, used = 0, hook?: SuspendPrincipal) =>
   AlertService.open({
     config,
     store,

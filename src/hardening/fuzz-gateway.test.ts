@@ -76,7 +76,8 @@ async function check(c: HostileCase): Promise<string[]> {
     tally.status(a.status);
     problems.push(...answerProblems(a, wire, target.secrets));
     const id = a.headers["x-clearance-request-id"];
-    if (id !== undefined && a.headers["x-clearance-decision"] !== "none") decided.add(id);
+    // A 404 (no route, wrong wire format) is refused before it is recorded (issue 14): not logged.
+    if (id !== undefined && a.headers["x-clearance-decision"] !== "none" && a.status !== 404) decided.add(id);
   }
   if (ex.answers.length === 0) tally.dropped++;
   if (ex.garbage !== "")

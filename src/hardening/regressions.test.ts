@@ -58,8 +58,10 @@ describe("defects found by the hardening suites", () => {
     release();
     await sleep(500);
     log.append = append;
+    // The upstream call goes out in parallel with the record (issue 14), so it may have begun; what
+    // matters is that the client's hang-up stopped it: no stream is left running, unread.
     expect(upstream.activeStreams()).toBe(0);
-    expect(upstream.hits.length).toBe(0);
+    expect(upstream.hits.length).toBeLessThanOrEqual(1);
   });
 
   it("a connection that never speaks does not hold the shutdown", { timeout: 30_000 }, async () => {
