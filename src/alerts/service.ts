@@ -20,7 +20,7 @@ import { WebhookDeliverer } from "./webhook.js";
 
 export type AlertsConfig = ConfigFile["monitoring"]["alerts"];
 
-/** Suspends a federated principal (credential `principal:<id>`): identity provides it. */
+/** Suspends a federated principal (credential `principal:<id>`); "" when the id is not one (nothing done). */
 export type SuspendPrincipal = (
   principalId: string,
   reason: { alert: string; detector: string },
@@ -256,6 +256,8 @@ export class AlertService {
       done.push(`federated principal ${principal}: no suspension hook configured, notified only`);
       return;
     }
-    done.push(await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector }));
+    // An empty answer: not the hook's kind of principal (one with API keys only), nothing to say.
+    const result = await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector });
+    if (result !== "") done.push(result);
   }
 }

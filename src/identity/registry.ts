@@ -158,7 +158,7 @@ export function blockOnAlert(
   changed: () => Promise<void>,
 ): (id: string, why: { alert: string; detector: string }) => Promise<string> {
   return async (id, why) => {
-    if (!isFederatedPrincipal(id)) return `${id} is not a federated principal: nothing to block`;
+    if (!isFederatedPrincipal(id)) return ""; // a store principal: its API keys are revoked instead
     const actor = `detector:${why.detector}`;
     const reason = `alert ${why.alert} (${why.detector})`;
     await setBlock(store, id, true, reason, actor, new Date().toISOString(), { alert: why.alert });
