@@ -6,7 +6,14 @@
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { isFederatedPrincipal } from "../../identity/federation.js";
-import { addProvider, checkProvider, PROVIDERS, providerSummary, setBlock } from "../../identity/registry.js";
+import {
+  addProvider,
+  BLOCKS,
+  checkProvider,
+  PROVIDERS,
+  providerSummary,
+  setBlock,
+} from "../../identity/registry.js";
 import {
   providerInputSchema,
   providerUpdateSchema,
@@ -19,8 +26,6 @@ import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 import { reasonText } from "./text.js";
-
-const BLOCKS = "principal-block" as const;
 
 const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
   revision: r.revision,
