@@ -2,7 +2,8 @@
  * Faults (`npm run test:faults`): the upstream refusing, resetting, stalling, failing, sending
  * garbage or never ending; PostgreSQL unreachable and restarted mid-traffic, Redis down and back
  * (both through a TCP proxy the suite cuts, so the servers are never touched); the audit log's disk
- * full (a small tmpfs; needs root, skipped saying so otherwise). Each fault prints one
+ * full (a small tmpfs; needs root, skipped saying so otherwise) and read-only (EROFS injected at
+ * the file-system calls, see read-only-fs.ts). Each fault prints one
  * line: requests sent, answers by status, wrong allows (must be 0), entries lost (must be 0),
  * recovery time, and sockets, streams and heap before and after (released: measured).
  */
@@ -20,6 +21,7 @@ import { auditEntries } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { DATABASE_URL, dropSchemas, freshSchema, skipReason as pgSkip } from "../testing/postgres.js";
 import { REDIS_URL, redisSkipReason } from "../testing/redis.js";
+import { readOnlyDisk } from "./read-only-fs.js";
 import { write } from "./tally.js";
 import { startTcpProxy } from "./tcp-proxy.js";
 import { acknowledged, byStatus, send, type Kind, type Outcome } from "./traffic.js";
@@ -425,4 +427,52 @@ describe.skipIf(!mounted)("the audit log's disk full (a small tmpfs)", () => {
       assertClean(r);
     });
   }
+});
+
+// A read-only disk cannot be made for real while the log holds its files open for writing (see
+// read-only-fs.ts), so here every write the log makes under its data directory fails with EROFS,
+// injected at the file-system calls: the write-ahead file's writes and truncations, its probes,
+// tiles, checkpoints and restore points. Strict oracle: a request started after the disk turned
+// read-only and answered before it was writable again has no durable record, so it must be refused
+// with 503 `audit_unavailable` — a 200 or a 403 then would be an answer without its record.
+describe("the audit log's disk read-only (EROFS injected at the file-system calls)", () => {
+  it("audit disk read-only", { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-faults-ro-"));
+    const disk = await readOnlyDisk(dataDir);
+    const upstream = await startMockUpstream();
+    const t = await startTestGateway({
+      providers: upstreamProviders(upstream),
+      models: upstreamModels,
+      dataDir,
+    });
+    try {
+      let refusedBefore = 0;
+      const r = await runFault({
+        name: "audit disk read-only",
+        t,
+        upstream,
+        kinds: ["allow", "deny", "open", "fallback"],
+        faultMs: 2_000,
+        inject: () => {
+          refusedBefore = disk.refused();
+          disk.on();
+        },
+        heal: () => disk.off(),
+        recoveredBy: "allow",
+        unexpected: (o, faulty) =>
+          !faulty || (o.status === 503 && o.code === "audit_unavailable")
+            ? null
+            : `answered ${o.status} ${o.code ?? ""} while the disk was read-only`,
+        wrongAllow: (o, faulty) => faulty && o.status === 200,
+      });
+      // The injection did bite: the log's writes were refused, not skipped.
+      expect(disk.refused()).toBeGreaterThan(refusedBefore);
+      assertClean(r);
+    } finally {
+      await t.gateway.close();
+      await upstream.close();
+      disk.restore();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

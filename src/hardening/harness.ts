@@ -5,7 +5,7 @@
  * "trusted proxy"), short request timeouts (so slow clients are cut off quickly), a small body limit,
  * and every log line kept for the secret oracle.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCountryMmdb } from "../location/mmdb-writer.js";
@@ -57,7 +57,46 @@ export interface Target {
   /** Every secret that must never appear in an answer or a log line. */
   readonly secrets: readonly string[];
   readonly logLines: string[];
+  /** The console build served at /console/ (see consoleBuild). */
+  readonly console: ConsoleBuild;
   close(): Promise<void>;
+}
+
+/**
+ * A console build made here: index.html and two hashed assets, a symbolic link inside the build
+ * pointing at a file beside it, and that file, whose text must never be served.
+ */
+export interface ConsoleBuild {
+  readonly dir: string;
+  /** The content of every file inside the build: the only bodies a 200 may carry. */
+  readonly files: readonly Buffer[];
+  readonly asset: string;
+  readonly escape: string;
+  readonly outside: string;
+  /** Text of the file outside the build. */
+  readonly marker: string;
+}
+
+function consoleBuild(root: string): ConsoleBuild {
+  const dir = join(root, "console");
+  mkdirSync(join(dir, "assets"), { recursive: true });
+  const marker = `OUTSIDE-THE-CONSOLE-BUILD-${process.pid}-${Date.now()}`;
+  writeFileSync(join(root, "outside.txt"), marker);
+  const files = {
+    "index.html": `<!doctype html><html><head><script type="module" src="/console/assets/app-3f2a1b.js"></script></head><body><div id="root"></div></body></html>`,
+    "assets/app-3f2a1b.js": `console.log("the console");`,
+    "assets/style-9c8d7e.css": `body { margin: 0 }`,
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  symlinkSync(join(root, "outside.txt"), join(dir, "assets", "escape.js"));
+  return {
+    dir,
+    files: Object.values(files).map((t) => Buffer.from(t)),
+    asset: "assets/app-3f2a1b.js",
+    escape: "assets/escape.js",
+    outside: "../outside.txt",
+    marker,
+  };
 }
 
 export async function startTarget(): Promise<Target> {
@@ -70,6 +109,7 @@ export async function startTarget(): Promise<Target> {
     { ipVersion: 6 },
   );
   const logLines: string[] = [];
+  const build = consoleBuild(dir);
   const models = Object.entries(ROUTES)
     .map(([m, r]) => `  ${m}: { provider: ${r.provider}, upstream_model: ${r.upstream} }`)
     .join("\n");
@@ -82,6 +122,7 @@ export async function startTarget(): Promise<Target> {
     extra: `limits: { body_bytes: ${BODY_LIMIT} }`,
     env: { UPSTREAM_KEY },
     log: (line) => logLines.push(line),
+    consoleDir: build.dir,
   });
   const url = new URL(t.url);
   const post = (path: string, body: unknown) =>
@@ -137,6 +178,7 @@ export async function startTarget(): Promise<Target> {
     tokens,
     secrets,
     logLines,
+    console: build,
     async close() {
       await t.gateway.close();
       await upstream.close();

@@ -219,3 +219,159 @@ export const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
     maxKeys: 4,
   }),
 );
+
+/**
+ * The console's static files (`/console/…`): path segments a traversal, an encoding trick or a
+ * huge path would use. `{asset}` is replaced by a real asset of the build, `{escape}` names a
+ * symbolic link inside the build that points outside it, `{outside}` a file beside the build.
+ */
+export const CONSOLE_SEGMENTS: readonly string[] = [
+  "",
+  "index.html",
+  "assets",
+  "{asset}",
+  "{escape}",
+  "{outside}",
+  "licenses",
+  "LIC-1",
+  ".",
+  "..",
+  "...",
+  "%2e",
+  "%2e%2e",
+  "%2E%2E",
+  ".%2e",
+  "%2e.",
+  "%252e%252e",
+  "%2f",
+  "%2F",
+  "%5c",
+  "%5C..%5C",
+  "..%2f..%2f",
+  "..%5c..%5c",
+  "..\\..\\",
+  "%c0%ae%c0%ae",
+  "%e0%80%ae%e0%80%ae",
+  "%ef%bc%8e%ef%bc%8e", // fullwidth full stops
+  "..%c0%af",
+  "%00",
+  "index.html%00.png",
+  "index.html%00",
+  "%zz",
+  "%",
+  "..;",
+  "~",
+  ".git",
+  "package.json",
+  "etc",
+  "passwd",
+  "%2e%2e%2fpackage.json",
+  "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+  "x".repeat(300),
+  "x".repeat(6000),
+  "%41".repeat(2000),
+];
+
+/** How the segments are joined, and what comes before them. */
+export const CONSOLE_SEPARATORS: readonly string[] = ["/", "/", "/", "//", "\\", "/./", "/../"];
+export const CONSOLE_PREFIXES: readonly string[] = [
+  "/console/",
+  "/console/",
+  "/console/",
+  "/console",
+  "/CONSOLE/",
+  "//console/",
+  "/console//",
+  "/console/./",
+  "/./console/",
+  "/admin/../console/",
+  "/console%2f",
+  "/console/%2e/",
+  "/console/assets/",
+  "http://x/console/",
+];
+export const CONSOLE_SUFFIXES: readonly string[] = ["", "", "", "?x=../../etc/passwd", "#..", "?", ";a=b"];
+
+/** Methods a static file route is asked with (it answers GET and HEAD only). */
+export const CONSOLE_METHODS: readonly string[] = [
+  "GET",
+  "GET",
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "TRACE",
+  "PROPFIND",
+  "get",
+  "FOO",
+];
+
+/**
+ * The calls the console itself makes (console/src/api.ts and audit/log.ts): the admin API under
+ * /admin/v1 with the tab's token, and the audit log's checkpoint, tiles and inclusion proofs.
+ * `{p}` is a hostile parameter.
+ */
+export const CONSOLE_CALLS: readonly { readonly method: string; readonly path: string }[] = [
+  { method: "GET", path: "/admin/v1/me" },
+  { method: "GET", path: "/admin/v1/principals?limit=500" },
+  { method: "GET", path: "/admin/v1/keys?limit=500&cursor={p}" },
+  { method: "GET", path: "/admin/v1/licenses?limit={p}" },
+  { method: "GET", path: "/admin/v1/licenses/{p}" },
+  { method: "GET", path: "/admin/v1/licenses/{p}/usage" },
+  { method: "GET", path: "/admin/v1/partners?limit=500" },
+  { method: "GET", path: "/admin/v1/schemes/{p}" },
+  { method: "POST", path: "/admin/v1/schemes/{p}/activate" },
+  { method: "POST", path: "/admin/v1/keys/{p}/revoke" },
+  { method: "POST", path: "/admin/v1/partners/{p}/status" },
+  { method: "POST", path: "/admin/v1/licenses/{p}/approve" },
+  { method: "GET", path: "/audit/checkpoint" },
+  { method: "GET", path: "/audit/tile/0/{p}" },
+  { method: "GET", path: "/audit/tile/entries/{p}" },
+  { method: "GET", path: "/audit/tile/{p}/000" },
+  { method: "GET", path: "/audit/proof/inclusion?index={p}&size={p}" },
+  { method: "GET", path: "/audit/{p}" },
+];
+export const CONSOLE_CALL_PARAMS: readonly string[] = [
+  "0",
+  "1",
+  "-1",
+  "000",
+  "x001/000",
+  "000.p/1",
+  "000.p/0",
+  "000.p/257",
+  "..%2f..%2faudit.key",
+  "%2e%2e",
+  "../../audit.key",
+  "1e309",
+  "99999999999999999999999",
+  "%zz",
+  "LIC-1",
+  "__proto__",
+  "x".repeat(300),
+];
+
+/**
+ * What a browser adds: another site's Origin (the console is same-origin only: no CORS answer may
+ * open it), a preflight, a cookie (the token never travels in one).
+ */
+export const BROWSER_HEADERS: readonly HeaderList[] = [
+  [],
+  [],
+  [["origin", "https://evil.example"]],
+  [["origin", "null"]],
+  [
+    ["origin", "https://evil.example"],
+    ["sec-fetch-site", "cross-site"],
+  ],
+  [
+    ["origin", "https://evil.example"],
+    ["access-control-request-method", "POST"],
+    ["access-control-request-headers", "authorization"],
+  ],
+  [["cookie", "clearance.token=clra_x"]],
+  [["accept", "text/html"]],
+];

@@ -4,13 +4,16 @@
  * of what may reach the upstream (a differential oracle); and the checks every answer must pass —
  * a status below 500, a well-formed error in the caller's wire format, no secret anywhere.
  */
+import { CONTENT_SECURITY_POLICY } from "../console/static.js";
 import { isCountryCode } from "../countries/index.js";
+import { SECURITY_HEADERS } from "../http/security-headers.js";
 import { decide, settleLocation, type Decision, type Principal } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { ADDRESS_COUNTRY, COUNTRY_HEADER, ROUTES, TRUSTED_PROXY } from "./harness.js";
 import type { Intent } from "./hostile.js";
 import type { HeaderList, Wire } from "./inputs.js";
 import { PROXY_INPUTS } from "./inputs.js";
+import type { ConsoleBuild } from "./harness.js";
 import type { RawAnswer } from "./raw.js";
 import type { Hit } from "./upstream.js";
 
@@ -190,5 +193,41 @@ export function hitProblems(hit: Hit, secrets: readonly string[], upstreamKey: s
   const text = `${JSON.stringify(hit.headers)}\n${hit.body}`;
   for (const s of secrets)
     if (s !== upstreamKey && text.includes(s)) problems.push(`secret ${s.slice(0, 6)}… sent upstream`);
+  return problems;
+}
+
+/**
+ * A console answer (static file or one of the console's API calls): the security headers, a strict
+ * policy — the console's own on a page or file it serves, the API's `default-src 'none'` on
+ * anything else — no CORS opening for another origin, and a 200 only for GET or HEAD with the
+ * bytes of a file inside the build: never the file beside it, never a system file.
+ */
+export function consoleProblems(
+  answer: RawAnswer,
+  asked: { method: string; static: boolean },
+  build: ConsoleBuild,
+): string[] {
+  const problems: string[] = [];
+  const h = answer.headers;
+  if (h["x-content-type-options"] !== "nosniff") problems.push("no x-content-type-options: nosniff");
+  if (h["x-frame-options"] !== "DENY") problems.push(`x-frame-options ${h["x-frame-options"]}`);
+  if (h["referrer-policy"] !== "no-referrer") problems.push(`referrer-policy ${h["referrer-policy"]}`);
+  const csp = h["content-security-policy"];
+  const fileServed = asked.static && answer.status === 200;
+  const strict = fileServed ? CONTENT_SECURITY_POLICY : SECURITY_HEADERS["content-security-policy"];
+  if (csp !== strict) problems.push(`content-security-policy ${csp ?? "missing"}`);
+  for (const name of Object.keys(h)) {
+    if (name.startsWith("access-control-")) problems.push(`CORS header ${name}: ${h[name]}`);
+  }
+  const body = answer.body.toString("latin1");
+  if (body.includes(build.marker)) problems.push("the file outside the console build was served");
+  if (/root:x?:0:0/.test(body)) problems.push("/etc/passwd was served");
+  if (asked.static && answer.status < 300) {
+    const method = asked.method.toUpperCase();
+    if (method !== "GET" && method !== "HEAD") problems.push(`${asked.method} answered ${answer.status}`);
+    if (method === "GET" && !build.files.some((f) => f.equals(answer.body)))
+      problems.push(`a 200 whose body is no file of the build: ${body.slice(0, 80)}`);
+  }
+  if (answer.status === 308 && h.location !== "/console/") problems.push(`redirect to ${h.location}`);
   return problems;
 }

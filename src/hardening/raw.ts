@@ -35,6 +35,8 @@ export interface SendOptions {
   /** Stop once this many complete answers arrived and the line has been quiet for `quietMs`. */
   readonly expectAnswers?: number;
   readonly quietMs?: number;
+  /** The request is a HEAD: its answer has headers only, whatever its content-length says. */
+  readonly head?: boolean;
 }
 
 export function rawExchange(o: SendOptions): Promise<RawExchange> {
@@ -51,7 +53,7 @@ export function rawExchange(o: SendOptions): Promise<RawExchange> {
       clearTimeout(overall);
       clearTimeout(quiet);
       socket.destroy();
-      const parsed = parseAnswers(received);
+      const parsed = parseAnswers(received, o.head);
       resolve({ ...parsed, closedByServer, timedOut, ms: Date.now() - started });
     };
     const overall = setTimeout(() => finish(true), o.timeoutMs ?? 10_000);
@@ -59,7 +61,8 @@ export function rawExchange(o: SendOptions): Promise<RawExchange> {
       received = Buffer.concat([received, c]);
       const want = o.expectAnswers ?? 1;
       clearTimeout(quiet);
-      if (parseAnswers(received).answers.length >= want && parseAnswers(received).garbage === "") {
+      const parsed = parseAnswers(received, o.head);
+      if (parsed.answers.length >= want && parsed.garbage === "") {
         quiet = setTimeout(() => finish(false), o.quietMs ?? 30);
       }
     });
@@ -79,7 +82,7 @@ export function rawExchange(o: SendOptions): Promise<RawExchange> {
 }
 
 /** Complete answers at the start of `data`; a trailing partial answer counts as garbage. */
-export function parseAnswers(data: Buffer): { answers: RawAnswer[]; garbage: string } {
+export function parseAnswers(data: Buffer, toHead = false): { answers: RawAnswer[]; garbage: string } {
   const answers: RawAnswer[] = [];
   let at = 0;
   while (at < data.length) {
@@ -101,7 +104,9 @@ export function parseAnswers(data: Buffer): { answers: RawAnswer[]; garbage: str
     if (malformed) break;
     let bodyStart = end + 4;
     let body: Buffer;
-    if (headers["transfer-encoding"]?.toLowerCase() === "chunked") {
+    if (toHead) {
+      body = Buffer.alloc(0);
+    } else if (headers["transfer-encoding"]?.toLowerCase() === "chunked") {
       const parts: Buffer[] = [];
       let p = bodyStart;
       let complete = false;

@@ -21,6 +21,9 @@ const arg = (name: string) => {
 };
 const minutes = Number(arg("minutes") ?? 1);
 const concurrency = Number(arg("connections") ?? 16);
+// A fixed request rate (requests started per second, all connections together); 0: as fast as the
+// connections go. A fixed rate keeps the soak from taking a whole core on a shared machine.
+const rate = Number(arg("rate") ?? 0);
 const durationMs = minutes * 60_000;
 const intervalMs = Math.max(5_000, Math.min(60_000, durationMs / 12));
 const TOKEN = "soak-admin-token-0123456789";
@@ -32,7 +35,8 @@ const configFile = join(dir, "clearance.yaml");
 writeFileSync(
   configFile,
   `scheme: ${JSON.stringify(resolve("examples/g7-trusted-partners.yaml"))}\nproviders: { demo: { type: demo, token_delay_ms: 2 } }\n` +
-    `default_provider: demo\nlocation: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }\n`,
+    `default_provider: demo\nlocation: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }\n` +
+    "",
 );
 const store = await openStore({ dataDir });
 const keys = new Map<string, string>();
@@ -125,8 +129,31 @@ let window: number[] = [];
 let total = 0;
 let hungUp = 0;
 const errors: string[] = [];
+const errorDetail: { t: number; ms: number; what: string }[] = [];
+const fail = (what: string, ms = 0) => {
+  errors.push(what.trim());
+  errorDetail.push({ t: Math.round((Date.now() - started) / 1000), ms, what: what.trim() });
+};
+/** Errors since the last interval, grouped: "allow: no answer ×3". */
+let reported = 0;
+const newErrors = () => {
+  const counts = new Map<string, number>();
+  for (const e of errors.slice(reported)) counts.set(e, (counts.get(e) ?? 0) + 1);
+  reported = errors.length;
+  return [...counts].map(([e, n]) => `${e} ×${n}`).join(", ");
+};
+// With --rate, the n-th request starts no earlier than started + n / rate (one shared schedule).
+let scheduled = 0;
+const pace = async () => {
+  if (rate <= 0) return;
+  const at = started + (scheduled++ * 1000) / rate;
+  const wait = at - Date.now();
+  if (wait > 0) await sleep(wait);
+};
 const loop = async (i: number) => {
   for (let n = i; running; n += concurrency) {
+    await pace();
+    if (!running) break;
     const kind = MIX[n % MIX.length] as Kind;
     const stream = n % 3 === 0;
     const hangUp = n % 20 === 7; // a client that goes away mid-answer
@@ -137,18 +164,32 @@ const loop = async (i: number) => {
       continue;
     }
     window.push(o.ms);
-    if (!EXPECTED[kind].includes(o.status)) errors.push(`${kind}: ${o.status} ${o.code ?? ""}`);
+    if (!EXPECTED[kind].includes(o.status)) {
+      // Status 0: no answer within the client's 30 s (or the connection failed).
+      fail(
+        `${kind}${stream ? " streamed" : ""}: ${o.status === 0 ? "no answer" : o.status} ${o.code ?? ""}`,
+        o.ms,
+      );
+    }
   }
 };
 
 let changes = 0;
 const admin = async () => {
+  // Status 0: no answer (the connection failed); counted as an error, the loop goes on.
   const call = (method: string, path: string, body?: unknown) =>
     fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+      signal: AbortSignal.timeout(30_000),
+    })
+      .then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }))
+      .catch((err: unknown) => {
+        const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+        const body: Record<string, unknown> = { error: typeof cause === "string" ? cause : String(err) };
+        return { status: 0, body };
+      });
   const yaml = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
   for (let n = 1; running; n++) {
     const id = `soak-${n}`;
@@ -156,11 +197,12 @@ const admin = async () => {
     const k = await call("POST", "/admin/v1/keys", { principal: id });
     const r = await call("POST", `/admin/v1/keys/${String(k.body.id)}/revoke`, {});
     for (const [what, got, want] of [
-      ["principal", p.status, 201],
-      ["key", k.status, 201],
-      ["revoke", r.status, 200],
+      ["principal", p, 201],
+      ["key", k, 201],
+      ["revoke", r, 200],
     ] as const) {
-      if (got !== want) errors.push(`admin ${what}: ${got}`);
+      if (got.status !== want)
+        fail(`admin ${what}: ${got.status === 0 ? `no answer ${String(got.body.error)}` : got.status}`);
     }
     changes += 3;
     if (n % 8 === 0) {
@@ -172,13 +214,14 @@ const admin = async () => {
         reason: "soak",
       });
       if (up.status !== 201 || act.status !== 200)
-        errors.push(`scheme: upload ${up.status}, activate ${act.status}`);
+        fail(`scheme: upload ${up.status}, activate ${act.status}`);
       changes += 2;
     }
     await sleep(2_000);
   }
 };
 
+const idle = await sample(); // before any traffic: what "no descriptor growth" compares with
 const started = Date.now();
 const samples: {
   t: number;
@@ -192,7 +235,7 @@ const samples: {
 }[] = [];
 const work = [...Array.from({ length: concurrency }, (_, i) => loop(i)), admin()];
 console.log(
-  `soak: ${minutes} min, ${concurrency} connections, gateway pid ${child.pid} on ${url}; every ${intervalMs / 1000} s: throughput, latency, gateway RSS/heap, descriptors`,
+  `soak: ${minutes} min, ${concurrency} connections, ${rate > 0 ? `${rate} req/s` : "unpaced"}, gateway pid ${child.pid} on ${url}; every ${intervalMs / 1000} s: throughput, latency, gateway RSS/heap, descriptors`,
 );
 let last = Date.now();
 while (Date.now() - started < durationMs) {
@@ -212,10 +255,14 @@ while (Date.now() - started < durationMs) {
   console.log(
     `  ${String(s.t).padStart(5)} s  ${String(s.rps).padStart(5)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  RSS ${s.rssMb} MB  heap ${s.heapMb} MB  fds ${s.fds}  sockets ${s.sockets}  errors ${errors.length}`,
   );
+  const fresh = newErrors();
+  if (fresh !== "") console.log(`         new errors: ${fresh}`);
 }
 running = false;
 await Promise.all(work);
-await sleep(1_000);
+// Past the gateway's keep-alive timeout (65 s by default): every client connection it holds is
+// closed, so what is left is the gateway's own.
+await sleep(70_000);
 const settled = await sample();
 child.kill("SIGTERM");
 await new Promise((r) => child.once("exit", r));
@@ -228,19 +275,25 @@ const result = {
   bench: "soak",
   minutes,
   connections: concurrency,
+  rate: rate > 0 ? rate : null,
   requests: total,
   hung_up: hungUp,
   admin_changes: changes,
   errors: errors.length,
-  first_errors: errors.slice(0, 5),
+  first_errors: errorDetail.slice(0, 10),
+  errors_by_kind: Object.fromEntries(
+    [...new Set(errors)].map((e) => [e, errors.filter((x) => x === e).length]),
+  ),
   rps_mean: Math.round(total / ((Date.now() - started) / 1000)),
   p99_first_ms: samples[0]?.p99,
   p99_last_ms: end?.p99,
   rss_mb: [warm?.rssMb, end?.rssMb],
   rss_growth_after_warmup_pct: growth(warm?.rssMb ?? 0, end?.rssMb ?? 0),
   heap_mb: [warm?.heapMb, end?.heapMb],
-  fds: [warm?.fds, end?.fds, settled.fds],
-  sockets: [warm?.sockets, end?.sockets, settled.sockets],
+  // Idle before the traffic, after warm-up, at the end, idle again after it.
+  fds: [idle.fds, warm?.fds, end?.fds, settled.fds],
+  sockets: [idle.sockets, warm?.sockets, end?.sockets, settled.sockets],
+  rss_idle_mb: [idle.rssMb, settled.rssMb],
   samples,
   date: new Date().toISOString(),
   machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`,
@@ -250,4 +303,8 @@ mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/soak.json", `${JSON.stringify(result, null, 2)}\n`);
 const { samples: _, ...line } = result;
 console.log(JSON.stringify(line));
+console.log(
+  `targets: errors ${result.errors} (0), RSS after warm-up ${result.rss_growth_after_warmup_pct}% (under 10%), ` +
+    `descriptors idle ${idle.fds} → ${settled.fds} and sockets ${idle.sockets} → ${settled.sockets} after the traffic (no growth)`,
+);
 process.exit(errors.length > 0 ? 1 : 0);

@@ -17,7 +17,7 @@ export const KIND_NAMES = Object.keys(KINDS) as Kind[];
 
 export interface Outcome {
   readonly kind: Kind;
-  /** 0: no answer (connection refused or reset, or we hung up). */
+  /** 0: no answer (connection refused or reset, or we hung up: `code` says which). */
   readonly status: number;
   readonly decision: string | null;
   readonly served: string | null;
@@ -86,14 +86,16 @@ export async function send(
       ms: Date.now() - started,
       complete: text !== null,
     };
-  } catch {
+  } catch (err) {
+    // Why there was no answer: our own timeout or hang-up, or the connection's error (ECONNRESET…).
+    const cause = (err as { cause?: { code?: unknown } }).cause?.code;
     return {
       ...base,
       status: 0,
       decision: null,
       served: null,
       id: null,
-      code: null,
+      code: controller.signal.aborted ? "aborted" : typeof cause === "string" ? cause : null,
       ms: Date.now() - started,
       complete: false,
     };
