@@ -2,7 +2,8 @@
  * Moves admin changes from the store's outbox into the audit log. A change is committed with its
  * outbox record (one transaction, whichever process made it); this drains them in order, and
  * deletes them only once their entries are durable. A crash between the two would log a change
- * again, so the log remembers the highest change number it holds and skips those.
+ * again, so the log remembers the highest change number it holds and skips those; so does a drain
+ * the log failed part-way through (its first entries durable, the rest refused).
  */
 import type { OutboxRecord, SharedAuditStore, Store } from "../store/index.js";
 import { adminEntry } from "./entry.js";
@@ -43,7 +44,14 @@ export class OutboxDrainer implements Drainer {
         const batch = await this.store.outbox.list(0, 500);
         if (batch.length === 0) return;
         const fresh = batch.filter((r) => r.id > this.logged);
-        await Promise.all(fresh.map((r) => this.log.append(this.entry(r))));
+        const results = await Promise.allSettled(fresh.map((r) => this.log.append(this.entry(r))));
+        const failed = results.findIndex((r) => r.status === "rejected");
+        if (failed >= 0) {
+          // The log failed part-way (a full disk): the entries before the failure are durable and
+          // must not be logged again when the next drain retries the rest.
+          if (failed > 0) this.logged = Math.max(this.logged, (fresh[failed - 1] as OutboxRecord).id);
+          throw (results[failed] as PromiseRejectedResult).reason;
+        }
         const last = (batch.at(-1) as OutboxRecord).id;
         this.logged = Math.max(this.logged, last);
         await this.store.outbox.remove(last);

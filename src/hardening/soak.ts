@@ -260,6 +260,7 @@ while (Date.now() - started < durationMs) {
 }
 running = false;
 await Promise.all(work);
+const trafficMs = Date.now() - started;
 // Past the gateway's keep-alive timeout (65 s by default): every client connection it holds is
 // closed, so what is left is the gateway's own.
 await sleep(70_000);
@@ -284,7 +285,7 @@ const result = {
   errors_by_kind: Object.fromEntries(
     [...new Set(errors)].map((e) => [e, errors.filter((x) => x === e).length]),
   ),
-  rps_mean: Math.round(total / ((Date.now() - started) / 1000)),
+  rps_mean: Math.round(total / (trafficMs / 1000)),
   p99_first_ms: samples[0]?.p99,
   p99_last_ms: end?.p99,
   rss_mb: [warm?.rssMb, end?.rssMb],
