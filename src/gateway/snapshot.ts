@@ -84,29 +84,34 @@ export class SnapshotHolder {
    */
   refresh(): Promise<void> {
     if (this.queued !== undefined) return this.queued;
-    const next = this.chain.then(() => {
+    const loaded = this.chain.then(() => {
       this.queued = undefined;
       return this.reload();
     });
+    // The next version check waits for this reload, not for its `onChange` (the audit log's write,
+    // seconds on a starved machine): the snapshot must not count as unconfirmed while it is current.
+    // The caller's promise covers both.
+    this.chain = loaded.then(() => undefined);
+    const next = loaded.then((r) => r.changed);
     this.queued = next;
-    this.chain = next;
     return next;
   }
 
   /** When the store last answered a version check (ms since the epoch): how fresh the snapshot is known to be. */
   confirmedAt = Date.now();
 
-  private async reload(): Promise<void> {
+  private async reload(): Promise<{ readonly changed: Promise<void> }> {
     try {
       const version = await this.store.version();
       this.confirmedAt = Date.now();
       if (version !== this.current.version) {
         this.current = await loadSnapshot(this.store, this.current);
-        await this.onChange();
+        return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
     } catch (err) {
       this.onError(err);
     }
+    return { changed: Promise.resolve() };
   }
 
   stop(): void {
