@@ -106,6 +106,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     };
   }
 
+  // Read once: "end" and then "close" both settle, and a second read of an emptied body would parse
+  // "" (a thrown SyntaxError: microseconds on every request).
+  let read: { usage: Usage | null } | null = null;
+  const once = (): Usage | null => (read ??= { usage: usage() }).usage;
   return new Promise((resolve) => {
     const body = upstream.body;
     body.on("data", (chunk: Buffer) => {
@@ -116,10 +120,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     });
     body.once("end", () => {
       finish();
-      resolve(usage());
+      resolve(once());
     });
     // A body destroyed without an error (the client went away and the call was aborted) only closes.
-    body.once("close", () => resolve(usage()));
+    body.once("close", () => resolve(once()));
     body.once("error", (err: Error) => {
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
@@ -128,7 +132,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         // A JSON body cut short cannot be mended once its head is sent: the client sees a reset.
         else res.destroy(err);
       }
-      resolve(usage());
+      resolve(once());
     });
   });
 }
