@@ -4,6 +4,7 @@
  * well-formed error event in the client's format.
  */
 import type { ServerResponse } from "node:http";
+import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import { streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
@@ -110,7 +111,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   // "" (a thrown SyntaxError: microseconds on every request).
   let read: { usage: Usage | null } | null = null;
   const once = (): Usage | null => (read ??= { usage: usage() }).usage;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const body = upstream.body;
     body.on("data", (chunk: Buffer) => {
       if (!write(chunk)) {
@@ -129,6 +130,18 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       if (!res.destroyed && !res.writableEnded) {
         if (sse)
           res.end(streamErrorEvent(o.wire, "the upstream failed mid-stream; the response is incomplete"));
+        // A body still held has sent nothing yet: the client gets a well-formed 502 instead.
+        else if (!res.headersSent) {
+          reject(
+            new ClearanceError(
+              "upstream",
+              "upstream_failed",
+              "the upstream failed before its answer was complete",
+              { cause: err },
+            ),
+          );
+          return;
+        }
         // A JSON body cut short cannot be mended once its head is sent: the client sees a reset.
         else res.destroy(err);
       }
