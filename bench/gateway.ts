@@ -17,8 +17,9 @@
  * `-- --nodes N --store postgres` runs the scale-out comparison instead (gateway-nodes.ts): one
  * embedded node against N nodes over one PostgreSQL, writing bench/results/gateway-nodes.json.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { check, firstChunk, load, round, type Latency, type Load, type Target } from "./gateway-measure.js";
 import { startPortkey } from "./gateway-portkey.js";
@@ -76,6 +77,34 @@ interface Figures {
 }
 
 const loopback = (port: number) => `http://127.0.0.1:${port}`;
+
+/**
+ * The disk's own latency for what the audit log does per group commit: a small write with O_DSYNC,
+ * on the file system the bench's data directories are on. No durable record can be faster, so it
+ * is the floor of Clearance's added latency at concurrency 1.
+ */
+async function diskSyncWrite(samples = 200): Promise<Latency> {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-bench-disk-"));
+  const fh = await open(
+    join(dir, "wal"),
+    constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC,
+  );
+  const record = Buffer.alloc(600, 1);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      await fh.write(record);
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    await fh.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const at = (p: number) => round(times[Math.min(times.length - 1, Math.floor(p * times.length))] as number);
+  return { p50_ms: at(0.5), p99_ms: at(0.99), samples };
+}
 
 /** Node flags that write `<dir>/<name>.cpuprofile` when the child exits (it exits normally on SIGTERM). */
 function profiler(name: string): string[] {
@@ -189,6 +218,11 @@ async function main(): Promise<number> {
   log(`mock upstream at ${upstream}`);
   const direct: Target = { name: "direct", origin: upstream, headers: {} };
 
+  const disk = await diskSyncWrite();
+  log(`disk: O_DSYNC write of 600 bytes p50 ${disk.p50_ms} ms, p99 ${disk.p99_ms} ms`);
+  notes.push(
+    `disk_sync_write: one 600-byte O_DSYNC write (what the audit log's group commit costs) on this machine's disk, measured in this run: the floor of any durable record's added latency at concurrency 1`,
+  );
   const targets: Record<string, Figures | { error: string }> = {};
   for (const name of names) {
     let started: Started | undefined;
@@ -266,6 +300,7 @@ async function main(): Promise<number> {
     cores: cpus().length,
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: SETTINGS,
+    disk_sync_write: disk,
     targets,
     ratios,
     added: Object.fromEntries(names.filter((n) => fig(n)?.added).map((n) => [n, fig(n)!.added])),

@@ -59,6 +59,21 @@ export interface ObservedRequest {
   slot: unknown;
 }
 
+/**
+ * Observations handed to their observer on the next turn of the event loop, all of a turn's in
+ * one go: one setImmediate per turn rather than per request.
+ */
+let waiting: [RequestObserver, Observation][] = [];
+function later(observer: RequestObserver, o: Observation): void {
+  if (waiting.length === 0) setImmediate(flush);
+  waiting.push([observer, o]);
+}
+function flush(): void {
+  const now = waiting;
+  waiting = [];
+  for (const [observer, o] of now) observer.observe(o);
+}
+
 export class Observation implements ObservedRequest {
   readonly startedAt = Date.now();
   readonly start = performance.now();
@@ -110,7 +125,7 @@ export class Observation implements ObservedRequest {
       o.status = res.statusCode;
       o.reason = String(res.getHeader("x-clearance-reason") ?? "none");
       // "close" can come before the handler's last steps (the usage it metered): they run first.
-      setImmediate(() => observer.observe(o));
+      later(observer, o);
     });
     return o;
   }

@@ -22,6 +22,7 @@ import { readJsonText } from "../http/index.js";
 import { decide, decidingDetail, type Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import {
+  Cancellation,
   UpstreamError,
   type Endpoint,
   type Provider,
@@ -55,9 +56,9 @@ export async function proxy(
   // Listening from the start: a client that hangs up while its decision is being made or recorded
   // must still stop the upstream request (it would otherwise run on, unread — forever for a stream
   // that never ends).
-  const abort = new AbortController();
+  const abort = new Cancellation();
   res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
+    if (!res.writableFinished) abort.cancel();
   });
   const asked = await identify(ctx, req);
   const admitted = await admit(ctx, asked, res, wire, seen);
@@ -378,7 +379,7 @@ async function forward(
   served: Served,
   durable: Promise<void>,
   seen: Observation,
-  abort: AbortController,
+  abort: Cancellation,
 ): Promise<void> {
   const { json } = asked;
   const stream = json.stream === true;
@@ -401,7 +402,7 @@ async function forward(
   }
   Object.assign(headers, seen.forward(req.headers));
   // Gone while the decision was being made: nothing to forward (the record still completes).
-  if (abort.signal.aborted) {
+  if (abort.aborted) {
     await durable.catch(() => {});
     return;
   }
@@ -417,7 +418,7 @@ async function forward(
       json,
       stream,
       headers,
-      signal: abort.signal,
+      signal: abort,
     })
     .then(
       (ok) => ({ ok }),
@@ -426,14 +427,14 @@ async function forward(
   try {
     await durable;
   } catch (err) {
-    abort.abort();
+    abort.cancel();
     throw err;
   }
   const answered = await call;
   if ("failed" in answered) {
     const err = answered.failed;
     // The client went away before the upstream answered: nothing to answer, nothing to report.
-    if (abort.signal.aborted) return;
+    if (abort.aborted) return;
     if (err instanceof UpstreamError) {
       throw new ClearanceError(
         err.kind === "timeout" ? "upstream-timeout" : "upstream",

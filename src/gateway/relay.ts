@@ -4,6 +4,7 @@
  * well-formed error event in the client's format.
  */
 import type { ServerResponse } from "node:http";
+import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import { streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
@@ -106,7 +107,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     };
   }
 
-  return new Promise((resolve) => {
+  // Read once: "end" and then "close" both settle, and a second read of an emptied body would parse
+  // "" (a thrown SyntaxError: microseconds on every request).
+  let read: { usage: Usage | null } | null = null;
+  const once = (): Usage | null => (read ??= { usage: usage() }).usage;
+  return new Promise((resolve, reject) => {
     const body = upstream.body;
     body.on("data", (chunk: Buffer) => {
       if (!write(chunk)) {
@@ -116,19 +121,31 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     });
     body.once("end", () => {
       finish();
-      resolve(usage());
+      resolve(once());
     });
     // A body destroyed without an error (the client went away and the call was aborted) only closes.
-    body.once("close", () => resolve(usage()));
+    body.once("close", () => resolve(once()));
     body.once("error", (err: Error) => {
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
         if (sse)
           res.end(streamErrorEvent(o.wire, "the upstream failed mid-stream; the response is incomplete"));
+        // A body still held has sent nothing yet: the client gets a well-formed 502 instead.
+        else if (!res.headersSent) {
+          reject(
+            new ClearanceError(
+              "upstream",
+              "upstream_failed",
+              "the upstream failed before its answer was complete",
+              { cause: err },
+            ),
+          );
+          return;
+        }
         // A JSON body cut short cannot be mended once its head is sent: the client sees a reset.
         else res.destroy(err);
       }
-      resolve(usage());
+      resolve(once());
     });
   });
 }

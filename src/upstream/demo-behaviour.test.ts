@@ -1,27 +1,27 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createDemoProvider } from "./demo.js";
+import { createDemoProvider, type DemoResponse } from "./demo.js";
 import { parseSse } from "./sse.js";
-import { UpstreamError, type Endpoint, type UpstreamResponse, type Wire } from "./types.js";
+import { Cancellation, UpstreamError, type Endpoint, type Wire } from "./types.js";
 
 const demo = createDemoProvider();
 const MODEL = "m5-large";
 const ASK = "What  is the capital\nof France?";
 type Body = Record<string, unknown>;
 
-function call(wire: Wire, endpoint: Endpoint, json: Body, signal = new AbortController().signal) {
+function call(wire: Wire, endpoint: Endpoint, json: Body, signal = new Cancellation()) {
   const body = JSON.stringify(json);
   return demo.request({ wire, endpoint, body, json, stream: json.stream === true, headers: {}, signal });
 }
 
 /** Reads a body to its end, keeping the chunks. */
-async function read(res: UpstreamResponse): Promise<{ chunks: Buffer[]; bytes: Buffer }> {
+async function read(res: DemoResponse): Promise<{ chunks: Buffer[]; bytes: Buffer }> {
   const chunks: Buffer[] = [];
   for await (const chunk of res.body) chunks.push(chunk as Buffer);
   return { chunks, bytes: Buffer.concat(chunks) };
 }
 
-async function json(res: UpstreamResponse): Promise<Body> {
+async function json(res: DemoResponse): Promise<Body> {
   expect(res.headers["content-type"]).toBe("application/json");
   return JSON.parse((await read(res)).bytes.toString()) as Body;
 }
@@ -63,7 +63,7 @@ describe("demo provider: behaviour", () => {
       const first = await read(await call(wire, endpoint, json));
       const second = await read(await call(wire, endpoint, json));
       const body = JSON.stringify(json);
-      const signal = new AbortController().signal;
+      const signal = new Cancellation();
       const third = await read(
         await slow.request({ wire, endpoint, body, json, stream: json.stream === true, headers: {}, signal }),
       );
@@ -87,7 +87,7 @@ describe("demo provider: behaviour", () => {
       json,
       stream: true,
       headers: {},
-      signal: new AbortController().signal,
+      signal: new Cancellation(),
     });
     const { chunks } = await read(res);
     expect(chunks).toHaveLength(12); // role, 9 tokens, finish, [DONE]
@@ -95,14 +95,14 @@ describe("demo provider: behaviour", () => {
   });
 
   it("stops streaming and destroys the body when the signal aborts", async () => {
-    const controller = new AbortController();
-    const res = await call("anthropic", "messages", messages({ stream: true }), controller.signal);
+    const controller = new Cancellation();
+    const res = await call("anthropic", "messages", messages({ stream: true }), controller);
     const got: Buffer[] = [];
     const closed = new Promise<void>((resolve) => res.body.on("close", resolve));
     res.body.on("error", () => expect.fail("an abort is not an error"));
     res.body.on("data", (chunk: Buffer) => {
       got.push(chunk);
-      if (got.length === 2) controller.abort();
+      if (got.length === 2) controller.cancel();
     });
     await closed;
     expect(res.body.destroyed).toBe(true);
@@ -112,9 +112,9 @@ describe("demo provider: behaviour", () => {
   });
 
   it("gives an already-aborted call a destroyed body", async () => {
-    const controller = new AbortController();
-    controller.abort();
-    const res = await call("openai", "chat.completions", chat({ stream: true }), controller.signal);
+    const controller = new Cancellation();
+    controller.cancel();
+    const res = await call("openai", "chat.completions", chat({ stream: true }), controller);
     expect(res.body.destroyed).toBe(true);
   });
 
@@ -183,7 +183,7 @@ describe("demo provider: behaviour", () => {
       json: [] as never,
       stream: false,
       headers: {},
-      signal: new AbortController().signal,
+      signal: new Cancellation(),
     });
     expect(arr.status).toBe(400);
   });

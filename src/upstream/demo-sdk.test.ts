@@ -4,7 +4,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { createDemoProvider } from "./demo.js";
-import type { Endpoint, Wire } from "./types.js";
+import { Cancellation, type Endpoint, type Wire } from "./types.js";
 
 const MODEL = "m5-large";
 const ASK = "What is the capital of France?";
@@ -28,7 +28,10 @@ function demoFetch(tokenDelayMs = 0) {
     if (route === undefined) throw new Error(`no route for ${url.pathname}`);
     const body = String(init?.body);
     const json = JSON.parse(body) as Record<string, unknown>;
-    const signal = init?.signal ?? new AbortController().signal;
+    // The SDK's fetch signal, carried over to the provider's cancellation.
+    const signal = new Cancellation();
+    if (init?.signal?.aborted) signal.cancel();
+    else init?.signal?.addEventListener("abort", () => signal.cancel(), { once: true });
     const [wire, endpoint] = route;
     const res = await demo.request({
       wire,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createDemoProvider } from "./demo.js";
+import { createDemoProvider, type DemoResponse } from "./demo.js";
 import { parseSse, type SseEvent } from "./sse.js";
-import { type Endpoint, type UpstreamResponse, type Wire } from "./types.js";
+import { Cancellation, type Endpoint, type Wire } from "./types.js";
 
 const demo = createDemoProvider();
 const MODEL = "m5-large";
@@ -12,25 +12,25 @@ type Body = Record<string, unknown>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
 
-function call(wire: Wire, endpoint: Endpoint, json: Body, signal = new AbortController().signal) {
+function call(wire: Wire, endpoint: Endpoint, json: Body, signal = new Cancellation()) {
   const body = JSON.stringify(json);
   return demo.request({ wire, endpoint, body, json, stream: json.stream === true, headers: {}, signal });
 }
 
 /** Reads a body to its end, keeping the chunks. */
-async function read(res: UpstreamResponse): Promise<{ chunks: Buffer[]; bytes: Buffer }> {
+async function read(res: DemoResponse): Promise<{ chunks: Buffer[]; bytes: Buffer }> {
   const chunks: Buffer[] = [];
   for await (const chunk of res.body) chunks.push(chunk as Buffer);
   return { chunks, bytes: Buffer.concat(chunks) };
 }
 
-async function json(res: UpstreamResponse): Promise<Loose> {
+async function json(res: DemoResponse): Promise<Loose> {
   expect(res.headers["content-type"]).toBe("application/json");
   return JSON.parse((await read(res)).bytes.toString());
 }
 
 /** The events of a stream, checking that each chunk holds exactly one event. */
-async function events(res: UpstreamResponse): Promise<SseEvent[]> {
+async function events(res: DemoResponse): Promise<SseEvent[]> {
   expect(res.status).toBe(200);
   expect(res.headers).toEqual({ "content-type": "text/event-stream", "x-demo-upstream": "1" });
   const { chunks } = await read(res);

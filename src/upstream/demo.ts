@@ -21,6 +21,7 @@ import { chatCompletions, completions, embeddings, openaiError, responses } from
 import { DemoBadRequest, isRecord, triggerIn, type Plan, type Reply } from "./demo-text.js";
 import {
   UpstreamError,
+  type Cancellation,
   type Provider,
   type UpstreamCall,
   type UpstreamResponse,
@@ -35,12 +36,21 @@ export interface DemoProviderOptions {
 /** How many tokens a `[demo:fail-mid-stream]` stream sends before it fails. */
 const TOKENS_BEFORE_FAILURE = 3;
 
-export function createDemoProvider(options: DemoProviderOptions = {}): Provider {
+/** The demo's answers carry a Readable body (its tests read it as a stream). */
+export interface DemoResponse extends UpstreamResponse {
+  readonly body: Readable;
+}
+
+export interface DemoProvider extends Provider {
+  request(call: UpstreamCall): Promise<DemoResponse>;
+}
+
+export function createDemoProvider(options: DemoProviderOptions = {}): DemoProvider {
   const delayMs = Math.max(0, options.tokenDelayMs ?? 0);
   return {
     name: "demo",
     wires: ["openai", "anthropic"],
-    async request(call: UpstreamCall): Promise<UpstreamResponse> {
+    async request(call: UpstreamCall): Promise<DemoResponse> {
       const plan = planFor(call);
       const trigger = triggerIn(plan.prompt);
       if (trigger === "fail") {
@@ -86,7 +96,7 @@ function failure(wire: Wire, status: number, message: string, param: string | nu
   return { prompt: "", reply: { status, json } };
 }
 
-function respond(reply: Reply, failMidway: boolean, signal: AbortSignal, delayMs: number): UpstreamResponse {
+function respond(reply: Reply, failMidway: boolean, signal: Cancellation, delayMs: number): DemoResponse {
   if ("events" in reply) {
     const chunks = reply.events.map((e) => Buffer.from(e));
     const failAfter = failMidway
@@ -116,7 +126,7 @@ function respond(reply: Reply, failMidway: boolean, signal: AbortSignal, delayMs
 function tickingBody(
   chunks: readonly Buffer[],
   failAfter: number | undefined,
-  signal: AbortSignal,
+  signal: Cancellation,
   delayMs: number,
 ): Readable {
   let next = 0;
@@ -146,11 +156,11 @@ function tickingBody(
     destroy(error, callback) {
       cancel?.();
       cancel = undefined;
-      signal.removeEventListener("abort", onAbort);
+      signal.removeListener("abort", onAbort);
       callback(error);
     },
   });
   if (signal.aborted) body.destroy();
-  else signal.addEventListener("abort", onAbort, { once: true });
+  else signal.once("abort", onAbort);
   return body;
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpProvider } from "./http.js";
-import { UpstreamError, type UpstreamCall } from "./types.js";
+import { Cancellation, UpstreamError, type UpstreamBody, type UpstreamCall } from "./types.js";
 
 let server: Server;
 let base = "";
@@ -36,14 +36,17 @@ const call = (over: Partial<UpstreamCall> = {}): UpstreamCall => ({
   json: { model: "m" },
   stream: false,
   headers: {},
-  signal: new AbortController().signal,
+  signal: new Cancellation(),
   ...over,
 });
-const text = async (body: NodeJS.ReadableStream) => {
-  let out = "";
-  for await (const c of body) out += c.toString();
-  return out;
-};
+/** Reads a body to its end the way the gateway does: "data" chunks, then "end" (or "error"). */
+const text = (body: UpstreamBody) =>
+  new Promise<string>((resolve, reject) => {
+    let out = "";
+    body.on("data", (c) => (out += c.toString()));
+    body.once("end", () => resolve(out));
+    body.once("error", reject);
+  });
 
 describe("HTTP providers", () => {
   it("openai: path under the base URL, its own bearer key, selected response headers", async () => {

@@ -3,6 +3,7 @@
  * connect, first-byte and idle timeouts. Bodies are handed back as streams, never buffered here.
  */
 import { Pool, errors } from "undici";
+import { DispatchedBody } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
 import { UpstreamError } from "./types.js";
 
@@ -60,7 +61,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
   return {
     name: options.name,
     wires: [options.type],
-    async request(call: UpstreamCall): Promise<UpstreamResponse> {
+    request(call: UpstreamCall): Promise<UpstreamResponse> {
       const headers: Record<string, string> = {
         ...call.headers,
         ...auth,
@@ -69,25 +70,68 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
         accept: call.stream ? "text/event-stream" : "application/json",
       };
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
-      try {
-        const res = await pool.request({
-          path: basePath + PATHS[call.endpoint],
-          method: "POST",
-          headers,
-          body: call.body,
-          signal: call.signal,
-        });
-        const out: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (PASS_HEADERS.has(k) && typeof v === "string") out[k] = v;
-        }
-        return { status: res.statusCode, headers: out, body: res.body };
-      } catch (err) {
-        throw classify(err, options.name);
-      }
+      return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name);
     },
     close: () => pool.close(),
   };
+}
+
+/**
+ * One request over the pool, through undici's dispatch callbacks rather than its request API:
+ * the answer's head resolves the promise and its body flows into a DispatchedBody (see body.ts).
+ */
+function dispatch(
+  pool: Pool,
+  path: string,
+  headers: Record<string, string>,
+  call: UpstreamCall,
+  name: string,
+): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    const body = new DispatchedBody();
+    let answered = false;
+    call.signal.once("abort", () => {
+      // Before the head: the request is aborted and rejects; after: the body is destroyed.
+      if (answered) body.destroy();
+      else body.abortUpstream(new errors.RequestAbortedError());
+    });
+    pool.dispatch(
+      { path, method: "POST", headers, body: call.body },
+      {
+        onConnect(abort: (err?: Error) => void) {
+          body.abortUpstream = abort;
+          if (call.signal.aborted) abort(new errors.RequestAbortedError());
+        },
+        onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+          if (status < 200) return true; // 1xx: informational, the real head follows
+          body.resumeUpstream = resume;
+          answered = true;
+          resolve({ status, headers: passedHeaders(raw), body });
+          return true;
+        },
+        onData: (chunk: Buffer) => body.push(chunk),
+        onComplete: () => body.finish(null),
+        onError(err: Error) {
+          if (answered) body.finish(err);
+          else reject(classify(err, name));
+        },
+      },
+    );
+  });
+}
+
+/** The headers worth passing on, lower-cased; one sent twice is left out (as node:http would make it a list). */
+function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const twice = new Set<string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    if (!PASS_HEADERS.has(name)) continue;
+    if (name in out) twice.add(name);
+    out[name] = (raw[i + 1] as Buffer).toString("latin1");
+  }
+  for (const name of twice) delete out[name];
+  return out;
 }
 
 function classify(err: unknown, name: string): unknown {

@@ -3,7 +3,7 @@
  * and rewritten the model; a provider only carries the request and hands back the response as a
  * stream, so that nothing is buffered on the way through.
  */
-import type { Readable } from "node:stream";
+import { EventEmitter } from "node:events";
 
 export type Wire = "openai" | "anthropic";
 
@@ -21,8 +21,24 @@ export interface UpstreamCall {
   readonly stream: boolean;
   /** Headers to pass through (e.g. anthropic-version, anthropic-beta); never the client's key. */
   readonly headers: Readonly<Record<string, string>>;
-  /** Aborted when the client goes away; the provider must stop the upstream request. */
-  readonly signal: AbortSignal;
+  /** Cancelled when the client goes away or the record fails; the provider must stop the upstream request. */
+  readonly signal: Cancellation;
+}
+
+/**
+ * "Stop": cancelled when the client goes away or the audit log cannot take the entry. Not an
+ * AbortSignal: creating one and listening to it (an EventTarget) costs microseconds on every
+ * request, for an event that almost never comes. undici takes an EventEmitter with `aborted` as a
+ * request's `signal`; listeners use `once("abort", …)`.
+ */
+export class Cancellation extends EventEmitter {
+  aborted = false;
+
+  cancel(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit("abort");
+  }
 }
 
 export interface UpstreamResponse {
@@ -30,7 +46,25 @@ export interface UpstreamResponse {
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>;
   /** The body as it arrives: SSE text when streaming, JSON otherwise. */
-  readonly body: Readable;
+  readonly body: UpstreamBody;
+}
+
+/**
+ * A response body as the gateway reads it: chunks with backpressure (`pause`/`resume`), then "end"
+ * or "error", then "close"; `destroy` stops it (a body destroyed without an error only closes). A
+ * Readable is one; the HTTP provider's is lighter (a stream per request costs more than the
+ * relay needs). Chunks are not lost to a listener that comes late: none flows before the first
+ * "data" listener.
+ */
+export interface UpstreamBody {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  once(event: "data", listener: (chunk: Buffer) => void): unknown;
+  once(event: "end" | "close", listener: () => void): unknown;
+  once(event: "error", listener: (err: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(err?: Error): unknown;
+  readonly destroyed: boolean;
 }
 
 /** A failure before a response arrived: unreachable (502) or too slow (504). */

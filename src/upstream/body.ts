@@ -1,0 +1,110 @@
+/**
+ * An upstream response body fed by undici's dispatch callbacks: the few things of a Readable the
+ * gateway uses (see UpstreamBody), without a stream, a promise and an async resource per request.
+ *
+ * Nothing flows before the first "data" listener: chunks that arrive earlier (the upstream often
+ * answers while the audit entry is still being made durable) are held, the socket is paused, and
+ * the held chunks, then the end or the error, are handed over on the next microtask — by when the
+ * reader has attached all its listeners, as it does in one go.
+ */
+import { EventEmitter } from "node:events";
+import type { UpstreamBody } from "./types.js";
+
+const noop = (): void => {};
+
+export class DispatchedBody extends EventEmitter implements UpstreamBody {
+  destroyed = false;
+  /** Set by the dispatch: resumes reading the socket after onData returned false; aborts the request. */
+  resumeUpstream: () => void = noop;
+  abortUpstream: (err?: Error) => void = noop;
+
+  private flowing = false;
+  private paused = false;
+  /** The upstream was told to pause (onData returned false). */
+  private stalled = false;
+  private held: Buffer[] = [];
+  /** An end (null) or error that came while chunks were held. */
+  private ending: { readonly error: Error | null } | undefined;
+
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    super.on(event, listener as (...args: unknown[]) => void);
+    if (event === "data" && !this.flowing) {
+      this.flowing = true;
+      queueMicrotask(() => this.drain());
+    }
+    return this;
+  }
+
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+
+  resume(): this {
+    if (!this.paused) return this;
+    this.paused = false;
+    this.drain();
+    return this;
+  }
+
+  /** Stops the body: the upstream request is aborted; "error" (if given), then "close", follow. */
+  destroy(err?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.held = [];
+    this.ending = undefined;
+    this.abortUpstream(err);
+    process.nextTick(() => {
+      if (err !== undefined) this.emit("error", err);
+      this.emit("close");
+    });
+    return this;
+  }
+
+  // --- fed by the dispatch handler -----------------------------------------------------------
+
+  /** A chunk from the upstream; false asks it to pause. */
+  push(chunk: Buffer): boolean {
+    if (this.destroyed) return false;
+    if (!this.flowing || this.paused || this.held.length > 0) {
+      this.held.push(chunk);
+      this.stalled = true;
+      return false;
+    }
+    this.emit("data", chunk);
+    if (this.paused) this.stalled = true;
+    return !this.paused;
+  }
+
+  /** The upstream's body ended (error null) or failed. */
+  finish(error: Error | null): void {
+    if (this.destroyed) return;
+    if (!this.flowing || this.paused || this.held.length > 0) {
+      this.ending = { error };
+      return;
+    }
+    this.settle(error);
+  }
+
+  private drain(): void {
+    while (this.held.length > 0 && !this.paused && !this.destroyed) {
+      this.emit("data", this.held.shift() as Buffer);
+    }
+    if (this.paused || this.destroyed || this.held.length > 0) return;
+    if (this.ending !== undefined) {
+      const { error } = this.ending;
+      this.ending = undefined;
+      this.settle(error);
+    } else if (this.stalled) {
+      this.stalled = false;
+      this.resumeUpstream();
+    }
+  }
+
+  private settle(error: Error | null): void {
+    this.destroyed = true;
+    if (error === null) this.emit("end");
+    else this.emit("error", error);
+    this.emit("close");
+  }
+}
