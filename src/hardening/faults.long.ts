@@ -8,12 +8,12 @@
  * recovery time, and sockets, streams and heap before and after (released: measured).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../audit/note.js";
 import { parseConfig } from "../config/index.js";
 import { startGateway } from "../gateway/server.js";
@@ -367,20 +367,19 @@ admin_security: { failed_auth_per_minute: 100000 }`,
   }
 });
 
-const mountPoint = mkdtempSync(join(tmpdir(), "clearance-faults-fs-"));
-const mounted = (() => {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint], { stdio: "ignore" });
-    return true;
-  } catch {
-    console.warn("audit disk faults skipped: mounting a small tmpfs needs root (mount -t tmpfs)");
-    return false;
-  }
-})();
+// Mounted when the tests below run, not when the file is collected: a run filtered to other faults
+// must not leave a tmpfs behind.
+const canMount = process.getuid?.() === 0;
+if (!canMount) console.warn("audit disk full skipped: mounting a small tmpfs needs root (mount -t tmpfs)");
+const mountPoint = join(tmpdir(), `clearance-faults-fs-${process.pid}-${Date.now()}`);
 
-describe.skipIf(!mounted)("the audit log's disk full (a small tmpfs)", () => {
+describe.skipIf(!canMount)("the audit log's disk full (a small tmpfs)", () => {
   let upstream: MockUpstream;
   let t: TestGateway;
+  beforeAll(() => {
+    mkdirSync(mountPoint);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint], { stdio: "ignore" });
+  });
   afterAll(async () => {
     await t?.gateway.close();
     await upstream?.close();
