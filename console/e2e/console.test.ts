@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
+import { alertsSuite } from "./alerts.js";
 import { auditSuite } from "./audit.js";
 import { licensesSuite } from "./licenses.js";
 import { overviewSuite } from "./overview.js";
@@ -27,4 +28,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   schemesSuite(h);
   auditSuite(h);
   overviewSuite(h);
+  alertsSuite(h);
 });

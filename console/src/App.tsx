@@ -6,7 +6,9 @@ import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, session } from "./api.js";
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
+import { AlertsPage } from "./pages/Alerts.js";
 import { AuditPage } from "./pages/Audit.js";
+import { IdentityProvidersPage } from "./pages/IdentityProviders.js";
 import { LicensesPage } from "./pages/Licenses.js";
 import { OverviewPage } from "./pages/Overview.js";
 import { PartnersPage } from "./pages/Partners.js";
@@ -31,13 +33,7 @@ export const PAGES: readonly PageDef[] = [
     path: "/identity-providers",
     title: "Identity providers",
     allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="Identity providers"
-        issue={11}
-        what="Partners' identity providers (issuer, keys, claim mapping, scope of vouching) will be listed and managed here."
-      />
-    ),
+    render: (me) => <IdentityProvidersPage me={me} />,
   },
   {
     path: "/principals",
@@ -61,13 +57,7 @@ export const PAGES: readonly PageDef[] = [
     path: "/alerts",
     title: "Alerts",
     allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="Alerts"
-        issue={13}
-        what="Anomaly alerts (key sharing, impossible travel, embargoed attempts, spikes) to acknowledge and resolve."
-      />
-    ),
+    render: (me) => <AlertsPage me={me} />,
   },
   { path: "/schemes", title: "Scheme versions", allowed: can.read, render: (me) => <SchemesPage me={me} /> },
   {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
+import { reasonText } from "../scheme/text.js";
 
 /** Asymmetric algorithms only: a shared secret (HS*) or no signature (none) can never be configured. */
 export const ALGORITHMS = [
@@ -167,6 +168,9 @@ export interface ProviderRecord extends ProviderInput {
   readonly created_by: string;
   readonly removed: { readonly at: string; readonly by: string; readonly reason: string } | null;
 }
+
+/** The body of a block or unblock: why (the admin API and the console's form). */
+export const principalBlockBody = z.strictObject({ reason: reasonText() });
 
 /** An administrator's block of one federated principal (collection "principal-block", id = principal id). */
 export interface PrincipalBlock {

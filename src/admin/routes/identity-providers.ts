@@ -15,6 +15,7 @@ import {
   setBlock,
 } from "../../identity/registry.js";
 import {
+  principalBlockBody,
   providerInputSchema,
   providerUpdateSchema,
   type PrincipalBlock,
@@ -187,7 +188,7 @@ function block(verb: "block" | "unblock", blocked: boolean) {
       ? "Block a federated principal (its provider's tokens for it are refused)"
       : "Unblock a federated principal",
     roles: OFFICERS,
-    body: z.strictObject({ reason: reasonText() }),
+    body: principalBlockBody,
     async handle({ deps, params, body, caller }) {
       const id = params.id!;
       // A principal not seen yet may be blocked too: an id is all it takes.
