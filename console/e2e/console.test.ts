@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
 import { alertsSuite } from "./alerts.js";
 import { auditSuite } from "./audit.js";
+import { identitySuite } from "./identity.js";
 import { licensesSuite } from "./licenses.js";
 import { overviewSuite } from "./overview.js";
 import { principalsSuite } from "./principals.js";
@@ -29,4 +30,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   auditSuite(h);
   overviewSuite(h);
   alertsSuite(h);
+  identitySuite(h);
 });
