@@ -4,6 +4,7 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, session } from "./api.js";
+import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from "./oidc.js";
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
 import { AlertsPage } from "./pages/Alerts.js";
@@ -32,7 +33,7 @@ export const PAGES: readonly PageDef[] = [
   {
     path: "/identity-providers",
     title: "Identity providers",
-    allowed: can.read,
+    allowed: (me) => can.read(me) || can.partner(me),
     render: (me) => <IdentityProvidersPage me={me} />,
   },
   {
@@ -83,26 +84,39 @@ export function pageFor(path: string): PageDef | undefined {
 
 export function App() {
   const [me, setMe] = useState<Me | null>(null);
-  const [checking, setChecking] = useState(session.token !== null);
+  const returning = new URLSearchParams(window.location.search).has("state");
+  const [checking, setChecking] = useState(session.token !== null || returning);
+  const [signInError, setSignInError] = useState<string | null>(null);
 
   useEffect(() => {
-    if (session.token === null) return;
-    api<Me>("GET", "/me")
-      .then(setMe, () => (session.token = null))
+    // Back from a partner's identity provider: its ID token becomes this tab's token.
+    finishSignIn()
+      .then((idToken) => {
+        if (idToken !== null) session.token = idToken;
+        if (session.token === null) return;
+        return api<Me>("GET", "/me").then(setMe, (err: Error) => {
+          if (idToken !== null) setSignInError(err.message);
+          session.token = null;
+        });
+      })
+      .catch((err: Error) => setSignInError(err.message))
       .finally(() => setChecking(false));
   }, []);
 
   if (checking) return <p aria-live="polite">Loading…</p>;
-  if (me === null) return <SignIn onSignedIn={setMe} />;
+  if (me === null) return <SignIn onSignedIn={setMe} partnerError={signInError} />;
   return <Shell me={me} onSignOut={() => ((session.token = null), setMe(null), navigate("/"))} />;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+function SignIn({ onSignedIn, partnerError }: { onSignedIn: (me: Me) => void; partnerError: string | null }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<SignInProvider[]>([]);
+  const [oidcError, setOidcError] = useState<string | null>(partnerError);
   useEffect(() => {
     document.title = "Sign in — Clearance";
+    signInProviders().then(setProviders, () => setProviders([]));
   }, []);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -151,6 +165,34 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         </button>
       </form>
       <p className="hint">The token is kept for this browser tab only and sent to this server alone.</p>
+      {providers.length > 0 || oidcError !== null ? (
+        <section aria-labelledby="partner-sign-in">
+          <h2 id="partner-sign-in">Partners</h2>
+          <p>
+            People of a partner sign in with their organization&apos;s login, and see their partner&apos;s
+            records.
+          </p>
+          {oidcError !== null ? (
+            <div className="form-error" role="alert">
+              {oidcError}
+            </div>
+          ) : null}
+          <ul className="plain">
+            {providers.map((p) => (
+              <li key={p.id}>
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => startSignIn(p).catch((err: Error) => setOidcError(err.message))}
+                >
+                  Sign in with {p.name}
+                </button>{" "}
+                <span className="hint">({p.partner})</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </main>
   );
 }

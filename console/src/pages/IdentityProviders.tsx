@@ -23,8 +23,13 @@ type PartnerView = PartnerDocument & { id: string };
 
 const claimText = (c: unknown) => (Array.isArray(c) ? JSON.stringify(c) : String(c));
 
-async function loadProviders(): Promise<{ partners: PartnerView[]; providers: ProviderView[] }> {
-  const partners = await listAll<PartnerView>("/partners");
+async function loadProviders(me: Me): Promise<{ partners: { id: string }[]; providers: ProviderView[] }> {
+  // A partner's person reads its own partner's providers only (the API allows no more).
+  const partners: { id: string }[] = can.read(me)
+    ? await listAll<PartnerView>("/partners")
+    : me.organization === null
+      ? []
+      : [{ id: me.organization }];
   const providers = (
     await Promise.all(
       partners.map((p) => listAll<ProviderView>(`/partners/${encodeURIComponent(p.id)}/identity-providers`)),
@@ -34,7 +39,7 @@ async function loadProviders(): Promise<{ partners: PartnerView[]; providers: Pr
 }
 
 export function IdentityProvidersPage({ me }: { me: Me }) {
-  const state = useLoad(loadProviders, []);
+  const state = useLoad(() => loadProviders(me), [me.id]);
   const [editing, setEditing] = useState<ProviderView | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const done = (message: string) => {
