@@ -9,6 +9,7 @@ import { auditSuite } from "./audit.js";
 import { identitySuite } from "./identity.js";
 import { licensesSuite } from "./licenses.js";
 import { overviewSuite } from "./overview.js";
+import { partnerSignInSuite } from "./partner-sign-in.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
 import { shellSuite } from "./shell.js";
@@ -31,4 +32,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   overviewSuite(h);
   alertsSuite(h);
   identitySuite(h);
+  partnerSignInSuite(h);
 });
