@@ -53,7 +53,10 @@ export const CONTENT_SECURITY_POLICY = [
  */
 export function consolePolicy(signInOrigins: readonly string[]): string {
   if (signInOrigins.length === 0) return CONTENT_SECURITY_POLICY;
-  return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${signInOrigins.join(" ")}`);
+  return CONTENT_SECURITY_POLICY.replace(
+    "connect-src 'self'",
+    `connect-src 'self' ${signInOrigins.join(" ")}`,
+  );
 }
 
 /**
