@@ -64,11 +64,14 @@ export function partnerSignInSuite(h: () => Harness) {
         await page.getByRole("row").filter({ hasText: own.id }).waitFor();
         expect(await page.getByText("BIS-2026-0001").count()).toBe(0);
         expect(await page.getByRole("link", { name: "Apply for a license" }).count()).toBe(0);
+        expect(await page.getByRole("alert").count()).toBe(0);
         await expectAccessible(page, "licenses, as a partner");
 
         await open(page, "Identity providers");
         await page.getByRole("row").filter({ hasText: "UK AISI login" }).waitFor();
         expect(await page.getByRole("button", { name: /^Edit/ }).count()).toBe(0);
+        await page.getByText("No federated principal yet.").waitFor();
+        expect(await page.getByRole("alert").count()).toBe(0);
         await expectAccessible(page, "identity providers, as a partner");
         await screenshot(page, "partner-sign-in");
 

@@ -41,9 +41,12 @@ export function FederatedPrincipals({ me }: { me: Me }) {
   const state = useLoad(
     async () => ({
       principals: await listAll<Federated>("/federated-principals"),
-      screening: screeningOf(await listAll<MatchRow>("/screening/matches?subject_kind=principal")),
+      // A partner's person does not read the screening queue: its column is left out.
+      screening: can.read(me)
+        ? screeningOf(await listAll<MatchRow>("/screening/matches?subject_kind=principal"))
+        : null,
     }),
-    [],
+    [me.id],
   );
   return (
     <div className="panel">
@@ -65,7 +68,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                     <th scope="col">Vouched by</th>
                     <th scope="col">Facts believed</th>
                     <th scope="col">Last seen</th>
-                    <th scope="col">Screening</th>
+                    {screening ? <th scope="col">Screening</th> : null}
                     <th scope="col">Access</th>
                     {can.manage(me) ? <th scope="col">Block or unblock</th> : null}
                   </tr>
@@ -82,9 +85,11 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                       </td>
                       <td>{facts(p)}</td>
                       <td>{p.last_seen.replace("T", " ").slice(0, 16)} UTC</td>
-                      <td>
-                        <Status value={screening.get(p.id) ?? "clear"} />
-                      </td>
+                      {screening ? (
+                        <td>
+                          <Status value={screening.get(p.id) ?? "clear"} />
+                        </td>
+                      ) : null}
                       <td>
                         <Status value={p.blocked ? "blocked" : "allowed"} />
                         {p.blocked ? (
