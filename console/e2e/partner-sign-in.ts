@@ -46,6 +46,7 @@ export function partnerSignInSuite(h: () => Harness) {
         const button = page.getByRole("button", { name: "Sign in with UK AISI login" });
         await button.waitFor();
         await expectAccessible(page, "the sign-in page with partner sign-in");
+        await screenshot(page, "sign-in-partner");
         await button.click();
         // The provider's own login page (oidc-provider's), then its consent.
         await page.waitForURL(`${idp.issuer}/**`);
@@ -73,7 +74,7 @@ export function partnerSignInSuite(h: () => Harness) {
         await page.getByText("No federated principal yet.").waitFor();
         expect(await page.getByRole("alert").count()).toBe(0);
         await expectAccessible(page, "identity providers, as a partner");
-        await screenshot(page, "partner-sign-in");
+        await screenshot(page, "identity-providers-partner");
 
         // The ID token is this person's, for reading: no change, no other partner, no model call.
         const idToken = (await page.evaluate(() => sessionStorage.getItem("clearance.token"))) as string;

@@ -84,7 +84,8 @@ export function pageFor(path: string): PageDef | undefined {
 
 export function App() {
   const [me, setMe] = useState<Me | null>(null);
-  const returning = new URLSearchParams(window.location.search).has("state");
+  const q = new URLSearchParams(window.location.search);
+  const returning = q.has("state") && (q.has("code") || q.has("error"));
   const [checking, setChecking] = useState(session.token !== null || returning);
   const [signInError, setSignInError] = useState<string | null>(null);
 
