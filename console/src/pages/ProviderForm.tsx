@@ -99,9 +99,16 @@ export function ProviderForm({
     setF((s) => ({ ...s, claims: { ...s.claims, [k]: v } }));
 
   const body = () => {
-    const claims = Object.fromEntries(
-      CLAIMS.filter((k) => f.claims[k].trim() !== "").map((k) => [k, claimPath(f.claims[k])]),
+    // What the form does not show (permanent residencies, the member names, acr / amr levels) is kept.
+    const kept = Object.fromEntries(
+      Object.entries(editing?.claims ?? {}).filter(([k]) => !(CLAIMS as readonly string[]).includes(k)),
     );
+    const claims = {
+      ...kept,
+      ...Object.fromEntries(
+        CLAIMS.filter((k) => f.claims[k].trim() !== "").map((k) => [k, claimPath(f.claims[k])]),
+      ),
+    };
     let jwks: unknown = undefined;
     if (f.source === "jwks") {
       try {
@@ -120,7 +127,7 @@ export function ProviderForm({
       audiences: list(f.audiences),
       algorithms: f.algorithms,
       claims,
-      assurance: { level: f.level },
+      assurance: { ...editing?.assurance, level: f.level },
       max_assurance: f.max_assurance,
     };
   };
