@@ -41,6 +41,7 @@ export function shellSuite(h: () => Harness) {
     it("works from the keyboard alone: sign in, skip to the content, move through the pages", async () => {
       const { context, page } = await h().page();
       await page.goto("/console/");
+      await page.getByLabel("Identity token").waitFor(); // rendered (React renders after "load" when busy)
       await page.keyboard.press("Tab");
       expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
       await page.keyboard.type(h().tokens.viewer);
