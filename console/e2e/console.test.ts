@@ -4,9 +4,12 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { CHROMIUM, startHarness, type Harness } from "./harness.js";
+import { alertsSuite } from "./alerts.js";
 import { auditSuite } from "./audit.js";
+import { identitySuite } from "./identity.js";
 import { licensesSuite } from "./licenses.js";
 import { overviewSuite } from "./overview.js";
+import { partnerSignInSuite } from "./partner-sign-in.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
 import { shellSuite } from "./shell.js";
@@ -27,4 +30,7 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   schemesSuite(h);
   auditSuite(h);
   overviewSuite(h);
+  alertsSuite(h);
+  identitySuite(h);
+  partnerSignInSuite(h);
 });

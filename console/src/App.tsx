@@ -4,9 +4,12 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, session } from "./api.js";
+import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from "./oidc.js";
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
+import { AlertsPage } from "./pages/Alerts.js";
 import { AuditPage } from "./pages/Audit.js";
+import { IdentityProvidersPage } from "./pages/IdentityProviders.js";
 import { LicensesPage } from "./pages/Licenses.js";
 import { OverviewPage } from "./pages/Overview.js";
 import { PartnersPage } from "./pages/Partners.js";
@@ -30,14 +33,8 @@ export const PAGES: readonly PageDef[] = [
   {
     path: "/identity-providers",
     title: "Identity providers",
-    allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="Identity providers"
-        issue={11}
-        what="Partners' identity providers (issuer, keys, claim mapping, scope of vouching) will be listed and managed here."
-      />
-    ),
+    allowed: (me) => can.read(me) || can.partner(me),
+    render: (me) => <IdentityProvidersPage me={me} />,
   },
   {
     path: "/principals",
@@ -61,13 +58,7 @@ export const PAGES: readonly PageDef[] = [
     path: "/alerts",
     title: "Alerts",
     allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="Alerts"
-        issue={13}
-        what="Anomaly alerts (key sharing, impossible travel, embargoed attempts, spikes) to acknowledge and resolve."
-      />
-    ),
+    render: (me) => <AlertsPage me={me} />,
   },
   { path: "/schemes", title: "Scheme versions", allowed: can.read, render: (me) => <SchemesPage me={me} /> },
   {
@@ -93,26 +84,40 @@ export function pageFor(path: string): PageDef | undefined {
 
 export function App() {
   const [me, setMe] = useState<Me | null>(null);
-  const [checking, setChecking] = useState(session.token !== null);
+  const q = new URLSearchParams(window.location.search);
+  const returning = q.has("state") && (q.has("code") || q.has("error"));
+  const [checking, setChecking] = useState(session.token !== null || returning);
+  const [signInError, setSignInError] = useState<string | null>(null);
 
   useEffect(() => {
-    if (session.token === null) return;
-    api<Me>("GET", "/me")
-      .then(setMe, () => (session.token = null))
+    // Back from a partner's identity provider: its ID token becomes this tab's token.
+    finishSignIn()
+      .then((idToken) => {
+        if (idToken !== null) session.token = idToken;
+        if (session.token === null) return;
+        return api<Me>("GET", "/me").then(setMe, (err: Error) => {
+          if (idToken !== null) setSignInError(err.message);
+          session.token = null;
+        });
+      })
+      .catch((err: Error) => setSignInError(err.message))
       .finally(() => setChecking(false));
   }, []);
 
   if (checking) return <p aria-live="polite">Loading…</p>;
-  if (me === null) return <SignIn onSignedIn={setMe} />;
+  if (me === null) return <SignIn onSignedIn={setMe} partnerError={signInError} />;
   return <Shell me={me} onSignOut={() => ((session.token = null), setMe(null), navigate("/"))} />;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+function SignIn({ onSignedIn, partnerError }: { onSignedIn: (me: Me) => void; partnerError: string | null }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<SignInProvider[]>([]);
+  const [oidcError, setOidcError] = useState<string | null>(partnerError);
   useEffect(() => {
     document.title = "Sign in — Clearance";
+    signInProviders().then(setProviders, () => setProviders([]));
   }, []);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -161,6 +166,34 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         </button>
       </form>
       <p className="hint">The token is kept for this browser tab only and sent to this server alone.</p>
+      {providers.length > 0 || oidcError !== null ? (
+        <section aria-labelledby="partner-sign-in">
+          <h2 id="partner-sign-in">Partners</h2>
+          <p>
+            People of a partner sign in with their organization&apos;s login, and see their partner&apos;s
+            records.
+          </p>
+          {oidcError !== null ? (
+            <div className="form-error" role="alert">
+              {oidcError}
+            </div>
+          ) : null}
+          <ul className="plain">
+            {providers.map((p) => (
+              <li key={p.id}>
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => startSignIn(p).catch((err: Error) => setOidcError(err.message))}
+                >
+                  Sign in with {p.name}
+                </button>{" "}
+                <span className="hint">({p.partner})</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </main>
   );
 }

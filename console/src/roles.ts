@@ -22,6 +22,9 @@ export const can = {
   changeLicense: (me: Me) => has(me, "approver", "compliance-officer", "admin"),
   manage: (me: Me) => has(me, "compliance-officer", "admin"),
   activate: (me: Me) => has(me, "admin"),
-  /** Only the applicant role: sees its own organization's licenses and usage. */
-  onlyApplicant: (me: Me) => me.roles.length > 0 && me.roles.every((r) => r === "applicant"),
+  /** Only scoped roles (applicant, partner): sees its own organization's licenses and usage. */
+  onlyApplicant: (me: Me) =>
+    me.roles.length > 0 && me.roles.every((r) => r === "applicant" || r === "partner"),
+  /** A partner's person (signed in with its identity provider): its partner's providers and principals. */
+  partner: (me: Me) => has(me, "partner"),
 };

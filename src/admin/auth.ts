@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { tokenHash } from "../control/state.js";
 import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
+import { looksLikeJwt } from "../identity/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 
 export function bearer(req: IncomingMessage): string {
@@ -23,6 +24,49 @@ export function authenticate(
   deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures">,
   res?: ServerResponse,
 ): Caller {
+  const done = guarded(req, deps, res);
+  try {
+    return check(req, deps);
+  } catch (err) {
+    done.failed();
+    throw err;
+  }
+}
+
+/**
+ * The admin API's caller: an admin identity token as above, or (where console sign-in is
+ * configured) a partner's person presenting its identity provider's ID token. That token is
+ * verified by the gateway's federation, exactly as a gateway token is; the person gets the role
+ * `partner`, scoped to its partner (read-only: its licenses, usage, providers and principals).
+ */
+export async function authenticateAdmin(
+  req: IncomingMessage,
+  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures" | "consoleSignIn">,
+  res?: ServerResponse,
+): Promise<Caller> {
+  const presented = bearer(req);
+  if (deps.consoleSignIn === undefined || !looksLikeJwt(presented)) return authenticate(req, deps, res);
+  const done = guarded(req, deps, res);
+  try {
+    const who = await deps.consoleSignIn.verify(presented);
+    return {
+      id: who.principal,
+      roles: new Set(["partner"]),
+      organization: who.partner,
+      ...(who.name === null ? {} : { name: who.name }),
+    };
+  } catch (err) {
+    done.failed();
+    throw err;
+  }
+}
+
+/** Refuses a source past its limit of failures; the returned `failed` counts one more. */
+function guarded(
+  req: IncomingMessage,
+  deps: Pick<AdminDeps, "authFailures">,
+  res: ServerResponse | undefined,
+): { failed(): void } {
   const guard = deps.authFailures;
   const source = req.socket.remoteAddress ?? "unknown";
   const now = Date.now();
@@ -35,12 +79,7 @@ export function authenticate(
       `too many failed authentications from ${source}; retry in ${wait} s`,
     );
   }
-  try {
-    return check(req, deps);
-  } catch (err) {
-    guard?.failed(source, now);
-    throw err;
-  }
+  return { failed: () => guard?.failed(source, now) };
 }
 
 function check(req: IncomingMessage, deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now">): Caller {

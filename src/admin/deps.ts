@@ -11,8 +11,19 @@ import type { FailedAuthGuard } from "./guard.js";
 export interface Caller {
   readonly id: string;
   readonly roles: ReadonlySet<Role>;
-  /** For applicants: the organization they act for. */
+  /** For applicants: the organization they act for; for a partner's person: the partner. */
   readonly organization: string | null;
+  /** The name a partner's identity provider gave (federated sign-in); else the identity's record has it. */
+  readonly name?: string;
+}
+
+/** A provider whose partner's people may sign in to the console. */
+export interface SignInProvider {
+  readonly id: string;
+  readonly name: string;
+  readonly partner: string;
+  readonly issuer: string;
+  readonly client_id: string;
 }
 
 export interface AdminDeps {
@@ -39,6 +50,13 @@ export interface AdminDeps {
   };
   /** An identity provider's key set as this node holds it (absent where no gateway runs). */
   readonly keyStatus?: (provider: string) => KeyStatus | undefined;
+  /** Partners' people signing in with their identity provider's ID token (absent: tokens only). */
+  readonly consoleSignIn?: {
+    readonly verify: (
+      token: string,
+    ) => Promise<{ principal: string; partner: string; provider: string; name: string | null }>;
+    readonly providers: () => readonly SignInProvider[];
+  };
   /** Failed authentications per source (none: unlimited). */
   readonly authFailures?: FailedAuthGuard;
   /** Days an identity's new token is valid unless the request says otherwise (none: no expiry). */

@@ -43,6 +43,11 @@ export function createAdminHandler(
   const router = createRouter(ROUTES, deps);
   return async (req, res, path) => {
     if (path === "/admin/openapi.json") return sendJson(res, 200, openApi());
+    // Before anyone is signed in: which partners' providers offer console sign-in (public facts of
+    // an OIDC client: issuer and client id).
+    if (path === "/admin/v1/sign-in/providers" && req.method === "GET") {
+      return sendJson(res, 200, { data: deps.consoleSignIn?.providers() ?? [] });
+    }
     return router(req, res, path);
   };
 }

@@ -10,7 +10,7 @@ import { decodePathPart, readJson, sendJson } from "../http/index.js";
 import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
-import { authenticate } from "./auth.js";
+import { authenticateAdmin } from "./auth.js";
 
 export interface RouteContext<B, Q> {
   readonly req: IncomingMessage;
@@ -80,7 +80,7 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
       );
     }
     const { c, m } = hit;
-    const caller = authenticate(req, deps, res);
+    const caller = await authenticateAdmin(req, deps, res);
     if (!c.def.roles.some((r) => caller.roles.has(r))) {
       throw new ClearanceError(
         "forbidden",

@@ -47,6 +47,19 @@ export const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /**
+ * The policy with the origins of the identity providers offering console sign-in added to
+ * connect-src: the browser fetches their discovery document and redeems the code at their token
+ * endpoint (OIDC code flow with PKCE). Nothing else is opened.
+ */
+export function consolePolicy(signInOrigins: readonly string[]): string {
+  if (signInOrigins.length === 0) return CONTENT_SECURITY_POLICY;
+  return CONTENT_SECURITY_POLICY.replace(
+    "connect-src 'self'",
+    `connect-src 'self' ${signInOrigins.join(" ")}`,
+  );
+}
+
+/**
  * Where the build is: `dist/console` of the package, whether this module runs from `src/` (tests,
  * tsx) or from `dist/src/` (the built CLI). Null when the console has not been built.
  */
@@ -63,6 +76,7 @@ export async function serveConsole(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  signInOrigins: readonly string[] = [],
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new ClearanceError("method", "method_not_allowed", "the console is read-only: use GET");
@@ -87,7 +101,7 @@ export async function serveConsole(
     "content-length": body?.length ?? (await stat(file)).size,
     // Vite names assets by content hash: they never change. index.html must always be revalidated.
     "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "content-security-policy": consolePolicy(signInOrigins),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",

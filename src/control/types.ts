@@ -2,7 +2,16 @@
 import type { SchemeFile } from "../scheme/schema.js";
 
 /** `reviewer`: reviews potential denied-party screening matches (confirms or clears them). */
-export const ROLES = ["viewer", "applicant", "compliance-officer", "approver", "reviewer", "admin"] as const;
+export const ROLES = [
+  "viewer",
+  "applicant",
+  "compliance-officer",
+  "approver",
+  "reviewer",
+  "admin",
+  // A partner's person (signed in with its identity provider): reads its partner's own records only.
+  "partner",
+] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Someone who uses the admin API: a token (stored hashed) bound to roles. */

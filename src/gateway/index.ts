@@ -96,11 +96,11 @@ export function createGatewayHandler(
       }
       if (path === "/v1/decisions") {
         const caller = authenticate(req, admin, res);
-        if (![...caller.roles].some((r) => r !== "applicant")) {
+        if (![...caller.roles].some((r) => r !== "applicant" && r !== "partner")) {
           throw new ClearanceError(
             "forbidden",
             "forbidden",
-            "the decision API is for the provider's services, not applicants",
+            "the decision API is for the provider's services, not applicants or partners",
           );
         }
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
@@ -108,7 +108,11 @@ export function createGatewayHandler(
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
       if (path === "/console" || path.startsWith("/console/")) {
-        return serveConsole(options.consoleDir ?? null, req, res, path);
+        const origins = (admin.consoleSignIn?.providers() ?? []).flatMap((p) => {
+          const url = URL.parse(p.issuer);
+          return url === null ? [] : [url.origin];
+        });
+        return serveConsole(options.consoleDir ?? null, req, res, path, [...new Set(origins)]);
       }
       throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${path}`);
     })();

@@ -203,6 +203,23 @@ async function assemble(
     authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
     tokenTtlDays: config.file.admin_security.token_ttl_days,
     screening,
+    consoleSignIn: {
+      verify: (token) => identity.signIn(token),
+      providers: () =>
+        snapshot.current.federation.providers.flatMap((r) =>
+          r.document.console === undefined
+            ? []
+            : [
+                {
+                  id: r.id,
+                  name: r.document.name ?? r.id,
+                  partner: r.document.partner,
+                  issuer: r.document.issuer,
+                  client_id: r.document.console.client_id,
+                },
+              ],
+        ),
+    },
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;

@@ -39,7 +39,7 @@ export function roleMatrixMarkdown(): string {
   return [
     BEGIN,
     "",
-    `${ROUTES.length} routes × ${ROLES.length} roles. An applicant's 200 covers its own organization's records only; the bootstrap token is the role \`admin\`. Checked against the running server by \`src/hardening/role-matrix.test.ts\`.`,
+    `${ROUTES.length} routes × ${ROLES.length} roles. An applicant's 200 covers its own organization's records only, a partner's (a partner's person signed in with its identity provider) its own partner's; the bootstrap token is the role \`admin\`. Checked against the running server by \`src/hardening/role-matrix.test.ts\`.`,
     "",
     head,
     ...rows,

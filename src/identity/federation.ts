@@ -38,6 +38,14 @@ export interface FederatedCaller {
   readonly displayName: string | null;
 }
 
+/** A partner's person signed in to the console. */
+export interface ConsoleSignIn {
+  readonly principal: string;
+  readonly partner: string;
+  readonly provider: string;
+  readonly name: string | null;
+}
+
 interface Issuer {
   readonly record: StoredRecord<ProviderRecord>;
   readonly keys: KeySet;
@@ -116,26 +124,10 @@ export class Federation {
       this.#refuseBlocked(hit.caller.principal.id, blocked);
       return hit.caller;
     }
-    const parsed = parseToken(token, this.options.maxTokenBytes);
-    const issuer = this.#issuers.get(parsed.issuer);
-    if (issuer === undefined) {
-      throw tokenError("unknown-issuer", `no identity provider is registered for the token's issuer`);
-    }
+    const { issuer, reach, verified, subject, id } = await this.#verify(token, now, (p) => p.audiences);
     const provider = issuer.record.document;
-    if (issuer.status !== "active" || issuer.reach === null) {
-      throw tokenError(
-        "partner-not-active",
-        `partner ${provider.partner} is ${issuer.status}: tokens of its identity provider ${provider.id} are refused`,
-      );
-    }
-    const verified = await verifyToken(token, parsed, provider, issuer.keys, now);
-    const subject = readClaim(verified.claims, provider.claims.subject);
-    if (typeof subject !== "string" || subject === "" || subject.length > 256) {
-      throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
-    }
-    const id = federatedPrincipalId(provider.id, subject);
     this.#refuseBlocked(id, blocked);
-    const vouched = vouch(issuer.reach, mapClaims(provider, verified.claims), {
+    const vouched = vouch(reach, mapClaims(provider, verified.claims), {
       principalId: id,
       issuer: provider.issuer,
       provider: provider.id,
@@ -164,6 +156,56 @@ export class Federation {
       issued_at: verified.claims.iat as number,
     });
     return caller;
+  }
+
+  /**
+   * A console sign-in: the provider's ID token for the console's client (aud = its `console.client_id`),
+   * checked exactly as a gateway token is (same parsing, keys, algorithms, lifetimes, partner status,
+   * blocks). The person is its federated principal; what it may read is its partner's.
+   */
+  async signIn(token: string, now = Date.now()): Promise<ConsoleSignIn> {
+    this.#sync();
+    const { issuer, verified, id } = await this.#verify(token, now, (p) => {
+      if (p.console === undefined) {
+        throw tokenError("unknown-issuer", `identity provider ${p.id} is not registered for console sign-in`);
+      }
+      return [p.console.client_id];
+    });
+    this.#refuseBlocked(id, this.#records?.blocked);
+    const provider = issuer.record.document;
+    const name =
+      provider.claims.display_name === undefined
+        ? undefined
+        : readClaim(verified.claims, provider.claims.display_name);
+    return {
+      principal: id,
+      partner: provider.partner,
+      provider: provider.id,
+      name: typeof name === "string" && name !== "" ? name.slice(0, 256) : null,
+    };
+  }
+
+  /** What every partner token goes through: shape, issuer, partner status, signature and claims, subject. */
+  async #verify(token: string, now: number, audiences: (p: ProviderRecord) => string[]) {
+    const parsed = parseToken(token, this.options.maxTokenBytes);
+    const issuer = this.#issuers.get(parsed.issuer);
+    if (issuer === undefined) {
+      throw tokenError("unknown-issuer", `no identity provider is registered for the token's issuer`);
+    }
+    const provider = issuer.record.document;
+    if (issuer.status !== "active" || issuer.reach === null) {
+      throw tokenError(
+        "partner-not-active",
+        `partner ${provider.partner} is ${issuer.status}: tokens of its identity provider ${provider.id} are refused`,
+      );
+    }
+    const checked = { ...provider, audiences: audiences(provider) };
+    const verified = await verifyToken(token, parsed, checked, issuer.keys, now);
+    const subject = readClaim(verified.claims, provider.claims.subject);
+    if (typeof subject !== "string" || subject === "" || subject.length > 256) {
+      throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
+    }
+    return { issuer, reach: issuer.reach, verified, subject, id: federatedPrincipalId(provider.id, subject) };
   }
 
   #refuseBlocked(id: string, blocked: ReadonlyMap<string, unknown> | undefined): void {

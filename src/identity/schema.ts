@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
+import { reasonText } from "../scheme/text.js";
 
 /** Asymmetric algorithms only: a shared secret (HS*) or no signature (none) can never be configured. */
 export const ALGORITHMS = [
@@ -68,6 +69,14 @@ export const assuranceMappingSchema = z
 
 const jwk = z.looseObject({ kty: z.string() });
 
+/**
+ * Console sign-in: the client the partner registered at its provider for this console (a public
+ * client: no secret, PKCE). Its ID tokens (aud = client_id) sign the person in, read-only.
+ */
+export const consoleSignInSchema = z
+  .strictObject({ client_id: z.string().min(1).max(200) })
+  .meta({ description: "Lets the partner's people sign in to the console with this provider's OIDC login." });
+
 export const providerInputSchema = z
   .strictObject({
     id: z
@@ -102,8 +111,18 @@ export const providerInputSchema = z
     assurance: assuranceMappingSchema.default({ level: "none" }),
     /** The most this provider may vouch for, whatever its tokens say. */
     max_assurance: assuranceLevel.default("verified"),
+    /** The partner's people may sign in to the console with this provider (OIDC code flow, PKCE). */
+    console: consoleSignInSchema.optional(),
   })
   .superRefine((p, ctx) => {
+    if (p.console !== undefined && p.audiences.includes(p.console.client_id)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["console", "client_id"],
+        message:
+          "the console's client id must not be one of the gateway's audiences: a sign-in token must not call models",
+      });
+    }
     p.algorithms.forEach((alg, i) => {
       if ((ALGORITHMS as readonly string[]).includes(alg)) return;
       ctx.addIssue({
@@ -157,6 +176,7 @@ export const providerUpdateSchema = z.strictObject({
   claims: claimMappingSchema.optional(),
   assurance: assuranceMappingSchema.optional(),
   max_assurance: assuranceLevel.optional(),
+  console: consoleSignInSchema.optional(),
   reason: z.string().max(1000).optional(),
 });
 
@@ -167,6 +187,9 @@ export interface ProviderRecord extends ProviderInput {
   readonly created_by: string;
   readonly removed: { readonly at: string; readonly by: string; readonly reason: string } | null;
 }
+
+/** The body of a block or unblock: why (the admin API and the console's form). */
+export const principalBlockBody = z.strictObject({ reason: reasonText() });
 
 /** An administrator's block of one federated principal (collection "principal-block", id = principal id). */
 export interface PrincipalBlock {

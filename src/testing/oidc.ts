@@ -30,6 +30,11 @@ export interface TestIdpOptions {
   readonly people: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly alg?: SigningAlg;
   readonly audience?: string;
+  /**
+   * A public client for the console's sign-in (authorization code with PKCE, no secret): people log
+   * in at the provider's own (development) login page with their client id as the login name.
+   */
+  readonly console?: { readonly clientId: string; readonly redirectUri: string };
 }
 
 export async function signingKey(alg: SigningAlg, kid: string): Promise<JWK> {
@@ -60,16 +65,37 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const build = (alg: SigningAlg) =>
     new Provider(issuer, {
       jwks: { keys: keys as never },
-      clients: Object.entries(options.people).map(([id, person]) => ({
-        client_id: id,
-        client_secret: SECRET,
-        grant_types: ["client_credentials"],
-        redirect_uris: [],
-        response_types: [],
-        // The provider's default (RS256) needs an RSA key; this one may hold only EC or OKP keys.
-        id_token_signed_response_alg: alg,
-        person,
-      })),
+      clients: [
+        ...Object.entries(options.people).map(([id, person]) => ({
+          client_id: id,
+          client_secret: SECRET,
+          grant_types: ["client_credentials"],
+          redirect_uris: [],
+          response_types: [],
+          // The provider's default (RS256) needs an RSA key; this one may hold only EC or OKP keys.
+          id_token_signed_response_alg: alg,
+          person,
+        })),
+        ...(options.console === undefined
+          ? []
+          : [
+              {
+                client_id: options.console.clientId,
+                token_endpoint_auth_method: "none",
+                grant_types: ["authorization_code"],
+                response_types: ["code"],
+                redirect_uris: [options.console.redirectUri],
+                id_token_signed_response_alg: alg,
+              },
+            ]),
+      ],
+      // The login name is the person: the same facts as its client's tokens carry.
+      findAccount: (_ctx: unknown, sub: string) => ({
+        accountId: sub,
+        claims: () => ({ sub, ...(options.people[sub] ?? {}) }),
+      }),
+      claims: { openid: ["sub"], profile: ["name"] },
+      conformIdTokenClaims: false,
       extraClientMetadata: { properties: ["person"] },
       features: {
         clientCredentials: { enabled: true },

@@ -109,6 +109,24 @@ function Lookup({ vkey }: { vkey: string }) {
   const [inclusion, setInclusion] = useState<string | null>(null);
   const [inclusionOk, setInclusionOk] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // `?entry=<index>` (an alert's evidence links here): that entry, read from its bundle.
+  const entryParam = query.get("entry");
+  useEffect(() => {
+    if (entryParam === null || !/^\d+$/.test(entryParam)) return;
+    const index = BigInt(entryParam);
+    latestCheckpoint()
+      .then(async (latest) => {
+        const size = latest?.checkpoint.size ?? 0n;
+        if (index >= size) {
+          setError(`Entry ${index} is not published yet: the last checkpoint covers ${size} entries.`);
+          return;
+        }
+        const b = bundlesNewestFirst(size).find((x) => x.index === index / 256n);
+        const entries = await readBundle(index / 256n, b?.width ?? 256);
+        setFound({ index, entry: parseEntry(entries[Number(index % 256n)] as Uint8Array) });
+      })
+      .catch((err: Error) => setError(err.message));
+  }, [entryParam]);
   const search = (e: FormEvent) => {
     e.preventDefault();
     setFound(null);

@@ -1,7 +1,8 @@
 /**
  * Overview: a world map of what the gateway decided, by request location, for a period (requests,
  * denials or fallbacks), read from the audit log itself; a country's footprint on click (which
- * models were served there and on what basis); the log's size and last checkpoint; token usage.
+ * models were served there and on what basis); the open alerts; the log's size and last checkpoint;
+ * token usage.
  */
 import { useEffect, useMemo, useState } from "react";
 import { api } from "../api.js";
@@ -13,8 +14,9 @@ import {
   type Checkpoint,
 } from "../audit/log.js";
 import { Loading, PageHeading, Progress, useLoad } from "../components/ui.js";
-import type { Me } from "../roles.js";
+import { can, type Me } from "../roles.js";
 import { Link } from "../router.js";
+import { OpenAlerts } from "./Alerts.js";
 import { WorldMap, countryName, scaleFor } from "./WorldMap.js";
 
 type Metric = "requests" | "denials" | "fallbacks";
@@ -265,12 +267,7 @@ export function OverviewPage({ me }: { me: Me }) {
             <Link to="/audit">Verify it in this browser</Link>
           </p>
         </div>
-        <div className="panel">
-          <h2>Alerts</h2>
-          <p className="placeholder" role="note">
-            Anomaly alerts appear here once monitoring (issue 13) is part of this gateway.
-          </p>
-        </div>
+        {can.read(me) ? <OpenAlerts /> : null}
         <Usage me={me} />
       </div>
     </section>

@@ -3,14 +3,14 @@
  * in the audit log with who took it and the note they gave.
  */
 import { z } from "zod";
+import {
+  ALERT_STATES as STATES,
+  ALERT_SUBJECTS as SUBJECTS,
+  alertNoteSchema as note,
+} from "../../alerts/schema.js";
 import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
-
-const STATES = ["open", "acknowledged", "resolved"] as const;
-const SUBJECTS = ["principal", "key", "organization", "partner", "license", "model"] as const;
-
-const note = z.strictObject({ note: z.string().max(2000).optional() });
 
 const notFound = (id: string) => new ClearanceError("not-found", "not_found", `no alert ${id}`);
 

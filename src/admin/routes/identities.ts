@@ -23,7 +23,10 @@ export const identityRoutes = [
     query: z.object({}),
     // The console shows what these roles allow; every route still checks them itself.
     async handle({ deps, caller }) {
-      const name = deps.state().identityRecords.find((r) => r.id === caller.id)?.document.name ?? caller.id;
+      const name =
+        caller.name ??
+        deps.state().identityRecords.find((r) => r.id === caller.id)?.document.name ??
+        caller.id;
       return { id: caller.id, name, roles: [...caller.roles], organization: caller.organization };
     },
   }),

@@ -15,6 +15,7 @@ import {
   setBlock,
 } from "../../identity/registry.js";
 import {
+  principalBlockBody,
   providerInputSchema,
   providerUpdateSchema,
   type PrincipalBlock,
@@ -24,7 +25,8 @@ import type { StoredRecord } from "../../store/index.js";
 import { zodProblems } from "../../yaml/index.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
-import { OFFICERS, READERS } from "./roles.js";
+import { OFFICERS, READERS, ownOnly } from "./roles.js";
+import type { Caller } from "../deps.js";
 import { reasonText } from "./text.js";
 
 const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
@@ -32,6 +34,16 @@ const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
   ...r.document,
   ...(deps.keyStatus === undefined ? {} : { keys: deps.keyStatus(r.id) ?? null }),
 });
+
+/** Readers, and a partner's person for its own partner's records. */
+const PARTNER_READERS = [...READERS, "partner"] as const;
+
+/** A partner's person asking for another partner's records: they do not exist for it. */
+function ownPartner(caller: Caller, partner: string): void {
+  if (ownOnly(caller) && caller.organization !== partner) {
+    throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
+  }
+}
 
 async function live(deps: AdminDeps, partner: string, id: string): Promise<StoredRecord<ProviderRecord>> {
   const r = await deps.store.records.get<ProviderRecord>(PROVIDERS, id);
@@ -47,9 +59,10 @@ export const identityProviderRoutes = [
     path: "/admin/v1/partners/{id}/identity-providers",
     tag: "identity providers",
     summary: "List a partner's identity providers",
-    roles: READERS,
+    roles: PARTNER_READERS,
     query: z.object({ ...pageQuery }),
-    async handle({ deps, params, query }) {
+    async handle({ deps, params, query, caller }) {
+      ownPartner(caller, params.id!);
       const all = (await deps.store.records.list<ProviderRecord>(PROVIDERS))
         .filter((r) => r.document.partner === params.id && r.document.removed === null)
         .map((r) => view(r, deps));
@@ -75,8 +88,9 @@ export const identityProviderRoutes = [
     path: "/admin/v1/partners/{id}/identity-providers/{provider}",
     tag: "identity providers",
     summary: "Read an identity provider (and its key set's state on this node)",
-    roles: READERS,
-    async handle({ deps, params }) {
+    roles: PARTNER_READERS,
+    async handle({ deps, params, caller }) {
+      ownPartner(caller, params.id!);
       return view(await live(deps, params.id!, params.provider!), deps);
     },
   }),
@@ -137,17 +151,18 @@ export const identityProviderRoutes = [
     path: "/admin/v1/federated-principals",
     tag: "identity providers",
     summary: "List principals created from partner tokens",
-    roles: READERS,
+    roles: PARTNER_READERS,
     query: z.object({
       ...pageQuery,
       provider: z.string().optional(),
       partner: z.string().optional(),
     }),
-    async handle({ deps, query }) {
+    async handle({ deps, query, caller }) {
       const blocks = await blockMap(deps);
       const all = (await deps.store.federated.list())
         .filter(
           (p) =>
+            (!ownOnly(caller) || p.partner === caller.organization) &&
             (query.provider === undefined || p.provider === query.provider) &&
             (query.partner === undefined || p.partner === query.partner),
         )
@@ -160,10 +175,10 @@ export const identityProviderRoutes = [
     path: "/admin/v1/federated-principals/{id}",
     tag: "identity providers",
     summary: "Read a federated principal",
-    roles: READERS,
-    async handle({ deps, params }) {
+    roles: PARTNER_READERS,
+    async handle({ deps, params, caller }) {
       const p = await deps.store.federated.get(params.id!);
-      if (p === undefined)
+      if (p === undefined || (ownOnly(caller) && p.partner !== caller.organization))
         throw new ClearanceError("not-found", "not_found", `no federated principal ${params.id}`);
       const blocks = await blockMap(deps);
       return { ...p, source: `identity provider ${p.provider}`, blocked: blocks.get(p.id) ?? null };
@@ -187,7 +202,7 @@ function block(verb: "block" | "unblock", blocked: boolean) {
       ? "Block a federated principal (its provider's tokens for it are refused)"
       : "Unblock a federated principal",
     roles: OFFICERS,
-    body: z.strictObject({ reason: reasonText() }),
+    body: principalBlockBody,
     async handle({ deps, params, body, caller }) {
       const id = params.id!;
       // A principal not seen yet may be blocked too: an id is all it takes.

@@ -15,15 +15,16 @@ import { SetResolver } from "../../scheme/sets.js";
 import type { StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
+import { ownOnly } from "./roles.js";
 import { periodUsage } from "./usage.js";
 
 const APPLY_ROLES = ["applicant", "compliance-officer", "admin"] as const;
-const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin"] as const;
+const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin", "partner"] as const;
 const STATUS_ROLES = ["approver", "compliance-officer", "admin"] as const;
 
-/** Applicants see their own organization's licenses only; to others they do not exist. */
+/** Applicants and partners see their own organization's licenses only; to others they do not exist. */
 function visible(caller: Caller, r: LicenseRecord): boolean {
-  if (!caller.roles.has("applicant") || [...caller.roles].some((role) => role !== "applicant")) return true;
+  if (!ownOnly(caller)) return true;
   return "organization" in r.licensee && r.licensee.organization === caller.organization;
 }
 

@@ -4,6 +4,7 @@ import type { LicenseRecord } from "../../licensing/types.js";
 import { periodKey } from "../../metering/index.js";
 import type { AdminDeps } from "../deps.js";
 import { route } from "../router.js";
+import { ownOnly } from "./roles.js";
 
 export async function periodUsage(deps: AdminDeps, r: LicenseRecord) {
   const period = r.terms.quota_period;
@@ -26,13 +27,12 @@ export const usageRoutes = [
     path: "/admin/v1/usage",
     tag: "usage",
     summary: "Token usage totals by organization, principal and license",
-    roles: ["viewer", "applicant", "compliance-officer", "approver", "admin"],
+    roles: ["viewer", "applicant", "compliance-officer", "approver", "admin", "partner"],
     query: z.object({}),
     async handle({ deps, caller }) {
       const totals = await deps.store.usage.totals();
-      const onlyApplicant = [...caller.roles].every((r) => r === "applicant");
-      if (!onlyApplicant) return totals;
-      // An applicant sees its own organization, and the licenses it holds.
+      if (!ownOnly(caller)) return totals;
+      // An applicant (or a partner's person) sees its own organization, and the licenses it holds.
       const own = new Set(
         deps
           .state()

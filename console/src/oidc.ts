@@ -1,0 +1,127 @@
+/**
+ * Partner sign-in: the OpenID Connect authorization-code flow with PKCE (RFC 7636) against the
+ * partner's identity provider, from the browser. The console is a public client (no secret); it
+ * redeems the code at the provider's token endpoint and keeps the ID token for this tab, as it keeps
+ * an admin token. The admin API verifies that ID token against the provider's keys on every call —
+ * the checks here (state, nonce) only protect this tab from a forged redirect.
+ */
+import { BASE } from "./router.js";
+
+export interface SignInProvider {
+  readonly id: string;
+  readonly name: string;
+  readonly partner: string;
+  readonly issuer: string;
+  readonly client_id: string;
+}
+
+interface Pending {
+  readonly provider: string;
+  readonly client_id: string;
+  readonly token_endpoint: string;
+  readonly verifier: string;
+  readonly state: string;
+  readonly nonce: string;
+}
+
+const PENDING = "clearance.oidc";
+
+const base64url = (bytes: Uint8Array): string =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+const random = (): string => base64url(crypto.getRandomValues(new Uint8Array(32)));
+const redirectUri = (): string => `${window.location.origin}${BASE}/`;
+
+export async function signInProviders(): Promise<SignInProvider[]> {
+  const res = await fetch("/admin/v1/sign-in/providers", { headers: { accept: "application/json" } });
+  if (!res.ok) return [];
+  return ((await res.json()) as { data: SignInProvider[] }).data;
+}
+
+/** Sends the browser to the provider's login, remembering (for this tab) what the answer must match. */
+export async function startSignIn(p: SignInProvider): Promise<void> {
+  const res = await fetch(`${p.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  if (!res.ok) throw new Error(`${p.name}: its discovery document answered ${res.status}`);
+  const d = (await res.json()) as {
+    issuer?: string;
+    authorization_endpoint?: string;
+    token_endpoint?: string;
+  };
+  if (d.issuer !== p.issuer || !d.authorization_endpoint || !d.token_endpoint) {
+    throw new Error(`${p.name}: its discovery document does not name this issuer and its endpoints`);
+  }
+  const pending: Pending = {
+    provider: p.id,
+    client_id: p.client_id,
+    token_endpoint: d.token_endpoint,
+    verifier: random(),
+    state: random(),
+    nonce: random(),
+  };
+  const challenge = base64url(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier))),
+  );
+  sessionStorage.setItem(PENDING, JSON.stringify(pending));
+  const url = new URL(d.authorization_endpoint);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: p.client_id,
+    redirect_uri: redirectUri(),
+    scope: "openid profile",
+    state: pending.state,
+    nonce: pending.nonce,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  })) {
+    url.searchParams.set(k, v);
+  }
+  window.location.assign(url.toString());
+}
+
+/**
+ * On the way back from the provider (`?code=…&state=…` or `?error=…`): the ID token, or an error;
+ * null when this page load is no sign-in's answer. The query is removed from the address either way.
+ */
+export async function finishSignIn(): Promise<string | null> {
+  const q = new URLSearchParams(window.location.search);
+  if (!q.has("state") || (!q.has("code") && !q.has("error"))) return null;
+  const saved = sessionStorage.getItem(PENDING);
+  sessionStorage.removeItem(PENDING);
+  window.history.replaceState(null, "", `${BASE}/`);
+  const pending = saved === null ? null : (JSON.parse(saved) as Pending);
+  if (pending === null || q.get("state") !== pending.state) {
+    throw new Error("This sign-in answer was not asked for in this tab; sign in again.");
+  }
+  if (q.has("error")) {
+    throw new Error(`The identity provider refused: ${q.get("error_description") ?? q.get("error")}`);
+  }
+  const res = await fetch(pending.token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: q.get("code") ?? "",
+      redirect_uri: redirectUri(),
+      client_id: pending.client_id,
+      code_verifier: pending.verifier,
+    }),
+  });
+  const body = (await res.json()) as { id_token?: string; error?: string; error_description?: string };
+  if (!res.ok || body.id_token === undefined) {
+    throw new Error(
+      `The identity provider did not issue a token: ${body.error_description ?? body.error ?? res.status}`,
+    );
+  }
+  const payload = JSON.parse(
+    new TextDecoder().decode(
+      Uint8Array.from(atob((body.id_token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/")), (c) =>
+        c.charCodeAt(0),
+      ),
+    ),
+  ) as { nonce?: string };
+  if (payload.nonce !== pending.nonce)
+    throw new Error("The ID token is not this sign-in's (nonce); sign in again.");
+  return body.id_token;
+}

@@ -1,0 +1,142 @@
+/**
+ * The principals partners' identity providers vouched for (created on their first token): the facts
+ * believed, when they were seen, their screening status, and a block (with a reason) that refuses
+ * their provider's tokens for them while the provider keeps working for everyone else.
+ */
+import { useState, type FormEvent } from "react";
+import { principalBlockBody, type PrincipalBlock } from "../../../src/identity/schema.js";
+import type { FederatedPrincipalRecord } from "../../../src/store/index.js";
+import type { MatchRow } from "../../../src/store/screening.js";
+import { api, listAll } from "../api.js";
+import { TextField, submissionErrors, zodErrors } from "../components/form.js";
+import { Loading, Status, useLoad } from "../components/ui.js";
+import { can, type Me } from "../roles.js";
+
+type Federated = FederatedPrincipalRecord & { blocked: PrincipalBlock | null };
+
+/** The worst screening status per principal: confirmed > potential > cleared > clear. */
+function screeningOf(matches: readonly MatchRow[]): Map<string, string> {
+  const rank = ["clear", "cleared", "resolved", "potential", "confirmed"];
+  const out = new Map<string, string>();
+  for (const m of matches) {
+    const was = out.get(m.subject_id) ?? "clear";
+    if (rank.indexOf(m.status) > rank.indexOf(was)) out.set(m.subject_id, m.status);
+  }
+  return out;
+}
+
+const facts = (p: Federated) => {
+  const q = p.principal;
+  return [
+    q.citizenships?.length ? `citizen of ${q.citizenships.map((c) => c.country).join(", ")}` : null,
+    q.residence ? `resident in ${q.residence}` : null,
+    q.organization ? `of ${typeof q.organization === "string" ? q.organization : q.organization.id}` : null,
+    `assurance ${q.assurance ?? "none"}`,
+  ]
+    .filter(Boolean)
+    .join("; ");
+};
+
+export function FederatedPrincipals({ me }: { me: Me }) {
+  const state = useLoad(
+    async () => ({
+      principals: await listAll<Federated>("/federated-principals"),
+      // A partner's person does not read the screening queue: its column is left out.
+      screening: can.read(me)
+        ? screeningOf(await listAll<MatchRow>("/screening/matches?subject_kind=principal"))
+        : null,
+    }),
+    [me.id],
+  );
+  return (
+    <div className="panel">
+      <h2>Federated principals</h2>
+      <p className="hint">
+        People a partner&apos;s identity provider vouched for, created on their first token.
+      </p>
+      <Loading state={state}>
+        {({ principals, screening }) =>
+          principals.length === 0 ? (
+            <p>No federated principal yet.</p>
+          ) : (
+            <div className="table-wrap">
+              <table>
+                <caption className="hint">{principals.length} federated principals</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Principal</th>
+                    <th scope="col">Vouched by</th>
+                    <th scope="col">Facts believed</th>
+                    <th scope="col">Last seen</th>
+                    {screening ? <th scope="col">Screening</th> : null}
+                    <th scope="col">Access</th>
+                    {can.manage(me) ? <th scope="col">Block or unblock</th> : null}
+                  </tr>
+                </thead>
+                <tbody>
+                  {principals.map((p) => (
+                    <tr key={p.id}>
+                      <td>
+                        {p.display_name ?? p.subject}
+                        <div className="hint mono">{p.id}</div>
+                      </td>
+                      <td>
+                        {p.provider} <span className="hint">({p.partner})</span>
+                      </td>
+                      <td>{facts(p)}</td>
+                      <td>{p.last_seen.replace("T", " ").slice(0, 16)} UTC</td>
+                      {screening ? (
+                        <td>
+                          <Status value={screening.get(p.id) ?? "clear"} />
+                        </td>
+                      ) : null}
+                      <td>
+                        <Status value={p.blocked ? "blocked" : "allowed"} />
+                        {p.blocked ? (
+                          <div className="hint">
+                            by {p.blocked.by}: {p.blocked.reason}
+                          </div>
+                        ) : null}
+                      </td>
+                      {can.manage(me) ? (
+                        <td>
+                          <BlockForm p={p} onDone={state.reload} />
+                        </td>
+                      ) : null}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loading>
+    </div>
+  );
+}
+
+function BlockForm({ p, onDone }: { p: Federated; onDone: () => void }) {
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const verb = p.blocked ? "unblock" : "block";
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const checked = principalBlockBody.safeParse({ reason });
+    if (!checked.success) return setErrors(zodErrors(checked.error));
+    try {
+      await api("POST", `/federated-principals/${encodeURIComponent(p.id)}/${verb}`, checked.data);
+      setErrors({});
+      setReason("");
+      onDone();
+    } catch (err) {
+      const r = submissionErrors(err);
+      setErrors(Object.keys(r.fields).length > 0 ? r.fields : { reason: r.form ?? "failed" });
+    }
+  };
+  return (
+    <form onSubmit={submit} noValidate className="row compact" aria-label={`${verb} ${p.id}`}>
+      <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
+      <button type="submit">{p.blocked ? "Unblock" : "Block"}</button>
+    </form>
+  );
+}
