@@ -9,6 +9,7 @@ import { licensesSuite } from "./licenses.js";
 import { overviewSuite } from "./overview.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
+import { screeningSuite } from "./screening.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -27,4 +28,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   schemesSuite(h);
   auditSuite(h);
   overviewSuite(h);
+  screeningSuite(h);
 });

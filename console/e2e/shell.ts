@@ -74,7 +74,7 @@ export function shellSuite(h: () => Harness) {
       for (const viewport of [DESKTOP, TABLET]) {
         const { context, page } = await h().page(viewport);
         await signIn(page, h().tokens.viewer);
-        for (const title of ["Identity providers", "Screening review", "Alerts", "What-if"]) {
+        for (const title of ["Identity providers", "Alerts"]) {
           await open(page, title);
           await expect.poll(() => page.getByText("Not available yet.").isVisible()).toBe(true);
           await expectAccessible(page, `${title} at ${viewport.width}×${viewport.height}`);

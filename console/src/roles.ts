@@ -22,6 +22,10 @@ export const can = {
   changeLicense: (me: Me) => has(me, "approver", "compliance-officer", "admin"),
   manage: (me: Me) => has(me, "compliance-officer", "admin"),
   activate: (me: Me) => has(me, "admin"),
+  /** Screening: readers and reviewers see the queue; reviewers decide; officers import and rescreen. */
+  readScreening: (me: Me) => has(me, "viewer", "compliance-officer", "approver", "reviewer", "admin"),
+  review: (me: Me) => has(me, "reviewer", "admin"),
+  keepLists: (me: Me) => has(me, "compliance-officer", "admin"),
   /** Only the applicant role: sees its own organization's licenses and usage. */
   onlyApplicant: (me: Me) => me.roles.length > 0 && me.roles.every((r) => r === "applicant"),
 };
