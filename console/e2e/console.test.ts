@@ -10,6 +10,7 @@ import { overviewSuite } from "./overview.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
 import { screeningSuite } from "./screening.js";
+import { whatIfSuite } from "./whatif.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -29,4 +30,5 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   auditSuite(h);
   overviewSuite(h);
   screeningSuite(h);
+  whatIfSuite(h);
 });

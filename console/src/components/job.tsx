@@ -22,13 +22,14 @@ export function useJob<T>(): Job<T> {
     result: T | null;
     error: Error | null;
   }>({ running: false, started: null, result: null, error: null });
-  const live = useRef(true);
-  useEffect(
-    () => () => {
+  // Whether the component is still mounted (set in the effect: React may mount it twice).
+  const live = useRef(false);
+  useEffect(() => {
+    live.current = true;
+    return () => {
       live.current = false;
-    },
-    [],
-  );
+    };
+  }, []);
   return {
     ...state,
     async run(work) {

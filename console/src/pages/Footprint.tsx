@@ -90,13 +90,13 @@ export function Footprint() {
       </div>
       <div className="row">
         <button type="button" disabled={job.running} onClick={() => void run("html")}>
-          Download HTML report (with maps)
+          Download footprint HTML (with maps)
         </button>
         <button type="button" className="secondary" disabled={job.running} onClick={() => void run("csv")}>
-          Download CSV table
+          Download footprint CSV
         </button>
         <button type="button" className="secondary" disabled={job.running} onClick={() => void run("json")}>
-          Download JSON
+          Download footprint JSON
         </button>
       </div>
       {job.running ? (
