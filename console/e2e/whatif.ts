@@ -14,8 +14,9 @@ import { TABLET, expectAccessible, open, screenshot, signIn, type Harness } from
  * India becomes a home country (Devi gains); every nationality counts (Feng, CN and CA, loses the
  * Canadian partnership to the Chinese restriction).
  */
-const candidate = () =>
+const candidate = (name: string) =>
   readFileSync("examples/g7-trusted-partners.yaml", "utf8")
+    .replace("name: g7-trusted-partners", `name: ${name}`)
     .replace("home: [US]", "home: [US, IN]")
     .replace("nationality_rule: most-recent", "nationality_rule: all");
 
@@ -29,7 +30,7 @@ async function downloaded(page: Page, button: string): Promise<{ name: string; t
 
 export function whatIfSuite(h: () => Harness) {
   describe("what-if", () => {
-    it("shows a candidate's impact with its downloads, and the footprint report", async () => {
+    it("shows a candidate's impact: who gains and who loses, named; its downloads", async () => {
       const t = h().t;
       // Decisions for the footprint's period (the suite may run alone).
       for (const [who, where] of [
@@ -39,7 +40,13 @@ export function whatIfSuite(h: () => Harness) {
       ] as const)
         await ask(t, who, where);
       await t.gateway.audit.log.publish();
-      const { version } = await asAdmin(t, "POST", "/admin/v1/schemes", { yaml: candidate() }, 201);
+      const { version } = await asAdmin(
+        t,
+        "POST",
+        "/admin/v1/schemes",
+        { yaml: candidate("g7-india-at-home") },
+        201,
+      );
       const { context, page } = await h().page();
       await signIn(page, h().tokens.officer);
       await open(page, "What-if");
@@ -71,12 +78,23 @@ export function whatIfSuite(h: () => Harness) {
       const html = await downloaded(page, "Download HTML (with map)");
       expect(html.text).toMatch(/^<!doctype html>/i);
       expect(html.text).toMatch(/<svg/);
+      await context.close();
+    });
 
+    it("downloads the jurisdiction footprint report for a period", async () => {
+      const { context, page } = await h().page();
+      await signIn(page, h().tokens.officer);
+      await open(page, "What-if");
+      const from = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+      await page.getByLabel("From").fill(from);
       const report = await downloaded(page, "Download footprint HTML (with maps)");
+      expect(report.name).toMatch(new RegExp(`^footprint-${from}-now\\.html$`));
       expect(report.text).toMatch(/<svg/);
       const footprint = await downloaded(page, "Download footprint JSON");
       expect(JSON.parse(footprint.text)).toMatchObject({ report: "footprint" });
-      await page.getByText(/decisions in \d+ locations/).waitFor();
+      await page
+        .getByText(new RegExp(`, ${from} to \\d{4}-\\d{2}-\\d{2}: [1-9]\\d* decisions in \\d+ locations`))
+        .waitFor();
       await expectAccessible(page, "the what-if page with the footprint");
       await context.close();
 
@@ -94,7 +112,7 @@ export function whatIfSuite(h: () => Harness) {
         t,
         "POST",
         "/admin/v1/schemes",
-        { yaml: candidate().replace("name: g7-trusted-partners", "name: g7-with-india") },
+        { yaml: candidate("g7-with-india") },
         201,
       );
       const { context, page } = await h().page();
@@ -114,13 +132,13 @@ export function whatIfSuite(h: () => Harness) {
         residence: "IN",
         assurance: "verified",
       });
-      await page.getByLabel("Reason").fill("India joins the trusted partners");
+      await page.getByLabel("Reason").fill("India counts as home from today");
       await page.getByRole("button", { name: `Activate version ${version}` }).click();
       await page
         .getByRole("alert")
         .filter({ hasText: /has changed since sha256:/ })
         .waitFor();
-      expect(await page.getByLabel("Reason").inputValue()).toBe("India joins the trusted partners");
+      expect(await page.getByLabel("Reason").inputValue()).toBe("India counts as home from today");
 
       await run.click();
       await page
@@ -128,18 +146,20 @@ export function whatIfSuite(h: () => Harness) {
         .getByText("ravi@IN")
         .first()
         .waitFor();
+      // The new review answers the refusal.
+      await expect.poll(() => page.getByRole("alert").count()).toBe(0);
       const digest = /sha256:[0-9a-f]{64}/.exec(
         await page.getByRole("region", { name: `Impact of version ${version}` }).innerText(),
       )![0];
+      await screenshot(page, "scheme-what-if", page.getByText(/^Impact reviewed:/));
       await page.getByRole("button", { name: `Activate version ${version}` }).click();
       const done = page.getByText(/^Activated with its impact recorded in the audit log: \d+ gain access/);
       await done.waitFor();
       expect(await done.innerText()).toContain(digest);
       await expectAccessible(page, "a scheme version activated with its what-if");
-      await screenshot(page, "scheme-what-if");
       const activation = (await auditEntries(t)).filter((e) => JSON.stringify(e).includes(digest));
       expect(activation.length).toBeGreaterThan(0);
-      expect(JSON.stringify(activation.at(-1))).toMatch(/India joins the trusted partners \[what-if sha256:/);
+      expect(JSON.stringify(activation.at(-1))).toMatch(/India counts as home from today \[what-if sha256:/);
       await context.close();
 
       await asAdmin(t, "POST", "/admin/v1/schemes/1/activate", {

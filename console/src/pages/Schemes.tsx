@@ -3,7 +3,7 @@
  * each a link into the text), the diff against the active version in words, its what-if impact,
  * activation (with the reviewed impact's digest) and rollback.
  */
-import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
+import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js";
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
@@ -295,6 +295,8 @@ function Activate({
   const current = active.data?.find((v) => v.active)?.version;
   const rollback = current !== undefined && version < current;
   const label = rollback ? `Roll back to version ${version}` : `Activate version ${version}`;
+  // A new review answers a refusal about the old one.
+  useEffect(() => setFormError(null), [impact?.digest]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     // The reviewed impact's digest goes with the activation: the server recomputes the impact and

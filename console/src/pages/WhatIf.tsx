@@ -257,7 +257,7 @@ function PartView({ part, title }: { part: WhatIfPart; title: string }) {
             <Rollup title="By country" rows={s.by_location} label={place} />
             <Rollup title="By nationality" rows={s.by_nationality} label={place} />
             <Rollup title="By organization" rows={s.by_organization} />
-            <Rollup title="By model" rows={s.by_model} />
+            <Rollup title="By model and action" rows={s.by_model} />
           </div>
           <Rollup title="Old reason → new reason" rows={s.by_transition} />
           <div className="table-wrap">
