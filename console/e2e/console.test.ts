@@ -12,6 +12,8 @@ import { overviewSuite } from "./overview.js";
 import { partnerSignInSuite } from "./partner-sign-in.js";
 import { principalsSuite } from "./principals.js";
 import { schemesSuite } from "./schemes.js";
+import { screeningSuite } from "./screening.js";
+import { whatIfSuite } from "./whatif.js";
 import { shellSuite } from "./shell.js";
 
 const ctx: { h: Harness | null } = { h: null };
@@ -33,4 +35,6 @@ describe.skipIf(CHROMIUM === null)("the console in Chromium", { timeout: 180_000
   alertsSuite(h);
   identitySuite(h);
   partnerSignInSuite(h);
+  screeningSuite(h);
+  whatIfSuite(h);
 });

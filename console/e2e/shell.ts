@@ -1,6 +1,6 @@
 /** Sign-in, the navigation each role sees, the app's pages served by the gateway, accessibility. */
 import { describe, expect, it } from "vitest";
-import { DESKTOP, TABLET, expectAccessible, open, screenshot, signIn, type Harness } from "./harness.js";
+import { expectAccessible, open, screenshot, signIn, type Harness } from "./harness.js";
 
 export function shellSuite(h: () => Harness) {
   describe("sign-in and navigation", () => {
@@ -69,19 +69,6 @@ export function shellSuite(h: () => Harness) {
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByLabel("Identity token").waitFor();
       await context.close();
-    });
-
-    it("placeholders for what is not built yet are accessible at desktop and tablet sizes", async () => {
-      for (const viewport of [DESKTOP, TABLET]) {
-        const { context, page } = await h().page(viewport);
-        await signIn(page, h().tokens.viewer);
-        for (const title of ["Screening review", "What-if"]) {
-          await open(page, title);
-          await expect.poll(() => page.getByText("Not available yet.").isVisible()).toBe(true);
-          await expectAccessible(page, `${title} at ${viewport.width}×${viewport.height}`);
-        }
-        await context.close();
-      }
     });
   });
 }

@@ -15,7 +15,8 @@ import { OverviewPage } from "./pages/Overview.js";
 import { PartnersPage } from "./pages/Partners.js";
 import { PrincipalsPage } from "./pages/Principals.js";
 import { SchemesPage } from "./pages/Schemes.js";
-import { Placeholder } from "./components/ui.js";
+import { ScreeningPage } from "./pages/Screening.js";
+import { WhatIfPage } from "./pages/WhatIf.js";
 
 interface PageDef {
   readonly path: string;
@@ -45,14 +46,8 @@ export const PAGES: readonly PageDef[] = [
   {
     path: "/screening",
     title: "Screening review",
-    allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="Screening review"
-        issue={12}
-        what="The queue of potential denied-party matches, each beside the list entry it matched, to confirm or clear with a reason."
-      />
-    ),
+    allowed: can.readScreening,
+    render: (me) => <ScreeningPage me={me} />,
   },
   {
     path: "/alerts",
@@ -65,13 +60,7 @@ export const PAGES: readonly PageDef[] = [
     path: "/what-if",
     title: "What-if",
     allowed: can.read,
-    render: () => (
-      <Placeholder
-        title="What-if"
-        issue={15}
-        what="The impact of a candidate scheme version on people and past decisions, before it is activated."
-      />
-    ),
+    render: () => <WhatIfPage />,
   },
   { path: "/audit", title: "Audit log", allowed: anyone, render: () => <AuditPage /> },
 ];

@@ -27,4 +27,8 @@ export const can = {
     me.roles.length > 0 && me.roles.every((r) => r === "applicant" || r === "partner"),
   /** A partner's person (signed in with its identity provider): its partner's providers and principals. */
   partner: (me: Me) => has(me, "partner"),
+  /** Screening: readers and reviewers see the queue; reviewers decide; officers import and rescreen. */
+  readScreening: (me: Me) => has(me, "viewer", "compliance-officer", "approver", "reviewer", "admin"),
+  review: (me: Me) => has(me, "reviewer", "admin"),
+  keepLists: (me: Me) => has(me, "compliance-officer", "admin"),
 };

@@ -124,6 +124,35 @@ describe("denied-party screening over the admin API", () => {
     expect(t.gateway.snapshot.current.principals.get("ivan-cli")?.screening).toBe("potential");
   });
 
+  it("gives a reviewer the listed entry, the subject's facts and its status beside each match", async () => {
+    const page = await asAdmin(t, "GET", "/admin/v1/screening/matches?subject=ivan-cli&detail=true");
+    expect(page.data[0]).toMatchObject({
+      subject_status: "potential",
+      subject_facts: {
+        name: "PETROV, Ivan S.",
+        type: "person",
+        birth_date: "1965-01-12",
+        nationalities: ["DE"],
+      },
+      entry: {
+        id: "101",
+        type: "person",
+        list_version: 1,
+        changed: false,
+        programs: ["RUSSIA-EO14024"],
+        names: expect.arrayContaining([
+          { name: "PETROV, Ivan Sergeyevich", strength: "strong", kind: "primary" },
+          expect.objectContaining({ name: "PETROV, Vanya" }),
+        ]),
+      },
+    });
+    const one = await asAdmin(t, "GET", `/admin/v1/screening/matches/${encodeURIComponent(page.data[0].id)}`);
+    expect(one.entry.digest).toBe(page.data[0].entry_digest);
+    // Without detail the queue stays the stored rows.
+    const plain = await asAdmin(t, "GET", "/admin/v1/screening/matches?subject=ivan-cli");
+    expect(plain.data[0].entry).toBeUndefined();
+  });
+
   it("searches ad hoc, with explanations; bad names are refused naming the field", async () => {
     const r = await asAdmin(t, "POST", "/admin/v1/screening/search", {
       name: "Петров Иван",

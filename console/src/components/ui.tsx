@@ -64,21 +64,3 @@ export function PageHeading({ title, children }: { title: string; children?: Rea
     </header>
   );
 }
-
-/** A placeholder for a page whose admin API is not part of this build yet. */
-export function Placeholder({ title, issue, what }: { title: string; issue: number; what: string }) {
-  return (
-    <section>
-      <PageHeading title={title} />
-      <div className="placeholder" role="note">
-        <p>
-          <strong>Not available yet.</strong> {what}
-        </p>
-        <p>
-          This page is reserved for issue {issue}; it is wired to the admin API once that lands. Until then
-          use the CLI.
-        </p>
-      </div>
-    </section>
-  );
-}

@@ -1,8 +1,9 @@
 /**
  * Scheme versions: the list (the active one marked), upload (every problem with its line and column,
- * each a link into the text), the diff against the active version in words, activation and rollback.
+ * each a link into the text), the diff against the active version in words, its what-if impact,
+ * activation (with the reviewed impact's digest) and rollback.
  */
-import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
+import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js";
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
@@ -10,6 +11,7 @@ import { FormError, TextArea, submissionErrors, zodErrors } from "../components/
 import { Loading, PageHeading, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
+import { WhatIfPanel, type WhatIfReport } from "./WhatIf.js";
 
 interface VersionSummary {
   readonly id: string;
@@ -213,6 +215,8 @@ function Upload({ onDone }: { onDone: () => void }) {
 }
 
 function VersionDetail({ me, version }: { me: Me; version: string }) {
+  const [impact, setImpact] = useState<WhatIfReport | null>(null);
+  const [recorded, setRecorded] = useState<ActivationImpact | null>(null);
   const state = useLoad(
     () =>
       api<VersionSummary & { yaml: string; diff: Diff }>("GET", `/schemes/${encodeURIComponent(version)}`),
@@ -229,6 +233,13 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
             <PageHeading title={`Scheme version ${v.version}`}>
               {v.active ? <strong>active</strong> : null}
             </PageHeading>
+            {recorded ? (
+              <p className="notice" role="status">
+                Activated with its impact recorded in the audit log: {recorded.gained} gain access,{" "}
+                {recorded.lost} lose it, {recorded.changed} change basis (
+                <span className="mono">{recorded.digest}</span>).
+              </p>
+            ) : null}
             <p>
               {v.name}, uploaded by {v.uploaded_by} on {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC;{" "}
               <span className="mono">{v.digest}</span>
@@ -237,14 +248,26 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
               <h2>Changes against the active version</h2>
               <DiffView diff={v.diff} />
             </div>
-            <div className="panel placeholder" role="note">
-              <h2>What-if impact</h2>
-              <p>
-                Who gains and who loses access under this version, before it is activated: not available yet
-                (issue 15).
-              </p>
-            </div>
-            {can.activate(me) && !v.active ? <Activate version={v.version} onDone={state.reload} /> : null}
+            {v.active ? null : (
+              <div className="panel">
+                <h2>What-if impact</h2>
+                <p className="hint">
+                  Who gains and who loses access if this version is activated, before it is. Activation sends
+                  the digest of the impact reviewed here, and is refused if the impact has changed since.
+                </p>
+                <WhatIfPanel version={v.version} onReport={setImpact} />
+              </div>
+            )}
+            {can.activate(me) && !v.active ? (
+              <Activate
+                version={v.version}
+                impact={impact}
+                onDone={(r) => {
+                  setRecorded(r);
+                  state.reload();
+                }}
+              />
+            ) : null}
             <details className="panel">
               <summary>The scheme file</summary>
               <pre className="mono">{v.yaml}</pre>
@@ -256,7 +279,15 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
   );
 }
 
-function Activate({ version, onDone }: { version: number; onDone: () => void }) {
+function Activate({
+  version,
+  impact,
+  onDone,
+}: {
+  version: number;
+  impact: WhatIfReport | null;
+  onDone: (recorded: ActivationImpact | null) => void;
+}) {
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -264,19 +295,28 @@ function Activate({ version, onDone }: { version: number; onDone: () => void }) 
   const current = active.data?.find((v) => v.active)?.version;
   const rollback = current !== undefined && version < current;
   const label = rollback ? `Roll back to version ${version}` : `Activate version ${version}`;
+  // A new review answers a refusal about the old one.
+  useEffect(() => setFormError(null), [impact?.digest]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const checked = schemeActivation.safeParse({ reason });
+    // The reviewed impact's digest goes with the activation: the server recomputes the impact and
+    // refuses if it is not the one reviewed (and, where a what-if is required, refuses without one).
+    const body = { reason, ...(impact === null ? {} : { what_if: impact.digest }) };
+    const checked = schemeActivation.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
     try {
-      await api("POST", `/schemes/${version}/activate`, { reason });
+      const r = await api<{ impact?: ActivationImpact }>("POST", `/schemes/${version}/activate`, body);
       setErrors({});
       setFormError(null);
-      onDone();
+      onDone(r.impact ?? null);
     } catch (err) {
       const s = submissionErrors(err);
       setErrors(s.fields);
-      setFormError(s.form);
+      setFormError(
+        err instanceof ApiError && (err.code === "what_if_required" || err.code === "what_if_changed")
+          ? `${err.message}. Run the what-if above, review it, then activate again.`
+          : s.form,
+      );
     }
   };
   return (
@@ -285,9 +325,26 @@ function Activate({ version, onDone }: { version: number; onDone: () => void }) 
       <p className="hint">
         Takes effect on the next request, on every node; recorded in the audit log with the reason.
       </p>
+      {impact === null ? (
+        <p className="hint">No what-if reviewed yet: where activation requires one, run it above first.</p>
+      ) : (
+        <p className="notice">
+          Impact reviewed: {impact.population.summary.gained.toLocaleString("en")} gain access,{" "}
+          {impact.population.summary.lost.toLocaleString("en")} lose it,{" "}
+          {impact.population.summary.changed.toLocaleString("en")} change basis (
+          <span className="mono">{impact.digest.slice(0, 19)}…</span>); sent with the activation.
+        </p>
+      )}
       <FormError message={formError} />
       <TextArea label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
       <button type="submit">{label}</button>
     </form>
   );
+}
+
+interface ActivationImpact {
+  readonly digest: string;
+  readonly gained: number;
+  readonly lost: number;
+  readonly changed: number;
 }

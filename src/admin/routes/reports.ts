@@ -11,6 +11,7 @@ import { footprintReport } from "../../report/footprint.js";
 import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
 import { candidateScheme, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
+import { whatIfRequest } from "../../whatif/schemas.js";
 import type { AdminDeps } from "../deps.js";
 import { RawBody, route } from "../router.js";
 import { READERS } from "./roles.js";
@@ -32,11 +33,6 @@ function versionOf(state: ControlState, version: string) {
   if (v === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${version}`);
   return v;
 }
-
-const index = z
-  .string()
-  .regex(/^(0|[1-9]\d{0,19})$/, "expected a log index")
-  .transform((s) => BigInt(s));
 
 /** A version's what-if against the policy in force (the activation's impact when no history is asked). */
 export async function versionWhatIf(
@@ -104,13 +100,7 @@ export const reportRoutes = [
     tag: "schemes",
     summary: "What-if: who gains and who loses access if this scheme version is activated",
     roles: READERS,
-    body: z.strictObject({
-      days: z.number().int().positive().max(3650).optional(),
-      from_index: index.optional(),
-      to_index: index.optional(),
-      examples: z.number().int().positive().max(1000).optional(),
-      format: z.enum(["json", "csv", "html", "text"]).default("json"),
-    }),
+    body: whatIfRequest,
     async handle({ deps, params, body }) {
       const { format, ...options } = body;
       const report = await versionWhatIf(deps, params.version ?? "", options);

@@ -7,8 +7,10 @@ import { ClearanceError } from "../../errors/index.js";
 import { importList } from "../../screening/lists.js";
 import { rescreenAfterImport, rescreenAll } from "../../screening/rescreen.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
+import { screeningReview } from "../../screening/schemas.js";
 import { LIST_FORMATS } from "../../screening/types.js";
-import { MATCH_STATUSES } from "../../store/screening.js";
+import { MATCH_STATUSES, type MatchRow } from "../../store/screening.js";
+import { loadSubjects, principalSubject, type Subject } from "../../screening/subjects.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { READERS } from "./roles.js";
@@ -35,14 +37,53 @@ const subjectFacts = z.strictObject({
   limit: z.number().int().min(1).max(100).optional(),
 });
 
-const reviewBody = z.strictObject({
-  reason: z.string().trim().min(1, "a review needs a reason").max(2000),
-});
-
 async function engine(deps: AdminDeps): Promise<ScreeningEngine> {
   return deps.screening !== undefined
     ? deps.screening.load()
     : ScreeningEngine.load(deps.store, DEFAULT_THRESHOLD);
+}
+
+/**
+ * What a reviewer needs beside a match (`detail=true`): the listed entry as the active list has it
+ * now (`changed` when it is no longer the version matched), the subject's facts as screened, and the
+ * subject's screening status (the worst of its matches).
+ */
+async function withDetail(deps: AdminDeps, rows: readonly MatchRow[]) {
+  if (rows.length === 0) return [];
+  const e = await engine(deps);
+  const versions = new Map(e.index.lists.map((l) => [l.list, l.version ?? null]));
+  const statuses = new Map(
+    (await deps.store.screening.statuses()).map((s) => [`${s.kind}:${s.id}`, s.status]),
+  );
+  let all: Map<string, Subject> | null = null;
+  const subjectOf = async (m: MatchRow): Promise<Subject | null> => {
+    if (m.subject_kind === "principal") {
+      const p = await deps.store.principals.get(m.subject_id);
+      if (p !== undefined) return principalSubject(p);
+    }
+    // Organizations and federated principals: as the screening saw them (every subject, once).
+    all ??= new Map((await loadSubjects(deps.store)).map((s) => [`${s.kind}:${s.id}`, s]));
+    return all.get(`${m.subject_kind}:${m.subject_id}`) ?? null;
+  };
+  return Promise.all(
+    rows.map(async (m) => {
+      const listed = e.index.entry(m.list, m.entry_id);
+      return {
+        ...m,
+        subject_status: statuses.get(`${m.subject_kind}:${m.subject_id}`) ?? "clear",
+        subject_facts: (await subjectOf(m))?.facts ?? null,
+        entry:
+          listed === undefined
+            ? null
+            : {
+                ...listed.entry,
+                list_version: versions.get(m.list) ?? null,
+                digest: listed.digest,
+                changed: listed.digest !== m.entry_digest,
+              },
+      };
+    }),
+  );
 }
 
 export const screeningRoutes = [
@@ -172,6 +213,8 @@ export const screeningRoutes = [
       status: z.enum(MATCH_STATUSES).optional(),
       subject_kind: z.enum(["principal", "organization"]).optional(),
       subject: z.string().optional(),
+      /** With each match its listed entry, the subject's facts and screening status (for review). */
+      detail: z.enum(["true", "false"]).optional(),
     }),
     async handle({ deps, query }) {
       const matches = await deps.store.screening.matches({
@@ -179,20 +222,21 @@ export const screeningRoutes = [
         ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
         ...(query.subject === undefined ? {} : { subjectId: query.subject }),
       });
-      return paginate(matches, query.limit, query.cursor);
+      const page = paginate(matches, query.limit, query.cursor);
+      return query.detail === "true" ? { ...page, data: await withDetail(deps, page.data) } : page;
     },
   }),
   route({
     method: "GET",
     path: "/admin/v1/screening/matches/{id}",
     tag: "screening",
-    summary: "Read a screening match with its explanation",
+    summary: "Read a screening match with its explanation, listed entry and subject",
     roles: SCREENING_READERS,
     async handle({ deps, params }) {
       const m = (await deps.store.screening.matches()).find((x) => x.id === params.id);
       if (m === undefined)
         throw new ClearanceError("not-found", "not_found", `no screening match ${params.id}`);
-      return m;
+      return (await withDetail(deps, [m]))[0];
     },
   }),
   ...(["confirm", "clear"] as const).map((verb) =>
@@ -205,7 +249,7 @@ export const screeningRoutes = [
           ? "Confirm a potential match (a denied party)"
           : "Clear a potential match, with a reason",
       roles: REVIEWERS,
-      body: reviewBody,
+      body: screeningReview,
       async handle({ deps, params, body, caller }) {
         const row = await deps.store.screening.review(
           params.id as string,

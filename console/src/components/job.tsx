@@ -1,0 +1,105 @@
+/**
+ * Long jobs the admin API answers in one response (a rescreen, a list import, a what-if, a report):
+ * while one runs, an indeterminate progress bar with the time spent, announced to screen readers;
+ * then its result or its error. The API gives no finer progress for these, so none is invented.
+ */
+import { useEffect, useRef, useState } from "react";
+import { session, ApiError, type Problem } from "../api.js";
+
+export interface Job<T> {
+  readonly running: boolean;
+  readonly started: number | null;
+  readonly result: T | null;
+  readonly error: Error | null;
+  run(work: () => Promise<T>): Promise<T | null>;
+  reset(): void;
+}
+
+export function useJob<T>(): Job<T> {
+  const [state, setState] = useState<{
+    running: boolean;
+    started: number | null;
+    result: T | null;
+    error: Error | null;
+  }>({ running: false, started: null, result: null, error: null });
+  // Whether the component is still mounted (set in the effect: React may mount it twice).
+  const live = useRef(false);
+  useEffect(() => {
+    live.current = true;
+    return () => {
+      live.current = false;
+    };
+  }, []);
+  return {
+    ...state,
+    async run(work) {
+      setState({ running: true, started: Date.now(), result: null, error: null });
+      try {
+        const result = await work();
+        if (live.current) setState({ running: false, started: null, result, error: null });
+        return result;
+      } catch (error) {
+        if (live.current) setState({ running: false, started: null, result: null, error: error as Error });
+        return null;
+      }
+    },
+    reset: () => setState({ running: false, started: null, result: null, error: null }),
+  };
+}
+
+/** "Running the what-if… 12 s", with a progress bar that says it is busy. */
+export function Working({ label, started }: { label: string; started: number | null }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const seconds = started === null ? 0 : Math.max(0, Math.round((now - started) / 1000));
+  return (
+    <div className="progress" role="status">
+      <label>
+        {label}
+        <progress aria-busy="true" />
+      </label>
+      <span>{seconds} s</span>
+    </div>
+  );
+}
+
+/** A report the API renders as CSV, HTML or text (not JSON), fetched with the caller's token. */
+export async function apiText(method: "GET" | "POST", path: string, body?: unknown): Promise<string> {
+  const headers: Record<string, string> = {};
+  if (session.token !== null) headers.authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`/admin/v1${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) {
+    const e = parsed<{ error?: { code?: string; message?: string; problems?: Problem[] } }>(text)?.error;
+    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.problems ?? []);
+  }
+  return text;
+}
+
+function parsed<T>(text: string): T | null {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Saves `text` as a file the browser downloads (the token never appears in a URL). */
+export function saveFile(name: string, type: string, text: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

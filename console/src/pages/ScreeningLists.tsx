@@ -1,0 +1,223 @@
+/**
+ * The screening lists in force, a list import (the official files, base64 as the API takes them)
+ * and a full rescreen, each a long job with its progress shown while the server works.
+ */
+import { useEffect, useState, type FormEvent } from "react";
+import { LIST_FORMATS } from "../../../src/screening/types.js";
+import { api } from "../api.js";
+import { FormError, Select, TextField } from "../components/form.js";
+import { useJob, Working } from "../components/job.js";
+import { can, type Me } from "../roles.js";
+
+interface ListVersion {
+  readonly list: string;
+  readonly version: number;
+  readonly format: string;
+  readonly published: string | null;
+  readonly files: readonly string[];
+  readonly counts: Readonly<Record<string, number>>;
+  readonly diff: { readonly added: number; readonly removed: number; readonly changed: number };
+  readonly imported_at: string;
+  readonly imported_by: string;
+}
+
+interface RescreenSummary {
+  readonly subjects: number;
+  readonly entries: number;
+  readonly potential: number;
+  readonly resolved: number;
+  readonly changed: number;
+}
+
+interface Imported {
+  readonly version: ListVersion & { diff: { added: string[]; removed: string[]; changed: string[] } };
+  readonly unchanged: boolean;
+  readonly rescreen: RescreenSummary | null;
+}
+
+const rescreenText = (r: RescreenSummary) =>
+  `${r.subjects.toLocaleString("en")} subjects screened against ${r.entries.toLocaleString("en")} entries: ` +
+  `${r.potential.toLocaleString("en")} potential matches, ${r.resolved.toLocaleString("en")} resolved, ` +
+  `${r.changed.toLocaleString("en")} match records written.`;
+
+/** A file's bytes as base64, in chunks (String.fromCharCode takes a bounded argument list). */
+async function base64(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function ScreeningLists({
+  me,
+  generation,
+  onChanged,
+}: {
+  me: Me;
+  generation: number;
+  onChanged: (message: string) => void;
+}) {
+  const [versions, setVersions] = useState<ListVersion[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ data: ListVersion[] }>("GET", "/screening/lists").then(
+      (r) => setVersions(r.data),
+      (e: Error) => setError(e.message),
+    );
+  }, [generation]);
+  return (
+    <div>
+      <h2>Lists in force</h2>
+      {error ? (
+        <div className="form-error" role="alert">
+          {error}
+        </div>
+      ) : versions === null ? (
+        <p aria-live="polite">Loading…</p>
+      ) : versions.length === 0 ? (
+        <p>No list has been imported: nobody is screened until one is.</p>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">List</th>
+                <th scope="col">Version</th>
+                <th scope="col">Published</th>
+                <th scope="col">Entries</th>
+                <th scope="col">Change from the version before</th>
+                <th scope="col">Imported (UTC)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {versions.map((v) => (
+                <tr key={`${v.list}@${v.version}`}>
+                  <td>{v.list}</td>
+                  <td>{v.version}</td>
+                  <td>{v.published ?? "—"}</td>
+                  <td>{(v.counts.entries ?? 0).toLocaleString("en")}</td>
+                  <td>
+                    +{v.diff.added} −{v.diff.removed} ~{v.diff.changed}
+                  </td>
+                  <td>
+                    {v.imported_at.slice(0, 19).replace("T", " ")} by {v.imported_by}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {can.keepLists(me) ? (
+        <div className="grid2">
+          <ImportList onChanged={onChanged} />
+          <Rescreen onChanged={onChanged} />
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
+  const [files, setFiles] = useState<File[]>([]);
+  const [format, setFormat] = useState("");
+  const [published, setPublished] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const job = useJob<Imported>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (files.length === 0)
+      return setErrors({ files: "choose the list's file (and, for OFAC CSV, its companions)" });
+    if (published !== "" && !/^\d{4}-\d{2}-\d{2}$/.test(published))
+      return setErrors({ published: "expected YYYY-MM-DD" });
+    setErrors({});
+    const r = await job.run(async () =>
+      api<Imported>("POST", "/screening/lists", {
+        files: await Promise.all(files.map(async (f) => ({ name: f.name, content_base64: await base64(f) }))),
+        ...(format === "" ? {} : { format }),
+        ...(published === "" ? {} : { published }),
+      }),
+    );
+    if (r === null) return;
+    const v = r.version;
+    onChanged(
+      r.unchanged
+        ? `${v.list} version ${v.version} is already this file: nothing imported.`
+        : `Imported ${v.list} version ${v.version} (${v.counts.entries ?? 0} entries: ${v.diff.added.length} added, ` +
+            `${v.diff.removed.length} removed, ${v.diff.changed.length} changed).` +
+            (r.rescreen === null ? "" : ` Rescreened: ${rescreenText(r.rescreen)}`),
+    );
+  };
+  return (
+    <form className="panel" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="import-list">
+      <h3 id="import-list">Import a list</h3>
+      <p className="hint">
+        The official file as published (OFAC CSV with add.csv, alt.csv and sdn_comments.csv beside it; the
+        trade.gov CSL; the UN XML; the BIS DPL; OpenSanctions FtM). Everyone is rescreened against what
+        changed.
+      </p>
+      <FormError message={job.error?.message ?? null} />
+      <div className={errors.files ? "field field-invalid" : "field"}>
+        <label htmlFor="list-files">List files</label>
+        <input
+          id="list-files"
+          type="file"
+          multiple
+          aria-invalid={errors.files !== undefined}
+          aria-describedby={errors.files ? "list-files-error" : undefined}
+          onChange={(e) => setFiles([...(e.target.files ?? [])])}
+        />
+        {errors.files ? (
+          <p className="field-error" id="list-files-error">
+            {errors.files}
+          </p>
+        ) : null}
+      </div>
+      <Select
+        label="Format"
+        name="format"
+        value={format}
+        options={[{ value: "", label: "recognise from the file" }, ...LIST_FORMATS]}
+        onChange={setFormat}
+        errors={errors}
+      />
+      <TextField
+        label="Publication date"
+        name="published"
+        value={published}
+        onChange={setPublished}
+        errors={errors}
+        hint="YYYY-MM-DD, when the file does not say"
+      />
+      <button type="submit" disabled={job.running}>
+        Import
+      </button>
+      {job.running ? <Working label="Importing and rescreening…" started={job.started} /> : null}
+    </form>
+  );
+}
+
+function Rescreen({ onChanged }: { onChanged: (message: string) => void }) {
+  const job = useJob<RescreenSummary>();
+  const start = async () => {
+    const r = await job.run(() => api<RescreenSummary>("POST", "/screening/rescreen"));
+    if (r !== null) onChanged(`Rescreen done: ${rescreenText(r)}`);
+  };
+  return (
+    <div className="panel">
+      <h3>Rescreen everyone</h3>
+      <p className="hint">
+        Every principal and organization against every list in force (an import already rescreens what
+        changed). On a large store this takes a while; requests keep being served meanwhile.
+      </p>
+      <FormError message={job.error?.message ?? null} />
+      <button type="button" onClick={() => void start()} disabled={job.running}>
+        Start a full rescreen
+      </button>
+      {job.running ? (
+        <Working label="Rescreening every principal and organization…" started={job.started} />
+      ) : null}
+    </div>
+  );
+}
