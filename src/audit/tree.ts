@@ -71,11 +71,13 @@ export class TileTree {
   private leaves: Buffer[] = []; // the current partial level-0 tile
   private entries: Buffer[] = []; // the current partial entry bundle
   /** Full tiles and bundles in the tree but not yet on disk, oldest first. */
-  private readonly unwritten: { tile: TileRef; data: Buffer }[] = [];
+  private readonly unwritten: { path: string; data: Buffer }[] = [];
   /** `leaves` expanded to all levels, kept until the next append (proofs read it many times). */
   private partial: ExpandedTile | null = null;
   /** Full level-0 tiles, expanded to all 8 levels, most recently used last. */
   private readonly cache = new Map<bigint, ExpandedTile>();
+  /** The current tile's inner nodes (levels 1–7), as append makes them. */
+  private readonly inner = Buffer.alloc(INNER_NODES * HASH);
 
   constructor(
     readonly dir: string,
@@ -114,6 +116,15 @@ export class TileTree {
       tree.entries = tree.readPrefix("entries", size);
     }
     const partial = ExpandedTile.of(tree.leaves);
+    // The partial tile's inner nodes made before the restart, so that its stored inner nodes are
+    // whole once it fills.
+    for (let level = 1; level < TILE_HEIGHT; level++) {
+      for (let i = 0; ; i++) {
+        const hash = partial.node(level, i);
+        if (hash === undefined) break;
+        tree.inner.set(hash, innerOffset(level, BigInt(i)));
+      }
+    }
     const frontier: Buffer[] = [];
     let start = 0n;
     for (let level = size.toString(2).length - 1; level >= 0; level--) {
@@ -169,16 +180,25 @@ export class TileTree {
       const index = this.range.size;
       for (const node of this.range.append(leaf)) {
         if (node.level >= TILE_HEIGHT) this.column(node.level).push(node.hash);
+        // The tile's inner nodes, made here anyway: kept in the expanded layout for its index.
+        else if (node.level > 0) this.inner.set(node.hash, innerOffset(node.level, node.index));
       }
       this.leaves.push(leaf);
       this.entries.push(Buffer.from(entry));
       this.partial = null;
       if (this.leaves.length === TILE_WIDTH) {
         const tile = index / BigInt(TILE_WIDTH);
+        const leaves = encodeTile(this.leaves);
+        const inner = Buffer.from(this.inner);
         this.unwritten.push(
-          { tile: { level: 0, index: tile, width: TILE_WIDTH }, data: encodeTile(this.leaves) },
-          { tile: { level: "entries", index: tile, width: TILE_WIDTH }, data: encodeBundle(this.entries) },
+          { path: this.path({ level: 0, index: tile, width: TILE_WIDTH }), data: leaves },
+          {
+            path: this.path({ level: "entries", index: tile, width: TILE_WIDTH }),
+            data: encodeBundle(this.entries),
+          },
+          { path: this.innerPath(tile), data: inner },
         );
+        this.remember(tile, ExpandedTile.join(leaves, inner));
         this.leaves = [];
         this.entries = [];
         this.queueUpperTiles();
@@ -195,8 +215,8 @@ export class TileTree {
   /** Writes the full tiles still waiting, in order; on a failure the rest keep waiting. */
   private async persist(): Promise<void> {
     while (this.unwritten.length > 0) {
-      const next = this.unwritten[0] as { tile: TileRef; data: Buffer };
-      await this.writeFull(next.tile, next.data);
+      const next = this.unwritten[0] as { path: string; data: Buffer };
+      await this.writeFull(next.path, next.data);
       this.unwritten.shift();
     }
   }
@@ -254,10 +274,32 @@ export class TileTree {
     if (data.length !== TILE_WIDTH * HASH) {
       throw new RangeError(`level-0 tile ${tile} is ${data.length} bytes, not ${TILE_WIDTH * HASH}`);
     }
-    const load = ExpandedTile.expand(data, TILE_WIDTH);
-    this.cache.set(tile, load);
+    return this.remember(tile, this.innerOf(tile, data) ?? ExpandedTile.expand(data, TILE_WIDTH));
+  }
+
+  /**
+   * The tile expanded from its stored inner nodes, if they are there and belong to this tree: the
+   * top two are checked against the level-8 hash the tree holds (one hash instead of 255). Missing
+   * (a log written before they were kept) or not matching: null, and the tile is hashed instead.
+   */
+  private innerOf(tile: bigint, leaves: Buffer): ExpandedTile | null {
+    let inner: Buffer;
+    try {
+      inner = readFileSync(this.innerPath(tile));
+    } catch {
+      return null;
+    }
+    if (inner.length !== INNER_NODES * HASH) return null;
+    const top = innerOffset(TILE_HEIGHT - 1, 0n);
+    const above = this.column(TILE_HEIGHT);
+    if (tile >= above.count || !nodeHashOfPair(inner, top).equals(above.get(tile))) return null;
+    return ExpandedTile.join(leaves, inner);
+  }
+
+  private remember(tile: bigint, expanded: ExpandedTile): ExpandedTile {
+    this.cache.set(tile, expanded);
     if (this.cache.size > this.cacheTiles) this.cache.delete(this.cache.keys().next().value as bigint);
-    return load;
+    return expanded;
   }
 
   /** Level-1 and higher tiles that became full after a level-0 tile filled. */
@@ -268,7 +310,7 @@ export class TileTree {
       const index = column.count / BigInt(TILE_WIDTH) - 1n;
       const from = index * BigInt(TILE_WIDTH);
       this.unwritten.push({
-        tile: { level, index, width: TILE_WIDTH },
+        path: this.path({ level, index, width: TILE_WIDTH }),
         data: encodeTile(column.slice(from, column.count)),
       });
     }
@@ -285,10 +327,36 @@ export class TileTree {
   }
 
   /** Full tiles never change, so one already on disk (written before a crash) is left as it is. */
-  private async writeFull(t: TileRef, data: Buffer): Promise<void> {
-    const path = this.path(t);
+  private async writeFull(path: string, data: Buffer): Promise<void> {
     if (!existsSync(path)) await writeAtomic(path, data);
   }
+
+  /**
+   * Where a full level-0 tile's inner nodes (its levels 1–7) are kept: beside the tiles, not under
+   * `tile/`, so never served — a server-side index that spares a proof on a cache miss hashing the
+   * tile's 255 inner nodes again.
+   */
+  private innerPath(tile: bigint): string {
+    return join(
+      this.dir,
+      tilePath({ level: 0, index: tile, width: TILE_WIDTH }).replace(/^tile\/0\//, "tile-inner/"),
+    );
+  }
+}
+
+/** A full level-0 tile's levels 0–7: where each starts (in hashes) and how many it has. */
+const LEVEL_COUNTS: readonly number[] = Array.from({ length: TILE_HEIGHT }, (_, l) => TILE_WIDTH >> l);
+const LEVEL_STARTS: readonly number[] = LEVEL_COUNTS.map((_, l) =>
+  LEVEL_COUNTS.slice(0, l).reduce((a, b) => a + b, 0),
+);
+/** Levels 1–7 of a full tile: 128 + 64 + … + 2 = 254 hashes. */
+const INNER_NODES =
+  (LEVEL_STARTS[TILE_HEIGHT - 1] as number) + (LEVEL_COUNTS[TILE_HEIGHT - 1] as number) - TILE_WIDTH;
+
+/** Where node (level, index of the tree) of a tile is among its inner nodes, in bytes. */
+function innerOffset(level: number, index: bigint): number {
+  const within = Number(index % BigInt(TILE_WIDTH >> level));
+  return ((LEVEL_STARTS[level] as number) - TILE_WIDTH + within) * HASH;
 }
 
 /**
@@ -324,6 +392,11 @@ class ExpandedTile {
       }
     }
     return new ExpandedTile(hashes, starts, counts);
+  }
+
+  /** A full tile from its leaves and its inner nodes as stored (levels 1–7, in order). */
+  static join(leaves: Buffer, inner: Buffer): ExpandedTile {
+    return new ExpandedTile(Buffer.concat([leaves, inner]), LEVEL_STARTS, LEVEL_COUNTS);
   }
 
   static of(leaves: readonly Buffer[]): ExpandedTile {
