@@ -111,7 +111,7 @@ export async function startHarness(): Promise<Harness> {
 export async function signIn(page: Page, token: string): Promise<void> {
   await page.goto("/console/");
   await page.getByLabel("Identity token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("navigation", { name: "Pages" }).waitFor();
 }
 

@@ -10,7 +10,7 @@ export function shellSuite(h: () => Harness) {
       await expectAccessible(page, "the sign-in page");
       await screenshot(page, "sign-in");
       await page.getByLabel("Identity token").fill("clra_wrong");
-      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
       await expect.poll(() => page.getByText("This token is not valid").isVisible()).toBe(true);
       expect(await page.getByLabel("Identity token").getAttribute("aria-invalid")).toBe("true");
       expect(await page.getByLabel("Identity token").inputValue()).toBe("clra_wrong");
