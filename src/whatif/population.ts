@@ -194,7 +194,8 @@ function* counted(
         }
         changes.push(id);
       }
-      for (const bucket of members.values()) {
+      const where = location ?? "unknown";
+      for (const bucket of members) {
         compared += bucket.count * cells;
         for (const id of changes) {
           const t = transitions[id] as (typeof transitions)[number];
@@ -204,7 +205,7 @@ function* counted(
               // The fields in the order history's groups have them (and JSON shows).
               g: {
                 direction: t.g.direction,
-                location: location ?? "unknown",
+                location: where,
                 nationality: buckets.nationality[bucket.id] as string,
                 organization: buckets.organization[bucket.id] as string,
                 model: t.g.model,
@@ -219,9 +220,9 @@ function* counted(
             entries.push(entry);
           }
           entry.count += bucket.count;
-          for (const e of bucket.examples) {
+          for (const id of bucket.ids) {
             if (entry.examples.length >= limit) break;
-            entry.examples.push(e);
+            entry.examples.push(`${id}@${where}`);
           }
         }
       }
