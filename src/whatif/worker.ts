@@ -1,9 +1,8 @@
-/** A what-if worker thread: decides its share of the classes (see workers.ts) and sends its changes back. */
+/** A what-if worker thread: decides its share of the classes (see workers.ts) and sends the changed cells back. */
 import { parentPort, workerData } from "node:worker_threads";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
 import type { SchemeFile } from "../scheme/schema.js";
-import { decideClasses } from "./population.js";
-import { ChangeCollector } from "./result.js";
+import { CodeBuffer, decideShare } from "./cells.js";
 import type { WorkerTask } from "./workers.js";
 
 function compiled(source: unknown): CompiledScheme {
@@ -14,15 +13,8 @@ function compiled(source: unknown): CompiledScheme {
 }
 
 const task = workerData as WorkerTask;
-const collector = new ChangeCollector(task.examples);
-const steps = decideClasses(
-  compiled(task.active),
-  compiled(task.candidate),
-  task.classes,
-  task.models,
-  task.time,
-  task.usage,
-  collector,
-);
+const out = new CodeBuffer();
+const steps = decideShare(compiled(task.active), compiled(task.candidate), task.share, out);
 while (steps.next().done !== true);
-parentPort?.postMessage(collector.exported());
+const changes = out.done();
+parentPort?.postMessage(changes, [changes.buffer as ArrayBuffer]);

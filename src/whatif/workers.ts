@@ -1,20 +1,17 @@
 /**
- * Deciding a what-if's classes in worker threads: each compiles both schemes from their source
- * once, decides its share of the classes, and sends back its groups of changed decisions, which are
- * merged here. Shares are dealt round-robin, so each gets a mix of large and small classes.
+ * Deciding shares of a what-if's classes in worker threads: each compiles both schemes from their
+ * source once, decides its share (cells.ts) and hands back the changed cells as one buffer,
+ * transferred rather than copied. The classes' members stay on the calling thread, which counts
+ * them into the report's groups.
  */
 import { Worker } from "node:worker_threads";
-import type { Class, PopulationInput } from "./population.js";
-import type { ExportedChanges } from "./result.js";
+import type { CompiledScheme } from "../scheme/compile.js";
+import type { Share } from "./cells.js";
 
 export interface WorkerTask {
   readonly active: unknown;
   readonly candidate: unknown;
-  readonly classes: readonly Class[];
-  readonly models: readonly string[];
-  readonly time: number;
-  readonly usage: PopulationInput["usage"];
-  readonly examples: number;
+  readonly share: Share;
 }
 
 /**
@@ -30,29 +27,17 @@ function startWorker(task: WorkerTask): Worker {
 }
 
 export async function decideInWorkers(
-  input: PopulationInput,
-  classes: readonly Class[],
-  models: readonly string[],
-  threads: number,
-): Promise<ExportedChanges[]> {
-  const shares: Class[][] = Array.from({ length: threads }, () => []);
-  classes.forEach((c, i) => shares[i % threads]?.push(c));
+  active: CompiledScheme,
+  candidate: CompiledScheme,
+  shares: readonly Share[],
+): Promise<Int32Array[]> {
   return Promise.all(
     shares.map(
       (share) =>
-        new Promise<ExportedChanges>((resolve, reject) => {
-          const task: WorkerTask = {
-            active: input.active.source,
-            candidate: input.candidate.source,
-            classes: share,
-            models,
-            time: input.time,
-            usage: input.usage,
-            examples: input.examples ?? 5,
-          };
-          const worker = startWorker(task);
-          worker.once("message", (m: ExportedChanges) => {
-            resolve(m);
+        new Promise<Int32Array>((resolve, reject) => {
+          const worker = startWorker({ active: active.source, candidate: candidate.source, share });
+          worker.once("message", (changes: Int32Array) => {
+            resolve(changes);
             void worker.terminate();
           });
           worker.once("error", reject);

@@ -59,7 +59,8 @@ export async function versionWhatIf(
     now: new Date(deps.now()),
     seenDays: deps.whatIf?.seenDays ?? 30,
     examples: options.examples ?? deps.whatIf?.examples ?? 5,
-    // Large populations are decided in worker threads, leaving the event loop to the requests.
+    // Large populations: half the classes in a worker thread, half here in steps of a few
+    // milliseconds, so the event loop keeps serving requests.
     threads: Math.min(availableParallelism(), 2),
     ...(options.days === undefined ? {} : { days: options.days }),
     ...(range === undefined ? {} : { range }),
