@@ -83,11 +83,19 @@ child.stderr.on("data", (c: Buffer) => {
 });
 const url = await new Promise<string>((ok, fail) => {
   let out = "";
-  child.stdout.on("data", (c: Buffer) => {
+  const banner = (c: Buffer) => {
     out += c.toString();
     const m = /gateway on (http:\/\/\S+)/.exec(out);
-    if (m) ok(m[1] as string);
-  });
+    if (m === null) return;
+    // Once found, stdout (the access log: a line per request) is drained and dropped. Kept and
+    // searched on every chunk, as it once was, it cost the soak's client more CPU by the minute
+    // and made its latencies climb with the run's length, not the gateway's.
+    child.stdout.off("data", banner);
+    child.stdout.on("data", () => undefined);
+    out = "";
+    ok(m[1] as string);
+  };
+  child.stdout.on("data", banner);
   child.once("exit", (code) => fail(new Error(`gateway exited (${code}): ${errText}`)));
 });
 
