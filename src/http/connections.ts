@@ -88,6 +88,14 @@ export function guardConnections(
       socket.destroy();
       return;
     }
+    // A connection that timed out without sending a byte had no request to answer: it is closed
+    // without one. An unasked-for 408 on it reaches a client that picks the connection at that
+    // moment as the answer to the request it has just sent (clients open connections ahead).
+    const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT";
+    if (timedOut && (socket as Duplex & { bytesRead?: number }).bytesRead === 0) {
+      socket.destroy();
+      return;
+    }
     const refused = refusal(err);
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
