@@ -158,7 +158,9 @@ export async function startTarget(): Promise<Target> {
     ADMIN_TOKEN,
     UPSTREAM_KEY,
     auditKey,
-    auditKey.split("+").at(-1) as string,
+    // PRIVATE+KEY+<name>+<key id>+<base64 key>: the key itself, whose base64 may hold "+" too
+    // (split on the last "+" alone, a key ending in "+" made the empty string a "secret").
+    auditKey.split("+").slice(4).join("+"),
     revoked.key as string,
     ...t.keys.values(),
     ...Object.values(tokens),
