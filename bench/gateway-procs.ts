@@ -5,7 +5,7 @@
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const running = new Set<ChildProcess>();
@@ -14,8 +14,9 @@ export function log(message: string): void {
   process.stderr.write(`[bench:gateway] ${message}\n`);
 }
 
-/** A compiled sibling module (dist/bench/<name>.js), next to this file. */
+/** A compiled sibling module (dist/bench/<name>.js), next to this file; an absolute .js path as it is. */
 export function sibling(name: string): string {
+  if (isAbsolute(name) && name.endsWith(".js")) return name;
   return join(dirname(fileURLToPath(import.meta.url)), `${name}.js`);
 }
 

@@ -16,12 +16,15 @@
  *
  * `-- --nodes N --store postgres` runs the scale-out comparison instead (gateway-nodes.ts): one
  * embedded node against N nodes over one PostgreSQL, writing bench/results/gateway-nodes.json.
+ * `-- --against DIR` compares this build's CPU per request with another built checkout's
+ * (gateway-ab.ts), in alternating rounds, writing bench/results/gateway-ab.json.
  */
 import { constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { check, firstChunk, load, round, type Latency, type Load, type Target } from "./gateway-measure.js";
+import { abOptions, runAb, type AbOptions } from "./gateway-ab.js";
 import { startPortkey } from "./gateway-portkey.js";
 import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
 import {
@@ -323,13 +326,15 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 let scale: NodeOptions | null = null;
+let ab: AbOptions | null = null;
 try {
-  scale = nodeOptions(process.argv.slice(2));
+  ab = abOptions(process.argv.slice(2));
+  if (ab === null) scale = nodeOptions(process.argv.slice(2));
 } catch (err) {
   log((err as Error).message);
   process.exit(2);
 }
-(scale === null ? main() : runNodes(scale))
+(ab !== null ? runAb(ab) : scale === null ? main() : runNodes(scale))
   .then(async (code) => {
     await stopAll();
     await runCleanups();

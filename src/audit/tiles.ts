@@ -142,6 +142,14 @@ export function tilePath(t: TileRef): string {
   return `${prefix}${encodeIndex(index)}${suffix}`;
 }
 
+/**
+ * Where a full level-0 tile's inner nodes are kept beside the tiles (tree.ts): `tile-inner/` and the
+ * tile's index as tilePath writes it. Not under `tile/`, so never served.
+ */
+export function innerTilePath(index: bigint): string {
+  return `tile-inner/${encodeIndex(checkUint64(index, "invalid_index", "tile index"))}`;
+}
+
 const LEVEL_RE = /^(?:0|[1-9][0-9]?)$/;
 const WIDTH_RE = /^[1-9][0-9]{0,2}$/;
 const INNER_GROUP_RE = /^x[0-9]{3}$/;

@@ -16,6 +16,7 @@ import {
   decodeTile,
   encodeBundle,
   encodeTile,
+  innerTilePath,
   tilePath,
 } from "./tiles.js";
 
@@ -337,10 +338,7 @@ export class TileTree {
    * tile's 255 inner nodes again.
    */
   private innerPath(tile: bigint): string {
-    return join(
-      this.dir,
-      tilePath({ level: 0, index: tile, width: TILE_WIDTH }).replace(/^tile\/0\//, "tile-inner/"),
-    );
+    return join(this.dir, innerTilePath(tile));
   }
 }
 

@@ -78,3 +78,56 @@ describe("usageFromTail", () => {
     expect(usageFromTail(`{"data":[1,2,3]}`)).toBeNull();
   });
 });
+
+describe("an upstream that fails mid-answer", () => {
+  /** Relays a JSON body that fails after `sent` bytes; what the relay settled with and what the client saw. */
+  async function failing(sent: number) {
+    let settled: Promise<unknown> = Promise.resolve();
+    let headersSent: boolean | undefined;
+    server = createServer((_req, res) => {
+      const body = new Readable({ read() {} });
+      body.push(Buffer.alloc(sent, "a"));
+      setImmediate(() => body.destroy(new Error("socket hang up at 10.0.0.7")));
+      settled = relay({
+        wire: "openai",
+        endpoint: "chat.completions",
+        upstream: { status: 200, headers: { "content-type": "application/json" }, body },
+        res,
+        headers: {},
+        stripUsageChunk: false,
+        captureLimit: 1 << 20,
+        requestId: "test",
+        log: () => undefined,
+      }).then(
+        (usage) => ({ usage }),
+        (err: unknown) => {
+          headersSent = res.headersSent;
+          // The gateway renders this error; here the test answers for it.
+          res.writeHead(502).end("rendered");
+          return { error: err };
+        },
+      );
+    });
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    const client = await fetch(`http://127.0.0.1:${port}/`)
+      .then(async (r) => ({ status: r.status, text: await r.text() }))
+      .catch((err: unknown) => ({ failed: String(err) }));
+    return { outcome: (await settled) as { usage?: unknown; error?: unknown }, headersSent, client };
+  }
+
+  it("while its answer is still held, nothing has been sent: the relay fails with upstream_failed (a 502)", async () => {
+    const { outcome, headersSent, client } = await failing(1000);
+    expect(outcome.error).toMatchObject({ kind: "upstream", code: "upstream_failed" });
+    // The cause stays in the gateway: upstream texts can name internal hosts.
+    expect(String((outcome.error as Error).message)).not.toContain("10.0.0.7");
+    expect(headersSent).toBe(false);
+    expect(client).toEqual({ status: 502, text: "rendered" });
+  });
+
+  it("once part of a large answer is sent, the client's connection is reset, never a well-formed 200", async () => {
+    const { outcome, client } = await failing(200 * 1024);
+    expect(outcome.error).toBeUndefined();
+    expect(client).toHaveProperty("failed");
+  });
+});
