@@ -19,12 +19,28 @@ function frame(entry: Buffer): Buffer {
   return record;
 }
 
-/** "fdatasync": write then fdatasync; "o_dsync": one write on a file opened with O_DSYNC. */
-export type SyncMode = "fdatasync" | "o_dsync";
+/**
+ * "fdatasync": write then fdatasync; "o_dsync": one write appended to a file opened with O_DSYNC;
+ * "o_dsync_reserved": one O_DSYNC write over room written (and made durable) in advance, as the
+ * WAL writes its records (no change to the file's size: no journal commit).
+ */
+export type SyncMode = "fdatasync" | "o_dsync" | "o_dsync_reserved";
 
 async function openLog(path: string, mode: SyncMode): Promise<FileHandle> {
   if (mode === "fdatasync") return open(path, "a", 0o600);
+  if (mode === "o_dsync_reserved") return open(path, constants.O_WRONLY | constants.O_DSYNC, 0o600);
   return open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC, 0o600);
+}
+
+/** `bytes` of filler written and made durable at `path` (the WAL's room ahead of its records). */
+async function reserve(path: string, bytes: number): Promise<void> {
+  const fh = await open(path, "w", 0o600);
+  try {
+    await fh.write(Buffer.alloc(bytes, 0xff));
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** One durable append of `record`; resolves once it is on disk. */
@@ -39,16 +55,22 @@ async function durableWrite(fh: FileHandle, mode: SyncMode, record: Buffer): Pro
  */
 export async function rawSync(entries: readonly Buffer[], mode: SyncMode, count = 200): Promise<LatencyMs> {
   const dir = await tempDir(`raw-${mode}`);
-  const fh = await openLog(join(dir, "raw.wal"), mode);
+  const path = join(dir, "raw.wal");
+  if (mode === "o_dsync_reserved")
+    await reserve(path, count * (8 + Math.max(...entries.map((e) => e.length))));
+  const fh = await openLog(path, mode);
   const times: number[] = [];
+  let offset = 0;
   try {
     for (let i = 0; i < count; i++) {
       const record = frame(entries[i % entries.length] as Buffer);
       if (mode === "fdatasync") await fh.write(record);
       const t0 = nowMs();
       if (mode === "fdatasync") await fh.datasync();
+      else if (mode === "o_dsync_reserved") await fh.write(record, 0, record.length, offset);
       else await fh.write(record);
       times.push(nowMs() - t0);
+      offset += record.length;
     }
   } finally {
     await fh.close();

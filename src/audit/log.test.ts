@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -114,4 +114,39 @@ describe("the audit log", () => {
     expect(await log.append(entry(0))).toBe(0n);
     await log.close();
   });
+
+  it("writes room ahead of its records as filler, which a reopen after a crash cuts and a close leaves out", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const wal = join(dataDir, "audit.wal");
+    const log = await AuditLog.open(options(dataDir));
+    // Over 3 MiB of records in concurrent batches: the filler is written ahead several times.
+    const big = (i: number) => Buffer.from(JSON.stringify({ i, pad: "x".repeat(1000 + (i % 7)) }));
+    const records = Array.from({ length: 3000 }, (_, i) => big(i));
+    await Promise.all(records.map((r) => log.append(r)));
+    const end = records.reduce((n, r) => n + 8 + r.length, 0);
+    // The crash: the process dies with the file open (no close); the filler is what follows the records.
+    await eventuallyTrue(() => statSync(wal).size > end);
+    const tail = readFileSync(wal).subarray(end);
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.every((b) => b === 0xff)).toBe(true);
+
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(3000n);
+    expect(await again.append(entry(3000))).toBe(3000n);
+    await again.publish();
+    const cp = checkpointOf(dataDir);
+    for (const i of [0n, 1234n, 2999n]) {
+      verifyInclusion(leafHash(records[Number(i)]!), i, cp.size, await again.inclusion(i, cp.size), cp.root);
+    }
+    verifyInclusion(leafHash(entry(3000)), 3000n, cp.size, await again.inclusion(3000n, cp.size), cp.root);
+    await again.close();
+    // Closed: the file ends with its last record.
+    expect(statSync(wal).size).toBe(end + 8 + entry(3000).length);
+    expect((await AuditLog.open(options(dataDir))).size).toBe(3001n);
+  });
 });
+
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
