@@ -1,5 +1,6 @@
 /** Sign-in, the navigation each role sees, the app's pages served by the gateway, accessibility. */
 import { describe, expect, it } from "vitest";
+import { asAdmin, createIdentity } from "../../src/testing/admin.js";
 import { expectAccessible, open, screenshot, signIn, type Harness } from "./harness.js";
 
 export function shellSuite(h: () => Harness) {
@@ -14,6 +15,23 @@ export function shellSuite(h: () => Harness) {
       await expect.poll(() => page.getByText("This token is not valid").isVisible()).toBe(true);
       expect(await page.getByLabel("Identity token").getAttribute("aria-invalid")).toBe("true");
       expect(await page.getByLabel("Identity token").inputValue()).toBe("clra_wrong");
+      await context.close();
+    });
+
+    it("a session whose token is no longer accepted returns to sign-in, saying why", async () => {
+      // Its own identity: revoking it must not sign out the other tests.
+      const token = await createIdentity(h().t, "sam@regulator", ["viewer"]);
+      const { context, page } = await h().page();
+      await signIn(page, token);
+      await open(page, "Partners");
+      await asAdmin(h().t, "POST", `/admin/v1/identities/${encodeURIComponent("sam@regulator")}/revoke`, {});
+      // The next page's request is refused (401): the console signs out instead of showing the error.
+      await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Alerts" }).click();
+      await page.getByText("Your session has ended").waitFor();
+      expect(await page.getByRole("alert").innerText()).toMatch(/no longer accepts its token/);
+      await page.getByLabel("Identity token").waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem("clearance.token"))).toBeNull();
+      await expectAccessible(page, "the sign-in page after the session ended");
       await context.close();
     });
 

@@ -3,7 +3,7 @@
  * allow, in a navigation that says which page is current.
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { api, ApiError, session } from "./api.js";
+import { api, ApiError, session, SESSION_ENDED } from "./api.js";
 import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from "./oidc.js";
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
@@ -77,6 +77,17 @@ export function App() {
   const returning = q.has("state") && (q.has("code") || q.has("error"));
   const [checking, setChecking] = useState(session.token !== null || returning);
   const [signInError, setSignInError] = useState<string | null>(null);
+  // Why the console signed out by itself (the token is no longer accepted), said on the sign-in page.
+  const [ended, setEnded] = useState<string | null>(null);
+
+  useEffect(() => {
+    const onEnded = (e: Event) => {
+      setMe(null);
+      setEnded((e as CustomEvent<string>).detail);
+    };
+    window.addEventListener(SESSION_ENDED, onEnded);
+    return () => window.removeEventListener(SESSION_ENDED, onEnded);
+  }, []);
 
   useEffect(() => {
     // Back from a partner's identity provider: its ID token becomes this tab's token.
@@ -94,11 +105,27 @@ export function App() {
   }, []);
 
   if (checking) return <p aria-live="polite">Loading…</p>;
-  if (me === null) return <SignIn onSignedIn={setMe} partnerError={signInError} />;
+  if (me === null) {
+    return (
+      <SignIn
+        onSignedIn={(signedIn) => (setEnded(null), setMe(signedIn))}
+        partnerError={signInError}
+        ended={signInError === null ? ended : null}
+      />
+    );
+  }
   return <Shell me={me} onSignOut={() => ((session.token = null), setMe(null), navigate("/"))} />;
 }
 
-function SignIn({ onSignedIn, partnerError }: { onSignedIn: (me: Me) => void; partnerError: string | null }) {
+function SignIn({
+  onSignedIn,
+  partnerError,
+  ended,
+}: {
+  onSignedIn: (me: Me) => void;
+  partnerError: string | null;
+  ended: string | null;
+}) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -129,6 +156,11 @@ function SignIn({ onSignedIn, partnerError }: { onSignedIn: (me: Me) => void; pa
   return (
     <main className="signin">
       <h1>Clearance console</h1>
+      {ended !== null ? (
+        <div className="form-error" role="alert">
+          Your session has ended: the server no longer accepts its token ({ended}). Sign in again.
+        </div>
+      ) : null}
       <p>Sign in with your admin identity token (an administrator creates it; it starts with clra_).</p>
       <form onSubmit={submit} noValidate>
         <div className={error ? "field field-invalid" : "field"}>

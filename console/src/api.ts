@@ -35,6 +35,13 @@ export const session = {
   },
 };
 
+/**
+ * Dispatched on window when the session's own token stops being accepted (a partner's ID token
+ * expired, an identity revoked): the console signs out and says why, instead of showing 401s.
+ * `detail`: the API's message.
+ */
+export const SESSION_ENDED = "clearance:session-ended";
+
 export async function api<T = unknown>(
   method: "GET" | "POST" | "DELETE",
   path: string,
@@ -53,6 +60,10 @@ export async function api<T = unknown>(
   const json = text === "" ? null : (JSON.parse(text) as unknown);
   if (!res.ok) {
     const e = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | null)?.error;
+    if (res.status === 401 && token !== null && token === session.token) {
+      session.token = null;
+      window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: e?.message ?? `HTTP ${res.status}` }));
+    }
     throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.problems ?? []);
   }
   return json as T;
