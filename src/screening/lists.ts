@@ -2,9 +2,11 @@
  * Lists in the store: import a parsed list as a new version (one transaction, with its diff), and
  * read the active versions' entries back.
  */
+import { InvalidInputError, type Problem } from "../errors/index.js";
 import type { ListVersionRow, Store } from "../store/index.js";
 import type { ImportInput } from "../store/screening.js";
-import { loadList, type InputFile, type LoadOptions } from "./loaders/index.js";
+import { runWorker } from "../threads/index.js";
+import type { InputFile, LoadOptions } from "./loaders/index.js";
 import { sha256 } from "./loaders/common.js";
 import type { ListEntry, ParsedList } from "./types.js";
 
@@ -27,15 +29,33 @@ export function importInput(parsed: ParsedList): ImportInput {
   };
 }
 
-/** Parses (refusing a malformed file before anything is written), then stores one new version. */
+/** What the parsing thread is given, and what it answers (parse-worker.ts). */
+export interface ParseTask {
+  readonly files: readonly InputFile[];
+  readonly options: LoadOptions;
+}
+export type ParseOutcome =
+  | { readonly ok: ImportInput }
+  | { readonly invalid: { readonly message: string; readonly problems: readonly Problem[] } }
+  | { readonly failed: string };
+
+/**
+ * Parses in a worker thread (refusing a malformed file before anything is written, with the same
+ * problems as parsing here would give), then stores one new version.
+ */
 export async function importList(
   store: Store,
   files: readonly InputFile[],
   options: LoadOptions,
   actor: string,
 ): Promise<{ version: ListVersionRow; unchanged: boolean }> {
-  const parsed = loadList(files, options);
-  return store.screening.importList(importInput(parsed), actor);
+  const outcome = await runWorker<ParseOutcome>(import.meta.url, "parse-worker", {
+    files,
+    options,
+  } satisfies ParseTask);
+  if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
+  if ("failed" in outcome) throw new Error(`the list could not be parsed: ${outcome.failed}`);
+  return store.screening.importList(outcome.ok, actor);
 }
 
 /** An active list version with its entries and their digests. */
