@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import { ScreeningIndex } from "./index.js";
 import { compareNames, jaroWinkler, prepare } from "./matcher.js";
+import { DEFAULT_THRESHOLD } from "./engine.js";
 import { checkName, normaliseName } from "./normalise.js";
 import type { ListEntry } from "./types.js";
 
@@ -185,5 +186,36 @@ describe("matching", () => {
     const hit = big.search({ name: `${word(42)} ${word(42 * 7 + 3)}` }, { threshold: 0.8 });
     expect(hit[0]?.entry_id).toBe("42");
     expect(big.lastSearch.reached).toBeLessThan(500);
+  });
+});
+
+describe("Arabic script", () => {
+  it("is read as the lists write it: the article apart, long vowels kept, Allah whole, a leading ayn as a", () => {
+    expect(normaliseName("عبد الحكيم مراد").tokens).toEqual(["abd", "al", "hkim", "mrad"]);
+    expect(normaliseName("رحمت الله").tokens).toEqual(["rhmt", "allah"]);
+    expect(normaliseName("طه ياسين رمضان الجزراوي").tokens).toEqual(["th", "yasin", "rmdan", "al", "jzrawi"]);
+    expect(normaliseName("أحمد علي").tokens).toEqual(["ahmd", "ali"]);
+  });
+
+  const latin = ScreeningIndex.build([
+    {
+      list: "test",
+      entries: [
+        entry("murad", { names: [strong("ABD AL-HAKIM MURAD")] }),
+        entry("hasan", { names: [strong("HASAN, Ahmad Ali")] }),
+        entry("petrov", { names: [strong("PETROV, Ivan")] }),
+      ],
+    },
+  ]);
+  const best = (name: string) => latin.search({ name }, { threshold: 0.5 })[0];
+
+  it("finds the Latin spellings of names written in Arabic script, vowel-less consonants included", () => {
+    expect(best("عبد الحكيم مراد")).toMatchObject({ entry_id: "murad" });
+    expect(best("عبد الحكيم مراد")!.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    // "hsn": three consonants, no vowel — the same consonants as "Hasan".
+    expect(best("أحمد علي حسن")).toMatchObject({ entry_id: "hasan" });
+    expect(best("أحمد علي حسن")!.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    // Someone else entirely is not found.
+    expect(latin.search({ name: "محمد علي" }, { threshold: DEFAULT_THRESHOLD })).toEqual([]);
   });
 });

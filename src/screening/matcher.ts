@@ -78,8 +78,12 @@ export function tokenSimilarity(a: string, b: string, sa: string, sb: string, pa
   // Spelling variants of one transliteration count almost as the same ("aiman", "ayman").
   const jw =
     pa === pb ? 0.96 : Math.max(jaroWinkler(a, b), pa === a && pb === b ? 0 : jaroWinkler(pa, pb) * 0.98);
-  // Short tokens differ by a letter too easily ("un", "jung"): only near-exact counts.
-  if (Math.min(a.length, b.length) <= 3) return jw >= 0.9 ? jw : 0;
+  // Short tokens differ by a letter too easily ("un", "jung"): only near-exact counts — or, for a
+  // vowel-less abjad transliteration of three consonants ("hsn"), the same consonants ("hasan").
+  if (Math.min(a.length, b.length) <= 3) {
+    if (sa.length >= 3 && sa === sb && (!VOWEL.test(a) || !VOWEL.test(b))) return Math.max(jw, 0.9);
+    return jw >= 0.9 ? jw : 0;
+  }
   // Transliterations that agree on every consonant ("zavakhiri", "zawahiri").
   if (jw < 0.92 && sa.length >= 4 && sa === sb) return 0.92;
   // An abjad transliteration has no vowels ("hsyn" for Hussein): compare the consonants.

@@ -160,9 +160,33 @@ export interface NormalisedName {
 
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/;
 
+const ARABIC = /[\u0600-\u06ff]/;
+
+/**
+ * Arabic script written the way the lists' Latin names are: any-ascii keeps the consonants alone
+ * ("التكريتي" → "ltkryty", "حامد" → "hmd"), which the lists write "al-Tikriti", "Hamid". The
+ * article is split off ("Allah" excepted), long vowels are kept (alef a; yeh and waw i and u after
+ * a letter, y and w at a word's start, w after alef), hamza seats are the vowels they carry, ta marbuta is "a",
+ * and an ayn that starts a word is the "a" the lists write for it ("Ali", "Abd").
+ */
+function arabicToLatinish(s: string): string {
+  return s
+    .replace(/الله/g, "allah")
+    .replace(/(^|[\s\u200c])ال(?=\S)/g, "$1al-")
+    .replace(/(^|[\s-])ع/g, "$1a")
+    .replace(/(^|\s)([يیو])/g, (_, b: string, c: string) => `${b}${c === "و" ? "w" : "y"}`)
+    .replace(/او/g, "aw")
+    .replace(/[يیى]/g, "i")
+    .replace(/و/g, "u")
+    .replace(/[اآأ]/g, "a")
+    .replace(/إ/g, "i")
+    .replace(/ة/g, "a")
+    .replace(/[ءعئؤ]/g, "");
+}
+
 /** Transliterates; CJK characters one syllable each, so that syllables stay tokens. */
 export function transliterate(s: string): string {
-  const nfkd = s.normalize("NFKD");
+  const nfkd = (ARABIC.test(s) ? arabicToLatinish(s.normalize("NFC")) : s).normalize("NFKD");
   if (!CJK.test(nfkd)) return anyAscii(nfkd);
   let out = "";
   for (const ch of nfkd) out += CJK.test(ch) ? ` ${anyAscii(ch)} ` : anyAscii(ch);
