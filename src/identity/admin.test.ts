@@ -120,6 +120,28 @@ describe("clearance remote partners idp", () => {
     expect(show.out).toMatch(/keys held\s+key-1/);
   });
 
+  it("changes a provider's key source: discovery to a JWKS URL and back, its tokens accepted throughout", async () => {
+    const path = "/admin/v1/partners/g7-fvey/identity-providers/uk-gov";
+    const config = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
+    const toUri = await asAdmin(t, "POST", path, { jwks_uri: config.jwks_uri, reason: "pin the key set" });
+    expect(toUri.jwks_uri).toBe(config.jwks_uri);
+    expect(toUri).not.toHaveProperty("discovery");
+    expect(await ask("ada")).toMatchObject({ status: 200, reason: "partner-country" });
+    // Two sources in one change are still refused, naming the rule.
+    const both = await call(t, ADMIN_TOKEN, "POST", path, { discovery: true, jwks_uri: config.jwks_uri });
+    expect(both.status).toBe(400);
+    expect(JSON.stringify(both.body)).toMatch(/one key source/);
+    const back = await asAdmin(t, "POST", path, {
+      discovery: true,
+      reason: "follow the provider's rotation",
+    });
+    expect(back.discovery).toBe(true);
+    expect(back).not.toHaveProperty("jwks_uri");
+    expect(await ask("ada")).toMatchObject({ status: 200, reason: "partner-country" });
+  });
+
   it("lists the federated principal with its source, blocks it alone, and unblocks it", async () => {
     await t.gateway.identity.flush();
     const list = await cli(["remote", "federated", "list", "--provider", "uk-gov"]);

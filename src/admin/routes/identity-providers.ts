@@ -29,6 +29,9 @@ import { OFFICERS, READERS, ownOnly } from "./roles.js";
 import type { Caller } from "../deps.js";
 import { reasonText } from "./text.js";
 
+/** Where a provider's keys come from: exactly one of these. */
+const KEY_SOURCES = ["discovery", "jwks_uri", "jwks"] as const;
+
 const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
   revision: r.revision,
   ...r.document,
@@ -104,7 +107,10 @@ export const identityProviderRoutes = [
     async handle({ deps, params, body, caller }) {
       const r = await live(deps, params.id!, params.provider!);
       const { reason, ...changes } = body;
-      const { partner, created_at, created_by, removed, ...current } = r.document;
+      const { partner, created_at, created_by, removed, ...kept } = r.document;
+      // A change naming a key source replaces the one in force (one source at a time).
+      const current: Record<string, unknown> = { ...kept };
+      if (KEY_SOURCES.some((k) => k in changes)) for (const k of KEY_SOURCES) delete current[k];
       // The same checks as a new registration, on the changed provider as a whole.
       const parsed = providerInputSchema.safeParse({ ...current, ...changes });
       if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
