@@ -51,7 +51,14 @@ export function whatIfSuite(h: () => Harness) {
       await signIn(page, h().tokens.officer);
       await open(page, "What-if");
       await page.getByLabel("Candidate version").selectOption(String(version));
+      const answered = page.waitForResponse(
+        (r) => r.url().endsWith(`/schemes/${version}/what-if`) && r.request().method() === "POST",
+      );
       await page.getByRole("button", { name: `Run what-if of version ${version}` }).click();
+      // The console asks for the job's progress, and the server streams it (progress lines, then the result).
+      const streamed = await answered;
+      expect(streamed.request().headers().accept).toContain("application/x-ndjson");
+      expect(streamed.headers()["content-type"]).toMatch(/^application\/x-ndjson/);
       const result = page.getByRole("region", { name: `Impact of version ${version}` });
       await result.waitFor();
       const people = result.getByRole("list", { name: "population summary" });

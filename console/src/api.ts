@@ -58,15 +58,71 @@ export async function api<T = unknown>(
   });
   const text = await res.text();
   const json = text === "" ? null : (JSON.parse(text) as unknown);
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | null)?.error;
-    if (res.status === 401 && token !== null && token === session.token) {
-      session.token = null;
-      window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: e?.message ?? `HTTP ${res.status}` }));
-    }
-    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.problems ?? []);
-  }
+  if (!res.ok) throw apiError(res.status, json, token);
   return json as T;
+}
+
+/** How far a long job on the server is (the admin API's progress lines). */
+export interface JobProgress {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+/**
+ * `api()` for the admin API's long jobs (what-if, footprint, rescreen, list import): asks for
+ * progress (`Accept: application/x-ndjson`) and tells `onProgress` each line until the result. A job
+ * that finishes before reporting anything, or is refused first, answers plain JSON as usual.
+ */
+export async function apiWithProgress<T = unknown>(
+  method: "GET" | "POST",
+  path: string,
+  body: unknown,
+  onProgress: (p: JobProgress) => void,
+): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/x-ndjson, application/json" };
+  if (session.token !== null) headers.authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`/admin/v1${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!(res.headers.get("content-type") ?? "").startsWith("application/x-ndjson") || res.body === null) {
+    const text = await res.text();
+    const json = text === "" ? null : (JSON.parse(text) as unknown);
+    if (!res.ok) throw apiError(res.status, json, session.token);
+    return json as T;
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value !== undefined) buffered += value;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = JSON.parse(buffered.slice(0, newline)) as {
+        progress?: JobProgress;
+        result?: T;
+        status?: number;
+        error?: unknown;
+      };
+      buffered = buffered.slice(newline + 1);
+      if (line.progress !== undefined) onProgress(line.progress);
+      else if ("result" in line) return line.result as T;
+      else if (line.error !== undefined) throw apiError(line.status ?? 500, line, null);
+    }
+    if (done) throw new ApiError(res.status, "incomplete", "the server stopped before the job's result");
+  }
+}
+
+function apiError(status: number, json: unknown, token: string | null): ApiError {
+  const e = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | null)?.error;
+  if (status === 401 && token !== null && token === session.token) {
+    session.token = null;
+    window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: e?.message ?? `HTTP ${status}` }));
+  }
+  return new ApiError(status, e?.code ?? "error", e?.message ?? `HTTP ${status}`, e?.problems ?? []);
 }
 
 export interface Page<T> {

@@ -11,6 +11,7 @@ import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 import { authenticateAdmin } from "./auth.js";
+import { ProgressStream, wantsProgress, type Progress } from "./progress.js";
 
 export interface RouteContext<B, Q> {
   readonly req: IncomingMessage;
@@ -19,6 +20,8 @@ export interface RouteContext<B, Q> {
   readonly body: B;
   readonly query: Q;
   readonly deps: AdminDeps;
+  /** Tells a client that asked for progress how far a long job is (see progress.ts); else nothing. */
+  readonly progress: Progress;
 }
 
 export interface RouteDef<B = unknown, Q = unknown> {
@@ -33,6 +36,8 @@ export interface RouteDef<B = unknown, Q = unknown> {
   readonly query?: z.ZodType<Q>;
   /** Success status (default 200). */
   readonly status?: number;
+  /** A long job that reports its progress to a client asking for it (progress.ts). */
+  readonly progress?: boolean;
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
 }
 
@@ -92,7 +97,28 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     const url = new URL(req.url ?? "/", "http://localhost");
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
     const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : undefined;
-    const result = await c.def.handle({ req, caller, params, body, query, deps });
+    const stream = c.def.progress === true && wantsProgress(req) ? new ProgressStream(res) : null;
+    let result: unknown;
+    try {
+      result = await c.def.handle({
+        req,
+        caller,
+        params,
+        body,
+        query,
+        deps,
+        progress: stream?.report ?? none,
+      });
+    } catch (err) {
+      // Refused before any progress went out: answered with its own status, as any other error.
+      if (stream?.streaming !== true) throw err;
+      return stream.fail(err);
+    }
+    if (stream?.streaming === true) {
+      return stream.result(
+        result instanceof RawBody ? { content_type: result.contentType, text: result.body } : result,
+      );
+    }
     if (!(result instanceof RawBody)) return sendJson(res, c.def.status ?? 200, result);
     res.writeHead(c.def.status ?? 200, {
       "content-type": result.contentType,
@@ -104,6 +130,8 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     res.end(result.body);
   };
 }
+
+const none: Progress = () => undefined;
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const r = schema.safeParse(value, { reportInput: true });

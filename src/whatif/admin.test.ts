@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../cli/program.js";
 import type { Io } from "../cli/io.js";
-import { ask, asAdmin, auditEntries, call, createIdentity } from "../testing/admin.js";
+import { ask, asAdmin, auditEntries, call, createIdentity, type Json } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import type { WhatIfReport } from "./report.js";
 
@@ -70,6 +70,29 @@ describe("GET /admin/v1/reports/footprint", () => {
     expect(await html.text()).toMatch(/^<!doctype html>[\s\S]*<svg id="served-map"/);
   }, 60_000); // the first page projects the world map: seconds on a busy machine
 
+  it("asked for progress, reports reading the log, then the same report; a CSV comes inside a line", async () => {
+    const get = async (query: string) => {
+      const res = await fetch(`${t.url}/admin/v1/reports/footprint${query}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: "application/x-ndjson" },
+      });
+      expect(res.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+      return (await res.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Json);
+    };
+    const lines = await get("");
+    expect(lines[0]).toMatchObject({ progress: { stage: "reading the audit log" } });
+    expect(lines.at(-1)!.result.served.decisions).toBe(4);
+    const csv = (await get("?format=csv&table=locations")).at(-1)!;
+    expect(csv).toEqual({
+      result: {
+        content_type: "text/csv; charset=utf-8",
+        text: "location,requests,allow,fallback,deny\nIN,2,0,2,0\nFR,1,1,0,0\nIR,1,0,0,1\n",
+      },
+    });
+  });
+
   it("an empty period or a bad date is a 400 naming it; a viewer may read, an applicant may not", async () => {
     const empty = await call(
       t,
@@ -110,6 +133,48 @@ describe("what-if and activation over the admin API", () => {
     expect(Math.max(...report.population.groups.map((g) => g.examples.length))).toBeLessThanOrEqual(3);
     const missing = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/schemes/99/what-if", {});
     expect(missing.status).toBe(404);
+  });
+
+  it("asked for progress (NDJSON), names each stage as it goes, then gives the same what-if", async () => {
+    const lines = async (path: string, body: unknown) => {
+      const res = await fetch(`${t.url}${path}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          "content-type": "application/json",
+          accept: "application/x-ndjson",
+        },
+        body: JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        type: res.headers.get("content-type"),
+        lines: (await res.text())
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as Json),
+      };
+    };
+    const r = await lines(`/admin/v1/schemes/${version}/what-if`, { days: 1 });
+    expect(r.status).toBe(200);
+    expect(r.type).toMatch(/^application\/x-ndjson/);
+    const progress = r.lines.filter((l) => "progress" in l).map((l) => l.progress);
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(p.done).toBeLessThanOrEqual(p.total);
+      expect(typeof p.stage).toBe("string");
+    }
+    expect(progress.map((p) => p.stage)).toContain("grouping and deciding the population");
+    const last = r.lines.at(-1)!;
+    expect(Object.keys(last)).toEqual(["result"]);
+    // The same impact (only the moment it was judged at differs).
+    expect(last.result.population.summary).toEqual(report.population.summary);
+    expect(last.result.population.groups).toEqual(report.population.groups);
+    expect(last.result.history.summary).toEqual(report.history?.summary);
+    // Refused before any progress: its own status, as without progress.
+    const missing = await lines("/admin/v1/schemes/99/what-if", {});
+    expect(missing.status).toBe(404);
+    expect(missing.lines[0]).toMatchObject({ error: { code: "not_found" } });
   });
 
   it("refuses to activate without the impact digest, saying the impact", async () => {

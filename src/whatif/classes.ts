@@ -248,6 +248,8 @@ export function* buildClasses(
   principals: Iterable<Principal>,
   seen: ReadonlyMap<string, ReadonlySet<string | null>> | undefined,
   limit: number,
+  /** Told how many principals are in classes so far, at every yield. */
+  onCount?: (count: number) => void,
 ): Generator<undefined, Classes, undefined> {
   const projection = new Projection(active, candidate);
   const found = new Map<number, Map<number, Map<number, Class>>>();
@@ -259,7 +261,10 @@ export function* buildClasses(
   const kindWords: [string, string][] = [];
   let count = 0;
   for (const p of principals) {
-    if (++count % 20_000 === 0) yield;
+    if (++count % 20_000 === 0) {
+      onCount?.(count);
+      yield;
+    }
     projection.project(p);
     let byFacts = found.get(projection.nationalities);
     if (byFacts === undefined) found.set(projection.nationalities, (byFacts = new Map()));

@@ -36,6 +36,8 @@ export interface PopulationInput {
   readonly threads?: number;
   /** Fewest classes worth a thread of their own (default 2,000; tests lower it). */
   readonly minClassesPerThread?: number;
+  /** Principals grouped so far, of how many (when `principals` is an array). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 const projections = new WeakMap<CompiledScheme, WeakMap<CompiledScheme, Projection>>();
@@ -74,8 +76,18 @@ async function finishYielding<T>(steps: Generator<undefined, T, undefined>): Pro
   }
 }
 
-const classesOf = (input: PopulationInput) =>
-  buildClasses(input.active, input.candidate, input.principals, input.seen, input.examples ?? 5);
+const classesOf = (input: PopulationInput) => {
+  const total = Array.isArray(input.principals) ? input.principals.length : 0;
+  const report = input.onProgress;
+  return buildClasses(
+    input.active,
+    input.candidate,
+    input.principals,
+    input.seen,
+    input.examples ?? 5,
+    report === undefined ? undefined : (done) => report(done, Math.max(total, done)),
+  );
+};
 
 /** The what-if on this thread, without pause (tests, benchmarks of one core, small populations). */
 export function populationWhatIf(input: PopulationInput): PopulationResult {
@@ -107,7 +119,9 @@ export async function populationWhatIfYielding(input: PopulationInput): Promise<
   const out = new CodeBuffer();
   await finishYielding(decideShare(input.active, input.candidate, shares[0] as Share, out));
   const outputs = [out.done(), ...(await others)];
-  return finishYielding(counted(input, built, models, outputs));
+  const result = await finishYielding(counted(input, built, models, outputs));
+  input.onProgress?.(built.principals, built.principals);
+  return result;
 }
 
 /** Below this many classes per thread, starting workers costs more than it saves. */

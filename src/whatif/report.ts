@@ -115,14 +115,29 @@ export interface WhatIfOptions {
   readonly threads?: number;
   /** Principals besides the store's (e.g. a population given as a file). */
   readonly principals?: readonly Principal[];
+  /** Reading the log for where principals were seen (the command line's progress bar). */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Every stage's progress, named (the admin API's progress lines). */
+  readonly onStage?: (stage: string, done: number, total: number) => void;
 }
+
+/** The stages a what-if goes through, as its progress names them. */
+export const WHAT_IF_STAGES = {
+  seen: "reading where principals were seen in the audit log",
+  population: "grouping and deciding the population",
+  history: "re-deciding the logged decisions",
+} as const;
 
 export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
   const principals = o.principals ?? (await o.store.principals.list());
   const index = principalIndex(principals, o.pseudonymKey);
   const examples = o.examples ?? 5;
-  const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), o.onProgress);
+  const stage = (name: string) => (done: number, total: number) => o.onStage?.(name, done, total);
+  const seenProgress = (done: number, total: number) => {
+    o.onProgress?.(done, total);
+    stage(WHAT_IF_STAGES.seen)(done, total);
+  };
+  const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), seenProgress);
   const quota = (await usageFacts(o.store, o.active, lastDays(1, o.now), o.now)).quotaUsed;
   const population = await populationWhatIfYielding({
     active: o.active,
@@ -133,6 +148,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
     usage: Object.fromEntries([...quota].map(([id, tokens]) => [id, { tokens }])),
     examples,
     threads: o.threads ?? 1,
+    onProgress: stage(WHAT_IF_STAGES.population),
   });
   const wantHistory = o.days !== undefined || o.range !== undefined;
   const history = wantHistory
@@ -144,6 +160,7 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
         ...(o.days === undefined ? {} : { period: lastDays(o.days, o.now) }),
         ...(o.range === undefined ? {} : { range: o.range }),
         examples,
+        onProgress: stage(WHAT_IF_STAGES.history),
       })
     : null;
   return {

@@ -1,17 +1,20 @@
 /**
- * Long jobs the admin API answers in one response (a rescreen, a list import, a what-if, a report):
- * while one runs, an indeterminate progress bar with the time spent, announced to screen readers;
- * then its result or its error. The API gives no finer progress for these, so none is invented.
+ * Long jobs (a rescreen, a list import, a what-if, a report): while one runs, a progress bar with
+ * the stage the server names and how far it is (its progress lines, `apiWithProgress`), or, before
+ * the first of them, a busy bar; the time spent; announced to screen readers; then its result or
+ * its error.
  */
 import { useEffect, useRef, useState } from "react";
-import { session, ApiError, type Problem } from "../api.js";
+import { session, ApiError, type JobProgress, type Problem } from "../api.js";
 
 export interface Job<T> {
   readonly running: boolean;
   readonly started: number | null;
+  /** The server's last progress line for the running job, if it sent any. */
+  readonly progress: JobProgress | null;
   readonly result: T | null;
   readonly error: Error | null;
-  run(work: () => Promise<T>): Promise<T | null>;
+  run(work: (report: (p: JobProgress) => void) => Promise<T>): Promise<T | null>;
   reset(): void;
 }
 
@@ -22,6 +25,7 @@ export function useJob<T>(): Job<T> {
     result: T | null;
     error: Error | null;
   }>({ running: false, started: null, result: null, error: null });
+  const [progress, setProgress] = useState<JobProgress | null>(null);
   // Whether the component is still mounted (set in the effect: React may mount it twice).
   const live = useRef(false);
   useEffect(() => {
@@ -32,10 +36,12 @@ export function useJob<T>(): Job<T> {
   }, []);
   return {
     ...state,
+    progress,
     async run(work) {
       setState({ running: true, started: Date.now(), result: null, error: null });
+      setProgress(null);
       try {
-        const result = await work();
+        const result = await work((p) => live.current && setProgress(p));
         if (live.current) setState({ running: false, started: null, result, error: null });
         return result;
       } catch (error) {
@@ -47,8 +53,19 @@ export function useJob<T>(): Job<T> {
   };
 }
 
-/** "Running the what-if… 12 s", with a progress bar that says it is busy. */
-export function Working({ label, started }: { label: string; started: number | null }) {
+/**
+ * "Running the what-if… 12 s" with a busy bar, or, once the server says how far it is, its stage and
+ * a bar filled that far ("grouping and deciding the population: 40%").
+ */
+export function Working({
+  label,
+  started,
+  progress = null,
+}: {
+  label: string;
+  started: number | null;
+  progress?: JobProgress | null;
+}) {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 1000);
@@ -59,8 +76,18 @@ export function Working({ label, started }: { label: string; started: number | n
     <div className="progress" role="status">
       <label>
         {label}
-        <progress aria-busy="true" />
+        {progress !== null && progress.total > 0 ? (
+          <progress value={progress.done} max={progress.total} />
+        ) : (
+          <progress aria-busy="true" />
+        )}
       </label>
+      {progress !== null ? (
+        <span className="progress-stage">
+          {progress.stage}
+          {progress.total > 0 ? `: ${Math.floor((100 * progress.done) / progress.total)}%` : ""}
+        </span>
+      ) : null}
       <span>{seconds} s</span>
     </div>
   );

@@ -4,7 +4,7 @@
  * itself as JSON, one CSV table, or the self-contained HTML page with its maps.
  */
 import { useState } from "react";
-import { api } from "../api.js";
+import { apiWithProgress } from "../api.js";
 import { FormError, Select, TextField } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 
@@ -39,9 +39,14 @@ export function Footprint() {
   const period =
     from.trim() === "" && to.trim() === "" ? "" : `-${from.trim() || "start"}-${to.trim() || "now"}`;
   const run = (format: "json" | "csv" | "html") =>
-    job.run(async () => {
+    job.run(async (report) => {
       if (format === "json") {
-        const r = await api<FootprintSummary>("GET", `/reports/footprint?${query("json")}`);
+        const r = await apiWithProgress<FootprintSummary>(
+          "GET",
+          `/reports/footprint?${query("json")}`,
+          undefined,
+          report,
+        );
         saveFile(`footprint${period}.json`, "application/json", JSON.stringify(r, null, 2));
         return r;
       }
@@ -100,7 +105,11 @@ export function Footprint() {
         </button>
       </div>
       {job.running ? (
-        <Working label="Reading the audit log for the footprint…" started={job.started} />
+        <Working
+          label="Reading the audit log for the footprint…"
+          started={job.started}
+          progress={job.progress}
+        />
       ) : null}
       <FormError message={job.error?.message ?? null} />
       {r ? (

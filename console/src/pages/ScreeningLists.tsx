@@ -4,7 +4,7 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { LIST_FORMATS } from "../../../src/screening/types.js";
-import { api } from "../api.js";
+import { api, apiWithProgress } from "../api.js";
 import { FormError, Select, TextField } from "../components/form.js";
 import { useJob, Working } from "../components/job.js";
 import { can, type Me } from "../roles.js";
@@ -132,12 +132,19 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
     if (published !== "" && !/^\d{4}-\d{2}-\d{2}$/.test(published))
       return setErrors({ published: "expected YYYY-MM-DD" });
     setErrors({});
-    const r = await job.run(async () =>
-      api<Imported>("POST", "/screening/lists", {
-        files: await Promise.all(files.map(async (f) => ({ name: f.name, content_base64: await base64(f) }))),
-        ...(format === "" ? {} : { format }),
-        ...(published === "" ? {} : { published }),
-      }),
+    const r = await job.run(async (report) =>
+      apiWithProgress<Imported>(
+        "POST",
+        "/screening/lists",
+        {
+          files: await Promise.all(
+            files.map(async (f) => ({ name: f.name, content_base64: await base64(f) })),
+          ),
+          ...(format === "" ? {} : { format }),
+          ...(published === "" ? {} : { published }),
+        },
+        report,
+      ),
     );
     if (r === null) return;
     const v = r.version;
@@ -193,7 +200,9 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
       <button type="submit" disabled={job.running}>
         Import
       </button>
-      {job.running ? <Working label="Importing and rescreening…" started={job.started} /> : null}
+      {job.running ? (
+        <Working label="Importing and rescreening…" started={job.started} progress={job.progress} />
+      ) : null}
     </form>
   );
 }
@@ -201,7 +210,9 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
 function Rescreen({ onChanged }: { onChanged: (message: string) => void }) {
   const job = useJob<RescreenSummary>();
   const start = async () => {
-    const r = await job.run(() => api<RescreenSummary>("POST", "/screening/rescreen"));
+    const r = await job.run((report) =>
+      apiWithProgress<RescreenSummary>("POST", "/screening/rescreen", undefined, report),
+    );
     if (r !== null) onChanged(`Rescreen done: ${rescreenText(r)}`);
   };
   return (
@@ -216,7 +227,11 @@ function Rescreen({ onChanged }: { onChanged: (message: string) => void }) {
         Start a full rescreen
       </button>
       {job.running ? (
-        <Working label="Rescreening every principal and organization…" started={job.started} />
+        <Working
+          label="Rescreening every principal and organization…"
+          started={job.started}
+          progress={job.progress}
+        />
       ) : null}
     </div>
   );

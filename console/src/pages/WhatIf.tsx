@@ -7,7 +7,7 @@
 import { useState, type FormEvent } from "react";
 import type { ChangeGroup, Tally, WhatIfPart } from "../../../src/whatif/result.js";
 import { whatIfRequest } from "../../../src/whatif/schemas.js";
-import { api, listAll } from "../api.js";
+import { apiWithProgress, listAll } from "../api.js";
 import { FormError, Select, TextField, zodErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 import { Loading, PageHeading, useLoad } from "../components/ui.js";
@@ -110,7 +110,9 @@ export function WhatIfPanel({
       ...(checked.data.examples === undefined ? {} : { examples: checked.data.examples }),
     };
     setOptions(body);
-    const r = await job.run(() => api<WhatIfReport>("POST", `/schemes/${version}/what-if`, body));
+    const r = await job.run((report) =>
+      apiWithProgress<WhatIfReport>("POST", `/schemes/${version}/what-if`, body, report),
+    );
     if (r !== null) onReport?.(r);
   };
   return (
@@ -139,7 +141,11 @@ export function WhatIfPanel({
       </form>
       <FormError message={job.error?.message ?? null} />
       {job.running ? (
-        <Working label={`Running the what-if of version ${version}…`} started={job.started} />
+        <Working
+          label={`Running the what-if of version ${version}…`}
+          started={job.started}
+          progress={job.progress}
+        />
       ) : null}
       {job.result ? <WhatIfResult report={job.result} version={version} options={options} /> : null}
     </div>

@@ -13,6 +13,7 @@ import { parsePeriod } from "../../report/period.js";
 import { candidateScheme, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
 import { whatIfRequest } from "../../whatif/schemas.js";
 import type { AdminDeps } from "../deps.js";
+import type { Progress } from "../progress.js";
 import { RawBody, route } from "../router.js";
 import { READERS } from "./roles.js";
 
@@ -39,6 +40,7 @@ export async function versionWhatIf(
   deps: AdminDeps,
   version: string,
   options: { days?: number; from_index?: bigint; to_index?: bigint; examples?: number } = {},
+  progress?: Progress,
 ): Promise<WhatIfReport> {
   const state = deps.state();
   const v = versionOf(state, version);
@@ -64,6 +66,7 @@ export async function versionWhatIf(
     threads: Math.min(availableParallelism(), 2),
     ...(options.days === undefined ? {} : { days: options.days }),
     ...(range === undefined ? {} : { range }),
+    ...(progress === undefined ? {} : { onStage: progress }),
   });
 }
 
@@ -80,7 +83,8 @@ export const reportRoutes = [
       format: z.enum(FORMATS).default("json"),
       table: z.enum(FOOTPRINT_TABLES).default("served"),
     }),
-    async handle({ deps, query }) {
+    progress: true,
+    async handle({ deps, query, progress }) {
       const audit = auditOf(deps);
       const now = new Date(deps.now());
       const report = await footprintReport({
@@ -90,6 +94,7 @@ export const reportRoutes = [
         period: parsePeriod(query.from, query.to, now),
         pseudonymKey: audit.pseudonymKey,
         now,
+        onProgress: (done, total) => progress("reading the audit log", done, total),
       });
       if (query.format === "json") return report;
       return new RawBody(CONTENT_TYPE[query.format], renderFootprint(report, query.format, query.table));
@@ -102,9 +107,10 @@ export const reportRoutes = [
     summary: "What-if: who gains and who loses access if this scheme version is activated",
     roles: READERS,
     body: whatIfRequest,
-    async handle({ deps, params, body }) {
+    progress: true,
+    async handle({ deps, params, body, progress }) {
       const { format, ...options } = body;
-      const report = await versionWhatIf(deps, params.version ?? "", options);
+      const report = await versionWhatIf(deps, params.version ?? "", options, progress);
       if (format === "json") return report;
       const type = format === "text" ? "text/plain; charset=utf-8" : CONTENT_TYPE[format];
       return new RawBody(type, renderWhatIf(report, format));

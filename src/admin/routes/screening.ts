@@ -152,7 +152,9 @@ export const screeningRoutes = [
         )
         .min(1),
     }),
-    async handle({ deps, body, caller }) {
+    // Progress from the rescreen on: a malformed file is still refused with its own 400.
+    progress: true,
+    async handle({ deps, body, caller, progress }) {
       const files = body.files.map((f) => ({ name: f.name, bytes: Buffer.from(f.content_base64, "base64") }));
       const { version, unchanged } = await importList(
         deps.store,
@@ -168,6 +170,7 @@ export const screeningRoutes = [
         ? null
         : await rescreenAfterImport(deps.store, version, caller.id, {
             threshold: deps.screening?.options.threshold ?? DEFAULT_THRESHOLD,
+            onProgress: (done, total) => progress("rescreening against the changed entries", done, total),
           });
       await deps.changed();
       return { version, unchanged, rescreen };
@@ -268,8 +271,13 @@ export const screeningRoutes = [
     tag: "screening",
     summary: "Rescreen every principal and organization against every active list",
     roles: LIST_KEEPERS,
-    async handle({ deps, caller }) {
-      const summary = await rescreenAll(deps.store, { actor: caller.id, engine: await engine(deps) });
+    progress: true,
+    async handle({ deps, caller, progress }) {
+      const summary = await rescreenAll(deps.store, {
+        actor: caller.id,
+        engine: await engine(deps),
+        onProgress: (done, total) => progress("screening principals and organizations", done, total),
+      });
       await deps.changed();
       return summary;
     },
