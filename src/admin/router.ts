@@ -151,6 +151,13 @@ const errorSchema = z.object({
   }),
 });
 
+/** One line of a long job's progress stream (progress.ts). */
+const progressLineSchema = z.union([
+  z.object({ progress: z.object({ stage: z.string(), done: z.number(), total: z.number() }) }),
+  z.object({ result: z.unknown() }),
+  z.object({ status: z.number(), error: errorSchema.shape.error }),
+]);
+
 /** OpenAPI 3.1, generated from the same route table and schemas that serve requests. */
 export function openApiDocument(routes: readonly RouteDef[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -186,7 +193,16 @@ export function openApiDocument(routes: readonly RouteDef[]): Record<string, unk
           }
         : {}),
       responses: {
-        [String(r.status ?? 200)]: { description: "OK", content: { "application/json": { schema: {} } } },
+        [String(r.status ?? 200)]: {
+          description: "OK",
+          content: {
+            "application/json": { schema: {} },
+            // Long jobs: progress lines, then the result (src/admin/progress.ts).
+            ...(r.progress === true
+              ? { "application/x-ndjson": { schema: { $ref: "#/components/schemas/ProgressLine" } } }
+              : {}),
+          },
+        },
         default: {
           description: "Error",
           content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
@@ -200,7 +216,7 @@ export function openApiDocument(routes: readonly RouteDef[]): Record<string, unk
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      schemas: { Error: z.toJSONSchema(errorSchema) },
+      schemas: { Error: z.toJSONSchema(errorSchema), ProgressLine: z.toJSONSchema(progressLineSchema) },
     },
   };
 }
