@@ -116,7 +116,8 @@ export async function apiWithProgress<T = unknown>(
   }
 }
 
-function apiError(status: number, json: unknown, token: string | null): ApiError {
+/** The API's error as an ApiError; a 401 for the session's own token ends the session (SESSION_ENDED). */
+export function apiError(status: number, json: unknown, token: string | null): ApiError {
   const e = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | null)?.error;
   if (status === 401 && token !== null && token === session.token) {
     session.token = null;

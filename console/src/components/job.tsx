@@ -5,7 +5,7 @@
  * its error.
  */
 import { useEffect, useRef, useState } from "react";
-import { session, ApiError, type JobProgress, type Problem } from "../api.js";
+import { apiError, session, type JobProgress } from "../api.js";
 
 export interface Job<T> {
   readonly running: boolean;
@@ -104,16 +104,14 @@ export async function apiText(method: "GET" | "POST", path: string, body?: unkno
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  if (!res.ok) {
-    const e = parsed<{ error?: { code?: string; message?: string; problems?: Problem[] } }>(text)?.error;
-    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.problems ?? []);
-  }
+  if (!res.ok)
+    throw apiError(res.status, parsed(text), headers.authorization === undefined ? null : session.token);
   return text;
 }
 
-function parsed<T>(text: string): T | null {
+function parsed(text: string): unknown {
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(text) as unknown;
   } catch {
     return null;
   }
