@@ -57,10 +57,27 @@ export interface Page<T> {
   readonly next_cursor: string | null;
 }
 
+/** How far a long job on the server is (its progress lines: src/admin/progress.ts). */
+export interface JobProgress {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  readonly query?: Query;
+  /**
+   * A long job: asks for its progress lines and tells them here; the time limit is then for the
+   * server's silence (no line for that long), not for the whole job.
+   */
+  readonly progress?: (p: JobProgress) => void;
+}
+
 export interface Client {
   /** The server's base URL, as used. */
   readonly url: string;
-  request<T>(method: Method, path: string, options?: { body?: unknown; query?: Query }): Promise<T>;
+  request<T>(method: Method, path: string, options?: RequestOptions): Promise<T>;
   /**
    * A list endpoint: with `limit`, that one page (from `cursor`) as the server answers it; without,
    * every page, followed through `next_cursor` and answered as one page.
@@ -108,7 +125,7 @@ export function createClient(options: ClientOptions): Client {
   async function request<T>(
     method: Method,
     path: string,
-    { body, query }: { body?: unknown; query?: Query } = {},
+    { body, query, progress }: RequestOptions = {},
   ): Promise<T> {
     const token = options.token?.trim();
     if (!token) {
@@ -119,8 +136,18 @@ export function createClient(options: ClientOptions): Client {
       );
     }
     const target = `${base}${path}${queryString(query)}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      accept: progress === undefined ? "application/json" : `${NDJSON}, application/json`,
+    };
     if (body !== undefined) headers["content-type"] = "application/json";
+    // Without progress, the whole exchange has timeoutMs; with it, each wait for the server does.
+    const silence = new AbortController();
+    let timer = setTimeout(() => silence.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+    const heard = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => silence.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+    };
     let res: Response;
     let text: string;
     try {
@@ -128,12 +155,18 @@ export function createClient(options: ClientOptions): Client {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: silence.signal,
         redirect: "error",
       });
+      if (progress !== undefined && (res.headers.get("content-type") ?? "").startsWith(NDJSON) && res.ok) {
+        return await progressLines<T>(res, method, target, progress, heard);
+      }
       text = await res.text();
     } catch (err) {
+      if (err instanceof RemoteError) throw err;
       throw unreachable(base, err, timeoutMs);
+    } finally {
+      clearTimeout(timer);
     }
     let parsed: unknown;
     try {
@@ -180,6 +213,39 @@ export function createClient(options: ClientOptions): Client {
   }
 
   return { url: base, request, list };
+}
+
+const NDJSON = "application/x-ndjson";
+
+/** Reads a long job's progress lines until its result (or its error, once progress had begun). */
+async function progressLines<T>(
+  res: Response,
+  method: Method,
+  target: string,
+  progress: (p: JobProgress) => void,
+  heard: () => void,
+): Promise<T> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    heard();
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const text = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let line: { progress?: JobProgress; result?: unknown; status?: number; error?: unknown };
+      try {
+        line = JSON.parse(text) as typeof line;
+      } catch {
+        throw new RemoteError("bad_response", `${method} ${target} sent a progress line that is not JSON`);
+      }
+      if (line.progress !== undefined) progress(line.progress);
+      else if ("result" in line) return line.result as T;
+      else if (line.error !== undefined) throw refusal(line.status ?? 500, method, target, line, text);
+    }
+  }
+  throw new RemoteError("bad_response", `${method} ${target} ended before the job's result`);
 }
 
 function queryString(query: Query | undefined): string {

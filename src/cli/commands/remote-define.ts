@@ -19,9 +19,11 @@ import {
   resolveUrl,
   TOKEN_ENV,
   URL_ENV,
+  type JobProgress,
   type Method,
   type Query,
 } from "./remote-client.js";
+import { progressBar } from "./report.js";
 
 /** The server refused, or could not be asked. */
 export const EXIT_REFUSED = 1;
@@ -60,6 +62,8 @@ export interface RemoteCommand<R = unknown, O = object> {
   readonly options?: readonly OptionSpec[];
   /** A paginated list: `--limit`/`--cursor` for one page; without `--limit`, every page. */
   readonly list?: boolean;
+  /** A long job: its progress is shown on the terminal as the server reports it. */
+  readonly long?: boolean;
   /** The request, from the arguments and local files; throws InvalidInputError for bad input. */
   request(inv: Invocation<O>): Call;
   /** Readable output; `--json` prints the answer as is instead. A string goes to stdout. */
@@ -180,6 +184,7 @@ export function registerRemoteCommand(
     const call = def.request(inv);
     const client = createClient({ url: resolveUrl(opts.url, env), token: env[TOKEN_ENV] });
     let result: unknown;
+    let bar: ReturnType<typeof stageBar> | null = null;
     try {
       result = def.list
         ? await client.list(call.path, call.query, {
@@ -189,12 +194,15 @@ export function registerRemoteCommand(
         : await client.request(call.method, call.path, {
             ...(call.body === undefined ? {} : { body: call.body }),
             ...(call.query === undefined ? {} : { query: call.query }),
+            ...(def.long === true ? { progress: (bar = stageBar(io)).update } : {}),
           });
     } catch (err) {
       if (!(err instanceof RemoteError)) throw err;
       io.stderr(formatRemoteError(err));
       outcome.exitCode = EXIT_REFUSED;
       return;
+    } finally {
+      bar?.stop();
     }
     if (opts.json) return io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     const out = def.render(result, inv);
@@ -203,6 +211,23 @@ export function registerRemoteCommand(
     if (out.stderr !== undefined) io.stderr(out.stderr);
   });
   return cmd;
+}
+
+/** The server's progress as bars on stderr, one per stage it names; only on the process's own terminal. */
+function stageBar(io: Io) {
+  let stage: string | null = null;
+  let bar: ReturnType<typeof progressBar> | null = null;
+  return {
+    update: (p: JobProgress) => {
+      if (p.stage !== stage) {
+        bar?.stop();
+        stage = p.stage;
+        bar = progressBar(io, p.stage, "");
+      }
+      bar?.update(p.done, p.total);
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 export function registerRemoteGroup(

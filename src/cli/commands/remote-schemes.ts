@@ -159,6 +159,7 @@ export const schemes: RemoteGroup = {
       name: "what-if",
       description:
         "who gains and who loses access if this version is activated (population; with --days, history)",
+      long: true,
       args: versionArg,
       options: [
         { flags: "--days <n>", description: "also re-decide the logged decisions of the last n days" },
@@ -226,6 +227,7 @@ export const reports: RemoteGroup = {
       name: "footprint",
       description:
         "decisions by location, nationality, organization, model and outcome; who each model is served to",
+      long: true,
       options: [
         { flags: "--from <date>", description: "start of the period (YYYY-MM-DD or ISO date-time)" },
         { flags: "--to <date>", description: "end of the period (a date includes that day; default: now)" },

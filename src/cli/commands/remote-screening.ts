@@ -77,6 +77,7 @@ const screening: RemoteGroup = {
       name: "import",
       description:
         "import a list file (OFAC CSV with its companions, CSL CSV, UN XML, BIS DPL, FtM JSON lines)",
+      long: true,
       args: [["<file...>", "the list file; OFAC companions beside sdn.csv are sent too"]],
       options: [
         {
@@ -146,6 +147,7 @@ const screening: RemoteGroup = {
     remote<RescreenSummary>({
       name: "rescreen",
       description: "rescreen every principal and organization against every active list",
+      long: true,
       request: () => ({ method: "POST", path: "/admin/v1/screening/rescreen" }),
       render: (s) =>
         `rescreened ${s.subjects} principals and organizations against ${s.entries} entries: ` +

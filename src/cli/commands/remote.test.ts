@@ -497,6 +497,46 @@ describe("pagination, URL, token and connection errors", () => {
     expect((await cli(["remote", "keys", "list", "--cursor", "x"])).code).toBe(2);
   });
 
+  it("a long job's progress lines: each told, the wait limited by the server's silence, not the job's length", async () => {
+    // A job of ten lines 150 ms apart (1.5 s) under a 600 ms limit; then one that fails midway.
+    const accepts: string[] = [];
+    const server: Server = createServer((req, res) => {
+      accepts.push(req.headers.accept ?? "");
+      res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8" });
+      let i = 0;
+      const fails = req.url?.includes("fail") === true;
+      const timer = setInterval(() => {
+        if (i < 10)
+          return void res.write(`${JSON.stringify({ progress: { stage: "s", done: i++, total: 10 } })}\n`);
+        clearInterval(timer);
+        res.end(
+          fails
+            ? `${JSON.stringify({ status: 503, error: { code: "audit_unavailable", message: "no log" } })}\n`
+            : `${JSON.stringify({ result: { ok: true } })}\n`,
+        );
+      }, 150);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const client = createClient({ url, token: ADMIN_TOKEN, timeoutMs: 600 });
+      const seen: number[] = [];
+      const result = await client.request("POST", "/job", { progress: (p) => seen.push(p.done) });
+      expect(result).toEqual({ ok: true });
+      expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      await expect(client.request("POST", "/fail", { progress: () => undefined })).rejects.toMatchObject({
+        code: "audit_unavailable",
+        status: 503,
+      });
+      // Without progress, the same limit is for the whole exchange.
+      await expect(client.request("POST", "/job")).rejects.toMatchObject({ code: "unreachable" });
+      expect(accepts.map((a) => a.includes("application/x-ndjson"))).toEqual([true, true, false]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it("without a token: exit 1 and what to set", async () => {
     const r = await cli(["partners", "list"], { token: null });
     expect(r).toEqual({

@@ -74,7 +74,7 @@ export async function withDeployment<T>(where: Where, work: (o: Opened) => Promi
 }
 
 /** A bar on stderr for long reads; only on the process's own terminal. */
-export function progressBar(io: Io, what: string) {
+export function progressBar(io: Io, what: string, unit = "entries") {
   let bar: cliProgress.SingleBar | null = null;
   const enabled = io === processIo && process.stderr.isTTY === true;
   return {
@@ -86,7 +86,7 @@ export function progressBar(io: Io, what: string) {
             stream: process.stderr,
             clearOnComplete: true,
             hideCursor: true,
-            format: `${what} [{bar}] {percentage}% | {value}/{total} entries | ETA {eta_formatted}`,
+            format: `${what} [{bar}] {percentage}% | {value}/{total}${unit === "" ? "" : ` ${unit}`} | ETA {eta_formatted}`,
           },
           cliProgress.Presets.shades_classic,
         );
