@@ -35,6 +35,8 @@ export interface AdminDeps {
   /** Brings the snapshot up to date and drains the change into the audit log. */
   readonly changed: () => Promise<void>;
   readonly now: () => string;
+  /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
+  readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;

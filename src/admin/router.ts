@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
-import { decodePathPart, readJson, sendJson } from "../http/index.js";
+import { asClearanceError, decodePathPart, readJson, sendJson, statusOf } from "../http/index.js";
 import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
@@ -112,6 +112,9 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     } catch (err) {
       // Refused before any progress went out: answered with its own status, as any other error.
       if (stream?.streaming !== true) throw err;
+      // Midway: the caller is told in the stream; a server fault is also logged, as the gateway's
+      // error handler would have.
+      if (statusOf(asClearanceError(err)) >= 500) deps.onError?.(err);
       return stream.fail(err);
     }
     if (stream?.streaming === true) {

@@ -192,6 +192,7 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
+    onError,
     route: config.route,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     audit: { source: directorySource(audit.dir), pseudonymKey: config.pseudonymKey },
