@@ -6,7 +6,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openCheckpoint } from "./checkpoint.js";
@@ -202,6 +202,21 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     const changes = entries.map((e) => (JSON.parse(e.toString()) as { change: number }).change);
     expect(changes).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(await a.store.outbox.list(0, 10)).toEqual([]);
+  });
+
+  it("commits the entries appended just before it closes, every request of one turn in one transaction", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await node(url, "node-a");
+    const transactions = vi.spyOn(a.store.sharedAudit!, "append");
+    const appended = Array.from({ length: 5 }, (_, i) => a.log.append(entry("a", i)));
+    await a.log.close();
+    expect(await Promise.all(appended)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect(transactions.mock.calls.map(([entries]) => entries.length)).toEqual([5]);
+    const { rows } = await adminPool().query<{ size: string }>(
+      `SELECT size::text FROM ${schema}.audit_head WHERE id = 1`,
+    );
+    expect(rows[0]?.size).toBe("5");
+    expect(a.log.published?.size).toBe(5n);
   });
 
   it("refuses entries once the database is gone, and says so", async () => {
