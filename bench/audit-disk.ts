@@ -22,7 +22,7 @@ function frame(entry: Buffer): Buffer {
 /**
  * "fdatasync": write then fdatasync; "o_dsync": one write appended to a file opened with O_DSYNC;
  * "o_dsync_reserved": one O_DSYNC write over room written (and made durable) in advance, as the
- * WAL writes its records (no change to the file's size: no journal commit).
+ * WAL writes its records (no change to the file's size: the data alone is made durable).
  */
 export type SyncMode = "fdatasync" | "o_dsync" | "o_dsync_reserved";
 

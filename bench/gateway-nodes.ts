@@ -14,7 +14,8 @@
  *
  * Options: --nodes N (default 1), --store sqlite|postgres (default sqlite; several nodes need
  * postgres), --duration S (load phase, default 8), --connections C (default 50).
- * Env: BENCH_GATEWAY_PROFILE=dir writes each node's CPU profile under dir/<node name>.
+ * Env: BENCH_GATEWAY_PROFILE=dir writes each node's CPU profile under dir/<node name>;
+ * BENCH_GATEWAY_NODE_ARGS adds node flags to every node (`--perf-basic-prof` to profile with perf).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -102,7 +103,12 @@ async function startNode(
   const env = db === null ? undefined : { ...process.env, DATABASE_URL: db.url };
   // BENCH_GATEWAY_PROFILE=dir: each node writes a CPU profile there (summarize with gateway-profile).
   const profile = process.env.BENCH_GATEWAY_PROFILE;
-  const execArgv = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profile, name)}`];
+  // BENCH_GATEWAY_NODE_ARGS: more node flags for every node, e.g. --perf-basic-prof for `perf record`.
+  const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
+  const execArgv = [
+    ...extra,
+    ...(profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profile, name)}`]),
+  ];
   const { proc, ready } = await forkChild<{ port: number; key: string }>(
     "gateway-clearance",
     args,
@@ -217,7 +223,11 @@ interface SetupFigures {
 
 // Warm-up long enough for V8 to optimise the request path in every node: with a short one, a node
 // serving fewer requests (each of N nodes gets 1/N of the load) is measured while still compiling.
-const SETTINGS = { warmup_s: 5, c1_duration_s: 3, idle_s: 3 };
+// In two rounds: when the first round's connections close, V8 deoptimises the stream and socket
+// paths it had optimised for open connections only ("wrong map"), and recompiles them for a second
+// or two; with one round that recompilation (--trace-opt: some 0.4 s of compiler threads per node,
+// every node doing its own) fell into the measurement.
+const SETTINGS = { warmup_s: [5, 3], c1_duration_s: 3, idle_s: 3 };
 
 /** Node CPU (ms per second, summed) while no request arrives. */
 async function idleCpu(nodes: readonly Node[]): Promise<number | null> {
@@ -244,12 +254,12 @@ async function measureSetup(
 ): Promise<SetupFigures> {
   for (const n of nodes) await check(n.target, { "x-clearance-decision": "allow" });
   const group = nodes.map((n) => ({ target: n.target, pid: n.proc.pid }));
-  log(`${label}: warm-up ${SETTINGS.warmup_s} s`);
-  await Promise.all(
-    nodes.map((n) =>
-      load(n.target, Math.max(1, Math.round(options.connections / nodes.length)), SETTINGS.warmup_s),
-    ),
-  );
+  for (const seconds of SETTINGS.warmup_s) {
+    log(`${label}: warm-up ${seconds} s`);
+    await Promise.all(
+      nodes.map((n) => load(n.target, Math.max(1, Math.round(options.connections / nodes.length)), seconds)),
+    );
+  }
   log(`${label}: ${options.connections} connections over ${nodes.length} node(s), ${options.duration_s} s`);
   const throughput = await loadGroup(group, mockPid, options.connections, options.duration_s, postgres);
   log(
@@ -303,7 +313,7 @@ export async function runNodes(options: NodeOptions): Promise<number> {
     // Direct: what this load generator and mock reach without any proxy, on this machine.
     const direct: Target = { name: "direct", origin: upstream, headers: {} };
     await check(direct);
-    await load(direct, options.connections, SETTINGS.warmup_s);
+    await load(direct, options.connections, SETTINGS.warmup_s[0]!);
     const directLoad = await loadGroup(
       [{ target: direct, pid: undefined }],
       mockPid,
@@ -367,7 +377,7 @@ export async function runNodes(options: NodeOptions): Promise<number> {
     `same total load for both: ${options.connections} connections (${s.connections / options.nodes} per node over ${options.nodes} nodes), one autocannon instance per node running at the same time, rates summed, latencies (2xx) summarized together`,
     "nodes: bench/gateway-clearance.ts as in the default run (policy, metering flushed every 1 s, the durable audit entry per request wherever this build keeps the audit log, store changes picked up as this build does); the PostgreSQL nodes share one fresh schema and one audit signing key, and each has its own API key for alice",
     "order: direct, then the embedded node, then the PostgreSQL nodes; machine load drifts between phases",
-    `idle: after the load, ${SETTINGS.idle_s} s with no request, the nodes' CPU (polling the store's version ~10 times a second, the change listener, checkpoint rounds, metering flushes); net_of_idle subtracts that background, at the measured rate, from the CPU per request. Warm-up ${SETTINGS.warmup_s} s before measuring, so that every node's request path is optimised by V8`,
+    `idle: after the load, ${SETTINGS.idle_s} s with no request, the nodes' CPU (polling the store's version ~10 times a second, the change listener, checkpoint rounds, metering flushes); net_of_idle subtracts that background, at the measured rate, from the CPU per request. Warm-up ${SETTINGS.warmup_s.join(" s + ")} s (two rounds of connections) before measuring, so that every node's request path is optimised by V8 and the recompilation after the first connections close is over`,
   );
   if (localPg)
     notes.push(

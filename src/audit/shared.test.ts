@@ -6,7 +6,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openCheckpoint } from "./checkpoint.js";
@@ -83,6 +83,43 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
       origin: ORIGIN,
     });
     expect(result.entries).toBe(300n);
+  });
+
+  it("builds every mirror from its own entries and the others' read back in ranges, whatever their interleaving", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    // 26 short runs of A's between long runs of B's: A reads B's 5,200 entries back in more than one
+    // query (5,000 at most each), B reads A's 260 in one, as 26 ranges.
+    for (let run = 0; run < 26; run++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => a.log.append(entry("a", run * 10 + i))));
+      await Promise.all(Array.from({ length: 200 }, (_, i) => b.log.append(entry("b", run * 200 + i))));
+    }
+    expect(a.log.integrating).toBe(true);
+    await a.log.publish();
+    await b.log.publish();
+    expect(a.log.published?.size).toBe(5460n);
+    expect(b.log.published?.text).toBe(a.log.published?.text);
+    for (const n of [a, b]) {
+      const result = await verifyLog(directorySource(n.audit.dir), {
+        verifierKey: KEY.verifierKey,
+        origin: ORIGIN,
+      });
+      expect(result.entries).toBe(5460n);
+    }
+
+    // Ranges read back in index order, the empty one adding nothing.
+    const db = a.store.sharedAudit!;
+    const all = await db.read(0n, 6000);
+    const ranges = [
+      { from: 3n, to: 5n },
+      { from: 5n, to: 5n },
+      { from: 9n, to: 12n },
+      { from: 5000n, to: 5460n },
+    ];
+    const expected = ranges.flatMap((r) => all.slice(Number(r.from), Number(r.to)));
+    expect(await db.readRanges(ranges)).toEqual(expected);
+    expect(await db.readRanges([])).toEqual([]);
   });
 
   it("hands the integrator's seat to another node when its session dies, and the history stays one", async () => {
@@ -165,6 +202,21 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     const changes = entries.map((e) => (JSON.parse(e.toString()) as { change: number }).change);
     expect(changes).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(await a.store.outbox.list(0, 10)).toEqual([]);
+  });
+
+  it("commits the entries appended just before it closes, every request of one turn in one transaction", async () => {
+    const { url, schema } = await freshSchema();
+    const a = await node(url, "node-a");
+    const transactions = vi.spyOn(a.store.sharedAudit!, "append");
+    const appended = Array.from({ length: 5 }, (_, i) => a.log.append(entry("a", i)));
+    await a.log.close();
+    expect(await Promise.all(appended)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect(transactions.mock.calls.map(([entries]) => entries.length)).toEqual([5]);
+    const { rows } = await adminPool().query<{ size: string }>(
+      `SELECT size::text FROM ${schema}.audit_head WHERE id = 1`,
+    );
+    expect(rows[0]?.size).toBe("5");
+    expect(a.log.published?.size).toBe(5n);
   });
 
   it("refuses entries once the database is gone, and says so", async () => {

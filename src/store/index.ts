@@ -224,6 +224,11 @@ export interface SharedAuditStore {
   drainOutbox(toEntry: (r: OutboxRecord) => Uint8Array, limit: number): Promise<number>;
   /** Committed entries from index `from` on, in order, at most `limit`. */
   read(from: bigint, limit: number): Promise<Buffer[]>;
+  /**
+   * The committed entries with indices in the given ranges (each from ≤ index < to; ascending, not
+   * overlapping), in index order, in one round trip.
+   */
+  readRanges(ranges: readonly { from: bigint; to: bigint }[]): Promise<Buffer[]>;
   size(): Promise<bigint>;
   /** The latest checkpoint recorded by an integrator (a signed note), or null. */
   latestCheckpoint(): Promise<{ size: bigint; note: string } | null>;

@@ -22,31 +22,73 @@ const INTEGRATOR_LOCK = 0x636c7269;
 const OUTBOX_LOCK = 0x636c726f;
 
 /**
- * One statement: take `n` indices, insert the entries under them, return the first. Each entry is
- * its own parameter, sent in binary (an array parameter would go as hex text, twice the bytes, for
- * both sides to encode and parse).
+ * One statement: take as many indices as there are entries, insert the entries under them, return
+ * the first. One text for every batch, so each connection parses and plans it once (a named
+ * statement): the entries go as one binary parameter, concatenated, with where each starts and how
+ * long it is (an array of entries would go as hex text, twice the bytes, for both sides to encode
+ * and parse; one parameter per entry would make a new statement for every batch size).
  */
-function appendSql(n: number): string {
-  const values = Array.from({ length: n }, (_, i) => `$${i + 1}::bytea`).join(", ");
-  return `
+const APPEND = {
+  name: "clearance-audit-append",
+  text: `
     WITH head AS (
-      UPDATE audit_head SET size = size + ${n} WHERE id = 1 RETURNING size
+      UPDATE audit_head SET size = size + cardinality($2::int4[]) WHERE id = 1 RETURNING size
     ), added AS (
       INSERT INTO audit_entries (idx, entry)
-      SELECT head.size - ${n} + t.ord - 1, t.entry
-      FROM head, unnest(ARRAY[${values}]) WITH ORDINALITY AS t(entry, ord)
+      SELECT head.size - cardinality($2::int4[]) + t.ord - 1, substring($1::bytea FROM t.start FOR t.len)
+      FROM head, unnest($2::int4[], $3::int4[]) WITH ORDINALITY AS t(start, len, ord)
     )
-    SELECT (size - ${n})::text AS first FROM head`;
-}
+    SELECT (size - cardinality($2::int4[]))::text AS first FROM head`,
+};
+
+/**
+ * Entries in index ranges, in index order, in one round trip. Each range is an index scan: the LIMIT
+ * keeps the planner from flattening the subquery into one join, which it would run as a scan of the
+ * whole table.
+ */
+const READ_RANGES = {
+  name: "clearance-audit-read-ranges",
+  text: `
+    SELECT e.entry FROM unnest($1::int8[], $2::int8[]) AS r(lo, hi)
+    CROSS JOIN LATERAL (
+      SELECT idx, entry FROM audit_entries WHERE idx >= r.lo AND idx < r.hi ORDER BY idx LIMIT r.hi - r.lo
+    ) AS e
+    ORDER BY e.idx`,
+};
+
+const READ = {
+  name: "clearance-audit-read",
+  text: "SELECT entry FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+};
 
 type Db = pg.Pool | pg.PoolClient;
 
 async function append(db: Db, entries: readonly Uint8Array[]): Promise<bigint> {
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  let at = 1; // substring counts from 1
+  for (const e of entries) {
+    starts.push(at);
+    lengths.push(e.length);
+    at += e.length;
+  }
+  const blob = entries.length === 1 ? toBuffer(entries[0]!) : Buffer.concat(entries);
   // Indices are 64-bit: read as text into a BigInt (the pool's int8 parser stops at 2^53).
-  const values = entries.map((e) => (Buffer.isBuffer(e) ? e : Buffer.from(e)));
-  const { rows } = await db.query<{ first: string }>(appendSql(values.length), values);
+  const { rows } = await db.query<{ first: string }>({ ...APPEND, values: [blob, starts, lengths] });
   return BigInt(rows[0]?.first as string);
 }
+
+/**
+ * The `entry` column of a query's rows. In text format (hex): node-postgres reads every field of a
+ * row as a UTF-8 string, so a binary bytea would not survive.
+ */
+async function entries(db: Db, query: pg.QueryConfig): Promise<Buffer[]> {
+  const { rows } = await db.query<{ entry: Buffer }>(query);
+  return rows.map((r) => r.entry);
+}
+
+const toBuffer = (e: Uint8Array): Buffer =>
+  Buffer.isBuffer(e) ? e : Buffer.from(e.buffer, e.byteOffset, e.byteLength);
 
 export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string }): SharedAuditStore {
   return {
@@ -90,11 +132,13 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
     },
 
     async read(from, limit) {
-      const { rows } = await pool.query<{ entry: Buffer }>(
-        "SELECT entry FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
-        [from.toString(), limit],
-      );
-      return rows.map((r) => r.entry);
+      return entries(pool, { ...READ, values: [from.toString(), limit] });
+    },
+
+    async readRanges(ranges) {
+      if (ranges.length === 0) return [];
+      const values = [ranges.map((r) => r.from.toString()), ranges.map((r) => r.to.toString())];
+      return entries(pool, { ...READ_RANGES, values });
     },
 
     async size() {
