@@ -2,7 +2,7 @@
  * `npm run bench:monitoring`: what monitoring costs per request. Short, on purpose.
  *
  * (a) In this process, the request observer alone: CPU time per observed request for the metrics,
- *     the access log (pino, to /dev/null), the anomaly detectors (embedded store, no alert raised)
+ *     the access log (to /dev/null), the anomaly detectors (embedded store, no alert raised)
  *     and all three together, over requests like the gateway's (50 principals and keys, a few
  *     countries and networks, allowed and forwarded, with token counts), against an empty loop.
  * (b) Under load: the gateway bench's Clearance (a mock upstream, autocannon at 50 connections)

@@ -19,7 +19,7 @@ import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
 import { authenticate, type AdminDeps } from "../admin/index.js";
-import type { DestinationStream } from "pino";
+import type { DestinationStream } from "../monitoring/access-log.js";
 import { openStore, type Store } from "../store/index.js";
 import { ScreeningService } from "../screening/service.js";
 import { createProviders } from "../upstream/index.js";

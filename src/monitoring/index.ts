@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { DestinationStream } from "pino";
+import type { DestinationStream } from "./access-log.js";
 import type { ConfigFile } from "../config/index.js";
 import { ClearanceError } from "../errors/index.js";
 import { asClearanceError, errorBody, sendJson, statusOf } from "../http/index.js";
