@@ -42,20 +42,32 @@ export const session = {
  */
 export const SESSION_ENDED = "clearance:session-ended";
 
+/** One call of the admin API: same origin, the token as a Bearer header, a JSON body. */
+export function send(
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  body: unknown,
+  accept: string | null,
+  token: string | null = session.token,
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (accept !== null) headers.accept = accept;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`/admin/v1${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
 export async function api<T = unknown>(
   method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
   token: string | null = session.token,
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`/admin/v1${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const res = await send(method, path, body, "application/json", token);
   const text = await res.text();
   const json = text === "" ? null : (JSON.parse(text) as unknown);
   if (!res.ok) throw apiError(res.status, json, token);
@@ -80,14 +92,7 @@ export async function apiWithProgress<T = unknown>(
   body: unknown,
   onProgress: (p: JobProgress) => void,
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/x-ndjson, application/json" };
-  if (session.token !== null) headers.authorization = `Bearer ${session.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`/admin/v1${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const res = await send(method, path, body, "application/x-ndjson, application/json");
   if (!(res.headers.get("content-type") ?? "").startsWith("application/x-ndjson") || res.body === null) {
     const text = await res.text();
     const json = text === "" ? null : (JSON.parse(text) as unknown);

@@ -5,7 +5,7 @@
  * its error.
  */
 import { useEffect, useRef, useState } from "react";
-import { apiError, session, type JobProgress } from "../api.js";
+import { apiError, send, session, type JobProgress } from "../api.js";
 
 export interface Job<T> {
   readonly running: boolean;
@@ -95,17 +95,10 @@ export function Working({
 
 /** A report the API renders as CSV, HTML or text (not JSON), fetched with the caller's token. */
 export async function apiText(method: "GET" | "POST", path: string, body?: unknown): Promise<string> {
-  const headers: Record<string, string> = {};
-  if (session.token !== null) headers.authorization = `Bearer ${session.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`/admin/v1${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const token = session.token;
+  const res = await send(method, path, body, null, token);
   const text = await res.text();
-  if (!res.ok)
-    throw apiError(res.status, parsed(text), headers.authorization === undefined ? null : session.token);
+  if (!res.ok) throw apiError(res.status, parsed(text), token);
   return text;
 }
 
