@@ -3,7 +3,8 @@
  * a client hanging up while its decision was being recorded left the upstream request running
  * (forever, for a stream that never ends); a connection that never sent a byte held the gateway's
  * shutdown until the idle timeout (minutes); with several nodes, a restarted node served a stale
- * checkpoint (the shared log's "latest" checkpoint was the one whose size sorted last as text).
+ * checkpoint (the shared log's "latest" checkpoint was the one whose size sorted last as text); a
+ * pipelined request the parser refused was answered in the OpenAI format on the Anthropic route.
  */
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
@@ -62,6 +63,42 @@ describe("defects found by the hardening suites", () => {
     // matters is that the client's hang-up stopped it: no stream is left running, unread.
     expect(upstream.activeStreams()).toBe(0);
     expect(upstream.hits.length).toBeLessThanOrEqual(1);
+  });
+
+  it("a pipelined request refused by the parser is answered in its route's format", async () => {
+    // Found by the gateway fuzzer (seed 1291135791): the first request's large body filled the
+    // packets before the second request, whose invalid header made the parser fail in a packet
+    // that did not begin with a request line, so the answer fell back to the OpenAI format on
+    // the Anthropic route.
+    t ??= await startTestGateway();
+    const { port } = new URL(t.url);
+    const first = Buffer.from(JSON.stringify({ model: "mythos-5", pad: "x".repeat(70_000) }));
+    const bytes = Buffer.concat([
+      Buffer.from(
+        `POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer nope\r\n` +
+          `content-type: application/json\r\ncontent-length: ${first.length}\r\n\r\n`,
+        "latin1",
+      ),
+      first,
+      Buffer.from(
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-bad: a\u0001b\r\ncontent-length: 2\r\n\r\n{}",
+        "latin1",
+      ),
+    ]);
+    const answers = await new Promise<string>((resolve) => {
+      let got = "";
+      const socket = connect(Number(port), "127.0.0.1", () => socket.end(bytes));
+      socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+      socket.on("close", () => resolve(got));
+      socket.on("error", () => resolve(got));
+    });
+    // The second answer, the parser's refusal, is the last: its body follows its head.
+    const last = answers.slice(answers.lastIndexOf("HTTP/1.1 400 "));
+    expect(last).toMatch(/^HTTP\/1\.1 400 /);
+    const malformed = last.slice(last.indexOf("\r\n\r\n") + 4);
+    expect(malformed).toBeDefined();
+    // Anthropic's error shape: {"type": "error", "error": {"type", "message"}}.
+    expect(JSON.parse(malformed!)).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
   });
 
   it("a connection that never speaks does not hold the shutdown", { timeout: 30_000 }, async () => {
