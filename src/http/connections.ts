@@ -81,11 +81,6 @@ export function guardConnections(
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
-  // The path of the last request a connection made: a pipelined request whose head the parser
-  // refuses may not have its request line in the packet that failed (see rawRequest).
-  server.on("request", (req: IncomingMessage) => {
-    (req.socket as Duplex & { [LAST_PATH]?: string })[LAST_PATH] = req.url;
-  });
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     // A reset, or a socket already answering a request: nothing sensible can be written.
     const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
@@ -163,15 +158,14 @@ function rawRequest(packet: Buffer | undefined, socket: Duplex): RawRequest {
   }
   const head = packet.subarray(0, 8192).toString("latin1");
   // The failing request's line: the packet's last one (a packet of pipelined requests may begin
-  // with the end of an earlier body), else the last request this connection made.
+  // with the end of an earlier body), else the request the parser holds, if it got that far.
   let target: string | undefined;
   for (const m of packet.toString("latin1").matchAll(REQUEST_LINE)) target = m[1];
-  target ??= (socket as Duplex & { [LAST_PATH]?: string })[LAST_PATH];
+  target ??= (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming?.url;
   return { path: target === undefined ? null : (target.split("?")[0] ?? null), head: headOf(packet, head) };
 }
 
 const REQUEST_LINE = /(?:^|\n)[A-Z]+ (\S+) HTTP\/1\.[01]\r?\n/g;
-const LAST_PATH = Symbol("clearance.lastPath");
 
 /** The failing request's head (from its request line on), where the packet holds it. */
 function headOf(packet: Buffer, start: string): string {
