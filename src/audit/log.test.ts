@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -143,6 +143,36 @@ describe("the audit log", () => {
     // Closed: the file ends with its last record.
     expect(statSync(wal).size).toBe(end + 8 + entry(3000).length);
     expect((await AuditLog.open(options(dataDir))).size).toBe(3001n);
+  });
+
+  it("hashes durable entries into the tree as they come, in slices, not when a checkpoint is due", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const log = await AuditLog.open(options(dataDir));
+    // One group commit far larger than a slice: integrated over several turns of the event loop.
+    await Promise.all(Array.from({ length: 700 }, (_, i) => log.append(entry(i))));
+    const fullTile = join(dataDir, "audit", tilePath({ level: 0, index: 1n, width: 256 }));
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    // No publishing round has run (no timer was started): the tiles the entries fill appear anyway.
+    for (let i = 0; i < 200 && !existsSync(fullTile); i++) await turns(1);
+    expect(existsSync(fullTile)).toBe(true);
+    expect(log.published?.size).toBe(0n);
+    // Entries that arrive while slices are integrated join in order; the checkpoint covers all.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(entry(700 + i))));
+    await log.publish();
+    const cp = checkpointOf(dataDir);
+    expect(cp.size).toBe(750n);
+    for (const i of [0n, 63n, 64n, 511n, 699n, 700n, 749n]) {
+      verifyInclusion(leafHash(entry(Number(i))), i, 750n, await log.inclusion(i, 750n), cp.root);
+    }
+    await log.close();
+    // The restore point written with it matches the tree: a reopen restores and appends on.
+    const again = await AuditLog.open(options(dataDir));
+    expect(await again.append(entry(750))).toBe(750n);
+    await again.publish();
+    expect(checkpointOf(dataDir).size).toBe(751n);
+    await again.close();
   });
 });
 

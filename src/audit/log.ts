@@ -2,6 +2,11 @@
  * The audit log: durable appends (the WAL, group commit), integration into the tiled Merkle tree,
  * and signed checkpoints, published at least every `checkpointMs` while entries arrive. A
  * checkpoint is signed only after checking that its tree extends the last one signed.
+ *
+ * Integration (hashing each entry into the tree, writing full tiles) follows the durable batches
+ * in the background, a slice of at most INTEGRATE_SLICE entries per turn of the event loop, rather
+ * than all at once when a checkpoint is due: a second's entries at a few thousand requests a second
+ * took 7–12 ms in one block, a stall every request in flight then waited for.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -133,8 +138,26 @@ function checkSize(published: bigint, size: bigint): void {
     throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
 }
 
+/** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
+const INTEGRATE_SLICE = 64;
+
+/** A durable batch not yet wholly in the tree: its entries, how many are in, where its records end. */
+interface DurableBatch {
+  readonly entries: Buffer[];
+  done: number;
+  readonly end: number;
+}
+
+/** Durable batches waiting for the tree, oldest first; the WAL adds to it and calls `added`. */
+interface Durable {
+  readonly batches: DurableBatch[];
+  added: () => void;
+}
+
 export class AuditLog implements AuditTrail {
+  /** The tree's changes, one after another: integration slices and publishing rounds. */
   private publishing: Promise<void> = Promise.resolve();
+  private integrating = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Published | null;
 
@@ -142,11 +165,7 @@ export class AuditLog implements AuditTrail {
     private readonly o: AuditLogOptions,
     private readonly tree: TileTree,
     private readonly wal: Wal,
-    /**
-     * Durable entries not yet in the tree, and where their records end in the write-ahead file;
-     * the WAL adds to it as batches become durable.
-     */
-    private readonly durable: { pending: Buffer[]; end: number },
+    private readonly durable: Durable,
     published: Published | null,
     /** The tree's entries end at this offset of the write-ahead file. */
     private integrated: number,
@@ -172,7 +191,7 @@ export class AuditLog implements AuditTrail {
     const tree = restored?.tree ?? new TileTree(o.dir);
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
-    const durable = { pending: [] as Buffer[], end: 0 };
+    const durable: Durable = { batches: [], added: () => {} };
     const wal = await Wal.open(
       o.walPath,
       restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
@@ -181,8 +200,8 @@ export class AuditLog implements AuditTrail {
         await tree.append(entries);
       },
       (entries, _first, end) => {
-        for (const e of entries) durable.pending.push(e);
-        durable.end = end;
+        durable.batches.push({ entries, done: 0, end });
+        durable.added();
       },
     );
     if (published !== null) {
@@ -199,6 +218,7 @@ export class AuditLog implements AuditTrail {
       }
     }
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
+    durable.added = () => log.integrateSoon();
     await log.publish();
     return log;
   }
@@ -237,14 +257,9 @@ export class AuditLog implements AuditTrail {
   /** Integrates what became durable and, if the tree grew, signs and publishes a checkpoint. */
   publish(): Promise<void> {
     const round = this.publishing.then(async () => {
+      await this.integrate(Infinity);
       // Always called: it also writes tiles that an earlier, failed round left in memory.
-      const end = this.durable.end;
-      const pending = this.takePending();
-      await this.tree.append(pending);
-      if (pending.length > 0) {
-        this.integrated = end;
-        if (this.o.mark !== undefined) this.folded = this.o.mark.fold(this.folded, pending);
-      }
+      await this.tree.append([]);
       if (this.current !== null && this.current.size === this.tree.size) return;
       await this.tree.writePartials();
       const next: Checkpoint = {
@@ -287,10 +302,43 @@ export class AuditLog implements AuditTrail {
     await this.publish();
   }
 
-  private takePending(): Buffer[] {
-    const batch = this.durable.pending;
-    this.durable.pending = [];
-    return batch;
+  /** Integrates the next slice of durable entries on a later turn, unless one is already due. */
+  private integrateSoon(): void {
+    if (this.integrating) return;
+    this.integrating = true;
+    setImmediate(() => {
+      this.integrating = false;
+      const step = this.publishing.then(() => this.integrate(INTEGRATE_SLICE));
+      // A failed tile write is left for the next publishing round to retry and report.
+      this.publishing = step.catch(() => undefined);
+      void this.publishing.then(() => {
+        if (this.durable.batches.length > 0) this.integrateSoon();
+      });
+    });
+  }
+
+  /** Adds up to `max` durable entries to the tree, oldest first, and writes the tiles they fill. */
+  private async integrate(max: number): Promise<void> {
+    let left = max;
+    while (left > 0) {
+      const batch = this.durable.batches[0];
+      if (batch === undefined) return;
+      const part =
+        batch.done === 0 && batch.entries.length <= left
+          ? batch.entries
+          : batch.entries.slice(batch.done, batch.done + left);
+      // The entries are in the tree once append has returned, even if writing their tiles fails
+      // later (they are kept and written by the next call): count them in before awaiting that.
+      const written = this.tree.append(part);
+      batch.done += part.length;
+      left -= part.length;
+      if (this.o.mark !== undefined) this.folded = this.o.mark.fold(this.folded, part);
+      if (batch.done === batch.entries.length) {
+        this.durable.batches.shift();
+        this.integrated = batch.end;
+      }
+      await written;
+    }
   }
 }
 

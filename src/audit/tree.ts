@@ -6,7 +6,7 @@
  * level-0 tile from disk.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
 import {
@@ -50,19 +50,27 @@ class HashColumn {
   }
 }
 
-/** Writes a file so that readers see the old or the new content, never a half-written one. */
 /** Directories known to exist: tiles of one directory are written many times over. */
 const made = new Set<string>();
+/** Numbers each temporary file, so that two writers of the same path never share one. */
+let writes = 0;
 
+/** Writes a file so that readers see the old or the new content, never a half-written one. */
 export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
   const dir = dirname(path);
   if (!made.has(dir)) {
     await mkdir(dir, { recursive: true });
     made.add(dir);
   }
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+  const tmp = `${path}.tmp-${process.pid}-${++writes}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    // A full disk: what was written of the temporary file is removed, not left behind.
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }
 
 export class TileTree {

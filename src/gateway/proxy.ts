@@ -467,14 +467,15 @@ function meter(ctx: GatewayContext, asked: Asked, served: Served, input: number,
   const organization = organizationId(caller.principal.organization);
   const now = Date.now();
   ctx.limits.add(scheme, organization, served.license, input + output, now);
-  ctx.meter.record({
-    principalId: caller.principal.id,
-    organizationId: organization,
-    licenseId: served.license,
-    model: served.model,
-    inputTokens: input,
-    outputTokens: output,
-    requests: 1,
-    at: new Date(now).toISOString(),
-  });
+  ctx.meter.record(
+    {
+      principalId: caller.principal.id,
+      organizationId: organization,
+      licenseId: served.license,
+      model: served.model,
+      inputTokens: input,
+      outputTokens: output,
+    },
+    now,
+  );
 }

@@ -12,8 +12,17 @@ export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.j
 /** Tokens per license id, in the current month, the current quarter and in total. */
 export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;
 
+/** What one forwarded request used; when is given separately (epoch milliseconds). */
+export type MeteredUsage = Omit<UsageDelta, "at" | "requests">;
+
 export class Meter {
-  private pending: UsageDelta[] = [];
+  /**
+   * Usage since the last flush, already summed per (UTC day, principal, organization, license,
+   * model) — the rows the store keeps — so that a request adds to a row instead of queuing a
+   * record of its own.
+   */
+  private pending = new Map<string, Row>();
+  private day: { readonly start: number; readonly end: number; readonly key: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -27,20 +36,42 @@ export class Meter {
     this.timer.unref();
   }
 
-  record(delta: UsageDelta): void {
-    this.pending.push(delta);
+  /** Adds one request's usage at `now` (epoch milliseconds). */
+  record(usage: MeteredUsage, now: number): void {
+    let day = this.day;
+    if (day === null || now < day.start || now >= day.end) {
+      const start = now - (now % DAY_MS);
+      day = this.day = { start, end: start + DAY_MS, key: new Date(start).toISOString().slice(0, 10) };
+    }
+    const key = `${day.key}\u0000${usage.principalId}\u0000${usage.organizationId}\u0000${usage.licenseId}\u0000${usage.model}`;
+    const row = this.pending.get(key);
+    if (row === undefined) {
+      this.pending.set(key, { ...usage, requests: 1, at: new Date(now).toISOString() });
+    } else {
+      row.inputTokens += usage.inputTokens;
+      row.outputTokens += usage.outputTokens;
+      row.requests += 1;
+    }
   }
 
-  /** Writes what is pending; a failed batch is kept and retried with the next one. */
+  /** Writes what is pending; a failed batch is kept and added into the next one. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      if (this.pending.length === 0) return;
+      if (this.pending.size === 0) return;
       const batch = this.pending;
-      this.pending = [];
+      this.pending = new Map();
       try {
-        await this.store.usage.add(aggregate(batch));
+        await this.store.usage.add([...batch.values()]);
       } catch (err) {
-        this.pending = batch.concat(this.pending);
+        for (const [key, row] of batch) {
+          const later = this.pending.get(key);
+          if (later !== undefined) {
+            row.inputTokens += later.inputTokens;
+            row.outputTokens += later.outputTokens;
+            row.requests += later.requests;
+          }
+          this.pending.set(key, row);
+        }
         this.onError(err);
       }
     });
@@ -53,6 +84,11 @@ export class Meter {
   }
 }
 
+const DAY_MS = 86_400_000;
+
+/** A pending row: its sums grow until it is flushed. */
+type Row = { -readonly [K in keyof UsageDelta]: UsageDelta[K] };
+
 /** Each license's tokens in the store: in the month and the quarter containing `at`, and in total. */
 export async function storedUsage(store: Store, at: Date): Promise<UsageByPeriod> {
   const counters: UsageByPeriod = { month: new Map(), quarter: new Map(), total: new Map() };
@@ -63,27 +99,6 @@ export async function storedUsage(store: Store, at: Date): Promise<UsageByPeriod
     if (day >= monthStart) add(counters.month, licenseId, tokens);
   }
   return counters;
-}
-
-/** One row per (day, principal, organization, license, model): the store keeps daily totals anyway. */
-function aggregate(batch: readonly UsageDelta[]): UsageDelta[] {
-  const rows = new Map<string, UsageDelta>();
-  for (const d of batch) {
-    const key = `${d.at.slice(0, 10)}\u0000${d.principalId}\u0000${d.organizationId}\u0000${d.licenseId}\u0000${d.model}`;
-    const row = rows.get(key);
-    rows.set(
-      key,
-      row === undefined
-        ? d
-        : {
-            ...row,
-            inputTokens: row.inputTokens + d.inputTokens,
-            outputTokens: row.outputTokens + d.outputTokens,
-            requests: row.requests + d.requests,
-          },
-    );
-  }
-  return [...rows.values()];
 }
 
 function add(map: Map<string, number>, key: string, n: number): void {

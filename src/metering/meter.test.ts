@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import type { Store, UsageDelta } from "../store/index.js";
+import { Meter } from "./index.js";
+
+/** A store whose usage table records what it is given, failing while `failing` is set. */
+function fakeStore() {
+  const added: UsageDelta[][] = [];
+  const state = { failing: false };
+  const store = {
+    usage: {
+      add: async (rows: UsageDelta[]) => {
+        if (state.failing) throw new Error("store down");
+        added.push(rows.map((r) => ({ ...r })));
+      },
+    },
+  } as unknown as Store;
+  return { store, added, state };
+}
+
+const alice = { principalId: "alice", organizationId: "acme", licenseId: null, model: "m" };
+const DAY = Date.parse("2026-12-05T00:00:00Z");
+
+describe("Meter", () => {
+  it("sums a batch's requests per day, principal, organization, license and model", async () => {
+    const { store, added } = fakeStore();
+    const meter = new Meter(store, () => {});
+    meter.record({ ...alice, inputTokens: 3, outputTokens: 4 }, DAY + 1_000);
+    meter.record({ ...alice, inputTokens: 5, outputTokens: 6 }, DAY + 2_000);
+    meter.record({ ...alice, model: "other", inputTokens: 1, outputTokens: 1 }, DAY + 3_000);
+    // The next UTC day is a row of its own.
+    meter.record({ ...alice, inputTokens: 7, outputTokens: 8 }, DAY + 86_400_000 + 5);
+    await meter.flush();
+    expect(added).toEqual([
+      [
+        { ...alice, inputTokens: 8, outputTokens: 10, requests: 2, at: "2026-12-05T00:00:01.000Z" },
+        {
+          ...alice,
+          model: "other",
+          inputTokens: 1,
+          outputTokens: 1,
+          requests: 1,
+          at: "2026-12-05T00:00:03.000Z",
+        },
+        { ...alice, inputTokens: 7, outputTokens: 8, requests: 1, at: "2026-12-06T00:00:00.005Z" },
+      ],
+    ]);
+    await meter.flush();
+    expect(added).toHaveLength(1); // nothing pending: nothing written
+  });
+
+  it("keeps a batch the store refused and adds later usage into it", async () => {
+    const { store, added, state } = fakeStore();
+    const errors: unknown[] = [];
+    const meter = new Meter(store, (err) => errors.push(err));
+    meter.record({ ...alice, inputTokens: 1, outputTokens: 2 }, DAY);
+    state.failing = true;
+    await meter.flush();
+    expect(errors).toHaveLength(1);
+    meter.record({ ...alice, inputTokens: 10, outputTokens: 20 }, DAY + 1);
+    state.failing = false;
+    await meter.flush();
+    expect(added).toEqual([
+      [{ ...alice, inputTokens: 11, outputTokens: 22, requests: 2, at: "2026-12-05T00:00:00.000Z" }],
+    ]);
+  });
+});
