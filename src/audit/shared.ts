@@ -20,6 +20,8 @@ import {
   AuditLogError,
   checkedConsistency,
   checkedInclusion,
+  INTEGRATE_SLICE,
+  nextTurn,
   type AuditTrail,
   type Published,
 } from "./log.js";
@@ -264,7 +266,12 @@ export class SharedAuditLog implements AuditTrail {
         if ("entries" in piece) for (const e of piece.entries) all.push(e);
         else for (let i = piece.from; i < piece.to; i++) all.push(read[r++]!);
       }
-      await this.tree.append(all);
+      // In slices, a turn of the event loop each: a mirror catching up on thousands of entries
+      // must not hold up the requests in flight meanwhile.
+      for (let i = 0; i < all.length; i += INTEGRATE_SLICE) {
+        if (i > 0) await nextTurn();
+        await this.tree.append(all.slice(i, i + INTEGRATE_SLICE));
+      }
     }
     while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.own.shift();
   }
