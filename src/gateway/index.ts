@@ -48,13 +48,12 @@ export function createGatewayHandler(
     const requestId = randomUUID();
     setSecurityHeaders(res);
     res.setHeader("x-clearance-request-id", requestId);
-    res.setHeader("x-clearance-decision", "none");
-    res.setHeader("x-clearance-reason", "none");
-    res.setHeader("x-clearance-served-model", "none");
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const route = PROXY_ROUTES.get(path);
+    // A proxied request's decision sets these (or its refusal does, below); other routes decide nothing.
+    if (route === undefined) undecided(res);
     const wire = wireFor(path, req.headers);
     const seen = Observation.begin(ctx.observer, requestId, req, res, path);
 
@@ -126,6 +125,7 @@ export function createGatewayHandler(
         return;
       }
       // Refused before any decision (bad key, bad body): the reason is the error's code.
+      if (!res.hasHeader("x-clearance-decision")) undecided(res);
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
       const text = renderError(wire, err);
       res.writeHead(status, {
@@ -135,6 +135,13 @@ export function createGatewayHandler(
       res.end(text);
     });
   };
+}
+
+/** The decision headers of an answer no decision was made for. */
+function undecided(res: ServerResponse): void {
+  res.setHeader("x-clearance-decision", "none");
+  res.setHeader("x-clearance-reason", "none");
+  res.setHeader("x-clearance-served-model", "none");
 }
 
 /** Every refusal's body, in the format of whoever asked. */

@@ -62,7 +62,7 @@ export async function proxy(
   });
   const asked = await identify(ctx, req);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, asked, admitted, String(res.getHeader("x-clearance-request-id")), seen);
+  const durable = record(ctx, asked, admitted, seen.requestId, seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -454,7 +454,7 @@ async function forward(
     headers: {},
     stripUsageChunk: strip,
     captureLimit: ctx.bodyLimit,
-    requestId: String(res.getHeader("x-clearance-request-id")),
+    requestId: seen.requestId,
     log: ctx.log,
   });
   seen.use(usage);
