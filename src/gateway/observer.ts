@@ -152,10 +152,11 @@ export class Observation implements ObservedRequest {
   answer(upstream: UpstreamResponse): void {
     this.answered = performance.now();
     this.streamed = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
-    // Registered before the relay's own listener, in the same tick: no chunk is missed by either.
-    // Error bodies are read another way by the relay, so they are left alone.
-    if (this.observer !== undefined && upstream.status >= 200 && upstream.status < 300)
-      upstream.body.once("data", () => (this.firstChunk = performance.now()));
+  }
+
+  /** The relay passed on the upstream body's first chunk (told by the relay: no listener of its own). */
+  chunk(): void {
+    if (this.firstChunk === null) this.firstChunk = performance.now();
   }
 
   use(usage: { readonly input: number; readonly output: number } | null): void {

@@ -456,6 +456,7 @@ async function forward(
     captureLimit: ctx.bodyLimit,
     requestId: seen.requestId,
     log: ctx.log,
+    firstChunk: () => seen.chunk(),
   });
   seen.use(usage);
   if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);

@@ -24,6 +24,8 @@ export interface RelayOptions {
   readonly requestId: string;
   /** The gateway's own log: an upstream error's original text goes there, never to the client. */
   readonly log: (line: string) => void;
+  /** Told when the first chunk of a successful body arrives (for the time to first token). */
+  readonly firstChunk?: () => void;
 }
 
 /** Bytes kept from the end of a body larger than the capture limit. */
@@ -113,7 +115,12 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   const once = (): Usage | null => (read ??= { usage: usage() }).usage;
   return new Promise((resolve, reject) => {
     const body = upstream.body;
+    let first = o.firstChunk;
     body.on("data", (chunk: Buffer) => {
+      if (first !== undefined) {
+        first();
+        first = undefined;
+      }
       if (!write(chunk)) {
         body.pause();
         res.once("drain", () => body.resume());

@@ -72,19 +72,41 @@ const OPERATION: Readonly<Record<string, string>> = {
 };
 export const operationName = (route: string): string => OPERATION[route] ?? "other";
 
-/** prom-client children by their label values joined: one Map look-up per update. */
+/**
+ * prom-client children by their label values, in nested maps: a look-up per label value, with the
+ * values' own (cached) string hashes, rather than a key joined anew for every update.
+ */
 class Children<T> {
-  private readonly cache = new Map<string, T>();
-  constructor(private readonly make: (values: string[]) => T) {}
+  private readonly root = new Map<string, unknown>();
+  /** `depth`: how many label values a child has (1 to 5). */
+  constructor(
+    private readonly depth: number,
+    private readonly make: (values: string[]) => T,
+  ) {}
   get(a: string, b = "", c = "", d = "", e = ""): T {
-    const key = `${a}\u0000${b}\u0000${c}\u0000${d}\u0000${e}`;
-    let child = this.cache.get(key);
+    const n = this.depth;
+    let m = this.root;
+    if (n > 1) m = step(m, a);
+    if (n > 2) m = step(m, b);
+    if (n > 3) m = step(m, c);
+    if (n > 4) m = step(m, d);
+    const last = n === 1 ? a : n === 2 ? b : n === 3 ? c : n === 4 ? d : e;
+    let child = m.get(last) as T | undefined;
     if (child === undefined) {
-      child = this.make([a, b, c, d, e]);
-      this.cache.set(key, child);
+      child = this.make([a, b, c, d, e].slice(0, n));
+      m.set(last, child);
     }
     return child;
   }
+}
+
+function step(m: Map<string, unknown>, key: string): Map<string, unknown> {
+  let next = m.get(key) as Map<string, unknown> | undefined;
+  if (next === undefined) {
+    next = new Map();
+    m.set(key, next);
+  }
+  return next;
 }
 
 const seconds = (from: number | null, to: number | null): number | null =>
@@ -128,21 +150,21 @@ export class GatewayMetrics {
       ["route", "code"],
       r,
     );
-    this.requests = new Children((v) => requests.child(...v));
+    this.requests = new Children(2, (v) => requests.child(...v));
     const decisions = new FastCounter(
       "clearance_decisions_total",
       "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
       ["decision", "reason", "model", "served_model", "action"],
       r,
     );
-    this.decisions = new Children((v) => decisions.child(...v));
+    this.decisions = new Children(5, (v) => decisions.child(...v));
     const byLocation = new FastCounter(
       "clearance_decisions_by_location_total",
       'Gateway decisions by outcome and the request\'s location (ISO 3166-1 alpha-2, or "unknown").',
       ["decision", "country"],
       r,
     );
-    this.byLocation = new Children((v) => byLocation.child(...v));
+    this.byLocation = new Children(2, (v) => byLocation.child(...v));
     this.rateLimited = new Counter({
       name: "clearance_rate_limit_refusals_total",
       help: "Requests refused because their organization was over its rate limit (429).",
@@ -155,7 +177,7 @@ export class GatewayMetrics {
       LATENCY,
       r,
     );
-    this.overhead = new Children((v) => overhead.child(...v));
+    this.overhead = new Children(1, (v) => overhead.child(...v));
     const upstream = new FastHistogram(
       "clearance_upstream_latency_seconds",
       "From forwarding a request to the upstream's response headers, by served model.",
@@ -163,7 +185,7 @@ export class GatewayMetrics {
       LATENCY,
       r,
     );
-    this.upstream = new Children((v) => upstream.child(...v));
+    this.upstream = new Children(1, (v) => upstream.child(...v));
     const firstToken = new FastHistogram(
       "gen_ai_server_time_to_first_token_seconds",
       "Streamed responses: from forwarding the request to the upstream's first chunk (gen_ai.server.time_to_first_token).",
@@ -171,7 +193,7 @@ export class GatewayMetrics {
       GENAI_SECONDS,
       r,
     );
-    this.firstToken = new Children((v) => firstToken.child(...v));
+    this.firstToken = new Children(2, (v) => firstToken.child(...v));
     const tokenUsage = new FastHistogram(
       "gen_ai_client_token_usage",
       "Tokens per forwarded request, by operation, served model and gen_ai.token.type (input, output); its _sum is the tokens by model and direction.",
@@ -179,7 +201,7 @@ export class GatewayMetrics {
       TOKEN_BUCKETS,
       r,
     );
-    this.tokenUsage = new Children((v) => tokenUsage.child(...v));
+    this.tokenUsage = new Children(3, (v) => tokenUsage.child(...v));
     this.append = new FastHistogram(
       "clearance_audit_append_seconds",
       "From a decision to its audit entry being durable.",

@@ -146,6 +146,32 @@ describe("metrics and access log", () => {
     expect(all).not.toMatch(/bearer/i);
   });
 
+  it("times a streamed answer's first chunk, in the access log and the first-token histogram", async () => {
+    const r = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-test-country": "US",
+        authorization: `Bearer ${t.keys.get("alice") as string}`,
+      },
+      body: JSON.stringify({ model: "mythos-5", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(r.status).toBe(200);
+    await r.text();
+    const id = r.headers.get("x-clearance-request-id");
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && line === undefined; i++) {
+      line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id);
+      if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(line?.ms_first_chunk).toEqual(expect.any(Number));
+    expect(line?.ms_first_chunk as number).toBeLessThanOrEqual(line?.ms_total as number);
+    const text = await (await scrape(ADMIN_TOKEN)).text();
+    expect(text).toMatch(
+      /gen_ai_server_time_to_first_token_seconds_count\{gen_ai_operation_name="chat",gen_ai_request_model="mythos-5"\} 1/,
+    );
+  });
+
   const promtool = spawnSync("promtool", ["--version"]).status === 0;
   it.skipIf(!promtool)(
     "is accepted by promtool check metrics (skipped: promtool not installed)",
