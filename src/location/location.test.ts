@@ -222,3 +222,27 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("remembered peers", () => {
+  it("answers a peer seen before exactly as a locator meeting it for the first time", async () => {
+    const peers = ["10.1.2.3", "81.2.69.160", "::1", "5.160.1.1", "not an address", "::ffff:10.0.0.9"];
+    const headers: IncomingHttpHeaders[] = [
+      {},
+      { "cf-ipcountry": "SE" },
+      { "x-forwarded-for": "5.160.3.3" },
+      { "cf-ipcountry": "IR, US" },
+    ];
+    // The same locator, asked over and over in an interleaved order, against a fresh one per question.
+    for (let round = 0; round < 3; round++) {
+      for (const [i, peer] of peers.entries()) {
+        for (const [j, h] of headers.entries()) {
+          const fresh = await createLocator({ mmdb, header: "CF-IPCountry", trustedProxies: PROXIES });
+          expect(locator.locate(peers[(i + j + round) % peers.length], h)).toEqual(
+            fresh.locate(peers[(i + j + round) % peers.length], h),
+          );
+          expect(locator.locate(peer, h)).toEqual(fresh.locate(peer, h));
+        }
+      }
+    }
+  });
+});

@@ -63,7 +63,22 @@ export async function createLocator(config: LocationConfig): Promise<Locator> {
   return new ProxyAwareLocator(proxies, header, lookup);
 }
 
+/** Peer addresses whose parse and trust are remembered; beyond it, the memory starts over. */
+const PEERS = 4096;
+
+interface Peer {
+  readonly address: IpAddress;
+  /** One of the trusted proxies. */
+  readonly trusted: boolean;
+}
+
 class ProxyAwareLocator implements Locator {
+  /**
+   * Requests come from few peers (the load balancers, or a client's keep-alive connections): each
+   * address is parsed and checked against the trusted proxies once, not on every request.
+   */
+  private readonly peers = new Map<string, Peer | null>();
+
   constructor(
     private readonly proxies: CidrSet,
     private readonly header: string | undefined,
@@ -72,17 +87,29 @@ class ProxyAwareLocator implements Locator {
 
   locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located {
     if (remoteAddress === undefined) return null; // socket already gone
-    const peer = parseAddress(remoteAddress);
+    const peer = this.peer(remoteAddress);
     if (peer === null) return null;
-    let client: IpAddress | null = peer;
-    if (this.proxies.size > 0 && this.proxies.has(peer)) {
+    let client: IpAddress | null = peer.address;
+    if (peer.trusted) {
       if (this.header !== undefined) {
         const country = headerCountry(headers[this.header]);
         if (country !== null) return country;
       }
-      client = forwardedClient(headers["x-forwarded-for"], peer, this.proxies);
+      client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
     }
     return client === null || this.lookup === undefined ? null : this.lookup(client);
+  }
+
+  private peer(remoteAddress: string): Peer | null {
+    let peer = this.peers.get(remoteAddress);
+    if (peer === undefined) {
+      const address = parseAddress(remoteAddress);
+      peer =
+        address === null ? null : { address, trusted: this.proxies.size > 0 && this.proxies.has(address) };
+      if (this.peers.size >= PEERS) this.peers.clear();
+      this.peers.set(remoteAddress, peer);
+    }
+    return peer;
   }
 }
 
