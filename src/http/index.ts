@@ -124,14 +124,37 @@ export async function readJsonText(
 /**
  * Tracks the nesting depth of JSON text as its bytes arrive, without parsing it: brackets inside
  * strings do not count. UTF-8 continuation bytes are never ASCII, so bytes can be scanned one by one.
+ *
+ * Text with no more opening brackets than the limit, inside strings or not, cannot nest deeper
+ * than it: until that many have arrived, the bytes are only counted (natively, with indexOf) and
+ * kept; past it, the exact scan runs over what came so far and then over every later chunk. A
+ * large prompt is rarely scanned byte by byte in JavaScript.
  */
-class DepthGauge {
+export class DepthGauge {
   private depth = 0;
   private inString = false;
   private escaped = false;
+  /** Opening brackets seen while only counting; null once the exact scan runs. */
+  private opened: number | null = 0;
+  private counted: Buffer[] = [];
   constructor(private readonly max: number) {}
 
   scan(chunk: Buffer): void {
+    if (this.opened !== null) {
+      this.opened += count(chunk, 0x7b, this.max) + count(chunk, 0x5b, this.max);
+      if (this.opened <= this.max) {
+        this.counted.push(chunk);
+        return;
+      }
+      this.opened = null;
+      const earlier = this.counted;
+      this.counted = [];
+      for (const c of earlier) this.exact(c);
+    }
+    this.exact(chunk);
+  }
+
+  private exact(chunk: Buffer): void {
     let { depth, inString, escaped } = this;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i] as number;
@@ -154,6 +177,13 @@ class DepthGauge {
     this.inString = inString;
     this.escaped = escaped;
   }
+}
+
+/** How many times `byte` occurs in `chunk`, counting no further than just past `stop`. */
+function count(chunk: Buffer, byte: number, stop: number): number {
+  let n = 0;
+  for (let at = chunk.indexOf(byte); at >= 0 && n <= stop; at = chunk.indexOf(byte, at + 1)) n++;
+  return n;
 }
 
 function tooLarge(limit: number): ClearanceError {
