@@ -383,14 +383,18 @@ async function forward(
 ): Promise<void> {
   const { json } = asked;
   const stream = json.stream === true;
+  // Unchanged, the body goes as it came: no second serialisation of a large prompt.
+  let body: string | null = json.model === served.route.upstreamModel ? asked.text : null;
   let strip = false;
-  let changed = json.model !== served.route.upstreamModel;
   if (wire === "openai" && stream && USAGE_ON_REQUEST.has(endpoint)) {
-    const options = (typeof json.stream_options === "object" && json.stream_options) || {};
+    const given = json.stream_options;
+    const options = (typeof given === "object" && given) || {};
     if ((options as Record<string, unknown>).include_usage !== true) {
       json.stream_options = { ...options, include_usage: true };
       strip = true;
-      changed = true;
+      // Absent (most streaming clients): the member goes at the front of the text as it came.
+      // Present with another value, a member in front would be overridden by it: serialise anew.
+      body = body !== null && given === undefined ? usageAsked(body) : null;
     }
   }
   json.model = served.route.upstreamModel;
@@ -413,8 +417,7 @@ async function forward(
     .request({
       wire,
       endpoint,
-      // Unchanged, the body goes as it came: no second serialisation of a large prompt.
-      body: changed ? JSON.stringify(json) : asked.text,
+      body: body ?? JSON.stringify(json),
       json,
       stream,
       headers,
@@ -460,6 +463,15 @@ async function forward(
   });
   seen.use(usage);
   if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);
+}
+
+/**
+ * A JSON object's text with `"stream_options":{"include_usage":true}` as its first member. The text
+ * parsed as an object with a model, so its first `{` (after whitespace) opens it and a member follows.
+ */
+function usageAsked(text: string): string {
+  const open = text.indexOf("{") + 1;
+  return `${text.slice(0, open)}"stream_options":{"include_usage":true},${text.slice(open)}`;
 }
 
 /** What the request used, against the quotas and into the usage records. */
