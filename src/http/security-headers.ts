@@ -20,6 +20,8 @@ export const SECURITY_HEADER_LINES = Object.entries(SECURITY_HEADERS)
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join("");
 
+const ENTRIES = Object.entries(SECURITY_HEADERS);
+
 export function setSecurityHeaders(res: ServerResponse): void {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  for (const [name, value] of ENTRIES) res.setHeader(name, value);
 }
