@@ -60,6 +60,15 @@ describe("relaying a large body", () => {
     expect(await through(body, 1 << 20)).toEqual({ received: body, usage: { input: 4321, output: 0 } });
   });
 
+  it("reads a large body's usage from its end, or from the whole body where it is not at the end", async () => {
+    const body = embeddings(20_000); // about 1.2 MB, kept whole (within the capture limit)
+    expect(await through(body, 16 << 20)).toEqual({ received: body, usage: { input: 4321, output: 0 } });
+    // Usage first: not in the last 64 KiB, so the body kept whole is parsed.
+    const { usage, ...rest } = JSON.parse(body) as Record<string, unknown>;
+    const first = JSON.stringify({ usage, ...rest });
+    expect(await through(first, 16 << 20)).toEqual({ received: first, usage: { input: 4321, output: 0 } });
+  });
+
   it("relays a body over the capture limit whole, and still reads its usage from the end", async () => {
     const body = embeddings(20_000); // about 1.2 MB
     const { received, usage } = await through(body, 64 * 1024);

@@ -28,7 +28,20 @@ export interface RelayOptions {
   readonly firstChunk?: () => void;
 }
 
-/** Bytes kept from the end of a body larger than the capture limit. */
+/** The last `n` bytes of the chunks (fewer if they hold fewer), copying only those. */
+function lastBytes(chunks: readonly Buffer[], n: number): Buffer {
+  const taken: Buffer[] = [];
+  let got = 0;
+  for (let i = chunks.length - 1; i >= 0 && got < n; i--) {
+    const c = chunks[i] as Buffer;
+    taken.push(c);
+    got += c.length;
+  }
+  const tail = taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken.reverse());
+  return tail.subarray(Math.max(0, tail.length - n));
+}
+
+/** Bytes kept from the end of a body larger than the capture limit (where its usage is). */
 const TAIL = 64 * 1024;
 
 /**
@@ -103,9 +116,17 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       res.end(body);
     };
     usage = () => {
-      const text = (kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept)).toString("utf8");
+      const chunks = kept;
       kept = [];
-      return size <= o.captureLimit ? usageFromBody(text) : usageFromTail(text.slice(-TAIL));
+      // Every API puts usage last: a large body (an embeddings batch runs to megabytes) is read from
+      // its end first, and parsed whole only if no usage is found there and it was kept whole.
+      if (size > TAIL) {
+        const found = usageFromTail(lastBytes(chunks, TAIL).toString("utf8"));
+        if (found !== null || size > o.captureLimit) return found;
+      }
+      return usageFromBody(
+        (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8"),
+      );
     };
   }
 
