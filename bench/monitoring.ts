@@ -10,6 +10,7 @@
  *     off, CPU per request of the gateway process for each.
  *
  * Prints one JSON line and writes bench/results/monitoring.json, with the machine's load.
+ * BENCH_MONITORING_ROUNDS: pairs of runs under load (default 5).
  */
 import { cpus, loadavg, tmpdir } from "node:os";
 import { mkdtempSync } from "node:fs";
@@ -25,7 +26,13 @@ import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
 import { collectGarbage, writeResult } from "./results.js";
 
-const SETTINGS = { observations: 200_000, connections: 50, warmup_s: 3, duration_s: 5, rounds: 3 };
+const SETTINGS = {
+  observations: 200_000,
+  connections: 50,
+  warmup_s: 3,
+  duration_s: 5,
+  rounds: Number(process.env.BENCH_MONITORING_ROUNDS ?? 5),
+};
 const GOAL_US = 10;
 
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -190,9 +197,16 @@ async function main(): Promise<void> {
       off: [],
       on: [],
     };
+  // The order alternates between rounds (off first, then on first), so that a machine growing
+  // slower or faster during the run weighs on both alike.
   for (let i = 0; i < SETTINGS.rounds; i++) {
-    runs.off.push(await underLoad("off", upstream));
-    runs.on.push(await underLoad("on", upstream));
+    if (i % 2 === 0) {
+      runs.off.push(await underLoad("off", upstream));
+      runs.on.push(await underLoad("on", upstream));
+    } else {
+      runs.on.push(await underLoad("on", upstream));
+      runs.off.push(await underLoad("off", upstream));
+    }
   }
   await stop(mock.proc);
   const median = (xs: (number | null)[]): number | null => {
@@ -209,10 +223,13 @@ async function main(): Promise<void> {
     runs: runs.on,
     cpu_us_per_req: median(runs.on.map((r) => r.cpu_us_per_req)),
   };
-  const added =
-    on.cpu_us_per_req === null || off.cpu_us_per_req === null
-      ? null
-      : round(on.cpu_us_per_req - off.cpu_us_per_req, 1);
+  // Each round's pair ran minutes apart at most: its difference is less exposed to the machine's
+  // drift than the difference of the medians.
+  const paired = runs.on.map((r, i) => {
+    const o = runs.off[i]?.cpu_us_per_req ?? null;
+    return r.cpu_us_per_req === null || o === null ? null : round(r.cpu_us_per_req - o, 1);
+  });
+  const added = median(paired);
   const all = observer.cpu_us_per_request.all ?? null;
   const out = {
     bench: "monitoring",
@@ -224,7 +241,12 @@ async function main(): Promise<void> {
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: SETTINGS,
     observer,
-    gateway_under_load: { monitoring_off: off, monitoring_on: on, added_cpu_us_per_req: added },
+    gateway_under_load: {
+      monitoring_off: off,
+      monitoring_on: on,
+      added_cpu_us_per_req: added,
+      added_per_round: paired,
+    },
     goals: {
       observer_cpu_us_per_request: {
         goal: `<= ${GOAL_US}`,
@@ -234,7 +256,7 @@ async function main(): Promise<void> {
     },
     notes: [
       "observer: CPU per observed request in this process, the empty loop's subtracted; detectors include building the sighting and the embedded store they would write alerts to (none raised)",
-      "gateway_under_load: CPU per request of the gateway process, with the defaults (monitoring on) and with metrics, access log and detectors off, alternating, `rounds` runs each; cpu_us_per_req is the median of the runs (each run's figures under `runs`), so the difference still carries some run-to-run noise on a shared machine",
+      "gateway_under_load: CPU per request of the gateway process, with the defaults (monitoring on) and with metrics, access log and detectors off, `rounds` pairs of runs, the order alternating; cpu_us_per_req is the median of each side's runs (each run's figures under `runs`); added_cpu_us_per_req is the median of the rounds' own differences (added_per_round), which still carries the run-to-run noise of a shared machine",
     ],
   };
   const path = writeResult("monitoring", out);
