@@ -62,7 +62,7 @@ export async function proxy(
   });
   const asked = await identify(ctx, req);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, asked, admitted, seen.requestId, seen);
+  const durable = record(ctx, asked, admitted, seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -328,18 +328,12 @@ function organizationId(org: unknown): string | null {
  * marked handled here, so that a failure while the upstream is still being waited for is not an
  * unhandled rejection; whoever answers awaits it.
  */
-function record(
-  ctx: GatewayContext,
-  asked: Asked,
-  admitted: Admitted,
-  requestId: string,
-  seen: Observation,
-): Promise<void> {
+function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, seen: Observation): Promise<void> {
   const entry = decisionEntry(
     admitted.decision,
     {
       time: new Date(admitted.now),
-      requestId,
+      requestId: seen.requestId,
       node: ctx.audit.node,
       principal: asked.caller.principal,
       location: asked.location,

@@ -28,19 +28,6 @@ export interface RelayOptions {
   readonly firstChunk?: () => void;
 }
 
-/** The last `n` bytes of the chunks (fewer if they hold fewer), copying only those. */
-function lastBytes(chunks: readonly Buffer[], n: number): Buffer {
-  const taken: Buffer[] = [];
-  let got = 0;
-  for (let i = chunks.length - 1; i >= 0 && got < n; i--) {
-    const c = chunks[i] as Buffer;
-    taken.push(c);
-    got += c.length;
-  }
-  const tail = taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken.reverse());
-  return tail.subarray(Math.max(0, tail.length - n));
-}
-
 /** Bytes kept from the end of a body larger than the capture limit (where its usage is). */
 const TAIL = 64 * 1024;
 
@@ -176,4 +163,17 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       resolve(once());
     });
   });
+}
+
+/** The last `n` bytes of the chunks (fewer if they hold fewer), copying only those. */
+function lastBytes(chunks: readonly Buffer[], n: number): Buffer {
+  const taken: Buffer[] = [];
+  let got = 0;
+  for (let i = chunks.length - 1; i >= 0 && got < n; i--) {
+    const c = chunks[i] as Buffer;
+    taken.push(c);
+    got += c.length;
+  }
+  const tail = taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken.reverse());
+  return tail.subarray(Math.max(0, tail.length - n));
 }
