@@ -13,6 +13,7 @@ import {
   readBundle,
   type Checkpoint,
 } from "../audit/log.js";
+import { aggregate, OVERVIEW_LIMIT, type Aggregate, type CountryStats } from "./overview-data.js";
 import { Loading, PageHeading, Progress, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link } from "../router.js";
@@ -33,58 +34,13 @@ const PERIODS = [
   { value: "all", label: "all time" },
 ];
 
-interface CountryStats {
-  requests: number;
-  denials: number;
-  fallbacks: number;
-  /** `asked → served · basis` → count */
-  served: Map<string, number>;
-}
-
-interface Aggregate {
-  readonly byCountry: Map<string, CountryStats>;
-  readonly unknown: number;
-  readonly decisions: number;
-}
-
-async function aggregate(
-  sinceMs: number | null,
-  progress: (done: number, total: number) => void,
-): Promise<Aggregate> {
-  const latest = await latestCheckpoint();
-  const size = latest?.checkpoint.size ?? 0n;
-  const byCountry = new Map<string, CountryStats>();
-  let unknown = 0;
-  let decisions = 0;
-  let done = 0;
-  scan: for (const b of bundlesNewestFirst(size)) {
-    const entries = await readBundle(b.index, b.width);
-    for (let k = entries.length - 1; k >= 0; k--) {
-      const e = parseEntry(entries[k] as Uint8Array);
-      // Entries are appended in time order: the first one before the period ends the scan.
-      if (sinceMs !== null && Date.parse(e.time) < sinceMs) break scan;
-      if (e.type !== "decision") continue;
-      decisions++;
-      const loc = typeof e.location === "string" ? e.location : null;
-      if (loc === null) {
-        unknown++;
-        continue;
-      }
-      let s = byCountry.get(loc);
-      if (s === undefined)
-        byCountry.set(loc, (s = { requests: 0, denials: 0, fallbacks: 0, served: new Map() }));
-      s.requests++;
-      if (e.decision === "deny") s.denials++;
-      if (e.decision === "fallback") s.fallbacks++;
-      const served = e.decision === "deny" ? "nothing" : String(e.served_model);
-      const key = `${String(e.model)} → ${served} · ${String(e.reason)}${e.grant ? ` (${String(e.grant)})` : ""}`;
-      s.served.set(key, (s.served.get(key) ?? 0) + 1);
-    }
-    done += entries.length;
-    progress(done, Number(size));
-  }
-  return { byCountry, unknown, decisions };
-}
+/** The gateway's published log, read over HTTP like any verifier. */
+const PUBLISHED_LOG = {
+  latest: latestCheckpoint,
+  bundles: bundlesNewestFirst,
+  read: readBundle,
+  parse: parseEntry,
+};
 
 export function OverviewPage({ me }: { me: Me }) {
   const [period, setPeriod] = useState("30");
@@ -99,7 +55,7 @@ export function OverviewPage({ me }: { me: Me }) {
     let live = true;
     const since = period === "all" ? null : Date.now() - Number(period) * 86_400_000;
     setProgress({ done: 0, total: 0 });
-    aggregate(since, (done, total) => live && setProgress({ done, total })).then(
+    aggregate(PUBLISHED_LOG, since, (done, total) => live && setProgress({ done, total })).then(
       (a) => live && (setData(a), setProgress(null)),
       (err: Error) => live && (setError(err.message), setProgress(null)),
     );
@@ -163,7 +119,11 @@ export function OverviewPage({ me }: { me: Me }) {
           {data !== null && progress === null ? (
             <p>
               {data.decisions.toLocaleString("en")} decisions in {periodLabel}
+              {data.partial !== null ? ` read back to ${data.partial.since}` : ""}
               {data.unknown > 0 ? `, ${data.unknown} from an unknown location` : ""}.
+              {data.partial !== null
+                ? ` Only the latest ${OVERVIEW_LIMIT.toLocaleString("en")} entries are read in the browser; the footprint report (What-if page) covers the whole period.`
+                : ""}
             </p>
           ) : null}
         </div>

@@ -1,0 +1,82 @@
+/**
+ * The overview map's figures, read from the audit log itself, newest entries first, back to the
+ * start of the period — or, in a large log, only as far as `limit` entries: a busy gateway logs
+ * millions of decisions a day, more than a browser should download. The answer then says how far
+ * back it reached.
+ */
+import type { AuditEntry, Checkpoint } from "../audit/log.js";
+
+export interface CountryStats {
+  requests: number;
+  denials: number;
+  fallbacks: number;
+  /** `asked → served · basis` → count */
+  served: Map<string, number>;
+}
+
+export interface Aggregate {
+  readonly byCountry: Map<string, CountryStats>;
+  readonly unknown: number;
+  readonly decisions: number;
+  /** Set when `limit` entries were read before the period's start: the oldest time reached. */
+  readonly partial: { readonly entries: number; readonly since: string } | null;
+}
+
+/** Where the entries come from (the published log, over HTTP, in the console). */
+export interface EntrySource {
+  latest(): Promise<{ checkpoint: Checkpoint } | null>;
+  bundles(size: bigint): { index: bigint; width: number }[];
+  read(index: bigint, width: number): Promise<Uint8Array[]>;
+  parse(bytes: Uint8Array): AuditEntry;
+}
+
+/** Entries the overview reads at most (about 40 MB of bundles). */
+export const OVERVIEW_LIMIT = 100_000;
+
+export async function aggregate(
+  source: EntrySource,
+  sinceMs: number | null,
+  progress: (done: number, total: number) => void,
+  limit = OVERVIEW_LIMIT,
+): Promise<Aggregate> {
+  const latest = await source.latest();
+  const size = latest?.checkpoint.size ?? 0n;
+  const byCountry = new Map<string, CountryStats>();
+  let unknown = 0;
+  let decisions = 0;
+  let done = 0;
+  let partial: Aggregate["partial"] = null;
+  let oldest = "";
+  scan: for (const b of source.bundles(size)) {
+    const entries = await source.read(b.index, b.width);
+    for (let k = entries.length - 1; k >= 0; k--) {
+      const e = source.parse(entries[k] as Uint8Array);
+      // Entries are appended in time order: the first one before the period ends the scan.
+      if (sinceMs !== null && Date.parse(e.time) < sinceMs) break scan;
+      if (done + (entries.length - k) > limit) {
+        partial = { entries: done + (entries.length - 1 - k), since: oldest };
+        break scan;
+      }
+      oldest = e.time;
+      if (e.type !== "decision") continue;
+      decisions++;
+      const loc = typeof e.location === "string" ? e.location : null;
+      if (loc === null) {
+        unknown++;
+        continue;
+      }
+      let s = byCountry.get(loc);
+      if (s === undefined)
+        byCountry.set(loc, (s = { requests: 0, denials: 0, fallbacks: 0, served: new Map() }));
+      s.requests++;
+      if (e.decision === "deny") s.denials++;
+      if (e.decision === "fallback") s.fallbacks++;
+      const served = e.decision === "deny" ? "nothing" : String(e.served_model);
+      const key = `${String(e.model)} → ${served} · ${String(e.reason)}${e.grant ? ` (${String(e.grant)})` : ""}`;
+      s.served.set(key, (s.served.get(key) ?? 0) + 1);
+    }
+    done += entries.length;
+    progress(done, Math.min(Number(size), limit));
+  }
+  return { byCountry, unknown, decisions, partial };
+}
