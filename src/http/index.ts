@@ -154,15 +154,33 @@ export class DepthGauge {
     this.exact(chunk);
   }
 
+  /** The exact scan. Inside strings it jumps from quote to quote natively (indexOf). */
   private exact(chunk: Buffer): void {
     let { depth, inString, escaped } = this;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i] as number;
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
       if (inString) {
-        if (escaped) escaped = false;
-        else if (b === 0x5c) escaped = true;
-        else if (b === 0x22) inString = false;
-      } else if (b === 0x22) inString = true;
+        if (escaped) {
+          escaped = false;
+          i++;
+          continue;
+        }
+        const quote = chunk.indexOf(0x22, i);
+        const end = quote < 0 ? n : quote;
+        // Backslashes just before the quote (or the chunk's end): an odd run escapes what follows.
+        let run = 0;
+        while (end - run - 1 >= i && chunk[end - run - 1] === 0x5c) run++;
+        if (quote < 0) {
+          escaped = run % 2 === 1;
+          break;
+        }
+        if (run % 2 === 0) inString = false;
+        i = quote + 1;
+        continue;
+      }
+      const b = chunk[i] as number;
+      if (b === 0x22) inString = true;
       else if (b === 0x7b || b === 0x5b) {
         if (++depth > this.max) {
           throw new ClearanceError(
@@ -172,6 +190,7 @@ export class DepthGauge {
           );
         }
       } else if (b === 0x7d || b === 0x5d) depth--;
+      i++;
     }
     this.depth = depth;
     this.inString = inString;
