@@ -96,7 +96,8 @@ function envCount(name: string, fallback: number): number {
   const v = process.env[name];
   if (v === undefined || v === "") return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number ≥ 0, not ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a whole number ≥ 0, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -280,8 +281,16 @@ async function paired(upstream: string, pairs: number) {
   return {
     pairs,
     duration_s: SETTINGS.pair_duration_s,
-    cpu_per_req_clearance_vs_bare: { median: round(median(cpu), 2), min: round(Math.min(...cpu), 2), max: round(Math.max(...cpu), 2) },
-    throughput_clearance_vs_bare: { median: round(median(rps), 2), min: round(Math.min(...rps), 2), max: round(Math.max(...rps), 2) },
+    cpu_per_req_clearance_vs_bare: {
+      median: round(median(cpu), 2),
+      min: round(Math.min(...cpu), 2),
+      max: round(Math.max(...cpu), 2),
+    },
+    throughput_clearance_vs_bare: {
+      median: round(median(rps), 2),
+      min: round(Math.min(...rps), 2),
+      max: round(Math.max(...rps), 2),
+    },
     runs,
   };
 }
@@ -374,7 +383,11 @@ async function main(): Promise<number> {
   const added = fig("clearance")?.added;
   const goals = {
     throughput_vs_portkey: goal(ratios.clearance_vs_portkey, ">=", GOALS.vs_portkey),
-    throughput_vs_bare: goal(pairs?.throughput_clearance_vs_bare.median ?? ratios.clearance_vs_bare, ">=", GOALS.vs_bare),
+    throughput_vs_bare: goal(
+      pairs?.throughput_clearance_vs_bare.median ?? ratios.clearance_vs_bare,
+      ">=",
+      GOALS.vs_bare,
+    ),
     added_c1_p50_ms: goal(added?.c1_p50_ms, "<=", GOALS.added_c1_p50_ms),
     added_c1_p99_ms: goal(added?.c1_p99_ms, "<=", GOALS.added_c1_p99_ms),
     cpu_per_req_vs_bare: goal(

@@ -142,7 +142,7 @@ export class Detectors {
       if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
       this.cooling.set(key, s.t);
     }
-    this.raise({ ...d, dedupeKey: `${key}:${s.requestId}`, at: s.t });
+    this.raise(Object.assign({}, d, { dedupeKey: `${key}:${s.requestId}`, at: s.t }));
   }
 
   private travel(s: Sighting): void {

@@ -98,14 +98,14 @@ export class UsageLimits {
     if (request.organization === null && request.licenses.length === 0) return UNCOUNTED;
     const { result, counters, unavailable } = await this.either((c) => c.admit(request));
     const org = request.organization?.id;
-    return {
-      ...result,
+    // Assigned rather than spread with members after it (V8's slow path on Node 20, per request).
+    return Object.assign({}, result, {
       unavailable,
       release: () => {
         if (org === undefined || result.rate?.ok !== true) return;
         counters.release(org, now).catch((err: unknown) => this.report(err));
       },
-    };
+    });
   }
 
   /** The usage a decision needs, counting nothing (e.g. to list the models a caller may use). */

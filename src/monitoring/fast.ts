@@ -101,12 +101,22 @@ export class FastHistogram extends FastMetric<HistogramSeries> {
       let cumulative = 0;
       this.buckets.forEach((b, i) => {
         cumulative += s.counts[i] as number;
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: b }, value: cumulative });
+        values.push({ metricName: `${this.name}_bucket`, labels: withLe(s.labels, b), value: cumulative });
       });
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: "+Inf" }, value: s.count });
+      values.push({ metricName: `${this.name}_bucket`, labels: withLe(s.labels, "+Inf"), value: s.count });
       values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
       values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: "sum" };
   }
+}
+
+/** A series' labels and a bucket's bound (assigned: a spread with a member after it is V8's slow path on Node 20). */
+function withLe(
+  labels: Record<string, string | number>,
+  le: string | number,
+): Record<string, string | number> {
+  const out = Object.assign({}, labels);
+  out.le = le;
+  return out;
 }

@@ -62,13 +62,12 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     name: options.name,
     wires: [options.type],
     request(call: UpstreamCall): Promise<UpstreamResponse> {
-      const headers: Record<string, string> = {
-        ...call.headers,
-        ...auth,
-        "content-type": "application/json",
-        "accept-encoding": "identity",
-        accept: call.stream ? "text/event-stream" : "application/json",
-      };
+      // Assigned, not spread into a literal with members after it: on Node 20 that literal takes
+      // V8's slow path on every call (about 3.5 µs here; see "Benchmarks" in the README).
+      const headers: Record<string, string> = Object.assign({}, call.headers, auth);
+      headers["content-type"] = "application/json";
+      headers["accept-encoding"] = "identity";
+      headers.accept = call.stream ? "text/event-stream" : "application/json";
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
       return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name);
     },
