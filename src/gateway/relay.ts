@@ -124,7 +124,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   // "" (a thrown SyntaxError: microseconds on every request).
   let read: { usage: Usage | null } | null = null;
   const once = (): Usage | null => (read ??= { usage: usage() }).usage;
-  return new Promise((resolve, reject) => {
+  return new Promise((resolved, reject) => {
+    // "end" is followed by "close": settled once (resolving a settled promise again is a call into
+    // V8's runtime on every request).
+    let settled = false;
+    const resolve = (usage: Usage | null) => {
+      if (settled) return;
+      settled = true;
+      resolved(usage);
+    };
     const body = upstream.body;
     let first = o.firstChunk;
     body.on("data", (chunk: Buffer) => {
@@ -150,6 +158,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
           res.end(streamErrorEvent(o.wire, "the upstream failed mid-stream; the response is incomplete"));
         // A body still held has sent nothing yet: the client gets a well-formed 502 instead.
         else if (!res.headersSent) {
+          settled = true;
           reject(
             new ClearanceError(
               "upstream",

@@ -7,6 +7,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../http/security-headers.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -420,5 +421,75 @@ describe("5. idle, slow and too many connections", () => {
     // 150 ms between events: more than 7 events outlast request_timeout_ms (1000 ms).
     expect(text.split("\n\n").filter((e) => e.startsWith("data: {")).length).toBeGreaterThan(7);
     expect(text).toContain("data: [DONE]");
+  });
+});
+
+describe("every proxied answer's head", () => {
+  /** Every answer carries the security headers, its own request id and the decision's headers. */
+  const head = (a: Answer) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(a.headers[name], name).toBe(value);
+    expect(a.headers["x-clearance-request-id"]).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    return {
+      status: a.status,
+      decision: a.headers["x-clearance-decision"],
+      reason: a.headers["x-clearance-reason"],
+      served: a.headers["x-clearance-served-model"],
+    };
+  };
+  const us = { "x-test-country": "US" };
+
+  it("an allowed answer, plain and streamed, keeps the upstream's content type and gets its length", async () => {
+    const plain = await send({ body: chat("mythos-5"), headers: us });
+    expect(head(plain)).toEqual({
+      status: 200,
+      decision: "allow",
+      reason: "home-person",
+      served: "mythos-5",
+    });
+    expect(plain.headers["content-type"]).toMatch(/^application\/json/);
+    expect(plain.headers["content-length"]).toBe(String(Buffer.byteLength(plain.text)));
+    const streamed = await send({ body: chat("mythos-5", { stream: true }), headers: us });
+    expect(head(streamed)).toEqual({
+      status: 200,
+      decision: "allow",
+      reason: "home-person",
+      served: "mythos-5",
+    });
+    expect(streamed.headers["content-type"]).toMatch(/^text\/event-stream/);
+  });
+
+  it("refusals before, at and after the decision", async () => {
+    const badBody = await send({ body: "{", headers: us });
+    expect(head(badBody)).toEqual({
+      status: 400,
+      decision: "none",
+      reason: badBody.json().error.code,
+      served: "none",
+    });
+    const badKey = await send({ body: chat("mythos-5"), headers: us, key: "ck_not_a_key" });
+    expect(head(badKey)).toMatchObject({ status: 401, decision: "none", served: "none" });
+    const denied = await send({
+      key: t.keys.get("devi"),
+      body: chat("mythos-5-weights"),
+      headers: { "x-test-country": "IN" },
+    });
+    expect(head(denied)).toMatchObject({ status: 403, decision: "deny", served: "none" });
+    expect(denied.headers["x-clearance-reason"]).toBe(denied.json().error.code);
+    // Allowed, then the upstream failed: the decision stands on the error, with the upstream's retry-after.
+    const failed = await send({ body: chat("fable-4"), headers: us });
+    expect(head(failed)).toEqual({ status: 500, decision: "allow", reason: "open-model", served: "fable-4" });
+    expect(failed.headers["retry-after"]).toBe("7");
+  });
+
+  it("two requests never share a head", async () => {
+    const [a, b] = await Promise.all([
+      send({ body: chat("mythos-5"), headers: us }),
+      send({ body: "{", headers: us }),
+    ]);
+    expect(a.headers["x-clearance-request-id"]).not.toBe(b.headers["x-clearance-request-id"]);
+    expect(head(a).decision).toBe("allow");
+    expect(head(b).decision).toBe("none");
   });
 });
