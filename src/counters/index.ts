@@ -117,11 +117,15 @@ export async function openCounters(options: CountersOptions): Promise<Counters> 
   if (options.url === undefined) throw new Error("the redis counters need a url");
   // Loaded on demand: a deployment without Redis never loads its client.
   const { RedisCounters } = await import("./redis.js");
-  return RedisCounters.open({
-    url: options.url,
-    prefix: options.prefix ?? "clearance:",
-    timeoutMs: options.timeoutMs ?? 500,
-    ...(options.load === undefined ? {} : { load: options.load }),
-    onError: options.onError ?? (() => {}),
-  });
+  return RedisCounters.open(
+    Object.assign(
+      {
+        url: options.url,
+        prefix: options.prefix ?? "clearance:",
+        timeoutMs: options.timeoutMs ?? 500,
+        onError: options.onError ?? (() => {}),
+      },
+      options.load === undefined ? {} : { load: options.load },
+    ),
+  );
 }

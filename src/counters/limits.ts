@@ -55,14 +55,14 @@ export interface UsageLimitsOptions {
 
 export async function openUsageLimits(options: UsageLimitsOptions): Promise<UsageLimits> {
   const load = async () => seedRows(await storedUsage(options.store, new Date()));
-  const shared = await openCounters({
-    driver: options.driver,
-    ...(options.url === undefined ? {} : { url: options.url }),
-    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
-    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    load,
-    onError: options.onError,
-  });
+  const shared = await openCounters(
+    Object.assign(
+      { driver: options.driver, load, onError: options.onError },
+      options.url === undefined ? {} : { url: options.url },
+      options.prefix === undefined ? {} : { prefix: options.prefix },
+      options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+    ),
+  );
   const local = options.driver === "memory" ? null : await openCounters({ driver: "memory", load });
   return new UsageLimits(shared, local, options.onUnavailable, options.onError);
 }

@@ -84,7 +84,11 @@ export function createGatewayHandler(
             : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
         const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
         if (!stale && audit === null && !failClosed) {
-          return sendJson(res, 200, counters === null ? body : { ...body, warnings: [counters] });
+          return sendJson(
+            res,
+            200,
+            counters === null ? body : Object.assign({}, body, { warnings: [counters] }),
+          );
         }
         const reasons = [
           ...(stale ? [`the store has not answered for over ${ctx.freshnessMs} ms`] : []),

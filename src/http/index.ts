@@ -248,13 +248,11 @@ export function errorBody(err: ClearanceError): unknown {
 }
 
 function renderProblem(p: Problem) {
-  return {
-    code: p.code,
-    path: formatPath(p.path),
-    message: p.message,
-    ...(p.file === undefined ? {} : { file: p.file }),
-    ...(p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 }),
-  };
+  return Object.assign(
+    { code: p.code, path: formatPath(p.path), message: p.message },
+    p.file === undefined ? {} : { file: p.file },
+    p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 },
+  );
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;

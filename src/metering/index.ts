@@ -46,7 +46,7 @@ export class Meter {
     const key = `${day.key}\u0000${usage.principalId}\u0000${usage.organizationId}\u0000${usage.licenseId}\u0000${usage.model}`;
     const row = this.pending.get(key);
     if (row === undefined) {
-      this.pending.set(key, { ...usage, requests: 1, at: new Date(now).toISOString() });
+      this.pending.set(key, Object.assign({}, usage, { requests: 1, at: new Date(now).toISOString() }));
     } else {
       row.inputTokens += usage.inputTokens;
       row.outputTokens += usage.outputTokens;

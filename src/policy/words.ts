@@ -160,9 +160,11 @@ function checkView(c: CheckResult): CheckView {
 
 /** The decision with each check's detail in words (the JSON the decision API and the CLI print). */
 export function decisionView(d: Decision): DecisionView {
-  const view = { ...d, checks: d.checks.map(checkView) };
+  const view = Object.assign({}, d, { checks: d.checks.map(checkView) });
   if (d.fallbacks === undefined) return view as DecisionView;
-  return { ...view, fallbacks: d.fallbacks.map((f) => ({ ...f, checks: f.checks.map(checkView) })) };
+  return Object.assign(view, {
+    fallbacks: d.fallbacks.map((f) => Object.assign({}, f, { checks: f.checks.map(checkView) })),
+  }) as DecisionView;
 }
 
 /** The deciding check's finding in words: what a refused caller is told. */
