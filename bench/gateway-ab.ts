@@ -12,7 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop } from "./gateway-procs.js";
-import { writeResult } from "./results.js";
+import { median, writeResult } from "./results.js";
 
 export interface AbOptions {
   /** The other checkout's root. */
@@ -52,12 +52,6 @@ interface Run {
   readonly rps: number;
   readonly cpu_us_per_req: number;
 }
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 export async function runAb(o: AbOptions): Promise<number> {
   const load0 = loadavg();

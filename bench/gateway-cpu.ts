@@ -26,6 +26,7 @@ import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
 import { writeResult } from "./results.js";
 
+const V8_PERF_MAPS = "/tmp";
 const FREQUENCY = 2000; // samples a second: one sample is 500 µs of CPU
 const WARMUP_S = 3;
 const SECONDS = Number(process.env.BENCH_GATEWAY_CPU_SECONDS ?? 8);
@@ -188,7 +189,8 @@ async function breakdown(name: "bare" | "clearance", upstream: string, dir: stri
     };
   } finally {
     await stop(proc);
-    rmSync(`/tmp/perf-${proc.pid}.map`, { force: true });
+    // V8 writes its symbol map for perf to a fixed place (not the temporary directory's setting).
+    rmSync(join(V8_PERF_MAPS, `perf-${proc.pid}.map`), { force: true });
   }
 }
 

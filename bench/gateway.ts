@@ -33,6 +33,7 @@ import { check, firstChunk, load, round, type Latency, type Load, type Target } 
 import { abOptions, runAb, type AbOptions } from "./gateway-ab.js";
 import { startPortkey } from "./gateway-portkey.js";
 import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
+import { median } from "./results.js";
 import {
   cpuSeconds,
   forkChild,
@@ -293,12 +294,6 @@ async function paired(upstream: string, pairs: number) {
     },
     runs,
   };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 const ratio = (a: number | undefined, b: number | undefined) =>

@@ -24,7 +24,7 @@ import { loadSchemeFile } from "../src/scheme/index.js";
 import { openStore } from "../src/store/index.js";
 import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
-import { collectGarbage, writeResult } from "./results.js";
+import { collectGarbage, median, writeResult } from "./results.js";
 
 const SETTINGS = {
   observations: 200_000,
@@ -209,19 +209,19 @@ async function main(): Promise<void> {
     }
   }
   await stop(mock.proc);
-  const median = (xs: (number | null)[]): number | null => {
-    const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-    return v.length === 0 ? null : (v[Math.floor(v.length / 2)] as number);
+  const middle = (xs: (number | null)[]): number | null => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length === 0 ? null : median(v);
   };
   const off = {
     ...(runs.off[0] as object),
     runs: runs.off,
-    cpu_us_per_req: median(runs.off.map((r) => r.cpu_us_per_req)),
+    cpu_us_per_req: middle(runs.off.map((r) => r.cpu_us_per_req)),
   };
   const on = {
     ...(runs.on[0] as object),
     runs: runs.on,
-    cpu_us_per_req: median(runs.on.map((r) => r.cpu_us_per_req)),
+    cpu_us_per_req: middle(runs.on.map((r) => r.cpu_us_per_req)),
   };
   // Each round's pair ran minutes apart at most: its difference is less exposed to the machine's
   // drift than the difference of the medians.
@@ -229,7 +229,7 @@ async function main(): Promise<void> {
     const o = runs.off[i]?.cpu_us_per_req ?? null;
     return r.cpu_us_per_req === null || o === null ? null : round(r.cpu_us_per_req - o, 1);
   });
-  const added = median(paired);
+  const added = middle(paired);
   const all = observer.cpu_us_per_request.all ?? null;
   const out = {
     bench: "monitoring",

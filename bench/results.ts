@@ -87,6 +87,14 @@ export function percentiles(samples: Float64Array): Percentiles {
 }
 
 /** The empty timed call: what the two hrtime reads and the call itself add to every latency sample. */
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  if (s.length === 0) return NaN;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
 export function timerOverhead(samples: number): Percentiles {
   return percentiles(latencies(1, samples, () => 0));
 }
