@@ -149,7 +149,9 @@ export function compareNames(q: PreparedName, a: PreparedName, cache?: Similarit
     pairs.push({ query: q.tokens[i]!, listed: a.tokens[j]!, similarity: round(s) });
     mq += q.weights[i]! * s;
     ma += a.weights[j]! * s;
-    if (q.weights[i]! > 0.3 && q.tokens[i]!.length > 1) strong++;
+    // Substantive on either side, so that the score does not depend on which name is the query.
+    if ((q.weights[i]! > 0.3 && q.tokens[i]!.length > 1) || (a.weights[j]! > 0.3 && a.tokens[j]!.length > 1))
+      strong++;
   }
   // A particle or initial that found no partner says nothing ("al zawahiri", "az zavakhiri").
   const total = (p: PreparedName, used: Uint8Array) =>
