@@ -168,6 +168,12 @@ describe("matching", () => {
       }),
     );
   });
+  it("scores the same whichever name is the query, when an initial pairs with a full name (a found counterexample)", () => {
+    // A full token ("aba") paired with an initial ("a"): substantive on one side only.
+    const a = prepare("×A ÀÀ aÀ", "person");
+    const b = prepare("Àa AbÀ", "person");
+    expect(compareNames(a, b).score).toBeCloseTo(compareNames(b, a).score, 9);
+  });
   it("a search reaches only the names sharing a key with the subject's, not the whole index", () => {
     // Pronounceable tokens that differ from their first letters on: "bakedo", "bakefi", …
     const syllables = "ba ke di fo gu ha ji lo mu na pe ri so tu va we xi yo zu ca".split(" ");
