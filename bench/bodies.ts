@@ -5,7 +5,9 @@
  *   long conversation (hundreds of brackets: scanned byte by byte), beside JSON.parse of the same
  *   body, which the gateway does anyway;
  * - reading the usage of a large non-streamed answer (an embeddings batch) from its last 64 KiB,
- *   as the relay now does first, and by parsing it whole, as it did before.
+ *   as the relay now does first, and by parsing it whole, as it did before;
+ * - the request path's object literals (not per byte, but per request): spread and then members
+ *   added, as they were, against assigned, as they are now (V8's slow path on Node 20).
  * Prints one JSON line and writes bench/results/bodies.json, with the machine's load.
  */
 import { cpus, loadavg } from "node:os";
@@ -78,6 +80,9 @@ function main(): void {
     ),
     whole_body_us: perCall(() => usageFromBody(embeddings.toString("utf8"))),
   };
+  log("object literals of the request path");
+  collectGarbage();
+  const literals = objectLiterals();
   const out = {
     bench: "bodies",
     date: new Date().toISOString(),
@@ -88,13 +93,68 @@ function main(): void {
     loadavg: loadavg().map((x) => round(x, 2)),
     depth: { long_prompt, long_conversation },
     usage,
+    literals,
     notes: [
       "CPU time (user + system) per call in this process; JSON.parse of the same body is the yardstick (the gateway parses every request body)",
       "usage: the relay reads a non-streamed answer over 64 KiB from its last 64 KiB first and parses it whole only when no usage is there",
+      "literals: each shape as the request path wrote it before stop 24 (spread, then members) and as it writes it now (Object.assign, then members); the lint rule on the request path's files refuses the first",
     ],
   };
   log(`wrote ${writeResult("bodies", out)}`);
   process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/**
+ * Three literals the request path builds per request, in the spread form and the assigned form,
+ * each fed fresh objects as the gateway's are (an upstream's headers, a decision).
+ */
+function objectLiterals() {
+  const upstream = () => ({ "content-type": "application/json", "x-request-id": "req-1" });
+  const auth = { authorization: "Bearer sk-upstream" };
+  const decision = () => ({
+    decision: "allow",
+    reason: "partner-country",
+    model: "mythos-5",
+    served_model: "mythos-5",
+    grant: null,
+    checks: [],
+    scheme: { digest: "sha256:0" },
+  });
+  const identity = { issuer: "https://idp.example", subject: "s" };
+  const pair = (spread: () => unknown, assigned: () => unknown) => ({
+    spread_us: perCall(spread),
+    assigned_us: perCall(assigned),
+  });
+  return {
+    answer_head: pair(
+      () => ({ ...upstream(), "content-length": "120" }),
+      () => {
+        const h: Record<string, string> = Object.assign({}, upstream());
+        h["content-length"] = "120";
+        return h;
+      },
+    ),
+    upstream_request_headers: pair(
+      () => ({
+        ...{ traceparent: "00-0-0-01" },
+        ...auth,
+        "content-type": "application/json",
+        "accept-encoding": "identity",
+        accept: "application/json",
+      }),
+      () => {
+        const h: Record<string, string> = Object.assign({}, { traceparent: "00-0-0-01" }, auth);
+        h["content-type"] = "application/json";
+        h["accept-encoding"] = "identity";
+        h.accept = "application/json";
+        return h;
+      },
+    ),
+    decision_with_identity: pair(
+      () => ({ ...decision(), identity }),
+      () => Object.assign({}, decision(), { identity }),
+    ),
+  };
 }
 
 main();

@@ -63,7 +63,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     wires: [options.type],
     request(call: UpstreamCall): Promise<UpstreamResponse> {
       // Assigned, not spread into a literal with members after it: on Node 20 that literal takes
-      // V8's slow path on every call (about 3.5 µs here; see "Benchmarks" in the README).
+      // V8's slow path on every call (about 4 µs; bench:bodies, `literals`).
       const headers: Record<string, string> = Object.assign({}, call.headers, auth);
       headers["content-type"] = "application/json";
       headers["accept-encoding"] = "identity";
