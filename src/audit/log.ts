@@ -302,7 +302,11 @@ export class AuditLog implements AuditTrail {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.wal.close();
-    await this.publish();
+    try {
+      await this.publish();
+    } finally {
+      this.tree.close();
+    }
   }
 
   /** Integrates the next slice of durable entries on a later turn, unless one is already due. */

@@ -4,7 +4,7 @@
  * reads only the records after the restore point, and falls back to the full replay when the
  * tiles are missing or do not match the signed checkpoint.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -12,8 +12,8 @@ import { describe, expect, it } from "vitest";
 import { AuditLog, readRestorePoint, restorePath } from "./log.js";
 import { inclusionProof, leafHash, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
-import { tilePath } from "./tiles.js";
-import { TileTree } from "./tree.js";
+import { legacyInnerTilePath, tilePath } from "./tiles.js";
+import { INNER_NODES_FILE, TileTree } from "./tree.js";
 
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
@@ -190,16 +190,9 @@ describe("start-up from the tiles", () => {
           const total = size + more;
           const fullTiles = Math.floor(total / 256);
           expect(fullTiles).toBeGreaterThan(0);
-          for (let tile = 0; tile < fullTiles; tile++) {
-            expect(
-              existsSync(
-                join(
-                  dir,
-                  tilePath({ level: 0, index: BigInt(tile), width: 256 }).replace("tile/0/", "tile-inner/"),
-                ),
-              ),
-            ).toBe(true);
-          }
+          // One record per full tile in one file (254 hashes and a CRC-32), no file per tile.
+          expect(statSync(join(dir, INNER_NODES_FILE)).size).toBe(fullTiles * (254 * 32 + 4));
+          expect(existsSync(join(dir, "tile-inner"))).toBe(false);
           // The reference: a tree that never restarted and hashes every tile it reads.
           const reference = new TileTree(fresh(), 0);
           await reference.append(Array.from({ length: total }, (_, i) => entry(i)));
@@ -211,6 +204,9 @@ describe("start-up from the tiles", () => {
               );
             }
           }
+          // Every tile read above was a cache miss, and none had to be hashed.
+          expect(tree.hashedTiles).toBe(0);
+          expect(reference.hashedTiles).toBe(0); // its tiles were all still cached
           const index = BigInt(Math.floor(total / 3));
           const proof = await inclusionFor(tree, index, BigInt(total));
           expect(() =>
@@ -223,16 +219,55 @@ describe("start-up from the tiles", () => {
     );
   }, 120_000);
 
-  it("inner nodes that do not belong to the tree are not used", async () => {
+  it("inner nodes that are damaged, cut short or another tree's are not used; the tile is hashed instead", async () => {
     const dir = fresh();
     const tree = new TileTree(dir, 0);
     await tree.append(Array.from({ length: 512 }, (_, i) => entry(i)));
     const expected = Buffer.from(await tree.read(3, 5n));
-    const inner = join(dir, tilePath({ level: 0, index: 0n, width: 256 }).replace("tile/0/", "tile-inner/"));
-    writeFileSync(inner, Buffer.alloc(readFileSync(inner).length, 7)); // another tree's, or damaged
+    expect(tree.hashedTiles).toBe(0);
+    const file = join(dir, INNER_NODES_FILE);
+    const good = readFileSync(file);
+    const RECORD = 254 * 32 + 4;
+    // Damaged: one byte of tile 0's record flipped (its CRC no longer matches).
+    const damaged = Buffer.from(good);
+    damaged[100] = (damaged[100] as number) ^ 1;
+    writeFileSync(file, damaged);
     expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
-    rmSync(inner);
+    expect(tree.hashedTiles).toBe(1);
+    // Another tree's nodes with a valid CRC: tile 1's record in tile 0's place.
+    writeFileSync(file, Buffer.concat([good.subarray(RECORD), good.subarray(RECORD)]));
     expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
+    expect(tree.hashedTiles).toBe(2);
+    // Cut short by a crash: half a record.
+    writeFileSync(file, good.subarray(0, RECORD / 2));
+    expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
+    expect(tree.hashedTiles).toBe(3);
+    rmSync(file);
+    expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
+    expect(tree.hashedTiles).toBe(4);
+    tree.close();
+  });
+
+  it("a log written with a file per tile's inner nodes (before 6 December 2026) still has them used", async () => {
+    const dir = fresh();
+    const tree = new TileTree(dir, 0);
+    await tree.append(Array.from({ length: 512 }, (_, i) => entry(i)));
+    const expected = Buffer.from(await tree.read(3, 5n));
+    const file = join(dir, INNER_NODES_FILE);
+    const records = readFileSync(file);
+    tree.close();
+    rmSync(file);
+    // The former layout: tile-inner/<index> with the 254 hashes, no CRC.
+    const legacy = join(dir, legacyInnerTilePath(0n));
+    mkdirSync(join(dir, "tile-inner"), { recursive: true });
+    writeFileSync(legacy, records.subarray(0, 254 * 32));
+    expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
+    expect(tree.hashedTiles).toBe(0);
+    // Another tree's (tile 1's nodes) is not used.
+    writeFileSync(legacy, records.subarray(254 * 32 + 4, 2 * (254 * 32 + 4) - 4));
+    expect(Buffer.from(await tree.read(3, 5n))).toEqual(expected);
+    expect(tree.hashedTiles).toBe(1);
+    tree.close();
   });
 
   it("a log written before restore points existed opens by replaying it, then writes one", async () => {

@@ -157,6 +157,7 @@ export class SharedAuditLog implements AuditTrail {
     this.closed = true;
     // A last checkpoint for what this node committed, if it is the integrator; then the seat is free.
     await this.publish().catch(this.o.onError);
+    this.tree.close();
     await this.seat.close();
   }
 
