@@ -14,7 +14,7 @@ import { benchKeys, decisionPool, meanBytes } from "./audit-entries.js";
 import { inclusionAt, verifyRealLog } from "./audit-tree.js";
 import { naive, rawSync } from "./audit-disk.js";
 import { durabilityWait, groupCommit } from "./audit-wal.js";
-import { collectGarbage, log, round, writeResult } from "./results.js";
+import { collectGarbage, log, resultHead, round, writeResult } from "./results.js";
 
 const QUICK = process.env.BENCH_AUDIT_QUICK === "1";
 const SETTINGS = QUICK
@@ -107,11 +107,7 @@ async function main(): Promise<void> {
     notes.push("Group commit missed its goal: see cpu_cores_used and entries_per_batch per run.");
 
   const result = {
-    bench: "audit",
-    date: started.toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores,
+    ...resultHead("audit", started),
     loadavg: load0,
     loadavg_end: load1,
     quick: QUICK,

@@ -10,10 +10,10 @@
  *   added, as they were, against assigned, as they are now (V8's slow path on Node 20).
  * Prints one JSON line and writes bench/results/bodies.json, with the machine's load.
  */
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { usageFromBody, usageFromTail } from "../src/gateway/usage.js";
 import { DepthGauge } from "../src/http/index.js";
-import { collectGarbage, log, round, writeResult } from "./results.js";
+import { collectGarbage, log, resultHead, round, writeResult } from "./results.js";
 
 /** CPU time (user + system) per call, in µs, over enough calls to last about half a second. */
 function perCall(run: () => unknown): number {
@@ -84,11 +84,7 @@ function main(): void {
   collectGarbage();
   const literals = objectLiterals();
   const out = {
-    bench: "bodies",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
+    ...resultHead("bodies"),
     loadavg_before: loadBefore,
     loadavg: loadavg().map((x) => round(x, 2)),
     depth: { long_prompt, long_conversation },

@@ -8,7 +8,7 @@
  * few seconds); timer overhead; per-decision latency. Then the same for Cedar on a sample, after an
  * agreement pass that compares its allow/deny with Clearance's for every sampled input.
  */
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { decide } from "../src/policy/decide.js";
 import { decisionView } from "../src/policy/words.js";
 import type { Decision } from "../src/policy/types.js";
@@ -22,6 +22,7 @@ import {
   latencies,
   log,
   percentiles,
+  resultHead,
   round,
   sink,
   throughput,
@@ -194,11 +195,7 @@ function main(): void {
 
   const decisionsPerSec = Math.round(rate.perSec);
   const result = {
-    bench: "decide",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
+    ...resultHead("decide"),
     load_average: loadavg().map((x) => round(x, 2)),
     scheme: {
       models: scheme.models.size,

@@ -8,11 +8,11 @@
  * are compared. Prints one JSON line; writes bench/results/gateway-ab.json.
  */
 import { existsSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop } from "./gateway-procs.js";
-import { median, writeResult } from "./results.js";
+import { median, resultHead, writeResult } from "./results.js";
 
 export interface AbOptions {
   /** The other checkout's root. */
@@ -107,10 +107,7 @@ export async function runAb(o: AbOptions): Promise<number> {
   const a = summary(runs.this);
   const b = summary(runs.against);
   const out = {
-    bench: "gateway-ab",
-    date: new Date().toISOString(),
-    node: process.version,
-    cores: cpus().length,
+    ...resultHead("gateway-ab"),
     load_before: load0.map((x) => round(x, 2)),
     load_after: loadavg().map((x) => round(x, 2)),
     against: o.against,

@@ -19,12 +19,12 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
-import { writeResult } from "./results.js";
+import { resultHead, writeResult } from "./results.js";
 
 const V8_PERF_MAPS = "/tmp";
 const FREQUENCY = 2000; // samples a second: one sample is 500 µs of CPU
@@ -214,10 +214,7 @@ async function main(): Promise<number> {
         .sort((a, b) => b[1] - a[1]),
     );
     const out = {
-      bench: "gateway-cpu",
-      date: new Date().toISOString(),
-      node: process.version,
-      cores: cpus().length,
+      ...resultHead("gateway-cpu"),
       load_before: load0.map((x) => round(x, 2)),
       load_after: loadavg().map((x) => round(x, 2)),
       seconds: SECONDS,

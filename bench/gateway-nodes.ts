@@ -32,7 +32,7 @@ import {
   postgresCpuSeconds,
   type FreshSchema,
 } from "./postgres.js";
-import { writeResult } from "./results.js";
+import { resultHead, writeResult } from "./results.js";
 
 export interface NodeOptions {
   readonly nodes: number;
@@ -393,11 +393,7 @@ export async function runNodes(options: NodeOptions): Promise<number> {
   if (busy > cores) notes.push(`machine busy: 1-min load average ${round(busy, 1)} on ${cores} cores`);
 
   const out = {
-    bench: "gateway-nodes",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores,
+    ...resultHead("gateway-nodes"),
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: { ...options, ...SETTINGS, mock_chunk_gap_ms: 2 },
     ...(db === null

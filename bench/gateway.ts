@@ -33,7 +33,7 @@ import { check, firstChunk, load, round, type Latency, type Load, type Target } 
 import { abOptions, runAb, type AbOptions } from "./gateway-ab.js";
 import { startPortkey } from "./gateway-portkey.js";
 import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
-import { median } from "./results.js";
+import { median, resultHead } from "./results.js";
 import {
   cpuSeconds,
   forkChild,
@@ -418,11 +418,7 @@ async function main(): Promise<number> {
   if (partial) notes.push("partial or profiled run: bench/results/gateway.json not written");
 
   const out = {
-    bench: "gateway",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
+    ...resultHead("gateway"),
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: SETTINGS,
     disk_sync_write: disk,

@@ -12,7 +12,7 @@
  * Prints one JSON line and writes bench/results/monitoring.json, with the machine's load.
  * BENCH_MONITORING_ROUNDS: pairs of runs under load (default 5).
  */
-import { cpus, loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { AlertService } from "../src/alerts/index.js";
@@ -24,7 +24,7 @@ import { loadSchemeFile } from "../src/scheme/index.js";
 import { openStore } from "../src/store/index.js";
 import { check, load, round, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
-import { collectGarbage, median, writeResult } from "./results.js";
+import { collectGarbage, median, resultHead, writeResult } from "./results.js";
 
 const SETTINGS = {
   observations: 200_000,
@@ -232,11 +232,7 @@ async function main(): Promise<void> {
   const added = middle(paired);
   const all = observer.cpu_us_per_request.all ?? null;
   const out = {
-    bench: "monitoring",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
+    ...resultHead("monitoring"),
     loadavg_before: loadBefore,
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: SETTINGS,

@@ -8,6 +8,7 @@ import { describeDatabase, type FreshSchema } from "./postgres.js";
 import type { Context, Sample } from "./propagation-changes.js";
 import type { Options } from "./propagation-options.js";
 import { MODEL } from "./propagation-poll.js";
+import { resultHead } from "./results.js";
 
 const GOAL_P99_MS = 1_000;
 
@@ -61,11 +62,7 @@ export function report({ opts, samples, skipped, ctx, db, dropped, listenersAdde
     notes.push(`${ctx.unexpectedCount} unexpected responses from B, e.g. ${ctx.unexpected.join(" | ")}`);
 
   const out = {
-    bench: "propagation",
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
+    ...resultHead("propagation"),
     loadavg: loadavg().map((x) => round(x, 2)),
     settings: {
       samples: Object.fromEntries(kinds.map((k) => [k, samples.filter((s) => s.kind === k).length])),

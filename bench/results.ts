@@ -3,6 +3,7 @@
  * `process.hrtime.bigint()`, the timer's own cost, percentiles, and writing bench/results/.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,6 +12,18 @@ export type Run = (i: number) => number;
 
 /** Anything the runs return is summed here and printed, so no result is ever dead code. */
 export let sink = 0;
+
+/** What every result starts with: which benchmark, when, and on what (Node, CPU model, cores). */
+export function resultHead(bench: string, date = new Date()) {
+  const cores = cpus();
+  return {
+    bench,
+    date: date.toISOString(),
+    node: process.version,
+    cpu: cores[0]?.model ?? "unknown",
+    cores: cores.length,
+  };
+}
 
 export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
