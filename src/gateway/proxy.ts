@@ -10,11 +10,7 @@
  *
  * The record and the upstream call run in parallel: the upstream starts working at once, but no
  * byte of its answer, and no 403, reaches the client before the entry is durable. If the log
- * cannot take the entry, the upstream call is aborted and the client gets 503 (fail closed). A
- * served request's entry is appended just after its upstream request is sent (forward calls
- * record): handing a lone entry to the log's writer thread can hold this thread for a tenth of a
- * millisecond or more on a small machine (the woken thread runs first), and the upstream now
- * spends that time working instead of waiting for it.
+ * cannot take the entry, the upstream call is aborted and the client gets 503 (fail closed).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -66,12 +62,12 @@ export async function proxy(
   });
   const asked = await identify(ctx, req);
   const admitted = await admit(ctx, asked, res, wire, seen);
+  const durable = record(ctx, asked, admitted, seen);
   if (admitted.served === null) {
-    await record(ctx, asked, admitted, seen);
+    await durable;
     throw denial(admitted.decision);
   }
-  const recordNow = () => record(ctx, asked, admitted, seen);
-  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, recordNow, seen, abort);
+  await forward(ctx, req, res, wire, endpoint, asked, admitted.served, durable, seen, abort);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -376,8 +372,7 @@ async function forward(
   endpoint: Endpoint,
   asked: Asked,
   served: Served,
-  /** Appends the decision's entry (see record); called once, when the upstream request is sent. */
-  recordNow: () => Promise<void>,
+  durable: Promise<void>,
   seen: Observation,
   abort: Cancellation,
 ): Promise<void> {
@@ -407,12 +402,12 @@ async function forward(
   Object.assign(headers, seen.forward(req.headers));
   // Gone while the decision was being made: nothing to forward (the record still completes).
   if (abort.aborted) {
-    await recordNow().catch(() => {});
+    await durable.catch(() => {});
     return;
   }
 
-  // Sent at once, and the entry appended right after; settled either way, so that a quick failure
-  // is not an unhandled rejection while the record is awaited.
+  // Sent at once, while the entry is being made durable; settled either way, so that a quick
+  // failure is not an unhandled rejection while the record is awaited.
   const call: Promise<Call> = served.provider
     .request({
       wire,
@@ -427,7 +422,6 @@ async function forward(
       (ok) => ({ ok }),
       (failed: unknown) => ({ failed }),
     );
-  const durable = recordNow();
   try {
     await durable;
   } catch (err) {
