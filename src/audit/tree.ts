@@ -39,8 +39,9 @@ const HASH = 32;
  * a file created every 256 entries costs the thread pool four trips (open, write, close, rename)
  * where a record costs one, and on ext4 without a journal creating a file scans past every inode
  * deleted in the last minutes (0.7–4.4 µs a request under bench:gateway's load on this project's
- * machine, README Benchmarks). Not under `tile/`, so never served; a record that is missing, torn (its CRC) or another
- * tree's (its top nodes against the level-8 hash) is not used, and the tile is hashed instead.
+ * machine, README Benchmarks). Not under `tile/`, so never served; a record that is missing, torn
+ * (its CRC) or another tree's (its top nodes against the level-8 hash) is not used, and the tile is
+ * hashed instead.
  */
 export const INNER_NODES_FILE = "tile-inner.bin";
 
