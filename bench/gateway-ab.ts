@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
-import { check, load, round, type Target } from "./gateway-measure.js";
+import { WARMUP_ROUNDS_S, check, load, round, warmUp, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop } from "./gateway-procs.js";
 import { median, resultHead, writeResult } from "./results.js";
 
@@ -76,7 +76,7 @@ export async function runAb(o: AbOptions): Promise<number> {
         headers: clearance ? { authorization: `Bearer ${ready.key}`, "x-demo-country": "US" } : {},
       };
       await check(t, clearance ? { "x-clearance-decision": "allow" } : {});
-      await load(t, 50, 2);
+      await warmUp(t, 50);
       const before = cpuSeconds(proc.pid);
       const r = await load(t, 50, o.duration_s);
       const after = cpuSeconds(proc.pid);
@@ -124,7 +124,7 @@ export async function runAb(o: AbOptions): Promise<number> {
     ),
     runs,
     notes: [
-      "each run: its own Clearance process (this build's or the other's), 2 s warm-up, then 50 connections for duration_s; CPU time (user + system, all threads) of that process over the requests answered",
+      `each run: its own Clearance process (this build's or the other's), a warm-up of ${WARMUP_ROUNDS_S.join(" s + ")} s (two rounds of connections), then 50 connections for duration_s; CPU time (user + system, all threads) of that process over the requests answered`,
       "the two builds alternate which goes first in each round; the bare proxy (node:http + undici) runs last in each round",
     ],
   };

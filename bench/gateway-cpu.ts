@@ -22,13 +22,12 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { check, load, round, type Target } from "./gateway-measure.js";
+import { check, load, round, warmUp, type Target } from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
 import { resultHead, writeResult } from "./results.js";
 
 const V8_PERF_MAPS = "/tmp";
 const FREQUENCY = 2000; // samples a second: one sample is 500 µs of CPU
-const WARMUP_S = 3;
 const SECONDS = Number(process.env.BENCH_GATEWAY_CPU_SECONDS ?? 8);
 
 type Tally = Map<string, number>;
@@ -157,8 +156,7 @@ async function breakdown(name: "bare" | "clearance", upstream: string, dir: stri
       headers: clearance ? { authorization: `Bearer ${ready.key}`, "x-demo-country": "US" } : {},
     };
     await check(t, clearance ? { "x-clearance-decision": "allow" } : {});
-    log(`${name}: warm-up ${WARMUP_S} s`);
-    await load(t, 50, WARMUP_S);
+    await warmUp(t, 50, log);
     const data = join(dir, `${name}.data`);
     const recorder = spawn(
       "perf",

@@ -21,7 +21,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { check, loadWithSamples, percentile, round, load, type Target } from "./gateway-measure.js";
+import {
+  WARMUP_ROUNDS_S,
+  check,
+  loadWithSamples,
+  percentile,
+  round,
+  load,
+  type Target,
+} from "./gateway-measure.js";
 import { cpuSeconds, forkChild, log, onCleanup, stop } from "./gateway-procs.js";
 import {
   busyShare,
@@ -227,7 +235,7 @@ interface SetupFigures {
 // paths it had optimised for open connections only ("wrong map"), and recompiles them for a second
 // or two; with one round that recompilation (--trace-opt: some 0.4 s of compiler threads per node,
 // every node doing its own) fell into the measurement.
-const SETTINGS = { warmup_s: [5, 3], c1_duration_s: 3, idle_s: 3 };
+const SETTINGS = { warmup_s: WARMUP_ROUNDS_S, c1_duration_s: 3, idle_s: 3 };
 
 /** Node CPU (ms per second, summed) while no request arrives. */
 async function idleCpu(nodes: readonly Node[]): Promise<number | null> {

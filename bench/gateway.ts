@@ -29,7 +29,17 @@ import { constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { open } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { check, firstChunk, load, round, type Latency, type Load, type Target } from "./gateway-measure.js";
+import {
+  WARMUP_ROUNDS_S,
+  check,
+  firstChunk,
+  load,
+  round,
+  warmUp,
+  type Latency,
+  type Load,
+  type Target,
+} from "./gateway-measure.js";
 import { abOptions, runAb, type AbOptions } from "./gateway-ab.js";
 import { startPortkey } from "./gateway-portkey.js";
 import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
@@ -47,7 +57,7 @@ import {
 
 const SETTINGS = {
   connections: 50,
-  warmup_s: 2,
+  warmup_s: WARMUP_ROUNDS_S,
   duration_s: 8,
   c1_duration_s: 3,
   stream_requests: 300,
@@ -214,8 +224,7 @@ const stream = (t: Target) => firstChunk(t, SETTINGS.stream_requests, SETTINGS.s
 async function measure(started: Started, mockPid: number | undefined, direct?: Target): Promise<Figures> {
   const t = started.target;
   await check(t, started.expect);
-  log(`${t.name}: warm-up ${SETTINGS.warmup_s} s`);
-  await load(t, SETTINGS.connections, SETTINGS.warmup_s);
+  await warmUp(t, SETTINGS.connections, log);
   log(`${t.name}: ${SETTINGS.connections} connections, ${SETTINGS.duration_s} s`);
   const pids = [started.pid ?? mockPid, mockPid];
   const before = pids.map(cpuSeconds);
@@ -250,7 +259,7 @@ async function loadOnly(name: "bare" | "clearance", upstream: string): Promise<P
   try {
     const t = started.target;
     await check(t, started.expect);
-    await load(t, SETTINGS.connections, SETTINGS.warmup_s);
+    await warmUp(t, SETTINGS.connections);
     const before = cpuSeconds(started.pid);
     const r = await load(t, SETTINGS.connections, SETTINGS.pair_duration_s);
     const after = cpuSeconds(started.pid);
