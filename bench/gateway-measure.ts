@@ -78,10 +78,10 @@ export async function load(t: Target, connections: number, seconds: number): Pro
  * The warm-up before a measured run: two rounds of connections, 5 s then 3 s. V8 optimises the
  * request path in the first; when its connections close and new ones open, code for the paths seen
  * only then (closing, new sockets) is deoptimised and compiled again, for seconds. A measured run
- * right after one 2 s round counted that compiling (on V8's compiler threads) and the slower code
- * meanwhile as the proxy's cost per request (one-off `perf`, 5 December 2026: TurboFan 10 µs a
- * request for the bare proxy, 57 for Clearance, after one 2 s round; 0.3 and 10 after 5 s + 3 s).
- * A proxy in service runs for days: its steady state is what the goals are about.
+ * right after one round counted that compiling (on V8's compiler threads) and the slower code
+ * meanwhile as the proxy's cost per request (`bench:gateway:cpu`, 5 December 2026, "other threads:
+ * compiler": Clearance 6.8 µs a request and the bare proxy 1.0 after one 3 s round; 1.7 and 0.2
+ * after these two). A proxy in service runs for days: its steady state is what the goals are about.
  */
 export const WARMUP_ROUNDS_S: readonly number[] = [5, 3];
 
