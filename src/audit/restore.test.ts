@@ -248,7 +248,7 @@ describe("start-up from the tiles", () => {
     tree.close();
   });
 
-  it("a log written with a file per tile's inner nodes (before 6 December 2026) still has them used", async () => {
+  it("a log written with a file per tile's inner nodes (builds before 34dddd6, 5 December 2026) still has them used", async () => {
     const dir = fresh();
     const tree = new TileTree(dir, 0);
     await tree.append(Array.from({ length: 512 }, (_, i) => entry(i)));

@@ -143,10 +143,10 @@ export function tilePath(t: TileRef): string {
 }
 
 /**
- * Where logs written before 6 December 2026 kept a full level-0 tile's inner nodes, one file per
- * tile (tree.ts now keeps them all in one file, INNER_NODES_FILE): `tile-inner/` and the tile's
- * index as tilePath writes it. Still read, so that such a log's proofs stay fast. Not under
- * `tile/`, so never served.
+ * Where logs written by builds before 34dddd6 (5 December 2026) kept a full level-0 tile's inner
+ * nodes, one file per tile (tree.ts now keeps them all in one file, INNER_NODES_FILE):
+ * `tile-inner/` and the tile's index as tilePath writes it. Still read, so that such a log's
+ * proofs stay fast. Not under `tile/`, so never served.
  */
 export function legacyInnerTilePath(index: bigint): string {
   return `tile-inner/${encodeIndex(checkUint64(index, "invalid_index", "tile index"))}`;

@@ -327,9 +327,9 @@ export class TileTree {
   /**
    * The tile expanded from its stored inner nodes, if they are there and belong to this tree: the
    * record's CRC must match (a write cut short by a crash does not), and its top two nodes must hash
-   * to the level-8 hash the tree holds (one hash instead of 255). A log written before 6 December
-   * 2026 kept them in a file per tile, read when the record is missing. Otherwise null, and the tile
-   * is hashed instead.
+   * to the level-8 hash the tree holds (one hash instead of 255). A log written by a build before
+   * 34dddd6 (5 December 2026) kept them in a file per tile, read when the record is missing.
+   * Otherwise null, and the tile is hashed instead.
    */
   private innerOf(tile: bigint, leaves: Buffer): ExpandedTile | null {
     const above = this.column(TILE_HEIGHT);
