@@ -1,11 +1,18 @@
 /**
- * `npm run bench:gateway -- --against DIR [--rounds N] [--duration S]`: is this build cheaper per
- * request than another? DIR is another checkout of Clearance, built (`npm run build` there). Each
- * round starts this build's Clearance and DIR's, one after the other (the order alternating between
- * rounds), puts each under the same load (50 connections) against one mock upstream, and reads its
- * CPU time per request; the bare proxy runs once per round too, as the yardstick. Rounds spread the
- * two builds over the same minutes, so drift on a shared machine falls on both alike; the medians
- * are compared. Prints one JSON line; writes bench/results/gateway-ab.json.
+ * `npm run bench:gateway -- --against DIR [--bursts N] [--duration S]`: is this build cheaper per
+ * request than another? DIR is another checkout of Clearance, built (`npm run build` there).
+ *
+ * This build's Clearance, DIR's and the bare proxy run side by side against one mock upstream, all
+ * started and warmed up first. Then each in turn takes a short burst of load (50 connections,
+ * `duration` seconds), the order alternating, `bursts` times; each burst's CPU time per request is
+ * read from /proc. The machine's speed drifts over minutes (the bare proxy's cost has moved by a
+ * factor of two between runs minutes apart); bursts seconds apart see the same machine, so each
+ * pair of bursts gives its own ratio, and the verdict is the median of those ratios and how many
+ * bursts of this build cost less than their partner (a sign test). A design with a fresh process a
+ * round, rounds a minute apart, did not resolve changes under about 10% on this machine; bursts
+ * resolved one of 4% (16 bursts of 20 lower, 6 December 2026).
+ *
+ * Prints one JSON line; writes bench/results/gateway-ab.json.
  */
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -17,18 +24,18 @@ import { median, resultHead, writeResult } from "./results.js";
 export interface AbOptions {
   /** The other checkout's root. */
   readonly against: string;
-  readonly rounds: number;
+  readonly bursts: number;
   readonly duration_s: number;
 }
 
-const USAGE = "usage: bench:gateway -- --against DIR [--rounds N] [--duration S]";
+const USAGE = "usage: bench:gateway -- --against DIR [--bursts N] [--duration S]";
 
 /** The A/B options from argv, or null when there is no --against. Throws on anything else it does not know. */
 export function abOptions(argv: readonly string[]): AbOptions | null {
   if (!argv.some((a) => a === "--against" || a.startsWith("--against="))) return null;
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
-    const m = /^--(against|rounds|duration)(?:=(.*))?$/.exec(argv[i] as string);
+    const m = /^--(against|bursts|duration)(?:=(.*))?$/.exec(argv[i] as string);
     if (m === null) throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new Error(`--${m[1]} needs a value\n${USAGE}`);
@@ -45,90 +52,113 @@ export function abOptions(argv: readonly string[]): AbOptions | null {
   const child = join(against, "dist", "bench", "gateway-clearance.js");
   if (!existsSync(child))
     throw new Error(`${child} does not exist: build the other checkout first (npm run build)`);
-  return { against, rounds: int("rounds", 5), duration_s: int("duration", 6) };
+  return { against, bursts: int("bursts", 20), duration_s: int("duration", 3) };
 }
 
-interface Run {
+interface Burst {
   readonly rps: number;
   readonly cpu_us_per_req: number;
+}
+
+type Which = "this" | "against" | "bare";
+
+/**
+ * Two-sided sign test: the chance of a split at least this uneven between "lower" and "higher" if
+ * either were as likely (ties left out).
+ */
+export function signTest(lower: number, higher: number): number {
+  const n = lower + higher;
+  if (n === 0) return 1;
+  const k = Math.min(lower, higher);
+  let tail = 0;
+  let c = 1; // n choose i
+  for (let i = 0; i <= k; i++) {
+    tail += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
 }
 
 export async function runAb(o: AbOptions): Promise<number> {
   const load0 = loadavg();
   const mock = await forkChild<{ port: number }>("gateway-mock", ["2"]);
   const upstream = `http://127.0.0.1:${mock.ready.port}`;
-  const builds = {
+  const modules: Record<Which, string> = {
     this: "gateway-clearance",
     against: join(o.against, "dist", "bench", "gateway-clearance.js"),
-  } as const;
-  const runs: Record<"this" | "against" | "bare", Run[]> = { this: [], against: [], bare: [] };
-
-  const measure = async (which: keyof typeof runs): Promise<Run> => {
-    const clearance = which !== "bare";
-    const module = which === "bare" ? "gateway-bare" : builds[which];
-    const { proc, ready } = await forkChild<{ port: number; key?: string }>(module, [
-      clearance ? `${upstream}/v1` : upstream,
-    ]);
-    try {
-      const t: Target = {
+    bare: "gateway-bare",
+  };
+  const order: Which[] = ["this", "against", "bare"];
+  const started: { which: Which; pid: number; target: Target; close: () => Promise<void> }[] = [];
+  try {
+    for (const which of order) {
+      const clearance = which !== "bare";
+      const { proc, ready } = await forkChild<{ port: number; key?: string }>(modules[which], [
+        clearance ? `${upstream}/v1` : upstream,
+      ]);
+      const target: Target = {
         name: which,
         origin: `http://127.0.0.1:${ready.port}`,
         headers: clearance ? { authorization: `Bearer ${ready.key}`, "x-demo-country": "US" } : {},
       };
-      await check(t, clearance ? { "x-clearance-decision": "allow" } : {});
-      await warmUp(t, 50);
-      const before = cpuSeconds(proc.pid);
-      const r = await load(t, 50, o.duration_s);
-      const after = cpuSeconds(proc.pid);
-      if (before === null || after === null || r.requests === 0)
-        throw new Error(`${which}: nothing measured`);
-      const run = { rps: r.rps, cpu_us_per_req: round((1e6 * (after - before)) / r.requests, 1) };
-      log(`${which}: ${run.rps} req/s, ${run.cpu_us_per_req} µs CPU/req`);
-      return run;
-    } finally {
-      await stop(proc);
+      started.push({ which, pid: proc.pid as number, target, close: () => stop(proc) });
+      await check(target, clearance ? { "x-clearance-decision": "allow" } : {});
     }
-  };
+    for (const s of started) await warmUp(s.target, 50, log);
 
-  for (let round_ = 0; round_ < o.rounds; round_++) {
-    log(`round ${round_ + 1} of ${o.rounds}`);
-    const order = round_ % 2 === 0 ? (["this", "against"] as const) : (["against", "this"] as const);
-    for (const which of order) runs[which].push(await measure(which));
-    runs.bare.push(await measure("bare"));
+    const bursts: Record<Which, Burst[]> = { this: [], against: [], bare: [] };
+    for (let i = 0; i < o.bursts; i++) {
+      for (const s of i % 2 === 0 ? started : [...started].reverse()) {
+        const before = cpuSeconds(s.pid);
+        const r = await load(s.target, 50, o.duration_s);
+        const after = cpuSeconds(s.pid);
+        if (before === null || after === null || r.requests === 0)
+          throw new Error(`${s.which}: nothing measured`);
+        bursts[s.which].push({ rps: r.rps, cpu_us_per_req: round((1e6 * (after - before)) / r.requests, 1) });
+      }
+      log(
+        `burst ${i + 1} of ${o.bursts}: ${order.map((w) => `${w} ${bursts[w][i]?.cpu_us_per_req} µs`).join(", ")}`,
+      );
+    }
+
+    const summary = (bs: readonly Burst[]) => ({
+      cpu_us_per_req_median: round(median(bs.map((b) => b.cpu_us_per_req)), 1),
+      cpu_us_per_req_min: Math.min(...bs.map((b) => b.cpu_us_per_req)),
+      cpu_us_per_req_max: Math.max(...bs.map((b) => b.cpu_us_per_req)),
+      rps_median: Math.round(median(bs.map((b) => b.rps))),
+    });
+    const ratios = bursts.this.map((b, i) => b.cpu_us_per_req / (bursts.against[i] as Burst).cpu_us_per_req);
+    const lower = ratios.filter((r) => r < 1).length;
+    const higher = ratios.filter((r) => r > 1).length;
+    const vsBare = (w: "this" | "against") =>
+      round(median(bursts[w].map((b, i) => b.cpu_us_per_req / (bursts.bare[i] as Burst).cpu_us_per_req)), 2);
+    const out = {
+      ...resultHead("gateway-ab"),
+      load_before: load0.map((x) => round(x, 2)),
+      load_after: loadavg().map((x) => round(x, 2)),
+      against: o.against,
+      bursts: o.bursts,
+      duration_s: o.duration_s,
+      this: summary(bursts.this),
+      against_build: summary(bursts.against),
+      bare: summary(bursts.bare),
+      // Below 1: this build spends less CPU per request than the other.
+      cpu_ratio_median: round(median(ratios), 3),
+      this_lower_in: lower,
+      this_higher_in: higher,
+      sign_test_p: round(signTest(lower, higher), 4),
+      cpu_vs_bare_median: { this: vsBare("this"), against: vsBare("against") },
+      bursts_measured: bursts,
+      notes: [
+        `the three processes run side by side, each warmed up (${WARMUP_ROUNDS_S.join(" s + ")} s, two rounds of connections) before any burst; a burst is 50 connections for duration_s on one of them while the others idle; CPU time (user + system, all threads) of that process over the requests it answered`,
+        "the order of the three alternates from burst to burst; cpu_ratio_median is the median over bursts of this build's CPU per request over the other build's in the same burst round; sign_test_p: the chance of a split of lower and higher bursts at least as uneven if neither build were cheaper",
+      ],
+    };
+    writeResult("gateway-ab", out);
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  } finally {
+    for (const s of started) await s.close();
+    await stop(mock.proc);
   }
-  await stop(mock.proc);
-
-  const summary = (rs: readonly Run[]) => ({
-    cpu_us_per_req_median: round(median(rs.map((r) => r.cpu_us_per_req)), 1),
-    cpu_us_per_req_min: Math.min(...rs.map((r) => r.cpu_us_per_req)),
-    cpu_us_per_req_max: Math.max(...rs.map((r) => r.cpu_us_per_req)),
-    rps_median: Math.round(median(rs.map((r) => r.rps))),
-  });
-  const a = summary(runs.this);
-  const b = summary(runs.against);
-  const out = {
-    ...resultHead("gateway-ab"),
-    load_before: load0.map((x) => round(x, 2)),
-    load_after: loadavg().map((x) => round(x, 2)),
-    against: o.against,
-    rounds: o.rounds,
-    duration_s: o.duration_s,
-    this: a,
-    against_build: b,
-    bare: summary(runs.bare),
-    // Negative: this build spends less CPU per request than the other.
-    cpu_change_us: round(a.cpu_us_per_req_median - b.cpu_us_per_req_median, 1),
-    cpu_change_pct: round(
-      (100 * (a.cpu_us_per_req_median - b.cpu_us_per_req_median)) / b.cpu_us_per_req_median,
-      1,
-    ),
-    runs,
-    notes: [
-      `each run: its own Clearance process (this build's or the other's), a warm-up of ${WARMUP_ROUNDS_S.join(" s + ")} s (two rounds of connections), then 50 connections for duration_s; CPU time (user + system, all threads) of that process over the requests answered`,
-      "the two builds alternate which goes first in each round; the bare proxy (node:http + undici) runs last in each round",
-    ],
-  };
-  writeResult("gateway-ab", out);
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  return 0;
 }

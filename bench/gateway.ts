@@ -23,7 +23,7 @@
  * `-- --nodes N --store postgres` runs the scale-out comparison instead (gateway-nodes.ts): one
  * embedded node against N nodes over one PostgreSQL, writing bench/results/gateway-nodes.json.
  * `-- --against DIR` compares this build's CPU per request with another built checkout's
- * (gateway-ab.ts), in alternating rounds, writing bench/results/gateway-ab.json.
+ * (gateway-ab.ts), in alternating bursts of load, writing bench/results/gateway-ab.json.
  */
 import { constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";

@@ -12,11 +12,12 @@
  *
  * Room ahead of the last record is written in advance, filled with 0xFF bytes (RESERVE): a
  * synchronous write that overwrites blocks already in the file changes neither its size nor its
- * extents, so only the data is made durable, not the inode too (nor a journal commit, where the file
- * system has a journal) — on this project's test machine 0.16–0.19 ms instead of 0.26 ms at the
- * median (bench:audit). To a reader the filler is a record length
- * beyond MAX_ENTRY, which ends the records exactly as a torn tail does (older versions read it so
- * too), and it is cut when the file is opened or closed.
+ * extents, so no allocation is recorded with it (nor a journal commit, where the file system has a
+ * journal) — on this project's test machine 0.16–0.19 ms instead of 0.26 ms at the median
+ * (bench:audit). Ext4 without a journal still writes the inode when the file's modification time
+ * has moved on (one kernel clock tick), which no flag of ours avoids. To a reader the filler is a
+ * record length beyond MAX_ENTRY, which ends the records exactly as a torn tail does (older
+ * versions read it so too), and it is cut when the file is opened or closed.
  */
 import { constants } from "node:fs";
 import { open, unlink, type FileHandle } from "node:fs/promises";
