@@ -3,22 +3,28 @@
  * request than another? DIR is another checkout of Clearance, built (`npm run build` there).
  *
  * This build's Clearance, DIR's and the bare proxy run side by side against one mock upstream, all
- * started and warmed up first. Then each in turn takes a short burst of load (50 connections,
- * `duration` seconds), the order alternating, `bursts` times; each burst's CPU time per request is
- * read from /proc. The machine's speed drifts over minutes (the bare proxy's cost has moved by a
- * factor of two between runs minutes apart); bursts seconds apart see the same machine, so each
- * pair of bursts gives its own ratio, and the verdict is the median of those ratios and how many
- * bursts of this build cost less than their partner (a sign test). A design with a fresh process a
- * round, rounds a minute apart, did not resolve changes under about 10% on this machine; bursts
- * resolved one of 4% (16 bursts of 20 lower, 6 December 2026).
+ * started and warmed up first; then each in turn takes a short burst of load (50 connections,
+ * `duration` seconds), the order alternating, `bursts` times (gateway-bursts.ts). The verdict is
+ * the median of the rounds' own ratios and how many bursts of this build cost less than their
+ * partner (a sign test). A design with a fresh process a round, rounds a minute apart, did not
+ * resolve changes under about 10% on this machine; bursts resolved one of 4% (16 bursts of 20
+ * lower, 6 December 2026).
  *
  * Prints one JSON line; writes bench/results/gateway-ab.json.
  */
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
-import { WARMUP_ROUNDS_S, check, load, round, warmUp, type Target } from "./gateway-measure.js";
-import { cpuSeconds, forkChild, log, stop } from "./gateway-procs.js";
+import {
+  burstRatios,
+  burstSummary,
+  runBursts,
+  signTest,
+  type Burst,
+  type Contender,
+} from "./gateway-bursts.js";
+import { WARMUP_ROUNDS_S, check, round, type Target } from "./gateway-measure.js";
+import { forkChild, log, stop } from "./gateway-procs.js";
 import { median, resultHead, writeResult } from "./results.js";
 
 export interface AbOptions {
@@ -55,29 +61,7 @@ export function abOptions(argv: readonly string[]): AbOptions | null {
   return { against, bursts: int("bursts", 20), duration_s: int("duration", 3) };
 }
 
-interface Burst {
-  readonly rps: number;
-  readonly cpu_us_per_req: number;
-}
-
 type Which = "this" | "against" | "bare";
-
-/**
- * Two-sided sign test: the chance of a split at least this uneven between "lower" and "higher" if
- * either were as likely (ties left out).
- */
-export function signTest(lower: number, higher: number): number {
-  const n = lower + higher;
-  if (n === 0) return 1;
-  const k = Math.min(lower, higher);
-  let tail = 0;
-  let c = 1; // n choose i
-  for (let i = 0; i <= k; i++) {
-    tail += c;
-    c = (c * (n - i)) / (i + 1);
-  }
-  return Math.min(1, (2 * tail) / 2 ** n);
-}
 
 export async function runAb(o: AbOptions): Promise<number> {
   const load0 = loadavg();
@@ -104,34 +88,13 @@ export async function runAb(o: AbOptions): Promise<number> {
       started.push({ which, pid: proc.pid as number, target, close: () => stop(proc) });
       await check(target, clearance ? { "x-clearance-decision": "allow" } : {});
     }
-    for (const s of started) await warmUp(s.target, 50, log);
-
-    const bursts: Record<Which, Burst[]> = { this: [], against: [], bare: [] };
-    for (let i = 0; i < o.bursts; i++) {
-      for (const s of i % 2 === 0 ? started : [...started].reverse()) {
-        const before = cpuSeconds(s.pid);
-        const r = await load(s.target, 50, o.duration_s);
-        const after = cpuSeconds(s.pid);
-        if (before === null || after === null || r.requests === 0)
-          throw new Error(`${s.which}: nothing measured`);
-        bursts[s.which].push({ rps: r.rps, cpu_us_per_req: round((1e6 * (after - before)) / r.requests, 1) });
-      }
-      log(
-        `burst ${i + 1} of ${o.bursts}: ${order.map((w) => `${w} ${bursts[w][i]?.cpu_us_per_req} µs`).join(", ")}`,
-      );
-    }
-
-    const summary = (bs: readonly Burst[]) => ({
-      cpu_us_per_req_median: round(median(bs.map((b) => b.cpu_us_per_req)), 1),
-      cpu_us_per_req_min: Math.min(...bs.map((b) => b.cpu_us_per_req)),
-      cpu_us_per_req_max: Math.max(...bs.map((b) => b.cpu_us_per_req)),
-      rps_median: Math.round(median(bs.map((b) => b.rps))),
-    });
-    const ratios = bursts.this.map((b, i) => b.cpu_us_per_req / (bursts.against[i] as Burst).cpu_us_per_req);
+    const contenders: Contender[] = started.map((s) => ({ name: s.which, pid: s.pid, target: s.target }));
+    const bursts = (await runBursts(contenders, o.bursts, o.duration_s, 50, log)) as Record<Which, Burst[]>;
+    const ratios = burstRatios(bursts.this, bursts.against, "cpu_us_per_req");
     const lower = ratios.filter((r) => r < 1).length;
     const higher = ratios.filter((r) => r > 1).length;
     const vsBare = (w: "this" | "against") =>
-      round(median(bursts[w].map((b, i) => b.cpu_us_per_req / (bursts.bare[i] as Burst).cpu_us_per_req)), 2);
+      round(median(burstRatios(bursts[w], bursts.bare, "cpu_us_per_req")), 2);
     const out = {
       ...resultHead("gateway-ab"),
       load_before: load0.map((x) => round(x, 2)),
@@ -139,9 +102,9 @@ export async function runAb(o: AbOptions): Promise<number> {
       against: o.against,
       bursts: o.bursts,
       duration_s: o.duration_s,
-      this: summary(bursts.this),
-      against_build: summary(bursts.against),
-      bare: summary(bursts.bare),
+      this: burstSummary(bursts.this),
+      against_build: burstSummary(bursts.against),
+      bare: burstSummary(bursts.bare),
       // Below 1: this build spends less CPU per request than the other.
       cpu_ratio_median: round(median(ratios), 3),
       this_lower_in: lower,

@@ -12,9 +12,10 @@
  *
  * The bare proxy's own cost moves by a factor of two between runs minutes apart on a shared virtual
  * machine, so a ratio of one run of each is as noisy. The ratios the goals are judged on come from
- * pairs: after the side-by-side run, the bare proxy and Clearance are run again in alternating order
- * (BENCH_GATEWAY_PAIRS, default 3; 0 skips), each pair giving its own ratio, and the median of those
- * is taken (`paired`).
+ * bursts (gateway-bursts.ts): after the side-by-side run, the bare proxy and Clearance are started
+ * again side by side, warmed up, and take 3-second bursts of load in turn (BENCH_GATEWAY_BURSTS
+ * rounds, default 12; 0 skips), each round giving its own ratios, and the medians of those are
+ * taken (`paired`). Until 6 December 2026 these were three pairs of fresh processes, 6 s each.
  *
  * Env: BENCH_GATEWAY_TARGETS=bare,clearance (a subset; direct always runs), BENCH_GATEWAY_PROFILE=dir
  * (run the bare proxy and Clearance under `node --cpu-prof`, writing dir/<name>.cpuprofile, for
@@ -41,9 +42,17 @@ import {
   type Target,
 } from "./gateway-measure.js";
 import { abOptions, runAb, type AbOptions } from "./gateway-ab.js";
+import {
+  burstRatios,
+  burstSummary,
+  ratioSummary,
+  runBursts,
+  type Burst,
+  type Contender,
+} from "./gateway-bursts.js";
 import { startPortkey } from "./gateway-portkey.js";
 import { nodeOptions, runNodes, type NodeOptions } from "./gateway-nodes.js";
-import { median, resultHead } from "./results.js";
+import { resultHead } from "./results.js";
 import {
   cpuSeconds,
   forkChild,
@@ -62,9 +71,9 @@ const SETTINGS = {
   c1_duration_s: 3,
   stream_requests: 300,
   stream_warmup: 20,
-  /** Pairs of bare and Clearance runs for the paired ratios (see the top of this file). */
-  pairs: envCount("BENCH_GATEWAY_PAIRS", 3),
-  pair_duration_s: 6,
+  /** Rounds of bursts of the bare proxy and Clearance for the paired ratios (see the top of this file). */
+  burst_rounds: envCount("BENCH_GATEWAY_BURSTS", 12),
+  burst_s: 3,
   /** Pause between the disk probe's spaced writes: about one streamed request's length at the mock. */
   disk_idle_ms: 10,
   /** Gap between streamed chunks at the mock, so that buffering a stream shows. */
@@ -248,61 +257,35 @@ async function measure(started: Started, mockPid: number | undefined, direct?: T
   return { throughput, c1: ownC1, first_chunk, ...baseline, ...started.info };
 }
 
-interface PairRun {
-  readonly rps: number;
-  readonly cpu_us_per_req: number;
-}
-
-/** One fresh start of a target: warm-up, then req/s and CPU per request under load. */
-async function loadOnly(name: "bare" | "clearance", upstream: string): Promise<PairRun> {
-  const started = await STARTERS[name]!(upstream);
-  try {
-    const t = started.target;
-    await check(t, started.expect);
-    await warmUp(t, SETTINGS.connections);
-    const before = cpuSeconds(started.pid);
-    const r = await load(t, SETTINGS.connections, SETTINGS.pair_duration_s);
-    const after = cpuSeconds(started.pid);
-    if (before === null || after === null || r.requests === 0) throw new Error(`${name}: nothing measured`);
-    return { rps: r.rps, cpu_us_per_req: round((1e6 * (after - before)) / r.requests, 1) };
-  } finally {
-    await started.close();
-  }
-}
-
 /**
- * `pairs` runs of the bare proxy and Clearance, the order alternating, each pair's own ratios, and
- * their medians: drift on the machine falls on both runs of a pair alike.
+ * The bare proxy and Clearance side by side, then `rounds` rounds of short bursts of load on each in
+ * turn (gateway-bursts.ts): each round's own ratios of CPU per request and of req/s, and their
+ * medians. Drift on the machine falls on both bursts of a round alike.
  */
-async function paired(upstream: string, pairs: number) {
-  const runs: { bare: PairRun; clearance: PairRun }[] = [];
-  for (let i = 0; i < pairs; i++) {
-    const order = i % 2 === 0 ? (["bare", "clearance"] as const) : (["clearance", "bare"] as const);
-    const got: Partial<Record<"bare" | "clearance", PairRun>> = {};
-    for (const name of order) got[name] = await loadOnly(name, upstream);
-    const pair = { bare: got.bare!, clearance: got.clearance! };
-    runs.push(pair);
-    log(
-      `pair ${i + 1} of ${pairs}: bare ${pair.bare.cpu_us_per_req} µs, ${pair.bare.rps} req/s; clearance ${pair.clearance.cpu_us_per_req} µs, ${pair.clearance.rps} req/s`,
-    );
+async function paired(upstream: string, rounds: number) {
+  const started: Started[] = [];
+  try {
+    const contenders: Contender[] = [];
+    for (const name of ["bare", "clearance"] as const) {
+      const s = await STARTERS[name]!(upstream);
+      started.push(s);
+      await check(s.target, s.expect);
+      contenders.push({ name, pid: s.pid as number, target: s.target });
+    }
+    const b = await runBursts(contenders, rounds, SETTINGS.burst_s, SETTINGS.connections, log);
+    const [bare, clearance] = [b.bare as Burst[], b.clearance as Burst[]];
+    return {
+      rounds,
+      burst_s: SETTINGS.burst_s,
+      cpu_per_req_clearance_vs_bare: ratioSummary(burstRatios(clearance, bare, "cpu_us_per_req")),
+      throughput_clearance_vs_bare: ratioSummary(burstRatios(clearance, bare, "rps")),
+      bare: burstSummary(bare),
+      clearance: burstSummary(clearance),
+      bursts: b,
+    };
+  } finally {
+    for (const s of started) await s.close();
   }
-  const cpu = runs.map((r) => r.clearance.cpu_us_per_req / r.bare.cpu_us_per_req);
-  const rps = runs.map((r) => r.clearance.rps / r.bare.rps);
-  return {
-    pairs,
-    duration_s: SETTINGS.pair_duration_s,
-    cpu_per_req_clearance_vs_bare: {
-      median: round(median(cpu), 2),
-      min: round(Math.min(...cpu), 2),
-      max: round(Math.max(...cpu), 2),
-    },
-    throughput_clearance_vs_bare: {
-      median: round(median(rps), 2),
-      min: round(Math.min(...rps), 2),
-      max: round(Math.max(...rps), 2),
-    },
-    runs,
-  };
 }
 
 const ratio = (a: number | undefined, b: number | undefined) =>
@@ -356,8 +339,11 @@ async function main(): Promise<number> {
 
   const fig = (n: string) => (targets[n] && "throughput" in targets[n] ? (targets[n] as Figures) : undefined);
   const pairs =
-    SETTINGS.pairs > 0 && fig("bare") && fig("clearance") && process.env.BENCH_GATEWAY_PROFILE === undefined
-      ? await paired(upstream, SETTINGS.pairs)
+    SETTINGS.burst_rounds > 0 &&
+    fig("bare") &&
+    fig("clearance") &&
+    process.env.BENCH_GATEWAY_PROFILE === undefined
+      ? await paired(upstream, SETTINGS.burst_rounds)
       : null;
   for (const n of names.filter((n) => n !== "direct")) {
     const f = fig(n);
@@ -409,7 +395,7 @@ async function main(): Promise<number> {
   }
   if (pairs !== null) {
     notes.push(
-      `paired: ${pairs.pairs} more runs of the bare proxy and Clearance (${pairs.duration_s} s each, fresh processes, the order alternating); throughput_vs_bare and cpu_per_req_vs_bare are judged on the median of the pairs' own ratios`,
+      `paired: the bare proxy and Clearance started again side by side, warmed up, then ${pairs.rounds} rounds of a ${pairs.burst_s} s burst of load on each in turn (the order alternating); throughput_vs_bare and cpu_per_req_vs_bare are judged on the median of the rounds' own ratios`,
     );
   }
   const idle = disk.idle.p50_ms;
