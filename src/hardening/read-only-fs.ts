@@ -5,8 +5,12 @@
  * tmpfs, ext4 or a bind mount alike), and ext4's emergency read-only (after an error) is not undone
  * without unmounting, which the open file prevents. So every call that would write under the
  * directory fails as the kernel would fail it — EROFS — while reads keep working; production code is
- * unchanged. Only the promise API is covered: it is all the audit log writes with.
+ * unchanged. Covered: the promise API and its file handles, and the callback `write` and `writev`
+ * on the descriptor of a handle opened under the directory (the write-ahead file's group commits).
+ * Not covered: descriptors from `openSync` (the tiles' inner-node file, whose records are hashed
+ * again from the tiles when one is missing or fails its check).
  */
+import callbackFs from "node:fs";
 import fs from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
 import { resolve, sep } from "node:path";
@@ -53,6 +57,8 @@ export async function readOnlyDisk(dir: string): Promise<ReadOnlyDisk> {
     return erofs(syscall, path);
   };
   const handlePaths = new WeakMap<object, string>();
+  /** Descriptors of the handles opened under the directory (until they are closed). */
+  const fdPaths = new Map<number, string>();
   const real = new Map<string, Fn>();
   const patch = (target: Record<string, unknown>, name: string, wrap: (orig: Fn) => Fn, key = name) => {
     const orig = target[name] as Fn;
@@ -83,14 +89,47 @@ export async function readOnlyDisk(dir: string): Promise<ReadOnlyDisk> {
     const [path, flags] = args as unknown as [unknown, unknown];
     const inside = under(path);
     if (active && inside && writes(flags)) throw refuse("open", String(path));
-    const fh = (await orig(...args)) as object;
-    if (inside) handlePaths.set(fh, String(path));
+    const fh = (await orig(...args)) as { fd: number };
+    if (inside) {
+      handlePaths.set(fh, String(path));
+      fdPaths.set(fh.fd, String(path));
+    }
     return fh;
   });
+  // Descriptors of those handles, written to with the callback API: refused the same way.
+  const callbackApi = callbackFs as unknown as Record<string, unknown>;
+  for (const name of ["write", "writev"]) {
+    patch(
+      callbackApi,
+      name,
+      (orig) =>
+        (...args: never[]) => {
+          const path = fdPaths.get(args[0] as unknown as number);
+          const done = args[args.length - 1] as unknown;
+          if (active && path !== undefined && typeof done === "function") {
+            const err = refuse(name, path);
+            process.nextTick(() => (done as (e: Error) => void)(err));
+            return undefined;
+          }
+          return orig(...args);
+        },
+      `fs.${name}`,
+    );
+  }
   // Handles already open keep their descriptor, but the disk refuses their writes too.
   const probe = await fs.open(process.execPath, "r");
   const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
   await probe.close();
+  patch(
+    proto,
+    "close",
+    (orig) =>
+      function (this: { fd: number }, ...args: never[]) {
+        if (handlePaths.has(this)) fdPaths.delete(this.fd);
+        return orig.apply(this, args);
+      },
+    "handle.close",
+  );
   for (const name of ["write", "writev", "writeFile", "appendFile", "truncate"]) {
     patch(
       proto,
@@ -116,6 +155,7 @@ export async function readOnlyDisk(dir: string): Promise<ReadOnlyDisk> {
     restore: () => {
       for (const [key, fn] of real) {
         if (key.startsWith("handle.")) proto[key.slice(7)] = fn;
+        else if (key.startsWith("fs.")) callbackApi[key.slice(3)] = fn;
         else api[key] = fn;
       }
       syncBuiltinESMExports();
