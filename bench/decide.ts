@@ -7,6 +7,7 @@
  * (doubles as warm-up) and a second warm-up pass; throughput (whole passes over the inputs for a
  * few seconds); timer overhead; per-decision latency. Then the same for Cedar on a sample, after an
  * agreement pass that compares its allow/deny with Clearance's for every sampled input.
+ * Env: BENCH_DECIDE_CEDAR=0 leaves Cedar out (its policy slicing takes minutes on a busy machine).
  */
 import { loadavg } from "node:os";
 import { decide } from "../src/policy/decide.js";
