@@ -7,8 +7,9 @@
  * `duration` seconds), the order alternating, `bursts` times (gateway-bursts.ts). The verdict is
  * the median of the rounds' own ratios and how many bursts of this build cost less than their
  * partner (a sign test). A design with a fresh process a round, rounds a minute apart, did not
- * resolve changes under about 10% on this machine; bursts resolved one of 4% (16 bursts of 20
- * lower, 6 December 2026).
+ * resolve changes under about 10% on this machine (0.88× and 1.04× for the same change); bursts
+ * put one of 4% at 0.956× and 0.959× in two runs, lower in 14 and 16 bursts of 20 (sign test
+ * p = 0.12 and 0.01; 6 December 2026).
  *
  * Prints one JSON line; writes bench/results/gateway-ab.json.
  */
