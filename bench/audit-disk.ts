@@ -3,8 +3,9 @@
  * what the WAL uses), the naive one-durable-write-per-entry log in both forms, and a probe that
  * observes the WAL's own durable writes while the real log runs.
  */
-import { constants } from "node:fs";
+import fs, { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { nowMs, removeDir, summaryMs, tempDir, type LatencyMs } from "./audit-entries.js";
@@ -108,11 +109,15 @@ export async function naive(entries: readonly Buffer[], seconds: number, mode: S
 
 type Method = (this: FileHandle, ...args: never[]) => Promise<unknown>;
 
+type WritevCallback = (err: NodeJS.ErrnoException | null, written: number, buffers: unknown) => void;
+
 /**
- * Counts and times every FileHandle.writev() and .datasync() in this process while installed. The
- * WAL's handle is private, so its batches are observed by wrapping the shared FileHandle prototype
- * (restored by remove()). Only the WAL uses writev (tiles and checkpoints go through writeFile), so
- * writev calls = group-commit batches; with O_DSYNC each is also the batch's sync.
+ * Counts and times every writev (the callback API on a descriptor, as the WAL writes its batches,
+ * and FileHandle.writev()) and FileHandle.datasync() in this process while installed. The WAL's
+ * descriptor is private, so its batches are observed by wrapping `fs.writev` (the named import the
+ * WAL holds follows it after syncBuiltinESMExports) and the shared FileHandle prototype; remove()
+ * restores both. Only the WAL uses writev (tiles and checkpoints go through writeFile), so writev
+ * calls = group-commit batches; with O_DSYNC each is also the batch's sync.
  */
 export class DurableProbe {
   writev: number[] = [];
@@ -127,7 +132,30 @@ export class DurableProbe {
     await fh.close();
     probe.wrap("writev", probe.writev);
     probe.wrap("datasync", probe.datasync);
+    probe.wrapCallbackWritev();
     return probe;
+  }
+
+  private restoreWritev: (() => void) | null = null;
+
+  private wrapCallbackWritev(): void {
+    const original = fs.writev;
+    const times = this.writev;
+    const timed = (fd: number, buffers: readonly NodeJS.ArrayBufferView[], ...rest: unknown[]) => {
+      const callback = rest.pop() as WritevCallback;
+      const t0 = nowMs();
+      const done: WritevCallback = (err, written, bufs) => {
+        times.push(nowMs() - t0);
+        callback(err, written, bufs);
+      };
+      (original as (...args: unknown[]) => void)(fd, buffers, ...rest, done);
+    };
+    fs.writev = timed as typeof fs.writev;
+    syncBuiltinESMExports();
+    this.restoreWritev = () => {
+      fs.writev = original;
+      syncBuiltinESMExports();
+    };
   }
 
   private wrap(name: "writev" | "datasync", into: number[]): void {
@@ -162,5 +190,7 @@ export class DurableProbe {
 
   remove(): void {
     for (const [name, original] of this.saved) this.proto[name] = original;
+    this.restoreWritev?.();
+    this.restoreWritev = null;
   }
 }

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { AuditLog } from "../src/audit/log.js";
 import { DurableProbe } from "./audit-disk.js";
 import { ORIGIN, nowMs, removeDir, summaryMs, tempDir, type Keys } from "./audit-entries.js";
+import { cpuSeconds } from "./gateway-procs.js";
 import { log, round } from "./results.js";
 
 /** What the gateway runs with (config default audit.checkpoint_ms). */
@@ -100,8 +101,28 @@ export async function groupCommit(
   return runs;
 }
 
+/** What fixedRate appends to: the log, or (to time the load generator alone) nothing at all. */
+type Appender = Pick<AuditLog, "append">;
+const NO_LOG: Appender = { append: () => Promise.resolve(0n) };
+
+/** CPU seconds used so far by this process (all threads) and by its main thread. */
+function cpuNow(): { all: number; main: number | null } {
+  const { user, system } = process.cpuUsage();
+  return { all: (user + system) / 1e6, main: cpuSeconds(process.pid, process.pid) };
+}
+
+/** CPU µs per append between two readings; the main thread's null where /proc cannot tell. */
+function cpuPerAppend(from: ReturnType<typeof cpuNow>, appends: number) {
+  const to = cpuNow();
+  const main = from.main === null || to.main === null ? null : ((to.main - from.main) * 1e6) / appends;
+  return {
+    all_threads_us: round(((to.all - from.all) * 1e6) / appends, 1),
+    main_thread_us: main === null ? null : round(main, 1),
+  };
+}
+
 /** Open loop at a fixed offered rate: what the durability wait adds to each request at that load. */
-async function fixedRate(auditLog: AuditLog, entries: readonly Buffer[], rate: number, seconds: number) {
+async function fixedRate(auditLog: Appender, entries: readonly Buffer[], rate: number, seconds: number) {
   const total = Math.round(rate * seconds);
   const times: number[] = [];
   const acks: Promise<void>[] = [];
@@ -150,9 +171,15 @@ export async function durabilityWait(
     // an append's promise cannot resolve while it is.
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
+    const cpu0 = cpuNow();
     const loaded = await fixedRate(auditLog, entries, rate, seconds);
+    const cpu = cpuPerAppend(cpu0, loaded.times.length);
     delay.disable();
     const loadedBatches = probe.summary(loaded.times.length);
+    // The same schedule with no log behind it: the timers and promises of the load itself.
+    const idle0 = cpuNow();
+    const alone = await fixedRate(NO_LOG, entries, rate, seconds);
+    const generator = cpuPerAppend(idle0, alone.times.length);
     log(`durability wait: concurrency 1 for ${c1Seconds} s`);
     probe.reset();
     const single = await closedLoop(auditLog, entries, 1, c1Seconds);
@@ -166,6 +193,16 @@ export async function durabilityWait(
         ...loadedBatches,
         event_loop_delay_p99_ms: round(delay.percentile(99) / 1e6, 2),
         event_loop_delay_max_ms: round(delay.max / 1e6, 2),
+        // The log's CPU per durable entry: WAL, thread pool, disk (kernel), tree, tiles, checkpoints.
+        cpu_per_append: {
+          ...cpu,
+          generator_alone: generator,
+          net_all_threads_us: round(cpu.all_threads_us - generator.all_threads_us, 1),
+          net_main_thread_us:
+            cpu.main_thread_us === null || generator.main_thread_us === null
+              ? null
+              : round(cpu.main_thread_us - generator.main_thread_us, 1),
+        },
       },
       concurrency_1: {
         appends_per_sec: Math.round(single.times.length / single.elapsed),

@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   const root = repoRoot();
   // bench:monitoring compares with monitoring (metrics, access log, detectors) off.
   const monitoringOff = process.env.BENCH_GATEWAY_MONITORING === "off";
-  const dataDir = mkdtempSync(join(tmpdir(), "clearance-bench-"));
+  // Under the bench's data root (removed when the bench exits, see gateway-procs) when forked by it.
+  const dataRoot = process.env.BENCH_DATA_ROOT;
+  const dataDir = mkdtempSync(join(dataRoot ?? tmpdir(), "clearance-bench-"));
 
   const store = await openStore(postgres ? { driver: "postgres", dataDir, url: databaseUrl! } : { dataDir });
   const alice = JSON.parse(readFileSync(join(root, "examples", "principals", "us-engineer.json"), "utf8"));
@@ -82,7 +84,7 @@ ${monitoringOff ? "monitoring: { metrics: { enabled: false }, access_log: { enab
     await gateway.close().catch(() => {});
     if (aborted > 0)
       process.stderr.write(`clearance: ${aborted} requests aborted by the client (logged as errors)\n`);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataRoot === undefined) rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());

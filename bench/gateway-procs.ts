@@ -4,7 +4,8 @@
  * here and stopped at the end, also on errors and signals; every wait is bounded in time.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -37,9 +38,28 @@ export function track(proc: ChildProcess): ChildProcess {
   return proc;
 }
 
+let dataRoot: string | undefined;
+
+/**
+ * Where the children keep their data (a Clearance's store and audit log), removed only when the
+ * bench exits. Not after each child: on ext4 without a journal (this project's test machine),
+ * creating a file scans past every inode deleted in the last minutes, so a finished target's
+ * thousands of tile files, deleted, would slow the file creations of the targets measured after
+ * it — a cost no gateway in service pays.
+ */
+function benchDataRoot(): string {
+  if (dataRoot === undefined) {
+    const root = mkdtempSync(join(tmpdir(), "clearance-bench-data-"));
+    dataRoot = root;
+    process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+  }
+  return dataRoot;
+}
+
 /**
  * Forks a compiled bench module and waits for its first IPC message, which it sends once it
- * listens. Its stderr is passed through (it only writes there on errors); stdout is dropped.
+ * listens. Its stderr is passed through (it only writes there on errors); stdout is dropped. The
+ * child finds the directory for its data in BENCH_DATA_ROOT (see benchDataRoot).
  */
 export async function forkChild<T>(
   name: string,
@@ -52,7 +72,7 @@ export async function forkChild<T>(
     fork(sibling(name), [...args], {
       execArgv: [...execArgv],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-      ...(env === undefined ? {} : { env }),
+      env: { ...(env ?? process.env), BENCH_DATA_ROOT: benchDataRoot() },
     }),
   );
   try {
@@ -98,14 +118,16 @@ export async function stopAll(): Promise<void> {
 let clockTicks: number | undefined;
 
 /**
- * CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat;
- * null where there is no /proc. CPU per request holds up better than req/s on a busy machine.
+ * CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat, or one
+ * of its threads' (`tid`; the main thread's is the pid); null where there is no /proc. CPU per
+ * request holds up better than req/s on a busy machine.
  */
-export function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return null;
+export function cpuSeconds(pid: number | undefined, tid?: number): number | null {
+  const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+  if (pid === undefined || !existsSync(path)) return null;
   try {
     clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" })) || 100;
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(path, "utf8");
     // After the command name (which may hold spaces): state, ppid, ... utime is the 12th, stime the 13th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / clockTicks;
