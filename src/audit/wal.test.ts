@@ -1,9 +1,19 @@
 /**
  * The write-ahead file's invariant, whatever the crash: reopened, it holds exactly the entries it
  * acknowledged, in order — with the room it writes ahead of its records (filler), a crash that
- * leaves that room whole, cut short, or followed by stray bytes, and a clean close that cuts it.
+ * leaves that room whole, cut short, read back as zeros, or followed by stray bytes, and a clean
+ * close that cuts it.
  */
-import { mkdtempSync, statSync, truncateSync, appendFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -21,6 +31,16 @@ async function reopen(path: string): Promise<{ wal: Wal; entries: Buffer[] }> {
   return { wal, entries };
 }
 
+/** Overwrites `length` bytes of the file at `at` with zeros. */
+function zeroAt(path: string, at: number, length: number): void {
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(length), 0, length, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const entry = (i: number, size: number) => {
   const b = Buffer.alloc(size, 0x61 + (i % 26));
   b.writeUInt32BE(i, 0);
@@ -28,7 +48,7 @@ const entry = (i: number, size: number) => {
 };
 
 describe("the write-ahead file", () => {
-  it("holds exactly the acknowledged entries after any crash, with its room ahead whole, cut or followed by stray bytes", async () => {
+  it("holds exactly the acknowledged entries after any crash, with its room ahead whole, cut, zeroed or followed by stray bytes", async () => {
     await fc.assert(
       fc.asyncProperty(
         // Batches of entry sizes: each batch appended at once, the batches one after another.
@@ -36,7 +56,7 @@ describe("the write-ahead file", () => {
           minLength: 1,
           maxLength: 8,
         }),
-        fc.constantFrom("crash", "crash-cut-room", "crash-stray-bytes", "close"),
+        fc.constantFrom("crash", "crash-cut-room", "crash-zeroed-room", "crash-stray-bytes", "close"),
         fc.nat(),
         fc.uint8Array({ minLength: 1, maxLength: 64 }),
         async (batches, ending, cutAt, stray) => {
@@ -61,6 +81,9 @@ describe("the write-ahead file", () => {
               const size = statSync(path).size;
               expect(size).toBeGreaterThanOrEqual(end);
               if (ending === "crash-cut-room") truncateSync(path, end + (cutAt % (size - end + 1)));
+              // Blocks allocated but never written read back as zeros: part of the room, all of it, or
+              // past it — at least one record header's worth, which once read as an empty entry.
+              if (ending === "crash-zeroed-room") zeroAt(path, end, 8 + (cutAt % Math.max(1, size - end)));
               if (ending === "crash-stray-bytes") appendFileSync(path, stray);
             }
             const again = await reopen(path);
@@ -81,4 +104,31 @@ describe("the write-ahead file", () => {
       { numRuns: 40 },
     );
   }, 120_000);
+
+  it("ends its records at zero bytes after the last one, and refuses an empty entry", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-wal-"));
+    const path = join(dir, "audit.wal");
+    try {
+      const { wal } = await reopen(path);
+      await wal.append(entry(0, 20));
+      await wal.append(entry(1, 30));
+      // Eight zero bytes are a zero length and the CRC-32 of nothing: never a record.
+      await expect(wal.append(Buffer.alloc(0))).rejects.toThrow("an audit entry cannot be empty");
+      const end = wal.end;
+      await wal.close();
+      appendFileSync(path, Buffer.alloc(64));
+      const again = await reopen(path);
+      expect(again.entries.map((e) => e.length)).toEqual([20, 30]);
+      expect(again.wal.size).toBe(2n);
+      // The zeros are cut as a torn tail is, and the next entry follows the last record.
+      expect(statSync(path).size).toBeGreaterThanOrEqual(end);
+      expect(await again.wal.append(entry(2, 10))).toBe(2n);
+      await again.wal.close();
+      const last = await reopen(path);
+      expect(last.entries.map((e) => e.length)).toEqual([20, 30, 10]);
+      await last.wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -17,7 +17,10 @@
  * (bench:audit). Ext4 without a journal still writes the inode when the file's modification time
  * has moved on (one kernel clock tick), which no flag of ours avoids. To a reader the filler is a
  * record length beyond MAX_ENTRY, which ends the records exactly as a torn tail does (older
- * versions read it so too), and it is cut when the file is opened or closed.
+ * versions read it so too), and it is cut when the file is opened or closed. So does a length of
+ * zero: the room may read back as zero bytes after a crash (blocks the file system had allocated
+ * but not yet written, which it returns as zeros), and eight zero bytes would otherwise pass for an
+ * empty entry with its CRC — a record no request made. Entries are never empty, so none is lost.
  */
 import { constants, writev } from "node:fs";
 import { open, unlink, type FileHandle } from "node:fs/promises";
@@ -54,6 +57,9 @@ export class EntryTooLargeError extends ClearanceError {
     this.name = "EntryTooLargeError";
   }
 }
+
+/** A length a record can have: not zero (zeroed room) and not beyond MAX_ENTRY (filler, torn tail). */
+const isRecordLength = (length: number): boolean => length > 0 && length <= MAX_ENTRY;
 
 /** Backoff between attempts to resume after a failed write. */
 const RETRY_FIRST_MS = 50;
@@ -131,7 +137,7 @@ export class Wal {
       const first = count;
       while (data.length - at >= HEADER) {
         const length = data.readUInt32BE(at);
-        if (length > MAX_ENTRY) break;
+        if (!isRecordLength(length)) break;
         if (data.length - at < HEADER + length) break;
         const entry = data.subarray(at + HEADER, at + HEADER + length);
         if (crc32(entry) !== data.readUInt32BE(at + 4)) {
@@ -146,7 +152,7 @@ export class Wal {
       }
       if (batch.length > 0) await recovered(batch, first);
       carry = Buffer.from(data.subarray(at));
-      if (data.length - at >= HEADER && data.readUInt32BE(at) > MAX_ENTRY) break;
+      if (data.length - at >= HEADER && !isRecordLength(data.readUInt32BE(at))) break;
     }
     if (offset < size) {
       await fh.truncate(offset);
@@ -174,6 +180,8 @@ export class Wal {
   append(entry: Uint8Array): Promise<bigint> {
     if (this.failed !== null) return Promise.reject(this.failed);
     if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
+    // Read back, a zero length ends the records (see the top of this file).
+    if (entry.length === 0) return Promise.reject(new WalError("an audit entry cannot be empty"));
     const record = Buffer.allocUnsafe(HEADER + entry.length);
     record.writeUInt32BE(entry.length, 0);
     record.writeUInt32BE(crc32(entry), 4);
