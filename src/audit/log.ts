@@ -184,7 +184,16 @@ export class AuditLog implements AuditTrail {
    */
   static async open(o: AuditLogOptions): Promise<AuditLog> {
     const published = await readPublished(o);
-    const point = await readRestorePoint(o.walPath);
+    // Only a shortcut: one that cannot be read (cut short by a crash) is passed over, not fatal.
+    const point = await readRestorePoint(o.walPath).catch((err: unknown) => {
+      o.onError(
+        new AuditLogError(
+          `the restore point ${restorePath(o.walPath)} cannot be read (${(err as Error).message}): the whole write-ahead file is replayed instead`,
+          { cause: err },
+        ),
+      );
+      return null;
+    });
     let restored: { tree: TileTree; point: RestorePoint } | null = null;
     if (point !== null && published !== null && point.size <= published.size) {
       // Tiles that are missing or do not match the signed root: replay the whole file instead,
@@ -278,7 +287,7 @@ export class AuditLog implements AuditTrail {
         verifyConsistency(last.size, next.size, proof, last.root, next.root);
       }
       const text = signCheckpoint(next, this.o.signer);
-      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text));
+      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), true);
       this.current = { size: next.size, root: next.root, text };
       await writeRestorePoint(this.o.walPath, {
         size: next.size,
@@ -374,6 +383,14 @@ async function readPublished(o: AuditLogOptions): Promise<Published | null> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
   }
-  const { checkpoint } = openCheckpoint(text, o.verifier, o.origin);
+  let checkpoint: Checkpoint;
+  try {
+    ({ checkpoint } = openCheckpoint(text, o.verifier, o.origin));
+  } catch (err) {
+    throw new AuditLogError(
+      `the published checkpoint ${join(o.dir, "checkpoint")} cannot be read: ${(err as Error).message}. If a crash cut it short (checkpoints written before 6 December 2026 were not synced), remove it: the log is then rebuilt from its write-ahead file and a new checkpoint signed`,
+      { cause: err },
+    );
+  }
   return { size: checkpoint.size, root: checkpoint.root, text };
 }

@@ -283,4 +283,44 @@ describe("start-up from the tiles", () => {
     expect(existsSync(restorePath(options(dataDir).walPath))).toBe(true);
     expect((await readRestorePoint(options(dataDir).walPath))?.size).toBe(301n);
   });
+
+  it("a restore point a crash cut short is passed over: the whole file is replayed, and the log says so", async () => {
+    for (const cut of ["", '{"v":1,"size":"30', "\0\0\0\0"]) {
+      const dataDir = fresh();
+      const log = await AuditLog.open(options(dataDir));
+      await appendMany(log, 0, 300);
+      await log.close();
+      const full = await replayed(dataDir);
+      writeFileSync(restorePath(options(dataDir).walPath), cut);
+      const reported: unknown[] = [];
+      const again = await AuditLog.open({ ...options(dataDir), onError: (err) => reported.push(err) });
+      expect(again.size).toBe(300n);
+      expect(again.published?.root).toEqual(full.root);
+      expect(again.mark).toBe(full.mark);
+      expect(String(reported[0])).toMatch(
+        /restore point .* cannot be read .*whole write-ahead file is replayed/,
+      );
+      await appendMany(again, 300, 1);
+      await again.close();
+      // The next checkpoint writes a good one again.
+      expect((await readRestorePoint(options(dataDir).walPath))?.size).toBe(301n);
+    }
+  });
+
+  it("a checkpoint that cannot be read stops the log, saying which file and what to do", async () => {
+    const dataDir = fresh();
+    const log = await AuditLog.open(options(dataDir));
+    await appendMany(log, 0, 10);
+    await log.close();
+    writeFileSync(join(dataDir, "audit", "checkpoint"), "");
+    await expect(AuditLog.open(options(dataDir))).rejects.toThrow(
+      /published checkpoint .*checkpoint cannot be read: .*If a crash cut it short .*remove it/,
+    );
+    // Removed, as the message says: rebuilt from the write-ahead file, and signed again.
+    rmSync(join(dataDir, "audit", "checkpoint"));
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(10n);
+    expect(again.published?.size).toBe(10n);
+    await again.close();
+  });
 });

@@ -16,7 +16,7 @@ import {
   readSync,
   write,
 } from "node:fs";
-import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
@@ -78,8 +78,13 @@ const made = new Set<string>();
 /** Numbers each temporary file, so that two writers of the same path never share one. */
 let writes = 0;
 
-/** Writes a file so that readers see the old or the new content, never a half-written one. */
-export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
+/**
+ * Writes a file so that readers see the old or the new content, never a half-written one.
+ * `durable`: also after a crash — the content is on disk before the rename, and the rename before
+ * this resolves (a file the log cannot do without, the signed checkpoint). Tiles need not be: a
+ * restart that finds them missing or cut short rebuilds them from the write-ahead file.
+ */
+export async function writeAtomic(path: string, data: Uint8Array, durable = false): Promise<void> {
   const dir = dirname(path);
   if (!made.has(dir)) {
     await mkdir(dir, { recursive: true });
@@ -87,12 +92,38 @@ export async function writeAtomic(path: string, data: Uint8Array): Promise<void>
   }
   const tmp = `${path}.tmp-${process.pid}-${++writes}`;
   try {
-    await writeFile(tmp, data);
+    if (durable) await writeSynced(tmp, data);
+    else await writeFile(tmp, data);
     await rename(tmp, path);
+    if (durable) await syncDirectory(dir);
   } catch (err) {
     // A full disk: what was written of the temporary file is removed, not left behind.
     await unlink(tmp).catch(() => undefined);
     throw err;
+  }
+}
+
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, "w");
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes a rename in `dir` durable; where directories cannot be synced (Windows), it stays as it is. */
+async function syncDirectory(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, "r");
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw err;
+  } finally {
+    await fh?.close();
   }
 }
 
