@@ -2,10 +2,10 @@
  * `npm run bench:audit`: what the transparency log costs. Durable appends per second with group
  * commit (the real WAL through AuditLog.append) against a naive durable write per entry (write +
  * fdatasync, and O_DSYNC) in the same run; the durability wait a request sees (fixed moderate rate,
- * and concurrency 1) and the log's CPU per entry at that rate; inclusion proof time at 1M and 10M entries; and end-to-end verification of a
- * real 1M-entry log. Prints one JSON
- * line on stdout (progress on stderr) and writes bench/results/audit.json. Every file lives in a
- * temporary directory under os.tmpdir(), removed at the end.
+ * and concurrency 1) and the log's CPU per entry at that rate; inclusion proof time at 1M and 10M
+ * entries; and end-to-end verification of a real 1M-entry log. Prints one JSON line on stdout
+ * (progress on stderr) and writes bench/results/audit.json. Every file lives in a temporary
+ * directory under os.tmpdir(), removed at the end.
  *
  * Env: BENCH_AUDIT_QUICK=1 runs every phase briefly on small trees (a smoke test; writes no result).
  */

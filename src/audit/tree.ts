@@ -81,8 +81,9 @@ let writes = 0;
 /**
  * Writes a file so that readers see the old or the new content, never a half-written one.
  * `durable`: also after a crash — the content is on disk before the rename, and the rename before
- * this resolves (a file the log cannot do without, the signed checkpoint). Tiles need not be: a
- * restart that finds them missing or cut short rebuilds them from the write-ahead file.
+ * this resolves (a file the log cannot do without, the signed checkpoint). Tiles are written
+ * without: start-up checks the ones it reads against the checkpoint and replays the write-ahead
+ * file when they do not match.
  */
 export async function writeAtomic(path: string, data: Uint8Array, durable = false): Promise<void> {
   const dir = dirname(path);
