@@ -461,9 +461,23 @@ export class TileTree {
     return join(this.dir, tilePath(t));
   }
 
-  /** Full tiles never change, so one already on disk (written before a crash) is left as it is. */
+  /**
+   * Full tiles never change, so one already on disk (written before a crash) is left as it is —
+   * if it is the same: a replay of the write-ahead file, which follows tiles that did not match the
+   * checkpoint, writes again those that a crash cut short or anything else altered.
+   */
   private async writeFull(path: string, data: Buffer): Promise<void> {
-    if (!existsSync(path)) await writeAtomic(path, data);
+    if (existsSync(path) && sameContent(path, data)) return;
+    await writeAtomic(path, data);
+  }
+}
+
+/** Whether the file holds exactly `data` (false if it cannot be read). */
+function sameContent(path: string, data: Buffer): boolean {
+  try {
+    return readFileSync(path).equals(data);
+  } catch {
+    return false;
   }
 }
 
