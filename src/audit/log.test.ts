@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -171,6 +172,34 @@ describe("the audit log", () => {
     await again.publish();
     expect(checkpointOf(dataDir).size).toBe(751n);
     await again.close();
+  });
+  it("syncs the checkpoint file, then its directory, each time it publishes one", async () => {
+    // FileHandle's prototype is shared: its syncs are counted for every handle while wrapped.
+    const probe = await open(process.execPath, "r");
+    const proto = Object.getPrototypeOf(probe) as Record<"datasync" | "sync", () => Promise<void>>;
+    await probe.close();
+    const original = { datasync: proto.datasync, sync: proto.sync };
+    const calls: string[] = [];
+    for (const name of ["datasync", "sync"] as const) {
+      proto[name] = function (this: unknown) {
+        calls.push(name);
+        return original[name].call(this);
+      };
+    }
+    try {
+      const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+      const log = await AuditLog.open(options(dataDir));
+      calls.length = 0;
+      await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i))));
+      await log.publish();
+      // The write-ahead file's records are synchronous writes (O_DSYNC), the tiles unsynced:
+      // the two syncs are the checkpoint's.
+      expect(calls).toEqual(["datasync", "sync"]);
+      expect(log.published?.size).toBe(10n);
+      await log.close();
+    } finally {
+      Object.assign(proto, original);
+    }
   });
 });
 
