@@ -173,6 +173,7 @@ describe("the audit log", () => {
     expect(checkpointOf(dataDir).size).toBe(751n);
     await again.close();
   });
+
   it("syncs the checkpoint file, then its directory, each time it publishes one", async () => {
     // FileHandle's prototype is shared: its syncs are counted for every handle while wrapped.
     const probe = await open(process.execPath, "r");
