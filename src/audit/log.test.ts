@@ -1,7 +1,16 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
 import { AuditLog, AuditLogError } from "./log.js";
@@ -174,35 +183,121 @@ describe("the audit log", () => {
     await again.close();
   });
 
-  it("syncs the checkpoint file, then its directory, each time it publishes one", async () => {
-    // FileHandle's prototype is shared: its syncs are counted for every handle while wrapped.
-    const probe = await open(process.execPath, "r");
-    const proto = Object.getPrototypeOf(probe) as Record<"datasync" | "sync", () => Promise<void>>;
-    await probe.close();
-    const original = { datasync: proto.datasync, sync: proto.sync };
-    const calls: string[] = [];
-    for (const name of ["datasync", "sync"] as const) {
-      proto[name] = function (this: unknown) {
-        calls.push(name);
-        return original[name].call(this);
-      };
-    }
-    try {
+  // The paths synced are read from /proc/self/fd.
+  it.skipIf(process.platform !== "linux")(
+    "syncs every tile a checkpoint covers, names and all, before it syncs the checkpoint file and then its directory",
+    async () => {
+      const syncs = await recordSyncs();
+      try {
+        const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+        const audit = join(dataDir, "audit");
+        const log = await AuditLog.open(options(dataDir));
+        syncs.calls.length = 0;
+        await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+        await log.publish();
+        expect(log.published?.size).toBe(300n);
+        // The write-ahead file's records are synchronous writes (O_DSYNC): no sync of theirs.
+        const checkpoint = syncs.calls.findIndex((c) => c.path.startsWith(join(audit, "checkpoint.tmp-")));
+        expect(syncs.calls.slice(checkpoint)).toEqual([
+          { op: "datasync", path: expect.stringMatching(/checkpoint\.tmp-/) as unknown as string },
+          { op: "sync", path: audit },
+        ]);
+        const before = syncs.calls.slice(0, checkpoint);
+        // A full tile and bundle (entries 0–255), a partial tile and bundle (256–299), and the level-1
+        // tile of one hash above them.
+        const tiles = filesUnder(join(audit, "tile"));
+        expect(tiles.map((f) => f.slice(audit.length + 1)).sort()).toEqual(
+          [
+            tilePath({ level: 0, index: 0n, width: 256 }),
+            tilePath({ level: "entries", index: 0n, width: 256 }),
+            tilePath({ level: 0, index: 1n, width: 44 }),
+            tilePath({ level: "entries", index: 1n, width: 44 }),
+            tilePath({ level: 1, index: 0n, width: 1 }),
+          ].sort(),
+        );
+        for (const tile of tiles) {
+          // Its contents, as the temporary file renamed into place, then every directory above it.
+          const written = before.findIndex((c) => c.op === "datasync" && c.path.startsWith(`${tile}.tmp-`));
+          expect(written, tile).toBeGreaterThanOrEqual(0);
+          for (let dir = dirname(tile); dir.length >= audit.length; dir = dirname(dir)) {
+            expect(
+              before.findIndex((c, i) => i > written && c.op === "sync" && c.path === dir),
+              `${dir} after ${tile}`,
+            ).toBeGreaterThan(written);
+          }
+        }
+        await log.close();
+      } finally {
+        syncs.restore();
+      }
+    },
+  );
+
+  it.skipIf(process.platform !== "linux")(
+    "syncs a full tile that a replay after a crash finds already on disk, before the next checkpoint",
+    async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
-      const log = await AuditLog.open(options(dataDir));
-      calls.length = 0;
-      await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i))));
-      await log.publish();
-      // The write-ahead file's records are synchronous writes (O_DSYNC), the tiles unsynced:
-      // the two syncs are the checkpoint's.
-      expect(calls).toEqual(["datasync", "sync"]);
-      expect(log.published?.size).toBe(10n);
-      await log.close();
-    } finally {
-      Object.assign(proto, original);
-    }
-  });
+      const audit = join(dataDir, "audit");
+      const first = await AuditLog.open(options(dataDir));
+      await Promise.all(Array.from({ length: 300 }, (_, i) => first.append(entry(i))));
+      await first.publish(); // the restore point: 300 entries
+      await Promise.all(Array.from({ length: 300 }, (_, i) => first.append(entry(300 + i))));
+      // Entries 256–511 fill tile 1, written in the background; the process dies before publishing.
+      const tile = join(audit, tilePath({ level: 0, index: 1n, width: 256 }));
+      const bundle = join(audit, tilePath({ level: "entries", index: 1n, width: 256 }));
+      await eventuallyTrue(() => existsSync(tile) && existsSync(bundle));
+
+      const syncs = await recordSyncs();
+      try {
+        const again = await AuditLog.open(options(dataDir));
+        expect(again.published?.size).toBe(600n);
+        const checkpoint = syncs.calls.findIndex((c) => c.path.startsWith(join(audit, "checkpoint.tmp-")));
+        for (const file of [tile, bundle]) {
+          const synced = syncs.calls.findIndex((c) => c.op === "datasync" && c.path === file);
+          expect(synced, file).toBeGreaterThanOrEqual(0);
+          const dir = syncs.calls.findIndex(
+            (c, i) => i > synced && c.op === "sync" && c.path === dirname(file),
+          );
+          expect(dir, dirname(file)).toBeGreaterThan(synced);
+          expect(dir).toBeLessThan(checkpoint);
+        }
+        await again.close();
+      } finally {
+        syncs.restore();
+        await first.close().catch(() => undefined);
+      }
+    },
+  );
 });
+
+/** The files under a directory, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? filesUnder(join(dir, d.name)) : [join(dir, d.name)],
+  );
+}
+
+/**
+ * Records every FileHandle sync (`datasync`, `sync`) and the path it was on (Linux: /proc/self/fd),
+ * in order, until `restore`. FileHandle's prototype is shared: every handle's syncs are counted.
+ */
+async function recordSyncs() {
+  const probe = await open(process.execPath, "r");
+  const proto = Object.getPrototypeOf(probe) as Record<
+    "datasync" | "sync",
+    (this: { fd: number }) => Promise<void>
+  >;
+  await probe.close();
+  const original = { datasync: proto.datasync, sync: proto.sync };
+  const calls: { op: "datasync" | "sync"; path: string }[] = [];
+  for (const op of ["datasync", "sync"] as const) {
+    proto[op] = function (this: { fd: number }) {
+      calls.push({ op, path: readlinkSync(`/proc/self/fd/${this.fd}`) });
+      return original[op].call(this);
+    };
+  }
+  return { calls, restore: () => Object.assign(proto, original) };
+}
 
 async function eventuallyTrue(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));

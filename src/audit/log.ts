@@ -200,7 +200,7 @@ export class AuditLog implements AuditTrail {
       // which checks the tree it builds against the checkpoint and refuses to start if it differs.
       restored = restoreFromTiles(o.dir, point, published);
     }
-    const tree = restored?.tree ?? new TileTree(o.dir);
+    const tree = restored?.tree ?? new TileTree(o.dir, undefined, true);
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
     const durable: Durable = { batches: [], added: () => {} };
@@ -274,6 +274,9 @@ export class AuditLog implements AuditTrail {
       await this.tree.append([]);
       if (this.current !== null && this.current.size === this.tree.size) return;
       await this.tree.writePartials();
+      // Every tile the checkpoint covers is on disk before it is signed: after a power loss,
+      // start-up may trust the tiles and read only what the write-ahead file holds after them.
+      await this.tree.sync();
       const next: Checkpoint = {
         origin: this.o.origin,
         size: this.tree.size,
@@ -287,7 +290,7 @@ export class AuditLog implements AuditTrail {
         verifyConsistency(last.size, next.size, proof, last.root, next.root);
       }
       const text = signCheckpoint(next, this.o.signer);
-      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), true);
+      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), "synced");
       this.current = { size: next.size, root: next.root, text };
       await writeRestorePoint(this.o.walPath, {
         size: next.size,
@@ -365,7 +368,7 @@ function restoreFromTiles(
 ): { tree: TileTree; point: RestorePoint } | null {
   let tree: TileTree;
   try {
-    tree = TileTree.restore(dir, point.size);
+    tree = TileTree.restore(dir, point.size, undefined, true);
   } catch {
     return null;
   }

@@ -75,33 +75,63 @@ class HashColumn {
 
 /** Directories known to exist: tiles of one directory are written many times over. */
 const made = new Set<string>();
+/**
+ * For a directory this process created, the directories above it whose entries changed (the
+ * parents of it and of the new ones above it), until a write into it has reported them.
+ */
+const madeUnder = new Map<string, string[]>();
 /** Numbers each temporary file, so that two writers of the same path never share one. */
 let writes = 0;
 
 /**
- * Writes a file so that readers see the old or the new content, never a half-written one.
- * `durable`: also after a crash — the content is on disk before the rename, and the rename before
- * this resolves (a file the log cannot do without, the signed checkpoint). Tiles are written
- * without: start-up checks the ones it reads against the checkpoint and replays the write-ahead
- * file when they do not match.
+ * How far `writeAtomic` takes a file towards the disk. Readers see the old or the new content,
+ * never a half-written one, whichever is chosen; after a crash:
+ *   - "none": nothing is promised (files that can be made again);
+ *   - "contents": the file's bytes are on disk before it is renamed into place; the directories
+ *     whose entries changed are returned, for the caller to sync together later (tiles: once a
+ *     checkpoint round, before the checkpoint that covers them is signed);
+ *   - "synced": the file and its name are on disk before this resolves (the signed checkpoint).
  */
-export async function writeAtomic(path: string, data: Uint8Array, durable = false): Promise<void> {
+export type Durability = "none" | "contents" | "synced";
+
+/**
+ * Writes a file atomically (a temporary file renamed into place). Resolves with the directories
+ * whose entries it changed — the file's own, and those above any directory it had to create — for
+ * the caller to sync when `durability` is "contents".
+ */
+export async function writeAtomic(
+  path: string,
+  data: Uint8Array,
+  durability: Durability = "none",
+): Promise<string[]> {
   const dir = dirname(path);
   if (!made.has(dir)) {
-    await mkdir(dir, { recursive: true });
+    // The first directory created, if any: it and every one below it down to `dir` are new.
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      const above: string[] = [];
+      for (let d = dir; d !== dirname(d); d = dirname(d)) {
+        above.push(dirname(d));
+        if (d === first) break;
+      }
+      madeUnder.set(dir, above);
+    }
     made.add(dir);
   }
   const tmp = `${path}.tmp-${process.pid}-${++writes}`;
   try {
-    if (durable) await writeSynced(tmp, data);
-    else await writeFile(tmp, data);
+    if (durability === "none") await writeFile(tmp, data);
+    else await writeSynced(tmp, data);
     await rename(tmp, path);
-    if (durable) await syncDirectory(dir);
   } catch (err) {
     // A full disk: what was written of the temporary file is removed, not left behind.
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
+  const changed = [dir, ...(madeUnder.get(dir) ?? [])];
+  if (durability === "synced") await syncDirectories(changed);
+  madeUnder.delete(dir);
+  return changed;
 }
 
 async function writeSynced(path: string, data: Uint8Array): Promise<void> {
@@ -112,6 +142,21 @@ async function writeSynced(path: string, data: Uint8Array): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** Syncs a file already written (one found on disk that a crash may have left in the page cache). */
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Syncs directories, the deepest first (a new directory's own entries before its name above). */
+async function syncDirectories(dirs: Iterable<string>): Promise<void> {
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await syncDirectory(dir);
 }
 
 /** Makes a rename in `dir` durable; where directories cannot be synced (Windows), it stays as it is. */
@@ -146,10 +191,18 @@ export class TileTree {
   private readonly cache = new Map<bigint, ExpandedTile>();
   /** The current tile's inner nodes (levels 1–7), as append makes them. */
   private readonly inner = Buffer.alloc(INNER_NODES * HASH);
+  /** Directories whose entries changed since the last `sync` (a durable tree's). */
+  private readonly unsynced = new Set<string>();
 
+  /**
+   * `durable`: every tile and bundle is on disk, name and all, once `sync` has returned after it was
+   * written (the log's own tree, which signs checkpoints over its tiles); otherwise nothing is
+   * synced (a mirror of a log kept elsewhere, rebuilt when opened).
+   */
   constructor(
     readonly dir: string,
     private readonly cacheTiles = 2048,
+    private readonly durable = false,
   ) {}
 
   get size(): bigint {
@@ -163,8 +216,8 @@ export class TileTree {
    * level 8 is read except the partial tile, so a 10M-entry tree comes back in milliseconds. The
    * caller checks the root against the signed checkpoint. Throws if a tile is missing or malformed.
    */
-  static restore(dir: string, size: bigint, cacheTiles?: number): TileTree {
-    const tree = new TileTree(dir, cacheTiles);
+  static restore(dir: string, size: bigint, cacheTiles?: number, durable = false): TileTree {
+    const tree = new TileTree(dir, cacheTiles, durable);
     const nodes = size >> BigInt(TILE_HEIGHT);
     if (nodes > 0n) {
       const level8 = tree.column(TILE_HEIGHT);
@@ -302,8 +355,11 @@ export class TileTree {
     const size = this.range.size;
     if (this.leaves.length > 0) {
       const index = size / BigInt(TILE_WIDTH);
-      await writeAtomic(this.path({ level: 0, index, width: this.leaves.length }), encodeTile(this.leaves));
-      await writeAtomic(
+      await this.writeTile(
+        this.path({ level: 0, index, width: this.leaves.length }),
+        encodeTile(this.leaves),
+      );
+      await this.writeTile(
         this.path({ level: "entries", index, width: this.entries.length }),
         encodeBundle(this.entries),
       );
@@ -315,7 +371,7 @@ export class TileTree {
       if (width === 0) continue;
       const index = column.count / BigInt(TILE_WIDTH);
       const from = index * BigInt(TILE_WIDTH);
-      await writeAtomic(this.path({ level, index, width }), encodeTile(column.slice(from, column.count)));
+      await this.writeTile(this.path({ level, index, width }), encodeTile(column.slice(from, column.count)));
     }
   }
 
@@ -464,11 +520,32 @@ export class TileTree {
   /**
    * Full tiles never change, so one already on disk (written before a crash) is left as it is —
    * if it is the same: a replay of the write-ahead file, which follows tiles that did not match the
-   * checkpoint, writes again those that a crash cut short or anything else altered.
+   * checkpoint, writes again those that a crash cut short or anything else altered. One kept is
+   * still synced, with the directories above it: the crash may have left it in the page cache only.
    */
   private async writeFull(path: string, data: Buffer): Promise<void> {
-    if (existsSync(path) && sameContent(path, data)) return;
-    await writeAtomic(path, data);
+    if (!(existsSync(path) && sameContent(path, data))) return this.writeTile(path, data);
+    if (!this.durable) return;
+    await syncFile(path);
+    for (let d = dirname(path); d.length >= this.dir.length && d !== dirname(d); d = dirname(d))
+      this.unsynced.add(d);
+  }
+
+  /** Writes a tile or bundle; a durable tree's contents are synced now, its directories by `sync`. */
+  private async writeTile(path: string, data: Buffer): Promise<void> {
+    const changed = await writeAtomic(path, data, this.durable ? "contents" : "none");
+    if (this.durable) for (const d of changed) this.unsynced.add(d);
+  }
+
+  /**
+   * Makes every tile and bundle written since the last call durable: their contents were synced as
+   * they were written, their directories are now (a few a checkpoint round, rather than one per
+   * file). A failure leaves them all to the next call.
+   */
+  async sync(): Promise<void> {
+    const dirs = [...this.unsynced];
+    await syncDirectories(dirs);
+    for (const d of dirs) this.unsynced.delete(d);
   }
 }
 
