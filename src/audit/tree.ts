@@ -146,7 +146,8 @@ async function writeSynced(path: string, data: Uint8Array): Promise<void> {
 
 /** Syncs a file already written (one found on disk that a crash may have left in the page cache). */
 async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, "r");
+  // Writable: Windows syncs only a handle that may write.
+  const fh = await open(path, "r+");
   try {
     await fh.datasync();
   } finally {
