@@ -5,6 +5,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -233,19 +234,23 @@ describe("the audit log", () => {
     },
   );
 
-  it.skipIf(process.platform !== "linux")(
-    "syncs a full tile that a replay after a crash finds already on disk, before the next checkpoint",
-    async () => {
+  it.skipIf(process.platform !== "linux").each([
+    ["from the restore point", false],
+    ["of the whole file", true],
+  ])(
+    "a replay %s after a crash syncs a full tile it finds on disk that no checkpoint covers, before the next checkpoint, and leaves those one covers",
+    async (_, whole) => {
       const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
       const audit = join(dataDir, "audit");
       const first = await AuditLog.open(options(dataDir));
       await Promise.all(Array.from({ length: 300 }, (_, i) => first.append(entry(i))));
-      await first.publish(); // the restore point: 300 entries
+      await first.publish(); // a checkpoint and a restore point of 300 entries: tile 0 is covered
       await Promise.all(Array.from({ length: 300 }, (_, i) => first.append(entry(300 + i))));
       // Entries 256–511 fill tile 1, written in the background; the process dies before publishing.
       const tile = join(audit, tilePath({ level: 0, index: 1n, width: 256 }));
       const bundle = join(audit, tilePath({ level: "entries", index: 1n, width: 256 }));
       await eventuallyTrue(() => existsSync(tile) && existsSync(bundle));
+      if (whole) rmSync(`${options(dataDir).walPath}.restore`);
 
       const syncs = await recordSyncs();
       try {
@@ -261,6 +266,8 @@ describe("the audit log", () => {
           expect(dir, dirname(file)).toBeGreaterThan(synced);
           expect(dir).toBeLessThan(checkpoint);
         }
+        const covered = join(audit, tilePath({ level: 0, index: 0n, width: 256 }));
+        expect(syncs.calls.map((c) => c.path)).not.toContain(covered);
         await again.close();
       } finally {
         syncs.restore();

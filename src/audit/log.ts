@@ -201,6 +201,7 @@ export class AuditLog implements AuditTrail {
       restored = restoreFromTiles(o.dir, point, published);
     }
     const tree = restored?.tree ?? new TileTree(o.dir, undefined, true);
+    tree.syncedThrough = published?.size ?? 0n;
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
     const durable: Durable = { batches: [], added: () => {} };

@@ -194,6 +194,12 @@ export class TileTree {
   private readonly inner = Buffer.alloc(INNER_NODES * HASH);
   /** Directories whose entries changed since the last `sync` (a durable tree's). */
   private readonly unsynced = new Set<string>();
+  /**
+   * Tiles full at this size or below are known to be on disk (a durable tree's owner sets it to the
+   * signed checkpoint's size when it opens: every tile a checkpoint covers was synced before it was
+   * signed), so a replay does not sync again each of them that it finds — a device flush apiece.
+   */
+  syncedThrough = 0n;
 
   /**
    * `durable`: every tile and bundle is on disk, name and all, once `sync` has returned after it was
@@ -312,11 +318,13 @@ export class TileTree {
         const tile = index / BigInt(TILE_WIDTH);
         const leaves = encodeTile(this.leaves);
         const inner = Buffer.from(this.inner);
+        const filled = this.range.size;
         this.unwritten.push(
-          { path: this.path({ level: 0, index: tile, width: TILE_WIDTH }), data: leaves },
+          { path: this.path({ level: 0, index: tile, width: TILE_WIDTH }), data: leaves, filled },
           {
             path: this.path({ level: "entries", index: tile, width: TILE_WIDTH }),
             data: encodeBundle(this.entries),
+            filled,
           },
           { inner: tile, data: inner },
         );
@@ -339,7 +347,7 @@ export class TileTree {
     while (this.unwritten.length > 0) {
       const next = this.unwritten[0] as Unwritten;
       if ("inner" in next) await this.writeInner(next.inner, next.data);
-      else await this.writeFull(next.path, next.data);
+      else await this.writeFull(next);
       this.unwritten.shift();
     }
   }
@@ -504,6 +512,7 @@ export class TileTree {
       this.unwritten.push({
         path: this.path({ level, index, width: TILE_WIDTH }),
         data: encodeTile(column.slice(from, column.count)),
+        filled: this.range.size,
       });
     }
   }
@@ -521,12 +530,13 @@ export class TileTree {
   /**
    * Full tiles never change, so one already on disk (written before a crash) is left as it is —
    * if it is the same: a replay of the write-ahead file, which follows tiles that did not match the
-   * checkpoint, writes again those that a crash cut short or anything else altered. One kept is
-   * still synced, with the directories above it: the crash may have left it in the page cache only.
+   * checkpoint, writes again those that a crash cut short or anything else altered. One kept that
+   * a signed checkpoint does not cover is still synced, with the directories above it: the crash
+   * may have left it in the page cache only.
    */
-  private async writeFull(path: string, data: Buffer): Promise<void> {
+  private async writeFull({ path, data, filled }: FullTile): Promise<void> {
     if (!(existsSync(path) && sameContent(path, data))) return this.writeTile(path, data);
-    if (!this.durable) return;
+    if (!this.durable || filled <= this.syncedThrough) return;
     await syncFile(path);
     for (let d = dirname(path); d.length >= this.dir.length && d !== dirname(d); d = dirname(d))
       this.unsynced.add(d);
@@ -559,9 +569,15 @@ function sameContent(path: string, data: Buffer): boolean {
   }
 }
 
-/** A full tile or bundle (a file of its own), or a tile's inner nodes (a record in one file). */
-type Unwritten =
-  { readonly path: string; readonly data: Buffer } | { readonly inner: bigint; readonly data: Buffer };
+/** A full tile or bundle, a file of its own; `filled`: the tree's size when it became full. */
+interface FullTile {
+  readonly path: string;
+  readonly data: Buffer;
+  readonly filled: bigint;
+}
+
+/** A full tile or bundle, or a tile's inner nodes (a record in one file). */
+type Unwritten = FullTile | { readonly inner: bigint; readonly data: Buffer };
 
 /** A full level-0 tile's levels 0–7: where each starts (in hashes) and how many it has. */
 const LEVEL_COUNTS: readonly number[] = Array.from({ length: TILE_HEIGHT }, (_, l) => TILE_WIDTH >> l);
