@@ -5,7 +5,8 @@
  * header trusted from loopback as in examples/clearance.yaml. Policy, metering (flushed to the
  * store every second) and the store's change polling all run as in production.
  *
- * Monitoring is on as by default (the access log goes to stdout, which the bench discards);
+ * Monitoring is on as by default (the access log goes to stdout, which the bench discards; with
+ * BENCH_STAGES=1 it goes to bench:gateway:stages, see stageTimings);
  * BENCH_GATEWAY_MONITORING=off turns metrics, access log and detectors off (bench:monitoring).
  *
  * argv[2]: the mock's base URL (http://127.0.0.1:PORT/v1). Sends `{ port, key }` over IPC when ready.
@@ -22,9 +23,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseConfig } from "../src/config/index.js";
 import { startGateway } from "../src/gateway/server.js";
+import type { DestinationStream } from "../src/monitoring/access-log.js";
 import { parsePrincipal } from "../src/policy/index.js";
 import { openStore } from "../src/store/index.js";
 import { repoRoot } from "./gateway-procs.js";
+import type { StageRow } from "./gateway-stages.js";
 
 const SCHEME = join("examples", "g7-trusted-partners.yaml");
 
@@ -75,6 +78,7 @@ ${monitoringOff ? "monitoring: { metrics: { enabled: false }, access_log: { enab
     host: "127.0.0.1",
     port: 0,
     log,
+    ...(process.env.BENCH_STAGES === "1" ? { accessLog: stageTimings() } : {}),
   });
 
   let closing = false;
@@ -90,6 +94,34 @@ ${monitoringOff ? "monitoring: { metrics: { enabled: false }, access_log: { enab
   process.on("SIGTERM", () => void stop());
   process.on("disconnect", () => void stop());
   process.send?.({ port: (gateway.server.address() as AddressInfo).port, key });
+}
+
+/**
+ * For bench:gateway:stages: the access log's lines go nowhere, except that between the messages
+ * `{ stages: "start" }` and `{ stages: "stop" }` each line's stage timings are kept, and sent back
+ * on "stop".
+ */
+function stageTimings(): DestinationStream {
+  let rows: StageRow[] | null = null;
+  process.on("message", (m: { stages?: string }) => {
+    if (m.stages === "start") rows = [];
+    if (m.stages === "stop") {
+      process.send?.({ stages: rows ?? [] });
+      rows = null;
+    }
+  });
+  return {
+    write(line: string) {
+      if (rows === null) return;
+      const o = JSON.parse(line) as Record<string, number | null>;
+      rows.push({
+        total: o.ms_total ?? 0,
+        overhead: o.ms_overhead ?? 0,
+        append: o.ms_audit_append ?? null,
+        upstream: o.ms_upstream ?? null,
+      });
+    },
+  };
 }
 
 main().catch((err: unknown) => {

@@ -59,7 +59,7 @@ function benchDataRoot(): string {
 /**
  * Forks a compiled bench module and waits for its first IPC message, which it sends once it
  * listens. Its stderr is passed through (it only writes there on errors); stdout is dropped. The
- * child finds the directory for its data in BENCH_DATA_ROOT (see benchDataRoot).
+ * child finds the directory for its data in BENCH_DATA_ROOT (see benchDataRoot; `env` may name another).
  */
 export async function forkChild<T>(
   name: string,
@@ -72,7 +72,7 @@ export async function forkChild<T>(
     fork(sibling(name), [...args], {
       execArgv: [...execArgv],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-      env: { ...(env ?? process.env), BENCH_DATA_ROOT: benchDataRoot() },
+      env: { ...(env ?? process.env), BENCH_DATA_ROOT: env?.BENCH_DATA_ROOT ?? benchDataRoot() },
     }),
   );
   try {
