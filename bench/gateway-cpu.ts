@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { check, load, round, warmUp, type Target } from "./gateway-measure.js";
-import { cpuSeconds, forkChild, log, stop, stopAll } from "./gateway-procs.js";
+import { cpuSeconds, forkChild, log, runBench, stop } from "./gateway-procs.js";
 import { resultHead, writeResult } from "./results.js";
 
 const V8_PERF_MAPS = "/tmp";
@@ -234,13 +234,4 @@ async function main(): Promise<number> {
   }
 }
 
-main()
-  .then(async (code) => {
-    await stopAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    log(`failed: ${(err as Error).stack ?? String(err)}`);
-    await stopAll();
-    process.exit(1);
-  });
+runBench(main);

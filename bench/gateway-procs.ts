@@ -162,3 +162,17 @@ export async function runCleanups(timeoutMs = 5_000): Promise<void> {
     ),
   );
 }
+
+/** Runs a bench's main and exits with its code (1 if it threw), stopping every child first. */
+export function runBench(main: () => Promise<number>): void {
+  main()
+    .then(async (code) => {
+      await stopAll();
+      process.exit(code);
+    })
+    .catch(async (err: unknown) => {
+      log(`failed: ${(err as Error).stack ?? String(err)}`);
+      await stopAll();
+      process.exit(1);
+    });
+}

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { check, loadWithSamples, percentile, round, warmUp, type Target } from "./gateway-measure.js";
-import { firstMessage, forkChild, log, stop, stopAll } from "./gateway-procs.js";
+import { firstMessage, forkChild, log, runBench, stop } from "./gateway-procs.js";
 import { resultHead, writeResult } from "./results.js";
 
 const SECONDS = Number(process.env.BENCH_STAGES_SECONDS ?? 8);
@@ -123,13 +123,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then(async (code) => {
-    await stopAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    log(`failed: ${(err as Error).stack ?? String(err)}`);
-    await stopAll();
-    process.exit(1);
-  });
+runBench(main);
