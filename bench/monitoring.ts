@@ -53,12 +53,12 @@ function observations(n: number): ObservedRequest[] {
       served_model: "mythos-5",
       grant: null,
     } as unknown as Decision;
-    o.decide(
+    o.ask(
       `key${String(p).padStart(9, "0")}`,
       { id: `p${p}`, organization: `org${p % 5}` },
-      decision,
       countries[p % 5] as string,
     );
+    o.decide(decision);
     o.record(BigInt(i));
     o.forwarded = o.start + 0.2;
     o.answered = o.start + 1.2;

@@ -107,7 +107,10 @@ describe("Redis unreachable, failing closed (the default)", () => {
       body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
     });
     expect(res.status).toBe(503);
-    expect(res.headers.get("x-clearance-reason")).toBe("partner-organization");
+    // Allowed (partner-organization) but refused before it was recorded: the answer claims no decision.
+    expect(res.headers.get("x-clearance-decision")).toBe("none");
+    expect(res.headers.get("x-clearance-reason")).toBe("counters_unavailable");
+    expect(res.headers.get("x-clearance-served-model")).toBe("none");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("counters_unavailable");
   });
 

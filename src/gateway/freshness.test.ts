@@ -1,26 +1,34 @@
 /**
  * Fail closed on an unconfirmed snapshot: when the store stops answering the version check for
- * longer than freshness_ms, controlled models are refused (a revocation elsewhere may be missing
- * here) while open models stay served; when it answers again, service resumes.
+ * longer than freshness_ms, or answers with a change this node cannot load, controlled models are
+ * refused (a revocation elsewhere may be missing here) while open models stay served; when the
+ * store answers again and the change is loaded, service resumes under it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
 let storeDown = false;
+/** The version check answers, but loading what changed fails. */
+let loadFails = false;
+let revoke: (keyId: string) => Promise<unknown>;
 
 beforeAll(async () => {
   t = await startTestGateway({
     extra: "freshness_ms: 300",
-    // The store's version check fails while storeDown is set; everything else is the real store.
-    wrapStore: (s) =>
-      new Proxy(s, {
+    // The store's version check fails while storeDown is set, and loading a snapshot while
+    // loadFails is; everything else is the real store.
+    wrapStore: (s) => {
+      revoke = (id) => s.keys.revoke(id, "test");
+      return new Proxy(s, {
         get(obj, prop) {
           if (prop === "version" && storeDown) return () => Promise.reject(new Error("refused (test)"));
+          if (prop === "snapshot" && loadFails) return () => Promise.reject(new Error("timed out (test)"));
           const value = Reflect.get(obj, prop, obj) as unknown;
           return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
         },
-      }),
+      });
+    },
   });
 });
 afterAll(async () => {
@@ -54,16 +62,37 @@ describe("a snapshot the store cannot confirm", () => {
     await untilReady(503);
     const refused = await ask("mythos-5");
     expect(refused.status).toBe(503);
+    // Refused before it was recorded: the answer claims no decision, and its reason is the refusal's.
+    expect(refused.headers.get("x-clearance-decision")).toBe("none");
+    expect(refused.headers.get("x-clearance-reason")).toBe("policy_unconfirmed");
     const body = (await refused.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("policy_unconfirmed");
     expect(body.error.message).toMatch(/has not confirmed its policy with the store for \d+ ms/);
     expect(body.error.message).toMatch(/the bound is 300 ms/);
     expect((await ask("mythos-4")).status).toBe(200);
     const ready = (await (await fetch(`${t.url}/readyz`)).json()) as { reasons: string[] };
-    expect(ready.reasons).toEqual(["the store has not answered for over 300 ms"]);
+    expect(ready.reasons).toEqual(["the policy has not been confirmed with the store for over 300 ms"]);
 
     storeDown = false;
     await untilReady(200);
     expect((await ask("mythos-5")).status).toBe(200);
+  });
+
+  it("counts a change it cannot load as unconfirmed: a revocation is never missed for long", async () => {
+    const key = t.keys.get("alice") as string;
+    expect((await ask("mythos-5")).status).toBe(200);
+    loadFails = true;
+    await revoke(key.split("_")[1] as string);
+    // The store answers every version check, with a version this node cannot load.
+    await untilReady(503);
+    const refused = await ask("mythos-5");
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("policy_unconfirmed");
+    expect((await ask("mythos-4")).status).toBe(200);
+
+    loadFails = false;
+    await untilReady(200);
+    // Loaded: the key is revoked.
+    expect((await ask("mythos-5")).status).toBe(401);
   });
 });

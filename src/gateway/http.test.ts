@@ -117,6 +117,37 @@ describe("bad input gets a clear error in the caller's wire format", () => {
     }
     expect((await send({ body: chat(42) })).json().error.param).toBe("model");
   });
+  it("a member named twice at the top level: 400 naming it, before anything is decided or recorded", async () => {
+    const size = t.gateway.audit.log.size;
+    // JSON.parse keeps the last; an upstream that keeps the first would serve mythos-5.
+    const messages = '"messages":[{"role":"user","content":"hi"}]';
+    for (const body of [
+      `{"model":"mythos-5",${messages},"model":"mythos-4"}`,
+      `{"mo\\u0064el":"mythos-5",${messages},"model":"mythos-4"}`,
+    ]) {
+      const r = await send({ body });
+      expect(r.status).toBe(400);
+      expect(r.json().error).toMatchObject({ code: "duplicate_member", param: "model" });
+      expect(r.headers.get("x-clearance-decision")).toBe("none");
+    }
+    const anthropic = await send({
+      path: "/v1/messages",
+      body: `{"model":"mythos-4","max_tokens":5,${messages},"stream":true,"stream":false}`,
+    });
+    expect(anthropic.status).toBe(400);
+    expect(anthropic.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(anthropic.text).toContain('names \\"stream\\" more than once');
+    expect(t.gateway.audit.log.size).toBe(size);
+    // The same names deeper down are the body's own business.
+    const nested = await send({
+      body: JSON.stringify({
+        model: "mythos-5",
+        messages: [{ role: "user", content: '{"model":1,"model":2}' }],
+        tools: [{ type: "function", function: { name: "f", parameters: { model: {}, stream: {} } } }],
+      }),
+    });
+    expect(nested.status).toBe(200);
+  });
   it("wrong content type: 400", async () => {
     const r = await send({ body: chat("mythos-5"), type: "text/plain" });
     expect(r.status).toBe(400);

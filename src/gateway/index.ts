@@ -91,7 +91,9 @@ export function createGatewayHandler(
           );
         }
         const reasons = [
-          ...(stale ? [`the store has not answered for over ${ctx.freshnessMs} ms`] : []),
+          ...(stale
+            ? [`the policy has not been confirmed with the store for over ${ctx.freshnessMs} ms`]
+            : []),
           ...(audit !== null ? ["the audit log cannot take entries"] : []),
           ...(counters !== null ? [counters] : []),
         ];

@@ -130,12 +130,17 @@ export class Observation implements ObservedRequest {
     return o;
   }
 
-  decide(credential: string, principal: Principal, decision: Decision, location: string | null): void {
-    this.decided = performance.now();
+  /** Who asks, from where: known before any decision (and kept when the request is refused). */
+  ask(credential: string, principal: Principal, location: string | null): void {
     this.credential = credential;
     this.principal = principal;
-    this.decision = decision;
     this.location = location;
+  }
+
+  /** The decision in force for the answer (none for a request refused before it is recorded). */
+  decide(decision: Decision): void {
+    this.decided = performance.now();
+    this.decision = decision;
   }
 
   record(index: bigint): void {

@@ -33,7 +33,7 @@ import { authenticateRequest, type Caller } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
-import { requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
+import { refuseDuplicateMembers, requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** Request headers an upstream may need; the client's key and everything else stay here. */
@@ -96,6 +96,7 @@ async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Aske
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ClearanceError("invalid", "invalid_request", "the request body must be a JSON object");
   }
+  refuseDuplicateMembers(text);
   const json = value as Record<string, unknown>;
   const scheme = ctx.scheme();
   return {
@@ -176,6 +177,7 @@ async function admit(
   seen: Observation,
 ): Promise<Admitted> {
   const { caller, scheme } = asked;
+  seen.ask(caller.keyId, caller.principal, asked.location);
   const now = Date.now();
   const organization = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
@@ -192,16 +194,13 @@ async function admit(
   // with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
   const decision: Decision =
     caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
-  setDecisionHeaders(res, decision);
-  const aside = decision.identity?.set_aside ?? [];
-  // The caller's own claims its provider could not vouch for (names only; the why is in the log).
-  if (aside.length > 0)
-    res.setHeader("x-clearance-claims-set-aside", [...new Set(aside.map((c) => c.fact))].join(", "));
-  seen.decide(caller.keyId, caller.principal, decision, asked.location);
   if (decision.decision === "deny") {
     counted.release();
+    announce(res, seen, decision);
     return { decision, now, organization, served: null };
   }
+  // An allow refused below is not recorded: its answer must not claim a decision (the headers stay
+  // unset, and the refusal's code becomes the reason).
   let served: Served;
   try {
     served = servedBy(ctx, decision, wire);
@@ -221,7 +220,18 @@ async function admit(
       `organization ${organization} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
     );
   }
+  announce(res, seen, decision);
   return { decision, now, organization, served };
+}
+
+/** The decision in force for this answer: its headers, and what monitoring is told. */
+function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
+  setDecisionHeaders(res, decision);
+  const aside = decision.identity?.set_aside ?? [];
+  // The caller's own claims its provider could not vouch for (names only; the why is in the log).
+  if (aside.length > 0)
+    res.setHeader("x-clearance-claims-set-aside", [...new Set(aside.map((c) => c.fact))].join(", "));
+  seen.decide(decision);
 }
 
 /** The served model's route and provider; refused when there is none, or not in this wire format. */
@@ -455,6 +465,7 @@ async function forward(
     requestId: seen.requestId,
     log: ctx.log,
     firstChunk: () => seen.chunk(),
+    requestChars: asked.text.length,
   });
   seen.use(usage);
   if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);

@@ -36,6 +36,9 @@ describe("rate limits through the gateway", () => {
     for (let i = 0; i < 2 && res.status === 200; i++) res = await ask();
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Not recorded, so the answer claims no decision: its reason is the refusal's code.
+    expect(res.headers.get("x-clearance-decision")).toBe("none");
+    expect(res.headers.get("x-clearance-reason")).toBe("rate_limited");
     expect(((await res.json()) as { error: { type: string; code: string } }).error).toMatchObject({
       type: "rate_limit_error",
       code: "rate_limited",

@@ -196,7 +196,9 @@ describe("the durable record without the wait", () => {
       const res = await ask({ path: "/v1/messages", key: gwenKey, country: "GB" });
       expect(res.status).toBe(404);
       expect(JSON.parse(res.body)).toMatchObject({ error: { type: "not_found_error" } });
-      expect(res.headers.get("x-clearance-reason")).toBe("partner-organization");
+      // Allowed, but refused before it was recorded: the answer claims no decision.
+      expect(res.headers.get("x-clearance-decision")).toBe("none");
+      expect(res.headers.get("x-clearance-reason")).toBe("wrong_wire_format");
     }
     expect(events).not.toContain("log:append");
     expect(t.gateway.audit.log.size).toBe(size);

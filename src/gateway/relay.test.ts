@@ -34,6 +34,7 @@ async function through(body: string, captureLimit: number) {
       captureLimit,
       requestId: "test",
       log: () => undefined,
+      requestChars: 0,
     });
   });
   await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
@@ -107,6 +108,7 @@ describe("an upstream that fails mid-answer", () => {
         captureLimit: 1 << 20,
         requestId: "test",
         log: () => undefined,
+        requestChars: 0,
       }).then(
         (usage) => ({ usage }),
         (err: unknown) => {

@@ -7,7 +7,7 @@ import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
-import { streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
+import { cutShort, streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
 import { relayUpstreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
@@ -26,6 +26,8 @@ export interface RelayOptions {
   readonly log: (line: string) => void;
   /** Told when the first chunk of a successful body arrives (for the time to first token). */
   readonly firstChunk?: () => void;
+  /** The request body's length in characters: a cut stream's input estimate when it never said. */
+  readonly requestChars: number;
 }
 
 /** Bytes kept from the end of a body larger than the capture limit (where its usage is). */
@@ -48,7 +50,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   const head: Record<string, string> = Object.assign({}, upstream.headers, o.headers);
 
   let write: (chunk: Buffer) => boolean;
-  let usage: () => Usage | null;
+  /** `complete`: the upstream's body ended (not cut short by a failure or the client leaving). */
+  let usage: (complete: boolean) => Usage | null;
   /** Ends the answer once the upstream's body has ended. */
   let finish = (): void => void res.end();
   if (sse) {
@@ -71,7 +74,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         return res.write(chunk);
       };
     }
-    usage = () => watcher.usage;
+    usage = (complete) => (complete ? watcher.usage : cutShort(watcher, o.requestChars));
   } else {
     // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
     // a response too large to keep (a big embeddings batch) must still count against quotas.
@@ -123,7 +126,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   // Read once: "end" and then "close" both settle, and a second read of an emptied body would parse
   // "" (a thrown SyntaxError: microseconds on every request).
   let read: { usage: Usage | null } | null = null;
-  const once = (): Usage | null => (read ??= { usage: usage() }).usage;
+  const once = (complete: boolean): Usage | null => (read ??= { usage: usage(complete) }).usage;
   return new Promise((resolved, reject) => {
     // "end" is followed by "close": settled once (resolving a settled promise again is a call into
     // V8's runtime on every request).
@@ -147,10 +150,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     });
     body.once("end", () => {
       finish();
-      resolve(once());
+      resolve(once(true));
     });
     // A body destroyed without an error (the client went away and the call was aborted) only closes.
-    body.once("close", () => resolve(once()));
+    body.once("close", () => resolve(once(false)));
     body.once("error", (err: Error) => {
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
@@ -172,7 +175,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         // A JSON body cut short cannot be mended once its head is sent: the client sees a reset.
         else res.destroy(err);
       }
-      resolve(once());
+      resolve(once(false));
     });
   });
 }

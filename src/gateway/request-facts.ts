@@ -57,6 +57,67 @@ export function requestPurpose(req: IncomingMessage): string | null {
   return value;
 }
 
+/**
+ * Refuses a body that names a top-level member twice. JSON.parse keeps the last, and the body may be
+ * forwarded as it came: an upstream that keeps the first would serve a model other than the one
+ * decided on (or a stream without the usage it is metered by). Names are compared decoded, so
+ * `"mo\u0064el"` is `model`.
+ */
+export function refuseDuplicateMembers(text: string): void {
+  const name = duplicateMember(text);
+  if (name === null) return;
+  throw invalidField(
+    "duplicate_member",
+    name,
+    `the request body names ${JSON.stringify(name)} more than once; upstreams differ on which one they keep`,
+  );
+}
+
+/**
+ * The first member named twice at the top level of a JSON object's text (text JSON.parse has
+ * accepted), or null. Strings are skipped natively (indexOf to the closing quote), so a large prompt
+ * costs little more than its brackets and commas.
+ */
+export function duplicateMember(text: string): string | null {
+  const names = new Set<string>();
+  let depth = 0;
+  let key = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let end = text.indexOf('"', i + 1);
+      while (escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (depth === 1 && key) {
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
+        if (names.has(name)) return name;
+        names.add(name);
+        key = false;
+      }
+      i = end;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      depth++;
+      key = depth === 1;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+    else if (c === COMMA && depth === 1) key = true;
+  }
+  return null;
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/** Whether the quote at `at` is escaped: an odd number of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let n = 0;
+  for (let k = at - 1; text.charCodeAt(k) === 0x5c; k--) n++;
+  return n % 2 === 1;
+}
+
 /** A name that will be logged or echoed: bounded, and free of control characters. */
 export function checkName(value: string, code: string, field: string): void {
   if (value.length > MAX_NAME) {

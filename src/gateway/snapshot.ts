@@ -97,17 +97,24 @@ export class SnapshotHolder {
     return next;
   }
 
-  /** When the store last answered a version check (ms since the epoch): how fresh the snapshot is known to be. */
+  /**
+   * When the store last answered a version check that this snapshot matches, or that a successful
+   * reload then caught up with (ms since the epoch): how fresh the snapshot is known to be.
+   */
   confirmedAt = Date.now();
 
   private async reload(): Promise<{ readonly changed: Promise<void> }> {
     try {
       const version = await this.store.version();
-      this.confirmedAt = Date.now();
+      const answered = Date.now();
       if (version !== this.current.version) {
         this.current = await loadSnapshot(this.store, this.current);
+        // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
+        // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.
+        this.confirmedAt = answered;
         return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
+      this.confirmedAt = answered;
     } catch (err) {
       this.onError(err);
     }

@@ -73,7 +73,29 @@ function closingBrace(text: string, start: number): number {
 export interface StreamUsage {
   /** Returns true when the event must be dropped (the usage chunk the client did not ask for). */
   onEvent(event: string | undefined, data: string): boolean;
+  /** What the upstream reported so far. */
   readonly usage: Usage | null;
+  /** Events passed on that carry output: each is at least one token. */
+  readonly outputEvents: number;
+}
+
+/** Characters of a request body counted as one input token, where the upstream never said. */
+const CHARS_PER_TOKEN = 4;
+
+/**
+ * The usage of a stream cut short before the upstream's last report (the client went away, or the
+ * upstream failed mid-stream): what it reported, but never less than what was passed on — one
+ * output token an event, and the input estimated from the request's size when it never said.
+ * Metering nothing would let a client read a stream and leave before its end off the quota.
+ */
+export function cutShort(stream: StreamUsage, requestChars: number): Usage | null {
+  const reported = stream.usage;
+  if (reported === null && stream.outputEvents === 0) return null;
+  return {
+    input:
+      reported !== null && reported.input > 0 ? reported.input : Math.ceil(requestChars / CHARS_PER_TOKEN),
+    output: Math.max(reported?.output ?? 0, stream.outputEvents),
+  };
 }
 
 /**
@@ -83,13 +105,18 @@ export interface StreamUsage {
  */
 export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boolean): StreamUsage {
   let usage: Usage | null = null;
+  let outputEvents = 0;
   if (wire === "anthropic") {
     return {
       get usage() {
         return usage;
       },
+      get outputEvents() {
+        return outputEvents;
+      },
       onEvent(event, data) {
-        if (event === "message_start") {
+        if (event === "content_block_delta") outputEvents++;
+        else if (event === "message_start") {
           const message = parse(data)?.message as Json | undefined;
           const u = usageOf(message?.usage);
           if (u) usage = { input: u.input, output: u.output };
@@ -109,15 +136,26 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     get usage() {
       return usage;
     },
+    get outputEvents() {
+      return outputEvents;
+    },
     onEvent(event, data) {
-      if (!data.includes('"usage"')) return false;
+      if (!data.includes('"usage"')) {
+        // Chat and completion chunks each carry output; of the Responses API's events, the deltas.
+        if (endpoint === "responses" ? data.includes('.delta"') : data !== "[DONE]") outputEvents++;
+        return false;
+      }
       const json = parse(data);
       if (json === null) return false;
       if (endpoint === "responses") {
-        if (json.type === "response.completed")
+        // A response cut short (max_output_tokens) or failed still used what it reports.
+        if (FINAL_RESPONSE_EVENTS.has(json.type as string))
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
+        else if (data.includes('.delta"')) outputEvents++;
         return false;
       }
+      // Asked for usage, upstreams send `"usage": null` with every chunk until the last.
+      if (Array.isArray(json.choices) && json.choices.length > 0) outputEvents++;
       const u = usageOf(json.usage);
       if (u === null) return false;
       usage = u;
@@ -125,6 +163,13 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     },
   };
 }
+
+/** The Responses API's last event, whichever way the response ended: each carries its usage. */
+const FINAL_RESPONSE_EVENTS: ReadonlySet<string> = new Set([
+  "response.completed",
+  "response.incomplete",
+  "response.failed",
+]);
 
 function parse(data: string): Json | null {
   try {
