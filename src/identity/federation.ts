@@ -53,9 +53,23 @@ interface Issuer {
   readonly status: PartnerStatus | "unknown";
 }
 
+/**
+ * A verified token. It may be served only while an uncached verification would accept it: within
+ * the time bounds of its claims, and while the provider's keys are the ones that verified it.
+ */
 interface Cached {
   readonly caller: FederatedCaller;
   readonly issuer: Issuer;
+  /**
+   * The key set's lookup the token was verified against. A fetch installs a new one, so comparing by
+   * identity (no hashing, no allocation) tells that the keys changed since: a key the partner removed
+   * (a rotation after a compromise) must not keep its tokens alive. The token is then verified afresh
+   * against the keys in force (one signature check per cached token per fetch, unchanged keys too).
+   */
+  readonly lookup: KeySet["lookup"];
+  /** max(nbf, iat) − clock skew, as jose checks them (a clock stepped back is not served from here). */
+  readonly validFromMs: number;
+  /** min(exp, iat + max_token_age_s): neither an expired nor a too-old token is served from here. */
   readonly expiresMs: number;
 }
 
@@ -120,11 +134,26 @@ export class Federation {
     const blocked = this.#records?.blocked;
     const digest = createHash("sha256").update(token).digest("base64url");
     const hit = this.#cache.get(digest);
-    if (hit !== undefined && now < hit.expiresMs && hit.issuer.keys.usable(now)) {
-      this.#refuseBlocked(hit.caller.principal.id, blocked);
-      return hit.caller;
+    if (hit !== undefined) {
+      // The partner's status and reach, and the providers, are the snapshot's: a change clears the
+      // cache (#sync). The rest is checked here, each as cheap as a comparison.
+      if (
+        now >= hit.validFromMs &&
+        now < hit.expiresMs &&
+        hit.lookup === hit.issuer.keys.lookup &&
+        hit.issuer.keys.usable(now)
+      ) {
+        this.#refuseBlocked(hit.caller.principal.id, blocked);
+        return hit.caller;
+      }
+      // Out of its bounds or verified with other keys: checked afresh, as a token never seen.
+      this.#cache.delete(digest);
     }
-    const { issuer, reach, verified, subject, id } = await this.#verify(token, now, (p) => p.audiences);
+    const { issuer, reach, verified, subject, id, lookup } = await this.#verify(
+      token,
+      now,
+      (p) => p.audiences,
+    );
     const provider = issuer.record.document;
     this.#refuseBlocked(id, blocked);
     const vouched = vouch(reach, mapClaims(provider, verified.claims), {
@@ -142,7 +171,18 @@ export class Federation {
       identity: vouched.basis,
       displayName: vouched.displayName,
     };
-    this.#remember(digest, { caller, issuer, expiresMs: (verified.claims.exp as number) * 1000 });
+    const { exp, iat, nbf } = verified.claims as { exp: number; iat: number; nbf?: number };
+    const entry: Cached = {
+      caller,
+      issuer,
+      lookup,
+      // jose compares whole seconds (floor of now): from ceil(bound) on, as it accepts.
+      validFromMs: Math.ceil(Math.max(nbf ?? iat, iat) - provider.clock_skew_s) * 1000,
+      expiresMs: Math.min(exp, iat + provider.max_token_age_s) * 1000,
+    };
+    // Not kept when it could never be served: already past a bound (accepted within the skew), or
+    // keys fetched while it was verified (a new kid's, say): the next use verifies it and keeps it.
+    if (now < entry.expiresMs && lookup === issuer.keys.lookup) this.#remember(digest, entry);
     this.#note({
       id,
       provider: provider.id,
@@ -200,12 +240,22 @@ export class Federation {
       );
     }
     const checked = { ...provider, audiences: audiences(provider) };
+    // Taken before verifying: if a fetch lands meanwhile, a cache entry is bound to the older keys
+    // (and verified again on next use), never to keys that may not hold the one that verified it.
+    const lookup = issuer.keys.lookup;
     const verified = await verifyToken(token, parsed, checked, issuer.keys, now);
     const subject = readClaim(verified.claims, provider.claims.subject);
     if (typeof subject !== "string" || subject === "" || subject.length > 256) {
       throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
     }
-    return { issuer, reach: issuer.reach, verified, subject, id: federatedPrincipalId(provider.id, subject) };
+    return {
+      issuer,
+      reach: issuer.reach,
+      verified,
+      subject,
+      id: federatedPrincipalId(provider.id, subject),
+      lookup,
+    };
   }
 
   #refuseBlocked(id: string, blocked: ReadonlyMap<string, unknown> | undefined): void {
