@@ -80,6 +80,20 @@ describe("uploading a scheme version", () => {
     expect(await versions()).toEqual(before);
   });
 
+  it("an alias bomb is refused with 400 at the first alias, not a server error", async () => {
+    const before = await versions();
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]"]
+      .concat([
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+        "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+      ])
+      .join("\n");
+    const r = await upload(bomb);
+    expect(r.status).toBe(400);
+    expect(r.body.error.problems[0]).toMatchObject({ code: "yaml_aliases", line: 2, column: 8 });
+    expect(await versions()).toEqual(before);
+  });
+
   it("a valid changed version is stored with the diff in words, and is not active yet", async () => {
     expect(CHANGED).toContain("nova-5");
     expect(CHANGED).toContain("EAR_E2, BR]");

@@ -2,13 +2,24 @@
  * Bringing a scheme file into the store: as a new version (when its content is new), activated,
  * with the partners and licenses it names that the store does not have yet. Existing partners and
  * licenses are never overwritten by a file: once running, the store is the source of truth.
+ *
+ * Whose authority a version carries decides what its licenses may be. The operator's own scheme
+ * file, seeded at start-up, is the operator's authority: its licenses are taken as they stand
+ * (approved ones included). A version activated through the admin API is not: an approved license
+ * takes two approvers (the license workflow), and activating a scheme takes only an admin, so such
+ * a version may bring new licenses only as pending applications, filed under the identity that
+ * activated it; one that would bring any other new license is refused, naming them.
  */
+import { ClearanceError } from "../errors/index.js";
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
-import { seed } from "../licensing/workflow.js";
+import { apply, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeLicense } from "../scheme/schema.js";
 import type { Store } from "../store/index.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
+
+/** The actor of what the operator's scheme file seeds at start-up. */
+export const SCHEME_FILE_ACTOR = "scheme-file";
 
 /** Stores the text as a new version unless one with the same digest exists; returns its number. */
 export async function addVersion(
@@ -38,18 +49,80 @@ export async function addVersion(
   return { version, created: true, scheme };
 }
 
-/** Makes a version active and seeds what it brings. The caller has checked that the result compiles. */
+export interface ActivateOptions {
+  readonly reason?: string;
+  /** The impact the activation was shown (its what-if digest and counts), for the record. */
+  readonly impact?: Readonly<Record<string, unknown>>;
+  /**
+   * The operator's own scheme file at start-up (seedFromFile): its licenses are taken with their
+   * status. Otherwise (the admin API) only pending applications may be brought, under `actor`.
+   */
+  readonly operatorFile?: boolean;
+}
+
+/**
+ * The new licenses of a version that the license workflow must produce instead: those the store
+ * does not have whose status in the file is anything but pending. `have`: the store's license ids.
+ */
+export function licensesNeedingWorkflow(
+  scheme: CompiledScheme,
+  have: ReadonlySet<string>,
+): { readonly index: number; readonly license: SchemeLicense }[] {
+  return scheme.source.licenses.flatMap((license, index) =>
+    have.has(license.id) || license.status === "pending" ? [] : [{ index, license }],
+  );
+}
+
+/**
+ * Refuses (409 `licenses_need_workflow`, one problem per license, at its `status`) a version that
+ * the admin API would activate with new licenses that are not pending applications.
+ */
+export function refuseLicensesOutsideWorkflow(
+  scheme: CompiledScheme,
+  have: ReadonlySet<string>,
+  version: number | string,
+): void {
+  const outside = licensesNeedingWorkflow(scheme, have);
+  if (outside.length === 0) return;
+  const named = outside.map(({ license }) => `${license.id} (${license.status})`).join(", ");
+  throw new ClearanceError(
+    "conflict",
+    "licenses_need_workflow",
+    `version ${version} cannot be activated: it would create license${outside.length === 1 ? "" : "s"} ${named} ` +
+      "that the store does not have, with a status no one approved. Licenses go through the license " +
+      "workflow: apply for them (POST /admin/v1/licenses) and have two approvers approve them, or list " +
+      "them in the version as status: pending (they then arrive as applications filed by the identity " +
+      "that activates the version)",
+    {
+      problems: outside.map(({ index, license }) => ({
+        code: "license_needs_workflow",
+        path: ["licenses", index, "status"],
+        message: `license ${license.id} is ${license.status} in the file but not in the store: only a pending application may be brought by an activation`,
+      })),
+    },
+  );
+}
+
+/**
+ * Makes a version active and seeds what it brings. The caller has checked that the result compiles.
+ * Unless `operatorFile`, a version bringing new licenses that are not pending is refused first,
+ * and nothing is changed.
+ */
 export async function activateVersion(
   store: Store,
   version: number,
   actor: string,
   now: string,
-  reason?: string,
-  /** The impact the activation was shown (its what-if digest and counts), for the record. */
-  impact?: Readonly<Record<string, unknown>>,
+  options: ActivateOptions = {},
 ): Promise<void> {
+  const { reason, impact, operatorFile = false } = options;
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
+  const scheme = parseScheme(record.document.text, `scheme version ${version}`);
+  if (!operatorFile) {
+    const have = new Set((await store.records.list("license")).map((r) => r.id));
+    refuseLicensesOutsideWorkflow(scheme, have, version);
+  }
   const current = await store.records.get<ActiveScheme>("setting", "active-scheme");
   const doc: ActiveScheme = { version, activated_by: actor, activated_at: now };
   await store.records.put("setting", "active-scheme", doc, current?.revision ?? 0, {
@@ -63,14 +136,25 @@ export async function activateVersion(
       ...(impact ? { what_if: impact } : {}),
     },
   });
-  await seedFrom(store, parseScheme(record.document.text, `scheme version ${version}`), now);
+  await seedFrom(store, scheme, version, now, operatorFile ? SCHEME_FILE_ACTOR : actor, operatorFile);
 }
 
-async function seedFrom(store: Store, scheme: CompiledScheme, now: string): Promise<void> {
-  const change = (kind: string, id: string) => ({
-    actor: "scheme-file",
-    action: `${kind}.seed`,
-    details: { from_scheme: scheme.digest, id },
+/**
+ * What a version brings that the store lacks. `actor` is who brought it: the scheme file at
+ * start-up, or the identity that activated the version (every audit entry and history names it).
+ */
+async function seedFrom(
+  store: Store,
+  scheme: CompiledScheme,
+  version: number,
+  now: string,
+  actor: string,
+  operatorFile: boolean,
+): Promise<void> {
+  const change = (kind: string, id: string, action = "seed") => ({
+    actor,
+    action: `${kind}.${action}`,
+    details: { from_scheme: scheme.digest, version, id },
   });
   const partners = new Set((await store.records.list("partner")).map((r) => r.id));
   const { countries, organizations } = scheme.source.partners;
@@ -78,12 +162,12 @@ async function seedFrom(store: Store, scheme: CompiledScheme, now: string): Prom
     ...countries.map((partner) => ({
       kind: "country" as const,
       partner,
-      history: seededAt(now, partner.status),
+      history: seededAt(now, partner.status, actor, version, operatorFile),
     })),
     ...organizations.map((partner) => ({
       kind: "organization" as const,
       partner,
-      history: seededAt(now, partner.status),
+      history: seededAt(now, partner.status, actor, version, operatorFile),
     })),
   ];
   for (const doc of docs) {
@@ -93,19 +177,39 @@ async function seedFrom(store: Store, scheme: CompiledScheme, now: string): Prom
   const licenses = new Set((await store.records.list("license")).map((r) => r.id));
   for (const l of scheme.source.licenses) {
     if (licenses.has(l.id)) continue;
-    const record: LicenseRecord = seed(
-      l.id,
-      l.licensee,
-      termsOf(l),
-      l.status === "pending" ? "pending" : l.status,
+    if (operatorFile) {
+      const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l), l.status, now);
+      await store.records.put("license", l.id, record, 0, change("license", l.id));
+      continue;
+    }
+    // Checked before activating (refuseLicensesOutsideWorkflow); never anything but an application.
+    if (l.status !== "pending") throw new Error(`license ${l.id} is ${l.status}, not pending`);
+    const record = apply(
+      {
+        id: l.id,
+        licensee: l.licensee,
+        terms: termsOf(l),
+        justification: `brought by scheme version ${version} (${scheme.digest}), activated by ${actor}`,
+      },
+      actor,
       now,
     );
-    await store.records.put("license", l.id, record, 0, change("license", l.id));
+    await store.records.put("license", l.id, record, 0, {
+      ...change("license", l.id, "apply"),
+      details: { status: record.status, from_scheme: scheme.digest, version, id: l.id },
+    });
   }
 }
 
-function seededAt(now: string, status: PartnerDocument["partner"]["status"]): PartnerDocument["history"] {
-  return [{ at: now, actor: "scheme-file", from: null, to: status, reason: "seeded from the scheme file" }];
+function seededAt(
+  now: string,
+  status: PartnerDocument["partner"]["status"],
+  actor: string,
+  version: number,
+  operatorFile: boolean,
+): PartnerDocument["history"] {
+  const reason = operatorFile ? "seeded from the scheme file" : `brought by scheme version ${version}`;
+  return [{ at: now, actor, from: null, to: status, reason }];
 }
 
 function termsOf(l: SchemeLicense): LicenseTerms {
@@ -124,8 +228,11 @@ function termsOf(l: SchemeLicense): LicenseTerms {
 
 /** At start-up: the config's scheme file becomes (or stays) the active version if it is new. */
 export async function seedFromFile(store: Store, text: string, now: string): Promise<void> {
-  const { version, created } = await addVersion(store, text, "scheme-file", now);
+  const { version, created } = await addVersion(store, text, SCHEME_FILE_ACTOR, now);
   const active = await store.records.get<ActiveScheme>("setting", "active-scheme");
   if (created || active === undefined)
-    await activateVersion(store, version, "scheme-file", now, "the gateway's scheme file changed");
+    await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
+      reason: "the gateway's scheme file changed",
+      operatorFile: true,
+    });
 }

@@ -5,19 +5,28 @@
  */
 import { z } from "zod";
 import { ACTIONS } from "../policy/types.js";
-import { setExpression } from "../scheme/schema.js";
+import { MAX_ID, setExpression } from "../scheme/schema.js";
 import { nameText, noteText, reasonText } from "../scheme/text.js";
 
 const date = z
   .string()
   .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time");
 
+/** The id pattern of scheme files (src/scheme/schema.ts): models, partners, organizations, licenses. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+/**
+ * An organization id, as scheme files and licenses name organizations: an identity's organization
+ * is compared with them (an applicant's scope, conflicts of interest), so it is one, not free text.
+ */
+export const organizationId = z
+  .string()
+  .regex(ID, "expected an organization id: letters, digits and . _ : - (starting with a letter or digit)")
+  .max(MAX_ID, `expected an organization id of at most ${MAX_ID} characters`);
+
 /** A license application (`POST /admin/v1/licenses`). */
 export const licenseApplication = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "letters, digits and . _ : - (starting with a letter or digit)")
-    .optional(),
+  id: z.string().regex(ID, "letters, digits and . _ : - (starting with a letter or digit)").optional(),
   licensee: z.union([z.strictObject({ organization: nameText }), z.strictObject({ principal: nameText })]),
   models: z.array(nameText).min(1, "at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "at least one action"),

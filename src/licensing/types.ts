@@ -61,6 +61,7 @@ export type WorkflowErrorCode =
   | "not-pending"
   | "self-approval"
   | "conflict-of-interest"
+  | "beneficiary-unknown"
   | "duplicate-approval"
   | "reason-required"
   | "invalid-conditions"
@@ -70,6 +71,8 @@ const KIND_OF: Readonly<Record<WorkflowErrorCode, ErrorKind>> = {
   "not-pending": "conflict",
   "self-approval": "forbidden",
   "conflict-of-interest": "forbidden",
+  // Nothing is known of the licensee principal yet: the state does not allow deciding (fail closed).
+  "beneficiary-unknown": "conflict",
   "duplicate-approval": "conflict",
   "reason-required": "invalid",
   "invalid-conditions": "invalid",

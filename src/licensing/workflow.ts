@@ -1,7 +1,8 @@
 /**
  * The license workflow as pure functions (time and identities are inputs): application → two
- * approvals by two distinct identities, neither of them the applicant nor a member of the
- * organization the license would benefit (conflict of interest) → approved; or a denial with a reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
+ * approvals by two distinct identities, neither of them the applicant nor a member of an
+ * organization the license would benefit (conflict of interest) → approved; or a denial with a
+ * reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
  */
 import type { Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
 import { WorkflowError } from "./types.js";
@@ -29,7 +30,11 @@ export function apply(a: Application, applicant: string, now: string): LicenseRe
   };
 }
 
-/** A license that a scheme file brought with it, taken over by the store as it stands. */
+/**
+ * A license that the operator's own scheme file brought with it at start-up, taken over by the
+ * store as it stands (that file is the operator's authority). A scheme version activated through
+ * the admin API never uses this: it brings pending applications only (see control/seed.ts).
+ */
 export function seed(
   id: string,
   licensee: LicenseRecord["licensee"],
@@ -57,18 +62,32 @@ export interface Approver {
 }
 
 /**
- * `beneficiary`: the organization the license would benefit — the licensee organization, or the
- * licensee principal's organization (null when it has none).
+ * The organizations a license would benefit: the licensee organization, or every organization the
+ * licensee principal is known to belong to or be vouched for by (empty: a known principal of no
+ * organization). Null: the licensee principal is unknown, so who benefits cannot be determined.
  */
+export type Beneficiaries = readonly string[] | null;
+
+/**
+ * How organization ids are compared for conflicts of interest: case, surrounding white space and
+ * Unicode compatibility forms do not make a different organization (identities recorded before
+ * their organization was validated as an id may carry such variants).
+ */
+export const normalizeOrganization = (id: string): string => id.normalize("NFKC").trim().toLowerCase();
+
+export const sameOrganization = (a: string, b: string): boolean =>
+  normalizeOrganization(a) === normalizeOrganization(b);
+
+/** Approving needs who benefits to be known (fail closed); see `Beneficiaries`. */
 export function approve(
   r: LicenseRecord,
   approver: Approver,
   now: string,
   conditions: Conditions | undefined,
   resolve: Resolve,
-  beneficiary: string | null,
+  beneficiaries: Beneficiaries,
 ): LicenseRecord {
-  checkDecider(r, approver, beneficiary, "approve");
+  checkDecider(r, approver, beneficiaries, "approve");
   if (r.approvals.some((a) => a.identity === approver.id)) {
     throw new WorkflowError(
       "duplicate-approval",
@@ -89,28 +108,50 @@ export function approve(
   };
 }
 
+/**
+ * A denial grants nothing, so it does not need who benefits to be known (an application for an
+ * unknown principal can still be denied); a known beneficiary's member still may not decide it.
+ */
 export function deny(
   r: LicenseRecord,
   approver: Approver,
   now: string,
   reason: string,
-  beneficiary: string | null,
+  beneficiaries: Beneficiaries,
 ): LicenseRecord {
-  checkDecider(r, approver, beneficiary, "decide");
+  checkDecider(r, approver, beneficiaries ?? [], "decide");
   requireReason(reason);
   return { ...r, status: "denied", history: [...r.history, event(now, approver.id, "deny", reason)] };
 }
 
-/** Only a pending application is decided, and never by its applicant or by the organization it benefits. */
-function checkDecider(r: LicenseRecord, approver: Approver, beneficiary: string | null, verb: string): void {
+/**
+ * Only a pending application is decided, and never by its applicant or by a member of an
+ * organization it benefits. Unknown beneficiaries (null) refuse: the conflict-of-interest check
+ * fails closed rather than being skipped.
+ */
+function checkDecider(
+  r: LicenseRecord,
+  approver: Approver,
+  beneficiaries: Beneficiaries,
+  verb: string,
+): void {
   if (r.status !== "pending")
     throw new WorkflowError("not-pending", `license ${r.id} is ${r.status}, not pending`);
   if (approver.id === r.applicant)
     throw new WorkflowError("self-approval", `${approver.id} filed this application and cannot ${verb} it`);
-  if (beneficiary !== null && approver.organization === beneficiary) {
+  if (beneficiaries === null) {
+    const licensee = "principal" in r.licensee ? `principal ${r.licensee.principal}` : "licensee";
+    throw new WorkflowError(
+      "beneficiary-unknown",
+      `${approver.id} cannot ${verb} license ${r.id}: the organization it would benefit cannot be determined (${licensee} is neither a principal in the store nor vouched for by a registered identity provider), so the conflict-of-interest check cannot be made; register the principal first, or deny the application`,
+    );
+  }
+  const mine = approver.organization;
+  const conflict = mine === null ? undefined : beneficiaries.find((b) => sameOrganization(b, mine));
+  if (conflict !== undefined) {
     throw new WorkflowError(
       "conflict-of-interest",
-      `${approver.id} belongs to ${beneficiary}, the organization this license is for, and cannot ${verb} it`,
+      `${approver.id} belongs to ${conflict}, an organization this license is for, and cannot ${verb} it`,
     );
   }
 }

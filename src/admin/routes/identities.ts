@@ -7,6 +7,7 @@ import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
 import { nameText } from "../../scheme/text.js";
+import { organizationId } from "../../licensing/schema.js";
 
 /** Actors the audit log already uses: an identity must not be mistaken for them. */
 const RESERVED = new Set(["admin", "scheme-file", "system", "demo"]);
@@ -54,7 +55,8 @@ export const identityRoutes = [
         id: z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits and . _ @ -"),
         name: nameText,
         roles: z.array(z.enum(ROLES)).min(1),
-        organization: nameText.optional(),
+        /** An organization id (as licenses and partners name it), never free text. */
+        organization: organizationId.optional(),
         /** Default: admin_security.token_ttl_days. */
         expires_in_days: z.number().int().min(1).max(3650).optional(),
       })

@@ -43,7 +43,7 @@ const PARTNER_READERS = [...READERS, "partner"] as const;
 
 /** A partner's person asking for another partner's records: they do not exist for it. */
 function ownPartner(caller: Caller, partner: string): void {
-  if (ownOnly(caller) && caller.organization !== partner) {
+  if (ownOnly(caller, PARTNER_READERS) && caller.organization !== partner) {
     throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
   }
 }
@@ -168,7 +168,7 @@ export const identityProviderRoutes = [
       const all = (await deps.store.federated.list())
         .filter(
           (p) =>
-            (!ownOnly(caller) || p.partner === caller.organization) &&
+            (!ownOnly(caller, PARTNER_READERS) || p.partner === caller.organization) &&
             (query.provider === undefined || p.provider === query.provider) &&
             (query.partner === undefined || p.partner === query.partner),
         )
@@ -184,7 +184,7 @@ export const identityProviderRoutes = [
     roles: PARTNER_READERS,
     async handle({ deps, params, caller }) {
       const p = await deps.store.federated.get(params.id!);
-      if (p === undefined || (ownOnly(caller) && p.partner !== caller.organization))
+      if (p === undefined || (ownOnly(caller, PARTNER_READERS) && p.partner !== caller.organization))
         throw new ClearanceError("not-found", "not_found", `no federated principal ${params.id}`);
       const blocks = await blockMap(deps);
       return { ...p, source: `identity provider ${p.provider}`, blocked: blocks.get(p.id) ?? null };

@@ -9,7 +9,11 @@ import { compileEffective } from "../../control/effective.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
-import { apply, approve, deny, transition } from "../../licensing/workflow.js";
+import { apply, approve, deny, transition, type Beneficiaries } from "../../licensing/workflow.js";
+import { isFederatedPrincipal } from "../../identity/federation.js";
+import { PROVIDERS } from "../../identity/registry.js";
+import type { ProviderRecord } from "../../identity/schema.js";
+import type { Role } from "../../control/types.js";
 import type { CompiledScheme } from "../../scheme/compile.js";
 import { SetResolver } from "../../scheme/sets.js";
 import type { StoredRecord } from "../../store/index.js";
@@ -18,19 +22,35 @@ import { pageQuery, paginate, route } from "../router.js";
 import { ownOnly } from "./roles.js";
 import { periodUsage } from "./usage.js";
 
-const APPLY_ROLES = ["applicant", "compliance-officer", "admin"] as const;
-const READ_ROLES = ["viewer", "applicant", "compliance-officer", "approver", "admin", "partner"] as const;
-const STATUS_ROLES = ["approver", "compliance-officer", "admin"] as const;
+const APPLY_ROLES: readonly Role[] = ["applicant", "compliance-officer", "admin"];
+const READ_ROLES: readonly Role[] = [
+  "viewer",
+  "applicant",
+  "compliance-officer",
+  "approver",
+  "admin",
+  "partner",
+];
+const DECIDE_ROLES: readonly Role[] = ["approver"];
+const STATUS_ROLES: readonly Role[] = ["approver", "compliance-officer", "admin"];
 
-/** Applicants and partners see their own organization's licenses only; to others they do not exist. */
-function visible(caller: Caller, r: LicenseRecord): boolean {
-  if (!ownOnly(caller)) return true;
+/**
+ * Applicants and partners see their own organization's licenses only; to others they do not exist.
+ * `allowed`: the roles of the route asking; only those decide the caller's scope (roles.ts).
+ */
+function visible(caller: Caller, allowed: readonly Role[], r: LicenseRecord): boolean {
+  if (!ownOnly(caller, allowed)) return true;
   return "organization" in r.licensee && r.licensee.organization === caller.organization;
 }
 
-function find(deps: AdminDeps, caller: Caller, id: string): StoredRecord<LicenseRecord> {
+function find(
+  deps: AdminDeps,
+  caller: Caller,
+  allowed: readonly Role[],
+  id: string,
+): StoredRecord<LicenseRecord> {
   const r = deps.state().licenses.find((l) => l.id === id);
-  if (r === undefined || !visible(caller, r.document))
+  if (r === undefined || !visible(caller, allowed, r.document))
     throw new ClearanceError("not-found", "not_found", `no license ${id}`);
   return r;
 }
@@ -71,13 +91,41 @@ async function save(
   return next;
 }
 
-/** The organization a license would benefit: its licensee organization, or the licensee principal's. */
-async function beneficiary(deps: AdminDeps, r: LicenseRecord): Promise<string | null> {
-  if ("organization" in r.licensee) return r.licensee.organization;
-  const principal = await deps.store.principals.get(r.licensee.principal);
-  const org = principal?.organization;
-  return org == null ? null : typeof org === "string" ? org : org.id;
+/**
+ * The organizations a license would benefit: its licensee organization; for a licensee principal,
+ * its organization in the store, and for a federated principal (`fed:<provider>:<subject>`) the
+ * organization its provider last vouched for, the partner that provider belongs to, and the partner
+ * of the provider its id names (a person who has not signed in yet is known by its provider alone).
+ * Null when nothing at all is known of the licensee principal: approval then fails closed.
+ */
+async function beneficiaries(deps: AdminDeps, r: LicenseRecord): Promise<Beneficiaries> {
+  if ("organization" in r.licensee) return [r.licensee.organization];
+  const id = r.licensee.principal;
+  const orgs: (string | null | undefined)[] = [];
+  let known = false;
+  const principal = await deps.store.principals.get(id);
+  if (principal !== undefined) {
+    known = true;
+    orgs.push(organizationId(principal.organization));
+  }
+  if (isFederatedPrincipal(id)) {
+    const federated = await deps.store.federated.get(id);
+    if (federated !== undefined) {
+      known = true;
+      orgs.push(federated.partner, organizationId(federated.principal.organization));
+    }
+    const provider = await deps.store.records.get<ProviderRecord>(PROVIDERS, id.split(":")[1] ?? "");
+    if (provider !== undefined) {
+      known = true;
+      orgs.push(provider.document.partner);
+    }
+  }
+  if (!known) return null;
+  return [...new Set(orgs.filter((o): o is string => typeof o === "string" && o !== ""))];
 }
+
+const organizationId = (org: string | { readonly id: string } | null | undefined) =>
+  org == null ? null : typeof org === "string" ? org : org.id;
 
 const approver = (caller: Caller) => ({ id: caller.id, organization: caller.organization });
 
@@ -97,7 +145,7 @@ export const licenseRoutes = [
       const all = deps
         .state()
         .licenses.map((r) => r.document)
-        .filter((l) => visible(caller, l))
+        .filter((l) => visible(caller, READ_ROLES, l))
         .filter((l) => query.status === undefined || l.status === query.status)
         .filter(
           (l) =>
@@ -114,7 +162,7 @@ export const licenseRoutes = [
     summary: "Read a license with its history",
     roles: READ_ROLES,
     async handle({ deps, caller, params }) {
-      return find(deps, caller, params.id as string).document;
+      return find(deps, caller, READ_ROLES, params.id as string).document;
     },
   }),
   route({
@@ -124,7 +172,7 @@ export const licenseRoutes = [
     summary: "A license's quota and what is left of it",
     roles: READ_ROLES,
     async handle({ deps, caller, params }) {
-      const r = find(deps, caller, params.id as string).document;
+      const r = find(deps, caller, READ_ROLES, params.id as string).document;
       return periodUsage(deps, r);
     },
   }),
@@ -138,10 +186,7 @@ export const licenseRoutes = [
     status: 201,
     async handle({ deps, caller, body }) {
       // The right to apply comes from the applicant role alone unless the caller is an officer or admin.
-      const restricted =
-        caller.roles.has("applicant") &&
-        !caller.roles.has("compliance-officer") &&
-        !caller.roles.has("admin");
+      const restricted = ownOnly(caller, APPLY_ROLES);
       if (
         restricted &&
         !("organization" in body.licensee && body.licensee.organization === caller.organization)
@@ -166,10 +211,10 @@ export const licenseRoutes = [
     path: "/admin/v1/licenses/{id}/approve",
     tag: "licenses",
     summary: "Approve an application (two distinct approvers needed)",
-    roles: ["approver"],
+    roles: DECIDE_ROLES,
     body: approvalBody,
     async handle({ deps, caller, params, body }) {
-      const r = find(deps, caller, params.id as string);
+      const r = find(deps, caller, DECIDE_ROLES, params.id as string);
       const scheme = deps.state().scheme;
       const resolve = (expr: Parameters<typeof compileSet>[1]) => compileSet(scheme, expr);
       const next = approve(
@@ -178,7 +223,7 @@ export const licenseRoutes = [
         deps.now(),
         body.conditions,
         resolve,
-        await beneficiary(deps, r.document),
+        await beneficiaries(deps, r.document),
       );
       checkCompiles(deps, next);
       return save(deps, caller, r, next, "approve", body.conditions ? { conditions: body.conditions } : {});
@@ -189,15 +234,15 @@ export const licenseRoutes = [
     path: "/admin/v1/licenses/{id}/deny",
     tag: "licenses",
     summary: "Deny an application, with a reason",
-    roles: ["approver"],
+    roles: DECIDE_ROLES,
     body: reasonBody,
     async handle({ deps, caller, params, body }) {
-      const r = find(deps, caller, params.id as string);
+      const r = find(deps, caller, DECIDE_ROLES, params.id as string);
       return save(
         deps,
         caller,
         r,
-        deny(r.document, approver(caller), deps.now(), body.reason, await beneficiary(deps, r.document)),
+        deny(r.document, approver(caller), deps.now(), body.reason, await beneficiaries(deps, r.document)),
         "deny",
         { reason: body.reason },
       );
@@ -212,7 +257,7 @@ export const licenseRoutes = [
       roles: STATUS_ROLES,
       body: reasonBody,
       async handle({ deps, caller, params, body }) {
-        const r = find(deps, caller, params.id as string);
+        const r = find(deps, caller, STATUS_ROLES, params.id as string);
         return save(
           deps,
           caller,

@@ -9,5 +9,11 @@ export const ADMINS: readonly Role[] = ["admin"];
 /** Roles that see their own organization's records only (an applicant's; a partner's person's). */
 const SCOPED: readonly Role[] = ["applicant", "partner"];
 
-/** The caller sees only its own organization's records: every role it holds is a scoped one. */
-export const ownOnly = (caller: Caller): boolean => [...caller.roles].every((r) => SCOPED.includes(r));
+/**
+ * The caller sees only its own organization's records on a route that `allowed` roles may call:
+ * unless one of the roles it holds that grants this route is an unscoped one. A role that does
+ * not grant the route widens nothing (an applicant who is also a screening reviewer reads licenses
+ * as an applicant: reviewers may not read licenses at all).
+ */
+export const ownOnly = (caller: Caller, allowed: readonly Role[]): boolean =>
+  ![...caller.roles].some((r) => allowed.includes(r) && !SCOPED.includes(r));

@@ -2,12 +2,13 @@
  * Scheme versions: upload (validated, with line and column for every problem) → the diff against
  * the active version, in words → activate (admin). Earlier versions are kept; activating one of
  * them is the rollback. A version that would not compile with the partners and licenses in force,
- * or that names a model no upstream serves, cannot be activated.
+ * that names a model no upstream serves, or that would bring a license the store lacks other than
+ * as a pending application (approved licenses take the two-person workflow), cannot be activated.
  */
 import { z } from "zod";
 import { compileEffective } from "../../control/effective.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
-import { activateVersion, addVersion } from "../../control/seed.js";
+import { activateVersion, addVersion, refuseLicensesOutsideWorkflow } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parseScheme } from "../../scheme/index.js";
@@ -141,6 +142,8 @@ export const schemeRoutes = [
           `version ${v.id} cannot be activated: the partners and licenses in force do not fit it`,
         );
       }
+      // Before the what-if: a version that would bypass the license workflow is refused outright.
+      refuseLicensesOutsideWorkflow(scheme, new Set(state.licenses.map((l) => l.id)), v.id);
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
       if (unrouted.length > 0) {
         throw new ClearanceError(
@@ -155,14 +158,10 @@ export const schemeRoutes = [
           ? body.reason
           : `${body.reason} [what-if ${impact.digest}: ${impact.population.summary.gained} gain access, ` +
             `${impact.population.summary.lost} lose it, ${impact.population.summary.changed} change basis]`;
-      await activateVersion(
-        deps.store,
-        v.document.version,
-        caller.id,
-        deps.now(),
+      await activateVersion(deps.store, v.document.version, caller.id, deps.now(), {
         reason,
-        impact === null ? undefined : impactRecord(impact),
-      );
+        ...(impact === null ? {} : { impact: impactRecord(impact) }),
+      });
       await deps.changed();
       return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
     },

@@ -1,0 +1,50 @@
+/**
+ * The workflow's conflict-of-interest rule as a pure function: every organization a license
+ * benefits is checked, organization ids compare without regard to case or surrounding white space,
+ * and an unknown beneficiary refuses an approval (fail closed) but not a denial.
+ */
+import { describe, expect, it } from "vitest";
+import type { LicenseRecord, LicenseTerms } from "./types.js";
+import { apply, approve, deny, sameOrganization } from "./workflow.js";
+
+const NOW = "2026-07-01T00:00:00Z";
+const TERMS: LicenseTerms = {
+  models: ["mythos-5"],
+  actions: ["infer"],
+  destinations: ["GB"],
+  valid_from: "2026-07-01",
+  valid_until: "2027-07-01",
+  quota_period: "total",
+};
+const application = (licensee: LicenseRecord["licensee"]): LicenseRecord =>
+  apply({ id: "LIC-1", licensee, terms: TERMS, justification: "test" }, "officer", NOW);
+const resolve = () => new Set<string>();
+const approveAs = (r: LicenseRecord, organization: string | null, beneficiaries: readonly string[] | null) =>
+  approve(r, { id: "approver", organization }, NOW, undefined, resolve, beneficiaries);
+
+describe("conflict of interest", () => {
+  it("refuses a member of any organization the license benefits, whatever the case or white space", () => {
+    const r = application({ principal: "fed:aisi-login:pat" });
+    for (const org of ["uk-aisi", "UK-AISI", " uk-aisi ", "Uk-Aisi"])
+      expect(() => approveAs(r, org, ["g7-fvey", "uk-aisi"]), org).toThrow(
+        expect.objectContaining({ code: "conflict-of-interest", kind: "forbidden" }),
+      );
+    expect(approveAs(r, "inria", ["g7-fvey", "uk-aisi"]).approvals).toHaveLength(1);
+    expect(approveAs(r, null, ["uk-aisi"]).approvals).toHaveLength(1);
+    expect(sameOrganization("bw-cyber", "bw-cyber2")).toBe(false);
+  });
+
+  it("a known licensee of no organization can be approved; an unknown one cannot (fail closed)", () => {
+    const r = application({ principal: "ghost" });
+    expect(approveAs(r, "uk-aisi", []).approvals).toHaveLength(1);
+    expect(() => approveAs(r, null, null)).toThrow(
+      expect.objectContaining({
+        code: "beneficiary-unknown",
+        kind: "conflict",
+        message: expect.stringContaining("principal ghost"),
+      }),
+    );
+    // A denial grants nothing: an unknown beneficiary does not stop it.
+    expect(deny(r, { id: "approver", organization: null }, NOW, "unknown", null).status).toBe("denied");
+  });
+});
