@@ -3,7 +3,16 @@
  * scheme files and the gateway's config file.
  */
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import {
+  isAlias,
+  isNode,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Alias,
+  type Document,
+  type Node,
+} from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { placeProblems } from "./positions.js";
@@ -18,7 +27,13 @@ export interface YamlSource {
   readonly data: unknown;
 }
 
-/** Parses YAML; syntax errors (and duplicate keys) are thrown with their positions. */
+/** The most nodes aliases may expand to in one document: past it, an alias bomb ("billion laughs"). */
+export const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * Parses YAML; syntax errors, duplicate keys and unusable aliases (to no anchor, to a node that
+ * contains them, or expanding past MAX_ALIAS_COUNT) are thrown as InvalidInputError, with positions.
+ */
 export function readYaml(text: string, file: string): YamlSource {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -31,7 +46,79 @@ export function readYaml(text: string, file: string): YamlSource {
       }),
     );
   }
-  return { file, doc, lines, data: doc.toJS({ maxAliasCount: 1000 }) };
+  return { file, doc, lines, data: toData(doc, lines, file) };
+}
+
+/**
+ * The document as plain data. Only aliases make that fail, so they are checked first, each where it
+ * is; whatever toJS still throws (the expansion limit) is bad input too, placed at the first alias.
+ */
+function toData(doc: Document, lines: LineCounter, file: string): unknown {
+  const at = (node: Node | undefined) => {
+    const { line, col } = lines.linePos(node?.range?.[0] ?? 0);
+    return { file, line, column: col };
+  };
+  const problem = aliasProblem(doc);
+  if (problem !== undefined) {
+    throw new InvalidInputError([
+      { code: problem.code, path: [], message: problem.message, ...at(problem.alias) },
+    ]);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (cause) {
+    const first = firstAlias(doc);
+    const excessive = /alias count/i.test((cause as Error).message);
+    const message = excessive
+      ? `the aliases${first === undefined ? "" : ` (from *${first.source})`} expand to more than ${MAX_ALIAS_COUNT} nodes: write the values out, or alias less`
+      : `the YAML cannot be read as data: ${(cause as Error).message}`;
+    throw new InvalidInputError([
+      { code: excessive ? "yaml_aliases" : "yaml_invalid", path: [], message, ...at(first) },
+    ]);
+  }
+}
+
+function firstAlias(doc: Document): Alias | undefined {
+  let first: Alias | undefined;
+  visit(doc, {
+    Alias: (_key, node) => {
+      first = node;
+      return visit.BREAK;
+    },
+  });
+  return first;
+}
+
+/**
+ * The first alias that names no anchor before it, or that names a node containing it (its value
+ * would contain itself): toJS throws on the first, and hands back circular data for the second.
+ * One pass: the anchor an alias means is the last one of its name before it (YAML 1.2, 7.1).
+ */
+function aliasProblem(doc: Document): { code: string; message: string; alias: Alias } | undefined {
+  const anchors = new Map<string, Node>();
+  let found: { code: string; message: string; alias: Alias } | undefined;
+  visit(doc, (_key, node, path) => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) {
+        found = {
+          code: "yaml_unresolved_alias",
+          message: `alias *${node.source} names no anchor &${node.source} before it`,
+          alias: node,
+        };
+      } else if (path.includes(target)) {
+        found = {
+          code: "yaml_recursive_alias",
+          message: `alias *${node.source} is inside the node &${node.source} it names, so that value would contain itself`,
+          alias: node,
+        };
+      }
+      return found === undefined ? undefined : visit.BREAK;
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.set(node.anchor, node);
+    return undefined;
+  });
+  return found;
 }
 
 export function readYamlFile(path: string): YamlSource {

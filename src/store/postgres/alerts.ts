@@ -1,4 +1,8 @@
-/** Alerts in PostgreSQL (see ../alerts.ts): rows locked FOR UPDATE while they change. */
+/**
+ * Alerts in PostgreSQL (see ../alerts.ts): rows locked FOR UPDATE while they change. A change with an
+ * audit record then takes the outbox's lock too (store_meta's row, as every change does): always in
+ * that order, and other changes take only the second, so no two transactions wait on each other.
+ */
 import type pg from "pg";
 import {
   ALERT_ACTION,
@@ -11,6 +15,7 @@ import {
   type AlertRecord,
   type AlertStore,
 } from "../alerts.js";
+import { audited } from "./queries.js";
 
 type Tx = <T>(fn: (db: pg.PoolClient) => Promise<T>) => Promise<T>;
 
@@ -24,17 +29,18 @@ async function write(db: pg.PoolClient, a: AlertRecord): Promise<void> {
   );
 }
 
-async function audit(
+/**
+ * The change's audit record, under the lock every outbox writer takes (see queries.ts `changed`):
+ * without it, an alert's record could commit below an id a drainer has already passed.
+ */
+function audit(
   db: pg.PoolClient,
   actor: string,
   action: string,
   id: string,
   details: Record<string, unknown>,
 ): Promise<void> {
-  await db.query(
-    "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ($1, $2, $3, 'alert', $4, $5)",
-    [new Date().toISOString(), actor, action, id, JSON.stringify(details)],
-  );
+  return audited(db, new Date().toISOString(), { actor, action, object: { kind: "alert", id }, details });
 }
 
 export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {

@@ -5,7 +5,8 @@
  *   (its row lock is held to COMMIT) and inserts the entries, so indices are gapless and committed in
  *   order — a reader never sees entry n+1 without entry n.
  * - Admin changes move from the outbox into the log in one transaction: exactly once, whichever node
- *   drains.
+ *   drains. A drain deletes the records it read, by id: one that commits meanwhile is left for the
+ *   next, whatever its id.
  * - One integrator at a time: the node whose dedicated session holds an advisory lock (per schema).
  *   It writes checkpoints through that same session, so a node that lost its lock (its connection
  *   died and another node took over) cannot write one any more. A size has at most one checkpoint.
@@ -117,7 +118,11 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
         const records = await listOutbox(client, 0, limit);
         if (records.length > 0) {
           await append(client, records.map(toEntry));
-          await client.query("DELETE FROM audit_outbox WHERE id <= $1", [records.at(-1)?.id]);
+          // Exactly the records logged, not "up to the last": a record with a lower id that
+          // committed since the read (a writer that skipped the change lock) stays for the next drain.
+          await client.query("DELETE FROM audit_outbox WHERE id = ANY($1::int8[])", [
+            records.map((r) => r.id),
+          ]);
         }
         await client.query("COMMIT");
         client.release();

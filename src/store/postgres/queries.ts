@@ -59,15 +59,32 @@ export async function version(db: Db): Promise<number> {
   return (await db.query<{ version: number }>(VERSION)).rows[0]?.version ?? 0;
 }
 
+type OutboxEntry = Omit<OutboxRecord, "id" | "time">;
+
 /**
  * Bumps the version, then writes the change's audit record. The bump's row lock is held to COMMIT,
  * so changes serialize on it and the outbox ids that follow are drawn in commit order: otherwise a
- * drainer that has read id 6 could later see id 5 commit, and skip it.
+ * drainer that has read id 6 could later see id 5 commit, and skip it. Every writer of the outbox
+ * takes that lock first: this, or `audited` for what is not part of the snapshot.
  */
-export async function changed(db: pg.PoolClient, time: string, entry: Omit<OutboxRecord, "id" | "time">) {
+export async function changed(db: pg.PoolClient, time: string, entry: OutboxEntry) {
   await db.query("UPDATE store_meta SET version = version + 1 WHERE id = 1");
   // Delivered at COMMIT (and not at all on ROLLBACK) to every node listening on this schema.
   await db.query("SELECT pg_notify($1, current_schema())", [CHANGES_CHANNEL]);
+  await insertOutbox(db, time, entry);
+}
+
+/**
+ * Writes the audit record of a change outside the snapshot (an alert's): no version bump (no node
+ * need reload), but the same row lock as `changed`, held to COMMIT, so that its outbox id too is
+ * drawn in commit order. FOR NO KEY UPDATE is the lock the bump's UPDATE takes.
+ */
+export async function audited(db: pg.PoolClient, time: string, entry: OutboxEntry) {
+  await db.query("SELECT 1 FROM store_meta WHERE id = 1 FOR NO KEY UPDATE");
+  await insertOutbox(db, time, entry);
+}
+
+async function insertOutbox(db: pg.PoolClient, time: string, entry: OutboxEntry) {
   await db.query(
     "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ($1, $2, $3, $4, $5, $6)",
     [time, entry.actor, entry.action, entry.object.kind, entry.object.id, JSON.stringify(entry.details)],
