@@ -119,11 +119,14 @@ describe("a license from application to revocation", () => {
 });
 
 describe("applications that cannot be granted", () => {
-  it("are refused with 400 naming the field: unknown model, unknown country, inverted period", async () => {
+  it("are refused with 400 naming the field: unknown model, unknown country, bad or inverted period", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ models: ["mythos-9"] }, "models[0]"],
       [{ destinations: ["XX"] }, "destinations[0]"],
       [{ valid_from: "2030-01-01", valid_until: "2029-01-01" }, "valid_until"],
+      // Date.parse would read it as 2 March.
+      [{ valid_from: "2026-02-30" }, "valid_from"],
+      [{ valid_until: "next year" }, "valid_until"],
       [{ justification: " " }, "justification"],
     ];
     for (const [over, path] of cases) {

@@ -51,12 +51,15 @@ function checkPath(path: string): void {
   }
 }
 
-/** A log published in a directory, e.g. the gateway's `<data_dir>/audit`. */
-export function directorySource(dir: string): LogSource {
+/**
+ * A log published in a directory, e.g. the gateway's `<data_dir>/audit`. `location`: how messages
+ * name it (the path by default; a server answering others names it without its file system).
+ */
+export function directorySource(dir: string, location?: string): LogSource {
   const root = resolve(dir);
   const inside = root.endsWith(sep) ? root : root + sep;
   return {
-    location: root,
+    location: location ?? root,
     async read(path) {
       checkPath(path);
       const file = join(root, path);

@@ -195,7 +195,8 @@ async function assemble(
     onError,
     route: config.route,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
-    audit: { source: directorySource(audit.dir), pseudonymKey: config.pseudonymKey },
+    // Named without its path: the admin API's callers need not learn the server's file system.
+    audit: { source: directorySource(audit.dir, "this gateway"), pseudonymKey: config.pseudonymKey },
     whatIf: {
       requireForActivation: config.file.whatif.require_for_activation,
       seenDays: config.file.whatif.seen_days,

@@ -4,13 +4,17 @@
  * file), so a field is refused for the same reason on both sides.
  */
 import { z } from "zod";
+import { isCalendarDate } from "../policy/dates.js";
 import { ACTIONS } from "../policy/types.js";
 import { MAX_ID, setExpression } from "../scheme/schema.js";
 import { nameText, noteText, reasonText } from "../scheme/text.js";
 
 const date = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time");
+  .refine(
+    (s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)),
+    "expected a real date (YYYY-MM-DD) or an ISO 8601 date-time",
+  );
 
 /** The id pattern of scheme files (src/scheme/schema.ts): models, partners, organizations, licenses. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;

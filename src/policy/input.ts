@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { isCountryCode } from "../countries/index.js";
+import { isCalendarDate, isPartialDate } from "./dates.js";
 import { InvalidInputError } from "../errors/index.js";
 import { zodProblems } from "../yaml/index.js";
 import {
@@ -23,7 +24,7 @@ const country = z
 
 const date = z
   .string({ error: "expected a date (YYYY-MM-DD)" })
-  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
+  .refine((s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)), {
     error: "expected a date (YYYY-MM-DD) or an ISO 8601 date-time",
   });
 
@@ -37,7 +38,7 @@ export const principalSchema = z.strictObject({
   name: z.string().min(1).max(1024).nullish(),
   birth_date: z
     .string()
-    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "expected a birth date as YYYY, YYYY-MM or YYYY-MM-DD")
+    .refine(isPartialDate, "expected a birth date as YYYY, YYYY-MM or YYYY-MM-DD (a real one)")
     .nullish(),
   citizenships: z.array(nationality).default([]),
   permanent_residencies: z.array(nationality).default([]),

@@ -4,6 +4,7 @@
  * bounds are kept in that form and compared as strings.
  */
 import { InvalidInputError } from "../errors/index.js";
+import { isCalendarDate } from "../policy/dates.js";
 
 export interface Period {
   /** Inclusive, ISO 8601 (toISOString form). */
@@ -17,7 +18,7 @@ const DAY_MS = 86_400_000;
 
 function bound(text: string, field: string, end: boolean): string {
   const t = Date.parse(DATE.test(text) ? `${text}T00:00:00Z` : text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(t)) {
+  if (!isCalendarDate(text) || Number.isNaN(t)) {
     throw new InvalidInputError([
       {
         code: "invalid_date",

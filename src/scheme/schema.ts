@@ -12,6 +12,7 @@ import {
   NATIONALITY_RULES,
   PARTNER_STATUSES,
 } from "../policy/types.js";
+import { isCalendarDate } from "../policy/dates.js";
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const id = (what: string) =>
@@ -31,7 +32,7 @@ const dateTime = z
     /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/,
     "expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone",
   )
-  .refine((s) => !Number.isNaN(Date.parse(s)), "not a real date");
+  .refine((s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)), "not a real date");
 
 const countryOrSet = z.string({ error: "expected a country code (DE) or a set name (G7, trusted)" });
 

@@ -102,9 +102,16 @@ describe("GET /admin/v1/reports/footprint", () => {
     );
     expect(empty.status).toBe(400);
     expect(empty.body.error.code).toBe("empty_period");
+    // The server's file system is none of the caller's business.
+    expect(empty.body.error.message).toMatch(/^the audit log at this gateway has no decisions/);
+    expect(empty.body.error.message).not.toContain(t.dataDir);
     const bad = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/reports/footprint?from=soon");
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/from: expected a date/);
+    // Date.parse would read it as 2 March.
+    const impossible = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/reports/footprint?from=2026-02-30");
+    expect(impossible.status).toBe(400);
+    expect(impossible.body.error.problems[0]).toMatchObject({ code: "invalid_date", path: "from" });
     const viewer = await createIdentity(t, "vera", ["viewer"]);
     expect((await call(t, viewer, "GET", "/admin/v1/reports/footprint")).status).toBe(200);
     const applicant = await createIdentity(t, "app", ["applicant"], "bw-cyber");

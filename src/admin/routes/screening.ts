@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
+import { isCalendarDate, isPartialDate } from "../../policy/dates.js";
 import { importList } from "../../screening/lists.js";
 import { rescreenAfterImport, rescreenAll } from "../../screening/rescreen.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
@@ -28,7 +29,7 @@ const subjectFacts = z.strictObject({
   type: z.enum(["person", "organization", "unknown"]).optional(),
   birth_date: z
     .string()
-    .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, "expected YYYY, YYYY-MM or YYYY-MM-DD")
+    .refine(isPartialDate, "expected YYYY, YYYY-MM or YYYY-MM-DD (a real date)")
     .optional(),
   /** ISO 3166-1 alpha-2 codes (either case) or English country names. */
   nationality: z.union([z.string(), z.array(z.string())]).optional(),
@@ -139,7 +140,10 @@ export const screeningRoutes = [
       list: z.string().min(1).max(100).optional(),
       published: z
         .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/)
+        .refine(
+          (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && isCalendarDate(s),
+          "expected a real date (YYYY-MM-DD)",
+        )
         .optional(),
       /** The file and, for OFAC CSV, its companions (add.csv, alt.csv, sdn_comments.csv) by name. */
       files: z
