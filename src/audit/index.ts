@@ -10,15 +10,23 @@ import { SetupError } from "../errors/index.js";
 import type { Store } from "../store/index.js";
 import { AuditLog, type AuditTrail } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey, verifierKeyFromPrivateKey } from "./note.js";
+import type { Pseudonymizer } from "./entry.js";
 import { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
 import { SharedAuditLog } from "./shared.js";
 
-export { decisionEntry, adminEntry, pseudonymizer, type Pseudonymizer } from "./entry.js";
+export {
+  decisionEntry,
+  adminEntry,
+  contentDigest,
+  pseudonymizer,
+  ADMIN_PERSONS,
+  type Pseudonymizer,
+} from "./entry.js";
 export { AuditLog, AuditLogError, type AuditTrail } from "./log.js";
 export { SharedAuditLog } from "./shared.js";
 export { EntryTooLargeError, MAX_ENTRY } from "./wal.js";
 export { handleAudit } from "./http.js";
-export { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
+export { OutboxDrainer, SharedOutboxDrainer, outboxEntry, type Drainer } from "./outbox.js";
 
 export interface AuditOptions {
   readonly dataDir: string;
@@ -31,6 +39,12 @@ export interface AuditOptions {
   readonly store: Store;
   readonly onError: (err: unknown) => void;
   readonly log?: (line: string) => void;
+  /**
+   * Where the log pseudonymises principals (`audit.pseudonym_key_env`): the same pseudonymizer the
+   * decision entries use, so that admin changes drained from the store's outbox name principals by
+   * the same pseudonyms and carry no personal facts in the clear.
+   */
+  readonly pseudonymize?: Pseudonymizer;
 }
 
 export interface OpenAudit {
@@ -82,7 +96,8 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
       db: shared,
       onError: o.onError,
     });
-    return { log, drainer: new SharedOutboxDrainer(shared, node), dir, node, verifierKey, kind: "shared" };
+    const drainer = new SharedOutboxDrainer(shared, node, o.pseudonymize);
+    return { log, drainer, dir, node, verifierKey, kind: "shared" };
   }
   const log = await AuditLog.open({
     dir,
@@ -95,7 +110,7 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
     // The last admin change logged, so that a change is logged once across restarts.
     mark: { initial: 0, fold: (seen, entries) => OutboxDrainer.lastChange(entries, seen) },
   });
-  const drainer = new OutboxDrainer(o.store, log, node, log.mark);
+  const drainer = new OutboxDrainer(o.store, log, node, log.mark, o.pseudonymize);
   return { log, drainer, dir, node, verifierKey, kind: "local" };
 }
 

@@ -6,7 +6,7 @@
  * the log failed part-way through (its first entries durable, the rest refused).
  */
 import type { OutboxRecord, SharedAuditStore, Store } from "../store/index.js";
-import { adminEntry } from "./entry.js";
+import { adminEntry, type Pseudonymizer } from "./entry.js";
 import type { AuditTrail } from "./log.js";
 
 /** Logs the admin changes waiting in the store's outbox. */
@@ -24,6 +24,8 @@ export class OutboxDrainer implements Drainer {
     private readonly node: string,
     /** The highest change number already in the log (from the entries read back at start-up). */
     private logged: number,
+    /** The log's pseudonymizer, when principals are pseudonymised (as in decision entries). */
+    private readonly pseudonymize?: Pseudonymizer,
   ) {}
 
   /** The highest change number among entries read back from the log. */
@@ -63,7 +65,7 @@ export class OutboxDrainer implements Drainer {
   }
 
   private entry(r: OutboxRecord): Buffer {
-    return outboxEntry(r, this.node);
+    return outboxEntry(r, this.node, this.pseudonymize);
   }
 }
 
@@ -78,26 +80,36 @@ export class SharedOutboxDrainer implements Drainer {
   constructor(
     private readonly db: SharedAuditStore,
     private readonly node: string,
+    /** The log's pseudonymizer, when principals are pseudonymised (as in decision entries). */
+    private readonly pseudonymize?: Pseudonymizer,
   ) {}
 
   drain(): Promise<void> {
     const run = this.draining.then(async () => {
-      while ((await this.db.drainOutbox((r) => outboxEntry(r, this.node), 500)) > 0);
+      const toEntry = (r: OutboxRecord) => outboxEntry(r, this.node, this.pseudonymize);
+      while ((await this.db.drainOutbox(toEntry, 500)) > 0);
     });
     this.draining = run.catch(() => undefined);
     return run;
   }
 }
 
-/** The audit entry of an admin change. */
-function outboxEntry(r: OutboxRecord, node: string): Buffer {
-  return adminEntry({
-    time: new Date(r.time),
-    node,
-    change: r.id,
-    actor: r.actor,
-    action: r.action,
-    object: r.object,
-    details: r.details,
-  });
+/**
+ * The audit entry of an admin change: the one place entries are made from outbox records, whichever
+ * store drains them (the embedded store's OutboxDrainer, PostgreSQL's shared drain). With a
+ * pseudonymizer, the people it names are taken out (see ADMIN_PERSONS in entry.ts).
+ */
+export function outboxEntry(r: OutboxRecord, node: string, pseudonymize?: Pseudonymizer): Buffer {
+  return adminEntry(
+    {
+      time: new Date(r.time),
+      node,
+      change: r.id,
+      actor: r.actor,
+      action: r.action,
+      object: r.object,
+      details: r.details,
+    },
+    pseudonymize,
+  );
 }

@@ -102,6 +102,8 @@ async function assemble(
     late.monitoring?.metrics?.error(source);
     onError(err);
   };
+  // One pseudonymizer for decision entries and the admin changes drained from the outbox.
+  const pseudonymize = config.pseudonymKey === null ? undefined : pseudonymizer(config.pseudonymKey);
   const audit = await openAudit({
     dataDir,
     origin: config.file.audit.origin,
@@ -112,6 +114,7 @@ async function assemble(
     store,
     onError: failed("audit"),
     log,
+    ...(pseudonymize === undefined ? {} : { pseudonymize }),
   });
   opened.push(() => audit.log.close());
   // The config's scheme file seeds the store (a new version when its content is new).
@@ -288,7 +291,7 @@ async function assemble(
         log: audit.log,
         dir: audit.dir,
         node: audit.node,
-        ...(config.pseudonymKey === null ? {} : { pseudonymize: pseudonymizer(config.pseudonymKey) }),
+        ...(pseudonymize === undefined ? {} : { pseudonymize }),
       },
       observer,
     },
