@@ -19,18 +19,11 @@ import { SetResolver } from "../../scheme/sets.js";
 import type { StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
-import { ownOnly } from "./roles.js";
+import { LICENSE_READERS, ownOnly } from "./roles.js";
 import { periodUsage } from "./usage.js";
 
 const APPLY_ROLES: readonly Role[] = ["applicant", "compliance-officer", "admin"];
-const READ_ROLES: readonly Role[] = [
-  "viewer",
-  "applicant",
-  "compliance-officer",
-  "approver",
-  "admin",
-  "partner",
-];
+const READ_ROLES = LICENSE_READERS;
 const DECIDE_ROLES: readonly Role[] = ["approver"];
 const STATUS_ROLES: readonly Role[] = ["approver", "compliance-officer", "admin"];
 

@@ -9,6 +9,9 @@ export const ADMINS: readonly Role[] = ["admin"];
 /** Roles that see their own organization's records only (an applicant's; a partner's person's). */
 const SCOPED: readonly Role[] = ["applicant", "partner"];
 
+/** Who reads licenses and usage: the readers, and the scoped roles for their own organization. */
+export const LICENSE_READERS: readonly Role[] = [...READERS, ...SCOPED];
+
 /**
  * The caller sees only its own organization's records on a route that `allowed` roles may call:
  * unless one of the roles it holds that grants this route is an unscoped one. A role that does

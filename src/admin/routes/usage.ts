@@ -1,11 +1,10 @@
 /** Usage: per license in its quota period (what is left), and totals. */
 import { z } from "zod";
-import type { Role } from "../../control/types.js";
 import type { LicenseRecord } from "../../licensing/types.js";
 import { periodKey } from "../../metering/index.js";
 import type { AdminDeps } from "../deps.js";
 import { route } from "../router.js";
-import { ownOnly } from "./roles.js";
+import { LICENSE_READERS, ownOnly } from "./roles.js";
 
 export async function periodUsage(deps: AdminDeps, r: LicenseRecord) {
   const period = r.terms.quota_period;
@@ -22,26 +21,17 @@ export async function periodUsage(deps: AdminDeps, r: LicenseRecord) {
   };
 }
 
-const USAGE_ROLES: readonly Role[] = [
-  "viewer",
-  "applicant",
-  "compliance-officer",
-  "approver",
-  "admin",
-  "partner",
-];
-
 export const usageRoutes = [
   route({
     method: "GET",
     path: "/admin/v1/usage",
     tag: "usage",
     summary: "Token usage totals by organization, principal and license",
-    roles: USAGE_ROLES,
+    roles: LICENSE_READERS,
     query: z.object({}),
     async handle({ deps, caller }) {
       const totals = await deps.store.usage.totals();
-      if (!ownOnly(caller, USAGE_ROLES)) return totals;
+      if (!ownOnly(caller, LICENSE_READERS)) return totals;
       // An applicant (or a partner's person) sees its own organization, and the licenses it holds.
       const own = new Set(
         deps
