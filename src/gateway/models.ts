@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
-import { decide, type Decision } from "../policy/index.js";
+import { decide, organizationIdOf, type Decision } from "../policy/index.js";
 import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
@@ -27,12 +27,7 @@ export async function listModels(
   const location = requestLocation(ctx, req, scheme);
   const now = Date.now();
   const org = caller.principal.organization;
-  const usage = await ctx.limits.usage(
-    scheme,
-    caller.principal.id,
-    typeof org === "string" ? org : (org?.id ?? null),
-    now,
-  );
+  const usage = await ctx.limits.usage(scheme, caller.principal.id, organizationIdOf(org), now);
   const decideFor = (model: string) =>
     decide(scheme, caller.principal, { model, action: "infer", location, time: now, usage });
 

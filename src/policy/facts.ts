@@ -90,7 +90,7 @@ export function principalFacts(scheme: CompiledScheme, p: Principal): PrincipalF
   }
 
   const org = p.organization ?? null;
-  const organizationId = org === null ? null : typeof org === "string" ? org : org.id;
+  const organizationId = organizationIdOf(org);
   const partner = organizationId === null ? undefined : scheme.organizationPartners.get(organizationId);
   // The partner registry's country is authoritative; the caller's is used for unregistered organizations.
   const organizationCountry =
@@ -231,4 +231,9 @@ export function relevantNationalities(
     }
   }
   return { relevant: recent, ambiguous: false };
+}
+
+/** The id of a principal's organization, whether it is named by id or given as a record (null: none). */
+export function organizationIdOf(org: Principal["organization"]): string | null {
+  return org == null ? null : typeof org === "string" ? org : org.id;
 }

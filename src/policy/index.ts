@@ -1,6 +1,6 @@
 export { decide, timeOf } from "./decide.js";
 export { explain } from "./explain.js";
-export { factsOf, principalFacts, relevantNationalities } from "./facts.js";
+export { factsOf, organizationIdOf, principalFacts, relevantNationalities } from "./facts.js";
 export {
   decidingDetail,
   decisionView,

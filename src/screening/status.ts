@@ -3,6 +3,7 @@
  * plane's snapshot: the worse of what the record says and what screening and review found, for the
  * principal and for its organization.
  */
+import { organizationIdOf } from "../policy/facts.js";
 import type { Principal, Screening } from "../policy/types.js";
 import type { SubjectStatusRow } from "../store/screening.js";
 
@@ -27,7 +28,7 @@ export function statusMaps(statuses: readonly SubjectStatusRow[]): StatusMaps {
 export function screened(p: Principal, maps: StatusMaps): Principal {
   const own = maps.person.get(p.id);
   const org = p.organization ?? null;
-  const orgId = org === null ? null : typeof org === "string" ? org : org.id;
+  const orgId = organizationIdOf(org);
   const orgStatus = orgId === null ? undefined : maps.organization.get(orgId);
   if (own === undefined && orgStatus === undefined) return p;
   let out: Principal = own === undefined ? p : { ...p, screening: worse(p.screening, own) };

@@ -20,6 +20,7 @@ import type { StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { LICENSE_READERS, ownOnly } from "./roles.js";
+import { organizationIdOf } from "../../policy/index.js";
 import { periodUsage } from "./usage.js";
 
 const APPLY_ROLES: readonly Role[] = ["applicant", "compliance-officer", "admin"];
@@ -99,13 +100,13 @@ async function beneficiaries(deps: AdminDeps, r: LicenseRecord): Promise<Benefic
   const principal = await deps.store.principals.get(id);
   if (principal !== undefined) {
     known = true;
-    orgs.push(organizationId(principal.organization));
+    orgs.push(organizationIdOf(principal.organization));
   }
   if (isFederatedPrincipal(id)) {
     const federated = await deps.store.federated.get(id);
     if (federated !== undefined) {
       known = true;
-      orgs.push(federated.partner, organizationId(federated.principal.organization));
+      orgs.push(federated.partner, organizationIdOf(federated.principal.organization));
     }
     const provider = await deps.store.records.get<ProviderRecord>(PROVIDERS, id.split(":")[1] ?? "");
     if (provider !== undefined) {
@@ -116,9 +117,6 @@ async function beneficiaries(deps: AdminDeps, r: LicenseRecord): Promise<Benefic
   if (!known) return null;
   return [...new Set(orgs.filter((o): o is string => typeof o === "string" && o !== ""))];
 }
-
-const organizationId = (org: string | { readonly id: string } | null | undefined) =>
-  org == null ? null : typeof org === "string" ? org : org.id;
 
 const approver = (caller: Caller) => ({ id: caller.id, organization: caller.organization });
 

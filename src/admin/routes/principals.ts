@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { keyCreation } from "../../control/schemas.js";
-import { principalSchema } from "../../policy/index.js";
+import { organizationIdOf, principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { principalSubject } from "../../screening/subjects.js";
 import { pageQuery, paginate, route } from "../router.js";
@@ -21,8 +21,7 @@ export const principalRoutes = [
     async handle({ deps, query }) {
       const all = (await deps.store.principals.list()).filter((p) => {
         if (query.organization === undefined) return true;
-        const org = p.organization;
-        return (typeof org === "string" ? org : org?.id) === query.organization;
+        return organizationIdOf(p.organization) === query.organization;
       });
       return paginate(all, query.limit, query.cursor);
     },
