@@ -2,7 +2,8 @@
  * `npm run bench:bodies`: the gateway's per-byte work on large bodies, which bench:gateway's small
  * bodies do not show. CPU per body, in this process, for:
  * - the JSON depth limit (DepthGauge) on a long prompt (few brackets: counted natively) and on a
- *   long conversation (hundreds of brackets: scanned byte by byte), beside JSON.parse of the same
+ *   long conversation (hundreds of brackets: scanned byte by byte), and the check for top-level
+ *   members named twice (duplicateMember: strings skipped natively), beside JSON.parse of the same
  *   body, which the gateway does anyway;
  * - reading the usage of a large non-streamed answer (an embeddings batch) from its last 64 KiB,
  *   as the relay now does first, and by parsing it whole, as it did before;
@@ -11,6 +12,7 @@
  * Prints one JSON line and writes bench/results/bodies.json, with the machine's load.
  */
 import { loadavg } from "node:os";
+import { duplicateMember } from "../src/gateway/request-facts.js";
 import { usageFromBody, usageFromTail } from "../src/gateway/usage.js";
 import { DepthGauge } from "../src/http/index.js";
 import { collectGarbage, log, resultHead, round, writeResult } from "./results.js";
@@ -62,9 +64,11 @@ function main(): void {
   const loadBefore = loadavg().map((x) => round(x, 2));
   const depth = (body: Buffer) => {
     collectGarbage();
+    const text = body.toString("utf8");
     return {
       bytes: body.length,
       depth_check_us: perCall(() => new DepthGauge(128).scan(body)),
+      duplicate_check_us: perCall(() => duplicateMember(text)),
       json_parse_us: perCall(() => JSON.parse(body.toString("utf8"))),
     };
   };
@@ -92,6 +96,7 @@ function main(): void {
     literals,
     notes: [
       "CPU time (user + system) per call in this process; JSON.parse of the same body is the yardstick (the gateway parses every request body)",
+      "duplicate_check_us: the scan for top-level members named twice, run on every request body after it parsed (a body is refused when one is)",
       "usage: the relay reads a non-streamed answer over 64 KiB from its last 64 KiB first and parses it whole only when no usage is there",
       "literals: each shape as the request path wrote it before stop 24 (spread, then members) and as it writes it now (Object.assign, then members); the lint rule on the request path's files refuses the first",
     ],
