@@ -78,6 +78,10 @@ describe("activating a scheme version through the admin API", () => {
     expect(problems.map((p) => p.path)).toEqual(["licenses[1].status", "licenses[2].status"]);
     expect(problems.map((p) => p.code)).toEqual(["license_needs_workflow", "license_needs_workflow"]);
     expect(problems[0].message).toContain("SELF-1");
+    // Its what-if says the same rather than counting the licenses as gains.
+    const preview = await as("officer", "POST", `/admin/v1/schemes/${version}/what-if`, { format: "json" });
+    expect(preview.status, JSON.stringify(preview.body)).toBe(409);
+    expect(preview.body.error.code).toBe("licenses_need_workflow");
 
     // Nothing changed: no license, the same version in force, feng still not licensed.
     for (const id of ["SELF-1", "SELF-2"])

@@ -6,10 +6,12 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import type { ControlState } from "../../control/state.js";
+import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
 import { ClearanceError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
 import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
+import { parseScheme } from "../../scheme/index.js";
 import { candidateScheme, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
 import { whatIfRequest } from "../../whatif/schemas.js";
 import type { AdminDeps } from "../deps.js";
@@ -44,6 +46,13 @@ export async function versionWhatIf(
 ): Promise<WhatIfReport> {
   const state = deps.state();
   const v = versionOf(state, version);
+  // A version that activation would refuse (new licenses past the workflow) is refused here too,
+  // rather than previewed with those licenses counted as gains.
+  refuseLicensesOutsideWorkflow(
+    parseScheme(v.document.text, `version ${v.id}`),
+    new Set(state.licenses.map((l) => l.id)),
+    v.id,
+  );
   const audit = auditOf(deps);
   const range =
     options.from_index === undefined && options.to_index === undefined
