@@ -11,9 +11,14 @@ export type Format = (typeof FORMATS)[number];
 export const FOOTPRINT_TABLES = ["served", "locations", "grants", "policy"] as const;
 export type FootprintTable = (typeof FOOTPRINT_TABLES)[number];
 
+/**
+ * One CSV table. Cells come from stored data (organization and principal ids are any text), and a
+ * spreadsheet runs a cell starting with = + - @ (or a tab or carriage return) as a formula: such
+ * cells get a leading ' (csv-stringify's escape_formulas), so a report opened in one runs nothing.
+ */
 export function csvTable(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const cell = (v: unknown) => (v === null || v === undefined ? "" : Array.isArray(v) ? v.join("; ") : v);
-  return stringify([header, ...rows.map((r) => r.map(cell))]);
+  return stringify([header, ...rows.map((r) => r.map(cell))], { escape_formulas: true });
 }
 
 export function footprintCsv(r: FootprintReport, table: FootprintTable): string {

@@ -3,6 +3,7 @@
  * Only the schemata a screening is about are kept (people, organizations, vessels, aircraft);
  * the rest (sanctions, addresses, relations) are skipped.
  */
+import { isCalendarDate } from "../../policy/dates.js";
 import type { EntityType, ListEntry } from "../types.js";
 import { birthDates, countryOrText, decode, refuse, tidy, type InputFile } from "./common.js";
 
@@ -21,6 +22,8 @@ export function loadFtm(file: InputFile): { list: string; entries: ListEntry[]; 
   const entries: ListEntry[] = [];
   let dataset: string | null = null;
   let published: string | null = null;
+  /** Each entity's first line, by id: a file names an entity once. */
+  const seen = new Map<string, number>();
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === "") return;
@@ -38,10 +41,15 @@ export function loadFtm(file: InputFile): { list: string; entries: ListEntry[]; 
     }
     if (typeof e !== "object" || e === null) refuse(file.name, line, "(json)", "expected a JSON object");
     if (typeof e.id !== "string" || e.id === "") refuse(file.name, line, "id", "expected the entity's id");
+    const first = seen.get(e.id);
+    if (first !== undefined)
+      refuse(file.name, line, "id", `entity ${e.id} is listed twice (first on line ${first})`);
+    seen.set(e.id, line);
     if (typeof e.schema !== "string") refuse(file.name, line, "schema", "expected the entity's schema");
     if (typeof e.properties !== "object" || e.properties === null)
       refuse(file.name, line, "properties", "expected an object of properties");
-    const type = SCHEMA_TYPE[e.schema];
+    // Own members only: "constructor" or "__proto__" is an unknown schema, not Object's.
+    const type = Object.hasOwn(SCHEMA_TYPE, e.schema) ? SCHEMA_TYPE[e.schema] : undefined;
     if (type === undefined) return;
     const p = e.properties as Record<string, unknown>;
     const prop = (name: string): string[] => {
@@ -55,7 +63,11 @@ export function loadFtm(file: InputFile): { list: string; entries: ListEntry[]; 
     if (names.length === 0) refuse(file.name, line, "properties.name", `entity ${e.id} has no name`);
     if (dataset === null && Array.isArray(e.datasets) && typeof e.datasets[0] === "string")
       dataset = e.datasets[0];
-    if (typeof e.last_change === "string" && (published === null || e.last_change.slice(0, 10) > published))
+    if (
+      typeof e.last_change === "string" &&
+      isCalendarDate(e.last_change) &&
+      (published === null || e.last_change.slice(0, 10) > published)
+    )
       published = e.last_change.slice(0, 10);
     entries.push(
       tidy({

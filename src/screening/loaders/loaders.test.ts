@@ -142,6 +142,25 @@ describe("malformed lists are refused with file, line and field", () => {
     );
     expect(p).toMatchObject({ file: "x.jsonl", line: 2, path: ["(json)"] });
   });
+  it("an entry listed twice (UN, FtM), naming both lines", () => {
+    const xml = readFileSync(join(FIXTURES, "un.xml"), "utf8");
+    const individual = /<INDIVIDUAL>[\s\S]*?<\/INDIVIDUAL>/.exec(xml)![0];
+    const twice = xml.replace(individual, `${individual}\n${individual}`);
+    const un = refusal(() => loadList([text("un.xml", twice)]));
+    expect(un).toMatchObject({ file: "un.xml", path: ["DATAID"] });
+    expect(un!.message).toMatch(/is listed twice \(first on line \d+\)/);
+    const person = '{"id":"a","schema":"Person","properties":{"name":["A"]}}';
+    const ftm = refusal(() => loadList([text("x.jsonl", `${person}\n${person}\n`)]));
+    expect(ftm).toMatchObject({ file: "x.jsonl", line: 2, path: ["id"] });
+    expect(ftm!.message).toContain("entity a is listed twice (first on line 1)");
+  });
+  it("an FtM schema named like an Object member is an unknown schema, skipped", () => {
+    const lines = ["constructor", "hasOwnProperty", "__proto__", "Person"].map(
+      (schema, i) => `{"id":"e${i}","schema":"${schema}","properties":{"name":["N${i}"]}}`,
+    );
+    const loaded = loadList([text("x.jsonl", `${lines.join("\n")}\n`)]);
+    expect(loaded.entries.map((e) => [e.id, e.type])).toEqual([["e3", "person"]]);
+  });
   it("a file in an unknown format", () => {
     const p = refusal(() => loadList([text("notes.txt", "hello world\n")]));
     expect(p).toMatchObject({ file: "notes.txt", path: ["format"] });

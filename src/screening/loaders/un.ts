@@ -3,6 +3,7 @@
  * INDIVIDUAL or ENTITY is gathered into a small element tree, turned into an entry, and dropped.
  */
 import { SaxesParser } from "saxes";
+import { isCalendarDate } from "../../policy/dates.js";
 import type { ListEntry, ListedName } from "../types.js";
 import { birthDates, countryOrText, decode, refuse, tidy, type InputFile } from "./common.js";
 
@@ -21,6 +22,8 @@ export function loadUn(file: InputFile): { list: string; entries: ListEntry[]; p
   const xml = decode(file);
   const parser = new SaxesParser({ position: true });
   const entries: ListEntry[] = [];
+  /** Each entry's first line, by DATAID: a list names an entry once. */
+  const seen = new Map<string, number>();
   const stack: Node[] = [];
   let published: string | null = null;
   let root = false;
@@ -30,8 +33,7 @@ export function loadUn(file: InputFile): { list: string; entries: ListEntry[]; p
         refuse(file.name, parser.line, tag.name, "expected a UN consolidated list (<CONSOLIDATED_LIST>)");
       root = true;
       const generated = tag.attributes["dateGenerated"];
-      if (typeof generated === "string" && /^\d{4}-\d{2}-\d{2}/.test(generated))
-        published = generated.slice(0, 10);
+      if (typeof generated === "string" && isCalendarDate(generated)) published = generated.slice(0, 10);
       return;
     }
     if (stack.length > 0 || tag.name === "INDIVIDUAL" || tag.name === "ENTITY") {
@@ -46,7 +48,13 @@ export function loadUn(file: InputFile): { list: string; entries: ListEntry[]; p
   });
   parser.on("closetag", () => {
     const node = stack.pop();
-    if (node !== undefined && stack.length === 0) entries.push(toEntry(file.name, node));
+    if (node === undefined || stack.length > 0) return;
+    const entry = toEntry(file.name, node);
+    const first = seen.get(entry.id);
+    if (first !== undefined)
+      refuse(file.name, node.line, "DATAID", `entry ${entry.id} is listed twice (first on line ${first})`);
+    seen.set(entry.id, node.line);
+    entries.push(entry);
   });
   parser.on("error", (err) => {
     refuse(file.name, parser.line, "(xml)", err.message.replace(/^[^:]*:\d+:\d+: /, ""));
