@@ -107,6 +107,19 @@ export function resolveUrl(option: string | undefined, env: NodeJS.ProcessEnv): 
   return url.href.replace(/\/+$/, "");
 }
 
+/**
+ * A warning when the admin token would cross the network in clear text: an http:// URL to a host
+ * other than this machine's loopback (null otherwise). Warned rather than refused: a private link
+ * may be trusted, but nobody should send a token over one without knowing.
+ */
+export function cleartextWarning(url: string): string | null {
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== "http:") return null;
+  const host = hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return null;
+  return `warning: ${url} is plain http to another machine: the admin token (${TOKEN_ENV}) is sent unencrypted; use https://`;
+}
+
 export interface ClientOptions {
   readonly url: string;
   readonly token: string | undefined;

@@ -12,6 +12,7 @@ import { readJsonArg, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import {
   createClient,
+  cleartextWarning,
   DEFAULT_URL,
   formatRemoteError,
   MAX_PAGE,
@@ -182,7 +183,10 @@ export function registerRemoteCommand(
     if (opts.cursor !== undefined && opts.limit === undefined) throw usage("--cursor needs --limit");
     // Local input first: a bad file or URL is exit 2, and nothing is sent.
     const call = def.request(inv);
-    const client = createClient({ url: resolveUrl(opts.url, env), token: env[TOKEN_ENV] });
+    const url = resolveUrl(opts.url, env);
+    const cleartext = cleartextWarning(url);
+    if (cleartext !== null) io.stderr(`${cleartext}\n`);
+    const client = createClient({ url, token: env[TOKEN_ENV] });
     let result: unknown;
     let bar: ReturnType<typeof stageBar> | null = null;
     try {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../../testing/gateway.js";
 import type { Io } from "../io.js";
 import { run } from "../program.js";
-import { createClient } from "./remote-client.js";
+import { cleartextWarning, createClient } from "./remote-client.js";
 
 let t: TestGateway;
 const dir = mkdtempSync(join(tmpdir(), "clearance-remote-cli-"));
@@ -470,6 +470,25 @@ describe("clearance remote principals|keys", () => {
 });
 
 describe("pagination, URL, token and connection errors", () => {
+  it("warns before sending the token over plain http to another machine, not to this one", async () => {
+    // 0.0.0.0 is not loopback by name (connecting to it is refused here, at once).
+    const remote = await cli(["identities", "list"], { url: "http://0.0.0.0:1" });
+    expect(remote.code).not.toBe(0);
+    expect(remote.err).toContain("warning: http://0.0.0.0:1 is plain http to another machine");
+    expect(cleartextWarning("https://gw.example:8443")).toBeNull();
+    for (const local of [
+      "http://127.0.0.1:8080",
+      "http://localhost:8080",
+      "http://[::1]:8080",
+      "http://127.3.4.5",
+    ])
+      expect(cleartextWarning(local), local).toBeNull();
+    expect(cleartextWarning("http://10.0.0.7:8080")).toMatch(
+      /admin token \(CLEARANCE_TOKEN\) is sent unencrypted/,
+    );
+    const local = await cli(["identities", "list", "--json"]);
+    expect(local.err).toBe("");
+  });
   it("lists follow next_cursor unless --limit is given", async () => {
     const one = JSON.parse((await cli(["remote", "keys", "list", "--limit", "2", "--json"])).out) as {
       data: { id: string }[];
