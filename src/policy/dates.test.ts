@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { InvalidInputError } from "../errors/index.js";
 import { isCalendarDate, isPartialDate } from "./dates.js";
+import { parsePrincipal } from "./input.js";
 
 describe("isCalendarDate", () => {
   it("takes every day the calendar has, with or without a time after it", () => {
@@ -46,5 +48,25 @@ describe("isPartialDate", () => {
     for (const text of ["1984-13", "1984-00", "1984-02-30", "84", "1984-3", "1984-03-02T00:00:00Z", ""]) {
       expect(isPartialDate(text), text).toBe(false);
     }
+  });
+});
+
+describe("where principals carry dates", () => {
+  it("refuses a birth date or a nationality's since the calendar lacks, naming the field", () => {
+    const problem = (p: unknown) => {
+      try {
+        parsePrincipal(p);
+      } catch (err) {
+        return (err as InvalidInputError).problems[0]?.path.join(".");
+      }
+      return "accepted";
+    };
+    expect(problem({ id: "p", birth_date: "1984-02-30" })).toBe("birth_date");
+    expect(problem({ id: "p", citizenships: [{ country: "DE", since: "2001-04-31" }] })).toBe(
+      "citizenships.0.since",
+    );
+    expect(
+      problem({ id: "p", birth_date: "1984-02", citizenships: [{ country: "DE", since: "2001-04-30" }] }),
+    ).toBe("accepted");
   });
 });
