@@ -1,10 +1,10 @@
 /**
  * `clearance`: the command line. Exit codes: 0 done; 1 denied (with --fail-on-deny), a failed audit
- * verification, or a refusal by the server (remote commands); 2 invalid input
- * or usage, with the message on stderr.
+ * verification, or a refusal (by the server for remote commands, by Clearance itself for local
+ * ones, e.g. a list too large); 2 invalid input or usage, with the message on stderr.
  */
 import { Command, CommanderError } from "commander";
-import { InvalidInputError, SetupError, formatProblems } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, SetupError, formatProblems } from "../errors/index.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
@@ -17,7 +17,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
 import { registerStore } from "./commands/store.js";
 import type { Io } from "./io.js";
-import { EXIT_INVALID, type Outcome } from "./outcome.js";
+import { EXIT_INVALID, EXIT_REFUSED, type Outcome } from "./outcome.js";
 
 export { EXIT_DENIED, EXIT_INVALID, type Outcome } from "./outcome.js";
 
@@ -60,6 +60,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     if (err instanceof SetupError) {
       io.stderr(`clearance: ${err.message}\n`);
       return EXIT_INVALID;
+    }
+    // A refusal, as a remote command reports the server's: the message, exit 1, no stack.
+    if (err instanceof ClearanceError) {
+      io.stderr(`clearance: ${err.message} (${err.code})\n`);
+      return EXIT_REFUSED;
     }
     throw err;
   }

@@ -297,8 +297,10 @@ export const configSchema = z.strictObject({
       threshold: z.number().min(0.5).max(1).default(0.86),
       /** Screen new and changed principals and organizations in the background on this node. */
       background: z.boolean().default(true),
+      /** A list file with more entries is refused (413): every active entry is in each gateway's memory. */
+      max_list_entries: z.number().int().positive().default(100_000),
     })
-    .default({ threshold: 0.86, background: true }),
+    .default({ threshold: 0.86, background: true, max_list_entries: 100_000 }),
   /** Partners' identity providers (see README "Partner identity federation"). */
   identity: z
     .strictObject({

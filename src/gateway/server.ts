@@ -136,6 +136,7 @@ async function assemble(
   const screening = new ScreeningService({
     store,
     threshold: config.file.screening.threshold,
+    maxListEntries: config.file.screening.max_list_entries,
     background: config.file.screening.background,
     onError,
   });

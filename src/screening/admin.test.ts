@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asAdmin, call, createIdentity } from "../testing/admin.js";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const file = (name: string) => ({
@@ -216,5 +216,29 @@ describe("denied-party screening over the admin API", () => {
       "/admin/v1/screening/rescreen",
     ])
       expect(doc.paths).toHaveProperty([p]);
+  });
+});
+
+describe("a list larger than screening.max_list_entries", () => {
+  let small: TestGateway;
+  beforeAll(async () => {
+    small = await startTestGateway({ extra: "screening: { max_list_entries: 2 }" });
+  });
+  afterAll(async () => {
+    await small.gateway.close();
+  });
+
+  it("is refused with 413 list_too_large naming the file; nothing is imported", async () => {
+    const r = await call(small, ADMIN_TOKEN, "POST", "/admin/v1/screening/lists", {
+      files: [file("ofac/sdn.csv"), file("ofac/alt.csv"), file("ofac/add.csv")],
+    });
+    expect(r.status).toBe(413);
+    expect(r.body.error).toMatchObject({
+      code: "list_too_large",
+      message: "sdn.csv: 3 entries, more than the 2 a list may hold (screening.max_list_entries)",
+      problems: [{ code: "list_too_large", file: "sdn.csv", path: "file" }],
+    });
+    expect((await asAdmin(small, "GET", "/admin/v1/screening/lists")).data).toEqual([]);
+    await asAdmin(small, "POST", "/admin/v1/screening/lists", { files: [file("dpl.txt")] }, 201);
   });
 });

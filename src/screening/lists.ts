@@ -2,7 +2,7 @@
  * Lists in the store: import a parsed list as a new version (one transaction, with its diff), and
  * read the active versions' entries back.
  */
-import { InvalidInputError, type Problem } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, type ErrorKind, type Problem } from "../errors/index.js";
 import type { ListVersionRow, Store } from "../store/index.js";
 import type { ImportInput } from "../store/screening.js";
 import { runWorker } from "../threads/index.js";
@@ -37,7 +37,24 @@ export interface ParseTask {
 export type ParseOutcome =
   | { readonly ok: ImportInput }
   | { readonly invalid: { readonly message: string; readonly problems: readonly Problem[] } }
+  | {
+      readonly refused: {
+        readonly kind: ErrorKind;
+        readonly code: string;
+        readonly message: string;
+        readonly problems: readonly Problem[];
+      };
+    }
   | { readonly failed: string };
+
+/** The default of config `screening.max_list_entries` (the largest official list holds ~18,000). */
+export const DEFAULT_MAX_LIST_ENTRIES = 100_000;
+/**
+ * The parsing thread's heap: far above what the largest list allowed needs (a 100,000-entry file
+ * parses in under 100 MB), so only a file crafted to blow up in parsing reaches it — a 413, and
+ * the gateway's own heap untouched.
+ */
+export const PARSE_HEAP_MB = 1024;
 
 /**
  * Parses in a worker thread (refusing a malformed file before anything is written, with the same
@@ -48,12 +65,26 @@ export async function importList(
   files: readonly InputFile[],
   options: LoadOptions,
   actor: string,
+  parseHeapMb = PARSE_HEAP_MB,
 ): Promise<{ version: ListVersionRow; unchanged: boolean }> {
-  const outcome = await runWorker<ParseOutcome>(import.meta.url, "parse-worker", {
-    files,
-    options,
-  } satisfies ParseTask);
+  const outcome = await runWorker<ParseOutcome>(
+    import.meta.url,
+    "parse-worker",
+    { files, options } satisfies ParseTask,
+    { maxOldGenerationSizeMb: parseHeapMb },
+  ).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code !== "ERR_WORKER_OUT_OF_MEMORY") throw err;
+    const file = files[0]?.name ?? "(file)";
+    const message = `parsing the list needed more than ${parseHeapMb} MB; is it the list you meant?`;
+    throw new ClearanceError("too-large", "list_too_large", `${file}: ${message}`, {
+      problems: [{ code: "list_too_large", path: ["file"], file, message }],
+    });
+  });
   if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
+  if ("refused" in outcome) {
+    const { kind, code, message, problems } = outcome.refused;
+    throw new ClearanceError(kind, code, message, { problems });
+  }
   if ("failed" in outcome) throw new Error(`the list could not be parsed: ${outcome.failed}`);
   return store.screening.importList(outcome.ok, actor);
 }

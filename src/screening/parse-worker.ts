@@ -4,7 +4,7 @@
  * request for a second or more. A malformed file's problems come back as data.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { InvalidInputError } from "../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../errors/index.js";
 import { loadList } from "./loaders/index.js";
 import { importInput, type ParseTask, type ParseOutcome } from "./lists.js";
 
@@ -21,6 +21,8 @@ try {
   outcome =
     err instanceof InvalidInputError
       ? { invalid: { message: err.message, problems: err.problems } }
-      : { failed: err instanceof Error ? err.message : String(err) };
+      : err instanceof ClearanceError
+        ? { refused: { kind: err.kind, code: err.code, message: err.message, problems: err.problems } }
+        : { failed: err instanceof Error ? err.message : String(err) };
 }
 parentPort?.postMessage(outcome);

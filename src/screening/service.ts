@@ -16,6 +16,8 @@ import { subjectsOf, type Subject } from "./subjects.js";
 export interface ScreeningServiceOptions {
   readonly store: Store;
   readonly threshold: number;
+  /** Most entries an imported list may hold (config `screening.max_list_entries`). */
+  readonly maxListEntries: number;
   /** Screen changed subjects automatically (one node of several is enough). */
   readonly background: boolean;
   readonly onError: (err: unknown) => void;

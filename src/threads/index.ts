@@ -3,20 +3,34 @@
  * list): the compiled worker module beside the caller; under a TypeScript loader (tests run the
  * sources), a small script that registers tsx in the thread first, then imports the .ts module.
  */
-import { Worker } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
 
 /** Starts `name` (without extension) from the caller's directory (`base`: its import.meta.url). */
-export function startWorker(base: string, name: string, workerData: unknown): Worker {
-  if (!base.endsWith(".ts")) return new Worker(new URL(`./${name}.js`, base), { workerData });
+export function startWorker(
+  base: string,
+  name: string,
+  workerData: unknown,
+  resourceLimits?: ResourceLimits,
+): Worker {
+  const options = { workerData, ...(resourceLimits === undefined ? {} : { resourceLimits }) };
+  if (!base.endsWith(".ts")) return new Worker(new URL(`./${name}.js`, base), options);
   const source = JSON.stringify(new URL(`./${name}.ts`, base).href);
   const script = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${source}); })`;
-  return new Worker(script, { eval: true, workerData });
+  return new Worker(script, { eval: true, ...options });
 }
 
-/** Runs a worker to its one message, then ends it; rejects on its error or an early exit. */
-export function runWorker<T>(base: string, name: string, workerData: unknown): Promise<T> {
+/**
+ * Runs a worker to its one message, then ends it; rejects on its error or an early exit (past its
+ * resource limits: an error whose code is ERR_WORKER_OUT_OF_MEMORY).
+ */
+export function runWorker<T>(
+  base: string,
+  name: string,
+  workerData: unknown,
+  resourceLimits?: ResourceLimits,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const worker = startWorker(base, name, workerData);
+    const worker = startWorker(base, name, workerData, resourceLimits);
     let done = false;
     worker.once("message", (message: T) => {
       done = true;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { isCalendarDate, isPartialDate } from "../../policy/dates.js";
-import { importList } from "../../screening/lists.js";
+import { DEFAULT_MAX_LIST_ENTRIES, importList } from "../../screening/lists.js";
 import { rescreenAfterImport, rescreenAll } from "../../screening/rescreen.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
 import { screeningReview } from "../../screening/schemas.js";
@@ -167,6 +167,7 @@ export const screeningRoutes = [
           ...(body.format === undefined ? {} : { format: body.format }),
           ...(body.list === undefined ? {} : { list: body.list }),
           ...(body.published === undefined ? {} : { published: body.published }),
+          maxEntries: deps.screening?.options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES,
         },
         caller.id,
       );

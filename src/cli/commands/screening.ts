@@ -7,8 +7,10 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { existsSync, readFileSync } from "node:fs";
 import { InvalidInputError } from "../../errors/index.js";
-import { ofacCompanions } from "../../screening/loaders/index.js";
-import { importList } from "../../screening/lists.js";
+import { loadConfigFile } from "../../config/index.js";
+import { isCalendarDate } from "../../policy/dates.js";
+import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
+import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
 import { processIo, type Io } from "../io.js";
@@ -16,8 +18,6 @@ import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
 import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/engine.js";
-import { loadList } from "../../screening/loaders/index.js";
-import { importInput } from "../../screening/lists.js";
 import { rescreenAll } from "../../screening/rescreen.js";
 import type { MatchExplanation } from "../../screening/matcher.js";
 import { StoreError, type MatchRow } from "../../store/index.js";
@@ -185,10 +185,17 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
             message: `expected one of ${LIST_FORMATS.join(", ")}`,
           },
         ]);
-      if (opts.published !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.published))
+      if (
+        opts.published !== undefined &&
+        !(/^\d{4}-\d{2}-\d{2}$/.test(opts.published) && isCalendarDate(opts.published))
+      )
         throw new InvalidInputError([
-          { code: "invalid_date", path: ["--published"], message: "expected YYYY-MM-DD" },
+          { code: "invalid_date", path: ["--published"], message: "expected a real date (YYYY-MM-DD)" },
         ]);
+      const maxEntries =
+        opts.config === undefined
+          ? DEFAULT_MAX_LIST_ENTRIES
+          : loadConfigFile(opts.config).file.screening.max_list_entries;
       const input = readListFiles(files);
       return withStore(opts, async (store) => {
         const { version, unchanged } = await importList(
@@ -198,6 +205,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
             ...(opts.format === undefined ? {} : { format: opts.format as ListFormat }),
             ...(opts.list === undefined ? {} : { list: opts.list }),
             ...(opts.published === undefined ? {} : { published: opts.published }),
+            maxEntries,
           },
           actor(),
         );

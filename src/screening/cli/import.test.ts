@@ -1,6 +1,6 @@
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Io } from "../../cli/io.js";
 import { run } from "../../cli/program.js";
@@ -61,6 +61,26 @@ describe("clearance screening import | lists | diff (on the store)", () => {
     expect(diff.out).toContain("changed (1):\n  102\n");
     const json = JSON.parse((await cli(["screening", "diff", "ofac-sdn", "1", "--json", ...dataDir])).out);
     expect(json.diff).toEqual({ added: ["101", "102", "103"], removed: [], changed: [] });
+  });
+
+  it("refuses a list larger than the config's screening.max_list_entries: exit 1, nothing imported", async () => {
+    const config = join(dir, "small.yaml");
+    writeFileSync(
+      config,
+      `scheme: ${JSON.stringify(resolve("examples/g7-trusted-partners.yaml"))}\n` +
+        `data_dir: ${JSON.stringify(join(dir, "small"))}\n` +
+        `providers: { demo: { type: demo } }\ndefault_provider: demo\n` +
+        `screening: { max_list_entries: 1 }\n`,
+    );
+    const refused = await cli(["screening", "import", join(FIXTURES, "dpl.txt"), "--config", config]);
+    expect(refused).toMatchObject({ code: 1, out: "" });
+    expect(refused.err).toBe(
+      `clearance: ${join(FIXTURES, "dpl.txt")}: 2 entries, more than the 1 a list may hold (screening.max_list_entries) (list_too_large)\n`,
+    );
+    expect((await cli(["screening", "lists", "--config", config])).out).not.toContain("bis-dpl");
+    const bad = await cli(["screening", "import", join(FIXTURES, "dpl.txt"), "--published", "2026-02-30"]);
+    expect(bad).toMatchObject({ code: 2 });
+    expect(bad.err).toContain("--published: expected a real date (YYYY-MM-DD)");
   });
 
   it("imports every other format from the fixtures", async () => {

@@ -3,7 +3,7 @@
  * recognised from the file; a malformed file is refused (InvalidInputError naming file, line and
  * field) before anything is stored.
  */
-import { InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { LIST_FORMATS, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
 import { digestFiles, refuse, type InputFile } from "./common.js";
 import { loadCsl } from "./csl.js";
@@ -43,6 +43,19 @@ export interface LoadOptions {
   readonly list?: string;
   /** YYYY-MM-DD, when the file does not say. */
   readonly published?: string;
+  /**
+   * Most entries a list may hold (config `screening.max_list_entries`): every active entry lives in
+   * each gateway's memory, so a file of a million minimal rows must not become a million entries.
+   */
+  readonly maxEntries?: number;
+}
+
+/** Refuses a list holding more entries than `max` (413, naming the file and the setting). */
+export function refuseOversizedList(file: string, entries: number, max: number): never {
+  const message = `${entries} entries, more than the ${max} a list may hold (screening.max_list_entries)`;
+  throw new ClearanceError("too-large", "list_too_large", `${file}: ${message}`, {
+    problems: [{ code: "list_too_large", path: ["file"], file, message }],
+  });
 }
 
 export function loadList(files: readonly InputFile[], options: LoadOptions = {}): ParsedList {
@@ -70,6 +83,8 @@ export function loadList(files: readonly InputFile[], options: LoadOptions = {})
   }
   if (loaded.entries.length === 0)
     refuse(first.name, undefined, "(file)", "the file holds no entries (empty or truncated?)");
+  if (options.maxEntries !== undefined && loaded.entries.length > options.maxEntries)
+    refuseOversizedList(first.name, loaded.entries.length, options.maxEntries);
   return {
     list: options.list ?? loaded.list,
     format,

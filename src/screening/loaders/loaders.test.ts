@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { loadList, ofacCompanions, type InputFile } from "./index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
@@ -168,6 +168,23 @@ describe("malformed lists are refused with file, line and field", () => {
   it("an empty file", () => {
     const p = refusal(() => loadList([text("sdn.csv", "")]));
     expect(p).toMatchObject({ file: "sdn.csv" });
+  });
+  it("more entries than a list may hold: too large (413), naming the file and the setting", () => {
+    const dpl = fixture("dpl.txt");
+    expect(loadList([dpl], { maxEntries: 2 }).entries).toHaveLength(2);
+    let refused: unknown;
+    try {
+      loadList([dpl], { maxEntries: 1 });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(ClearanceError);
+    expect(refused).toMatchObject({ kind: "too-large", code: "list_too_large" });
+    expect((refused as ClearanceError).problems[0]).toMatchObject({
+      file: dpl.name,
+      path: ["file"],
+      message: "2 entries, more than the 1 a list may hold (screening.max_list_entries)",
+    });
   });
 });
 
