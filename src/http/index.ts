@@ -7,6 +7,7 @@ import {
   ClearanceError,
   InvalidInputError,
   formatPath,
+  formatProblem,
   type ErrorKind,
   type Problem,
 } from "../errors/index.js";
@@ -229,8 +230,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export function asClearanceError(err: unknown): ClearanceError {
   if (err instanceof ClearanceError) return err;
   if (err instanceof InvalidInputError) {
+    // The first problem as a person reads it: where (file:line:column when it came from a file),
+    // which field, what is wrong; every problem is in `problems` too.
     const first = err.problems[0];
-    const message = first ? `${formatPath(first.path)}: ${first.message}` : err.message;
+    const message = first ? formatProblem(first) : err.message;
     return new ClearanceError("invalid", "invalid_request", message, { problems: err.problems, cause: err });
   }
   return new ClearanceError("internal", "internal_error", "internal error", { cause: err });

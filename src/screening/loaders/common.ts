@@ -17,13 +17,20 @@ export interface InputFile {
 }
 
 /** A malformed list: nothing of it is imported, and the message says where. */
-export function refuse(file: string, line: number | undefined, field: string, message: string): never {
+export function refuse(
+  file: string,
+  line: number | undefined,
+  field: string,
+  message: string,
+  column?: number,
+): never {
   throw new InvalidInputError([
     {
       code: "invalid_list",
       path: [field],
       file,
       ...(line === undefined ? {} : { line }),
+      ...(column === undefined ? {} : { column }),
       message,
     },
   ]);
@@ -65,9 +72,13 @@ export function csvRows(
 ): CsvRow[] {
   // OFAC ends its files with a DOS end-of-file mark (Ctrl-Z): not a record.
   const text = decode(file).replace(new RegExp(`${String.fromCharCode(0x1a)}\\s*$`), "");
-  let records: { record: string[]; info: { lines: number } }[];
+  // csv-parse counts lines to a record's end; a record spanning lines (a quoted line break) is
+  // named by the line it starts on, found from the byte where the record before it ended.
+  const bytes = Buffer.from(text);
+  const lines = lineCounter(bytes);
+  let parsed: { record: string[]; info: { bytes: number } }[];
   try {
-    records = parse(text, {
+    parsed = parse(bytes, {
       delimiter: options.delimiter ?? ",",
       quote: options.quote === false ? null : (options.quote ?? '"'),
       info: true,
@@ -76,26 +87,56 @@ export function csvRows(
       // OFAC writes `-0- ,"x"`: spaces outside quotes.
       ltrim: true,
       rtrim: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
+    }) as unknown as { record: string[]; info: { bytes: number } }[];
   } catch (err) {
-    if (err instanceof CsvError) {
-      const line = (err as CsvError & { lines?: number }).lines;
-      return refuse(file.name, line, "(csv)", err.message.replace(/^Invalid [^:]*: /, ""));
-    }
-    throw err;
+    if (!(err instanceof CsvError)) throw err;
+    // The parser names the line it stopped on; name the record the error is in, by where it starts
+    // (a quote left open runs on into the lines after it). `bytes`: where the last record ended.
+    const { lines: stopped, bytes: ended } = err as CsvError & { lines?: number; bytes?: number };
+    const message =
+      err.code === "CSV_QUOTE_NOT_CLOSED"
+        ? "a quoted field starting in this record is never closed"
+        : err.code === "CSV_INVALID_CLOSING_QUOTE"
+          ? `a quoted field in this record is followed by other text on line ${stopped} (a quote left open?)`
+          : err.message.replace(/^Invalid [^:]*: /, "");
+    return refuse(file.name, ended === undefined ? stopped : lines.recordStart(ended), "(csv)", message);
   }
+  let ended = 0;
+  const records = parsed.map(({ record, info }) => {
+    const row = { line: lines.recordStart(ended), cells: record };
+    ended = info.bytes;
+    return row;
+  });
   const width = typeof options.columns === "number" ? options.columns : options.columns.length;
-  return records.map(({ record, info }) => {
-    if (record.length !== width) {
+  for (const { line, cells } of records)
+    if (cells.length !== width)
       refuse(
         file.name,
-        info.lines,
-        `column ${Math.min(record.length, width) + 1}`,
-        `expected ${width} columns, found ${record.length} (a truncated or wrong file?)`,
+        line,
+        `column ${Math.min(cells.length, width) + 1}`,
+        `expected ${width} columns, found ${cells.length} (a truncated or wrong file?)`,
       );
-    }
-    return { line: info.lines, cells: record };
-  });
+  return records;
+}
+
+/**
+ * Line numbers of byte offsets, asked in increasing order: `recordStart(offset)` is the line of
+ * the first byte at or after `offset` that is not a line break (empty lines are skipped).
+ */
+function lineCounter(bytes: Buffer): { recordStart(offset: number): number } {
+  let at = 0;
+  let line = 1;
+  return {
+    recordStart(offset) {
+      let start = offset;
+      while (start < bytes.length && (bytes[start] === 0x0a || bytes[start] === 0x0d)) start++;
+      for (let nl = bytes.indexOf(0x0a, at); nl !== -1 && nl < start; nl = bytes.indexOf(0x0a, nl + 1)) {
+        line++;
+        at = nl + 1;
+      }
+      return line;
+    },
+  };
 }
 
 /** OFAC writes -0- for "empty". */

@@ -106,10 +106,23 @@ describe("malformed lists are refused with file, line and field", () => {
     expect(p).toMatchObject({ file: "sdn.csv", line: 2 });
     expect(p!.message).toMatch(/expected 12 columns, found 2/);
   });
-  it("an unterminated quote", () => {
-    const p = refusal(() => loadList([text("sdn.csv", '1,"A B,"individual"\n')]));
-    expect(p).toMatchObject({ file: "sdn.csv" });
-    expect(p!.line).toBeGreaterThanOrEqual(1);
+  const row = (id: number, remarks = "-0- ") =>
+    `${id},"A B","individual","X",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,${remarks}\n`;
+  it("an unterminated quote, on the line where it opened (not where parsing gave up)", () => {
+    const open = row(1) + "\n" + row(2, "\"a.k.a. 'X'.");
+    const p = refusal(() => loadList([text("sdn.csv", open + row(3) + row(4))]));
+    expect(p).toMatchObject({ file: "sdn.csv", line: 3, path: ["(csv)"] });
+    expect(p!.message).toBe(
+      "a quoted field in this record is followed by other text on line 4 (a quote left open?)",
+    );
+    const last = refusal(() => loadList([text("sdn.csv", open + "5,no quotes here\n")]));
+    expect(last).toMatchObject({ file: "sdn.csv", line: 3, path: ["(csv)"] });
+    expect(last!.message).toBe("a quoted field starting in this record is never closed");
+  });
+  it("a record spanning lines is named by the line it starts on", () => {
+    const file = row(1, '"line one\nline two"') + "\r\n" + row(2).replace(',"A B"', "");
+    const p = refusal(() => loadList([text("sdn.csv", file)], { format: "ofac-csv" }));
+    expect(p).toMatchObject({ file: "sdn.csv", line: 4, path: ["column 12"] });
   });
   it("a non-numeric OFAC id", () => {
     const p = refusal(() =>
@@ -127,6 +140,12 @@ describe("malformed lists are refused with file, line and field", () => {
     const p = refusal(() => loadList([text("un.xml", xml.slice(0, xml.length / 2))]));
     expect(p).toMatchObject({ file: "un.xml", path: ["(xml)"] });
     expect(p!.line).toBeGreaterThan(1);
+  });
+  it("an XML syntax error, at its line and column", () => {
+    const xml = '<CONSOLIDATED_LIST dateGenerated="2026-02-27">\n  <INDIVIDUALS x=1>';
+    const p = refusal(() => loadList([text("un.xml", xml)]));
+    expect(p).toMatchObject({ file: "un.xml", line: 2, column: 18, path: ["(xml)"] });
+    expect(p!.message).toBe("unquoted attribute value.");
   });
   it("a DPL with the wrong header", () => {
     const p = refusal(() => loadList([text("dpl.txt", '"Nom"\t"x"\n')], { format: "bis-dpl" }));

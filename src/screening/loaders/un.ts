@@ -57,7 +57,13 @@ export function loadUn(file: InputFile): { list: string; entries: ListEntry[]; p
     entries.push(entry);
   });
   parser.on("error", (err) => {
-    refuse(file.name, parser.line, "(xml)", err.message.replace(/^[^:]*:\d+:\d+: /, ""));
+    refuse(
+      file.name,
+      parser.line,
+      "(xml)",
+      err.message.replace(/^(?:[^:\n]*:)?\d+:\d+: /, ""),
+      parser.column,
+    );
   });
   parser.write(xml).close();
   if (!root) refuse(file.name, 1, "(xml)", "the file holds no UN consolidated list");
