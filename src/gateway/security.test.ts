@@ -14,6 +14,7 @@ let t: TestGateway;
 let upstream: Server;
 let upstreamCalls = 0;
 const logged: string[] = [];
+const UPSTREAM_KEY = "corp-upstream-key-0123456789";
 
 /** What the leaky upstream answers for each upstream model name: errors that name internal hosts and secrets. */
 const LEAKS: Record<string, { status: number; type: string; body: string }> = {
@@ -32,13 +33,6 @@ const LEAKS: Record<string, { status: number; type: string; body: string }> = {
         code: "context_length_exceeded",
         param: "messages",
       },
-    }),
-  },
-  "leak-401": {
-    status: 401,
-    type: "application/json",
-    body: JSON.stringify({
-      error: { message: "Incorrect API key sk-live-hunter2", type: "invalid_request_error" },
     }),
   },
   "leak-529": {
@@ -62,7 +56,15 @@ beforeAll(async () => {
     let text = "";
     req.on("data", (c: Buffer) => (text += c.toString()));
     req.on("end", () => {
-      const leak = LEAKS[(JSON.parse(text) as { model: string }).model];
+      const model = (JSON.parse(text) as { model: string }).model;
+      if (model === "leak-echo") {
+        // An upstream that echoes the key it was sent (some do, in their 401s).
+        const sent = req.headers.authorization?.replace(/^Bearer /, "") ?? "";
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${sent}` } }));
+        return;
+      }
+      const leak = LEAKS[model];
       if (leak === undefined) {
         res.writeHead(500).end("no such test model");
         return;
@@ -76,13 +78,15 @@ beforeAll(async () => {
     providers: [
       `  leaky: { type: openai, base_url: "http://127.0.0.1:${port}/v1" }`,
       `  leaky-anthropic: { type: anthropic, base_url: "http://127.0.0.1:${port}" }`,
+      `  keyed: { type: openai, base_url: "http://127.0.0.1:${port}/v1", api_key_env: KEYED_UPSTREAM_KEY }`,
     ].join("\n"),
     models: [
       "  fable-4: { provider: leaky, upstream_model: leak-500 }",
       "  mythos-4: { provider: leaky, upstream_model: leak-400 }",
-      "  fable-5: { provider: leaky, upstream_model: leak-401 }",
+      "  fable-5: { provider: keyed, upstream_model: leak-echo }",
       "  eu-mythos-5: { provider: leaky-anthropic, upstream_model: leak-529 }",
     ].join("\n"),
+    env: { KEYED_UPSTREAM_KEY: UPSTREAM_KEY },
     log: (line) => logged.push(line),
   });
 });
@@ -214,6 +218,17 @@ describe("2. upstream error bodies", () => {
     }
     // The original text is in the gateway's own log, under the request id.
     expect(logged.some((l) => l.includes("password=hunter2") && /request [0-9a-f-]{36}/.test(l))).toBe(true);
+  });
+
+  it("the gateway's log keeps the upstream's text but not a credential in it (its own key echoed, sk- keys)", async () => {
+    const r = await send({ body: chat("fable-5") });
+    expect(r.status).toBe(502);
+    const id = r.headers["x-clearance-request-id"] as string;
+    const line = logged.find((l) => l.includes(`request ${id}: upstream answered 401`));
+    expect(line).toContain("Incorrect API key provided: [redacted]");
+    expect(logged.join("\n")).not.toContain(UPSTREAM_KEY);
+    await send({ body: chat("mythos-4") });
+    expect(logged.join("\n")).not.toContain("sk-live-hunter2");
   });
 
   it("the upstream refusing the gateway's own credentials is a 502, not the client's 401", async () => {

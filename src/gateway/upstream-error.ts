@@ -2,7 +2,8 @@
  * An upstream's error answer, passed on without its text: upstream messages can name internal
  * hosts, keys or passwords. The client gets the status and the provider's standard error type and
  * code (which SDKs and retry logic act on) with Clearance's own message; the original body goes to
- * the gateway's log, bounded, under the request id.
+ * the gateway's log, bounded, under the request id, with credentials taken out (an upstream may
+ * echo the key it was sent, and the log is read by more people than hold the key).
  */
 import type { ServerResponse } from "node:http";
 import type { UpstreamResponse, Wire } from "../upstream/types.js";
@@ -75,8 +76,9 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
       if (done) return;
       done = true;
       const text = Buffer.concat(kept).toString("utf8");
+      const shown = redact(text.slice(0, LOGGED_BYTES), upstream.secrets);
       o.log(
-        `clearance: request ${o.requestId}: upstream answered ${upstream.status}: ${JSON.stringify(text.slice(0, LOGGED_BYTES))}`,
+        `clearance: request ${o.requestId}: upstream answered ${upstream.status}: ${JSON.stringify(shown)}`,
       );
       answer(o, classify(o.wire, text));
       resolve(null);
@@ -93,6 +95,19 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
     upstream.body.once("close", finish);
     upstream.body.once("error", () => undefined);
   });
+}
+
+/**
+ * The text with the upstream's own key and anything shaped like a credential replaced: bearer
+ * tokens, `sk-…` keys, `api_key=…`/`"api_key": "…"` values (another hop's keys are secrets too).
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join("[redacted]");
+  return out
+    .replace(/\b(bearer\s+)[^\s"',;]+/gi, "$1[redacted]")
+    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")
+    .replace(/\b(api[_-]?key"?\s*[:=]\s*"?)[^\s"',;&]+/gi, "$1[redacted]");
 }
 
 interface Classified {

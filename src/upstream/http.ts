@@ -57,6 +57,8 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       : options.type === "anthropic"
         ? { "x-api-key": options.apiKey }
         : { authorization: `Bearer ${options.apiKey}` };
+  // An upstream's error may echo the key it was sent: the gateway's log must not keep it.
+  const secrets: readonly string[] = options.apiKey === undefined ? [] : [options.apiKey];
 
   return {
     name: options.name,
@@ -69,7 +71,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       headers["accept-encoding"] = "identity";
       headers.accept = call.stream ? "text/event-stream" : "application/json";
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
-      return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name);
+      return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name, secrets);
     },
     close: () => pool.close(),
   };
@@ -85,6 +87,7 @@ function dispatch(
   headers: Record<string, string>,
   call: UpstreamCall,
   name: string,
+  secrets: readonly string[],
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const body = new DispatchedBody();
@@ -105,7 +108,7 @@ function dispatch(
           if (status < 200) return true; // 1xx: informational, the real head follows
           body.resumeUpstream = resume;
           answered = true;
-          resolve({ status, headers: passedHeaders(raw), body });
+          resolve({ status, headers: passedHeaders(raw), body, secrets });
           return true;
         },
         onData: (chunk: Buffer) => body.push(chunk),

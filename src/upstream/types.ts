@@ -47,6 +47,8 @@ export interface UpstreamResponse {
   readonly headers: Readonly<Record<string, string>>;
   /** The body as it arrives: SSE text when streaming, JSON otherwise. */
   readonly body: UpstreamBody;
+  /** What the gateway sent this upstream that must never be logged (its API key), if anything. */
+  readonly secrets?: readonly string[];
 }
 
 /**
