@@ -32,6 +32,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import { migrate } from "./migrations.js";
+import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
 import { sqliteAlerts } from "./alerts.js";
 import type { AlertStore } from "../alerts.js";
@@ -190,12 +191,17 @@ export class SqliteStore implements Store {
   readonly screening;
   readonly alerts: AlertStore;
 
+  readonly #gate = new WriteGate();
+
   constructor(db: Database.Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
-    this.screening = sqliteScreening(db);
+    this.screening = sqliteScreening(db, this.#gate);
     this.file = db.name;
-    this.alerts = sqliteAlerts(db, () => this.#live());
+    // Every call waits while a screening transaction is open on the connection (gate.ts).
+    this.alerts = this.#gate.guard(sqliteAlerts(db, () => this.#live()));
+    for (const group of [this.principals, this.keys, this.outbox, this.records, this.federated, this.usage])
+      this.#gate.guard(group);
   }
 
   /** The statements, or StoreError "closed". Single statements need no explicit transaction. */
@@ -435,21 +441,26 @@ export class SqliteStore implements Store {
 
   async version(): Promise<number> {
     // One single-row read in autocommit mode: no BEGIN/COMMIT round for the ~10 polls a second.
-    return this.#live().version.get() ?? 0;
+    return this.#gate.pass(() => this.#live().version.get() ?? 0);
   }
 
   async snapshot(): Promise<StoreSnapshot> {
     // One DEFERRED transaction: in WAL mode every read in it sees the same committed state.
-    return this.#tx("read", (sql) => ({
-      version: sql.version.get() ?? 0,
-      principals: sql.principalList.all().map(parseDocument),
-      keys: sql.keyList.all().map(toKey),
-      usage: totals(sql),
-      records: sql.recordAll.all().map((r) => toStored(r)),
-    }));
+    return this.#gate.pass(() =>
+      this.#tx("read", (sql) => ({
+        version: sql.version.get() ?? 0,
+        principals: sql.principalList.all().map(parseDocument),
+        keys: sql.keyList.all().map(toKey),
+        usage: totals(sql),
+        records: sql.recordAll.all().map((r) => toStored(r)),
+      })),
+    );
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    // After an open screening transaction has ended, not under it.
+    await this.#gate.pass(() => {
+      if (this.#db.open) this.#db.close();
+    });
   }
 }

@@ -1,13 +1,14 @@
 /**
- * The screening tables on SQLite: the transaction adapter for ../screening.ts. better-sqlite3 is
- * synchronous, so a transaction is BEGIN IMMEDIATE … COMMIT around work whose awaits all resolve at
- * once (no I/O in between): nothing else can run on the connection meanwhile.
+ * The screening tables on SQLite: the transaction adapter for ../screening.ts. A transaction is
+ * BEGIN IMMEDIATE … COMMIT around work whose awaits all resolve at once (no I/O in between); the
+ * store's gate (gate.ts) keeps every other call off the connection until it has ended.
  */
 import type Database from "better-sqlite3";
 import { screeningStore, type Query, type ScreeningStore, type WriteQuery } from "../screening.js";
 import { StoreError } from "../index.js";
+import type { WriteGate } from "./gate.js";
 
-export function sqliteScreening(db: Database.Database): ScreeningStore {
+export function sqliteScreening(db: Database.Database, gate: WriteGate): ScreeningStore {
   const cache = new Map<string, Database.Statement>();
   const prepare = (source: string) => {
     let s = cache.get(source);
@@ -39,22 +40,24 @@ export function sqliteScreening(db: Database.Database): ScreeningStore {
     },
   };
   return screeningStore({
-    read: async (fn) => {
-      live();
-      return fn(query);
-    },
-    write: async (fn) => {
-      live();
-      db.exec("BEGIN IMMEDIATE");
-      bumped = false;
-      try {
-        const out = await fn(write);
-        db.exec("COMMIT");
-        return out;
-      } catch (err) {
-        if (db.inTransaction) db.exec("ROLLBACK");
-        throw err;
-      }
-    },
+    read: (fn) =>
+      gate.pass(() => {
+        live();
+        return fn(query);
+      }),
+    write: (fn) =>
+      gate.hold(async () => {
+        live();
+        db.exec("BEGIN IMMEDIATE");
+        bumped = false;
+        try {
+          const out = await fn(write);
+          db.exec("COMMIT");
+          return out;
+        } catch (err) {
+          if (db.inTransaction) db.exec("ROLLBACK");
+          throw err;
+        }
+      }),
   });
 }

@@ -122,6 +122,77 @@ describe("sqlite driver", () => {
   });
 });
 
+describe("sqlite: a screening transaction held across awaits has the connection to itself", () => {
+  /** A list version; an id given twice makes the import fail late, after several awaits. */
+  const list = (name: string, ids: readonly string[]) => ({
+    list: name,
+    format: "ofac-csv",
+    published: null,
+    digest: `${name}:${ids.join(",")}`,
+    files: ["sdn.csv"],
+    counts: { entries: ids.length },
+    entries: ids.map((id) => ({ id, digest: `d${id}`, document: "{}" })),
+  });
+  const failing = (s: Store) =>
+    s.screening.importList(list("bad", ["1", "2", "1"]), "officer").then(
+      () => "imported",
+      () => "rolled back",
+    );
+  /** Lets `n` rounds of already-queued promise callbacks run: the import is part-way through. */
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+
+  it("a write made meanwhile is not rolled back with it", async () => {
+    await withStore(freshDir(), async (s) => {
+      for (const n of [1, 2, 3, 5, 8]) {
+        const importing = failing(s);
+        await turns(n);
+        await s.principals.put({ id: `p${n}` });
+        await s.usage.add([
+          {
+            principalId: `p${n}`,
+            organizationId: null,
+            licenseId: null,
+            model: "m",
+            inputTokens: 1,
+            outputTokens: 1,
+            requests: 1,
+            at: "2026-12-06T10:00:00Z",
+          },
+        ]);
+        expect(await importing).toBe("rolled back");
+      }
+      expect((await s.principals.list()).map((p) => p.id).sort()).toEqual(["p1", "p2", "p3", "p5", "p8"]);
+      expect((await s.usage.totals()).byPrincipal).toMatchObject({ p1: 2, p2: 2, p3: 2, p5: 2, p8: 2 });
+    });
+  });
+
+  it("a read made meanwhile does not see its uncommitted rows", async () => {
+    await withStore(freshDir(), async (s) => {
+      const importing = failing(s);
+      const seen: number[] = [];
+      for (let n = 0; n < 10; n++) {
+        seen.push((await s.screening.versions()).length);
+        await turns(1);
+      }
+      expect(await importing).toBe("rolled back");
+      expect(seen).toEqual(Array(10).fill(0));
+    });
+  });
+
+  it("two screening writes begun together both succeed, one after the other", async () => {
+    await withStore(freshDir(), async (s) => {
+      const [a, b] = await Promise.all([
+        s.screening.importList(list("a", ["1"]), "officer"),
+        s.screening.importList(list("b", ["1"]), "officer"),
+      ]);
+      expect([a.version.list, b.version.list]).toEqual(["a", "b"]);
+      expect((await s.screening.versions()).map((v) => v.list).sort()).toEqual(["a", "b"]);
+    });
+  });
+});
+
 describe("sqlite migrations", () => {
   const memory = () => new Database(":memory:");
   const v1: Migration = { version: 1, sql: "CREATE TABLE a (x INTEGER)" };
