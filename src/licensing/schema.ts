@@ -4,17 +4,14 @@
  * file), so a field is refused for the same reason on both sides.
  */
 import { z } from "zod";
-import { isCalendarDate } from "../policy/dates.js";
+import { isInstant } from "../policy/dates.js";
 import { ACTIONS } from "../policy/types.js";
 import { MAX_ID, setExpression } from "../scheme/schema.js";
 import { nameText, noteText, reasonText } from "../scheme/text.js";
 
 const date = z
   .string()
-  .refine(
-    (s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)),
-    "expected a real date (YYYY-MM-DD) or an ISO 8601 date-time",
-  );
+  .refine(isInstant, "expected a real date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone");
 
 /** The id pattern of scheme files (src/scheme/schema.ts): models, partners, organizations, licenses. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;

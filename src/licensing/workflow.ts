@@ -4,6 +4,7 @@
  * organization the license would benefit (conflict of interest) → approved; or a denial with a
  * reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
  */
+import { instantOf } from "../policy/dates.js";
 import type { Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
 import { WorkflowError } from "./types.js";
 
@@ -207,12 +208,8 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
     next = { ...next, quota_tokens: c.quota_tokens };
   }
   if (c.valid_until !== undefined) {
-    const until = Date.parse(c.valid_until);
-    if (
-      Number.isNaN(until) ||
-      until > Date.parse(terms.valid_until) ||
-      until <= Date.parse(terms.valid_from)
-    ) {
+    const until = instantOf(c.valid_until);
+    if (Number.isNaN(until) || until > instantOf(terms.valid_until) || until <= instantOf(terms.valid_from)) {
       throw new WorkflowError(
         "invalid-conditions",
         `valid_until: ${c.valid_until} must fall within ${terms.valid_from} – ${terms.valid_until}`,

@@ -16,6 +16,7 @@ import type {
   Screening,
 } from "./types.js";
 import { ASSURANCE_LEVELS } from "./types.js";
+import { instantOf } from "./dates.js";
 
 export interface PrincipalFacts {
   /** The home country this person is a citizen or permanent resident of, or null: a foreign person. */
@@ -25,6 +26,11 @@ export interface PrincipalFacts {
   readonly relevant: readonly string[];
   /** `most-recent` could not be applied (dates missing), so every nationality counts. */
   readonly ambiguous: boolean;
+  /**
+   * From this instant (ms) every citizenship and residency listed has been acquired (-Infinity when
+   * none has a date). Before it, some are not yet held: the facts are worked out for that time.
+   */
+  readonly heldFrom: number;
   readonly assurance: number;
   readonly assuranceLevel: Assurance;
   readonly basis: NationalityBasis;
@@ -62,6 +68,9 @@ const NONE: readonly Nationality[] = [];
 export function principalFacts(scheme: CompiledScheme, p: Principal): PrincipalFacts {
   const citizenships = p.citizenships ?? NONE;
   const residencies = p.permanent_residencies ?? NONE;
+  let heldFrom = -Infinity;
+  for (const list of [citizenships, residencies])
+    for (const n of list) if (n.since) heldFrom = Math.max(heldFrom, instantOf(n.since));
   let homeCountry: string | null = null;
   let homeVia: PrincipalFacts["homeVia"] = null;
   for (const n of citizenships) {
@@ -123,6 +132,7 @@ export function principalFacts(scheme: CompiledScheme, p: Principal): PrincipalF
     homeVia,
     relevant,
     ambiguous,
+    heldFrom,
     assurance,
     assuranceLevel: ASSURANCE_LEVELS[assurance] ?? "none",
     basis,
@@ -184,20 +194,42 @@ function firstNotIn(countries: readonly string[], set: ReadonlySet<string>): str
 
 const NO_COUNTRIES: readonly string[] = [];
 
-/** The principal's facts under this scheme version, worked out on first sight and kept with it. */
-export function factsOf(scheme: CompiledScheme, p: Principal): PrincipalFacts {
+/**
+ * The principal's facts under this scheme version at `time`, worked out on first sight and kept
+ * with it. Before a listed nationality's `since` (a replay of the past, or a date in the future)
+ * it is not yet held: the facts are worked out afresh without it.
+ */
+export function factsOf(scheme: CompiledScheme, p: Principal, time: number = Infinity): PrincipalFacts {
   let facts = scheme.principalFacts.get(p);
   if (facts === undefined) {
     facts = principalFacts(scheme, p);
     scheme.principalFacts.set(p, facts);
   }
-  return facts;
+  return time >= facts.heldFrom ? facts : principalFacts(scheme, heldAt(p, time));
+}
+
+/**
+ * The principal with only the citizenships and residencies acquired by `time` (undated ones kept);
+ * the principal itself when it holds every one by then.
+ */
+export function heldAt(p: Principal, time: number): Principal {
+  const held = (n: Nationality) => !n.since || !(instantOf(n.since) > time);
+  const citizenships = p.citizenships ?? NONE;
+  const residencies = p.permanent_residencies ?? NONE;
+  if (citizenships.every(held) && residencies.every(held)) return p;
+  return Object.assign({}, p, {
+    citizenships: citizenships.filter(held),
+    permanent_residencies: residencies.filter(held),
+  });
 }
 
 /**
  * `most-recent` (EAR, 15 CFR 734.13(b)): the most recently acquired citizenship or permanent
- * residency; several acquired on the same latest date all count. If a date is missing among
- * different countries the order is unknown, so every nationality counts (`ambiguous`).
+ * residency; several acquired on the same latest date all count. A missing date makes it ambiguous
+ * only when it could change the answer: an undated entry whose country is among the latest dated
+ * ones can only narrow them (it is that country, acquired before, on or after that date), so those
+ * latest countries still count; otherwise the order is unknown and every nationality counts
+ * (`ambiguous`).
  * `all` (ITAR, 22 CFR 120.50(b)): every citizenship and permanent residency.
  */
 export function relevantNationalities(
@@ -212,24 +244,25 @@ export function relevantNationalities(
     return { relevant: [only.country], ambiguous: false };
   }
   const distinct: string[] = [];
-  let undated = false;
+  const undated: string[] = [];
   let latest = -Infinity;
   for (const list of [citizenships, residencies]) {
     for (const n of list) {
       if (!distinct.includes(n.country)) distinct.push(n.country);
-      const t = n.since ? Date.parse(n.since) : NaN;
-      if (Number.isNaN(t)) undated = true;
+      const t = n.since ? instantOf(n.since) : NaN;
+      if (Number.isNaN(t)) undated.push(n.country);
       else if (t > latest) latest = t;
     }
   }
   if (all || distinct.length === 1) return { relevant: distinct, ambiguous: false };
-  if (undated) return { relevant: distinct, ambiguous: true };
   const recent: string[] = [];
   for (const list of [citizenships, residencies]) {
     for (const n of list) {
-      if (Date.parse(n.since as string) === latest && !recent.includes(n.country)) recent.push(n.country);
+      if (n.since && instantOf(n.since) === latest && !recent.includes(n.country)) recent.push(n.country);
     }
   }
+  for (const country of undated)
+    if (!recent.includes(country)) return { relevant: distinct, ambiguous: true };
   return { relevant: recent, ambiguous: false };
 }
 

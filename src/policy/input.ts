@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { isCountryCode } from "../countries/index.js";
-import { isCalendarDate, isPartialDate } from "./dates.js";
+import { isInstant, isPartialDate } from "./dates.js";
 import { InvalidInputError } from "../errors/index.js";
 import { zodProblems } from "../yaml/index.js";
 import {
@@ -22,11 +22,9 @@ const country = z
   .string({ error: "expected an ISO 3166-1 alpha-2 country code" })
   .refine(isCountryCode, { error: "expected an ISO 3166-1 alpha-2 country code (upper case, e.g. DE)" });
 
-const date = z
-  .string({ error: "expected a date (YYYY-MM-DD)" })
-  .refine((s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)), {
-    error: "expected a date (YYYY-MM-DD) or an ISO 8601 date-time",
-  });
+const date = z.string({ error: "expected a date (YYYY-MM-DD)" }).refine(isInstant, {
+  error: "expected a real date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone",
+});
 
 const nationality = z.strictObject({ country, since: date.nullish() });
 
@@ -69,9 +67,9 @@ export const requestSchema = z.strictObject({
   time: z.union(
     [
       z.number().int().nonnegative(),
-      z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
-        error: "expected an ISO 8601 date-time",
-      }),
+      z
+        .string()
+        .refine(isInstant, { error: "expected an ISO 8601 date-time with a time zone (on a real day)" }),
     ],
     { error: "expected an ISO 8601 date-time or milliseconds since the epoch" },
   ),

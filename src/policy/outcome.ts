@@ -33,11 +33,12 @@ export function decideOutcome(
   principal: Principal,
   request: DecisionRequest,
 ): Outcome {
-  return outcomeOf(scheme, factsOf(scheme, principal), {
+  const time = timeOf(request.time);
+  return outcomeOf(scheme, factsOf(scheme, principal, time), {
     model: request.model,
     actionIndex: ACTION_INDEX[request.action] ?? -1,
     location: request.location || null,
-    time: timeOf(request.time),
+    time,
     purpose: request.purpose,
     usage: request.usage,
   });

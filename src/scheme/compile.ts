@@ -18,6 +18,7 @@ import {
 } from "../policy/types.js";
 import type { PrincipalFacts } from "../policy/facts.js";
 import { modelPasses, type ModelPasses } from "../policy/passes.js";
+import { instantOf } from "../policy/dates.js";
 import type { GrantRef, Principal } from "../policy/types.js";
 import type { SchemeFile, SchemeGrant, SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
@@ -116,9 +117,14 @@ export type CompileResult =
   | { readonly ok: true; readonly scheme: CompiledScheme }
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
-export const ACTION_INDEX: Readonly<Record<Action, number>> = Object.fromEntries(
-  ACTIONS.map((a, i) => [a, i]),
-) as Record<Action, number>;
+/**
+ * Without a prototype: an action named like an Object member (`toString`, `constructor`) is looked
+ * up by callers that did not validate it and must find nothing, not a function (1 << fn is 1: infer).
+ */
+export const ACTION_INDEX: Readonly<Record<Action, number>> = Object.assign(
+  Object.create(null) as Record<Action, number>,
+  Object.fromEntries(ACTIONS.map((a, i) => [a, i])),
+);
 
 export const assuranceRank = (level: string): number => ASSURANCE_LEVELS.indexOf(level as never);
 
@@ -312,8 +318,8 @@ function compileLicense(
   l.models.forEach((m, i) => {
     if (!models.has(m)) problems.push(unknownModel(m, [...path, "models", i], models));
   });
-  const validFrom = Date.parse(l.valid_from);
-  const validUntil = Date.parse(l.valid_until);
+  const validFrom = instantOf(l.valid_from);
+  const validUntil = instantOf(l.valid_until);
   if (!(validUntil > validFrom)) {
     problems.push({
       code: "invalid_period",

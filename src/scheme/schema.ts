@@ -12,7 +12,7 @@ import {
   NATIONALITY_RULES,
   PARTNER_STATUSES,
 } from "../policy/types.js";
-import { isCalendarDate } from "../policy/dates.js";
+import { INSTANT, isInstant } from "../policy/dates.js";
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const id = (what: string) =>
@@ -28,11 +28,8 @@ export const MAX_ID = 256;
 /** ISO 8601 date (2026-07-01) or date-time (2026-07-01T00:00:00Z). Date-only means 00:00 UTC. */
 const dateTime = z
   .string({ error: "expected a date (YYYY-MM-DD) or an ISO 8601 date-time" })
-  .regex(
-    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/,
-    "expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone",
-  )
-  .refine((s) => isCalendarDate(s) && !Number.isNaN(Date.parse(s)), "not a real date");
+  .regex(INSTANT, "expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone")
+  .refine(isInstant, "not a real date");
 
 const countryOrSet = z.string({ error: "expected a country code (DE) or a set name (G7, trusted)" });
 

@@ -9,7 +9,7 @@
  */
 import type { CompiledLicense, CompiledModel, CompiledScheme, Countries } from "../scheme/compile.js";
 import { ACTION_INDEX } from "../scheme/compile.js";
-import { principalFacts, type PrincipalFacts } from "../policy/facts.js";
+import { heldAt, principalFacts, type PrincipalFacts } from "../policy/facts.js";
 import type { CheckName, DecisionRequest, GrantRef, Principal, Reason } from "../policy/types.js";
 import { ASSURANCE_LEVELS } from "../policy/types.js";
 
@@ -70,13 +70,16 @@ export function decideInWords(
   principal: Principal,
   request: DecisionRequest,
 ): Decision {
+  const time = typeof request.time === "number" ? request.time : Date.parse(request.time);
   const ctx: Context = {
     scheme,
     principal,
     request,
-    facts: principalFacts(scheme, principal),
+    // The nationalities held at the request's time (a later rule than these sentences; the words
+    // are what this oracle holds decide() to).
+    facts: principalFacts(scheme, heldAt(principal, time)),
     location: request.location || null,
-    time: typeof request.time === "number" ? request.time : Date.parse(request.time),
+    time,
     actionIndex: ACTION_INDEX[request.action] ?? -1,
   };
   const first = evaluate(ctx, request.model);

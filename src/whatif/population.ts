@@ -11,6 +11,7 @@
  * asked); only the decisions that change are then counted into the report's groups (location,
  * nationality, organization) of the class's members.
  */
+import { heldAt } from "../policy/facts.js";
 import type { Decision, Principal } from "../policy/types.js";
 import { ACTIONS } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/compile.js";
@@ -79,15 +80,23 @@ async function finishYielding<T>(steps: Generator<undefined, T, undefined>): Pro
 const classesOf = (input: PopulationInput) => {
   const total = Array.isArray(input.principals) ? input.principals.length : 0;
   const report = input.onProgress;
+  // Judged at one time: a nationality acquired after it is not held yet (as decide() reads it).
+  const principals = Array.isArray(input.principals)
+    ? (input.principals as readonly Principal[]).map((p) => heldAt(p, input.time))
+    : heldEach(input.principals, input.time);
   return buildClasses(
     input.active,
     input.candidate,
-    input.principals,
+    principals,
     input.seen,
     input.examples ?? 5,
     report === undefined ? undefined : (done) => report(done, Math.max(total, done)),
   );
 };
+
+function* heldEach(principals: Iterable<Principal>, time: number): Generator<Principal> {
+  for (const p of principals) yield heldAt(p, time);
+}
 
 /** The what-if on this thread, without pause (tests, benchmarks of one core, small populations). */
 export function populationWhatIf(input: PopulationInput): PopulationResult {
