@@ -68,11 +68,21 @@ describe("clearance principals and keys", () => {
     const r = await cli(["principals", "add", "--file", bad, ...dataDir]);
     expect(r.code).toBe(2);
     expect(r.err).toContain("assurance");
+  });
+
+  it("a principal or key that does not exist is a refusal: exit 1 with the server's code", async () => {
     expect(await cli(["keys", "create", "--principal", "nobody", ...dataDir])).toMatchObject({
-      code: 2,
-      err: "no principal nobody\n",
+      code: 1,
+      err: 'clearance: no principal with id "nobody" (unknown-principal)\n',
     });
-    expect((await cli(["keys", "revoke", "nokey", ...dataDir])).code).toBe(2);
+    expect(await cli(["keys", "revoke", "nokey", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no key nokey (not_found)\n",
+    });
+    expect(await cli(["principals", "remove", "nobody", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no principal nobody (not_found)\n",
+    });
   });
 });
 

@@ -5,9 +5,9 @@
 import type { Command } from "commander";
 import { userInfo } from "node:os";
 import { loadConfigFile } from "../../config/index.js";
-import { InvalidInputError } from "../../errors/index.js";
+import { ClearanceError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
-import { openStore, StoreError, type Store } from "../../store/index.js";
+import { openStore, type Store } from "../../store/index.js";
 import { readJsonArg, type Io } from "../io.js";
 
 /** The audit log's "who": the operating-system user running the CLI. */
@@ -109,17 +109,13 @@ export function registerStore(program: Command, io: Io): void {
     .action(
       (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) =>
         withStore(opts, async (store) => {
-          try {
-            const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
-            if (opts.json)
-              return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
-            io.stdout(`${key}\n`);
-            io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
-          } catch (err) {
-            if (err instanceof StoreError && err.code === "unknown-principal")
-              throw notFound(`no principal ${opts.principal}`);
-            throw err;
-          }
+          // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
+          // with the code the admin API answers it with.
+          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
+          if (opts.json)
+            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+          io.stdout(`${key}\n`);
+          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
         }),
     );
   keys
@@ -155,6 +151,7 @@ export function registerStore(program: Command, io: Io): void {
     );
 }
 
-function notFound(message: string): InvalidInputError {
-  return new InvalidInputError([{ code: "not_found", path: [], message }]);
+/** Nothing by that id: a refusal (exit 1), as the admin API's 404 not_found is for `clearance remote …`. */
+function notFound(message: string): ClearanceError {
+  return new ClearanceError("not-found", "not_found", message);
 }

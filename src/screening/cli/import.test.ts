@@ -58,6 +58,10 @@ describe("clearance screening import | lists | diff (on the store)", () => {
     const diff = await cli(["screening", "diff", "ofac-sdn", ...dataDir]);
     expect(diff.out).toContain("added (1):\n  104\n");
     expect(diff.out).toContain("removed (1):\n  103\n");
+    expect(await cli(["screening", "diff", "ofac-sdn", "9", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no version 9 of list ofac-sdn (not_found)\n",
+    });
     expect(diff.out).toContain("changed (1):\n  102\n");
     const json = JSON.parse((await cli(["screening", "diff", "ofac-sdn", "1", "--json", ...dataDir])).out);
     expect(json.diff).toEqual({ added: ["101", "102", "103"], removed: [], changed: [] });
@@ -192,8 +196,12 @@ describe("clearance screening search | compare | rescreen | review", () => {
     expect(confirm.out).toBe(`${m.id}: confirmed\n`);
     expect((await cli(["principals", "list", ...dataDir])).out).toContain("abdul");
     const missing = await cli(["screening", "review", "clear", "nope", "--reason", "x", ...dataDir]);
-    expect(missing.code).toBe(2);
-    expect(missing.err).toContain("no screening match");
+    // Not found is a refusal (exit 1) with the admin API's code, as `clearance remote screening …` has it.
+    expect(missing).toMatchObject({ code: 1, err: 'clearance: no screening match "nope" (unknown-match)\n' });
+    expect(await cli(["screening", "review", "show", "nope", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no screening match nope (not_found)\n",
+    });
     const search = await cli([
       "screening",
       "search",
