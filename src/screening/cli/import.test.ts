@@ -1,9 +1,10 @@
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Io } from "../../cli/io.js";
 import { run } from "../../cli/program.js";
+import { openStore } from "../../store/index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
 
@@ -18,6 +19,8 @@ async function cli(args: string[], stdin = "") {
 describe("clearance screening import | lists | diff (on the store)", () => {
   const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli-"));
   const dataDir = ["--data-dir", join(dir, "data")];
+  // The store is the gateway's: its first start (serve, demo) creates it.
+  beforeAll(async () => (await openStore({ dataDir: join(dir, "data") })).close());
 
   it("imports OFAC with its companions, refuses a malformed file naming file and line, and diffs versions", async () => {
     const ofac = join(dir, "ofac");
@@ -76,6 +79,7 @@ describe("clearance screening import | lists | diff (on the store)", () => {
         `providers: { demo: { type: demo } }\ndefault_provider: demo\n` +
         `screening: { max_list_entries: 1 }\n`,
     );
+    await (await openStore({ dataDir: join(dir, "small") })).close();
     const refused = await cli(["screening", "import", join(FIXTURES, "dpl.txt"), "--config", config]);
     expect(refused).toMatchObject({ code: 1, out: "" });
     expect(refused.err).toBe(
@@ -102,6 +106,8 @@ describe("clearance screening import | lists | diff (on the store)", () => {
 describe("clearance screening search | compare | rescreen | review", () => {
   const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli2-"));
   const dataDir = ["--data-dir", join(dir, "data")];
+  // The store is the gateway's: its first start (serve, demo) creates it.
+  beforeAll(async () => (await openStore({ dataDir: join(dir, "data") })).close());
 
   it("compare --jsonl: one score line per input line, in order; bad lines say which", async () => {
     const input = [
