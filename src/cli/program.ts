@@ -1,7 +1,8 @@
 /**
  * `clearance`: the command line. Exit codes: 0 done; 1 denied (with --fail-on-deny), a failed audit
  * verification, or a refusal (by the server for remote commands, by Clearance itself for local
- * ones, e.g. a list too large); 2 invalid input or usage, with the message on stderr.
+ * ones, e.g. a list too large, or no principal, key or match by that id: the server's code either
+ * way); 2 invalid input or usage, with the message on stderr.
  */
 import { Command, CommanderError } from "commander";
 import { ClearanceError, InvalidInputError, SetupError, formatProblems } from "../errors/index.js";

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import type { Io } from "./io.js";
@@ -18,6 +18,8 @@ async function cli(args: string[]) {
 describe("clearance principals and keys", () => {
   const dir = mkdtempSync(join(tmpdir(), "clearance-store-cli-"));
   const dataDir = ["--data-dir", join(dir, "data")];
+  // The store is the gateway's: its first start (serve, demo) creates it.
+  beforeAll(async () => (await openStore({ dataDir: join(dir, "data") })).close());
 
   it("adds, lists and removes principals; keys are shown once, listed without secrets, revoked", async () => {
     const file = join(dir, "p.json");
@@ -68,11 +70,87 @@ describe("clearance principals and keys", () => {
     const r = await cli(["principals", "add", "--file", bad, ...dataDir]);
     expect(r.code).toBe(2);
     expect(r.err).toContain("assurance");
+  });
+
+  it("a principal or key that does not exist is a refusal: exit 1 with the server's code", async () => {
     expect(await cli(["keys", "create", "--principal", "nobody", ...dataDir])).toMatchObject({
-      code: 2,
-      err: "no principal nobody\n",
+      code: 1,
+      err: 'clearance: no principal with id "nobody" (unknown-principal)\n',
     });
-    expect((await cli(["keys", "revoke", "nokey", ...dataDir])).code).toBe(2);
+    expect(await cli(["keys", "revoke", "nokey", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no key nokey (not_found)\n",
+    });
+    expect(await cli(["principals", "remove", "nobody", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no principal nobody (not_found)\n",
+    });
+  });
+});
+
+describe("a command on a deployment opens its store only if it exists", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-no-store-"));
+  const principal = join(dir, "p.json");
+  writeFileSync(principal, JSON.stringify({ id: "zoe", citizenships: [{ country: "NZ" }] }));
+  const candidate = resolve("examples/g7-trusted-partners.yaml");
+  const list = resolve("src/screening/fixtures/ofac/sdn.csv");
+  const commands = [
+    ["principals", "list"],
+    ["principals", "add", "--file", principal],
+    ["principals", "remove", "zoe"],
+    ["keys", "create", "--principal", "zoe"],
+    ["keys", "list"],
+    ["keys", "revoke", "abc"],
+    ["screening", "lists"],
+    ["screening", "import", list],
+    ["screening", "review", "list"],
+    ["report", "footprint"],
+    ["scheme", "what-if", candidate],
+  ];
+
+  it("a mistyped --data-dir: exit 2 naming the flag, and nothing created", async () => {
+    for (const command of commands) {
+      const typo = join(dir, "typo-dir");
+      const r = await cli([...command, "--data-dir", typo]);
+      expect(r, command.join(" ")).toMatchObject({
+        code: 2,
+        out: "",
+        err: `--data-dir: no store at ${typo}: run \`clearance serve\` or \`clearance demo\` with this data directory first, or give the right one\n`,
+      });
+      expect(existsSync(typo), command.join(" ")).toBe(false);
+    }
+  });
+
+  it("a data directory without a store (say, the wrong one) gets no clearance.db", async () => {
+    for (const command of commands) {
+      expect((await cli([...command, "--data-dir", dir])).code, command.join(" ")).toBe(2);
+      expect(existsSync(join(dir, "clearance.db")), command.join(" ")).toBe(false);
+    }
+  });
+
+  it("the default data directory and clearance.yaml's data_dir are named as such", async () => {
+    const cwd = process.cwd();
+    const here = mkdtempSync(join(tmpdir(), "clearance-no-store-cwd-"));
+    process.chdir(here);
+    try {
+      expect(await cli(["principals", "list"])).toMatchObject({
+        code: 2,
+        err: "--data-dir: no store at .clearance (the default): run `clearance serve` or `clearance demo` here first, or give --data-dir\n",
+      });
+      expect(existsSync(".clearance")).toBe(false);
+      writeFileSync(
+        "clearance.yaml",
+        `scheme: ${JSON.stringify(candidate)}\ndata_dir: typo\n` +
+          `providers: { demo: { type: demo } }\ndefault_provider: demo\n`,
+      );
+      expect(await cli(["keys", "list", "--config", "clearance.yaml"])).toMatchObject({
+        code: 2,
+        err: "clearance.yaml: data_dir: no store at typo: run `clearance serve` or `clearance demo` with this config first, or correct data_dir\n",
+      });
+      expect(existsSync("typo")).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });
 

@@ -252,13 +252,20 @@ export interface StoreOptions {
   /** SQLite: the database is `<dataDir>/clearance.db`; dataDir is created with mode 0700 if missing. */
   readonly dataDir: string;
   /**
+   * SQLite: false opens only an existing `<dataDir>/clearance.db` and creates nothing — StoreError
+   * "no-store" when there is none (a command on a deployment given the wrong directory). Default
+   * true: the gateway creates its store. PostgreSQL: not used (the tables are migrated in).
+   */
+  readonly create?: boolean;
+  /**
    * PostgreSQL: the connection string (default: the DATABASE_URL environment variable). The tables go
    * in the connection's search_path schema, e.g. `?options=-c%20search_path%3Dclearance`.
    */
   readonly url?: string;
 }
 
-export type StoreErrorCode = "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict";
+export type StoreErrorCode =
+  "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict" | "no-store";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
@@ -266,6 +273,7 @@ const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "schema-too-new": "internal",
   closed: "unavailable",
   conflict: "conflict",
+  "no-store": "not-found",
 };
 
 /** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */
@@ -277,13 +285,16 @@ export class StoreError extends ClearanceError {
   }
 }
 
-/** Opens (creating and migrating if needed) the store. Rejects on a database newer than this build. */
+/**
+ * Opens (creating, unless told not to, and migrating if needed) the store. Rejects on a database
+ * newer than this build.
+ */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const driver = options.driver ?? "sqlite";
   switch (driver) {
     case "sqlite": {
       const { openSqliteStore } = await import("./sqlite/index.js");
-      return openSqliteStore(options.dataDir);
+      return openSqliteStore(options.dataDir, { create: options.create ?? true });
     }
     case "postgres": {
       const url = options.url ?? process.env.DATABASE_URL;

@@ -142,6 +142,24 @@ describe("what-if and activation over the admin API", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("a range of log indexes that holds no entries is a 400 naming the field", async () => {
+    const path = `/admin/v1/schemes/${version}/what-if`;
+    const reversed = await call(t, ADMIN_TOKEN, "POST", path, { from_index: "10", to_index: "5" });
+    expect(reversed.status).toBe(400);
+    expect(reversed.body.error.problems[0]).toMatchObject({ code: "empty_range", path: "from_index" });
+    expect(reversed.body.error.message).toBe(
+      "from_index: 10 is not before to_index (5): the range holds no entries",
+    );
+    const past = await call(t, ADMIN_TOKEN, "POST", path, { from_index: "100000" });
+    expect(past.status).toBe(400);
+    expect(past.body.error.problems[0]).toMatchObject({ code: "empty_range", path: "from_index" });
+    expect(past.body.error.message).toMatch(/^from_index: 100000 is past the end of the audit log/);
+    // The command line's client says the server's refusal: exit 1.
+    const remote = await cli(["schemes", "what-if", version, "--from-index", "10", "--to-index", "5"]);
+    expect(remote.code).toBe(1);
+    expect(remote.err).toContain("from_index: 10 is not before to_index (5)");
+  });
+
   it("asked for progress (NDJSON), names each stage as it goes, then gives the same what-if", async () => {
     const lines = async (path: string, body: unknown) => {
       const res = await fetch(`${t.url}${path}`, {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directorySource } from "../audit/source.js";
 import { run } from "../cli/program.js";
+import { publishedSize } from "../report/log.js";
 import { principalIndex } from "../report/principals.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { historyWhatIf } from "./history.js";
@@ -147,6 +148,31 @@ describe("clearance scheme what-if", () => {
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain('<svg id="population-map"');
     expect(html.stdout).toMatch(/data-country="IN"><title>India \(IN\): 0 gain, \d+ lose/);
+  }, 60_000);
+
+  it("refuses a range of log indexes that holds no entries, naming the flag (exit 2, nothing written)", async () => {
+    const whatIf = (...range: string[]) =>
+      cli("scheme", "what-if", candidateFile, "--data-dir", t.dataDir, ...range);
+    const reversed = await whatIf("--from-index", "10", "--to-index", "5");
+    expect(reversed).toMatchObject({ code: 2, stdout: "" });
+    expect(reversed.stderr).toBe(
+      "--from-index: 10 is not before --to-index (5): the range holds no entries\n",
+    );
+    expect((await whatIf("--from-index", "3", "--to-index", "3")).code).toBe(2);
+    expect(await whatIf("--to-index", "0")).toMatchObject({
+      code: 2,
+      stderr: "--to-index: 0 leaves no entries: the range starts at 0\n",
+    });
+    const size = await publishedSize(directorySource(join(t.dataDir, "audit")));
+    expect(size).toBeGreaterThan(6n);
+    const past = await whatIf("--from-index", "100000");
+    expect(past).toMatchObject({ code: 2, stdout: "" });
+    expect(past.stderr).toBe(
+      `--from-index: 100000 is past the end of the audit log: its checkpoint holds ${size} entries (0 to ${size - 1n})\n`,
+    );
+    // The first index past the end is past it too; the last entry alone is a range.
+    expect((await whatIf("--from-index", String(size))).code).toBe(2);
+    expect((await whatIf("--from-index", String(size - 1n), "--format", "json")).code).toBe(0);
   }, 60_000);
 
   it("a candidate that equals the policy in force changes nothing", async () => {

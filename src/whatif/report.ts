@@ -9,7 +9,7 @@ import type { ControlState } from "../control/state.js";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import { usageFacts } from "../report/footprint.js";
-import { decisionOf, readEntries } from "../report/log.js";
+import { checkRange, decisionOf, readEntries, type RangeNames } from "../report/log.js";
 import { lastDays, type Period } from "../report/period.js";
 import { principalIndex, type PrincipalIndex } from "../report/principals.js";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
@@ -110,6 +110,8 @@ export interface WhatIfOptions {
   readonly days?: number;
   /** … or a range of log indexes. */
   readonly range?: { readonly from?: bigint; readonly to?: bigint };
+  /** How the caller names the range's bounds in a refusal (default: the admin API's from_index, to_index). */
+  readonly rangeNames?: RangeNames;
   readonly examples?: number;
   /** Worker threads for the population (default 1: this thread, yielding to the event loop). */
   readonly threads?: number;
@@ -129,6 +131,9 @@ export const WHAT_IF_STAGES = {
 } as const;
 
 export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
+  // A range that holds no entries is refused before anything is computed, for the admin API and the
+  // command line alike: read, it would say that nothing changes.
+  if (o.range !== undefined) await checkRange(o.source, o.range, o.rangeNames);
   const principals = o.principals ?? (await o.store.principals.list());
   const index = principalIndex(principals, o.pseudonymKey);
   const examples = o.examples ?? 5;

@@ -467,6 +467,22 @@ describe("clearance remote principals|keys", () => {
       "removed principal zoe and its keys\n",
     );
   });
+
+  it("a principal or key that does not exist is a refusal, exit 1, with the same code locally as remotely", async () => {
+    const cases = [
+      { verb: ["keys", "revoke", "nosuch"], code: "not_found" },
+      { verb: ["principals", "remove", "nosuch"], code: "not_found" },
+      { verb: ["keys", "create", "--principal", "nosuch"], code: "unknown-principal" },
+    ];
+    for (const { verb, code } of cases) {
+      const remote = await cli(["remote", ...verb]);
+      expect(remote.code, `remote ${verb.join(" ")}`).toBe(1);
+      expect(remote.err).toContain(code);
+      const local = await cli([...verb, "--data-dir", t.dataDir], { url: null });
+      expect(local.code, `local ${verb.join(" ")}`).toBe(1);
+      expect(local.err).toMatch(new RegExp(`^clearance: no (principal|key) .*nosuch.* \\(${code}\\)\n$`));
+    }
+  });
 });
 
 describe("pagination, URL, token and connection errors", () => {

@@ -21,7 +21,8 @@ import {
   type FootprintTable,
 } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
-import { openStore, type Store } from "../../store/index.js";
+import type { Store } from "../../store/index.js";
+import { openDeploymentStore } from "./store.js";
 import { processIo, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 
@@ -46,12 +47,7 @@ const usage = (message: string) => new InvalidInputError([{ code: "usage", path:
 /** The store, the policy in force from it, the audit log and the pseudonym key, as a gateway has them. */
 export async function withDeployment<T>(where: Where, work: (o: Opened) => Promise<T>): Promise<T> {
   const config = where.config === undefined ? undefined : loadConfigFile(where.config);
-  const dataDir = where.dataDir ?? config?.file.data_dir ?? ".clearance";
-  const store = await openStore({
-    driver: config?.file.store.driver ?? "sqlite",
-    dataDir,
-    ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
-  });
+  const { store, dataDir } = await openDeploymentStore(where, config);
   try {
     let state: ControlState;
     try {

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { existsSync, readFileSync } from "node:fs";
-import { InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { loadConfigFile } from "../../config/index.js";
 import { isCalendarDate } from "../../policy/dates.js";
 import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
@@ -20,7 +20,7 @@ import { compareLines, searchLines } from "../../screening/batch.js";
 import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/engine.js";
 import { rescreenAll } from "../../screening/rescreen.js";
 import type { MatchExplanation } from "../../screening/matcher.js";
-import { StoreError, type MatchRow } from "../../store/index.js";
+import type { MatchRow } from "../../store/index.js";
 import { actor, CONFIG, DATA_DIR, table, withStore, type Where } from "./store.js";
 
 type Opts = Where & { json?: boolean };
@@ -267,13 +267,11 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
             ? versions.find((x) => x.active)
             : versions.find((x) => String(x.version) === version);
         if (v === undefined)
-          throw new InvalidInputError([
-            {
-              code: "not_found",
-              path: [],
-              message: `no ${version === undefined ? "active version" : `version ${version}`} of list ${list}`,
-            },
-          ]);
+          throw new ClearanceError(
+            "not-found",
+            "not_found",
+            `no ${version === undefined ? "active version" : `version ${version}`} of list ${list}`,
+          );
         if (opts.json) return io.stdout(`${JSON.stringify(v, null, 2)}\n`);
         io.stdout(renderDiff(v, Number(opts.limit) || 50));
       }),
@@ -417,8 +415,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .action((id: string, opts: Opts) =>
       withStore(opts, async (store) => {
         const m = (await store.screening.matches()).find((x) => x.id === id);
-        if (m === undefined)
-          throw new InvalidInputError([{ code: "not_found", path: [], message: `no screening match ${id}` }]);
+        if (m === undefined) throw new ClearanceError("not-found", "not_found", `no screening match ${id}`);
         if (opts.json) return io.stdout(`${JSON.stringify(m, null, 2)}\n`);
         io.stdout(`${m.id}: ${m.status}${m.reviewer === null ? "" : ` by ${m.reviewer} (${m.reason})`}\n`);
         io.stdout(matchLines([m.explanation as MatchExplanation]));
@@ -439,13 +436,14 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
       .option(...CONFIG)
       .action((id: string, opts: Opts & { reason: string; reviewer?: string }) =>
         withStore(opts, async (store) => {
-          const m = await store.screening
-            .review(id, verb === "confirm" ? "confirmed" : "cleared", opts.reviewer ?? actor(), opts.reason)
-            .catch((err: unknown) => {
-              if (err instanceof StoreError)
-                throw new InvalidInputError([{ code: err.code, path: [], message: err.message }]);
-              throw err;
-            });
+          // An unknown match or one already reviewed is the store's StoreError: a refusal (exit 1)
+          // with the code the admin API answers it with.
+          const m = await store.screening.review(
+            id,
+            verb === "confirm" ? "confirmed" : "cleared",
+            opts.reviewer ?? actor(),
+            opts.reason,
+          );
           io.stdout(`${m.id}: ${m.status}\n`);
         }),
       );

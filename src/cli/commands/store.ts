@@ -4,8 +4,8 @@
  */
 import type { Command } from "commander";
 import { userInfo } from "node:os";
-import { loadConfigFile } from "../../config/index.js";
-import { InvalidInputError } from "../../errors/index.js";
+import { loadConfigFile, type GatewayConfig } from "../../config/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
 import { readJsonArg, type Io } from "../io.js";
@@ -15,7 +15,7 @@ export const actor = () => `cli:${userInfo().username}`;
 
 export const DATA_DIR = [
   "--data-dir <dir>",
-  "data directory of the embedded store (default: .clearance)",
+  "the gateway's data directory, its embedded store made by serve or demo (default: .clearance)",
 ] as const;
 export const CONFIG = ["--config <file>", "use the store clearance.yaml names (e.g. PostgreSQL)"] as const;
 
@@ -24,13 +24,55 @@ export interface Where {
   readonly config?: string;
 }
 
+/**
+ * The store of an existing deployment, as --data-dir or --config names it. Only the gateway (`serve`,
+ * `demo`) creates a store: a command given a directory without one (mistyped, or run from the wrong
+ * directory) is refused (exit 2, naming where the directory came from) and creates nothing, rather
+ * than working on a new empty store no gateway reads.
+ */
+export async function openDeploymentStore(
+  where: Where,
+  config: GatewayConfig | undefined,
+): Promise<{ store: Store; dataDir: string }> {
+  const dataDir = where.dataDir ?? config?.file.data_dir ?? ".clearance";
+  try {
+    const store = await openStore({
+      driver: config?.file.store.driver ?? "sqlite",
+      dataDir,
+      create: false,
+      ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
+    });
+    return { store, dataDir };
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === "no-store")) throw err;
+    throw noStore(where, dataDir);
+  }
+}
+
+function noStore(where: Where, dataDir: string): InvalidInputError {
+  const first = "run `clearance serve` or `clearance demo`";
+  const problem =
+    where.dataDir !== undefined
+      ? {
+          path: ["--data-dir"],
+          message: `no store at ${dataDir}: ${first} with this data directory first, or give the right one`,
+        }
+      : where.config !== undefined
+        ? {
+            file: where.config,
+            path: ["data_dir"],
+            message: `no store at ${dataDir}: ${first} with this config first, or correct data_dir`,
+          }
+        : {
+            path: ["--data-dir"],
+            message: `no store at ${dataDir} (the default): ${first} here first, or give --data-dir`,
+          };
+  return new InvalidInputError([{ code: "no_store", ...problem }]);
+}
+
 export async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): Promise<T> {
   const config = where.config === undefined ? undefined : loadConfigFile(where.config);
-  const store = await openStore({
-    driver: config?.file.store.driver ?? "sqlite",
-    dataDir: where.dataDir ?? config?.file.data_dir ?? ".clearance",
-    ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
-  });
+  const { store } = await openDeploymentStore(where, config);
   try {
     return await work(store);
   } finally {
@@ -109,17 +151,13 @@ export function registerStore(program: Command, io: Io): void {
     .action(
       (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) =>
         withStore(opts, async (store) => {
-          try {
-            const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
-            if (opts.json)
-              return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
-            io.stdout(`${key}\n`);
-            io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
-          } catch (err) {
-            if (err instanceof StoreError && err.code === "unknown-principal")
-              throw notFound(`no principal ${opts.principal}`);
-            throw err;
-          }
+          // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
+          // with the code the admin API answers it with.
+          const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
+          if (opts.json)
+            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+          io.stdout(`${key}\n`);
+          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
         }),
     );
   keys
@@ -155,6 +193,7 @@ export function registerStore(program: Command, io: Io): void {
     );
 }
 
-function notFound(message: string): InvalidInputError {
-  return new InvalidInputError([{ code: "not_found", path: [], message }]);
+/** Nothing by that id: a refusal (exit 1), as the admin API's 404 not_found is for `clearance remote …`. */
+function notFound(message: string): ClearanceError {
+  return new ClearanceError("not-found", "not_found", message);
 }

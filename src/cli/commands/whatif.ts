@@ -101,7 +101,7 @@ export function registerWhatIf(program: Command, io: Io, outcome: Outcome): void
             examples: opts.examples,
             threads: Math.min(availableParallelism(), 4),
             ...(opts.days === undefined ? {} : { days: opts.days }),
-            ...(range === undefined ? {} : { range }),
+            ...(range === undefined ? {} : { range, rangeNames: { from: "--from-index", to: "--to-index" } }),
             onProgress: bar.update,
           });
           bar.stop();

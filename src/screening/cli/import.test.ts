@@ -1,9 +1,10 @@
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Io } from "../../cli/io.js";
 import { run } from "../../cli/program.js";
+import { openStore } from "../../store/index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
 
@@ -18,6 +19,8 @@ async function cli(args: string[], stdin = "") {
 describe("clearance screening import | lists | diff (on the store)", () => {
   const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli-"));
   const dataDir = ["--data-dir", join(dir, "data")];
+  // The store is the gateway's: its first start (serve, demo) creates it.
+  beforeAll(async () => (await openStore({ dataDir: join(dir, "data") })).close());
 
   it("imports OFAC with its companions, refuses a malformed file naming file and line, and diffs versions", async () => {
     const ofac = join(dir, "ofac");
@@ -58,6 +61,10 @@ describe("clearance screening import | lists | diff (on the store)", () => {
     const diff = await cli(["screening", "diff", "ofac-sdn", ...dataDir]);
     expect(diff.out).toContain("added (1):\n  104\n");
     expect(diff.out).toContain("removed (1):\n  103\n");
+    expect(await cli(["screening", "diff", "ofac-sdn", "9", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no version 9 of list ofac-sdn (not_found)\n",
+    });
     expect(diff.out).toContain("changed (1):\n  102\n");
     const json = JSON.parse((await cli(["screening", "diff", "ofac-sdn", "1", "--json", ...dataDir])).out);
     expect(json.diff).toEqual({ added: ["101", "102", "103"], removed: [], changed: [] });
@@ -72,6 +79,7 @@ describe("clearance screening import | lists | diff (on the store)", () => {
         `providers: { demo: { type: demo } }\ndefault_provider: demo\n` +
         `screening: { max_list_entries: 1 }\n`,
     );
+    await (await openStore({ dataDir: join(dir, "small") })).close();
     const refused = await cli(["screening", "import", join(FIXTURES, "dpl.txt"), "--config", config]);
     expect(refused).toMatchObject({ code: 1, out: "" });
     expect(refused.err).toBe(
@@ -98,6 +106,8 @@ describe("clearance screening import | lists | diff (on the store)", () => {
 describe("clearance screening search | compare | rescreen | review", () => {
   const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli2-"));
   const dataDir = ["--data-dir", join(dir, "data")];
+  // The store is the gateway's: its first start (serve, demo) creates it.
+  beforeAll(async () => (await openStore({ dataDir: join(dir, "data") })).close());
 
   it("compare --jsonl: one score line per input line, in order; bad lines say which", async () => {
     const input = [
@@ -192,8 +202,12 @@ describe("clearance screening search | compare | rescreen | review", () => {
     expect(confirm.out).toBe(`${m.id}: confirmed\n`);
     expect((await cli(["principals", "list", ...dataDir])).out).toContain("abdul");
     const missing = await cli(["screening", "review", "clear", "nope", "--reason", "x", ...dataDir]);
-    expect(missing.code).toBe(2);
-    expect(missing.err).toContain("no screening match");
+    // Not found is a refusal (exit 1) with the admin API's code, as `clearance remote screening …` has it.
+    expect(missing).toMatchObject({ code: 1, err: 'clearance: no screening match "nope" (unknown-match)\n' });
+    expect(await cli(["screening", "review", "show", "nope", ...dataDir])).toMatchObject({
+      code: 1,
+      err: "clearance: no screening match nope (not_found)\n",
+    });
     const search = await cli([
       "screening",
       "search",

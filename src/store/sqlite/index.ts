@@ -3,7 +3,7 @@
  * Calls run synchronously (better-sqlite3) behind the async Store interface.
  */
 import Database from "better-sqlite3";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Principal } from "../../policy/types.js";
 import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
@@ -42,18 +42,38 @@ export const DB_FILE = "clearance.db";
 /** How long a write waits for another process (the CLI, a second gateway) to release the lock. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+/**
+ * Opens `<dataDir>/clearance.db`. With create false, only an existing one: StoreError "no-store"
+ * otherwise, and neither the directory nor the file is created.
+ */
+export async function openSqliteStore(
+  dataDir: string,
+  options: { readonly create?: boolean } = {},
+): Promise<SqliteStore> {
+  const create = options.create ?? true;
   const file = join(dataDir, DB_FILE);
-  // Create the file ourselves so it is born 0600 (SQLite would make it 0644). SQLite gives the -wal
-  // and -shm files the database file's mode. An existing file's mode is left as its owner set it.
-  try {
-    writeFileSync(file, "", { flag: "wx", mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  if (create) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Create the file ourselves so it is born 0600 (SQLite would make it 0644). SQLite gives the -wal
+    // and -shm files the database file's mode. An existing file's mode is left as its owner set it.
+    try {
+      writeFileSync(file, "", { flag: "wx", mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  } else if (!existsSync(file)) {
+    throw new StoreError("no-store", `no store at ${dataDir} (it has no ${DB_FILE})`);
   }
   // `timeout` is SQLite's busy_timeout: wait for a lock instead of failing with SQLITE_BUSY.
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  // fileMustExist: SQLite itself would create a missing file (say, removed since the check above).
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !create });
+  } catch (err) {
+    if (!create && !existsSync(file))
+      throw new StoreError("no-store", `no store at ${dataDir} (it has no ${DB_FILE})`);
+    throw err;
+  }
   try {
     configure(db);
     migrate(db);

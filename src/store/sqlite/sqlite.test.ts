@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -39,6 +39,26 @@ describe("sqlite driver", () => {
       expect(mode(join(dataDir, DB_FILE))).toBe(0o600);
       expect(mode(join(dataDir, `${DB_FILE}-wal`))).toBe(0o600);
     });
+  });
+
+  it("create: false opens only an existing store: none is no-store, and nothing is created", async () => {
+    const missing = join(freshDir(), "typo");
+    await expect(openStore({ dataDir: missing, create: false })).rejects.toMatchObject({
+      code: "no-store",
+      message: `no store at ${missing} (it has no ${DB_FILE})`,
+    });
+    expect(existsSync(missing)).toBe(false);
+    const empty = freshDir();
+    mkdirSync(empty);
+    await expect(openStore({ dataDir: empty, create: false })).rejects.toBeInstanceOf(StoreError);
+    expect(readdirSync(empty)).toEqual([]);
+    await withStore(empty, (s) => s.principals.put({ id: "p" }));
+    const existing = await openStore({ dataDir: empty, create: false });
+    try {
+      expect((await existing.principals.list()).map((p) => p.id)).toEqual(["p"]);
+    } finally {
+      await existing.close();
+    }
   });
 
   it("uses WAL, which persists in the file", async () => {
