@@ -3,6 +3,7 @@
  * view when the shared counters cannot be reached.
  */
 import { periodKey, type QuotaPeriod } from "../metering/periods.js";
+import { addTokens, tokenCount } from "../metering/tokens.js";
 import type {
   Admission,
   AdmitRequest,
@@ -44,12 +45,16 @@ export class MemoryCounters implements Counters {
   }
 
   add(t: MeteredTokens): Promise<void> {
-    if (t.organization !== null) this.window(t.organization, t.now).tokens += t.tokens;
+    const tokens = tokenCount(t.tokens);
+    if (t.organization !== null) {
+      const w = this.window(t.organization, t.now);
+      w.tokens = addTokens(w.tokens, tokens);
+    }
     if (t.license !== null) {
       const at = new Date(t.now);
       for (const period of PERIODS) {
         const counts = this.period(periodKey(period, at));
-        counts.set(t.license, (counts.get(t.license) ?? 0) + t.tokens);
+        counts.set(t.license, addTokens(counts.get(t.license) ?? 0, tokens));
       }
       this.forgetPastPeriods(at);
     }
@@ -65,7 +70,7 @@ export class MemoryCounters implements Counters {
     for (const row of rows) {
       for (const period of PERIODS) {
         const counts = this.period(periodKey(period, at));
-        counts.set(row.license, Math.max(counts.get(row.license) ?? 0, row[period]));
+        counts.set(row.license, Math.max(counts.get(row.license) ?? 0, tokenCount(row[period])));
       }
     }
     return Promise.resolve();

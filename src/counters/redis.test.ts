@@ -76,6 +76,41 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
   });
 });
 
+describe.skipIf(skip !== undefined)("redis: tokens Redis refused", () => {
+  afterAll(dropPrefixes);
+
+  it("an entry Redis refuses for good is dropped and reported; the entries after it are still sent", async () => {
+    const prefix = `${freshPrefix()}refused:`;
+    const errors: unknown[] = [];
+    const c = await openCounters({
+      driver: "redis",
+      url: REDIS_URL,
+      prefix,
+      timeoutMs: 1_000,
+      onError: (err) => errors.push(err),
+    });
+    try {
+      // Redis refuses to add to a counter that is not an integer (here, a value written by hand).
+      await redisAdmin().set(`${prefix}license:bad:total`, "12.5");
+      // What an outage left to send: the refused counter first, then a good one.
+      const internals = c as unknown as {
+        unsent: Map<string, { tokens: number; expiresAt: number }>;
+        sendUnsent(): Promise<void>;
+      };
+      internals.unsent.set(`${prefix}license:bad:total`, { tokens: 5, expiresAt: Infinity });
+      internals.unsent.set(`${prefix}license:good:total`, { tokens: 7, expiresAt: Infinity });
+      await internals.sendUnsent();
+      expect(internals.unsent.size).toBe(0);
+      expect(await redisAdmin().get(`${prefix}license:good:total`)).toBe("7");
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0])).toMatch(/not an integer/);
+      expect(c.unavailable).toBeNull();
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe("an unreachable Redis", () => {
   it("is noticed at once: every call fails saying so, and `unavailable` says why", async () => {
     const errors: unknown[] = [];

@@ -7,6 +7,7 @@
  */
 import { Redis } from "ioredis";
 import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
+import { tokenCount } from "../metering/tokens.js";
 import {
   CountersUnavailableError,
   type Admission,
@@ -134,6 +135,8 @@ export class RedisCounters implements Counters {
   }
 
   async add(t: MeteredTokens): Promise<void> {
+    // Whole counts only: INCRBY refuses anything else, and a refused count would be kept to resend.
+    const tokens = tokenCount(t.tokens);
     const keys: string[] = [];
     const ttls: number[] = [];
     if (t.license !== null) {
@@ -149,19 +152,20 @@ export class RedisCounters implements Counters {
         this.client.clearanceAdd(
           keys.length,
           ...keys,
-          t.tokens,
+          tokens,
           t.organization === null ? "" : WINDOW_TTL_MS,
           ...ttls,
         ),
       );
     } catch (err) {
-      // The minute's window will not matter for long; a license's use must not be forgotten.
-      if (t.license !== null) {
+      // The minute's window will not matter for long; a license's use must not be forgotten, unless
+      // Redis itself refused it (sending it again would be refused again).
+      if (t.license !== null && !refused(err)) {
         const licenseKeys = keys.slice(t.organization === null ? 0 : 1);
         licenseKeys.forEach((key, i) => {
           const expiresAt = ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number);
           const u = this.unsent.get(key);
-          this.unsent.set(key, { tokens: (u?.tokens ?? 0) + t.tokens, expiresAt });
+          this.unsent.set(key, { tokens: (u?.tokens ?? 0) + tokens, expiresAt });
         });
       }
       throw err;
@@ -190,7 +194,7 @@ export class RedisCounters implements Counters {
       for (const row of rows.slice(i, i + SEED_BATCH)) {
         for (const period of PERIODS) {
           keys.push(this.licenseKey(row.license, period, now));
-          args.push(row[period], periodTtl(period, now));
+          args.push(tokenCount(row[period]), periodTtl(period, now));
         }
       }
       await this.client.clearanceSeed(keys.length, ...keys, ...args);
@@ -219,7 +223,14 @@ export class RedisCounters implements Counters {
       for (const [key, u] of [...this.unsent]) {
         const ttl = u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - Date.now());
         // A month or quarter that has ended since is not worth keeping (ttl 0: kept for good).
-        if (ttl > 0 || u.expiresAt === Infinity) await this.client.clearanceAdd(1, key, u.tokens, "", ttl);
+        try {
+          if (ttl > 0 || u.expiresAt === Infinity) await this.client.clearanceAdd(1, key, u.tokens, "", ttl);
+        } catch (err) {
+          if (!refused(err)) throw err;
+          // Redis refuses it for good (the counter holds no integer): retrying would block every
+          // entry after it, and the reconnection's seeding, for as long as the process lives.
+          this.options.onError(err);
+        }
         // Tokens that failed to arrive meanwhile stay for the next time.
         const left = (this.unsent.get(key)?.tokens ?? u.tokens) - u.tokens;
         if (left > 0) this.unsent.set(key, { tokens: left, expiresAt: u.expiresAt });
@@ -279,6 +290,18 @@ export class RedisCounters implements Counters {
     return `${this.options.prefix}license:${id}:${periodKey(period, new Date(now))}`;
   }
 }
+
+/**
+ * Redis answered, refusing the command for good (e.g. "value is not an integer", WRONGTYPE) —
+ * rather than failing to answer, or answering that it cannot take writes for now.
+ */
+function refused(err: unknown): boolean {
+  const e = err instanceof CountersUnavailableError ? err.cause : err;
+  return (e as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((e as Error).message);
+}
+
+/** Reply errors that pass: a Redis loading, failing over, out of memory or busy with a script. */
+const TRANSIENT = /^(LOADING|READONLY|OOM|BUSY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MISCONF)\b/;
 
 /** How long a license counter is kept (0: for good). */
 function periodTtl(period: QuotaPeriod, now: number): number {

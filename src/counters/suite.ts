@@ -113,6 +113,23 @@ export function countersSuite(
       expect(usage).toEqual({ L: { tokens: 22 }, unknown: { tokens: 0 } });
     });
 
+    it("counts a fractional token count as whole tokens (rounded up); later counts still add", async () => {
+      const c = await fresh();
+      const acme = org("acme", { requestsPerMinute: 10, tokensPerMinute: 26 });
+      await c.add({ organization: "acme", license: "L", tokens: 12.5, now: T0 });
+      await c.add({ organization: "acme", license: "L", tokens: 12.01, now: T0 + 1 });
+      // Not a count anyone used (past 2^53, or not finite): nothing is added, and nothing breaks.
+      await c.add({ organization: "acme", license: "L", tokens: 1e21, now: T0 + 2 });
+      await c.add({ organization: "acme", license: "L", tokens: NaN, now: T0 + 2 });
+      expect(await c.usage([{ id: "L", period: "month" }], T0 + 3)).toEqual({ L: { tokens: 26 } });
+      expect((await c.admit({ organization: acme, licenses: [], now: T0 + 4 })).rate).toMatchObject({
+        ok: false,
+        limit: "26 tokens per minute",
+      });
+      await c.add({ organization: null, license: "L", tokens: 100, now: T0 + 5 });
+      expect(await c.usage([{ id: "L", period: "total" }], T0 + 6)).toEqual({ L: { tokens: 126 } });
+    });
+
     it("reads the licenses' usage in the same step that counts the request", async () => {
       const c = await fresh();
       await c.add({ organization: null, license: "A", tokens: 3, now: T0 });

@@ -2,6 +2,7 @@
  * Token usage as each upstream reports it, read from JSON bodies and from SSE events. Only events
  * that can carry usage are parsed, so a stream is otherwise passed through untouched.
  */
+import { tokenCount } from "../metering/tokens.js";
 import type { Endpoint, Wire } from "../upstream/types.js";
 
 export interface Usage {
@@ -10,7 +11,8 @@ export interface Usage {
 }
 
 type Json = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+/** A count as the counters keep it (whole, at most 2^53 - 1), 0 when absent or unreadable. */
+const num = (v: unknown): number => (typeof v === "number" ? tokenCount(v) : 0);
 
 /** OpenAI chat/completions/embeddings: prompt/completion tokens; Responses and Anthropic: input/output tokens. */
 export function usageOf(u: unknown): Usage | null {
