@@ -65,19 +65,25 @@ return 0
 `;
 
 /**
- * KEYS: license counters; ARGV: per key, the store's figure and the lifetime in ms (0: for good).
- * A counter below the store's figure (or missing) is raised to it; none is ever lowered.
+ * KEYS: license counters; ARGV: per key, the store's figure, the tokens this node could not send
+ * (0 when seeding), and the lifetime in ms (0: for good). Each counter becomes
+ * max(counter + unsent, stored): never lowered, and tokens the store already holds (the Meter
+ * flushed them during the outage) are not added a second time. A counter that is missing, or not a
+ * whole number, counts as 0.
  */
 export const SEED = `
 for i = 1, #KEYS do
-  local stored = tonumber(ARGV[2 * i - 1])
-  local ttl = tonumber(ARGV[2 * i])
-  local current = tonumber(redis.call('GET', KEYS[i])) or -1
-  if current < stored then
+  local stored = tonumber(ARGV[3 * i - 2])
+  local unsent = tonumber(ARGV[3 * i - 1])
+  local ttl = tonumber(ARGV[3 * i])
+  local current = tonumber(redis.call('GET', KEYS[i]))
+  if current == nil or current ~= math.floor(current) then current = nil end
+  local value = math.max((current or 0) + unsent, stored)
+  if current == nil or value ~= current then
     if ttl > 0 then
-      redis.call('SET', KEYS[i], stored, 'PX', ttl)
+      redis.call('SET', KEYS[i], value, 'PX', ttl)
     else
-      redis.call('SET', KEYS[i], stored)
+      redis.call('SET', KEYS[i], value)
     end
   end
 end

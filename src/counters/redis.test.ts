@@ -50,9 +50,11 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
   it("raises its counters to the store's usage when it connects, and again after a reconnection; what it missed is added", async () => {
     const prefix = `${PREFIX}seed:`;
     let loads = 0;
+    // The store's figures; the 5 tokens metered during the outage reach it by the reconnection.
+    let extra = 0;
     const c = await open(prefix, () => {
       loads++;
-      return Promise.resolve([{ license: "L", month: 10, quarter: 20, total: 30 }]);
+      return Promise.resolve([{ license: "L", month: 10 + extra, quarter: 20 + extra, total: 30 + extra }]);
     });
     try {
       const now = Date.now();
@@ -64,12 +66,57 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
       await admin().client("KILL", "ID", String(id));
       // Tokens metered while the connection is down are kept, and added once Redis answers again.
       await c.add({ organization: null, license: "L", tokens: 5, now: Date.now() }).catch(() => undefined);
+      extra = 5;
       const since = Date.now();
       while ((loads < 2 || c.unavailable !== null) && Date.now() - since < 10_000) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(c.unavailable).toBeNull();
       expect(await c.usage([{ id: "L", period: "quarter" }], Date.now())).toEqual({ L: { tokens: 25 } });
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== undefined)("redis: a reconnection", () => {
+  afterAll(dropPrefixes);
+
+  it("counts the tokens metered while Redis was away once, whether or not the store has them yet", async () => {
+    const prefix = `${freshPrefix()}outage:`;
+    // The store's figures, as the Meter's flushes leave them.
+    const stored = new Map<string, number>();
+    const c = await open(prefix, () =>
+      Promise.resolve([...stored].map(([license, n]) => ({ license, month: n, quarter: n, total: n }))),
+    );
+    const client = (c as unknown as { client: Redis }).client;
+    const all = async (id: string) =>
+      Promise.all(
+        (["month", "quarter", "total"] as const).map(
+          async (period) => (await c.usage([{ id, period }], Date.now()))[id]?.tokens,
+        ),
+      );
+    try {
+      for (const license of ["flushed", "pending", "lost"]) {
+        await c.add({ organization: null, license, tokens: 1_000, now: Date.now() });
+        stored.set(license, 1_000);
+      }
+      const closed = new Promise((r) => client.once("close", r));
+      await redisAdmin().client("KILL", "ID", String(await client.client("ID")));
+      await closed;
+      for (const license of ["flushed", "pending", "lost"]) {
+        await expect(c.add({ organization: null, license, tokens: 300, now: Date.now() })).rejects.toThrow();
+      }
+      // The Meter flushed the outage's tokens for two licenses (not yet for "pending"), and Redis
+      // lost "lost"'s counters meanwhile.
+      stored.set("flushed", 1_300);
+      stored.set("lost", 1_300);
+      await redisAdmin().del(...(await redisAdmin().keys(`${prefix}license:lost:*`)));
+      for (let i = 0; i < 500 && c.unavailable !== null; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(c.unavailable).toBeNull();
+      expect(await all("flushed")).toEqual([1_300, 1_300, 1_300]);
+      expect(await all("pending")).toEqual([1_300, 1_300, 1_300]);
+      expect(await all("lost")).toEqual([1_300, 1_300, 1_300]);
     } finally {
       await c.close();
     }

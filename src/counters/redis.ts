@@ -187,25 +187,63 @@ export class RedisCounters implements Counters {
     this.client.disconnect();
   }
 
-  private async raise(rows: readonly SeedRow[], now: number): Promise<void> {
-    for (let i = 0; i < rows.length; i += SEED_BATCH) {
-      const keys: string[] = [];
-      const args: number[] = [];
-      for (const row of rows.slice(i, i + SEED_BATCH)) {
-        for (const period of PERIODS) {
-          keys.push(this.licenseKey(row.license, period, now));
-          args.push(tokenCount(row[period]), periodTtl(period, now));
+  /**
+   * Raises the counters to the store's figures in one script per batch; with `unsent`, the tokens
+   * this node could not send are folded in the same step (each counter becomes
+   * max(counter + unsent, stored)), and taken out of `unsent` once Redis has them.
+   */
+  private async raise(rows: readonly SeedRow[], now: number, unsent = false): Promise<void> {
+    const entries: { key: string; stored: number; ttl: number }[] = [];
+    for (const row of rows) {
+      for (const period of PERIODS) {
+        entries.push({
+          key: this.licenseKey(row.license, period, now),
+          stored: tokenCount(row[period]),
+          ttl: periodTtl(period, now),
+        });
+      }
+    }
+    /** What each key's unsent entry held when taken (entries added meanwhile stay for later). */
+    const taken = new Map<string, number>();
+    if (unsent) {
+      const listed = new Set(entries.map((e) => e.key));
+      const at = Date.now();
+      for (const [key, u] of this.unsent) {
+        // A month or quarter that has ended since is not worth keeping.
+        if (u.expiresAt <= at) {
+          this.unsent.delete(key);
+          continue;
+        }
+        taken.set(key, u.tokens);
+        if (!listed.has(key)) {
+          entries.push({ key, stored: 0, ttl: u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - at) });
         }
       }
-      await this.client.clearanceSeed(keys.length, ...keys, ...args);
+    }
+    for (let i = 0; i < entries.length; i += 3 * SEED_BATCH) {
+      const batch = entries.slice(i, i + 3 * SEED_BATCH);
+      const args = batch.flatMap((e) => [e.stored, taken.get(e.key) ?? 0, e.ttl]);
+      await this.client.clearanceSeed(batch.length, ...batch.map((e) => e.key), ...args);
+      for (const { key } of batch) {
+        const sent = taken.get(key);
+        const u = this.unsent.get(key);
+        if (sent === undefined || u === undefined) continue;
+        if (u.tokens > sent) this.unsent.set(key, { tokens: u.tokens - sent, expiresAt: u.expiresAt });
+        else this.unsent.delete(key);
+      }
     }
   }
 
-  /** Connected (again): raise the counters to the store's usage, add what Redis missed, then use it. */
+  /**
+   * Connected (again): raise the counters to the store's usage and add what Redis missed, in one
+   * step per counter that cannot count a token twice, then use it.
+   */
   private async connected(): Promise<void> {
     try {
-      if (this.options.load !== undefined) await this.raise(await this.options.load(), Date.now());
-      await this.sendUnsent();
+      // A resend still running from before the connection dropped settles first (it fails fast).
+      await this.sending?.catch(() => undefined);
+      const rows = this.options.load === undefined ? [] : await this.options.load();
+      await this.raise(rows, Date.now(), true);
       this.seeded = true;
       this.recovered();
     } catch (err) {
