@@ -13,7 +13,7 @@ import {
   redisAdmin,
   redisSkipReason as skip,
 } from "../testing/redis.js";
-import { CountersUnavailableError, openCounters, type Counters, type SeedRow } from "./index.js";
+import { CountersUnavailableError, openCounters, type Counters, type StoredSeed } from "./index.js";
 import { countersSuite } from "./suite.js";
 
 // Also said outside the describe title, which the default reporter does not print for skipped files.
@@ -21,7 +21,7 @@ if (skip !== undefined) console.warn(`src/counters/redis.test.ts: SKIPPED, ${ski
 const PREFIX = skip === undefined ? freshPrefix() : "unused:";
 
 let runs = 0;
-const open = (prefix: string, load?: () => Promise<readonly SeedRow[]>) =>
+const open = (prefix: string, load?: () => Promise<StoredSeed>) =>
   openCounters({
     driver: "redis",
     url: REDIS_URL,
@@ -54,7 +54,8 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
     let extra = 0;
     const c = await open(prefix, () => {
       loads++;
-      return Promise.resolve([{ license: "L", month: 10 + extra, quarter: 20 + extra, total: 30 + extra }]);
+      const rows = [{ license: "L", month: 10 + extra, quarter: 20 + extra, total: 30 + extra }];
+      return Promise.resolve({ rows, at: Date.now() });
     });
     try {
       const now = Date.now();
@@ -87,7 +88,10 @@ describe.skipIf(skip !== undefined)("redis: a reconnection", () => {
     // The store's figures, as the Meter's flushes leave them.
     const stored = new Map<string, number>();
     const c = await open(prefix, () =>
-      Promise.resolve([...stored].map(([license, n]) => ({ license, month: n, quarter: n, total: n }))),
+      Promise.resolve({
+        rows: [...stored].map(([license, n]) => ({ license, month: n, quarter: n, total: n })),
+        at: Date.now(),
+      }),
     );
     const client = (c as unknown as { client: Redis }).client;
     const all = async (id: string) =>

@@ -18,6 +18,7 @@ import {
   type MeteredTokens,
   type RateOutcome,
   type SeedRow,
+  type StoredSeed,
 } from "./index.js";
 import { ADD, ADMIT, RELEASE, SEED } from "./redis-scripts.js";
 import { overLimit, WINDOW_MS, windowStart } from "./windows.js";
@@ -34,7 +35,7 @@ export interface RedisCountersOptions {
   readonly url: string;
   readonly prefix: string;
   readonly timeoutMs: number;
-  readonly load?: () => Promise<readonly SeedRow[]>;
+  readonly load?: () => Promise<StoredSeed>;
   readonly onError: (err: unknown) => void;
 }
 
@@ -242,8 +243,9 @@ export class RedisCounters implements Counters {
     try {
       // A resend still running from before the connection dropped settles first (it fails fast).
       await this.sending?.catch(() => undefined);
-      const rows = this.options.load === undefined ? [] : await this.options.load();
-      await this.raise(rows, Date.now(), true);
+      const { rows, at } =
+        this.options.load === undefined ? { rows: [], at: Date.now() } : await this.options.load();
+      await this.raise(rows, at, true);
       this.seeded = true;
       this.recovered();
     } catch (err) {
