@@ -77,26 +77,46 @@ export interface StreamUsage {
   onEvent(event: string | undefined, data: string): boolean;
   /** What the upstream reported so far. */
   readonly usage: Usage | null;
+  /** The upstream sent its final count (not only Anthropic's opening estimate, or nothing). */
+  readonly final: boolean;
   /** Events passed on that carry output: each is at least one token. */
   readonly outputEvents: number;
 }
 
-/** Characters of a request body counted as one input token, where the upstream never said. */
+/** Characters counted as one token, where the upstream never said. */
 const CHARS_PER_TOKEN = 4;
 
+/** The input of a request whose upstream never said: estimated from the request body's size. */
+const inputEstimate = (requestChars: number): number => Math.ceil(requestChars / CHARS_PER_TOKEN);
+
 /**
- * The usage of a stream cut short before the upstream's last report (the client went away, or the
- * upstream failed mid-stream): what it reported, but never less than what was passed on — one
- * output token an event, and the input estimated from the request's size when it never said.
- * Metering nothing would let a client read a stream and leave before its end off the quota.
+ * What a stream is charged. Complete with the upstream's final count: that count (its input
+ * estimated from the request's size if it gave none). Otherwise — cut short before the final
+ * report (the client went away, or the upstream failed mid-stream), or ended without one — what it
+ * reported, but never less than what was passed on: one output token an event, and the input
+ * estimated when it never said. Metering nothing would let a client read a stream and leave before
+ * its end, or an upstream that omits its count serve, off the quota. The final count is taken as it
+ * is rather than raised to the events: events over-count by the chunks that carry no text (a role,
+ * a finish reason). null: a stream cut short before anything was passed on or reported.
  */
-export function cutShort(stream: StreamUsage, requestChars: number): Usage | null {
+export function streamCharge(stream: StreamUsage, requestChars: number, complete: boolean): Usage | null {
   const reported = stream.usage;
-  if (reported === null && stream.outputEvents === 0) return null;
+  const input = reported !== null && reported.input > 0 ? reported.input : inputEstimate(requestChars);
+  if (complete && stream.final && reported !== null) return { input, output: reported.output };
+  if (!complete && reported === null && stream.outputEvents === 0) return null;
+  return { input, output: Math.max(reported?.output ?? 0, stream.outputEvents) };
+}
+
+/**
+ * What a JSON answer that reported no usage is charged: the input estimated from the request's
+ * size and the output from the body's (none for embeddings, whose body is vectors). A token count
+ * (messages.count_tokens) runs no model and is charged nothing.
+ */
+export function unreportedBody(endpoint: Endpoint, requestChars: number, bodyBytes: number): Usage | null {
+  if (endpoint === "messages.count_tokens") return null;
   return {
-    input:
-      reported !== null && reported.input > 0 ? reported.input : Math.ceil(requestChars / CHARS_PER_TOKEN),
-    output: Math.max(reported?.output ?? 0, stream.outputEvents),
+    input: inputEstimate(requestChars),
+    output: endpoint === "embeddings" ? 0 : Math.ceil(bodyBytes / CHARS_PER_TOKEN),
   };
 }
 
@@ -107,11 +127,15 @@ export function cutShort(stream: StreamUsage, requestChars: number): Usage | nul
  */
 export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boolean): StreamUsage {
   let usage: Usage | null = null;
+  let final = false;
   let outputEvents = 0;
   if (wire === "anthropic") {
     return {
       get usage() {
         return usage;
+      },
+      get final() {
+        return final;
       },
       get outputEvents() {
         return outputEvents;
@@ -126,7 +150,10 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
           const u = (parse(data)?.usage ?? null) as Json | null;
           if (u) {
             usage ??= { input: 0, output: 0 };
-            if ("output_tokens" in u) usage.output = num(u.output_tokens);
+            if ("output_tokens" in u) {
+              usage.output = num(u.output_tokens);
+              final = true;
+            }
             if ("input_tokens" in u && num(u.input_tokens) > 0) usage.input = num(u.input_tokens);
           }
         }
@@ -137,6 +164,9 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
   return {
     get usage() {
       return usage;
+    },
+    get final() {
+      return final;
     },
     get outputEvents() {
       return outputEvents;
@@ -151,9 +181,10 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       if (json === null) return false;
       if (endpoint === "responses") {
         // A response cut short (max_output_tokens) or failed still used what it reports.
-        if (FINAL_RESPONSE_EVENTS.has(json.type as string))
+        if (FINAL_RESPONSE_EVENTS.has(json.type as string)) {
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
-        else if (data.includes('.delta"')) outputEvents++;
+          final = usage !== null;
+        } else if (data.includes('.delta"')) outputEvents++;
         return false;
       }
       // Asked for usage, upstreams send `"usage": null` with every chunk until the last.
@@ -161,6 +192,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       const u = usageOf(json.usage);
       if (u === null) return false;
       usage = u;
+      final = true;
       return stripUsageChunk && Array.isArray(json.choices) && json.choices.length === 0;
     },
   };
