@@ -43,4 +43,36 @@ describe("token counts from an upstream", () => {
       }),
     );
   });
+
+  it("Anthropic's cached input counts as input: tokens read from and written to the prompt cache", () => {
+    const usage = {
+      input_tokens: 3,
+      cache_creation_input_tokens: 2_000,
+      cache_read_input_tokens: 120_000,
+      output_tokens: 10,
+    };
+    expect(usageFromBody(JSON.stringify({ type: "message", usage }))).toEqual({ input: 122_003, output: 10 });
+    // The Responses API counts cached tokens inside input_tokens already.
+    const responses = { input_tokens: 500, input_tokens_details: { cached_tokens: 400 }, output_tokens: 2 };
+    expect(usageOf(responses)).toEqual({ input: 500, output: 2 });
+  });
+
+  it("Anthropic streams: the cached input of message_start, not lowered or counted twice by message_delta", () => {
+    const s = streamUsage("anthropic", "messages", false);
+    const start = { input_tokens: 3, cache_read_input_tokens: 120_000, output_tokens: 1 };
+    s.onEvent("message_start", JSON.stringify({ message: { usage: start } }));
+    expect(s.usage).toEqual({ input: 120_003, output: 1 });
+    s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: 10 } }));
+    expect(s.usage).toEqual({ input: 120_003, output: 10 });
+    // A final count that repeats the input, as Anthropic's now does.
+    s.onEvent("message_delta", JSON.stringify({ usage: { ...start, output_tokens: 12 } }));
+    expect(s.usage).toEqual({ input: 120_003, output: 12 });
+    const t = streamUsage("anthropic", "messages", false);
+    t.onEvent("message_start", JSON.stringify({ message: { usage: { input_tokens: 0, output_tokens: 1 } } }));
+    t.onEvent(
+      "message_delta",
+      JSON.stringify({ usage: { input_tokens: 5, cache_creation_input_tokens: 70 } }),
+    );
+    expect(t.usage).toEqual({ input: 75, output: 1 });
+  });
 });

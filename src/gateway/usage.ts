@@ -20,9 +20,19 @@ export function usageOf(u: unknown): Usage | null {
   const o = u as Json;
   if ("prompt_tokens" in o || "completion_tokens" in o)
     return { input: num(o.prompt_tokens), output: num(o.completion_tokens) };
-  if ("input_tokens" in o || "output_tokens" in o)
-    return { input: num(o.input_tokens), output: num(o.output_tokens) };
+  if ("input_tokens" in o || "output_tokens" in o) return { input: inputOf(o), output: num(o.output_tokens) };
   return null;
+}
+
+/**
+ * Input tokens under `input_tokens`: Anthropic counts those read from and written to its prompt
+ * cache apart from them (each is input the model read); the Responses API has no such members (its
+ * cached tokens are inside input_tokens).
+ */
+function inputOf(o: Json): number {
+  return tokenCount(
+    num(o.input_tokens) + num(o.cache_read_input_tokens) + num(o.cache_creation_input_tokens),
+  );
 }
 
 export function usageFromBody(text: string): Usage | null {
@@ -154,7 +164,8 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
               usage.output = num(u.output_tokens);
               final = true;
             }
-            if ("input_tokens" in u && num(u.input_tokens) > 0) usage.input = num(u.input_tokens);
+            // A cumulative count: never below what message_start said (nor added to it).
+            usage.input = Math.max(usage.input, inputOf(u));
           }
         }
         return false;
