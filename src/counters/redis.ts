@@ -21,7 +21,7 @@ import {
   type StoredSeed,
 } from "./index.js";
 import { ADD, ADMIT, RELEASE, SEED } from "./redis-scripts.js";
-import { overLimit, WINDOW_MS, windowStart } from "./windows.js";
+import { overLimit, PERIOD_GRACE_MS, WINDOW_MS, windowStart } from "./windows.js";
 
 type Arg = string | number;
 interface Scripts {
@@ -41,8 +41,6 @@ export interface RedisCountersOptions {
 
 /** Windows outlive their minute a little: nodes' clocks differ. */
 const WINDOW_TTL_MS = 2 * WINDOW_MS;
-/** A month's or quarter's counter is kept a day past its end, for the same reason. */
-const PERIOD_GRACE_MS = 24 * 3600_000;
 const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
 /** Licenses seeded per script call. */
 const SEED_BATCH = 200;
