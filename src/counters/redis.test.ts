@@ -127,6 +127,69 @@ describe.skipIf(skip !== undefined)("redis: a reconnection", () => {
   });
 });
 
+describe.skipIf(skip !== undefined)("redis: an add whose answer never came", () => {
+  afterAll(dropPrefixes);
+
+  /**
+   * Counters whose next add fails on the client's side (a timeout, a dropped connection) after
+   * Redis ran it (`ran`), or before it reached Redis.
+   */
+  async function failingOnce(ran: boolean) {
+    const c = await open(`${freshPrefix()}lost:`);
+    const client = (c as unknown as { client: Redis & { clearanceAdd(...a: unknown[]): Promise<number> } })
+      .client;
+    const real = client.clearanceAdd.bind(client);
+    client.clearanceAdd = async (...args: unknown[]) => {
+      client.clearanceAdd = real;
+      if (ran) await real(...args);
+      throw new Error("Command timed out");
+    };
+    const total = async () => (await c.usage([{ id: "L", period: "total" }], Date.now())).L?.tokens;
+    const settled = async () => {
+      const unsent = (c as unknown as { unsent: Map<string, unknown> }).unsent;
+      for (let i = 0; i < 500 && (c.unavailable !== null || unsent.size > 0); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(c.unavailable).toBeNull();
+    };
+    return { c, client, total, settled };
+  }
+
+  for (const ran of [true, false]) {
+    it(`${ran ? "ran on Redis" : "never reached Redis"}: counted once when Redis answers again`, async () => {
+      const { c, total, settled } = await failingOnce(ran);
+      try {
+        await expect(
+          c.add({ organization: null, license: "L", tokens: 1_000, now: Date.now() }),
+        ).rejects.toThrow();
+        await settled();
+        // Any command that succeeds (or the probe's PING) sends what is left.
+        await c.usage([{ id: "L", period: "total" }], Date.now());
+        await settled();
+        expect(await total()).toBe(1_000);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it(`${ran ? "ran on Redis" : "never reached Redis"}, then the connection dropped: counted once after reconnecting`, async () => {
+      const { c, client, total, settled } = await failingOnce(ran);
+      try {
+        await expect(
+          c.add({ organization: null, license: "L", tokens: 1_000, now: Date.now() }),
+        ).rejects.toThrow();
+        const closed = new Promise((r) => client.once("close", r));
+        await redisAdmin().client("KILL", "ID", String(await client.client("ID")));
+        await closed;
+        await settled();
+        expect(await total()).toBe(1_000);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+});
+
 describe.skipIf(skip !== undefined)("redis: tokens Redis refused", () => {
   afterAll(dropPrefixes);
 

@@ -5,6 +5,7 @@
  * and reconnection in the background. After every (re)connection the counters are first raised to
  * the store's usage (a Redis that restarted empty must not forget a quota's use), and only then used.
  */
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
 import { tokenCount } from "../metering/tokens.js";
@@ -42,6 +43,8 @@ export interface RedisCountersOptions {
 /** Windows outlive their minute a little: nodes' clocks differ. */
 const WINDOW_TTL_MS = 2 * WINDOW_MS;
 const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
+/** Unanswered adds kept to settle by sequence number (see `uncertain`). */
+const MAX_UNCERTAIN = 10_000;
 /** Licenses seeded per script call. */
 const SEED_BATCH = 200;
 
@@ -55,6 +58,15 @@ export class RedisCounters implements Counters {
   private probe: NodeJS.Timeout | undefined;
   /** License tokens Redis did not take (it could not be reached): added once it answers again. */
   private readonly unsent = new Map<string, { tokens: number; expiresAt: number }>();
+  /**
+   * Adds sent whose answer never came (a timeout, a dropped connection): Redis may have run them.
+   * Each is settled, before anything is sent again, against the highest sequence number Redis
+   * applied for this node (`appliedKey`): at or below it, it was counted; above, it joins `unsent`.
+   */
+  private uncertain: { seq: number; entries: [key: string, tokens: number, expiresAt: number][] }[] = [];
+  /** The last sequence number given to an add (sent, or sent again). */
+  private seq = 0;
+  private readonly appliedKey: string;
   private sending: Promise<void> | undefined;
   private firstSeeding: (() => void) | undefined;
   private closed = false;
@@ -72,6 +84,7 @@ export class RedisCounters implements Counters {
     client.defineCommand("clearanceAdd", { lua: ADD });
     client.defineCommand("clearanceSeed", { lua: SEED });
     this.client = client as Redis & Scripts;
+    this.appliedKey = `${options.prefix}node:${randomUUID()}:applied`;
     // Never the URL: it may carry a password.
     this.where = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`;
     client.on("ready", () => void this.connected());
@@ -146,28 +159,77 @@ export class RedisCounters implements Counters {
     }
     if (t.organization !== null) keys.unshift(this.windowKey(t.organization, t.now));
     if (keys.length === 0) return;
+    const seq = ++this.seq;
+    let sent = false;
     try {
-      await this.run(() =>
-        this.client.clearanceAdd(
-          keys.length,
+      await this.run(() => {
+        sent = true;
+        return this.client.clearanceAdd(
+          keys.length + 1,
+          this.appliedKey,
           ...keys,
           tokens,
           t.organization === null ? "" : WINDOW_TTL_MS,
+          seq,
           ...ttls,
-        ),
-      );
+        );
+      });
     } catch (err) {
       // The minute's window will not matter for long; a license's use must not be forgotten, unless
       // Redis itself refused it (sending it again would be refused again).
       if (t.license !== null && !refused(err)) {
         const licenseKeys = keys.slice(t.organization === null ? 0 : 1);
-        licenseKeys.forEach((key, i) => {
-          const expiresAt = ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number);
-          const u = this.unsent.get(key);
-          this.unsent.set(key, { tokens: (u?.tokens ?? 0) + tokens, expiresAt });
-        });
+        const entries = licenseKeys.map((key, i): [string, number, number] => [
+          key,
+          tokens,
+          ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number),
+        ]);
+        if (sent) this.doubt(seq, entries);
+        else for (const entry of entries) this.keep(...entry);
       }
       throw err;
+    }
+  }
+
+  /**
+   * An add sent whose answer never came. Bounded (a Redis that hangs with its connection open fails
+   * every add): past the bound the oldest is counted as not taken, as every one was before sequence
+   * numbers — a possible double count, never a lost one.
+   */
+  private doubt(seq: number, entries: [string, number, number][]): void {
+    this.uncertain.push({ seq, entries });
+    if (this.uncertain.length > MAX_UNCERTAIN) {
+      for (const entry of (this.uncertain.shift() as { entries: [string, number, number][] }).entries) {
+        this.keep(...entry);
+      }
+    }
+  }
+
+  /** Tokens for `key` that Redis certainly did not take. */
+  private keep(key: string, tokens: number, expiresAt: number): void {
+    const u = this.unsent.get(key);
+    this.unsent.set(key, { tokens: (u?.tokens ?? 0) + tokens, expiresAt });
+  }
+
+  /**
+   * Settles the adds whose answer never came: those Redis applied are done, the others are kept to
+   * send. Run before anything is sent again, on the connection they were sent on or — after a
+   * reconnection — before any add on the new one: a connection runs its commands in order, so every
+   * add it sent before the mark's read has run (or never reached Redis) by then.
+   */
+  private async settle(): Promise<void> {
+    if (this.uncertain.length === 0) return;
+    // Adds that fail during the read are settled the next time (they may run after it).
+    const settling = this.uncertain.splice(0);
+    let applied: number;
+    try {
+      applied = Number((await this.client.get(this.appliedKey)) ?? 0);
+    } catch (err) {
+      this.uncertain.unshift(...settling);
+      throw err;
+    }
+    for (const { seq, entries } of settling) {
+      if (seq > applied) for (const entry of entries) this.keep(...entry);
     }
   }
 
@@ -241,6 +303,7 @@ export class RedisCounters implements Counters {
     try {
       // A resend still running from before the connection dropped settles first (it fails fast).
       await this.sending?.catch(() => undefined);
+      await this.settle();
       const { rows, at } =
         this.options.load === undefined ? { rows: [], at: Date.now() } : await this.options.load();
       await this.raise(rows, at, true);
@@ -258,21 +321,26 @@ export class RedisCounters implements Counters {
 
   private sendUnsent(): Promise<void> {
     this.sending ??= (async () => {
+      await this.settle();
       for (const [key, u] of [...this.unsent]) {
         const ttl = u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - Date.now());
+        // Taken out first: tokens that fail to arrive meanwhile are added to a fresh entry.
+        this.unsent.delete(key);
         // A month or quarter that has ended since is not worth keeping (ttl 0: kept for good).
+        if (ttl <= 0 && u.expiresAt !== Infinity) continue;
+        const seq = ++this.seq;
         try {
-          if (ttl > 0 || u.expiresAt === Infinity) await this.client.clearanceAdd(1, key, u.tokens, "", ttl);
+          await this.client.clearanceAdd(2, this.appliedKey, key, u.tokens, "", seq, ttl);
         } catch (err) {
-          if (!refused(err)) throw err;
+          if (!refused(err)) {
+            // Unanswered: settled like any add (the next settle() reads whether Redis ran it).
+            this.doubt(seq, [[key, u.tokens, u.expiresAt]]);
+            throw err;
+          }
           // Redis refuses it for good (the counter holds no integer): retrying would block every
           // entry after it, and the reconnection's seeding, for as long as the process lives.
           this.options.onError(err);
         }
-        // Tokens that failed to arrive meanwhile stay for the next time.
-        const left = (this.unsent.get(key)?.tokens ?? u.tokens) - u.tokens;
-        if (left > 0) this.unsent.set(key, { tokens: left, expiresAt: u.expiresAt });
-        else this.unsent.delete(key);
       }
     })().finally(() => {
       this.sending = undefined;
@@ -317,7 +385,9 @@ export class RedisCounters implements Counters {
     clearInterval(this.probe);
     this.probe = undefined;
     this.failure = null;
-    if (this.unsent.size > 0) void this.sendUnsent().catch((err: unknown) => this.failed(err));
+    if (this.unsent.size > 0 || this.uncertain.length > 0) {
+      void this.sendUnsent().catch((err: unknown) => this.failed(err));
+    }
   }
 
   private windowKey(organization: string, now: number): string {
