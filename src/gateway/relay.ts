@@ -7,14 +7,7 @@ import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
-import {
-  streamCharge,
-  streamUsage,
-  unreportedBody,
-  usageFromBody,
-  usageFromTail,
-  type Usage,
-} from "./usage.js";
+import { bodyCharge, streamCharge, streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
 import { relayUpstreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
@@ -123,17 +116,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       kept = [];
       // Every API puts usage last: a large body (an embeddings batch runs to megabytes) is read from
       // its end first, and parsed whole only if no usage is found there and it was kept whole.
-      // No usage reported: charged an estimate (only then: a body that reports it is read no further).
+      // Where no usage (or no input) is reported, an estimate is charged: a body that reports it is
+      // read no further.
       if (size > TAIL) {
         const found = usageFromTail(lastBytes(chunks, TAIL).toString("utf8"));
-        if (found !== null) return found;
-        if (size > o.captureLimit) return unreportedBody(o.endpoint, o.requestChars, size);
+        if (found !== null || size > o.captureLimit)
+          return bodyCharge(found, o.endpoint, o.requestChars, size);
       }
-      return (
-        usageFromBody(
-          (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8"),
-        ) ?? unreportedBody(o.endpoint, o.requestChars, size)
-      );
+      const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      return bodyCharge(usageFromBody(whole.toString("utf8")), o.endpoint, o.requestChars, size);
     };
   }
 

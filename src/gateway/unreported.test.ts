@@ -128,4 +128,12 @@ describe("a JSON answer without a usage report", () => {
       output: 4,
     });
   });
+
+  it("a body reporting no input (none, or a count no one could have used) is charged the input estimate", async () => {
+    const json = { wire: "openai", endpoint: "chat.completions", sse: false } as const;
+    const unreadable = JSON.stringify({ choices: [], usage: { prompt_tokens: 1e21, completion_tokens: 5 } });
+    expect(await through([unreadable], json)).toEqual({ input: 1_000, output: 5 });
+    const none = JSON.stringify({ choices: [], usage: { completion_tokens: 5 } });
+    expect(await through([none], json)).toEqual({ input: 1_000, output: 5 });
+  });
 });

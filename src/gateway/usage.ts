@@ -118,6 +118,21 @@ export function streamCharge(stream: StreamUsage, requestChars: number, complete
 }
 
 /**
+ * What a JSON answer is charged: the usage it reported (`found`), its input estimated from the
+ * request's size where it reported none (absent, 0, or a count no one could have used), as a
+ * stream's is; without any usage, unreportedBody's estimate.
+ */
+export function bodyCharge(
+  found: Usage | null,
+  endpoint: Endpoint,
+  requestChars: number,
+  bodyBytes: number,
+): Usage | null {
+  if (found === null) return unreportedBody(endpoint, requestChars, bodyBytes);
+  return found.input > 0 ? found : { input: inputEstimate(requestChars), output: found.output };
+}
+
+/**
  * What a JSON answer that reported no usage is charged: the input estimated from the request's
  * size and the output from the body's (none for embeddings, whose body is vectors). A token count
  * (messages.count_tokens) runs no model and is charged nothing.
