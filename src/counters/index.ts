@@ -63,6 +63,13 @@ export interface SeedRow {
   readonly total: number;
 }
 
+/** The store's usage, as load() read it: the rows, and the time they were computed for. */
+export interface StoredSeed {
+  readonly rows: readonly SeedRow[];
+  /** Epoch ms: the rows are written under this time's periods (not the later time the read ended). */
+  readonly at: number;
+}
+
 export interface Counters {
   readonly driver: CountersDriver;
   /**
@@ -103,7 +110,7 @@ export interface CountersOptions {
   /** Redis: how long a command may take before the counters count as unreachable. */
   readonly timeoutMs?: number;
   /** The store's usage: seeds the counters when opened and, for Redis, after every reconnection. */
-  readonly load?: () => Promise<readonly SeedRow[]>;
+  readonly load?: () => Promise<StoredSeed>;
   readonly onError?: (err: unknown) => void;
 }
 
@@ -111,7 +118,10 @@ export interface CountersOptions {
 export async function openCounters(options: CountersOptions): Promise<Counters> {
   if (options.driver === "memory") {
     const counters = new MemoryCounters();
-    if (options.load !== undefined) await counters.seed(await options.load(), Date.now());
+    if (options.load !== undefined) {
+      const { rows, at } = await options.load();
+      await counters.seed(rows, at);
+    }
     return counters;
   }
   if (options.url === undefined) throw new Error("the redis counters need a url");

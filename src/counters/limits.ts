@@ -50,11 +50,20 @@ export interface UsageLimitsOptions {
   readonly onUnavailable: OnUnavailable;
   /** Seeds the counters with the usage recorded so far. */
   readonly store: Store;
+  /** Writes the usage metered but not yet in the store (the Meter's flush); called before each seeding. */
+  readonly flush?: () => Promise<void>;
   readonly onError: (err: unknown) => void;
 }
 
 export async function openUsageLimits(options: UsageLimitsOptions): Promise<UsageLimits> {
-  const load = async () => seedRows(await storedUsage(options.store, new Date()));
+  const load = async () => {
+    // Usage metered but still pending in the Meter goes to the store first, so that its figures
+    // hold every token the counters were told of (a reconnection then misses none).
+    await options.flush?.();
+    // Periods are those of this time, however long the reads take (they may cross a month's end).
+    const at = Date.now();
+    return { rows: seedRows(await storedUsage(options.store, new Date(at))), at };
+  };
   const shared = await openCounters(
     Object.assign(
       { driver: options.driver, load, onError: options.onError },

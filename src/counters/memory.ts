@@ -2,7 +2,8 @@
  * Counters in this process's memory: exact for one node (the embedded default), and each node's own
  * view when the shared counters cannot be reached.
  */
-import { periodKey, type QuotaPeriod } from "../metering/periods.js";
+import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
+import { addTokens, tokenCount } from "../metering/tokens.js";
 import type {
   Admission,
   AdmitRequest,
@@ -13,7 +14,7 @@ import type {
   RateLimit,
   SeedRow,
 } from "./index.js";
-import { overLimit, windowStart } from "./windows.js";
+import { overLimit, PERIOD_GRACE_MS, windowStart } from "./windows.js";
 
 interface Window {
   start: number;
@@ -26,9 +27,18 @@ const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
 export class MemoryCounters implements Counters {
   readonly driver = "memory" as const;
   readonly unavailable = null;
-  private readonly windows = new Map<string, Window>();
-  /** Tokens by period key ("2026-07", "2026-Q3", "total"), then by license. */
-  private readonly licenses = new Map<string, Map<string, number>>();
+  /**
+   * An organization's two newest one-minute windows, newest first: a time from the previous minute
+   * (a clock stepped back, a call that took its time) counts there without resetting the current one.
+   */
+  private readonly windows = new Map<string, Window[]>();
+  /** Tokens by period key ("2026-07", "2026-Q3", "total"), then by license; with the period's end. */
+  private readonly licenses = new Map<
+    string,
+    { readonly end: number; readonly counts: Map<string, number> }
+  >();
+  /** The latest time tokens were added at: periods are forgotten only once well past it. */
+  private newest = -Infinity;
 
   admit(request: AdmitRequest): Promise<Admission> {
     return Promise.resolve({
@@ -38,20 +48,26 @@ export class MemoryCounters implements Counters {
   }
 
   release(organization: string, now: number): Promise<void> {
-    const w = this.windows.get(organization);
-    if (w !== undefined && w.start === windowStart(now) && w.requests > 0) w.requests--;
+    const start = windowStart(now);
+    const w = this.windows.get(organization)?.find((w) => w.start === start);
+    if (w !== undefined && w.requests > 0) w.requests--;
     return Promise.resolve();
   }
 
   add(t: MeteredTokens): Promise<void> {
-    if (t.organization !== null) this.window(t.organization, t.now).tokens += t.tokens;
+    const tokens = tokenCount(t.tokens);
+    if (t.organization !== null) {
+      const w = this.window(t.organization, t.now);
+      w.tokens = addTokens(w.tokens, tokens);
+    }
     if (t.license !== null) {
       const at = new Date(t.now);
       for (const period of PERIODS) {
-        const counts = this.period(periodKey(period, at));
-        counts.set(t.license, (counts.get(t.license) ?? 0) + t.tokens);
+        const counts = this.period(period, at);
+        counts.set(t.license, addTokens(counts.get(t.license) ?? 0, tokens));
       }
-      this.forgetPastPeriods(at);
+      this.newest = Math.max(this.newest, t.now);
+      this.forgetPastPeriods();
     }
     return Promise.resolve();
   }
@@ -64,8 +80,8 @@ export class MemoryCounters implements Counters {
     const at = new Date(now);
     for (const row of rows) {
       for (const period of PERIODS) {
-        const counts = this.period(periodKey(period, at));
-        counts.set(row.license, Math.max(counts.get(row.license) ?? 0, row[period]));
+        const counts = this.period(period, at);
+        counts.set(row.license, Math.max(counts.get(row.license) ?? 0, tokenCount(row[period])));
       }
     }
     return Promise.resolve();
@@ -92,31 +108,40 @@ export class MemoryCounters implements Counters {
     const usage = Object.create(null) as LicenseUsage;
     const at = new Date(now);
     for (const l of licenses) {
-      usage[l.id] = { tokens: this.licenses.get(periodKey(l.period, at))?.get(l.id) ?? 0 };
+      usage[l.id] = { tokens: this.licenses.get(periodKey(l.period, at))?.counts.get(l.id) ?? 0 };
     }
     return usage;
   }
 
   private window(org: string, now: number): Window {
     const start = windowStart(now);
-    let w = this.windows.get(org);
-    if (w === undefined || w.start !== start) {
-      w = { start, requests: 0, tokens: 0 };
-      this.windows.set(org, w);
-    }
+    let kept = this.windows.get(org);
+    if (kept === undefined) this.windows.set(org, (kept = []));
+    const found = kept.find((w) => w.start === start);
+    if (found !== undefined) return found;
+    const w = { start, requests: 0, tokens: 0 };
+    // Older than both windows kept: long past, counted nowhere that is read again.
+    if (kept.length === 2 && start < (kept[1] as Window).start) return w;
+    kept.unshift(w);
+    kept.sort((a, b) => b.start - a.start);
+    kept.length = Math.min(kept.length, 2);
     return w;
   }
 
-  private period(key: string): Map<string, number> {
-    let counts = this.licenses.get(key);
-    if (counts === undefined) this.licenses.set(key, (counts = new Map()));
-    return counts;
+  private period(period: QuotaPeriod, at: Date): Map<string, number> {
+    const key = periodKey(period, at);
+    let p = this.licenses.get(key);
+    if (p === undefined) this.licenses.set(key, (p = { end: periodEnd(period, at), counts: new Map() }));
+    return p.counts;
   }
 
-  /** A month or quarter that has ended is never read again. */
-  private forgetPastPeriods(at: Date): void {
+  /**
+   * A month or quarter is forgotten a day after it ended, as Redis lets it expire: a time from the
+   * past (a clock stepped back) neither forgets the current period nor loses the previous one.
+   */
+  private forgetPastPeriods(): void {
     if (this.licenses.size <= PERIODS.length) return;
-    const current = new Set(PERIODS.map((p) => periodKey(p, at)));
-    for (const key of this.licenses.keys()) if (!current.has(key)) this.licenses.delete(key);
+    for (const [key, p] of this.licenses)
+      if (p.end + PERIOD_GRACE_MS <= this.newest) this.licenses.delete(key);
   }
 }

@@ -44,40 +44,52 @@ return 0
 `;
 
 /**
- * KEYS[1]: the organization's window when ARGV[2] is not empty (its lifetime in ms); the other
- * keys: license counters, each with its lifetime in ms in ARGV[3...] (0: kept for good).
- * ARGV[1]: the tokens to add.
+ * KEYS[1]: this node's applied mark; KEYS[2]: the organization's window when ARGV[2] is not empty
+ * (its lifetime in ms); the other keys: license counters, each with its lifetime in ms in ARGV[4...]
+ * (0: kept for good). ARGV[1]: the tokens to add; ARGV[3]: the add's sequence number, which the mark
+ * is raised to once the tokens are added (for a day): an add whose answer never came was applied
+ * if and only if the mark reached it (a connection runs its commands in order).
  */
 export const ADD = `
 local n = tonumber(ARGV[1])
-local first = 1
+local first = 2
 if ARGV[2] ~= '' then
-  first = 2
-  redis.call('HINCRBY', KEYS[1], 'tokens', n)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  first = 3
+  redis.call('HINCRBY', KEYS[2], 'tokens', n)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 for i = first, #KEYS do
   redis.call('INCRBY', KEYS[i], n)
-  local ttl = tonumber(ARGV[i - first + 3])
+  local ttl = tonumber(ARGV[i - first + 4])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+local seq = tonumber(ARGV[3])
+if seq > (tonumber(redis.call('GET', KEYS[1])) or 0) then
+  redis.call('SET', KEYS[1], seq, 'PX', 86400000)
 end
 return 0
 `;
 
 /**
- * KEYS: license counters; ARGV: per key, the store's figure and the lifetime in ms (0: for good).
- * A counter below the store's figure (or missing) is raised to it; none is ever lowered.
+ * KEYS: license counters; ARGV: per key, the store's figure, the tokens this node could not send
+ * (0 when seeding), and the lifetime in ms (0: for good). Each counter becomes
+ * max(counter + unsent, stored): never lowered, and tokens the store already holds (the Meter
+ * flushed them during the outage) are not added a second time. A counter that is missing, or not a
+ * whole number, counts as 0.
  */
 export const SEED = `
 for i = 1, #KEYS do
-  local stored = tonumber(ARGV[2 * i - 1])
-  local ttl = tonumber(ARGV[2 * i])
-  local current = tonumber(redis.call('GET', KEYS[i])) or -1
-  if current < stored then
+  local stored = tonumber(ARGV[3 * i - 2])
+  local unsent = tonumber(ARGV[3 * i - 1])
+  local ttl = tonumber(ARGV[3 * i])
+  local current = tonumber(redis.call('GET', KEYS[i]))
+  if current == nil or current ~= math.floor(current) then current = nil end
+  local value = math.max((current or 0) + unsent, stored)
+  if current == nil or value ~= current then
     if ttl > 0 then
-      redis.call('SET', KEYS[i], stored, 'PX', ttl)
+      redis.call('SET', KEYS[i], value, 'PX', ttl)
     else
-      redis.call('SET', KEYS[i], stored)
+      redis.call('SET', KEYS[i], value)
     end
   end
 end

@@ -13,7 +13,7 @@ import {
   redisAdmin,
   redisSkipReason as skip,
 } from "../testing/redis.js";
-import { CountersUnavailableError, openCounters, type Counters, type SeedRow } from "./index.js";
+import { CountersUnavailableError, openCounters, type Counters, type StoredSeed } from "./index.js";
 import { countersSuite } from "./suite.js";
 
 // Also said outside the describe title, which the default reporter does not print for skipped files.
@@ -21,7 +21,7 @@ if (skip !== undefined) console.warn(`src/counters/redis.test.ts: SKIPPED, ${ski
 const PREFIX = skip === undefined ? freshPrefix() : "unused:";
 
 let runs = 0;
-const open = (prefix: string, load?: () => Promise<readonly SeedRow[]>) =>
+const open = (prefix: string, load?: () => Promise<StoredSeed>) =>
   openCounters({
     driver: "redis",
     url: REDIS_URL,
@@ -50,9 +50,12 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
   it("raises its counters to the store's usage when it connects, and again after a reconnection; what it missed is added", async () => {
     const prefix = `${PREFIX}seed:`;
     let loads = 0;
+    // The store's figures; the 5 tokens metered during the outage reach it by the reconnection.
+    let extra = 0;
     const c = await open(prefix, () => {
       loads++;
-      return Promise.resolve([{ license: "L", month: 10, quarter: 20, total: 30 }]);
+      const rows = [{ license: "L", month: 10 + extra, quarter: 20 + extra, total: 30 + extra }];
+      return Promise.resolve({ rows, at: Date.now() });
     });
     try {
       const now = Date.now();
@@ -64,12 +67,158 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
       await admin().client("KILL", "ID", String(id));
       // Tokens metered while the connection is down are kept, and added once Redis answers again.
       await c.add({ organization: null, license: "L", tokens: 5, now: Date.now() }).catch(() => undefined);
+      extra = 5;
       const since = Date.now();
       while ((loads < 2 || c.unavailable !== null) && Date.now() - since < 10_000) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(c.unavailable).toBeNull();
       expect(await c.usage([{ id: "L", period: "quarter" }], Date.now())).toEqual({ L: { tokens: 25 } });
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== undefined)("redis: a reconnection", () => {
+  afterAll(dropPrefixes);
+
+  it("counts the tokens metered while Redis was away once, whether or not the store has them yet", async () => {
+    const prefix = `${freshPrefix()}outage:`;
+    // The store's figures, as the Meter's flushes leave them.
+    const stored = new Map<string, number>();
+    const c = await open(prefix, () =>
+      Promise.resolve({
+        rows: [...stored].map(([license, n]) => ({ license, month: n, quarter: n, total: n })),
+        at: Date.now(),
+      }),
+    );
+    const client = (c as unknown as { client: Redis }).client;
+    const all = async (id: string) =>
+      Promise.all(
+        (["month", "quarter", "total"] as const).map(
+          async (period) => (await c.usage([{ id, period }], Date.now()))[id]?.tokens,
+        ),
+      );
+    try {
+      for (const license of ["flushed", "pending", "lost"]) {
+        await c.add({ organization: null, license, tokens: 1_000, now: Date.now() });
+        stored.set(license, 1_000);
+      }
+      const closed = new Promise((r) => client.once("close", r));
+      await redisAdmin().client("KILL", "ID", String(await client.client("ID")));
+      await closed;
+      for (const license of ["flushed", "pending", "lost"]) {
+        await expect(c.add({ organization: null, license, tokens: 300, now: Date.now() })).rejects.toThrow();
+      }
+      // The Meter flushed the outage's tokens for two licenses (not yet for "pending"), and Redis
+      // lost "lost"'s counters meanwhile.
+      stored.set("flushed", 1_300);
+      stored.set("lost", 1_300);
+      await redisAdmin().del(...(await redisAdmin().keys(`${prefix}license:lost:*`)));
+      for (let i = 0; i < 500 && c.unavailable !== null; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(c.unavailable).toBeNull();
+      expect(await all("flushed")).toEqual([1_300, 1_300, 1_300]);
+      expect(await all("pending")).toEqual([1_300, 1_300, 1_300]);
+      expect(await all("lost")).toEqual([1_300, 1_300, 1_300]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== undefined)("redis: an add whose answer never came", () => {
+  afterAll(dropPrefixes);
+
+  /**
+   * Counters whose next add fails on the client's side (a timeout, a dropped connection) after
+   * Redis ran it (`ran`), or before it reached Redis.
+   */
+  async function failingOnce(ran: boolean) {
+    const c = await open(`${freshPrefix()}lost:`);
+    const client = (c as unknown as { client: Redis & { clearanceAdd(...a: unknown[]): Promise<number> } })
+      .client;
+    const real = client.clearanceAdd.bind(client);
+    client.clearanceAdd = async (...args: unknown[]) => {
+      client.clearanceAdd = real;
+      if (ran) await real(...args);
+      throw new Error("Command timed out");
+    };
+    const total = async () => (await c.usage([{ id: "L", period: "total" }], Date.now())).L?.tokens;
+    const settled = async () => {
+      const unsent = (c as unknown as { unsent: Map<string, unknown> }).unsent;
+      for (let i = 0; i < 500 && (c.unavailable !== null || unsent.size > 0); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(c.unavailable).toBeNull();
+    };
+    return { c, client, total, settled };
+  }
+
+  for (const ran of [true, false]) {
+    it(`${ran ? "ran on Redis" : "never reached Redis"}: counted once when Redis answers again`, async () => {
+      const { c, total, settled } = await failingOnce(ran);
+      try {
+        await expect(
+          c.add({ organization: null, license: "L", tokens: 1_000, now: Date.now() }),
+        ).rejects.toThrow();
+        await settled();
+        // Any command that succeeds (or the probe's PING) sends what is left.
+        await c.usage([{ id: "L", period: "total" }], Date.now());
+        await settled();
+        expect(await total()).toBe(1_000);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it(`${ran ? "ran on Redis" : "never reached Redis"}, then the connection dropped: counted once after reconnecting`, async () => {
+      const { c, client, total, settled } = await failingOnce(ran);
+      try {
+        await expect(
+          c.add({ organization: null, license: "L", tokens: 1_000, now: Date.now() }),
+        ).rejects.toThrow();
+        const closed = new Promise((r) => client.once("close", r));
+        await redisAdmin().client("KILL", "ID", String(await client.client("ID")));
+        await closed;
+        await settled();
+        expect(await total()).toBe(1_000);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+});
+
+describe.skipIf(skip !== undefined)("redis: tokens Redis refused", () => {
+  afterAll(dropPrefixes);
+
+  it("an entry Redis refuses for good is dropped and reported; the entries after it are still sent", async () => {
+    const prefix = `${freshPrefix()}refused:`;
+    const errors: unknown[] = [];
+    const c = await openCounters({
+      driver: "redis",
+      url: REDIS_URL,
+      prefix,
+      timeoutMs: 1_000,
+      onError: (err) => errors.push(err),
+    });
+    try {
+      // Redis refuses to add to a counter that is not an integer (here, a value written by hand).
+      await redisAdmin().set(`${prefix}license:bad:total`, "12.5");
+      // What an outage left to send: the refused counter first, then a good one.
+      const internals = c as unknown as {
+        unsent: Map<string, { tokens: number; expiresAt: number }>;
+        sendUnsent(): Promise<void>;
+      };
+      internals.unsent.set(`${prefix}license:bad:total`, { tokens: 5, expiresAt: Infinity });
+      internals.unsent.set(`${prefix}license:good:total`, { tokens: 7, expiresAt: Infinity });
+      await internals.sendUnsent();
+      expect(internals.unsent.size).toBe(0);
+      expect(await redisAdmin().get(`${prefix}license:good:total`)).toBe("7");
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0])).toMatch(/not an integer/);
+      expect(c.unavailable).toBeNull();
     } finally {
       await c.close();
     }

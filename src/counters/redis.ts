@@ -5,8 +5,10 @@
  * and reconnection in the background. After every (re)connection the counters are first raised to
  * the store's usage (a Redis that restarted empty must not forget a quota's use), and only then used.
  */
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
+import { tokenCount } from "../metering/tokens.js";
 import {
   CountersUnavailableError,
   type Admission,
@@ -17,9 +19,10 @@ import {
   type MeteredTokens,
   type RateOutcome,
   type SeedRow,
+  type StoredSeed,
 } from "./index.js";
 import { ADD, ADMIT, RELEASE, SEED } from "./redis-scripts.js";
-import { overLimit, WINDOW_MS, windowStart } from "./windows.js";
+import { overLimit, PERIOD_GRACE_MS, WINDOW_MS, windowStart } from "./windows.js";
 
 type Arg = string | number;
 interface Scripts {
@@ -33,15 +36,15 @@ export interface RedisCountersOptions {
   readonly url: string;
   readonly prefix: string;
   readonly timeoutMs: number;
-  readonly load?: () => Promise<readonly SeedRow[]>;
+  readonly load?: () => Promise<StoredSeed>;
   readonly onError: (err: unknown) => void;
 }
 
 /** Windows outlive their minute a little: nodes' clocks differ. */
 const WINDOW_TTL_MS = 2 * WINDOW_MS;
-/** A month's or quarter's counter is kept a day past its end, for the same reason. */
-const PERIOD_GRACE_MS = 24 * 3600_000;
 const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
+/** Unanswered adds kept to settle by sequence number (see `uncertain`). */
+const MAX_UNCERTAIN = 10_000;
 /** Licenses seeded per script call. */
 const SEED_BATCH = 200;
 
@@ -55,6 +58,15 @@ export class RedisCounters implements Counters {
   private probe: NodeJS.Timeout | undefined;
   /** License tokens Redis did not take (it could not be reached): added once it answers again. */
   private readonly unsent = new Map<string, { tokens: number; expiresAt: number }>();
+  /**
+   * Adds sent whose answer never came (a timeout, a dropped connection): Redis may have run them.
+   * Each is settled, before anything is sent again, against the highest sequence number Redis
+   * applied for this node (`appliedKey`): at or below it, it was counted; above, it joins `unsent`.
+   */
+  private uncertain: { seq: number; entries: [key: string, tokens: number, expiresAt: number][] }[] = [];
+  /** The last sequence number given to an add (sent, or sent again). */
+  private seq = 0;
+  private readonly appliedKey: string;
   private sending: Promise<void> | undefined;
   private firstSeeding: (() => void) | undefined;
   private closed = false;
@@ -72,6 +84,7 @@ export class RedisCounters implements Counters {
     client.defineCommand("clearanceAdd", { lua: ADD });
     client.defineCommand("clearanceSeed", { lua: SEED });
     this.client = client as Redis & Scripts;
+    this.appliedKey = `${options.prefix}node:${randomUUID()}:applied`;
     // Never the URL: it may carry a password.
     this.where = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`;
     client.on("ready", () => void this.connected());
@@ -134,6 +147,8 @@ export class RedisCounters implements Counters {
   }
 
   async add(t: MeteredTokens): Promise<void> {
+    // Whole counts only: INCRBY refuses anything else, and a refused count would be kept to resend.
+    const tokens = tokenCount(t.tokens);
     const keys: string[] = [];
     const ttls: number[] = [];
     if (t.license !== null) {
@@ -144,27 +159,77 @@ export class RedisCounters implements Counters {
     }
     if (t.organization !== null) keys.unshift(this.windowKey(t.organization, t.now));
     if (keys.length === 0) return;
+    const seq = ++this.seq;
+    let sent = false;
     try {
-      await this.run(() =>
-        this.client.clearanceAdd(
-          keys.length,
+      await this.run(() => {
+        sent = true;
+        return this.client.clearanceAdd(
+          keys.length + 1,
+          this.appliedKey,
           ...keys,
-          t.tokens,
+          tokens,
           t.organization === null ? "" : WINDOW_TTL_MS,
+          seq,
           ...ttls,
-        ),
-      );
+        );
+      });
     } catch (err) {
-      // The minute's window will not matter for long; a license's use must not be forgotten.
-      if (t.license !== null) {
+      // The minute's window will not matter for long; a license's use must not be forgotten, unless
+      // Redis itself refused it (sending it again would be refused again).
+      if (t.license !== null && !refused(err)) {
         const licenseKeys = keys.slice(t.organization === null ? 0 : 1);
-        licenseKeys.forEach((key, i) => {
-          const expiresAt = ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number);
-          const u = this.unsent.get(key);
-          this.unsent.set(key, { tokens: (u?.tokens ?? 0) + t.tokens, expiresAt });
-        });
+        const entries = licenseKeys.map((key, i): [string, number, number] => [
+          key,
+          tokens,
+          ttls[i] === 0 ? Infinity : t.now + (ttls[i] as number),
+        ]);
+        if (sent) this.doubt(seq, entries);
+        else for (const entry of entries) this.keep(...entry);
       }
       throw err;
+    }
+  }
+
+  /**
+   * An add sent whose answer never came. Bounded (a Redis that hangs with its connection open fails
+   * every add): past the bound the oldest is counted as not taken, as every one was before sequence
+   * numbers — a possible double count, never a lost one.
+   */
+  private doubt(seq: number, entries: [string, number, number][]): void {
+    this.uncertain.push({ seq, entries });
+    if (this.uncertain.length > MAX_UNCERTAIN) {
+      for (const entry of (this.uncertain.shift() as { entries: [string, number, number][] }).entries) {
+        this.keep(...entry);
+      }
+    }
+  }
+
+  /** Tokens for `key` that Redis certainly did not take. */
+  private keep(key: string, tokens: number, expiresAt: number): void {
+    const u = this.unsent.get(key);
+    this.unsent.set(key, { tokens: (u?.tokens ?? 0) + tokens, expiresAt });
+  }
+
+  /**
+   * Settles the adds whose answer never came: those Redis applied are done, the others are kept to
+   * send. Run before anything is sent again, on the connection they were sent on or — after a
+   * reconnection — before any add on the new one: a connection runs its commands in order, so every
+   * add it sent before the mark's read has run (or never reached Redis) by then.
+   */
+  private async settle(): Promise<void> {
+    if (this.uncertain.length === 0) return;
+    // Adds that fail during the read are settled the next time (they may run after it).
+    const settling = this.uncertain.splice(0);
+    let applied: number;
+    try {
+      applied = Number((await this.client.get(this.appliedKey)) ?? 0);
+    } catch (err) {
+      this.uncertain.unshift(...settling);
+      throw err;
+    }
+    for (const { seq, entries } of settling) {
+      if (seq > applied) for (const entry of entries) this.keep(...entry);
     }
   }
 
@@ -183,25 +248,65 @@ export class RedisCounters implements Counters {
     this.client.disconnect();
   }
 
-  private async raise(rows: readonly SeedRow[], now: number): Promise<void> {
-    for (let i = 0; i < rows.length; i += SEED_BATCH) {
-      const keys: string[] = [];
-      const args: number[] = [];
-      for (const row of rows.slice(i, i + SEED_BATCH)) {
-        for (const period of PERIODS) {
-          keys.push(this.licenseKey(row.license, period, now));
-          args.push(row[period], periodTtl(period, now));
+  /**
+   * Raises the counters to the store's figures in one script per batch; with `unsent`, the tokens
+   * this node could not send are folded in the same step (each counter becomes
+   * max(counter + unsent, stored)), and taken out of `unsent` once Redis has them.
+   */
+  private async raise(rows: readonly SeedRow[], now: number, unsent = false): Promise<void> {
+    const entries: { key: string; stored: number; ttl: number }[] = [];
+    for (const row of rows) {
+      for (const period of PERIODS) {
+        entries.push({
+          key: this.licenseKey(row.license, period, now),
+          stored: tokenCount(row[period]),
+          ttl: periodTtl(period, now),
+        });
+      }
+    }
+    /** What each key's unsent entry held when taken (entries added meanwhile stay for later). */
+    const taken = new Map<string, number>();
+    if (unsent) {
+      const listed = new Set(entries.map((e) => e.key));
+      const at = Date.now();
+      for (const [key, u] of this.unsent) {
+        // A month or quarter that has ended since is not worth keeping.
+        if (u.expiresAt <= at) {
+          this.unsent.delete(key);
+          continue;
+        }
+        taken.set(key, u.tokens);
+        if (!listed.has(key)) {
+          entries.push({ key, stored: 0, ttl: u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - at) });
         }
       }
-      await this.client.clearanceSeed(keys.length, ...keys, ...args);
+    }
+    for (let i = 0; i < entries.length; i += 3 * SEED_BATCH) {
+      const batch = entries.slice(i, i + 3 * SEED_BATCH);
+      const args = batch.flatMap((e) => [e.stored, taken.get(e.key) ?? 0, e.ttl]);
+      await this.client.clearanceSeed(batch.length, ...batch.map((e) => e.key), ...args);
+      for (const { key } of batch) {
+        const sent = taken.get(key);
+        const u = this.unsent.get(key);
+        if (sent === undefined || u === undefined) continue;
+        if (u.tokens > sent) this.unsent.set(key, { tokens: u.tokens - sent, expiresAt: u.expiresAt });
+        else this.unsent.delete(key);
+      }
     }
   }
 
-  /** Connected (again): raise the counters to the store's usage, add what Redis missed, then use it. */
+  /**
+   * Connected (again): raise the counters to the store's usage and add what Redis missed, in one
+   * step per counter that cannot count a token twice, then use it.
+   */
   private async connected(): Promise<void> {
     try {
-      if (this.options.load !== undefined) await this.raise(await this.options.load(), Date.now());
-      await this.sendUnsent();
+      // A resend still running from before the connection dropped settles first (it fails fast).
+      await this.sending?.catch(() => undefined);
+      await this.settle();
+      const { rows, at } =
+        this.options.load === undefined ? { rows: [], at: Date.now() } : await this.options.load();
+      await this.raise(rows, at, true);
       this.seeded = true;
       this.recovered();
     } catch (err) {
@@ -216,14 +321,26 @@ export class RedisCounters implements Counters {
 
   private sendUnsent(): Promise<void> {
     this.sending ??= (async () => {
+      await this.settle();
       for (const [key, u] of [...this.unsent]) {
         const ttl = u.expiresAt === Infinity ? 0 : Math.round(u.expiresAt - Date.now());
+        // Taken out first: tokens that fail to arrive meanwhile are added to a fresh entry.
+        this.unsent.delete(key);
         // A month or quarter that has ended since is not worth keeping (ttl 0: kept for good).
-        if (ttl > 0 || u.expiresAt === Infinity) await this.client.clearanceAdd(1, key, u.tokens, "", ttl);
-        // Tokens that failed to arrive meanwhile stay for the next time.
-        const left = (this.unsent.get(key)?.tokens ?? u.tokens) - u.tokens;
-        if (left > 0) this.unsent.set(key, { tokens: left, expiresAt: u.expiresAt });
-        else this.unsent.delete(key);
+        if (ttl <= 0 && u.expiresAt !== Infinity) continue;
+        const seq = ++this.seq;
+        try {
+          await this.client.clearanceAdd(2, this.appliedKey, key, u.tokens, "", seq, ttl);
+        } catch (err) {
+          if (!refused(err)) {
+            // Unanswered: settled like any add (the next settle() reads whether Redis ran it).
+            this.doubt(seq, [[key, u.tokens, u.expiresAt]]);
+            throw err;
+          }
+          // Redis refuses it for good (the counter holds no integer): retrying would block every
+          // entry after it, and the reconnection's seeding, for as long as the process lives.
+          this.options.onError(err);
+        }
       }
     })().finally(() => {
       this.sending = undefined;
@@ -268,7 +385,9 @@ export class RedisCounters implements Counters {
     clearInterval(this.probe);
     this.probe = undefined;
     this.failure = null;
-    if (this.unsent.size > 0) void this.sendUnsent().catch((err: unknown) => this.failed(err));
+    if (this.unsent.size > 0 || this.uncertain.length > 0) {
+      void this.sendUnsent().catch((err: unknown) => this.failed(err));
+    }
   }
 
   private windowKey(organization: string, now: number): string {
@@ -279,6 +398,18 @@ export class RedisCounters implements Counters {
     return `${this.options.prefix}license:${id}:${periodKey(period, new Date(now))}`;
   }
 }
+
+/**
+ * Redis answered, refusing the command for good (e.g. "value is not an integer", WRONGTYPE) —
+ * rather than failing to answer, or answering that it cannot take writes for now.
+ */
+function refused(err: unknown): boolean {
+  const e = err instanceof CountersUnavailableError ? err.cause : err;
+  return (e as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((e as Error).message);
+}
+
+/** Reply errors that pass: a Redis loading, failing over, out of memory or busy with a script. */
+const TRANSIENT = /^(LOADING|READONLY|OOM|BUSY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MISCONF)\b/;
 
 /** How long a license counter is kept (0: for good). */
 function periodTtl(period: QuotaPeriod, now: number): number {

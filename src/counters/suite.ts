@@ -113,6 +113,58 @@ export function countersSuite(
       expect(usage).toEqual({ L: { tokens: 22 }, unknown: { tokens: 0 } });
     });
 
+    it("counts a fractional token count as whole tokens (rounded up); later counts still add", async () => {
+      const c = await fresh();
+      const acme = org("acme", { requestsPerMinute: 10, tokensPerMinute: 26 });
+      await c.add({ organization: "acme", license: "L", tokens: 12.5, now: T0 });
+      await c.add({ organization: "acme", license: "L", tokens: 12.01, now: T0 + 1 });
+      // Not a count anyone used (past 2^53, or not finite): nothing is added, and nothing breaks.
+      await c.add({ organization: "acme", license: "L", tokens: 1e21, now: T0 + 2 });
+      await c.add({ organization: "acme", license: "L", tokens: NaN, now: T0 + 2 });
+      expect(await c.usage([{ id: "L", period: "month" }], T0 + 3)).toEqual({ L: { tokens: 26 } });
+      expect((await c.admit({ organization: acme, licenses: [], now: T0 + 4 })).rate).toMatchObject({
+        ok: false,
+        limit: "26 tokens per minute",
+      });
+      await c.add({ organization: null, license: "L", tokens: 100, now: T0 + 5 });
+      expect(await c.usage([{ id: "L", period: "total" }], T0 + 6)).toEqual({ L: { tokens: 126 } });
+    });
+
+    it("a time from the previous minute (a clock stepped back, a late call) leaves the current minute's count", async () => {
+      const c = await fresh();
+      const acme = org("acme", { requestsPerMinute: 2, tokensPerMinute: 100 });
+      const M = T0 + 60_000;
+      const admit = async (now: number) =>
+        (await c.admit({ organization: acme, licenses: [], now })).rate?.ok;
+      expect([await admit(M + 10), await admit(M + 20)]).toEqual([true, true]);
+      // The previous minute had none: counted there.
+      expect(await admit(M - 300)).toBe(true);
+      await c.add({ organization: "acme", license: null, tokens: 5, now: M - 200 });
+      await c.release("acme", M - 100);
+      expect([await admit(M + 400), await admit(M + 500)]).toEqual([false, false]);
+      await c.add({ organization: "acme", license: null, tokens: 100, now: M + 600 });
+      await c.release("acme", M + 700);
+      // Tokens over the limit now, though a request was taken back.
+      expect((await c.admit({ organization: acme, licenses: [], now: M + 800 })).rate).toMatchObject({
+        ok: false,
+        limit: "100 tokens per minute",
+      });
+    });
+
+    it("a time from the previous month (a clock stepped back) leaves the current month's count", async () => {
+      const c = await fresh();
+      const february = at("2030-02-01T00:00:01.000Z");
+      await c.add({ organization: null, license: "L", tokens: 50_000, now: february });
+      // The clock steps back two seconds: one more response is metered "in January".
+      await c.add({ organization: null, license: "L", tokens: 10, now: february - 2_000 });
+      const read = async (period: "month" | "quarter" | "total", now: number) =>
+        (await c.usage([{ id: "L", period }], now)).L?.tokens;
+      expect(await read("month", february + 5_000)).toBe(50_000);
+      expect(await read("month", february - 1_500)).toBe(10);
+      expect(await read("quarter", february + 5_000)).toBe(50_010);
+      expect(await read("total", february + 5_000)).toBe(50_010);
+    });
+
     it("reads the licenses' usage in the same step that counts the request", async () => {
       const c = await fresh();
       await c.add({ organization: null, license: "A", tokens: 3, now: T0 });

@@ -3,6 +3,9 @@ import type { RateLimit, RateOutcome } from "./index.js";
 
 export const WINDOW_MS = 60_000;
 
+/** A month's or quarter's counter is kept a day past its end: nodes' clocks differ, and step back. */
+export const PERIOD_GRACE_MS = 24 * 3600_000;
+
 /** The start of the one-minute window containing `now`. */
 export const windowStart = (now: number): number => now - (now % WINDOW_MS);
 

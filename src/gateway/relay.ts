@@ -7,7 +7,7 @@ import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
-import { cutShort, streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
+import { bodyCharge, streamCharge, streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
 import { relayUpstreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
@@ -40,7 +40,10 @@ const TAIL = 64 * 1024;
  */
 const HOLD = 64 * 1024;
 
-/** Resolves with the usage the upstream reported (null if none), when the response has ended. */
+/**
+ * Resolves, when the response has ended, with the usage to charge: what the upstream reported, or
+ * an estimate where it reported none (null: nothing to charge, e.g. a token count).
+ */
 export function relay(o: RelayOptions): Promise<Usage | null> {
   const { upstream, res } = o;
   if (upstream.status < 200 || upstream.status >= 300) return relayUpstreamError(o);
@@ -74,7 +77,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         return res.write(chunk);
       };
     }
-    usage = (complete) => (complete ? watcher.usage : cutShort(watcher, o.requestChars));
+    usage = (complete) => streamCharge(watcher, o.requestChars, complete);
   } else {
     // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
     // a response too large to keep (a big embeddings batch) must still count against quotas.
@@ -113,13 +116,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       kept = [];
       // Every API puts usage last: a large body (an embeddings batch runs to megabytes) is read from
       // its end first, and parsed whole only if no usage is found there and it was kept whole.
+      // Where no usage (or no input) is reported, an estimate is charged: a body that reports it is
+      // read no further.
       if (size > TAIL) {
         const found = usageFromTail(lastBytes(chunks, TAIL).toString("utf8"));
-        if (found !== null || size > o.captureLimit) return found;
+        if (found !== null || size > o.captureLimit)
+          return bodyCharge(found, o.endpoint, o.requestChars, size);
       }
-      return usageFromBody(
-        (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8"),
-      );
+      const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      return bodyCharge(usageFromBody(whole.toString("utf8")), o.endpoint, o.requestChars, size);
     };
   }
 

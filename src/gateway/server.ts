@@ -130,6 +130,7 @@ async function assemble(
     timeoutMs: config.file.counters.timeout_ms,
     onUnavailable: config.file.counters.on_unavailable,
     store,
+    flush: () => meter.flush(),
     onError: failed("counters"),
   });
   opened.push(() => limits.close());

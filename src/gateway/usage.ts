@@ -2,6 +2,7 @@
  * Token usage as each upstream reports it, read from JSON bodies and from SSE events. Only events
  * that can carry usage are parsed, so a stream is otherwise passed through untouched.
  */
+import { tokenCount } from "../metering/tokens.js";
 import type { Endpoint, Wire } from "../upstream/types.js";
 
 export interface Usage {
@@ -10,7 +11,8 @@ export interface Usage {
 }
 
 type Json = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+/** A count as the counters keep it (whole, at most 2^53 - 1), 0 when absent or unreadable. */
+const num = (v: unknown): number => (typeof v === "number" ? tokenCount(v) : 0);
 
 /** OpenAI chat/completions/embeddings: prompt/completion tokens; Responses and Anthropic: input/output tokens. */
 export function usageOf(u: unknown): Usage | null {
@@ -18,9 +20,19 @@ export function usageOf(u: unknown): Usage | null {
   const o = u as Json;
   if ("prompt_tokens" in o || "completion_tokens" in o)
     return { input: num(o.prompt_tokens), output: num(o.completion_tokens) };
-  if ("input_tokens" in o || "output_tokens" in o)
-    return { input: num(o.input_tokens), output: num(o.output_tokens) };
+  if ("input_tokens" in o || "output_tokens" in o) return { input: inputOf(o), output: num(o.output_tokens) };
   return null;
+}
+
+/**
+ * Input tokens under `input_tokens`: Anthropic counts those read from and written to its prompt
+ * cache apart from them (each is input the model read); the Responses API has no such members (its
+ * cached tokens are inside input_tokens).
+ */
+function inputOf(o: Json): number {
+  return tokenCount(
+    num(o.input_tokens) + num(o.cache_read_input_tokens) + num(o.cache_creation_input_tokens),
+  );
 }
 
 export function usageFromBody(text: string): Usage | null {
@@ -75,26 +87,61 @@ export interface StreamUsage {
   onEvent(event: string | undefined, data: string): boolean;
   /** What the upstream reported so far. */
   readonly usage: Usage | null;
+  /** The upstream sent its final count (not only Anthropic's opening estimate, or nothing). */
+  readonly final: boolean;
   /** Events passed on that carry output: each is at least one token. */
   readonly outputEvents: number;
 }
 
-/** Characters of a request body counted as one input token, where the upstream never said. */
+/** Characters counted as one token, where the upstream never said. */
 const CHARS_PER_TOKEN = 4;
 
+/** The input of a request whose upstream never said: estimated from the request body's size. */
+const inputEstimate = (requestChars: number): number => Math.ceil(requestChars / CHARS_PER_TOKEN);
+
 /**
- * The usage of a stream cut short before the upstream's last report (the client went away, or the
- * upstream failed mid-stream): what it reported, but never less than what was passed on — one
- * output token an event, and the input estimated from the request's size when it never said.
- * Metering nothing would let a client read a stream and leave before its end off the quota.
+ * What a stream is charged. Complete with the upstream's final count: that count (its input
+ * estimated from the request's size if it gave none). Otherwise — cut short before the final
+ * report (the client went away, or the upstream failed mid-stream), or ended without one — what it
+ * reported, but never less than what was passed on: one output token an event, and the input
+ * estimated when it never said. Metering nothing would let a client read a stream and leave before
+ * its end, or an upstream that omits its count serve, off the quota. The final count is taken as it
+ * is rather than raised to the events: events over-count by the chunks that carry no text (a role,
+ * a finish reason). null: a stream cut short before anything was passed on or reported.
  */
-export function cutShort(stream: StreamUsage, requestChars: number): Usage | null {
+export function streamCharge(stream: StreamUsage, requestChars: number, complete: boolean): Usage | null {
   const reported = stream.usage;
-  if (reported === null && stream.outputEvents === 0) return null;
+  const input = reported !== null && reported.input > 0 ? reported.input : inputEstimate(requestChars);
+  if (complete && stream.final && reported !== null) return { input, output: reported.output };
+  if (!complete && reported === null && stream.outputEvents === 0) return null;
+  return { input, output: Math.max(reported?.output ?? 0, stream.outputEvents) };
+}
+
+/**
+ * What a JSON answer is charged: the usage it reported (`found`), its input estimated from the
+ * request's size where it reported none (absent, 0, or a count no one could have used), as a
+ * stream's is; without any usage, unreportedBody's estimate.
+ */
+export function bodyCharge(
+  found: Usage | null,
+  endpoint: Endpoint,
+  requestChars: number,
+  bodyBytes: number,
+): Usage | null {
+  if (found === null) return unreportedBody(endpoint, requestChars, bodyBytes);
+  return found.input > 0 ? found : { input: inputEstimate(requestChars), output: found.output };
+}
+
+/**
+ * What a JSON answer that reported no usage is charged: the input estimated from the request's
+ * size and the output from the body's (none for embeddings, whose body is vectors). A token count
+ * (messages.count_tokens) runs no model and is charged nothing.
+ */
+export function unreportedBody(endpoint: Endpoint, requestChars: number, bodyBytes: number): Usage | null {
+  if (endpoint === "messages.count_tokens") return null;
   return {
-    input:
-      reported !== null && reported.input > 0 ? reported.input : Math.ceil(requestChars / CHARS_PER_TOKEN),
-    output: Math.max(reported?.output ?? 0, stream.outputEvents),
+    input: inputEstimate(requestChars),
+    output: endpoint === "embeddings" ? 0 : Math.ceil(bodyBytes / CHARS_PER_TOKEN),
   };
 }
 
@@ -105,11 +152,15 @@ export function cutShort(stream: StreamUsage, requestChars: number): Usage | nul
  */
 export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boolean): StreamUsage {
   let usage: Usage | null = null;
+  let final = false;
   let outputEvents = 0;
   if (wire === "anthropic") {
     return {
       get usage() {
         return usage;
+      },
+      get final() {
+        return final;
       },
       get outputEvents() {
         return outputEvents;
@@ -124,8 +175,12 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
           const u = (parse(data)?.usage ?? null) as Json | null;
           if (u) {
             usage ??= { input: 0, output: 0 };
-            if ("output_tokens" in u) usage.output = num(u.output_tokens);
-            if ("input_tokens" in u && num(u.input_tokens) > 0) usage.input = num(u.input_tokens);
+            if ("output_tokens" in u) {
+              usage.output = num(u.output_tokens);
+              final = true;
+            }
+            // A cumulative count: never below what message_start said (nor added to it).
+            usage.input = Math.max(usage.input, inputOf(u));
           }
         }
         return false;
@@ -135,6 +190,9 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
   return {
     get usage() {
       return usage;
+    },
+    get final() {
+      return final;
     },
     get outputEvents() {
       return outputEvents;
@@ -149,9 +207,10 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       if (json === null) return false;
       if (endpoint === "responses") {
         // A response cut short (max_output_tokens) or failed still used what it reports.
-        if (FINAL_RESPONSE_EVENTS.has(json.type as string))
+        if (FINAL_RESPONSE_EVENTS.has(json.type as string)) {
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
-        else if (data.includes('.delta"')) outputEvents++;
+          final = usage !== null;
+        } else if (data.includes('.delta"')) outputEvents++;
         return false;
       }
       // Asked for usage, upstreams send `"usage": null` with every chunk until the last.
@@ -159,6 +218,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       const u = usageOf(json.usage);
       if (u === null) return false;
       usage = u;
+      final = true;
       return stripUsageChunk && Array.isArray(json.choices) && json.choices.length === 0;
     },
   };

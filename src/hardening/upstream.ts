@@ -1,8 +1,10 @@
 /**
  * A mock model provider on a real loopback socket, for the hardening suites: it records every
  * request that reaches it (the differential oracle's evidence) and misbehaves on demand (the fault
- * suite's upstream faults). Speaks both wire formats; answers carry no usage unless asked, so
- * quotas never move under the fuzzer.
+ * suite's upstream faults). Speaks both wire formats; answers carry no usage unless asked. The
+ * gateway charges an answer without usage an estimate from the request's and the answer's sizes (a
+ * few thousand tokens for the largest generated bodies): far below the example scheme's 50 M quota
+ * at the default fuzzing runs, but a very long run could move it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";

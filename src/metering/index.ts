@@ -6,8 +6,10 @@
  */
 import type { Store, UsageDelta } from "../store/index.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
+import { addTokens, tokenCount } from "./tokens.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+export { addTokens, tokenCount } from "./tokens.js";
 
 /** Tokens per license id, in the current month, the current quarter and in total. */
 export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;
@@ -43,13 +45,19 @@ export class Meter {
       const start = now - (now % DAY_MS);
       day = this.day = { start, end: start + DAY_MS, key: new Date(start).toISOString().slice(0, 10) };
     }
+    // Whole counts only: the store refuses a batch holding anything else, and would keep refusing it.
+    const inputTokens = tokenCount(usage.inputTokens);
+    const outputTokens = tokenCount(usage.outputTokens);
     const key = `${day.key}\u0000${usage.principalId}\u0000${usage.organizationId}\u0000${usage.licenseId}\u0000${usage.model}`;
     const row = this.pending.get(key);
     if (row === undefined) {
-      this.pending.set(key, Object.assign({}, usage, { requests: 1, at: new Date(now).toISOString() }));
+      this.pending.set(
+        key,
+        Object.assign({}, usage, { inputTokens, outputTokens, requests: 1, at: new Date(now).toISOString() }),
+      );
     } else {
-      row.inputTokens += usage.inputTokens;
-      row.outputTokens += usage.outputTokens;
+      row.inputTokens = addTokens(row.inputTokens, inputTokens);
+      row.outputTokens = addTokens(row.outputTokens, outputTokens);
       row.requests += 1;
     }
   }
@@ -66,8 +74,8 @@ export class Meter {
         for (const [key, row] of batch) {
           const later = this.pending.get(key);
           if (later !== undefined) {
-            row.inputTokens += later.inputTokens;
-            row.outputTokens += later.outputTokens;
+            row.inputTokens = addTokens(row.inputTokens, later.inputTokens);
+            row.outputTokens = addTokens(row.outputTokens, later.outputTokens);
             row.requests += later.requests;
           }
           this.pending.set(key, row);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Store, UsageDelta } from "../store/index.js";
+import { checkUsageDeltas } from "../store/input.js";
 import { Meter } from "./index.js";
 
 /** A store whose usage table records what it is given, failing while `failing` is set. */
@@ -10,6 +11,8 @@ function fakeStore() {
     usage: {
       add: async (rows: UsageDelta[]) => {
         if (state.failing) throw new Error("store down");
+        checkUsageDeltas(rows); // what both drivers check before writing
+
         added.push(rows.map((r) => ({ ...r })));
       },
     },
@@ -61,6 +64,32 @@ describe("Meter", () => {
     await meter.flush();
     expect(added).toEqual([
       [{ ...alice, inputTokens: 11, outputTokens: 22, requests: 2, at: "2026-12-05T00:00:00.000Z" }],
+    ]);
+  });
+
+  it("records a fractional count as whole tokens, so the store takes the batch and later ones", async () => {
+    const { store, added } = fakeStore();
+    const errors: unknown[] = [];
+    const meter = new Meter(store, (err) => errors.push(err));
+    meter.record({ ...alice, inputTokens: 10.5, outputTokens: 2 }, DAY);
+    meter.record({ ...alice, licenseId: "other", inputTokens: 1e21, outputTokens: 3 }, DAY);
+    await meter.flush();
+    meter.record({ ...alice, inputTokens: 500, outputTokens: 500 }, DAY + 1);
+    await meter.flush();
+    expect(errors).toEqual([]);
+    expect(added).toEqual([
+      [
+        { ...alice, inputTokens: 11, outputTokens: 2, requests: 1, at: "2026-12-05T00:00:00.000Z" },
+        {
+          ...alice,
+          licenseId: "other",
+          inputTokens: 0,
+          outputTokens: 3,
+          requests: 1,
+          at: "2026-12-05T00:00:00.000Z",
+        },
+      ],
+      [{ ...alice, inputTokens: 500, outputTokens: 500, requests: 1, at: "2026-12-05T00:00:00.001Z" }],
     ]);
   });
 });
