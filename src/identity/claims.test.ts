@@ -49,22 +49,50 @@ describe("claim paths", () => {
 });
 
 describe("claim mapping", () => {
-  it("maps lists of codes and objects with dates; unreadable values are set aside with the reason", () => {
+  it("maps lists of alpha-2 and alpha-3 codes and objects with dates; an undated one is kept undated", () => {
     const facts = mapClaims(provider(), {
       person: {
-        nationalities: [{ country: "de", since: "2001-02-03" }, "FR", "XX", { country: "IT", since: "soon" }],
+        nationalities: [
+          { country: "de", since: "2001-02-03" },
+          "FR",
+          "irn",
+          { country: "IT", since: "soon" },
+          { country: "JP", since: "2020-02-30" },
+        ],
       },
-      address: { country: "DE" },
+      address: { country: "DEU" },
+      org: 42,
     });
     expect(facts.citizenships.map((c) => c.value)).toEqual([
       { country: "DE", since: "2001-02-03" },
       { country: "FR", since: null },
+      { country: "IR", since: null },
+      { country: "IT", since: null },
+      { country: "JP", since: null },
     ]);
-    expect(facts.unreadable.map((u) => u.why)).toEqual([
-      "not an ISO 3166-1 alpha-2 country code",
-      "since is not a date",
-    ]);
+    expect(facts.citizenships[3]?.note).toBe("since soon is not a date, taken as unknown");
     expect(facts.residence?.value).toBe("DE");
+    expect(facts.refused).toEqual([]);
+    // An unreadable organization narrows access only: set aside, not refused.
+    expect(facts.unreadable.map((u) => [u.fact, u.why])).toEqual([["organization", "not a name"]]);
+  });
+
+  it("refuses, never drops, a citizenship or residence it cannot read", () => {
+    const refused = (claims: Record<string, unknown>) =>
+      mapClaims(provider(), claims).refused.map((u) => [u.fact, u.claim, u.value]);
+    expect(refused({ person: { nationalities: ["DE", "Iran"] } })).toEqual([
+      ["citizenships", "person.nationalities", "Iran"],
+    ]);
+    expect(refused({ person: { nationalities: ["DE", { country: 7 }] } })).toEqual([
+      ["citizenships", "person.nationalities", '{"country":7}'],
+    ]);
+    expect(refused({ person: { nationalities: ["DE", ...Array<string>(16).fill("IR")] } })).toEqual([
+      ["citizenships", "person.nationalities", "17 values"],
+    ]);
+    expect(refused({ address: { country: ["DE", "IR"] } })).toEqual([
+      ["residence", "address.country", '["DE","IR"]'],
+    ]);
+    expect(refused({ address: { country: "Iran" } })).toEqual([["residence", "address.country", "Iran"]]);
   });
 
   it("takes the highest acr/amr level, capped at the provider's maximum", () => {
@@ -99,6 +127,16 @@ describe("scope of vouching", () => {
     const v = vouch(G7, mapClaims(provider(), { person: { nationalities: ["DE", "RU"] } }), token);
     expect(v.principal.citizenships?.map((c) => c.country)).toEqual(["DE", "RU"]);
     expect(v.basis.used[1]).toMatch(/believed from any source/);
+  });
+
+  it("believes an embargoed residence from any source; sets aside any other outside the reach", () => {
+    const ir = vouch(G7, mapClaims(provider(), { address: { country: "IR" } }), token);
+    expect(ir.principal.residence).toBe("IR");
+    expect(ir.basis.used[0]).toMatch(/residence IR .*believed from any source/);
+    expect(ir.basis.set_aside).toEqual([]);
+    const br = vouch(G7, mapClaims(provider(), { address: { country: "BR" } }), token);
+    expect(br.principal.residence).toBeNull();
+    expect(br.basis.set_aside.map((c) => c.fact)).toEqual(["residence"]);
   });
 
   it("an organization partner's provider: membership of that organization only", () => {

@@ -156,7 +156,16 @@ export class Federation {
     );
     const provider = issuer.record.document;
     this.#refuseBlocked(id, blocked);
-    const vouched = vouch(reach, mapClaims(provider, verified.claims), {
+    const facts = mapClaims(provider, verified.claims);
+    const unread = facts.refused[0];
+    if (unread !== undefined) {
+      // Never served on the rest: the unreadable value may be the one that denies.
+      throw tokenError(
+        "token-claims",
+        `the token's ${unread.fact} (claim ${unread.claim}) cannot be read: ${unread.value}: ${unread.why}`,
+      );
+    }
+    const vouched = vouch(reach, facts, {
       principalId: id,
       issuer: provider.issuer,
       provider: provider.id,
