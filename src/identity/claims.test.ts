@@ -1,8 +1,10 @@
 /** Claim mapping, the scope of vouching and strict token parts: pure functions, tested directly. */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { explain } from "../policy/index.js";
 import { mapClaims, readClaim } from "./claims.js";
+import { federatedPrincipalId } from "./federation.js";
 import { decodePart, hasDuplicateMember } from "./json.js";
 import { providerInputSchema } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
@@ -171,6 +173,42 @@ describe("scope of vouching", () => {
     });
     expect(text).toContain(
       "set aside: citizenships BR (claim person.nationalities): BR is outside country partner g7's countries",
+    );
+  });
+});
+
+describe("federated principal ids", () => {
+  const hashed = (s: string) => `~${createHash("sha256").update(s).digest("hex").slice(0, 32)}`;
+
+  it("a subject written as another's hashed form is not that person", () => {
+    const victim = "José García"; // not printable ASCII: hashed
+    expect(federatedPrincipalId("de-gov", victim)).toBe(`fed:de-gov:${hashed(victim)}`);
+    expect(federatedPrincipalId("de-gov", hashed(victim))).not.toBe(federatedPrincipalId("de-gov", victim));
+    expect(federatedPrincipalId("de-gov", "anna")).toBe("fed:de-gov:anna");
+  });
+
+  it("distinct subjects never share an id (property)", () => {
+    const subject = fc.oneof(
+      fc.string({ maxLength: 140 }),
+      fc.string({ unit: "grapheme", maxLength: 10 }),
+      fc.string({ maxLength: 10 }).map(hashed),
+      fc.string({ maxLength: 10 }).map((s) => `~${s}`),
+      fc.constantFrom("a".repeat(128), "a".repeat(129)),
+    );
+    fc.assert(
+      fc.property(
+        fc.tuple(subject, subject).filter(([a, b]) => a !== b),
+        ([a, b]) => {
+          expect(federatedPrincipalId("p", a)).not.toBe(federatedPrincipalId("p", b));
+        },
+      ),
+    );
+    // Each hashed form against the subject it hashes, the collision a partner could aim for.
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 200 }), (victim) => {
+        const forged = federatedPrincipalId("p", hashed(victim));
+        expect(forged).not.toBe(federatedPrincipalId("p", victim));
+      }),
     );
   });
 });

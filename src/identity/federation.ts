@@ -75,9 +75,14 @@ interface Cached {
 
 /** How long a federated principal's last_seen may lag before it is written again. */
 const SEEN_EVERY_MS = 60_000;
-const SAFE_SUBJECT = /^[\x21-\x7e]{1,128}$/;
+/** Kept as written: printable ASCII, short, and not starting with `~`, which only a hashed subject does. */
+const SAFE_SUBJECT = /^[\x21-\x7d][\x21-\x7e]{0,127}$/;
 
-/** A federated principal's id: the provider's id and the token's subject (hashed when long or unusual). */
+/**
+ * A federated principal's id: the provider's id and the token's subject (hashed when long or
+ * unusual). A subject starting with `~` is hashed too: kept, `~<32 hex>` could be another person's
+ * hashed subject, and the two would share a principal (blocks, alerts, metering).
+ */
 export function federatedPrincipalId(provider: string, subject: string): string {
   const part = SAFE_SUBJECT.test(subject)
     ? subject
