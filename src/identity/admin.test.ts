@@ -215,6 +215,17 @@ describe("bad configurations are refused, naming the field", () => {
     }
   });
 
+  it("an administrator's principal may not take a federated id (fed:…), naming the field", async () => {
+    // It would be treated as a partner's person: an alert would block it instead of revoking its keys.
+    const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/principals", {
+      id: "fed:de-gov:mallory",
+      citizenships: [{ country: "GB" }],
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/"path":"id","message":"[^"]*fed:/);
+    expect(await t.gateway.store.principals.get("fed:de-gov:mallory")).toBeUndefined();
+  });
+
   it("one provider per issuer; an unknown partner is 404", async () => {
     const body = { id: "first", issuer: "https://same.example", audiences: ["x"] };
     await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", body, 201);

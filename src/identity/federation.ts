@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
+import { FEDERATED_ID_PREFIX } from "../store/input.js";
 import { mapClaims, readClaim } from "./claims.js";
 import { KeySet } from "./keys.js";
 import type { FederationRecords } from "./records.js";
@@ -87,10 +88,11 @@ export function federatedPrincipalId(provider: string, subject: string): string 
   const part = SAFE_SUBJECT.test(subject)
     ? subject
     : `~${createHash("sha256").update(subject).digest("hex").slice(0, 32)}`;
-  return `fed:${provider}:${part}`;
+  return `${FEDERATED_ID_PREFIX}${provider}:${part}`;
 }
 
-export const isFederatedPrincipal = (id: string): boolean => id.startsWith("fed:");
+/** The store refuses such ids for its own principals (store/input.ts), so this tells them apart. */
+export const isFederatedPrincipal = (id: string): boolean => id.startsWith(FEDERATED_ID_PREFIX);
 
 export class Federation {
   #records: FederationRecords | null = null;
