@@ -171,6 +171,7 @@ async function assemble(
     maxTokenBytes: identityConfig.max_token_bytes,
     cooldownMs: identityConfig.key_fetch_cooldown_ms,
     fetchTimeoutMs: identityConfig.key_fetch_timeout_ms,
+    allowHttpLoopback: identityConfig.allow_http_loopback,
     tokenCache: identityConfig.token_cache,
     maintainMs: identityConfig.maintain_ms,
     log,

@@ -23,6 +23,8 @@ export interface FederationOptions {
   readonly maxTokenBytes: number;
   readonly cooldownMs: number;
   readonly fetchTimeoutMs: number;
+  /** identity.allow_http_loopback: key sets over plain http to loopback are fetched (demos, tests). */
+  readonly allowHttpLoopback: boolean;
   /** Verified tokens kept (0: verify every request). */
   readonly tokenCache: number;
   /** How often key sets are looked after and federated principals written. */
@@ -315,6 +317,7 @@ export class Federation {
           : new KeySet(p, {
               fetchTimeoutMs: this.options.fetchTimeoutMs,
               cooldownMs: this.options.cooldownMs,
+              allowHttpLoopback: this.options.allowHttpLoopback,
               ...(this.options.log === undefined ? {} : { log: this.options.log }),
             });
       keySets.set(p.id, { fingerprint, keys });

@@ -32,6 +32,7 @@ default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
 audit: { node: ${name}, key_env: AUDIT_KEY }
 ${extra.includes("monitoring:") ? "" : "monitoring: { alerts: { enabled: false } }"}
+${extra.includes("identity:") ? "" : "identity: { allow_http_loopback: true } # the tests' IdPs listen on loopback"}
 ${extra}`,
         join("examples", `${name}.yaml`),
         { ...env, DATABASE_URL: databaseUrl, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },
