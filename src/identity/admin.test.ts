@@ -235,6 +235,22 @@ describe("bad configurations are refused, naming the field", () => {
     });
     expect(clash.status).toBe(400);
     expect(JSON.stringify(clash.body)).toMatch(/already registered as first/);
+    // The same issuer written differently is the same issuer (host case, default port, a trailing /, an empty ? or #).
+    for (const [i, issuer] of [
+      "https://same.example/",
+      "https://SAME.example",
+      "https://same.example:443",
+      "https://same.example/?",
+      "https://same.example#",
+    ].entries()) {
+      const again = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/uk-aisi/identity-providers", {
+        ...body,
+        id: `again-${i}`,
+        issuer,
+      });
+      expect(again.status, issuer).toBe(400);
+      expect(JSON.stringify(again.body), issuer).toMatch(/"path":"issuer".*already registered as first/);
+    }
     const unknown = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/nobody/identity-providers", {
       ...body,
       id: "third",

@@ -28,6 +28,22 @@ export function providerSummary(p: ProviderInput): Record<string, unknown> {
   };
 }
 
+/**
+ * An issuer as compared for "one provider per issuer": host case, the default port, trailing
+ * slashes and an empty query or fragment do not make another issuer. A token's iss is still
+ * matched exactly (as registered): this only stops two providers, perhaps two partners' reaches,
+ * from being registered for what a person would read as one issuer.
+ */
+export function issuerKey(issuer: string): string {
+  let u: URL;
+  try {
+    u = new URL(issuer);
+  } catch {
+    return issuer;
+  }
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
+}
+
 /** The partner must exist; the issuer must not be another live provider's. */
 export function checkProvider(
   state: ControlState,
@@ -37,8 +53,9 @@ export function checkProvider(
 ): void {
   if (!state.partners.some((r) => r.id === partner))
     throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
+  const key = issuerKey(p.issuer);
   const clash = providers.find(
-    (r) => r.document.removed === null && r.id !== p.id && r.document.issuer === p.issuer,
+    (r) => r.document.removed === null && r.id !== p.id && issuerKey(r.document.issuer) === key,
   );
   if (clash !== undefined) {
     throw new InvalidInputError([
