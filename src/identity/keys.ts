@@ -122,8 +122,15 @@ export class KeySet {
 
   async #fetch(): Promise<JSONWebKeySet> {
     const source = keySource(this.provider);
-    const allow = this.options.allowHttpLoopback;
+    const registered = source.url!;
+    // Loopback (identity.allow_http_loopback) only at the origin the operator registered: a
+    // discovery document naming another loopback port would otherwise reach this machine's services.
+    const allowAt = (url: string) =>
+      this.options.allowHttpLoopback &&
+      URL.canParse(url) &&
+      new URL(url).origin === new URL(registered).origin;
     const get = (url: string, what: string) => {
+      const allow = allowAt(url);
       const refused = urlRefusal(url, allow);
       if (refused !== null) throw new Error(`${what} ${refused}`);
       return getJson(url, this.options.fetchTimeoutMs, keyFetchAgent(allow));
@@ -136,7 +143,7 @@ export class KeySet {
         throw new Error(`the discovery document names issuer ${String(config.issuer)}`);
       if (typeof config.jwks_uri !== "string") throw new Error("the discovery document has no jwks_uri");
       // The partner wrote this URL: checked as a registered one is (before caching it).
-      const refused = urlRefusal(config.jwks_uri, allow);
+      const refused = urlRefusal(config.jwks_uri, allowAt(config.jwks_uri));
       if (refused !== null) throw new Error(`the discovery document's jwks_uri is refused: ${refused}`);
       uri = config.jwks_uri;
       this.#jwksUri = uri;

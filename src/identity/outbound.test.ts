@@ -134,6 +134,18 @@ describe("key fetches", () => {
     expect(await fetched(keys)).toMatch(/discovery document's jwks_uri .*refused/);
     expect(keys.fetchedAt).toBeNull();
   });
+
+  it("with allow_http_loopback, a discovered jwks_uri reaches loopback only at the registered origin", async () => {
+    // The operator registered a loopback IdP; the partner's document names another loopback service.
+    named.set("probe", `${internalBase}/secret-json`);
+    const keys = new KeySet(provider({ issuer: `${idpBase}/probe` }), {
+      fetchTimeoutMs: 2000,
+      cooldownMs: 0,
+      allowHttpLoopback: true,
+    });
+    expect(await fetched(keys)).toMatch(/discovery document's jwks_uri .*refused.*plain http/);
+    expect(internalHits).not.toContain("/secret-json");
+  });
 });
 
 describe("what a partner's person reads of its provider's keys", () => {
