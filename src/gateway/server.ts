@@ -159,6 +159,7 @@ async function assemble(
     snapshot.current.control,
     config.file.identity.providers,
     new Date().toISOString(),
+    config.file.identity.allow_http_loopback,
   );
   if (bootstrapped.length > 0) {
     for (const line of bootstrapped) log(line);
@@ -227,6 +228,7 @@ async function assemble(
               ],
         ),
     },
+    allowHttpLoopback: identityConfig.allow_http_loopback,
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;

@@ -8,7 +8,9 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../config/index.js";
 import { asAdmin, call, createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { KeySet } from "./keys.js";
@@ -145,6 +147,40 @@ describe("key fetches", () => {
     });
     expect(await fetched(keys)).toMatch(/discovery document's jwks_uri .*refused.*plain http/);
     expect(internalHits).not.toContain("/secret-json");
+  });
+});
+
+describe("plain http is refused where it is registered unless allow_http_loopback is on", () => {
+  it("the config's bootstrap list, naming the provider's field", () => {
+    const config = (allow: string) => `scheme: g7-trusted-partners.yaml
+providers: { demo: { type: demo } }
+default_provider: demo
+identity:${allow}
+  providers:
+    - { partner: g7-fvey, id: x, issuer: "http://127.0.0.1:8080", audiences: [a] }
+`;
+    expect(() => parseConfig(config(""), join("examples", "idp.yaml"), {})).toThrow(
+      /idp\.yaml:6:\d+: identity\.providers\[0\]\.issuer: plain http .*identity\.allow_http_loopback/,
+    );
+    expect(() =>
+      parseConfig(config("\n  allow_http_loopback: true"), join("examples", "idp.yaml"), {}),
+    ).not.toThrow();
+  });
+
+  it("the admin API, on a gateway where it is off", async () => {
+    const off = await startTestGateway({ extra: "identity: { allow_http_loopback: false }\n" });
+    try {
+      const r = await call(off, ADMIN_TOKEN, "POST", "/admin/v1/partners/g7-fvey/identity-providers", {
+        id: "plain",
+        issuer: "https://plain.example",
+        jwks_uri: "http://127.0.0.1:8080/jwks",
+        audiences: ["a"],
+      });
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(r.body)).toMatch(/"path":"jwks_uri","message":"plain http/);
+    } finally {
+      await off.gateway.close();
+    }
   });
 });
 

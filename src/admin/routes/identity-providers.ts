@@ -90,7 +90,15 @@ export const identityProviderRoutes = [
     status: 201,
     body: providerInputSchema,
     async handle({ deps, params, body, caller }) {
-      const doc = await addProvider(deps.store, deps.state(), params.id!, body, caller.id, deps.now());
+      const doc = await addProvider(
+        deps.store,
+        deps.state(),
+        params.id!,
+        body,
+        caller.id,
+        deps.now(),
+        deps.allowHttpLoopback === true,
+      );
       await deps.changed();
       return doc;
     },
@@ -125,7 +133,7 @@ export const identityProviderRoutes = [
       if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
       const merged = parsed.data;
       const providers = await deps.store.records.list<ProviderRecord>(PROVIDERS);
-      checkProvider(deps.state(), providers, partner, merged);
+      checkProvider(deps.state(), providers, partner, merged, deps.allowHttpLoopback === true);
       const doc: ProviderRecord = { ...merged, partner, created_at, created_by, removed };
       await deps.store.records.put(PROVIDERS, r.id, doc, r.revision, {
         actor: caller.id,
