@@ -33,6 +33,7 @@ default_provider: mock
 location: { header: x-demo-country, trusted_proxies: [127.0.0.1/32] }
 identity:
   token_cache: ${Number(cache)}
+  allow_http_loopback: true # the bench's partner IdP listens on loopback
   providers:
     - ${JSON.stringify({ partner: "g7-fvey", ...partner.provider })}
 `;

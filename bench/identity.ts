@@ -59,6 +59,7 @@ async function inProcess() {
       maxTokenBytes: 8192,
       cooldownMs: 30_000,
       fetchTimeoutMs: 5_000,
+      allowHttpLoopback: true,
       tokenCache: tokenCache,
       maintainMs: 60_000,
     });

@@ -52,6 +52,8 @@ export interface AdminDeps {
   };
   /** An identity provider's key set as this node holds it (absent where no gateway runs). */
   readonly keyStatus?: (provider: string) => KeyStatus | undefined;
+  /** identity.allow_http_loopback: providers' keys may be fetched over plain http from loopback. */
+  readonly allowHttpLoopback?: boolean;
   /** Partners' people signing in with their identity provider's ID token (absent: tokens only). */
   readonly consoleSignIn?: {
     readonly verify: (

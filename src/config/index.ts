@@ -65,7 +65,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       });
     }
   }
-  problems.push(...parseBootstrap(value.identity.providers).problems);
+  problems.push(...parseBootstrap(value.identity.providers, value.identity.allow_http_loopback).problems);
   if (value.freshness_ms <= value.refresh_ms) {
     problems.push({
       code: "too_small",

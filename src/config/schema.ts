@@ -310,6 +310,11 @@ export const configSchema = z.strictObject({
       key_fetch_cooldown_ms: ms(30_000),
       /** How long one fetch of a discovery document or key set may take. */
       key_fetch_timeout_ms: ms(5_000),
+      /**
+       * Fetch key sets and discovery documents over plain http from a loopback address (an IdP on
+       * this machine: the demo, tests). Off: https only. No other internal address is ever fetched.
+       */
+      allow_http_loopback: z.boolean().default(false),
       /** Verified tokens kept in memory, so a token's signature is checked once (0: every request). */
       token_cache: z.number().int().nonnegative().default(10_000),
       /** How often key sets are looked after and federated principals written to the store. */
@@ -324,6 +329,7 @@ export const configSchema = z.strictObject({
       max_token_bytes: 8_192,
       key_fetch_cooldown_ms: 30_000,
       key_fetch_timeout_ms: 5_000,
+      allow_http_loopback: false,
       token_cache: 10_000,
       maintain_ms: 1_000,
       providers: [],

@@ -33,6 +33,13 @@ export function alpha2OfNumeric(numeric: string): string | undefined {
   return countries.numericToAlpha2(numeric);
 }
 
+/** The alpha-2 code of an upper-case ISO 3166-1 alpha-3 code ("IRN" → IR), as some identity providers write them. */
+export function alpha2OfAlpha3(code: string): string | undefined {
+  if (!/^[A-Z]{3}$/.test(code)) return undefined;
+  const a2 = countries.alpha3ToAlpha2(code);
+  return a2 !== undefined && isCountryCode(a2) ? a2 : undefined;
+}
+
 /** English short name, e.g. "Germany" for DE; undefined for anything that is not a valid code. */
 export function countryName(code: string): string | undefined {
   return isCountryCode(code) ? countries.getName(code, "en") : undefined;

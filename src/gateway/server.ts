@@ -160,6 +160,7 @@ async function assemble(
     snapshot.current.control,
     config.file.identity.providers,
     new Date().toISOString(),
+    config.file.identity.allow_http_loopback,
   );
   if (bootstrapped.length > 0) {
     for (const line of bootstrapped) log(line);
@@ -172,6 +173,7 @@ async function assemble(
     maxTokenBytes: identityConfig.max_token_bytes,
     cooldownMs: identityConfig.key_fetch_cooldown_ms,
     fetchTimeoutMs: identityConfig.key_fetch_timeout_ms,
+    allowHttpLoopback: identityConfig.allow_http_loopback,
     tokenCache: identityConfig.token_cache,
     maintainMs: identityConfig.maintain_ms,
     log,
@@ -227,6 +229,7 @@ async function assemble(
               ],
         ),
     },
+    allowHttpLoopback: identityConfig.allow_http_loopback,
     keyStatus: (provider) => {
       const keys = identity.keySet(provider);
       if (keys === undefined) return undefined;

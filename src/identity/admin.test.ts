@@ -215,6 +215,17 @@ describe("bad configurations are refused, naming the field", () => {
     }
   });
 
+  it("an administrator's principal may not take a federated id (fed:…), naming the field", async () => {
+    // It would be treated as a partner's person: an alert would block it instead of revoking its keys.
+    const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/principals", {
+      id: "fed:de-gov:mallory",
+      citizenships: [{ country: "GB" }],
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/"path":"id","message":"[^"]*fed:/);
+    expect(await t.gateway.store.principals.get("fed:de-gov:mallory")).toBeUndefined();
+  });
+
   it("one provider per issuer; an unknown partner is 404", async () => {
     const body = { id: "first", issuer: "https://same.example", audiences: ["x"] };
     await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", body, 201);
@@ -224,6 +235,22 @@ describe("bad configurations are refused, naming the field", () => {
     });
     expect(clash.status).toBe(400);
     expect(JSON.stringify(clash.body)).toMatch(/already registered as first/);
+    // The same issuer written differently is the same issuer (host case, default port, a trailing /, an empty ? or #).
+    for (const [i, issuer] of [
+      "https://same.example/",
+      "https://SAME.example",
+      "https://same.example:443",
+      "https://same.example/?",
+      "https://same.example#",
+    ].entries()) {
+      const again = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/uk-aisi/identity-providers", {
+        ...body,
+        id: `again-${i}`,
+        issuer,
+      });
+      expect(again.status, issuer).toBe(400);
+      expect(JSON.stringify(again.body), issuer).toMatch(/"path":"issuer".*already registered as first/);
+    }
     const unknown = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/nobody/identity-providers", {
       ...body,
       id: "third",

@@ -263,7 +263,12 @@ describe("keys kept while the endpoint fails, for a bounded staleness", () => {
         created_by: "",
         removed: null,
       };
-      const set = new KeySet(input, { fetchTimeoutMs: 500, cooldownMs: 1000, now: () => clock });
+      const set = new KeySet(input, {
+        fetchTimeoutMs: 500,
+        cooldownMs: 1000,
+        allowHttpLoopback: true,
+        now: () => clock,
+      });
       await set.refresh();
       expect(set.usable()).toBe(true);
       up = false;

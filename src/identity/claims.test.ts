@@ -1,8 +1,10 @@
 /** Claim mapping, the scope of vouching and strict token parts: pure functions, tested directly. */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { explain } from "../policy/index.js";
 import { mapClaims, readClaim } from "./claims.js";
+import { federatedPrincipalId } from "./federation.js";
 import { decodePart, hasDuplicateMember } from "./json.js";
 import { providerInputSchema } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
@@ -49,22 +51,50 @@ describe("claim paths", () => {
 });
 
 describe("claim mapping", () => {
-  it("maps lists of codes and objects with dates; unreadable values are set aside with the reason", () => {
+  it("maps lists of alpha-2 and alpha-3 codes and objects with dates; an undated one is kept undated", () => {
     const facts = mapClaims(provider(), {
       person: {
-        nationalities: [{ country: "de", since: "2001-02-03" }, "FR", "XX", { country: "IT", since: "soon" }],
+        nationalities: [
+          { country: "de", since: "2001-02-03" },
+          "FR",
+          "irn",
+          { country: "IT", since: "soon" },
+          { country: "JP", since: "2020-02-30" },
+        ],
       },
-      address: { country: "DE" },
+      address: { country: "DEU" },
+      org: 42,
     });
     expect(facts.citizenships.map((c) => c.value)).toEqual([
       { country: "DE", since: "2001-02-03" },
       { country: "FR", since: null },
+      { country: "IR", since: null },
+      { country: "IT", since: null },
+      { country: "JP", since: null },
     ]);
-    expect(facts.unreadable.map((u) => u.why)).toEqual([
-      "not an ISO 3166-1 alpha-2 country code",
-      "since is not a date",
-    ]);
+    expect(facts.citizenships[3]?.note).toBe("since soon is not a date, taken as unknown");
     expect(facts.residence?.value).toBe("DE");
+    expect(facts.refused).toEqual([]);
+    // An unreadable organization narrows access only: set aside, not refused.
+    expect(facts.unreadable.map((u) => [u.fact, u.why])).toEqual([["organization", "not a name"]]);
+  });
+
+  it("refuses, never drops, a citizenship or residence it cannot read", () => {
+    const refused = (claims: Record<string, unknown>) =>
+      mapClaims(provider(), claims).refused.map((u) => [u.fact, u.claim, u.value]);
+    expect(refused({ person: { nationalities: ["DE", "Iran"] } })).toEqual([
+      ["citizenships", "person.nationalities", "Iran"],
+    ]);
+    expect(refused({ person: { nationalities: ["DE", { country: 7 }] } })).toEqual([
+      ["citizenships", "person.nationalities", '{"country":7}'],
+    ]);
+    expect(refused({ person: { nationalities: ["DE", ...Array<string>(16).fill("IR")] } })).toEqual([
+      ["citizenships", "person.nationalities", "17 values"],
+    ]);
+    expect(refused({ address: { country: ["DE", "IR"] } })).toEqual([
+      ["residence", "address.country", '["DE","IR"]'],
+    ]);
+    expect(refused({ address: { country: "Iran" } })).toEqual([["residence", "address.country", "Iran"]]);
   });
 
   it("takes the highest acr/amr level, capped at the provider's maximum", () => {
@@ -101,6 +131,16 @@ describe("scope of vouching", () => {
     expect(v.basis.used[1]).toMatch(/believed from any source/);
   });
 
+  it("believes an embargoed residence from any source; sets aside any other outside the reach", () => {
+    const ir = vouch(G7, mapClaims(provider(), { address: { country: "IR" } }), token);
+    expect(ir.principal.residence).toBe("IR");
+    expect(ir.basis.used[0]).toMatch(/residence IR .*believed from any source/);
+    expect(ir.basis.set_aside).toEqual([]);
+    const br = vouch(G7, mapClaims(provider(), { address: { country: "BR" } }), token);
+    expect(br.principal.residence).toBeNull();
+    expect(br.basis.set_aside.map((c) => c.fact)).toEqual(["residence"]);
+  });
+
   it("an organization partner's provider: membership of that organization only", () => {
     const org: Reach = {
       kind: "organization",
@@ -133,6 +173,42 @@ describe("scope of vouching", () => {
     });
     expect(text).toContain(
       "set aside: citizenships BR (claim person.nationalities): BR is outside country partner g7's countries",
+    );
+  });
+});
+
+describe("federated principal ids", () => {
+  const hashed = (s: string) => `~${createHash("sha256").update(s).digest("hex").slice(0, 32)}`;
+
+  it("a subject written as another's hashed form is not that person", () => {
+    const victim = "José García"; // not printable ASCII: hashed
+    expect(federatedPrincipalId("de-gov", victim)).toBe(`fed:de-gov:${hashed(victim)}`);
+    expect(federatedPrincipalId("de-gov", hashed(victim))).not.toBe(federatedPrincipalId("de-gov", victim));
+    expect(federatedPrincipalId("de-gov", "anna")).toBe("fed:de-gov:anna");
+  });
+
+  it("distinct subjects never share an id (property)", () => {
+    const subject = fc.oneof(
+      fc.string({ maxLength: 140 }),
+      fc.string({ unit: "grapheme", maxLength: 10 }),
+      fc.string({ maxLength: 10 }).map(hashed),
+      fc.string({ maxLength: 10 }).map((s) => `~${s}`),
+      fc.constantFrom("a".repeat(128), "a".repeat(129)),
+    );
+    fc.assert(
+      fc.property(
+        fc.tuple(subject, subject).filter(([a, b]) => a !== b),
+        ([a, b]) => {
+          expect(federatedPrincipalId("p", a)).not.toBe(federatedPrincipalId("p", b));
+        },
+      ),
+    );
+    // Each hashed form against the subject it hashes, the collision a partner could aim for.
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 200 }), (victim) => {
+        const forged = federatedPrincipalId("p", hashed(victim));
+        expect(forged).not.toBe(federatedPrincipalId("p", victim));
+      }),
     );
   });
 });

@@ -1,10 +1,13 @@
 /**
  * Claim mapping (pure): a verified token's claims → the facts they state (citizenships with dates,
- * permanent residencies, residence, organization, display name, assurance). Unreadable values are
- * set aside with the reason, never guessed at; whether the provider may vouch for a fact is decided
- * afterwards (scope.ts).
+ * permanent residencies, residence, organization, display name, assurance). Nothing is guessed at.
+ * An unreadable organization or display name is set aside with the reason; an unreadable
+ * citizenship, permanent residency or residence is a refusal (`refused`): it may be the one fact
+ * that denies (an embargoed nationality written "Iran"), so dropping it would fail open. A
+ * nationality whose date is unreadable is kept undated. Whether the provider may vouch for a fact
+ * is decided afterwards (scope.ts).
  */
-import { isCountryCode } from "../countries/index.js";
+import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
 import { assuranceRank, type ProviderInput } from "./schema.js";
 
@@ -24,11 +27,15 @@ export interface ClaimedFacts {
   readonly display_name: string | null;
   readonly assurance: { readonly level: Assurance; readonly why: string };
   readonly unreadable: readonly SetAsideClaim[];
+  /** Nationality or residence claims that could not be read: the token must be refused. */
+  readonly refused: readonly SetAsideClaim[];
 }
 
 export interface Claimed<T> {
   readonly value: T;
   readonly claim: string;
+  /** What was read around the value (an unreadable date taken as unknown), for the explanation. */
+  readonly note?: string;
 }
 
 export const pathText = (path: Path): string =>
@@ -73,10 +80,12 @@ export function shown(value: unknown): string {
   return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
 }
 
+/** An ISO 3166-1 alpha-2 or alpha-3 code, any case, as its alpha-2 code. */
 function country(value: unknown): string | null {
   if (typeof value !== "string") return null;
   const upper = value.toUpperCase();
-  return isCountryCode(upper) ? upper : null;
+  if (isCountryCode(upper)) return upper;
+  return alpha2OfAlpha3(upper) ?? null;
 }
 
 function date(value: unknown): string | null | undefined {
@@ -86,16 +95,24 @@ function date(value: unknown): string | null | undefined {
     const d = new Date(value * 1000);
     return Number.isNaN(d.getTime()) ? undefined : d.toISOString().slice(0, 10);
   }
-  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value)))
-    return value.slice(0, 10);
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+    // A day the calendar has (Date.parse takes 2020-02-30 as March 1st).
+    const day = value.slice(0, 10);
+    const d = new Date(`${day}T00:00:00Z`);
+    if (!Number.isNaN(Date.parse(value)) && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(day))
+      return day;
+  }
   return undefined;
 }
 
 export function mapClaims(provider: ProviderInput, claims: Readonly<Record<string, unknown>>): ClaimedFacts {
   const m = provider.claims;
   const unreadable: SetAsideClaim[] = [];
+  const refused: SetAsideClaim[] = [];
   const bad = (fact: string, claim: string, value: unknown, why: string) =>
-    unreadable.push({ fact, claim, value: shown(value), why });
+    (fact === "residence" ? refused : unreadable).push({ fact, claim, value: shown(value), why });
+  const refuse = (fact: string, claim: string, value: unknown, why: string) =>
+    refused.push({ fact, claim, value: shown(value), why });
 
   const nationalities = (fact: string, path: Path | undefined): Claimed<Nationality>[] => {
     if (path === undefined) return [];
@@ -104,7 +121,7 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
     if (raw === undefined || raw === null) return [];
     const items = Array.isArray(raw) ? raw : [raw];
     if (items.length > MAX_VALUES) {
-      bad(fact, claim, `${items.length} values`, `more than ${MAX_VALUES} values`);
+      refuse(fact, claim, `${items.length} values`, `more than ${MAX_VALUES} values`);
       return [];
     }
     const out: Claimed<Nationality>[] = [];
@@ -112,12 +129,14 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
       const isObject = typeof item === "object" && item !== null && !Array.isArray(item);
       const code = country(isObject ? (item as Record<string, unknown>)[m.country_member] : item);
       if (code === null) {
-        bad(fact, claim, item, "not an ISO 3166-1 alpha-2 country code");
+        refuse(fact, claim, item, "not an ISO 3166-1 alpha-2 or alpha-3 country code");
         continue;
       }
       const since = isObject ? date((item as Record<string, unknown>)[m.since_member]) : null;
       if (since === undefined) {
-        bad(fact, claim, item, `${m.since_member} is not a date`);
+        // Undated rather than dropped: the nationality still counts (nationality_rule's missing dates).
+        const note = `${m.since_member} ${shown((item as Record<string, unknown>)[m.since_member])} is not a date, taken as unknown`;
+        out.push({ value: { country: code, since: null }, claim, note });
         continue;
       }
       out.push({ value: { country: code, since }, claim });
@@ -132,7 +151,13 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
     if (raw === undefined || raw === null) return null;
     const value = read(Array.isArray(raw) && raw.length === 1 ? raw[0] : raw);
     if (value === null) {
-      bad(fact, claim, raw, fact === "residence" ? "not an ISO 3166-1 alpha-2 country code" : "not a name");
+      // An unreadable residence is refused (bad), not set aside: a list [DE, IR] may hide an embargo.
+      bad(
+        fact,
+        claim,
+        raw,
+        fact === "residence" ? "not one ISO 3166-1 alpha-2 or alpha-3 country code" : "not a name",
+      );
       return null;
     }
     return { value, claim };
@@ -149,6 +174,7 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
     display_name: name?.value ?? null,
     assurance: assuranceOf(provider, claims),
     unreadable,
+    refused,
   };
 }
 

@@ -100,7 +100,8 @@ export async function registerDemoIdp(store: Store, state: ControlState, issuer:
   });
   const existing = await store.records.get<ProviderRecord>(PROVIDERS, DEMO_PROVIDER_ID);
   if (existing === undefined || existing.document.removed !== null) {
-    await addProvider(store, state, "g7-fvey", input, "demo", new Date().toISOString());
+    // The demo IdP listens on loopback over plain http (the demo turns identity.allow_http_loopback on).
+    await addProvider(store, state, "g7-fvey", input, "demo", new Date().toISOString(), true);
   } else if (existing.document.issuer !== issuer) {
     await store.records.put(
       PROVIDERS,

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
+import { FEDERATED_ID_PREFIX } from "../store/input.js";
 import { mapClaims, readClaim } from "./claims.js";
 import { KeySet } from "./keys.js";
 import type { FederationRecords } from "./records.js";
@@ -22,6 +23,8 @@ export interface FederationOptions {
   readonly maxTokenBytes: number;
   readonly cooldownMs: number;
   readonly fetchTimeoutMs: number;
+  /** identity.allow_http_loopback: key sets over plain http to loopback are fetched (demos, tests). */
+  readonly allowHttpLoopback: boolean;
   /** Verified tokens kept (0: verify every request). */
   readonly tokenCache: number;
   /** How often key sets are looked after and federated principals written. */
@@ -75,17 +78,23 @@ interface Cached {
 
 /** How long a federated principal's last_seen may lag before it is written again. */
 const SEEN_EVERY_MS = 60_000;
-const SAFE_SUBJECT = /^[\x21-\x7e]{1,128}$/;
+/** Kept as written: printable ASCII, short, and not starting with `~`, which only a hashed subject does. */
+const SAFE_SUBJECT = /^[\x21-\x7d][\x21-\x7e]{0,127}$/;
 
-/** A federated principal's id: the provider's id and the token's subject (hashed when long or unusual). */
+/**
+ * A federated principal's id: the provider's id and the token's subject (hashed when long or
+ * unusual). A subject starting with `~` is hashed too: kept, `~<32 hex>` could be another person's
+ * hashed subject, and the two would share a principal (blocks, alerts, metering).
+ */
 export function federatedPrincipalId(provider: string, subject: string): string {
   const part = SAFE_SUBJECT.test(subject)
     ? subject
     : `~${createHash("sha256").update(subject).digest("hex").slice(0, 32)}`;
-  return `fed:${provider}:${part}`;
+  return `${FEDERATED_ID_PREFIX}${provider}:${part}`;
 }
 
-export const isFederatedPrincipal = (id: string): boolean => id.startsWith("fed:");
+/** The store refuses such ids for its own principals (store/input.ts), so this tells them apart. */
+export const isFederatedPrincipal = (id: string): boolean => id.startsWith(FEDERATED_ID_PREFIX);
 
 export class Federation {
   #records: FederationRecords | null = null;
@@ -156,7 +165,16 @@ export class Federation {
     );
     const provider = issuer.record.document;
     this.#refuseBlocked(id, blocked);
-    const vouched = vouch(reach, mapClaims(provider, verified.claims), {
+    const facts = mapClaims(provider, verified.claims);
+    const unread = facts.refused[0];
+    if (unread !== undefined) {
+      // Never served on the rest: the unreadable value may be the one that denies.
+      throw tokenError(
+        "token-claims",
+        `the token's ${unread.fact} (claim ${unread.claim}) cannot be read: ${unread.value}: ${unread.why}`,
+      );
+    }
+    const vouched = vouch(reach, facts, {
       principalId: id,
       issuer: provider.issuer,
       provider: provider.id,
@@ -299,6 +317,7 @@ export class Federation {
           : new KeySet(p, {
               fetchTimeoutMs: this.options.fetchTimeoutMs,
               cooldownMs: this.options.cooldownMs,
+              allowHttpLoopback: this.options.allowHttpLoopback,
               ...(this.options.log === undefined ? {} : { log: this.options.log }),
             });
       keySets.set(p.id, { fingerprint, keys });

@@ -24,6 +24,19 @@ const PEOPLE = {
   "br-carla": { nationality: ["BR"], acr: "urn:eidas:loa:high" },
   "de-low": { nationality: ["DE"], acr: "urn:eidas:loa:low" },
   "de-org": { nationality: ["DE"], acr: "urn:eidas:loa:high", org: "uk-aisi" },
+  // Adverse facts, in every form a partner's IdP might write them.
+  "de-in-ir": { nationality: ["DE"], residence: "IR", acr: "urn:eidas:loa:high" },
+  "de-in-de-ir": { nationality: ["DE"], residence: ["DE", "IR"], acr: "urn:eidas:loa:high" },
+  "de-irn": { nationality: ["DE", "IRN"], acr: "urn:eidas:loa:high" },
+  "de-iran": { nationality: ["DE", "Iran"], acr: "urn:eidas:loa:high" },
+  "de-ir-undated": {
+    nationality: [
+      { country: "DE", since: "2000-01-01" },
+      { country: "IR", since: "2020-13-45" },
+    ],
+    acr: "urn:eidas:loa:high",
+  },
+  "de-17": { nationality: ["DE", ...Array<string>(15).fill("FR"), "IR"], acr: "urn:eidas:loa:high" },
 };
 
 beforeAll(async () => {
@@ -37,7 +50,7 @@ beforeAll(async () => {
       name: German federal eID
       issuer: ${idp.issuer}
       audiences: [${AUDIENCE}]
-      claims: { citizenships: nationality, organization: org, display_name: name }
+      claims: { citizenships: nationality, residence: residence, organization: org, display_name: name }
       assurance: { acr: { "urn:eidas:loa:high": attested, "urn:eidas:loa:low": self } }
       max_assurance: attested
 `,
@@ -123,6 +136,39 @@ describe("partner tokens at the gateway", () => {
     // RU acquired last, and RU is restricted: not a partner-country allow.
     expect(r.decision).toBe("fallback");
     expect(r.reason).not.toBe("partner-country");
+  });
+
+  it("believes an embargoed residence from any source, as it does an embargoed nationality", async () => {
+    const r = await chat(await idp.token("de-in-ir"));
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("embargoed-residence");
+  });
+
+  it("reads an alpha-3 nationality; an adverse one denies", async () => {
+    const r = await chat(await idp.token("de-irn"));
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("embargoed-nationality");
+  });
+
+  it("keeps a nationality whose date is unreadable, undated: the dates-missing rule applies", async () => {
+    // DE dated, IR not: which is most recent is unknown, so both count, and IR is embargoed.
+    const r = await chat(await idp.token("de-ir-undated"));
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("embargoed-nationality");
+  });
+
+  it("refuses a token whose citizenship or residence it cannot read, naming the claim", async () => {
+    for (const [person, claim] of [
+      ["de-iran", "nationality"],
+      ["de-in-de-ir", "residence"],
+      ["de-17", "nationality"],
+    ]) {
+      const r = await chat(await idp.token(person!));
+      expect(r.status, person).toBe(401);
+      expect(r.decision).toBe("none");
+      expect(r.body.error).toMatchObject({ code: "token-claims", type: "authentication_error" });
+      expect((r.body.error as { message: string }).message).toContain(`claim ${claim}`);
+    }
   });
 
   it("caps the assurance at what the acr maps to: a low-assurance login is not attested", async () => {

@@ -5,9 +5,13 @@
  * fetch per cooldown, shared by every request waiting on it. While the endpoint fails, the last good
  * keys serve for a bounded staleness, then the provider fails closed.
  *
- * Keys come only from here: a token's own `jku`, `x5u` or `jwk` header is never followed.
+ * Keys come only from here: a token's own `jku`, `x5u` or `jwk` header is never followed. Every URL
+ * fetched, the discovery document's jwks_uri included, is https outside the gateway's network
+ * (outbound.ts).
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
+import { fetch, type Agent } from "undici";
+import { keyFetchAgent, urlRefusal } from "./outbound.js";
 import { keySource, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
@@ -15,6 +19,8 @@ export interface KeySetOptions {
   readonly fetchTimeoutMs: number;
   /** At most one fetch per provider in this time, whatever triggers it. */
   readonly cooldownMs: number;
+  /** Plain http to a loopback address is fetched (demos, tests): identity.allow_http_loopback. */
+  readonly allowHttpLoopback: boolean;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -116,28 +122,52 @@ export class KeySet {
 
   async #fetch(): Promise<JSONWebKeySet> {
     const source = keySource(this.provider);
+    const registered = source.url!;
+    // Loopback (identity.allow_http_loopback) only at the origin the operator registered: a
+    // discovery document naming another loopback port would otherwise reach this machine's services.
+    const allowAt = (url: string) =>
+      this.options.allowHttpLoopback &&
+      URL.canParse(url) &&
+      new URL(url).origin === new URL(registered).origin;
+    const get = (url: string, what: string) => {
+      const allow = allowAt(url);
+      const refused = urlRefusal(url, allow);
+      if (refused !== null) throw new Error(`${what} ${refused}`);
+      return getJson(url, this.options.fetchTimeoutMs, keyFetchAgent(allow));
+    };
     let uri = source.kind === "jwks_uri" ? source.url! : this.#jwksUri;
     if (uri === null) {
-      const config = await getJson(source.url!, this.options.fetchTimeoutMs);
+      const config = await get(source.url!, "the discovery document");
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
         throw new Error(`the discovery document names issuer ${String(config.issuer)}`);
       if (typeof config.jwks_uri !== "string") throw new Error("the discovery document has no jwks_uri");
+      // The partner wrote this URL: checked as a registered one is (before caching it).
+      const refused = urlRefusal(config.jwks_uri, allowAt(config.jwks_uri));
+      if (refused !== null) throw new Error(`the discovery document's jwks_uri is refused: ${refused}`);
       uri = config.jwks_uri;
       this.#jwksUri = uri;
     }
-    const doc = await getJson(uri, this.options.fetchTimeoutMs);
+    const doc = await get(uri, "the key set");
     if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);
     return doc as unknown as JSONWebKeySet;
   }
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    signal: AbortSignal.timeout(timeoutMs),
-    redirect: "error",
-    headers: { accept: "application/json" },
-  });
+async function getJson(url: string, timeoutMs: number, dispatcher: Agent): Promise<Record<string, unknown>> {
+  let res;
+  try {
+    res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "error",
+      headers: { accept: "application/json" },
+      dispatcher,
+    });
+  } catch (err) {
+    // undici says only "fetch failed"; the cause (a refused address, a timeout) is what helps.
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`${url}: ${cause ?? (err as Error).message}`);
+  }
   if (res.status !== 200) {
     await res.body?.cancel();
     throw new Error(`${url} answered ${res.status}`);

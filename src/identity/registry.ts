@@ -28,17 +28,62 @@ export function providerSummary(p: ProviderInput): Record<string, unknown> {
   };
 }
 
-/** The partner must exist; the issuer must not be another live provider's. */
+/**
+ * An issuer as compared for "one provider per issuer": host case, the default port, trailing
+ * slashes and an empty query or fragment do not make another issuer. A token's iss is still
+ * matched exactly (as registered): this only stops two providers, perhaps two partners' reaches,
+ * from being registered for what a person would read as one issuer.
+ */
+export function issuerKey(issuer: string): string {
+  let u: URL;
+  try {
+    u = new URL(issuer);
+  } catch {
+    return issuer;
+  }
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}${u.hash}`;
+}
+
+/**
+ * The URLs the keys would be fetched from over plain http (the schema allows it to loopback only),
+ * refused unless identity.allow_http_loopback is on: the fetch would refuse them anyway, and the
+ * provider would fail later, quietly.
+ */
+export function plainHttpProblems(
+  p: ProviderInput,
+  allowHttpLoopback: boolean,
+  at: readonly (string | number)[] = [],
+): Problem[] {
+  if (allowHttpLoopback) return [];
+  const fetched: ["issuer" | "jwks_uri", string | undefined][] = [
+    ["jwks_uri", p.jwks_uri],
+    ["issuer", p.jwks === undefined && p.jwks_uri === undefined ? p.issuer : undefined],
+  ];
+  return fetched
+    .filter(([, url]) => url?.startsWith("http:") === true)
+    .map(([field]) => ({
+      code: "insecure_url",
+      path: [...at, field],
+      message:
+        "plain http is fetched only with identity.allow_http_loopback (an IdP on this machine: demos, tests); use https",
+    }));
+}
+
+/** The partner must exist; the keys' URLs must be fetchable; the issuer must not be another live provider's. */
 export function checkProvider(
   state: ControlState,
   providers: readonly StoredRecord<ProviderRecord>[],
   partner: string,
   p: ProviderInput,
+  allowHttpLoopback: boolean,
 ): void {
   if (!state.partners.some((r) => r.id === partner))
     throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
+  const insecure = plainHttpProblems(p, allowHttpLoopback);
+  if (insecure.length > 0) throw new InvalidInputError(insecure);
+  const key = issuerKey(p.issuer);
   const clash = providers.find(
-    (r) => r.document.removed === null && r.id !== p.id && r.document.issuer === p.issuer,
+    (r) => r.document.removed === null && r.id !== p.id && issuerKey(r.document.issuer) === key,
   );
   if (clash !== undefined) {
     throw new InvalidInputError([
@@ -59,9 +104,10 @@ export async function addProvider(
   input: ProviderInput,
   actor: string,
   now: string,
+  allowHttpLoopback: boolean,
 ): Promise<ProviderRecord> {
   const providers = await store.records.list<ProviderRecord>(PROVIDERS);
-  checkProvider(state, providers, partner, input);
+  checkProvider(state, providers, partner, input, allowHttpLoopback);
   const existing = providers.find((r) => r.id === input.id);
   if (existing !== undefined && existing.document.removed === null) {
     throw new ClearanceError(
@@ -80,7 +126,10 @@ export async function addProvider(
 }
 
 /** A config file's bootstrap list: `partner` plus the provider's members, each checked. */
-export function parseBootstrap(list: readonly unknown[]): {
+export function parseBootstrap(
+  list: readonly unknown[],
+  allowHttpLoopback: boolean,
+): {
   entries: { partner: string; provider: ProviderInput }[];
   problems: Problem[];
 } {
@@ -98,7 +147,10 @@ export function parseBootstrap(list: readonly unknown[]): {
     }
     const r = providerInputSchema.safeParse(rest);
     if (!r.success) problems.push(...zodProblems(r.error, providerInputSchema, at));
-    else if (typeof partner === "string") entries.push({ partner, provider: r.data });
+    else {
+      problems.push(...plainHttpProblems(r.data, allowHttpLoopback, at));
+      if (typeof partner === "string") entries.push({ partner, provider: r.data });
+    }
   });
   return { entries, problems };
 }
@@ -112,13 +164,14 @@ export async function bootstrapProviders(
   state: ControlState,
   list: readonly unknown[],
   now: string,
+  allowHttpLoopback: boolean,
 ): Promise<string[]> {
-  const { entries, problems } = parseBootstrap(list);
+  const { entries, problems } = parseBootstrap(list, allowHttpLoopback);
   if (problems.length > 0) throw new InvalidInputError(problems);
   const lines: string[] = [];
   for (const { partner, provider } of entries) {
     if ((await store.records.get(PROVIDERS, provider.id)) !== undefined) continue;
-    await addProvider(store, state, partner, provider, "config", now);
+    await addProvider(store, state, partner, provider, "config", now, allowHttpLoopback);
     lines.push(`clearance: identity provider ${provider.id} (partner ${partner}) registered from the config`);
   }
   return lines;

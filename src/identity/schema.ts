@@ -27,6 +27,25 @@ export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["RS256", "PS256", "ES25
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** The hosts plain http may name: the key fetch refuses even those unless identity.allow_http_loopback. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Where keys are fetched from: https (the keys decide who is believed; and any other scheme could
+ * send the gateway's fetch into its own network). The fetch checks the addresses too (outbound.ts).
+ */
+const keyUrl = (max: number, error?: string) =>
+  z
+    .url(error === undefined ? undefined : { error })
+    .max(max)
+    .refine(
+      (s) => {
+        const u = new URL(s);
+        return u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOST.test(u.hostname));
+      },
+      { error: "expected an https URL (plain http only to a loopback address, for demos and tests)" },
+    );
+
 /** A claim: a dotted path (`realm_access.roles`, `nat[0]`), or its segments (for names with dots, such as URLs). */
 const claimPath = z
   .union([
@@ -84,10 +103,10 @@ export const providerInputSchema = z
       .regex(PROVIDER_ID, "expected a provider id: lower-case letters, digits and -, at most 63 characters"),
     name: z.string().max(200).optional(),
     /** Exactly as the tokens' `iss` says it. */
-    issuer: z.url({ error: "expected the issuer URL, exactly as the tokens' iss claim" }).max(500),
+    issuer: keyUrl(500, "expected the issuer URL, exactly as the tokens' iss claim"),
     /** Keys from `<issuer>/.well-known/openid-configuration` → jwks_uri (the default when no other source is given). */
     discovery: z.boolean().optional(),
-    jwks_uri: z.url().max(1000).optional(),
+    jwks_uri: keyUrl(1000).optional(),
     /** Inline keys, for a partner with no reachable endpoint (air-gapped). */
     jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
     audiences: z.array(z.string().min(1).max(500)).min(1, "name at least one audience (the tokens' aud)"),
@@ -158,9 +177,9 @@ export type ClaimMapping = ProviderInput["claims"];
 /** An update: any of the input's members except the id. */
 export const providerUpdateSchema = z.strictObject({
   name: z.string().max(200).optional(),
-  issuer: z.url().max(500).optional(),
+  issuer: keyUrl(500).optional(),
   discovery: z.boolean().optional(),
-  jwks_uri: z.url().max(1000).optional(),
+  jwks_uri: keyUrl(1000).optional(),
   jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
   audiences: z.array(z.string().min(1).max(500)).min(1).optional(),
   algorithms: z.array(z.string()).min(1).optional(),

@@ -4,8 +4,8 @@
  * partner's countries, never for organization membership; an organization partner's provider for
  * membership of that organization only, and for its members' nationality and residence only in the
  * organization's own country. Everything else a token claims is set aside, and the identity basis
- * says which and why — except a nationality against the holder's interest (embargoed or
- * restricted), which is believed from any source: setting it aside would widen access.
+ * says which and why — except a nationality or residence against the holder's interest (embargoed
+ * or restricted), which is believed from any source: setting it aside would widen access.
  */
 import type { IdentityBasis, Nationality, Principal, SetAsideClaim } from "../policy/types.js";
 import type { Claimed, ClaimedFacts } from "./claims.js";
@@ -44,7 +44,7 @@ export function vouch(reach: Reach, facts: ClaimedFacts, token: TokenFacts): Vou
     const kept: Nationality[] = [];
     for (const c of list) {
       const code = c.value.country;
-      const since = c.value.since ? ` since ${c.value.since}` : "";
+      const since = (c.value.since ? ` since ${c.value.since}` : "") + (c.note ? ` (${c.note})` : "");
       if (reach.countries.has(code)) {
         kept.push(c.value);
         used.push(`${fact} ${code}${since} (claim ${c.claim})`);
@@ -68,6 +68,12 @@ export function vouch(reach: Reach, facts: ClaimedFacts, token: TokenFacts): Vou
     if (reach.countries.has(code)) {
       residence = code;
       used.push(`residence ${code} (claim ${facts.residence.claim})`);
+    } else if (reach.adverse.has(code)) {
+      // As for nationality: an embargoed residence set aside would turn embargoed-residence into an allow.
+      residence = code;
+      used.push(
+        `residence ${code} (claim ${facts.residence.claim}): outside ${reach.partner}'s reach, but an embargoed or restricted residence is believed from any source`,
+      );
     } else aside("residence", facts.residence, code, outside(reach, "residence", code));
   }
 

@@ -7,9 +7,17 @@ import { parsePrincipal } from "../policy/input.js";
 import type { Principal } from "../policy/types.js";
 import type { UsageDelta } from "./index.js";
 
+/** The ids of partners' federated principals (`fed:<provider>:<subject>`, src/identity). */
+export const FEDERATED_ID_PREFIX = "fed:";
+
 /** The JSON document to store. Validated by the policy's own schema, but stored as given (no defaults). */
 export function principalDocument(p: Principal): { id: string; json: string } {
   parsePrincipal(p);
+  // Such an id is taken for a partner's person everywhere (alerts block it instead of revoking keys).
+  if (p.id.startsWith(FEDERATED_ID_PREFIX)) {
+    const message = `ids starting ${FEDERATED_ID_PREFIX} are reserved for partners' federated principals; choose another id`;
+    throw new InvalidInputError([{ code: "reserved_id", path: ["id"], message }]);
+  }
   return { id: p.id, json: JSON.stringify(p) };
 }
 

@@ -92,6 +92,13 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await store.version()).toBe(before);
       });
 
+      it("refuses a federated principal's id (fed:…): those are a partner IdP's, not the store's", async () => {
+        const err = await store.principals.put({ id: "fed:de-gov:anna" }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidInputError);
+        expect((err as InvalidInputError).problems.map((p) => p.path.join("."))).toEqual(["id"]);
+        expect(await store.principals.get("fed:de-gov:anna")).toBeUndefined();
+      });
+
       it("keeps a principal's keys when it is replaced, and deletes them when it is removed", async () => {
         await store.principals.put(FULL);
         await store.principals.put(OTHER);

@@ -58,6 +58,20 @@ export function discard(line?: (text: string) => void): { write(chunk: string): 
   };
 }
 
+/**
+ * A test config with identity.allow_http_loopback on (tests' identity providers listen on loopback
+ * over plain http), added to its `identity:` mapping (block or flow) or as one; a config that sets
+ * the key keeps its value.
+ */
+export function withLoopbackIdps(text: string): string {
+  if (text.includes("allow_http_loopback")) return text;
+  if (/^identity:\s*\{/m.test(text))
+    return text.replace(/^identity:\s*\{/m, "identity: { allow_http_loopback: true,");
+  if (/^identity:[ \t]*$/m.test(text))
+    return text.replace(/^identity:[ \t]*$/m, "identity:\n  allow_http_loopback: true");
+  return `${text}\nidentity: { allow_http_loopback: true }\n`;
+}
+
 /** A config whose scheme is examples/g7-trusted-partners.yaml, served by the demo provider by default. */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "clearance-gw-"));
@@ -74,7 +88,7 @@ refresh_ms: 50
 monitoring: ${options.monitoring ?? "{ alerts: { enabled: false } }"}
 ${options.extra?.includes("admin_security:") ? "" : "admin_security: { failed_auth_per_minute: 100000 } # tests fail authentication on purpose, often"}
 ${options.extra ?? ""}`;
-  const config = parseConfig(text, join("examples", "test-clearance.yaml"), {
+  const config = parseConfig(withLoopbackIdps(text), join("examples", "test-clearance.yaml"), {
     ...options.env,
     CLEARANCE_ADMIN_TOKEN: ADMIN_TOKEN,
   });

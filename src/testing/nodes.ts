@@ -2,7 +2,7 @@
  * Gateway nodes over one PostgreSQL schema (and optionally one Redis), as a deployment runs them:
  * each with its own data directory, all signing the one shared audit log with the same key.
  */
-import { discard } from "./gateway.js";
+import { discard, withLoopbackIdps } from "./gateway.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,14 +25,14 @@ export function nodeGroup(databaseUrl: string, env: NodeJS.ProcessEnv = {}): Nod
   return {
     async start(name, extra = "") {
       const config = parseConfig(
-        `scheme: g7-trusted-partners.yaml
+        withLoopbackIdps(`scheme: g7-trusted-partners.yaml
 store: { driver: postgres }
 providers: { demo: { type: demo } }
 default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
 audit: { node: ${name}, key_env: AUDIT_KEY }
 ${extra.includes("monitoring:") ? "" : "monitoring: { alerts: { enabled: false } }"}
-${extra}`,
+${extra}`),
         join("examples", `${name}.yaml`),
         { ...env, DATABASE_URL: databaseUrl, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },
       );

@@ -32,14 +32,23 @@ import { reasonText } from "./text.js";
 /** Where a provider's keys come from: exactly one of these. */
 const KEY_SOURCES = ["discovery", "jwks_uri", "jwks"] as const;
 
-const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps) => ({
-  revision: r.revision,
-  ...r.document,
-  ...(deps.keyStatus === undefined ? {} : { keys: deps.keyStatus(r.id) ?? null }),
-});
-
 /** Readers, and a partner's person for its own partner's records. */
 const PARTNER_READERS = [...READERS, "partner"] as const;
+
+/** What a partner's person reads instead of a failed fetch's detail. */
+export const KEY_ERROR_FOR_PARTNERS =
+  "the provider's keys could not be fetched; ask the gateway's operator for the detail";
+
+const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps, caller: Caller) => {
+  const keys = deps.keyStatus === undefined ? undefined : (deps.keyStatus(r.id) ?? null);
+  // The detail names the URLs tried and what answered there: the gateway's network, an operator's to read.
+  const redact = keys?.last_error != null && ownOnly(caller, PARTNER_READERS);
+  return {
+    revision: r.revision,
+    ...r.document,
+    ...(keys === undefined ? {} : { keys: redact ? { ...keys, last_error: KEY_ERROR_FOR_PARTNERS } : keys }),
+  };
+};
 
 /** A partner's person asking for another partner's records: they do not exist for it. */
 function ownPartner(caller: Caller, partner: string): void {
@@ -68,7 +77,7 @@ export const identityProviderRoutes = [
       ownPartner(caller, params.id!);
       const all = (await deps.store.records.list<ProviderRecord>(PROVIDERS))
         .filter((r) => r.document.partner === params.id && r.document.removed === null)
-        .map((r) => view(r, deps));
+        .map((r) => view(r, deps, caller));
       return paginate(all, query.limit, query.cursor);
     },
   }),
@@ -81,7 +90,15 @@ export const identityProviderRoutes = [
     status: 201,
     body: providerInputSchema,
     async handle({ deps, params, body, caller }) {
-      const doc = await addProvider(deps.store, deps.state(), params.id!, body, caller.id, deps.now());
+      const doc = await addProvider(
+        deps.store,
+        deps.state(),
+        params.id!,
+        body,
+        caller.id,
+        deps.now(),
+        deps.allowHttpLoopback === true,
+      );
       await deps.changed();
       return doc;
     },
@@ -94,7 +111,7 @@ export const identityProviderRoutes = [
     roles: PARTNER_READERS,
     async handle({ deps, params, caller }) {
       ownPartner(caller, params.id!);
-      return view(await live(deps, params.id!, params.provider!), deps);
+      return view(await live(deps, params.id!, params.provider!), deps, caller);
     },
   }),
   route({
@@ -116,7 +133,7 @@ export const identityProviderRoutes = [
       if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
       const merged = parsed.data;
       const providers = await deps.store.records.list<ProviderRecord>(PROVIDERS);
-      checkProvider(deps.state(), providers, partner, merged);
+      checkProvider(deps.state(), providers, partner, merged, deps.allowHttpLoopback === true);
       const doc: ProviderRecord = { ...merged, partner, created_at, created_by, removed };
       await deps.store.records.put(PROVIDERS, r.id, doc, r.revision, {
         actor: caller.id,

@@ -73,7 +73,12 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   const draft = loadConfigFile(opts.config);
   const dataDir = opts.dataDir ?? draft.file.data_dir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const config = { ...draft, adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token")) };
+  const config = {
+    ...draft,
+    // The demo's partner IdP runs in this process, on loopback over plain http.
+    file: { ...draft.file, identity: { ...draft.file.identity, allow_http_loopback: true } },
+    adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token")),
+  };
   const gateway = await startGateway(config, {
     dataDir,
     ...(opts.port === undefined ? {} : { port: opts.port }),
