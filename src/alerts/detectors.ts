@@ -71,6 +71,31 @@ interface Seen {
   readonly audit: string | null;
 }
 
+/**
+ * The latest `capacity` attempts (oldest first), in a ring: a principal refused without end costs
+ * constant memory and constant work per attempt.
+ */
+class Recent {
+  private readonly items: ({ t: number; audit: string | null } | undefined)[];
+  private start = 0;
+  size = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array(capacity);
+  }
+
+  push(t: number, audit: string | null): void {
+    if (this.size === this.capacity) this.start = (this.start + 1) % this.capacity;
+    else this.size++;
+    this.items[(this.start + this.size - 1) % this.capacity] = { t, audit };
+  }
+
+  /** The i-th newest (0: the latest). */
+  newest(i: number): { t: number; audit: string | null } | undefined {
+    return i < this.size ? this.items[(this.start + this.size - 1 - i) % this.capacity] : undefined;
+  }
+}
+
 /** Counts per fixed window, against an exponentially weighted baseline of earlier windows. */
 class SpikeCounter {
   private window = -1;
@@ -111,7 +136,7 @@ export class Detectors {
     string,
     { countries: Map<string, Seen>; networks: Map<string, { t: number; audit: string | null }> }
   >();
-  private readonly embargoed = new Map<string, { t: number; audit: string | null }[]>();
+  private readonly embargoed = new Map<string, Recent>();
   private readonly denials = new Map<string, SpikeCounter>();
   private readonly volume = new Map<string, SpikeCounter>();
   /** detector + subject → when it last raised (ms). */
@@ -222,24 +247,30 @@ export class Detectors {
   private embargo(s: Sighting): void {
     const c = this.config.embargoed_attempts;
     const since = s.t - c.window_ms;
-    const list = (this.embargoed.get(s.principal) ?? []).filter((e) => e.t >= since);
-    list.push({ t: s.t, audit: s.audit });
-    this.embargoed.set(s.principal, list);
-    if (list.length !== 1 && list.length !== c.repeated) return;
-    const repeated = list.length === c.repeated && list.length > 1;
+    // Only the first and the `repeated`-th attempt within the window raise, so the latest
+    // `repeated` + 1 attempts tell the count exactly up to `repeated` (more is "more").
+    let recent = this.embargoed.get(s.principal);
+    if (recent === undefined) this.embargoed.set(s.principal, (recent = new Recent(c.repeated + 1)));
+    recent.push(s.t, s.audit);
+    let attempts = 0;
+    while (attempts < recent.size && (recent.newest(attempts)?.t ?? 0) >= since) attempts++;
+    if (attempts !== 1 && attempts !== c.repeated) return;
+    const repeated = attempts === c.repeated;
+    const audits: string[] = [];
+    for (let i = Math.min(attempts, MAX_EVIDENCE) - 1; i >= 0; i--) {
+      const audit = recent.newest(i)?.audit ?? null;
+      if (audit !== null) audits.push(audit);
+    }
     this.emit(
       {
         detector: "embargoed-attempt",
         severity: repeated ? "high" : "medium",
         subject: { kind: "principal", id: s.principal },
         summary: repeated
-          ? `${s.principal} was refused ${list.length} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+          ? `${s.principal} was refused ${attempts} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
           : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
-        auditIndexes: list
-          .map((e) => e.audit)
-          .filter((a): a is string => a !== null)
-          .slice(-MAX_EVIDENCE),
-        details: { reason: s.reason, country: s.country, attempts: list.length, model: s.model },
+        auditIndexes: audits,
+        details: { reason: s.reason, country: s.country, attempts, model: s.model },
       },
       s,
       false,
@@ -307,6 +338,22 @@ export class Detectors {
     );
   }
 
+  /** Entries held per kind of state (tests: memory stays bounded). */
+  retained(): Record<"lastSeen" | "keyUse" | "embargoed" | "denials" | "volume" | "cooling", number> {
+    let embargoed = 0;
+    for (const r of this.embargoed.values()) embargoed += r.size;
+    let keyUse = 0;
+    for (const u of this.keyUse.values()) keyUse += u.countries.size + u.networks.size;
+    return {
+      lastSeen: this.lastSeen.size,
+      keyUse,
+      embargoed,
+      denials: this.denials.size,
+      volume: this.volume.size,
+      cooling: this.cooling.size,
+    };
+  }
+
   /** Forgets subjects idle for longer than every window (memory stays bounded by active ones). */
   private sweep(now: number): void {
     const c = this.config;
@@ -322,6 +369,6 @@ export class Detectors {
       );
       if (newest < horizon) this.keyUse.delete(k);
     }
-    for (const [k, v] of this.embargoed) if ((v.at(-1)?.t ?? 0) < horizon) this.embargoed.delete(k);
+    for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * Detector state stays bounded and cheap under hostile or disordered traffic: the work and memory
+ * per sighting do not grow with what one principal sends, and late sightings do not reset counts.
+ */
+import { describe, expect, it } from "vitest";
+import { configSchema } from "../config/schema.js";
+import { Detectors, type Draft, type Sighting } from "./detectors.js";
+
+const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
+const T0 = Date.parse("2030-03-04T00:00:00Z");
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+let seq = 0;
+function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
+  seq++;
+  return {
+    requestId: `req-${seq}`,
+    audit: String(seq),
+    principal: "mallory",
+    credential: "key-mallory",
+    organization: "acme",
+    partner: null,
+    model: "mythos-4",
+    decision: "allow",
+    reason: "license",
+    country: "DE",
+    network: "10.0.0.0/24",
+    ...over,
+  };
+}
+
+const embargoed = (t: number, principal = "mallory") =>
+  sighting({ t, principal, decision: "deny", reason: "embargoed-location", country: "IR" });
+
+function detectors(config = DEFAULTS, only?: Draft["detector"]) {
+  const raised: Draft[] = [];
+  const d = new Detectors(config, (x) => (only === undefined || x.detector === only ? raised.push(x) : 0));
+  return { d, raised };
+}
+
+describe("embargoed attempts", () => {
+  it("hold at most `repeated` + 1 attempts per principal, however many are refused in the window", () => {
+    const { d, raised } = detectors(DEFAULTS, "embargoed-attempt");
+    for (let i = 0; i < 50_000; i++) d.feed(embargoed(T0 + i * 10));
+    // The old detector held all 50,000 (and copied them on every sighting).
+    expect(d.retained().embargoed).toBeLessThanOrEqual(DEFAULTS.embargoed_attempts.repeated + 1);
+    expect(raised.map((r) => `${r.severity} ${r.details["attempts"]}`)).toEqual(["medium 1", "high 3"]);
+    const high = raised[1] as Draft;
+    expect(high.auditIndexes).toHaveLength(3);
+  });
+
+  it("count the attempts within the window as before: first, repeated, and again after a quiet window", () => {
+    const { d, raised } = detectors(DEFAULTS, "embargoed-attempt");
+    d.feed(embargoed(T0)); // first: medium
+    d.feed(embargoed(T0 + 23 * HOUR)); // 2 in the window
+    d.feed(embargoed(T0 + 25 * HOUR)); // the first has left the window: 2 again
+    d.feed(embargoed(T0 + 26 * HOUR)); // 3 within 24 h: high
+    d.feed(embargoed(T0 + 27 * HOUR)); // 4: nothing more
+    d.feed(embargoed(T0 + 60 * HOUR)); // alone in its window again: medium
+    expect(raised.map((r) => `${r.severity} ${r.details["attempts"]}`)).toEqual([
+      "medium 1",
+      "high 3",
+      "medium 1",
+    ]);
+  });
+});
