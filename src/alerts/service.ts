@@ -38,6 +38,11 @@ export interface AlertServiceOptions {
   readonly redis?: { readonly url: string; readonly prefix: string } | null;
   readonly webhookSecret?: string | null;
   readonly suspendPrincipal?: SuspendPrincipal;
+  /**
+   * The client's address from the peer and X-Forwarded-For, by the locator's trust in proxies
+   * (default: the peer; the header is anyone's to write).
+   */
+  readonly clientAddress?: (peer: string | undefined, forwardedFor: string | undefined) => string | null;
   readonly onError: (err: unknown) => void;
 }
 
@@ -59,11 +64,9 @@ function responseOf(c: AlertsConfig, d: DetectorName): "notify" | "suspend" {
   }
 }
 
-/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one (the nearest proxy's view). */
-export function networkOf(peer: string | undefined, forwardedFor: string | undefined): string | null {
-  const last = forwardedFor?.split(",").at(-1)?.trim();
-  const address = last !== undefined && last !== "" ? last : peer;
-  if (address === undefined) return null;
+/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one. */
+export function networkOf(address: string | null | undefined): string | null {
+  if (address === undefined || address === null) return null;
   const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
   if (v4 !== null) return `${v4[1]}.0/24`;
   if (address.includes(":")) {
@@ -150,7 +153,7 @@ export class AlertService {
       decision: d.decision,
       reason: d.reason,
       country: r.location,
-      network: networkOf(r.peer, r.forwardedFor),
+      network: networkOf(this.o.clientAddress?.(r.peer, r.forwardedFor) ?? r.peer),
     });
   }
 
