@@ -65,3 +65,31 @@ describe("embargoed attempts", () => {
     ]);
   });
 });
+
+describe("spike counts with sightings out of order (several nodes, clocks a little apart)", () => {
+  it("a late sighting from the previous window does not reset the current window's count", () => {
+    const { d, raised } = detectors(DEFAULTS, "volume-spike");
+    const window = DEFAULTS.volume_spike.window_ms;
+    const start = Math.ceil(T0 / window) * window + 10 * window;
+    const min = DEFAULTS.volume_spike.min_requests;
+    for (let i = 0; i < min - 1; i++) d.feed(sighting({ t: start + i * 100 }));
+    d.feed(sighting({ t: start - 5 })); // sent just before the window turned, seen just after
+    d.feed(sighting({ t: start + min * 100 }));
+    expect(raised.map((r) => r.details["count"])).toEqual([min]);
+    expect(raised[0]?.details["baseline"]).toBe(0);
+  });
+
+  it("a late denial does not reset a denial spike either", () => {
+    const { d, raised } = detectors(DEFAULTS, "denial-spike");
+    const window = DEFAULTS.denial_spike.window_ms;
+    const start = Math.ceil(T0 / window) * window + 10 * window;
+    const deny = (t: number) =>
+      sighting({ t, decision: "deny", reason: "no-authorization", organization: null });
+    for (let i = 0; i < 10; i++) d.feed(deny(start + i * 1000));
+    d.feed(deny(start - 1000));
+    for (let i = 10; i < DEFAULTS.denial_spike.min_denials; i++) d.feed(deny(start + i * 1000));
+    expect(raised.map((r) => `${r.subject.kind}:${r.subject.id} ${r.details["count"]}`)).toEqual([
+      `model:mythos-4 ${DEFAULTS.denial_spike.min_denials}`,
+    ]);
+  });
+});

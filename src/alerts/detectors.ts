@@ -105,12 +105,14 @@ class SpikeCounter {
 
   /** The count in the current window after adding one; true the moment it reaches its threshold. */
   add(t: number, windowMs: number, min: number, factor: number, audit: string | null): boolean {
-    const w = Math.floor(t / windowMs);
+    // A sighting is stamped with its request's start but sent at its end (a long stream, another
+    // node's clock): one from a window already closed counts to the current one, never restarts it.
+    const w = Math.max(Math.floor(t / windowMs), this.window);
     if (w !== this.window) {
       if (this.window >= 0) {
         this.baseline = ALPHA * this.count + (1 - ALPHA) * this.baseline;
         // Windows with nothing in them pull the baseline down too.
-        this.baseline *= (1 - ALPHA) ** Math.min(50, w - this.window - 1);
+        this.baseline *= (1 - ALPHA) ** Math.max(0, Math.min(50, w - this.window - 1));
       }
       this.window = w;
       this.count = 0;
