@@ -88,6 +88,8 @@ describe("metrics and access log", () => {
     expect(text).toMatch(/clearance_audit_log_entries [1-9]/);
     expect(text).toMatch(/clearance_snapshot_age_seconds \d/);
     expect(text).toMatch(/clearance_license_quota_limit_tokens\{license="BIS-2026-0001",period="\w+"\} \d+/);
+    // Read in the same scrape as the limit (prom-client reads every metric at once): it has a sample.
+    expect(text).toMatch(/clearance_license_quota_used_tokens\{license="BIS-2026-0001",period="\w+"\} \d+/);
     expect(text).toMatch(/clearance_screening_queue_length 0/);
     expect(text).toMatch(/clearance_counters_unavailable 0/);
     // No principal, organization or key as a label.
