@@ -76,11 +76,29 @@ export function networkOf(address: string | null | undefined): string | null {
   return null;
 }
 
+const DETECTORS: readonly DetectorName[] = [
+  "impossible-travel",
+  "key-sharing",
+  "embargoed-attempt",
+  "denied-party",
+  "denial-spike",
+  "volume-spike",
+  "quota-nearly-exhausted",
+];
+
+/** How often alerts whose suspension failed are tried again. */
+const RESPONSE_RETRY_MS = 30_000;
+/** An alert this fresh may still be being answered by the node that raised it. */
+const RESPONSE_GRACE_MS = 10_000;
+
 export class AlertService {
   private readonly detectors: Detectors;
   private feed: SightingFeed | null = null;
   private webhook: WebhookDeliverer | null = null;
   private quotaTimer: NodeJS.Timeout | undefined;
+  private responseTimer: NodeJS.Timeout | undefined;
+  /** Alerts this node is answering now (a retry round skips them). */
+  private readonly answering = new Set<string>();
   /** Raises in flight, so that close() waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -121,6 +139,10 @@ export class AlertService {
         },
       });
       s.webhook.start();
+    }
+    if (DETECTORS.some((d) => responseOf(o.config, d) === "suspend")) {
+      s.responseTimer = setInterval(() => s.track(s.retryResponses()), RESPONSE_RETRY_MS);
+      s.responseTimer.unref();
     }
     if (o.config.quota.enabled) {
       s.quotaTimer = setInterval(() => s.track(s.checkQuotas()), o.config.quota.check_ms);
@@ -189,7 +211,30 @@ export class AlertService {
     }
   }
 
+  /**
+   * Suspends what a stored alert still waits for: its first try failed (a store error while
+   * revoking), or the node that raised it stopped first. Any node may answer; revoking is idempotent.
+   */
+  async retryResponses(now = new Date()): Promise<void> {
+    const before = now.getTime() - RESPONSE_GRACE_MS;
+    let answered = false;
+    for (const detector of DETECTORS) {
+      if (responseOf(this.o.config, detector) !== "suspend") continue;
+      // A resolved alert was settled by a person: it is not acted on after the fact.
+      const open = [
+        ...(await this.o.store.alerts.list({ detector, state: "open" })),
+        ...(await this.o.store.alerts.list({ detector, state: "acknowledged" })),
+      ];
+      for (const a of open) {
+        if (a.response !== null || Date.parse(a.raised_at) > before) continue;
+        if (await this.respond(a, `detector:${a.detector}`)) answered = true;
+      }
+    }
+    if (answered) await this.o.changed();
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.responseTimer);
     clearInterval(this.quotaTimer);
     await this.feed?.close();
     await this.settled();
@@ -223,9 +268,25 @@ export class AlertService {
     );
     if (!created) return; // another node (or an earlier check) raised it
     this.o.metrics?.alertsRaised.labels(d.detector, d.severity).inc();
-    if (responseOf(this.o.config, d.detector) === "suspend") await this.suspend(alert, actor);
+    if (responseOf(this.o.config, d.detector) === "suspend") await this.respond(alert, actor);
     await this.o.changed();
     this.webhook?.kick();
+  }
+
+  /** Suspends, counting a failure (left for the next retry round); true when done. */
+  private async respond(a: AlertRecord, actor: string): Promise<boolean> {
+    if (this.answering.has(a.id)) return false;
+    this.answering.add(a.id);
+    try {
+      await this.suspend(a, actor);
+      return true;
+    } catch (err) {
+      this.o.metrics?.alertResponseFailures.labels(a.detector).inc();
+      this.o.onError(err);
+      return false;
+    } finally {
+      this.answering.delete(a.id);
+    }
   }
 
   /**

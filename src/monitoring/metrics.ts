@@ -129,6 +129,7 @@ export class GatewayMetrics {
   readonly screeningQueue: Gauge;
   readonly alertsRaised: Counter<"detector" | "severity">;
   readonly webhookFailures: Counter;
+  readonly alertResponseFailures: Counter<"detector">;
   private readonly scheme: (() => CompiledScheme) | undefined;
 
   constructor(sources: MetricSources = {}, options: { readonly defaultMetrics?: boolean } = {}) {
@@ -234,6 +235,12 @@ export class GatewayMetrics {
     this.webhookFailures = new Counter({
       name: "clearance_alert_webhook_failures_total",
       help: "Alert webhook deliveries that failed (each is retried).",
+      registers: [r],
+    });
+    this.alertResponseFailures = new Counter({
+      name: "clearance_alert_response_failures_total",
+      help: "Alert responses (suspensions) that failed, by detector (each is retried).",
+      labelNames: ["detector"],
       registers: [r],
     });
     for (const source of ["store", "counters", "audit", "alerts"]) this.errors.labels(source).inc(0);
