@@ -68,6 +68,29 @@ describe("alert service", () => {
     });
   });
 
+  it("raises the quota alert again, high, once the quota is used up", async () => {
+    let used = 46_000_000; // of 50,000,000: 92%
+    service = await AlertService.open({
+      config: defaults(),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => used,
+      changed: async () => {},
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await service.checkQuotas();
+    used = 60_000_000; // 120%
+    await service.checkQuotas();
+    await service.checkQuotas();
+    const alerts = await store.alerts.list({ detector: "quota-nearly-exhausted" });
+    expect(alerts.map((a) => `${a.severity} ${a.evidence.details["percent"]}`).sort()).toEqual([
+      "high 120",
+      "medium 92",
+    ]);
+  });
+
   it("suspend: revokes the shared key, as the detector, with the alert as reason", async () => {
     const { record } = await store.keys.create("zoe", "laptop");
     const config = defaults();

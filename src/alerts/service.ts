@@ -205,7 +205,8 @@ export class AlertService {
         summary: `license ${l.id} has used ${Math.floor(share)}% of its ${l.quotaTokens} tokens (${period})`,
         auditIndexes: [],
         details: { used_tokens: used, quota_tokens: l.quotaTokens, period, percent: Math.floor(share) },
-        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${percent}`,
+        // One alert per level reached in the period: nearly used (medium), then used up (high).
+        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${share >= 100 ? 100 : percent}`,
         at: now.getTime(),
       });
     }
