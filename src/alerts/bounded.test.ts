@@ -93,3 +93,32 @@ describe("spike counts with sightings out of order (several nodes, clocks a litt
     ]);
   });
 });
+
+describe("made-up model names and idle subjects", () => {
+  const known = (id: string) => id === "mythos-4";
+  const junk = (t: number, n: number) =>
+    sighting({ t, model: `junk-${n}`, decision: "deny", reason: "unknown-model", organization: null });
+
+  it("a model the scheme does not name is the subject `other`, one subject however many names", () => {
+    const raised: Draft[] = [];
+    const d = new Detectors(DEFAULTS, (x) => raised.push(x), known);
+    for (let n = 0; n < 10; n++) for (let i = 0; i < 20; i++) d.feed(junk(T0 + n * 20_000 + i * 1000, n));
+    expect(raised.map((r) => `${r.detector} ${r.subject.kind}:${r.subject.id}`)).toEqual([
+      "denial-spike model:other",
+    ]);
+    expect(d.retained().denials).toBe(1);
+  });
+
+  it("spike counters of subjects idle past every window are forgotten", () => {
+    const d = new Detectors(DEFAULTS, () => {});
+    for (let n = 0; n < 5_000; n++) {
+      d.feed(
+        sighting({ t: T0 + n, principal: `p-${n}`, organization: `org-${n}`, decision: "deny", reason: "x" }),
+      );
+    }
+    expect(d.retained().volume).toBe(5_000);
+    // Three days later, other traffic (the sweep runs every 10,000 sightings).
+    for (let i = 0; i < 10_000; i++) d.feed(sighting({ t: T0 + 3 * 24 * HOUR + i, principal: "bob" }));
+    expect(d.retained()).toMatchObject({ volume: 1, denials: 0 });
+  });
+});

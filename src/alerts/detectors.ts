@@ -98,6 +98,8 @@ class Recent {
 
 /** Counts per fixed window, against an exponentially weighted baseline of earlier windows. */
 class SpikeCounter {
+  /** The latest sighting counted (ms): the sweep forgets counters idle past every window. */
+  last = 0;
   private window = -1;
   private count = 0;
   private baseline = 0;
@@ -108,6 +110,7 @@ class SpikeCounter {
     // A sighting is stamped with its request's start but sent at its end (a long stream, another
     // node's clock): one from a window already closed counts to the current one, never restarts it.
     const w = Math.max(Math.floor(t / windowMs), this.window);
+    this.last = Math.max(this.last, t);
     if (w !== this.window) {
       if (this.window >= 0) {
         this.baseline = ALPHA * this.count + (1 - ALPHA) * this.baseline;
@@ -145,9 +148,14 @@ export class Detectors {
   private readonly cooling = new Map<string, number>();
   private fed = 0;
 
+  /**
+   * @param isModel whether the scheme names a model: any other name a client sends is the one
+   *   subject `other` (as in the metrics), so made-up names neither multiply alerts nor memory.
+   */
   constructor(
     private readonly config: DetectorConfig,
     private readonly raise: (draft: Draft) => void,
+    private readonly isModel: (id: string) => boolean = () => true,
   ) {}
 
   feed(s: Sighting): void {
@@ -298,7 +306,7 @@ export class Detectors {
     const subjects: [SubjectKind, string | null][] = [
       ["organization", s.organization],
       ["partner", s.partner],
-      ["model", s.model],
+      ["model", this.isModel(s.model) ? s.model : "other"],
     ];
     for (const [kind, id] of subjects) {
       if (id === null) continue;
@@ -372,5 +380,7 @@ export class Detectors {
       if (newest < horizon) this.keyUse.delete(k);
     }
     for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
+    for (const [k, v] of this.denials) if (v.last < horizon) this.denials.delete(k);
+    for (const [k, v] of this.volume) if (v.last < horizon) this.volume.delete(k);
   }
 }

@@ -103,7 +103,11 @@ export class AlertService {
   private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(private readonly o: AlertServiceOptions) {
-    this.detectors = new Detectors(o.config, (d) => this.track(this.raise(d)));
+    this.detectors = new Detectors(
+      o.config,
+      (d) => this.track(this.raise(d)),
+      (id) => o.scheme().models.has(id),
+    );
   }
 
   static async open(o: AlertServiceOptions): Promise<AlertService> {
