@@ -18,7 +18,7 @@ import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
-import { authenticate, type AdminDeps } from "../admin/index.js";
+import { authenticateReader, type AdminDeps } from "../admin/index.js";
 import type { DestinationStream } from "../monitoring/access-log.js";
 import { openStore, type Store } from "../store/index.js";
 import { ScreeningService } from "../screening/service.js";
@@ -246,7 +246,7 @@ async function assemble(
       snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
     },
-    authenticate: (req) => void authenticate(req, adminDeps),
+    authenticate: (req) => void authenticateReader(req, adminDeps),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
     onError,
   });

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -65,6 +66,21 @@ describe("metrics and access log", () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     await ok.text();
+  });
+
+  it("shows every organization's figures only to a reader of the whole control plane", async () => {
+    const status = async (roles: string[], organization?: string) => {
+      const token = await createIdentity(t, `metrics-${roles.join("-")}`, roles, organization);
+      const r = await scrape(token);
+      await r.text();
+      return r.status;
+    };
+    // An applicant reads its own organization's licenses; /metrics names every organization's.
+    expect(await status(["applicant"], "bw-cyber")).toBe(403);
+    expect(await status(["partner"], "bw-cyber")).toBe(403);
+    expect(await status(["reviewer"])).toBe(403);
+    expect(await status(["viewer"])).toBe(200);
+    expect(await status(["applicant", "compliance-officer"], "bw-cyber")).toBe(200);
   });
 
   it("counts decisions by outcome, reason, model and location, with bounded labels", async () => {
