@@ -10,6 +10,7 @@ import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
 import { looksLikeJwt } from "../identity/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
+import { READERS } from "./routes/roles.js";
 
 export function bearer(req: IncomingMessage): string {
   return bearerToken(req.headers.authorization) ?? "";
@@ -31,6 +32,25 @@ export function authenticate(
     done.failed();
     throw err;
   }
+}
+
+/**
+ * A caller who reads the whole control plane (the gateway's /metrics names every organization's
+ * licenses and quotas): 403 for any other, a scoped applicant or partner among them.
+ */
+export function authenticateReader(
+  req: IncomingMessage,
+  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures">,
+): Caller {
+  const caller = authenticate(req, deps);
+  if (!READERS.some((r) => caller.roles.has(r))) {
+    throw new ClearanceError(
+      "forbidden",
+      "forbidden",
+      `${caller.id} may not read the metrics: needs one of the roles ${READERS.join(", ")}`,
+    );
+  }
+  return caller;
 }
 
 /**

@@ -18,7 +18,7 @@ import { schemeRoutes } from "./routes/schemes.js";
 import { screeningRoutes } from "./routes/screening.js";
 import { usageRoutes } from "./routes/usage.js";
 
-export { authenticate } from "./auth.js";
+export { authenticate, authenticateReader } from "./auth.js";
 export type { AdminDeps, Caller } from "./deps.js";
 
 export const ROUTES = [

@@ -71,8 +71,35 @@ interface Seen {
   readonly audit: string | null;
 }
 
+/**
+ * The latest `capacity` attempts (oldest first), in a ring: a principal refused without end costs
+ * constant memory and constant work per attempt.
+ */
+class Recent {
+  private readonly items: ({ t: number; audit: string | null } | undefined)[];
+  private start = 0;
+  size = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array(capacity);
+  }
+
+  push(t: number, audit: string | null): void {
+    if (this.size === this.capacity) this.start = (this.start + 1) % this.capacity;
+    else this.size++;
+    this.items[(this.start + this.size - 1) % this.capacity] = { t, audit };
+  }
+
+  /** The i-th newest (0: the latest). */
+  newest(i: number): { t: number; audit: string | null } | undefined {
+    return i < this.size ? this.items[(this.start + this.size - 1 - i) % this.capacity] : undefined;
+  }
+}
+
 /** Counts per fixed window, against an exponentially weighted baseline of earlier windows. */
 class SpikeCounter {
+  /** The latest sighting counted (ms): the sweep forgets counters idle past every window. */
+  last = 0;
   private window = -1;
   private count = 0;
   private baseline = 0;
@@ -80,12 +107,15 @@ class SpikeCounter {
 
   /** The count in the current window after adding one; true the moment it reaches its threshold. */
   add(t: number, windowMs: number, min: number, factor: number, audit: string | null): boolean {
-    const w = Math.floor(t / windowMs);
+    // A sighting is stamped with its request's start but sent at its end (a long stream, another
+    // node's clock): one from a window already closed counts to the current one, never restarts it.
+    const w = Math.max(Math.floor(t / windowMs), this.window);
+    this.last = Math.max(this.last, t);
     if (w !== this.window) {
       if (this.window >= 0) {
         this.baseline = ALPHA * this.count + (1 - ALPHA) * this.baseline;
         // Windows with nothing in them pull the baseline down too.
-        this.baseline *= (1 - ALPHA) ** Math.min(50, w - this.window - 1);
+        this.baseline *= (1 - ALPHA) ** Math.max(0, Math.min(50, w - this.window - 1));
       }
       this.window = w;
       this.count = 0;
@@ -111,16 +141,21 @@ export class Detectors {
     string,
     { countries: Map<string, Seen>; networks: Map<string, { t: number; audit: string | null }> }
   >();
-  private readonly embargoed = new Map<string, { t: number; audit: string | null }[]>();
+  private readonly embargoed = new Map<string, Recent>();
   private readonly denials = new Map<string, SpikeCounter>();
   private readonly volume = new Map<string, SpikeCounter>();
   /** detector + subject → when it last raised (ms). */
   private readonly cooling = new Map<string, number>();
   private fed = 0;
 
+  /**
+   * @param isModel whether the scheme names a model: any other name a client sends is the one
+   *   subject `other` (as in the metrics), so made-up names neither multiply alerts nor memory.
+   */
   constructor(
     private readonly config: DetectorConfig,
     private readonly raise: (draft: Draft) => void,
+    private readonly isModel: (id: string) => boolean = () => true,
   ) {}
 
   feed(s: Sighting): void {
@@ -222,24 +257,30 @@ export class Detectors {
   private embargo(s: Sighting): void {
     const c = this.config.embargoed_attempts;
     const since = s.t - c.window_ms;
-    const list = (this.embargoed.get(s.principal) ?? []).filter((e) => e.t >= since);
-    list.push({ t: s.t, audit: s.audit });
-    this.embargoed.set(s.principal, list);
-    if (list.length !== 1 && list.length !== c.repeated) return;
-    const repeated = list.length === c.repeated && list.length > 1;
+    // Only the first and the `repeated`-th attempt within the window raise, so the latest
+    // `repeated` + 1 attempts tell the count exactly up to `repeated` (more is "more").
+    let recent = this.embargoed.get(s.principal);
+    if (recent === undefined) this.embargoed.set(s.principal, (recent = new Recent(c.repeated + 1)));
+    recent.push(s.t, s.audit);
+    let attempts = 0;
+    while (attempts < recent.size && (recent.newest(attempts)?.t ?? 0) >= since) attempts++;
+    if (attempts !== 1 && attempts !== c.repeated) return;
+    const repeated = attempts === c.repeated;
+    const audits: string[] = [];
+    for (let i = Math.min(attempts, MAX_EVIDENCE) - 1; i >= 0; i--) {
+      const audit = recent.newest(i)?.audit ?? null;
+      if (audit !== null) audits.push(audit);
+    }
     this.emit(
       {
         detector: "embargoed-attempt",
         severity: repeated ? "high" : "medium",
         subject: { kind: "principal", id: s.principal },
         summary: repeated
-          ? `${s.principal} was refused ${list.length} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+          ? `${s.principal} was refused ${attempts} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
           : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
-        auditIndexes: list
-          .map((e) => e.audit)
-          .filter((a): a is string => a !== null)
-          .slice(-MAX_EVIDENCE),
-        details: { reason: s.reason, country: s.country, attempts: list.length, model: s.model },
+        auditIndexes: audits,
+        details: { reason: s.reason, country: s.country, attempts, model: s.model },
       },
       s,
       false,
@@ -265,7 +306,7 @@ export class Detectors {
     const subjects: [SubjectKind, string | null][] = [
       ["organization", s.organization],
       ["partner", s.partner],
-      ["model", s.model],
+      ["model", this.isModel(s.model) ? s.model : "other"],
     ];
     for (const [kind, id] of subjects) {
       if (id === null) continue;
@@ -307,6 +348,22 @@ export class Detectors {
     );
   }
 
+  /** Entries held per kind of state (tests: memory stays bounded). */
+  retained(): Record<"lastSeen" | "keyUse" | "embargoed" | "denials" | "volume" | "cooling", number> {
+    let embargoed = 0;
+    for (const r of this.embargoed.values()) embargoed += r.size;
+    let keyUse = 0;
+    for (const u of this.keyUse.values()) keyUse += u.countries.size + u.networks.size;
+    return {
+      lastSeen: this.lastSeen.size,
+      keyUse,
+      embargoed,
+      denials: this.denials.size,
+      volume: this.volume.size,
+      cooling: this.cooling.size,
+    };
+  }
+
   /** Forgets subjects idle for longer than every window (memory stays bounded by active ones). */
   private sweep(now: number): void {
     const c = this.config;
@@ -322,6 +379,8 @@ export class Detectors {
       );
       if (newest < horizon) this.keyUse.delete(k);
     }
-    for (const [k, v] of this.embargoed) if ((v.at(-1)?.t ?? 0) < horizon) this.embargoed.delete(k);
+    for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
+    for (const [k, v] of this.denials) if (v.last < horizon) this.denials.delete(k);
+    for (const [k, v] of this.volume) if (v.last < horizon) this.volume.delete(k);
   }
 }

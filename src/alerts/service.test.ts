@@ -9,6 +9,7 @@ import { openStore, type Store } from "../store/index.js";
 import type { Sighting } from "./detectors.js";
 import { blockOnAlert } from "../identity/registry.js";
 import type { PrincipalBlock } from "../identity/schema.js";
+import { GatewayMetrics } from "../monitoring/index.js";
 import { AlertService, networkOf, type AlertsConfig, type SuspendPrincipal } from "./service.js";
 
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -67,6 +68,29 @@ describe("alert service", () => {
     });
   });
 
+  it("raises the quota alert again, high, once the quota is used up", async () => {
+    let used = 46_000_000; // of 50,000,000: 92%
+    service = await AlertService.open({
+      config: defaults(),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => used,
+      changed: async () => {},
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await service.checkQuotas();
+    used = 60_000_000; // 120%
+    await service.checkQuotas();
+    await service.checkQuotas();
+    const alerts = await store.alerts.list({ detector: "quota-nearly-exhausted" });
+    expect(alerts.map((a) => `${a.severity} ${a.evidence.details["percent"]}`).sort()).toEqual([
+      "high 120",
+      "medium 92",
+    ]);
+  });
+
   it("suspend: revokes the shared key, as the detector, with the alert as reason", async () => {
     const { record } = await store.keys.create("zoe", "laptop");
     const config = defaults();
@@ -78,6 +102,44 @@ describe("alert service", () => {
     expect((await store.keys.list("zoe"))[0]?.revokedAt).not.toBeNull();
     const revoke = (await store.outbox.list(0, 100)).find((r) => r.action === "key.revoke");
     expect(revoke).toMatchObject({ actor: "detector:key-sharing", details: { alert: alert?.id } });
+  });
+
+  it("suspend: a revocation that fails is counted and retried until it is done", async () => {
+    const { record } = await store.keys.create("zoe", "laptop");
+    const revoke = store.keys.revoke.bind(store.keys);
+    let failures = 1;
+    store.keys.revoke = async (...args) => {
+      if (failures-- > 0) throw new Error("connection reset while revoking");
+      return revoke(...args);
+    };
+    const metrics = new GatewayMetrics({}, { defaultMetrics: false });
+    const errors: unknown[] = [];
+    const config = defaults();
+    service = await AlertService.open({
+      config: { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {},
+      metrics,
+      onError: (err) => errors.push(err),
+    });
+    ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting(record.id, c, i)));
+    await service.settled();
+    expect(errors).toHaveLength(1);
+    expect((await metrics.expose()).text).toContain(
+      'clearance_alert_response_failures_total{detector="key-sharing"} 1',
+    );
+    let [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.response).toBeNull();
+    expect((await store.keys.list("zoe"))[0]?.revokedAt).toBeNull();
+    // The next round (on a timer) answers what is still unanswered, once.
+    await service.retryResponses(new Date(Date.parse(alert?.raised_at as string) + 60_000));
+    await service.retryResponses(new Date(Date.parse(alert?.raised_at as string) + 120_000));
+    [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.response).toMatchObject({ action: "suspend", result: `key ${record.id} revoked` });
+    expect((await store.keys.list("zoe"))[0]?.revokedAt).not.toBeNull();
+    expect((await store.outbox.list(0, 100)).filter((r) => r.action === "key.revoke")).toHaveLength(1);
   });
 
   it("suspend: a federated principal's token goes to identity's hook", async () => {
@@ -116,9 +178,9 @@ describe("alert service", () => {
   });
 
   it("groups client addresses into networks", () => {
-    expect(networkOf("203.0.113.9", undefined)).toBe("203.0.113.0/24");
-    expect(networkOf("::ffff:198.51.100.7", undefined)).toBe("198.51.100.0/24");
-    expect(networkOf("127.0.0.1", "192.0.2.1, 198.51.100.4")).toBe("198.51.100.0/24");
-    expect(networkOf("2001:db8:aa:bb::1", undefined)).toBe("2001:db8:aa::/48");
+    expect(networkOf("203.0.113.9")).toBe("203.0.113.0/24");
+    expect(networkOf("::ffff:198.51.100.7")).toBe("198.51.100.0/24");
+    expect(networkOf("2001:db8:aa:bb::1")).toBe("2001:db8:aa::/48");
+    expect(networkOf(null)).toBeNull();
   });
 });

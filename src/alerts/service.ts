@@ -38,6 +38,11 @@ export interface AlertServiceOptions {
   readonly redis?: { readonly url: string; readonly prefix: string } | null;
   readonly webhookSecret?: string | null;
   readonly suspendPrincipal?: SuspendPrincipal;
+  /**
+   * The client's address from the peer and X-Forwarded-For, by the locator's trust in proxies
+   * (default: the peer; the header is anyone's to write).
+   */
+  readonly clientAddress?: (peer: string | undefined, forwardedFor: string | undefined) => string | null;
   readonly onError: (err: unknown) => void;
 }
 
@@ -59,11 +64,9 @@ function responseOf(c: AlertsConfig, d: DetectorName): "notify" | "suspend" {
   }
 }
 
-/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one (the nearest proxy's view). */
-export function networkOf(peer: string | undefined, forwardedFor: string | undefined): string | null {
-  const last = forwardedFor?.split(",").at(-1)?.trim();
-  const address = last !== undefined && last !== "" ? last : peer;
-  if (address === undefined) return null;
+/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one. */
+export function networkOf(address: string | null | undefined): string | null {
+  if (address === undefined || address === null) return null;
   const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
   if (v4 !== null) return `${v4[1]}.0/24`;
   if (address.includes(":")) {
@@ -73,16 +76,38 @@ export function networkOf(peer: string | undefined, forwardedFor: string | undef
   return null;
 }
 
+const DETECTORS: readonly DetectorName[] = [
+  "impossible-travel",
+  "key-sharing",
+  "embargoed-attempt",
+  "denied-party",
+  "denial-spike",
+  "volume-spike",
+  "quota-nearly-exhausted",
+];
+
+/** How often alerts whose suspension failed are tried again. */
+const RESPONSE_RETRY_MS = 30_000;
+/** An alert this fresh may still be being answered by the node that raised it. */
+const RESPONSE_GRACE_MS = 10_000;
+
 export class AlertService {
   private readonly detectors: Detectors;
   private feed: SightingFeed | null = null;
   private webhook: WebhookDeliverer | null = null;
   private quotaTimer: NodeJS.Timeout | undefined;
+  private responseTimer: NodeJS.Timeout | undefined;
+  /** Alerts this node is answering now (a retry round skips them). */
+  private readonly answering = new Set<string>();
   /** Raises in flight, so that close() waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(private readonly o: AlertServiceOptions) {
-    this.detectors = new Detectors(o.config, (d) => this.track(this.raise(d)));
+    this.detectors = new Detectors(
+      o.config,
+      (d) => this.track(this.raise(d)),
+      (id) => o.scheme().models.has(id),
+    );
   }
 
   static async open(o: AlertServiceOptions): Promise<AlertService> {
@@ -119,6 +144,10 @@ export class AlertService {
       });
       s.webhook.start();
     }
+    if (DETECTORS.some((d) => responseOf(o.config, d) === "suspend")) {
+      s.responseTimer = setInterval(() => s.track(s.retryResponses()), RESPONSE_RETRY_MS);
+      s.responseTimer.unref();
+    }
     if (o.config.quota.enabled) {
       s.quotaTimer = setInterval(() => s.track(s.checkQuotas()), o.config.quota.check_ms);
       s.quotaTimer.unref();
@@ -150,7 +179,7 @@ export class AlertService {
       decision: d.decision,
       reason: d.reason,
       country: r.location,
-      network: networkOf(r.peer, r.forwardedFor),
+      network: networkOf(this.o.clientAddress?.(r.peer, r.forwardedFor) ?? r.peer),
     });
   }
 
@@ -180,13 +209,37 @@ export class AlertService {
         summary: `license ${l.id} has used ${Math.floor(share)}% of its ${l.quotaTokens} tokens (${period})`,
         auditIndexes: [],
         details: { used_tokens: used, quota_tokens: l.quotaTokens, period, percent: Math.floor(share) },
-        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${percent}`,
+        // One alert per level reached in the period: nearly used (medium), then used up (high).
+        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${share >= 100 ? 100 : percent}`,
         at: now.getTime(),
       });
     }
   }
 
+  /**
+   * Suspends what a stored alert still waits for: its first try failed (a store error while
+   * revoking), or the node that raised it stopped first. Any node may answer; revoking is idempotent.
+   */
+  async retryResponses(now = new Date()): Promise<void> {
+    const before = now.getTime() - RESPONSE_GRACE_MS;
+    let answered = false;
+    for (const detector of DETECTORS) {
+      if (responseOf(this.o.config, detector) !== "suspend") continue;
+      // A resolved alert was settled by a person: it is not acted on after the fact.
+      const open = [
+        ...(await this.o.store.alerts.list({ detector, state: "open" })),
+        ...(await this.o.store.alerts.list({ detector, state: "acknowledged" })),
+      ];
+      for (const a of open) {
+        if (a.response !== null || Date.parse(a.raised_at) > before) continue;
+        if (await this.respond(a, `detector:${a.detector}`)) answered = true;
+      }
+    }
+    if (answered) await this.o.changed();
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.responseTimer);
     clearInterval(this.quotaTimer);
     await this.feed?.close();
     await this.settled();
@@ -220,9 +273,25 @@ export class AlertService {
     );
     if (!created) return; // another node (or an earlier check) raised it
     this.o.metrics?.alertsRaised.labels(d.detector, d.severity).inc();
-    if (responseOf(this.o.config, d.detector) === "suspend") await this.suspend(alert, actor);
+    if (responseOf(this.o.config, d.detector) === "suspend") await this.respond(alert, actor);
     await this.o.changed();
     this.webhook?.kick();
+  }
+
+  /** Suspends, counting a failure (left for the next retry round); true when done. */
+  private async respond(a: AlertRecord, actor: string): Promise<boolean> {
+    if (this.answering.has(a.id)) return false;
+    this.answering.add(a.id);
+    try {
+      await this.suspend(a, actor);
+      return true;
+    } catch (err) {
+      this.o.metrics?.alertResponseFailures.labels(a.detector).inc();
+      this.o.onError(err);
+      return false;
+    } finally {
+      this.answering.delete(a.id);
+    }
   }
 
   /**

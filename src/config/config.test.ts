@@ -49,4 +49,21 @@ describe("clearance.yaml", () => {
       parse("store: { driver: postgres, url_env: PG_URL }\n", { PG_URL: "postgres://x/y" }).storeUrl,
     ).toBe("postgres://x/y");
   });
+
+  it("refuses per-node alerts over a shared store and Redis: each node's detectors would see only its share", () => {
+    const env = { DATABASE_URL: "postgres://x/y", REDIS_URL: "redis://r" };
+    const shared = "store: { driver: postgres }\ncounters: { driver: redis }\n";
+    expect(problems(shared, env)).toEqual([
+      expect.objectContaining({
+        path: ["monitoring", "alerts", "shared"],
+        message: expect.stringMatching(/set monitoring\.alerts\.shared: redis/) as unknown,
+      }),
+    ]);
+    expect(
+      parse(`${shared}monitoring: { alerts: { shared: redis } }\n`, env).file.monitoring.alerts.shared,
+    ).toBe("redis");
+    expect(parse(`${shared}monitoring: { alerts: { enabled: false } }\n`, env).file.store.driver).toBe(
+      "postgres",
+    );
+  });
 });

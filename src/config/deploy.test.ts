@@ -29,6 +29,8 @@ describe("deployment configs", () => {
       counters: { driver: "redis" },
       audit: { key_env: "CLEARANCE_AUDIT_KEY" },
       listen: { host: "0.0.0.0" },
+      // Two nodes: each node's detectors see the whole fleet's traffic.
+      monitoring: { alerts: { enabled: true, shared: "redis" } },
     });
   });
 
@@ -41,7 +43,11 @@ describe("deployment configs", () => {
     const dir = mkdtempSync(join(tmpdir(), "clearance-k8s-"));
     for (const [name, text] of Object.entries(data)) writeFileSync(join(dir, name), text);
     const c = parseConfig(data["clearance.yaml"] ?? "", join(dir, "clearance.yaml"), secret);
-    expect(c.file).toMatchObject({ store: { driver: "postgres" }, counters: { driver: "redis" } });
+    expect(c.file).toMatchObject({
+      store: { driver: "postgres" },
+      counters: { driver: "redis" },
+      monitoring: { alerts: { enabled: true, shared: "redis" } },
+    });
     expect(c.auditKey).not.toBeNull();
   });
 });

@@ -80,6 +80,23 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       message: `headers_timeout_ms (${value.listen.headers_timeout_ms}) must not exceed request_timeout_ms (${value.listen.request_timeout_ms}): the headers are part of the request`,
     });
   }
+  const alerts = value.monitoring.alerts;
+  // A PostgreSQL store means several nodes; with per-node alerts each node's detectors see only
+  // its share of the traffic and miss what is spread over the fleet. Redis is there to share it.
+  const store = value.store.driver;
+  if (
+    store === "postgres" &&
+    value.counters.driver === "redis" &&
+    alerts.enabled &&
+    alerts.shared === "node"
+  ) {
+    problems.push({
+      code: "alerts_not_shared",
+      path: ["monitoring", "alerts", "shared"],
+      message:
+        "with a PostgreSQL store (several nodes) each node's detectors would see only its own share of the traffic; set monitoring.alerts.shared: redis (or monitoring.alerts.enabled: false)",
+    });
+  }
   if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const pseudonymKey = secret(source, env, value.audit.pseudonym_key_env, ["audit", "pseudonym_key_env"]);
   const auditKey = secret(source, env, value.audit.key_env, ["audit", "key_env"]);

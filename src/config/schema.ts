@@ -84,7 +84,8 @@ const alerts = z
       .strictObject({
         enabled: on,
         window_ms: ms(86_400_000),
-        repeated: z.number().int().min(2).default(3),
+        // Each principal holds this many attempts (plus one): bounded so that memory is.
+        repeated: z.number().int().min(2).max(1_000).default(3),
         response,
       })
       .default({ enabled: true, window_ms: 86_400_000, repeated: 3, response: "notify" }),

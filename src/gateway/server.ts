@@ -18,7 +18,7 @@ import { createLocator } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
-import { authenticate, type AdminDeps } from "../admin/index.js";
+import { authenticateReader, type AdminDeps } from "../admin/index.js";
 import type { DestinationStream } from "../monitoring/access-log.js";
 import { openStore, type Store } from "../store/index.js";
 import { ScreeningService } from "../screening/service.js";
@@ -250,7 +250,7 @@ async function assemble(
       snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
     },
-    authenticate: (req) => void authenticate(req, adminDeps),
+    authenticate: (req) => void authenticateReader(req, adminDeps),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
     onError,
   });
@@ -271,6 +271,7 @@ async function assemble(
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
+        clientAddress: (peer, forwardedFor) => locator.client(peer, forwardedFor),
         onError,
       })
     : null;

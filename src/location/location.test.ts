@@ -142,6 +142,18 @@ describe("behind a trusted proxy", () => {
   });
 });
 
+describe("the client's address (for the networks a key is used from)", () => {
+  it("is the peer unless a trusted proxy forwarded it, by the same walk as the country", () => {
+    expect(locator.client("81.2.69.1", "5.160.0.1")).toBe("81.2.69.1"); // forged by a direct client
+    expect(locator.client("::ffff:81.2.69.1", undefined)).toBe("81.2.69.1");
+    expect(locator.client("10.0.0.1", "5.160.0.1, 89.160.20.112, 10.0.0.7")).toBe("89.160.20.112");
+    expect(locator.client("::1", "[2001:db8:1::9]:443")).toBe("2001:db8:1:0:0:0:0:9");
+    expect(locator.client("10.0.0.1", undefined)).toBe("10.0.0.1");
+    expect(locator.client("10.0.0.1", "garbage")).toBeNull();
+    expect(locator.client(undefined, "81.2.69.1")).toBeNull();
+  });
+});
+
 describe("configuration", () => {
   it("without an mmdb, the trusted header still works and everything else is unknown", async () => {
     const headerOnly = await createLocator({ header: "cf-ipcountry", trustedProxies: ["10.0.0.0/8"] });

@@ -35,6 +35,11 @@ export interface Disputed {
 export interface Locator {
   /** Pure look-up, called on the hot path for every request: no I/O, microseconds. */
   locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located;
+  /**
+   * The client's address as the same trust rules tell it: the peer, or behind trusted proxies the
+   * first X-Forwarded-For hop from the right they did not vouch for; null when unparseable.
+   */
+  client(remoteAddress: string | undefined, forwardedFor: string | undefined): string | null;
 }
 
 /** RFC 9110 token characters: what an HTTP header name may contain. */
@@ -98,6 +103,15 @@ class ProxyAwareLocator implements Locator {
       client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
     }
     return client === null || this.lookup === undefined ? null : this.lookup(client);
+  }
+
+  client(remoteAddress: string | undefined, forwardedFor: string | undefined): string | null {
+    if (remoteAddress === undefined) return null;
+    const peer = this.peer(remoteAddress);
+    if (peer === null) return null;
+    const client = peer.trusted ? forwardedClient(forwardedFor, peer.address, this.proxies) : peer.address;
+    // Every IPv6 group written out: networkOf takes the first three.
+    return client === null ? null : client.toNormalizedString();
   }
 
   private peer(remoteAddress: string): Peer | null {

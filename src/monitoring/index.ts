@@ -23,7 +23,7 @@ export type MonitoringConfig = ConfigFile["monitoring"];
 export interface MonitoringOptions {
   readonly config: MonitoringConfig;
   readonly sources: MetricSources;
-  /** Checks a scraper's admin API token (throws a ClearanceError when it is not one). */
+  /** Checks a scraper's admin API token and that it reads the whole control plane (throws a ClearanceError). */
   readonly authenticate: (req: IncomingMessage) => void;
   /** Instead of the configured destination (tests, benchmarks). */
   readonly accessLogStream?: DestinationStream;

@@ -129,6 +129,7 @@ export class GatewayMetrics {
   readonly screeningQueue: Gauge;
   readonly alertsRaised: Counter<"detector" | "severity">;
   readonly webhookFailures: Counter;
+  readonly alertResponseFailures: Counter<"detector">;
   private readonly scheme: (() => CompiledScheme) | undefined;
 
   constructor(sources: MetricSources = {}, options: { readonly defaultMetrics?: boolean } = {}) {
@@ -236,6 +237,12 @@ export class GatewayMetrics {
       help: "Alert webhook deliveries that failed (each is retried).",
       registers: [r],
     });
+    this.alertResponseFailures = new Counter({
+      name: "clearance_alert_response_failures_total",
+      help: "Alert responses (suspensions) that failed, by detector (each is retried).",
+      labelNames: ["detector"],
+      registers: [r],
+    });
     for (const source of ["store", "counters", "audit", "alerts"]) this.errors.labels(source).inc(0);
     this.scrapeGauges(sources);
   }
@@ -306,12 +313,32 @@ export class GatewayMetrics {
     if (s.scheme !== undefined && s.licenseUsage !== undefined) {
       const scheme = s.scheme;
       const usage = s.licenseUsage;
-      // Both gauges are set by the first one's collect, which the registry runs before it reads either.
-      const used = new Gauge({
+      // The registry reads every metric at once, so each gauge collects for itself; both await one
+      // look-up per scrape (shared while in flight), not one each.
+      let pending: Promise<{ id: string; period: string; quota: number; used: number | null }[]> | null =
+        null;
+      const lookup = () =>
+        (pending ??= (async () => {
+          const licenses = [...scheme().licenses.values()].filter((l) => l.quotaTokens !== null);
+          const tokens = await Promise.all(licenses.map((l) => usage(l.id, l.quotaPeriod).catch(() => null)));
+          return licenses.map((l, i) => ({
+            id: l.id,
+            period: l.quotaPeriod,
+            quota: l.quotaTokens as number,
+            used: tokens[i] ?? null,
+          }));
+        })().finally(() => (pending = null)));
+      new Gauge({
         name: "clearance_license_quota_used_tokens",
         help: "Tokens a license has used in its current quota period (every node's, with shared counters).",
         labelNames: ["license", "period"],
-        registers: [],
+        registers: [r],
+        async collect() {
+          const licenses = await lookup();
+          this.reset();
+          for (const l of licenses)
+            if (l.used !== null) this.set({ license: l.id, period: l.period }, l.used);
+        },
       });
       new Gauge({
         name: "clearance_license_quota_limit_tokens",
@@ -319,19 +346,11 @@ export class GatewayMetrics {
         labelNames: ["license", "period"],
         registers: [r],
         async collect() {
+          const licenses = await lookup();
           this.reset();
-          used.reset();
-          const licenses = [...scheme().licenses.values()].filter((l) => l.quotaTokens !== null);
-          const tokens = await Promise.all(licenses.map((l) => usage(l.id, l.quotaPeriod).catch(() => null)));
-          licenses.forEach((l, i) => {
-            const labels = { license: l.id, period: l.quotaPeriod };
-            this.set(labels, l.quotaTokens as number);
-            const u = tokens[i];
-            if (u !== null && u !== undefined) used.set(labels, u);
-          });
+          for (const l of licenses) this.set({ license: l.id, period: l.period }, l.quota);
         },
       });
-      r.registerMetric(used);
     }
     if (s.audit !== undefined) {
       const audit = s.audit;

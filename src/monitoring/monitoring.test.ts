@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -67,6 +68,21 @@ describe("metrics and access log", () => {
     await ok.text();
   });
 
+  it("shows every organization's figures only to a reader of the whole control plane", async () => {
+    const status = async (roles: string[], organization?: string) => {
+      const token = await createIdentity(t, `metrics-${roles.join("-")}`, roles, organization);
+      const r = await scrape(token);
+      await r.text();
+      return r.status;
+    };
+    // An applicant reads its own organization's licenses; /metrics names every organization's.
+    expect(await status(["applicant"], "bw-cyber")).toBe(403);
+    expect(await status(["partner"], "bw-cyber")).toBe(403);
+    expect(await status(["reviewer"])).toBe(403);
+    expect(await status(["viewer"])).toBe(200);
+    expect(await status(["applicant", "compliance-officer"], "bw-cyber")).toBe(200);
+  });
+
   it("counts decisions by outcome, reason, model and location, with bounded labels", async () => {
     const text = await (await scrape(ADMIN_TOKEN)).text();
     expect(text).toMatch(
@@ -88,6 +104,8 @@ describe("metrics and access log", () => {
     expect(text).toMatch(/clearance_audit_log_entries [1-9]/);
     expect(text).toMatch(/clearance_snapshot_age_seconds \d/);
     expect(text).toMatch(/clearance_license_quota_limit_tokens\{license="BIS-2026-0001",period="\w+"\} \d+/);
+    // Read in the same scrape as the limit (prom-client reads every metric at once): it has a sample.
+    expect(text).toMatch(/clearance_license_quota_used_tokens\{license="BIS-2026-0001",period="\w+"\} \d+/);
     expect(text).toMatch(/clearance_screening_queue_length 0/);
     expect(text).toMatch(/clearance_counters_unavailable 0/);
     // No principal, organization or key as a label.

@@ -1,0 +1,124 @@
+/**
+ * Detector state stays bounded and cheap under hostile or disordered traffic: the work and memory
+ * per sighting do not grow with what one principal sends, and late sightings do not reset counts.
+ */
+import { describe, expect, it } from "vitest";
+import { configSchema } from "../config/schema.js";
+import { Detectors, type Draft, type Sighting } from "./detectors.js";
+
+const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
+const T0 = Date.parse("2030-03-04T00:00:00Z");
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+let seq = 0;
+function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
+  seq++;
+  return {
+    requestId: `req-${seq}`,
+    audit: String(seq),
+    principal: "mallory",
+    credential: "key-mallory",
+    organization: "acme",
+    partner: null,
+    model: "mythos-4",
+    decision: "allow",
+    reason: "license",
+    country: "DE",
+    network: "10.0.0.0/24",
+    ...over,
+  };
+}
+
+const embargoed = (t: number, principal = "mallory") =>
+  sighting({ t, principal, decision: "deny", reason: "embargoed-location", country: "IR" });
+
+function detectors(config = DEFAULTS, only?: Draft["detector"]) {
+  const raised: Draft[] = [];
+  const d = new Detectors(config, (x) => (only === undefined || x.detector === only ? raised.push(x) : 0));
+  return { d, raised };
+}
+
+describe("embargoed attempts", () => {
+  it("hold at most `repeated` + 1 attempts per principal, however many are refused in the window", () => {
+    const { d, raised } = detectors(DEFAULTS, "embargoed-attempt");
+    for (let i = 0; i < 50_000; i++) d.feed(embargoed(T0 + i * 10));
+    // The old detector held all 50,000 (and copied them on every sighting).
+    expect(d.retained().embargoed).toBeLessThanOrEqual(DEFAULTS.embargoed_attempts.repeated + 1);
+    expect(raised.map((r) => `${r.severity} ${r.details["attempts"]}`)).toEqual(["medium 1", "high 3"]);
+    const high = raised[1] as Draft;
+    expect(high.auditIndexes).toHaveLength(3);
+  });
+
+  it("count the attempts within the window as before: first, repeated, and again after a quiet window", () => {
+    const { d, raised } = detectors(DEFAULTS, "embargoed-attempt");
+    d.feed(embargoed(T0)); // first: medium
+    d.feed(embargoed(T0 + 23 * HOUR)); // 2 in the window
+    d.feed(embargoed(T0 + 25 * HOUR)); // the first has left the window: 2 again
+    d.feed(embargoed(T0 + 26 * HOUR)); // 3 within 24 h: high
+    d.feed(embargoed(T0 + 27 * HOUR)); // 4: nothing more
+    d.feed(embargoed(T0 + 60 * HOUR)); // alone in its window again: medium
+    expect(raised.map((r) => `${r.severity} ${r.details["attempts"]}`)).toEqual([
+      "medium 1",
+      "high 3",
+      "medium 1",
+    ]);
+  });
+});
+
+describe("spike counts with sightings out of order (several nodes, clocks a little apart)", () => {
+  it("a late sighting from the previous window does not reset the current window's count", () => {
+    const { d, raised } = detectors(DEFAULTS, "volume-spike");
+    const window = DEFAULTS.volume_spike.window_ms;
+    const start = Math.ceil(T0 / window) * window + 10 * window;
+    const min = DEFAULTS.volume_spike.min_requests;
+    for (let i = 0; i < min - 1; i++) d.feed(sighting({ t: start + i * 100 }));
+    d.feed(sighting({ t: start - 5 })); // sent just before the window turned, seen just after
+    d.feed(sighting({ t: start + min * 100 }));
+    expect(raised.map((r) => r.details["count"])).toEqual([min]);
+    expect(raised[0]?.details["baseline"]).toBe(0);
+  });
+
+  it("a late denial does not reset a denial spike either", () => {
+    const { d, raised } = detectors(DEFAULTS, "denial-spike");
+    const window = DEFAULTS.denial_spike.window_ms;
+    const start = Math.ceil(T0 / window) * window + 10 * window;
+    const deny = (t: number) =>
+      sighting({ t, decision: "deny", reason: "no-authorization", organization: null });
+    for (let i = 0; i < 10; i++) d.feed(deny(start + i * 1000));
+    d.feed(deny(start - 1000));
+    for (let i = 10; i < DEFAULTS.denial_spike.min_denials; i++) d.feed(deny(start + i * 1000));
+    expect(raised.map((r) => `${r.subject.kind}:${r.subject.id} ${r.details["count"]}`)).toEqual([
+      `model:mythos-4 ${DEFAULTS.denial_spike.min_denials}`,
+    ]);
+  });
+});
+
+describe("made-up model names and idle subjects", () => {
+  const known = (id: string) => id === "mythos-4";
+  const junk = (t: number, n: number) =>
+    sighting({ t, model: `junk-${n}`, decision: "deny", reason: "unknown-model", organization: null });
+
+  it("a model the scheme does not name is the subject `other`, one subject however many names", () => {
+    const raised: Draft[] = [];
+    const d = new Detectors(DEFAULTS, (x) => raised.push(x), known);
+    for (let n = 0; n < 10; n++) for (let i = 0; i < 20; i++) d.feed(junk(T0 + n * 20_000 + i * 1000, n));
+    expect(raised.map((r) => `${r.detector} ${r.subject.kind}:${r.subject.id}`)).toEqual([
+      "denial-spike model:other",
+    ]);
+    expect(d.retained().denials).toBe(1);
+  });
+
+  it("spike counters of subjects idle past every window are forgotten", () => {
+    const d = new Detectors(DEFAULTS, () => {});
+    for (let n = 0; n < 5_000; n++) {
+      d.feed(
+        sighting({ t: T0 + n, principal: `p-${n}`, organization: `org-${n}`, decision: "deny", reason: "x" }),
+      );
+    }
+    expect(d.retained().volume).toBe(5_000);
+    // Three days later, other traffic (the sweep runs every 10,000 sightings).
+    for (let i = 0; i < 10_000; i++) d.feed(sighting({ t: T0 + 3 * 24 * HOUR + i, principal: "bob" }));
+    expect(d.retained()).toMatchObject({ volume: 1, denials: 0 });
+  });
+});
