@@ -102,6 +102,50 @@ describe("the audit log", () => {
     expect((await AuditLog.open(options(dataDir))).size).toBe(11n);
   });
 
+  it("leaves the write-ahead file uncut when its damaged tail is covered by the checkpoint", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const walPath = join(dataDir, "audit.wal");
+    const log = await AuditLog.open(options(dataDir));
+    for (let i = 0; i < 20; i++) await log.append(entry(i));
+    await log.close();
+    // The last record's bytes flipped: it reads as a torn tail, but the checkpoint signed it (read
+    // in full: without a restore point the whole file is replayed).
+    rmSync(`${walPath}.restore`);
+    const wal = readFileSync(walPath);
+    wal[wal.length - 3]! ^= 1;
+    writeFileSync(walPath, wal);
+    await expect(AuditLog.open(options(dataDir))).rejects.toThrow(/covers 20 entries but the log holds 19/);
+    // Nothing cut and no room written after the refusal: the operator finds the file as it was.
+    expect(readFileSync(walPath).equals(wal)).toBe(true);
+  });
+
+  it("refuses to start on a write-ahead file damaged in the middle, naming the offset, and leaves it as it is", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const walPath = join(dataDir, "audit.wal");
+    const log = await AuditLog.open(options(dataDir));
+    const big = (i: number) => Buffer.from(JSON.stringify({ i: 1000 + i, pad: "x".repeat(30_000) }));
+    for (let i = 0; i < 10; i++) await log.append(big(i));
+    await log.publish();
+    // A crash after 100 entries, the last checkpoint at 10: its files as they were then.
+    const saved = [`${walPath}.restore`, join(dataDir, "audit", "checkpoint")].map(
+      (f) => [f, readFileSync(f)] as const,
+    );
+    for (let i = 10; i < 100; i++) await log.append(big(i));
+    await log.close();
+    for (const [f, data] of saved) writeFileSync(f, data);
+    // Entry 12 (after the checkpoint, megabytes before the end) has one bit flipped.
+    const wal = readFileSync(walPath);
+    const offset12 = 12 * (8 + big(0).length);
+    wal[offset12 + 8 + 5]! ^= 1;
+    writeFileSync(walPath, wal);
+    const refused = await AuditLog.open(options(dataDir)).then(
+      () => "opened",
+      (err: Error) => err.message,
+    );
+    expect(refused).toContain(`record at byte ${offset12} `);
+    expect(readFileSync(walPath).equals(wal)).toBe(true);
+  });
+
   it("refuses to start on a log that does not match its published checkpoint", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
     const log = await AuditLog.open(options(dataDir));

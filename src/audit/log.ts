@@ -216,20 +216,23 @@ export class AuditLog implements AuditTrail {
         durable.batches.push({ entries, done: 0, end });
         durable.added();
       },
+      // Before the file's tail is cut: a tail the checkpoint covers is damage, not a torn write,
+      // and must be left for the operator.
+      async () => {
+        if (published === null) return;
+        if (published.size > tree.size) {
+          throw new AuditLogError(
+            `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
+          );
+        }
+        const root = await treeRoot(tree.read, published.size);
+        if (!root.equals(published.root)) {
+          throw new AuditLogError(
+            `the log's tree at size ${published.size} does not match the published checkpoint`,
+          );
+        }
+      },
     );
-    if (published !== null) {
-      if (published.size > tree.size) {
-        throw new AuditLogError(
-          `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
-        );
-      }
-      const root = await treeRoot(tree.read, published.size);
-      if (!root.equals(published.root)) {
-        throw new AuditLogError(
-          `the log's tree at size ${published.size} does not match the published checkpoint`,
-        );
-      }
-    }
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     durable.added = () => log.integrateSoon();
     await log.publish();
