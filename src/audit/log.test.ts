@@ -146,6 +146,30 @@ describe("the audit log", () => {
     expect(readFileSync(walPath).equals(wal)).toBe(true);
   });
 
+  it("removes partial tiles and bundles of checkpoints before the last two, and starts up from what is kept", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const tiles = join(dataDir, "audit", "tile");
+    const partials = () =>
+      (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f)).sort();
+    const log = await AuditLog.open(options(dataDir));
+    // A quiet log: a checkpoint for every entry.
+    for (let i = 0; i < 260; i++) {
+      await log.append(entry(i));
+      await log.publish();
+    }
+    // Tile 0 is full (its partials gone); of tile 1 only the widths of checkpoints 259 and 260.
+    expect(partials()).toEqual(["0/001.p/3", "0/001.p/4", "1/000.p/1", "entries/001.p/3", "entries/001.p/4"]);
+    await log.close();
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(260n);
+    await again.append(entry(260));
+    await again.publish();
+    const cp = checkpointOf(dataDir);
+    verifyInclusion(leafHash(entry(259)), 259n, cp.size, await again.inclusion(259n, cp.size), cp.root);
+    expect(partials()).toEqual(["0/001.p/4", "0/001.p/5", "1/000.p/1", "entries/001.p/4", "entries/001.p/5"]);
+    await again.close();
+  });
+
   it("refuses to start on a log that does not match its published checkpoint", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
     const log = await AuditLog.open(options(dataDir));

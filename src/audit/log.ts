@@ -163,6 +163,8 @@ export class AuditLog implements AuditTrail {
   private integrating = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Published | null;
+  /** The size of the checkpoint before the last: its partial tiles are removed next round. */
+  private beforeLast: bigint;
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -175,6 +177,7 @@ export class AuditLog implements AuditTrail {
     private folded: number,
   ) {
     this.current = published;
+    this.beforeLast = published?.size ?? 0n;
   }
 
   /**
@@ -301,6 +304,11 @@ export class AuditLog implements AuditTrail {
         walOffset: this.integrated,
         mark: this.folded,
       });
+      // Only now, the new checkpoint and restore point durable: the previous checkpoint's partials
+      // are kept a round for clients that read it; older ones go. A failure costs disk, not data.
+      const previous = last?.size ?? 0n;
+      await this.tree.prunePartials([this.beforeLast], [previous, next.size]).catch(this.o.onError);
+      this.beforeLast = previous;
     });
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
     this.publishing = round.catch(() => undefined);
