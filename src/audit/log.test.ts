@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
-import { AuditLog, AuditLogError } from "./log.js";
+import { AuditLog, AuditLogError, MAX_UNWRITTEN_TILES } from "./log.js";
 import { EntryTooLargeError } from "./wal.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
@@ -168,6 +168,47 @@ describe("the audit log", () => {
     verifyInclusion(leafHash(entry(259)), 259n, cp.size, await again.inclusion(259n, cp.size), cp.root);
     expect(partials()).toEqual(["0/001.p/4", "0/001.p/5", "1/000.p/1", "entries/001.p/4", "entries/001.p/5"]);
     await again.close();
+  });
+
+  it("stops taking entries when its tiles cannot be written for three checkpoint intervals, and resumes once they can", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    let clock = 0;
+    const errors: unknown[] = [];
+    const o = { ...options(dataDir), now: () => clock, onError: (err: unknown) => void errors.push(err) };
+    const log = await AuditLog.open(o);
+    // The tile directory cannot be made (a full inode table, a read-only tree): the WAL still works.
+    writeFileSync(join(o.dir, "tile"), "not a directory");
+    await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+    await expect(log.publish()).rejects.toThrow();
+    expect(log.failure).toBeNull(); // one failed round is not yet a stall
+    clock += 3 * o.checkpointMs + 1;
+    await expect(log.publish()).rejects.toThrow();
+    expect(log.failure?.message).toMatch(/no checkpoint could be published for 3001 ms/);
+    await expect(log.append(entry(300))).rejects.toBe(log.failure);
+    expect(errors.some((e) => e === log.failure)).toBe(true);
+    // The disk is back: the next round writes the tiles, publishes, and the log takes entries again.
+    rmSync(join(o.dir, "tile"));
+    await log.publish();
+    expect(log.failure).toBeNull();
+    expect(log.published?.size).toBe(300n);
+    expect(await log.append(entry(300))).toBe(300n);
+    await log.close();
+  });
+
+  it("stops taking entries when too many full tiles wait in memory, however recent the last checkpoint", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const o = { ...options(dataDir), now: () => 0, onError: () => undefined };
+    const log = await AuditLog.open(o);
+    writeFileSync(join(o.dir, "tile"), "not a directory");
+    const n = (MAX_UNWRITTEN_TILES + 2) * 256;
+    await Promise.all(Array.from({ length: n }, (_, i) => log.append(entry(i))));
+    await log.publish().catch(() => undefined);
+    expect(log.failure?.message).toMatch(/full tiles are waiting to be written/);
+    rmSync(join(o.dir, "tile"));
+    await log.publish();
+    expect(log.failure).toBeNull();
+    expect(log.published?.size).toBe(BigInt(n));
+    await log.close();
   });
 
   it("refuses to start on a log that does not match its published checkpoint", async () => {

@@ -27,6 +27,8 @@ export interface AuditLogOptions {
   /** At most this long between an entry becoming durable and a checkpoint covering it. */
   readonly checkpointMs: number;
   readonly onError: (err: unknown) => void;
+  /** The clock for the publishing stall (see STALL_ROUNDS); Date.now by default. */
+  readonly now?: () => number;
   /**
    * A number the log keeps for its owner, folded over every entry in order (e.g. the last admin
    * change logged) and saved with each restore point, so that start-up need not read old entries
@@ -138,6 +140,16 @@ function checkSize(published: bigint, size: bigint): void {
     throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
 }
 
+/**
+ * The log stops taking entries (fails closed, as when the write-ahead file fails) when no
+ * publishing round has succeeded for this many checkpoint intervals while entries wait for a
+ * checkpoint, or when more than MAX_UNWRITTEN_TILES full tiles wait in memory for their write: tiles
+ * that cannot be written (an inode table full, a read-only tile tree) otherwise leave requests
+ * served with no checkpoint ever covering them, and memory growing. It resumes after a round succeeds.
+ */
+export const STALL_ROUNDS = 3;
+export const MAX_UNWRITTEN_TILES = 64;
+
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
 export const INTEGRATE_SLICE = 64;
 
@@ -165,6 +177,10 @@ export class AuditLog implements AuditTrail {
   private current: Published | null;
   /** The size of the checkpoint before the last: its partial tiles are removed next round. */
   private beforeLast: bigint;
+  /** When a publishing round last succeeded (o.now's clock). */
+  private lastRoundOk: number;
+  /** Why the log stopped taking entries though its write-ahead file works (see STALL_ROUNDS). */
+  private stalled: Error | null = null;
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -178,6 +194,35 @@ export class AuditLog implements AuditTrail {
   ) {
     this.current = published;
     this.beforeLast = published?.size ?? 0n;
+    this.lastRoundOk = this.now();
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** After a publishing round or an integration step: stalled, recovered, or neither (O(1)). */
+  private checkStall(ok: boolean): void {
+    if (ok) {
+      this.lastRoundOk = this.now();
+      if (this.stalled !== null && this.tree.unwrittenTiles === 0) this.stalled = null;
+      return;
+    }
+    if (this.stalled !== null) return;
+    const waiting = this.wal.size - (this.current?.size ?? 0n);
+    const since = this.now() - this.lastRoundOk;
+    // A level-0 tile waits with its entry bundle and its inner nodes: three records each.
+    const unwritten = this.tree.unwrittenTiles;
+    let why: string | null = null;
+    if (unwritten > 3 * MAX_UNWRITTEN_TILES)
+      why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
+    else if (waiting > 0n && since > STALL_ROUNDS * this.o.checkpointMs)
+      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one`;
+    if (why === null) return;
+    this.stalled = new AuditLogError(
+      `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
+    );
+    this.o.onError(this.stalled);
   }
 
   /**
@@ -254,7 +299,7 @@ export class AuditLog implements AuditTrail {
 
   /** Null while the log takes entries; else why it cannot. */
   get failure(): Error | null {
-    return this.wal.failure;
+    return this.wal.failure ?? this.stalled;
   }
 
   get published(): Published | null {
@@ -263,6 +308,7 @@ export class AuditLog implements AuditTrail {
 
   /** Resolves with the entry's index once it is durable; rejects if the log cannot take it. */
   append(entry: Uint8Array): Promise<bigint> {
+    if (this.stalled !== null) return Promise.reject(this.stalled);
     return this.wal.append(entry);
   }
 
@@ -311,7 +357,10 @@ export class AuditLog implements AuditTrail {
       this.beforeLast = previous;
     });
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
-    this.publishing = round.catch(() => undefined);
+    this.publishing = round.then(
+      () => this.checkStall(true),
+      () => this.checkStall(false),
+    );
     return round;
   }
 
@@ -341,7 +390,7 @@ export class AuditLog implements AuditTrail {
       this.integrating = false;
       const step = this.publishing.then(() => this.integrate(INTEGRATE_SLICE));
       // A failed tile write is left for the next publishing round to retry and report.
-      this.publishing = step.catch(() => undefined);
+      this.publishing = step.catch(() => this.checkStall(false));
       void this.publishing.then(() => {
         if (this.durable.batches.length > 0) this.integrateSoon();
       });
