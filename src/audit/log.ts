@@ -84,6 +84,11 @@ export class AuditLogError extends Error {
   override name = "AuditLogError";
 }
 
+/** The tree start-up built does not reach the signed checkpoint (missing entries, another root). */
+class CheckpointMismatchError extends AuditLogError {
+  override name = "CheckpointMismatchError";
+}
+
 export interface Published {
   readonly size: bigint;
   readonly root: Buffer;
@@ -242,45 +247,83 @@ export class AuditLog implements AuditTrail {
       );
       return null;
     });
-    let restored: { tree: TileTree; point: RestorePoint } | null = null;
     if (point !== null && published !== null && point.size <= published.size) {
       // Tiles that are missing or do not match the signed root: replay the whole file instead,
       // which checks the tree it builds against the checkpoint and refuses to start if it differs.
-      restored = restoreFromTiles(o.dir, point, published);
+      const restored = restoreFromTiles(o.dir, point, published, o.onError);
+      if (restored !== null) {
+        try {
+          return await AuditLog.openFrom(o, published, restored);
+        } catch (err) {
+          // A restore point older than the checkpoint (its rename lost to a power loss) is checked
+          // only once the records after it are read: a tile it read may still be wrong.
+          if (!(err instanceof CheckpointMismatchError)) throw err;
+          o.onError(
+            new AuditLogError(
+              `the tiles at the restore point (${point.size} entries) do not lead to the published checkpoint (${err.message}): the whole write-ahead file is replayed instead`,
+              { cause: err },
+            ),
+          );
+        }
+      }
     }
+    return AuditLog.openFrom(o, published, null);
+  }
+
+  private static async openFrom(
+    o: AuditLogOptions,
+    published: Published | null,
+    restored: { tree: TileTree; point: RestorePoint } | null,
+  ): Promise<AuditLog> {
     const tree = restored?.tree ?? new TileTree(o.dir, undefined, true);
     tree.syncedThrough = published?.size ?? 0n;
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
     const durable: Durable = { batches: [], added: () => {} };
-    const wal = await Wal.open(
-      o.walPath,
-      restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
-      async (entries) => {
-        mark = fold(mark, entries);
-        await tree.append(entries);
-      },
-      (entries, _first, end) => {
-        durable.batches.push({ entries, done: 0, end });
-        durable.added();
-      },
-      // Before the file's tail is cut: a tail the checkpoint covers is damage, not a torn write,
-      // and must be left for the operator.
-      async () => {
-        if (published === null) return;
-        if (published.size > tree.size) {
-          throw new AuditLogError(
-            `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
-          );
-        }
-        const root = await treeRoot(tree.read, published.size);
-        if (!root.equals(published.root)) {
-          throw new AuditLogError(
-            `the log's tree at size ${published.size} does not match the published checkpoint`,
-          );
-        }
-      },
-    );
+    let wal: Wal;
+    try {
+      wal = await Wal.open(
+        o.walPath,
+        restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
+        async (entries) => {
+          mark = fold(mark, entries);
+          // A full replay writes the partial tiles of the published size again on its way: they
+          // may be what sent start-up here (altered, or cut short), and clients read them.
+          const at = published === null || restored !== null ? -1n : published.size - tree.size;
+          if (at > 0n && at < BigInt(entries.length)) {
+            await tree.append(entries.slice(0, Number(at)));
+            await tree.writePartials();
+            await tree.append(entries.slice(Number(at)));
+          } else {
+            await tree.append(entries);
+            if (at === BigInt(entries.length)) await tree.writePartials();
+          }
+        },
+        (entries, _first, end) => {
+          durable.batches.push({ entries, done: 0, end });
+          durable.added();
+        },
+        // Before the file's tail is cut: a tail the checkpoint covers is damage, not a torn write,
+        // and must be left for the operator.
+        async () => {
+          if (published === null) return;
+          if (published.size > tree.size) {
+            throw new CheckpointMismatchError(
+              `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
+            );
+          }
+          const root = await treeRoot(tree.read, published.size);
+          if (!root.equals(published.root)) {
+            throw new CheckpointMismatchError(
+              `the log's tree at size ${published.size} does not match the published checkpoint`,
+            );
+          }
+        },
+      );
+    } catch (err) {
+      tree.close();
+      throw err;
+    }
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     durable.added = () => log.integrateSoon();
     await log.publish();
@@ -426,11 +469,18 @@ function restoreFromTiles(
   dir: string,
   point: RestorePoint,
   published: Published,
+  onError: (err: unknown) => void,
 ): { tree: TileTree; point: RestorePoint } | null {
   let tree: TileTree;
   try {
     tree = TileTree.restore(dir, point.size, undefined, true);
-  } catch {
+  } catch (err) {
+    onError(
+      new AuditLogError(
+        `the tiles at the restore point (${point.size} entries) cannot be used (${(err as Error).message}): the whole write-ahead file is replayed instead`,
+        { cause: err },
+      ),
+    );
     return null;
   }
   // Smaller than the checkpoint (a crash between the two writes): the replayed tail brings the

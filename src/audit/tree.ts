@@ -242,6 +242,14 @@ export class TileTree {
     if (width > 0) {
       tree.leaves = tree.readPrefix(0, size);
       tree.entries = tree.readPrefix("entries", size);
+      // The bundle is carried into the full one when the tile fills: it must be the leaves' entries
+      // (the checkpoint's root vouches for the leaves only).
+      tree.entries.forEach((e, i) => {
+        if (!leafHash(e).equals(tree.leaves[i] as Buffer))
+          throw new RangeError(
+            `entry ${size - BigInt(width) + BigInt(i)} of the partial bundle does not match its leaf`,
+          );
+      });
     }
     const partial = ExpandedTile.of(tree.leaves);
     // The partial tile's inner nodes made before the restart, so that its stored inner nodes are
