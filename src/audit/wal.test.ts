@@ -173,10 +173,28 @@ describe("the write-ahead file, damaged before its last write", () => {
     }
   });
 
+  it("refuses a record altered in place (no sector of it old filler or zeros) that a valid record follows, however near the end", async () => {
+    // 20 small records, one write each: the whole file lies within what one write could span.
+    const { dir, path, offsets } = await setup(20, 60);
+    try {
+      flip(path, offsets[12]! + 8 + 5);
+      const before = readFileSync(path);
+      await expect(reopen(path)).rejects.toThrow(`record at byte ${offsets[12]} `);
+      expect(readFileSync(path).equals(before)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("still cuts a bad record within the last write as a torn tail, valid records after it included (blocks written out of order)", async () => {
     const { dir, path, offsets } = await setup(20, 2000);
     try {
-      flip(path, offsets[15]! + 8 + 5);
+      // A write torn out of order: a sector of record 15 never written (still filler), the
+      // records after it written.
+      const fd = openSync(path, "r+");
+      const sector = Math.ceil((offsets[15]! + 8) / 512) * 512;
+      writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, sector);
+      closeSync(fd);
       const again = await reopen(path);
       expect(again.entries.length).toBe(15);
       expect(statSync(path).size).toBeGreaterThanOrEqual(offsets[15]!);

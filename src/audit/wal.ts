@@ -73,6 +73,8 @@ const RESERVE_LOW = 512 * 1024;
 const MAX_WRITE = 1 << 20;
 /** How far the last write can reach past a bad record it tore: one write and one more record. */
 const TORN_WINDOW = MAX_WRITE + HEADER + MAX_ENTRY;
+/** The unit a device writes whole: a torn write leaves whole sectors old. */
+const SECTOR = 512;
 let filler: Buffer | undefined;
 
 export class Wal {
@@ -109,8 +111,9 @@ export class Wal {
    * if it throws, the file is left as it is and closed.
    *
    * A bad record is a torn tail only when no valid record ends more than one write (TORN_WINDOW)
-   * after it: writes go out one after another, so a crash can only tear the last. Valid records
-   * further on mean the file was damaged in the middle, and cutting there would drop acknowledged
+   * after it: writes go out one after another, so a crash can only tear the last — and only when
+   * a sector of it is still old bytes (see alteredInPlace), or valid records do not follow it.
+   * Otherwise the file was damaged in the middle, and cutting there would drop acknowledged
    * entries — then the file is refused, untouched, naming the offset.
    */
   static async open(
@@ -350,14 +353,44 @@ async function readRecords(
   }
   // The records end at `offset`: anything after it must be the torn last write, filler or zeros.
   if (offset < size) {
-    const found = await validRecordBeyond(fh, offset, size);
+    const found = (await alteredInPlace(fh, offset, size)) ?? (await validRecordBeyond(fh, offset, size));
     if (found !== null) {
       throw new WalError(
-        `the record at byte ${offset} of the write-ahead file ${path} is damaged, but a valid record follows at byte ${found}, beyond what one interrupted write can leave: the file was damaged, not cut short by a crash. It was left as it is; entries ${count} on may be lost — restore the file from a backup, or copy it aside and cut it at byte ${offset} to accept the loss`,
+        `the record at byte ${offset} of the write-ahead file ${path} is damaged and a valid record follows it at byte ${found}, which an interrupted write cannot leave: the file was damaged, not cut short by a crash. It was left as it is; entries ${count} on may be lost — restore the file from a backup, or copy it aside and cut it at byte ${offset} to accept the loss`,
       );
     }
   }
   return { offset, count, size };
+}
+
+/**
+ * A torn write leaves whole sectors as they were — filler (0xFF) or zeros, the only bytes ever
+ * past the records — so a record it tore has a sector's worth of its bytes all 0xFF or all zero
+ * (entries are JSON: neither byte occurs in them). A complete record with a bad CRC and no such
+ * sector was altered in place; if a valid record follows it, the file is damaged, however near
+ * its end: returns that record's offset (else null).
+ */
+async function alteredInPlace(fh: FileHandle, bad: number, size: number): Promise<number | null> {
+  const header = Buffer.alloc(HEADER);
+  if ((await fh.read(header, 0, HEADER, bad)).bytesRead < HEADER) return null;
+  const length = header.readUInt32BE(0);
+  if (!isRecordLength(length) || bad + HEADER + length > size) return null;
+  const record = Buffer.alloc(HEADER + length);
+  await fh.read(record, 0, record.length, bad);
+  for (let from = bad; from < bad + record.length; from = (Math.floor(from / SECTOR) + 1) * SECTOR) {
+    const part = record.subarray(
+      from - bad,
+      Math.min(record.length, (Math.floor(from / SECTOR) + 1) * SECTOR - bad),
+    );
+    if (part.every((b) => b === 0xff) || part.every((b) => b === 0)) return null;
+  }
+  const next = bad + record.length;
+  const following = Buffer.alloc(Math.min(HEADER + MAX_ENTRY, size - next));
+  const { bytesRead } = await fh.read(following, 0, following.length, next);
+  if (bytesRead < HEADER) return null;
+  const n = following.readUInt32BE(0);
+  if (!isRecordLength(n) || bytesRead < HEADER + n) return null;
+  return crc32(following.subarray(HEADER, HEADER + n)) === following.readUInt32BE(4) ? next : null;
 }
 
 /**
