@@ -9,6 +9,7 @@ import {
   closeSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -210,6 +211,9 @@ describe("the write-ahead file, damaged before its last write", () => {
     try {
       flip(path, offsets[19]! + 8 + 5);
       const before = readFileSync(path);
+      // Linux: the process's open descriptors, to see the file closed again.
+      const fds = () => readdirSync("/proc/self/fd").length;
+      const open = fds();
       await expect(
         Wal.open(
           path,
@@ -221,6 +225,7 @@ describe("the write-ahead file, damaged before its last write", () => {
           },
         ),
       ).rejects.toThrow("only 19");
+      expect(fds()).toBe(open);
       expect(readFileSync(path).equals(before)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
