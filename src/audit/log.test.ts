@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -209,6 +210,25 @@ describe("the audit log", () => {
     expect(log.failure).toBeNull();
     expect(log.published?.size).toBe(BigInt(n));
     await log.close();
+  });
+
+  it("sweeps at start-up the partial tiles earlier builds left at every tile, keeping the current ones", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const tiles = join(dataDir, "audit", "tile");
+    const log = await AuditLog.open(options(dataDir));
+    await Promise.all(Array.from({ length: 600 }, (_, i) => log.append(entry(i))));
+    await log.close();
+    // As a build before this one left them: partials of full tiles, and of the edge's older widths.
+    for (const p of ["0/000.p/7", "entries/000.p/7", "0/001.p/200", "entries/002.p/3", "0/002.p/5"]) {
+      mkdirSync(dirname(join(tiles, p)), { recursive: true });
+      writeFileSync(join(tiles, p), "stale");
+    }
+    const again = await AuditLog.open(options(dataDir));
+    await again.publish(); // waits for the sweep, which runs between publishing rounds
+    const left = (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f));
+    expect(left.sort()).toEqual(["0/002.p/88", "1/000.p/2", "entries/002.p/88"]);
+    expect(again.size).toBe(600n);
+    await again.close();
   });
 
   it("refuses to start on a log that does not match its published checkpoint", async () => {

@@ -327,6 +327,12 @@ export class AuditLog implements AuditTrail {
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     durable.added = () => log.integrateSoon();
     await log.publish();
+    // Partials left by builds that never removed them (before 6 December 2026), at any tile: swept
+    // once a start, in the background, between publishing rounds (which alone write partials).
+    log.publishing = log.publishing
+      .then(() => tree.prunePartials([], [log.beforeLast, log.current?.size ?? 0n], true))
+      .catch(o.onError)
+      .catch(() => undefined); // the next round must not inherit the sweep's failure
     return log;
   }
 

@@ -399,8 +399,9 @@ export class TileTree {
    * reading). Without this every checkpoint left its partials behind for good — on a quiet log
    * about a hundred times the disk its entries take. A client asking for a removed partial gets a
    * 404 and, as tlog-tiles says, fetches the full tile (there is one) or reads a newer checkpoint.
+   * `everywhere`: every tile's partials, not only those at the edges of `seen` and `keep`.
    */
-  async prunePartials(seen: readonly bigint[], keep: readonly bigint[]): Promise<void> {
+  async prunePartials(seen: readonly bigint[], keep: readonly bigint[], everywhere = false): Promise<void> {
     const edges = (size: bigint) => {
       const out: { dir: string; width: number }[] = [];
       for (let level = 0; ; level++) {
@@ -421,6 +422,12 @@ export class TileTree {
       if (e.width > 0) kept.get(e.dir)?.add(String(e.width));
     }
     const dirs = new Set([...seen, ...keep].flatMap(edges).map((e) => e.dir));
+    if (everywhere) {
+      // Every `.p` directory, not only the edges: what builds that never removed partials left.
+      const root = join(this.dir, "tile");
+      const names = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+      for (const name of names) if (name.endsWith(".p")) dirs.add(join(root, name));
+    }
     for (const dir of dirs) {
       const names = await readdir(dir).catch(() => [] as string[]);
       const keepHere = kept.get(dir);
