@@ -40,7 +40,15 @@ export async function handleAudit(
     }
     // The canonical path, rebuilt: nothing the client wrote reaches the file system.
     const data = await readFile(join(dir, tilePath(tile))).catch(() => null);
-    if (data === null) throw new ClearanceError("not-found", "not_found", `no tile ${sub}`);
+    if (data === null) {
+      // tlog-tiles lets a log remove partial tiles; a client falls back to the full tile (or reads
+      // the current checkpoint). Never a wider partial in its place: a tile's bytes are its width's.
+      const hint =
+        tile.width < TILE_WIDTH
+          ? ": a partial tile is removed once the tile is full or two newer checkpoints are published — fetch the full tile, or read the current checkpoint"
+          : "";
+      throw new ClearanceError("not-found", "not_found", `no tile ${sub}${hint}`);
+    }
     const full = tile.width === TILE_WIDTH;
     return send(
       res,

@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -14,7 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
-import { AuditLog, AuditLogError } from "./log.js";
+import { AuditLog, AuditLogError, MAX_UNWRITTEN_TILES } from "./log.js";
 import { EntryTooLargeError } from "./wal.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
@@ -100,6 +101,134 @@ describe("the audit log", () => {
     expect(await again.append(entry(10))).toBe(10n);
     await again.close();
     expect((await AuditLog.open(options(dataDir))).size).toBe(11n);
+  });
+
+  it("leaves the write-ahead file uncut when its damaged tail is covered by the checkpoint", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const walPath = join(dataDir, "audit.wal");
+    const log = await AuditLog.open(options(dataDir));
+    for (let i = 0; i < 20; i++) await log.append(entry(i));
+    await log.close();
+    // The last record's bytes flipped: it reads as a torn tail, but the checkpoint signed it (read
+    // in full: without a restore point the whole file is replayed).
+    rmSync(`${walPath}.restore`);
+    const wal = readFileSync(walPath);
+    wal[wal.length - 3]! ^= 1;
+    writeFileSync(walPath, wal);
+    await expect(AuditLog.open(options(dataDir))).rejects.toThrow(/covers 20 entries but the log holds 19/);
+    // Nothing cut and no room written after the refusal: the operator finds the file as it was.
+    expect(readFileSync(walPath).equals(wal)).toBe(true);
+  });
+
+  it("refuses to start on a write-ahead file damaged in the middle, naming the offset, and leaves it as it is", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const walPath = join(dataDir, "audit.wal");
+    const log = await AuditLog.open(options(dataDir));
+    const big = (i: number) => Buffer.from(JSON.stringify({ i: 1000 + i, pad: "x".repeat(30_000) }));
+    for (let i = 0; i < 10; i++) await log.append(big(i));
+    await log.publish();
+    // A crash after 100 entries, the last checkpoint at 10: its files as they were then.
+    const saved = [`${walPath}.restore`, join(dataDir, "audit", "checkpoint")].map(
+      (f) => [f, readFileSync(f)] as const,
+    );
+    for (let i = 10; i < 100; i++) await log.append(big(i));
+    await log.close();
+    for (const [f, data] of saved) writeFileSync(f, data);
+    // Entry 12 (after the checkpoint, megabytes before the end) has one bit flipped.
+    const wal = readFileSync(walPath);
+    const offset12 = 12 * (8 + big(0).length);
+    wal[offset12 + 8 + 5]! ^= 1;
+    writeFileSync(walPath, wal);
+    const refused = await AuditLog.open(options(dataDir)).then(
+      () => "opened",
+      (err: Error) => err.message,
+    );
+    expect(refused).toContain(`record at byte ${offset12} `);
+    expect(readFileSync(walPath).equals(wal)).toBe(true);
+  });
+
+  it("removes partial tiles and bundles of checkpoints before the last two, and starts up from what is kept", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const tiles = join(dataDir, "audit", "tile");
+    const partials = () =>
+      (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f)).sort();
+    const log = await AuditLog.open(options(dataDir));
+    // A quiet log: a checkpoint for every entry.
+    for (let i = 0; i < 260; i++) {
+      await log.append(entry(i));
+      await log.publish();
+    }
+    // Tile 0 is full (its partials gone); of tile 1 only the widths of checkpoints 259 and 260.
+    expect(partials()).toEqual(["0/001.p/3", "0/001.p/4", "1/000.p/1", "entries/001.p/3", "entries/001.p/4"]);
+    await log.close();
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(260n);
+    await again.append(entry(260));
+    await again.publish();
+    const cp = checkpointOf(dataDir);
+    verifyInclusion(leafHash(entry(259)), 259n, cp.size, await again.inclusion(259n, cp.size), cp.root);
+    expect(partials()).toEqual(["0/001.p/4", "0/001.p/5", "1/000.p/1", "entries/001.p/4", "entries/001.p/5"]);
+    await again.close();
+  });
+
+  it("stops taking entries when its tiles cannot be written for three checkpoint intervals, and resumes once they can", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    let clock = 0;
+    const errors: unknown[] = [];
+    const o = { ...options(dataDir), now: () => clock, onError: (err: unknown) => void errors.push(err) };
+    const log = await AuditLog.open(o);
+    // The tile directory cannot be made (a full inode table, a read-only tree): the WAL still works.
+    writeFileSync(join(o.dir, "tile"), "not a directory");
+    await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+    await expect(log.publish()).rejects.toThrow();
+    expect(log.failure).toBeNull(); // one failed round is not yet a stall
+    clock += 3 * o.checkpointMs + 1;
+    await expect(log.publish()).rejects.toThrow();
+    expect(log.failure?.message).toMatch(/no checkpoint could be published for 3001 ms/);
+    await expect(log.append(entry(300))).rejects.toBe(log.failure);
+    expect(errors.some((e) => e === log.failure)).toBe(true);
+    // The disk is back: the next round writes the tiles, publishes, and the log takes entries again.
+    rmSync(join(o.dir, "tile"));
+    await log.publish();
+    expect(log.failure).toBeNull();
+    expect(log.published?.size).toBe(300n);
+    expect(await log.append(entry(300))).toBe(300n);
+    await log.close();
+  });
+
+  it("stops taking entries when too many full tiles wait in memory, however recent the last checkpoint", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const o = { ...options(dataDir), now: () => 0, onError: () => undefined };
+    const log = await AuditLog.open(o);
+    writeFileSync(join(o.dir, "tile"), "not a directory");
+    const n = (MAX_UNWRITTEN_TILES + 2) * 256;
+    await Promise.all(Array.from({ length: n }, (_, i) => log.append(entry(i))));
+    await log.publish().catch(() => undefined);
+    expect(log.failure?.message).toMatch(/full tiles are waiting to be written/);
+    rmSync(join(o.dir, "tile"));
+    await log.publish();
+    expect(log.failure).toBeNull();
+    expect(log.published?.size).toBe(BigInt(n));
+    await log.close();
+  });
+
+  it("sweeps at start-up the partial tiles earlier builds left at every tile, keeping the current ones", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const tiles = join(dataDir, "audit", "tile");
+    const log = await AuditLog.open(options(dataDir));
+    await Promise.all(Array.from({ length: 600 }, (_, i) => log.append(entry(i))));
+    await log.close();
+    // As a build before this one left them: partials of full tiles, and of the edge's older widths.
+    for (const p of ["0/000.p/7", "entries/000.p/7", "0/001.p/200", "entries/002.p/3", "0/002.p/5"]) {
+      mkdirSync(dirname(join(tiles, p)), { recursive: true });
+      writeFileSync(join(tiles, p), "stale");
+    }
+    const again = await AuditLog.open(options(dataDir));
+    await again.publish(); // waits for the sweep, which runs between publishing rounds
+    const left = (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f));
+    expect(left.sort()).toEqual(["0/002.p/88", "1/000.p/2", "entries/002.p/88"]);
+    expect(again.size).toBe(600n);
+    await again.close();
   });
 
   it("refuses to start on a log that does not match its published checkpoint", async () => {

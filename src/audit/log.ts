@@ -27,6 +27,8 @@ export interface AuditLogOptions {
   /** At most this long between an entry becoming durable and a checkpoint covering it. */
   readonly checkpointMs: number;
   readonly onError: (err: unknown) => void;
+  /** The clock for the publishing stall (see STALL_ROUNDS); Date.now by default. */
+  readonly now?: () => number;
   /**
    * A number the log keeps for its owner, folded over every entry in order (e.g. the last admin
    * change logged) and saved with each restore point, so that start-up need not read old entries
@@ -80,6 +82,11 @@ export async function readRestorePoint(walPath: string): Promise<RestorePoint | 
 
 export class AuditLogError extends Error {
   override name = "AuditLogError";
+}
+
+/** The tree start-up built does not reach the signed checkpoint (missing entries, another root). */
+class CheckpointMismatchError extends AuditLogError {
+  override name = "CheckpointMismatchError";
 }
 
 export interface Published {
@@ -138,6 +145,16 @@ function checkSize(published: bigint, size: bigint): void {
     throw new AuditLogError(`size ${size} is beyond the published checkpoint (${published})`);
 }
 
+/**
+ * The log stops taking entries (fails closed, as when the write-ahead file fails) when no
+ * publishing round has succeeded for this many checkpoint intervals while entries wait for a
+ * checkpoint, or when more than MAX_UNWRITTEN_TILES full tiles wait in memory for their write: tiles
+ * that cannot be written (an inode table full, a read-only tile tree) otherwise leave requests
+ * served with no checkpoint ever covering them, and memory growing. It resumes after a round succeeds.
+ */
+export const STALL_ROUNDS = 3;
+export const MAX_UNWRITTEN_TILES = 64;
+
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
 export const INTEGRATE_SLICE = 64;
 
@@ -163,6 +180,12 @@ export class AuditLog implements AuditTrail {
   private integrating = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Published | null;
+  /** The size of the checkpoint before the last: its partial tiles are removed next round. */
+  private beforeLast: bigint;
+  /** When a publishing round last succeeded (o.now's clock). */
+  private lastRoundOk: number;
+  /** Why the log stopped taking entries though its write-ahead file works (see STALL_ROUNDS). */
+  private stalled: Error | null = null;
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -175,6 +198,36 @@ export class AuditLog implements AuditTrail {
     private folded: number,
   ) {
     this.current = published;
+    this.beforeLast = published?.size ?? 0n;
+    this.lastRoundOk = this.now();
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** After a publishing round or an integration step: stalled, recovered, or neither (O(1)). */
+  private checkStall(ok: boolean): void {
+    if (ok) {
+      this.lastRoundOk = this.now();
+      if (this.stalled !== null && this.tree.unwrittenTiles === 0) this.stalled = null;
+      return;
+    }
+    if (this.stalled !== null) return;
+    const waiting = this.wal.size - (this.current?.size ?? 0n);
+    const since = this.now() - this.lastRoundOk;
+    // A level-0 tile waits with its entry bundle and its inner nodes: three records each.
+    const unwritten = this.tree.unwrittenTiles;
+    let why: string | null = null;
+    if (unwritten > 3 * MAX_UNWRITTEN_TILES)
+      why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
+    else if (waiting > 0n && since > STALL_ROUNDS * this.o.checkpointMs)
+      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one`;
+    if (why === null) return;
+    this.stalled = new AuditLogError(
+      `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
+    );
+    this.o.onError(this.stalled);
   }
 
   /**
@@ -194,45 +247,92 @@ export class AuditLog implements AuditTrail {
       );
       return null;
     });
-    let restored: { tree: TileTree; point: RestorePoint } | null = null;
     if (point !== null && published !== null && point.size <= published.size) {
       // Tiles that are missing or do not match the signed root: replay the whole file instead,
       // which checks the tree it builds against the checkpoint and refuses to start if it differs.
-      restored = restoreFromTiles(o.dir, point, published);
+      const restored = restoreFromTiles(o.dir, point, published, o.onError);
+      if (restored !== null) {
+        try {
+          return await AuditLog.openFrom(o, published, restored);
+        } catch (err) {
+          // A restore point older than the checkpoint (its rename lost to a power loss) is checked
+          // only once the records after it are read: a tile it read may still be wrong.
+          if (!(err instanceof CheckpointMismatchError)) throw err;
+          o.onError(
+            new AuditLogError(
+              `the tiles at the restore point (${point.size} entries) do not lead to the published checkpoint (${err.message}): the whole write-ahead file is replayed instead`,
+              { cause: err },
+            ),
+          );
+        }
+      }
     }
+    return AuditLog.openFrom(o, published, null);
+  }
+
+  private static async openFrom(
+    o: AuditLogOptions,
+    published: Published | null,
+    restored: { tree: TileTree; point: RestorePoint } | null,
+  ): Promise<AuditLog> {
     const tree = restored?.tree ?? new TileTree(o.dir, undefined, true);
     tree.syncedThrough = published?.size ?? 0n;
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
     const durable: Durable = { batches: [], added: () => {} };
-    const wal = await Wal.open(
-      o.walPath,
-      restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
-      async (entries) => {
-        mark = fold(mark, entries);
-        await tree.append(entries);
-      },
-      (entries, _first, end) => {
-        durable.batches.push({ entries, done: 0, end });
-        durable.added();
-      },
-    );
-    if (published !== null) {
-      if (published.size > tree.size) {
-        throw new AuditLogError(
-          `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
-        );
-      }
-      const root = await treeRoot(tree.read, published.size);
-      if (!root.equals(published.root)) {
-        throw new AuditLogError(
-          `the log's tree at size ${published.size} does not match the published checkpoint`,
-        );
-      }
+    let wal: Wal;
+    try {
+      wal = await Wal.open(
+        o.walPath,
+        restored === null ? null : { offset: restored.point.walOffset, count: restored.point.size },
+        async (entries) => {
+          mark = fold(mark, entries);
+          // A full replay writes the partial tiles of the published size again on its way: they
+          // may be what sent start-up here (altered, or cut short), and clients read them.
+          const at = published === null || restored !== null ? -1n : published.size - tree.size;
+          if (at > 0n && at < BigInt(entries.length)) {
+            await tree.append(entries.slice(0, Number(at)));
+            await tree.writePartials();
+            await tree.append(entries.slice(Number(at)));
+          } else {
+            await tree.append(entries);
+            if (at === BigInt(entries.length)) await tree.writePartials();
+          }
+        },
+        (entries, _first, end) => {
+          durable.batches.push({ entries, done: 0, end });
+          durable.added();
+        },
+        // Before the file's tail is cut: a tail the checkpoint covers is damage, not a torn write,
+        // and must be left for the operator.
+        async () => {
+          if (published === null) return;
+          if (published.size > tree.size) {
+            throw new CheckpointMismatchError(
+              `the published checkpoint covers ${published.size} entries but the log holds ${tree.size}: entries are missing`,
+            );
+          }
+          const root = await treeRoot(tree.read, published.size);
+          if (!root.equals(published.root)) {
+            throw new CheckpointMismatchError(
+              `the log's tree at size ${published.size} does not match the published checkpoint`,
+            );
+          }
+        },
+      );
+    } catch (err) {
+      tree.close();
+      throw err;
     }
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     durable.added = () => log.integrateSoon();
     await log.publish();
+    // Partials left by builds that never removed them (before 6 December 2026), at any tile: swept
+    // once a start, in the background, between publishing rounds (which alone write partials).
+    log.publishing = log.publishing
+      .then(() => tree.prunePartials([], [log.beforeLast, log.current?.size ?? 0n], true))
+      .catch(o.onError)
+      .catch(() => undefined); // the next round must not inherit the sweep's failure
     return log;
   }
 
@@ -248,7 +348,7 @@ export class AuditLog implements AuditTrail {
 
   /** Null while the log takes entries; else why it cannot. */
   get failure(): Error | null {
-    return this.wal.failure;
+    return this.wal.failure ?? this.stalled;
   }
 
   get published(): Published | null {
@@ -257,6 +357,7 @@ export class AuditLog implements AuditTrail {
 
   /** Resolves with the entry's index once it is durable; rejects if the log cannot take it. */
   append(entry: Uint8Array): Promise<bigint> {
+    if (this.stalled !== null) return Promise.reject(this.stalled);
     return this.wal.append(entry);
   }
 
@@ -298,9 +399,17 @@ export class AuditLog implements AuditTrail {
         walOffset: this.integrated,
         mark: this.folded,
       });
+      // Only now, the new checkpoint and restore point durable: the previous checkpoint's partials
+      // are kept a round for clients that read it; older ones go. A failure costs disk, not data.
+      const previous = last?.size ?? 0n;
+      await this.tree.prunePartials([this.beforeLast], [previous, next.size]).catch(this.o.onError);
+      this.beforeLast = previous;
     });
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
-    this.publishing = round.catch(() => undefined);
+    this.publishing = round.then(
+      () => this.checkStall(true),
+      () => this.checkStall(false),
+    );
     return round;
   }
 
@@ -330,7 +439,7 @@ export class AuditLog implements AuditTrail {
       this.integrating = false;
       const step = this.publishing.then(() => this.integrate(INTEGRATE_SLICE));
       // A failed tile write is left for the next publishing round to retry and report.
-      this.publishing = step.catch(() => undefined);
+      this.publishing = step.catch(() => this.checkStall(false));
       void this.publishing.then(() => {
         if (this.durable.batches.length > 0) this.integrateSoon();
       });
@@ -366,11 +475,18 @@ function restoreFromTiles(
   dir: string,
   point: RestorePoint,
   published: Published,
+  onError: (err: unknown) => void,
 ): { tree: TileTree; point: RestorePoint } | null {
   let tree: TileTree;
   try {
     tree = TileTree.restore(dir, point.size, undefined, true);
-  } catch {
+  } catch (err) {
+    onError(
+      new AuditLogError(
+        `the tiles at the restore point (${point.size} entries) cannot be used (${(err as Error).message}): the whole write-ahead file is replayed instead`,
+        { cause: err },
+      ),
+    );
     return null;
   }
   // Smaller than the checkpoint (a crash between the two writes): the replayed tail brings the

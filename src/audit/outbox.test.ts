@@ -51,4 +51,41 @@ describe("draining admin changes into the audit log", () => {
     await log.close();
     await store.close();
   });
+
+  it("refuses to drain, discarding nothing, when the store's change numbers went back below the log's (a store restored from a backup)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const appended: Buffer[] = [];
+    const trail = {
+      append: async (e: Uint8Array) => BigInt(appended.push(Buffer.from(e)) - 1),
+    } as unknown as AuditTrail;
+    // The log holds changes up to 5; the restored store numbers its new changes 1 and 2 again.
+    for (const id of ["mallory", "trent"]) {
+      await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "RU" }] }));
+    }
+    const drainer = new OutboxDrainer(store, trail, "node-1", 5);
+    await expect(drainer.drain()).rejects.toThrow(
+      /admin change 1, .*the audit log already holds changes up to 5 .*restored from a backup/,
+    );
+    expect(appended).toEqual([]);
+    expect((await store.outbox.list(0, 10)).map((r) => r.id)).toEqual([1, 2]);
+    await store.close();
+  });
+
+  it("skips, without refusing, the changes a crash left in the outbox after logging them", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const appended: Buffer[] = [];
+    const trail = {
+      append: async (e: Uint8Array) => BigInt(appended.push(Buffer.from(e)) - 1),
+    } as unknown as AuditTrail;
+    for (const id of ["a", "b", "c", "d"]) {
+      await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "US" }] }));
+    }
+    // Changes 1–3 were durable in the log when the process died, before the outbox was cleared.
+    await new OutboxDrainer(store, trail, "node-1", 3).drain();
+    expect(appended.map((e) => (JSON.parse(e.toString()) as { change: number }).change)).toEqual([4]);
+    expect(await store.outbox.list(0, 10)).toEqual([]);
+    await store.close();
+  });
 });

@@ -3,11 +3,22 @@
  * outbox record (one transaction, whichever process made it); this drains them in order, and
  * deletes them only once their entries are durable. A crash between the two would log a change
  * again, so the log remembers the highest change number it holds and skips those; so does a drain
- * the log failed part-way through (its first entries durable, the rest refused).
+ * the log failed part-way through (its first entries durable, the rest refused). Numbers below the
+ * log's that a crash cannot explain (a store restored from a backup) stop the drain instead.
  */
 import type { OutboxRecord, SharedAuditStore, Store } from "../store/index.js";
 import { adminEntry, type Pseudonymizer } from "./entry.js";
 import type { AuditTrail } from "./log.js";
+
+/** The store's outbox numbers changes the audit log already holds: the store went back in time. */
+export class OutboxNumbersError extends Error {
+  override name = "OutboxNumbersError";
+  constructor(id: number, logged: number) {
+    super(
+      `the store's outbox holds admin change ${id}, but the audit log already holds changes up to ${logged} and not this one's batch: the store was restored from a backup or replaced, and numbers its changes anew. No change was logged or discarded; admin changes are not logged (and the admin API answers with an error) until this is resolved — restore the audit log of the same date as the store, or start a new log`,
+    );
+  }
+}
 
 /** Logs the admin changes waiting in the store's outbox. */
 export interface Drainer {
@@ -46,6 +57,13 @@ export class OutboxDrainer implements Drainer {
         const batch = await this.store.outbox.list(0, 500);
         if (batch.length === 0) return;
         const fresh = batch.filter((r) => r.id > this.logged);
+        if (fresh.length < batch.length && !batch.some((r) => r.id === this.logged)) {
+          // Records at or below the logged number are normally the last drain's, left by a crash
+          // before the outbox was cleared — and that drain's last record is then still here. If it
+          // is not, the store numbers its changes anew (restored from a backup, or replaced):
+          // skipping them would drop real changes from the log unseen. Refuse; delete nothing.
+          throw new OutboxNumbersError((batch[0] as OutboxRecord).id, this.logged);
+        }
         const results = await Promise.allSettled(fresh.map((r) => this.log.append(this.entry(r))));
         const failed = results.findIndex((r) => r.status === "rejected");
         if (failed >= 0) {

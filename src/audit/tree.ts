@@ -16,7 +16,7 @@ import {
   readSync,
   write,
 } from "node:fs";
-import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
@@ -242,6 +242,14 @@ export class TileTree {
     if (width > 0) {
       tree.leaves = tree.readPrefix(0, size);
       tree.entries = tree.readPrefix("entries", size);
+      // The bundle is carried into the full one when the tile fills: it must be the leaves' entries
+      // (the checkpoint's root vouches for the leaves only).
+      tree.entries.forEach((e, i) => {
+        if (!leafHash(e).equals(tree.leaves[i] as Buffer))
+          throw new RangeError(
+            `entry ${size - BigInt(width) + BigInt(i)} of the partial bundle does not match its leaf`,
+          );
+      });
     }
     const partial = ExpandedTile.of(tree.leaves);
     // The partial tile's inner nodes made before the restart, so that its stored inner nodes are
@@ -381,6 +389,55 @@ export class TileTree {
       const index = column.count / BigInt(TILE_WIDTH);
       const from = index * BigInt(TILE_WIDTH);
       await this.writeTile(this.path({ level, index, width }), encodeTile(column.slice(from, column.count)));
+    }
+  }
+
+  /**
+   * Removes the partial tiles and bundles that no longer serve anyone: every width at the tree's
+   * right edge for the checkpoint sizes `seen` except those of the sizes in `keep` (the current
+   * checkpoint, which start-up restores from, and the one before, which a client may still be
+   * reading). Without this every checkpoint left its partials behind for good — on a quiet log
+   * about a hundred times the disk its entries take. A client asking for a removed partial gets a
+   * 404 and, as tlog-tiles says, fetches the full tile (there is one) or reads a newer checkpoint.
+   * `everywhere`: every tile's partials, not only those at the edges of `seen` and `keep`.
+   */
+  async prunePartials(seen: readonly bigint[], keep: readonly bigint[], everywhere = false): Promise<void> {
+    const edges = (size: bigint) => {
+      const out: { dir: string; width: number }[] = [];
+      for (let level = 0; ; level++) {
+        const count = size >> BigInt(level * TILE_HEIGHT);
+        if (count === 0n) break;
+        const index = count / BigInt(TILE_WIDTH);
+        const width = Number(count % BigInt(TILE_WIDTH));
+        for (const l of level === 0 ? ([0, "entries"] as const) : [level]) {
+          const dir = `${this.path({ level: l, index, width: TILE_WIDTH })}.p`;
+          out.push({ dir, width });
+        }
+      }
+      return out;
+    };
+    const kept = new Map<string, Set<string>>();
+    for (const e of keep.flatMap(edges)) {
+      if (!kept.has(e.dir)) kept.set(e.dir, new Set());
+      if (e.width > 0) kept.get(e.dir)?.add(String(e.width));
+    }
+    const dirs = new Set([...seen, ...keep].flatMap(edges).map((e) => e.dir));
+    if (everywhere) {
+      // Every `.p` directory, not only the edges: what builds that never removed partials left.
+      const root = join(this.dir, "tile");
+      const names = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+      for (const name of names) if (name.endsWith(".p")) dirs.add(join(root, name));
+    }
+    for (const dir of dirs) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const keepHere = kept.get(dir);
+      let left = names.length;
+      for (const name of names) {
+        if (!PARTIAL_NAME.test(name) || keepHere?.has(name) === true) continue;
+        await unlink(join(dir, name));
+        left--;
+      }
+      if (left === 0 && names.length > 0) await rmdir(dir).catch(() => undefined);
     }
   }
 
@@ -559,6 +616,9 @@ export class TileTree {
     for (const d of dirs) this.unsynced.delete(d);
   }
 }
+
+/** A partial tile's file name, its width (anything else in a `.p` directory is not ours to remove). */
+const PARTIAL_NAME = /^[1-9][0-9]{0,2}$/;
 
 /** Whether the file holds exactly `data` (false if it cannot be read). */
 function sameContent(path: string, data: Buffer): boolean {

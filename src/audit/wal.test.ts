@@ -9,9 +9,12 @@ import {
   closeSync,
   mkdtempSync,
   openSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -127,6 +130,103 @@ describe("the write-ahead file", () => {
       const last = await reopen(path);
       expect(last.entries.map((e) => e.length)).toEqual([20, 30, 10]);
       await last.wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the write-ahead file, damaged before its last write", () => {
+  const setup = async (n: number, size: number) => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-wal-"));
+    const path = join(dir, "audit.wal");
+    const { wal } = await reopen(path);
+    const offsets: number[] = [];
+    for (let i = 0; i < n; i++) {
+      offsets.push(wal.end);
+      await wal.append(entry(i, size));
+    }
+    await wal.close();
+    return { dir, path, offsets };
+  };
+  const flip = (path: string, at: number) => {
+    const b = readFileSync(path);
+    b[at]! ^= 0x01;
+    writeFileSync(path, b);
+  };
+
+  it("refuses to open, naming the record's offset, and leaves the file as it is, when valid records follow a bad one beyond one write", async () => {
+    // 200 records of 20 KB: records 12 and 50 lie megabytes before the end, more than one write holds.
+    const { dir, path, offsets } = await setup(200, 20_000);
+    try {
+      flip(path, offsets[12]! + 8 + 5);
+      const before = readFileSync(path);
+      await expect(reopen(path)).rejects.toThrow(
+        new RegExp(`record at byte ${offsets[12]} of the write-ahead file .* is damaged`),
+      );
+      expect(readFileSync(path).equals(before)).toBe(true);
+      // A damaged length field is caught as well.
+      flip(path, offsets[12]! + 8 + 5);
+      flip(path, offsets[50]!);
+      await expect(reopen(path)).rejects.toThrow(`record at byte ${offsets[50]} `);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a record altered in place (no sector of it old filler or zeros) that a valid record follows, however near the end", async () => {
+    // 20 small records, one write each: the whole file lies within what one write could span.
+    const { dir, path, offsets } = await setup(20, 60);
+    try {
+      flip(path, offsets[12]! + 8 + 5);
+      const before = readFileSync(path);
+      await expect(reopen(path)).rejects.toThrow(`record at byte ${offsets[12]} `);
+      expect(readFileSync(path).equals(before)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("still cuts a bad record within the last write as a torn tail, valid records after it included (blocks written out of order)", async () => {
+    const { dir, path, offsets } = await setup(20, 2000);
+    try {
+      // A write torn out of order: a sector of record 15 never written (still filler), the
+      // records after it written.
+      const fd = openSync(path, "r+");
+      const sector = Math.ceil((offsets[15]! + 8) / 512) * 512;
+      writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, sector);
+      closeSync(fd);
+      const again = await reopen(path);
+      expect(again.entries.length).toBe(15);
+      expect(statSync(path).size).toBeGreaterThanOrEqual(offsets[15]!);
+      expect(await again.wal.append(entry(15, 10))).toBe(15n);
+      await again.wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not cut the file when the caller's check refuses what was read, and closes it", async () => {
+    const { dir, path, offsets } = await setup(20, 2000);
+    try {
+      flip(path, offsets[19]! + 8 + 5);
+      const before = readFileSync(path);
+      // Linux: the process's open descriptors, to see the file closed again.
+      const fds = () => readdirSync("/proc/self/fd").length;
+      const open = fds();
+      await expect(
+        Wal.open(
+          path,
+          null,
+          async () => undefined,
+          () => undefined,
+          async (count) => {
+            throw new Error(`only ${count}`);
+          },
+        ),
+      ).rejects.toThrow("only 19");
+      expect(fds()).toBe(open);
+      expect(readFileSync(path).equals(before)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -69,6 +69,12 @@ const PROBE_BYTES = 64 * 1024;
 /** Room written ahead of the records at a time, and how little is left before more is written. */
 const RESERVE = 1 << 20;
 const RESERVE_LOW = 512 * 1024;
+/** Bytes of records one write carries at most (a single larger record aside): see TORN_WINDOW. */
+const MAX_WRITE = 1 << 20;
+/** How far the last write can reach past a bad record it tore: one write and one more record. */
+const TORN_WINDOW = MAX_WRITE + HEADER + MAX_ENTRY;
+/** The unit a device writes whole: a torn write leaves whole sectors old. */
+const SECTOR = 512;
 let filler: Buffer | undefined;
 
 export class Wal {
@@ -100,65 +106,39 @@ export class Wal {
    * Opens (or creates) the file, hands every intact entry after `from` to `recovered` in order (in
    * batches, one per chunk read), cuts a torn tail, and from then on reports each durable batch to
    * `onDurable` with the file offset it ends at. `from`: where a restore point left off (the
-   * entries before it are already in the tree); null reads the whole file.
+   * entries before it are already in the tree); null reads the whole file. `check` sees how many
+   * entries were read before anything is cut (the caller compares with its signed checkpoint):
+   * if it throws, the file is left as it is and closed.
+   *
+   * A bad record is a torn tail only when no valid record ends more than one write (TORN_WINDOW)
+   * after it: writes go out one after another, so a crash can only tear the last — and only when
+   * a sector of it is still old bytes (see alteredInPlace), or valid records do not follow it.
+   * Otherwise the file was damaged in the middle, and cutting there would drop acknowledged
+   * entries — then the file is refused, untouched, naming the offset.
    */
   static async open(
     path: string,
     from: WalPosition | null,
     recovered: (entries: Buffer[], first: bigint) => Promise<void>,
     onDurable: (entries: Buffer[], first: bigint, end: number) => void,
+    check?: (count: bigint) => Promise<void>,
   ): Promise<Wal> {
     // O_DSYNC: a write returns once its data is on disk — one system call (one trip through the
     // thread pool) per batch instead of a write and an fdatasync. Not O_APPEND: records are written
     // at their offset, over the filler reserved ahead of them.
     const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o600);
-    const { size } = await fh.stat();
-    if (from !== null && from.offset > size) {
-      await fh.close();
-      throw new WalError(
-        `the audit log's restore point is at byte ${from.offset} of the write-ahead file, which has only ${size}`,
-      );
-    }
-    let offset = from?.offset ?? 0;
-    let count = from?.count ?? 0n;
-    const chunk = Buffer.alloc(1 << 20);
-    let carry = Buffer.alloc(0);
-    let position = offset;
-    while (position < size) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-      let data =
-        carry.length > 0
-          ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
-          : chunk.subarray(0, bytesRead);
-      let at = 0;
-      const batch: Buffer[] = [];
-      const first = count;
-      while (data.length - at >= HEADER) {
-        const length = data.readUInt32BE(at);
-        if (!isRecordLength(length)) break;
-        if (data.length - at < HEADER + length) break;
-        const entry = data.subarray(at + HEADER, at + HEADER + length);
-        if (crc32(entry) !== data.readUInt32BE(at + 4)) {
-          data = data.subarray(0, at); // corrupt record: treat as the torn tail
-          position = size;
-          break;
-        }
-        batch.push(Buffer.from(entry));
-        count++;
-        at += HEADER + length;
-        offset += HEADER + length;
+    try {
+      const { offset, count, size } = await readRecords(fh, path, from, recovered);
+      await check?.(count);
+      if (offset < size) {
+        await fh.truncate(offset);
+        await fh.datasync();
       }
-      if (batch.length > 0) await recovered(batch, first);
-      carry = Buffer.from(data.subarray(at));
-      if (data.length - at >= HEADER && !isRecordLength(data.readUInt32BE(at))) break;
+      return new Wal(path, fh, offset, count, onDurable);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
     }
-    if (offset < size) {
-      await fh.truncate(offset);
-      await fh.datasync();
-    }
-    return new Wal(path, fh, offset, count, onDurable);
   }
 
   /** Why the log stopped taking entries, or null while it takes them. */
@@ -195,11 +175,14 @@ export class Wal {
   private async flush(): Promise<void> {
     this.writing = true;
     while (this.queue.length > 0 && this.failed === null) {
-      const batch = this.queue;
-      this.queue = [];
+      // At most MAX_WRITE bytes a write, so a crash tears at most that much (see Wal.open).
+      let length = 0;
+      let take = 0;
+      while (take < this.queue.length && length < MAX_WRITE) length += this.queue[take++]!.record.length;
+      const batch = take === this.queue.length ? this.queue : this.queue.slice(0, take);
+      this.queue = take === this.queue.length ? [] : this.queue.slice(take);
       try {
         const buffers = batch.map((p) => p.record);
-        const length = buffers.reduce((n, b) => n + b.length, 0);
         // The filler being written must not land over these records.
         if (this.offset + length > this.allocated && this.reserving !== null) await this.reserving;
         const bytesWritten = await writevAt(this.fh.fd, buffers, this.offset);
@@ -314,4 +297,129 @@ async function probe(path: string): Promise<void> {
     await fh.close();
     await unlink(path).catch(() => undefined);
   }
+}
+
+/**
+ * Reads the records from `from` on, handing them to `recovered`; returns where the valid records
+ * end. Throws if a bad record has valid ones after it beyond one write (see Wal.open).
+ */
+async function readRecords(
+  fh: FileHandle,
+  path: string,
+  from: WalPosition | null,
+  recovered: (entries: Buffer[], first: bigint) => Promise<void>,
+): Promise<{ offset: number; count: bigint; size: number }> {
+  const { size } = await fh.stat();
+  if (from !== null && from.offset > size) {
+    throw new WalError(
+      `the audit log's restore point is at byte ${from.offset} of the write-ahead file, which has only ${size}`,
+    );
+  }
+  let offset = from?.offset ?? 0;
+  let count = from?.count ?? 0n;
+  const chunk = Buffer.alloc(1 << 20);
+  let carry = Buffer.alloc(0);
+  let position = offset;
+  while (position < size) {
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const data =
+      carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    let at = 0;
+    let bad = false;
+    const batch: Buffer[] = [];
+    const first = count;
+    while (data.length - at >= HEADER) {
+      const length = data.readUInt32BE(at);
+      if (!isRecordLength(length)) {
+        bad = true;
+        break;
+      }
+      if (data.length - at < HEADER + length) break;
+      const entry = data.subarray(at + HEADER, at + HEADER + length);
+      if (crc32(entry) !== data.readUInt32BE(at + 4)) {
+        bad = true;
+        break;
+      }
+      batch.push(Buffer.from(entry));
+      count++;
+      at += HEADER + length;
+      offset += HEADER + length;
+    }
+    if (batch.length > 0) await recovered(batch, first);
+    if (bad) break;
+    carry = Buffer.from(data.subarray(at));
+  }
+  // The records end at `offset`: anything after it must be the torn last write, filler or zeros.
+  if (offset < size) {
+    const found = (await alteredInPlace(fh, offset, size)) ?? (await validRecordBeyond(fh, offset, size));
+    if (found !== null) {
+      throw new WalError(
+        `the record at byte ${offset} of the write-ahead file ${path} is damaged and a valid record follows it at byte ${found}, which an interrupted write cannot leave: the file was damaged, not cut short by a crash. It was left as it is; entries ${count} on may be lost — restore the file from a backup, or copy it aside and cut it at byte ${offset} to accept the loss`,
+      );
+    }
+  }
+  return { offset, count, size };
+}
+
+/**
+ * A torn write leaves whole sectors as they were — filler (0xFF) or zeros, the only bytes ever
+ * past the records — so a record it tore has a sector's worth of its bytes all 0xFF or all zero
+ * (entries are JSON: neither byte occurs in them). A complete record with a bad CRC and no such
+ * sector was altered in place; if a valid record follows it, the file is damaged, however near
+ * its end: returns that record's offset (else null).
+ */
+async function alteredInPlace(fh: FileHandle, bad: number, size: number): Promise<number | null> {
+  const header = Buffer.alloc(HEADER);
+  if ((await fh.read(header, 0, HEADER, bad)).bytesRead < HEADER) return null;
+  const length = header.readUInt32BE(0);
+  if (!isRecordLength(length) || bad + HEADER + length > size) return null;
+  const record = Buffer.alloc(HEADER + length);
+  await fh.read(record, 0, record.length, bad);
+  for (let from = bad; from < bad + record.length; from = (Math.floor(from / SECTOR) + 1) * SECTOR) {
+    const part = record.subarray(
+      from - bad,
+      Math.min(record.length, (Math.floor(from / SECTOR) + 1) * SECTOR - bad),
+    );
+    if (part.every((b) => b === 0xff) || part.every((b) => b === 0)) return null;
+  }
+  const next = bad + record.length;
+  const following = Buffer.alloc(Math.min(HEADER + MAX_ENTRY, size - next));
+  const { bytesRead } = await fh.read(following, 0, following.length, next);
+  if (bytesRead < HEADER) return null;
+  const n = following.readUInt32BE(0);
+  if (!isRecordLength(n) || bytesRead < HEADER + n) return null;
+  return crc32(following.subarray(HEADER, HEADER + n)) === following.readUInt32BE(4) ? next : null;
+}
+
+/**
+ * The offset of a valid record (length and CRC) after a bad one at `bad` that ends beyond
+ * TORN_WINDOW from it, or null. Scans each byte for a record start up to the window's end
+ * (0xFF filler and zeros are refused by their length at once) and follows each valid record found.
+ */
+async function validRecordBeyond(fh: FileHandle, bad: number, size: number): Promise<number | null> {
+  const limit = Math.min(size, bad + TORN_WINDOW + HEADER + MAX_ENTRY);
+  const buf = Buffer.alloc(limit - bad);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, bad);
+  const data = buf.subarray(0, bytesRead);
+  const valid = (at: number): number | null => {
+    if (data.length - at < HEADER) return null;
+    const length = data.readUInt32BE(at);
+    if (!isRecordLength(length) || data.length - at < HEADER + length) return null;
+    return crc32(data.subarray(at + HEADER, at + HEADER + length)) === data.readUInt32BE(at + 4)
+      ? HEADER + length
+      : null;
+  };
+  for (let at = 1; at <= TORN_WINDOW && at < data.length; at++) {
+    // Follows a chain of valid records from here; one ending past the window is not a torn write.
+    let next = at;
+    let length = valid(next);
+    while (length !== null) {
+      if (next + length > TORN_WINDOW) return bad + at;
+      next += length;
+      length = valid(next);
+    }
+  }
+  return null;
 }

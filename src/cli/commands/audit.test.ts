@@ -231,6 +231,13 @@ describe("against a gateway's /audit/ handler", () => {
     expect(JSON.parse(one.out)).toEqual({ v: 1, type: "decision", i: 999 });
   });
 
+  it("answers 404 for a partial tile it no longer keeps, pointing to the full tile", async () => {
+    const res = await fetch(`${base}/audit/tile/0/000.p/5`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toMatch(/fetch the full tile/);
+    expect((await fetch(`${base}/audit/tile/0/000`)).status).toBe(200);
+  });
+
   it("proof inclusion and consistency print the gateway's proofs, which verify", async () => {
     const root = log.published?.root as Buffer;
     const inc = await cli([
