@@ -40,6 +40,8 @@ const keyUrl = (max: number, error?: string) =>
     .max(max)
     .refine(
       (s) => {
+        // zod runs every check: a text that is no URL at all is z.url()'s to report, not ours.
+        if (!URL.canParse(s)) return true;
         const u = new URL(s);
         return u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOST.test(u.hostname));
       },
