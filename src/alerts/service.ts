@@ -14,6 +14,7 @@ import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
 import { Detectors, type DetectorName, type Draft, type Sighting } from "./detectors.js";
+import { ALERT_DETECTORS } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
 import { WebhookDeliverer } from "./webhook.js";
@@ -76,15 +77,7 @@ export function networkOf(address: string | null | undefined): string | null {
   return null;
 }
 
-const DETECTORS: readonly DetectorName[] = [
-  "impossible-travel",
-  "key-sharing",
-  "embargoed-attempt",
-  "denied-party",
-  "denial-spike",
-  "volume-spike",
-  "quota-nearly-exhausted",
-];
+const DETECTORS: readonly DetectorName[] = ALERT_DETECTORS;
 
 /** How often alerts whose suspension failed are tried again. */
 const RESPONSE_RETRY_MS = 30_000;
