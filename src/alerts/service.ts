@@ -215,18 +215,15 @@ export class AlertService {
    */
   async retryResponses(now = new Date()): Promise<void> {
     const before = now.getTime() - RESPONSE_GRACE_MS;
+    const suspending = new Set<string>(DETECTORS.filter((d) => responseOf(this.o.config, d) === "suspend"));
+    if (suspending.size === 0) return;
     let answered = false;
-    for (const detector of DETECTORS) {
-      if (responseOf(this.o.config, detector) !== "suspend") continue;
+    // One read of the alerts a round (the stores filter in memory anyway).
+    for (const a of await this.o.store.alerts.list()) {
       // A resolved alert was settled by a person: it is not acted on after the fact.
-      const open = [
-        ...(await this.o.store.alerts.list({ detector, state: "open" })),
-        ...(await this.o.store.alerts.list({ detector, state: "acknowledged" })),
-      ];
-      for (const a of open) {
-        if (a.response !== null || Date.parse(a.raised_at) > before) continue;
-        if (await this.respond(a, `detector:${a.detector}`)) answered = true;
-      }
+      if (a.state === "resolved" || !suspending.has(a.detector)) continue;
+      if (a.response !== null || Date.parse(a.raised_at) > before) continue;
+      if (await this.respond(a, `detector:${a.detector}`)) answered = true;
     }
     if (answered) await this.o.changed();
   }

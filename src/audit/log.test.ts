@@ -218,17 +218,27 @@ describe("the audit log", () => {
     const log = await AuditLog.open(options(dataDir));
     await Promise.all(Array.from({ length: 600 }, (_, i) => log.append(entry(i))));
     await log.close();
-    // As a build before this one left them: partials of full tiles, and of the edge's older widths.
+    // As a build before this one left them: partials of full tiles, and of the edge's older widths
+    // (and no marker of a sweep: that build made none).
+    rmSync(join(dataDir, "audit", "tile-partials-swept"));
     for (const p of ["0/000.p/7", "entries/000.p/7", "0/001.p/200", "entries/002.p/3", "0/002.p/5"]) {
       mkdirSync(dirname(join(tiles, p)), { recursive: true });
       writeFileSync(join(tiles, p), "stale");
     }
     const again = await AuditLog.open(options(dataDir));
-    await again.publish(); // waits for the sweep, which runs between publishing rounds
+    await again.legacySwept; // a directory a step, between publishing rounds
     const left = (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f));
     expect(left.sort()).toEqual(["0/002.p/88", "1/000.p/2", "entries/002.p/88"]);
     expect(again.size).toBe(600n);
     await again.close();
+    // Once swept, later starts do not walk the tree again: a stale partial left now stays.
+    mkdirSync(join(tiles, "0/000.p"));
+    writeFileSync(join(tiles, "0/000.p/9"), "stale");
+    const third = await AuditLog.open(options(dataDir));
+    await third.legacySwept;
+    await third.publish();
+    expect(readdirSync(join(tiles, "0/000.p"))).toEqual(["9"]);
+    await third.close();
   });
 
   it("refuses to start on a log that does not match its published checkpoint", async () => {

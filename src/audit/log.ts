@@ -152,7 +152,7 @@ function checkSize(published: bigint, size: bigint): void {
  * that cannot be written (an inode table full, a read-only tile tree) otherwise leave requests
  * served with no checkpoint ever covering them, and memory growing. It resumes after a round succeeds.
  */
-export const STALL_ROUNDS = 3;
+const STALL_ROUNDS = 3;
 export const MAX_UNWRITTEN_TILES = 64;
 
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
@@ -210,15 +210,16 @@ export class AuditLog implements AuditTrail {
   private checkStall(ok: boolean): void {
     if (ok) {
       this.lastRoundOk = this.now();
-      if (this.stalled !== null && this.tree.unwrittenTiles === 0) this.stalled = null;
+      if (this.stalled !== null && this.tree.unwrittenFiles === 0) this.stalled = null;
       return;
     }
     if (this.stalled !== null) return;
     const waiting = this.wal.size - (this.current?.size ?? 0n);
     const since = this.now() - this.lastRoundOk;
     // A level-0 tile waits with its entry bundle and its inner nodes: three records each.
-    const unwritten = this.tree.unwrittenTiles;
+    const unwritten = this.tree.unwrittenFiles;
     let why: string | null = null;
+    // Three files a level-0 tile: about that many tiles (upper ones are one file each).
     if (unwritten > 3 * MAX_UNWRITTEN_TILES)
       why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
     else if (waiting > 0n && since > STALL_ROUNDS * this.o.checkpointMs)
@@ -328,12 +329,34 @@ export class AuditLog implements AuditTrail {
     durable.added = () => log.integrateSoon();
     await log.publish();
     // Partials left by builds that never removed them (before 6 December 2026), at any tile: swept
-    // once a start, in the background, between publishing rounds (which alone write partials).
-    log.publishing = log.publishing
-      .then(() => tree.prunePartials([], [log.beforeLast, log.current?.size ?? 0n], true))
-      .catch(o.onError)
-      .catch(() => undefined); // the next round must not inherit the sweep's failure
+    // once (a marker says so), a directory a step between publishing rounds (which alone write
+    // partials), so checkpoints keep coming while a large tree is swept.
+    log.legacySwept = log.publishing
+      .then(() => tree.legacyPartialDirs())
+      .then(
+        (dirs) => (dirs === null ? undefined : log.sweepLegacy(dirs)),
+        (err: unknown) => o.onError(err),
+      );
     return log;
+  }
+
+  /** Settles when the one-time sweep of earlier builds' partial tiles has ended (tests wait on it). */
+  legacySwept: Promise<void> = Promise.resolve();
+
+  /** Sweeps `dirs` one a step, each queued behind the publishing rounds waiting when it is. */
+  private sweepLegacy(dirs: string[]): Promise<void> {
+    const dir = dirs.pop();
+    const step = this.publishing.then(() =>
+      dir === undefined
+        ? this.tree.markPartialsSwept()
+        : this.tree.prunePartials([], [this.beforeLast, this.current?.size ?? 0n], [dir]),
+    );
+    // The next round must not inherit a step's failure.
+    this.publishing = step.catch(() => undefined);
+    return step.then(
+      () => (dir === undefined ? undefined : this.sweepLegacy(dirs)),
+      (err: unknown) => this.o.onError(err),
+    );
   }
 
   /** The owner's number folded over every entry in the tree (see AuditLogOptions.mark). */

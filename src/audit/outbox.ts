@@ -11,7 +11,7 @@ import { adminEntry, type Pseudonymizer } from "./entry.js";
 import type { AuditTrail } from "./log.js";
 
 /** The store's outbox numbers changes the audit log already holds: the store went back in time. */
-export class OutboxNumbersError extends Error {
+class OutboxNumbersError extends Error {
   override name = "OutboxNumbersError";
   constructor(id: number, logged: number) {
     super(

@@ -345,8 +345,11 @@ export class TileTree {
     await this.persist();
   }
 
-  /** Full tiles not yet on disk. */
-  get unwrittenTiles(): number {
+  /**
+   * Files of full tiles not yet on disk: three a level-0 tile (the tile, its entry bundle, its
+   * inner nodes), one an upper tile.
+   */
+  get unwrittenFiles(): number {
     return this.unwritten.length;
   }
 
@@ -401,7 +404,11 @@ export class TileTree {
    * 404 and, as tlog-tiles says, fetches the full tile (there is one) or reads a newer checkpoint.
    * `everywhere`: every tile's partials, not only those at the edges of `seen` and `keep`.
    */
-  async prunePartials(seen: readonly bigint[], keep: readonly bigint[], everywhere = false): Promise<void> {
+  async prunePartials(
+    seen: readonly bigint[],
+    keep: readonly bigint[],
+    more: readonly string[] = [],
+  ): Promise<void> {
     const edges = (size: bigint) => {
       const out: { dir: string; width: number }[] = [];
       for (let level = 0; ; level++) {
@@ -422,12 +429,7 @@ export class TileTree {
       if (e.width > 0) kept.get(e.dir)?.add(String(e.width));
     }
     const dirs = new Set([...seen, ...keep].flatMap(edges).map((e) => e.dir));
-    if (everywhere) {
-      // Every `.p` directory, not only the edges: what builds that never removed partials left.
-      const root = join(this.dir, "tile");
-      const names = await readdir(root, { recursive: true }).catch(() => [] as string[]);
-      for (const name of names) if (name.endsWith(".p")) dirs.add(join(root, name));
-    }
+    for (const dir of more) dirs.add(dir);
     for (const dir of dirs) {
       const names = await readdir(dir).catch(() => [] as string[]);
       const keepHere = kept.get(dir);
@@ -439,6 +441,22 @@ export class TileTree {
       }
       if (left === 0 && names.length > 0) await rmdir(dir).catch(() => undefined);
     }
+  }
+
+  /**
+   * Every `.p` directory, not only the edges: what builds that never removed partials left — or
+   * null once they have been swept (`markPartialsSwept`).
+   */
+  async legacyPartialDirs(): Promise<string[] | null> {
+    if (existsSync(join(this.dir, SWEPT_MARKER))) return null;
+    const root = join(this.dir, "tile");
+    const names = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+    return names.filter((name) => name.endsWith(".p")).map((name) => join(root, name));
+  }
+
+  /** The legacy partials are gone: later starts need not walk the tree for them. */
+  async markPartialsSwept(): Promise<void> {
+    await writeFile(join(this.dir, SWEPT_MARKER), "");
   }
 
   /** Reads complete subtrees for proofs: levels >= 8 from memory, lower ones from a level-0 tile. */
@@ -616,6 +634,9 @@ export class TileTree {
     for (const d of dirs) this.unsynced.delete(d);
   }
 }
+
+/** Written beside the tile directory once the partials of earlier builds are swept. */
+const SWEPT_MARKER = "tile-partials-swept";
 
 /** A partial tile's file name, its width (anything else in a `.p` directory is not ours to remove). */
 const PARTIAL_NAME = /^[1-9][0-9]{0,2}$/;

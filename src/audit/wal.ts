@@ -179,8 +179,8 @@ export class Wal {
       let length = 0;
       let take = 0;
       while (take < this.queue.length && length < MAX_WRITE) length += this.queue[take++]!.record.length;
-      const batch = take === this.queue.length ? this.queue : this.queue.slice(0, take);
-      this.queue = take === this.queue.length ? [] : this.queue.slice(take);
+      const batch = take === this.queue.length ? this.queue : this.queue.splice(0, take);
+      if (batch === this.queue) this.queue = [];
       try {
         const buffers = batch.map((p) => p.record);
         // The filler being written must not land over these records.

@@ -2,7 +2,7 @@
  * Token usage as each upstream reports it, read from JSON bodies and from SSE events. Only events
  * that can carry usage are parsed, so a stream is otherwise passed through untouched.
  */
-import { tokenCount } from "../metering/tokens.js";
+import { addTokens, tokenCount } from "../metering/tokens.js";
 import type { Endpoint, Wire } from "../upstream/types.js";
 
 export interface Usage {
@@ -30,8 +30,10 @@ export function usageOf(u: unknown): Usage | null {
  * cached tokens are inside input_tokens).
  */
 function inputOf(o: Json): number {
-  return tokenCount(
-    num(o.input_tokens) + num(o.cache_read_input_tokens) + num(o.cache_creation_input_tokens),
+  // Each part read on its own and the sum capped: one impossible part must not zero the others.
+  return addTokens(
+    addTokens(num(o.input_tokens), num(o.cache_read_input_tokens)),
+    num(o.cache_creation_input_tokens),
   );
 }
 
@@ -137,7 +139,7 @@ export function bodyCharge(
  * size and the output from the body's (none for embeddings, whose body is vectors). A token count
  * (messages.count_tokens) runs no model and is charged nothing.
  */
-export function unreportedBody(endpoint: Endpoint, requestChars: number, bodyBytes: number): Usage | null {
+function unreportedBody(endpoint: Endpoint, requestChars: number, bodyBytes: number): Usage | null {
   if (endpoint === "messages.count_tokens") return null;
   return {
     input: inputEstimate(requestChars),

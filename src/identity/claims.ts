@@ -8,6 +8,7 @@
  * is decided afterwards (scope.ts).
  */
 import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
+import { isCalendarDate } from "../policy/dates.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
 import { assuranceRank, type ProviderInput } from "./schema.js";
 
@@ -95,13 +96,9 @@ function date(value: unknown): string | null | undefined {
     const d = new Date(value * 1000);
     return Number.isNaN(d.getTime()) ? undefined : d.toISOString().slice(0, 10);
   }
-  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) {
-    // A day the calendar has (Date.parse takes 2020-02-30 as March 1st).
-    const day = value.slice(0, 10);
-    const d = new Date(`${day}T00:00:00Z`);
-    if (!Number.isNaN(Date.parse(value)) && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(day))
-      return day;
-  }
+  // A day the calendar has (Date.parse takes 2020-02-30 as March 1st); a time after it is dropped.
+  if (typeof value === "string" && isCalendarDate(value) && !Number.isNaN(Date.parse(value)))
+    return value.slice(0, 10);
   return undefined;
 }
 

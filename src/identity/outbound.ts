@@ -51,7 +51,7 @@ const family = (address: string): "ipv4" | "ipv6" => (isIP(address) === 6 ? "ipv
 const isLoopback = (address: string): boolean => LOOPBACK.check(address, family(address));
 
 /** Why the gateway will not connect to this address, or null. */
-export function addressRefusal(address: string, allowLoopback: boolean): string | null {
+function addressRefusal(address: string, allowLoopback: boolean): string | null {
   if (allowLoopback && isLoopback(address)) return null;
   return INTERNAL.check(address, family(address)) ? `${address} is an internal address` : null;
 }
@@ -59,7 +59,7 @@ export function addressRefusal(address: string, allowLoopback: boolean): string 
 const unbracket = (host: string): string => host.replace(/^\[(.*)\]$/, "$1");
 
 /** A loopback host as written in a URL: 127.x.x.x, [::1], localhost. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = unbracket(host).toLowerCase();
   return h === "localhost" || h.endsWith(".localhost") || (isIP(h) !== 0 && isLoopback(h));
 }

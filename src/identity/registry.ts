@@ -34,7 +34,7 @@ export function providerSummary(p: ProviderInput): Record<string, unknown> {
  * matched exactly (as registered): this only stops two providers, perhaps two partners' reaches,
  * from being registered for what a person would read as one issuer.
  */
-export function issuerKey(issuer: string): string {
+function issuerKey(issuer: string): string {
   let u: URL;
   try {
     u = new URL(issuer);
@@ -49,7 +49,7 @@ export function issuerKey(issuer: string): string {
  * refused unless identity.allow_http_loopback is on: the fetch would refuse them anyway, and the
  * provider would fail later, quietly.
  */
-export function plainHttpProblems(
+function plainHttpProblems(
   p: ProviderInput,
   allowHttpLoopback: boolean,
   at: readonly (string | number)[] = [],

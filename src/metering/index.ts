@@ -9,7 +9,6 @@ import { periodStart, type QuotaPeriod } from "./periods.js";
 import { addTokens, tokenCount } from "./tokens.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
-export { addTokens, tokenCount } from "./tokens.js";
 
 /** Tokens per license id, in the current month, the current quarter and in total. */
 export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;

@@ -7,7 +7,7 @@ import { licenseApplication } from "../licensing/schema.js";
 import { testScheme } from "../testing/schemes.js";
 import { instantOf } from "./dates.js";
 import { decide } from "./decide.js";
-import { relevantNationalities } from "./facts.js";
+import { factsOf, relevantNationalities } from "./facts.js";
 import { parseDecisionInput, parsePrincipal } from "./input.js";
 import type { DecisionRequest, Principal } from "./types.js";
 
@@ -51,6 +51,25 @@ describe("a nationality is held from its `since`, not before (the most recently 
     expect(outcome(p, at("2026-12-06T00:00:00Z", "m5", "DE"))).toBe("deny embargoed-nationality");
     expect(outcome(p, at("2031-06-01T00:00:00Z", "m5", "DE"))).toBe("allow partner-country");
   });
+});
+
+it("the facts are worked out once per interval between listed dates, and once for an unreadable date", () => {
+  const p: Principal = {
+    id: "p-x",
+    citizenships: [
+      { country: "CN", since: "1990-01-01" },
+      { country: "US", since: "2030-01-01" },
+    ],
+  };
+  const now = Date.UTC(2026, 11, 6);
+  const before = factsOf(scheme, p, now);
+  expect(factsOf(scheme, p, Date.UTC(2029, 0, 1))).toBe(before);
+  expect(before.homeCountry).toBeNull();
+  const after = factsOf(scheme, p, Date.UTC(2030, 0, 1));
+  expect(after).toBe(factsOf(scheme, p));
+  expect(after.homeCountry).toBe("US");
+  const odd: Principal = { id: "p-y", citizenships: [{ country: "DE", since: "not a date" }] };
+  expect(factsOf(scheme, odd, now)).toBe(factsOf(scheme, odd));
 });
 
 describe("an instant names its zone: the same text is the same instant on every server", () => {

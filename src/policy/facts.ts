@@ -70,7 +70,11 @@ export function principalFacts(scheme: CompiledScheme, p: Principal): PrincipalF
   const residencies = p.permanent_residencies ?? NONE;
   let heldFrom = -Infinity;
   for (const list of [citizenships, residencies])
-    for (const n of list) if (n.since) heldFrom = Math.max(heldFrom, instantOf(n.since));
+    for (const n of list) {
+      // An unreadable date (NaN) is no date: it must not make every later request recompute.
+      const t = n.since ? instantOf(n.since) : NaN;
+      if (t > heldFrom) heldFrom = t;
+    }
   let homeCountry: string | null = null;
   let homeVia: PrincipalFacts["homeVia"] = null;
   for (const n of citizenships) {
@@ -205,8 +209,26 @@ export function factsOf(scheme: CompiledScheme, p: Principal, time: number = Inf
     facts = principalFacts(scheme, p);
     scheme.principalFacts.set(p, facts);
   }
-  return time >= facts.heldFrom ? facts : principalFacts(scheme, heldAt(p, time));
+  if (time >= facts.heldFrom) return facts;
+  // Before a listed date: the facts of the interval between two dates are kept beside the
+  // principal's (a future-dated nationality would otherwise cost a recomputation per request).
+  const kept = FACTS_AT.get(facts);
+  if (kept !== undefined && time >= kept.from && time < kept.until) return kept.facts;
+  let from = -Infinity;
+  let until = Infinity;
+  for (const list of [p.citizenships ?? NONE, p.permanent_residencies ?? NONE])
+    for (const n of list) {
+      const t = n.since ? instantOf(n.since) : NaN;
+      if (t <= time && t > from) from = t;
+      else if (t > time && t < until) until = t;
+    }
+  const at = principalFacts(scheme, heldAt(p, time));
+  FACTS_AT.set(facts, { from, until, facts: at });
+  return at;
 }
+
+/** Per principal's facts (so per scheme version): those of the last interval before a listed date. */
+const FACTS_AT = new WeakMap<PrincipalFacts, { from: number; until: number; facts: PrincipalFacts }>();
 
 /**
  * The principal with only the citizenships and residencies acquired by `time` (undated ones kept);

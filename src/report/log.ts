@@ -73,7 +73,7 @@ export interface RangeNames {
   readonly to: string;
 }
 
-export const RANGE_FIELDS: RangeNames = { from: "from_index", to: "to_index" };
+const RANGE_FIELDS: RangeNames = { from: "from_index", to: "to_index" };
 
 const emptyRange = (name: string, message: string) =>
   new InvalidInputError([{ code: "empty_range", path: [name], message }]);

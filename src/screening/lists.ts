@@ -8,7 +8,7 @@ import type { ImportInput } from "../store/screening.js";
 import { runWorker } from "../threads/index.js";
 import type { InputFile, LoadOptions } from "./loaders/index.js";
 import { sha256 } from "./loaders/common.js";
-import type { ListEntry, ParsedList } from "./types.js";
+import { listTooLarge, type ListEntry, type ParsedList } from "./types.js";
 
 export type { ListVersionRow } from "../store/screening.js";
 
@@ -54,7 +54,7 @@ export const DEFAULT_MAX_LIST_ENTRIES = 100_000;
  * parses in under 100 MB), so only a file crafted to blow up in parsing reaches it — a 413, and
  * the gateway's own heap untouched.
  */
-export const PARSE_HEAP_MB = 1024;
+const PARSE_HEAP_MB = 1024;
 
 /**
  * Parses in a worker thread (refusing a malformed file before anything is written, with the same
@@ -76,9 +76,7 @@ export async function importList(
     if ((err as { code?: unknown }).code !== "ERR_WORKER_OUT_OF_MEMORY") throw err;
     const file = files[0]?.name ?? "(file)";
     const message = `parsing the list needed more than ${parseHeapMb} MB; is it the list you meant?`;
-    throw new ClearanceError("too-large", "list_too_large", `${file}: ${message}`, {
-      problems: [{ code: "list_too_large", path: ["file"], file, message }],
-    });
+    throw listTooLarge(file, message);
   });
   if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
   if ("refused" in outcome) {

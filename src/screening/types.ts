@@ -1,10 +1,18 @@
 /** The vocabulary of denied-party screening: list entries as loaded, and what a screening says. */
+import { ClearanceError } from "../errors/index.js";
 
 export const ENTITY_TYPES = ["person", "organization", "vessel", "aircraft", "unknown"] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
 
 export const LIST_FORMATS = ["ofac-csv", "csl-csv", "un-xml", "bis-dpl", "ftm"] as const;
 export type ListFormat = (typeof LIST_FORMATS)[number];
+
+/** A list too large to hold (413: by its entries, or the memory its parsing takes), naming the file. */
+export function listTooLarge(file: string, message: string): ClearanceError {
+  return new ClearanceError("too-large", "list_too_large", `${file}: ${message}`, {
+    problems: [{ code: "list_too_large", path: ["file"], file, message }],
+  });
+}
 
 /** A name as listed. Weak aliases (OFAC "weak a.k.a.", UN "Low" quality) count less in a match. */
 export interface ListedName {

@@ -9,6 +9,7 @@
  */
 import type { CompiledLicense, CompiledModel, CompiledScheme, Countries } from "../scheme/compile.js";
 import { ACTION_INDEX } from "../scheme/compile.js";
+import { timeOf } from "../policy/decide.js";
 import { heldAt, principalFacts, type PrincipalFacts } from "../policy/facts.js";
 import type { CheckName, DecisionRequest, GrantRef, Principal, Reason } from "../policy/types.js";
 import { ASSURANCE_LEVELS } from "../policy/types.js";
@@ -70,7 +71,7 @@ export function decideInWords(
   principal: Principal,
   request: DecisionRequest,
 ): Decision {
-  const time = typeof request.time === "number" ? request.time : Date.parse(request.time);
+  const time = timeOf(request.time);
   const ctx: Context = {
     scheme,
     principal,

@@ -81,13 +81,10 @@ const classesOf = (input: PopulationInput) => {
   const total = Array.isArray(input.principals) ? input.principals.length : 0;
   const report = input.onProgress;
   // Judged at one time: a nationality acquired after it is not held yet (as decide() reads it).
-  const principals = Array.isArray(input.principals)
-    ? (input.principals as readonly Principal[]).map((p) => heldAt(p, input.time))
-    : heldEach(input.principals, input.time);
   return buildClasses(
     input.active,
     input.candidate,
-    principals,
+    heldEach(input.principals, input.time),
     input.seen,
     input.examples ?? 5,
     report === undefined ? undefined : (done) => report(done, Math.max(total, done)),

@@ -36,7 +36,7 @@ const KEY_SOURCES = ["discovery", "jwks_uri", "jwks"] as const;
 const PARTNER_READERS = [...READERS, "partner"] as const;
 
 /** What a partner's person reads instead of a failed fetch's detail. */
-export const KEY_ERROR_FOR_PARTNERS =
+const KEY_ERROR_FOR_PARTNERS =
   "the provider's keys could not be fetched; ask the gateway's operator for the detail";
 
 const view = (r: StoredRecord<ProviderRecord>, deps: AdminDeps, caller: Caller) => {

@@ -3,8 +3,8 @@
  * recognised from the file; a malformed file is refused (InvalidInputError naming file, line and
  * field) before anything is stored.
  */
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
-import { LIST_FORMATS, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
+import { InvalidInputError } from "../../errors/index.js";
+import { LIST_FORMATS, listTooLarge, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
 import { digestFiles, refuse, type InputFile } from "./common.js";
 import { loadCsl } from "./csl.js";
 import { loadDpl } from "./dpl.js";
@@ -50,14 +50,6 @@ export interface LoadOptions {
   readonly maxEntries?: number;
 }
 
-/** Refuses a list holding more entries than `max` (413, naming the file and the setting). */
-export function refuseOversizedList(file: string, entries: number, max: number): never {
-  const message = `${entries} entries, more than the ${max} a list may hold (screening.max_list_entries)`;
-  throw new ClearanceError("too-large", "list_too_large", `${file}: ${message}`, {
-    problems: [{ code: "list_too_large", path: ["file"], file, message }],
-  });
-}
-
 export function loadList(files: readonly InputFile[], options: LoadOptions = {}): ParsedList {
   const first = files[0];
   if (first === undefined)
@@ -84,7 +76,10 @@ export function loadList(files: readonly InputFile[], options: LoadOptions = {})
   if (loaded.entries.length === 0)
     refuse(first.name, undefined, "(file)", "the file holds no entries (empty or truncated?)");
   if (options.maxEntries !== undefined && loaded.entries.length > options.maxEntries)
-    refuseOversizedList(first.name, loaded.entries.length, options.maxEntries);
+    throw listTooLarge(
+      first.name,
+      `${loaded.entries.length} entries, more than the ${options.maxEntries} a list may hold (screening.max_list_entries)`,
+    );
   return {
     list: options.list ?? loaded.list,
     format,
