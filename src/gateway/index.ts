@@ -26,7 +26,7 @@ import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
 import { Observation } from "./observer.js";
-import { proxy } from "./proxy.js";
+import { policyUnconfirmed, proxy } from "./proxy.js";
 import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
 
 export type { GatewayContext } from "./context.js";
@@ -108,6 +108,10 @@ export function createGatewayHandler(
             "the decision API is for the provider's services, not applicants or partners",
           );
         }
+        // Its answers rest on the same snapshot as the data plane's: refused as that is once the
+        // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
+        const unconfirmed = policyUnconfirmed(ctx, Date.now());
+        if (unconfirmed !== null) throw unconfirmed;
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
