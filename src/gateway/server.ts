@@ -210,6 +210,7 @@ async function assemble(
       examples: config.file.whatif.examples,
     },
     authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+    clientAddress: (peer, forwardedFor) => locator.client(peer, forwardedFor),
     tokenTtlDays: config.file.admin_security.token_ttl_days,
     screening,
     consoleSignIn: {
