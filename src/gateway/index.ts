@@ -7,7 +7,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
+import {
+  LICENSE_READERS,
+  READERS,
+  authenticate,
+  createAdminHandler,
+  ownOnly,
+  type AdminDeps,
+} from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
 import { serveConsole } from "../console/static.js";
@@ -101,11 +108,14 @@ export function createGatewayHandler(
       }
       if (path === "/v1/decisions") {
         const caller = authenticate(req, admin, res);
-        if (![...caller.roles].some((r) => r !== "applicant" && r !== "partner")) {
+        // A decision names licenses of any organization: only for a caller /admin/v1/licenses
+        // would show every license to (an applicant's or partner's scope, or a reviewer's lack of
+        // any license reading, is not widened through it).
+        if (ownOnly(caller, LICENSE_READERS)) {
           throw new ClearanceError(
             "forbidden",
             "forbidden",
-            "the decision API is for the provider's services, not applicants or partners",
+            `the decision API is for the provider's services: needs one of the roles ${READERS.join(", ")}`,
           );
         }
         // Its answers rest on the same snapshot as the data plane's: refused as that is once the
