@@ -29,7 +29,7 @@ export function requestLocation(
   throw new ClearanceError(
     "invalid",
     "ambiguous-location",
-    `the request's location headers disagree (${settled.ambiguous.join(", ")}), so where it comes from cannot be told`,
+    `the request's location sources disagree (${settled.ambiguous.join(", ")}), so where it comes from cannot be told`,
   );
 }
 
