@@ -32,6 +32,7 @@ describe("deployment configs", () => {
       // Two nodes: each node's detectors see the whole fleet's traffic.
       monitoring: { alerts: { enabled: true, shared: "redis" } },
     });
+    expectNoBelievedHeader(c.file.location);
   });
 
   it("the Kubernetes ConfigMap's clearance.yaml and scheme are valid, and its Secret provides every variable they name", () => {
@@ -48,6 +49,16 @@ describe("deployment configs", () => {
       counters: { driver: "redis" },
       monitoring: { alerts: { enabled: true, shared: "redis" } },
     });
+    expectNoBelievedHeader(c.file.location);
     expect(c.auditKey).not.toBeNull();
   });
 });
+
+/**
+ * Nothing in the shipped deployments sets a country header: none is believed, from anyone. (A
+ * header trusted from whole private ranges let any peer there claim a country.)
+ */
+function expectNoBelievedHeader(location: { header?: string; trusted_proxies: readonly string[] }): void {
+  expect(location.header).toBeUndefined();
+  expect(location.trusted_proxies).toEqual([]);
+}
