@@ -53,6 +53,14 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
   io.stdout(
     `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
   );
+  // SIGHUP's default is to terminate: a habitual `kill -HUP` (or a log rotator) must not take the
+  // gateway down. Its scheme is the store's, changed through the admin API, so there is no file to
+  // reload (the standalone decision API, below, reloads its file).
+  process.on("SIGHUP", () =>
+    io.stderr(
+      "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
+    ),
+  );
   stopOnSignal(() => gateway.close());
 }
 
