@@ -108,6 +108,12 @@ export function parseCidrs(list: readonly string[], what = "trustedProxies"): Ci
   return new CidrSet(v4, v6);
 }
 
+/** What is wrong with one trusted-proxy entry, or null (for config loading, which places it). */
+export function cidrProblem(entry: string): string | null {
+  const result = parseCidr(entry.trim());
+  return typeof result === "string" ? result : null;
+}
+
 /** A parsed network, or a string saying what is wrong with the entry. */
 function parseCidr(entry: string): [IpAddress, number] | string {
   const slash = entry.indexOf("/");

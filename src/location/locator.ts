@@ -46,6 +46,7 @@ export interface Locator {
 
 /** RFC 9110 token characters: what an HTTP header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const isHeaderName = (name: string): boolean => HEADER_NAME.test(name);
 
 /**
  * Validates the configuration and opens the mmdb once (file read). Throws a clear Error for a bad proxy list,
