@@ -108,4 +108,25 @@ describe("clearance.yaml", () => {
       { path: ["location", "mmdb"], line: 5, message: expect.stringMatching(/cannot use mmdb file/) },
     ]);
   });
+
+  it("refuses a trusted proxy range of /0: every client could then say where it is and who it is", () => {
+    expect(problems('location: { trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, "::/0"] }\n')).toEqual([
+      expect.objectContaining({
+        path: ["location", "trusted_proxies", 1],
+        message: expect.stringMatching(/\/0/),
+      }),
+      expect.objectContaining({
+        path: ["location", "trusted_proxies", 2],
+        message: expect.stringMatching(/\/0/),
+      }),
+    ]);
+  });
+
+  it("refuses an admin token shorter than 32 characters, naming the variable", () => {
+    const short = () => parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(31) });
+    expect(short).toThrow(InvalidInputError);
+    expect(short).toThrow(/CLEARANCE_ADMIN_TOKEN.*31 characters.*at least 32/);
+    expect(parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(32) }).adminToken).toBe("x".repeat(32));
+    expect(parse("", {}).adminToken).toBeNull();
+  });
 });

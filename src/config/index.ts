@@ -12,6 +12,9 @@ import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js"
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
+/** The bootstrap admin token's least length: it opens everything, and guesses cost only a 429. */
+export const MIN_ADMIN_TOKEN = 32;
+
 export interface Route {
   readonly provider: string;
   readonly upstreamModel: string;
@@ -114,6 +117,17 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       ? null
       : secret(source, env, hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"]);
   const adminToken = env[value.admin.token_env] || null;
+  if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN) {
+    throw new InvalidInputError(
+      placed(source, [
+        {
+          code: "weak_secret",
+          path: ["admin", "token_env"],
+          message: `environment variable ${value.admin.token_env} holds ${adminToken.length} characters; the admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -base64 32)`,
+        },
+      ]),
+    );
+  }
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
     routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });

@@ -111,7 +111,10 @@ export function parseCidrs(list: readonly string[], what = "trustedProxies"): Ci
 /** What is wrong with one trusted-proxy entry, or null (for config loading, which places it). */
 export function cidrProblem(entry: string): string | null {
   const result = parseCidr(entry.trim());
-  return typeof result === "string" ? result : null;
+  if (typeof result === "string") return result;
+  // Trusting every address lets every client write the headers only proxies are believed for.
+  if (result[1] === 0) return "a /0 range trusts every address: name your proxies' own addresses";
+  return null;
 }
 
 /** A parsed network, or a string saying what is wrong with the entry. */
