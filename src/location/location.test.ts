@@ -99,6 +99,9 @@ describe("behind a trusted proxy", () => {
       disputed: ["DE", "FR", "IR"],
     });
     expect(locator.locate("10.0.0.1", claim("IR, US", "5.160.33.1"))).toEqual({ disputed: ["IR", "US"] });
+    // Where the walk ends at a trusted proxy, that address is the proxy's, not the client's: not compared.
+    expect(locator.locate("2001:db8:1:ff::1", { "cf-ipcountry": "FR" })).toBe("FR");
+    expect(locator.locate("10.0.0.1", claim("FR", "2001:db8:1:ff::2"))).toBe("FR");
   });
 
   it("ignores an invalid, unknown (XX) or Tor (T1) header and falls back to X-Forwarded-For", () => {

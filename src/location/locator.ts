@@ -104,8 +104,9 @@ class ProxyAwareLocator implements Locator {
         const country = headerCountry(headers[this.header]);
         // The header could be the client's own (a proxy that passes it on): where the mmdb names
         // another country for the client's address, that is a dispute, settled against the embargo.
+        // A chain that ends at a trusted proxy names no client address to compare with.
         if (country !== null)
-          return client === null || this.lookup === undefined
+          return client === null || this.lookup === undefined || this.proxies.has(client)
             ? country
             : contested(country, this.lookup(client));
       }
