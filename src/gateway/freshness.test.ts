@@ -119,7 +119,7 @@ describe("a snapshot the store cannot confirm", () => {
     expect(refused.status).toBe(503);
     const body = (await refused.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("policy_unconfirmed");
-    expect(body.error.message).toMatch(/the bound is 300 ms/);
+    expect(body.error.message).toMatch(/the bound is 300 ms\), so decisions are refused/);
     storeDown = false;
     await untilReady(200);
     expect((await decide()).status).toBe(200);

@@ -120,7 +120,7 @@ export function createGatewayHandler(
         }
         // Its answers rest on the same snapshot as the data plane's: refused as that is once the
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
-        const unconfirmed = policyUnconfirmed(ctx, Date.now());
+        const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
         if (unconfirmed !== null) throw unconfirmed;
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
       }

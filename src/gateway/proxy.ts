@@ -275,13 +275,14 @@ function refuseUnconfirmed(
 export function policyUnconfirmed(
   ctx: Pick<GatewayContext, "snapshot" | "freshnessMs">,
   now: number,
+  refused = "controlled models are refused",
 ): ClearanceError | null {
   const unconfirmed = now - ctx.snapshot.confirmedAt;
   if (unconfirmed <= ctx.freshnessMs) return null;
   return new ClearanceError(
     "unavailable",
     "policy_unconfirmed",
-    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so controlled models are refused until the store answers`,
+    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so ${refused} until the store answers`,
   );
 }
 
