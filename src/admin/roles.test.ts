@@ -417,6 +417,14 @@ describe("applicants see and act for their own organization only", () => {
     const v = await call(t, tokenOf("viewer"), "POST", "/v1/decisions", input);
     expect(v.status).toBe(200);
     expect(v.body).toMatchObject({ decision: "allow", reason: "home-person" });
+    // The gateway's decision API refuses a repeated member as the standalone one does.
+    const twice = await fetch(`${t.url}/v1/decisions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokenOf("viewer")}`, "content-type": "application/json" },
+      body: JSON.stringify(input).replace('"location":"US"', '"location":"IR","location":"US"'),
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as Json).error).toMatchObject({ code: "duplicate_member" });
   });
 
   it("the decision API answers only those who read every license, as /admin/v1/licenses decides scope", async () => {
