@@ -9,6 +9,7 @@ import { tokenHash } from "../control/state.js";
 import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
 import { looksLikeJwt } from "../identity/index.js";
+import { parseAddress } from "../location/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 import { READERS } from "./routes/roles.js";
 
@@ -22,7 +23,7 @@ export function bearer(req: IncomingMessage): string {
  */
 export function authenticate(
   req: IncomingMessage,
-  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures">,
+  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures" | "clientAddress">,
   res?: ServerResponse,
 ): Caller {
   const done = guarded(req, deps, res);
@@ -40,7 +41,7 @@ export function authenticate(
  */
 export function authenticateReader(
   req: IncomingMessage,
-  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures">,
+  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures" | "clientAddress">,
 ): Caller {
   const caller = authenticate(req, deps);
   if (!READERS.some((r) => caller.roles.has(r))) {
@@ -61,7 +62,10 @@ export function authenticateReader(
  */
 export async function authenticateAdmin(
   req: IncomingMessage,
-  deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures" | "consoleSignIn">,
+  deps: Pick<
+    AdminDeps,
+    "bootstrapTokenHash" | "state" | "now" | "authFailures" | "clientAddress" | "consoleSignIn"
+  >,
   res?: ServerResponse,
 ): Promise<Caller> {
   const presented = bearer(req);
@@ -84,11 +88,11 @@ export async function authenticateAdmin(
 /** Refuses a source past its limit of failures; the returned `failed` counts one more. */
 function guarded(
   req: IncomingMessage,
-  deps: Pick<AdminDeps, "authFailures">,
+  deps: Pick<AdminDeps, "authFailures" | "clientAddress">,
   res: ServerResponse | undefined,
 ): { failed(): void } {
   const guard = deps.authFailures;
-  const source = req.socket.remoteAddress ?? "unknown";
+  const source = sourceOf(req, deps);
   const now = Date.now();
   const wait = guard?.waitFor(source, now) ?? 0;
   if (wait > 0) {
@@ -100,6 +104,22 @@ function guarded(
     );
   }
   return { failed: () => guard?.failed(source, now) };
+}
+
+/**
+ * Whom failures are counted against: the client the locator believes (behind a trusted proxy every
+ * peer is the proxy, and counting it would let anyone lock every caller out), an IPv6 client by
+ * its /64 (one host may hold every address in it). The peer when the chain cannot be followed.
+ */
+function sourceOf(req: IncomingMessage, deps: Pick<AdminDeps, "clientAddress">): string {
+  const peer = req.socket.remoteAddress;
+  const forwarded = req.headers["x-forwarded-for"];
+  const client = deps.clientAddress?.(peer, Array.isArray(forwarded) ? forwarded.join(",") : forwarded);
+  const address = client ?? peer ?? "unknown";
+  const parsed = parseAddress(address);
+  if (parsed === null) return address;
+  if (parsed.kind() === "ipv4") return parsed.toString();
+  return `${parsed.toNormalizedString().split(":").slice(0, 4).join(":")}::/64`;
 }
 
 function check(req: IncomingMessage, deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now">): Caller {

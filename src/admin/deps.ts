@@ -63,6 +63,11 @@ export interface AdminDeps {
   };
   /** Failed authentications per source (none: unlimited). */
   readonly authFailures?: FailedAuthGuard;
+  /**
+   * The client's address as the locator's trust rules tell it (behind trusted proxies, from
+   * X-Forwarded-For): failures are counted per client, not per proxy. Absent: the socket peer.
+   */
+  readonly clientAddress?: (peer: string | undefined, forwardedFor: string | undefined) => string | null;
   /** Days an identity's new token is valid unless the request says otherwise (none: no expiry). */
   readonly tokenTtlDays?: number;
 }

@@ -20,6 +20,7 @@ import { usageRoutes } from "./routes/usage.js";
 
 export { authenticate, authenticateReader } from "./auth.js";
 export type { AdminDeps, Caller } from "./deps.js";
+export { LICENSE_READERS, READERS, ownOnly } from "./routes/roles.js";
 
 export const ROUTES = [
   ...principalRoutes,

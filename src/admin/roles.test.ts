@@ -417,6 +417,33 @@ describe("applicants see and act for their own organization only", () => {
     const v = await call(t, tokenOf("viewer"), "POST", "/v1/decisions", input);
     expect(v.status).toBe(200);
     expect(v.body).toMatchObject({ decision: "allow", reason: "home-person" });
+    // The gateway's decision API refuses a repeated member as the standalone one does.
+    const twice = await fetch(`${t.url}/v1/decisions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokenOf("viewer")}`, "content-type": "application/json" },
+      body: JSON.stringify(input).replace('"location":"US"', '"location":"IR","location":"US"'),
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as Json).error).toMatchObject({ code: "duplicate_member" });
+  });
+
+  it("the decision API answers only those who read every license, as /admin/v1/licenses decides scope", async () => {
+    const input = {
+      principal: { id: "x", citizenships: [{ country: "US" }] },
+      request: { model: "mythos-5", action: "infer", location: "US", time: new Date().toISOString() },
+    };
+    const status = async (roles: string[], org?: string) => {
+      const token = await createIdentity(t, uid(`decider-${roles.join(".")}`), roles, org);
+      const licenses = await call(t, token, "GET", "/admin/v1/licenses?limit=1");
+      const decision = await call(t, token, "POST", "/v1/decisions", input);
+      return `${licenses.status} ${decision.status}`;
+    };
+    // A reviewer may not read licenses at all; with applicant it reads its own only: no decisions.
+    expect(await status(["reviewer"])).toBe("403 403");
+    expect(await status(["applicant", "reviewer"], "bw-cyber")).toBe("200 403");
+    // An unscoped license reader role lifts the scope on both.
+    expect(await status(["compliance-officer"])).toBe("200 200");
+    expect(await status(["applicant", "approver"], "bw-cyber")).toBe("200 200");
   });
 });
 

@@ -73,6 +73,39 @@ describe("decision API", () => {
     ]);
   });
 
+  it("a member named twice, at any depth, is a 400 naming it: JSON.parse would silently keep the last", async () => {
+    const refused = async (text: string) => {
+      const res = await post(text);
+      const body = (await res.json()) as {
+        error: { code: string; message: string; problems: { path: string }[] };
+      };
+      return { status: res.status, code: body.error.code, path: body.error.problems?.[0]?.path };
+    };
+    const one = JSON.stringify({ principal: FR, request: { ...request, location: "IR" } });
+    // The embargoed location first, a harmless one after: never decided as the harmless one.
+    expect(await refused(one.replace('"location":"IR"', '"location":"IR","location":"FR"'))).toEqual({
+      status: 400,
+      code: "duplicate_member",
+      path: "request.location",
+    });
+    expect(
+      await refused(`[${one},${one.replace('"country":"FR"', '"country":"FR","country":"US"')}]`),
+    ).toEqual({ status: 400, code: "duplicate_member", path: "[1].principal.citizenships[0].country" });
+    expect(await refused(one.replace('{"principal"', '{"request":{},"principal"'))).toMatchObject({
+      code: "duplicate_member",
+      path: "request",
+    });
+    // Escaped spellings are the same name; the same name in sibling objects is no duplicate.
+    expect(
+      await refused(one.replace('"location":"IR"', '"location":"IR","loc\\u0061tion":"FR"')),
+    ).toMatchObject({ code: "duplicate_member", path: "request.location" });
+    const siblings = JSON.stringify([
+      { principal: FR, request },
+      { principal: FR, request },
+    ]);
+    expect((await post(siblings)).status).toBe(200);
+  });
+
   it("malformed JSON is a 400; a missing field says it is missing", async () => {
     expect((await post("{not json")).status).toBe(400);
     const res = await post(JSON.stringify({ principal: FR }));

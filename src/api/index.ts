@@ -6,7 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
-import { errorBody, readJson, requireHost, sendJson, withErrors } from "../http/index.js";
+import { errorBody, readJsonText, requireHost, sendJson, withErrors } from "../http/index.js";
+import { duplicateMemberPath } from "../http/members.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
 import {
   decide,
@@ -64,7 +65,10 @@ export async function handleDecisions(
   metrics?: DecisionMetrics,
 ): Promise<void> {
   allow(req, "POST");
-  const body = await readJson(req, { ...(bodyLimit === undefined ? {} : { limit: bodyLimit }) });
+  const { text, value: body } = await readJsonText(req, {
+    ...(bodyLimit === undefined ? {} : { limit: bodyLimit }),
+  });
+  refuseDuplicateMembers(text);
   if (Array.isArray(body)) {
     const inputs = parseBatch(body);
     const decided = inputs.map((i) => decide(scheme, i.principal, i.request));
@@ -86,6 +90,20 @@ export function allow(req: IncomingMessage, ...methods: string[]): void {
       `${req.method} is not allowed here; use ${methods.join(" or ")}`,
     );
   }
+}
+
+/**
+ * A member named twice anywhere in the body: JSON.parse would decide on the last (a `location` of
+ * IR followed by one of US is decided as US), where the caller's own reading may keep the first.
+ */
+function refuseDuplicateMembers(text: string): void {
+  const path = duplicateMemberPath(text);
+  if (path === null) return;
+  const name = String(path.at(-1));
+  const message = `the body names ${JSON.stringify(name)} more than once in the same object; send each member once`;
+  throw new ClearanceError("invalid", "duplicate_member", message, {
+    problems: [{ code: "duplicate_member", path, message }],
+  });
 }
 
 /** Validates every item, so one response names every bad field in the batch. */

@@ -156,6 +156,16 @@ describe("clearance CLI", () => {
     ]);
   });
 
+  it("refuses to serve the token-less decision API beyond loopback unless told so explicitly", async () => {
+    for (const host of ["0.0.0.0", "::", "10.1.2.3", "gateway.example"]) {
+      const r = await cli(["serve", "--scheme", EXAMPLE, "--host", host, "--port", "0"]);
+      expect([r.code, r.err], host).toEqual([
+        2,
+        expect.stringMatching(/has no authentication.*--allow-unauthenticated/s),
+      ]);
+    }
+  });
+
   it("sets lists built-in sets with source and as-of date", async () => {
     const r = await cli(["sets", "EAR_E1"]);
     expect(r.out).toMatch(/EAR_E1 +3 countries +as of \d{4}-\d{2}-\d{2} +15 CFR/);

@@ -1,4 +1,5 @@
 /** clearance.yaml: cross-checks and secrets, each problem with its path and line. */
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
@@ -65,5 +66,67 @@ describe("clearance.yaml", () => {
     expect(parse(`${shared}monitoring: { alerts: { enabled: false } }\n`, env).file.store.driver).toBe(
       "postgres",
     );
+  });
+
+  it("refuses location mistakes while loading, each at its line, before anything starts", () => {
+    const at = (extra: string) =>
+      problems(extra).map((p) => ({ path: p.path, line: p.line, message: p.message }));
+    expect(at('location: { header: "cf ipcountry", trusted_proxies: [10.0.0.1/32] }\n')).toEqual([
+      {
+        path: ["location", "header"],
+        line: 4,
+        message: expect.stringMatching(/not a valid HTTP header name/),
+      },
+    ]);
+    expect(at("location:\n  header: cf-ipcountry\n")).toEqual([
+      {
+        path: ["location", "header"],
+        line: 5,
+        message: expect.stringMatching(/needs location.trusted_proxies/),
+      },
+    ]);
+    expect(at("location:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.1/8, nonsense]\n")).toEqual([
+      {
+        path: ["location", "trusted_proxies", 1],
+        line: 5,
+        message: expect.stringMatching(/host bits are set/),
+      },
+      {
+        path: ["location", "trusted_proxies", 2],
+        line: 5,
+        message: expect.stringMatching(/not an IP address/),
+      },
+    ]);
+    const missing = join(tmpdir(), "clearance-no-such.mmdb");
+    expect(at(`location:\n  mmdb: ${missing}\n`)).toEqual([
+      { path: ["location", "mmdb"], line: 5, message: expect.stringMatching(/no such file/) },
+    ]);
+    expect(at(`location:\n  mmdb: examples\n`)).toEqual([
+      { path: ["location", "mmdb"], line: 5, message: expect.stringMatching(/directory/) },
+    ]);
+    expect(at(`location:\n  mmdb: examples/g7-trusted-partners.yaml\n`)).toEqual([
+      { path: ["location", "mmdb"], line: 5, message: expect.stringMatching(/cannot use mmdb file/) },
+    ]);
+  });
+
+  it("refuses a trusted proxy range of /0: every client could then say where it is and who it is", () => {
+    expect(problems('location: { trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, "::/0"] }\n')).toEqual([
+      expect.objectContaining({
+        path: ["location", "trusted_proxies", 1],
+        message: expect.stringMatching(/\/0/),
+      }),
+      expect.objectContaining({
+        path: ["location", "trusted_proxies", 2],
+        message: expect.stringMatching(/\/0/),
+      }),
+    ]);
+  });
+
+  it("refuses an admin token shorter than 32 characters, naming the variable", () => {
+    const short = () => parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(31) });
+    expect(short).toThrow(InvalidInputError);
+    expect(short).toThrow(/CLEARANCE_ADMIN_TOKEN.*31 characters.*at least 32/);
+    expect(parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(32) }).adminToken).toBe("x".repeat(32));
+    expect(parse("", {}).adminToken).toBeNull();
   });
 });

@@ -13,7 +13,7 @@ const ENV = {
   DATABASE_URL: "postgres://clearance@postgres/clearance",
   REDIS_URL: "redis://redis:6379",
   CLEARANCE_AUDIT_KEY: "set",
-  CLEARANCE_ADMIN_TOKEN: "set",
+  CLEARANCE_ADMIN_TOKEN: "an-admin-token-of-at-least-32-characters",
   UPSTREAM_API_KEY: "set",
 };
 
@@ -32,6 +32,7 @@ describe("deployment configs", () => {
       // Two nodes: each node's detectors see the whole fleet's traffic.
       monitoring: { alerts: { enabled: true, shared: "redis" } },
     });
+    expectNoBelievedHeader(c.file.location);
   });
 
   it("the Kubernetes ConfigMap's clearance.yaml and scheme are valid, and its Secret provides every variable they name", () => {
@@ -42,12 +43,29 @@ describe("deployment configs", () => {
     const secret = docs.find((d) => d.kind === "Secret")?.stringData ?? {};
     const dir = mkdtempSync(join(tmpdir(), "clearance-k8s-"));
     for (const [name, text] of Object.entries(data)) writeFileSync(join(dir, name), text);
-    const c = parseConfig(data["clearance.yaml"] ?? "", join(dir, "clearance.yaml"), secret);
+    // The Secret's placeholder token is too short to start with: it must be replaced.
+    expect(() => parseConfig(data["clearance.yaml"] ?? "", join(dir, "clearance.yaml"), secret)).toThrow(
+      /CLEARANCE_ADMIN_TOKEN holds 9 characters/,
+    );
+    const c = parseConfig(data["clearance.yaml"] ?? "", join(dir, "clearance.yaml"), {
+      ...secret,
+      CLEARANCE_ADMIN_TOKEN: ENV.CLEARANCE_ADMIN_TOKEN,
+    });
     expect(c.file).toMatchObject({
       store: { driver: "postgres" },
       counters: { driver: "redis" },
       monitoring: { alerts: { enabled: true, shared: "redis" } },
     });
+    expectNoBelievedHeader(c.file.location);
     expect(c.auditKey).not.toBeNull();
   });
 });
+
+/**
+ * Nothing in the shipped deployments sets a country header: none is believed, from anyone. (A
+ * header trusted from whole private ranges let any peer there claim a country.)
+ */
+function expectNoBelievedHeader(location: { header?: string; trusted_proxies: readonly string[] }): void {
+  expect(location.header).toBeUndefined();
+  expect(location.trusted_proxies).toEqual([]);
+}

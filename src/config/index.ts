@@ -5,11 +5,15 @@
 import { dirname, resolve } from "node:path";
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { parseBootstrap } from "../identity/registry.js";
+import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
+
+/** The bootstrap admin token's least length: it opens everything, and guesses cost only a 429. */
+export const MIN_ADMIN_TOKEN = 32;
 
 export interface Route {
   readonly provider: string;
@@ -80,6 +84,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       message: `headers_timeout_ms (${value.listen.headers_timeout_ms}) must not exceed request_timeout_ms (${value.listen.request_timeout_ms}): the headers are part of the request`,
     });
   }
+  problems.push(...locationProblems(value.location));
   const alerts = value.monitoring.alerts;
   // A PostgreSQL store means several nodes; with per-node alerts each node's detectors see only
   // its share of the traffic and miss what is spread over the fleet. Redis is there to share it.
@@ -112,6 +117,17 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       ? null
       : secret(source, env, hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"]);
   const adminToken = env[value.admin.token_env] || null;
+  if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN) {
+    throw new InvalidInputError(
+      placed(source, [
+        {
+          code: "weak_secret",
+          path: ["admin", "token_env"],
+          message: `environment variable ${value.admin.token_env} holds ${adminToken.length} characters; the admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -base64 32)`,
+        },
+      ]),
+    );
+  }
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
     routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });
@@ -129,6 +145,35 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     countersUrl,
     webhookSecret,
   };
+}
+
+/**
+ * The location settings the locator would refuse at start-up, refused here with their lines instead
+ * (start-up opens the store and the audit log first, and would end with a stack).
+ */
+function locationProblems(location: ConfigFile["location"]): Problem[] {
+  const problems: Problem[] = [];
+  const at = (path: (string | number)[], code: string, message: string) =>
+    problems.push({ code, path: ["location", ...path], message });
+  location.trusted_proxies.forEach((entry, i) => {
+    const problem = cidrProblem(entry);
+    if (problem !== null) at(["trusted_proxies", i], "invalid_cidr", `${JSON.stringify(entry)}: ${problem}`);
+  });
+  const header = location.header;
+  if (header !== undefined && !isHeaderName(header)) {
+    at(["header"], "invalid_header", `${JSON.stringify(header)} is not a valid HTTP header name`);
+  } else if (header !== undefined && location.trusted_proxies.length === 0) {
+    at(
+      ["header"],
+      "header_never_believed",
+      `location.header "${header}" needs location.trusted_proxies: it is only believed from them, so without any it could never apply`,
+    );
+  }
+  if (location.mmdb !== undefined) {
+    const problem = countryDbProblem(location.mmdb);
+    if (problem !== null) at(["mmdb"], "invalid_mmdb", problem);
+  }
+  return problems;
 }
 
 /** The named environment variable's value; a missing one is an error at the key that names it. */

@@ -5,7 +5,7 @@
  * store answers again and the change is loaded, service resumes under it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
 let storeDown = false;
@@ -94,5 +94,34 @@ describe("a snapshot the store cannot confirm", () => {
     await untilReady(200);
     // Loaded: the key is revoked.
     expect((await ask("mythos-5")).status).toBe(401);
+  });
+
+  it("the decision API refuses too: it answers from the same unconfirmed policy", async () => {
+    const decide = () =>
+      fetch(`${t.url}/v1/decisions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          principal: { id: "probe", citizenships: [{ country: "DE" }], organization: "bw-cyber" },
+          request: {
+            model: "mythos-5",
+            action: "infer",
+            location: "DE",
+            purpose: "cyber-defense",
+            time: new Date().toISOString(),
+          },
+        }),
+      });
+    expect((await decide()).status).toBe(200);
+    storeDown = true;
+    await untilReady(503);
+    const refused = await decide();
+    expect(refused.status).toBe(503);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("policy_unconfirmed");
+    expect(body.error.message).toMatch(/the bound is 300 ms\), so decisions are refused/);
+    storeDown = false;
+    await untilReady(200);
+    expect((await decide()).status).toBe(200);
   });
 });

@@ -7,7 +7,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { authenticate, createAdminHandler, type AdminDeps } from "../admin/index.js";
+import {
+  LICENSE_READERS,
+  READERS,
+  authenticate,
+  createAdminHandler,
+  ownOnly,
+  type AdminDeps,
+} from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
 import { serveConsole } from "../console/static.js";
@@ -26,7 +33,7 @@ import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
 import { Observation } from "./observer.js";
-import { proxy } from "./proxy.js";
+import { policyUnconfirmed, proxy } from "./proxy.js";
 import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
 
 export type { GatewayContext } from "./context.js";
@@ -101,13 +108,20 @@ export function createGatewayHandler(
       }
       if (path === "/v1/decisions") {
         const caller = authenticate(req, admin, res);
-        if (![...caller.roles].some((r) => r !== "applicant" && r !== "partner")) {
+        // A decision names licenses of any organization: only for a caller /admin/v1/licenses
+        // would show every license to (an applicant's or partner's scope, or a reviewer's lack of
+        // any license reading, is not widened through it).
+        if (ownOnly(caller, LICENSE_READERS)) {
           throw new ClearanceError(
             "forbidden",
             "forbidden",
-            "the decision API is for the provider's services, not applicants or partners",
+            `the decision API is for the provider's services: needs one of the roles ${READERS.join(", ")}`,
           );
         }
+        // Its answers rest on the same snapshot as the data plane's: refused as that is once the
+        // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
+        const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
+        if (unconfirmed !== null) throw unconfirmed;
         return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);

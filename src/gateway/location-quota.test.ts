@@ -12,7 +12,7 @@ const QUOTA = 50_000_000; // BIS-2026-0001 in examples/g7-trusted-partners.yaml
 beforeAll(async () => {
   const mmdb = join(mkdtempSync(join(tmpdir(), "clearance-mmdb-")), "country.mmdb");
   // Loopback is where the test's requests come from; the database places it in Germany.
-  writeCountryMmdb(mmdb, [{ cidr: "127.0.0.0/8", country: "DE" }]);
+  await writeCountryMmdb(mmdb, [{ cidr: "127.0.0.0/8", country: "DE" }]);
   t = await startTestGateway({
     location: `{ mmdb: ${JSON.stringify(mmdb)} }`,
     seed: (store) =>

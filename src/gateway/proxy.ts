@@ -265,13 +265,24 @@ function refuseUnconfirmed(
   decision: Decision,
   now: number,
 ): void {
-  const unconfirmed = now - ctx.snapshot.confirmedAt;
-  if (unconfirmed <= ctx.freshnessMs) return;
+  const unconfirmed = policyUnconfirmed(ctx, now);
+  if (unconfirmed === null) return;
   if (scheme.models.get(decision.served_model as string)?.control === "open") return;
-  throw new ClearanceError(
+  throw unconfirmed;
+}
+
+/** The refusal when the snapshot has gone unconfirmed beyond freshness_ms, else null. */
+export function policyUnconfirmed(
+  ctx: Pick<GatewayContext, "snapshot" | "freshnessMs">,
+  now: number,
+  refused = "controlled models are refused",
+): ClearanceError | null {
+  const unconfirmed = now - ctx.snapshot.confirmedAt;
+  if (unconfirmed <= ctx.freshnessMs) return null;
+  return new ClearanceError(
     "unavailable",
     "policy_unconfirmed",
-    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so controlled models are refused until the store answers`,
+    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so ${refused} until the store answers`,
   );
 }
 

@@ -5,9 +5,12 @@
  */
 import type { IncomingMessage } from "node:http";
 import { ClearanceError } from "../errors/index.js";
+import { duplicateMember } from "../http/members.js";
 import { settleLocation } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { GatewayContext } from "./context.js";
+
+export { duplicateMember };
 
 /** Longest model name or purpose a request may carry (scheme ids are far shorter). */
 export const MAX_NAME = 256;
@@ -29,7 +32,7 @@ export function requestLocation(
   throw new ClearanceError(
     "invalid",
     "ambiguous-location",
-    `the request's location headers disagree (${settled.ambiguous.join(", ")}), so where it comes from cannot be told`,
+    `the request's location sources disagree (${settled.ambiguous.join(", ")}), so where it comes from cannot be told`,
   );
 }
 
@@ -71,51 +74,6 @@ export function refuseDuplicateMembers(text: string): void {
     name,
     `the request body names ${JSON.stringify(name)} more than once; upstreams differ on which one they keep`,
   );
-}
-
-/**
- * The first member named twice at the top level of a JSON object's text (text JSON.parse has
- * accepted), or null. Strings are skipped natively (indexOf to the closing quote), so a large prompt
- * costs little more than its brackets and commas.
- */
-export function duplicateMember(text: string): string | null {
-  const names = new Set<string>();
-  let depth = 0;
-  let key = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      let end = text.indexOf('"', i + 1);
-      while (escaped(text, end)) end = text.indexOf('"', end + 1);
-      if (depth === 1 && key) {
-        const raw = text.slice(i + 1, end);
-        const name = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (names.has(name)) return name;
-        names.add(name);
-        key = false;
-      }
-      i = end;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth++;
-      key = depth === 1;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
-    else if (c === COMMA && depth === 1) key = true;
-  }
-  return null;
-}
-
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-
-/** Whether the quote at `at` is escaped: an odd number of backslashes before it. */
-function escaped(text: string, at: number): boolean {
-  let n = 0;
-  for (let k = at - 1; text.charCodeAt(k) === 0x5c; k--) n++;
-  return n % 2 === 1;
 }
 
 /** A name that will be logged or echoed: bounded, and free of control characters. */

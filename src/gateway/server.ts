@@ -11,6 +11,7 @@ import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { seedFromFile } from "../control/seed.js";
+import { SetupError } from "../errors/index.js";
 import { Federation } from "../identity/federation.js";
 import { blockOnAlert, bootstrapProviders } from "../identity/registry.js";
 import { defaultConsoleDir } from "../console/static.js";
@@ -180,10 +181,14 @@ async function assemble(
     onError,
   });
   screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+  // Config loading has checked what it can; an mmdb whose tree is corrupt still fails here, as a
+  // message (exit 2), not a stack.
   const locator = await createLocator({
     ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
     ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
     trustedProxies: config.file.location.trusted_proxies,
+  }).catch((err: unknown) => {
+    throw new SetupError(err instanceof Error ? err.message : String(err));
   });
   const providers = createProviders(config);
   opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
@@ -210,6 +215,7 @@ async function assemble(
       examples: config.file.whatif.examples,
     },
     authFailures: new FailedAuthGuard(config.file.admin_security.failed_auth_per_minute),
+    clientAddress: (peer, forwardedFor) => locator.client(peer, forwardedFor),
     tokenTtlDays: config.file.admin_security.token_ttl_days,
     screening,
     consoleSignIn: {

@@ -24,7 +24,7 @@ const run = promisify(execFile);
 /** The built CLI (npm run test:crashes builds it): a process starts in a fraction of tsx's time. */
 const CLI = "dist/src/cli/main.js";
 const CRASHES = Number(process.env.CLEARANCE_CRASHES ?? 20);
-const TOKEN = "crash-admin-token-0123456789";
+const TOKEN = "crash-admin-token-0123456789abcdefghij";
 const ORIGIN = "crash.hardening/audit";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children = new Set<ChildProcess>();

@@ -43,8 +43,9 @@ export type RefLocation = { readonly location: string | null } | "refused";
 
 /**
  * Where a request comes from. Headers count only from the trusted proxy; from anyone else the peer's
- * own address decides. Behind the proxy: the country header (copies that disagree: the embargo if
- * one names it, else refused), else X-Forwarded-For walked from the right past the proxy.
+ * own address decides. Behind the proxy: the country header, with the mmdb's country for the
+ * forwarded client's address where it names another (countries that disagree: the embargo if one
+ * names it, else refused); without a header, that address's country.
  */
 export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLocation {
   if (intent.from !== TRUSTED_PROXY) return { location: ADDRESS_COUNTRY[intent.from] ?? null };
@@ -53,23 +54,32 @@ export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLo
     const code = part.trim().toUpperCase();
     if (isCountryCode(code) && !codes.includes(code)) codes.push(code);
   }
+  const { country, proxy } = forwardedClient(intent);
+  if (codes.length === 0) return { location: country };
+  if (!proxy && country !== null && !codes.includes(country)) codes.push(country);
   if (codes.length === 1) return { location: codes[0] as string };
-  if (codes.length > 1) {
-    const settled = settleLocation(scheme, codes);
-    return "location" in settled ? { location: settled.location } : "refused";
-  }
+  const settled = settleLocation(scheme, codes);
+  return "location" in settled ? { location: settled.location } : "refused";
+}
+
+/**
+ * The mmdb's country for the client X-Forwarded-For names, walked from the right past the proxy;
+ * `proxy` when the walk ended at the proxy's own address (no client address to compare a header with).
+ */
+function forwardedClient(intent: Intent): { country: string | null; proxy: boolean } {
+  const proxy = { country: ADDRESS_COUNTRY[TRUSTED_PROXY] ?? null, proxy: true };
   const chain = values(intent.headers, "x-forwarded-for").join(", ");
-  if (chain.trim() === "") return { location: ADDRESS_COUNTRY[TRUSTED_PROXY] ?? null };
+  if (chain.trim() === "") return proxy;
   const hops = chain.split(",").map((s) => s.trim());
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = (hops[i] as string)
       .replace(/^(\d+\.\d+\.\d+\.\d+):\d{1,5}$/, "$1")
       .replace(/^\[(.*)\]$/, "$1");
-    if (!/^\d+\.\d+\.\d+\.\d+$/.test(hop) && hop !== "::1") return { location: null };
-    if (hop.split(".").some((o) => Number(o) > 255)) return { location: null };
-    if (hop !== TRUSTED_PROXY) return { location: ADDRESS_COUNTRY[hop] ?? null };
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(hop) && hop !== "::1") return { country: null, proxy: false };
+    if (hop.split(".").some((o) => Number(o) > 255)) return { country: null, proxy: false };
+    if (hop !== TRUSTED_PROXY) return { country: ADDRESS_COUNTRY[hop] ?? null, proxy: false };
   }
-  return { location: ADDRESS_COUNTRY[TRUSTED_PROXY] ?? null };
+  return proxy;
 }
 
 /** The declared purpose: copies joined; over 256 characters or with control characters, refused. */

@@ -158,6 +158,34 @@ describe("the admin surface", () => {
     }
   });
 
+  it("behind trusted proxies counts failures per client (IPv6 per /64), not per proxy", async () => {
+    // The test gateway trusts loopback as its proxy: X-Forwarded-For names the client.
+    const g = await startTestGateway({ extra: "admin_security: { failed_auth_per_minute: 3 }" });
+    const from = (client: string, token: string, path = "/admin/v1/partners", body?: unknown) =>
+      fetch(`${g.url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "x-forwarded-for": client,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then((r) => r.status);
+    try {
+      for (let i = 0; i < 3; i++) expect(await from("203.0.113.9", `clra_guess-${i}`)).toBe(401);
+      expect(await from("203.0.113.9", ADMIN_TOKEN)).toBe(429);
+      // Another client behind the same proxy: its own count, untouched by the guesser's.
+      expect(await from("198.51.100.7", ADMIN_TOKEN)).toBe(200);
+      expect(await from("198.51.100.7", ADMIN_TOKEN, "/v1/decisions", {})).toBe(400);
+      // IPv6: one /64 is one source (a host has as many addresses in it as it likes).
+      for (let i = 0; i < 3; i++) expect(await from(`2001:db8:1:2::${i + 1}`, `clra_guess-${i}`)).toBe(401);
+      expect(await from("2001:db8:1:2:ffff::9", ADMIN_TOKEN)).toBe(429);
+      expect(await from("2001:db8:1:3::1", ADMIN_TOKEN)).toBe(200);
+    } finally {
+      await g.gateway.close();
+    }
+  });
+
   it("forgets failures after a minute and bounds what it remembers", () => {
     const guard = new FailedAuthGuard(2);
     guard.failed("a", 0);

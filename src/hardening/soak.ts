@@ -26,7 +26,7 @@ const concurrency = Number(arg("connections") ?? 16);
 const rate = Number(arg("rate") ?? 0);
 const durationMs = minutes * 60_000;
 const intervalMs = Math.max(5_000, Math.min(60_000, durationMs / 12));
-const TOKEN = "soak-admin-token-0123456789";
+const TOKEN = "soak-admin-token-0123456789abcdefghijk";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-soak-"));

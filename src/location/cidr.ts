@@ -108,6 +108,15 @@ export function parseCidrs(list: readonly string[], what = "trustedProxies"): Ci
   return new CidrSet(v4, v6);
 }
 
+/** What is wrong with one trusted-proxy entry, or null (for config loading, which places it). */
+export function cidrProblem(entry: string): string | null {
+  const result = parseCidr(entry.trim());
+  if (typeof result === "string") return result;
+  // Trusting every address lets every client write the headers only proxies are believed for.
+  if (result[1] === 0) return "a /0 range trusts every address: name your proxies' own addresses";
+  return null;
+}
+
 /** A parsed network, or a string saying what is wrong with the entry. */
 function parseCidr(entry: string): [IpAddress, number] | string {
   const slash = entry.indexOf("/");

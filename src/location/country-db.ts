@@ -8,7 +8,8 @@
 import { AddressNotFoundError, Reader, type ReaderModel } from "@maxmind/geoip2-node";
 import { isCountryCode } from "../countries/index.js";
 import type { IpAddress } from "./cidr.js";
-import { readMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { METADATA_MAX_BYTES, parseMmdbMetadata, readMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
 
 /** Returns the country of an address, or null when the database has no (valid) country for it. */
 export type CountryLookup = (address: IpAddress) => string | null;
@@ -17,6 +18,38 @@ export type CountryLookup = (address: IpAddress) => string | null;
 const READER_CACHE_ENTRIES = 4096;
 /** Answers remembered per address; when full the map is emptied, which keeps the bound without LRU upkeep. */
 const ANSWER_CACHE_ENTRIES = 65_536;
+
+/**
+ * What makes `file` unusable as a country database, or null: its metadata read synchronously (the
+ * file's tail), for config loading to refuse before anything starts. openCountryDb checks the rest.
+ */
+export function countryDbProblem(file: string): string | null {
+  const fail = (reason: string) => `cannot use mmdb file "${file}": ${reason}`;
+  let metadata: MmdbMetadata;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const tail = Buffer.alloc(Math.min(size, METADATA_MAX_BYTES));
+      readSync(fd, tail, 0, tail.length, size - tail.length);
+      metadata = parseMmdbMetadata(tail, size);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return fail("no such file");
+    if (code === "EISDIR") return fail("it is a directory");
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+  return countryMethod(metadata.databaseType) === undefined
+    ? fail(`database type "${metadata.databaseType}" has no country data`)
+    : null;
+}
+
+/** The reader's country() insists on a "Country" database type; City-type databases carry the same fields. */
+const countryMethod = (type: string): "country" | "city" | undefined =>
+  type.includes("Country") ? "country" : /City|Enterprise/.test(type) ? "city" : undefined;
 
 /** Opens the database at `file`; throws an Error naming the file if it is missing or not a usable mmdb. */
 export async function openCountryDb(file: string): Promise<CountryLookup> {
@@ -30,9 +63,8 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
     if (code === "EISDIR") throw fail("it is a directory");
     throw fail(error instanceof Error ? error.message : String(error));
   }
-  // The reader's country() insists on a "Country" database type; City-type databases carry the same fields.
   const type = metadata.databaseType;
-  const method = type.includes("Country") ? "country" : /City|Enterprise/.test(type) ? "city" : undefined;
+  const method = countryMethod(type);
   if (method === undefined) throw fail(`database type "${type}" has no country data`);
 
   let reader: ReaderModel;

@@ -2,5 +2,13 @@
  * Request location: the country a request comes from, decided from the socket peer, trusted-proxy headers
  * and a MaxMind-format country database. See locator.ts for the trust rules.
  */
-export { createLocator, type Disputed, type Located, type LocationConfig, type Locator } from "./locator.js";
-export { CidrSet, parseAddress, parseCidrs, type IpAddress } from "./cidr.js";
+export {
+  createLocator,
+  isHeaderName,
+  type Disputed,
+  type Located,
+  type LocationConfig,
+  type Locator,
+} from "./locator.js";
+export { CidrSet, cidrProblem, parseAddress, parseCidrs, type IpAddress } from "./cidr.js";
+export { countryDbProblem } from "./country-db.js";

@@ -78,12 +78,30 @@ describe("direct clients (peer not a trusted proxy)", () => {
 });
 
 describe("behind a trusted proxy", () => {
-  it("believes the country header first", () => {
-    const headers = { "cf-ipcountry": "DE", "x-forwarded-for": "89.160.20.112" };
+  it("believes the country header where the mmdb agrees or has no answer for the client", () => {
+    const headers = { "cf-ipcountry": "DE", "x-forwarded-for": "2001:db8:1::7" }; // DE in the mmdb
     expect(locator.locate("10.0.0.1", headers)).toBe("DE");
     expect(locator.locate("::1", headers)).toBe("DE");
     expect(locator.locate("::ffff:10.0.0.1", headers)).toBe("DE"); // mapped peer matches the IPv4 range
     expect(locator.locate("10.0.0.1", { "cf-ipcountry": " de " })).toBe("DE");
+    expect(locator.locate("10.0.0.1", { "cf-ipcountry": "DE", "x-forwarded-for": "8.8.8.8" })).toBe("DE");
+  });
+
+  it("a header the mmdb contradicts for the client's address is a dispute, as two header values are", () => {
+    // A client that can set the header (no CDN in front, or one that passes it on) claims US from Iran.
+    const claim = (country: string, client: string) => ({
+      "cf-ipcountry": country,
+      "x-forwarded-for": client,
+    });
+    expect(locator.locate("10.0.0.1", claim("US", "5.160.33.1"))).toEqual({ disputed: ["US", "IR"] });
+    expect(locator.locate("10.0.0.1", claim("DE", "89.160.20.112"))).toEqual({ disputed: ["DE", "SE"] });
+    expect(locator.locate("10.0.0.1", claim("DE, FR", "5.160.33.1"))).toEqual({
+      disputed: ["DE", "FR", "IR"],
+    });
+    expect(locator.locate("10.0.0.1", claim("IR, US", "5.160.33.1"))).toEqual({ disputed: ["IR", "US"] });
+    // Where the walk ends at a trusted proxy, that address is the proxy's, not the client's: not compared.
+    expect(locator.locate("2001:db8:1:ff::1", { "cf-ipcountry": "FR" })).toBe("FR");
+    expect(locator.locate("10.0.0.1", claim("FR", "2001:db8:1:ff::2"))).toBe("FR");
   });
 
   it("ignores an invalid, unknown (XX) or Tor (T1) header and falls back to X-Forwarded-For", () => {
@@ -95,7 +113,7 @@ describe("behind a trusted proxy", () => {
   });
 
   it("a header given twice with different countries is a dispute, never unknown; repeats of one country are that country", () => {
-    const cf = (value: string | string[]) => ({ "cf-ipcountry": value, "x-forwarded-for": "89.160.20.112" });
+    const cf = (value: string | string[]) => ({ "cf-ipcountry": value, "x-forwarded-for": "8.8.8.8" });
     expect(locator.locate("10.0.0.1", cf("DE, FR"))).toEqual({ disputed: ["DE", "FR"] });
     expect(locator.locate("10.0.0.1", cf(["IR", "us"]))).toEqual({ disputed: ["IR", "US"] });
     expect(locator.locate("10.0.0.1", cf("DE, de, XX"))).toBe("DE");

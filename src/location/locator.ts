@@ -3,8 +3,10 @@
  *
  * Trust starts at the socket. Headers can be written by anyone, so they are believed only when the TCP peer is
  * one of the configured trusted proxies; from any other peer the peer address itself is the client. Behind
- * trusted proxies the CDN's country header wins, else X-Forwarded-For is walked from the right (the end our own
- * proxies append to) past trusted hops to the first address they did not vouch for.
+ * trusted proxies the CDN's country header is believed unless the mmdb names another country for the client's
+ * address (then both are named, a dispute: DESIGN.md applies the embargo if either is embargoed); the client's
+ * address is X-Forwarded-For walked from the right (the end our own proxies append to) past trusted hops to the
+ * first address they did not vouch for.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { isCountryCode } from "../countries/index.js";
@@ -44,6 +46,7 @@ export interface Locator {
 
 /** RFC 9110 token characters: what an HTTP header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const isHeaderName = (name: string): boolean => HEADER_NAME.test(name);
 
 /**
  * Validates the configuration and opens the mmdb once (file read). Throws a clear Error for a bad proxy list,
@@ -96,11 +99,17 @@ class ProxyAwareLocator implements Locator {
     if (peer === null) return null;
     let client: IpAddress | null = peer.address;
     if (peer.trusted) {
+      client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
       if (this.header !== undefined) {
         const country = headerCountry(headers[this.header]);
-        if (country !== null) return country;
+        // The header could be the client's own (a proxy that passes it on): where the mmdb names
+        // another country for the client's address, that is a dispute, settled against the embargo.
+        // A chain that ends at a trusted proxy names no client address to compare with.
+        if (country !== null)
+          return client === null || this.lookup === undefined || this.proxies.has(client)
+            ? country
+            : contested(country, this.lookup(client));
       }
-      client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
     }
     return client === null || this.lookup === undefined ? null : this.lookup(client);
   }
@@ -146,6 +155,13 @@ function headerCountry(value: string | string[] | undefined): Located {
     else (disputed ??= [found]).push(code);
   }
   return disputed === null ? found : { disputed };
+}
+
+/** The header's country (or dispute) with the address's country added where it differs. */
+function contested(header: string | Disputed, address: string | null): Located {
+  const named = typeof header === "string" ? [header] : header.disputed;
+  if (address === null || named.includes(address)) return header;
+  return { disputed: [...named, address] };
 }
 
 /**

@@ -7,7 +7,7 @@ import { startGateway, type RunningGateway } from "../gateway/server.js";
 import { parsePrincipal } from "../policy/index.js";
 import { openStore, type Store } from "../store/index.js";
 
-export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij";
 
 export interface TestGateway {
   readonly gateway: RunningGateway;

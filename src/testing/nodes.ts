@@ -10,7 +10,7 @@ import { generateKey } from "../audit/note.js";
 import { parseConfig } from "../config/index.js";
 import { startGateway, type RunningGateway } from "../gateway/server.js";
 
-export const NODE_ADMIN_TOKEN = "nodes-test-admin-token";
+export const NODE_ADMIN_TOKEN = "nodes-test-admin-token-0123456789abcdef";
 
 export interface NodeGroup {
   /** Starts a node; `extra` is YAML added to the config (refresh_ms, counters, …). */

@@ -6,8 +6,9 @@ import { Option, type Command } from "commander";
 import type { AddressInfo } from "node:net";
 import { createDecisionServer } from "../../api/index.js";
 import { loadConfigFile } from "../../config/index.js";
-import { InvalidInputError, formatProblems } from "../../errors/index.js";
+import { InvalidInputError, SetupError, formatProblems } from "../../errors/index.js";
 import { startGateway } from "../../gateway/server.js";
+import { parseAddress } from "../../location/index.js";
 import { GatewayMetrics } from "../../monitoring/metrics.js";
 import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
 import type { Io } from "../io.js";
@@ -19,6 +20,7 @@ interface ServeOptions {
   dataDir?: string;
   port?: number;
   host?: string;
+  allowUnauthenticated?: boolean;
 }
 
 export function registerServe(program: Command, io: Io): void {
@@ -35,6 +37,10 @@ export function registerServe(program: Command, io: Io): void {
     .option("--data-dir <dir>", "data directory (overrides the config's data_dir)")
     .addOption(new Option("--port <port>", "port (overrides the config)").argParser(parsePort))
     .option("--host <host>", "address to bind (overrides the config's listen.host; default 127.0.0.1)")
+    .option(
+      "--allow-unauthenticated",
+      "with --scheme: let a --host other than loopback serve the decision API, which has no authentication",
+    )
     .action((opts: ServeOptions) =>
       opts.scheme !== undefined && opts.config === undefined
         ? servePdp(io, opts.scheme, opts)
@@ -53,17 +59,35 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
   io.stdout(
     `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
   );
+  // SIGHUP's default is to terminate: a habitual `kill -HUP` (or a log rotator) must not take the
+  // gateway down. Its scheme is the store's, changed through the admin API, so there is no file to
+  // reload (the standalone decision API, below, reloads its file).
+  process.on("SIGHUP", () =>
+    io.stderr(
+      "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
+    ),
+  );
   stopOnSignal(() => gateway.close());
 }
 
 async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise<void> {
+  const host = opts.host ?? "127.0.0.1";
+  // Without a token, anyone who reaches the port reads the scheme's licensees and grants through
+  // its decisions: beyond loopback only when asked for by name (behind a network policy, say).
+  if (!isLoopback(host)) {
+    if (opts.allowUnauthenticated !== true) {
+      throw new SetupError(
+        `the decision API alone (--scheme) has no authentication; --host ${host} would answer anyone who reaches it. Serve it on loopback, use the gateway (--config, behind the admin token), or pass --allow-unauthenticated if the network in front of it restricts callers`,
+      );
+    }
+    io.stderr(`clearance: warning: the decision API on ${host} answers without authentication\n`);
+  }
   let scheme: CompiledScheme = loadSchemeFile(schemePath);
   const server = createDecisionServer({
     scheme: () => scheme,
     metrics: new GatewayMetrics({ scheme: () => scheme }),
     onError: (err) => io.stderr(`internal error: ${(err as Error).stack ?? String(err)}\n`),
   });
-  const host = opts.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 8080, host, resolve);
@@ -86,6 +110,13 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
     server.close();
     server.closeAllConnections();
   });
+}
+
+/** Loopback only: localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). A name other than localhost is not. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  const address = parseAddress(host);
+  return address !== null && address.range() === "loopback";
 }
 
 export function stopOnSignal(stop: () => Promise<void>): void {
