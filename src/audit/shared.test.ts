@@ -204,6 +204,33 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(await a.store.outbox.list(0, 10)).toEqual([]);
   });
 
+  it("logs an admin change too large for an entry with its details withheld; checkpoints go on", async () => {
+    const { schema, url } = await freshSchema();
+    const a = await node(url, "node-a");
+    await a.log.append(entry("a", 0));
+    await a.log.publish();
+    const details = { document: { id: "p-big", note: "x".repeat(70_000) } };
+    await adminPool().query(
+      `INSERT INTO ${schema}.audit_outbox (time, actor, action, object_kind, object_id, details)
+       VALUES ($1, 'admin', 'principal.put', 'principal', 'p-big', $2)`,
+      [new Date().toISOString(), JSON.stringify(details)],
+    );
+    await a.store.principals.put({ id: "small" }, "admin");
+    await a.audit.drainer.drain();
+    const entries = await a.store.sharedAudit!.read(0n, 10);
+    expect(entries.map((e) => e.length <= 65_535)).toEqual([true, true, true]);
+    expect(JSON.parse(entries[1]!.toString())).toMatchObject({
+      object: { id: "p-big" },
+      details: { withheld: "too large" },
+    });
+    await a.log.publish();
+    expect(a.log.published?.size).toBe(3n);
+    // And a node that starts now builds its mirror from these entries.
+    const b = await node(url, "node-b");
+    await b.log.publish();
+    expect(b.log.published?.text).toBe(a.log.published?.text);
+  });
+
   it("commits the entries appended just before it closes, every request of one turn in one transaction", async () => {
     const { url, schema } = await freshSchema();
     const a = await node(url, "node-a");
