@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore, type Store } from "../store/index.js";
+import { blackhole } from "../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openCheckpoint } from "./checkpoint.js";
 import { openAudit, type OpenAudit } from "./index.js";
@@ -30,8 +31,13 @@ afterAll(async () => {
   await dropSchemas();
 });
 
-async function node(url: string, name: string, privateKey = KEY.privateKey) {
-  const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+async function node(url: string, name: string, privateKey = KEY.privateKey, queryTimeoutMs?: number) {
+  const store = await openStore({
+    driver: "postgres",
+    dataDir: "(unused)",
+    url,
+    ...(queryTimeoutMs === undefined ? {} : { queryTimeoutMs }),
+  });
   const slot: { store: Store; audit?: OpenAudit } = { store };
   opened.push(slot);
   const audit = await openAudit({
@@ -252,5 +258,27 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     await a.store.close();
     await expect(a.log.append(entry("a", 0))).rejects.toThrow(/the database did not take the entry/);
     expect(a.log.failure).not.toBeNull();
+  });
+
+  it("refuses entries within the query timeout when the link stops carrying packets, and says so", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const a = await node(link.url, "node-a", KEY.privateKey, 500);
+      expect(await a.log.append(entry("a", 0))).toBe(0n);
+      link.cut();
+      const t0 = Date.now();
+      const settled = await Promise.allSettled([a.log.append(entry("a", 1)), a.store.version()]);
+      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected"]);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(a.log.failure?.message).toMatch(/timeout/i);
+      // The stuck connection is gone, not pooled: once the link carries packets, appends go through.
+      link.mend();
+      expect(await a.log.append(entry("a", 2))).toBe(1n);
+      expect(a.log.failure).toBeNull();
+      await a.log.close();
+    } finally {
+      await link.close();
+    }
   });
 });

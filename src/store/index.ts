@@ -262,6 +262,11 @@ export interface StoreOptions {
    * in the connection's search_path schema, e.g. `?options=-c%20search_path%3Dclearance`.
    */
   readonly url?: string;
+  /**
+   * PostgreSQL: how long a request-path query (an audit append, the version poll) may take before its
+   * connection is dropped and the query refused (default 5000).
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 export type StoreErrorCode =
@@ -301,7 +306,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       if (url === undefined || url === "")
         throw new Error("the postgres store needs a connection string: set url, or DATABASE_URL");
       const { openPostgresStore } = await import("./postgres/index.js");
-      return openPostgresStore(url);
+      return openPostgresStore(
+        url,
+        options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs },
+      );
     }
     default:
       throw new Error(`unknown store driver: ${String(driver satisfies never)}`);

@@ -15,7 +15,7 @@ import pg from "pg";
 import type { IntegratorSeat, SharedAuditStore } from "../index.js";
 import { SetupError } from "../../errors/index.js";
 import { quoteIdent } from "./migrations.js";
-import { TYPES, listOutbox } from "./queries.js";
+import { KEEPALIVE_MS, TYPES, listOutbox } from "./queries.js";
 
 /** The integrator lock's first key: "clri" in ASCII; the second is the schema's hash. */
 const INTEGRATOR_LOCK = 0x636c7269;
@@ -91,7 +91,15 @@ async function entries(db: Db, query: pg.QueryConfig): Promise<Buffer[]> {
 const toBuffer = (e: Uint8Array): Buffer =>
   Buffer.isBuffer(e) ? e : Buffer.from(e.buffer, e.byteOffset, e.byteLength);
 
-export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string }): SharedAuditStore {
+/**
+ * `fast`: the request path's pool, whose queries time out (see index.ts): an append on a dead link is
+ * refused in seconds, and the log reports the failure, rather than every request waiting behind it.
+ */
+export function sharedAudit(
+  pool: pg.Pool,
+  fast: pg.Pool,
+  where: { url: string; schema?: string },
+): SharedAuditStore {
   return {
     async claim(origin, verifierKey) {
       const { rows } = await pool.query<{ origin: string; verifier_key: string }>(
@@ -108,7 +116,7 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
       }
     },
 
-    append: (entries) => append(pool, entries),
+    append: (entries) => append(fast, entries),
 
     async drainOutbox(toEntry, limit) {
       const client = await pool.connect();
@@ -220,6 +228,9 @@ class Seat implements IntegratorSeat {
       connectionString: this.where.url,
       types: TYPES,
       fallback_application_name: "clearance-integrator",
+      // This node must learn that its session (and so the seat) is gone when the link dies.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_MS,
     });
     client.on("error", () => undefined);
     // The lock goes with the session: when it ends, another node may already hold it.
@@ -232,6 +243,11 @@ class Seat implements IntegratorSeat {
     await client.connect();
     if (this.where.schema !== undefined)
       await client.query(`SET search_path TO ${quoteIdent(this.where.schema)}`);
+    // And the server must end the session — freeing the lock for another node — when this node's
+    // link dies while the backend lives on: probes after 10 s idle, every 5 s, 3 missed (~25 s).
+    await client.query(
+      "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+    );
     this.#client = client;
     return client;
   }
