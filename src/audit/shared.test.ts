@@ -13,8 +13,8 @@ import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/post
 import { openCheckpoint } from "./checkpoint.js";
 import { openAudit, type OpenAudit } from "./index.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
-import { generateKey, parseVerifierKey } from "./note.js";
-import type { SharedAuditLog } from "./shared.js";
+import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { SharedAuditLog } from "./shared.js";
 import { directorySource } from "./source.js";
 import { verifyLog } from "./verify.js";
 
@@ -280,5 +280,41 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     } finally {
       await link.close();
     }
+  });
+
+  it("keeps at most its byte limit of its own entries while no checkpoint takes them; reads the rest back", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a"); // the integrator, not signing for now (frozen, say)
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store });
+    const b = await SharedAuditLog.open({
+      dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
+      origin: ORIGIN,
+      signer: parseSignerKey(KEY.privateKey),
+      verifier: parseVerifierKey(KEY.verifierKey),
+      verifierKey: KEY.verifierKey,
+      node: "node-b",
+      checkpointMs: 60_000,
+      db: store.sharedAudit!,
+      onError: (err) => {
+        throw err;
+      },
+      ownBytes: 10_000,
+    });
+    const big = (i: number) => Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(500, 120)]);
+    for (let batch = 0; batch < 10; batch++)
+      await Promise.all(Array.from({ length: 10 }, (_, i) => b.append(big(batch * 10 + i))));
+    await b.publish();
+    expect(b.integrating).toBe(false);
+    const own = (b as unknown as { own: { entries: Uint8Array[] }[] }).own;
+    const kept = own.flatMap((r) => r.entries).reduce((n, e) => n + e.length, 0);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(10_000);
+    // The integrator signs again; B builds the same tree, its oldest entries read from the database.
+    await a.log.publish();
+    await b.publish();
+    expect(b.published?.size).toBe(100n);
+    expect(b.published?.text).toBe(a.log.published?.text);
+    await b.close();
   });
 });

@@ -42,7 +42,16 @@ export interface SharedAuditOptions {
   readonly checkpointMs: number;
   readonly db: SharedAuditStore;
   readonly onError: (err: unknown) => void;
+  /** The most bytes of its own entries a node keeps for its mirror (default OWN_BYTES). */
+  readonly ownBytes?: number;
 }
+
+/**
+ * Own entries kept in memory for the mirror, at most: while checkpoints stall (an integrator frozen
+ * with its session alive) they would otherwise pile up without end. The oldest go first; catching
+ * up reads them back from the database like any other node's.
+ */
+export const OWN_BYTES = 64 * 1024 * 1024;
 
 /** Entries per append transaction, at most (larger batches wait for the next round trip). */
 const BATCH = 1_000;
@@ -61,6 +70,7 @@ interface Waiting {
 }
 
 const end = (run: Run): bigint => run.first + BigInt(run.entries.length);
+const bytes = (run: Run): number => run.entries.reduce((n, e) => n + e.length, 0);
 
 export class SharedAuditLog implements AuditTrail {
   private current: Published | null = null;
@@ -79,6 +89,8 @@ export class SharedAuditLog implements AuditTrail {
    * exactly these bytes).
    */
   private own: Run[] = [];
+  /** The bytes of the entries in `own`. */
+  private ownSize = 0;
 
   private constructor(
     private readonly o: SharedAuditOptions,
@@ -216,7 +228,16 @@ export class SharedAuditLog implements AuditTrail {
   private remember(run: Run): void {
     const last = this.own.at(-1);
     this.own.push(run);
+    this.ownSize += bytes(run);
     if (last !== undefined && last.first > run.first) this.own.sort((a, b) => (a.first < b.first ? -1 : 1));
+    const limit = this.o.ownBytes ?? OWN_BYTES;
+    while (this.ownSize > limit && this.own.length > 0) this.forget();
+  }
+
+  /** Drops the oldest run kept. */
+  private forget(): void {
+    const run = this.own.shift();
+    if (run !== undefined) this.ownSize -= bytes(run);
   }
 
   /**
@@ -229,7 +250,7 @@ export class SharedAuditLog implements AuditTrail {
       const from = this.tree.size;
       // Runs the mirror has already taken in (read from the database while their commit was being
       // acknowledged) are dropped; one it has partly taken in is cut.
-      while (this.own.length > 0 && end(this.own[0]!) <= from) this.own.shift();
+      while (this.own.length > 0 && end(this.own[0]!) <= from) this.forget();
       const pieces: (Run | { from: bigint; to: bigint })[] = [];
       const ranges: { from: bigint; to: bigint }[] = [];
       let at = from;
@@ -274,7 +295,7 @@ export class SharedAuditLog implements AuditTrail {
         await this.tree.append(all.slice(i, i + INTEGRATE_SLICE));
       }
     }
-    while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.own.shift();
+    while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.forget();
   }
 
   private async adopt(latest: { size: bigint; note: string }): Promise<void> {
