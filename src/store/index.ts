@@ -267,10 +267,22 @@ export interface StoreOptions {
    * connection is dropped and the query refused (default 5000).
    */
   readonly queryTimeoutMs?: number;
+  /**
+   * PostgreSQL: how long a change waits for a lock (another node's long change, say) before it fails
+   * as StoreError "busy" (default 30000).
+   */
+  readonly lockTimeoutMs?: number;
 }
 
 export type StoreErrorCode =
-  "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict" | "no-store";
+  | "unknown-principal"
+  | "unknown-match"
+  | "schema-too-new"
+  | "closed"
+  | "conflict"
+  | "no-store"
+  /** A change waited too long for a lock (PostgreSQL): nothing changed; try again. */
+  | "busy";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
@@ -279,6 +291,7 @@ const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   closed: "unavailable",
   conflict: "conflict",
   "no-store": "not-found",
+  busy: "unavailable",
 };
 
 /** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */
@@ -306,10 +319,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       if (url === undefined || url === "")
         throw new Error("the postgres store needs a connection string: set url, or DATABASE_URL");
       const { openPostgresStore } = await import("./postgres/index.js");
-      return openPostgresStore(
-        url,
-        options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs },
-      );
+      return openPostgresStore(url, {
+        ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
+        ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+      });
     }
     default:
       throw new Error(`unknown store driver: ${String(driver satisfies never)}`);

@@ -44,6 +44,8 @@ export interface PostgresStoreOptions {
   readonly max?: number;
   /** See StoreOptions.queryTimeoutMs. */
   readonly queryTimeoutMs?: number;
+  /** See StoreOptions.lockTimeoutMs. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** Connects, migrates (see migrations.ts), and returns the store. Rejects on a schema newer than this build. */
@@ -100,7 +102,8 @@ export async function openPostgresStore(
       client.release(err as Error);
       throw err;
     }
-    return new PostgresStore(pool, fast, { url, ...(schema === undefined ? {} : { schema }) });
+    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    return new PostgresStore(pool, fast, { url, ...(schema === undefined ? {} : { schema }) }, lockTimeoutMs);
   } catch (err) {
     await Promise.all([pool.end(), fast.end()]);
     throw err;
@@ -109,6 +112,10 @@ export async function openPostgresStore(
 
 /** Request-path queries (audit appends, the version poll) fail after this long by default. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+/** How long a change transaction's statement waits for a lock by default before the change fails. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
+const LOCK_NOT_AVAILABLE = "55P03";
 /** How long an admin call waits for a connection before it fails. */
 const ADMIN_CONNECT_MS = 30_000;
 
@@ -117,6 +124,7 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #fast: pg.Pool;
   readonly #where: { url: string; schema?: string };
+  readonly #lockTimeoutMs: number;
   readonly #watches = new Set<ChangeWatch>();
   #closed = false;
 
@@ -124,8 +132,14 @@ export class PostgresStore implements Store {
   readonly screening;
   readonly alerts: AlertStore;
 
-  constructor(pool: pg.Pool, fast: pg.Pool, where: { url: string; schema?: string }) {
+  constructor(
+    pool: pg.Pool,
+    fast: pg.Pool,
+    where: { url: string; schema?: string },
+    lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+  ) {
     this.#pool = pool;
+    this.#lockTimeoutMs = lockTimeoutMs;
     this.#fast = fast;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, fast, where);
@@ -149,7 +163,11 @@ export class PostgresStore implements Store {
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     const client = await this.#live().connect();
     try {
-      await client.query(begin);
+      // One round trip: a change queued behind a long transaction fails after a while, and gives its
+      // connection back, rather than holding it (and the admin API caller) for as long as that lasts.
+      await client.query(
+        `${begin}; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`,
+      );
       const result = await fn(client);
       await client.query("COMMIT");
       client.release();
@@ -160,6 +178,11 @@ export class PostgresStore implements Store {
         () => client.release(),
         (e: Error) => client.release(e),
       );
+      if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
+        throw new StoreError(
+          "busy",
+          `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
+        );
       throw err;
     }
   }
