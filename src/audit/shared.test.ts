@@ -317,4 +317,27 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(b.published?.text).toBe(a.log.published?.text);
     await b.close();
   });
+
+  it("an integrator whose rounds fail 3 times in a row gives the seat up, and another node signs on", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    await a.log.append(entry("a", 0));
+    await a.log.publish();
+    expect(a.log.integrating).toBe(true);
+    // A's mirror cannot be written any more (say its disk is full): every round fails at signing.
+    vi.spyOn(a.log as unknown as { sign(): Promise<void> }, "sign").mockRejectedValue(new Error("ENOSPC"));
+    await b.log.append(entry("b", 0));
+    for (let round = 1; round <= 3; round++) {
+      await expect(a.log.publish()).rejects.toThrow("ENOSPC");
+      expect(a.log.integrating).toBe(round < 3);
+    }
+    await b.log.publish();
+    expect(b.log.integrating).toBe(true);
+    expect(b.log.published?.size).toBe(2n);
+    // A stands down for a while rather than taking the seat straight back; it follows B meanwhile.
+    await a.log.publish();
+    expect(a.log.integrating).toBe(false);
+    expect(a.log.published?.text).toBe(b.log.published?.text);
+  });
 });

@@ -53,6 +53,13 @@ export interface SharedAuditOptions {
  */
 export const OWN_BYTES = 64 * 1024 * 1024;
 
+/**
+ * An integrator whose rounds fail this many times in a row (its mirror cannot be written, its reads
+ * fail) gives the seat up, and stays out of it as many rounds, so that a healthy node signs instead:
+ * holding the lock while unable to sign would stop every node's checkpoints for as long as it lived.
+ */
+export const FAILED_ROUNDS_BEFORE_RELEASE = 3;
+
 /** Entries per append transaction, at most (larger batches wait for the next round trip). */
 const BATCH = 1_000;
 /** Entries per read while catching up. */
@@ -89,6 +96,10 @@ export class SharedAuditLog implements AuditTrail {
    * exactly these bytes).
    */
   private own: Run[] = [];
+  /** The integrator's rounds that failed in a row. */
+  private failedRounds = 0;
+  /** Not before this time (ms) does this node try to take the seat again, after giving it up. */
+  private standDownUntil = 0;
   /** The bytes of the entries in `own`. */
   private ownSize = 0;
 
@@ -218,10 +229,21 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   private async round(): Promise<void> {
-    if (!this.seat.held) await this.seat.acquire().catch(this.o.onError);
-    const latest = await this.o.db.latestCheckpoint();
-    if (latest !== null) await this.adopt(latest);
-    if (this.seat.held) await this.sign();
+    if (!this.seat.held && Date.now() >= this.standDownUntil) await this.seat.acquire().catch(this.o.onError);
+    const integrating = this.seat.held;
+    try {
+      const latest = await this.o.db.latestCheckpoint();
+      if (latest !== null) await this.adopt(latest);
+      if (this.seat.held) await this.sign();
+      this.failedRounds = 0;
+    } catch (err) {
+      if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
+        this.failedRounds = 0;
+        this.standDownUntil = Date.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
+        await this.seat.release().catch(this.o.onError);
+      }
+      throw err;
+    }
   }
 
   /** Keeps a committed run for the mirror, in index order (one append is in flight at a time). */

@@ -243,6 +243,8 @@ export interface IntegratorSeat {
   acquire(): Promise<boolean>;
   /** Records a signed checkpoint through the lock's session: fails once the lock is lost. */
   publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void>;
+  /** Gives the lock up, keeping the session (to take it again later). */
+  release(): Promise<void>;
   /** Gives the lock up (ends the session). */
   close(): Promise<void>;
 }

@@ -216,6 +216,20 @@ class Seat implements IntegratorSeat {
     }
   }
 
+  async release(): Promise<void> {
+    const client = this.#client;
+    if (!this.#held || client === null) return;
+    this.#held = false;
+    try {
+      await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [INTEGRATOR_LOCK]);
+    } catch (err) {
+      // The lock must not stay with a session this node no longer counts as holding it: end it.
+      this.#client = null;
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#held = false;
