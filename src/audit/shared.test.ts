@@ -340,4 +340,78 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(a.log.integrating).toBe(false);
     expect(a.log.published?.text).toBe(b.log.published?.text);
   });
+
+  it("takes the seat from a holder whose session stays idle past the lease (a frozen node, an orphaned backend)", async () => {
+    const { url, schema } = await freshSchema();
+    await openStore({ driver: "postgres", dataDir: "(unused)", url }).then((s) => s.close()); // migrated
+    // The integrator, frozen (SIGSTOP) or cut off by a middlebox while its backend lives on: its
+    // session holds the lock and never says anything again.
+    const frozen = await adminPool().connect();
+    await frozen.query(`SET search_path TO ${schema}`);
+    const { rows } = await frozen.query<{ ok: boolean }>(
+      "SELECT pg_try_advisory_lock(x'636c7269'::int, hashtext(current_schema())) AS ok",
+    );
+    expect(rows[0]?.ok).toBe(true);
+    frozen.on("error", () => undefined); // it is terminated below
+    try {
+      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      opened.push({ store });
+      const b = await SharedAuditLog.open({
+        dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
+        origin: ORIGIN,
+        signer: parseSignerKey(KEY.privateKey),
+        verifier: parseVerifierKey(KEY.verifierKey),
+        verifierKey: KEY.verifierKey,
+        node: "node-b",
+        checkpointMs: 60_000,
+        db: store.sharedAudit!,
+        onError: (err) => {
+          throw err;
+        },
+        leaseMs: 600,
+      });
+      await b.append(entry("b", 0));
+      await b.publish();
+      expect(b.integrating).toBe(false); // idle for less than the lease: still the holder's
+      await new Promise((r) => setTimeout(r, 800));
+      await b.publish();
+      expect(b.integrating).toBe(true);
+      expect(b.published?.size).toBe(1n);
+      await b.close();
+    } finally {
+      frozen.release(true);
+    }
+  });
+
+  it("an integrator keeps its session busy enough that no node takes its seat while it lives", async () => {
+    const { url } = await freshSchema();
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store });
+    const open = (name: string, db: NonNullable<Store["sharedAudit"]>) =>
+      SharedAuditLog.open({
+        dir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+        origin: ORIGIN,
+        signer: parseSignerKey(KEY.privateKey),
+        verifier: parseVerifierKey(KEY.verifierKey),
+        verifierKey: KEY.verifierKey,
+        node: name,
+        checkpointMs: 60_000, // no rounds meanwhile: only the heartbeat speaks for A
+        db,
+        onError: (err) => {
+          throw err;
+        },
+        leaseMs: 600,
+      });
+    const a = await open("node-a", store.sharedAudit!);
+    const other = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store: other });
+    const b = await open("node-b", other.sharedAudit!);
+    expect(a.integrating).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await b.publish();
+    expect(b.integrating).toBe(false);
+    expect(a.integrating).toBe(true);
+    await b.close();
+    await a.close();
+  });
 });

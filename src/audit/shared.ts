@@ -42,6 +42,11 @@ export interface SharedAuditOptions {
   readonly checkpointMs: number;
   readonly db: SharedAuditStore;
   readonly onError: (err: unknown) => void;
+  /**
+   * How long the integrator's session may say nothing before another node ends it and takes the
+   * seat (default: LEASE_MS, or 5 rounds if longer). See SharedAuditStore.seat.
+   */
+  readonly leaseMs?: number;
   /** The most bytes of its own entries a node keeps for its mirror (default OWN_BYTES). */
   readonly ownBytes?: number;
 }
@@ -59,6 +64,12 @@ export const OWN_BYTES = 64 * 1024 * 1024;
  * holding the lock while unable to sign would stop every node's checkpoints for as long as it lived.
  */
 export const FAILED_ROUNDS_BEFORE_RELEASE = 3;
+
+/**
+ * The integrator's lease by default: a holder silent this long (frozen, or its backend orphaned by a
+ * cut link that no keepalive has noticed yet) loses the seat to the next node to try.
+ */
+export const LEASE_MS = 30_000;
 
 /** Entries per append transaction, at most (larger batches wait for the next round trip). */
 const BATCH = 1_000;
@@ -113,7 +124,11 @@ export class SharedAuditLog implements AuditTrail {
     await o.db.claim(o.origin, o.verifierKey);
     // A mirror: whatever an earlier run left may belong to another log (e.g. an embedded one).
     await rm(o.dir, { recursive: true, force: true });
-    const log = new SharedAuditLog(o, new TileTree(o.dir), o.db.seat());
+    const log = new SharedAuditLog(
+      o,
+      new TileTree(o.dir),
+      o.db.seat({ leaseMs: o.leaseMs ?? Math.max(LEASE_MS, 5 * o.checkpointMs) }),
+    );
     await log.publish();
     return log;
   }

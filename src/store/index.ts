@@ -232,8 +232,13 @@ export interface SharedAuditStore {
   size(): Promise<bigint>;
   /** The latest checkpoint recorded by an integrator (a signed note), or null. */
   latestCheckpoint(): Promise<{ size: bigint; note: string } | null>;
-  /** This node's chance to be the integrator (a session of its own). */
-  seat(): IntegratorSeat;
+  /**
+   * This node's chance to be the integrator (a session of its own). `leaseMs`: while it holds the
+   * seat, the session says something at least every third of it; a holder whose session has been
+   * idle longer (a frozen process, a backend orphaned by a cut link) has its session ended by the
+   * next node to try, which takes the seat.
+   */
+  seat(options?: { leaseMs?: number }): IntegratorSeat;
 }
 
 export interface IntegratorSeat {

@@ -168,7 +168,7 @@ export function sharedAudit(
       return row === undefined ? null : { size: BigInt(row.size), note: row.note };
     },
 
-    seat: () => new Seat(where),
+    seat: (options = {}) => new Seat(where, options.leaseMs),
   };
 }
 
@@ -177,8 +177,12 @@ class Seat implements IntegratorSeat {
   #client: pg.Client | null = null;
   #held = false;
   #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(private readonly where: { url: string; schema?: string }) {}
+  constructor(
+    private readonly where: { url: string; schema?: string },
+    private readonly leaseMs?: number,
+  ) {}
 
   get held(): boolean {
     return this.#held;
@@ -188,12 +192,55 @@ class Seat implements IntegratorSeat {
     if (this.#closed) return false;
     if (this.#held) return true;
     const client = this.#client ?? (await this.#connect());
-    const { rows } = await client.query<{ ok: boolean }>(
-      "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
-      [INTEGRATOR_LOCK],
-    );
-    this.#held = rows[0]?.ok === true && this.#client === client;
+    const take = async () =>
+      (
+        await client.query<{ ok: boolean }>(
+          "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
+          [INTEGRATOR_LOCK],
+        )
+      ).rows[0]?.ok === true;
+    let ok = await take();
+    if (!ok && this.leaseMs !== undefined && (await this.#endStaleHolder(client, this.leaseMs))) {
+      // The backend ends asynchronously; its lock goes with it moments later.
+      for (let i = 0; i < 20 && !ok; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        ok = await take();
+      }
+    }
+    this.#held = ok && this.#client === client;
+    if (this.#held) this.#beat(client);
     return this.#held;
+  }
+
+  /**
+   * Ends the holder's session if it has said nothing for over `leaseMs`: a live integrator's
+   * heartbeat keeps it busier than that, so this one is frozen, or its node is cut off and the
+   * server has not noticed. True if a session was ended.
+   */
+  async #endStaleHolder(client: pg.Client, leaseMs: number): Promise<boolean> {
+    const { rows } = await client.query<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(a.pid) AS ended
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+         AND l.objid = hashtext(current_schema())::oid AND l.objsubid = 2
+         AND a.state LIKE 'idle%' AND a.state_change < now() - make_interval(secs => $2::float8 / 1000)`,
+      [INTEGRATOR_LOCK, leaseMs],
+    );
+    return rows.some((r) => r.ended);
+  }
+
+  /** While held: a statement every third of the lease, so that no node takes this live seat. */
+  #beat(client: pg.Client): void {
+    clearInterval(this.#heartbeat);
+    if (this.leaseMs === undefined) return;
+    this.#heartbeat = setInterval(
+      () => {
+        if (!this.#held || this.#client !== client) return clearInterval(this.#heartbeat);
+        client.query("SELECT 1").catch(() => undefined);
+      },
+      Math.max(10, Math.floor(this.leaseMs / 3)),
+    );
+    this.#heartbeat.unref();
   }
 
   async publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void> {
@@ -220,6 +267,7 @@ class Seat implements IntegratorSeat {
     const client = this.#client;
     if (!this.#held || client === null) return;
     this.#held = false;
+    clearInterval(this.#heartbeat);
     try {
       await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [INTEGRATOR_LOCK]);
     } catch (err) {
@@ -233,6 +281,7 @@ class Seat implements IntegratorSeat {
   async close(): Promise<void> {
     this.#closed = true;
     this.#held = false;
+    clearInterval(this.#heartbeat);
     await this.#client?.end().catch(() => undefined);
     this.#client = null;
   }
