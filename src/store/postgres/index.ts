@@ -75,6 +75,9 @@ export async function openPostgresStore(
     fallback_application_name: "clearance",
     // Waiting for a free connection or for a connect: an admin call fails rather than hangs.
     connectionTimeoutMillis: ADMIN_CONNECT_MS,
+    // A transaction whose node went silent mid-way (a drain holds audit_head's row lock, which every
+    // node's appends need) is ended by the server, not left holding its locks until TCP gives up.
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
   });
   // The request path's own connections (audit appends, the version poll): admin writes cannot take
   // them, and every query on them is bounded — on the client (a silent link: the connection is
@@ -116,6 +119,8 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
 const LOCK_NOT_AVAILABLE = "55P03";
+/** The server ends a session idle this long inside a transaction (its client is gone or frozen). */
+const IDLE_IN_TRANSACTION_MS = 30_000;
 /** How long an admin call waits for a connection before it fails. */
 const ADMIN_CONNECT_MS = 30_000;
 
