@@ -414,4 +414,19 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     await b.close();
     await a.close();
   });
+
+  it("a drain of admin changes on a link that stops carrying packets fails within its timeout", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const a = await node(link.url, "node-a", KEY.privateKey, 200);
+      await a.store.principals.put({ id: "p-1" }, "admin");
+      link.cut();
+      const t0 = Date.now();
+      await expect(a.audit.drainer.drain()).rejects.toThrow(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      await link.close();
+    }
+  });
 });

@@ -88,6 +88,16 @@ async function entries(db: Db, query: pg.QueryConfig): Promise<Buffer[]> {
   return rows.map((r) => r.entry);
 }
 
+/** The client's queries, each with a client-side timeout (a rejected query: "Query read timeout"). */
+function timed(client: pg.PoolClient, ms: number): pg.PoolClient {
+  const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
+    client.query({
+      ...(typeof text === "string" ? { text, values } : text),
+      query_timeout: ms,
+    } as pg.QueryConfig);
+  return Object.assign(Object.create(client) as pg.PoolClient, { query });
+}
+
 const toBuffer = (e: Uint8Array): Buffer =>
   Buffer.isBuffer(e) ? e : Buffer.from(e.buffer, e.byteOffset, e.byteLength);
 
@@ -99,6 +109,7 @@ export function sharedAudit(
   pool: pg.Pool,
   fast: pg.Pool,
   where: { url: string; schema?: string },
+  drainTimeoutMs = 30_000,
 ): SharedAuditStore {
   return {
     async claim(origin, verifierKey) {
@@ -119,7 +130,10 @@ export function sharedAudit(
     append: (entries) => append(fast, entries),
 
     async drainOutbox(toEntry, limit) {
-      const client = await pool.connect();
+      const pooled = await pool.connect();
+      // Every statement bounded: on a silent link a drain (which the admin API awaits) fails, and
+      // its connection is destroyed (pg ends a client with a query in flight by destroying it).
+      const client = timed(pooled, drainTimeoutMs);
       try {
         await client.query("BEGIN");
         await client.query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", [OUTBOX_LOCK]);
@@ -133,12 +147,12 @@ export function sharedAudit(
           ]);
         }
         await client.query("COMMIT");
-        client.release();
+        pooled.release();
         return records.length;
       } catch (err) {
         await client.query("ROLLBACK").then(
-          () => client.release(),
-          (e: Error) => client.release(e),
+          () => pooled.release(),
+          (e: Error) => pooled.release(e),
         );
         throw err;
       }

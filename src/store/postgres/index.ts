@@ -106,7 +106,13 @@ export async function openPostgresStore(
       throw err;
     }
     const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    return new PostgresStore(pool, fast, { url, ...(schema === undefined ? {} : { schema }) }, lockTimeoutMs);
+    return new PostgresStore(
+      pool,
+      fast,
+      { url, ...(schema === undefined ? {} : { schema }) },
+      lockTimeoutMs,
+      DRAIN_TIMEOUT_FACTOR * timeout,
+    );
   } catch (err) {
     await Promise.all([pool.end(), fast.end()]);
     throw err;
@@ -115,6 +121,8 @@ export async function openPostgresStore(
 
 /** Request-path queries (audit appends, the version poll) fail after this long by default. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+/** A drain of admin changes (up to 500 entries) may take this many query timeouts per statement. */
+const DRAIN_TIMEOUT_FACTOR = 6;
 /** How long a change transaction's statement waits for a lock by default before the change fails. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
@@ -142,12 +150,13 @@ export class PostgresStore implements Store {
     fast: pg.Pool,
     where: { url: string; schema?: string },
     lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+    drainTimeoutMs = DRAIN_TIMEOUT_FACTOR * DEFAULT_QUERY_TIMEOUT_MS,
   ) {
     this.#pool = pool;
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#fast = fast;
     this.#where = where;
-    this.sharedAudit = sharedAudit(pool, fast, where);
+    this.sharedAudit = sharedAudit(pool, fast, where, drainTimeoutMs);
     this.screening = postgresScreening(
       () => this.#live(),
       (fn) => this.#tx(fn),
