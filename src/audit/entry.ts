@@ -19,6 +19,7 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { canonicalJson } from "../canonical/index.js";
+import { MAX_ENTRY } from "./wal.js";
 import type { Decision, GrantRef, Principal } from "../policy/index.js";
 import { ALERT_ACTION } from "../store/alerts.js";
 import { matchId, type SubjectKind } from "../store/screening.js";
@@ -122,19 +123,29 @@ export function adminEntry(c: AdminChange, pseudonymize?: Pseudonymizer): Buffer
     pseudonymize === undefined
       ? { object: c.object, details: c.details ?? {} }
       : withoutPersons(c.action, { object: c.object, details: c.details ?? {} }, pseudonymize);
-  return Buffer.from(
-    canonicalJson({
-      v: 1,
-      type: "admin",
-      time: c.time.toISOString(),
-      node: c.node,
-      change: c.change ?? null,
-      actor: c.actor,
-      action: c.action,
-      object,
-      details,
-    }),
-  );
+  const entry = (shown: Readonly<Record<string, unknown>>) =>
+    Buffer.from(
+      canonicalJson({
+        v: 1,
+        type: "admin",
+        time: c.time.toISOString(),
+        node: c.node,
+        change: c.change ?? null,
+        actor: c.actor,
+        action: c.action,
+        object,
+        details: shown,
+      }),
+    );
+  const full = entry(details);
+  if (full.length <= MAX_ENTRY) return full;
+  // No log can hold it, and refusing it would leave this change and every later one unlogged: the
+  // change is logged all the same, its details replaced by their digest (the operator can show them).
+  return entry({
+    withheld: "too large",
+    bytes: full.length,
+    sha256: createHash("sha256").update(canonicalJson(details)).digest("hex"),
+  });
 }
 
 /** What an admin entry shows of its change: the object and the details. */

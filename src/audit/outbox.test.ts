@@ -6,7 +6,12 @@ import { parsePrincipal } from "../policy/index.js";
 import { openStore } from "../store/index.js";
 import { AuditLog, type AuditTrail } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import Database from "better-sqlite3";
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical/index.js";
+import { DB_FILE } from "../store/sqlite/index.js";
 import { OutboxDrainer } from "./outbox.js";
+import { MAX_ENTRY } from "./wal.js";
 
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
@@ -86,6 +91,55 @@ describe("draining admin changes into the audit log", () => {
     await new OutboxDrainer(store, trail, "node-1", 3).drain();
     expect(appended.map((e) => (JSON.parse(e.toString()) as { change: number }).change)).toEqual([4]);
     expect(await store.outbox.list(0, 10)).toEqual([]);
+    await store.close();
+  });
+
+  it("logs a change too large for an entry with its details withheld (a digest), and the changes after it", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const log = await AuditLog.open({
+      dir: join(dataDir, "audit"),
+      walPath: join(dataDir, "audit.wal"),
+      origin: ORIGIN,
+      signer: parseSignerKey(keys.privateKey),
+      verifier: parseVerifierKey(keys.verifierKey),
+      checkpointMs: 1000,
+      onError: (err: unknown) => {
+        throw err;
+      },
+    });
+    // A change whose details alone are over an entry's 65,535 bytes (written as any admin write
+    // would, by a second connection: no admin input need be that large to reach the drainer).
+    const details = { document: { id: "p-big", note: "x".repeat(70_000) } };
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare(
+      "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(new Date().toISOString(), "admin", "principal.put", "principal", "p-big", JSON.stringify(details));
+    db.close();
+    await store.principals.put(parsePrincipal({ id: "small" }), "admin");
+    const entries: Buffer[] = [];
+    const trail: AuditTrail = Object.create(log) as AuditTrail;
+    trail.append = async (entry) => {
+      const index = await log.append(entry); // the real log refuses an entry over MAX_ENTRY
+      entries.push(Buffer.from(entry));
+      return index;
+    };
+    await new OutboxDrainer(store, trail, "node-1", 0).drain();
+    expect(await store.outbox.list(0, 10)).toEqual([]);
+    expect(entries).toHaveLength(2);
+    expect(entries[0]!.length).toBeLessThanOrEqual(MAX_ENTRY);
+    const [big, small] = entries.map((e) => JSON.parse(e.toString()) as Record<string, unknown>);
+    expect(big).toMatchObject({
+      change: 1,
+      action: "principal.put",
+      object: { kind: "principal", id: "p-big" },
+      details: {
+        withheld: "too large",
+        sha256: createHash("sha256").update(canonicalJson(details)).digest("hex"),
+      },
+    });
+    expect(small).toMatchObject({ change: 2, object: { id: "small" } });
+    await log.close();
     await store.close();
   });
 });

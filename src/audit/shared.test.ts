@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore, type Store } from "../store/index.js";
+import { blackhole } from "../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openCheckpoint } from "./checkpoint.js";
 import { openAudit, type OpenAudit } from "./index.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
-import { generateKey, parseVerifierKey } from "./note.js";
-import type { SharedAuditLog } from "./shared.js";
+import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { SharedAuditLog } from "./shared.js";
 import { directorySource } from "./source.js";
 import { verifyLog } from "./verify.js";
 
@@ -30,8 +31,13 @@ afterAll(async () => {
   await dropSchemas();
 });
 
-async function node(url: string, name: string, privateKey = KEY.privateKey) {
-  const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+async function node(url: string, name: string, privateKey = KEY.privateKey, queryTimeoutMs?: number) {
+  const store = await openStore({
+    driver: "postgres",
+    dataDir: "(unused)",
+    url,
+    ...(queryTimeoutMs === undefined ? {} : { queryTimeoutMs }),
+  });
   const slot: { store: Store; audit?: OpenAudit } = { store };
   opened.push(slot);
   const audit = await openAudit({
@@ -204,6 +210,33 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(await a.store.outbox.list(0, 10)).toEqual([]);
   });
 
+  it("logs an admin change too large for an entry with its details withheld; checkpoints go on", async () => {
+    const { schema, url } = await freshSchema();
+    const a = await node(url, "node-a");
+    await a.log.append(entry("a", 0));
+    await a.log.publish();
+    const details = { document: { id: "p-big", note: "x".repeat(70_000) } };
+    await adminPool().query(
+      `INSERT INTO ${schema}.audit_outbox (time, actor, action, object_kind, object_id, details)
+       VALUES ($1, 'admin', 'principal.put', 'principal', 'p-big', $2)`,
+      [new Date().toISOString(), JSON.stringify(details)],
+    );
+    await a.store.principals.put({ id: "small" }, "admin");
+    await a.audit.drainer.drain();
+    const entries = await a.store.sharedAudit!.read(0n, 10);
+    expect(entries.map((e) => e.length <= 65_535)).toEqual([true, true, true]);
+    expect(JSON.parse(entries[1]!.toString())).toMatchObject({
+      object: { id: "p-big" },
+      details: { withheld: "too large" },
+    });
+    await a.log.publish();
+    expect(a.log.published?.size).toBe(3n);
+    // And a node that starts now builds its mirror from these entries.
+    const b = await node(url, "node-b");
+    await b.log.publish();
+    expect(b.log.published?.text).toBe(a.log.published?.text);
+  });
+
   it("commits the entries appended just before it closes, every request of one turn in one transaction", async () => {
     const { url, schema } = await freshSchema();
     const a = await node(url, "node-a");
@@ -225,5 +258,175 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     await a.store.close();
     await expect(a.log.append(entry("a", 0))).rejects.toThrow(/the database did not take the entry/);
     expect(a.log.failure).not.toBeNull();
+  });
+
+  it("refuses entries within the query timeout when the link stops carrying packets, and says so", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const a = await node(link.url, "node-a", KEY.privateKey, 500);
+      expect(await a.log.append(entry("a", 0))).toBe(0n);
+      link.cut();
+      const t0 = Date.now();
+      const settled = await Promise.allSettled([a.log.append(entry("a", 1)), a.store.version()]);
+      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected"]);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(a.log.failure?.message).toMatch(/timeout/i);
+      // The stuck connection is gone, not pooled: once the link carries packets, appends go through.
+      link.mend();
+      expect(await a.log.append(entry("a", 2))).toBe(1n);
+      expect(a.log.failure).toBeNull();
+      await a.log.close();
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("keeps at most its byte limit of its own entries while no checkpoint takes them; reads the rest back", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a"); // the integrator, not signing for now (frozen, say)
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store });
+    const b = await SharedAuditLog.open({
+      dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
+      origin: ORIGIN,
+      signer: parseSignerKey(KEY.privateKey),
+      verifier: parseVerifierKey(KEY.verifierKey),
+      verifierKey: KEY.verifierKey,
+      node: "node-b",
+      checkpointMs: 60_000,
+      db: store.sharedAudit!,
+      onError: (err) => {
+        throw err;
+      },
+      ownBytes: 10_000,
+    });
+    const big = (i: number) => Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(500, 120)]);
+    for (let batch = 0; batch < 10; batch++)
+      await Promise.all(Array.from({ length: 10 }, (_, i) => b.append(big(batch * 10 + i))));
+    await b.publish();
+    expect(b.integrating).toBe(false);
+    const own = (b as unknown as { own: { entries: Uint8Array[] }[] }).own;
+    const kept = own.flatMap((r) => r.entries).reduce((n, e) => n + e.length, 0);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(10_000);
+    // The integrator signs again; B builds the same tree, its oldest entries read from the database.
+    await a.log.publish();
+    await b.publish();
+    expect(b.published?.size).toBe(100n);
+    expect(b.published?.text).toBe(a.log.published?.text);
+    await b.close();
+  });
+
+  it("an integrator whose rounds fail 3 times in a row gives the seat up, and another node signs on", async () => {
+    const { url } = await freshSchema();
+    const a = await node(url, "node-a");
+    const b = await node(url, "node-b");
+    await a.log.append(entry("a", 0));
+    await a.log.publish();
+    expect(a.log.integrating).toBe(true);
+    // A's mirror cannot be written any more (say its disk is full): every round fails at signing.
+    vi.spyOn(a.log as unknown as { sign(): Promise<void> }, "sign").mockRejectedValue(new Error("ENOSPC"));
+    await b.log.append(entry("b", 0));
+    for (let round = 1; round <= 3; round++) {
+      await expect(a.log.publish()).rejects.toThrow("ENOSPC");
+      expect(a.log.integrating).toBe(round < 3);
+    }
+    await b.log.publish();
+    expect(b.log.integrating).toBe(true);
+    expect(b.log.published?.size).toBe(2n);
+    // A stands down for a while rather than taking the seat straight back; it follows B meanwhile.
+    await a.log.publish();
+    expect(a.log.integrating).toBe(false);
+    expect(a.log.published?.text).toBe(b.log.published?.text);
+  });
+
+  it("takes the seat from a holder whose session stays idle past the lease (a frozen node, an orphaned backend)", async () => {
+    const { url, schema } = await freshSchema();
+    await openStore({ driver: "postgres", dataDir: "(unused)", url }).then((s) => s.close()); // migrated
+    // The integrator, frozen (SIGSTOP) or cut off by a middlebox while its backend lives on: its
+    // session holds the lock and never says anything again.
+    const frozen = await adminPool().connect();
+    await frozen.query(`SET search_path TO ${schema}`);
+    const { rows } = await frozen.query<{ ok: boolean }>(
+      "SELECT pg_try_advisory_lock(x'636c7269'::int, hashtext(current_schema())) AS ok",
+    );
+    expect(rows[0]?.ok).toBe(true);
+    frozen.on("error", () => undefined); // it is terminated below
+    try {
+      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      opened.push({ store });
+      const b = await SharedAuditLog.open({
+        dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
+        origin: ORIGIN,
+        signer: parseSignerKey(KEY.privateKey),
+        verifier: parseVerifierKey(KEY.verifierKey),
+        verifierKey: KEY.verifierKey,
+        node: "node-b",
+        checkpointMs: 60_000,
+        db: store.sharedAudit!,
+        onError: (err) => {
+          throw err;
+        },
+        leaseMs: 600,
+      });
+      await b.append(entry("b", 0));
+      await b.publish();
+      expect(b.integrating).toBe(false); // idle for less than the lease: still the holder's
+      await new Promise((r) => setTimeout(r, 800));
+      await b.publish();
+      expect(b.integrating).toBe(true);
+      expect(b.published?.size).toBe(1n);
+      await b.close();
+    } finally {
+      frozen.release(true);
+    }
+  });
+
+  it("an integrator keeps its session busy enough that no node takes its seat while it lives", async () => {
+    const { url } = await freshSchema();
+    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store });
+    const open = (name: string, db: NonNullable<Store["sharedAudit"]>) =>
+      SharedAuditLog.open({
+        dir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+        origin: ORIGIN,
+        signer: parseSignerKey(KEY.privateKey),
+        verifier: parseVerifierKey(KEY.verifierKey),
+        verifierKey: KEY.verifierKey,
+        node: name,
+        checkpointMs: 60_000, // no rounds meanwhile: only the heartbeat speaks for A
+        db,
+        onError: (err) => {
+          throw err;
+        },
+        leaseMs: 600,
+      });
+    const a = await open("node-a", store.sharedAudit!);
+    const other = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+    opened.push({ store: other });
+    const b = await open("node-b", other.sharedAudit!);
+    expect(a.integrating).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await b.publish();
+    expect(b.integrating).toBe(false);
+    expect(a.integrating).toBe(true);
+    await b.close();
+    await a.close();
+  });
+
+  it("a drain of admin changes on a link that stops carrying packets fails within its timeout", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const a = await node(link.url, "node-a", KEY.privateKey, 200);
+      await a.store.principals.put({ id: "p-1" }, "admin");
+      link.cut();
+      const t0 = Date.now();
+      await expect(a.audit.drainer.drain()).rejects.toThrow(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      await link.close();
+    }
   });
 });

@@ -42,7 +42,34 @@ export interface SharedAuditOptions {
   readonly checkpointMs: number;
   readonly db: SharedAuditStore;
   readonly onError: (err: unknown) => void;
+  /**
+   * How long the integrator's session may say nothing before another node ends it and takes the
+   * seat (default: LEASE_MS, or 5 rounds if longer). See SharedAuditStore.seat.
+   */
+  readonly leaseMs?: number;
+  /** The most bytes of its own entries a node keeps for its mirror (default OWN_BYTES). */
+  readonly ownBytes?: number;
 }
+
+/**
+ * Own entries kept in memory for the mirror, at most: while checkpoints stall (an integrator frozen
+ * with its session alive) they would otherwise pile up without end. The oldest go first; catching
+ * up reads them back from the database like any other node's.
+ */
+export const OWN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An integrator whose rounds fail this many times in a row (its mirror cannot be written, its reads
+ * fail) gives the seat up, and stays out of it as many rounds, so that a healthy node signs instead:
+ * holding the lock while unable to sign would stop every node's checkpoints for as long as it lived.
+ */
+export const FAILED_ROUNDS_BEFORE_RELEASE = 3;
+
+/**
+ * The integrator's lease by default: a holder silent this long (frozen, or its backend orphaned by a
+ * cut link that no keepalive has noticed yet) loses the seat to the next node to try.
+ */
+export const LEASE_MS = 30_000;
 
 /** Entries per append transaction, at most (larger batches wait for the next round trip). */
 const BATCH = 1_000;
@@ -61,6 +88,7 @@ interface Waiting {
 }
 
 const end = (run: Run): bigint => run.first + BigInt(run.entries.length);
+const bytes = (run: Run): number => run.entries.reduce((n, e) => n + e.length, 0);
 
 export class SharedAuditLog implements AuditTrail {
   private current: Published | null = null;
@@ -79,6 +107,12 @@ export class SharedAuditLog implements AuditTrail {
    * exactly these bytes).
    */
   private own: Run[] = [];
+  /** The integrator's rounds that failed in a row. */
+  private failedRounds = 0;
+  /** Not before this time (ms) does this node try to take the seat again, after giving it up. */
+  private standDownUntil = 0;
+  /** The bytes of the entries in `own`. */
+  private ownSize = 0;
 
   private constructor(
     private readonly o: SharedAuditOptions,
@@ -90,7 +124,11 @@ export class SharedAuditLog implements AuditTrail {
     await o.db.claim(o.origin, o.verifierKey);
     // A mirror: whatever an earlier run left may belong to another log (e.g. an embedded one).
     await rm(o.dir, { recursive: true, force: true });
-    const log = new SharedAuditLog(o, new TileTree(o.dir), o.db.seat());
+    const log = new SharedAuditLog(
+      o,
+      new TileTree(o.dir),
+      o.db.seat({ leaseMs: o.leaseMs ?? Math.max(LEASE_MS, 5 * o.checkpointMs) }),
+    );
     await log.publish();
     return log;
   }
@@ -206,17 +244,37 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   private async round(): Promise<void> {
-    if (!this.seat.held) await this.seat.acquire().catch(this.o.onError);
-    const latest = await this.o.db.latestCheckpoint();
-    if (latest !== null) await this.adopt(latest);
-    if (this.seat.held) await this.sign();
+    if (!this.seat.held && Date.now() >= this.standDownUntil) await this.seat.acquire().catch(this.o.onError);
+    const integrating = this.seat.held;
+    try {
+      const latest = await this.o.db.latestCheckpoint();
+      if (latest !== null) await this.adopt(latest);
+      if (this.seat.held) await this.sign();
+      this.failedRounds = 0;
+    } catch (err) {
+      if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
+        this.failedRounds = 0;
+        this.standDownUntil = Date.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
+        await this.seat.release().catch(this.o.onError);
+      }
+      throw err;
+    }
   }
 
   /** Keeps a committed run for the mirror, in index order (one append is in flight at a time). */
   private remember(run: Run): void {
     const last = this.own.at(-1);
     this.own.push(run);
+    this.ownSize += bytes(run);
     if (last !== undefined && last.first > run.first) this.own.sort((a, b) => (a.first < b.first ? -1 : 1));
+    const limit = this.o.ownBytes ?? OWN_BYTES;
+    while (this.ownSize > limit && this.own.length > 0) this.forget();
+  }
+
+  /** Drops the oldest run kept. */
+  private forget(): void {
+    const run = this.own.shift();
+    if (run !== undefined) this.ownSize -= bytes(run);
   }
 
   /**
@@ -229,7 +287,7 @@ export class SharedAuditLog implements AuditTrail {
       const from = this.tree.size;
       // Runs the mirror has already taken in (read from the database while their commit was being
       // acknowledged) are dropped; one it has partly taken in is cut.
-      while (this.own.length > 0 && end(this.own[0]!) <= from) this.own.shift();
+      while (this.own.length > 0 && end(this.own[0]!) <= from) this.forget();
       const pieces: (Run | { from: bigint; to: bigint })[] = [];
       const ranges: { from: bigint; to: bigint }[] = [];
       let at = from;
@@ -274,7 +332,7 @@ export class SharedAuditLog implements AuditTrail {
         await this.tree.append(all.slice(i, i + INTEGRATE_SLICE));
       }
     }
-    while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.own.shift();
+    while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.forget();
   }
 
   private async adopt(latest: { size: bigint; note: string }): Promise<void> {

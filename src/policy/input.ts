@@ -38,8 +38,9 @@ export const principalSchema = z.strictObject({
     .string()
     .refine(isPartialDate, "expected a birth date as YYYY, YYYY-MM or YYYY-MM-DD (a real one)")
     .nullish(),
-  citizenships: z.array(nationality).default([]),
-  permanent_residencies: z.array(nationality).default([]),
+  // Bounded: the whole principal goes into its change's audit entry (at most 65,535 bytes).
+  citizenships: z.array(nationality).max(64, "at most 64 citizenships").default([]),
+  permanent_residencies: z.array(nationality).max(64, "at most 64 permanent residencies").default([]),
   residence: country.nullish(),
   organization: z
     .union(

@@ -232,8 +232,13 @@ export interface SharedAuditStore {
   size(): Promise<bigint>;
   /** The latest checkpoint recorded by an integrator (a signed note), or null. */
   latestCheckpoint(): Promise<{ size: bigint; note: string } | null>;
-  /** This node's chance to be the integrator (a session of its own). */
-  seat(): IntegratorSeat;
+  /**
+   * This node's chance to be the integrator (a session of its own). `leaseMs`: while it holds the
+   * seat, the session says something at least every third of it; a holder whose session has been
+   * idle longer (a frozen process, a backend orphaned by a cut link) has its session ended by the
+   * next node to try, which takes the seat.
+   */
+  seat(options?: { leaseMs?: number }): IntegratorSeat;
 }
 
 export interface IntegratorSeat {
@@ -243,6 +248,8 @@ export interface IntegratorSeat {
   acquire(): Promise<boolean>;
   /** Records a signed checkpoint through the lock's session: fails once the lock is lost. */
   publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void>;
+  /** Gives the lock up, keeping the session (to take it again later). */
+  release(): Promise<void>;
   /** Gives the lock up (ends the session). */
   close(): Promise<void>;
 }
@@ -262,10 +269,27 @@ export interface StoreOptions {
    * in the connection's search_path schema, e.g. `?options=-c%20search_path%3Dclearance`.
    */
   readonly url?: string;
+  /**
+   * PostgreSQL: how long a request-path query (an audit append, the version poll) may take before its
+   * connection is dropped and the query refused (default 5000).
+   */
+  readonly queryTimeoutMs?: number;
+  /**
+   * PostgreSQL: how long a change waits for a lock (another node's long change, say) before it fails
+   * as StoreError "busy" (default 30000).
+   */
+  readonly lockTimeoutMs?: number;
 }
 
 export type StoreErrorCode =
-  "unknown-principal" | "unknown-match" | "schema-too-new" | "closed" | "conflict" | "no-store";
+  | "unknown-principal"
+  | "unknown-match"
+  | "schema-too-new"
+  | "closed"
+  | "conflict"
+  | "no-store"
+  /** A change waited too long for a lock (PostgreSQL): nothing changed; try again. */
+  | "busy";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
@@ -274,6 +298,7 @@ const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   closed: "unavailable",
   conflict: "conflict",
   "no-store": "not-found",
+  busy: "unavailable",
 };
 
 /** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */
@@ -301,7 +326,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       if (url === undefined || url === "")
         throw new Error("the postgres store needs a connection string: set url, or DATABASE_URL");
       const { openPostgresStore } = await import("./postgres/index.js");
-      return openPostgresStore(url);
+      return openPostgresStore(url, {
+        ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
+        ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+      });
     }
     default:
       throw new Error(`unknown store driver: ${String(driver satisfies never)}`);

@@ -28,7 +28,16 @@ const found = (entryId: string, entryDigest = `d-${entryId}`): FoundMatch => ({
 });
 const alice = { kind: "principal" as const, id: "alice" };
 
-export function screeningSuite(name: string, open: () => Promise<Store>): void {
+/**
+ * A second session holding row locks until released: a driver with concurrent writers (PostgreSQL)
+ * passes one so a race's interleaving is forced rather than left to timing. `statement` is
+ * unqualified (the hold runs in the store's schema). Drivers whose writes are serialised pass none.
+ */
+export type Hold = (statement: string, params: readonly unknown[]) => Promise<() => Promise<void>>;
+
+const tick = (ms = 250) => new Promise((r) => setTimeout(r, ms));
+
+export function screeningSuite(name: string, open: () => Promise<Store>, hold?: Hold): void {
   describe(`screening store contract: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -143,6 +152,63 @@ export function screeningSuite(name: string, open: () => Promise<Store>): void {
       await store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
       expect((await store.screening.matches())[0]?.status).toBe("resolved");
       expect(await store.screening.statuses()).toEqual([]);
+    });
+
+    it("a reviewer's confirmation survives a concurrent full rescreen that no longer finds the entry", async () => {
+      await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
+      const mid = "principal:alice|test-list|a";
+      // The review reads the match and queues behind the held row; the rescreen starts meanwhile, so
+      // both saw "potential" before either wrote (what READ COMMITTED without locks let through).
+      const release = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
+      const review = store.screening.review(mid, "confirmed", "rita", "same person");
+      if (hold) await tick();
+      const rescreen = store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
+      if (hold) await tick();
+      await release?.();
+      await expect(review).resolves.toMatchObject({ status: "confirmed" });
+      await rescreen;
+      expect((await store.screening.matches())[0]).toMatchObject({ status: "confirmed", reviewer: "rita" });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "alice", status: "confirmed" },
+      ]);
+    });
+
+    it("a rescreen that resolved a match first makes a concurrent review refuse, not undo it", async () => {
+      await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
+      const mid = "principal:alice|test-list|a";
+      const release = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
+      const rescreen = store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
+      if (hold) await tick();
+      const review = store.screening.review(mid, "confirmed", "rita", "same person");
+      if (hold) await tick();
+      await release?.();
+      await rescreen;
+      await expect(review).rejects.toSatisfy((e) => e instanceof StoreError && e.code === "conflict");
+      expect((await store.screening.matches())[0]).toMatchObject({ status: "resolved" });
+      expect(await store.screening.statuses()).toEqual([]);
+    });
+
+    it("concurrent imports of one list take consecutive versions", async () => {
+      await store.screening.importList(input([entry("a")]), "tester");
+      // Both imports read the active version and max(version) while the held row stalls their UPDATE.
+      const release = await hold?.("SELECT 1 FROM screening_lists WHERE list = ? AND active = 1 FOR UPDATE", [
+        "test-list",
+      ]);
+      const first = store.screening.importList(input([entry("a"), entry("b")]), "ops-a");
+      if (hold) await tick();
+      const second = store.screening.importList(input([entry("a"), entry("c")]), "ops-b");
+      if (hold) await tick();
+      await release?.();
+      const done = await Promise.all([first, second]);
+      expect(done.map((d) => d.version.version).sort()).toEqual([2, 3]);
+      const versions = await store.screening.versions("test-list");
+      expect(versions.map((v) => [v.version, v.active])).toEqual([
+        [3, true],
+        [2, false],
+        [1, false],
+      ]);
+      // The later import's diff is against the earlier one, not against version 1.
+      expect(versions[0]!.diff.removed).toHaveLength(1);
     });
 
     it("matches whose entry was removed are resolved", async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe } from "vitest";
-import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
+import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openStore } from "./index.js";
 import { screeningSuite } from "./screening-suite.js";
 
@@ -16,7 +16,27 @@ screeningSuite("sqlite", () => openStore({ driver: "sqlite", dataDir: join(root,
 if (skipReason !== undefined) console.warn(`screening store on postgres: SKIPPED, ${skipReason}`);
 describe.skipIf(skipReason !== undefined)("postgres", () => {
   afterAll(dropSchemas);
-  screeningSuite("postgres", async () =>
-    openStore({ driver: "postgres", dataDir: root, url: (await freshSchema()).url }),
+  let schema = "";
+  screeningSuite(
+    "postgres",
+    async () => {
+      const fresh = await freshSchema();
+      schema = fresh.schema;
+      return openStore({ driver: "postgres", dataDir: root, url: fresh.url });
+    },
+    async (statement, params) => {
+      let n = 0;
+      const x = await adminPool().connect();
+      await x.query("BEGIN");
+      await x.query(`SET LOCAL search_path TO ${schema}`);
+      await x.query(
+        statement.replace(/\?/g, () => `$${++n}`),
+        params as unknown[],
+      );
+      return async () => {
+        await x.query("COMMIT");
+        x.release();
+      };
+    },
   );
 });

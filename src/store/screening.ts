@@ -130,7 +130,13 @@ export interface Query {
 }
 
 export interface WriteQuery extends Query {
-  run(sql: string, params?: readonly unknown[]): Promise<void>;
+  /** Resolves to the number of rows the statement changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Holds `key` until the transaction ends, so writers of one subject (or list) take turns: each
+   * reads what the one before it committed. A no-op where writes are already serialised (SQLite).
+   */
+  lock(key: string): Promise<void>;
   insertMany(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void>;
   /** Bumps the store version and writes the audit record (once per transaction is enough for the bump). */
   changed(
@@ -258,9 +264,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         `INSERT INTO screening_matches (${MATCH_COLUMNS}) VALUES (${values.map(() => "?").join(", ")})`,
         values,
       );
-    else
-      await q.run(
-        `UPDATE screening_matches SET entry_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ?`,
+    else if (
+      // Only over the status this transaction read: a write it did not see is refused, never undone.
+      (await q.run(
+        `UPDATE screening_matches SET entry_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
         [
           row.entry_digest,
           row.score,
@@ -270,7 +277,13 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           row.reason,
           row.updated_at,
           row.id,
+          existing.status,
         ],
+      )) === 0
+    )
+      throw new StoreError(
+        "conflict",
+        `screening match ${row.id} was changed by another writer meanwhile; read it again and retry`,
       );
     if (audit)
       await q.changed(
@@ -290,6 +303,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       );
   }
 
+  /** Every writer of a subject's matches or status takes this first (in one order: no deadlock). */
+  const lockSubjects = async (q: WriteQuery, subjects: Iterable<{ kind: SubjectKind; id: string }>) => {
+    for (const key of [...new Set([...subjects].map((s) => `screening-subject:${s.kind}:${s.id}`))].sort())
+      await q.lock(key);
+  };
+
   const matchesOf = async (q: Query, kind: SubjectKind, id: string) =>
     (
       await q.all<MatchDbRow>(
@@ -301,6 +320,8 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
   return {
     async importList(input, actor) {
       return sql.write(async (q) => {
+        // Before max(version): two imports of one list would otherwise both take the same number.
+        await q.lock(`screening-list:${input.list}`);
         const [active] = await q.all<VersionDbRow>(
           "SELECT * FROM screening_lists WHERE list = ? AND active = 1",
           [input.list],
@@ -410,6 +431,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       return sql.write(async (q) => {
         let changed = 0;
         const t = now();
+        await lockSubjects(
+          q,
+          screenings.map((s) => s.subject),
+        );
         for (const s of screenings) {
           const { kind, id } = s.subject;
           const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
@@ -475,15 +500,23 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       return sql.write(async (q) => {
         let n = 0;
         const wanted = new Set(entryIds);
-        const rows = (
-          await q.all<MatchDbRow>(
-            `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE list = ? AND status <> 'resolved'`,
-            [list],
+        const read = async () =>
+          (
+            await q.all<MatchDbRow>(
+              `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE list = ? AND status <> 'resolved'`,
+              [list],
+            )
           )
-        ).map(toMatch);
+            .map(toMatch)
+            .filter((m) => wanted.has(m.entry_id));
+        // The subjects are known only from a first read: lock them, then read what is current.
+        await lockSubjects(
+          q,
+          (await read()).map((m) => ({ kind: m.subject_kind, id: m.subject_id })),
+        );
+        const rows = await read();
         const subjects = new Map<string, { kind: SubjectKind; id: string }>();
         for (const m of rows) {
-          if (!wanted.has(m.entry_id)) continue;
           const row = {
             ...m,
             status: "resolved" as const,
@@ -519,9 +552,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
 
     async review(id, outcome, reviewer, reason) {
       return sql.write(async (q) => {
-        const [raw] = await q.all<MatchDbRow>(`SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`, [
-          id,
-        ]);
+        const read = async () =>
+          (await q.all<MatchDbRow>(`SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`, [id]))[0];
+        // The subject is known from a first read; what counts is the read under its lock.
+        const first = await read();
+        if (first !== undefined) await lockSubjects(q, [{ kind: first.subject_kind, id: first.subject_id }]);
+        const raw = first && (await read());
         if (raw === undefined)
           throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
         const old = toMatch(raw);

@@ -15,7 +15,7 @@ import pg from "pg";
 import type { IntegratorSeat, SharedAuditStore } from "../index.js";
 import { SetupError } from "../../errors/index.js";
 import { quoteIdent } from "./migrations.js";
-import { TYPES, listOutbox } from "./queries.js";
+import { KEEPALIVE_MS, TYPES, listOutbox } from "./queries.js";
 
 /** The integrator lock's first key: "clri" in ASCII; the second is the schema's hash. */
 const INTEGRATOR_LOCK = 0x636c7269;
@@ -88,10 +88,29 @@ async function entries(db: Db, query: pg.QueryConfig): Promise<Buffer[]> {
   return rows.map((r) => r.entry);
 }
 
+/** The client's queries, each with a client-side timeout (a rejected query: "Query read timeout"). */
+function timed(client: pg.PoolClient, ms: number): pg.PoolClient {
+  const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
+    client.query({
+      ...(typeof text === "string" ? { text, values } : text),
+      query_timeout: ms,
+    } as pg.QueryConfig);
+  return Object.assign(Object.create(client) as pg.PoolClient, { query });
+}
+
 const toBuffer = (e: Uint8Array): Buffer =>
   Buffer.isBuffer(e) ? e : Buffer.from(e.buffer, e.byteOffset, e.byteLength);
 
-export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string }): SharedAuditStore {
+/**
+ * `fast`: the request path's pool, whose queries time out (see index.ts): an append on a dead link is
+ * refused in seconds, and the log reports the failure, rather than every request waiting behind it.
+ */
+export function sharedAudit(
+  pool: pg.Pool,
+  fast: pg.Pool,
+  where: { url: string; schema?: string },
+  drainTimeoutMs = 30_000,
+): SharedAuditStore {
   return {
     async claim(origin, verifierKey) {
       const { rows } = await pool.query<{ origin: string; verifier_key: string }>(
@@ -108,10 +127,13 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
       }
     },
 
-    append: (entries) => append(pool, entries),
+    append: (entries) => append(fast, entries),
 
     async drainOutbox(toEntry, limit) {
-      const client = await pool.connect();
+      const pooled = await pool.connect();
+      // Every statement bounded: on a silent link a drain (which the admin API awaits) fails, and
+      // its connection is destroyed (pg ends a client with a query in flight by destroying it).
+      const client = timed(pooled, drainTimeoutMs);
       try {
         await client.query("BEGIN");
         await client.query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", [OUTBOX_LOCK]);
@@ -125,12 +147,12 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
           ]);
         }
         await client.query("COMMIT");
-        client.release();
+        pooled.release();
         return records.length;
       } catch (err) {
         await client.query("ROLLBACK").then(
-          () => client.release(),
-          (e: Error) => client.release(e),
+          () => pooled.release(),
+          (e: Error) => pooled.release(e),
         );
         throw err;
       }
@@ -160,7 +182,7 @@ export function sharedAudit(pool: pg.Pool, where: { url: string; schema?: string
       return row === undefined ? null : { size: BigInt(row.size), note: row.note };
     },
 
-    seat: () => new Seat(where),
+    seat: (options = {}) => new Seat(where, options.leaseMs),
   };
 }
 
@@ -169,8 +191,12 @@ class Seat implements IntegratorSeat {
   #client: pg.Client | null = null;
   #held = false;
   #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(private readonly where: { url: string; schema?: string }) {}
+  constructor(
+    private readonly where: { url: string; schema?: string },
+    private readonly leaseMs?: number,
+  ) {}
 
   get held(): boolean {
     return this.#held;
@@ -180,12 +206,55 @@ class Seat implements IntegratorSeat {
     if (this.#closed) return false;
     if (this.#held) return true;
     const client = this.#client ?? (await this.#connect());
-    const { rows } = await client.query<{ ok: boolean }>(
-      "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
-      [INTEGRATOR_LOCK],
-    );
-    this.#held = rows[0]?.ok === true && this.#client === client;
+    const take = async () =>
+      (
+        await client.query<{ ok: boolean }>(
+          "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
+          [INTEGRATOR_LOCK],
+        )
+      ).rows[0]?.ok === true;
+    let ok = await take();
+    if (!ok && this.leaseMs !== undefined && (await this.#endStaleHolder(client, this.leaseMs))) {
+      // The backend ends asynchronously; its lock goes with it moments later.
+      for (let i = 0; i < 20 && !ok; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        ok = await take();
+      }
+    }
+    this.#held = ok && this.#client === client;
+    if (this.#held) this.#beat(client);
     return this.#held;
+  }
+
+  /**
+   * Ends the holder's session if it has said nothing for over `leaseMs`: a live integrator's
+   * heartbeat keeps it busier than that, so this one is frozen, or its node is cut off and the
+   * server has not noticed. True if a session was ended.
+   */
+  async #endStaleHolder(client: pg.Client, leaseMs: number): Promise<boolean> {
+    const { rows } = await client.query<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(a.pid) AS ended
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+         AND l.objid = hashtext(current_schema())::oid AND l.objsubid = 2
+         AND a.state LIKE 'idle%' AND a.state_change < now() - make_interval(secs => $2::float8 / 1000)`,
+      [INTEGRATOR_LOCK, leaseMs],
+    );
+    return rows.some((r) => r.ended);
+  }
+
+  /** While held: a statement every third of the lease, so that no node takes this live seat. */
+  #beat(client: pg.Client): void {
+    clearInterval(this.#heartbeat);
+    if (this.leaseMs === undefined) return;
+    this.#heartbeat = setInterval(
+      () => {
+        if (!this.#held || this.#client !== client) return clearInterval(this.#heartbeat);
+        client.query("SELECT 1").catch(() => undefined);
+      },
+      Math.max(10, Math.floor(this.leaseMs / 3)),
+    );
+    this.#heartbeat.unref();
   }
 
   async publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void> {
@@ -208,9 +277,25 @@ class Seat implements IntegratorSeat {
     }
   }
 
+  async release(): Promise<void> {
+    const client = this.#client;
+    if (!this.#held || client === null) return;
+    this.#held = false;
+    clearInterval(this.#heartbeat);
+    try {
+      await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [INTEGRATOR_LOCK]);
+    } catch (err) {
+      // The lock must not stay with a session this node no longer counts as holding it: end it.
+      this.#client = null;
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#held = false;
+    clearInterval(this.#heartbeat);
     await this.#client?.end().catch(() => undefined);
     this.#client = null;
   }
@@ -220,6 +305,9 @@ class Seat implements IntegratorSeat {
       connectionString: this.where.url,
       types: TYPES,
       fallback_application_name: "clearance-integrator",
+      // This node must learn that its session (and so the seat) is gone when the link dies.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_MS,
     });
     client.on("error", () => undefined);
     // The lock goes with the session: when it ends, another node may already hold it.
@@ -232,6 +320,11 @@ class Seat implements IntegratorSeat {
     await client.connect();
     if (this.where.schema !== undefined)
       await client.query(`SET search_path TO ${quoteIdent(this.where.schema)}`);
+    // And the server must end the session — freeing the lock for another node — when this node's
+    // link dies while the backend lives on: probes after 10 s idle, every 5 s, 3 missed (~25 s).
+    await client.query(
+      "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+    );
     this.#client = client;
     return client;
   }

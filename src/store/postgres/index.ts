@@ -27,6 +27,7 @@ import {
 } from "../index.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
+import { KEEPALIVE_MS } from "./queries.js";
 import { watchChanges, type ChangeWatch } from "./watch.js";
 import { sharedAudit } from "./audit.js";
 import { postgresScreening } from "./screening.js";
@@ -41,6 +42,10 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** The most connections this store opens (default 10). */
   readonly max?: number;
+  /** See StoreOptions.queryTimeoutMs. */
+  readonly queryTimeoutMs?: number;
+  /** See StoreOptions.lockTimeoutMs. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** Connects, migrates (see migrations.ts), and returns the store. Rejects on a schema newer than this build. */
@@ -49,20 +54,48 @@ export async function openPostgresStore(
   options: PostgresStoreOptions = {},
 ): Promise<PostgresStore> {
   const { schema } = options;
-  const pool = new pg.Pool({
+  // Awaited before the pool hands the connection out, so no query can run in another schema.
+  const onConnect =
+    schema === undefined
+      ? undefined
+      : async (client: pg.ClientBase) =>
+          void (await client.query(`SET search_path TO ${quoteIdent(schema)}`));
+  const common = {
     connectionString: url,
-    max: options.max ?? 10,
     types: q.TYPES,
+    // A link that stops carrying packets is otherwise noticed by nothing: an idle connection would
+    // be handed out dead, and a query on it would wait for ever.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_MS,
+  };
+  const pool = new pg.Pool({
+    ...common,
+    onConnect,
+    max: options.max ?? 10,
     fallback_application_name: "clearance",
-    // Awaited before the pool hands the connection out, so no query can run in another schema.
-    onConnect:
-      schema === undefined
-        ? undefined
-        : async (client) => void (await client.query(`SET search_path TO ${quoteIdent(schema)}`)),
+    // Waiting for a free connection or for a connect: an admin call fails rather than hangs.
+    connectionTimeoutMillis: ADMIN_CONNECT_MS,
+    // A transaction whose node went silent mid-way (a drain holds audit_head's row lock, which every
+    // node's appends need) is ended by the server, not left holding its locks until TCP gives up.
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+  });
+  // The request path's own connections (audit appends, the version poll): admin writes cannot take
+  // them, and every query on them is bounded — on the client (a silent link: the connection is
+  // destroyed and the query refused) and on the server (a statement stuck behind a lock).
+  const timeout = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const fast = new pg.Pool({
+    ...common,
+    onConnect,
+    max: 2,
+    fallback_application_name: "clearance-requests",
+    connectionTimeoutMillis: timeout,
+    query_timeout: timeout,
+    statement_timeout: timeout,
   });
   // A server that drops an idle connection (restart, idle timeout) makes the pool emit "error"; with
   // no listener that would kill the process. The pool discards the connection and reconnects on demand.
   pool.on("error", () => undefined);
+  fast.on("error", () => undefined);
   try {
     const client = await pool.connect();
     try {
@@ -72,17 +105,39 @@ export async function openPostgresStore(
       client.release(err as Error);
       throw err;
     }
-    return new PostgresStore(pool, { url, ...(schema === undefined ? {} : { schema }) });
+    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    return new PostgresStore(
+      pool,
+      fast,
+      { url, ...(schema === undefined ? {} : { schema }) },
+      lockTimeoutMs,
+      DRAIN_TIMEOUT_FACTOR * timeout,
+    );
   } catch (err) {
-    await pool.end();
+    await Promise.all([pool.end(), fast.end()]);
     throw err;
   }
 }
 
+/** Request-path queries (audit appends, the version poll) fail after this long by default. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+/** A drain of admin changes (up to 500 entries) may take this many query timeouts per statement. */
+const DRAIN_TIMEOUT_FACTOR = 6;
+/** How long a change transaction's statement waits for a lock by default before the change fails. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
+const LOCK_NOT_AVAILABLE = "55P03";
+/** The server ends a session idle this long inside a transaction (its client is gone or frozen). */
+const IDLE_IN_TRANSACTION_MS = 30_000;
+/** How long an admin call waits for a connection before it fails. */
+const ADMIN_CONNECT_MS = 30_000;
+
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   readonly #pool: pg.Pool;
+  readonly #fast: pg.Pool;
   readonly #where: { url: string; schema?: string };
+  readonly #lockTimeoutMs: number;
   readonly #watches = new Set<ChangeWatch>();
   #closed = false;
 
@@ -90,10 +145,18 @@ export class PostgresStore implements Store {
   readonly screening;
   readonly alerts: AlertStore;
 
-  constructor(pool: pg.Pool, where: { url: string; schema?: string }) {
+  constructor(
+    pool: pg.Pool,
+    fast: pg.Pool,
+    where: { url: string; schema?: string },
+    lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+    drainTimeoutMs = DRAIN_TIMEOUT_FACTOR * DEFAULT_QUERY_TIMEOUT_MS,
+  ) {
     this.#pool = pool;
+    this.#lockTimeoutMs = lockTimeoutMs;
+    this.#fast = fast;
     this.#where = where;
-    this.sharedAudit = sharedAudit(pool, where);
+    this.sharedAudit = sharedAudit(pool, fast, where, drainTimeoutMs);
     this.screening = postgresScreening(
       () => this.#live(),
       (fn) => this.#tx(fn),
@@ -114,7 +177,11 @@ export class PostgresStore implements Store {
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     const client = await this.#live().connect();
     try {
-      await client.query(begin);
+      // One round trip: a change queued behind a long transaction fails after a while, and gives its
+      // connection back, rather than holding it (and the admin API caller) for as long as that lasts.
+      await client.query(
+        `${begin}; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`,
+      );
       const result = await fn(client);
       await client.query("COMMIT");
       client.release();
@@ -125,6 +192,11 @@ export class PostgresStore implements Store {
         () => client.release(),
         (e: Error) => client.release(e),
       );
+      if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
+        throw new StoreError(
+          "busy",
+          `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
+        );
       throw err;
     }
   }
@@ -263,7 +335,8 @@ export class PostgresStore implements Store {
 
   async version(): Promise<number> {
     // One single-row read in autocommit mode: no BEGIN/COMMIT round trips for the ~10 polls a second.
-    return q.version(this.#live());
+    this.#live();
+    return q.version(this.#fast);
   }
 
   async snapshot(): Promise<StoreSnapshot> {
@@ -299,7 +372,7 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#watches].map((w) => w.close()));
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#fast.end()]);
   }
 }
 

@@ -25,6 +25,12 @@ import type {
   UsageTotals,
 } from "../index.js";
 
+/**
+ * Idle time before TCP keepalive probes start, on every connection this store opens: without them a
+ * link that stops carrying packets is noticed by nothing, and a query on it waits for ever.
+ */
+export const KEEPALIVE_MS = 10_000;
+
 export type Db = pg.Pool | pg.PoolClient;
 
 /** BIGINT (int8) comes back from pg as a string; the Store speaks numbers. */

@@ -29,7 +29,13 @@ export function postgresScreening(
       tx((db) => {
         const q: WriteQuery = {
           ...queryOn(db),
-          run: async (sql, params = []) => void (await db.query(dollars(sql), params as unknown[])),
+          run: async (sql, params = []) => (await db.query(dollars(sql), params as unknown[])).rowCount ?? 0,
+          // Transaction-scoped: released at COMMIT or ROLLBACK, so no path can leave one held.
+          lock: async (key) =>
+            void (await db.query(
+              "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))",
+              [key],
+            )),
           insertMany: async (table, columns, rows) => {
             for (let i = 0; i < rows.length; i += CHUNK) {
               const chunk = rows.slice(i, i + CHUNK);

@@ -7,7 +7,7 @@
  */
 import pg from "pg";
 import { quoteIdent } from "./migrations.js";
-import { CHANGES_CHANNEL } from "./queries.js";
+import { CHANGES_CHANNEL, KEEPALIVE_MS } from "./queries.js";
 
 export interface ChangeWatch {
   close(): Promise<void>;
@@ -30,7 +30,13 @@ export async function watchChanges(o: WatchOptions): Promise<ChangeWatch> {
   let timer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: o.url, fallback_application_name: "clearance-watch" });
+    const c = new pg.Client({
+      connectionString: o.url,
+      fallback_application_name: "clearance-watch",
+      // A dead link must end the session (and so reconnect), not leave it listening to nothing.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_MS,
+    });
     // Errors after connecting arrive as events; "end" follows them, and schedules the reconnect.
     c.on("error", () => undefined);
     try {

@@ -24,7 +24,9 @@ export function sqliteScreening(db: Database.Database, gate: WriteGate): Screeni
   let bumped = false;
   const write: WriteQuery = {
     ...query,
-    run: async (source, params = []) => void prepare(source).run(...params),
+    run: async (source, params = []) => prepare(source).run(...params).changes,
+    // BEGIN IMMEDIATE and the gate already give each write transaction the database to itself.
+    lock: async () => undefined,
     insertMany: async (table, columns, rows) => {
       const s = prepare(
         `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
