@@ -181,8 +181,12 @@ export const configSchema = z.strictObject({
       driver: z.enum(["sqlite", "postgres"]).default("sqlite"),
       /** PostgreSQL connection string, from this environment variable. */
       url_env: envName.default("DATABASE_URL"),
+      /** PostgreSQL: an audit append or version poll slower than this is refused (its connection destroyed). */
+      query_timeout_ms: ms(5_000),
+      /** PostgreSQL: a change waiting longer than this for a lock fails with 503, changing nothing. */
+      lock_timeout_ms: ms(30_000),
     })
-    .default({ driver: "sqlite", url_env: "DATABASE_URL" }),
+    .default({ driver: "sqlite", url_env: "DATABASE_URL", query_timeout_ms: 5_000, lock_timeout_ms: 30_000 }),
   /** Quota and rate-limit counters: this node's memory, or Redis shared by every node. */
   counters: z
     .strictObject({

@@ -76,6 +76,8 @@ export async function startGateway(
       driver: config.file.store.driver,
       dataDir: options.dataDir ?? config.file.data_dir,
       ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
+      queryTimeoutMs: config.file.store.query_timeout_ms,
+      lockTimeoutMs: config.file.store.lock_timeout_ms,
     }));
   // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
   // connections and timers, and keep the process alive).

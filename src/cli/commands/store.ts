@@ -41,6 +41,12 @@ export async function openDeploymentStore(
       dataDir,
       create: false,
       ...(config?.storeUrl == null ? {} : { url: config.storeUrl }),
+      ...(config === undefined
+        ? {}
+        : {
+            queryTimeoutMs: config.file.store.query_timeout_ms,
+            lockTimeoutMs: config.file.store.lock_timeout_ms,
+          }),
     });
     return { store, dataDir };
   } catch (err) {
