@@ -34,3 +34,14 @@ it("memory: admits over two minutes in any order count each minute exactly, as R
     ),
   );
 });
+
+it("memory: a clock stepped back further than both kept minutes does not switch the rate limit off", async () => {
+  const c = new MemoryCounters();
+  const organization = { id: "acme", limits: { requestsPerMinute: 3, tokensPerMinute: null } };
+  const ok = async (now: number) => (await c.admit({ organization, licenses: [], now })).rate?.ok === true;
+  for (const now of [M, M + 60_000]) await ok(now); // two minutes kept
+  const back = M - 5 * 60_000;
+  let admitted = 0;
+  for (let i = 0; i < 20; i++) if (await ok(back + i)) admitted++;
+  expect(admitted).toBeLessThanOrEqual(3);
+});

@@ -119,9 +119,11 @@ export class MemoryCounters implements Counters {
     if (kept === undefined) this.windows.set(org, (kept = []));
     const found = kept.find((w) => w.start === start);
     if (found !== undefined) return found;
+    // Older than both windows kept (a clock stepped back further than a minute): counted in the
+    // older of them, so the limit still holds while the clock catches up — a window made for it
+    // and not kept would be read empty every time, switching the limit off.
+    if (kept.length === 2 && start < (kept[1] as Window).start) return kept[1] as Window;
     const w = { start, requests: 0, tokens: 0 };
-    // Older than both windows kept: long past, counted nowhere that is read again.
-    if (kept.length === 2 && start < (kept[1] as Window).start) return w;
     kept.unshift(w);
     kept.sort((a, b) => b.start - a.start);
     kept.length = Math.min(kept.length, 2);

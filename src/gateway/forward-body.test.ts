@@ -2,7 +2,8 @@
  * What the upstream receives: the client's body as it came when nothing in it changes; for a
  * streamed chat completion that does not ask for usage, the same text with
  * stream_options.include_usage added at its front (no second serialisation of the prompt); a full
- * re-serialisation only when the model is renamed or stream_options is there but says otherwise.
+ * re-serialisation only when the model is renamed or stream_options is there (so that the upstream
+ * reads the one include_usage decided on).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -102,7 +103,7 @@ describe("the body forwarded upstream", () => {
     }
   });
 
-  it("a stream already asking for usage goes as it came, and its client sees the usage", async () => {
+  it("a stream already asking for usage: the upstream reads what it asked, and its client sees the usage", async () => {
     const text = JSON.stringify({
       model: "mythos-5",
       stream: true,
@@ -112,6 +113,30 @@ describe("the body forwarded upstream", () => {
     const { upstream: sent, client } = await send(text);
     expect(sent).toBe(text);
     expect(client).toContain('"usage"');
+  });
+
+  it("include_usage named twice goes upstream once, as decided on (a first-wins upstream would not meter)", async () => {
+    const text = `{"model":"mythos-5","stream":true,"stream_options":{"include_usage":false,"include_usage":true},"messages":[]}`;
+    const { upstream: sent } = await send(text);
+    expect(sent.match(/include_usage/g)).toEqual(["include_usage"]);
+    expect((JSON.parse(sent) as { stream_options: unknown }).stream_options).toEqual({ include_usage: true });
+  });
+
+  it("a stream flag that is not a boolean is refused, naming it", async () => {
+    const r = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${t.keys.get("alice") as string}`,
+        "x-test-country": "US",
+      },
+      body: JSON.stringify({ model: "mythos-5", stream: "true", messages: [] }),
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: string; param: string } }).error).toMatchObject({
+      code: "invalid_stream",
+      param: "stream",
+    });
   });
 
   it("a renamed model is re-serialised with the upstream's name (and usage asked for when streamed)", async () => {

@@ -33,7 +33,13 @@ import { authenticateRequest, type Caller } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
-import { refuseDuplicateMembers, requestLocation, requestPurpose, requestedModel } from "./request-facts.js";
+import {
+  checkStream,
+  refuseDuplicateMembers,
+  requestLocation,
+  requestPurpose,
+  requestedModel,
+} from "./request-facts.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** Request headers an upstream may need; the client's key and everything else stay here. */
@@ -98,6 +104,7 @@ async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Aske
   }
   refuseDuplicateMembers(text);
   const json = value as Record<string, unknown>;
+  checkStream(json.stream);
   const scheme = ctx.scheme();
   return {
     caller,
@@ -411,6 +418,11 @@ async function forward(
       // Absent (most streaming clients): the member goes at the front of the text as it came.
       // Present with another value, a member in front would be overridden by it: serialise anew.
       body = body !== null && given === undefined ? usageAsked(body) : null;
+    } else if (given !== undefined) {
+      // Given as true: serialised anew all the same, so that the upstream reads the one member
+      // decided on (`{"include_usage":false,"include_usage":true}` read first-wins would stream
+      // without the usage this request is metered by).
+      body = null;
     }
   }
   json.model = served.route.upstreamModel;

@@ -45,6 +45,15 @@ export function requestedModel(value: unknown): string {
   return value;
 }
 
+/**
+ * `stream`, when given, is a boolean: an upstream reading `"true"` as true would stream while the
+ * gateway, reading it as not streaming, would not ask for the usage it meters by.
+ */
+export function checkStream(value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean")
+    throw invalidField("invalid_stream", "stream", "stream must be true or false");
+}
+
 /** The `x-clearance-purpose` header, bounded like a model name; null when absent or empty. */
 export function requestPurpose(req: IncomingMessage): string | null {
   const value = req.headers["x-clearance-purpose"];

@@ -217,7 +217,12 @@ describe("2. upstream error bodies", () => {
       expect(r400.headers["retry-after"]).toBe("7");
     }
     // The original text is in the gateway's own log, under the request id.
-    expect(logged.some((l) => l.includes("password=hunter2") && /request [0-9a-f-]{36}/.test(l))).toBe(true);
+    // (Its credentials taken out: see the next test.)
+    expect(logged.some((l) => l.includes("db-internal.corp:5432") && /request [0-9a-f-]{36}/.test(l))).toBe(
+      true,
+    );
+    expect(logged.some((l) => l.includes("password=[redacted]"))).toBe(true);
+    expect(logged.join("\n")).not.toContain("hunter2");
   });
 
   it("the gateway's log keeps the upstream's text but not a credential in it (its own key echoed, sk- keys)", async () => {

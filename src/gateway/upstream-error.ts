@@ -76,7 +76,8 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
       if (done) return;
       done = true;
       const text = Buffer.concat(kept).toString("utf8");
-      const shown = redact(text.slice(0, LOGGED_BYTES), upstream.secrets);
+      // Redacted whole, then cut: a key across the cut would leave its first part in clear.
+      const shown = redact(text, upstream.secrets).slice(0, LOGGED_BYTES);
       o.log(
         `clearance: request ${o.requestId}: upstream answered ${upstream.status}: ${JSON.stringify(shown)}`,
       );
@@ -98,16 +99,31 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
 }
 
 /**
- * The text with the upstream's own key and anything shaped like a credential replaced: bearer
- * tokens, `sk-…` keys, `api_key=…`/`"api_key": "…"` values (another hop's keys are secrets too).
+ * The text with the upstream's own key and anything shaped like a credential replaced: bearer and
+ * basic credentials, `sk-…` keys, the values of members or parameters named like a key, token,
+ * secret or password — also as escaped JSON inside a string (a proxy wrapping the next hop's error);
+ * another hop's keys are secrets too. The text may end inside a secret (the body is read to a
+ * bound): a trailing start of the upstream's key, or of an `sk-` key, goes too.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join("[redacted]");
+  for (const secret of secrets) {
+    if (secret.length < 8) continue;
+    out = out.split(secret).join("[redacted]");
+    for (let k = secret.length - 1; k >= 4; k--)
+      if (out.endsWith(secret.slice(0, k))) {
+        out = `${out.slice(0, out.length - k)}[redacted]`;
+        break;
+      }
+  }
   return out
-    .replace(/\b(bearer\s+)[^\s"',;]+/gi, "$1[redacted]")
+    .replace(/\b(bearer|basic)(\s+)[^\s"',;\\]+/gi, "$1$2[redacted]")
     .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")
-    .replace(/\b(api[_-]?key"?\s*[:=]\s*"?)[^\s"',;&]+/gi, "$1[redacted]");
+    .replace(/\bsk-[A-Za-z0-9_-]*$/, "[redacted]")
+    .replace(
+      /\b([\w-]*(?:api[_-]?key|token|secret|passw(?:or)?d)\\?"?\s*[:=]\s*\\?"?)[^\s"',;&\\]+/gi,
+      "$1[redacted]",
+    );
 }
 
 interface Classified {
