@@ -32,6 +32,18 @@ export function screeningSuite(h: () => Harness) {
       await officer.page.getByRole("button", { name: "Import", exact: true }).click();
       await officer.page.getByText(/^Imported ofac-sdn version \d+ \(3 entries: 3 added/).waitFor();
       await officer.page.getByRole("cell", { name: "ofac-sdn", exact: true }).waitFor();
+      // A file set too large to send from the browser: said at the files field, with what to do.
+      const files = officer.page.getByLabel("List files");
+      await files.setInputFiles({
+        name: "sdn.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.alloc(8_000_000, 65),
+      });
+      await officer.page.getByRole("button", { name: "Import", exact: true }).click();
+      await expect.poll(() => files.getAttribute("aria-invalid")).toBe("true");
+      await officer.page
+        .getByText(/import files this large with `clearance screening import <file>`/)
+        .waitFor();
 
       // A principal named like a listed person, created as an operator would (screened on creation).
       await asAdmin(t, "POST", "/admin/v1/principals", {

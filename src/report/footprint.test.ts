@@ -291,3 +291,18 @@ describe("clearance report footprint", () => {
     expect((JSON.parse(readFileSync(out, "utf8")) as FootprintReport).served.decisions).toBe(total);
   });
 });
+
+describe("a report's period", () => {
+  it("takes dates as whole UTC days and date-times with their zone; one without a zone is refused", () => {
+    const now = new Date("2026-12-06T12:00:00Z");
+    expect(parsePeriod("2026-11-01", "2026-11-02", now)).toEqual({
+      from: "2026-11-01T00:00:00.000Z",
+      to: "2026-11-03T00:00:00.000Z",
+    });
+    expect(parsePeriod("2026-11-01T00:00:00+02:00", undefined, now).from).toBe("2026-10-31T22:00:00.000Z");
+    // Read in the server's own zone, the same text would be another period on another server.
+    expect(() => parsePeriod("2026-11-01T00:00", undefined, now)).toThrow(
+      /from: expected a date \(YYYY-MM-DD\) or an ISO 8601 date-time with a time zone/,
+    );
+  });
+});

@@ -1,10 +1,10 @@
 /**
  * A report's period: `--from` and `--to` as dates (whole UTC days, both included) or ISO 8601
- * date-times (`to` excluded). Entry times are ISO strings written by `Date.toISOString()`, so the
+ * date-times with their zone (`to` excluded). Entry times are ISO strings written by `Date.toISOString()`, so the
  * bounds are kept in that form and compared as strings.
  */
 import { InvalidInputError } from "../errors/index.js";
-import { isCalendarDate } from "../policy/dates.js";
+import { isInstant } from "../policy/dates.js";
 
 export interface Period {
   /** Inclusive, ISO 8601 (toISOString form). */
@@ -17,16 +17,17 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
 
 function bound(text: string, field: string, end: boolean): string {
-  const t = Date.parse(DATE.test(text) ? `${text}T00:00:00Z` : text);
-  if (!isCalendarDate(text) || Number.isNaN(t)) {
+  // A date-time names its zone: read in the server's own, the period would move with the server.
+  if (!isInstant(text)) {
     throw new InvalidInputError([
       {
         code: "invalid_date",
         path: [field],
-        message: `${field}: expected a date (YYYY-MM-DD) or an ISO 8601 date-time, got ${JSON.stringify(text)}`,
+        message: `${field}: expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got ${JSON.stringify(text)}`,
       },
     ]);
   }
+  const t = Date.parse(DATE.test(text) ? `${text}T00:00:00Z` : text);
   // A date as the end of the period means the whole of that day.
   return new Date(end && DATE.test(text) ? t + DAY_MS : t).toISOString();
 }

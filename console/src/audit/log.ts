@@ -25,12 +25,6 @@ export class VerificationError extends Error {
 
 const noStore: RequestInit = { cache: "no-store" };
 
-async function get(path: string): Promise<Uint8Array> {
-  const res = await fetch(`/audit/${path}`, noStore);
-  if (!res.ok) throw new VerificationError(`/audit/${path}: the server answered ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
 /** The published checkpoint's text, parsed but not verified (for browsing and sizes only). */
 export async function latestCheckpoint(): Promise<{ note: string; checkpoint: Checkpoint } | null> {
   const res = await fetch("/audit/checkpoint", noStore);
@@ -42,9 +36,37 @@ export async function latestCheckpoint(): Promise<{ note: string; checkpoint: Ch
   return { note, checkpoint: parseCheckpoint(note.slice(0, split + 1)) };
 }
 
+/**
+ * A level-0 hash tile or an entry bundle at `width`. The server keeps a partial one only for its
+ * last two checkpoints: once the log has moved on (a verification of a large log under traffic),
+ * the full tile is read instead — its first `width` records are the partial's (tlog-tiles).
+ */
+async function getTile(level: 0 | "entries", index: bigint, width: number): Promise<Uint8Array> {
+  const path = tilePath({ level, index, width });
+  const res = await fetch(`/audit/${path}`, noStore);
+  if (res.ok) return new Uint8Array(await res.arrayBuffer());
+  if (res.status === 404 && width < TILE_WIDTH) {
+    const full = await fetch(`/audit/${tilePath({ level, index, width: TILE_WIDTH })}`, noStore);
+    if (full.ok) return prefixOf(level, new Uint8Array(await full.arrayBuffer()), width);
+    throw new VerificationError(
+      `/audit/${path}: the server no longer has it (the log has moved on since its checkpoint): verify again`,
+    );
+  }
+  throw new VerificationError(`/audit/${path}: the server answered ${res.status}`);
+}
+
+/** The first `width` records of a full tile: hashes of 32 bytes, or length-prefixed entries. */
+function prefixOf(level: 0 | "entries", data: Uint8Array, width: number): Uint8Array {
+  if (level === 0) return data.subarray(0, width * 32);
+  let off = 0;
+  for (let i = 0; i < width && off + 2 <= data.length; i++)
+    off += 2 + (((data[off] as number) << 8) | (data[off + 1] as number));
+  return data.subarray(0, Math.min(off, data.length));
+}
+
 /** Entries [index·256, index·256 + width) from the entry bundle. */
 export async function readBundle(index: bigint, width: number): Promise<Uint8Array[]> {
-  return decodeBundle(await get(tilePath({ level: "entries", index, width })), width);
+  return decodeBundle(await getTile("entries", index, width), width);
 }
 
 /** The bundles of a tree of `size`, newest first: {index, width}. */
@@ -198,13 +220,14 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
   const stack: { hash: Uint8Array; height: number }[] = [];
   let done = 0;
   const { fullTiles, partialWidth } = tileSpan("entries", size);
+  const read = (i: bigint, width: number) =>
+    Promise.all([readBundle(i, width), getTile(0, i, width).then((d) => decodeTile(d, width))]);
+  // The partial tile first, while the server still keeps it (it removes older checkpoints' ones).
+  const partial = partialWidth === 0 ? null : await read(fullTiles, partialWidth);
   for (let i = 0n; i <= fullTiles; i++) {
     const width = i < fullTiles ? TILE_WIDTH : partialWidth;
     if (width === 0) break;
-    const [entries, tile] = await Promise.all([
-      readBundle(i, width),
-      get(tilePath({ level: 0, index: i, width })).then((d) => decodeTile(d, width)),
-    ]);
+    const [entries, tile] = i < fullTiles || partial === null ? await read(i, width) : partial;
     for (let k = 0; k < entries.length; k++) {
       const leaf = leafHash(entries[k] as Uint8Array);
       const n = i * BigInt(TILE_WIDTH) + BigInt(k);

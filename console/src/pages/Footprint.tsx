@@ -74,7 +74,7 @@ export function Footprint() {
           value={from}
           onChange={setFrom}
           errors={{}}
-          hint="YYYY-MM-DD (default: 30 days ago)"
+          hint="YYYY-MM-DD (default: the log's beginning)"
         />
         <TextField
           label="To"

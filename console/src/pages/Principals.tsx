@@ -125,13 +125,16 @@ export function PrincipalsPage({ me }: { me: Me }) {
   );
 }
 
-/** "FR, CA:2019-05-01" → [{country: "FR"}, {country: "CA", since: "2019-05-01"}]. */
-const parseNationalities = (s: string) =>
+/**
+ * "FR, CA:2019-05-01" → [{country: "FR"}, {country: "CA", since: "2019-05-01"}]; split at the first
+ * colon only, so a date-time keeps its own ("CA:2019-05-01T00:00:00Z").
+ */
+export const parseNationalities = (s: string) =>
   list(s).map((x) => {
-    const [country, since] = x.split(":").map((p) => p.trim());
-    return since
-      ? { country: (country ?? "").toUpperCase(), since }
-      : { country: (country ?? "").toUpperCase() };
+    const at = x.indexOf(":");
+    const country = (at < 0 ? x : x.slice(0, at)).trim().toUpperCase();
+    const since = at < 0 ? "" : x.slice(at + 1).trim();
+    return since ? { country, since } : { country };
   });
 
 function AddPrincipal({ onDone }: { onDone: () => void }) {

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { LIST_FORMATS } from "../../../src/screening/types.js";
-import { api, apiWithProgress } from "../api.js";
+import { api, apiWithProgress, ApiError } from "../api.js";
 import { FormError, Select, TextField } from "../components/form.js";
 import { useJob, Working } from "../components/job.js";
 import { can, type Me } from "../roles.js";
@@ -156,6 +156,14 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
             (r.rescreen === null ? "" : ` Rescreened: ${rescreenText(r.rescreen)}`),
     );
   };
+  // The files' size is the files field's problem: say so there, and what to do about it.
+  const size =
+    job.error instanceof ApiError && ["body_too_large", "list_too_large"].includes(job.error.code)
+      ? job.error.code === "body_too_large"
+        ? `${job.error.message}: the files travel base64-encoded, a third larger than they are; import files this large with \`clearance screening import <file>\``
+        : job.error.message
+      : null;
+  const fileError = errors.files ?? size ?? undefined;
   return (
     <form className="panel" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="import-list">
       <h3 id="import-list">Import a list</h3>
@@ -164,20 +172,20 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
         trade.gov CSL; the UN XML; the BIS DPL; OpenSanctions FtM). Everyone is rescreened against what
         changed.
       </p>
-      <FormError message={job.error?.message ?? null} />
-      <div className={errors.files ? "field field-invalid" : "field"}>
+      <FormError message={size === null ? (job.error?.message ?? null) : null} />
+      <div className={fileError ? "field field-invalid" : "field"}>
         <label htmlFor="list-files">List files</label>
         <input
           id="list-files"
           type="file"
           multiple
-          aria-invalid={errors.files !== undefined}
-          aria-describedby={errors.files ? "list-files-error" : undefined}
+          aria-invalid={fileError !== undefined}
+          aria-describedby={fileError ? "list-files-error" : undefined}
           onChange={(e) => setFiles([...(e.target.files ?? [])])}
         />
-        {errors.files ? (
+        {fileError ? (
           <p className="field-error" id="list-files-error">
-            {errors.files}
+            {fileError}
           </p>
         ) : null}
       </div>
