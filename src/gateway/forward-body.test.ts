@@ -54,9 +54,9 @@ afterAll(async () => {
   await new Promise((r) => upstream.close(r));
 });
 
-/** Sends `text` as the body; returns what the upstream received and what the client got. */
-async function send(text: string): Promise<{ upstream: string; client: string }> {
-  const r = await fetch(`${t.url}/v1/chat/completions`, {
+/** Posts `text` as alice's chat completion body. */
+const post = (text: string) =>
+  fetch(`${t.url}/v1/chat/completions`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -65,6 +65,10 @@ async function send(text: string): Promise<{ upstream: string; client: string }>
     },
     body: text,
   });
+
+/** Sends `text` as the body; returns what the upstream received and what the client got. */
+async function send(text: string): Promise<{ upstream: string; client: string }> {
+  const r = await post(text);
   const client = await r.text();
   expect(r.status, client).toBe(200);
   return { upstream: received.at(-1) as string, client };
@@ -123,15 +127,7 @@ describe("the body forwarded upstream", () => {
   });
 
   it("a stream flag that is not a boolean is refused, naming it", async () => {
-    const r = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${t.keys.get("alice") as string}`,
-        "x-test-country": "US",
-      },
-      body: JSON.stringify({ model: "mythos-5", stream: "true", messages: [] }),
-    });
+    const r = await post(JSON.stringify({ model: "mythos-5", stream: "true", messages: [] }));
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: { code: string; param: string } }).error).toMatchObject({
       code: "invalid_stream",
