@@ -16,21 +16,25 @@ import { MAX_ENTRY } from "./wal.js";
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
 
+/** The embedded log in `dataDir`, failing the test on any error it reports. */
+const openLog = (dataDir: string) =>
+  AuditLog.open({
+    dir: join(dataDir, "audit"),
+    walPath: join(dataDir, "audit.wal"),
+    origin: ORIGIN,
+    signer: parseSignerKey(keys.privateKey),
+    verifier: parseVerifierKey(keys.verifierKey),
+    checkpointMs: 1000,
+    onError: (err: unknown) => {
+      throw err;
+    },
+  });
+
 describe("draining admin changes into the audit log", () => {
   it("a log that fails part-way through a batch: every change logged once, none twice", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
     const store = await openStore({ dataDir });
-    const log = await AuditLog.open({
-      dir: join(dataDir, "audit"),
-      walPath: join(dataDir, "audit.wal"),
-      origin: ORIGIN,
-      signer: parseSignerKey(keys.privateKey),
-      verifier: parseVerifierKey(keys.verifierKey),
-      checkpointMs: 1000,
-      onError: (err: unknown) => {
-        throw err;
-      },
-    });
+    const log = await openLog(dataDir);
     // The log as the drainer sees it: it takes the first entry of the batch, then its disk fills
     // (the write-ahead file's group commit writes the first append alone, the rest together).
     const durable: Buffer[] = [];
@@ -97,17 +101,7 @@ describe("draining admin changes into the audit log", () => {
   it("logs a change too large for an entry with its details withheld (a digest), and the changes after it", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
     const store = await openStore({ dataDir });
-    const log = await AuditLog.open({
-      dir: join(dataDir, "audit"),
-      walPath: join(dataDir, "audit.wal"),
-      origin: ORIGIN,
-      signer: parseSignerKey(keys.privateKey),
-      verifier: parseVerifierKey(keys.verifierKey),
-      checkpointMs: 1000,
-      onError: (err: unknown) => {
-        throw err;
-      },
-    });
+    const log = await openLog(dataDir);
     // A change whose details alone are over an entry's 65,535 bytes (written as any admin write
     // would, by a second connection: no admin input need be that large to reach the drainer).
     const details = { document: { id: "p-big", note: "x".repeat(70_000) } };

@@ -55,6 +55,30 @@ async function node(url: string, name: string, privateKey = KEY.privateKey, quer
   return { store, audit, log: audit.log as SharedAuditLog };
 }
 
+/** A shared log opened on its own store connection, its rounds driven by the test (`extra`: lease, memory cap). */
+async function sharedLog(
+  url: string,
+  name: string,
+  extra: { leaseMs?: number; ownBytes?: number } = {},
+): Promise<SharedAuditLog> {
+  const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+  opened.push({ store });
+  return SharedAuditLog.open({
+    dir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+    origin: ORIGIN,
+    signer: parseSignerKey(KEY.privateKey),
+    verifier: parseVerifierKey(KEY.verifierKey),
+    verifierKey: KEY.verifierKey,
+    node: name,
+    checkpointMs: 60_000,
+    db: store.sharedAudit!,
+    onError: (err) => {
+      throw err;
+    },
+    ...extra,
+  });
+}
+
 const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
 const checkpointOf = (text: string) =>
   openCheckpoint(text, parseVerifierKey(KEY.verifierKey), ORIGIN).checkpoint;
@@ -285,22 +309,7 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
   it("keeps at most its byte limit of its own entries while no checkpoint takes them; reads the rest back", async () => {
     const { url } = await freshSchema();
     const a = await node(url, "node-a"); // the integrator, not signing for now (frozen, say)
-    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
-    opened.push({ store });
-    const b = await SharedAuditLog.open({
-      dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
-      origin: ORIGIN,
-      signer: parseSignerKey(KEY.privateKey),
-      verifier: parseVerifierKey(KEY.verifierKey),
-      verifierKey: KEY.verifierKey,
-      node: "node-b",
-      checkpointMs: 60_000,
-      db: store.sharedAudit!,
-      onError: (err) => {
-        throw err;
-      },
-      ownBytes: 10_000,
-    });
+    const b = await sharedLog(url, "node-b", { ownBytes: 10_000 });
     const big = (i: number) => Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(500, 120)]);
     for (let batch = 0; batch < 10; batch++)
       await Promise.all(Array.from({ length: 10 }, (_, i) => b.append(big(batch * 10 + i))));
@@ -354,22 +363,7 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(rows[0]?.ok).toBe(true);
     frozen.on("error", () => undefined); // it is terminated below
     try {
-      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
-      opened.push({ store });
-      const b = await SharedAuditLog.open({
-        dir: mkdtempSync(join(tmpdir(), "clearance-node-b-")),
-        origin: ORIGIN,
-        signer: parseSignerKey(KEY.privateKey),
-        verifier: parseVerifierKey(KEY.verifierKey),
-        verifierKey: KEY.verifierKey,
-        node: "node-b",
-        checkpointMs: 60_000,
-        db: store.sharedAudit!,
-        onError: (err) => {
-          throw err;
-        },
-        leaseMs: 600,
-      });
+      const b = await sharedLog(url, "node-b", { leaseMs: 600 });
       await b.append(entry("b", 0));
       await b.publish();
       expect(b.integrating).toBe(false); // idle for less than the lease: still the holder's
@@ -385,27 +379,9 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
 
   it("an integrator keeps its session busy enough that no node takes its seat while it lives", async () => {
     const { url } = await freshSchema();
-    const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
-    opened.push({ store });
-    const open = (name: string, db: NonNullable<Store["sharedAudit"]>) =>
-      SharedAuditLog.open({
-        dir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
-        origin: ORIGIN,
-        signer: parseSignerKey(KEY.privateKey),
-        verifier: parseVerifierKey(KEY.verifierKey),
-        verifierKey: KEY.verifierKey,
-        node: name,
-        checkpointMs: 60_000, // no rounds meanwhile: only the heartbeat speaks for A
-        db,
-        onError: (err) => {
-          throw err;
-        },
-        leaseMs: 600,
-      });
-    const a = await open("node-a", store.sharedAudit!);
-    const other = await openStore({ driver: "postgres", dataDir: "(unused)", url });
-    opened.push({ store: other });
-    const b = await open("node-b", other.sharedAudit!);
+    // No rounds meanwhile (checkpointMs 60 s): only the heartbeat speaks for A.
+    const a = await sharedLog(url, "node-a", { leaseMs: 600 });
+    const b = await sharedLog(url, "node-b", { leaseMs: 600 });
     expect(a.integrating).toBe(true);
     await new Promise((r) => setTimeout(r, 1_500));
     await b.publish();
