@@ -69,3 +69,28 @@ describe("key sharing by networks", () => {
     expect(alerts[0]).toContain("9 networks");
   });
 });
+
+describe("the access log's client", () => {
+  it("is the client the locator believes, found once; the peer is the proxy", async () => {
+    const lines: Record<string, unknown>[] = [];
+    t = await startTestGateway({
+      location: "{ trusted_proxies: [127.0.0.1/32] }",
+      accessLog: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
+    });
+    const key = t.keys.get("alice") as string;
+    expect(await chat(t.url, key, "127.0.0.1", "10.9.9.9, 192.0.2.7")).toBe(200);
+    // Refused before it is located: the client is still told, by the same rules.
+    expect(await chat(t.url, "sk-wrong", "127.0.0.1", "192.0.2.8")).toBe(401);
+    // From a peer that is not a trusted proxy, a forged header counts for nothing.
+    expect(await chat(t.url, key, "127.0.0.2", "192.0.2.9")).toBe(200);
+    const seen = await eventually(
+      () => Promise.resolve(lines.filter((l) => l.path === "/v1/chat/completions")),
+      (l) => l.length === 3,
+    );
+    expect(seen.map((l) => [l.status, l.client, l.peer])).toEqual([
+      [200, "192.0.2.7", "127.0.0.1"],
+      [401, "192.0.2.8", "127.0.0.1"],
+      [200, "127.0.0.2", "127.0.0.2"],
+    ]);
+  });
+});

@@ -39,11 +39,6 @@ export interface AlertServiceOptions {
   readonly redis?: { readonly url: string; readonly prefix: string } | null;
   readonly webhookSecret?: string | null;
   readonly suspendPrincipal?: SuspendPrincipal;
-  /**
-   * The client's address from the peer and X-Forwarded-For, by the locator's trust in proxies
-   * (default: the peer; the header is anyone's to write).
-   */
-  readonly clientAddress?: (peer: string | undefined, forwardedFor: string | undefined) => string | null;
   readonly onError: (err: unknown) => void;
 }
 
@@ -172,7 +167,7 @@ export class AlertService {
       decision: d.decision,
       reason: d.reason,
       country: r.location,
-      network: networkOf(this.o.clientAddress?.(r.peer, r.forwardedFor) ?? r.peer),
+      network: networkOf(r.client ?? r.peer),
     });
   }
 

@@ -62,7 +62,7 @@ export function createGatewayHandler(
     // A proxied request's decision sets these (or its refusal does, below); other routes decide nothing.
     if (route === undefined) undecided(res);
     const wire = wireFor(path, req.headers);
-    const seen = Observation.begin(ctx.observer, requestId, req, res, path);
+    const seen = Observation.begin(ctx.observer, requestId, req, res, path, ctx.locator);
 
     const work = (async () => {
       requireHost(req);

@@ -6,6 +6,7 @@
  * (src/monitoring, src/alerts); the gateway knows nothing of them.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { addressText, type ClientSlot, type IpAddress, type Locator } from "../location/index.js";
 import type { Decision, Principal } from "../policy/index.js";
 import type { UpstreamResponse } from "../upstream/types.js";
 
@@ -38,9 +39,13 @@ export interface ObservedRequest {
   /** The credential the caller presented: an API key id (never its secret), or what identity names. */
   readonly credential: string | null;
   readonly location: string | null;
-  /** The peer address and any X-Forwarded-For (for networks a key is used from). */
+  /** The TCP peer's address (behind proxies, the nearest proxy). */
   readonly peer: string | undefined;
-  readonly forwardedFor: string | undefined;
+  /**
+   * The client's address as the locator believes it (behind trusted proxies, the X-Forwarded-For
+   * hop they vouch for; every IPv6 group written out); null when it cannot be told.
+   */
+  readonly client: string | null;
   /** The client's W3C trace context, if it sent one. */
   readonly traceparent: string | undefined;
   /** The decision's entry in the audit log, once durable. */
@@ -74,7 +79,7 @@ function flush(): void {
   for (const [observer, o] of now) observer.observe(o);
 }
 
-export class Observation implements ObservedRequest {
+export class Observation implements ObservedRequest, ClientSlot {
   readonly startedAt = Date.now();
   readonly start = performance.now();
   end = 0;
@@ -85,7 +90,11 @@ export class Observation implements ObservedRequest {
   credential: string | null = null;
   location: string | null = null;
   peer: string | undefined;
-  forwardedFor: string | undefined;
+  /** Set by the locator when it locates the request (see ClientSlot). */
+  clientAddress: IpAddress | null | undefined = undefined;
+  private forwardedFor: string | undefined;
+  private locator: Locator | undefined;
+  private clientText: string | null | undefined;
   traceparent: string | undefined;
   auditIndex: bigint | null = null;
   decided: number | null = null;
@@ -112,9 +121,11 @@ export class Observation implements ObservedRequest {
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
+    locator: Locator,
   ): Observation {
     const o = new Observation(observer, requestId, req.method ?? "GET", path);
     if (observer === undefined) return o;
+    o.locator = locator;
     o.peer = req.socket.remoteAddress;
     const xff = req.headers["x-forwarded-for"];
     o.forwardedFor = typeof xff === "string" ? xff : undefined;
@@ -128,6 +139,20 @@ export class Observation implements ObservedRequest {
       later(observer, o);
     });
     return o;
+  }
+
+  /**
+   * Written out once, when first read (off the request path): from what the locator found when it
+   * located the request, or — for a request refused before that — by asking it now.
+   */
+  get client(): string | null {
+    if (this.clientText === undefined) {
+      this.clientText =
+        this.clientAddress !== undefined
+          ? addressText(this.clientAddress)
+          : (this.locator?.client(this.peer, this.forwardedFor) ?? null);
+    }
+    return this.clientText;
   }
 
   /** Who asks, from where: known before any decision (and kept when the request is refused). */

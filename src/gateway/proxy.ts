@@ -66,7 +66,7 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.cancel();
   });
-  const asked = await identify(ctx, req);
+  const asked = await identify(ctx, req, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
   const durable = record(ctx, asked, admitted, seen);
   if (admitted.served === null) {
@@ -92,7 +92,7 @@ interface Asked {
   readonly location: string | null;
 }
 
-async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Asked> {
+async function identify(ctx: GatewayContext, req: IncomingMessage, seen: Observation): Promise<Asked> {
   const caller = await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
@@ -114,7 +114,7 @@ async function identify(ctx: GatewayContext, req: IncomingMessage): Promise<Aske
     // A license may be limited to purposes; the client declares its purpose per request.
     purpose: requestPurpose(req),
     scheme,
-    location: requestLocation(ctx, req, scheme),
+    location: requestLocation(ctx, req, scheme, seen),
   };
 }
 

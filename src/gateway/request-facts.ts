@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { ClearanceError } from "../errors/index.js";
+import type { ClientSlot } from "../location/index.js";
 import { duplicateMember } from "../http/members.js";
 import { settleLocation } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
@@ -19,13 +20,17 @@ export const MAX_NAME = 256;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** The request's country (null: unknown); sources that disagree settle against the embargo. */
+/**
+ * The request's country (null: unknown); sources that disagree settle against the embargo. The
+ * client address found on the way is left in `slot` (the request's observation).
+ */
 export function requestLocation(
   ctx: GatewayContext,
   req: IncomingMessage,
   scheme: CompiledScheme,
+  slot?: ClientSlot,
 ): string | null {
-  const found = ctx.locator.locate(req.socket.remoteAddress, req.headers);
+  const found = ctx.locator.locate(req.socket.remoteAddress, req.headers, slot);
   if (found === null || typeof found === "string") return found;
   const settled = settleLocation(scheme, found.disputed);
   if ("location" in settled) return settled.location;

@@ -279,7 +279,6 @@ async function assemble(
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
-        clientAddress: (peer, forwardedFor) => locator.client(peer, forwardedFor),
         onError,
       })
     : null;

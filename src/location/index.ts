@@ -3,8 +3,10 @@
  * and a MaxMind-format country database. See locator.ts for the trust rules.
  */
 export {
+  addressText,
   createLocator,
   isHeaderName,
+  type ClientSlot,
   type Disputed,
   type Located,
   type LocationConfig,

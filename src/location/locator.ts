@@ -34,9 +34,17 @@ export interface Disputed {
   readonly disputed: readonly string[];
 }
 
+/**
+ * Where locate() leaves the client address it found (null: none could be told), so that the access
+ * log and the alerts take it from there instead of walking X-Forwarded-For again.
+ */
+export interface ClientSlot {
+  clientAddress: IpAddress | null | undefined;
+}
+
 export interface Locator {
   /** Pure look-up, called on the hot path for every request: no I/O, microseconds. */
-  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located;
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders, slot?: ClientSlot): Located;
   /**
    * The client's address as the same trust rules tell it: the peer, or behind trusted proxies the
    * first X-Forwarded-For hop from the right they did not vouch for; null when unparseable.
@@ -71,6 +79,10 @@ export async function createLocator(config: LocationConfig): Promise<Locator> {
   return new ProxyAwareLocator(proxies, header, lookup);
 }
 
+/** An address as the access log and the alerts write it: every IPv6 group written out (networkOf takes the first three). */
+export const addressText = (address: IpAddress | null): string | null =>
+  address === null ? null : address.toNormalizedString();
+
 /** Peer addresses whose parse and trust are remembered; beyond it, the memory starts over. */
 const PEERS = 4096;
 
@@ -93,13 +105,14 @@ class ProxyAwareLocator implements Locator {
     private readonly lookup: CountryLookup | undefined,
   ) {}
 
-  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders): Located {
+  locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders, slot?: ClientSlot): Located {
     if (remoteAddress === undefined) return null; // socket already gone
     const peer = this.peer(remoteAddress);
     if (peer === null) return null;
     let client: IpAddress | null = peer.address;
     if (peer.trusted) {
       client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
+      if (slot !== undefined) slot.clientAddress = client;
       if (this.header !== undefined) {
         const country = headerCountry(headers[this.header]);
         // The header could be the client's own (a proxy that passes it on): where the mmdb names
@@ -110,7 +123,7 @@ class ProxyAwareLocator implements Locator {
             ? country
             : contested(country, this.lookup(client));
       }
-    }
+    } else if (slot !== undefined) slot.clientAddress = client;
     return client === null || this.lookup === undefined ? null : this.lookup(client);
   }
 
@@ -118,9 +131,9 @@ class ProxyAwareLocator implements Locator {
     if (remoteAddress === undefined) return null;
     const peer = this.peer(remoteAddress);
     if (peer === null) return null;
-    const client = peer.trusted ? forwardedClient(forwardedFor, peer.address, this.proxies) : peer.address;
-    // Every IPv6 group written out: networkOf takes the first three.
-    return client === null ? null : client.toNormalizedString();
+    return addressText(
+      peer.trusted ? forwardedClient(forwardedFor, peer.address, this.proxies) : peer.address,
+    );
   }
 
   private peer(remoteAddress: string): Peer | null {

@@ -107,7 +107,9 @@ export function openAccessLog(options: AccessLogOptions): AccessLog {
         principal: o.principal?.id ?? null,
         key: o.credential,
         location: o.location,
-        client: o.peer ?? null,
+        // The client the locator believes (behind trusted proxies, not the proxy), and the peer.
+        client: o.client,
+        peer: o.peer ?? null,
         audit_index: o.auditIndex === null ? null : Number(o.auditIndex),
         // Flat: nested objects cost the serializer a pass each.
         ms_total: ms(o.start, o.end),
