@@ -4,6 +4,7 @@
  * src/counters instead, which every node shares when they are in Redis, and which are seeded from
  * what the store holds (storedUsage).
  */
+import { InvalidInputError } from "../errors/index.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
 import { addTokens, tokenCount } from "./tokens.js";
@@ -61,15 +62,22 @@ export class Meter {
     }
   }
 
-  /** Writes what is pending; a failed batch is kept and added into the next one. */
+  /**
+   * Writes what is pending; a failed batch is kept and added into the next one — except rows the
+   * store refuses as invalid, which it would refuse again for ever, taking every good row in the
+   * batch with them: those are set aside, each in full in the gateway's log (ids, model and
+   * counts, nothing secret), so the usage reports miss only them and an operator can add them by hand.
+   */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       if (this.pending.size === 0) return;
-      const batch = this.pending;
+      let batch = this.pending;
       this.pending = new Map();
       try {
         await this.store.usage.add([...batch.values()]);
       } catch (err) {
+        const size = batch.size;
+        if (err instanceof InvalidInputError) batch = this.setAside(batch, err);
         for (const [key, row] of batch) {
           const later = this.pending.get(key);
           if (later !== undefined) {
@@ -79,10 +87,24 @@ export class Meter {
           }
           this.pending.set(key, row);
         }
-        this.onError(err);
+        if (batch.size === size) this.onError(err); // else each row set aside was reported
       }
     });
     return this.flushing;
+  }
+
+  /** The batch without the rows `err` names (by their index in it); each one set aside is reported. */
+  private setAside(batch: Map<string, Row>, err: InvalidInputError): Map<string, Row> {
+    const refused = new Set(err.problems.map((p) => p.path[0]).filter((i) => typeof i === "number"));
+    const kept = new Map<string, Row>();
+    let i = 0;
+    for (const [key, row] of batch) {
+      if (refused.has(i++)) {
+        const why = err.problems.filter((p) => p.path[0] === i - 1).map((p) => p.message);
+        this.onError(new UsageSetAsideError(row, why));
+      } else kept.set(key, row);
+    }
+    return kept;
   }
 
   async close(): Promise<void> {
@@ -92,6 +114,17 @@ export class Meter {
 }
 
 const DAY_MS = 86_400_000;
+
+/** A usage row the store refused as invalid, set aside so that the rest of its batch is written. */
+export class UsageSetAsideError extends Error {
+  constructor(
+    readonly row: UsageDelta,
+    reasons: readonly string[],
+  ) {
+    super(`usage row set aside, the store refused it (${reasons.join("; ")}): ${JSON.stringify(row)}`);
+    this.name = "UsageSetAsideError";
+  }
+}
 
 /** A pending row: its sums grow until it is flushed. */
 type Row = { -readonly [K in keyof UsageDelta]: UsageDelta[K] };

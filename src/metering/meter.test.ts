@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
-import { Meter } from "./index.js";
+import { Meter, UsageSetAsideError } from "./index.js";
 
 /** A store whose usage table records what it is given, failing while `failing` is set. */
 function fakeStore() {
@@ -65,6 +65,27 @@ describe("Meter", () => {
     expect(added).toEqual([
       [{ ...alice, inputTokens: 11, outputTokens: 22, requests: 2, at: "2026-12-05T00:00:00.000Z" }],
     ]);
+  });
+
+  it("sets aside a row the store refuses as invalid, so the rest of its batch is written", async () => {
+    const { store, added } = fakeStore();
+    const errors: unknown[] = [];
+    const meter = new Meter(store, (err) => errors.push(err));
+    meter.record({ ...alice, inputTokens: 1, outputTokens: 2 }, DAY);
+    meter.record({ ...alice, principalId: "", inputTokens: 3, outputTokens: 4 }, DAY);
+    await meter.flush(); // refused whole: the bad row is set aside
+    await meter.flush(); // the good row, on its own
+    meter.record({ ...alice, inputTokens: 5, outputTokens: 6 }, DAY + 1);
+    await meter.flush();
+    expect(added).toEqual([
+      [{ ...alice, inputTokens: 1, outputTokens: 2, requests: 1, at: "2026-12-05T00:00:00.000Z" }],
+      [{ ...alice, inputTokens: 5, outputTokens: 6, requests: 1, at: "2026-12-05T00:00:00.001Z" }],
+    ]);
+    expect(errors).toHaveLength(1);
+    const set = errors[0] as UsageSetAsideError;
+    expect(set).toBeInstanceOf(UsageSetAsideError);
+    expect(set.row).toMatchObject({ principalId: "", inputTokens: 3, outputTokens: 4, requests: 1 });
+    expect(set.message).toContain("expected a non-empty string");
   });
 
   it("records a fractional count as whole tokens, so the store takes the batch and later ones", async () => {
