@@ -5,7 +5,7 @@
  */
 import { useState } from "react";
 import { apiWithProgress } from "../api.js";
-import { FormError, Select, TextField } from "../components/form.js";
+import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
@@ -59,6 +59,8 @@ export function Footprint() {
       return job.result;
     });
   const r = job.result;
+  // The server names the bound it refuses (`from` or `to`): its message goes under that field.
+  const refused = job.error === null ? { fields: {}, form: null } : submissionErrors(job.error);
   return (
     <div className="panel">
       <h2>Jurisdiction footprint report</h2>
@@ -73,7 +75,7 @@ export function Footprint() {
           name="from"
           value={from}
           onChange={setFrom}
-          errors={{}}
+          errors={refused.fields}
           hint="YYYY-MM-DD (default: the log's beginning)"
         />
         <TextField
@@ -81,7 +83,7 @@ export function Footprint() {
           name="to"
           value={to}
           onChange={setTo}
-          errors={{}}
+          errors={refused.fields}
           hint="YYYY-MM-DD, included (default: now)"
         />
         <Select
@@ -111,7 +113,7 @@ export function Footprint() {
           progress={job.progress}
         />
       ) : null}
-      <FormError message={job.error?.message ?? null} />
+      <FormError message={refused.form} />
       {r ? (
         <p role="status">
           {r.scheme.name}, {r.served.period.from.slice(0, 10)} to {r.served.period.to.slice(0, 10)}:{" "}

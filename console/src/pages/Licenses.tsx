@@ -7,6 +7,7 @@
 import { useState, type FormEvent } from "react";
 import { licenseApplication } from "../../../src/licensing/schema.js";
 import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
+import { instantOf } from "../../../src/policy/dates.js";
 import { ACTIONS } from "../../../src/policy/types.js";
 import type { SetExpression } from "../../../src/scheme/schema.js";
 import { api, listAll } from "../api.js";
@@ -40,6 +41,22 @@ export const setText = (s: SetExpression | undefined): string =>
     : Array.isArray(s)
       ? s.join(", ")
       : `${s.include.join(", ")}${s.exclude.length ? ` except ${s.exclude.join(", ")}` : ""}`;
+
+/**
+ * A license's start or end as a compliance officer must read it: a calendar date as written; a
+ * date-time in UTC with its time, as its own offset may put it on another day (23:00 at -05:00 on
+ * 31 December is 04:00 UTC on 1 January). Seconds only when it has some.
+ */
+export function instantText(text: string): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return text;
+  const t = instantOf(text);
+  if (Number.isNaN(t)) return text;
+  return `${new Date(t)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/(\.000)?Z$/, "")
+    .replace(/:00$/, "")} UTC`;
+}
 
 const licenseeText = (l: LicenseRecord["licensee"]) =>
   "organization" in l ? `organization ${l.organization}` : `principal ${l.principal}`;
@@ -106,7 +123,7 @@ function LicenseList({ me }: { me: Me }) {
                       {l.terms.models.join(", ")} — {l.terms.actions.join(", ")}
                     </td>
                     <td>{setText(l.terms.destinations)}</td>
-                    <td>{l.terms.valid_until.slice(0, 10)}</td>
+                    <td>{instantText(l.terms.valid_until)}</td>
                     <td>
                       <Status value={l.status} />
                     </td>
@@ -365,7 +382,7 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
         <dd>{terms.purposes?.join(", ") ?? "any"}</dd>
         <dt>Valid</dt>
         <dd>
-          {terms.valid_from.slice(0, 10)} to {terms.valid_until.slice(0, 10)}
+          {instantText(terms.valid_from)} to {instantText(terms.valid_until)}
         </dd>
         <dt>Quota</dt>
         <dd>
@@ -382,7 +399,7 @@ function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["condi
   const parts = [
     c.destinations ? `destinations narrowed to ${c.destinations.join(", ")}` : null,
     c.quota_tokens !== undefined ? `quota lowered to ${c.quota_tokens.toLocaleString("en")} tokens` : null,
-    c.valid_until ? `ends earlier, on ${c.valid_until.slice(0, 10)}` : null,
+    c.valid_until ? `ends earlier, on ${instantText(c.valid_until)}` : null,
     c.note ? `note: “${c.note}”` : null,
   ].filter((p) => p !== null);
   return parts.length === 0 ? "without conditions" : `with conditions: ${parts.join("; ")}`;
