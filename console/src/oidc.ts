@@ -5,6 +5,7 @@
  * an admin token. The admin API verifies that ID token against the provider's keys on every call —
  * the checks here (state, nonce) only protect this tab from a forged redirect.
  */
+import { discoveredUrlProblem } from "../../src/identity/provider-urls.js";
 import { BASE } from "./router.js";
 
 export interface SignInProvider {
@@ -13,6 +14,8 @@ export interface SignInProvider {
   readonly partner: string;
   readonly issuer: string;
   readonly client_id: string;
+  /** The gateway's identity.allow_http_loopback: plain http to loopback, at the issuer's origin. */
+  readonly allow_http_loopback: boolean;
 }
 
 interface Pending {
@@ -44,18 +47,21 @@ export async function signInProviders(): Promise<SignInProvider[]> {
 export async function startSignIn(p: SignInProvider): Promise<void> {
   const res = await fetch(`${p.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
   if (!res.ok) throw new Error(`${p.name}: its discovery document answered ${res.status}`);
-  const d = (await res.json()) as {
-    issuer?: string;
-    authorization_endpoint?: string;
-    token_endpoint?: string;
-  };
-  if (d.issuer !== p.issuer || !d.authorization_endpoint || !d.token_endpoint) {
-    throw new Error(`${p.name}: its discovery document does not name this issuer and its endpoints`);
+  const d = ((await res.json()) ?? {}) as Record<string, unknown>;
+  if (d.issuer !== p.issuer) {
+    throw new Error(`${p.name}: its discovery document names issuer ${String(d.issuer)}, not ${p.issuer}`);
   }
+  // The partner writes this document, and the browser is sent to its authorization_endpoint: the
+  // gateway's rule for the URLs such a document names (https; loopback http only where allowed).
+  for (const field of ["authorization_endpoint", "token_endpoint"]) {
+    const problem = discoveredUrlProblem(d, field, p.issuer, p.allow_http_loopback);
+    if (problem !== null) throw new Error(`${p.name}: ${problem.message}`);
+  }
+  const endpoints = d as { authorization_endpoint: string; token_endpoint: string };
   const pending: Pending = {
     provider: p.id,
     client_id: p.client_id,
-    token_endpoint: d.token_endpoint,
+    token_endpoint: endpoints.token_endpoint,
     verifier: random(),
     state: random(),
     nonce: random(),
@@ -64,7 +70,7 @@ export async function startSignIn(p: SignInProvider): Promise<void> {
     new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier))),
   );
   sessionStorage.setItem(PENDING, JSON.stringify(pending));
-  const url = new URL(d.authorization_endpoint);
+  const url = new URL(endpoints.authorization_endpoint);
   for (const [k, v] of Object.entries({
     response_type: "code",
     client_id: p.client_id,

@@ -67,7 +67,14 @@ describe("console sign-in with a partner's ID token", () => {
   it("lists the providers offering it, to anyone", async () => {
     const r = await call(t, null, "GET", "/admin/v1/sign-in/providers");
     expect(r.body.data).toEqual([
-      { id: "aisi-login", name: "aisi-login", partner: "uk-aisi", issuer: ISSUER, client_id: CLIENT },
+      {
+        id: "aisi-login",
+        name: "aisi-login",
+        partner: "uk-aisi",
+        issuer: ISSUER,
+        client_id: CLIENT,
+        allow_http_loopback: true, // the test gateway's identity.allow_http_loopback
+      },
     ]);
   });
 

@@ -12,6 +12,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
 import { fetch, type Agent } from "undici";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
+import { httpLoopbackAt } from "./provider-urls.js";
 import { keySource, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
@@ -123,12 +124,8 @@ export class KeySet {
   async #fetch(): Promise<JSONWebKeySet> {
     const source = keySource(this.provider);
     const registered = source.url!;
-    // Loopback (identity.allow_http_loopback) only at the origin the operator registered: a
-    // discovery document naming another loopback port would otherwise reach this machine's services.
-    const allowAt = (url: string) =>
-      this.options.allowHttpLoopback &&
-      URL.canParse(url) &&
-      new URL(url).origin === new URL(registered).origin;
+    // Loopback (identity.allow_http_loopback) only at the origin the operator registered.
+    const allowAt = (url: string) => httpLoopbackAt(url, registered, this.options.allowHttpLoopback);
     const get = (url: string, what: string) => {
       const allow = allowAt(url);
       const refused = urlRefusal(url, allow);

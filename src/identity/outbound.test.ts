@@ -14,6 +14,7 @@ import { parseConfig } from "../config/index.js";
 import { asAdmin, call, createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { KeySet } from "./keys.js";
+import { addressRefusal, urlRefusal } from "./outbound.js";
 import { providerInputSchema } from "./schema.js";
 
 let internal: Server;
@@ -147,6 +148,37 @@ describe("key fetches", () => {
     });
     expect(await fetched(keys)).toMatch(/discovery document's jwks_uri .*refused.*plain http/);
     expect(internalHits).not.toContain("/secret-json");
+  });
+});
+
+describe("IPv6 addresses carrying an IPv4 address", () => {
+  it("NAT64 and 6to4 are checked as the IPv4 address they carry; local-use NAT64 and Teredo are refused", () => {
+    // [address (as DNS answers or a URL writes it), refused, refused with allow_http_loopback]
+    for (const [address, refused, refusedWithLoopback] of [
+      ["64:ff9b::7f00:1", true, true], // 127.0.0.1 through a NAT64 gateway: its loopback, not ours
+      ["64:ff9b::127.0.0.1", true, true],
+      ["64:ff9b::a9fe:a9fe", true, true], // 169.254.169.254, cloud metadata
+      ["64:ff9b::a00:5", true, true], // 10.0.0.5
+      ["64:ff9b::808:808", false, false], // 8.8.8.8: DNS64's answer for an IPv4-only IdP
+      ["64:ff9b:1::a00:5", true, true], // local-use NAT64: the operator's own translation domain
+      ["64:ff9b:1::808:808", true, true],
+      ["2002:7f00:1::1", true, true], // 6to4: the site behind 127.0.0.1
+      ["2002:c0a8:101::1", true, true], // 192.168.1.1
+      ["2002:808:808::1", false, false],
+      ["2001:0:4136:e378:8000:63bf:3fff:fdd2", true, true], // Teredo
+      ["::ffff:7f00:1", true, false], // IPv4-mapped: this machine's loopback
+      ["::ffff:a00:5", true, true],
+      ["::ffff:808:808", false, false],
+      ["2606:4700:4700::1111", false, false],
+    ] as const) {
+      expect(addressRefusal(address, false) !== null, address).toBe(refused);
+      expect(addressRefusal(address, true) !== null, `${address} (loopback allowed)`).toBe(
+        refusedWithLoopback,
+      );
+      if (refused)
+        expect(urlRefusal(`https://[${address}]/jwks`, false), address).toMatch(/internal address/);
+      else expect(urlRefusal(`https://[${address}]/jwks`, false), address).toBeNull();
+    }
   });
 });
 

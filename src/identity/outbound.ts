@@ -3,14 +3,17 @@
  * write, and its jwks_uri is followed: without these checks a partner could make the gateway
  * request any address inside its network (cloud metadata, an internal admin port) and read the
  * outcome. So: https only (plain http to a loopback address only with identity.allow_http_loopback,
- * for demos and tests), and no private, link-local, loopback, shared, reserved or multicast address,
- * checked on an address literal before connecting and on every address a name resolves to, in the
+ * for demos and tests), and no private, link-local, loopback, shared, reserved or multicast address
+ * (nor an IPv6 address carrying one: IPv4-mapped, NAT64, 6to4; Teredo at all), checked on an
+ * address literal before connecting and on every address a name resolves to, in the
  * connection's own lookup (the address checked is the address connected to: a second DNS answer
  * cannot slip in between).
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
+import ipaddr from "ipaddr.js";
 import { Agent } from "undici";
+import { schemeRefusal } from "./provider-urls.js";
 
 const INTERNAL = new BlockList();
 const LOOPBACK = new BlockList();
@@ -34,8 +37,13 @@ for (const [net, bits] of [
 for (const [net, bits] of [
   ["::", 128],
   ["::1", 128],
-  ["64:ff9b:1::", 48], // local-use NAT64
+  // Local-use NAT64 (RFC 8215): the operator's own translation domain, where the IPv4 address may
+  // sit at any of RFC 6052's offsets; refused whole.
+  ["64:ff9b:1::", 48],
   ["100::", 64], // discard
+  // Teredo: reaches the (obfuscated) IPv4 address in its last 32 bits through a relay; servers
+  // never have one, so refused whole rather than decoded.
+  ["2001::", 32],
   ["2001:db8::", 32], // documentation
   ["fc00::", 7], // unique local (AWS metadata fd00:ec2::254)
   ["fe80::", 10], // link-local
@@ -50,34 +58,45 @@ const family = (address: string): "ipv4" | "ipv6" => (isIP(address) === 6 ? "ipv
 /** IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are checked as the IPv4 address (BlockList does). */
 const isLoopback = (address: string): boolean => LOOPBACK.check(address, family(address));
 
-/** Why the gateway will not connect to this address, or null. */
-function addressRefusal(address: string, allowLoopback: boolean): string | null {
+/**
+ * IPv6 prefixes whose packets go to the IPv4 address they carry: checked as that address, as
+ * IPv4-mapped ones are. A NAT64 gateway turns 64:ff9b::7f00:1 into 127.0.0.1 (its own loopback:
+ * never allowed as ours); 6to4 tunnels 2002:a00:1::/48 to 10.0.0.1. A public IPv4 address stays
+ * reachable (DNS64 answers 64:ff9b::/96 for an IPv4-only IdP on an IPv6-only network).
+ */
+const EMBEDDING: readonly { prefix: ipaddr.IPv6; bits: number; at: number }[] = [
+  { prefix: ipaddr.IPv6.parse("64:ff9b::"), bits: 96, at: 12 }, // NAT64 well-known prefix (RFC 6052)
+  { prefix: ipaddr.IPv6.parse("2002::"), bits: 16, at: 2 }, // 6to4 (RFC 3056)
+];
+
+function embeddedIpv4(address: string): string | null {
+  if (isIP(address) !== 6) return null;
+  const ip = ipaddr.IPv6.parse(address);
+  const e = EMBEDDING.find(({ prefix, bits }) => ip.match(prefix, bits));
+  return e === undefined
+    ? null
+    : ip
+        .toByteArray()
+        .slice(e.at, e.at + 4)
+        .join(".");
+}
+
+/** Why the gateway will not connect to this address, or null (exported for tests). */
+export function addressRefusal(address: string, allowLoopback: boolean): string | null {
   if (allowLoopback && isLoopback(address)) return null;
-  return INTERNAL.check(address, family(address)) ? `${address} is an internal address` : null;
+  if (INTERNAL.check(address, family(address))) return `${address} is an internal address`;
+  const v4 = embeddedIpv4(address);
+  if (v4 !== null && INTERNAL.check(v4, "ipv4")) return `${address} is an internal address (${v4})`;
+  return null;
 }
 
 const unbracket = (host: string): string => host.replace(/^\[(.*)\]$/, "$1");
 
-/** A loopback host as written in a URL: 127.x.x.x, [::1], localhost. */
-function isLoopbackHost(host: string): boolean {
-  const h = unbracket(host).toLowerCase();
-  return h === "localhost" || h.endsWith(".localhost") || (isIP(h) !== 0 && isLoopback(h));
-}
-
 /** Why a key-fetch URL is refused before any connection, or null. */
 export function urlRefusal(url: string, allowHttpLoopback: boolean): string | null {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return `${url} is not a URL`;
-  }
-  if (u.protocol === "http:") {
-    if (!isLoopbackHost(u.hostname)) return `${url}: plain http is refused (https only)`;
-    if (!allowHttpLoopback)
-      return `${url}: plain http is refused (to loopback only with identity.allow_http_loopback)`;
-  } else if (u.protocol !== "https:") return `${url}: only https is fetched`;
-  const host = unbracket(u.hostname);
+  const refused = schemeRefusal(url, allowHttpLoopback);
+  if (refused !== null) return refused;
+  const host = unbracket(new URL(url).hostname);
   if (isIP(host) !== 0) {
     const why = addressRefusal(host, allowHttpLoopback);
     if (why !== null) return `${url}: ${why}`;

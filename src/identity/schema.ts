@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
 import { reasonText } from "../scheme/text.js";
+import { schemeRefusal } from "./provider-urls.js";
 
 /** Asymmetric algorithms only: a shared secret (HS*) or no signature (none) can never be configured. */
 export const ALGORITHMS = [
@@ -27,9 +28,6 @@ export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["RS256", "PS256", "ES25
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** The hosts plain http may name: the key fetch refuses even those unless identity.allow_http_loopback. */
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-
 /**
  * Where keys are fetched from: https (the keys decide who is believed; and any other scheme could
  * send the gateway's fetch into its own network). The fetch checks the addresses too (outbound.ts).
@@ -41,9 +39,9 @@ const keyUrl = (max: number, error?: string) =>
     .refine(
       (s) => {
         // zod runs every check: a text that is no URL at all is z.url()'s to report, not ours.
-        if (!URL.canParse(s)) return true;
-        const u = new URL(s);
-        return u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOST.test(u.hostname));
+        // Plain http to loopback passes here (the key fetch's own rule, provider-urls.ts); the
+        // registry refuses it unless identity.allow_http_loopback.
+        return !URL.canParse(s) || schemeRefusal(s, true) === null;
       },
       { error: "expected an https URL (plain http only to a loopback address, for demos and tests)" },
     );
