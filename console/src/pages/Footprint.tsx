@@ -5,6 +5,7 @@
  */
 import { useState } from "react";
 import { apiWithProgress } from "../api.js";
+import { instantText } from "../components/dates.js";
 import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 
@@ -76,7 +77,7 @@ export function Footprint() {
           value={from}
           onChange={setFrom}
           errors={refused.fields}
-          hint="YYYY-MM-DD (default: the log's beginning)"
+          hint="YYYY-MM-DD, or a date-time with its zone (default: the log's beginning)"
         />
         <TextField
           label="To"
@@ -84,7 +85,7 @@ export function Footprint() {
           value={to}
           onChange={setTo}
           errors={refused.fields}
-          hint="YYYY-MM-DD, included (default: now)"
+          hint="YYYY-MM-DD, included; or a date-time with its zone, excluded (default: now)"
         />
         <Select
           label="CSV table"
@@ -116,10 +117,11 @@ export function Footprint() {
       <FormError message={refused.form} />
       {r ? (
         <p role="status">
-          {r.scheme.name}, {r.served.period.from.slice(0, 10)} to {r.served.period.to.slice(0, 10)}:{" "}
-          {r.served.decisions.toLocaleString("en")} decisions in {r.served.locations.length} locations (
-          {r.served.rows.length.toLocaleString("en")} served rows, {r.policy.rows.length.toLocaleString("en")}{" "}
-          policy rows); {r.served.unknown_principals} unknown principals.
+          {r.scheme.name}, {instantText(r.served.period.from)} to {instantText(r.served.period.to)} (end
+          excluded): {r.served.decisions.toLocaleString("en")} decisions in {r.served.locations.length}{" "}
+          locations ({r.served.rows.length.toLocaleString("en")} served rows,{" "}
+          {r.policy.rows.length.toLocaleString("en")} policy rows); {r.served.unknown_principals} unknown
+          principals.
         </p>
       ) : null}
     </div>

@@ -7,7 +7,6 @@
 import { useState, type FormEvent } from "react";
 import { licenseApplication } from "../../../src/licensing/schema.js";
 import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
-import { instantOf } from "../../../src/policy/dates.js";
 import { ACTIONS } from "../../../src/policy/types.js";
 import type { SetExpression } from "../../../src/scheme/schema.js";
 import { api, listAll } from "../api.js";
@@ -21,6 +20,7 @@ import {
   submissionErrors,
   zodErrors,
 } from "../components/form.js";
+import { instantText } from "../components/dates.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, navigate, useLocation } from "../router.js";
@@ -41,22 +41,6 @@ export const setText = (s: SetExpression | undefined): string =>
     : Array.isArray(s)
       ? s.join(", ")
       : `${s.include.join(", ")}${s.exclude.length ? ` except ${s.exclude.join(", ")}` : ""}`;
-
-/**
- * A license's start or end as a compliance officer must read it: a calendar date as written; a
- * date-time in UTC with its time, as its own offset may put it on another day (23:00 at -05:00 on
- * 31 December is 04:00 UTC on 1 January). Seconds only when it has some.
- */
-export function instantText(text: string): string {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return text;
-  const t = instantOf(text);
-  if (Number.isNaN(t)) return text;
-  return `${new Date(t)
-    .toISOString()
-    .replace("T", " ")
-    .replace(/(\.000)?Z$/, "")
-    .replace(/:00$/, "")} UTC`;
-}
 
 const licenseeText = (l: LicenseRecord["licensee"]) =>
   "organization" in l ? `organization ${l.organization}` : `principal ${l.principal}`;

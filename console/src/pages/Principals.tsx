@@ -10,6 +10,7 @@ import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api, listAll } from "../api.js";
 import { FormError, Select, TextField, list, submissionErrors, zodErrors } from "../components/form.js";
+import { instantText } from "../components/dates.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
@@ -18,7 +19,7 @@ type KeyView = Omit<ApiKeyRecord, "hash">;
 
 const orgText = (o: Principal["organization"]) => (o == null ? "—" : typeof o === "string" ? o : o.id);
 const nationalities = (n: Principal["citizenships"] = []) =>
-  n.map((c) => (c.since ? `${c.country} (since ${c.since.slice(0, 10)})` : c.country)).join(", ") || "—";
+  n.map((c) => (c.since ? `${c.country} (since ${instantText(c.since)})` : c.country)).join(", ") || "—";
 
 export function PrincipalsPage({ me }: { me: Me }) {
   const state = useLoad(

@@ -1,0 +1,12 @@
+import { describe, expect, it } from "vitest";
+import { instantText } from "./dates.js";
+
+describe("instantText", () => {
+  it("writes a calendar date as written and a date-time in UTC, on the day it falls in UTC", () => {
+    expect(instantText("2026-12-31")).toBe("2026-12-31");
+    expect(instantText("2030-12-31T23:00:00-05:00")).toBe("2031-01-01 04:00 UTC");
+    expect(instantText("2026-05-02T00:00:00.000Z")).toBe("2026-05-02 00:00 UTC");
+    expect(instantText("2019-05-01T10:20:30+02:00")).toBe("2019-05-01 08:20:30 UTC");
+    expect(instantText("not a date")).toBe("not a date");
+  });
+});
