@@ -2,10 +2,11 @@
  * Metering responses too large to keep: a body over the capture limit is relayed whole, and its
  * usage is still read from its end, so a big embeddings batch counts against quotas.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseSse } from "../upstream/sse.js";
 import { relay } from "./relay.js";
 import { usageFromTail, type Usage } from "./usage.js";
 
@@ -140,5 +141,119 @@ describe("an upstream that fails mid-answer", () => {
     const { outcome, client } = await failing(200 * 1024);
     expect(outcome.error).toBeUndefined();
     expect(client).toHaveProperty("failed");
+  });
+});
+
+describe("a stream passed through as it came (Anthropic; OpenAI asked for usage)", () => {
+  const CUT = "the upstream failed mid-stream; the response is incomplete";
+
+  /**
+   * Relays `chunks` (each its own read) over a real socket, then ends the body or, with `cut`, fails
+   * it; with `onText`, the test sees the client's text as it arrives and says when to go on (after
+   * the first chunk). Returns what the client got.
+   */
+  async function stream(
+    wire: "openai" | "anthropic",
+    chunks: readonly string[],
+    cut: boolean,
+    waitFor?: (text: string) => boolean,
+  ): Promise<string> {
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (go = r));
+    server = createServer((_req, res) => {
+      const body = new Readable({ read() {} });
+      void (async () => {
+        for (const [i, c] of chunks.entries()) {
+          body.push(Buffer.from(c, "latin1"));
+          await (i === 0 && waitFor !== undefined ? gate : new Promise((r) => setImmediate(r)));
+        }
+        if (cut) body.destroy(new Error("socket hang up at 10.0.0.7"));
+        else body.push(null);
+      })();
+      void relay({
+        wire,
+        endpoint: wire === "anthropic" ? "messages" : "chat.completions",
+        upstream: { status: 200, headers: { "content-type": "text/event-stream" }, body },
+        res,
+        headers: {},
+        stripUsageChunk: false,
+        captureLimit: 1 << 20,
+        requestId: "test",
+        log: () => undefined,
+        requestChars: 0,
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      if (waitFor !== undefined) {
+        const timer = setTimeout(() => reject(new Error("the client waited in vain")), 3000);
+        void gate.then(() => clearTimeout(timer));
+      }
+      request({ host: "127.0.0.1", port }, (res) => {
+        let text = "";
+        res.setEncoding("latin1");
+        res.on("data", (c: string) => {
+          text += c;
+          if (waitFor?.(text)) go();
+        });
+        res.on("end", () => resolve(text));
+        res.on("error", reject);
+      })
+        .on("error", reject)
+        .end();
+    });
+  }
+
+  const event = (type: string, i: number, nl: string) =>
+    `event: ${type}${nl}data: {"type":"${type}","index":${i},"text":"é ${"x".repeat(i)}"}${nl}${nl}`;
+
+  it("after a cut mid-event, the error event follows the last whole event, whatever the line ends and splits", async () => {
+    for (const nl of ["\n", "\r\n", "\r"]) {
+      const whole = event("message_start", 1, nl) + event("content_block_delta", 2, nl);
+      const broken = event("content_block_delta", 3, nl);
+      // Cut anywhere in the third event (also right after its blank line's first half), read in
+      // pieces that split lines, line ends and the UTF-8 "é" anywhere.
+      for (let at = 0; at < broken.length; at++) {
+        const bytes = Buffer.from(whole + broken.slice(0, at)).toString("latin1");
+        const size = 1 + (at % 9);
+        const chunks = bytes.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [];
+        const text = await stream("anthropic", chunks, true);
+        server?.close();
+        const label = `${JSON.stringify(nl)}, cut at ${at}, pieces of ${size}`;
+        // The third event is whole once the parser has seen its blank line's end (with CRLF, its CR).
+        const sent = parseSse(whole + broken.slice(0, at)).length === 3 ? whole + broken.slice(0, at) : whole;
+        expect(Buffer.from(text, "latin1").toString(), label).toBe(
+          `${sent}event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message: CUT } })}\n\n`,
+        );
+        const events = parseSse(Buffer.from(text, "latin1"));
+        expect(events.at(-1)?.event, label).toBe("error");
+        expect(events.length, label).toBe(parseSse(sent).length + 1);
+        for (const e of events) expect(() => JSON.parse(e.data) as unknown, label).not.toThrow();
+      }
+    }
+  });
+
+  it("an OpenAI stream cut mid-event ends in a parseable error event too", async () => {
+    const chunk = (n: number) => `data: {"choices":[{"index":0,"delta":{"content":"${n}"}}]}\n\n`;
+    const text = await stream("openai", [chunk(1) + chunk(2).slice(0, 20), chunk(2).slice(20, 30)], true);
+    expect(text).toBe(
+      `${chunk(1)}data: ${JSON.stringify({ error: { message: CUT, type: "api_error", code: "upstream_error", param: null } })}\n\n`,
+    );
+  });
+
+  it("sends each whole event at once, holding only the bytes after it; a stream that ends sends them all", async () => {
+    const first = event("message_start", 1, "\n");
+    const second = event("content_block_delta", 2, "\n");
+    // The first read holds the first event and half the second: the client must get the first
+    // before the rest is sent (the upstream waits until it has).
+    const text = await stream(
+      "anthropic",
+      [first + second.slice(0, 25), second.slice(25), "event: ping\ndata: {}"],
+      false,
+      (got) => got.startsWith(first),
+    );
+    // Ended without its blank line, the last event is passed on as it came.
+    expect(text).toBe(`${first}${second}event: ping\ndata: {}`);
   });
 });

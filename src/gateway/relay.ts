@@ -1,13 +1,21 @@
 /**
- * Relaying an upstream response to the client: chunk by chunk, never buffered, with backpressure.
- * SSE streams are watched for usage as they pass; a failure mid-stream ends the stream with a
- * well-formed error event in the client's format.
+ * Relaying an upstream response to the client: chunk by chunk, with backpressure, never buffered
+ * beyond an event not yet whole. SSE streams are watched for usage as they pass; a failure
+ * mid-stream ends the stream with a well-formed error event in the client's format.
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { createSseParser, encodeEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
-import { bodyCharge, streamCharge, streamUsage, usageFromBody, usageFromTail, type Usage } from "./usage.js";
+import {
+  bodyCharge,
+  streamCharge,
+  streamUsage,
+  unrelayedStreamCharge,
+  usageFromBody,
+  usageFromTail,
+  type Usage,
+} from "./usage.js";
 import { relayUpstreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
@@ -43,10 +51,18 @@ const HOLD = 64 * 1024;
 /**
  * Resolves, when the response has ended, with the usage to charge: what the upstream reported, or
  * an estimate where it reported none (null: nothing to charge, e.g. a token count).
+ *
+ * A client that left while the entry was being made durable, after the upstream had answered, is
+ * sent nothing (and is not there), but is charged: the upstream did the work. What it had sent is
+ * read for the usage it reported, or else the estimate is charged.
  */
 export function relay(o: RelayOptions): Promise<Usage | null> {
   const { upstream, res } = o;
-  if (upstream.status < 200 || upstream.status >= 300) return relayUpstreamError(o);
+  const body = upstream.body;
+  const gone = res.destroyed;
+  if (upstream.status < 200 || upstream.status >= 300)
+    // A body already destroyed emits nothing more (its "close" may have gone): nothing to wait for.
+    return body.destroyed ? Promise.resolve(null) : relayUpstreamError(o);
   const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
   // Copied by assignment: a literal with two spreads, or a spread and a member after it, takes V8's
   // slow path on Node 20 (about 1 µs a response).
@@ -58,26 +74,64 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   /** Ends the answer once the upstream's body has ended. */
   let finish = (): void => void res.end();
   if (sse) {
-    res.writeHead(upstream.status, head);
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
-    if (o.stripUsageChunk) {
-      // Events are re-encoded one by one so that the extra usage chunk can be left out.
-      let wrote = true;
-      const parser = createSseParser((e) => {
-        if (!watcher.onEvent(e.event, e.data)) wrote = res.write(encodeEvent(e.data, e.event));
-      });
-      write = (chunk) => {
-        parser.push(chunk);
-        return wrote;
-      };
-    } else {
+    if (gone) {
       const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
       write = (chunk) => {
         parser.push(chunk);
-        return res.write(chunk);
+        return true;
+      };
+      finish = noop;
+    } else if (o.stripUsageChunk) {
+      res.writeHead(upstream.status, head);
+      // Events are re-encoded one by one so that the extra usage chunk can be left out. A chunk may
+      // complete no event (nothing written): the socket's own state says whether to wait for it.
+      const parser = createSseParser((e) => {
+        if (!watcher.onEvent(e.event, e.data)) res.write(encodeEvent(e.data, e.event));
+      });
+      write = (chunk) => {
+        parser.push(chunk);
+        return !res.writableNeedDrain;
+      };
+    } else {
+      res.writeHead(upstream.status, head);
+      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
+      // Chunks go out as they come, but only up to the end of their last whole event: the bytes
+      // after it wait for the rest of their event, so that an error event after a cut starts on an
+      // event's boundary (after half a line, or an event's first lines, no client could parse it).
+      // An event larger than the capture limit goes out as it comes.
+      let tail: Buffer[] | null = null;
+      let tailSize = 0;
+      // The stream's last two bytes so far (at its start, as after a blank line).
+      let last = LF;
+      let beforeLast = LF;
+      write = (chunk) => {
+        parser.push(chunk);
+        const n = chunk.length;
+        if (n === 0) return true;
+        const end = eventsEnd(chunk, last, beforeLast);
+        beforeLast = n > 1 ? (chunk[n - 2] as number) : last;
+        last = chunk[n - 1] as number;
+        // Whole events, nothing held: as it came (nearly every chunk).
+        if (tail === null && end === n) return res.write(chunk);
+        // What goes out now with what is held (all of it once an event ends in this chunk).
+        const upto = end < 0 ? n : end;
+        (tail ??= []).push(upto === n ? chunk : chunk.subarray(0, upto));
+        tailSize += upto;
+        if (end < 0 && tailSize <= o.captureLimit) return true;
+        const out = tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize);
+        tail = upto === n ? null : [chunk.subarray(upto)];
+        tailSize = n - upto;
+        return res.write(out);
+      };
+      finish = () => {
+        if (tail === null) res.end();
+        else res.end(tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize));
       };
     }
-    usage = (complete) => streamCharge(watcher, o.requestChars, complete);
+    usage = gone
+      ? (complete) => unrelayedStreamCharge(watcher, o.requestChars, complete)
+      : (complete) => streamCharge(watcher, o.requestChars, complete);
   } else {
     // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
     // a response too large to keep (a big embeddings batch) must still count against quotas.
@@ -90,7 +144,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       kept.push(chunk);
       keptSize += chunk.length;
       if (held) {
-        if (size <= HOLD) return true;
+        if (size <= HOLD || gone) return true;
         held = false;
         res.writeHead(upstream.status, head);
         let ok = true;
@@ -105,6 +159,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       return res.write(chunk);
     };
     finish = () => {
+      if (gone) return;
       if (!held) return void res.end();
       const body = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
       head["content-length"] = String(size);
@@ -141,8 +196,14 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       settled = true;
       resolved(usage);
     };
-    const body = upstream.body;
-    let first = o.firstChunk;
+    // Destroyed before it was read (the client left meanwhile, the call was aborted): it emits
+    // nothing more, and its "close" may have gone already.
+    if (body.destroyed) {
+      if (!res.destroyed) res.destroy();
+      resolve(once(false));
+      return;
+    }
+    let first = gone ? undefined : o.firstChunk;
     body.on("data", (chunk: Buffer) => {
       if (first !== undefined) {
         first();
@@ -183,6 +244,49 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       resolve(once(false));
     });
   });
+}
+
+const noop = (): void => {};
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Where the last whole event in `chunk` ends (just past the blank line that ends it), or -1 if none
+ * does. `last`, `beforeLast`: the stream's two bytes before the chunk. Nearly every chunk ends an
+ * event, which its last bytes tell; otherwise line ends are looked for natively, from the last (an
+ * event can be long: a response's last event carries all of it).
+ */
+function eventsEnd(chunk: Buffer, last: number, beforeLast: number): number {
+  let at = chunk.length - 1;
+  if (blankLineEnd(chunk, at, last, beforeLast)) return at + 1;
+  // The last LF and CR before `at`, each looked for again only once `at` has passed it.
+  let lf = at + 1;
+  let cr = at + 1;
+  while (at > 0) {
+    if (lf >= at) lf = chunk.lastIndexOf(LF, at - 1);
+    if (cr >= at) cr = chunk.lastIndexOf(CR, at - 1);
+    at = lf > cr ? lf : cr;
+    if (at < 0) return -1;
+    if (blankLineEnd(chunk, at, last, beforeLast)) return at + 1;
+  }
+  return -1;
+}
+
+/**
+ * Whether the byte at `p` ends a blank line: lines end in LF, CRLF or CR, as the parser reads them,
+ * and a line is blank when its end follows another line's end at once.
+ */
+function blankLineEnd(chunk: Buffer, p: number, last: number, beforeLast: number): boolean {
+  const c = chunk[p];
+  if (c !== LF && c !== CR) return false;
+  let q = p - 1;
+  let before = q >= 0 ? (chunk[q] as number) : last;
+  if (c === LF && before === CR) {
+    q--;
+    before = q >= 0 ? (chunk[q] as number) : q === -1 ? last : beforeLast;
+  }
+  return before === LF || before === CR;
 }
 
 /** The last `n` bytes of the chunks (fewer if they hold fewer), copying only those. */

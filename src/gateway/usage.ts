@@ -120,6 +120,16 @@ export function streamCharge(stream: StreamUsage, requestChars: number, complete
 }
 
 /**
+ * What a stream is charged whose client left after the upstream had answered but before any of it
+ * could be relayed (its entry was still being made durable): what the upstream had sent is charged
+ * as streamCharge charges it; where that is nothing, the input estimate, as an answer that reports
+ * no usage — the upstream had taken the request and was working on it.
+ */
+export function unrelayedStreamCharge(stream: StreamUsage, requestChars: number, complete: boolean): Usage {
+  return streamCharge(stream, requestChars, complete) ?? { input: inputEstimate(requestChars), output: 0 };
+}
+
+/**
  * What a JSON answer is charged: the usage it reported (`found`), its input estimated from the
  * request's size where it reported none (absent, 0, or a count no one could have used), as a
  * stream's is; without any usage, unreportedBody's estimate.

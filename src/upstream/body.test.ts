@@ -23,17 +23,31 @@ function watch(body: UpstreamBody) {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("DispatchedBody", () => {
-  it("holds what arrives before the first reader, pauses the upstream, and hands it all over in order", async () => {
+  it("holds what arrives before the first reader without pausing the upstream, and hands it all over in order", async () => {
     const body = new DispatchedBody();
     let resumed = 0;
     body.resumeUpstream = () => resumed++;
-    expect(body.push(Buffer.from("a"))).toBe(false); // no reader yet: the upstream is asked to wait
-    expect(body.push(Buffer.from("b"))).toBe(false);
+    // A short answer is taken in whole while the entry is being made durable: no pause, no resume.
+    expect(body.push(Buffer.from("a"))).toBe(true);
+    expect(body.push(Buffer.from("b"))).toBe(true);
     body.finish(null);
     const { done } = watch(body);
     expect(await done).toEqual(["data:a", "data:b", "end", "close"]);
     expect(body.destroyed).toBe(true);
-    expect(resumed).toBe(0); // it had ended: nothing to resume
+    expect(resumed).toBe(0);
+  });
+
+  it("past 64 KiB held before the first reader, pauses the upstream until the reader has it all", async () => {
+    const body = new DispatchedBody();
+    let resumed = 0;
+    body.resumeUpstream = () => resumed++;
+    expect(body.push(Buffer.alloc(60 * 1024, "a"))).toBe(true);
+    expect(body.push(Buffer.alloc(4 * 1024, "b"))).toBe(false); // 64 KiB: the upstream waits
+    const sizes: number[] = [];
+    body.on("data", (c: Buffer) => sizes.push(c.length));
+    await tick();
+    expect(sizes).toEqual([60 * 1024, 4 * 1024]);
+    expect(resumed).toBe(1);
   });
 
   it("passes on backpressure: a paused reader stops the flow until it resumes", async () => {
@@ -77,6 +91,34 @@ describe("DispatchedBody", () => {
     body.finish(null);
     expect(await done).toEqual(["data:x", "close"]);
     expect(aborted).toEqual([undefined]);
+  });
+
+  it("destroyed before its reader came, keeps what had arrived for the reader: the usage is in it", async () => {
+    // The upstream had finished: the reader gets it all, and its end.
+    const whole = new DispatchedBody();
+    const aborted: (Error | undefined)[] = [];
+    whole.abortUpstream = (e) => aborted.push(e);
+    whole.push(Buffer.from("a"));
+    whole.push(Buffer.from('{"usage":1}'));
+    whole.finish(null);
+    whole.destroy();
+    expect(aborted).toEqual([undefined]);
+    expect(whole.destroyed).toBe(false); // there is still something to read
+    expect(await watch(whole).done).toEqual(["data:a", 'data:{"usage":1}', "end", "close"]);
+    // It had not: what had arrived, then only "close"; the abort's own error (undici's onError) and
+    // anything later are not taken.
+    const cut = new DispatchedBody();
+    cut.abortUpstream = () => cut.finish(new Error("aborted"));
+    cut.push(Buffer.from("x"));
+    cut.destroy();
+    expect(cut.push(Buffer.from("late"))).toBe(false);
+    cut.finish(null);
+    expect(await watch(cut).done).toEqual(["data:x", "close"]);
+    expect(cut.destroyed).toBe(true);
+    // Nothing had arrived: the reader gets "close" alone.
+    const empty = new DispatchedBody();
+    empty.destroy();
+    expect(await watch(empty).done).toEqual(["close"]);
   });
 });
 
@@ -129,6 +171,17 @@ describe("the HTTP provider's body over a real socket", () => {
     const { done } = watch(res.body);
     expect(await done).toEqual(['data:{"usage":{"prompt_tokens":1}}', "end", "close"]);
     expect(res.headers).toEqual({ "content-type": "application/json", "x-request-id": "r1" });
+    await p.close();
+  });
+
+  it("a call cancelled after its answer came, before the body was read, still hands over that answer", async () => {
+    const p = provider();
+    const signal = new Cancellation();
+    const res = await p.request(call(signal));
+    await new Promise((r) => setTimeout(r, 50)); // the whole answer has arrived by now
+    signal.cancel(); // the client left while the entry was being made durable
+    const { done } = watch(res.body);
+    expect(await done).toEqual(['data:{"usage":{"prompt_tokens":1}}', "end", "close"]);
     await p.close();
   });
 

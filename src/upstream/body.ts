@@ -3,26 +3,41 @@
  * gateway uses (see UpstreamBody), without a stream, a promise and an async resource per request.
  *
  * Nothing flows before the first "data" listener: chunks that arrive earlier (the upstream often
- * answers while the audit entry is still being made durable) are held, the socket is paused, and
- * the held chunks, then the end or the error, are handed over on the next microtask — by when the
- * reader has attached all its listeners, as it does in one go.
+ * answers while the audit entry is still being made durable) are held — up to EARLY bytes, then the
+ * socket is paused — and the held chunks, then the end or the error, are handed over on the next
+ * microtask — by when the reader has attached all its listeners, as it does in one go.
+ *
+ * Destroyed before its reader came (the client left while the entry was being made durable), it
+ * aborts the upstream but keeps what had arrived for the reader, who reads the upstream's usage from
+ * it: the held chunks, then the end (or error) if the upstream had finished, then "close".
  */
 import { EventEmitter } from "node:events";
 import type { UpstreamBody } from "./types.js";
 
 const noop = (): void => {};
 
+/**
+ * Bytes taken in before the reader comes: a short answer whole, the usage it ends with included (a
+ * client that leaves before the entry is durable is charged it), without a pause and a resume.
+ */
+const EARLY = 64 * 1024;
+
 export class DispatchedBody extends EventEmitter implements UpstreamBody {
+  /** Nothing more is emitted but "close" (not yet so for a body destroyed before its reader came). */
   destroyed = false;
   /** Set by the dispatch: resumes reading the socket after onData returned false; aborts the request. */
   resumeUpstream: () => void = noop;
   abortUpstream: (err?: Error) => void = noop;
 
   private flowing = false;
+  /** destroy() was called: the upstream is aborted, and nothing more is taken from it. */
+  private aborted = false;
   private paused = false;
   /** The upstream was told to pause (onData returned false). */
   private stalled = false;
   private held: Buffer[] = [];
+  /** Bytes held before the first reader. */
+  private early = 0;
   /** An end (null) or error that came while chunks were held. */
   private ending: { readonly error: Error | null } | undefined;
 
@@ -47,13 +62,23 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
     return this;
   }
 
-  /** Stops the body: the upstream request is aborted; "error" (if given), then "close", follow. */
+  /**
+   * Stops the body: the upstream request is aborted; "error" (if given), then "close", follow. Before
+   * the first reader, they follow what had arrived, once the reader comes (see above).
+   */
   destroy(err?: Error): this {
     if (this.destroyed) return this;
+    if (!this.aborted) {
+      this.aborted = true;
+      this.abortUpstream(err);
+    }
+    if (!this.flowing) {
+      if (err !== undefined) this.ending ??= { error: err };
+      return this;
+    }
     this.destroyed = true;
     this.held = [];
     this.ending = undefined;
-    this.abortUpstream(err);
     process.nextTick(() => {
       if (err !== undefined) this.emit("error", err);
       this.emit("close");
@@ -65,8 +90,15 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
 
   /** A chunk from the upstream; false asks it to pause. */
   push(chunk: Buffer): boolean {
-    if (this.destroyed) return false;
-    if (!this.flowing || this.paused || this.held.length > 0) {
+    if (this.destroyed || this.aborted) return false;
+    if (!this.flowing) {
+      this.held.push(chunk);
+      this.early += chunk.length;
+      if (this.early < EARLY) return true;
+      this.stalled = true;
+      return false;
+    }
+    if (this.paused || this.held.length > 0) {
       this.held.push(chunk);
       this.stalled = true;
       return false;
@@ -78,7 +110,7 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
 
   /** The upstream's body ended (error null) or failed. */
   finish(error: Error | null): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.aborted) return;
     if (!this.flowing || this.paused || this.held.length > 0) {
       this.ending = { error };
       return;
@@ -95,6 +127,10 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
       const { error } = this.ending;
       this.ending = undefined;
       this.settle(error);
+    } else if (this.aborted) {
+      // Destroyed before this reader came, the upstream unfinished: what it had sent, then close.
+      this.destroyed = true;
+      this.emit("close");
     } else if (this.stalled) {
       this.stalled = false;
       this.resumeUpstream();
