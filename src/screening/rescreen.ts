@@ -8,8 +8,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
 import type { FoundMatch, SubjectScreening } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
-import { ScreeningIndex } from "./index.js";
-import type { ListEntry } from "./types.js";
+import type { MatchExplanation } from "./matcher.js";
 import { loadSubjects, type Subject } from "./subjects.js";
 
 export interface RescreenSummary {
@@ -43,6 +42,7 @@ async function screenAndRecordAll(
   scope: SubjectScreening["scope"],
   mustRecord: ReadonlySet<string>,
   options: RescreenOptions,
+  keep: (m: MatchExplanation) => boolean = () => true,
 ): Promise<Omit<RescreenSummary, "entries">> {
   const batch = options.batch ?? 500;
   let potential = 0;
@@ -50,13 +50,16 @@ async function screenAndRecordAll(
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
-      const found: FoundMatch[] = engine.index.search(s.facts, { threshold: engine.threshold }).map((m) => ({
-        list: m.list,
-        entryId: m.entry_id,
-        entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
-        score: m.score,
-        explanation: m,
-      }));
+      const found: FoundMatch[] = engine.index
+        .search(s.facts, { threshold: engine.threshold })
+        .filter(keep)
+        .map((m) => ({
+          list: m.list,
+          entryId: m.entry_id,
+          entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
+          score: m.score,
+          explanation: m,
+        }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
         screenings.push({ subject: { kind: s.kind, id: s.id }, found, scope });
@@ -93,16 +96,20 @@ export async function rescreenAfterImport(
   store: Store,
   version: ListVersionRow,
   actor: string,
-  options: Omit<RescreenOptions, "actor"> = {},
+  options: Omit<RescreenOptions, "actor"> & { engine?: ScreeningEngine } = {},
 ): Promise<RescreenSummary> {
   const resolved = await store.screening.resolveRemoved(version.list, version.diff.removed, actor);
   const touched = new Set([...version.diff.added, ...version.diff.changed]);
   if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
-  const entries = (await store.screening.entries(version.list, version.version))
-    .filter((e) => touched.has(e.id))
-    .map((e) => ({ entry: JSON.parse(e.document) as ListEntry, digest: e.digest }));
-  const index = ScreeningIndex.build([{ list: version.list, version: version.version, entries }]);
-  const engine = new ScreeningEngine(index, options.threshold ?? DEFAULT_THRESHOLD);
+  // Scored as a full screening scores them: against the index over every active list (a name's
+  // rare tokens weigh what they weigh there), keeping only the matches on the touched entries. An
+  // index of the touched entries alone weighed every token as rare, so an open match could score
+  // under the threshold here and be resolved, only to come back at the next full rescreen.
+  const engine = await ScreeningEngine.load(
+    store,
+    options.threshold ?? options.engine?.threshold ?? DEFAULT_THRESHOLD,
+    options.engine,
+  );
   const subjects = await loadSubjects(store);
   // Subjects with an open match on a changed entry are recorded even when nothing is found now.
   const open = new Set(
@@ -117,8 +124,9 @@ export async function rescreenAfterImport(
     { list: version.list, entryIds: touched },
     open,
     { ...options, actor },
+    (m) => m.list === version.list && touched.has(m.entry_id),
   );
-  return { ...r, entries: entries.length, resolved: resolved, changed: r.changed + resolved };
+  return { ...r, entries: touched.size, resolved: resolved, changed: r.changed + resolved };
 }
 
 /** Some subjects (just created or changed) against every active list. */

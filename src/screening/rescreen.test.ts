@@ -1,0 +1,79 @@
+/** The rescreens on a real (embedded) store: a full pass, and the incremental pass after an import. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openStore, type Store } from "../store/index.js";
+import { importInput } from "./lists.js";
+import { rescreenAfterImport, rescreenAll } from "./rescreen.js";
+import type { ListEntry, ParsedList } from "./types.js";
+
+const root = mkdtempSync(join(tmpdir(), "clearance-rescreen-"));
+let dirs = 0;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const person = (id: string, name: string, more: Partial<ListEntry> = {}): ListEntry => ({
+  id,
+  type: "person",
+  names: [{ name, strength: "strong", kind: "primary" }],
+  birth_dates: [],
+  nationalities: [],
+  countries: [],
+  addresses: [],
+  identifiers: [],
+  programs: ["SDGT"],
+  ...more,
+});
+
+const parsed = (list: string, entries: readonly ListEntry[], digest: string): ParsedList => ({
+  list,
+  format: "ofac-csv",
+  published: null,
+  digest,
+  files: ["sdn.csv"],
+  entries,
+});
+
+describe("rescreening on a real store", () => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await openStore({ dataDir: join(root, `d${++dirs}`) });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it("after an import, scores the changed entries with the full index's token weights (an open match stays open)", async () => {
+    // 300 other entries make "mohamed", "ben" and "ali" common: in a full screening they weigh
+    // little, so the target's unmatched given names cost little ("Nabil Attia" scores 0.894). An
+    // index of the changed entry alone weighed them as rare (0.85: under the threshold).
+    const syllables = ["ka", "ra", "mi", "to", "su", "ne", "lo", "vi", "da", "pe", "zu", "go"];
+    const surname = (i: number) =>
+      [i % 12, Math.floor(i / 12) % 12, Math.floor(i / 144) % 12].map((n) => syllables[n]).join("") + "ni";
+    const others = Array.from({ length: 300 }, (_, i) =>
+      person(`f${i}`, `${surname(i).toUpperCase()}, Mohamed Ben Ali`),
+    );
+    const target = person("7252", "BEN ATTIA, Nabil Ben Mohamed Ben Ali", { remarks: "DOB 11 May 1966" });
+    await store.screening.importList(importInput(parsed("sdn", [target, ...others], "v1")), "officer");
+    await store.principals.put({ id: "nabil", name: "Nabil Attia", residence: "DE" }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    const [before] = await store.screening.matches();
+    expect(before).toMatchObject({ entry_id: "7252", status: "potential", score: 0.894 });
+
+    // The list's next version changes that entry's remarks only.
+    const changed = { ...target, remarks: "DOB 11 May 1966; Gender Male" };
+    const { version } = await store.screening.importList(
+      importInput(parsed("sdn", [changed, ...others], "v2")),
+      "officer",
+    );
+    expect(version.diff).toEqual({ added: [], removed: [], changed: ["7252"] });
+    const summary = await rescreenAfterImport(store, version, "officer");
+    expect(summary).toMatchObject({ subjects: 1, entries: 1, potential: 1 });
+    const [after] = await store.screening.matches();
+    expect(after).toMatchObject({ entry_id: "7252", status: "potential", score: 0.894 });
+    expect(after!.entry_digest).not.toBe(before!.entry_digest);
+    expect(await store.screening.statuses()).toEqual([
+      { kind: "principal", id: "nabil", status: "potential" },
+    ]);
+  });
+});
