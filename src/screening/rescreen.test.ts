@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { importInput } from "./lists.js";
-import { rescreenAfterImport, rescreenAll } from "./rescreen.js";
+import { ScreeningEngine } from "./engine.js";
+import { rescreenAfterImport, rescreenAll, screenSubjects } from "./rescreen.js";
+import { principalSubject } from "./subjects.js";
 import type { ListEntry, ParsedList } from "./types.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-rescreen-"));
@@ -75,5 +77,27 @@ describe("rescreening on a real store", () => {
     expect(await store.screening.statuses()).toEqual([
       { kind: "principal", id: "nabil", status: "potential" },
     ]);
+  });
+
+  it("a clearance given for the subject's facts reopens when they change (birth date, citizenship)", async () => {
+    const listed = person("9001", "PUTIN, Vladimir Vladimirovich", {
+      birth_dates: ["1952-10-07"],
+      nationalities: ["RU"],
+    });
+    await store.screening.importList(importInput(parsed("sdn", [listed], "v1")), "officer");
+    const engine = await ScreeningEngine.load(store);
+    const v1 = { id: "p1", name: "Vladimir Vladimirovich Putin", citizenships: [{ country: "FR" }] };
+    await screenSubjects(store, engine, [principalSubject(v1)!], "admin");
+    const [m] = await store.screening.matches({ status: "potential" });
+    await store.screening.review(m!.id, "cleared", "rita", "not him: French, no Russian nationality");
+    await screenSubjects(store, engine, [principalSubject(v1)!], "admin");
+    expect((await store.screening.matches())[0]?.status).toBe("cleared");
+    const v2 = { ...v1, birth_date: "1952-10-07", citizenships: [{ country: "RU" }] };
+    await screenSubjects(store, engine, [principalSubject(v2)!], "admin");
+    expect((await store.screening.matches())[0]).toMatchObject({
+      status: "potential",
+      reason: "the subject's facts changed since it was cleared",
+    });
+    expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "potential" }]);
   });
 });

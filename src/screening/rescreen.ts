@@ -9,7 +9,7 @@ import type { ListVersionRow, Store } from "../store/index.js";
 import type { FoundMatch, SubjectScreening } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
 import type { MatchExplanation } from "./matcher.js";
-import { loadSubjects, type Subject } from "./subjects.js";
+import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
 
 export interface RescreenSummary {
   /** Subjects screened. */
@@ -62,7 +62,7 @@ async function screenAndRecordAll(
         }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
-        screenings.push({ subject: { kind: s.kind, id: s.id }, found, scope });
+        screenings.push({ subject: { kind: s.kind, id: s.id }, found, facts: factsDigest(s.facts), scope });
     }
     if (screenings.length > 0) changed += (await store.screening.record(screenings, options.actor)).changed;
     options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);

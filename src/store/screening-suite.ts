@@ -154,6 +154,61 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       expect(await store.screening.statuses()).toEqual([]);
     });
 
+    it("a clearance holds for the subject's facts it was given for; when they change it reopens", async () => {
+      const screen = (facts: string) =>
+        store.screening.record([{ subject: alice, found: [found("a")], facts, scope: "all" }], "screener");
+      await screen("facts-1");
+      const [m] = await store.screening.matches();
+      expect(m).toMatchObject({ status: "potential", subject_digest: "facts-1" });
+      await store.screening.review(m!.id, "cleared", "rita", "not her: French, born 1990");
+      await screen("facts-1");
+      expect((await store.screening.matches())[0]?.status).toBe("cleared");
+      // Her birth date and citizenship are set (the facts the matcher reads): the clearance was
+      // given for other facts, so it goes back to the queue, saying why.
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]).toMatchObject({
+        status: "potential",
+        subject_digest: "facts-2",
+        reviewer: null,
+        reason: "the subject's facts changed since it was cleared",
+      });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "alice", status: "potential" },
+      ]);
+      const audit = (await store.outbox.list(0, 100)).filter((r) => r.action === "screening.match");
+      expect(audit.at(-1)!.details).toMatchObject({
+        from: "cleared",
+        to: "potential",
+        reason: "the subject's facts changed since it was cleared",
+      });
+      // Still open at the next screening, with the reason; cleared again, it holds for the new facts.
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]?.reason).toBe(
+        "the subject's facts changed since it was cleared",
+      );
+      await store.screening.review(m!.id, "cleared", "rita", "born 1990 still; the passport differs");
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]).toMatchObject({ status: "cleared", reviewer: "rita" });
+      expect(await store.screening.statuses()).toEqual([]);
+    });
+
+    it("a clearance given before the facts were kept takes the facts of the next screening", async () => {
+      // A row from before store schema 8 (or a screening that did not say) has no facts digest.
+      await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
+      const [m] = await store.screening.matches();
+      expect(m?.subject_digest).toBeNull();
+      await store.screening.review(m!.id, "cleared", "rita", "not her");
+      const screen = (facts: string) =>
+        store.screening.record([{ subject: alice, found: [found("a")], facts, scope: "all" }], "screener");
+      await screen("facts-1");
+      expect((await store.screening.matches())[0]).toMatchObject({
+        status: "cleared",
+        subject_digest: "facts-1",
+      });
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]?.status).toBe("potential");
+    });
+
     it("a reviewer's confirmation survives a concurrent full rescreen that no longer finds the entry", async () => {
       await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
       const mid = "principal:alice|test-list|a";

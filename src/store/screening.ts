@@ -68,6 +68,12 @@ export interface MatchRow {
   readonly list: string;
   readonly entry_id: string;
   readonly entry_digest: string;
+  /**
+   * Digest of the subject's facts as last screened (name, type, birth date, nationalities: what the
+   * matcher reads): a clearance holds for these facts, until they change. Null on rows written
+   * before it was kept (store schema 8), and when the screening did not say.
+   */
+  readonly subject_digest: string | null;
   readonly score: number;
   readonly status: MatchStatus;
   readonly explanation: unknown;
@@ -80,6 +86,8 @@ export interface MatchRow {
 export interface SubjectScreening {
   readonly subject: { readonly kind: SubjectKind; readonly id: string };
   readonly found: readonly FoundMatch[];
+  /** Digest of the facts screened (`factsDigest` in src/screening/subjects.ts). */
+  readonly facts?: string;
   /**
    * What this screening looked at: "all" (every active list: a match not found again is resolved),
    * or some entries (an incremental rescreen: only matches on those entries are touched).
@@ -186,7 +194,7 @@ const toMatch = (r: MatchDbRow): MatchRow => ({
 });
 
 const MATCH_COLUMNS =
-  "id, subject_kind, subject_id, list, entry_id, entry_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
+  "id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
 
 export const matchId = (kind: SubjectKind, subject: string, list: string, entry: string): string =>
   `${kind}:${subject}|${list}|${entry}`;
@@ -251,6 +259,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       row.list,
       row.entry_id,
       row.entry_digest,
+      row.subject_digest,
       row.score,
       row.status,
       JSON.stringify(row.explanation),
@@ -267,9 +276,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     else if (
       // Only over the status this transaction read: a write it did not see is refused, never undone.
       (await q.run(
-        `UPDATE screening_matches SET entry_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+        `UPDATE screening_matches SET entry_digest = ?, subject_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
         [
           row.entry_digest,
+          row.subject_digest,
           row.score,
           row.status,
           JSON.stringify(row.explanation),
@@ -439,6 +449,8 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           const { kind, id } = s.subject;
           const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
           const seen = new Set<string>();
+          // Unknown (a caller that did not say): what the row holds, so nothing reopens for it.
+          const facts = (old: MatchRow | undefined) => s.facts ?? old?.subject_digest ?? null;
           for (const f of s.found) {
             const mid = matchId(kind, id, f.list, f.entryId);
             seen.add(mid);
@@ -447,9 +459,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             let reviewer: string | null = null;
             let reason: string | null = null;
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
-            // A clearance holds for the entry version it was given for, until the entry changes.
-            else if (old?.status === "cleared" && old.entry_digest === f.entryDigest)
-              ({ status, reviewer, reason } = old);
+            // Still open: why it was reopened, if it was, stays with it.
+            else if (old?.status === "potential") reason = old.reason;
+            else if (old?.status === "cleared") {
+              // A clearance holds for the entry version and the subject's facts it was given for,
+              // until either changes. A row from before the facts were kept (null) takes these.
+              if (old.entry_digest !== f.entryDigest) reason = "the entry changed since it was cleared";
+              else if (old.subject_digest !== null && old.subject_digest !== facts(old))
+                reason = "the subject's facts changed since it was cleared";
+              else ({ status, reviewer, reason } = old);
+            }
             const row: MatchRow = {
               id: mid,
               subject_kind: kind,
@@ -457,6 +476,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               list: f.list,
               entry_id: f.entryId,
               entry_digest: f.entryDigest,
+              subject_digest: facts(old),
               score: f.score,
               status,
               explanation: f.explanation,
@@ -469,6 +489,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               old !== undefined &&
               old.status === status &&
               old.entry_digest === f.entryDigest &&
+              old.subject_digest === row.subject_digest &&
               old.score === f.score
             )
               continue;
@@ -594,7 +615,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
   };
 }
 
-/** The tables (migration 6 in both drivers; types differ only in dialect). */
+/**
+ * Migration 8 in both drivers: the digest of the subject's facts a match was last screened with,
+ * which a clearance holds for. Rows from before have none (null): the next screening of the subject
+ * writes its facts then, and a clearance holds for those from that screening on.
+ */
+export const SCREENING_SUBJECT_DIGEST = `
+  ALTER TABLE screening_matches ADD COLUMN subject_digest TEXT;
+`;
+
+/** The tables (migration 6 in both drivers; types differ only in dialect; migration 8 adds a column). */
 export const SCREENING_TABLES = (text: string, real: string) => `
   -- Each imported version of a list: source format, publication date, digest, counts, and the
   -- diff from the version before. One version per list is active.
