@@ -100,4 +100,46 @@ describe("rescreening on a real store", () => {
     });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "potential" }]);
   });
+
+  it("a confirmation is carried over to the entry that replaces its removed one (same name and address)", async () => {
+    // A list that renews entries under new ids (the BIS DPL): a1 becomes b1, the same party at
+    // the same address; c1 is removed and d1 added at another address (not the same party).
+    const baghdad = { addresses: ["Home 46, Al-Karrada, BAGHDAD, IQ"], countries: ["IQ"] };
+    const qatif = { addresses: ["ANAK STREET, QATIF, SA"], countries: ["SA"] };
+    const v1 = [person("a1", "ALI ALHAY", baghdad), person("c1", "ALI ALHAY", qatif)];
+    const v2 = [
+      person("b1", "Ali Alhay", { ...baghdad, addresses: ["HOME 46, AL KARRADA, BAGHDAD, IQ"] }),
+      person("d1", "ALI ALHAY", { addresses: ["1 PORT ROAD, DAMMAM, SA"], countries: ["SA"] }),
+    ];
+    await store.screening.importList(importInput(parsed("dpl", v1, "v1")), "officer");
+    await store.principals.put({ id: "p1", name: "Ali Alhay", residence: "IQ" }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    for (const m of await store.screening.matches({ status: "potential" }))
+      await store.screening.review(m.id, "confirmed", "rita", "same person, same passport");
+    const { version } = await store.screening.importList(importInput(parsed("dpl", v2, "v2")), "officer");
+    expect(version.diff).toEqual({ added: ["b1", "d1"], removed: ["a1", "c1"], changed: [] });
+    await rescreenAfterImport(store, version, "officer");
+    const byEntry = new Map((await store.screening.matches()).map((m) => [m.entry_id, m]));
+    expect(byEntry.get("b1")).toMatchObject({
+      status: "confirmed",
+      reviewer: "rita",
+      reason:
+        "same person, same passport (confirmed on entry a1, which the list replaced with this one: same name and address)",
+    });
+    expect(byEntry.get("a1")).toMatchObject({
+      status: "resolved",
+      reason:
+        "the entry was removed from the list; its confirmation carries over to b1 (same name and address)",
+    });
+    // Another address is not the same party: resolved, and the new entry a potential match.
+    expect(byEntry.get("c1")).toMatchObject({
+      status: "resolved",
+      reason: "the entry was removed from the list",
+    });
+    expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
+    expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
+    // The subject was never less than confirmed: no status change was written by the import.
+    const steps = (await store.outbox.list(0, 1000)).filter((r) => r.action === "screening.status");
+    expect(steps.map((r) => r.details.to)).toEqual(["potential", "confirmed"]);
+  });
 });

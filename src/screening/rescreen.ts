@@ -6,10 +6,11 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
-import type { FoundMatch, SubjectScreening } from "../store/screening.js";
+import type { FoundMatch, SubjectScreening, Successor } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
 import type { MatchExplanation } from "./matcher.js";
 import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
+import type { ListEntry } from "./types.js";
 
 export interface RescreenSummary {
   /** Subjects screened. */
@@ -98,7 +99,12 @@ export async function rescreenAfterImport(
   actor: string,
   options: Omit<RescreenOptions, "actor"> & { engine?: ScreeningEngine } = {},
 ): Promise<RescreenSummary> {
-  const resolved = await store.screening.resolveRemoved(version.list, version.diff.removed, actor);
+  const resolved = await store.screening.resolveRemoved(
+    version.list,
+    version.diff.removed,
+    actor,
+    await successors(store, version),
+  );
   const touched = new Set([...version.diff.added, ...version.diff.changed]);
   if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
   // Scored as a full screening scores them: against the index over every active list (a name's
@@ -127,6 +133,51 @@ export async function rescreenAfterImport(
     (m) => m.list === version.list && touched.has(m.entry_id),
   );
   return { ...r, entries: touched.size, resolved: resolved, changed: r.changed + resolved };
+}
+
+/** Text compared loosely: letters and digits, case and accents folded, runs of the rest one space. */
+const folded = (text: string): string =>
+  text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
+
+/**
+ * Who a listed entry is, beyond its id: its type, primary name and addresses. Null without an
+ * address (a name alone does not say it is the same party).
+ */
+function party(entry: ListEntry): string | null {
+  const name = entry.names[0]?.name;
+  const addresses = [...new Set(entry.addresses.map(folded).filter((a) => a !== ""))].sort();
+  if (name === undefined || folded(name) === "" || addresses.length === 0) return null;
+  return JSON.stringify([entry.type, folded(name), addresses]);
+}
+
+/**
+ * For each entry this version removed, the entries it added for the same party (same type, name
+ * and addresses): a list that renews an entry under a new id (the BIS DPL does) replaces it, and a
+ * confirmation on the old entry carries over to the new one instead of being resolved.
+ */
+async function successors(store: Store, version: ListVersionRow): Promise<Map<string, readonly Successor[]>> {
+  const out = new Map<string, Successor[]>();
+  if (version.diff.removed.length === 0 || version.diff.added.length === 0 || version.version < 2) return out;
+  const read = async (v: number, ids: readonly string[]) => {
+    const wanted = new Set(ids);
+    return (await store.screening.entries(version.list, v))
+      .filter((e) => wanted.has(e.id))
+      .map((e) => ({ id: e.id, digest: e.digest, party: party(JSON.parse(e.document) as ListEntry) }));
+  };
+  const added = new Map<string, Successor[]>();
+  for (const e of await read(version.version, version.diff.added))
+    if (e.party !== null) added.set(e.party, [...(added.get(e.party) ?? []), { id: e.id, digest: e.digest }]);
+  // The diff is against the version before (versions of a list are consecutive).
+  for (const e of await read(version.version - 1, version.diff.removed)) {
+    const heirs = e.party === null ? undefined : added.get(e.party);
+    if (heirs !== undefined) out.set(e.id, heirs);
+  }
+  return out;
 }
 
 /** Some subjects (just created or changed) against every active list. */

@@ -280,5 +280,31 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         (e) => e instanceof StoreError && e.code === "conflict",
       );
     });
+
+    it("a confirmation on a removed entry carries over to the entries replacing it; the status stays", async () => {
+      const acme = { kind: "organization" as const, id: "acme" };
+      await store.screening.record([{ subject: acme, found: [found("a"), found("b")], scope: "all" }], "x");
+      await store.screening.review("organization:acme|test-list|a", "confirmed", "rita", "same company");
+      // The replacing entry a2 already has an open match (a rescreen found it first): it is confirmed.
+      await store.screening.record(
+        [{ subject: acme, found: [found("a2")], scope: { list: "test-list", entryIds: new Set(["a2"]) } }],
+        "x",
+      );
+      const heirs = new Map([
+        ["a", [{ id: "a2", digest: "d-a2" }]],
+        ["b", [{ id: "b2", digest: "d-b2" }]],
+      ]);
+      expect(await store.screening.resolveRemoved("test-list", ["a", "b"], "importer", heirs)).toBe(2);
+      const rows = new Map((await store.screening.matches()).map((m) => [m.entry_id, m]));
+      expect(rows.get("a")).toMatchObject({ status: "resolved" });
+      expect(rows.get("a2")).toMatchObject({ status: "confirmed", reviewer: "rita", entry_digest: "d-a2" });
+      expect(rows.get("a2")?.reason).toMatch(/^same company \(confirmed on entry a, /);
+      // Only a confirmation carries over: b was potential, so b2 gets nothing until a screening finds it.
+      expect(rows.get("b")).toMatchObject({ status: "resolved" });
+      expect(rows.has("b2")).toBe(false);
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "organization", id: "acme", status: "confirmed" },
+      ]);
+    });
   });
 }

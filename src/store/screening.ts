@@ -95,6 +95,12 @@ export interface SubjectScreening {
   readonly scope: "all" | { readonly list: string; readonly entryIds: ReadonlySet<string> };
 }
 
+/** An entry of the new list version that replaces a removed one (its id and content digest). */
+export interface Successor {
+  readonly id: string;
+  readonly digest: string;
+}
+
 export interface SubjectStatusRow {
   readonly kind: SubjectKind;
   readonly id: string;
@@ -113,8 +119,17 @@ export interface ScreeningStore {
   entries(list: string, version: number): Promise<EntryRow[]>;
   /** Records screenings (a batch in one transaction) and updates the subjects' status. */
   record(screenings: readonly SubjectScreening[], actor: string): Promise<{ changed: number }>;
-  /** Matches whose entry was removed from its list are resolved. */
-  resolveRemoved(list: string, entryIds: readonly string[], actor: string): Promise<number>;
+  /**
+   * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
+   * it: when `successors` names, for a removed entry, the entries that replace it (the same party
+   * under a new id: same name and address), the confirmation carries over to each of them.
+   */
+  resolveRemoved(
+    list: string,
+    entryIds: readonly string[],
+    actor: string,
+    successors?: ReadonlyMap<string, readonly Successor[]>,
+  ): Promise<number>;
   matches(filter?: {
     status?: MatchStatus;
     subjectKind?: SubjectKind;
@@ -516,7 +531,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       });
     },
 
-    async resolveRemoved(list, entryIds, actor) {
+    async resolveRemoved(list, entryIds, actor, successors = new Map()) {
       if (entryIds.length === 0) return 0;
       return sql.write(async (q) => {
         let n = 0;
@@ -538,11 +553,36 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         const rows = await read();
         const subjects = new Map<string, { kind: SubjectKind; id: string }>();
         for (const m of rows) {
+          const t = now();
+          const heirs = m.status === "confirmed" ? (successors.get(m.entry_id) ?? []) : [];
+          // A confirmed party renewed under a new id stays confirmed: on each entry replacing it.
+          for (const heir of heirs) {
+            const mid = matchId(m.subject_kind, m.subject_id, list, heir.id);
+            const [raw] = await q.all<MatchDbRow>(
+              `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`,
+              [mid],
+            );
+            const old = raw === undefined ? undefined : toMatch(raw);
+            if (old?.status === "confirmed") continue;
+            const carried: MatchRow = {
+              ...m,
+              id: mid,
+              entry_id: heir.id,
+              entry_digest: heir.digest,
+              reason: `${m.reason ?? "confirmed"} (confirmed on entry ${m.entry_id}, which the list replaced with this one: same name and address)`,
+              created_at: old?.created_at ?? t,
+              updated_at: t,
+            };
+            await setMatch(q, carried, old, actor, "screening.confirm", true);
+          }
           const row = {
             ...m,
             status: "resolved" as const,
-            reason: "the entry was removed from the list",
-            updated_at: now(),
+            reason:
+              heirs.length === 0
+                ? "the entry was removed from the list"
+                : `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`,
+            updated_at: t,
           };
           await setMatch(q, row, m, actor, "screening.resolve");
           subjects.set(`${m.subject_kind}:${m.subject_id}`, { kind: m.subject_kind, id: m.subject_id });
