@@ -306,5 +306,46 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         { kind: "organization", id: "acme", status: "confirmed" },
       ]);
     });
+
+    it("statuses carry federated principals' clearances (for their in-memory screening), no one else's", async () => {
+      const id = "fed:uk-gov:1";
+      await store.federated.record([
+        {
+          id,
+          provider: "uk-gov-idp",
+          partner: "uk-gov",
+          issuer: "https://id.example.gov.uk",
+          subject: "1",
+          display_name: "Abdulhai Salek",
+          principal: { id, citizenships: [{ country: "GB" }] },
+          first_seen: "2030-01-01T00:00:00.000Z",
+          last_seen: "2030-01-01T00:00:00.000Z",
+          issued_at: 1000,
+        },
+      ]);
+      const fed = { kind: "principal" as const, id };
+      await store.screening.record(
+        [
+          { subject: fed, found: [found("a"), found("b")], facts: "f-1", scope: "all" },
+          { subject: alice, found: [found("a")], facts: "f-a", scope: "all" },
+        ],
+        "screener",
+      );
+      await store.screening.review(`principal:${id}|test-list|a`, "cleared", "rita", "not him");
+      await store.screening.review("principal:alice|test-list|a", "cleared", "rita", "not her");
+      const cleared = [{ list: "test-list", entry_id: "a", entry_digest: "d-a", subject_digest: "f-1" }];
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id, status: "potential", cleared },
+      ]);
+      await store.screening.review(`principal:${id}|test-list|b`, "cleared", "rita", "not him either");
+      expect(await store.screening.statuses()).toEqual([
+        {
+          kind: "principal",
+          id,
+          status: "clear",
+          cleared: [...cleared, { ...cleared[0], entry_id: "b", entry_digest: "d-b" }],
+        },
+      ]);
+    });
   });
 }

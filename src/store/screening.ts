@@ -105,6 +105,20 @@ export interface SubjectStatusRow {
   readonly kind: SubjectKind;
   readonly id: string;
   readonly status: SubjectStatus;
+  /**
+   * A federated principal's cleared matches: its name is screened again in memory for each new
+   * token (federated.ts), and what a reviewer cleared must hold there too (for the same entry
+   * version and facts). Absent when it has none.
+   */
+  readonly cleared?: readonly ClearedMatch[];
+}
+
+/** A clearance as an in-memory screening reads it: the entry version and subject facts it is for. */
+export interface ClearedMatch {
+  readonly list: string;
+  readonly entry_id: string;
+  readonly entry_digest: string;
+  readonly subject_digest: string | null;
 }
 
 export interface ScreeningStore {
@@ -137,7 +151,10 @@ export interface ScreeningStore {
   }): Promise<MatchRow[]>;
   /** A reviewer confirms (a denied party) or clears (with the reason) a potential match. */
   review(id: string, outcome: "confirmed" | "cleared", reviewer: string, reason: string): Promise<MatchRow>;
-  /** Subjects whose status is not clear. */
+  /**
+   * Subjects whose status is not clear, and federated principals with cleared matches (with their
+   * clearances; status "clear" unless another match is open or confirmed). Ordered by kind and id.
+   */
   statuses(): Promise<SubjectStatusRow[]>;
 }
 
@@ -643,15 +660,41 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     },
 
     statuses: () =>
-      sql.read(async (q) =>
-        (
-          await q.all<SubjectStatusRow>("SELECT kind, id, status FROM screening_subjects ORDER BY kind, id")
-        ).map((r) => ({
-          kind: r.kind,
-          id: r.id,
-          status: r.status,
-        })),
-      ),
+      sql.read(async (q) => {
+        const rows = await q.all<SubjectStatusRow>(
+          "SELECT kind, id, status FROM screening_subjects ORDER BY kind, id",
+        );
+        const cleared = new Map<string, ClearedMatch[]>();
+        for (const c of await q.all<ClearedMatch & { subject_id: string }>(
+          `SELECT subject_id, list, entry_id, entry_digest, subject_digest FROM screening_matches
+           WHERE status = 'cleared' AND subject_kind = 'principal'
+             AND subject_id IN (SELECT id FROM federated_principals)
+           ORDER BY id`,
+        ))
+          cleared.set(c.subject_id, [
+            ...(cleared.get(c.subject_id) ?? []),
+            {
+              list: c.list,
+              entry_id: c.entry_id,
+              entry_digest: c.entry_digest,
+              subject_digest: c.subject_digest,
+            },
+          ]);
+        const out: SubjectStatusRow[] = rows.map((r) => {
+          const mine = r.kind === "principal" ? cleared.get(r.id) : undefined;
+          if (mine !== undefined) cleared.delete(r.id);
+          return {
+            kind: r.kind,
+            id: r.id,
+            status: r.status,
+            ...(mine === undefined ? {} : { cleared: mine }),
+          };
+        });
+        for (const [id, mine] of cleared) out.push({ kind: "principal", id, status: "clear", cleared: mine });
+        return out.sort((a, b) =>
+          a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1,
+        );
+      }),
   };
 }
 
