@@ -142,4 +142,31 @@ describe("rescreening on a real store", () => {
     const steps = (await store.outbox.list(0, 1000)).filter((r) => r.action === "screening.status");
     expect(steps.map((r) => r.details.to)).toEqual(["potential", "confirmed"]);
   });
+
+  it("the summary's resolved counts the matches this pass resolved (never below zero)", async () => {
+    const salek = person("9001", "SALEK, Abdulhai");
+    await store.screening.importList(importInput(parsed("sdn", [salek], "v1")), "officer");
+    const put = (name: string) => store.principals.put({ id: "abdul", name }, "admin");
+    await put("Abdulhai Salek");
+    expect(await rescreenAll(store, { actor: "screening" })).toMatchObject({ potential: 1, resolved: 0 });
+    await put("Jane Smith");
+    expect(await rescreenAll(store, { actor: "screening" })).toMatchObject({ potential: 0, resolved: 1 });
+    // The resolved match opens again: nothing was resolved (the count of resolved rows fell by one).
+    await put("Abdulhai Salek");
+    expect(await rescreenAll(store, { actor: "screening" })).toMatchObject({ potential: 1, resolved: 0 });
+    // An import that changes the entry so that it no longer matches resolves it.
+    const renamed = {
+      ...salek,
+      names: [{ name: "PETROVA, Olga", strength: "strong" as const, kind: "primary" }],
+    };
+    const { version } = await store.screening.importList(
+      importInput(parsed("sdn", [renamed], "v2")),
+      "officer",
+    );
+    expect(await rescreenAfterImport(store, version, "officer")).toMatchObject({ potential: 0, resolved: 1 });
+    expect((await store.screening.matches())[0]).toMatchObject({
+      status: "resolved",
+      reason: "no longer matches",
+    });
+  });
 });

@@ -48,6 +48,7 @@ async function screenAndRecordAll(
   const batch = options.batch ?? 500;
   let potential = 0;
   let changed = 0;
+  let resolved = 0;
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
@@ -65,11 +66,15 @@ async function screenAndRecordAll(
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
         screenings.push({ subject: { kind: s.kind, id: s.id }, found, facts: factsDigest(s.facts), scope });
     }
-    if (screenings.length > 0) changed += (await store.screening.record(screenings, options.actor)).changed;
+    if (screenings.length > 0) {
+      const r = await store.screening.record(screenings, options.actor);
+      changed += r.changed;
+      resolved += r.resolved;
+    }
     options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);
     await yieldToLoop();
   }
-  return { subjects: subjects.length, potential, resolved: 0, changed };
+  return { subjects: subjects.length, potential, resolved, changed };
 }
 
 /** Every subject against every active list (`clearance screening rescreen`). */
@@ -83,10 +88,10 @@ export async function rescreenAll(
   const open = new Set(
     (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),
   );
-  const before = await store.screening.matches({ status: "resolved" });
+  // Resolved: what this pass resolved (a count of resolved rows before and after went down, even
+  // below zero, when a resolved match came back).
   const r = await screenAndRecordAll(store, engine, subjects, "all", open, options);
-  const after = await store.screening.matches({ status: "resolved" });
-  return { ...r, entries: engine.index.entries.length, resolved: after.length - before.length };
+  return { ...r, entries: engine.index.entries.length };
 }
 
 /**
@@ -132,7 +137,7 @@ export async function rescreenAfterImport(
     { ...options, actor },
     (m) => m.list === version.list && touched.has(m.entry_id),
   );
-  return { ...r, entries: touched.size, resolved: resolved, changed: r.changed + resolved };
+  return { ...r, entries: touched.size, resolved: resolved + r.resolved, changed: r.changed + resolved };
 }
 
 /** Text compared loosely: letters and digits, case and accents folded, runs of the rest one space. */

@@ -149,7 +149,12 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         "screener",
       );
       expect((await store.screening.matches())[0]?.status).toBe("potential");
-      await store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
+      expect(await store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener")).toEqual(
+        {
+          changed: 1,
+          resolved: 1,
+        },
+      );
       expect((await store.screening.matches())[0]?.status).toBe("resolved");
       expect(await store.screening.statuses()).toEqual([]);
     });

@@ -131,8 +131,14 @@ export interface ScreeningStore {
   versions(list?: string): Promise<ListVersionRow[]>;
   /** The entries of a version, ordered by id. */
   entries(list: string, version: number): Promise<EntryRow[]>;
-  /** Records screenings (a batch in one transaction) and updates the subjects' status. */
-  record(screenings: readonly SubjectScreening[], actor: string): Promise<{ changed: number }>;
+  /**
+   * Records screenings (a batch in one transaction) and updates the subjects' status. `changed`:
+   * match rows written; `resolved`: open matches resolved because they no longer match.
+   */
+  record(
+    screenings: readonly SubjectScreening[],
+    actor: string,
+  ): Promise<{ changed: number; resolved: number }>;
   /**
    * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
    * it: when `successors` names, for a removed entry, the entries that replace it (the same party
@@ -469,9 +475,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       ),
 
     async record(screenings, actor) {
-      if (screenings.length === 0) return { changed: 0 };
+      if (screenings.length === 0) return { changed: 0, resolved: 0 };
       return sql.write(async (q) => {
         let changed = 0;
+        let resolved = 0;
         const t = now();
         await lockSubjects(
           q,
@@ -541,10 +548,11 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               "screening.resolve",
             );
             changed++;
+            resolved++;
           }
           await settle(q, kind, id, actor);
         }
-        return { changed };
+        return { changed, resolved };
       });
     },
 
