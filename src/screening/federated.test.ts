@@ -1,26 +1,42 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Principal } from "../policy/types.js";
+import { openStore, type FederatedPrincipalRecord, type Store } from "../store/index.js";
 import { ScreeningEngine } from "./engine.js";
 import { screenFederated } from "./federated.js";
+import { importInput } from "./lists.js";
+import { rescreenAll } from "./rescreen.js";
 import { statusMaps } from "./status.js";
 import type { ListEntry } from "./types.js";
 
-const listed: ListEntry = {
-  id: "sdn-1",
+const listed = (id: string, name: string): ListEntry => ({
+  id,
   type: "person",
-  names: [{ name: "SALEK, Abdulhai", strength: "strong", kind: "primary" }],
+  names: [{ name, strength: "strong", kind: "primary" }],
   birth_dates: [],
   nationalities: [],
   countries: [],
   addresses: [],
   identifiers: [],
   programs: ["SDGT"],
-};
-const engine = ScreeningEngine.fromLists([{ list: "sdn", entries: [{ entry: listed, digest: "d1" }] }]);
+});
+const salek = listed("sdn-1", "SALEK, Abdulhai");
+const lists = (entries: readonly ListEntry[]) =>
+  importInput({
+    list: "sdn",
+    format: "ofac-csv",
+    published: null,
+    digest: "v1",
+    files: ["sdn.csv"],
+    entries,
+  });
+const engine = ScreeningEngine.fromLists([{ list: "sdn", entries: [{ entry: salek, digest: "d1" }] }]);
 
-const fed = (id: string): Principal => ({
+const fed = (id: string, citizenship = "GB"): Principal => ({
   id,
-  citizenships: [{ country: "GB" }],
+  citizenships: [{ country: citizenship }],
   permanent_residencies: [],
   residence: "GB",
   organization: null,
@@ -40,16 +56,74 @@ describe("screening partners' federated principals", () => {
     expect(screenFederated(fed("fed:uk-gov:3"), null, none, engine).screening).toBe("clear");
   });
 
-  it("reads what review recorded: a clearance holds, a confirmation denies", () => {
-    const cleared = statusMaps([{ kind: "principal", id: "fed:uk-gov:1", status: "clear" }]);
-    expect(screenFederated(fed("fed:uk-gov:1"), "Abdulhai Salek", cleared, engine).screening).toBe("clear");
-    const confirmed = statusMaps([{ kind: "principal", id: "fed:uk-gov:1", status: "confirmed" }]);
-    expect(screenFederated(fed("fed:uk-gov:1"), "Abdulhai Salek", confirmed, engine).screening).toBe(
-      "confirmed",
-    );
-  });
-
   it("without lists loaded, keeps what the record says (as for every principal)", () => {
     expect(screenFederated(fed("fed:uk-gov:1"), "Abdulhai Salek", none, null).screening).toBe("clear");
+  });
+});
+
+describe("what review recorded reaches a federated principal's next token (a real store)", () => {
+  const root = mkdtempSync(join(tmpdir(), "clearance-federated-screening-"));
+  let dirs = 0;
+  let store: Store;
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  beforeEach(async () => {
+    store = await openStore({ dataDir: join(root, `d${++dirs}`) });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /** As the gateway has it: the principal written down from its token, then the background pass. */
+  async function recorded(entries: readonly ListEntry[]) {
+    await store.screening.importList(lists(entries), "officer");
+    const record: FederatedPrincipalRecord = {
+      id: "fed:uk-gov:1",
+      provider: "uk-gov-idp",
+      partner: "uk-gov",
+      issuer: "https://id.example.gov.uk",
+      subject: "1",
+      display_name: "Abdulhai Salek",
+      principal: fed("fed:uk-gov:1"),
+      first_seen: "2030-01-01T00:00:00.000Z",
+      last_seen: "2030-01-01T00:00:00.000Z",
+      issued_at: 1000,
+    };
+    await store.federated.record([record]);
+    const engine = await ScreeningEngine.load(store);
+    await rescreenAll(store, { actor: "screening", engine });
+    return engine;
+  }
+  const nextToken = async (engine: ScreeningEngine, principal = fed("fed:uk-gov:1")) =>
+    screenFederated(principal, "Abdulhai Salek", statusMaps(await store.screening.statuses()), engine)
+      .screening;
+
+  it("a clearance holds (clear), for that entry version and those facts only", async () => {
+    const engine = await recorded([salek]);
+    expect(await nextToken(engine)).toBe("potential");
+    const [m] = await store.screening.matches({ status: "potential" });
+    await store.screening.review(m!.id, "cleared", "rita", "a different person: born 1990");
+    expect(await nextToken(engine)).toBe("clear");
+    // Other facts in a later token (a Russian citizenship) are not what was cleared.
+    expect(await nextToken(engine, fed("fed:uk-gov:1", "RU"))).toBe("potential");
+    // Nor is another version of the entry (what the lists say now, after an import).
+    const changed = ScreeningEngine.fromLists([{ list: "sdn", entries: [{ entry: salek, digest: "d2" }] }]);
+    expect(await nextToken(changed)).toBe("potential");
+  });
+
+  it("a clearance of one entry leaves another entry's match counting", async () => {
+    const engine = await recorded([salek, listed("sdn-2", "SALEK, Abdul Hai")]);
+    const [first, second] = await store.screening.matches({ status: "potential" });
+    expect(second).toBeDefined();
+    await store.screening.review(first!.id, "cleared", "rita", "not him");
+    expect(await nextToken(engine)).toBe("potential");
+    await store.screening.review(second!.id, "cleared", "rita", "not him either");
+    expect(await nextToken(engine)).toBe("clear");
+  });
+
+  it("a confirmation denies", async () => {
+    const engine = await recorded([salek]);
+    const [m] = await store.screening.matches({ status: "potential" });
+    await store.screening.review(m!.id, "confirmed", "rita", "same passport");
+    expect(await nextToken(engine)).toBe("confirmed");
   });
 });

@@ -4,11 +4,13 @@
  * cannot wait for the background pass. What screening and review already recorded for it wins;
  * otherwise its name is screened in memory against the loaded lists — no store, no network — and a
  * potential match sends it to review (`screening-review`) at once. The background pass then records
- * the match in the review queue, where a reviewer confirms or clears it like any other.
+ * the match in the review queue, where a reviewer confirms or clears it like any other; a match the
+ * reviewer cleared is not counted again here (for the same entry version and the same facts).
  */
 import type { Principal } from "../policy/types.js";
 import type { ScreeningEngine } from "./engine.js";
 import { screened, type StatusMaps } from "./status.js";
+import { factsDigest, principalSubject } from "./subjects.js";
 
 export function screenFederated(
   principal: Principal,
@@ -17,14 +19,25 @@ export function screenFederated(
   engine: ScreeningEngine | null,
 ): Principal {
   const recorded = screened(principal, maps);
-  // A reviewer's or the background pass's finding for this principal is the record.
+  // A reviewer's or the background pass's finding for this principal (potential, confirmed) is the record.
   if (maps.person.has(principal.id)) return recorded;
-  if (engine === null || displayName === null || displayName.trim() === "") return recorded;
-  const found = engine.screen({
-    name: displayName,
-    type: "person",
-    nationalities: (principal.citizenships ?? []).map((c) => c.country),
-  });
-  if (found.status === "clear") return recorded;
-  return { ...recorded, screening: recorded.screening === "confirmed" ? "confirmed" : found.status };
+  if (engine === null || displayName === null) return recorded;
+  // The facts the background pass screens (and a clearance is given for): subjects.ts's.
+  const subject = principalSubject({ ...principal, name: displayName });
+  if (subject === null) return recorded;
+  const found = engine.screen(subject.facts);
+  const clearances = maps.cleared.get(principal.id) ?? [];
+  const facts = clearances.length === 0 ? "" : factsDigest(subject.facts);
+  const open = found.matches.filter(
+    (m) =>
+      !clearances.some(
+        (c) =>
+          c.list === m.list &&
+          c.entry_id === m.entry_id &&
+          c.entry_digest === engine.index.entry(m.list, m.entry_id)?.digest &&
+          (c.subject_digest === null || c.subject_digest === facts),
+      ),
+  );
+  if (open.length === 0) return recorded;
+  return { ...recorded, screening: recorded.screening === "confirmed" ? "confirmed" : "potential" };
 }

@@ -6,11 +6,11 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
-import type { FoundMatch, SubjectScreening } from "../store/screening.js";
+import type { FoundMatch, SubjectScreening, Successor } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
-import { ScreeningIndex } from "./index.js";
+import type { MatchExplanation } from "./matcher.js";
+import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
 import type { ListEntry } from "./types.js";
-import { loadSubjects, type Subject } from "./subjects.js";
 
 export interface RescreenSummary {
   /** Subjects screened. */
@@ -43,29 +43,38 @@ async function screenAndRecordAll(
   scope: SubjectScreening["scope"],
   mustRecord: ReadonlySet<string>,
   options: RescreenOptions,
+  keep: (m: MatchExplanation) => boolean = () => true,
 ): Promise<Omit<RescreenSummary, "entries">> {
   const batch = options.batch ?? 500;
   let potential = 0;
   let changed = 0;
+  let resolved = 0;
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
-      const found: FoundMatch[] = engine.index.search(s.facts, { threshold: engine.threshold }).map((m) => ({
-        list: m.list,
-        entryId: m.entry_id,
-        entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
-        score: m.score,
-        explanation: m,
-      }));
+      const found: FoundMatch[] = engine.index
+        .search(s.facts, { threshold: engine.threshold })
+        .filter(keep)
+        .map((m) => ({
+          list: m.list,
+          entryId: m.entry_id,
+          entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
+          score: m.score,
+          explanation: m,
+        }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
-        screenings.push({ subject: { kind: s.kind, id: s.id }, found, scope });
+        screenings.push({ subject: { kind: s.kind, id: s.id }, found, facts: factsDigest(s.facts), scope });
     }
-    if (screenings.length > 0) changed += (await store.screening.record(screenings, options.actor)).changed;
+    if (screenings.length > 0) {
+      const r = await store.screening.record(screenings, options.actor);
+      changed += r.changed;
+      resolved += r.resolved;
+    }
     options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);
     await yieldToLoop();
   }
-  return { subjects: subjects.length, potential, resolved: 0, changed };
+  return { subjects: subjects.length, potential, resolved, changed };
 }
 
 /** Every subject against every active list (`clearance screening rescreen`). */
@@ -79,10 +88,10 @@ export async function rescreenAll(
   const open = new Set(
     (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),
   );
-  const before = await store.screening.matches({ status: "resolved" });
+  // Resolved: what this pass resolved (a count of resolved rows before and after went down, even
+  // below zero, when a resolved match came back).
   const r = await screenAndRecordAll(store, engine, subjects, "all", open, options);
-  const after = await store.screening.matches({ status: "resolved" });
-  return { ...r, entries: engine.index.entries.length, resolved: after.length - before.length };
+  return { ...r, entries: engine.index.entries.length };
 }
 
 /**
@@ -93,16 +102,25 @@ export async function rescreenAfterImport(
   store: Store,
   version: ListVersionRow,
   actor: string,
-  options: Omit<RescreenOptions, "actor"> = {},
+  options: Omit<RescreenOptions, "actor"> & { engine?: ScreeningEngine } = {},
 ): Promise<RescreenSummary> {
-  const resolved = await store.screening.resolveRemoved(version.list, version.diff.removed, actor);
+  const resolved = await store.screening.resolveRemoved(
+    version.list,
+    version.diff.removed,
+    actor,
+    await successors(store, version),
+  );
   const touched = new Set([...version.diff.added, ...version.diff.changed]);
   if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
-  const entries = (await store.screening.entries(version.list, version.version))
-    .filter((e) => touched.has(e.id))
-    .map((e) => ({ entry: JSON.parse(e.document) as ListEntry, digest: e.digest }));
-  const index = ScreeningIndex.build([{ list: version.list, version: version.version, entries }]);
-  const engine = new ScreeningEngine(index, options.threshold ?? DEFAULT_THRESHOLD);
+  // Scored as a full screening scores them: against the index over every active list (a name's
+  // rare tokens weigh what they weigh there), keeping only the matches on the touched entries. An
+  // index of the touched entries alone weighed every token as rare, so an open match could score
+  // under the threshold here and be resolved, only to come back at the next full rescreen.
+  const engine = await ScreeningEngine.load(
+    store,
+    options.threshold ?? options.engine?.threshold ?? DEFAULT_THRESHOLD,
+    options.engine,
+  );
   const subjects = await loadSubjects(store);
   // Subjects with an open match on a changed entry are recorded even when nothing is found now.
   const open = new Set(
@@ -117,8 +135,54 @@ export async function rescreenAfterImport(
     { list: version.list, entryIds: touched },
     open,
     { ...options, actor },
+    (m) => m.list === version.list && touched.has(m.entry_id),
   );
-  return { ...r, entries: entries.length, resolved: resolved, changed: r.changed + resolved };
+  return { ...r, entries: touched.size, resolved: resolved + r.resolved, changed: r.changed + resolved };
+}
+
+/** Text compared loosely: letters and digits, case and accents folded, runs of the rest one space. */
+const folded = (text: string): string =>
+  text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
+
+/**
+ * Who a listed entry is, beyond its id: its type, primary name and addresses. Null without an
+ * address (a name alone does not say it is the same party).
+ */
+function party(entry: ListEntry): string | null {
+  const name = entry.names[0]?.name;
+  const addresses = [...new Set(entry.addresses.map(folded).filter((a) => a !== ""))].sort();
+  if (name === undefined || folded(name) === "" || addresses.length === 0) return null;
+  return JSON.stringify([entry.type, folded(name), addresses]);
+}
+
+/**
+ * For each entry this version removed, the entries it added for the same party (same type, name
+ * and addresses): a list that renews an entry under a new id (the BIS DPL does) replaces it, and a
+ * confirmation on the old entry carries over to the new one instead of being resolved.
+ */
+async function successors(store: Store, version: ListVersionRow): Promise<Map<string, readonly Successor[]>> {
+  const out = new Map<string, Successor[]>();
+  if (version.diff.removed.length === 0 || version.diff.added.length === 0 || version.version < 2) return out;
+  const read = async (v: number, ids: readonly string[]) => {
+    const wanted = new Set(ids);
+    return (await store.screening.entries(version.list, v))
+      .filter((e) => wanted.has(e.id))
+      .map((e) => ({ id: e.id, digest: e.digest, party: party(JSON.parse(e.document) as ListEntry) }));
+  };
+  const added = new Map<string, Successor[]>();
+  for (const e of await read(version.version, version.diff.added))
+    if (e.party !== null) added.set(e.party, [...(added.get(e.party) ?? []), { id: e.id, digest: e.digest }]);
+  // The diff is against the version before (versions of a list are consecutive).
+  for (const e of await read(version.version - 1, version.diff.removed)) {
+    const heirs = e.party === null ? undefined : added.get(e.party);
+    if (heirs !== undefined) out.set(e.id, heirs);
+  }
+  return out;
 }
 
 /** Some subjects (just created or changed) against every active list. */

@@ -5,7 +5,7 @@
  */
 import { organizationIdOf } from "../policy/facts.js";
 import type { Principal, Screening } from "../policy/types.js";
-import type { SubjectStatusRow } from "../store/screening.js";
+import type { ClearedMatch, SubjectStatusRow } from "../store/screening.js";
 
 const RANK: Readonly<Record<Screening, number>> = { clear: 0, potential: 1, confirmed: 2 };
 const worse = (a: Screening | undefined, b: Screening | undefined): Screening =>
@@ -13,15 +13,22 @@ const worse = (a: Screening | undefined, b: Screening | undefined): Screening =>
 
 /** The statuses screening and review found, by subject id (what the overlay reads). */
 export interface StatusMaps {
+  /** Subjects whose status is not clear. */
   readonly person: ReadonlyMap<string, Screening>;
   readonly organization: ReadonlyMap<string, Screening>;
+  /** Federated principals' clearances, which their in-memory screening honours (federated.ts). */
+  readonly cleared: ReadonlyMap<string, readonly ClearedMatch[]>;
 }
 
 export function statusMaps(statuses: readonly SubjectStatusRow[]): StatusMaps {
   const person = new Map<string, Screening>();
   const organization = new Map<string, Screening>();
-  for (const s of statuses) (s.kind === "principal" ? person : organization).set(s.id, s.status);
-  return { person, organization };
+  const cleared = new Map<string, readonly ClearedMatch[]>();
+  for (const s of statuses) {
+    if (s.status !== "clear") (s.kind === "principal" ? person : organization).set(s.id, s.status);
+    if (s.kind === "principal" && s.cleared !== undefined) cleared.set(s.id, s.cleared);
+  }
+  return { person, organization, cleared };
 }
 
 /** One principal with the worse of its own status and what screening found for it and its organization. */

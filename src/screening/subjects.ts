@@ -2,6 +2,7 @@
  * Who is screened: principals with a name, and organizations — partners in the registry and
  * organizations principals name with a name.
  */
+import { createHash } from "node:crypto";
 import type { PartnerDocument } from "../control/types.js";
 import type { Principal } from "../policy/types.js";
 import type { Store } from "../store/index.js";
@@ -12,6 +13,20 @@ export interface Subject {
   readonly kind: SubjectKind;
   readonly id: string;
   readonly facts: SubjectFacts;
+}
+
+/**
+ * What a clearance is for on the subject's side: a digest of every fact the matcher reads (name,
+ * type, birth date, nationalities or country). A change to any of them reopens a cleared match.
+ */
+export function factsDigest(facts: SubjectFacts): string {
+  const canonical = {
+    name: facts.name,
+    type: facts.type ?? "unknown",
+    birth_date: facts.birth_date ?? null,
+    nationalities: [...new Set((facts.nationalities ?? []).map((n) => n.toUpperCase()))].sort(),
+  };
+  return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
 }
 
 export function principalSubject(p: Principal): Subject | null {

@@ -149,9 +149,69 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         "screener",
       );
       expect((await store.screening.matches())[0]?.status).toBe("potential");
-      await store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
+      expect(await store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener")).toEqual(
+        {
+          changed: 1,
+          resolved: 1,
+        },
+      );
       expect((await store.screening.matches())[0]?.status).toBe("resolved");
       expect(await store.screening.statuses()).toEqual([]);
+    });
+
+    it("a clearance holds for the subject's facts it was given for; when they change it reopens", async () => {
+      const screen = (facts: string) =>
+        store.screening.record([{ subject: alice, found: [found("a")], facts, scope: "all" }], "screener");
+      await screen("facts-1");
+      const [m] = await store.screening.matches();
+      expect(m).toMatchObject({ status: "potential", subject_digest: "facts-1" });
+      await store.screening.review(m!.id, "cleared", "rita", "not her: French, born 1990");
+      await screen("facts-1");
+      expect((await store.screening.matches())[0]?.status).toBe("cleared");
+      // Her birth date and citizenship are set (the facts the matcher reads): the clearance was
+      // given for other facts, so it goes back to the queue, saying why.
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]).toMatchObject({
+        status: "potential",
+        subject_digest: "facts-2",
+        reviewer: null,
+        reason: "the subject's facts changed since it was cleared",
+      });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "alice", status: "potential" },
+      ]);
+      const audit = (await store.outbox.list(0, 100)).filter((r) => r.action === "screening.match");
+      expect(audit.at(-1)!.details).toMatchObject({
+        from: "cleared",
+        to: "potential",
+        reason: "the subject's facts changed since it was cleared",
+      });
+      // Still open at the next screening, with the reason; cleared again, it holds for the new facts.
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]?.reason).toBe(
+        "the subject's facts changed since it was cleared",
+      );
+      await store.screening.review(m!.id, "cleared", "rita", "born 1990 still; the passport differs");
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]).toMatchObject({ status: "cleared", reviewer: "rita" });
+      expect(await store.screening.statuses()).toEqual([]);
+    });
+
+    it("a clearance given before the facts were kept takes the facts of the next screening", async () => {
+      // A row from before store schema 8 (or a screening that did not say) has no facts digest.
+      await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
+      const [m] = await store.screening.matches();
+      expect(m?.subject_digest).toBeNull();
+      await store.screening.review(m!.id, "cleared", "rita", "not her");
+      const screen = (facts: string) =>
+        store.screening.record([{ subject: alice, found: [found("a")], facts, scope: "all" }], "screener");
+      await screen("facts-1");
+      expect((await store.screening.matches())[0]).toMatchObject({
+        status: "cleared",
+        subject_digest: "facts-1",
+      });
+      await screen("facts-2");
+      expect((await store.screening.matches())[0]?.status).toBe("potential");
     });
 
     it("a reviewer's confirmation survives a concurrent full rescreen that no longer finds the entry", async () => {
@@ -224,6 +284,73 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await expect(store.screening.review(m!.id, "confirmed", "rita", "x")).rejects.toSatisfy(
         (e) => e instanceof StoreError && e.code === "conflict",
       );
+    });
+
+    it("a confirmation on a removed entry carries over to the entries replacing it; the status stays", async () => {
+      const acme = { kind: "organization" as const, id: "acme" };
+      await store.screening.record([{ subject: acme, found: [found("a"), found("b")], scope: "all" }], "x");
+      await store.screening.review("organization:acme|test-list|a", "confirmed", "rita", "same company");
+      // The replacing entry a2 already has an open match (a rescreen found it first): it is confirmed.
+      await store.screening.record(
+        [{ subject: acme, found: [found("a2")], scope: { list: "test-list", entryIds: new Set(["a2"]) } }],
+        "x",
+      );
+      const heirs = new Map([
+        ["a", [{ id: "a2", digest: "d-a2" }]],
+        ["b", [{ id: "b2", digest: "d-b2" }]],
+      ]);
+      expect(await store.screening.resolveRemoved("test-list", ["a", "b"], "importer", heirs)).toBe(2);
+      const rows = new Map((await store.screening.matches()).map((m) => [m.entry_id, m]));
+      expect(rows.get("a")).toMatchObject({ status: "resolved" });
+      expect(rows.get("a2")).toMatchObject({ status: "confirmed", reviewer: "rita", entry_digest: "d-a2" });
+      expect(rows.get("a2")?.reason).toMatch(/^same company \(confirmed on entry a, /);
+      // Only a confirmation carries over: b was potential, so b2 gets nothing until a screening finds it.
+      expect(rows.get("b")).toMatchObject({ status: "resolved" });
+      expect(rows.has("b2")).toBe(false);
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "organization", id: "acme", status: "confirmed" },
+      ]);
+    });
+
+    it("statuses carry federated principals' clearances (for their in-memory screening), no one else's", async () => {
+      const id = "fed:uk-gov:1";
+      await store.federated.record([
+        {
+          id,
+          provider: "uk-gov-idp",
+          partner: "uk-gov",
+          issuer: "https://id.example.gov.uk",
+          subject: "1",
+          display_name: "Abdulhai Salek",
+          principal: { id, citizenships: [{ country: "GB" }] },
+          first_seen: "2030-01-01T00:00:00.000Z",
+          last_seen: "2030-01-01T00:00:00.000Z",
+          issued_at: 1000,
+        },
+      ]);
+      const fed = { kind: "principal" as const, id };
+      await store.screening.record(
+        [
+          { subject: fed, found: [found("a"), found("b")], facts: "f-1", scope: "all" },
+          { subject: alice, found: [found("a")], facts: "f-a", scope: "all" },
+        ],
+        "screener",
+      );
+      await store.screening.review(`principal:${id}|test-list|a`, "cleared", "rita", "not him");
+      await store.screening.review("principal:alice|test-list|a", "cleared", "rita", "not her");
+      const cleared = [{ list: "test-list", entry_id: "a", entry_digest: "d-a", subject_digest: "f-1" }];
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id, status: "potential", cleared },
+      ]);
+      await store.screening.review(`principal:${id}|test-list|b`, "cleared", "rita", "not him either");
+      expect(await store.screening.statuses()).toEqual([
+        {
+          kind: "principal",
+          id,
+          status: "clear",
+          cleared: [...cleared, { ...cleared[0], entry_id: "b", entry_digest: "d-b" }],
+        },
+      ]);
     });
   });
 }

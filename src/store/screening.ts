@@ -68,6 +68,12 @@ export interface MatchRow {
   readonly list: string;
   readonly entry_id: string;
   readonly entry_digest: string;
+  /**
+   * Digest of the subject's facts as last screened (name, type, birth date, nationalities: what the
+   * matcher reads): a clearance holds for these facts, until they change. Null on rows written
+   * before it was kept (store schema 8), and when the screening did not say.
+   */
+  readonly subject_digest: string | null;
   readonly score: number;
   readonly status: MatchStatus;
   readonly explanation: unknown;
@@ -80,6 +86,8 @@ export interface MatchRow {
 export interface SubjectScreening {
   readonly subject: { readonly kind: SubjectKind; readonly id: string };
   readonly found: readonly FoundMatch[];
+  /** Digest of the facts screened (`factsDigest` in src/screening/subjects.ts). */
+  readonly facts?: string;
   /**
    * What this screening looked at: "all" (every active list: a match not found again is resolved),
    * or some entries (an incremental rescreen: only matches on those entries are touched).
@@ -87,10 +95,30 @@ export interface SubjectScreening {
   readonly scope: "all" | { readonly list: string; readonly entryIds: ReadonlySet<string> };
 }
 
+/** An entry of the new list version that replaces a removed one (its id and content digest). */
+export interface Successor {
+  readonly id: string;
+  readonly digest: string;
+}
+
 export interface SubjectStatusRow {
   readonly kind: SubjectKind;
   readonly id: string;
   readonly status: SubjectStatus;
+  /**
+   * A federated principal's cleared matches: its name is screened again in memory for each new
+   * token (federated.ts), and what a reviewer cleared must hold there too (for the same entry
+   * version and facts). Absent when it has none.
+   */
+  readonly cleared?: readonly ClearedMatch[];
+}
+
+/** A clearance as an in-memory screening reads it: the entry version and subject facts it is for. */
+export interface ClearedMatch {
+  readonly list: string;
+  readonly entry_id: string;
+  readonly entry_digest: string;
+  readonly subject_digest: string | null;
 }
 
 export interface ScreeningStore {
@@ -103,10 +131,25 @@ export interface ScreeningStore {
   versions(list?: string): Promise<ListVersionRow[]>;
   /** The entries of a version, ordered by id. */
   entries(list: string, version: number): Promise<EntryRow[]>;
-  /** Records screenings (a batch in one transaction) and updates the subjects' status. */
-  record(screenings: readonly SubjectScreening[], actor: string): Promise<{ changed: number }>;
-  /** Matches whose entry was removed from its list are resolved. */
-  resolveRemoved(list: string, entryIds: readonly string[], actor: string): Promise<number>;
+  /**
+   * Records screenings (a batch in one transaction) and updates the subjects' status. `changed`:
+   * match rows written; `resolved`: open matches resolved because they no longer match.
+   */
+  record(
+    screenings: readonly SubjectScreening[],
+    actor: string,
+  ): Promise<{ changed: number; resolved: number }>;
+  /**
+   * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
+   * it: when `successors` names, for a removed entry, the entries that replace it (the same party
+   * under a new id: same name and address), the confirmation carries over to each of them.
+   */
+  resolveRemoved(
+    list: string,
+    entryIds: readonly string[],
+    actor: string,
+    successors?: ReadonlyMap<string, readonly Successor[]>,
+  ): Promise<number>;
   matches(filter?: {
     status?: MatchStatus;
     subjectKind?: SubjectKind;
@@ -114,7 +157,10 @@ export interface ScreeningStore {
   }): Promise<MatchRow[]>;
   /** A reviewer confirms (a denied party) or clears (with the reason) a potential match. */
   review(id: string, outcome: "confirmed" | "cleared", reviewer: string, reason: string): Promise<MatchRow>;
-  /** Subjects whose status is not clear. */
+  /**
+   * Subjects whose status is not clear, and federated principals with cleared matches (with their
+   * clearances; status "clear" unless another match is open or confirmed). Ordered by kind and id.
+   */
   statuses(): Promise<SubjectStatusRow[]>;
 }
 
@@ -186,7 +232,7 @@ const toMatch = (r: MatchDbRow): MatchRow => ({
 });
 
 const MATCH_COLUMNS =
-  "id, subject_kind, subject_id, list, entry_id, entry_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
+  "id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
 
 export const matchId = (kind: SubjectKind, subject: string, list: string, entry: string): string =>
   `${kind}:${subject}|${list}|${entry}`;
@@ -251,6 +297,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       row.list,
       row.entry_id,
       row.entry_digest,
+      row.subject_digest,
       row.score,
       row.status,
       JSON.stringify(row.explanation),
@@ -267,9 +314,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     else if (
       // Only over the status this transaction read: a write it did not see is refused, never undone.
       (await q.run(
-        `UPDATE screening_matches SET entry_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+        `UPDATE screening_matches SET entry_digest = ?, subject_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
         [
           row.entry_digest,
+          row.subject_digest,
           row.score,
           row.status,
           JSON.stringify(row.explanation),
@@ -427,9 +475,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       ),
 
     async record(screenings, actor) {
-      if (screenings.length === 0) return { changed: 0 };
+      if (screenings.length === 0) return { changed: 0, resolved: 0 };
       return sql.write(async (q) => {
         let changed = 0;
+        let resolved = 0;
         const t = now();
         await lockSubjects(
           q,
@@ -439,6 +488,8 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           const { kind, id } = s.subject;
           const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
           const seen = new Set<string>();
+          // Unknown (a caller that did not say): what the row holds, so nothing reopens for it.
+          const facts = (old: MatchRow | undefined) => s.facts ?? old?.subject_digest ?? null;
           for (const f of s.found) {
             const mid = matchId(kind, id, f.list, f.entryId);
             seen.add(mid);
@@ -447,9 +498,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             let reviewer: string | null = null;
             let reason: string | null = null;
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
-            // A clearance holds for the entry version it was given for, until the entry changes.
-            else if (old?.status === "cleared" && old.entry_digest === f.entryDigest)
-              ({ status, reviewer, reason } = old);
+            // Still open: why it was reopened, if it was, stays with it.
+            else if (old?.status === "potential") reason = old.reason;
+            else if (old?.status === "cleared") {
+              // A clearance holds for the entry version and the subject's facts it was given for,
+              // until either changes. A row from before the facts were kept (null) takes these.
+              if (old.entry_digest !== f.entryDigest) reason = "the entry changed since it was cleared";
+              else if (old.subject_digest !== null && old.subject_digest !== facts(old))
+                reason = "the subject's facts changed since it was cleared";
+              else ({ status, reviewer, reason } = old);
+            }
             const row: MatchRow = {
               id: mid,
               subject_kind: kind,
@@ -457,6 +515,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               list: f.list,
               entry_id: f.entryId,
               entry_digest: f.entryDigest,
+              subject_digest: facts(old),
               score: f.score,
               status,
               explanation: f.explanation,
@@ -469,6 +528,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               old !== undefined &&
               old.status === status &&
               old.entry_digest === f.entryDigest &&
+              old.subject_digest === row.subject_digest &&
               old.score === f.score
             )
               continue;
@@ -488,14 +548,15 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               "screening.resolve",
             );
             changed++;
+            resolved++;
           }
           await settle(q, kind, id, actor);
         }
-        return { changed };
+        return { changed, resolved };
       });
     },
 
-    async resolveRemoved(list, entryIds, actor) {
+    async resolveRemoved(list, entryIds, actor, successors = new Map()) {
       if (entryIds.length === 0) return 0;
       return sql.write(async (q) => {
         let n = 0;
@@ -517,11 +578,36 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         const rows = await read();
         const subjects = new Map<string, { kind: SubjectKind; id: string }>();
         for (const m of rows) {
+          const t = now();
+          const heirs = m.status === "confirmed" ? (successors.get(m.entry_id) ?? []) : [];
+          // A confirmed party renewed under a new id stays confirmed: on each entry replacing it.
+          for (const heir of heirs) {
+            const mid = matchId(m.subject_kind, m.subject_id, list, heir.id);
+            const [raw] = await q.all<MatchDbRow>(
+              `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`,
+              [mid],
+            );
+            const old = raw === undefined ? undefined : toMatch(raw);
+            if (old?.status === "confirmed") continue;
+            const carried: MatchRow = {
+              ...m,
+              id: mid,
+              entry_id: heir.id,
+              entry_digest: heir.digest,
+              reason: `${m.reason ?? "confirmed"} (confirmed on entry ${m.entry_id}, which the list replaced with this one: same name and address)`,
+              created_at: old?.created_at ?? t,
+              updated_at: t,
+            };
+            await setMatch(q, carried, old, actor, "screening.confirm", true);
+          }
           const row = {
             ...m,
             status: "resolved" as const,
-            reason: "the entry was removed from the list",
-            updated_at: now(),
+            reason:
+              heirs.length === 0
+                ? "the entry was removed from the list"
+                : `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`,
+            updated_at: t,
           };
           await setMatch(q, row, m, actor, "screening.resolve");
           subjects.set(`${m.subject_kind}:${m.subject_id}`, { kind: m.subject_kind, id: m.subject_id });
@@ -582,19 +668,54 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     },
 
     statuses: () =>
-      sql.read(async (q) =>
-        (
-          await q.all<SubjectStatusRow>("SELECT kind, id, status FROM screening_subjects ORDER BY kind, id")
-        ).map((r) => ({
-          kind: r.kind,
-          id: r.id,
-          status: r.status,
-        })),
-      ),
+      sql.read(async (q) => {
+        const rows = await q.all<SubjectStatusRow>(
+          "SELECT kind, id, status FROM screening_subjects ORDER BY kind, id",
+        );
+        const cleared = new Map<string, ClearedMatch[]>();
+        for (const c of await q.all<ClearedMatch & { subject_id: string }>(
+          `SELECT subject_id, list, entry_id, entry_digest, subject_digest FROM screening_matches
+           WHERE status = 'cleared' AND subject_kind = 'principal'
+             AND subject_id IN (SELECT id FROM federated_principals)
+           ORDER BY id`,
+        ))
+          cleared.set(c.subject_id, [
+            ...(cleared.get(c.subject_id) ?? []),
+            {
+              list: c.list,
+              entry_id: c.entry_id,
+              entry_digest: c.entry_digest,
+              subject_digest: c.subject_digest,
+            },
+          ]);
+        const out: SubjectStatusRow[] = rows.map((r) => {
+          const mine = r.kind === "principal" ? cleared.get(r.id) : undefined;
+          if (mine !== undefined) cleared.delete(r.id);
+          return {
+            kind: r.kind,
+            id: r.id,
+            status: r.status,
+            ...(mine === undefined ? {} : { cleared: mine }),
+          };
+        });
+        for (const [id, mine] of cleared) out.push({ kind: "principal", id, status: "clear", cleared: mine });
+        return out.sort((a, b) =>
+          a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1,
+        );
+      }),
   };
 }
 
-/** The tables (migration 6 in both drivers; types differ only in dialect). */
+/**
+ * Migration 8 in both drivers: the digest of the subject's facts a match was last screened with,
+ * which a clearance holds for. Rows from before have none (null): the next screening of the subject
+ * writes its facts then, and a clearance holds for those from that screening on.
+ */
+export const SCREENING_SUBJECT_DIGEST = `
+  ALTER TABLE screening_matches ADD COLUMN subject_digest TEXT;
+`;
+
+/** The tables (migration 6 in both drivers; types differ only in dialect; migration 8 adds a column). */
 export const SCREENING_TABLES = (text: string, real: string) => `
   -- Each imported version of a list: source format, publication date, digest, counts, and the
   -- diff from the version before. One version per list is active.

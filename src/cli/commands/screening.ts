@@ -138,9 +138,17 @@ function progress(io: Io, json: boolean) {
   };
 }
 
-/** A threshold from the command line: a number from 0 to 1 (a typo must not resolve every match). */
-function threshold(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_THRESHOLD;
+/** The deployment's threshold: `screening.threshold` of the config --config names, else the default. */
+function configured(opts: Where): number {
+  return opts.config === undefined ? DEFAULT_THRESHOLD : loadConfigFile(opts.config).file.screening.threshold;
+}
+
+/**
+ * A threshold from the command line: a number from 0 to 1 (a typo must not resolve every match).
+ * Not given: the deployment's (`configured`), as the gateway screens with it.
+ */
+function threshold(value: string | undefined, fallback = DEFAULT_THRESHOLD): number {
+  if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
     throw new InvalidInputError([
@@ -192,10 +200,8 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         throw new InvalidInputError([
           { code: "invalid_date", path: ["--published"], message: "expected a real date (YYYY-MM-DD)" },
         ]);
-      const maxEntries =
-        opts.config === undefined
-          ? DEFAULT_MAX_LIST_ENTRIES
-          : loadConfigFile(opts.config).file.screening.max_list_entries;
+      const config = opts.config === undefined ? undefined : loadConfigFile(opts.config).file.screening;
+      const maxEntries = config?.max_list_entries ?? DEFAULT_MAX_LIST_ENTRIES;
       const input = readListFiles(files);
       return withStore(opts, async (store) => {
         const { version, unchanged } = await importList(
@@ -210,7 +216,11 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           actor(),
         );
         const { rescreenAfterImport } = await import("../../screening/rescreen.js");
-        const rescreen = unchanged ? null : await rescreenAfterImport(store, version, actor());
+        const rescreen = unchanged
+          ? null
+          : await rescreenAfterImport(store, version, actor(), {
+              threshold: config?.threshold ?? DEFAULT_THRESHOLD,
+            });
         if (opts.json) return io.stdout(`${JSON.stringify({ version, unchanged, rescreen }, null, 2)}\n`);
         if (unchanged)
           return io.stdout(
@@ -279,7 +289,10 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
   screening
     .command("rescreen")
     .description("screen every principal and organization against every active list, with a progress bar")
-    .option("--threshold <score>", `potential match from this score (default ${DEFAULT_THRESHOLD})`)
+    .option(
+      "--threshold <score>",
+      `potential match from this score (default: --config's screening.threshold, else ${DEFAULT_THRESHOLD})`,
+    )
     .option(...DATA_DIR)
     .option(...CONFIG)
     .option("--json", "JSON output")
@@ -288,7 +301,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         const bar = progress(io, opts.json === true);
         const summary = await rescreenAll(store, {
           actor: actor(),
-          threshold: threshold(opts.threshold),
+          threshold: threshold(opts.threshold, configured(opts)),
           onProgress: (done, total) => bar.update(done, total),
         });
         bar.stop();
@@ -308,7 +321,10 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .option("--type <type>", "person, organization or unknown", "unknown")
     .option("--birth-date <date>", "YYYY, YYYY-MM or YYYY-MM-DD")
     .option("--country <code>", "nationality or country: ISO alpha-2 codes or English names, comma-separated")
-    .option("--threshold <score>", `lowest score shown (default ${DEFAULT_THRESHOLD})`)
+    .option(
+      "--threshold <score>",
+      `lowest score shown (default: --config's screening.threshold, else ${DEFAULT_THRESHOLD})`,
+    )
     .option("--lists <file...>", "list files to screen against instead of the store's active lists")
     .option(
       "--jsonl",
@@ -329,7 +345,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           jsonl?: boolean;
         },
       ) => {
-        const min = threshold(opts.threshold);
+        const min = threshold(opts.threshold, configured(opts));
         if (!["person", "organization", "unknown"].includes(opts.type))
           throw new InvalidInputError([
             { code: "invalid_type", path: ["--type"], message: "expected person, organization or unknown" },

@@ -221,3 +221,55 @@ describe("clearance screening search | compare | rescreen | review", () => {
     expect(search.out).toContain("weak aka");
   });
 });
+
+describe("clearance screening import | rescreen | search --config: the deployment's screening.threshold", () => {
+  it("screens with the config's threshold (lowered to 0.7), not the default 0.86", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-screening-cli3-"));
+    const config = join(dir, "clearance.yaml");
+    writeFileSync(
+      config,
+      `scheme: ${JSON.stringify(resolve("examples/g7-trusted-partners.yaml"))}\n` +
+        `data_dir: ${JSON.stringify(join(dir, "data"))}\n` +
+        `providers: { demo: { type: demo } }\ndefault_provider: demo\n` +
+        `screening: { threshold: 0.7 }\n`,
+    );
+    await (await openStore({ dataDir: join(dir, "data") })).close();
+    // Against UN 9001 (ABDUL SALEK, born 1970-03-01, AF) this scores 0.74: under 0.86, over 0.7.
+    const p = join(dir, "p.json");
+    writeFileSync(
+      p,
+      JSON.stringify({
+        id: "abdul",
+        name: "Abdul Salek",
+        birth_date: "1990-01-01",
+        citizenships: [{ country: "FR" }],
+      }),
+    );
+    expect((await cli(["principals", "add", "--file", p, "--config", config])).code).toBe(0);
+    const imported = await cli(["screening", "import", join(FIXTURES, "un.xml"), "--config", config]);
+    expect(imported.out).toContain("against 2 added or changed entries: 1 potential matches, 0 resolved");
+    const queue = JSON.parse((await cli(["screening", "review", "list", "--json", "--config", config])).out);
+    expect(queue).toMatchObject([{ subject_id: "abdul", entry_id: "9001", score: 0.74 }]);
+    // A full rescreen keeps it open (at 0.86 it would resolve it).
+    const rescreen = await cli(["screening", "rescreen", "--config", config]);
+    expect(rescreen.out).toMatch(
+      /against 2 entries: 1 matches at or above the threshold, \d+ changes recorded, 0 resolved/,
+    );
+    expect(
+      JSON.parse((await cli(["screening", "review", "list", "--json", "--config", config])).out),
+    ).toHaveLength(1);
+    const search = await cli([
+      "screening",
+      "search",
+      "Abdul Salek",
+      "--birth-date",
+      "1990-01-01",
+      "--config",
+      config,
+    ]);
+    expect(search.out).toContain("0.800  un-sc/9001  ABDUL SALEK");
+    // --threshold still wins over the config.
+    const strict = await cli(["screening", "rescreen", "--threshold", "0.86", "--json", "--config", config]);
+    expect(JSON.parse(strict.out)).toMatchObject({ potential: 0 });
+  });
+});

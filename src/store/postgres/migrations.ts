@@ -13,7 +13,7 @@
  */
 import type { PoolClient } from "pg";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_TABLES } from "../screening.js";
+import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -160,6 +160,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_by_subject ON alerts (subject_kind, subject_id);
       CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at);
     `,
+  },
+  {
+    version: 8,
+    // As in SQLite's version 8: the digest of the subject's facts a match (and clearance) is for.
+    sql: SCREENING_SUBJECT_DIGEST,
   },
 ];
 

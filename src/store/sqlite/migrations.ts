@@ -5,7 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_TABLES } from "../screening.js";
+import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -131,6 +131,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_by_subject ON alerts (subject_kind, subject_id);
       CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at);
     `,
+  },
+  {
+    version: 8,
+    // The digest of the subject's facts a screening match (and so a clearance) is for.
+    sql: SCREENING_SUBJECT_DIGEST,
   },
 ];
 
