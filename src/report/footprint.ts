@@ -9,7 +9,7 @@ import type { CompiledScheme } from "../scheme/compile.js";
 import type { Store } from "../store/index.js";
 import { dayOf, type Period } from "./period.js";
 import { policyFootprint, type PolicyFootprint } from "./policy.js";
-import { principalIndex } from "./principals.js";
+import { knownPrincipals, principalIndex } from "./principals.js";
 import { servedFootprint, type ServedFootprint, type UsageFacts } from "./served.js";
 
 export interface FootprintReport {
@@ -59,7 +59,8 @@ export async function usageFacts(
 }
 
 export async function footprintReport(o: FootprintOptions): Promise<FootprintReport> {
-  const principals = principalIndex(await o.store.principals.list(), o.pseudonymKey);
+  // The log names the store's principals and the people partners' identity providers vouched for.
+  const principals = principalIndex((await knownPrincipals(o.store)).all, o.pseudonymKey);
   const served = await servedFootprint({
     source: o.source,
     scheme: o.scheme,

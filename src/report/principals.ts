@@ -4,11 +4,44 @@
  * every principal in the store and so recognise them; without it, pseudonyms stay unknown.
  */
 import { pseudonymizer } from "../audit/entry.js";
+import type { PrincipalBlock } from "../identity/schema.js";
 import { relevantNationalities } from "../policy/facts.js";
 import type { Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/compile.js";
+import type { Store } from "../store/index.js";
 
 export type PrincipalIndex = ReadonlyMap<string, Principal>;
+
+export interface KnownPrincipals {
+  /**
+   * Everyone the log may name: the store's principals, then the people partners' identity providers
+   * vouched for (`fed:<provider>:<subject>`, with the facts the provider was last believed for).
+   */
+  readonly all: readonly Principal[];
+  /** Of those, the ones a request can come from now: a blocked federated principal is refused first. */
+  readonly servable: readonly Principal[];
+  /** How many of `all` are federated, and how many of those are blocked. */
+  readonly federated: number;
+  readonly blocked: number;
+}
+
+/** The store's principals and its federated ones (both drivers list them, ordered by id). */
+export async function knownPrincipals(store: Store): Promise<KnownPrincipals> {
+  const [own, federated, blocks] = await Promise.all([
+    store.principals.list(),
+    store.federated.list(),
+    store.records.list<PrincipalBlock>("principal-block"),
+  ]);
+  const blocked = new Set(blocks.filter((b) => b.document.blocked).map((b) => b.id));
+  const vouched = federated.map((r) => r.principal);
+  const servable = vouched.filter((p) => !blocked.has(p.id));
+  return {
+    all: own.length === 0 ? vouched : [...own, ...vouched],
+    servable: servable.length === 0 ? own : [...own, ...servable],
+    federated: vouched.length,
+    blocked: vouched.length - servable.length,
+  };
+}
 
 /** The store's principals by the name the log gives them (their id, and their pseudonym with a key). */
 export function principalIndex(principals: Iterable<Principal>, pseudonymKey: string | null): PrincipalIndex {
