@@ -2,14 +2,15 @@
  * The served footprint: what actually happened, from the audit log. For a period, decisions counted
  * by location × relevant nationality × organization × model asked / model served × action × outcome
  * × reason, the totals per location (for the map), and the use of each license and partner grant.
- * Nationalities come from the store (the log does not hold them), by the principal's current facts.
+ * Nationalities come from the store (the log does not hold them): the principal's current facts, as
+ * held at the decision's time (a nationality acquired later is not counted, as decide() does not).
  */
 import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { decisionOf, readEntries, type DecisionEntry } from "./log.js";
 import type { Period } from "./period.js";
-import { nationalityLabel, UNKNOWN_PRINCIPAL, type PrincipalIndex } from "./principals.js";
+import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
 export interface ServedRow {
   readonly location: string;
@@ -74,16 +75,18 @@ export class ServedCounter {
   private readonly rows = new Map<string, number>();
   private readonly grants = new Map<string, number>();
   private readonly schemes = new Set<string>();
-  private readonly nationality = new Map<string, string>();
-  private readonly unknown = new Set<string>();
+  /** The principals' nationalities at each decision's time, as decide() saw them then. */
+  private readonly labels: NationalityLabels;
   entriesRead = 0;
   decisions = 0;
 
   constructor(
     private readonly scheme: CompiledScheme,
-    private readonly principals: PrincipalIndex,
+    principals: PrincipalIndex,
     private readonly period: Period,
-  ) {}
+  ) {
+    this.labels = new NationalityLabels(scheme, principals);
+  }
 
   addText(text: string): void {
     this.entriesRead++;
@@ -98,7 +101,7 @@ export class ServedCounter {
     const key =
       (e.location ?? "unknown") +
       SEP +
-      this.nationalityOf(e.principal) +
+      this.labels.at(e.principal, e.time) +
       SEP +
       (e.organization ?? "none") +
       SEP +
@@ -113,17 +116,6 @@ export class ServedCounter {
       e.reason;
     this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
     if (e.grant !== null) this.grants.set(e.grant, (this.grants.get(e.grant) ?? 0) + 1);
-  }
-
-  private nationalityOf(principal: string): string {
-    let label = this.nationality.get(principal);
-    if (label === undefined) {
-      const p = this.principals.get(principal);
-      if (p === undefined) this.unknown.add(principal);
-      label = p === undefined ? UNKNOWN_PRINCIPAL : nationalityLabel(this.scheme, p);
-      this.nationality.set(principal, label);
-    }
-    return label;
   }
 
   result(usage: UsageFacts): ServedFootprint {
@@ -154,7 +146,7 @@ export class ServedCounter {
       period: this.period,
       entries_read: this.entriesRead,
       decisions: this.decisions,
-      unknown_principals: this.unknown.size,
+      unknown_principals: this.labels.unknown.size,
       schemes: [...this.schemes].sort(),
       rows,
       locations: [...locations]
