@@ -204,6 +204,7 @@ async function widerBundle(
   checkpoint: Checkpoint,
 ): Promise<Buffer> {
   const named = tilePath({ level: "entries", index, width });
+  let unchecked = null as VerifyError | null; // set in a callback: not narrowed to null
   for (let round = 0; round < WIDER_ROUNDS; round++) {
     const now = await publishedCheckpoint(source);
     if (now.size < checkpoint.size) {
@@ -221,8 +222,9 @@ async function widerBundle(
       const entries = bytesOf(data, width);
       const root = await rootWith(source, now.size, index, entries).catch((err: unknown) => {
         // A hash tile of the newer tree pruned meanwhile: the next round reads a newer one still.
-        if (err instanceof VerifyError && err.code === "missing-tile") return null;
-        throw err;
+        if (!(err instanceof VerifyError) || err.code !== "missing-tile") throw err;
+        unchecked = err;
+        return null;
       });
       if (root === null) break;
       if (!root.equals(checkpoint.root)) {
@@ -235,7 +237,9 @@ async function widerBundle(
     }
   }
   throw new Error(
-    `${named} is missing, and no wider bundle that holds its entries could be read after ${WIDER_ROUNDS} checkpoints`,
+    `${named} is missing, and no wider bundle that holds its entries could be read and checked after ` +
+      `${WIDER_ROUNDS} checkpoints` +
+      (unchecked === null ? "" : ` (the last could not be checked: ${unchecked.message})`),
   );
 }
 
