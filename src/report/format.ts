@@ -5,6 +5,7 @@
 import { stringify } from "csv-stringify/sync";
 import type { FootprintReport } from "./footprint.js";
 import { footprintHtml } from "./html.js";
+import { fallbackText } from "./policy.js";
 
 export const FORMATS = ["csv", "json", "html"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -80,6 +81,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           "licensees",
           "fallback_model",
           "fallback_access",
+          "fallbacks",
         ],
         r.policy.rows.map((p) => [
           p.country,
@@ -93,6 +95,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           p.licensees,
           p.fallback_model,
           p.fallback_access,
+          p.fallbacks.map(fallbackText),
         ]),
       );
   }
