@@ -56,11 +56,24 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
       );
     case "grants":
       return csvTable(
-        ["grant", "requests", "tokens", "quota_tokens", "quota_period", "quota_used", "quota_remaining"],
+        // The tokens column counts whole UTC days (usage is metered per day): which ones, on each row.
+        [
+          "grant",
+          "requests",
+          "tokens",
+          "tokens_from_day",
+          "tokens_to_day",
+          "quota_tokens",
+          "quota_period",
+          "quota_used",
+          "quota_remaining",
+        ],
         r.served.grants.map((g) => [
           g.grant,
           g.requests,
           g.tokens,
+          g.tokens === null ? null : r.served.tokens_days.from,
+          g.tokens === null ? null : r.served.tokens_days.to,
           g.quota_tokens,
           g.quota_period,
           g.quota_used,

@@ -143,8 +143,17 @@ ${table(
   "served",
 )}
 <h2>Licenses and partner grants</h2>
+<p class="meta">Tokens are metered per UTC day: the tokens column counts the whole UTC days ${esc(s.tokens_days.from)} to ${esc(s.tokens_days.to)} (both included), which may reach outside the period.</p>
 ${table(
-  ["grant", "requests", "tokens", "quota", "period", "used in period", "remaining"],
+  [
+    "grant",
+    "requests",
+    `tokens (UTC days ${s.tokens_days.from} to ${s.tokens_days.to})`,
+    "quota",
+    "period",
+    "used in period",
+    "remaining",
+  ],
   s.grants.map((g) => [
     g.grant,
     g.requests,

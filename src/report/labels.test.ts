@@ -69,7 +69,11 @@ describe("nationality labels as decide() saw the principal at the time", () => {
       to: "2027-01-01T00:00:00.000Z",
     });
     for (const e of entries) counter.addText(e.toString("utf8"));
-    const rows = counter.result({ licenseTokens: new Map(), quotaUsed: new Map() }).rows;
+    const rows = counter.result({
+      licenseTokens: new Map(),
+      days: { from: "2026-01-01", to: "2026-12-31" },
+      quotaUsed: new Map(),
+    }).rows;
     expect(rows.map((r) => [r.nationality, r.reason, r.requests])).toEqual([
       ["FR", "partner-country", 2],
       ["US", "home-person", 2],

@@ -9,7 +9,7 @@ import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { decisionOf, readEntries, type DecisionEntry } from "./log.js";
-import type { Period } from "./period.js";
+import { periodBounds, type Period } from "./period.js";
 import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
 export interface ServedRow {
@@ -37,7 +37,10 @@ export interface GrantUse {
   readonly grant: string;
   /** Requests served on it in the period (allowed, or served a fallback that rests on it). */
   readonly requests: number;
-  /** Tokens metered on it in the period (licenses; partner grants are not metered per grant). */
+  /**
+   * Tokens metered on it over the UTC days the period touches (`tokens_days`: the store meters per
+   * UTC day); licenses only, partner grants are not metered per grant.
+   */
   readonly tokens: number | null;
   readonly quota_tokens: number | null;
   readonly quota_period: string | null;
@@ -58,12 +61,20 @@ export interface ServedFootprint {
   readonly rows: readonly ServedRow[];
   readonly locations: readonly LocationTotal[];
   readonly grants: readonly GrantUse[];
+  /**
+   * The UTC days (YYYY-MM-DD, both included) the grants' `tokens` count: every day the period
+   * touches, whole — usage is metered per UTC day, so a period that starts or ends inside a day
+   * counts tokens from outside it.
+   */
+  readonly tokens_days: { readonly from: string; readonly to: string };
 }
 
 /** Usage the store metered, for the grants' columns. */
 export interface UsageFacts {
-  /** Tokens per license inside the period. */
+  /** Tokens per license over the UTC days the period touches … */
   readonly licenseTokens: ReadonlyMap<string, number>;
+  /** … which are these (both included). */
+  readonly days: { readonly from: string; readonly to: string };
   /** Tokens per license in its quota period in force now. */
   readonly quotaUsed: ReadonlyMap<string, number>;
 }
@@ -77,8 +88,14 @@ export class ServedCounter {
   private readonly schemes = new Set<string>();
   /** The principals' nationalities at each decision's time, as decide() saw them then. */
   private readonly labels: NationalityLabels;
+  /** The period's bounds as entry times compare with them. */
+  private readonly from: string;
+  private readonly to: string;
   entriesRead = 0;
   decisions = 0;
+  /** The last decision's time before the period and the first one's after it (for an empty period). */
+  lastBefore: string | null = null;
+  firstAfter: string | null = null;
 
   constructor(
     private readonly scheme: CompiledScheme,
@@ -86,6 +103,7 @@ export class ServedCounter {
     private readonly period: Period,
   ) {
     this.labels = new NationalityLabels(scheme, principals);
+    ({ from: this.from, to: this.to } = periodBounds(period));
   }
 
   addText(text: string): void {
@@ -95,7 +113,14 @@ export class ServedCounter {
   }
 
   add(e: DecisionEntry): void {
-    if (e.time < this.period.from || e.time >= this.period.to) return;
+    if (e.time < this.from) {
+      if (this.lastBefore === null || e.time > this.lastBefore) this.lastBefore = e.time;
+      return;
+    }
+    if (e.time >= this.to) {
+      if (this.firstAfter === null || e.time < this.firstAfter) this.firstAfter = e.time;
+      return;
+    }
     this.decisions++;
     this.schemes.add(e.scheme);
     const key =
@@ -153,6 +178,7 @@ export class ServedCounter {
         .map(([location, t]) => ({ location, ...t }))
         .sort((a, b) => b.requests - a.requests || (a.location < b.location ? -1 : 1)),
       grants: this.grantUse(usage),
+      tokens_days: usage.days,
     };
   }
 
@@ -212,13 +238,30 @@ export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint
   for await (const batch of readEntries(o.source, read)) {
     for (const text of batch.entries) counter.addText(text);
   }
-  if (counter.decisions === 0) {
-    throw new ClearanceError(
-      "invalid",
-      "empty_period",
-      `the audit log at ${o.source.location} has no decisions from ${o.period.from} to ${o.period.to} ` +
-        `(${counter.entriesRead} entries read)`,
-    );
-  }
+  if (counter.decisions === 0) throw emptyPeriod(o, counter);
   return counter.result(o.usage);
+}
+
+/**
+ * No decision in the period: the problem names the bound to move — `from` when every decision is
+ * before the period, `to` when every one is after it — and says where the log's decisions are.
+ */
+function emptyPeriod(o: ServedOptions, c: ServedCounter): ClearanceError {
+  const { lastBefore: before, firstAfter: after } = c;
+  const where =
+    before === null && after === null
+      ? `none of its ${c.entriesRead} entries is a decision`
+      : before !== null && after !== null
+        ? `${c.entriesRead} entries read; the nearest decisions are at ${before} and ${after}`
+        : before !== null
+          ? `${c.entriesRead} entries read; its last decision is at ${before}`
+          : `${c.entriesRead} entries read; its first decision is at ${after}`;
+  const message =
+    `the audit log at ${o.source.location} has no decisions from ${o.period.from} to ${o.period.to} ` +
+    `(${where})`;
+  const path =
+    before === null && after === null ? [] : after === null ? ["from"] : before === null ? ["to"] : [];
+  return new ClearanceError("invalid", "empty_period", message, {
+    problems: [{ code: "empty_period", path, message }],
+  });
 }

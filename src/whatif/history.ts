@@ -8,7 +8,7 @@ import type { LogSource } from "../audit/source.js";
 import { decide } from "../policy/decide.js";
 import type { Action } from "../policy/types.js";
 import { decisionOf, readEntries } from "../report/log.js";
-import type { Period } from "../report/period.js";
+import { periodBounds, type Period } from "../report/period.js";
 import { NationalityLabels, type PrincipalIndex } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { organizationOf, sideOf } from "./population.js";
@@ -38,6 +38,7 @@ export async function historyWhatIf(
   let purposeLimited = 0;
   // Labelled as held at each decision's time, as both re-decisions read the principal.
   const labels = new NationalityLabels(active, input.principals);
+  const bounds = period === undefined ? null : periodBounds(period);
   for await (const batch of readEntries(input.source, {
     ...(input.range?.from === undefined ? {} : { from: input.range.from }),
     ...(input.range?.to === undefined ? {} : { to: input.range.to }),
@@ -48,7 +49,7 @@ export async function historyWhatIf(
       const at = index++;
       const e = decisionOf(text);
       if (e === null) continue;
-      if (period !== undefined && (e.time < period.from || e.time >= period.to)) continue;
+      if (bounds !== null && (e.time < bounds.from || e.time >= bounds.to)) continue;
       decisions++;
       const p = labels.principal(e.principal);
       if (p === undefined) {

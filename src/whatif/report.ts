@@ -10,7 +10,7 @@ import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import { usageFacts } from "../report/footprint.js";
 import { checkRange, decisionOf, readEntries, type RangeNames } from "../report/log.js";
-import { lastDays, type Period } from "../report/period.js";
+import { lastDays, periodBounds, type Period } from "../report/period.js";
 import { knownPrincipals, principalIndex, type PrincipalIndex } from "../report/principals.js";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
 import { parseScheme } from "../scheme/index.js";
@@ -82,10 +82,11 @@ export async function seenLocations(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Map<string, Set<string | null>>> {
   const seen = new Map<string, Set<string | null>>();
+  const { from, to } = periodBounds(period);
   for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
     for (const text of batch.entries) {
       const e = decisionOf(text);
-      if (e === null || e.time < period.from || e.time >= period.to) continue;
+      if (e === null || e.time < from || e.time >= to) continue;
       const p = principals.get(e.principal);
       if (p === undefined) continue;
       let set = seen.get(p.id);
