@@ -51,7 +51,11 @@ function report(): FootprintReport {
       type: "decision",
     });
   }
-  const served = counter.result({ licenseTokens: new Map(), quotaUsed: new Map() });
+  const served = counter.result({
+    licenseTokens: new Map(),
+    days: { from: "2026-11-01", to: "2026-11-30" },
+    quotaUsed: new Map(),
+  });
   const at = Date.parse("2026-11-21T00:00:00Z");
   return {
     report: "footprint",

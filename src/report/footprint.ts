@@ -9,7 +9,7 @@ import type { CompiledScheme } from "../scheme/compile.js";
 import type { Store } from "../store/index.js";
 import { dayOf, type Period } from "./period.js";
 import { policyFootprint, type PolicyFootprint } from "./policy.js";
-import { principalIndex } from "./principals.js";
+import { knownPrincipals, principalIndex } from "./principals.js";
 import { servedFootprint, type ServedFootprint, type UsageFacts } from "./served.js";
 
 export interface FootprintReport {
@@ -31,7 +31,11 @@ export interface FootprintOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** What the store metered per license: in the period, and in each license's quota period now. */
+/**
+ * What the store metered per license: in the period, and in each license's quota period now. The
+ * store meters tokens per UTC day, so the period's tokens are those of every UTC day it touches
+ * (`days`, both included): a period that starts or ends inside a day counts that whole day.
+ */
 export async function usageFacts(
   store: Store,
   scheme: CompiledScheme,
@@ -39,9 +43,9 @@ export async function usageFacts(
   now: Date,
 ): Promise<UsageFacts> {
   const licenseTokens = new Map<string, number>();
-  const lastDay = dayOf(new Date(Date.parse(period.to) - 1).toISOString());
-  for (const r of await store.usage.byLicenseDay(dayOf(period.from))) {
-    if (r.day <= lastDay) licenseTokens.set(r.licenseId, (licenseTokens.get(r.licenseId) ?? 0) + r.tokens);
+  const days = { from: dayOf(period.from), to: dayOf(new Date(Date.parse(period.to) - 1).toISOString()) };
+  for (const r of await store.usage.byLicenseDay(days.from)) {
+    if (r.day <= days.to) licenseTokens.set(r.licenseId, (licenseTokens.get(r.licenseId) ?? 0) + r.tokens);
   }
   const quotaUsed = new Map<string, number>();
   const totals = (await store.usage.totals()).byLicense;
@@ -55,11 +59,12 @@ export async function usageFacts(
   for (const l of scheme.licenses.values()) {
     quotaUsed.set(l.id, l.quotaPeriod === "total" ? (totals[l.id] ?? 0) : (since.get(l.id) ?? 0));
   }
-  return { licenseTokens, quotaUsed };
+  return { licenseTokens, days, quotaUsed };
 }
 
 export async function footprintReport(o: FootprintOptions): Promise<FootprintReport> {
-  const principals = principalIndex(await o.store.principals.list(), o.pseudonymKey);
+  // The log names the store's principals and the people partners' identity providers vouched for.
+  const principals = principalIndex((await knownPrincipals(o.store)).all, o.pseudonymKey);
   const served = await servedFootprint({
     source: o.source,
     scheme: o.scheme,

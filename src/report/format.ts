@@ -5,6 +5,7 @@
 import { stringify } from "csv-stringify/sync";
 import type { FootprintReport } from "./footprint.js";
 import { footprintHtml } from "./html.js";
+import { fallbackText } from "./policy.js";
 
 export const FORMATS = ["csv", "json", "html"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -55,11 +56,24 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
       );
     case "grants":
       return csvTable(
-        ["grant", "requests", "tokens", "quota_tokens", "quota_period", "quota_used", "quota_remaining"],
+        // The tokens column counts whole UTC days (usage is metered per day): which ones, on each row.
+        [
+          "grant",
+          "requests",
+          "tokens",
+          "tokens_from_day",
+          "tokens_to_day",
+          "quota_tokens",
+          "quota_period",
+          "quota_used",
+          "quota_remaining",
+        ],
         r.served.grants.map((g) => [
           g.grant,
           g.requests,
           g.tokens,
+          g.tokens === null ? null : r.served.tokens_days.from,
+          g.tokens === null ? null : r.served.tokens_days.to,
           g.quota_tokens,
           g.quota_period,
           g.quota_used,
@@ -80,6 +94,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           "licensees",
           "fallback_model",
           "fallback_access",
+          "fallbacks",
         ],
         r.policy.rows.map((p) => [
           p.country,
@@ -93,6 +108,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           p.licensees,
           p.fallback_model,
           p.fallback_access,
+          p.fallbacks.map(fallbackText),
         ]),
       );
   }

@@ -7,7 +7,7 @@ import { countryName } from "../countries/index.js";
 import { ACTIONS } from "../policy/types.js";
 import type { FootprintReport } from "./footprint.js";
 import { escapeHtml as esc, worldSvg } from "./map.js";
-import { ACCESS_LEVELS, type Access, type PolicyRow } from "./policy.js";
+import { ACCESS_LEVELS, fallbackText, type Access, type PolicyRow } from "./policy.js";
 
 export const ACCESS_COLOURS: Readonly<Record<Access, string>> = {
   embargoed: "#7f0000",
@@ -143,8 +143,17 @@ ${table(
   "served",
 )}
 <h2>Licenses and partner grants</h2>
+<p class="meta">Tokens are metered per UTC day: the tokens column counts the whole UTC days ${esc(s.tokens_days.from)} to ${esc(s.tokens_days.to)} (both included), which may reach outside the period.</p>
 ${table(
-  ["grant", "requests", "tokens", "quota", "period", "used in period", "remaining"],
+  [
+    "grant",
+    "requests",
+    `tokens (UTC days ${s.tokens_days.from} to ${s.tokens_days.to})`,
+    "quota",
+    "period",
+    "used in period",
+    "remaining",
+  ],
   s.grants.map((g) => [
     g.grant,
     g.requests,
@@ -170,7 +179,7 @@ function policyGroups(rows: readonly PolicyRow[]): string {
       p.partner_nationals,
       p.partner_organizations,
       p.licensees,
-      p.fallback_model,
+      p.fallbacks,
     ]);
     const g = groups.get(key) ?? { row: p, countries: [] };
     g.countries.push(p.country);
@@ -185,7 +194,7 @@ function policyGroups(rows: readonly PolicyRow[]): string {
       "country partners (nationals)",
       "partner organizations",
       "licensees",
-      "everyone else gets",
+      "the others fall back to (the first that serves them)",
       "countries",
     ],
     list.map(({ row, countries }) => [
@@ -195,9 +204,9 @@ function policyGroups(rows: readonly PolicyRow[]): string {
       row.partner_nationals.map((n) => n.split(":")[0]).join(", ") || "-",
       row.partner_organizations.join(", ") || "-",
       row.licensees.join(", ") || "-",
-      row.fallback_model === null
+      row.fallbacks.length === 0
         ? "nothing"
-        : `${row.fallback_model} (${ACCESS_TEXT[row.fallback_access as Access]})`,
+        : row.fallbacks.map(fallbackText).join("; ") + (row.fallback_model === null ? "; else nothing" : ""),
       countries.length > 12 ? `${countries.length} countries: ${countries.join(" ")}` : countries.join(" "),
     ]),
     "policy",

@@ -4,9 +4,10 @@
  * a few bundles fetched ahead of the one being parsed. Reports count what the log says; proving the
  * log is what was signed is `clearance audit verify`'s job.
  */
-import { parseCheckpoint } from "../audit/checkpoint.js";
-import { readResource, widthAt, type LogSource } from "../audit/source.js";
-import { TILE_WIDTH, tilePath } from "../audit/tiles.js";
+import { parseCheckpoint, type Checkpoint } from "../audit/checkpoint.js";
+import { leafHash, rootFromLeafHashes, treeRoot, type HashReader } from "../audit/merkle.js";
+import { readResource, tileHashReader, VerifyError, widthAt, type LogSource } from "../audit/source.js";
+import { TILE_HEIGHT, TILE_WIDTH, tilePath } from "../audit/tiles.js";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
 
 /** A decision entry as the gateway writes it (src/audit/entry.ts). */
@@ -50,6 +51,11 @@ export class LogUnreadableError extends ClearanceError {
 
 /** The size of the published tree (the checkpoint's second line; the signature is not checked here). */
 export async function publishedSize(source: LogSource): Promise<bigint> {
+  return (await publishedCheckpoint(source)).size;
+}
+
+/** The published checkpoint's size and root (the signature is not checked here). */
+async function publishedCheckpoint(source: LogSource): Promise<Checkpoint> {
   const data = await readResource(source, "checkpoint").catch((err: unknown) => {
     throw new LogUnreadableError(
       `cannot read the audit log at ${source.location}: ${(err as Error).message}`,
@@ -61,7 +67,7 @@ export async function publishedSize(source: LogSource): Promise<bigint> {
   const text = data.toString("utf8");
   const end = text.indexOf("\n\n");
   try {
-    return parseCheckpoint(end < 0 ? text : text.slice(0, end + 1)).size;
+    return parseCheckpoint(end < 0 ? text : text.slice(0, end + 1));
   } catch (err) {
     throw new LogUnreadableError(`the audit log at ${source.location}: ${(err as Error).message}`);
   }
@@ -114,7 +120,8 @@ export async function* readEntries(
   source: LogSource,
   options: ReadOptions = {},
 ): AsyncGenerator<{ first: bigint; entries: string[] }> {
-  const size = await publishedSize(source);
+  const checkpoint = await publishedCheckpoint(source);
+  const size = checkpoint.size;
   const from = options.from ?? 0n;
   const to = options.to === undefined || options.to > size ? size : options.to;
   if (from >= to) return;
@@ -122,7 +129,7 @@ export async function* readEntries(
   const firstBundle = from / WIDTH;
   const lastBundle = (to - 1n) / WIDTH;
   const fetch = (b: bigint) =>
-    readTexts(source, b, widthAt("entries", b, size)).catch((err: unknown) => {
+    readTexts(source, b, widthAt("entries", b, size), checkpoint).catch((err: unknown) => {
       throw new LogUnreadableError(
         `cannot read entry bundle ${b} of the audit log at ${source.location}: ${(err as Error).message}`,
         err,
@@ -154,14 +161,18 @@ export async function* readEntries(
 
 /**
  * The first `width` entries of a bundle, as text: decoded straight from the bundle's bytes (no copy
- * per entry). A partial bundle the log has since filled is read from the full one.
+ * per entry), from the bundle the checkpoint names when it is there.
  */
-async function readTexts(source: LogSource, index: bigint, width: number): Promise<{ entries: string[] }> {
-  let data = await readResource(source, tilePath({ level: "entries", index, width }));
-  if (data === null && width < TILE_WIDTH) {
-    data = await readResource(source, tilePath({ level: "entries", index, width: TILE_WIDTH }));
-  }
-  if (data === null) throw new Error(`${tilePath({ level: "entries", index, width })} is missing`);
+async function readTexts(
+  source: LogSource,
+  index: bigint,
+  width: number,
+  checkpoint: Checkpoint,
+): Promise<{ entries: string[] }> {
+  const path = tilePath({ level: "entries", index, width });
+  let data = await readResource(source, path);
+  if (data === null && width === TILE_WIDTH) throw new Error(`${path} is missing`);
+  data ??= await widerBundle(source, index, width, checkpoint);
   const entries: string[] = [];
   let at = 0;
   while (entries.length < width) {
@@ -172,6 +183,101 @@ async function readTexts(source: LogSource, index: bigint, width: number): Promi
     at += 2 + length;
   }
   return { entries };
+}
+
+/** Rounds of reading a newer checkpoint before a missing partial bundle is given up on. */
+const WIDER_ROUNDS = 5;
+
+/**
+ * A partial bundle that is gone: the log has filled it since (the full bundle), or has grown and
+ * pruned it (a gateway keeps a checkpoint's partial tiles one round after a newer checkpoint, about
+ * two seconds on a busy log) — and the full bundle may not be written yet either. The same entries
+ * are the first `width` of the full bundle, or of the partial bundle of the checkpoint published now
+ * (read again, as many rounds as it takes the log to move on, up to WIDER_ROUNDS). Taken from a
+ * bundle other than the one the checkpoint names, they are used only once they hash, with the
+ * tree's other nodes from the published tiles, to the root of the checkpoint this read started from.
+ */
+async function widerBundle(
+  source: LogSource,
+  index: bigint,
+  width: number,
+  checkpoint: Checkpoint,
+): Promise<Buffer> {
+  const named = tilePath({ level: "entries", index, width });
+  let unchecked = null as VerifyError | null; // set in a callback: not narrowed to null
+  for (let round = 0; round < WIDER_ROUNDS; round++) {
+    const now = await publishedCheckpoint(source);
+    if (now.size < checkpoint.size) {
+      throw new Error(
+        `${named} is missing, and the log's checkpoint went back from ${checkpoint.size} to ${now.size} entries`,
+      );
+    }
+    const widths = [TILE_WIDTH];
+    const partial = widthAt("entries", index, now.size);
+    if (partial > width && partial < TILE_WIDTH) widths.push(partial);
+    for (const w of widths) {
+      const path = tilePath({ level: "entries", index, width: w });
+      const data = await readResource(source, path);
+      if (data === null) continue;
+      const entries = bytesOf(data, width);
+      const root = await rootWith(source, now.size, index, entries).catch((err: unknown) => {
+        // A hash tile of the newer tree pruned meanwhile: the next round reads a newer one still.
+        if (!(err instanceof VerifyError) || err.code !== "missing-tile") throw err;
+        unchecked = err;
+        return null;
+      });
+      if (root === null) break;
+      if (!root.equals(checkpoint.root)) {
+        throw new Error(
+          `${named} is missing, and the first ${width} entries of ${path} do not hash to the root of ` +
+            `the checkpoint of ${checkpoint.size} entries: not the entries that checkpoint signed`,
+        );
+      }
+      return data;
+    }
+  }
+  throw new Error(
+    `${named} is missing, and no wider bundle that holds its entries could be read and checked after ` +
+      `${WIDER_ROUNDS} checkpoints` +
+      (unchecked === null ? "" : ` (the last could not be checked: ${unchecked.message})`),
+  );
+}
+
+/**
+ * The root of the tree of `index * 256 + entries.length` leaves: the nodes over these entries hashed
+ * from them, every other node read from the published hash tiles of the tree of `size` leaves (the
+ * nodes left of the bundle are the same in every tree that holds them).
+ */
+function rootWith(
+  source: LogSource,
+  size: bigint,
+  index: bigint,
+  entries: readonly Buffer[],
+): Promise<Buffer> {
+  const leaves = entries.map((e) => leafHash(e));
+  const start = index * WIDTH;
+  const tiles = tileHashReader(source, size);
+  const read: HashReader = (level, at) => {
+    const first = at << BigInt(level);
+    if (level >= TILE_HEIGHT || first < start) return tiles(level, at);
+    const from = Number(first - start);
+    return rootFromLeafHashes(leaves.slice(from, from + (1 << level)));
+  };
+  return treeRoot(read, start + BigInt(entries.length));
+}
+
+/** A bundle's first `width` entries, as bytes (views of the bundle). */
+function bytesOf(data: Buffer, width: number): Buffer[] {
+  const entries: Buffer[] = [];
+  let at = 0;
+  while (entries.length < width) {
+    if (at + 2 > data.length) throw new Error(`the bundle ends after ${entries.length} of ${width} entries`);
+    const length = data.readUInt16BE(at);
+    if (at + 2 + length > data.length) throw new Error(`entry ${entries.length} of the bundle is cut short`);
+    entries.push(data.subarray(at + 2, at + 2 + length));
+    at += 2 + length;
+  }
+  return entries;
 }
 
 /** Parses a decision entry; null for admin entries and anything else. */

@@ -1,8 +1,9 @@
 /**
  * The policy footprint: from the scheme in force alone, for every country × model × action, who may
  * be served there and on what basis (home persons, nationals of which country partners, partner
- * organizations, licensees, or nobody), and the fallback model served to everyone else — "which
- * models serve which regions" as one table. Pure: time is an input (licenses have periods).
+ * organizations, licensees, or nobody), and down the fallback chain, who is served which model instead
+ * and what everyone else gets — "which models serve which regions" as one table. Pure: time is an
+ * input (licenses have periods).
  *
  * It reads the same compiled structures `decide()` does and follows its check order: an embargoed
  * location serves nobody; a model not offered there serves nobody; an open model serves everyone
@@ -41,9 +42,30 @@ export interface PolicyRow {
   readonly partner_organizations: readonly string[];
   /** "<licensee> (<license>)", for licenses that cover this place. */
   readonly licensees: readonly string[];
-  /** What everyone else asking for this model here is served instead, and on what basis. */
+  /**
+   * What everyone else asking for this model here is served instead: anyone neither the row nor
+   * `fallbacks` names (a foreign person no partner grant or license reaches here) gets the first
+   * model down the fallback chain that is served to everyone here (open, offered here), or nothing.
+   */
   readonly fallback_model: string | null;
+  /** "everyone" with a fallback model, else null. */
   readonly fallback_access: Access | null;
+  /**
+   * The fallback chain as decide() follows it for someone denied this model here: each model that
+   * serves somebody not served before in the chain, with those people (the first that serves a
+   * person is the one the person gets); it ends with the model served to everyone, if any.
+   */
+  readonly fallbacks: readonly PolicyFallback[];
+}
+
+/** A model of the fallback chain, and whom it serves that the models before it do not. */
+export interface PolicyFallback {
+  readonly model: string;
+  readonly access: Access;
+  readonly home_persons: boolean;
+  readonly partner_nationals: readonly string[];
+  readonly partner_organizations: readonly string[];
+  readonly licensees: readonly string[];
 }
 
 export interface PolicyFootprint {
@@ -116,6 +138,73 @@ function servedAt(
   return { access, home: true, nationals, organizations, licensees: licensees.sort() };
 }
 
+/**
+ * Down the fallback chain of `model` at `country`: who each fallback serves that the requested model
+ * and the fallbacks before it do not (decide() serves a person the first one that allows; audiences
+ * are the same people from model to model: home persons, a partner's nationals, an organization
+ * partner's members, a license's licensee, each under the same conditions). Not-offered and home-only
+ * fallbacks serve nobody here but the chain goes on, as decide() goes on; it ends at a model served
+ * to everyone.
+ */
+function fallbacksOf(
+  scheme: CompiledScheme,
+  model: CompiledModel,
+  actionIndex: number,
+  country: string,
+  time: number,
+  served: Served,
+): PolicyFallback[] {
+  const out: PolicyFallback[] = [];
+  let home = served.home;
+  const before = new Set([...served.nationals, ...served.organizations, ...served.licensees]);
+  const fresh = (list: readonly string[]) => list.filter((x) => !before.has(x));
+  let next = model.fallback;
+  const seen = new Set<string>([model.id]);
+  while (next !== null && !seen.has(next)) {
+    seen.add(next);
+    const f = servedAt(scheme, next, actionIndex, country, time);
+    if (f.access === "everyone") {
+      out.push({ ...NO_ONE, model: next, access: "everyone", home_persons: !home });
+      break;
+    }
+    const gains = {
+      home_persons: f.home && !home,
+      partner_nationals: fresh(f.nationals),
+      partner_organizations: fresh(f.organizations),
+      licensees: fresh(f.licensees),
+    };
+    const access: Access | null =
+      gains.partner_nationals.length > 0
+        ? "partner-nationals"
+        : gains.partner_organizations.length > 0
+          ? "partner-organizations"
+          : gains.licensees.length > 0
+            ? "licensees"
+            : gains.home_persons
+              ? "home-persons"
+              : null;
+    if (access !== null) out.push({ model: next, access, ...gains });
+    home ||= f.home;
+    for (const x of [...f.nationals, ...f.organizations, ...f.licensees]) before.add(x);
+    next = scheme.models.get(next)?.fallback ?? null;
+  }
+  return out;
+}
+
+const NO_ONE = { home_persons: false, partner_nationals: [], partner_organizations: [], licensees: [] };
+
+/** A fallback as a reader says it: "mythos-5: home persons, nationals of g7-fvey"; "mythos-4: everyone". */
+export function fallbackText(f: PolicyFallback): string {
+  if (f.access === "everyone") return `${f.model}: everyone`;
+  const who = [
+    ...(f.home_persons ? ["home persons"] : []),
+    ...f.partner_nationals.map((n) => `nationals of ${n.split(" ")[0] ?? n}`),
+    ...f.partner_organizations.map((o) => `members of ${o}`),
+    ...f.licensees.map((l) => `licensee ${l}`),
+  ];
+  return `${f.model}: ${who.join(", ")}`;
+}
+
 export function policyFootprint(scheme: CompiledScheme, time: number): PolicyFootprint {
   const rows: PolicyRow[] = [];
   const models = [...scheme.models.values()];
@@ -124,24 +213,14 @@ export function policyFootprint(scheme: CompiledScheme, time: number): PolicyFoo
       for (const action of ACTIONS) {
         const ai = ACTION_INDEX[action];
         const s = servedAt(scheme, model.id, ai, country, time);
-        // Everyone not served the model asked for is tried down its fallback chain, except where
-        // the place itself is embargoed (a universal denial never falls back).
-        let fallback: string | null = null;
-        let fallbackAccess: Access | null = null;
-        if (s.access !== "everyone" && s.access !== "embargoed") {
-          let next = model.fallback;
-          const seen = new Set<string>([model.id]);
-          while (next !== null && !seen.has(next)) {
-            seen.add(next);
-            const f = servedAt(scheme, next, ai, country, time);
-            if (f.access !== "nobody" && f.access !== "not-offered") {
-              fallback = next;
-              fallbackAccess = f.access;
-              break;
-            }
-            next = scheme.models.get(next)?.fallback ?? null;
-          }
-        }
+        // Everyone not served the model asked for goes down its fallback chain, except where the
+        // place itself is embargoed (a universal denial never falls back).
+        const fallbacks =
+          s.access === "everyone" || s.access === "embargoed"
+            ? []
+            : fallbacksOf(scheme, model, ai, country, time, s);
+        const everyone =
+          fallbacks.at(-1)?.access === "everyone" ? (fallbacks.at(-1) as PolicyFallback) : null;
         rows.push({
           country,
           model: model.id,
@@ -152,8 +231,9 @@ export function policyFootprint(scheme: CompiledScheme, time: number): PolicyFoo
           partner_nationals: s.nationals,
           partner_organizations: s.organizations,
           licensees: s.licensees,
-          fallback_model: fallback,
-          fallback_access: fallbackAccess,
+          fallback_model: everyone?.model ?? null,
+          fallback_access: everyone === null ? null : "everyone",
+          fallbacks,
         });
       }
     }

@@ -4,11 +4,45 @@
  * every principal in the store and so recognise them; without it, pseudonyms stay unknown.
  */
 import { pseudonymizer } from "../audit/entry.js";
-import { relevantNationalities } from "../policy/facts.js";
+import type { PrincipalBlock } from "../identity/schema.js";
+import { timeOf } from "../policy/decide.js";
+import { factsOf, relevantNationalities, type PrincipalFacts } from "../policy/facts.js";
 import type { Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/compile.js";
+import type { Store } from "../store/index.js";
 
 export type PrincipalIndex = ReadonlyMap<string, Principal>;
+
+export interface KnownPrincipals {
+  /**
+   * Everyone the log may name: the store's principals, then the people partners' identity providers
+   * vouched for (`fed:<provider>:<subject>`, with the facts the provider was last believed for).
+   */
+  readonly all: readonly Principal[];
+  /** Of those, the ones a request can come from now: a blocked federated principal is refused first. */
+  readonly servable: readonly Principal[];
+  /** How many of `all` are federated, and how many of those are blocked. */
+  readonly federated: number;
+  readonly blocked: number;
+}
+
+/** The store's principals and its federated ones (both drivers list them, ordered by id). */
+export async function knownPrincipals(store: Store): Promise<KnownPrincipals> {
+  const [own, federated, blocks] = await Promise.all([
+    store.principals.list(),
+    store.federated.list(),
+    store.records.list<PrincipalBlock>("principal-block"),
+  ]);
+  const blocked = new Set(blocks.filter((b) => b.document.blocked).map((b) => b.id));
+  const vouched = federated.map((r) => r.principal);
+  const servable = vouched.filter((p) => !blocked.has(p.id));
+  return {
+    all: own.length === 0 ? vouched : [...own, ...vouched],
+    servable: servable.length === 0 ? own : [...own, ...servable],
+    federated: vouched.length,
+    blocked: vouched.length - servable.length,
+  };
+}
 
 /** The store's principals by the name the log gives them (their id, and their pseudonym with a key). */
 export function principalIndex(principals: Iterable<Principal>, pseudonymKey: string | null): PrincipalIndex {
@@ -35,5 +69,90 @@ export function nationalityLabel(scheme: CompiledScheme, p: Principal): string {
   const { relevant } = relevantNationalities(citizenships, residencies, scheme.nationalityRule === "all");
   return relevant.length === 0 ? "none" : [...relevant].sort().join("+");
 }
+
+/**
+ * The label at `time` (ms), from the facts decide() works out for that time: a citizenship or
+ * residency acquired after it (its `since`) is not held yet, as decide() reads it. The facts are
+ * decide()'s own, kept per interval between listed dates (factsOf), and the label with them: one
+ * person gets one label per interval, the one its decisions at that time were made on.
+ */
+export function nationalityLabelAt(scheme: CompiledScheme, p: Principal, time: number): string {
+  const facts = factsOf(scheme, p, time);
+  let label = LABELS.get(facts);
+  if (label === undefined) {
+    label =
+      facts.homeCountry ?? (facts.relevant.length === 0 ? "none" : [...facts.relevant].sort().join("+"));
+    LABELS.set(facts, label);
+  }
+  return label;
+}
+
+const LABELS = new WeakMap<PrincipalFacts, string>();
+
+interface Named {
+  readonly principal: Principal;
+  /** The label from `heldFrom` on (an ISO time; "" when no nationality has a date). */
+  readonly label: string;
+  readonly heldFrom: string;
+}
+
+/**
+ * The log's names resolved to principals and labelled at each decision's time, for a pass over the
+ * log: a name is looked up once; a decision at or after the principal's last listed date (nearly
+ * all of them) gets the label kept for it by comparing the entry's time as text, the rest go
+ * through nationalityLabelAt.
+ */
+export class NationalityLabels {
+  private readonly named = new Map<string, Named | null>();
+  /** Names in the log the index does not hold. */
+  readonly unknown = new Set<string>();
+
+  constructor(
+    private readonly scheme: CompiledScheme,
+    private readonly principals: PrincipalIndex,
+  ) {}
+
+  /** The principal a name in the log stands for (undefined: one the store does not hold). */
+  principal(name: string): Principal | undefined {
+    return this.lookup(name)?.principal;
+  }
+
+  /** The label of the principal a name in the log stands for, at an entry's time (ISO 8601). */
+  at(name: string, time: string): string {
+    const n = this.lookup(name);
+    if (n === null) return UNKNOWN_PRINCIPAL;
+    return time >= n.heldFrom ? n.label : nationalityLabelAt(this.scheme, n.principal, timeOf(time));
+  }
+
+  private lookup(name: string): Named | null {
+    let n = this.named.get(name);
+    if (n === undefined) {
+      const p = this.principals.get(name);
+      if (p === undefined) {
+        this.unknown.add(name);
+        n = null;
+      } else {
+        const { heldFrom } = factsOf(this.scheme, p);
+        n = {
+          principal: p,
+          label: nationalityLabelAt(this.scheme, p, Infinity),
+          // Entry times are toISOString()'s: four-digit years. A date outside them is read as a number.
+          heldFrom:
+            heldFrom === -Infinity
+              ? ""
+              : heldFrom >= YEAR_0 && heldFrom < YEAR_10000
+                ? new Date(heldFrom).toISOString()
+                : "\uffff",
+        };
+      }
+      this.named.set(name, n);
+    }
+    return n;
+  }
+}
+
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: outside, toISOString() writes six digits and a sign. */
+const YEAR_0 = -62_167_219_200_000;
+const YEAR_10000 = 253_402_300_800_000;
 
 export const UNKNOWN_PRINCIPAL = "unknown";

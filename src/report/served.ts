@@ -2,14 +2,15 @@
  * The served footprint: what actually happened, from the audit log. For a period, decisions counted
  * by location × relevant nationality × organization × model asked / model served × action × outcome
  * × reason, the totals per location (for the map), and the use of each license and partner grant.
- * Nationalities come from the store (the log does not hold them), by the principal's current facts.
+ * Nationalities come from the store (the log does not hold them): the principal's current facts, as
+ * held at the decision's time (a nationality acquired later is not counted, as decide() does not).
  */
 import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { decisionOf, readEntries, type DecisionEntry } from "./log.js";
-import type { Period } from "./period.js";
-import { nationalityLabel, UNKNOWN_PRINCIPAL, type PrincipalIndex } from "./principals.js";
+import { periodBounds, type Period } from "./period.js";
+import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
 export interface ServedRow {
   readonly location: string;
@@ -36,7 +37,10 @@ export interface GrantUse {
   readonly grant: string;
   /** Requests served on it in the period (allowed, or served a fallback that rests on it). */
   readonly requests: number;
-  /** Tokens metered on it in the period (licenses; partner grants are not metered per grant). */
+  /**
+   * Tokens metered on it over the UTC days the period touches (`tokens_days`: the store meters per
+   * UTC day); licenses only, partner grants are not metered per grant.
+   */
   readonly tokens: number | null;
   readonly quota_tokens: number | null;
   readonly quota_period: string | null;
@@ -57,12 +61,20 @@ export interface ServedFootprint {
   readonly rows: readonly ServedRow[];
   readonly locations: readonly LocationTotal[];
   readonly grants: readonly GrantUse[];
+  /**
+   * The UTC days (YYYY-MM-DD, both included) the grants' `tokens` count: every day the period
+   * touches, whole — usage is metered per UTC day, so a period that starts or ends inside a day
+   * counts tokens from outside it.
+   */
+  readonly tokens_days: { readonly from: string; readonly to: string };
 }
 
 /** Usage the store metered, for the grants' columns. */
 export interface UsageFacts {
-  /** Tokens per license inside the period. */
+  /** Tokens per license over the UTC days the period touches … */
   readonly licenseTokens: ReadonlyMap<string, number>;
+  /** … which are these (both included). */
+  readonly days: { readonly from: string; readonly to: string };
   /** Tokens per license in its quota period in force now. */
   readonly quotaUsed: ReadonlyMap<string, number>;
 }
@@ -74,16 +86,25 @@ export class ServedCounter {
   private readonly rows = new Map<string, number>();
   private readonly grants = new Map<string, number>();
   private readonly schemes = new Set<string>();
-  private readonly nationality = new Map<string, string>();
-  private readonly unknown = new Set<string>();
+  /** The principals' nationalities at each decision's time, as decide() saw them then. */
+  private readonly labels: NationalityLabels;
+  /** The period's bounds as entry times compare with them. */
+  private readonly from: string;
+  private readonly to: string;
   entriesRead = 0;
   decisions = 0;
+  /** The last decision's time before the period and the first one's after it (for an empty period). */
+  lastBefore: string | null = null;
+  firstAfter: string | null = null;
 
   constructor(
     private readonly scheme: CompiledScheme,
-    private readonly principals: PrincipalIndex,
+    principals: PrincipalIndex,
     private readonly period: Period,
-  ) {}
+  ) {
+    this.labels = new NationalityLabels(scheme, principals);
+    ({ from: this.from, to: this.to } = periodBounds(period));
+  }
 
   addText(text: string): void {
     this.entriesRead++;
@@ -92,13 +113,20 @@ export class ServedCounter {
   }
 
   add(e: DecisionEntry): void {
-    if (e.time < this.period.from || e.time >= this.period.to) return;
+    if (e.time < this.from) {
+      if (this.lastBefore === null || e.time > this.lastBefore) this.lastBefore = e.time;
+      return;
+    }
+    if (e.time >= this.to) {
+      if (this.firstAfter === null || e.time < this.firstAfter) this.firstAfter = e.time;
+      return;
+    }
     this.decisions++;
     this.schemes.add(e.scheme);
     const key =
       (e.location ?? "unknown") +
       SEP +
-      this.nationalityOf(e.principal) +
+      this.labels.at(e.principal, e.time) +
       SEP +
       (e.organization ?? "none") +
       SEP +
@@ -113,17 +141,6 @@ export class ServedCounter {
       e.reason;
     this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
     if (e.grant !== null) this.grants.set(e.grant, (this.grants.get(e.grant) ?? 0) + 1);
-  }
-
-  private nationalityOf(principal: string): string {
-    let label = this.nationality.get(principal);
-    if (label === undefined) {
-      const p = this.principals.get(principal);
-      if (p === undefined) this.unknown.add(principal);
-      label = p === undefined ? UNKNOWN_PRINCIPAL : nationalityLabel(this.scheme, p);
-      this.nationality.set(principal, label);
-    }
-    return label;
   }
 
   result(usage: UsageFacts): ServedFootprint {
@@ -154,13 +171,14 @@ export class ServedCounter {
       period: this.period,
       entries_read: this.entriesRead,
       decisions: this.decisions,
-      unknown_principals: this.unknown.size,
+      unknown_principals: this.labels.unknown.size,
       schemes: [...this.schemes].sort(),
       rows,
       locations: [...locations]
         .map(([location, t]) => ({ location, ...t }))
         .sort((a, b) => b.requests - a.requests || (a.location < b.location ? -1 : 1)),
       grants: this.grantUse(usage),
+      tokens_days: usage.days,
     };
   }
 
@@ -220,13 +238,30 @@ export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint
   for await (const batch of readEntries(o.source, read)) {
     for (const text of batch.entries) counter.addText(text);
   }
-  if (counter.decisions === 0) {
-    throw new ClearanceError(
-      "invalid",
-      "empty_period",
-      `the audit log at ${o.source.location} has no decisions from ${o.period.from} to ${o.period.to} ` +
-        `(${counter.entriesRead} entries read)`,
-    );
-  }
+  if (counter.decisions === 0) throw emptyPeriod(o, counter);
   return counter.result(o.usage);
+}
+
+/**
+ * No decision in the period: the problem names the bound to move — `from` when every decision is
+ * before the period, `to` when every one is after it — and says where the log's decisions are.
+ */
+function emptyPeriod(o: ServedOptions, c: ServedCounter): ClearanceError {
+  const { lastBefore: before, firstAfter: after } = c;
+  const where =
+    before === null && after === null
+      ? `none of its ${c.entriesRead} entries is a decision`
+      : before !== null && after !== null
+        ? `${c.entriesRead} entries read; the nearest decisions are at ${before} and ${after}`
+        : before !== null
+          ? `${c.entriesRead} entries read; its last decision is at ${before}`
+          : `${c.entriesRead} entries read; its first decision is at ${after}`;
+  const message =
+    `the audit log at ${o.source.location} has no decisions from ${o.period.from} to ${o.period.to} ` +
+    `(${where})`;
+  const path =
+    before === null && after === null ? [] : after === null ? ["from"] : before === null ? ["to"] : [];
+  return new ClearanceError("invalid", "empty_period", message, {
+    problems: [{ code: "empty_period", path, message }],
+  });
 }

@@ -118,6 +118,42 @@ describe("GET /admin/v1/reports/footprint", () => {
     expect((await call(t, applicant, "GET", "/admin/v1/reports/footprint")).status).toBe(403);
   });
 
+  it("a refusal names the parameter the caller gave, once; a parameter given twice is refused", async () => {
+    const get = (query: string) => call(t, ADMIN_TOKEN, "GET", `/admin/v1/reports/footprint?${query}`);
+    const blank = await get("to=");
+    expect(blank.status).toBe(400);
+    expect(blank.body.error.message).toBe(
+      'to: expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got ""',
+    );
+    // `to` was not given: the `from` after now is at fault.
+    const future = await get("from=9030-01-01");
+    expect(future.status).toBe(400);
+    expect(future.body.error.problems).toEqual([
+      expect.objectContaining({ code: "empty_period", path: "from" }),
+    ]);
+    expect(future.body.error.message).toMatch(
+      /^from: "9030-01-01" \(9030-01-01T00:00:00.000Z\) is not before now/,
+    );
+    const twice = await get("from=2026-01-01&from=2026-02-01");
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.problems).toEqual([
+      {
+        code: "repeated_parameter",
+        path: "from",
+        message: 'given 2 times ("2026-01-01", "2026-02-01"): give it once',
+      },
+    ]);
+    // The end of 9999-12-31 is an end like any other.
+    const forever = await get("to=9999-12-31");
+    expect(forever.status).toBe(200);
+    expect(forever.body.served.period.to).toBe("+010000-01-01T00:00:00.000Z");
+    // Without decisions in the period: the bound to move.
+    const early = await get("from=2020-01-01&to=2020-01-02");
+    expect(early.body.error.problems).toEqual([
+      expect.objectContaining({ code: "empty_period", path: "to" }),
+    ]);
+  });
+
   it("is in the OpenAPI document, with the what-if", async () => {
     const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
       paths: Record<string, unknown>;

@@ -8,8 +8,8 @@ import type { LogSource } from "../audit/source.js";
 import { decide } from "../policy/decide.js";
 import type { Action } from "../policy/types.js";
 import { decisionOf, readEntries } from "../report/log.js";
-import type { Period } from "../report/period.js";
-import { nationalityLabel, type PrincipalIndex } from "../report/principals.js";
+import { periodBounds, type Period } from "../report/period.js";
+import { NationalityLabels, type PrincipalIndex } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { organizationOf, sideOf } from "./population.js";
 import { ChangeCollector, type WhatIfPart } from "./result.js";
@@ -36,7 +36,9 @@ export async function historyWhatIf(
   let unknown = 0;
   let differs = 0;
   let purposeLimited = 0;
-  const nationality = new Map<string, string>();
+  // Labelled as held at each decision's time, as both re-decisions read the principal.
+  const labels = new NationalityLabels(active, input.principals);
+  const bounds = period === undefined ? null : periodBounds(period);
   for await (const batch of readEntries(input.source, {
     ...(input.range?.from === undefined ? {} : { from: input.range.from }),
     ...(input.range?.to === undefined ? {} : { to: input.range.to }),
@@ -47,9 +49,9 @@ export async function historyWhatIf(
       const at = index++;
       const e = decisionOf(text);
       if (e === null) continue;
-      if (period !== undefined && (e.time < period.from || e.time >= period.to)) continue;
+      if (bounds !== null && (e.time < bounds.from || e.time >= bounds.to)) continue;
       decisions++;
-      const p = input.principals.get(e.principal);
+      const p = labels.principal(e.principal);
       if (p === undefined) {
         unknown++;
         continue;
@@ -60,8 +62,7 @@ export async function historyWhatIf(
       const a = sideOf(decide(active, p, request));
       const b = sideOf(decide(candidate, p, request));
       if (a.decision !== e.decision || a.reason !== e.reason || a.served_model !== e.served_model) differs++;
-      let label = nationality.get(p.id);
-      if (label === undefined) nationality.set(p.id, (label = nationalityLabel(active, p)));
+      const label = labels.at(e.principal, e.time);
       collector.compared++;
       collector.add(e.location ?? "unknown", label, organizationOf(p), e.model, e.action, a, b, 1, [
         `#${at} ${p.id}`,

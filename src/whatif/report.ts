@@ -10,8 +10,8 @@ import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import { usageFacts } from "../report/footprint.js";
 import { checkRange, decisionOf, readEntries, type RangeNames } from "../report/log.js";
-import { lastDays, type Period } from "../report/period.js";
-import { principalIndex, type PrincipalIndex } from "../report/principals.js";
+import { lastDays, periodBounds, type Period } from "../report/period.js";
+import { knownPrincipals, principalIndex, type PrincipalIndex } from "../report/principals.js";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
 import { parseScheme } from "../scheme/index.js";
 import type { SchemeFile } from "../scheme/schema.js";
@@ -82,10 +82,11 @@ export async function seenLocations(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Map<string, Set<string | null>>> {
   const seen = new Map<string, Set<string | null>>();
+  const { from, to } = periodBounds(period);
   for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
     for (const text of batch.entries) {
       const e = decisionOf(text);
-      if (e === null || e.time < period.from || e.time >= period.to) continue;
+      if (e === null || e.time < from || e.time >= to) continue;
       const p = principals.get(e.principal);
       if (p === undefined) continue;
       let set = seen.get(p.id);
@@ -115,7 +116,7 @@ export interface WhatIfOptions {
   readonly examples?: number;
   /** Worker threads for the population (default 1: this thread, yielding to the event loop). */
   readonly threads?: number;
-  /** Principals besides the store's (e.g. a population given as a file). */
+  /** Principals instead of the store's own and federated ones (e.g. a population given as a file). */
   readonly principals?: readonly Principal[];
   /** Reading the log for where principals were seen (the command line's progress bar). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -134,8 +135,12 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
   // A range that holds no entries is refused before anything is computed, for the admin API and the
   // command line alike: read, it would say that nothing changes.
   if (o.range !== undefined) await checkRange(o.source, o.range, o.rangeNames);
-  const principals = o.principals ?? (await o.store.principals.list());
-  const index = principalIndex(principals, o.pseudonymKey);
+  // The store's principals and the people partners' identity providers vouched for: the log names
+  // both, and both are served. A blocked federated principal is refused before any decision, so it
+  // is in the index (its logged decisions are re-decided) but not in the population.
+  const known = o.principals === undefined ? await knownPrincipals(o.store) : null;
+  const principals = o.principals ?? known?.servable ?? [];
+  const index = principalIndex(known?.all ?? principals, o.pseudonymKey);
   const examples = o.examples ?? 5;
   const stage = (name: string) => (done: number, total: number) => o.onStage?.(name, done, total);
   const seenProgress = (done: number, total: number) => {
@@ -177,7 +182,15 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
       kind: population.kind,
       summary: population.summary,
       groups: population.groups,
-      notes: population.notes,
+      notes:
+        known === null || known.federated === 0
+          ? population.notes
+          : [
+              ...population.notes,
+              `${known.federated - known.blocked} of them vouched for by partners' identity providers, with the facts ` +
+                "last vouched for" +
+                (known.blocked > 0 ? `; ${known.blocked} blocked by an administrator are left out` : ""),
+            ],
     },
     history:
       history === null

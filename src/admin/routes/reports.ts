@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 import type { ControlState } from "../../control/state.js";
 import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
-import { ClearanceError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
 import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
@@ -79,6 +79,24 @@ export async function versionWhatIf(
   });
 }
 
+/** A query parameter given more than once is refused, naming it: which one counts would be a guess. */
+function refuseRepeated(url: string | undefined): void {
+  const params = new URL(url ?? "/", "http://localhost").searchParams;
+  const problems = [...new Set(params.keys())].flatMap((name) => {
+    const values = params.getAll(name);
+    return values.length < 2
+      ? []
+      : [
+          {
+            code: "repeated_parameter",
+            path: [name],
+            message: `given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(", ")}): give it once`,
+          },
+        ];
+  });
+  if (problems.length > 0) throw new InvalidInputError(problems);
+}
+
 export const reportRoutes = [
   route({
     method: "GET",
@@ -93,7 +111,8 @@ export const reportRoutes = [
       table: z.enum(FOOTPRINT_TABLES).default("served"),
     }),
     progress: true,
-    async handle({ deps, query, progress }) {
+    async handle({ req, deps, query, progress }) {
+      refuseRepeated(req.url);
       const audit = auditOf(deps);
       const now = new Date(deps.now());
       const report = await footprintReport({
