@@ -6,8 +6,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
-import { errorBody, readJsonText, requireHost, sendJson, withErrors } from "../http/index.js";
-import { duplicateMemberPath } from "../http/members.js";
+import {
+  errorBody,
+  parseJsonText,
+  readJsonBodyText,
+  requireHost,
+  sendJson,
+  withErrors,
+} from "../http/index.js";
+import { closingQuote, duplicateMemberPath } from "../http/members.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
 import {
   decide,
@@ -17,6 +24,7 @@ import {
   type DecisionInput,
 } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
+import { ClientGone, Turns } from "./turns.js";
 
 export const MAX_BATCH = 10_000;
 
@@ -56,7 +64,12 @@ export function decisionHandler(options: DecisionApiOptions) {
   }, options.onError);
 }
 
-/** POST /v1/decisions: one {principal, request}, or an array of them. */
+/**
+ * POST /v1/decisions: one {principal, request}, or an array of them. A batch is worked out in short
+ * turns of the event loop (see answerDecisions), against the scheme passed in: the one in force when
+ * the request arrived, whatever replaces it meanwhile. A client that leaves mid-batch gets nothing
+ * more worked out (the decisions made until then are counted in `metrics`, as they are made).
+ */
 export async function handleDecisions(
   req: IncomingMessage,
   res: ServerResponse,
@@ -65,21 +78,73 @@ export async function handleDecisions(
   metrics?: DecisionMetrics,
 ): Promise<void> {
   allow(req, "POST");
-  const { text, value: body } = await readJsonText(req, {
-    ...(bodyLimit === undefined ? {} : { limit: bodyLimit }),
-  });
-  refuseDuplicateMembers(text);
-  if (Array.isArray(body)) {
-    const inputs = parseBatch(body);
-    const decided = inputs.map((i) => decide(scheme, i.principal, i.request));
-    if (metrics !== undefined)
-      decided.forEach((d, i) => metrics.decided(d, inputs[i]?.request.action ?? "infer"));
-    return sendJson(res, 200, { decisions: decided.map((d) => decisionView(d)) });
+  const gone = () => res.destroyed || req.socket.destroyed;
+  // Its clock starts before the body is read, so the first look at it once the body is in yields:
+  // joining and decoding the body's chunks, when the last arrives, is a turn of its own.
+  const turns = new Turns(gone);
+  const text = await readJsonBodyText(req, bodyLimit === undefined ? {} : { limit: bodyLimit });
+  let chunks: readonly Buffer[];
+  try {
+    chunks = await answerDecisions(text, scheme, turns, metrics);
+  } catch (err) {
+    if (err instanceof ClientGone) return;
+    throw err;
   }
-  const input = parseDecisionInput(body);
-  const decision = decide(scheme, input.principal, input.request);
-  metrics?.decided(decision, input.request.action);
-  sendJson(res, 200, decisionView(decision));
+  if (gone()) return;
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": length });
+  for (const chunk of chunks) res.write(chunk);
+  res.end();
+}
+
+/**
+ * The answer to a decision request's body, as the bytes of its JSON: `{"decisions": [...]}` for an
+ * array, one decision's view otherwise. A batch is parsed item by item, checked for members named
+ * twice, validated, then decided, counted and serialised, each pass in turns (`turns`), so no one
+ * turn of the event loop carries more than a slice of it; the answer, every refusal and every count
+ * are those of doing it all at once. A body that is not a JSON array this reads is parsed whole, so
+ * that its refusal is JSON.parse's own words, as ever.
+ */
+export async function answerDecisions(
+  text: string,
+  scheme: CompiledScheme,
+  turns: Turns,
+  metrics?: DecisionMetrics,
+): Promise<Buffer[]> {
+  let values: unknown[];
+  const split = await arrayItems(text, turns);
+  if (split !== null) {
+    values = split.values;
+    await turns.each(split.texts.length, (i) => {
+      const path = duplicateMemberPath(split.texts[i] as string);
+      if (path !== null) refuseDuplicateMember([i, ...path]);
+    });
+  } else {
+    const body = parseJsonText(text);
+    const path = duplicateMemberPath(text);
+    if (path !== null) refuseDuplicateMember(path);
+    if (!Array.isArray(body)) {
+      const input = parseDecisionInput(body);
+      const decision = decide(scheme, input.principal, input.request);
+      metrics?.decided(decision, input.request.action);
+      return [Buffer.from(JSON.stringify(decisionView(decision)))];
+    }
+    values = body;
+  }
+  const inputs = await parseBatch(values, turns);
+  // Each decision is serialised as soon as it is made: it dies young, as garbage cheap to collect.
+  const out = new JsonChunks();
+  out.push('{"decisions":[');
+  await turns.each(inputs.length, (i) => {
+    const input = inputs[i] as DecisionInput;
+    const decision = decide(scheme, input.principal, input.request);
+    metrics?.decided(decision, input.request.action);
+    const view = JSON.stringify(decisionView(decision));
+    out.push(i === 0 ? view : `,${view}`);
+  });
+  out.push("]}");
+  return out.end();
 }
 
 export function allow(req: IncomingMessage, ...methods: string[]): void {
@@ -93,12 +158,11 @@ export function allow(req: IncomingMessage, ...methods: string[]): void {
 }
 
 /**
- * A member named twice anywhere in the body: JSON.parse would decide on the last (a `location` of
- * IR followed by one of US is decided as US), where the caller's own reading may keep the first.
+ * A member named twice anywhere in the body (at `path`): JSON.parse would decide on the last (a
+ * `location` of IR followed by one of US is decided as US), where the caller's own reading may keep
+ * the first.
  */
-function refuseDuplicateMembers(text: string): void {
-  const path = duplicateMemberPath(text);
-  if (path === null) return;
+function refuseDuplicateMember(path: (string | number)[]): never {
   const name = String(path.at(-1));
   const message = `the body names ${JSON.stringify(name)} more than once in the same object; send each member once`;
   throw new ClearanceError("invalid", "duplicate_member", message, {
@@ -107,7 +171,7 @@ function refuseDuplicateMembers(text: string): void {
 }
 
 /** Validates every item, so one response names every bad field in the batch. */
-function parseBatch(items: unknown[]): DecisionInput[] {
+async function parseBatch(items: unknown[], turns: Turns): Promise<DecisionInput[]> {
   if (items.length > MAX_BATCH) {
     throw new ClearanceError(
       "too-large",
@@ -117,9 +181,9 @@ function parseBatch(items: unknown[]): DecisionInput[] {
   }
   const problems: Problem[] = [];
   const inputs: DecisionInput[] = [];
-  items.forEach((item, i) => {
+  await turns.each(items.length, (i) => {
     try {
-      inputs.push(parseDecisionInput(item, [i]));
+      inputs.push(parseDecisionInput(items[i], [i]));
     } catch (err) {
       if (!(err instanceof InvalidInputError)) throw err;
       problems.push(...err.problems);
@@ -127,6 +191,110 @@ function parseBatch(items: unknown[]): DecisionInput[] {
   });
   if (problems.length > 0) throw new InvalidInputError(problems);
   return inputs;
+}
+
+/**
+ * The items of a JSON array, each parsed on its own, with their texts; null when `text` is not one
+ * (not an array, or not valid JSON: the caller's JSON.parse of the whole then says why). The text is
+ * split at the array's own commas, found by a scan that skips strings; if every piece parses, the
+ * whole is the JSON array of those values, as JSON.parse of the whole would give.
+ */
+async function arrayItems(
+  text: string,
+  turns: Turns,
+): Promise<{ readonly texts: string[]; readonly values: unknown[] } | null> {
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACKET) return null;
+  const texts: string[] = [];
+  let depth = 1;
+  let start = i + 1;
+  let checkAt = i + SCAN_STRIDE;
+  for (i++; i < text.length; i++) {
+    if (i >= checkAt) {
+      checkAt = i + SCAN_STRIDE;
+      if (turns.due()) await turns.next();
+    }
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i < 0) return null;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (--depth > 0) continue;
+      if (c !== CLOSE_BRACKET || skipSpace(text, i + 1) !== text.length) return null;
+      // `[]` and `[ ]` have no items; any other empty piece (`[1,]`) fails to parse below.
+      const last = text.slice(start, i);
+      if (texts.length > 0 || skipSpace(last, 0) !== last.length) texts.push(last);
+      return parseItems(texts, turns);
+    } else if (c === COMMA && depth === 1) {
+      texts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return null;
+}
+
+async function parseItems(
+  texts: string[],
+  turns: Turns,
+): Promise<{ readonly texts: string[]; readonly values: unknown[] } | null> {
+  const values: unknown[] = [];
+  try {
+    await turns.each(texts.length, (i) => values.push(JSON.parse(texts[i] as string)));
+  } catch (err) {
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
+  return { texts, values };
+}
+
+/** The first index from `at` that is not JSON whitespace. */
+function skipSpace(text: string, at: number): number {
+  let i = at;
+  for (
+    let c = text.charCodeAt(i);
+    c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+    c = text.charCodeAt(i)
+  )
+    i++;
+  return i;
+}
+
+/** How many characters the array scan reads between looks at the clock. */
+const SCAN_STRIDE = 4096;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * A JSON answer built a piece at a time, kept as buffers of about 64 KiB: each encoded as it fills,
+ * so neither one long string nor its encoding is made in one turn.
+ */
+class JsonChunks {
+  private pieces: string[] = [];
+  private size = 0;
+  private readonly chunks: Buffer[] = [];
+
+  push(piece: string): void {
+    this.pieces.push(piece);
+    this.size += piece.length;
+    if (this.size >= 64 * 1024) this.flush();
+  }
+
+  end(): Buffer[] {
+    this.flush();
+    return this.chunks;
+  }
+
+  private flush(): void {
+    if (this.pieces.length === 0) return;
+    this.chunks.push(Buffer.from(this.pieces.join("")));
+    this.pieces = [];
+    this.size = 0;
+  }
 }
 
 export function createDecisionServer(options: DecisionApiOptions): Server {

@@ -60,6 +60,15 @@ export async function readJsonText(
   req: IncomingMessage,
   options: ReadJsonOptions = {},
 ): Promise<{ readonly text: string; readonly value: unknown }> {
+  const text = await readJsonBodyText(req, options);
+  return { text, value: parseJsonText(text) };
+}
+
+/**
+ * A JSON body's text, within the content type, size and depth limits, not parsed yet: for a caller
+ * that parses a large body a piece at a time (the decision API's batches), then parseJsonText.
+ */
+export async function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<string> {
   const limit = options.limit ?? DEFAULT_BODY_LIMIT;
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
@@ -72,7 +81,7 @@ export async function readJsonText(
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const depth = new DepthGauge(options.depth ?? DEFAULT_JSON_DEPTH);
-  const text = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
@@ -111,8 +120,12 @@ export async function readJsonText(
         );
     });
   });
+}
+
+/** JSON.parse, its failure the caller's 400 (`invalid_json`, with JSON.parse's own words). */
+export function parseJsonText(text: string): unknown {
   try {
-    return { text, value: JSON.parse(text) as unknown };
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new ClearanceError(
       "invalid",

@@ -74,8 +74,8 @@ const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
-/** The index of the quote that closes the string opened at `open`. */
-function closingQuote(text: string, open: number): number {
+/** The index of the quote that closes the string opened at `open` (-1: the text ends first). */
+export function closingQuote(text: string, open: number): number {
   let end = text.indexOf('"', open + 1);
   while (escaped(text, end)) end = text.indexOf('"', end + 1);
   return end;
