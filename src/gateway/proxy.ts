@@ -367,6 +367,7 @@ function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, seen: Obs
       principal: asked.caller.principal,
       location: asked.location,
       action: "infer",
+      purpose: asked.purpose,
     },
     ctx.audit.pseudonymize,
   );
