@@ -36,6 +36,7 @@ import { relay } from "./relay.js";
 import {
   checkStream,
   refuseDuplicateMembers,
+  refuseRoutingMembers,
   requestLocation,
   requestPurpose,
   requestedModel,
@@ -66,7 +67,7 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.cancel();
   });
-  const asked = await identify(ctx, req, seen);
+  const asked = await identify(ctx, req, wire, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
   const durable = record(ctx, asked, admitted, seen);
   if (admitted.served === null) {
@@ -92,7 +93,12 @@ interface Asked {
   readonly location: string | null;
 }
 
-async function identify(ctx: GatewayContext, req: IncomingMessage, seen: Observation): Promise<Asked> {
+async function identify(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  wire: Wire,
+  seen: Observation,
+): Promise<Asked> {
   const caller = await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
@@ -105,6 +111,7 @@ async function identify(ctx: GatewayContext, req: IncomingMessage, seen: Observa
   refuseDuplicateMembers(text);
   const json = value as Record<string, unknown>;
   checkStream(json.stream);
+  if (wire === "openai") refuseRoutingMembers(json);
   const scheme = ctx.scheme();
   return {
     caller,
