@@ -69,7 +69,7 @@ export async function proxy(
   });
   const asked = await identify(ctx, req, wire, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, asked, admitted, seen);
+  const durable = record(ctx, admitted.decision, admitted.now, asked, seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -204,10 +204,7 @@ async function admit(
     time: now,
     usage: counted.usage,
   });
-  // A partner token: the decision records what the principal's facts rest on. (Assigned: a spread
-  // with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
-  const decision: Decision =
-    caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
+  const decision = withIdentity(decided, caller);
   if (decision.decision === "deny") {
     counted.release();
     announce(res, seen, decision);
@@ -238,8 +235,16 @@ async function admit(
   return { decision, now, organization, served };
 }
 
+/**
+ * A partner token: the decision records what the principal's facts rest on. (Assigned: a spread
+ * with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
+ */
+export function withIdentity(decided: Decision, caller: Caller): Decision {
+  return caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
+}
+
 /** The decision in force for this answer: its headers, and what monitoring is told. */
-function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
+export function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
   setDecisionHeaders(res, decision);
   const aside = decision.identity?.set_aside ?? [];
   // The caller's own claims its provider could not vouch for (names only; the why is in the log).
@@ -334,7 +339,7 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 }
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
-function denial(d: Decision): ClearanceError {
+export function denial(d: Decision): ClearanceError {
   const aside = d.identity?.set_aside ?? [];
   const note =
     aside.length === 0
@@ -358,23 +363,37 @@ function organizationId(org: unknown): string | null {
 // ------------------------------------------------------------------------------------------------
 // record
 
+/** Who asked, from where, for what declared purpose: what a decision entry says besides the decision. */
+export interface Asker {
+  readonly caller: Caller;
+  readonly location: string | null;
+  readonly purpose: string | null;
+}
+
 /**
- * Appends the decision's entry. The promise settles when the entry is durable, or with the
+ * Appends the decision's entry (a proxied request's, or a model lookup's: GET /v1/models/{id}). The
+ * promise settles when the entry is durable — and the observer is told its index — or with the
  * request's refusal if the log cannot take it (fail closed: no answer without its record). It is
  * marked handled here, so that a failure while the upstream is still being waited for is not an
  * unhandled rejection; whoever answers awaits it.
  */
-function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, seen: Observation): Promise<void> {
+export function record(
+  ctx: GatewayContext,
+  decision: Decision,
+  now: number,
+  asker: Asker,
+  seen: Observation,
+): Promise<void> {
   const entry = decisionEntry(
-    admitted.decision,
+    decision,
     {
-      time: new Date(admitted.now),
+      time: new Date(now),
       requestId: seen.requestId,
       node: ctx.audit.node,
-      principal: asked.caller.principal,
-      location: asked.location,
+      principal: asker.caller.principal,
+      location: asker.location,
       action: "infer",
-      purpose: asked.purpose,
+      purpose: asker.purpose,
     },
     ctx.audit.pseudonymize,
   );
