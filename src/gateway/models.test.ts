@@ -2,8 +2,8 @@
  * GET /v1/models and /v1/models/{id}. A lookup is a decision answered to its caller: recorded in
  * the audit log through the proxied request's record stage, durable before the answer (a 403
  * included), seen by monitoring; a log that cannot take it refuses it (503). The list records
- * nothing and names only the models the caller may use — for the purpose it declares — without a
- * word about the others.
+ * nothing and names only the models the caller may use — for the purpose it declares, in the wire
+ * format it asks in — without a word about the others.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
@@ -39,7 +39,7 @@ interface Listed {
   readonly clearance: { decision: string; reason: string; served_model: string };
 }
 
-describe("model lookups and the list", () => {
+describe("model lookups and the list (the demo provider, both wire formats)", () => {
   let t: TestGateway;
   /** Entries as they were appended (JSON), and the access log (what monitoring was told). */
   const appended: Entry[] = [];
@@ -193,5 +193,49 @@ describe("model lookups and the list", () => {
     const none = await get("/v1/models/mythos-5", "erik", "DE");
     expect(((await none.json()) as Listed).clearance.decision).toBe("fallback");
     expect(appended.at(-1)).not.toHaveProperty("purpose");
+  });
+});
+
+describe("the list in the caller's wire format", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    // mythos-4 on an OpenAI-only upstream (never called here); mythos-5 on the demo, which speaks both.
+    t = await startTestGateway({
+      providers: `  upo: { type: openai, base_url: "http://127.0.0.1:9/v1" }`,
+      models: "  mythos-5: { provider: demo }\n  mythos-4: { provider: upo }",
+    });
+  });
+  afterAll(() => t.gateway.close());
+
+  const ask = (path: string, wire: "openai" | "anthropic") =>
+    fetch(`${t.url}${path}`, {
+      headers: {
+        ...(wire === "anthropic"
+          ? { "x-api-key": t.keys.get("devi")!, "anthropic-version": "2023-06-01" }
+          : { authorization: `Bearer ${t.keys.get("devi")}` }),
+        "x-test-country": "IN",
+      },
+    });
+  const ids = async (wire: "openai" | "anthropic") =>
+    ((await (await ask("/v1/models", wire)).json()) as { data: Listed[] }).data.map((m) => m.id);
+
+  it("leaves out a model whose served model is not served in the request's wire format", async () => {
+    // devi gets mythos-5 only through its fallback, mythos-4, which only the OpenAI wire reaches.
+    expect(await ids("openai")).toEqual(expect.arrayContaining(["mythos-5", "mythos-4"]));
+    const anthropic = await ids("anthropic");
+    expect(anthropic).not.toContain("mythos-5");
+    expect(anthropic).not.toContain("mythos-4");
+    expect(anthropic).toContain("fable-5"); // on the demo: both wire formats
+  });
+
+  it("a lookup is refused as the request would be (404 wrong_wire_format), before anything is recorded", async () => {
+    const size = t.gateway.audit.log.size;
+    const res = await ask("/v1/models/mythos-5", "anthropic");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-clearance-decision")).toBe("none");
+    expect(res.headers.get("x-clearance-reason")).toBe("wrong_wire_format");
+    expect(((await res.json()) as { type: string }).type).toBe("error");
+    expect(t.gateway.audit.log.size).toBe(size);
+    expect((await ask("/v1/models/mythos-5", "openai")).status).toBe(200);
   });
 });

@@ -7,7 +7,7 @@
  * recorded in the audit log like a proxied request's, through the same record stage, and its
  * answer (a 403 included) leaves only once that entry is durable. The list decides every model of
  * the catalogue and records none of them: it names only the models the caller may use (allowed,
- * or served through a fallback) and says nothing of the others.
+ * or served through a fallback, in this wire format) and says nothing of the others.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
@@ -17,7 +17,7 @@ import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
-import { announce, denial, record, withIdentity } from "./proxy.js";
+import { announce, denial, record, servedBy, servedIn, withIdentity } from "./proxy.js";
 import { checkName, requestLocation, requestPurpose } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
@@ -45,6 +45,9 @@ export async function listModels(
 
   if (id !== undefined) {
     const d = withIdentity(decideFor(id), caller);
+    // As a request for it would be: a model that cannot be served in this wire format (or at all)
+    // is refused before anything is recorded, and the answer claims no decision.
+    if (d.decision !== "deny") servedBy(ctx, d, wire);
     announce(res, seen, d);
     // Durable before the answer, a denial's included; a log that cannot take it: 503.
     await record(ctx, d, now, { caller, location, purpose }, seen);
@@ -58,7 +61,7 @@ export async function listModels(
   const data: ReturnType<typeof entry>[] = [];
   for (const model of scheme.models.keys()) {
     const d = decideFor(model);
-    if (d.decision !== "deny" && ctx.route(model) !== undefined) data.push(entry(wire, d));
+    if (d.decision !== "deny" && servedIn(ctx, d.served_model as string, wire)) data.push(entry(wire, d));
   }
   if (wire === "anthropic") {
     return sendJson(res, 200, {

@@ -254,7 +254,7 @@ export function announce(res: ServerResponse, seen: Observation, decision: Decis
 }
 
 /** The served model's route and provider; refused when there is none, or not in this wire format. */
-function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
+export function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
   const model = decision.served_model as string;
   const route = ctx.route(model);
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
@@ -271,6 +271,12 @@ function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
   }
   const license = decision.grant?.kind === "license" ? decision.grant.license : null;
   return { model, route, provider, license };
+}
+
+/** Whether servedBy would find the model an upstream in this wire format (what GET /v1/models lists). */
+export function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolean {
+  const route = ctx.route(model);
+  return route !== undefined && ctx.providers.get(route.provider)?.wires.includes(wire) === true;
 }
 
 /**
