@@ -6,6 +6,7 @@ import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
 import type { ScreeningService } from "../screening/service.js";
 import type { Store } from "../store/index.js";
+import type { Wire } from "../upstream/types.js";
 import type { FailedAuthGuard } from "./guard.js";
 
 export interface Caller {
@@ -43,6 +44,8 @@ export interface AdminDeps {
   /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
   readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;
+  /** The wire formats a configured upstream provider answers in (absent: not checked on activation). */
+  readonly wires?: (provider: string) => readonly Wire[] | undefined;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
   /** Denied-party screening (absent where no gateway runs it). */

@@ -36,6 +36,30 @@ describe("audit entries", () => {
     }
   });
 
+  it("carries the declared purpose a license's allow may rest on; without one, the bytes are as before", () => {
+    const erik = {
+      id: "erik",
+      citizenships: [{ country: "DE" }],
+      organization: { id: "bw-cyber", country: "DE" },
+      assurance: "verified" as const,
+    };
+    const ctx = { time: new Date(NOW), requestId: "r-3", node: "n", principal: erik, location: "DE" };
+    const d = decide(scheme, erik, { model: "m5", action: "infer", location: "DE", time: NOW });
+    const without = decisionEntry(d, { ...ctx, action: "infer" }).toString();
+    // No purpose declared (absent or null): no member, the bytes of an entry written before it existed.
+    expect(decisionEntry(d, { ...ctx, action: "infer", purpose: null }).toString()).toBe(without);
+    expect(without).not.toContain("purpose");
+    const bytes = decisionEntry(d, { ...ctx, action: "infer", purpose: "cyber-defense" }).toString();
+    // As JSON…
+    expect(JSON.parse(bytes)).toMatchObject({ principal: "erik", purpose: "cyber-defense" });
+    // …and as text: canonical, in its place among the members.
+    expect(bytes).toBe(canonicalJson(JSON.parse(bytes)));
+    expect(bytes).toContain(`"principal":"erik","purpose":"cyber-defense","reason":`);
+    expect(bytes).toBe(
+      without.replace(`"principal":"erik",`, `"principal":"erik","purpose":"cyber-defense",`),
+    );
+  });
+
   it("pseudonymises principals with a keyed hash, and names no prompt or key", () => {
     const d = decide(scheme, principal, { model: "m5", action: "infer", location: "FR", time: NOW });
     const ctx = {

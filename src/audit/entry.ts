@@ -5,8 +5,10 @@
  *
  * Decision entry (v1):
  *   {"v":1,"type":"decision","time","request_id","node","principal","organization","location",
- *    "model","served_model","action","decision","reason","grant","scheme"}
+ *    "model","served_model","action","decision","reason","grant","scheme"[,"purpose"][,"identity"]}
  *   principal: the principal id, or "hmac-sha256:<base64url>" when pseudonymised with a key;
+ *   purpose (only when the request declared one, x-clearance-purpose): the purpose the decision
+ *     was made for — a license limited to purposes is matched against it;
  *   grant: "partner-country:<id>#<n>", "partner-organization:<id>#<n>", "license:<id>" or null;
  *   identity (only when a partner's identity provider vouched for the principal):
  *     {"assurance","issuer","key_id","provider","set_aside":["<fact> <claim>",…],"subject"}, the
@@ -31,6 +33,11 @@ export interface DecisionContext {
   readonly principal: Principal;
   readonly location: string | null;
   readonly action: string;
+  /**
+   * The purpose the request declared (x-clearance-purpose), which a license's allow may rest on;
+   * null or absent: none declared, and the entry has no `purpose` member (its bytes as before).
+   */
+  readonly purpose?: string | null;
 }
 
 export type Pseudonymizer = (principalId: string) => string;
@@ -90,6 +97,7 @@ export function decisionEntry(d: Decision, ctx: DecisionContext, pseudonymize?: 
       node: ctx.node,
       organization: org == null ? null : typeof org === "string" ? org : org.id,
       principal: pseudonymize ? pseudonymize(ctx.principal.id) : ctx.principal.id,
+      purpose: ctx.purpose ?? undefined,
       reason: d.reason,
       request_id: ctx.requestId,
       scheme: d.scheme.digest,

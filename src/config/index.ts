@@ -1,12 +1,14 @@
 /**
  * Loading `clearance.yaml`: shape (with line/column errors), then cross-checks against the scheme
- * (every scheme model must be routed to a provider that exists), then secrets from the environment.
+ * (every scheme model must be routed to a provider that exists, and every fallback to a provider
+ * sharing a wire format with its model's), then secrets from the environment.
  */
 import { dirname, resolve } from "node:path";
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { parseBootstrap } from "../identity/registry.js";
 import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
+import type { Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -27,6 +29,8 @@ export interface GatewayConfig {
   readonly routes: ReadonlyMap<string, Route>;
   /** The upstream for any model: its route, or the default provider (for models of later versions). */
   readonly route: (model: string) => Route | undefined;
+  /** The wire formats a configured provider answers in (undefined: no such provider). */
+  readonly wires: (provider: string) => readonly Wire[] | undefined;
   /** Secrets read from the environment, by provider name. */
   readonly apiKeys: ReadonlyMap<string, string>;
   /** The admin token, or null when the admin API is disabled. */
@@ -57,6 +61,19 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   const schemePath = resolve(dirname(source.file), value.scheme);
   const scheme = loadSchemeFile(schemePath);
   const routes = routeModels(value, scheme, problems);
+  const wires = (provider: string): readonly Wire[] | undefined => {
+    const p = Object.hasOwn(value.providers, provider) ? value.providers[provider] : undefined;
+    return p === undefined ? undefined : providerWires(p);
+  };
+  for (const m of fallbackWireMismatches(scheme, (model) => routes.get(model), wires)) {
+    // At the route a reader would change: the model's own when the config lists it, else its fallback's.
+    const listed = [m.model, m.fallback].find((model) => Object.hasOwn(value.models, model));
+    problems.push({
+      code: "fallback_wire_mismatch",
+      path: listed === undefined ? ["default_provider"] : ["models", listed, "provider"],
+      message: m.message,
+    });
+  }
   const apiKeys = new Map<string, string>();
   for (const [name, p] of Object.entries(value.providers)) {
     const key = secretFor(p, env);
@@ -137,6 +154,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     scheme,
     routes,
     route,
+    wires,
     apiKeys,
     adminToken,
     pseudonymKey,
@@ -145,6 +163,58 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     countersUrl,
     webhookSecret,
   };
+}
+
+/** The wire formats a provider of this type answers in (as src/upstream builds it: demo both). */
+export function providerWires(p: ProviderConfig): readonly Wire[] {
+  return p.type === "demo" ? ["openai", "anthropic"] : [p.type];
+}
+
+/** A fallback the configured upstreams could never serve, and why (see fallbackWireMismatches). */
+export interface WireMismatch {
+  readonly model: string;
+  readonly fallback: string;
+  readonly message: string;
+}
+
+/**
+ * Fallbacks the upstreams could never serve: a model whose fallback chain reaches a model routed to
+ * a provider sharing no wire format with the model's own. A request for the model comes in one of
+ * its provider's formats, and the fallback would be refused in it (404 `wrong_wire_format`) after
+ * being decided on. Every model down the chain is checked (a denied fallback passes the request
+ * on); models without a route or a known provider are reported elsewhere (`unrouted_models`).
+ */
+export function fallbackWireMismatches(
+  scheme: CompiledScheme,
+  route: (model: string) => Route | undefined,
+  wires: (provider: string) => readonly Wire[] | undefined,
+): WireMismatch[] {
+  const upstream = (model: string) => {
+    const provider = route(model)?.provider;
+    const formats = provider === undefined ? undefined : wires(provider);
+    return provider === undefined || formats === undefined ? undefined : { provider, formats };
+  };
+  const mismatches: WireMismatch[] = [];
+  for (const m of scheme.models.values()) {
+    const from = upstream(m.id);
+    if (from === undefined) continue;
+    const passed = new Set([m.id]); // cycles are refused when the scheme is compiled; guarded all the same
+    for (let f = m.fallback; f !== null && !passed.has(f); f = scheme.models.get(f)?.fallback ?? null) {
+      passed.add(f);
+      const to = upstream(f);
+      if (to === undefined || from.formats.some((w) => to.formats.includes(w))) continue;
+      mismatches.push({
+        model: m.id,
+        fallback: f,
+        message:
+          `scheme ${scheme.name}: ${m.id} falls back to ${f}, but ${m.id} is served by provider ` +
+          `${from.provider} (${from.formats.join(", ")}) and ${f} by provider ${to.provider} ` +
+          `(${to.formats.join(", ")}): no wire format in common, so no request for ${m.id} could be ` +
+          `served by ${f}; route them to providers sharing a wire format`,
+      });
+    }
+  }
+  return mismatches;
 }
 
 /**

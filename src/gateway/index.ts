@@ -73,7 +73,7 @@ export function createGatewayHandler(
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") throw methodNotAllowed(req, "GET");
         const id = path.length > 11 ? decodePathPart(path.slice(11)) : undefined;
-        return listModels(ctx, req, res, wire as Wire, id);
+        return listModels(ctx, req, res, wire as Wire, seen, id);
       }
       if (path === "/healthz" || path === "/readyz") {
         allow(req, "GET", "HEAD");

@@ -1,6 +1,13 @@
 /**
  * GET /v1/models and /v1/models/{id}: the models this caller may use here and now (each decided
- * like a request), with the ones served through a fallback marked, in the caller's wire format.
+ * like a request: same location, same declared purpose), with the ones served through a fallback
+ * marked, in the caller's wire format.
+ *
+ * A lookup (/v1/models/{id}) is a decision about one model, answered to this caller: it is
+ * recorded in the audit log like a proxied request's, through the same record stage, and its
+ * answer (a 403 included) leaves only once that entry is durable. The list decides every model of
+ * the catalogue and records none of them: it names only the models the caller may use (allowed,
+ * or served through a fallback, in this wire format) and says nothing of the others.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
@@ -9,8 +16,9 @@ import { decide, organizationIdOf, type Decision } from "../policy/index.js";
 import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
-import { setDecisionHeaders } from "./proxy.js";
-import { checkName, requestLocation } from "./request-facts.js";
+import type { Observation } from "./observer.js";
+import { announce, denial, record, servedBy, servedIn, withIdentity } from "./proxy.js";
+import { checkName, requestLocation, requestPurpose } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
 
@@ -19,35 +27,42 @@ export async function listModels(
   req: IncomingMessage,
   res: ServerResponse,
   wire: Wire,
+  seen: Observation,
   id?: string,
 ): Promise<void> {
   const caller = await authenticateRequest(req.headers, ctx);
   if (id !== undefined) checkName(id, "invalid_model", "model");
+  // A license may be limited to purposes: decided for the purpose declared, as a request would be.
+  const purpose = requestPurpose(req);
   const scheme = ctx.scheme();
-  const location = requestLocation(ctx, req, scheme);
+  const location = requestLocation(ctx, req, scheme, seen);
+  seen.ask(caller.keyId, caller.principal, location);
   const now = Date.now();
   const org = caller.principal.organization;
   const usage = await ctx.limits.usage(scheme, caller.principal.id, organizationIdOf(org), now);
   const decideFor = (model: string) =>
-    decide(scheme, caller.principal, { model, action: "infer", location, time: now, usage });
+    decide(scheme, caller.principal, { model, action: "infer", location, purpose, time: now, usage });
 
   if (id !== undefined) {
-    const d = decideFor(id);
-    setDecisionHeaders(res, d);
+    const d = withIdentity(decideFor(id), caller);
+    // As a request for it would be: a model that cannot be served in this wire format (or at all)
+    // is refused before anything is recorded, and the answer claims no decision.
+    if (d.decision !== "deny") servedBy(ctx, d, wire);
+    announce(res, seen, d);
+    // Durable before the answer, a denial's included; a log that cannot take it: 503.
+    await record(ctx, d, now, { caller, location, purpose }, seen);
     if (d.decision === "deny") {
-      throw new ClearanceError(
-        d.reason === "unknown-model" ? "not-found" : "forbidden",
-        d.reason,
-        `${id} is not available to you (${d.reason})`,
-      );
+      const refused = denial(d);
+      if (d.reason !== "unknown-model") throw refused;
+      throw new ClearanceError("not-found", refused.code, refused.message);
     }
     return sendJson(res, 200, entry(wire, d));
   }
-  const usable = [...scheme.models.keys()]
-    .filter((m) => ctx.route(m) !== undefined)
-    .map(decideFor)
-    .filter((d) => d.decision !== "deny");
-  const data = usable.map((d) => entry(wire, d));
+  const data: ReturnType<typeof entry>[] = [];
+  for (const model of scheme.models.keys()) {
+    const d = decideFor(model);
+    if (d.decision !== "deny" && servedIn(ctx, d.served_model as string, wire)) data.push(entry(wire, d));
+  }
   if (wire === "anthropic") {
     return sendJson(res, 200, {
       data,

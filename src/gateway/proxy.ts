@@ -36,6 +36,7 @@ import { relay } from "./relay.js";
 import {
   checkStream,
   refuseDuplicateMembers,
+  refuseRoutingMembers,
   requestLocation,
   requestPurpose,
   requestedModel,
@@ -66,9 +67,9 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.cancel();
   });
-  const asked = await identify(ctx, req, seen);
+  const asked = await identify(ctx, req, wire, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, asked, admitted, seen);
+  const durable = record(ctx, admitted.decision, admitted.now, asked, seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -92,7 +93,12 @@ interface Asked {
   readonly location: string | null;
 }
 
-async function identify(ctx: GatewayContext, req: IncomingMessage, seen: Observation): Promise<Asked> {
+async function identify(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  wire: Wire,
+  seen: Observation,
+): Promise<Asked> {
   const caller = await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
@@ -105,6 +111,7 @@ async function identify(ctx: GatewayContext, req: IncomingMessage, seen: Observa
   refuseDuplicateMembers(text);
   const json = value as Record<string, unknown>;
   checkStream(json.stream);
+  if (wire === "openai") refuseRoutingMembers(json);
   const scheme = ctx.scheme();
   return {
     caller,
@@ -197,10 +204,7 @@ async function admit(
     time: now,
     usage: counted.usage,
   });
-  // A partner token: the decision records what the principal's facts rest on. (Assigned: a spread
-  // with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
-  const decision: Decision =
-    caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
+  const decision = withIdentity(decided, caller);
   if (decision.decision === "deny") {
     counted.release();
     announce(res, seen, decision);
@@ -231,8 +235,16 @@ async function admit(
   return { decision, now, organization, served };
 }
 
+/**
+ * A partner token: the decision records what the principal's facts rest on. (Assigned: a spread
+ * with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
+ */
+export function withIdentity(decided: Decision, caller: Caller): Decision {
+  return caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
+}
+
 /** The decision in force for this answer: its headers, and what monitoring is told. */
-function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
+export function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
   setDecisionHeaders(res, decision);
   const aside = decision.identity?.set_aside ?? [];
   // The caller's own claims its provider could not vouch for (names only; the why is in the log).
@@ -242,7 +254,7 @@ function announce(res: ServerResponse, seen: Observation, decision: Decision): v
 }
 
 /** The served model's route and provider; refused when there is none, or not in this wire format. */
-function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
+export function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
   const model = decision.served_model as string;
   const route = ctx.route(model);
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
@@ -259,6 +271,12 @@ function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
   }
   const license = decision.grant?.kind === "license" ? decision.grant.license : null;
   return { model, route, provider, license };
+}
+
+/** Whether servedBy would find the model an upstream in this wire format (what GET /v1/models lists). */
+export function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolean {
+  const route = ctx.route(model);
+  return route !== undefined && ctx.providers.get(route.provider)?.wires.includes(wire) === true;
 }
 
 /**
@@ -327,7 +345,7 @@ export function setDecisionHeaders(res: ServerResponse, d: Decision): void {
 }
 
 /** A 403 carrying the reason code and the deciding check's explanation — about this caller only. */
-function denial(d: Decision): ClearanceError {
+export function denial(d: Decision): ClearanceError {
   const aside = d.identity?.set_aside ?? [];
   const note =
     aside.length === 0
@@ -351,22 +369,37 @@ function organizationId(org: unknown): string | null {
 // ------------------------------------------------------------------------------------------------
 // record
 
+/** Who asked, from where, for what declared purpose: what a decision entry says besides the decision. */
+export interface Asker {
+  readonly caller: Caller;
+  readonly location: string | null;
+  readonly purpose: string | null;
+}
+
 /**
- * Appends the decision's entry. The promise settles when the entry is durable, or with the
+ * Appends the decision's entry (a proxied request's, or a model lookup's: GET /v1/models/{id}). The
+ * promise settles when the entry is durable — and the observer is told its index — or with the
  * request's refusal if the log cannot take it (fail closed: no answer without its record). It is
  * marked handled here, so that a failure while the upstream is still being waited for is not an
  * unhandled rejection; whoever answers awaits it.
  */
-function record(ctx: GatewayContext, asked: Asked, admitted: Admitted, seen: Observation): Promise<void> {
+export function record(
+  ctx: GatewayContext,
+  decision: Decision,
+  now: number,
+  asker: Asker,
+  seen: Observation,
+): Promise<void> {
   const entry = decisionEntry(
-    admitted.decision,
+    decision,
     {
-      time: new Date(admitted.now),
+      time: new Date(now),
       requestId: seen.requestId,
       node: ctx.audit.node,
-      principal: asked.caller.principal,
-      location: asked.location,
+      principal: asker.caller.principal,
+      location: asker.location,
       action: "infer",
+      purpose: asker.purpose,
     },
     ctx.audit.pseudonymize,
   );

@@ -1,7 +1,11 @@
-/** The top-level duplicate check, against JSON.parse itself over generated objects. */
+/**
+ * The top-level duplicate check, against JSON.parse itself over generated objects; the routing
+ * members refused on the OpenAI wire.
+ */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { duplicateMember } from "./request-facts.js";
+import { ClearanceError } from "../errors/index.js";
+import { ROUTING_MEMBERS, duplicateMember, refuseRoutingMembers } from "./request-facts.js";
 
 const json = fc.jsonValue({ maxDepth: 4 });
 const members = fc.uniqueArray(fc.tuple(fc.string({ maxLength: 8 }), json), {
@@ -47,5 +51,33 @@ describe("duplicateMember", () => {
   it("reads strings with escaped quotes and backslashes as strings", () => {
     expect(duplicateMember(String.raw`{"a":"x\"model\":1,\\","model":1}`)).toBeNull();
     expect(duplicateMember(String.raw`{"a\\":1,"a\\":2}`)).toBe("a\\");
+  });
+});
+
+describe("refuseRoutingMembers", () => {
+  const refusal = (text: string) => {
+    try {
+      refuseRoutingMembers(JSON.parse(text) as Record<string, unknown>);
+      return null;
+    } catch (err) {
+      return err as ClearanceError;
+    }
+  };
+
+  it("refuses each routing member at the top level, naming it, whatever its value", () => {
+    for (const name of ROUTING_MEMBERS) {
+      for (const value of [["mythos-5"], "fallback", null, {}]) {
+        const err = refusal(JSON.stringify({ model: "mythos-4", [name]: value }));
+        expect(err).toBeInstanceOf(ClearanceError);
+        expect(err).toMatchObject({ kind: "invalid", code: "unsupported_member" });
+        expect(err?.problems[0]?.path).toEqual([name]);
+      }
+    }
+  });
+
+  it("reads names decoded, and leaves nested ones and other members alone", () => {
+    expect(refusal(String.raw`{"model":"m","models":["x"]}`)?.problems[0]?.path).toEqual(["models"]);
+    expect(refusal(`{"model":"m","metadata":{"route":"x","models":[]},"messages":[]}`)).toBeNull();
+    expect(refusal(`{"model":"m","routes":1,"fallback":2,"Models":3}`)).toBeNull();
   });
 });

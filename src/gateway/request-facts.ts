@@ -90,6 +90,29 @@ export function refuseDuplicateMembers(text: string): void {
   );
 }
 
+/**
+ * Top-level members some OpenAI-compatible routers (LiteLLM, OpenRouter) read as a choice of model:
+ * models to try instead, or a routing mode. They are not OpenAI's; forwarded to an upstream that
+ * honours them, they could have a model served other than the one decided on — a denied one.
+ */
+export const ROUTING_MEMBERS: readonly string[] = ["models", "fallbacks", "route"];
+
+/**
+ * Refuses an OpenAI-wire body naming a routing member (ROUTING_MEMBERS), before anything is decided
+ * or recorded: the gateway decides the model and its fallback. The parsed body's names are decoded,
+ * so `"mo\u0064els"` is `models`.
+ */
+export function refuseRoutingMembers(json: Record<string, unknown>): void {
+  for (const name of ROUTING_MEMBERS) {
+    if (!Object.hasOwn(json, name)) continue;
+    throw invalidField(
+      "unsupported_member",
+      name,
+      `the request body names ${JSON.stringify(name)}, which some upstreams read as other models to serve; the gateway decides the model and its fallback, so it is not accepted`,
+    );
+  }
+}
+
 /** A name that will be logged or echoed: bounded, and free of control characters. */
 export function checkName(value: string, code: string, field: string): void {
   if (value.length > MAX_NAME) {

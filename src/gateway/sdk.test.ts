@@ -121,6 +121,25 @@ describe("OpenAI SDK through the gateway", () => {
     );
   });
 
+  it("routing members some upstreams honour (models, fallbacks, route) are refused, nothing recorded", async () => {
+    const size = t.gateway.audit.log.size;
+    for (const extra of [{ models: ["mythos-5"] }, { fallbacks: ["mythos-5"] }, { route: "fallback" }]) {
+      const name = Object.keys(extra)[0];
+      // devi is denied mythos-5; an upstream reading these could serve it all the same.
+      const err = await openai("devi", "IN")
+        .chat.completions.create({ model: "mythos-4", messages, ...extra })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(e.status).toBe(400);
+      expect(e.code).toBe("unsupported_member");
+      expect(e.param).toBe(name);
+      expect(e.message).toContain(`"${name}"`);
+      expect(e.headers?.get("x-clearance-decision")).toBe("none");
+    }
+    expect(t.gateway.audit.log.size).toBe(size);
+  });
+
   it("an unknown key is the SDK's AuthenticationError", async () => {
     const client = new OpenAI({ apiKey: "clr_aaaaaaaaaaaa_bogus", baseURL: `${t.url}/v1`, maxRetries: 0 });
     await expect(client.chat.completions.create({ model: "mythos-5", messages })).rejects.toBeInstanceOf(

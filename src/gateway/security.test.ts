@@ -84,7 +84,8 @@ beforeAll(async () => {
       "  fable-4: { provider: leaky, upstream_model: leak-500 }",
       "  mythos-4: { provider: leaky, upstream_model: leak-400 }",
       "  fable-5: { provider: keyed, upstream_model: leak-echo }",
-      "  eu-mythos-5: { provider: leaky-anthropic, upstream_model: leak-529 }",
+      // No fallback: one to mythos-4 (OpenAI only) could never be served in the Anthropic format.
+      "  mythos-5-weights: { provider: leaky-anthropic, upstream_model: leak-529 }",
     ].join("\n"),
     env: { KEYED_UPSTREAM_KEY: UPSTREAM_KEY },
     log: (line) => logged.push(line),
@@ -249,10 +250,10 @@ describe("2. upstream error bodies", () => {
       headers: {
         "x-api-key": t.keys.get("alice") as string,
         "anthropic-version": "2023-06-01",
-        "x-test-country": "DE",
+        "x-test-country": "US",
       },
       body: JSON.stringify({
-        model: "eu-mythos-5",
+        model: "mythos-5-weights",
         max_tokens: 10,
         messages: [{ role: "user", content: "hi" }],
       }),

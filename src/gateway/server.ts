@@ -208,6 +208,7 @@ async function assemble(
     now: () => new Date().toISOString(),
     onError,
     route: config.route,
+    wires: config.wires,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     // Named without its path: the admin API's callers need not learn the server's file system.
     audit: { source: directorySource(audit.dir, "this gateway"), pseudonymKey: config.pseudonymKey },

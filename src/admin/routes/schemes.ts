@@ -2,10 +2,12 @@
  * Scheme versions: upload (validated, with line and column for every problem) → the diff against
  * the active version, in words → activate (admin). Earlier versions are kept; activating one of
  * them is the rollback. A version that would not compile with the partners and licenses in force,
- * that names a model no upstream serves, or that would bring a license the store lacks other than
- * as a pending application (approved licenses take the two-person workflow), cannot be activated.
+ * that names a model no upstream serves, that falls back to a model whose upstream shares no wire
+ * format with its model's, or that would bring a license the store lacks other than as a pending
+ * application (approved licenses take the two-person workflow), cannot be activated.
  */
 import { z } from "zod";
+import { fallbackWireMismatches } from "../../config/index.js";
 import { compileEffective } from "../../control/effective.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import { activateVersion, addVersion, refuseLicensesOutsideWorkflow } from "../../control/seed.js";
@@ -150,6 +152,15 @@ export const schemeRoutes = [
           "conflict",
           "unrouted_models",
           `version ${v.id} cannot be activated: no upstream serves ${unrouted.join(", ")}`,
+        );
+      }
+      // The config's upstreams meet this scheme here: a fallback they could never serve is refused.
+      const mixed = deps.wires === undefined ? [] : fallbackWireMismatches(scheme, deps.route, deps.wires);
+      if (mixed.length > 0) {
+        throw new ClearanceError(
+          "conflict",
+          "fallback_wire_mismatch",
+          `version ${v.id} cannot be activated: ${mixed.map((m) => m.message).join("; ")}`,
         );
       }
       const impact = await reviewedImpact(deps, v.id, body.what_if);
