@@ -10,12 +10,14 @@
  * a version may bring new licenses only as pending applications, filed under the identity that
  * activated it; one that would bring any other new license is refused, naming them.
  */
-import { ClearanceError } from "../errors/index.js";
+import { ClearanceError, InvalidInputError } from "../errors/index.js";
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
 import { apply, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeLicense } from "../scheme/schema.js";
 import type { Store } from "../store/index.js";
+import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
+import { leftOutProblems } from "./in-force.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
 /** The actor of what the operator's scheme file seeds at start-up. */
@@ -104,9 +106,42 @@ export function refuseLicensesOutsideWorkflow(
 }
 
 /**
- * Makes a version active and seeds what it brings. The caller has checked that the result compiles.
- * Unless `operatorFile`, a version bringing new licenses that are not pending is refused first,
- * and nothing is changed.
+ * What a version would leave out of the policy in force, were it active with the store's partners
+ * and licenses and those it would bring (the ones the store lacks): empty when everything fits.
+ */
+export function versionMisfits(
+  scheme: CompiledScheme,
+  partners: readonly PartnerDocument[],
+  licenses: readonly LicenseRecord[],
+  now: string,
+): readonly LeftOut[] {
+  const havePartners = new Set(partners.map((p) => p.partner.id));
+  const haveLicenses = new Set(licenses.map((l) => l.id));
+  const { countries, organizations } = scheme.source.partners;
+  const brought: PartnerDocument[] = [
+    ...countries.map((partner) => ({ kind: "country" as const, partner, history: [] })),
+    ...organizations.map((partner) => ({ kind: "organization" as const, partner, history: [] })),
+  ].filter((d) => !havePartners.has(d.partner.id));
+  const broughtLicenses = scheme.source.licenses
+    .filter((l) => !haveLicenses.has(l.id))
+    .map((l) => seed(l.id, l.licensee, termsOf(l), l.status, now));
+  return compileFitting(scheme.source, [...partners, ...brought], [...licenses, ...broughtLicenses]).leftOut;
+}
+
+/** Refuses (400, one problem per misfit, naming it by id) a version the store's entries do not fit. */
+export function refuseMisfits(leftOut: readonly LeftOut[], version: number | string): void {
+  if (leftOut.length === 0) return;
+  throw new InvalidInputError(
+    leftOutProblems(leftOut),
+    `version ${version} cannot be activated: the partners and licenses in force do not fit it: ${describeLeftOut(leftOut)}`,
+  );
+}
+
+/**
+ * Makes a version active and seeds what it brings. Unless `operatorFile`, a version bringing new
+ * licenses that are not pending is refused first, and nothing is changed. So is one that the
+ * store's partners and licenses do not compile with — checked against the store right before the
+ * write, which is refused (a conflict) should anything in the store change between the two.
  */
 export async function activateVersion(
   store: Store,
@@ -119,23 +154,42 @@ export async function activateVersion(
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
   const scheme = parseScheme(record.document.text, `scheme version ${version}`);
-  if (!operatorFile) {
-    const have = new Set((await store.records.list("license")).map((r) => r.id));
-    refuseLicensesOutsideWorkflow(scheme, have, version);
-  }
+  // Everything below is read after this: a change committed since makes the guarded write refuse.
+  const seen = await store.version();
+  const [partners, licenses] = await Promise.all([
+    store.records.list<PartnerDocument>("partner"),
+    store.records.list<LicenseRecord>("license"),
+  ]);
+  if (!operatorFile) refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((r) => r.id)), version);
+  refuseMisfits(
+    versionMisfits(
+      scheme,
+      partners.map((p) => p.document),
+      licenses.map((l) => l.document),
+      now,
+    ),
+    version,
+  );
   const current = await store.records.get<ActiveScheme>("setting", "active-scheme");
   const doc: ActiveScheme = { version, activated_by: actor, activated_at: now };
-  await store.records.put("setting", "active-scheme", doc, current?.revision ?? 0, {
-    actor,
-    action: "scheme.activate",
-    details: {
-      version,
-      previous: current?.document.version ?? null,
-      digest: record.document.digest,
-      ...(reason ? { reason } : {}),
-      ...(impact ? { what_if: impact } : {}),
+  await store.records.put(
+    "setting",
+    "active-scheme",
+    doc,
+    current?.revision ?? 0,
+    {
+      actor,
+      action: "scheme.activate",
+      details: {
+        version,
+        previous: current?.document.version ?? null,
+        digest: record.document.digest,
+        ...(reason ? { reason } : {}),
+        ...(impact ? { what_if: impact } : {}),
+      },
     },
-  });
+    { version: seen },
+  );
   await seedFrom(store, scheme, version, now, operatorFile ? SCHEME_FILE_ACTOR : actor, operatorFile);
 }
 

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { compileEffective } from "../../control/effective.js";
+import { compileFitting } from "../../control/effective.js";
+import { requireInForce, storePolicy } from "../../control/in-force.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
@@ -16,7 +17,7 @@ import type { ProviderRecord } from "../../identity/schema.js";
 import type { Role } from "../../control/types.js";
 import type { CompiledScheme } from "../../scheme/compile.js";
 import { SetResolver } from "../../scheme/sets.js";
-import type { StoredRecord } from "../../store/index.js";
+import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { LICENSE_READERS, ownOnly } from "./roles.js";
@@ -49,24 +50,30 @@ function find(
   return r;
 }
 
-/** The result must compile with the policy in force: models exist, countries and sets resolve. */
-function checkCompiles(deps: AdminDeps, record: LicenseRecord): void {
-  const state = deps.state();
-  const others = state.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
-  const result = compileEffective(
-    state.base.source,
-    state.partners.map((p) => p.document),
+/**
+ * The result must compile with the policy in force as the store holds it now (not as this node's
+ * snapshot has it: an activation may have changed the version meanwhile): models exist, countries
+ * and sets resolve. Returns the guard the write must carry: that version is still the active one.
+ * Other entries that do not compile are no concern of this one (they are left out of the policy).
+ */
+async function checkCompiles(deps: AdminDeps, record: LicenseRecord): Promise<PutGuard> {
+  const policy = await storePolicy(deps.store, deps.state());
+  const others = policy.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
+  const { leftOut } = compileFitting(
+    policy.scheme,
+    policy.partners.map((p) => p.document),
     [...others, record],
   );
-  if (!result.ok) {
-    const index = others.length;
-    const mine = result.problems.filter((p) => p.path[0] === "licenses" && p.path[1] === index);
-    throw new InvalidInputError(
-      (mine.length > 0 ? mine : result.problems).map((p) => ({ ...p, path: p.path.slice(2) })),
-    );
-  }
+  const mine = leftOut.find((l) => l.kind === "license" && l.id === record.id);
+  if (mine !== undefined) throw new InvalidInputError(mine.problems);
+  return policy.guard;
 }
 
+/**
+ * Writes the license, and answers only once this node has it in force: with `grants` (anything
+ * but a denial, a suspension or a revocation), a license left out of the policy because it does
+ * not compile with the active version is refused to the caller (not_in_force), not answered 200.
+ */
 async function save(
   deps: AdminDeps,
   caller: Caller,
@@ -74,14 +81,19 @@ async function save(
   next: LicenseRecord,
   action: string,
   details: Record<string, unknown> = {},
+  guard?: PutGuard,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
-  await deps.store.records.put("license", next.id, next, before?.revision ?? 0, {
-    actor: caller.id,
-    action: `license.${action}`,
-    details: { status: next.status, ...details },
-  });
+  await deps.store.records.put(
+    "license",
+    next.id,
+    next,
+    before?.revision ?? 0,
+    { actor: caller.id, action: `license.${action}`, details: { status: next.status, ...details } },
+    guard,
+  );
   await deps.changed();
+  if (guard !== undefined) requireInForce(deps.state(), "license", next.id);
   return next;
 }
 
@@ -193,8 +205,8 @@ export const licenseRoutes = [
         throw new ClearanceError("conflict", "conflict", `license ${id} exists`);
       const { justification, licensee, id: _id, ...terms } = body;
       const record = apply({ id, licensee, terms, justification }, caller.id, deps.now());
-      checkCompiles(deps, record);
-      return save(deps, caller, null, record, "apply", { justification });
+      const guard = await checkCompiles(deps, record);
+      return save(deps, caller, null, record, "apply", { justification }, guard);
     },
   }),
   route({
@@ -216,8 +228,9 @@ export const licenseRoutes = [
         resolve,
         await beneficiaries(deps, r.document),
       );
-      checkCompiles(deps, next);
-      return save(deps, caller, r, next, "approve", body.conditions ? { conditions: body.conditions } : {});
+      const guard = await checkCompiles(deps, next);
+      const details = body.conditions ? { conditions: body.conditions } : {};
+      return save(deps, caller, r, next, "approve", details, guard);
     },
   }),
   route({
@@ -249,14 +262,10 @@ export const licenseRoutes = [
       body: reasonBody,
       async handle({ deps, caller, params, body }) {
         const r = find(deps, caller, STATUS_ROLES, params.id as string);
-        return save(
-          deps,
-          caller,
-          r,
-          transition(r.document, action, caller.id, deps.now(), body.reason),
-          action,
-          { reason: body.reason },
-        );
+        const next = transition(r.document, action, caller.id, deps.now(), body.reason);
+        // Suspending and revoking only narrow: they are written whatever else does not compile.
+        const guard = action === "reinstate" ? await checkCompiles(deps, next) : undefined;
+        return save(deps, caller, r, next, action, { reason: body.reason }, guard);
       },
     }),
   ),
