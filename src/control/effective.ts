@@ -16,9 +16,13 @@ export function licenseEntry(r: LicenseRecord): SchemeLicense {
     licensee: r.licensee,
     models: [...t.models],
     actions: [...t.actions],
-    destinations: t.destinations,
+    // The countries resolved when it was applied for; a license stored before they were recorded
+    // resolves its set names against the active version.
+    destinations: t.resolved === undefined ? t.destinations : [...t.resolved.destinations],
     ...(t.purposes === undefined ? {} : { purposes: [...t.purposes] }),
-    ...(t.nationalities === undefined ? {} : { nationalities: t.nationalities }),
+    ...(t.nationalities === undefined
+      ? {}
+      : { nationalities: t.resolved?.nationalities ? [...t.resolved.nationalities] : t.nationalities }),
     valid_from: t.valid_from,
     valid_until: t.valid_until,
     ...(t.quota_tokens === undefined ? {} : { quota_tokens: t.quota_tokens }),

@@ -12,9 +12,10 @@
  */
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
-import { apply, seed } from "../licensing/workflow.js";
+import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeLicense } from "../scheme/schema.js";
+import { SetResolver } from "../scheme/sets.js";
 import type { Store } from "../store/index.js";
 import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
 import { leftOutProblems } from "./in-force.js";
@@ -124,7 +125,7 @@ export function versionMisfits(
   ].filter((d) => !havePartners.has(d.partner.id));
   const broughtLicenses = scheme.source.licenses
     .filter((l) => !haveLicenses.has(l.id))
-    .map((l) => seed(l.id, l.licensee, termsOf(l), l.status, now));
+    .map((l) => seed(l.id, l.licensee, termsOf(l, scheme), l.status, now));
   return compileFitting(scheme.source, [...partners, ...brought], [...licenses, ...broughtLicenses]).leftOut;
 }
 
@@ -232,7 +233,7 @@ async function seedFrom(
   for (const l of scheme.source.licenses) {
     if (licenses.has(l.id)) continue;
     if (operatorFile) {
-      const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l), l.status, now);
+      const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l, scheme), l.status, now);
       await store.records.put("license", l.id, record, 0, change("license", l.id));
       continue;
     }
@@ -242,7 +243,7 @@ async function seedFrom(
       {
         id: l.id,
         licensee: l.licensee,
-        terms: termsOf(l),
+        terms: termsOf(l, scheme),
         justification: `brought by scheme version ${version} (${scheme.digest}), activated by ${actor}`,
       },
       actor,
@@ -266,7 +267,13 @@ function seededAt(
   return [{ at: now, actor, from: null, to: status, reason }];
 }
 
-function termsOf(l: SchemeLicense): LicenseTerms {
+/** A version's license as terms, its set names resolved against the version's own sets. */
+function termsOf(l: SchemeLicense, scheme: CompiledScheme): LicenseTerms {
+  const sets = new SetResolver(scheme.source.sets, []);
+  return resolveTerms(plainTerms(l), (expr, path = []) => sets.resolve(expr, path));
+}
+
+function plainTerms(l: SchemeLicense): LicenseTerms {
   return {
     models: l.models,
     actions: l.actions,

@@ -20,6 +20,19 @@ export interface LicenseTerms {
   readonly valid_until: string;
   readonly quota_tokens?: number;
   readonly quota_period: QuotaPeriod;
+  /**
+   * The countries `destinations` and `nationalities` named when the application was made (set names
+   * resolved against the scheme version then active): what the approvers approve, and what the
+   * policy in force uses — a later version redefining a set does not change them. The expressions
+   * are kept for display. Absent on licenses stored before this was recorded: those still resolve
+   * their set names against the active version.
+   */
+  readonly resolved?: ResolvedCountries;
+}
+
+export interface ResolvedCountries {
+  readonly destinations: readonly string[];
+  readonly nationalities?: readonly string[];
 }
 
 /** Narrowing an approver may add. */

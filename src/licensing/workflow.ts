@@ -95,7 +95,10 @@ export function approve(
       `${approver.id} has already approved this application; a second approver is needed`,
     );
   }
-  const terms = conditions === undefined ? r.terms : narrow(r.terms, conditions, resolve);
+  // An application filed before its countries were resolved at filing has them resolved by its
+  // first approval: the next approver approves those countries, and the license keeps them.
+  const pinned = r.terms.resolved === undefined ? resolveTerms(r.terms, resolve) : r.terms;
+  const terms = conditions === undefined ? pinned : narrow(pinned, conditions, resolve);
   const approvals = [
     ...r.approvals,
     { identity: approver.id, at: now, ...(conditions ? { conditions } : {}) },
@@ -179,14 +182,39 @@ export function transition(
   return { ...r, status: t.to, history: [...r.history, event(now, actor, action, reason)] };
 }
 
-/** Resolves a set expression to countries (the scheme's sets); the workflow itself knows none. */
-export type Resolve = (expr: LicenseTerms["destinations"]) => ReadonlySet<string>;
+/**
+ * Resolves a set expression to countries (the scheme's sets); the workflow itself knows none.
+ * `path`: where a problem (an unknown set) is reported, by resolvers that report them.
+ */
+export type Resolve = (
+  expr: LicenseTerms["destinations"],
+  path?: readonly (string | number)[],
+) => ReadonlySet<string>;
+
+/**
+ * The terms with their destinations and nationalities resolved to countries now (see
+ * `LicenseTerms.resolved`): done when an application is made, so that what two approvers approve
+ * is what the policy grants, whatever a later scheme version makes of the set names.
+ */
+export function resolveTerms(terms: LicenseTerms, resolve: Resolve): LicenseTerms {
+  const codes = (expr: LicenseTerms["destinations"], field: string) => [...resolve(expr, [field])].sort();
+  return {
+    ...terms,
+    resolved: {
+      destinations: codes(terms.destinations, "destinations"),
+      ...(terms.nationalities === undefined
+        ? {}
+        : { nationalities: codes(terms.nationalities, "nationalities") }),
+    },
+  };
+}
 
 /** Conditions may only narrow: destinations among those applied for, a lower quota, an earlier end. */
 function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTerms {
   let next: LicenseTerms = terms;
   if (c.destinations !== undefined) {
-    const allowed = resolve(terms.destinations);
+    const allowed =
+      terms.resolved === undefined ? resolve(terms.destinations) : new Set(terms.resolved.destinations);
     const extra = c.destinations.filter((d) => !allowed.has(d));
     if (c.destinations.length === 0 || extra.length > 0) {
       throw new WorkflowError(
@@ -196,7 +224,13 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
           : `destinations: ${extra.join(", ")} not among the destinations applied for`,
       );
     }
-    next = { ...next, destinations: [...c.destinations] };
+    next = {
+      ...next,
+      destinations: [...c.destinations],
+      ...(next.resolved === undefined
+        ? {}
+        : { resolved: { ...next.resolved, destinations: [...c.destinations].sort() } }),
+    };
   }
   if (c.quota_tokens !== undefined) {
     if (terms.quota_tokens !== undefined && c.quota_tokens > terms.quota_tokens) {

@@ -7,15 +7,22 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
 import { requireInForce, storePolicy } from "../../control/in-force.js";
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
-import { apply, approve, deny, transition, type Beneficiaries } from "../../licensing/workflow.js";
+import {
+  apply,
+  approve,
+  deny,
+  resolveTerms,
+  transition,
+  type Beneficiaries,
+  type Resolve,
+} from "../../licensing/workflow.js";
 import { isFederatedPrincipal } from "../../identity/federation.js";
 import { PROVIDERS } from "../../identity/registry.js";
 import type { ProviderRecord } from "../../identity/schema.js";
 import type { Role } from "../../control/types.js";
-import type { CompiledScheme } from "../../scheme/compile.js";
 import { SetResolver } from "../../scheme/sets.js";
 import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
@@ -53,11 +60,20 @@ function find(
 /**
  * The result must compile with the policy in force as the store holds it now (not as this node's
  * snapshot has it: an activation may have changed the version meanwhile): models exist, countries
- * and sets resolve. Returns the guard the write must carry: that version is still the active one.
- * Other entries that do not compile are no concern of this one (they are left out of the policy).
+ * and sets resolve. `build` makes the record with set names resolved against that version (an
+ * unknown set is refused). Returns the record and the guard its write must carry: that version is
+ * still the active one. Other entries that do not compile are no concern of this one (they are
+ * left out of the policy).
  */
-async function checkCompiles(deps: AdminDeps, record: LicenseRecord): Promise<PutGuard> {
+async function checkCompiles(
+  deps: AdminDeps,
+  build: (resolve: Resolve) => LicenseRecord,
+): Promise<{ record: LicenseRecord; guard: PutGuard }> {
   const policy = await storePolicy(deps.store, deps.state());
+  const problems: Problem[] = [];
+  const sets = new SetResolver(policy.scheme.sets, problems);
+  const record = build((expr, path = []) => sets.resolve(expr, path));
+  if (problems.length > 0) throw new InvalidInputError(problems);
   const others = policy.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
   const { leftOut } = compileFitting(
     policy.scheme,
@@ -66,7 +82,7 @@ async function checkCompiles(deps: AdminDeps, record: LicenseRecord): Promise<Pu
   );
   const mine = leftOut.find((l) => l.kind === "license" && l.id === record.id);
   if (mine !== undefined) throw new InvalidInputError(mine.problems);
-  return policy.guard;
+  return { record, guard: policy.guard };
 }
 
 /**
@@ -203,9 +219,15 @@ export const licenseRoutes = [
       const id = body.id ?? `LIC-${deps.now().slice(0, 4)}-${randomBytes(4).toString("hex")}`;
       if (deps.state().licenses.some((l) => l.id === id))
         throw new ClearanceError("conflict", "conflict", `license ${id} exists`);
-      const { justification, licensee, id: _id, ...terms } = body;
-      const record = apply({ id, licensee, terms, justification }, caller.id, deps.now());
-      const guard = await checkCompiles(deps, record);
+      const { justification, licensee, id: _id, ...requested } = body;
+      // Set names become countries now: what the approvers see and approve, and what is granted.
+      const { record, guard } = await checkCompiles(deps, (resolve) =>
+        apply(
+          { id, licensee, terms: resolveTerms(requested, resolve), justification },
+          caller.id,
+          deps.now(),
+        ),
+      );
       return save(deps, caller, null, record, "apply", { justification }, guard);
     },
   }),
@@ -218,17 +240,10 @@ export const licenseRoutes = [
     body: approvalBody,
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
-      const scheme = deps.state().scheme;
-      const resolve = (expr: Parameters<typeof compileSet>[1]) => compileSet(scheme, expr);
-      const next = approve(
-        r.document,
-        approver(caller),
-        deps.now(),
-        body.conditions,
-        resolve,
-        await beneficiaries(deps, r.document),
+      const decided = await beneficiaries(deps, r.document);
+      const { record: next, guard } = await checkCompiles(deps, (resolve) =>
+        approve(r.document, approver(caller), deps.now(), body.conditions, resolve, decided),
       );
-      const guard = await checkCompiles(deps, next);
       const details = body.conditions ? { conditions: body.conditions } : {};
       return save(deps, caller, r, next, "approve", details, guard);
     },
@@ -264,17 +279,9 @@ export const licenseRoutes = [
         const r = find(deps, caller, STATUS_ROLES, params.id as string);
         const next = transition(r.document, action, caller.id, deps.now(), body.reason);
         // Suspending and revoking only narrow: they are written whatever else does not compile.
-        const guard = action === "reinstate" ? await checkCompiles(deps, next) : undefined;
+        const guard = action === "reinstate" ? (await checkCompiles(deps, () => next)).guard : undefined;
         return save(deps, caller, r, next, action, { reason: body.reason }, guard);
       },
     }),
   ),
 ];
-
-/** Countries of a set expression under the scheme in force (for approval conditions). */
-function compileSet(
-  scheme: CompiledScheme,
-  expr: Parameters<SetResolver["resolve"]>[0],
-): ReadonlySet<string> {
-  return new SetResolver(scheme.source.sets, []).resolve(expr, []);
-}
