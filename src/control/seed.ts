@@ -10,7 +10,7 @@
  * a version may bring new licenses only as pending applications, filed under the identity that
  * activated it; one that would bring any other new license is refused, naming them.
  */
-import { ClearanceError, InvalidInputError } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, SetupError } from "../errors/index.js";
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
 import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
@@ -172,7 +172,13 @@ export async function activateVersion(
     version,
   );
   const current = await store.records.get<ActiveScheme>("setting", "active-scheme");
-  const doc: ActiveScheme = { version, activated_by: actor, activated_at: now };
+  const fileDigest = operatorFile ? record.document.digest : current?.document.file_digest;
+  const doc: ActiveScheme = {
+    version,
+    activated_by: actor,
+    activated_at: now,
+    ...(fileDigest === undefined ? {} : { file_digest: fileDigest }),
+  };
   await store.records.put(
     "setting",
     "active-scheme",
@@ -287,13 +293,50 @@ function plainTerms(l: SchemeLicense): LicenseTerms {
   };
 }
 
-/** At start-up: the config's scheme file becomes (or stays) the active version if it is new. */
+/**
+ * At start-up: the config's scheme file becomes the active version whenever its content differs
+ * from the file seeded last (`file_digest` of the active-scheme setting) — also when that content was
+ * uploaded before as a version that is not active. A file unchanged since it was last seeded
+ * leaves the active version alone (an activation through the admin API stands). A store without
+ * that digest (last seeded by an older build) activates the file when its content is new, as before.
+ *
+ * Before anything is written, the file is checked against the store's partners and licenses: a
+ * file they do not compile with (a model or set they name is gone) refuses start-up with an error
+ * naming each, and changes nothing — so putting the previous file back starts as before.
+ */
 export async function seedFromFile(store: Store, text: string, now: string): Promise<void> {
-  const { version, created } = await addVersion(store, text, SCHEME_FILE_ACTOR, now);
-  const active = await store.records.get<ActiveScheme>("setting", "active-scheme");
-  if (created || active === undefined)
-    await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
-      reason: "the gateway's scheme file changed",
-      operatorFile: true,
-    });
+  const scheme = parseScheme(text, "the scheme file");
+  const [active, versions] = await Promise.all([
+    store.records.get<ActiveScheme>("setting", "active-scheme"),
+    store.records.list<SchemeVersion>("scheme"),
+  ]);
+  const seeded = active?.document.file_digest;
+  const activate =
+    active === undefined ||
+    (seeded === undefined
+      ? !versions.some((v) => v.document.digest === scheme.digest)
+      : seeded !== scheme.digest);
+  if (!activate) return;
+  const [partners, licenses] = await Promise.all([
+    store.records.list<PartnerDocument>("partner"),
+    store.records.list<LicenseRecord>("license"),
+  ]);
+  const misfits = versionMisfits(
+    scheme,
+    partners.map((p) => p.document),
+    licenses.map((l) => l.document),
+    now,
+  );
+  if (misfits.length > 0) {
+    throw new SetupError(
+      `the scheme file does not fit what the store holds, so the gateway does not start and nothing was changed: ` +
+        `${describeLeftOut(misfits)}. Put back what the file no longer defines, or first revoke or change ` +
+        "these through the admin API (or put the previous file back)",
+    );
+  }
+  const { version } = await addVersion(store, text, SCHEME_FILE_ACTOR, now);
+  await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
+    reason: "the gateway's scheme file changed",
+    operatorFile: true,
+  });
 }
