@@ -79,7 +79,11 @@ export const normalizeOrganization = (id: string): string => id.normalize("NFKC"
 export const sameOrganization = (a: string, b: string): boolean =>
   normalizeOrganization(a) === normalizeOrganization(b);
 
-/** Approving needs who benefits to be known (fail closed); see `Beneficiaries`. */
+/**
+ * Approving needs who benefits to be known (fail closed); see `Beneficiaries`. `revoked`: whether
+ * an identity has been revoked — an approval by one revoked before the application is decided
+ * does not count towards the two (it stays in the record; another approver is needed).
+ */
 export function approve(
   r: LicenseRecord,
   approver: Approver,
@@ -87,6 +91,7 @@ export function approve(
   conditions: Conditions | undefined,
   resolve: Resolve,
   beneficiaries: Beneficiaries,
+  revoked: (identity: string) => boolean = () => false,
 ): LicenseRecord {
   checkDecider(r, approver, beneficiaries, "approve");
   if (r.approvals.some((a) => a.identity === approver.id)) {
@@ -107,7 +112,8 @@ export function approve(
     ...r,
     terms,
     approvals,
-    status: approvals.length >= APPROVALS_REQUIRED ? "approved" : "pending",
+    status:
+      approvals.filter((a) => !revoked(a.identity)).length >= APPROVALS_REQUIRED ? "approved" : "pending",
     history: [...r.history, event(now, approver.id, "approve", undefined, conditions)],
   };
 }

@@ -22,7 +22,7 @@ import {
 import { isFederatedPrincipal } from "../../identity/federation.js";
 import { PROVIDERS } from "../../identity/registry.js";
 import type { ProviderRecord } from "../../identity/schema.js";
-import type { Role } from "../../control/types.js";
+import type { Identity, Role } from "../../control/types.js";
 import { SetResolver } from "../../scheme/sets.js";
 import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
@@ -241,8 +241,13 @@ export const licenseRoutes = [
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
       const decided = await beneficiaries(deps, r.document);
+      // Read from the store, not the snapshot: a revocation answered a moment ago counts.
+      const identities = await deps.store.records.list<Identity>("identity");
+      const revoked = new Set(identities.filter((i) => i.document.revoked_at !== null).map((i) => i.id));
       const { record: next, guard } = await checkCompiles(deps, (resolve) =>
-        approve(r.document, approver(caller), deps.now(), body.conditions, resolve, decided),
+        approve(r.document, approver(caller), deps.now(), body.conditions, resolve, decided, (id) =>
+          revoked.has(id),
+        ),
       );
       const details = body.conditions ? { conditions: body.conditions } : {};
       return save(deps, caller, r, next, "approve", details, guard);

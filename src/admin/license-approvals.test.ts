@@ -1,0 +1,32 @@
+/** The license workflow's edges: who counts as an approver, what an application may name, errors. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { application, asAdmin, call, createIdentity } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+
+let t: TestGateway;
+const tok: Record<string, string> = {};
+beforeAll(async () => {
+  t = await startTestGateway();
+  for (const a of ["a1", "a2", "a3"]) tok[a] = await createIdentity(t, `${a}@edges`, ["approver"]);
+});
+afterAll(() => t.gateway.close());
+
+describe("approvals", () => {
+  it("one by an identity revoked before the application is decided does not count", async () => {
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-REVOKED", destinations: ["FR"] }));
+    expect((await call(t, tok.a1!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {})).status).toBe(200);
+    expect(await asAdmin(t, "POST", "/admin/v1/identities/a1@edges/revoke", {})).toMatchObject({
+      revoked: true,
+    });
+    const second = await call(t, tok.a2!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {});
+    expect(second.status).toBe(200);
+    expect(second.body.status).toBe("pending");
+    const third = await call(t, tok.a3!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {});
+    expect(third.body.status).toBe("approved");
+    expect(third.body.approvals.map((a: { identity: string }) => a.identity)).toEqual([
+      "a1@edges",
+      "a2@edges",
+      "a3@edges",
+    ]);
+  });
+});
