@@ -1,7 +1,7 @@
 /** The license workflow's edges: who counts as an approver, what an application may name, errors. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { application, asAdmin, call, createIdentity } from "../testing/admin.js";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
 const tok: Record<string, string> = {};
@@ -28,5 +28,24 @@ describe("approvals", () => {
       "a2@edges",
       "a3@edges",
     ]);
+  });
+});
+
+describe("applications", () => {
+  it("name their licensee by id: an organization id or a principal id, not free text", async () => {
+    for (const licensee of [
+      { organization: "bw cyber\u0000\n<b>" },
+      { organization: "bw-cyber " },
+      { principal: "erik\n" },
+      { principal: "" },
+    ]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(400);
+      expect(r.body.error.problems[0].path).toMatch(/^licensee/);
+    }
+    for (const licensee of [{ organization: "bw-cyber" }, { principal: "fed:de-gov:abc_DEF-1" }]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(201);
+    }
   });
 });
