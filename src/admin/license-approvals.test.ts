@@ -49,3 +49,47 @@ describe("applications", () => {
     }
   });
 });
+
+describe("workflow errors", () => {
+  it("have the one error shape: problems naming the field at fault", async () => {
+    await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/licenses",
+      application({ id: "L-ERR", destinations: ["FR", "BE"], quota_tokens: 10 }),
+    );
+    const cases: [string, string, unknown, string, string][] = [
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { quota_tokens: 20 } },
+        "invalid-conditions",
+        "conditions.quota_tokens",
+      ],
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { destinations: ["FR", "JP"] } },
+        "invalid-conditions",
+        "conditions.destinations[1]",
+      ],
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { valid_until: "2001-01-01" } },
+        "invalid-conditions",
+        "conditions.valid_until",
+      ],
+      ["deny", "L-ERR", { reason: "   " }, "reason-required", "reason"],
+    ];
+    for (const [action, id, body, code, path] of cases) {
+      const r = await call(t, tok.a3!, "POST", `/admin/v1/licenses/${id}/${action}`, body);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error).toMatchObject({
+        code,
+        problems: [{ code, path, message: expect.any(String) }],
+      });
+      expect(r.body.error.message).toContain(path);
+    }
+  });
+});

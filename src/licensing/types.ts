@@ -2,7 +2,7 @@
  * A license as the control plane manages it: the application, the approvals and their conditions,
  * and every step after, each naming who did it and why (liability is allocated by the record).
  */
-import { ClearanceError, type ErrorKind } from "../errors/index.js";
+import { ClearanceError, formatPath, type ErrorKind, type Path } from "../errors/index.js";
 import type { Action } from "../policy/types.js";
 import type { SetExpression } from "../scheme/schema.js";
 
@@ -92,11 +92,17 @@ const KIND_OF: Readonly<Record<WorkflowErrorCode, ErrorKind>> = {
   "invalid-transition": "conflict",
 };
 
-/** A step the workflow does not allow; its kind says how the edge answers it. */
+/**
+ * A step the workflow does not allow; its kind says how the edge answers it. Its one problem
+ * (`{code, path, message}`, the shape of every error) names the field at fault where there is one
+ * (`reason`, `conditions.quota_tokens`), and is the message's prefix.
+ */
 export class WorkflowError extends ClearanceError {
   declare readonly code: WorkflowErrorCode;
-  constructor(code: WorkflowErrorCode, message: string) {
-    super(KIND_OF[code], code, message);
+  constructor(code: WorkflowErrorCode, message: string, path: Path = []) {
+    super(KIND_OF[code], code, path.length === 0 ? message : `${formatPath(path)}: ${message}`, {
+      problems: [{ code, path, message }],
+    });
     this.name = "WorkflowError";
   }
 }

@@ -226,8 +226,11 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
       throw new WorkflowError(
         "invalid-conditions",
         c.destinations.length === 0
-          ? "destinations: at least one is needed"
-          : `destinations: ${extra.join(", ")} not among the destinations applied for`,
+          ? "at least one is needed"
+          : `${extra.join(", ")} not among the destinations applied for`,
+        c.destinations.length === 0
+          ? ["conditions", "destinations"]
+          : ["conditions", "destinations", c.destinations.indexOf(extra[0]!)],
       );
     }
     next = {
@@ -242,7 +245,8 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
     if (terms.quota_tokens !== undefined && c.quota_tokens > terms.quota_tokens) {
       throw new WorkflowError(
         "invalid-conditions",
-        `quota_tokens: ${c.quota_tokens} is more than the ${terms.quota_tokens} applied for`,
+        `${c.quota_tokens} is more than the ${terms.quota_tokens} applied for`,
+        ["conditions", "quota_tokens"],
       );
     }
     next = { ...next, quota_tokens: c.quota_tokens };
@@ -252,7 +256,8 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
     if (Number.isNaN(until) || until > instantOf(terms.valid_until) || until <= instantOf(terms.valid_from)) {
       throw new WorkflowError(
         "invalid-conditions",
-        `valid_until: ${c.valid_until} must fall within ${terms.valid_from} – ${terms.valid_until}`,
+        `${c.valid_until} must fall within ${terms.valid_from} – ${terms.valid_until}`,
+        ["conditions", "valid_until"],
       );
     }
     next = { ...next, valid_until: c.valid_until };
@@ -261,7 +266,7 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
 }
 
 function requireReason(reason: string): void {
-  if (reason.trim() === "") throw new WorkflowError("reason-required", "a reason is required");
+  if (reason.trim() === "") throw new WorkflowError("reason-required", "a reason is required", ["reason"]);
 }
 
 function event(
