@@ -10,12 +10,15 @@
  * a version may bring new licenses only as pending applications, filed under the identity that
  * activated it; one that would bring any other new license is refused, naming them.
  */
-import { ClearanceError } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, SetupError } from "../errors/index.js";
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
-import { apply, seed } from "../licensing/workflow.js";
+import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeLicense } from "../scheme/schema.js";
+import { SetResolver } from "../scheme/sets.js";
 import type { Store } from "../store/index.js";
+import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
+import { leftOutProblems } from "./in-force.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
 /** The actor of what the operator's scheme file seeds at start-up. */
@@ -104,9 +107,42 @@ export function refuseLicensesOutsideWorkflow(
 }
 
 /**
- * Makes a version active and seeds what it brings. The caller has checked that the result compiles.
- * Unless `operatorFile`, a version bringing new licenses that are not pending is refused first,
- * and nothing is changed.
+ * What a version would leave out of the policy in force, were it active with the store's partners
+ * and licenses and those it would bring (the ones the store lacks): empty when everything fits.
+ */
+export function versionMisfits(
+  scheme: CompiledScheme,
+  partners: readonly PartnerDocument[],
+  licenses: readonly LicenseRecord[],
+  now: string,
+): readonly LeftOut[] {
+  const havePartners = new Set(partners.map((p) => p.partner.id));
+  const haveLicenses = new Set(licenses.map((l) => l.id));
+  const { countries, organizations } = scheme.source.partners;
+  const brought: PartnerDocument[] = [
+    ...countries.map((partner) => ({ kind: "country" as const, partner, history: [] })),
+    ...organizations.map((partner) => ({ kind: "organization" as const, partner, history: [] })),
+  ].filter((d) => !havePartners.has(d.partner.id));
+  const broughtLicenses = scheme.source.licenses
+    .filter((l) => !haveLicenses.has(l.id))
+    .map((l) => seed(l.id, l.licensee, termsOf(l, scheme), l.status, now));
+  return compileFitting(scheme.source, [...partners, ...brought], [...licenses, ...broughtLicenses]).leftOut;
+}
+
+/** Refuses (400, one problem per misfit, naming it by id) a version the store's entries do not fit. */
+export function refuseMisfits(leftOut: readonly LeftOut[], version: number | string): void {
+  if (leftOut.length === 0) return;
+  throw new InvalidInputError(
+    leftOutProblems(leftOut),
+    `version ${version} cannot be activated: the partners and licenses in force do not fit it: ${describeLeftOut(leftOut)}`,
+  );
+}
+
+/**
+ * Makes a version active and seeds what it brings. Unless `operatorFile`, a version bringing new
+ * licenses that are not pending is refused first, and nothing is changed. So is one that the
+ * store's partners and licenses do not compile with — checked against the store right before the
+ * write, which is refused (a conflict) should anything in the store change between the two.
  */
 export async function activateVersion(
   store: Store,
@@ -119,23 +155,48 @@ export async function activateVersion(
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
   const scheme = parseScheme(record.document.text, `scheme version ${version}`);
-  if (!operatorFile) {
-    const have = new Set((await store.records.list("license")).map((r) => r.id));
-    refuseLicensesOutsideWorkflow(scheme, have, version);
-  }
+  // Everything below is read after this: a change committed since makes the guarded write refuse.
+  const seen = await store.version();
+  const [partners, licenses] = await Promise.all([
+    store.records.list<PartnerDocument>("partner"),
+    store.records.list<LicenseRecord>("license"),
+  ]);
+  if (!operatorFile) refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((r) => r.id)), version);
+  refuseMisfits(
+    versionMisfits(
+      scheme,
+      partners.map((p) => p.document),
+      licenses.map((l) => l.document),
+      now,
+    ),
+    version,
+  );
   const current = await store.records.get<ActiveScheme>("setting", "active-scheme");
-  const doc: ActiveScheme = { version, activated_by: actor, activated_at: now };
-  await store.records.put("setting", "active-scheme", doc, current?.revision ?? 0, {
-    actor,
-    action: "scheme.activate",
-    details: {
-      version,
-      previous: current?.document.version ?? null,
-      digest: record.document.digest,
-      ...(reason ? { reason } : {}),
-      ...(impact ? { what_if: impact } : {}),
+  const fileDigest = operatorFile ? record.document.digest : current?.document.file_digest;
+  const doc: ActiveScheme = {
+    version,
+    activated_by: actor,
+    activated_at: now,
+    ...(fileDigest === undefined ? {} : { file_digest: fileDigest }),
+  };
+  await store.records.put(
+    "setting",
+    "active-scheme",
+    doc,
+    current?.revision ?? 0,
+    {
+      actor,
+      action: "scheme.activate",
+      details: {
+        version,
+        previous: current?.document.version ?? null,
+        digest: record.document.digest,
+        ...(reason ? { reason } : {}),
+        ...(impact ? { what_if: impact } : {}),
+      },
     },
-  });
+    { version: seen },
+  );
   await seedFrom(store, scheme, version, now, operatorFile ? SCHEME_FILE_ACTOR : actor, operatorFile);
 }
 
@@ -178,7 +239,7 @@ async function seedFrom(
   for (const l of scheme.source.licenses) {
     if (licenses.has(l.id)) continue;
     if (operatorFile) {
-      const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l), l.status, now);
+      const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l, scheme), l.status, now);
       await store.records.put("license", l.id, record, 0, change("license", l.id));
       continue;
     }
@@ -188,7 +249,7 @@ async function seedFrom(
       {
         id: l.id,
         licensee: l.licensee,
-        terms: termsOf(l),
+        terms: termsOf(l, scheme),
         justification: `brought by scheme version ${version} (${scheme.digest}), activated by ${actor}`,
       },
       actor,
@@ -212,7 +273,13 @@ function seededAt(
   return [{ at: now, actor, from: null, to: status, reason }];
 }
 
-function termsOf(l: SchemeLicense): LicenseTerms {
+/** A version's license as terms, its set names resolved against the version's own sets. */
+function termsOf(l: SchemeLicense, scheme: CompiledScheme): LicenseTerms {
+  const sets = new SetResolver(scheme.source.sets, []);
+  return resolveTerms(plainTerms(l), (expr, path = []) => sets.resolve(expr, path));
+}
+
+function plainTerms(l: SchemeLicense): LicenseTerms {
   return {
     models: l.models,
     actions: l.actions,
@@ -226,13 +293,50 @@ function termsOf(l: SchemeLicense): LicenseTerms {
   };
 }
 
-/** At start-up: the config's scheme file becomes (or stays) the active version if it is new. */
+/**
+ * At start-up: the config's scheme file becomes the active version whenever its content differs
+ * from the file seeded last (`file_digest` of the active-scheme setting) — also when that content was
+ * uploaded before as a version that is not active. A file unchanged since it was last seeded
+ * leaves the active version alone (an activation through the admin API stands). A store without
+ * that digest (last seeded by an older build) activates the file when its content is new, as before.
+ *
+ * Before anything is written, the file is checked against the store's partners and licenses: a
+ * file they do not compile with (a model or set they name is gone) refuses start-up with an error
+ * naming each, and changes nothing — so putting the previous file back starts as before.
+ */
 export async function seedFromFile(store: Store, text: string, now: string): Promise<void> {
-  const { version, created } = await addVersion(store, text, SCHEME_FILE_ACTOR, now);
-  const active = await store.records.get<ActiveScheme>("setting", "active-scheme");
-  if (created || active === undefined)
-    await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
-      reason: "the gateway's scheme file changed",
-      operatorFile: true,
-    });
+  const scheme = parseScheme(text, "the scheme file");
+  const [active, versions] = await Promise.all([
+    store.records.get<ActiveScheme>("setting", "active-scheme"),
+    store.records.list<SchemeVersion>("scheme"),
+  ]);
+  const seeded = active?.document.file_digest;
+  const activate =
+    active === undefined ||
+    (seeded === undefined
+      ? !versions.some((v) => v.document.digest === scheme.digest)
+      : seeded !== scheme.digest);
+  if (!activate) return;
+  const [partners, licenses] = await Promise.all([
+    store.records.list<PartnerDocument>("partner"),
+    store.records.list<LicenseRecord>("license"),
+  ]);
+  const misfits = versionMisfits(
+    scheme,
+    partners.map((p) => p.document),
+    licenses.map((l) => l.document),
+    now,
+  );
+  if (misfits.length > 0) {
+    throw new SetupError(
+      `the scheme file does not fit what the store holds, so the gateway does not start and nothing was changed: ` +
+        `${describeLeftOut(misfits)}. Put back what the file no longer defines, or first revoke or change ` +
+        "these through the admin API (or put the previous file back)",
+    );
+  }
+  const { version } = await addVersion(store, text, SCHEME_FILE_ACTOR, now);
+  await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
+    reason: "the gateway's scheme file changed",
+    operatorFile: true,
+  });
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
+import { requireInForce } from "./in-force.js";
 import { seedFromFile } from "./seed.js";
 import { buildState, updateState } from "./state.js";
 
@@ -48,6 +49,35 @@ describe("the control state", () => {
     const third = updateState(second, (await store.snapshot()).records);
     expect(third.scheme).not.toBe(first.scheme);
     expect(third.scheme.licenses.get("BIS-2026-0001")?.status).toBe("revoked");
+    await store.close();
+  });
+
+  it("leaves out (fail closed) and reports what does not compile, instead of failing to build", async () => {
+    const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-state-")) });
+    await seedFromFile(
+      store,
+      readFileSync("examples/g7-trusted-partners.yaml", "utf8"),
+      "2026-11-21T00:00:00Z",
+    );
+    const partner = (await store.records.get<{ partner: { grants: { models: string[] }[] } }>(
+      "partner",
+      "eu-members",
+    ))!;
+    const broken = structuredClone(partner.document);
+    broken.partner.grants[0]!.models = ["no-such-model"];
+    await store.records.put("partner", "eu-members", broken, partner.revision, { actor: "t", action: "x" });
+    const state = buildState((await store.snapshot()).records);
+    expect(state.leftOut).toEqual([
+      {
+        kind: "partner",
+        id: "eu-members",
+        problems: [expect.objectContaining({ path: ["grants", 0, "models", 0] })],
+      },
+    ]);
+    expect(state.scheme.countryPartners.some((p) => p.id === "eu-members")).toBe(false);
+    expect(state.scheme.licenses.has("BIS-2026-0001")).toBe(true);
+    expect(() => requireInForce(state, "partner", "eu-members")).toThrow(/left out.*no-such-model/);
+    expect(() => requireInForce(state, "license", "BIS-2026-0001")).not.toThrow();
     await store.close();
   });
 });

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import type { LicenseRecord } from "../licensing/types.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { StoredRecord } from "../store/index.js";
-import { compileEffective } from "./effective.js";
+import { compileFitting, type LeftOut } from "./effective.js";
 import type { ActiveScheme, Identity, PartnerDocument, SchemeVersion } from "./types.js";
 
 export interface ControlState {
@@ -21,8 +21,18 @@ export interface ControlState {
   readonly identityRecords: readonly StoredRecord<Identity>[];
   readonly partners: readonly StoredRecord<PartnerDocument>[];
   readonly licenses: readonly StoredRecord<LicenseRecord>[];
+  /**
+   * Partners and licenses in the store that do not compile with the active version (a model or set
+   * it lacks): left out of `scheme`, so what they would grant is denied (fail closed). Empty normally.
+   */
+  readonly leftOut: readonly LeftOut[];
   /** The policy records (ids and revisions) this state was compiled from. */
   readonly fingerprint: string;
+  /**
+   * Set when the store's latest records could not be loaded into a policy at all (no active
+   * version): `scheme` is the one before, while keys, principals and identities are current.
+   */
+  readonly reloadFailure?: string;
 }
 
 export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("hex");
@@ -37,7 +47,8 @@ export class ControlStateError extends Error {
  */
 export function updateState(previous: ControlState | null, records: readonly StoredRecord[]): ControlState {
   if (previous !== null && policyFingerprint(records) === previous.fingerprint) {
-    return { ...previous, ...identitiesOf(records) };
+    const { reloadFailure: _failure, ...kept } = previous;
+    return { ...kept, ...identitiesOf(records) };
   }
   return buildState(records);
 }
@@ -56,7 +67,7 @@ function policyFingerprint(records: readonly StoredRecord[]): string {
   return out;
 }
 
-function identitiesOf(records: readonly StoredRecord[]) {
+export function identitiesOf(records: readonly StoredRecord[]) {
   const identityRecords = records.filter((r) => r.collection === "identity") as StoredRecord<Identity>[];
   const identities = new Map<string, Identity>();
   for (const r of identityRecords)
@@ -74,19 +85,16 @@ export function buildState(records: readonly StoredRecord[]): ControlState {
   const base = parseScheme(active.document.text, `scheme version ${active.document.version}`);
   const partners = of<PartnerDocument>("partner");
   const licenses = of<LicenseRecord>("license");
-  const compiled = compileEffective(
+  // What does not compile with the version is left out (and reported), never the whole reload:
+  // a revocation or a key change made meanwhile must still take effect.
+  const compiled = compileFitting(
     base.source,
     partners.map((p) => p.document),
     licenses.map((l) => l.document),
   );
-  if (!compiled.ok) {
-    const first = compiled.problems[0];
-    throw new ControlStateError(
-      `the policy in force does not compile: ${first?.path.join(".")}: ${first?.message}`,
-    );
-  }
   return {
     scheme: compiled.scheme,
+    leftOut: compiled.leftOut,
     base,
     active,
     versions,

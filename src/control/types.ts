@@ -68,4 +68,9 @@ export interface ActiveScheme {
   readonly version: number;
   readonly activated_by: string;
   readonly activated_at: string;
+  /**
+   * The digest of the operator's scheme file as last seeded at start-up (kept by later activations):
+   * a file whose digest differs is activated at the next start. Absent: seeded by an older build.
+   */
+  readonly file_digest?: string;
 }

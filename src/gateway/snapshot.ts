@@ -3,7 +3,8 @@
  * rebuilt off the hot path when the store's change counter moves (changes from the CLI, the admin
  * API or, later, other nodes), so a request never waits on the store.
  */
-import { updateState, type ControlState } from "../control/state.js";
+import { describeLeftOut } from "../control/effective.js";
+import { ControlStateError, identitiesOf, updateState, type ControlState } from "../control/state.js";
 import { federationRecords, type FederationRecords } from "../identity/records.js";
 import type { Principal } from "../policy/index.js";
 import { screened, statusMaps, type StatusMaps } from "../screening/status.js";
@@ -40,14 +41,42 @@ export async function loadSnapshot(store: Store, previous: Snapshot | null = nul
   for (const k of s.keys) {
     keys.set(k.id, { principalId: k.principalId, hash: k.hash, revoked: k.revokedAt !== null });
   }
+  let control: ControlState;
+  let version = s.version;
+  try {
+    control = updateState(previous?.control ?? null, s.records);
+  } catch (err) {
+    if (previous === null) throw err;
+    // No policy can be built from the store (no active version): keys, principals, screening and
+    // identities still take effect — revocations are never held back — on the policy before. The
+    // previous version number stays, so the next poll tries again and the snapshot stays
+    // unconfirmed (it ages into policy_unconfirmed, failing closed).
+    control = {
+      ...previous.control,
+      ...identitiesOf(s.records),
+      reloadFailure: err instanceof Error ? err.message : String(err),
+    };
+    version = previous.version;
+  }
   return {
-    version: s.version,
+    version,
     keys,
     principals,
-    control: updateState(previous?.control ?? null, s.records),
+    control,
     federation: federationRecords(s.records),
     screening,
   };
+}
+
+/** What a state leaves out of the policy or failed to load, as one line (null: nothing). */
+function policyTrouble(control: ControlState): string | null {
+  if (control.reloadFailure !== undefined)
+    return `the store's policy could not be loaded (${control.reloadFailure}); the one before stays in force`;
+  if (control.leftOut.length === 0) return null;
+  return (
+    `left out of the policy in force, as they do not compile with scheme version ` +
+    `${control.active.document.version} (what they would grant is denied): ${describeLeftOut(control.leftOut)}`
+  );
 }
 
 export class SnapshotHolder {
@@ -60,7 +89,18 @@ export class SnapshotHolder {
     public current: Snapshot,
     private readonly onError: (err: unknown) => void,
     private readonly onChange: () => Promise<void>,
-  ) {}
+  ) {
+    this.report(current.control);
+  }
+
+  /** The last policy trouble reported, so that it is logged once, not on every poll. */
+  private reported: string | null = null;
+
+  private report(control: ControlState): void {
+    const trouble = policyTrouble(control);
+    if (trouble !== null && trouble !== this.reported) this.onError(new ControlStateError(trouble));
+    this.reported = trouble;
+  }
 
   /** `onChange` runs after each reload (the audit log drains the store's new admin changes). */
   static async open(
@@ -109,9 +149,10 @@ export class SnapshotHolder {
       const answered = Date.now();
       if (version !== this.current.version) {
         this.current = await loadSnapshot(this.store, this.current);
+        this.report(this.current.control);
         // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.
-        this.confirmedAt = answered;
+        if (this.current.control.reloadFailure === undefined) this.confirmedAt = answered;
         return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
       this.confirmedAt = answered;

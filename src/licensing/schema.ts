@@ -25,10 +25,21 @@ export const organizationId = z
   .regex(ID, "expected an organization id: letters, digits and . _ : - (starting with a letter or digit)")
   .max(MAX_ID, `expected an organization id of at most ${MAX_ID} characters`);
 
+/** A principal id as a license names its licensee: the scheme file's id pattern (fed:… ids fit it). */
+export const principalId = z
+  .string()
+  .regex(ID, "expected a principal id: letters, digits and . _ : - (starting with a letter or digit)")
+  .max(MAX_ID, `expected a principal id of at most ${MAX_ID} characters`);
+
 /** A license application (`POST /admin/v1/licenses`). */
 export const licenseApplication = z.strictObject({
   id: z.string().regex(ID, "letters, digits and . _ : - (starting with a letter or digit)").optional(),
-  licensee: z.union([z.strictObject({ organization: nameText }), z.strictObject({ principal: nameText })]),
+  // Ids, as the scheme file's licenses name them: compared with identities' organizations (an
+  // applicant's scope, conflicts of interest) and written into every decision it grants.
+  licensee: z.union([
+    z.strictObject({ organization: organizationId }),
+    z.strictObject({ principal: principalId }),
+  ]),
   models: z.array(nameText).min(1, "at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "at least one action"),
   destinations: setExpression,

@@ -2,7 +2,7 @@
  * A license as the control plane manages it: the application, the approvals and their conditions,
  * and every step after, each naming who did it and why (liability is allocated by the record).
  */
-import { ClearanceError, type ErrorKind } from "../errors/index.js";
+import { ClearanceError, formatPath, type ErrorKind, type Path } from "../errors/index.js";
 import type { Action } from "../policy/types.js";
 import type { SetExpression } from "../scheme/schema.js";
 
@@ -20,6 +20,19 @@ export interface LicenseTerms {
   readonly valid_until: string;
   readonly quota_tokens?: number;
   readonly quota_period: QuotaPeriod;
+  /**
+   * The countries `destinations` and `nationalities` named when the application was made (set names
+   * resolved against the scheme version then active): what the approvers approve, and what the
+   * policy in force uses — a later version redefining a set does not change them. The expressions
+   * are kept for display. Absent on licenses stored before this was recorded: those still resolve
+   * their set names against the active version.
+   */
+  readonly resolved?: ResolvedCountries;
+}
+
+export interface ResolvedCountries {
+  readonly destinations: readonly string[];
+  readonly nationalities?: readonly string[];
 }
 
 /** Narrowing an approver may add. */
@@ -79,11 +92,17 @@ const KIND_OF: Readonly<Record<WorkflowErrorCode, ErrorKind>> = {
   "invalid-transition": "conflict",
 };
 
-/** A step the workflow does not allow; its kind says how the edge answers it. */
+/**
+ * A step the workflow does not allow; its kind says how the edge answers it. Its one problem
+ * (`{code, path, message}`, the shape of every error) names the field at fault where there is one
+ * (`reason`, `conditions.quota_tokens`), and is the message's prefix.
+ */
 export class WorkflowError extends ClearanceError {
   declare readonly code: WorkflowErrorCode;
-  constructor(code: WorkflowErrorCode, message: string) {
-    super(KIND_OF[code], code, message);
+  constructor(code: WorkflowErrorCode, message: string, path: Path = []) {
+    super(KIND_OF[code], code, path.length === 0 ? message : `${formatPath(path)}: ${message}`, {
+      problems: [{ code, path, message }],
+    });
     this.name = "WorkflowError";
   }
 }

@@ -79,7 +79,11 @@ export const normalizeOrganization = (id: string): string => id.normalize("NFKC"
 export const sameOrganization = (a: string, b: string): boolean =>
   normalizeOrganization(a) === normalizeOrganization(b);
 
-/** Approving needs who benefits to be known (fail closed); see `Beneficiaries`. */
+/**
+ * Approving needs who benefits to be known (fail closed); see `Beneficiaries`. `revoked`: whether
+ * an identity has been revoked — an approval by one revoked before the application is decided
+ * does not count towards the two (it stays in the record; another approver is needed).
+ */
 export function approve(
   r: LicenseRecord,
   approver: Approver,
@@ -87,6 +91,7 @@ export function approve(
   conditions: Conditions | undefined,
   resolve: Resolve,
   beneficiaries: Beneficiaries,
+  revoked: (identity: string) => boolean = () => false,
 ): LicenseRecord {
   checkDecider(r, approver, beneficiaries, "approve");
   if (r.approvals.some((a) => a.identity === approver.id)) {
@@ -95,7 +100,10 @@ export function approve(
       `${approver.id} has already approved this application; a second approver is needed`,
     );
   }
-  const terms = conditions === undefined ? r.terms : narrow(r.terms, conditions, resolve);
+  // An application filed before its countries were resolved at filing has them resolved by its
+  // first approval: the next approver approves those countries, and the license keeps them.
+  const pinned = r.terms.resolved === undefined ? resolveTerms(r.terms, resolve) : r.terms;
+  const terms = conditions === undefined ? pinned : narrow(pinned, conditions, resolve);
   const approvals = [
     ...r.approvals,
     { identity: approver.id, at: now, ...(conditions ? { conditions } : {}) },
@@ -104,7 +112,8 @@ export function approve(
     ...r,
     terms,
     approvals,
-    status: approvals.length >= APPROVALS_REQUIRED ? "approved" : "pending",
+    status:
+      approvals.filter((a) => !revoked(a.identity)).length >= APPROVALS_REQUIRED ? "approved" : "pending",
     history: [...r.history, event(now, approver.id, "approve", undefined, conditions)],
   };
 }
@@ -179,30 +188,65 @@ export function transition(
   return { ...r, status: t.to, history: [...r.history, event(now, actor, action, reason)] };
 }
 
-/** Resolves a set expression to countries (the scheme's sets); the workflow itself knows none. */
-export type Resolve = (expr: LicenseTerms["destinations"]) => ReadonlySet<string>;
+/**
+ * Resolves a set expression to countries (the scheme's sets); the workflow itself knows none.
+ * `path`: where a problem (an unknown set) is reported, by resolvers that report them.
+ */
+export type Resolve = (
+  expr: LicenseTerms["destinations"],
+  path?: readonly (string | number)[],
+) => ReadonlySet<string>;
+
+/**
+ * The terms with their destinations and nationalities resolved to countries now (see
+ * `LicenseTerms.resolved`): done when an application is made, so that what two approvers approve
+ * is what the policy grants, whatever a later scheme version makes of the set names.
+ */
+export function resolveTerms(terms: LicenseTerms, resolve: Resolve): LicenseTerms {
+  const codes = (expr: LicenseTerms["destinations"], field: string) => [...resolve(expr, [field])].sort();
+  return {
+    ...terms,
+    resolved: {
+      destinations: codes(terms.destinations, "destinations"),
+      ...(terms.nationalities === undefined
+        ? {}
+        : { nationalities: codes(terms.nationalities, "nationalities") }),
+    },
+  };
+}
 
 /** Conditions may only narrow: destinations among those applied for, a lower quota, an earlier end. */
 function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTerms {
   let next: LicenseTerms = terms;
   if (c.destinations !== undefined) {
-    const allowed = resolve(terms.destinations);
+    const allowed =
+      terms.resolved === undefined ? resolve(terms.destinations) : new Set(terms.resolved.destinations);
     const extra = c.destinations.filter((d) => !allowed.has(d));
     if (c.destinations.length === 0 || extra.length > 0) {
       throw new WorkflowError(
         "invalid-conditions",
         c.destinations.length === 0
-          ? "destinations: at least one is needed"
-          : `destinations: ${extra.join(", ")} not among the destinations applied for`,
+          ? "at least one is needed"
+          : `${extra.join(", ")} not among the destinations applied for`,
+        c.destinations.length === 0
+          ? ["conditions", "destinations"]
+          : ["conditions", "destinations", c.destinations.indexOf(extra[0]!)],
       );
     }
-    next = { ...next, destinations: [...c.destinations] };
+    next = {
+      ...next,
+      destinations: [...c.destinations],
+      ...(next.resolved === undefined
+        ? {}
+        : { resolved: { ...next.resolved, destinations: [...c.destinations].sort() } }),
+    };
   }
   if (c.quota_tokens !== undefined) {
     if (terms.quota_tokens !== undefined && c.quota_tokens > terms.quota_tokens) {
       throw new WorkflowError(
         "invalid-conditions",
-        `quota_tokens: ${c.quota_tokens} is more than the ${terms.quota_tokens} applied for`,
+        `${c.quota_tokens} is more than the ${terms.quota_tokens} applied for`,
+        ["conditions", "quota_tokens"],
       );
     }
     next = { ...next, quota_tokens: c.quota_tokens };
@@ -212,7 +256,8 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
     if (Number.isNaN(until) || until > instantOf(terms.valid_until) || until <= instantOf(terms.valid_from)) {
       throw new WorkflowError(
         "invalid-conditions",
-        `valid_until: ${c.valid_until} must fall within ${terms.valid_from} – ${terms.valid_until}`,
+        `${c.valid_until} must fall within ${terms.valid_from} – ${terms.valid_until}`,
+        ["conditions", "valid_until"],
       );
     }
     next = { ...next, valid_until: c.valid_until };
@@ -221,7 +266,7 @@ function narrow(terms: LicenseTerms, c: Conditions, resolve: Resolve): LicenseTe
 }
 
 function requireReason(reason: string): void {
-  if (reason.trim() === "") throw new WorkflowError("reason-required", "a reason is required");
+  if (reason.trim() === "") throw new WorkflowError("reason-required", "a reason is required", ["reason"]);
 }
 
 function event(

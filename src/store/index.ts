@@ -94,6 +94,25 @@ export interface StoredRecord<T = unknown> {
   readonly updatedAt: string;
 }
 
+/**
+ * A compare-and-swap on something other than the record written: another record's revision (0: it
+ * must not exist), e.g. the active scheme version a license was checked against; or the store's
+ * change counter (`version()`), e.g. for an activation checked against every license and partner.
+ */
+export type PutGuard =
+  | { readonly record: { readonly collection: Collection; readonly id: string; readonly revision: number } }
+  | { readonly version: number };
+
+/** The conflict a guard that no longer holds is refused with. */
+export function guardConflict(guard: PutGuard): StoreError {
+  return new StoreError(
+    "conflict",
+    "record" in guard
+      ? `${guard.record.collection} ${guard.record.id} changed meanwhile (expected revision ${guard.record.revision}); reload and retry`
+      : `the store changed meanwhile (expected version ${guard.version}); reload and retry`,
+  );
+}
+
 /** What a change to a record is, for the audit log: who did what, and why. */
 export interface Change {
   readonly actor: string;
@@ -160,7 +179,9 @@ export interface Store {
     list<T>(collection: Collection): Promise<StoredRecord<T>[]>;
     /**
      * Writes a record if its stored revision is `expectedRevision` (0: it must not exist yet), else
-     * StoreError "conflict". The change's audit record is written in the same transaction.
+     * StoreError "conflict". The change's audit record is written in the same transaction. With a
+     * `guard`, the write is also refused ("conflict", nothing written) unless the guard still holds
+     * when it commits: what the caller checked the write against has not changed meanwhile.
      */
     put<T>(
       collection: Collection,
@@ -168,6 +189,7 @@ export interface Store {
       document: T,
       expectedRevision: number,
       change: Change,
+      guard?: PutGuard,
     ): Promise<StoredRecord<T>>;
   };
   readonly usage: {

@@ -336,6 +336,31 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         ]);
         expect(out[1]?.details).toEqual({ why: "ok" });
       });
+
+      it("a guarded write is refused, writing nothing, once what it was checked against has changed", async () => {
+        const change = { actor: "ann", action: "license.apply" };
+        const pointer = { collection: "setting", id: "active-scheme" } as const;
+        // Absent is revision 0.
+        await store.records.put("license", "G1", { n: 1 }, 0, change, {
+          record: { ...pointer, revision: 0 },
+        });
+        await store.records.put("setting", "active-scheme", { version: 1 }, 0, change);
+        await expect(
+          store.records.put("license", "G2", { n: 2 }, 0, change, { record: { ...pointer, revision: 0 } }),
+        ).rejects.toMatchObject({ code: "conflict" });
+        await store.records.put("license", "G2", { n: 2 }, 0, change, {
+          record: { ...pointer, revision: 1 },
+        });
+        const v = await store.version();
+        await store.records.put("setting", "active-scheme", { version: 2 }, 1, change, { version: v });
+        const outboxBefore = (await store.outbox.list(0, 100)).length;
+        await expect(
+          store.records.put("setting", "active-scheme", { version: 3 }, 2, change, { version: v }),
+        ).rejects.toMatchObject({ code: "conflict" });
+        expect((await store.records.get("setting", "active-scheme"))?.document).toEqual({ version: 2 });
+        expect((await store.outbox.list(0, 100)).length).toBe(outboxBefore);
+        expect(await store.records.get("license", "G3")).toBeUndefined();
+      });
     });
 
     describe("alerts", () => alertSuite(() => store));

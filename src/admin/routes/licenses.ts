@@ -5,18 +5,26 @@
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { compileEffective } from "../../control/effective.js";
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { compileFitting } from "../../control/effective.js";
+import { requireInForce, storePolicy } from "../../control/in-force.js";
+import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
-import { apply, approve, deny, transition, type Beneficiaries } from "../../licensing/workflow.js";
+import {
+  apply,
+  approve,
+  deny,
+  resolveTerms,
+  transition,
+  type Beneficiaries,
+  type Resolve,
+} from "../../licensing/workflow.js";
 import { isFederatedPrincipal } from "../../identity/federation.js";
 import { PROVIDERS } from "../../identity/registry.js";
 import type { ProviderRecord } from "../../identity/schema.js";
-import type { Role } from "../../control/types.js";
-import type { CompiledScheme } from "../../scheme/compile.js";
+import type { Identity, Role } from "../../control/types.js";
 import { SetResolver } from "../../scheme/sets.js";
-import type { StoredRecord } from "../../store/index.js";
+import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { LICENSE_READERS, ownOnly } from "./roles.js";
@@ -49,24 +57,39 @@ function find(
   return r;
 }
 
-/** The result must compile with the policy in force: models exist, countries and sets resolve. */
-function checkCompiles(deps: AdminDeps, record: LicenseRecord): void {
-  const state = deps.state();
-  const others = state.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
-  const result = compileEffective(
-    state.base.source,
-    state.partners.map((p) => p.document),
+/**
+ * The result must compile with the policy in force as the store holds it now (not as this node's
+ * snapshot has it: an activation may have changed the version meanwhile): models exist, countries
+ * and sets resolve. `build` makes the record with set names resolved against that version (an
+ * unknown set is refused). Returns the record and the guard its write must carry: that version is
+ * still the active one. Other entries that do not compile are no concern of this one (they are
+ * left out of the policy).
+ */
+async function checkCompiles(
+  deps: AdminDeps,
+  build: (resolve: Resolve) => LicenseRecord,
+): Promise<{ record: LicenseRecord; guard: PutGuard }> {
+  const policy = await storePolicy(deps.store, deps.state());
+  const problems: Problem[] = [];
+  const sets = new SetResolver(policy.scheme.sets, problems);
+  const record = build((expr, path = []) => sets.resolve(expr, path));
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  const others = policy.licenses.filter((l) => l.id !== record.id).map((l) => l.document);
+  const { leftOut } = compileFitting(
+    policy.scheme,
+    policy.partners.map((p) => p.document),
     [...others, record],
   );
-  if (!result.ok) {
-    const index = others.length;
-    const mine = result.problems.filter((p) => p.path[0] === "licenses" && p.path[1] === index);
-    throw new InvalidInputError(
-      (mine.length > 0 ? mine : result.problems).map((p) => ({ ...p, path: p.path.slice(2) })),
-    );
-  }
+  const mine = leftOut.find((l) => l.kind === "license" && l.id === record.id);
+  if (mine !== undefined) throw new InvalidInputError(mine.problems);
+  return { record, guard: policy.guard };
 }
 
+/**
+ * Writes the license, and answers only once this node has it in force: with `grants` (anything
+ * but a denial, a suspension or a revocation), a license left out of the policy because it does
+ * not compile with the active version is refused to the caller (not_in_force), not answered 200.
+ */
 async function save(
   deps: AdminDeps,
   caller: Caller,
@@ -74,14 +97,19 @@ async function save(
   next: LicenseRecord,
   action: string,
   details: Record<string, unknown> = {},
+  guard?: PutGuard,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
-  await deps.store.records.put("license", next.id, next, before?.revision ?? 0, {
-    actor: caller.id,
-    action: `license.${action}`,
-    details: { status: next.status, ...details },
-  });
+  await deps.store.records.put(
+    "license",
+    next.id,
+    next,
+    before?.revision ?? 0,
+    { actor: caller.id, action: `license.${action}`, details: { status: next.status, ...details } },
+    guard,
+  );
   await deps.changed();
+  if (guard !== undefined) requireInForce(deps.state(), "license", next.id);
   return next;
 }
 
@@ -191,10 +219,16 @@ export const licenseRoutes = [
       const id = body.id ?? `LIC-${deps.now().slice(0, 4)}-${randomBytes(4).toString("hex")}`;
       if (deps.state().licenses.some((l) => l.id === id))
         throw new ClearanceError("conflict", "conflict", `license ${id} exists`);
-      const { justification, licensee, id: _id, ...terms } = body;
-      const record = apply({ id, licensee, terms, justification }, caller.id, deps.now());
-      checkCompiles(deps, record);
-      return save(deps, caller, null, record, "apply", { justification });
+      const { justification, licensee, id: _id, ...requested } = body;
+      // Set names become countries now: what the approvers see and approve, and what is granted.
+      const { record, guard } = await checkCompiles(deps, (resolve) =>
+        apply(
+          { id, licensee, terms: resolveTerms(requested, resolve), justification },
+          caller.id,
+          deps.now(),
+        ),
+      );
+      return save(deps, caller, null, record, "apply", { justification }, guard);
     },
   }),
   route({
@@ -206,18 +240,17 @@ export const licenseRoutes = [
     body: approvalBody,
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
-      const scheme = deps.state().scheme;
-      const resolve = (expr: Parameters<typeof compileSet>[1]) => compileSet(scheme, expr);
-      const next = approve(
-        r.document,
-        approver(caller),
-        deps.now(),
-        body.conditions,
-        resolve,
-        await beneficiaries(deps, r.document),
+      const decided = await beneficiaries(deps, r.document);
+      // Read from the store, not the snapshot: a revocation answered a moment ago counts.
+      const identities = await deps.store.records.list<Identity>("identity");
+      const revoked = new Set(identities.filter((i) => i.document.revoked_at !== null).map((i) => i.id));
+      const { record: next, guard } = await checkCompiles(deps, (resolve) =>
+        approve(r.document, approver(caller), deps.now(), body.conditions, resolve, decided, (id) =>
+          revoked.has(id),
+        ),
       );
-      checkCompiles(deps, next);
-      return save(deps, caller, r, next, "approve", body.conditions ? { conditions: body.conditions } : {});
+      const details = body.conditions ? { conditions: body.conditions } : {};
+      return save(deps, caller, r, next, "approve", details, guard);
     },
   }),
   route({
@@ -249,23 +282,11 @@ export const licenseRoutes = [
       body: reasonBody,
       async handle({ deps, caller, params, body }) {
         const r = find(deps, caller, STATUS_ROLES, params.id as string);
-        return save(
-          deps,
-          caller,
-          r,
-          transition(r.document, action, caller.id, deps.now(), body.reason),
-          action,
-          { reason: body.reason },
-        );
+        const next = transition(r.document, action, caller.id, deps.now(), body.reason);
+        // Suspending and revoking only narrow: they are written whatever else does not compile.
+        const guard = action === "reinstate" ? (await checkCompiles(deps, () => next)).guard : undefined;
+        return save(deps, caller, r, next, action, { reason: body.reason }, guard);
       },
     }),
   ),
 ];
-
-/** Countries of a set expression under the scheme in force (for approval conditions). */
-function compileSet(
-  scheme: CompiledScheme,
-  expr: Parameters<SetResolver["resolve"]>[0],
-): ReadonlySet<string> {
-  return new SetResolver(scheme.source.sets, []).resolve(expr, []);
-}

@@ -3,7 +3,9 @@
  * lifecycle applied → active → suspended → revoked (suspended ↔ active), every step with a reason.
  */
 import { z } from "zod";
-import { compileEffective } from "../../control/effective.js";
+import { compileFitting } from "../../control/effective.js";
+import { requireInForce, storePolicy } from "../../control/in-force.js";
+import type { PutGuard } from "../../store/index.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { partnerRegistration, partnerStatusChange } from "../../control/schemas.js";
@@ -18,19 +20,27 @@ const LIFECYCLE: Readonly<Record<PartnerStatus, readonly PartnerStatus[]>> = {
   revoked: [],
 };
 
-/** A partner change must leave a policy that compiles (known models and sets, valid countries). */
-function checkCompiles(deps: AdminDeps, partners: PartnerDocument[], prefix: (string | number)[]): void {
-  const state = deps.state();
-  const result = compileEffective(
-    state.base.source,
-    partners,
-    state.licenses.map((l) => l.document),
+/**
+ * A partner that grants (registered, or made active) must compile with the policy in force as the
+ * store holds it now (known models and sets, valid countries), not as this node's snapshot has it.
+ * Returns the guard the write must carry: that version is still the active one.
+ */
+async function checkCompiles(
+  deps: AdminDeps,
+  doc: PartnerDocument,
+  prefix: (string | number)[],
+): Promise<PutGuard> {
+  const policy = await storePolicy(deps.store, deps.state());
+  const others = policy.partners.filter((p) => p.id !== doc.partner.id).map((p) => p.document);
+  const { leftOut } = compileFitting(
+    policy.scheme,
+    [...others, doc],
+    policy.licenses.map((l) => l.document),
   );
-  if (!result.ok) {
-    throw new InvalidInputError(
-      result.problems.map((p) => ({ ...p, path: [...prefix, ...p.path.slice(3)] })),
-    );
-  }
+  const mine = leftOut.find((l) => l.kind === "partner" && l.id === doc.partner.id);
+  if (mine !== undefined)
+    throw new InvalidInputError(mine.problems.map((p) => ({ ...p, path: [...prefix, ...p.path] })));
+  return policy.guard;
 }
 
 export const partnerRoutes = [
@@ -88,13 +98,17 @@ export const partnerRoutes = [
         partner,
         history: [{ at: now, actor: caller.id, from: null, to: "applied", reason: body.reason }],
       } as PartnerDocument;
-      checkCompiles(deps, [...state.partners.map((p) => p.document), doc], ["partner"]);
-      await deps.store.records.put("partner", partner.id, doc, 0, {
-        actor: caller.id,
-        action: "partner.register",
-        details: { kind: body.kind, reason: body.reason },
-      });
+      const guard = await checkCompiles(deps, doc, ["partner"]);
+      await deps.store.records.put(
+        "partner",
+        partner.id,
+        doc,
+        0,
+        { actor: caller.id, action: "partner.register", details: { kind: body.kind, reason: body.reason } },
+        guard,
+      );
       await deps.changed();
+      requireInForce(deps.state(), "partner", partner.id);
       return { id: partner.id, ...doc };
     },
   }),
@@ -125,12 +139,22 @@ export const partnerRoutes = [
           { at: now, actor: caller.id, from, to: body.status, reason: body.reason },
         ],
       } as PartnerDocument;
-      await deps.store.records.put("partner", r.id, doc, r.revision, {
-        actor: caller.id,
-        action: `partner.${body.status === "active" ? "activate" : body.status === "suspended" ? "suspend" : "revoke"}`,
-        details: { from, to: body.status, reason: body.reason },
-      });
+      // Suspending and revoking only narrow: they are written whatever else does not compile.
+      const guard = body.status === "active" ? await checkCompiles(deps, doc, []) : undefined;
+      await deps.store.records.put(
+        "partner",
+        r.id,
+        doc,
+        r.revision,
+        {
+          actor: caller.id,
+          action: `partner.${body.status === "active" ? "activate" : body.status === "suspended" ? "suspend" : "revoke"}`,
+          details: { from, to: body.status, reason: body.reason },
+        },
+        guard,
+      );
       await deps.changed();
+      if (guard !== undefined) requireInForce(deps.state(), "partner", r.id);
       return { id: r.id, ...doc };
     },
   }),

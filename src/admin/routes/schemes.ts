@@ -8,11 +8,17 @@
  */
 import { z } from "zod";
 import { fallbackWireMismatches } from "../../config/index.js";
-import { compileEffective } from "../../control/effective.js";
+import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
-import { activateVersion, addVersion, refuseLicensesOutsideWorkflow } from "../../control/seed.js";
+import {
+  activateVersion,
+  addVersion,
+  refuseLicensesOutsideWorkflow,
+  refuseMisfits,
+  versionMisfits,
+} from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError } from "../../errors/index.js";
 import { parseScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { WhatIfReport } from "../../whatif/index.js";
@@ -21,15 +27,21 @@ import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
 import { versionWhatIf } from "./reports.js";
 
+/**
+ * A version as listed. The active one also says what is left out of the policy in force because it
+ * does not compile with it (normally nothing; what is left out grants nothing: fail closed).
+ */
 function summary(deps: AdminDeps, v: SchemeVersion) {
-  const active = deps.state().active.document.version;
+  const state = deps.state();
+  const active = v.version === state.active.document.version;
   return {
     version: v.version,
     name: v.name,
     digest: v.digest,
     uploaded_by: v.uploaded_by,
     uploaded_at: v.uploaded_at,
-    active: v.version === active,
+    active,
+    ...(active && state.leftOut.length > 0 ? { left_out: state.leftOut } : {}),
   };
 }
 
@@ -133,19 +145,14 @@ export const schemeRoutes = [
       if (v === undefined)
         throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
       const scheme = parseScheme(v.document.text, `version ${v.id}`);
-      const result = compileEffective(
-        scheme.source,
-        state.partners.map((p) => p.document),
-        state.licenses.map((l) => l.document),
-      );
-      if (!result.ok) {
-        throw new InvalidInputError(
-          result.problems,
-          `version ${v.id} cannot be activated: the partners and licenses in force do not fit it`,
-        );
-      }
+      // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
+      // checks again right before its write, which is refused if anything changed in between.
+      const policy = await storePolicy(deps.store, state);
+      const partners = policy.partners.map((p) => p.document);
+      const licenses = policy.licenses.map((l) => l.document);
+      refuseMisfits(versionMisfits(scheme, partners, licenses, deps.now()), v.id);
       // Before the what-if: a version that would bypass the license workflow is refused outright.
-      refuseLicensesOutsideWorkflow(scheme, new Set(state.licenses.map((l) => l.id)), v.id);
+      refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((l) => l.id)), v.id);
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
       if (unrouted.length > 0) {
         throw new ClearanceError(
@@ -174,6 +181,7 @@ export const schemeRoutes = [
         ...(impact === null ? {} : { impact: impactRecord(impact) }),
       });
       await deps.changed();
+      requireAllInForce(deps.state());
       return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
     },
   }),

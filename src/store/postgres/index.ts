@@ -13,6 +13,8 @@ import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
 import { generateApiKey, isKeyId } from "../keys.js";
 import {
   StoreError,
+  guardConflict,
+  type PutGuard,
   type ApiKeyRecord,
   type Change,
   type Collection,
@@ -295,13 +297,31 @@ export class PostgresStore implements Store {
       document: T,
       expectedRevision: number,
       change: Change,
+      guard?: PutGuard,
     ): Promise<StoredRecord<T>> =>
       this.#tx(async (db) => {
+        // A guarded record is read FOR SHARE: a writer changing it waits for this to commit, and
+        // this waits for one that has changed it (then sees its revision). The version is read
+        // after this write has locked its record, under the lock of every change's version bump
+        // (taken before that bump would): no change commits between this check and COMMIT.
+        if (guard !== undefined && "record" in guard) {
+          const { rows } = await db.query<{ revision: number }>(
+            "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
+            [guard.record.collection, guard.record.id],
+          );
+          if ((rows[0]?.revision ?? 0) !== guard.record.revision) throw guardConflict(guard);
+        }
         const stored = await q.casRecord(
           db,
           { collection, id, document, updatedAt: now() },
           expectedRevision,
         );
+        if (guard !== undefined && "version" in guard) {
+          const { rows } = await db.query<{ version: number }>(
+            "SELECT version FROM store_meta WHERE id = 1 FOR NO KEY UPDATE",
+          );
+          if (Number(rows[0]?.version ?? 0) !== guard.version) throw guardConflict(guard);
+        }
         if (stored === undefined) {
           throw new StoreError(
             "conflict",

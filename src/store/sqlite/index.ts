@@ -10,6 +10,8 @@ import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
 import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
 import {
   StoreError,
+  guardConflict,
+  type PutGuard,
   type ApiKeyRecord,
   type Change,
   type Collection,
@@ -386,8 +388,17 @@ export class SqliteStore implements Store {
       document: T,
       expectedRevision: number,
       change: Change,
+      guard?: PutGuard,
     ): Promise<StoredRecord<T>> =>
       this.#tx("write", (sql) => {
+        if (guard !== undefined) {
+          const holds =
+            "record" in guard
+              ? (sql.recordGet.get(guard.record.collection, guard.record.id)?.revision ?? 0) ===
+                guard.record.revision
+              : (sql.version.get() ?? 0) === guard.version;
+          if (!holds) throw guardConflict(guard);
+        }
         const now = this.#now();
         const json = JSON.stringify(document);
         const ok =

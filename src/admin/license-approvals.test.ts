@@ -1,0 +1,95 @@
+/** The license workflow's edges: who counts as an approver, what an application may name, errors. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { application, asAdmin, call, createIdentity } from "../testing/admin.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+
+let t: TestGateway;
+const tok: Record<string, string> = {};
+beforeAll(async () => {
+  t = await startTestGateway();
+  for (const a of ["a1", "a2", "a3"]) tok[a] = await createIdentity(t, `${a}@edges`, ["approver"]);
+});
+afterAll(() => t.gateway.close());
+
+describe("approvals", () => {
+  it("one by an identity revoked before the application is decided does not count", async () => {
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-REVOKED", destinations: ["FR"] }));
+    expect((await call(t, tok.a1!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {})).status).toBe(200);
+    expect(await asAdmin(t, "POST", "/admin/v1/identities/a1@edges/revoke", {})).toMatchObject({
+      revoked: true,
+    });
+    const second = await call(t, tok.a2!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {});
+    expect(second.status).toBe(200);
+    expect(second.body.status).toBe("pending");
+    const third = await call(t, tok.a3!, "POST", "/admin/v1/licenses/L-REVOKED/approve", {});
+    expect(third.body.status).toBe("approved");
+    expect(third.body.approvals.map((a: { identity: string }) => a.identity)).toEqual([
+      "a1@edges",
+      "a2@edges",
+      "a3@edges",
+    ]);
+  });
+});
+
+describe("applications", () => {
+  it("name their licensee by id: an organization id or a principal id, not free text", async () => {
+    for (const licensee of [
+      { organization: "bw cyber\u0000\n<b>" },
+      { organization: "bw-cyber " },
+      { principal: "erik\n" },
+      { principal: "" },
+    ]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(400);
+      expect(r.body.error.problems[0].path).toMatch(/^licensee/);
+    }
+    for (const licensee of [{ organization: "bw-cyber" }, { principal: "fed:de-gov:abc_DEF-1" }]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(201);
+    }
+  });
+});
+
+describe("workflow errors", () => {
+  it("have the one error shape: problems naming the field at fault", async () => {
+    await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/licenses",
+      application({ id: "L-ERR", destinations: ["FR", "BE"], quota_tokens: 10 }),
+    );
+    const cases: [string, string, unknown, string, string][] = [
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { quota_tokens: 20 } },
+        "invalid-conditions",
+        "conditions.quota_tokens",
+      ],
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { destinations: ["FR", "JP"] } },
+        "invalid-conditions",
+        "conditions.destinations[1]",
+      ],
+      [
+        "approve",
+        "L-ERR",
+        { conditions: { valid_until: "2001-01-01" } },
+        "invalid-conditions",
+        "conditions.valid_until",
+      ],
+      ["deny", "L-ERR", { reason: "   " }, "reason-required", "reason"],
+    ];
+    for (const [action, id, body, code, path] of cases) {
+      const r = await call(t, tok.a3!, "POST", `/admin/v1/licenses/${id}/${action}`, body);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error).toMatchObject({
+        code,
+        problems: [{ code, path, message: expect.any(String) }],
+      });
+      expect(r.body.error.message).toContain(path);
+    }
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Checking a change against the policy as the store holds it now — not against a node's snapshot,
+ * which may be a moment behind (another node, or an activation still in flight, may have changed
+ * the active version) — and telling the caller when a change that was stored is not in force.
+ *
+ * A check and the write it allows are tied by a compare-and-swap (a store `PutGuard`): a license
+ * or partner is written only if the active version is still the one it was checked against, and an
+ * activation only if nothing at all changed since it was checked against every partner and license.
+ */
+import { ClearanceError, type Problem } from "../errors/index.js";
+import type { LicenseRecord } from "../licensing/types.js";
+import { parseScheme } from "../scheme/index.js";
+import type { SchemeFile } from "../scheme/schema.js";
+import type { PutGuard, Store, StoredRecord } from "../store/index.js";
+import { describeLeftOut, type LeftOut } from "./effective.js";
+import type { ControlState } from "./state.js";
+import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
+
+export const ACTIVE_SCHEME = { collection: "setting", id: "active-scheme" } as const;
+
+/** The active version and the partners and licenses, as the store holds them now. */
+export interface StorePolicy {
+  readonly version: number;
+  /** The guard of a write checked against this version: it must still be the active one. */
+  readonly guard: PutGuard;
+  readonly scheme: SchemeFile;
+  readonly partners: readonly StoredRecord<PartnerDocument>[];
+  readonly licenses: readonly StoredRecord<LicenseRecord>[];
+}
+
+/** `cached`: a state whose parsed version is reused when it is the store's active one. */
+export async function storePolicy(store: Store, cached?: ControlState): Promise<StorePolicy> {
+  const pointer = await store.records.get<ActiveScheme>(ACTIVE_SCHEME.collection, ACTIVE_SCHEME.id);
+  if (pointer === undefined)
+    throw new ClearanceError("unavailable", "no_active_scheme", "the store has no active scheme version");
+  const version = pointer.document.version;
+  let scheme: SchemeFile;
+  if (cached !== undefined && cached.active.document.version === version) scheme = cached.base.source;
+  else {
+    const record = await store.records.get<SchemeVersion>("scheme", String(version));
+    if (record === undefined)
+      throw new ClearanceError(
+        "unavailable",
+        "no_active_scheme",
+        `the store lacks scheme version ${version}`,
+      );
+    scheme = parseScheme(record.document.text, `scheme version ${version}`).source;
+  }
+  const [partners, licenses] = await Promise.all([
+    store.records.list<PartnerDocument>("partner"),
+    store.records.list<LicenseRecord>("license"),
+  ]);
+  return {
+    version,
+    guard: { record: { ...ACTIVE_SCHEME, revision: pointer.revision } },
+    scheme,
+    partners,
+    licenses,
+  };
+}
+
+/** Problems naming each left-out entry by id: `licenses.<id>.models[0]`, `partners.<id>.grants…`. */
+export function leftOutProblems(leftOut: readonly LeftOut[]): Problem[] {
+  return leftOut.flatMap((l) =>
+    l.problems.map((p) => ({
+      ...p,
+      path: [l.kind === "license" ? "licenses" : "partners", l.id, ...p.path],
+    })),
+  );
+}
+
+/**
+ * After a change has been stored and this node has reloaded: refuses (an error for the caller, not
+ * a success) when the node could not load the policy, or when the entry changed is left out of it
+ * because it does not compile with the active version (what it would grant is denied).
+ */
+export function requireInForce(state: ControlState, kind: LeftOut["kind"], id: string): void {
+  if (state.reloadFailure !== undefined) {
+    throw new ClearanceError(
+      "unavailable",
+      "policy_not_loaded",
+      `${kind} ${id} was stored, but the policy could not be loaded from the store (${state.reloadFailure}); ` +
+        "the policy before stays in force until it can",
+    );
+  }
+  const mine = state.leftOut.filter((l) => l.kind === kind && l.id === id);
+  if (mine.length === 0) return;
+  throw new ClearanceError(
+    "conflict",
+    "not_in_force",
+    `${kind} ${id} was stored but is left out of the policy in force, as it does not compile with ` +
+      `scheme version ${state.active.document.version}: ${describeLeftOut(mine)}; what it would grant is denied`,
+    { problems: leftOutProblems(mine) },
+  );
+}
+
+/** After an activation: refuses when anything is left out of the policy it brought into force. */
+export function requireAllInForce(state: ControlState): void {
+  if (state.reloadFailure !== undefined) {
+    throw new ClearanceError(
+      "unavailable",
+      "policy_not_loaded",
+      `the change was stored, but the policy could not be loaded from the store (${state.reloadFailure})`,
+    );
+  }
+  if (state.leftOut.length === 0) return;
+  throw new ClearanceError(
+    "conflict",
+    "not_in_force",
+    `scheme version ${state.active.document.version} is active, but these are left out of the policy ` +
+      `in force, as they do not compile with it: ${describeLeftOut(state.leftOut)}; what they would grant is denied`,
+    { problems: leftOutProblems(state.leftOut) },
+  );
+}

@@ -1,0 +1,64 @@
+/**
+ * The operator's scheme file at start-up: activated whenever it differs from the file seeded last
+ * (even when that content was uploaded before and is not active), and checked against the store
+ * before anything is written — a file the store's partners and licenses do not fit refuses to
+ * start, naming them, and changes nothing, so putting the previous file back starts as before.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SetupError } from "../errors/index.js";
+import { openStore, type Store } from "../store/index.js";
+import { activateVersion, addVersion, seedFromFile } from "./seed.js";
+import { buildState } from "./state.js";
+
+const A = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+const B = A.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, RU]");
+// Without the model eu-mythos-5 and the partner eu-members that names it.
+const cut = A.replace(/ {2}eu-mythos-5:\n( {4}.*\n)+/, "").replace(
+  / {4}- id: eu-members\n( {6}.*\n| {8}.*\n)+?(?= {2}organizations:)/,
+  "",
+);
+
+let store: Store;
+beforeEach(async () => {
+  store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-seed-")) });
+});
+afterEach(() => store.close());
+
+const now = () => new Date().toISOString();
+const active = async () => buildState((await store.snapshot()).records).active.document;
+
+describe("the scheme file at start-up", () => {
+  it("is activated when it changes to content uploaded before but not active", async () => {
+    await seedFromFile(store, A, now());
+    const { version: b } = await addVersion(store, B, "officer", now());
+    expect((await active()).version).toBe(1);
+    await seedFromFile(store, B, now());
+    expect((await active()).version).toBe(b);
+    expect(buildState((await store.snapshot()).records).scheme.embargoed.has("RU")).toBe(true);
+  });
+
+  it("unchanged, leaves an activation made through the admin API in force", async () => {
+    await seedFromFile(store, A, now());
+    const { version: b } = await addVersion(store, B, "officer", now());
+    await activateVersion(store, b, "admin", now(), { reason: "embargo RU" });
+    await seedFromFile(store, A, now());
+    expect((await active()).version).toBe(b);
+  });
+
+  it("that the store does not fit refuses to start, naming what, writes nothing; the old file starts", async () => {
+    expect(cut).not.toContain("eu-mythos-5");
+    await seedFromFile(store, A, now());
+    const before = await store.version();
+    const refused = await seedFromFile(store, cut, now()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SetupError);
+    expect((refused as Error).message).toMatch(/partner eu-members .*eu-mythos-5/);
+    expect(await store.version()).toBe(before);
+    expect((await store.records.list("scheme")).length).toBe(1);
+    await seedFromFile(store, A, now());
+    expect((await active()).version).toBe(1);
+    expect(buildState((await store.snapshot()).records).leftOut).toEqual([]);
+  });
+});
