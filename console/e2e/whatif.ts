@@ -100,7 +100,13 @@ export function whatIfSuite(h: () => Harness) {
       const footprint = await downloaded(page, "Download footprint JSON");
       expect(JSON.parse(footprint.text)).toMatchObject({ report: "footprint" });
       await page
-        .getByText(new RegExp(`, ${from} to \\d{4}-\\d{2}-\\d{2}: [1-9]\\d* decisions in \\d+ locations`))
+        // The period as the server holds it: instants in UTC, the end excluded (not the next day's date).
+        .getByText(
+          new RegExp(
+            `, ${from} 00:00 UTC to \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}(:\\d{2}(\\.\\d{3})?)? UTC \\(end excluded\\): ` +
+              `[1-9]\\d* decisions in \\d+ locations`,
+          ),
+        )
         .waitFor();
       await expectAccessible(page, "the what-if page with the footprint");
       await context.close();

@@ -7,6 +7,7 @@ describe("instantText", () => {
     expect(instantText("2030-12-31T23:00:00-05:00")).toBe("2031-01-01 04:00 UTC");
     expect(instantText("2026-05-02T00:00:00.000Z")).toBe("2026-05-02 00:00 UTC");
     expect(instantText("2019-05-01T10:20:30+02:00")).toBe("2019-05-01 08:20:30 UTC");
+    expect(instantText("2026-12-06T14:45:12.345Z")).toBe("2026-12-06 14:45:12.345 UTC");
     expect(instantText("not a date")).toBe("not a date");
   });
 });
