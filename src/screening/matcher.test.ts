@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import { ScreeningIndex } from "./index.js";
-import { compareNames, jaroWinkler, prepare } from "./matcher.js";
+import { compareNames, explain, jaroWinkler, prepare, type SubjectFacts } from "./matcher.js";
 import { DEFAULT_THRESHOLD } from "./engine.js";
 import { checkName, normaliseName } from "./normalise.js";
 import type { ListEntry } from "./types.js";
@@ -192,6 +192,69 @@ describe("matching", () => {
     const hit = big.search({ name: `${word(42)} ${word(42 * 7 + 3)}` }, { threshold: 0.8 });
     expect(hit[0]?.entry_id).toBe("42");
     expect(big.lastSearch.reached).toBeLessThan(500);
+  });
+});
+
+describe("a strong name match is not cleared by the other facts", () => {
+  it("an exact name of the other entity type stays at the threshold, the type penalty shown", () => {
+    // A listed organization typed as a person lost 0.15: an exact name scored 0.85.
+    const m = top("ACME Trading", { type: "person" })!;
+    expect(m.entry_id).toBe("2");
+    expect(m.name_score).toBe(1);
+    expect(m.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    expect(m.factors).toContainEqual(expect.objectContaining({ field: "type" }));
+    expect(top("Ivan Sergeyevich Petrov", { type: "organization" })!.score).toBeGreaterThanOrEqual(
+      DEFAULT_THRESHOLD,
+    );
+  });
+  it("whatever the type, birth date and nationality, a name scoring 0.95 or more stays at or above 0.86", () => {
+    const listed: ListEntry = {
+      id: "x",
+      type: "person",
+      names: [strong("PETROV, Ivan Sergeyevich")],
+      birth_dates: ["1965-01-12", "1970"],
+      nationalities: ["RU"],
+      countries: ["RU"],
+      addresses: [],
+      identifiers: [],
+      programs: [],
+    };
+    const names = [
+      "Ivan Sergeyevich Petrov",
+      "Ivan Sergeevich Petrov",
+      "Ivan Sergeyevich Petrof",
+      "Ivan Petrov",
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.constantFrom<SubjectFacts["type"]>("person", "organization", "unknown", undefined),
+        fc.option(fc.integer({ min: 1900, max: 2030 }).map(String), { nil: undefined }),
+        fc.constantFrom([], ["RU"], ["FR"], ["FR", "DE"]),
+        fc.constantFrom<ListEntry["type"]>("person", "organization", "unknown"),
+        (name, type, birth_date, nationalities, entryType) => {
+          const facts: SubjectFacts = {
+            name,
+            nationalities,
+            ...(type ? { type } : {}),
+            ...(birth_date ? { birth_date } : {}),
+          };
+          const entry = { ...listed, type: entryType };
+          const q = prepare(name, type ?? "unknown");
+          const l = prepare(listed.names[0]!.name, entryType);
+          const m = explain("t", entry, listed.names[0]!, q, l, facts);
+          if (m.name_score >= 0.95) expect(m.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+          // The score is the name's plus the factors' effects, as shown.
+          const sum = m.name_score + m.factors.reduce((x, f) => x + f.effect, 0);
+          expect(m.score).toBeCloseTo(Math.min(1, Math.max(0, sum)), 2);
+        },
+      ),
+    );
+  });
+  it("below a strong name, disagreeing facts still count in full", () => {
+    const other = top("Ivan Petrof", { birth_date: "1990", type: "person" })!;
+    expect(other.name_score).toBeLessThan(0.95);
+    expect(other.factors).toContainEqual(expect.objectContaining({ field: "birth_date", effect: -0.2 }));
   });
 });
 

@@ -218,8 +218,30 @@ export interface MatchExplanation {
   readonly factors: readonly Factor[];
 }
 
-/** The score adjustments from everything but the name. */
-export function factors(facts: SubjectFacts, entry: ListEntry, strength: ListedName["strength"]): Factor[] {
+/** A name scoring this much or more (weak alias counted) is a strong name match. */
+export const STRONG_NAME = 0.95;
+/**
+ * What the subject's other facts (entity type, birth date, nationality) may take off a strong name
+ * match, in all: a name at 0.95 stays at 0.86, the default threshold. A listing's type is often a
+ * guess, and its birth dates approximate; a reviewer sees the disagreement in the factors and
+ * decides, instead of the match never reaching one.
+ */
+export const STRONG_NAME_MAX_DISCOUNT = 0.09;
+
+/** The fields that corroborate a name (or not); an alias's strength is about the name itself. */
+const CORROBORATING = new Set<Factor["field"]>(["type", "birth_date", "nationality"]);
+
+/**
+ * The score adjustments from everything but the name. With `nameScore` given, a strong name match
+ * loses at most STRONG_NAME_MAX_DISCOUNT to disagreeing facts: their effects are scaled down to that,
+ * and say so.
+ */
+export function factors(
+  facts: SubjectFacts,
+  entry: ListEntry,
+  strength: ListedName["strength"],
+  nameScore?: number,
+): Factor[] {
   const out: Factor[] = [];
   if (strength === "weak")
     out.push({ field: "alias", effect: -0.08, detail: "a weak alias (low quality, per the list)" });
@@ -264,7 +286,25 @@ export function factors(facts: SubjectFacts, entry: ListEntry, strength: ListedN
         detail: `${nats.join(", ")}; listed ${[...new Set(listedCountries)].join(", ")}`,
       });
   }
-  return out;
+  return nameScore === undefined ? out : capDiscount(out, nameScore);
+}
+
+/** Disagreeing facts scaled down so that a strong name match loses at most STRONG_NAME_MAX_DISCOUNT. */
+function capDiscount(fs: Factor[], nameScore: number): Factor[] {
+  const name = nameScore + fs.reduce((x, f) => x + (f.field === "alias" ? f.effect : 0), 0);
+  const against = fs.reduce((x, f) => x + (CORROBORATING.has(f.field) && f.effect < 0 ? -f.effect : 0), 0);
+  if (name < STRONG_NAME || against <= STRONG_NAME_MAX_DISCOUNT) return fs;
+  const k = STRONG_NAME_MAX_DISCOUNT / against;
+  return fs.map((f) =>
+    CORROBORATING.has(f.field) && f.effect < 0
+      ? {
+          ...f,
+          // Rounded toward zero, so that the scaled effects never add up to more than the cap.
+          effect: -Math.floor(-f.effect * k * 1000) / 1000,
+          detail: `${f.detail} (${f.effect} scaled down: the name alone scores ${round(name)})`,
+        }
+      : f,
+  );
 }
 
 /** The subject against one listed name of an entry, fully explained. */
@@ -277,7 +317,7 @@ export function explain(
   facts: SubjectFacts,
   comparison: NameComparison = compareNames(query, listed),
 ): MatchExplanation {
-  const fs = factors(facts, entry, name.strength);
+  const fs = factors(facts, entry, name.strength, comparison.score);
   const score = Math.min(1, Math.max(0, comparison.score + fs.reduce((x, f) => x + f.effect, 0)));
   return {
     list,

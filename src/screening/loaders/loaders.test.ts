@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import type { ListEntry } from "../types.js";
 import { loadList, ofacCompanions, type InputFile } from "./index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
@@ -60,11 +61,38 @@ describe("list loaders on small synthetic files", () => {
     expect(grf!.countries).toEqual(["US"]);
   });
 
-  it("BIS DPL: persons and companies told apart, addresses", () => {
+  it("BIS DPL: entries typed unknown (the list does not say), addresses", () => {
     const l = loadList([fixture("dpl.txt")]);
     expect(l).toMatchObject({ list: "bis-dpl", format: "bis-dpl", published: "2022-08-29" });
-    expect(l.entries.map((e) => e.type)).toEqual(["person", "organization"]);
+    // Guessing from the name took companies for people ("MAHAN AIRWAYS", "PJSC AEROFLOT").
+    expect(l.entries.map((e) => e.type)).toEqual(["unknown", "unknown"]);
     expect(l.entries[0]!.addresses[0]).toContain("EL PASO");
+  });
+
+  it("BIS DPL ids: the party (name, address, country), not the order's dates nor the row's place", () => {
+    const header = readFileSync(join(FIXTURES, "dpl.txt"), "utf8").split("\n")[0]!;
+    const row = (name: string, street: string, effective: string, country = "IR") =>
+      [name, street, "TEHRAN", "", country, "", effective, "01/01/2030", "Y", "2022-01-01", "ADDED", "x"]
+        .map((c) => `"${c}"`)
+        .join("\t");
+    const dpl = (...rows: string[]) =>
+      loadList([{ name: "dpl.txt", bytes: Buffer.from([header, ...rows, ""].join("\n")) }], {
+        format: "bis-dpl",
+      }).entries.map((e) => e.id);
+    const [mahan] = dpl(row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"));
+    // Renewed (a new effective date), another row above it, spacing and case changed: the same id.
+    expect(
+      dpl(row("OTHER CO", "1 ST", "01/01/2020"), row("Mahan  Airways", "Mahan Tower", "09/19/2022"))[1],
+    ).toBe(mahan);
+    // Another address or country is another listing.
+    expect(dpl(row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008", "TR"))[0]).not.toBe(mahan);
+    expect(dpl(row("MAHAN AIRWAYS", "SIBIL APT", "10/01/2008"))[0]).not.toBe(mahan);
+    // A row repeated whole keeps its own id, suffixed.
+    const twice = dpl(
+      row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"),
+      row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"),
+    );
+    expect(twice).toEqual([mahan, `${mahan}-2`]);
   });
 
   it("trade.gov CSL: both column layouts give the same entry for the same row", () => {
@@ -238,6 +266,17 @@ describe.skipIf(!existsSync(SHARED))(
       expect(un.published).toBe("2026-02-27");
       expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
       expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
+    });
+    it("DPL 2019 and 2022: a party listed in both at the same address keeps its id", () => {
+      const dpl = (f: string) => loadList([file(join(SHARED, "bis-dpl", f))]).entries;
+      const [a, b] = [dpl("dpl-2019.txt"), dpl("dpl-2022.txt")];
+      const ids = new Set(b.map((e) => e.id));
+      const key = (e: ListEntry) => `${e.names[0]!.name}\0${e.addresses[0] ?? ""}`;
+      const later = new Set(b.map(key));
+      const kept = a.filter((e) => later.has(key(e)));
+      expect(kept.length).toBeGreaterThan(350);
+      // Before: 26 of them (AL NASER AIRLINES, ALI ABDULLAH AHMED ALHAY, …) had a new id in 2022.
+      expect(kept.filter((e) => !ids.has(e.id)).map((e) => e.names[0]!.name)).toEqual([]);
     });
   },
 );
