@@ -195,6 +195,37 @@ describe("matching", () => {
   });
 });
 
+describe("spelling variants of one transliteration", () => {
+  const score = (a: string, b: string) => compareNames(prepare(a, "person"), prepare(b, "person")).score;
+  it("are folded when names are compared (y/i, kh/h, zh/j, doubled letters)", () => {
+    // The folded forms were computed but never compared: "aly"/"ali" scored 0.
+    expect(score("Aly Hassan", "Ali Hassan")).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    expect(score("Mohammed Zhukov", "Mohamed Jukov")).toBeGreaterThanOrEqual(0.95);
+    expect(index.search({ name: "Abdulhay Salek" }, { threshold: DEFAULT_THRESHOLD })[0]?.entry_id).toBe("3");
+  });
+  it("a name and its spelling variant score at least 0.9", () => {
+    const syllable = fc
+      .tuple(
+        fc.constantFrom(..."b d f g k l m n p r s t v w z kh zh sh".split(" ")),
+        fc.constantFrom(..."aeiou"),
+      )
+      .map(([c, v]) => c + v);
+    const token = fc.array(syllable, { minLength: 3, maxLength: 4 }).map((s) => s.join(""));
+    const variant = (t: string) =>
+      t
+        .replace(/kh/g, "h")
+        .replace(/zh/g, "j")
+        .replace(/w/g, "v")
+        .replace(/i$/, "y")
+        .replace(/([aeiou])([bdfglmnprt])(?=[aeiou])/, "$1$2$2");
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 2, maxLength: 3 }), (tokens) => {
+        expect(score(tokens.join(" "), tokens.map(variant).join(" "))).toBeGreaterThanOrEqual(0.9);
+      }),
+    );
+  });
+});
+
 describe("a strong name match is not cleared by the other facts", () => {
   it("an exact name of the other entity type stays at the threshold, the type penalty shown", () => {
     // A listed organization typed as a person lost 0.15: an exact name scored 0.85.

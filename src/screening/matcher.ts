@@ -130,7 +130,14 @@ export function compareNames(q: PreparedName, a: PreparedName, cache?: Similarit
     if (row === undefined) {
       row = new Float64Array(nq);
       for (let i = 0; i < nq; i++)
-        row[i] = tokenSimilarity(q.tokens[i]!, listed, q.skeletons[i]!, a.skeletons[j]!);
+        row[i] = tokenSimilarity(
+          q.tokens[i]!,
+          listed,
+          q.skeletons[i]!,
+          a.skeletons[j]!,
+          q.phonetics[i]!,
+          a.phonetics[j]!,
+        );
       cache?.set(listed, row);
     }
     for (let i = 0; i < nq; i++) if (row[i]! >= TOKEN_MIN) sims.push({ i, j, s: row[i]! });
