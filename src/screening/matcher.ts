@@ -264,7 +264,7 @@ export function factors(
     const exact = entry.birth_dates.some((d) => d.length >= 7 && dob.length >= d.length && dob.startsWith(d));
     const sameYear = entry.birth_dates.some((d) => d.slice(0, 4) === dob.slice(0, 4));
     const near = entry.birth_dates.some((d) => Math.abs(Number(d.slice(0, 4)) - year) <= 1);
-    const listed = entry.birth_dates.join(", ");
+    const listed = describeDates(entry.birth_dates);
     if (exact) out.push({ field: "birth_date", effect: 0.06, detail: `born ${dob}; listed ${listed}` });
     else if (sameYear)
       out.push({ field: "birth_date", effect: 0.03, detail: `born ${dob}, same year as listed ${listed}` });
@@ -294,6 +294,24 @@ export function factors(
       });
   }
   return nameScore === undefined ? out : capDiscount(out, nameScore);
+}
+
+/** Listed dates for an explanation, runs of years (a range, an approximate year) as "1962–1968". */
+function describeDates(dates: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < dates.length;) {
+    let j = i;
+    while (
+      /^\d{4}$/.test(dates[i]!) &&
+      j + 1 < dates.length &&
+      /^\d{4}$/.test(dates[j + 1]!) &&
+      Number(dates[j + 1]) === Number(dates[j]) + 1
+    )
+      j++;
+    out.push(j - i >= 2 ? `${dates[i]}–${dates[j]}` : dates.slice(i, j + 1).join(", "));
+    i = j + 1;
+  }
+  return out.join(", ");
 }
 
 /** Disagreeing facts scaled down so that a strong name match loses at most STRONG_NAME_MAX_DISCOUNT. */

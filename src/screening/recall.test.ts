@@ -49,5 +49,29 @@ describe.skipIf(!existsSync(SHARED))("listed parties found on the real lists", {
       scoreOf({ name: "Aeroflot", type: "organization" }, "bis-dpl", "PJSC AEROFLOT"),
     ).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
   });
+
+  it("birth dates inside a listed range or near an approximate year corroborate, not contradict", () => {
+    // "DOB 01 Jan 1977 to 31 Dec 1985" was read as its two ends, "circa 1965" as exactly 1965:
+    // born 1981, or 1967, took -0.20 and fell to 0.80.
+    const sadikov = {
+      name: "Olimzhon Adkhamovich Sadikov",
+      type: "person" as const,
+      birth_date: "1981-05-02",
+    };
+    expect(scoreOf(sadikov, "ofac-sdn", "SADIKOV, Olimzhon Adkhamovich")).toBeGreaterThanOrEqual(1);
+    const rabii = { name: "Nidal Al-Rabi'i", type: "person" as const, birth_date: "1967" };
+    expect(scoreOf(rabii, "ofac-sdn", "AL-RABI'I, Nidal")).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+  });
+
+  it("an exact name with a birth date years off stays a potential match, the mismatch shown", () => {
+    const m = index
+      .search({ name: "Yahya Sinwar", type: "person", birth_date: "1975" }, { threshold: 0.3 })
+      .find((x) => x.primary_name === "SINWAR, Yahya")!;
+    expect(m.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    expect(m.factors).toContainEqual(
+      expect.objectContaining({ field: "birth_date", detail: expect.stringContaining("listed 1961–1963") }),
+    );
+    expect(m.factors.find((f) => f.field === "birth_date")!.effect).toBeLessThan(0);
+  });
 });
 if (!existsSync(SHARED)) console.warn(`skipping the real-list recall tests: ${SHARED} is absent`);

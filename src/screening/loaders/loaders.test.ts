@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import type { ListEntry } from "../types.js";
+import { APPROXIMATE_YEARS, birthDates, remarkFacts } from "./common.js";
 import { loadList, ofacCompanions, type InputFile } from "./index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
@@ -120,6 +122,64 @@ describe("list loaders on small synthetic files", () => {
       ["os-2", "organization"],
     ]);
     expect(l.entries[0]!.nationalities).toEqual(["RU"]);
+  });
+});
+
+describe("listed birth dates", () => {
+  it("a range is every year in it; an approximate date every year near it", () => {
+    expect(birthDates("12 Jan 1965")).toEqual(["1965-01-12"]);
+    expect(birthDates("Jan 1965")).toEqual(["1965-01"]);
+    expect(birthDates("01 Jan 1977 to 31 Dec 1985")).toEqual([
+      "1977",
+      "1978",
+      "1979",
+      "1980",
+      "1981",
+      "1982",
+      "1983",
+      "1984",
+      "1985",
+    ]);
+    expect(birthDates("01 Jan 1952 to 31 Dec 1952")).toEqual(["1952"]);
+    expect(birthDates("Mar 1962 to Feb 1963")).toEqual(["1962", "1963"]);
+    expect(birthDates("circa 1965")).toEqual(["1962", "1963", "1964", "1965", "1966", "1967", "1968"]);
+    expect(birthDates("circa 1979-1982")).toEqual(birthDates("1976 to 1985"));
+    expect(birthDates("APPROXIMATELY 1970")).toContain("1967");
+    // A span no birth date has is two dates, not a century of years.
+    expect(birthDates("1900 to 1990")).toEqual(["1900", "1990"]);
+    expect(birthDates("1965 to ?")).toEqual(["1965"]);
+    expect(remarkFacts("DOB 01 Jan 1961 to 31 Dec 1963; alt. DOB circa 1958.").birth).toEqual([
+      "1961",
+      "1962",
+      "1963",
+      "1955",
+      "1956",
+      "1957",
+      "1958",
+      "1959",
+      "1960",
+      "1961",
+    ]);
+  });
+  it("every year of a range, and within APPROXIMATE_YEARS of a circa year, is a listed year", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1900, max: 2010 }), fc.integer({ min: 0, max: 20 }), (from, span) => {
+        const to = from + span;
+        const range = birthDates(`01 Jan ${from} to 31 Dec ${to}`);
+        const circa = birthDates(`circa ${from}`);
+        for (let y = from; y <= to; y++) expect(range).toContain(String(y));
+        for (let y = from - APPROXIMATE_YEARS; y <= from + APPROXIMATE_YEARS; y++)
+          expect(circa).toContain(String(y));
+      }),
+    );
+  });
+  it("UN dates of birth typed APPROXIMATELY are approximate", () => {
+    const xml = readFileSync(join(FIXTURES, "un.xml"), "utf8").replace(
+      /<INDIVIDUAL_DATE_OF_BIRTH>[\s\S]*?<\/INDIVIDUAL_DATE_OF_BIRTH>/,
+      "<INDIVIDUAL_DATE_OF_BIRTH><TYPE_OF_DATE>APPROXIMATELY</TYPE_OF_DATE><YEAR>1970</YEAR></INDIVIDUAL_DATE_OF_BIRTH>",
+    );
+    const [salek] = loadList([{ name: "un.xml", bytes: Buffer.from(xml) }]).entries;
+    expect(salek!.birth_dates).toEqual(["1967", "1968", "1969", "1970", "1971", "1972", "1973"]);
   });
 });
 
