@@ -73,5 +73,15 @@ describe.skipIf(!existsSync(SHARED))("listed parties found on the real lists", {
     );
     expect(m.factors.find((f) => f.field === "birth_date")!.effect).toBeLessThan(0);
   });
+
+  it("OFAC a.k.a.s with a quote inside are read whole and found", () => {
+    // 'ABU-'UMAR' was read as "ABU-": 15 aliases lost and 83 cut short on this list.
+    const marzook = lists.find((l) => l.list === "ofac-sdn")!.entries.find((e) => e.id === "3754")!;
+    expect(marzook.names.map((n) => n.name)).toContain("ABU-'UMAR");
+    expect(marzook.names.map((n) => n.name)).not.toContain("ABU-");
+    expect(scoreOf({ name: "Abu-'Umar" }, "ofac-sdn", marzook.names[0]!.name)).toBeGreaterThanOrEqual(
+      DEFAULT_THRESHOLD,
+    );
+  });
 });
 if (!existsSync(SHARED)) console.warn(`skipping the real-list recall tests: ${SHARED} is absent`);

@@ -269,6 +269,9 @@ export function birthDates(text: string): string[] {
   return years(from - widen, to + widen);
 }
 
+const AKA =
+  /\b(weak\s+)?(?:a\.k\.a\.|f\.k\.a\.|n\.k\.a\.),?\s+'((?:(?!\b[afn]\.k\.a\.)[^;])+?)'(?=\s*(?:[;.,()]|$))/gi;
+
 /** The remark fields OFAC writes into `remarks`: a.k.a.s, DOB, nationality, citizenship, ids. */
 export function remarkFacts(remarks: string): {
   akas: { name: string; strength: "strong" | "weak" }[];
@@ -277,7 +280,9 @@ export function remarkFacts(remarks: string): {
   identifiers: { type: string; value: string; country?: string }[];
 } {
   const akas: { name: string; strength: "strong" | "weak" }[] = [];
-  for (const m of remarks.matchAll(/\b(weak\s+)?(?:a\.k\.a\.|f\.k\.a\.|n\.k\.a\.),?\s+'([^']+)'/gi))
+  // An alias ends at a quote followed by ";", ".", ",", a bracket or the end: a quote inside it is
+  // part of the name ('ABU-'UMAR', 'SHA'BAN', 'ABDEL' AZIZ'), not its end.
+  for (const m of remarks.matchAll(AKA))
     akas.push({ name: m[2]!.trim(), strength: m[1] === undefined ? "strong" : "weak" });
   const birth: string[] = [];
   const nationalities: string[] = [];

@@ -125,6 +125,23 @@ describe("list loaders on small synthetic files", () => {
   });
 });
 
+describe("OFAC remarks", () => {
+  it("an a.k.a. ends at a quote followed by ; . , a bracket or the end, not at a quote inside it", () => {
+    const akas = (r: string) => remarkFacts(r).akas.map((a) => `${a.strength} ${a.name}`);
+    expect(akas("a.k.a. 'ABU-'UMAR'.")).toEqual(["strong ABU-'UMAR"]);
+    expect(
+      akas("DOB 1960; weak a.k.a. 'SHA'BAN'; a.k.a. 'ABDEL' AZIZ BEN NARVAN', nationality Iraq"),
+    ).toEqual(["weak SHA'BAN", "strong ABDEL' AZIZ BEN NARVAN"]);
+    expect(akas("(a.k.a. 'AL-QA'IDA') a.k.a. 'X' (Arabic); f.k.a. 'O'BRIEN TRADING'")).toEqual([
+      "strong AL-QA'IDA",
+      "strong X",
+      "strong O'BRIEN TRADING",
+    ]);
+    // A quote left open does not swallow the next alias or the next remark.
+    expect(akas("a.k.a. 'ABU; a.k.a. 'UMAR'; DOB 1960")).toEqual(["strong UMAR"]);
+  });
+});
+
 describe("listed birth dates", () => {
   it("a range is every year in it; an approximate date every year near it", () => {
     expect(birthDates("12 Jan 1965")).toEqual(["1965-01-12"]);
