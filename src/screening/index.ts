@@ -36,6 +36,14 @@ export interface SearchOptions {
   readonly limit?: number;
 }
 
+/**
+ * Tokens this long also have their one-letter deletions as keys ("amadou": "madou", "aadou", …,
+ * "amado"), so that one letter added, dropped, changed or swapped in a short name ("Amaou",
+ * "Mahi", "Saim") still shares a key with it: a change in the middle of a token of up to eight
+ * letters breaks both its first-four and its last-four keys. Longer tokens keep one of them.
+ */
+const DELETION_KEYS = { min: 4, max: 8 };
+
 function tokenKeys(t: string): string[] {
   if (t.length < 2 || PARTICLES.has(t)) return [];
   const keys = [`t:${t}`];
@@ -43,6 +51,10 @@ function tokenKeys(t: string): string[] {
   if (t.length >= 5) keys.push(`x:${t.slice(-4)}`);
   const s = skeleton(t);
   if (s.length >= 2) keys.push(`s:${s}`);
+  // A three-letter token is its own deletion key only: what "omar" becomes without a letter.
+  if (t.length >= DELETION_KEYS.min - 1 && t.length <= DELETION_KEYS.max) keys.push(`d:${t}`);
+  if (t.length >= DELETION_KEYS.min && t.length <= DELETION_KEYS.max)
+    for (let i = 0; i < t.length; i++) keys.push(`d:${t.slice(0, i)}${t.slice(i + 1)}`);
   return keys;
 }
 
@@ -62,7 +74,10 @@ export class ScreeningIndex {
   // Scratch for searches (single-threaded, not re-entrant).
   #stamp: Int32Array;
   #hits: Uint8Array;
+  /** Per listed name: the last query token that reached it (a name counts once per token). */
+  #seen: Int32Array;
   #generation = 0;
+  #tokenGeneration = 0;
 
   private constructor(lists: readonly IndexedList[]) {
     this.lists = lists.map((l) => ({
@@ -74,6 +89,7 @@ export class ScreeningIndex {
     this.#nameEntry = new Int32Array(0);
     this.#stamp = new Int32Array(0);
     this.#hits = new Uint8Array(0);
+    this.#seen = new Int32Array(0);
   }
 
   readonly #build: Generator<void, void>;
@@ -117,6 +133,7 @@ export class ScreeningIndex {
     for (const [k, v] of postings) this.#postings.set(k, Int32Array.from(v));
     this.#stamp = new Int32Array(raw.length);
     this.#hits = new Uint8Array(raw.length);
+    this.#seen = new Int32Array(raw.length);
   }
 
   static build(lists: readonly IndexedList[]): ScreeningIndex {
@@ -157,16 +174,21 @@ export class ScreeningIndex {
     const hits = this.#hits;
     const touched: number[] = [];
     // Per query token, each name it reaches counts once.
-    const seenForToken = new Set<number>();
+    const seen = this.#seen;
     for (const t of new Set(query.tokens)) {
-      seenForToken.clear();
+      // Stamps are Int32: start over before they would wrap (after 2^31 query tokens).
+      if (this.#tokenGeneration === 0x7fffffff) {
+        this.#seen.fill(0);
+        this.#tokenGeneration = 0;
+      }
+      const tokenGen = ++this.#tokenGeneration;
       for (const k of tokenKeys(t)) {
         const list = this.#postings.get(k);
         if (list === undefined) continue;
         for (let x = 0; x < list.length; x++) {
           const n = list[x]!;
-          if (seenForToken.has(n)) continue;
-          seenForToken.add(n);
+          if (seen[n] === tokenGen) continue;
+          seen[n] = tokenGen;
           if (stamp[n] !== gen) {
             stamp[n] = gen;
             hits[n] = 0;

@@ -4,7 +4,7 @@ import { InvalidInputError } from "../errors/index.js";
 import { ScreeningIndex } from "./index.js";
 import { compareNames, explain, jaroWinkler, prepare, type SubjectFacts } from "./matcher.js";
 import { DEFAULT_THRESHOLD } from "./engine.js";
-import { checkName, normaliseName } from "./normalise.js";
+import { checkName, normaliseName, PARTICLES } from "./normalise.js";
 import type { ListEntry } from "./types.js";
 
 const entry = (
@@ -286,6 +286,44 @@ describe("a strong name match is not cleared by the other facts", () => {
     const other = top("Ivan Petrof", { birth_date: "1990", type: "person" })!;
     expect(other.name_score).toBeLessThan(0.95);
     expect(other.factors).toContainEqual(expect.objectContaining({ field: "birth_date", effect: -0.2 }));
+  });
+});
+
+describe("the candidate index", () => {
+  const token = fc.stringMatching(/^[a-z]{4,8}$/);
+  const edit = fc.tuple(
+    fc.nat(),
+    fc.constantFrom("delete", "insert", "substitute", "swap"),
+    fc.constantFrom(..."aeioulnrst"),
+  );
+  const apply = (t: string, [at, kind, ch]: [number, string, string]) => {
+    const p = at % t.length;
+    if (kind === "delete") return t.slice(0, p) + t.slice(p + 1);
+    if (kind === "insert") return t.slice(0, p) + ch + t.slice(p);
+    if (kind === "substitute") return t.slice(0, p) + ch + t.slice(p + 1);
+    return p + 1 < t.length ? t.slice(0, p) + t[p + 1] + t[p] + t.slice(p + 2) : t;
+  };
+  it("finds whatever the matcher alone scores at the threshold, after one edit in a short token", () => {
+    fc.assert(
+      fc.property(token, token, edit, fc.boolean(), (given, family, e, first) => {
+        const listedName = `${family.toUpperCase()}, ${given}`;
+        const idx = ScreeningIndex.build([
+          { list: "t", entries: [entry("1", { names: [strong(listedName)] })] },
+        ]);
+        const query = first ? `${apply(given, e)} ${family}` : `${given} ${apply(family, e)}`;
+        // A particle or honorific ("ben", "dame") weighs nothing in the search's first cut.
+        fc.pre(
+          normaliseName(query, "person").tokens.every((t) => t.length > 3 || !PARTICLES.has(t)) &&
+            normaliseName(query, "person").tokens.length === 2,
+        );
+        const direct = compareNames(
+          prepare(query, "person", idx.weight),
+          prepare(listedName, "person", idx.weight),
+        );
+        const found = idx.search({ name: query, type: "person" }, { threshold: DEFAULT_THRESHOLD });
+        if (direct.score >= DEFAULT_THRESHOLD) expect(found[0]?.entry_id).toBe("1");
+      }),
+    );
   });
 });
 
