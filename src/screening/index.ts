@@ -60,6 +60,17 @@ function tokenKeys(t: string): string[] {
 
 const joinedKey = (joined: string) => (joined.length >= 6 ? `j:${joined.slice(0, 5)}` : null);
 
+/**
+ * The name joined in its order and rotated (matcher.ts, `rotations`), whole: the same letters in
+ * the same order, split differently ("zhang ji cheng", "jicheng zhang"). Not a prefix: a rotated
+ * name starts with what was its last token, and "tradingm…" would make every "… trading" reach
+ * every other one.
+ */
+function rotationKeys(p: PreparedName): string[] {
+  if (p.rotations.length === 0) return [];
+  return [p.joined, ...p.rotations].filter((j) => j.length >= 6).map((j) => `r:${j}`);
+}
+
 export class ScreeningIndex {
   readonly entries: IndexedEntry[] = [];
   readonly lists: readonly { list: string; version?: number; entries: number }[];
@@ -123,6 +134,7 @@ export class ScreeningIndex {
       this.#keyed[i] = Math.min(255, new Set(p.tokens.filter((t) => tokenKeys(t).length > 0)).size);
       const j = joinedKey(p.joined);
       if (j !== null) keys.add(j);
+      for (const r of rotationKeys(p)) keys.add(r);
       for (const k of keys) {
         let list = postings.get(k);
         if (list === undefined) postings.set(k, (list = []));
@@ -198,17 +210,21 @@ export class ScreeningIndex {
         }
       }
     }
-    const j = joinedKey(query.joined);
-    const joinedHits = j === null ? undefined : this.#postings.get(j);
-    if (joinedHits !== undefined)
-      for (const n of joinedHits) {
-        if (stamp[n] !== gen) {
-          stamp[n] = gen;
-          hits[n] = 0;
-          touched.push(n);
+    // The joined name; and, in either name's order or with the family name rotated to the other end,
+    // the name joined ("zhangjicheng" for "ji cheng zhang", for "ZHANG, Jicheng").
+    const joinedKeys = [joinedKey(query.joined), ...rotationKeys(query)];
+    for (const j of new Set(joinedKeys)) {
+      const joinedHits = j === null ? undefined : this.#postings.get(j);
+      if (joinedHits !== undefined)
+        for (const n of joinedHits) {
+          if (stamp[n] !== gen) {
+            stamp[n] = gen;
+            hits[n] = 0;
+            touched.push(n);
+          }
+          hits[n] = Math.max(hits[n]!, 2);
         }
-        hits[n] = Math.max(hits[n]!, 2);
-      }
+    }
     const substantive = new Set(query.tokens.filter((t) => tokenKeys(t).length > 0)).size;
     const need = Math.min(2, Math.max(1, substantive));
     // A name reaching the floor shares at least about half of the shorter side's tokens (the score

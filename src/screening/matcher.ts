@@ -50,7 +50,21 @@ export interface PreparedName {
   readonly phonetics: readonly string[];
   readonly weights: readonly number[];
   readonly joined: string;
+  /**
+   * The name joined with its last token moved to the front, and with its first moved to the end:
+   * "jicheng zhang" (as "ZHANG, Jicheng" is put in order) is also "zhangjicheng", the order the
+   * Chinese or Korean family name comes in, so that "Zhang Ji Cheng" (any-ascii of 张继成, a syllable
+   * a token) compares whole with it.
+   */
+  readonly rotations: readonly string[];
   readonly legalForms: readonly string[];
+}
+
+function rotations(tokens: readonly string[]): string[] {
+  if (tokens.length < 2) return [];
+  const last = [tokens.at(-1)!, ...tokens.slice(0, -1)].join("");
+  const first = [...tokens.slice(1), tokens[0]!].join("");
+  return last === first ? [last] : [last, first];
 }
 
 export type TokenWeight = (token: string) => number;
@@ -64,6 +78,7 @@ export function prepare(name: string, type: EntityType, weight: TokenWeight = UN
     phonetics: n.tokens.map(phonetic),
     weights: n.tokens.map((t) => (PARTICLES.has(t) || t.length === 1 ? 0.25 : weight(t))),
     joined: n.tokens.join(""),
+    rotations: rotations(n.tokens),
     legalForms: n.legalForms,
   };
 }
@@ -173,9 +188,17 @@ export function compareNames(q: PreparedName, a: PreparedName, cache?: Similarit
     p.tokens.filter((t, k) => p.weights[k]! > 0.3 && t.length > 1).length;
   if (strong < 2 && Math.max(substantive(q), substantive(a)) >= 2) score *= 0.7;
   let method: NameComparison["method"] = "tokens";
-  // Only when the token counts differ: a split or joined name ("XiJinPing", "ALZAWAHIRI").
+  // Only when the token counts differ: a split or joined name ("XiJinPing", "ALZAWAHIRI"), in
+  // either name's order or with the family name rotated to the other end ("Zhang Ji Cheng" for
+  // "ZHANG, Jicheng"). Each side's rotations against the other's order: the same whichever is the query.
   if (q.joined.length >= 6 && a.joined.length >= 6 && nq !== na) {
-    const joined = jaroWinkler(q.joined, a.joined);
+    let joined = jaroWinkler(q.joined, a.joined);
+    // Rotated, the same letters split differently: of about the same length ("martinraj" is not
+    // "martin" however well Jaro-Winkler rewards the prefix).
+    if (Math.abs(q.joined.length - a.joined.length) <= 2) {
+      for (const r of a.rotations) joined = Math.max(joined, jaroWinkler(q.joined, r));
+      for (const r of q.rotations) joined = Math.max(joined, jaroWinkler(r, a.joined));
+    }
     if (joined >= 0.93 && joined * 0.97 > score) {
       score = joined * 0.97;
       method = "joined";

@@ -99,5 +99,21 @@ describe.skipIf(!existsSync(SHARED))("listed parties found on the real lists", {
         DEFAULT_THRESHOLD,
       );
   });
+
+  it("Chinese and Korean names written family name first", () => {
+    // 20 of 83 Chinese names (pinyin syllables apart, as any-ascii writes Hanzi) and 33 of 141
+    // Korean ones (given name joined) were found.
+    for (const [query, listed] of [
+      ["Zhang Ji Cheng", "ZHANG, Jicheng"],
+      ["Wang Guo Ying", "WANG, Guoying"],
+      ["Liu Bao Xia", "LIU, Baoxia"],
+      ["Kim Yongchol", "KIM, Yong Chol"],
+      ["Ri Jeson", "RI, Je-Son"],
+      ["Pak Tochun", "PAK, To-Chun"],
+    ])
+      expect(scoreOf({ name: query!, type: "person" }, "ofac-sdn", listed!), query).toBeGreaterThanOrEqual(
+        DEFAULT_THRESHOLD,
+      );
+  });
 });
 if (!existsSync(SHARED)) console.warn(`skipping the real-list recall tests: ${SHARED} is absent`);
