@@ -8,6 +8,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import {
   compareNames,
   explain,
+  firstTokens,
   prepare,
   type MatchExplanation,
   type PreparedName,
@@ -69,6 +70,36 @@ const joinedKey = (joined: string) => (joined.length >= 6 ? `j:${joined.slice(0,
 function rotationKeys(p: PreparedName): string[] {
   if (p.rotations.length === 0) return [];
   return [p.joined, ...p.rotations].filter((j) => j.length >= 6).map((j) => `r:${j}`);
+}
+
+/**
+ * A query is compared on its first this many distinct tokens that have keys (particles and initials
+ * between them kept): more than the longest listed name has (21: a Russian institute's name, SDN
+ * 2024), so every listed name can still be matched exactly, while a 1 KB name of 140 frequent tokens
+ * no longer costs a search 0.6 s of CPU. The tokens left out could not make a match anyway: against
+ * names of at most 21 tokens, a query this long covers too little of itself to reach the threshold.
+ */
+export const MAX_QUERY_TOKENS = 24;
+/**
+ * Names scored per search, at most: those that could score best (by their bound, then the keys
+ * they share) first. An ordinary name has about 20 to score, a long one of common names ("Mohammad
+ * Javad Zarif Khansari") about 130; 200 characters of the lists' most frequent tokens had 1,500.
+ */
+export const MAX_SCORED = 256;
+
+/**
+ * How many of the query's tokens are compared: up to its MAX_QUERY_TOKENS-th distinct keyed token,
+ * and twice that in all (a name of one token repeated, or of particles, is no longer).
+ */
+function queryLength(tokens: readonly string[]): number {
+  const keyed = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (i === 2 * MAX_QUERY_TOKENS) return i;
+    if (tokenKeys(tokens[i]!).length === 0) continue;
+    keyed.add(tokens[i]!);
+    if (keyed.size === MAX_QUERY_TOKENS) return i + 1;
+  }
+  return tokens.length;
 }
 
 export class ScreeningIndex {
@@ -173,13 +204,17 @@ export class ScreeningIndex {
     return { entries: this.entries.length, names: this.#names.length, keys: this.#postings.size, postings };
   }
 
-  /** How much the last search looked at: names reached through the keys, and names scored. */
-  lastSearch = { reached: 0, scored: 0 };
+  /**
+   * How much the last search looked at: names reached through the keys, those that could reach the
+   * floor (candidates), and those scored; the query tokens compared, and those left out.
+   */
+  lastSearch = { reached: 0, scored: 0, candidates: 0, tokens: 0, tokensLeftOut: 0 };
 
   /** The subject's matches at or above the threshold, best first, one (the best name) per entry. */
   search(facts: SubjectFacts, options: SearchOptions): MatchExplanation[] {
     const type = facts.type ?? "unknown";
-    const query = prepare(facts.name, type, this.weight);
+    const whole = prepare(facts.name, type, this.weight);
+    const query = firstTokens(whole, queryLength(whole.tokens));
     if (query.tokens.length === 0) return [];
     const gen = ++this.#generation;
     const stamp = this.#stamp;
@@ -233,8 +268,8 @@ export class ScreeningIndex {
     // Factors add at most +0.1: a name scoring below this cannot reach the threshold.
     const floor = options.threshold - 0.1;
     const best = new Map<number, MatchExplanation>();
-    const cache: SimilarityCache = new Map();
-    let scored = 0;
+    // The names that could reach the floor, with what they could score at best.
+    const candidates: { n: number; bound: number }[] = [];
     for (const n of touched) {
       const h = hits[n]!;
       if (h < need && this.#prepared[n]!.tokens.length >= need) continue;
@@ -246,6 +281,14 @@ export class ScreeningIndex {
       // One name in common is not a match when either side has more (see compareNames).
       if (h < 2 && Math.max(substantive, keyed[n]!) >= 2) bound *= 0.7;
       if (bound + 0.1 < floor) continue;
+      candidates.push({ n, bound });
+    }
+    // At most MAX_SCORED, the likeliest first: a search's cost stays bounded whatever the name.
+    if (candidates.length > MAX_SCORED)
+      candidates.sort((x, y) => y.bound - x.bound || hits[y.n]! - hits[x.n]! || x.n - y.n);
+    const cache: SimilarityCache = new Map();
+    let scored = 0;
+    for (const { n } of candidates.slice(0, MAX_SCORED)) {
       scored++;
       const listed = this.#prepared[n]!;
       const c = compareNames(query, listed, cache);
@@ -257,7 +300,13 @@ export class ScreeningIndex {
       const prev = best.get(e);
       if (prev === undefined || x.score > prev.score) best.set(e, x);
     }
-    this.lastSearch = { reached: touched.length, scored };
+    this.lastSearch = {
+      reached: touched.length,
+      scored,
+      candidates: candidates.length,
+      tokens: query.tokens.length,
+      tokensLeftOut: whole.tokens.length - query.tokens.length,
+    };
     const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry_id.localeCompare(b.entry_id));
     return options.limit === undefined ? out : out.slice(0, options.limit);
   }

@@ -83,6 +83,21 @@ export function prepare(name: string, type: EntityType, weight: TokenWeight = UN
   };
 }
 
+/** The name's first `count` tokens, prepared as the whole was (weights, legal forms taken off). */
+export function firstTokens(p: PreparedName, count: number): PreparedName {
+  if (count >= p.tokens.length) return p;
+  const tokens = p.tokens.slice(0, count);
+  return {
+    tokens,
+    skeletons: p.skeletons.slice(0, count),
+    phonetics: p.phonetics.slice(0, count),
+    weights: p.weights.slice(0, count),
+    joined: tokens.join(""),
+    rotations: rotations(tokens),
+    legalForms: p.legalForms,
+  };
+}
+
 /** Two tokens count as the same below this similarity only as initials. */
 const TOKEN_MIN = 0.82;
 
