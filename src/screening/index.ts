@@ -15,7 +15,7 @@ import {
   type SimilarityCache,
   type SubjectFacts,
 } from "./matcher.js";
-import { normaliseName, PARTICLES, skeleton } from "./normalise.js";
+import { normaliseName, PARTICLES, phonetic, skeleton } from "./normalise.js";
 import type { ListEntry, ListedName } from "./types.js";
 
 export interface IndexedList {
@@ -48,6 +48,9 @@ const DELETION_KEYS = { min: 4, max: 8 };
 function tokenKeys(t: string): string[] {
   if (t.length < 2 || PARTICLES.has(t)) return [];
   const keys = [`t:${t}`];
+  // Its spelling variants folded, as the matcher compares them ("dzhuan", "juan"; "yusuf", "jusuf").
+  const f = phonetic(t);
+  if (f !== t && f.length >= 2) keys.push(`t:${f}`);
   if (t.length >= 4) keys.push(`p:${t.slice(0, 4)}`);
   if (t.length >= 5) keys.push(`x:${t.slice(-4)}`);
   const s = skeleton(t);
@@ -274,13 +277,15 @@ export class ScreeningIndex {
       const h = hits[n]!;
       if (h < need && this.#prepared[n]!.tokens.length >= need) continue;
       if (h < Math.ceil(0.5 * Math.min(substantive, keyed[n]!))) continue;
-      // The best score h shared tokens could give (uniform weights, 0.1 of slack for the weights).
+      // The best score h shared tokens could give (uniform weights), with 0.2 of slack: for the
+      // weights, and for tokens that are alike without sharing a key (0.1 lost "Ibrahim Awwad
+      // Ibrahim AL-SAMARRA'I" at the threshold that a search down to 0.6 scored 0.905).
       const a = Math.min(1, h / Math.max(1, substantive));
       const b = Math.min(1, h / Math.max(1, keyed[n]!));
       let bound = 0.7 * Math.max(a, b) + 0.3 * Math.min(a, b);
       // One name in common is not a match when either side has more (see compareNames).
       if (h < 2 && Math.max(substantive, keyed[n]!) >= 2) bound *= 0.7;
-      if (bound + 0.1 < floor) continue;
+      if (bound + 0.2 < floor) continue;
       candidates.push({ n, bound });
     }
     // At most MAX_SCORED, the likeliest first: a search's cost stays bounded whatever the name.
