@@ -84,11 +84,15 @@ function rotationKeys(p: PreparedName): string[] {
  */
 export const MAX_QUERY_TOKENS = 24;
 /**
- * Names scored per search, at most: those that could score best (by their bound, then the keys
- * they share) first. An ordinary name has about 20 to score, a long one of common names ("Mohammad
- * Javad Zarif Khansari") about 130; 200 characters of the lists' most frequent tokens had 1,500.
+ * What a search may compare, at most, counted as query tokens times names scored (a comparison's
+ * cost grows with both): names beyond that are not scored, those that could score best (by their
+ * bound, then the keys they share) first. A name of two or three common tokens ("Mohammad
+ * Hashemi": 362 names to score) is never cut; 200 characters of the lists' most frequent tokens
+ * (31 tokens compared, 1,650 names) are cut to 132.
  */
-export const MAX_SCORED = 256;
+export const MAX_COMPARISONS = 4096;
+/** Names scored per search, whatever the query's length: at least this many. */
+export const MIN_SCORED = 64;
 
 /**
  * How many of the query's tokens are compared: up to its MAX_QUERY_TOKENS-th distinct keyed token,
@@ -119,6 +123,8 @@ export class ScreeningIndex {
   // Scratch for searches (single-threaded, not re-entrant).
   #stamp: Int32Array;
   #hits: Uint8Array;
+  /** Per listed name: the weights of the query tokens that reached it, added (rare tokens weigh more). */
+  #hitWeight: Float64Array;
   /** Per listed name: the last query token that reached it (a name counts once per token). */
   #seen: Int32Array;
   #generation = 0;
@@ -134,6 +140,7 @@ export class ScreeningIndex {
     this.#nameEntry = new Int32Array(0);
     this.#stamp = new Int32Array(0);
     this.#hits = new Uint8Array(0);
+    this.#hitWeight = new Float64Array(0);
     this.#seen = new Int32Array(0);
   }
 
@@ -179,6 +186,7 @@ export class ScreeningIndex {
     for (const [k, v] of postings) this.#postings.set(k, Int32Array.from(v));
     this.#stamp = new Int32Array(raw.length);
     this.#hits = new Uint8Array(raw.length);
+    this.#hitWeight = new Float64Array(raw.length);
     this.#seen = new Int32Array(raw.length);
   }
 
@@ -222,6 +230,9 @@ export class ScreeningIndex {
     const gen = ++this.#generation;
     const stamp = this.#stamp;
     const hits = this.#hits;
+    const hitWeight = this.#hitWeight;
+    const weightOf = new Map<string, number>();
+    query.tokens.forEach((t, i) => weightOf.set(t, Math.max(weightOf.get(t) ?? 0, query.weights[i]!)));
     const touched: number[] = [];
     // Per query token, each name it reaches counts once.
     const seen = this.#seen;
@@ -232,9 +243,14 @@ export class ScreeningIndex {
         this.#tokenGeneration = 0;
       }
       const tokenGen = ++this.#tokenGeneration;
+      const w = weightOf.get(t)!;
       for (const k of tokenKeys(t)) {
         const list = this.#postings.get(k);
         if (list === undefined) continue;
+        // The token itself (or its folded spelling) counts in full; a shared prefix, suffix,
+        // skeleton or deletion half ("shkadarevich" and "mikhailovich" end alike). The token's own
+        // keys come first, so a name reached by both counts in full.
+        const kw = k.startsWith("t:") ? w : w / 2;
         for (let x = 0; x < list.length; x++) {
           const n = list[x]!;
           if (seen[n] === tokenGen) continue;
@@ -242,9 +258,11 @@ export class ScreeningIndex {
           if (stamp[n] !== gen) {
             stamp[n] = gen;
             hits[n] = 0;
+            hitWeight[n] = 0;
             touched.push(n);
           }
           if (hits[n]! < 255) hits[n]!++;
+          hitWeight[n]! += kw;
         }
       }
     }
@@ -258,6 +276,7 @@ export class ScreeningIndex {
           if (stamp[n] !== gen) {
             stamp[n] = gen;
             hits[n] = 0;
+            hitWeight[n] = 0;
             touched.push(n);
           }
           hits[n] = Math.max(hits[n]!, 2);
@@ -288,12 +307,20 @@ export class ScreeningIndex {
       if (bound + 0.2 < floor) continue;
       candidates.push({ n, bound });
     }
-    // At most MAX_SCORED, the likeliest first: a search's cost stays bounded whatever the name.
-    if (candidates.length > MAX_SCORED)
-      candidates.sort((x, y) => y.bound - x.bound || hits[y.n]! - hits[x.n]! || x.n - y.n);
+    // At most MAX_COMPARISONS, the likeliest first: a search's cost stays bounded whatever the name.
+    // (Joined-name hits add no weight: they rank by their bound, after the names tokens reached.)
+    const most = Math.max(MIN_SCORED, Math.floor(MAX_COMPARISONS / query.tokens.length));
+    if (candidates.length > most)
+      // By the weight of the query tokens that reached them first: "SHKADAREVICH, Alexei Petrovich"
+      // is reached by "petrovich" and "shkadarevich" themselves; 1,500 other names by "aleksei",
+      // "petrovich" and "shkadarevich" through prefixes and suffixes ("alek…", "…vich").
+      candidates.sort(
+        (x, y) =>
+          hitWeight[y.n]! - hitWeight[x.n]! || y.bound - x.bound || hits[y.n]! - hits[x.n]! || x.n - y.n,
+      );
     const cache: SimilarityCache = new Map();
     let scored = 0;
-    for (const { n } of candidates.slice(0, MAX_SCORED)) {
+    for (const { n } of candidates.slice(0, most)) {
       scored++;
       const listed = this.#prepared[n]!;
       const c = compareNames(query, listed, cache);

@@ -135,5 +135,22 @@ describe.skipIf(!existsSync(SHARED))("listed parties found on the real lists", {
       expect(at(DEFAULT_THRESHOLD), query).toBe(at(0.6));
     }
   });
+
+  it("the names a search scores first are those its own tokens reach, not shared suffixes", () => {
+    // 1,500 Russian names share "alek…" and "…vich" with this one: scored in the order they were
+    // reached, the listed one was beyond the names a search may score.
+    expect(
+      scoreOf(
+        { name: "Алексеи Петрович Шкадаревич", type: "person" },
+        "ofac-sdn",
+        "SHKADAREVICH, Alexei Petrovich",
+      ),
+    ).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
+    const crowded = index.search(
+      { name: "Алексеи Петрович Шкадаревич", type: "person" },
+      { threshold: DEFAULT_THRESHOLD },
+    );
+    expect(crowded.map((m) => m.primary_name)).toContain("SHKADAREVICH, Alexei Petrovich");
+  });
 });
 if (!existsSync(SHARED)) console.warn(`skipping the real-list recall tests: ${SHARED} is absent`);
