@@ -8,13 +8,14 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import {
   compareNames,
   explain,
+  firstTokens,
   prepare,
   type MatchExplanation,
   type PreparedName,
   type SimilarityCache,
   type SubjectFacts,
 } from "./matcher.js";
-import { normaliseName, PARTICLES, skeleton } from "./normalise.js";
+import { normaliseName, PARTICLES, phonetic, skeleton } from "./normalise.js";
 import type { ListEntry, ListedName } from "./types.js";
 
 export interface IndexedList {
@@ -36,17 +37,77 @@ export interface SearchOptions {
   readonly limit?: number;
 }
 
+/**
+ * Tokens this long also have their one-letter deletions as keys ("amadou": "madou", "aadou", …,
+ * "amado"), so that one letter added, dropped, changed or swapped in a short name ("Amaou",
+ * "Mahi", "Saim") still shares a key with it: a change in the middle of a token of up to eight
+ * letters breaks both its first-four and its last-four keys. Longer tokens keep one of them.
+ */
+const DELETION_KEYS = { min: 4, max: 8 };
+
 function tokenKeys(t: string): string[] {
   if (t.length < 2 || PARTICLES.has(t)) return [];
   const keys = [`t:${t}`];
+  // Its spelling variants folded, as the matcher compares them ("dzhuan", "juan"; "yusuf", "jusuf").
+  const f = phonetic(t);
+  if (f !== t && f.length >= 2) keys.push(`t:${f}`);
   if (t.length >= 4) keys.push(`p:${t.slice(0, 4)}`);
   if (t.length >= 5) keys.push(`x:${t.slice(-4)}`);
   const s = skeleton(t);
   if (s.length >= 2) keys.push(`s:${s}`);
+  // A three-letter token is its own deletion key only: what "omar" becomes without a letter.
+  if (t.length >= DELETION_KEYS.min - 1 && t.length <= DELETION_KEYS.max) keys.push(`d:${t}`);
+  if (t.length >= DELETION_KEYS.min && t.length <= DELETION_KEYS.max)
+    for (let i = 0; i < t.length; i++) keys.push(`d:${t.slice(0, i)}${t.slice(i + 1)}`);
   return keys;
 }
 
 const joinedKey = (joined: string) => (joined.length >= 6 ? `j:${joined.slice(0, 5)}` : null);
+
+/**
+ * The name joined in its order and rotated (matcher.ts, `rotations`), whole: the same letters in
+ * the same order, split differently ("zhang ji cheng", "jicheng zhang"). Not a prefix: a rotated
+ * name starts with what was its last token, and "tradingm…" would make every "… trading" reach
+ * every other one.
+ */
+function rotationKeys(p: PreparedName): string[] {
+  if (p.rotations.length === 0) return [];
+  return [p.joined, ...p.rotations].filter((j) => j.length >= 6).map((j) => `r:${j}`);
+}
+
+/**
+ * A query is compared on its first this many distinct tokens that have keys (particles and initials
+ * between them kept): more than the longest listed name has (21: a Russian institute's name, SDN
+ * 2024), so every listed name can still be matched exactly, while a 1 KB name of 140 frequent tokens
+ * no longer costs a search 0.6 s of CPU. The tokens left out could not make a match anyway: against
+ * names of at most 21 tokens, a query this long covers too little of itself to reach the threshold.
+ */
+export const MAX_QUERY_TOKENS = 24;
+/**
+ * What a search may compare, at most, counted as query tokens times names scored (a comparison's
+ * cost grows with both): names beyond that are not scored, those that could score best (by their
+ * bound, then the keys they share) first. A name of two or three common tokens ("Mohammad
+ * Hashemi": 362 names to score) is never cut; 200 characters of the lists' most frequent tokens
+ * (31 tokens compared, 1,650 names) are cut to 132.
+ */
+export const MAX_COMPARISONS = 4096;
+/** Names scored per search, whatever the query's length: at least this many. */
+export const MIN_SCORED = 64;
+
+/**
+ * How many of the query's tokens are compared: up to its MAX_QUERY_TOKENS-th distinct keyed token,
+ * and twice that in all (a name of one token repeated, or of particles, is no longer).
+ */
+function queryLength(tokens: readonly string[]): number {
+  const keyed = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (i === 2 * MAX_QUERY_TOKENS) return i;
+    if (tokenKeys(tokens[i]!).length === 0) continue;
+    keyed.add(tokens[i]!);
+    if (keyed.size === MAX_QUERY_TOKENS) return i + 1;
+  }
+  return tokens.length;
+}
 
 export class ScreeningIndex {
   readonly entries: IndexedEntry[] = [];
@@ -62,7 +123,12 @@ export class ScreeningIndex {
   // Scratch for searches (single-threaded, not re-entrant).
   #stamp: Int32Array;
   #hits: Uint8Array;
+  /** Per listed name: the weights of the query tokens that reached it, added (rare tokens weigh more). */
+  #hitWeight: Float64Array;
+  /** Per listed name: the last query token that reached it (a name counts once per token). */
+  #seen: Int32Array;
   #generation = 0;
+  #tokenGeneration = 0;
 
   private constructor(lists: readonly IndexedList[]) {
     this.lists = lists.map((l) => ({
@@ -74,6 +140,8 @@ export class ScreeningIndex {
     this.#nameEntry = new Int32Array(0);
     this.#stamp = new Int32Array(0);
     this.#hits = new Uint8Array(0);
+    this.#hitWeight = new Float64Array(0);
+    this.#seen = new Int32Array(0);
   }
 
   readonly #build: Generator<void, void>;
@@ -107,6 +175,7 @@ export class ScreeningIndex {
       this.#keyed[i] = Math.min(255, new Set(p.tokens.filter((t) => tokenKeys(t).length > 0)).size);
       const j = joinedKey(p.joined);
       if (j !== null) keys.add(j);
+      for (const r of rotationKeys(p)) keys.add(r);
       for (const k of keys) {
         let list = postings.get(k);
         if (list === undefined) postings.set(k, (list = []));
@@ -117,6 +186,8 @@ export class ScreeningIndex {
     for (const [k, v] of postings) this.#postings.set(k, Int32Array.from(v));
     this.#stamp = new Int32Array(raw.length);
     this.#hits = new Uint8Array(raw.length);
+    this.#hitWeight = new Float64Array(raw.length);
+    this.#seen = new Int32Array(raw.length);
   }
 
   static build(lists: readonly IndexedList[]): ScreeningIndex {
@@ -144,49 +215,73 @@ export class ScreeningIndex {
     return { entries: this.entries.length, names: this.#names.length, keys: this.#postings.size, postings };
   }
 
-  /** How much the last search looked at: names reached through the keys, and names scored. */
-  lastSearch = { reached: 0, scored: 0 };
+  /**
+   * How much the last search looked at: names reached through the keys, those that could reach the
+   * floor (candidates), and those scored; the query tokens compared, and those left out.
+   */
+  lastSearch = { reached: 0, scored: 0, candidates: 0, tokens: 0, tokensLeftOut: 0 };
 
   /** The subject's matches at or above the threshold, best first, one (the best name) per entry. */
   search(facts: SubjectFacts, options: SearchOptions): MatchExplanation[] {
     const type = facts.type ?? "unknown";
-    const query = prepare(facts.name, type, this.weight);
+    const whole = prepare(facts.name, type, this.weight);
+    const query = firstTokens(whole, queryLength(whole.tokens));
     if (query.tokens.length === 0) return [];
     const gen = ++this.#generation;
     const stamp = this.#stamp;
     const hits = this.#hits;
+    const hitWeight = this.#hitWeight;
+    const weightOf = new Map<string, number>();
+    query.tokens.forEach((t, i) => weightOf.set(t, Math.max(weightOf.get(t) ?? 0, query.weights[i]!)));
     const touched: number[] = [];
     // Per query token, each name it reaches counts once.
-    const seenForToken = new Set<number>();
+    const seen = this.#seen;
     for (const t of new Set(query.tokens)) {
-      seenForToken.clear();
+      // Stamps are Int32: start over before they would wrap (after 2^31 query tokens).
+      if (this.#tokenGeneration === 0x7fffffff) {
+        this.#seen.fill(0);
+        this.#tokenGeneration = 0;
+      }
+      const tokenGen = ++this.#tokenGeneration;
+      const w = weightOf.get(t)!;
       for (const k of tokenKeys(t)) {
         const list = this.#postings.get(k);
         if (list === undefined) continue;
+        // The token itself (or its folded spelling) counts in full; a shared prefix, suffix,
+        // skeleton or deletion half ("shkadarevich" and "mikhailovich" end alike). The token's own
+        // keys come first, so a name reached by both counts in full.
+        const kw = k.startsWith("t:") ? w : w / 2;
         for (let x = 0; x < list.length; x++) {
           const n = list[x]!;
-          if (seenForToken.has(n)) continue;
-          seenForToken.add(n);
+          if (seen[n] === tokenGen) continue;
+          seen[n] = tokenGen;
           if (stamp[n] !== gen) {
             stamp[n] = gen;
             hits[n] = 0;
+            hitWeight[n] = 0;
             touched.push(n);
           }
           if (hits[n]! < 255) hits[n]!++;
+          hitWeight[n]! += kw;
         }
       }
     }
-    const j = joinedKey(query.joined);
-    const joinedHits = j === null ? undefined : this.#postings.get(j);
-    if (joinedHits !== undefined)
-      for (const n of joinedHits) {
-        if (stamp[n] !== gen) {
-          stamp[n] = gen;
-          hits[n] = 0;
-          touched.push(n);
+    // The joined name; and, in either name's order or with the family name rotated to the other end,
+    // the name joined ("zhangjicheng" for "ji cheng zhang", for "ZHANG, Jicheng").
+    const joinedKeys = [joinedKey(query.joined), ...rotationKeys(query)];
+    for (const j of new Set(joinedKeys)) {
+      const joinedHits = j === null ? undefined : this.#postings.get(j);
+      if (joinedHits !== undefined)
+        for (const n of joinedHits) {
+          if (stamp[n] !== gen) {
+            stamp[n] = gen;
+            hits[n] = 0;
+            hitWeight[n] = 0;
+            touched.push(n);
+          }
+          hits[n] = Math.max(hits[n]!, 2);
         }
-        hits[n] = Math.max(hits[n]!, 2);
-      }
+    }
     const substantive = new Set(query.tokens.filter((t) => tokenKeys(t).length > 0)).size;
     const need = Math.min(2, Math.max(1, substantive));
     // A name reaching the floor shares at least about half of the shorter side's tokens (the score
@@ -195,19 +290,37 @@ export class ScreeningIndex {
     // Factors add at most +0.1: a name scoring below this cannot reach the threshold.
     const floor = options.threshold - 0.1;
     const best = new Map<number, MatchExplanation>();
-    const cache: SimilarityCache = new Map();
-    let scored = 0;
+    // The names that could reach the floor, with what they could score at best.
+    const candidates: { n: number; bound: number }[] = [];
     for (const n of touched) {
       const h = hits[n]!;
       if (h < need && this.#prepared[n]!.tokens.length >= need) continue;
       if (h < Math.ceil(0.5 * Math.min(substantive, keyed[n]!))) continue;
-      // The best score h shared tokens could give (uniform weights, 0.1 of slack for the weights).
+      // The best score h shared tokens could give (uniform weights), with 0.2 of slack: for the
+      // weights, and for tokens that are alike without sharing a key (0.1 lost "Ibrahim Awwad
+      // Ibrahim AL-SAMARRA'I" at the threshold that a search down to 0.6 scored 0.905).
       const a = Math.min(1, h / Math.max(1, substantive));
       const b = Math.min(1, h / Math.max(1, keyed[n]!));
       let bound = 0.7 * Math.max(a, b) + 0.3 * Math.min(a, b);
       // One name in common is not a match when either side has more (see compareNames).
       if (h < 2 && Math.max(substantive, keyed[n]!) >= 2) bound *= 0.7;
-      if (bound + 0.1 < floor) continue;
+      if (bound + 0.2 < floor) continue;
+      candidates.push({ n, bound });
+    }
+    // At most MAX_COMPARISONS, the likeliest first: a search's cost stays bounded whatever the name.
+    // (Joined-name hits add no weight: they rank by their bound, after the names tokens reached.)
+    const most = Math.max(MIN_SCORED, Math.floor(MAX_COMPARISONS / query.tokens.length));
+    if (candidates.length > most)
+      // By the weight of the query tokens that reached them first: "SHKADAREVICH, Alexei Petrovich"
+      // is reached by "petrovich" and "shkadarevich" themselves; 1,500 other names by "aleksei",
+      // "petrovich" and "shkadarevich" through prefixes and suffixes ("alek…", "…vich").
+      candidates.sort(
+        (x, y) =>
+          hitWeight[y.n]! - hitWeight[x.n]! || y.bound - x.bound || hits[y.n]! - hits[x.n]! || x.n - y.n,
+      );
+    const cache: SimilarityCache = new Map();
+    let scored = 0;
+    for (const { n } of candidates.slice(0, most)) {
       scored++;
       const listed = this.#prepared[n]!;
       const c = compareNames(query, listed, cache);
@@ -219,7 +332,13 @@ export class ScreeningIndex {
       const prev = best.get(e);
       if (prev === undefined || x.score > prev.score) best.set(e, x);
     }
-    this.lastSearch = { reached: touched.length, scored };
+    this.lastSearch = {
+      reached: touched.length,
+      scored,
+      candidates: candidates.length,
+      tokens: query.tokens.length,
+      tokensLeftOut: whole.tokens.length - query.tokens.length,
+    };
     const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry_id.localeCompare(b.entry_id));
     return options.limit === undefined ? out : out.slice(0, options.limit);
   }

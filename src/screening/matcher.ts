@@ -50,7 +50,21 @@ export interface PreparedName {
   readonly phonetics: readonly string[];
   readonly weights: readonly number[];
   readonly joined: string;
+  /**
+   * The name joined with its last token moved to the front, and with its first moved to the end:
+   * "jicheng zhang" (as "ZHANG, Jicheng" is put in order) is also "zhangjicheng", the order the
+   * Chinese or Korean family name comes in, so that "Zhang Ji Cheng" (any-ascii of 张继成, a syllable
+   * a token) compares whole with it.
+   */
+  readonly rotations: readonly string[];
   readonly legalForms: readonly string[];
+}
+
+function rotations(tokens: readonly string[]): string[] {
+  if (tokens.length < 2) return [];
+  const last = [tokens.at(-1)!, ...tokens.slice(0, -1)].join("");
+  const first = [...tokens.slice(1), tokens[0]!].join("");
+  return last === first ? [last] : [last, first];
 }
 
 export type TokenWeight = (token: string) => number;
@@ -64,7 +78,23 @@ export function prepare(name: string, type: EntityType, weight: TokenWeight = UN
     phonetics: n.tokens.map(phonetic),
     weights: n.tokens.map((t) => (PARTICLES.has(t) || t.length === 1 ? 0.25 : weight(t))),
     joined: n.tokens.join(""),
+    rotations: rotations(n.tokens),
     legalForms: n.legalForms,
+  };
+}
+
+/** The name's first `count` tokens, prepared as the whole was (weights, legal forms taken off). */
+export function firstTokens(p: PreparedName, count: number): PreparedName {
+  if (count >= p.tokens.length) return p;
+  const tokens = p.tokens.slice(0, count);
+  return {
+    tokens,
+    skeletons: p.skeletons.slice(0, count),
+    phonetics: p.phonetics.slice(0, count),
+    weights: p.weights.slice(0, count),
+    joined: tokens.join(""),
+    rotations: rotations(tokens),
+    legalForms: p.legalForms,
   };
 }
 
@@ -130,7 +160,14 @@ export function compareNames(q: PreparedName, a: PreparedName, cache?: Similarit
     if (row === undefined) {
       row = new Float64Array(nq);
       for (let i = 0; i < nq; i++)
-        row[i] = tokenSimilarity(q.tokens[i]!, listed, q.skeletons[i]!, a.skeletons[j]!);
+        row[i] = tokenSimilarity(
+          q.tokens[i]!,
+          listed,
+          q.skeletons[i]!,
+          a.skeletons[j]!,
+          q.phonetics[i]!,
+          a.phonetics[j]!,
+        );
       cache?.set(listed, row);
     }
     for (let i = 0; i < nq; i++) if (row[i]! >= TOKEN_MIN) sims.push({ i, j, s: row[i]! });
@@ -166,9 +203,17 @@ export function compareNames(q: PreparedName, a: PreparedName, cache?: Similarit
     p.tokens.filter((t, k) => p.weights[k]! > 0.3 && t.length > 1).length;
   if (strong < 2 && Math.max(substantive(q), substantive(a)) >= 2) score *= 0.7;
   let method: NameComparison["method"] = "tokens";
-  // Only when the token counts differ: a split or joined name ("XiJinPing", "ALZAWAHIRI").
+  // Only when the token counts differ: a split or joined name ("XiJinPing", "ALZAWAHIRI"), in
+  // either name's order or with the family name rotated to the other end ("Zhang Ji Cheng" for
+  // "ZHANG, Jicheng"). Each side's rotations against the other's order: the same whichever is the query.
   if (q.joined.length >= 6 && a.joined.length >= 6 && nq !== na) {
-    const joined = jaroWinkler(q.joined, a.joined);
+    let joined = jaroWinkler(q.joined, a.joined);
+    // Rotated, the same letters split differently: of about the same length ("martinraj" is not
+    // "martin" however well Jaro-Winkler rewards the prefix).
+    if (Math.abs(q.joined.length - a.joined.length) <= 2) {
+      for (const r of a.rotations) joined = Math.max(joined, jaroWinkler(q.joined, r));
+      for (const r of q.rotations) joined = Math.max(joined, jaroWinkler(r, a.joined));
+    }
     if (joined >= 0.93 && joined * 0.97 > score) {
       score = joined * 0.97;
       method = "joined";
@@ -218,8 +263,30 @@ export interface MatchExplanation {
   readonly factors: readonly Factor[];
 }
 
-/** The score adjustments from everything but the name. */
-export function factors(facts: SubjectFacts, entry: ListEntry, strength: ListedName["strength"]): Factor[] {
+/** A name scoring this much or more (weak alias counted) is a strong name match. */
+export const STRONG_NAME = 0.95;
+/**
+ * What the subject's other facts (entity type, birth date, nationality) may take off a strong name
+ * match, in all: a name at 0.95 stays at 0.86, the default threshold. A listing's type is often a
+ * guess, and its birth dates approximate; a reviewer sees the disagreement in the factors and
+ * decides, instead of the match never reaching one.
+ */
+export const STRONG_NAME_MAX_DISCOUNT = 0.09;
+
+/** The fields that corroborate a name (or not); an alias's strength is about the name itself. */
+const CORROBORATING = new Set<Factor["field"]>(["type", "birth_date", "nationality"]);
+
+/**
+ * The score adjustments from everything but the name. With `nameScore` given, a strong name match
+ * loses at most STRONG_NAME_MAX_DISCOUNT to disagreeing facts: their effects are scaled down to that,
+ * and say so.
+ */
+export function factors(
+  facts: SubjectFacts,
+  entry: ListEntry,
+  strength: ListedName["strength"],
+  nameScore?: number,
+): Factor[] {
   const out: Factor[] = [];
   if (strength === "weak")
     out.push({ field: "alias", effect: -0.08, detail: "a weak alias (low quality, per the list)" });
@@ -235,7 +302,7 @@ export function factors(facts: SubjectFacts, entry: ListEntry, strength: ListedN
     const exact = entry.birth_dates.some((d) => d.length >= 7 && dob.length >= d.length && dob.startsWith(d));
     const sameYear = entry.birth_dates.some((d) => d.slice(0, 4) === dob.slice(0, 4));
     const near = entry.birth_dates.some((d) => Math.abs(Number(d.slice(0, 4)) - year) <= 1);
-    const listed = entry.birth_dates.join(", ");
+    const listed = describeDates(entry.birth_dates);
     if (exact) out.push({ field: "birth_date", effect: 0.06, detail: `born ${dob}; listed ${listed}` });
     else if (sameYear)
       out.push({ field: "birth_date", effect: 0.03, detail: `born ${dob}, same year as listed ${listed}` });
@@ -264,7 +331,43 @@ export function factors(facts: SubjectFacts, entry: ListEntry, strength: ListedN
         detail: `${nats.join(", ")}; listed ${[...new Set(listedCountries)].join(", ")}`,
       });
   }
-  return out;
+  return nameScore === undefined ? out : capDiscount(out, nameScore);
+}
+
+/** Listed dates for an explanation, runs of years (a range, an approximate year) as "1962–1968". */
+function describeDates(dates: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < dates.length;) {
+    let j = i;
+    while (
+      /^\d{4}$/.test(dates[i]!) &&
+      j + 1 < dates.length &&
+      /^\d{4}$/.test(dates[j + 1]!) &&
+      Number(dates[j + 1]) === Number(dates[j]) + 1
+    )
+      j++;
+    out.push(j - i >= 2 ? `${dates[i]}–${dates[j]}` : dates.slice(i, j + 1).join(", "));
+    i = j + 1;
+  }
+  return out.join(", ");
+}
+
+/** Disagreeing facts scaled down so that a strong name match loses at most STRONG_NAME_MAX_DISCOUNT. */
+function capDiscount(fs: Factor[], nameScore: number): Factor[] {
+  const name = nameScore + fs.reduce((x, f) => x + (f.field === "alias" ? f.effect : 0), 0);
+  const against = fs.reduce((x, f) => x + (CORROBORATING.has(f.field) && f.effect < 0 ? -f.effect : 0), 0);
+  if (name < STRONG_NAME || against <= STRONG_NAME_MAX_DISCOUNT) return fs;
+  const k = STRONG_NAME_MAX_DISCOUNT / against;
+  return fs.map((f) =>
+    CORROBORATING.has(f.field) && f.effect < 0
+      ? {
+          ...f,
+          // Rounded toward zero, so that the scaled effects never add up to more than the cap.
+          effect: -Math.floor(-f.effect * k * 1000) / 1000,
+          detail: `${f.detail} (${f.effect} scaled down: the name alone scores ${round(name)})`,
+        }
+      : f,
+  );
 }
 
 /** The subject against one listed name of an entry, fully explained. */
@@ -277,7 +380,7 @@ export function explain(
   facts: SubjectFacts,
   comparison: NameComparison = compareNames(query, listed),
 ): MatchExplanation {
-  const fs = factors(facts, entry, name.strength);
+  const fs = factors(facts, entry, name.strength, comparison.score);
   const score = Math.min(1, Math.max(0, comparison.score + fs.reduce((x, f) => x + f.effect, 0)));
   return {
     list,

@@ -28,7 +28,7 @@ const HONORIFICS = new Set(
   (
     "mr mrs ms miss mx dr prof professor sir dame lord lady sheikh shaikh shaykh sheik haji hajji hadji alhaji " +
     "mullah mulla maulvi maulana mawlawi qari hafiz imam ayatollah hojatoleslam sayyed sayyid seyed " +
-    "general gen colonel col major maj captain capt lieutenant lt lt. commander admiral brigadier " +
+    "general gen colonel col major maj captain capt lieutenant lt commander admiral brigadier " +
     "sergeant sgt rev reverend father fr bishop jr sr junior senior ii iii iv esq engr eng"
   ).split(" "),
 );

@@ -226,34 +226,51 @@ const MONTHS: Readonly<Record<string, string>> = {
   dec: "12",
 };
 
+/** How far either side of an approximate birth year ("circa 1965", UN "APPROXIMATELY") to look. */
+export const APPROXIMATE_YEARS = 3;
+/** A range longer than this is not a birth date range but a mistake: only its ends are kept. */
+const LONGEST_RANGE = 20;
+
+/** One date as listed: "12 Jan 1965", "Jan 1965", "1965", "1965-01-12", "01/12/1965"; else undefined. */
+function oneDate(text: string): string | undefined {
+  const p = text.replace(/\.$/, "").trim();
+  let m: RegExpExecArray | null;
+  if ((m = /^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[2]!.toLowerCase()])
+    return `${m[3]}-${MONTHS[m[2]!.toLowerCase()]}-${m[1]!.padStart(2, "0")}`;
+  if ((m = /^([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[1]!.toLowerCase()])
+    return `${m[2]}-${MONTHS[m[1]!.toLowerCase()]}`;
+  if (/^\d{4}(?:-\d{2}(?:-\d{2})?)?$/.test(p)) return p;
+  if ((m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(p))) return `${m[3]}-${m[1]}-${m[2]}`;
+  return undefined;
+}
+
+const years = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
 /**
- * A listed birth date to YYYY, YYYY-MM or YYYY-MM-DD: "12 Jan 1965", "Jan 1965", "1965", "circa
- * 1965", "1965-01-12", "01/12/1965". A range ("1960 to 1962") gives each year. Undefined if none.
+ * A listed birth date to YYYY, YYYY-MM or YYYY-MM-DD: "12 Jan 1965", "Jan 1965", "1965", "1965-01-12",
+ * "01/12/1965". A range ("1960 to 1962", "01 Jan 1977 to 31 Dec 1985", "1979-1982") gives every
+ * year in it, not only its ends; an approximate date ("circa 1965", "approximately 1965") every year
+ * within APPROXIMATE_YEARS of it, since the list does not know better. Empty if none.
  */
 export function birthDates(text: string): string[] {
-  const t = text.trim();
-  const range = /^(?:circa\s+)?(\d{4})\s+to\s+(\d{4})$/i.exec(t);
-  if (range) {
-    const [from, to] = [Number(range[1]), Number(range[2])];
-    if (to >= from && to - from <= 20)
-      return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
-  }
-  const out: string[] = [];
-  for (const part of t.split(/\s+to\s+/i)) {
-    const p = part
-      .replace(/^circa\s+/i, "")
-      .replace(/\.$/, "")
-      .trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[2]!.toLowerCase()])
-      out.push(`${m[3]}-${MONTHS[m[2]!.toLowerCase()]}-${m[1]!.padStart(2, "0")}`);
-    else if ((m = /^([A-Za-z]{3})[a-z]*\.?\s+(\d{4})$/.exec(p)) && MONTHS[m[1]!.toLowerCase()])
-      out.push(`${m[2]}-${MONTHS[m[1]!.toLowerCase()]}`);
-    else if ((m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(p))) out.push(p);
-    else if ((m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(p))) out.push(`${m[3]}-${m[1]}-${m[2]}`);
-  }
-  return out;
+  let t = text.trim().replace(/\.$/, "");
+  const approx = /^(?:circa|ca\.?|c\.|approximately|approx\.?|about|around)\s+/i.exec(t);
+  if (approx) t = t.slice(approx[0].length);
+  const widen = approx ? APPROXIMATE_YEARS : 0;
+  const parts = t.split(/\s+to\s+|(?<=^\d{4})\s*-\s*(?=\d{4}$)/i).map(oneDate);
+  const dates = parts.filter((p) => p !== undefined);
+  // What could not be read is left out ("1965 to ?" gives 1965), and nothing is guessed from it.
+  if (dates.length < parts.length || dates.length > 2) return dates;
+  const from = Number(dates[0]!.slice(0, 4));
+  const to = Number(dates.at(-1)!.slice(0, 4));
+  if (to < from || to - from > LONGEST_RANGE) return dates;
+  if (dates.length === 1 && widen === 0) return dates;
+  // A range within one year is that year ("01 Jan 1952 to 31 Dec 1952").
+  return years(from - widen, to + widen);
 }
+
+const AKA =
+  /\b(weak\s+)?(?:a\.k\.a\.|f\.k\.a\.|n\.k\.a\.),?\s+'((?:(?!\b[afn]\.k\.a\.)[^;])+?)'(?=\s*(?:[;.,()]|$))/gi;
 
 /** The remark fields OFAC writes into `remarks`: a.k.a.s, DOB, nationality, citizenship, ids. */
 export function remarkFacts(remarks: string): {
@@ -263,7 +280,9 @@ export function remarkFacts(remarks: string): {
   identifiers: { type: string; value: string; country?: string }[];
 } {
   const akas: { name: string; strength: "strong" | "weak" }[] = [];
-  for (const m of remarks.matchAll(/\b(weak\s+)?(?:a\.k\.a\.|f\.k\.a\.|n\.k\.a\.),?\s+'([^']+)'/gi))
+  // An alias ends at a quote followed by ";", ".", ",", a bracket or the end: a quote inside it is
+  // part of the name ('ABU-'UMAR', 'SHA'BAN', 'ABDEL' AZIZ'), not its end.
+  for (const m of remarks.matchAll(AKA))
     akas.push({ name: m[2]!.trim(), strength: m[1] === undefined ? "strong" : "weak" });
   const birth: string[] = [];
   const nationalities: string[] = [];

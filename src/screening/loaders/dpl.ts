@@ -1,4 +1,8 @@
-/** The BIS Denied Persons List, tab-separated with a header row. Persons and companies both appear. */
+/**
+ * The BIS Denied Persons List, tab-separated with a header row. Persons and companies both appear,
+ * with nothing saying which: entries are typed `unknown` (as the CSL loader types its DPL rows), so
+ * that no guess from the name ("MAHAN AIRWAYS" taken for a person) costs a match its type penalty.
+ */
 import type { ListEntry } from "../types.js";
 import { birthDates, cell, countryOrText, csvRows, refuse, sha256, tidy, type InputFile } from "./common.js";
 
@@ -17,9 +21,8 @@ const DPL_COLUMNS = [
   "FR_Citation",
 ];
 
-/** Companies on the DPL carry a legal form or words no personal name has. */
-const COMPANY =
-  /\b(INC|LLC|LTD|LIMITED|CORP|CORPORATION|CO|COMPANY|GMBH|S\.?A|TRADING|INTERNATIONAL|ENTERPRISES?|GROUP|INDUSTR\w*|TECHNOLOG\w*|SERVICES?|ELECTRONICS?|AVIATION|AIRLINES?|IMPORT|EXPORT|HOLDINGS?)\b\.?/i;
+/** Case and spacing do not identify a party: "1 Main  St" and "1 MAIN ST" are one address. */
+const canonical = (s: string) => s.replace(/\s+/g, " ").trim().toUpperCase();
 
 export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; published: string | null } {
   const rows = csvRows(file, { delimiter: "\t", columns: DPL_COLUMNS });
@@ -49,14 +52,18 @@ export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; 
       (published === null || updated > published)
     )
       published = updated;
-    // The DPL has no ids: name, address and the order's date identify an order; repeats get a suffix.
-    const base = sha256(name, "\0", c(1), "\0", c(6)).slice(0, 16);
+    const country = c(4) === "" && c(3) !== "" ? "US" : c(4);
+    // The DPL has no ids: the party is its name at its address (street, city, state, postal code,
+    // country). Not the order's dates, nor its place in the file: a renewed order, or a row added
+    // above it, keeps the id, and so the reviews of matches on it. Only a row repeated whole gets a
+    // suffix (its repeat count).
+    const identity = [name, c(1), c(2), c(3), c(5), country].map(canonical).join("\0");
+    const base = sha256(identity).slice(0, 16);
     const n = (ids.get(base) ?? 0) + 1;
     ids.set(base, n);
-    const country = c(4) === "" && c(3) !== "" ? "US" : c(4);
     return tidy({
       id: n === 1 ? base : `${base}-${n}`,
-      type: COMPANY.test(name) ? "organization" : "person",
+      type: "unknown",
       names: [{ name, strength: "strong", kind: "primary" }],
       birth_dates: [],
       nationalities: [],

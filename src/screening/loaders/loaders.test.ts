@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import type { ListEntry } from "../types.js";
+import { APPROXIMATE_YEARS, birthDates, remarkFacts } from "./common.js";
 import { loadList, ofacCompanions, type InputFile } from "./index.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures");
@@ -60,11 +63,38 @@ describe("list loaders on small synthetic files", () => {
     expect(grf!.countries).toEqual(["US"]);
   });
 
-  it("BIS DPL: persons and companies told apart, addresses", () => {
+  it("BIS DPL: entries typed unknown (the list does not say), addresses", () => {
     const l = loadList([fixture("dpl.txt")]);
     expect(l).toMatchObject({ list: "bis-dpl", format: "bis-dpl", published: "2022-08-29" });
-    expect(l.entries.map((e) => e.type)).toEqual(["person", "organization"]);
+    // Guessing from the name took companies for people ("MAHAN AIRWAYS", "PJSC AEROFLOT").
+    expect(l.entries.map((e) => e.type)).toEqual(["unknown", "unknown"]);
     expect(l.entries[0]!.addresses[0]).toContain("EL PASO");
+  });
+
+  it("BIS DPL ids: the party (name, address, country), not the order's dates nor the row's place", () => {
+    const header = readFileSync(join(FIXTURES, "dpl.txt"), "utf8").split("\n")[0]!;
+    const row = (name: string, street: string, effective: string, country = "IR") =>
+      [name, street, "TEHRAN", "", country, "", effective, "01/01/2030", "Y", "2022-01-01", "ADDED", "x"]
+        .map((c) => `"${c}"`)
+        .join("\t");
+    const dpl = (...rows: string[]) =>
+      loadList([{ name: "dpl.txt", bytes: Buffer.from([header, ...rows, ""].join("\n")) }], {
+        format: "bis-dpl",
+      }).entries.map((e) => e.id);
+    const [mahan] = dpl(row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"));
+    // Renewed (a new effective date), another row above it, spacing and case changed: the same id.
+    expect(
+      dpl(row("OTHER CO", "1 ST", "01/01/2020"), row("Mahan  Airways", "Mahan Tower", "09/19/2022"))[1],
+    ).toBe(mahan);
+    // Another address or country is another listing.
+    expect(dpl(row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008", "TR"))[0]).not.toBe(mahan);
+    expect(dpl(row("MAHAN AIRWAYS", "SIBIL APT", "10/01/2008"))[0]).not.toBe(mahan);
+    // A row repeated whole keeps its own id, suffixed.
+    const twice = dpl(
+      row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"),
+      row("MAHAN AIRWAYS", "MAHAN TOWER", "10/01/2008"),
+    );
+    expect(twice).toEqual([mahan, `${mahan}-2`]);
   });
 
   it("trade.gov CSL: both column layouts give the same entry for the same row", () => {
@@ -92,6 +122,81 @@ describe("list loaders on small synthetic files", () => {
       ["os-2", "organization"],
     ]);
     expect(l.entries[0]!.nationalities).toEqual(["RU"]);
+  });
+});
+
+describe("OFAC remarks", () => {
+  it("an a.k.a. ends at a quote followed by ; . , a bracket or the end, not at a quote inside it", () => {
+    const akas = (r: string) => remarkFacts(r).akas.map((a) => `${a.strength} ${a.name}`);
+    expect(akas("a.k.a. 'ABU-'UMAR'.")).toEqual(["strong ABU-'UMAR"]);
+    expect(
+      akas("DOB 1960; weak a.k.a. 'SHA'BAN'; a.k.a. 'ABDEL' AZIZ BEN NARVAN', nationality Iraq"),
+    ).toEqual(["weak SHA'BAN", "strong ABDEL' AZIZ BEN NARVAN"]);
+    expect(akas("(a.k.a. 'AL-QA'IDA') a.k.a. 'X' (Arabic); f.k.a. 'O'BRIEN TRADING'")).toEqual([
+      "strong AL-QA'IDA",
+      "strong X",
+      "strong O'BRIEN TRADING",
+    ]);
+    // A quote left open does not swallow the next alias or the next remark.
+    expect(akas("a.k.a. 'ABU; a.k.a. 'UMAR'; DOB 1960")).toEqual(["strong UMAR"]);
+  });
+});
+
+describe("listed birth dates", () => {
+  it("a range is every year in it; an approximate date every year near it", () => {
+    expect(birthDates("12 Jan 1965")).toEqual(["1965-01-12"]);
+    expect(birthDates("Jan 1965")).toEqual(["1965-01"]);
+    expect(birthDates("01 Jan 1977 to 31 Dec 1985")).toEqual([
+      "1977",
+      "1978",
+      "1979",
+      "1980",
+      "1981",
+      "1982",
+      "1983",
+      "1984",
+      "1985",
+    ]);
+    expect(birthDates("01 Jan 1952 to 31 Dec 1952")).toEqual(["1952"]);
+    expect(birthDates("Mar 1962 to Feb 1963")).toEqual(["1962", "1963"]);
+    expect(birthDates("circa 1965")).toEqual(["1962", "1963", "1964", "1965", "1966", "1967", "1968"]);
+    expect(birthDates("circa 1979-1982")).toEqual(birthDates("1976 to 1985"));
+    expect(birthDates("APPROXIMATELY 1970")).toContain("1967");
+    // A span no birth date has is two dates, not a century of years.
+    expect(birthDates("1900 to 1990")).toEqual(["1900", "1990"]);
+    expect(birthDates("1965 to ?")).toEqual(["1965"]);
+    expect(remarkFacts("DOB 01 Jan 1961 to 31 Dec 1963; alt. DOB circa 1958.").birth).toEqual([
+      "1961",
+      "1962",
+      "1963",
+      "1955",
+      "1956",
+      "1957",
+      "1958",
+      "1959",
+      "1960",
+      "1961",
+    ]);
+  });
+  it("every year of a range, and within APPROXIMATE_YEARS of a circa year, is a listed year", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1900, max: 2010 }), fc.integer({ min: 0, max: 20 }), (from, span) => {
+        const to = from + span;
+        const range = birthDates(`01 Jan ${from} to 31 Dec ${to}`);
+        const circa = birthDates(`circa ${from}`);
+        for (let y = from; y <= to; y++) expect(range).toContain(String(y));
+        for (let y = from - APPROXIMATE_YEARS; y <= from + APPROXIMATE_YEARS; y++)
+          expect(circa).toContain(String(y));
+      }),
+    );
+  });
+  it("UN dates of birth typed APPROXIMATELY are approximate", () => {
+    const xml = readFileSync(join(FIXTURES, "un.xml"), "utf8").replace(
+      /<INDIVIDUAL_DATE_OF_BIRTH>[\s\S]*?<\/INDIVIDUAL_DATE_OF_BIRTH>/,
+      "<INDIVIDUAL_DATE_OF_BIRTH><TYPE_OF_DATE>APPROXIMATELY</TYPE_OF_DATE><YEAR>1970</YEAR></INDIVIDUAL_DATE_OF_BIRTH>",
+    );
+    const [salek] = loadList([{ name: "un.xml", bytes: Buffer.from(xml) }]).entries;
+    expect(salek!.birth_dates).toEqual(["1967", "1968", "1969", "1970", "1971", "1972", "1973"]);
   });
 });
 
@@ -238,6 +343,17 @@ describe.skipIf(!existsSync(SHARED))(
       expect(un.published).toBe("2026-02-27");
       expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
       expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
+    });
+    it("DPL 2019 and 2022: a party listed in both at the same address keeps its id", () => {
+      const dpl = (f: string) => loadList([file(join(SHARED, "bis-dpl", f))]).entries;
+      const [a, b] = [dpl("dpl-2019.txt"), dpl("dpl-2022.txt")];
+      const ids = new Set(b.map((e) => e.id));
+      const key = (e: ListEntry) => `${e.names[0]!.name}\0${e.addresses[0] ?? ""}`;
+      const later = new Set(b.map(key));
+      const kept = a.filter((e) => later.has(key(e)));
+      expect(kept.length).toBeGreaterThan(350);
+      // Before: 26 of them (AL NASER AIRLINES, ALI ABDULLAH AHMED ALHAY, …) had a new id in 2022.
+      expect(kept.filter((e) => !ids.has(e.id)).map((e) => e.names[0]!.name)).toEqual([]);
     });
   },
 );

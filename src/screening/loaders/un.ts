@@ -98,9 +98,11 @@ function toEntry(fileName: string, n: Node): ListEntry {
     const year = one(d, "YEAR");
     const from = one(d, "FROM_YEAR");
     const to = one(d, "TO_YEAR");
-    if (date !== "") birth.push(date.slice(0, 10));
-    else if (year !== "") birth.push(year);
-    else if (from !== "" && to !== "") birth.push(...birthDates(`${from} to ${to}`));
+    // "APPROXIMATELY" (or a BETWEEN noted "Approximately"): every year near it, not it exactly.
+    const circa = /approx/i.test(`${one(d, "TYPE_OF_DATE")} ${one(d, "NOTE")}`) ? "circa " : "";
+    if (date !== "") birth.push(...birthDates(`${circa}${date.slice(0, 10)}`));
+    else if (year !== "") birth.push(...birthDates(`${circa}${year}`));
+    else if (from !== "" && to !== "") birth.push(...birthDates(`${circa}${from} to ${to}`));
   }
   const values = (field: string) =>
     all(n, field)
