@@ -150,15 +150,23 @@ const folded = (text: string): string =>
     .trim();
 
 /**
- * Who a listed entry is, beyond its id: its type, primary name and addresses. Null without an
- * address (a name alone does not say it is the same party).
+ * Who a listed entry is, beyond its id: its primary name and addresses (and its type, compared in
+ * `sameType`). Null without an address (a name alone does not say it is the same party).
  */
-function party(entry: ListEntry): string | null {
+function party(entry: ListEntry): { readonly key: string; readonly type: ListEntry["type"] } | null {
   const name = entry.names[0]?.name;
   const addresses = [...new Set(entry.addresses.map(folded).filter((a) => a !== ""))].sort();
   if (name === undefined || folded(name) === "" || addresses.length === 0) return null;
-  return JSON.stringify([entry.type, folded(name), addresses]);
+  return { key: JSON.stringify([folded(name), addresses]), type: entry.type };
 }
+
+/**
+ * The same kind of party. `unknown` agrees with either: a list may stop telling people from
+ * organizations (the BIS DPL's entries became `unknown` when its loader stopped guessing), and a
+ * confirmation must not lapse over that.
+ */
+const sameType = (a: ListEntry["type"], b: ListEntry["type"]): boolean =>
+  a === b || a === "unknown" || b === "unknown";
 
 /**
  * For each entry this version removed, the entries it added for the same party (same type, name
@@ -174,13 +182,22 @@ async function successors(store: Store, version: ListVersionRow): Promise<Map<st
       .filter((e) => wanted.has(e.id))
       .map((e) => ({ id: e.id, digest: e.digest, party: party(JSON.parse(e.document) as ListEntry) }));
   };
-  const added = new Map<string, Successor[]>();
-  for (const e of await read(version.version, version.diff.added))
-    if (e.party !== null) added.set(e.party, [...(added.get(e.party) ?? []), { id: e.id, digest: e.digest }]);
+  const added = new Map<string, (Successor & { readonly type: ListEntry["type"] })[]>();
+  for (const e of await read(version.version, version.diff.added)) {
+    if (e.party === null) continue;
+    const heir = { id: e.id, digest: e.digest, type: e.party.type };
+    added.set(e.party.key, [...(added.get(e.party.key) ?? []), heir]);
+  }
   // The diff is against the version before (versions of a list are consecutive).
   for (const e of await read(version.version - 1, version.diff.removed)) {
-    const heirs = e.party === null ? undefined : added.get(e.party);
-    if (heirs !== undefined) out.set(e.id, heirs);
+    if (e.party === null) continue;
+    const { type } = e.party;
+    const heirs = (added.get(e.party.key) ?? []).filter((h) => sameType(h.type, type));
+    if (heirs.length > 0)
+      out.set(
+        e.id,
+        heirs.map((h) => ({ id: h.id, digest: h.digest })),
+      );
   }
   return out;
 }
