@@ -6,6 +6,7 @@
  */
 import { InvalidInputError } from "../errors/index.js";
 import type { Store, UsageDelta } from "../store/index.js";
+import { checkUsageDeltas } from "../store/input.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
 import { addTokens, tokenCount } from "./tokens.js";
 
@@ -64,20 +65,21 @@ export class Meter {
 
   /**
    * Writes what is pending; a failed batch is kept and added into the next one — except rows the
-   * store refuses as invalid, which it would refuse again for ever, taking every good row in the
-   * batch with them: those are set aside, each in full in the gateway's log (ids, model and
-   * counts, nothing secret), so the usage reports miss only them and an operator can add them by hand.
+   * store would refuse as invalid, which would take every good row in the batch with them, for
+   * ever: those are checked first, with the store's own check, and set aside, each in full in the
+   * gateway's log (ids, model and counts, nothing secret), so the usage reports miss only them and
+   * an operator can add them by hand.
    */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       if (this.pending.size === 0) return;
-      let batch = this.pending;
+      const batch = this.pending;
       this.pending = new Map();
+      this.setAsideInvalid(batch);
+      if (batch.size === 0) return;
       try {
         await this.store.usage.add([...batch.values()]);
       } catch (err) {
-        const size = batch.size;
-        if (err instanceof InvalidInputError) batch = this.setAside(batch, err);
         for (const [key, row] of batch) {
           const later = this.pending.get(key);
           if (later !== undefined) {
@@ -87,24 +89,28 @@ export class Meter {
           }
           this.pending.set(key, row);
         }
-        if (batch.size === size) this.onError(err); // else each row set aside was reported
+        this.onError(err);
       }
     });
     return this.flushing;
   }
 
-  /** The batch without the rows `err` names (by their index in it); each one set aside is reported. */
-  private setAside(batch: Map<string, Row>, err: InvalidInputError): Map<string, Row> {
-    const refused = new Set(err.problems.map((p) => p.path[0]).filter((i) => typeof i === "number"));
-    const kept = new Map<string, Row>();
-    let i = 0;
+  /** Takes out of `batch` each row the store's check refuses, reporting it. Once a flush, off the request path. */
+  private setAsideInvalid(batch: Map<string, Row>): void {
     for (const [key, row] of batch) {
-      if (refused.has(i++)) {
-        const why = err.problems.filter((p) => p.path[0] === i - 1).map((p) => p.message);
-        this.onError(new UsageSetAsideError(row, why));
-      } else kept.set(key, row);
+      try {
+        checkUsageDeltas([row]);
+      } catch (err) {
+        if (!(err instanceof InvalidInputError)) throw err;
+        batch.delete(key);
+        this.onError(
+          new UsageSetAsideError(
+            row,
+            err.problems.map((p) => p.message),
+          ),
+        );
+      }
     }
-    return kept;
   }
 
   async close(): Promise<void> {
