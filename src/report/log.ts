@@ -16,6 +16,8 @@ export interface DecisionEntry {
   readonly decision: "allow" | "deny" | "fallback";
   readonly grant: string | null;
   readonly location: string | null;
+  /** A model lookup (GET /v1/models/{id}), not a request served; absent on every other entry. */
+  readonly lookup?: true;
   readonly model: string;
   readonly node: string;
   readonly organization: string | null;
