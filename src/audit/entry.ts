@@ -5,7 +5,8 @@
  *
  * Decision entry (v1):
  *   {"v":1,"type":"decision","time","request_id","node","principal","organization","location",
- *    "model","served_model","action","decision","reason","grant","scheme"[,"purpose"][,"lookup"][,"identity"]}
+ *    "model","served_model","action","decision","reason","grant","scheme"[,"purpose"][,"lookup"]
+ *    [,"identity"]}
  *   principal: the principal id, or "hmac-sha256:<base64url>" when pseudonymised with a key;
  *   lookup (true, only for a model lookup, GET /v1/models/{id}): the decision was answered to a
  *     caller asking whether it may use the model, not made for a request served — reports count it

@@ -22,6 +22,11 @@ export interface DecisionEntry {
   readonly node: string;
   readonly organization: string | null;
   readonly principal: string;
+  /**
+   * The purpose the request declared (x-clearance-purpose), as decided on; absent when it declared
+   * none, or was logged before purposes were recorded.
+   */
+  readonly purpose?: string;
   readonly reason: string;
   readonly request_id: string;
   readonly scheme: string;
