@@ -60,6 +60,25 @@ describe("audit entries", () => {
     );
   });
 
+  it("marks a model lookup's entry lookup:true; an inference's has no such member, its bytes as before", () => {
+    const ctx = { time: new Date(NOW), requestId: "r-4", node: "n", principal, location: "FR" };
+    const d = decide(scheme, principal, { model: "m5", action: "infer", location: "FR", time: NOW });
+    const inference = decisionEntry(d, { ...ctx, action: "infer" }).toString();
+    expect(decisionEntry(d, { ...ctx, action: "infer", lookup: false }).toString()).toBe(inference);
+    expect(inference).not.toContain("lookup");
+    // The bytes an inference's entry had before lookups were marked.
+    expect(inference).toBe(
+      `{"action":"infer","decision":"allow","grant":"partner-country:g7#0","location":"FR","model":"m5",` +
+        `"node":"n","organization":"org-é","principal":"p-fr","reason":"partner-country","request_id":"r-4",` +
+        `"scheme":"${d.scheme.digest}","served_model":"m5","time":"${new Date(NOW).toISOString()}",` +
+        `"type":"decision","v":1}`,
+    );
+    const lookup = decisionEntry(d, { ...ctx, action: "infer", lookup: true }).toString();
+    expect(JSON.parse(lookup)).toMatchObject({ action: "infer", lookup: true, model: "m5" });
+    expect(lookup).toBe(canonicalJson(JSON.parse(lookup)));
+    expect(lookup).toBe(inference.replace(`"location":"FR",`, `"location":"FR","lookup":true,`));
+  });
+
   it("pseudonymises principals with a keyed hash, and names no prompt or key", () => {
     const d = decide(scheme, principal, { model: "m5", action: "infer", location: "FR", time: NOW });
     const ctx = {

@@ -5,8 +5,12 @@
  *
  * Decision entry (v1):
  *   {"v":1,"type":"decision","time","request_id","node","principal","organization","location",
- *    "model","served_model","action","decision","reason","grant","scheme"[,"purpose"][,"identity"]}
+ *    "model","served_model","action","decision","reason","grant","scheme"[,"purpose"][,"lookup"]
+ *    [,"identity"]}
  *   principal: the principal id, or "hmac-sha256:<base64url>" when pseudonymised with a key;
+ *   lookup (true, only for a model lookup, GET /v1/models/{id}): the decision was answered to a
+ *     caller asking whether it may use the model, not made for a request served — reports count it
+ *     apart (no use of a license or grant); every other entry has no such member;
  *   purpose (only when the request declared one, x-clearance-purpose): the purpose the decision
  *     was made for — a license limited to purposes is matched against it;
  *   grant: "partner-country:<id>#<n>", "partner-organization:<id>#<n>", "license:<id>" or null;
@@ -38,6 +42,11 @@ export interface DecisionContext {
    * null or absent: none declared, and the entry has no `purpose` member (its bytes as before).
    */
   readonly purpose?: string | null;
+  /**
+   * A model lookup (GET /v1/models/{id}), not a request served: the entry says `"lookup":true`.
+   * Absent or false: no member, the bytes of an entry written before it existed.
+   */
+  readonly lookup?: boolean;
 }
 
 export type Pseudonymizer = (principalId: string) => string;
@@ -70,7 +79,7 @@ export function grantId(grant: GrantRef | null): string | null {
 }
 
 /**
- * A decision entry. Its members are strings, null and one small integer, for which RFC 8785 is
+ * A decision entry. Its members are strings, null, `true` and one small integer, for which RFC 8785 is
  * JSON.stringify with the keys in code-unit order: written here in that order, it skips a generic
  * canonicaliser on the request path (a test checks the bytes equal canonicalJson's).
  */
@@ -93,6 +102,7 @@ export function decisionEntry(d: Decision, ctx: DecisionContext, pseudonymize?: 
               subject: pseudonymize ? pseudonymize(d.identity.subject) : d.identity.subject,
             },
       location: ctx.location,
+      lookup: ctx.lookup === true ? true : undefined,
       model: d.model,
       node: ctx.node,
       organization: org == null ? null : typeof org === "string" ? org : org.id,

@@ -78,6 +78,37 @@ describe("a snapshot the store cannot confirm", () => {
     expect((await ask("mythos-5")).status).toBe(200);
   });
 
+  it("a model lookup is refused as the request is (503 policy_unconfirmed), unrecorded; open models answer", async () => {
+    const lookup = (model: string) =>
+      fetch(`${t.url}/v1/models/${model}`, {
+        headers: { authorization: `Bearer ${t.keys.get("alice")}`, "x-test-country": "US" },
+      });
+    expect((await lookup("mythos-5")).status).toBe(200);
+    storeDown = true;
+    try {
+      await untilReady(503);
+      const size = t.gateway.audit.log.size;
+      const post = await ask("mythos-5");
+      const refused = await lookup("mythos-5");
+      // Answered like the POST: no "allow" in the log that the request itself would be refused.
+      expect(refused.status).toBe(post.status);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("x-clearance-decision")).toBe("none");
+      expect(refused.headers.get("x-clearance-reason")).toBe("policy_unconfirmed");
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(((await post.json()) as { error: { code: string } }).error.code);
+      expect(body.error.message).toMatch(/the bound is 300 ms/);
+      expect(t.gateway.audit.log.size).toBe(size);
+      // An open model needs no one's permission: looked up (and recorded) as it is served.
+      expect((await lookup("mythos-4")).status).toBe(200);
+      expect(t.gateway.audit.log.size).toBe(size + 1n);
+    } finally {
+      storeDown = false; // the tests after this one start confirmed, whatever happened here
+    }
+    await untilReady(200);
+    expect((await lookup("mythos-5")).status).toBe(200);
+  });
+
   it("counts a change it cannot load as unconfirmed: a revocation is never missed for long", async () => {
     const key = t.keys.get("alice") as string;
     expect((await ask("mythos-5")).status).toBe(200);

@@ -102,6 +102,7 @@ describe("model lookups and the list (the demo provider, both wire formats)", ()
       principal: "alice",
       location: "IR",
       request_id: requestId,
+      lookup: true,
     });
     expect(await told(requestId)).toMatchObject({
       path: "/v1/models/mythos-5",
@@ -181,11 +182,21 @@ describe("model lookups and the list (the demo provider, both wire formats)", ()
       purpose: "cyber-defense",
     });
 
+    // The request's entry is not a lookup's: no such member.
+    expect(appended.at(-1)).not.toHaveProperty("lookup");
+
     const one = await get("/v1/models/mythos-5", "erik", "DE", PURPOSE);
     expect(one.status).toBe(200);
     expect(one.headers.get("x-clearance-decision")).toBe("allow");
     expect(((await one.json()) as Listed).clearance).toMatchObject({ decision: "allow", reason: "license" });
-    expect(appended.at(-1)).toMatchObject({ decision: "allow", reason: "license", purpose: "cyber-defense" });
+    // Recorded as a lookup: reports do not count it as use of the license.
+    expect(appended.at(-1)).toMatchObject({
+      decision: "allow",
+      reason: "license",
+      grant: "license:BIS-2026-0001",
+      purpose: "cyber-defense",
+      lookup: true,
+    });
 
     const list = (await (await get("/v1/models", "erik", "DE", PURPOSE)).json()) as { data: Listed[] };
     expect(list.data.find((m) => m.id === "mythos-5")?.clearance.decision).toBe("allow");

@@ -4,10 +4,12 @@
  * marked, in the caller's wire format.
  *
  * A lookup (/v1/models/{id}) is a decision about one model, answered to this caller: it is
- * recorded in the audit log like a proxied request's, through the same record stage, and its
- * answer (a 403 included) leaves only once that entry is durable. The list decides every model of
- * the catalogue and records none of them: it names only the models the caller may use (allowed,
- * or served through a fallback, in this wire format) and says nothing of the others.
+ * recorded in the audit log like a proxied request's, through the same record stage, marked
+ * `"lookup":true` (it is not a request served: reports count it apart), and its answer (a 403
+ * included) leaves only once that entry is durable. It is refused as the request would be when the
+ * policy has gone unconfirmed (policy_unconfirmed, controlled models only). The list decides every
+ * model of the catalogue and records none of them: it names only the models the caller may use
+ * (allowed, or served through a fallback, in this wire format) and says nothing of the others.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
@@ -17,7 +19,7 @@ import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
-import { announce, denial, record, servedBy, servedIn, withIdentity } from "./proxy.js";
+import { announce, denial, policyUnconfirmed, record, servedBy, servedIn, withIdentity } from "./proxy.js";
 import { checkName, requestLocation, requestPurpose } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
@@ -45,12 +47,20 @@ export async function listModels(
 
   if (id !== undefined) {
     const d = withIdentity(decideFor(id), caller);
-    // As a request for it would be: a model that cannot be served in this wire format (or at all)
+    // As a request for it would be: a model that cannot be served in this wire format (or at all),
+    // or a controlled one while the policy is unconfirmed beyond freshness_ms (policy_unconfirmed),
     // is refused before anything is recorded, and the answer claims no decision.
-    if (d.decision !== "deny") servedBy(ctx, d, wire);
+    if (d.decision !== "deny") {
+      servedBy(ctx, d, wire);
+      const unconfirmed = policyUnconfirmed(ctx, now);
+      if (unconfirmed !== null && scheme.models.get(d.served_model as string)?.control !== "open") {
+        throw unconfirmed;
+      }
+    }
     announce(res, seen, d);
-    // Durable before the answer, a denial's included; a log that cannot take it: 503.
-    await record(ctx, d, now, { caller, location, purpose }, seen);
+    // Durable before the answer, a denial's included; a log that cannot take it: 503. Marked as a
+    // lookup: reports count it apart from the requests served (no use of a license or grant).
+    await record(ctx, d, now, { caller, location, purpose, lookup: true }, seen);
     if (d.decision === "deny") {
       const refused = denial(d);
       if (d.reason !== "unknown-model") throw refused;

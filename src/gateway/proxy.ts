@@ -374,6 +374,11 @@ export interface Asker {
   readonly caller: Caller;
   readonly location: string | null;
   readonly purpose: string | null;
+  /**
+   * A model lookup (GET /v1/models/{id}), not a request served: its entry says so (`"lookup":true`),
+   * so that reports do not count it as use of the model, a license or a grant.
+   */
+  readonly lookup?: boolean;
 }
 
 /**
@@ -400,6 +405,7 @@ export function record(
       location: asker.location,
       action: "infer",
       purpose: asker.purpose,
+      lookup: asker.lookup === true,
     },
     ctx.audit.pseudonymize,
   );

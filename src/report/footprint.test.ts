@@ -238,6 +238,7 @@ describe("clearance report footprint", () => {
       "decision",
       "reason",
       "requests",
+      "lookups",
     ]);
     // No pseudonym key from a bare data dir: nationalities unknown; the other dimensions agree.
     const sum = rows.reduce((n, x) => n + Number(x.requests), 0);

@@ -36,6 +36,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           "decision",
           "reason",
           "requests",
+          "lookups",
         ],
         r.served.rows.map((x) => [
           x.location,
@@ -47,6 +48,7 @@ export function footprintCsv(r: FootprintReport, table: FootprintTable): string 
           x.decision,
           x.reason,
           x.requests,
+          x.lookups,
         ]),
       );
     case "locations":

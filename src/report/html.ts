@@ -104,7 +104,7 @@ function servedSection(r: FootprintReport): string {
   );
   const rows = s.rows.slice(0, HTML_ROW_LIMIT);
   return `<h2>Served footprint</h2>
-<p class="meta">${s.decisions.toLocaleString("en-US")} decisions from ${esc(s.period.from)} to ${esc(s.period.to)}
+<p class="meta">${s.decisions.toLocaleString("en-US")} decisions from ${esc(s.period.from)} to ${esc(s.period.to)}${s.lookups > 0 ? `, of which ${s.lookups.toLocaleString("en-US")} model lookups (counted apart: not requests served, nor use of a grant)` : ""}
 (${s.entries_read.toLocaleString("en-US")} log entries read); scheme versions in the period: ${s.schemes.map((d) => `<code>${esc(d)}</code>`).join(", ")};
 ${s.unknown_principals} principal(s) not in the store or not recognisable (nationality "unknown").</p>
 ${svg}
@@ -128,6 +128,7 @@ ${table(
     "decision",
     "reason",
     "requests",
+    "lookups",
   ],
   rows.map((x) => [
     x.location,
@@ -139,6 +140,7 @@ ${table(
     x.decision,
     x.reason,
     x.requests,
+    x.lookups,
   ]),
   "served",
 )}

@@ -16,10 +16,17 @@ export interface DecisionEntry {
   readonly decision: "allow" | "deny" | "fallback";
   readonly grant: string | null;
   readonly location: string | null;
+  /** A model lookup (GET /v1/models/{id}), not a request served; absent on every other entry. */
+  readonly lookup?: true;
   readonly model: string;
   readonly node: string;
   readonly organization: string | null;
   readonly principal: string;
+  /**
+   * The purpose the request declared (x-clearance-purpose), as decided on; absent when it declared
+   * none, or was logged before purposes were recorded.
+   */
+  readonly purpose?: string;
   readonly reason: string;
   readonly request_id: string;
   readonly scheme: string;

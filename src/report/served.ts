@@ -2,6 +2,9 @@
  * The served footprint: what actually happened, from the audit log. For a period, decisions counted
  * by location × relevant nationality × organization × model asked / model served × action × outcome
  * × reason, the totals per location (for the map), and the use of each license and partner grant.
+ * A model lookup (GET /v1/models/{id}, `"lookup":true` in its entry) is a decision answered to its
+ * caller, not a request served: it is counted apart (`lookups` per row and in all), never in the
+ * rows' or locations' `requests` nor in a grant's use.
  * Nationalities come from the store (the log does not hold them): the principal's current facts, as
  * held at the decision's time (a nationality acquired later is not counted, as decide() does not).
  */
@@ -21,9 +24,13 @@ export interface ServedRow {
   readonly action: string;
   readonly decision: string;
   readonly reason: string;
+  /** Requests decided (proxied requests; model lookups are not requests: see `lookups`). */
   readonly requests: number;
+  /** Model lookups decided (GET /v1/models/{id}): not requests served, nor use of a grant. */
+  readonly lookups: number;
 }
 
+/** Requests per location (model lookups are not counted: see the rows' `lookups`). */
 export interface LocationTotal {
   readonly location: string;
   readonly requests: number;
@@ -35,7 +42,10 @@ export interface LocationTotal {
 export interface GrantUse {
   /** As in the log: "license:<id>", "partner-country:<id>#<n>", "partner-organization:<id>#<n>". */
   readonly grant: string;
-  /** Requests served on it in the period (allowed, or served a fallback that rests on it). */
+  /**
+   * Requests served on it in the period (allowed, or served a fallback that rests on it); a model
+   * lookup whose answer rested on it is not a use of it and is not counted.
+   */
   readonly requests: number;
   /**
    * Tokens metered on it over the UTC days the period touches (`tokens_days`: the store meters per
@@ -51,9 +61,11 @@ export interface GrantUse {
 
 export interface ServedFootprint {
   readonly period: Period;
-  /** Log entries read, and how many of them are decisions inside the period. */
+  /** Log entries read, and how many of them are decisions inside the period … */
   readonly entries_read: number;
   readonly decisions: number;
+  /** … of which model lookups (GET /v1/models/{id}), counted apart from the requests. */
+  readonly lookups: number;
   /** Principals the store does not know (or whose pseudonym it cannot resolve). */
   readonly unknown_principals: number;
   /** Digests of the scheme versions the period's decisions were made under. */
@@ -84,6 +96,8 @@ const SEP = "\u0000";
 /** Counts decision entries; `add` is the tight loop (one string key, one map update). */
 export class ServedCounter {
   private readonly rows = new Map<string, number>();
+  /** Model lookups, by the same key as the rows. */
+  private readonly lookupRows = new Map<string, number>();
   private readonly grants = new Map<string, number>();
   private readonly schemes = new Set<string>();
   /** The principals' nationalities at each decision's time, as decide() saw them then. */
@@ -93,6 +107,7 @@ export class ServedCounter {
   private readonly to: string;
   entriesRead = 0;
   decisions = 0;
+  lookups = 0;
   /** The last decision's time before the period and the first one's after it (for an empty period). */
   lastBefore: string | null = null;
   firstAfter: string | null = null;
@@ -139,6 +154,12 @@ export class ServedCounter {
       e.decision +
       SEP +
       e.reason;
+    if (e.lookup === true) {
+      // Answered to a caller asking, not served: neither a request nor a use of its grant.
+      this.lookups++;
+      this.lookupRows.set(key, (this.lookupRows.get(key) ?? 0) + 1);
+      return;
+    }
     this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
     if (e.grant !== null) this.grants.set(e.grant, (this.grants.get(e.grant) ?? 0) + 1);
   }
@@ -146,7 +167,11 @@ export class ServedCounter {
   result(usage: UsageFacts): ServedFootprint {
     const rows: ServedRow[] = [];
     const locations = new Map<string, { requests: number; allow: number; fallback: number; deny: number }>();
-    for (const [key, requests] of this.rows) {
+    const keys = new Set(this.rows.keys());
+    for (const key of this.lookupRows.keys()) keys.add(key);
+    for (const key of keys) {
+      const requests = this.rows.get(key) ?? 0;
+      const lookups = this.lookupRows.get(key) ?? 0;
       const [location, nationality, organization, model, served_model, action, decision, reason] = key.split(
         SEP,
       ) as [string, string, string, string, string, string, string, string];
@@ -160,17 +185,20 @@ export class ServedCounter {
         decision,
         reason,
         requests,
+        lookups,
       });
+      if (requests === 0) continue;
       const t = locations.get(location) ?? { requests: 0, allow: 0, fallback: 0, deny: 0 };
       t.requests += requests;
       t[decision as "allow" | "fallback" | "deny"] += requests;
       locations.set(location, t);
     }
-    rows.sort((a, b) => b.requests - a.requests || compareRows(a, b));
+    rows.sort((a, b) => b.requests - a.requests || b.lookups - a.lookups || compareRows(a, b));
     return {
       period: this.period,
       entries_read: this.entriesRead,
       decisions: this.decisions,
+      lookups: this.lookups,
       unknown_principals: this.labels.unknown.size,
       schemes: [...this.schemes].sort(),
       rows,
