@@ -72,7 +72,7 @@ export function nationalityLabel(scheme: CompiledScheme, p: Principal): string {
  * decide()'s own, kept per interval between listed dates (factsOf), and the label with them: one
  * person gets one label per interval, the one its decisions at that time were made on.
  */
-export function nationalityLabelAt(scheme: CompiledScheme, p: Principal, time: number): string {
+function nationalityLabelAt(scheme: CompiledScheme, p: Principal, time: number): string {
   const facts = factsOf(scheme, p, time);
   let label = LABELS.get(facts);
   if (label === undefined) {
