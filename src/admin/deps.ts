@@ -25,11 +25,6 @@ export interface SignInProvider {
   readonly partner: string;
   readonly issuer: string;
   readonly client_id: string;
-  /**
-   * identity.allow_http_loopback: the console may follow the provider's discovery document to
-   * plain http on loopback (at the issuer's origin), as the gateway's key fetch may.
-   */
-  readonly allow_http_loopback: boolean;
 }
 
 export interface AdminDeps {

@@ -46,8 +46,15 @@ export function createAdminHandler(
     if (path === "/admin/openapi.json") return sendJson(res, 200, openApi());
     // Before anyone is signed in: which partners' providers offer console sign-in (public facts of
     // an OIDC client: issuer and client id).
+    // With each, identity.allow_http_loopback (deps.allowHttpLoopback): the console may follow the
+    // provider's discovery document to plain http on loopback (at the issuer's origin), as the
+    // gateway's key fetch may.
     if (path === "/admin/v1/sign-in/providers" && req.method === "GET") {
-      return sendJson(res, 200, { data: deps.consoleSignIn?.providers() ?? [] });
+      const allow_http_loopback = deps.allowHttpLoopback === true;
+      const providers = deps.consoleSignIn?.providers() ?? [];
+      return sendJson(res, 200, {
+        data: providers.map((p) => Object.assign({}, p, { allow_http_loopback })),
+      });
     }
     return router(req, res, path);
   };

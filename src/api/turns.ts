@@ -6,7 +6,7 @@
  */
 
 /** How long one turn may run before yielding, in milliseconds. */
-export const TURN_MS = 2;
+const TURN_MS = 2;
 
 /** Thrown between turns when the client is gone: the rest of the work is for nobody. */
 export class ClientGone extends Error {

@@ -8,7 +8,7 @@ import { InvalidInputError, type Problem } from "../errors/index.js";
 import { parseBootstrap } from "../identity/registry.js";
 import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
-import type { Wire } from "../upstream/types.js";
+import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -63,7 +63,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   const routes = routeModels(value, scheme, problems);
   const wires = (provider: string): readonly Wire[] | undefined => {
     const p = Object.hasOwn(value.providers, provider) ? value.providers[provider] : undefined;
-    return p === undefined ? undefined : providerWires(p);
+    return p === undefined ? undefined : wiresOf(p.type);
   };
   for (const m of fallbackWireMismatches(scheme, (model) => routes.get(model), wires)) {
     // At the route a reader would change: the model's own when the config lists it, else its fallback's.
@@ -163,11 +163,6 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     countersUrl,
     webhookSecret,
   };
-}
-
-/** The wire formats a provider of this type answers in (as src/upstream builds it: demo both). */
-export function providerWires(p: ProviderConfig): readonly Wire[] {
-  return p.type === "demo" ? ["openai", "anthropic"] : [p.type];
 }
 
 /** A fallback the configured upstreams could never serve, and why (see fallbackWireMismatches). */

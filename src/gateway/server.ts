@@ -234,7 +234,6 @@ async function assemble(
                   partner: r.document.partner,
                   issuer: r.document.issuer,
                   client_id: r.document.console.client_id,
-                  allow_http_loopback: identityConfig.allow_http_loopback,
                 },
               ],
         ),

@@ -68,20 +68,23 @@ export async function readJsonText(
  * A JSON body's text, within the content type, size and depth limits, not parsed yet: for a caller
  * that parses a large body a piece at a time (the decision API's batches), then parseJsonText.
  */
-export async function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<string> {
-  const limit = options.limit ?? DEFAULT_BODY_LIMIT;
-  const type = req.headers["content-type"] ?? "";
-  if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new ClearanceError(
-      options.wrongType ?? "media-type",
-      "unsupported_media_type",
-      `expected Content-Type: application/json, got "${type.slice(0, 100)}"`,
-    );
-  }
-  const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > limit) throw tooLarge(limit);
-  const depth = new DepthGauge(options.depth ?? DEFAULT_JSON_DEPTH);
+export function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<string> {
+  // A plain function, not async: readJsonText awaits it on the proxy's path, and an async layer
+  // returning this promise would add microtask hops. A refusal below, thrown in the executor,
+  // rejects the promise as it would from an async function.
   return new Promise<string>((resolve, reject) => {
+    const limit = options.limit ?? DEFAULT_BODY_LIMIT;
+    const type = req.headers["content-type"] ?? "";
+    if (!/^application\/(.+\+)?json\b/i.test(type)) {
+      throw new ClearanceError(
+        options.wrongType ?? "media-type",
+        "unsupported_media_type",
+        `expected Content-Type: application/json, got "${type.slice(0, 100)}"`,
+      );
+    }
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (declared > limit) throw tooLarge(limit);
+    const depth = new DepthGauge(options.depth ?? DEFAULT_JSON_DEPTH);
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;

@@ -12,7 +12,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
 import { fetch, type Agent } from "undici";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
-import { httpLoopbackAt } from "./provider-urls.js";
+import { discoveredUrlProblem, httpLoopbackAt } from "./provider-urls.js";
 import { keySource, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
@@ -138,11 +138,14 @@ export class KeySet {
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
         throw new Error(`the discovery document names issuer ${String(config.issuer)}`);
-      if (typeof config.jwks_uri !== "string") throw new Error("the discovery document has no jwks_uri");
-      // The partner wrote this URL: checked as a registered one is (before caching it).
-      const refused = urlRefusal(config.jwks_uri, allowAt(config.jwks_uri));
+      // The partner wrote this URL: checked as a registered one is (before caching it), by the rule
+      // shared with the admin schema and the console, then for the address it names.
+      const problem = discoveredUrlProblem(config, "jwks_uri", registered, this.options.allowHttpLoopback);
+      if (problem !== null) throw new Error(problem.message);
+      const jwksUri = config.jwks_uri as string;
+      const refused = urlRefusal(jwksUri, allowAt(jwksUri));
       if (refused !== null) throw new Error(`the discovery document's jwks_uri is refused: ${refused}`);
-      uri = config.jwks_uri;
+      uri = jwksUri;
       this.#jwksUri = uri;
     }
     const doc = await get(uri, "the key set");

@@ -7,7 +7,7 @@
 import { parseCheckpoint, type Checkpoint } from "../audit/checkpoint.js";
 import { leafHash, rootFromLeafHashes, treeRoot, type HashReader } from "../audit/merkle.js";
 import { readResource, tileHashReader, VerifyError, widthAt, type LogSource } from "../audit/source.js";
-import { TILE_HEIGHT, TILE_WIDTH, tilePath } from "../audit/tiles.js";
+import { decodeBundle, TILE_HEIGHT, TILE_WIDTH, tilePath } from "../audit/tiles.js";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
 
 /** A decision entry as the gateway writes it (src/audit/entry.ts). */
@@ -273,18 +273,11 @@ function rootWith(
   return treeRoot(read, start + BigInt(entries.length));
 }
 
-/** A bundle's first `width` entries, as bytes (views of the bundle). */
+/** A bundle's first `width` entries, as bytes (the audit log's own decoder: a malformed bundle is refused). */
 function bytesOf(data: Buffer, width: number): Buffer[] {
-  const entries: Buffer[] = [];
-  let at = 0;
-  while (entries.length < width) {
-    if (at + 2 > data.length) throw new Error(`the bundle ends after ${entries.length} of ${width} entries`);
-    const length = data.readUInt16BE(at);
-    if (at + 2 + length > data.length) throw new Error(`entry ${entries.length} of the bundle is cut short`);
-    entries.push(data.subarray(at + 2, at + 2 + length));
-    at += 2 + length;
-  }
-  return entries;
+  const entries = decodeBundle(data);
+  if (entries.length < width) throw new Error(`the bundle ends after ${entries.length} of ${width} entries`);
+  return entries.slice(0, width);
 }
 
 /** Parses a decision entry; null for admin entries and anything else. */

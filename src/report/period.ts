@@ -74,10 +74,16 @@ export function parsePeriod(from: string | undefined, to: string | undefined, no
  * entry.
  */
 export function periodBounds(period: Period): Period {
-  return { from: comparable(period.from), to: comparable(period.to) };
+  return { from: comparableTime(period.from), to: comparableTime(period.to) };
 }
 
-const comparable = (iso: string): string => (iso.startsWith("+") ? "\uffff" : iso.startsWith("-") ? "" : iso);
+/**
+ * An ISO time to compare with entry times as text: itself with a four-digit year; with a signed
+ * six-digit one (outside years 0000–9999), "" (before every entry) for a `-` year and "\uffff"
+ * (after every entry) for a `+` year.
+ */
+export const comparableTime = (iso: string): string =>
+  iso.startsWith("+") ? "\uffff" : iso.startsWith("-") ? "" : iso;
 
 /** The last `days` days up to `now`. */
 export function lastDays(days: number, now: Date): Period {

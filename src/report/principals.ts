@@ -6,10 +6,11 @@
 import { pseudonymizer } from "../audit/entry.js";
 import type { PrincipalBlock } from "../identity/schema.js";
 import { timeOf } from "../policy/decide.js";
-import { factsOf, relevantNationalities, type PrincipalFacts } from "../policy/facts.js";
+import { factsOf, type PrincipalFacts } from "../policy/facts.js";
 import type { Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import type { Store } from "../store/index.js";
+import { comparableTime } from "./period.js";
 
 export type PrincipalIndex = ReadonlyMap<string, Principal>;
 
@@ -61,13 +62,8 @@ export function principalIndex(principals: Iterable<Principal>, pseudonymKey: st
  * nothing is on record.
  */
 export function nationalityLabel(scheme: CompiledScheme, p: Principal): string {
-  const citizenships = p.citizenships ?? [];
-  const residencies = p.permanent_residencies ?? [];
-  for (const list of [citizenships, residencies]) {
-    for (const n of list) if (scheme.home.has(n.country)) return n.country;
-  }
-  const { relevant } = relevantNationalities(citizenships, residencies, scheme.nationalityRule === "all");
-  return relevant.length === 0 ? "none" : [...relevant].sort().join("+");
+  // Every nationality on record, dated or not: the label at no time in particular (the latest).
+  return nationalityLabelAt(scheme, p, Infinity);
 }
 
 /**
@@ -76,7 +72,7 @@ export function nationalityLabel(scheme: CompiledScheme, p: Principal): string {
  * decide()'s own, kept per interval between listed dates (factsOf), and the label with them: one
  * person gets one label per interval, the one its decisions at that time were made on.
  */
-export function nationalityLabelAt(scheme: CompiledScheme, p: Principal, time: number): string {
+function nationalityLabelAt(scheme: CompiledScheme, p: Principal, time: number): string {
   const facts = factsOf(scheme, p, time);
   let label = LABELS.get(facts);
   if (label === undefined) {
@@ -136,13 +132,8 @@ export class NationalityLabels {
         n = {
           principal: p,
           label: nationalityLabelAt(this.scheme, p, Infinity),
-          // Entry times are toISOString()'s: four-digit years. A date outside them is read as a number.
-          heldFrom:
-            heldFrom === -Infinity
-              ? ""
-              : heldFrom >= YEAR_0 && heldFrom < YEAR_10000
-                ? new Date(heldFrom).toISOString()
-                : "\uffff",
+          // Entry times are toISOString()'s: four-digit years (a date outside them, see comparableTime).
+          heldFrom: heldFrom === -Infinity ? "" : comparableTime(new Date(heldFrom).toISOString()),
         };
       }
       this.named.set(name, n);
@@ -150,9 +141,5 @@ export class NationalityLabels {
     return n;
   }
 }
-
-/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: outside, toISOString() writes six digits and a sign. */
-const YEAR_0 = -62_167_219_200_000;
-const YEAR_10000 = 253_402_300_800_000;
 
 export const UNKNOWN_PRINCIPAL = "unknown";

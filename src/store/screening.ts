@@ -678,16 +678,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
            WHERE status = 'cleared' AND subject_kind = 'principal'
              AND subject_id IN (SELECT id FROM federated_principals)
            ORDER BY id`,
-        ))
-          cleared.set(c.subject_id, [
-            ...(cleared.get(c.subject_id) ?? []),
-            {
-              list: c.list,
-              entry_id: c.entry_id,
-              entry_digest: c.entry_digest,
-              subject_digest: c.subject_digest,
-            },
-          ]);
+        )) {
+          let mine = cleared.get(c.subject_id);
+          if (mine === undefined) cleared.set(c.subject_id, (mine = []));
+          mine.push({
+            list: c.list,
+            entry_id: c.entry_id,
+            entry_digest: c.entry_digest,
+            subject_digest: c.subject_digest,
+          });
+        }
         const out: SubjectStatusRow[] = rows.map((r) => {
           const mine = r.kind === "principal" ? cleared.get(r.id) : undefined;
           if (mine !== undefined) cleared.delete(r.id);

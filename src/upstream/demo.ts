@@ -26,6 +26,7 @@ import {
   type UpstreamCall,
   type UpstreamResponse,
   type Wire,
+  wiresOf,
 } from "./types.js";
 
 export interface DemoProviderOptions {
@@ -49,7 +50,7 @@ export function createDemoProvider(options: DemoProviderOptions = {}): DemoProvi
   const delayMs = Math.max(0, options.tokenDelayMs ?? 0);
   return {
     name: "demo",
-    wires: ["openai", "anthropic"],
+    wires: wiresOf("demo"),
     async request(call: UpstreamCall): Promise<DemoResponse> {
       const plan = planFor(call);
       const trigger = triggerIn(plan.prompt);

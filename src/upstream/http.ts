@@ -5,7 +5,7 @@
 import { Pool, errors } from "undici";
 import { DispatchedBody } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
-import { UpstreamError } from "./types.js";
+import { UpstreamError, wiresOf } from "./types.js";
 
 export interface HttpProviderOptions {
   readonly name: string;
@@ -62,7 +62,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
 
   return {
     name: options.name,
-    wires: [options.type],
+    wires: wiresOf(options.type),
     request(call: UpstreamCall): Promise<UpstreamResponse> {
       // Assigned, not spread into a literal with members after it: on Node 20 that literal takes
       // V8's slow path on every call (about 4 µs; bench:bodies, `literals`).

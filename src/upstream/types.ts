@@ -7,6 +7,14 @@ import { EventEmitter } from "node:events";
 
 export type Wire = "openai" | "anthropic";
 
+/**
+ * The wire formats a provider of this type answers in: an HTTP upstream its own, the demo both. The
+ * providers declare theirs with it, and the config checks fallbacks against it before any is built.
+ */
+export function wiresOf(type: Wire | "demo"): readonly Wire[] {
+  return type === "demo" ? ["openai", "anthropic"] : [type];
+}
+
 /** The operations Clearance forwards, named by wire format. */
 export type Endpoint =
   "chat.completions" | "completions" | "embeddings" | "responses" | "messages" | "messages.count_tokens";

@@ -241,9 +241,16 @@ export const licenseRoutes = [
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
       const decided = await beneficiaries(deps, r.document);
-      // Read from the store, not the snapshot: a revocation answered a moment ago counts.
-      const identities = await deps.store.records.list<Identity>("identity");
-      const revoked = new Set(identities.filter((i) => i.document.revoked_at !== null).map((i) => i.id));
+      // Read from the store, not the snapshot: a revocation answered a moment ago counts. Only the
+      // identities that count here are read: the earlier approvers' and the caller's.
+      const approvers = new Set(r.document.approvals.map((a) => a.identity)).add(caller.id);
+      const revoked = new Set<string>();
+      await Promise.all(
+        [...approvers].map(async (id) => {
+          const identity = await deps.store.records.get<Identity>("identity", id);
+          if (identity !== undefined && identity.document.revoked_at !== null) revoked.add(id);
+        }),
+      );
       const { record: next, guard } = await checkCompiles(deps, (resolve) =>
         approve(r.document, approver(caller), deps.now(), body.conditions, resolve, decided, (id) =>
           revoked.has(id),
