@@ -130,7 +130,13 @@ export class ScreeningIndex {
   #generation = 0;
   #tokenGeneration = 0;
 
-  private constructor(lists: readonly IndexedList[]) {
+  /**
+   * `weighedAs`: an index whose token weights this one uses instead of its own. An index of a few
+   * entries (those an import changed) weighs every token as rare; weighed as the index over every
+   * active list, its scores are the ones a full screening gives those entries.
+   */
+  private constructor(lists: readonly IndexedList[], weighedAs?: ScreeningIndex) {
+    if (weighedAs !== undefined) this.weight = weighedAs.weight;
     this.lists = lists.map((l) => ({
       list: l.list,
       ...(l.version === undefined ? {} : { version: l.version }),
@@ -190,8 +196,8 @@ export class ScreeningIndex {
     this.#seen = new Int32Array(raw.length);
   }
 
-  static build(lists: readonly IndexedList[]): ScreeningIndex {
-    const index = new ScreeningIndex(lists);
+  static build(lists: readonly IndexedList[], weighedAs?: ScreeningIndex): ScreeningIndex {
+    const index = new ScreeningIndex(lists, weighedAs);
     while (!index.#build.next().done);
     return index;
   }
@@ -204,7 +210,7 @@ export class ScreeningIndex {
   }
 
   /** Rare tokens weigh more than common ones ("mohammed", "trading"). */
-  readonly weight = (token: string): number => {
+  readonly weight: (token: string) => number = (token) => {
     const df = this.#df.get(token) ?? 0;
     return 1 / (1 + Math.log10(1 + df / 50));
   };

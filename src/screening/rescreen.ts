@@ -8,7 +8,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
 import type { FoundMatch, SubjectScreening, Successor } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
-import type { MatchExplanation } from "./matcher.js";
+import { ScreeningIndex } from "./index.js";
 import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
 import type { ListEntry } from "./types.js";
 
@@ -43,7 +43,6 @@ async function screenAndRecordAll(
   scope: SubjectScreening["scope"],
   mustRecord: ReadonlySet<string>,
   options: RescreenOptions,
-  keep: (m: MatchExplanation) => boolean = () => true,
 ): Promise<Omit<RescreenSummary, "entries">> {
   const batch = options.batch ?? 500;
   let potential = 0;
@@ -52,16 +51,13 @@ async function screenAndRecordAll(
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
-      const found: FoundMatch[] = engine.index
-        .search(s.facts, { threshold: engine.threshold })
-        .filter(keep)
-        .map((m) => ({
-          list: m.list,
-          entryId: m.entry_id,
-          entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
-          score: m.score,
-          explanation: m,
-        }));
+      const found: FoundMatch[] = engine.index.search(s.facts, { threshold: engine.threshold }).map((m) => ({
+        list: m.list,
+        entryId: m.entry_id,
+        entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
+        score: m.score,
+        explanation: m,
+      }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
         screenings.push({ subject: { kind: s.kind, id: s.id }, found, facts: factsDigest(s.facts), scope });
@@ -112,15 +108,21 @@ export async function rescreenAfterImport(
   );
   const touched = new Set([...version.diff.added, ...version.diff.changed]);
   if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
-  // Scored as a full screening scores them: against the index over every active list (a name's
-  // rare tokens weigh what they weigh there), keeping only the matches on the touched entries. An
-  // index of the touched entries alone weighed every token as rare, so an open match could score
-  // under the threshold here and be resolved, only to come back at the next full rescreen.
-  const engine = await ScreeningEngine.load(
+  // Scored as a full screening scores them: an index of the touched entries alone, but with the
+  // token weights of the index over every active list (a name's rare tokens weigh what they weigh
+  // there). Weighed on its own it made every token rare, so an open match could score under the
+  // threshold here and be resolved, only to come back at the next full rescreen; searching the
+  // whole index instead cost a full rescreen (16.8 s against 1.8 s for 100,000 principals).
+  const full = await ScreeningEngine.load(
     store,
     options.threshold ?? options.engine?.threshold ?? DEFAULT_THRESHOLD,
     options.engine,
   );
+  const entries = (await store.screening.entries(version.list, version.version))
+    .filter((e) => touched.has(e.id))
+    .map((e) => ({ entry: JSON.parse(e.document) as ListEntry, digest: e.digest }));
+  const index = ScreeningIndex.build([{ list: version.list, version: version.version, entries }], full.index);
+  const engine = new ScreeningEngine(index, full.threshold);
   const subjects = await loadSubjects(store);
   // Subjects with an open match on a changed entry are recorded even when nothing is found now.
   const open = new Set(
@@ -135,7 +137,6 @@ export async function rescreenAfterImport(
     { list: version.list, entryIds: touched },
     open,
     { ...options, actor },
-    (m) => m.list === version.list && touched.has(m.entry_id),
   );
   return { ...r, entries: touched.size, resolved: resolved + r.resolved, changed: r.changed + resolved };
 }
