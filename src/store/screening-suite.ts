@@ -240,10 +240,14 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       const rescreen = store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
       if (hold) await tick();
       const review = store.screening.review(mid, "confirmed", "rita", "same person");
+      // Its handler is attached now: the refusal can come while the rescreen is still awaited.
+      const refused = expect(review).rejects.toSatisfy(
+        (e) => e instanceof StoreError && e.code === "conflict",
+      );
       if (hold) await tick();
       await release?.();
       await rescreen;
-      await expect(review).rejects.toSatisfy((e) => e instanceof StoreError && e.code === "conflict");
+      await refused;
       expect((await store.screening.matches())[0]).toMatchObject({ status: "resolved" });
       expect(await store.screening.statuses()).toEqual([]);
     });
