@@ -32,6 +32,8 @@ export interface DecisionApiOptions {
   /** Returns the scheme in force; read per request so that a new version applies without restart. */
   readonly scheme: () => CompiledScheme;
   readonly bodyLimit?: number;
+  /** Deepest nesting a body may have (the gateway's `limits.json_depth`). */
+  readonly jsonDepth?: number;
   readonly onError?: (err: unknown) => void;
   /** Prometheus metrics: every decision counted, served at GET /metrics. */
   readonly metrics?: DecisionMetrics;
@@ -58,8 +60,7 @@ export function decisionHandler(options: DecisionApiOptions) {
       res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
       return void res.end(text);
     }
-    if (url.pathname === "/v1/decisions")
-      return handleDecisions(req, res, options.scheme(), options.bodyLimit, options.metrics);
+    if (url.pathname === "/v1/decisions") return handleDecisions(req, res, options.scheme(), options);
     throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
@@ -74,15 +75,18 @@ export async function handleDecisions(
   req: IncomingMessage,
   res: ServerResponse,
   scheme: CompiledScheme,
-  bodyLimit?: number,
-  metrics?: DecisionMetrics,
+  limits: Pick<DecisionApiOptions, "bodyLimit" | "jsonDepth" | "metrics"> = {},
 ): Promise<void> {
+  const { bodyLimit, jsonDepth, metrics } = limits;
   allow(req, "POST");
   const gone = () => res.destroyed || req.socket.destroyed;
   // Its clock starts before the body is read, so the first look at it once the body is in yields:
   // joining and decoding the body's chunks, when the last arrives, is a turn of its own.
   const turns = new Turns(gone);
-  const text = await readJsonBodyText(req, bodyLimit === undefined ? {} : { limit: bodyLimit });
+  const text = await readJsonBodyText(req, {
+    ...(bodyLimit === undefined ? {} : { limit: bodyLimit }),
+    ...(jsonDepth === undefined ? {} : { depth: jsonDepth }),
+  });
   let chunks: readonly Buffer[];
   try {
     chunks = await answerDecisions(text, scheme, turns, metrics);

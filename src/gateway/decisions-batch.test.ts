@@ -127,3 +127,21 @@ describe("a batch of 10,000 posted to the gateway's decision API", () => {
     expect(((await res.json()) as { decisions: unknown[] }).decisions).toHaveLength(3);
   });
 });
+
+describe("the gateway's decision API reads bodies within the gateway's limits", () => {
+  it("limits.json_depth applies to it as to proxied requests", async () => {
+    const g = await startTestGateway({ extra: "limits: { json_depth: 8 }" });
+    try {
+      const nested = `${"[".repeat(20)}${"]".repeat(20)}`;
+      const r = await fetch(`${g.url}/v1/decisions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: `{"principal":${JSON.stringify(principals[0])},"request":{"model":"mythos-5","x":${nested}}}`,
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("json_too_deep");
+    } finally {
+      await g.gateway.close();
+    }
+  });
+});

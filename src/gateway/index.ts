@@ -122,7 +122,10 @@ export function createGatewayHandler(
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
         const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
         if (unconfirmed !== null) throw unconfirmed;
-        return handleDecisions(req, res, ctx.scheme(), ctx.bodyLimit);
+        return handleDecisions(req, res, ctx.scheme(), {
+          bodyLimit: ctx.bodyLimit,
+          jsonDepth: ctx.jsonDepth,
+        });
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
