@@ -49,6 +49,15 @@ export function registerServe(program: Command, io: Io): void {
 }
 
 async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
+  // SIGHUP's default is to terminate: a habitual `kill -HUP` (or a log rotator) must not take the
+  // gateway down. Its scheme is the store's, changed through the admin API, so there is no file to
+  // reload (the standalone decision API, below, reloads its file). Set before anything says the
+  // gateway is up: a signal sent on reading that line came before the handler (a CI run).
+  process.on("SIGHUP", () =>
+    io.stderr(
+      "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
+    ),
+  );
   const config = loadConfigFile(opts.config ?? "clearance.yaml");
   const gateway = await startGateway(config, {
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
@@ -58,14 +67,6 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
   });
   io.stdout(
     `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
-  );
-  // SIGHUP's default is to terminate: a habitual `kill -HUP` (or a log rotator) must not take the
-  // gateway down. Its scheme is the store's, changed through the admin API, so there is no file to
-  // reload (the standalone decision API, below, reloads its file).
-  process.on("SIGHUP", () =>
-    io.stderr(
-      "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
-    ),
   );
   stopOnSignal(() => gateway.close());
 }
@@ -88,15 +89,8 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
     metrics: new GatewayMetrics({ scheme: () => scheme }),
     onError: (err) => io.stderr(`internal error: ${(err as Error).stack ?? String(err)}\n`),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 8080, host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
-  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz   GET ${base}/metrics\n`);
   // A bad edit on disk never takes the running scheme down: the old one stays in force.
+  // Set before the line saying it is up (a signal sent on reading it must find the handler).
   process.on("SIGHUP", () => {
     try {
       scheme = loadSchemeFile(schemePath);
@@ -106,6 +100,14 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
       io.stderr(`clearance: scheme reload failed, keeping ${scheme.digest}:\n${text}\n`);
     }
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 8080, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
+  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz   GET ${base}/metrics\n`);
   stopOnSignal(async () => {
     server.close();
     server.closeAllConnections();
