@@ -22,6 +22,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let t: TestGateway;
 let upstream: Server;
 let events: string[] = [];
+/** When the "slow start" upstream sent its head. */
+let headersAt: number | undefined;
 /** Appends to the audit log complete once this opens. */
 let durable = gate();
 /** What the gateway metered. */
@@ -53,6 +55,12 @@ beforeAll(async () => {
         return;
       }
       res.writeHead(200, { "content-type": "text/event-stream" });
+      // A long prompt still being read: the head goes, no event yet.
+      if (body.messages[0]?.content === "slow start") {
+        res.flushHeaders();
+        headersAt = Date.now();
+        return;
+      }
       void (async () => {
         // Each in its own read: the gateway holds them all while the entry is made durable.
         res.write(chunk("a"));
@@ -89,6 +97,7 @@ afterEach(() => {
   durable = gate();
   events = [];
   metered = [];
+  headersAt = undefined;
 });
 afterAll(async () => {
   await t.gateway.close();
@@ -158,6 +167,20 @@ describe("a client that leaves while the entry is being made durable", () => {
     await until(() => metered.length > 0, "metered");
     // No count reported: the input estimated from the request's size, an output token an event.
     expect(metered).toEqual([{ input: Math.ceil(chars / 4), output: 2 }]);
+    expect(got).toBe("");
+  });
+});
+
+describe("a client that leaves before the first event", () => {
+  it("is charged the input estimate: the upstream had taken the prompt", async () => {
+    durable.open(); // recorded at once: the relay is attached and waiting for the first event
+    const { got, chars } = await leaveWhen(
+      { stream: true, messages: [{ role: "user", content: "slow start" }] },
+      () => headersAt !== undefined && Date.now() - headersAt > 100,
+    );
+    await until(() => events.includes("upstream:aborted"), "the upstream call aborted");
+    await until(() => metered.length > 0, "metered");
+    expect(metered).toEqual([{ input: Math.ceil(chars / 4), output: 0 }]);
     expect(got).toBe("");
   });
 });

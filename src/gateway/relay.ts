@@ -69,8 +69,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   const head: Record<string, string> = Object.assign({}, upstream.headers, o.headers);
 
   let write: (chunk: Buffer) => boolean;
-  /** `complete`: the upstream's body ended (not cut short by a failure or the client leaving). */
-  let usage: (complete: boolean) => Usage | null;
+  /**
+   * `complete`: the upstream's body ended (not cut short by a failure or the client leaving);
+   * `left`: the client left (the body closed without an upstream error).
+   */
+  let usage: (complete: boolean, left: boolean) => Usage | null;
   /** Ends the answer once the upstream's body has ended. */
   let finish = (): void => void res.end();
   if (sse) {
@@ -129,9 +132,12 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         else res.end(tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize));
       };
     }
-    usage = gone
-      ? (complete) => unrelayedStreamCharge(watcher, o.requestChars, complete)
-      : (complete) => streamCharge(watcher, o.requestChars, complete);
+    // A client that leaves before the first event is still charged the input: the upstream had
+    // taken the prompt (leaving at once after sending a long one must not be free of quota).
+    usage = (complete, left) =>
+      gone || left
+        ? unrelayedStreamCharge(watcher, o.requestChars, complete)
+        : streamCharge(watcher, o.requestChars, complete);
   } else {
     // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
     // a response too large to keep (a big embeddings batch) must still count against quotas.
@@ -186,7 +192,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   // Read once: "end" and then "close" both settle, and a second read of an emptied body would parse
   // "" (a thrown SyntaxError: microseconds on every request).
   let read: { usage: Usage | null } | null = null;
-  const once = (complete: boolean): Usage | null => (read ??= { usage: usage(complete) }).usage;
+  const once = (complete: boolean, left = false): Usage | null =>
+    (read ??= { usage: usage(complete, left) }).usage;
   return new Promise((resolved, reject) => {
     // "end" is followed by "close": settled once (resolving a settled promise again is a call into
     // V8's runtime on every request).
@@ -219,7 +226,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       resolve(once(true));
     });
     // A body destroyed without an error (the client went away and the call was aborted) only closes.
-    body.once("close", () => resolve(once(false)));
+    body.once("close", () => resolve(once(false, true)));
     body.once("error", (err: Error) => {
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
