@@ -7,17 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-
-/** A promise released from outside. */
-function gate() {
-  let open!: () => void;
-  let fail!: (err: Error) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
+import { gate } from "../testing/gate.js";
 
 /** Resolves when `test` holds, checking every few milliseconds; fails after 5 s. */
 async function until(test: () => boolean): Promise<void> {

@@ -11,17 +11,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { rateLimitedMember } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
-
-/** A promise released from outside. */
-function gate() {
-  let open!: () => void;
-  let fail!: (err: Error) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
+import { gate } from "../testing/gate.js";
 
 /** Resolves when `test` holds, checking after every turn of the event loop. */
 async function until(test: () => boolean): Promise<void> {

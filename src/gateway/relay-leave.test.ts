@@ -9,13 +9,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MeteredUsage } from "../metering/index.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-
-/** A promise released from outside. */
-function gate() {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
+import { gate } from "../testing/gate.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,31 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LogSource } from "../audit/source.js";
-import { encodeBundle, tilePath } from "../audit/tiles.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { footprintReport, type FootprintReport } from "./footprint.js";
 import { renderFootprint } from "./format.js";
 import { parsePeriod } from "./period.js";
+import { memoryLog } from "../testing/log.js";
 
 const g7 = loadSchemeFile("examples/g7-trusted-partners.yaml");
 const NOW = new Date("2026-06-15T12:00:00Z");
 const LICENSE = "license:BIS-2026-0001";
-
-/** A published log of entries: one partial bundle and its checkpoint (the root is not read). */
-function memoryLog(entries: readonly object[]): LogSource {
-  const bytes = entries.map((e) => Buffer.from(JSON.stringify(e)));
-  return {
-    location: "memory",
-    read: async (path) =>
-      path === "checkpoint"
-        ? Buffer.from(`test/log\n${bytes.length}\n${Buffer.alloc(32).toString("base64")}\n\n— test\n`)
-        : path === tilePath({ level: "entries", index: 0n, width: bytes.length })
-          ? encodeBundle(bytes)
-          : null,
-  };
-}
 
 /** Erik's decision on mythos-5 under the license, from `location` (a lookup's marked as it is logged). */
 const entry = (time: string, lookup: boolean, location = "DE") => ({

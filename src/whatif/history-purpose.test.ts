@@ -7,13 +7,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decisionEntry } from "../audit/entry.js";
-import type { LogSource } from "../audit/source.js";
-import { encodeBundle, tilePath } from "../audit/tiles.js";
 import { decide } from "../policy/decide.js";
 import type { Principal } from "../policy/types.js";
 import { principalIndex } from "../report/principals.js";
 import { parseScheme } from "../scheme/index.js";
 import { historyWhatIf } from "./history.js";
+import { memoryLog } from "../testing/log.js";
 
 const G7 = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
 const g7 = parseScheme(G7, "g7.yaml");
@@ -35,18 +34,6 @@ const logged = (i: number, purpose: string | null, lookup = false) =>
       lookup,
     },
   );
-
-function memoryLog(entries: readonly Buffer[]): LogSource {
-  return {
-    location: "memory",
-    read: async (path) =>
-      path === "checkpoint"
-        ? Buffer.from(`test/log\n${entries.length}\n${Buffer.alloc(32).toString("base64")}\n\n— test\n`)
-        : path === tilePath({ level: "entries", index: 0n, width: entries.length })
-          ? encodeBundle(entries)
-          : null,
-  };
-}
 
 const source = memoryLog([
   logged(0, "cyber-defense", true), // looked up first …
