@@ -122,9 +122,11 @@ export function createGatewayHandler(
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
         const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
         if (unconfirmed !== null) throw unconfirmed;
+        // Counted one by one with their action (the observer is told of no decision for this route).
         return handleDecisions(req, res, ctx.scheme(), {
           bodyLimit: ctx.bodyLimit,
           jsonDepth: ctx.jsonDepth,
+          ...(ctx.decisions === undefined ? {} : { metrics: ctx.decisions }),
         });
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);

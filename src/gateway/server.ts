@@ -308,6 +308,7 @@ async function assemble(
         ...(pseudonymize === undefined ? {} : { pseudonymize }),
       },
       observer,
+      ...(observer.metrics === null ? {} : { decisions: observer.metrics }),
     },
     admin: adminDeps,
     consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,

@@ -154,7 +154,7 @@ export class GatewayMetrics {
     this.requests = new Children(2, (v) => requests.child(...v));
     const decisions = new FastCounter(
       "clearance_decisions_total",
-      "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
+      "Decisions (requests, model lookups, decision API calls) by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
       ["decision", "reason", "model", "served_model", "action"],
       r,
     );
