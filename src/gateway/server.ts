@@ -258,6 +258,7 @@ async function assemble(
       audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
       snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
+      leftOut: () => snapshot.current.control.leftOut,
     },
     authenticate: (req) => void authenticateReader(req, adminDeps),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),

@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly snapshot?: () => { readonly confirmedAt: number; readonly version: number };
   /** Why the shared counters cannot be reached, or null. */
   readonly countersUnavailable?: () => string | null;
+  /** Partners and licenses left out of the policy in force (they do not compile with it). */
+  readonly leftOut?: () => readonly { readonly kind: "partner" | "license" }[];
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -416,6 +418,21 @@ export class GatewayMetrics {
         registers: [r],
         collect() {
           this.set(unavailable() === null ? 0 : 1);
+        },
+      });
+    }
+    if (s.leftOut !== undefined) {
+      const leftOut = s.leftOut;
+      new Gauge({
+        name: "clearance_policy_left_out",
+        help: "Partners and licenses left out of the policy in force, as they do not compile with the active scheme version (what they would grant is denied).",
+        labelNames: ["kind"],
+        registers: [r],
+        collect() {
+          // Both kinds always, so that an alert on > 0 has a series to read.
+          const out = leftOut();
+          for (const kind of ["partner", "license"] as const)
+            this.set({ kind }, out.filter((l) => l.kind === kind).length);
         },
       });
     }
