@@ -39,8 +39,12 @@ export interface DecisionApiOptions {
   readonly metrics?: DecisionMetrics;
 }
 
-export interface DecisionMetrics {
+/** Where each decision is counted, as it is made. */
+export interface DecisionCounter {
   decided(d: Decision, action: string): void;
+}
+
+export interface DecisionMetrics extends DecisionCounter {
   expose(): Promise<{ text: string; contentType: string }>;
 }
 
@@ -75,7 +79,7 @@ export async function handleDecisions(
   req: IncomingMessage,
   res: ServerResponse,
   scheme: CompiledScheme,
-  limits: Pick<DecisionApiOptions, "bodyLimit" | "jsonDepth" | "metrics"> = {},
+  limits: Pick<DecisionApiOptions, "bodyLimit" | "jsonDepth"> & { readonly metrics?: DecisionCounter } = {},
 ): Promise<void> {
   const { bodyLimit, jsonDepth, metrics } = limits;
   allow(req, "POST");
@@ -114,7 +118,7 @@ export async function answerDecisions(
   text: string,
   scheme: CompiledScheme,
   turns: Turns,
-  metrics?: DecisionMetrics,
+  metrics?: DecisionCounter,
 ): Promise<Buffer[]> {
   let values: unknown[];
   const split = await arrayItems(text, turns);

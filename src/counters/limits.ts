@@ -91,14 +91,25 @@ export class UsageLimits {
     return this.shared.unavailable;
   }
 
+  /**
+   * `lookup`: a model lookup or list, which uses no tokens: counted against, and held to, the
+   * requests per minute only.
+   */
   async admit(
     scheme: CompiledScheme,
     principalId: string,
     organizationId: string | null,
     now: number,
+    lookup = false,
   ): Promise<CountedRequest> {
-    const limits =
+    const rate =
       organizationId === null ? null : (scheme.organizationPartners.get(organizationId)?.rateLimit ?? null);
+    const limits =
+      !lookup || rate === null
+        ? rate
+        : rate.requestsPerMinute === null
+          ? null
+          : { requestsPerMinute: rate.requestsPerMinute, tokensPerMinute: null };
     const request: AdmitRequest = {
       organization: organizationId === null || limits === null ? null : { id: organizationId, limits },
       licenses: quotaLicenses(scheme, principalId, organizationId),

@@ -1,4 +1,5 @@
 /** Everything a gateway request reads, held in memory: no store access on the request path. */
+import type { DecisionCounter } from "../api/index.js";
 import type { AuditTrail, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
 import type { UsageLimits } from "../counters/limits.js";
@@ -41,4 +42,9 @@ export interface GatewayContext {
   };
   /** Told of every request once it has ended (metrics, access log, traces, anomaly detectors). */
   readonly observer?: RequestObserver;
+  /**
+   * Counts each decision of the decision API (POST /v1/decisions) under its action; the data
+   * plane's are counted from the observer.
+   */
+  readonly decisions?: DecisionCounter;
 }

@@ -114,6 +114,36 @@ describe("Redis unreachable, failing closed (the default)", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("counters_unavailable");
   });
 
+  it("a model lookup is refused as the request is (503 counters_unavailable), unrecorded; the list leaves it out", async () => {
+    const lookup = (principal: string, model: string, path = `/v1/models/${model}`) =>
+      fetch(`${t.url}${path}`, {
+        headers: {
+          authorization: `Bearer ${t.keys.get(principal)}`,
+          "x-test-country": principal === "alice" ? "US" : "DE",
+          "x-clearance-purpose": "cyber-defense",
+        },
+      });
+    const size = t.gateway.audit.log.size;
+    const refused = await lookup("erik", "fable-5");
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("x-clearance-decision")).toBe("none");
+    expect(refused.headers.get("x-clearance-reason")).toBe("counters_unavailable");
+    const { error } = (await refused.json()) as { error: { type: string; code: string; message: string } };
+    expect(error).toMatchObject({ type: "service_unavailable", code: "counters_unavailable" });
+    expect(error.message).toContain(MESSAGE);
+    expect(t.gateway.audit.log.size).toBe(size);
+    // What the request would be served is looked up (and recorded) as it is served.
+    expect((await lookup("erik", "fable-4")).status).toBe(200);
+    expect((await lookup("alice", "mythos-5")).status).toBe(200);
+    expect((await lookup("erik", "eu-mythos-5")).status).toBe(200);
+    expect(t.gateway.audit.log.size).toBe(size + 3n);
+    const list = (await (await lookup("erik", "", "/v1/models")).json()) as { data: { id: string }[] };
+    const ids = list.data.map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(["fable-4", "mythos-4", "eu-mythos-5"]));
+    expect(ids).not.toContain("fable-5");
+    expect(ids).not.toContain("mythos-5");
+  });
+
   it("is not ready, and /readyz says why", async () => {
     const res = await fetch(`${t.url}/readyz`);
     expect(res.status).toBe(503);

@@ -102,6 +102,13 @@ describe("a snapshot the store cannot confirm", () => {
       // An open model needs no one's permission: looked up (and recorded) as it is served.
       expect((await lookup("mythos-4")).status).toBe(200);
       expect(t.gateway.audit.log.size).toBe(size + 1n);
+      // The list names only what would be served: not the controlled models refused meanwhile.
+      const listed = await fetch(`${t.url}/v1/models`, {
+        headers: { authorization: `Bearer ${t.keys.get("alice")}`, "x-test-country": "US" },
+      });
+      const list = (await listed.json()) as { data: { id: string }[] };
+      expect(list.data.map((m) => m.id)).toContain("mythos-4");
+      expect(list.data.map((m) => m.id)).not.toContain("mythos-5");
     } finally {
       storeDown = false; // the tests after this one start confirmed, whatever happened here
     }

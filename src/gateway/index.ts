@@ -27,7 +27,7 @@ import {
   sendJson,
   statusOf,
 } from "../http/index.js";
-import { ClearanceError } from "../errors/index.js";
+import { ClearanceError, formatProblem } from "../errors/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
@@ -78,33 +78,14 @@ export function createGatewayHandler(
       if (path === "/healthz" || path === "/readyz") {
         allow(req, "GET", "HEAD");
         const s = ctx.scheme();
-        const body = { status: "ok", scheme: { name: s.name, digest: s.digest } };
-        if (path === "/healthz") return sendJson(res, 200, body);
-        // Ready: the store answered recently (the policy is current) and the audit log takes entries.
-        const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.freshnessMs;
-        const audit = ctx.audit.log.failure;
-        // Shared counters out of reach: not ready when failing closed; a warning when failing open.
-        const unreachable = ctx.limits.unavailable;
-        const counters =
-          unreachable === null
-            ? null
-            : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
-        const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
-        if (!stale && audit === null && !failClosed) {
-          return sendJson(
-            res,
-            200,
-            counters === null ? body : Object.assign({}, body, { warnings: [counters] }),
-          );
-        }
-        const reasons = [
-          ...(stale
-            ? [`the policy has not been confirmed with the store for over ${ctx.freshnessMs} ms`]
-            : []),
-          ...(audit !== null ? ["the audit log cannot take entries"] : []),
-          ...(counters !== null ? [counters] : []),
-        ];
-        return sendJson(res, 503, { status: "not ready", reasons, scheme: body.scheme });
+        const scheme = { name: s.name, digest: s.digest };
+        if (path === "/healthz") return sendJson(res, 200, { status: "ok", scheme });
+        // What is left out is named only to a caller who reads every partner and license (as
+        // /metrics asks): a probe, or anyone else reaching the port, is told how many.
+        const names =
+          req.headers.authorization !== undefined && !ownOnly(authenticate(req, admin, res), READERS);
+        const ready = readiness(ctx, scheme, names);
+        return sendJson(res, ready.status, ready.body);
       }
       if (path === "/v1/decisions") {
         const caller = authenticate(req, admin, res);
@@ -122,9 +103,11 @@ export function createGatewayHandler(
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
         const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
         if (unconfirmed !== null) throw unconfirmed;
+        // Counted one by one with their action (the observer is told of no decision for this route).
         return handleDecisions(req, res, ctx.scheme(), {
           bodyLimit: ctx.bodyLimit,
           jsonDepth: ctx.jsonDepth,
+          ...(ctx.decisions === undefined ? {} : { metrics: ctx.decisions }),
         });
       }
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
@@ -158,6 +141,65 @@ export function createGatewayHandler(
       res.end(text);
     });
   };
+}
+
+/** How many left-out partners and licenses /readyz names (the admin API lists them all). */
+const LEFT_OUT_SHOWN = 20;
+
+/**
+ * Ready: the store answered recently (the policy is current), the audit log takes entries, and the
+ * shared counters answer when failing closed. Warnings do not fail it: counters out of reach when
+ * failing open, and partners or licenses left out of the policy in force — denied already (fail
+ * closed), so taking every node out of rotation for them would only switch the service off.
+ * `names`: the left-out items are listed (kind, id, why), not only counted.
+ */
+function readiness(
+  ctx: GatewayContext,
+  scheme: { readonly name: string; readonly digest: string },
+  names: boolean,
+): { readonly status: number; readonly body: object } {
+  const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.freshnessMs;
+  const audit = ctx.audit.log.failure;
+  // Shared counters out of reach: not ready when failing closed; a warning when failing open.
+  const unreachable = ctx.limits.unavailable;
+  const counters =
+    unreachable === null
+      ? null
+      : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
+  const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
+  const control = ctx.snapshot.current.control;
+  const count = control.leftOut.length;
+  const leftOut =
+    count === 0
+      ? null
+      : `${count} ${count === 1 ? "partner or license is" : "partners or licenses are"} left out of the policy in force: they do not compile with scheme version ${control.active.document.version}, and what they would grant is denied (GET /admin/v1/schemes lists them)`;
+  const out =
+    count === 0
+      ? {}
+      : {
+          left_out: names
+            ? {
+                count,
+                items: control.leftOut.slice(0, LEFT_OUT_SHOWN).map((l) => ({
+                  kind: l.kind,
+                  id: l.id,
+                  why: l.problems.map(formatProblem).join("; ") || "does not compile",
+                })),
+              }
+            : { count },
+        };
+  if (!stale && audit === null && !failClosed) {
+    const warnings = [...(counters === null ? [] : [counters]), ...(leftOut === null ? [] : [leftOut])];
+    const body = Object.assign({ status: "ok", scheme }, warnings.length === 0 ? {} : { warnings }, out);
+    return { status: 200, body };
+  }
+  const reasons = [
+    ...(stale ? [`the policy has not been confirmed with the store for over ${ctx.freshnessMs} ms`] : []),
+    ...(audit !== null ? ["the audit log cannot take entries"] : []),
+    ...(counters !== null ? [counters] : []),
+  ];
+  const warnings = leftOut === null ? {} : { warnings: [leftOut] };
+  return { status: 503, body: Object.assign({ status: "not ready", reasons, scheme }, warnings, out) };
 }
 
 /** The decision headers of an answer no decision was made for. */

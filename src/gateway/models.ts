@@ -4,12 +4,15 @@
  * marked, in the caller's wire format.
  *
  * A lookup (/v1/models/{id}) is a decision about one model, answered to this caller: it is
- * recorded in the audit log like a proxied request's, through the same record stage, marked
- * `"lookup":true` (it is not a request served: reports count it apart), and its answer (a 403
- * included) leaves only once that entry is durable. It is refused as the request would be when the
- * policy has gone unconfirmed (policy_unconfirmed, controlled models only). The list decides every
- * model of the catalogue and records none of them: it names only the models the caller may use
- * (allowed, or served through a fallback, in this wire format) and says nothing of the others.
+ * admitted and recorded in the audit log like a proxied request's, through the same admit and
+ * record stages, marked `"lookup":true` (it is not a request served: reports count it apart), and
+ * its answer (a 403 included) leaves only once that entry is durable. Being recorded, it takes a
+ * place in the organization's rate limit (requests per minute; it uses no tokens: 429 over it), and
+ * it is refused as the request would be, unrecorded, when the counters cannot be reached
+ * (counters_unavailable) or the policy has gone unconfirmed (policy_unconfirmed), for controlled
+ * models. The list decides every model of the catalogue and records none of them; it counts as one
+ * request in the rate limit, and names only the models a request would be served (allowed, or
+ * through a fallback, in this wire format, not refused as above), saying nothing of the others.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
@@ -19,7 +22,7 @@ import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
-import { announce, denial, policyUnconfirmed, record, servedBy, servedIn, withIdentity } from "./proxy.js";
+import { admit, denial, record, refuseOverRate, servable } from "./proxy.js";
 import { checkName, requestLocation, requestPurpose } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
@@ -38,40 +41,43 @@ export async function listModels(
   const purpose = requestPurpose(req);
   const scheme = ctx.scheme();
   const location = requestLocation(ctx, req, scheme, seen);
-  seen.ask(caller.keyId, caller.principal, location);
-  const now = Date.now();
-  const org = caller.principal.organization;
-  const usage = await ctx.limits.usage(scheme, caller.principal.id, organizationIdOf(org), now);
-  const decideFor = (model: string) =>
-    decide(scheme, caller.principal, { model, action: "infer", location, purpose, time: now, usage });
 
   if (id !== undefined) {
-    const d = withIdentity(decideFor(id), caller);
-    // As a request for it would be: a model that cannot be served in this wire format (or at all),
-    // or a controlled one while the policy is unconfirmed beyond freshness_ms (policy_unconfirmed),
-    // is refused before anything is recorded, and the answer claims no decision.
-    if (d.decision !== "deny") {
-      servedBy(ctx, d, wire);
-      const unconfirmed = policyUnconfirmed(ctx, now);
-      if (unconfirmed !== null && scheme.models.get(d.served_model as string)?.control !== "open") {
-        throw unconfirmed;
-      }
-    }
-    announce(res, seen, d);
+    // Admitted as a request for it would be: a place in the rate limit, and refused before anything
+    // is recorded (its answer claiming no decision) when it could not be served in this wire format
+    // (or at all), or is controlled while the counters or the policy cannot be relied on.
+    const asked = { caller, scheme, model: id, location, purpose };
+    const { decision, now, served } = await admit(ctx, asked, res, wire, seen, true);
     // Durable before the answer, a denial's included; a log that cannot take it: 503. Marked as a
     // lookup: reports count it apart from the requests served (no use of a license or grant).
-    await record(ctx, d, now, { caller, location, purpose, lookup: true }, seen);
-    if (d.decision === "deny") {
-      const refused = denial(d);
-      if (d.reason !== "unknown-model") throw refused;
+    await record(ctx, decision, now, { caller, location, purpose, lookup: true }, seen);
+    if (served === null) {
+      const refused = denial(decision);
+      if (decision.reason !== "unknown-model") throw refused;
       throw new ClearanceError("not-found", refused.code, refused.message);
     }
-    return sendJson(res, 200, entry(wire, d));
+    return sendJson(res, 200, entry(wire, decision));
   }
+  seen.ask(caller.keyId, caller.principal, location);
+  const now = Date.now();
+  const organization = organizationIdOf(caller.principal.organization);
+  // A request of the organization's like any (it records nothing, but decides every model).
+  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now, true);
+  refuseOverRate(res, counted, organization);
   const data: ReturnType<typeof entry>[] = [];
   for (const model of scheme.models.keys()) {
-    const d = decideFor(model);
-    if (d.decision !== "deny" && servedIn(ctx, d.served_model as string, wire)) data.push(entry(wire, d));
+    const d = decide(scheme, caller.principal, {
+      model,
+      action: "infer",
+      location,
+      purpose,
+      time: now,
+      usage: counted.usage,
+    });
+    // Only what a request for it would be served.
+    if (d.decision !== "deny" && servable(ctx, scheme, d, counted, organization, now, wire)) {
+      data.push(entry(wire, d));
+    }
   }
   if (wire === "anthropic") {
     return sendJson(res, 200, {

@@ -183,19 +183,27 @@ interface Admitted {
   readonly served: Served | null;
 }
 
-async function admit(
+/** What a decision is asked about: a request's, or a model lookup's. */
+export type Question = Pick<Asked, "caller" | "scheme" | "model" | "location" | "purpose">;
+
+/**
+ * Also admits a model lookup (`lookup`: GET /v1/models/{id}), as a request for the model would be:
+ * it is recorded, so it takes a place in the rate limit (requests per minute; it uses no tokens).
+ */
+export async function admit(
   ctx: GatewayContext,
-  asked: Asked,
+  asked: Question,
   res: ServerResponse,
   wire: Wire,
   seen: Observation,
+  lookup = false,
 ): Promise<Admitted> {
   const { caller, scheme } = asked;
   seen.ask(caller.keyId, caller.principal, asked.location);
   const now = Date.now();
   const organization = organizationId(caller.principal.organization);
   // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
-  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now);
+  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now, lookup);
   const decided = decide(scheme, caller.principal, {
     model: asked.model,
     action: "infer",
@@ -215,24 +223,52 @@ async function admit(
   let served: Served;
   try {
     served = servedBy(ctx, decision, wire);
-    refuseUncounted(ctx, scheme, decision, counted);
-    refuseUnconfirmed(ctx, scheme, decision, now);
+    const refused =
+      uncounted(ctx, scheme, decision, counted, organization) ?? unconfirmed(ctx, scheme, decision, now);
+    if (refused !== null) throw refused;
   } catch (err) {
     counted.release(); // refused before it was served: not a request the organization made use of
     throw err;
   }
-  if (counted.rate !== null && !counted.rate.ok) {
-    // Not a policy decision: an organization over its rate is asked to wait, and nothing is logged.
-    const taken = counted.rate;
-    res.setHeader("retry-after", String(taken.retryAfter));
-    throw new ClearanceError(
-      "rate-limited",
-      "rate_limited",
-      `organization ${organization} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
-    );
-  }
+  refuseOverRate(res, counted, organization);
   announce(res, seen, decision);
   return { decision, now, organization, served };
+}
+
+/** Not a policy decision: an organization over its rate is asked to wait, and nothing is logged. */
+export function refuseOverRate(
+  res: ServerResponse,
+  counted: CountedRequest,
+  organization: string | null,
+): void {
+  if (counted.rate === null || counted.rate.ok) return;
+  const taken = counted.rate;
+  res.setHeader("retry-after", String(taken.retryAfter));
+  throw new ClearanceError(
+    "rate-limited",
+    "rate_limited",
+    `organization ${organization} is over its limit of ${taken.limit}; retry in ${taken.retryAfter} s`,
+  );
+}
+
+/**
+ * Whether admit would serve an allow or fallback (what GET /v1/models lists): routed in this wire
+ * format, and not refused for counters out of reach or a policy unconfirmed.
+ */
+export function servable(
+  ctx: GatewayContext,
+  scheme: CompiledScheme,
+  decision: Decision,
+  counted: CountedRequest,
+  organization: string | null,
+  now: number,
+  wire: Wire,
+): boolean {
+  return (
+    servedIn(ctx, decision.served_model as string, wire) &&
+    uncounted(ctx, scheme, decision, counted, organization) === null &&
+    unconfirmed(ctx, scheme, decision, now) === null
+  );
 }
 
 /**
@@ -284,16 +320,15 @@ export function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolea
  * node has not heard of, once the store has gone unconfirmed for longer than the bound. Denials
  * stand, and open models stay served (they need no one's permission).
  */
-function refuseUnconfirmed(
+function unconfirmed(
   ctx: GatewayContext,
   scheme: CompiledScheme,
   decision: Decision,
   now: number,
-): void {
-  const unconfirmed = policyUnconfirmed(ctx, now);
-  if (unconfirmed === null) return;
-  if (scheme.models.get(decision.served_model as string)?.control === "open") return;
-  throw unconfirmed;
+): ClearanceError | null {
+  const refused = policyUnconfirmed(ctx, now);
+  if (refused === null || scheme.models.get(decision.served_model as string)?.control === "open") return null;
+  return refused;
 }
 
 /** The refusal when the snapshot has gone unconfirmed beyond freshness_ms, else null. */
@@ -318,19 +353,23 @@ export function policyUnconfirmed(
  * a rate limit; open models, and grants no counter limits, are. With fail_open, this node's own
  * counts decide.
  */
-function refuseUncounted(
+function uncounted(
   ctx: GatewayContext,
   scheme: CompiledScheme,
   decision: Decision,
   counted: CountedRequest,
-): void {
-  if (counted.unavailable === null || ctx.limits.onUnavailable === "fail_open") return;
+  organization: string | null,
+): ClearanceError | null {
+  if (counted.unavailable === null || ctx.limits.onUnavailable === "fail_open") return null;
   const control = scheme.models.get(decision.served_model as string)?.control;
-  if (control === "open") return;
+  if (control === "open") return null;
   const grant = decision.grant;
   const quota = grant?.kind === "license" ? (scheme.licenses.get(grant.license)?.quotaTokens ?? null) : null;
-  if (quota === null && counted.rate === null) return;
-  throw new ClearanceError(
+  // The organization's, not counted.rate: a lookup is not counted against a tokens-only limit.
+  const rate =
+    organization === null ? null : (scheme.organizationPartners.get(organization)?.rateLimit ?? null);
+  if (quota === null && rate === null) return null;
+  return new ClearanceError(
     "unavailable",
     "counters_unavailable",
     `the shared quota and rate-limit counters (Redis) cannot be reached, so ${decision.served_model} (${control ?? "controlled"}) is refused until they can; open models are still served`,

@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly snapshot?: () => { readonly confirmedAt: number; readonly version: number };
   /** Why the shared counters cannot be reached, or null. */
   readonly countersUnavailable?: () => string | null;
+  /** Partners and licenses left out of the policy in force (they do not compile with it). */
+  readonly leftOut?: () => readonly { readonly kind: "partner" | "license" }[];
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -154,7 +156,7 @@ export class GatewayMetrics {
     this.requests = new Children(2, (v) => requests.child(...v));
     const decisions = new FastCounter(
       "clearance_decisions_total",
-      "Gateway decisions by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
+      "Decisions (requests, model lookups, decision API calls) by outcome (allow, deny, fallback), reason code, requested and served model, and action.",
       ["decision", "reason", "model", "served_model", "action"],
       r,
     );
@@ -416,6 +418,21 @@ export class GatewayMetrics {
         registers: [r],
         collect() {
           this.set(unavailable() === null ? 0 : 1);
+        },
+      });
+    }
+    if (s.leftOut !== undefined) {
+      const leftOut = s.leftOut;
+      new Gauge({
+        name: "clearance_policy_left_out",
+        help: "Partners and licenses left out of the policy in force, as they do not compile with the active scheme version (what they would grant is denied).",
+        labelNames: ["kind"],
+        registers: [r],
+        collect() {
+          // Both kinds always, so that an alert on > 0 has a series to read.
+          const out = leftOut();
+          for (const kind of ["partner", "license"] as const)
+            this.set({ kind }, out.filter((l) => l.kind === kind).length);
         },
       });
     }
