@@ -43,6 +43,8 @@ export interface Admission {
   /** null when no rate limit applied; `ok` when this request was counted in the minute's window. */
   readonly rate: RateOutcome | null;
   readonly usage: LicenseUsage;
+  /** Redis: names this admit's count, for release(). */
+  readonly ticket?: number;
 }
 
 /** Tokens metered for one response. */
@@ -77,8 +79,11 @@ export interface Counters {
    * over a limit (then nothing is counted), and reads the licenses' usage.
    */
   admit(request: AdmitRequest): Promise<Admission>;
-  /** Takes back a request counted by admit() at `now` (it was denied, and denials do not count). */
-  release(organization: string, now: number): Promise<void>;
+  /**
+   * Takes back a request counted by admit() at `now` (it was denied, and denials do not count). With
+   * the admit's ticket (Redis): only if that admit counted it, and once however often it is sent.
+   */
+  release(organization: string, now: number, ticket?: number): Promise<void>;
   /** Adds tokens to the organization's window and to the license's month, quarter and total. */
   add(tokens: MeteredTokens): Promise<void>;
   /** Reads the licenses' usage, counting nothing. */
@@ -95,9 +100,12 @@ export interface Counters {
 
 /** The counters' server cannot be reached (or did not answer in time). */
 export class CountersUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** An admit sent whose answer never came: Redis may have counted the request (see release()). */
+  readonly ticket: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; ticket?: number }) {
     super(message, options);
     this.name = "CountersUnavailableError";
+    this.ticket = options?.ticket;
   }
 }
 

@@ -13,6 +13,7 @@ import { storedUsage, type QuotaPeriod, type UsageByPeriod } from "../metering/i
 import {
   CountersUnavailableError,
   openCounters,
+  type Admission,
   type AdmitRequest,
   type Counters,
   type CountersDriver,
@@ -116,16 +117,36 @@ export class UsageLimits {
       now,
     };
     if (request.organization === null && request.licenses.length === 0) return UNCOUNTED;
-    const { result, counters, unavailable } = await this.either((c) => c.admit(request));
+    let result: Admission;
+    let counters: Counters = this.shared;
+    let unavailable: string | null = null;
+    /** The shared admit's ticket when its answer never came: Redis may have counted the request. */
+    let uncertain: number | undefined;
+    try {
+      result = await this.shared.admit(request);
+    } catch (err) {
+      if (this.local === null || !(err instanceof CountersUnavailableError)) throw err;
+      uncertain = err.ticket;
+      counters = this.local;
+      result = await this.local.admit(request);
+      unavailable = err.message;
+    }
     const org = request.organization?.id;
-    // Assigned rather than spread with members after it (V8's slow path on Node 20, per request).
-    return Object.assign({}, result, {
-      unavailable,
-      release: () => {
-        if (org === undefined || result.rate?.ok !== true) return;
-        counters.release(org, now).catch((err: unknown) => this.report(err));
-      },
-    });
+    let released = false;
+    const release = () => {
+      if (org === undefined || released) return;
+      released = true;
+      if (result.rate?.ok === true) {
+        counters.release(org, now, result.ticket).catch((err: unknown) => this.report(err));
+      }
+      // This node's view stood in for an admit Redis may have run: taken back there too if it counted.
+      if (uncertain !== undefined) {
+        this.shared.release(org, now, uncertain).catch((err: unknown) => this.report(err));
+      }
+    };
+    // Over a limit in this node's view: refused (429), so not counted in the shared minute either.
+    if (uncertain !== undefined && result.rate?.ok === false) release();
+    return { usage: result.usage, rate: result.rate, unavailable, release };
   }
 
   /** The usage a decision needs, counting nothing (e.g. to list the models a caller may use). */

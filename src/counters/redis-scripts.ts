@@ -6,15 +6,16 @@
  */
 
 /**
- * KEYS[1]: the organization's window when ARGV[1] is "1"; the other keys: license counters.
- * ARGV[2], ARGV[3]: requests and tokens per minute (-1: no limit); ARGV[4]: the window's lifetime (ms).
+ * KEYS[1]: the organization's window and KEYS[2] this node's admits (see RELEASE_ADMIT) when ARGV[1]
+ * is "1"; the other keys: license counters. ARGV[2], ARGV[3]: requests and tokens per minute (-1: no
+ * limit); ARGV[4]: the window's lifetime (ms); ARGV[5], ARGV[6]: this admit's slot and ticket.
  * Returns {rate, usage...}: rate -1 no limit applied, 0 counted, 1 over requests, 2 over tokens.
  */
 export const ADMIT = `
 local result = {-1}
 local first = 1
 if ARGV[1] == '1' then
-  first = 2
+  first = 3
   local w = redis.call('HMGET', KEYS[1], 'requests', 'tokens')
   local requests = tonumber(w[1]) or 0
   local tokens = tonumber(w[2]) or 0
@@ -27,6 +28,8 @@ if ARGV[1] == '1' then
   else
     redis.call('HINCRBY', KEYS[1], 'requests', 1)
     redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    redis.call('BITFIELD', KEYS[2], 'SET', 'u32', '#' .. ARGV[5], ARGV[6])
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
     result[1] = 0
   end
 end
@@ -41,6 +44,21 @@ export const RELEASE = `
 local n = tonumber(redis.call('HGET', KEYS[1], 'requests'))
 if n and n > 0 then redis.call('HINCRBY', KEYS[1], 'requests', -1) end
 return 0
+`;
+
+/**
+ * KEYS[1]: an organization's window; KEYS[2]: this node's admits, a ticket per slot (32 bits), written
+ * by each admit that counted a request, and living as long as a window. ARGV[1], ARGV[2]: the admit's
+ * slot and ticket. Takes back the request only if that admit counted it and it has not been taken
+ * back yet: a release may follow an admit whose answer never came (it may not have run, or not
+ * counted), and is sent again when its own answer does not come. Returns 1 when taken back.
+ */
+export const RELEASE_ADMIT = `
+if redis.call('BITFIELD', KEYS[2], 'GET', 'u32', '#' .. ARGV[1])[1] ~= tonumber(ARGV[2]) then return 0 end
+redis.call('BITFIELD', KEYS[2], 'SET', 'u32', '#' .. ARGV[1], 0)
+local n = tonumber(redis.call('HGET', KEYS[1], 'requests'))
+if n and n > 0 then redis.call('HINCRBY', KEYS[1], 'requests', -1) end
+return 1
 `;
 
 /**

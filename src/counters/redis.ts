@@ -21,13 +21,14 @@ import {
   type SeedRow,
   type StoredSeed,
 } from "./index.js";
-import { ADD, ADMIT, RELEASE, SEED } from "./redis-scripts.js";
+import { ADD, ADMIT, RELEASE, RELEASE_ADMIT, SEED } from "./redis-scripts.js";
 import { overLimit, PERIOD_GRACE_MS, WINDOW_MS, windowStart } from "./windows.js";
 
 type Arg = string | number;
 interface Scripts {
   clearanceAdmit(keys: number, ...args: Arg[]): Promise<number[]>;
   clearanceRelease(keys: number, ...args: Arg[]): Promise<number>;
+  clearanceReleaseAdmit(keys: number, ...args: Arg[]): Promise<number>;
   clearanceAdd(keys: number, ...args: Arg[]): Promise<number>;
   clearanceSeed(keys: number, ...args: Arg[]): Promise<number>;
 }
@@ -47,6 +48,12 @@ const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
 const MAX_UNCERTAIN = 10_000;
 /** Licenses seeded per script call. */
 const SEED_BATCH = 200;
+/** Admit tickets run 1..MAX_TICKET (32 bits; 0 is a free slot), each in slot ticket % ADMIT_SLOTS. */
+const MAX_TICKET = 0xffff_ffff;
+/** Slots in a node's admits key (4 bytes each): a release finds its admit unless as many came since. */
+const ADMIT_SLOTS = 65_536;
+/** Releases kept to send again (see `releases`). */
+const MAX_RELEASES = 10_000;
 
 export class RedisCounters implements Counters {
   readonly driver = "redis" as const;
@@ -67,6 +74,15 @@ export class RedisCounters implements Counters {
   /** The last sequence number given to an add (sent, or sent again). */
   private seq = 0;
   private readonly appliedKey: string;
+  /** The last admit ticket given. */
+  private lastTicket = 0;
+  /** This node's admits that counted a request, by ticket (see RELEASE_ADMIT). */
+  private readonly admitsKey: string;
+  /**
+   * Releases whose answer never came, or that could not be sent: sent again (each takes back at
+   * most once) once Redis answers, while their window lasts. Else a denied request stays counted.
+   */
+  private readonly releases: { window: string; ticket: number; expiresAt: number }[] = [];
   private sending: Promise<void> | undefined;
   private firstSeeding: (() => void) | undefined;
   private closed = false;
@@ -81,10 +97,13 @@ export class RedisCounters implements Counters {
     });
     client.defineCommand("clearanceAdmit", { lua: ADMIT });
     client.defineCommand("clearanceRelease", { lua: RELEASE });
+    client.defineCommand("clearanceReleaseAdmit", { lua: RELEASE_ADMIT });
     client.defineCommand("clearanceAdd", { lua: ADD });
     client.defineCommand("clearanceSeed", { lua: SEED });
     this.client = client as Redis & Scripts;
-    this.appliedKey = `${options.prefix}node:${randomUUID()}:applied`;
+    const node = randomUUID();
+    this.appliedKey = `${options.prefix}node:${node}:applied`;
+    this.admitsKey = `${options.prefix}node:${node}:admits`;
     // Never the URL: it may carry a password.
     this.where = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`;
     client.on("ready", () => void this.connected());
@@ -124,26 +143,59 @@ export class RedisCounters implements Counters {
   async admit(request: AdmitRequest): Promise<Admission> {
     const { organization: org, licenses, now } = request;
     const keys = licenses.map((l) => this.licenseKey(l.id, l.period, now));
-    if (org !== null) keys.unshift(this.windowKey(org.id, now));
-    const out = await this.run(() =>
-      this.client.clearanceAdmit(
-        keys.length,
-        ...keys,
-        org === null ? 0 : 1,
-        org?.limits.requestsPerMinute ?? -1,
-        org?.limits.tokensPerMinute ?? -1,
-        WINDOW_TTL_MS,
-      ),
-    );
+    if (org !== null) keys.unshift(this.windowKey(org.id, now), this.admitsKey);
+    let ticket: number | undefined;
+    let out: number[];
+    try {
+      out = await this.run(() => {
+        // Given as it is sent: a release names only an admit that may have run.
+        if (org !== null) {
+          this.lastTicket = (this.lastTicket % MAX_TICKET) + 1;
+          ticket = this.lastTicket;
+        }
+        return this.client.clearanceAdmit(
+          keys.length,
+          ...keys,
+          org === null ? 0 : 1,
+          org?.limits.requestsPerMinute ?? -1,
+          org?.limits.tokensPerMinute ?? -1,
+          WINDOW_TTL_MS,
+          (ticket ?? 0) % ADMIT_SLOTS,
+          ticket ?? 0,
+        );
+      });
+    } catch (err) {
+      // Unanswered, it may have counted the request: the caller takes it back if it is not served.
+      if (ticket === undefined || !(err instanceof CountersUnavailableError)) throw err;
+      throw new CountersUnavailableError(err.message, { cause: err.cause, ticket });
+    }
     let rate: RateOutcome | null = null;
     if (org !== null) {
       rate = out[0] === 0 ? { ok: true } : overLimit(out[0] === 2 ? "tokens" : "requests", org.limits, now);
     }
-    return { rate, usage: usageFrom(licenses, out.slice(1)) };
+    return { rate, usage: usageFrom(licenses, out.slice(1)), ticket };
   }
 
-  async release(organization: string, now: number): Promise<void> {
-    await this.run(() => this.client.clearanceRelease(1, this.windowKey(organization, now)));
+  async release(organization: string, now: number, ticket?: number): Promise<void> {
+    const window = this.windowKey(organization, now);
+    if (ticket === undefined) {
+      await this.run(() => this.client.clearanceRelease(1, window));
+      return;
+    }
+    try {
+      await this.run(() => this.releaseAdmit(window, ticket));
+    } catch (err) {
+      if (!refused(err)) {
+        this.releases.push({ window, ticket, expiresAt: windowStart(now) + WINDOW_TTL_MS });
+        // Past the bound the oldest is dropped: a denied request possibly counted, never one lost.
+        if (this.releases.length > MAX_RELEASES) this.releases.shift();
+      }
+      throw err;
+    }
+  }
+
+  private releaseAdmit(window: string, ticket: number): Promise<number> {
+    return this.client.clearanceReleaseAdmit(2, window, this.admitsKey, ticket % ADMIT_SLOTS, ticket);
   }
 
   async add(t: MeteredTokens): Promise<void> {
@@ -342,6 +394,18 @@ export class RedisCounters implements Counters {
           this.options.onError(err);
         }
       }
+      for (const r of [...this.releases]) {
+        if (r.expiresAt > Date.now()) {
+          try {
+            await this.releaseAdmit(r.window, r.ticket);
+          } catch (err) {
+            if (!refused(err)) throw err;
+            this.options.onError(err);
+          }
+        }
+        const i = this.releases.indexOf(r);
+        if (i >= 0) this.releases.splice(i, 1);
+      }
     })().finally(() => {
       this.sending = undefined;
     });
@@ -385,7 +449,7 @@ export class RedisCounters implements Counters {
     clearInterval(this.probe);
     this.probe = undefined;
     this.failure = null;
-    if (this.unsent.size > 0 || this.uncertain.length > 0) {
+    if (this.unsent.size > 0 || this.uncertain.length > 0 || this.releases.length > 0) {
       void this.sendUnsent().catch((err: unknown) => this.failed(err));
     }
   }

@@ -151,10 +151,19 @@ describe("key fetches", () => {
   });
 });
 
+/** [address (as DNS answers or a URL writes it), refused, refused with allow_http_loopback] */
+function expectRefusals(rows: readonly (readonly [string, boolean, boolean])[]): void {
+  for (const [address, refused, refusedWithLoopback] of rows) {
+    expect(addressRefusal(address, false) !== null, address).toBe(refused);
+    expect(addressRefusal(address, true) !== null, `${address} (loopback allowed)`).toBe(refusedWithLoopback);
+    if (refused) expect(urlRefusal(`https://[${address}]/jwks`, false), address).toMatch(/internal address/);
+    else expect(urlRefusal(`https://[${address}]/jwks`, false), address).toBeNull();
+  }
+}
+
 describe("IPv6 addresses carrying an IPv4 address", () => {
   it("NAT64 and 6to4 are checked as the IPv4 address they carry; local-use NAT64 and Teredo are refused", () => {
-    // [address (as DNS answers or a URL writes it), refused, refused with allow_http_loopback]
-    for (const [address, refused, refusedWithLoopback] of [
+    expectRefusals([
       ["64:ff9b::7f00:1", true, true], // 127.0.0.1 through a NAT64 gateway: its loopback, not ours
       ["64:ff9b::127.0.0.1", true, true],
       ["64:ff9b::a9fe:a9fe", true, true], // 169.254.169.254, cloud metadata
@@ -170,15 +179,23 @@ describe("IPv6 addresses carrying an IPv4 address", () => {
       ["::ffff:a00:5", true, true],
       ["::ffff:808:808", false, false],
       ["2606:4700:4700::1111", false, false],
-    ] as const) {
-      expect(addressRefusal(address, false) !== null, address).toBe(refused);
-      expect(addressRefusal(address, true) !== null, `${address} (loopback allowed)`).toBe(
-        refusedWithLoopback,
-      );
-      if (refused)
-        expect(urlRefusal(`https://[${address}]/jwks`, false), address).toMatch(/internal address/);
-      else expect(urlRefusal(`https://[${address}]/jwks`, false), address).toBeNull();
-    }
+    ]);
+  });
+
+  it("IPv4-compatible and IPv4-translated addresses are checked as the IPv4 address they carry", () => {
+    expectRefusals([
+      ["::127.0.0.1", true, true], // tunnelled to 127.0.0.1: not this machine's ::1
+      ["::7f00:1", true, true],
+      ["::10.0.0.1", true, true],
+      ["::a9fe:a9fe", true, true], // 169.254.169.254
+      ["::8.8.8.8", false, false],
+      ["::", true, true], // unspecified (in ::/96 as 0.0.0.0)
+      ["::1", true, false], // loopback (in ::/96 as 0.0.0.1)
+      ["::ffff:0:127.0.0.1", true, true], // SIIT (RFC 2765)
+      ["::ffff:0:a00:1", true, true], // 10.0.0.1
+      ["::ffff:0:c0a8:101", true, true], // 192.168.1.1
+      ["::ffff:0:808:808", false, false],
+    ]);
   });
 });
 

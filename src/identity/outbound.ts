@@ -4,10 +4,10 @@
  * request any address inside its network (cloud metadata, an internal admin port) and read the
  * outcome. So: https only (plain http to a loopback address only with identity.allow_http_loopback,
  * for demos and tests), and no private, link-local, loopback, shared, reserved or multicast address
- * (nor an IPv6 address carrying one: IPv4-mapped, NAT64, 6to4; Teredo at all), checked on an
- * address literal before connecting and on every address a name resolves to, in the
- * connection's own lookup (the address checked is the address connected to: a second DNS answer
- * cannot slip in between).
+ * (nor an IPv6 address carrying one: IPv4-mapped, IPv4-compatible, IPv4-translated, NAT64, 6to4;
+ * Teredo at all), checked on an address literal before connecting and on every address a name
+ * resolves to, in the connection's own lookup (the address checked is the address connected to:
+ * a second DNS answer cannot slip in between).
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
@@ -65,13 +65,19 @@ const isLoopback = (address: string): boolean => LOOPBACK.check(address, family(
  * reachable (DNS64 answers 64:ff9b::/96 for an IPv4-only IdP on an IPv6-only network).
  */
 const EMBEDDING: readonly { prefix: ipaddr.IPv6; bits: number; at: number }[] = [
+  // IPv4-compatible (deprecated, RFC 4291 2.5.5.1): ::10.0.0.1 is tunnelled to 10.0.0.1. :: and ::1
+  // fall in it too, as 0.0.0.0 and 0.0.0.1 ("this network"): still refused, and ::1 is still loopback.
+  { prefix: ipaddr.IPv6.parse("::"), bits: 96, at: 12 },
+  { prefix: ipaddr.IPv6.parse("::ffff:0:0:0"), bits: 96, at: 12 }, // IPv4-translated (SIIT, RFC 2765)
   { prefix: ipaddr.IPv6.parse("64:ff9b::"), bits: 96, at: 12 }, // NAT64 well-known prefix (RFC 6052)
   { prefix: ipaddr.IPv6.parse("2002::"), bits: 16, at: 2 }, // 6to4 (RFC 3056)
 ];
 
 function embeddedIpv4(address: string): string | null {
   if (isIP(address) !== 6) return null;
-  const ip = ipaddr.IPv6.parse(address);
+  // ipaddr.js parses "::a.b.c.d" as IPv4-mapped (::ffff:a.b.c.d); the socket connects to the
+  // IPv4-compatible ::a.b.c.d. "::0:a.b.c.d" is the same address, parsed as written.
+  const ip = ipaddr.IPv6.parse(address.replace(/^::(?=\d+\.\d+\.\d+\.\d+(%.*)?$)/, "::0:"));
   const e = EMBEDDING.find(({ prefix, bits }) => ip.match(prefix, bits));
   return e === undefined
     ? null

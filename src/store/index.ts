@@ -298,7 +298,9 @@ export interface StoreOptions {
   readonly queryTimeoutMs?: number;
   /**
    * PostgreSQL: how long a change waits for a lock (another node's long change, say) before it fails
-   * as StoreError "busy" (default 30000).
+   * as StoreError "busy" (default 30000). Any admin statement is cancelled by the server after
+   * lockTimeoutMs + queryTimeoutMs, and given up by the client one queryTimeoutMs later: StoreError
+   * "timeout".
    */
   readonly lockTimeoutMs?: number;
 }
@@ -311,7 +313,9 @@ export type StoreErrorCode =
   | "conflict"
   | "no-store"
   /** A change waited too long for a lock (PostgreSQL): nothing changed; try again. */
-  | "busy";
+  | "busy"
+  /** An admin statement ran, or the store was silent, past its bound (PostgreSQL); see the message. */
+  | "timeout";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
@@ -321,6 +325,7 @@ const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   conflict: "conflict",
   "no-store": "not-found",
   busy: "unavailable",
+  timeout: "unavailable",
 };
 
 /** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */

@@ -135,7 +135,8 @@ export function sharedAudit(
       // its connection is destroyed (pg ends a client with a query in flight by destroying it).
       const client = timed(pooled, drainTimeoutMs);
       try {
-        await client.query("BEGIN");
+        // On the server too, at the drain's own bound (not the session's, for single admin statements).
+        await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.round(drainTimeoutMs))}`);
         await client.query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", [OUTBOX_LOCK]);
         const records = await listOutbox(client, 0, limit);
         if (records.length > 0) {

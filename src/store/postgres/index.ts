@@ -70,6 +70,9 @@ export async function openPostgresStore(
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_MS,
   };
+  const timeout = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const bounds = adminBounds(lockTimeoutMs, timeout);
   const pool = new pg.Pool({
     ...common,
     onConnect,
@@ -80,11 +83,14 @@ export async function openPostgresStore(
     // A transaction whose node went silent mid-way (a drain holds audit_head's row lock, which every
     // node's appends need) is ended by the server, not left holding its locks until TCP gives up.
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    // Every admin statement bounded (see adminBounds): a locked table or a silent store otherwise
+    // held the admin call, and its connection, for ever.
+    statement_timeout: bounds.serverMs,
+    query_timeout: bounds.clientMs,
   });
   // The request path's own connections (audit appends, the version poll): admin writes cannot take
   // them, and every query on them is bounded — on the client (a silent link: the connection is
   // destroyed and the query refused) and on the server (a statement stuck behind a lock).
-  const timeout = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const fast = new pg.Pool({
     ...common,
     onConnect,
@@ -99,21 +105,24 @@ export async function openPostgresStore(
   pool.on("error", () => undefined);
   fast.on("error", () => undefined);
   try {
-    const client = await pool.connect();
+    // Its own session, without the admin bounds: a migration may take long on a big store, and waits
+    // for another process's (the advisory lock) as long as that takes.
+    const client = new pg.Client({ ...common, connectionTimeoutMillis: ADMIN_CONNECT_MS });
+    client.on("error", () => undefined);
+    await client.connect();
     try {
+      await onConnect?.(client);
       await migrate(client, undefined, schema === undefined ? {} : { createSchema: schema });
-      client.release();
-    } catch (err) {
-      client.release(err as Error);
-      throw err;
+    } finally {
+      await client.end();
     }
-    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     return new PostgresStore(
       pool,
       fast,
       { url, ...(schema === undefined ? {} : { schema }) },
       lockTimeoutMs,
       DRAIN_TIMEOUT_FACTOR * timeout,
+      bounds,
     );
   } catch (err) {
     await Promise.all([pool.end(), fast.end()]);
@@ -134,12 +143,36 @@ const IDLE_IN_TRANSACTION_MS = 30_000;
 /** How long an admin call waits for a connection before it fails. */
 const ADMIN_CONNECT_MS = 30_000;
 
+/** PostgreSQL's SQLSTATE for a statement cancelled (here: its statement_timeout expired). */
+const QUERY_CANCELED = "57014";
+/** node-postgres's error for a query_timeout that expired. */
+const CLIENT_TIMEOUT = "Query read timeout";
+
+/** How long an admin statement may take: on the server, then on the client. */
+export interface AdminBounds {
+  readonly serverMs: number;
+  readonly clientMs: number;
+}
+
+/**
+ * A change's statement may wait lockTimeoutMs for a lock (then fails as "busy") and then run as long
+ * as a request-path query may; the server cancels it after that (a clean error: nothing is changed).
+ * The client gives up one query timeout later: a store that does not answer at all.
+ */
+export function adminBounds(lockTimeoutMs: number, queryTimeoutMs: number): AdminBounds {
+  const serverMs = Math.max(1, Math.round(lockTimeoutMs + queryTimeoutMs));
+  return { serverMs, clientMs: serverMs + Math.max(1, Math.round(queryTimeoutMs)) };
+}
+
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   readonly #pool: pg.Pool;
   readonly #fast: pg.Pool;
   readonly #where: { url: string; schema?: string };
   readonly #lockTimeoutMs: number;
+  readonly #bounds: AdminBounds;
+  /** The pool, its queries' timeouts reported as StoreError "timeout". */
+  readonly #bounded: pg.Pool;
   readonly #watches = new Set<ChangeWatch>();
   #closed = false;
 
@@ -153,9 +186,16 @@ export class PostgresStore implements Store {
     where: { url: string; schema?: string },
     lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
     drainTimeoutMs = DRAIN_TIMEOUT_FACTOR * DEFAULT_QUERY_TIMEOUT_MS,
+    bounds = adminBounds(lockTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS),
   ) {
     this.#pool = pool;
     this.#lockTimeoutMs = lockTimeoutMs;
+    this.#bounds = bounds;
+    const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
+      pool.query(text as string, values).catch((err: unknown) => {
+        throw this.#timedOut(err, "maybe") ?? err;
+      });
+    this.#bounded = Object.assign(Object.create(pool) as pg.Pool, { query });
     this.#fast = fast;
     this.#where = where;
     this.sharedAudit = sharedAudit(pool, fast, where, drainTimeoutMs);
@@ -169,15 +209,34 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** The pool, or StoreError "closed". Single statements need no explicit transaction. */
+  /** The pool (bounded), or StoreError "closed". Single statements need no explicit transaction. */
   #live(): pg.Pool {
     if (this.#closed) throw new StoreError("closed", "the store is closed");
-    return this.#pool;
+    return this.#bounded;
+  }
+
+  /**
+   * An admin statement's timeout as StoreError "timeout", or null. `changed`: whether a change may
+   * have been made all the same (an autocommit write or COMMIT whose answer did not come back).
+   */
+  #timedOut(err: unknown, changed: "no" | "maybe"): StoreError | null {
+    const server = (err as { code?: unknown }).code === QUERY_CANCELED;
+    if (!server && (err as Error | undefined)?.message !== CLIENT_TIMEOUT) return null;
+    const [ms, what] = server
+      ? [this.#bounds.serverMs, "a statement took"]
+      : [this.#bounds.clientMs, "the store did not answer in"];
+    const outcome =
+      server || changed === "no"
+        ? "nothing was changed, try again"
+        : "if this was a change it may have been made: look before trying again";
+    return new StoreError("timeout", `${what} over ${ms} ms; ${outcome}`);
   }
 
   /** Runs `fn` in a transaction on one connection: BEGIN, fn, COMMIT; ROLLBACK on any error. */
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
-    const client = await this.#live().connect();
+    this.#live();
+    const client = await this.#pool.connect();
+    let committing = false;
     try {
       // One round trip: a change queued behind a long transaction fails after a while, and gives its
       // connection back, rather than holding it (and the admin API caller) for as long as that lasts.
@@ -185,21 +244,28 @@ export class PostgresStore implements Store {
         `${begin}; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`,
       );
       const result = await fn(client);
+      committing = true;
       await client.query("COMMIT");
       client.release();
       return result;
     } catch (err) {
-      // A connection that cannot even roll back is broken: release(e) closes it instead of pooling it.
-      await client.query("ROLLBACK").then(
-        () => client.release(),
-        (e: Error) => client.release(e),
-      );
+      if ((err as Error | undefined)?.message === CLIENT_TIMEOUT) {
+        // The statement is still in flight: a ROLLBACK would queue behind it. Closing the connection
+        // ends the transaction on the server instead.
+        client.release(err as Error);
+      } else {
+        // A connection that cannot even roll back is broken: release(e) closes it instead of pooling it.
+        await client.query("ROLLBACK").then(
+          () => client.release(),
+          (e: Error) => client.release(e),
+        );
+      }
       if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
         throw new StoreError(
           "busy",
           `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
         );
-      throw err;
+      throw this.#timedOut(err, committing ? "maybe" : "no") ?? err;
     }
   }
 

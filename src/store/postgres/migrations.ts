@@ -11,7 +11,7 @@
  * - Counters are BIGINT (the driver parses int8 into numbers); identity columns stand in for SQLite's
  *   rowid and AUTOINCREMENT.
  */
-import type { PoolClient } from "pg";
+import type { ClientBase } from "pg";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 
@@ -186,7 +186,7 @@ export interface MigrateOptions {
  * so a failing migration rolls the whole run back. Returns the versions applied now.
  */
 export async function migrate(
-  client: PoolClient,
+  client: ClientBase,
   migrations: readonly Migration[] = MIGRATIONS,
   options: MigrateOptions = {},
 ): Promise<number[]> {

@@ -5,7 +5,9 @@
  * without PostgreSQL.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { STATUS_OF_KIND } from "../../http/index.js";
 import { StoreError } from "../index.js";
+import { blackhole } from "../../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import { openPostgresStore, type PostgresStore } from "./index.js";
 
@@ -27,6 +29,38 @@ async function holdVersionRow(schema: string) {
     x.release();
   };
 }
+
+/** Another session's transaction, holding `LOCK TABLE <lock>` (or running `sql`) until released. */
+async function holdLock(sql: string) {
+  const x = await adminPool().connect();
+  await x.query("BEGIN");
+  await x.query(sql);
+  return async () => {
+    await x.query("COMMIT");
+    x.release();
+  };
+}
+
+/**
+ * What `p` rejected with, "resolved", or "still waiting" after `guardMs` (a hang guard, far above the
+ * bounds under test: the assertion is on the outcome, never on how long it took).
+ */
+async function outcome(p: Promise<unknown>, guardMs = 20_000): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise((r) => (timer = setTimeout(() => r("still waiting"), guardMs)));
+  const result = await Promise.race([
+    p.then(
+      () => "resolved",
+      (e: unknown) => e,
+    ),
+    guard,
+  ]);
+  clearTimeout(timer);
+  return result;
+}
+
+/** Short bounds: a statement is cancelled by the server after 300 ms, given up by the client at 500. */
+const SHORT = { lockTimeoutMs: 100, queryTimeoutMs: 200 } as const;
 
 /** Milliseconds `p` took, or Infinity past `limit`. */
 async function within(p: Promise<unknown>, limit: number): Promise<number> {
@@ -75,5 +109,68 @@ describe.skipIf(skipReason !== undefined)("the PostgreSQL store's connections", 
     // The connection is fine afterwards: the next write goes through.
     await store.principals.put({ id: "p-next" }, "admin");
     expect(await store.principals.get("p-next")).toMatchObject({ id: "p-next" });
+  });
+
+  it("an admin read behind another session's table lock fails as timeout (503), not waiting for ever", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openPostgresStore(url, SHORT);
+    stores.push(store);
+    await store.principals.put({ id: "p-1" }, "admin");
+    const release = await holdLock(`LOCK TABLE ${schema}.principals IN ACCESS EXCLUSIVE MODE`);
+    const got = await outcome(store.principals.get("p-1"));
+    await release();
+    expect(got).toBeInstanceOf(StoreError);
+    expect(got).toMatchObject({ code: "timeout", kind: "unavailable" });
+    expect(STATUS_OF_KIND[(got as StoreError).kind]).toBe(503);
+    // The store is fine afterwards.
+    expect(await store.principals.get("p-1")).toMatchObject({ id: "p-1" });
+  });
+
+  it("an autocommit write behind a row lock is cancelled by the server, and not applied once the lock goes", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openPostgresStore(url, SHORT);
+    stores.push(store);
+    const delta = {
+      principalId: "p-1",
+      organizationId: null,
+      licenseId: null,
+      model: "m",
+      inputTokens: 10,
+      outputTokens: 5,
+      requests: 1,
+      at: "2026-06-01T00:00:00.000Z",
+    };
+    await store.usage.add([delta]);
+    const before = await store.usage.totals();
+    const release = await holdLock(`UPDATE ${schema}.usage_daily SET requests = requests`);
+    const got = await outcome(store.usage.add([delta]));
+    await release();
+    expect(got).toMatchObject({ code: "timeout", kind: "unavailable" });
+    expect((got as Error).message).toMatch(/nothing was changed/);
+    expect(await store.usage.totals()).toEqual(before);
+  });
+
+  it("a store that stops answering fails admin reads and changes as timeout, the change not kept", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const store = await openPostgresStore(link.url, SHORT);
+      stores.push(store);
+      await store.principals.put({ id: "p-1" }, "admin");
+      // Two pooled connections, one for each call below (a new one would wait for its connect).
+      await Promise.all([store.principals.get("p-1"), store.principals.get("p-1")]);
+      link.cut();
+      const read = await outcome(store.principals.get("p-1"));
+      const put = await outcome(store.principals.put({ id: "p-2" }, "admin"));
+      link.mend();
+      expect(read).toMatchObject({ code: "timeout", kind: "unavailable" });
+      expect(put).toMatchObject({ code: "timeout", kind: "unavailable" });
+      expect((put as Error).message).toMatch(/did not answer.*nothing was changed/);
+      // New connections, once the link carries packets again: the change was rolled back.
+      expect(await store.principals.get("p-2")).toBeUndefined();
+      expect(await store.principals.get("p-1")).toMatchObject({ id: "p-1" });
+    } finally {
+      await link.close();
+    }
   });
 });
