@@ -179,6 +179,20 @@ describe("verifyLog", () => {
     );
   });
 
+  it("expects the verifier key's name as the origin unless told another", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-verify-"));
+    const log = await AuditLog.open({ ...logOptions(dataDir), origin: `${ORIGIN}/v2` });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i, "rewritten"))));
+    await log.close();
+    const source = directorySource(join(dataDir, "audit"));
+    const notKeyName =
+      /checkpoint origin "test\.example\/audit\/v2" is not the expected "test\.example\/audit" \(the verifier key's name\)/;
+    await expectFailure(verifyLog(source, { verifierKey }), "origin-mismatch", notKeyName);
+    await expectFailure(verifyEntry(source, verifierKey, 1n), "origin-mismatch", notKeyName);
+    await expectFailure(fetchCheckpoint(source, verifierKey), "origin-mismatch", notKeyName);
+    expect((await verifyLog(source, { verifierKey, origin: `${ORIGIN}/v2` })).entries).toBe(10n);
+  });
+
   it("uses the full tile when a partial one is gone (the log grew past the checkpoint)", async () => {
     const { dataDir } = await buildLog(1000);
     const old = readFileSync(join(dataDir, "audit/checkpoint"));

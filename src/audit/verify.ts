@@ -37,7 +37,11 @@ export interface PriorState {
 
 export interface VerifyOptions {
   verifierKey: string;
-  /** The expected origin line; any origin signed by the key is accepted without it. */
+  /**
+   * The expected origin line; by default the verifier key's name (as the gateway names its key).
+   * Never "any origin the key signs": a history rewritten under a new origin would then pass as a
+   * log verified for the first time.
+   */
   origin?: string;
   /** The previous state, or a function picking it once the checkpoint (and its origin) is known. */
   state?: PriorState | null | ((checkpoint: Checkpoint) => PriorState | null);
@@ -72,7 +76,10 @@ function parseKey(verifierKey: string): NoteVerifier {
   }
 }
 
-/** Reads and opens `checkpoint`, turning every way it can be wrong into a precise VerifyError. */
+/**
+ * Reads and opens `checkpoint`, turning every way it can be wrong into a precise VerifyError. Its
+ * origin must be `origin`, by default the verifier key's name.
+ */
 export async function fetchCheckpoint(
   source: LogSource,
   verifierKey: string,
@@ -82,8 +89,9 @@ export async function fetchCheckpoint(
   const data = await readResource(source, "checkpoint");
   if (data === null)
     throw new VerifyError("missing-checkpoint", `no checkpoint at ${source.location}`, "checkpoint");
+  let checkpoint: Checkpoint;
   try {
-    return openCheckpoint(data, verifier, origin).checkpoint;
+    ({ checkpoint } = openCheckpoint(data, verifier));
   } catch (err) {
     const key = `${verifier.name}+${verifier.keyId.toString(16).padStart(8, "0")}`;
     if (err instanceof NoteError) {
@@ -98,12 +106,20 @@ export async function fetchCheckpoint(
         throw new VerifyError("unknown-key", `checkpoint is not signed by ${key}`, "checkpoint");
       throw new VerifyError("malformed-checkpoint", `checkpoint: ${err.message}`, "checkpoint");
     }
-    if (err instanceof CheckpointError) {
-      const code = err.code === "origin-mismatch" ? "origin-mismatch" : "malformed-checkpoint";
-      throw new VerifyError(code, err.message, "checkpoint");
-    }
+    if (err instanceof CheckpointError)
+      throw new VerifyError("malformed-checkpoint", err.message, "checkpoint");
     throw err;
   }
+  const expected = origin ?? verifier.name;
+  if (checkpoint.origin !== expected) {
+    const why = origin === undefined ? " (the verifier key's name)" : "";
+    throw new VerifyError(
+      "origin-mismatch",
+      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not the expected ${JSON.stringify(expected)}${why}`,
+      "checkpoint",
+    );
+  }
+  return checkpoint;
 }
 
 interface Mismatch {

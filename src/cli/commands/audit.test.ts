@@ -47,9 +47,18 @@ function options(dataDir: string) {
   };
 }
 
-/** Appends entries [from, to) to the log in dataDir (a new one by default) and closes it. */
-async function buildLog(to: number, from = 0, tag = "decision", dataDir = mkdtempSync(join(tmp, "log-"))) {
-  const log = await AuditLog.open(options(dataDir));
+/**
+ * Appends entries [from, to) to the log in dataDir (a new one by default) and closes it; `origin`:
+ * another origin line, signed with the same key.
+ */
+async function buildLog(
+  to: number,
+  from = 0,
+  tag = "decision",
+  dataDir = mkdtempSync(join(tmp, "log-")),
+  origin = ORIGIN,
+) {
+  const log = await AuditLog.open({ ...options(dataDir), origin });
   await Promise.all(Array.from({ length: to - from }, (_, i) => log.append(entry(from + i, tag))));
   await log.close();
   return { dataDir, dir: join(dataDir, "audit") };
@@ -90,7 +99,12 @@ describe("clearance audit verify", () => {
     expect(first.out).toBe(
       `verified ${ORIGIN}: 1000 entries, root ${root} (first verification of this log: no earlier state)\n`,
     );
-    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({ [ORIGIN]: { size: "1000", root } });
+    const keyId = readFileSync(vkeyFile, "utf8").split("+")[1];
+    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({
+      v: 2,
+      keys: { [`${ORIGIN}+${keyId}`]: { origin: ORIGIN, size: "1000", root } },
+      origins: {},
+    });
 
     await buildLog(1500, 1000, "decision", grown.dataDir);
     const second = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--state", state]);
@@ -98,7 +112,9 @@ describe("clearance audit verify", () => {
     expect(second.out).toMatch(
       /^verified cli\.example\/audit: 1500 entries, root \S+, consistent with the 1000 verified before\n$/,
     );
-    expect(JSON.parse(readFileSync(state, "utf8"))[ORIGIN].size).toBe("1500");
+    expect(Object.values(JSON.parse(readFileSync(state, "utf8")).keys)).toEqual([
+      { origin: ORIGIN, size: "1500", root: expect.any(String) },
+    ]);
   });
 
   it("--json prints one object", async () => {
@@ -136,6 +152,82 @@ describe("clearance audit verify", () => {
     ]);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, error: { code: "inconsistent-history" } });
+  });
+
+  it("refuses (exit 1) a history re-signed under another origin with the same key, and keeps the state", async () => {
+    const renamed = await buildLog(2000, 0, "rewritten", undefined, `${ORIGIN}/v2`);
+    const before = readFileSync(state, "utf8");
+    const verify = (...more: string[]) =>
+      cli(["audit", "verify", renamed.dir, "--key", `@${vkeyFile}`, "--state", state, ...more]);
+    // Without --origin: the origin this key's log was verified under (the key's name).
+    const r = await verify();
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /^clearance: audit verify failed \(origin-mismatch\): checkpoint origin "cli\.example\/audit\/v2" is not the expected "cli\.example\/audit" \(the origin this key's log was verified under before/,
+    );
+    // Asked for by name, it is still not the log this key's state is for.
+    const named = await verify("--origin", `${ORIGIN}/v2`);
+    expect(named.code).toBe(1);
+    expect(named.err).toMatch(
+      /\(origin-mismatch\): the checkpoint's origin is "cli\.example\/audit\/v2", but this key's log was verified as "cli\.example\/audit" before/,
+    );
+    const entry = await verify("--origin", `${ORIGIN}/v2`, "--entry", "5");
+    expect([entry.code, entry.err]).toEqual([1, expect.stringMatching(/\(origin-mismatch\)/)]);
+    expect(readFileSync(state, "utf8")).toBe(before);
+    // With no state at all, the key's name is expected.
+    const fresh = await cli([
+      "audit",
+      "verify",
+      renamed.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s4.json"),
+    ]);
+    expect(fresh.err).toMatch(
+      /\(origin-mismatch\): .* is not the expected "cli\.example\/audit" \(the verifier key's name\)/,
+    );
+    const freshEntry = await cli(["audit", "verify", renamed.dir, "--key", `@${vkeyFile}`, "--entry", "5"]);
+    expect(freshEntry.err).toMatch(/\(origin-mismatch\)/);
+    // Named explicitly and never verified before under this key: accepted.
+    const other = await cli([
+      "audit",
+      "verify",
+      renamed.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s5.json"),
+      "--origin",
+      `${ORIGIN}/v2`,
+    ]);
+    expect(other).toMatchObject({ code: 0, err: "" });
+  });
+
+  it("reads a state file written before it was keyed by the verifier key: still no rollback, no new origin", async () => {
+    const old = join(tmp, "old-state.json");
+    const cp = await fetchCheckpoint(directorySource(grown.dir), readFileSync(vkeyFile, "utf8"));
+    const legacy = { [ORIGIN]: { size: cp.size.toString(), root: cp.root.toString("base64") } };
+    writeFileSync(old, JSON.stringify(legacy));
+    const verify = (dir: string, ...more: string[]) =>
+      cli(["audit", "verify", dir, "--key", `@${vkeyFile}`, "--state", old, ...more]);
+    const forked = await buildLog(2000, 0, "rewritten");
+    expect((await verify(forked.dir)).err).toMatch(
+      /\(inconsistent-history\): inconsistent history: at size 1500/,
+    );
+    const renamed = await buildLog(2000, 0, "rewritten", undefined, `${ORIGIN}/v2`);
+    expect((await verify(renamed.dir)).err).toMatch(/\(origin-mismatch\)/);
+    expect((await verify(renamed.dir, "--origin", `${ORIGIN}/v2`)).err).toMatch(
+      /\(origin-mismatch\): the checkpoint's origin is "cli\.example\/audit\/v2", but this key's log was verified as "cli\.example\/audit" before/,
+    );
+    expect(JSON.parse(readFileSync(old, "utf8"))).toEqual(legacy);
+    // The honest log: checked against the old state, which the key's entry then takes over.
+    const ok = await verify(grown.dir);
+    expect([ok.code, ok.out]).toEqual([0, expect.stringMatching(/consistent with the 1500 verified before/)]);
+    const migrated = JSON.parse(readFileSync(old, "utf8"));
+    expect(migrated).toMatchObject({ v: 2, origins: {} });
+    expect(Object.values(migrated.keys)).toEqual([{ origin: ORIGIN, ...legacy[ORIGIN] }]);
+    expect((await verify(forked.dir)).err).toMatch(/\(inconsistent-history\)/);
   });
 
   it("names the altered tile (exit 1)", async () => {
@@ -178,6 +270,8 @@ describe("clearance audit verify", () => {
     const key = ["--key", `@${vkeyFile}`];
     const badState = join(tmp, "bad-state.json");
     writeFileSync(badState, JSON.stringify({ [ORIGIN]: { size: 5, root: "x" } }));
+    const newerState = join(tmp, "newer-state.json");
+    writeFileSync(newerState, JSON.stringify({ v: 3, keys: {} }));
     const cases: [string[], RegExp][] = [
       [["--entry", "1500", ...key], /entry 1500 is not in the log: the checkpoint covers 1500 entries/],
       [["--entry", "-1", ...key], /--entry: expected an unsigned 64-bit integer/],
@@ -185,6 +279,7 @@ describe("clearance audit verify", () => {
       [["--key", "nonsense"], /--key: malformed verifier key/],
       [["--key", "@/nonexistent/vkey"], /--key: cannot read/],
       [["--state", badState, ...key], /not a verification state file: "cli\.example\/audit": size/],
+      [["--state", newerState, ...key], /not a verification state file: version 3 is not one/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(["audit", "verify", grown.dir, ...args]);
