@@ -41,11 +41,12 @@ export async function handleAudit(
     // The canonical path, rebuilt: nothing the client wrote reaches the file system.
     const data = await readFile(join(dir, tilePath(tile))).catch(() => null);
     if (data === null) {
-      // tlog-tiles lets a log remove partial tiles; a client falls back to the full tile (or reads
-      // the current checkpoint). Never a wider partial in its place: a tile's bytes are its width's.
+      // tlog-tiles lets a log remove a partial tile once the full one is there, which a client then
+      // reads. Never a wider partial in its place: a tile's bytes are its width's.
+      const fullPath = tilePath({ ...tile, width: TILE_WIDTH });
       const hint =
         tile.width < TILE_WIDTH
-          ? ": a partial tile is removed once the tile is full or two newer checkpoints are published — fetch the full tile, or read the current checkpoint"
+          ? `: a partial tile is removed only once its full tile is written — fetch the full tile, ${fullPath}; if that is missing too, no checkpoint of this log has had this width`
           : "";
       throw new ClearanceError("not-found", "not_found", `no tile ${sub}${hint}`);
     }

@@ -378,5 +378,7 @@ export class SharedAuditLog implements AuditTrail {
     await this.tree.writePartials();
     await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(p.text));
     this.current = p;
+    // As the log's own tree does: a checkpoint's partials stay until their tile is full.
+    await this.tree.prunePartials(p.size).catch(this.o.onError);
   }
 }

@@ -329,7 +329,9 @@ describe("against a gateway's /audit/ handler", () => {
   it("answers 404 for a partial tile it no longer keeps, pointing to the full tile", async () => {
     const res = await fetch(`${base}/audit/tile/0/000.p/5`);
     expect(res.status).toBe(404);
-    expect(await res.text()).toMatch(/fetch the full tile/);
+    expect(await res.text()).toMatch(
+      /removed only once its full tile is written — fetch the full tile, tile\/0\/000;/,
+    );
     expect((await fetch(`${base}/audit/tile/0/000`)).status).toBe(200);
   });
 
