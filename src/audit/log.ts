@@ -113,6 +113,12 @@ export interface AuditTrail {
   publish(): Promise<void>;
   inclusion(index: bigint, size: bigint): Promise<Buffer[]>;
   consistency(from: bigint, to: bigint): Promise<Buffer[]>;
+  /**
+   * Asked for something beyond the served checkpoint: serves a newer one first if one is recorded
+   * (a shared log's node behind the one that signed it; see SharedAuditLog). Absent where the
+   * served checkpoint is the latest there is.
+   */
+  reach?(size: bigint): Promise<void>;
   close(): Promise<void>;
 }
 
