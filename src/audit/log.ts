@@ -143,6 +143,9 @@ export async function checkedConsistency(
 ): Promise<Buffer[]> {
   checkSize(published, to);
   if (from > to) throw new AuditLogError(`from (${from}) is larger than to (${to})`);
+  // Every tree extends the empty one: there is no proof to give, and verifiers refuse an empty one.
+  if (from === 0n)
+    throw new AuditLogError("from must be at least 1: there is no consistency proof from the empty tree");
   return consistencyProof(read, from, to);
 }
 

@@ -178,7 +178,9 @@ export type VerifyErrorCode =
   | "wrong-root"
   | "inconsistent-history"
   | "index-out-of-range"
-  | "inclusion-failed";
+  | "inclusion-failed"
+  | "consistency-failed"
+  | "malformed-proof";
 
 export class VerifyError extends Error {
   readonly code: VerifyErrorCode;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleAudit } from "../../audit/http.js";
 import { AuditLog } from "../../audit/log.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "../../audit/merkle.js";
-import { parseSignerKey, parseVerifierKey } from "../../audit/note.js";
+import { generateKey, parseSignerKey, parseVerifierKey } from "../../audit/note.js";
 import { directorySource } from "../../audit/source.js";
 import { fetchCheckpoint } from "../../audit/verify.js";
 import { withErrors } from "../../http/index.js";
@@ -301,8 +301,10 @@ describe("against a gateway's /audit/ handler", () => {
   let log: AuditLog;
   let server: Server;
   let base: string;
+  let logDir: string;
   beforeAll(async () => {
     const { dataDir, dir } = await buildLog(1000);
+    logDir = dir;
     log = await AuditLog.open(options(dataDir));
     server = createServer(
       withErrors((req, res) => handleAudit(log, dir, req, res, new URL(req.url ?? "/", "http://x").pathname)),
@@ -335,8 +337,9 @@ describe("against a gateway's /audit/ handler", () => {
     expect((await fetch(`${base}/audit/tile/0/000`)).status).toBe(200);
   });
 
-  it("proof inclusion and consistency print the gateway's proofs, which verify", async () => {
+  it("proof inclusion and consistency check the gateway's proofs against its signed checkpoint, then print them", async () => {
     const root = log.published?.root as Buffer;
+    const key = ["--key", `@${vkeyFile}`];
     const inc = await cli([
       "audit",
       "proof",
@@ -345,19 +348,111 @@ describe("against a gateway's /audit/ handler", () => {
       "300",
       "--size",
       "1000",
+      ...key,
       `${base}/audit`,
     ]);
     expect(inc.code).toBe(0);
+    expect(inc.err).toBe(
+      `entry 300 is included in the tree of size 1000 (root ${root.toString("base64")}), checked against the checkpoint of ${ORIGIN} at size 1000\n`,
+    );
     const proof = JSON.parse(inc.out) as { index: string; size: string; proof: string[] };
     expect(proof).toMatchObject({ index: "300", size: "1000" });
     const hashes = proof.proof.map((h) => Buffer.from(h, "base64"));
     verifyInclusion(leafHash(entry(300)), 300n, 1000n, hashes, root);
+    // A tree smaller than the checkpoint's: its root is rebuilt from the tiles and proved a prefix.
+    const older = await cli(["audit", "proof", "inclusion", "--index", "5", "--size", "700", ...key, base]);
+    expect([older.code, older.err]).toEqual([
+      0,
+      expect.stringMatching(/^entry 5 is included in the tree of size 700 /),
+    ]);
 
-    const con = await cli(["audit", "proof", "consistency", "--from", "1000", "--to", "1000", base]);
+    const con = await cli(["audit", "proof", "consistency", "--from", "1000", "--to", "1000", ...key, base]);
     expect(JSON.parse(con.out)).toEqual({ from: "1000", to: "1000", proof: [] });
-    const con2 = await cli(["audit", "proof", "consistency", "--from", "1", "--to", "1000", base]);
+    const con2 = await cli(["audit", "proof", "consistency", "--from", "1", "--to", "1000", ...key, base]);
+    expect(con2.code).toBe(0);
+    expect(con2.err).toMatch(
+      /^the tree of size 1000 \(root \S+\) extends the one of size 1 \(root \S+\), checked against/,
+    );
     const p2 = (JSON.parse(con2.out) as { proof: string[] }).proof.map((h) => Buffer.from(h, "base64"));
     verifyConsistency(1n, 1000n, p2, leafHash(entry(0)), root);
+    const con3 = await cli(["audit", "proof", "consistency", "--from", "300", "--to", "700", ...key, base]);
+    expect(con3.code).toBe(0);
+  });
+
+  it("refuses (exit 1) a proof that is not for what was asked, or does not verify against the signed checkpoint", async () => {
+    // A gateway that serves the real checkpoint and tiles but answers proofs as it likes.
+    let answer: unknown = {};
+    const liar = createServer(
+      withErrors(async (req, res) => {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        if (!path.startsWith("/audit/proof/")) return handleAudit(log, logDir, req, res, path);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      }),
+    );
+    await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}/audit`;
+    const key = ["--key", `@${vkeyFile}`];
+    const inclusion = (index: string, size: string) =>
+      cli(["audit", "proof", "inclusion", "--index", index, "--size", size, ...key, url]);
+    try {
+      const real = await log.inclusion(42n, 1000n);
+      const b64 = (hs: Buffer[]) => hs.map((h) => h.toString("base64"));
+      // The reviewer's case: an answer for another index and size, with a proof of nothing.
+      answer = { index: "7", size: "9", proof: ["bm90IGEgaGFzaA=="] };
+      const other = await inclusion("42", "1000");
+      expect([other.code, other.out, other.err]).toEqual([
+        1,
+        "",
+        'clearance: audit proof: verification failed (malformed-proof): the gateway\'s answer is for index "7", not the 42 asked for\n',
+      ]);
+      answer = { index: "42", size: "1000", proof: ["bm90IGEgaGFzaA=="] };
+      expect((await inclusion("42", "1000")).err).toMatch(
+        /\(malformed-proof\): .*proof\[0\], which is not a 32-byte hash/,
+      );
+      // Well formed, but the proof of another entry.
+      answer = { index: "42", size: "1000", proof: b64(await log.inclusion(43n, 1000n)) };
+      const wrong = await inclusion("42", "1000");
+      expect([wrong.code, wrong.out]).toEqual([1, ""]);
+      expect(wrong.err).toMatch(
+        /\(inclusion-failed\): the proof does not show entry 42 \(tile\/entries\/000\) in the tree of size 1000/,
+      );
+      answer = { index: "42", size: "1000", proof: b64(real) };
+      expect((await inclusion("42", "1000")).code).toBe(0);
+      // Beyond the signed checkpoint: nothing to check it with.
+      answer = { index: "42", size: "5000", proof: b64(real) };
+      expect((await inclusion("42", "5000")).err).toMatch(
+        /\(inclusion-failed\): the proof is for a tree of size 5000, beyond the log's signed checkpoint \(1000\)/,
+      );
+      // Consistency: a proof between other sizes.
+      answer = { from: "300", to: "1000", proof: b64(await log.consistency(301n, 1000n)) };
+      const con = await cli(["audit", "proof", "consistency", "--from", "300", "--to", "1000", ...key, url]);
+      expect([con.code, con.out]).toEqual([1, ""]);
+      expect(con.err).toMatch(
+        /\(consistency-failed\): the proof does not show the tree of size 1000 extending the one of size 300/,
+      );
+      // Another log's key: the checkpoint is not signed by it.
+      answer = { index: "42", size: "1000", proof: b64(real) };
+      const stranger = join(tmp, "stranger.vkey");
+      writeFileSync(stranger, `${generateKey(ORIGIN).verifierKey}\n`);
+      const unsigned = await cli([
+        "audit",
+        "proof",
+        "inclusion",
+        "--index",
+        "42",
+        "--size",
+        "1000",
+        "--key",
+        `@${stranger}`,
+        url,
+      ]);
+      expect([unsigned.code, unsigned.err]).toEqual([
+        1,
+        expect.stringMatching(/\(unknown-key\): checkpoint is not signed by/),
+      ]);
+    } finally {
+      await new Promise((resolve) => liar.close(resolve));
+    }
   });
 
   it("validates the numbers (exit 2) and reports the gateway refusing them", async () => {
@@ -366,12 +461,31 @@ describe("against a gateway's /audit/ handler", () => {
       [["inclusion", "--index", "5", "--size", "5"], /--index 5 must be below --size 5/],
       [["consistency", "--from", "9", "--to", "5"], /--from 9 must not be above --to 5/],
       [["consistency", "--from", "1", "--to", "99999999999999999999"], /--to: expected an unsigned 64-bit/],
+      [
+        ["consistency", "--from", "0", "--to", "5"],
+        /--from must be at least 1: every tree extends the empty tree/,
+      ],
       [["inclusion", "--index", "1", "--size", "5000"], /gateway refused the request: size 5000 is beyond/],
+      [["inclusion", "--index", "1", "--size", "5", "--key", "nonsense"], /--key: malformed verifier key/],
     ];
     for (const [args, message] of cases) {
-      const r = await cli(["audit", "proof", ...args, base]);
+      const r = await cli([
+        "audit",
+        "proof",
+        ...args,
+        ...(args.includes("--key") ? [] : ["--key", `@${vkeyFile}`]),
+        base,
+      ]);
       expect([r.code, r.err]).toEqual([2, expect.stringMatching(message)]);
     }
+    const noKey = await cli(["audit", "proof", "inclusion", "--index", "1", "--size", "5", base]);
+    expect([noKey.code, noKey.err]).toEqual([2, expect.stringMatching(/--key/)]);
+    // The gateway itself: no consistency proof from the empty tree (one would be refused by verifiers).
+    const zero = await fetch(`${base}/audit/proof/consistency?from=0&to=5`);
+    expect(zero.status).toBe(400);
+    expect(await zero.text()).toMatch(
+      /from must be at least 1: there is no consistency proof from the empty tree/,
+    );
     // A port nothing listens on: one just released.
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
@@ -385,6 +499,8 @@ describe("against a gateway's /audit/ handler", () => {
       "1",
       "--size",
       "2",
+      "--key",
+      `@${vkeyFile}`,
       `http://127.0.0.1:${port}`,
     ]);
     expect([down.code, down.err]).toEqual([1, expect.stringMatching(/cannot fetch .*ECONNREFUSED/)]);

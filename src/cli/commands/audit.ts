@@ -7,9 +7,16 @@ import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { writeKeyPair } from "../../audit/index.js";
-import { NoteError, parseVerifierKey } from "../../audit/note.js";
-import { openSource, SourceError } from "../../audit/source.js";
-import { VerifyError, verifyEntry, verifyLog, type PriorState } from "../../audit/verify.js";
+import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
+import { openSource, SourceError, urlSource } from "../../audit/source.js";
+import {
+  checkConsistencyProof,
+  checkInclusionProof,
+  VerifyError,
+  verifyEntry,
+  verifyLog,
+  type PriorState,
+} from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
 import { processIo, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
@@ -69,26 +76,45 @@ export function registerAudit(program: Command, io: Io, outcome: Outcome): void 
     .option("--json", "one JSON object on stdout")
     .action((log: string, opts: VerifyOpts) => verify(io, outcome, log, opts));
 
-  const proof = audit.command("proof").description("fetch a proof from a running gateway");
-  proof
-    .command("inclusion")
-    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
-    .addOption(new Option("--index <i>", "leaf index").argParser(uint64("--index")).makeOptionMandatory())
-    .addOption(new Option("--size <n>", "tree size").argParser(uint64("--size")).makeOptionMandatory())
-    .action((url: string, opts: { index: bigint; size: bigint }) => {
-      if (opts.index >= opts.size) throw usage(`--index ${opts.index} must be below --size ${opts.size}`);
-      return fetchProof(io, outcome, url, `proof/inclusion?index=${opts.index}&size=${opts.size}`);
-    });
-  proof
-    .command("consistency")
-    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
-    .addOption(new Option("--from <m>", "old tree size").argParser(uint64("--from")).makeOptionMandatory())
-    .addOption(new Option("--to <n>", "new tree size").argParser(uint64("--to")).makeOptionMandatory())
-    .action((url: string, opts: { from: bigint; to: bigint }) => {
-      if (opts.from > opts.to) throw usage(`--from ${opts.from} must not be above --to ${opts.to}`);
-      return fetchProof(io, outcome, url, `proof/consistency?from=${opts.from}&to=${opts.to}`);
-    });
+  const proof = audit
+    .command("proof")
+    .description("fetch a proof from a running gateway and check it against its signed checkpoint");
+  const keyOptions = (cmd: Command) =>
+    cmd
+      .requiredOption("--key <vkey>", "the log's verifier key, or @file to read it from a file")
+      .option("--origin <origin>", "the expected origin (default: the key's name)");
+  keyOptions(
+    proof
+      .command("inclusion")
+      .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+      .addOption(new Option("--index <i>", "leaf index").argParser(uint64("--index")).makeOptionMandatory())
+      .addOption(new Option("--size <n>", "tree size").argParser(uint64("--size")).makeOptionMandatory()),
+  ).action((url: string, opts: ProofOpts & { index: bigint; size: bigint }) => {
+    if (opts.index >= opts.size) throw usage(`--index ${opts.index} must be below --size ${opts.size}`);
+    return proofOf(io, outcome, url, opts, { kind: "inclusion", index: opts.index, size: opts.size });
+  });
+  keyOptions(
+    proof
+      .command("consistency")
+      .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+      .addOption(new Option("--from <m>", "old tree size").argParser(uint64("--from")).makeOptionMandatory())
+      .addOption(new Option("--to <n>", "new tree size").argParser(uint64("--to")).makeOptionMandatory()),
+  ).action((url: string, opts: ProofOpts & { from: bigint; to: bigint }) => {
+    if (opts.from > opts.to) throw usage(`--from ${opts.from} must not be above --to ${opts.to}`);
+    if (opts.from === 0n) {
+      throw usage("--from must be at least 1: every tree extends the empty tree, with no proof to check");
+    }
+    return proofOf(io, outcome, url, opts, { kind: "consistency", from: opts.from, to: opts.to });
+  });
 }
+
+interface ProofOpts {
+  key: string;
+  origin?: string;
+}
+
+type ProofAsk =
+  { kind: "inclusion"; index: bigint; size: bigint } | { kind: "consistency"; from: bigint; to: bigint };
 
 function keygen(io: Io, name: string, out: string): void {
   let vkey: string;
@@ -356,8 +382,19 @@ function logUrl(arg: string): URL {
   return url;
 }
 
-async function fetchProof(io: Io, outcome: Outcome, arg: string, resource: string): Promise<void> {
-  const target = new URL(resource, logUrl(arg)).href;
+/**
+ * Fetches a proof and checks it before printing it: the answer must be for what was asked, and the
+ * proof must verify against the log's signed checkpoint (read with --key, as `verify` does) — for
+ * an inclusion, with the entry's own leaf hash from the published entry bundle.
+ */
+async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, ask: ProofAsk): Promise<void> {
+  const verifierKey = readKey(opts.key);
+  const base = logUrl(arg);
+  const resource =
+    ask.kind === "inclusion"
+      ? `proof/inclusion?index=${ask.index}&size=${ask.size}`
+      : `proof/consistency?from=${ask.from}&to=${ask.to}`;
+  const target = new URL(resource, base).href;
   const fail = (message: string) => {
     io.stderr(`clearance: audit proof: ${message}\n`);
     outcome.exitCode = EXIT_FAILED;
@@ -384,5 +421,60 @@ async function fetchProof(io: Io, outcome: Outcome, arg: string, resource: strin
     return fail(`${target}: HTTP ${res.status}: ${detail}`);
   }
   if (body === undefined) return fail(`${target} did not answer with JSON`);
-  io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+  const source = urlSource(base.href);
+  const origin = opts.origin === undefined ? {} : { origin: opts.origin };
+  try {
+    const proof = answered(body, ask);
+    if (ask.kind === "inclusion") {
+      const r = await checkInclusionProof(source, verifierKey, ask.index, ask.size, proof, origin);
+      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stderr(
+        `entry ${ask.index} is included in the tree of size ${ask.size} (root ${r.root.toString("base64")})${signed(r.checkpoint)}\n`,
+      );
+    } else {
+      const r = await checkConsistencyProof(source, verifierKey, ask.from, ask.to, proof, origin);
+      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stderr(
+        `the tree of size ${ask.to} (root ${r.toRoot.toString("base64")}) extends the one of size ${ask.from} (root ${r.fromRoot.toString("base64")})${signed(r.checkpoint)}\n`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof VerifyError && err.code === "bad-key") throw usage(err.message);
+    if (!(err instanceof VerifyError || err instanceof SourceError)) throw err;
+    const code = err instanceof VerifyError ? err.code : "fetch-failed";
+    return fail(`verification failed (${code}): ${err.message}`);
+  }
+}
+
+function signed(c: { origin: string; size: bigint }): string {
+  return `, checked against the checkpoint of ${c.origin} at size ${c.size}`;
+}
+
+/** The proof's hashes, once the answer is shown to be for what was asked. */
+function answered(body: unknown, ask: ProofAsk): Buffer[] {
+  const bad = (why: string) => new VerifyError("malformed-proof", `the gateway's answer ${why}`);
+  if (typeof body !== "object" || body === null) throw bad("is not a JSON object");
+  const b = body as Record<string, unknown>;
+  const want: [string, bigint][] =
+    ask.kind === "inclusion"
+      ? [
+          ["index", ask.index],
+          ["size", ask.size],
+        ]
+      : [
+          ["from", ask.from],
+          ["to", ask.to],
+        ];
+  for (const [field, value] of want) {
+    if (b[field] !== `${value}`) {
+      throw bad(`is for ${field} ${JSON.stringify(b[field] ?? null)}, not the ${value} asked for`);
+    }
+  }
+  if (!Array.isArray(b.proof)) throw bad("has no proof array");
+  return b.proof.map((h: unknown, i) => {
+    const hash = typeof h === "string" ? decodeBase64Strict(h) : undefined;
+    if (hash === undefined || hash.length !== 32)
+      throw bad(`has proof[${i}], which is not a 32-byte hash in base64`);
+    return hash;
+  });
 }
