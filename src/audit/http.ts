@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
 import { AuditLogError, type AuditTrail } from "./log.js";
-import { TILE_WIDTH, parseTilePath, tilePath } from "./tiles.js";
+import { TILE_HEIGHT, TILE_WIDTH, parseTilePath, tilePath } from "./tiles.js";
 
 export async function handleAudit(
   log: AuditTrail,
@@ -39,13 +39,23 @@ export async function handleAudit(
       throw new ClearanceError("not-found", "not_found", (err as Error).message);
     }
     // The canonical path, rebuilt: nothing the client wrote reaches the file system.
-    const data = await readFile(join(dir, tilePath(tile))).catch(() => null);
+    const read = () => readFile(join(dir, tilePath(tile))).catch(() => null);
+    let data = await read();
+    // A tile of a tree beyond the checkpoint served: a node of a shared log behind the one whose
+    // checkpoint the client read catches up, then looks again.
+    const needs =
+      (tile.index * BigInt(TILE_WIDTH) + BigInt(tile.width)) << BigInt(TILE_HEIGHT * levelOf(tile));
+    if (data === null && log.reach !== undefined && needs > (log.published?.size ?? 0n)) {
+      await log.reach(needs);
+      data = await read();
+    }
     if (data === null) {
-      // tlog-tiles lets a log remove partial tiles; a client falls back to the full tile (or reads
-      // the current checkpoint). Never a wider partial in its place: a tile's bytes are its width's.
+      // tlog-tiles lets a log remove a partial tile once the full one is there, which a client then
+      // reads. Never a wider partial in its place: a tile's bytes are its width's.
+      const fullPath = tilePath({ ...tile, width: TILE_WIDTH });
       const hint =
         tile.width < TILE_WIDTH
-          ? ": a partial tile is removed once the tile is full or two newer checkpoints are published — fetch the full tile, or read the current checkpoint"
+          ? `: a partial tile is removed only once its full tile is written — fetch the full tile, ${fullPath}; if that is missing too, no checkpoint of this log has had this width`
           : "";
       throw new ClearanceError("not-found", "not_found", `no tile ${sub}${hint}`);
     }
@@ -100,3 +110,6 @@ function send(res: ServerResponse, status: number, type: string, cache: string, 
   });
   res.end(body);
 }
+
+/** A tile's level as a number: entry bundles are laid out like level 0. */
+const levelOf = (tile: { level: number | "entries" }): number => (tile.level === "entries" ? 0 : tile.level);

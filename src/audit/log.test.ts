@@ -19,7 +19,9 @@ import { AuditLog, AuditLogError, MAX_UNWRITTEN_TILES } from "./log.js";
 import { EntryTooLargeError } from "./wal.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { directorySource, type LogSource } from "./source.js";
 import { decodeBundle, tilePath } from "./tiles.js";
+import { verifyEntry, verifyLog } from "./verify.js";
 
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
@@ -147,7 +149,7 @@ describe("the audit log", () => {
     expect(readFileSync(walPath).equals(wal)).toBe(true);
   });
 
-  it("removes partial tiles and bundles of checkpoints before the last two, and starts up from what is kept", async () => {
+  it("keeps every signed checkpoint's partial tiles until the full tile is written, and starts up from them", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
     const tiles = join(dataDir, "audit", "tile");
     const partials = () =>
@@ -158,8 +160,15 @@ describe("the audit log", () => {
       await log.append(entry(i));
       await log.publish();
     }
-    // Tile 0 is full (its partials gone); of tile 1 only the widths of checkpoints 259 and 260.
-    expect(partials()).toEqual(["0/001.p/3", "0/001.p/4", "1/000.p/1", "entries/001.p/3", "entries/001.p/4"]);
+    // Tile 0 is full (its partials gone); of tile 1 every width a checkpoint was signed for.
+    const widths = (n: number) => Array.from({ length: n }, (_, i) => String(i + 1)).sort();
+    const expected = (n: number) => [
+      ...widths(n).map((w) => `0/001.p/${w}`),
+      "1/000.p/1",
+      ...widths(n).map((w) => `entries/001.p/${w}`),
+    ];
+    expect(partials()).toEqual(expected(4));
+    expect(existsSync(join(tiles, "0/000.p"))).toBe(false);
     await log.close();
     const again = await AuditLog.open(options(dataDir));
     expect(again.size).toBe(260n);
@@ -167,8 +176,41 @@ describe("the audit log", () => {
     await again.publish();
     const cp = checkpointOf(dataDir);
     verifyInclusion(leafHash(entry(259)), 259n, cp.size, await again.inclusion(259n, cp.size), cp.root);
-    expect(partials()).toEqual(["0/001.p/4", "0/001.p/5", "1/000.p/1", "entries/001.p/4", "entries/001.p/5"]);
+    expect(partials()).toEqual(expected(5));
+    // Tile 1 fills: its partials go, after the checkpoint that covers the full tile.
+    for (let i = 261; i < 513; i++) await again.append(entry(i));
+    await again.publish();
+    expect(partials()).toEqual(["0/002.p/1", "1/000.p/1", "1/000.p/2", "entries/002.p/1"]);
     await again.close();
+  });
+
+  it("serves a checkpoint's partial tiles while newer checkpoints are published (a slow client)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    const log = await AuditLog.open(options(dataDir));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i))));
+    await log.publish();
+    // The client reads checkpoint 10; the log publishes 20 and 30 before it reads the tiles.
+    const dir = directorySource(join(dataDir, "audit"));
+    let next = 10;
+    const slow: LogSource = {
+      location: dir.location,
+      async read(path) {
+        const data = await dir.read(path);
+        if (path === "checkpoint") {
+          for (let round = 0; round < 2; round++) {
+            await Promise.all(Array.from({ length: 10 }, () => log.append(entry(next++))));
+            await log.publish();
+          }
+        }
+        return data;
+      },
+    };
+    const r = await verifyLog(slow, { verifierKey: keys.verifierKey });
+    expect([r.entries, log.published?.size]).toEqual([10n, 30n]);
+    expect(
+      await verifyEntry(dir, keys.verifierKey, 9n, { state: { size: 10n, root: r.checkpoint.root } }),
+    ).toMatchObject({ index: 9n });
+    await log.close();
   });
 
   it("stops taking entries when its tiles cannot be written for three checkpoint intervals, and resumes once they can", async () => {
@@ -228,7 +270,14 @@ describe("the audit log", () => {
     const again = await AuditLog.open(options(dataDir));
     await again.legacySwept; // a directory a step, between publishing rounds
     const left = (readdirSync(tiles, { recursive: true }) as string[]).filter((f) => /\.p\/[0-9]+$/.test(f));
-    expect(left.sort()).toEqual(["0/002.p/88", "1/000.p/2", "entries/002.p/88"]);
+    // Those of full tiles go; those of tile 2, not full yet, may be signed checkpoints' and stay.
+    expect(left.sort()).toEqual([
+      "0/002.p/5",
+      "0/002.p/88",
+      "1/000.p/2",
+      "entries/002.p/3",
+      "entries/002.p/88",
+    ]);
     expect(again.size).toBe(600n);
     await again.close();
     // Once swept, later starts do not walk the tree again: a stale partial left now stays.

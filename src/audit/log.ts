@@ -113,6 +113,12 @@ export interface AuditTrail {
   publish(): Promise<void>;
   inclusion(index: bigint, size: bigint): Promise<Buffer[]>;
   consistency(from: bigint, to: bigint): Promise<Buffer[]>;
+  /**
+   * Asked for something beyond the served checkpoint: serves a newer one first if one is recorded
+   * (a shared log's node behind the one that signed it; see SharedAuditLog). Absent where the
+   * served checkpoint is the latest there is.
+   */
+  reach?(size: bigint): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -137,6 +143,9 @@ export async function checkedConsistency(
 ): Promise<Buffer[]> {
   checkSize(published, to);
   if (from > to) throw new AuditLogError(`from (${from}) is larger than to (${to})`);
+  // Every tree extends the empty one: there is no proof to give, and verifiers refuse an empty one.
+  if (from === 0n)
+    throw new AuditLogError("from must be at least 1: there is no consistency proof from the empty tree");
   return consistencyProof(read, from, to);
 }
 
@@ -180,8 +189,6 @@ export class AuditLog implements AuditTrail {
   private integrating = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Published | null;
-  /** The size of the checkpoint before the last: its partial tiles are removed next round. */
-  private beforeLast: bigint;
   /** When a publishing round last succeeded (o.now's clock). */
   private lastRoundOk: number;
   /** Why the log stopped taking entries though its write-ahead file works (see STALL_ROUNDS). */
@@ -198,7 +205,6 @@ export class AuditLog implements AuditTrail {
     private folded: number,
   ) {
     this.current = published;
-    this.beforeLast = published?.size ?? 0n;
     this.lastRoundOk = this.now();
   }
 
@@ -278,6 +284,8 @@ export class AuditLog implements AuditTrail {
   ): Promise<AuditLog> {
     const tree = restored?.tree ?? new TileTree(o.dir, undefined, true);
     tree.syncedThrough = published?.size ?? 0n;
+    // The partials on disk are the published checkpoint's (and earlier ones'): removed in turn.
+    if (published !== null) tree.trackPartials(published.size);
     const fold = o.mark?.fold ?? ((m: number) => m);
     let mark = restored?.point.mark ?? o.mark?.initial ?? 0;
     const durable: Durable = { batches: [], added: () => {} };
@@ -349,7 +357,7 @@ export class AuditLog implements AuditTrail {
     const step = this.publishing.then(() =>
       dir === undefined
         ? this.tree.markPartialsSwept()
-        : this.tree.prunePartials([], [this.beforeLast, this.current?.size ?? 0n], [dir]),
+        : this.tree.prunePartials(this.current?.size ?? 0n, [dir]),
     );
     // The next round must not inherit a step's failure.
     this.publishing = step.catch(() => undefined);
@@ -422,11 +430,9 @@ export class AuditLog implements AuditTrail {
         walOffset: this.integrated,
         mark: this.folded,
       });
-      // Only now, the new checkpoint and restore point durable: the previous checkpoint's partials
-      // are kept a round for clients that read it; older ones go. A failure costs disk, not data.
-      const previous = last?.size ?? 0n;
-      await this.tree.prunePartials([this.beforeLast], [previous, next.size]).catch(this.o.onError);
-      this.beforeLast = previous;
+      // Only now, the new checkpoint and restore point durable: the partials of tiles it covers
+      // full go (clients read the full tile). A failure costs disk, not data.
+      await this.tree.prunePartials(next.size).catch(this.o.onError);
     });
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
     this.publishing = round.then(

@@ -3,19 +3,23 @@
  * for every node's entries, one integrator at a time, takeover when its session dies, no second
  * checkpoint for a size, admin changes logged exactly once. Skipped without PostgreSQL.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { openStore, type Store } from "../store/index.js";
+import { withErrors } from "../http/index.js";
+import { openStore, type SharedAuditStore, type Store } from "../store/index.js";
 import { blackhole } from "../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openCheckpoint } from "./checkpoint.js";
+import { handleAudit } from "./http.js";
 import { openAudit, type OpenAudit } from "./index.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
 import { SharedAuditLog } from "./shared.js";
-import { directorySource } from "./source.js";
+import { directorySource, urlSource, type LogSource } from "./source.js";
 import { verifyLog } from "./verify.js";
 
 if (skipReason !== undefined) console.warn(`src/audit/shared.test.ts: SKIPPED, ${skipReason}`);
@@ -55,28 +59,47 @@ async function node(url: string, name: string, privateKey = KEY.privateKey, quer
   return { store, audit, log: audit.log as SharedAuditLog };
 }
 
-/** A shared log opened on its own store connection, its rounds driven by the test (`extra`: lease, memory cap). */
+/**
+ * A shared log opened on its own store connection, its rounds driven by the test (`extra`: lease,
+ * memory cap, its mirror's directory, a wrapper around its database).
+ */
 async function sharedLog(
   url: string,
   name: string,
-  extra: { leaseMs?: number; ownBytes?: number } = {},
+  extra: {
+    leaseMs?: number;
+    ownBytes?: number;
+    dir?: string;
+    wrap?: (db: SharedAuditStore) => SharedAuditStore;
+  } = {},
 ): Promise<SharedAuditLog> {
   const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
   opened.push({ store });
+  const { wrap = (db) => db, dir = mkdtempSync(join(tmpdir(), `clearance-${name}-`)), ...rest } = extra;
   return SharedAuditLog.open({
-    dir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
+    dir,
     origin: ORIGIN,
     signer: parseSignerKey(KEY.privateKey),
     verifier: parseVerifierKey(KEY.verifierKey),
     verifierKey: KEY.verifierKey,
     node: name,
     checkpointMs: 60_000,
-    db: store.sharedAudit!,
+    db: wrap(store.sharedAudit!),
     onError: (err) => {
       throw err;
     },
-    ...extra,
+    ...rest,
   });
+}
+
+/** Serves a node's /audit/ as the gateway does, on a real socket. */
+async function serveAudit(log: SharedAuditLog, dir: string) {
+  const server = createServer(
+    withErrors((req, res) => handleAudit(log, dir, req, res, new URL(req.url ?? "/", "http://x").pathname)),
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit`;
+  return { url, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
@@ -389,6 +412,80 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(a.integrating).toBe(true);
     await b.close();
     await a.close();
+  });
+
+  it("a node behind the one that signed catches up when asked for tiles or proofs of the newer checkpoint", async () => {
+    const { url } = await freshSchema();
+    const dirA = mkdtempSync(join(tmpdir(), "clearance-node-a-"));
+    const dirB = mkdtempSync(join(tmpdir(), "clearance-node-b-"));
+    const a = await sharedLog(url, "node-a", { dir: dirA });
+    let reads = 0;
+    const counted = (db: SharedAuditStore) =>
+      new Proxy(db, {
+        get(target, prop) {
+          if (prop === "latestCheckpoint")
+            return () => {
+              reads++;
+              return target.latestCheckpoint();
+            };
+          const value: unknown = Reflect.get(target, prop);
+          return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+        },
+      });
+    const b = await sharedLog(url, "node-b", { dir: dirB, wrap: counted });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => a.append(entry("a", i))));
+    await a.publish();
+    await b.publish();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => b.append(entry("b", i))));
+    await a.publish(); // A signs 350; B's round has not run yet
+    expect([a.published?.size, b.published?.size]).toEqual([350n, 300n]);
+    const nodeA = await serveAudit(a, dirA);
+    const nodeB = await serveAudit(b, dirB);
+    try {
+      // A load balancer: the checkpoint from A, every tile from B.
+      const fromA = urlSource(nodeA.url);
+      const fromB = urlSource(nodeB.url);
+      const balanced: LogSource = {
+        location: "balancer",
+        read: (path) => (path === "checkpoint" ? fromA : fromB).read(path),
+      };
+      expect((await verifyLog(balanced, { verifierKey: KEY.verifierKey })).entries).toBe(350n);
+      expect(b.published?.text).toBe(a.published?.text);
+      // A proof of the newer checkpoint from B, once more behind.
+      await Promise.all(Array.from({ length: 10 }, (_, i) => a.append(entry("a", 300 + i))));
+      await a.publish();
+      const cp = checkpointOf(a.published!.text);
+      expect(b.published?.size).toBe(350n);
+      const res = await fetch(`${nodeB.url}/proof/inclusion?index=355&size=${cp.size}`);
+      expect(res.status).toBe(200);
+      const { proof } = (await res.json()) as { proof: string[] };
+      const hashes = proof.map((h) => Buffer.from(h, "base64"));
+      verifyInclusion(leafHash(entry("a", 305)), 355n, cp.size, hashes, cp.root);
+      // Requests beyond anything recorded: one read of the database for all of them (two rounds).
+      reads = 0;
+      const beyond = await Promise.allSettled(Array.from({ length: 40 }, () => b.inclusion(1n, 1_000_000n)));
+      expect(
+        beyond.every(
+          (r) => r.status === "rejected" && /beyond the published checkpoint \(360\)/.test(String(r.reason)),
+        ),
+      ).toBe(true);
+      expect(reads).toBeGreaterThanOrEqual(1);
+      expect(reads).toBeLessThanOrEqual(2);
+      const far = await fetch(`${nodeB.url}/tile/0/999`);
+      expect(far.status).toBe(404);
+      // A tile filled: B's mirror, like A's tree, no longer keeps the partials of tile 1.
+      await Promise.all(Array.from({ length: 200 }, (_, i) => a.append(entry("a", 400 + i))));
+      await a.publish();
+      await b.publish();
+      expect(b.published?.size).toBe(560n);
+      for (const dir of [dirA, dirB]) expect(existsSync(join(dir, "tile/0/001.p"))).toBe(false);
+      expect(readdirSync(join(dirB, "tile/0/002.p"))).toEqual(["48"]);
+    } finally {
+      await nodeA.close();
+      await nodeB.close();
+      await b.close();
+      await a.close();
+    }
   });
 
   it("a drain of admin changes on a link that stops carrying packets fails within its timeout", async () => {

@@ -71,6 +71,13 @@ export const FAILED_ROUNDS_BEFORE_RELEASE = 3;
  */
 export const LEASE_MS = 30_000;
 
+/**
+ * A node reads the latest recorded checkpoint for a request beyond its own (see `reach`) at most
+ * once this often, however many such requests come: a flood of them costs the database a query
+ * per interval, not one each.
+ */
+export const REACH_GAP_MS = 100;
+
 /** Entries per append transaction, at most (larger batches wait for the next round trip). */
 const BATCH = 1_000;
 /** Entries per read while catching up. */
@@ -113,6 +120,10 @@ export class SharedAuditLog implements AuditTrail {
   private standDownUntil = 0;
   /** The bytes of the entries in `own`. */
   private ownSize = 0;
+  /** The read of the latest recorded checkpoint under way for requests beyond this node's (`reach`). */
+  private reading: Promise<void> | null = null;
+  /** When that read last began (ms). */
+  private readAt = -Infinity;
 
   private constructor(
     private readonly o: SharedAuditOptions,
@@ -179,12 +190,45 @@ export class SharedAuditLog implements AuditTrail {
     return round;
   }
 
-  inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
+  async inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
+    await this.reach(size);
     return checkedInclusion(this.tree.read, this.current?.size ?? 0n, index, size);
   }
 
-  consistency(from: bigint, to: bigint): Promise<Buffer[]> {
+  async consistency(from: bigint, to: bigint): Promise<Buffer[]> {
+    await this.reach(to);
     return checkedConsistency(this.tree.read, this.current?.size ?? 0n, from, to);
+  }
+
+  /**
+   * Catches up on demand: behind a load balancer a client reads checkpoint N from the node that
+   * signed it and its tiles or proofs from another, which adopts N only on its next round (up to
+   * checkpoint_ms later) — so a request beyond this node's checkpoint first has it adopt the latest
+   * recorded one (the usual checks: signature, its own tree's root). One read at a time, shared by
+   * every request waiting, and at most one every REACH_GAP_MS; a second if the first began before
+   * the checkpoint asked for could have been recorded. Resolves either way: the caller then answers
+   * from what is served.
+   */
+  async reach(size: bigint): Promise<void> {
+    for (let i = 0; i < 2 && size > (this.current?.size ?? 0n) && !this.closed; i++) await this.readLatest();
+  }
+
+  private readLatest(): Promise<void> {
+    this.reading ??= (async () => {
+      const wait = this.readAt + REACH_GAP_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.readAt = Date.now();
+      const step = this.ticking.then(async () => {
+        if (this.closed) return;
+        const latest = await this.o.db.latestCheckpoint();
+        if (latest !== null) await this.adopt(latest);
+      });
+      this.ticking = step.catch(() => undefined);
+      await step.catch((err: unknown) => this.o.onError(err));
+    })().finally(() => {
+      this.reading = null;
+    });
+    return this.reading;
   }
 
   async close(): Promise<void> {
@@ -378,5 +422,7 @@ export class SharedAuditLog implements AuditTrail {
     await this.tree.writePartials();
     await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(p.text));
     this.current = p;
+    // As the log's own tree does: a checkpoint's partials stay until their tile is full.
+    await this.tree.prunePartials(p.size).catch(this.o.onError);
   }
 }

@@ -7,6 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
+import { parseCheckpoint } from "./checkpoint.js";
 import { nodeHash, type HashReader } from "./merkle.js";
 import {
   TILE_HEIGHT,
@@ -177,7 +178,9 @@ export type VerifyErrorCode =
   | "wrong-root"
   | "inconsistent-history"
   | "index-out-of-range"
-  | "inclusion-failed";
+  | "inclusion-failed"
+  | "consistency-failed"
+  | "malformed-proof";
 
 export class VerifyError extends Error {
   readonly code: VerifyErrorCode;
@@ -202,17 +205,49 @@ export async function readResource(source: LogSource, path: string): Promise<Buf
   }
 }
 
-/** A tile's bytes; a missing partial tile may be read from the full tile (the log grew past it). */
+/** Rounds of looking for a wider copy of a missing partial tile (see fetchTile). */
+const WIDER_ROUNDS = 3;
+
+/**
+ * A tile's bytes. A missing partial tile is read from the full tile (tlog-tiles lets a log remove
+ * partials once it is there) or, when that is not there either — a log that removed it early, or a
+ * node behind the one that signed — from the wider partial of the log's current checkpoint: its
+ * first `width` records are the same. Safe whatever is read: the hashes are checked against the
+ * signed root the caller holds; the current checkpoint gives only a width to try.
+ */
 async function fetchTile(source: LogSource, level: TileLevel, index: bigint, width: number) {
   const path = tilePath({ level, index, width });
   const data = await readResource(source, path);
   if (data !== null) return { path, data, width };
   if (width < TILE_WIDTH) {
     const fullPath = tilePath({ level, index, width: TILE_WIDTH });
-    const full = await readResource(source, fullPath);
-    if (full !== null) return { path: fullPath, data: full, width: TILE_WIDTH };
+    let tried = width;
+    for (let round = 0; round < WIDER_ROUNDS; round++) {
+      const full = await readResource(source, fullPath);
+      if (full !== null) return { path: fullPath, data: full, width: TILE_WIDTH };
+      const now = await currentWidth(source, level, index);
+      if (now === null || now <= tried) break;
+      tried = now;
+      if (now === TILE_WIDTH) continue;
+      const widerPath = tilePath({ level, index, width: now });
+      const wider = await readResource(source, widerPath);
+      if (wider !== null) return { path: widerPath, data: wider, width: now };
+    }
   }
-  throw new VerifyError("missing-tile", `${path} is missing from ${source.location}`, path);
+  const more = width < TILE_WIDTH ? ", as are its full tile and any wider partial of a newer checkpoint" : "";
+  throw new VerifyError("missing-tile", `${path} is missing from ${source.location}${more}`, path);
+}
+
+/** The width of tile (level, index) in the log's current checkpoint, unverified; null if unknown. */
+async function currentWidth(source: LogSource, level: TileLevel, index: bigint): Promise<number | null> {
+  try {
+    const note = (await source.read("checkpoint"))?.toString("utf8");
+    const split = note?.lastIndexOf("\n\n") ?? -1;
+    if (note === undefined || split < 0) return null;
+    return widthAt(level, index, parseCheckpoint(note.slice(0, split + 1)).size);
+  } catch {
+    return null;
+  }
 }
 
 function tileError(path: string, err: unknown, short: boolean): never {

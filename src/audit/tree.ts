@@ -17,7 +17,7 @@ import {
   write,
 } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { crc32 } from "node:zlib";
 import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
 import {
@@ -28,7 +28,10 @@ import {
   encodeBundle,
   encodeTile,
   legacyInnerTilePath,
+  parseTilePath,
   tilePath,
+  tileSpan,
+  type TileLevel,
 } from "./tiles.js";
 
 const HASH = 32;
@@ -192,6 +195,8 @@ export class TileTree {
   private readonly cache = new Map<bigint, ExpandedTile>();
   /** The current tile's inner nodes (levels 1–7), as append makes them. */
   private readonly inner = Buffer.alloc(INNER_NODES * HASH);
+  /** `.p` directories partials were written into (or may be in), until `prunePartials` removes them. */
+  private readonly partialDirs = new Map<string, { level: TileLevel; index: bigint }>();
   /** Directories whose entries changed since the last `sync` (a durable tree's). */
   private readonly unsynced = new Set<string>();
   /**
@@ -375,6 +380,7 @@ export class TileTree {
     const size = this.range.size;
     if (this.leaves.length > 0) {
       const index = size / BigInt(TILE_WIDTH);
+      for (const level of [0, "entries"] as const) this.trackPartial(level, index);
       await this.writeTile(
         this.path({ level: 0, index, width: this.leaves.length }),
         encodeTile(this.leaves),
@@ -391,55 +397,71 @@ export class TileTree {
       if (width === 0) continue;
       const index = column.count / BigInt(TILE_WIDTH);
       const from = index * BigInt(TILE_WIDTH);
+      this.trackPartial(level, index);
       await this.writeTile(this.path({ level, index, width }), encodeTile(column.slice(from, column.count)));
     }
   }
 
+  private trackPartial(level: TileLevel, index: bigint): void {
+    this.partialDirs.set(`${this.path({ level, index, width: TILE_WIDTH })}.p`, { level, index });
+  }
+
   /**
-   * Removes the partial tiles and bundles that no longer serve anyone: every width at the tree's
-   * right edge for the checkpoint sizes `seen` except those of the sizes in `keep` (the current
-   * checkpoint, which start-up restores from, and the one before, which a client may still be
-   * reading). Without this every checkpoint left its partials behind for good — on a quiet log
-   * about a hundred times the disk its entries take. A client asking for a removed partial gets a
-   * 404 and, as tlog-tiles says, fetches the full tile (there is one) or reads a newer checkpoint.
-   * `everywhere`: every tile's partials, not only those at the edges of `seen` and `keep`.
+   * Notes the `.p` directories a tree of `size` entries may have partials in, written before this
+   * process (a restored tree): those at its right edge, and those of the last full tile of each
+   * level (a crash between a checkpoint and its pruning leaves them).
    */
-  async prunePartials(
-    seen: readonly bigint[],
-    keep: readonly bigint[],
-    more: readonly string[] = [],
-  ): Promise<void> {
-    const edges = (size: bigint) => {
-      const out: { dir: string; width: number }[] = [];
-      for (let level = 0; ; level++) {
-        const count = size >> BigInt(level * TILE_HEIGHT);
-        if (count === 0n) break;
-        const index = count / BigInt(TILE_WIDTH);
-        const width = Number(count % BigInt(TILE_WIDTH));
-        for (const l of level === 0 ? ([0, "entries"] as const) : [level]) {
-          const dir = `${this.path({ level: l, index, width: TILE_WIDTH })}.p`;
-          out.push({ dir, width });
-        }
+  trackPartials(size: bigint): void {
+    for (let level = 0; size >> BigInt(level * TILE_HEIGHT) > 0n; level++) {
+      const { fullTiles } = tileSpan(level, size);
+      for (const l of level === 0 ? ([0, "entries"] as const) : [level]) {
+        this.trackPartial(l, fullTiles);
+        if (fullTiles > 0n) this.trackPartial(l, fullTiles - 1n);
       }
-      return out;
-    };
-    const kept = new Map<string, Set<string>>();
-    for (const e of keep.flatMap(edges)) {
-      if (!kept.has(e.dir)) kept.set(e.dir, new Set());
-      if (e.width > 0) kept.get(e.dir)?.add(String(e.width));
     }
-    const dirs = new Set([...seen, ...keep].flatMap(edges).map((e) => e.dir));
-    for (const dir of more) dirs.add(dir);
-    for (const dir of dirs) {
+  }
+
+  /**
+   * Removes the partial tiles and bundles whose full tile a signed checkpoint of `covered` entries
+   * covers — only those: tlog-tiles has a log serve the partials of every checkpoint it signed, and
+   * lets it remove them once the full tile is there (a client then reads the full tile's prefix).
+   * Removing them sooner (two checkpoints on, as this did) broke any client that took longer than
+   * two rounds to read a checkpoint's tiles. Disk stays bounded: a tile position has at most 255
+   * widths, and one position a level is partial at a time: with a checkpoint every entry, at most
+   * 1 MB of hashes a level and, at level 0, about 128 full bundles' worth of entries — all removed
+   * when the tile fills. After a checkpoint, so that the full tiles it covers
+   * are durable before their partials go. `more`: other `.p` directories to consider (those of
+   * earlier builds, swept once).
+   */
+  async prunePartials(covered: bigint, more: readonly string[] = []): Promise<void> {
+    const dirs = new Map(this.partialDirs);
+    for (const dir of more) {
+      const ref = this.refOf(dir);
+      if (ref !== null) dirs.set(dir, ref);
+    }
+    for (const [dir, { level, index }] of dirs) {
+      if (index >= tileSpan(level, covered).fullTiles) continue; // still partial: clients need every width
       const names = await readdir(dir).catch(() => [] as string[]);
-      const keepHere = kept.get(dir);
       let left = names.length;
       for (const name of names) {
-        if (!PARTIAL_NAME.test(name) || keepHere?.has(name) === true) continue;
+        if (!PARTIAL_NAME.test(name)) continue;
         await unlink(join(dir, name));
         left--;
       }
-      if (left === 0 && names.length > 0) await rmdir(dir).catch(() => undefined);
+      if (left === 0) await rmdir(dir).catch(() => undefined);
+      this.partialDirs.delete(dir);
+    }
+  }
+
+  /** The tile a `.p` directory under this tree holds partials of, or null if it is not one. */
+  private refOf(dir: string): { level: TileLevel; index: bigint } | null {
+    const rel = relative(this.dir, dir).split(sep).join("/");
+    if (!rel.endsWith(".p")) return null;
+    try {
+      const { level, index } = parseTilePath(rel.slice(0, -2));
+      return { level, index };
+    } catch {
+      return null;
     }
   }
 

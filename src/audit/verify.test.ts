@@ -179,14 +179,58 @@ describe("verifyLog", () => {
     );
   });
 
+  it("expects the verifier key's name as the origin unless told another", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-verify-"));
+    const log = await AuditLog.open({ ...logOptions(dataDir), origin: `${ORIGIN}/v2` });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i, "rewritten"))));
+    await log.close();
+    const source = directorySource(join(dataDir, "audit"));
+    const notKeyName =
+      /checkpoint origin "test\.example\/audit\/v2" is not the expected "test\.example\/audit" \(the verifier key's name\)/;
+    await expectFailure(verifyLog(source, { verifierKey }), "origin-mismatch", notKeyName);
+    await expectFailure(verifyEntry(source, verifierKey, 1n), "origin-mismatch", notKeyName);
+    await expectFailure(fetchCheckpoint(source, verifierKey), "origin-mismatch", notKeyName);
+    expect((await verifyLog(source, { verifierKey, origin: `${ORIGIN}/v2` })).entries).toBe(10n);
+  });
+
   it("uses the full tile when a partial one is gone (the log grew past the checkpoint)", async () => {
     const { dataDir } = await buildLog(1000);
     const old = readFileSync(join(dataDir, "audit/checkpoint"));
     await buildLog(1100, 1000, "decision", dataDir);
     writeFileSync(join(dataDir, "audit/checkpoint"), old);
-    rmSync(join(dataDir, "audit/tile/0/003.p/232"));
-    rmSync(join(dataDir, "audit/tile/entries/003.p/232"));
+    // Gone once the full tile is written; as a log that removes them sooner would have it, too.
+    rmSync(join(dataDir, "audit/tile/0/003.p/232"), { force: true });
+    rmSync(join(dataDir, "audit/tile/entries/003.p/232"), { force: true });
     expect((await verifyLog(directorySource(join(dataDir, "audit")), { verifierKey })).entries).toBe(1000n);
+  });
+
+  it("reads a newer checkpoint's wider partial when a partial and its full tile are both missing", async () => {
+    const { dataDir } = await buildLog(1000);
+    const dir = join(dataDir, "audit");
+    const old = readFileSync(join(dir, "checkpoint"));
+    await buildLog(1020, 1000, "decision", dataDir);
+    // A log (or a node behind a balancer) that no longer has the width of the checkpoint read first.
+    for (const p of ["tile/0/003.p/232", "tile/entries/003.p/232"]) rmSync(join(dir, p));
+    const files = directorySource(dir);
+    let first = true;
+    const source = {
+      location: files.location,
+      read: (path: string) => {
+        if (path !== "checkpoint" || !first) return files.read(path);
+        first = false;
+        return Promise.resolve(old);
+      },
+    };
+    expect((await verifyLog(source, { verifierKey })).entries).toBe(1000n);
+    first = true;
+    expect((await verifyEntry(source, verifierKey, 999n)).entry).toMatchObject({ i: 999 });
+    // The current checkpoint has no wider copy either: still missing, and said so.
+    rmSync(join(dir, "tile/entries/003.p/252"));
+    await expectFailure(
+      verifyEntry(directorySource(dir), verifierKey, 1010n),
+      "missing-tile",
+      /^tile\/entries\/003\.p\/252 is missing from .*, as are its full tile and any wider partial/,
+    );
   });
 
   it("checks the history against the state verified before", async () => {

@@ -12,6 +12,7 @@ import {
   consistencyProof,
   inclusionProof,
   leafHash,
+  treeRoot,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.js";
@@ -37,7 +38,11 @@ export interface PriorState {
 
 export interface VerifyOptions {
   verifierKey: string;
-  /** The expected origin line; any origin signed by the key is accepted without it. */
+  /**
+   * The expected origin line; by default the verifier key's name (as the gateway names its key).
+   * Never "any origin the key signs": a history rewritten under a new origin would then pass as a
+   * log verified for the first time.
+   */
   origin?: string;
   /** The previous state, or a function picking it once the checkpoint (and its origin) is known. */
   state?: PriorState | null | ((checkpoint: Checkpoint) => PriorState | null);
@@ -72,7 +77,10 @@ function parseKey(verifierKey: string): NoteVerifier {
   }
 }
 
-/** Reads and opens `checkpoint`, turning every way it can be wrong into a precise VerifyError. */
+/**
+ * Reads and opens `checkpoint`, turning every way it can be wrong into a precise VerifyError. Its
+ * origin must be `origin`, by default the verifier key's name.
+ */
 export async function fetchCheckpoint(
   source: LogSource,
   verifierKey: string,
@@ -82,8 +90,9 @@ export async function fetchCheckpoint(
   const data = await readResource(source, "checkpoint");
   if (data === null)
     throw new VerifyError("missing-checkpoint", `no checkpoint at ${source.location}`, "checkpoint");
+  let checkpoint: Checkpoint;
   try {
-    return openCheckpoint(data, verifier, origin).checkpoint;
+    ({ checkpoint } = openCheckpoint(data, verifier));
   } catch (err) {
     const key = `${verifier.name}+${verifier.keyId.toString(16).padStart(8, "0")}`;
     if (err instanceof NoteError) {
@@ -98,12 +107,20 @@ export async function fetchCheckpoint(
         throw new VerifyError("unknown-key", `checkpoint is not signed by ${key}`, "checkpoint");
       throw new VerifyError("malformed-checkpoint", `checkpoint: ${err.message}`, "checkpoint");
     }
-    if (err instanceof CheckpointError) {
-      const code = err.code === "origin-mismatch" ? "origin-mismatch" : "malformed-checkpoint";
-      throw new VerifyError(code, err.message, "checkpoint");
-    }
+    if (err instanceof CheckpointError)
+      throw new VerifyError("malformed-checkpoint", err.message, "checkpoint");
     throw err;
   }
+  const expected = origin ?? verifier.name;
+  if (checkpoint.origin !== expected) {
+    const why = origin === undefined ? " (the verifier key's name)" : "";
+    throw new VerifyError(
+      "origin-mismatch",
+      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not the expected ${JSON.stringify(expected)}${why}`,
+      "checkpoint",
+    );
+  }
+  return checkpoint;
 }
 
 interface Mismatch {
@@ -291,4 +308,109 @@ function parseEntry(raw: Buffer): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * The root of the log's first `size` entries, trusted only as far as the signed checkpoint: its
+ * root, or one rebuilt from the published tiles and shown by a consistency proof (from the same
+ * tiles) to be that tree's prefix.
+ */
+async function rootAt(source: LogSource, checkpoint: Checkpoint, size: bigint): Promise<Buffer> {
+  if (size === checkpoint.size) return checkpoint.root;
+  const reader = tileHashReader(source, checkpoint.size);
+  const root = await treeRoot(reader, size);
+  try {
+    verifyConsistency(
+      size,
+      checkpoint.size,
+      await consistencyProof(reader, size, checkpoint.size),
+      root,
+      checkpoint.root,
+    );
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    throw new VerifyError(
+      "wrong-root",
+      `the published tiles give the tree of size ${size} a root (${b64(root)}) the checkpoint of size ${checkpoint.size} does not extend: ${err.message}`,
+    );
+  }
+  return root;
+}
+
+/** A proof's size against the checkpoint it must be checked with. */
+function withinCheckpoint(
+  checkpoint: Checkpoint,
+  size: bigint,
+  code: "inclusion-failed" | "consistency-failed",
+) {
+  if (size > checkpoint.size) {
+    throw new VerifyError(
+      code,
+      `the proof is for a tree of size ${size}, beyond the log's signed checkpoint (${checkpoint.size}): it cannot be checked`,
+    );
+  }
+}
+
+/**
+ * Checks an inclusion proof a log served (`proof/inclusion?index=I&size=N`): entry I, read from the
+ * published entry bundle, must be in the tree of N entries, whose root is the signed checkpoint's
+ * or shown consistent with it. Returns the checkpoint, the root at N and the entry.
+ */
+export async function checkInclusionProof(
+  source: LogSource,
+  verifierKey: string,
+  index: bigint,
+  size: bigint,
+  proof: readonly Buffer[],
+  options: { origin?: string } = {},
+): Promise<{ checkpoint: Checkpoint; root: Buffer; entry: unknown }> {
+  const checkpoint = await fetchCheckpoint(source, verifierKey, options.origin);
+  withinCheckpoint(checkpoint, size, "inclusion-failed");
+  if (index >= size) throw new VerifyError("malformed-proof", `index ${index} is not below size ${size}`);
+  const root = await rootAt(source, checkpoint, size);
+  const t = index / WIDTH;
+  const bundle = await readBundle(source, t, widthAt("entries", t, checkpoint.size));
+  const raw = bundle.entries[Number(index % WIDTH)] as Buffer;
+  try {
+    verifyInclusion(leafHash(raw), index, size, proof, root);
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    throw new VerifyError(
+      "inclusion-failed",
+      `the proof does not show entry ${index} (${bundle.path}) in the tree of size ${size}: ${err.message}`,
+    );
+  }
+  return { checkpoint, root, entry: parseEntry(raw) };
+}
+
+/**
+ * Checks a consistency proof a log served (`proof/consistency?from=M&to=N`) between the trees of
+ * M and N entries, their roots the signed checkpoint's or shown consistent with it. Returns the
+ * checkpoint and both roots.
+ */
+export async function checkConsistencyProof(
+  source: LogSource,
+  verifierKey: string,
+  from: bigint,
+  to: bigint,
+  proof: readonly Buffer[],
+  options: { origin?: string } = {},
+): Promise<{ checkpoint: Checkpoint; fromRoot: Buffer; toRoot: Buffer }> {
+  const checkpoint = await fetchCheckpoint(source, verifierKey, options.origin);
+  withinCheckpoint(checkpoint, to, "consistency-failed");
+  if (from === 0n || from > to) {
+    throw new VerifyError("malformed-proof", `no consistency proof goes from size ${from} to ${to}`);
+  }
+  const toRoot = await rootAt(source, checkpoint, to);
+  const fromRoot = await rootAt(source, checkpoint, from);
+  try {
+    verifyConsistency(from, to, proof, fromRoot, toRoot);
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    throw new VerifyError(
+      "consistency-failed",
+      `the proof does not show the tree of size ${to} extending the one of size ${from}: ${err.message}`,
+    );
+  }
+  return { checkpoint, fromRoot, toRoot };
 }

@@ -1,11 +1,12 @@
 /**
- * Reading a live log for a report: the last bundle's partial tile can be pruned while the report
- * reads (a gateway keeps a checkpoint's partials one round after a newer checkpoint) before the full
- * bundle exists. The reader then takes the entries from the wider partial bundle of a newer
+ * Reading a live log for a report: the last bundle's partial tile can be gone while the report reads,
+ * before the full bundle exists (the gateway keeps a checkpoint's partials until then, but a log
+ * served otherwise — a mirror, a server that prunes sooner, as this gateway once did two checkpoints
+ * on — may not). The reader then takes the entries from the wider partial bundle of a newer
  * checkpoint, and only once they hash to the root of the checkpoint it started from. The pruning is
- * injected between the reader's reads: publishing two checkpoints removes the partial it asks for.
+ * injected between the reader's reads: two checkpoints are published, and the partial removed.
  */
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directorySource, type LogSource } from "../audit/source.js";
@@ -61,8 +62,8 @@ async function lastBundle(): Promise<{ index: bigint; width: number; path: strin
 }
 
 /**
- * A source that, the first time each of `paths` is asked for, publishes two checkpoints first (so
- * that the gateway prunes that partial) and then reads: the partial is gone when the read lands.
+ * A source that, the first time each of `paths` is asked for, publishes two checkpoints and removes
+ * that partial first, then reads: the partial is gone when the read lands.
  */
 function pruningBefore(
   paths: (path: string) => boolean,
@@ -76,6 +77,7 @@ function pruningBefore(
         done.add(path);
         await add(3);
         await add(3);
+        rmSync(join(dir, path), { force: true });
         expect(existsSync(join(dir, path))).toBe(false);
       }
       const data = await plain.read(path);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleAudit } from "../../audit/http.js";
 import { AuditLog } from "../../audit/log.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "../../audit/merkle.js";
-import { parseSignerKey, parseVerifierKey } from "../../audit/note.js";
+import { generateKey, parseSignerKey, parseVerifierKey } from "../../audit/note.js";
 import { directorySource } from "../../audit/source.js";
 import { fetchCheckpoint } from "../../audit/verify.js";
 import { withErrors } from "../../http/index.js";
@@ -47,9 +47,18 @@ function options(dataDir: string) {
   };
 }
 
-/** Appends entries [from, to) to the log in dataDir (a new one by default) and closes it. */
-async function buildLog(to: number, from = 0, tag = "decision", dataDir = mkdtempSync(join(tmp, "log-"))) {
-  const log = await AuditLog.open(options(dataDir));
+/**
+ * Appends entries [from, to) to the log in dataDir (a new one by default) and closes it; `origin`:
+ * another origin line, signed with the same key.
+ */
+async function buildLog(
+  to: number,
+  from = 0,
+  tag = "decision",
+  dataDir = mkdtempSync(join(tmp, "log-")),
+  origin = ORIGIN,
+) {
+  const log = await AuditLog.open({ ...options(dataDir), origin });
   await Promise.all(Array.from({ length: to - from }, (_, i) => log.append(entry(from + i, tag))));
   await log.close();
   return { dataDir, dir: join(dataDir, "audit") };
@@ -90,7 +99,12 @@ describe("clearance audit verify", () => {
     expect(first.out).toBe(
       `verified ${ORIGIN}: 1000 entries, root ${root} (first verification of this log: no earlier state)\n`,
     );
-    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({ [ORIGIN]: { size: "1000", root } });
+    const keyId = readFileSync(vkeyFile, "utf8").split("+")[1];
+    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({
+      v: 2,
+      keys: { [`${ORIGIN}+${keyId}`]: { origin: ORIGIN, size: "1000", root } },
+      origins: {},
+    });
 
     await buildLog(1500, 1000, "decision", grown.dataDir);
     const second = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--state", state]);
@@ -98,7 +112,9 @@ describe("clearance audit verify", () => {
     expect(second.out).toMatch(
       /^verified cli\.example\/audit: 1500 entries, root \S+, consistent with the 1000 verified before\n$/,
     );
-    expect(JSON.parse(readFileSync(state, "utf8"))[ORIGIN].size).toBe("1500");
+    expect(Object.values(JSON.parse(readFileSync(state, "utf8")).keys)).toEqual([
+      { origin: ORIGIN, size: "1500", root: expect.any(String) },
+    ]);
   });
 
   it("--json prints one object", async () => {
@@ -136,6 +152,82 @@ describe("clearance audit verify", () => {
     ]);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, error: { code: "inconsistent-history" } });
+  });
+
+  it("refuses (exit 1) a history re-signed under another origin with the same key, and keeps the state", async () => {
+    const renamed = await buildLog(2000, 0, "rewritten", undefined, `${ORIGIN}/v2`);
+    const before = readFileSync(state, "utf8");
+    const verify = (...more: string[]) =>
+      cli(["audit", "verify", renamed.dir, "--key", `@${vkeyFile}`, "--state", state, ...more]);
+    // Without --origin: the origin this key's log was verified under (the key's name).
+    const r = await verify();
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /^clearance: audit verify failed \(origin-mismatch\): checkpoint origin "cli\.example\/audit\/v2" is not the expected "cli\.example\/audit" \(the origin this key's log was verified under before/,
+    );
+    // Asked for by name, it is still not the log this key's state is for.
+    const named = await verify("--origin", `${ORIGIN}/v2`);
+    expect(named.code).toBe(1);
+    expect(named.err).toMatch(
+      /\(origin-mismatch\): the checkpoint's origin is "cli\.example\/audit\/v2", but this key's log was verified as "cli\.example\/audit" before/,
+    );
+    const entry = await verify("--origin", `${ORIGIN}/v2`, "--entry", "5");
+    expect([entry.code, entry.err]).toEqual([1, expect.stringMatching(/\(origin-mismatch\)/)]);
+    expect(readFileSync(state, "utf8")).toBe(before);
+    // With no state at all, the key's name is expected.
+    const fresh = await cli([
+      "audit",
+      "verify",
+      renamed.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s4.json"),
+    ]);
+    expect(fresh.err).toMatch(
+      /\(origin-mismatch\): .* is not the expected "cli\.example\/audit" \(the verifier key's name\)/,
+    );
+    const freshEntry = await cli(["audit", "verify", renamed.dir, "--key", `@${vkeyFile}`, "--entry", "5"]);
+    expect(freshEntry.err).toMatch(/\(origin-mismatch\)/);
+    // Named explicitly and never verified before under this key: accepted.
+    const other = await cli([
+      "audit",
+      "verify",
+      renamed.dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s5.json"),
+      "--origin",
+      `${ORIGIN}/v2`,
+    ]);
+    expect(other).toMatchObject({ code: 0, err: "" });
+  });
+
+  it("reads a state file written before it was keyed by the verifier key: still no rollback, no new origin", async () => {
+    const old = join(tmp, "old-state.json");
+    const cp = await fetchCheckpoint(directorySource(grown.dir), readFileSync(vkeyFile, "utf8"));
+    const legacy = { [ORIGIN]: { size: cp.size.toString(), root: cp.root.toString("base64") } };
+    writeFileSync(old, JSON.stringify(legacy));
+    const verify = (dir: string, ...more: string[]) =>
+      cli(["audit", "verify", dir, "--key", `@${vkeyFile}`, "--state", old, ...more]);
+    const forked = await buildLog(2000, 0, "rewritten");
+    expect((await verify(forked.dir)).err).toMatch(
+      /\(inconsistent-history\): inconsistent history: at size 1500/,
+    );
+    const renamed = await buildLog(2000, 0, "rewritten", undefined, `${ORIGIN}/v2`);
+    expect((await verify(renamed.dir)).err).toMatch(/\(origin-mismatch\)/);
+    expect((await verify(renamed.dir, "--origin", `${ORIGIN}/v2`)).err).toMatch(
+      /\(origin-mismatch\): the checkpoint's origin is "cli\.example\/audit\/v2", but this key's log was verified as "cli\.example\/audit" before/,
+    );
+    expect(JSON.parse(readFileSync(old, "utf8"))).toEqual(legacy);
+    // The honest log: checked against the old state, which the key's entry then takes over.
+    const ok = await verify(grown.dir);
+    expect([ok.code, ok.out]).toEqual([0, expect.stringMatching(/consistent with the 1500 verified before/)]);
+    const migrated = JSON.parse(readFileSync(old, "utf8"));
+    expect(migrated).toMatchObject({ v: 2, origins: {} });
+    expect(Object.values(migrated.keys)).toEqual([{ origin: ORIGIN, ...legacy[ORIGIN] }]);
+    expect((await verify(forked.dir)).err).toMatch(/\(inconsistent-history\)/);
   });
 
   it("names the altered tile (exit 1)", async () => {
@@ -178,6 +270,8 @@ describe("clearance audit verify", () => {
     const key = ["--key", `@${vkeyFile}`];
     const badState = join(tmp, "bad-state.json");
     writeFileSync(badState, JSON.stringify({ [ORIGIN]: { size: 5, root: "x" } }));
+    const newerState = join(tmp, "newer-state.json");
+    writeFileSync(newerState, JSON.stringify({ v: 3, keys: {} }));
     const cases: [string[], RegExp][] = [
       [["--entry", "1500", ...key], /entry 1500 is not in the log: the checkpoint covers 1500 entries/],
       [["--entry", "-1", ...key], /--entry: expected an unsigned 64-bit integer/],
@@ -185,6 +279,7 @@ describe("clearance audit verify", () => {
       [["--key", "nonsense"], /--key: malformed verifier key/],
       [["--key", "@/nonexistent/vkey"], /--key: cannot read/],
       [["--state", badState, ...key], /not a verification state file: "cli\.example\/audit": size/],
+      [["--state", newerState, ...key], /not a verification state file: version 3 is not one/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(["audit", "verify", grown.dir, ...args]);
@@ -206,8 +301,10 @@ describe("against a gateway's /audit/ handler", () => {
   let log: AuditLog;
   let server: Server;
   let base: string;
+  let logDir: string;
   beforeAll(async () => {
     const { dataDir, dir } = await buildLog(1000);
+    logDir = dir;
     log = await AuditLog.open(options(dataDir));
     server = createServer(
       withErrors((req, res) => handleAudit(log, dir, req, res, new URL(req.url ?? "/", "http://x").pathname)),
@@ -234,12 +331,15 @@ describe("against a gateway's /audit/ handler", () => {
   it("answers 404 for a partial tile it no longer keeps, pointing to the full tile", async () => {
     const res = await fetch(`${base}/audit/tile/0/000.p/5`);
     expect(res.status).toBe(404);
-    expect(await res.text()).toMatch(/fetch the full tile/);
+    expect(await res.text()).toMatch(
+      /removed only once its full tile is written — fetch the full tile, tile\/0\/000;/,
+    );
     expect((await fetch(`${base}/audit/tile/0/000`)).status).toBe(200);
   });
 
-  it("proof inclusion and consistency print the gateway's proofs, which verify", async () => {
+  it("proof inclusion and consistency check the gateway's proofs against its signed checkpoint, then print them", async () => {
     const root = log.published?.root as Buffer;
+    const key = ["--key", `@${vkeyFile}`];
     const inc = await cli([
       "audit",
       "proof",
@@ -248,19 +348,111 @@ describe("against a gateway's /audit/ handler", () => {
       "300",
       "--size",
       "1000",
+      ...key,
       `${base}/audit`,
     ]);
     expect(inc.code).toBe(0);
+    expect(inc.err).toBe(
+      `entry 300 is included in the tree of size 1000 (root ${root.toString("base64")}), checked against the checkpoint of ${ORIGIN} at size 1000\n`,
+    );
     const proof = JSON.parse(inc.out) as { index: string; size: string; proof: string[] };
     expect(proof).toMatchObject({ index: "300", size: "1000" });
     const hashes = proof.proof.map((h) => Buffer.from(h, "base64"));
     verifyInclusion(leafHash(entry(300)), 300n, 1000n, hashes, root);
+    // A tree smaller than the checkpoint's: its root is rebuilt from the tiles and proved a prefix.
+    const older = await cli(["audit", "proof", "inclusion", "--index", "5", "--size", "700", ...key, base]);
+    expect([older.code, older.err]).toEqual([
+      0,
+      expect.stringMatching(/^entry 5 is included in the tree of size 700 /),
+    ]);
 
-    const con = await cli(["audit", "proof", "consistency", "--from", "1000", "--to", "1000", base]);
+    const con = await cli(["audit", "proof", "consistency", "--from", "1000", "--to", "1000", ...key, base]);
     expect(JSON.parse(con.out)).toEqual({ from: "1000", to: "1000", proof: [] });
-    const con2 = await cli(["audit", "proof", "consistency", "--from", "1", "--to", "1000", base]);
+    const con2 = await cli(["audit", "proof", "consistency", "--from", "1", "--to", "1000", ...key, base]);
+    expect(con2.code).toBe(0);
+    expect(con2.err).toMatch(
+      /^the tree of size 1000 \(root \S+\) extends the one of size 1 \(root \S+\), checked against/,
+    );
     const p2 = (JSON.parse(con2.out) as { proof: string[] }).proof.map((h) => Buffer.from(h, "base64"));
     verifyConsistency(1n, 1000n, p2, leafHash(entry(0)), root);
+    const con3 = await cli(["audit", "proof", "consistency", "--from", "300", "--to", "700", ...key, base]);
+    expect(con3.code).toBe(0);
+  });
+
+  it("refuses (exit 1) a proof that is not for what was asked, or does not verify against the signed checkpoint", async () => {
+    // A gateway that serves the real checkpoint and tiles but answers proofs as it likes.
+    let answer: unknown = {};
+    const liar = createServer(
+      withErrors(async (req, res) => {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        if (!path.startsWith("/audit/proof/")) return handleAudit(log, logDir, req, res, path);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      }),
+    );
+    await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}/audit`;
+    const key = ["--key", `@${vkeyFile}`];
+    const inclusion = (index: string, size: string) =>
+      cli(["audit", "proof", "inclusion", "--index", index, "--size", size, ...key, url]);
+    try {
+      const real = await log.inclusion(42n, 1000n);
+      const b64 = (hs: Buffer[]) => hs.map((h) => h.toString("base64"));
+      // The reviewer's case: an answer for another index and size, with a proof of nothing.
+      answer = { index: "7", size: "9", proof: ["bm90IGEgaGFzaA=="] };
+      const other = await inclusion("42", "1000");
+      expect([other.code, other.out, other.err]).toEqual([
+        1,
+        "",
+        'clearance: audit proof: verification failed (malformed-proof): the gateway\'s answer is for index "7", not the 42 asked for\n',
+      ]);
+      answer = { index: "42", size: "1000", proof: ["bm90IGEgaGFzaA=="] };
+      expect((await inclusion("42", "1000")).err).toMatch(
+        /\(malformed-proof\): .*proof\[0\], which is not a 32-byte hash/,
+      );
+      // Well formed, but the proof of another entry.
+      answer = { index: "42", size: "1000", proof: b64(await log.inclusion(43n, 1000n)) };
+      const wrong = await inclusion("42", "1000");
+      expect([wrong.code, wrong.out]).toEqual([1, ""]);
+      expect(wrong.err).toMatch(
+        /\(inclusion-failed\): the proof does not show entry 42 \(tile\/entries\/000\) in the tree of size 1000/,
+      );
+      answer = { index: "42", size: "1000", proof: b64(real) };
+      expect((await inclusion("42", "1000")).code).toBe(0);
+      // Beyond the signed checkpoint: nothing to check it with.
+      answer = { index: "42", size: "5000", proof: b64(real) };
+      expect((await inclusion("42", "5000")).err).toMatch(
+        /\(inclusion-failed\): the proof is for a tree of size 5000, beyond the log's signed checkpoint \(1000\)/,
+      );
+      // Consistency: a proof between other sizes.
+      answer = { from: "300", to: "1000", proof: b64(await log.consistency(301n, 1000n)) };
+      const con = await cli(["audit", "proof", "consistency", "--from", "300", "--to", "1000", ...key, url]);
+      expect([con.code, con.out]).toEqual([1, ""]);
+      expect(con.err).toMatch(
+        /\(consistency-failed\): the proof does not show the tree of size 1000 extending the one of size 300/,
+      );
+      // Another log's key: the checkpoint is not signed by it.
+      answer = { index: "42", size: "1000", proof: b64(real) };
+      const stranger = join(tmp, "stranger.vkey");
+      writeFileSync(stranger, `${generateKey(ORIGIN).verifierKey}\n`);
+      const unsigned = await cli([
+        "audit",
+        "proof",
+        "inclusion",
+        "--index",
+        "42",
+        "--size",
+        "1000",
+        "--key",
+        `@${stranger}`,
+        url,
+      ]);
+      expect([unsigned.code, unsigned.err]).toEqual([
+        1,
+        expect.stringMatching(/\(unknown-key\): checkpoint is not signed by/),
+      ]);
+    } finally {
+      await new Promise((resolve) => liar.close(resolve));
+    }
   });
 
   it("validates the numbers (exit 2) and reports the gateway refusing them", async () => {
@@ -269,12 +461,31 @@ describe("against a gateway's /audit/ handler", () => {
       [["inclusion", "--index", "5", "--size", "5"], /--index 5 must be below --size 5/],
       [["consistency", "--from", "9", "--to", "5"], /--from 9 must not be above --to 5/],
       [["consistency", "--from", "1", "--to", "99999999999999999999"], /--to: expected an unsigned 64-bit/],
+      [
+        ["consistency", "--from", "0", "--to", "5"],
+        /--from must be at least 1: every tree extends the empty tree/,
+      ],
       [["inclusion", "--index", "1", "--size", "5000"], /gateway refused the request: size 5000 is beyond/],
+      [["inclusion", "--index", "1", "--size", "5", "--key", "nonsense"], /--key: malformed verifier key/],
     ];
     for (const [args, message] of cases) {
-      const r = await cli(["audit", "proof", ...args, base]);
+      const r = await cli([
+        "audit",
+        "proof",
+        ...args,
+        ...(args.includes("--key") ? [] : ["--key", `@${vkeyFile}`]),
+        base,
+      ]);
       expect([r.code, r.err]).toEqual([2, expect.stringMatching(message)]);
     }
+    const noKey = await cli(["audit", "proof", "inclusion", "--index", "1", "--size", "5", base]);
+    expect([noKey.code, noKey.err]).toEqual([2, expect.stringMatching(/--key/)]);
+    // The gateway itself: no consistency proof from the empty tree (one would be refused by verifiers).
+    const zero = await fetch(`${base}/audit/proof/consistency?from=0&to=5`);
+    expect(zero.status).toBe(400);
+    expect(await zero.text()).toMatch(
+      /from must be at least 1: there is no consistency proof from the empty tree/,
+    );
     // A port nothing listens on: one just released.
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
@@ -288,6 +499,8 @@ describe("against a gateway's /audit/ handler", () => {
       "1",
       "--size",
       "2",
+      "--key",
+      `@${vkeyFile}`,
       `http://127.0.0.1:${port}`,
     ]);
     expect([down.code, down.err]).toEqual([1, expect.stringMatching(/cannot fetch .*ECONNREFUSED/)]);

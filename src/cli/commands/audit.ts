@@ -7,9 +7,16 @@ import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { writeKeyPair } from "../../audit/index.js";
-import { NoteError, parseVerifierKey } from "../../audit/note.js";
-import { openSource, SourceError } from "../../audit/source.js";
-import { VerifyError, verifyEntry, verifyLog, type PriorState } from "../../audit/verify.js";
+import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
+import { openSource, SourceError, urlSource } from "../../audit/source.js";
+import {
+  checkConsistencyProof,
+  checkInclusionProof,
+  VerifyError,
+  verifyEntry,
+  verifyLog,
+  type PriorState,
+} from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
 import { processIo, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
@@ -60,32 +67,54 @@ export function registerAudit(program: Command, io: Io, outcome: Outcome): void 
     .description("verify a published log: signature, every entry and tile, root, and history since last time")
     .argument("<log>", "the log: a URL (http://host:port/audit) or a directory (<data_dir>/audit)")
     .requiredOption("--key <vkey>", "the log's verifier key, or @file to read it from a file")
-    .option("--origin <origin>", "the expected origin (default: any the key signs)")
-    .option("--state <file>", "checkpoints verified before, by origin", DEFAULT_STATE)
+    .option(
+      "--origin <origin>",
+      "the expected origin (default: the one verified before, else the key's name)",
+    )
+    .option("--state <file>", "checkpoints verified before, by verifier key", DEFAULT_STATE)
     .addOption(new Option("--entry <index>", "check and print one entry only").argParser(uint64("--entry")))
     .option("--json", "one JSON object on stdout")
     .action((log: string, opts: VerifyOpts) => verify(io, outcome, log, opts));
 
-  const proof = audit.command("proof").description("fetch a proof from a running gateway");
-  proof
-    .command("inclusion")
-    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
-    .addOption(new Option("--index <i>", "leaf index").argParser(uint64("--index")).makeOptionMandatory())
-    .addOption(new Option("--size <n>", "tree size").argParser(uint64("--size")).makeOptionMandatory())
-    .action((url: string, opts: { index: bigint; size: bigint }) => {
-      if (opts.index >= opts.size) throw usage(`--index ${opts.index} must be below --size ${opts.size}`);
-      return fetchProof(io, outcome, url, `proof/inclusion?index=${opts.index}&size=${opts.size}`);
-    });
-  proof
-    .command("consistency")
-    .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
-    .addOption(new Option("--from <m>", "old tree size").argParser(uint64("--from")).makeOptionMandatory())
-    .addOption(new Option("--to <n>", "new tree size").argParser(uint64("--to")).makeOptionMandatory())
-    .action((url: string, opts: { from: bigint; to: bigint }) => {
-      if (opts.from > opts.to) throw usage(`--from ${opts.from} must not be above --to ${opts.to}`);
-      return fetchProof(io, outcome, url, `proof/consistency?from=${opts.from}&to=${opts.to}`);
-    });
+  const proof = audit
+    .command("proof")
+    .description("fetch a proof from a running gateway and check it against its signed checkpoint");
+  const keyOptions = (cmd: Command) =>
+    cmd
+      .requiredOption("--key <vkey>", "the log's verifier key, or @file to read it from a file")
+      .option("--origin <origin>", "the expected origin (default: the key's name)");
+  keyOptions(
+    proof
+      .command("inclusion")
+      .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+      .addOption(new Option("--index <i>", "leaf index").argParser(uint64("--index")).makeOptionMandatory())
+      .addOption(new Option("--size <n>", "tree size").argParser(uint64("--size")).makeOptionMandatory()),
+  ).action((url: string, opts: ProofOpts & { index: bigint; size: bigint }) => {
+    if (opts.index >= opts.size) throw usage(`--index ${opts.index} must be below --size ${opts.size}`);
+    return proofOf(io, outcome, url, opts, { kind: "inclusion", index: opts.index, size: opts.size });
+  });
+  keyOptions(
+    proof
+      .command("consistency")
+      .argument("<url>", "the gateway's log, e.g. http://127.0.0.1:8080/audit")
+      .addOption(new Option("--from <m>", "old tree size").argParser(uint64("--from")).makeOptionMandatory())
+      .addOption(new Option("--to <n>", "new tree size").argParser(uint64("--to")).makeOptionMandatory()),
+  ).action((url: string, opts: ProofOpts & { from: bigint; to: bigint }) => {
+    if (opts.from > opts.to) throw usage(`--from ${opts.from} must not be above --to ${opts.to}`);
+    if (opts.from === 0n) {
+      throw usage("--from must be at least 1: every tree extends the empty tree, with no proof to check");
+    }
+    return proofOf(io, outcome, url, opts, { kind: "consistency", from: opts.from, to: opts.to });
+  });
 }
+
+interface ProofOpts {
+  key: string;
+  origin?: string;
+}
+
+type ProofAsk =
+  { kind: "inclusion"; index: bigint; size: bigint } | { kind: "consistency"; from: bigint; to: bigint };
 
 function keygen(io: Io, name: string, out: string): void {
   let vkey: string;
@@ -120,15 +149,33 @@ function readKey(arg: string): string {
   return key;
 }
 
-// State file: {"<origin>": {"size": "<decimal>", "root": "<base64>"}}. Sizes are strings: uint64.
-type States = Map<string, PriorState>;
+/**
+ * The state file: the checkpoint verified last, by verifier key (`<name>+<key id>`), with the
+ * origin it was verified under. Keyed by the key, not by the checkpoint's origin: by origin, a
+ * history rewritten and re-signed under a new origin found no state and passed as a first
+ * verification. Sizes are strings (uint64).
+ *   {"v": 2, "keys": {"<name>+<hex8>": {"origin", "size", "root"}}, "origins": {"<origin>": {"size", "root"}}}
+ * `origins` holds what a file written before version 2 held (`{"<origin>": {"size", "root"}}`, read
+ * as such) until a key's verification takes it over.
+ */
+interface Verified extends PriorState {
+  origin: string;
+}
+
+interface States {
+  keys: Map<string, Verified>;
+  origins: Map<string, PriorState>;
+}
+
+const STATE_VERSION = 2;
 
 function loadStates(file: string): States {
+  const states: States = { keys: new Map(), origins: new Map() };
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return states;
     throw usage(`cannot read the state file: ${(err as Error).message}`, file);
   }
   const bad = (why: string) => usage(`not a verification state file: ${why}`, file);
@@ -138,30 +185,90 @@ function loadStates(file: string): States {
   } catch (err) {
     throw bad((err as Error).message);
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw bad("want a JSON object");
-  const states: States = new Map();
-  for (const [origin, v] of Object.entries(json)) {
-    const { size, root } = (v ?? {}) as { size?: unknown; root?: unknown };
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(json)) throw bad("want a JSON object");
+  const prior = (name: string, v: unknown): PriorState => {
+    const { size, root } = (isObject(v) ? v : {}) as { size?: unknown; root?: unknown };
     const rootBytes = typeof root === "string" ? Buffer.from(root, "base64") : null;
     if (typeof size !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(size) || BigInt(size) > MAX_UINT64) {
-      throw bad(`${JSON.stringify(origin)}: size must be a decimal string`);
+      throw bad(`${JSON.stringify(name)}: size must be a decimal string`);
     }
     if (rootBytes === null || rootBytes.length !== 32 || rootBytes.toString("base64") !== root) {
-      throw bad(`${JSON.stringify(origin)}: root must be 32 bytes in base64`);
+      throw bad(`${JSON.stringify(name)}: root must be 32 bytes in base64`);
     }
-    states.set(origin, { size: BigInt(size), root: rootBytes });
+    return { size: BigInt(size), root: rootBytes };
+  };
+  // Before version 2 the file was only origins; an origin's value is an object, never a number.
+  if (typeof json.v !== "number") {
+    for (const [origin, v] of Object.entries(json)) states.origins.set(origin, prior(origin, v));
+    return states;
   }
+  if (json.v !== STATE_VERSION) throw bad(`version ${json.v} is not one this clearance reads`);
+  const section = (name: string) => {
+    const v = json[name] ?? {};
+    if (!isObject(v)) throw bad(`"${name}" must be an object`);
+    return Object.entries(v);
+  };
+  for (const [key, v] of section("keys")) {
+    const origin = isObject(v) ? v.origin : undefined;
+    if (typeof origin !== "string" || origin === "")
+      throw bad(`${JSON.stringify(key)}: origin must be a string`);
+    states.keys.set(key, { origin, ...prior(key, v) });
+  }
+  for (const [origin, v] of section("origins")) states.origins.set(origin, prior(origin, v));
   return states;
 }
 
 /** Written whole then renamed, so an interrupted run never leaves a half-written state behind. */
 function saveStates(file: string, states: States): void {
-  const json = Object.fromEntries(
-    [...states].map(([origin, s]) => [origin, { size: s.size.toString(), root: s.root.toString("base64") }]),
-  );
+  const encode = (s: PriorState) => ({ size: s.size.toString(), root: s.root.toString("base64") });
+  const json = {
+    v: STATE_VERSION,
+    keys: Object.fromEntries([...states.keys].map(([key, s]) => [key, { origin: s.origin, ...encode(s) }])),
+    origins: Object.fromEntries([...states.origins].map(([origin, s]) => [origin, encode(s)])),
+  };
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/** `<name>+<key id>`: how the state file names a verifier key. */
+function stateKey(verifierKey: string): { id: string; name: string } {
+  const v = parseVerifierKey(verifierKey);
+  return { id: `${v.name}+${v.keyId.toString(16).padStart(8, "0")}`, name: v.name };
+}
+
+/**
+ * The origin this key's log was verified under before: its own entry's, or — a file from before
+ * version 2, which did not say which key — the key's name, if that origin has a state.
+ */
+function storedOrigin(states: States, key: { id: string; name: string }): string | undefined {
+  return states.keys.get(key.id)?.origin ?? (states.origins.has(key.name) ? key.name : undefined);
+}
+
+/**
+ * The state a checkpoint must extend: this key's; else the latest verified under the checkpoint's
+ * origin (by another key — a rotated one — or in a file from before version 2). A checkpoint under
+ * another origin than the one this key's log was verified under is refused.
+ */
+function priorState(states: States, key: { id: string; name: string }, file: string) {
+  return (checkpoint: { origin: string }): PriorState | null => {
+    const stored = storedOrigin(states, key);
+    if (stored !== undefined && stored !== checkpoint.origin) {
+      throw new VerifyError(
+        "origin-mismatch",
+        `the checkpoint's origin is ${JSON.stringify(checkpoint.origin)}, but this key's log was verified as ${JSON.stringify(stored)} before (${file}): a log keeps its origin, and a history signed under another one is not an extension of the one verified`,
+        "checkpoint",
+      );
+    }
+    const own = states.keys.get(key.id);
+    if (own !== undefined) return own;
+    const same = [...states.keys.values()].filter((s) => s.origin === checkpoint.origin);
+    const legacy = states.origins.get(checkpoint.origin);
+    if (legacy !== undefined) same.push({ origin: checkpoint.origin, ...legacy });
+    return same.reduce<PriorState | null>((a, b) => (a === null || b.size > a.size ? b : a), null);
+  };
 }
 
 /** A bar on the terminal for long runs; never when stderr is not the process's own TTY. */
@@ -198,12 +305,19 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
   } catch (err) {
     throw usage((err as Error).message);
   }
-  const pick = (c: { origin: string }) => states.get(c.origin) ?? null;
-  const origin = opts.origin === undefined ? {} : { origin: opts.origin };
+  const key = stateKey(verifierKey);
+  // Without --origin: the one this key's log was verified under, else (the library's default) the
+  // key's name, as the gateway names its key — never any origin the key happens to sign.
+  const stored = storedOrigin(states, key);
+  const origin = opts.origin ?? stored;
+  const pick = priorState(states, key, opts.state);
   const bar = progress(io, opts.json === true);
   try {
     if (opts.entry !== undefined) {
-      const r = await verifyEntry(source, verifierKey, opts.entry, { ...origin, state: pick });
+      const r = await verifyEntry(source, verifierKey, opts.entry, {
+        ...(origin === undefined ? {} : { origin }),
+        state: pick,
+      });
       const { origin: name, size, root } = r.checkpoint;
       if (opts.json) {
         const summary = { ok: true, origin: name, size: `${size}`, root: root.toString("base64") };
@@ -215,10 +329,16 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
       }
       return;
     }
-    const r = await verifyLog(source, { verifierKey, ...origin, state: pick, onProgress: bar.update });
+    const r = await verifyLog(source, {
+      verifierKey,
+      ...(origin === undefined ? {} : { origin }),
+      state: pick,
+      onProgress: bar.update,
+    });
     bar.stop();
     const { origin: name, size, root } = r.checkpoint;
-    states.set(name, { size, root });
+    states.keys.set(key.id, { origin: name, size, root });
+    states.origins.delete(name); // taken over by the key's entry
     saveStates(opts.state, states);
     if (opts.json) {
       const previous = r.previous === undefined ? null : { size: `${r.previous.size}` };
@@ -234,6 +354,9 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
     }
     if (!(err instanceof VerifyError || err instanceof SourceError)) throw err;
     const code = err instanceof VerifyError ? err.code : "fetch-failed";
+    if (code === "origin-mismatch" && opts.origin === undefined && stored !== undefined) {
+      err.message += ` (the origin this key's log was verified under before, in ${opts.state}: a log keeps its origin)`;
+    }
     if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
     io.stderr(`clearance: audit verify failed (${code}): ${err.message}\n`);
     outcome.exitCode = EXIT_FAILED;
@@ -259,8 +382,19 @@ function logUrl(arg: string): URL {
   return url;
 }
 
-async function fetchProof(io: Io, outcome: Outcome, arg: string, resource: string): Promise<void> {
-  const target = new URL(resource, logUrl(arg)).href;
+/**
+ * Fetches a proof and checks it before printing it: the answer must be for what was asked, and the
+ * proof must verify against the log's signed checkpoint (read with --key, as `verify` does) — for
+ * an inclusion, with the entry's own leaf hash from the published entry bundle.
+ */
+async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, ask: ProofAsk): Promise<void> {
+  const verifierKey = readKey(opts.key);
+  const base = logUrl(arg);
+  const resource =
+    ask.kind === "inclusion"
+      ? `proof/inclusion?index=${ask.index}&size=${ask.size}`
+      : `proof/consistency?from=${ask.from}&to=${ask.to}`;
+  const target = new URL(resource, base).href;
   const fail = (message: string) => {
     io.stderr(`clearance: audit proof: ${message}\n`);
     outcome.exitCode = EXIT_FAILED;
@@ -287,5 +421,60 @@ async function fetchProof(io: Io, outcome: Outcome, arg: string, resource: strin
     return fail(`${target}: HTTP ${res.status}: ${detail}`);
   }
   if (body === undefined) return fail(`${target} did not answer with JSON`);
-  io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+  const source = urlSource(base.href);
+  const origin = opts.origin === undefined ? {} : { origin: opts.origin };
+  try {
+    const proof = answered(body, ask);
+    if (ask.kind === "inclusion") {
+      const r = await checkInclusionProof(source, verifierKey, ask.index, ask.size, proof, origin);
+      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stderr(
+        `entry ${ask.index} is included in the tree of size ${ask.size} (root ${r.root.toString("base64")})${signed(r.checkpoint)}\n`,
+      );
+    } else {
+      const r = await checkConsistencyProof(source, verifierKey, ask.from, ask.to, proof, origin);
+      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stderr(
+        `the tree of size ${ask.to} (root ${r.toRoot.toString("base64")}) extends the one of size ${ask.from} (root ${r.fromRoot.toString("base64")})${signed(r.checkpoint)}\n`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof VerifyError && err.code === "bad-key") throw usage(err.message);
+    if (!(err instanceof VerifyError || err instanceof SourceError)) throw err;
+    const code = err instanceof VerifyError ? err.code : "fetch-failed";
+    return fail(`verification failed (${code}): ${err.message}`);
+  }
+}
+
+function signed(c: { origin: string; size: bigint }): string {
+  return `, checked against the checkpoint of ${c.origin} at size ${c.size}`;
+}
+
+/** The proof's hashes, once the answer is shown to be for what was asked. */
+function answered(body: unknown, ask: ProofAsk): Buffer[] {
+  const bad = (why: string) => new VerifyError("malformed-proof", `the gateway's answer ${why}`);
+  if (typeof body !== "object" || body === null) throw bad("is not a JSON object");
+  const b = body as Record<string, unknown>;
+  const want: [string, bigint][] =
+    ask.kind === "inclusion"
+      ? [
+          ["index", ask.index],
+          ["size", ask.size],
+        ]
+      : [
+          ["from", ask.from],
+          ["to", ask.to],
+        ];
+  for (const [field, value] of want) {
+    if (b[field] !== `${value}`) {
+      throw bad(`is for ${field} ${JSON.stringify(b[field] ?? null)}, not the ${value} asked for`);
+    }
+  }
+  if (!Array.isArray(b.proof)) throw bad("has no proof array");
+  return b.proof.map((h: unknown, i) => {
+    const hash = typeof h === "string" ? decodeBase64Strict(h) : undefined;
+    if (hash === undefined || hash.length !== 32)
+      throw bad(`has proof[${i}], which is not a 32-byte hash in base64`);
+    return hash;
+  });
 }
