@@ -61,7 +61,8 @@ export function Footprint() {
     });
   const r = job.result;
   // The server names the bound it refuses (`from` or `to`): its message goes under that field.
-  const refused = job.error === null ? { fields: {}, form: null } : submissionErrors(job.error);
+  const refused =
+    job.error === null ? { fields: {}, form: null } : submissionErrors(job.error, ["from", "to"]);
   return (
     <div className="panel">
       <h2>Jurisdiction footprint report</h2>

@@ -17,6 +17,7 @@ import {
   TextArea,
   TextField,
   list,
+  placeErrors,
   submissionErrors,
   zodErrors,
 } from "../components/form.js";
@@ -154,6 +155,21 @@ interface ApplyState {
 
 const today = () => new Date().toISOString().slice(0, 10);
 
+/** The application form's fields, by the API's names (the licensee too, where the form shows it). */
+const APPLY_FIELDS = [
+  "id",
+  "models",
+  "actions",
+  "destinations",
+  "nationalities",
+  "purposes",
+  "valid_from",
+  "valid_until",
+  "quota_tokens",
+  "quota_period",
+  "justification",
+] as const;
+
 function ApplyForm({ me }: { me: Me }) {
   const own = can.onlyApplicant(me);
   const [f, setF] = useState<ApplyState>({
@@ -200,9 +216,12 @@ function ApplyForm({ me }: { me: Me }) {
     };
     // The admin API's own schema: a field refused here would be refused there, for the same reason.
     const checked = licenseApplication.safeParse(body);
+    // Each message once, at its field; the form's own message says where to look.
+    const names = [...(own ? [] : ["licensee"]), ...APPLY_FIELDS];
     if (!checked.success) {
-      setErrors(zodErrors(checked.error));
-      setFormError("Some fields need attention.");
+      const placed = placeErrors(zodErrors(checked.error), names);
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     setBusy(true);
@@ -210,7 +229,7 @@ function ApplyForm({ me }: { me: Me }) {
       const created = await api<LicenseRecord>("POST", "/licenses", body);
       navigate(`/licenses/${encodeURIComponent(created.id)}`);
     } catch (err) {
-      const { fields, form } = submissionErrors(err);
+      const { fields, form } = submissionErrors(err, names);
       setErrors(fields);
       setFormError(form);
     } finally {

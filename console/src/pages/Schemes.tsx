@@ -146,7 +146,7 @@ function Upload({ onDone }: { onDone: () => void }) {
         });
         setFormError(null);
       } else {
-        const s = submissionErrors(err);
+        const s = submissionErrors(err, ["yaml"]);
         setErrors(s.fields);
         setFormError(s.form);
       }
@@ -310,7 +310,7 @@ function Activate({
       setFormError(null);
       onDone(r.impact ?? null);
     } catch (err) {
-      const s = submissionErrors(err);
+      const s = submissionErrors(err, ["reason"]);
       setErrors(s.fields);
       setFormError(
         err instanceof ApiError && (err.code === "what_if_required" || err.code === "what_if_changed")
