@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { approvalBody, reasonBody } from "../../../src/licensing/schema.js";
 import type { LicenseRecord } from "../../../src/licensing/types.js";
 import { api, ApiError } from "../api.js";
+import { END_HINT } from "../components/dates.js";
 import {
   FormError,
   TextArea,
@@ -120,6 +121,7 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
         value={f.valid_until}
         onChange={set("valid_until")}
         errors={errors}
+        hint={END_HINT}
       />
       <TextArea label="Note" name="note" value={f.note} onChange={set("note")} errors={errors} />
       <button type="submit">Approve</button>
