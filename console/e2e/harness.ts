@@ -55,6 +55,8 @@ export const TABLET = { width: 820, height: 1180 };
 
 export interface Harness {
   readonly t: TestGateway;
+  /** The console's build the gateway serves. */
+  readonly consoleDir: string;
   readonly browser: Browser;
   /** Tokens of the identities the tests sign in as. */
   readonly tokens: Readonly<
@@ -85,6 +87,7 @@ export async function startHarness(): Promise<Harness> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return {
     t,
+    consoleDir: outDir,
     browser,
     tokens,
     async page(viewport = DESKTOP) {

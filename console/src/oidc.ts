@@ -103,17 +103,26 @@ export async function finishSignIn(): Promise<string | null> {
   if (q.has("error")) {
     throw new Error(`The identity provider refused: ${q.get("error_description") ?? q.get("error")}`);
   }
-  const res = await fetch(pending.token_endpoint, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: q.get("code") ?? "",
-      redirect_uri: redirectUri(),
-      client_id: pending.client_id,
-      code_verifier: pending.verifier,
-    }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(pending.token_endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: q.get("code") ?? "",
+        redirect_uri: redirectUri(),
+        client_id: pending.client_id,
+        code_verifier: pending.verifier,
+      }),
+    });
+  } catch (err) {
+    // The browser says only "Failed to fetch" (unreachable, refused by CORS, or by this page's
+    // CSP): name the endpoint, so that whoever looks into it knows where.
+    throw new Error(
+      `The identity provider's token endpoint (${new URL(pending.token_endpoint).origin}) could not be reached: ${(err as Error).message}`,
+    );
+  }
   const body = (await res.json()) as { id_token?: string; error?: string; error_description?: string };
   if (!res.ok || body.id_token === undefined) {
     throw new Error(

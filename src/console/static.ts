@@ -11,6 +11,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClearanceError } from "../errors/index.js";
+import { cspOrigin, SignInOrigins } from "./sign-in-origins.js";
+
+export { SignInOrigins } from "./sign-in-origins.js";
 
 export const CONSOLE_PATH = "/console/";
 
@@ -47,16 +50,17 @@ export const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /**
- * The policy with the origins of the identity providers offering console sign-in added to
- * connect-src: the browser fetches their discovery document and redeems the code at their token
- * endpoint (OIDC code flow with PKCE). Nothing else is opened.
+ * The policy with the origins partner sign-in fetches from added to connect-src: each identity
+ * provider's issuer (its discovery document) and token endpoint, where the code is redeemed (OIDC
+ * code flow with PKCE) — on another host than the issuer at many providers (sign-in-origins.ts).
+ * Nothing else is opened. Each origin is written as scheme, host and port only: one that is not
+ * (a host name carrying `;`, `,` or `*`, which a URL's origin lets through) is left out rather than
+ * let end the directive or the policy.
  */
 export function consolePolicy(signInOrigins: readonly string[]): string {
-  if (signInOrigins.length === 0) return CONTENT_SECURITY_POLICY;
-  return CONTENT_SECURITY_POLICY.replace(
-    "connect-src 'self'",
-    `connect-src 'self' ${signInOrigins.join(" ")}`,
-  );
+  const origins = [...new Set(signInOrigins.flatMap((o) => (cspOrigin(o) === o ? [o] : [])))];
+  if (origins.length === 0) return CONTENT_SECURITY_POLICY;
+  return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${origins.join(" ")}`);
 }
 
 /**
@@ -71,12 +75,17 @@ export function defaultConsoleDir(): string | null {
   return null;
 }
 
+/**
+ * Serves a console file. `signIn`: the origins partner sign-in fetches from (connect-src), or the
+ * gateway's SignInOrigins, which reads the sign-in providers' discovery documents for their token
+ * endpoints (a page waits for a document not read yet; other files use what is known).
+ */
 export async function serveConsole(
   dir: string | null,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
-  signInOrigins: readonly string[] = [],
+  signIn: readonly string[] | SignInOrigins = [],
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new ClearanceError("method", "method_not_allowed", "the console is read-only: use GET");
@@ -94,6 +103,8 @@ export async function serveConsole(
     );
   }
   const file = await locate(dir, path.slice(CONSOLE_PATH.length));
+  const signInOrigins =
+    signIn instanceof SignInOrigins ? await signIn.origins(file.endsWith(".html")) : signIn;
   const body = req.method === "HEAD" ? null : await readFile(file);
   const immutable = file.startsWith(join(dir, "assets") + sep);
   res.writeHead(200, {

@@ -1,52 +1,22 @@
 /**
- * Form fields with their label, hint and error at the field (aria-invalid, aria-describedby), and
- * the one mapping from a zod issue or an API problem to the field it concerns. Forms keep what was
- * typed in their own state: an error never clears a field.
+ * Form fields with their label, hint and error at the field (aria-invalid, aria-describedby); the
+ * mapping from a zod issue or an API problem to the field it concerns is errors.ts's. Forms keep
+ * what was typed in their own state: an error never clears a field.
  */
 import { useId, type ReactNode } from "react";
-import type { z } from "zod";
-import { ApiError, type Problem } from "../api.js";
+import { errorAt, type FieldErrors } from "./errors.js";
 
-export type FieldErrors = Readonly<Record<string, string>>;
-
-/** `["partner", "grants", 0]` → `partner.grants[0]`, as the API writes problem paths. */
-export function pathText(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, p) => (typeof p === "number" ? `${out}[${p}]` : out === "" ? String(p) : `${out}.${String(p)}`),
-    "",
-  );
-}
-
-export function zodErrors(error: z.ZodError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const issue of error.issues) out[pathText(issue.path)] ??= issue.message;
-  return out;
-}
-
-export function problemErrors(problems: readonly Problem[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of problems) out[p.path] ??= p.message;
-  return out;
-}
-
-/** The first error at `name` or inside it (`destinations` also takes `destinations[2]`). */
-export function errorAt(errors: FieldErrors, name: string): string | undefined {
-  for (const [path, message] of Object.entries(errors)) {
-    if (path === name || path.startsWith(`${name}.`) || path.startsWith(`${name}[`)) {
-      return path === name ? message : `${path.slice(name.length).replace(/^\./, "")}: ${message}`;
-    }
-  }
-  return undefined;
-}
-
-/** What a failed submission says: per field when the API named fields, else one message for the form. */
-export function submissionErrors(err: unknown): { fields: Record<string, string>; form: string | null } {
-  if (err instanceof ApiError) {
-    const fields = problemErrors(err.problems.filter((p) => p.path !== ""));
-    return { fields, form: Object.keys(fields).length > 0 ? `${err.message}` : err.message };
-  }
-  return { fields: {}, form: (err as Error).message };
-}
+export {
+  checkFields,
+  errorAt,
+  pathText,
+  placeErrors,
+  problemErrors,
+  submissionErrors,
+  zodErrors,
+  type FieldErrors,
+  type PlacedErrors,
+} from "./errors.js";
 
 interface FieldProps {
   readonly label: string;

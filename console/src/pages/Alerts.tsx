@@ -175,7 +175,7 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
       setNote("");
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, ["note"]);
       setErrors({ ...r.fields, ...(Object.keys(r.fields).length === 0 && r.form ? { note: r.form } : {}) });
     }
   };

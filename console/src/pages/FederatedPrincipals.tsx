@@ -129,7 +129,7 @@ function BlockForm({ p, onDone }: { p: Federated; onDone: () => void }) {
       setReason("");
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, ["reason"]);
       setErrors(Object.keys(r.fields).length > 0 ? r.fields : { reason: r.form ?? "failed" });
     }
   };

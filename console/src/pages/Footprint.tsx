@@ -12,18 +12,122 @@ import { apiText, saveFile, useJob, Working } from "../components/job.js";
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
 const FOOTPRINT_TABLES = ["served", "locations", "grants", "policy"] as const;
 
+/** src/report/policy.ts's Access and PolicyFallback, as the JSON report has them. */
+type Access =
+  | "embargoed"
+  | "not-offered"
+  | "nobody"
+  | "home-persons"
+  | "licensees"
+  | "partner-organizations"
+  | "partner-nationals"
+  | "everyone";
+
+interface Fallback {
+  readonly model: string;
+  readonly access: Access;
+  readonly home_persons: boolean;
+  readonly partner_nationals: readonly string[];
+  readonly partner_organizations: readonly string[];
+  readonly licensees: readonly string[];
+}
+
+interface PolicyRow {
+  readonly country: string;
+  readonly model: string;
+  readonly control: string;
+  readonly action: string;
+  readonly access: Access;
+  readonly partner_nationals: readonly string[];
+  readonly partner_organizations: readonly string[];
+  readonly licensees: readonly string[];
+  readonly fallback_model: string | null;
+  readonly fallbacks: readonly Fallback[];
+}
+
+interface GrantUse {
+  readonly grant: string;
+  readonly requests: number;
+  readonly tokens: number | null;
+  readonly quota_tokens: number | null;
+  readonly quota_period: string | null;
+  readonly quota_used: number | null;
+  readonly quota_remaining: number | null;
+}
+
 interface FootprintSummary {
   readonly generated_at: string;
   readonly scheme: { readonly name: string };
   readonly served: {
     readonly period: { readonly from: string; readonly to: string };
     readonly decisions: number;
+    /** Of the decisions, model lookups: not requests served (absent from reports before they were). */
+    readonly lookups?: number;
     readonly unknown_principals: number;
     readonly locations: readonly { location: string; requests: number }[];
     readonly rows: readonly unknown[];
+    readonly grants: readonly GrantUse[];
+    /** The UTC days the grants' tokens count, both included (usage is metered per UTC day). */
+    readonly tokens_days: { readonly from: string; readonly to: string };
   };
-  readonly policy: { readonly rows: readonly unknown[] };
+  readonly policy: { readonly rows: readonly PolicyRow[] };
 }
+
+/** As the HTML report says who a model is served to (src/report/html.ts's ACCESS_TEXT). */
+const ACCESS_TEXT: Readonly<Record<Access, string>> = {
+  embargoed: "embargoed: nobody",
+  "not-offered": "not offered here",
+  nobody: "nobody",
+  "home-persons": "home persons only",
+  licensees: "home persons and licensees",
+  "partner-organizations": "home persons, partner organizations (and licensees)",
+  "partner-nationals": "home persons, partner nationals (and more)",
+  everyone: "everyone (open model)",
+};
+
+/** A fallback as a reader says it (src/report/policy.ts's fallbackText): "mythos-4: everyone". */
+function fallbackText(f: Fallback): string {
+  if (f.access === "everyone") return `${f.model}: everyone`;
+  const who = [
+    ...(f.home_persons ? ["home persons"] : []),
+    ...f.partner_nationals.map((n) => `nationals of ${n.split(" ")[0] ?? n}`),
+    ...f.partner_organizations.map((o) => `members of ${o}`),
+    ...f.licensees.map((l) => `licensee ${l}`),
+  ];
+  return `${f.model}: ${who.join(", ")}`;
+}
+
+/** What the others get, down the fallback chain: the first model that serves them. */
+const fallbacksText = (row: PolicyRow): string =>
+  row.fallbacks.length === 0
+    ? "nothing"
+    : row.fallbacks.map(fallbackText).join("; ") + (row.fallback_model === null ? "; else nothing" : "");
+
+/**
+ * Countries with the same answer for a model and action, grouped (as the HTML report's policy
+ * table): controlled and home-only models only, embargoed places left out (they serve nobody).
+ */
+function policyGroups(rows: readonly PolicyRow[]): { row: PolicyRow; countries: string[] }[] {
+  const groups = new Map<string, { row: PolicyRow; countries: string[] }>();
+  for (const p of rows) {
+    if (p.control === "open" || p.access === "embargoed") continue;
+    const key = JSON.stringify([
+      p.model,
+      p.action,
+      p.access,
+      p.partner_nationals,
+      p.partner_organizations,
+      p.licensees,
+      p.fallbacks,
+    ]);
+    const g = groups.get(key) ?? { row: p, countries: [] };
+    g.countries.push(p.country);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
+const count = (n: number | null) => (n === null ? "—" : n.toLocaleString("en"));
 
 export function Footprint() {
   const [from, setFrom] = useState("");
@@ -39,16 +143,17 @@ export function Footprint() {
     }).toString();
   const period =
     from.trim() === "" && to.trim() === "" ? "" : `-${from.trim() || "start"}-${to.trim() || "now"}`;
-  const run = (format: "json" | "csv" | "html") =>
+  const run = (format: "show" | "json" | "csv" | "html") =>
     job.run(async (report) => {
-      if (format === "json") {
+      if (format === "show" || format === "json") {
         const r = await apiWithProgress<FootprintSummary>(
           "GET",
           `/reports/footprint?${query("json")}`,
           undefined,
           report,
         );
-        saveFile(`footprint${period}.json`, "application/json", JSON.stringify(r, null, 2));
+        if (format === "json")
+          saveFile(`footprint${period}.json`, "application/json", JSON.stringify(r, null, 2));
         return r;
       }
       const text = await apiText("GET", `/reports/footprint?${query(format)}`);
@@ -61,7 +166,8 @@ export function Footprint() {
     });
   const r = job.result;
   // The server names the bound it refuses (`from` or `to`): its message goes under that field.
-  const refused = job.error === null ? { fields: {}, form: null } : submissionErrors(job.error);
+  const refused =
+    job.error === null ? { fields: {}, form: null } : submissionErrors(job.error, ["from", "to"]);
   return (
     <div className="panel">
       <h2>Jurisdiction footprint report</h2>
@@ -97,7 +203,10 @@ export function Footprint() {
         />
       </div>
       <div className="row">
-        <button type="button" disabled={job.running} onClick={() => void run("html")}>
+        <button type="button" disabled={job.running} onClick={() => void run("show")}>
+          Show footprint here
+        </button>
+        <button type="button" className="secondary" disabled={job.running} onClick={() => void run("html")}>
           Download footprint HTML (with maps)
         </button>
         <button type="button" className="secondary" disabled={job.running} onClick={() => void run("csv")}>
@@ -115,15 +224,103 @@ export function Footprint() {
         />
       ) : null}
       <FormError message={refused.form} />
-      {r ? (
-        <p role="status">
-          {r.scheme.name}, {instantText(r.served.period.from)} to {instantText(r.served.period.to)} (end
-          excluded): {r.served.decisions.toLocaleString("en")} decisions in {r.served.locations.length}{" "}
-          locations ({r.served.rows.length.toLocaleString("en")} served rows,{" "}
-          {r.policy.rows.length.toLocaleString("en")} policy rows); {r.served.unknown_principals} unknown
-          principals.
-        </p>
-      ) : null}
+      {r ? <FootprintView r={r} /> : null}
     </div>
+  );
+}
+
+/**
+ * The report's account on the page: what was served (requests apart from model lookups), the use of
+ * each license and partner grant with the UTC days its tokens count, and who may be served where
+ * under the policy in force with what everyone else falls back to.
+ */
+function FootprintView({ r }: { r: FootprintSummary }) {
+  const s = r.served;
+  const lookups = s.lookups ?? 0;
+  const days = s.tokens_days;
+  const groups = policyGroups(r.policy.rows);
+  return (
+    <section className="footprint" aria-label="Footprint">
+      <p role="status">
+        {r.scheme.name}, {instantText(s.period.from)} to {instantText(s.period.to)} (end excluded):{" "}
+        {s.decisions.toLocaleString("en")} decisions in {s.locations.length} locations:{" "}
+        {(s.decisions - lookups).toLocaleString("en")} requests and {lookups.toLocaleString("en")} model{" "}
+        {lookups === 1 ? "lookup" : "lookups"} (a lookup says which model a caller would get and serves
+        nothing); {s.rows.length.toLocaleString("en")} served rows,{" "}
+        {r.policy.rows.length.toLocaleString("en")} policy rows; {s.unknown_principals} unknown principals.
+      </p>
+      <h3 id="footprint-grants">Licenses and partner grants</h3>
+      <p className="hint">
+        Tokens are metered per UTC day: the tokens column counts the whole UTC days {days.from} to {days.to}{" "}
+        (both included), which may reach outside the period. Requests count the period only; a model lookup is
+        not a use of a grant.
+      </p>
+      <div className="table-wrap">
+        <table aria-labelledby="footprint-grants">
+          <thead>
+            <tr>
+              <th scope="col">Grant</th>
+              <th scope="col">Requests</th>
+              <th scope="col">
+                Tokens (UTC days {days.from} to {days.to})
+              </th>
+              <th scope="col">Quota</th>
+              <th scope="col">Used in its quota period</th>
+              <th scope="col">Remaining</th>
+            </tr>
+          </thead>
+          <tbody>
+            {s.grants.map((g) => (
+              <tr key={g.grant}>
+                <td>{g.grant}</td>
+                <td>{count(g.requests)}</td>
+                <td>{count(g.tokens)}</td>
+                <td>
+                  {g.quota_tokens === null ? "—" : `${count(g.quota_tokens)} (${g.quota_period ?? ""})`}
+                </td>
+                <td>{count(g.quota_used)}</td>
+                <td>{count(g.quota_remaining)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h3 id="footprint-policy">Who is served where, and what the others fall back to</h3>
+      <p className="hint">
+        Under the policy in force, for each controlled model and action: who is served it, and what anyone
+        else asking for it there is served instead — down the fallback chain, the first model that serves
+        them. Embargoed places serve nobody and are not listed.
+      </p>
+      <div className="table-wrap">
+        <table aria-labelledby="footprint-policy">
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              <th scope="col">Action</th>
+              <th scope="col">Served to</th>
+              <th scope="col">Licensees</th>
+              <th scope="col">The others fall back to</th>
+              <th scope="col">Countries</th>
+            </tr>
+          </thead>
+          <tbody>
+            {groups.map(({ row, countries }) => (
+              <tr key={`${row.model}|${row.action}|${countries[0] ?? ""}`}>
+                <td>{row.model}</td>
+                <td>{row.action}</td>
+                <td>{ACCESS_TEXT[row.access]}</td>
+                <td>{row.licensees.join(", ") || "—"}</td>
+                <td>{fallbacksText(row)}</td>
+                <td>
+                  {countries.length > 12
+                    ? `${countries.length} countries: ${countries.join(" ")}`
+                    : countries.join(" ")}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }

@@ -172,7 +172,7 @@ function RemoveForm({ p, onDone }: { p: ProviderView; onDone: () => void }) {
       );
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, ["reason"]);
       setErrors({ reason: Object.values(r.fields)[0] ?? r.form ?? "failed" });
     }
   };

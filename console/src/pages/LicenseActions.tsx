@@ -3,7 +3,16 @@ import { useState, type FormEvent } from "react";
 import { approvalBody, reasonBody } from "../../../src/licensing/schema.js";
 import type { LicenseRecord } from "../../../src/licensing/types.js";
 import { api, ApiError } from "../api.js";
-import { FormError, TextArea, TextField, list, submissionErrors, zodErrors } from "../components/form.js";
+import { END_HINT } from "../components/dates.js";
+import {
+  FormError,
+  TextArea,
+  TextField,
+  list,
+  placeErrors,
+  submissionErrors,
+  zodErrors,
+} from "../components/form.js";
 import { can, type Me } from "../roles.js";
 
 export function LicenseActions({
@@ -45,6 +54,9 @@ export function LicenseActions({
   );
 }
 
+/** The approval form's fields: the conditions, without their `conditions.` prefix. */
+const CONDITIONS = ["destinations", "quota_tokens", "valid_until", "note"];
+
 function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
   const [f, setF] = useState({ destinations: "", quota_tokens: "", valid_until: "", note: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -59,12 +71,16 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
     };
     const body = Object.keys(conditions).length > 0 ? { conditions } : {};
     const checked = approvalBody.safeParse(body);
+    // Errors at the fields of `conditions`, named as the form names them; each message once.
+    const rename = (k: string) => k.replace(/^conditions\./, "");
     if (!checked.success) {
-      // Errors at the fields of `conditions`, named as the form names them.
       const errs = zodErrors(checked.error);
-      setErrors(
-        Object.fromEntries(Object.entries(errs).map(([k, v]) => [k.replace(/^conditions\./, ""), v])),
+      const placed = placeErrors(
+        Object.fromEntries(Object.entries(errs).map(([k, v]) => [rename(k), v])),
+        CONDITIONS,
       );
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     try {
@@ -73,10 +89,8 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
       setFormError(null);
       onDone();
     } catch (err) {
-      const { fields, form } = submissionErrors(err);
-      setErrors(
-        Object.fromEntries(Object.entries(fields).map(([k, v]) => [k.replace(/^conditions\./, ""), v])),
-      );
+      const { fields, form } = submissionErrors(err, CONDITIONS, rename);
+      setErrors(fields);
       setFormError(form);
     }
   };
@@ -107,6 +121,7 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
         value={f.valid_until}
         onChange={set("valid_until")}
         errors={errors}
+        hint={END_HINT}
       />
       <TextArea label="Note" name="note" value={f.note} onChange={set("note")} errors={errors} />
       <button type="submit">Approve</button>
@@ -144,7 +159,7 @@ function ReasonForm({
         setErrors({ reason: err.message });
         return;
       }
-      const { fields, form } = submissionErrors(err);
+      const { fields, form } = submissionErrors(err, ["reason"]);
       setErrors(fields);
       setFormError(form);
     }

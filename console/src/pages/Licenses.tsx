@@ -17,14 +17,16 @@ import {
   TextArea,
   TextField,
   list,
+  placeErrors,
   submissionErrors,
   zodErrors,
 } from "../components/form.js";
-import { instantText } from "../components/dates.js";
+import { END_HINT, endText, instantText } from "../components/dates.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, navigate, useLocation } from "../router.js";
 import { LicenseActions } from "./LicenseActions.js";
+import { activeLeftOut, LeftOutNotice } from "./left-out.js";
 
 export interface Usage {
   readonly license: string;
@@ -64,7 +66,7 @@ function LicenseList({ me }: { me: Me }) {
           usage.set(l.id, await api<Usage>("GET", `/licenses/${encodeURIComponent(l.id)}/usage`)),
         ),
     );
-    return { licenses, usage };
+    return { licenses, usage, inForce: await activeLeftOut(me) };
   }, []);
   const own = can.onlyApplicant(me);
   return (
@@ -78,48 +80,67 @@ function LicenseList({ me }: { me: Me }) {
       </PageHeading>
       {own ? <p>The applications and licenses of your organization, {me.organization}.</p> : null}
       <Loading state={state}>
-        {({ licenses, usage }) => (
-          <div className="table-wrap">
-            <table>
-              <caption className="hint">
-                {licenses.length} {licenses.length === 1 ? "license" : "licenses"} and applications
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">License</th>
-                  <th scope="col">Licensee</th>
-                  <th scope="col">Models and actions</th>
-                  <th scope="col">Destinations</th>
-                  <th scope="col">Valid until</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Approvals</th>
-                  <th scope="col">Quota used</th>
-                </tr>
-              </thead>
-              <tbody>
-                {licenses.map((l) => (
-                  <tr key={l.id}>
-                    <td>
-                      <Link to={`/licenses/${encodeURIComponent(l.id)}`}>{l.id}</Link>
-                    </td>
-                    <td>{licenseeText(l.licensee)}</td>
-                    <td>
-                      {l.terms.models.join(", ")} — {l.terms.actions.join(", ")}
-                    </td>
-                    <td>{setText(l.terms.destinations)}</td>
-                    <td>{instantText(l.terms.valid_until)}</td>
-                    <td>
-                      <Status value={l.status} />
-                    </td>
-                    <td>{l.status === "pending" ? `${l.approvals.length} of 2` : l.approvals.length}</td>
-                    <td>
-                      <QuotaText usage={usage.get(l.id)} quota={l.terms.quota_tokens} />
-                    </td>
+        {({ licenses, usage, inForce }) => (
+          <>
+            {inForce !== null && inForce.left.some((x) => x.kind === "license") ? (
+              <p className="form-error">
+                Not in the policy in force, as they do not compile with scheme version {inForce.version}
+                (requests they would allow are denied):{" "}
+                {inForce.left
+                  .filter((x) => x.kind === "license")
+                  .map((x) => x.id)
+                  .join(", ")}
+                . Open one to see why.
+              </p>
+            ) : null}
+            <div className="table-wrap">
+              <table>
+                <caption className="hint">
+                  {licenses.length} {licenses.length === 1 ? "license" : "licenses"} and applications
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">License</th>
+                    <th scope="col">Licensee</th>
+                    <th scope="col">Models and actions</th>
+                    <th scope="col">Destinations</th>
+                    <th scope="col">Ends (UTC)</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Approvals</th>
+                    <th scope="col">Quota used</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {licenses.map((l) => (
+                    <tr key={l.id}>
+                      <td>
+                        <Link to={`/licenses/${encodeURIComponent(l.id)}`}>{l.id}</Link>
+                      </td>
+                      <td>{licenseeText(l.licensee)}</td>
+                      <td>
+                        {l.terms.models.join(", ")} — {l.terms.actions.join(", ")}
+                      </td>
+                      <td>{setText(l.terms.destinations)}</td>
+                      <td>{endText(l.terms.valid_until)}</td>
+                      <td>
+                        <Status value={l.status} />
+                        {inForce?.left.some((x) => x.kind === "license" && x.id === l.id) ? (
+                          <>
+                            {" "}
+                            <span className="status status-left-out">left out: denied</span>
+                          </>
+                        ) : null}
+                      </td>
+                      <td>{l.status === "pending" ? `${l.approvals.length} of 2` : l.approvals.length}</td>
+                      <td>
+                        <QuotaText usage={usage.get(l.id)} quota={l.terms.quota_tokens} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
         )}
       </Loading>
     </section>
@@ -153,6 +174,21 @@ interface ApplyState {
 }
 
 const today = () => new Date().toISOString().slice(0, 10);
+
+/** The application form's fields, by the API's names (the licensee too, where the form shows it). */
+const APPLY_FIELDS = [
+  "id",
+  "models",
+  "actions",
+  "destinations",
+  "nationalities",
+  "purposes",
+  "valid_from",
+  "valid_until",
+  "quota_tokens",
+  "quota_period",
+  "justification",
+] as const;
 
 function ApplyForm({ me }: { me: Me }) {
   const own = can.onlyApplicant(me);
@@ -200,9 +236,12 @@ function ApplyForm({ me }: { me: Me }) {
     };
     // The admin API's own schema: a field refused here would be refused there, for the same reason.
     const checked = licenseApplication.safeParse(body);
+    // Each message once, at its field; the form's own message says where to look.
+    const names = [...(own ? [] : ["licensee"]), ...APPLY_FIELDS];
     if (!checked.success) {
-      setErrors(zodErrors(checked.error));
-      setFormError("Some fields need attention.");
+      const placed = placeErrors(zodErrors(checked.error), names);
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     setBusy(true);
@@ -210,7 +249,7 @@ function ApplyForm({ me }: { me: Me }) {
       const created = await api<LicenseRecord>("POST", "/licenses", body);
       navigate(`/licenses/${encodeURIComponent(created.id)}`);
     } catch (err) {
-      const { fields, form } = submissionErrors(err);
+      const { fields, form } = submissionErrors(err, names);
       setErrors(fields);
       setFormError(form);
     } finally {
@@ -313,6 +352,7 @@ function ApplyForm({ me }: { me: Me }) {
               value={f.valid_until}
               onChange={set("valid_until")}
               errors={errors}
+              hint={END_HINT}
             />
             <TextField
               label="Token quota (optional)"
@@ -360,13 +400,21 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
         <dd>{terms.actions.join(", ")}</dd>
         <dt>Destinations</dt>
         <dd>{setText(terms.destinations)}</dd>
+        <Countries named={terms.destinations} resolved={terms.resolved?.destinations} what="Destination" />
         <dt>Nationalities</dt>
         <dd>{setText(terms.nationalities)}</dd>
+        {terms.nationalities === undefined ? null : (
+          <Countries
+            named={terms.nationalities}
+            resolved={terms.resolved?.nationalities}
+            what="Nationality"
+          />
+        )}
         <dt>Purposes</dt>
         <dd>{terms.purposes?.join(", ") ?? "any"}</dd>
         <dt>Valid</dt>
         <dd>
-          {instantText(terms.valid_from)} to {instantText(terms.valid_until)}
+          {instantText(terms.valid_from)} to {endText(terms.valid_until)}
         </dd>
         <dt>Quota</dt>
         <dd>
@@ -379,11 +427,53 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
   );
 }
 
+/**
+ * The countries a destination or nationality expression was resolved to for this license
+ * (`terms.resolved`): fixed once, when it was applied for (set names against the scheme version
+ * active then), and what the policy in force uses — a later version redefining a set does not
+ * change them. A license stored before they were recorded resolves its set names against the
+ * active version: said so.
+ */
+function Countries({
+  named,
+  resolved,
+  what,
+}: {
+  named: SetExpression;
+  resolved: readonly string[] | undefined;
+  what: string;
+}) {
+  if (resolved === undefined) {
+    return (
+      <>
+        <dt>{what} countries</dt>
+        <dd>not fixed for this license: its set names are resolved against the active scheme version</dd>
+      </>
+    );
+  }
+  const asWritten = Array.isArray(named) && [...named].sort().join(", ") === resolved.join(", ");
+  return (
+    <>
+      <dt>{what} countries</dt>
+      <dd>
+        {resolved.length === 0 ? "none" : resolved.join(", ")}
+        {asWritten ? null : (
+          <span className="hint">
+            {" "}
+            (the names above as countries, fixed when it was applied for: what the gateway enforces, whatever
+            a later scheme version makes of a set)
+          </span>
+        )}
+      </dd>
+    </>
+  );
+}
+
 function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["conditions"]>): string {
   const parts = [
     c.destinations ? `destinations narrowed to ${c.destinations.join(", ")}` : null,
     c.quota_tokens !== undefined ? `quota lowered to ${c.quota_tokens.toLocaleString("en")} tokens` : null,
-    c.valid_until ? `ends earlier, on ${instantText(c.valid_until)}` : null,
+    c.valid_until ? `ends earlier, on ${endText(c.valid_until)}` : null,
     c.note ? `note: “${c.note}”` : null,
   ].filter((p) => p !== null);
   return parts.length === 0 ? "without conditions" : `with conditions: ${parts.join("; ")}`;
@@ -396,7 +486,7 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
       license.status === "pending" || license.status === "denied"
         ? null
         : await api<Usage>("GET", `/licenses/${encodeURIComponent(id)}/usage`);
-    return { license, usage };
+    return { license, usage, inForce: await activeLeftOut(me) };
   }, [id]);
   return (
     <section>
@@ -404,89 +494,95 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
         <Link to="/licenses">← All licenses</Link>
       </p>
       <Loading state={state}>
-        {({ license: l, usage }) => (
-          <>
-            <PageHeading title={`License ${l.id}`}>
-              <Status value={l.status} />
-            </PageHeading>
-            <p>
-              For {licenseeText(l.licensee)}; applied for by {l.applicant}.
-            </p>
-            <div className="panel">
-              <h2>Justification</h2>
-              <p>{l.justification}</p>
-            </div>
-            {usage !== null && usage.quota_tokens !== null ? (
-              <div className="panel">
-                <h2>Quota</h2>
-                <label>
-                  {usage.used_tokens.toLocaleString("en")} of {usage.quota_tokens.toLocaleString("en")} tokens
-                  used
-                  {usage.quota_period === "total" ? "" : ` in ${usage.period}`} (
-                  {usage.remaining_tokens?.toLocaleString("en")} left)
-                  <meter
-                    className="meter"
-                    min={0}
-                    max={usage.quota_tokens}
-                    value={usage.used_tokens}
-                    high={usage.quota_tokens * 0.9}
-                  />
-                </label>
-              </div>
-            ) : null}
-            <div className="panel grid2">
-              <Terms terms={l.requested} label="As applied for" />
-              <Terms
-                terms={l.terms}
-                label={l.status === "pending" ? "As the approvals so far would grant it" : "In force"}
-              />
-            </div>
-            <div className="panel">
-              <h2>Approvals ({l.approvals.length} of 2)</h2>
-              {l.approvals.length === 0 ? <p>No approval yet.</p> : null}
-              <ul>
-                {l.approvals.map((a) => (
-                  <li key={a.identity}>
-                    <strong>{a.identity}</strong> approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
-                    {a.conditions ? conditionsText(a.conditions) : "without conditions"}
-                  </li>
-                ))}
-              </ul>
-              {l.status === "pending" && l.approvals.length === 1 && can.approve(me) ? (
-                <p className="notice">
-                  A second approval makes this license approved with the terms under “As the approvals so far
-                  would grant it”; your conditions may narrow them further.
-                </p>
+        {({ license: l, usage, inForce }) => {
+          const left = inForce?.left.find((x) => x.kind === "license" && x.id === l.id);
+          return (
+            <>
+              <PageHeading title={`License ${l.id}`}>
+                <Status value={l.status} />
+              </PageHeading>
+              {left !== undefined && inForce !== null ? (
+                <LeftOutNotice entry={left} version={inForce.version} />
               ) : null}
-            </div>
-            <LicenseActions me={me} license={l} onDone={state.reload} />
-            <div className="panel">
-              <h2>History</h2>
-              <div className="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">When (UTC)</th>
-                      <th scope="col">Who</th>
-                      <th scope="col">What</th>
-                      <th scope="col">Reason or conditions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {l.history.map((h, i) => (
-                      <tr key={i}>
-                        <td>{h.at.slice(0, 19).replace("T", " ")}</td>
-                        <td>{h.actor}</td>
-                        <td>{h.action}</td>
-                        <td>{h.reason ?? (h.conditions ? conditionsText(h.conditions) : "")}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+              <p>
+                For {licenseeText(l.licensee)}; applied for by {l.applicant}.
+              </p>
+              <div className="panel">
+                <h2>Justification</h2>
+                <p>{l.justification}</p>
               </div>
-            </div>
-          </>
-        )}
+              {usage !== null && usage.quota_tokens !== null ? (
+                <div className="panel">
+                  <h2>Quota</h2>
+                  <label>
+                    {usage.used_tokens.toLocaleString("en")} of {usage.quota_tokens.toLocaleString("en")}{" "}
+                    tokens used
+                    {usage.quota_period === "total" ? "" : ` in ${usage.period}`} (
+                    {usage.remaining_tokens?.toLocaleString("en")} left)
+                    <meter
+                      className="meter"
+                      min={0}
+                      max={usage.quota_tokens}
+                      value={usage.used_tokens}
+                      high={usage.quota_tokens * 0.9}
+                    />
+                  </label>
+                </div>
+              ) : null}
+              <div className="panel grid2">
+                <Terms terms={l.requested} label="As applied for" />
+                <Terms
+                  terms={l.terms}
+                  label={l.status === "pending" ? "As the approvals so far would grant it" : "In force"}
+                />
+              </div>
+              <div className="panel">
+                <h2>Approvals ({l.approvals.length} of 2)</h2>
+                {l.approvals.length === 0 ? <p>No approval yet.</p> : null}
+                <ul>
+                  {l.approvals.map((a) => (
+                    <li key={a.identity}>
+                      <strong>{a.identity}</strong> approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
+                      {a.conditions ? conditionsText(a.conditions) : "without conditions"}
+                    </li>
+                  ))}
+                </ul>
+                {l.status === "pending" && l.approvals.length === 1 && can.approve(me) ? (
+                  <p className="notice">
+                    A second approval makes this license approved with the terms under “As the approvals so
+                    far would grant it”; your conditions may narrow them further.
+                  </p>
+                ) : null}
+              </div>
+              <LicenseActions me={me} license={l} onDone={state.reload} />
+              <div className="panel">
+                <h2>History</h2>
+                <div className="table-wrap">
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">When (UTC)</th>
+                        <th scope="col">Who</th>
+                        <th scope="col">What</th>
+                        <th scope="col">Reason or conditions</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {l.history.map((h, i) => (
+                        <tr key={i}>
+                          <td>{h.at.slice(0, 19).replace("T", " ")}</td>
+                          <td>{h.actor}</td>
+                          <td>{h.action}</td>
+                          <td>{h.reason ?? (h.conditions ? conditionsText(h.conditions) : "")}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </div>
+            </>
+          );
+        }}
       </Loading>
     </section>
   );

@@ -2,7 +2,7 @@
  * Overview: a world map of what the gateway decided, by request location, for a period (requests,
  * denials or fallbacks), read from the audit log itself; a country's footprint on click (which
  * models were served there and on what basis); the open alerts; the log's size and last checkpoint;
- * token usage.
+ * token usage. Model lookups are decisions but not requests: counted apart (overview-data.ts).
  */
 import { useEffect, useMemo, useState } from "react";
 import { api } from "../api.js";
@@ -119,8 +119,15 @@ export function OverviewPage({ me }: { me: Me }) {
           {data !== null && progress === null ? (
             <p>
               {data.decisions.toLocaleString("en")} decisions in {periodLabel}
-              {data.partial !== null ? ` read back to ${data.partial.since}` : ""}
-              {data.unknown > 0 ? `, ${data.unknown} from an unknown location` : ""}.
+              {data.partial !== null ? ` read back to ${data.partial.since}` : ""}:{" "}
+              {(data.decisions - data.lookups).toLocaleString("en")} requests
+              {data.unknown > 0
+                ? ` (${data.unknown.toLocaleString("en")} from an unknown location)`
+                : ""} and {data.lookups.toLocaleString("en")} model{" "}
+              {data.lookups === 1 ? "lookup" : "lookups"}.
+              {data.lookups > 0
+                ? " A lookup (GET /v1/models/{id}) says which model a caller would be served; it serves nothing and is not counted as a request."
+                : ""}
               {data.partial !== null
                 ? ` Only the latest ${OVERVIEW_LIMIT.toLocaleString("en")} entries are read in the browser; the footprint report (What-if page) covers the whole period.`
                 : ""}
@@ -148,6 +155,9 @@ export function OverviewPage({ me }: { me: Me }) {
                     <p>
                       {chosen.requests} requests: {chosen.denials} denied, {chosen.fallbacks} served by a
                       fallback.
+                      {chosen.lookups > 0
+                        ? ` Also ${chosen.lookups} model ${chosen.lookups === 1 ? "lookup" : "lookups"}, not counted as requests.`
+                        : ""}
                     </p>
                     <table>
                       <caption className="hint">Footprint: model asked → model served · basis</caption>
@@ -182,6 +192,7 @@ export function OverviewPage({ me }: { me: Me }) {
                   <th scope="col">Requests</th>
                   <th scope="col">Denials</th>
                   <th scope="col">Fallbacks</th>
+                  <th scope="col">Lookups</th>
                 </tr>
               </thead>
               <tbody>
@@ -195,6 +206,7 @@ export function OverviewPage({ me }: { me: Me }) {
                     <td>{s.requests}</td>
                     <td>{s.denials}</td>
                     <td>{s.fallbacks}</td>
+                    <td>{s.lookups}</td>
                   </tr>
                 ))}
               </tbody>

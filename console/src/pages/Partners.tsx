@@ -14,6 +14,7 @@ import {
   TextArea,
   TextField,
   list,
+  placeErrors,
   submissionErrors,
   zodErrors,
 } from "../components/form.js";
@@ -105,7 +106,8 @@ function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => v
       setReason("");
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      // In this one-line form, a refusal naming no field is said at the reason.
+      const r = submissionErrors(err, ["status", "reason"]);
       setErrors({ ...r.fields, ...(r.form && Object.keys(r.fields).length === 0 ? { reason: r.form } : {}) });
     }
   };
@@ -176,9 +178,20 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
     const name = (path: string) => path.replace(/^partner\./, "").replace(/^grants\[0\]\./, "");
     const rename = (errs: Record<string, string>) =>
       Object.fromEntries(Object.entries(errs).map(([k, v]) => [name(k), v]));
+    const names = [
+      "kind",
+      "id",
+      "name",
+      ...(f.kind === "country" ? ["countries"] : ["country", "locations"]),
+      "assurance",
+      "models",
+      "actions",
+      "reason",
+    ];
     if (!checked.success) {
-      setErrors(rename(zodErrors(checked.error)));
-      setFormError("Some fields need attention.");
+      const placed = placeErrors(rename(zodErrors(checked.error)), names);
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     try {
@@ -188,8 +201,8 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
       setFormError(null);
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
-      setErrors(rename(r.fields));
+      const r = submissionErrors(err, names, name);
+      setErrors(r.fields);
       setFormError(r.form);
     }
   };

@@ -9,7 +9,15 @@ import type { ApiKeyRecord } from "../../../src/store/index.js";
 import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api, listAll } from "../api.js";
-import { FormError, Select, TextField, list, submissionErrors, zodErrors } from "../components/form.js";
+import {
+  FormError,
+  Select,
+  TextField,
+  list,
+  placeErrors,
+  submissionErrors,
+  zodErrors,
+} from "../components/form.js";
 import { instantText } from "../components/dates.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
@@ -138,6 +146,8 @@ export const parseNationalities = (s: string) =>
     return since ? { country, since } : { country };
   });
 
+const PRINCIPAL_FIELDS = ["id", "citizenships", "residence", "organization", "assurance"];
+
 function AddPrincipal({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({
     id: "",
@@ -161,8 +171,9 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
     };
     const checked = principalSchema.safeParse(body);
     if (!checked.success) {
-      setErrors(zodErrors(checked.error));
-      setFormError("Some fields need attention.");
+      const placed = placeErrors(zodErrors(checked.error), PRINCIPAL_FIELDS);
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     try {
@@ -173,7 +184,7 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
       setF({ id: "", citizenships: "", residence: "", organization: "", assurance: "none" });
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, PRINCIPAL_FIELDS);
       setErrors(r.fields);
       setFormError(r.form);
     }
@@ -240,7 +251,7 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
       setFormError(null);
       onDone();
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, ["principal", "label"]);
       setErrors(r.fields);
       setFormError(r.form);
     }

@@ -19,6 +19,7 @@ import {
   TextArea,
   TextField,
   list,
+  placeErrors,
   submissionErrors,
   zodErrors,
 } from "../components/form.js";
@@ -142,9 +143,23 @@ export function ProviderForm({
         ? providerInputSchema.safeParse({ id: editing.id, ...b })
         : providerUpdateSchema.safeParse(sent)
       : providerInputSchema.safeParse(b);
+    // The fields this form shows now: each message once, at its field; the rest for the form.
+    const names = [
+      ...(editing ? [] : ["partner", "id"]),
+      "name",
+      "issuer",
+      "audiences",
+      ...(f.source === "jwks_uri" ? ["jwks_uri"] : f.source === "jwks" ? ["jwks"] : []),
+      "algorithms",
+      ...CLAIMS.map((k) => `claims.${k}`),
+      "assurance.level",
+      "max_assurance",
+      ...(editing ? ["reason"] : []),
+    ];
     if (!checked.success) {
-      setErrors(zodErrors(checked.error));
-      setFormError("Some fields need attention.");
+      const placed = placeErrors(zodErrors(checked.error), names);
+      setErrors(placed.fields);
+      setFormError(placed.form);
       return;
     }
     if (f.partner === "") {
@@ -158,7 +173,7 @@ export function ProviderForm({
       setFormError(null);
       onDone(editing?.id ?? f.id.trim());
     } catch (err) {
-      const r = submissionErrors(err);
+      const r = submissionErrors(err, names);
       setErrors(r.fields);
       setFormError(r.form);
     }

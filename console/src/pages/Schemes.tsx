@@ -11,6 +11,7 @@ import { FormError, TextArea, submissionErrors, zodErrors } from "../components/
 import { Loading, PageHeading, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
+import { leftOutWhy, type LeftOut } from "./left-out.js";
 import { WhatIfPanel, type WhatIfReport } from "./WhatIf.js";
 
 interface VersionSummary {
@@ -21,6 +22,8 @@ interface VersionSummary {
   readonly uploaded_by: string;
   readonly uploaded_at: string;
   readonly active: boolean;
+  /** The active version only: what the policy in force leaves out (absent: nothing). */
+  readonly left_out?: readonly LeftOut[];
 }
 interface Diff {
   readonly identical: boolean;
@@ -42,38 +45,71 @@ function VersionList({ me }: { me: Me }) {
       <PageHeading title="Scheme versions" />
       <Loading state={state}>
         {(versions) => (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Version</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col">Uploaded by</th>
-                  <th scope="col">Uploaded (UTC)</th>
-                  <th scope="col">In force</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...versions].reverse().map((v) => (
-                  <tr key={v.id}>
-                    <td>
-                      <Link to={`/schemes/${v.version}`}>Version {v.version}</Link>
-                    </td>
-                    <td>{v.name}</td>
-                    <td className="mono">{v.digest.slice(0, 19)}…</td>
-                    <td>{v.uploaded_by}</td>
-                    <td>{v.uploaded_at.slice(0, 19).replace("T", " ")}</td>
-                    <td>{v.active ? <strong>active</strong> : ""}</td>
+          <>
+            <LeftOutList version={versions.find((v) => v.active)} />
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Version</th>
+                    <th scope="col">Name</th>
+                    <th scope="col">Digest</th>
+                    <th scope="col">Uploaded by</th>
+                    <th scope="col">Uploaded (UTC)</th>
+                    <th scope="col">In force</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {[...versions].reverse().map((v) => (
+                    <tr key={v.id}>
+                      <td>
+                        <Link to={`/schemes/${v.version}`}>Version {v.version}</Link>
+                      </td>
+                      <td>{v.name}</td>
+                      <td className="mono">{v.digest.slice(0, 19)}…</td>
+                      <td>{v.uploaded_by}</td>
+                      <td>{v.uploaded_at.slice(0, 19).replace("T", " ")}</td>
+                      <td>{v.active ? <strong>active</strong> : ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
         )}
       </Loading>
       {can.manage(me) ? <Upload onDone={state.reload} /> : null}
     </section>
+  );
+}
+
+/**
+ * The partners and licenses the policy in force leaves out (stored, but not compiling with the
+ * active version): nothing they would grant is granted. Nothing shown when nothing is left out.
+ */
+function LeftOutList({ version }: { version: VersionSummary | undefined }) {
+  const left = version?.left_out ?? [];
+  if (version === undefined || left.length === 0) return null;
+  return (
+    <div className="form-error left-out">
+      <h2>Left out of the policy in force</h2>
+      <p>
+        Stored, but not compiling with version {version.version}, so the gateway leaves them out: requests
+        they would allow are denied until they are fixed.
+      </p>
+      <ul>
+        {left.map((l) => (
+          <li key={`${l.kind}:${l.id}`}>
+            {l.kind === "license" ? (
+              <Link to={`/licenses/${encodeURIComponent(l.id)}`}>license {l.id}</Link>
+            ) : (
+              `partner ${l.id}`
+            )}
+            : {leftOutWhy(l)}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
@@ -146,7 +182,7 @@ function Upload({ onDone }: { onDone: () => void }) {
         });
         setFormError(null);
       } else {
-        const s = submissionErrors(err);
+        const s = submissionErrors(err, ["yaml"]);
         setErrors(s.fields);
         setFormError(s.form);
       }
@@ -244,6 +280,7 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
               {v.name}, uploaded by {v.uploaded_by} on {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC;{" "}
               <span className="mono">{v.digest}</span>
             </p>
+            {v.active ? <LeftOutList version={v} /> : null}
             <div className="panel">
               <h2>Changes against the active version</h2>
               <DiffView diff={v.diff} />
@@ -310,7 +347,7 @@ function Activate({
       setFormError(null);
       onDone(r.impact ?? null);
     } catch (err) {
-      const s = submissionErrors(err);
+      const s = submissionErrors(err, ["reason"]);
       setErrors(s.fields);
       setFormError(
         err instanceof ApiError && (err.code === "what_if_required" || err.code === "what_if_changed")

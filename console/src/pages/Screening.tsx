@@ -340,7 +340,7 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
           `${m.entry_id}. The screening status of ${m.subject_kind} ${m.subject_id} is now ${after.subject_status ?? "clear"}.`,
       );
     } catch (err) {
-      const s = submissionErrors(err);
+      const s = submissionErrors(err, ["reason"]);
       setErrors(s.fields);
       setFormError(s.form);
       setBusy(false);

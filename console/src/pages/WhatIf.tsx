@@ -8,7 +8,7 @@ import { useState, type FormEvent } from "react";
 import type { ChangeGroup, Tally, WhatIfPart } from "../../../src/whatif/result.js";
 import { whatIfRequest } from "../../../src/whatif/schemas.js";
 import { apiWithProgress, listAll } from "../api.js";
-import { FormError, Select, TextField, zodErrors } from "../components/form.js";
+import { FormError, Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 import { Loading, PageHeading, useLoad } from "../components/ui.js";
 import { useLocation } from "../router.js";
@@ -115,6 +115,9 @@ export function WhatIfPanel({
     );
     if (r !== null) onReport?.(r);
   };
+  // The server's refusal of an option goes under that option's field, said once.
+  const refused = job.error === null ? null : submissionErrors(job.error, ["days", "examples"]);
+  const shown = { ...errors, ...refused?.fields };
   return (
     <div>
       <form onSubmit={(e) => void submit(e)} noValidate aria-label={`What-if of version ${version}`}>
@@ -124,7 +127,7 @@ export function WhatIfPanel({
             name="days"
             value={days}
             onChange={setDays}
-            errors={errors}
+            errors={shown}
             hint="Optional: re-decide the logged requests of these days too"
           />
           <TextField
@@ -132,14 +135,14 @@ export function WhatIfPanel({
             name="examples"
             value={examples}
             onChange={setExamples}
-            errors={errors}
+            errors={shown}
           />
           <button type="submit" disabled={job.running}>
             Run what-if of version {version}
           </button>
         </div>
       </form>
-      <FormError message={job.error?.message ?? null} />
+      <FormError message={refused?.form ?? null} />
       {job.running ? (
         <Working
           label={`Running the what-if of version ${version}…`}

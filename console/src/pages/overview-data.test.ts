@@ -81,4 +81,49 @@ describe("the overview's figures", () => {
     expect(reads).toEqual([9n, 8n, 7n, 6n]);
     expect(progress.at(-1)?.[1]).toBe(32);
   });
+
+  it("counts model lookups apart: not requests, denials, fallbacks nor what was served", async () => {
+    // Six decisions at FR: two requests allowed, one denied, three lookups (one of them denied).
+    const entries = [
+      { decision: "allow", lookup: false },
+      { decision: "allow" },
+      { decision: "deny" },
+      { decision: "allow", lookup: true },
+      { decision: "fallback", lookup: true },
+      { decision: "deny", lookup: true },
+    ].map((d, i) => ({
+      v: 1,
+      type: "decision",
+      time: new Date(Date.UTC(2026, 11, 1) + i * 60_000).toISOString(),
+      location: "FR",
+      model: "m5",
+      served_model: d.decision === "deny" ? null : "m5",
+      reason: d.decision === "deny" ? "no-authorization" : "home-person",
+      grant: null,
+      ...d,
+    }));
+    // And a lookup from an unknown location: a lookup, not an unknown-location request.
+    entries.push({ ...entries[3]!, location: null as never, time: "2026-12-01T00:10:00.000Z" });
+    const bytes = entries.map((e) => new TextEncoder().encode(JSON.stringify(e)));
+    const source: EntrySource = {
+      latest: async () => ({
+        checkpoint: {
+          origin: "o",
+          size: BigInt(bytes.length),
+          root: new Uint8Array(32),
+          extensions: [],
+        } as never,
+      }),
+      bundles: (size) => [{ index: 0n, width: Number(size) }],
+      read: async (_i, w) => bytes.slice(0, w),
+      parse: (b) => JSON.parse(new TextDecoder().decode(b)) as AuditEntry,
+    };
+    const a = await aggregate(source, null, () => {});
+    expect(a.decisions).toBe(7);
+    expect(a.lookups).toBe(4);
+    expect(a.unknown).toBe(0);
+    const fr = a.byCountry.get("FR");
+    expect(fr).toMatchObject({ requests: 3, denials: 1, fallbacks: 0, lookups: 3 });
+    expect([...(fr?.served.values() ?? [])].reduce((x, y) => x + y, 0)).toBe(3);
+  });
 });

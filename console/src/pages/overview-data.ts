@@ -3,21 +3,32 @@
  * start of the period — or, in a large log, only as far as `limit` entries: a busy gateway logs
  * millions of decisions a day, more than a browser should download. The answer then says how far
  * back it reached.
+ *
+ * A model lookup (GET /v1/models/{id}, `"lookup":true` in its entry) is a decision answered to its
+ * caller, not a request served: it is counted apart (`lookups`), never in `requests`, `denials`,
+ * `fallbacks` nor what was served — as the footprint report counts them (src/report/served.ts).
  */
 import type { AuditEntry, Checkpoint } from "../audit/log.js";
 
 export interface CountryStats {
+  /** Requests decided (model lookups are not requests: see `lookups`). */
   requests: number;
   denials: number;
   fallbacks: number;
-  /** `asked → served · basis` → count */
+  /** Model lookups decided from here (GET /v1/models/{id}): not requests served. */
+  lookups: number;
+  /** `asked → served · basis` → requests (lookups not included) */
   served: Map<string, number>;
 }
 
 export interface Aggregate {
   readonly byCountry: Map<string, CountryStats>;
+  /** Requests from an unknown location (lookups not included). */
   readonly unknown: number;
+  /** Every decision in the period: the requests and the model lookups. */
   readonly decisions: number;
+  /** Of the decisions, model lookups (counted apart from the requests). */
+  readonly lookups: number;
   /** Set when `limit` entries were read before the period's start: the oldest time reached. */
   readonly partial: { readonly entries: number; readonly since: string } | null;
 }
@@ -44,6 +55,7 @@ export async function aggregate(
   const byCountry = new Map<string, CountryStats>();
   let unknown = 0;
   let decisions = 0;
+  let lookups = 0;
   let done = 0;
   let partial: Aggregate["partial"] = null;
   let oldest = "";
@@ -60,14 +72,21 @@ export async function aggregate(
       oldest = e.time;
       if (e.type !== "decision") continue;
       decisions++;
+      const lookup = e.lookup === true;
+      if (lookup) lookups++;
       const loc = typeof e.location === "string" ? e.location : null;
       if (loc === null) {
-        unknown++;
+        if (!lookup) unknown++;
         continue;
       }
       let s = byCountry.get(loc);
       if (s === undefined)
-        byCountry.set(loc, (s = { requests: 0, denials: 0, fallbacks: 0, served: new Map() }));
+        byCountry.set(loc, (s = { requests: 0, denials: 0, fallbacks: 0, lookups: 0, served: new Map() }));
+      // Answered to a caller asking which model it would get, not served: not a request.
+      if (lookup) {
+        s.lookups++;
+        continue;
+      }
       s.requests++;
       if (e.decision === "deny") s.denials++;
       if (e.decision === "fallback") s.fallbacks++;
@@ -78,5 +97,5 @@ export async function aggregate(
     done += entries.length;
     progress(done, Math.min(Number(size), limit));
   }
-  return { byCountry, unknown, decisions, partial };
+  return { byCountry, unknown, decisions, lookups, partial };
 }
