@@ -17,7 +17,7 @@ import {
 } from "../admin/index.js";
 import { allow, handleDecisions } from "../api/index.js";
 import { handleAudit } from "../audit/index.js";
-import { serveConsole } from "../console/static.js";
+import { serveConsole, SignInOrigins } from "../console/static.js";
 import type { ClientErrorRenderer } from "../http/connections.js";
 import {
   asClearanceError,
@@ -51,6 +51,11 @@ export function createGatewayHandler(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { context: ctx, admin } = options;
   const adminHandler = createAdminHandler(admin);
+  // The console's connect-src: each sign-in provider's issuer and token endpoint origins (read from
+  // its discovery document, at most once an hour, through the key fetch's address guard).
+  const signInOrigins = new SignInOrigins(() => admin.consoleSignIn?.providers() ?? [], {
+    allowHttpLoopback: admin.allowHttpLoopback === true,
+  });
   return (req, res) => {
     const requestId = randomUUID();
     setSecurityHeaders(res);
@@ -113,11 +118,7 @@ export function createGatewayHandler(
       if (path.startsWith("/admin/")) return adminHandler(req, res, path);
       if (path.startsWith("/audit/")) return handleAudit(ctx.audit.log, ctx.audit.dir, req, res, path);
       if (path === "/console" || path.startsWith("/console/")) {
-        const origins = (admin.consoleSignIn?.providers() ?? []).flatMap((p) => {
-          const url = URL.parse(p.issuer);
-          return url === null ? [] : [url.origin];
-        });
-        return serveConsole(options.consoleDir ?? null, req, res, path, [...new Set(origins)]);
+        return serveConsole(options.consoleDir ?? null, req, res, path, signInOrigins);
       }
       throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${path}`);
     })();

@@ -37,9 +37,9 @@ export async function latestCheckpoint(): Promise<{ note: string; checkpoint: Ch
 }
 
 /**
- * A level-0 hash tile or an entry bundle at `width`. The server keeps a partial one only for its
- * last two checkpoints: once the log has moved on (a verification of a large log under traffic),
- * the full tile is read instead — its first `width` records are the partial's (tlog-tiles).
+ * A level-0 hash tile or an entry bundle at `width`. The server keeps a partial one until the full
+ * tile is covered by a signed checkpoint: once it is gone, the full tile is read instead — its first
+ * `width` records are the partial's (tlog-tiles).
  */
 async function getTile(level: 0 | "entries", index: bigint, width: number): Promise<Uint8Array> {
   const path = tilePath({ level, index, width });
