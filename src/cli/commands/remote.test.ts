@@ -562,6 +562,20 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
       expect(twins.local.err).toMatch(/^clearance: no (key|principal) nosuch \(not_found\)\n$/);
     }
   });
+
+  it("alerts list --detector: a name no detector has is usage (exit 2), as a bad --state is", async () => {
+    const typo = await cli(["remote", "alerts", "list", "--detector", "key_sharing"]);
+    expect(typo.code).toBe(2);
+    expect(typo.out).toBe("");
+    expect(typo.err).toContain(
+      "'key_sharing' is invalid. Allowed choices are impossible-travel, key-sharing,",
+    );
+    expect(await cli(["remote", "alerts", "list", "--detector", "key-sharing"])).toEqual({
+      code: 0,
+      out: "no alerts\n",
+      err: "",
+    });
+  });
 });
 
 describe("pagination, URL, token and connection errors", () => {
