@@ -1,6 +1,7 @@
 /** The CLI's contact with the outside, injectable so tests run commands in-process. */
 import { readFileSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
+import { jsonSyntaxError } from "./json-syntax.js";
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -15,9 +16,15 @@ export const processIo: Io = {
   stdin: () => readFileSync(0, "utf8"),
 };
 
-/** Reads a JSON file (or stdin for `-`); a missing file or bad JSON is invalid input naming the file. */
+/** A file as messages name it: `-` is standard input. */
+export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);
+
+/**
+ * Reads a JSON file (or stdin for `-`); a missing file or bad JSON is invalid input naming the file
+ * (and for bad JSON the line and column, as a scheme file's problems are named).
+ */
 export function readJsonArg(io: Io, path: string, what: string): unknown {
-  const file = path === "-" ? "(stdin)" : path;
+  const file = fileName(path);
   let text: string;
   try {
     text = path === "-" ? io.stdin() : readFileSync(path, "utf8");
@@ -34,13 +41,29 @@ export function readJsonArg(io: Io, path: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
+    const at = jsonSyntaxError(text);
     throw new InvalidInputError([
       {
         code: "invalid_json",
         path: [],
         file,
-        message: `${what} is not valid JSON: ${(cause as Error).message}`,
+        ...(at === null ? {} : { line: at.line, column: at.column }),
+        message: `${what} is not valid JSON: ${at === null ? (cause as Error).message : at.message}`,
       },
     ]);
+  }
+}
+
+/**
+ * A JSON file read and checked by `parse` (which throws InvalidInputError): its problems name the
+ * file, as a bad JSON's do, so a field at fault can be found where it was written.
+ */
+export function readJsonWith<T>(io: Io, path: string, what: string, parse: (value: unknown) => T): T {
+  const value = readJsonArg(io, path, what);
+  try {
+    return parse(value);
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    throw new InvalidInputError(err.problems.map((p) => ({ ...p, file: p.file ?? fileName(path) })));
   }
 }

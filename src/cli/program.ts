@@ -2,10 +2,10 @@
  * `clearance`: the command line. Exit codes: 0 done; 1 denied (with --fail-on-deny), a failed audit
  * verification, or a refusal (by the server for remote commands, by Clearance itself for local
  * ones, e.g. a list too large, or no principal, key or match by that id: the server's code either
- * way); 2 invalid input or usage, with the message on stderr.
+ * way); 2 invalid input or usage (the server's 400 included), with the message on stderr. Errors
+ * are said in one place, src/cli/render.ts, for local and remote commands alike.
  */
 import { Command, CommanderError } from "commander";
-import { ClearanceError, InvalidInputError, SetupError, formatProblems } from "../errors/index.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
@@ -18,7 +18,8 @@ import { registerServe } from "./commands/serve.js";
 import { registerSets } from "./commands/sets.js";
 import { registerStore } from "./commands/store.js";
 import type { Io } from "./io.js";
-import { EXIT_INVALID, EXIT_REFUSED, type Outcome } from "./outcome.js";
+import { EXIT_INVALID, type Outcome } from "./outcome.js";
+import { renderError } from "./render.js";
 
 export { EXIT_DENIED, EXIT_INVALID, type Outcome } from "./outcome.js";
 
@@ -54,19 +55,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       // Help and version are successful exits; every other commander error is a usage error.
       return err.exitCode === 0 ? 0 : EXIT_INVALID;
     }
-    if (err instanceof InvalidInputError) {
-      io.stderr(`${formatProblems(err.problems)}\n`);
-      return EXIT_INVALID;
-    }
-    if (err instanceof SetupError) {
-      io.stderr(`clearance: ${err.message}\n`);
-      return EXIT_INVALID;
-    }
-    // A refusal, as a remote command reports the server's: the message, exit 1, no stack.
-    if (err instanceof ClearanceError) {
-      io.stderr(`clearance: ${err.message} (${err.code})\n`);
-      return EXIT_REFUSED;
-    }
-    throw err;
+    const rendered = renderError(err);
+    if (rendered === null) throw err;
+    io.stderr(rendered.text);
+    return rendered.exitCode;
   }
 }

@@ -29,10 +29,10 @@ describe("clearance principals and keys", () => {
     );
     expect(await cli(["principals", "add", "--file", file, ...dataDir])).toMatchObject({
       code: 0,
-      out: "added principal zoe\n",
+      out: "saved principal zoe (new)\n",
     });
     expect((await cli(["principals", "add", "--file", file, ...dataDir])).out).toBe(
-      "replaced principal zoe\n",
+      "saved principal zoe (replaced)\n",
     );
     const list = await cli(["principals", "list", ...dataDir]);
     expect(list.out).toMatch(

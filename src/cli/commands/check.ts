@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
 import { decide, decisionView, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
 import { loadSchemeFile } from "../../scheme/index.js";
-import { readJsonArg, type Io } from "../io.js";
+import { readJsonWith, type Io } from "../io.js";
 import { EXIT_DENIED, type Outcome } from "../outcome.js";
 
 interface CheckOptions {
@@ -29,8 +29,10 @@ export function registerCheck(program: Command, io: Io, outcome: Outcome): void 
         ]);
       }
       const s = loadSchemeFile(opts.scheme);
-      const principal = parsePrincipal(readJsonArg(io, opts.principal, "principal"), ["principal"]);
-      const request = parseRequest(readJsonArg(io, opts.request, "request"), ["request"]);
+      const principal = readJsonWith(io, opts.principal, "principal", (v) =>
+        parsePrincipal(v, ["principal"]),
+      );
+      const request = readJsonWith(io, opts.request, "request", (v) => parseRequest(v, ["request"]));
       const d = decide(s, principal, request);
       io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(decisionView(d), null, 2)}\n`);
       if (opts.failOnDeny && d.decision === "deny") outcome.exitCode = EXIT_DENIED;

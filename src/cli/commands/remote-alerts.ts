@@ -1,4 +1,5 @@
 /** `clearance remote alerts …`: anomaly alerts, and acknowledging and resolving them (each step audited). */
+import { ALERT_DETECTORS, ALERT_STATES } from "../../alerts/schema.js";
 import type { AlertRecord } from "../../store/alerts.js";
 import { remote, seg, type RemoteGroup } from "./remote-define.js";
 import type { Page } from "./remote-client.js";
@@ -51,9 +52,11 @@ export const alerts: RemoteGroup = {
         {
           flags: "--state <state>",
           description: "only alerts in this state",
-          choices: ["open", "acknowledged", "resolved"],
+          choices: ALERT_STATES,
         },
-        { flags: "--detector <name>", description: "only this detector's (e.g. key-sharing)" },
+        // Checked here as --state is: a misspelt name (key_sharing) would match nothing, and the
+        // empty list read as "no alerts".
+        { flags: "--detector <name>", description: "only this detector's alerts", choices: ALERT_DETECTORS },
         { flags: "--subject <id>", description: "only about this principal, key, organization, license…" },
       ],
       request: ({ opts }) => ({

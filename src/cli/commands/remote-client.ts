@@ -5,7 +5,7 @@
  * The token comes from the environment only (CLEARANCE_TOKEN): a token on the command line would
  * leak into shell history and the process list.
  */
-import { InvalidInputError } from "../../errors/index.js";
+import { InvalidInputError, type Problem } from "../../errors/index.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 export const URL_ENV = "CLEARANCE_URL";
@@ -19,34 +19,35 @@ export interface RemoteProblem {
   readonly code?: string;
   readonly path: string;
   readonly message: string;
+  readonly file?: string;
   readonly line?: number;
   readonly column?: number;
 }
 
 /**
  * The server refused (status 4xx/5xx, with its error code and problems), or could not be asked
- * (no token, unreachable, not a Clearance server). Either way, exit 1 with the message.
+ * (no token, unreachable, not a Clearance server). Rendered with every other error the CLI ends
+ * with, in one place (src/cli/render.ts): a 400 is invalid input (exit 2), anything else exit 1.
  */
 export class RemoteError extends Error {
+  readonly problems: readonly Problem[];
   constructor(
     readonly code: string,
     message: string,
-    readonly problems: readonly RemoteProblem[] = [],
+    problems: readonly (RemoteProblem | Problem)[] = [],
     readonly status: number | null = null,
   ) {
     super(message);
     this.name = "RemoteError";
+    this.problems = problems.map(asProblem);
   }
 }
 
-/** `error <code>: <message>`, then one indented line per problem. Ends with a newline. */
-export function formatRemoteError(err: RemoteError): string {
-  const lines = [`error ${err.code}: ${err.message}`];
-  for (const p of err.problems) {
-    const at = p.line === undefined ? "" : ` (line ${p.line}, column ${p.column ?? 1})`;
-    lines.push(`  ${p.path || "(root)"}${at}: ${p.message}`);
-  }
-  return `${lines.join("\n")}\n`;
+/** The server's problem as the CLI's own: its path as one segment ("(root)" is none). */
+function asProblem(p: RemoteProblem | Problem): Problem {
+  if (typeof p.path !== "string") return p as Problem;
+  const { path, code, ...rest } = p as RemoteProblem;
+  return { code: code ?? "invalid", path: path === "" || path === "(root)" ? [] : [path], ...rest };
 }
 
 export type Method = "GET" | "POST" | "DELETE";
@@ -87,6 +88,36 @@ export interface Client {
 
 const usage = (message: string) => new InvalidInputError([{ code: "usage", path: [], message }]);
 
+/**
+ * What a bearer token may hold: printable ASCII, no spaces. Anything else cannot go in a header,
+ * and fetch's complaint about it would quote the whole header, i.e. the token.
+ */
+const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
+
+/**
+ * The token from CLEARANCE_TOKEN, trimmed; undefined when unset or empty. One of the wrong shape
+ * (a second line read from the token's file, a stray space) is usage, and is never echoed.
+ */
+export function resolveToken(value: string | undefined): string | undefined {
+  const token = value?.trim();
+  if (!token) return undefined;
+  if (!TOKEN_SHAPE.test(token)) {
+    throw usage(
+      `${TOKEN_ENV} holds a space, a line break or a character outside printable ASCII, which no ` +
+        "admin token has (a second line read from the token's file?): set it to the token alone",
+    );
+  }
+  return token;
+}
+
+/** A would-be URL for a message: all before its last "@" hidden (it may be user:password). */
+function redacted(text: string): string {
+  const at = text.lastIndexOf("@");
+  if (at < 0) return text;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? "";
+  return `${scheme}…${text.slice(at)}`;
+}
+
 /** The base URL: `--url`, else CLEARANCE_URL, else the default listen address. A bad URL is usage. */
 export function resolveUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {
   const fromEnv = env[URL_ENV]?.trim();
@@ -96,10 +127,17 @@ export function resolveUrl(option: string | undefined, env: NodeJS.ProcessEnv): 
   try {
     url = new URL(text);
   } catch {
-    throw usage(`${source}: not a URL: ${JSON.stringify(text)} (expected e.g. ${DEFAULT_URL})`);
+    throw usage(`${source}: not a URL: ${JSON.stringify(redacted(text))} (expected e.g. ${DEFAULT_URL})`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw usage(`${source}: expected an http:// or https:// URL, got ${JSON.stringify(text)}`);
+    throw usage(`${source}: expected an http:// or https:// URL, got ${JSON.stringify(redacted(text))}`);
+  }
+  // A password in the URL would be echoed in messages (and fetch refuses such URLs anyway).
+  if (url.username !== "" || url.password !== "") {
+    throw usage(
+      `${source}: the URL carries a user name or password (${url.protocol}//…@${url.host}): remove ` +
+        `it; the admin token is read from ${TOKEN_ENV}`,
+    );
   }
   if (url.search !== "" || url.hash !== "") {
     throw usage(`${source}: expected the server's base URL, without ?query or #fragment`);
@@ -135,19 +173,36 @@ export function createClient(options: ClientOptions): Client {
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const pageSize = options.pageSize ?? MAX_PAGE;
 
-  async function request<T>(
-    method: Method,
-    path: string,
-    { body, query, progress }: RequestOptions = {},
-  ): Promise<T> {
-    const token = options.token?.trim();
-    if (!token) {
+  async function request<T>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
+    const token = resolveToken(options.token);
+    if (token === undefined) {
       throw new RemoteError(
         "missing_token",
-        `no admin token: set the environment variable ${TOKEN_ENV} to an admin API token ` +
-          "(it is never taken from the command line)",
+        `no admin token: set the environment variable ${TOKEN_ENV} to an admin API token; ` +
+          "it is never taken from the command line",
       );
     }
+    try {
+      return await exchange<T>(token, method, path, opts);
+    } catch (err) {
+      // Whatever a message quotes (a system error, a server echoing the request), never the token.
+      if (!(err instanceof RemoteError)) throw err;
+      const hide = (text: string) => text.split(token).join("[token]");
+      throw new RemoteError(
+        err.code,
+        hide(err.message),
+        err.problems.map((p) => ({ ...p, message: hide(p.message) })),
+        err.status,
+      );
+    }
+  }
+
+  async function exchange<T>(
+    token: string,
+    method: Method,
+    path: string,
+    { body, query, progress }: RequestOptions,
+  ): Promise<T> {
     const target = `${base}${path}${queryString(query)}`;
     const headers: Record<string, string> = {
       authorization: `Bearer ${token}`,
@@ -177,7 +232,7 @@ export function createClient(options: ClientOptions): Client {
       text = await res.text();
     } catch (err) {
       if (err instanceof RemoteError) throw err;
-      throw unreachable(base, err, timeoutMs);
+      throw failed(base, err, timeoutMs);
     } finally {
       clearTimeout(timer);
     }
@@ -273,7 +328,7 @@ function refusal(status: number, method: Method, target: string, body: unknown, 
     { code?: unknown; message?: unknown; problems?: unknown } | undefined;
   if (typeof error?.code === "string" && typeof error.message === "string") {
     const problems = Array.isArray(error.problems) ? (error.problems as RemoteProblem[]) : [];
-    const hint = status === 401 ? ` (the token is read from ${TOKEN_ENV})` : "";
+    const hint = status === 401 ? `; the token is read from ${TOKEN_ENV}` : "";
     return new RemoteError(error.code, `${error.message}${hint}`, problems, status);
   }
   const excerpt = text.trim().slice(0, 200);
@@ -285,12 +340,33 @@ function refusal(status: number, method: Method, target: string, body: unknown, 
   );
 }
 
-function unreachable(base: string, err: unknown, timeoutMs: number): RemoteError {
+/**
+ * Why the exchange failed. Only a network failure (fetch's "fetch failed", a system error code, a
+ * time-out) is "cannot reach"; anything else failed here, before or while sending, and says so.
+ * (request() takes the token out of either: a header error quotes it.)
+ */
+function failed(base: string, err: unknown, timeoutMs: number): RemoteError {
   const name = (err as { name?: unknown }).name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new RemoteError(
       "unreachable",
       `no answer from the Clearance server at ${base} within ${timeoutMs / 1000} s`,
+    );
+  }
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const network =
+    err instanceof TypeError &&
+    cause !== undefined &&
+    (err.message === "fetch failed" || typeof (cause as { code?: unknown }).code === "string");
+  if (!network) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new RemoteError("request_failed", `could not send the request to ${base}: ${message}`);
+  }
+  if ((cause as { message?: unknown }).message === "unexpected redirect") {
+    return new RemoteError(
+      "redirected",
+      `${base} answered with a redirect, which is not followed (it would take the token ` +
+        `elsewhere): set --url or ${URL_ENV} to the server's own address`,
     );
   }
   return new RemoteError(

@@ -2,19 +2,19 @@
  * Remote commands, declared: each names its arguments and options, builds its request from them
  * (reading local files first, so bad input is exit 2 before anything is sent), and renders the
  * answer for people. What every one of them shares is here, once: `--url`, `--json`, the token from
- * CLEARANCE_TOKEN, pagination for lists, and the error output (exit 1 when the server refuses or
- * cannot be reached).
+ * CLEARANCE_TOKEN, and pagination for lists. Errors are said where local commands' are
+ * (src/cli/render.ts): the server's 400 as invalid input (exit 2, its problems naming the local file
+ * the body came from), any other refusal, or no server, exit 1.
  */
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
-import { readJsonArg, type Io } from "../io.js";
+import { fileName, readJsonArg, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import {
   createClient,
   cleartextWarning,
   DEFAULT_URL,
-  formatRemoteError,
   MAX_PAGE,
   RemoteError,
   resolveUrl,
@@ -25,9 +25,6 @@ import {
   type Query,
 } from "./remote-client.js";
 import { progressBar } from "./report.js";
-
-/** The server refused, or could not be asked. */
-export const EXIT_REFUSED = 1;
 
 export interface OptionSpec {
   /** Commander flags, e.g. "--role <role>". */
@@ -53,6 +50,10 @@ export interface Call {
   readonly path: string;
   readonly body?: unknown;
   readonly query?: Query;
+  /** The local file the body is (a JSON file, a scheme's text): every problem of a 400 is at it. */
+  readonly file?: string;
+  /** Files the body carries: the local path of each, by the name sent. */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 export interface RemoteCommand<R = unknown, O = object> {
@@ -120,7 +121,7 @@ const HELP_AFTER = `
 Against a running server: --url, default $${URL_ENV}, else ${DEFAULT_URL}.
 The admin token is read from $${TOKEN_ENV}, never from the command line.
 Exit codes: 0 done; 1 refused by the server, or it cannot be reached;
-2 invalid usage or local input.`;
+2 invalid usage or input (a local file's, or the server's 400).`;
 
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, spec.description);
@@ -201,10 +202,7 @@ export function registerRemoteCommand(
             ...(def.long === true ? { progress: (bar = stageBar(io)).update } : {}),
           });
     } catch (err) {
-      if (!(err instanceof RemoteError)) throw err;
-      io.stderr(formatRemoteError(err));
-      outcome.exitCode = EXIT_REFUSED;
-      return;
+      throw err instanceof RemoteError && err.status === 400 ? atLocalFiles(err, call) : err;
     } finally {
       bar?.stop();
     }
@@ -215,6 +213,15 @@ export function registerRemoteCommand(
     if (out.stderr !== undefined) io.stderr(out.stderr);
   });
   return cmd;
+}
+
+/** The server's 400 with its problems at the files as named here, as a local command names them. */
+function atLocalFiles(err: RemoteError, call: Call): RemoteError {
+  const problems = err.problems.map((p) => {
+    const file = call.file !== undefined ? fileName(call.file) : p.file && (call.files?.[p.file] ?? p.file);
+    return file === undefined ? p : { ...p, file };
+  });
+  return new RemoteError(err.code, err.message, problems, err.status);
 }
 
 /** The server's progress as bars on stderr, one per stage it names; only on the process's own terminal. */

@@ -136,6 +136,7 @@ export const licenses: RemoteGroup = {
         method: "POST",
         path: "/admin/v1/licenses",
         body: readJsonObject(io, opts.file, "application"),
+        file: opts.file,
       }),
       render: (l) =>
         `applied for license ${l.id} for ${licensee(l)}: ${l.status}, ` +

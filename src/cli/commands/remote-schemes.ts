@@ -99,6 +99,7 @@ export const schemes: RemoteGroup = {
         method: "POST",
         path: "/admin/v1/schemes",
         body: { yaml: readText(io, args[0]!, "scheme file") },
+        file: args[0]!,
       }),
       render: (u) => ({
         stdout: u.diff.text,

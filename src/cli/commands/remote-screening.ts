@@ -91,21 +91,27 @@ const screening: RemoteGroup = {
           description: "publication date (YYYY-MM-DD) when the file does not say",
         },
       ],
-      request: ({ args, opts }) => ({
-        method: "POST",
-        path: "/admin/v1/screening/lists",
-        body: {
-          ...(opts.format === undefined ? {} : { format: opts.format }),
-          ...(opts.list === undefined ? {} : { list: opts.list }),
-          ...(opts.published === undefined ? {} : { published: opts.published }),
-          files: readListFiles(
-            [args[0]!, ...((args[1] as unknown as string[] | undefined) ?? [])].flat(),
-          ).map((f) => ({
-            name: f.name.split(/[\\/]/).pop(),
-            content_base64: Buffer.from(f.bytes).toString("base64"),
-          })),
-        },
-      }),
+      request: ({ args, opts }) => {
+        const files = readListFiles(
+          [args[0]!, ...((args[1] as unknown as string[] | undefined) ?? [])].flat(),
+        );
+        // Sent by their base names; the server's problems are shown at the paths given here.
+        const named = files.map((f) => ({ ...f, sent: f.name.split(/[\\/]/).pop()! }));
+        return {
+          method: "POST",
+          path: "/admin/v1/screening/lists",
+          body: {
+            ...(opts.format === undefined ? {} : { format: opts.format }),
+            ...(opts.list === undefined ? {} : { list: opts.list }),
+            ...(opts.published === undefined ? {} : { published: opts.published }),
+            files: named.map((f) => ({
+              name: f.sent,
+              content_base64: Buffer.from(f.bytes).toString("base64"),
+            })),
+          },
+          files: Object.fromEntries(named.map((f) => [f.sent, f.name])),
+        };
+      },
       render: ({ version: v, unchanged, rescreen }) =>
         unchanged
           ? `${v.list}: identical to active version ${v.version}; nothing imported\n`

@@ -136,11 +136,11 @@ describe("clearance identities", () => {
     const refused = await cli(["partners", "list"], { token });
     expect(refused.code).toBe(1);
     expect(refused.err).toBe(
-      "error invalid_admin_token: invalid or revoked admin token (the token is read from CLEARANCE_TOKEN)\n",
+      "clearance: invalid or revoked admin token; the token is read from CLEARANCE_TOKEN (invalid_admin_token)\n",
     );
   });
 
-  it("refuses what the server refuses (exit 1), and bad usage locally (exit 2)", async () => {
+  it("refuses what the server refuses as invalid input (exit 2, as bad usage locally is)", async () => {
     const applicant = await cli([
       "identities",
       "create",
@@ -151,11 +151,9 @@ describe("clearance identities", () => {
       "--role",
       "applicant",
     ]);
-    expect(applicant.code).toBe(1);
-    expect(applicant.err).toBe(
-      "error invalid_request: organization: an applicant acts for an organization: set organization\n" +
-        "  organization: an applicant acts for an organization: set organization\n",
-    );
+    // The server's 400: its problem once (not the message and then the same problem again), exit 2.
+    expect(applicant.code).toBe(2);
+    expect(applicant.err).toBe("organization: an applicant acts for an organization: set organization\n");
     const badRole = await cli(["identities", "create", "--id", "x", "--name", "X", "--role", "boss"]);
     expect(badRole.code).toBe(2);
     expect(badRole.err).toContain("Allowed choices are viewer, applicant");
@@ -230,7 +228,7 @@ describe("clearance partners", () => {
     const again = await cli(["partners", "suspend", "acme", "--reason", "twice"]);
     expect(again.code).toBe(1);
     expect(again.err).toBe(
-      "error invalid_transition: partner acme is suspended; it can become active or revoked\n",
+      "clearance: partner acme is suspended; it can become active or revoked (invalid_transition)\n",
     );
     // A reason is required, locally.
     expect((await cli(["partners", "revoke", "acme"])).code).toBe(2);
@@ -296,9 +294,11 @@ describe("clearance licenses", () => {
     });
     const twice = await cli(["licenses", "approve", id], { token: first });
     expect(twice.code).toBe(1);
-    expect(twice.err).toMatch(/^error duplicate-approval: approver-1 has already approved/);
+    expect(twice.err).toMatch(/^clearance: approver-1 has already approved .*\(duplicate-approval\)\n$/);
     // The bootstrap admin is no approver.
-    expect((await cli(["licenses", "approve", id])).err).toMatch(/^error forbidden: admin may not approve/);
+    expect((await cli(["licenses", "approve", id])).err).toMatch(
+      /^clearance: admin may not approve.*\(forbidden\)\n$/,
+    );
 
     const conditions = file("conditions.json", { quota_tokens: 1000000, note: "half the quota at first" });
     expect(
@@ -374,16 +374,17 @@ describe("clearance licenses", () => {
 });
 
 describe("clearance schemes", () => {
-  it("upload: problems with line and column (exit 1); a good file prints its diff; activate", async () => {
+  it("upload: problems at file:line:column (exit 2); a good file prints its diff; activate", async () => {
     const bad = file(
       "bad.yaml",
       "version: 1\nname: broken\nhome: [US]\nmodels:\n  m: { control: sometimes }\n",
     );
     const refused = await cli(["schemes", "upload", bad]);
-    expect(refused.code).toBe(1);
+    // As `clearance scheme validate` names them: the local file, its line and column.
+    expect(refused.code).toBe(2);
     expect(refused.out).toBe("");
-    expect(refused.err).toMatch(/^error invalid_request: /);
-    expect(refused.err).toContain("\n  models.m.control (line 5, column 17): Invalid option");
+    expect(refused.err).toMatch(new RegExp(`^${bad}:5:17: models\\.m\\.control: Invalid option`, "m"));
+    expect(refused.err).not.toContain("invalid_request");
 
     const example = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
     const changed = example.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, BY]");
@@ -418,7 +419,7 @@ describe("clearance schemes", () => {
     ]);
     // Against the active version 2, version 1 would lift the embargo on Belarus.
     expect((await cli(["schemes", "diff", "1"])).out).toContain("BY (Belarus)");
-    expect((await cli(["schemes", "show", "9"])).err).toBe("error not_found: no scheme version 9\n");
+    expect((await cli(["schemes", "show", "9"])).err).toBe("clearance: no scheme version 9 (not_found)\n");
   });
 
   it("models list and usage", async () => {
@@ -482,6 +483,98 @@ describe("clearance remote principals|keys", () => {
       expect(local.code, `local ${verb.join(" ")}`).toBe(1);
       expect(local.err).toMatch(new RegExp(`^clearance: no (principal|key) .*nosuch.* \\(${code}\\)\n$`));
     }
+  });
+});
+
+describe("the same input, locally (--data-dir) and remotely: the same words and exit code", () => {
+  const CSL_HEADER =
+    "source,entity_number,type,programs,name,title,addresses,federal_register_notice,start_date," +
+    "end_date,standard_order,license_requirement,license_policy,call_sign,vessel_type,gross_tonnage," +
+    "gross_registered_tonnage,vessel_flag,vessel_owner,remarks,source_list_url,alt_names,citizenships," +
+    "dates_of_birth,nationalities,places_of_birth,source_information_url,ids";
+  const both = async (verb: string[]) => ({
+    local: await cli([...verb, "--data-dir", t.dataDir], { url: null }),
+    remote: await cli(["remote", ...verb]),
+  });
+
+  it("a principal with a bad field: exit 2, the file and field named once, checked before sending", async () => {
+    const bad = file("bad-country.json", { id: "x2", citizenships: [{ country: "USA" }] });
+    const { local, remote } = await both(["principals", "add", "--file", bad]);
+    const expected = {
+      code: 2,
+      out: "",
+      err: `${bad}: citizenships[0].country: expected an ISO 3166-1 alpha-2 country code (upper case, e.g. DE)\n`,
+    };
+    expect(local).toEqual(expected);
+    expect(remote).toEqual(expected);
+    // Checked before anything is sent: no token, no server needed.
+    expect(await cli(["remote", "principals", "add", "--file", bad], { token: null, url: null })).toEqual(
+      expected,
+    );
+  });
+
+  it("a JSON syntax error: exit 2 at file:line:column, not a character position", async () => {
+    const broken = file(
+      "broken-principal.json",
+      '{\n  "id": "x3",\n  "citizenships": [{"country": "US"},]\n}\n',
+    );
+    const { local, remote } = await both(["principals", "add", "--file", broken]);
+    const expected = {
+      code: 2,
+      out: "",
+      err:
+        `${broken}:3:38: principal is not valid JSON: expected a value, found ']' ` +
+        "(JSON allows no comma before it)\n",
+    };
+    expect(local).toEqual(expected);
+    expect(remote).toEqual(expected);
+  });
+
+  it("a malformed list file, given by a path: exit 2, the server's problem at that path, once", async () => {
+    const csv = file(
+      "bad-csl.csv",
+      `${CSL_HEADER}\nEntity List (EL) - Bureau,,,,Zenith,,"Beijing, CN",,2020-05-01,,,,,,,,,,,,,,,,,,,\n` +
+        'Entity List (EL) - Bureau,,,,"Unterminated quote,,,\n',
+    );
+    const { local, remote } = await both(["screening", "import", csv]);
+    const expected = {
+      code: 2,
+      out: "",
+      err: `${csv}:3:1: (csv): a quoted field starting in this record is never closed\n`,
+    };
+    expect(local).toEqual(expected);
+    expect(remote).toEqual(expected);
+  });
+
+  it("a principal saved, and nothing by that id: one wording", async () => {
+    const good = file("yara.json", { id: "yara", citizenships: [{ country: "NZ" }] });
+    const { local, remote } = await both(["principals", "add", "--file", good]);
+    // The store says whether the principal was new; the admin API does not.
+    expect(local).toEqual({ code: 0, out: "saved principal yara (new)\n", err: "" });
+    expect(remote).toEqual({ code: 0, out: "saved principal yara\n", err: "" });
+    for (const verb of [
+      ["keys", "revoke", "nosuch"],
+      ["principals", "remove", "nosuch"],
+    ]) {
+      const twins = await both(verb);
+      expect(twins.local, verb.join(" ")).toEqual(twins.remote);
+      expect(twins.local.code).toBe(1);
+      expect(twins.local.err).toMatch(/^clearance: no (key|principal) nosuch \(not_found\)\n$/);
+    }
+  });
+
+  it("alerts list --detector: a name no detector has is usage (exit 2), as a bad --state is", async () => {
+    const typo = await cli(["remote", "alerts", "list", "--detector", "key_sharing"]);
+    expect(typo.code).toBe(2);
+    expect(typo.out).toBe("");
+    expect(typo.err).toContain(
+      "'key_sharing' is invalid. Allowed choices are impossible-travel, key-sharing,",
+    );
+    expect(await cli(["remote", "alerts", "list", "--detector", "key-sharing"])).toEqual({
+      code: 0,
+      out: "no alerts\n",
+      err: "",
+    });
   });
 });
 
@@ -578,8 +671,8 @@ describe("pagination, URL, token and connection errors", () => {
       code: 1,
       out: "",
       err:
-        "error missing_token: no admin token: set the environment variable CLEARANCE_TOKEN " +
-        "to an admin API token (it is never taken from the command line)\n",
+        "clearance: no admin token: set the environment variable CLEARANCE_TOKEN " +
+        "to an admin API token; it is never taken from the command line (missing_token)\n",
     });
   });
 
@@ -593,7 +686,7 @@ describe("pagination, URL, token and connection errors", () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
       new RegExp(
-        `^error unreachable: cannot reach the Clearance server at ${url} \\(.*ECONNREFUSED.*\\); is it running\\? Set --url or CLEARANCE_URL to its address\\n$`,
+        `^clearance: cannot reach the Clearance server at ${url} \\(.*ECONNREFUSED.*\\); is it running\\? Set --url or CLEARANCE_URL to its address \\(unreachable\\)\\n$`,
       ),
     );
   });
@@ -609,7 +702,7 @@ describe("pagination, URL, token and connection errors", () => {
       const r = await cli(["models", "list"], { url });
       expect(r.code).toBe(1);
       expect(r.err).toBe(
-        `error http_404: GET ${url}/admin/v1/models answered HTTP 404: <h1>Not Found</h1>\n`,
+        `clearance: GET ${url}/admin/v1/models answered HTTP 404: <h1>Not Found</h1> (http_404)\n`,
       );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -18,17 +18,18 @@
  * (`clearance principals …` and `clearance keys …` work on the data directory directly, with no
  * server; their server counterparts are under `clearance remote`.) Readable tables by default,
  * `--json` for the API's answer as is. Exit codes: 0 done; 1 refused by the server or the server
- * cannot be reached; 2 invalid usage or local input.
+ * cannot be reached; 2 invalid usage or input (a local file's, or the server's 400 invalid_request).
  */
 import type { Command } from "commander";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { ROLES, type Identity } from "../../control/types.js";
 import type { Principal } from "../../policy/types.js";
-import type { Io } from "../io.js";
+import { readJsonWith, type Io } from "../io.js";
+import { parsePrincipal } from "../../policy/index.js";
 import type { Outcome } from "../outcome.js";
 import type { Page } from "./remote-client.js";
+import { principalSaved } from "../render.js";
 import {
-  readJsonObject,
   registerRemoteCommand,
   registerRemoteGroup,
   remote,
@@ -198,12 +199,13 @@ const remotePrincipals: RemoteGroup = {
       name: "add",
       description: "add or replace a principal from a JSON file (- for stdin)",
       options: [{ flags: "--file <file>", description: "principal JSON", required: true }],
-      request: ({ opts, io }) => ({
-        method: "POST",
-        path: "/admin/v1/principals",
-        body: readJsonObject(io, opts.file, "principal"),
-      }),
-      render: (p) => `saved principal ${p.id}\n`,
+      // Checked here first, as `clearance principals add` checks it: the same problems, naming the
+      // file, and nothing sent. The file's own object is sent, for the server to check again.
+      request: ({ opts, io }) => {
+        const body = readJsonWith(io, opts.file, "principal", (v) => (parsePrincipal(v), v));
+        return { method: "POST", path: "/admin/v1/principals", body, file: opts.file };
+      },
+      render: (p) => principalSaved(p.id),
     }),
     remote<{ readonly id: string }>({
       name: "remove",

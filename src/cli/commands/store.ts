@@ -8,7 +8,8 @@ import { loadConfigFile, type GatewayConfig } from "../../config/index.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
-import { readJsonArg, type Io } from "../io.js";
+import { readJsonWith, type Io } from "../io.js";
+import { principalSaved } from "../render.js";
 
 /** The audit log's "who": the operating-system user running the CLI. */
 export const actor = () => `cli:${userInfo().username}`;
@@ -109,10 +110,10 @@ export function registerStore(program: Command, io: Io): void {
     .option(...DATA_DIR)
     .option(...CONFIG)
     .action((opts: { file: string; dataDir?: string; config?: string }) => {
-      const principal = parsePrincipal(readJsonArg(io, opts.file, "principal"));
+      const principal = readPrincipal(io, opts.file);
       return withStore(opts, async (store) => {
         const { created } = await store.principals.put(principal, actor());
-        io.stdout(`${created ? "added" : "replaced"} principal ${principal.id}\n`);
+        io.stdout(principalSaved(principal.id, created));
       });
     });
   principals
@@ -198,6 +199,9 @@ export function registerStore(program: Command, io: Io): void {
       }),
     );
 }
+
+/** A principal file, checked as the admin API checks it; its problems name the file. */
+const readPrincipal = (io: Io, file: string) => readJsonWith(io, file, "principal", (v) => parsePrincipal(v));
 
 /** Nothing by that id: a refusal (exit 1), as the admin API's 404 not_found is for `clearance remote …`. */
 function notFound(message: string): ClearanceError {
