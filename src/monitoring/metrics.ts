@@ -236,7 +236,8 @@ export class GatewayMetrics {
     });
     this.webhookFailures = new Counter({
       name: "clearance_alert_webhook_failures_total",
-      help: "Alert webhook deliveries that failed (each is retried).",
+      help: "Alert webhook deliveries that failed, by the alert's detector and severity (each is retried).",
+      labelNames: ["detector", "severity"],
       registers: [r],
     });
     this.alertResponseFailures = new Counter({
