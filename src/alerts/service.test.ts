@@ -1,5 +1,6 @@
 /** The alert service on a real store: quota alerts once per period, responses that revoke a key or call identity's hook. */
 import { mkdtempSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import type { Sighting } from "./detectors.js";
 import { blockOnAlert } from "../identity/registry.js";
 import type { PrincipalBlock } from "../identity/schema.js";
 import { GatewayMetrics } from "../monitoring/index.js";
+import { eventually } from "../testing/admin.js";
 import { AlertService, networkOf, type AlertsConfig, type SuspendPrincipal } from "./service.js";
 
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -175,6 +177,112 @@ describe("alert service", () => {
     const block = await store.records.get<PrincipalBlock>("principal-block", id);
     expect(block?.document).toMatchObject({ blocked: true, by: "detector:key-sharing" });
     expect(block?.document.reason).toContain(alert!.id);
+  });
+
+  // An embargoed attempt by zoe at `at`: one alert about the principal.
+  const embargoed = (at: number): Sighting => ({
+    ...sighting("k", "IR", 0),
+    t: at,
+    decision: "deny",
+    reason: "embargoed-location",
+  });
+  const withEmbargo = (response: "notify" | "suspend"): AlertsConfig => {
+    const c = defaults();
+    return { ...c, embargoed_attempts: { ...c.embargoed_attempts, response } };
+  };
+  /** Now, once the clock has passed `t` (a key issued then is issued after an alert raised at `t`). */
+  const after = async (t: number) => {
+    while (Date.now() <= t) await new Promise((r) => setTimeout(r, 1));
+  };
+  const active = async () =>
+    (await store.keys.list("zoe")).filter((k) => k.revokedAt === null).map((k) => k.label);
+
+  it("switched to suspend: alerts raised to notify are left alone, and the keys issued since kept", async () => {
+    await store.keys.create("zoe", "laptop");
+    service = await open(withEmbargo("notify"));
+    const at = Date.now();
+    service.replay(embargoed(at));
+    await service.settled();
+    await service.close();
+    await after(at);
+    await store.keys.create("zoe", "issued-after-the-alert");
+    // The operator switches the detector to suspend and restarts; no request comes in.
+    service = await open(withEmbargo("suspend"));
+    await service.retryResponses(new Date(Date.now() + 3_600_000));
+    expect(await active()).toEqual(["laptop", "issued-after-the-alert"]);
+    expect((await store.outbox.list(0, 100)).filter((r) => r.action === "key.revoke")).toEqual([]);
+    const [alert] = await store.alerts.list({ detector: "embargoed-attempt" });
+    expect(alert).toMatchObject({ intended_response: "notify", response: null });
+  });
+
+  it("suspend retried later: revokes the keys the principal had when the alert was raised, not newer ones", async () => {
+    await store.keys.create("zoe", "laptop");
+    const revoke = store.keys.revoke.bind(store.keys);
+    let failures = 1;
+    store.keys.revoke = async (...args) => {
+      if (failures-- > 0) throw new Error("connection reset while revoking");
+      return revoke(...args);
+    };
+    const errors: unknown[] = [];
+    service = await AlertService.open({
+      config: withEmbargo("suspend"),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {},
+      onError: (err) => errors.push(err),
+    });
+    const at = Date.now();
+    service.replay(embargoed(at));
+    await service.settled();
+    expect(errors).toHaveLength(1);
+    let [alert] = await store.alerts.list({ detector: "embargoed-attempt" });
+    expect(alert?.response).toBeNull();
+    // A replacement key, issued before the retry round comes.
+    await after(at);
+    await store.keys.create("zoe", "replacement");
+    await service.retryResponses(new Date(Date.now() + 60_000));
+    expect(await active()).toEqual(["replacement"]);
+    [alert] = await store.alerts.list({ detector: "embargoed-attempt" });
+    expect(alert?.intended_response).toBe("suspend");
+    expect(alert?.response?.result).toMatch(/^key \w+ revoked; key \w+ issued after the alert: not revoked$/);
+    // Answered: no later round acts on it again.
+    expect(await store.alerts.pendingResponses(null, 10)).toEqual([]);
+  });
+
+  it("counts a failed webhook delivery by the alert's detector and severity", async () => {
+    // A port nobody listens on: every delivery is refused.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const metrics = new GatewayMetrics({}, { defaultMetrics: false });
+    const config = defaults();
+    service = await AlertService.open({
+      config: {
+        ...config,
+        webhook: { ...config.webhook, url: `http://127.0.0.1:${port}/hook`, retry_ms: 600_000 },
+      },
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 46_000_000,
+      changed: async () => {},
+      metrics,
+      webhookSecret: "whsec-test-0123456789",
+      onError: () => undefined,
+    });
+    await service.checkQuotas();
+    const series =
+      'clearance_alert_webhook_failures_total{detector="quota-nearly-exhausted",severity="medium"} 1';
+    expect(
+      await eventually(
+        async () => (await metrics.expose()).text,
+        (text) => text.includes(series),
+        1_000,
+      ),
+    ).toContain(series);
   });
 
   it("groups client addresses into networks", () => {

@@ -14,7 +14,7 @@ import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
 import { Detectors, type DetectorName, type Draft, type Sighting } from "./detectors.js";
-import { ALERT_DETECTORS } from "./schema.js";
+import { ALERT_DETECTORS, ALERT_SEVERITIES } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
 import { WebhookDeliverer } from "./webhook.js";
@@ -73,11 +73,17 @@ export function networkOf(address: string | null | undefined): string | null {
 }
 
 const DETECTORS: readonly DetectorName[] = ALERT_DETECTORS;
+const SEVERITIES: readonly string[] = ALERT_SEVERITIES;
+
+/** A metric label from a stored value: one of the known ones, else "other" (label sets stay bounded). */
+const label = (known: readonly string[], value: string) => (known.includes(value) ? value : "other");
 
 /** How often alerts whose suspension failed are tried again. */
 const RESPONSE_RETRY_MS = 30_000;
 /** An alert this fresh may still be being answered by the node that raised it. */
 const RESPONSE_GRACE_MS = 10_000;
+/** Alerts still due a suspension, read this many at a time. */
+const RESPONSE_PAGE = 100;
 
 export class AlertService {
   private readonly detectors: Detectors;
@@ -125,8 +131,13 @@ export class AlertService {
         retryMs: hook.retry_ms,
         maxRetryMs: hook.max_retry_ms,
         store: o.store.alerts,
-        onFailure: (err) => {
-          o.metrics?.webhookFailures.inc();
+        onFailure: (err, alert) => {
+          // A delivery's failure by the alert's detector and severity; a round's (the store) as alerts'.
+          if (alert === undefined) o.metrics?.error("alerts");
+          else
+            o.metrics?.webhookFailures
+              .labels(label(DETECTORS, alert.detector), label(SEVERITIES, alert.severity))
+              .inc();
           o.onError(err);
         },
       });
@@ -206,19 +217,26 @@ export class AlertService {
 
   /**
    * Suspends what a stored alert still waits for: its first try failed (a store error while
-   * revoking), or the node that raised it stopped first. Any node may answer; revoking is idempotent.
+   * revoking), or the node that raised it stopped first. Only alerts raised under `response:
+   * suspend` and not yet answered are read (an indexed marker): alerts raised to notify — before
+   * the detector was switched to suspend, or stored before the intent was recorded — are never
+   * acted on after the fact. Any node may answer; revoking is idempotent.
    */
   async retryResponses(now = new Date()): Promise<void> {
     const before = now.getTime() - RESPONSE_GRACE_MS;
     const suspending = new Set<string>(DETECTORS.filter((d) => responseOf(this.o.config, d) === "suspend"));
     if (suspending.size === 0) return;
     let answered = false;
-    // One read of the alerts a round (the stores filter in memory anyway).
-    for (const a of await this.o.store.alerts.list()) {
-      // A resolved alert was settled by a person: it is not acted on after the fact.
-      if (a.state === "resolved" || !suspending.has(a.detector)) continue;
-      if (a.response !== null || Date.parse(a.raised_at) > before) continue;
-      if (await this.respond(a, `detector:${a.detector}`)) answered = true;
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.o.store.alerts.pendingResponses(after, RESPONSE_PAGE);
+      for (const a of page) {
+        // Switched back to notify since: the operator no longer wants it suspended.
+        if (!suspending.has(a.detector) || Date.parse(a.raised_at) > before) continue;
+        if (await this.respond(a, `detector:${a.detector}`)) answered = true;
+      }
+      if (page.length < RESPONSE_PAGE) break;
+      after = page.at(-1)?.id ?? null;
     }
     if (answered) await this.o.changed();
   }
@@ -253,12 +271,14 @@ export class AlertService {
         evidence: { audit_indexes: d.auditIndexes, details: d.details },
         raisedAt: new Date(d.at).toISOString(),
         deliver: this.webhook !== null,
+        // Recorded with the alert: a retry round acts only on alerts raised to be suspended.
+        response: responseOf(this.o.config, d.detector),
       },
       actor,
     );
     if (!created) return; // another node (or an earlier check) raised it
     this.o.metrics?.alertsRaised.labels(d.detector, d.severity).inc();
-    if (responseOf(this.o.config, d.detector) === "suspend") await this.respond(alert, actor);
+    if (alert.intended_response === "suspend") await this.respond(alert, actor);
     await this.o.changed();
     this.webhook?.kick();
   }
@@ -280,7 +300,8 @@ export class AlertService {
   }
 
   /**
-   * Suspends what the alert is about: a key is revoked; a principal loses every API key, and a
+   * Suspends what the alert is about: a key is revoked; a principal loses every API key it had when
+   * the alert was raised (a key issued since, e.g. to replace one, is not what the alert saw), and a
    * federated principal is suspended through identity's hook. Each is an admin act by the detector,
    * with the alert as its reason, so the audit log shows why access stopped.
    */
@@ -297,8 +318,12 @@ export class AlertService {
     };
     if (a.subject.kind === "key") await credential(a.subject.id);
     else if (a.subject.kind === "principal") {
-      const keys = (await this.o.store.keys.list(a.subject.id)).filter((k) => k.revokedAt === null);
-      for (const k of keys) await credential(k.id);
+      const raised = Date.parse(a.raised_at);
+      for (const k of await this.o.store.keys.list(a.subject.id)) {
+        if (k.revokedAt !== null) continue;
+        if (Date.parse(k.createdAt) <= raised) await credential(k.id);
+        else done.push(`key ${k.id} issued after the alert: not revoked`);
+      }
       if (this.o.suspendPrincipal !== undefined) await this.suspendFederated(a.subject.id, a, done);
       if (done.length === 0) done.push(`${a.subject.id} has no active API key`);
     } else done.push(`a ${a.subject.kind} is not suspended automatically: notified only`);

@@ -9,7 +9,7 @@
  * two nodes do not post it at once. Receivers should treat the alert id as idempotency key.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { request } from "undici";
+import { Agent, request } from "undici";
 import type { AlertRecord, AlertStore } from "../store/alerts.js";
 
 export const SIGNATURE_HEADER = "x-clearance-signature";
@@ -51,7 +51,8 @@ export interface WebhookOptions {
   readonly retryMs: number;
   readonly maxRetryMs: number;
   readonly store: AlertStore;
-  readonly onFailure: (err: unknown) => void;
+  /** A failed delivery of `alert` (retried), or a failed round (no alert: the store). */
+  readonly onFailure: (err: unknown, alert?: AlertRecord) => void;
   /** How often pending deliveries are looked for (besides right after an alert is raised). */
   readonly pollMs?: number;
 }
@@ -66,8 +67,14 @@ export class WebhookDeliverer {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  /** Deliveries in flight, aborted by close(). */
+  private readonly inflight = new Set<AbortController>();
+  /** Its own connections: a connect slower than the timeout fails (undici's default is 10 s). */
+  private readonly agent: Agent;
 
-  constructor(private readonly o: WebhookOptions) {}
+  constructor(private readonly o: WebhookOptions) {
+    this.agent = new Agent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.kick(), this.o.pollMs ?? 1_000);
@@ -93,14 +100,22 @@ export class WebhookDeliverer {
       });
   }
 
+  /**
+   * Stops: deliveries in flight are aborted (their alerts are due again at once, for the next
+   * start or another node), so closing takes no longer than the store's writes.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    for (const c of this.inflight) c.abort(new Error("interrupted: the gateway is stopping"));
     await this.running;
+    await this.agent.destroy();
   }
 
   private async round(): Promise<void> {
     const now = Date.now();
+    // Each attempt ends by its deadline (timeout_ms), well within the lease.
     const lease = new Date(now + this.o.timeoutMs * 2).toISOString();
     const due = await this.o.store.due(new Date(now).toISOString(), lease, 50);
     await Promise.all(due.map((a) => this.deliver(a)));
@@ -108,7 +123,17 @@ export class WebhookDeliverer {
 
   private async deliver(a: AlertRecord): Promise<void> {
     const body = webhookBody(a);
+    // One deadline for the whole exchange (connect, upload, any 1xx, headers): undici's
+    // headersTimeout alone restarts on every 1xx, so "102 Processing" every few seconds held the
+    // round, and close(), for ever.
+    const abort = new AbortController();
+    const deadline = setTimeout(
+      () => abort.abort(new Error(`the receiver did not answer within ${this.o.timeoutMs} ms`)),
+      this.o.timeoutMs,
+    );
+    this.inflight.add(abort);
     try {
+      if (this.closed) throw new Error("interrupted: the gateway is stopping");
       const res = await request(this.o.url, {
         method: "POST",
         headers: {
@@ -117,7 +142,8 @@ export class WebhookDeliverer {
           "x-clearance-alert-id": a.id,
         },
         body,
-        headersTimeout: this.o.timeoutMs,
+        dispatcher: this.agent,
+        signal: abort.signal,
       });
       // Only the status matters, and the answer's body is not read: a receiver trickling it (each
       // byte within a per-chunk timeout) would otherwise hold this round, and every alert after it.
@@ -127,14 +153,19 @@ export class WebhookDeliverer {
         throw new Error(`the receiver answered ${res.statusCode}`);
       await this.o.store.delivered(a.id, new Date().toISOString());
     } catch (err) {
-      this.o.onFailure(err);
+      const message = String((err as Error).message ?? err);
+      if (this.closed) {
+        // Not the receiver's failure: no backoff, and not counted.
+        await this.o.store.retry(a.id, new Date().toISOString(), message);
+        return;
+      }
+      this.o.onFailure(err, a);
       // Backoff from the attempts so far (the claim counted this one): retry_ms, 2×, 4×, … capped.
       const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** Math.min(30, a.delivery.attempts - 1));
-      await this.o.store.retry(
-        a.id,
-        new Date(Date.now() + delay).toISOString(),
-        String((err as Error).message ?? err),
-      );
+      await this.o.store.retry(a.id, new Date(Date.now() + delay).toISOString(), message);
+    } finally {
+      clearTimeout(deadline);
+      this.inflight.delete(abort);
     }
   }
 }

@@ -18,6 +18,22 @@ const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (e.g. OPENAI_API_KEY)");
 
+/**
+ * Where alerts are POSTed: http or https only (any URL loaded before, and an ftp:, file: or mailto:
+ * one then failed every delivery for ever), and no user name or password in it: the receiver
+ * authenticates the sender by the signature, and a password in the URL would sit in the config.
+ */
+const webhookUrl = z
+  .url({
+    protocol: /^https?$/,
+    error: "expected an http:// or https:// URL, such as https://hooks.example.com/clearance",
+  })
+  .refine((u) => {
+    // Refinements run after a failed format check too: an unparsable URL is reported once, above.
+    const url = URL.canParse(u) ? new URL(u) : null;
+    return url === null || (url.username === "" && url.password === "");
+  }, "the URL must not carry a user name or password: receivers check the x-clearance-signature header");
+
 const provider = z.discriminatedUnion(
   "type",
   [
@@ -116,7 +132,7 @@ const alerts = z
       .default({ enabled: true, percent: 90, check_ms: 30_000 }),
     webhook: z
       .strictObject({
-        url: z.url().optional(),
+        url: webhookUrl.optional(),
         /** The HMAC-SHA256 signing secret, from this environment variable. */
         secret_env: envName.default("CLEARANCE_WEBHOOK_SECRET"),
         timeout_ms: ms(5_000),

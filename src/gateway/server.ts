@@ -362,12 +362,15 @@ async function assemble(
         server.closeIdleConnections();
         guarded.closeSilentConnections();
       });
-      await alerts?.close();
+      // The access log, metering and the audit log's pending records before the alerts: nothing
+      // an alert is waiting on (a webhook receiver, a suspension) holds them back.
       await observer.close();
       await meter.close();
+      await audit.drainer.drain();
+      await alerts?.close(); // bounded: deliveries in flight are aborted
       await identity.close();
       await limits.close();
-      await audit.drainer.drain();
+      await audit.drainer.drain(); // the alerts' last records too
       await audit.log.close();
       await Promise.all([...providers.values()].map((p) => p.close()));
       await store.close();

@@ -54,6 +54,18 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   ["/metrics", "metrics"],
 ]);
 
+/** The routes whose requests the gateway decides: the ones clearance_gateway_overhead_seconds is about. */
+const OVERHEAD_ROUTES: ReadonlySet<string> = new Set([
+  "chat.completions",
+  "completions",
+  "embeddings",
+  "responses",
+  "messages",
+  "messages.count_tokens",
+  "models",
+  "decisions",
+]);
+
 export function routeLabel(path: string): string {
   const known = ROUTES.get(path);
   if (known !== undefined) return known;
@@ -236,7 +248,8 @@ export class GatewayMetrics {
     });
     this.webhookFailures = new Counter({
       name: "clearance_alert_webhook_failures_total",
-      help: "Alert webhook deliveries that failed (each is retried).",
+      help: "Alert webhook deliveries that failed, by the alert's detector and severity (each is retried).",
+      labelNames: ["detector", "severity"],
       registers: [r],
     });
     this.alertResponseFailures = new Counter({
@@ -258,9 +271,9 @@ export class GatewayMetrics {
     const outcome = d === null ? "none" : d.decision;
     const untilForwarded = o.forwarded ?? o.end;
     if (d === null) {
-      // Refused before any decision (no key, bad body): still the gateway's time.
-      if (route !== "metrics" && route !== "health")
-        this.overhead.get(outcome).observe((untilForwarded - o.start) / 1000);
+      // Refused before any decision (no key, bad body): still the gateway's time — on its data
+      // plane and decision API only (an admin what-if or an audit tile is not time added to a request).
+      if (OVERHEAD_ROUTES.has(route)) this.overhead.get(outcome).observe((untilForwarded - o.start) / 1000);
       return;
     }
     this.overhead.get(outcome).observe((untilForwarded - o.start) / 1000);

@@ -1,6 +1,9 @@
 /** The alert part of the store contract (called from suite.ts). Test-only. */
-import { expect, it } from "vitest";
-import type { NewAlert } from "./alerts.js";
+import { expect, it, vi } from "vitest";
+import { AlertService } from "../alerts/service.js";
+import { configSchema } from "../config/schema.js";
+import { loadSchemeFile } from "../scheme/index.js";
+import type { AlertRecord, NewAlert } from "./alerts.js";
 import { StoreError, type Store } from "./index.js";
 
 const alert = (over: Partial<NewAlert> = {}): NewAlert => ({
@@ -83,4 +86,150 @@ export function alertSuite(store: () => Store): void {
     expect(await s.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:00:30.000Z", 10)).toEqual([]);
     expect((await s.alerts.get(a.id))?.delivery).toMatchObject({ state: "delivered", attempts: 2 });
   });
+
+  it("lists a page at a time, filtered in the database, after a cursor", async () => {
+    const s = store();
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { alert: a } = await s.alerts.raise(
+        alert({
+          dedupeKey: `page-${i}`,
+          detector: i % 3 === 0 ? "impossible-travel" : "key-sharing",
+          subject: i % 2 === 0 ? { kind: "principal", id: `p${i % 4}` } : { kind: "key", id: `k${i}` },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+      ids.push(a.id);
+    }
+    await s.alerts.transition(ids[4] as string, "resolved", "o", null);
+    const page = (p: Awaited<ReturnType<Store["alerts"]["list"]>>) => p.map((a) => ids.indexOf(a.id));
+    expect(page(await s.alerts.list({}, { limit: 5 }))).toEqual([0, 1, 2, 3, 4]);
+    expect(page(await s.alerts.list({}, { after: ids[4] as string, limit: 5 }))).toEqual([5, 6, 7, 8, 9]);
+    expect(page(await s.alerts.list({}, { after: ids[9] as string, limit: 5 }))).toEqual([10, 11]);
+    expect(page(await s.alerts.list({ detector: "impossible-travel" }, { limit: 2 }))).toEqual([0, 3]);
+    expect(page(await s.alerts.list({ subjectId: "p0" }))).toEqual([0, 4, 8]);
+    expect(page(await s.alerts.list({ subjectKind: "principal", subjectId: "p0", state: "open" }))).toEqual([
+      0, 8,
+    ]);
+    expect(page(await s.alerts.list({ subjectKind: "key" }, { after: ids[5] as string, limit: 2 }))).toEqual([
+      7, 9,
+    ]);
+    expect(page(await s.alerts.list({ state: "resolved" }))).toEqual([4]);
+  });
+
+  it("a page reads only its own alerts, not the whole table", async () => {
+    const s = store();
+    for (let i = 0; i < 200; i++)
+      await s.alerts.raise(
+        alert({
+          dedupeKey: `cost-${i}`,
+          subject: { kind: "principal", id: i === 150 ? "rare" : `p${i % 9}` },
+        }),
+        "d",
+      );
+    // Each alert read is one JSON.parse of its document: counted while the lists run.
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      expect(await s.alerts.list({ subjectId: "rare" }, { limit: 10 })).toHaveLength(1);
+      expect(await s.alerts.list({ state: "open" }, { limit: 10 })).toHaveLength(10);
+      expect(await s.alerts.pendingResponses(null, 10)).toEqual([]);
+      expect(parse.mock.calls.length).toBeLessThan(40);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it("marks alerts raised to be suspended as pending until answered or resolved; never others", async () => {
+    const s = store();
+    let n = 0;
+    const raise = async (key: string, response?: "notify" | "suspend") => {
+      // A second apart: ids sort in the order raised.
+      const raisedAt = new Date(Date.parse("2030-01-02T03:04:05.000Z") + n++ * 1000).toISOString();
+      const a = alert({ dedupeKey: key, raisedAt, ...(response === undefined ? {} : { response }) });
+      return (await s.alerts.raise(a, "d")).alert;
+    };
+    const notified = await raise("notify", "notify");
+    const unsaid = await raise("unsaid");
+    const answered = await raise("answered", "suspend");
+    const resolved = await raise("resolved", "suspend");
+    const waiting = await raise("waiting", "suspend");
+    expect([notified, unsaid, answered].map((a) => a.intended_response)).toEqual([
+      "notify",
+      "notify",
+      "suspend",
+    ]);
+    const pending = async () => (await s.alerts.pendingResponses(null, 10)).map((a) => a.id);
+    expect(await pending()).toEqual([answered.id, resolved.id, waiting.id]);
+    await s.alerts.respond(answered.id, { action: "suspend", result: "key k1 revoked" }, "detector:d");
+    await s.alerts.transition(resolved.id, "resolved", "officer", "handled by hand");
+    // Delivery and acknowledgement rewrite the row: the marker stays what the document says.
+    await s.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:00:30.000Z", 10);
+    await s.alerts.transition(waiting.id, "acknowledged", "officer", null);
+    expect(await pending()).toEqual([waiting.id]);
+    expect((await s.alerts.pendingResponses(waiting.id, 10)).length).toBe(0);
+    // A second answer (another node's retry) changes nothing and is not audited again.
+    await s.alerts.respond(answered.id, { action: "suspend", result: "key k1 unknown" }, "detector:d");
+    expect((await s.alerts.get(answered.id))?.response?.result).toBe("key k1 revoked");
+    const responds = (await s.outbox.list(0, 100)).filter((r) => r.action === "alert.respond");
+    expect(responds).toHaveLength(1);
+  });
+}
+
+/**
+ * An alert as stored before migration 9: no intended response in it, no response_state column.
+ * Raised in 2030, after any key a test issues: only the missing marker keeps it from being suspended.
+ */
+export const OLD_ALERT: AlertRecord = {
+  id: "alr_0o5vwtx1k0a1b2c3d4e",
+  detector: "embargoed-attempt",
+  severity: "medium",
+  subject: { kind: "principal", id: "zoe" },
+  summary: "zoe was refused for an embargo (embargoed-location, from IR)",
+  evidence: { audit_indexes: ["7"], details: { reason: "embargoed-location", country: "IR" } },
+  raised_at: "2030-01-02T03:04:05.000Z",
+  state: "open",
+  history: [
+    { state: "open", actor: "detector:embargoed-attempt", at: "2030-01-02T03:04:05.000Z", note: null },
+  ],
+  response: null,
+  delivery: { state: "none", attempts: 0, next_at: null, delivered_at: null, last_error: null },
+};
+
+/** Its row in migration 7's columns (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document). */
+export const OLD_ALERT_ROW = [
+  OLD_ALERT.id,
+  "embargoed-attempt:principal:zoe:r7",
+  OLD_ALERT.state,
+  OLD_ALERT.detector,
+  OLD_ALERT.subject.kind,
+  OLD_ALERT.subject.id,
+  OLD_ALERT.delivery.state,
+  null,
+  JSON.stringify(OLD_ALERT),
+];
+
+/**
+ * A store migrated with OLD_ALERT stored before migration 9 (both drivers' upgrade tests): the
+ * detector switched to suspend since, a retry round leaves it alone, and it is listed as before.
+ */
+export async function oldAlertStaysQuiet(store: Store): Promise<void> {
+  await store.principals.put({ id: "zoe", citizenships: [{ country: "FR" }] });
+  await store.keys.create("zoe", "laptop");
+  const c = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
+  const service = await AlertService.open({
+    config: { ...c, embargoed_attempts: { ...c.embargoed_attempts, response: "suspend" } },
+    store,
+    scheme: () => loadSchemeFile("examples/g7-trusted-partners.yaml"),
+    licenseUsage: async () => 0,
+    changed: async () => {},
+    onError: (err) => {
+      throw err;
+    },
+  });
+  await service.retryResponses(new Date("2031-01-01T00:00:00Z"));
+  await service.close();
+  expect((await store.keys.list("zoe")).map((k) => k.revokedAt)).toEqual([null]);
+  expect(await store.alerts.list({ subjectId: "zoe" })).toEqual([OLD_ALERT]);
+  expect(await store.alerts.pendingResponses(null, 10)).toEqual([]);
 }

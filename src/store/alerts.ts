@@ -36,6 +36,11 @@ export interface AlertRecord {
   readonly history: readonly AlertStep[];
   /** What was done automatically (e.g. the key suspended), or null. */
   readonly response: { readonly action: string; readonly result: string; readonly at: string } | null;
+  /**
+   * The detector's configured response when the alert was raised: with "suspend", `response` is due
+   * (tried again until recorded). Absent in alerts stored before it was recorded: never acted on.
+   */
+  readonly intended_response?: "notify" | "suspend";
   readonly delivery: {
     readonly state: "pending" | "delivered" | "none";
     readonly attempts: number;
@@ -56,6 +61,8 @@ export interface NewAlert {
   readonly raisedAt: string;
   /** A webhook is configured: the alert waits for delivery. */
   readonly deliver: boolean;
+  /** The detector's configured response ("notify" when left out). */
+  readonly response?: "notify" | "suspend";
 }
 
 export interface AlertFilter {
@@ -65,12 +72,20 @@ export interface AlertFilter {
   readonly subjectId?: string;
 }
 
+/** A page of a list: the alerts after `after` (an id; keyset), at most `limit` (all when left out). */
+export interface AlertPage {
+  readonly after?: string;
+  readonly limit?: number;
+}
+
 export interface AlertStore {
   /** Stores a new alert, or returns the one already raised under its dedupe key. */
   raise(alert: NewAlert, actor: string): Promise<{ alert: AlertRecord; created: boolean }>;
   get(id: string): Promise<AlertRecord | undefined>;
-  /** Ordered by id (the order they were raised in). */
-  list(filter?: AlertFilter): Promise<AlertRecord[]>;
+  /** Ordered by id (the order they were raised in); filtered and paged in the database. */
+  list(filter?: AlertFilter, page?: AlertPage): Promise<AlertRecord[]>;
+  /** Alerts whose automatic response is due (`responseState` "pending"), by id, after `after`. */
+  pendingResponses(after: string | null, limit: number): Promise<AlertRecord[]>;
   /**
    * open → acknowledged → resolved (open → resolved too). StoreError "conflict" for any other step;
    * undefined for an unknown id.
@@ -81,7 +96,7 @@ export interface AlertStore {
     actor: string,
     note: string | null,
   ): Promise<AlertRecord | undefined>;
-  /** Records the automatic response taken. */
+  /** Records the automatic response taken, unless one is recorded already (another node's). */
   respond(id: string, response: { action: string; result: string }, actor: string): Promise<void>;
   /** Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`. */
   due(now: string, leaseUntil: string, limit: number): Promise<AlertRecord[]>;
@@ -107,6 +122,7 @@ export function newAlertRecord(a: NewAlert, actor: string): AlertRecord {
     state: "open",
     history: [{ state: "open", actor, at: a.raisedAt, note: null }],
     response: null,
+    intended_response: a.response ?? "notify",
     delivery: {
       state: a.deliver ? "pending" : "none",
       attempts: 0,
@@ -157,11 +173,60 @@ export function retryAt(a: AlertRecord, nextAt: string, error: string): AlertRec
   return { ...a, delivery: { ...a.delivery, next_at: nextAt, last_error: error.slice(0, 500) } };
 }
 
-export function matches(a: AlertRecord, f: AlertFilter): boolean {
-  return (
-    (f.state === undefined || a.state === f.state) &&
-    (f.detector === undefined || a.detector === f.detector) &&
-    (f.subjectKind === undefined || a.subject.kind === f.subjectKind) &&
-    (f.subjectId === undefined || a.subject.id === f.subjectId)
-  );
+/**
+ * The response_state column (migration 9), kept from the document on every write: 'pending' while a
+ * suspension is due — raised under `response: suspend`, none recorded, not resolved — else null.
+ * Alerts stored before the intent was recorded (no `intended_response`) are never pending.
+ */
+export function responseState(a: AlertRecord): "pending" | null {
+  return a.intended_response === "suspend" && a.response === null && a.state !== "resolved"
+    ? "pending"
+    : null;
 }
+
+/**
+ * A list's query, the same for both drivers: equality on indexed columns (migration 9) and a keyset
+ * on the id, so a page reads only its rows. `at(i)`: the driver's i-th placeholder (1-based).
+ */
+export function listQuery(
+  f: AlertFilter,
+  page: AlertPage,
+  at: (i: number) => string,
+): { sql: string; values: (string | number)[] } {
+  const terms: string[] = [];
+  const values: (string | number)[] = [];
+  const add = (column: string, op: string, value: string | undefined) => {
+    if (value === undefined) return;
+    values.push(value);
+    terms.push(`${column} ${op} ${at(values.length)}`);
+  };
+  add("state", "=", f.state);
+  add("detector", "=", f.detector);
+  add("subject_kind", "=", f.subjectKind);
+  add("subject_id", "=", f.subjectId);
+  add("id", ">", page.after);
+  let sql = `SELECT document FROM alerts${terms.length === 0 ? "" : ` WHERE ${terms.join(" AND ")}`} ORDER BY id`;
+  if (page.limit !== undefined) {
+    values.push(page.limit);
+    sql += ` LIMIT ${at(values.length)}`;
+  }
+  return { sql, values };
+}
+
+/**
+ * Migration 9, the same SQL in both drivers: lists filter and page in the database on these indexes
+ * (they read and parsed every alert before), and the suspensions still due are found by a partial
+ * index. Existing rows get no response_state: alerts stored before the intent was recorded are
+ * never taken for suspensions still due.
+ */
+export const ALERTS_BY_COLUMNS = `
+  ALTER TABLE alerts ADD COLUMN response_state TEXT;
+  CREATE INDEX alerts_pending_response ON alerts (id) WHERE response_state = 'pending';
+  -- Each filter's index walks in id order; the other filters' columns ride along, so a combination
+  -- that matches few alerts is checked in the index rather than row by row in the table.
+  CREATE INDEX alerts_by_state ON alerts (state, id, detector, subject_kind);
+  CREATE INDEX alerts_by_detector ON alerts (detector, id, state, subject_kind);
+  CREATE INDEX alerts_by_kind ON alerts (subject_kind, id, state, detector);
+  DROP INDEX alerts_by_subject;
+  CREATE INDEX alerts_by_subject ON alerts (subject_id, id);
+`;

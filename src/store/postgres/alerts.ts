@@ -8,8 +8,9 @@ import {
   ALERT_ACTION,
   claimed,
   deliveredAt,
-  matches,
+  listQuery,
   newAlertRecord,
+  responseState,
   retryAt,
   transitioned,
   type AlertRecord,
@@ -24,8 +25,8 @@ const parse = (rows: { document: string }[]): AlertRecord[] =>
 
 async function write(db: pg.PoolClient, a: AlertRecord): Promise<void> {
   await db.query(
-    "UPDATE alerts SET state = $1, delivery_state = $2, next_delivery_at = $3, document = $4 WHERE id = $5",
-    [a.state, a.delivery.state, a.delivery.next_at, JSON.stringify(a), a.id],
+    "UPDATE alerts SET state = $1, delivery_state = $2, next_delivery_at = $3, response_state = $4, document = $5 WHERE id = $6",
+    [a.state, a.delivery.state, a.delivery.next_at, responseState(a), JSON.stringify(a), a.id],
   );
 }
 
@@ -57,8 +58,8 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
       tx(async (db) => {
         const a = newAlertRecord(n, actor);
         const inserted = await db.query(
-          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING`,
+          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
           [
             a.id,
             n.dedupeKey,
@@ -68,6 +69,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
             a.subject.id,
             a.delivery.state,
             a.delivery.next_at,
+            responseState(a),
             JSON.stringify(a),
           ],
         );
@@ -86,9 +88,18 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         return { alert: a, created: true };
       }),
     get: async (id) => parse((await pool().query("SELECT document FROM alerts WHERE id = $1", [id])).rows)[0],
-    list: async (filter = {}) =>
-      parse((await pool().query("SELECT document FROM alerts ORDER BY id")).rows).filter((a) =>
-        matches(a, filter),
+    list: async (filter = {}, page = {}) => {
+      const { sql, values } = listQuery(filter, page, (i) => `$${i}`);
+      return parse((await pool().query(sql, values)).rows);
+    },
+    pendingResponses: async (after, limit) =>
+      parse(
+        (
+          await pool().query(
+            "SELECT document FROM alerts WHERE response_state = 'pending' AND id > $1 ORDER BY id LIMIT $2",
+            [after ?? "", limit],
+          )
+        ).rows,
       ),
     transition: (id, to, actor, note) =>
       change(id, async (db, a) => {
@@ -98,6 +109,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
       }),
     respond: async (id, response, actor) => {
       await change(id, async (db, a) => {
+        if (a.response !== null) return null; // answered already (by another node's retry)
         await audit(db, actor, "alert.respond", id, {
           ...response,
           detector: a.detector,

@@ -14,6 +14,7 @@
 import type { ClientBase } from "pg";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -165,6 +166,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     // As in SQLite's version 8: the digest of the subject's facts a match (and clearance) is for.
     sql: SCREENING_SUBJECT_DIGEST,
+  },
+  {
+    version: 9,
+    // As in SQLite's version 9: alerts listed by indexed columns, and their pending responses.
+    sql: ALERTS_BY_COLUMNS,
   },
 ];
 

@@ -4,8 +4,9 @@ import {
   ALERT_ACTION,
   claimed,
   deliveredAt,
-  matches,
+  listQuery,
   newAlertRecord,
+  responseState,
   retryAt,
   transitioned,
   type AlertRecord,
@@ -16,17 +17,19 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
   const s = {
     insert: p(
-      `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+      `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
     ),
     byKey: p<{ document: string }>("SELECT document FROM alerts WHERE dedupe_key = ?"),
     get: p<{ document: string }>("SELECT document FROM alerts WHERE id = ?"),
-    all: p<{ document: string }>("SELECT document FROM alerts ORDER BY id"),
+    pending: p<{ document: string }>(
+      "SELECT document FROM alerts WHERE response_state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+    ),
     due: p<{ document: string }>(
       `SELECT document FROM alerts WHERE delivery_state = 'pending' AND next_delivery_at <= ? ORDER BY next_delivery_at, id LIMIT ?`,
     ),
     update: p(
-      "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, document = ? WHERE id = ?",
+      "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, response_state = ?, document = ? WHERE id = ?",
     ),
     outbox: p(
       "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, 'alert', ?, ?)",
@@ -35,7 +38,9 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
   const parse = (row: { document: string } | undefined) =>
     row === undefined ? undefined : (JSON.parse(row.document) as AlertRecord);
   const write = (a: AlertRecord) =>
-    s.update.run(a.state, a.delivery.state, a.delivery.next_at, JSON.stringify(a), a.id);
+    s.update.run(a.state, a.delivery.state, a.delivery.next_at, responseState(a), JSON.stringify(a), a.id);
+  // A list's statement per combination of filters (at most 64), prepared once.
+  const lists = new Map<string, Database.Statement<unknown[], { document: string }>>();
   const audit = (actor: string, action: string, id: string, details: Record<string, unknown>) =>
     s.outbox.run(new Date().toISOString(), actor, action, id, JSON.stringify(details));
   const tx = <T>(fn: () => T): T => {
@@ -66,6 +71,7 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
             a.subject.id,
             a.delivery.state,
             a.delivery.next_at,
+            responseState(a),
             JSON.stringify(a),
           ).changes === 1;
         if (!inserted) return { alert: parse(s.byKey.get(n.dedupeKey)) as AlertRecord, created: false };
@@ -82,12 +88,16 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
       live();
       return parse(s.get.get(id));
     },
-    list: async (filter = {}) => {
+    list: async (filter = {}, page = {}) => {
       live();
-      return s.all
-        .all()
-        .map((r) => parse(r) as AlertRecord)
-        .filter((a) => matches(a, filter));
+      const { sql, values } = listQuery(filter, page, () => "?");
+      let statement = lists.get(sql);
+      if (statement === undefined) lists.set(sql, (statement = p<{ document: string }>(sql)));
+      return statement.all(...values).map((r) => parse(r) as AlertRecord);
+    },
+    pendingResponses: async (after, limit) => {
+      live();
+      return s.pending.all(after ?? "", limit).map((r) => parse(r) as AlertRecord);
     },
     transition: async (id, to, actor, note) =>
       change(id, (a) => {
@@ -97,6 +107,7 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
       }),
     respond: async (id, response, actor) => {
       change(id, (a) => {
+        if (a.response !== null) return null; // answered already (by another node's retry)
         const at = new Date().toISOString();
         audit(actor, "alert.respond", id, { ...response, detector: a.detector, subject: a.subject });
         return { ...a, response: { ...response, at } };

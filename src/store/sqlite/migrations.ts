@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -136,6 +137,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     // The digest of the subject's facts a screening match (and so a clearance) is for.
     sql: SCREENING_SUBJECT_DIGEST,
+  },
+  {
+    version: 9,
+    sql: ALERTS_BY_COLUMNS,
   },
 ];
 

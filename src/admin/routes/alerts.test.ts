@@ -1,0 +1,61 @@
+/**
+ * GET /admin/v1/alerts over HTTP: a misspelt detector is a 400 naming the field (it was an empty
+ * list), and pages follow the cursor with each page read from the store on its own.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { asAdmin, call } from "../../testing/admin.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../../testing/gateway.js";
+
+let t: TestGateway;
+const ids: string[] = [];
+beforeAll(async () => {
+  t = await startTestGateway();
+  for (let i = 0; i < 5; i++) {
+    const { alert } = await t.gateway.store.alerts.raise(
+      {
+        dedupeKey: `route-${i}`,
+        detector: i % 2 === 0 ? "key-sharing" : "volume-spike",
+        severity: "high",
+        subject: { kind: "principal", id: "alice" },
+        summary: `alert ${i}`,
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        deliver: false,
+      },
+      "detector:test",
+    );
+    ids.push(alert.id);
+  }
+});
+afterAll(() => t.gateway.close());
+
+it("refuses a detector it does not know, naming the field", async () => {
+  const r = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts?detector=key-shareing");
+  expect(r.status).toBe(400);
+  expect(r.body.error.problems).toEqual([
+    expect.objectContaining({
+      path: "detector",
+      message: expect.stringContaining('"key-sharing"') as unknown,
+    }),
+  ]);
+  const known = await asAdmin(t, "GET", "/admin/v1/alerts?detector=volume-spike");
+  expect(known.data.map((a: { id: string }) => a.id)).toEqual([ids[1], ids[3]]);
+});
+
+it("pages through the alerts by cursor", async () => {
+  const seen: string[] = [];
+  let path = "/admin/v1/alerts?limit=2&subject=alice";
+  const cursors: (string | null)[] = [];
+  for (;;) {
+    const page = await asAdmin(t, "GET", path);
+    seen.push(...page.data.map((a: { id: string }) => a.id));
+    cursors.push(page.next_cursor);
+    if (page.next_cursor === null) break;
+    path = `/admin/v1/alerts?limit=2&subject=alice&cursor=${encodeURIComponent(page.next_cursor)}`;
+  }
+  expect(seen).toEqual(ids);
+  expect(cursors).toEqual([ids[1], ids[3], null]);
+  const last = await asAdmin(t, "GET", "/admin/v1/alerts?limit=5&detector=key-sharing");
+  expect(last).toMatchObject({ next_cursor: null });
+  expect(last.data).toHaveLength(3);
+});

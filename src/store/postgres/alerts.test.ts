@@ -1,0 +1,43 @@
+/**
+ * Alerts stored before migration 9, in PostgreSQL (as ../sqlite/alerts.test.ts): after the upgrade
+ * they are listed as before and never taken for suspensions still due.
+ */
+import pg from "pg";
+import { afterAll, describe, it } from "vitest";
+import { dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
+import { OLD_ALERT_ROW, oldAlertStaysQuiet } from "../alerts-suite.js";
+import { openStore } from "../index.js";
+import { migrate, MIGRATIONS } from "./migrations.js";
+
+describe.skipIf(skipReason !== undefined)(
+  `postgres alerts${skipReason === undefined ? "" : `: SKIPPED, ${skipReason}`}`,
+  () => {
+    afterAll(() => dropSchemas());
+
+    it("an alert stored before migration 9 is listed as before, and never suspended after the fact", async () => {
+      const { url } = await freshSchema();
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const client = await pool.connect();
+      try {
+        await migrate(
+          client,
+          MIGRATIONS.filter((m) => m.version <= 8),
+        );
+        await client.query(
+          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          OLD_ALERT_ROW,
+        );
+      } finally {
+        client.release();
+        await pool.end();
+      }
+      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      try {
+        await oldAlertStaysQuiet(store);
+      } finally {
+        await store.close();
+      }
+    });
+  },
+);

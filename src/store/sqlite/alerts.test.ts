@@ -1,0 +1,34 @@
+/**
+ * Alerts stored before migration 9 (no intended response, no response_state): after the upgrade
+ * they are listed as before and never taken for suspensions still due, even once the detector is
+ * switched to `response: suspend`.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { it } from "vitest";
+import { OLD_ALERT_ROW, oldAlertStaysQuiet } from "../alerts-suite.js";
+import { openStore } from "../index.js";
+import { DB_FILE } from "./index.js";
+import { migrate, MIGRATIONS } from "./migrations.js";
+
+it("an alert stored before migration 9 is listed as before, and never suspended after the fact", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-old-alerts-"));
+  const db = new Database(join(dataDir, DB_FILE));
+  migrate(
+    db,
+    MIGRATIONS.filter((m) => m.version <= 8),
+  );
+  db.prepare(
+    `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, document)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(...OLD_ALERT_ROW);
+  db.close();
+  const store = await openStore({ dataDir });
+  try {
+    await oldAlertStaysQuiet(store);
+  } finally {
+    await store.close();
+  }
+});
