@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../config/schema.js";
-import { Detectors, type Draft, type Sighting } from "./detectors.js";
+import { BASELINE_WINDOWS, Detectors, type Draft, type Sighting } from "./detectors.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const T0 = Date.parse("2030-03-04T00:00:00Z");
@@ -32,6 +32,10 @@ function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
 
 const embargoed = (t: number, principal = "mallory") =>
   sighting({ t, principal, decision: "deny", reason: "embargoed-location", country: "IR" });
+
+/** Someone else's request long before: the detectors have watched since (spikes need a baseline). */
+const watchedSince = (d: Detectors, t: number) =>
+  d.feed(sighting({ t: t - (BASELINE_WINDOWS + 1) * DEFAULTS.volume_spike.window_ms, principal: "early" }));
 
 function detectors(config = DEFAULTS, only?: Draft["detector"]) {
   const raised: Draft[] = [];
@@ -72,6 +76,7 @@ describe("spike counts with sightings out of order (several nodes, clocks a litt
     const window = DEFAULTS.volume_spike.window_ms;
     const start = Math.ceil(T0 / window) * window + 10 * window;
     const min = DEFAULTS.volume_spike.min_requests;
+    watchedSince(d, start);
     for (let i = 0; i < min - 1; i++) d.feed(sighting({ t: start + i * 100 }));
     d.feed(sighting({ t: start - 5 })); // sent just before the window turned, seen just after
     d.feed(sighting({ t: start + min * 100 }));
@@ -85,6 +90,7 @@ describe("spike counts with sightings out of order (several nodes, clocks a litt
     const start = Math.ceil(T0 / window) * window + 10 * window;
     const deny = (t: number) =>
       sighting({ t, decision: "deny", reason: "no-authorization", organization: null });
+    watchedSince(d, start);
     for (let i = 0; i < 10; i++) d.feed(deny(start + i * 1000));
     d.feed(deny(start - 1000));
     for (let i = 10; i < DEFAULTS.denial_spike.min_denials; i++) d.feed(deny(start + i * 1000));
@@ -102,6 +108,7 @@ describe("made-up model names and idle subjects", () => {
   it("a model the scheme does not name is the subject `other`, one subject however many names", () => {
     const raised: Draft[] = [];
     const d = new Detectors(DEFAULTS, (x) => raised.push(x), known);
+    watchedSince(d, T0);
     for (let n = 0; n < 10; n++) for (let i = 0; i < 20; i++) d.feed(junk(T0 + n * 20_000 + i * 1000, n));
     expect(raised.map((r) => `${r.detector} ${r.subject.kind}:${r.subject.id}`)).toEqual([
       "denial-spike model:other",

@@ -3,7 +3,9 @@
  * sightings' own (never the clock), so a replay of recorded traffic raises what live traffic
  * would. State is in memory, bounded by the principals and keys active within the longest window;
  * with several nodes every node runs the same detectors over the whole fleet's sightings in one
- * order (see feed.ts), and the store keeps one alert per dedupe key.
+ * order (see feed.ts), and the store keeps one alert per dedupe key. Dedupe keys name a period
+ * (the cooldown's, or the embargo window's), never a request: a node that restarts, or joins, and
+ * sees the same condition again in that period raises what is already stored.
  */
 import type { AlertSeverity, SubjectKind } from "../store/alerts.js";
 import { minimumDistanceKm } from "./geo.js";
@@ -62,8 +64,24 @@ export interface DetectorConfig {
 
 /** Weight of the latest window in a baseline (exponentially weighted mean of window counts). */
 const ALPHA = 0.3;
+/**
+ * Whole windows a spike baseline must cover before a spike is judged against it, and windows with
+ * the subject's own traffic in it before a spike may be answered by suspension.
+ */
+export const BASELINE_WINDOWS = 3;
 /** Evidence listed per alert, at most. */
 const MAX_EVIDENCE = 20;
+
+/**
+ * The key in a draft's details saying why the detector's `suspend` response must not be applied
+ * (a spike against no history of the subject's own): the alert is a notification only.
+ */
+export const NOTIFY_ONLY = "notify_only";
+
+/** Whether an alert with these details may be answered by suspension (see NOTIFY_ONLY). */
+export function suspendable(details: Readonly<Record<string, unknown>>): boolean {
+  return details[NOTIFY_ONLY] === undefined;
+}
 
 interface Seen {
   readonly country: string;
@@ -79,6 +97,8 @@ class Recent {
   private readonly items: ({ t: number; audit: string | null } | undefined)[];
   private start = 0;
   size = 0;
+  /** The window period (floor(t / window_ms)) a high alert was last raised in. */
+  highIn = -Infinity;
 
   constructor(private readonly capacity: number) {
     this.items = new Array(capacity);
@@ -96,26 +116,48 @@ class Recent {
   }
 }
 
-/** Counts per fixed window, against an exponentially weighted baseline of earlier windows. */
+/**
+ * Counts per fixed window, against an exponentially weighted baseline of earlier windows. Only
+ * windows the detectors watched whole count: the one they started in saw only part of what the
+ * subject did (a restart, a deploy, a new node), so it is left out, never taken as a baseline of 0.
+ */
 class SpikeCounter {
   /** The latest sighting counted (ms): the sweep forgets counters idle past every window. */
   last = 0;
   private window = -1;
   private count = 0;
   private baseline = 0;
+  /** Whole windows in the baseline (empty ones too). */
+  private observed = 0;
+  /** ...of which the subject had traffic in. */
+  private active = 0;
   private evidence: string[] = [];
 
-  /** The count in the current window after adding one; true the moment it reaches its threshold. */
-  add(t: number, windowMs: number, min: number, factor: number, audit: string | null): boolean {
+  /**
+   * The count in the current window after adding one; true the moment it reaches its threshold
+   * with a baseline of BASELINE_WINDOWS whole windows.
+   * @param first the first window the detectors watched whole (they started in the one before it,
+   *   or at its very start)
+   */
+  add(
+    t: number,
+    windowMs: number,
+    first: number,
+    min: number,
+    factor: number,
+    audit: string | null,
+  ): boolean {
     // A sighting is stamped with its request's start but sent at its end (a long stream, another
     // node's clock): one from a window already closed counts to the current one, never restarts it.
     const w = Math.max(Math.floor(t / windowMs), this.window);
     this.last = Math.max(this.last, t);
     if (w !== this.window) {
-      if (this.window >= 0) {
-        this.baseline = ALPHA * this.count + (1 - ALPHA) * this.baseline;
+      // A new subject had nothing in the whole windows watched before it showed up: zeros, known.
+      if (this.window < 0) this.zeros(w - first);
+      else {
+        if (this.window >= first) this.fold(this.count);
         // Windows with nothing in them pull the baseline down too.
-        this.baseline *= (1 - ALPHA) ** Math.max(0, Math.min(50, w - this.window - 1));
+        this.zeros(w - Math.max(this.window + 1, first));
       }
       this.window = w;
       this.count = 0;
@@ -123,7 +165,20 @@ class SpikeCounter {
     }
     this.count++;
     if (audit !== null && this.evidence.length < MAX_EVIDENCE) this.evidence.push(audit);
-    return this.count === this.threshold(min, factor);
+    return this.observed >= BASELINE_WINDOWS && this.count === this.threshold(min, factor);
+  }
+
+  private fold(count: number): void {
+    // The first window starts the mean (starting it at 0 would make the next windows look high).
+    this.baseline = this.observed === 0 ? count : ALPHA * count + (1 - ALPHA) * this.baseline;
+    this.observed++;
+    if (count > 0) this.active++;
+  }
+
+  private zeros(n: number): void {
+    if (n <= 0) return;
+    this.baseline *= (1 - ALPHA) ** Math.min(50, n);
+    this.observed += n;
   }
 
   threshold(min: number, factor: number): number {
@@ -131,16 +186,52 @@ class SpikeCounter {
   }
 
   state() {
-    return { count: this.count, baseline: Math.round(this.baseline * 100) / 100, evidence: this.evidence };
+    const baseline = Math.round(this.baseline * 100) / 100;
+    return {
+      count: this.count,
+      baseline,
+      evidence: this.evidence,
+      // Suspending a subject for its first traffic, or against a baseline of nothing, punishes a
+      // newcomer for being new: such a spike is told, not acted on.
+      notifyOnly:
+        baseline === 0
+          ? "not suspended: its baseline is 0"
+          : this.active < BASELINE_WINDOWS
+            ? `not suspended: fewer than ${BASELINE_WINDOWS} windows of its own traffic to compare with`
+            : undefined,
+    };
+  }
+}
+
+interface KeyUse {
+  /** Both in order of last sighting, oldest first, holding only what the window and the limit need. */
+  readonly countries: Map<string, Seen>;
+  readonly networks: Map<string, { t: number; audit: string | null }>;
+}
+
+/** Notes `k` as seen now: moved to the end, so the map stays in order of last sighting. */
+function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V): void {
+  const old = m.get(k);
+  m.delete(k);
+  m.set(k, old !== undefined && old.t > v.t ? old : v);
+}
+
+/**
+ * Drops from the head what left the window, and beyond the latest `keep`: deciding "more than
+ * `keep` - 1 within the window" needs no more, so work and memory per key stay bounded however many
+ * networks one key is used from. (A late sighting sits behind newer ones and leaves a little late.)
+ * Countries are kept all (there are not many): an alert names every one.
+ */
+function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep: number): void {
+  for (const [k, v] of m) {
+    if (v.t >= since && m.size <= keep) return;
+    m.delete(k);
   }
 }
 
 export class Detectors {
   private readonly lastSeen = new Map<string, Seen>();
-  private readonly keyUse = new Map<
-    string,
-    { countries: Map<string, Seen>; networks: Map<string, { t: number; audit: string | null }> }
-  >();
+  private readonly keyUse = new Map<string, KeyUse>();
   private readonly embargoed = new Map<string, Recent>();
   private readonly denials = new Map<string, SpikeCounter>();
   private readonly volume = new Map<string, SpikeCounter>();
@@ -151,15 +242,20 @@ export class Detectors {
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
    *   subject `other` (as in the metrics), so made-up names neither multiply alerts nor memory.
+   * @param started when the detectors began watching (ms; a node's start). By default the first
+   *   sighting's time, which is its request's start: a long stream that ends just after a node
+   *   starts would date it too early, so a gateway should say.
    */
   constructor(
     private readonly config: DetectorConfig,
     private readonly raise: (draft: Draft) => void,
     private readonly isModel: (id: string) => boolean = () => true,
+    private started: number | null = null,
   ) {}
 
   feed(s: Sighting): void {
     const c = this.config;
+    this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
     if (c.key_sharing.enabled) this.sharing(s);
     if (c.embargoed_attempts.enabled && s.reason.startsWith("embargoed-")) this.embargo(s);
@@ -169,15 +265,29 @@ export class Detectors {
     if (++this.fed % 10_000 === 0) this.sweep(s.t);
   }
 
-  /** Raises unless the same detector raised for the same subject within the cooldown. */
-  private emit(d: Omit<Draft, "dedupeKey" | "at">, s: Sighting, cool = true): void {
-    const key = `${d.detector}:${d.subject.kind}:${d.subject.id}`;
-    if (cool) {
-      const last = this.cooling.get(key);
-      if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
-      this.cooling.set(key, s.t);
-    }
-    this.raise(Object.assign({}, d, { dedupeKey: `${key}:${s.requestId}`, at: s.t }));
+  /** The first window of `windowMs` the detectors watched whole. */
+  private firstWhole(windowMs: number): number {
+    return Math.ceil((this.started ?? 0) / windowMs);
+  }
+
+  /**
+   * Raises unless the same detector raised for the same subject within the cooldown; the draft is
+   * built only then. Its dedupe key names the cooldown period (cooldown_ms from the epoch): two
+   * raises of one node are a cooldown apart, so in different periods, while a node restarted (or
+   * another node) seeing the same condition in the same period raises the alert already stored.
+   */
+  private emit(
+    detector: DetectorName,
+    subject: Draft["subject"],
+    s: Sighting,
+    build: () => Pick<Draft, "severity" | "summary" | "auditIndexes" | "details">,
+  ): void {
+    const key = `${detector}:${subject.kind}:${subject.id}`;
+    const last = this.cooling.get(key);
+    if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
+    this.cooling.set(key, s.t);
+    const period = Math.floor(s.t / this.config.cooldown_ms);
+    this.raise(Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t }));
   }
 
   private travel(s: Sighting): void {
@@ -193,24 +303,19 @@ export class Detectors {
     const speed = km / hours;
     if (speed <= this.config.impossible_travel.max_speed_kmh) return;
     const minutes = Math.round((s.t - previous.t) / 60_000);
-    this.emit(
-      {
-        detector: "impossible-travel",
-        severity: "high",
-        subject: { kind: "principal", id: s.principal },
-        summary: `${s.principal} was seen in ${previous.country} and ${minutes} min later in ${s.country}, at least ${Math.round(km)} km apart (${Math.round(speed)} km/h)`,
-        auditIndexes: [previous.audit, s.audit].filter((a): a is string => a !== null),
-        details: {
-          from: previous.country,
-          to: s.country,
-          km: Math.round(km),
-          minutes,
-          speed_kmh: Math.round(speed),
-          credential: s.credential,
-        },
+    this.emit("impossible-travel", { kind: "principal", id: s.principal }, s, () => ({
+      severity: "high",
+      summary: `${s.principal} was seen in ${previous.country} and ${minutes} min later in ${s.country}, at least ${Math.round(km)} km apart (${Math.round(speed)} km/h)`,
+      auditIndexes: [previous.audit, s.audit].filter((a): a is string => a !== null),
+      details: {
+        from: previous.country,
+        to: s.country,
+        km: Math.round(km),
+        minutes,
+        speed_kmh: Math.round(speed),
+        credential: s.credential,
       },
-      s,
-    );
+    }));
   }
 
   private sharing(s: Sighting): void {
@@ -221,23 +326,22 @@ export class Detectors {
       this.keyUse.set(s.credential, use);
     }
     const since = s.t - c.window_ms;
-    if (s.country !== null) use.countries.set(s.country, { country: s.country, t: s.t, audit: s.audit });
-    if (s.network !== null) use.networks.set(s.network, { t: s.t, audit: s.audit });
-    for (const [k, v] of use.countries) if (v.t < since) use.countries.delete(k);
-    for (const [k, v] of use.networks) if (v.t < since) use.networks.delete(k);
+    if (s.country !== null) touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit });
+    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit });
+    expire(use.countries, since, Infinity);
+    expire(use.networks, since, c.max_networks + 1);
     const countries = use.countries.size > c.max_countries;
     const networks = use.networks.size > c.max_networks;
     if (!countries && !networks) return;
-    const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
-    const what = countries
-      ? `${use.countries.size} countries (${[...use.countries.keys()].join(", ")})`
-      : `${use.networks.size} networks`;
-    const evidence = countries ? [...use.countries.values()] : [...use.networks.values()];
-    this.emit(
-      {
-        detector: "key-sharing",
+    const { countries: seenIn, networks: from } = use;
+    this.emit("key-sharing", { kind: "key", id: s.credential }, s, () => {
+      const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
+      const what = countries
+        ? `${seenIn.size} countries (${[...seenIn.keys()].join(", ")})`
+        : `at least ${from.size} networks`; // no more are held than the limit needs
+      const evidence = countries ? [...seenIn.values()] : [...from.values()];
+      return {
         severity: "high",
-        subject: { kind: "key", id: s.credential },
         summary: `credential ${s.credential} of ${s.principal} was used from ${what} within ${hours} h`,
         auditIndexes: evidence
           .map((e) => e.audit)
@@ -245,87 +349,85 @@ export class Detectors {
           .slice(-MAX_EVIDENCE),
         details: {
           principal: s.principal,
-          countries: [...use.countries.keys()],
-          networks: use.networks.size,
+          countries: [...seenIn.keys()],
+          networks: from.size,
           window_ms: c.window_ms,
         },
-      },
-      s,
-    );
+      };
+    });
   }
 
   private embargo(s: Sighting): void {
     const c = this.config.embargoed_attempts;
     const since = s.t - c.window_ms;
-    // Only the first and the `repeated`-th attempt within the window raise, so the latest
-    // `repeated` + 1 attempts tell the count exactly up to `repeated` (more is "more").
+    // The latest `repeated` + 1 attempts tell the count within the window exactly up to `repeated`
+    // (more is "more"), which is all the levels below need.
     let recent = this.embargoed.get(s.principal);
     if (recent === undefined) this.embargoed.set(s.principal, (recent = new Recent(c.repeated + 1)));
     recent.push(s.t, s.audit);
     let attempts = 0;
     while (attempts < recent.size && (recent.newest(attempts)?.t ?? 0) >= since) attempts++;
-    if (attempts !== 1 && attempts !== c.repeated) return;
-    const repeated = attempts === c.repeated;
+    // The first attempt in a window: medium. `repeated` or more within one: high, once per period of
+    // window_ms from the epoch while they go on (a steady prober is told about once a window, a slow
+    // one no more often). Periods make the dedupe keys the same on every node and after a restart.
+    const period = Math.floor(s.t / c.window_ms);
+    const repeated = attempts >= c.repeated;
+    if (repeated) {
+      if (recent.highIn === period) return;
+      recent.highIn = period;
+    } else if (attempts !== 1) return;
+    const level = repeated ? "high" : "medium";
     const audits: string[] = [];
     for (let i = Math.min(attempts, MAX_EVIDENCE) - 1; i >= 0; i--) {
       const audit = recent.newest(i)?.audit ?? null;
       if (audit !== null) audits.push(audit);
     }
-    this.emit(
-      {
-        detector: "embargoed-attempt",
-        severity: repeated ? "high" : "medium",
-        subject: { kind: "principal", id: s.principal },
-        summary: repeated
-          ? `${s.principal} was refused ${attempts} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
-          : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
-        auditIndexes: audits,
-        details: { reason: s.reason, country: s.country, attempts, model: s.model },
-      },
-      s,
-      false,
-    );
+    const shown = attempts > c.repeated ? `more than ${c.repeated}` : String(attempts);
+    this.raise({
+      detector: "embargoed-attempt",
+      severity: level,
+      subject: { kind: "principal", id: s.principal },
+      summary: repeated
+        ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+        : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
+      auditIndexes: audits,
+      details: { reason: s.reason, country: s.country, attempts, model: s.model },
+      dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
+      at: s.t,
+    });
   }
 
   private deniedParty(s: Sighting): void {
-    this.emit(
-      {
-        detector: "denied-party",
-        severity: "critical",
-        subject: { kind: "principal", id: s.principal },
-        summary: `${s.principal}, a confirmed denied-party screening match, tried ${s.model}`,
-        auditIndexes: s.audit === null ? [] : [s.audit],
-        details: { organization: s.organization, country: s.country, model: s.model },
-      },
-      s,
-    );
+    this.emit("denied-party", { kind: "principal", id: s.principal }, s, () => ({
+      severity: "critical",
+      summary: `${s.principal}, a confirmed denied-party screening match, tried ${s.model}`,
+      auditIndexes: s.audit === null ? [] : [s.audit],
+      details: { organization: s.organization, country: s.country, model: s.model },
+    }));
   }
 
   private denialSpike(s: Sighting): void {
     const c = this.config.denial_spike;
     const subjects: [SubjectKind, string | null][] = [
       ["organization", s.organization],
-      ["partner", s.partner],
+      // An organization partner is its organization: one denial, one count, one alert.
+      ["partner", s.partner === s.organization ? null : s.partner],
       ["model", this.isModel(s.model) ? s.model : "other"],
     ];
+    const first = this.firstWhole(c.window_ms);
     for (const [kind, id] of subjects) {
       if (id === null) continue;
       const key = `${kind}:${id}`;
       let counter = this.denials.get(key);
       if (counter === undefined) this.denials.set(key, (counter = new SpikeCounter()));
-      if (!counter.add(s.t, c.window_ms, c.min_denials, c.factor, s.audit)) continue;
+      if (!counter.add(s.t, c.window_ms, first, c.min_denials, c.factor, s.audit)) continue;
       const st = counter.state();
-      this.emit(
-        {
-          detector: "denial-spike",
-          severity: "medium",
-          subject: { kind, id },
-          summary: `${st.count} denials for ${kind} ${id} within ${Math.round(c.window_ms / 60_000)} min (baseline ${st.baseline} per window)`,
-          auditIndexes: st.evidence,
-          details: { count: st.count, baseline: st.baseline, window_ms: c.window_ms },
-        },
-        s,
-      );
+      this.emit("denial-spike", { kind, id }, s, () => ({
+        severity: "medium",
+        summary: `${st.count} denials for ${kind} ${id} within ${Math.round(c.window_ms / 60_000)} min (baseline ${st.baseline} per window)`,
+        auditIndexes: st.evidence,
+        details: spikeDetails(st, c.window_ms),
+      }));
     }
   }
 
@@ -333,19 +435,15 @@ export class Detectors {
     const c = this.config.volume_spike;
     let counter = this.volume.get(s.principal);
     if (counter === undefined) this.volume.set(s.principal, (counter = new SpikeCounter()));
-    if (!counter.add(s.t, c.window_ms, c.min_requests, c.factor, s.audit)) return;
+    const first = this.firstWhole(c.window_ms);
+    if (!counter.add(s.t, c.window_ms, first, c.min_requests, c.factor, s.audit)) return;
     const st = counter.state();
-    this.emit(
-      {
-        detector: "volume-spike",
-        severity: "medium",
-        subject: { kind: "principal", id: s.principal },
-        summary: `${s.principal} made ${st.count} requests within ${Math.round(c.window_ms / 60_000)} min (its baseline: ${st.baseline} per window)`,
-        auditIndexes: st.evidence,
-        details: { count: st.count, baseline: st.baseline, window_ms: c.window_ms },
-      },
-      s,
-    );
+    this.emit("volume-spike", { kind: "principal", id: s.principal }, s, () => ({
+      severity: "medium",
+      summary: `${s.principal} made ${st.count} requests within ${Math.round(c.window_ms / 60_000)} min (its baseline: ${st.baseline} per window)`,
+      auditIndexes: st.evidence,
+      details: spikeDetails(st, c.window_ms),
+    }));
   }
 
   /** Entries held per kind of state (tests: memory stays bounded). */
@@ -372,15 +470,23 @@ export class Detectors {
     for (const [k, v] of this.lastSeen) if (v.t < horizon) this.lastSeen.delete(k);
     for (const [k, v] of this.cooling) if (v < horizon) this.cooling.delete(k);
     for (const [k, v] of this.keyUse) {
-      const newest = Math.max(
-        0,
-        ...[...v.countries.values()].map((e) => e.t),
-        ...[...v.networks.values()].map((e) => e.t),
-      );
+      // A loop, not Math.max(...): spreading a large map overflows the stack.
+      let newest = 0;
+      for (const e of v.countries.values()) newest = Math.max(newest, e.t);
+      for (const e of v.networks.values()) newest = Math.max(newest, e.t);
       if (newest < horizon) this.keyUse.delete(k);
     }
     for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
     for (const [k, v] of this.denials) if (v.last < horizon) this.denials.delete(k);
     for (const [k, v] of this.volume) if (v.last < horizon) this.volume.delete(k);
   }
+}
+
+function spikeDetails(st: ReturnType<SpikeCounter["state"]>, windowMs: number): Record<string, unknown> {
+  return {
+    count: st.count,
+    baseline: st.baseline,
+    window_ms: windowMs,
+    ...(st.notifyOnly === undefined ? {} : { [NOTIFY_ONLY]: st.notifyOnly }),
+  };
 }

@@ -25,6 +25,8 @@ export interface RedisFeedOptions {
   readonly onError: (err: unknown) => void;
   /** Publish batches this often (ms). */
   readonly flushMs?: number;
+  /** How long one read waits for new entries (ms); tests shorten it. */
+  readonly blockMs?: number;
 }
 
 /** Entries kept in the stream (approximately): a node that falls further behind skips ahead. */
@@ -37,7 +39,19 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
   const writer = new Redis(o.url, options);
   // XREAD BLOCK holds its connection: a second one for reading.
   const reader = new Redis(o.url, options);
-  await Promise.all([writer.connect(), reader.connect()]);
+  let last: string;
+  try {
+    await Promise.all([writer.connect(), reader.connect()]);
+    // Only what is published from now on: history before this node started is not its to judge. The
+    // stream's last id is taken once, and every read goes on from the last id seen: reading from
+    // "$" each time would skip whatever was appended between one read's end and the next one's start.
+    const newest = (await reader.xrevrange(key, "+", "-", "COUNT", 1)) as [string, string[]][];
+    last = newest[0]?.[0] ?? "0-0";
+  } catch (err) {
+    writer.disconnect();
+    reader.disconnect();
+    throw err;
+  }
   let pending: string[] = [];
   let closed = false;
 
@@ -54,12 +68,11 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
   const timer = setInterval(() => flush().catch(o.onError), o.flushMs ?? 50);
   timer.unref();
 
-  // Only what is published from now on: history before this node started is not its to judge.
-  let last = "$";
+  const blockMs = o.blockMs ?? 1000;
   const read = async () => {
     while (!closed) {
       try {
-        const got = (await reader.xread("COUNT", 1000, "BLOCK", 1000, "STREAMS", key, last)) as
+        const got = (await reader.xread("COUNT", 1000, "BLOCK", blockMs, "STREAMS", key, last)) as
           [string, [string, string[]][]][] | null;
         for (const [, entries] of got ?? []) {
           for (const [id, fields] of entries) {

@@ -1,0 +1,106 @@
+/**
+ * The shared sighting stream, on a real Redis: a node reads on from the last entry it saw, so an
+ * entry appended while no read is waiting (between one read's end and the next one's start) still
+ * reaches its detectors. Skipped, saying so, without Redis.
+ */
+import { Redis } from "ioredis";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { eventually } from "../testing/admin.js";
+import { dropPrefixes, freshPrefix, REDIS_URL, redisAdmin, redisSkipReason } from "../testing/redis.js";
+import type { Sighting } from "./detectors.js";
+import { redisFeed, type SightingFeed } from "./feed.js";
+
+if (redisSkipReason !== undefined) console.warn(`src/alerts/feed.test.ts: SKIPPED, ${redisSkipReason}`);
+
+const sighting = (requestId: string): Sighting => ({
+  t: Date.parse("2030-01-01T00:00:00Z"),
+  requestId,
+  audit: null,
+  principal: "p",
+  credential: "k",
+  organization: null,
+  partner: null,
+  model: "m",
+  decision: "allow",
+  reason: "license",
+  country: "US",
+  network: null,
+});
+
+let feed: SightingFeed | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await feed?.close();
+  feed = undefined;
+});
+afterAll(async () => {
+  await dropPrefixes();
+});
+
+describe.skipIf(redisSkipReason !== undefined)(
+  redisSkipReason === undefined
+    ? "the shared sighting feed"
+    : `the shared sighting feed: SKIPPED, ${redisSkipReason}`,
+  () => {
+    it("an entry appended between an empty read and the next read is delivered (was: lost)", async () => {
+      const prefix = freshPrefix();
+      const key = `${prefix}alerts:sightings`;
+      const xread = Redis.prototype.xread as (...args: unknown[]) => Promise<unknown>;
+      let injected = false;
+      let readsAfter = 0;
+      // Right after a read comes back empty, before the next is sent, another node appends.
+      vi.spyOn(Redis.prototype, "xread").mockImplementation(async function (this: Redis, ...args: unknown[]) {
+        const got = await xread.apply(this, args);
+        if (injected) readsAfter++;
+        else if (got === null) {
+          await redisAdmin().xadd(key, "*", "s", JSON.stringify(sighting("from-another-node")));
+          injected = true;
+        }
+        return got;
+      } as never);
+      const delivered: string[] = [];
+      feed = await redisFeed({
+        url: REDIS_URL,
+        prefix,
+        blockMs: 20,
+        deliver: (s) => delivered.push(s.requestId),
+        onError: (err) => {
+          throw err;
+        },
+      });
+      // Three reads after the append: the first of them is where it must have been read.
+      await eventually(
+        async () => readsAfter,
+        (n) => n >= 3,
+        500,
+      );
+      expect(readsAfter).toBeGreaterThanOrEqual(3);
+      expect(delivered).toEqual(["from-another-node"]);
+    });
+
+    it("delivers what is published after it starts, its own and others', not what was there before", async () => {
+      const prefix = freshPrefix();
+      const key = `${prefix}alerts:sightings`;
+      await redisAdmin().xadd(key, "*", "s", JSON.stringify(sighting("before")));
+      const delivered: string[] = [];
+      feed = await redisFeed({
+        url: REDIS_URL,
+        prefix,
+        blockMs: 20,
+        flushMs: 10,
+        deliver: (s) => delivered.push(s.requestId),
+        onError: (err) => {
+          throw err;
+        },
+      });
+      await redisAdmin().xadd(key, "*", "s", JSON.stringify(sighting("other-node")));
+      feed.publish(sighting("own"));
+      await eventually(
+        async () => delivered.length,
+        (n) => n >= 2,
+        500,
+      );
+      expect(delivered.sort()).toEqual(["other-node", "own"]);
+    });
+  },
+);
