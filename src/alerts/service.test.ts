@@ -250,6 +250,27 @@ describe("alert service", () => {
     expect(await store.alerts.pendingResponses(null, 10)).toEqual([]);
   });
 
+  it("suspend: a spike against no history of the subject's own is raised to notify only, keys kept", async () => {
+    await store.keys.create("zoe", "laptop");
+    const c = defaults();
+    service = await open({
+      ...c,
+      volume_spike: { ...c.volume_spike, window_ms: 60_000, min_requests: 5, response: "suspend" },
+    });
+    // Someone else's requests over four whole windows: the detector has watched long enough that
+    // zoe, first seen after them, is new (a known baseline of 0), not a node that has just started.
+    const start = Date.now() + 60_000;
+    for (let i = 0; i < 5; i++)
+      service.replay({ ...sighting("k-other", "FR", 0), principal: "ann", t: start + i * 60_000 });
+    for (let i = 0; i < 5; i++) service.replay({ ...sighting("k-zoe", "FR", i), t: start + 5 * 60_000 + i });
+    await service.settled();
+    const [alert] = await store.alerts.list({ detector: "volume-spike" });
+    expect(alert?.evidence.details).toHaveProperty("notify_only");
+    expect(alert).toMatchObject({ intended_response: "notify", response: null });
+    await service.retryResponses(new Date(start + 3_600_000));
+    expect(await active()).toEqual(["laptop"]);
+  });
+
   it("counts a failed webhook delivery by the alert's detector and severity", async () => {
     // A port nobody listens on: every delivery is refused.
     const port = await new Promise<number>((resolve) => {

@@ -13,7 +13,7 @@ import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
-import { Detectors, type DetectorName, type Draft, type Sighting } from "./detectors.js";
+import { Detectors, suspendable, type DetectorName, type Draft, type Sighting } from "./detectors.js";
 import { ALERT_DETECTORS, ALERT_SEVERITIES } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
@@ -101,6 +101,8 @@ export class AlertService {
       o.config,
       (d) => this.track(this.raise(d)),
       (id) => o.scheme().models.has(id),
+      // Watching from now: the first sighting may be a long stream's, dated before the start.
+      Date.now(),
     );
   }
 
@@ -271,8 +273,9 @@ export class AlertService {
         evidence: { audit_indexes: d.auditIndexes, details: d.details },
         raisedAt: new Date(d.at).toISOString(),
         deliver: this.webhook !== null,
-        // Recorded with the alert: a retry round acts only on alerts raised to be suspended.
-        response: responseOf(this.o.config, d.detector),
+        // Recorded with the alert: a retry round acts only on alerts raised to be suspended. A
+        // spike against no history of the subject's own is a notification only (NOTIFY_ONLY).
+        response: suspendable(d.details) ? responseOf(this.o.config, d.detector) : "notify",
       },
       actor,
     );
