@@ -45,7 +45,8 @@ export type RefLocation = { readonly location: string | null } | "refused";
  * Where a request comes from. Headers count only from the trusted proxy; from anyone else the peer's
  * own address decides. Behind the proxy: the country header, with the mmdb's country for the
  * forwarded client's address where it names another (countries that disagree: the embargo if one
- * names it, else refused); without a header, that address's country.
+ * names it, else refused); without a header, that address's country. A chain that ends at the
+ * proxy names no client: unknown (the proxy's own country is not the client's).
  */
 export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLocation {
   if (intent.from !== TRUSTED_PROXY) return { location: ADDRESS_COUNTRY[intent.from] ?? null };
@@ -67,7 +68,7 @@ export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLo
  * `proxy` when the walk ended at the proxy's own address (no client address to compare a header with).
  */
 function forwardedClient(intent: Intent): { country: string | null; proxy: boolean } {
-  const proxy = { country: ADDRESS_COUNTRY[TRUSTED_PROXY] ?? null, proxy: true };
+  const proxy = { country: null, proxy: true };
   const chain = values(intent.headers, "x-forwarded-for").join(", ");
   if (chain.trim() === "") return proxy;
   const hops = chain.split(",").map((s) => s.trim());

@@ -10,18 +10,65 @@ describe("parseAddress", () => {
     expect(parseAddress("2001:db8::1")?.kind()).toBe("ipv6");
   });
 
-  it("agrees with ipaddr.process on every valid address (the fast paths change nothing)", () => {
+  it("agrees with ipaddr.process on every valid address, a dotted tail given to it in hex", () => {
+    // ipaddr.js reads ::a.b.c.d as ::ffff:a.b.c.d (see the hand-written table below); in hex it is right.
+    const hexTail = (text: string): string =>
+      text.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a: string, b: string, c: string, d: string) =>
+        [(+a << 8) | +b, (+c << 8) | +d].map((group) => group.toString(16)).join(":"),
+      );
     const address = fc.oneof(
       fc.ipV4(),
       fc.ipV6(),
       fc.ipV4().map((v4) => `::ffff:${v4}`),
+      fc.ipV4().map((v4) => `::${v4}`),
     );
     fc.assert(
       fc.property(address, (text) => {
-        expect(parseAddress(text)?.toString()).toBe(ipaddr.process(text).toString());
-        expect(parseAddress(text.toUpperCase())?.toString()).toBe(ipaddr.process(text).toString());
+        const expected = ipaddr.process(text.includes(":") ? hexTail(text) : text).toString();
+        expect(parseAddress(text)?.toString()).toBe(expected);
+        expect(parseAddress(text.toUpperCase())?.toString()).toBe(expected);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it("keeps IPv4-compatible ::a.b.c.d IPv6; only ::ffff:0:0/96 is IPv4", () => {
+    const table: [string, string, string][] = [
+      // text, kind, toNormalizedString
+      ["::10.0.3.7", "ipv6", "0:0:0:0:0:0:a00:307"], // how Node prints the peer ::a00:307
+      ["::a00:307", "ipv6", "0:0:0:0:0:0:a00:307"],
+      ["0:0:0:0:0:0:10.0.3.7", "ipv6", "0:0:0:0:0:0:a00:307"],
+      ["::ffff:0:10.0.3.7", "ipv6", "0:0:0:0:ffff:0:a00:307"], // IPv4-translated (SIIT), not mapped
+      ["64:ff9b::10.0.3.7", "ipv6", "64:ff9b:0:0:0:0:a00:307"],
+      ["1:2:3:4:5:6:1.2.3.4", "ipv6", "1:2:3:4:5:6:102:304"],
+      ["::ffff:10.0.3.7", "ipv4", "10.0.3.7"],
+      ["::ffff:a00:307", "ipv4", "10.0.3.7"],
+      ["0:0:0:0:0:FFFF:10.0.3.7", "ipv4", "10.0.3.7"],
+      ["0000:0000:0000:0000:0000:ffff:0a00:0307", "ipv4", "10.0.3.7"],
+      ["::", "ipv6", "0:0:0:0:0:0:0:0"],
+      ["1::", "ipv6", "1:0:0:0:0:0:0:0"],
+      ["1::2:3:4:5:6:7", "ipv6", "1:0:2:3:4:5:6:7"],
+    ];
+    for (const [text, kind, normalized] of table) {
+      const address = parseAddress(text);
+      expect([address?.kind(), address?.toNormalizedString()], text).toEqual([kind, normalized]);
+    }
+  });
+
+  it("never throws on a zone Node accepts, keeps the zone, and does not turn a zoned address into IPv4", () => {
+    const table: [string, string][] = [
+      ["fe80::1%eth0", "fe80:0:0:0:0:0:0:1%eth0"],
+      ["fe80::1%br-x1", "fe80:0:0:0:0:0:0:1%br-x1"], // Docker bridges
+      ["fe80::1%eth0.100", "fe80:0:0:0:0:0:0:1%eth0.100"], // VLANs
+      ["fe80::1%a:b", "fe80:0:0:0:0:0:0:1%a:b"],
+      ["::ffff:10.0.3.7%eth0", "0:0:0:0:0:ffff:a00:307%eth0"],
+    ];
+    for (const [text, normalized] of table) {
+      const address = parseAddress(text);
+      expect([address?.kind(), address?.toNormalizedString()], text).toEqual(["ipv6", normalized]);
+    }
+    expect(parseForwardedAddress("[fe80::1%br-x1]:443")?.toNormalizedString()).toBe(
+      "fe80:0:0:0:0:0:0:1%br-x1",
     );
   });
 
@@ -80,6 +127,80 @@ describe("parseCidrs", () => {
     expect(set.has(parseAddress("11.1.2.3")!)).toBe(false);
   });
 
+  it("never trusts a zoned address: a range cannot say on which interface", () => {
+    const set = parseCidrs(["fe80::/10", "fe80::1/128"]);
+    expect(set.has(parseAddress("fe80::1")!)).toBe(true);
+    for (const text of ["fe80::1%eth0", "fe80::1%br-x1", "fe80::2%eth1"]) {
+      expect(set.has(parseAddress(text)!), text).toBe(false);
+    }
+  });
+
+  it("refuses ::a.b.c.d, which is IPv6 and not the IPv4 address it shows", () => {
+    for (const entry of ["::10.0.0.0/104", "::10.0.3.7", "0:0:0:0:0:0:10.0.3.7/128"]) {
+      expect(() => parseCidrs([entry]), entry).toThrow(/is an IPv6 address, not IPv4/);
+    }
+    // The same IPv6 range in hex is that range: it holds ::a00:307 and not 10.0.3.7.
+    const hex = parseCidrs(["::a00:0/104"]);
+    expect(hex.has(parseAddress("::a00:307")!)).toBe(true);
+    expect(hex.has(parseAddress("::10.0.3.7")!)).toBe(true);
+    expect(hex.has(parseAddress("10.0.3.7")!)).toBe(false);
+    // Dotted tails elsewhere are fine: NAT64, and ::ffff: (stored as IPv4).
+    expect(parseCidrs(["64:ff9b::10.0.0.0/104"]).has(parseAddress("64:ff9b::a00:1")!)).toBe(true);
+    expect(parseCidrs(["::ffff:10.0.3.7/128"]).has(parseAddress("10.0.3.7")!)).toBe(true);
+  });
+
+  it("an IPv4 proxy's range never holds the IPv4-compatible IPv6 address that prints like it", () => {
+    const set = parseCidrs(["10.0.3.7/32"]);
+    for (const text of ["::a00:307", "::10.0.3.7", "0:0:0:0:0:0:a00:307", "0:0:0:0:0:0:10.0.3.7"]) {
+      expect(set.has(parseAddress(text)!), text).toBe(false);
+    }
+    for (const text of ["10.0.3.7", "::ffff:10.0.3.7", "::ffff:a00:307", "0:0:0:0:0:ffff:a00:307"]) {
+      expect(set.has(parseAddress(text)!), text).toBe(true);
+    }
+  });
+
+  it("gives every spelling of one IPv6 address the same parse and the same trust answer", () => {
+    const group = fc.oneof(fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff }));
+    const groups = fc.oneof(
+      fc.array(group, { minLength: 8, maxLength: 8 }),
+      // Around ::/96 and ::ffff:0:0/96, where ipaddr.js and Node disagree about what is IPv4.
+      fc
+        .tuple(fc.constantFrom(0, 0xffff), group, group)
+        .map(([sixth, g7, g8]) => [0, 0, 0, 0, 0, sixth, g7, g8]),
+    );
+    fc.assert(
+      fc.property(groups, (parts) => {
+        const hex = parts.map((part) => part.toString(16));
+        const dotted = `${parts[6]! >> 8}.${parts[6]! & 255}.${parts[7]! >> 8}.${parts[7]! & 255}`;
+        const spellings = [
+          hex.join(":"),
+          parts.map((part) => part.toString(16).padStart(4, "0")).join(":"),
+          compress(hex),
+          `${hex.slice(0, 6).join(":")}:${dotted}`,
+          compress([...hex.slice(0, 6), "x", "x"]).replace("x:x", dotted),
+          compress(hex).toUpperCase(),
+        ];
+        // Hand-written: IPv4 exactly when the first 80 bits are zero and the next 16 are one.
+        const mapped = parts.slice(0, 5).every((part) => part === 0) && parts[5] === 0xffff;
+        const asIPv4 = `${dotted}/32`;
+        const v4 = parseCidrs([asIPv4]);
+        const v6 = parseCidrs([`${hex.join(":")}/128`]);
+        for (const text of spellings) {
+          const address = parseAddress(text);
+          expect(address?.kind(), text).toBe(mapped ? "ipv4" : "ipv6");
+          expect(v4.has(address!), text).toBe(mapped);
+          expect(v6.has(address!), text).toBe(true);
+          expect(parseAddress(`[${text}]`), text).toBeNull();
+          expect(parseForwardedAddress(`[${text}]:80`)?.toString(), text).toBe(address?.toString());
+          const refused = text.includes(".") && parts.slice(0, 6).every((part) => part === 0);
+          if (refused) expect(() => parseCidrs([`${text}/128`]), text).toThrow(/not IPv4/);
+          else expect(parseCidrs([`${text}/128`]).has(address!), text).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("accepts an empty list and /0", () => {
     expect(parseCidrs([]).size).toBe(0);
     expect(parseCidrs(["0.0.0.0/0"]).has(parseAddress("8.8.8.8")!)).toBe(true);
@@ -119,3 +240,17 @@ describe("parseCidrs", () => {
     expect(() => parseCidrs(["10.0.0.0/+8"])).toThrow(/prefix length/);
   });
 });
+
+/** The longest run of two or more zero groups as "::" (RFC 5952), written here by hand, not by ipaddr.js. */
+function compress(hex: readonly string[]): string {
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < hex.length;) {
+    let j = i;
+    while (j < hex.length && hex[j] === "0") j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLength).join(":")}`;
+}

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocator, type Locator } from "./index.js";
+import { createLocator, type ClientSlot, type Locator } from "./index.js";
 import { writeCountryMmdb, type CountryEntry } from "./mmdb-writer.js";
 
 const ENTRIES: CountryEntry[] = [
@@ -69,6 +69,40 @@ describe("direct clients (peer not a trusted proxy)", () => {
     expect(locator.locate("::ffff:127.0.0.1", {})).toBeNull();
   });
 
+  it('does not take the IPv4-compatible peer ::a00:1 (Node: "::10.0.0.1") for the trusted proxy 10.0.0.1', () => {
+    const spoofed = { "x-forwarded-for": "89.160.20.112", "cf-ipcountry": "US" };
+    for (const peer of ["::10.0.0.1", "::a00:1", "0:0:0:0:0:0:a00:1"]) {
+      expect(locator.locate(peer, spoofed), peer).toBeNull();
+      expect(locator.locate(peer, { "cf-ipcountry": "US" }), peer).toBeNull();
+      expect(locator.client(peer, "89.160.20.112"), peer).toBe("0:0:0:0:0:0:a00:1");
+    }
+    // The IPv4-mapped spelling is the IPv4 proxy.
+    expect(locator.locate("::ffff:10.0.0.1", spoofed)).toEqual({ disputed: ["US", "SE"] });
+  });
+
+  it("answers a link-local peer with any zone Node accepts (unknown), never throws, keeps the zone", () => {
+    const spoofed = { "x-forwarded-for": "89.160.20.112", "cf-ipcountry": "US" };
+    for (const zone of ["eth0", "br-x1", "eth0.100", "a:b"]) {
+      const peer = `fe80::1%${zone}`;
+      expect(locator.locate(peer, spoofed), peer).toBeNull();
+      const slot = { clientAddress: undefined } as ClientSlot;
+      expect(locator.locate(peer, {}, slot), peer).toBeNull();
+      expect(slot.clientAddress?.toNormalizedString(), peer).toBe(`fe80:0:0:0:0:0:0:1%${zone}`);
+      expect(locator.client(peer, undefined), peer).toBe(`fe80:0:0:0:0:0:0:1%${zone}`);
+    }
+    // Forwarded by a trusted proxy, a zoned hop is the client (never a trusted hop), located nowhere.
+    expect(locator.locate("10.0.0.1", xff("89.160.20.112, fe80::1%br-x1"))).toBeNull();
+    expect(locator.client("10.0.0.1", "89.160.20.112, fe80::1%br-x1")).toBe("fe80:0:0:0:0:0:0:1%br-x1");
+  });
+
+  it("never trusts a zoned peer, even inside trusted_proxies: the zone says which link, the range cannot", async () => {
+    const linkLocal = await createLocator({ mmdb, header: "cf-ipcountry", trustedProxies: ["fe80::1/128"] });
+    const spoofed = { "x-forwarded-for": "89.160.20.112", "cf-ipcountry": "US" };
+    expect(linkLocal.locate("fe80::1%eth0", spoofed)).toBeNull();
+    expect(linkLocal.locate("fe80::1%eth0", { "cf-ipcountry": "US" })).toBeNull();
+    expect(linkLocal.client("fe80::1%eth0", "89.160.20.112")).toBe("fe80:0:0:0:0:0:0:1%eth0");
+  });
+
   it("ignores spoofed X-Forwarded-For and country headers", () => {
     const spoofed = { "x-forwarded-for": "81.2.69.1", "cf-ipcountry": "US" };
     expect(locator.locate("89.160.20.112", spoofed)).toBe("SE");
@@ -128,15 +162,26 @@ describe("behind a trusted proxy", () => {
     expect(locator.locate("10.0.0.1", xff(["5.160.0.1", "89.160.20.112"]))).toBe("SE");
   });
 
-  it("takes the leftmost address when every hop is trusted", () => {
-    expect(locator.locate("::1", xff("2001:db8:1:ff::5, 10.0.0.3"))).toBe("DE");
-    expect(locator.locate("10.0.0.1", xff("10.0.0.2"))).toBeNull(); // private: no record
+  it("knows no client address when every hop is trusted: a proxy's own address (DE here) is not the client's", () => {
+    expect(locator.locate("::1", xff("2001:db8:1:ff::5, 10.0.0.3"))).toBeNull();
+    expect(locator.locate("2001:db8:1:ff::1", xff("2001:db8:1:ff::2"))).toBeNull();
+    expect(locator.locate("10.0.0.1", xff("10.0.0.2"))).toBeNull();
+    expect(locator.client("2001:db8:1:ff::1", "2001:db8:1:ff::2")).toBeNull();
   });
 
-  it("uses the proxy's own address when there is no X-Forwarded-For", () => {
+  it("knows no client address when there is no X-Forwarded-For, with or without a country header", async () => {
     expect(locator.locate("10.0.0.1", {})).toBeNull();
-    expect(locator.locate("2001:db8:1:ff::1", {})).toBe("DE");
-    expect(locator.locate("2001:db8:1:ff::1", xff(" "))).toBe("DE");
+    expect(locator.locate("2001:db8:1:ff::1", {})).toBeNull();
+    expect(locator.locate("2001:db8:1:ff::1", xff(" "))).toBeNull();
+    expect(locator.locate("2001:db8:1:ff::1", { "cf-ipcountry": "XX" })).toBeNull();
+    expect(locator.locate("2001:db8:1:ff::1", { "cf-ipcountry": "SE" })).toBe("SE"); // the header stands
+    expect(locator.client("2001:db8:1:ff::1", undefined)).toBeNull();
+    const noHeader = await createLocator({ mmdb, trustedProxies: PROXIES });
+    expect(noHeader.locate("2001:db8:1:ff::1", {})).toBeNull();
+    expect(noHeader.locate("2001:db8:1:ff::1", xff("2001:db8:1:ff::2, 10.0.0.3"))).toBeNull();
+    const slot = { clientAddress: undefined } as ClientSlot;
+    expect(noHeader.locate("2001:db8:1:ff::1", {}, slot)).toBeNull();
+    expect(slot.clientAddress).toBeNull();
   });
 
   it("accepts ports and brackets in X-Forwarded-For entries", () => {
@@ -166,7 +211,7 @@ describe("the client's address (for the networks a key is used from)", () => {
     expect(locator.client("::ffff:81.2.69.1", undefined)).toBe("81.2.69.1");
     expect(locator.client("10.0.0.1", "5.160.0.1, 89.160.20.112, 10.0.0.7")).toBe("89.160.20.112");
     expect(locator.client("::1", "[2001:db8:1::9]:443")).toBe("2001:db8:1:0:0:0:0:9");
-    expect(locator.client("10.0.0.1", undefined)).toBe("10.0.0.1");
+    expect(locator.client("10.0.0.1", undefined)).toBeNull(); // the proxy forwarded no client
     expect(locator.client("10.0.0.1", "garbage")).toBeNull();
     expect(locator.client(undefined, "81.2.69.1")).toBeNull();
   });

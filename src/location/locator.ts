@@ -6,7 +6,8 @@
  * trusted proxies the CDN's country header is believed unless the mmdb names another country for the client's
  * address (then both are named, a dispute: DESIGN.md applies the embargo if either is embargoed); the client's
  * address is X-Forwarded-For walked from the right (the end our own proxies append to) past trusted hops to the
- * first address they did not vouch for.
+ * first address they did not vouch for; none (unknown) if every hop is trusted. A zoned (link-local) peer is
+ * never trusted.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { isCountryCode } from "../countries/index.js";
@@ -47,7 +48,8 @@ export interface Locator {
   locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders, slot?: ClientSlot): Located;
   /**
    * The client's address as the same trust rules tell it: the peer, or behind trusted proxies the
-   * first X-Forwarded-For hop from the right they did not vouch for; null when unparseable.
+   * first X-Forwarded-For hop from the right they did not vouch for; null when unparseable, or
+   * when the chain ends at a trusted proxy (no client address was forwarded).
    */
   client(remoteAddress: string | undefined, forwardedFor: string | undefined): string | null;
 }
@@ -111,7 +113,7 @@ class ProxyAwareLocator implements Locator {
     if (peer === null) return null;
     let client: IpAddress | null = peer.address;
     if (peer.trusted) {
-      client = forwardedClient(headers["x-forwarded-for"], peer.address, this.proxies);
+      client = forwardedClient(headers["x-forwarded-for"], this.proxies);
       if (slot !== undefined) slot.clientAddress = client;
       if (this.header !== undefined) {
         const country = headerCountry(headers[this.header]);
@@ -119,7 +121,7 @@ class ProxyAwareLocator implements Locator {
         // another country for the client's address, that is a dispute, settled against the embargo.
         // A chain that ends at a trusted proxy names no client address to compare with.
         if (country !== null)
-          return client === null || this.lookup === undefined || this.proxies.has(client)
+          return client === null || this.lookup === undefined
             ? country
             : contested(country, this.lookup(client));
       }
@@ -131,9 +133,7 @@ class ProxyAwareLocator implements Locator {
     if (remoteAddress === undefined) return null;
     const peer = this.peer(remoteAddress);
     if (peer === null) return null;
-    return addressText(
-      peer.trusted ? forwardedClient(forwardedFor, peer.address, this.proxies) : peer.address,
-    );
+    return addressText(peer.trusted ? forwardedClient(forwardedFor, this.proxies) : peer.address);
   }
 
   private peer(remoteAddress: string): Peer | null {
@@ -179,28 +179,23 @@ function contested(header: string | Disputed, address: string | null): Located {
 
 /**
  * The client behind trusted proxies: walking X-Forwarded-For from the right, the first address that is not a
- * trusted proxy; the leftmost if every one is. Without the header the peer itself is the client. A malformed
- * entry yields null: the chain can no longer be followed, and guessing past it could pick a spoofed address.
+ * trusted proxy. Null without the header or when every hop is trusted: a proxy's own address is not where the
+ * client is (a US CDN node would make every client it serves American). A malformed entry yields null too: the
+ * chain can no longer be followed, and guessing past it could pick a spoofed address.
  */
-function forwardedClient(
-  value: string | string[] | undefined,
-  peer: IpAddress,
-  proxies: CidrSet,
-): IpAddress | null {
+function forwardedClient(value: string | string[] | undefined, proxies: CidrSet): IpAddress | null {
   // Node joins repeated X-Forwarded-For headers with ", "; an array only arrives from hand-built headers.
   const text = Array.isArray(value) ? value.join(",") : value;
-  if (text === undefined || text.trim() === "") return peer;
+  if (text === undefined || text.trim() === "") return null;
   let end = text.length;
-  let leftmost: IpAddress | null = null;
   // Scans backwards with lastIndexOf instead of split(): only the hops actually walked are looked at.
   while (end >= 0) {
     const start = end === 0 ? -1 : text.lastIndexOf(",", end - 1);
     const address = parseForwardedAddress(text.slice(start + 1, end));
     if (address === null) return null;
     if (!proxies.has(address)) return address;
-    leftmost = address;
     if (start < 0) break;
     end = start;
   }
-  return leftmost;
+  return null;
 }
