@@ -266,7 +266,8 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
   const routes = new Map<string, Route>();
   const known = Object.keys(config.providers);
   const check = (provider: string, path: (string | number)[]) => {
-    if (config.providers[provider] !== undefined) return true;
+    // Own keys only: "constructor" or "toString" are not providers (every request was 503 then).
+    if (Object.hasOwn(config.providers, provider)) return true;
     problems.push({
       code: "unknown_provider",
       path,
@@ -291,7 +292,7 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
   const unrouted: string[] = [];
   for (const model of scheme.models.keys()) {
     if (routes.has(model)) continue;
-    if (config.default_provider !== undefined && config.providers[config.default_provider] !== undefined) {
+    if (config.default_provider !== undefined && Object.hasOwn(config.providers, config.default_provider)) {
       routes.set(model, { provider: config.default_provider, upstreamModel: model });
     } else unrouted.push(model);
   }
