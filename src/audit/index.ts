@@ -3,7 +3,7 @@
  * first start), the log — this node's own, or the one shared through a PostgreSQL store — served
  * from <data_dir>/audit, and the drainer that logs admin changes from the store's outbox.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { SetupError } from "../errors/index.js";
@@ -121,5 +121,29 @@ function readOrCreateKey(o: AuditOptions): string {
     const vkey = writeKeyPair(keyFile, o.origin);
     o.log?.(`clearance: created audit signing key ${keyFile}; verifier key: ${vkey}`);
   }
+  checkKeyMode(keyFile, o.log);
   return readFileSync(keyFile, "utf8").trim();
+}
+
+/**
+ * The private key must be ours alone, as ssh wants of its keys: a file of this user's that others
+ * may read is refused (the owner can chmod it). One owned by another user, such as root's mounted
+ * Kubernetes Secret (group-readable under fsGroup), cannot be; readable by anyone, it is warned of.
+ */
+function checkKeyMode(keyFile: string, log?: (line: string) => void): void {
+  if (process.platform === "win32" || process.getuid === undefined) return; // no POSIX modes
+  const { mode, uid } = statSync(keyFile);
+  const octal = (mode & 0o777).toString(8).padStart(3, "0");
+  if (uid === process.getuid() && (mode & 0o077) !== 0) {
+    throw new SetupError(
+      `the audit signing key ${keyFile} is readable or writable by others (mode ${octal}): ` +
+        `run chmod 600 ${keyFile} (a mounted Secret: defaultMode 0400)`,
+    );
+  }
+  if (uid !== process.getuid() && (mode & 0o006) !== 0) {
+    log?.(
+      `clearance: warning: the audit signing key ${keyFile} is readable or writable by every user ` +
+        `(mode ${octal}); make it 0400 or 0600 (a mounted Secret: defaultMode 0400)`,
+    );
+  }
 }

@@ -10,7 +10,7 @@ import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.j
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
-import { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
+import { configSchema, type ConfigFile } from "./schema.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -76,15 +76,9 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   }
   const apiKeys = new Map<string, string>();
   for (const [name, p] of Object.entries(value.providers)) {
-    const key = secretFor(p, env);
-    if (key !== undefined) apiKeys.set(name, key);
-    else if (p.type !== "demo" && p.api_key_env !== undefined) {
-      problems.push({
-        code: "missing_secret",
-        path: ["providers", name, "api_key_env"],
-        message: `environment variable ${p.api_key_env} is not set`,
-      });
-    }
+    if (p.type === "demo" || p.api_key_env === undefined) continue;
+    const key = envSecret(env, p.api_key_env, ["providers", name, "api_key_env"], "token", problems);
+    if (key !== null) apiKeys.set(name, key);
   }
   problems.push(...parseBootstrap(value.identity.providers, value.identity.allow_http_loopback).problems);
   if (value.freshness_ms <= value.refresh_ms) {
@@ -119,32 +113,35 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
         "with a PostgreSQL store (several nodes) each node's detectors would see only its own share of the traffic; set monitoring.alerts.shared: redis (or monitoring.alerts.enabled: false)",
     });
   }
-  if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
-  const pseudonymKey = secret(source, env, value.audit.pseudonym_key_env, ["audit", "pseudonym_key_env"]);
-  const auditKey = secret(source, env, value.audit.key_env, ["audit", "key_env"]);
+  // Secrets last, every problem with the others: one start-up tells them all.
+  const required = (name: string | undefined, path: string[], kind: SecretKind) =>
+    name === undefined ? null : envSecret(env, name, path, kind, problems);
+  const pseudonymKey = required(value.audit.pseudonym_key_env, ["audit", "pseudonym_key_env"], "exact");
+  const auditKey = required(value.audit.key_env, ["audit", "key_env"], "text");
   const storeUrl =
-    value.store.driver === "postgres" ? secret(source, env, value.store.url_env, ["store", "url_env"]) : null;
+    value.store.driver === "postgres" ? required(value.store.url_env, ["store", "url_env"], "text") : null;
   const countersUrl =
     value.counters.driver === "redis"
-      ? secret(source, env, value.counters.url_env, ["counters", "url_env"])
+      ? required(value.counters.url_env, ["counters", "url_env"], "text")
       : null;
   const hook = value.monitoring.alerts.webhook;
   const webhookSecret =
     hook.url === undefined
       ? null
-      : secret(source, env, hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"]);
-  const adminToken = env[value.admin.token_env] || null;
+      : required(hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"], "exact");
+  const tokenEnv = value.admin.token_env;
+  // Optional: unset, the admin API is off.
+  const adminToken = env[tokenEnv]?.trim()
+    ? envSecret(env, tokenEnv, ["admin", "token_env"], "token", problems)
+    : null;
   if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN) {
-    throw new InvalidInputError(
-      placed(source, [
-        {
-          code: "weak_secret",
-          path: ["admin", "token_env"],
-          message: `environment variable ${value.admin.token_env} holds ${adminToken.length} characters; the admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -base64 32)`,
-        },
-      ]),
-    );
+    problems.push({
+      code: "weak_secret",
+      path: ["admin", "token_env"],
+      message: `environment variable ${tokenEnv} holds ${adminToken.length} characters; the admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -base64 32)`,
+    });
   }
+  if (problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const fallback = value.default_provider;
   const route = (model: string): Route | undefined =>
     routes.get(model) ?? (fallback === undefined ? undefined : { provider: fallback, upstreamModel: model });
@@ -241,24 +238,56 @@ function locationProblems(location: ConfigFile["location"]): Problem[] {
   return problems;
 }
 
-/** The named environment variable's value; a missing one is an error at the key that names it. */
-function secret(
-  source: YamlSource,
-  env: NodeJS.ProcessEnv,
-  name: string | undefined,
-  path: string[],
-): string | null {
-  if (name === undefined) return null;
-  const value = env[name];
-  if (value !== undefined && value !== "") return value;
-  throw new InvalidInputError(
-    placed(source, [{ code: "missing_secret", path, message: `environment variable ${name} is not set` }]),
-  );
-}
+/**
+ * How a secret is read. token: sent or compared in an HTTP header (API keys, the admin token), so
+ * trimmed and printable ASCII without spaces, as the CLI's CLEARANCE_TOKEN. text: trimmed (URLs,
+ * the audit signing key). exact: an HMAC key, used byte for byte; surrounding white space is
+ * refused, not trimmed, since trimming would silently change every pseudonym or signature made so far.
+ */
+type SecretKind = "token" | "text" | "exact";
 
-function secretFor(p: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {
-  if (p.type === "demo" || p.api_key_env === undefined) return undefined;
-  return env[p.api_key_env] || undefined;
+const TOKEN = /^[\x21-\x7e]+$/;
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * The named environment variable's value, or null with a problem at the key that names it. A
+ * Kubernetes Secret or a file read into the variable often ends in a newline: kept, an admin token
+ * never matched and every upstream call failed. Messages name the variable, never the value.
+ */
+function envSecret(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  path: string[],
+  kind: SecretKind,
+  problems: Problem[],
+): string | null {
+  const raw = env[name] ?? "";
+  const value = kind === "exact" ? raw : raw.trim();
+  const refuse = (message: string) => {
+    problems.push({ code: "invalid_secret", path, message: `environment variable ${name} ${message}` });
+    return null;
+  };
+  if (value.trim() === "") {
+    problems.push({ code: "missing_secret", path, message: `environment variable ${name} is not set` });
+    return null;
+  }
+  if (kind === "exact" && value !== value.trim()) {
+    return refuse(
+      "begins or ends with white space (a newline from a file?); it is used byte for byte as an HMAC key: set it to the key alone",
+    );
+  }
+  if (kind === "token" && !TOKEN.test(value)) {
+    return refuse(
+      "holds a space, a line break or a character outside printable ASCII, which cannot be sent in an HTTP header (a second line from a file?): set it to the token alone",
+    );
+  }
+  if (CONTROL.test(value)) {
+    return refuse(
+      "holds a line break or another control character (a second line from a file?): set it to the value alone",
+    );
+  }
+  return value;
 }
 
 /** Every scheme model gets a route; a controlled model without one could never be served correctly. */
@@ -266,7 +295,8 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
   const routes = new Map<string, Route>();
   const known = Object.keys(config.providers);
   const check = (provider: string, path: (string | number)[]) => {
-    if (config.providers[provider] !== undefined) return true;
+    // Own keys only: "constructor" or "toString" are not providers (every request was 503 then).
+    if (Object.hasOwn(config.providers, provider)) return true;
     problems.push({
       code: "unknown_provider",
       path,
@@ -291,7 +321,7 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
   const unrouted: string[] = [];
   for (const model of scheme.models.keys()) {
     if (routes.has(model)) continue;
-    if (config.default_provider !== undefined && config.providers[config.default_provider] !== undefined) {
+    if (config.default_provider !== undefined && Object.hasOwn(config.providers, config.default_provider)) {
       routes.set(model, { provider: config.default_provider, upstreamModel: model });
     } else unrouted.push(model);
   }

@@ -34,20 +34,44 @@ const webhookUrl = z
     return url === null || (url.username === "" && url.password === "");
   }, "the URL must not carry a user name or password: receivers check the x-clearance-signature header");
 
+/**
+ * What a base URL may not carry, or null. Requests go to its origin with its path and an endpoint's
+ * path after it: a query, fragment or user:password in it would be dropped without a word (Azure's
+ * api-version, a proxy's credentials), and another scheme failed only at start-up.
+ */
+export function baseUrlProblem(u: string): string | null {
+  const url = URL.canParse(u) ? new URL(u) : null;
+  if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return "expected an http:// or https:// URL, such as https://api.openai.com/v1 or https://api.anthropic.com";
+  }
+  if (url.username !== "" || url.password !== "") {
+    return "the URL must not carry a user name or password (it would not be sent): put the upstream's key in the environment variable api_key_env names";
+  }
+  if (url.search !== "" || url.hash !== "") {
+    return "the URL must not carry a query or a fragment: paths are appended to base_url and nothing after them would be sent (Azure OpenAI: its v1 API, https://<resource>.openai.azure.com/openai/v1, takes no api-version)";
+  }
+  return null;
+}
+
+const baseUrl = z.string().superRefine((u, ctx) => {
+  const problem = baseUrlProblem(u);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const provider = z.discriminatedUnion(
   "type",
   [
     z.strictObject({ type: z.literal("demo"), token_delay_ms: z.number().int().nonnegative().default(0) }),
     z.strictObject({
       type: z.literal("openai"),
-      base_url: z.url({ error: "expected a URL such as https://api.openai.com/v1" }),
+      base_url: baseUrl,
       api_key_env: envName.optional(),
       connections: z.number().int().positive().default(128),
       timeouts,
     }),
     z.strictObject({
       type: z.literal("anthropic"),
-      base_url: z.url({ error: "expected a URL such as https://api.anthropic.com" }),
+      base_url: baseUrl,
       api_key_env: envName.optional(),
       connections: z.number().int().positive().default(128),
       timeouts,

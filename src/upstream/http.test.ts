@@ -119,4 +119,15 @@ describe("HTTP providers", () => {
     expect((err as UpstreamError).kind).toBe("timeout");
     await Promise.all([dead.close(), slow.close()]);
   });
+
+  // Only the origin and path were used: a query (Azure's api-version) or user:password was dropped.
+  it.each([
+    ["a query", "http://127.0.0.1:1/openai/deployments/d?api-version=2024-10-21", /query or a fragment/],
+    ["user:password", "http://u:s3cr3t@127.0.0.1:1/v1", /user name or password/],
+    ["another scheme", "ftp://127.0.0.1/v1", /http:\/\/ or https:\/\//],
+  ])("refuses a base URL with %s rather than drop it", (_, baseUrl, message) => {
+    const make = () => createHttpProvider({ name: "x", type: "openai", baseUrl, connections: 1, timeouts });
+    expect(make).toThrow(message);
+    expect(make).not.toThrow(/s3cr3t/);
+  });
 });

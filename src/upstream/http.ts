@@ -3,6 +3,8 @@
  * connect, first-byte and idle timeouts. Bodies are handed back as streams, never buffered here.
  */
 import { Pool, errors } from "undici";
+import { baseUrlProblem } from "../config/schema.js";
+import { SetupError } from "../errors/index.js";
 import { DispatchedBody } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
 import { UpstreamError, wiresOf } from "./types.js";
@@ -42,6 +44,9 @@ const PASS_HEADERS = new Set([
 ]);
 
 export function createHttpProvider(options: HttpProviderOptions): Provider {
+  // Loading the config refuses these; a provider made some other way must not drop them silently.
+  const problem = baseUrlProblem(options.baseUrl);
+  if (problem !== null) throw new SetupError(`upstream ${options.name}: base_url: ${problem}`);
   const url = new URL(options.baseUrl);
   const basePath = url.pathname.replace(/\/+$/, "");
   const pool = new Pool(url.origin, {

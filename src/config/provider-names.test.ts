@@ -1,0 +1,58 @@
+/**
+ * Provider names, looked up as own keys: one found only through Object.prototype (`default_provider:
+ * constructor`, `provider: toString`) loaded, then left every request unrouted (503). Refused at
+ * load with the field's line, like any unknown provider.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "../errors/index.js";
+import { parseConfig } from "./index.js";
+
+const load = (text: string) =>
+  parseConfig(`scheme: g7-trusted-partners.yaml\n${text}`, join("examples", "test.yaml"), {});
+
+function problems(text: string) {
+  try {
+    load(text);
+  } catch (err) {
+    if (err instanceof InvalidInputError) return err.problems.map((p) => ({ ...p }));
+    throw err;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("provider names", () => {
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty"])(
+    "refuses default_provider: %s, which no provider is named",
+    (name) => {
+      expect(problems(`providers: { demo: { type: demo } }\ndefault_provider: ${name}\n`)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            code: "unknown_provider",
+            path: ["default_provider"],
+            line: 3,
+            message: `unknown provider "${name}"; expected one of: demo`,
+          }),
+        ]),
+      );
+    },
+  );
+
+  it("refuses a model routed to a provider named like an Object.prototype member", () => {
+    const text =
+      "providers: { demo: { type: demo } }\ndefault_provider: demo\nmodels:\n  mythos-5: { provider: toString }\n";
+    expect(problems(text)).toEqual([
+      expect.objectContaining({
+        code: "unknown_provider",
+        path: ["models", "mythos-5", "provider"],
+        line: 5,
+        column: 25,
+      }),
+    ]);
+  });
+
+  it("still takes a provider that is really named constructor", () => {
+    const c = load("providers: { constructor: { type: demo } }\ndefault_provider: constructor\n");
+    expect(c.route("mythos-5")).toEqual({ provider: "constructor", upstreamModel: "mythos-5" });
+  });
+});
