@@ -20,7 +20,7 @@ import type { PrincipalFacts } from "../policy/facts.js";
 import { modelPasses, type ModelPasses } from "../policy/passes.js";
 import { instantOf } from "../policy/dates.js";
 import type { GrantRef, Principal } from "../policy/types.js";
-import type { SchemeFile, SchemeGrant, SchemeLicense } from "./schema.js";
+import { modelId, type SchemeFile, type SchemeGrant, type SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
 
 export type Countries = ReadonlySet<string>;
@@ -128,8 +128,6 @@ export const ACTION_INDEX: Readonly<Record<Action, number>> = Object.assign(
 
 export const assuranceRank = (level: string): number => ASSURANCE_LEVELS.indexOf(level as never);
 
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-
 export function schemeDigest(source: SchemeFile): string {
   return `sha256:${createHash("sha256").update(canonicalJson(source)).digest("hex")}`;
 }
@@ -139,9 +137,18 @@ export function compileScheme(source: SchemeFile): CompileResult {
   const sets = new SetResolver(source.sets, problems);
   const userSets = sets.resolveUserSets();
 
+  const before = problems.length;
   const home = sets.resolve(source.home, ["home"]);
-  if (home.size === 0 && Array.isArray(source.home) && source.home.length === 0) {
-    problems.push({ code: "empty", path: ["home"], message: "home names at least one country" });
+  // However it is written ([], an empty set, {include, exclude} that cancel out): no home, no home person.
+  if (home.size === 0 && problems.length === before) {
+    const literal = Array.isArray(source.home) && source.home.length === 0;
+    problems.push({
+      code: "empty",
+      path: ["home"],
+      message: literal
+        ? "home names at least one country"
+        : "home resolves to no country (what it includes is excluded, or its sets are empty); it needs at least one",
+    });
   }
   const embargoed = sets.resolve(source.embargoed, ["embargoed"]);
   const restricted = sets.resolve(source.restricted_nationalities, ["restricted_nationalities"]);
@@ -241,11 +248,12 @@ function compileModels(
 ): Map<string, CompiledModel> {
   const models = new Map<string, CompiledModel>();
   for (const [id, m] of Object.entries(source.models)) {
-    if (!MODEL_ID.test(id)) {
+    const checked = modelId.safeParse(id);
+    if (!checked.success) {
       problems.push({
         code: "invalid_id",
         path: ["models", id],
-        message: `model id "${id}": letters, digits and . _ : / - (starting with a letter or digit)`,
+        message: `model id "${clip(id)}": ${checked.error.issues.map((i) => i.message).join("; ")}`,
       });
     }
     models.set(id, {
@@ -266,24 +274,41 @@ function compileModels(
   return models;
 }
 
-/** Each cycle is reported once, at the model that comes first in the file. */
+/** Models a fallback cycle's message lists at most: the first ones, then the last. */
+export const CYCLE_SHOWN = 10;
+
+/**
+ * Each cycle is reported once, at the model of the cycle that comes first in the file. Every model
+ * has at most one fallback, so one walk with colours finds them all in O(models): a walk that meets
+ * a model of its own (grey) path closes a cycle; one that meets a finished (black) model stops.
+ */
 function reportFallbackCycles(models: ReadonlyMap<string, CompiledModel>, problems: Problem[]): void {
-  const reported = new Set<string>();
+  const order = new Map([...models.keys()].map((id, i) => [id, i]));
+  const colour = new Map<string, "grey" | "black">();
   for (const start of models.keys()) {
-    const chain = [start];
-    let next = models.get(start)?.fallback ?? null;
-    while (next !== null && models.has(next) && !chain.includes(next)) {
-      chain.push(next);
-      next = models.get(next)?.fallback ?? null;
+    const path: string[] = [];
+    let at: string | null = start;
+    while (at !== null && models.has(at) && !colour.has(at)) {
+      colour.set(at, "grey");
+      path.push(at);
+      at = models.get(at)?.fallback ?? null;
     }
-    if (next === start && !reported.has(start)) {
-      chain.forEach((m) => reported.add(m));
+    if (at !== null && colour.get(at) === "grey") {
+      const cycle = path.slice(path.indexOf(at));
+      const first = cycle.reduce((a, b) => ((order.get(b) ?? 0) < (order.get(a) ?? 0) ? b : a));
+      const from = cycle.indexOf(first);
+      const ordered = [...cycle.slice(from), ...cycle.slice(0, from)];
+      const shown =
+        ordered.length > CYCLE_SHOWN + 1
+          ? [...ordered.slice(0, CYCLE_SHOWN), `… (${ordered.length - CYCLE_SHOWN - 1} more)`, ordered.at(-1)]
+          : ordered;
       problems.push({
         code: "fallback_cycle",
-        path: ["models", start, "fallback"],
-        message: `fallback cycle: ${[...chain, start].join(" → ")}`,
+        path: ["models", first, "fallback"],
+        message: `fallback cycle: ${[...shown, first].join(" → ")}`,
       });
     }
+    for (const m of path) colour.set(m, "black");
   }
 }
 
@@ -372,6 +397,9 @@ function unique(seen: Map<string, Path>, id: string, path: Path, what: string, p
     });
   } else seen.set(id, path);
 }
+
+/** An id as a message quotes it: a long one is cut (ids are bounded, but the bound is what failed). */
+const clip = (id: string): string => (id.length > 60 ? `${id.slice(0, 60)}… (${id.length} characters)` : id);
 
 function unknownModel(model: string, path: Path, models: ReadonlyMap<string, CompiledModel>): Problem {
   return {

@@ -133,6 +133,93 @@ licenses:
   });
 });
 
+describe("scheme files: what must not pass silently", () => {
+  it("two spellings of one set name are refused, not the last silently taken as the embargo", () => {
+    const problems = problemsOf(
+      'version: 1\nname: t\nhome: [US]\nembargoed: ["2026"]\nsets:\n  "2026": [EAR_E1, EAR_E2]\n  2026: [KP]\nmodels:\n  m: {control: controlled}\n',
+    );
+    expect(problems).toEqual([expect.objectContaining({ code: "yaml_syntax", line: 7, column: 3 })]);
+    expect(problems[0]?.message).toMatch(/unique/);
+  });
+
+  it("a model id with / can be granted, licensed and a fallback", () => {
+    const s = parseScheme(
+      `version: 1
+name: t
+home: [US]
+models:
+  meta/llama-3: {control: controlled, fallback: open/one}
+  open/one: {control: open}
+partners:
+  countries:
+    - {id: p, countries: [GB], assurance: verified, grants: [{models: [meta/llama-3], actions: [infer]}]}
+licenses:
+  - {id: L, licensee: {principal: p}, models: [meta/llama-3], actions: [infer], destinations: [DE], valid_from: 2026-01-01, valid_until: 2027-01-01, status: approved}
+`,
+    );
+    expect(s.models.get("meta/llama-3")?.fallback).toBe("open/one");
+    expect(s.countryPartners[0]?.grants.has("meta/llama-3")).toBe(true);
+    expect(s.licenses.get("L")?.models.has("meta/llama-3")).toBe(true);
+  });
+
+  it("a model id is bounded where it is declared and where it is named", () => {
+    const long = "a".repeat(257);
+    const declared = problemsOf(`version: 1\nname: t\nhome: [US]\nmodels:\n  ${long}: {control: open}\n`);
+    expect(declared).toEqual([expect.objectContaining({ code: "invalid_id", line: 5 })]);
+    expect(declared[0]?.message).toContain("at most 256");
+    const named = problemsOf(`${BASE}  c: {control: open, fallback: ${long}}\n`);
+    expect(named).toEqual([expect.objectContaining({ code: "too_big", path: ["models", "c", "fallback"] })]);
+    expect(parseScheme(`${BASE}  ${"a".repeat(256)}: {control: open}\n`).models.size).toBe(3);
+  });
+
+  it("a fallback cycle is reported once, at its first model, its members listed in order", () => {
+    const problems = problemsOf(
+      `version: 1\nname: t\nhome: [US]\nmodels:\n  x: {control: open, fallback: b}\n  a: {control: open, fallback: b}\n  b: {control: open, fallback: c}\n  c: {control: open, fallback: a}\n  s: {control: open, fallback: s}\n`,
+    );
+    expect(problems.map((p) => [p.code, p.path.join("."), p.message])).toEqual([
+      ["fallback_cycle", "models.a.fallback", "fallback cycle: a → b → c → a"],
+      ["fallback_cycle", "models.s.fallback", "fallback cycle: s → s"],
+    ]);
+  });
+
+  it("a long fallback cycle is listed first ten … last (3,000 models: the walk was cubic)", () => {
+    const n = 3000;
+    const models = Array.from({ length: n }, (_, i) => `  m${i}: {control: open, fallback: m${(i + 1) % n}}`);
+    const problems = problemsOf(`version: 1\nname: t\nhome: [US]\nmodels:\n${models.join("\n")}\n`);
+    expect(problems).toEqual([
+      expect.objectContaining({ code: "fallback_cycle", path: ["models", "m0", "fallback"] }),
+    ]);
+    expect(problems[0]?.message).toBe(
+      `fallback cycle: m0 → m1 → m2 → m3 → m4 → m5 → m6 → m7 → m8 → m9 → … (${n - 11} more) → m${n - 1} → m0`,
+    );
+  });
+
+  it("a home that resolves to no country is refused, however it is written", () => {
+    for (const home of ["{include: [US], exclude: [US]}", "[none]"]) {
+      const problems = problemsOf(
+        `version: 1\nname: t\nhome: ${home}\nsets:\n  none: []\nmodels:\n  m: {control: open}\n`,
+      );
+      expect(problems).toEqual([expect.objectContaining({ code: "empty", path: ["home"], line: 3 })]);
+    }
+    // An unknown country is reported as such, not also as an empty home.
+    expect(
+      problemsOf(`version: 1\nname: t\nhome: [UK]\nmodels:\n  m: {control: open}\n`).map((p) => p.code),
+    ).toEqual(["invalid_country"]);
+  });
+
+  it("a set named __proto__ is refused at its line, not dropped", () => {
+    const problems = problemsOf(`${BASE}embargoed: [__proto__]\nsets:\n  __proto__: [IR]\n`);
+    expect(problems).toEqual([expect.objectContaining({ code: "yaml_reserved_key", line: 9, column: 3 })]);
+    const s = parseScheme(`${BASE}embargoed: [constructor]\nsets:\n  constructor: [IR]\n`);
+    expect([...s.embargoed]).toEqual(["IR"]);
+  });
+
+  it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {
+    const problems = problemsOf(`%YAML 1.1\n---\n${BASE}embargoed: [NO]\n`);
+    expect(problems).toEqual([expect.objectContaining({ code: "yaml_version", line: 1, column: 1 })]);
+  });
+});
+
 describe("JSON Schema", () => {
   const schema = schemeJsonSchema();
   it("describes the top level and rejects unknown keys", () => {

@@ -25,6 +25,17 @@ const id = (what: string) =>
 /** Longest id of a model, partner, organization, principal or license. */
 export const MAX_ID = 256;
 
+/**
+ * A model id: an id that may also hold `/` (providers name models `meta/llama-3`). One rule for
+ * the model's key and every place that names a model (grants, fallbacks, licenses), so a model
+ * that can be declared can also be granted. At most MAX_ID, as the gateway bounds a requested one.
+ */
+export const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+export const modelId = z
+  .string({ error: "expected a model id (a string)" })
+  .regex(MODEL_ID, "expected a model id: letters, digits and . _ : / - (starting with a letter or digit)")
+  .max(MAX_ID, `expected a model id of at most ${MAX_ID} characters`);
+
 /** ISO 8601 date (2026-07-01) or date-time (2026-07-01T00:00:00Z). Date-only means 00:00 UTC. */
 const dateTime = z
   .string({ error: "expected a date (YYYY-MM-DD) or an ISO 8601 date-time" })
@@ -51,13 +62,13 @@ export const setExpression = z
   });
 
 const grant = z.strictObject({
-  models: z.array(id("a model id")).min(1, "a grant names at least one model"),
+  models: z.array(modelId).min(1, "a grant names at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "a grant names at least one action"),
 });
 
 const model = z.strictObject({
   control: z.enum(CONTROL_LEVELS),
-  fallback: id("a model id").optional(),
+  fallback: modelId.optional(),
   available_in: setExpression.optional(),
   description: z.string().optional(),
 });
@@ -100,7 +111,7 @@ const licensee = z.union(
 const license = z.strictObject({
   id: id("a license id"),
   licensee,
-  models: z.array(id("a model id")).min(1, "a license names at least one model"),
+  models: z.array(modelId).min(1, "a license names at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "a license names at least one action"),
   destinations: setExpression,
   purposes: z.array(z.string().max(MAX_ID)).optional(),

@@ -2,9 +2,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, type Problem } from "../errors/index.js";
-import { MAX_ALIAS_COUNT, readYaml, readYamlFile } from "./index.js";
+import { MAX_ALIAS_COUNT, MAX_DEPTH, readYaml, readYamlFile } from "./index.js";
 
 /** Nine of x, then six levels of nine aliases each: 9^7 nodes once expanded. */
 const BOMB = [
@@ -84,5 +85,129 @@ describe("readYaml", () => {
   it("still reports syntax errors before anything else", () => {
     const problems = problemsOf(() => readYaml("a: [*nope\n", "x.yaml"));
     expect(problems[0]).toMatchObject({ code: "yaml_syntax", file: "x.yaml" });
+  });
+
+  describe("keys as plain data has them", () => {
+    // Each pair is two spellings of one key once read (String of the value; "" for null).
+    const SAME: readonly [string, string][] = [
+      ['"2026"', "2026"],
+      ['"true"', "true"],
+      ['""', "~"],
+      ["null", '""'],
+      ['"1.1"', "1.10"],
+      ["1.10", "1.1"],
+      ["0x10", "16"],
+      ["-0", "0"],
+      ["'x'", "x"],
+      ["!!str 1", "1"],
+    ];
+
+    it.each(SAME)("refuses %s and %s in one mapping, at the second", (a, b) => {
+      const problems = problemsOf(() => readYaml(`k: 0\n${a}: first\n${b}: second\n`, "x.yaml"));
+      expect(problems).toEqual([
+        {
+          code: "yaml_syntax",
+          path: [],
+          message: expect.stringMatching(/unique/),
+          file: "x.yaml",
+          line: 3,
+          column: 1,
+        },
+      ]);
+      expect(problems[0]?.message).toContain("line 2");
+    });
+
+    it("refuses a key that an alias repeats", () => {
+      const problems = problemsOf(() => readYaml("a: &k foo\nm:\n  foo: 1\n  *k : 2\n", "x.yaml"));
+      expect(problems).toEqual([expect.objectContaining({ code: "yaml_syntax", line: 4, column: 3 })]);
+    });
+
+    it("keys that differ once read are kept, every one (property)", () => {
+      // Spellings that collide once read are drawn often: "1" and 1, "" and null, "true" and true.
+      const scalar = fc.oneof(
+        fc.constantFrom("1", "1.1", "0", "true", "false", "", "null", "x"),
+        fc.constantFrom(1, 1.1, 0, -0, true, false, null),
+        fc.string({ maxLength: 6 }),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+      );
+      fc.assert(
+        fc.property(fc.array(scalar, { minLength: 1, maxLength: 8 }), (keys) => {
+          // Written as YAML flow scalars: JSON is valid YAML 1.2 (except -0, which YAML reads as 0 too).
+          const text = keys.map((k, i) => `${JSON.stringify(k)}: ${i}`).join("\n");
+          const names = keys.map((k) => (k === null ? "" : String(k)));
+          const distinct = new Set(names).size === names.length;
+          if (distinct) {
+            const { data } = readYaml(text, "p.yaml");
+            expect(Object.keys(data as object).sort()).toEqual([...names].sort());
+          } else {
+            expect(problemsOf(() => readYaml(text, "p.yaml"))[0]?.code).toBe("yaml_syntax");
+          }
+        }),
+      );
+    });
+
+    it("refuses __proto__ as a key, which plain data would drop", () => {
+      const problems = problemsOf(() => readYaml("sets:\n  a: [DE]\n  __proto__: [IR]\n", "x.yaml"));
+      expect(problems).toEqual([
+        expect.objectContaining({ code: "yaml_reserved_key", file: "x.yaml", line: 3, column: 3 }),
+      ]);
+      expect(readYaml("constructor: [IR]\n", "x.yaml").data).toEqual({ constructor: ["IR"] });
+    });
+
+    it("refuses a list or mapping as a key", () => {
+      const problems = problemsOf(() => readYaml("a: 1\n? [x]\n: 2\n", "x.yaml"));
+      expect(problems).toEqual([expect.objectContaining({ code: "yaml_complex_key", line: 2, column: 3 })]);
+    });
+  });
+
+  describe("the YAML version", () => {
+    it("refuses %YAML 1.1, which would read NO as false, at the directive", () => {
+      const problems = problemsOf(() => readYaml("# c\n%YAML 1.1\n---\na: [NO]\n", "x.yaml"));
+      expect(problems).toEqual([
+        {
+          code: "yaml_version",
+          path: [],
+          message: expect.stringContaining("1.2"),
+          file: "x.yaml",
+          line: 2,
+          column: 1,
+        },
+      ]);
+    });
+
+    it("takes %YAML 1.2, and no directive, as 1.2", () => {
+      expect(readYaml("%YAML 1.2\n---\na: [NO, 2026-07-01]\n", "x.yaml").data).toEqual({
+        a: ["NO", "2026-07-01"],
+      });
+      expect(readYaml("a: [NO]\n", "x.yaml").data).toEqual({ a: ["NO"] });
+    });
+  });
+
+  describe("nesting", () => {
+    it(`takes ${MAX_DEPTH} levels and refuses one more, at the first too deep`, () => {
+      const flow = (n: number) => `a:\n  b: ${"[".repeat(n - 2)}x${"]".repeat(n - 2)}\n`;
+      expect(() => readYaml(flow(MAX_DEPTH), "x.yaml")).not.toThrow();
+      const problems = problemsOf(() => readYaml(flow(MAX_DEPTH + 1), "x.yaml"));
+      expect(problems).toEqual([
+        {
+          code: "yaml_too_deep",
+          path: [],
+          message: `lists and mappings nest deeper than ${MAX_DEPTH} levels here`,
+          file: "x.yaml",
+          line: 2,
+          column: 6 + (MAX_DEPTH - 2), // the bracket that opens level MAX_DEPTH + 1
+        },
+      ]);
+    });
+
+    it("refuses a deep file with that message, not a stack overflow", () => {
+      const flow = "a: " + "[".repeat(20_000) + "]".repeat(20_000) + "\n";
+      const block =
+        "a:\n" + Array.from({ length: 3000 }, (_, i) => " ".repeat(i + 1) + "- ").join("\n") + "x\n";
+      for (const text of [flow, block]) {
+        expect(problemsOf(() => readYaml(text, "x.yaml")).map((p) => p.code)).toEqual(["yaml_too_deep"]);
+      }
+    });
   });
 });

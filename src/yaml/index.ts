@@ -4,21 +4,26 @@
  */
 import { readFileSync } from "node:fs";
 import {
+  Composer,
   isAlias,
   isNode,
   LineCounter,
-  parseDocument,
+  Parser,
   visit,
+  YAMLParseError,
   type Alias,
+  type CST,
   type Document,
   type Node,
 } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { placeProblems } from "./positions.js";
+import { keyProblems, tokenProblem, type Found } from "./structure.js";
 import { zodProblems } from "./zod-problems.js";
 
 export { zodProblems } from "./zod-problems.js";
+export { MAX_DEPTH } from "./structure.js";
 
 export interface YamlSource {
   readonly file: string;
@@ -31,23 +36,58 @@ export interface YamlSource {
 export const MAX_ALIAS_COUNT = 1000;
 
 /**
- * Parses YAML; syntax errors, duplicate keys and unusable aliases (to no anchor, to a node that
+ * Parses YAML 1.2; a %YAML directive of another version, nesting past MAX_DEPTH, syntax errors,
+ * keys that plain data would merge or drop, and unusable aliases (to no anchor, to a node that
  * contains them, or expanding past MAX_ALIAS_COUNT) are thrown as InvalidInputError, with positions.
  */
 export function readYaml(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const place = (found: readonly Found[]): Problem[] =>
+    found.map(({ code, message, offset }) => {
+      const { line, col } = lines.linePos(offset);
+      return { code, path: [], message, file, line, column: col };
+    });
+  // Parsed first, composed after: the parser keeps its own stack, the composer recurses per level.
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  const early = tokenProblem(tokens);
+  if (early !== undefined) throw new InvalidInputError(place([early]));
+  const doc = compose(tokens, text.length);
   if (doc.errors.length > 0) {
     throw new InvalidInputError(
-      doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0]);
-        const message = e.message.split("\n")[0] ?? e.message;
-        return { code: "yaml_syntax", path: [], message, file, line, column: col };
-      }),
+      place(
+        doc.errors.map((e) => ({ code: "yaml_syntax", message: firstLine(e.message), offset: e.pos[0] })),
+      ),
     );
   }
+  const keys = keyProblems(doc, text, (offset) => lines.linePos(offset).line);
+  if (keys.length > 0) throw new InvalidInputError(place(keys));
   return { file, doc, lines, data: toData(doc, lines, file) };
 }
+
+/**
+ * As `parseDocument` does it, from tokens already parsed. Duplicate keys are found by keyProblems
+ * (as plain data will have them), so the composer's own check, by value and type, is off.
+ */
+function compose(tokens: readonly CST.Token[], end: number): Document.Parsed {
+  let doc: Document.Parsed | undefined;
+  for (const next of new Composer({ uniqueKeys: false }).compose(tokens, true, end)) {
+    if (doc === undefined) doc = next;
+    else {
+      doc.errors.push(
+        new YAMLParseError(
+          next.range.slice(0, 2) as [number, number],
+          "MULTIPLE_DOCS",
+          "the file holds more than one document",
+        ),
+      );
+      break;
+    }
+  }
+  // compose(…, true, …) yields a document at the latest at the end of the tokens.
+  return doc as Document.Parsed;
+}
+
+const firstLine = (message: string): string => message.split("\n")[0] ?? message;
 
 /**
  * The document as plain data. Only aliases make that fail, so they are checked first, each where it
@@ -69,9 +109,13 @@ function toData(doc: Document, lines: LineCounter, file: string): unknown {
   } catch (cause) {
     const first = firstAlias(doc);
     const excessive = /alias count/i.test((cause as Error).message);
+    const from = first === undefined ? "" : ` (from *${first.source})`;
+    // Aliases nest a node in another, each within MAX_DEPTH: the data may still be too deep to copy.
     const message = excessive
-      ? `the aliases${first === undefined ? "" : ` (from *${first.source})`} expand to more than ${MAX_ALIAS_COUNT} nodes: write the values out, or alias less`
-      : `the YAML cannot be read as data: ${(cause as Error).message}`;
+      ? `the aliases${from} expand to more than ${MAX_ALIAS_COUNT} nodes: write the values out, or alias less`
+      : cause instanceof RangeError
+        ? `the aliases${from} nest the data too deeply: write the values out, or alias less`
+        : `the YAML cannot be read as data: ${(cause as Error).message}`;
     throw new InvalidInputError([
       { code: excessive ? "yaml_aliases" : "yaml_invalid", path: [], message, ...at(first) },
     ]);
