@@ -109,13 +109,18 @@ function guarded(
 /**
  * Whom failures are counted against: the client the locator believes (behind a trusted proxy every
  * peer is the proxy, and counting it would let anyone lock every caller out), an IPv6 client by
- * its /64 (one host may hold every address in it). The peer when the chain cannot be followed.
+ * its /64 (one host may hold every address in it). A chain of trusted hops only names no client
+ * (the location is unknown), but its first hop still tells one internal caller from another; the
+ * peer when the chain cannot be followed at all.
  */
 function sourceOf(req: IncomingMessage, deps: Pick<AdminDeps, "clientAddress">): string {
   const peer = req.socket.remoteAddress;
-  const forwarded = req.headers["x-forwarded-for"];
-  const client = deps.clientAddress?.(peer, Array.isArray(forwarded) ? forwarded.join(",") : forwarded);
-  const address = client ?? peer ?? "unknown";
+  const header = req.headers["x-forwarded-for"];
+  const forwarded = Array.isArray(header) ? header.join(",") : header;
+  const client = deps.clientAddress?.(peer, forwarded);
+  const first = client === null ? forwarded?.split(",")[0]?.trim() : undefined;
+  const hop = first === undefined || parseAddress(first) === null ? undefined : first;
+  const address = client ?? hop ?? peer ?? "unknown";
   const parsed = parseAddress(address);
   if (parsed === null) return address;
   if (parsed.kind() === "ipv4") return parsed.toString();

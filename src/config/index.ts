@@ -241,8 +241,9 @@ function locationProblems(location: ConfigFile["location"]): Problem[] {
 /**
  * How a secret is read. token: sent or compared in an HTTP header (API keys, the admin token), so
  * trimmed and printable ASCII without spaces, as the CLI's CLEARANCE_TOKEN. text: trimmed (URLs,
- * the audit signing key). exact: an HMAC key, used byte for byte; surrounding white space is
- * refused, not trimmed, since trimming would silently change every pseudonym or signature made so far.
+ * the audit signing key). exact: an HMAC key, used byte for byte, a file's trailing newline included
+ * as it always was: trimming it, or refusing it, would change every pseudonym or signature made so
+ * far (or stop an upgraded gateway with a key its log depends on).
  */
 type SecretKind = "token" | "text" | "exact";
 
@@ -272,17 +273,12 @@ function envSecret(
     problems.push({ code: "missing_secret", path, message: `environment variable ${name} is not set` });
     return null;
   }
-  if (kind === "exact" && value !== value.trim()) {
-    return refuse(
-      "begins or ends with white space (a newline from a file?); it is used byte for byte as an HMAC key: set it to the key alone",
-    );
-  }
   if (kind === "token" && !TOKEN.test(value)) {
     return refuse(
       "holds a space, a line break or a character outside printable ASCII, which cannot be sent in an HTTP header (a second line from a file?): set it to the token alone",
     );
   }
-  if (CONTROL.test(value)) {
+  if (CONTROL.test(kind === "exact" ? value.trim() : value)) {
     return refuse(
       "holds a line break or another control character (a second line from a file?): set it to the value alone",
     );

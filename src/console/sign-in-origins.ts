@@ -16,7 +16,7 @@
  * more often. A document not read yet is waited for (within `timeoutMs`) only by a page load;
  * one read before serves while it is read again.
  */
-import { fetch, type Agent } from "undici";
+import { getJson } from "../identity/keys.js";
 import { keyFetchAgent, urlRefusal } from "../identity/outbound.js";
 import { discoveredUrlProblem, httpLoopbackAt } from "../identity/provider-urls.js";
 
@@ -105,7 +105,7 @@ export class SignInOrigins {
     this.#maxAgeMs = options.maxAgeMs ?? 3_600_000;
     this.#retryMs = options.retryMs ?? 60_000;
     this.#now = options.now ?? Date.now;
-    this.#fetchJson = options.fetchJson ?? getJson;
+    this.#fetchJson = options.fetchJson ?? getDiscovery;
   }
 
   /**
@@ -165,31 +165,6 @@ export class SignInOrigins {
   }
 }
 
-/** A discovery document is a few kilobytes. */
-const MAX_BYTES = 256 * 1024;
-
-async function getJson(url: string, allowLoopback: boolean, timeoutMs: number): Promise<unknown> {
-  const dispatcher: Agent = keyFetchAgent(allowLoopback);
-  const res = await fetch(url, {
-    signal: AbortSignal.timeout(timeoutMs),
-    redirect: "error",
-    headers: { accept: "application/json" },
-    dispatcher,
-  });
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new Error(`${url} answered ${res.status}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  for (let r = await reader?.read(); r !== undefined && !r.done; r = await reader?.read()) {
-    size += r.value.byteLength;
-    if (size > MAX_BYTES) {
-      await reader?.cancel();
-      throw new Error(`${url} is larger than ${MAX_BYTES} bytes`);
-    }
-    chunks.push(r.value);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
-}
+/** Through the key fetch's guard and reader (no redirects, at most 256 KiB). */
+const getDiscovery = (url: string, allowLoopback: boolean, timeoutMs: number): Promise<unknown> =>
+  getJson(url, timeoutMs, keyFetchAgent(allowLoopback));

@@ -149,18 +149,6 @@ export class UsageLimits {
     return { usage: result.usage, rate: result.rate, unavailable, release };
   }
 
-  /** The usage a decision needs, counting nothing (e.g. to list the models a caller may use). */
-  async usage(
-    scheme: CompiledScheme,
-    principalId: string,
-    organizationId: string | null,
-    now: number,
-  ): Promise<LicenseUsage> {
-    const licenses = quotaLicenses(scheme, principalId, organizationId);
-    if (licenses.length === 0) return UNCOUNTED.usage;
-    return (await this.either((c) => c.usage(licenses, now))).result;
-  }
-
   /** A license's tokens in a period, as every node counts them (this node's view if unreachable). */
   async licenseUsage(license: string, period: QuotaPeriod, now: number): Promise<number> {
     const { result } = await this.either((c) => c.usage([{ id: license, period }], now));

@@ -86,9 +86,10 @@ export function createGatewayHandler(
         const scheme = { name: s.name, digest: s.digest };
         if (path === "/healthz") return sendJson(res, 200, { status: "ok", scheme });
         // What is left out is named only to a caller who reads every partner and license (as
-        // /metrics asks): a probe, or anyone else reaching the port, is told how many.
-        const names =
-          req.headers.authorization !== undefined && !ownOnly(authenticate(req, admin, res), READERS);
+        // /metrics asks): a probe, or anyone else reaching the port, is told how many. A token that
+        // does not authenticate changes nothing else (a probe passing a client's key along must not
+        // take the node out of rotation); it counts as a failed login all the same.
+        const names = req.headers.authorization !== undefined && readsEverything(req, admin);
         const ready = readiness(ctx, scheme, names);
         return sendJson(res, ready.status, ready.body);
       }
@@ -142,6 +143,15 @@ export function createGatewayHandler(
       res.end(text);
     });
   };
+}
+
+/** Whether the request's admin token is a reader's; false for none, a bad one, or a locked-out source. */
+function readsEverything(req: IncomingMessage, admin: AdminDeps): boolean {
+  try {
+    return !ownOnly(authenticate(req, admin), READERS);
+  } catch {
+    return false;
+  }
 }
 
 /** How many left-out partners and licenses /readyz names (the admin API lists them all). */

@@ -275,12 +275,12 @@ export function servable(
  * A partner token: the decision records what the principal's facts rest on. (Assigned: a spread
  * with a member after it takes V8's slow path on Node 20, about 2 µs a request.)
  */
-export function withIdentity(decided: Decision, caller: Caller): Decision {
+function withIdentity(decided: Decision, caller: Caller): Decision {
   return caller.identity === undefined ? decided : Object.assign({}, decided, { identity: caller.identity });
 }
 
 /** The decision in force for this answer: its headers, and what monitoring is told. */
-export function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
+function announce(res: ServerResponse, seen: Observation, decision: Decision): void {
   setDecisionHeaders(res, decision);
   const aside = decision.identity?.set_aside ?? [];
   // The caller's own claims its provider could not vouch for (names only; the why is in the log).
@@ -290,7 +290,7 @@ export function announce(res: ServerResponse, seen: Observation, decision: Decis
 }
 
 /** The served model's route and provider; refused when there is none, or not in this wire format. */
-export function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
+function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): Served {
   const model = decision.served_model as string;
   const route = ctx.route(model);
   const provider = route === undefined ? undefined : ctx.providers.get(route.provider);
@@ -310,7 +310,7 @@ export function servedBy(ctx: GatewayContext, decision: Decision, wire: Wire): S
 }
 
 /** Whether servedBy would find the model an upstream in this wire format (what GET /v1/models lists). */
-export function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolean {
+function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolean {
   const route = ctx.route(model);
   return route !== undefined && ctx.providers.get(route.provider)?.wires.includes(wire) === true;
 }

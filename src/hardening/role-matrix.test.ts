@@ -186,6 +186,26 @@ describe("the admin surface", () => {
     }
   });
 
+  it("behind trusted proxies tells internal callers (every hop trusted) apart by their first hop", async () => {
+    // Every hop trusted names no client (the location is unknown), but the proxy must not become
+    // one source for every internal caller: one job's bad token would lock the others out.
+    const g = await startTestGateway({
+      extra: "admin_security: { failed_auth_per_minute: 3 }",
+      location: "{ header: x-test-country, trusted_proxies: [127.0.0.0/8] }",
+    });
+    const from = (client: string, token: string) =>
+      fetch(`${g.url}/admin/v1/partners`, {
+        headers: { authorization: `Bearer ${token}`, "x-forwarded-for": client },
+      }).then((r) => r.status);
+    try {
+      for (let i = 0; i < 3; i++) expect(await from("127.0.0.5", `clra_guess-${i}`)).toBe(401);
+      expect(await from("127.0.0.5", ADMIN_TOKEN)).toBe(429);
+      expect(await from("127.0.0.6", ADMIN_TOKEN)).toBe(200);
+    } finally {
+      await g.gateway.close();
+    }
+  });
+
   it("forgets failures after a minute and bounds what it remembers", () => {
     const guard = new FailedAuthGuard(2);
     guard.failed("a", 0);

@@ -154,7 +154,15 @@ export class KeySet {
   }
 }
 
-async function getJson(url: string, timeoutMs: number, dispatcher: Agent): Promise<Record<string, unknown>> {
+/**
+ * A JSON object from an identity provider (a discovery document, a key set): no redirects, at most
+ * 256 KiB, within `timeoutMs`, through `dispatcher` (the key fetch's address guard).
+ */
+export async function getJson(
+  url: string,
+  timeoutMs: number,
+  dispatcher: Agent,
+): Promise<Record<string, unknown>> {
   let res;
   try {
     res = await fetch(url, {
