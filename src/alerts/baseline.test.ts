@@ -8,29 +8,23 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../config/schema.js";
 import { BASELINE_WINDOWS, Detectors, suspendable, type Draft, type Sighting } from "./detectors.js";
+import { sightingMaker } from "../testing/sightings.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const W = DEFAULTS.volume_spike.window_ms; // the denial spike's window too
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 
-let seq = 0;
-function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
-  seq++;
-  return {
-    requestId: `r${seq}`,
-    audit: String(seq),
-    principal: "svc-batch",
-    credential: "k",
-    organization: "acme",
-    partner: null,
-    model: "m",
-    decision: "allow",
-    reason: "license",
-    country: "US",
-    network: "10.0.0.0/24",
-    ...over,
-  };
-}
+const sighting = sightingMaker({
+  principal: "svc-batch",
+  credential: "k",
+  organization: "acme",
+  partner: null,
+  model: "m",
+  decision: "allow",
+  reason: "license",
+  country: "US",
+  network: "10.0.0.0/24",
+});
 
 const spikes = (raised: Draft[]) =>
   raised.filter((r) => r.detector === "volume-spike" || r.detector === "denial-spike");

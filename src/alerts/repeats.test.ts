@@ -6,31 +6,25 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../config/schema.js";
-import { BASELINE_WINDOWS, Detectors, type Draft, type Sighting } from "./detectors.js";
+import { BASELINE_WINDOWS, Detectors, type Draft } from "./detectors.js";
+import { sightingMaker } from "../testing/sightings.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
-let seq = 0;
-function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
-  seq++;
-  return {
-    requestId: `r${seq}`,
-    audit: String(seq),
-    principal: "p",
-    credential: "k",
-    organization: null,
-    partner: null,
-    model: "m",
-    decision: "deny",
-    reason: "embargoed-location",
-    country: "IR",
-    network: null,
-    ...over,
-  };
-}
+const sighting = sightingMaker({
+  principal: "p",
+  credential: "k",
+  organization: null,
+  partner: null,
+  model: "m",
+  decision: "deny",
+  reason: "embargoed-location",
+  country: "IR",
+  network: null,
+});
 
 function embargoAlerts(times: readonly number[], config = DEFAULTS): Draft[] {
   const raised: Draft[] = [];

@@ -12,6 +12,7 @@ import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { Detectors, type Draft, type Sighting } from "./detectors.js";
 import { AlertService } from "./service.js";
+import { sightingMaker } from "../testing/sightings.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -26,24 +27,17 @@ afterEach(async () => {
   await store.close();
 });
 
-let seq = 0;
-function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
-  seq++;
-  return {
-    requestId: `r${seq}`,
-    audit: String(seq),
-    principal: "feng",
-    credential: "k-feng",
-    organization: null,
-    partner: null,
-    model: "mythos-5",
-    decision: "allow",
-    reason: "license",
-    country: "CA",
-    network: "10.0.0.0/24",
-    ...over,
-  };
-}
+const sighting = sightingMaker({
+  principal: "feng",
+  credential: "k-feng",
+  organization: null,
+  partner: null,
+  model: "mythos-5",
+  decision: "allow",
+  reason: "license",
+  country: "CA",
+  network: "10.0.0.0/24",
+});
 
 const embargoed = (t: number) =>
   sighting({ t, decision: "deny", reason: "embargoed-location", country: "IR" });

@@ -6,30 +6,24 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../config/schema.js";
-import { Detectors, type Draft, type Sighting } from "./detectors.js";
+import { Detectors, type Draft } from "./detectors.js";
+import { sightingMaker } from "../testing/sightings.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 const MIN = 60_000;
 
-let seq = 0;
-function sighting(over: Partial<Sighting> & Pick<Sighting, "t">): Sighting {
-  seq++;
-  return {
-    requestId: `r${seq}`,
-    audit: String(seq),
-    principal: "p",
-    credential: "k1",
-    organization: null,
-    partner: null,
-    model: "m",
-    decision: "allow",
-    reason: "home-person",
-    country: "US",
-    network: "10.0.0.0/24",
-    ...over,
-  };
-}
+const sighting = sightingMaker({
+  principal: "p",
+  credential: "k1",
+  organization: null,
+  partner: null,
+  model: "m",
+  decision: "allow",
+  reason: "home-person",
+  country: "US",
+  network: "10.0.0.0/24",
+});
 
 const sharing = (config = DEFAULTS) => {
   const raised: Draft[] = [];

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import { parseConfig } from "./index.js";
+import { refusedWith } from "../testing/config.js";
 
 const BASE = `scheme: g7-trusted-partners.yaml
 providers: { demo: { type: demo } }
@@ -12,15 +13,7 @@ default_provider: demo
 const parse = (extra: string, env: NodeJS.ProcessEnv = {}) =>
   parseConfig(BASE + extra, join("examples", "test.yaml"), env);
 
-function problems(extra: string, env: NodeJS.ProcessEnv = {}) {
-  try {
-    parse(extra, env);
-  } catch (err) {
-    if (err instanceof InvalidInputError) return err.problems.map((p) => ({ ...p }));
-    throw err;
-  }
-  throw new Error("expected the config to be refused");
-}
+const problems = (extra: string, env: NodeJS.ProcessEnv = {}) => refusedWith(() => parse(extra, env));
 
 describe("clearance.yaml", () => {
   it("takes the defaults for what is left out", () => {

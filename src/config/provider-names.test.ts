@@ -5,21 +5,13 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../errors/index.js";
 import { parseConfig } from "./index.js";
+import { refusedWith } from "../testing/config.js";
 
 const load = (text: string) =>
   parseConfig(`scheme: g7-trusted-partners.yaml\n${text}`, join("examples", "test.yaml"), {});
 
-function problems(text: string) {
-  try {
-    load(text);
-  } catch (err) {
-    if (err instanceof InvalidInputError) return err.problems.map((p) => ({ ...p }));
-    throw err;
-  }
-  throw new Error("expected the config to be refused");
-}
+const problems = (text: string) => refusedWith(() => load(text));
 
 describe("provider names", () => {
   it.each(["constructor", "toString", "__proto__", "hasOwnProperty"])(

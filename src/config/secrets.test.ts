@@ -7,8 +7,8 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../errors/index.js";
 import { parseConfig } from "./index.js";
+import { refusedWith } from "../testing/config.js";
 
 const ADMIN = "A".repeat(40);
 const CONFIG = `scheme: g7-trusted-partners.yaml
@@ -18,15 +18,7 @@ default_provider: up
 const load = (env: NodeJS.ProcessEnv, extra = "") =>
   parseConfig(CONFIG + extra, join("examples", "test.yaml"), { UP_KEY: "sk-test", ...env });
 
-function problems(env: NodeJS.ProcessEnv, extra = "") {
-  try {
-    load(env, extra);
-  } catch (err) {
-    if (err instanceof InvalidInputError) return err.problems.map((p) => ({ ...p }));
-    throw err;
-  }
-  throw new Error("expected the config to be refused");
-}
+const problems = (env: NodeJS.ProcessEnv, extra = "") => refusedWith(() => load(env, extra));
 
 describe("secrets from the environment", () => {
   it("trims the newline a file-mounted secret ends in: admin token, API key, URLs, audit key", () => {
