@@ -7,7 +7,8 @@ import { countryName } from "../countries/index.js";
 import { ACTIONS } from "../policy/types.js";
 import type { FootprintReport } from "./footprint.js";
 import { escapeHtml as esc, worldSvg } from "./map.js";
-import { ACCESS_LEVELS, fallbackText, type Access, type PolicyRow } from "./policy.js";
+import { type PolicyRow } from "./policy.js";
+import { ACCESS_LEVELS, ACCESS_TEXT, fallbackText, policyGroups as groupRows, type Access } from "./words.js";
 
 export const ACCESS_COLOURS: Readonly<Record<Access, string>> = {
   embargoed: "#7f0000",
@@ -18,16 +19,6 @@ export const ACCESS_COLOURS: Readonly<Record<Access, string>> = {
   "partner-organizations": "#a1d99b",
   "partner-nationals": "#31a354",
   everyone: "#3182bd",
-};
-const ACCESS_TEXT: Readonly<Record<Access, string>> = {
-  embargoed: "embargoed: nobody",
-  "not-offered": "not offered here",
-  nobody: "nobody",
-  "home-persons": "home persons only",
-  licensees: "home persons and licensees",
-  "partner-organizations": "home persons, partner organizations (and licensees)",
-  "partner-nationals": "home persons, partner nationals (and more)",
-  everyone: "everyone (open model)",
 };
 const NO_DATA = "#f0f0f0";
 const REQUEST_SCALE = ["#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
@@ -171,23 +162,7 @@ ${table(
 
 /** Countries with the same answer for a model and action, grouped: the readable form of the table. */
 function policyGroups(rows: readonly PolicyRow[]): string {
-  const groups = new Map<string, { row: PolicyRow; countries: string[] }>();
-  for (const p of rows) {
-    if (p.control === "open") continue;
-    const key = JSON.stringify([
-      p.model,
-      p.action,
-      p.access,
-      p.partner_nationals,
-      p.partner_organizations,
-      p.licensees,
-      p.fallbacks,
-    ]);
-    const g = groups.get(key) ?? { row: p, countries: [] };
-    g.countries.push(p.country);
-    groups.set(key, g);
-  }
-  const list = [...groups.values()].filter((g) => g.row.access !== "embargoed");
+  const list = groupRows(rows).filter((g) => g.row.access !== "embargoed");
   return table(
     [
       "model",

@@ -15,19 +15,9 @@ import { allCountryCodes } from "../countries/index.js";
 import { ACTIONS, ASSURANCE_LEVELS, type Action } from "../policy/types.js";
 import type { CompiledModel, CompiledScheme } from "../scheme/compile.js";
 import { ACTION_INDEX } from "../scheme/compile.js";
+import type { Access, PolicyFallback } from "./words.js";
 
-/** The widest access at a place, for maps: who besides home persons is served. */
-export const ACCESS_LEVELS = [
-  "embargoed",
-  "not-offered",
-  "nobody",
-  "home-persons",
-  "licensees",
-  "partner-organizations",
-  "partner-nationals",
-  "everyone",
-] as const;
-export type Access = (typeof ACCESS_LEVELS)[number];
+export { ACCESS_LEVELS, fallbackText, type Access, type PolicyFallback } from "./words.js";
 
 export interface PolicyRow {
   readonly country: string;
@@ -59,14 +49,6 @@ export interface PolicyRow {
 }
 
 /** A model of the fallback chain, and whom it serves that the models before it do not. */
-export interface PolicyFallback {
-  readonly model: string;
-  readonly access: Access;
-  readonly home_persons: boolean;
-  readonly partner_nationals: readonly string[];
-  readonly partner_organizations: readonly string[];
-  readonly licensees: readonly string[];
-}
 
 export interface PolicyFootprint {
   readonly scheme: { readonly name: string; readonly digest: string };
@@ -192,18 +174,6 @@ function fallbacksOf(
 }
 
 const NO_ONE = { home_persons: false, partner_nationals: [], partner_organizations: [], licensees: [] };
-
-/** A fallback as a reader says it: "mythos-5: home persons, nationals of g7-fvey"; "mythos-4: everyone". */
-export function fallbackText(f: PolicyFallback): string {
-  if (f.access === "everyone") return `${f.model}: everyone`;
-  const who = [
-    ...(f.home_persons ? ["home persons"] : []),
-    ...f.partner_nationals.map((n) => `nationals of ${n.split(" ")[0] ?? n}`),
-    ...f.partner_organizations.map((o) => `members of ${o}`),
-    ...f.licensees.map((l) => `licensee ${l}`),
-  ];
-  return `${f.model}: ${who.join(", ")}`;
-}
 
 export function policyFootprint(scheme: CompiledScheme, time: number): PolicyFootprint {
   const rows: PolicyRow[] = [];

@@ -8,29 +8,16 @@ import { apiWithProgress } from "../api.js";
 import { instantText } from "../components/dates.js";
 import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
+import {
+  ACCESS_TEXT,
+  fallbackText,
+  policyGroups,
+  type Access,
+  type PolicyFallback,
+} from "../../../src/report/words.js";
 
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
 const FOOTPRINT_TABLES = ["served", "locations", "grants", "policy"] as const;
-
-/** src/report/policy.ts's Access and PolicyFallback, as the JSON report has them. */
-type Access =
-  | "embargoed"
-  | "not-offered"
-  | "nobody"
-  | "home-persons"
-  | "licensees"
-  | "partner-organizations"
-  | "partner-nationals"
-  | "everyone";
-
-interface Fallback {
-  readonly model: string;
-  readonly access: Access;
-  readonly home_persons: boolean;
-  readonly partner_nationals: readonly string[];
-  readonly partner_organizations: readonly string[];
-  readonly licensees: readonly string[];
-}
 
 interface PolicyRow {
   readonly country: string;
@@ -42,7 +29,7 @@ interface PolicyRow {
   readonly partner_organizations: readonly string[];
   readonly licensees: readonly string[];
   readonly fallback_model: string | null;
-  readonly fallbacks: readonly Fallback[];
+  readonly fallbacks: readonly PolicyFallback[];
 }
 
 interface GrantUse {
@@ -73,30 +60,6 @@ interface FootprintSummary {
   readonly policy: { readonly rows: readonly PolicyRow[] };
 }
 
-/** As the HTML report says who a model is served to (src/report/html.ts's ACCESS_TEXT). */
-const ACCESS_TEXT: Readonly<Record<Access, string>> = {
-  embargoed: "embargoed: nobody",
-  "not-offered": "not offered here",
-  nobody: "nobody",
-  "home-persons": "home persons only",
-  licensees: "home persons and licensees",
-  "partner-organizations": "home persons, partner organizations (and licensees)",
-  "partner-nationals": "home persons, partner nationals (and more)",
-  everyone: "everyone (open model)",
-};
-
-/** A fallback as a reader says it (src/report/policy.ts's fallbackText): "mythos-4: everyone". */
-function fallbackText(f: Fallback): string {
-  if (f.access === "everyone") return `${f.model}: everyone`;
-  const who = [
-    ...(f.home_persons ? ["home persons"] : []),
-    ...f.partner_nationals.map((n) => `nationals of ${n.split(" ")[0] ?? n}`),
-    ...f.partner_organizations.map((o) => `members of ${o}`),
-    ...f.licensees.map((l) => `licensee ${l}`),
-  ];
-  return `${f.model}: ${who.join(", ")}`;
-}
-
 /** What the others get, down the fallback chain: the first model that serves them. */
 const fallbacksText = (row: PolicyRow): string =>
   row.fallbacks.length === 0
@@ -107,25 +70,6 @@ const fallbacksText = (row: PolicyRow): string =>
  * Countries with the same answer for a model and action, grouped (as the HTML report's policy
  * table): controlled and home-only models only, embargoed places left out (they serve nobody).
  */
-function policyGroups(rows: readonly PolicyRow[]): { row: PolicyRow; countries: string[] }[] {
-  const groups = new Map<string, { row: PolicyRow; countries: string[] }>();
-  for (const p of rows) {
-    if (p.control === "open" || p.access === "embargoed") continue;
-    const key = JSON.stringify([
-      p.model,
-      p.action,
-      p.access,
-      p.partner_nationals,
-      p.partner_organizations,
-      p.licensees,
-      p.fallbacks,
-    ]);
-    const g = groups.get(key) ?? { row: p, countries: [] };
-    g.countries.push(p.country);
-    groups.set(key, g);
-  }
-  return [...groups.values()];
-}
 
 const count = (n: number | null) => (n === null ? "—" : n.toLocaleString("en"));
 
@@ -238,7 +182,7 @@ function FootprintView({ r }: { r: FootprintSummary }) {
   const s = r.served;
   const lookups = s.lookups ?? 0;
   const days = s.tokens_days;
-  const groups = policyGroups(r.policy.rows);
+  const groups = policyGroups(r.policy.rows).filter((g) => g.row.access !== "embargoed");
   return (
     <section className="footprint" aria-label="Footprint">
       <p role="status">
