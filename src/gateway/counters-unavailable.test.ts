@@ -6,7 +6,8 @@
  * with fail_open the node's own counts decide. /readyz tells either way.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { adminPost, chat } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 const DOWN = { REDIS_URL: "redis://127.0.0.1:1" };
 const MESSAGE = "the shared quota and rate-limit counters (Redis) cannot be reached";
@@ -80,12 +81,7 @@ describe("Redis unreachable, failing closed (the default)", () => {
   });
 
   it("refuses a controlled model to an organization whose rate limit it cannot check", async () => {
-    const admin = (path: string, body: unknown) =>
-      fetch(`${t.url}${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const admin = adminPost(() => t.url);
     const partner = {
       id: "acme-lab",
       country: "GB",
@@ -101,11 +97,7 @@ describe("Redis unreachable, failing closed (the default)", () => {
       organization: "acme-lab",
     });
     const { key } = (await (await admin("/admin/v1/keys", { principal: "gwen" })).json()) as { key: string };
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "x-test-country": "GB" },
-      body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
-    });
+    const res = await chat(t.url, key);
     expect(res.status).toBe(503);
     // Allowed (partner-organization) but refused before it was recorded: the answer claims no decision.
     expect(res.headers.get("x-clearance-decision")).toBe("none");

@@ -1,16 +1,11 @@
 /** Per-organization rate limits through the gateway (the counting itself: src/counters/suite.ts). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rateLimitedMember } from "../testing/admin.js";
-import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { adminPost, chat, rateLimitedMember } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 describe("rate limits through the gateway", () => {
   let t: TestGateway;
-  const admin = (path: string, body: unknown) =>
-    fetch(`${t.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const admin = adminPost(() => t.url);
   let key = "";
   beforeAll(async () => {
     t = await startTestGateway();
@@ -19,16 +14,7 @@ describe("rate limits through the gateway", () => {
   afterAll(() => t.gateway.close());
 
   it("an organization over its requests per minute gets 429 with Retry-After, in the caller's format", async () => {
-    const ask = () =>
-      fetch(`${t.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${key}`,
-          "content-type": "application/json",
-          "x-test-country": "GB",
-        },
-        body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
-      });
+    const ask = () => chat(t.url, key);
     const first = await ask();
     expect(first.headers.get("x-clearance-reason")).toBe("partner-organization");
     // Two in the same minute pass; a window may end between them, so allow one more before the 429.
@@ -48,12 +34,7 @@ describe("rate limits through the gateway", () => {
 
 describe("model lookups and the list, for an organization with a rate limit", () => {
   let t: TestGateway;
-  const admin = (path: string, body: unknown) =>
-    fetch(`${t.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const admin = adminPost(() => t.url);
   /** A member of a new active organization partner granted mythos-5, with `rateLimit`. */
   const member = async (id: string, rateLimit: Record<string, number>) => {
     const partner = {
@@ -125,18 +106,8 @@ describe("model lookups and the list, for an organization with a rate limit", ()
 
   it("a lookup uses no tokens: an organization over its tokens per minute still looks models up", async () => {
     const key = await member("token-lab", { tokens_per_minute: 1 });
-    const chat = () =>
-      fetch(`${t.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${key}`,
-          "content-type": "application/json",
-          "x-test-country": "GB",
-        },
-        body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
-      });
-    let res = await chat();
-    for (let i = 0; i < 20 && res.status === 200; i++) res = await chat();
+    let res = await chat(t.url, key);
+    for (let i = 0; i < 20 && res.status === 200; i++) res = await chat(t.url, key);
     expect(res.status).toBe(429);
     const lookup = await get(key, "/v1/models/mythos-5");
     expect(lookup.status).toBe(200);

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
-import { rateLimitedMember } from "../testing/admin.js";
+import { adminPost, chat, rateLimitedMember } from "../testing/admin.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason as noPostgres } from "../testing/postgres.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisSkipReason as noRedis } from "../testing/redis.js";
@@ -58,12 +58,7 @@ describe.skipIf(skip !== undefined)(
       b = await group.start("node-b", counters);
     }, 30_000);
 
-    const admin = (path: string, body: unknown) =>
-      fetch(`${a.url}${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const admin = adminPost(() => a.url, TOKEN);
     const keyFor = async (principal: string) =>
       ((await (await admin("/admin/v1/keys", { principal })).json()) as { key: string }).key;
     /** Waits until node B knows what node A was told (it polls the store every refresh_ms). */
@@ -143,16 +138,7 @@ describe.skipIf(skip !== undefined)(
     it("an organization's rate limit counts requests on both nodes", async () => {
       const key = await rateLimitedMember(admin);
       await knownOnB(key, "mythos-5", "GB");
-      const ask = (g: RunningGateway) =>
-        fetch(`${g.url}/v1/chat/completions`, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${key}`,
-            "content-type": "application/json",
-            "x-test-country": "GB",
-          },
-          body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
-        });
+      const ask = (g: RunningGateway) => chat(g.url, key);
       // Two requests a minute, alternating between the nodes: each node alone would allow two, so
       // four would pass; shared, the third is refused (the fourth if a minute ends in between).
       const statuses: number[] = [];

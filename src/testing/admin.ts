@@ -31,6 +31,28 @@ export async function call(
   return { status: res.status, body: text === "" ? null : (JSON.parse(text) as Json), headers: res.headers };
 }
 
+/** An admin API POST to the gateway at `url` as `token` (the bootstrap admin's by default); the raw response. */
+export const adminPost =
+  (url: () => string, token = ADMIN_TOKEN) =>
+  (path: string, body: unknown): Promise<Response> =>
+    fetch(`${url()}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+/** One chat completion to the gateway at `url` with an API key from a country (x-test-country). */
+export const chat = (url: string, key: string, country = "GB", model = "mythos-5"): Promise<Response> =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      "x-test-country": country,
+    },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+  });
+
 /** Calls as the bootstrap admin and expects the given status (the body is returned). */
 export async function asAdmin(
   t: TestGateway,
