@@ -93,3 +93,22 @@ describe("workflow errors", () => {
     }
   });
 });
+
+describe("identities", () => {
+  it("revoked twice keep the first revocation: its time stands and nothing more is recorded", async () => {
+    await createIdentity(t, "twice@edges", ["viewer"]);
+    expect(await asAdmin(t, "POST", "/admin/v1/identities/twice@edges/revoke", {})).toMatchObject({
+      revoked: true,
+    });
+    const revokedAt = async () =>
+      (await t.gateway.store.records.get<{ revoked_at: string }>("identity", "twice@edges"))?.document
+        .revoked_at;
+    const first = await revokedAt();
+    const version = await t.gateway.store.version();
+    expect(await asAdmin(t, "POST", "/admin/v1/identities/twice@edges/revoke", {})).toMatchObject({
+      revoked: true,
+    });
+    expect(await revokedAt()).toBe(first);
+    expect(await t.gateway.store.version()).toBe(version);
+  });
+});

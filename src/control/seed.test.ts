@@ -62,3 +62,39 @@ describe("the scheme file at start-up", () => {
     expect(buildState((await store.snapshot()).records).leftOut).toEqual([]);
   });
 });
+
+describe("a start cut short", () => {
+  it("after the activation, has the rest of the file seeded by the next start", async () => {
+    // The first start dies after activating the file and seeding one partner (a crash, the store lost).
+    let puts = 0;
+    const dying = new Proxy(store, {
+      get(obj, prop) {
+        if (prop !== "records") return bound(obj, prop);
+        return {
+          ...obj.records,
+          put: async (...args: Parameters<Store["records"]["put"]>) => {
+            if (args[0] === "partner" && ++puts > 1) throw new Error("the process died here");
+            return obj.records.put(...args);
+          },
+        };
+      },
+    });
+    await expect(seedFromFile(dying, A, now())).rejects.toThrow(/died/);
+    expect((await store.records.list("partner")).length).toBe(1);
+    await seedFromFile(store, A, now());
+    const state = buildState((await store.snapshot()).records);
+    expect(state.partners.map((p) => p.id).sort()).toEqual(["eu-members", "g7-fvey", "uk-aisi"]);
+    expect(state.licenses.map((l) => l.id)).toEqual(["BIS-2026-0001"]);
+    expect(state.versions.length).toBe(1);
+    // Once everything is there, a start writes nothing.
+    const before = await store.version();
+    await seedFromFile(store, A, now());
+    expect(await store.version()).toBe(before);
+  });
+});
+
+/** A store's property, its methods bound to the store (they use private fields). */
+function bound(obj: Store, prop: string | symbol): unknown {
+  const value = Reflect.get(obj, prop, obj) as unknown;
+  return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+}

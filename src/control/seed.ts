@@ -16,7 +16,7 @@ import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
-import type { Store } from "../store/index.js";
+import { StoreError, type Change, type Collection, type Store } from "../store/index.js";
 import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
 import { leftOutProblems } from "./in-force.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
@@ -233,14 +233,14 @@ async function seedFrom(
   ];
   for (const doc of docs) {
     if (partners.has(doc.partner.id)) continue;
-    await store.records.put("partner", doc.partner.id, doc, 0, change("partner", doc.partner.id));
+    await putNew(store, "partner", doc.partner.id, doc, change("partner", doc.partner.id));
   }
   const licenses = new Set((await store.records.list("license")).map((r) => r.id));
   for (const l of scheme.source.licenses) {
     if (licenses.has(l.id)) continue;
     if (operatorFile) {
       const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l, scheme), l.status, now);
-      await store.records.put("license", l.id, record, 0, change("license", l.id));
+      await putNew(store, "license", l.id, record, change("license", l.id));
       continue;
     }
     // Checked before activating (refuseLicensesOutsideWorkflow); never anything but an application.
@@ -255,10 +255,23 @@ async function seedFrom(
       actor,
       now,
     );
-    await store.records.put("license", l.id, record, 0, {
+    await putNew(store, "license", l.id, record, {
       ...change("license", l.id, "apply"),
       details: { status: record.status, from_scheme: scheme.digest, version, id: l.id },
     });
+  }
+}
+
+/**
+ * Stores a record the store lacked when it was listed. Should another writer have stored it since
+ * (another node seeding the same version, an application under the same id), theirs stands: a
+ * version never overwrites what the store holds.
+ */
+async function putNew(store: Store, collection: Collection, id: string, doc: unknown, change: Change) {
+  try {
+    await store.records.put(collection, id, doc, 0, change);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === "conflict")) throw err;
   }
 }
 
@@ -303,9 +316,28 @@ function plainTerms(l: SchemeLicense): LicenseTerms {
  * Before anything is written, the file is checked against the store's partners and licenses: a
  * file they do not compile with (a model or set they name is gone) refuses start-up with an error
  * naming each, and changes nothing — so putting the previous file back starts as before.
+ *
+ * Nodes starting together on one store (PostgreSQL) each decide from what they read, and the writes
+ * are compare-and-swaps: a node whose write is refused because another got in first decides again,
+ * and finds the file active (and what it brings seeded, or seeds what is still missing).
  */
 export async function seedFromFile(store: Store, text: string, now: string): Promise<void> {
   const scheme = parseScheme(text, "the scheme file");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await seedFileOnce(store, scheme, text, now);
+    } catch (err) {
+      // Another node starting with the same file (or any change made meanwhile) got in between this
+      // start's reads and its write: decide again from what the store holds now.
+      if (!(err instanceof StoreError && err.code === "conflict") || attempt >= SEED_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** How many times a start decides again after a write refused as a conflict (see seedFromFile). */
+const SEED_ATTEMPTS = 5;
+
+async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, now: string): Promise<void> {
   const [active, versions] = await Promise.all([
     store.records.get<ActiveScheme>("setting", "active-scheme"),
     store.records.list<SchemeVersion>("scheme"),
@@ -316,7 +348,15 @@ export async function seedFromFile(store: Store, text: string, now: string): Pro
     (seeded === undefined
       ? !versions.some((v) => v.document.digest === scheme.digest)
       : seeded !== scheme.digest);
-  if (!activate) return;
+  if (!activate) {
+    // The file's content is active: what it brings that the store lacks is seeded now. Normally
+    // nothing (the activation seeded it); but a start cut short after activating (a crash, the store
+    // lost) left the rest unseeded, and no later start would activate this content again.
+    const version = versions.find((v) => v.document.version === active.document.version);
+    if (version?.document.digest === scheme.digest)
+      await seedFrom(store, scheme, version.document.version, now, SCHEME_FILE_ACTOR, true);
+    return;
+  }
   const [partners, licenses] = await Promise.all([
     store.records.list<PartnerDocument>("partner"),
     store.records.list<LicenseRecord>("license"),

@@ -110,6 +110,8 @@ export const identityRoutes = [
     async handle({ deps, params, caller }) {
       const r = deps.state().identityRecords.find((i) => i.id === params.id);
       if (r === undefined) throw new ClearanceError("not-found", "not_found", `no identity ${params.id}`);
+      // Already revoked: nothing changes, and the first revoked_at stands (as for API keys).
+      if (r.document.revoked_at !== null) return { id: r.id, revoked: true };
       await deps.store.records.put("identity", r.id, { ...r.document, revoked_at: deps.now() }, r.revision, {
         actor: caller.id,
         action: "identity.revoke",
