@@ -8,7 +8,7 @@ import { InvalidInputError } from "../errors/index.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
-import { addTokens, tokenCount } from "./tokens.js";
+import { addTokens, storedTokens, tokenCount } from "./tokens.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
 
@@ -135,10 +135,16 @@ export class UsageSetAsideError extends Error {
 /** A pending row: its sums grow until it is flushed. */
 type Row = { -readonly [K in keyof UsageDelta]: UsageDelta[K] };
 
-/** Each license's tokens in the store: in the month and the quarter containing `at`, and in total. */
+/**
+ * Each license's tokens in the store: in the month and the quarter containing `at`, and in total.
+ * Sums past 2^53 (a row the store added up past it, or days summed here) are saturated: the
+ * counters read any larger figure as none, which would give the license its quota back.
+ */
 export async function storedUsage(store: Store, at: Date): Promise<UsageByPeriod> {
   const counters: UsageByPeriod = { month: new Map(), quarter: new Map(), total: new Map() };
-  counters.total = new Map(Object.entries((await store.usage.totals()).byLicense));
+  for (const [licenseId, tokens] of Object.entries((await store.usage.totals()).byLicense)) {
+    add(counters.total, licenseId, tokens);
+  }
   const monthStart = periodStart("month", at);
   for (const { licenseId, day, tokens } of await store.usage.byLicenseDay(periodStart("quarter", at))) {
     add(counters.quarter, licenseId, tokens);
@@ -148,5 +154,5 @@ export async function storedUsage(store: Store, at: Date): Promise<UsageByPeriod
 }
 
 function add(map: Map<string, number>, key: string, n: number): void {
-  map.set(key, (map.get(key) ?? 0) + n);
+  map.set(key, addTokens(map.get(key) ?? 0, storedTokens(n)));
 }

@@ -15,6 +15,15 @@ export function tokenCount(n: number): number {
   return Number.isSafeInteger(whole) && whole >= 0 ? whole : 0;
 }
 
+/**
+ * A figure the store summed from counts the Meter took: past 2^53 it is saturated, not read as none
+ * as an upstream's count is — a sum that large is usage (a quota used up), and reading it as 0 would
+ * hand the license its whole quota back when the counters are seeded from it (a restart).
+ */
+export function storedTokens(n: number): number {
+  return n >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : tokenCount(n);
+}
+
 /** a + b, saturating at the largest safe integer (sums of many safe counts stay countable). */
 export function addTokens(a: number, b: number): number {
   return Math.min(a + b, Number.MAX_SAFE_INTEGER);
