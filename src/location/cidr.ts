@@ -160,6 +160,9 @@ export function cidrProblem(entry: string): string | null {
   if (typeof result === "string") return result;
   // Trusting every address lets every client write the headers only proxies are believed for.
   if (result[1] === 0) return "a /0 range trusts every address: name your proxies' own addresses";
+  // Link-local ranges are taken: an IPv6 one never matches a peer (Node reports it zoned, and zoned
+  // peers are never trusted) but does match a hop a trusted proxy forwarded; IPv4 has no zones, so
+  // 169.254.0.0/16 matches peers too (link-local.test.ts).
   return null;
 }
 
