@@ -16,7 +16,7 @@ import type { Io } from "../cli/io.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { SIGNATURE_HEADER, sign, verifySignature } from "./webhook.js";
 
-const SECRET = "whsec-test-0123456789";
+const SECRET = "whsec-test-0123456789-0123456789-0123";
 let t: TestGateway;
 let hookPort: number;
 let receiver: Server | null = null;

@@ -291,7 +291,7 @@ describe("alert service", () => {
       licenseUsage: async () => 46_000_000,
       changed: async () => {},
       metrics,
-      webhookSecret: "whsec-test-0123456789",
+      webhookSecret: "whsec-test-0123456789-0123456789-0123",
       onError: () => undefined,
     });
     await service.checkQuotas();

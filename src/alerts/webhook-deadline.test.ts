@@ -68,7 +68,7 @@ const newAlert = (key: string) => ({
 const open = (timeoutMs: number) =>
   new WebhookDeliverer({
     url,
-    secret: "whsec-test-0123456789",
+    secret: "whsec-test-0123456789-0123456789-0123",
     timeoutMs,
     retryMs: 600_000,
     maxRetryMs: 600_000,
@@ -122,7 +122,7 @@ it("close() aborts a delivery in flight: it returns, and the alert is due again 
 it("a gateway whose webhook receiver answers only 1xx still shuts down", async () => {
   const t = await startTestGateway({
     monitoring: `{ alerts: { webhook: { url: "${url}", timeout_ms: 600000 } } }`,
-    env: { CLEARANCE_WEBHOOK_SECRET: "whsec-test-0123456789" },
+    env: { CLEARANCE_WEBHOOK_SECRET: "whsec-test-0123456789-0123456789-0123" },
   });
   // Raised into the store: the gateway's deliverer finds it on its next poll.
   await t.gateway.store.alerts.raise(newAlert("shutdown"), "detector:denied-party");

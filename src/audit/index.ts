@@ -72,6 +72,7 @@ export function writeKeyPair(keyFile: string, name: string): string {
  */
 export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  checkDataDirMode(o.dataDir, o.log);
   const privateKey = o.privateKey ?? readOrCreateKey(o);
   const signer = parseSignerKey(privateKey);
   if (signer.name !== o.origin) {
@@ -144,6 +145,38 @@ function checkKeyMode(keyFile: string, log?: (line: string) => void): void {
     log?.(
       `clearance: warning: the audit signing key ${keyFile} is readable or writable by every user ` +
         `(mode ${octal}); make it 0400 or 0600 (a mounted Secret: defaultMode 0400)`,
+    );
+  }
+}
+
+/**
+ * The data directory holds the signing key, the write-ahead file and the store: only a new one was
+ * made 0700, an existing one used whatever its mode. Others who may write to it could replace any of
+ * them (remove the key, and the next start signs with a new one), so, as ssh does with the
+ * directories above its keys, one of this user's is refused; one they may only read or list is warned
+ * of (the files are 0600). Another user's (a mounted volume) cannot be chmod'ed: warned of when anyone
+ * may write to it.
+ */
+function checkDataDirMode(dataDir: string, log?: (line: string) => void): void {
+  if (process.platform === "win32" || process.getuid === undefined) return; // no POSIX modes
+  const { mode, uid } = statSync(dataDir);
+  const octal = (mode & 0o777).toString(8).padStart(3, "0");
+  if (uid === process.getuid()) {
+    if ((mode & 0o022) !== 0) {
+      throw new SetupError(
+        `the data directory ${dataDir} is writable by others (mode ${octal}): run chmod 700 ${dataDir} ` +
+          `(they could replace the audit signing key, the write-ahead file or the store)`,
+      );
+    }
+    if ((mode & 0o077) !== 0) {
+      log?.(
+        `clearance: warning: the data directory ${dataDir} is readable by others (mode ${octal}); run chmod 700 ${dataDir}`,
+      );
+    }
+  } else if ((mode & 0o002) !== 0) {
+    log?.(
+      `clearance: warning: the data directory ${dataDir} is writable by every user (mode ${octal}); ` +
+        `they could replace the audit signing key or the store: make it 0700, or 0770 for a volume's group`,
     );
   }
 }

@@ -333,6 +333,9 @@ export class AuditLog implements AuditTrail {
       tree.close();
       throw err;
     }
+    // Partials of a round that failed before signing (then a crash) were never signed: gone before
+    // the first round writes its own. A failure costs disk, not data.
+    await tree.removeUnsignedPartials(published?.size ?? 0n).catch(o.onError);
     const log = new AuditLog(o, tree, wal, durable, published, wal.end, mark);
     durable.added = () => log.integrateSoon();
     await log.publish();

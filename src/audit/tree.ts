@@ -453,6 +453,38 @@ export class TileTree {
     }
   }
 
+  /**
+   * Removes the partial tiles and bundles of sizes beyond `signed` (the signed checkpoint's, 0 for
+   * none), up to this tree's size: a round writes its partials before signing, so one that failed
+   * there and then a crash left them, never signed — served for ever where later checkpoints skipped
+   * their tile. At the edge of `signed` the widths up to its own stay (earlier checkpoints' too).
+   * At start-up, before the tree's first round writes the partials it signs.
+   */
+  async removeUnsignedPartials(signed: bigint): Promise<void> {
+    for (let level = 0; this.range.size >> BigInt(level * TILE_HEIGHT) > 0n; level++) {
+      for (const l of level === 0 ? ([0, "entries"] as const) : [level]) {
+        const edge = tileSpan(l, signed);
+        const last = tileSpan(l, this.range.size).fullTiles;
+        for (let index = edge.fullTiles; index <= last; index++) {
+          const keep = index === edge.fullTiles ? edge.partialWidth : 0;
+          const dir = `${this.path({ level: l, index, width: TILE_WIDTH })}.p`;
+          const names = await readdir(dir).catch(() => [] as string[]);
+          let left = names.length;
+          for (const name of names) {
+            if (!PARTIAL_NAME.test(name) || Number(name) <= keep) continue;
+            await unlink(join(dir, name));
+            left--;
+          }
+          if (left === 0 && names.length > 0) {
+            // Its tile may be partial again in this process: writeAtomic must make it anew.
+            made.delete(dir);
+            await rmdir(dir).catch(() => undefined);
+          }
+        }
+      }
+    }
+  }
+
   /** The tile a `.p` directory under this tree holds partials of, or null if it is not one. */
   private refOf(dir: string): { level: TileLevel; index: bigint } | null {
     const rel = relative(this.dir, dir).split(sep).join("/");

@@ -115,6 +115,20 @@ describe("clearance.yaml", () => {
     ]);
   });
 
+  it("refuses an IPv6 range wider than /96 over ::ffff:0:0/96: mapped peers are matched as IPv4, never by it", () => {
+    const found = problems('location: { trusted_proxies: ["::/80", "::ffff:0:0/95", "::1/128", "::/96"] }\n');
+    expect(found).toEqual(
+      [0, 1].map((i) =>
+        expect.objectContaining({
+          code: "invalid_cidr",
+          path: ["location", "trusted_proxies", i],
+          line: 4,
+          message: expect.stringMatching(/holds ::ffff:0:0\/96, every IPv4-mapped address/) as unknown,
+        }),
+      ),
+    );
+  });
+
   it("refuses an admin token shorter than 32 characters, naming the variable", () => {
     const short = () => parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(31) });
     expect(short).toThrow(InvalidInputError);

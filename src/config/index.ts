@@ -16,6 +16,11 @@ export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js"
 
 /** The bootstrap admin token's least length: it opens everything, and guesses cost only a 429. */
 export const MIN_ADMIN_TOKEN = 32;
+/**
+ * The alert webhook's signing secret's least length, in bytes: receivers trust an alert by its HMAC,
+ * and a short secret can be guessed from one signed alert offline (HMAC-SHA256 wants a key of 32).
+ */
+export const MIN_WEBHOOK_SECRET = 32;
 
 export interface Route {
   readonly provider: string;
@@ -129,6 +134,15 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     hook.url === undefined
       ? null
       : required(hook.secret_env, ["monitoring", "alerts", "webhook", "secret_env"], "exact");
+  // Counted without surrounding white space (a file's newline), which adds nothing to guess.
+  const webhookBytes = webhookSecret === null ? 0 : Buffer.byteLength(webhookSecret.trim(), "utf8");
+  if (webhookSecret !== null && webhookBytes < MIN_WEBHOOK_SECRET) {
+    problems.push({
+      code: "weak_secret",
+      path: ["monitoring", "alerts", "webhook", "secret_env"],
+      message: `environment variable ${hook.secret_env} holds ${webhookBytes} bytes; the webhook signing secret needs at least ${MIN_WEBHOOK_SECRET} (e.g. openssl rand -base64 32)`,
+    });
+  }
   const tokenEnv = value.admin.token_env;
   // Optional: unset, the admin API is off.
   const adminToken = env[tokenEnv]?.trim()

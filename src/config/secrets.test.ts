@@ -81,11 +81,20 @@ describe("secrets from the environment", () => {
   it("keeps an HMAC key byte for byte, a file's newline included, as pseudonyms made so far used it", () => {
     const extra =
       'audit: { pseudonym_key_env: PSEUDONYM }\nmonitoring: { alerts: { webhook: { url: "https://h.example/x" } } }\n';
-    const c = load({ PSEUDONYM: "pseudonym-key\n", CLEARANCE_WEBHOOK_SECRET: " whsec-0123456789" }, extra);
-    expect([c.pseudonymKey, c.webhookSecret]).toEqual(["pseudonym-key\n", " whsec-0123456789"]);
+    const c = load(
+      { PSEUDONYM: "pseudonym-key\n", CLEARANCE_WEBHOOK_SECRET: " whsec-0123456789-0123456789-0123456789" },
+      extra,
+    );
+    expect([c.pseudonymKey, c.webhookSecret]).toEqual([
+      "pseudonym-key\n",
+      " whsec-0123456789-0123456789-0123456789",
+    ]);
     // A second line inside is no key anyone meant.
     expect(
-      problems({ PSEUDONYM: "pseudonym\nkey", CLEARANCE_WEBHOOK_SECRET: "whsec-0123456789" }, extra),
+      problems(
+        { PSEUDONYM: "pseudonym\nkey", CLEARANCE_WEBHOOK_SECRET: "whsec-0123456789-0123456789-0123456789" },
+        extra,
+      ),
     ).toEqual([
       expect.objectContaining({
         path: ["audit", "pseudonym_key_env"],

@@ -1,13 +1,16 @@
 /**
  * monitoring.alerts.webhook.url: http or https, no user name or password, refused at load with the
- * field's path (any URL loaded before, and one of another scheme then failed every delivery).
+ * field's path (any URL loaded before, and one of another scheme then failed every delivery). Its
+ * signing secret: at least 32 bytes (any non-empty one loaded before, a guessable "test" too).
  */
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
-import { parseConfig } from "./index.js";
+import { refusedWith } from "../testing/config.js";
+import { MIN_WEBHOOK_SECRET, parseConfig } from "./index.js";
 
-const load = (url: string) =>
+const SECRET = "whsec-test-0123456789abcdefghijklmn"; // 34 bytes
+const load = (url: string, secret = SECRET) =>
   parseConfig(
     `scheme: g7-trusted-partners.yaml
 providers: { demo: { type: demo } }
@@ -15,7 +18,7 @@ default_provider: demo
 monitoring: { alerts: { webhook: { url: "${url}" } } }
 `,
     join("examples", "test.yaml"),
-    { CLEARANCE_WEBHOOK_SECRET: "whsec-test-0123456789" },
+    { CLEARANCE_WEBHOOK_SECRET: secret },
   );
 
 function problems(url: string) {
@@ -57,5 +60,31 @@ it("takes an http or https URL", () => {
   expect(load("https://hooks.example.com/clearance?team=soc").file.monitoring.alerts.webhook.url).toBe(
     "https://hooks.example.com/clearance?team=soc",
   );
-  expect(load("http://127.0.0.1:9000/hook").webhookSecret).toBe("whsec-test-0123456789");
+  expect(load("http://127.0.0.1:9000/hook").webhookSecret).toBe(SECRET);
+});
+
+it("refuses a signing secret shorter than 32 bytes, naming the variable and never the value", () => {
+  for (const secret of [
+    "whsec-test-0123456789",
+    "x".repeat(31),
+    `${"x".repeat(31)}\n`,
+    " ".repeat(3) + "é".repeat(14),
+  ]) {
+    const found = refusedWith(() => load("https://hooks.example.com/x", secret));
+    expect(found, JSON.stringify(secret)).toEqual([
+      expect.objectContaining({
+        code: "weak_secret",
+        path: ["monitoring", "alerts", "webhook", "secret_env"],
+        line: 4,
+        message: expect.stringMatching(
+          /^environment variable CLEARANCE_WEBHOOK_SECRET holds \d+ bytes; the webhook signing secret needs at least 32/,
+        ) as unknown,
+      }),
+    ]);
+    expect(JSON.stringify(found)).not.toContain(secret.trim());
+  }
+  expect(MIN_WEBHOOK_SECRET).toBe(32);
+  // Bytes, not characters: 16 two-byte characters are 32 bytes.
+  expect(load("https://hooks.example.com/x", "é".repeat(16)).webhookSecret).toBe("é".repeat(16));
+  expect(load("https://hooks.example.com/x", "x".repeat(32)).webhookSecret).toBe("x".repeat(32));
 });

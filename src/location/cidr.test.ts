@@ -127,6 +127,16 @@ describe("parseCidrs", () => {
     expect(set.has(parseAddress("11.1.2.3")!)).toBe(false);
   });
 
+  it("refuses an IPv6 range wider than /96 that holds ::ffff:0:0/96: mapped peers are IPv4 by then", () => {
+    for (const entry of ["::/80", "::/64", "::/1", "::fffe:0:0/95", "::ffff:0:0/95", "::ffff:10.0.0.0/88"]) {
+      expect(() => parseCidrs([entry]), entry).toThrow(/holds ::ffff:0:0\/96, every IPv4-mapped address/);
+    }
+    // Ranges beside it, or inside it (stored as IPv4), still load.
+    for (const entry of ["::/96", "::1/128", "::fffe:0:0/96", "1::/16", "::ffff:10.0.0.0/104", "::/0"]) {
+      expect(() => parseCidrs([entry]), entry).not.toThrow();
+    }
+  });
+
   it("never trusts a zoned address: a range cannot say on which interface", () => {
     const set = parseCidrs(["fe80::/10", "fe80::1/128"]);
     expect(set.has(parseAddress("fe80::1")!)).toBe(true);

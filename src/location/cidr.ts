@@ -132,7 +132,8 @@ export class CidrSet {
 
 /**
  * Parses CIDRs such as "10.0.0.0/8" or "::1/128"; a bare address means that one host. An IPv4-mapped IPv6
- * network (::ffff:10.0.0.0/104) is stored as its IPv4 equivalent, because addresses are normalised the same way;
+ * network (::ffff:10.0.0.0/104) is stored as its IPv4 equivalent, because addresses are normalised the same way
+ * (so a wider IPv6 range holding ::ffff:0:0/96, such as ::/80, is refused: it could never match them);
  * an IPv4-compatible one written dotted (::10.0.0.0/104) is refused, as it does not mean 10.0.0.0/8.
  * Throws one Error listing every bad entry with its index, so a config can be fixed in one pass.
  */
@@ -160,8 +161,14 @@ export function cidrProblem(entry: string): string | null {
   if (typeof result === "string") return result;
   // Trusting every address lets every client write the headers only proxies are believed for.
   if (result[1] === 0) return "a /0 range trusts every address: name your proxies' own addresses";
+  // Link-local ranges are taken: an IPv6 one never matches a peer (Node reports it zoned, and zoned
+  // peers are never trusted) but does match a hop a trusted proxy forwarded; IPv4 has no zones, so
+  // 169.254.0.0/16 matches peers too (link-local.test.ts).
   return null;
 }
+
+/** ::ffff:0:0, where the IPv4-mapped addresses start. */
+const MAPPED = new ipaddr.IPv6([0, 0, 0, 0, 0, 0xffff, 0, 0]);
 
 /** A parsed network, or a string saying what is wrong with the entry. */
 function parseCidr(entry: string): [IpAddress, number] | string {
@@ -187,6 +194,11 @@ function parseCidr(entry: string): [IpAddress, number] | string {
       return "::a.b.c.d is an IPv6 address, not IPv4 a.b.c.d: write the IPv4 CIDR, or the IPv6 range in hex";
     }
     address = v6;
+  }
+  // Mapped peers are matched as IPv4, so a wider IPv6 range holding ::ffff:0:0/96 would seem to
+  // trust every IPv4 address yet trust none of them (host bits set or not: ::ffff:0:0/95 says so too).
+  if (address instanceof ipaddr.IPv6 && prefix > 0 && prefix < 96 && MAPPED.match(address, prefix)) {
+    return "holds ::ffff:0:0/96, every IPv4-mapped address, which are matched as IPv4 and never by an IPv6 range: name IPv4 proxies as IPv4 CIDRs, IPv6 ones by a range of /96 or longer outside ::ffff:0:0/96";
   }
   if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress() && prefix >= 96) {
     address = address.toIPv4Address();

@@ -7,6 +7,7 @@
  */
 import { AddressNotFoundError, Reader, type ReaderModel } from "@maxmind/geoip2-node";
 import { isCountryCode } from "../countries/index.js";
+import type { IPv6 } from "ipaddr.js";
 import type { IpAddress } from "./cidr.js";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { METADATA_MAX_BYTES, parseMmdbMetadata, readMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
@@ -96,6 +97,9 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
     if (address.kind() === "ipv6" && metadata.ipVersion === 4) return null;
     // A zone ID only qualifies a link-local address, which has no country.
     if ((address as { zoneId?: string }).zoneId) return null;
+    // An IPv6 tree keeps IPv4 under ::/96, so ::a.b.c.d (IPv4-compatible, IPv6 here: see cidr.ts)
+    // would get a.b.c.d's record. No client has such an address (deprecated; :: and ::1 are there).
+    if (address.kind() === "ipv6" && isIpv4Compatible(address as IPv6)) return null;
     const key = address.toString();
     const known = answers.get(key);
     if (known !== undefined) return known;
@@ -111,6 +115,9 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
     return answer;
   };
 }
+
+/** In ::/96: the first six groups zero (IPv4-mapped addresses are IPv4 by now, see parseAddress). */
+const isIpv4Compatible = (address: IPv6): boolean => address.parts.slice(0, 6).every((part) => part === 0);
 
 /** country.iso_code, else registered_country.iso_code; only codes the rest of Clearance accepts. */
 function pickCountry(country: string | undefined, registered: string | undefined): string | null {

@@ -290,6 +290,19 @@ describe("configuration", () => {
     expect(v4Locator.locate("5102:4501::1", {})).toBeNull();
   });
 
+  it("answers an IPv4-compatible ::a.b.c.d (IPv6) unknown, never the record of IPv4 a.b.c.d", async () => {
+    // An IPv6 mmdb keeps IPv4 under ::/96: the raw tree answers ::81.2.69.160 with 81.2.69.160's GB.
+    for (const address of ["::81.2.69.160", "::5102:45a0", "::5.160.33.1", "::", "::1"]) {
+      expect(locator.locate(address, {}), address).toBeNull();
+      expect(locator.locate("10.0.0.1", xff(address)), address).toBeNull();
+    }
+    // The IPv4-mapped spelling is IPv4, and a neighbour just outside ::/96 is an IPv6 address.
+    expect(locator.locate("::ffff:81.2.69.160", {})).toBe("GB");
+    const wide = join(dir, "wide.mmdb");
+    await writeCountryMmdb(wide, [...ENTRIES, { cidr: "::1:0:0/96", country: "NL" }]);
+    expect((await createLocator({ mmdb: wide })).locate("::1:5102:45a0", {})).toBe("NL");
+  });
+
   it("answers repeated look-ups the same way (per-address answer cache)", () => {
     for (let i = 0; i < 3; i++) {
       expect(locator.locate("81.2.69.160", {})).toBe("GB");
