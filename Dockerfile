@@ -20,7 +20,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY examples ./examples
-RUN useradd --system --uid 10001 clearance && mkdir -p /data && chown clearance /data
+RUN useradd --system --uid 10001 clearance && mkdir -p -m 700 /data && chown clearance /data
 USER clearance
 VOLUME ["/data"]
 EXPOSE 8080
