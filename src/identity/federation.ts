@@ -363,17 +363,18 @@ export class Federation {
 
 function reachOf(scheme: CompiledScheme, partner: string): Pick<Issuer, "reach" | "status"> {
   const adverse = new Set([...scheme.embargoed, ...scheme.restricted]);
+  const home = scheme.home;
   const country = scheme.countryPartners.find((p) => p.id === partner);
   if (country !== undefined) {
     return {
-      reach: { kind: "country", partner, countries: country.countries, adverse },
+      reach: { kind: "country", partner, countries: country.countries, adverse, home },
       status: country.status,
     };
   }
   const org = scheme.organizationPartners.get(partner);
   if (org !== undefined) {
     return {
-      reach: { kind: "organization", partner, countries: new Set([org.country]), adverse },
+      reach: { kind: "organization", partner, countries: new Set([org.country]), adverse, home },
       status: org.status,
     };
   }
