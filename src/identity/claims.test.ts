@@ -161,6 +161,25 @@ describe("scope of vouching", () => {
     expect(other.basis.set_aside.map((c) => c.fact)).toEqual(["citizenships", "organization"]);
   });
 
+  it("an organization claim it cannot read is set aside and is no membership", () => {
+    const org: Reach = {
+      kind: "organization",
+      partner: "uk-aisi",
+      countries: new Set(["GB"]),
+      adverse: new Set(),
+      home: new Set(["US"]),
+    };
+    for (const value of [["acme", "uk-aisi"], 42, "", { id: "uk-aisi" }]) {
+      const v = vouch(org, mapClaims(provider(), { org: value }), token);
+      expect(v.principal.organization, JSON.stringify(value)).toBeNull();
+      expect(v.basis.set_aside.map((c) => c.fact)).toEqual(["organization"]);
+    }
+    // A one-item list is read as its item.
+    expect(vouch(org, mapClaims(provider(), { org: ["uk-aisi"] }), token).principal.organization).toBe(
+      "uk-aisi",
+    );
+  });
+
   it("never believes a home citizenship or permanent residency, even within the partner's countries", () => {
     const facts = mapClaims(provider({ claims: { citizenships: "nat", permanent_residencies: "pr" } }), {
       nat: ["US", "DE"],

@@ -108,3 +108,23 @@ describe("a partner's provider never makes a home person", () => {
     });
   });
 });
+
+describe("an organization partner's provider: membership only when its token says so", () => {
+  it("a token naming the partner, or no organization, is a member", async () => {
+    for (const person of ["gb-member", "gb-unnamed"]) {
+      const r = await chat(await org.token(person), "mythos-5", "GB");
+      expect(r, person).toMatchObject({ status: 200, reason: "partner-organization" });
+    }
+  });
+
+  it("a token naming another organization, or one it cannot read, is not a member", async () => {
+    for (const person of ["gb-other", "gb-two", "gb-number"]) {
+      const r = await chat(await org.token(person), "mythos-5", "GB");
+      expect(r.reason, person).not.toBe("partner-organization");
+      expect(r.decision, person).toBe("fallback");
+      expect(r.setAside, person).toBe("organization");
+      const entry = await lastEntry(`fed:aisi-idp:${person}`);
+      expect(entry.organization, person).toBeNull();
+    }
+  });
+});

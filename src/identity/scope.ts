@@ -92,7 +92,12 @@ export function vouch(reach: Reach, facts: ClaimedFacts, token: TokenFacts): Vou
   let organization: string | null = null;
   if (reach.kind === "organization") {
     const claimed = facts.organization;
-    if (claimed === null) {
+    // A claim the mapper could not read (a list of two, a number) is already set aside: it names
+    // someone's organization, maybe another's, so it is no membership, as a readable other one is not.
+    const unread = facts.unreadable.some((c) => c.fact === "organization");
+    if (claimed === null && unread) {
+      organization = null;
+    } else if (claimed === null) {
       organization = reach.partner;
       used.push(`organization ${reach.partner} (the provider's own organization)`);
     } else if (claimed.value === reach.partner) {
