@@ -37,6 +37,8 @@ function serve(req: IncomingMessage, res: ServerResponse) {
   if (path === "/slow/jwks") return void setTimeout(() => json({ keys: [keys["rsa-1"]!.pub] }), 6_000);
   if (path === "/garbage/jwks") return res.writeHead(200).end("<html>not json");
   if (path === "/down/jwks") return res.writeHead(503).end();
+  // Entries that are no keys at all, next to a good one: the good one serves, the rest are ignored.
+  if (path === "/odd/jwks") return json({ keys: [null, 42, "rsa-1", [], keys["rsa-1"]!.pub] });
   res.writeHead(404).end(); // /evil/…: must never be asked
 }
 
@@ -55,7 +57,7 @@ beforeAll(async () => {
     extra: `identity:
   key_fetch_timeout_ms: 2000
   providers:
-${provider("atk")}${provider("other")}${provider("slow")}${provider("garbage")}${provider("down")}`,
+${provider("atk")}${provider("other")}${provider("slow")}${provider("garbage")}${provider("down")}${provider("odd")}`,
   });
   // The background fetch at start: wait until the partner's keys are in memory.
   for (let i = 0; i < 500 && !gw.gateway.identity.keySet("atk")?.usable(); i++)
@@ -236,6 +238,24 @@ describe("the attack matrix", () => {
       expect(r.body.error, id).toMatchObject({ code: "identity-provider-unavailable" });
     }
   }, 30_000);
+});
+
+describe("a key set holding entries that are no keys", () => {
+  it("ignores them (null, numbers, texts, lists) and verifies with the good key; the fetch never throws", async () => {
+    // A null entry threw inside the fetch's success handler: an unhandled rejection, which ends a
+    // Node process (every gateway node at its next key refresh, again after each restart).
+    const input = providerInputSchema.parse({
+      id: "odd",
+      issuer: `${base}/odd`,
+      jwks_uri: `${base}/odd/jwks`,
+      audiences: [AUD],
+    });
+    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 0, allowHttpLoopback: true });
+    await expect(set.refresh()).resolves.toBeUndefined();
+    expect(set.lastError).toBeNull();
+    expect(set.kids).toEqual(["rsa-1"]);
+    expect((await send(await sign({ iss: `${base}/odd` }))).status).toBe(200);
+  });
 });
 
 describe("keys kept while the endpoint fails, for a bounded staleness", () => {
