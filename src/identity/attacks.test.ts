@@ -181,6 +181,29 @@ describe("the attack matrix", () => {
     await refused(await sign({ sub: undefined }), "token-claims");
     await refused(await sign({ sub: 42 }), "token-claims");
     await refused(await sign({ iss: undefined }), "token-claims");
+    // A date that is no number is malformed, not "not yet valid" or "issued in the future".
+    await refused(await sign({ nbf: "soon" }), "token-claims");
+    await refused(await sign({ iat: "yesterday" }), "token-claims");
+    // No audience at all: not for this gateway.
+    await refused(await sign({ aud: undefined }), "token-audience");
+  });
+
+  it("a refusal names what is wrong and never echoes the token", async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ nbf: "soon" }, "token-claims", /nbf/],
+      [{ iat: "yesterday" }, "token-claims", /iat/],
+      [{ aud: undefined }, "token-audience", /aud/],
+      [{ exp: now() - 120 }, "token-expired", /expired/],
+    ];
+    for (const [over, code, names] of cases) {
+      const token = await sign(over);
+      const { body } = await send(token);
+      const error = body.error as { code: string; message: string };
+      expect(error.code, code).toBe(code);
+      expect(error.message, code).toMatch(names);
+      const text = JSON.stringify(body);
+      for (const part of token.split(".")) expect(text).not.toContain(part);
+    }
   });
 
   it("a token over the size limit", async () => {
