@@ -37,6 +37,8 @@ function serve(req: IncomingMessage, res: ServerResponse) {
   if (path === "/slow/jwks") return void setTimeout(() => json({ keys: [keys["rsa-1"]!.pub] }), 6_000);
   if (path === "/garbage/jwks") return res.writeHead(200).end("<html>not json");
   if (path === "/down/jwks") return res.writeHead(503).end();
+  // Entries that are no keys at all, next to a good one: the good one serves, the rest are ignored.
+  if (path === "/odd/jwks") return json({ keys: [null, 42, "rsa-1", [], keys["rsa-1"]!.pub] });
   res.writeHead(404).end(); // /evil/…: must never be asked
 }
 
@@ -55,7 +57,7 @@ beforeAll(async () => {
     extra: `identity:
   key_fetch_timeout_ms: 2000
   providers:
-${provider("atk")}${provider("other")}${provider("slow")}${provider("garbage")}${provider("down")}`,
+${provider("atk")}${provider("other")}${provider("slow")}${provider("garbage")}${provider("down")}${provider("odd")}`,
   });
   // The background fetch at start: wait until the partner's keys are in memory.
   for (let i = 0; i < 500 && !gw.gateway.identity.keySet("atk")?.usable(); i++)
@@ -179,6 +181,29 @@ describe("the attack matrix", () => {
     await refused(await sign({ sub: undefined }), "token-claims");
     await refused(await sign({ sub: 42 }), "token-claims");
     await refused(await sign({ iss: undefined }), "token-claims");
+    // A date that is no number is malformed, not "not yet valid" or "issued in the future".
+    await refused(await sign({ nbf: "soon" }), "token-claims");
+    await refused(await sign({ iat: "yesterday" }), "token-claims");
+    // No audience at all: not for this gateway.
+    await refused(await sign({ aud: undefined }), "token-audience");
+  });
+
+  it("a refusal names what is wrong and never echoes the token", async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ nbf: "soon" }, "token-claims", /nbf/],
+      [{ iat: "yesterday" }, "token-claims", /iat/],
+      [{ aud: undefined }, "token-audience", /aud/],
+      [{ exp: now() - 120 }, "token-expired", /expired/],
+    ];
+    for (const [over, code, names] of cases) {
+      const token = await sign(over);
+      const { body } = await send(token);
+      const error = body.error as { code: string; message: string };
+      expect(error.code, code).toBe(code);
+      expect(error.message, code).toMatch(names);
+      const text = JSON.stringify(body);
+      for (const part of token.split(".")) expect(text).not.toContain(part);
+    }
   });
 
   it("a token over the size limit", async () => {
@@ -236,6 +261,24 @@ describe("the attack matrix", () => {
       expect(r.body.error, id).toMatchObject({ code: "identity-provider-unavailable" });
     }
   }, 30_000);
+});
+
+describe("a key set holding entries that are no keys", () => {
+  it("ignores them (null, numbers, texts, lists) and verifies with the good key; the fetch never throws", async () => {
+    // A null entry threw inside the fetch's success handler: an unhandled rejection, which ends a
+    // Node process (every gateway node at its next key refresh, again after each restart).
+    const input = providerInputSchema.parse({
+      id: "odd",
+      issuer: `${base}/odd`,
+      jwks_uri: `${base}/odd/jwks`,
+      audiences: [AUD],
+    });
+    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 0, allowHttpLoopback: true });
+    await expect(set.refresh()).resolves.toBeUndefined();
+    expect(set.lastError).toBeNull();
+    expect(set.kids).toEqual(["rsa-1"]);
+    expect((await send(await sign({ iss: `${base}/odd` }))).status).toBe(200);
+  });
 });
 
 describe("keys kept while the endpoint fails, for a bounded staleness", () => {

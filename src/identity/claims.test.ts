@@ -29,6 +29,7 @@ const G7: Reach = {
   partner: "g7",
   countries: new Set(["DE", "FR", "GB", "US", "CA", "IT", "JP"]),
   adverse: new Set(["IR", "KP", "CN", "RU"]),
+  home: new Set(["US"]),
 };
 const token = {
   principalId: "fed:de-gov:anna",
@@ -147,6 +148,7 @@ describe("scope of vouching", () => {
       partner: "uk-aisi",
       countries: new Set(["GB"]),
       adverse: new Set(),
+      home: new Set(["US"]),
     };
     expect(vouch(org, mapClaims(provider(), {}), token).principal.organization).toBe("uk-aisi");
     const other = vouch(
@@ -157,6 +159,49 @@ describe("scope of vouching", () => {
     expect(other.principal.organization).toBeNull();
     expect(other.principal.citizenships).toEqual([{ country: "GB", since: null }]);
     expect(other.basis.set_aside.map((c) => c.fact)).toEqual(["citizenships", "organization"]);
+  });
+
+  it("an organization claim it cannot read is set aside and is no membership", () => {
+    const org: Reach = {
+      kind: "organization",
+      partner: "uk-aisi",
+      countries: new Set(["GB"]),
+      adverse: new Set(),
+      home: new Set(["US"]),
+    };
+    for (const value of [["acme", "uk-aisi"], 42, "", { id: "uk-aisi" }]) {
+      const v = vouch(org, mapClaims(provider(), { org: value }), token);
+      expect(v.principal.organization, JSON.stringify(value)).toBeNull();
+      expect(v.basis.set_aside.map((c) => c.fact)).toEqual(["organization"]);
+    }
+    // A one-item list is read as its item.
+    expect(vouch(org, mapClaims(provider(), { org: ["uk-aisi"] }), token).principal.organization).toBe(
+      "uk-aisi",
+    );
+  });
+
+  it("never believes a home citizenship or permanent residency, even within the partner's countries", () => {
+    const facts = mapClaims(provider({ claims: { citizenships: "nat", permanent_residencies: "pr" } }), {
+      nat: ["US", "DE"],
+      pr: [{ country: "usa", since: "2019-01-01" }],
+    });
+    const v = vouch(G7, facts, token);
+    expect(v.principal.citizenships).toEqual([{ country: "DE", since: null }]);
+    expect(v.principal.permanent_residencies).toEqual([]);
+    expect(v.basis.set_aside.map((c) => [c.fact, c.value])).toEqual([
+      ["citizenships", "US"],
+      ["permanent residencies", "US"],
+    ]);
+    expect(v.basis.set_aside[0]!.why).toMatch(/home country.*does not vouch for a home person/);
+    // An organization partner in a home country: its members' home citizenship is not believed either.
+    const usOrg: Reach = {
+      kind: "organization",
+      partner: "us-lab",
+      countries: new Set(["US"]),
+      adverse: new Set(),
+      home: new Set(["US"]),
+    };
+    expect(vouch(usOrg, facts, token).principal.citizenships).toEqual([]);
   });
 
   it("the decision's explanation names each claim set aside and why", () => {

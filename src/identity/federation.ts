@@ -14,7 +14,7 @@ import { KeySet } from "./keys.js";
 import type { FederationRecords } from "./records.js";
 import type { ProviderRecord } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
-import { parseToken, tokenError, verifyToken } from "./verify.js";
+import { parseToken, tokenError, verifyToken, type Verified } from "./verify.js";
 
 export interface FederationOptions {
   /** The records and the policy in force (the data plane's snapshot), read on every request. */
@@ -74,6 +74,16 @@ interface Cached {
   readonly validFromMs: number;
   /** min(exp, iat + max_token_age_s): neither an expired nor a too-old token is served from here. */
   readonly expiresMs: number;
+}
+
+/** A token through #verify: its issuer (in the table in force), what verified, and whose it is. */
+interface Checked {
+  readonly issuer: Issuer;
+  readonly reach: Reach;
+  readonly verified: Verified;
+  readonly subject: string;
+  readonly id: string;
+  readonly lookup: KeySet["lookup"];
 }
 
 /** How long a federated principal's last_seen may lag before it is written again. */
@@ -140,7 +150,6 @@ export class Federation {
 
   async authenticate(token: string, now = Date.now()): Promise<FederatedCaller> {
     this.#sync();
-    const blocked = this.#records?.blocked;
     const digest = createHash("sha256").update(token).digest("base64url");
     const hit = this.#cache.get(digest);
     if (hit !== undefined) {
@@ -152,7 +161,7 @@ export class Federation {
         hit.lookup === hit.issuer.keys.lookup &&
         hit.issuer.keys.usable(now)
       ) {
-        this.#refuseBlocked(hit.caller.principal.id, blocked);
+        this.#refuseBlocked(hit.caller.principal.id, this.#records?.blocked);
         return hit.caller;
       }
       // Out of its bounds or verified with other keys: checked afresh, as a token never seen.
@@ -164,7 +173,8 @@ export class Federation {
       (p) => p.audiences,
     );
     const provider = issuer.record.document;
-    this.#refuseBlocked(id, blocked);
+    // The blocks in force now (#verify ends on the snapshot in force), not when the call began.
+    this.#refuseBlocked(id, this.#records?.blocked);
     const facts = mapClaims(provider, verified.claims);
     const unread = facts.refused[0];
     if (unread !== undefined) {
@@ -244,7 +254,7 @@ export class Federation {
   }
 
   /** What every partner token goes through: shape, issuer, partner status, signature and claims, subject. */
-  async #verify(token: string, now: number, audiences: (p: ProviderRecord) => string[]) {
+  async #verify(token: string, now: number, audiences: (p: ProviderRecord) => string[]): Promise<Checked> {
     const parsed = parseToken(token, this.options.maxTokenBytes);
     const issuer = this.#issuers.get(parsed.issuer);
     if (issuer === undefined) {
@@ -261,7 +271,16 @@ export class Federation {
     // Taken before verifying: if a fetch lands meanwhile, a cache entry is bound to the older keys
     // (and verified again on next use), never to keys that may not hold the one that verified it.
     const lookup = issuer.keys.lookup;
+    const table = this.#issuers;
     const verified = await verifyToken(token, parsed, checked, issuer.keys, now);
+    this.#sync();
+    if (this.#issuers !== table) {
+      // The snapshot changed while the signature was checked (a partner suspended, a provider removed
+      // or changed, a block): judged again by the one in force, as a token never seen. Otherwise it
+      // would be accepted, and cached bound to an issuer the new table no longer has (#sync cleared
+      // the cache before this entry was put in it), served until its exp.
+      return this.#verify(token, now, audiences);
+    }
     const subject = readClaim(verified.claims, provider.claims.subject);
     if (typeof subject !== "string" || subject === "" || subject.length > 256) {
       throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
@@ -363,17 +382,18 @@ export class Federation {
 
 function reachOf(scheme: CompiledScheme, partner: string): Pick<Issuer, "reach" | "status"> {
   const adverse = new Set([...scheme.embargoed, ...scheme.restricted]);
+  const home = scheme.home;
   const country = scheme.countryPartners.find((p) => p.id === partner);
   if (country !== undefined) {
     return {
-      reach: { kind: "country", partner, countries: country.countries, adverse },
+      reach: { kind: "country", partner, countries: country.countries, adverse, home },
       status: country.status,
     };
   }
   const org = scheme.organizationPartners.get(partner);
   if (org !== undefined) {
     return {
-      reach: { kind: "organization", partner, countries: new Set([org.country]), adverse },
+      reach: { kind: "organization", partner, countries: new Set([org.country]), adverse, home },
       status: org.status,
     };
   }

@@ -90,22 +90,22 @@ export class KeySet {
     if (now - this.lastAttempt < this.options.cooldownMs) return null;
     this.lastAttempt = now;
     this.fetches += 1;
+    // Never rejects: `maintain` does not wait for it, and a rejection nobody handles ends the process.
+    // So a failure while installing what was fetched is caught too (.then, then .catch).
     this.#inflight = this.#fetch()
-      .then(
-        (jwks) => {
-          this.#install(jwks);
-          this.fetchedAt = this.#now();
-          this.lastError = null;
-        },
-        (err: unknown) => {
-          // Discover again next time: the provider may have moved its key set.
-          this.#jwksUri = null;
-          this.lastError = (err as Error).message;
-          this.options.log?.(
-            `clearance: identity provider ${this.provider.id}: cannot fetch its keys: ${this.lastError}`,
-          );
-        },
-      )
+      .then((jwks) => {
+        this.#install(jwks);
+        this.fetchedAt = this.#now();
+        this.lastError = null;
+      })
+      .catch((err: unknown) => {
+        // Discover again next time: the provider may have moved its key set.
+        this.#jwksUri = null;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.options.log?.(
+          `clearance: identity provider ${this.provider.id}: cannot fetch its keys: ${this.lastError}`,
+        );
+      })
       .finally(() => {
         this.#inflight = null;
       });
@@ -113,9 +113,16 @@ export class KeySet {
   }
 
   #install(jwks: JSONWebKeySet): void {
-    // Public, asymmetric, signing keys only: a symmetric or private key in a key set is ignored.
-    const keys = jwks.keys.filter(
-      (k: JWK) => ASYMMETRIC.has(k.kty ?? "") && !("d" in k) && (k.use === undefined || k.use === "sig"),
+    // Public, asymmetric, signing keys only: a symmetric or private key in a key set is ignored, and
+    // so is an entry that is no JSON object (null, a number, a text: the partner's document says so).
+    const keys = (jwks.keys as unknown[]).filter(
+      (k): k is JWK =>
+        typeof k === "object" &&
+        k !== null &&
+        !Array.isArray(k) &&
+        ASYMMETRIC.has((k as JWK).kty ?? "") &&
+        !("d" in k) &&
+        ((k as JWK).use === undefined || (k as JWK).use === "sig"),
     );
     this.#jwks = { keys };
     this.#local = createLocalJWKSet(this.#jwks);

@@ -5,7 +5,10 @@
  * membership of that organization only, and for its members' nationality and residence only in the
  * organization's own country. Everything else a token claims is set aside, and the identity basis
  * says which and why — except a nationality or residence against the holder's interest (embargoed
- * or restricted), which is believed from any source: setting it aside would widen access.
+ * or restricted), which is believed from any source: setting it aside would widen access. A home
+ * country's citizenship or permanent residency is never believed from a provider, even one whose
+ * partner's countries include it: it would make a home person, served every model and action at
+ * any assurance, above every grant the partner has (an administrator's record says that).
  */
 import type { IdentityBasis, Nationality, Principal, SetAsideClaim } from "../policy/types.js";
 import type { Claimed, ClaimedFacts } from "./claims.js";
@@ -18,6 +21,8 @@ export interface Reach {
   readonly countries: ReadonlySet<string>;
   /** Nationalities believed from anyone (the scheme's embargoed and restricted sets). */
   readonly adverse: ReadonlySet<string>;
+  /** The scheme's home countries: their citizenship or permanent residency is never believed from a provider. */
+  readonly home: ReadonlySet<string>;
 }
 
 export interface Vouched {
@@ -45,7 +50,14 @@ export function vouch(reach: Reach, facts: ClaimedFacts, token: TokenFacts): Vou
     for (const c of list) {
       const code = c.value.country;
       const since = (c.value.since ? ` since ${c.value.since}` : "") + (c.note ? ` (${c.note})` : "");
-      if (reach.countries.has(code)) {
+      if (reach.home.has(code)) {
+        aside(
+          fact,
+          c,
+          code,
+          `${code} is a home country: a partner's provider does not vouch for a home person (an administrator's record does)`,
+        );
+      } else if (reach.countries.has(code)) {
         kept.push(c.value);
         used.push(`${fact} ${code}${since} (claim ${c.claim})`);
       } else if (reach.adverse.has(code)) {
@@ -80,7 +92,12 @@ export function vouch(reach: Reach, facts: ClaimedFacts, token: TokenFacts): Vou
   let organization: string | null = null;
   if (reach.kind === "organization") {
     const claimed = facts.organization;
-    if (claimed === null) {
+    // A claim the mapper could not read (a list of two, a number) is already set aside: it names
+    // someone's organization, maybe another's, so it is no membership, as a readable other one is not.
+    const unread = facts.unreadable.some((c) => c.fact === "organization");
+    if (claimed === null && unread) {
+      organization = null;
+    } else if (claimed === null) {
       organization = reach.partner;
       used.push(`organization ${reach.partner} (the provider's own organization)`);
     } else if (claimed.value === reach.partner) {

@@ -202,7 +202,16 @@ function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): C
       : tokenError("token-expired", "the token has expired");
   }
   if (err instanceof E.JWTClaimValidationFailed) {
+    const audiences = provider.audiences.join(", ");
+    if (err.reason === "missing" && err.claim === "aud")
+      return tokenError(
+        "token-audience",
+        `the token names no audience (aud); it must include one of ${audiences}`,
+      );
     if (err.reason === "missing") return tokenError("token-claims", `the token has no ${err.claim} claim`);
+    // A date that is no number is malformed: not "not yet valid" nor "issued in the future".
+    if (err.reason === "invalid")
+      return tokenError("token-claims", `the token's ${err.claim} claim is not a number of seconds`);
     switch (err.claim) {
       case "nbf":
         return tokenError("token-not-yet-valid", "the token is not valid yet (nbf)");
@@ -211,7 +220,7 @@ function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): C
       case "aud":
         return tokenError(
           "token-audience",
-          `the token is not for this gateway: aud must include one of ${provider.audiences.join(", ")}`,
+          `the token is not for this gateway: aud must include one of ${audiences}`,
         );
       case "iss":
         return tokenError("unknown-issuer", "the token's issuer is not registered");
