@@ -1,0 +1,81 @@
+/**
+ * A review of the console as its users meet it: a refusal said where a screen reader hears it (the
+ * focus taken to the field that says why); a form whose row changed under it sends what it shows; a
+ * revocation that fails says so; the decided screening matches read in full, the latest among them.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asAdmin } from "../../src/testing/admin.js";
+import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
+
+const ctx: { h: Harness | null } = { h: null };
+const h = (): Harness => ctx.h as Harness;
+
+const organizationPartner = (id: string) => ({
+  kind: "organization",
+  partner: {
+    id,
+    country: "FR",
+    assurance: "verified",
+    grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+  },
+  reason: "registered for the review",
+});
+
+/** The focused element: its label's text, whether it is marked invalid, and what describes it. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    const id = el?.id ?? "";
+    return {
+      label:
+        id === "" ? null : (document.querySelector(`label[for="${CSS.escape(id)}"]`)?.textContent ?? null),
+      invalid: el?.getAttribute("aria-invalid") ?? null,
+      described: (el?.getAttribute("aria-describedby") ?? "")
+        .split(" ")
+        .map((d) => (d === "" ? "" : (document.getElementById(d)?.textContent ?? "")))
+        .join(" "),
+    };
+  });
+
+describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { timeout: 180_000 }, () => {
+  beforeAll(async () => {
+    ctx.h = await startHarness();
+  }, 180_000);
+  afterAll(async () => {
+    await ctx.h?.close();
+  });
+
+  it("a refused token takes the focus to its field, which says why", async () => {
+    const { context, page } = await h().page();
+    await page.goto("/console/");
+    await page.getByLabel("Identity token").fill("clra_wrong");
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByText("This token is not valid").waitFor();
+    await expect
+      .poll(() => focused(page))
+      .toEqual({
+        label: "Identity token",
+        invalid: "true",
+        described: "This token is not valid, or it has been revoked.",
+      });
+    await context.close();
+  });
+
+  it("a one-line form refused takes the focus to the field that says why", async () => {
+    await asAdmin(h().t, "POST", "/admin/v1/partners", organizationPartner("focus-lab"));
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Partners");
+    const row = page.getByRole("row").filter({ hasText: "focus-lab" });
+    // No reason: refused in the browser, at the reason, with no message above this form to hear.
+    await row.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => row.getByLabel("Reason").getAttribute("aria-invalid")).toBe("true");
+    const at = await focused(page);
+    expect(at.label).toBe("Reason");
+    expect(at.invalid).toBe("true");
+    expect(at.described).not.toBe("");
+    await expectAccessible(page, "partners, a status change refused at its reason");
+    await context.close();
+  });
+});
