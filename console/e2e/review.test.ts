@@ -78,4 +78,52 @@ describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { ti
     await expectAccessible(page, "partners, a status change refused at its reason");
     await context.close();
   });
+
+  it("a partner's status form sends the status it shows after a change", async () => {
+    await asAdmin(h().t, "POST", "/admin/v1/partners", organizationPartner("twice-lab"));
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Partners");
+    const row = page.getByRole("row").filter({ hasText: "twice-lab" });
+    await row.getByLabel("Reason").fill("vetting complete");
+    await row.getByRole("button", { name: "Apply" }).click();
+    await row.getByText("active", { exact: true }).waitFor();
+    // The same row's form now offers suspended or revoked, and shows suspended.
+    expect(await row.getByLabel("New status").inputValue()).toBe("suspended");
+    await row.getByLabel("Reason").fill("incident under review");
+    await row.getByRole("button", { name: "Apply" }).click();
+    const status = async () =>
+      (
+        (await asAdmin(h().t, "GET", "/admin/v1/partners")) as {
+          data: { id: string; partner: { status: string } }[];
+        }
+      ).data.find((p) => p.id === "twice-lab")?.partner.status;
+    await expect.poll(status).toBe("suspended");
+    await expect.poll(() => row.getByLabel("New status").inputValue()).toBe("active");
+    expect(await row.getByLabel("Reason").getAttribute("aria-invalid")).toBe("false");
+    await context.close();
+  });
+
+  it("the key form sends the principal it shows when the list changed under it", async () => {
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Principals and keys");
+    const create = page.locator("form", { has: page.getByRole("heading", { name: "Create an API key" }) });
+    // The principal chosen is removed elsewhere, and the list read again (by adding another here).
+    await asAdmin(h().t, "POST", "/admin/v1/principals", { id: "aaron", citizenships: [{ country: "FR" }] });
+    await page.reload();
+    await create.getByLabel("Principal").selectOption("aaron");
+    await asAdmin(h().t, "DELETE", "/admin/v1/principals/aaron");
+    const add = page.locator("form", { has: page.getByRole("heading", { name: "Add a principal" }) });
+    await add.getByLabel("Principal id").fill("zoe");
+    await add.getByRole("button", { name: "Add principal" }).click();
+    await page.getByText("Principal zoe added.").waitFor();
+    await expect.poll(() => create.getByRole("option", { name: "aaron" }).count()).toBe(0);
+    const shown = await create.getByLabel("Principal").inputValue();
+    await create.getByLabel("Label").fill("shown-one");
+    await create.getByRole("button", { name: "Create key" }).click();
+    await page.getByLabel("New API key").waitFor();
+    await page.getByText(`New key for ${shown}`).waitFor();
+    await context.close();
+  });
 });

@@ -233,7 +233,10 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
 }
 
 function CreateKey({ principals, onDone }: { principals: string[]; onDone: () => void }) {
-  const [principal, setPrincipal] = useState(principals[0] ?? "");
+  const [picked, setPrincipal] = useState(principals[0] ?? "");
+  // The list is reloaded under the form (a principal added, one removed elsewhere): the select shows
+  // the first option when the choice is no longer in it, and the form sends what it shows.
+  const principal = principals.includes(picked) ? picked : (principals[0] ?? "");
   const [label, setLabel] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
