@@ -104,6 +104,33 @@ describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { ti
     await context.close();
   });
 
+  it("a key revocation that fails says so, and the list is read again", async () => {
+    await asAdmin(h().t, "POST", "/admin/v1/principals", { id: "rex", citizenships: [{ country: "FR" }] });
+    const key = (await asAdmin(h().t, "POST", "/admin/v1/keys", {
+      principal: "rex",
+      label: "rex-laptop",
+    })) as {
+      id: string;
+    };
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Principals and keys");
+    const row = page.getByRole("row").filter({ hasText: "rex-laptop" });
+    await row.waitFor();
+    // Meanwhile, another officer removes the principal and its keys.
+    await asAdmin(h().t, "DELETE", "/admin/v1/principals/rex");
+    page.once("dialog", (d) => void d.accept());
+    await row.getByRole("button", { name: /^Revoke key/ }).click();
+    await page
+      .getByRole("alert")
+      .filter({ hasText: `Key ${key.id} of rex was not revoked` })
+      .waitFor();
+    expect(await page.getByRole("alert").innerText()).toContain(`no key ${key.id}`);
+    await expect.poll(() => row.count()).toBe(0);
+    await expectAccessible(page, "principals and keys, a revocation refused");
+    await context.close();
+  });
+
   it("the key form sends the principal it shows when the list changed under it", async () => {
     const { context, page } = await h().page();
     await signIn(page, h().tokens.officer);
