@@ -153,4 +153,33 @@ describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { ti
     await page.getByText(`New key for ${shown}`).waitFor();
     await context.close();
   });
+
+  it("the decided screening matches are read in full: the latest is listed among 501", async () => {
+    const { store } = h().t.gateway;
+    const found = Array.from({ length: 501 }, (_, i) => ({
+      list: "review-list",
+      entryId: `e${String(i).padStart(3, "0")}`,
+      entryDigest: `d${i}`,
+      score: 0.91,
+      explanation: { name: "x" },
+    }));
+    await store.screening.record(
+      [{ subject: { kind: "principal", id: "quinn" }, found, scope: "all" }],
+      "screener",
+    );
+    const ids = (await store.screening.matches({ subjectId: "quinn" })).map((m) => m.id).sort();
+    // The last by id, beyond the API's first page of 500, is decided last: the newest decision.
+    for (const id of ids.slice(0, -1)) await store.screening.review(id, "cleared", "rita", "an older one");
+    await store.screening.review(ids.at(-1)!, "cleared", "rita", "the newest decision");
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Screening review");
+    const decided = page.locator("table", { has: page.getByText("newest first") });
+    await decided.waitFor();
+    await decided.getByRole("row").first().waitFor();
+    expect(await decided.getByRole("row").count()).toBe(1 + 501);
+    expect(await decided.getByRole("row").filter({ hasText: "the newest decision" }).count()).toBe(1);
+    await context.close();
+  });
 });
