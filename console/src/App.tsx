@@ -2,7 +2,7 @@
  * The console's shell: sign-in with an admin identity token, then the pages the caller's roles
  * allow, in a navigation that says which page is current.
  */
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, session, SESSION_ENDED } from "./api.js";
 import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from "./oidc.js";
 import { can, type Me } from "./roles.js";
@@ -131,10 +131,16 @@ function SignIn({
   const [busy, setBusy] = useState(false);
   const [providers, setProviders] = useState<SignInProvider[]>([]);
   const [oidcError, setOidcError] = useState<string | null>(partnerError);
+  const field = useRef<HTMLInputElement>(null);
   useEffect(() => {
     document.title = "Sign in — Clearance";
     signInProviders().then(setProviders, () => setProviders([]));
   }, []);
+  // A refused token is said by taking the focus to the field (its message describes it): the button,
+  // disabled while the token was checked, had let the focus fall to the page, and nothing was heard.
+  useEffect(() => {
+    if (error !== null) field.current?.focus();
+  }, [error]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -166,6 +172,7 @@ function SignIn({
         <div className={error ? "field field-invalid" : "field"}>
           <label htmlFor="token">Identity token</label>
           <input
+            ref={field}
             id="token"
             name="token"
             type="password"

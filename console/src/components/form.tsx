@@ -3,7 +3,7 @@
  * mapping from a zod issue or an API problem to the field it concerns is errors.ts's. Forms keep
  * what was typed in their own state: an error never clears a field.
  */
-import { useId, type ReactNode } from "react";
+import { useEffect, useId, type ReactNode } from "react";
 import { errorAt, type FieldErrors } from "./errors.js";
 
 export {
@@ -31,9 +31,32 @@ interface FieldProps {
   }) => ReactNode;
 }
 
+/**
+ * An error that appears at a field is announced by taking the focus there: to the first field of its
+ * form that has one (a screen reader reads its label and the message it is described by), unless the
+ * focus is already on such a field. Without it a refusal was silent but for a sighted reader: the
+ * forms of one line (a reason, a note) have no message above them, and a button disabled while its
+ * request ran had let the focus fall to the page.
+ */
+function useFocusOnError(id: string, error: string | undefined): void {
+  useEffect(() => {
+    if (error === undefined) return;
+    const form = document.getElementById(id)?.closest("form");
+    if (!form) return;
+    const active = document.activeElement;
+    if (active instanceof HTMLElement && form.contains(active) && invalid(active)) return;
+    form.querySelector<HTMLElement>(INVALID)?.focus();
+  }, [id, error]);
+}
+
+const INVALID = '[aria-invalid="true"], fieldset.field-invalid input';
+const invalid = (el: HTMLElement): boolean =>
+  el.getAttribute("aria-invalid") === "true" || el.closest("fieldset.field-invalid") !== null;
+
 export function Field({ label, name, errors, hint, children }: FieldProps) {
   const id = useId();
   const error = errorAt(errors, name);
+  useFocusOnError(id, error);
   const described = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(" ");
   return (
     <div className={error ? "field field-invalid" : "field"}>
@@ -129,8 +152,10 @@ export function Checkboxes(props: {
 }) {
   const id = useId();
   const error = errorAt(props.errors, props.name);
+  useFocusOnError(id, error);
   return (
     <fieldset
+      id={id}
       className={error ? "field field-invalid checkboxes" : "field checkboxes"}
       aria-describedby={error ? `${id}-error` : undefined}
     >

@@ -91,10 +91,13 @@ export function PartnersPage({ me }: { me: Me }) {
 
 function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => void }) {
   const options = NEXT[partner.partner.status];
-  const [status, setStatus] = useState<string>(options[0] ?? "");
+  const [picked, setStatus] = useState<string>(options[0] ?? "");
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   if (options.length === 0) return <>—</>;
+  // The form outlives a change of status (the row stays): a choice the new status no longer offers
+  // is not kept, or the select would show the first option while the form sent the old choice.
+  const status = (options as readonly string[]).includes(picked) ? picked : options[0]!;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const body = { status, reason };

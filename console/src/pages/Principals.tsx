@@ -37,6 +37,14 @@ export function PrincipalsPage({ me }: { me: Me }) {
     }),
     [],
   );
+  // A revocation refused or failed (the key removed with its principal meanwhile, the store down):
+  // said, and the list read again, rather than the key left shown as active without a word.
+  const [revokeError, setRevokeError] = useState<string | null>(null);
+  const revoke = (k: KeyView) =>
+    api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`).then(
+      () => setRevokeError(null),
+      (err: Error) => setRevokeError(`Key ${k.id} of ${k.principalId} was not revoked: ${err.message}`),
+    );
   return (
     <section>
       <PageHeading title="Principals and keys" />
@@ -74,6 +82,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
             </div>
             {can.manage(me) ? <AddPrincipal onDone={state.reload} /> : null}
             <h2>API keys</h2>
+            <FormError message={revokeError} />
             {can.manage(me) ? (
               <CreateKey principals={principals.map((p) => p.id)} onDone={state.reload} />
             ) : null}
@@ -112,9 +121,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                                     `Revoke key ${k.id} of ${k.principalId}? Requests with it fail at once.`,
                                   )
                                 )
-                                  void api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`).then(
-                                    state.reload,
-                                  );
+                                  void revoke(k).then(state.reload);
                               }}
                             >
                               Revoke
@@ -233,7 +240,10 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
 }
 
 function CreateKey({ principals, onDone }: { principals: string[]; onDone: () => void }) {
-  const [principal, setPrincipal] = useState(principals[0] ?? "");
+  const [picked, setPrincipal] = useState(principals[0] ?? "");
+  // The list is reloaded under the form (a principal added, one removed elsewhere): the select shows
+  // the first option when the choice is no longer in it, and the form sends what it shows.
+  const principal = principals.includes(picked) ? picked : (principals[0] ?? "");
   const [label, setLabel] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);

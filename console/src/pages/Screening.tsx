@@ -7,7 +7,7 @@ import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import type { MatchExplanation } from "../../../src/screening/matcher.js";
 import { screeningReview } from "../../../src/screening/schemas.js";
 import type { ListEntry } from "../../../src/screening/types.js";
-import { api, type Page } from "../api.js";
+import { api, listAll, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, zodErrors } from "../components/form.js";
 import { PageHeading, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
@@ -378,13 +378,14 @@ function History({ generation }: { generation: number }) {
   const [rows, setRows] = useState<Match[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
+    // Every page of each: the API orders matches by id, not by time, so a first page alone was an
+    // arbitrary 500 of them, the latest decisions maybe not among them.
     Promise.all(
       (["confirmed", "cleared", "resolved"] as const).map((s) =>
-        api<Page<Match>>("GET", `/screening/matches?status=${s}&limit=500`),
+        listAll<Match>(`/screening/matches?status=${s}`),
       ),
     ).then(
-      (pages) =>
-        setRows(pages.flatMap((p) => p.data).sort((a, b) => b.updated_at.localeCompare(a.updated_at))),
+      (lists) => setRows(lists.flat().sort((a, b) => b.updated_at.localeCompare(a.updated_at))),
       (e: Error) => setError(e.message),
     );
   }, [generation]);
