@@ -1,12 +1,50 @@
 /** The license workflow's edges: who counts as an approver, what an application may name, errors. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Identity } from "../control/types.js";
+import type { Store } from "../store/index.js";
 import { application, asAdmin, call, createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+
+/** Runs once, just before the gateway's next license write reaches the store (after its checks). */
+let beforeLicenseWrite: (() => Promise<void>) | null = null;
+let raw: Store;
+function hooked(s: Store): Store {
+  raw = s;
+  const records: Store["records"] = {
+    get: (collection, id) => s.records.get(collection, id),
+    list: (collection) => s.records.list(collection),
+    put: async (collection, id, document, expected, change, guards) => {
+      const hook = beforeLicenseWrite;
+      if (hook !== null && collection === "license") {
+        beforeLicenseWrite = null;
+        await hook();
+      }
+      return s.records.put(collection, id, document, expected, change, guards);
+    },
+  };
+  return new Proxy(s, {
+    get(obj, prop) {
+      if (prop === "records") return records;
+      const value = Reflect.get(obj, prop, obj) as unknown;
+      return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+    },
+  });
+}
+
+/** Revokes an identity as another node would: straight in the store, unseen by this node's snapshot. */
+async function revokeElsewhere(id: string): Promise<void> {
+  const r = await raw.records.get<Identity>("identity", id);
+  if (r === undefined) throw new Error(`no identity ${id}`);
+  await raw.records.put("identity", id, { ...r.document, revoked_at: new Date().toISOString() }, r.revision, {
+    actor: "admin@elsewhere",
+    action: "identity.revoke",
+  });
+}
 
 let t: TestGateway;
 const tok: Record<string, string> = {};
 beforeAll(async () => {
-  t = await startTestGateway();
+  t = await startTestGateway({ wrapStore: hooked });
   for (const a of ["a1", "a2", "a3"]) tok[a] = await createIdentity(t, `${a}@edges`, ["approver"]);
 });
 afterAll(() => t.gateway.close());
@@ -28,6 +66,38 @@ describe("approvals", () => {
       "a2@edges",
       "a3@edges",
     ]);
+  });
+
+  it("a revocation committed between the check of the earlier approvers and the write makes it refuse", async () => {
+    for (const a of ["r1", "r2", "r3"]) tok[a] = await createIdentity(t, `${a}@edges`, ["approver"]);
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-RACE", destinations: ["FR"] }));
+    expect((await call(t, tok.r1!, "POST", "/admin/v1/licenses/L-RACE/approve", {})).status).toBe(200);
+    // r2's approval has read r1 as live; r1 is revoked on another node before r2's write.
+    beforeLicenseWrite = () => revokeElsewhere("r1@edges");
+    const raced = await call(t, tok.r2!, "POST", "/admin/v1/licenses/L-RACE/approve", {});
+    expect(beforeLicenseWrite).toBeNull();
+    expect(raced.status).toBe(409);
+    expect(raced.body.error.code).toBe("conflict");
+    const stored = await raw.records.get<{ status: string; approvals: unknown[] }>("license", "L-RACE");
+    expect(stored?.document.status).toBe("pending");
+    expect(stored?.document.approvals).toHaveLength(1);
+    // Asked again, r2's approval is decided without r1: one more approver is needed.
+    const again = await call(t, tok.r2!, "POST", "/admin/v1/licenses/L-RACE/approve", {});
+    expect(again.status).toBe(200);
+    expect(again.body.status).toBe("pending");
+    const third = await call(t, tok.r3!, "POST", "/admin/v1/licenses/L-RACE/approve", {});
+    expect(third.body.status).toBe("approved");
+  });
+
+  it("the approver's own revocation in that window refuses the approval too", async () => {
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-RACE-SELF", destinations: ["FR"] }));
+    tok.s1 = await createIdentity(t, "s1@edges", ["approver"]);
+    expect((await call(t, tok.a3!, "POST", "/admin/v1/licenses/L-RACE-SELF/approve", {})).status).toBe(200);
+    beforeLicenseWrite = () => revokeElsewhere("s1@edges");
+    const raced = await call(t, tok.s1!, "POST", "/admin/v1/licenses/L-RACE-SELF/approve", {});
+    expect(raced.status).toBe(409);
+    const stored = await raw.records.get<{ status: string }>("license", "L-RACE-SELF");
+    expect(stored?.document.status).toBe("pending");
   });
 });
 

@@ -103,6 +103,22 @@ export type PutGuard =
   | { readonly record: { readonly collection: Collection; readonly id: string; readonly revision: number } }
   | { readonly version: number };
 
+/**
+ * A write's guards: one, or several that must all hold (e.g. the active scheme version and each
+ * approver's identity an approval was decided with).
+ */
+export type PutGuards = PutGuard | readonly PutGuard[];
+
+/**
+ * The guards as a list, record guards first in (collection, id) order: every writer takes its
+ * guarded records' locks (PostgreSQL) in one order, whatever order its caller named them in.
+ */
+export function guardList(guards: PutGuards | undefined): PutGuard[] {
+  const list = guards === undefined ? [] : "length" in guards ? [...guards] : [guards];
+  const key = (g: PutGuard) => ("record" in g ? `0${g.record.collection}\u0000${g.record.id}` : "1");
+  return list.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 /** The conflict a guard that no longer holds is refused with. */
 export function guardConflict(guard: PutGuard): StoreError {
   return new StoreError(
@@ -179,9 +195,9 @@ export interface Store {
     list<T>(collection: Collection): Promise<StoredRecord<T>[]>;
     /**
      * Writes a record if its stored revision is `expectedRevision` (0: it must not exist yet), else
-     * StoreError "conflict". The change's audit record is written in the same transaction. With a
-     * `guard`, the write is also refused ("conflict", nothing written) unless the guard still holds
-     * when it commits: what the caller checked the write against has not changed meanwhile.
+     * StoreError "conflict". The change's audit record is written in the same transaction. With
+     * guards, the write is also refused ("conflict", nothing written) unless every guard still holds
+     * when it commits: nothing the caller checked the write against has changed meanwhile.
      */
     put<T>(
       collection: Collection,
@@ -189,7 +205,7 @@ export interface Store {
       document: T,
       expectedRevision: number,
       change: Change,
-      guard?: PutGuard,
+      guards?: PutGuards,
     ): Promise<StoredRecord<T>>;
   };
   readonly usage: {

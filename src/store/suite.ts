@@ -361,6 +361,63 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect((await store.outbox.list(0, 100)).length).toBe(outboxBefore);
         expect(await store.records.get("license", "G3")).toBeUndefined();
       });
+
+      it("a write with several guards is made only while every one of them holds", async () => {
+        const change = { actor: "bob", action: "license.approve" };
+        const put = (collection: "identity" | "setting", id: string, doc: unknown, revision: number) =>
+          store.records.put(collection, id, doc, revision, { actor: "t", action: `${collection}.put` });
+        await put("setting", "active-scheme", { version: 1 }, 0);
+        await put("identity", "a1", { revoked_at: null }, 0);
+        await put("identity", "a2", { revoked_at: null }, 0);
+        await store.records.put("license", "M1", { approvals: [] }, 0, change);
+        // What an approval was decided with: the active version, both approvers, one never created.
+        const guards = [
+          { record: { collection: "setting", id: "active-scheme", revision: 1 } },
+          { record: { collection: "identity", id: "a2", revision: 1 } },
+          { record: { collection: "identity", id: "a1", revision: 1 } },
+          { record: { collection: "identity", id: "ghost", revision: 0 } },
+        ] as const;
+        const first = await store.records.put("license", "M1", { approvals: ["a1"] }, 1, change, guards);
+        expect(first.revision).toBe(2);
+        expect(
+          (await store.records.put("license", "M1", { approvals: ["a1"] }, 2, change, [])).revision,
+        ).toBe(3);
+        // a1 is revoked (by another node) after the approval read it: the approval is refused.
+        await put("identity", "a1", { revoked_at: "2030-01-01T00:00:00Z" }, 1);
+        const version = await store.version();
+        const outbox = (await store.outbox.list(0, 100)).length;
+        const refused = store.records.put("license", "M1", { approvals: ["a1", "a2"] }, 3, change, [
+          ...guards,
+          { version },
+        ]);
+        await expect(refused).rejects.toBeInstanceOf(StoreError);
+        await expect(refused).rejects.toMatchObject({ code: "conflict", kind: "conflict" });
+        await expect(refused).rejects.toThrow(/identity a1 changed meanwhile/);
+        // Any one guard failing is enough, whatever its place: a record created meanwhile, the version.
+        await put("identity", "ghost", { revoked_at: null }, 0);
+        await expect(
+          store.records.put("license", "M1", { approvals: ["a2"] }, 3, change, [
+            { record: { collection: "identity", id: "a2", revision: 1 } },
+            { record: { collection: "identity", id: "ghost", revision: 0 } },
+          ]),
+        ).rejects.toMatchObject({ code: "conflict" });
+        await expect(
+          store.records.put("license", "M1", { approvals: ["a2"] }, 3, change, [
+            { record: { collection: "identity", id: "a2", revision: 1 } },
+            { version },
+          ]),
+        ).rejects.toMatchObject({ code: "conflict" });
+        expect((await store.records.get("license", "M1"))?.document).toEqual({ approvals: ["a1"] });
+        expect((await store.records.get("license", "M1"))?.revision).toBe(3);
+        expect((await store.outbox.list(0, 100)).length).toBe(outbox + 1); // the ghost's creation only
+        // Re-read and guarded anew, the write goes through.
+        const again = await store.records.put("license", "M1", { approvals: ["a2"] }, 3, change, [
+          { record: { collection: "identity", id: "a1", revision: 2 } },
+          { record: { collection: "identity", id: "a2", revision: 1 } },
+          { version: await store.version() },
+        ]);
+        expect(again.revision).toBe(4);
+      });
     });
 
     describe("alerts", () => alertSuite(() => store));

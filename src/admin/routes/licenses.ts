@@ -24,7 +24,7 @@ import { PROVIDERS } from "../../identity/registry.js";
 import type { ProviderRecord } from "../../identity/schema.js";
 import type { Identity, Role } from "../../control/types.js";
 import { SetResolver } from "../../scheme/sets.js";
-import type { PutGuard, StoredRecord } from "../../store/index.js";
+import type { PutGuard, PutGuards, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { LICENSE_READERS, ownOnly } from "./roles.js";
@@ -97,7 +97,7 @@ async function save(
   next: LicenseRecord,
   action: string,
   details: Record<string, unknown> = {},
-  guard?: PutGuard,
+  guards?: PutGuards,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
   await deps.store.records.put(
@@ -106,10 +106,10 @@ async function save(
     next,
     before?.revision ?? 0,
     { actor: caller.id, action: `license.${action}`, details: { status: next.status, ...details } },
-    guard,
+    guards,
   );
   await deps.changed();
-  if (guard !== undefined) requireInForce(deps.state(), "license", next.id);
+  if (guards !== undefined) requireInForce(deps.state(), "license", next.id);
   return next;
 }
 
@@ -242,13 +242,15 @@ export const licenseRoutes = [
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
       const decided = await beneficiaries(deps, r.document);
       // Read from the store, not the snapshot: a revocation answered a moment ago counts. Only the
-      // identities that count here are read: the earlier approvers' and the caller's.
+      // identities that count here are read: the earlier approvers' and the caller's. The write is
+      // guarded on each at the revision read: one revoked (on any node) before it commits refuses it.
       const approvers = new Set(r.document.approvals.map((a) => a.identity)).add(caller.id);
       const revoked = new Set<string>();
-      await Promise.all(
-        [...approvers].map(async (id) => {
+      const read = await Promise.all(
+        [...approvers].map(async (id): Promise<PutGuard> => {
           const identity = await deps.store.records.get<Identity>("identity", id);
           if (identity !== undefined && identity.document.revoked_at !== null) revoked.add(id);
+          return { record: { collection: "identity", id, revision: identity?.revision ?? 0 } };
         }),
       );
       const { record: next, guard } = await checkCompiles(deps, (resolve) =>
@@ -257,7 +259,7 @@ export const licenseRoutes = [
         ),
       );
       const details = body.conditions ? { conditions: body.conditions } : {};
-      return save(deps, caller, r, next, "approve", details, guard);
+      return save(deps, caller, r, next, "approve", details, [guard, ...read]);
     },
   }),
   route({

@@ -14,7 +14,8 @@ import { generateApiKey, isKeyId } from "../keys.js";
 import {
   StoreError,
   guardConflict,
-  type PutGuard,
+  guardList,
+  type PutGuards,
   type ApiKeyRecord,
   type Change,
   type Collection,
@@ -363,14 +364,16 @@ export class PostgresStore implements Store {
       document: T,
       expectedRevision: number,
       change: Change,
-      guard?: PutGuard,
+      guards?: PutGuards,
     ): Promise<StoredRecord<T>> =>
       this.#tx(async (db) => {
-        // A guarded record is read FOR SHARE: a writer changing it waits for this to commit, and
-        // this waits for one that has changed it (then sees its revision). The version is read
-        // after this write has locked its record, under the lock of every change's version bump
-        // (taken before that bump would): no change commits between this check and COMMIT.
-        if (guard !== undefined && "record" in guard) {
+        // Each guarded record is read FOR SHARE, in guardList's order: a writer changing it waits for
+        // this to commit, and this waits for one that has changed it (then sees its revision). The
+        // version is read after this write has locked its record, under the lock of every change's
+        // version bump (taken before that bump would): no change commits between this check and COMMIT.
+        const list = guardList(guards);
+        for (const guard of list) {
+          if (!("record" in guard)) continue;
           const { rows } = await db.query<{ revision: number }>(
             "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
             [guard.record.collection, guard.record.id],
@@ -382,7 +385,8 @@ export class PostgresStore implements Store {
           { collection, id, document, updatedAt: now() },
           expectedRevision,
         );
-        if (guard !== undefined && "version" in guard) {
+        for (const guard of list) {
+          if (!("version" in guard)) continue;
           const { rows } = await db.query<{ version: number }>(
             "SELECT version FROM store_meta WHERE id = 1 FOR NO KEY UPDATE",
           );

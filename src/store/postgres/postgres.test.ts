@@ -179,6 +179,47 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
       });
     });
 
+    it("a guarded write waits for a revocation in flight on a guarded record, then is refused", async () => {
+      const schema = await freshSchema();
+      await withStores(schema, 1, async ([s]) => {
+        const t = { actor: "t", action: "t" };
+        await s!.records.put("identity", "a1", { revoked_at: null }, 0, t);
+        await s!.records.put("identity", "a2", { revoked_at: null }, 0, t);
+        await s!.records.put("license", "L", { approvals: ["a1"] }, 0, t);
+        // Another node's revocation of a1, not yet committed.
+        const other = await admin().connect();
+        try {
+          await other.query("BEGIN");
+          const { rows } = await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+          await other.query(
+            `UPDATE ${schema}.records SET revision = revision + 1, document = '{"revoked_at":"x"}'
+             WHERE collection = 'identity' AND id = 'a1'`,
+          );
+          const approval = s!.records.put("license", "L", { approvals: ["a1", "a2"] }, 1, t, [
+            { record: { collection: "identity", id: "a2", revision: 1 } },
+            { record: { collection: "identity", id: "a1", revision: 1 } },
+          ]);
+          let early: unknown = null;
+          const settled = approval.then(
+            () => (early = "written"),
+            (e: unknown) => (early = e),
+          );
+          // The approval's check is blocked by the revocation's row lock (not decided on the old row).
+          const blocked = `SELECT count(*) AS n FROM pg_stat_activity WHERE ${rows[0]!.pid} = ANY(pg_blocking_pids(pid))`;
+          while (early === null && (await count(blocked)) === 0) await new Promise((r) => setTimeout(r, 10));
+          expect(early).toBeNull();
+          await other.query("COMMIT");
+          expect(await settled).toMatchObject({
+            code: "conflict",
+            message: expect.stringContaining("identity a1"),
+          });
+        } finally {
+          other.release();
+        }
+        expect((await s!.records.get("license", "L"))?.revision).toBe(1);
+      });
+    });
+
     it("answers an expected revision no record can have with a conflict, as SQLite does", async () => {
       await withStores(await freshSchema(), 1, async ([s]) => {
         const change = { actor: "t", action: "license.apply" };

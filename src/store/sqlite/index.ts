@@ -11,7 +11,8 @@ import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
 import {
   StoreError,
   guardConflict,
-  type PutGuard,
+  guardList,
+  type PutGuards,
   type ApiKeyRecord,
   type Change,
   type Collection,
@@ -388,10 +389,10 @@ export class SqliteStore implements Store {
       document: T,
       expectedRevision: number,
       change: Change,
-      guard?: PutGuard,
+      guards?: PutGuards,
     ): Promise<StoredRecord<T>> =>
       this.#tx("write", (sql) => {
-        if (guard !== undefined) {
+        for (const guard of guardList(guards)) {
           const holds =
             "record" in guard
               ? (sql.recordGet.get(guard.record.collection, guard.record.id)?.revision ?? 0) ===
