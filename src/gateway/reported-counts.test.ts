@@ -85,7 +85,36 @@ const json = (usage: unknown, content = "done") => ({
   }),
 });
 
+const chunk = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+const words = (n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    chunk({
+      id: "c",
+      object: "chat.completion.chunk",
+      choices: [{ index: 0, delta: { content: `w${i} ` } }],
+    }),
+  );
+
 describe("counts an upstream reports, against the quota", () => {
+  it("a stream whose final output count is unreadable is charged at least a token per content event", async () => {
+    const final = chunk({ id: "c", choices: [], usage: { prompt_tokens: 7, completion_tokens: null } });
+    const body = [...words(500), final, "data: [DONE]\n\n"].join("");
+    // The input as reported; the output as if the stream had ended without its count (was 0).
+    expect(await charged("a null final count", { sse: true, body })).toBeGreaterThanOrEqual(7 + 500);
+  });
+
+  it("a JSON answer whose output count is a string is charged the estimate an answer without one is", async () => {
+    const answer = json({ prompt_tokens: 7, completion_tokens: "9000" }, "x".repeat(4_000));
+    // The input as reported; the output at one token per 4 bytes of the body (was 0).
+    expect(await charged("a string count", answer)).toBe(7 + Math.ceil(answer.body.length / 4));
+  });
+
+  it("a JSON answer with readable counts is charged them, not an estimate", async () => {
+    const answer = json({ prompt_tokens: 7, completion_tokens: 3 }, "x".repeat(4_000));
+    expect(await charged("readable counts", answer)).toBe(10);
+  });
+
+  // Last: it uses the license up.
   it("input and output that sum past 2^53 use the license up, rather than charging nothing", async () => {
     // Each part is a count the counters keep; their sum is not, and was read as none (fail open).
     const answer = json({ prompt_tokens: Number.MAX_SAFE_INTEGER, completion_tokens: 5 });
