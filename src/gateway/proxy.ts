@@ -19,6 +19,7 @@ import type { Route } from "../config/index.js";
 import type { CountedRequest } from "../counters/limits.js";
 import { ClearanceError } from "../errors/index.js";
 import { readJsonText } from "../http/index.js";
+import { addTokens } from "../metering/tokens.js";
 import { decide, decidingDetail, type Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import {
@@ -586,7 +587,8 @@ function meter(ctx: GatewayContext, asked: Asked, served: Served, input: number,
   const { caller, scheme } = asked;
   const organization = organizationId(caller.principal.organization);
   const now = Date.now();
-  ctx.limits.add(scheme, organization, served.license, input + output, now);
+  // Saturating: each part may be up to 2^53 - 1, and a sum past it is read by the counters as none.
+  ctx.limits.add(scheme, organization, served.license, addTokens(input, output), now);
   ctx.meter.record(
     {
       principalId: caller.principal.id,

@@ -4,21 +4,52 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { streamUsage, usageFromBody, usageOf } from "./usage.js";
+import { bodyCharge, streamCharge, streamUsage, usageFromBody, usageOf } from "./usage.js";
 
 const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
 describe("token counts from an upstream", () => {
-  it("rounds a fractional count up, and reads a count past 2^53 (or not finite) as none", () => {
+  it("rounds a fractional count up, and reads a count past 2^53 (or not finite) as none, an output marked unread", () => {
     expect(usageOf({ prompt_tokens: 10.5, completion_tokens: 2.01 })).toEqual({ input: 11, output: 3 });
-    expect(usageOf({ input_tokens: 1e21, output_tokens: 2 ** 53 })).toEqual({ input: 0, output: 0 });
+    expect(usageOf({ input_tokens: 1e21, output_tokens: 2 ** 53 })).toEqual({
+      input: 0,
+      output: 0,
+      outputUnread: true,
+    });
     expect(usageOf({ input_tokens: Number.MAX_SAFE_INTEGER, output_tokens: -3 })).toEqual({
       input: Number.MAX_SAFE_INTEGER,
       output: 0,
+      outputUnread: true,
     });
     expect(usageFromBody('{"usage":{"prompt_tokens":0.2,"completion_tokens":1e300}}')).toEqual({
       input: 1,
       output: 0,
+      outputUnread: true,
+    });
+  });
+
+  it("an output count missing, null or not a number is unread; 0 and the largest safe count are read", () => {
+    for (const odd of [null, "9000", [3], { n: 3 }, Number.NaN, -0.5, Infinity]) {
+      expect(usageOf({ prompt_tokens: 7, completion_tokens: odd })).toEqual({
+        input: 7,
+        output: 0,
+        outputUnread: true,
+      });
+      expect(usageOf({ input_tokens: 7, output_tokens: odd })).toEqual({
+        input: 7,
+        output: 0,
+        outputUnread: true,
+      });
+    }
+    expect(usageOf({ prompt_tokens: 7, total_tokens: 7 })).toEqual({
+      input: 7,
+      output: 0,
+      outputUnread: true,
+    });
+    expect(usageOf({ prompt_tokens: 7, completion_tokens: 0 })).toEqual({ input: 7, output: 0 });
+    expect(usageOf({ input_tokens: 7, output_tokens: Number.MAX_SAFE_INTEGER })).toEqual({
+      input: 7,
+      output: Number.MAX_SAFE_INTEGER,
     });
   });
 
@@ -74,5 +105,69 @@ describe("token counts from an upstream", () => {
       JSON.stringify({ usage: { input_tokens: 5, cache_creation_input_tokens: 70 } }),
     );
     expect(t.usage).toEqual({ input: 75, output: 1 });
+  });
+});
+
+describe("an unread output count is charged as a missing one", () => {
+  const REQUEST_CHARS = 4_000; // an input estimate of 1 000
+  const BODY_BYTES = 2_000; // an output estimate of 500
+
+  it("a JSON answer: the output estimated from the body's size, the input as reported", () => {
+    const unread = usageFromBody('{"usage":{"prompt_tokens":7,"completion_tokens":"9000"}}');
+    expect(bodyCharge(unread, "chat.completions", REQUEST_CHARS, BODY_BYTES)).toEqual({
+      input: 7,
+      output: 500,
+    });
+    expect(bodyCharge(unread, "embeddings", REQUEST_CHARS, BODY_BYTES)).toEqual({ input: 7, output: 0 });
+    // Neither count readable: both estimated, as for an answer with no usage.
+    const none = usageOf({ input_tokens: -1, output_tokens: null });
+    expect(bodyCharge(none, "messages", REQUEST_CHARS, BODY_BYTES)).toEqual({ input: 1_000, output: 500 });
+  });
+
+  it("a JSON answer with readable counts is charged them (OpenAI embeddings report no output)", () => {
+    const read = usageOf({ prompt_tokens: 7, completion_tokens: 3 });
+    expect(bodyCharge(read, "chat.completions", REQUEST_CHARS, BODY_BYTES)).toEqual({ input: 7, output: 3 });
+    const zero = usageOf({ prompt_tokens: 7, completion_tokens: 0 });
+    expect(bodyCharge(zero, "chat.completions", REQUEST_CHARS, BODY_BYTES)).toEqual({ input: 7, output: 0 });
+    const embeddings = usageOf({ prompt_tokens: 7, total_tokens: 7 });
+    expect(bodyCharge(embeddings, "embeddings", REQUEST_CHARS, BODY_BYTES)).toEqual({ input: 7, output: 0 });
+  });
+
+  it("an OpenAI stream's final count unreadable: not final, so a token per content event is charged", () => {
+    const s = streamUsage("openai", "chat.completions", true);
+    for (let i = 0; i < 500; i++)
+      s.onEvent(undefined, JSON.stringify({ choices: [{ index: 0, delta: { content: `w${i}` } }] }));
+    const last = { choices: [], usage: { prompt_tokens: 7, completion_tokens: null } };
+    expect(s.onEvent(undefined, JSON.stringify(last))).toBe(true); // still removed for the client
+    expect(s.final).toBe(false);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 500 });
+  });
+
+  it("a Responses stream's final count unreadable: not final", () => {
+    const s = streamUsage("openai", "responses", false);
+    for (let i = 0; i < 20; i++)
+      s.onEvent(
+        "response.output_text.delta",
+        JSON.stringify({ type: "response.output_text.delta", delta: "w" }),
+      );
+    const usage = { input_tokens: 7, output_tokens: "20" };
+    s.onEvent("response.completed", JSON.stringify({ type: "response.completed", response: { usage } }));
+    expect(s.final).toBe(false);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 20 });
+  });
+
+  it("an Anthropic stream's final count unreadable: not final, and what message_start said is kept", () => {
+    const s = streamUsage("anthropic", "messages", false);
+    const start = { message: { usage: { input_tokens: 7, output_tokens: 1 } } };
+    s.onEvent("message_start", JSON.stringify(start));
+    for (let i = 0; i < 30; i++) s.onEvent("content_block_delta", JSON.stringify({ delta: { text: "w" } }));
+    s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: null } }));
+    expect(s.final).toBe(false);
+    expect(s.usage).toEqual({ input: 7, output: 1 });
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 30 });
+    // A readable final count is taken as it is, as before.
+    s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: 12 } }));
+    expect(s.final).toBe(true);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 12 });
   });
 });

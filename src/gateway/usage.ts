@@ -8,19 +8,29 @@ import type { Endpoint, Wire } from "../upstream/types.js";
 export interface Usage {
   input: number;
   output: number;
+  /**
+   * The output count was missing or one no one could have used (not a number, negative, not
+   * finite, past 2^53): read as 0, and estimated like an answer that reported none.
+   */
+  outputUnread?: true;
 }
 
 type Json = Record<string, unknown>;
 /** A count as the counters keep it (whole, at most 2^53 - 1), 0 when absent or unreadable. */
 const num = (v: unknown): number => (typeof v === "number" ? tokenCount(v) : 0);
+/** Whether a count is one num() keeps as given (rounded up), rather than one it reads as none. */
+const readable = (v: unknown): boolean => typeof v === "number" && v >= 0 && tokenCount(v) === Math.ceil(v);
+/** usage with its output count, marked when it could not be read. */
+const withOutput = (input: number, v: unknown): Usage =>
+  readable(v) ? { input, output: num(v) } : { input, output: 0, outputUnread: true };
 
 /** OpenAI chat/completions/embeddings: prompt/completion tokens; Responses and Anthropic: input/output tokens. */
 export function usageOf(u: unknown): Usage | null {
   if (typeof u !== "object" || u === null) return null;
   const o = u as Json;
   if ("prompt_tokens" in o || "completion_tokens" in o)
-    return { input: num(o.prompt_tokens), output: num(o.completion_tokens) };
-  if ("input_tokens" in o || "output_tokens" in o) return { input: inputOf(o), output: num(o.output_tokens) };
+    return withOutput(num(o.prompt_tokens), o.completion_tokens);
+  if ("input_tokens" in o || "output_tokens" in o) return withOutput(inputOf(o), o.output_tokens);
   return null;
 }
 
@@ -132,7 +142,9 @@ export function unrelayedStreamCharge(stream: StreamUsage, requestChars: number,
 /**
  * What a JSON answer is charged: the usage it reported (`found`), its input estimated from the
  * request's size where it reported none (absent, 0, or a count no one could have used), as a
- * stream's is; without any usage, unreportedBody's estimate.
+ * stream's is, and its output estimated from the body's size where its count is missing or one no
+ * one could have used (charging 0 would let an upstream's odd count serve off the quota); without
+ * any usage, unreportedBody's estimate.
  */
 export function bodyCharge(
   found: Usage | null,
@@ -141,7 +153,11 @@ export function bodyCharge(
   bodyBytes: number,
 ): Usage | null {
   if (found === null) return unreportedBody(endpoint, requestChars, bodyBytes);
-  return found.input > 0 ? found : { input: inputEstimate(requestChars), output: found.output };
+  const input = found.input > 0 ? found.input : inputEstimate(requestChars);
+  // An output count missing or unreadable is estimated as an answer without usage is (embeddings: 0).
+  if (found.outputUnread === true)
+    return { input, output: unreportedBody(endpoint, requestChars, bodyBytes)?.output ?? 0 };
+  return { input, output: found.output };
 }
 
 /**
@@ -188,8 +204,10 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
           if (u) {
             usage ??= { input: 0, output: 0 };
             if ("output_tokens" in u) {
-              usage.output = num(u.output_tokens);
-              final = true;
+              // An unreadable final count is no count: charged as a stream that ended without one
+              // (what was counted before it is kept, as the floor under the events passed on).
+              final = readable(u.output_tokens);
+              if (final) usage.output = num(u.output_tokens);
             }
             // A cumulative count: never below what message_start said (nor added to it).
             usage.input = Math.max(usage.input, inputOf(u));
@@ -221,7 +239,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
         // A response cut short (max_output_tokens) or failed still used what it reports.
         if (FINAL_RESPONSE_EVENTS.has(json.type as string)) {
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
-          final = usage !== null;
+          final = usage !== null && usage.outputUnread !== true;
         } else if (data.includes('.delta"')) outputEvents++;
         return false;
       }
@@ -230,7 +248,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       const u = usageOf(json.usage);
       if (u === null) return false;
       usage = u;
-      final = true;
+      final = u.outputUnread !== true;
       return stripUsageChunk && Array.isArray(json.choices) && json.choices.length === 0;
     },
   };

@@ -253,6 +253,34 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         });
       });
 
+      it("sums past 2^53 are saturated at 2^53 - 1, not a failed read for every license", async () => {
+        // Each row's counts are ones the Meter takes (at most 2^53 - 1); 600 of them sum past 2^63,
+        // where SQLite's SUM() throws and PostgreSQL's int8 leaves the range JavaScript reads.
+        const MAX = Number.MAX_SAFE_INTEGER;
+        const big = (i: number) => delta({ model: `m${i}`, inputTokens: MAX, outputTokens: MAX });
+        await store.usage.add(Array.from({ length: 600 }, (_, i) => big(i)));
+        await store.usage.add([delta({ principalId: "p-min", organizationId: null, licenseId: "lic-2" })]);
+        expect(await store.usage.totals()).toStrictEqual({
+          byLicense: { "lic-1": MAX, "lic-2": 15 },
+          byPrincipal: { "p-full": MAX, "p-min": 15 },
+          byOrganization: { "org-bw": MAX },
+        });
+        expect(await store.usage.byLicenseDay("2030-01-01")).toStrictEqual([
+          { licenseId: "lic-1", day: "2030-01-02", tokens: MAX },
+          { licenseId: "lic-2", day: "2030-01-02", tokens: 15 },
+        ]);
+      });
+
+      it("a row added to past 2^53 keeps taking batches, and counts as 2^53 - 1", async () => {
+        // One row (same day, principal, license, model) summed within a batch and across batches.
+        const MAX = Number.MAX_SAFE_INTEGER;
+        const full = delta({ inputTokens: MAX, outputTokens: MAX });
+        await store.usage.add(Array.from({ length: 1_100 }, () => full));
+        await store.usage.add(Array.from({ length: 1_100 }, () => full));
+        await store.usage.add([delta()]);
+        expect((await store.usage.totals()).byLicense).toStrictEqual({ "lic-1": MAX });
+      });
+
       it("keeps odd ids as ordinary keys", async () => {
         await store.usage.add([delta({ licenseId: "__proto__" })]);
         const totals = await store.usage.totals();

@@ -51,7 +51,9 @@ export const TYPES: pg.CustomTypesConfig = {
 
 export const FOREIGN_KEY_VIOLATION = "23503";
 const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
-const TOKENS = "SUM(input_tokens + output_tokens)::bigint";
+// Saturated at 2^53 - 1: a larger int8 is refused by parseInt8, and one past 2^63 by the cast. Each
+// column summed apart (SUM of bigint is numeric): a row's input + output could leave bigint's range.
+const TOKENS = "LEAST(SUM(input_tokens) + SUM(output_tokens), 9007199254740991)::bigint";
 
 const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
 
@@ -232,8 +234,9 @@ export async function addUsage(db: Db, deltas: readonly CheckedDelta[]): Promise
     const key = [d.day, d.principalId, d.organizationId ?? "", d.licenseId ?? "", d.model] as const;
     const id = JSON.stringify(key);
     const row = rows.get(id) ?? [...key, 0, 0, 0];
-    row[5] += d.inputTokens;
-    row[6] += d.outputTokens;
+    // Saturating, as the upsert below: a sum past 2^63 would fail the batch, and the Meter retry it for ever.
+    row[5] = Math.min(row[5] + d.inputTokens, Number.MAX_SAFE_INTEGER);
+    row[6] = Math.min(row[6] + d.outputTokens, Number.MAX_SAFE_INTEGER);
     row[7] += d.requests;
     rows.set(id, row);
   }
@@ -244,8 +247,8 @@ export async function addUsage(db: Db, deltas: readonly CheckedDelta[]): Promise
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                           $6::bigint[], $7::bigint[], $8::bigint[])
      ON CONFLICT (day, principal_id, organization_id, license_id, model) DO UPDATE SET
-       input_tokens = usage_daily.input_tokens + excluded.input_tokens,
-       output_tokens = usage_daily.output_tokens + excluded.output_tokens,
+       input_tokens = LEAST(usage_daily.input_tokens::numeric + excluded.input_tokens, 9007199254740991)::bigint,
+       output_tokens = LEAST(usage_daily.output_tokens::numeric + excluded.output_tokens, 9007199254740991)::bigint,
        requests = usage_daily.requests + excluded.requests`,
     [0, 1, 2, 3, 4, 5, 6, 7].map((i) => sorted.map((row) => row[i])),
   );

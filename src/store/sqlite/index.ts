@@ -110,7 +110,10 @@ interface OutboxRow {
   details: string;
 }
 
-const TOKENS = "SUM(input_tokens + output_tokens)";
+// Saturated at 2^53 - 1: SUM() throws "integer overflow" past 2^63 (every total would fail), and a
+// sum past 2^53 is not one JavaScript reads exactly. total() is exact below 2^53 (its sum is kept
+// as an integer until it overflows) and never throws.
+const TOKENS = "CAST(min(total(input_tokens + output_tokens), 9007199254740991) AS INTEGER)";
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
@@ -171,7 +174,7 @@ function prepareStatements(db: Database.Database) {
     federatedList: p<FederatedRow>(`SELECT ${FEDERATED_COLUMNS} FROM federated_principals ORDER BY id`),
     federatedGet: p<FederatedRow>(`SELECT ${FEDERATED_COLUMNS} FROM federated_principals WHERE id = ?`),
     usageByLicenseDay: p<[string, string, number]>(
-      `SELECT license_id, day, ${"SUM(input_tokens + output_tokens)"} FROM usage_daily
+      `SELECT license_id, day, ${TOKENS} FROM usage_daily
        WHERE license_id <> '' AND day >= ? GROUP BY license_id, day`,
     ).raw(),
     usageAdd: p(
@@ -179,8 +182,8 @@ function prepareStatements(db: Database.Database) {
                                 input_tokens, output_tokens, requests)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (day, principal_id, organization_id, license_id, model) DO UPDATE SET
-         input_tokens = input_tokens + excluded.input_tokens,
-         output_tokens = output_tokens + excluded.output_tokens,
+         input_tokens = min(input_tokens + excluded.input_tokens, 9007199254740991),
+         output_tokens = min(output_tokens + excluded.output_tokens, 9007199254740991),
          requests = requests + excluded.requests`,
     ),
     byLicense: p<[string, number]>(
