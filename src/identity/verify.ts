@@ -105,6 +105,12 @@ export function parseToken(token: string, maxBytes: number): Parsed {
   return { header, payload, issuer: payload.iss };
 }
 
+/** The first of `refused` that a token's `aud` (one value or a list) names, or null. */
+export function namedAudience(aud: unknown, refused: readonly string[]): string | null {
+  const named = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
+  return refused.find((r) => named.includes(r)) ?? null;
+}
+
 export interface Verified {
   readonly claims: JWTPayload & Record<string, unknown>;
   readonly keyId: string | null;
