@@ -10,7 +10,7 @@ import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
 import { mapClaims, readClaim } from "./claims.js";
-import { KeySet } from "./keys.js";
+import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
 import type { ProviderRecord } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
@@ -348,14 +348,8 @@ export class Federation {
     const keySets = new Map<string, { fingerprint: string; keys: KeySet }>();
     for (const record of federation.providers) {
       const p = record.document;
-      const fingerprint = JSON.stringify([
-        p.issuer,
-        p.discovery,
-        p.jwks_uri,
-        p.jwks,
-        p.keys_max_age_s,
-        p.keys_max_stale_s,
-      ]);
+      // Only where the keys come from: a change of the intervals alone keeps the keys held (follow).
+      const fingerprint = keySourceOf(p);
       const kept = this.#keySets.get(p.id);
       const keys =
         kept !== undefined && kept.fingerprint === fingerprint
@@ -366,6 +360,7 @@ export class Federation {
               allowHttpLoopback: this.options.allowHttpLoopback,
               ...(this.options.log === undefined ? {} : { log: this.options.log }),
             });
+      keys.follow(p);
       keySets.set(p.id, { fingerprint, keys });
       if (keys !== kept?.keys) keys.maintain();
       issuers.set(p.issuer, { record, keys, ...reachOf(scheme, p.partner) });

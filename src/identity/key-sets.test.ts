@@ -1,6 +1,7 @@
 /**
  * A provider's key set as the partner changes it: a key replaced under the same kid is picked up on
- * the same terms as a new kid (one fetch per cooldown, shared; no wait within it). The partner's keys
+ * the same terms as a new kid (one fetch per cooldown, shared; no wait within it); a change of the
+ * provider's refetch intervals alone keeps the keys held. The partner's keys
  * are the test's own, served from a loopback server it controls; where the cooldown is the point,
  * the key set's clock is the test's.
  */
@@ -8,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../testing/admin.js";
+import { asAdmin, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { KeySet } from "./keys.js";
 import { providerInputSchema, type ProviderRecord } from "./schema.js";
@@ -41,15 +42,18 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  published.set("/reuse/jwks", ["a"]);
+  const ids = ["reuse", "retime"];
+  for (const id of ids) published.set(`/${id}/jwks`, ["a"]);
+  const provider = (id: string) =>
+    `    - { partner: g7-fvey, id: ${id}, issuer: "${base}/${id}", jwks_uri: "${base}/${id}/jwks", audiences: [${AUD}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested }\n`;
   gw = await startTestGateway({
     extra: `identity:
   key_fetch_cooldown_ms: 1
   providers:
-    - { partner: g7-fvey, id: reuse, issuer: "${base}/reuse", jwks_uri: "${base}/reuse/jwks", audiences: [${AUD}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested }
-`,
+${ids.map(provider).join("")}`,
   });
-  await eventually(async () => gw.gateway.identity.keySet("reuse")?.usable() === true, Boolean, 500);
+  for (const id of ids)
+    await eventually(async () => gw.gateway.identity.keySet(id)?.usable() === true, Boolean, 500);
 }, 30_000);
 
 afterAll(async () => {
@@ -148,5 +152,35 @@ describe("a key replaced under the same kid", () => {
     expect(await check(await sign("/cool", "forger", iat))).toBe("token-signature");
     expect(set.fetches).toBe(3);
     expect(await check(replaced)).toBe("accepted k");
+  });
+});
+
+describe("a change of the provider's key intervals only", () => {
+  it("keeps the keys held: the provider's tokens are served while its endpoint is down", async () => {
+    const before = gw.gateway.identity.keySet("retime")!;
+    expect(before.kids).toEqual(["k"]);
+    expect(await chat(await sign("/retime", "a"))).toEqual({ status: 200 });
+    published.delete("/retime/jwks"); // the partner's endpoint fails from now on (404)
+    const update = (body: object) =>
+      asAdmin(gw, "POST", "/admin/v1/partners/g7-fvey/identity-providers/retime", {
+        ...body,
+        reason: "refetch more often",
+      });
+    await update({ keys_max_age_s: 120, keys_max_stale_s: 7_200 });
+    const after = gw.gateway.identity.keySet("retime")!;
+    // Before the fix: a new, empty key set, whose first fetch fails: 401 identity-provider-unavailable
+    // for as long as the endpoint is down, though the keys held were good for keys_max_stale_s.
+    expect(await chat(await sign("/retime", "a"))).toEqual({ status: 200 });
+    expect(after).toBe(before);
+    expect(after.provider).toMatchObject({ keys_max_age_s: 120, keys_max_stale_s: 7_200 });
+    expect(after.kids).toEqual(["k"]);
+
+    // Where the keys come from changing is another key set, fetched afresh (here: failing, refused).
+    await update({ jwks_uri: `${base}/retime/moved` });
+    expect(gw.gateway.identity.keySet("retime")).not.toBe(before);
+    expect(await chat(await sign("/retime", "a"))).toEqual({
+      status: 401,
+      code: "identity-provider-unavailable",
+    });
   });
 });

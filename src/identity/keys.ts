@@ -26,6 +26,13 @@ export interface KeySetOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Where a provider's keys come from (issuer, discovery, jwks_uri, inline jwks), as a text to compare:
+ * two records of a provider with the same one share a key set (`follow`).
+ */
+export const keySourceOf = (p: ProviderInput): string =>
+  JSON.stringify([p.issuer, p.discovery, p.jwks_uri, p.jwks]);
+
 /** A key-set document larger than this is refused (a provider publishes a few keys). */
 const MAX_BYTES = 256 * 1024;
 const ASYMMETRIC = new Set(["RSA", "EC", "OKP"]);
@@ -42,13 +49,28 @@ export class KeySet {
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
   fetches = 0;
   readonly #now: () => number;
+  #provider: ProviderInput;
 
   constructor(
-    readonly provider: ProviderInput,
+    provider: ProviderInput,
     private readonly options: KeySetOptions,
   ) {
+    this.#provider = provider;
     this.#now = options.now ?? Date.now;
     if (provider.jwks !== undefined) this.#install(provider.jwks as JSONWebKeySet);
+  }
+
+  get provider(): ProviderInput {
+    return this.#provider;
+  }
+
+  /**
+   * The provider's record changed, but not where its keys come from (`keySourceOf`): its refetch and
+   * staleness intervals, say. The keys held stay, judged by the new record from now on; a new, empty
+   * set would refuse or hold up the provider's tokens until its first fetch.
+   */
+  follow(provider: ProviderInput): void {
+    this.#provider = provider;
   }
 
   get inline(): boolean {
