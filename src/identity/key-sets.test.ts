@@ -1,7 +1,8 @@
 /**
  * A provider's key set as the partner changes it: a key replaced under the same kid is picked up on
  * the same terms as a new kid (one fetch per cooldown, shared; no wait within it); a change of the
- * provider's refetch intervals alone keeps the keys held. The partner's keys
+ * provider's refetch intervals alone keeps the keys held; a fetched key set listing more keys than
+ * an inline one may is refused as a failed fetch, the keys held kept. The partner's keys
  * are the test's own, served from a loopback server it controls; where the cooldown is the point,
  * the key set's clock is the test's.
  */
@@ -42,7 +43,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ids = ["reuse", "retime"];
+  const ids = ["reuse", "retime", "many"];
   for (const id of ids) published.set(`/${id}/jwks`, ["a"]);
   const provider = (id: string) =>
     `    - { partner: g7-fvey, id: ${id}, issuer: "${base}/${id}", jwks_uri: "${base}/${id}/jwks", audiences: [${AUD}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested }\n`;
@@ -182,5 +183,29 @@ describe("a change of the provider's key intervals only", () => {
       status: 401,
       code: "identity-provider-unavailable",
     });
+  });
+});
+
+describe("a fetched key set listing more keys than an inline one may (100)", () => {
+  it("is refused as a failed fetch: the keys held stay, and lastError says why", async () => {
+    const set = gw.gateway.identity.keySet("many")!;
+    expect(set.kids).toEqual(["k"]);
+    const refetch = async () => {
+      const fetching = set.refresh();
+      expect(fetching).not.toBeNull();
+      await fetching;
+    };
+    published.set("/many/jwks", Array<string>(101).fill("b"));
+    await refetch();
+    // Before the fix: all 101 installed (up to ~20,000 within the 256 KiB bound), lastError null.
+    expect(set.lastError).toBe(`${base}/many/jwks lists 101 keys; at most 100 are accepted`);
+    expect(set.kids).toEqual(["k"]);
+    expect(await chat(await sign("/many", "a"))).toEqual({ status: 200 });
+    expect(await chat(await sign("/many", "b"))).toEqual({ status: 401, code: "token-signature" });
+
+    published.set("/many/jwks", Array<string>(100).fill("b")); // at the bound: accepted
+    await refetch();
+    expect(set.lastError).toBeNull();
+    expect(set.kids).toHaveLength(100);
   });
 });

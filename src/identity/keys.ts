@@ -13,7 +13,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey }
 import { fetch, type Agent } from "undici";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
 import { discoveredUrlProblem, httpLoopbackAt } from "./provider-urls.js";
-import { keySource, type ProviderInput } from "./schema.js";
+import { keySource, MAX_KEYS, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
   /** How long one fetch (discovery or key set) may take. */
@@ -179,6 +179,10 @@ export class KeySet {
     }
     const doc = await get(uri, "the key set");
     if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);
+    // The inline bound, for the same reason: 256 KiB holds some 20,000 tiny entries. A failed fetch:
+    // the keys held stay (within keys_max_stale_s), and the cause is the provider's lastError.
+    if (doc.keys.length > MAX_KEYS)
+      throw new Error(`${uri} lists ${doc.keys.length} keys; at most ${MAX_KEYS} are accepted`);
     return doc as unknown as JSONWebKeySet;
   }
 }
