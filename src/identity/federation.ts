@@ -10,11 +10,11 @@ import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
 import { mapClaims, readClaim } from "./claims.js";
-import { KeySet } from "./keys.js";
+import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
 import type { ProviderRecord } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
-import { parseToken, tokenError, verifyToken, type Verified } from "./verify.js";
+import { namedAudience, parseToken, tokenError, verifyToken, type Verified } from "./verify.js";
 
 export interface FederationOptions {
   /** The records and the policy in force (the data plane's snapshot), read on every request. */
@@ -84,6 +84,18 @@ interface Checked {
   readonly subject: string;
   readonly id: string;
   readonly lookup: KeySet["lookup"];
+}
+
+/**
+ * Which `aud` values a token must name one of (`accept`), and which it must name none of (`refuse`:
+ * the other use's): a token is either for the gateway or for the console's sign-in, never both.
+ */
+interface Audiences {
+  readonly accept: string[];
+  readonly refuse: readonly string[];
+  /** What a refused value is, and why it is refused (the refusal's message). */
+  readonly what: string;
+  readonly why: string;
 }
 
 /** How long a federated principal's last_seen may lag before it is written again. */
@@ -167,11 +179,12 @@ export class Federation {
       // Out of its bounds or verified with other keys: checked afresh, as a token never seen.
       this.#cache.delete(digest);
     }
-    const { issuer, reach, verified, subject, id, lookup } = await this.#verify(
-      token,
-      now,
-      (p) => p.audiences,
-    );
+    const { issuer, reach, verified, subject, id, lookup } = await this.#verify(token, now, (p) => ({
+      accept: p.audiences,
+      refuse: p.console === undefined ? [] : [p.console.client_id],
+      what: "the console's client id",
+      why: "a token that signs in to the console never calls a model",
+    }));
     const provider = issuer.record.document;
     // The blocks in force now (#verify ends on the snapshot in force), not when the call began.
     this.#refuseBlocked(id, this.#records?.blocked);
@@ -237,7 +250,12 @@ export class Federation {
       if (p.console === undefined) {
         throw tokenError("unknown-issuer", `identity provider ${p.id} is not registered for console sign-in`);
       }
-      return [p.console.client_id];
+      return {
+        accept: [p.console.client_id],
+        refuse: p.audiences,
+        what: "the gateway's audience",
+        why: "a token that calls models never signs in to the console",
+      };
     });
     this.#refuseBlocked(id, this.#records?.blocked);
     const provider = issuer.record.document;
@@ -254,7 +272,7 @@ export class Federation {
   }
 
   /** What every partner token goes through: shape, issuer, partner status, signature and claims, subject. */
-  async #verify(token: string, now: number, audiences: (p: ProviderRecord) => string[]): Promise<Checked> {
+  async #verify(token: string, now: number, audiences: (p: ProviderRecord) => Audiences): Promise<Checked> {
     const parsed = parseToken(token, this.options.maxTokenBytes);
     const issuer = this.#issuers.get(parsed.issuer);
     if (issuer === undefined) {
@@ -267,7 +285,8 @@ export class Federation {
         `partner ${provider.partner} is ${issuer.status}: tokens of its identity provider ${provider.id} are refused`,
       );
     }
-    const checked = { ...provider, audiences: audiences(provider) };
+    const aud = audiences(provider);
+    const checked = { ...provider, audiences: aud.accept };
     // Taken before verifying: if a fetch lands meanwhile, a cache entry is bound to the older keys
     // (and verified again on next use), never to keys that may not hold the one that verified it.
     const lookup = issuer.keys.lookup;
@@ -280,6 +299,14 @@ export class Federation {
       // would be accepted, and cached bound to an issuer the new table no longer has (#sync cleared
       // the cache before this entry was put in it), served until its exp.
       return this.#verify(token, now, audiences);
+    }
+    // jose checked that aud names one accepted; naming the other use's too would let one token do both.
+    const other = namedAudience(verified.claims.aud, aud.refuse);
+    if (other !== null) {
+      throw tokenError(
+        "token-audience",
+        `the token's aud also names ${aud.what} ${other.slice(0, 200)} of ${provider.id}: ${aud.why}`,
+      );
     }
     const subject = readClaim(verified.claims, provider.claims.subject);
     if (typeof subject !== "string" || subject === "" || subject.length > 256) {
@@ -321,14 +348,8 @@ export class Federation {
     const keySets = new Map<string, { fingerprint: string; keys: KeySet }>();
     for (const record of federation.providers) {
       const p = record.document;
-      const fingerprint = JSON.stringify([
-        p.issuer,
-        p.discovery,
-        p.jwks_uri,
-        p.jwks,
-        p.keys_max_age_s,
-        p.keys_max_stale_s,
-      ]);
+      // Only where the keys come from: a change of the intervals alone keeps the keys held (follow).
+      const fingerprint = keySourceOf(p);
       const kept = this.#keySets.get(p.id);
       const keys =
         kept !== undefined && kept.fingerprint === fingerprint
@@ -339,6 +360,7 @@ export class Federation {
               allowHttpLoopback: this.options.allowHttpLoopback,
               ...(this.options.log === undefined ? {} : { log: this.options.log }),
             });
+      keys.follow(p);
       keySets.set(p.id, { fingerprint, keys });
       if (keys !== kept?.keys) keys.maintain();
       issuers.set(p.issuer, { record, keys, ...reachOf(scheme, p.partner) });

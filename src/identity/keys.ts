@@ -13,7 +13,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey }
 import { fetch, type Agent } from "undici";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
 import { discoveredUrlProblem, httpLoopbackAt } from "./provider-urls.js";
-import { keySource, type ProviderInput } from "./schema.js";
+import { keySource, MAX_KEYS, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
   /** How long one fetch (discovery or key set) may take. */
@@ -25,6 +25,13 @@ export interface KeySetOptions {
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
+
+/**
+ * Where a provider's keys come from (issuer, discovery, jwks_uri, inline jwks), as a text to compare:
+ * two records of a provider with the same one share a key set (`follow`).
+ */
+export const keySourceOf = (p: ProviderInput): string =>
+  JSON.stringify([p.issuer, p.discovery, p.jwks_uri, p.jwks]);
 
 /** A key-set document larger than this is refused (a provider publishes a few keys). */
 const MAX_BYTES = 256 * 1024;
@@ -42,13 +49,28 @@ export class KeySet {
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
   fetches = 0;
   readonly #now: () => number;
+  #provider: ProviderInput;
 
   constructor(
-    readonly provider: ProviderInput,
+    provider: ProviderInput,
     private readonly options: KeySetOptions,
   ) {
+    this.#provider = provider;
     this.#now = options.now ?? Date.now;
     if (provider.jwks !== undefined) this.#install(provider.jwks as JSONWebKeySet);
+  }
+
+  get provider(): ProviderInput {
+    return this.#provider;
+  }
+
+  /**
+   * The provider's record changed, but not where its keys come from (`keySourceOf`): its refetch and
+   * staleness intervals, say. The keys held stay, judged by the new record from now on; a new, empty
+   * set would refuse or hold up the provider's tokens until its first fetch.
+   */
+  follow(provider: ProviderInput): void {
+    this.#provider = provider;
   }
 
   get inline(): boolean {
@@ -157,6 +179,10 @@ export class KeySet {
     }
     const doc = await get(uri, "the key set");
     if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);
+    // The inline bound, for the same reason: 256 KiB holds some 20,000 tiny entries. A failed fetch:
+    // the keys held stay (within keys_max_stale_s), and the cause is the provider's lastError.
+    if (doc.keys.length > MAX_KEYS)
+      throw new Error(`${uri} lists ${doc.keys.length} keys; at most ${MAX_KEYS} are accepted`);
     return doc as unknown as JSONWebKeySet;
   }
 }

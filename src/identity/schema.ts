@@ -89,6 +89,12 @@ export const assuranceMappingSchema = z
 const jwk = z.looseObject({ kty: z.string() });
 
 /**
+ * The most entries a key set may list, inline or fetched (keys.ts): a provider publishes a few, and
+ * every entry is held in memory and may be tried for a token.
+ */
+export const MAX_KEYS = 100;
+
+/**
  * Console sign-in: the client the partner registered at its provider for this console (a public
  * client: no secret, PKCE). Its ID tokens (aud = client_id) sign the person in, read-only.
  */
@@ -108,7 +114,7 @@ export const providerInputSchema = z
     discovery: z.boolean().optional(),
     jwks_uri: keyUrl(1000).optional(),
     /** Inline keys, for a partner with no reachable endpoint (air-gapped). */
-    jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
+    jwks: z.strictObject({ keys: z.array(jwk).min(1).max(MAX_KEYS) }).optional(),
     audiences: z.array(z.string().min(1).max(500)).min(1, "name at least one audience (the tokens' aud)"),
     algorithms: z
       .array(z.string())
@@ -180,7 +186,7 @@ export const providerUpdateSchema = z.strictObject({
   issuer: keyUrl(500).optional(),
   discovery: z.boolean().optional(),
   jwks_uri: keyUrl(1000).optional(),
-  jwks: z.strictObject({ keys: z.array(jwk).min(1).max(100) }).optional(),
+  jwks: z.strictObject({ keys: z.array(jwk).min(1).max(MAX_KEYS) }).optional(),
   audiences: z.array(z.string().min(1).max(500)).min(1).optional(),
   algorithms: z.array(z.string()).min(1).optional(),
   clock_skew_s: z.number().int().min(0).max(600).optional(),

@@ -105,14 +105,21 @@ export function parseToken(token: string, maxBytes: number): Parsed {
   return { header, payload, issuer: payload.iss };
 }
 
+/** The first of `refused` that a token's `aud` (one value or a list) names, or null. */
+export function namedAudience(aud: unknown, refused: readonly string[]): string | null {
+  const named = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
+  return refused.find((r) => named.includes(r)) ?? null;
+}
+
 export interface Verified {
   readonly claims: JWTPayload & Record<string, unknown>;
   readonly keyId: string | null;
 }
 
 /**
- * Signature and claims. `keys` holds the provider's keys in memory; an unknown kid asks it for one
- * (cooldown-bounded, shared) fetch and tries again once.
+ * Signature and claims. `keys` holds the provider's keys in memory; an unknown kid, or a signature
+ * that does not verify with the key held under its kid, asks it for one (cooldown-bounded, shared)
+ * fetch and tries again once.
  */
 export async function verifyToken(
   token: string,
@@ -135,8 +142,7 @@ export async function verifyToken(
       `the keys of ${provider.id} could not be refreshed for over ${provider.keys_max_stale_s} s: its tokens are refused until they can`,
     );
   }
-  const attempt = async () => {
-    const lookup = keys.lookup;
+  const attempt = async (lookup: KeySet["lookup"]) => {
     if (lookup === null) throw new joseErrors.JWKSNoMatchingKey();
     return jwtVerify(token, lookup, {
       issuer: provider.issuer,
@@ -150,12 +156,19 @@ export async function verifyToken(
   };
   try {
     let result;
+    const held = keys.lookup;
     try {
-      result = await attempt();
+      result = await attempt(held);
     } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
-      const fetching = keys.refresh();
-      if (fetching === null && keys.lookup === null) {
+      const unknownKey = err instanceof joseErrors.JWKSNoMatchingKey;
+      // A key the partner replaced keeping its kid (or its one key, named by none): the keys held
+      // are stale, as for an unknown kid, and are refreshed on the same terms (one fetch per
+      // cooldown, shared; within the cooldown the token is refused at once).
+      const replacedKey = err instanceof joseErrors.JWSSignatureVerificationFailed;
+      if (!unknownKey && !replacedKey) throw err;
+      // Keys fetched meanwhile (another request's fetch): tried as they are, nothing more fetched.
+      const fetching = keys.lookup === held ? keys.refresh() : Promise.resolve();
+      if (unknownKey && fetching === null && keys.lookup === null) {
         throw tokenError(
           "identity-provider-unavailable",
           `the keys of ${provider.id} have not been fetched yet (${keys.lastError ?? "no answer"})`,
@@ -163,13 +176,15 @@ export async function verifyToken(
       }
       if (fetching === null) throw err;
       await fetching;
-      if (!keys.usable()) {
+      if (unknownKey && !keys.usable()) {
         throw tokenError(
           "identity-provider-unavailable",
           `the keys of ${provider.id} cannot be fetched (${keys.lastError ?? "no answer"})`,
         );
       }
-      result = await attempt();
+      // The fetch failed and the keys held are still usable: the same keys give the same answer.
+      if (keys.lookup === held) throw err;
+      result = await attempt(keys.lookup);
     }
     const kid = result.protectedHeader.kid;
     return {

@@ -1,0 +1,211 @@
+/**
+ * A provider's key set as the partner changes it: a key replaced under the same kid is picked up on
+ * the same terms as a new kid (one fetch per cooldown, shared; no wait within it); a change of the
+ * provider's refetch intervals alone keeps the keys held; a fetched key set listing more keys than
+ * an inline one may is refused as a failed fetch, the keys held kept. The partner's keys
+ * are the test's own, served from a loopback server it controls; where the cooldown is the point,
+ * the key set's clock is the test's.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asAdmin, eventually } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { KeySet } from "./keys.js";
+import { providerInputSchema, type ProviderRecord } from "./schema.js";
+import { parseToken, verifyToken } from "./verify.js";
+
+const AUD = "urn:clearance:gateway";
+let server: Server;
+let base: string;
+let gw: TestGateway;
+const pairs: Record<string, { priv: CryptoKey; pub: JWK }> = {};
+/** What each path of the loopback server answers: the key pairs it publishes, each under kid "k". */
+const published = new Map<string, string[]>();
+const hits = new Map<string, number>();
+
+async function keyPair(name: string) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  pairs[name] = { priv: privateKey, pub: { ...(await exportJWK(publicKey)), alg: "ES256", use: "sig" } };
+}
+
+beforeAll(async () => {
+  await Promise.all(["a", "b", "forger"].map(keyPair));
+  server = createServer((req, res) => {
+    const path = req.url ?? "/";
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const names = published.get(path);
+    if (names === undefined) return void res.writeHead(404).end();
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ keys: names.map((n) => ({ ...pairs[n]!.pub, kid: "k" })) }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ids = ["reuse", "retime", "many"];
+  for (const id of ids) published.set(`/${id}/jwks`, ["a"]);
+  const provider = (id: string) =>
+    `    - { partner: g7-fvey, id: ${id}, issuer: "${base}/${id}", jwks_uri: "${base}/${id}/jwks", audiences: [${AUD}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested }\n`;
+  gw = await startTestGateway({
+    extra: `identity:
+  key_fetch_cooldown_ms: 1
+  providers:
+${ids.map(provider).join("")}`,
+  });
+  for (const id of ids)
+    await eventually(async () => gw.gateway.identity.keySet(id)?.usable() === true, Boolean, 500);
+}, 30_000);
+
+afterAll(async () => {
+  await gw?.gateway.close();
+  await new Promise((r) => {
+    server.close(r);
+    server.closeAllConnections();
+  });
+});
+
+/** A token of the provider at `path`, signed by `pair`, naming kid "k"; issued at `iat` (s). */
+function sign(path: string, pair: string, iat = Math.floor(Date.now() / 1000)): Promise<string> {
+  return new SignJWT({ nationality: ["DE"] })
+    .setProtectedHeader({ alg: "ES256", kid: "k" })
+    .setIssuer(`${base}${path}`)
+    .setAudience(AUD)
+    .setSubject("anna")
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 600)
+    .sign(pairs[pair]!.priv);
+}
+
+async function chat(token: string): Promise<{ status: number; code?: string }> {
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-test-country": "DE" },
+    body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  const body = (await res.json()) as { error?: { code: string } };
+  return { status: res.status, ...(body.error === undefined ? {} : { code: body.error.code }) };
+}
+
+describe("a key replaced under the same kid", () => {
+  it("verifies the new key's tokens after one key-set fetch, at the gateway", async () => {
+    expect(await chat(await sign("/reuse", "a"))).toEqual({ status: 200 });
+    published.set("/reuse/jwks", ["b"]); // the partner rotates, keeping the kid
+    const before = hits.get("/reuse/jwks") ?? 0;
+    // Before the fix: 401 token-signature until the next scheduled fetch (keys_max_age_s).
+    expect(await chat(await sign("/reuse", "b"))).toEqual({ status: 200 });
+    expect((hits.get("/reuse/jwks") ?? 0) - before).toBe(1);
+    expect(await chat(await sign("/reuse", "b"))).toEqual({ status: 200 });
+    expect((hits.get("/reuse/jwks") ?? 0) - before).toBe(1);
+    // The key replaced is gone from the set: its tokens no longer verify.
+    expect(await chat(await sign("/reuse", "a"))).toEqual({ status: 401, code: "token-signature" });
+  });
+
+  it("costs at most one fetch per cooldown, as an unknown kid does; within it the token is refused at once", async () => {
+    let clock = 1_900_000_000_000;
+    published.set("/cool/jwks", ["a"]);
+    const input = providerInputSchema.parse({
+      id: "cool",
+      issuer: `${base}/cool`,
+      jwks_uri: `${base}/cool/jwks`,
+      audiences: [AUD],
+    });
+    const record: ProviderRecord = {
+      ...input,
+      partner: "g7-fvey",
+      created_at: "",
+      created_by: "",
+      removed: null,
+    };
+    const set = new KeySet(input, {
+      fetchTimeoutMs: 2000,
+      cooldownMs: 10_000,
+      allowHttpLoopback: true,
+      now: () => clock,
+    });
+    await set.refresh();
+    expect(set.fetches).toBe(1);
+    const iat = Math.floor(clock / 1000);
+    const check = async (token: string) =>
+      verifyToken(token, parseToken(token, 8192), record, set, clock).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => (err as { code: string }).code,
+      );
+
+    // Forged under the known kid, within the cooldown of the first fetch: refused, nothing fetched.
+    expect(await check(await sign("/cool", "forger", iat))).toBe("token-signature");
+    expect(set.fetches).toBe(1);
+
+    published.set("/cool/jwks", ["b"]);
+    clock += 10_001; // past the cooldown
+    const replaced = await sign("/cool", "b", iat);
+    // 100 at once: one fetch, shared; each verified with the key fetched.
+    const outcomes = await Promise.all(Array.from({ length: 100 }, () => check(replaced)));
+    expect(new Set(outcomes)).toEqual(new Set(["accepted k"]));
+    expect(set.fetches).toBe(2);
+
+    // A storm of forgeries right after: refused at once, no further fetch within the cooldown…
+    for (let i = 0; i < 50; i++)
+      expect(await check(await sign("/cool", "forger", iat))).toBe("token-signature");
+    expect(set.fetches).toBe(2);
+    // …and one after it, which changes nothing: still refused.
+    clock += 10_001;
+    expect(await check(await sign("/cool", "forger", iat))).toBe("token-signature");
+    expect(set.fetches).toBe(3);
+    expect(await check(replaced)).toBe("accepted k");
+  });
+});
+
+describe("a change of the provider's key intervals only", () => {
+  it("keeps the keys held: the provider's tokens are served while its endpoint is down", async () => {
+    const before = gw.gateway.identity.keySet("retime")!;
+    expect(before.kids).toEqual(["k"]);
+    expect(await chat(await sign("/retime", "a"))).toEqual({ status: 200 });
+    published.delete("/retime/jwks"); // the partner's endpoint fails from now on (404)
+    const update = (body: object) =>
+      asAdmin(gw, "POST", "/admin/v1/partners/g7-fvey/identity-providers/retime", {
+        ...body,
+        reason: "refetch more often",
+      });
+    await update({ keys_max_age_s: 120, keys_max_stale_s: 7_200 });
+    const after = gw.gateway.identity.keySet("retime")!;
+    // Before the fix: a new, empty key set, whose first fetch fails: 401 identity-provider-unavailable
+    // for as long as the endpoint is down, though the keys held were good for keys_max_stale_s.
+    expect(await chat(await sign("/retime", "a"))).toEqual({ status: 200 });
+    expect(after).toBe(before);
+    expect(after.provider).toMatchObject({ keys_max_age_s: 120, keys_max_stale_s: 7_200 });
+    expect(after.kids).toEqual(["k"]);
+
+    // Where the keys come from changing is another key set, fetched afresh (here: failing, refused).
+    await update({ jwks_uri: `${base}/retime/moved` });
+    expect(gw.gateway.identity.keySet("retime")).not.toBe(before);
+    expect(await chat(await sign("/retime", "a"))).toEqual({
+      status: 401,
+      code: "identity-provider-unavailable",
+    });
+  });
+});
+
+describe("a fetched key set listing more keys than an inline one may (100)", () => {
+  it("is refused as a failed fetch: the keys held stay, and lastError says why", async () => {
+    const set = gw.gateway.identity.keySet("many")!;
+    expect(set.kids).toEqual(["k"]);
+    const refetch = async () => {
+      const fetching = set.refresh();
+      expect(fetching).not.toBeNull();
+      await fetching;
+    };
+    published.set("/many/jwks", Array<string>(101).fill("b"));
+    await refetch();
+    // Before the fix: all 101 installed (up to ~20,000 within the 256 KiB bound), lastError null.
+    expect(set.lastError).toBe(`${base}/many/jwks lists 101 keys; at most 100 are accepted`);
+    expect(set.kids).toEqual(["k"]);
+    expect(await chat(await sign("/many", "a"))).toEqual({ status: 200 });
+    expect(await chat(await sign("/many", "b"))).toEqual({ status: 401, code: "token-signature" });
+
+    published.set("/many/jwks", Array<string>(100).fill("b")); // at the bound: accepted
+    await refetch();
+    expect(set.lastError).toBeNull();
+    expect(set.kids).toHaveLength(100);
+  });
+});
