@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { parseScheme } from "../scheme/index.js";
 import { decide } from "./decide.js";
+import { relevantNationalities } from "./facts.js";
 import { settleLocation } from "./location.js";
 import { ACTIONS, ASSURANCE_LEVELS } from "./types.js";
 import type { Action, Decision, DecisionRequest, Nationality, Principal, Reason } from "./types.js";
@@ -353,6 +354,28 @@ describe("`most-recent`: if dates are missing and that makes it ambiguous, use `
     );
     expect(short(partner)).toBe("deny no-authorization");
     expect(said(partner)).toContain("acquisition dates missing");
+  });
+  it("an undated entry of one of several countries acquired on the latest date is ambiguous: every nationality counts", () => {
+    // FR alone is the most recent if the undated FR came after 2010; FR and DE if not. Which, is not known.
+    const p: Principal = {
+      id: "p-tie-undated",
+      citizenships: [nat("IR", "1980-01-01"), nat("FR", "2010-01-01"), nat("DE", "2010-01-01")],
+      permanent_residencies: [nat("FR")],
+      assurance: "attested",
+    };
+    expect(relevantNationalities(p.citizenships ?? [], p.permanent_residencies ?? [], false)).toEqual({
+      relevant: ["IR", "FR", "DE"],
+      ambiguous: true,
+    });
+    const d = decide(scheme, p, req("ctl", "FR"));
+    expect(short(d)).toBe("deny embargoed-nationality");
+    expect(said(d)).toContain("acquisition dates missing, so every nationality counts");
+    // The same with the tie broken: FR alone is the most recent, known.
+    const single = {
+      ...p,
+      citizenships: [nat("IR", "1980-01-01"), nat("DE", "2009-01-01"), nat("FR", "2010-01-01")],
+    };
+    expect(short(decide(scheme, single, req("ctl", "FR")))).toBe("allow partner-country");
   });
   it("every date missing on a single nationality is not ambiguous", () => {
     expect(run(person("p-one", ["FR"]), req("ctl", "FR"))).toBe("allow partner-country");
