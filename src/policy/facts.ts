@@ -248,10 +248,11 @@ export function heldAt(p: Principal, time: number): Principal {
 /**
  * `most-recent` (EAR, 15 CFR 734.13(b)): the most recently acquired citizenship or permanent
  * residency; several acquired on the same latest date all count. A missing date makes it ambiguous
- * only when it could change the answer: an undated entry whose country is among the latest dated
- * ones can only narrow them (it is that country, acquired before, on or after that date), so those
- * latest countries still count; otherwise the order is unknown and every nationality counts
- * (`ambiguous`).
+ * only when it could change the answer: an undated entry of the one country acquired on the latest
+ * date leaves it the answer (it is that country, acquired before, on or after that date); any other
+ * undated entry — of another country, or of one of several tied on the latest date, which it would
+ * narrow to itself if acquired after — could, so every nationality counts (`ambiguous`; DESIGN.md:
+ * "If dates are missing and that makes it ambiguous, use `all` for that principal").
  * `all` (ITAR, 22 CFR 120.50(b)): every citizenship and permanent residency.
  */
 export function relevantNationalities(
@@ -284,7 +285,7 @@ export function relevantNationalities(
     }
   }
   for (const country of undated)
-    if (!recent.includes(country)) return { relevant: distinct, ambiguous: true };
+    if (recent.length !== 1 || recent[0] !== country) return { relevant: distinct, ambiguous: true };
   return { relevant: recent, ambiguous: false };
 }
 
