@@ -330,7 +330,10 @@ export type StoreErrorCode =
   | "no-store"
   /** A change waited too long for a lock (PostgreSQL): nothing changed; try again. */
   | "busy"
-  /** An admin statement ran, or the store was silent, past its bound (PostgreSQL); see the message. */
+  /**
+   * An admin statement ran, the store was silent, or no connection was had, past its bound
+   * (PostgreSQL); see the message.
+   */
   | "timeout";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
