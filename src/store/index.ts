@@ -316,7 +316,8 @@ export interface StoreOptions {
    * PostgreSQL: how long a change waits for a lock (another node's long change, say) before it fails
    * as StoreError "busy" (default 30000). Any admin statement is cancelled by the server after
    * lockTimeoutMs + queryTimeoutMs, and given up by the client one queryTimeoutMs later: StoreError
-   * "timeout".
+   * "timeout". Also bounds each lock wait of the migrations run at open (another process's migration,
+   * a table in use elsewhere): the open fails as StoreError "busy", naming what waited.
    */
   readonly lockTimeoutMs?: number;
 }

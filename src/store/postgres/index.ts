@@ -109,14 +109,22 @@ export async function openPostgresStore(
   pool.on("error", () => undefined);
   fast.on("error", () => undefined);
   try {
-    // Its own session, without the admin bounds: a migration may take long on a big store, and waits
-    // for another process's (the advisory lock) as long as that takes.
-    const client = new pg.Client({ ...common, connectionTimeoutMillis: connectMs });
+    // Its own session, without the admin statement bounds: a migration may take long on a big store.
+    // Its lock waits are bounded (another process's migration, a table in use elsewhere), and a
+    // migrating process gone silent mid-way has its session ended, not left holding the locks.
+    const client = new pg.Client({
+      ...common,
+      connectionTimeoutMillis: connectMs,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    });
     client.on("error", () => undefined);
     await client.connect();
     try {
       await onConnect?.(client);
-      await migrate(client, undefined, schema === undefined ? {} : { createSchema: schema });
+      await migrate(client, undefined, {
+        lockTimeoutMs,
+        ...(schema === undefined ? {} : { createSchema: schema }),
+      });
     } finally {
       await client.end();
     }
