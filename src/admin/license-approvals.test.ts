@@ -7,11 +7,20 @@ import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gate
 
 /** Runs once, just before the gateway's next license write reaches the store (after its checks). */
 let beforeLicenseWrite: (() => Promise<void>) | null = null;
+/** Runs once, just before the gateway's next read of an identity from the store (after sign-in). */
+let beforeIdentityRead: (() => Promise<void>) | null = null;
 let raw: Store;
 function hooked(s: Store): Store {
   raw = s;
   const records: Store["records"] = {
-    get: (collection, id) => s.records.get(collection, id),
+    get: async (collection, id) => {
+      const hook = beforeIdentityRead;
+      if (hook !== null && collection === "identity") {
+        beforeIdentityRead = null;
+        await hook();
+      }
+      return s.records.get(collection, id);
+    },
     list: (collection) => s.records.list(collection),
     put: async (collection, id, document, expected, change, guards) => {
       const hook = beforeLicenseWrite;
@@ -97,6 +106,36 @@ describe("approvals", () => {
     const raced = await call(t, tok.s1!, "POST", "/admin/v1/licenses/L-RACE-SELF/approve", {});
     expect(raced.status).toBe(409);
     const stored = await raw.records.get<{ status: string }>("license", "L-RACE-SELF");
+    expect(stored?.document.status).toBe("pending");
+  });
+});
+
+describe("denials", () => {
+  it("a denier revoked on another node between the route's check and the write is refused", async () => {
+    tok.d1 = await createIdentity(t, "d1@edges", ["approver"]);
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-DENY-RACE", destinations: ["FR"] }));
+    beforeLicenseWrite = () => revokeElsewhere("d1@edges");
+    const raced = await call(t, tok.d1!, "POST", "/admin/v1/licenses/L-DENY-RACE/deny", { reason: "no" });
+    expect(beforeLicenseWrite).toBeNull();
+    expect(raced.status).toBe(409);
+    expect(raced.body.error.code).toBe("conflict");
+    const stored = await raw.records.get<{ status: string }>("license", "L-DENY-RACE");
+    expect(stored?.document.status).toBe("pending");
+    // Another approver's denial goes through.
+    const denied = await call(t, tok.a2!, "POST", "/admin/v1/licenses/L-DENY-RACE/deny", { reason: "no" });
+    expect(denied.status).toBe(200);
+    expect(denied.body.status).toBe("denied");
+  });
+
+  it("a denier revoked on another node, signed in before this node has seen it, is refused", async () => {
+    tok.d2 = await createIdentity(t, "d2@edges", ["approver"]);
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "L-DENY-LATE", destinations: ["FR"] }));
+    beforeIdentityRead = () => revokeElsewhere("d2@edges");
+    const late = await call(t, tok.d2!, "POST", "/admin/v1/licenses/L-DENY-LATE/deny", { reason: "no" });
+    expect(beforeIdentityRead).toBeNull();
+    expect(late.status).toBe(403);
+    expect(late.body.error.code).toBe("revoked-decider");
+    const stored = await raw.records.get<{ status: string }>("license", "L-DENY-LATE");
     expect(stored?.document.status).toBe("pending");
   });
 });

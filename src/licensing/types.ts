@@ -76,6 +76,7 @@ export type WorkflowErrorCode =
   | "conflict-of-interest"
   | "beneficiary-unknown"
   | "duplicate-approval"
+  | "revoked-decider"
   | "reason-required"
   | "invalid-conditions"
   | "invalid-transition";
@@ -87,6 +88,8 @@ const KIND_OF: Readonly<Record<WorkflowErrorCode, ErrorKind>> = {
   // Nothing is known of the licensee principal yet: the state does not allow deciding (fail closed).
   "beneficiary-unknown": "conflict",
   "duplicate-approval": "conflict",
+  // A revoked identity no longer decides anything (its approvals stop counting, see approve).
+  "revoked-decider": "forbidden",
   "reason-required": "invalid",
   "invalid-conditions": "invalid",
   "invalid-transition": "conflict",

@@ -48,3 +48,14 @@ describe("conflict of interest", () => {
     expect(deny(r, { id: "approver", organization: null }, NOW, "unknown", null).status).toBe("denied");
   });
 });
+
+describe("denial", () => {
+  it("refuses a denier revoked before the application is decided: a denial is decided by one", () => {
+    const r = application({ organization: "uk-aisi" });
+    const denier = { id: "approver", organization: null };
+    expect(() => deny(r, denier, NOW, "no", [], true)).toThrow(
+      expect.objectContaining({ code: "revoked-decider", kind: "forbidden" }),
+    );
+    expect(deny(r, denier, NOW, "no", [], false).status).toBe("denied");
+  });
+});

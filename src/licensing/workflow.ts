@@ -121,6 +121,8 @@ export function approve(
 /**
  * A denial grants nothing, so it does not need who benefits to be known (an application for an
  * unknown principal can still be denied); a known beneficiary's member still may not decide it.
+ * `revoked`: whether the denier has been revoked — one person decides a denial, so a revoked
+ * denier is refused (a revoked approver's approval is kept but does not count; see approve).
  */
 export function deny(
   r: LicenseRecord,
@@ -128,8 +130,14 @@ export function deny(
   now: string,
   reason: string,
   beneficiaries: Beneficiaries,
+  revoked = false,
 ): LicenseRecord {
   checkDecider(r, approver, beneficiaries ?? [], "decide");
+  if (revoked)
+    throw new WorkflowError(
+      "revoked-decider",
+      `${approver.id} has been revoked and cannot decide license ${r.id}`,
+    );
   requireReason(reason);
   return { ...r, status: "denied", history: [...r.history, event(now, approver.id, "deny", reason)] };
 }

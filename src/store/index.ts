@@ -316,7 +316,8 @@ export interface StoreOptions {
    * PostgreSQL: how long a change waits for a lock (another node's long change, say) before it fails
    * as StoreError "busy" (default 30000). Any admin statement is cancelled by the server after
    * lockTimeoutMs + queryTimeoutMs, and given up by the client one queryTimeoutMs later: StoreError
-   * "timeout".
+   * "timeout". Also bounds each lock wait of the migrations run at open (another process's migration,
+   * a table in use elsewhere): the open fails as StoreError "busy", naming what waited.
    */
   readonly lockTimeoutMs?: number;
 }
@@ -330,7 +331,10 @@ export type StoreErrorCode =
   | "no-store"
   /** A change waited too long for a lock (PostgreSQL): nothing changed; try again. */
   | "busy"
-  /** An admin statement ran, or the store was silent, past its bound (PostgreSQL); see the message. */
+  /**
+   * An admin statement ran, the store was silent, or no connection was had, past its bound
+   * (PostgreSQL); see the message.
+   */
   | "timeout";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {

@@ -98,6 +98,9 @@ async function save(
   action: string,
   details: Record<string, unknown> = {},
   guards?: PutGuards,
+  // Whether the write grants anything: so far, whatever carries a guard (a denial's guard is its
+  // denier's identity, and a denied license grants nothing to be in force).
+  grants = guards !== undefined,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
   await deps.store.records.put(
@@ -109,7 +112,7 @@ async function save(
     guards,
   );
   await deps.changed();
-  if (guards !== undefined) requireInForce(deps.state(), "license", next.id);
+  if (grants) requireInForce(deps.state(), "license", next.id);
   return next;
 }
 
@@ -119,6 +122,8 @@ async function save(
  * organization its provider last vouched for, the partner that provider belongs to, and the partner
  * of the provider its id names (a person who has not signed in yet is known by its provider alone).
  * Null when nothing at all is known of the licensee principal: approval then fails closed.
+ * Not guarded at the write: principals and federated principals have no revisions, and a move
+ * after the decision is not checked either, so a guard alone would close only the narrower window.
  */
 async function beneficiaries(deps: AdminDeps, r: LicenseRecord): Promise<Beneficiaries> {
   if ("organization" in r.licensee) return [r.licensee.organization];
@@ -271,14 +276,16 @@ export const licenseRoutes = [
     body: reasonBody,
     async handle({ deps, caller, params, body }) {
       const r = find(deps, caller, DECIDE_ROLES, params.id as string);
-      return save(
-        deps,
-        caller,
-        r,
-        deny(r.document, approver(caller), deps.now(), body.reason, await beneficiaries(deps, r.document)),
-        "deny",
-        { reason: body.reason },
-      );
+      // As an approval: the denier's identity read from the store (a revocation on another node
+      // counts before this node's snapshot has it), and the write guarded on it at that revision.
+      const identity = await deps.store.records.get<Identity>("identity", caller.id);
+      const revoked = identity !== undefined && identity.document.revoked_at !== null;
+      const decided = await beneficiaries(deps, r.document);
+      const next = deny(r.document, approver(caller), deps.now(), body.reason, decided, revoked);
+      const guard: PutGuard = {
+        record: { collection: "identity", id: caller.id, revision: identity?.revision ?? 0 },
+      };
+      return save(deps, caller, r, next, "deny", { reason: body.reason }, guard, false);
     },
   }),
   ...(["suspend", "reinstate", "revoke"] as const).map((action) =>

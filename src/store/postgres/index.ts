@@ -49,6 +49,8 @@ export interface PostgresStoreOptions {
   readonly queryTimeoutMs?: number;
   /** See StoreOptions.lockTimeoutMs. */
   readonly lockTimeoutMs?: number;
+  /** How long an admin call waits for a free connection, or for a new one to connect (default 30000). */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Connects, migrates (see migrations.ts), and returns the store. Rejects on a schema newer than this build. */
@@ -74,13 +76,14 @@ export async function openPostgresStore(
   const timeout = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const bounds = adminBounds(lockTimeoutMs, timeout);
+  const connectMs = options.connectTimeoutMs ?? ADMIN_CONNECT_MS;
   const pool = new pg.Pool({
     ...common,
     onConnect,
     max: options.max ?? 10,
     fallback_application_name: "clearance",
     // Waiting for a free connection or for a connect: an admin call fails rather than hangs.
-    connectionTimeoutMillis: ADMIN_CONNECT_MS,
+    connectionTimeoutMillis: connectMs,
     // A transaction whose node went silent mid-way (a drain holds audit_head's row lock, which every
     // node's appends need) is ended by the server, not left holding its locks until TCP gives up.
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
@@ -106,14 +109,22 @@ export async function openPostgresStore(
   pool.on("error", () => undefined);
   fast.on("error", () => undefined);
   try {
-    // Its own session, without the admin bounds: a migration may take long on a big store, and waits
-    // for another process's (the advisory lock) as long as that takes.
-    const client = new pg.Client({ ...common, connectionTimeoutMillis: ADMIN_CONNECT_MS });
+    // Its own session, without the admin statement bounds: a migration may take long on a big store.
+    // Its lock waits are bounded (another process's migration, a table in use elsewhere), and a
+    // migrating process gone silent mid-way has its session ended, not left holding the locks.
+    const client = new pg.Client({
+      ...common,
+      connectionTimeoutMillis: connectMs,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    });
     client.on("error", () => undefined);
     await client.connect();
     try {
       await onConnect?.(client);
-      await migrate(client, undefined, schema === undefined ? {} : { createSchema: schema });
+      await migrate(client, undefined, {
+        lockTimeoutMs,
+        ...(schema === undefined ? {} : { createSchema: schema }),
+      });
     } finally {
       await client.end();
     }
@@ -124,6 +135,7 @@ export async function openPostgresStore(
       lockTimeoutMs,
       DRAIN_TIMEOUT_FACTOR * timeout,
       bounds,
+      connectMs,
     );
   } catch (err) {
     await Promise.all([pool.end(), fast.end()]);
@@ -148,6 +160,9 @@ const ADMIN_CONNECT_MS = 30_000;
 const QUERY_CANCELED = "57014";
 /** node-postgres's error for a query_timeout that expired. */
 const CLIENT_TIMEOUT = "Query read timeout";
+/** pg-pool's errors for its connectionTimeoutMillis: no connection came free, or a new one did not connect. */
+const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect";
+const POOL_CONNECT_TIMEOUT = "Connection terminated due to connection timeout";
 
 /** How long an admin statement may take: on the server, then on the client. */
 export interface AdminBounds {
@@ -172,6 +187,7 @@ export class PostgresStore implements Store {
   readonly #where: { url: string; schema?: string };
   readonly #lockTimeoutMs: number;
   readonly #bounds: AdminBounds;
+  readonly #connectMs: number;
   /** The pool, its queries' timeouts reported as StoreError "timeout". */
   readonly #bounded: pg.Pool;
   readonly #watches = new Set<ChangeWatch>();
@@ -188,10 +204,12 @@ export class PostgresStore implements Store {
     lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
     drainTimeoutMs = DRAIN_TIMEOUT_FACTOR * DEFAULT_QUERY_TIMEOUT_MS,
     bounds = adminBounds(lockTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS),
+    connectMs = ADMIN_CONNECT_MS,
   ) {
     this.#pool = pool;
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#bounds = bounds;
+    this.#connectMs = connectMs;
     const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
       pool.query(text as string, values).catch((err: unknown) => {
         throw this.#timedOut(err, "maybe") ?? err;
@@ -221,6 +239,13 @@ export class PostgresStore implements Store {
    * have been made all the same (an autocommit write or COMMIT whose answer did not come back).
    */
   #timedOut(err: unknown, changed: "no" | "maybe"): StoreError | null {
+    // The pool's wait for a connection: as much a bound as a statement's, and nothing was sent yet.
+    const message = (err as Error | undefined)?.message;
+    if (message === POOL_WAIT_TIMEOUT || message === POOL_CONNECT_TIMEOUT) {
+      const what =
+        message === POOL_WAIT_TIMEOUT ? "no admin connection came free" : "could not connect to the store";
+      return new StoreError("timeout", `${what} in ${this.#connectMs} ms; nothing was changed, try again`);
+    }
     const server = (err as { code?: unknown }).code === QUERY_CANCELED;
     if (!server && (err as Error | undefined)?.message !== CLIENT_TIMEOUT) return null;
     const [ms, what] = server
@@ -236,7 +261,9 @@ export class PostgresStore implements Store {
   /** Runs `fn` in a transaction on one connection: BEGIN, fn, COMMIT; ROLLBACK on any error. */
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     this.#live();
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((err: unknown) => {
+      throw this.#timedOut(err, "no") ?? err;
+    });
     let committing = false;
     try {
       // One round trip: a change queued behind a long transaction fails after a while, and gives its

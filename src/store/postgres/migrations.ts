@@ -12,6 +12,7 @@
  *   rowid and AUTOINCREMENT.
  */
 import type { ClientBase } from "pg";
+import { StoreError } from "../index.js";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
 import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 import { ALERTS_BY_COLUMNS } from "../alerts.js";
@@ -183,13 +184,23 @@ export const MIGRATION_LOCK = 0x636c726d;
 export interface MigrateOptions {
   /** Create this schema first if it does not exist (under the lock: concurrent creates would race). */
   readonly createSchema?: string;
+  /**
+   * How long any one lock wait of the run may take (the migration lock, a table another session
+   * uses): past it the run fails as StoreError "busy", naming what waited, and nothing is migrated.
+   * Unset: waits for ever.
+   */
+  readonly lockTimeoutMs?: number;
 }
+
+/** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
+const LOCK_NOT_AVAILABLE = "55P03";
 
 /**
  * Applies the pending migrations in one transaction on `client`, in the schema its search_path
  * selects. The transaction holds pg_advisory_xact_lock(MIGRATION_LOCK): gateway processes starting
  * together queue on it, and all but the first find nothing to do. DDL is transactional in PostgreSQL,
- * so a failing migration rolls the whole run back. Returns the versions applied now.
+ * so a failing migration rolls the whole run back (one waiting past `lockTimeoutMs` too). Returns the
+ * versions applied now.
  */
 export async function migrate(
   client: ClientBase,
@@ -197,9 +208,17 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<number[]> {
   const latest = checkOrder(migrations);
+  const { lockTimeoutMs } = options;
+  // What the run is waiting on, for the error when a lock wait times out.
+  let step = "the migration lock";
   await client.query("BEGIN");
   try {
+    // A migration's DDL queued behind another session's lock also queues every later query on that
+    // table behind itself: bounded, a start fails and says so rather than hanging and stalling others.
+    if (lockTimeoutMs !== undefined)
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    step = "reading the schema version";
     if (options.createSchema !== undefined)
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.createSchema)}`);
     const schema = (await client.query<{ s: string | null }>("SELECT current_schema() AS s")).rows[0]?.s;
@@ -218,6 +237,7 @@ export async function migrate(
     const applied: number[] = [];
     for (const m of migrations) {
       if (m.version <= current) continue;
+      step = `migration ${m.version}`;
       await client.query(m.sql);
       await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
         m.version,
@@ -230,7 +250,16 @@ export async function migrate(
   } catch (err) {
     // The first error is the one to report; a failed ROLLBACK means the connection is gone anyway.
     await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
+    if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw err;
+    const ms = Math.max(1, Math.round(lockTimeoutMs ?? 0));
+    throw new StoreError(
+      "busy",
+      step === "the migration lock"
+        ? `waited over ${ms} ms for the migration lock: another process is migrating this database ` +
+            `(or holds the lock stuck); nothing was migrated, start again once it is done`
+        : `${step} waited over ${ms} ms for a lock held by another session (see pg_locks); nothing ` +
+            `was migrated, start again once that session has ended`,
+    );
   }
 }
 

@@ -150,6 +150,60 @@ describe.skipIf(skipReason !== undefined)("the PostgreSQL store's connections", 
     expect(await store.usage.totals()).toEqual(before);
   });
 
+  it("admin calls finding every admin connection taken past the wait fail as timeout (503), changing nothing", async () => {
+    const { schema, url } = await freshSchema();
+    // One admin connection, a short wait for it; the lock bounds far above it (the write holding the
+    // connection must not give it back while the others wait).
+    const store = await openPostgresStore(url, {
+      max: 1,
+      connectTimeoutMs: 300,
+      lockTimeoutMs: 15_000,
+      queryTimeoutMs: 5_000,
+    });
+    stores.push(store);
+    await store.principals.put({ id: "p-1" }, "admin"); // the one connection, connected and idle
+    const release = await holdVersionRow(schema);
+    // Takes the idle connection and holds it, waiting for the version row.
+    const holder = store.principals.put({ id: "p-holder" }, "admin");
+    const read = await outcome(store.principals.get("p-1"));
+    const put = await outcome(store.principals.put({ id: "p-waiting" }, "admin"));
+    const record = await outcome(
+      store.records.put("setting", "s", { v: 1 }, 0, { actor: "admin", action: "setting.put" }),
+    );
+    await release();
+    await holder;
+    for (const got of [read, put, record]) {
+      expect(got).toBeInstanceOf(StoreError);
+      expect(got).toMatchObject({ code: "timeout", kind: "unavailable" });
+      expect(STATUS_OF_KIND[(got as StoreError).kind]).toBe(503);
+      expect((got as Error).message).toMatch(/no admin connection.*nothing was changed/);
+    }
+    expect(await store.principals.get("p-waiting")).toBeUndefined();
+    expect(await store.records.get("setting", "s")).toBeUndefined();
+    expect(await store.principals.get("p-holder")).toMatchObject({ id: "p-holder" });
+  });
+
+  it("an admin call whose new connection does not connect within the wait fails as timeout (503)", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url);
+    try {
+      const store = await openPostgresStore(link.url, { ...SHORT, connectTimeoutMs: 300 });
+      stores.push(store);
+      // Opening migrated on a session of its own: the pool holds no connection yet.
+      link.cut();
+      const read = await outcome(store.principals.get("p-1"));
+      const put = await outcome(store.principals.put({ id: "p-2" }, "admin"));
+      link.mend();
+      for (const got of [read, put]) {
+        expect(got).toMatchObject({ code: "timeout", kind: "unavailable" });
+        expect((got as Error).message).toMatch(/could not connect.*nothing was changed/);
+      }
+      expect(await store.principals.get("p-2")).toBeUndefined();
+    } finally {
+      await link.close();
+    }
+  });
+
   it("a store that stops answering fails admin reads and changes as timeout, the change not kept", async () => {
     const { url } = await freshSchema();
     const link = await blackhole(url);

@@ -10,7 +10,7 @@ import { openStore, StoreError, type Store } from "../index.js";
 import { MIGRATIONS as SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { storeSuite } from "../suite.js";
 import { openPostgresStore } from "./index.js";
-import { migrate, MIGRATIONS, type Migration } from "./migrations.js";
+import { migrate, MIGRATION_LOCK, MIGRATIONS, type Migration } from "./migrations.js";
 import { DATABASE_URL, skipReason } from "../../testing/postgres.js";
 
 const DATABASE = DATABASE_URL;
@@ -339,6 +339,57 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
         const tables = await c.query("SELECT 1 FROM pg_tables WHERE schemaname = $1", [schema]);
         expect(tables.rowCount).toBe(0);
       }));
+
+    /** Another session's transaction, having run `sql` (taking its locks) until released. */
+    async function holding(sql: string, params: unknown[] = []) {
+      const x = await admin().connect();
+      await x.query("BEGIN");
+      await x.query(sql, params);
+      return async () => {
+        await x.query("COMMIT");
+        x.release();
+      };
+    }
+
+    it("fails a migration waiting past lockTimeoutMs on another session's lock, naming it, applying nothing", () =>
+      withClient(async (c, schema) => {
+        await migrate(c, [v1]);
+        // A long read of `a` elsewhere (another node's transaction): ALTER TABLE must wait for it.
+        const release = await holding(`LOCK TABLE ${schema}.a IN ACCESS SHARE MODE`);
+        const v3: Migration = { version: 3, sql: "ALTER TABLE a ADD COLUMN y INTEGER" };
+        const err = await migrate(c, [v1, v2, v3], { lockTimeoutMs: 200 }).catch((e: unknown) => e);
+        await release();
+        expect(err).toBeInstanceOf(StoreError);
+        expect(err).toMatchObject({ code: "busy", kind: "unavailable" });
+        expect((err as Error).message).toMatch(
+          /migration 3 waited over 200 ms for a lock.*nothing was migrated/,
+        );
+        // The whole run rolled back: v2's table is not there, the schema is still at 1.
+        expect(await count(`SELECT max(version) AS n FROM ${schema}.schema_migrations`)).toBe(1);
+        expect(await count(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = '${schema}'`)).toBe(2);
+        // The lock gone, the same run goes through.
+        expect(await migrate(c, [v1, v2, v3], { lockTimeoutMs: 200 })).toEqual([2, 3]);
+      }));
+
+    it("fails a start waiting past store.lock_timeout_ms for the migration lock, saying so", async () => {
+      const schema = await freshSchema();
+      // A process that took the migration lock and does not let go (stuck, or a very long migration).
+      const release = await holding("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      const err = await openPostgresStore(DATABASE, { schema, lockTimeoutMs: 200 }).catch((e: unknown) => e);
+      await release();
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err).toMatchObject({ code: "busy" });
+      expect((err as Error).message).toMatch(
+        /waited over 200 ms for the migration lock.*nothing was migrated/,
+      );
+      expect(await count(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = '${schema}'`)).toBe(0);
+      // Free again: the next start migrates.
+      const store = await openPostgresStore(DATABASE, { schema, lockTimeoutMs: 200 });
+      await store.close();
+      expect(await count(`SELECT max(version) AS n FROM ${schema}.schema_migrations`)).toBe(
+        MIGRATIONS.at(-1)!.version,
+      );
+    });
 
     it("rejects a list out of order", () =>
       withClient(async (c) => {
