@@ -185,9 +185,11 @@ export interface MigrateOptions {
   /** Create this schema first if it does not exist (under the lock: concurrent creates would race). */
   readonly createSchema?: string;
   /**
-   * How long any one lock wait of the run may take (the migration lock, a table another session
-   * uses): past it the run fails as StoreError "busy", naming what waited, and nothing is migrated.
-   * Unset: waits for ever.
+   * How long any one lock wait of the migrations may take (a table another session uses): past it
+   * the run fails as StoreError "busy", naming what waited, and nothing is migrated. Unset: waits for
+   * ever. The migration lock itself is waited for without a limit: its holder is another node
+   * migrating (it finishes; then there is nothing left to do here), or a frozen one, whose session the
+   * server ends once idle in its transaction (idle_in_transaction_session_timeout).
    */
   readonly lockTimeoutMs?: number;
 }
@@ -210,14 +212,14 @@ export async function migrate(
   const latest = checkOrder(migrations);
   const { lockTimeoutMs } = options;
   // What the run is waiting on, for the error when a lock wait times out.
-  let step = "the migration lock";
+  let step = "reading the schema version";
   await client.query("BEGIN");
   try {
     // A migration's DDL queued behind another session's lock also queues every later query on that
     // table behind itself: bounded, a start fails and says so rather than hanging and stalling others.
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     if (lockTimeoutMs !== undefined)
       await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
-    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     step = "reading the schema version";
     if (options.createSchema !== undefined)
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.createSchema)}`);
@@ -254,11 +256,8 @@ export async function migrate(
     const ms = Math.max(1, Math.round(lockTimeoutMs ?? 0));
     throw new StoreError(
       "busy",
-      step === "the migration lock"
-        ? `waited over ${ms} ms for the migration lock: another process is migrating this database ` +
-            `(or holds the lock stuck); nothing was migrated, start again once it is done`
-        : `${step} waited over ${ms} ms for a lock held by another session (see pg_locks); nothing ` +
-            `was migrated, start again once that session has ended`,
+      `${step} waited over ${ms} ms for a lock held by another session (see pg_locks); nothing ` +
+        `was migrated, start again once that session has ended`,
     );
   }
 }
