@@ -5,7 +5,7 @@
  * its error.
  */
 import { useEffect, useRef, useState } from "react";
-import { apiError, send, session, type JobProgress } from "../api.js";
+import { apiError, parseBody, send, session, type JobProgress } from "../api.js";
 
 export interface Job<T> {
   readonly running: boolean;
@@ -98,16 +98,8 @@ export async function apiText(method: "GET" | "POST", path: string, body?: unkno
   const token = session.token;
   const res = await send(method, path, body, null, token);
   const text = await res.text();
-  if (!res.ok) throw apiError(res.status, parsed(text), token);
+  if (!res.ok) throw apiError(res.status, parseBody(text), token, res.statusText);
   return text;
-}
-
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
 }
 
 /** Saves `text` as a file the browser downloads (the token never appears in a URL). */
