@@ -7,7 +7,8 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, expectAccessible, signIn, startHarness, type Harness } from "./harness.js";
+import { application, asAdmin } from "../../src/testing/admin.js";
+import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
 const ctx: { h: Harness | null } = { h: null };
 const h = (): Harness => ctx.h as Harness;
@@ -56,6 +57,72 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
     await page.getByRole("button", { name: "Try again" }).click();
     await page.getByRole("navigation", { name: "Pages" }).waitFor();
     expect(await page.locator(".who").innerText()).toContain("olivia@regulator");
+    await context.close();
+  });
+
+  it("a long license list reads its usage a few requests at a time, and shows every one", async () => {
+    const t = h().t;
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "LIC-LOAD-0", quota_tokens: 5000 }));
+    const body = await asAdmin(t, "GET", "/admin/v1/licenses");
+    const template = (body.data as { id: string }[]).find((l) => l.id === "LIC-LOAD-0");
+    const many = 60;
+    const licenses = Array.from({ length: many }, (_, i) => ({
+      ...template,
+      id: `LIC-LOAD-${i}`,
+      status: "approved",
+    }));
+    const { context, page } = await h().page();
+    // How many usage requests the page has asked for and not yet been answered, at most.
+    await context.addInitScript(() => {
+      const w = window as unknown as { __usage: { now: number; max: number } };
+      w.__usage = { now: 0, max: 0 };
+      const real = window.fetch.bind(window);
+      window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+        if (!url.endsWith("/usage")) return real(input, init);
+        w.__usage.now++;
+        w.__usage.max = Math.max(w.__usage.max, w.__usage.now);
+        return real(input, init).finally(() => w.__usage.now--);
+      };
+    });
+    await page.route(
+      (url) => url.pathname === "/admin/v1/licenses",
+      (r) => r.fulfill({ json: { data: licenses, next_cursor: null } }),
+    );
+    await page.route(
+      (url) => /^\/admin\/v1\/licenses\/LIC-LOAD-\d+\/usage$/.test(url.pathname),
+      (r) => {
+        const id = decodeURIComponent(new URL(r.request().url()).pathname.split("/")[4] as string);
+        const used = Number(id.slice("LIC-LOAD-".length)) + 1;
+        return r.fulfill({
+          json: {
+            license: id,
+            quota_period: "total",
+            period: "total",
+            used_tokens: used,
+            quota_tokens: 5000,
+            remaining_tokens: 5000 - used,
+          },
+        });
+      },
+    );
+    await signIn(page, h().tokens.officer);
+    await open(page, "Licenses");
+    // Every license's usage is shown...
+    for (const i of [0, 29, many - 1])
+      await expect
+        .poll(() =>
+          page
+            .getByRole("row")
+            .filter({ has: page.getByRole("link", { name: `LIC-LOAD-${i}`, exact: true }) })
+            .innerText(),
+        )
+        .toContain(`${i + 1} of 5,000 tokens`);
+    await expect.poll(() => page.getByText(/ of 5,000 tokens$/).count()).toBe(many);
+    // ...read at most six at a time, not all at once.
+    const max = await page.evaluate(() => (window as unknown as { __usage: { max: number } }).__usage.max);
+    expect(max).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(6);
     await context.close();
   });
 });

@@ -3,7 +3,7 @@
  * proxy's HTML 502 page, a load balancer's text) is said with its status, not as a JSON parse error.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, apiWithProgress } from "./api.js";
+import { api, ApiError, apiWithProgress, limiter } from "./api.js";
 
 const PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
 
@@ -65,5 +65,31 @@ describe("an answer that is not the API's", () => {
     );
     const err = await failure(api("POST", "/licenses/X/approve", {}));
     expect([err.status, err.code, err.message]).toEqual([409, "conflict", "already approved"]);
+  });
+});
+
+describe("limiter", () => {
+  it("runs at most `limit` tasks at once, every task in the end", async () => {
+    const run = limiter(6);
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const all = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        run(async () => {
+          max = Math.max(max, ++now);
+          await new Promise<void>((end) => ends.push(end));
+          now--;
+          return i;
+        }),
+      ),
+    );
+    // End the tasks one by one as they start, until all 40 have run.
+    for (let ended = 0; ended < 40; ended++) {
+      await vi.waitFor(() => expect(ends.length).toBeGreaterThan(0));
+      ends.shift()?.();
+    }
+    expect(await all).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(max).toBe(6);
   });
 });

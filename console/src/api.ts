@@ -178,3 +178,25 @@ export async function listAll<T>(path: string): Promise<T[]> {
   } while (cursor !== null);
   return out;
 }
+
+/**
+ * A limit on requests in flight: `run(task)` starts the task when fewer than `limit` run, else when
+ * one ends. A page that needs one request per row (a license's usage) sends a few at a time rather
+ * than thousands at once, however often it reloads.
+ */
+export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active < limit) active++;
+    else await new Promise<void>((start) => waiting.push(start));
+    try {
+      return await task();
+    } finally {
+      // The slot goes to the next task waiting, if any.
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else active--;
+    }
+  };
+}
