@@ -7,13 +7,16 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { application, asAdmin } from "../../src/testing/admin.js";
+import { application, ask, asAdmin } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
 const ctx: { h: Harness | null } = { h: null };
 const h = (): Harness => ctx.h as Harness;
 
 const token = (page: Page) => page.evaluate(() => sessionStorage.getItem("clearance.token"));
+
+/** The table's body rows (not its header). */
+const bodyRows = (page: Page) => page.locator("main table tbody tr");
 
 describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeout: 180_000 }, () => {
   beforeAll(async () => {
@@ -123,6 +126,61 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
     const max = await page.evaluate(() => (window as unknown as { __usage: { max: number } }).__usage.max);
     expect(max).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(6);
+    await context.close();
+  });
+
+  it("the log's browse shows only the new filter's rows when the filter changed during a load", async () => {
+    const t = h().t;
+    await ask(t, "alice", "US");
+    await ask(t, "alice", "FR");
+    await t.gateway.audit.log.publish();
+    const { context, page } = await h().page();
+    // The first entry bundle read is held until the test releases it (its body already read, so
+    // what the page does with it happens at once, in the same turn).
+    await context.addInitScript(() => {
+      const w = window as unknown as { __hold: boolean; __held: (() => Promise<void>) | null };
+      w.__hold = false;
+      w.__held = null;
+      const real = window.fetch.bind(window);
+      window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+        if (!w.__hold || w.__held !== null || !url.includes("/audit/tile/entries/")) return real(input, init);
+        return new Promise<Response>((resolve) => {
+          w.__held = async () => {
+            const res = await real(input, init);
+            const buf = await res.arrayBuffer();
+            const copy = new Response(buf, { status: res.status });
+            copy.arrayBuffer = () => Promise.resolve(buf);
+            resolve(copy);
+          };
+        });
+      };
+    });
+    await signIn(page, h().tokens.officer);
+    await page.evaluate(() => ((window as unknown as { __hold: boolean }).__hold = true));
+    await open(page, "Audit log");
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { __held: unknown }).__held !== null))
+      .toBe(true);
+    // The filter changes while "decisions and admin changes" is still loading.
+    await page.getByLabel("Show").selectOption("admin");
+    const types = () => bodyRows(page).locator("td:nth-child(3)").allInnerTexts();
+    await expect.poll(async () => (await types()).length).toBeGreaterThan(0);
+    expect(new Set(await types())).toEqual(new Set(["admin"]));
+    // The superseded load ends now: its rows (decisions among them) must not be shown.
+    await page.evaluate(async () => {
+      await (window as unknown as { __held: () => Promise<void> }).__held();
+      // Past the promises it resolves and the render React schedules for them.
+      for (let i = 0; i < 4; i++)
+        await new Promise((r) => {
+          const c = new MessageChannel();
+          c.port1.onmessage = r;
+          c.port2.postMessage(null);
+        });
+      await new Promise((r) => requestAnimationFrame(r));
+    });
+    expect(new Set(await types())).toEqual(new Set(["admin"]));
+    expect(await page.getByLabel("Show").inputValue()).toBe("admin");
     await context.close();
   });
 });
