@@ -5,7 +5,7 @@
  * page at a time, newest first, filters kept. Where the server's answer or timing is what the test is
  * about, the browser's requests are held or answered by the test (page.route, a wrapped fetch).
  */
-import type { Page } from "playwright-core";
+import type { Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { application, ask, asAdmin } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
@@ -181,6 +181,85 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
     });
     expect(new Set(await types())).toEqual(new Set(["admin"]));
     expect(await page.getByLabel("Show").inputValue()).toBe("admin");
+    await context.close();
+  });
+
+  it("alerts are read a page at a time, newest first; filters still work", async () => {
+    const detectors = ["key-sharing", "impossible-travel", "embargoed-attempt"] as const;
+    const severities = ["low", "medium", "high", "critical"] as const;
+    const many = 700;
+    const alerts = Array.from({ length: many }, (_, i) => ({
+      id: `alr_${String(i).padStart(9, "0")}aaaaaaaaaa`,
+      detector: detectors[i % 3],
+      severity: severities[i % 4],
+      subject: { kind: "principal", id: `p${i}` },
+      summary: `seen #${i}`,
+      evidence: { audit_indexes: [], details: {} },
+      raised_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+      state: "open",
+      history: [],
+      response: null,
+      delivery: { state: "none", attempts: 0, next_at: null, delivered_at: null, last_error: null },
+    }));
+    const asked: URLSearchParams[] = [];
+    // GET /admin/v1/alerts as the server pages it, newest first with order=newest.
+    const serve = (r: Route) => {
+      const q = new URL(r.request().url()).searchParams;
+      asked.push(q);
+      const newest = q.get("order") === "newest";
+      const limit = Number(q.get("limit") ?? "100");
+      const cursor = q.get("cursor");
+      let rows = alerts.filter(
+        (a) =>
+          (!q.has("state") || a.state === q.get("state")) &&
+          (!q.has("detector") || a.detector === q.get("detector")),
+      );
+      if (newest) rows = rows.reverse();
+      if (cursor !== null) rows = rows.filter((a) => (newest ? a.id < cursor : a.id > cursor));
+      const data = rows.slice(0, limit);
+      return r.fulfill({
+        json: { data, next_cursor: rows.length > limit ? (data.at(-1)?.id ?? null) : null },
+      });
+    };
+    const { context, page } = await h().page();
+    await page.route((url) => url.pathname === "/admin/v1/alerts", serve);
+    await signIn(page, h().tokens.officer);
+    // The overview's open alerts (a count: read in full) first; then the Alerts page's own requests.
+    await page.getByText(`${many} open alerts.`).waitFor();
+    asked.length = 0;
+    await open(page, "Alerts");
+    const summaries = () => bodyRows(page).locator("td:nth-child(5)").allInnerTexts();
+    await expect.poll(async () => (await summaries()).length).toBeGreaterThan(0);
+    // One page, the newest first: not every alert.
+    const first = await summaries();
+    expect(first.length).toBeLessThan(many);
+    expect(first[0]).toContain(`seen #${many - 1}`);
+    // One page asked for (twice at most: the test build's StrictMode mounts a page twice).
+    expect(new Set(asked.map(String))).toEqual(new Set(["state=open&order=newest&limit=100"]));
+    const older = page.getByRole("button", { name: /^Show older alerts/ });
+    await older.click();
+    await expect.poll(async () => (await summaries()).length).toBe(2 * first.length);
+    const both = await summaries();
+    expect(both[first.length]).toContain(`seen #${many - 1 - first.length}`);
+    expect(asked.at(-1)?.get("cursor")).toBe(alerts[many - first.length]?.id);
+    await expectAccessible(page, "alerts, two pages");
+
+    // The detector is the server's filter: a new first page.
+    await page.getByLabel("Detector").selectOption("key-sharing");
+    await expect.poll(() => asked.at(-1)?.get("detector")).toBe("key-sharing");
+    await expect
+      .poll(async () =>
+        (await bodyRows(page).locator("td:nth-child(3)").allInnerTexts()).every((d) => d === "key-sharing"),
+      )
+      .toBe(true);
+    const keySharing = await summaries();
+    expect(keySharing[0]).toContain(`seen #${many - 1 - ((many - 1) % 3)}`);
+    // The severity is filtered in the browser, among the alerts read.
+    await page.getByLabel("Severity").selectOption("critical");
+    await expect
+      .poll(async () => new Set(await bodyRows(page).locator("td:nth-child(2)").allInnerTexts()))
+      .toEqual(new Set(["critical"]));
+    expect(await page.locator("main caption").innerText()).toMatch(/newest first/);
     await context.close();
   });
 });
