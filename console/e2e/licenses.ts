@@ -114,7 +114,8 @@ export function licensesSuite(h: () => Harness) {
         await page.getByRole("link", { name: "BIS-2026-0001" }).waitFor();
         expect(await page.getByRole("link", { name: "LIC-E2E-INRIA" }).count()).toBe(0);
         const row = page.getByRole("row").filter({ hasText: ID });
-        expect(await row.innerText()).toMatch(/[1-9][0-9]* of 1,000,000 tokens/);
+        // The usage is read after the list is shown.
+        await expect.poll(() => row.innerText()).toMatch(/[1-9][0-9]* of 1,000,000 tokens/);
         await expectAccessible(page, "the applicant's licenses");
         await screenshot(page, "licenses-applicant");
         await page.getByRole("link", { name: ID }).click();

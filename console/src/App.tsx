@@ -89,22 +89,45 @@ export function App() {
     return () => window.removeEventListener(SESSION_ENDED, onEnded);
   }, []);
 
+  // Why the session's token could not be checked (no answer, a 503): the token is kept meanwhile.
+  const [unreachable, setUnreachable] = useState<string | null>(null);
+
+  /**
+   * Who the session's token is. Only a 401 says the token is no longer accepted (apiError has then
+   * dropped it and said why); a 503, a proxy's page or no network at all says nothing about it, and
+   * dropping it on a reload signed the person out without a word: kept, with a way to try again.
+   */
+  const check = (fromProvider: boolean) =>
+    api<Me>("GET", "/me").then(
+      (signedIn) => (setUnreachable(null), setMe(signedIn)),
+      (err: Error) => {
+        if (!(err instanceof ApiError && err.status === 401)) setUnreachable(err.message);
+        else if (fromProvider) setSignInError(err.message);
+      },
+    );
+
   useEffect(() => {
     // Back from a partner's identity provider: its ID token becomes this tab's token.
     finishSignIn()
       .then((idToken) => {
         if (idToken !== null) session.token = idToken;
         if (session.token === null) return;
-        return api<Me>("GET", "/me").then(setMe, (err: Error) => {
-          if (idToken !== null) setSignInError(err.message);
-          session.token = null;
-        });
+        return check(idToken !== null);
       })
       .catch((err: Error) => setSignInError(err.message))
       .finally(() => setChecking(false));
   }, []);
 
   if (checking) return <p aria-live="polite">Loading…</p>;
+  if (me === null && unreachable !== null && session.token !== null) {
+    return (
+      <Unreachable
+        message={unreachable}
+        onRetry={() => (setChecking(true), void check(false).finally(() => setChecking(false)))}
+        onSignOut={() => ((session.token = null), setUnreachable(null))}
+      />
+    );
+  }
   if (me === null) {
     return (
       <SignIn
@@ -115,6 +138,38 @@ export function App() {
     );
   }
   return <Shell me={me} onSignOut={() => ((session.token = null), setMe(null), navigate("/"))} />;
+}
+
+/** The session's token could not be checked: the server did not answer, or not as the API. */
+function Unreachable({
+  message,
+  onRetry,
+  onSignOut,
+}: {
+  message: string;
+  onRetry: () => void;
+  onSignOut: () => void;
+}) {
+  useEffect(() => {
+    document.title = "Server not reached — Clearance";
+  }, []);
+  return (
+    <main className="signin">
+      <h1>Clearance console</h1>
+      <div className="form-error" role="alert">
+        The server could not be reached to check your session ({message}). You are still signed in in this
+        tab: try again when the server is back.
+      </div>
+      <p className="row">
+        <button type="button" onClick={onRetry}>
+          Try again
+        </button>
+        <button type="button" className="secondary" onClick={onSignOut}>
+          Sign out
+        </button>
+      </p>
+    </main>
+  );
 }
 
 function SignIn({

@@ -68,9 +68,27 @@ export async function api<T = unknown>(
   token: string | null = session.token,
 ): Promise<T> {
   const res = await send(method, path, body, "application/json", token);
-  const text = await res.text();
-  const json = text === "" ? null : (JSON.parse(text) as unknown);
-  if (!res.ok) throw apiError(res.status, json, token);
+  return answer<T>(res, await res.text(), token);
+}
+
+/**
+ * The body as JSON, or `undefined` when it is not JSON: a proxy's or load balancer's own page (an
+ * HTML 502) is no answer of the API, and `JSON.parse` on it said "Unexpected token '<'" instead of
+ * the status.
+ */
+export function parseBody(text: string): unknown {
+  if (text === "") return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A plain (not streamed) answer: its JSON, or its error with the status when it is not the API's. */
+function answer<T>(res: Response, text: string, token: string | null): T {
+  const json = parseBody(text);
+  if (!res.ok || json === undefined) throw apiError(res.status, json, token, res.statusText);
   return json as T;
 }
 
@@ -94,10 +112,7 @@ export async function apiWithProgress<T = unknown>(
 ): Promise<T> {
   const res = await send(method, path, body, "application/x-ndjson, application/json");
   if (!(res.headers.get("content-type") ?? "").startsWith("application/x-ndjson") || res.body === null) {
-    const text = await res.text();
-    const json = text === "" ? null : (JSON.parse(text) as unknown);
-    if (!res.ok) throw apiError(res.status, json, session.token);
-    return json as T;
+    return answer<T>(res, await res.text(), session.token);
   }
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
@@ -121,14 +136,26 @@ export async function apiWithProgress<T = unknown>(
   }
 }
 
-/** The API's error as an ApiError; a 401 for the session's own token ends the session (SESSION_ENDED). */
-export function apiError(status: number, json: unknown, token: string | null): ApiError {
+/**
+ * The API's error as an ApiError; a 401 for the session's own token ends the session (SESSION_ENDED).
+ * An answer without the API's error shape (a proxy's page, `json` undefined or not an error) is said
+ * with its status, and that it did not come from the API.
+ */
+export function apiError(status: number, json: unknown, token: string | null, statusText = ""): ApiError {
   const e = (json as { error?: { code?: string; message?: string; problems?: Problem[] } } | null)?.error;
   if (status === 401 && token !== null && token === session.token) {
     session.token = null;
     window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: e?.message ?? `HTTP ${status}` }));
   }
-  return new ApiError(status, e?.code ?? "error", e?.message ?? `HTTP ${status}`, e?.problems ?? []);
+  if (e === undefined || typeof e.message !== "string") {
+    const said = `${status}${statusText === "" ? "" : ` ${statusText}`}`;
+    return new ApiError(
+      status,
+      "not_the_api",
+      `the server answered ${said} without the admin API's answer (a proxy or load balancer in between may have failed): try again`,
+    );
+  }
+  return new ApiError(status, e.code ?? "error", e.message, e.problems ?? []);
 }
 
 export interface Page<T> {
@@ -150,4 +177,26 @@ export async function listAll<T>(path: string): Promise<T[]> {
     cursor = page.next_cursor;
   } while (cursor !== null);
   return out;
+}
+
+/**
+ * A limit on requests in flight: `run(task)` starts the task when fewer than `limit` run, else when
+ * one ends. A page that needs one request per row (a license's usage) sends a few at a time rather
+ * than thousands at once, however often it reloads.
+ */
+export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active < limit) active++;
+    else await new Promise<void>((start) => waiting.push(start));
+    try {
+      return await task();
+    } finally {
+      // The slot goes to the next task waiting, if any.
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else active--;
+    }
+  };
 }

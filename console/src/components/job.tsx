@@ -1,11 +1,11 @@
 /**
  * Long jobs (a rescreen, a list import, a what-if, a report): while one runs, a progress bar with
  * the stage the server names and how far it is (its progress lines, `apiWithProgress`), or, before
- * the first of them, a busy bar; the time spent; announced to screen readers; then its result or
- * its error.
+ * the first of them, a busy bar; the time spent (shown only: not announced); announced to screen
+ * readers; then its result or its error.
  */
 import { useEffect, useRef, useState } from "react";
-import { apiError, send, session, type JobProgress } from "../api.js";
+import { apiError, parseBody, send, session, type JobProgress } from "../api.js";
 
 export interface Job<T> {
   readonly running: boolean;
@@ -88,7 +88,8 @@ export function Working({
           {progress.total > 0 ? `: ${Math.floor((100 * progress.done) / progress.total)}%` : ""}
         </span>
       ) : null}
-      <span>{seconds} s</span>
+      {/* Seen, not announced: in the live region, a counter changing every second was read out every second. */}
+      <span aria-hidden="true">{seconds} s</span>
     </div>
   );
 }
@@ -98,16 +99,8 @@ export async function apiText(method: "GET" | "POST", path: string, body?: unkno
   const token = session.token;
   const res = await send(method, path, body, null, token);
   const text = await res.text();
-  if (!res.ok) throw apiError(res.status, parsed(text), token);
+  if (!res.ok) throw apiError(res.status, parseBody(text), token, res.statusText);
   return text;
-}
-
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
 }
 
 /** Saves `text` as a file the browser downloads (the token never appears in a URL). */

@@ -1,9 +1,10 @@
 /**
- * Alerts: what the anomaly detectors raised, filtered by state, detector and severity; each with
- * its subject, its evidence (the audit log entries, each a link to it on the Audit page), what was
- * done automatically, and its steps. An officer acknowledges or resolves it with a note.
+ * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by state,
+ * detector and severity; each with its subject, its evidence (the audit log entries, each a link to
+ * it on the Audit page), what was done automatically, and its steps. An officer acknowledges or
+ * resolves it with a note.
  */
-import { useState, type FormEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import {
   ALERT_DETECTORS,
   ALERT_SEVERITIES,
@@ -11,7 +12,7 @@ import {
   alertNoteSchema,
 } from "../../../src/alerts/schema.js";
 import type { AlertRecord } from "../../../src/store/alerts.js";
-import { api, listAll } from "../api.js";
+import { api, listAll, type Page } from "../api.js";
 import { Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
@@ -35,12 +36,80 @@ export async function loadAlerts(filter: {
     .reverse();
 }
 
+/** Alerts read per page: the page read them all (500 a request) before showing one. */
+const ALERTS_PAGE = 100;
+
+interface AlertsRead {
+  /** Newest first: every alert read so far (before the severity, filtered here). */
+  readonly alerts: AlertRecord[];
+  /** Where the next (older) page starts; null when every alert was read. */
+  readonly next: string | null;
+}
+
+/**
+ * One page of the alerts, newest first (`order=newest`), as the API filters them (state, detector),
+ * after `cursor`. A server that does not know `order` answers oldest first: then every page is read,
+ * as before, and shown newest first.
+ */
+export async function alertsPage(
+  filter: { state: string; detector: string },
+  cursor: string | null,
+): Promise<AlertsRead> {
+  const q = new URLSearchParams();
+  if (filter.state !== ANY) q.set("state", filter.state);
+  if (filter.detector !== ANY) q.set("detector", filter.detector);
+  const first = q.size > 0 ? `/alerts?${q}` : "/alerts";
+  q.set("order", "newest");
+  q.set("limit", String(ALERTS_PAGE));
+  if (cursor !== null) q.set("cursor", cursor);
+  const page = await api<Page<AlertRecord>>("GET", `/alerts?${q}`);
+  const [a, b] = page.data;
+  if (a !== undefined && b !== undefined && a.id < b.id)
+    return { alerts: (await listAll<AlertRecord>(first)).reverse(), next: null };
+  return { alerts: page.data, next: page.next_cursor };
+}
+
+/** The alerts page's list: the first page for the filters, then older pages on request. */
+function useAlerts(state: string, detector: string) {
+  const [read, setRead] = useState<AlertsRead | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+  const [loading, setLoading] = useState(false);
+  // The latest request: an older one answering late (the filters changed since) is dropped.
+  const newest = useRef(0);
+  const load = useCallback(
+    async (from: AlertsRead | null) => {
+      const request = ++newest.current;
+      setLoading(true);
+      try {
+        const page = await alertsPage({ state, detector }, from?.next ?? null);
+        if (request !== newest.current) return;
+        setRead({ alerts: [...(from?.alerts ?? []), ...page.alerts], next: page.next });
+        setError(null);
+      } catch (err) {
+        if (request === newest.current) setError(err as Error);
+      } finally {
+        if (request === newest.current) setLoading(false);
+      }
+    },
+    [state, detector],
+  );
+  useEffect(() => {
+    setRead(null);
+    void load(null);
+  }, [load]);
+  return { read, error, loading, reload: () => void load(null), more: () => void load(read) };
+}
+
 export function AlertsPage({ me }: { me: Me }) {
   const { query } = useLocation();
   const [state, setState] = useState(query.get("state") ?? "open");
   const [detector, setDetector] = useState(ANY);
   const [severity, setSeverity] = useState(ANY);
-  const alerts = useLoad(() => loadAlerts({ state, detector, severity }), [state, detector, severity]);
+  const alerts = useAlerts(state, detector);
+  const shown =
+    alerts.read === null
+      ? null
+      : alerts.read.alerts.filter((a) => severity === ANY || a.severity === severity);
   const none = {};
   return (
     <section>
@@ -71,15 +140,19 @@ export function AlertsPage({ me }: { me: Me }) {
           errors={none}
         />
       </form>
-      <Loading state={alerts}>
+      <Loading state={{ data: shown, error: alerts.error, loading: alerts.loading }}>
         {(list) =>
           list.length === 0 ? (
-            <p>No alert matches these filters.</p>
+            <p>
+              No alert matches these filters
+              {alerts.read?.next != null ? ` among the newest ${alerts.read.alerts.length}` : ""}.
+            </p>
           ) : (
             <div className="table-wrap">
               <table>
                 <caption className="hint">
                   {list.length} alert{list.length === 1 ? "" : "s"}, newest first
+                  {alerts.read?.next != null ? `, of the newest ${alerts.read.alerts.length} read` : ""}
                 </caption>
                 <thead>
                   <tr>
@@ -139,6 +212,12 @@ export function AlertsPage({ me }: { me: Me }) {
           )
         }
       </Loading>
+      {alerts.read?.next != null ? (
+        <button type="button" className="secondary" disabled={alerts.loading} onClick={alerts.more}>
+          Show older alerts
+        </button>
+      ) : null}
+      {alerts.loading && alerts.read !== null ? <p aria-live="polite">Loading…</p> : null}
     </section>
   );
 }

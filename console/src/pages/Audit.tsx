@@ -3,7 +3,7 @@
  * verify the log in this browser — the signed checkpoint with WebCrypto Ed25519 against a verifier
  * key the user supplies, every entry rehashed into the signed root, and one entry's inclusion proof.
  */
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import {
   bundlesNewestFirst,
   latestCheckpoint,
@@ -255,8 +255,13 @@ function Browse() {
   );
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The latest load: one superseded (the filter changed while it read) stops and shows nothing, or
+  // its rows, of the old filter, were shown under the new one, or appended to its rows.
+  const newest = useRef(0);
 
   const more = async (reset: boolean) => {
+    const load = ++newest.current;
+    const current = () => load === newest.current;
     setLoading(true);
     setError(null);
     try {
@@ -268,7 +273,7 @@ function Browse() {
       }
       const out: Indexed[] = [];
       const queue = [...c.bundles];
-      while (out.length < PAGE && queue.length > 0) {
+      while (out.length < PAGE && queue.length > 0 && current()) {
         const b = queue.shift()!;
         const entries = await readBundle(b.index, b.width);
         for (let k = entries.length - 1; k >= 0; k--) {
@@ -276,12 +281,13 @@ function Browse() {
           if (kind === "all" || entry.type === kind) out.push({ index: b.index * 256n + BigInt(k), entry });
         }
       }
+      if (!current()) return;
       setCursor({ bundles: queue, size: c.size });
       setRows((r) => (reset ? out : [...r, ...out]));
     } catch (err) {
-      setError((err as Error).message);
+      if (current()) setError((err as Error).message);
     } finally {
-      setLoading(false);
+      if (current()) setLoading(false);
     }
   };
   useEffect(() => {

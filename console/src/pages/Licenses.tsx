@@ -4,12 +4,12 @@
  * that would take effect), denial with a reason, suspension, reinstatement, revocation, and the
  * quota used of its limit.
  */
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { licenseApplication } from "../../../src/licensing/schema.js";
 import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
 import { ACTIONS } from "../../../src/policy/types.js";
 import type { SetExpression } from "../../../src/scheme/schema.js";
-import { api, listAll } from "../api.js";
+import { api, limiter, listAll } from "../api.js";
 import {
   Checkboxes,
   FormError,
@@ -55,19 +55,51 @@ export function LicensesPage({ me }: { me: Me }) {
   return <LicenseList me={me} />;
 }
 
-function LicenseList({ me }: { me: Me }) {
-  const state = useLoad(async () => {
-    const licenses = await listAll<LicenseRecord>("/licenses");
-    const usage = new Map<string, Usage>();
-    await Promise.all(
-      licenses
-        .filter((l) => l.terms.quota_tokens !== undefined && l.status !== "pending" && l.status !== "denied")
-        .map(async (l) =>
-          usage.set(l.id, await api<Usage>("GET", `/licenses/${encodeURIComponent(l.id)}/usage`)),
-        ),
+/** Usage requests in flight at once, for the whole page: one per license, all at once, was thousands. */
+const usageRequest = limiter(6);
+
+/**
+ * The quota used of each license with a quota, read a few at a time after the list is shown (it
+ * waited for every one before); shown as they arrive, in batches, so a long table is not redrawn
+ * once per license. A license whose usage could not be read is marked so, not the whole list.
+ */
+function useUsage(licenses: readonly LicenseRecord[] | null): ReadonlyMap<string, Usage | Error> {
+  const [usage, setUsage] = useState<ReadonlyMap<string, Usage | Error>>(new Map());
+  useEffect(() => {
+    if (licenses === null) return;
+    let live = true;
+    const read = new Map<string, Usage | Error>();
+    let unshown = 0;
+    const show = () => live && setUsage(new Map(read));
+    const wanted = licenses.filter(
+      (l) => l.terms.quota_tokens !== undefined && l.status !== "pending" && l.status !== "denied",
     );
-    return { licenses, usage, inForce: await activeLeftOut(me) };
-  }, []);
+    void Promise.all(
+      wanted.map((l) =>
+        usageRequest(async () => {
+          if (!live) return; // a list since replaced: its requests still waiting are not sent
+          const path = `/licenses/${encodeURIComponent(l.id)}/usage`;
+          read.set(l.id, await api<Usage>("GET", path).catch((err: Error) => err));
+          if (++unshown >= 25) {
+            unshown = 0;
+            show();
+          }
+        }),
+      ),
+    ).then(show);
+    return () => {
+      live = false;
+    };
+  }, [licenses]);
+  return usage;
+}
+
+function LicenseList({ me }: { me: Me }) {
+  const state = useLoad(
+    async () => ({ licenses: await listAll<LicenseRecord>("/licenses"), inForce: await activeLeftOut(me) }),
+    [],
+  );
+  const usage = useUsage(state.data?.licenses ?? null);
   const own = can.onlyApplicant(me);
   return (
     <section>
@@ -80,7 +112,7 @@ function LicenseList({ me }: { me: Me }) {
       </PageHeading>
       {own ? <p>The applications and licenses of your organization, {me.organization}.</p> : null}
       <Loading state={state}>
-        {({ licenses, usage, inForce }) => (
+        {({ licenses, inForce }) => (
           <>
             {inForce !== null && inForce.left.some((x) => x.kind === "license") ? (
               <p className="form-error">
@@ -147,9 +179,15 @@ function LicenseList({ me }: { me: Me }) {
   );
 }
 
-function QuotaText({ usage, quota }: { usage: Usage | undefined; quota: number | undefined }) {
+function QuotaText({ usage, quota }: { usage: Usage | Error | undefined; quota: number | undefined }) {
   if (quota === undefined) return <>no quota</>;
   if (usage === undefined) return <>limit {quota.toLocaleString("en")}</>;
+  if (usage instanceof Error)
+    return (
+      <>
+        limit {quota.toLocaleString("en")} <span className="hint">(usage not read: {usage.message})</span>
+      </>
+    );
   return (
     <>
       {usage.used_tokens.toLocaleString("en")} of {quota.toLocaleString("en")} tokens

@@ -1,0 +1,95 @@
+/**
+ * The admin API's errors as the console says them: an answer that is not the API's JSON (a
+ * proxy's HTML 502 page, a load balancer's text) is said with its status, not as a JSON parse error.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { api, ApiError, apiWithProgress, limiter } from "./api.js";
+
+const PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+
+beforeEach(() => {
+  const stored = new Map<string, string>([["clearance.token", "clra_test"]]);
+  vi.stubGlobal("sessionStorage", {
+    getItem: (k: string) => stored.get(k) ?? null,
+    setItem: (k: string, v: string) => stored.set(k, v),
+    removeItem: (k: string) => stored.delete(k),
+  });
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+const answering = (status: number, body: string, type = "text/html", statusText = "") =>
+  vi.stubGlobal("fetch", () =>
+    Promise.resolve(new Response(body, { status, statusText, headers: { "content-type": type } })),
+  );
+
+const failure = async (call: Promise<unknown>): Promise<ApiError> => {
+  const err: unknown = await call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApiError);
+  return err as ApiError;
+};
+
+describe("an answer that is not the API's", () => {
+  it("api(): a proxy's HTML 502 is said with its status", async () => {
+    answering(502, PROXY_PAGE, "text/html", "Bad Gateway");
+    const err = await failure(api("GET", "/licenses"));
+    expect(err.status).toBe(502);
+    expect(err.message).toMatch(/^the server answered 502 Bad Gateway/);
+    expect(err.message).not.toMatch(/Unexpected token|JSON/);
+  });
+
+  it("apiWithProgress(): the same, for a long job refused by a proxy", async () => {
+    answering(504, "upstream timed out", "text/plain");
+    const err = await failure(apiWithProgress("POST", "/schemes/2/what-if", {}, () => undefined));
+    expect(err.status).toBe(504);
+    expect(err.message).toMatch(/^the server answered 504/);
+    expect(err.message).not.toMatch(/Unexpected token|JSON/);
+  });
+
+  it("api(): a 200 that is not JSON (a proxy's login page) is an error, not a parse exception", async () => {
+    answering(200, PROXY_PAGE);
+    const err = await failure(api("GET", "/me"));
+    expect(err.status).toBe(200);
+    expect(err.message).not.toMatch(/Unexpected token|JSON/);
+  });
+
+  it("the API's own errors are said as before", async () => {
+    answering(
+      409,
+      JSON.stringify({ error: { code: "conflict", message: "already approved", problems: [] } }),
+      "application/json",
+    );
+    const err = await failure(api("POST", "/licenses/X/approve", {}));
+    expect([err.status, err.code, err.message]).toEqual([409, "conflict", "already approved"]);
+  });
+});
+
+describe("limiter", () => {
+  it("runs at most `limit` tasks at once, every task in the end", async () => {
+    const run = limiter(6);
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const all = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        run(async () => {
+          max = Math.max(max, ++now);
+          await new Promise<void>((end) => ends.push(end));
+          now--;
+          return i;
+        }),
+      ),
+    );
+    // End the tasks one by one as they start, until all 40 have run.
+    for (let ended = 0; ended < 40; ended++) {
+      await vi.waitFor(() => expect(ends.length).toBeGreaterThan(0));
+      ends.shift()?.();
+    }
+    expect(await all).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(max).toBe(6);
+  });
+});
