@@ -116,6 +116,17 @@ export function alertSuite(store: () => Store): void {
       7, 9,
     ]);
     expect(page(await s.alerts.list({ state: "resolved" }))).toEqual([4]);
+    // Newest first: the same filters and indexes, walked backwards from the cursor.
+    expect(page(await s.alerts.list({}, { newest: true, limit: 5 }))).toEqual([11, 10, 9, 8, 7]);
+    expect(page(await s.alerts.list({}, { newest: true, after: ids[7] as string, limit: 5 }))).toEqual([
+      6, 5, 4, 3, 2,
+    ]);
+    expect(page(await s.alerts.list({ detector: "impossible-travel" }, { newest: true, limit: 2 }))).toEqual([
+      9, 6,
+    ]);
+    expect(
+      page(await s.alerts.list({ subjectKind: "key" }, { newest: true, after: ids[5] as string })),
+    ).toEqual([3, 1]);
   });
 
   it("a page reads only its own alerts, not the whole table", async () => {

@@ -72,10 +72,14 @@ export interface AlertFilter {
   readonly subjectId?: string;
 }
 
-/** A page of a list: the alerts after `after` (an id; keyset), at most `limit` (all when left out). */
+/**
+ * A page of a list: the alerts after `after` (an id; keyset), at most `limit` (all when left out).
+ * `newest`: newest first, and `after` is then an id the page's alerts are older than.
+ */
 export interface AlertPage {
   readonly after?: string;
   readonly limit?: number;
+  readonly newest?: boolean;
 }
 
 export interface AlertStore {
@@ -204,8 +208,9 @@ export function listQuery(
   add("detector", "=", f.detector);
   add("subject_kind", "=", f.subjectKind);
   add("subject_id", "=", f.subjectId);
-  add("id", ">", page.after);
-  let sql = `SELECT document FROM alerts${terms.length === 0 ? "" : ` WHERE ${terms.join(" AND ")}`} ORDER BY id`;
+  // Newest first walks the same indexes backwards (each is ordered by id after its filter column).
+  add("id", page.newest === true ? "<" : ">", page.after);
+  let sql = `SELECT document FROM alerts${terms.length === 0 ? "" : ` WHERE ${terms.join(" AND ")}`} ORDER BY id${page.newest === true ? " DESC" : ""}`;
   if (page.limit !== undefined) {
     values.push(page.limit);
     sql += ` LIMIT ${at(values.length)}`;

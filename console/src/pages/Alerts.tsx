@@ -46,11 +46,7 @@ interface AlertsRead {
   readonly next: string | null;
 }
 
-/**
- * One page of the alerts, newest first (`order=newest`), as the API filters them (state, detector),
- * after `cursor`. A server that does not know `order` answers oldest first: then every page is read,
- * as before, and shown newest first.
- */
+/** One page of the alerts, newest first (`order=newest`), as the API filters them (state, detector), after `cursor`. */
 export async function alertsPage(
   filter: { state: string; detector: string },
   cursor: string | null,
@@ -58,14 +54,10 @@ export async function alertsPage(
   const q = new URLSearchParams();
   if (filter.state !== ANY) q.set("state", filter.state);
   if (filter.detector !== ANY) q.set("detector", filter.detector);
-  const first = q.size > 0 ? `/alerts?${q}` : "/alerts";
   q.set("order", "newest");
   q.set("limit", String(ALERTS_PAGE));
   if (cursor !== null) q.set("cursor", cursor);
   const page = await api<Page<AlertRecord>>("GET", `/alerts?${q}`);
-  const [a, b] = page.data;
-  if (a !== undefined && b !== undefined && a.id < b.id)
-    return { alerts: (await listAll<AlertRecord>(first)).reverse(), next: null };
   return { alerts: page.data, next: page.next_cursor };
 }
 

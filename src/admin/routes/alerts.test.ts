@@ -59,3 +59,19 @@ it("pages through the alerts by cursor", async () => {
   expect(last).toMatchObject({ next_cursor: null });
   expect(last.data).toHaveLength(3);
 });
+
+it("pages newest first with order=newest (the console's list), the cursor going back", async () => {
+  const seen: string[] = [];
+  let path = "/admin/v1/alerts?limit=2&order=newest";
+  for (;;) {
+    const page = await asAdmin(t, "GET", path);
+    seen.push(...page.data.map((a: { id: string }) => a.id));
+    if (page.next_cursor === null) break;
+    path = `/admin/v1/alerts?limit=2&order=newest&cursor=${encodeURIComponent(page.next_cursor)}`;
+  }
+  expect(seen).toEqual([...ids].reverse());
+  const keySharing = await asAdmin(t, "GET", "/admin/v1/alerts?order=newest&detector=key-sharing&limit=2");
+  expect(keySharing.data.map((a: { id: string }) => a.id)).toEqual([ids[4], ids[2]]);
+  expect(keySharing.next_cursor).toBe(ids[2]);
+  expect((await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts?order=latest")).status).toBe(400);
+});

@@ -42,6 +42,7 @@ export const alertRoutes = [
       detector?: (typeof DETECTORS)[number];
       subject_kind?: (typeof SUBJECTS)[number];
       subject?: string;
+      order: "oldest" | "newest";
     }
   >({
     method: "GET",
@@ -56,6 +57,8 @@ export const alertRoutes = [
       detector: z.enum(DETECTORS).optional(),
       subject_kind: z.enum(SUBJECTS).optional(),
       subject: z.string().optional(),
+      // newest: the console's list, newest first, reads its first page without the older ones.
+      order: z.enum(["oldest", "newest"]).default("oldest"),
     }),
     async handle({ deps, query }) {
       // One page read from the store (keyset on the id, as paginate's cursor), and one more row to
@@ -67,7 +70,11 @@ export const alertRoutes = [
           ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
           ...(query.subject === undefined ? {} : { subjectId: query.subject }),
         },
-        { ...(query.cursor === undefined ? {} : { after: query.cursor }), limit: query.limit + 1 },
+        {
+          ...(query.cursor === undefined ? {} : { after: query.cursor }),
+          limit: query.limit + 1,
+          newest: query.order === "newest",
+        },
       );
       const data = rows.slice(0, query.limit);
       return { data, next_cursor: rows.length > query.limit ? (data.at(-1)?.id ?? null) : null };
