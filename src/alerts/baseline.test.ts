@@ -98,7 +98,7 @@ describe("spike baselines after a start", () => {
     // It started in window 0: whole windows 1 to BASELINE_WINDOWS - 1 are too few.
     expect(run(T0 + W / 2)).toEqual([]);
     // It started as window 0 did: BASELINE_WINDOWS whole windows of 10.
-    expect(run(T0)).toEqual([{ count: 500, baseline: 10, window_ms: W }]);
+    expect(run(T0)).toEqual([{ count: 500, baseline: 10, window_ms: W, credential: "k" }]);
   });
 });
 

@@ -90,6 +90,13 @@ interface Seen {
 }
 
 /**
+ * The credential a principal's alert names, as used in the sighting that raised it: the response
+ * revokes it whatever its `createdAt` says (see service.ts). None in a warm-up's sightings (the
+ * audit log does not record credentials).
+ */
+const usedCredential = (s: Sighting) => (s.credential === "" ? {} : { credential: s.credential });
+
+/**
  * The latest `capacity` attempts (oldest first), in a ring: a principal refused without end costs
  * constant memory and constant work per attempt.
  */
@@ -238,6 +245,10 @@ export class Detectors {
   /** detector + subject → when it last raised (ms). */
   private readonly cooling = new Map<string, number>();
   private fed = 0;
+  /** Feeding a warm-up's sighting (see warm): state only, nothing raised. */
+  private warming = false;
+  /** Alerts a warm-up held back (raised before the start, or never: see warm). */
+  quieted = 0;
 
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
@@ -245,24 +256,69 @@ export class Detectors {
    * @param started when the detectors began watching (ms; a node's start). By default the first
    *   sighting's time, which is its request's start: a long stream that ends just after a node
    *   starts would date it too early, so a gateway should say.
+   * @param alias how the audit log names a principal (its pseudonym, when principals are
+   *   pseudonymised there): a principal's state is held under it, so that a warm-up from the log
+   *   and the live sightings after it add up. The identity by default.
    */
   constructor(
     private readonly config: DetectorConfig,
     private readonly raise: (draft: Draft) => void,
     private readonly isModel: (id: string) => boolean = () => true,
     private started: number | null = null,
+    private readonly alias: (principal: string) => string = (p) => p,
   ) {}
 
   feed(s: Sighting): void {
     const c = this.config;
     this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
-    if (c.key_sharing.enabled) this.sharing(s);
+    // The audit log records neither credentials nor networks: a warm-up has nothing to count here.
+    if (c.key_sharing.enabled && !this.warming) this.sharing(s);
     if (c.embargoed_attempts.enabled && s.reason.startsWith("embargoed-")) this.embargo(s);
     if (c.denied_party.enabled && s.reason === "denied-party") this.deniedParty(s);
     if (c.denial_spike.enabled && s.decision === "deny") this.denialSpike(s);
     if (c.volume_spike.enabled) this.volumeSpike(s);
     if (++this.fed % 10_000 === 0) this.sweep(s.t);
+  }
+
+  /**
+   * Replays a sighting seen before this start, read back from the audit log (see warmup.ts), whose
+   * principal is already named as the log names it (see alias): it builds the state live traffic
+   * would have — attempts, journeys, spike windows, cooldowns — and raises nothing. What it would
+   * raise was raised before the start (and is stored), or was not (the earlier run had not seen
+   * enough to judge, or stopped first): either way not news now, and never answered late.
+   */
+  warm(s: Sighting): void {
+    this.warming = true;
+    try {
+      this.feed(s);
+    } finally {
+      this.warming = false;
+    }
+  }
+
+  /**
+   * When watching began, for the spike baselines: a warm-up that replayed every sighting since `t`
+   * moves it back to `t` (never forward).
+   */
+  watchingSince(t: number): void {
+    this.started = this.started === null ? t : Math.min(this.started, t);
+  }
+
+  /** The longest any state is kept (ms): what a warm-up replays at most (the sweep's horizon). */
+  static lookBack(c: DetectorConfig): number {
+    return Math.max(c.cooldown_ms, c.key_sharing.window_ms, c.embargoed_attempts.window_ms, 24 * 3_600_000);
+  }
+
+  /** The key a principal's state is held under: the log's name for it, which a warm-up's sighting already is. */
+  private held(principal: string): string {
+    return this.warming ? principal : this.alias(principal);
+  }
+
+  /** Hands a draft on, unless warming. */
+  private send(draft: Draft): void {
+    if (this.warming) this.quieted++;
+    else this.raise(draft);
   }
 
   /** The first window of `windowMs` the detectors watched whole. */
@@ -283,17 +339,24 @@ export class Detectors {
     build: () => Pick<Draft, "severity" | "summary" | "auditIndexes" | "details">,
   ): void {
     const key = `${detector}:${subject.kind}:${subject.id}`;
-    const last = this.cooling.get(key);
+    // A principal's cooldown is held under the log's name for it, so that a warm-up's carries over.
+    const cool = subject.kind === "principal" ? `${detector}:principal:${this.held(subject.id)}` : key;
+    const last = this.cooling.get(cool);
     if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
-    this.cooling.set(key, s.t);
+    this.cooling.set(cool, s.t);
+    if (this.warming) {
+      this.quieted++;
+      return;
+    }
     const period = Math.floor(s.t / this.config.cooldown_ms);
     this.raise(Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t }));
   }
 
   private travel(s: Sighting): void {
     if (s.country === null) return;
-    const previous = this.lastSeen.get(s.principal);
-    this.lastSeen.set(s.principal, { country: s.country, t: s.t, audit: s.audit });
+    const who = this.held(s.principal);
+    const previous = this.lastSeen.get(who);
+    this.lastSeen.set(who, { country: s.country, t: s.t, audit: s.audit });
     if (previous === undefined || previous.country === s.country) return;
     const least = minimumDistanceKm(previous.country, s.country);
     if (least === null) return; // a country the data set does not place
@@ -362,8 +425,9 @@ export class Detectors {
     const since = s.t - c.window_ms;
     // The latest `repeated` + 1 attempts tell the count within the window exactly up to `repeated`
     // (more is "more"), which is all the levels below need.
-    let recent = this.embargoed.get(s.principal);
-    if (recent === undefined) this.embargoed.set(s.principal, (recent = new Recent(c.repeated + 1)));
+    const who = this.held(s.principal);
+    let recent = this.embargoed.get(who);
+    if (recent === undefined) this.embargoed.set(who, (recent = new Recent(c.repeated + 1)));
     recent.push(s.t, s.audit);
     let attempts = 0;
     while (attempts < recent.size && (recent.newest(attempts)?.t ?? 0) >= since) attempts++;
@@ -383,7 +447,7 @@ export class Detectors {
       if (audit !== null) audits.push(audit);
     }
     const shown = attempts > c.repeated ? `more than ${c.repeated}` : String(attempts);
-    this.raise({
+    this.send({
       detector: "embargoed-attempt",
       severity: level,
       subject: { kind: "principal", id: s.principal },
@@ -391,7 +455,7 @@ export class Detectors {
         ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
         : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
       auditIndexes: audits,
-      details: { reason: s.reason, country: s.country, attempts, model: s.model },
+      details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
       at: s.t,
     });
@@ -402,7 +466,7 @@ export class Detectors {
       severity: "critical",
       summary: `${s.principal}, a confirmed denied-party screening match, tried ${s.model}`,
       auditIndexes: s.audit === null ? [] : [s.audit],
-      details: { organization: s.organization, country: s.country, model: s.model },
+      details: { organization: s.organization, country: s.country, model: s.model, ...usedCredential(s) },
     }));
   }
 
@@ -433,8 +497,9 @@ export class Detectors {
 
   private volumeSpike(s: Sighting): void {
     const c = this.config.volume_spike;
-    let counter = this.volume.get(s.principal);
-    if (counter === undefined) this.volume.set(s.principal, (counter = new SpikeCounter()));
+    const who = this.held(s.principal);
+    let counter = this.volume.get(who);
+    if (counter === undefined) this.volume.set(who, (counter = new SpikeCounter()));
     const first = this.firstWhole(c.window_ms);
     if (!counter.add(s.t, c.window_ms, first, c.min_requests, c.factor, s.audit)) return;
     const st = counter.state();
@@ -442,7 +507,7 @@ export class Detectors {
       severity: "medium",
       summary: `${s.principal} made ${st.count} requests within ${Math.round(c.window_ms / 60_000)} min (its baseline: ${st.baseline} per window)`,
       auditIndexes: st.evidence,
-      details: spikeDetails(st, c.window_ms),
+      details: Object.assign(spikeDetails(st, c.window_ms), usedCredential(s)),
     }));
   }
 
@@ -464,9 +529,7 @@ export class Detectors {
 
   /** Forgets subjects idle for longer than every window (memory stays bounded by active ones). */
   private sweep(now: number): void {
-    const c = this.config;
-    const horizon =
-      now - Math.max(c.cooldown_ms, c.key_sharing.window_ms, c.embargoed_attempts.window_ms, 24 * 3_600_000);
+    const horizon = now - Detectors.lookBack(this.config);
     for (const [k, v] of this.lastSeen) if (v.t < horizon) this.lastSeen.delete(k);
     for (const [k, v] of this.cooling) if (v < horizon) this.cooling.delete(k);
     for (const [k, v] of this.keyUse) {

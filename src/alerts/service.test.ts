@@ -250,6 +250,53 @@ describe("alert service", () => {
     expect(await store.alerts.pendingResponses(null, 10)).toEqual([]);
   });
 
+  it("suspend retried later: the keys it had are the store's, not the issuing clocks' (clock skew)", async () => {
+    // The used key was issued on a node whose clock runs 10 minutes ahead: its createdAt is after the
+    // alert's time (was: spared). The replacement, issued after the alert on a node 10 minutes behind,
+    // has a createdAt before it (was: revoked).
+    const laptop = await store.keys.create("zoe", "laptop");
+    const skewed = new Map<string, number>([[laptop.record.id, +600_000]]);
+    const list = store.keys.list.bind(store.keys);
+    store.keys.list = async (...args) =>
+      (await list(...args)).map((k) => {
+        const skew = skewed.get(k.id);
+        return skew === undefined
+          ? k
+          : { ...k, createdAt: new Date(Date.parse(k.createdAt) + skew).toISOString() };
+      });
+    const revoke = store.keys.revoke.bind(store.keys);
+    let failures = 1;
+    store.keys.revoke = async (...args) => {
+      if (failures-- > 0) throw new Error("connection reset while revoking");
+      return revoke(...args);
+    };
+    const errors: unknown[] = [];
+    service = await AlertService.open({
+      config: withEmbargo("suspend"),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {},
+      onError: (err) => errors.push(err),
+    });
+    const at = Date.now();
+    service.replay({ ...embargoed(at), credential: laptop.record.id });
+    await service.settled();
+    expect(errors).toHaveLength(1);
+    let [alert] = await store.alerts.list({ detector: "embargoed-attempt" });
+    // The store's keys as the alert was stored, and the credential seen used.
+    expect(alert?.evidence.details).toMatchObject({ keys: [laptop.record.id], credential: laptop.record.id });
+    await after(at);
+    const replacement = await store.keys.create("zoe", "replacement");
+    skewed.set(replacement.record.id, -600_000);
+    await service.retryResponses(new Date(Date.now() + 60_000));
+    expect(await active()).toEqual(["replacement"]);
+    [alert] = await store.alerts.list({ detector: "embargoed-attempt" });
+    expect(alert?.response?.result).toBe(
+      `key ${laptop.record.id} revoked; key ${replacement.record.id} issued after the alert: not revoked`,
+    );
+  });
+
   it("suspend: a spike against no history of the subject's own is raised to notify only, keys kept", async () => {
     await store.keys.create("zoe", "laptop");
     const c = defaults();

@@ -17,7 +17,9 @@ import { Detectors, suspendable, type DetectorName, type Draft, type Sighting } 
 import { ALERT_DETECTORS, ALERT_SEVERITIES } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
+import { WARM_ENTRIES, warmUp, type WarmUp } from "./warmup.js";
 import { WebhookDeliverer } from "./webhook.js";
+import type { LogSource } from "../audit/source.js";
 
 export type AlertsConfig = ConfigFile["monitoring"]["alerts"];
 
@@ -40,6 +42,36 @@ export interface AlertServiceOptions {
   readonly webhookSecret?: string | null;
   readonly suspendPrincipal?: SuspendPrincipal;
   readonly onError: (err: unknown) => void;
+  /**
+   * The gateway's audit log, read back at start to warm the detectors (see warmup.ts): its
+   * published tiles, and how it names principals (their pseudonyms, when it pseudonymises them).
+   * Absent: the detectors start from nothing.
+   */
+  readonly audit?: {
+    readonly source: LogSource;
+    readonly pseudonymize?: (principalId: string) => string;
+    /** Entries replayed at most (default WARM_ENTRIES). */
+    readonly maxEntries?: number;
+  } | null;
+}
+
+/**
+ * Whether a principal's key is one it had when the alert was raised. The keys the store held then
+ * (`keys`, listed as the alert was stored) and the credential the alert saw used (`credential`)
+ * are: no clock is compared. An alert stored without that list (before it was kept, or the store
+ * could not be read then) falls back to the key's `createdAt` — the clock of the node that issued
+ * it — against the alert's time (the clock of the node that saw the request), which clock skew can
+ * misjudge within the skew; the credential seen used is revoked whatever its clock says.
+ */
+function heldKeys(a: AlertRecord): (k: { id: string; createdAt: string }) => boolean {
+  const { keys, credential } = a.evidence.details;
+  const used = typeof credential === "string" ? credential : null;
+  if (Array.isArray(keys)) {
+    const listed = new Set(keys.filter((k): k is string => typeof k === "string"));
+    return (k) => k.id === used || listed.has(k.id);
+  }
+  const raised = Date.parse(a.raised_at);
+  return (k) => k.id === used || Date.parse(k.createdAt) <= raised;
 }
 
 /** Each detector's configured response ("notify" where it has none). */
@@ -84,6 +116,8 @@ const RESPONSE_RETRY_MS = 30_000;
 const RESPONSE_GRACE_MS = 10_000;
 /** Alerts still due a suspension, read this many at a time. */
 const RESPONSE_PAGE = 100;
+/** Sightings held while the warm-up reads the log, at most (more are dropped, and counted). */
+const WARM_BUFFER = 100_000;
 
 export class AlertService {
   private readonly detectors: Detectors;
@@ -95,14 +129,24 @@ export class AlertService {
   private readonly answering = new Set<string>();
   /** Raises in flight, so that close() waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Sightings that came while the warm-up read the log, fed after it (null once it is done). */
+  private held: Sighting[] | null = [];
+  private dropped = 0;
+  /** The warm-up from the audit log, under way after open() has returned. */
+  private warming: Promise<void> = Promise.resolve();
+  private closing = false;
+  /** What the warm-up did (null: none yet, none asked for, or it failed). */
+  warmed: (WarmUp & { readonly ms: number; readonly dropped: number }) | null = null;
 
   private constructor(private readonly o: AlertServiceOptions) {
+    const pseudonymize = o.audit?.pseudonymize;
     this.detectors = new Detectors(
       o.config,
       (d) => this.track(this.raise(d)),
       (id) => o.scheme().models.has(id),
       // Watching from now: the first sighting may be a long stream's, dated before the start.
       Date.now(),
+      ...(pseudonymize === undefined ? [] : [pseudonymize]),
     );
   }
 
@@ -110,7 +154,7 @@ export class AlertService {
     const s = new AlertService(o);
     // Load the country data set now (about a second), not on the first request that needs it.
     countryParts();
-    const deliver = (sighting: Sighting) => s.detectors.feed(sighting);
+    const deliver = (sighting: Sighting) => s.deliver(sighting);
     if (o.config.shared === "redis") {
       if (o.redis === undefined || o.redis === null) {
         throw new SetupError(
@@ -119,6 +163,11 @@ export class AlertService {
       }
       s.feed = await redisFeed({ ...o.redis, deliver, onError: (e) => s.failed(e) });
     } else s.feed = localFeed(deliver);
+    // After the shared feed has taken its place in the stream (nothing is missed between the two),
+    // and without holding the start up: what comes meanwhile waits (see deliver).
+    const audit = o.audit;
+    if (audit === undefined || audit === null) s.held = null;
+    else s.warming = s.warmUp(audit);
     const hook = o.config.webhook;
     if (hook.url !== undefined) {
       if (o.webhookSecret === undefined || o.webhookSecret === null) {
@@ -184,9 +233,48 @@ export class AlertService {
     });
   }
 
-  /** Feeds a sighting straight to the detectors (replays, tests). */
+  /** Feeds a sighting to the detectors (replays, tests), after the warm-up as live ones are. */
   replay(s: Sighting): void {
-    this.detectors.feed(s);
+    this.deliver(s);
+  }
+
+  /** Resolves once the warm-up from the audit log is done (or has failed: see `warmed`). */
+  warmedUp(): Promise<void> {
+    return this.warming;
+  }
+
+  private deliver(sighting: Sighting): void {
+    if (this.held === null) this.detectors.feed(sighting);
+    else if (this.held.length < WARM_BUFFER) this.held.push(sighting);
+    else this.dropped++;
+  }
+
+  /**
+   * Replays the audit log's tail into the detectors (warmup.ts), then the sightings held meanwhile
+   * — less those the log already showed (a shared feed's copy of them). A log that cannot be read
+   * back leaves the detectors as they start without one.
+   */
+  private async warmUp(audit: NonNullable<AlertServiceOptions["audit"]>): Promise<void> {
+    const started = performance.now();
+    let skip: ReadonlySet<string> = new Set();
+    try {
+      const w = await warmUp({
+        source: audit.source,
+        detectors: this.detectors,
+        lookBackMs: Detectors.lookBack(this.o.config),
+        maxEntries: audit.maxEntries ?? WARM_ENTRIES,
+        scheme: this.o.scheme(),
+        now: Date.now(),
+        stopped: () => this.closing,
+      });
+      skip = w.lastRequestIds;
+      this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };
+    } catch (err) {
+      this.failed(err);
+    }
+    const held = this.held ?? [];
+    this.held = null;
+    for (const sighting of held) if (!skip.has(sighting.requestId)) this.detectors.feed(sighting);
   }
 
   /** Resolves when every alert raised so far is stored and answered. */
@@ -244,6 +332,8 @@ export class AlertService {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await this.warming;
     clearInterval(this.responseTimer);
     clearInterval(this.quotaTimer);
     await this.feed?.close();
@@ -263,6 +353,11 @@ export class AlertService {
 
   private async raise(d: Draft): Promise<void> {
     const actor = `detector:${d.detector}`;
+    // Recorded with the alert: a retry round acts only on alerts raised to be suspended. A spike
+    // against no history of the subject's own is a notification only (NOTIFY_ONLY).
+    const response = suspendable(d.details) ? responseOf(this.o.config, d.detector) : "notify";
+    const keys =
+      response === "suspend" && d.subject.kind === "principal" ? await this.keysOf(d.subject.id) : null;
     const { alert, created } = await this.o.store.alerts.raise(
       {
         dedupeKey: d.dedupeKey,
@@ -270,12 +365,13 @@ export class AlertService {
         severity: d.severity,
         subject: d.subject,
         summary: d.summary,
-        evidence: { audit_indexes: d.auditIndexes, details: d.details },
+        evidence: {
+          audit_indexes: d.auditIndexes,
+          details: keys === null ? d.details : { ...d.details, keys },
+        },
         raisedAt: new Date(d.at).toISOString(),
         deliver: this.webhook !== null,
-        // Recorded with the alert: a retry round acts only on alerts raised to be suspended. A
-        // spike against no history of the subject's own is a notification only (NOTIFY_ONLY).
-        response: suspendable(d.details) ? responseOf(this.o.config, d.detector) : "notify",
+        response,
       },
       actor,
     );
@@ -284,6 +380,21 @@ export class AlertService {
     if (alert.intended_response === "suspend") await this.respond(alert, actor);
     await this.o.changed();
     this.webhook?.kick();
+  }
+
+  /**
+   * The principal's active API keys as the store holds them now, for an alert about to be stored:
+   * what "the keys it had when the alert was raised" means, told by the store's own order rather
+   * than by comparing clocks. Null when they cannot be read (the alert is raised all the same, and
+   * its keys are judged by their `createdAt`).
+   */
+  private async keysOf(principal: string): Promise<string[] | null> {
+    try {
+      return (await this.o.store.keys.list(principal)).filter((k) => k.revokedAt === null).map((k) => k.id);
+    } catch (err) {
+      this.failed(err);
+      return null;
+    }
   }
 
   /** Suspends, counting a failure (left for the next retry round); true when done. */
@@ -321,10 +432,10 @@ export class AlertService {
     };
     if (a.subject.kind === "key") await credential(a.subject.id);
     else if (a.subject.kind === "principal") {
-      const raised = Date.parse(a.raised_at);
+      const had = heldKeys(a);
       for (const k of await this.o.store.keys.list(a.subject.id)) {
         if (k.revokedAt !== null) continue;
-        if (Date.parse(k.createdAt) <= raised) await credential(k.id);
+        if (had(k)) await credential(k.id);
         else done.push(`key ${k.id} issued after the alert: not revoked`);
       }
       if (this.o.suspendPrincipal !== undefined) await this.suspendFederated(a.subject.id, a, done);

@@ -282,6 +282,11 @@ async function assemble(
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
         onError,
+        // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
+        audit: {
+          source: directorySource(audit.dir),
+          ...(pseudonymize === undefined ? {} : { pseudonymize }),
+        },
       })
     : null;
   if (alerts !== null) {

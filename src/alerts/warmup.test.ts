@@ -1,0 +1,310 @@
+/**
+ * A restart warms the detectors from the tail of the audit log: a burst in progress is not
+ * forgotten (its alert comes once, after the restart), what was raised before is not raised again,
+ * and spikes are judged against the log's baseline at once. Each "life" of a node is an alert
+ * service over a real audit log directory: every sighting is appended as the gateway appends its
+ * decision (pseudonymised when asked), then fed to the detectors; the next life reads the log back.
+ * A real gateway restarted mid-burst closes the file.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { decisionEntry, openAudit, pseudonymizer, type Pseudonymizer } from "../audit/index.js";
+import { directorySource } from "../audit/source.js";
+import { configSchema } from "../config/schema.js";
+import type { Decision, Principal } from "../policy/index.js";
+import { loadSchemeFile } from "../scheme/index.js";
+import { openStore, type Store } from "../store/index.js";
+import { eventually } from "../testing/admin.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { sightingMaker } from "../testing/sightings.js";
+import { BASELINE_WINDOWS, type Sighting } from "./detectors.js";
+import { AlertService, type AlertsConfig } from "./service.js";
+
+const parse = (alerts: unknown = {}): AlertsConfig =>
+  configSchema.parse({ scheme: "s.yaml", providers: {}, monitoring: { alerts } }).monitoring.alerts;
+const DEFAULTS = parse();
+const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+let dataDir: string;
+let store: Store;
+beforeEach(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "clearance-warm-"));
+  store = await openStore({ dataDir });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+const sighting = sightingMaker({
+  principal: "feng",
+  credential: "k-feng",
+  organization: null,
+  partner: null,
+  model: "mythos-5",
+  decision: "allow",
+  reason: "license",
+  country: "CA",
+  network: "10.0.0.0/24",
+});
+const embargoed = (t: number) =>
+  sighting({ t, decision: "deny", reason: "embargoed-location", country: "IR" });
+const deniedParty = (t: number) =>
+  sighting({ t, principal: "listed", decision: "deny", reason: "denied-party" });
+
+/** The decision entry the gateway would write for the sighting (the log's own encoder). */
+function entryOf(s: Sighting, pseudonymize?: Pseudonymizer): Buffer {
+  const decision = {
+    decision: s.decision,
+    reason: s.reason,
+    model: s.model,
+    served_model: s.decision === "deny" ? null : s.model,
+    grant: null,
+    scheme: { digest: "sha256:test" },
+  } as unknown as Decision;
+  const principal = { id: s.principal, organization: s.organization } as unknown as Principal;
+  const context = {
+    time: new Date(s.t),
+    requestId: s.requestId,
+    node: "node-a",
+    principal,
+    location: s.country,
+    action: "infer",
+  };
+  return decisionEntry(decision, context, pseudonymize);
+}
+
+interface Life {
+  readonly config?: AlertsConfig;
+  /** Read the log back at start (what the gateway does); false: a cold start, as before. */
+  readonly warm?: boolean;
+  readonly pseudonymize?: Pseudonymizer;
+  readonly maxEntries?: number;
+}
+
+/**
+ * One life of a node: opens the audit log and the alert service (warmed from the log), then for
+ * each sighting appends its decision entry and feeds it to the detectors; then stops both.
+ */
+async function life(sightings: readonly Sighting[], o: Life = {}): Promise<AlertService> {
+  const audit = await openAudit({
+    dataDir,
+    origin: "test.example/audit",
+    checkpointMs: 60_000,
+    store,
+    onError: (err) => {
+      throw err;
+    },
+  });
+  const service = await AlertService.open({
+    config: o.config ?? DEFAULTS,
+    store,
+    scheme: () => scheme,
+    licenseUsage: async () => 0,
+    changed: async () => {},
+    onError: (err) => {
+      throw err;
+    },
+    ...(o.warm === false
+      ? {}
+      : {
+          audit: {
+            source: directorySource(audit.dir),
+            ...(o.pseudonymize === undefined ? {} : { pseudonymize: o.pseudonymize }),
+            ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
+          },
+        }),
+  });
+  for (const s of sightings) {
+    const index = await audit.log.append(entryOf(s, o.pseudonymize));
+    service.replay({ ...s, audit: String(index) });
+  }
+  await audit.log.publish();
+  await service.warmedUp();
+  await service.settled();
+  await service.close();
+  await audit.log.close();
+  return service;
+}
+
+const stored = async () =>
+  (await store.alerts.list()).map((a) => `${a.detector} ${a.subject.id} ${a.severity}`).sort();
+
+/** Times relative to now: the warm-up replays what is within the detectors' look-back of now. */
+const now = () => Date.now();
+
+describe("a restart warms the detectors from the audit log", () => {
+  it("embargoed attempts 1 and 2, a restart, attempt 3: the high alert comes, once (was: never)", async () => {
+    const t = now() - 10 * MIN;
+    await life([embargoed(t), embargoed(t + MIN)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+    const second = await life([embargoed(t + 2 * MIN)]);
+    expect(second.warmed).toMatchObject({ replayed: 2, read: 2, from: 0n, to: 2n });
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
+    // A third life, attempt 4: nothing more in this period.
+    await life([embargoed(t + 3 * MIN)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
+    const [high] = await store.alerts
+      .list({ detector: "embargoed-attempt" })
+      .then((a) => a.filter((x) => x.severity === "high"));
+    // Its evidence names the attempts before the restart, read back from the log.
+    expect(high?.evidence.audit_indexes).toEqual(["0", "1", "2"]);
+  });
+
+  it("a cold start (as before) forgets the burst: no high alert", async () => {
+    const t = now() - 10 * MIN;
+    await life([embargoed(t), embargoed(t + MIN)], { warm: false });
+    await life([embargoed(t + 2 * MIN)], { warm: false });
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+  });
+
+  it("an attempt after a restart in the next window period is no second 'first attempt' (was: two mediums)", async () => {
+    // The first attempt 5 minutes before a period of window_ms (a day from the epoch) ends, the
+    // next 5 minutes into the next one (the period ahead, in the last minutes of a day).
+    let first = Math.floor(now() / DAY) * DAY - 5 * MIN;
+    if (now() - first > DAY - MIN) first += DAY;
+    const next = first + 10 * MIN;
+    await life([embargoed(first)]);
+    await life([embargoed(next)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+  });
+
+  it("a denied party within the cooldown after a restart: one alert, the cooldown carried over", async () => {
+    // Raised at hh:50; after a restart, again at hh+1:10 — another cooldown period, not another hour.
+    const hour = Math.floor(now() / HOUR) * HOUR;
+    const t = hour - 2 * HOUR + 50 * MIN;
+    await life([deniedParty(t)]);
+    await life([deniedParty(t + 20 * MIN)]);
+    expect(await stored()).toEqual(["denied-party listed critical"]);
+    // Cold, the same two lives raise it twice: the duplicate the warm-up prevents.
+    await store.close();
+    dataDir = mkdtempSync(join(tmpdir(), "clearance-warm-"));
+    store = await openStore({ dataDir });
+    await life([deniedParty(t)], { warm: false });
+    await life([deniedParty(t + 20 * MIN)], { warm: false });
+    expect(await stored()).toEqual(["denied-party listed critical", "denied-party listed critical"]);
+  });
+
+  it("an impossible journey spanning the restart is seen", async () => {
+    const t = now() - 30 * MIN;
+    await life([sighting({ t, country: "US" })]);
+    await life([sighting({ t: t + 20 * MIN, country: "AU" })]);
+    expect(await stored()).toEqual(["impossible-travel feng high"]);
+  });
+
+  it("a volume spike right after a restart is judged against the log's baseline (was: 3 windows' wait)", async () => {
+    const config = parse({ volume_spike: { min_requests: 20, factor: 5, window_ms: 5 * MIN } });
+    const W = 5 * MIN;
+    const w0 = (Math.floor(now() / W) - BASELINE_WINDOWS - 2) * W;
+    // 4 requests a window for the windows before, in the log; then a restart and 20 in one window.
+    const steady: Sighting[] = [];
+    for (let w = 0; w < BASELINE_WINDOWS + 1; w++)
+      for (let i = 0; i < 4; i++) steady.push(sighting({ t: w0 + w * W + i * MIN }));
+    const burst = Array.from({ length: 20 }, (_, i) => sighting({ t: w0 + (BASELINE_WINDOWS + 1) * W + i }));
+    await life(steady, { config });
+    await life(burst, { config });
+    const spikes = await store.alerts.list({ detector: "volume-spike" });
+    expect(spikes.map((a) => a.subject.id)).toEqual(["feng"]);
+    expect(spikes[0]?.evidence.details).toMatchObject({ count: 20, baseline: 4 });
+    // Against 4 windows of its own traffic: a spike that `suspend` may answer.
+    expect("notify_only" in (spikes[0]?.evidence.details ?? {})).toBe(false);
+    // Cold, the restarted node has watched no whole window: the burst is not judged.
+    await store.close();
+    dataDir = mkdtempSync(join(tmpdir(), "clearance-warm-"));
+    store = await openStore({ dataDir });
+    await life(steady, { config, warm: false });
+    await life(burst, { config, warm: false });
+    expect(await store.alerts.list({ detector: "volume-spike" })).toEqual([]);
+  });
+
+  it("with principals pseudonymised in the log, a principal's state carries over under its pseudonym", async () => {
+    const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");
+    const t = now() - 10 * MIN;
+    await life([embargoed(t), embargoed(t + MIN)], { pseudonymize });
+    await life([embargoed(t + 2 * MIN)], { pseudonymize });
+    // The alerts name the principal (the store's record), never the pseudonym.
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
+  });
+
+  it("is bounded: the last maxEntries entries, within the longest look-back", async () => {
+    const t = now() - 2 * DAY;
+    // 600 entries a day and more ago (bundles 0–2), then 300 within the last hour (from index 600).
+    const old = Array.from({ length: 600 }, (_, i) => sighting({ t: t + i, principal: `old${i}` }));
+    const recent = Array.from({ length: 300 }, (_, i) =>
+      sighting({ t: now() - HOUR + i, principal: `p${i}` }),
+    );
+    await life([...old, ...recent]);
+    const all = await life([]);
+    // The bundle holding index 600 is read from its start (512); only the recent are replayed.
+    expect(all.warmed).toMatchObject({ replayed: 300, read: 388, from: 512n, to: 900n });
+    // Everything since the look-back's start was read: the baselines are judged from there.
+    expect(all.warmed?.coveredFrom).toBeGreaterThan(old.at(-1)?.t ?? Infinity);
+    expect(all.warmed?.coveredFrom).toBeLessThan(recent[0]?.t ?? -Infinity);
+    const capped = await life([], { maxEntries: 100 });
+    expect(capped.warmed).toMatchObject({ replayed: 100, read: 100, from: 800n, to: 900n });
+    expect(capped.warmed?.coveredFrom).toBe(recent[200]?.t);
+  });
+});
+
+describe("a gateway restarted mid-burst", () => {
+  let t: TestGateway | undefined;
+  afterEach(async () => {
+    await t?.gateway.close();
+    t = undefined;
+  });
+
+  const MONITORING = `{ access_log: { enabled: false }, alerts: { impossible_travel: { enabled: false }, key_sharing: { enabled: false }, volume_spike: { enabled: false }, embargoed_attempts: { repeated: 3 } } }`;
+
+  const attempt = async (gw: TestGateway, who = "alice") => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${gw.keys.get(who) as string}`,
+        "content-type": "application/json",
+        "x-test-country": "IR",
+      },
+      body: JSON.stringify({ model: "mythos-4", messages: [{ role: "user", content: "hi" }] }),
+    });
+    await res.arrayBuffer();
+    expect(res.headers.get("x-clearance-reason")).toBe("embargoed-location");
+  };
+  const embargoAlerts = (gw: TestGateway, n: number) =>
+    eventually(
+      async () =>
+        (await gw.gateway.store.alerts.list({ detector: "embargoed-attempt" })).map(
+          (a) => `${a.subject.id} ${a.severity}`,
+        ),
+      (a) => a.length >= n,
+    );
+
+  it("raises the burst's high alert once, after the restart; a further attempt raises nothing more", async () => {
+    t = await startTestGateway({ monitoring: MONITORING });
+    const dir = t.dataDir;
+    await attempt(t);
+    await attempt(t);
+    expect(await embargoAlerts(t, 1)).toEqual(["alice medium"]);
+    await t.gateway.close();
+    t = await startTestGateway({ monitoring: MONITORING, dataDir: dir });
+    // The warm-up runs once the gateway serves; sightings that come meanwhile wait for it.
+    await t.gateway.alerts?.warmedUp();
+    expect(t.gateway.alerts?.warmed).toMatchObject({ replayed: 2 });
+    await attempt(t);
+    expect((await embargoAlerts(t, 2)).sort()).toEqual(["alice high", "alice medium"]);
+    // Restarted again: the fourth attempt is neither a new "first" nor a second high.
+    await t.gateway.close();
+    t = await startTestGateway({ monitoring: MONITORING, dataDir: dir });
+    await attempt(t); // before the warm-up is done, perhaps: it waits
+    await t.gateway.alerts?.warmedUp();
+    expect(t.gateway.alerts?.warmed).toMatchObject({ replayed: 3 });
+    // Sightings reach the detectors in order, after their responses: once another principal's
+    // attempt has raised its alert, alice's fourth has been seen, and what it raised is settled.
+    await attempt(t, "chloe");
+    expect(await embargoAlerts(t, 3)).toContain("chloe medium");
+    await t.gateway.alerts?.settled();
+    expect((await embargoAlerts(t, 3)).sort()).toEqual(["alice high", "alice medium", "chloe medium"]);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Warming the detectors at start from the tail of the audit log: the decisions of the detectors'
+ * longest look-back (at most `maxEntries` of them) are replayed as sightings, so that a restart
+ * neither forgets a burst in progress (embargoed attempts, spike windows and their baselines,
+ * journeys, cooldowns) nor raises again what was raised before it. Nothing is raised for the
+ * replayed sightings themselves (Detectors.warm). The entries are read as reports read them: the
+ * published entry bundles up to the published checkpoint (src/report/log.ts).
+ *
+ * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
+ * starts afresh), and the sightings' partner is worked out from the entry's grant and the scheme
+ * in force now.
+ */
+import type { LogSource } from "../audit/source.js";
+import { TILE_WIDTH } from "../audit/tiles.js";
+import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../report/log.js";
+import type { CompiledScheme } from "../scheme/index.js";
+import type { Detectors, Sighting } from "./detectors.js";
+
+/**
+ * Entries replayed at most by default: about 1.7 s per 100,000 on a busy 2-core machine (see the
+ * README), after the gateway has started to serve (its sightings wait meanwhile).
+ */
+export const WARM_ENTRIES = 200_000;
+
+export interface WarmUpOptions {
+  readonly source: LogSource;
+  readonly detectors: Detectors;
+  /** The detectors' longest look-back (ms): entries older than `now` less this are not replayed. */
+  readonly lookBackMs: number;
+  readonly maxEntries: number;
+  readonly scheme: CompiledScheme;
+  readonly now: number;
+  /** Asked before each bundle: true stops the replay there (the service is closing). */
+  readonly stopped?: () => boolean;
+}
+
+export interface WarmUp {
+  /** Decision entries replayed. */
+  readonly replayed: number;
+  /** Entries read (admin entries and those before the look-back included). */
+  readonly read: number;
+  /** The first entry index read, and the end (the published size at start). */
+  readonly from: bigint;
+  readonly to: bigint;
+  /** Every decision since then was replayed (ms): the spike baselines are judged from it. */
+  readonly coveredFrom: number | null;
+  /** Request ids of the last entries replayed: a shared feed's copy of them is not counted twice. */
+  readonly lastRequestIds: ReadonlySet<string>;
+}
+
+/** Request ids kept to recognise a shared feed's copy of what was replayed. */
+const LAST_IDS = 4_096;
+const WIDTH = BigInt(TILE_WIDTH);
+
+/** A decision entry as the sighting the gateway made of it (principal as the log names it). */
+export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
+  return {
+    t,
+    requestId: e.request_id,
+    audit: String(index),
+    principal: e.principal,
+    credential: "", // not in the log
+    organization: e.organization,
+    partner: partnerOf(e, scheme),
+    model: e.model,
+    decision: e.decision,
+    reason: e.reason,
+    country: e.location,
+    network: null, // not in the log
+  };
+}
+
+/** As AlertService.observe: the grant's partner, else the organization when it is an organization partner. */
+function partnerOf(e: DecisionEntry, scheme: CompiledScheme): string | null {
+  const g = e.grant;
+  if (g !== null && !g.startsWith("license:")) {
+    const colon = g.indexOf(":");
+    const hash = g.lastIndexOf("#");
+    if (colon >= 0 && hash > colon) return g.slice(colon + 1, hash);
+  }
+  return e.organization !== null && scheme.organizationPartners.has(e.organization) ? e.organization : null;
+}
+
+/** The time of the first entry of bundle `b` (ms), read from the log. */
+async function firstTimeOf(source: LogSource, index: bigint): Promise<number> {
+  for await (const batch of readEntries(source, { from: index, to: index + 1n })) {
+    const text = batch.entries[0];
+    if (text !== undefined) return Date.parse((JSON.parse(text) as { time: string }).time);
+  }
+  return Number.NaN;
+}
+
+/**
+ * Where the replay starts: the last `maxEntries` entries, less the bundles whose entries are all
+ * older than the look-back (found by bisection over the bundles' first entries: entries are
+ * appended about in time order). Reads O(log bundles) bundles.
+ */
+async function startOf(source: LogSource, size: bigint, maxEntries: number, since: number): Promise<bigint> {
+  const floor = size > BigInt(maxEntries) ? size - BigInt(maxEntries) : 0n;
+  if (!((await firstTimeOf(source, floor)) < since)) return floor;
+  // The last bundle at or after `floor` whose first entry is older than `since`.
+  let lo = floor / WIDTH; // its first entry (or `floor`) is older
+  let hi = (size - 1n) / WIDTH + 1n; // past the end
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if ((await firstTimeOf(source, mid * WIDTH)) < since) lo = mid;
+    else hi = mid;
+  }
+  const start = lo * WIDTH;
+  return start > floor ? start : floor;
+}
+
+/** Replays the log's tail into the detectors (see the file's comment). */
+export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
+  const size = await publishedSize(o.source);
+  const since = o.now - o.lookBackMs;
+  const lastRequestIds = new Set<string>();
+  if (size === 0n || o.maxEntries <= 0) {
+    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, lastRequestIds };
+  }
+  const from = await startOf(o.source, size, o.maxEntries, since);
+  let replayed = 0;
+  let read = 0;
+  let coveredFrom: number | null = null;
+  for await (const batch of readEntries(o.source, { from, to: size })) {
+    if (o.stopped?.() === true) break;
+    let index = batch.first;
+    for (const text of batch.entries) {
+      const at = index++;
+      read++;
+      const e = decisionOf(text);
+      const t = e === null ? Number.NaN : Date.parse(e.time);
+      // The first entry read tells how far back the replay reaches: the look-back's start when an
+      // older entry was passed over (everything since is here), else that entry's own time.
+      if (coveredFrom === null && read === 1) {
+        const first = Date.parse((JSON.parse(text) as { time: string }).time);
+        coveredFrom = first < since ? since : first;
+        // Before the first sighting: spike windows are judged whole from there.
+        o.detectors.watchingSince(coveredFrom);
+      }
+      if (e === null || !(t >= since)) continue;
+      o.detectors.warm(sightingOf(e, at, t, o.scheme));
+      replayed++;
+      lastRequestIds.add(e.request_id);
+      if (lastRequestIds.size > LAST_IDS) {
+        for (const id of lastRequestIds) {
+          lastRequestIds.delete(id);
+          break;
+        }
+      }
+    }
+  }
+  return { replayed, read, from, to: size, coveredFrom, lastRequestIds };
+}
