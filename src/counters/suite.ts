@@ -136,8 +136,9 @@ export function countersSuite(
       const max = Number.MAX_SAFE_INTEGER;
       // 1,024 counts of 2^53 − 1 and one of 1,023 sum to 2^63 − 1, the largest integer Redis keeps
       // (which its scripts read back as −2^63), in the license's counters and the minute's window.
-      for (let i = 0; i < 1_024; i++)
+      for (let i = 0; i < 1_024; i++) {
         await c.add({ organization: "acme", license: "L", tokens: max, now: T0 });
+      }
       await c.add({ organization: "acme", license: "L", tokens: 1_023, now: T0 });
       for (const period of ["month", "quarter", "total"] as const) {
         expect(await c.usage([{ id: "L", period }], T0 + 1)).toEqual({ L: { tokens: max } });
