@@ -102,5 +102,44 @@ describe.skipIf(redisSkipReason !== undefined)(
       );
       expect(delivered.sort()).toEqual(["other-node", "own"]);
     });
+
+    it("an entry that is not a sighting (another node's version, a stray writer) is skipped and reported; the rest are delivered", async () => {
+      const prefix = freshPrefix();
+      const key = `${prefix}alerts:sightings`;
+      const delivered: unknown[] = [];
+      const errors: string[] = [];
+      feed = await redisFeed({
+        url: REDIS_URL,
+        prefix,
+        blockMs: 20,
+        deliver: (s) => delivered.push(s),
+        onError: (err) => errors.push((err as Error).message),
+      });
+      const { t: _t, ...untimed } = sighting("no-time");
+      const entries: string[][] = [
+        ["s", "not json"],
+        ["s", "null"],
+        ["s", JSON.stringify({ ...sighting("iso-time"), t: "2030-01-01T00:00:00Z" })],
+        ["s", JSON.stringify(untimed)],
+        ["s", JSON.stringify({ ...sighting("bad-decision"), decision: "maybe" })],
+        ["s", JSON.stringify({ ...sighting("no-reason"), reason: undefined })],
+        ["other", "x"],
+        // A newer version with a field of its own before "s": the sighting is still read.
+        ["v", "2", "s", JSON.stringify(sighting("with-a-version"))],
+        ["s", JSON.stringify(sighting("well-formed"))],
+      ];
+      const pipe = redisAdmin().pipeline();
+      for (const fields of entries) pipe.xadd(key, "*", ...fields);
+      await pipe.exec();
+      await eventually(
+        async () => delivered.length,
+        (n) => n >= 2,
+        2_000,
+      );
+      expect(delivered).toEqual([sighting("with-a-version"), sighting("well-formed")]);
+      // Reported once per read (the entries may have come in more than one).
+      const skipped = errors.map((e) => Number(/^alert sighting stream: skipped (\d+) entr/.exec(e)?.[1]));
+      expect(skipped.reduce((a, b) => a + b, 0)).toBe(7);
+    });
   },
 );

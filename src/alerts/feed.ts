@@ -74,12 +74,23 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
       try {
         const got = (await reader.xread("COUNT", 1000, "BLOCK", blockMs, "STREAMS", key, last)) as
           [string, [string, string[]][]][] | null;
+        let skipped = 0;
+        let first = "";
         for (const [, entries] of got ?? []) {
           for (const [id, fields] of entries) {
             last = id;
-            const text = fields[1];
-            if (text !== undefined) o.deliver(JSON.parse(text) as Sighting);
+            const s = sightingOf(fields);
+            if (s !== null) o.deliver(s);
+            else if (skipped++ === 0) first = id;
           }
+        }
+        // Once per read: a node of another version writing every request's sighting is one report.
+        if (skipped > 0) {
+          o.onError(
+            new Error(
+              `alert sighting stream: skipped ${skipped} ${skipped === 1 ? "entry" : "entries"} holding no sighting (another version's?), the first ${first}`,
+            ),
+          );
         }
       } catch (err) {
         if (closed) return;
@@ -104,4 +115,32 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
       await writer.quit().catch(() => writer.disconnect());
     },
   };
+}
+
+const NULLABLE = ["audit", "organization", "partner", "country", "network"] as const;
+const STRINGS = ["requestId", "principal", "credential", "model", "reason"] as const;
+const DECISIONS: ReadonlySet<unknown> = new Set(["allow", "deny", "fallback"]);
+
+/**
+ * The sighting in a stream entry's `s` field, or null when it holds none: every node's detectors
+ * read what any writer of the stream put there (a node of another version, during an upgrade). A
+ * time that is not a number, in the first sighting a node read, switched its spike detectors off
+ * (their first whole window became NaN); a null threw in every detector.
+ */
+function sightingOf(fields: readonly string[]): Sighting | null {
+  let text: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === "s") text = fields[i + 1];
+  if (text === undefined) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  if (typeof o.t !== "number" || !Number.isFinite(o.t) || !DECISIONS.has(o.decision)) return null;
+  for (const k of STRINGS) if (typeof o[k] !== "string") return null;
+  for (const k of NULLABLE) if (o[k] !== null && typeof o[k] !== "string") return null;
+  return o as unknown as Sighting;
 }

@@ -3,7 +3,14 @@
  * increment that follows it cannot interleave with another node's. Keys: an organization's window
  * is a hash (`requests`, `tokens`) under `<prefix>rate:<organization>:<window start>`; a license's
  * tokens are an integer under `<prefix>license:<id>:<period>` (`2026-07`, `2026-Q3`, `total`).
+ *
+ * Token counts stop at 2^53 − 1, as the memory counters' do: Lua reads Redis' integers as doubles,
+ * exact only up to 2^53, and a counter at Redis' largest integer (2^63 − 1) reads back as −2^63 —
+ * a license used up would read as never used, and an add to a full window would be refused whole.
  */
+
+/** The largest count kept (2^53 − 1), as Lua compares it and as it is written. */
+const MAX = "9007199254740991";
 
 /**
  * KEYS[1]: the organization's window and KEYS[2] this node's admits (see RELEASE_ADMIT) when ARGV[1]
@@ -34,7 +41,7 @@ if ARGV[1] == '1' then
   end
 end
 for i = first, #KEYS do
-  result[#result + 1] = tonumber(redis.call('GET', KEYS[i])) or 0
+  result[#result + 1] = math.min(tonumber(redis.call('GET', KEYS[i])) or 0, ${MAX})
 end
 return result
 `;
@@ -70,14 +77,28 @@ return 1
  */
 export const ADD = `
 local n = tonumber(ARGV[1])
+-- Adds n to a counter (a hash's field when given), stopping at MAX. A counter that holds no number
+-- is left to INCRBY, which refuses it (the add is then dropped, see refused()).
+local function add(key, field)
+  local v
+  if field then v = redis.call('HGET', key, field) else v = redis.call('GET', key) end
+  v = v == false and 0 or tonumber(v)
+  if v ~= nil and v + n >= ${MAX} then
+    if field then redis.call('HSET', key, field, '${MAX}') else redis.call('SET', key, '${MAX}', 'KEEPTTL') end
+  elseif field then
+    redis.call('HINCRBY', key, field, n)
+  else
+    redis.call('INCRBY', key, n)
+  end
+end
 local first = 2
 if ARGV[2] ~= '' then
   first = 3
-  redis.call('HINCRBY', KEYS[2], 'tokens', n)
+  add(KEYS[2], 'tokens')
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 for i = first, #KEYS do
-  redis.call('INCRBY', KEYS[i], n)
+  add(KEYS[i])
   local ttl = tonumber(ARGV[i - first + 4])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
@@ -92,8 +113,8 @@ return 0
  * KEYS: license counters; ARGV: per key, the store's figure, the tokens this node could not send
  * (0 when seeding), and the lifetime in ms (0: for good). Each counter becomes
  * max(counter + unsent, stored): never lowered, and tokens the store already holds (the Meter
- * flushed them during the outage) are not added a second time. A counter that is missing, or not a
- * whole number, counts as 0.
+ * flushed them during the outage) are not added a second time, and never past 2^53 − 1. A counter
+ * that is missing, or not a whole number, counts as 0.
  */
 export const SEED = `
 for i = 1, #KEYS do
@@ -102,7 +123,7 @@ for i = 1, #KEYS do
   local ttl = tonumber(ARGV[3 * i])
   local current = tonumber(redis.call('GET', KEYS[i]))
   if current == nil or current ~= math.floor(current) then current = nil end
-  local value = math.max((current or 0) + unsent, stored)
+  local value = math.min(math.max((current or 0) + unsent, stored), ${MAX})
   if current == nil or value ~= current then
     if ttl > 0 then
       redis.call('SET', KEYS[i], value, 'PX', ttl)

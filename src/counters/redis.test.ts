@@ -225,6 +225,33 @@ describe.skipIf(skip !== undefined)("redis: tokens Redis refused", () => {
   });
 });
 
+describe.skipIf(skip !== undefined)("redis: counts past 2^53 − 1", () => {
+  afterAll(dropPrefixes);
+
+  it("a counter left past it (by an earlier version) reads as used up, not as −2^63, and still takes adds", async () => {
+    const prefix = `${freshPrefix()}past:`;
+    const c = await open(prefix);
+    try {
+      const now = Date.parse("2030-01-31T10:00:00.000Z");
+      // Redis' largest integer, which Lua reads as 2^63 and answered as −2^63; and a count of 10^17,
+      // which a script writing a double had written as "1e+17" (INCRBY refused it for good).
+      await redisAdmin().set(`${prefix}license:L:total`, "9223372036854775807");
+      await redisAdmin().set(`${prefix}license:L:2030-01`, "1e+17");
+      const max = Number.MAX_SAFE_INTEGER;
+      const read = async () =>
+        Promise.all(
+          (["month", "total"] as const).map(async (period) => (await c.usage([{ id: "L", period }], now)).L),
+        );
+      expect(await read()).toEqual([{ tokens: max }, { tokens: max }]);
+      await c.add({ organization: null, license: "L", tokens: 5, now });
+      expect(await read()).toEqual([{ tokens: max }, { tokens: max }]);
+      expect(await redisAdmin().get(`${prefix}license:L:2030-01`)).toBe(String(max));
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe("an unreachable Redis", () => {
   it("is noticed at once: every call fails saying so, and `unavailable` says why", async () => {
     const errors: unknown[] = [];

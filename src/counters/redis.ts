@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { periodEnd, periodKey, type QuotaPeriod } from "../metering/periods.js";
-import { tokenCount } from "../metering/tokens.js";
+import { addTokens, tokenCount } from "../metering/tokens.js";
 import {
   CountersUnavailableError,
   type Admission,
@@ -260,7 +260,7 @@ export class RedisCounters implements Counters {
   /** Tokens for `key` that Redis certainly did not take. */
   private keep(key: string, tokens: number, expiresAt: number): void {
     const u = this.unsent.get(key);
-    this.unsent.set(key, { tokens: (u?.tokens ?? 0) + tokens, expiresAt });
+    this.unsent.set(key, { tokens: addTokens(u?.tokens ?? 0, tokens), expiresAt });
   }
 
   /**

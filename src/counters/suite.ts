@@ -131,6 +131,30 @@ export function countersSuite(
       expect(await c.usage([{ id: "L", period: "total" }], T0 + 6)).toEqual({ L: { tokens: 126 } });
     });
 
+    it("stops every count at 2^53 − 1: a license used up stays used up, and later counts are still taken", async () => {
+      const c = await fresh();
+      const max = Number.MAX_SAFE_INTEGER;
+      // 1,024 counts of 2^53 − 1 and one of 1,023 sum to 2^63 − 1, the largest integer Redis keeps
+      // (which its scripts read back as −2^63), in the license's counters and the minute's window.
+      for (let i = 0; i < 1_024; i++) {
+        await c.add({ organization: "acme", license: "L", tokens: max, now: T0 });
+      }
+      await c.add({ organization: "acme", license: "L", tokens: 1_023, now: T0 });
+      for (const period of ["month", "quarter", "total"] as const) {
+        expect(await c.usage([{ id: "L", period }], T0 + 1)).toEqual({ L: { tokens: max } });
+      }
+      // A count of another license in the same minute is still taken (past 2^63 − 1 Redis refuses).
+      await c.add({ organization: "acme", license: "M", tokens: 5, now: T0 });
+      expect(await c.usage([{ id: "M", period: "month" }], T0 + 1)).toEqual({ M: { tokens: 5 } });
+      const acme = org("acme", { requestsPerMinute: null, tokensPerMinute: max });
+      expect((await c.admit({ organization: acme, licenses: [], now: T0 + 2 })).rate).toMatchObject({
+        ok: false,
+      });
+      // Seeding at the limit leaves it there.
+      await c.seed([{ license: "L", month: max, quarter: max, total: max }], T0 + 3);
+      expect(await c.usage([{ id: "L", period: "total" }], T0 + 4)).toEqual({ L: { tokens: max } });
+    });
+
     it("a time from the previous minute (a clock stepped back, a late call) leaves the current minute's count", async () => {
       const c = await fresh();
       const acme = org("acme", { requestsPerMinute: 2, tokensPerMinute: 100 });
