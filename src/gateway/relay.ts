@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
-import { createSseParser, encodeEvent } from "../upstream/sse.js";
+import { createSseParser, encodeEvent, parseSse, type SseEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import {
   bodyCharge,
@@ -16,7 +16,7 @@ import {
   usageFromTail,
   type Usage,
 } from "./usage.js";
-import { relayUpstreamError } from "./upstream-error.js";
+import { logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
 export interface RelayOptions {
@@ -76,8 +76,20 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let usage: (complete: boolean, left: boolean) => Usage | null;
   /** Ends the answer once the upstream's body has ended. */
   let finish = (): void => void res.end();
+  /** A non-streamed answer that ended with nothing in it, and nothing sent yet. */
+  let empty = (): boolean => false;
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
+    /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
+    let events = 0;
+    // An upstream's error event inside the stream is passed on with its text replaced (as its error
+    // answers are), the original going to the gateway's log.
+    const cleaned = (e: SseEvent): SseEvent => {
+      const clean = sanitizedStreamError(o.wire, e, o.requestId);
+      if (clean === null) return e;
+      logUpstreamText(o, "upstream failed mid-stream", e.data);
+      return clean;
+    };
     if (gone) {
       const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
       write = (chunk) => {
@@ -90,7 +102,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // Events are re-encoded one by one so that the extra usage chunk can be left out. A chunk may
       // complete no event (nothing written): the socket's own state says whether to wait for it.
       const parser = createSseParser((e) => {
-        if (!watcher.onEvent(e.event, e.data)) res.write(encodeEvent(e.data, e.event));
+        events++;
+        if (watcher.onEvent(e.event, e.data)) return;
+        const out = cleaned(e);
+        res.write(encodeEvent(out.data, out.event));
       });
       write = (chunk) => {
         parser.push(chunk);
@@ -98,7 +113,24 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       };
     } else {
       res.writeHead(upstream.status, head);
-      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
+      // Set when an event of the chunk being read is the upstream's error: what goes out is then
+      // re-encoded event by event, that one replaced (rare: whole events are passed on as they came).
+      let failed = false;
+      const parser = createSseParser((e) => {
+        events++;
+        watcher.onEvent(e.event, e.data);
+        if (!failed && sanitizedStreamError(o.wire, e, o.requestId) !== null) failed = true;
+      });
+      const send = (bytes: Buffer): boolean => {
+        if (!failed) return res.write(bytes);
+        failed = false;
+        let text = "";
+        for (const e of parseSse(bytes)) {
+          const out = cleaned(e);
+          text += encodeEvent(out.data, out.event);
+        }
+        return res.write(text);
+      };
       // Chunks go out as they come, but only up to the end of their last whole event: the bytes
       // after it wait for the rest of their event, so that an error event after a cut starts on an
       // event's boundary (after half a line, or an event's first lines, no client could parse it).
@@ -116,7 +148,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         beforeLast = n > 1 ? (chunk[n - 2] as number) : last;
         last = chunk[n - 1] as number;
         // Whole events, nothing held: as it came (nearly every chunk).
-        if (tail === null && end === n) return res.write(chunk);
+        if (tail === null && end === n) return send(chunk);
         // What goes out now with what is held (all of it once an event ends in this chunk).
         const upto = end < 0 ? n : end;
         (tail ??= []).push(upto === n ? chunk : chunk.subarray(0, upto));
@@ -125,19 +157,26 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         const out = tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize);
         tail = upto === n ? null : [chunk.subarray(upto)];
         tailSize = n - upto;
-        return res.write(out);
+        return send(out);
       };
       finish = () => {
         if (tail === null) res.end();
         else res.end(tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize));
       };
     }
+    // A stream that ended with no event in it: the upstream failed before its first, said as a
+    // failure mid-stream is (the head is sent), and charged as one (nothing).
+    const ended = finish;
+    finish = () => {
+      if (events > 0 || gone) ended();
+      else res.end(streamErrorEvent(o.wire, "the upstream ended the stream without sending any event"));
+    };
     // A client that leaves before the first event is still charged the input: the upstream had
     // taken the prompt (leaving at once after sending a long one must not be free of quota).
     usage = (complete, left) =>
       gone || left
         ? unrelayedStreamCharge(watcher, o.requestChars, complete)
-        : streamCharge(watcher, o.requestChars, complete);
+        : streamCharge(watcher, o.requestChars, complete && events > 0);
   } else {
     // The whole body up to the capture limit; past it, only its last TAIL bytes, where usage is:
     // a response too large to keep (a big embeddings batch) must still count against quotas.
@@ -164,6 +203,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       }
       return res.write(chunk);
     };
+    empty = () => size === 0 && held && !gone;
     finish = () => {
       if (gone) return;
       if (!held) return void res.end();
@@ -222,6 +262,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       }
     });
     body.once("end", () => {
+      // No answer an SDK can read (it would hand its caller `undefined`): nothing is sent yet, so
+      // the client gets a 502 it retries, and is charged nothing, as for an answer cut short.
+      if (empty()) {
+        settled = true;
+        reject(
+          new ClearanceError(
+            "upstream",
+            "upstream_empty",
+            `the upstream answered ${upstream.status} with an empty body`,
+          ),
+        );
+        return;
+      }
       finish();
       resolve(once(true));
     });

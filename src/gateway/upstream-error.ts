@@ -6,6 +6,7 @@
  * echo the key it was sent, and the log is read by more people than hold the key).
  */
 import type { ServerResponse } from "node:http";
+import type { SseEvent } from "../upstream/sse.js";
 import type { UpstreamResponse, Wire } from "../upstream/types.js";
 
 /** Error types the providers document; anything else (a proxy's or a server's own) is not passed on. */
@@ -76,11 +77,7 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
       if (done) return;
       done = true;
       const text = Buffer.concat(kept).toString("utf8");
-      // Redacted whole, then cut: a key across the cut would leave its first part in clear.
-      const shown = redact(text, upstream.secrets).slice(0, LOGGED_BYTES);
-      o.log(
-        `clearance: request ${o.requestId}: upstream answered ${upstream.status}: ${JSON.stringify(shown)}`,
-      );
+      logUpstreamText(o, `upstream answered ${upstream.status}`, text);
       answer(o, classify(o.wire, text));
       resolve(null);
     };
@@ -97,6 +94,81 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
     upstream.body.once("error", () => undefined);
   });
 }
+
+/** An upstream's error text, into the gateway's log only: redacted whole, then cut (a key across the cut would leave its first part in clear). */
+export function logUpstreamText(
+  o: Pick<UpstreamErrorOptions, "requestId" | "log"> & {
+    readonly upstream: Pick<UpstreamResponse, "secrets">;
+  },
+  what: string,
+  text: string,
+): void {
+  const shown = redact(text, o.upstream.secrets).slice(0, LOGGED_BYTES);
+  o.log(`clearance: request ${o.requestId}: ${what}: ${JSON.stringify(shown)}`);
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * An upstream's error event inside a stream (status 200 already sent), with its text replaced as a
+ * refusal's is: the same event in the same shape, the provider's standard type and code kept, the
+ * message Clearance's own. null when the event is not an error. The ones the SDKs raise or read:
+ * OpenAI `data: {"error":{…}}`, Anthropic `event: error`, and the Responses API's `error` event and
+ * `response.failed` (whose response, usage included, is kept but for its error's message).
+ */
+export function sanitizedStreamError(wire: Wire, e: SseEvent, requestId: string): SseEvent | null {
+  // Nearly every event: no error named in it, and nothing parsed here.
+  if (e.event !== "error" && !e.data.includes('"error"')) return null;
+  let json: Json;
+  try {
+    const parsed = JSON.parse(e.data) as unknown;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+    json = parsed as Json;
+  } catch {
+    // Not JSON: an event named error is an error all the same, in the stream's own shape.
+    if (e.event !== "error") return null;
+    json = {};
+  }
+  const message = `the upstream failed mid-stream; its message is not passed on (request ${requestId} in the gateway's log)`;
+  const error = typeof json.error === "object" && json.error !== null ? (json.error as Json) : null;
+  const shaped = (data: unknown): SseEvent =>
+    e.event === undefined ? { data: JSON.stringify(data) } : { event: e.event, data: JSON.stringify(data) };
+  if (wire === "anthropic") {
+    if (e.event !== "error" && json.type !== "error") return null;
+    return shaped({
+      type: "error",
+      error: { type: standardType(wire, error?.type) ?? "api_error", message },
+    });
+  }
+  if (error !== null && json.type === undefined) {
+    return shaped({
+      error: {
+        message,
+        type: standardType(wire, error.type) ?? "api_error",
+        code: standardCode(error.code),
+        param: null,
+      },
+    });
+  }
+  if (e.event === "error" || json.type === "error") {
+    return shaped(Object.assign({}, json, { code: standardCode(json.code), message, param: null }));
+  }
+  const response =
+    typeof json.response === "object" && json.response !== null ? (json.response as Json) : null;
+  const failed = response?.error;
+  if (json.type === "response.failed" && typeof failed === "object" && failed !== null) {
+    const code = standardCode((failed as Json).code) ?? "server_error";
+    return shaped(
+      Object.assign({}, json, { response: Object.assign({}, response, { error: { code, message } }) }),
+    );
+  }
+  return null;
+}
+
+const standardType = (wire: Wire, type: unknown): string | null =>
+  typeof type === "string" && STANDARD_TYPES[wire].has(type) ? type : null;
+const standardCode = (code: unknown): string | null =>
+  typeof code === "string" && STANDARD_CODES.has(code) ? code : null;
 
 /**
  * The text with the upstream's own key and anything shaped like a credential replaced: bearer and
@@ -142,10 +214,7 @@ function classify(wire: Wire, text: string): Classified {
   const error = (parsed as { error?: unknown } | null)?.error;
   if (typeof error !== "object" || error === null) return { type: null, code: null };
   const { type, code } = error as { type?: unknown; code?: unknown };
-  return {
-    type: typeof type === "string" && STANDARD_TYPES[wire].has(type) ? type : null,
-    code: wire === "openai" && typeof code === "string" && STANDARD_CODES.has(code) ? code : null,
-  };
+  return { type: standardType(wire, type), code: wire === "openai" ? standardCode(code) : null };
 }
 
 function answer(o: UpstreamErrorOptions, c: Classified): void {

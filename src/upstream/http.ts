@@ -2,6 +2,8 @@
  * OpenAI-compatible and Anthropic upstreams over pooled keep-alive connections (undici Pool), with
  * connect, first-byte and idle timeouts. Bodies are handed back as streams, never buffered here.
  */
+import type { Transform } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Pool, errors } from "undici";
 import { baseUrlProblem } from "../config/schema.js";
 import { SetupError } from "../errors/index.js";
@@ -97,6 +99,8 @@ function dispatch(
   return new Promise((resolve, reject) => {
     const body = new DispatchedBody();
     let answered = false;
+    /** Set when the upstream encoded its body although asked for identity. */
+    let decoder: Decoder | null = null;
     call.signal.once("abort", () => {
       // Before the head: the request is aborted and rejects; after: the body is destroyed.
       if (answered) body.destroy();
@@ -113,14 +117,17 @@ function dispatch(
           if (status < 200) return true; // 1xx: informational, the real head follows
           body.resumeUpstream = resume;
           answered = true;
+          const encoding = contentEncoding(raw);
+          if (encoding !== null) decoder = new Decoder(encoding, body, resume);
           resolve({ status, headers: passedHeaders(raw), body, secrets });
           return true;
         },
-        onData: (chunk: Buffer) => body.push(chunk),
-        onComplete: () => body.finish(null),
+        onData: (chunk: Buffer) => (decoder === null ? body.push(chunk) : decoder.write(chunk)),
+        onComplete: () => (decoder === null ? body.finish(null) : decoder.end()),
         onError(err: Error) {
-          if (answered) body.finish(err);
-          else reject(classify(err, name));
+          if (!answered) reject(classify(err, name));
+          else if (decoder === null) body.finish(err);
+          else decoder.fail(err);
         },
       },
     );
@@ -139,6 +146,80 @@ function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
   }
   for (const name of twice) delete out[name];
   return out;
+}
+
+/**
+ * The body's content coding, lower-cased, or null for none. The gateway asks for identity; an
+ * upstream (or a proxy before it) may encode all the same, and the header is not passed on (the
+ * relay rewrites and measures the text), so such a body is decoded before anyone reads it.
+ */
+function contentEncoding(raw: readonly Buffer[]): string | null {
+  let found: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as Buffer).length !== 16) continue;
+    if ((raw[i] as Buffer).toString("latin1").toLowerCase() !== "content-encoding") continue;
+    const value = (raw[i + 1] as Buffer).toString("latin1").trim().toLowerCase();
+    found = found === null ? value : `${found}, ${value}`;
+  }
+  return found === null || found === "" || found === "identity" ? null : found;
+}
+
+/**
+ * Decodes an encoded body on its way into the DispatchedBody, with backpressure both ways: the body
+ * full pauses the decoder, the decoder full pauses the upstream. A coding it cannot undo (several,
+ * or one other than gzip, deflate and br) fails the body as an upstream that broke off would.
+ */
+class Decoder {
+  private readonly zlib: Transform | null;
+  private failed = false;
+
+  constructor(
+    encoding: string,
+    private readonly body: DispatchedBody,
+    private readonly resume: () => void,
+  ) {
+    this.zlib =
+      encoding === "gzip" || encoding === "x-gzip"
+        ? createGunzip()
+        : encoding === "deflate"
+          ? createInflate()
+          : encoding === "br"
+            ? createBrotliDecompress()
+            : null;
+    const zlib = this.zlib;
+    if (zlib === null) {
+      this.fail(new Error(`the upstream's body is encoded as "${encoding.slice(0, 100)}"`));
+      return;
+    }
+    zlib.on("data", (chunk: Buffer) => {
+      if (!body.push(chunk)) zlib.pause();
+    });
+    zlib.once("end", () => body.finish(null));
+    zlib.on("error", (err: Error) => this.fail(err));
+    body.resumeUpstream = () => {
+      zlib.resume();
+      resume();
+    };
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.failed || this.zlib === null) return true;
+    if (this.zlib.write(chunk)) return true;
+    this.zlib.once("drain", this.resume);
+    return false;
+  }
+
+  end(): void {
+    if (!this.failed) this.zlib?.end();
+  }
+
+  fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.zlib?.destroy();
+    this.body.finish(err);
+    this.body.abortUpstream(err);
+  }
 }
 
 function classify(err: unknown, name: string): unknown {
