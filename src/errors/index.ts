@@ -61,17 +61,20 @@ export class ClearanceError extends Error {
   readonly kind: ErrorKind;
   readonly code: string;
   readonly problems: readonly Problem[];
+  /** For `method`: the methods the route takes (the answer's `Allow` header, RFC 9110 15.5.6). */
+  readonly allow: readonly string[];
   constructor(
     kind: ErrorKind,
     code: string,
     message: string,
-    options?: { problems?: readonly Problem[]; cause?: unknown },
+    options?: { problems?: readonly Problem[]; cause?: unknown; allow?: readonly string[] },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ClearanceError";
     this.kind = kind;
     this.code = code;
     this.problems = options?.problems ?? [];
+    this.allow = options?.allow ?? [];
   }
 }
 

@@ -168,12 +168,15 @@ describe("bad input gets a clear error in the caller's wire format", () => {
     expect(missing.status).toBe(401);
     expect(missing.json().error.type).toBe("authentication_error");
   });
-  it("unknown route 404, wrong method 405", async () => {
+  it("unknown route 404, wrong method 405 with the methods the route takes (Allow)", async () => {
     expect((await send({ path: "/v1/nothing", body: "{}" })).status).toBe(404);
     const wrong = await send({ method: "GET" });
     expect(wrong.status).toBe(405);
     expect(wrong.json().error.code).toBe("method_not_allowed");
-    expect((await send({ path: "/v1/models", method: "POST", body: "{}" })).status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST");
+    const list = await send({ path: "/v1/models", method: "POST", body: "{}" });
+    expect(list.status).toBe(405);
+    expect(list.headers.get("allow")).toBe("GET");
   });
   it("a denial never shows another principal's data", async () => {
     const r = await send({

@@ -25,6 +25,7 @@ import {
   errorBody as adminErrorBody,
   requireHost,
   sendJson,
+  setErrorHeaders,
   statusOf,
 } from "../http/index.js";
 import { ClearanceError, formatProblem } from "../errors/index.js";
@@ -136,6 +137,7 @@ export function createGatewayHandler(
       if (!res.hasHeader("x-clearance-decision")) undecided(res);
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
       const text = renderError(wire, err);
+      setErrorHeaders(res, err);
       res.writeHead(status, {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(text),
@@ -253,5 +255,8 @@ function methodNotAllowed(req: IncomingMessage, expected: string): ClearanceErro
     "method",
     "method_not_allowed",
     `${req.method} is not allowed here; use ${expected}`,
+    {
+      allow: [expected],
+    },
   );
 }

@@ -289,9 +289,15 @@ export function withErrors(handler: Handler, onInternal?: (err: unknown) => void
         res.destroy();
         return;
       }
+      setErrorHeaders(res, err);
       sendJson(res, status, errorBody(err));
     }
   };
+}
+
+/** The headers an error's answer carries besides its body: a 405's `Allow`. */
+export function setErrorHeaders(res: ServerResponse, err: ClearanceError): void {
+  if (err.allow.length > 0) res.setHeader("allow", err.allow.join(", "));
 }
 
 /**

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import type { DestinationStream } from "./access-log.js";
 import type { ConfigFile } from "../config/index.js";
 import { ClearanceError } from "../errors/index.js";
-import { asClearanceError, errorBody, sendJson, statusOf } from "../http/index.js";
+import { asClearanceError, errorBody, sendJson, setErrorHeaders, statusOf } from "../http/index.js";
 import type { ObservedRequest, RequestObserver } from "../gateway/observer.js";
 import { openAccessLog, type AccessLog } from "./access-log.js";
 import { GatewayMetrics, type MetricSources } from "./metrics.js";
@@ -144,6 +144,7 @@ export class Monitoring implements RequestObserver {
       const err = asClearanceError(thrown);
       if (statusOf(err) >= 500) this.options.onError(thrown);
       if (res.headersSent) return void res.destroy();
+      setErrorHeaders(res, err);
       sendJson(res, statusOf(err), errorBody(err));
     });
   }
