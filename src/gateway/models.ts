@@ -47,10 +47,10 @@ export async function listModels(
     // is recorded (its answer claiming no decision) when it could not be served in this wire format
     // (or at all), or is controlled while the counters or the policy cannot be relied on.
     const asked = { caller, scheme, model: id, location, purpose };
-    const { decision, now, served } = await admit(ctx, asked, res, wire, seen, true);
+    const { decision, now, served, release } = await admit(ctx, asked, res, wire, seen, true);
     // Durable before the answer, a denial's included; a log that cannot take it: 503. Marked as a
     // lookup: reports count it apart from the requests served (no use of a license or grant).
-    await record(ctx, decision, now, { caller, location, purpose, lookup: true }, seen);
+    await record(ctx, decision, now, { caller, location, purpose, lookup: true }, seen, release);
     if (served === null) {
       const refused = denial(decision);
       if (decision.reason !== "unknown-model") throw refused;

@@ -70,7 +70,7 @@ export async function proxy(
   });
   const asked = await identify(ctx, req, wire, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, admitted.decision, admitted.now, asked, seen);
+  const durable = record(ctx, admitted.decision, admitted.now, asked, seen, admitted.release);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -182,6 +182,8 @@ interface Admitted {
   readonly organization: string | null;
   /** null: denied (the 403 follows the record). */
   readonly served: Served | null;
+  /** Gives the request's place in the rate limit back (once): it was refused after all. */
+  readonly release: () => void;
 }
 
 /** What a decision is asked about: a request's, or a model lookup's. */
@@ -217,7 +219,7 @@ export async function admit(
   if (decision.decision === "deny") {
     counted.release();
     announce(res, seen, decision);
-    return { decision, now, organization, served: null };
+    return { decision, now, organization, served: null, release: counted.release };
   }
   // An allow refused below is not recorded: its answer must not claim a decision (the headers stay
   // unset, and the refusal's code becomes the reason).
@@ -233,7 +235,7 @@ export async function admit(
   }
   refuseOverRate(res, counted, organization);
   announce(res, seen, decision);
-  return { decision, now, organization, served };
+  return { decision, now, organization, served, release: counted.release };
 }
 
 /** Not a policy decision: an organization over its rate is asked to wait, and nothing is logged. */
@@ -426,7 +428,8 @@ export interface Asker {
  * promise settles when the entry is durable — and the observer is told its index — or with the
  * request's refusal if the log cannot take it (fail closed: no answer without its record). It is
  * marked handled here, so that a failure while the upstream is still being waited for is not an
- * unhandled rejection; whoever answers awaits it.
+ * unhandled rejection; whoever answers awaits it. A refusal gives the request's place in the rate
+ * limit back (`release`): it was never served, as a refusal before the record is not.
  */
 export function record(
   ctx: GatewayContext,
@@ -434,6 +437,7 @@ export function record(
   now: number,
   asker: Asker,
   seen: Observation,
+  release?: () => void,
 ): Promise<void> {
   const entry = decisionEntry(
     decision,
@@ -452,6 +456,7 @@ export function record(
   const durable = ctx.audit.log.append(entry).then(
     (index) => void seen.record(index),
     (err: unknown) => {
+      release?.();
       // An entry too large for the log is the request's fault (413), not the log's.
       if (err instanceof ClearanceError) throw err;
       throw new ClearanceError(

@@ -164,6 +164,21 @@ describe("the durable record without the wait", () => {
     expect(events).not.toContain("upstream:answered");
   });
 
+  it("a request the log cannot take gives its rate-limit place back: it was never served", async () => {
+    answer.open();
+    durable.promise.catch(() => undefined); // failed before any append awaits it
+    durable.fail(new Error("disk on fire"));
+    // gwen's organization may make 2 requests a minute; three refused by the log take none of them.
+    for (let i = 0; i < 3; i++) {
+      const res = await ask({ key: gwenKey, country: "GB" });
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: "audit_unavailable" } });
+    }
+    durable = gate();
+    durable.open();
+    expect((await ask({ key: gwenKey, country: "GB" })).status).toBe(200);
+  });
+
   it("no 403 before the denial's entry is durable", async () => {
     const pending = ask({ country: "IR" });
     await until(() => events.includes("log:append"));
