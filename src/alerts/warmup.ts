@@ -2,9 +2,10 @@
  * Warming the detectors at start from the tail of the audit log: the decisions of the detectors'
  * longest look-back (at most `maxEntries` of them) are replayed as sightings, so that a restart
  * neither forgets a burst in progress (embargoed attempts, spike windows and their baselines,
- * journeys, cooldowns) nor raises again what was raised before it. Nothing is raised for the
- * replayed sightings themselves (Detectors.warm). The entries are read as reports read them: the
- * published entry bundles up to the published checkpoint (src/report/log.ts).
+ * journeys) nor raises again what was raised before it (the cooldowns are set from the alerts the
+ * store holds, after the replay: see AlertService). Nothing is raised for the replayed sightings
+ * themselves (Detectors.warm). The entries are read as reports read them: the published entry
+ * bundles up to the published checkpoint (src/report/log.ts).
  *
  * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
  * starts afresh), and the sightings' partner is worked out from the entry's grant and the scheme
@@ -42,8 +43,12 @@ export interface WarmUp {
   /** The first entry index read, and the end (the published size at start). */
   readonly from: bigint;
   readonly to: bigint;
-  /** Every decision since then was replayed (ms): the spike baselines are judged from it. */
+  /**
+   * Every decision from `coveredFrom` to `coveredTo` (ms; the latest replayed) was replayed: the
+   * spike windows between are judged as watched, none after `coveredTo` (see Detectors.warm).
+   */
   readonly coveredFrom: number | null;
+  readonly coveredTo: number | null;
   /** Request ids of the last entries replayed: a shared feed's copy of them is not counted twice. */
   readonly lastRequestIds: ReadonlySet<string>;
 }
@@ -116,12 +121,13 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
   const since = o.now - o.lookBackMs;
   const lastRequestIds = new Set<string>();
   if (size === 0n || o.maxEntries <= 0) {
-    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, lastRequestIds };
+    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, coveredTo: null, lastRequestIds };
   }
   const from = await startOf(o.source, size, o.maxEntries, since);
   let replayed = 0;
   let read = 0;
   let coveredFrom: number | null = null;
+  let coveredTo: number | null = null;
   for await (const batch of readEntries(o.source, { from, to: size })) {
     if (o.stopped?.() === true) break;
     let index = batch.first;
@@ -135,11 +141,12 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       if (coveredFrom === null && read === 1) {
         const first = Date.parse((JSON.parse(text) as { time: string }).time);
         coveredFrom = first < since ? since : first;
-        // Before the first sighting: spike windows are judged whole from there.
-        o.detectors.watchingSince(coveredFrom);
       }
-      if (e === null || !(t >= since)) continue;
-      o.detectors.warm(sightingOf(e, at, t, o.scheme));
+      if (e === null || !(t >= since) || coveredFrom === null) continue;
+      // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
+      // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
+      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom);
+      coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
       replayed++;
       lastRequestIds.add(e.request_id);
       if (lastRequestIds.size > LAST_IDS) {
@@ -150,5 +157,5 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       }
     }
   }
-  return { replayed, read, from, to: size, coveredFrom, lastRequestIds };
+  return { replayed, read, from, to: size, coveredFrom, coveredTo, lastRequestIds };
 }
