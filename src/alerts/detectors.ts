@@ -7,6 +7,7 @@
  * (the cooldown's, or the embargo window's), never a request: a node that restarts, or joins, and
  * sees the same condition again in that period raises what is already stored.
  */
+import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertSeverity, SubjectKind } from "../store/alerts.js";
 import { minimumDistanceKm } from "./geo.js";
 
@@ -29,6 +30,26 @@ export interface Sighting {
   readonly country: string | null;
   /** The client's network (/24 for IPv4, /48 for IPv6), or null. */
   readonly network: string | null;
+}
+
+/**
+ * The partner a sighting names, live (AlertService.observe) and replayed from the audit log
+ * (warmup.ts) alike: the grant's partner when a partner's grant allowed the request, else the
+ * organization when it is an organization partner.
+ * @param grant the grant as the audit log names it ("partner-country:<id>#<n>",
+ *   "partner-organization:<id>#<n>", "license:<id>"; see grantId), or null
+ */
+export function sightingPartner(
+  grant: string | null,
+  organization: string | null,
+  scheme: CompiledScheme,
+): string | null {
+  if (grant !== null && !grant.startsWith("license:")) {
+    const colon = grant.indexOf(":");
+    const hash = grant.lastIndexOf("#");
+    if (colon >= 0 && hash > colon) return grant.slice(colon + 1, hash);
+  }
+  return organization !== null && scheme.organizationPartners.has(organization) ? organization : null;
 }
 
 export interface Draft {

@@ -4,6 +4,7 @@
  * detector's configured response, and delivered to the webhook. Quotas are checked on a timer,
  * off the request path. The request path only builds a sighting and hands it on.
  */
+import { grantId } from "../audit/entry.js";
 import type { ConfigFile } from "../config/index.js";
 import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
@@ -13,7 +14,14 @@ import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
-import { Detectors, suspendable, type DetectorName, type Draft, type Sighting } from "./detectors.js";
+import {
+  Detectors,
+  sightingPartner,
+  suspendable,
+  type DetectorName,
+  type Draft,
+  type Sighting,
+} from "./detectors.js";
 import { ALERT_DETECTORS, ALERT_SEVERITIES } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
@@ -228,12 +236,7 @@ export class AlertService {
     if (d === null || r.principal === null || r.credential === null) return;
     const org = r.principal.organization;
     const organization = typeof org === "string" ? org : (org?.id ?? null);
-    const partner =
-      d.grant !== null && d.grant.kind !== "license"
-        ? d.grant.partner
-        : organization !== null && this.o.scheme().organizationPartners.has(organization)
-          ? organization
-          : null;
+    const partner = sightingPartner(grantId(d.grant), organization, this.o.scheme());
     this.feed?.publish({
       t: r.startedAt,
       requestId: r.requestId,

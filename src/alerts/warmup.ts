@@ -5,7 +5,7 @@
  * journeys) nor raises again what was raised before it (the cooldowns are set from the alerts the
  * store holds, after the replay: see AlertService). Nothing is raised for the replayed sightings
  * themselves (Detectors.warm). The entries are read as reports read them: the published entry
- * bundles up to the published checkpoint (src/report/log.ts).
+ * bundles up to the published checkpoint (src/audit/read.ts).
  *
  * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
  * starts afresh), and the sightings' partner is worked out from the entry's grant and the scheme
@@ -13,9 +13,9 @@
  */
 import type { LogSource } from "../audit/source.js";
 import { TILE_WIDTH } from "../audit/tiles.js";
-import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../report/log.js";
+import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../audit/read.js";
 import type { CompiledScheme } from "../scheme/index.js";
-import type { Detectors, Sighting } from "./detectors.js";
+import { sightingPartner, type Detectors, type Sighting } from "./detectors.js";
 
 /**
  * Entries replayed at most by default: about 1.7 s per 100,000 on a busy 2-core machine (see the
@@ -58,7 +58,7 @@ const LAST_IDS = 4_096;
 const WIDTH = BigInt(TILE_WIDTH);
 
 /** A decision entry as the sighting the gateway made of it (principal as the log names it). */
-export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
+function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
   return {
     t,
     requestId: e.request_id,
@@ -66,7 +66,7 @@ export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: C
     principal: e.principal,
     credential: "", // not in the log
     organization: e.organization,
-    partner: partnerOf(e, scheme),
+    partner: sightingPartner(e.grant, e.organization, scheme),
     model: e.model,
     decision: e.decision,
     reason: e.reason,
@@ -75,18 +75,7 @@ export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: C
   };
 }
 
-/** As AlertService.observe: the grant's partner, else the organization when it is an organization partner. */
-function partnerOf(e: DecisionEntry, scheme: CompiledScheme): string | null {
-  const g = e.grant;
-  if (g !== null && !g.startsWith("license:")) {
-    const colon = g.indexOf(":");
-    const hash = g.lastIndexOf("#");
-    if (colon >= 0 && hash > colon) return g.slice(colon + 1, hash);
-  }
-  return e.organization !== null && scheme.organizationPartners.has(e.organization) ? e.organization : null;
-}
-
-/** The time of the first entry of bundle `b` (ms), read from the log. */
+/** The time of the entry at `index` (ms), read from the log. */
 async function firstTimeOf(source: LogSource, index: bigint): Promise<number> {
   for await (const batch of readEntries(source, { from: index, to: index + 1n })) {
     const text = batch.entries[0];
