@@ -7,6 +7,7 @@
  * (the cooldown's, or the embargo window's), never a request: a node that restarts, or joins, and
  * sees the same condition again in that period raises what is already stored.
  */
+import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertSeverity, SubjectKind } from "../store/alerts.js";
 import { minimumDistanceKm } from "./geo.js";
 
@@ -29,6 +30,26 @@ export interface Sighting {
   readonly country: string | null;
   /** The client's network (/24 for IPv4, /48 for IPv6), or null. */
   readonly network: string | null;
+}
+
+/**
+ * The partner a sighting names, live (AlertService.observe) and replayed from the audit log
+ * (warmup.ts) alike: the grant's partner when a partner's grant allowed the request, else the
+ * organization when it is an organization partner.
+ * @param grant the grant as the audit log names it ("partner-country:<id>#<n>",
+ *   "partner-organization:<id>#<n>", "license:<id>"; see grantId), or null
+ */
+export function sightingPartner(
+  grant: string | null,
+  organization: string | null,
+  scheme: CompiledScheme,
+): string | null {
+  if (grant !== null && !grant.startsWith("license:")) {
+    const colon = grant.indexOf(":");
+    const hash = grant.lastIndexOf("#");
+    if (colon >= 0 && hash > colon) return grant.slice(colon + 1, hash);
+  }
+  return organization !== null && scheme.organizationPartners.has(organization) ? organization : null;
 }
 
 export interface Draft {
@@ -124,9 +145,28 @@ class Recent {
 }
 
 /**
+ * The windows of one length (numbered from the epoch) the detectors watched whole: those the audit
+ * log's replay covered, [log, logEnd), and every one from `live` on (the first after they started
+ * watching live traffic). Any other window was not watched whole — before the replay's reach, the
+ * one the replay ends in, the ones while the node was down, the one it started in.
+ */
+interface Watched {
+  readonly log: number;
+  readonly logEnd: number;
+  readonly live: number;
+}
+
+/** How many windows in [from, to) were watched whole. */
+function wholeIn(v: Watched, from: number, to: number): number {
+  const span = (lo: number, hi: number) => Math.max(0, Math.min(to, hi) - Math.max(from, lo));
+  return span(v.log, Math.min(v.logEnd, v.live)) + span(v.live, Infinity);
+}
+
+/**
  * Counts per fixed window, against an exponentially weighted baseline of earlier windows. Only
- * windows the detectors watched whole count: the one they started in saw only part of what the
- * subject did (a restart, a deploy, a new node), so it is left out, never taken as a baseline of 0.
+ * windows the detectors watched whole count (see Watched): one they watched in part saw only part
+ * of what the subject did (a restart, a deploy, a new node, an outage), so it is left out, never
+ * taken as a baseline of 0.
  */
 class SpikeCounter {
   /** The latest sighting counted (ms): the sweep forgets counters idle past every window. */
@@ -143,13 +183,12 @@ class SpikeCounter {
   /**
    * The count in the current window after adding one; true the moment it reaches its threshold
    * with a baseline of BASELINE_WINDOWS whole windows.
-   * @param first the first window the detectors watched whole (they started in the one before it,
-   *   or at its very start)
+   * @param watched the windows of windowMs the detectors watched whole
    */
   add(
     t: number,
     windowMs: number,
-    first: number,
+    watched: Watched,
     min: number,
     factor: number,
     audit: string | null,
@@ -160,11 +199,12 @@ class SpikeCounter {
     this.last = Math.max(this.last, t);
     if (w !== this.window) {
       // A new subject had nothing in the whole windows watched before it showed up: zeros, known.
-      if (this.window < 0) this.zeros(w - first);
+      if (this.window < 0) this.zeros(wholeIn(watched, -Infinity, w));
       else {
-        if (this.window >= first) this.fold(this.count);
-        // Windows with nothing in them pull the baseline down too.
-        this.zeros(w - Math.max(this.window + 1, first));
+        if (wholeIn(watched, this.window, this.window + 1) === 1) this.fold(this.count);
+        // Windows watched with nothing in them pull the baseline down too; unwatched ones (the node
+        // was down, or the replay stopped short) are unknown, not zeros.
+        this.zeros(wholeIn(watched, this.window + 1, w));
       }
       this.window = w;
       this.count = 0;
@@ -236,6 +276,15 @@ function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep:
   }
 }
 
+/** The detectors whose cooldown runs per detector and subject (see emit; the embargo's is its period). */
+const COOLED: ReadonlySet<string> = new Set<DetectorName>([
+  "impossible-travel",
+  "key-sharing",
+  "denied-party",
+  "denial-spike",
+  "volume-spike",
+]);
+
 export class Detectors {
   private readonly lastSeen = new Map<string, Seen>();
   private readonly keyUse = new Map<string, KeyUse>();
@@ -247,8 +296,11 @@ export class Detectors {
   private fed = 0;
   /** Feeding a warm-up's sighting (see warm): state only, nothing raised. */
   private warming = false;
-  /** Alerts a warm-up held back (raised before the start, or never: see warm). */
-  quieted = 0;
+  /**
+   * What the replay of the audit log has covered so far (ms): every decision from `from` to `to`,
+   * the latest sighting replayed. Null until one was.
+   */
+  private replayed: { from: number; to: number } | null = null;
 
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
@@ -270,7 +322,7 @@ export class Detectors {
 
   feed(s: Sighting): void {
     const c = this.config;
-    this.started ??= s.t;
+    if (!this.warming) this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
     // The audit log records neither credentials nor networks: a warm-up has nothing to count here.
     if (c.key_sharing.enabled && !this.warming) this.sharing(s);
@@ -284,11 +336,16 @@ export class Detectors {
   /**
    * Replays a sighting seen before this start, read back from the audit log (see warmup.ts), whose
    * principal is already named as the log names it (see alias): it builds the state live traffic
-   * would have — attempts, journeys, spike windows, cooldowns — and raises nothing. What it would
-   * raise was raised before the start (and is stored), or was not (the earlier run had not seen
-   * enough to judge, or stopped first): either way not news now, and never answered late.
+   * would have — attempts, journeys, spike windows — and raises nothing. It sets no cooldown
+   * either: whether what it would raise was raised, and stored, is the store's to say (an alert is
+   * stored after its decision entry is durable, so a crash in between loses it), and the warm-up
+   * tells the detectors what is stored after the replay (see cooled).
+   * @param since every decision logged since then (ms) is replayed, up to this one, in order: the
+   *   spike windows between are judged as watched — and no window after the latest one replayed
+   *   (the replay stopped there, or the node was down after it).
    */
-  warm(s: Sighting): void {
+  warm(s: Sighting, since: number): void {
+    this.replayed = { from: this.replayed?.from ?? since, to: Math.max(this.replayed?.to ?? s.t, s.t) };
     this.warming = true;
     try {
       this.feed(s);
@@ -298,11 +355,28 @@ export class Detectors {
   }
 
   /**
-   * When watching began, for the spike baselines: a warm-up that replayed every sighting since `t`
-   * moves it back to `t` (never forward).
+   * An alert the store holds (raised before this start, by this node or another): the cooldown of
+   * its detector and subject runs from `at` (ms) — for an embargoed attempt's high alert, the
+   * window period it was raised in — as if these detectors had raised it.
    */
-  watchingSince(t: number): void {
-    this.started = this.started === null ? t : Math.min(this.started, t);
+  cooled(detector: string, subject: Draft["subject"], at: number, severity: AlertSeverity): void {
+    if (detector === "embargoed-attempt") {
+      if (severity !== "high" || subject.kind !== "principal") return;
+      const c = this.config.embargoed_attempts;
+      const who = this.alias(subject.id);
+      let recent = this.embargoed.get(who);
+      if (recent === undefined) this.embargoed.set(who, (recent = new Recent(c.repeated + 1)));
+      recent.highIn = Math.max(recent.highIn, Math.floor(at / c.window_ms));
+      return;
+    }
+    if (!COOLED.has(detector)) return;
+    const key = this.coolingKey(detector, subject, this.alias);
+    this.cooling.set(key, Math.max(this.cooling.get(key) ?? -Infinity, at));
+  }
+
+  /** How far back a stored alert can still hold a cooldown (ms): see cooled. */
+  static coolingBack(c: DetectorConfig): number {
+    return Math.max(c.cooldown_ms, c.embargoed_attempts.window_ms);
   }
 
   /** The longest any state is kept (ms): what a warm-up replays at most (the sweep's horizon). */
@@ -317,13 +391,24 @@ export class Detectors {
 
   /** Hands a draft on, unless warming. */
   private send(draft: Draft): void {
-    if (this.warming) this.quieted++;
-    else this.raise(draft);
+    if (!this.warming) this.raise(draft);
   }
 
-  /** The first window of `windowMs` the detectors watched whole. */
-  private firstWhole(windowMs: number): number {
-    return Math.ceil((this.started ?? 0) / windowMs);
+  /** The windows of `windowMs` the detectors watched whole (see Watched). */
+  private watched(windowMs: number): Watched {
+    const r = this.replayed;
+    return {
+      // The replay's first window counts if it reaches back to its start; its last is cut short.
+      log: r === null ? 0 : Math.ceil(r.from / windowMs),
+      logEnd: r === null ? 0 : Math.floor(r.to / windowMs),
+      // Live: from the first window that began after watching did (none yet while warming).
+      live: this.started === null ? Infinity : Math.ceil(this.started / windowMs),
+    };
+  }
+
+  /** A detector's cooldown key; a principal's is held under the log's name for it (see alias). */
+  private coolingKey(detector: string, subject: Draft["subject"], name: (p: string) => string): string {
+    return `${detector}:${subject.kind}:${subject.kind === "principal" ? name(subject.id) : subject.id}`;
   }
 
   /**
@@ -338,16 +423,14 @@ export class Detectors {
     s: Sighting,
     build: () => Pick<Draft, "severity" | "summary" | "auditIndexes" | "details">,
   ): void {
+    // Warming: nothing raised, so no cooldown either (the stored alerts set those: see cooled).
+    if (this.warming) return;
     const key = `${detector}:${subject.kind}:${subject.id}`;
-    // A principal's cooldown is held under the log's name for it, so that a warm-up's carries over.
-    const cool = subject.kind === "principal" ? `${detector}:principal:${this.held(subject.id)}` : key;
+    // A principal's cooldown is held under the log's name for it, as the stored alerts set it.
+    const cool = this.coolingKey(detector, subject, (p) => this.held(p));
     const last = this.cooling.get(cool);
     if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
     this.cooling.set(cool, s.t);
-    if (this.warming) {
-      this.quieted++;
-      return;
-    }
     const period = Math.floor(s.t / this.config.cooldown_ms);
     this.raise(Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t }));
   }
@@ -438,7 +521,8 @@ export class Detectors {
     const repeated = attempts >= c.repeated;
     if (repeated) {
       if (recent.highIn === period) return;
-      recent.highIn = period;
+      // Warming: whether it was raised (and stored) in this period is the store's to say (see cooled).
+      if (!this.warming) recent.highIn = period;
     } else if (attempts !== 1) return;
     const level = repeated ? "high" : "medium";
     const audits: string[] = [];
@@ -478,13 +562,13 @@ export class Detectors {
       ["partner", s.partner === s.organization ? null : s.partner],
       ["model", this.isModel(s.model) ? s.model : "other"],
     ];
-    const first = this.firstWhole(c.window_ms);
+    const watched = this.watched(c.window_ms);
     for (const [kind, id] of subjects) {
       if (id === null) continue;
       const key = `${kind}:${id}`;
       let counter = this.denials.get(key);
       if (counter === undefined) this.denials.set(key, (counter = new SpikeCounter()));
-      if (!counter.add(s.t, c.window_ms, first, c.min_denials, c.factor, s.audit)) continue;
+      if (!counter.add(s.t, c.window_ms, watched, c.min_denials, c.factor, s.audit)) continue;
       const st = counter.state();
       this.emit("denial-spike", { kind, id }, s, () => ({
         severity: "medium",
@@ -500,8 +584,7 @@ export class Detectors {
     const who = this.held(s.principal);
     let counter = this.volume.get(who);
     if (counter === undefined) this.volume.set(who, (counter = new SpikeCounter()));
-    const first = this.firstWhole(c.window_ms);
-    if (!counter.add(s.t, c.window_ms, first, c.min_requests, c.factor, s.audit)) return;
+    if (!counter.add(s.t, c.window_ms, this.watched(c.window_ms), c.min_requests, c.factor, s.audit)) return;
     const st = counter.state();
     this.emit("volume-spike", { kind: "principal", id: s.principal }, s, () => ({
       severity: "medium",

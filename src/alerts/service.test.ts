@@ -353,6 +353,33 @@ describe("alert service", () => {
     ).toContain(series);
   });
 
+  it("refused at open (a webhook without its secret): starts no warm-up, leaves nothing running (was: a warm-up nobody stops)", async () => {
+    const reads: string[] = [];
+    const config = defaults();
+    const refused = AlertService.open({
+      config: { ...config, webhook: { ...config.webhook, url: "http://127.0.0.1:9/hook" } },
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {},
+      audit: {
+        source: {
+          location: "spy",
+          read: async (path) => {
+            reads.push(path);
+            return null;
+          },
+        },
+      },
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await expect(refused).rejects.toThrow(/signing secret/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toEqual([]);
+  });
+
   it("groups client addresses into networks", () => {
     expect(networkOf("203.0.113.9")).toBe("203.0.113.0/24");
     expect(networkOf("::ffff:198.51.100.7")).toBe("198.51.100.0/24");

@@ -4,6 +4,7 @@
  * detector's configured response, and delivered to the webhook. Quotas are checked on a timer,
  * off the request path. The request path only builds a sighting and hands it on.
  */
+import { grantId } from "../audit/entry.js";
 import type { ConfigFile } from "../config/index.js";
 import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
@@ -13,7 +14,14 @@ import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
-import { Detectors, suspendable, type DetectorName, type Draft, type Sighting } from "./detectors.js";
+import {
+  Detectors,
+  sightingPartner,
+  suspendable,
+  type DetectorName,
+  type Draft,
+  type Sighting,
+} from "./detectors.js";
 import { ALERT_DETECTORS, ALERT_SEVERITIES } from "./schema.js";
 import { localFeed, redisFeed, type SightingFeed } from "./feed.js";
 import { countryParts } from "./geo.js";
@@ -116,6 +124,8 @@ const RESPONSE_RETRY_MS = 30_000;
 const RESPONSE_GRACE_MS = 10_000;
 /** Alerts still due a suspension, read this many at a time. */
 const RESPONSE_PAGE = 100;
+/** Stored alerts read at a time for their cooldowns, at the end of a warm-up. */
+const COOLED_PAGE = 500;
 /** Sightings held while the warm-up reads the log, at most (more are dropped, and counted). */
 const WARM_BUFFER = 100_000;
 
@@ -155,6 +165,13 @@ export class AlertService {
     // Load the country data set now (about a second), not on the first request that needs it.
     countryParts();
     const deliver = (sighting: Sighting) => s.deliver(sighting);
+    const hook = o.config.webhook;
+    // Every check before anything is started: a service refused here has nothing to stop.
+    if (hook.url !== undefined && (o.webhookSecret === undefined || o.webhookSecret === null)) {
+      throw new SetupError(
+        `monitoring.alerts.webhook.url is set, but the signing secret ${hook.secret_env} is not in the environment`,
+      );
+    }
     if (o.config.shared === "redis") {
       if (o.redis === undefined || o.redis === null) {
         throw new SetupError(
@@ -163,19 +180,28 @@ export class AlertService {
       }
       s.feed = await redisFeed({ ...o.redis, deliver, onError: (e) => s.failed(e) });
     } else s.feed = localFeed(deliver);
-    // After the shared feed has taken its place in the stream (nothing is missed between the two),
-    // and without holding the start up: what comes meanwhile waits (see deliver).
+    try {
+      s.start();
+    } catch (err) {
+      // Nobody closes a service open() did not return: stop what was started (the feed, its timers).
+      await s.close().catch(() => undefined);
+      throw err;
+    }
+    // Last, once nothing can refuse the start (a warm-up runs on until close), after the shared feed
+    // has taken its place in the stream (nothing is missed between the two), and without holding
+    // the start up: what comes meanwhile waits (see deliver).
     const audit = o.audit;
     if (audit === undefined || audit === null) s.held = null;
     else s.warming = s.warmUp(audit);
+    return s;
+  }
+
+  /** The webhook deliverer and the timers (open()'s checks passed). */
+  private start(): void {
+    const o = this.o;
     const hook = o.config.webhook;
-    if (hook.url !== undefined) {
-      if (o.webhookSecret === undefined || o.webhookSecret === null) {
-        throw new SetupError(
-          `monitoring.alerts.webhook.url is set, but the signing secret ${hook.secret_env} is not in the environment`,
-        );
-      }
-      s.webhook = new WebhookDeliverer({
+    if (hook.url !== undefined && o.webhookSecret !== undefined && o.webhookSecret !== null) {
+      this.webhook = new WebhookDeliverer({
         url: hook.url,
         secret: o.webhookSecret,
         timeoutMs: hook.timeout_ms,
@@ -192,17 +218,16 @@ export class AlertService {
           o.onError(err);
         },
       });
-      s.webhook.start();
+      this.webhook.start();
     }
     if (DETECTORS.some((d) => responseOf(o.config, d) === "suspend")) {
-      s.responseTimer = setInterval(() => s.track(s.retryResponses()), RESPONSE_RETRY_MS);
-      s.responseTimer.unref();
+      this.responseTimer = setInterval(() => this.track(this.retryResponses()), RESPONSE_RETRY_MS);
+      this.responseTimer.unref();
     }
     if (o.config.quota.enabled) {
-      s.quotaTimer = setInterval(() => s.track(s.checkQuotas()), o.config.quota.check_ms);
-      s.quotaTimer.unref();
+      this.quotaTimer = setInterval(() => this.track(this.checkQuotas()), o.config.quota.check_ms);
+      this.quotaTimer.unref();
     }
-    return s;
   }
 
   /** The request observer's sink: one sighting per decided gateway request. */
@@ -211,12 +236,7 @@ export class AlertService {
     if (d === null || r.principal === null || r.credential === null) return;
     const org = r.principal.organization;
     const organization = typeof org === "string" ? org : (org?.id ?? null);
-    const partner =
-      d.grant !== null && d.grant.kind !== "license"
-        ? d.grant.partner
-        : organization !== null && this.o.scheme().organizationPartners.has(organization)
-          ? organization
-          : null;
+    const partner = sightingPartner(grantId(d.grant), organization, this.o.scheme());
     this.feed?.publish({
       t: r.startedAt,
       requestId: r.requestId,
@@ -250,12 +270,15 @@ export class AlertService {
   }
 
   /**
-   * Replays the audit log's tail into the detectors (warmup.ts), then the sightings held meanwhile
-   * — less those the log already showed (a shared feed's copy of them). A log that cannot be read
-   * back leaves the detectors as they start without one.
+   * Replays the audit log's tail into the detectors (warmup.ts), sets the cooldowns from the alerts
+   * the store holds, then feeds the sightings held meanwhile — less those the log already showed (a
+   * shared feed's copy of them). A log that cannot be read back leaves the detectors as they start
+   * without one, from where the replay got to (see Detectors.warm). The held sightings are fed
+   * even when the service is closing: an alert they raise is raised.
    */
   private async warmUp(audit: NonNullable<AlertServiceOptions["audit"]>): Promise<void> {
     const started = performance.now();
+    const now = Date.now();
     let skip: ReadonlySet<string> = new Set();
     try {
       const w = await warmUp({
@@ -264,7 +287,7 @@ export class AlertService {
         lookBackMs: Detectors.lookBack(this.o.config),
         maxEntries: audit.maxEntries ?? WARM_ENTRIES,
         scheme: this.o.scheme(),
-        now: Date.now(),
+        now,
         stopped: () => this.closing,
       });
       skip = w.lastRequestIds;
@@ -272,9 +295,39 @@ export class AlertService {
     } catch (err) {
       this.failed(err);
     }
+    try {
+      await this.cooledFromStore(now);
+    } catch (err) {
+      // No cooldowns: an alert may be raised again, under the dedupe key already stored (one alert).
+      this.failed(err);
+    }
     const held = this.held ?? [];
     this.held = null;
     for (const sighting of held) if (!skip.has(sighting.requestId)) this.detectors.feed(sighting);
+  }
+
+  /**
+   * The cooldowns of the alerts stored within the longest cooldown before `now` (ms), newest first:
+   * what was raised before this start, by this node or another, and stored — not what the replay
+   * says would have been (the node may have stopped between a decision's entry and its alert).
+   */
+  private async cooledFromStore(now: number): Promise<void> {
+    const since = now - Detectors.coolingBack(this.o.config);
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.o.store.alerts.list(
+        {},
+        { newest: true, limit: COOLED_PAGE, ...(after === undefined ? {} : { after }) },
+      );
+      for (const a of page) {
+        const at = Date.parse(a.raised_at);
+        // Ids are ordered by the time raised: the rest are older still.
+        if (at < since) return;
+        this.detectors.cooled(a.detector, a.subject, at, a.severity);
+      }
+      if (page.length < COOLED_PAGE) return;
+      after = page.at(-1)?.id;
+    }
   }
 
   /** Resolves when every alert raised so far is stored and answered. */

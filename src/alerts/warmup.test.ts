@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decisionEntry, openAudit, pseudonymizer, type Pseudonymizer } from "../audit/index.js";
-import { directorySource } from "../audit/source.js";
+import { directorySource, type LogSource } from "../audit/source.js";
+import { tilePath } from "../audit/tiles.js";
 import { configSchema } from "../config/schema.js";
 import type { Decision, Principal } from "../policy/index.js";
 import { loadSchemeFile } from "../scheme/index.js";
@@ -19,7 +20,7 @@ import { openStore, type Store } from "../store/index.js";
 import { eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { sightingMaker } from "../testing/sightings.js";
-import { BASELINE_WINDOWS, type Sighting } from "./detectors.js";
+import { BASELINE_WINDOWS, NOTIFY_ONLY, type Sighting } from "./detectors.js";
 import { AlertService, type AlertsConfig } from "./service.js";
 
 const parse = (alerts: unknown = {}): AlertsConfig =>
@@ -84,6 +85,10 @@ interface Life {
   readonly warm?: boolean;
   readonly pseudonymize?: Pseudonymizer;
   readonly maxEntries?: number;
+  /** Where the warm-up reads the log from (default: the log's directory). */
+  readonly source?: (dir: string) => LogSource;
+  /** Between open and the sightings (the warm-up is under way). */
+  readonly opened?: (service: AlertService) => Promise<void>;
 }
 
 /**
@@ -113,12 +118,13 @@ async function life(sightings: readonly Sighting[], o: Life = {}): Promise<Alert
       ? {}
       : {
           audit: {
-            source: directorySource(audit.dir),
+            source: (o.source ?? directorySource)(audit.dir),
             ...(o.pseudonymize === undefined ? {} : { pseudonymize: o.pseudonymize }),
             ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
           },
         }),
   });
+  await o.opened?.(service);
   for (const s of sightings) {
     const index = await audit.log.append(entryOf(s, o.pseudonymize));
     service.replay({ ...s, audit: String(index) });
@@ -306,5 +312,112 @@ describe("a gateway restarted mid-burst", () => {
     expect(await embargoAlerts(t, 3)).toContain("chloe medium");
     await t.gateway.alerts?.settled();
     expect((await embargoAlerts(t, 3)).sort()).toEqual(["alice high", "alice medium", "chloe medium"]);
+  });
+});
+
+/**
+ * A maintainer's read of the warm-up: what the replay "would raise" was taken as raised (its
+ * cooldown set), though the alert is stored after the decision's entry is durable, so a crash in
+ * between loses it; and windows the log does not cover (the node down, the replay stopped short)
+ * entered the spike baselines as watched windows with nothing in them.
+ */
+describe("a warm-up believes the store, and only the windows it replayed", () => {
+  it("a denied-party alert lost between the durable entry and the store: the next attempt raises (was: silent for the cooldown)", async () => {
+    const t = now() - 30 * MIN;
+    // Life 1: the decision is in the log, its alert never reached the store (as if it crashed).
+    await life([deniedParty(t)], { config: parse({ denied_party: { enabled: false } }) });
+    expect(await stored()).toEqual([]);
+    // Life 2: another attempt 20 minutes later, within the cooldown of the alert never stored.
+    await life([deniedParty(t + 20 * MIN)]);
+    expect(await stored()).toEqual(["denied-party listed critical"]);
+  });
+
+  it("an embargo's high alert lost: the next attempt in its period raises it (was: never in that period)", async () => {
+    const t = now() - 30 * MIN;
+    await life([embargoed(t), embargoed(t + MIN), embargoed(t + 2 * MIN)], {
+      config: parse({ embargoed_attempts: { enabled: false } }),
+    });
+    expect(await stored()).toEqual([]);
+    await life([embargoed(t + 3 * MIN)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng high"]);
+    // Stored now: a further life's attempt raises nothing more.
+    await life([embargoed(t + 4 * MIN)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng high"]);
+  });
+
+  it("with principals pseudonymised, a stored alert's cooldown holds under the pseudonym", async () => {
+    const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");
+    const t = now() - 30 * MIN;
+    await life([deniedParty(t)], { pseudonymize });
+    await life([deniedParty(t + 20 * MIN)], { pseudonymize });
+    expect(await stored()).toEqual(["denied-party listed critical"]);
+  });
+
+  const W = 5 * MIN;
+  const spikes = parse({ volume_spike: { min_requests: 10, factor: 3, window_ms: W } });
+  /** `n` requests in each window from `from` (a window number) to before `to`. */
+  const steady = (from: number, to: number, n: number) => {
+    const out: Sighting[] = [];
+    for (let w = from; w < to; w++) for (let i = 0; i < n; i++) out.push(sighting({ t: w * W + i * 1_000 }));
+    return out;
+  };
+
+  it("steady traffic, the node down for more than 10 windows, the same traffic: no spike (was: a spike)", async () => {
+    const nowW = Math.floor(now() / W);
+    // 20 a window for 6 windows, ending about 75 minutes ago; then the node was down.
+    await life(steady(nowW - 21, nowW - 15, 20), { config: spikes });
+    // Back up: the same 20 in the current window.
+    await life(steady(nowW, nowW + 1, 20), { config: spikes });
+    expect(await store.alerts.list({ detector: "volume-spike" })).toEqual([]);
+  });
+
+  it("after the gap, a burst is still judged against the windows the log covered", async () => {
+    const nowW = Math.floor(now() / W);
+    await life(steady(nowW - 21, nowW - 15, 4), { config: spikes });
+    await life(steady(nowW, nowW + 1, 20), { config: spikes });
+    const [spike, ...more] = await store.alerts.list({ detector: "volume-spike" });
+    expect(more).toEqual([]);
+    // 5 whole windows of 4 (the last, cut short by the outage, left out), none of the outage's.
+    expect(spike?.evidence.details).toMatchObject({ count: 12, baseline: 4 });
+    expect(NOTIFY_ONLY in (spike?.evidence.details ?? {})).toBe(false);
+  });
+
+  it("close() while the replay waits for a bundle: the replayed part is all that is watched, no spike (was: a spike)", async () => {
+    const nowW = Math.floor(now() / W);
+    // 16 a window: bundle 0 holds windows nowW-40 to nowW-25, the next bundles the rest to now.
+    await life(steady(nowW - 40, nowW, 16), { config: spikes });
+    // The second bundle is held back until the service is closing.
+    const later = tilePath({ level: "entries", index: 1n, width: 256 });
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let first = 0;
+    let firstRead = () => {};
+    const firstDone = new Promise<void>((r) => (firstRead = r));
+    const gated = (dir: string): LogSource => {
+      const plain = directorySource(dir);
+      return {
+        location: plain.location,
+        read: async (path) => {
+          if (path === later) await held;
+          const data = await plain.read(path);
+          // The second read of bundle 0 is the replay's (the first finds where it starts).
+          if (path === tilePath({ level: "entries", index: 0n, width: 256 }) && ++first === 2) firstRead();
+          return data;
+        },
+      };
+    };
+    const service = await life(steady(nowW, nowW + 1, 16), {
+      config: spikes,
+      source: gated,
+      opened: async (s) => {
+        await firstDone;
+        await new Promise((r) => setImmediate(r)); // bundle 0 replayed: what follows needs no I/O
+        const closed = s.close();
+        release();
+        await closed;
+      },
+    });
+    expect(service.warmed).toMatchObject({ replayed: 256 });
+    expect(await store.alerts.list({ detector: "volume-spike" })).toEqual([]);
   });
 });

@@ -2,9 +2,10 @@
  * Warming the detectors at start from the tail of the audit log: the decisions of the detectors'
  * longest look-back (at most `maxEntries` of them) are replayed as sightings, so that a restart
  * neither forgets a burst in progress (embargoed attempts, spike windows and their baselines,
- * journeys, cooldowns) nor raises again what was raised before it. Nothing is raised for the
- * replayed sightings themselves (Detectors.warm). The entries are read as reports read them: the
- * published entry bundles up to the published checkpoint (src/report/log.ts).
+ * journeys) nor raises again what was raised before it (the cooldowns are set from the alerts the
+ * store holds, after the replay: see AlertService). Nothing is raised for the replayed sightings
+ * themselves (Detectors.warm). The entries are read as reports read them: the published entry
+ * bundles up to the published checkpoint (src/audit/read.ts).
  *
  * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
  * starts afresh), and the sightings' partner is worked out from the entry's grant and the scheme
@@ -12,9 +13,9 @@
  */
 import type { LogSource } from "../audit/source.js";
 import { TILE_WIDTH } from "../audit/tiles.js";
-import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../report/log.js";
+import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../audit/read.js";
 import type { CompiledScheme } from "../scheme/index.js";
-import type { Detectors, Sighting } from "./detectors.js";
+import { sightingPartner, type Detectors, type Sighting } from "./detectors.js";
 
 /**
  * Entries replayed at most by default: about 1.7 s per 100,000 on a busy 2-core machine (see the
@@ -42,8 +43,12 @@ export interface WarmUp {
   /** The first entry index read, and the end (the published size at start). */
   readonly from: bigint;
   readonly to: bigint;
-  /** Every decision since then was replayed (ms): the spike baselines are judged from it. */
+  /**
+   * Every decision from `coveredFrom` to `coveredTo` (ms; the latest replayed) was replayed: the
+   * spike windows between are judged as watched, none after `coveredTo` (see Detectors.warm).
+   */
   readonly coveredFrom: number | null;
+  readonly coveredTo: number | null;
   /** Request ids of the last entries replayed: a shared feed's copy of them is not counted twice. */
   readonly lastRequestIds: ReadonlySet<string>;
 }
@@ -53,7 +58,7 @@ const LAST_IDS = 4_096;
 const WIDTH = BigInt(TILE_WIDTH);
 
 /** A decision entry as the sighting the gateway made of it (principal as the log names it). */
-export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
+function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
   return {
     t,
     requestId: e.request_id,
@@ -61,7 +66,7 @@ export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: C
     principal: e.principal,
     credential: "", // not in the log
     organization: e.organization,
-    partner: partnerOf(e, scheme),
+    partner: sightingPartner(e.grant, e.organization, scheme),
     model: e.model,
     decision: e.decision,
     reason: e.reason,
@@ -70,18 +75,7 @@ export function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: C
   };
 }
 
-/** As AlertService.observe: the grant's partner, else the organization when it is an organization partner. */
-function partnerOf(e: DecisionEntry, scheme: CompiledScheme): string | null {
-  const g = e.grant;
-  if (g !== null && !g.startsWith("license:")) {
-    const colon = g.indexOf(":");
-    const hash = g.lastIndexOf("#");
-    if (colon >= 0 && hash > colon) return g.slice(colon + 1, hash);
-  }
-  return e.organization !== null && scheme.organizationPartners.has(e.organization) ? e.organization : null;
-}
-
-/** The time of the first entry of bundle `b` (ms), read from the log. */
+/** The time of the entry at `index` (ms), read from the log. */
 async function firstTimeOf(source: LogSource, index: bigint): Promise<number> {
   for await (const batch of readEntries(source, { from: index, to: index + 1n })) {
     const text = batch.entries[0];
@@ -116,12 +110,13 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
   const since = o.now - o.lookBackMs;
   const lastRequestIds = new Set<string>();
   if (size === 0n || o.maxEntries <= 0) {
-    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, lastRequestIds };
+    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, coveredTo: null, lastRequestIds };
   }
   const from = await startOf(o.source, size, o.maxEntries, since);
   let replayed = 0;
   let read = 0;
   let coveredFrom: number | null = null;
+  let coveredTo: number | null = null;
   for await (const batch of readEntries(o.source, { from, to: size })) {
     if (o.stopped?.() === true) break;
     let index = batch.first;
@@ -135,11 +130,12 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       if (coveredFrom === null && read === 1) {
         const first = Date.parse((JSON.parse(text) as { time: string }).time);
         coveredFrom = first < since ? since : first;
-        // Before the first sighting: spike windows are judged whole from there.
-        o.detectors.watchingSince(coveredFrom);
       }
-      if (e === null || !(t >= since)) continue;
-      o.detectors.warm(sightingOf(e, at, t, o.scheme));
+      if (e === null || !(t >= since) || coveredFrom === null) continue;
+      // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
+      // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
+      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom);
+      coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
       replayed++;
       lastRequestIds.add(e.request_id);
       if (lastRequestIds.size > LAST_IDS) {
@@ -150,5 +146,5 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       }
     }
   }
-  return { replayed, read, from, to: size, coveredFrom, lastRequestIds };
+  return { replayed, read, from, to: size, coveredFrom, coveredTo, lastRequestIds };
 }

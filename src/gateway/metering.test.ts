@@ -5,7 +5,7 @@
  */
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { licenseUsageAfter, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -18,15 +18,8 @@ afterAll(() => t.gateway.close());
 
 const quota = () => t.gateway.limits.licenseUsage("BIS-2026-0001", "total", Date.now());
 
-/** Polls until the quota moves past `from` (metering follows the answer's end). */
-async function quotaAfter(from: number): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    const now = await quota();
-    if (now > from) return now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("the quota never moved");
-}
+/** The license's usage once it has moved past `from` (see licenseUsageAfter). */
+const quotaAfter = (from: number) => licenseUsageAfter(t, "BIS-2026-0001", from);
 
 /** erik holds license BIS-2026-0001 for mythos-5 (purpose cyber-defense), from Germany. */
 function ask(

@@ -6,7 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { licenseUsageAfter, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 /** The upstream's answers, chosen by the request's prompt (the gateway forwards it unchanged). */
 const ANSWERS: Record<string, { sse: boolean; body: string }> = {};
@@ -42,15 +42,8 @@ afterAll(async () => {
 const LICENSE = "BIS-2026-0001"; // erik's, for mythos-5 and cyber-defense, from Germany
 const quota = () => t.gateway.limits.licenseUsage(LICENSE, "total", Date.now());
 
-/** Polls until the quota moves past `from` (metering follows the answer's end); bounded, not timed. */
-async function quotaAfter(from: number): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    const now = await quota();
-    if (now > from) return now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("the quota never moved");
-}
+/** The license's usage once it has moved past `from` (see licenseUsageAfter). */
+const quotaAfter = (from: number) => licenseUsageAfter(t, LICENSE, from);
 
 /** erik's chat completion whose prompt names the upstream's answer. */
 const ask = (prompt: string, stream = false) =>

@@ -100,6 +100,8 @@ interface Audiences {
 
 /** How long a federated principal's last_seen may lag before it is written again. */
 const SEEN_EVERY_MS = 60_000;
+/** Checks of one token, each ended by a snapshot change, before it is refused (see #verify). */
+const VERIFY_TRIES = 3;
 /** Kept as written: printable ASCII, short, and not starting with `~`, which only a hashed subject does. */
 const SAFE_SUBJECT = /^[\x21-\x7d][\x21-\x7e]{0,127}$/;
 
@@ -273,6 +275,27 @@ export class Federation {
 
   /** What every partner token goes through: shape, issuer, partner status, signature and claims, subject. */
   async #verify(token: string, now: number, audiences: (p: ProviderRecord) => Audiences): Promise<Checked> {
+    // Each snapshot change during a signature check means judging the token again by the one in
+    // force (see #verifyOnce). Bounded: records replaced during every try (a storm of changes) would
+    // otherwise hold the request without end; it is refused as the provider unavailable instead.
+    for (let tries = 1; ; tries++) {
+      const checked = await this.#verifyOnce(token, now, audiences);
+      if (checked !== null) return checked;
+      if (tries >= VERIFY_TRIES) {
+        throw tokenError(
+          "identity-provider-unavailable",
+          `the identity records changed during each of ${VERIFY_TRIES} checks of the token: try again`,
+        );
+      }
+    }
+  }
+
+  /** One check of a token (see #verify); null when the snapshot changed meanwhile. */
+  async #verifyOnce(
+    token: string,
+    now: number,
+    audiences: (p: ProviderRecord) => Audiences,
+  ): Promise<Checked | null> {
     const parsed = parseToken(token, this.options.maxTokenBytes);
     const issuer = this.#issuers.get(parsed.issuer);
     if (issuer === undefined) {
@@ -298,7 +321,7 @@ export class Federation {
       // or changed, a block): judged again by the one in force, as a token never seen. Otherwise it
       // would be accepted, and cached bound to an issuer the new table no longer has (#sync cleared
       // the cache before this entry was put in it), served until its exp.
-      return this.#verify(token, now, audiences);
+      return null;
     }
     // jose checked that aud names one accepted; naming the other use's too would let one token do both.
     const other = namedAudience(verified.claims.aud, aud.refuse);

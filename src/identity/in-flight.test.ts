@@ -61,8 +61,10 @@ async function swappable() {
     federation: records([provider]),
     scheme: active,
   };
+  // Storming: the records are new each time they are read (changed under every check).
+  let storming = false;
   const federation = new Federation({
-    source: () => current,
+    source: () => (storming ? { ...current, federation: records([provider]) } : current),
     store: { federated: { record: async () => {} } } as unknown as Store,
     maxTokenBytes: 8192,
     cooldownMs: 1,
@@ -78,7 +80,8 @@ async function swappable() {
     // What any other request does first: the federation reads the snapshot in force.
     federation.keySet("gb-gov");
   };
-  return { federation, swap };
+  const storm = (on: boolean) => (storming = on);
+  return { federation, swap, storm };
 }
 
 /** "accepted", or the refusal's code. */
@@ -117,5 +120,15 @@ describe("a change landing while a token is verified", () => {
     const block: PrincipalBlock = { blocked: true, reason: "left", at: "", by: "officer" };
     swap({ federation: records([provider], [["fed:gb-gov:ada", block]]), scheme: active });
     expect(await verifying).toBe("principal-blocked");
+  });
+
+  it("records replaced during every check: refused as unavailable after a few tries (was: checked again without end)", async () => {
+    const { federation, storm } = await swappable();
+    const token = await idp.token("ada");
+    storm(true);
+    expect(await outcome(federation.authenticate(token))).toBe("identity-provider-unavailable");
+    storm(false);
+    // Calm again: the same token is served.
+    expect(await outcome(federation.authenticate(token))).toBe("accepted");
   });
 });

@@ -6,7 +6,7 @@
  * partner — an organization claim it cannot read is not membership.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntries } from "../testing/admin.js";
+import { auditEntries, chat } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
 
@@ -57,16 +57,9 @@ afterAll(async () => {
   await org?.close();
 });
 
-async function chat(token: string, model: string, location: string) {
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      "x-test-country": location,
-    },
-    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
-  });
+/** A chat completion with a partner's token (the shared chat), as the gateway decided it. */
+async function decided(token: string, model: string, location: string) {
+  const res = await chat(gw.url, token, location, model);
   await res.arrayBuffer();
   return {
     status: res.status,
@@ -82,13 +75,13 @@ const lastEntry = async (principal: string) =>
 describe("a partner's provider never makes a home person", () => {
   it("a country partner's token claiming the home country's citizenship is not a home person", async () => {
     // The baseline: the partner's own nationals are served on its grant.
-    expect(await chat(await country.token("de-anna"), "mythos-5", "DE")).toMatchObject({
+    expect(await decided(await country.token("de-anna"), "mythos-5", "DE")).toMatchObject({
       status: 200,
       reason: "partner-country",
     });
     // US is in g7-fvey's countries (G7, Five Eyes), but a partner cannot vouch for a US person:
     // home persons get home-only weights and every action, whatever the partner's grants.
-    const weights = await chat(await country.token("us-claimed"), "mythos-5-weights", "US");
+    const weights = await decided(await country.token("us-claimed"), "mythos-5-weights", "US");
     expect(weights.status).toBe(403);
     expect(weights.reason).not.toBe("home-person");
     expect(weights.setAside).toBe("citizenships");
@@ -97,12 +90,12 @@ describe("a partner's provider never makes a home person", () => {
   });
 
   it("nor is its token claiming a home permanent residency (alpha-3 too)", async () => {
-    const r = await chat(await country.token("us-resident"), "mythos-5-weights", "US");
+    const r = await decided(await country.token("us-resident"), "mythos-5-weights", "US");
     expect(r.status).toBe(403);
     expect(r.reason).not.toBe("home-person");
     expect(r.setAside).toBe("permanent residencies");
     // The rest of the token still counts: a German national, on the partner's grant.
-    expect(await chat(await country.token("us-resident"), "mythos-5", "DE")).toMatchObject({
+    expect(await decided(await country.token("us-resident"), "mythos-5", "DE")).toMatchObject({
       status: 200,
       reason: "partner-country",
     });
@@ -112,14 +105,14 @@ describe("a partner's provider never makes a home person", () => {
 describe("an organization partner's provider: membership only when its token says so", () => {
   it("a token naming the partner, or no organization, is a member", async () => {
     for (const person of ["gb-member", "gb-unnamed"]) {
-      const r = await chat(await org.token(person), "mythos-5", "GB");
+      const r = await decided(await org.token(person), "mythos-5", "GB");
       expect(r, person).toMatchObject({ status: 200, reason: "partner-organization" });
     }
   });
 
   it("a token naming another organization, or one it cannot read, is not a member", async () => {
     for (const person of ["gb-other", "gb-two", "gb-number"]) {
-      const r = await chat(await org.token(person), "mythos-5", "GB");
+      const r = await decided(await org.token(person), "mythos-5", "GB");
       expect(r.reason, person).not.toBe("partner-organization");
       expect(r.decision, person).toBe("fallback");
       expect(r.setAside, person).toBe("organization");

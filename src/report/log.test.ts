@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directorySource, type LogSource } from "../audit/source.js";
 import { decodeBundle, encodeBundle, tilePath } from "../audit/tiles.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { publishedSize, readEntries } from "./log.js";
+import { publishedSize, readEntries } from "../audit/read.js";
 
 let t: TestGateway;
 let dir: string;

@@ -11,7 +11,7 @@
 import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
-import { decisionOf, readEntries, type DecisionEntry } from "./log.js";
+import { decisionOf, readEntries, type DecisionEntry } from "../audit/read.js";
 import { periodBounds, type Period } from "./period.js";
 import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 

@@ -132,3 +132,16 @@ export function countingStore(store: Store, counts: Map<string, number>): Store 
     });
   return wrap(store, "");
 }
+
+/**
+ * A license's total usage once it has moved past `from` (metering follows the answer's end, off the
+ * request path, so nothing to await): polled for as long as it takes — the test's own timeout is
+ * what catches usage that never moves, not a count of tries that would be a time limit too.
+ */
+export async function licenseUsageAfter(t: TestGateway, license: string, from: number): Promise<number> {
+  for (;;) {
+    const now = await t.gateway.limits.licenseUsage(license, "total", Date.now());
+    if (now > from) return now;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -47,7 +47,7 @@ interface AlertsRead {
 }
 
 /** One page of the alerts, newest first (`order=newest`), as the API filters them (state, detector), after `cursor`. */
-export async function alertsPage(
+async function alertsPage(
   filter: { state: string; detector: string },
   cursor: string | null,
 ): Promise<AlertsRead> {

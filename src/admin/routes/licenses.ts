@@ -86,9 +86,11 @@ async function checkCompiles(
 }
 
 /**
- * Writes the license, and answers only once this node has it in force: with `grants` (anything
- * but a denial, a suspension or a revocation), a license left out of the policy because it does
- * not compile with the active version is refused to the caller (not_in_force), not answered 200.
+ * Writes the license, and answers only once this node has it in force.
+ * @param grants whether the write grants anything (an application, an approval, a reinstatement;
+ *   not a denial, a suspension or a revocation): then a license left out of the policy because it
+ *   does not compile with the active version is refused to the caller (not_in_force), not answered
+ *   200. Said by each caller, never inferred from `guards` (a denial is guarded too).
  */
 async function save(
   deps: AdminDeps,
@@ -96,11 +98,9 @@ async function save(
   before: StoredRecord<LicenseRecord> | null,
   next: LicenseRecord,
   action: string,
+  grants: boolean,
   details: Record<string, unknown> = {},
   guards?: PutGuards,
-  // Whether the write grants anything: so far, whatever carries a guard (a denial's guard is its
-  // denier's identity, and a denied license grants nothing to be in force).
-  grants = guards !== undefined,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
   await deps.store.records.put(
@@ -233,7 +233,7 @@ export const licenseRoutes = [
           deps.now(),
         ),
       );
-      return save(deps, caller, null, record, "apply", { justification }, guard);
+      return save(deps, caller, null, record, "apply", true, { justification }, guard);
     },
   }),
   route({
@@ -264,7 +264,7 @@ export const licenseRoutes = [
         ),
       );
       const details = body.conditions ? { conditions: body.conditions } : {};
-      return save(deps, caller, r, next, "approve", details, [guard, ...read]);
+      return save(deps, caller, r, next, "approve", true, details, [guard, ...read]);
     },
   }),
   route({
@@ -285,7 +285,7 @@ export const licenseRoutes = [
       const guard: PutGuard = {
         record: { collection: "identity", id: caller.id, revision: identity?.revision ?? 0 },
       };
-      return save(deps, caller, r, next, "deny", { reason: body.reason }, guard, false);
+      return save(deps, caller, r, next, "deny", false, { reason: body.reason }, guard);
     },
   }),
   ...(["suspend", "reinstate", "revoke"] as const).map((action) =>
@@ -300,8 +300,9 @@ export const licenseRoutes = [
         const r = find(deps, caller, STATUS_ROLES, params.id as string);
         const next = transition(r.document, action, caller.id, deps.now(), body.reason);
         // Suspending and revoking only narrow: they are written whatever else does not compile.
-        const guard = action === "reinstate" ? (await checkCompiles(deps, () => next)).guard : undefined;
-        return save(deps, caller, r, next, action, { reason: body.reason }, guard);
+        const grants = action === "reinstate";
+        const guard = grants ? (await checkCompiles(deps, () => next)).guard : undefined;
+        return save(deps, caller, r, next, action, grants, { reason: body.reason }, guard);
       },
     }),
   ),

@@ -220,7 +220,6 @@ export async function migrate(
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     if (lockTimeoutMs !== undefined)
       await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
-    step = "reading the schema version";
     if (options.createSchema !== undefined)
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.createSchema)}`);
     const schema = (await client.query<{ s: string | null }>("SELECT current_schema() AS s")).rows[0]?.s;

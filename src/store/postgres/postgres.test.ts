@@ -375,18 +375,28 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
       const schema = await freshSchema();
       // Another node migrating (a long migration): this start queues on the lock however long it takes.
       const release = await holding("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-      const opening = openPostgresStore(DATABASE, { schema, lockTimeoutMs: 50 });
+      // Its own application_name: only its sessions are counted, never another test file's opening.
+      const name = `migrate_wait_${randomBytes(4).toString("hex")}`;
+      const url = new URL(DATABASE);
+      url.searchParams.set("application_name", name);
+      const opening = openPostgresStore(url.toString(), { schema, lockTimeoutMs: 50 });
       const failed = opening.then(
         () => null,
         (e: unknown) => e,
       );
-      // Seen waiting on the lock (not timed: the server's own lock table says so).
+      // Seen waiting on the lock (not timed: the server's own lock table says so). Polled for as long
+      // as it takes: the test's own timeout is what catches a start that never queues.
       const waiting = async () =>
-        count(
-          `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${MIGRATION_LOCK} AND NOT granted`,
+        Number(
+          (
+            await admin().query<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
+                WHERE application_name = $1 AND locktype = 'advisory' AND objid = $2 AND NOT granted`,
+              [name, MIGRATION_LOCK],
+            )
+          ).rows[0]?.n,
         );
-      for (let i = 0; i < 500 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(await waiting()).toBeGreaterThan(0);
+      while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 10));
       await release();
       expect(await failed).toBeNull();
       await (await opening).close();
