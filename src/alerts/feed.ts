@@ -3,8 +3,16 @@
  * several nodes (`shared: redis`): every node appends its sightings to one Redis stream, in
  * batches off the request path, and feeds its detectors from that stream, so every node sees the
  * whole fleet's traffic in the same order and raises the same alerts (the store keeps one per
- * dedupe key). Nothing waits on Redis per request; a Redis outage delays detection, and sightings
- * published meanwhile are dropped (counted in the errors metric) rather than held without bound.
+ * dedupe key). Nothing waits on Redis per request; a Redis outage delays detection.
+ *
+ * What a node holds for Redis is bounded, also when Redis stops answering without closing the
+ * connection (a partition, a paused server): one batch at a time is sent, the next only once the
+ * last is answered or has failed, and a command unanswered for `timeoutMs` (a read: `blockMs` more)
+ * fails and drops its connection, which reconnects with backoff. Until it has, sightings wait, at
+ * most MAX_PENDING of them (the batch being sent counts); past that `publish` drops them, counted,
+ * and reports how many once per DROP_REPORT_MS. A batch that failed is not sent again: it may have
+ * been appended all the same (a paused Redis runs it when it resumes), and a sighting is never
+ * appended twice.
  */
 import { Redis } from "ioredis";
 import type { Sighting } from "./detectors.js";
@@ -27,52 +35,182 @@ export interface RedisFeedOptions {
   readonly flushMs?: number;
   /** How long one read waits for new entries (ms); tests shorten it. */
   readonly blockMs?: number;
+  /** How long a command may go unanswered before its connection is taken for dead (ms); tests shorten it. */
+  readonly timeoutMs?: number;
+}
+
+/** What the feed holds and has done, since it started. */
+export interface FeedCounts {
+  /** Published, not sent yet. */
+  readonly waiting: number;
+  /** In the batch sent and not answered yet (0 or the batch's size, at most 1,000). */
+  readonly sending: number;
+  /** Appended to the stream, as Redis answered. */
+  readonly appended: number;
+  /** Refused by `publish` (MAX_PENDING were held already), or left unsent at `close`. */
+  readonly dropped: number;
+  /** In batches that failed or went unanswered (not sent again). */
+  readonly failed: number;
+  /** Batches sent. */
+  readonly batches: number;
+}
+
+export interface RedisSightingFeed extends SightingFeed {
+  counts(): FeedCounts;
 }
 
 /** Entries kept in the stream (approximately): a node that falls further behind skips ahead. */
 const MAX_LEN = 100_000;
-const MAX_PENDING = 50_000;
+/** Sightings held for Redis at most: waiting, and in the batch being sent. */
+export const MAX_PENDING = 50_000;
+/** Sightings in one batch at most. */
+const MAX_BATCH = 1_000;
+/** Drops past the cap are reported at most this often (one report says how many). */
+const DROP_REPORT_MS = 10_000;
+const TIMED_OUT = "Command timed out"; // ioredis's message for `commandTimeout`
 
-export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
+/**
+ * A connection to Redis that a command left unanswered takes out of use: its socket is dropped
+ * (another could be a healthy one, and a dead one answers nothing) and ioredis reconnects, with its
+ * backoff (50 ms more each attempt, at most 2 s); the handshake of a connection that is no better
+ * times out too. Every command is bounded: none waits until TCP gives up (about 15 minutes).
+ */
+class Link {
+  readonly client: Redis;
+  private dropped = false;
+
+  constructor(url: string, timeoutMs: number) {
+    this.client = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      commandTimeout: timeoutMs,
+      // A command in flight when its connection closes fails then, and is never sent again: a
+      // batch of sightings resent after a reconnect would be appended twice if the first got through.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+    });
+    // Failures reach the feed through its commands; without a listener ioredis prints each one.
+    this.client.on("error", () => undefined);
+    this.client.on("ready", () => void (this.dropped = false));
+  }
+
+  get usable(): boolean {
+    return this.client.status === "ready" && !this.dropped;
+  }
+
+  /** After a failure: a command left unanswered takes the connection out of use. */
+  failed(err: unknown): void {
+    if (!(err instanceof Error) || err.message !== TIMED_OUT || this.dropped) return;
+    this.dropped = true;
+    this.client.disconnect(true);
+  }
+
+  /** Resolves once the connection is ready again, `stop` is aborted, or after `ms`. */
+  ready(ms: number, stop: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.client.off("ready", done);
+        stop.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.client.once("ready", done);
+      stop.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed> {
   const key = `${o.prefix}alerts:sightings`;
-  const options = { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false } as const;
-  const writer = new Redis(o.url, options);
-  // XREAD BLOCK holds its connection: a second one for reading.
-  const reader = new Redis(o.url, options);
+  const blockMs = o.blockMs ?? 1000;
+  const timeoutMs = o.timeoutMs ?? 3_000;
+  const writer = new Link(o.url, timeoutMs);
+  // XREAD BLOCK holds its connection: a second one for reading, whose commands may take the BLOCK
+  // time longer.
+  const reader = new Link(o.url, blockMs + timeoutMs);
   let last: string;
   try {
-    await Promise.all([writer.connect(), reader.connect()]);
+    await Promise.all([writer.client.connect(), reader.client.connect()]);
     // Only what is published from now on: history before this node started is not its to judge. The
     // stream's last id is taken once, and every read goes on from the last id seen: reading from
     // "$" each time would skip whatever was appended between one read's end and the next one's start.
-    const newest = (await reader.xrevrange(key, "+", "-", "COUNT", 1)) as [string, string[]][];
+    const newest = (await reader.client.xrevrange(key, "+", "-", "COUNT", 1)) as [string, string[]][];
     last = newest[0]?.[0] ?? "0-0";
   } catch (err) {
-    writer.disconnect();
-    reader.disconnect();
+    writer.client.disconnect();
+    reader.client.disconnect();
     throw err;
   }
   let pending: string[] = [];
+  let sending = 0;
+  let appended = 0;
+  let dropped = 0;
+  let failed = 0;
+  let batches = 0;
+  let droppedReported = 0;
+  let droppedReportedAt = -Infinity;
   let closed = false;
+  const stop = new AbortController();
 
+  /**
+   * Sends what waits, a batch at a time, the next once the last is answered; stops at a failure and
+   * while the writer's connection is not usable. Batches are small, so an answer takes far less than
+   * the timeout even after an outage.
+   */
   const flush = async () => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    const pipe = writer.pipeline();
-    for (const s of batch) pipe.xadd(key, "MAXLEN", "~", String(MAX_LEN), "*", "s", s);
-    const results = (await pipe.exec()) ?? [];
-    const failed = results.find(([err]) => err !== null);
-    if (failed !== undefined) throw failed[0];
+    while (sending === 0 && pending.length > 0 && writer.usable) {
+      const batch = pending.length <= MAX_BATCH ? pending : pending.slice(0, MAX_BATCH);
+      pending = batch === pending ? [] : pending.slice(MAX_BATCH);
+      sending = batch.length;
+      batches++;
+      try {
+        const pipe = writer.client.pipeline();
+        for (const s of batch) pipe.xadd(key, "MAXLEN", "~", String(MAX_LEN), "*", "s", s);
+        const results = (await pipe.exec()) ?? [];
+        const errors = results.filter(([err]) => err !== null).map(([err]) => err);
+        appended += batch.length - errors.length;
+        failed += errors.length;
+        if (errors.length > 0) throw batchError(errors.length, batch.length, errors[0]);
+      } catch (err) {
+        if (!(err instanceof BatchError)) failed += batch.length;
+        const error = err instanceof BatchError ? err : batchError(batch.length, batch.length, err);
+        writer.failed(error.cause);
+        throw error;
+      } finally {
+        sending = 0;
+      }
+    }
   };
-  const timer = setInterval(() => flush().catch(o.onError), o.flushMs ?? 50);
+  let flushing: Promise<void> | null = null;
+  const reportDrops = (now: number) => {
+    const n = dropped - droppedReported;
+    if (n === 0 || now - droppedReportedAt < DROP_REPORT_MS) return;
+    droppedReported = dropped;
+    droppedReportedAt = now;
+    o.onError(
+      new Error(
+        `alert sighting stream: dropped ${n} ${n === 1 ? "sighting" : "sightings"}, ${MAX_PENDING} waiting for Redis already (${dropped} since start)`,
+      ),
+    );
+  };
+  const timer = setInterval(() => {
+    reportDrops(Date.now());
+    flushing ??= flush()
+      .catch(o.onError)
+      .finally(() => (flushing = null));
+  }, o.flushMs ?? 50);
   timer.unref();
 
-  const blockMs = o.blockMs ?? 1000;
   const read = async () => {
     while (!closed) {
+      if (!reader.usable) {
+        // Reconnecting (ioredis backs off): nothing to read, nothing new to report.
+        await reader.ready(blockMs + timeoutMs, stop.signal);
+        continue;
+      }
       try {
-        const got = (await reader.xread("COUNT", 1000, "BLOCK", blockMs, "STREAMS", key, last)) as
+        const got = (await reader.client.xread("COUNT", 1000, "BLOCK", blockMs, "STREAMS", key, last)) as
           [string, [string, string[]][]][] | null;
         let skipped = 0;
         let first = "";
@@ -94,8 +232,12 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
         }
       } catch (err) {
         if (closed) return;
-        o.onError(err);
-        await new Promise((r) => setTimeout(r, 1_000));
+        reader.failed(err);
+        o.onError(
+          new Error(`alert sighting stream: reading failed: ${(err as Error).message}`, { cause: err }),
+        );
+        // Reconnecting is waited for above; an error Redis answered is not retried at once.
+        if (reader.usable) await reader.ready(1_000, stop.signal);
       }
     }
   };
@@ -103,18 +245,45 @@ export async function redisFeed(o: RedisFeedOptions): Promise<SightingFeed> {
 
   return {
     publish(s) {
-      if (pending.length >= MAX_PENDING) throw new Error("the alert sighting stream is not keeping up");
-      pending.push(JSON.stringify(s));
+      // Never throws, never waits: the request this sighting is of has been answered already.
+      if (pending.length + sending >= MAX_PENDING) dropped++;
+      else pending.push(JSON.stringify(s));
     },
+    counts: () => ({ waiting: pending.length, sending, appended, dropped, failed, batches }),
     async close() {
       clearInterval(timer);
+      // The batch in flight is answered or fails (bounded by timeoutMs); then the rest, if it can be sent.
+      await flushing;
       await flush().catch(o.onError);
+      reportDrops(Infinity);
+      const unsent = pending.length;
+      if (unsent > 0) {
+        dropped += unsent;
+        droppedReported += unsent;
+        pending = [];
+        o.onError(
+          new Error(
+            `alert sighting stream: ${unsent} ${unsent === 1 ? "sighting" : "sightings"} not sent at close, the connection to Redis not usable`,
+          ),
+        );
+      }
       closed = true;
-      reader.disconnect();
+      stop.abort();
+      reader.client.disconnect();
       await reading;
-      await writer.quit().catch(() => writer.disconnect());
+      await writer.client.quit().catch(() => writer.client.disconnect());
     },
   };
+}
+
+class BatchError extends Error {}
+
+function batchError(failed: number, of: number, cause: unknown): BatchError {
+  const what = failed === of ? `a batch of ${of}` : `${failed} of a batch of ${of}`;
+  return new BatchError(
+    `alert sighting stream: ${what} ${of === 1 ? "sighting" : "sightings"} not appended: ${(cause as Error).message}`,
+    { cause },
+  );
 }
 
 const NULLABLE = ["audit", "organization", "partner", "country", "network"] as const;
