@@ -1,5 +1,15 @@
+import { createRequire } from "node:module";
+import type * as CountriesLib from "i18n-iso-countries";
 import { describe, expect, it } from "vitest";
-import { BUILTIN_SETS, builtinSet, countryName, isCountryCode } from "./index.js";
+import {
+  allCountryCodes,
+  alpha2OfAlpha3,
+  alpha2OfNumeric,
+  BUILTIN_SETS,
+  builtinSet,
+  countryName,
+  isCountryCode,
+} from "./index.js";
 import { SET_DATA } from "./sets.js";
 
 function members(name: string): readonly string[] {
@@ -29,6 +39,79 @@ describe("country codes", () => {
     expect(countryName("DE")).toBe("Germany");
     expect(countryName("de")).toBeUndefined();
     expect(countryName("DEU")).toBeUndefined();
+  });
+});
+
+describe("codes that are not ISO 3166-1 alpha-2", () => {
+  it.each([
+    ["UK", "United Kingdom: exceptionally reserved; GB is the code"],
+    ["EL", "Greece in EU usage; GR is the code"],
+    ["EU", "the European Union, exceptionally reserved"],
+    ["UN", "the United Nations, exceptionally reserved"],
+    ["AN", "Netherlands Antilles, deleted 2010"],
+    ["CS", "Serbia and Montenegro, deleted 2006"],
+    ["SU", "USSR, transitionally reserved"],
+    ["YU", "Yugoslavia, deleted"],
+    ["TP", "East Timor, now TL"],
+    ["ZR", "Zaire, now CD"],
+    ["BU", "Burma, now MM"],
+    ["DD", "East Germany, deleted"],
+    ["FX", "Metropolitan France, deleted"],
+    ["AC", "Ascension Island, exceptionally reserved"],
+    ["XX", "user-assigned, not Kosovo"],
+    ["T1", "a CDN's Tor marker"],
+  ])("refuses %s (%s)", (code) => {
+    expect(isCountryCode(code)).toBe(false);
+    expect(countryName(code)).toBeUndefined();
+  });
+
+  it("refuses Object member names", () => {
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      expect(isCountryCode(name)).toBe(false);
+      expect(alpha2OfAlpha3(name)).toBeUndefined();
+      expect(alpha2OfNumeric(name)).toBeUndefined();
+    }
+  });
+});
+
+describe("alpha-3 and numeric codes", () => {
+  it("maps every known alpha-2 code from its alpha-3 code, one to one", () => {
+    const lib = createRequire(import.meta.url)("i18n-iso-countries/index.js") as typeof CountriesLib;
+    const seen = new Set<string>();
+    for (const code of allCountryCodes()) {
+      const a3 = lib.alpha2ToAlpha3(code);
+      expect(a3, code).toMatch(/^[A-Z]{3}$/);
+      expect(seen.has(a3 as string), `${a3} twice`).toBe(false);
+      seen.add(a3 as string);
+      expect(alpha2OfAlpha3(a3 as string), code).toBe(code);
+      expect(alpha2OfNumeric(lib.alpha2ToNumeric(code) as string), code).toBe(code);
+    }
+    expect(allCountryCodes()).toHaveLength(250);
+  });
+
+  it("maps the alpha-3 codes identity providers send, upper case only", () => {
+    expect(alpha2OfAlpha3("GBR")).toBe("GB");
+    expect(alpha2OfAlpha3("DEU")).toBe("DE");
+    expect(alpha2OfAlpha3("deu")).toBeUndefined();
+    expect(alpha2OfAlpha3("UKR")).toBe("UA"); // not the United Kingdom
+    for (const gone of ["ANT", "SCG", "SUN", "YUG", "ZAR", "TMP", "ROM", "BUR"]) {
+      expect(alpha2OfAlpha3(gone), gone).toBeUndefined();
+    }
+  });
+
+  it("maps Kosovo's XKX (the EU's and the IMF's code) as well as the library's XKK", () => {
+    expect(alpha2OfAlpha3("XKK")).toBe("XK");
+    expect(alpha2OfAlpha3("XKX")).toBe("XK");
+  });
+
+  it("maps numeric codes of one to three digits, and nothing else", () => {
+    expect(alpha2OfNumeric("250")).toBe("FR");
+    expect(alpha2OfNumeric("004")).toBe("AF");
+    expect(alpha2OfNumeric("4")).toBe("AF");
+    // The library keeps the last three characters: each of these was France or Afghanistan.
+    for (const bad of ["1250", "9250", " 250", "x250", "250 ", "-4", "+4", "0x4", "", "999", "-99"]) {
+      expect(alpha2OfNumeric(bad), JSON.stringify(bad)).toBeUndefined();
+    }
   });
 });
 
@@ -82,6 +165,12 @@ describe("built-in sets", () => {
     expect(members("FIVE_EYES")).toEqual(["AU", "CA", "GB", "NZ", "US"]);
     expect(members("EAR_E1")).toEqual(["IR", "KP", "SY"]);
     expect(members("EAR_E2")).toEqual(["CU"]);
+  });
+
+  it("has the EU without the United Kingdom, and with Croatia (2013)", () => {
+    expect(members("EU")).not.toContain("GB");
+    expect(members("EU")).toContain("HR");
+    expect(members("EU")).toContain("GR"); // not EL
   });
 
   it("has the recent NATO accessions", () => {

@@ -28,15 +28,27 @@ export function allCountryCodes(): string[] {
   return [...KNOWN].sort();
 }
 
-/** The alpha-2 code of an ISO 3166-1 numeric code ("250" → FR), as map data sets key countries. */
+/**
+ * The alpha-2 code of an ISO 3166-1 numeric code ("250" or "004"; "4" → AF), as map data sets key
+ * countries. One to three digits only: the library keeps a code's last three characters, which made
+ * "1250" and " 250" France.
+ */
 export function alpha2OfNumeric(numeric: string): string | undefined {
-  return countries.numericToAlpha2(numeric);
+  if (!/^\d{1,3}$/.test(numeric)) return undefined;
+  const a2 = countries.numericToAlpha2(numeric);
+  return a2 !== undefined && isCountryCode(a2) ? a2 : undefined;
 }
+
+/**
+ * Alpha-3 codes for XK beside the library's XKK: XKX is the one the European Commission and the IMF
+ * use. Kosovo has no ISO alpha-3 code; a claim naming it either way names Kosovo.
+ */
+const ALPHA3_ALIASES: ReadonlyMap<string, string> = new Map([["XKX", "XK"]]);
 
 /** The alpha-2 code of an upper-case ISO 3166-1 alpha-3 code ("IRN" → IR), as some identity providers write them. */
 export function alpha2OfAlpha3(code: string): string | undefined {
   if (!/^[A-Z]{3}$/.test(code)) return undefined;
-  const a2 = countries.alpha3ToAlpha2(code);
+  const a2 = ALPHA3_ALIASES.get(code) ?? countries.alpha3ToAlpha2(code);
   return a2 !== undefined && isCountryCode(a2) ? a2 : undefined;
 }
 

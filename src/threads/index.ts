@@ -3,6 +3,7 @@
  * list): the compiled worker module beside the caller; under a TypeScript loader (tests run the
  * sources), a small script that registers tsx in the thread first, then imports the .ts module.
  */
+import { inspect } from "node:util";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 
 /** Starts `name` (without extension) from the caller's directory (`base`: its import.meta.url). */
@@ -20,8 +21,25 @@ export function startWorker(
 }
 
 /**
- * Runs a worker to its one message, then ends it; rejects on its error or an early exit (past its
- * resource limits: an error whose code is ERR_WORKER_OUT_OF_MEMORY).
+ * What a worker threw, as an Error. A thread hands over only what it can clone: an Error arrives as
+ * one (message, stack, code), anything else as itself (null, a string) or as a plain object (a
+ * DataCloneError from an answer it could not send), which callers reading `err.code` would trip on.
+ */
+function workerError(name: string, thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  const message = (thrown as { message?: unknown } | null | undefined)?.message;
+  const shown =
+    typeof message === "string" && message !== ""
+      ? message
+      : typeof thrown === "string"
+        ? thrown
+        : inspect(thrown, { depth: 2, breakLength: Infinity, maxStringLength: 200 });
+  return new Error(`the ${name} worker thread failed: ${shown}`, { cause: thrown });
+}
+
+/**
+ * Runs a worker to its one message, then ends it; rejects with an Error on its error (whatever it
+ * threw) or an early exit (past its resource limits: an error whose code is ERR_WORKER_OUT_OF_MEMORY).
  */
 export function runWorker<T>(
   base: string,
@@ -37,7 +55,7 @@ export function runWorker<T>(
       resolve(message);
       void worker.terminate();
     });
-    worker.once("error", reject);
+    worker.once("error", (err: unknown) => reject(workerError(name, err)));
     worker.once("exit", (code) => {
       if (!done)
         reject(new Error(`the ${name} worker thread stopped with exit code ${code} before answering`));
