@@ -19,6 +19,9 @@ export const MAX_NAME = 256;
 /** Control characters (C0, DEL, C1): never part of a name, and they garble logs and headers. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A lone surrogate (with /u a well-formed pair is one code point, not a match): not Unicode, and
+ * RFC 8785 would refuse the audit entry holding it. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * The request's country (null: unknown); sources that disagree settle against the embargo. The
@@ -119,6 +122,8 @@ export function checkName(value: string, code: string, field: string): void {
     throw invalidField(code, field, `${field} is longer than ${MAX_NAME} characters (${value.length})`);
   }
   if (CONTROL.test(value)) throw invalidField(code, field, `${field} contains control characters`);
+  if (LONE_SURROGATE.test(value))
+    throw invalidField(code, field, `${field} is not valid Unicode (a lone surrogate)`);
 }
 
 function invalidField(code: string, field: string, message: string): ClearanceError {

@@ -292,7 +292,15 @@ describe("4. unbounded strings", () => {
     }
     const control = await send({ body: chat("mythos-5\u0000") });
     expect(control.json().error.code).toBe("invalid_model");
+    // A lone surrogate is not Unicode: RFC 8785 would refuse the entry holding it, so it is refused
+    // before any entry (a well-formed pair, an emoji, is decided as usual).
+    const lone = await send({ body: '{"model":"mythos-5\\ud800","messages":[]}' });
+    expect(lone.status).toBe(400);
+    expect(lone.json().error).toMatchObject({ code: "invalid_model", param: "model" });
+    expect(lone.json().error.message).toContain("lone surrogate");
     expect(t.gateway.audit.log.size).toBe(before);
+    const pair = await send({ body: chat("mythos-5\u{1F600}") });
+    expect(pair.status).toBe(403);
     // A name of up to 256 characters is decided as usual (unknown here).
     const long = await send({ body: chat("m".repeat(256)) });
     expect({ status: long.status, reason: long.headers["x-clearance-reason"] }).toEqual({

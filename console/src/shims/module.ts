@@ -1,15 +1,13 @@
 /**
  * `createRequire` for the few CommonJS packages shared server modules load through it (country
- * names, canonical JSON): the browser gets them as ES imports, by the same ids.
+ * names): the browser gets them as ES imports, by the same ids.
  */
-import canonicalize from "canonicalize";
 import countries from "i18n-iso-countries/index.js";
 import en from "i18n-iso-countries/langs/en.json";
 
 const MODULES: Readonly<Record<string, unknown>> = {
   "i18n-iso-countries/index.js": countries,
   "i18n-iso-countries/langs/en.json": en,
-  canonicalize,
 };
 
 export function createRequire(_from: string): (id: string) => unknown {
