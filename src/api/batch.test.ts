@@ -62,6 +62,11 @@ function straight(text: string, s: CompiledScheme, counted: unknown[]): Buffer {
   return Buffer.from(JSON.stringify(decisionView(decision)));
 }
 
+/** An array JSON.parse refuses: the reference's words are JSON.parse's over the whole. */
+const isMalformedArray = (text: string, want: unknown) =>
+  text.trimStart().startsWith("[") &&
+  (want as { body?: { error?: { code?: string } } }).body?.error?.code === "invalid_json";
+
 const counting = (d: Decision, action: string) => [JSON.stringify(decisionView(d)), action];
 
 /** An answer or a refusal, comparable. */
@@ -174,7 +179,11 @@ describe("a batch worked out in turns", () => {
         const got = await outcome(() =>
           answerDecisions(text, scheme, new Turns(() => false, 0), recorder(counted)),
         );
-        expect(got).toEqual(want);
+        if (isMalformedArray(text, want)) {
+          // Refused from its split, naming the item (or saying what ends it wrong), in other words
+          // than JSON.parse of the whole, which it no longer runs.
+          expect(got).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
+        } else expect(got).toEqual(want);
         expect(counted).toEqual(expected);
       }),
       { numRuns: Number(process.env.CLEARANCE_FUZZ_RUNS ?? 300) },

@@ -4,7 +4,7 @@
  *   GET  /healthz        liveness, with the active scheme's name and digest
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, formatProblem, type Problem } from "../errors/index.js";
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, serverOptions } from "../http/connections.js";
 import {
   errorBody,
@@ -14,7 +14,7 @@ import {
   sendJson,
   withErrors,
 } from "../http/index.js";
-import { arrayItems, duplicateMemberPath } from "../http/members.js";
+import { duplicateMemberPath } from "../http/members.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
 import {
   decide,
@@ -24,9 +24,21 @@ import {
   type DecisionInput,
 } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
+import { batchItems, decisionTooLarge, parseItem } from "./items.js";
 import { ClientGone, Turns } from "./turns.js";
 
 export const MAX_BATCH = 10_000;
+
+/**
+ * The most characters of JSON one decision ({principal, request}) may take, alone or as a batch's
+ * item: JSON.parse, the scan for members named twice and validation each take a decision whole, in
+ * one turn of the event loop (a body of 800,000 unknown members took 4.3 s). The largest principal
+ * the schema takes (64 citizenships and 64 residencies, dated) is about 9,000.
+ */
+export const MAX_DECISION_CHARS = 64 * 1024;
+
+/** The most problems one refusal lists. */
+export const MAX_PROBLEMS = 1_000;
 
 export interface DecisionApiOptions {
   /** Returns the scheme in force; read per request so that a new version applies without restart. */
@@ -108,11 +120,11 @@ export async function handleDecisions(
 
 /**
  * The answer to a decision request's body, as the bytes of its JSON: `{"decisions": [...]}` for an
- * array, one decision's view otherwise. A batch is parsed item by item, checked for members named
- * twice, validated, then decided, counted and serialised, each pass in turns (`turns`), so no one
- * turn of the event loop carries more than a slice of it; the answer, every refusal and every count
- * are those of doing it all at once. A body that is not a JSON array this reads is parsed whole, so
- * that its refusal is JSON.parse's own words, as ever.
+ * array, one decision's view otherwise. A batch is cut into its items, then each item is parsed,
+ * checked for members named twice, validated, decided, counted and serialised, each pass in turns
+ * (`turns`), so no one turn of the event loop carries more than a slice of it, and no step more than
+ * one decision of at most MAX_DECISION_CHARS; the answer and every count are those of doing it all
+ * at once. A body that is not an array is one decision: parsed whole, within that bound.
  */
 export async function answerDecisions(
   text: string,
@@ -120,26 +132,35 @@ export async function answerDecisions(
   turns: Turns,
   metrics?: DecisionCounter,
 ): Promise<Buffer[]> {
-  let values: unknown[];
-  const split = await arrayItems(text, turns);
-  if (split !== null) {
-    values = split.values;
-    await turns.each(split.texts.length, (i) => {
-      const path = duplicateMemberPath(split.texts[i] as string);
-      if (path !== null) refuseDuplicateMember([i, ...path]);
-    });
-  } else {
+  const texts = await batchItems(text, turns, MAX_DECISION_CHARS);
+  if (texts === null) {
+    if (text.length > MAX_DECISION_CHARS) throw decisionTooLarge([], MAX_DECISION_CHARS);
     const body = parseJsonText(text);
     const path = duplicateMemberPath(text);
     if (path !== null) refuseDuplicateMember(path);
-    if (!Array.isArray(body)) {
-      const input = parseDecisionInput(body);
-      const decision = decide(scheme, input.principal, input.request);
-      metrics?.decided(decision, input.request.action);
-      return [Buffer.from(JSON.stringify(decisionView(decision)))];
+    let input: DecisionInput;
+    try {
+      input = parseDecisionInput(body);
+    } catch (err) {
+      throw err instanceof InvalidInputError ? bounded(err.problems) : err;
     }
-    values = body;
+    const decision = decide(scheme, input.principal, input.request);
+    metrics?.decided(decision, input.request.action);
+    return [Buffer.from(JSON.stringify(decisionView(decision)))];
   }
+  if (texts.length > MAX_BATCH) {
+    throw new ClearanceError(
+      "too-large",
+      "batch_too_large",
+      `at most ${MAX_BATCH} decisions per request, got ${texts.length}`,
+    );
+  }
+  const values: unknown[] = [];
+  await turns.each(texts.length, (i) => values.push(parseItem(texts[i] as string, i)));
+  await turns.each(texts.length, (i) => {
+    const path = duplicateMemberPath(texts[i] as string);
+    if (path !== null) refuseDuplicateMember([i, ...path]);
+  });
   const inputs = await parseBatch(values, turns);
   // Each decision is serialised as soon as it is made: it dies young, as garbage cheap to collect.
   const out = new JsonChunks();
@@ -178,27 +199,36 @@ function refuseDuplicateMember(path: (string | number)[]): never {
   });
 }
 
-/** Validates every item, so one response names every bad field in the batch. */
+/**
+ * Validates every item, so one response names every bad field in the batch (the first MAX_PROBLEMS
+ * of them: items past those are not looked at).
+ */
 async function parseBatch(items: unknown[], turns: Turns): Promise<DecisionInput[]> {
-  if (items.length > MAX_BATCH) {
-    throw new ClearanceError(
-      "too-large",
-      "batch_too_large",
-      `at most ${MAX_BATCH} decisions per request, got ${items.length}`,
-    );
-  }
   const problems: Problem[] = [];
   const inputs: DecisionInput[] = [];
   await turns.each(items.length, (i) => {
+    if (problems.length > MAX_PROBLEMS) return;
     try {
       inputs.push(parseDecisionInput(items[i], [i]));
     } catch (err) {
       if (!(err instanceof InvalidInputError)) throw err;
-      problems.push(...err.problems);
+      problems.push(...err.problems.slice(0, MAX_PROBLEMS + 1 - problems.length));
     }
   });
-  if (problems.length > 0) throw new InvalidInputError(problems);
+  if (problems.length > 0) throw bounded(problems);
   return inputs;
+}
+
+/**
+ * A refusal naming at most MAX_PROBLEMS problems, saying when there were more: one item can hold
+ * thousands of unknown members, and a list of millions took seconds to write out. (Its message is
+ * the first problem's, as for every invalid request.)
+ */
+function bounded(problems: readonly Problem[]): Error {
+  if (problems.length <= MAX_PROBLEMS) return new InvalidInputError(problems);
+  const listed = problems.slice(0, MAX_PROBLEMS);
+  const message = `${formatProblem(listed[0] as Problem)} (and more: the first ${MAX_PROBLEMS} problems are listed)`;
+  return new ClearanceError("invalid", "invalid_request", message, { problems: listed });
 }
 
 /**
