@@ -53,6 +53,28 @@ describe("decision API", () => {
     expect(body.error.problems.map((p) => p.path)).toEqual(["request.location"]);
   });
 
+  it("a model id or purpose is bounded and free of control characters (the answer echoes them)", async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ model: "m".repeat(257) }, "request.model", /longer than 256/],
+      [{ model: "m5\u0000" }, "request.model", /control characters/],
+      [{ purpose: "p".repeat(257) }, "request.purpose", /longer than 256/],
+      [{ purpose: "research\n" }, "request.purpose", /control characters/],
+    ];
+    for (const [over, path, message] of cases) {
+      const res = await post(JSON.stringify({ principal: FR, request: { ...request, ...over } }));
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { problems: { path: string; message: string }[] } };
+      expect(body.error.problems).toEqual([
+        expect.objectContaining({ path, message: expect.stringMatching(message) }),
+      ]);
+    }
+    // 256 characters is still a model id (unknown here).
+    const long = await post(
+      JSON.stringify({ principal: FR, request: { ...request, model: "m".repeat(256) } }),
+    );
+    expect(long.status).toBe(200);
+  });
+
   it("a batch names every bad field with its index", async () => {
     const res = await post(
       JSON.stringify([
@@ -116,7 +138,10 @@ describe("decision API", () => {
   it("wrong content type, oversized body, wrong method, unknown route", async () => {
     expect((await post("{}", "text/plain")).status).toBe(415);
     expect((await post(JSON.stringify({ pad: "x".repeat(70 * 1024) }))).status).toBe(413);
-    expect((await fetch(`${base}/v1/decisions`)).status).toBe(405);
+    const wrong = await fetch(`${base}/v1/decisions`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST");
+    expect((await fetch(`${base}/healthz`, { method: "POST" })).headers.get("allow")).toBe("GET, HEAD");
     const missing = await fetch(`${base}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");

@@ -182,6 +182,7 @@ export function allow(req: IncomingMessage, ...methods: string[]): void {
       "method",
       "method_not_allowed",
       `${req.method} is not allowed here; use ${methods.join(" or ")}`,
+      { allow: methods },
     );
   }
 }

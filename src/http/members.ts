@@ -2,7 +2,6 @@
  * Members named twice in JSON text. JSON.parse keeps the last of them, silently; whoever else reads
  * the same text (an upstream, a second parser, a reviewer) may keep the first. Both scans take text
  * JSON.parse has accepted and compare names decoded, so `"mo\u0064el"` is `model`.
- * The same string-skipping scan splits a JSON array's text into its items (`arrayItems`).
  */
 
 /**
@@ -76,76 +75,6 @@ export interface Pacing {
   /** step(0) ... step(n - 1), yielding between them whenever a turn is due. */
   each(n: number, step: (i: number) => void): Promise<void>;
 }
-
-/**
- * The items of a JSON array, each parsed on its own, with their texts; null when `text` is not one
- * (not an array, or not valid JSON: the caller's JSON.parse of the whole then says why). The text is
- * split at the array's own commas, found by a scan that skips strings; if every piece parses, the
- * whole is the JSON array of those values, as JSON.parse of the whole would give.
- */
-export async function arrayItems(
-  text: string,
-  turns: Pacing,
-): Promise<{ readonly texts: string[]; readonly values: unknown[] } | null> {
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_BRACKET) return null;
-  const texts: string[] = [];
-  let depth = 1;
-  let start = i + 1;
-  let checkAt = i + SCAN_STRIDE;
-  for (i++; i < text.length; i++) {
-    if (i >= checkAt) {
-      checkAt = i + SCAN_STRIDE;
-      if (turns.due()) await turns.next();
-    }
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      i = closingQuote(text, i);
-      if (i < 0) return null;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      if (--depth > 0) continue;
-      if (c !== CLOSE_BRACKET || skipSpace(text, i + 1) !== text.length) return null;
-      // `[]` and `[ ]` have no items; any other empty piece (`[1,]`) fails to parse below.
-      const last = text.slice(start, i);
-      if (texts.length > 0 || skipSpace(last, 0) !== last.length) texts.push(last);
-      return parseItems(texts, turns);
-    } else if (c === COMMA && depth === 1) {
-      texts.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  return null;
-}
-
-async function parseItems(
-  texts: string[],
-  turns: Pacing,
-): Promise<{ readonly texts: string[]; readonly values: unknown[] } | null> {
-  const values: unknown[] = [];
-  try {
-    await turns.each(texts.length, (i) => values.push(JSON.parse(texts[i] as string)));
-  } catch (err) {
-    if (err instanceof SyntaxError) return null;
-    throw err;
-  }
-  return { texts, values };
-}
-
-/** The first index from `at` that is not JSON whitespace. */
-function skipSpace(text: string, at: number): number {
-  let i = at;
-  for (
-    let c = text.charCodeAt(i);
-    c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-    c = text.charCodeAt(i)
-  )
-    i++;
-  return i;
-}
-
-/** How many characters the array scan reads between looks at the clock. */
-const SCAN_STRIDE = 4096;
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;

@@ -60,11 +60,23 @@ export const principalSchema = z.strictObject({
   screening: z.enum(SCREENING_STATUSES).default("clear"),
 });
 
+/** A name a client chose that reaches an answer (echoed in its detail): bounded, no control characters. */
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 export const requestSchema = z.strictObject({
-  model: z.string({ error: "expected the model id (a string)" }).min(1, "the model id is empty"),
+  model: z
+    .string({ error: "expected the model id (a string)" })
+    .min(1, "the model id is empty")
+    .max(MAX_ID, `the model id is longer than ${MAX_ID} characters`)
+    .refine((s) => !CONTROL.test(s), { error: "the model id has control characters" }),
   action: z.enum(ACTIONS),
   location: country.nullish(),
-  purpose: z.string().nullish(),
+  purpose: z
+    .string()
+    .max(MAX_ID, `the purpose is longer than ${MAX_ID} characters`)
+    .refine((s) => !CONTROL.test(s), { error: "the purpose has control characters" })
+    .nullish(),
   time: z.union(
     [
       z.number().int().nonnegative(),
