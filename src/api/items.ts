@@ -6,7 +6,16 @@
  * the event loop for a tenth of a second.
  */
 import { ClearanceError } from "../errors/index.js";
-import { closingQuote, type Pacing } from "../http/members.js";
+import {
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  closingQuote,
+  COMMA,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  type Pacing,
+} from "../http/members.js";
 
 /**
  * The texts of the items of the JSON array `text` is, each at most `maxItem` characters (413
@@ -86,9 +95,3 @@ function skipSpace(text: string, at: number): number {
 const SCAN_STRIDE = 4096;
 
 const SPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;

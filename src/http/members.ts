@@ -76,12 +76,13 @@ export interface Pacing {
   each(n: number, step: (i: number) => void): Promise<void>;
 }
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
+/** The character codes JSON's structure is made of (the scans here and the decision API's batch cut). */
+export const QUOTE = 0x22;
+export const COMMA = 0x2c;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
 
 /** The index of the quote that closes the string opened at `open` (-1: the text ends first). */
 export function closingQuote(text: string, open: number): number {
