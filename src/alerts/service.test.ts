@@ -41,6 +41,28 @@ const open = (config: AlertsConfig, used = 0, hook?: SuspendPrincipal) =>
     },
   });
 
+/** The store's first key revocation fails (a connection reset), the next ones go through. */
+function failFirstRevocation(): void {
+  const revoke = store.keys.revoke.bind(store.keys);
+  let failures = 1;
+  store.keys.revoke = async (...args) => {
+    if (failures-- > 0) throw new Error("connection reset while revoking");
+    return revoke(...args);
+  };
+}
+
+/** Opened with its errors collected in `errors` rather than thrown. */
+const openCollecting = (config: AlertsConfig, errors: unknown[], metrics?: GatewayMetrics) =>
+  AlertService.open({
+    config,
+    store,
+    scheme: () => scheme,
+    licenseUsage: async () => 0,
+    changed: async () => {},
+    ...(metrics === undefined ? {} : { metrics }),
+    onError: (err) => errors.push(err),
+  });
+
 const sighting = (credential: string, country: string, i: number): Sighting => ({
   t: Date.parse("2030-01-01T10:00:00Z") + i * 60_000,
   requestId: `r${i}`,
@@ -108,24 +130,15 @@ describe("alert service", () => {
 
   it("suspend: a revocation that fails is counted and retried until it is done", async () => {
     const { record } = await store.keys.create("zoe", "laptop");
-    const revoke = store.keys.revoke.bind(store.keys);
-    let failures = 1;
-    store.keys.revoke = async (...args) => {
-      if (failures-- > 0) throw new Error("connection reset while revoking");
-      return revoke(...args);
-    };
+    failFirstRevocation();
     const metrics = new GatewayMetrics({}, { defaultMetrics: false });
     const errors: unknown[] = [];
     const config = defaults();
-    service = await AlertService.open({
-      config: { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
-      store,
-      scheme: () => scheme,
-      licenseUsage: async () => 0,
-      changed: async () => {},
+    service = await openCollecting(
+      { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
+      errors,
       metrics,
-      onError: (err) => errors.push(err),
-    });
+    );
     ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting(record.id, c, i)));
     await service.settled();
     expect(errors).toHaveLength(1);
@@ -217,21 +230,9 @@ describe("alert service", () => {
 
   it("suspend retried later: revokes the keys the principal had when the alert was raised, not newer ones", async () => {
     await store.keys.create("zoe", "laptop");
-    const revoke = store.keys.revoke.bind(store.keys);
-    let failures = 1;
-    store.keys.revoke = async (...args) => {
-      if (failures-- > 0) throw new Error("connection reset while revoking");
-      return revoke(...args);
-    };
+    failFirstRevocation();
     const errors: unknown[] = [];
-    service = await AlertService.open({
-      config: withEmbargo("suspend"),
-      store,
-      scheme: () => scheme,
-      licenseUsage: async () => 0,
-      changed: async () => {},
-      onError: (err) => errors.push(err),
-    });
+    service = await openCollecting(withEmbargo("suspend"), errors);
     const at = Date.now();
     service.replay(embargoed(at));
     await service.settled();
@@ -264,21 +265,9 @@ describe("alert service", () => {
           ? k
           : { ...k, createdAt: new Date(Date.parse(k.createdAt) + skew).toISOString() };
       });
-    const revoke = store.keys.revoke.bind(store.keys);
-    let failures = 1;
-    store.keys.revoke = async (...args) => {
-      if (failures-- > 0) throw new Error("connection reset while revoking");
-      return revoke(...args);
-    };
+    failFirstRevocation();
     const errors: unknown[] = [];
-    service = await AlertService.open({
-      config: withEmbargo("suspend"),
-      store,
-      scheme: () => scheme,
-      licenseUsage: async () => 0,
-      changed: async () => {},
-      onError: (err) => errors.push(err),
-    });
+    service = await openCollecting(withEmbargo("suspend"), errors);
     const at = Date.now();
     service.replay({ ...embargoed(at), credential: laptop.record.id });
     await service.settled();
