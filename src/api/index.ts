@@ -10,6 +10,7 @@ import {
   errorBody,
   parseJsonText,
   readJsonBodyText,
+  refuseLoneSurrogates,
   requireHost,
   sendJson,
   withErrors,
@@ -121,10 +122,10 @@ export async function handleDecisions(
 /**
  * The answer to a decision request's body, as the bytes of its JSON: `{"decisions": [...]}` for an
  * array, one decision's view otherwise. A batch is cut into its items, then each item is parsed,
- * checked for members named twice, validated, decided, counted and serialised, each pass in turns
- * (`turns`), so no one turn of the event loop carries more than a slice of it, and no step more than
- * one decision of at most MAX_DECISION_CHARS; the answer and every count are those of doing it all
- * at once. A body that is not an array is one decision: parsed whole, within that bound.
+ * checked for members named twice and for lone surrogates (`invalid_unicode`), validated, decided,
+ * counted and serialised, each pass in turns (`turns`), so no one turn of the event loop carries
+ * more than a slice of it, and no step more than one decision of at most MAX_DECISION_CHARS; the
+ * answer and every count are those of doing it all at once. A body that is not an array is one decision: parsed whole, within that bound.
  */
 export async function answerDecisions(
   text: string,
@@ -138,6 +139,7 @@ export async function answerDecisions(
     const body = parseJsonText(text);
     const path = duplicateMemberPath(text);
     if (path !== null) refuseDuplicateMember(path);
+    refuseLoneSurrogates(body, text);
     let input: DecisionInput;
     try {
       input = parseDecisionInput(body);
@@ -160,6 +162,7 @@ export async function answerDecisions(
   await turns.each(texts.length, (i) => {
     const path = duplicateMemberPath(texts[i] as string);
     if (path !== null) refuseDuplicateMember([i, ...path]);
+    refuseLoneSurrogates(values[i], texts[i] as string, [i]);
   });
   const inputs = await parseBatch(values, turns);
   // Each decision is serialised as soon as it is made: it dies young, as garbage cheap to collect.

@@ -180,6 +180,11 @@ describe("the attack matrix", () => {
     await refused(await sign({ exp: "tomorrow" }), "token-claims");
     await refused(await sign({ sub: undefined }), "token-claims");
     await refused(await sign({ sub: 42 }), "token-claims");
+    // A lone surrogate (sent as the \ud800 escape): not Unicode, and it would be the principal's
+    // id and the audit entry's subject, which RFC 8785 cannot hold. A well-formed pair is a subject.
+    await refused(await sign({ sub: "mallory\ud800" }), "token-claims");
+    await refused(await sign({ nationality: ["DE\udc00"] }), "token-claims");
+    expect((await send(await sign({ sub: "mallory\u{1F600}" }))).status).toBe(200);
     await refused(await sign({ iss: undefined }), "token-claims");
     // A date that is no number is malformed, not "not yet valid" or "issued in the future".
     await refused(await sign({ nbf: "soon" }), "token-claims");
@@ -194,6 +199,12 @@ describe("the attack matrix", () => {
       [{ iat: "yesterday" }, "token-claims", /iat/],
       [{ aud: undefined }, "token-audience", /aud/],
       [{ exp: now() - 120 }, "token-expired", /expired/],
+      [{ sub: "mallory\ud800" }, "token-claims", /subject claim is not valid Unicode \(a lone surrogate\)/],
+      [
+        { nationality: ["DE\udc00"] },
+        "token-claims",
+        /citizenships \(claim nationality\) cannot be read: DE\?/,
+      ],
     ];
     for (const [over, code, names] of cases) {
       const token = await sign(over);

@@ -98,6 +98,44 @@ describe("claim mapping", () => {
     expect(refused({ address: { country: "Iran" } })).toEqual([["residence", "address.country", "Iran"]]);
   });
 
+  it("a lone surrogate: an organization or display name set aside, a nationality refused, shown as ?", () => {
+    // Not Unicode, and RFC 8785 (the audit log's entries) refuses it; a well-formed pair is text.
+    const p = provider({ claims: { citizenships: "nat", organization: "org", display_name: "name" } });
+    const facts = mapClaims(p, {
+      org: "uk-aisi\ud800",
+      name: "Anna \udc00",
+      nat: [{ country: "DE", since: "2001-02-03\ud800" }],
+    });
+    expect(facts.organization).toBeNull();
+    expect(facts.display_name).toBeNull();
+    expect(facts.unreadable.map((u) => [u.fact, u.claim, u.value])).toEqual([
+      ["display name", "name", "Anna ?"],
+      ["organization", "org", "uk-aisi?"],
+    ]);
+    // A date that is not one is taken as unknown, as any unreadable date is; its note shows it safely.
+    expect(facts.citizenships).toEqual([
+      {
+        value: { country: "DE", since: null },
+        claim: "nat",
+        note: "since 2001-02-03? is not a date, taken as unknown",
+      },
+    ]);
+    expect(facts.refused).toEqual([]);
+    expect(mapClaims(p, { nat: ["DE", "D\ud800"] }).refused.map((u) => [u.fact, u.value])).toEqual([
+      ["citizenships", "D?"],
+    ]);
+    const pair = mapClaims(p, { org: "uk-aisi \u{1F600}", name: "Anna \u{1F600}" });
+    expect([pair.organization?.value, pair.display_name, pair.unreadable]).toEqual([
+      "uk-aisi \u{1F600}",
+      "Anna \u{1F600}",
+      [],
+    ]);
+    // Shortened between the halves of a pair: the half left is shown as ?, not written as it is.
+    const long = `${"x".repeat(56)}\u{1F600}${"y".repeat(10)}`;
+    const cut = mapClaims(p, { nat: [long] }).refused[0]!.value;
+    expect(cut).toBe(`${"x".repeat(56)}?...`);
+  });
+
   it("takes the highest acr/amr level, capped at the provider's maximum", () => {
     expect(mapClaims(provider(), { acr: "substantial" }).assurance.level).toBe("verified");
     const capped = mapClaims(provider(), { acr: "high" }).assurance;

@@ -1,7 +1,8 @@
 /**
  * Claim mapping (pure): a verified token's claims → the facts they state (citizenships with dates,
  * permanent residencies, residence, organization, display name, assurance). Nothing is guessed at.
- * An unreadable organization or display name is set aside with the reason; an unreadable
+ * An unreadable organization or display name (a lone surrogate in it included: not Unicode, and
+ * the audit log's RFC 8785 entries cannot hold one) is set aside with the reason; an unreadable
  * citizenship, permanent residency or residence is a refusal (`refused`): it may be the one fact
  * that denies (an embargoed nationality written "Iran"), so dropping it would fail open. A
  * nationality whose date is unreadable is kept undated. Whether the provider may vouch for a fact
@@ -19,6 +20,17 @@ const MAX_VALUES = 16;
 const MAX_TEXT = 200;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A lone surrogate (with /u a well-formed pair is one code point, not a match). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+/** What `shown` writes as `?`: control characters and lone surrogates. */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/gu;
+
+/**
+ * Whether a claim's text is Unicode: a lone surrogate is not, and RFC 8785, the audit log's
+ * canonical JSON, refuses it (a strict verifier could not re-encode the entry holding it).
+ */
+export const isUnicode = (text: string): boolean => !LONE_SURROGATE.test(text);
 
 export interface ClaimedFacts {
   readonly citizenships: readonly Claimed<Nationality>[];
@@ -74,11 +86,14 @@ export function readClaim(claims: Readonly<Record<string, unknown>>, path: Path)
   return here;
 }
 
-/** Short, printable text of a claim value for explanations. */
+/**
+ * Short, printable text of a claim value for explanations: control characters and lone surrogates
+ * (a pair cut in two by the shortening included) as `?`.
+ */
 export function shown(value: unknown): string {
   const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  const clean = text.replace(CONTROL, "?");
-  return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
+  const short = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return short.replace(UNPRINTABLE, "?");
 }
 
 /** An ISO 3166-1 alpha-2 or alpha-3 code, any case, as its alpha-2 code. */
@@ -160,7 +175,7 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
     return { value, claim };
   };
   const text = (v: unknown): string | null =>
-    typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) ? v : null;
+    typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) && isUnicode(v) ? v : null;
 
   const name = single("display name", m.display_name, text);
   return {

@@ -9,7 +9,7 @@ import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
-import { mapClaims, readClaim } from "./claims.js";
+import { isUnicode, mapClaims, readClaim } from "./claims.js";
 import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
 import type { ProviderRecord } from "./schema.js";
@@ -334,6 +334,11 @@ export class Federation {
     const subject = readClaim(verified.claims, provider.claims.subject);
     if (typeof subject !== "string" || subject === "" || subject.length > 256) {
       throw tokenError("token-claims", `the token's subject claim is missing or not a short string`);
+    }
+    if (!isUnicode(subject)) {
+      // It would be the principal's id (hashed, a lone surrogate becomes U+FFFD: two subjects, one
+      // id) and the audit entry's subject, which RFC 8785 cannot hold.
+      throw tokenError("token-claims", `the token's subject claim is not valid Unicode (a lone surrogate)`);
     }
     return {
       issuer,
