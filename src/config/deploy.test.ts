@@ -58,6 +58,12 @@ describe("deployment configs", () => {
     });
     expectNoBelievedHeader(c.file.location);
     expect(c.auditKey).not.toBeNull();
+    // Its in-cluster model server is plain http: accepted, and said at start (src/config/plain-http.test.ts).
+    expect(c.warnings).toEqual([
+      expect.stringContaining(
+        "provider upstream sends its API key (UPSTREAM_API_KEY) over plain http to vllm.models.svc:8000",
+      ),
+    ]);
   });
 });
 

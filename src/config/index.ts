@@ -5,6 +5,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { InvalidInputError, type Problem } from "../errors/index.js";
+import { isLoopbackHost } from "../identity/provider-urls.js";
 import { parseBootstrap } from "../identity/registry.js";
 import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
@@ -50,6 +51,11 @@ export interface GatewayConfig {
   readonly countersUrl: string | null;
   /** The alert webhook's HMAC signing secret, when a webhook is configured. */
   readonly webhookSecret: string | null;
+  /**
+   * What is accepted but worth an operator's attention (plain http carrying an API key beyond
+   * loopback), one sentence each: start-up logs them.
+   */
+  readonly warnings: readonly string[];
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -85,6 +91,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     const key = envSecret(env, p.api_key_env, ["providers", name, "api_key_env"], "token", problems);
     if (key !== null) apiKeys.set(name, key);
   }
+  const warnings = plainHttpKeys(value);
   problems.push(...parseBootstrap(value.identity.providers, value.identity.allow_http_loopback).problems);
   if (value.freshness_ms <= value.refresh_ms) {
     problems.push({
@@ -173,7 +180,26 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     storeUrl,
     countersUrl,
     webhookSecret,
+    warnings,
   };
+}
+
+/**
+ * Providers sending an API key over plain http to a host other than loopback. Accepted — a model
+ * server inside the cluster or a private network is a legitimate choice (deploy/kubernetes has
+ * one) — but said, naming the provider and host: anyone on the path reads the key.
+ */
+function plainHttpKeys(config: ConfigFile): string[] {
+  const warnings: string[] = [];
+  for (const [name, p] of Object.entries(config.providers)) {
+    if (p.type === "demo" || p.api_key_env === undefined) continue;
+    const url = new URL(p.base_url);
+    if (url.protocol !== "http:" || isLoopbackHost(url.hostname)) continue;
+    warnings.push(
+      `provider ${name} sends its API key (${p.api_key_env}) over plain http to ${url.host}, unencrypted: anyone on the network path can read it; use https unless that network is trusted (a cluster's own)`,
+    );
+  }
+  return warnings;
 }
 
 /** A fallback the configured upstreams could never serve, and why (see fallbackWireMismatches). */

@@ -95,6 +95,11 @@ export interface Counters {
   seed(rows: readonly SeedRow[], now: number): Promise<void>;
   /** Why the counters cannot be used right now, or null when they can. */
   readonly unavailable: string | null;
+  /**
+   * What the server's eviction policy risks for the counters (Redis: any maxmemory-policy but
+   * noeviction may evict one, resetting a quota or rate limit), or null.
+   */
+  readonly evictionRisk: string | null;
   close(): Promise<void>;
 }
 
@@ -120,6 +125,8 @@ export interface CountersOptions {
   /** The store's usage: seeds the counters when opened and, for Redis, after every reconnection. */
   readonly load?: () => Promise<StoredSeed>;
   readonly onError?: (err: unknown) => void;
+  /** Redis: warnings about the server's settings (its eviction policy), one line each. */
+  readonly log?: (line: string) => void;
 }
 
 /** Opens the counters; Redis is waited for up to its timeout, and is used once it answers. */
@@ -144,6 +151,7 @@ export async function openCounters(options: CountersOptions): Promise<Counters> 
         onError: options.onError ?? (() => {}),
       },
       options.load === undefined ? {} : { load: options.load },
+      options.log === undefined ? {} : { log: options.log },
     ),
   );
 }

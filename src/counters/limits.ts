@@ -54,6 +54,8 @@ export interface UsageLimitsOptions {
   /** Writes the usage metered but not yet in the store (the Meter's flush); called before each seeding. */
   readonly flush?: () => Promise<void>;
   readonly onError: (err: unknown) => void;
+  /** Warnings about the shared counters' server (its eviction policy), one line each. */
+  readonly log?: (line: string) => void;
 }
 
 export async function openUsageLimits(options: UsageLimitsOptions): Promise<UsageLimits> {
@@ -71,6 +73,7 @@ export async function openUsageLimits(options: UsageLimitsOptions): Promise<Usag
       options.url === undefined ? {} : { url: options.url },
       options.prefix === undefined ? {} : { prefix: options.prefix },
       options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+      options.log === undefined ? {} : { log: options.log },
     ),
   );
   const local = options.driver === "memory" ? null : await openCounters({ driver: "memory", load });
@@ -90,6 +93,11 @@ export class UsageLimits {
   /** Why the shared counters cannot be used right now, or null. */
   get unavailable(): string | null {
     return this.shared.unavailable;
+  }
+
+  /** What the shared counters' eviction policy risks (a quota or rate limit reset), or null. */
+  get evictionRisk(): string | null {
+    return this.shared.evictionRisk;
   }
 
   /**

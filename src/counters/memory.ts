@@ -27,6 +27,7 @@ const PERIODS: readonly QuotaPeriod[] = ["month", "quarter", "total"];
 export class MemoryCounters implements Counters {
   readonly driver = "memory" as const;
   readonly unavailable = null;
+  readonly evictionRisk = null;
   /**
    * An organization's two newest one-minute windows, newest first: a time from the previous minute
    * (a clock stepped back, a call that took its time) counts there without resetting the current one.

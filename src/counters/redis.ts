@@ -3,7 +3,8 @@
  * nodes can never both take the last request of a minute. A dead Redis is noticed at once: no
  * offline queue (a command fails while disconnected instead of waiting), short command timeouts,
  * and reconnection in the background. After every (re)connection the counters are first raised to
- * the store's usage (a Redis that restarted empty must not forget a quota's use), and only then used.
+ * the store's usage (a Redis that restarted empty must not forget a quota's use), and only then used;
+ * and Redis's eviction policy is read, warning when it may evict a counter (see evictionRisk()).
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -39,6 +40,8 @@ export interface RedisCountersOptions {
   readonly timeoutMs: number;
   readonly load?: () => Promise<StoredSeed>;
   readonly onError: (err: unknown) => void;
+  /** Warnings about the server's settings (its eviction policy): one line each, when they change. */
+  readonly log?: (line: string) => void;
 }
 
 /** Windows outlive their minute a little: nodes' clocks differ. */
@@ -86,6 +89,11 @@ export class RedisCounters implements Counters {
   private sending: Promise<void> | undefined;
   private firstSeeding: (() => void) | undefined;
   private closed = false;
+  /** Redis's maxmemory-policy as last read (at a connection), or null when it could not be read. */
+  private policy: string | null = null;
+  private risk: string | null = null;
+  /** The policy the gateway's log was last told of (null: unreadable), told again only when it changes. */
+  private told: string | null | undefined;
 
   private constructor(private readonly options: RedisCountersOptions) {
     const client = new Redis(options.url, {
@@ -138,6 +146,19 @@ export class RedisCounters implements Counters {
     if (!this.seeded) return `Redis at ${this.where} is being brought up to the store's usage`;
     if (this.failure !== null) return `Redis at ${this.where} did not answer: ${this.failure}`;
     return null;
+  }
+
+  /**
+   * What Redis's eviction policy (read at the last connection) risks for the counters, or null:
+   * noeviction, or a policy that could not be read (said once in the log).
+   */
+  get evictionRisk(): string | null {
+    return this.risk;
+  }
+
+  /** Redis's maxmemory-policy as read at the last connection, or null when it could not be read. */
+  get evictionPolicy(): string | null {
+    return this.policy;
   }
 
   async admit(request: AdmitRequest): Promise<Admission> {
@@ -355,6 +376,8 @@ export class RedisCounters implements Counters {
     try {
       // A resend still running from before the connection dropped settles first (it fails fast).
       await this.sending?.catch(() => undefined);
+      // Read before the counters are used, so that the first request already finds it reported.
+      await this.checkEviction();
       await this.settle();
       const { rows, at } =
         this.options.load === undefined ? { rows: [], at: Date.now() } : await this.options.load();
@@ -369,6 +392,44 @@ export class RedisCounters implements Counters {
       }, 1_000).unref();
     }
     this.firstSeeding?.();
+  }
+
+  /**
+   * Reads Redis's maxmemory-policy (CONFIG GET; INFO where CONFIG is refused, as managed Redis often
+   * does) and says in the log, once per change, when it may evict counters — a quota or rate limit
+   * would start again from zero — or when it could not be read. Warned, not refused: see evictionRisk.
+   */
+  private async checkEviction(): Promise<void> {
+    let policy: string | null = null;
+    let refusal = "";
+    try {
+      const answer = await this.client.config("GET", "maxmemory-policy");
+      if (Array.isArray(answer) && typeof answer[1] === "string") policy = answer[1];
+    } catch (err) {
+      if (!answeredNo(err)) throw err;
+      refusal = (err as Error).message;
+    }
+    if (policy === null) {
+      try {
+        policy = /^maxmemory_policy:(\S+)/m.exec(await this.client.info("memory"))?.[1] ?? null;
+      } catch (err) {
+        if (!answeredNo(err)) throw err;
+        refusal = refusal === "" ? (err as Error).message : `${refusal}; ${(err as Error).message}`;
+      }
+    }
+    this.policy = policy;
+    this.risk = policy === null ? null : evictionRisk(policy, this.where);
+    if (policy === this.told) return;
+    const log = this.options.log ?? (() => {});
+    if (this.risk !== null) log(`clearance: warning: ${this.risk}`);
+    else if (policy === null) {
+      log(
+        `clearance: warning: could not check the eviction policy of Redis at ${this.where} (CONFIG GET and INFO refused${refusal === "" ? "" : `: ${refusal}`}): the quota and rate-limit counters need maxmemory-policy noeviction, or an evicted counter resets a quota or rate limit; check the server's setting yourself`,
+      );
+    } else if (this.told !== undefined) {
+      log(`clearance: Redis at ${this.where} now has maxmemory-policy ${policy}: no counter is evicted`);
+    }
+    this.told = policy;
   }
 
   private sendUnsent(): Promise<void> {
@@ -470,6 +531,30 @@ export class RedisCounters implements Counters {
 function refused(err: unknown): boolean {
   const e = err instanceof CountersUnavailableError ? err.cause : err;
   return (e as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((e as Error).message);
+}
+
+/**
+ * Redis answered, refusing the command (unknown or renamed, not permitted), as opposed to not
+ * answering or being busy for now.
+ */
+function answeredNo(err: unknown): boolean {
+  return (err as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((err as Error).message);
+}
+
+/**
+ * What a maxmemory-policy risks for the counters, or null when nothing (noeviction). allkeys-*
+ * evicts any key; volatile-* those with a time to live: the month and quarter counters and the
+ * minute windows (the totals are kept for good). An evicted counter reads zero: the quota or rate
+ * limit starts again, until the next reconnection raises the licenses' counters to the store's usage.
+ */
+export function evictionRisk(policy: string, where: string): string | null {
+  if (policy === "noeviction") return null;
+  const which = policy.startsWith("volatile-")
+    ? "the counters that expire (a license's month and quarter tokens, an organization's requests and tokens per minute)"
+    : policy.startsWith("allkeys-")
+      ? "any quota or rate-limit counter (a license's month, quarter or total tokens, an organization's requests and tokens per minute)"
+      : "quota and rate-limit counters";
+  return `Redis at ${where} has maxmemory-policy ${policy}: once it reaches maxmemory it may evict ${which}, and an evicted counter starts again from zero, resetting that quota or rate limit (a license's tokens come back only at the next reconnection, from the store); set maxmemory-policy noeviction`;
 }
 
 /** Reply errors that pass: a Redis loading, failing over, out of memory or busy with a script. */

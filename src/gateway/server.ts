@@ -70,6 +70,8 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
+  // Accepted, but said once at start (plain http carrying an API key beyond loopback).
+  for (const warning of config.warnings) log(`clearance: warning: ${warning}`);
   const store =
     options.store ??
     (await openStore({
@@ -135,6 +137,7 @@ async function assemble(
     store,
     flush: () => meter.flush(),
     onError: failed("counters"),
+    log, // Redis's eviction policy, when it may evict a counter (or cannot be read)
   });
   opened.push(() => limits.close());
   const screening = new ScreeningService({
