@@ -70,8 +70,19 @@ describe("a snapshot the store cannot confirm", () => {
     expect(body.error.message).toMatch(/has not confirmed its policy with the store for \d+ ms/);
     expect(body.error.message).toMatch(/the bound is 300 ms/);
     expect((await ask("mythos-4")).status).toBe(200);
-    const ready = (await (await fetch(`${t.url}/readyz`)).json()) as { reasons: string[] };
+    const ready = (await (await fetch(`${t.url}/readyz`)).json()) as { reasons: string[]; reload: object };
     expect(ready.reasons).toEqual(["the policy has not been confirmed with the store for over 300 ms"]);
+    // Why: the reloads fail (to a reader, their error), and the policy in force is past freshness_ms.
+    expect(ready.reload).toEqual({ failed: true, within_freshness: false });
+    const told = await fetch(`${t.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(told.status).toBe(503);
+    expect(((await told.json()) as { reload: object }).reload).toEqual({
+      failed: true,
+      within_freshness: false,
+      code: "Error",
+      message: "refused (test)",
+      since: expect.any(String),
+    });
 
     storeDown = false;
     await untilReady(200);
@@ -128,8 +139,17 @@ describe("a snapshot the store cannot confirm", () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("policy_unconfirmed");
     expect((await ask("mythos-4")).status).toBe(200);
 
+    // The version check answers; loading what it names does not: that is the reload's error.
+    const told = await fetch(`${t.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(((await told.json()) as { reload: object }).reload).toMatchObject({
+      failed: true,
+      within_freshness: false,
+      message: "timed out (test)",
+    });
+
     loadFails = false;
     await untilReady(200);
+    expect(await (await fetch(`${t.url}/readyz`)).json()).not.toHaveProperty("reload");
     // Loaded: the key is revoked.
     expect((await ask("mythos-5")).status).toBe(401);
   });

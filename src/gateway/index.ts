@@ -86,10 +86,11 @@ export function createGatewayHandler(
         const s = ctx.scheme();
         const scheme = { name: s.name, digest: s.digest };
         if (path === "/healthz") return sendJson(res, 200, { status: "ok", scheme });
-        // What is left out is named only to a caller who reads every partner and license (as
-        // /metrics asks): a probe, or anyone else reaching the port, is told how many. A token that
-        // does not authenticate changes nothing else (a probe passing a client's key along must not
-        // take the node out of rotation); it counts as a failed login all the same.
+        // What is left out, and why the last policy reload failed, are said only to a caller who
+        // reads every partner and license (as /metrics asks): a probe, or anyone else reaching the
+        // port, is told how many, and that a reload failed. A token that does not authenticate
+        // changes nothing else (a probe passing a client's key along must not take the node out of
+        // rotation); it counts as a failed login all the same.
         const names = req.headers.authorization !== undefined && readsEverything(req, admin);
         const ready = readiness(ctx, scheme, names);
         return sendJson(res, ready.status, ready.body);
@@ -164,14 +165,35 @@ const LEFT_OUT_SHOWN = 20;
  * shared counters answer when failing closed. Warnings do not fail it: counters out of reach when
  * failing open, and partners or licenses left out of the policy in force — denied already (fail
  * closed), so taking every node out of rotation for them would only switch the service off.
- * `names`: the left-out items are listed (kind, id, why), not only counted.
+ * `names`: the left-out items are listed (kind, id, why), not only counted, and a failed reload's
+ * error is given (code, short message, since when); others are told only that the last reload
+ * failed and whether the policy in force is still within freshness_ms. A failed reload is a
+ * warning while it is: the snapshot in force was confirmed recently and stays sound until then.
  */
 function readiness(
   ctx: GatewayContext,
   scheme: { readonly name: string; readonly digest: string },
   names: boolean,
 ): { readonly status: number; readonly body: object } {
-  const stale = Date.now() - ctx.snapshot.confirmedAt > ctx.freshnessMs;
+  const now = Date.now();
+  const stale = now - ctx.snapshot.confirmedAt > ctx.freshnessMs;
+  const failure = ctx.snapshot.lastFailure;
+  const reload =
+    failure === null
+      ? {}
+      : {
+          reload: Object.assign(
+            { failed: true, within_freshness: !stale },
+            names
+              ? { code: failure.code, message: failure.message, since: new Date(failure.since).toISOString() }
+              : {},
+          ),
+        };
+  // Stale, the reasons say so already; until then it is a warning.
+  const reloadWarning =
+    failure === null || stale
+      ? null
+      : `the last policy reload from the store failed; the policy in force was confirmed ${now - ctx.snapshot.confirmedAt} ms ago, within freshness_ms (${ctx.freshnessMs} ms), and decides until then`;
   const audit = ctx.audit.log.failure;
   // Shared counters out of reach: not ready when failing closed; a warning when failing open.
   const unreachable = ctx.limits.unavailable;
@@ -202,8 +224,17 @@ function readiness(
             : { count },
         };
   if (!stale && audit === null && !failClosed) {
-    const warnings = [...(counters === null ? [] : [counters]), ...(leftOut === null ? [] : [leftOut])];
-    const body = Object.assign({ status: "ok", scheme }, warnings.length === 0 ? {} : { warnings }, out);
+    const warnings = [
+      ...(counters === null ? [] : [counters]),
+      ...(reloadWarning === null ? [] : [reloadWarning]),
+      ...(leftOut === null ? [] : [leftOut]),
+    ];
+    const body = Object.assign(
+      { status: "ok", scheme },
+      warnings.length === 0 ? {} : { warnings },
+      reload,
+      out,
+    );
     return { status: 200, body };
   }
   const reasons = [
@@ -211,8 +242,12 @@ function readiness(
     ...(audit !== null ? ["the audit log cannot take entries"] : []),
     ...(counters !== null ? [counters] : []),
   ];
-  const warnings = leftOut === null ? {} : { warnings: [leftOut] };
-  return { status: 503, body: Object.assign({ status: "not ready", reasons, scheme }, warnings, out) };
+  const warned = [...(reloadWarning === null ? [] : [reloadWarning]), ...(leftOut === null ? [] : [leftOut])];
+  const warnings = warned.length === 0 ? {} : { warnings: warned };
+  return {
+    status: 503,
+    body: Object.assign({ status: "not ready", reasons, scheme }, warnings, reload, out),
+  };
 }
 
 /** The decision headers of an answer no decision was made for. */

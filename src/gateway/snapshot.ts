@@ -79,6 +79,38 @@ function policyTrouble(control: ControlState): string | null {
   );
 }
 
+/**
+ * Why the last reload failed: the version check or the load threw, or the store's policy could not
+ * be built (`policy_not_loaded`). Said by /readyz (to readers); the whole error is in the log.
+ */
+export interface ReloadFailure {
+  /** The error's own code (ECONNREFUSED, SQLITE_BUSY, 57P01…), else its name. */
+  readonly code: string;
+  /** Its first line, at most 200 characters, any URL's password replaced by `***`. */
+  readonly message: string;
+  /** When the reloads began failing (ms since the epoch): the first failure since the last success. */
+  readonly since: number;
+}
+
+const MESSAGE_SHOWN = 200;
+
+/** What /readyz may say of a failed reload's error (the log holds the whole of it). */
+export function reloadFailure(err: unknown, since: number): ReloadFailure {
+  const own = (err as { code?: unknown } | null | undefined)?.code;
+  const code =
+    typeof own === "string" && /^[\w.-]{1,64}$/.test(own) ? own : err instanceof Error ? err.name : "Error";
+  const text = err instanceof Error ? err.message : String(err);
+  return { code, message: shortMessage(text), since };
+}
+
+/** First line, control characters out, URL credentials masked, at most MESSAGE_SHOWN characters. */
+function shortMessage(text: string): string {
+  const line = (text.split(/\r?\n/, 1)[0] ?? "")
+    .replace(/\p{Cc}/gu, " ")
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/gi, "$1***@");
+  return line.length <= MESSAGE_SHOWN ? line : `${line.slice(0, MESSAGE_SHOWN - 1)}…`;
+}
+
 export class SnapshotHolder {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -143,6 +175,13 @@ export class SnapshotHolder {
    */
   confirmedAt = Date.now();
 
+  /** Why the last reload failed; null once one succeeds (the snapshot confirmed again). */
+  lastFailure: ReloadFailure | null = null;
+
+  private failed(err: unknown): void {
+    this.lastFailure = reloadFailure(err, this.lastFailure?.since ?? Date.now());
+  }
+
   private async reload(): Promise<{ readonly changed: Promise<void> }> {
     try {
       const version = await this.store.version();
@@ -152,11 +191,19 @@ export class SnapshotHolder {
         this.report(this.current.control);
         // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.
-        if (this.current.control.reloadFailure === undefined) this.confirmedAt = answered;
+        const failure = this.current.control.reloadFailure;
+        if (failure === undefined) {
+          this.confirmedAt = answered;
+          this.lastFailure = null;
+        } else {
+          this.failed(Object.assign(new ControlStateError(failure), { code: "policy_not_loaded" }));
+        }
         return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
       this.confirmedAt = answered;
+      this.lastFailure = null;
     } catch (err) {
+      this.failed(err);
       this.onError(err);
     }
     return { changed: Promise.resolve() };

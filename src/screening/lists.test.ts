@@ -1,6 +1,6 @@
 /**
  * Importing a list through the parsing thread: a file too big to hold is refused (413) before
- * anything is stored, whether by its entry count or by the memory its parsing takes.
+ * anything is stored, whether by its entry count, by the memory its parsing takes or by its time.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClearanceError } from "../errors/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { importList } from "./lists.js";
+import { importList, parseTimeoutMs } from "./lists.js";
 
 const HEADER =
   '"Name"\t"Street_Address"\t"City"\t"State"\t"Country"\t"Postal_Code"\t"Effective_Date"\t' +
@@ -55,5 +55,21 @@ describe("importing a list too big to hold", () => {
     expect(err).toMatchObject({ kind: "too-large", code: "list_too_large" });
     expect(err.message).toBe("dpl.txt: parsing the list needed more than 64 MB; is it the list you meant?");
     expect((await store.screening.versions()).map((v) => v.list)).not.toContain("huge");
+  });
+
+  it("a file whose parsing outlasts the parsing thread's time: 413, the thread stopped, nothing stored", async () => {
+    // 1 ms: the thread cannot even start in it (a parser stuck on a crafted file is stopped the same way).
+    const err = await refusal(importList(store, [minimalDpl(10)], { list: "slow" }, "officer", undefined, 1));
+    expect(err).toMatchObject({ kind: "too-large", code: "list_too_large" });
+    expect(err.message).toBe(
+      "dpl.txt: parsing the list took longer than 1 ms, and was stopped; is it the list you meant?",
+    );
+    expect((await store.screening.versions()).map((v) => v.list)).not.toContain("slow");
+  });
+
+  it("gives the parsing thread two minutes, and ten seconds more per MB of files", () => {
+    const file = (bytes: number) => ({ name: "f", bytes: new Uint8Array(bytes) });
+    expect(parseTimeoutMs([file(0)])).toBe(120_000);
+    expect(parseTimeoutMs([file(5_000_000), file(2_500_000)])).toBe(195_000);
   });
 });

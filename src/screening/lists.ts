@@ -55,6 +55,15 @@ export const DEFAULT_MAX_LIST_ENTRIES = 100_000;
  * the gateway's own heap untouched.
  */
 const PARSE_HEAP_MB = 1024;
+/**
+ * The parsing thread's time: two minutes, and ten seconds more per MB of files. OFAC's SDN files (a
+ * few MB) parse in about a second, so a real list has over a hundred times what it needs, room for
+ * a starved machine, while a parser stuck on a crafted file (a loop that neither answers nor exits)
+ * gives its core back within minutes (a 7.5 MB upload, the most a 10 MiB body carries in base64:
+ * 3¼ minutes), refused as a file too large to parse.
+ */
+export const parseTimeoutMs = (files: readonly InputFile[]): number =>
+  120_000 + Math.ceil((files.reduce((n, f) => n + f.bytes.length, 0) / 1_000_000) * 10_000);
 
 /**
  * Parses in a worker thread (refusing a malformed file before anything is written, with the same
@@ -66,16 +75,21 @@ export async function importList(
   options: LoadOptions,
   actor: string,
   parseHeapMb = PARSE_HEAP_MB,
+  parseMs = parseTimeoutMs(files),
 ): Promise<{ version: ListVersionRow; unchanged: boolean }> {
   const outcome = await runWorker<ParseOutcome>(
     import.meta.url,
     "parse-worker",
     { files, options } satisfies ParseTask,
-    { maxOldGenerationSizeMb: parseHeapMb },
+    { resourceLimits: { maxOldGenerationSizeMb: parseHeapMb }, timeoutMs: parseMs },
   ).catch((err: unknown) => {
-    if ((err as { code?: unknown }).code !== "ERR_WORKER_OUT_OF_MEMORY") throw err;
+    const code = (err as { code?: unknown }).code;
+    if (code !== "ERR_WORKER_OUT_OF_MEMORY" && code !== "ERR_WORKER_TIMEOUT") throw err;
     const file = files[0]?.name ?? "(file)";
-    const message = `parsing the list needed more than ${parseHeapMb} MB; is it the list you meant?`;
+    const message =
+      code === "ERR_WORKER_TIMEOUT"
+        ? `parsing the list took longer than ${parseMs} ms, and was stopped; is it the list you meant?`
+        : `parsing the list needed more than ${parseHeapMb} MB; is it the list you meant?`;
     throw listTooLarge(file, message);
   });
   if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);

@@ -37,28 +37,78 @@ function workerError(name: string, thrown: unknown): Error {
   return new Error(`the ${name} worker thread failed: ${shown}`, { cause: thrown });
 }
 
+/** What a worker may take: its heap and, for one run, its time. */
+export interface WorkerLimits {
+  readonly resourceLimits?: ResourceLimits;
+  /**
+   * How long the worker may run without answering: then it is terminated and the run rejects with a
+   * WorkerTimeoutError. Without it, a worker that neither answers nor exits (a parser stuck on a
+   * crafted file) would hold a core until the process ends.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The longest delay a Node timer keeps (a longer one fires after 1 ms): about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A worker stopped for running past its time limit; `code` is ERR_WORKER_TIMEOUT. */
+export class WorkerTimeoutError extends Error {
+  override name = "WorkerTimeoutError";
+  readonly code = "ERR_WORKER_TIMEOUT";
+  constructor(
+    readonly worker: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`the ${worker} worker thread did not answer within ${timeoutMs} ms and was stopped`);
+  }
+}
+
 /**
  * Runs a worker to its one message, then ends it; rejects with an Error on its error (whatever it
- * threw) or an early exit (past its resource limits: an error whose code is ERR_WORKER_OUT_OF_MEMORY).
+ * threw), an early exit (past its resource limits: an error whose code is ERR_WORKER_OUT_OF_MEMORY),
+ * or no answer within `timeoutMs` (the worker terminated: a WorkerTimeoutError, ERR_WORKER_TIMEOUT).
  */
 export function runWorker<T>(
   base: string,
   name: string,
   workerData: unknown,
-  resourceLimits?: ResourceLimits,
+  limits: WorkerLimits = {},
 ): Promise<T> {
+  const { resourceLimits, timeoutMs } = limits;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+    return Promise.reject(new RangeError(`a worker's time limit must be positive, not ${timeoutMs}`));
+  }
   return new Promise<T>((resolve, reject) => {
     const worker = startWorker(base, name, workerData, resourceLimits);
-    let done = false;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    // The first of answer, error, exit and time-out decides; whatever follows is ignored.
+    const settle = (decide: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      decide();
+    };
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(
+        () =>
+          settle(() => {
+            // terminate() stops even a thread spinning in JavaScript (V8 interrupts it).
+            void worker.terminate();
+            reject(new WorkerTimeoutError(name, timeoutMs));
+          }),
+        Math.min(timeoutMs, MAX_TIMER_MS),
+      );
+    }
     worker.once("message", (message: T) => {
-      done = true;
-      resolve(message);
+      settle(() => resolve(message));
       void worker.terminate();
     });
-    worker.once("error", (err: unknown) => reject(workerError(name, err)));
-    worker.once("exit", (code) => {
-      if (!done)
-        reject(new Error(`the ${name} worker thread stopped with exit code ${code} before answering`));
-    });
+    worker.once("error", (err: unknown) => settle(() => reject(workerError(name, err))));
+    worker.once("exit", (code) =>
+      settle(() =>
+        reject(new Error(`the ${name} worker thread stopped with exit code ${code} before answering`)),
+      ),
+    );
   });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { runWorker } from "./index.js";
+import { WorkerTimeoutError, runWorker } from "./index.js";
 
 /** Worker scripts written for the test (plain CommonJS, so no TypeScript loader is involved). */
 const dir = mkdtempSync(join(tmpdir(), "clearance-threads-"));
@@ -84,9 +84,39 @@ describe("runWorker", () => {
       "hungry",
       "const keep = []; for (;;) keep.push(new Array(100000).fill({ x: keep.length }));",
     );
-    const err = await settled(runWorker(base, name, null, { maxOldGenerationSizeMb: 16 }));
+    const err = await settled(
+      runWorker(base, name, null, { resourceLimits: { maxOldGenerationSizeMb: 16 } }),
+    );
     expect(err).toBeInstanceOf(Error);
     expect((err as { code?: unknown }).code).toBe("ERR_WORKER_OUT_OF_MEMORY");
+  });
+
+  it("stops a worker that never answers nor exits at its time limit, and says so", async () => {
+    const before = ports();
+    // Spins on the CPU for ever: no message, no exit, no event loop turn.
+    const name = worker("spins", "for (;;) {}");
+    const err = await settled(runWorker(base, name, null, { timeoutMs: 200 }));
+    expect(err).toBeInstanceOf(WorkerTimeoutError);
+    expect(err).toMatchObject({ code: "ERR_WORKER_TIMEOUT", worker: "spins", timeoutMs: 200 });
+    expect((err as Error).message).toBe(
+      "the spins worker thread did not answer within 200 ms and was stopped",
+    );
+    // The thread is gone, not left spinning on its core.
+    await expect.poll(ports).toBe(before);
+  });
+
+  it("a worker that answers within its time limit resolves, and the limit is not kept after", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const name = worker("prompt", "parentPort.postMessage(workerData * 2);");
+    await expect(runWorker(base, name, 21, { timeoutMs: 60_000 })).resolves.toBe(42);
+    // An answered run holds no timer: nothing of it keeps the process up for the minute.
+    expect(timers()).toBe(before);
+  });
+
+  it("refuses a time limit that is not positive", async () => {
+    await expect(runWorker(base, "prompt", 1, { timeoutMs: 0 })).rejects.toThrow(RangeError);
+    await expect(runWorker(base, "prompt", 1, { timeoutMs: Number.NaN })).rejects.toThrow(RangeError);
   });
 
   it("rejects when the worker's module cannot be loaded", async () => {
