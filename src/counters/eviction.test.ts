@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { startTestGateway } from "../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway } from "../testing/gateway.js";
 import {
   dropPrefixes,
   freshPrefix,
@@ -170,6 +170,15 @@ describe.skipIf(skip !== undefined)(
           expect(warned).toHaveLength(1);
           expect(warned[0]).toMatch(/^clearance: warning: Redis at \S+ has maxmemory-policy allkeys-lru:/);
           expect(t.gateway.limits.evictionRisk).toContain("allkeys-lru");
+          // Said where operators look: /readyz's warnings (still ready) and a gauge to alert on.
+          const ready = await fetch(`${t.url}/readyz`);
+          expect(ready.status).toBe(200);
+          const body = (await ready.json()) as { warnings?: string[] };
+          expect(body.warnings?.some((w) => w.includes("allkeys-lru"))).toBe(true);
+          const metrics = await fetch(`${t.url}/metrics`, {
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          });
+          expect(await metrics.text()).toMatch(/^clearance_counters_eviction_risk 1$/m);
         } finally {
           await t.gateway.close();
         }

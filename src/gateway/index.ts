@@ -202,6 +202,8 @@ function readiness(
       ? null
       : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
   const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
+  // A counter Redis may evict (its maxmemory-policy) resets a quota or rate limit: said, not failed.
+  const eviction = ctx.limits.evictionRisk;
   const control = ctx.snapshot.current.control;
   const count = control.leftOut.length;
   const leftOut =
@@ -226,6 +228,7 @@ function readiness(
   if (!stale && audit === null && !failClosed) {
     const warnings = [
       ...(counters === null ? [] : [counters]),
+      ...(eviction === null ? [] : [eviction]),
       ...(reloadWarning === null ? [] : [reloadWarning]),
       ...(leftOut === null ? [] : [leftOut]),
     ];
@@ -242,7 +245,11 @@ function readiness(
     ...(audit !== null ? ["the audit log cannot take entries"] : []),
     ...(counters !== null ? [counters] : []),
   ];
-  const warned = [...(reloadWarning === null ? [] : [reloadWarning]), ...(leftOut === null ? [] : [leftOut])];
+  const warned = [
+    ...(eviction === null ? [] : [eviction]),
+    ...(reloadWarning === null ? [] : [reloadWarning]),
+    ...(leftOut === null ? [] : [leftOut]),
+  ];
   const warnings = warned.length === 0 ? {} : { warnings: warned };
   return {
     status: 503,

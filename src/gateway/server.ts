@@ -261,6 +261,7 @@ async function assemble(
       audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
       snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
+      countersEvictionRisk: () => limits.evictionRisk,
       leftOut: () => snapshot.current.control.leftOut,
     },
     authenticate: (req) => void authenticateReader(req, adminDeps),

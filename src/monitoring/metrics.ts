@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly snapshot?: () => { readonly confirmedAt: number; readonly version: number };
   /** Why the shared counters cannot be reached, or null. */
   readonly countersUnavailable?: () => string | null;
+  /** What the shared counters' eviction policy risks (Redis: not noeviction), or null. */
+  readonly countersEvictionRisk?: () => string | null;
   /** Partners and licenses left out of the policy in force (they do not compile with it). */
   readonly leftOut?: () => readonly { readonly kind: "partner" | "license" }[];
 }
@@ -431,6 +433,17 @@ export class GatewayMetrics {
         registers: [r],
         collect() {
           this.set(unavailable() === null ? 0 : 1);
+        },
+      });
+    }
+    if (s.countersEvictionRisk !== undefined) {
+      const risk = s.countersEvictionRisk;
+      new Gauge({
+        name: "clearance_counters_eviction_risk",
+        help: "1 when the shared counters' Redis has a maxmemory-policy that may evict them (a quota or rate limit reset); 0 with noeviction, or when the policy could not be read (the log says so).",
+        registers: [r],
+        collect() {
+          this.set(risk() === null ? 0 : 1);
         },
       });
     }

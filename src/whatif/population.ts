@@ -122,6 +122,9 @@ export async function populationWhatIfYielding(input: PopulationInput): Promise<
           decideInWorkers(input.active, input.candidate, shares.slice(1)),
         )
       : Promise.resolve([]);
+  // Awaited only once this thread's share is decided: a worker failing before then (out of memory,
+  // its time limit) would otherwise be an unhandled rejection, which ends the process.
+  others.catch(() => undefined);
   const out = new CodeBuffer();
   await finishYielding(decideShare(input.active, input.candidate, shares[0] as Share, out));
   const outputs = [out.done(), ...(await others)];
