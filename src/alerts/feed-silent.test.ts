@@ -10,27 +10,12 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../testing/admin.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisAdmin, redisSkipReason } from "../testing/redis.js";
+import { plainSighting as sighting } from "../testing/sightings.js";
 import { stallProxy, type StallProxy } from "../testing/stall.js";
-import type { Sighting } from "./detectors.js";
 import { MAX_PENDING, redisFeed, type RedisSightingFeed } from "./feed.js";
 
 if (redisSkipReason !== undefined)
   console.warn(`src/alerts/feed-silent.test.ts: SKIPPED, ${redisSkipReason}`);
-
-const sighting = (requestId: string): Sighting => ({
-  t: Date.parse("2030-01-01T00:00:00Z"),
-  requestId,
-  audit: null,
-  principal: "p",
-  credential: "k",
-  organization: null,
-  partner: null,
-  model: "m",
-  decision: "allow",
-  reason: "license",
-  country: "US",
-  network: null,
-});
 
 /** Waits for a condition, not a duration: generous, as a loaded machine may be slow. */
 const until = async (what: () => boolean) => {

@@ -7,25 +7,10 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { eventually } from "../testing/admin.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisAdmin, redisSkipReason } from "../testing/redis.js";
-import type { Sighting } from "./detectors.js";
+import { plainSighting as sighting } from "../testing/sightings.js";
 import { redisFeed, type SightingFeed } from "./feed.js";
 
 if (redisSkipReason !== undefined) console.warn(`src/alerts/feed.test.ts: SKIPPED, ${redisSkipReason}`);
-
-const sighting = (requestId: string): Sighting => ({
-  t: Date.parse("2030-01-01T00:00:00Z"),
-  requestId,
-  audit: null,
-  principal: "p",
-  credential: "k",
-  organization: null,
-  partner: null,
-  model: "m",
-  decision: "allow",
-  reason: "license",
-  country: "US",
-  network: null,
-});
 
 let feed: SightingFeed | undefined;
 afterEach(async () => {

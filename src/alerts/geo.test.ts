@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../config/schema.js";
+import { plainSighting } from "../testing/sightings.js";
 import { Detectors, type Draft, type Sighting } from "./detectors.js";
 import { countryParts, minimumDistanceKm } from "./geo.js";
 
@@ -15,20 +16,7 @@ const T0 = Date.parse("2030-01-01T10:00:00Z");
 function journey(from: string, to: string, minutes: number): Draft[] {
   const raised: Draft[] = [];
   const d = new Detectors(DEFAULTS, (x) => (x.detector === "impossible-travel" ? raised.push(x) : 0));
-  const s = (t: number, country: string): Sighting => ({
-    t,
-    requestId: `${country}${t}`,
-    audit: null,
-    principal: "p",
-    credential: "k",
-    organization: null,
-    partner: null,
-    model: "m",
-    decision: "allow",
-    reason: "license",
-    country,
-    network: null,
-  });
+  const s = (t: number, country: string): Sighting => plainSighting(`${country}${t}`, { t, country });
   d.feed(s(T0, from));
   d.feed(s(T0 + minutes * 60_000, to));
   return raised;

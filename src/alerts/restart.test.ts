@@ -11,8 +11,8 @@ import { configSchema } from "../config/schema.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { Detectors, type Draft, type Sighting } from "./detectors.js";
-import { AlertService } from "./service.js";
-import { sightingMaker } from "../testing/sightings.js";
+import { openAlertService, storedAlerts } from "../testing/alerts.js";
+import { fengSightings } from "../testing/sightings.js";
 
 const DEFAULTS = configSchema.parse({ scheme: "s.yaml", providers: {} }).monitoring.alerts;
 const scheme = loadSchemeFile("examples/g7-trusted-partners.yaml");
@@ -27,40 +27,17 @@ afterEach(async () => {
   await store.close();
 });
 
-const sighting = sightingMaker({
-  principal: "feng",
-  credential: "k-feng",
-  organization: null,
-  partner: null,
-  model: "mythos-5",
-  decision: "allow",
-  reason: "license",
-  country: "CA",
-  network: "10.0.0.0/24",
-});
-
-const embargoed = (t: number) =>
-  sighting({ t, decision: "deny", reason: "embargoed-location", country: "IR" });
+const { sighting, embargoed } = fengSightings();
 
 /** Runs one gateway's alert service over the sightings, then stops it: one life of a node. */
 async function life(sightings: Sighting[]): Promise<void> {
-  const service = await AlertService.open({
-    config: DEFAULTS,
-    store,
-    scheme: () => scheme,
-    licenseUsage: async () => 0,
-    changed: async () => {},
-    onError: (err) => {
-      throw err;
-    },
-  });
+  const service = await openAlertService({ config: DEFAULTS, store, scheme: () => scheme });
   for (const s of sightings) service.replay(s);
   await service.settled();
   await service.close();
 }
 
-const stored = async () =>
-  (await store.alerts.list()).map((a) => `${a.detector} ${a.subject.id} ${a.severity}`).sort();
+const stored = () => storedAlerts(store);
 
 describe("a restart does not raise the same alert again", () => {
   it("embargoed attempts 1 and 2, a restart, attempt 3: one medium alert (was: two)", async () => {

@@ -18,10 +18,11 @@ import type { Decision, Principal } from "../policy/index.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { eventually } from "../testing/admin.js";
+import { openAlertService, storedAlerts } from "../testing/alerts.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { sightingMaker } from "../testing/sightings.js";
+import { fengSightings } from "../testing/sightings.js";
 import { BASELINE_WINDOWS, NOTIFY_ONLY, type Sighting } from "./detectors.js";
-import { AlertService, type AlertsConfig } from "./service.js";
+import type { AlertService, AlertsConfig } from "./service.js";
 
 const parse = (alerts: unknown = {}): AlertsConfig =>
   configSchema.parse({ scheme: "s.yaml", providers: {}, monitoring: { alerts } }).monitoring.alerts;
@@ -41,19 +42,7 @@ afterEach(async () => {
   await store.close();
 });
 
-const sighting = sightingMaker({
-  principal: "feng",
-  credential: "k-feng",
-  organization: null,
-  partner: null,
-  model: "mythos-5",
-  decision: "allow",
-  reason: "license",
-  country: "CA",
-  network: "10.0.0.0/24",
-});
-const embargoed = (t: number) =>
-  sighting({ t, decision: "deny", reason: "embargoed-location", country: "IR" });
+const { sighting, embargoed } = fengSightings();
 const deniedParty = (t: number) =>
   sighting({ t, principal: "listed", decision: "deny", reason: "denied-party" });
 
@@ -105,15 +94,10 @@ async function life(sightings: readonly Sighting[], o: Life = {}): Promise<Alert
       throw err;
     },
   });
-  const service = await AlertService.open({
+  const service = await openAlertService({
     config: o.config ?? DEFAULTS,
     store,
     scheme: () => scheme,
-    licenseUsage: async () => 0,
-    changed: async () => {},
-    onError: (err) => {
-      throw err;
-    },
     ...(o.warm === false
       ? {}
       : {
@@ -137,8 +121,7 @@ async function life(sightings: readonly Sighting[], o: Life = {}): Promise<Alert
   return service;
 }
 
-const stored = async () =>
-  (await store.alerts.list()).map((a) => `${a.detector} ${a.subject.id} ${a.severity}`).sort();
+const stored = () => storedAlerts(store);
 
 /** Times relative to now: the warm-up replays what is within the detectors' look-back of now. */
 const now = () => Date.now();

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SetupError } from "../errors/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { openAudit } from "./index.js";
+import { openAuditLogged } from "../testing/audit.js";
 
 const ORIGIN = "data-dir-mode.example/audit";
 const posix = process.platform !== "win32" && process.getuid !== undefined;
@@ -28,18 +28,7 @@ async function open(mode: number, owner?: number): Promise<{ dataDir: string; li
   closing.push(() => store.close());
   chmodSync(dataDir, mode);
   if (owner !== undefined) chownSync(dataDir, owner, owner);
-  const lines: string[] = [];
-  const audit = await openAudit({
-    dataDir,
-    origin: ORIGIN,
-    checkpointMs: 1_000,
-    store,
-    onError: (err) => {
-      throw err;
-    },
-    log: (line) => lines.push(line),
-  });
-  closing.push(() => audit.log.close());
+  const { lines } = await openAuditLogged({ dataDir, origin: ORIGIN, store }, closing);
   return { dataDir, lines: lines.filter((l) => !l.includes("created audit signing key")) };
 }
 

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SetupError } from "../errors/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { openAudit, writeKeyPair, type OpenAudit } from "./index.js";
+import { openAuditLogged } from "../testing/audit.js";
+import { writeKeyPair, type OpenAudit } from "./index.js";
 
 const ORIGIN = "key-mode.example/audit";
 const posix = process.platform !== "win32" && process.getuid !== undefined;
@@ -30,19 +31,7 @@ async function open(
   if (owner !== undefined) chownSync(keyFile, owner, owner);
   const store: Store = await openStore({ dataDir });
   closing.push(() => store.close());
-  const lines: string[] = [];
-  const audit = await openAudit({
-    dataDir,
-    origin: ORIGIN,
-    keyFile,
-    checkpointMs: 1_000,
-    store,
-    onError: (err) => {
-      throw err;
-    },
-    log: (line) => lines.push(line),
-  });
-  closing.push(() => audit.log.close());
+  const { audit, lines } = await openAuditLogged({ dataDir, origin: ORIGIN, keyFile, store }, closing);
   return { audit, keyFile, lines };
 }
 

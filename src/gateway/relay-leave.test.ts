@@ -8,6 +8,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MeteredUsage } from "../metering/index.js";
+import { erikLicensedHeaders } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { gate } from "../testing/gate.js";
 
@@ -121,12 +122,7 @@ async function leaveWhen(
     port: url.port,
     path: "/v1/chat/completions",
     method: "POST",
-    headers: {
-      authorization: `Bearer ${t.keys.get("erik")}`,
-      "content-type": "application/json",
-      "x-test-country": "DE",
-      "x-clearance-purpose": "cyber-defense",
-    },
+    headers: erikLicensedHeaders(t),
   });
   req.on("response", (res) => res.on("data", (c: Buffer) => (got += c.toString())));
   req.on("error", () => undefined);

@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { erikLicensedHeaders } from "../testing/admin.js";
 import { licenseUsageAfter, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 /** The upstream's answers, chosen by the request's prompt (the gateway forwards it unchanged). */
@@ -49,12 +50,7 @@ const quotaAfter = (from: number) => licenseUsageAfter(t, LICENSE, from);
 const ask = (prompt: string, stream = false) =>
   fetch(`${t.url}/v1/chat/completions`, {
     method: "POST",
-    headers: {
-      authorization: `Bearer ${t.keys.get("erik")}`,
-      "content-type": "application/json",
-      "x-test-country": "DE",
-      "x-clearance-purpose": "cyber-defense",
-    },
+    headers: erikLicensedHeaders(t),
     body: JSON.stringify({ model: "mythos-5", stream, messages: [{ role: "user", content: prompt }] }),
   });
 

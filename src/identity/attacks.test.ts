@@ -11,8 +11,9 @@ import { createPublicKey } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { clockedKeySet } from "../testing/key-sets.js";
 import { KeySet } from "./keys.js";
-import { providerInputSchema, type ProviderRecord } from "./schema.js";
+import { providerInputSchema } from "./schema.js";
 import { parseToken, verifyToken } from "./verify.js";
 
 const AUD = "urn:clearance:gateway";
@@ -302,27 +303,18 @@ describe("keys kept while the endpoint fails, for a bounded staleness", () => {
     await new Promise<void>((r) => jwksServer.listen(0, "127.0.0.1", r));
     try {
       const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
-      const input = providerInputSchema.parse({
-        id: "stale",
-        issuer: `${base}/atk`,
-        jwks_uri: url,
-        audiences: [AUD],
-        keys_max_age_s: 60,
-        keys_max_stale_s: 600,
-      });
-      const record: ProviderRecord = {
-        ...input,
-        partner: "g7-fvey",
-        created_at: "",
-        created_by: "",
-        removed: null,
-      };
-      const set = new KeySet(input, {
-        fetchTimeoutMs: 500,
-        cooldownMs: 1000,
-        allowHttpLoopback: true,
-        now: () => clock,
-      });
+      const { record, set } = clockedKeySet(
+        {
+          id: "stale",
+          issuer: `${base}/atk`,
+          jwks_uri: url,
+          audiences: [AUD],
+          keys_max_age_s: 60,
+          keys_max_stale_s: 600,
+        },
+        { fetchTimeoutMs: 500, cooldownMs: 1000 },
+        () => clock,
+      );
       await set.refresh();
       expect(set.usable()).toBe(true);
       up = false;

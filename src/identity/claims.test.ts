@@ -31,6 +31,14 @@ const G7: Reach = {
   adverse: new Set(["IR", "KP", "CN", "RU"]),
   home: new Set(["US"]),
 };
+/** An organization partner's reach: its countries, none adverse, the gateway's home the US. */
+const organizationReach = (partner: string, countries: string[]): Reach => ({
+  kind: "organization",
+  partner,
+  countries: new Set(countries),
+  adverse: new Set(),
+  home: new Set(["US"]),
+});
 const token = {
   principalId: "fed:de-gov:anna",
   issuer: "https://id.example.de",
@@ -181,13 +189,7 @@ describe("scope of vouching", () => {
   });
 
   it("an organization partner's provider: membership of that organization only", () => {
-    const org: Reach = {
-      kind: "organization",
-      partner: "uk-aisi",
-      countries: new Set(["GB"]),
-      adverse: new Set(),
-      home: new Set(["US"]),
-    };
+    const org = organizationReach("uk-aisi", ["GB"]);
     expect(vouch(org, mapClaims(provider(), {}), token).principal.organization).toBe("uk-aisi");
     const other = vouch(
       org,
@@ -200,13 +202,7 @@ describe("scope of vouching", () => {
   });
 
   it("an organization claim it cannot read is set aside and is no membership", () => {
-    const org: Reach = {
-      kind: "organization",
-      partner: "uk-aisi",
-      countries: new Set(["GB"]),
-      adverse: new Set(),
-      home: new Set(["US"]),
-    };
+    const org = organizationReach("uk-aisi", ["GB"]);
     for (const value of [["acme", "uk-aisi"], 42, "", { id: "uk-aisi" }]) {
       const v = vouch(org, mapClaims(provider(), { org: value }), token);
       expect(v.principal.organization, JSON.stringify(value)).toBeNull();
@@ -232,13 +228,7 @@ describe("scope of vouching", () => {
     ]);
     expect(v.basis.set_aside[0]!.why).toMatch(/home country.*does not vouch for a home person/);
     // An organization partner in a home country: its members' home citizenship is not believed either.
-    const usOrg: Reach = {
-      kind: "organization",
-      partner: "us-lab",
-      countries: new Set(["US"]),
-      adverse: new Set(),
-      home: new Set(["US"]),
-    };
+    const usOrg = organizationReach("us-lab", ["US"]);
     expect(vouch(usOrg, facts, token).principal.citizenships).toEqual([]);
   });
 

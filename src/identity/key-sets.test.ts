@@ -12,8 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "j
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asAdmin, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { KeySet } from "./keys.js";
-import { providerInputSchema, type ProviderRecord } from "./schema.js";
+import { clockedKeySet } from "../testing/key-sets.js";
 import { parseToken, verifyToken } from "./verify.js";
 
 const AUD = "urn:clearance:gateway";
@@ -104,25 +103,11 @@ describe("a key replaced under the same kid", () => {
   it("costs at most one fetch per cooldown, as an unknown kid does; within it the token is refused at once", async () => {
     let clock = 1_900_000_000_000;
     published.set("/cool/jwks", ["a"]);
-    const input = providerInputSchema.parse({
-      id: "cool",
-      issuer: `${base}/cool`,
-      jwks_uri: `${base}/cool/jwks`,
-      audiences: [AUD],
-    });
-    const record: ProviderRecord = {
-      ...input,
-      partner: "g7-fvey",
-      created_at: "",
-      created_by: "",
-      removed: null,
-    };
-    const set = new KeySet(input, {
-      fetchTimeoutMs: 2000,
-      cooldownMs: 10_000,
-      allowHttpLoopback: true,
-      now: () => clock,
-    });
+    const { record, set } = clockedKeySet(
+      { id: "cool", issuer: `${base}/cool`, jwks_uri: `${base}/cool/jwks`, audiences: [AUD] },
+      { fetchTimeoutMs: 2000, cooldownMs: 10_000 },
+      () => clock,
+    );
     await set.refresh();
     expect(set.fetches).toBe(1);
     const iat = Math.floor(clock / 1000);

@@ -53,6 +53,14 @@ export const chat = (url: string, key: string, country = "GB", model = "mythos-5
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
 
+/** The headers of erik's chat completions on his license BIS-2026-0001: for cyber-defense, from Germany. */
+export const erikLicensedHeaders = (t: TestGateway): Record<string, string> => ({
+  authorization: `Bearer ${t.keys.get("erik")}`,
+  "content-type": "application/json",
+  "x-test-country": "DE",
+  "x-clearance-purpose": "cyber-defense",
+});
+
 /** Calls as the bootstrap admin and expects the given status (the body is returned). */
 export async function asAdmin(
   t: TestGateway,
