@@ -70,7 +70,9 @@ export async function proxy(
   });
   const asked = await identify(ctx, req, wire, seen);
   const admitted = await admit(ctx, asked, res, wire, seen);
-  const durable = record(ctx, admitted.decision, admitted.now, asked, seen, admitted.release);
+  // No place given back if the log refuses the entry: the upstream call goes out before the record
+  // settles, so such a request has reached the upstream (only a lookup, which reaches nothing, does).
+  const durable = record(ctx, admitted.decision, admitted.now, asked, seen);
   if (admitted.served === null) {
     await durable;
     throw denial(admitted.decision);
@@ -428,8 +430,8 @@ export interface Asker {
  * promise settles when the entry is durable — and the observer is told its index — or with the
  * request's refusal if the log cannot take it (fail closed: no answer without its record). It is
  * marked handled here, so that a failure while the upstream is still being waited for is not an
- * unhandled rejection; whoever answers awaits it. A refusal gives the request's place in the rate
- * limit back (`release`): it was never served, as a refusal before the record is not.
+ * unhandled rejection; whoever answers awaits it. `release`: called if the log refuses the entry,
+ * for a decision whose refusal reached nothing (a model lookup gives its rate-limit place back).
  */
 export function record(
   ctx: GatewayContext,

@@ -9,7 +9,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { rateLimitedMember } from "../testing/admin.js";
+import { adminPost, rateLimitedMember } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { gate } from "../testing/gate.js";
 
@@ -93,6 +93,28 @@ afterAll(async () => {
   upstream.close();
 });
 
+/** An API key of a member of a new organization partner `id` (GB, mythos-5, 2 requests a minute). */
+async function memberOf(id: string): Promise<string> {
+  const post = adminPost(() => t.url);
+  const partner = {
+    id,
+    country: "GB",
+    assurance: "none",
+    grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+    rate_limit: { requests_per_minute: 2 },
+  };
+  const made = await post("/admin/v1/partners", { kind: "organization", partner, reason: "vetted" });
+  if (made.status !== 201) throw new Error(`partner: ${made.status} ${await made.text()}`);
+  await post(`/admin/v1/partners/${id}/status`, { status: "active", reason: "approved" });
+  await post("/admin/v1/principals", {
+    id: `${id}-member`,
+    citizenships: [{ country: "GB" }],
+    organization: id,
+  });
+  return ((await (await post("/admin/v1/keys", { principal: `${id}-member` })).json()) as { key: string })
+    .key;
+}
+
 function ask(o: { country?: string; path?: string; key?: string } = {}) {
   const anthropic = o.path === "/v1/messages";
   const res = fetch(`${t.url}${o.path ?? "/v1/chat/completions"}`, {
@@ -164,18 +186,38 @@ describe("the durable record without the wait", () => {
     expect(events).not.toContain("upstream:answered");
   });
 
-  it("a request the log cannot take gives its rate-limit place back: it was never served", async () => {
+  it("a request the log cannot take keeps its rate-limit place: the upstream was already asked", async () => {
     answer.open();
+    durable.open();
+    // An organization of its own that may make 2 requests a minute (its records logged first).
+    const key = await memberOf("log-out-lab");
+    durable = gate();
     durable.promise.catch(() => undefined); // failed before any append awaits it
     durable.fail(new Error("disk on fire"));
-    // gwen's organization may make 2 requests a minute; three refused by the log take none of them.
+    // The upstream hears of two requests the log refused, and the third is held back before it: a log
+    // outage opens no way around the rate limit.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await ask({ key, country: "GB" })).status);
+    expect(statuses).toEqual([503, 503, 429]);
+    expect(events.filter((e) => e === "upstream:received")).toHaveLength(2);
+  });
+
+  it("a model lookup the log cannot take gives its place back: it reached nothing", async () => {
+    durable.promise.catch(() => undefined);
+    durable.fail(new Error("disk on fire"));
+    const lookup = () =>
+      fetch(`${t.url}/v1/models/mythos-5`, {
+        headers: { authorization: `Bearer ${gwenKey}`, "x-test-country": "GB" },
+      });
+    // Three lookups refused by the log take none of the organization's 2 requests a minute.
     for (let i = 0; i < 3; i++) {
-      const res = await ask({ key: gwenKey, country: "GB" });
+      const res = await lookup();
       expect(res.status).toBe(503);
-      expect(JSON.parse(res.body)).toMatchObject({ error: { code: "audit_unavailable" } });
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("audit_unavailable");
     }
     durable = gate();
     durable.open();
+    answer.open();
     expect((await ask({ key: gwenKey, country: "GB" })).status).toBe(200);
   });
 
