@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
-import { createSseParser, encodeEvent, parseSse, type SseEvent } from "../upstream/sse.js";
+import { createSseParser, encodeEvent, type SseEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import {
   bodyCharge,
@@ -82,6 +82,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
     let events = 0;
+    /** Bytes sent or held that end inside an event: no error event can follow them (see below). */
+    let open = (): boolean => false;
     // An upstream's error event inside the stream is passed on with its text replaced (as its error
     // answers are), the original going to the gateway's log.
     const cleaned = (e: SseEvent): SseEvent => {
@@ -114,21 +116,31 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     } else {
       res.writeHead(upstream.status, head);
       // Set when an event of the chunk being read is the upstream's error: what goes out is then
-      // re-encoded event by event, that one replaced (rare: whole events are passed on as they came).
+      // re-encoded event by event from `read`, that one replaced (rare: whole events are passed on as
+      // they came). The parser dispatches at the blank line that `eventsEnd` finds, so the events
+      // read from a chunk are those of the bytes sent with it. Re-encoded events lose their `id:`
+      // and `retry:` fields and the comments among them (the parser keeps none). An error event
+      // larger than the capture limit has partly gone out raw before it is whole and recognised: its
+      // first bytes, a capture limit's worth or more, with the sanitised event written after them.
       let failed = false;
+      /** The chunk's events as they go out (the upstream's error replaced by its sanitised one). */
+      const read: SseEvent[] = [];
       const parser = createSseParser((e) => {
         events++;
         watcher.onEvent(e.event, e.data);
-        if (!failed && sanitizedStreamError(o.wire, e, o.requestId) !== null) failed = true;
+        const clean = sanitizedStreamError(o.wire, e, o.requestId);
+        if (clean === null) read.push(e);
+        else {
+          logUpstreamText(o, "upstream failed mid-stream", e.data);
+          read.push(clean);
+          failed = true;
+        }
       });
       const send = (bytes: Buffer): boolean => {
         if (!failed) return res.write(bytes);
         failed = false;
         let text = "";
-        for (const e of parseSse(bytes)) {
-          const out = cleaned(e);
-          text += encodeEvent(out.data, out.event);
-        }
+        for (const e of read) text += encodeEvent(e.data, e.event);
         return res.write(text);
       };
       // Chunks go out as they come, but only up to the end of their last whole event: the bytes
@@ -140,7 +152,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // The stream's last two bytes so far (at its start, as after a blank line).
       let last = LF;
       let beforeLast = LF;
+      // What was sent last ended inside an event (one larger than the capture limit).
+      let cut = false;
+      open = () => tail !== null || cut;
       write = (chunk) => {
+        read.length = 0;
         parser.push(chunk);
         const n = chunk.length;
         if (n === 0) return true;
@@ -148,7 +164,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         beforeLast = n > 1 ? (chunk[n - 2] as number) : last;
         last = chunk[n - 1] as number;
         // Whole events, nothing held: as it came (nearly every chunk).
-        if (tail === null && end === n) return send(chunk);
+        if (tail === null && end === n) {
+          cut = false;
+          return send(chunk);
+        }
         // What goes out now with what is held (all of it once an event ends in this chunk).
         const upto = end < 0 ? n : end;
         (tail ??= []).push(upto === n ? chunk : chunk.subarray(0, upto));
@@ -157,6 +176,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         const out = tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize);
         tail = upto === n ? null : [chunk.subarray(upto)];
         tailSize = n - upto;
+        cut = end < 0;
         return send(out);
       };
       finish = () => {
@@ -165,10 +185,13 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       };
     }
     // A stream that ended with no event in it: the upstream failed before its first, said as a
-    // failure mid-stream is (the head is sent), and charged as one (nothing).
+    // failure mid-stream is (the head is sent), and charged as one (nothing). Unless its bytes end
+    // inside an event (a server that does not end its last event with a blank line, which the
+    // parser drops): those are passed on as they came, as any stream's unended tail is, for an
+    // error event after them would be read as part of that event.
     const ended = finish;
     finish = () => {
-      if (events > 0 || gone) ended();
+      if (events > 0 || gone || open()) ended();
       else res.end(streamErrorEvent(o.wire, "the upstream ended the stream without sending any event"));
     };
     // A client that leaves before the first event is still charged the input: the upstream had

@@ -113,12 +113,14 @@ type Json = Record<string, unknown>;
  * An upstream's error event inside a stream (status 200 already sent), with its text replaced as a
  * refusal's is: the same event in the same shape, the provider's standard type and code kept, the
  * message Clearance's own. null when the event is not an error. The ones the SDKs raise or read:
- * OpenAI `data: {"error":{…}}`, Anthropic `event: error`, and the Responses API's `error` event and
- * `response.failed` (whose response, usage included, is kept but for its error's message).
+ * OpenAI `data: {"error":{…}}` (and a server's variants of it: the error as a string,
+ * `{"error":"…"}`, or vLLM's top-level `{"object":"error","message":…}`), Anthropic `event: error`,
+ * and the Responses API's `error` event and `response.failed` (whose response, usage included, is
+ * kept but for its error).
  */
 export function sanitizedStreamError(wire: Wire, e: SseEvent, requestId: string): SseEvent | null {
-  // Nearly every event: no error named in it, and nothing parsed here.
-  if (e.event !== "error" && !e.data.includes('"error"')) return null;
+  // Nearly every event: no error form in it, and nothing parsed here.
+  if (e.event !== "error" && e.event !== "response.failed" && !errorish(e.data)) return null;
   let json: Json;
   try {
     const parsed = JSON.parse(e.data) as unknown;
@@ -131,39 +133,79 @@ export function sanitizedStreamError(wire: Wire, e: SseEvent, requestId: string)
   }
   const message = `the upstream failed mid-stream; its message is not passed on (request ${requestId} in the gateway's log)`;
   const error = typeof json.error === "object" && json.error !== null ? (json.error as Json) : null;
+  // The error as a string, or vLLM's error object at the top: an error, with no standard type or code
+  // that could be told apart from the server's own (vLLM's `type` is a Python class name).
+  const bare = typeof json.error === "string" || json.object === "error";
   const shaped = (data: unknown): SseEvent =>
     e.event === undefined ? { data: JSON.stringify(data) } : { event: e.event, data: JSON.stringify(data) };
   if (wire === "anthropic") {
-    if (e.event !== "error" && json.type !== "error") return null;
+    if (e.event !== "error" && json.type !== "error" && error === null && !bare) return null;
     return shaped({
       type: "error",
       error: { type: standardType(wire, error?.type) ?? "api_error", message },
     });
   }
-  if (error !== null && json.type === undefined) {
+  const response =
+    typeof json.response === "object" && json.response !== null ? (json.response as Json) : null;
+  const failed = json.type === "response.failed" || e.event === "response.failed";
+  if (failed && response !== null && response.error !== null && response.error !== undefined) {
+    const code = standardCode((response.error as Json).code) ?? "server_error";
+    const out: Json = Object.assign({}, json, {
+      response: Object.assign({}, response, { error: { code, message } }),
+    });
+    // Not documented on the event: text there would be the upstream's.
+    delete out.error;
+    delete out.message;
+    return shaped(out);
+  }
+  if (json.type !== "error" && (error !== null || bare)) {
     return shaped({
       error: {
         message,
-        type: standardType(wire, error.type) ?? "api_error",
-        code: standardCode(error.code),
+        type: standardType(wire, error?.type) ?? "api_error",
+        code: standardCode(error?.code),
         param: null,
       },
     });
   }
   if (e.event === "error" || json.type === "error") {
-    return shaped(Object.assign({}, json, { code: standardCode(json.code), message, param: null }));
-  }
-  const response =
-    typeof json.response === "object" && json.response !== null ? (json.response as Json) : null;
-  const failed = response?.error;
-  if (json.type === "response.failed" && typeof failed === "object" && failed !== null) {
-    const code = standardCode((failed as Json).code) ?? "server_error";
-    return shaped(
-      Object.assign({}, json, { response: Object.assign({}, response, { error: { code, message } }) }),
-    );
+    // Only the members the event is documented with: any other could carry the upstream's text.
+    const out: Json = { type: "error", code: standardCode(json.code), message, param: null };
+    if (typeof json.sequence_number === "number") out.sequence_number = json.sequence_number;
+    return shaped(out);
   }
   return null;
 }
+
+/**
+ * Whether an event's data may be an error (a false "yes" costs a parse, a false "no" a leak): a
+ * member named `error` whose value is an object or a string, or `"error"` as a member's value
+ * (`"type":"error"`, `"object":"error"`). Not a member `"error": null`, which every Responses API
+ * event carries, nor model output (its quotes are escaped inside a JSON string); `response.failed`
+ * carries its error as `"error":{…}` inside its response. Looked for natively: events run to
+ * hundreds of kilobytes (a response's last carries all of it).
+ */
+export function errorish(data: string): boolean {
+  for (let i = data.indexOf('"error"'); i >= 0; i = data.indexOf('"error"', i + 7)) {
+    let j = i + 7;
+    while (isJsonSpace(data.charCodeAt(j))) j++;
+    if (data.charCodeAt(j) === COLON) {
+      j++;
+      while (isJsonSpace(data.charCodeAt(j))) j++;
+      const c = data.charCodeAt(j);
+      if (c === BRACE || c === QUOTE) return true;
+    }
+    let k = i - 1;
+    while (isJsonSpace(data.charCodeAt(k))) k--;
+    if (data.charCodeAt(k) === COLON) return true;
+  }
+  return false;
+}
+
+const COLON = 58;
+const BRACE = 123;
+const QUOTE = 34;
+const isJsonSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 
 const standardType = (wire: Wire, type: unknown): string | null =>
   typeof type === "string" && STANDARD_TYPES[wire].has(type) ? type : null;

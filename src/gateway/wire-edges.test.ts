@@ -79,6 +79,23 @@ const ANSWERS: Record<string, { status?: number; headers: Record<string, string>
       [null, { error: { message: LEAK, type: "server_error", code: "server_error", param: "x" } }],
     ),
   },
+  // A server's own error shapes: the error as a string, and vLLM's error object at the top.
+  "chat-error-string": {
+    headers: { "content-type": "text/event-stream" },
+    body: sse([null, chunk("a")], [null, { error: LEAK }]),
+  },
+  "chat-error-vllm": {
+    headers: { "content-type": "text/event-stream" },
+    body: sse(
+      [null, chunk("a")],
+      [null, { object: "error", message: LEAK, type: "BadRequestError", param: null, code: 400 }],
+    ),
+  },
+  // A non-compliant server: its only event is not ended by a blank line.
+  unterminated: {
+    headers: { "content-type": "text/event-stream" },
+    body: `data: ${JSON.stringify(chunk("a"))}\n`,
+  },
   "messages-error": {
     headers: { "content-type": "text/event-stream" },
     body: sse(
@@ -161,6 +178,31 @@ const anthropic = (how: string) =>
   });
 const messages = [{ role: "user" as const, content: "Say hello" }];
 
+/**
+ * The bytes a client gets for a chat completions stream, read raw. `usage`: the client asks for the
+ * usage chunk itself, so the stream is passed on as it comes (else re-encoded event by event, the
+ * chunk the gateway asked for left out).
+ */
+async function rawStream(how: string, usage = false): Promise<string> {
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${t.keys.get("alice")}`,
+      "content-type": "application/json",
+      "x-test-country": "US",
+      "openai-beta": how,
+    },
+    body: JSON.stringify({
+      model: "mythos-5",
+      messages,
+      stream: true,
+      ...(usage ? { stream_options: { include_usage: true } } : {}),
+    }),
+  });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
 async function drain<T>(stream: AsyncIterable<T>): Promise<{ events: T[]; error: unknown }> {
   const events: T[] = [];
   try {
@@ -189,6 +231,38 @@ describe("an upstream's error text inside a stream is not passed on", () => {
     expect(e.param).toBeNull();
     // Kept for the operator, in the gateway's log, without the credential.
     const line = logged.find((l) => l.includes("gpu-17") && l.includes("mid-stream"));
+    expect(line).toBeDefined();
+    expect(line).not.toContain("hunter2");
+  });
+
+  it("chat completions: an error as a string, or vLLM's top-level error object, is replaced the same way", async () => {
+    for (const how of ["chat-error-string", "chat-error-vllm"]) {
+      const stream = await openai(how).chat.completions.create({
+        model: "mythos-5",
+        messages,
+        stream: true,
+      });
+      const { events, error } = await drain(stream);
+      expect(
+        events.map((c) => c.choices[0]?.delta.content),
+        how,
+      ).toEqual(["a"]);
+      expect(error, how).toBeInstanceOf(OpenAI.APIError);
+      const e = error as InstanceType<typeof OpenAI.APIError>;
+      expect(e.message, how).toMatch(/upstream failed mid-stream/);
+      expect(e.type, how).toBe("api_error");
+      expect(e.code, how).toBeNull();
+      // Not a byte of the text on the wire, for a client that is not an SDK, the stream re-encoded
+      // or passed on as it came.
+      for (const usage of [false, true]) {
+        const text = await rawStream(how, usage);
+        expect(text, how).not.toContain("gpu-17");
+        expect(text, how).not.toContain("hunter2");
+        expect(text, how).toMatch(/upstream failed mid-stream/);
+        expect(text, how).toContain('"content":"a"');
+      }
+    }
+    const line = logged.find((l) => l.includes("gpu-17") && l.includes("BadRequestError"));
     expect(line).toBeDefined();
     expect(line).not.toContain("hunter2");
   });
@@ -290,6 +364,14 @@ describe("a 200 with an empty body", () => {
     expect(events).toEqual([]);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as Error).message).toMatch(/without sending any event/);
+  });
+});
+
+describe("a stream whose only event is not ended by a blank line", () => {
+  it("reaches the client as it came (passed on), not replaced by the no-event error", async () => {
+    const text = await rawStream("unterminated", true);
+    expect(text).toBe(ANSWERS.unterminated?.body);
+    expect(text).not.toMatch(/without sending any event/);
   });
 });
 
