@@ -10,12 +10,13 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
+import fs, { open } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { dirname, join, resolve, sep } from "node:path";
+import { describe, expect, it, vi } from "vitest";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
-import { AuditLog, AuditLogError, MAX_UNWRITTEN_TILES } from "./log.js";
+import { AuditLog, AuditLogError, HUNG_MIN_MS, MAX_UNWRITTEN_TILES } from "./log.js";
 import { EntryTooLargeError } from "./wal.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
@@ -44,6 +45,43 @@ function options(dataDir: string) {
 const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" }));
 const checkpointOf = (dataDir: string) =>
   openCheckpoint(readFileSync(join(dataDir, "audit", "checkpoint"), "utf8"), verifier, ORIGIN).checkpoint;
+
+/**
+ * A disk whose `call` never returns while on (a stuck NFS mount, a frozen disk), injected at
+ * `node:fs/promises` as the fault suite's read-only disk is: `rename` of a file under `dir` (a
+ * tile's), or a file handle's `sync` (the log syncs only directories with it: the tiles' before the
+ * checkpoint; the write-ahead file uses datasync). Released, each held call runs for real.
+ */
+/** Waits for a state the log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
+const WAIT = { timeout: 30_000, interval: 10 };
+
+async function hangingDisk(dir: string, call: "rename" | "sync") {
+  const root = resolve(dir);
+  let on = false;
+  const held: (() => void)[] = [];
+  const handle = await fs.open(process.execPath, "r");
+  const target = (call === "rename" ? fs : Object.getPrototypeOf(handle)) as Record<string, unknown>;
+  await handle.close();
+  const real = target[call] as (...args: unknown[]) => Promise<unknown>;
+  target[call] = function (this: unknown, ...args: unknown[]) {
+    const hangs = on && (call === "sync" || resolve(String(args[0])).startsWith(root + sep));
+    if (!hangs) return real.apply(this, args);
+    return new Promise((done, fail) => held.push(() => void real.apply(this, args).then(done, fail)));
+  };
+  syncBuiltinESMExports();
+  return {
+    on: () => void (on = true),
+    held: () => held.length,
+    release: () => {
+      on = false;
+      for (const run of held.splice(0)) run();
+    },
+    restore: () => {
+      target[call] = real;
+      syncBuiltinESMExports();
+    },
+  };
+}
 
 describe("the audit log", () => {
   it("appends durably, publishes signed checkpoints, serves proofs that verify", async () => {
@@ -237,6 +275,62 @@ describe("the audit log", () => {
     expect(await log.append(entry(300))).toBe(300n);
     await log.close();
   });
+
+  it.each([
+    ["a tile's rename", "rename"],
+    ["the sync before the checkpoint", "sync"],
+  ] as const)(
+    "stops taking entries when %s hangs (never returns), and resumes once it returns",
+    async (_, call) => {
+      const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+      let clock = 0;
+      const errors: unknown[] = [];
+      // Rounds driven by the log's own timer (a short interval), time by the injected clock.
+      const o = {
+        ...options(dataDir),
+        checkpointMs: 20,
+        now: () => clock,
+        onError: (err: unknown) => void errors.push(err),
+      };
+      const log = await AuditLog.open(o);
+      const disk = await hangingDisk(o.dir, call);
+      try {
+        log.start();
+        disk.on();
+        // The write-ahead file still takes entries: 300 fill a tile, whose write (or the sync) hangs.
+        await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+        await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+        // Behind the hung round, ticks queue one round, not one each.
+        expect(log.publish()).toBe(log.publish());
+        // Three intervals without a checkpoint while a write is pending are not yet a hang.
+        clock += 3 * o.checkpointMs + 1;
+        await new Promise((r) => setTimeout(r, 5 * o.checkpointMs));
+        expect(log.failure).toBeNull();
+        // HUNG_MIN_MS: the next tick reports the stall, as a failed round's stall is reported.
+        clock += HUNG_MIN_MS;
+        await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
+        expect(log.failure).toBeInstanceOf(AuditLogError);
+        expect(log.failure?.message).toMatch(
+          /no checkpoint could be published for \d+ ms while 300 entries wait for one, a write of its tiles not having returned/,
+        );
+        expect(errors).toContain(log.failure);
+        await expect(log.append(entry(300))).rejects.toBe(log.failure);
+        expect(log.size).toBe(300n);
+        // The write returns: the round goes on, publishes, and the log takes entries again.
+        disk.release();
+        await vi.waitFor(() => expect(log.failure).toBeNull(), WAIT);
+        await log.publish();
+        expect(log.published?.size).toBe(300n);
+        expect(checkpointOf(dataDir).size).toBe(300n);
+        expect(await log.append(entry(300))).toBe(300n);
+      } finally {
+        disk.release();
+        disk.restore();
+      }
+      await log.close();
+      expect(checkpointOf(dataDir).size).toBe(301n);
+    },
+  );
 
   it("stops taking entries when too many full tiles wait in memory, however recent the last checkpoint", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));

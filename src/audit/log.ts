@@ -164,6 +164,15 @@ function checkSize(published: bigint, size: bigint): void {
 const STALL_ROUNDS = 3;
 export const MAX_UNWRITTEN_TILES = 64;
 
+/**
+ * A write that hangs rather than fails (a stuck NFS mount, a frozen disk) never settles its round,
+ * so the check above, made when a round settles, would never run: each checkpoint tick also makes
+ * it while a round or integration step has not settled, the bound then STALL_ROUNDS intervals but
+ * at least this long (a slow sync is not a stall). The log stops taking entries as above, and
+ * resumes once the write returns and a round succeeds.
+ */
+export const HUNG_MIN_MS = 10_000;
+
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
 export const INTEGRATE_SLICE = 64;
 
@@ -193,6 +202,10 @@ export class AuditLog implements AuditTrail {
   private lastRoundOk: number;
   /** Why the log stopped taking entries though its write-ahead file works (see STALL_ROUNDS). */
   private stalled: Error | null = null;
+  /** Changes of the tree (rounds, integration and sweep steps) queued or running, not yet settled. */
+  private unsettled = 0;
+  /** A publishing round queued behind others and not yet begun: later callers share it. */
+  private queuedRound: Promise<void> | null = null;
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -212,8 +225,11 @@ export class AuditLog implements AuditTrail {
     return (this.o.now ?? Date.now)();
   }
 
-  /** After a publishing round or an integration step: stalled, recovered, or neither (O(1)). */
-  private checkStall(ok: boolean): void {
+  /**
+   * After a publishing round or an integration step: stalled, recovered, or neither (O(1)). `hung`:
+   * made at a checkpoint tick while a change of the tree has not settled (see HUNG_MIN_MS).
+   */
+  private checkStall(ok: boolean, hung = false): void {
     if (ok) {
       this.lastRoundOk = this.now();
       if (this.stalled !== null && this.tree.unwrittenFiles === 0) this.stalled = null;
@@ -228,13 +244,26 @@ export class AuditLog implements AuditTrail {
     // Three files a level-0 tile: about that many tiles (upper ones are one file each).
     if (unwritten > 3 * MAX_UNWRITTEN_TILES)
       why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
-    else if (waiting > 0n && since > STALL_ROUNDS * this.o.checkpointMs)
-      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one`;
+    else if (waiting > 0n && since > this.stallMs(hung))
+      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one${hung ? ", a write of its tiles not having returned (a hung disk or mount?)" : ""}`;
     if (why === null) return;
     this.stalled = new AuditLogError(
       `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
     );
     this.o.onError(this.stalled);
+  }
+
+  private stallMs(hung: boolean): number {
+    const rounds = STALL_ROUNDS * this.o.checkpointMs;
+    return hung ? Math.max(rounds, HUNG_MIN_MS) : rounds;
+  }
+
+  /** Counts `change` among the unsettled ones until it settles. */
+  private track(change: Promise<void>): Promise<void> {
+    this.unsettled++;
+    return change.finally(() => {
+      this.unsettled--;
+    });
   }
 
   /**
@@ -357,10 +386,12 @@ export class AuditLog implements AuditTrail {
   /** Sweeps `dirs` one a step, each queued behind the publishing rounds waiting when it is. */
   private sweepLegacy(dirs: string[]): Promise<void> {
     const dir = dirs.pop();
-    const step = this.publishing.then(() =>
-      dir === undefined
-        ? this.tree.markPartialsSwept()
-        : this.tree.prunePartials(this.current?.size ?? 0n, [dir]),
+    const step = this.track(
+      this.publishing.then(() =>
+        dir === undefined
+          ? this.tree.markPartialsSwept()
+          : this.tree.prunePartials(this.current?.size ?? 0n, [dir]),
+      ),
     );
     // The next round must not inherit a step's failure.
     this.publishing = step.catch(() => undefined);
@@ -397,52 +428,67 @@ export class AuditLog implements AuditTrail {
 
   start(): void {
     this.timer = setInterval(() => {
+      // A round that never settles (a hung write) is a stall too: see HUNG_MIN_MS.
+      if (this.unsettled > 0 && this.stalled === null) this.checkStall(false, true);
       this.publish().catch(this.o.onError);
     }, this.o.checkpointMs);
     this.timer.unref();
   }
 
-  /** Integrates what became durable and, if the tree grew, signs and publishes a checkpoint. */
+  /**
+   * Integrates what became durable and, if the tree grew, signs and publishes a checkpoint. A call
+   * while a round is queued and not yet begun shares that round, which takes in everything durable
+   * when it begins: behind a hung write, ticks do not pile rounds up without end.
+   */
   publish(): Promise<void> {
-    const round = this.publishing.then(async () => {
-      await this.integrate(Infinity);
-      // Always called: it also writes tiles that an earlier, failed round left in memory.
-      await this.tree.append([]);
-      if (this.current !== null && this.current.size === this.tree.size) return;
-      await this.tree.writePartials();
-      // Every tile the checkpoint covers is on disk before it is signed: after a power loss,
-      // start-up may trust the tiles and read only what the write-ahead file holds after them.
-      await this.tree.sync();
-      const next: Checkpoint = {
-        origin: this.o.origin,
-        size: this.tree.size,
-        root: this.tree.root(),
-        extensions: [],
-      };
-      const last = this.current;
-      if (last !== null && last.size > 0n) {
-        // Never sign a tree that does not extend the one signed before.
-        const proof = await consistencyProof(this.tree.read, last.size, next.size);
-        verifyConsistency(last.size, next.size, proof, last.root, next.root);
-      }
-      const text = signCheckpoint(next, this.o.signer);
-      await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), "synced");
-      this.current = { size: next.size, root: next.root, text };
-      await writeRestorePoint(this.o.walPath, {
-        size: next.size,
-        walOffset: this.integrated,
-        mark: this.folded,
-      });
-      // Only now, the new checkpoint and restore point durable: the partials of tiles it covers
-      // full go (clients read the full tile). A failure costs disk, not data.
-      await this.tree.prunePartials(next.size).catch(this.o.onError);
-    });
+    if (this.queuedRound !== null) return this.queuedRound;
+    const round = this.track(
+      this.publishing.then(() => {
+        this.queuedRound = null;
+        return this.round();
+      }),
+    );
+    this.queuedRound = round;
     // A failed round (a full disk) is reported by the caller; the next one starts afresh.
     this.publishing = round.then(
       () => this.checkStall(true),
       () => this.checkStall(false),
     );
     return round;
+  }
+
+  private async round(): Promise<void> {
+    await this.integrate(Infinity);
+    // Always called: it also writes tiles that an earlier, failed round left in memory.
+    await this.tree.append([]);
+    if (this.current !== null && this.current.size === this.tree.size) return;
+    await this.tree.writePartials();
+    // Every tile the checkpoint covers is on disk before it is signed: after a power loss,
+    // start-up may trust the tiles and read only what the write-ahead file holds after them.
+    await this.tree.sync();
+    const next: Checkpoint = {
+      origin: this.o.origin,
+      size: this.tree.size,
+      root: this.tree.root(),
+      extensions: [],
+    };
+    const last = this.current;
+    if (last !== null && last.size > 0n) {
+      // Never sign a tree that does not extend the one signed before.
+      const proof = await consistencyProof(this.tree.read, last.size, next.size);
+      verifyConsistency(last.size, next.size, proof, last.root, next.root);
+    }
+    const text = signCheckpoint(next, this.o.signer);
+    await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), "synced");
+    this.current = { size: next.size, root: next.root, text };
+    await writeRestorePoint(this.o.walPath, {
+      size: next.size,
+      walOffset: this.integrated,
+      mark: this.folded,
+    });
+    // Only now, the new checkpoint and restore point durable: the partials of tiles it covers
+    // full go (clients read the full tile). A failure costs disk, not data.
+    await this.tree.prunePartials(next.size).catch(this.o.onError);
   }
 
   inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
@@ -469,7 +515,7 @@ export class AuditLog implements AuditTrail {
     this.integrating = true;
     setImmediate(() => {
       this.integrating = false;
-      const step = this.publishing.then(() => this.integrate(INTEGRATE_SLICE));
+      const step = this.track(this.publishing.then(() => this.integrate(INTEGRATE_SLICE)));
       // A failed tile write is left for the next publishing round to retry and report.
       this.publishing = step.catch(() => this.checkStall(false));
       void this.publishing.then(() => {
