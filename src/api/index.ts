@@ -133,7 +133,7 @@ export async function answerDecisions(
   turns: Turns,
   metrics?: DecisionCounter,
 ): Promise<Buffer[]> {
-  const texts = await batchItems(text, turns, MAX_DECISION_CHARS);
+  const texts = await batchItems(text, turns, MAX_DECISION_CHARS, MAX_BATCH);
   if (texts === null) {
     if (text.length > MAX_DECISION_CHARS) throw decisionTooLarge([], MAX_DECISION_CHARS);
     const body = parseJsonText(text);
@@ -149,13 +149,6 @@ export async function answerDecisions(
     const decision = decide(scheme, input.principal, input.request);
     metrics?.decided(decision, input.request.action);
     return [Buffer.from(JSON.stringify(decisionView(decision)))];
-  }
-  if (texts.length > MAX_BATCH) {
-    throw new ClearanceError(
-      "too-large",
-      "batch_too_large",
-      `at most ${MAX_BATCH} decisions per request, got ${texts.length}`,
-    );
   }
   const values: unknown[] = [];
   await turns.each(texts.length, (i) => values.push(parseItem(texts[i] as string, i)));

@@ -19,12 +19,19 @@ import {
 
 /**
  * The texts of the items of the JSON array `text` is, each at most `maxItem` characters (413
- * `decision_too_large` naming the first longer one); null when `text` is not an array (its first
- * character, after white space, is not `[`). The text is cut at the array's own commas, found by a
- * scan that skips strings natively; a text the scan finds is no valid array is refused (400
- * `invalid_json`). An item that is not valid JSON is found when it is parsed (`parseItem`).
+ * `decision_too_large` naming the first longer one), at most `maxItems` of them (413
+ * `batch_too_large` as soon as one more is cut: a 10 MB `[0,0,…]` is not first cut into five million
+ * strings); null when `text` is not an array (its first character, after white space, is not `[`).
+ * The text is cut at the array's own commas, found by a scan that skips strings natively; a text the
+ * scan finds is no valid array is refused (400 `invalid_json`). An item that is not valid JSON is
+ * found when it is parsed (`parseItem`).
  */
-export async function batchItems(text: string, turns: Pacing, maxItem: number): Promise<string[] | null> {
+export async function batchItems(
+  text: string,
+  turns: Pacing,
+  maxItem: number,
+  maxItems: number,
+): Promise<string[] | null> {
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_BRACKET) return null;
   const texts: string[] = [];
@@ -33,6 +40,7 @@ export async function batchItems(text: string, turns: Pacing, maxItem: number): 
   let checkAt = i + SCAN_STRIDE;
   const cut = (end: number) => {
     if (end - from > maxItem) throw decisionTooLarge([texts.length], maxItem);
+    if (texts.length >= maxItems) throw batchTooLarge(maxItems);
     texts.push(text.slice(from, end));
     from = end + 1;
   };
@@ -78,6 +86,11 @@ export function decisionTooLarge(path: (string | number)[], max: number): Cleara
   return new ClearanceError("too-large", "decision_too_large", message, {
     problems: [{ code: "decision_too_large", path, message }],
   });
+}
+
+/** A batch of more than `max` decisions: refused at the first item over, so its count is not known. */
+export function batchTooLarge(max: number): ClearanceError {
+  return new ClearanceError("too-large", "batch_too_large", `at most ${max} decisions per request, got more`);
 }
 
 function malformed(why: string): ClearanceError {

@@ -89,8 +89,6 @@ export class RedisCounters implements Counters {
   private sending: Promise<void> | undefined;
   private firstSeeding: (() => void) | undefined;
   private closed = false;
-  /** Redis's maxmemory-policy as last read (at a connection), or null when it could not be read. */
-  private policy: string | null = null;
   private risk: string | null = null;
   /** The policy the gateway's log was last told of (null: unreadable), told again only when it changes. */
   private told: string | null | undefined;
@@ -154,11 +152,6 @@ export class RedisCounters implements Counters {
    */
   get evictionRisk(): string | null {
     return this.risk;
-  }
-
-  /** Redis's maxmemory-policy as read at the last connection, or null when it could not be read. */
-  get evictionPolicy(): string | null {
-    return this.policy;
   }
 
   async admit(request: AdmitRequest): Promise<Admission> {
@@ -406,18 +399,17 @@ export class RedisCounters implements Counters {
       const answer = await this.client.config("GET", "maxmemory-policy");
       if (Array.isArray(answer) && typeof answer[1] === "string") policy = answer[1];
     } catch (err) {
-      if (!answeredNo(err)) throw err;
+      if (!refused(err)) throw err;
       refusal = (err as Error).message;
     }
     if (policy === null) {
       try {
         policy = /^maxmemory_policy:(\S+)/m.exec(await this.client.info("memory"))?.[1] ?? null;
       } catch (err) {
-        if (!answeredNo(err)) throw err;
+        if (!refused(err)) throw err;
         refusal = refusal === "" ? (err as Error).message : `${refusal}; ${(err as Error).message}`;
       }
     }
-    this.policy = policy;
     this.risk = policy === null ? null : evictionRisk(policy, this.where);
     if (policy === this.told) return;
     const log = this.options.log ?? (() => {});
@@ -525,20 +517,13 @@ export class RedisCounters implements Counters {
 }
 
 /**
- * Redis answered, refusing the command for good (e.g. "value is not an integer", WRONGTYPE) —
- * rather than failing to answer, or answering that it cannot take writes for now.
+ * Redis answered, refusing the command for good (e.g. "value is not an integer", WRONGTYPE, or a
+ * command unknown, renamed or not permitted) — rather than failing to answer, or answering that it
+ * cannot take writes for now. `err` may be the client's own error or one wrapped as unavailable.
  */
 function refused(err: unknown): boolean {
   const e = err instanceof CountersUnavailableError ? err.cause : err;
   return (e as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((e as Error).message);
-}
-
-/**
- * Redis answered, refusing the command (unknown or renamed, not permitted), as opposed to not
- * answering or being busy for now.
- */
-function answeredNo(err: unknown): boolean {
-  return (err as Error | undefined)?.name === "ReplyError" && !TRANSIENT.test((err as Error).message);
 }
 
 /**
@@ -547,7 +532,7 @@ function answeredNo(err: unknown): boolean {
  * minute windows (the totals are kept for good). An evicted counter reads zero: the quota or rate
  * limit starts again, until the next reconnection raises the licenses' counters to the store's usage.
  */
-export function evictionRisk(policy: string, where: string): string | null {
+function evictionRisk(policy: string, where: string): string | null {
   if (policy === "noeviction") return null;
   const which = policy.startsWith("volatile-")
     ? "the counters that expire (a license's month and quarter tokens, an organization's requests and tokens per minute)"

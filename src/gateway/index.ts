@@ -73,11 +73,11 @@ export function createGatewayHandler(
     const work = (async () => {
       requireHost(req);
       if (route !== undefined) {
-        if (req.method !== "POST") throw methodNotAllowed(req, "POST");
+        allow(req, "POST");
         return proxy(ctx, req, res, route.wire, route.endpoint, seen);
       }
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
-        if (req.method !== "GET") throw methodNotAllowed(req, "GET");
+        allow(req, "GET");
         const id = path.length > 11 ? decodePathPart(path.slice(11)) : undefined;
         return listModels(ctx, req, res, wire as Wire, seen, id);
       }
@@ -291,14 +291,3 @@ export const renderClientError: ClientErrorRenderer = (err, raw) => {
   const anthropic = /^(x-api-key|anthropic-version):/im.test(raw.head);
   return renderError(wireFor(raw.path ?? "/", anthropic ? { "x-api-key": "" } : {}), err);
 };
-
-function methodNotAllowed(req: IncomingMessage, expected: string): ClearanceError {
-  return new ClearanceError(
-    "method",
-    "method_not_allowed",
-    `${req.method} is not allowed here; use ${expected}`,
-    {
-      allow: [expected],
-    },
-  );
-}

@@ -18,9 +18,12 @@ let storeDown = false;
 let noActiveVersion = false;
 
 const SECRET = "s3cret-pass";
+/** The store's error's message, when a test sets its own. */
+let failMessage: string | undefined;
 function refused(): Error {
   const err = new Error(
-    `connect ECONNREFUSED 10.0.0.5:5432 (postgres://clearance:${SECRET}@10.0.0.5/clearance)\n    at TCPConnectWrap.afterConnect`,
+    failMessage ??
+      `connect ECONNREFUSED 10.0.0.5:5432 (postgres://clearance:${SECRET}@10.0.0.5/clearance)\n    at TCPConnectWrap.afterConnect`,
   );
   return Object.assign(err, { code: "ECONNREFUSED" });
 }
@@ -122,6 +125,42 @@ describe("/readyz after a failed policy reload", () => {
     expect(recovered.status).toBe(200);
     expect(recovered.body).not.toHaveProperty("reload");
     expect(recovered.body).not.toHaveProperty("warnings");
+  });
+
+  it("masks a URL's password whole, even one holding a raw @ or /, and nothing past its URL", async () => {
+    const shown: [string, string][] = [
+      [
+        "connect failed (postgres://app:s3cr@t@db:5432/clearance)",
+        "connect failed (postgres://app:***@db:5432/clearance)",
+      ],
+      ["postgres://app:ab/cd@db/clearance refused", "postgres://app:***@db/clearance refused"],
+      ["postgres://app:a@b/c@d@db refused", "postgres://app:***@db refused"],
+      // No password: as it was.
+      ["fetch http://db.internal:8080/health failed", "fetch http://db.internal:8080/health failed"],
+      ["postgres://app@db/clearance refused", "postgres://app@db/clearance refused"],
+      // Two URLs, and an address after one: each password masked, nothing else.
+      [
+        "primary postgres://a:one@h1/db and replica postgres://b:t@o@h2/db are down",
+        "primary postgres://a:***@h1/db and replica postgres://b:***@h2/db are down",
+      ],
+      [
+        "redis://:pa@ss@cache:6379 down; tell ops@example.com",
+        "redis://:***@cache:6379 down; tell ops@example.com",
+      ],
+    ];
+    storeDown = true;
+    try {
+      for (const [message, masked] of shown) {
+        failMessage = message;
+        await t.gateway.snapshot.refresh();
+        expect((await readyz(ADMIN_TOKEN)).body.reload?.message).toBe(masked);
+      }
+    } finally {
+      storeDown = false;
+      failMessage = undefined;
+    }
+    await t.gateway.snapshot.refresh();
+    expect((await readyz(ADMIN_TOKEN)).body).not.toHaveProperty("reload");
   });
 
   it("a store whose policy cannot be built: policy_not_loaded, the policy before in force", async () => {

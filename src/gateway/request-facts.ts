@@ -8,6 +8,7 @@ import { ClearanceError } from "../errors/index.js";
 import type { ClientSlot } from "../location/index.js";
 import { duplicateMember } from "../http/members.js";
 import { settleLocation } from "../policy/index.js";
+import { CONTROL, CONTROL_OR_LONE_SURROGATE } from "../policy/text.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { GatewayContext } from "./context.js";
 
@@ -15,13 +16,6 @@ export { duplicateMember };
 
 /** Longest model name or purpose a request may carry (scheme ids are far shorter). */
 export const MAX_NAME = 256;
-
-/** Control characters (C0, DEL, C1): never part of a name, and they garble logs and headers. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** A lone surrogate (with /u a well-formed pair is one code point, not a match): not Unicode, and
- * RFC 8785 would refuse the audit entry holding it. */
-const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * The request's country (null: unknown); sources that disagree settle against the embargo. The
@@ -116,14 +110,23 @@ export function refuseRoutingMembers(json: Record<string, unknown>): void {
   }
 }
 
-/** A name that will be logged or echoed: bounded, and free of control characters. */
+/**
+ * A name that will be logged or echoed: bounded, free of control characters (C0, DEL, C1: they garble
+ * logs and headers) and of lone surrogates (not Unicode: RFC 8785 would refuse the audit entry
+ * holding one). One scan for both; a name holding both is refused for its control characters.
+ */
 export function checkName(value: string, code: string, field: string): void {
   if (value.length > MAX_NAME) {
     throw invalidField(code, field, `${field} is longer than ${MAX_NAME} characters (${value.length})`);
   }
-  if (CONTROL.test(value)) throw invalidField(code, field, `${field} contains control characters`);
-  if (LONE_SURROGATE.test(value))
-    throw invalidField(code, field, `${field} is not valid Unicode (a lone surrogate)`);
+  if (!CONTROL_OR_LONE_SURROGATE.test(value)) return;
+  throw invalidField(
+    code,
+    field,
+    CONTROL.test(value)
+      ? `${field} contains control characters`
+      : `${field} is not valid Unicode (a lone surrogate)`,
+  );
 }
 
 function invalidField(code: string, field: string, message: string): ClearanceError {

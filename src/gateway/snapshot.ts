@@ -95,7 +95,7 @@ export interface ReloadFailure {
 const MESSAGE_SHOWN = 200;
 
 /** What /readyz may say of a failed reload's error (the log holds the whole of it). */
-export function reloadFailure(err: unknown, since: number): ReloadFailure {
+function reloadFailure(err: unknown, since: number): ReloadFailure {
   const own = (err as { code?: unknown } | null | undefined)?.code;
   const code =
     typeof own === "string" && /^[\w.-]{1,64}$/.test(own) ? own : err instanceof Error ? err.name : "Error";
@@ -103,11 +103,15 @@ export function reloadFailure(err: unknown, since: number): ReloadFailure {
   return { code, message: shortMessage(text), since };
 }
 
-/** First line, control characters out, URL credentials masked, at most MESSAGE_SHOWN characters. */
+/**
+ * First line, control characters out, URL credentials masked, at most MESSAGE_SHOWN characters. A
+ * password is masked up to the last `@` of its token (no white space), so one holding a raw `@` or `/`
+ * is masked whole: at worst more than the password is hidden, never part of it shown.
+ */
 function shortMessage(text: string): string {
   const line = (text.split(/\r?\n/, 1)[0] ?? "")
     .replace(/\p{Cc}/gu, " ")
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/gi, "$1***@");
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)\S*@/gi, "$1***@");
   return line.length <= MESSAGE_SHOWN ? line : `${line.slice(0, MESSAGE_SHOWN - 1)}…`;
 }
 

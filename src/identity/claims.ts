@@ -10,6 +10,7 @@
  */
 import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
 import { isCalendarDate } from "../policy/dates.js";
+import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
 import { assuranceRank, type ProviderInput } from "./schema.js";
 
@@ -18,13 +19,8 @@ type Path = string | readonly (string | number)[];
 /** At most this many values per fact: a token cannot make a decision loop over thousands. */
 const MAX_VALUES = 16;
 const MAX_TEXT = 200;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** A lone surrogate (with /u a well-formed pair is one code point, not a match). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
-/** What `shown` writes as `?`: control characters and lone surrogates. */
-// eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/gu;
+/** What `shown` writes as `?`: control characters and lone surrogates (every one: global). */
+const UNPRINTABLE = new RegExp(CONTROL_OR_LONE_SURROGATE.source, "gu");
 
 /**
  * Whether a claim's text is Unicode: a lone surrogate is not, and RFC 8785, the audit log's

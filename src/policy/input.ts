@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { isCountryCode } from "../countries/index.js";
 import { isInstant, isPartialDate } from "./dates.js";
+import { CONTROL } from "./text.js";
 import { InvalidInputError } from "../errors/index.js";
 import { zodProblems } from "../yaml/index.js";
 import {
@@ -59,10 +60,6 @@ export const principalSchema = z.strictObject({
   assurance: z.enum(ASSURANCE_LEVELS).default("none"),
   screening: z.enum(SCREENING_STATUSES).default("clear"),
 });
-
-/** A name a client chose that reaches an answer (echoed in its detail): bounded, no control characters. */
-// eslint-disable-next-line no-control-regex -- control characters are what is looked for
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const requestSchema = z.strictObject({
   model: z
