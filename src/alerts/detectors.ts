@@ -36,19 +36,14 @@ export interface Sighting {
  * The partner a sighting names, live (AlertService.observe) and replayed from the audit log
  * (warmup.ts) alike: the grant's partner when a partner's grant allowed the request, else the
  * organization when it is an organization partner.
- * @param grant the grant as the audit log names it ("partner-country:<id>#<n>",
- *   "partner-organization:<id>#<n>", "license:<id>"; see grantId), or null
+ * @param grantPartner the partner whose grant allowed the request (null: a license, or none)
  */
 export function sightingPartner(
-  grant: string | null,
+  grantPartner: string | null,
   organization: string | null,
   scheme: CompiledScheme,
 ): string | null {
-  if (grant !== null && !grant.startsWith("license:")) {
-    const colon = grant.indexOf(":");
-    const hash = grant.lastIndexOf("#");
-    if (colon >= 0 && hash > colon) return grant.slice(colon + 1, hash);
-  }
+  if (grantPartner !== null) return grantPartner;
   return organization !== null && scheme.organizationPartners.has(organization) ? organization : null;
 }
 

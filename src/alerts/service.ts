@@ -4,7 +4,6 @@
  * detector's configured response, and delivered to the webhook. Quotas are checked on a timer,
  * off the request path. The request path only builds a sighting and hands it on.
  */
-import { grantId } from "../audit/entry.js";
 import type { ConfigFile } from "../config/index.js";
 import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
@@ -236,7 +235,8 @@ export class AlertService {
     if (d === null || r.principal === null || r.credential === null) return;
     const org = r.principal.organization;
     const organization = typeof org === "string" ? org : (org?.id ?? null);
-    const partner = sightingPartner(grantId(d.grant), organization, this.o.scheme());
+    const grantPartner = d.grant === null || d.grant.kind === "license" ? null : d.grant.partner;
+    const partner = sightingPartner(grantPartner, organization, this.o.scheme());
     this.feed?.publish({
       t: r.startedAt,
       requestId: r.requestId,

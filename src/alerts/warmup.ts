@@ -66,7 +66,7 @@ function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: Compiled
     principal: e.principal,
     credential: "", // not in the log
     organization: e.organization,
-    partner: sightingPartner(e.grant, e.organization, scheme),
+    partner: sightingPartner(grantPartnerOf(e.grant), e.organization, scheme),
     model: e.model,
     decision: e.decision,
     reason: e.reason,
@@ -147,4 +147,15 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
     }
   }
   return { replayed, read, from, to: size, coveredFrom, coveredTo, lastRequestIds };
+}
+
+/**
+ * The partner of a grant as the audit log names it ("partner-country:<id>#<n>",
+ * "partner-organization:<id>#<n>"; see grantId); null for a license ("license:<id>") or none.
+ */
+function grantPartnerOf(grant: string | null): string | null {
+  if (grant === null || grant.startsWith("license:")) return null;
+  const colon = grant.indexOf(":");
+  const hash = grant.lastIndexOf("#");
+  return colon >= 0 && hash > colon ? grant.slice(colon + 1, hash) : null;
 }
