@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ClearanceError } from "../errors/index.js";
-import type { Pacing } from "../http/members.js";
+import type { Pacing } from "./items.js";
 import { batchItems } from "./items.js";
 
 /** Pacing that never yields, counting the scan's looks at the clock. */

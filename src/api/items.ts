@@ -14,8 +14,16 @@ import {
   OPEN_BRACE,
   OPEN_BRACKET,
   QUOTE,
-  type Pacing,
 } from "../http/members.js";
+
+/** Long work paced in short turns of the event loop (the decision API's Turns). */
+export interface Pacing {
+  /** Whether this turn has run its budget: then `await next()`. */
+  due(): boolean;
+  next(): Promise<void>;
+  /** step(0) ... step(n - 1), yielding between them whenever a turn is due. */
+  each(n: number, step: (i: number) => void): Promise<void>;
+}
 
 /**
  * The texts of the items of the JSON array `text` is, each at most `maxItem` characters (413

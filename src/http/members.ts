@@ -67,15 +67,6 @@ export function duplicateMemberPath(text: string): (string | number)[] | null {
   return null;
 }
 
-/** Long work paced in short turns of the event loop (the decision API's Turns). */
-export interface Pacing {
-  /** Whether this turn has run its budget: then `await next()`. */
-  due(): boolean;
-  next(): Promise<void>;
-  /** step(0) ... step(n - 1), yielding between them whenever a turn is due. */
-  each(n: number, step: (i: number) => void): Promise<void>;
-}
-
 /** The character codes JSON's structure is made of (the scans here and the decision API's batch cut). */
 export const QUOTE = 0x22;
 export const COMMA = 0x2c;

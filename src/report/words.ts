@@ -52,7 +52,7 @@ export function fallbackText(f: PolicyFallback): string {
 }
 
 /** What grouping compares of a policy row (the report's PolicyRow, or the JSON the console reads). */
-interface GroupedRow {
+export interface GroupedRow {
   readonly country: string;
   readonly model: string;
   readonly control: string;

@@ -8,28 +8,13 @@ import { apiWithProgress } from "../api.js";
 import { instantText } from "../components/dates.js";
 import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
-import {
-  ACCESS_TEXT,
-  fallbackText,
-  policyGroups,
-  type Access,
-  type PolicyFallback,
-} from "../../../src/report/words.js";
+import { ACCESS_TEXT, fallbackText, policyGroups, type GroupedRow } from "../../../src/report/words.js";
 
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
 const FOOTPRINT_TABLES = ["served", "locations", "grants", "policy"] as const;
 
-interface PolicyRow {
-  readonly country: string;
-  readonly model: string;
-  readonly control: string;
-  readonly action: string;
-  readonly access: Access;
-  readonly partner_nationals: readonly string[];
-  readonly partner_organizations: readonly string[];
-  readonly licensees: readonly string[];
+interface PolicyRow extends GroupedRow {
   readonly fallback_model: string | null;
-  readonly fallbacks: readonly PolicyFallback[];
 }
 
 interface GrantUse {
