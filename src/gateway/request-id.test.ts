@@ -2,7 +2,8 @@
  * The request id the official SDKs surface (openai: `x-request-id`, as `_request_id` and
  * `APIError.requestID`; Anthropic: `request-id`, as `_request_id` and `requestID`) is the gateway's
  * own on every answer — allowed, refused, failed upstream — and names the decision's audit entry.
- * The upstream's own id is passed on under a name of its own.
+ * The upstream's own id is passed on under a name of its own. And a timeout in Anthropic's format is
+ * its documented `timeout_error`.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
@@ -184,5 +185,17 @@ describe("the Anthropic SDK's request id", () => {
     expect(refused.status).toBe(403);
     expect(refused.requestID).toMatch(UUID);
     expect((await decisions()).get(refused.requestID)).toMatchObject({ decision: "deny" });
+  });
+
+  it("an upstream timeout, or the upstream's own 504, is Anthropic's documented timeout_error", async () => {
+    for (const how of ["hang", "504"]) {
+      const failed = (await anthropic("alice", "US", how)
+        .messages.create({ model: "fable-5", max_tokens: 10, messages })
+        .catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+      expect(failed.status, how).toBe(504);
+      expect(failed.error, how).toMatchObject({ type: "error", error: { type: "timeout_error" } });
+      expect(failed.requestID, how).toMatch(UUID);
+      expect(JSON.stringify(failed.error)).not.toContain("lb-3.internal");
+    }
   });
 });

@@ -70,7 +70,8 @@ const ANTHROPIC_TYPE: Readonly<Record<ErrorKind, string>> = {
   internal: "api_error",
   upstream: "api_error",
   unavailable: "overloaded_error",
-  "upstream-timeout": "api_error",
+  // Anthropic's documented type for its 504 (OpenAI documents none: its SDKs go by the status).
+  "upstream-timeout": "timeout_error",
 };
 
 export interface ErrorDetails {
