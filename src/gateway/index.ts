@@ -35,7 +35,7 @@ import type { GatewayContext } from "./context.js";
 import { listModels } from "./models.js";
 import { Observation } from "./observer.js";
 import { policyUnconfirmed, proxy } from "./proxy.js";
-import { PROXY_ROUTES, errorBody, wireOf } from "./wire.js";
+import { PROXY_ROUTES, REQUEST_ID_HEADER, errorBody, wireOf } from "./wire.js";
 
 export type { GatewayContext } from "./context.js";
 
@@ -68,6 +68,7 @@ export function createGatewayHandler(
     // A proxied request's decision sets these (or its refusal does, below); other routes decide nothing.
     if (route === undefined) undecided(res);
     const wire = wireFor(path, req.headers);
+    if (wire !== "admin") res.setHeader(REQUEST_ID_HEADER[wire], requestId);
     const seen = Observation.begin(ctx.observer, requestId, req, res, path, ctx.locator);
 
     const work = (async () => {

@@ -82,7 +82,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
     let events = 0;
-    /** Bytes sent or held that end inside an event: no error event can follow them (see below). */
+    /** Bytes sent that end inside an event: no error event can follow them (see below). */
     let open = (): boolean => false;
     // An upstream's error event inside the stream is passed on with its text replaced (as its error
     // answers are), the original going to the gateway's log.
@@ -154,7 +154,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       let beforeLast = LF;
       // What was sent last ended inside an event (one larger than the capture limit).
       let cut = false;
-      open = () => tail !== null || cut;
+      open = () => cut;
       write = (chunk) => {
         read.length = 0;
         parser.push(chunk);
@@ -179,16 +179,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         cut = end < 0;
         return send(out);
       };
+      // Bytes held at the end are an event the upstream never ended with a blank line: not an event
+      // (the SSE spec, and both SDKs, discard it), so not sent, as the re-encoded path sends none —
+      // the client reads what was metered. Unless the event's start has gone out already (larger than
+      // the capture limit): its rest follows as it came.
       finish = () => {
-        if (tail === null) res.end();
+        if (tail === null || !cut) res.end();
         else res.end(tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize));
       };
     }
     // A stream that ended with no event in it: the upstream failed before its first, said as a
-    // failure mid-stream is (the head is sent), and charged as one (nothing). Unless its bytes end
-    // inside an event (a server that does not end its last event with a blank line, which the
-    // parser drops): those are passed on as they came, as any stream's unended tail is, for an
-    // error event after them would be read as part of that event.
+    // failure mid-stream is (the head is sent), and charged as one (nothing). Unless bytes sent end
+    // inside an event (one larger than the capture limit): an error event after them would be read
+    // as part of that event.
     const ended = finish;
     finish = () => {
       if (events > 0 || gone || open()) ended();

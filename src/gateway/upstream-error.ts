@@ -303,5 +303,6 @@ function anthropicType(status: number): string {
   if (status === 404) return "not_found_error";
   if (status === 413) return "request_too_large";
   if (status === 529 || status === 503) return "overloaded_error";
+  if (status === 504) return "timeout_error";
   return status < 500 ? "invalid_request_error" : "api_error";
 }

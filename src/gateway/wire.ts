@@ -24,6 +24,17 @@ export function wireOf(headers: IncomingHttpHeaders): Wire {
     : "openai";
 }
 
+/**
+ * The header each provider's SDKs read a response's request id from (openai's `_request_id` and
+ * `APIError.requestID`, Anthropic's `request_id` and `requestID`). Every answer carries the gateway's
+ * own there, the one its audit entry and log lines name, so that the id a caller quotes from the SDK
+ * finds the decision; the upstream's own goes as `x-clearance-upstream-request-id`.
+ */
+export const REQUEST_ID_HEADER: Readonly<Record<Wire, string>> = {
+  openai: "x-request-id",
+  anthropic: "request-id",
+};
+
 /** Each error kind as the OpenAI SDKs classify it (`error.type`). */
 const OPENAI_TYPE: Readonly<Record<ErrorKind, string>> = {
   invalid: "invalid_request_error",
@@ -59,7 +70,8 @@ const ANTHROPIC_TYPE: Readonly<Record<ErrorKind, string>> = {
   internal: "api_error",
   upstream: "api_error",
   unavailable: "overloaded_error",
-  "upstream-timeout": "api_error",
+  // Anthropic's documented type for its 504 (OpenAI documents none: its SDKs go by the status).
+  "upstream-timeout": "timeout_error",
 };
 
 export interface ErrorDetails {

@@ -170,7 +170,10 @@ describe("the HTTP provider's body over a real socket", () => {
     await new Promise((r) => setTimeout(r, 50)); // the whole answer has arrived by now
     const { done } = watch(res.body);
     expect(await done).toEqual(['data:{"usage":{"prompt_tokens":1}}', "end", "close"]);
-    expect(res.headers).toEqual({ "content-type": "application/json", "x-request-id": "r1" });
+    expect(res.headers).toEqual({
+      "content-type": "application/json",
+      "x-clearance-upstream-request-id": "r1",
+    });
     await p.close();
   });
 

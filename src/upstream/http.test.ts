@@ -61,7 +61,8 @@ describe("HTTP providers", () => {
     const res = await p.request(call());
     expect(res.status).toBe(200);
     expect(await text(res.body)).toBe('{"ok":true}');
-    expect(res.headers["x-request-id"]).toBe("up-1");
+    expect(res.headers["x-clearance-upstream-request-id"]).toBe("up-1");
+    expect(res.headers["x-request-id"]).toBeUndefined();
     expect(res.headers["set-cookie"]).toBeUndefined();
     const last = seen.at(-1)!;
     expect(last.url).toBe("/v1/chat/completions");

@@ -9,7 +9,7 @@ import { baseUrlProblem } from "../config/schema.js";
 import { SetupError } from "../errors/index.js";
 import { DispatchedBody } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
-import { UpstreamError, wiresOf } from "./types.js";
+import { UPSTREAM_REQUEST_ID, UpstreamError, wiresOf } from "./types.js";
 
 export interface HttpProviderOptions {
   readonly name: string;
@@ -34,15 +34,19 @@ const PATHS: Readonly<Record<Endpoint, string>> = {
   "messages.count_tokens": "/v1/messages/count_tokens",
 };
 
-/** Upstream response headers worth passing on; hop-by-hop and length headers are not (bodies may change). */
-const PASS_HEADERS = new Set([
-  "content-type",
-  "x-request-id",
-  "openai-processing-ms",
-  "openai-version",
-  "request-id",
-  "anthropic-organization-id",
-  "retry-after",
+/**
+ * Upstream response headers worth passing on, each under the name it is passed on as; hop-by-hop and
+ * length headers are not (bodies may change). The upstream's request id is renamed: the SDKs' own
+ * request-id headers carry the gateway's, which names the audit entry.
+ */
+const PASS_HEADERS: ReadonlyMap<string, string> = new Map([
+  ["content-type", "content-type"],
+  ["x-request-id", UPSTREAM_REQUEST_ID],
+  ["openai-processing-ms", "openai-processing-ms"],
+  ["openai-version", "openai-version"],
+  ["request-id", UPSTREAM_REQUEST_ID],
+  ["anthropic-organization-id", "anthropic-organization-id"],
+  ["retry-after", "retry-after"],
 ]);
 
 export function createHttpProvider(options: HttpProviderOptions): Provider {
@@ -134,13 +138,16 @@ function dispatch(
   });
 }
 
-/** The headers worth passing on, lower-cased; one sent twice is left out (as node:http would make it a list). */
+/**
+ * The headers worth passing on, lower-cased and renamed; one sent twice is left out (as node:http
+ * would make it a list), as is a request id sent under both names.
+ */
 function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
   const out: Record<string, string> = {};
   const twice = new Set<string>();
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
-    if (!PASS_HEADERS.has(name)) continue;
+    const name = PASS_HEADERS.get((raw[i] as Buffer).toString("latin1").toLowerCase());
+    if (name === undefined) continue;
     if (name in out) twice.add(name);
     out[name] = (raw[i + 1] as Buffer).toString("latin1");
   }

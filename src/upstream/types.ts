@@ -49,9 +49,12 @@ export class Cancellation extends EventEmitter {
   }
 }
 
+/** The upstream's own request id, as passed on (its x-request-id or request-id). */
+export const UPSTREAM_REQUEST_ID = "x-clearance-upstream-request-id";
+
 export interface UpstreamResponse {
   readonly status: number;
-  /** Lower-case header names. */
+  /** Lower-case header names, those the client may get (the upstream's request id as UPSTREAM_REQUEST_ID). */
   readonly headers: Readonly<Record<string, string>>;
   /** The body as it arrives: SSE text when streaming, JSON otherwise. */
   readonly body: UpstreamBody;
