@@ -260,6 +260,9 @@ export function createDecisionServer(options: DecisionApiOptions): Server {
   const handler = decisionHandler(options);
   const limits = { ...DEFAULT_CONNECTION_LIMITS, keepAliveTimeoutMs: 5_000 };
   const server = createServer(serverOptions(limits), (req, res) => void handler(req, res));
-  guardConnections(server, limits, (err) => JSON.stringify(errorBody(err)));
+  guardConnections(server, limits, (err) => ({
+    body: JSON.stringify(errorBody(err)),
+    requestIdHeader: null,
+  }));
   return server;
 }

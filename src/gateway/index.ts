@@ -290,5 +290,6 @@ function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
  */
 export const renderClientError: ClientErrorRenderer = (err, raw) => {
   const anthropic = /^(x-api-key|anthropic-version):/im.test(raw.head);
-  return renderError(wireFor(raw.path ?? "/", anthropic ? { "x-api-key": "" } : {}), err);
+  const wire = wireFor(raw.path ?? "/", anthropic ? { "x-api-key": "" } : {});
+  return { body: renderError(wire, err), requestIdHeader: wire === "admin" ? null : REQUEST_ID_HEADER[wire] };
 };

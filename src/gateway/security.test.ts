@@ -336,6 +336,8 @@ describe("9. errors of Node's HTTP parser, and the Bearer scheme", () => {
     expect(got).toMatch(/^HTTP\/1\.1 400 /);
     expect(headerOf(got, "x-clearance-decision")).toBe("none");
     expect(headerOf(got, "x-clearance-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    // The same id where the OpenAI SDKs read one (no audit entry: nothing was decided).
+    expect(headerOf(got, "x-request-id")).toBe(headerOf(got, "x-clearance-request-id"));
     expect(headerOf(got, "x-clearance-reason")).toBe("malformed_http");
     expect(JSON.parse(bodyOf(got))).toMatchObject({
       error: { type: "invalid_request_error", code: "malformed_http" },
@@ -352,6 +354,7 @@ describe("9. errors of Node's HTTP parser, and the Bearer scheme", () => {
       error: { type: "invalid_request_error" },
     });
     expect(headerOf(got, "x-clearance-served-model")).toBe("none");
+    expect(headerOf(got, "request-id")).toBe(headerOf(got, "x-clearance-request-id"));
   });
 
   it("`bearer` in any case is accepted on the data plane and the admin API (RFC 9110)", async () => {

@@ -56,8 +56,12 @@ export interface RawRequest {
   readonly head: string;
 }
 
-/** Renders a refused request's body and content type in the caller's format. */
-export type ClientErrorRenderer = (err: ClearanceError, raw: RawRequest, requestId: string) => string;
+/** A refused request's body in the caller's format, and the header its SDK reads a request id from. */
+export interface ClientErrorAnswer {
+  readonly body: string;
+  readonly requestIdHeader: string | null;
+}
+export type ClientErrorRenderer = (err: ClearanceError, raw: RawRequest) => ClientErrorAnswer;
 
 /** What guardConnections leaves the caller: closing, on shutdown, connections that never spoke. */
 export interface GuardedServer {
@@ -99,7 +103,7 @@ export function guardConnections(
     const refused = refusal(err);
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
-    const body = render(refused, rawRequest(err.rawPacket, socket), requestId);
+    const { body, requestIdHeader } = render(refused, rawRequest(err.rawPacket, socket));
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
         "connection: close\r\n" +
@@ -107,6 +111,7 @@ export function guardConnections(
         SECURITY_HEADER_LINES +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-clearance-request-id: ${requestId}\r\n` +
+        (requestIdHeader === null ? "" : `${requestIdHeader}: ${requestId}\r\n`) +
         "x-clearance-decision: none\r\n" +
         `x-clearance-reason: ${refused.code}\r\n` +
         "x-clearance-served-model: none\r\n\r\n" +
