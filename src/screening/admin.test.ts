@@ -166,11 +166,15 @@ describe("denied-party screening over the admin API", () => {
       "birth_date",
       "nationality",
     ]);
-    const none = await asAdmin(t, "POST", "/admin/v1/screening/search", {
+    // A legal form alone has nothing to screen: held for review, not passed as clear.
+    const held = await asAdmin(t, "POST", "/admin/v1/screening/search", {
       name: "Corp",
       type: "organization",
     });
-    expect(none).toMatchObject({ match: false, matches: [] });
+    expect(held).toMatchObject({
+      match: true,
+      matches: [{ list: "screening", entry_id: "indistinct-name", legal_forms: { query: ["corp"] } }],
+    });
     const bad = await call(
       t,
       (await createIdentity(t, "s-viewer", ["viewer"])) as string,

@@ -10,6 +10,7 @@ import type { MatchExplanation, SubjectFacts } from "./matcher.js";
 import { checkName } from "./normalise.js";
 import { countryCode } from "./loaders/index.js";
 import { InvalidInputError } from "../errors/index.js";
+import { HOLD_DIGEST, HOLD_ENTRY, HOLD_LIST, indistinctName } from "./indistinct.js";
 
 /**
  * A potential match from this score up. Chosen on the evaluation set (README, "Denied-party
@@ -63,12 +64,29 @@ export class ScreeningEngine {
     );
   }
 
-  screen(facts: SubjectFacts, options: { threshold?: number; limit?: number } = {}): ScreeningResult {
+  /**
+   * The subject's matches (facts already checked). A name with nothing distinctive to screen is held
+   * for review instead (indistinct.ts), once there are lists to screen it against.
+   */
+  find(facts: SubjectFacts, options: { threshold?: number; limit?: number } = {}): MatchExplanation[] {
     const threshold = options.threshold ?? this.threshold;
-    const matches = this.index.search(checkFacts(facts), {
+    const hold = this.index.entries.length === 0 ? null : indistinctName(facts, threshold);
+    if (hold !== null) return [hold];
+    return this.index.search(facts, {
       threshold,
       ...(options.limit === undefined ? {} : { limit: options.limit }),
     });
+  }
+
+  /** The version (content digest) of the entry a match is on; the hold's never changes. */
+  entryDigest(list: string, id: string): string | undefined {
+    if (list === HOLD_LIST && id === HOLD_ENTRY) return HOLD_DIGEST;
+    return this.index.entry(list, id)?.digest;
+  }
+
+  screen(facts: SubjectFacts, options: { threshold?: number; limit?: number } = {}): ScreeningResult {
+    const threshold = options.threshold ?? this.threshold;
+    const matches = this.find(checkFacts(facts), { ...options, threshold });
     return {
       status: matches.length > 0 ? "potential" : "clear",
       matches,

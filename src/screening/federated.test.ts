@@ -74,7 +74,7 @@ describe("what review recorded reaches a federated principal's next token (a rea
   });
 
   /** As the gateway has it: the principal written down from its token, then the background pass. */
-  async function recorded(entries: readonly ListEntry[]) {
+  async function recorded(entries: readonly ListEntry[], displayName = "Abdulhai Salek") {
     await store.screening.importList(lists(entries), "officer");
     const record: FederatedPrincipalRecord = {
       id: "fed:uk-gov:1",
@@ -82,7 +82,7 @@ describe("what review recorded reaches a federated principal's next token (a rea
       partner: "uk-gov",
       issuer: "https://id.example.gov.uk",
       subject: "1",
-      display_name: "Abdulhai Salek",
+      display_name: displayName,
       principal: fed("fed:uk-gov:1"),
       first_seen: "2030-01-01T00:00:00.000Z",
       last_seen: "2030-01-01T00:00:00.000Z",
@@ -93,9 +93,12 @@ describe("what review recorded reaches a federated principal's next token (a rea
     await rescreenAll(store, { actor: "screening", engine });
     return engine;
   }
-  const nextToken = async (engine: ScreeningEngine, principal = fed("fed:uk-gov:1")) =>
-    screenFederated(principal, "Abdulhai Salek", statusMaps(await store.screening.statuses()), engine)
-      .screening;
+  const nextToken = async (
+    engine: ScreeningEngine,
+    principal = fed("fed:uk-gov:1"),
+    displayName = "Abdulhai Salek",
+  ) =>
+    screenFederated(principal, displayName, statusMaps(await store.screening.statuses()), engine).screening;
 
   it("a clearance holds (clear), for that entry version and those facts only", async () => {
     const engine = await recorded([salek]);
@@ -125,5 +128,15 @@ describe("what review recorded reaches a federated principal's next token (a rea
     const [m] = await store.screening.matches({ status: "potential" });
     await store.screening.review(m!.id, "confirmed", "rita", "same passport");
     expect(await nextToken(engine)).toBe("confirmed");
+  });
+
+  it("a name with nothing distinctive is held for review; the reviewer's clearance holds for its tokens", async () => {
+    // Initials alone: the old screening found nothing, and every token passed as clear.
+    const engine = await recorded([salek], "A. S.");
+    expect(await nextToken(engine, fed("fed:uk-gov:1"), "A. S.")).toBe("potential");
+    const [m] = await store.screening.matches({ status: "potential" });
+    expect(m).toMatchObject({ entry_id: "indistinct-name", list: "screening" });
+    await store.screening.review(m!.id, "cleared", "rita", "Anna Schmidt, per the partner's HR record");
+    expect(await nextToken(engine, fed("fed:uk-gov:1"), "A. S.")).toBe("clear");
   });
 });

@@ -34,7 +34,7 @@ export function screenFederated(
         (c) =>
           c.list === m.list &&
           c.entry_id === m.entry_id &&
-          c.entry_digest === engine.index.entry(m.list, m.entry_id)?.digest &&
+          c.entry_digest === engine.entryDigest(m.list, m.entry_id) &&
           (c.subject_digest === null || c.subject_digest === facts),
       ),
   );

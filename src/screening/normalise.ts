@@ -149,6 +149,30 @@ export const PARTICLES = new Set(
   ),
 );
 
+/**
+ * Words that say what an organization does or how far it reaches, not which one it is: with a
+ * legal form, a name of these alone ("Trading Co", "General Trading LLC", "International Holdings
+ * Ltd") reaches every listed company that trades or holds, and tells none of them apart.
+ */
+export const GENERIC_WORDS = new Set(
+  (
+    "trading trade traders general international intl global worldwide group holding holdings " +
+    "industries industrial industry enterprise enterprises services service import export imports " +
+    "exports commercial commerce investment investments company companies business"
+  ).split(" "),
+);
+
+/**
+ * The tokens that can tell one party from another: not a particle, not an initial, and for anything
+ * but a person not a generic word. A name with none left ("LLC", "Trading Co", "A. B.") cannot be
+ * screened: it would match nothing, or every listed company with the same generic word.
+ */
+export function distinctiveTokens(tokens: readonly string[], type: EntityType): string[] {
+  return tokens.filter(
+    (t) => t.length > 1 && !PARTICLES.has(t) && (type === "person" || !GENERIC_WORDS.has(t)),
+  );
+}
+
 export interface NormalisedName {
   /** Tokens in order (given names first). */
   readonly tokens: readonly string[];

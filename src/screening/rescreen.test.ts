@@ -1,10 +1,12 @@
 /** The rescreens on a real (embedded) store: a full pass, and the incremental pass after an import. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
+import { HOLD_ENTRY, holdReason } from "./indistinct.js";
 import { importInput } from "./lists.js";
+import { loadList } from "./loaders/index.js";
 import { ScreeningEngine } from "./engine.js";
 import { rescreenAfterImport, rescreenAll, screenSubjects } from "./rescreen.js";
 import { principalSubject } from "./subjects.js";
@@ -138,7 +140,7 @@ describe("rescreening on a real store", () => {
     // Another address is not the same party: resolved, and the new entry a potential match.
     expect(byEntry.get("c1")).toMatchObject({
       status: "resolved",
-      reason: "the entry was removed from the list",
+      reason: "the entry was removed from the list while confirmed: same person, same passport",
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
@@ -172,5 +174,156 @@ describe("rescreening on a real store", () => {
       status: "resolved",
       reason: "no longer matches",
     });
+  });
+
+  it("an organization named by a legal form and a generic word is held for review, saying why", async () => {
+    await store.screening.importList(
+      importInput(parsed("sdn", [person("1", "SALEK, Abdulhai"), person("2", "M AND S TRADING")], "v1")),
+      "officer",
+    );
+    const org = { id: "o1", name: "Trading Co., Ltd.", country: "AE" };
+    await store.principals.put({ id: "p1", name: "Jane Smith", organization: org }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    const [held] = await store.screening.matches();
+    expect(held).toMatchObject({
+      subject_kind: "organization",
+      subject_id: "o1",
+      entry_id: HOLD_ENTRY,
+      status: "potential",
+      reason: holdReason("Trading Co., Ltd."),
+    });
+    expect(await store.screening.statuses()).toEqual([
+      { kind: "organization", id: "o1", status: "potential" },
+    ]);
+    await store.screening.review(held!.id, "cleared", "rita", "a Dubai freight forwarder, licence 12345");
+    await rescreenAll(store, { actor: "screening" });
+    expect(await store.screening.matches()).toMatchObject([{ status: "cleared", reviewer: "rita" }]);
+    expect(await store.screening.statuses()).toEqual([]);
+  });
+
+  /** Imports `entries` as the list's next version and rescreens what changed, as an import does. */
+  const renew = async (list: string, entries: readonly ListEntry[], digest: string) => {
+    const { version } = await store.screening.importList(
+      importInput(parsed(list, entries, digest)),
+      "officer",
+    );
+    await rescreenAfterImport(store, version, "officer");
+    return version;
+  };
+
+  it("a confirmed party's entry leaving the list lifts the block; listed again, it is confirmed again", async () => {
+    const salek = person("9001", "SALEK, Abdulhai", { birth_dates: ["1970"] });
+    await renew("sdn", [salek], "v1");
+    await store.principals.put({ id: "p1", name: "Abdulhai Salek" }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    const [m] = await store.screening.matches();
+    await store.screening.review(m!.id, "confirmed", "rita", "same passport");
+    await renew("sdn", [], "v2");
+    expect(await store.screening.statuses()).toEqual([]);
+    expect((await store.screening.matches())[0]).toMatchObject({ status: "resolved" });
+    // Listed again (its remarks changed): confirmed, not merely potential (open models withheld too).
+    await renew("sdn", [{ ...salek, remarks: "relisted" }], "v3");
+    expect((await store.screening.matches())[0]).toMatchObject({
+      status: "confirmed",
+      reviewer: "rita",
+      reason: "same passport (confirmed before the entry was removed from the list; it is listed again)",
+    });
+    expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
+    const steps = (await store.outbox.list(0, 1000)).filter((r) => r.object.kind === "screening-match");
+    expect(steps.map((r) => `${r.action}:${r.details.to}`)).toEqual([
+      "screening.match:potential",
+      "screening.confirm:confirmed",
+      "screening.resolve:resolved",
+      "screening.confirm:confirmed",
+    ]);
+  });
+
+  it("a clearance holds when its entry leaves the list and comes back unchanged, and lapses when it comes back changed", async () => {
+    const salek = person("9001", "SALEK, Abdulhai", { birth_dates: ["1970"] });
+    await renew("sdn", [salek], "v1");
+    await store.principals.put({ id: "p1", name: "Abdulhai Salek" }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    const [m] = await store.screening.matches();
+    await store.screening.review(m!.id, "cleared", "rita", "not him: born 1990");
+    await renew("sdn", [], "v2");
+    await renew("sdn", [salek], "v3");
+    expect((await store.screening.matches())[0]).toMatchObject({
+      status: "cleared",
+      reason: "not him: born 1990",
+    });
+    expect(await store.screening.statuses()).toEqual([]);
+    await renew("sdn", [], "v4");
+    await renew("sdn", [{ ...salek, birth_dates: ["1990"] }], "v5");
+    expect((await store.screening.matches())[0]).toMatchObject({
+      status: "potential",
+      reason: "the entry changed since it was cleared",
+    });
+    expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "potential" }]);
+  });
+
+  it("a clearance carries over to the entry that replaces its own under a new id, listed the same otherwise", async () => {
+    const at = { addresses: ["1 PORT ROAD, DAMMAM, SA"], countries: ["SA"] };
+    await renew("dpl", [person("a1", "ALI ALHAY", at), person("c1", "OMAR FAROUK", at)], "v1");
+    await store.principals.put({ id: "p1", name: "Ali Alhay" }, "admin");
+    await store.principals.put({ id: "p2", name: "Omar Farouk" }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    for (const m of await store.screening.matches())
+      await store.screening.review(m.id, "cleared", "rita", "another person, another city");
+    // a1 renewed as b1 unchanged; c1 as d1 with a birth date it did not have: that clearance lapses.
+    await renew(
+      "dpl",
+      [person("b1", "ALI ALHAY", at), person("d1", "OMAR FAROUK", { ...at, birth_dates: ["1975"] })],
+      "v2",
+    );
+    const byEntry = new Map((await store.screening.matches()).map((m) => [m.entry_id, m]));
+    expect(byEntry.get("b1")).toMatchObject({
+      status: "cleared",
+      reviewer: "rita",
+      reason:
+        "another person, another city (cleared on entry a1, which the list replaced with this one, listed the same but for its id)",
+    });
+    expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
+    expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p2", status: "potential" }]);
+  });
+});
+
+const DPL = join(import.meta.dirname, "..", "..", "..", "shared", "data", "screening", "bis-dpl");
+if (!existsSync(DPL)) console.warn(`BIS DPL churn on the real lists: SKIPPED, ${DPL} is absent`);
+describe.skipIf(!existsSync(DPL))("BIS DPL churn on the real lists", () => {
+  it("a party dropped in 2022 is no longer blocked; the 2019 list imported again confirms it again", async () => {
+    const store = await openStore({ dataDir: join(root, `d${++dirs}`) });
+    try {
+      const dpl = (year: number) => {
+        const file = join(DPL, `dpl-${year}.txt`);
+        return importInput({
+          ...loadList([{ name: file, bytes: readFileSync(file) }]),
+          format: "bis-dpl",
+          digest: String(year),
+          files: [file],
+          published: null,
+        });
+      };
+      const renew = async (year: number) =>
+        rescreenAfterImport(
+          store,
+          (await store.screening.importList(dpl(year), "officer")).version,
+          "officer",
+        );
+      await renew(2019);
+      // His ten-year denial expired in September 2019: on the 2019 list, not on the 2022 one.
+      await store.principals.put({ id: "p1", name: "Aaron Robert Henderson" }, "admin");
+      await rescreenAll(store, { actor: "screening" });
+      const [m] = await store.screening.matches({ status: "potential" });
+      expect(m).toMatchObject({ list: "bis-dpl", entry_id: "0836507f18015ab0" });
+      await store.screening.review(m!.id, "confirmed", "rita", "same person, same address");
+      await renew(2022);
+      expect(await store.screening.statuses()).toEqual([]);
+      await renew(2019);
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "p1", status: "confirmed" },
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -9,6 +9,7 @@ import type { ListVersionRow, Store } from "../store/index.js";
 import type { FoundMatch, SubjectScreening, Successor } from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
 import { ScreeningIndex } from "./index.js";
+import { HOLD_LIST, holdReason } from "./indistinct.js";
 import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
 import type { ListEntry } from "./types.js";
 
@@ -51,12 +52,13 @@ async function screenAndRecordAll(
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
-      const found: FoundMatch[] = engine.index.search(s.facts, { threshold: engine.threshold }).map((m) => ({
+      const found: FoundMatch[] = engine.find(s.facts).map((m) => ({
         list: m.list,
         entryId: m.entry_id,
-        entryDigest: engine.index.entry(m.list, m.entry_id)?.digest ?? "",
+        entryDigest: engine.entryDigest(m.list, m.entry_id) ?? "",
         score: m.score,
         explanation: m,
+        ...(m.list === HOLD_LIST ? { reason: holdReason(s.facts.name) } : {}),
       }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))
@@ -181,12 +183,18 @@ async function successors(store: Store, version: ListVersionRow): Promise<Map<st
     const wanted = new Set(ids);
     return (await store.screening.entries(version.list, v))
       .filter((e) => wanted.has(e.id))
-      .map((e) => ({ id: e.id, digest: e.digest, party: party(JSON.parse(e.document) as ListEntry) }));
+      .map((e) => {
+        const { id, ...listed } = JSON.parse(e.document) as ListEntry;
+        return { id, digest: e.digest, party: party({ id, ...listed }), listed: JSON.stringify(listed) };
+      });
   };
-  const added = new Map<string, (Successor & { readonly type: ListEntry["type"] })[]>();
+  const added = new Map<
+    string,
+    (Successor & { readonly type: ListEntry["type"]; readonly listed: string })[]
+  >();
   for (const e of await read(version.version, version.diff.added)) {
     if (e.party === null) continue;
-    const heir = { id: e.id, digest: e.digest, type: e.party.type };
+    const heir = { id: e.id, digest: e.digest, type: e.party.type, listed: e.listed };
     added.set(e.party.key, [...(added.get(e.party.key) ?? []), heir]);
   }
   // The diff is against the version before (versions of a list are consecutive).
@@ -197,7 +205,7 @@ async function successors(store: Store, version: ListVersionRow): Promise<Map<st
     if (heirs.length > 0)
       out.set(
         e.id,
-        heirs.map((h) => ({ id: h.id, digest: h.digest })),
+        heirs.map((h) => ({ id: h.id, digest: h.digest, unchanged: h.listed === e.listed })),
       );
   }
   return out;

@@ -290,6 +290,42 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       );
     });
 
+    it("a removed entry listed again: its confirmation is restored, its clearance stayed (or lapses if it changed)", async () => {
+      const acme = { kind: "organization" as const, id: "acme" };
+      const bolt = { kind: "organization" as const, id: "bolt" };
+      const again = (entryDigest = "d-a") =>
+        store.screening.record(
+          [acme, bolt].map((subject) => ({
+            subject,
+            found: [found("a", entryDigest)],
+            scope: { list: "test-list", entryIds: new Set(["a"]) },
+          })),
+          "screener",
+        );
+      await again();
+      await store.screening.review("organization:acme|test-list|a", "confirmed", "rita", "same company");
+      await store.screening.review("organization:bolt|test-list|a", "cleared", "rita", "another company");
+      expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
+      expect(await store.screening.statuses()).toEqual([]);
+      await again();
+      const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
+      expect(rows.get("acme")).toMatchObject({
+        status: "confirmed",
+        reviewer: "rita",
+        reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+      });
+      expect(rows.get("bolt")).toMatchObject({ status: "cleared", reason: "another company" });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "organization", id: "acme", status: "confirmed" },
+      ]);
+      expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
+      await again("d-a-changed");
+      expect((await store.screening.matches({ subjectId: "bolt" }))[0]).toMatchObject({
+        status: "potential",
+        reason: "the entry changed since it was cleared",
+      });
+    });
+
     it("a confirmation on a removed entry carries over to the entries replacing it; the status stays", async () => {
       const acme = { kind: "organization" as const, id: "acme" };
       await store.screening.record([{ subject: acme, found: [found("a"), found("b")], scope: "all" }], "x");

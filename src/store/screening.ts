@@ -58,6 +58,8 @@ export interface FoundMatch {
   readonly score: number;
   /** Why: the matched names and the fields that agreed or disagreed (kept for the reviewer). */
   readonly explanation: unknown;
+  /** Why it is held, when a new match needs saying more than its explanation (a name that cannot be screened). */
+  readonly reason?: string;
 }
 
 export interface MatchRow {
@@ -99,7 +101,15 @@ export interface SubjectScreening {
 export interface Successor {
   readonly id: string;
   readonly digest: string;
+  /** Listed exactly as the removed entry was, but for its id: a clearance carries over too. */
+  readonly unchanged?: boolean;
 }
+
+/**
+ * How a confirmed match on a removed entry is resolved: the reviewer's reason follows, so that the
+ * confirmation is restored, with it, if the entry is listed again.
+ */
+const REMOVED_WHILE_CONFIRMED = "the entry was removed from the list while confirmed: ";
 
 export interface SubjectStatusRow {
   readonly kind: SubjectKind;
@@ -142,7 +152,9 @@ export interface ScreeningStore {
   /**
    * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
    * it: when `successors` names, for a removed entry, the entries that replace it (the same party
-   * under a new id: same name and address), the confirmation carries over to each of them.
+   * under a new id: same name and address), the confirmation carries over to each of them; without
+   * one, it is restored if the entry is listed again. Clearances block nothing and stay (carried
+   * over to a successor listed the same but for its id).
    */
   resolveRemoved(
     list: string,
@@ -496,11 +508,17 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             const old = existing.get(mid);
             let status: MatchStatus = "potential";
             let reviewer: string | null = null;
-            let reason: string | null = null;
+            let reason: string | null = f.reason ?? null;
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
             // Still open: why it was reopened, if it was, stays with it.
             else if (old?.status === "potential") reason = old.reason;
-            else if (old?.status === "cleared") {
+            // A confirmed party whose entry left the list and came back is confirmed again (a
+            // confirmation holds over changes to the entry, as above).
+            else if (old?.status === "resolved" && old.reason?.startsWith(REMOVED_WHILE_CONFIRMED)) {
+              status = "confirmed";
+              reviewer = old.reviewer;
+              reason = `${old.reason.slice(REMOVED_WHILE_CONFIRMED.length)} (confirmed before the entry was removed from the list; it is listed again)`;
+            } else if (old?.status === "cleared") {
               // A clearance holds for the entry version and the subject's facts it was given for,
               // until either changes. A row from before the facts were kept (null) takes these.
               if (old.entry_digest !== f.entryDigest) reason = "the entry changed since it was cleared";
@@ -532,7 +550,13 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               old.score === f.score
             )
               continue;
-            await setMatch(q, row, old, actor, "screening.match");
+            await setMatch(
+              q,
+              row,
+              old,
+              actor,
+              status === "confirmed" ? "screening.confirm" : "screening.match",
+            );
             changed++;
           }
           for (const old of existing.values()) {
@@ -577,36 +601,54 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         );
         const rows = await read();
         const subjects = new Map<string, { kind: SubjectKind; id: string }>();
+        // The review of `m` on the entry that replaces its removed one (the same party under a new id).
+        const carry = async (m: MatchRow, heir: Successor, reason: string, action: string) => {
+          const mid = matchId(m.subject_kind, m.subject_id, list, heir.id);
+          const [raw] = await q.all<MatchDbRow>(
+            `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`,
+            [mid],
+          );
+          const old = raw === undefined ? undefined : toMatch(raw);
+          if (old?.status === "confirmed" || (old?.status === m.status && m.status === "cleared")) return;
+          const t = now();
+          const row = { ...m, id: mid, entry_id: heir.id, entry_digest: heir.digest, reason, updated_at: t };
+          await setMatch(q, { ...row, created_at: old?.created_at ?? t }, old, actor, action, true);
+          subjects.set(`${m.subject_kind}:${m.subject_id}`, { kind: m.subject_kind, id: m.subject_id });
+        };
         for (const m of rows) {
           const t = now();
+          if (m.status === "cleared") {
+            // A clearance says who the subject is not and blocks nothing: it stays, and holds again
+            // if the entry is listed again unchanged (record() reopens it if the entry changed). An
+            // entry that replaces it under a new id, listed the same otherwise, takes it too.
+            for (const heir of successors.get(m.entry_id) ?? [])
+              if (heir.unchanged === true)
+                await carry(
+                  m,
+                  heir,
+                  `${m.reason ?? "cleared"} (cleared on entry ${m.entry_id}, which the list replaced with this one, listed the same but for its id)`,
+                  "screening.clear",
+                );
+            continue;
+          }
           const heirs = m.status === "confirmed" ? (successors.get(m.entry_id) ?? []) : [];
           // A confirmed party renewed under a new id stays confirmed: on each entry replacing it.
-          for (const heir of heirs) {
-            const mid = matchId(m.subject_kind, m.subject_id, list, heir.id);
-            const [raw] = await q.all<MatchDbRow>(
-              `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`,
-              [mid],
+          for (const heir of heirs)
+            await carry(
+              m,
+              heir,
+              `${m.reason ?? "confirmed"} (confirmed on entry ${m.entry_id}, which the list replaced with this one: same name and address)`,
+              "screening.confirm",
             );
-            const old = raw === undefined ? undefined : toMatch(raw);
-            if (old?.status === "confirmed") continue;
-            const carried: MatchRow = {
-              ...m,
-              id: mid,
-              entry_id: heir.id,
-              entry_digest: heir.digest,
-              reason: `${m.reason ?? "confirmed"} (confirmed on entry ${m.entry_id}, which the list replaced with this one: same name and address)`,
-              created_at: old?.created_at ?? t,
-              updated_at: t,
-            };
-            await setMatch(q, carried, old, actor, "screening.confirm", true);
-          }
           const row = {
             ...m,
             status: "resolved" as const,
             reason:
-              heirs.length === 0
-                ? "the entry was removed from the list"
-                : `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`,
+              heirs.length > 0
+                ? `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`
+                : m.status === "confirmed"
+                  ? `${REMOVED_WHILE_CONFIRMED}${m.reason ?? ""}`
+                  : "the entry was removed from the list",
             updated_at: t,
           };
           await setMatch(q, row, m, actor, "screening.resolve");
