@@ -59,3 +59,22 @@ describe("a country header the database contradicts", () => {
     expect((await ask("US")).status).toBe(200);
   });
 });
+
+describe("a country header beside a value that names no country", () => {
+  it("is refused as ambiguous, not served as the country; the embargo still applies", async () => {
+    // The client's US, and what the CDN appended: "unknown" (XX). Before, judged as US and served.
+    const r = await ask("US, XX");
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "ambiguous-location",
+      message: expect.stringContaining("(US, XX (not a country code))") as unknown,
+    });
+    const embargoed = await ask("IR, T1");
+    expect({ status: embargoed.status, reason: embargoed.headers.get("x-clearance-reason") }).toEqual({
+      status: 403,
+      reason: "embargoed-location",
+    });
+    // Values that name no country alone say nothing: the address decides, as without the header.
+    expect((await ask("XX, T1", "198.51.100.7")).status).toBe(200);
+  });
+});

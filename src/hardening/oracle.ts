@@ -45,20 +45,24 @@ export type RefLocation = { readonly location: string | null } | "refused";
  * Where a request comes from. Headers count only from the trusted proxy; from anyone else the peer's
  * own address decides. Behind the proxy: the country header, with the mmdb's country for the
  * forwarded client's address where it names another (countries that disagree: the embargo if one
- * names it, else refused); without a header, that address's country. A chain that ends at the
+ * names it, else refused; a header value that is no country beside one that is disagrees too);
+ * without a header naming a country, that address's country. A chain that ends at the
  * proxy names no client: unknown (the proxy's own country is not the client's).
  */
 export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLocation {
   if (intent.from !== TRUSTED_PROXY) return { location: ADDRESS_COUNTRY[intent.from] ?? null };
   const codes: string[] = [];
+  let unreadable = false;
   for (const part of values(intent.headers, COUNTRY_HEADER).join(",").split(",")) {
     const code = part.trim().toUpperCase();
-    if (isCountryCode(code) && !codes.includes(code)) codes.push(code);
+    if (!isCountryCode(code)) unreadable = true;
+    else if (!codes.includes(code)) codes.push(code);
   }
   const { country, proxy } = forwardedClient(intent);
   if (codes.length === 0) return { location: country };
   if (!proxy && country !== null && !codes.includes(country)) codes.push(country);
-  if (codes.length === 1) return { location: codes[0] as string };
+  // A value that is no country beside one that is: the sources disagree (settled below).
+  if (codes.length === 1 && !unreadable) return { location: codes[0] as string };
   const settled = settleLocation(scheme, codes);
   return "location" in settled ? { location: settled.location } : "refused";
 }

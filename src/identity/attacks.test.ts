@@ -33,7 +33,13 @@ function serve(req: IncomingMessage, res: ServerResponse) {
   hits.set(path, (hits.get(path) ?? 0) + 1);
   const json = (v: unknown) =>
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(v));
-  if (path === "/atk/jwks") return json({ keys: ["rsa-1", "ec-1", "ed-1"].map((k) => keys[k]!.pub) });
+  if (path === "/atk/jwks") {
+    // The partner's key also published under odd kids (a lone surrogate, a control character, a
+    // well-formed pair): the signature verifies, so only the kid's own check can refuse them.
+    const rsa = keys["rsa-1"]!.pub;
+    const odd = ODD_KIDS.map((kid) => ({ ...rsa, kid }));
+    return json({ keys: [...["rsa-1", "ec-1", "ed-1"].map((k) => keys[k]!.pub), ...odd] });
+  }
   if (path === "/other/jwks") return json({ keys: [keys["other-1"]!.pub] });
   if (path === "/slow/jwks") return void setTimeout(() => json({ keys: [keys["rsa-1"]!.pub] }), 6_000);
   if (path === "/garbage/jwks") return res.writeHead(200).end("<html>not json");
@@ -42,6 +48,8 @@ function serve(req: IncomingMessage, res: ServerResponse) {
   if (path === "/odd/jwks") return json({ keys: [null, 42, "rsa-1", [], keys["rsa-1"]!.pub] });
   res.writeHead(404).end(); // /evil/…: must never be asked
 }
+
+const ODD_KIDS = ["rsa-\ud800", "rsa-\u0007", "rsa-\u{1F511}"];
 
 const provider = (id: string, extra = "") =>
   `    - { partner: g7-fvey, id: ${id}, issuer: "${base}/${id}", jwks_uri: "${base}/${id}/jwks", audiences: [${AUD}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested${extra} }\n`;
@@ -243,6 +251,21 @@ describe("the attack matrix", () => {
     await refused(await sign({}, "rsa-1", { x5u: `${base}/evil/cert` }), "token-header");
     await refused(await sign({}, "rsa-1", { jwk: keys["rsa-1"]!.pub }), "token-header");
     expect([...hits.keys()].filter((p) => p.startsWith("/evil"))).toEqual([]);
+  });
+
+  it("a kid that the audit entry's key_id could not hold: a lone surrogate, a control character, not a string", async () => {
+    // Published in the partner's key set and signed by its key: before, served, and the lone
+    // surrogate written into the decision's entry as a \ud800 escape RFC 8785 cannot re-encode.
+    await refused(await sign({}, "rsa-1", { kid: "rsa-\ud800" }), "token-header");
+    await refused(await sign({}, "rsa-1", { kid: "rsa-\u0007" }), "token-header");
+    await refused(await sign({}, "rsa-1", { kid: 7 }), "token-header");
+    await refused(await sign({}, "rsa-1", { kid: "k".repeat(257) }), "token-header");
+    const { body } = await send(await sign({}, "rsa-1", { kid: "rsa-\ud800" }));
+    expect((body.error as { message: string }).message).toBe(
+      "the token's kid header is not valid Unicode (a lone surrogate)",
+    );
+    // A well-formed pair is a kid like any other.
+    expect((await send(await sign({}, "rsa-1", { kid: "rsa-\u{1F511}" }))).status).toBe(200);
   });
 
   it("a critical header the gateway does not process", async () => {

@@ -7,6 +7,7 @@
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { ClearanceError } from "../errors/index.js";
+import { CONTROL, LONE_SURROGATE } from "../policy/text.js";
 import { decodePart, type PartProblem } from "./json.js";
 import type { KeySet } from "./keys.js";
 import type { ProviderRecord } from "./schema.js";
@@ -35,6 +36,8 @@ export const tokenError = (code: TokenErrorCode, message: string): ClearanceErro
 
 /** Headers naming where to get a key: never followed, and a token carrying one is refused. */
 const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
+/** Longest `kid` taken: it is written in every decision's audit entry, bounded as other names are. */
+const MAX_KID = 256;
 
 /**
  * A token rather than a Clearance key (`clr_<id>_<secret>`, no dots): a JWS has three dot-separated
@@ -93,6 +96,8 @@ export function parseToken(token: string, maxBytes: number): Parsed {
     }
   }
   if (typeof header.alg !== "string") throw tokenError("token-malformed", "the token's header has no alg");
+  const kidProblem = keyIdProblem(header.kid);
+  if (kidProblem !== null) throw tokenError("token-header", `the token's kid header ${kidProblem}`);
   // No JWS extension is understood here (RFC 7515 section 4.1.11): a token that marks one critical is refused.
   if (Object.hasOwn(header, "crit")) {
     throw tokenError(
@@ -103,6 +108,21 @@ export function parseToken(token: string, maxBytes: number): Parsed {
   if (typeof payload.iss !== "string" || payload.iss === "")
     throw tokenError("token-claims", "the token has no iss (issuer) claim");
   return { header, payload, issuer: payload.iss };
+}
+
+/**
+ * What is wrong with a `kid` header (absent is fine), or null. The kid that verifies is the audit
+ * entry's `key_id`: a lone surrogate there is not Unicode (RFC 8785, the log's canonical JSON, cannot
+ * hold it, so other verifiers could not re-encode the entry), and a control character garbles the
+ * explanation and logs. A kid that is no string would be ignored by the key lookup (RFC 7515: a string).
+ */
+function keyIdProblem(kid: unknown): string | null {
+  if (kid === undefined) return null;
+  if (typeof kid !== "string") return "is not a string";
+  if (kid.length > MAX_KID) return `is longer than ${MAX_KID} characters (${kid.length})`;
+  if (CONTROL.test(kid)) return "contains control characters";
+  if (LONE_SURROGATE.test(kid)) return "is not valid Unicode (a lone surrogate)";
+  return null;
 }
 
 /** The first of `refused` that a token's `aud` (one value or a list) names, or null. */

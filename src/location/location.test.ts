@@ -150,7 +150,34 @@ describe("behind a trusted proxy", () => {
     const cf = (value: string | string[]) => ({ "cf-ipcountry": value, "x-forwarded-for": "8.8.8.8" });
     expect(locator.locate("10.0.0.1", cf("DE, FR"))).toEqual({ disputed: ["DE", "FR"] });
     expect(locator.locate("10.0.0.1", cf(["IR", "us"]))).toEqual({ disputed: ["IR", "US"] });
-    expect(locator.locate("10.0.0.1", cf("DE, de, XX"))).toBe("DE");
+    expect(locator.locate("10.0.0.1", cf("DE, de"))).toBe("DE");
+  });
+
+  it("a country beside a value that names none is a dispute, never that country alone", () => {
+    // The client writes DE and the CDN appends what it knows: nothing (XX), or Tor (T1). Skipping
+    // the CDN's value judged the request as the client's DE, where without that header it is unknown.
+    const cf = (value: string | string[], client = "8.8.8.8") => ({
+      "cf-ipcountry": value,
+      "x-forwarded-for": client,
+    });
+    const notCountry = (code: string) => `${code} (not a country code)`;
+    expect(locator.locate("10.0.0.1", cf("DE, XX"))).toEqual({ disputed: ["DE", notCountry("XX")] });
+    expect(locator.locate("10.0.0.1", cf(["de", "T1"]))).toEqual({ disputed: ["DE", notCountry("T1")] });
+    expect(locator.locate("10.0.0.1", cf("XX, DE, de"))).toEqual({ disputed: ["DE", notCountry("XX")] });
+    expect(locator.locate("10.0.0.1", cf("IR, XX"))).toEqual({ disputed: ["IR", notCountry("XX")] });
+    expect(locator.locate("10.0.0.1", cf("DE, "))).toEqual({ disputed: ["DE", "an empty value"] });
+    // A client's text is described, never echoed.
+    expect(locator.locate("10.0.0.1", cf(`DE, ${"x".repeat(500)}`))).toEqual({
+      disputed: ["DE", "an unreadable value"],
+    });
+    // The address's country joins the dispute as it does a header's country.
+    expect(locator.locate("10.0.0.1", cf("DE, XX", "5.160.33.1"))).toEqual({
+      disputed: ["DE", notCountry("XX"), "IR"],
+    });
+    // Without X-Forwarded-For (no client address to compare): the same.
+    expect(locator.locate("10.0.0.1", { "cf-ipcountry": "US, T1" })).toEqual({
+      disputed: ["US", notCountry("T1")],
+    });
   });
 
   it("walks X-Forwarded-For from the right, skipping trusted hops", () => {

@@ -31,7 +31,11 @@ export interface LocationConfig {
 export type Located = string | null | Disputed;
 
 export interface Disputed {
-  /** Two or more distinct ISO 3166-1 alpha-2 codes, in the order the sources gave them. */
+  /**
+   * What the sources say, in the order they gave it: distinct ISO 3166-1 alpha-2 codes, and where a
+   * header value beside them names no country, that value described ("XX (not a country code)") after them.
+   * At least two entries, at least one a country.
+   */
   readonly disputed: readonly string[];
 }
 
@@ -152,23 +156,36 @@ class ProxyAwareLocator implements Locator {
 /**
  * The countries a country header names. A header sent twice arrives joined ("IR, US": a proxy that
  * appends rather than replaces keeps the client's own value): several distinct countries are a
- * dispute, never dropped, or a client could cancel an embargo by adding a header. Values that are
- * not countries — "XX" (unknown), "T1" (Tor), empty — say nothing; with none left, the caller falls
- * back to the address.
+ * dispute, never dropped, or a client could cancel an embargo by adding a header. A header of values
+ * that are not countries alone — "XX" (unknown), "T1" (Tor), empty — says nothing, and the caller
+ * falls back to the address. Beside a country, such a value is a source saying something else (the
+ * CDN's "XX" or "T1" appended to a country the client wrote): a dispute too, never that country.
  */
 function headerCountry(value: string | string[] | undefined): Located {
   if (value === undefined) return null;
   const text = Array.isArray(value) ? value.join(",") : value;
-  let found: string | null = null;
-  let disputed: string[] | null = null;
+  const found: string[] = [];
+  let unreadable: string | null = null;
   for (const part of text.split(",")) {
     const code = part.trim().toUpperCase();
-    if (!isCountryCode(code) || code === found || disputed?.includes(code)) continue;
-    if (found === null) found = code;
-    else (disputed ??= [found]).push(code);
+    if (!isCountryCode(code)) unreadable ??= notACountry(code);
+    else if (!found.includes(code)) found.push(code);
   }
-  return disputed === null ? found : { disputed };
+  if (found.length === 0) return null;
+  if (unreadable !== null) found.push(unreadable);
+  return found.length === 1 ? found[0]! : { disputed: found };
 }
+
+/**
+ * How a header value that is no country is named in a dispute (the refusal's message): a short code
+ * as it came, else a description, so a client's text is never echoed unbounded.
+ */
+const notACountry = (code: string): string =>
+  code === ""
+    ? "an empty value"
+    : /^[A-Z0-9]{1,3}$/.test(code)
+      ? `${code} (not a country code)`
+      : "an unreadable value";
 
 /** The header's country (or dispute) with the address's country added where it differs. */
 function contested(header: string | Disputed, address: string | null): Located {

@@ -161,6 +161,52 @@ describe("readYaml", () => {
     });
   });
 
+  describe("text that is not Unicode", () => {
+    // The escapes a double-quoted YAML string allows for half a surrogate pair. Such text reaches the
+    // audit log (a config's audit.node in every entry, a claim path in set_aside, a scheme's digest
+    // over its canonical JSON), which RFC 8785 cannot hold.
+    it("refuses a lone surrogate in a value, naming the file, line, column and field", () => {
+      const text = 'audit:\n  origin: x\n  node: "gw-\\ud800"\nsets:\n  - a\n  - "b\\U0000DC00"\n';
+      expect(problemsOf(() => readYaml(text, "clearance.yaml"))).toEqual([
+        {
+          code: "invalid_unicode",
+          path: ["audit", "node"],
+          message: expect.stringContaining("not valid Unicode (a lone surrogate, \\ud800)") as unknown,
+          file: "clearance.yaml",
+          line: 3,
+          column: 9,
+        },
+        expect.objectContaining({ code: "invalid_unicode", path: ["sets", 1], line: 6, column: 5 }),
+      ]);
+    });
+
+    it("refuses one in a key and in a flow collection; one read through an alias at its anchor", () => {
+      const key = problemsOf(() => readYaml('claims:\n  "nat\\udfff": x\n', "x.yaml"));
+      expect(key).toEqual([
+        {
+          code: "invalid_unicode",
+          path: ["claims", "nat\ufffd"],
+          message: expect.stringMatching(/^this key is not valid Unicode/) as unknown,
+          file: "x.yaml",
+          line: 2,
+          column: 3,
+        },
+      ]);
+      const flow = problemsOf(() => readYaml('m: {a: [1, "\\ud83d"]}\n', "x.yaml"));
+      expect(flow).toEqual([
+        expect.objectContaining({ code: "invalid_unicode", path: ["m", "a", 1], line: 1, column: 12 }),
+      ]);
+      // Read through an alias, it is refused where it is written (the anchor).
+      const aliased = problemsOf(() => readYaml('a: &n "\\udc00"\nb: *n\n', "x.yaml"));
+      expect(aliased.map((p) => [p.path, p.line])).toEqual([[["a"], 1]]);
+    });
+
+    it("takes a well-formed pair, however written, and a character outside the BMP", () => {
+      const { data } = readYaml('a: "\\ud83d\\ude00"\nb: "\\U0001F600"\nc: \u{1F600}\n', "x.yaml");
+      expect(data).toEqual({ a: "\u{1F600}", b: "\u{1F600}", c: "\u{1F600}" });
+    });
+  });
+
   describe("the YAML version", () => {
     it("refuses %YAML 1.1, which would read NO as false, at the directive", () => {
       const problems = problemsOf(() => readYaml("# c\n%YAML 1.1\n---\na: [NO]\n", "x.yaml"));

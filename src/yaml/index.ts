@@ -17,9 +17,10 @@ import {
   type Node,
 } from "yaml";
 import type { z } from "zod";
-import { InvalidInputError, type Problem } from "../errors/index.js";
+import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
 import { placeProblems } from "./positions.js";
 import { keyProblems, tokenProblem, type Found } from "./structure.js";
+import { loneSurrogates } from "./unicode.js";
 import { zodProblems } from "./zod-problems.js";
 
 export { zodProblems } from "./zod-problems.js";
@@ -37,15 +38,16 @@ export const MAX_ALIAS_COUNT = 1000;
 
 /**
  * Parses YAML 1.2; a %YAML directive of another version, nesting past MAX_DEPTH, syntax errors,
- * keys that plain data would merge or drop, and unusable aliases (to no anchor, to a node that
+ * keys that plain data would merge or drop, text that is not Unicode (a lone surrogate escape), and
+ * unusable aliases (to no anchor, to a node that
  * contains them, or expanding past MAX_ALIAS_COUNT) are thrown as InvalidInputError, with positions.
  */
 export function readYaml(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  const place = (found: readonly Found[]): Problem[] =>
-    found.map(({ code, message, offset }) => {
+  const place = (found: readonly (Found & { readonly path?: Path })[]): Problem[] =>
+    found.map(({ code, message, offset, path = [] }) => {
       const { line, col } = lines.linePos(offset);
-      return { code, path: [], message, file, line, column: col };
+      return { code, path, message, file, line, column: col };
     });
   // Parsed first, composed after: the parser keeps its own stack, the composer recurses per level.
   const tokens = [...new Parser(lines.addNewLine).parse(text)];
@@ -61,6 +63,8 @@ export function readYaml(text: string, file: string): YamlSource {
   }
   const keys = keyProblems(doc, text, (offset) => lines.linePos(offset).line);
   if (keys.length > 0) throw new InvalidInputError(place(keys));
+  const notUnicode = loneSurrogates(doc);
+  if (notUnicode.length > 0) throw new InvalidInputError(place(notUnicode));
   return { file, doc, lines, data: toData(doc, lines, file) };
 }
 
