@@ -177,6 +177,14 @@ export async function listOutbox(db: Db, afterId: number, limit: number): Promis
   }));
 }
 
+/** The identity's last value survives the drain's deletes (null until the first change). */
+export async function lastOutboxId(db: Db): Promise<number> {
+  const { rows } = await db.query<{ last: number | null }>(
+    "SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_outbox', 'id')) AS last",
+  );
+  return rows[0]?.last ?? 0;
+}
+
 export async function getRecord<T>(db: Db, collection: Collection, id: string) {
   const sql = `SELECT ${RECORD_COLUMNS} FROM records WHERE collection = $1 AND id = $2`;
   const row = (await db.query<RecordRow>(sql, [collection, id])).rows[0];

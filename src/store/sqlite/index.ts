@@ -148,6 +148,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox WHERE id > ? ORDER BY id LIMIT ?`,
     ),
     outboxRemove: p("DELETE FROM audit_outbox WHERE id <= ?"),
+    // AUTOINCREMENT keeps the highest id given here, so it survives the drain's deletes.
+    outboxLast: p<number>("SELECT seq FROM sqlite_sequence WHERE name = 'audit_outbox'").pluck(),
     recordGet: p<RecordRow>(
       "SELECT collection, id, revision, document, updated_at FROM records WHERE collection = ? AND id = ?",
     ),
@@ -375,6 +377,7 @@ export class SqliteStore implements Store {
     remove: async (upToId: number): Promise<void> => {
       this.#live().outboxRemove.run(upToId);
     },
+    lastChange: async (): Promise<number> => this.#live().outboxLast.get() ?? 0,
   };
 
   readonly records = {
