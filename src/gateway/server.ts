@@ -6,10 +6,11 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash } from "../control/state.js";
-import { openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { AuditLog, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
+import { checkNotBehindLog } from "../control/restored.js";
 import { seedFromFile } from "../control/seed.js";
 import { SetupError } from "../errors/index.js";
 import { Federation } from "../identity/federation.js";
@@ -122,6 +123,13 @@ async function assemble(
     ...(pseudonymize === undefined ? {} : { pseudonymize }),
   });
   opened.push(() => audit.log.close());
+  // A store restored from a backup the node's own log has moved past is not served from, before
+  // anything writes to it; so on every reload. (A shared log lives in the store's own database.)
+  const ownLog = audit.log instanceof AuditLog ? audit.log : null;
+  const notBehindLog = async () => {
+    if (ownLog !== null) await checkNotBehindLog(store, ownLog.mark);
+  };
+  await notBehindLog();
   // The config's scheme file seeds the store (a new version when its content is new).
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
@@ -148,19 +156,24 @@ async function assemble(
     onError,
   });
   opened.push(() => screening.close());
-  const snapshot: SnapshotHolder = await SnapshotHolder.open(store, failed("store"), async () => {
-    late.monitoring?.metrics?.reloaded();
-    await audit.drainer.drain();
-    screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
-    // Partners' federated principals too: their matches go to the review queue like anyone's.
-    await store.federated.list().then((fs) => screening.onFederated(fs), onError);
-    // The review queue's length, for the metrics (off the request path, like the reload itself).
-    const metrics = late.monitoring?.metrics;
-    if (metrics !== undefined && metrics !== null)
-      await store.screening
-        .matches({ status: "potential" })
-        .then((m) => metrics.screeningQueue.set(m.length), onError);
-  });
+  const snapshot: SnapshotHolder = await SnapshotHolder.open(
+    store,
+    failed("store"),
+    async () => {
+      late.monitoring?.metrics?.reloaded();
+      await audit.drainer.drain();
+      screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+      // Partners' federated principals too: their matches go to the review queue like anyone's.
+      await store.federated.list().then((fs) => screening.onFederated(fs), onError);
+      // The review queue's length, for the metrics (off the request path, like the reload itself).
+      const metrics = late.monitoring?.metrics;
+      if (metrics !== undefined && metrics !== null)
+        await store.screening
+          .matches({ status: "potential" })
+          .then((m) => metrics.screeningQueue.set(m.length), onError);
+    },
+    notBehindLog,
+  );
   const bootstrapped = await bootstrapProviders(
     store,
     snapshot.current.control,

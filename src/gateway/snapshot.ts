@@ -29,9 +29,17 @@ export interface Snapshot {
   readonly screening: StatusMaps;
 }
 
-/** `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds. */
-export async function loadSnapshot(store: Store, previous: Snapshot | null = null): Promise<Snapshot> {
+/**
+ * `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds.
+ * `check`: what the store must pass, once read, to be served from (not behind the audit log).
+ */
+export async function loadSnapshot(
+  store: Store,
+  previous: Snapshot | null = null,
+  check?: () => Promise<void>,
+): Promise<Snapshot> {
   const s = await store.snapshot();
+  await check?.();
   // Read after the snapshot: a status that changes in between also bumped the version, so the next
   // poll reloads (never older than the snapshot's version).
   const statuses = await store.screening.statuses();
@@ -125,6 +133,7 @@ export class SnapshotHolder {
     public current: Snapshot,
     private readonly onError: (err: unknown) => void,
     private readonly onChange: () => Promise<void>,
+    private readonly check?: () => Promise<void>,
   ) {
     this.report(current.control);
   }
@@ -138,13 +147,17 @@ export class SnapshotHolder {
     this.reported = trouble;
   }
 
-  /** `onChange` runs after each reload (the audit log drains the store's new admin changes). */
+  /**
+   * `onChange` runs after each reload (the audit log drains the store's new admin changes). `check`
+   * refuses a store not to be served from: that reload fails and the snapshot before stays.
+   */
   static async open(
     store: Store,
     onError: (err: unknown) => void,
     onChange: () => Promise<void> = async () => {},
+    check?: () => Promise<void>,
   ): Promise<SnapshotHolder> {
-    return new SnapshotHolder(store, await loadSnapshot(store), onError, onChange);
+    return new SnapshotHolder(store, await loadSnapshot(store, null, check), onError, onChange, check);
   }
 
   /** Polls the store's change counter (one single-row read) every `ms`. */
@@ -191,7 +204,7 @@ export class SnapshotHolder {
       const version = await this.store.version();
       const answered = Date.now();
       if (version !== this.current.version) {
-        this.current = await loadSnapshot(this.store, this.current);
+        this.current = await loadSnapshot(this.store, this.current, this.check);
         this.report(this.current.control);
         // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.

@@ -6,9 +6,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openUsageLimits } from "../counters/limits.js";
 import { openStore, type Store, type UsageDelta } from "../store/index.js";
+import { DB_FILE } from "../store/sqlite/index.js";
+import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { storedUsage } from "./index.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -37,11 +40,11 @@ const row = (day: string, license: string, inputTokens: number, model = "m"): Us
 });
 
 /** A license's tokens in each period as the memory counters have them once seeded from the store. */
-async function seeded(license: string) {
+async function seeded(license: string, store_ = store) {
   const limits = await openUsageLimits({
     driver: "memory",
     onUnavailable: "fail_closed",
-    store,
+    store: store_,
     onError: (err) => {
       throw err;
     },
@@ -72,5 +75,46 @@ describe("storedUsage", () => {
     await store.usage.add([row("2026-11-20", "L", MAX)]);
     await store.usage.add([row("2026-11-20", "L", MAX)]);
     expect(await seeded("L")).toEqual({ month: 0, quarter: MAX, total: MAX });
+  });
+});
+
+/**
+ * A usage row no Meter could have written — a negative count, or (SQLite keeps any value) not a
+ * number — put there by hand or by a faulty tool: summed in, or read as none, it lowered the figure
+ * and handed the license its quota back. It reads as used up now.
+ */
+describe("an impossible usage row", () => {
+  it("SQLite: a negative or non-number count reads as the quota used up, not as tokens handed back", async () => {
+    await store.usage.add([row("2026-12-01", "L", 1_000), row("2026-12-01", "T", 1_000)]);
+    const db = new Database(join(dir, DB_FILE));
+    const insert = db.prepare(
+      `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model, input_tokens, output_tokens, requests)
+       VALUES ('2026-12-01', 'erik', '', ?, 'other', ?, 0, 1)`,
+    );
+    insert.run("L", -5_000);
+    insert.run("T", "a lot");
+    db.close();
+    expect(await seeded("L")).toEqual({ month: MAX, quarter: MAX, total: MAX });
+    expect(await seeded("T")).toEqual({ month: MAX, quarter: MAX, total: MAX });
+    expect((await store.usage.totals()).byPrincipal.erik).toBe(MAX);
+  });
+
+  describe.skipIf(skipReason !== undefined)("PostgreSQL with the memory counters", () => {
+    afterAll(() => dropSchemas());
+
+    it("a negative count reads as the quota used up, in every period", async () => {
+      const { url, schema } = await freshSchema();
+      const pg = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      try {
+        await pg.usage.add([row("2026-12-01", "L", 1_000)]);
+        await adminPool().query(
+          `INSERT INTO ${schema}.usage_daily (day, principal_id, organization_id, license_id, model, input_tokens, output_tokens, requests)
+           VALUES ('2026-12-01', 'erik', '', 'L', 'other', 0, -5000, 1)`,
+        );
+        expect(await seeded("L", pg)).toEqual({ month: MAX, quarter: MAX, total: MAX });
+      } finally {
+        await pg.close();
+      }
+    });
   });
 });

@@ -188,6 +188,11 @@ export interface Store {
     list(afterId: number, limit: number): Promise<OutboxRecord[]>;
     /** Deletes the records up to and including `id`, once they are durable in the audit log. */
     remove(upToId: number): Promise<void>;
+    /**
+     * The highest change number the store has given (0: none yet), drained or not: a store restored
+     * from a backup gives an older one than its audit log holds (see control/restored.ts).
+     */
+    lastChange(): Promise<number>;
   };
   readonly records: {
     get<T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined>;

@@ -480,6 +480,17 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         await store.outbox.remove(all[1]!.id);
         expect((await store.outbox.list(0, 10)).map((r) => r.object.id)).toEqual(["c"]);
       });
+
+      it("remembers the last change number given once its records are drained", async () => {
+        expect(await store.outbox.lastChange()).toBe(0);
+        for (const id of ["a", "b"]) await store.principals.put({ id });
+        const last = (await store.outbox.list(0, 10)).at(-1)!.id;
+        expect(await store.outbox.lastChange()).toBe(last);
+        await store.outbox.remove(last);
+        expect(await store.outbox.lastChange()).toBe(last);
+        await store.principals.put({ id: "c" });
+        expect(await store.outbox.lastChange()).toBe(last + 1);
+      });
     });
 
     describe("federated principals", () => {

@@ -21,6 +21,10 @@ import { KEEPALIVE_MS, TYPES, listOutbox } from "./queries.js";
 const INTEGRATOR_LOCK = 0x636c7269;
 /** Drainers of one schema queue on this (transaction-scoped) lock: "clro". */
 const OUTBOX_LOCK = 0x636c726f;
+/** PostgreSQL 13 has no idle_session_timeout. */
+const UNDEFINED_PARAMETER = "42704";
+/** Ending another role's session without the privilege. */
+const INSUFFICIENT_PRIVILEGE = "42501";
 
 /**
  * One statement: take as many indices as there are entries, insert the entries under them, return
@@ -87,6 +91,10 @@ async function entries(db: Db, query: pg.QueryConfig): Promise<Buffer[]> {
   const { rows } = await db.query<{ entry: Buffer }>(query);
   return rows.map((r) => r.entry);
 }
+
+/** A statement with a client-side timeout (its typings lack the option pg takes per query). */
+const bounded = (text: string, values: unknown[], ms: number): pg.QueryConfig =>
+  ({ text, values, query_timeout: ms }) as pg.QueryConfig;
 
 /** The client's queries, each with a client-side timeout (a rejected query: "Query read timeout"). */
 function timed(client: pg.PoolClient, ms: number): pg.PoolClient {
@@ -209,7 +217,8 @@ class Seat implements IntegratorSeat {
     const client = this.#client ?? (await this.#connect());
     const take = async () =>
       (
-        await client.query<{ ok: boolean }>(
+        await this.#query<{ ok: boolean }>(
+          client,
           "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
           [INTEGRATOR_LOCK],
         )
@@ -233,35 +242,84 @@ class Seat implements IntegratorSeat {
    * server has not noticed. True if a session was ended.
    */
   async #endStaleHolder(client: pg.Client, leaseMs: number): Promise<boolean> {
-    const { rows } = await client.query<{ ended: boolean }>(
+    const { rows } = await this.#query<{ ended: boolean }>(
+      client,
       `SELECT pg_terminate_backend(a.pid) AS ended
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
          AND l.objid = hashtext(current_schema())::oid AND l.objsubid = 2
          AND a.state LIKE 'idle%' AND a.state_change < now() - make_interval(secs => $2::float8 / 1000)`,
       [INTEGRATOR_LOCK, leaseMs],
-    );
+    ).catch((err: { code?: string }) => {
+      // Another role's session may not be ended from here: the server ends it (idle_session_timeout).
+      if (err.code === INSUFFICIENT_PRIVILEGE) return { rows: [] };
+      throw err;
+    });
     return rows.some((r) => r.ended);
   }
 
-  /** While held: a statement every third of the lease, so that no node takes this live seat. */
+  /**
+   * While held: a statement every third of the lease, so that no node takes this live seat. One
+   * unanswered for half the lease (a link gone silent: no FIN or RST arrives, and keepalives take
+   * minutes) loses the seat here, before another node may take it over (idle past the whole lease
+   * since the last answered one); and a statement stuck behind it (a checkpoint) fails with it.
+   */
   #beat(client: pg.Client): void {
     clearInterval(this.#heartbeat);
-    if (this.leaseMs === undefined) return;
+    const lease = this.leaseMs;
+    if (lease === undefined) return;
+    let waiting = false;
     this.#heartbeat = setInterval(
       () => {
         if (!this.#held || this.#client !== client) return clearInterval(this.#heartbeat);
-        client.query("SELECT 1").catch(() => undefined);
+        if (waiting) return;
+        waiting = true;
+        client.query(bounded("SELECT 1", [], Math.max(10, Math.floor(lease / 2)))).then(
+          () => void (waiting = false),
+          () => this.#lose(client),
+        );
       },
-      Math.max(10, Math.floor(this.leaseMs / 3)),
+      Math.max(10, Math.floor(lease / 3)),
     );
     this.#heartbeat.unref();
+  }
+
+  /**
+   * A statement on the seat's session, bounded by the lease (where there is one): past it, another
+   * node may hold the seat, and a round must not wait on a dead link for ever. A timeout loses it.
+   */
+  async #query<R extends pg.QueryResultRow>(
+    client: pg.Client,
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (this.leaseMs === undefined) return client.query<R>(text, values);
+    try {
+      return await client.query<R>(bounded(text, values, this.leaseMs));
+    } catch (err) {
+      if ((err as Error).message === "Query read timeout") this.#lose(client);
+      throw err;
+    }
+  }
+
+  /**
+   * The session cannot be heard from: the seat is counted lost, and the session ended (its socket
+   * destroyed, a statement being in flight) so that the next acquire starts a new one.
+   */
+  #lose(client: pg.Client): void {
+    if (this.#client === client) {
+      this.#client = null;
+      this.#held = false;
+      clearInterval(this.#heartbeat);
+    }
+    client.end().catch(() => undefined);
   }
 
   async publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void> {
     const client = this.#client;
     if (!this.#held || client === null) throw new Error("this node is not the audit log's integrator");
-    const { rowCount } = await client.query(
+    const { rowCount } = await this.#query(
+      client,
       `INSERT INTO audit_checkpoints (size, root, note, node, signed_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (size) DO NOTHING`,
       [cp.size.toString(), cp.root, cp.note, cp.node, new Date().toISOString()],
@@ -269,7 +327,8 @@ class Seat implements IntegratorSeat {
     if (rowCount === 1) return;
     // Only a former integrator, racing before it noticed losing its lock, could have got here
     // first; it signed the same entries, so the same root. Anything else is a broken log.
-    const { rows } = await client.query<{ root: Buffer }>(
+    const { rows } = await this.#query<{ root: Buffer }>(
+      client,
       "SELECT root FROM audit_checkpoints WHERE size = $1",
       [cp.size.toString()],
     );
@@ -284,7 +343,9 @@ class Seat implements IntegratorSeat {
     this.#held = false;
     clearInterval(this.#heartbeat);
     try {
-      await client.query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [INTEGRATOR_LOCK]);
+      await this.#query(client, "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [
+        INTEGRATOR_LOCK,
+      ]);
     } catch (err) {
       // The lock must not stay with a session this node no longer counts as holding it: end it.
       this.#client = null;
@@ -326,6 +387,15 @@ class Seat implements IntegratorSeat {
     await client.query(
       "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
     );
+    // And the server itself ends this session once it is silent past the lease: a frozen node or an
+    // orphaned backend (a proxy keeps answering probes) frees the seat even where no other node may
+    // end the session (ending another role's takes privileges: #endStaleHolder). PostgreSQL 14+.
+    if (this.leaseMs !== undefined)
+      await client
+        .query(`SET idle_session_timeout = ${Math.max(1, Math.ceil(this.leaseMs))}`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== UNDEFINED_PARAMETER) throw err;
+        });
     this.#client = client;
     return client;
   }

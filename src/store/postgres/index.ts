@@ -378,6 +378,7 @@ export class PostgresStore implements Store {
     remove: async (upToId: number): Promise<void> => {
       await this.#live().query("DELETE FROM audit_outbox WHERE id <= $1", [upToId]);
     },
+    lastChange: async (): Promise<number> => q.lastOutboxId(this.#live()),
   };
 
   readonly records = {

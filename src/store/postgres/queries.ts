@@ -52,8 +52,11 @@ export const TYPES: pg.CustomTypesConfig = {
 export const FOREIGN_KEY_VIOLATION = "23503";
 const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
 // Saturated at 2^53 - 1: a larger int8 is refused by parseInt8, and one past 2^63 by the cast. Each
-// column summed apart (SUM of bigint is numeric): a row's input + output could leave bigint's range.
-const TOKENS = "LEAST(SUM(input_tokens) + SUM(output_tokens), 9007199254740991)::bigint";
+// row's input + output is added as numeric: in bigint it could leave the range. A row no Meter could
+// have written (a negative count) counts as used up: summed in, it would lower the figure and hand a
+// license its quota back.
+const TOKENS = `LEAST(SUM(CASE WHEN input_tokens >= 0 AND output_tokens >= 0
+  THEN input_tokens::numeric + output_tokens ELSE 9007199254740991 END), 9007199254740991)::bigint`;
 
 const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
 
@@ -175,6 +178,14 @@ export async function listOutbox(db: Db, afterId: number, limit: number): Promis
     object: { kind: r.object_kind, id: r.object_id },
     details: JSON.parse(r.details) as Record<string, unknown>,
   }));
+}
+
+/** The identity's last value survives the drain's deletes (null until the first change). */
+export async function lastOutboxId(db: Db): Promise<number> {
+  const { rows } = await db.query<{ last: number | null }>(
+    "SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_outbox', 'id')) AS last",
+  );
+  return rows[0]?.last ?? 0;
 }
 
 export async function getRecord<T>(db: Db, collection: Collection, id: string) {

@@ -112,8 +112,13 @@ interface OutboxRow {
 
 // Saturated at 2^53 - 1: SUM() throws "integer overflow" past 2^63 (every total would fail), and a
 // sum past 2^53 is not one JavaScript reads exactly. total() is exact below 2^53 (its sum is kept
-// as an integer until it overflows) and never throws.
-const TOKENS = "CAST(min(total(input_tokens + output_tokens), 9007199254740991) AS INTEGER)";
+// as an integer until it overflows) and never throws. A row no Meter could have written (a count
+// negative, or not an integer: SQLite keeps any value) counts as used up: summed in, or read as
+// none by total(), it would lower the figure and hand a license its quota back.
+const TOKENS = `CAST(min(total(
+  CASE WHEN typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'
+        AND input_tokens >= 0 AND output_tokens >= 0
+  THEN input_tokens + output_tokens ELSE 9007199254740991 END), 9007199254740991) AS INTEGER)`;
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
@@ -148,6 +153,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox WHERE id > ? ORDER BY id LIMIT ?`,
     ),
     outboxRemove: p("DELETE FROM audit_outbox WHERE id <= ?"),
+    // AUTOINCREMENT keeps the highest id given here, so it survives the drain's deletes.
+    outboxLast: p<number>("SELECT seq FROM sqlite_sequence WHERE name = 'audit_outbox'").pluck(),
     recordGet: p<RecordRow>(
       "SELECT collection, id, revision, document, updated_at FROM records WHERE collection = ? AND id = ?",
     ),
@@ -375,6 +382,7 @@ export class SqliteStore implements Store {
     remove: async (upToId: number): Promise<void> => {
       this.#live().outboxRemove.run(upToId);
     },
+    lastChange: async (): Promise<number> => this.#live().outboxLast.get() ?? 0,
   };
 
   readonly records = {

@@ -1,0 +1,150 @@
+/**
+ * The audit log integrator's seat, a lease on real PostgreSQL: a holder whose link silently stops
+ * carrying packets (a partition, a dead NAT entry) loses the seat on its own side too, and another
+ * node takes it. Each test in its own schema. Skipped without PostgreSQL.
+ */
+import net from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
+import { openStore, type IntegratorSeat, type Store } from "../index.js";
+
+if (skipReason !== undefined) console.warn(`src/store/postgres/seat.test.ts: SKIPPED, ${skipReason}`);
+
+const opened: (Store | IntegratorSeat)[] = [];
+const roles: string[] = [];
+afterAll(async () => {
+  for (const o of opened.reverse()) await o.close().catch(() => undefined);
+  for (const r of roles) await adminPool().query(`DROP OWNED BY ${r}; DROP ROLE ${r}`);
+  await dropSchemas();
+});
+
+/** A login role of its own (cluster-wide, so named apart and dropped after), with the schema's tables. */
+async function role(url: string, schema: string): Promise<string> {
+  const name = `clearance_test_role_${randomBytes(4).toString("hex")}`;
+  roles.push(name);
+  await adminPool().query(
+    `CREATE ROLE ${name} LOGIN; GRANT ALL ON SCHEMA ${schema} TO ${name};
+     GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO ${name}`,
+  );
+  const as = new URL(url);
+  as.username = name;
+  return as.toString();
+}
+
+const open = async (url: string): Promise<Store> => {
+  const store = await openStore({ driver: "postgres", dataDir: "(unused)", url, queryTimeoutMs: 1000 });
+  opened.push(store);
+  return store;
+};
+
+const seatOf = (store: Store, leaseMs: number): IntegratorSeat => {
+  const seat = store.sharedAudit!.seat({ leaseMs });
+  opened.push(seat);
+  return seat;
+};
+
+/**
+ * A TCP proxy whose cut is a partition: from then on nothing passes either way, not even the other
+ * side's close (testing/blackhole passes closes on), and each side's kernel still answers keepalive
+ * probes for its own end. What only a heartbeat with a bound can notice.
+ */
+async function partitionable(url: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const target = new URL(url);
+  let cut = false;
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on("error", () => undefined);
+    s.on("close", () => sockets.delete(s));
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    track(client);
+    track(upstream);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      from.on("data", (d) => void (cut || to.write(d)));
+      from.on("close", () => void (cut || to.destroy()));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: proxied.toString(),
+    cut: () => void (cut = true),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Polls `done` (the test's own timeout catches what never happens; no time is asserted). */
+async function until(done: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await done())) await new Promise((r) => setTimeout(r, 25));
+}
+
+const checkpoint = (size: bigint, node: string) => ({
+  size,
+  root: Buffer.alloc(32, Number(size)),
+  note: `note ${size}`,
+  node,
+});
+
+describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () => {
+  it("a holder whose link goes silent gives the seat up by itself; another node takes it over", async () => {
+    const { url } = await freshSchema();
+    const proxy = await partitionable(url);
+    try {
+      const a = seatOf(await open(proxy.url), 600);
+      const b = seatOf(await open(url), 600);
+      expect(await a.acquire()).toBe(true);
+      expect(await b.acquire()).toBe(false);
+      proxy.cut(); // no FIN, no RST: only silence
+      // A's heartbeats no longer arrive: past the lease, B ends A's session and takes the seat…
+      await until(() => b.acquire());
+      await b.publish(checkpoint(1n, "node-b"));
+      // …and A, which cannot hear that, learns it from its own heartbeat going unanswered.
+      await until(() => !a.held);
+      await expect(a.publish(checkpoint(2n, "node-a"))).rejects.toThrow(/not the audit log's integrator/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a holder whose heartbeats are answered keeps the seat lease after lease", async () => {
+    const { url } = await freshSchema();
+    const a = seatOf(await open(url), 1000);
+    const b = seatOf(await open(url), 1000);
+    expect(await a.acquire()).toBe(true);
+    // Several leases pass: A's heartbeats are answered, so B never takes the seat.
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await b.acquire()).toBe(false);
+      expect(a.held).toBe(true);
+    }
+    await a.publish(checkpoint(1n, "node-a"));
+  });
+
+  it("another node takes the seat over though it connects as another database role", async () => {
+    const { url, schema } = await freshSchema();
+    await open(url); // migrated
+    const [asA, asB] = [await role(url, schema), await role(url, schema)];
+    const proxy = await partitionable(asA);
+    try {
+      const a = seatOf(await open(proxy.url), 600);
+      const b = seatOf(await open(asB), 600);
+      expect(await a.acquire()).toBe(true);
+      // A's backend lives on, orphaned; B may neither see that it is idle nor end it.
+      proxy.cut();
+      await until(() => b.acquire());
+      await b.publish(checkpoint(1n, "node-b"));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
