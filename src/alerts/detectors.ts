@@ -296,6 +296,14 @@ export class Detectors {
    * the latest sighting replayed. Null until one was.
    */
   private replayed: { from: number; to: number } | null = null;
+  /** The replay began at the log's first entry: nothing was decided before what it replays. */
+  private replayedAll = false;
+  /**
+   * Embargo "medium" alerts the replay found due (the first attempt in a window, the whole window
+   * replayed), by dedupe key: whether each was stored before the restart is the store's to say (see
+   * untold). Empty once the warm-up has taken them.
+   */
+  private readonly due = new Map<string, Draft>();
 
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
@@ -338,9 +346,12 @@ export class Detectors {
    * @param since every decision logged since then (ms) is replayed, up to this one, in order: the
    *   spike windows between are judged as watched — and no window after the latest one replayed
    *   (the replay stopped there, or the node was down after it).
+   * @param fromStart the replay began at the log's first entry: no attempt came before it (a spike
+   *   window before it is unknown all the same: the gateway may not have been running)
    */
-  warm(s: Sighting, since: number): void {
+  warm(s: Sighting, since: number, fromStart = false): void {
     this.replayed = { from: this.replayed?.from ?? since, to: Math.max(this.replayed?.to ?? s.t, s.t) };
+    this.replayedAll ||= fromStart;
     this.warming = true;
     try {
       this.feed(s);
@@ -369,6 +380,25 @@ export class Detectors {
     this.cooling.set(key, Math.max(this.cooling.get(key) ?? -Infinity, at));
   }
 
+  /**
+   * The embargo "medium" alerts the replay found due, taken once (see due). A medium alert is raised
+   * for the first attempt only, so one lost between the decision's entry and the store (a crash)
+   * would never be raised by a later attempt: the warm-up raises those the store does not hold.
+   */
+  untold(): Draft[] {
+    const drafts = [...this.due.values()];
+    this.due.clear();
+    return drafts;
+  }
+
+  /**
+   * How far back a warm-up replays (ms): the look-back, and twice an embargo window, so that an
+   * attempt within the last window is known to be the first in its own window or not (see untold).
+   */
+  static replayBack(c: DetectorConfig): number {
+    return Math.max(Detectors.lookBack(c), 2 * c.embargoed_attempts.window_ms);
+  }
+
   /** How far back a stored alert can still hold a cooldown (ms): see cooled. */
   static coolingBack(c: DetectorConfig): number {
     return Math.max(c.cooldown_ms, c.embargoed_attempts.window_ms);
@@ -382,11 +412,6 @@ export class Detectors {
   /** The key a principal's state is held under: the log's name for it, which a warm-up's sighting already is. */
   private held(principal: string): string {
     return this.warming ? principal : this.alias(principal);
-  }
-
-  /** Hands a draft on, unless warming. */
-  private send(draft: Draft): void {
-    if (!this.warming) this.raise(draft);
   }
 
   /** The windows of `windowMs` the detectors watched whole (see Watched). */
@@ -526,7 +551,7 @@ export class Detectors {
       if (audit !== null) audits.push(audit);
     }
     const shown = attempts > c.repeated ? `more than ${c.repeated}` : String(attempts);
-    this.send({
+    const draft: Draft = {
       detector: "embargoed-attempt",
       severity: level,
       subject: { kind: "principal", id: s.principal },
@@ -537,7 +562,14 @@ export class Detectors {
       details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
       at: s.t,
-    });
+    };
+    if (!this.warming) this.raise(draft);
+    // Replayed: a first attempt is known to be one only when the replay reached a window back from it
+    // (an attempt before the replay's reach would have made it a second). A high alert lost is raised
+    // by the next attempt in its period (see cooled).
+    else if (!repeated && (this.replayedAll || s.t - c.window_ms >= (this.replayed?.from ?? Infinity))) {
+      this.due.set(draft.dedupeKey, draft);
+    }
   }
 
   private deniedParty(s: Sighting): void {

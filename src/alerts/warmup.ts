@@ -1,10 +1,11 @@
 /**
  * Warming the detectors at start from the tail of the audit log: the decisions of the detectors'
- * longest look-back (at most `maxEntries` of them) are replayed as sightings, so that a restart
- * neither forgets a burst in progress (embargoed attempts, spike windows and their baselines,
- * journeys) nor raises again what was raised before it (the cooldowns are set from the alerts the
- * store holds, after the replay: see AlertService). Nothing is raised for the replayed sightings
- * themselves (Detectors.warm). The entries are read as reports read them: the published entry
+ * longest look-back and two embargo windows (Detectors.replayBack; at most `maxEntries` of them) are
+ * replayed as sightings, so that a restart neither forgets a burst in progress (embargoed attempts,
+ * spike windows and their baselines, journeys) nor raises again what was raised before it (the
+ * cooldowns are set from the alerts the store holds, after the replay: see AlertService). Nothing
+ * is raised for the replayed sightings themselves (Detectors.warm); an embargo's first-attempt
+ * alert the store lacks is raised after (Detectors.untold). The entries are read as reports read them: the published entry
  * bundles up to the published checkpoint (src/audit/read.ts).
  *
  * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
@@ -26,7 +27,7 @@ export const WARM_ENTRIES = 200_000;
 export interface WarmUpOptions {
   readonly source: LogSource;
   readonly detectors: Detectors;
-  /** The detectors' longest look-back (ms): entries older than `now` less this are not replayed. */
+  /** How far back to replay (ms; Detectors.replayBack): entries older than `now` less this are not. */
   readonly lookBackMs: number;
   readonly maxEntries: number;
   readonly scheme: CompiledScheme;
@@ -134,7 +135,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       if (e === null || !(t >= since) || coveredFrom === null) continue;
       // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
       // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
-      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom);
+      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom, from === 0n);
       coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
       replayed++;
       lastRequestIds.add(e.request_id);
