@@ -327,7 +327,8 @@ export class Detectors {
     const c = this.config;
     if (!this.warming) this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
-    // The audit log records neither credentials nor networks: a warm-up has nothing to count here.
+    // The audit log records neither credentials nor networks: key sharing is warmed from the shared
+    // stream instead, where there is one (see warmSharing).
     if (c.key_sharing.enabled && !this.warming) this.sharing(s);
     if (c.embargoed_attempts.enabled && s.reason.startsWith("embargoed-")) this.embargo(s);
     if (c.denied_party.enabled && s.reason === "denied-party") this.deniedParty(s);
@@ -355,6 +356,22 @@ export class Detectors {
     this.warming = true;
     try {
       this.feed(s);
+    } finally {
+      this.warming = false;
+    }
+  }
+
+  /**
+   * Replays a sighting the fleet published before this start (the shared stream's backlog: see
+   * feed.ts), for key sharing alone — the one detector the audit log cannot warm, as it records
+   * neither credentials nor networks; the others have it from the log. Nothing is raised, no
+   * cooldown set (the stored alerts set those: see cooled).
+   */
+  warmSharing(s: Sighting): void {
+    if (!this.config.key_sharing.enabled) return;
+    this.warming = true;
+    try {
+      this.sharing(s);
     } finally {
       this.warming = false;
     }

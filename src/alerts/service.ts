@@ -189,8 +189,8 @@ export class AlertService {
     // Last, once nothing can refuse the start (a warm-up runs on until close), after the shared feed
     // has taken its place in the stream (nothing is missed between the two), and without holding
     // the start up: what comes meanwhile waits (see deliver).
-    const audit = o.audit;
-    if (audit === undefined || audit === null) s.held = null;
+    const audit = o.audit ?? null;
+    if (audit === null && o.config.shared !== "redis") s.held = null;
     else s.warming = s.warmUp(audit);
     return s;
   }
@@ -270,28 +270,41 @@ export class AlertService {
   }
 
   /**
-   * Replays the audit log's tail into the detectors (warmup.ts), sets the cooldowns from the alerts
-   * the store holds, then feeds the sightings held meanwhile — less those the log already showed (a
-   * shared feed's copy of them). A log that cannot be read back leaves the detectors as they start
-   * without one, from where the replay got to (see Detectors.warm). The held sightings are fed
-   * even when the service is closing: an alert they raise is raised.
+   * Replays the audit log's tail into the detectors (warmup.ts) and, with a shared stream, its
+   * backlog into key sharing (which the log cannot warm); sets the cooldowns from the alerts the
+   * store holds, raises the embargo alerts the replay found lost (raiseUntold), then feeds the
+   * sightings held meanwhile — less those the log already showed (a shared feed's copy of them). A
+   * log that cannot be read back leaves the detectors as they start without one, from where the
+   * replay got to (see Detectors.warm). The held sightings are fed even when the service is
+   * closing: an alert they raise is raised.
    */
-  private async warmUp(audit: NonNullable<AlertServiceOptions["audit"]>): Promise<void> {
+  private async warmUp(audit: AlertServiceOptions["audit"]): Promise<void> {
     const started = performance.now();
     const now = Date.now();
     let skip: ReadonlySet<string> = new Set();
+    if (audit !== null && audit !== undefined) {
+      try {
+        const w = await warmUp({
+          source: audit.source,
+          detectors: this.detectors,
+          lookBackMs: Detectors.replayBack(this.o.config),
+          maxEntries: audit.maxEntries ?? WARM_ENTRIES,
+          scheme: this.o.scheme(),
+          now,
+          stopped: () => this.closing,
+        });
+        skip = w.lastRequestIds;
+        this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };
+      } catch (err) {
+        this.failed(err);
+      }
+    }
     try {
-      const w = await warmUp({
-        source: audit.source,
-        detectors: this.detectors,
-        lookBackMs: Detectors.replayBack(this.o.config),
-        maxEntries: audit.maxEntries ?? WARM_ENTRIES,
-        scheme: this.o.scheme(),
-        now,
-        stopped: () => this.closing,
-      });
-      skip = w.lastRequestIds;
-      this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };
+      // Key sharing, which the log cannot warm: from the shared stream, where the fleet has one.
+      for await (const page of this.feed?.backlog(now - this.o.config.key_sharing.window_ms) ?? []) {
+        if (this.closing) break;
+        for (const sighting of page) this.detectors.warmSharing(sighting);
+      }
     } catch (err) {
       this.failed(err);
     }
@@ -300,7 +313,7 @@ export class AlertService {
       let oldest = now;
       for (const d of due) oldest = Math.min(oldest, d.at);
       const told = await this.cooledFromStore(now, oldest);
-      this.raiseUntold(due, told, audit.pseudonymize !== undefined);
+      this.raiseUntold(due, told, audit?.pseudonymize !== undefined);
     } catch (err) {
       // No cooldowns: an alert may be raised again, under the dedupe key already stored (one alert).
       this.failed(err);
