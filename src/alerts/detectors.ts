@@ -271,6 +271,9 @@ function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep:
   }
 }
 
+/** How identity names a federated principal's credential: the person, not the provider (`principal:<id>`). */
+export const FEDERATED = "principal:";
+
 /** The detectors whose cooldown runs per detector and subject (see emit; the embargo's is its period). */
 const COOLED: ReadonlySet<string> = new Set<DetectorName>([
   "impossible-travel",
@@ -291,6 +294,8 @@ export class Detectors {
   private fed = 0;
   /** Feeding a warm-up's sighting (see warm): state only, nothing raised. */
   private warming = false;
+  /** Feeding a sighting read from the audit log, whose principal is named as the log names it (see alias). */
+  private fromLog = false;
   /**
    * What the replay of the audit log has covered so far (ms): every decision from `from` to `to`,
    * the latest sighting replayed. Null until one was.
@@ -327,9 +332,9 @@ export class Detectors {
     const c = this.config;
     if (!this.warming) this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
-    // The audit log records neither credentials nor networks: key sharing is warmed from the shared
-    // stream instead, where there is one (see warmSharing).
-    if (c.key_sharing.enabled && !this.warming) this.sharing(s);
+    // The audit log records no API key nor network (a warm-up's sighting names no credential, but a
+    // federated principal's): key sharing is warmed from the shared stream too (see warmSharing).
+    if (c.key_sharing.enabled && s.credential !== "") this.sharing(s);
     if (c.embargoed_attempts.enabled && s.reason.startsWith("embargoed-")) this.embargo(s);
     if (c.denied_party.enabled && s.reason === "denied-party") this.deniedParty(s);
     if (c.denial_spike.enabled && s.decision === "deny") this.denialSpike(s);
@@ -354,10 +359,12 @@ export class Detectors {
     this.replayed = { from: this.replayed?.from ?? since, to: Math.max(this.replayed?.to ?? s.t, s.t) };
     this.replayedAll ||= fromStart;
     this.warming = true;
+    this.fromLog = true;
     try {
       this.feed(s);
     } finally {
       this.warming = false;
+      this.fromLog = false;
     }
   }
 
@@ -428,7 +435,17 @@ export class Detectors {
 
   /** The key a principal's state is held under: the log's name for it, which a warm-up's sighting already is. */
   private held(principal: string): string {
-    return this.warming ? principal : this.alias(principal);
+    return this.fromLog ? principal : this.alias(principal);
+  }
+
+  /**
+   * The key a credential's use is held under: a federated principal's (`principal:<id>`) under the
+   * log's name for the principal, so that a warm-up from the log and live sightings add up.
+   */
+  private heldCredential(credential: string): string {
+    return credential.startsWith(FEDERATED)
+      ? FEDERATED + this.held(credential.slice(FEDERATED.length))
+      : credential;
   }
 
   /** The windows of `windowMs` the detectors watched whole (see Watched). */
@@ -503,10 +520,11 @@ export class Detectors {
 
   private sharing(s: Sighting): void {
     const c = this.config.key_sharing;
-    let use = this.keyUse.get(s.credential);
+    const key = this.heldCredential(s.credential);
+    let use = this.keyUse.get(key);
     if (use === undefined) {
       use = { countries: new Map(), networks: new Map() };
-      this.keyUse.set(s.credential, use);
+      this.keyUse.set(key, use);
     }
     const since = s.t - c.window_ms;
     if (s.country !== null) touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit });

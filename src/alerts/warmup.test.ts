@@ -55,6 +55,19 @@ function entryOf(s: Sighting, pseudonymize?: Pseudonymizer): Buffer {
     served_model: s.decision === "deny" ? null : s.model,
     grant: null,
     scheme: { digest: "sha256:test" },
+    // A federated principal's credential is the person: its decisions name the provider that vouched.
+    ...(s.credential.startsWith("principal:")
+      ? {
+          identity: {
+            assurance: { level: "verified" },
+            issuer: "https://idp.acme.example",
+            key_id: "acme-1",
+            provider: "acme-idp",
+            set_aside: [],
+            subject: s.principal,
+          },
+        }
+      : {}),
   } as unknown as Decision;
   const principal = { id: s.principal, organization: s.organization } as unknown as Principal;
   const context = {
@@ -361,6 +374,27 @@ describe("a warm-up believes the store, and only the windows it replayed", () =>
     await life([embargoed(t + MIN)], { pseudonymize });
     expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
   });
+
+  it.each([
+    ["plain", undefined],
+    ["pseudonymised", pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!")],
+  ])(
+    "a federated principal used from FR and DE before a restart, from BE after it: key sharing (was: none; %s)",
+    async (_, pseudonymize) => {
+      const t = now() - 10 * MIN;
+      const ana = (at: number, country: string) =>
+        sighting({ t: at, country, principal: "fed:acme:ana", credential: "principal:fed:acme:ana" });
+      const o = pseudonymize === undefined ? {} : { pseudonymize };
+      await life([ana(t, "FR"), ana(t + MIN, "DE")], o);
+      expect(await stored()).toEqual([]);
+      await life([ana(t + 2 * MIN, "BE")], o);
+      expect(await stored()).toEqual(["key-sharing principal:fed:acme:ana high"]);
+      // An API key's use is not in the log: its key sharing starts afresh (see sharing-restart.test.ts).
+      await life([sighting({ t, country: "FR" }), sighting({ t: t + MIN, country: "DE" })], o);
+      await life([sighting({ t: t + 2 * MIN, country: "BE" })], o);
+      expect(await stored()).toEqual(["key-sharing principal:fed:acme:ana high"]);
+    },
+  );
 
   it("with principals pseudonymised, a stored alert's cooldown holds under the pseudonym", async () => {
     const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");
