@@ -271,6 +271,9 @@ function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep:
   }
 }
 
+/** How identity names a federated principal's credential: the person, not the provider (`principal:<id>`). */
+export const FEDERATED = "principal:";
+
 /** The detectors whose cooldown runs per detector and subject (see emit; the embargo's is its period). */
 const COOLED: ReadonlySet<string> = new Set<DetectorName>([
   "impossible-travel",
@@ -291,11 +294,21 @@ export class Detectors {
   private fed = 0;
   /** Feeding a warm-up's sighting (see warm): state only, nothing raised. */
   private warming = false;
+  /** Feeding a sighting read from the audit log, whose principal is named as the log names it (see alias). */
+  private fromLog = false;
   /**
    * What the replay of the audit log has covered so far (ms): every decision from `from` to `to`,
    * the latest sighting replayed. Null until one was.
    */
   private replayed: { from: number; to: number } | null = null;
+  /** The replay began at the log's first entry: nothing was decided before what it replays. */
+  private replayedAll = false;
+  /**
+   * Embargo "medium" alerts the replay found due (the first attempt in a window, the whole window
+   * replayed), by dedupe key: whether each was stored before the restart is the store's to say (see
+   * untold). Empty once the warm-up has taken them.
+   */
+  private readonly due = new Map<string, Draft>();
 
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
@@ -319,8 +332,9 @@ export class Detectors {
     const c = this.config;
     if (!this.warming) this.started ??= s.t;
     if (c.impossible_travel.enabled) this.travel(s);
-    // The audit log records neither credentials nor networks: a warm-up has nothing to count here.
-    if (c.key_sharing.enabled && !this.warming) this.sharing(s);
+    // The audit log records no API key nor network (a warm-up's sighting names no credential, but a
+    // federated principal's): key sharing is warmed from the shared stream too (see warmSharing).
+    if (c.key_sharing.enabled && s.credential !== "") this.sharing(s);
     if (c.embargoed_attempts.enabled && s.reason.startsWith("embargoed-")) this.embargo(s);
     if (c.denied_party.enabled && s.reason === "denied-party") this.deniedParty(s);
     if (c.denial_spike.enabled && s.decision === "deny") this.denialSpike(s);
@@ -338,12 +352,33 @@ export class Detectors {
    * @param since every decision logged since then (ms) is replayed, up to this one, in order: the
    *   spike windows between are judged as watched — and no window after the latest one replayed
    *   (the replay stopped there, or the node was down after it).
+   * @param fromStart the replay began at the log's first entry: no attempt came before it (a spike
+   *   window before it is unknown all the same: the gateway may not have been running)
    */
-  warm(s: Sighting, since: number): void {
+  warm(s: Sighting, since: number, fromStart = false): void {
     this.replayed = { from: this.replayed?.from ?? since, to: Math.max(this.replayed?.to ?? s.t, s.t) };
+    this.replayedAll ||= fromStart;
     this.warming = true;
+    this.fromLog = true;
     try {
       this.feed(s);
+    } finally {
+      this.warming = false;
+      this.fromLog = false;
+    }
+  }
+
+  /**
+   * Replays a sighting the fleet published before this start (the shared stream's backlog: see
+   * feed.ts), for key sharing alone — the one detector the audit log cannot warm, as it records
+   * neither credentials nor networks; the others have it from the log. Nothing is raised, no
+   * cooldown set (the stored alerts set those: see cooled).
+   */
+  warmSharing(s: Sighting): void {
+    if (!this.config.key_sharing.enabled) return;
+    this.warming = true;
+    try {
+      this.sharing(s);
     } finally {
       this.warming = false;
     }
@@ -369,6 +404,25 @@ export class Detectors {
     this.cooling.set(key, Math.max(this.cooling.get(key) ?? -Infinity, at));
   }
 
+  /**
+   * The embargo "medium" alerts the replay found due, taken once (see due). A medium alert is raised
+   * for the first attempt only, so one lost between the decision's entry and the store (a crash)
+   * would never be raised by a later attempt: the warm-up raises those the store does not hold.
+   */
+  untold(): Draft[] {
+    const drafts = [...this.due.values()];
+    this.due.clear();
+    return drafts;
+  }
+
+  /**
+   * How far back a warm-up replays (ms): the look-back, and twice an embargo window, so that an
+   * attempt within the last window is known to be the first in its own window or not (see untold).
+   */
+  static replayBack(c: DetectorConfig): number {
+    return Math.max(Detectors.lookBack(c), 2 * c.embargoed_attempts.window_ms);
+  }
+
   /** How far back a stored alert can still hold a cooldown (ms): see cooled. */
   static coolingBack(c: DetectorConfig): number {
     return Math.max(c.cooldown_ms, c.embargoed_attempts.window_ms);
@@ -381,12 +435,17 @@ export class Detectors {
 
   /** The key a principal's state is held under: the log's name for it, which a warm-up's sighting already is. */
   private held(principal: string): string {
-    return this.warming ? principal : this.alias(principal);
+    return this.fromLog ? principal : this.alias(principal);
   }
 
-  /** Hands a draft on, unless warming. */
-  private send(draft: Draft): void {
-    if (!this.warming) this.raise(draft);
+  /**
+   * The key a credential's use is held under: a federated principal's (`principal:<id>`) under the
+   * log's name for the principal, so that a warm-up from the log and live sightings add up.
+   */
+  private heldCredential(credential: string): string {
+    return credential.startsWith(FEDERATED)
+      ? FEDERATED + this.held(credential.slice(FEDERATED.length))
+      : credential;
   }
 
   /** The windows of `windowMs` the detectors watched whole (see Watched). */
@@ -461,10 +520,11 @@ export class Detectors {
 
   private sharing(s: Sighting): void {
     const c = this.config.key_sharing;
-    let use = this.keyUse.get(s.credential);
+    const key = this.heldCredential(s.credential);
+    let use = this.keyUse.get(key);
     if (use === undefined) {
       use = { countries: new Map(), networks: new Map() };
-      this.keyUse.set(s.credential, use);
+      this.keyUse.set(key, use);
     }
     const since = s.t - c.window_ms;
     if (s.country !== null) touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit });
@@ -526,7 +586,7 @@ export class Detectors {
       if (audit !== null) audits.push(audit);
     }
     const shown = attempts > c.repeated ? `more than ${c.repeated}` : String(attempts);
-    this.send({
+    const draft: Draft = {
       detector: "embargoed-attempt",
       severity: level,
       subject: { kind: "principal", id: s.principal },
@@ -537,7 +597,14 @@ export class Detectors {
       details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
       at: s.t,
-    });
+    };
+    if (!this.warming) this.raise(draft);
+    // Replayed: a first attempt is known to be one only when the replay reached a window back from it
+    // (an attempt before the replay's reach would have made it a second). A high alert lost is raised
+    // by the next attempt in its period (see cooled).
+    else if (!repeated && (this.replayedAll || s.t - c.window_ms >= (this.replayed?.from ?? Infinity))) {
+      this.due.set(draft.dedupeKey, draft);
+    }
   }
 
   private deniedParty(s: Sighting): void {

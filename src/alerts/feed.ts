@@ -20,10 +20,16 @@ import type { Sighting } from "./detectors.js";
 export interface SightingFeed {
   publish(s: Sighting): void;
   close(): Promise<void>;
+  /**
+   * What the fleet published before this feed started, from about `since` (ms), in stream order,
+   * a page at a time; nothing for a node's own feed (it keeps no history). The feed delivers only
+   * what comes after: the two never overlap.
+   */
+  backlog(since: number): AsyncIterable<Sighting[]>;
 }
 
 export function localFeed(deliver: (s: Sighting) => void): SightingFeed {
-  return { publish: deliver, close: async () => {} };
+  return { publish: deliver, close: async () => {}, backlog: async function* () {} };
 }
 
 export interface RedisFeedOptions {
@@ -68,6 +74,10 @@ const MAX_BATCH = 1_000;
 /** Drops past the cap are reported at most this often (one report says how many). */
 const DROP_REPORT_MS = 10_000;
 const TIMED_OUT = "Command timed out"; // ioredis's message for `commandTimeout`
+/** Backlog entries read at a time. */
+const BACKLOG_PAGE = 1_000;
+/** How much earlier than asked the backlog is read (ms): see backlog. */
+const BACKLOG_SLACK_MS = 5 * 60_000;
 
 /**
  * A connection to Redis that a command left unanswered takes out of use: its socket is dropped
@@ -142,6 +152,8 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
     reader.client.disconnect();
     throw err;
   }
+  /** The last entry before this start: the backlog ends with it, live reads begin after it. */
+  const started = last;
   let pending: string[] = [];
   let sending = 0;
   let appended = 0;
@@ -250,6 +262,27 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       else pending.push(JSON.stringify(s));
     },
     counts: () => ({ waiting: pending.length, sending, appended, dropped, failed, batches }),
+    async *backlog(since) {
+      if (started === "0-0") return;
+      // Entry ids are Redis' clock at append: a few minutes' slack for a node's clock behind it, and
+      // for a long request appended after its start (older sightings cost nothing: they are expired).
+      let from = String(Math.max(0, Math.floor(since) - BACKLOG_SLACK_MS));
+      for (;;) {
+        const page = (await writer.client.xrange(key, from, started, "COUNT", BACKLOG_PAGE)) as [
+          string,
+          string[],
+        ][];
+        const sightings: Sighting[] = [];
+        for (const [, fields] of page) {
+          const s = sightingOf(fields);
+          if (s !== null) sightings.push(s);
+        }
+        if (sightings.length > 0) yield sightings;
+        const end = page.at(-1)?.[0];
+        if (page.length < BACKLOG_PAGE || end === undefined || end === started) return;
+        from = `(${end}`;
+      }
+    },
     async close() {
       clearInterval(timer);
       // The batch in flight is answered or fails (bounded by timeoutMs); then the rest, if it can be sent.

@@ -189,8 +189,8 @@ export class AlertService {
     // Last, once nothing can refuse the start (a warm-up runs on until close), after the shared feed
     // has taken its place in the stream (nothing is missed between the two), and without holding
     // the start up: what comes meanwhile waits (see deliver).
-    const audit = o.audit;
-    if (audit === undefined || audit === null) s.held = null;
+    const audit = o.audit ?? null;
+    if (audit === null && o.config.shared !== "redis") s.held = null;
     else s.warming = s.warmUp(audit);
     return s;
   }
@@ -270,33 +270,50 @@ export class AlertService {
   }
 
   /**
-   * Replays the audit log's tail into the detectors (warmup.ts), sets the cooldowns from the alerts
-   * the store holds, then feeds the sightings held meanwhile — less those the log already showed (a
-   * shared feed's copy of them). A log that cannot be read back leaves the detectors as they start
-   * without one, from where the replay got to (see Detectors.warm). The held sightings are fed
-   * even when the service is closing: an alert they raise is raised.
+   * Replays the audit log's tail into the detectors (warmup.ts) and, with a shared stream, its
+   * backlog into key sharing (which the log cannot warm); sets the cooldowns from the alerts the
+   * store holds, raises the embargo alerts the replay found lost (raiseUntold), then feeds the
+   * sightings held meanwhile — less those the log already showed (a shared feed's copy of them). A
+   * log that cannot be read back leaves the detectors as they start without one, from where the
+   * replay got to (see Detectors.warm). The held sightings are fed even when the service is
+   * closing: an alert they raise is raised.
    */
-  private async warmUp(audit: NonNullable<AlertServiceOptions["audit"]>): Promise<void> {
+  private async warmUp(audit: AlertServiceOptions["audit"]): Promise<void> {
     const started = performance.now();
     const now = Date.now();
     let skip: ReadonlySet<string> = new Set();
+    if (audit !== null && audit !== undefined) {
+      try {
+        const w = await warmUp({
+          source: audit.source,
+          detectors: this.detectors,
+          lookBackMs: Detectors.replayBack(this.o.config),
+          maxEntries: audit.maxEntries ?? WARM_ENTRIES,
+          scheme: this.o.scheme(),
+          now,
+          stopped: () => this.closing,
+        });
+        skip = w.lastRequestIds;
+        this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };
+      } catch (err) {
+        this.failed(err);
+      }
+    }
     try {
-      const w = await warmUp({
-        source: audit.source,
-        detectors: this.detectors,
-        lookBackMs: Detectors.lookBack(this.o.config),
-        maxEntries: audit.maxEntries ?? WARM_ENTRIES,
-        scheme: this.o.scheme(),
-        now,
-        stopped: () => this.closing,
-      });
-      skip = w.lastRequestIds;
-      this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };
+      // Key sharing, which the log cannot warm: from the shared stream, where the fleet has one.
+      for await (const page of this.feed?.backlog(now - this.o.config.key_sharing.window_ms) ?? []) {
+        if (this.closing) break;
+        for (const sighting of page) this.detectors.warmSharing(sighting);
+      }
     } catch (err) {
       this.failed(err);
     }
     try {
-      await this.cooledFromStore(now);
+      const due = this.detectors.untold();
+      let oldest = now;
+      for (const d of due) oldest = Math.min(oldest, d.at);
+      const told = await this.cooledFromStore(now, oldest);
+      this.raiseUntold(due, told, audit?.pseudonymize !== undefined);
     } catch (err) {
       // No cooldowns: an alert may be raised again, under the dedupe key already stored (one alert).
       this.failed(err);
@@ -310,9 +327,12 @@ export class AlertService {
    * The cooldowns of the alerts stored within the longest cooldown before `now` (ms), newest first:
    * what was raised before this start, by this node or another, and stored — not what the replay
    * says would have been (the node may have stopped between a decision's entry and its alert).
+   * @param oldest read back to this time (ms) at least: the oldest alert the replay found due
+   * @returns the audit entries the embargoed-attempt alerts read name (see raiseUntold)
    */
-  private async cooledFromStore(now: number): Promise<void> {
-    const since = now - Detectors.coolingBack(this.o.config);
+  private async cooledFromStore(now: number, oldest: number): Promise<Set<string>> {
+    const since = Math.min(now - Detectors.coolingBack(this.o.config), oldest);
+    const told = new Set<string>();
     let after: string | undefined;
     for (;;) {
       const page = await this.o.store.alerts.list(
@@ -322,11 +342,29 @@ export class AlertService {
       for (const a of page) {
         const at = Date.parse(a.raised_at);
         // Ids are ordered by the time raised: the rest are older still.
-        if (at < since) return;
+        if (at < since) return told;
         this.detectors.cooled(a.detector, a.subject, at, a.severity);
+        if (a.detector === "embargoed-attempt") for (const i of a.evidence.audit_indexes) told.add(i);
       }
-      if (page.length < COOLED_PAGE) return;
+      if (page.length < COOLED_PAGE) return told;
       after = page.at(-1)?.id;
+    }
+  }
+
+  /**
+   * Raises the embargo "medium" alerts the replay found due and the store does not hold: lost in a
+   * crash between the decision's entry and the store, they would never be raised by a later attempt
+   * (the first attempt alone raises one). Each is recognised by its attempt's audit entry; the
+   * dedupe key (the same one the live alert had) keeps one alert should the entry not tell. Not
+   * with principals pseudonymised in the log: the replay knows a principal only by its pseudonym,
+   * which an alert must not name in its place.
+   * @param told the audit entries the stored embargoed-attempt alerts name, back to the oldest due
+   */
+  private raiseUntold(due: readonly Draft[], told: ReadonlySet<string>, pseudonymised: boolean): void {
+    if (pseudonymised) return;
+    for (const d of due) {
+      if (d.auditIndexes.some((i) => told.has(i))) continue;
+      this.track(this.raise(d));
     }
   }
 

@@ -55,6 +55,19 @@ function entryOf(s: Sighting, pseudonymize?: Pseudonymizer): Buffer {
     served_model: s.decision === "deny" ? null : s.model,
     grant: null,
     scheme: { digest: "sha256:test" },
+    // A federated principal's credential is the person: its decisions name the provider that vouched.
+    ...(s.credential.startsWith("principal:")
+      ? {
+          identity: {
+            assurance: { level: "verified" },
+            issuer: "https://idp.acme.example",
+            key_id: "acme-1",
+            provider: "acme-idp",
+            set_aside: [],
+            subject: s.principal,
+          },
+        }
+      : {}),
   } as unknown as Decision;
   const principal = { id: s.principal, organization: s.organization } as unknown as Principal;
   const context = {
@@ -219,9 +232,9 @@ describe("a restart warms the detectors from the audit log", () => {
     expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
   });
 
-  it("is bounded: the last maxEntries entries, within the longest look-back", async () => {
-    const t = now() - 2 * DAY;
-    // 600 entries a day and more ago (bundles 0–2), then 300 within the last hour (from index 600).
+  it("is bounded: the last maxEntries entries, within the longest look-back (two embargo windows)", async () => {
+    const t = now() - 3 * DAY;
+    // 600 entries three days ago (bundles 0–2), then 300 within the last hour (from index 600).
     const old = Array.from({ length: 600 }, (_, i) => sighting({ t: t + i, principal: `old${i}` }));
     const recent = Array.from({ length: 300 }, (_, i) =>
       sighting({ t: now() - HOUR + i, principal: `p${i}` }),
@@ -322,11 +335,66 @@ describe("a warm-up believes the store, and only the windows it replayed", () =>
     });
     expect(await stored()).toEqual([]);
     await life([embargoed(t + 3 * MIN)]);
-    expect(await stored()).toEqual(["embargoed-attempt feng high"]);
+    // The first attempt's medium alert was lost too: the warm-up raises it.
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
     // Stored now: a further life's attempt raises nothing more.
     await life([embargoed(t + 4 * MIN)]);
-    expect(await stored()).toEqual(["embargoed-attempt feng high"]);
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
   });
+
+  it("an embargo's medium alert lost: raised after the restart, once, for its attempt (was: never)", async () => {
+    const t = now() - 30 * MIN;
+    await life([embargoed(t)], { config: parse({ embargoed_attempts: { enabled: false } }) });
+    expect(await stored()).toEqual([]);
+    // Life 2: the second attempt is no first attempt; the first one's alert is raised by the warm-up.
+    await life([embargoed(t + MIN)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+    const [medium] = await store.alerts.list();
+    expect(medium?.evidence.audit_indexes).toEqual(["0"]);
+    expect(medium?.raised_at).toBe(new Date(t).toISOString());
+    // Life 3, with nothing new: the medium alert stored is not raised again.
+    await life([]);
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+  });
+
+  it("an attempt whose window the replay did not reach back over raises no medium alert", async () => {
+    // Attempt 1 before midnight (its medium alert stored), attempt 2 after it: the next window period,
+    // within the window, so no first attempt. A replay of attempt 2 alone cannot tell that.
+    const midnight = Math.floor(now() / DAY) * DAY;
+    await life([embargoed(midnight - 2 * HOUR), embargoed(midnight + 1)]);
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+    await life([], { maxEntries: 1 });
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+  });
+
+  it("with principals pseudonymised, a medium alert stored is not raised again under the pseudonym", async () => {
+    const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");
+    const t = now() - 30 * MIN;
+    await life([embargoed(t)], { pseudonymize });
+    await life([embargoed(t + MIN)], { pseudonymize });
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+  });
+
+  it.each([
+    ["plain", undefined],
+    ["pseudonymised", pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!")],
+  ])(
+    "a federated principal used from FR and DE before a restart, from BE after it: key sharing (was: none; %s)",
+    async (_, pseudonymize) => {
+      const t = now() - 10 * MIN;
+      const ana = (at: number, country: string) =>
+        sighting({ t: at, country, principal: "fed:acme:ana", credential: "principal:fed:acme:ana" });
+      const o = pseudonymize === undefined ? {} : { pseudonymize };
+      await life([ana(t, "FR"), ana(t + MIN, "DE")], o);
+      expect(await stored()).toEqual([]);
+      await life([ana(t + 2 * MIN, "BE")], o);
+      expect(await stored()).toEqual(["key-sharing principal:fed:acme:ana high"]);
+      // An API key's use is not in the log: its key sharing starts afresh (see sharing-restart.test.ts).
+      await life([sighting({ t, country: "FR" }), sighting({ t: t + MIN, country: "DE" })], o);
+      await life([sighting({ t: t + 2 * MIN, country: "BE" })], o);
+      expect(await stored()).toEqual(["key-sharing principal:fed:acme:ana high"]);
+    },
+  );
 
   it("with principals pseudonymised, a stored alert's cooldown holds under the pseudonym", async () => {
     const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");

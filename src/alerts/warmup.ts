@@ -1,21 +1,24 @@
 /**
  * Warming the detectors at start from the tail of the audit log: the decisions of the detectors'
- * longest look-back (at most `maxEntries` of them) are replayed as sightings, so that a restart
- * neither forgets a burst in progress (embargoed attempts, spike windows and their baselines,
- * journeys) nor raises again what was raised before it (the cooldowns are set from the alerts the
- * store holds, after the replay: see AlertService). Nothing is raised for the replayed sightings
- * themselves (Detectors.warm). The entries are read as reports read them: the published entry
- * bundles up to the published checkpoint (src/audit/read.ts).
+ * longest look-back and two embargo windows (Detectors.replayBack; at most `maxEntries` of them)
+ * are replayed as sightings, so that a restart neither forgets a burst in progress (embargoed
+ * attempts, spike windows and their baselines, journeys) nor raises again what was raised before it
+ * (the cooldowns are set from the alerts the store holds, after the replay: see AlertService).
+ * Nothing is raised for the replayed sightings themselves (Detectors.warm); an embargo's
+ * first-attempt alert the store lacks is raised after (Detectors.untold). The entries are read as
+ * reports read them: the published entry bundles up to the published checkpoint
+ * (src/audit/read.ts).
  *
- * What the log does not record cannot be rebuilt: credentials and client networks (key sharing
- * starts afresh), and the sightings' partner is worked out from the entry's grant and the scheme
- * in force now.
+ * What the log does not record cannot be rebuilt: API keys and client networks (key sharing is
+ * warmed from the shared sighting stream where there is one; a federated principal's credential is
+ * the person, whom the log names, so its countries are replayed), and the sightings' partner is
+ * worked out from the entry's grant and the scheme in force now.
  */
 import type { LogSource } from "../audit/source.js";
 import { TILE_WIDTH } from "../audit/tiles.js";
 import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../audit/read.js";
 import type { CompiledScheme } from "../scheme/index.js";
-import { sightingPartner, type Detectors, type Sighting } from "./detectors.js";
+import { FEDERATED, sightingPartner, type Detectors, type Sighting } from "./detectors.js";
 
 /**
  * Entries replayed at most by default: about 1.7 s per 100,000 on a busy 2-core machine (see the
@@ -26,7 +29,7 @@ export const WARM_ENTRIES = 200_000;
 export interface WarmUpOptions {
   readonly source: LogSource;
   readonly detectors: Detectors;
-  /** The detectors' longest look-back (ms): entries older than `now` less this are not replayed. */
+  /** How far back to replay (ms; Detectors.replayBack): entries older than `now` less this are not. */
   readonly lookBackMs: number;
   readonly maxEntries: number;
   readonly scheme: CompiledScheme;
@@ -58,13 +61,19 @@ const LAST_IDS = 4_096;
 const WIDTH = BigInt(TILE_WIDTH);
 
 /** A decision entry as the sighting the gateway made of it (principal as the log names it). */
-function sightingOf(e: DecisionEntry, index: bigint, t: number, scheme: CompiledScheme): Sighting {
+function sightingOf(
+  e: DecisionEntry & { readonly identity?: unknown },
+  index: bigint,
+  t: number,
+  scheme: CompiledScheme,
+): Sighting {
   return {
     t,
     requestId: e.request_id,
     audit: String(index),
     principal: e.principal,
-    credential: "", // not in the log
+    // An API key is not in the log; a federated principal's credential is the principal itself.
+    credential: e.identity === undefined ? "" : FEDERATED + e.principal,
     organization: e.organization,
     partner: sightingPartner(grantPartnerOf(e.grant), e.organization, scheme),
     model: e.model,
@@ -134,7 +143,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       if (e === null || !(t >= since) || coveredFrom === null) continue;
       // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
       // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
-      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom);
+      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom, from === 0n);
       coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
       replayed++;
       lastRequestIds.add(e.request_id);

@@ -46,6 +46,11 @@ export interface WorkerLimits {
    * crafted file) would hold a core until the process ends.
    */
   readonly timeoutMs?: number;
+  /**
+   * Aborting it terminates the worker, and the run rejects with the signal's reason once the thread
+   * is gone: work whose result is no longer wanted (another share of it failed) gives its core back.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The longest delay a Node timer keeps (a longer one fires after 1 ms): about 24.8 days. */
@@ -74,7 +79,7 @@ export function runWorker<T>(
   workerData: unknown,
   limits: WorkerLimits = {},
 ): Promise<T> {
-  const { resourceLimits, timeoutMs } = limits;
+  const { resourceLimits, timeoutMs, signal } = limits;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) {
     return Promise.reject(new RangeError(`a worker's time limit must be positive, not ${timeoutMs}`));
   }
@@ -87,6 +92,7 @@ export function runWorker<T>(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener("abort", aborted);
       decide();
     };
     if (timeoutMs !== undefined) {
@@ -100,6 +106,12 @@ export function runWorker<T>(
         Math.min(timeoutMs, MAX_TIMER_MS),
       );
     }
+    // Rejected once the thread has stopped: a caller that goes on knows its core is free again.
+    function aborted(): void {
+      settle(() => void worker.terminate().then(() => reject(signal?.reason)));
+    }
+    if (signal?.aborted === true) aborted();
+    else signal?.addEventListener("abort", aborted, { once: true });
     worker.once("message", (message: T) => {
       settle(() => resolve(message));
       void worker.terminate();

@@ -68,12 +68,19 @@ function finish<T>(steps: Generator<undefined, T, undefined>): T {
   }
 }
 
-/** Runs a generator to its end, giving the event loop a turn at every yield. */
-async function finishYielding<T>(steps: Generator<undefined, T, undefined>): Promise<T> {
+/**
+ * Runs a generator to its end, giving the event loop a turn at every yield; `check` runs after each
+ * turn, and what it throws leaves the rest undone.
+ */
+async function finishYielding<T>(
+  steps: Generator<undefined, T, undefined>,
+  check: () => void = () => undefined,
+): Promise<T> {
   for (;;) {
     const r = steps.next();
     if (r.done === true) return r.value;
     await new Promise<void>((resolve) => setImmediate(resolve));
+    check();
   }
 }
 
@@ -116,17 +123,27 @@ export async function populationWhatIfYielding(input: PopulationInput): Promise<
   const threads = Math.max(1, Math.min(input.threads ?? 1, Math.floor(built.classes.length / perThread)));
   // Classes dealt round-robin (each share a mix of large and small); share 0 is decided here.
   const shares = Array.from({ length: threads }, (_, k) => shareOf(input, built.classes, models, k, threads));
+  const stop = new AbortController();
   const others =
     threads > 1
       ? import("./workers.js").then(({ decideInWorkers }) =>
-          decideInWorkers(input.active, input.candidate, shares.slice(1)),
+          decideInWorkers(input.active, input.candidate, shares.slice(1), stop.signal),
         )
       : Promise.resolve([]);
   // Awaited only once this thread's share is decided: a worker failing before then (out of memory,
-  // its time limit) would otherwise be an unhandled rejection, which ends the process.
-  others.catch(() => undefined);
+  // its time limit) would otherwise be an unhandled rejection, which ends the process. It fails the
+  // what-if at once: this thread's share stops at its next turn.
+  let failure: { readonly err: unknown } | null = null;
+  others.catch((err: unknown) => void (failure = { err }));
   const out = new CodeBuffer();
-  await finishYielding(decideShare(input.active, input.candidate, shares[0] as Share, out));
+  try {
+    await finishYielding(decideShare(input.active, input.candidate, shares[0] as Share, out), () => {
+      if (failure !== null) throw failure.err;
+    });
+  } catch (err) {
+    stop.abort(err); // the workers' shares are of no use without this one
+    throw err;
+  }
   const outputs = [out.done(), ...(await others)];
   const result = await finishYielding(counted(input, built, models, outputs));
   input.onProgress?.(built.principals, built.principals);

@@ -28,19 +28,32 @@ export function shareTimeoutMs(share: Share): number {
   return 60_000 + Math.ceil(pairs * share.models.length * ACTIONS.length * 0.01);
 }
 
+/**
+ * Decides each share in a thread of its own. The first failure (an error, its time limit) fails the
+ * whole: the other threads are stopped rather than left deciding what nobody will read, and the
+ * failure is thrown once they are gone. Aborting `signal` (the caller's own share failed) stops them too.
+ */
 export async function decideInWorkers(
   active: CompiledScheme,
   candidate: CompiledScheme,
   shares: readonly Share[],
+  signal?: AbortSignal,
 ): Promise<Int32Array[]> {
-  return Promise.all(
-    shares.map((share) =>
-      runWorker<Int32Array>(
-        import.meta.url,
-        "worker",
-        { active: active.source, candidate: candidate.source, share } satisfies WorkerTask,
-        { timeoutMs: shareTimeoutMs(share) },
-      ),
-    ),
+  const stop = new AbortController();
+  signal?.addEventListener("abort", () => stop.abort(signal.reason), { once: true });
+  const runs = shares.map((share) =>
+    runWorker<Int32Array>(
+      import.meta.url,
+      "worker",
+      { active: active.source, candidate: candidate.source, share } satisfies WorkerTask,
+      { timeoutMs: shareTimeoutMs(share), signal: stop.signal },
+    ).catch((err: unknown) => {
+      stop.abort(err);
+      throw err;
+    }),
   );
+  const done = await Promise.allSettled(runs);
+  // The first to fail: the others were stopped with its error as their reason.
+  if (stop.signal.aborted) throw stop.signal.reason;
+  return done.map((r) => (r as PromiseFulfilledResult<Int32Array>).value);
 }
