@@ -10,12 +10,12 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import fs, { open } from "node:fs/promises";
-import { syncBuiltinESMExports } from "node:module";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
+import { hangingDisk } from "./hanging-disk.js";
 import { AuditLog, AuditLogError, HUNG_MIN_MS, MAX_UNWRITTEN_TILES } from "./log.js";
 import { EntryTooLargeError } from "./wal.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
@@ -46,42 +46,8 @@ const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" })
 const checkpointOf = (dataDir: string) =>
   openCheckpoint(readFileSync(join(dataDir, "audit", "checkpoint"), "utf8"), verifier, ORIGIN).checkpoint;
 
-/**
- * A disk whose `call` never returns while on (a stuck NFS mount, a frozen disk), injected at
- * `node:fs/promises` as the fault suite's read-only disk is: `rename` of a file under `dir` (a
- * tile's), or a file handle's `sync` (the log syncs only directories with it: the tiles' before the
- * checkpoint; the write-ahead file uses datasync). Released, each held call runs for real.
- */
 /** Waits for a state the log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
 const WAIT = { timeout: 30_000, interval: 10 };
-
-async function hangingDisk(dir: string, call: "rename" | "sync") {
-  const root = resolve(dir);
-  let on = false;
-  const held: (() => void)[] = [];
-  const handle = await fs.open(process.execPath, "r");
-  const target = (call === "rename" ? fs : Object.getPrototypeOf(handle)) as Record<string, unknown>;
-  await handle.close();
-  const real = target[call] as (...args: unknown[]) => Promise<unknown>;
-  target[call] = function (this: unknown, ...args: unknown[]) {
-    const hangs = on && (call === "sync" || resolve(String(args[0])).startsWith(root + sep));
-    if (!hangs) return real.apply(this, args);
-    return new Promise((done, fail) => held.push(() => void real.apply(this, args).then(done, fail)));
-  };
-  syncBuiltinESMExports();
-  return {
-    on: () => void (on = true),
-    held: () => held.length,
-    release: () => {
-      on = false;
-      for (const run of held.splice(0)) run();
-    },
-    restore: () => {
-      target[call] = real;
-      syncBuiltinESMExports();
-    },
-  };
-}
 
 describe("the audit log", () => {
   it("appends durably, publishes signed checkpoints, serves proofs that verify", async () => {

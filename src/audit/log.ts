@@ -173,6 +173,36 @@ export const MAX_UNWRITTEN_TILES = 64;
  */
 export const HUNG_MIN_MS = 10_000;
 
+/** How long a write or a change of the tree may stay out before the log judges it hung. */
+export const hungMs = (checkpointMs: number): number => Math.max(STALL_ROUNDS * checkpointMs, HUNG_MIN_MS);
+
+/**
+ * Those waiting on a change of the tree that may never settle (a hung write): told when the log
+ * judges it hung, so that closing the log or answering a request is bounded.
+ */
+export class HangSignal {
+  private waiting: (() => void)[] = [];
+  /** A change is judged hung and has not settled since. */
+  judged = false;
+
+  judge(): void {
+    this.judged = true;
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** True once `work` has settled (its failure thrown), false if judged hung first (or already). */
+  until(work: Promise<unknown>): Promise<boolean> {
+    if (this.judged) {
+      work.catch(() => undefined);
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push(() => resolve(false));
+      work.then(() => resolve(true), reject);
+    });
+  }
+}
+
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
 export const INTEGRATE_SLICE = 64;
 
@@ -206,6 +236,11 @@ export class AuditLog implements AuditTrail {
   private unsettled = 0;
   /** A publishing round queued behind others and not yet begun: later callers share it. */
   private queuedRound: Promise<void> | null = null;
+  /** The oldest write-ahead write seen out at a tick, and since when (o.now's clock). */
+  private walWrite: { readonly n: number; readonly since: number } | null = null;
+  /** A write of the tiles judged hung: bounds close() (the write-ahead file bounds its own). */
+  private readonly hang = new HangSignal();
+  private closing = false;
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -231,6 +266,7 @@ export class AuditLog implements AuditTrail {
    */
   private checkStall(ok: boolean, hung = false): void {
     if (ok) {
+      this.hang.judged = false;
       this.lastRoundOk = this.now();
       if (this.stalled !== null && this.tree.unwrittenFiles === 0) this.stalled = null;
       return;
@@ -251,11 +287,30 @@ export class AuditLog implements AuditTrail {
       `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
     );
     this.o.onError(this.stalled);
+    if (hung) this.hang.judge();
   }
 
   private stallMs(hung: boolean): number {
-    const rounds = STALL_ROUNDS * this.o.checkpointMs;
-    return hung ? Math.max(rounds, HUNG_MIN_MS) : rounds;
+    return hung ? hungMs(this.o.checkpointMs) : STALL_ROUNDS * this.o.checkpointMs;
+  }
+
+  /**
+   * A write to the write-ahead file that has not returned for hungMs (a hung disk or mount) is
+   * given up on: the requests waiting for it are refused (503) instead of waiting with it, and the
+   * log takes no entries until it returns and the file takes writes again.
+   */
+  private checkWal(): void {
+    const n = this.wal.oldestWrite;
+    if (n === null || this.walWrite?.n !== n) {
+      this.walWrite = n === null ? null : { n, since: this.now() };
+      return;
+    }
+    const since = this.now() - this.walWrite.since;
+    if (since <= hungMs(this.o.checkpointMs)) return;
+    const why = new AuditLogError(
+      `the audit log takes no entries: a write to its write-ahead file ${this.o.walPath} has not returned for ${since} ms (a hung disk or mount?); the entries waiting for it are refused, and it resumes once the write returns and the disk takes writes again`,
+    );
+    if (this.wal.abandon(why)) this.o.onError(why);
   }
 
   /** Counts `change` among the unsettled ones until it settles. */
@@ -427,12 +482,15 @@ export class AuditLog implements AuditTrail {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      // A round that never settles (a hung write) is a stall too: see HUNG_MIN_MS.
-      if (this.unsettled > 0 && this.stalled === null) this.checkStall(false, true);
-      this.publish().catch(this.o.onError);
-    }, this.o.checkpointMs);
+    this.timer ??= setInterval(() => this.tick(), this.o.checkpointMs);
     this.timer.unref();
+  }
+
+  private tick(): void {
+    this.checkWal();
+    // A round that never settles (a hung write) is a stall too: see HUNG_MIN_MS.
+    if (this.unsettled > 0 && this.stalled === null) this.checkStall(false, true);
+    if (!this.closing) this.publish().catch(this.o.onError);
   }
 
   /**
@@ -499,13 +557,30 @@ export class AuditLog implements AuditTrail {
     return checkedConsistency(this.tree.read, this.current?.size ?? 0n, from, to);
   }
 
+  /**
+   * Closes the write-ahead file and publishes a last checkpoint. Bounded: the ticks go on checking
+   * meanwhile (no new rounds), and a write judged hung (see HUNG_MIN_MS) is not waited for; the log
+   * says so, and every durable entry is in the write-ahead file for the next start to take in.
+   */
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.wal.close();
+    this.closing = true;
+    this.start();
+    let whole = false;
     try {
-      await this.publish();
+      const walClosed = await this.wal.close();
+      const published = await this.hang.until(this.publish());
+      whole = walClosed && published;
+      if (!whole) {
+        this.o.onError(
+          new AuditLogError(
+            `the audit log closed without ${walClosed ? "a last checkpoint" : "closing its write-ahead file"}: a write ${walClosed ? `of its tiles in ${this.o.dir}` : `to ${this.o.walPath}`} has not returned (a hung disk or mount?). Every entry acknowledged is durable in the write-ahead file; the next start takes them in`,
+          ),
+        );
+      }
     } finally {
-      this.tree.close();
+      clearInterval(this.timer);
+      // Not under a tile write judged hung: it may still land on the inner-node file.
+      if (whole || !this.hang.judged) this.tree.close();
     }
   }
 

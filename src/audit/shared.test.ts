@@ -17,6 +17,8 @@ import { openCheckpoint } from "./checkpoint.js";
 import { handleAudit } from "./http.js";
 import { openAudit, type OpenAudit } from "./index.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
+import { hangingDisk } from "./hanging-disk.js";
+import { hungMs } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
 import { SharedAuditLog } from "./shared.js";
 import { directorySource, urlSource, type LogSource } from "./source.js";
@@ -71,6 +73,9 @@ async function sharedLog(
     ownBytes?: number;
     dir?: string;
     wrap?: (db: SharedAuditStore) => SharedAuditStore;
+    checkpointMs?: number;
+    now?: () => number;
+    onError?: (err: unknown) => void;
   } = {},
 ): Promise<SharedAuditLog> {
   const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
@@ -103,6 +108,10 @@ async function serveAudit(log: SharedAuditLog, dir: string) {
 }
 
 const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
+/** Waits for a state a log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
+const WAIT = { timeout: 30_000, interval: 10 };
+/** A few ticks of a log running every 20 ms: long enough for one to see what is under way. */
+const ticks = () => new Promise((r) => setTimeout(r, 100));
 const checkpointOf = (text: string) =>
   openCheckpoint(text, parseVerifierKey(KEY.verifierKey), ORIGIN).checkpoint;
 
@@ -501,5 +510,92 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     } finally {
       await link.close();
     }
+  });
+
+  it("an integrator whose mirror's tile write hangs gives up its seat within the bound, and another node signs on", async () => {
+    const { url } = await freshSchema();
+    const dirA = mkdtempSync(join(tmpdir(), "clearance-node-a-"));
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    // A's rounds run on its own timer (20 ms), time by the test's clock; B's are driven by the test.
+    const a = await sharedLog(url, "node-a", {
+      dir: dirA,
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+    });
+    const b = await sharedLog(url, "node-b");
+    expect(a.integrating).toBe(true);
+    const disk = await hangingDisk(dirA, "rename");
+    try {
+      a.start();
+      disk.on();
+      await Promise.all(Array.from({ length: 5 }, (_, i) => a.append(entry("a", i))));
+      await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+      await ticks();
+      expect(a.failure).toBeNull();
+      clock.now += hungMs(20) + 1;
+      await vi.waitFor(() => expect(a.failure).not.toBeNull(), WAIT);
+      expect(a.failure?.message).toMatch(
+        /a round has not moved for \d+ ms, a write of its mirror's tiles .* not having returned .*; it gave up the integrator's seat/,
+      );
+      expect(errors).toContain(a.failure);
+      expect(a.integrating).toBe(false);
+      await expect(a.append(entry("a", 5))).rejects.toBe(a.failure);
+      // B takes the seat once A's unlock has reached the database, and signs what A committed.
+      await vi.waitFor(async () => {
+        await b.publish();
+        expect(b.integrating).toBe(true);
+      }, WAIT);
+      expect(b.published?.size).toBe(5n);
+      // The write returns: A's next round follows B's checkpoint, and A takes entries again.
+      disk.release();
+      await vi.waitFor(() => expect(a.failure).toBeNull(), WAIT);
+      await a.publish();
+      expect(a.published?.text).toBe(b.published?.text);
+      expect(a.integrating).toBe(false);
+      expect(await a.append(entry("a", 6))).toBe(5n);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    await a.close();
+    await b.close();
+  });
+
+  it("closes within the bound while its mirror's tile write hangs, saying so, and frees the seat", async () => {
+    const { url } = await freshSchema();
+    const dirA = mkdtempSync(join(tmpdir(), "clearance-node-a-"));
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    const a = await sharedLog(url, "node-a", {
+      dir: dirA,
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+    });
+    const b = await sharedLog(url, "node-b");
+    const disk = await hangingDisk(dirA, "rename");
+    try {
+      a.start();
+      disk.on();
+      await Promise.all(Array.from({ length: 5 }, (_, i) => a.append(entry("a", i))));
+      await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+      const closed = a.close();
+      await ticks();
+      clock.now += hungMs(20) + 1;
+      await closed;
+      expect(errors.map((e) => (e as Error).message).join("\n")).toMatch(
+        /the audit log closed without a last round: a write of its mirror's tiles .* has not returned/,
+      );
+      // Nothing A took is lost: B signs it all.
+      await b.publish();
+      expect(b.integrating).toBe(true);
+      expect(b.published?.size).toBe(5n);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    await b.close();
   });
 });

@@ -20,6 +20,8 @@ import {
   AuditLogError,
   checkedConsistency,
   checkedInclusion,
+  HangSignal,
+  hungMs,
   INTEGRATE_SLICE,
   nextTurn,
   type AuditTrail,
@@ -49,6 +51,8 @@ export interface SharedAuditOptions {
   readonly leaseMs?: number;
   /** The most bytes of its own entries a node keeps for its mirror (default OWN_BYTES). */
   readonly ownBytes?: number;
+  /** The clock for standing down and for judging a round hung (see checkHung); Date.now by default. */
+  readonly now?: () => number;
 }
 
 /**
@@ -124,6 +128,16 @@ export class SharedAuditLog implements AuditTrail {
   private reading: Promise<void> | null = null;
   /** When that read last began (ms). */
   private readAt = -Infinity;
+  /** A round queued behind others and not yet begun: later callers share it. */
+  private queuedRound: Promise<void> | null = null;
+  /**
+   * When the round (or read of the latest checkpoint) under way began or last took entries into
+   * the mirror (o.now's clock), or null.
+   */
+  private busySince: number | null = null;
+  /** Why this node takes no entries though the database does: a round judged hung (see checkHung). */
+  private stalled: Error | null = null;
+  private readonly hang = new HangSignal();
 
   private constructor(
     private readonly o: SharedAuditOptions,
@@ -150,7 +164,7 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   get failure(): Error | null {
-    return this.closed ? new AuditLogError("the audit log is closed") : this.lastFailure;
+    return this.closed ? new AuditLogError("the audit log is closed") : (this.lastFailure ?? this.stalled);
   }
 
   get published(): Published | null {
@@ -165,6 +179,7 @@ export class SharedAuditLog implements AuditTrail {
   /** Resolves with the entry's index once its transaction has committed. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new AuditLogError("the audit log is closed"));
+    if (this.stalled !== null) return Promise.reject(this.stalled);
     // Refused before it reaches the database: an entry no tile bundle can hold would stop every node.
     if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
     return new Promise((resolve, reject) => {
@@ -174,20 +189,54 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.publish().catch(this.o.onError);
+    this.timer ??= setInterval(() => {
+      this.checkHung();
+      if (!this.closed) this.publish().catch(this.o.onError);
     }, this.o.checkpointMs);
     this.timer.unref();
   }
 
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
   /**
    * One round: take the integrator's seat if it is free; adopt the latest recorded checkpoint;
-   * as the integrator, sign and record one for everything committed since. Rounds are serialised.
+   * as the integrator, sign and record one for everything committed since. Rounds are serialised;
+   * a call while one is queued and not yet begun shares it (behind a hung round, ticks do not pile
+   * rounds up without end).
    */
   publish(): Promise<void> {
-    const round = this.ticking.then(() => this.round());
+    if (this.queuedRound !== null) return this.queuedRound;
+    const round = this.ticking.then(() => {
+      this.queuedRound = null;
+      return this.round();
+    });
+    this.queuedRound = round;
     this.ticking = round.catch(() => undefined);
     return round;
+  }
+
+  /**
+   * At each tick: a round that has not moved for hungMs (a write of the mirror's tiles that never
+   * returns: a stuck mount, a frozen disk) would otherwise keep the seat — its heartbeat goes on —
+   * and stop every node's checkpoints. The node gives the seat up for another to sign, stands down
+   * as after failed rounds, and takes no entries (so /readyz is not ready) until a round succeeds.
+   */
+  private checkHung(): void {
+    if (this.busySince === null || this.stalled !== null) return;
+    const since = this.now() - this.busySince;
+    if (since <= hungMs(this.o.checkpointMs)) return;
+    const seated = this.seat.held;
+    this.stalled = new AuditLogError(
+      `the audit log takes no entries on this node: a round has not moved for ${since} ms, a write of its mirror's tiles in ${this.o.dir} not having returned (a hung disk or mount?)${seated ? "; it gave up the integrator's seat for another node to sign" : ""}; it resumes once a round succeeds`,
+    );
+    if (seated) {
+      this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
+      this.seat.release().catch(this.o.onError);
+    }
+    this.o.onError(this.stalled);
+    this.hang.judge();
   }
 
   async inclusion(index: bigint, size: bigint): Promise<Buffer[]> {
@@ -210,7 +259,9 @@ export class SharedAuditLog implements AuditTrail {
    * from what is served.
    */
   async reach(size: bigint): Promise<void> {
-    for (let i = 0; i < 2 && size > (this.current?.size ?? 0n) && !this.closed; i++) await this.readLatest();
+    // Not behind a round judged hung: the request is answered from what is served.
+    for (let i = 0; i < 2 && size > (this.current?.size ?? 0n) && !this.closed; i++)
+      if (!(await this.hang.until(this.readLatest()))) return;
   }
 
   private readLatest(): Promise<void> {
@@ -220,8 +271,13 @@ export class SharedAuditLog implements AuditTrail {
       this.readAt = Date.now();
       const step = this.ticking.then(async () => {
         if (this.closed) return;
-        const latest = await this.o.db.latestCheckpoint();
-        if (latest !== null) await this.adopt(latest);
+        this.busySince = this.now();
+        try {
+          const latest = await this.o.db.latestCheckpoint();
+          if (latest !== null) await this.adopt(latest);
+        } finally {
+          this.busySince = null;
+        }
       });
       this.ticking = step.catch(() => undefined);
       await step.catch((err: unknown) => this.o.onError(err));
@@ -231,15 +287,32 @@ export class SharedAuditLog implements AuditTrail {
     return this.reading;
   }
 
+  /**
+   * Commits what is waiting, publishes a last checkpoint if this node is the integrator, and gives
+   * the seat up. Bounded: the ticks go on judging (no new rounds), and a round judged hung is not
+   * waited for; the log says so (every entry it took is committed in the database).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    clearInterval(this.timer);
+    this.start();
     while (this.appending !== null || this.scheduled)
       await (this.appending ?? new Promise((resolve) => setImmediate(resolve)));
     this.closed = true;
     // A last checkpoint for what this node committed, if it is the integrator; then the seat is free.
-    await this.publish().catch(this.o.onError);
-    this.tree.close();
+    const settled = await this.hang.until(this.publish()).catch((err: unknown) => {
+      this.o.onError(err);
+      return true;
+    });
+    clearInterval(this.timer);
+    if (settled) this.tree.close();
+    else {
+      // The mirror's inner-node file stays open under the write that may still land on it.
+      this.o.onError(
+        new AuditLogError(
+          `the audit log closed without a last round: a write of its mirror's tiles in ${this.o.dir} has not returned (a hung disk or mount?). Every entry this node took is committed in the database; the seat is given up for another node to sign them`,
+        ),
+      );
+    }
     await this.seat.close();
   }
 
@@ -288,20 +361,28 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   private async round(): Promise<void> {
-    if (!this.seat.held && Date.now() >= this.standDownUntil) await this.seat.acquire().catch(this.o.onError);
-    const integrating = this.seat.held;
+    this.busySince = this.now();
     try {
-      const latest = await this.o.db.latestCheckpoint();
-      if (latest !== null) await this.adopt(latest);
-      if (this.seat.held) await this.sign();
-      this.failedRounds = 0;
-    } catch (err) {
-      if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
+      if (!this.seat.held && this.now() >= this.standDownUntil)
+        await this.seat.acquire().catch(this.o.onError);
+      const integrating = this.seat.held;
+      try {
+        const latest = await this.o.db.latestCheckpoint();
+        if (latest !== null) await this.adopt(latest);
+        if (this.seat.held) await this.sign();
         this.failedRounds = 0;
-        this.standDownUntil = Date.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
-        await this.seat.release().catch(this.o.onError);
+        this.stalled = null;
+        this.hang.judged = false;
+      } catch (err) {
+        if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
+          this.failedRounds = 0;
+          this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
+          await this.seat.release().catch(this.o.onError);
+        }
+        throw err;
       }
-      throw err;
+    } finally {
+      this.busySince = null;
     }
   }
 
@@ -374,6 +455,8 @@ export class SharedAuditLog implements AuditTrail {
       for (let i = 0; i < all.length; i += INTEGRATE_SLICE) {
         if (i > 0) await nextTurn();
         await this.tree.append(all.slice(i, i + INTEGRATE_SLICE));
+        // A long catch-up is moving, not hung (see checkHung).
+        this.busySince = this.now();
       }
     }
     while (this.own.length > 0 && end(this.own[0]!) <= this.tree.size) this.forget();

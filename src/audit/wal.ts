@@ -89,6 +89,17 @@ export class Wal {
   private allocated: number;
   /** Filler being written at `allocated`: no record may be written past `allocated` meanwhile. */
   private reserving: Promise<void> | null = null;
+  /** The group commit under way (see append), settled once its write has returned. */
+  private flushing: Promise<void> = Promise.resolve();
+  /** The batch whose write is under way, if any. */
+  private inFlight: Pending[] | null = null;
+  /** Writes begun so far (records and filler), and the numbers of those that have not returned. */
+  private begun = 0;
+  private readonly outstanding = new Set<number>();
+  /** The write under way was given up on (see abandon): its result, when it comes, is not used. */
+  private abandoned = false;
+  /** Wakes a close waiting for a write that has just been given up on. */
+  private wake: () => void = () => undefined;
 
   private constructor(
     private readonly path: string,
@@ -168,8 +179,42 @@ export class Wal {
     record.set(entry, HEADER);
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
-      if (!this.writing) void this.flush();
+      if (!this.writing) this.flushing = this.flush();
     });
+  }
+
+  /**
+   * The oldest write (of records or filler) that has not returned, by number, or null: the owner
+   * calls `abandon` when the same one is still out after its bound (see AuditLog).
+   */
+  get oldestWrite(): number | null {
+    for (const n of this.outstanding) return n;
+    return null;
+  }
+
+  /**
+   * Gives up on a write that has not returned (a hung disk or mount): its entries and those queued
+   * are refused with `why`, as after a failed write, and the log takes no entry until that write
+   * has returned and the file is cut back to its last acknowledged record (the usual recovery), so
+   * a write landing late can neither be acknowledged nor overwrite a later one. False if the log
+   * had already stopped taking entries.
+   */
+  abandon(why: Error): boolean {
+    if (this.failed !== null || this.outstanding.size === 0) return false;
+    this.failed = why;
+    for (const p of [...(this.inFlight ?? []), ...this.queue]) p.reject(why);
+    this.queue = [];
+    // Only filler is out: recovery waits for it before cutting the file.
+    if (this.inFlight === null) this.scheduleRecovery();
+    else this.abandoned = true;
+    this.wake();
+    return true;
+  }
+
+  private begin(): number {
+    const n = ++this.begun;
+    this.outstanding.add(n);
+    return n;
   }
 
   private async flush(): Promise<void> {
@@ -181,11 +226,16 @@ export class Wal {
       while (take < this.queue.length && length < MAX_WRITE) length += this.queue[take++]!.record.length;
       const batch = take === this.queue.length ? this.queue : this.queue.splice(0, take);
       if (batch === this.queue) this.queue = [];
+      this.inFlight = batch;
+      const write = this.begin();
       try {
         const buffers = batch.map((p) => p.record);
         // The filler being written must not land over these records.
         if (this.offset + length > this.allocated && this.reserving !== null) await this.reserving;
         const bytesWritten = await writevAt(this.fh.fd, buffers, this.offset);
+        this.outstanding.delete(write);
+        // Given up on while it hung: refused already, and cut off by the recovery below.
+        if (this.abandoned) break;
         if (bytesWritten !== length)
           throw new WalError(`short write to the audit log (${bytesWritten} of ${length} bytes)`);
         this.offset += length;
@@ -200,13 +250,22 @@ export class Wal {
         );
         batch.forEach((p, i) => p.resolve(first + BigInt(i)));
       } catch (err) {
+        this.outstanding.delete(write);
         // After a failed write the file's tail is unknown: stop taking entries (fail closed) until
         // it is cut back to the last acknowledged record.
-        this.failed = err instanceof Error ? err : new WalError(String(err));
-        for (const p of [...batch, ...this.queue]) p.reject(this.failed);
-        this.queue = [];
+        if (!this.abandoned) {
+          this.failed = err instanceof Error ? err : new WalError(String(err));
+          for (const p of [...batch, ...this.queue]) p.reject(this.failed);
+          this.queue = [];
+        }
         this.scheduleRecovery();
+      } finally {
+        this.inFlight = null;
       }
+    }
+    if (this.abandoned) {
+      this.abandoned = false;
+      this.scheduleRecovery();
     }
     this.writing = false;
   }
@@ -220,8 +279,10 @@ export class Wal {
     if (this.allocated - this.offset >= RESERVE_LOW) return;
     const fill = (filler ??= Buffer.alloc(RESERVE, 0xff));
     const at = this.allocated;
+    const write = this.begin();
     this.reserving = this.fh
       .write(fill, 0, fill.length, at)
+      .finally(() => this.outstanding.delete(write))
       .then(
         ({ bytesWritten }) => {
           // Only what is wholly filler counts: a short write leaves the rest to the records.
@@ -257,15 +318,23 @@ export class Wal {
     }
   }
 
-  /** Waits for queued entries, then closes the file. */
-  async close(): Promise<void> {
+  /**
+   * Waits for queued entries, then closes the file. A write given up on (see abandon), before or
+   * while this waits, is not waited for, and the file is left open under it: closed, its descriptor
+   * could be reused by another file and take that write's bytes. False then (the process is ending).
+   */
+  async close(): Promise<boolean> {
     this.closing = true;
     clearTimeout(this.retry);
-    while (this.writing) await new Promise((r) => setImmediate(r));
-    await this.reserving;
+    const givenUp = new Promise<void>((resolve) => (this.wake = resolve));
+    const hung = () => this.failed !== null && this.outstanding.size > 0;
+    while (this.writing && !hung()) await Promise.race([this.flushing, givenUp]);
+    if (!hung()) await Promise.race([this.reserving, givenUp]);
+    if (hung()) return false;
     // The filler is cut (a reader stops at it anyway): the file ends with its last record.
     if (this.failed === null) await this.fh.truncate(this.offset).catch(() => undefined);
     await this.fh.close();
+    return true;
   }
 }
 
