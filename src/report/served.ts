@@ -11,7 +11,8 @@
 import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
-import { decisionOf, readEntries, type DecisionEntry } from "../audit/read.js";
+import { readEntries, type DecisionEntry } from "../audit/read.js";
+import { reportedDecision } from "./log.js";
 import { periodBounds, type Period } from "./period.js";
 import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
@@ -116,14 +117,15 @@ export class ServedCounter {
     private readonly scheme: CompiledScheme,
     principals: PrincipalIndex,
     private readonly period: Period,
+    /** The log as errors name it (its entries are read from the first, so an entry's index is entriesRead). */
+    private readonly log = "the audit log",
   ) {
     this.labels = new NationalityLabels(scheme, principals);
     ({ from: this.from, to: this.to } = periodBounds(period));
   }
 
   addText(text: string): void {
-    this.entriesRead++;
-    const e = decisionOf(text);
+    const e = reportedDecision(text, this.entriesRead++, this.log);
     if (e !== null) this.add(e);
   }
 
@@ -261,7 +263,12 @@ export interface ServedOptions {
 
 /** Reads the whole log; an empty period is an error, never an empty report that looks like a finding. */
 export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint> {
-  const counter = new ServedCounter(o.scheme, o.principals, o.period);
+  const counter = new ServedCounter(
+    o.scheme,
+    o.principals,
+    o.period,
+    `the audit log at ${o.source.location}`,
+  );
   const read = o.onProgress === undefined ? {} : { onProgress: o.onProgress };
   for await (const batch of readEntries(o.source, read)) {
     for (const text of batch.entries) counter.addText(text);
