@@ -67,6 +67,16 @@ export interface ServedFootprint {
   readonly decisions: number;
   /** … of which model lookups (GET /v1/models/{id}), counted apart from the requests. */
   readonly lookups: number;
+  /**
+   * The entries read and not counted, and why: decisions before the period, decisions at or after
+   * its end, and entries that are not decisions (administrative changes). With `decisions` they
+   * add up to `entries_read`.
+   */
+  readonly not_counted: {
+    readonly before_period: number;
+    readonly after_period: number;
+    readonly not_decisions: number;
+  };
   /** Principals the store does not know (or whose pseudonym it cannot resolve). */
   readonly unknown_principals: number;
   /** Digests of the scheme versions the period's decisions were made under. */
@@ -112,6 +122,8 @@ export class ServedCounter {
   /** The last decision's time before the period and the first one's after it (for an empty period). */
   lastBefore: string | null = null;
   firstAfter: string | null = null;
+  private beforePeriod = 0;
+  private afterPeriod = 0;
 
   constructor(
     private readonly scheme: CompiledScheme,
@@ -131,10 +143,12 @@ export class ServedCounter {
 
   add(e: DecisionEntry): void {
     if (e.time < this.from) {
+      this.beforePeriod++;
       if (this.lastBefore === null || e.time > this.lastBefore) this.lastBefore = e.time;
       return;
     }
     if (e.time >= this.to) {
+      this.afterPeriod++;
       if (this.firstAfter === null || e.time < this.firstAfter) this.firstAfter = e.time;
       return;
     }
@@ -201,6 +215,11 @@ export class ServedCounter {
       entries_read: this.entriesRead,
       decisions: this.decisions,
       lookups: this.lookups,
+      not_counted: {
+        before_period: this.beforePeriod,
+        after_period: this.afterPeriod,
+        not_decisions: this.entriesRead - this.decisions - this.beforePeriod - this.afterPeriod,
+      },
       unknown_principals: this.labels.unknown.size,
       schemes: [...this.schemes].sort(),
       rows,
