@@ -75,6 +75,13 @@ function buckets(counts: readonly number[]): number[] {
   );
 }
 
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** The entries read and left out, and why, so that the figures add up to what was read. */
+const notCounted = ({ not_counted: n }: FootprintReport["served"]) =>
+  `${count(n.before_period)} decisions before the period, ${count(n.after_period)} at or after its end, ` +
+  `${count(n.not_decisions)} entries that are not decisions (administrative changes)`;
+
 function servedSection(r: FootprintReport): string {
   const s = r.served;
   const byCountry = new Map(s.locations.map((l) => [l.location, l]));
@@ -96,7 +103,7 @@ function servedSection(r: FootprintReport): string {
   const rows = s.rows.slice(0, HTML_ROW_LIMIT);
   return `<h2>Served footprint</h2>
 <p class="meta">${s.decisions.toLocaleString("en-US")} decisions from ${esc(s.period.from)} to ${esc(s.period.to)}${s.lookups > 0 ? `, of which ${s.lookups.toLocaleString("en-US")} model lookups (counted apart: not requests served, nor use of a grant)` : ""}
-(${s.entries_read.toLocaleString("en-US")} log entries read); scheme versions in the period: ${s.schemes.map((d) => `<code>${esc(d)}</code>`).join(", ")};
+(${s.entries_read.toLocaleString("en-US")} log entries read; not counted: ${notCounted(s)}); scheme versions in the period: ${s.schemes.map((d) => `<code>${esc(d)}</code>`).join(", ")};
 ${s.unknown_principals} principal(s) not in the store or not recognisable (nationality "unknown").</p>
 ${svg}
 ${legend([[NO_DATA, "no requests"], ...REQUEST_SCALE.map((c, i): [string, string] => [c, i === 0 ? `fewer than ${bounds[0] ?? 1}` : `${bounds[i - 1]} or more`])])}

@@ -137,6 +137,24 @@ describe("the footprint over a period", () => {
     expect(r.served.decisions).toBe(1);
   });
 
+  it("a bound finer than a millisecond keeps an entry at its edge on the side it is on", async () => {
+    // Entry times have milliseconds; a bound between two is not cut back to the one before it.
+    const log = memoryLog([
+      decision("2026-06-01T10:00:00.000Z"), // before 10:00:00.0005: not in the period
+      decision("2026-06-01T10:00:00.001Z"),
+      decision("2026-06-01T11:00:00.000Z"), // before 11:00:00.0005: in the period
+    ]);
+    const period = parsePeriod("2026-06-01T10:00:00.0005Z", "2026-06-01T11:00:00.0005+00:00", NOW);
+    expect(period).toEqual({ from: "2026-06-01T10:00:00.001Z", to: "2026-06-01T11:00:00.001Z" });
+    const r = await report(log, period);
+    expect(r.served.decisions).toBe(2);
+    // Whole milliseconds, however written, are taken as they are.
+    expect(parsePeriod("2026-06-01T10:00:00.0010Z", "2026-06-01T10:00:01.5Z", NOW)).toEqual({
+      from: "2026-06-01T10:00:00.001Z",
+      to: "2026-06-01T10:00:01.500Z",
+    });
+  });
+
   it("says which whole UTC days the tokens count: 1 June in Berlin touches 31 May and 1 June (UTC)", async () => {
     const r = await report(
       memoryLog([decision("2026-06-01T10:00:00.000Z", "license:BIS-2026-0001")]),

@@ -15,6 +15,8 @@ export interface Period {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
+/** A fraction of a second with a non-zero digit past the millisecond. */
+const SUB_MS = /\.\d{3}\d*[1-9]/;
 
 /** A bound in milliseconds; `end`: a date as the end of the period means the whole of that day. */
 function bound(text: string, field: string, end: boolean): number {
@@ -29,7 +31,10 @@ function bound(text: string, field: string, end: boolean): number {
     ]);
   }
   const t = Date.parse(DATE.test(text) ? `${text}T00:00:00Z` : text);
-  return end && DATE.test(text) ? t + DAY_MS : t;
+  if (end && DATE.test(text)) return t + DAY_MS;
+  // Date.parse drops digits past the millisecond. Entry times are whole milliseconds: a bound between
+  // two is the later one, so the entry just before it stays on its side (before `from`, before `to`).
+  return SUB_MS.test(text) ? t + 1 : t;
 }
 
 /**

@@ -97,3 +97,36 @@ describe("the served footprint and model lookups", () => {
     expect(html).toContain("of which 2 model lookups (counted apart");
   });
 });
+
+describe("what the served footprint did not count", () => {
+  it("says how many entries it left out and why, adding up to the entries read", async () => {
+    const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-served-")) });
+    try {
+      const r = await footprintReport({
+        store,
+        source: memoryLog([
+          { type: "admin", v: 1, time: "2026-06-01T09:00:00.000Z", action: "principal.put" },
+          entry("2026-05-31T23:59:59.999Z", false), // before the period
+          entry("2026-06-01T00:00:00.000Z", false),
+          entry("2026-06-01T10:00:00.000Z", true),
+          entry("2026-06-02T00:00:00.000Z", false), // at its end: after it
+          entry("2026-06-03T00:00:00.000Z", false),
+        ]),
+        scheme: g7,
+        period: parsePeriod("2026-06-01", "2026-06-01", NOW),
+        pseudonymKey: null,
+        now: NOW,
+      });
+      expect(r.served.decisions).toBe(2);
+      expect(r.served.not_counted).toEqual({ before_period: 1, after_period: 2, not_decisions: 1 });
+      const { before_period, after_period, not_decisions } = r.served.not_counted;
+      expect(r.served.decisions + before_period + after_period + not_decisions).toBe(r.served.entries_read);
+      expect(renderFootprint(r, "html")).toContain(
+        "(6 log entries read; not counted: 1 decisions before the period, 2 at or after its end, " +
+          "1 entries that are not decisions (administrative changes))",
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});

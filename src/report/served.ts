@@ -11,7 +11,8 @@
 import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
-import { decisionOf, readEntries, type DecisionEntry } from "../audit/read.js";
+import { readEntries, type DecisionEntry } from "../audit/read.js";
+import { reportedDecision } from "./log.js";
 import { periodBounds, type Period } from "./period.js";
 import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
@@ -66,6 +67,16 @@ export interface ServedFootprint {
   readonly decisions: number;
   /** … of which model lookups (GET /v1/models/{id}), counted apart from the requests. */
   readonly lookups: number;
+  /**
+   * The entries read and not counted, and why: decisions before the period, decisions at or after
+   * its end, and entries that are not decisions (administrative changes). With `decisions` they
+   * add up to `entries_read`.
+   */
+  readonly not_counted: {
+    readonly before_period: number;
+    readonly after_period: number;
+    readonly not_decisions: number;
+  };
   /** Principals the store does not know (or whose pseudonym it cannot resolve). */
   readonly unknown_principals: number;
   /** Digests of the scheme versions the period's decisions were made under. */
@@ -111,28 +122,33 @@ export class ServedCounter {
   /** The last decision's time before the period and the first one's after it (for an empty period). */
   lastBefore: string | null = null;
   firstAfter: string | null = null;
+  private beforePeriod = 0;
+  private afterPeriod = 0;
 
   constructor(
     private readonly scheme: CompiledScheme,
     principals: PrincipalIndex,
     private readonly period: Period,
+    /** The log as errors name it (its entries are read from the first, so an entry's index is entriesRead). */
+    private readonly log = "the audit log",
   ) {
     this.labels = new NationalityLabels(scheme, principals);
     ({ from: this.from, to: this.to } = periodBounds(period));
   }
 
   addText(text: string): void {
-    this.entriesRead++;
-    const e = decisionOf(text);
+    const e = reportedDecision(text, this.entriesRead++, this.log);
     if (e !== null) this.add(e);
   }
 
   add(e: DecisionEntry): void {
     if (e.time < this.from) {
+      this.beforePeriod++;
       if (this.lastBefore === null || e.time > this.lastBefore) this.lastBefore = e.time;
       return;
     }
     if (e.time >= this.to) {
+      this.afterPeriod++;
       if (this.firstAfter === null || e.time < this.firstAfter) this.firstAfter = e.time;
       return;
     }
@@ -199,6 +215,11 @@ export class ServedCounter {
       entries_read: this.entriesRead,
       decisions: this.decisions,
       lookups: this.lookups,
+      not_counted: {
+        before_period: this.beforePeriod,
+        after_period: this.afterPeriod,
+        not_decisions: this.entriesRead - this.decisions - this.beforePeriod - this.afterPeriod,
+      },
       unknown_principals: this.labels.unknown.size,
       schemes: [...this.schemes].sort(),
       rows,
@@ -261,7 +282,12 @@ export interface ServedOptions {
 
 /** Reads the whole log; an empty period is an error, never an empty report that looks like a finding. */
 export async function servedFootprint(o: ServedOptions): Promise<ServedFootprint> {
-  const counter = new ServedCounter(o.scheme, o.principals, o.period);
+  const counter = new ServedCounter(
+    o.scheme,
+    o.principals,
+    o.period,
+    `the audit log at ${o.source.location}`,
+  );
   const read = o.onProgress === undefined ? {} : { onProgress: o.onProgress };
   for await (const batch of readEntries(o.source, read)) {
     for (const text of batch.entries) counter.addText(text);
