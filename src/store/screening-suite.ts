@@ -290,6 +290,65 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       );
     });
 
+    it("a hold for review is not raised anew on a subject a reviewer already reviewed with the same facts", async () => {
+      const bob = { kind: "principal" as const, id: "bob" };
+      const carol = { kind: "principal" as const, id: "carol" };
+      const hold: FoundMatch = {
+        list: "screening",
+        entryId: "indistinct-name",
+        entryDigest: "indistinct-name",
+        score: 0.86,
+        explanation: {},
+        reason: "nothing distinctive to screen",
+        hold: true,
+      };
+      // Matches reviewed before holds existed: cleared (alice), confirmed (bob), cleared for other facts (carol).
+      await store.screening.record(
+        [alice, bob, carol].map((subject) => ({
+          subject,
+          found: [found("a")],
+          facts: "f1",
+          scope: "all" as const,
+        })),
+        "screener",
+      );
+      await store.screening.review("principal:alice|test-list|a", "cleared", "rita", "Anna Schmidt");
+      await store.screening.review("principal:bob|test-list|a", "confirmed", "rita", "same passport");
+      await store.screening.review("principal:carol|test-list|a", "cleared", "rita", "Carol Jones");
+      const screen = (subject: typeof alice, facts: string) =>
+        store.screening.record([{ subject, found: [hold], facts, scope: "all" }], "screener");
+      await screen(alice, "f1");
+      await screen(bob, "f1");
+      await screen(carol, "f2");
+      const holds = new Map(
+        (await store.screening.matches()).filter((m) => m.list === "screening").map((m) => [m.subject_id, m]),
+      );
+      expect(holds.get("alice")).toMatchObject({
+        status: "cleared",
+        reviewer: "rita",
+        reason:
+          "not held: rita already reviewed this subject with these facts (cleared on test-list entry a: Anna Schmidt)",
+      });
+      expect(holds.get("bob")).toMatchObject({ status: "cleared", reviewer: "rita" });
+      expect(holds.get("carol")).toMatchObject({ status: "potential", reviewer: null });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "bob", status: "confirmed" },
+        { kind: "principal", id: "carol", status: "potential" },
+      ]);
+      const audit = (await store.outbox.list(0, 1000)).filter(
+        (r) => r.object.id === "principal:alice|screening|indistinct-name",
+      );
+      expect(audit.map((r) => [r.action, r.actor])).toEqual([["screening.clear", "screener"]]);
+      // Once recorded, the hold is reviewed on its own: a reopened hold is not cleared again by it.
+      await screen(alice, "f3");
+      expect(
+        (await store.screening.matches({ subjectId: "alice" })).find((m) => m.list === "screening"),
+      ).toMatchObject({
+        status: "potential",
+        reason: "the subject's facts changed since it was cleared",
+      });
+    });
+
     it("a removed entry listed again: its confirmation is restored, its clearance stayed (or lapses if it changed)", async () => {
       const acme = { kind: "organization" as const, id: "acme" };
       const bolt = { kind: "organization" as const, id: "bolt" };

@@ -60,6 +60,11 @@ export interface FoundMatch {
   readonly explanation: unknown;
   /** Why it is held, when a new match needs saying more than its explanation (a name that cannot be screened). */
   readonly reason?: string;
+  /**
+   * A hold for review on no listed entry (a name with nothing distinctive to screen): not raised
+   * anew for a subject a reviewer has already reviewed under the same facts — they know who it is.
+   */
+  readonly hold?: boolean;
 }
 
 export interface MatchRow {
@@ -260,6 +265,26 @@ export function subjectStatus(statuses: Iterable<MatchStatus>): SubjectStatus {
 }
 
 const now = () => new Date().toISOString();
+
+/** The audit action a screening's write of a match in this status is recorded under. */
+const ACTIONS: Readonly<Record<MatchStatus, string>> = {
+  potential: "screening.match",
+  confirmed: "screening.confirm",
+  cleared: "screening.clear",
+  resolved: "screening.resolve",
+};
+
+/** A match on this subject a reviewer confirmed or cleared for these facts (null: facts unknown), if any. */
+function reviewedBefore(existing: ReadonlyMap<string, MatchRow>, facts: string | null): MatchRow | null {
+  for (const m of existing.values())
+    if (
+      (m.status === "cleared" || m.status === "confirmed") &&
+      m.reviewer !== null &&
+      (m.subject_digest === null || facts === null || m.subject_digest === facts)
+    )
+      return m;
+  return null;
+}
 
 export function screeningStore(sql: ScreeningSql): ScreeningStore {
   /** Recomputes a subject's status from its matches; writes and audits it when it moved. */
@@ -509,7 +534,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             let status: MatchStatus = "potential";
             let reviewer: string | null = null;
             let reason: string | null = f.reason ?? null;
+            const reviewed =
+              f.hold === true && old === undefined ? reviewedBefore(existing, facts(old)) : null;
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
+            // A hold added after a reviewer had already looked at this subject (its matches reviewed
+            // before holds existed): their review stands for it, rather than a new block.
+            else if (reviewed !== null) {
+              status = "cleared";
+              reviewer = reviewed.reviewer;
+              reason = `not held: ${reviewed.reviewer} already reviewed this subject with these facts (${reviewed.status} on ${reviewed.list} entry ${reviewed.entry_id}: ${reviewed.reason ?? ""})`;
+            }
             // Still open: why it was reopened, if it was, stays with it.
             else if (old?.status === "potential") reason = old.reason;
             // A confirmed party whose entry left the list and came back is confirmed again (a
@@ -550,13 +584,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               old.score === f.score
             )
               continue;
-            await setMatch(
-              q,
-              row,
-              old,
-              actor,
-              status === "confirmed" ? "screening.confirm" : "screening.match",
-            );
+            await setMatch(q, row, old, actor, ACTIONS[status]);
             changed++;
           }
           for (const old of existing.values()) {
