@@ -148,7 +148,7 @@ describe("what review recorded reaches a federated principal's next token (a rea
     await store.screening.importList(lists([salek]), "officer");
     await store.federated.record([federated("A. S.")]);
     const facts = factsDigest(principalSubject({ ...fed("fed:uk-gov:1"), name: "A. S." })!.facts);
-    const [{ digest }] = (await store.screening.entries("sdn", 1)) as [{ digest: string }];
+    const { digest } = (await store.screening.entries("sdn", 1))[0]!;
     const earlier = { list: "sdn", entryId: "sdn-1", entryDigest: digest, score: 0.9, explanation: {} };
     const principal = { kind: "principal" as const, id: "fed:uk-gov:1" };
     await store.screening.record(

@@ -366,6 +366,11 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await store.screening.review("organization:bolt|test-list|a", "cleared", "rita", "another company");
       expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
       expect(await store.screening.statuses()).toEqual([]);
+      // Said plainly: the reviewer's reason is kept aside, not behind a prefix of this text.
+      expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
+        status: "resolved",
+        reason: "the entry was removed from the list while confirmed (same company)",
+      });
       await again();
       const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
       expect(rows.get("acme")).toMatchObject({
@@ -452,4 +457,68 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       ]);
     });
   });
+}
+
+/**
+ * Matches resolved with their entry's removal as stored before migration 10 (in migration 8's
+ * columns: id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score,
+ * status, explanation, reviewer, reason, created_at, updated_at): acme's confirmation as release
+ * 4faae71 kept it (behind a prefix of the reason), bolt's review as releases before it left it
+ * (confirmed or cleared: the row does not say).
+ */
+export const OLD_RESOLVED_ROWS = [
+  ["acme", "the entry was removed from the list while confirmed: same company"],
+  ["bolt", "the entry was removed from the list"],
+].map(([id, reason]) => [
+  `organization:${id}|test-list|a`,
+  "organization",
+  id,
+  "test-list",
+  "a",
+  "d-a",
+  "f1",
+  0.93,
+  "resolved",
+  JSON.stringify({ name: "x" }),
+  "rita",
+  reason,
+  "2030-01-01T00:00:00.000Z",
+  "2030-01-02T00:00:00.000Z",
+]);
+
+/** A store migrated with OLD_RESOLVED_ROWS (both drivers' upgrade tests): the entry listed again. */
+export async function oldResolvedRowsListedAgain(store: Store): Promise<void> {
+  expect((await store.screening.matches({ subjectId: "acme" }))[0]).toEqual(
+    expect.objectContaining({
+      status: "resolved",
+      reason: "the entry was removed from the list while confirmed (same company)",
+    }),
+  );
+  expect(Object.keys((await store.screening.matches())[0]!)).not.toContain("resolved_confirmation");
+  await store.screening.record(
+    ["acme", "bolt"].map((id) => ({
+      subject: { kind: "organization" as const, id },
+      found: [found("a")],
+      facts: "f1",
+      scope: { list: "test-list", entryIds: new Set(["a"]) },
+    })),
+    "screener",
+  );
+  const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
+  expect(rows.get("acme")).toMatchObject({
+    status: "confirmed",
+    reviewer: "rita",
+    reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+  });
+  // Not guessed either way: open again, naming who reviewed it.
+  expect(rows.get("bolt")).toMatchObject({
+    status: "potential",
+    reviewer: null,
+    reason:
+      "listed again: rita reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again",
+  });
+  expect(await store.screening.statuses()).toEqual([
+    { kind: "organization", id: "acme", status: "confirmed" },
+    { kind: "organization", id: "bolt", status: "potential" },
+  ]);
 }
