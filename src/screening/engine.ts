@@ -65,17 +65,17 @@ export class ScreeningEngine {
   }
 
   /**
-   * The subject's matches (facts already checked). A name with nothing distinctive to screen is held
-   * for review instead (indistinct.ts), once there are lists to screen it against.
+   * The subject's matches (facts already checked). A name with nothing distinctive to screen is
+   * matched only to entries listed under the very same name (its generic words reach every trading
+   * company otherwise), and held for review besides (indistinct.ts), once there are lists.
    */
   find(facts: SubjectFacts, options: { threshold?: number; limit?: number } = {}): MatchExplanation[] {
     const threshold = options.threshold ?? this.threshold;
+    const search = { threshold, ...(options.limit === undefined ? {} : { limit: options.limit }) };
     const hold = this.index.entries.length === 0 ? null : indistinctName(facts, threshold);
-    if (hold !== null) return [hold];
-    return this.index.search(facts, {
-      threshold,
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-    });
+    if (hold === null) return this.index.search(facts, search);
+    // The hold last: an entry listed under this very name is the finding a reviewer reads first.
+    return [...this.index.sameName(facts, search), hold];
   }
 
   /** The version (content digest) of the entry a match is on; the hold's never changes. */

@@ -9,6 +9,7 @@ import { screenFederated } from "./federated.js";
 import { importInput } from "./lists.js";
 import { rescreenAll } from "./rescreen.js";
 import { statusMaps } from "./status.js";
+import { factsDigest, principalSubject } from "./subjects.js";
 import type { ListEntry } from "./types.js";
 
 const listed = (id: string, name: string): ListEntry => ({
@@ -73,22 +74,23 @@ describe("what review recorded reaches a federated principal's next token (a rea
     await store.close();
   });
 
+  const federated = (displayName: string): FederatedPrincipalRecord => ({
+    id: "fed:uk-gov:1",
+    provider: "uk-gov-idp",
+    partner: "uk-gov",
+    issuer: "https://id.example.gov.uk",
+    subject: "1",
+    display_name: displayName,
+    principal: fed("fed:uk-gov:1"),
+    first_seen: "2030-01-01T00:00:00.000Z",
+    last_seen: "2030-01-01T00:00:00.000Z",
+    issued_at: 1000,
+  });
+
   /** As the gateway has it: the principal written down from its token, then the background pass. */
   async function recorded(entries: readonly ListEntry[], displayName = "Abdulhai Salek") {
     await store.screening.importList(lists(entries), "officer");
-    const record: FederatedPrincipalRecord = {
-      id: "fed:uk-gov:1",
-      provider: "uk-gov-idp",
-      partner: "uk-gov",
-      issuer: "https://id.example.gov.uk",
-      subject: "1",
-      display_name: displayName,
-      principal: fed("fed:uk-gov:1"),
-      first_seen: "2030-01-01T00:00:00.000Z",
-      last_seen: "2030-01-01T00:00:00.000Z",
-      issued_at: 1000,
-    };
-    await store.federated.record([record]);
+    await store.federated.record([federated(displayName)]);
     const engine = await ScreeningEngine.load(store);
     await rescreenAll(store, { actor: "screening", engine });
     return engine;
@@ -138,5 +140,30 @@ describe("what review recorded reaches a federated principal's next token (a rea
     expect(m).toMatchObject({ entry_id: "indistinct-name", list: "screening" });
     await store.screening.review(m!.id, "cleared", "rita", "Anna Schmidt, per the partner's HR record");
     expect(await nextToken(engine, fed("fed:uk-gov:1"), "A. S.")).toBe("clear");
+  });
+
+  it("a principal a reviewer already reviewed with these facts is not held anew for its indistinct name", async () => {
+    // As after an upgrade: a clearance from before holds existed, for the name the principal still
+    // has; the hold never recorded for it.
+    await store.screening.importList(lists([salek]), "officer");
+    await store.federated.record([federated("A. S.")]);
+    const facts = factsDigest(principalSubject({ ...fed("fed:uk-gov:1"), name: "A. S." })!.facts);
+    const { digest } = (await store.screening.entries("sdn", 1))[0]!;
+    const earlier = { list: "sdn", entryId: "sdn-1", entryDigest: digest, score: 0.9, explanation: {} };
+    const principal = { kind: "principal" as const, id: "fed:uk-gov:1" };
+    await store.screening.record(
+      [{ subject: principal, found: [earlier], facts, scope: "all" }],
+      "screening",
+    );
+    const [m] = await store.screening.matches();
+    await store.screening.review(m!.id, "cleared", "rita", "not him: Anna Schmidt");
+    const engine = await ScreeningEngine.load(store);
+    // Its next token, before the background pass has recorded anything; and after.
+    expect(await nextToken(engine, fed("fed:uk-gov:1"), "A. S.")).toBe("clear");
+    await rescreenAll(store, { actor: "screening", engine });
+    expect(await store.screening.matches({ status: "potential" })).toEqual([]);
+    expect(await nextToken(engine, fed("fed:uk-gov:1"), "A. S.")).toBe("clear");
+    // Other facts (a new citizenship) are not what rita reviewed: held.
+    expect(await nextToken(engine, fed("fed:uk-gov:1", "RU"), "A. S.")).toBe("potential");
   });
 });

@@ -9,6 +9,7 @@
  */
 import type { Principal } from "../policy/types.js";
 import type { ScreeningEngine } from "./engine.js";
+import { HOLD_ENTRY, HOLD_LIST } from "./indistinct.js";
 import { screened, type StatusMaps } from "./status.js";
 import { factsDigest, principalSubject } from "./subjects.js";
 
@@ -28,8 +29,12 @@ export function screenFederated(
   const found = engine.screen(subject.facts);
   const clearances = maps.cleared.get(principal.id) ?? [];
   const facts = clearances.length === 0 ? "" : factsDigest(subject.facts);
+  // The hold on a name with nothing distinctive is not raised anew once a reviewer has reviewed
+  // this principal with these facts (as the store records it: screening.ts, `reviewedBefore`).
+  const reviewed = clearances.some((c) => c.subject_digest === null || c.subject_digest === facts);
   const open = found.matches.filter(
     (m) =>
+      !(reviewed && m.list === HOLD_LIST && m.entry_id === HOLD_ENTRY) &&
       !clearances.some(
         (c) =>
           c.list === m.list &&

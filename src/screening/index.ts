@@ -62,6 +62,9 @@ function tokenKeys(t: string): string[] {
   return keys;
 }
 
+/** A name's normalised tokens as a multiset: the same for the same tokens in any order. */
+const sameNameKey = (tokens: readonly string[]): string => [...tokens].sort().join(" ");
+
 const joinedKey = (joined: string) => (joined.length >= 6 ? `j:${joined.slice(0, 5)}` : null);
 
 /**
@@ -119,6 +122,8 @@ export class ScreeningIndex {
   readonly #names: ListedName[] = [];
   readonly #prepared: PreparedName[] = [];
   readonly #postings = new Map<string, Int32Array>();
+  /** Listed names by their normalised tokens, sorted (`sameNameKey`): what `sameName` looks up. */
+  readonly #byTokens = new Map<string, number[]>();
   readonly #df = new Map<string, number>();
   // Scratch for searches (single-threaded, not re-entrant).
   #stamp: Int32Array;
@@ -175,6 +180,10 @@ export class ScreeningIndex {
       const r = raw[i]!;
       this.#nameEntry[i] = r.entry;
       this.#names.push(r.name);
+      const same = sameNameKey(r.tokens);
+      const named = this.#byTokens.get(same);
+      if (named === undefined) this.#byTokens.set(same, [i]);
+      else named.push(i);
       const p = prepare(r.name.name, this.entries[r.entry]!.entry.type, this.weight);
       this.#prepared.push(p);
       const keys = new Set(p.tokens.flatMap(tokenKeys));
@@ -345,6 +354,28 @@ export class ScreeningIndex {
       tokens: query.tokens.length,
       tokensLeftOut: whole.tokens.length - query.tokens.length,
     };
+    const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry_id.localeCompare(b.entry_id));
+    return options.limit === undefined ? out : out.slice(0, options.limit);
+  }
+
+  /**
+   * The entries with a name whose normalised tokens are the subject's, all of them and no others (in
+   * any order), scored and explained as `search` does: "A A TRADING FZCO" for "A A Trading FZCO",
+   * but not for "Trading Co" (which `search` scores 1.0 against it, its tokens being a subset).
+   */
+  sameName(facts: SubjectFacts, options: SearchOptions): MatchExplanation[] {
+    const type = facts.type ?? "unknown";
+    const query = prepare(facts.name, type, this.weight);
+    if (query.tokens.length === 0) return [];
+    const best = new Map<number, MatchExplanation>();
+    for (const n of this.#byTokens.get(sameNameKey(query.tokens)) ?? []) {
+      const e = this.#nameEntry[n]!;
+      const { list, entry } = this.entries[e]!;
+      const x = explain(list, entry, this.#names[n]!, query, this.#prepared[n]!, facts);
+      if (x.score < options.threshold) continue;
+      const prev = best.get(e);
+      if (prev === undefined || x.score > prev.score) best.set(e, x);
+    }
     const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry_id.localeCompare(b.entry_id));
     return options.limit === undefined ? out : out.slice(0, options.limit);
   }

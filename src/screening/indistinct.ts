@@ -2,8 +2,9 @@
  * A name with nothing distinctive left once normalised (only legal forms, titles, initials or generic
  * words: "LLC", "Trading Co", "Dr. A. B."): matching it against the lists finds nothing (and the
  * subject passed as clear without ever being screened) or every listed company with the same generic
- * word. Such a subject is held for review instead: one match, on no listed entry, saying why, which
- * a reviewer clears once they know who it is (the clearance holds for these facts, as any other).
+ * word. Such a subject is held for review: one match, on no listed entry, saying why, which a
+ * reviewer clears once they know who it is (the clearance holds for these facts, as any other). It
+ * is still matched to entries listed under the very same name (engine.ts), each its own match.
  */
 import type { MatchExplanation, SubjectFacts } from "./matcher.js";
 import { distinctiveTokens, normaliseName } from "./normalise.js";

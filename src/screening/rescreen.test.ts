@@ -140,7 +140,7 @@ describe("rescreening on a real store", () => {
     // Another address is not the same party: resolved, and the new entry a potential match.
     expect(byEntry.get("c1")).toMatchObject({
       status: "resolved",
-      reason: "the entry was removed from the list while confirmed: same person, same passport",
+      reason: "the entry was removed from the list while confirmed (same person, same passport)",
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
@@ -210,6 +210,38 @@ describe("rescreening on a real store", () => {
     await rescreenAfterImport(store, version, "officer");
     return version;
   };
+
+  it("a cleared hold stops no later screening: an entry listed under the same name later, or changed, is a match", async () => {
+    const other = person("1", "SALEK, Abdulhai");
+    await renew("sdn", [other], "v1");
+    await store.principals.put(
+      { id: "p1", name: "Jane Smith", organization: { id: "o1", name: "Trading Co., Ltd." } },
+      "admin",
+    );
+    await rescreenAll(store, { actor: "screening" });
+    const [held] = await store.screening.matches();
+    await store.screening.review(held!.id, "cleared", "rita", "a Dubai freight forwarder, licence 12345");
+    expect(await store.screening.statuses()).toEqual([]);
+    // The list adds a company listed under the very same name: a match the reviewer must see.
+    const listed = { ...person("2", "TRADING COMPANY LIMITED"), type: "organization" as const };
+    await renew("sdn", [other, listed], "v2");
+    const open = await store.screening.matches({ status: "potential" });
+    expect(open).toMatchObject([{ subject_id: "o1", list: "sdn", entry_id: "2", score: 1 }]);
+    expect(await store.screening.statuses()).toEqual([
+      { kind: "organization", id: "o1", status: "potential" },
+    ]);
+    await store.screening.review(open[0]!.id, "cleared", "rita", "not the listed company: another address");
+    await rescreenAll(store, { actor: "screening" });
+    expect(await store.screening.statuses()).toEqual([]);
+    // The entry changes: the clearance given on its old version reopens.
+    await renew("sdn", [other, { ...listed, remarks: "Linked to: IRGC" }], "v3");
+    expect(await store.screening.matches({ status: "potential" })).toMatchObject([
+      { entry_id: "2", reason: "the entry changed since it was cleared" },
+    ]);
+    expect((await store.screening.matches({ status: "cleared" })).map((m) => m.entry_id)).toEqual([
+      HOLD_ENTRY,
+    ]);
+  });
 
   it("a confirmed party's entry leaving the list lifts the block; listed again, it is confirmed again", async () => {
     const salek = person("9001", "SALEK, Abdulhai", { birth_dates: ["1970"] });

@@ -58,7 +58,7 @@ async function screenAndRecordAll(
         entryDigest: engine.entryDigest(m.list, m.entry_id) ?? "",
         score: m.score,
         explanation: m,
-        ...(m.list === HOLD_LIST ? { reason: holdReason(s.facts.name) } : {}),
+        ...(m.list === HOLD_LIST ? { reason: holdReason(s.facts.name), hold: true } : {}),
       }));
       potential += found.length;
       if (found.length > 0 || mustRecord.has(key(s.kind, s.id)))

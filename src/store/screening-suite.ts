@@ -290,6 +290,65 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       );
     });
 
+    it("a hold for review is not raised anew on a subject a reviewer already reviewed with the same facts", async () => {
+      const bob = { kind: "principal" as const, id: "bob" };
+      const carol = { kind: "principal" as const, id: "carol" };
+      const hold: FoundMatch = {
+        list: "screening",
+        entryId: "indistinct-name",
+        entryDigest: "indistinct-name",
+        score: 0.86,
+        explanation: {},
+        reason: "nothing distinctive to screen",
+        hold: true,
+      };
+      // Matches reviewed before holds existed: cleared (alice), confirmed (bob), cleared for other facts (carol).
+      await store.screening.record(
+        [alice, bob, carol].map((subject) => ({
+          subject,
+          found: [found("a")],
+          facts: "f1",
+          scope: "all" as const,
+        })),
+        "screener",
+      );
+      await store.screening.review("principal:alice|test-list|a", "cleared", "rita", "Anna Schmidt");
+      await store.screening.review("principal:bob|test-list|a", "confirmed", "rita", "same passport");
+      await store.screening.review("principal:carol|test-list|a", "cleared", "rita", "Carol Jones");
+      const screen = (subject: typeof alice, facts: string) =>
+        store.screening.record([{ subject, found: [hold], facts, scope: "all" }], "screener");
+      await screen(alice, "f1");
+      await screen(bob, "f1");
+      await screen(carol, "f2");
+      const holds = new Map(
+        (await store.screening.matches()).filter((m) => m.list === "screening").map((m) => [m.subject_id, m]),
+      );
+      expect(holds.get("alice")).toMatchObject({
+        status: "cleared",
+        reviewer: "rita",
+        reason:
+          "not held: rita already reviewed this subject with these facts (cleared on test-list entry a: Anna Schmidt)",
+      });
+      expect(holds.get("bob")).toMatchObject({ status: "cleared", reviewer: "rita" });
+      expect(holds.get("carol")).toMatchObject({ status: "potential", reviewer: null });
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "bob", status: "confirmed" },
+        { kind: "principal", id: "carol", status: "potential" },
+      ]);
+      const audit = (await store.outbox.list(0, 1000)).filter(
+        (r) => r.object.id === "principal:alice|screening|indistinct-name",
+      );
+      expect(audit.map((r) => [r.action, r.actor])).toEqual([["screening.clear", "screener"]]);
+      // Once recorded, the hold is reviewed on its own: a reopened hold is not cleared again by it.
+      await screen(alice, "f3");
+      expect(
+        (await store.screening.matches({ subjectId: "alice" })).find((m) => m.list === "screening"),
+      ).toMatchObject({
+        status: "potential",
+        reason: "the subject's facts changed since it was cleared",
+      });
+    });
+
     it("a removed entry listed again: its confirmation is restored, its clearance stayed (or lapses if it changed)", async () => {
       const acme = { kind: "organization" as const, id: "acme" };
       const bolt = { kind: "organization" as const, id: "bolt" };
@@ -307,6 +366,11 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await store.screening.review("organization:bolt|test-list|a", "cleared", "rita", "another company");
       expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
       expect(await store.screening.statuses()).toEqual([]);
+      // Said plainly: the reviewer's reason is kept aside, not behind a prefix of this text.
+      expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
+        status: "resolved",
+        reason: "the entry was removed from the list while confirmed (same company)",
+      });
       await again();
       const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
       expect(rows.get("acme")).toMatchObject({
@@ -393,4 +457,68 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       ]);
     });
   });
+}
+
+/**
+ * Matches resolved with their entry's removal as stored before migration 10 (in migration 8's
+ * columns: id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score,
+ * status, explanation, reviewer, reason, created_at, updated_at): acme's confirmation as release
+ * 4faae71 kept it (behind a prefix of the reason), bolt's review as releases before it left it
+ * (confirmed or cleared: the row does not say).
+ */
+export const OLD_RESOLVED_ROWS = [
+  ["acme", "the entry was removed from the list while confirmed: same company"],
+  ["bolt", "the entry was removed from the list"],
+].map(([id, reason]) => [
+  `organization:${id}|test-list|a`,
+  "organization",
+  id,
+  "test-list",
+  "a",
+  "d-a",
+  "f1",
+  0.93,
+  "resolved",
+  JSON.stringify({ name: "x" }),
+  "rita",
+  reason,
+  "2030-01-01T00:00:00.000Z",
+  "2030-01-02T00:00:00.000Z",
+]);
+
+/** A store migrated with OLD_RESOLVED_ROWS (both drivers' upgrade tests): the entry listed again. */
+export async function oldResolvedRowsListedAgain(store: Store): Promise<void> {
+  expect((await store.screening.matches({ subjectId: "acme" }))[0]).toEqual(
+    expect.objectContaining({
+      status: "resolved",
+      reason: "the entry was removed from the list while confirmed (same company)",
+    }),
+  );
+  expect(Object.keys((await store.screening.matches())[0]!)).not.toContain("resolved_confirmation");
+  await store.screening.record(
+    ["acme", "bolt"].map((id) => ({
+      subject: { kind: "organization" as const, id },
+      found: [found("a")],
+      facts: "f1",
+      scope: { list: "test-list", entryIds: new Set(["a"]) },
+    })),
+    "screener",
+  );
+  const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
+  expect(rows.get("acme")).toMatchObject({
+    status: "confirmed",
+    reviewer: "rita",
+    reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+  });
+  // Not guessed either way: open again, naming who reviewed it.
+  expect(rows.get("bolt")).toMatchObject({
+    status: "potential",
+    reviewer: null,
+    reason:
+      "listed again: rita reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again",
+  });
+  expect(await store.screening.statuses()).toEqual([
+    { kind: "organization", id: "acme", status: "confirmed" },
+    { kind: "organization", id: "bolt", status: "potential" },
+  ]);
 }

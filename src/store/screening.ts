@@ -60,6 +60,11 @@ export interface FoundMatch {
   readonly explanation: unknown;
   /** Why it is held, when a new match needs saying more than its explanation (a name that cannot be screened). */
   readonly reason?: string;
+  /**
+   * A hold for review on no listed entry (a name with nothing distinctive to screen): not raised
+   * anew for a subject a reviewer has already reviewed under the same facts — they know who it is.
+   */
+  readonly hold?: boolean;
 }
 
 export interface MatchRow {
@@ -106,10 +111,16 @@ export interface Successor {
 }
 
 /**
- * How a confirmed match on a removed entry is resolved: the reviewer's reason follows, so that the
- * confirmation is restored, with it, if the entry is listed again.
+ * A match as stored: with, on a confirmation its entry's removal resolved, the reviewer's reason
+ * (`resolved_confirmation`, migration 10), so that the confirmation is restored, with it, if the
+ * entry is listed again. Null on every other row. Not part of what readers of matches see.
  */
-const REMOVED_WHILE_CONFIRMED = "the entry was removed from the list while confirmed: ";
+interface StoredMatch extends MatchRow {
+  readonly resolved_confirmation: string | null;
+}
+
+/** How a match whose entry was removed is resolved (and how any reviewed one was, before release 4faae71). */
+const REMOVED = "the entry was removed from the list";
 
 export interface SubjectStatusRow {
   readonly kind: SubjectKind;
@@ -219,7 +230,7 @@ interface VersionDbRow {
   active: number;
 }
 
-interface MatchDbRow extends Omit<MatchRow, "explanation"> {
+interface MatchDbRow extends Omit<StoredMatch, "explanation"> {
   explanation: string;
 }
 
@@ -237,14 +248,19 @@ const toVersion = (r: VersionDbRow): ListVersionRow => ({
   active: Number(r.active) === 1,
 });
 
-const toMatch = (r: MatchDbRow): MatchRow => ({
+const toStored = (r: MatchDbRow): StoredMatch => ({
   ...r,
   score: Number(r.score),
   explanation: JSON.parse(r.explanation) as unknown,
 });
 
+const toMatch = (r: MatchDbRow): MatchRow => {
+  const { resolved_confirmation: _, ...m } = toStored(r);
+  return m;
+};
+
 const MATCH_COLUMNS =
-  "id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score, status, explanation, reviewer, reason, created_at, updated_at";
+  "id, subject_kind, subject_id, list, entry_id, entry_digest, subject_digest, score, status, explanation, reviewer, reason, created_at, updated_at, resolved_confirmation";
 
 export const matchId = (kind: SubjectKind, subject: string, list: string, entry: string): string =>
   `${kind}:${subject}|${list}|${entry}`;
@@ -260,6 +276,26 @@ export function subjectStatus(statuses: Iterable<MatchStatus>): SubjectStatus {
 }
 
 const now = () => new Date().toISOString();
+
+/** The audit action a screening's write of a match in this status is recorded under. */
+const ACTIONS: Readonly<Record<MatchStatus, string>> = {
+  potential: "screening.match",
+  confirmed: "screening.confirm",
+  cleared: "screening.clear",
+  resolved: "screening.resolve",
+};
+
+/** A match on this subject a reviewer confirmed or cleared for these facts (null: facts unknown), if any. */
+function reviewedBefore(existing: ReadonlyMap<string, StoredMatch>, facts: string | null): MatchRow | null {
+  for (const m of existing.values())
+    if (
+      (m.status === "cleared" || m.status === "confirmed") &&
+      m.reviewer !== null &&
+      (m.subject_digest === null || facts === null || m.subject_digest === facts)
+    )
+      return m;
+  return null;
+}
 
 export function screeningStore(sql: ScreeningSql): ScreeningStore {
   /** Recomputes a subject's status from its matches; writes and audits it when it moved. */
@@ -301,6 +337,8 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     actor: string,
     action: string,
     audit = existing?.status !== row.status,
+    /** The reviewer's reason of the confirmation this write resolves with its entry's removal. */
+    resolvedConfirmation: string | null = null,
   ): Promise<void> {
     const values = [
       row.id,
@@ -317,6 +355,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       row.reason,
       row.created_at,
       row.updated_at,
+      resolvedConfirmation,
     ];
     if (existing === undefined)
       await q.run(
@@ -326,7 +365,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     else if (
       // Only over the status this transaction read: a write it did not see is refused, never undone.
       (await q.run(
-        `UPDATE screening_matches SET entry_digest = ?, subject_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ? WHERE id = ? AND status = ?`,
+        `UPDATE screening_matches SET entry_digest = ?, subject_digest = ?, score = ?, status = ?, explanation = ?, reviewer = ?, reason = ?, updated_at = ?, resolved_confirmation = ? WHERE id = ? AND status = ?`,
         [
           row.entry_digest,
           row.subject_digest,
@@ -336,6 +375,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           row.reviewer,
           row.reason,
           row.updated_at,
+          resolvedConfirmation,
           row.id,
           existing.status,
         ],
@@ -375,7 +415,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         `SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE subject_kind = ? AND subject_id = ?`,
         [kind, id],
       )
-    ).map(toMatch);
+    ).map(toStored);
 
   return {
     async importList(input, actor) {
@@ -509,16 +549,29 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             let status: MatchStatus = "potential";
             let reviewer: string | null = null;
             let reason: string | null = f.reason ?? null;
+            const reviewed =
+              f.hold === true && old === undefined ? reviewedBefore(existing, facts(old)) : null;
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
+            // A hold added after a reviewer had already looked at this subject (its matches reviewed
+            // before holds existed): their review stands for it, rather than a new block.
+            else if (reviewed !== null) {
+              status = "cleared";
+              reviewer = reviewed.reviewer;
+              reason = `not held: ${reviewed.reviewer} already reviewed this subject with these facts (${reviewed.status} on ${reviewed.list} entry ${reviewed.entry_id}: ${reviewed.reason ?? ""})`;
+            }
             // Still open: why it was reopened, if it was, stays with it.
             else if (old?.status === "potential") reason = old.reason;
             // A confirmed party whose entry left the list and came back is confirmed again (a
             // confirmation holds over changes to the entry, as above).
-            else if (old?.status === "resolved" && old.reason?.startsWith(REMOVED_WHILE_CONFIRMED)) {
+            else if (old?.status === "resolved" && old.resolved_confirmation !== null) {
               status = "confirmed";
               reviewer = old.reviewer;
-              reason = `${old.reason.slice(REMOVED_WHILE_CONFIRMED.length)} (confirmed before the entry was removed from the list; it is listed again)`;
-            } else if (old?.status === "cleared") {
+              reason = `${old.resolved_confirmation} (confirmed before the entry was removed from the list; it is listed again)`;
+            } else if (old?.status === "resolved" && old.reviewer !== null && old.reason === REMOVED)
+              // Resolved with its entry's removal before release 4faae71 (a confirmation and a
+              // clearance were left alike): open again, naming who reviewed it, rather than guessed.
+              reason = `listed again: ${old.reviewer} reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again`;
+            else if (old?.status === "cleared") {
               // A clearance holds for the entry version and the subject's facts it was given for,
               // until either changes. A row from before the facts were kept (null) takes these.
               if (old.entry_digest !== f.entryDigest) reason = "the entry changed since it was cleared";
@@ -550,13 +603,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               old.score === f.score
             )
               continue;
-            await setMatch(
-              q,
-              row,
-              old,
-              actor,
-              status === "confirmed" ? "screening.confirm" : "screening.match",
-            );
+            await setMatch(q, row, old, actor, ACTIONS[status]);
             changed++;
           }
           for (const old of existing.values()) {
@@ -647,11 +694,13 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               heirs.length > 0
                 ? `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`
                 : m.status === "confirmed"
-                  ? `${REMOVED_WHILE_CONFIRMED}${m.reason ?? ""}`
-                  : "the entry was removed from the list",
+                  ? `${REMOVED} while confirmed${m.reason ? ` (${m.reason})` : ""}`
+                  : REMOVED,
             updated_at: t,
           };
-          await setMatch(q, row, m, actor, "screening.resolve");
+          // A confirmation not carried over is kept aside, to be restored if the entry is listed again.
+          const kept = heirs.length === 0 && m.status === "confirmed" ? (m.reason ?? "") : null;
+          await setMatch(q, row, m, actor, "screening.resolve", undefined, kept);
           subjects.set(`${m.subject_kind}:${m.subject_id}`, { kind: m.subject_kind, id: m.subject_id });
           n++;
         }
@@ -747,6 +796,22 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       }),
   };
 }
+
+/** How release 4faae71 marked a confirmation resolved with its entry's removal: in the reason text. */
+const REMOVED_WHILE_CONFIRMED = "the entry was removed from the list while confirmed: ";
+
+/**
+ * Migration 10 in both drivers: a confirmation resolved with its entry's removal keeps the reviewer's
+ * reason in a column of its own, no longer behind a prefix of the free-text reason (rows written so
+ * are moved over).
+ */
+export const SCREENING_RESOLVED_CONFIRMATION = `
+  ALTER TABLE screening_matches ADD COLUMN resolved_confirmation TEXT;
+  UPDATE screening_matches
+     SET resolved_confirmation = substr(reason, ${REMOVED_WHILE_CONFIRMED.length + 1}),
+         reason = 'the entry was removed from the list while confirmed (' || substr(reason, ${REMOVED_WHILE_CONFIRMED.length + 1}) || ')'
+   WHERE status = 'resolved' AND substr(reason, 1, ${REMOVED_WHILE_CONFIRMED.length}) = '${REMOVED_WHILE_CONFIRMED}';
+`;
 
 /**
  * Migration 8 in both drivers: the digest of the subject's facts a match was last screened with,

@@ -14,7 +14,7 @@
 import type { ClientBase } from "pg";
 import { StoreError } from "../index.js";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import { SCREENING_RESOLVED_CONFIRMATION, SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
@@ -172,6 +172,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     // As in SQLite's version 9: alerts listed by indexed columns, and their pending responses.
     sql: ALERTS_BY_COLUMNS,
+  },
+  {
+    version: 10,
+    // As in SQLite's version 10: a confirmation resolved with its entry's removal, in its own column.
+    sql: SCREENING_RESOLVED_CONFIRMATION,
   },
 ];
 

@@ -5,7 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import { SCREENING_RESOLVED_CONFIRMATION, SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
 import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
@@ -141,6 +141,11 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 9,
     sql: ALERTS_BY_COLUMNS,
+  },
+  {
+    version: 10,
+    // A confirmation resolved with its entry's removal: the reviewer's reason in its own column.
+    sql: SCREENING_RESOLVED_CONFIRMATION,
   },
 ];
 
