@@ -156,8 +156,22 @@ export function compileScheme(source: SchemeFile): CompileResult {
   const models = compileModels(source, sets, problems);
   const grants = (list: readonly SchemeGrant[], path: Path) => compileGrants(list, path, models, problems);
 
-  const partnerIds = new Map<string, Path>();
-  const uniquePartner = (id: string, path: Path) => unique(partnerIds, id, path, "partner", problems);
+  // Partner ids in any case name one partner: the license workflow compares organizations without
+  // regard to case, so uk-aisi and UK-AISI listed apart would be one organization granted twice.
+  const partnerIds = new Map<string, { id: string; path: Path }>();
+  const uniquePartner = (id: string, path: Path) => {
+    const first = partnerIds.get(id.toLowerCase());
+    if (first === undefined) partnerIds.set(id.toLowerCase(), { id, path });
+    else
+      problems.push({
+        code: "duplicate_id",
+        path,
+        message:
+          first.id === id
+            ? `duplicate partner id "${id}" (first defined at ${first.path.join(".")})`
+            : `partner id "${id}" names the same partner as "${first.id}" (first defined at ${first.path.join(".")}): partner and organization ids are compared without regard to case`,
+      });
+  };
 
   const countryPartners = source.partners.countries.map((p, i): CompiledCountryPartner => {
     const path = ["partners", "countries", i];

@@ -214,6 +214,37 @@ licenses:
     expect([...s.embargoed]).toEqual(["IR"]);
   });
 
+  it("a partner listed twice under two spellings of its id is refused, not two organizations", () => {
+    // The license workflow compares organizations without regard to case (conflicts of interest):
+    // UK-AISI suspended beside uk-aisi active would have served one organization as both.
+    const org = (id: string, status: string) =>
+      `    - {id: ${id}, country: GB, status: ${status}, assurance: verified, grants: [{models: [a], actions: [infer]}]}\n`;
+    const problems = problemsOf(
+      `${BASE}partners:\n  organizations:\n${org("uk-aisi", "active")}${org("UK-AISI", "suspended")}`,
+    );
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: "duplicate_id",
+        path: ["partners", "organizations", 1, "id"],
+        line: 10,
+      }),
+    ]);
+    expect(problems[0]?.message).toContain('"UK-AISI" names the same partner as "uk-aisi"');
+    // Across the two lists too: a country partner and an organization partner share the ids.
+    const across = problemsOf(
+      `${BASE}partners:\n  countries:\n    - {id: G7, countries: [G7], assurance: verified, grants: [{models: [a], actions: [infer]}]}\n  organizations:\n${org("g7", "active")}`,
+    );
+    expect(across.map((p) => [p.code, p.path.join(".")])).toEqual([
+      ["duplicate_id", "partners.organizations.0.id"],
+    ]);
+    // Distinct ids still load.
+    expect(
+      parseScheme(
+        `${BASE}partners:\n  organizations:\n${org("uk-aisi", "active")}${org("uk-aisi2", "active")}`,
+      ).organizationPartners.size,
+    ).toBe(2);
+  });
+
   it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {
     const problems = problemsOf(`%YAML 1.1\n---\n${BASE}embargoed: [NO]\n`);
     expect(problems).toEqual([expect.objectContaining({ code: "yaml_version", line: 1, column: 1 })]);
