@@ -366,6 +366,24 @@ function compileLicense(
       message: `valid_until (${l.valid_until}) must be after valid_from (${l.valid_from})`,
     });
   }
+  const destinations = resolveListed(
+    sets,
+    l.destinations,
+    [...path, "destinations"],
+    problems,
+    "be usable nowhere",
+  );
+  const nationalities =
+    l.nationalities === undefined
+      ? null
+      : resolveListed(sets, l.nationalities, [...path, "nationalities"], problems, "cover no one", true);
+  if (l.purposes?.length === 0) {
+    problems.push({
+      code: "empty",
+      path: [...path, "purposes"],
+      message: "purposes names none: the license would serve no request; leave purposes out for any purpose",
+    });
+  }
   const licensee =
     "organization" in l.licensee
       ? { kind: "organization" as const, id: l.licensee.organization }
@@ -376,15 +394,41 @@ function compileLicense(
     status: l.status,
     models: new Set(l.models),
     actions: l.actions.reduce((bits, a) => bits | (1 << ACTION_INDEX[a]), 0),
-    destinations: sets.resolve(l.destinations, [...path, "destinations"]),
+    destinations,
     purposes: l.purposes ? new Set(l.purposes) : null,
-    nationalities: l.nationalities ? sets.resolve(l.nationalities, [...path, "nationalities"]) : null,
+    nationalities,
     validFrom,
     validUntil,
     quotaTokens: l.quota_tokens ?? null,
     quotaPeriod: l.quota_period,
     grant: { kind: "license", license: l.id },
   };
+}
+
+/**
+ * A license's countries. An empty list (however written) would make it grant nothing while reading
+ * as if it limited nothing ("where it names them"), so it is refused, as an empty home is; a list
+ * that is empty because a name is unknown is reported for that name alone.
+ */
+function resolveListed(
+  sets: SetResolver,
+  expr: SchemeLicense["destinations"],
+  path: Path,
+  problems: Problem[],
+  consequence: string,
+  optional = false,
+): Countries {
+  const before = problems.length;
+  const countries = sets.resolve(expr, path);
+  if (countries.size === 0 && problems.length === before) {
+    const field = String(path.at(-1));
+    problems.push({
+      code: "empty",
+      path,
+      message: `${field} resolve to no country: the license would ${consequence}; ${optional ? `leave ${field} out to cover any nationality` : "it needs at least one"}`,
+    });
+  }
+  return countries;
 }
 
 function groupLicenses(
