@@ -43,6 +43,18 @@ export interface Conditions {
   readonly note?: string;
 }
 
+export interface Approval {
+  readonly identity: string;
+  readonly at: string;
+  readonly conditions?: Conditions;
+  /**
+   * This approval fixed the license's countries (an application stored before they were resolved
+   * when it was made): the approvals before it approved set names, not these countries, so they
+   * stay in the record but do not count towards the two.
+   */
+  readonly fixed_countries?: true;
+}
+
 export interface LicenseEvent {
   readonly at: string;
   readonly actor: string;
@@ -62,11 +74,7 @@ export interface LicenseRecord {
   readonly status: LicenseState;
   /** The identity that filed the application (never one of its approvers). */
   readonly applicant: string;
-  readonly approvals: readonly {
-    readonly identity: string;
-    readonly at: string;
-    readonly conditions?: Conditions;
-  }[];
+  readonly approvals: readonly Approval[];
   readonly history: readonly LicenseEvent[];
 }
 

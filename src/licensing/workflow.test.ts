@@ -59,3 +59,55 @@ describe("denial", () => {
     expect(deny(r, denier, NOW, "no", [], false).status).toBe("denied");
   });
 });
+
+describe("countries fixed by an approval", () => {
+  // An application stored before countries were resolved when it was made, approved once then:
+  // its first approver approved the set name "trusted", never a list of countries.
+  const legacy: LicenseRecord = {
+    ...apply(
+      {
+        id: "LIC-OLD",
+        licensee: { organization: "bw-cyber" },
+        terms: { ...TERMS, destinations: ["trusted"] },
+        justification: "test",
+      },
+      "officer",
+      NOW,
+    ),
+    approvals: [{ identity: "first", at: NOW }],
+  };
+  const widened = () => new Set(["GB", "RU"]);
+  const as = (id: string) => ({ id, organization: null });
+
+  it("the approval that fixes them is the first of two: one approved before does not count", () => {
+    const second = approve(legacy, as("second"), NOW, undefined, widened, []);
+    expect(second.terms.resolved?.destinations).toEqual(["GB", "RU"]);
+    expect(second.status).toBe("pending");
+    expect(second.approvals.map((a) => [a.identity, a.fixed_countries])).toEqual([
+      ["first", undefined],
+      ["second", true],
+    ]);
+    // The earlier approver may now approve the countries themselves; that makes two.
+    const again = approve(second, as("first"), NOW, undefined, widened, []);
+    expect(again.status).toBe("approved");
+    expect(() => approve(second, as("second"), NOW, undefined, widened, [])).toThrow(
+      expect.objectContaining({ code: "duplicate-approval" }),
+    );
+  });
+
+  it("an application whose countries were fixed when it was made counts every approval", () => {
+    const fixed = apply(
+      { id: "LIC-2", licensee: { organization: "bw-cyber" }, terms: TERMS, justification: "t" },
+      "officer",
+      NOW,
+    );
+    const pinned = { ...fixed, terms: { ...fixed.terms, resolved: { destinations: ["GB"] } } };
+    const one = approve(pinned, as("first"), NOW, undefined, widened, []);
+    expect(one.approvals[0]?.fixed_countries).toBeUndefined();
+    expect(approve(one, as("second"), NOW, undefined, widened, []).status).toBe("approved");
+    // Fixed by its first approval: the next one completes the two.
+    const first = approve({ ...legacy, approvals: [] }, as("first"), NOW, undefined, widened, []);
+    expect(first.approvals[0]?.fixed_countries).toBeUndefined();
+    expect(approve(first, as("second"), NOW, undefined, widened, []).status).toBe("approved");
+  });
+});

@@ -5,7 +5,7 @@
  * reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
  */
 import { instantOf } from "../policy/dates.js";
-import type { Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
+import type { Approval, Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
 import { WorkflowError } from "./types.js";
 
 export const APPROVALS_REQUIRED = 2;
@@ -94,28 +94,41 @@ export function approve(
   revoked: (identity: string) => boolean = () => false,
 ): LicenseRecord {
   checkDecider(r, approver, beneficiaries, "approve");
-  if (r.approvals.some((a) => a.identity === approver.id)) {
+  // An application filed before its countries were resolved at filing has them resolved by the
+  // approval that finds them unresolved: the approvals after it approve those countries, and the
+  // license keeps them. Approvals before it (made before countries were fixed) approved set names
+  // whose countries this one chooses, so they no longer count; their approvers may approve again.
+  const fixing = r.terms.resolved === undefined;
+  const earlier = fixing ? [] : countingApprovals(r.approvals);
+  if (earlier.some((a) => a.identity === approver.id)) {
     throw new WorkflowError(
       "duplicate-approval",
       `${approver.id} has already approved this application; a second approver is needed`,
     );
   }
-  // An application filed before its countries were resolved at filing has them resolved by its
-  // first approval: the next approver approves those countries, and the license keeps them.
-  const pinned = r.terms.resolved === undefined ? resolveTerms(r.terms, resolve) : r.terms;
+  const pinned = fixing ? resolveTerms(r.terms, resolve) : r.terms;
   const terms = conditions === undefined ? pinned : narrow(pinned, conditions, resolve);
-  const approvals = [
-    ...r.approvals,
-    { identity: approver.id, at: now, ...(conditions ? { conditions } : {}) },
-  ];
+  const approval: Approval = {
+    identity: approver.id,
+    at: now,
+    ...(conditions ? { conditions } : {}),
+    ...(fixing && r.approvals.length > 0 ? { fixed_countries: true as const } : {}),
+  };
+  const approvals = [...r.approvals, approval];
+  const counted = countingApprovals(approvals).filter((a) => !revoked(a.identity));
   return {
     ...r,
     terms,
     approvals,
-    status:
-      approvals.filter((a) => !revoked(a.identity)).length >= APPROVALS_REQUIRED ? "approved" : "pending",
+    status: counted.length >= APPROVALS_REQUIRED ? "approved" : "pending",
     history: [...r.history, event(now, approver.id, "approve", undefined, conditions)],
   };
+}
+
+/** The approvals of the countries in force: from the one that fixed them (if any) on. */
+export function countingApprovals(approvals: readonly Approval[]): readonly Approval[] {
+  const from = approvals.findLastIndex((a) => a.fixed_countries === true);
+  return from < 0 ? approvals : approvals.slice(from);
 }
 
 /**

@@ -156,8 +156,22 @@ export function compileScheme(source: SchemeFile): CompileResult {
   const models = compileModels(source, sets, problems);
   const grants = (list: readonly SchemeGrant[], path: Path) => compileGrants(list, path, models, problems);
 
-  const partnerIds = new Map<string, Path>();
-  const uniquePartner = (id: string, path: Path) => unique(partnerIds, id, path, "partner", problems);
+  // Partner ids in any case name one partner: the license workflow compares organizations without
+  // regard to case, so uk-aisi and UK-AISI listed apart would be one organization granted twice.
+  const partnerIds = new Map<string, { id: string; path: Path }>();
+  const uniquePartner = (id: string, path: Path) => {
+    const first = partnerIds.get(id.toLowerCase());
+    if (first === undefined) partnerIds.set(id.toLowerCase(), { id, path });
+    else
+      problems.push({
+        code: "duplicate_id",
+        path,
+        message:
+          first.id === id
+            ? `duplicate partner id "${id}" (first defined at ${first.path.join(".")})`
+            : `partner id "${id}" names the same partner as "${first.id}" (first defined at ${first.path.join(".")}): partner and organization ids are compared without regard to case`,
+      });
+  };
 
   const countryPartners = source.partners.countries.map((p, i): CompiledCountryPartner => {
     const path = ["partners", "countries", i];
@@ -352,6 +366,24 @@ function compileLicense(
       message: `valid_until (${l.valid_until}) must be after valid_from (${l.valid_from})`,
     });
   }
+  const destinations = resolveListed(
+    sets,
+    l.destinations,
+    [...path, "destinations"],
+    problems,
+    "be usable nowhere",
+  );
+  const nationalities =
+    l.nationalities === undefined
+      ? null
+      : resolveListed(sets, l.nationalities, [...path, "nationalities"], problems, "cover no one", true);
+  if (l.purposes?.length === 0) {
+    problems.push({
+      code: "empty",
+      path: [...path, "purposes"],
+      message: "purposes names none: the license would serve no request; leave purposes out for any purpose",
+    });
+  }
   const licensee =
     "organization" in l.licensee
       ? { kind: "organization" as const, id: l.licensee.organization }
@@ -362,15 +394,41 @@ function compileLicense(
     status: l.status,
     models: new Set(l.models),
     actions: l.actions.reduce((bits, a) => bits | (1 << ACTION_INDEX[a]), 0),
-    destinations: sets.resolve(l.destinations, [...path, "destinations"]),
+    destinations,
     purposes: l.purposes ? new Set(l.purposes) : null,
-    nationalities: l.nationalities ? sets.resolve(l.nationalities, [...path, "nationalities"]) : null,
+    nationalities,
     validFrom,
     validUntil,
     quotaTokens: l.quota_tokens ?? null,
     quotaPeriod: l.quota_period,
     grant: { kind: "license", license: l.id },
   };
+}
+
+/**
+ * A license's countries. An empty list (however written) would make it grant nothing while reading
+ * as if it limited nothing ("where it names them"), so it is refused, as an empty home is; a list
+ * that is empty because a name is unknown is reported for that name alone.
+ */
+function resolveListed(
+  sets: SetResolver,
+  expr: SchemeLicense["destinations"],
+  path: Path,
+  problems: Problem[],
+  consequence: string,
+  optional = false,
+): Countries {
+  const before = problems.length;
+  const countries = sets.resolve(expr, path);
+  if (countries.size === 0 && problems.length === before) {
+    const field = String(path.at(-1));
+    problems.push({
+      code: "empty",
+      path,
+      message: `${field} resolve to no country: the license would ${consequence}; ${optional ? `leave ${field} out to cover any nationality` : "it needs at least one"}`,
+    });
+  }
+  return countries;
 }
 
 function groupLicenses(

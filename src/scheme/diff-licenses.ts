@@ -1,7 +1,9 @@
 /** Licenses in a scheme diff: every field, with countries resolved and dates compared as instants. */
 import { ACTIONS } from "../policy/types.js";
-import type { CompiledScheme, Countries } from "./compile.js";
+import type { CompiledLicense, CompiledScheme, Countries } from "./compile.js";
 import { type ChangeList, country, countryList, pairsPhrase, sorted, type Pair } from "./diff-text.js";
+
+type QuotaPeriod = CompiledLicense["quotaPeriod"];
 
 export interface LicenseView {
   readonly licensee: string;
@@ -14,6 +16,7 @@ export interface LicenseView {
   readonly valid_from: { readonly text: string; readonly time: number };
   readonly valid_until: { readonly text: string; readonly time: number };
   readonly quota_tokens: number | null;
+  readonly quota_period: QuotaPeriod;
   readonly conditions: string | null;
 }
 
@@ -33,6 +36,7 @@ export function licenses(s: CompiledScheme): Map<string, LicenseView> {
       valid_from: { text: source?.valid_from ?? new Date(l.validFrom).toISOString(), time: l.validFrom },
       valid_until: { text: source?.valid_until ?? new Date(l.validUntil).toISOString(), time: l.validUntil },
       quota_tokens: l.quotaTokens,
+      quota_period: l.quotaPeriod,
       conditions: source?.conditions ?? null,
     });
   }
@@ -40,6 +44,15 @@ export function licenses(s: CompiledScheme): Map<string, LicenseView> {
 }
 
 const tokens = (n: number | null) => (n === null ? "unlimited" : `${n.toLocaleString("en-US")} tokens`);
+
+const PERIOD: Readonly<Record<QuotaPeriod, string>> = {
+  month: "per calendar month",
+  quarter: "per quarter",
+  total: "for the whole license",
+};
+const period = (p: QuotaPeriod) => `${p} (${PERIOD[p]})`;
+const quota = (l: LicenseView) =>
+  l.quota_tokens === null ? tokens(null) : `${tokens(l.quota_tokens)} ${PERIOD[l.quota_period]}`;
 
 function describeLicense(l: LicenseView): { text: string; snapshot: object } {
   const pairs = l.models.flatMap((model) => l.actions.map((action) => ({ model, action }) as Pair));
@@ -51,7 +64,7 @@ function describeLicense(l: LicenseView): { text: string; snapshot: object } {
     ...(l.nationalities === null ? [] : [`nationalities ${countryList(l.nationalities)}`]),
     ...(l.purposes === null ? [] : [`purposes ${l.purposes.join(", ")}`]),
     `valid ${l.valid_from.text} to ${l.valid_until.text}`,
-    `quota ${tokens(l.quota_tokens)}`,
+    `quota ${quota(l)}`,
   ];
   const snapshot = { ...l, valid_from: l.valid_from.text, valid_until: l.valid_until.text };
   return { text: parts.join("; "), snapshot };
@@ -77,6 +90,10 @@ export function compareLicenses(
       c.value("license", subject, field, a[field].text, b[field].text, String, same);
     }
     c.value("license", subject, "quota_tokens", a.quota_tokens, b.quota_tokens, tokens);
+    // The same tokens a month instead of in total is a wider license; without a quota the period
+    // limits nothing, so it changes nothing.
+    if (a.quota_tokens !== null || b.quota_tokens !== null)
+      c.value("license", subject, "quota_period", a.quota_period, b.quota_period, period);
     c.value("license", subject, "conditions", a.conditions, b.conditions, (v) =>
       v === null ? "(none)" : JSON.stringify(v),
     );

@@ -280,6 +280,72 @@ licenses:
     ],
   ];
 
+  it("reports a license's quota period: a total quota turned monthly is not 'no effective change'", () => {
+    // A total quota turned monthly hands the licensee the same amount again every month.
+    const monthly = diff(
+      BASE,
+      vary(["quota_tokens: 50000000", "quota_tokens: 50000000\n    quota_period: month"]),
+    );
+    expect(summaries(monthly)).toEqual([
+      "license BIS-2026-0001: quota_period changes from total (for the whole license) to month (per calendar month)",
+    ]);
+    expect(monthly.identical).toBe(false);
+    expect(monthly.changes[0]?.details).toEqual({ field: "quota_period", from: "total", to: "month" });
+    // Without a quota the period limits nothing: no effective change.
+    const unlimited = vary(["    quota_tokens: 50000000\n", ""]);
+    expect(
+      diff(unlimited, unlimited.replace("status: approved", "quota_period: month\n    status: approved"))
+        .identical,
+    ).toBe(true);
+    // An added license says its quota's period.
+    const added = diff(
+      BASE,
+      vary([
+        "licenses:\n",
+        "licenses:\n  - { id: L2, licensee: { principal: bob }, models: [fable-5], actions: [infer], destinations: [FR], valid_from: 2026-01-01, valid_until: 2026-12-31, quota_tokens: 1000, quota_period: quarter, status: pending }\n",
+      ]),
+    );
+    expect(summaries(added)[0]).toContain("quota 1,000 tokens per quarter");
+  });
+
+  it("reports an organization partner's rate limit, which the gateway enforces", () => {
+    const limited = vary([
+      "      country: GB\n",
+      "      country: GB\n      rate_limit: { requests_per_minute: 60 }\n",
+    ]);
+    const lifted = diff(limited, BASE);
+    expect(summaries(lifted)).toEqual([
+      "organization partner uk-aisi: rate_limit.requests_per_minute changes from 60 to unlimited",
+    ]);
+    expect(lifted.changes[0]?.details).toEqual({
+      field: "rate_limit.requests_per_minute",
+      from: 60,
+      to: null,
+    });
+    expect(
+      summaries(
+        diff(
+          limited,
+          limited.replace("requests_per_minute: 60", "requests_per_minute: 60, tokens_per_minute: 5000"),
+        ),
+      ),
+    ).toEqual(["organization partner uk-aisi: rate_limit.tokens_per_minute changes from unlimited to 5,000"]);
+    // `rate_limit: {}` limits nothing, as no rate_limit does.
+    expect(
+      diff(BASE, vary(["      country: GB\n", "      country: GB\n      rate_limit: {}\n"])).identical,
+    ).toBe(true);
+    const removed = diff(
+      limited,
+      vary([
+        "  organizations:\n    - id: uk-aisi\n      name: UK AISI\n      country: GB\n      assurance: verified\n      grants:\n        - { models: [mythos-5], actions: [infer] }\n",
+        "",
+      ]),
+    );
+    expect(summaries(removed).find((s) => s.startsWith("organization partner uk-aisi removed"))).toContain(
+      "rate limit 60 requests a minute",
+    );
+  });
+
   it.each(cases)("reports a change: %s", (_, edits, expected) => {
     const d = diff(BASE, vary(...edits));
     expect(summaries(d)).toEqual(expected);

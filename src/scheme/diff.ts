@@ -164,7 +164,17 @@ interface PartnerView {
   /** Country partners: the partner's countries; organization partners: its allowed locations. */
   readonly countries: readonly string[];
   readonly grants: readonly Pair[];
+  /** Organization partners only: the limits the gateway enforces per organization (null: no limit). */
+  readonly rate_limit?: RateLimitView;
 }
+
+interface RateLimitView {
+  readonly requests_per_minute: number | null;
+  readonly tokens_per_minute: number | null;
+}
+
+const RATE_LIMITS = ["requests_per_minute", "tokens_per_minute"] as const;
+const perMinute = (n: number | null) => (n === null ? "unlimited" : n.toLocaleString("en-US"));
 
 function grantPairs(table: GrantTable): Pair[] {
   const pairs: Pair[] = [];
@@ -200,6 +210,11 @@ function partners(s: CompiledScheme, kind: "country" | "organization"): Map<stri
         assurance: level(p.assurance),
         countries: sorted(p.locations),
         grants: grantPairs(p.grants),
+        // `rate_limit: {}` and none limit nothing alike.
+        rate_limit: {
+          requests_per_minute: p.rateLimit?.requestsPerMinute ?? null,
+          tokens_per_minute: p.rateLimit?.tokensPerMinute ?? null,
+        },
       });
     }
   }
@@ -222,6 +237,11 @@ function comparePartners(
       `assurance ${p.assurance}`,
       `${where} ${countryList(p.countries)}`,
       `grants ${pairsPhrase(p.grants)}`,
+      ...RATE_LIMITS.flatMap((field) => {
+        const n = p.rate_limit?.[field] ?? null;
+        const unit = field === "requests_per_minute" ? "requests" : "tokens";
+        return n === null ? [] : [`rate limit ${perMinute(n)} ${unit} a minute`];
+      }),
     ];
     return { text: parts.join("; "), snapshot: p };
   };
@@ -232,5 +252,9 @@ function comparePartners(
     c.value(area, subject, "assurance", a.assurance, b.assurance);
     c.members(area, subject, where, a.countries, b.countries, country);
     c.grants(subject, a.grants, b.grants);
+    for (const field of RATE_LIMITS) {
+      const limit = (p: PartnerView) => p.rate_limit?.[field] ?? null;
+      c.value(area, subject, `rate_limit.${field}`, limit(a), limit(b), perMinute);
+    }
   });
 }

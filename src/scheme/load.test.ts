@@ -214,6 +214,61 @@ licenses:
     expect([...s.embargoed]).toEqual(["IR"]);
   });
 
+  it("a partner listed twice under two spellings of its id is refused, not two organizations", () => {
+    // The license workflow compares organizations without regard to case (conflicts of interest):
+    // UK-AISI suspended beside uk-aisi active would have served one organization as both.
+    const org = (id: string, status: string) =>
+      `    - {id: ${id}, country: GB, status: ${status}, assurance: verified, grants: [{models: [a], actions: [infer]}]}\n`;
+    const problems = problemsOf(
+      `${BASE}partners:\n  organizations:\n${org("uk-aisi", "active")}${org("UK-AISI", "suspended")}`,
+    );
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: "duplicate_id",
+        path: ["partners", "organizations", 1, "id"],
+        line: 10,
+      }),
+    ]);
+    expect(problems[0]?.message).toContain('"UK-AISI" names the same partner as "uk-aisi"');
+    // Across the two lists too: a country partner and an organization partner share the ids.
+    const across = problemsOf(
+      `${BASE}partners:\n  countries:\n    - {id: G7, countries: [G7], assurance: verified, grants: [{models: [a], actions: [infer]}]}\n  organizations:\n${org("g7", "active")}`,
+    );
+    expect(across.map((p) => [p.code, p.path.join(".")])).toEqual([
+      ["duplicate_id", "partners.organizations.0.id"],
+    ]);
+    // Distinct ids still load.
+    expect(
+      parseScheme(
+        `${BASE}partners:\n  organizations:\n${org("uk-aisi", "active")}${org("uk-aisi2", "active")}`,
+      ).organizationPartners.size,
+    ).toBe(2);
+  });
+
+  it("a license's empty list of destinations, nationalities or purposes is refused, not read as none", () => {
+    // DESIGN: a license limits purpose and nationalities "where it names them": [] is neither
+    // "any" nor a useful "none", so it is refused at its line, as an empty home is.
+    const license = (extra: string) =>
+      `${BASE}licenses:\n  - {id: L, licensee: {organization: o}, models: [a], actions: [infer], valid_from: 2026-01-01, valid_until: 2027-01-01, status: approved, ${extra}}\n`;
+    const cases: [string, string, string][] = [
+      ["destinations: []", "destinations", "usable nowhere"],
+      ["destinations: {include: [GB], exclude: [GB]}", "destinations", "usable nowhere"],
+      ["destinations: [GB], nationalities: []", "nationalities", "leave nationalities out"],
+      ["destinations: [GB], purposes: []", "purposes", "leave purposes out"],
+    ];
+    for (const [extra, field, words] of cases) {
+      const problems = problemsOf(license(extra));
+      expect(problems, extra).toEqual([
+        expect.objectContaining({ code: "empty", path: ["licenses", 0, field], line: 8 }),
+      ]);
+      expect(problems[0]?.message).toContain(words);
+    }
+    // An unknown country is reported as such, not also as an empty list.
+    expect(problemsOf(license("destinations: [UK]")).map((p) => p.code)).toEqual(["invalid_country"]);
+    const s = parseScheme(license("destinations: [GB], nationalities: [DE], purposes: [research]"));
+    expect(s.licenses.get("L")?.purposes).toEqual(new Set(["research"]));
+  });
+
   it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {
     const problems = problemsOf(`%YAML 1.1\n---\n${BASE}embargoed: [NO]\n`);
     expect(problems).toEqual([expect.objectContaining({ code: "yaml_version", line: 1, column: 1 })]);
