@@ -173,6 +173,19 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 9: alerts listed by indexed columns, and their pending responses.
     sql: ALERTS_BY_COLUMNS,
   },
+  {
+    version: 10,
+    sql: `
+      -- Where the store has caught up with its audit log: the last change drained into it and its
+      -- entry's digest, written with the drain's delete. A store restored from an older backup holds
+      -- an older one than the log's (control/restored.ts). No row: not drained since this version.
+      CREATE TABLE audit_drained (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        change_number BIGINT NOT NULL,
+        entry_digest  TEXT
+      );
+    `,
+  },
 ];
 
 /**

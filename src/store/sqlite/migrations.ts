@@ -142,6 +142,19 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     sql: ALERTS_BY_COLUMNS,
   },
+  {
+    version: 10,
+    sql: `
+      -- Where the store has caught up with its audit log: the last change drained into it and its
+      -- entry's digest, written with the drain's delete. A store restored from an older backup holds
+      -- an older one than the log's (control/restored.ts). No row: not drained since this version.
+      CREATE TABLE audit_drained (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        change_number INTEGER NOT NULL,
+        entry_digest  TEXT
+      );
+    `,
+  },
 ];
 
 /**
