@@ -103,7 +103,9 @@ describe("draining admin changes into the audit log", () => {
     expect(await store.outbox.list(0, 10)).toEqual([]);
     // The store records where it has caught up with the log, with the entry's digest.
     const fourth = appended[0]!;
-    expect(await store.outbox.position(4)).toMatchObject({ drained: { change: 4, digest: changeDigest(fourth) } });
+    expect(await store.outbox.position(4)).toMatchObject({
+      drained: { change: 4, digest: changeDigest(fourth) },
+    });
     await store.close();
   });
 

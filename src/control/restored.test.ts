@@ -101,7 +101,9 @@ describe("a store older than its audit log (restored from a backup)", () => {
     });
     // Benoit's revocation waits in the outbox, neither logged nor deleted.
     const after = await openStore({ dataDir: t.dataDir });
-    expect((await after.outbox.list(0, 10)).map((r) => r.object.id)).toEqual([(await after.keys.list("benoit"))[0]!.id]);
+    expect((await after.outbox.list(0, 10)).map((r) => r.object.id)).toEqual([
+      (await after.keys.list("benoit"))[0]!.id,
+    ]);
     await after.close();
   });
 

@@ -78,6 +78,7 @@ export async function checkCaughtUp(store: Store, mark: LogMark, adopt = false):
   }
   if (adopt && drained === null) {
     const [first] = await store.outbox.list(0, 1);
-    if (first === undefined || first.id > logged) await store.outbox.remove({ change: logged, digest: mark.digest });
+    if (first === undefined || first.id > logged)
+      await store.outbox.remove({ change: logged, digest: mark.digest });
   }
 }
