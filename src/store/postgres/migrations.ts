@@ -174,8 +174,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: ALERTS_BY_COLUMNS,
   },
   {
-    // 11, not 10: main's version 10 (screening's resolved confirmations) comes before it.
-    version: 11,
+    version: 10,
     sql: `
       -- Where the store has caught up with its audit log: the last change drained into it and its
       -- entry's digest, written with the drain's delete. A store restored from an older backup holds
