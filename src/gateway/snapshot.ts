@@ -161,7 +161,7 @@ export class SnapshotHolder {
     return new SnapshotHolder(store, await loadSnapshot(store, null, check), onError, onChange, check);
   }
 
-  /** Polls the store's change counter (one single-row read) every `ms`. */
+  /** Polls the store's change counter (one single-row read), and runs `check` (one more), every `ms`. */
   start(ms: number): void {
     this.timer = setInterval(() => void this.refresh(), ms);
     this.timer.unref();
