@@ -238,7 +238,7 @@ const DRIVERS: Driver[] = [
         store,
         drain: async (p) => {
           const { trail, entries } = memoryTrail();
-          await new OutboxDrainer(store, trail, "node-1", 0, p).drain();
+          await new OutboxDrainer(store, trail, "node-1", { change: 0, digest: null }, p).drain();
           return entries;
         },
       };

@@ -11,7 +11,8 @@ import type { Store } from "../store/index.js";
 import { AuditLog, type AuditTrail } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey, verifierKeyFromPrivateKey } from "./note.js";
 import type { Pseudonymizer } from "./entry.js";
-import { OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
+import { changeMark, findChange, OutboxDrainer, SharedOutboxDrainer, type Drainer } from "./outbox.js";
+import { directorySource } from "./source.js";
 import { SharedAuditLog } from "./shared.js";
 
 export {
@@ -100,6 +101,7 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
     const drainer = new SharedOutboxDrainer(shared, node, o.pseudonymize);
     return { log, drainer, dir, node, verifierKey, kind: "shared" };
   }
+  const mark = changeMark();
   const log = await AuditLog.open({
     dir,
     walPath: join(o.dataDir, "audit.wal"),
@@ -109,9 +111,10 @@ export async function openAudit(o: AuditOptions): Promise<OpenAudit> {
     checkpointMs: o.checkpointMs,
     onError: o.onError,
     // The last admin change logged, so that a change is logged once across restarts.
-    mark: { initial: 0, fold: (seen, entries) => OutboxDrainer.lastChange(entries, seen) },
+    mark,
   });
-  const drainer = new OutboxDrainer(o.store, log, node, log.mark, o.pseudonymize);
+  const find = (change: number) => findChange(directorySource(dir), change);
+  const drainer = new OutboxDrainer(o.store, log, node, mark.at(log.mark), o.pseudonymize, find);
   return { log, drainer, dir, node, verifierKey, kind: "local" };
 }
 

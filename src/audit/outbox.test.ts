@@ -10,11 +10,14 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../canonical/index.js";
 import { DB_FILE } from "../store/sqlite/index.js";
-import { OutboxDrainer } from "./outbox.js";
+import { changeDigest, findChange, OutboxDrainer, outboxEntry } from "./outbox.js";
+import { directorySource } from "./source.js";
 import { MAX_ENTRY } from "./wal.js";
 
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
+/** A log holding no admin change yet. */
+const NONE = { change: 0, digest: null };
 
 /** The embedded log in `dataDir`, failing the test on any error it reports. */
 const openLog = (dataDir: string) =>
@@ -49,7 +52,7 @@ describe("draining admin changes into the audit log", () => {
     for (const id of ["a", "b", "c"]) {
       await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "US" }] }));
     }
-    const drainer = new OutboxDrainer(store, trail, "node-1", 0);
+    const drainer = new OutboxDrainer(store, trail, "node-1", NONE);
     takes = 1;
     await expect(drainer.drain()).rejects.toThrow("ENOSPC");
     takes = Infinity; // the disk has room again
@@ -72,7 +75,7 @@ describe("draining admin changes into the audit log", () => {
     for (const id of ["mallory", "trent"]) {
       await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "RU" }] }));
     }
-    const drainer = new OutboxDrainer(store, trail, "node-1", 5);
+    const drainer = new OutboxDrainer(store, trail, "node-1", { change: 5, digest: null });
     await expect(drainer.drain()).rejects.toThrow(
       /admin change 1, .*the audit log already holds changes up to 5 .*restored from a backup/,
     );
@@ -91,10 +94,54 @@ describe("draining admin changes into the audit log", () => {
     for (const id of ["a", "b", "c", "d"]) {
       await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "US" }] }));
     }
-    // Changes 1–3 were durable in the log when the process died, before the outbox was cleared.
-    await new OutboxDrainer(store, trail, "node-1", 3).drain();
+    // Changes 1–3 were durable in the log when the process died, before the outbox was cleared
+    // (logged by the node under its name then: a restarted pod has another).
+    const third = (await store.outbox.list(0, 10))[2]!;
+    const logged = { change: 3, digest: changeDigest(outboxEntry(third, "node-0")) };
+    await new OutboxDrainer(store, trail, "node-1", logged).drain();
     expect(appended.map((e) => (JSON.parse(e.toString()) as { change: number }).change)).toEqual([4]);
     expect(await store.outbox.list(0, 10)).toEqual([]);
+    // The store records where it has caught up with the log, with the entry's digest.
+    const fourth = appended[0]!;
+    expect(await store.outbox.position(4)).toMatchObject({
+      drained: { change: 4, digest: changeDigest(fourth) },
+    });
+    await store.close();
+  });
+
+  it("refuses, discarding nothing, a different change under the number the log holds last (a restored store's new change)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const appended: Buffer[] = [];
+    const trail = {
+      append: async (e: Uint8Array) => BigInt(appended.push(Buffer.from(e)) - 1),
+    } as unknown as AuditTrail;
+    for (const id of ["a", "b", "c", "d"]) {
+      await store.principals.put(parsePrincipal({ id, citizenships: [{ country: "US" }] }));
+    }
+    // The log's change 3 is another principal's: the store, restored, numbered its own change 3.
+    const [, , third] = await store.outbox.list(0, 10);
+    const other = { ...third!, object: { kind: "principal", id: "mallory" } };
+    const logged = { change: 3, digest: changeDigest(outboxEntry(other, "node-1")) };
+    await expect(new OutboxDrainer(store, trail, "node-1", logged).drain()).rejects.toThrow(
+      /a change numbered 3 that is not the change the audit log holds under 3: .*restored from a backup.* No change was logged or discarded/,
+    );
+    expect(appended).toEqual([]);
+    expect((await store.outbox.list(0, 10)).map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    await store.close();
+  });
+
+  it("reads the log back for a change's entry, newest first", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const log = await openLog(dataDir);
+    for (const id of ["a", "b"]) await store.principals.put(parsePrincipal({ id }));
+    await new OutboxDrainer(store, log, "node-1", NONE).drain();
+    await log.publish();
+    const found = await findChange(directorySource(join(dataDir, "audit")), 2);
+    expect(JSON.parse(found!.toString())).toMatchObject({ change: 2, object: { id: "b" } });
+    expect(await findChange(directorySource(join(dataDir, "audit")), 3)).toBeNull();
+    await log.close();
     await store.close();
   });
 
@@ -118,7 +165,7 @@ describe("draining admin changes into the audit log", () => {
       entries.push(Buffer.from(entry));
       return index;
     };
-    await new OutboxDrainer(store, trail, "node-1", 0).drain();
+    await new OutboxDrainer(store, trail, "node-1", NONE).drain();
     expect(await store.outbox.list(0, 10)).toEqual([]);
     expect(entries).toHaveLength(2);
     expect(entries[0]!.length).toBeLessThanOrEqual(MAX_ENTRY);

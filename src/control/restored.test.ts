@@ -10,7 +10,8 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { AuditLog } from "../audit/log.js";
 import { parseConfig } from "../config/index.js";
-import { startGateway } from "../gateway/server.js";
+import { startGateway, type RunningGateway } from "../gateway/server.js";
+import { openStore, type Store } from "../store/index.js";
 import { DB_FILE } from "../store/sqlite/index.js";
 import { chat, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, discard, startTestGateway, type TestGateway } from "../testing/gateway.js";
@@ -22,6 +23,35 @@ async function backUp(dataDir: string): Promise<string> {
   await db.backup(copy);
   db.close();
   return copy;
+}
+
+/** The gateway started again on `dataDir` (as an operator would, with the store it finds there). */
+function startAgain(dataDir: string): Promise<RunningGateway> {
+  const config = parseConfig(
+    `scheme: g7-trusted-partners.yaml
+listen: { host: 127.0.0.1, port: 0 }
+providers: { demo: { type: demo } }
+default_provider: demo
+models: { mythos-5: { provider: demo } }
+location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
+monitoring: { alerts: { enabled: false } }
+`,
+    join("examples", "test-clearance.yaml"),
+    { CLEARANCE_ADMIN_TOKEN: ADMIN_TOKEN },
+  );
+  return startGateway(config, { dataDir, log: () => {}, accessLog: discard() });
+}
+
+async function stop(t: TestGateway | RunningGateway): Promise<void> {
+  const g = "gateway" in t ? t.gateway : t;
+  await g.close();
+  await g.store.close();
+}
+
+/** Revokes benoit's key on the store as it is now (the CLI, or the admin API), without a gateway reload. */
+async function revokeBenoit(store: Store): Promise<void> {
+  const [key] = await store.keys.list("benoit");
+  await store.keys.revoke(key!.id, "admin");
 }
 
 /** Revokes alice's key and waits until the revocation is in force and in the audit log. */
@@ -39,30 +69,73 @@ describe("a store older than its audit log (restored from a backup)", () => {
     const backup = await backUp(t.dataDir);
     const logged = await revokeAlice(t);
     const latest = logged - 1; // the backup's latest change: all but the revocation
-    await t.gateway.close();
-    await t.gateway.store.close();
+    await stop(t);
     // The operator restores last night's backup and starts the gateway again.
     for (const f of ["-wal", "-shm"]) expect(existsSync(join(t.dataDir, DB_FILE + f))).toBe(false);
     copyFileSync(backup, join(t.dataDir, DB_FILE));
-    const config = parseConfig(
-      `scheme: g7-trusted-partners.yaml
-listen: { host: 127.0.0.1, port: 0 }
-providers: { demo: { type: demo } }
-default_provider: demo
-models: { mythos-5: { provider: demo } }
-location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
-monitoring: { alerts: { enabled: false } }
-`,
-      join("examples", "test-clearance.yaml"),
-      { CLEARANCE_ADMIN_TOKEN: ADMIN_TOKEN },
-    );
-    const started = startGateway(config, { dataDir: t.dataDir, log: () => {}, accessLog: discard() });
-    await expect(started).rejects.toMatchObject({
+    await expect(startAgain(t.dataDir)).rejects.toMatchObject({
       code: "store_behind_log",
       message: expect.stringMatching(
-        new RegExp(`latest change is ${latest}.*audit log holds changes up to ${logged}.*restore`),
+        new RegExp(`changes only up to ${latest}.*audit log holds changes up to ${logged}.*restore`, "i"),
       ) as unknown,
     });
+  });
+
+  it("is refused at start-up once it has numbered a new change as the log's latest; the change is kept, not dropped", async () => {
+    const t = await startTestGateway();
+    const backup = await backUp(t.dataDir);
+    const logged = await revokeAlice(t);
+    await stop(t);
+    copyFileSync(backup, join(t.dataDir, DB_FILE));
+    // With no gateway running, benoit's key is revoked on the restored store: its change number is
+    // the one the log holds for alice's revocation.
+    const cli = await openStore({ dataDir: t.dataDir });
+    await revokeBenoit(cli);
+    expect((await cli.outbox.list(0, 10)).map((r) => [r.id, r.action])).toEqual([[logged, "key.revoke"]]);
+    await cli.close();
+    await expect(startAgain(t.dataDir)).rejects.toMatchObject({
+      code: "store_behind_log",
+      message: expect.stringMatching(
+        new RegExp(`change ${logged} is not the change the audit log holds under ${logged}.*restore`, "i"),
+      ) as unknown,
+    });
+    // Benoit's revocation waits in the outbox, neither logged nor deleted.
+    const after = await openStore({ dataDir: t.dataDir });
+    expect((await after.outbox.list(0, 10)).map((r) => r.object.id)).toEqual([
+      (await after.keys.list("benoit"))[0]!.id,
+    ]);
+    await after.close();
+  });
+
+  it("starts as usual with a change a crash left in the outbox after logging it, and skips it", async () => {
+    const t = await startTestGateway();
+    const [key] = await t.gateway.store.keys.list("alice");
+    await t.gateway.store.keys.revoke(key!.id, "admin");
+    const logged = (await t.gateway.store.outbox.list(0, 10)).at(-1)!.id;
+    // The store as a crash would leave it: alice's revocation committed, not yet drained.
+    const leftover = await backUp(t.dataDir);
+    await t.gateway.snapshot.refresh(); // drained into the log now
+    await stop(t);
+    copyFileSync(leftover, join(t.dataDir, DB_FILE));
+    const g = await startAgain(t.dataDir);
+    expect(await g.store.outbox.list(0, 10)).toEqual([]);
+    expect((g.audit.log as AuditLog).mark).toBe(logged); // not logged twice
+    expect((await g.store.outbox.position(logged)).drained).toMatchObject({ change: logged });
+    expect((await chat(g.url, t.keys.get("alice")!, "US")).status).toBe(401);
+    await stop(g);
+  });
+
+  it("a store from before its position was recorded starts as before, and is given the log's", async () => {
+    const t = await startTestGateway();
+    const logged = await revokeAlice(t);
+    await stop(t);
+    const db = new Database(join(t.dataDir, DB_FILE));
+    db.exec("DROP TABLE audit_drained; DELETE FROM schema_migrations WHERE version = 11");
+    db.close();
+    const g = await startAgain(t.dataDir);
+    expect((await g.store.outbox.position(logged)).drained).toMatchObject({ change: logged });
+    expect((await chat(g.url, t.keys.get("alice")!, "US")).status).toBe(401);
+    await stop(g);
   });
 
   it("is refused on a reload: the state before stays, then ages into policy_unconfirmed; /readyz says why", async () => {
@@ -89,7 +162,37 @@ monitoring: { alerts: { enabled: false } }
     const refused = await chat(t.url, t.keys.get("benoit")!, "US");
     expect(refused.status).toBe(503);
     expect(refused.headers.get("x-clearance-reason")).toBe("policy_unconfirmed");
-    await t.gateway.close();
+    await stop(t);
+  });
+
+  it("is refused while running once it has numbered a new change as the log's latest (its version level with the snapshot's)", async () => {
+    const t = await startTestGateway({ extra: "freshness_ms: 300" });
+    const backup = await backUp(t.dataDir);
+    const logged = await revokeAlice(t);
+    const old = new Database(backup, { readonly: true });
+    await old.backup(join(t.dataDir, DB_FILE));
+    old.close();
+    await revokeBenoit(t.gateway.store);
+    expect(await t.gateway.store.version()).toBe(t.gateway.snapshot.current.version);
+    await t.gateway.snapshot.refresh();
+    expect(t.gateway.snapshot.lastFailure).toMatchObject({ code: "store_behind_log" });
+    expect(t.gateway.snapshot.lastFailure?.message).toContain(`change ${logged} is not the change`);
+    // Not served from: unconfirmed past freshness_ms, controlled models are refused, benoit's too.
+    const refused = await eventually(
+      () => chat(t.url, t.keys.get("benoit")!, "US"),
+      (r) => r.status === 503,
+      200,
+    );
+    expect(refused.headers.get("x-clearance-reason")).toBe("policy_unconfirmed");
+    expect((await chat(t.url, t.keys.get("alice")!, "US")).status).not.toBe(200);
+    // Benoit's revocation is neither logged nor dropped: it waits in the outbox.
+    expect((t.gateway.audit.log as AuditLog).mark).toBe(logged);
+    expect((await t.gateway.store.outbox.list(0, 10)).map((r) => [r.id, r.action])).toEqual([
+      [logged, "key.revoke"],
+    ]);
+    // Closing drains the outbox a last time: refused too, nothing logged.
+    await expect(t.gateway.close()).rejects.toThrow(`a change numbered ${logged} that is not the change`);
+    await (t.gateway.audit.log as AuditLog).close();
     await t.gateway.store.close();
   });
 });

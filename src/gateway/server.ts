@@ -6,11 +6,11 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash } from "../control/state.js";
-import { AuditLog, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { OutboxDrainer, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import { directorySource } from "../audit/source.js";
 import type { GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
-import { checkNotBehindLog } from "../control/restored.js";
+import { checkCaughtUp } from "../control/restored.js";
 import { seedFromFile } from "../control/seed.js";
 import { SetupError } from "../errors/index.js";
 import { Federation } from "../identity/federation.js";
@@ -124,12 +124,12 @@ async function assemble(
   });
   opened.push(() => audit.log.close());
   // A store restored from a backup the node's own log has moved past is not served from, before
-  // anything writes to it; so on every reload. (A shared log lives in the store's own database.)
-  const ownLog = audit.log instanceof AuditLog ? audit.log : null;
-  const notBehindLog = async () => {
-    if (ownLog !== null) await checkNotBehindLog(store, ownLog.mark);
+  // anything writes to it; so on every poll. (A shared log lives in the store's own database.)
+  const ownLog = audit.drainer instanceof OutboxDrainer ? audit.drainer : null;
+  const notBehindLog = async (adopt = false) => {
+    if (ownLog !== null) await checkCaughtUp(store, ownLog, adopt);
   };
-  await notBehindLog();
+  await notBehindLog(true);
   // The config's scheme file seeds the store (a new version when its content is new).
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
@@ -172,7 +172,7 @@ async function assemble(
           .matches({ status: "potential" })
           .then((m) => metrics.screeningQueue.set(m.length), onError);
     },
-    notBehindLog,
+    () => notBehindLog(),
   );
   const bootstrapped = await bootstrapProviders(
     store,

@@ -149,7 +149,8 @@ export class SnapshotHolder {
 
   /**
    * `onChange` runs after each reload (the audit log drains the store's new admin changes). `check`
-   * refuses a store not to be served from: that reload fails and the snapshot before stays.
+   * refuses a store not to be served from, on every poll: it fails and the snapshot before stays,
+   * unconfirmed.
    */
   static async open(
     store: Store,
@@ -160,7 +161,7 @@ export class SnapshotHolder {
     return new SnapshotHolder(store, await loadSnapshot(store, null, check), onError, onChange, check);
   }
 
-  /** Polls the store's change counter (one single-row read) every `ms`. */
+  /** Polls the store's change counter (one single-row read), and runs `check` (one more), every `ms`. */
   start(ms: number): void {
     this.timer = setInterval(() => void this.refresh(), ms);
     this.timer.unref();
@@ -203,6 +204,9 @@ export class SnapshotHolder {
     try {
       const version = await this.store.version();
       const answered = Date.now();
+      // On every poll, not only on a new version: a store restored under the running node numbers
+      // its new changes on from its backup, and its version can come level with the snapshot's.
+      await this.check?.();
       if (version !== this.current.version) {
         this.current = await loadSnapshot(this.store, this.current, this.check);
         this.report(this.current.control);

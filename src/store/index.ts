@@ -42,6 +42,25 @@ export interface OutboxRecord {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The last admin change drained into the audit log, and the digest of its entry (audit/outbox.ts);
+ * null where it is not known (a position recorded before the log's entry could be read back).
+ */
+export interface DrainedThrough {
+  readonly change: number;
+  readonly digest: string | null;
+}
+
+/** What the store holds against the audit log's last change (Store.outbox.position). */
+export interface OutboxPosition {
+  /** Where the drain has caught up with the log; null in a store no drain has recorded it in yet. */
+  readonly drained: DrainedThrough | null;
+  /** The highest change number the store has given (as lastChange). */
+  readonly last: number;
+  /** The outbox record numbered as the log's last change, while it waits there. */
+  readonly record: OutboxRecord | undefined;
+}
+
 /** Usage to add, as metered by the gateway. Tokens and requests are non-negative integers. */
 export interface UsageDelta {
   readonly principalId: string;
@@ -186,13 +205,21 @@ export interface Store {
    */
   readonly outbox: {
     list(afterId: number, limit: number): Promise<OutboxRecord[]>;
-    /** Deletes the records up to and including `id`, once they are durable in the audit log. */
-    remove(upToId: number): Promise<void>;
+    /**
+     * Deletes the records up to and including `through.change`, once they are durable in the audit
+     * log, and records `through` as where the store has caught up with the log: one transaction.
+     */
+    remove(through: DrainedThrough): Promise<void>;
     /**
      * The highest change number the store has given (0: none yet), drained or not: a store restored
      * from a backup gives an older one than its audit log holds (see control/restored.ts).
      */
     lastChange(): Promise<number>;
+    /**
+     * Where the store stands against the log's last change `logged`, in one read (cheap enough for
+     * every poll): see control/restored.ts.
+     */
+    position(logged: number): Promise<OutboxPosition>;
   };
   readonly records: {
     get<T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined>;

@@ -477,7 +477,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         for (const id of ["a", "b", "c"]) await store.principals.put({ id });
         const all = await store.outbox.list(0, 10);
         expect((await store.outbox.list(all[0]!.id, 1)).map((r) => r.object.id)).toEqual(["b"]);
-        await store.outbox.remove(all[1]!.id);
+        await store.outbox.remove({ change: all[1]!.id, digest: "d2" });
         expect((await store.outbox.list(0, 10)).map((r) => r.object.id)).toEqual(["c"]);
       });
 
@@ -486,10 +486,31 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         for (const id of ["a", "b"]) await store.principals.put({ id });
         const last = (await store.outbox.list(0, 10)).at(-1)!.id;
         expect(await store.outbox.lastChange()).toBe(last);
-        await store.outbox.remove(last);
+        await store.outbox.remove({ change: last, digest: null });
         expect(await store.outbox.lastChange()).toBe(last);
         await store.principals.put({ id: "c" });
         expect(await store.outbox.lastChange()).toBe(last + 1);
+      });
+
+      it("records how far it has caught up with the log with the drain's delete, and reads it back with the record under the log's number", async () => {
+        // A store no drain has recorded a position in (as one from before the record existed).
+        expect(await store.outbox.position(1)).toEqual({ drained: null, last: 0, record: undefined });
+        for (const id of ["a", "b", "c"]) await store.principals.put({ id });
+        const [a, b, c] = await store.outbox.list(0, 10);
+        expect(await store.outbox.position(b!.id)).toEqual({ drained: null, last: c!.id, record: b });
+        await store.outbox.remove({ change: a!.id, digest: "digest-a" });
+        expect(await store.outbox.position(b!.id)).toEqual({
+          drained: { change: a!.id, digest: "digest-a" },
+          last: c!.id,
+          record: b,
+        });
+        await store.outbox.remove({ change: c!.id, digest: "digest-c" });
+        expect(await store.outbox.position(c!.id)).toEqual({
+          drained: { change: c!.id, digest: "digest-c" },
+          last: c!.id,
+          record: undefined,
+        });
+        expect(await store.outbox.list(0, 10)).toEqual([]);
       });
     });
 

@@ -379,7 +379,19 @@ class Seat implements IntegratorSeat {
         this.#held = false;
       }
     });
-    await client.connect();
+    try {
+      await client.connect();
+      await this.#setUp(client);
+    } catch (err) {
+      // A session half set up is no seat's: ended, not left open on the server.
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    this.#client = client;
+    return client;
+  }
+
+  async #setUp(client: pg.Client): Promise<void> {
     if (this.where.schema !== undefined)
       await client.query(`SET search_path TO ${quoteIdent(this.where.schema)}`);
     // And the server must end the session — freeing the lock for another node — when this node's
@@ -396,7 +408,5 @@ class Seat implements IntegratorSeat {
         .catch((err: { code?: string }) => {
           if (err.code !== UNDEFINED_PARAMETER) throw err;
         });
-    this.#client = client;
-    return client;
   }
 }

@@ -20,6 +20,8 @@ import {
   type Change,
   type Collection,
   type FederatedPrincipalRecord,
+  type DrainedThrough,
+  type OutboxPosition,
   type OutboxRecord,
   type SharedAuditStore,
   type StoredRecord,
@@ -375,10 +377,13 @@ export class PostgresStore implements Store {
   readonly outbox = {
     list: async (afterId: number, limit: number): Promise<OutboxRecord[]> =>
       q.listOutbox(this.#live(), afterId, limit),
-    remove: async (upToId: number): Promise<void> => {
-      await this.#live().query("DELETE FROM audit_outbox WHERE id <= $1", [upToId]);
-    },
+    remove: async (through: DrainedThrough): Promise<void> =>
+      this.#tx(async (db) => {
+        await db.query("DELETE FROM audit_outbox WHERE id <= $1", [through.change]);
+        await q.setDrained(db, through);
+      }),
     lastChange: async (): Promise<number> => q.lastOutboxId(this.#live()),
+    position: async (logged: number): Promise<OutboxPosition> => q.outboxPosition(this.#live(), logged),
   };
 
   readonly records = {

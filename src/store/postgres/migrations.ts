@@ -178,6 +178,19 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 10: a confirmation resolved with its entry's removal, in its own column.
     sql: SCREENING_RESOLVED_CONFIRMATION,
   },
+  {
+    version: 11,
+    sql: `
+      -- Where the store has caught up with its audit log: the last change drained into it and its
+      -- entry's digest, written with the drain's delete. A store restored from an older backup holds
+      -- an older one than the log's (control/restored.ts). No row: not drained since this version.
+      CREATE TABLE audit_drained (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        change_number BIGINT NOT NULL,
+        entry_digest  TEXT
+      );
+    `,
+  },
 ];
 
 /**

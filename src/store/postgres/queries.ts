@@ -20,6 +20,8 @@ import type {
   ApiKeyRecord,
   Collection,
   FederatedPrincipalRecord,
+  DrainedThrough,
+  OutboxPosition,
   OutboxRecord,
   StoredRecord,
   UsageTotals,
@@ -159,25 +161,56 @@ export async function listKeys(db: Db, principalId?: string): Promise<ApiKeyReco
   return rows.map(toKey);
 }
 
+type OutboxRow = Omit<OutboxRecord, "object" | "details"> & {
+  object_kind: string;
+  object_id: string;
+  details: string;
+};
+
+const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
+  id: r.id,
+  time: r.time,
+  actor: r.actor,
+  action: r.action,
+  object: { kind: r.object_kind, id: r.object_id },
+  details: JSON.parse(r.details) as Record<string, unknown>,
+});
+
 export async function listOutbox(db: Db, afterId: number, limit: number): Promise<OutboxRecord[]> {
-  type Row = Omit<OutboxRecord, "object" | "details"> & {
-    object_kind: string;
-    object_id: string;
-    details: string;
-  };
-  const { rows } = await db.query<Row>(
+  const { rows } = await db.query<OutboxRow>(
     `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox
      WHERE id > $1 ORDER BY id LIMIT $2`,
     [afterId, limit],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    time: r.time,
-    actor: r.actor,
-    action: r.action,
-    object: { kind: r.object_kind, id: r.object_id },
-    details: JSON.parse(r.details) as Record<string, unknown>,
-  }));
+  return rows.map(toOutboxRecord);
+}
+
+export async function setDrained(db: Db, through: DrainedThrough): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_drained (id, change_number, entry_digest) VALUES (1, $1, $2)
+     ON CONFLICT (id) DO UPDATE SET change_number = excluded.change_number, entry_digest = excluded.entry_digest`,
+    [through.change, through.digest],
+  );
+}
+
+/** One statement (one snapshot): a drain's delete lands before or after it, never between its reads. */
+export async function outboxPosition(db: Db, logged: number): Promise<OutboxPosition> {
+  type Row = Partial<OutboxRow> & { drained: number | null; digest: string | null; last: number | null };
+  const { rows } = await db.query<Row>(
+    `SELECT d.change_number AS drained, d.entry_digest AS digest,
+       pg_sequence_last_value(pg_get_serial_sequence('audit_outbox', 'id')) AS last,
+       o.id, o.time, o.actor, o.action, o.object_kind, o.object_id, o.details
+     FROM (SELECT 1) AS one
+     LEFT JOIN audit_drained d ON d.id = 1
+     LEFT JOIN audit_outbox o ON o.id = $1`,
+    [logged],
+  );
+  const r = rows[0] as Row;
+  return {
+    drained: r.drained === null ? null : { change: r.drained, digest: r.digest },
+    last: r.last ?? 0,
+    record: r.id === null || r.id === undefined ? undefined : toOutboxRecord(r as OutboxRow),
+  };
 }
 
 /** The identity's last value survives the drain's deletes (null until the first change). */

@@ -116,6 +116,24 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
     }
   });
 
+  it("a session the seat cannot set up is ended, not left open on the server", async () => {
+    const { url: base } = await freshSchema();
+    const url = new URL(base);
+    const name = `clearance_test_seat_${randomBytes(4).toString("hex")}`;
+    url.searchParams.set("application_name", name);
+    // A lease past idle_session_timeout's range (2^31 - 1 ms): the session's last SET is refused.
+    const seat = seatOf(await open(url.toString()), 2 ** 31);
+    await expect(seat.acquire()).rejects.toThrow(/idle_session_timeout/);
+    const seatSessions = async () =>
+      (
+        await adminPool().query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SET idle_session_timeout%'`,
+          [name],
+        )
+      ).rows[0]!.n;
+    await until(async () => (await seatSessions()) === 0);
+  });
+
   it("a holder whose heartbeats are answered keeps the seat lease after lease", async () => {
     const { url } = await freshSchema();
     const a = seatOf(await open(url), 1000);

@@ -17,6 +17,8 @@ import {
   type Change,
   type Collection,
   type FederatedPrincipalRecord,
+  type DrainedThrough,
+  type OutboxPosition,
   type OutboxRecord,
   type StoredRecord,
   type Store,
@@ -122,6 +124,15 @@ const TOKENS = `CAST(min(total(
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
+const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
+  id: r.id,
+  time: r.time,
+  actor: r.actor,
+  action: r.action,
+  object: { kind: r.object_kind, id: r.object_id },
+  details: JSON.parse(r.details) as Record<string, unknown>,
+});
+
 // Prepared once: preparing is the expensive part of a small query, and version() runs ~10x a second.
 function prepareStatements(db: Database.Database) {
   const p = <Result = unknown>(source: string) => db.prepare<unknown[], Result>(source);
@@ -155,6 +166,16 @@ function prepareStatements(db: Database.Database) {
     outboxRemove: p("DELETE FROM audit_outbox WHERE id <= ?"),
     // AUTOINCREMENT keeps the highest id given here, so it survives the drain's deletes.
     outboxLast: p<number>("SELECT seq FROM sqlite_sequence WHERE name = 'audit_outbox'").pluck(),
+    outboxAt: p<OutboxRow>(
+      `SELECT id, time, actor, action, object_kind, object_id, details FROM audit_outbox WHERE id = ?`,
+    ),
+    drainedGet: p<{ change_number: number; entry_digest: string | null }>(
+      "SELECT change_number, entry_digest FROM audit_drained WHERE id = 1",
+    ),
+    drainedSet: p(
+      `INSERT INTO audit_drained (id, change_number, entry_digest) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET change_number = excluded.change_number, entry_digest = excluded.entry_digest`,
+    ),
     recordGet: p<RecordRow>(
       "SELECT collection, id, revision, document, updated_at FROM records WHERE collection = ? AND id = ?",
     ),
@@ -369,20 +390,25 @@ export class SqliteStore implements Store {
 
   readonly outbox = {
     list: async (afterId: number, limit: number): Promise<OutboxRecord[]> =>
-      this.#live()
-        .outboxList.all(afterId, limit)
-        .map((r) => ({
-          id: r.id,
-          time: r.time,
-          actor: r.actor,
-          action: r.action,
-          object: { kind: r.object_kind, id: r.object_id },
-          details: JSON.parse(r.details) as Record<string, unknown>,
-        })),
-    remove: async (upToId: number): Promise<void> => {
-      this.#live().outboxRemove.run(upToId);
-    },
+      this.#live().outboxList.all(afterId, limit).map(toOutboxRecord),
+    remove: async (through: DrainedThrough): Promise<void> =>
+      this.#tx("write", (sql) => {
+        sql.outboxRemove.run(through.change);
+        sql.drainedSet.run(through.change, through.digest);
+      }),
     lastChange: async (): Promise<number> => this.#live().outboxLast.get() ?? 0,
+    // One read transaction: a drain's delete lands before or after it, never between its reads.
+    position: async (logged: number): Promise<OutboxPosition> =>
+      this.#tx("read", (sql) => {
+        const drained = sql.drainedGet.get();
+        const record = sql.outboxAt.get(logged);
+        return {
+          drained:
+            drained === undefined ? null : { change: drained.change_number, digest: drained.entry_digest },
+          last: sql.outboxLast.get() ?? 0,
+          record: record === undefined ? undefined : toOutboxRecord(record),
+        };
+      }),
   };
 
   readonly records = {
