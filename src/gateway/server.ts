@@ -385,17 +385,34 @@ async function assemble(
         guarded.closeSilentConnections();
       });
       // The access log, metering and the audit log's pending records before the alerts: nothing
-      // an alert is waiting on (a webhook receiver, a suspension) holds them back.
-      await observer.close();
-      await meter.close();
-      await audit.drainer.drain();
-      await alerts?.close(); // bounded: deliveries in flight are aborted
-      await identity.close();
-      await limits.close();
-      await audit.drainer.drain(); // the alerts' last records too
-      await audit.log.close();
-      await Promise.all([...providers.values()].map((p) => p.close()));
-      await store.close();
+      // an alert is waiting on (a webhook receiver, a suspension) holds them back. Every step runs
+      // even if one before it failed (a drain the log refuses must not leave the log and the store
+      // open); the first failure is thrown at the end.
+      await inTurn([
+        () => observer.close(),
+        () => meter.close(),
+        () => audit.drainer.drain(),
+        () => alerts?.close(), // bounded: deliveries in flight are aborted
+        () => identity.close(),
+        () => limits.close(),
+        () => audit.drainer.drain(), // the alerts' last records too
+        () => audit.log.close(),
+        () => Promise.all([...providers.values()].map((p) => p.close())),
+        () => store.close(),
+      ]);
     },
   };
+}
+
+/** Runs each step in turn whatever the ones before did, then throws the first failure. */
+async function inTurn(steps: readonly (() => unknown)[]): Promise<void> {
+  let failed: { readonly error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failed ??= { error };
+    }
+  }
+  if (failed !== undefined) throw failed.error;
 }

@@ -125,7 +125,16 @@ export function stopOnSignal(stop: () => Promise<void>): void {
   const handler = () => {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);
-    void stop().then(() => process.exit(0));
+    // A shutdown that could not finish every step (a drain the log refused) says why and exits 1.
+    void stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(
+          `clearance: shutdown incomplete: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+        process.exit(1);
+      },
+    );
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
