@@ -1,10 +1,10 @@
 /**
  * What a compliance officer reads, in Chromium against a real gateway: the countries a license's
  * sets were fixed to and a license the policy in force leaves out; when a license ends; the
- * footprint's token days and fallbacks on the page; model lookups counted apart from requests on
- * the overview; a refusal said once, at its field; and partner sign-in with a provider whose token
- * endpoint is on another origin than its issuer (a real oidc-provider), allowed by the console's
- * CSP and nothing more.
+ * footprint's token days, fallbacks, and the entries it read and did not count on the page; model
+ * lookups counted apart from requests on the overview; a refusal said once, at its field; and
+ * partner sign-in with a provider whose token endpoint is on another origin than its issuer (a real
+ * oidc-provider), allowed by the console's CSP and nothing more.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -166,6 +166,42 @@ describe.skipIf(CHROMIUM === null)(
       expect(await mythos.count()).toBeGreaterThan(0);
       expect(await mythos.first().innerText()).toContain("mythos-4: everyone");
       await expectAccessible(page, "the footprint on the page");
+      await context.close();
+    });
+
+    it("the footprint says what it read and did not count, as the HTML report does", async () => {
+      const t = h().t;
+      // A decision before the period, one in it, one after its end; the harness's changes are
+      // entries that are not decisions.
+      await ask(t, "alice", "US");
+      const from = new Date().toISOString();
+      await ask(t, "feng", "CA");
+      const to = new Date().toISOString();
+      await ask(t, "devi", "IN");
+      await t.gateway.audit.log.publish();
+      const report = await asAdmin(t, "GET", `/admin/v1/reports/footprint?from=${from}&to=${to}`);
+      const served = report.served as {
+        entries_read: number;
+        decisions: number;
+        not_counted: { before_period: number; after_period: number; not_decisions: number };
+      };
+      const n = served.not_counted;
+      expect(Math.min(n.before_period, n.after_period, n.not_decisions, served.decisions)).toBeGreaterThan(0);
+      const { context, page } = await h().page();
+      await signIn(page, h().tokens.officer);
+      await open(page, "What-if");
+      await page.getByLabel("From", { exact: true }).fill(from);
+      await page.getByLabel("To", { exact: true }).fill(to);
+      await page.getByRole("button", { name: "Show footprint here" }).click();
+      const shown = page.getByRole("region", { name: "Footprint" });
+      await shown.waitFor();
+      const figure = (k: number) => k.toLocaleString("en");
+      expect(await shown.innerText()).toContain(
+        `${figure(served.entries_read)} log entries read; not counted: ${figure(n.before_period)} decisions ` +
+          `before the period, ${figure(n.after_period)} at or after its end, ${figure(n.not_decisions)} ` +
+          "entries that are not decisions (administrative changes).",
+      );
+      await expectAccessible(page, "the footprint with what it did not count");
       await context.close();
     });
 

@@ -292,6 +292,7 @@ export class AlertService {
           scheme: this.o.scheme(),
           now,
           stopped: () => this.closing,
+          onSkipped: (err) => this.failed(err),
         });
         skip = w.lastRequestIds;
         this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };

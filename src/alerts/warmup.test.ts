@@ -21,8 +21,9 @@ import { eventually } from "../testing/admin.js";
 import { openAlertService, storedAlerts } from "../testing/alerts.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { fengSightings } from "../testing/sightings.js";
+import { GatewayMetrics } from "../monitoring/metrics.js";
 import { BASELINE_WINDOWS, NOTIFY_ONLY, type Sighting } from "./detectors.js";
-import type { AlertService, AlertsConfig } from "./service.js";
+import { AlertService, type AlertsConfig } from "./service.js";
 
 const parse = (alerts: unknown = {}): AlertsConfig =>
   configSchema.parse({ scheme: "s.yaml", providers: {}, monitoring: { alerts } }).monitoring.alerts;
@@ -91,13 +92,17 @@ interface Life {
   readonly source?: (dir: string) => LogSource;
   /** Between open and the sightings (the warm-up is under way). */
   readonly opened?: (service: AlertService) => Promise<void>;
+  /** The service's errors collected here (and counted in `metrics`), rather than thrown. */
+  readonly errors?: unknown[];
+  readonly metrics?: GatewayMetrics;
 }
 
 /**
  * One life of a node: opens the audit log and the alert service (warmed from the log), then for
- * each sighting appends its decision entry and feeds it to the detectors; then stops both.
+ * each sighting appends its decision entry and feeds it to the detectors (bytes are appended as
+ * they are: a damaged entry); then stops both.
  */
-async function life(sightings: readonly Sighting[], o: Life = {}): Promise<AlertService> {
+async function life(sightings: readonly (Sighting | Buffer)[], o: Life = {}): Promise<AlertService> {
   const audit = await openAudit({
     dataDir,
     origin: "test.example/audit",
@@ -107,7 +112,19 @@ async function life(sightings: readonly Sighting[], o: Life = {}): Promise<Alert
       throw err;
     },
   });
-  const service = await openAlertService({
+  const errors = o.errors;
+  const open =
+    errors === undefined
+      ? openAlertService
+      : (options: Parameters<typeof openAlertService>[0]) =>
+          AlertService.open({
+            ...options,
+            licenseUsage: async () => 0,
+            changed: async () => {},
+            ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+            onError: (err) => errors.push(err),
+          });
+  const service = await open({
     config: o.config ?? DEFAULTS,
     store,
     scheme: () => scheme,
@@ -123,6 +140,10 @@ async function life(sightings: readonly Sighting[], o: Life = {}): Promise<Alert
   });
   await o.opened?.(service);
   for (const s of sightings) {
+    if (Buffer.isBuffer(s)) {
+      await audit.log.append(s);
+      continue;
+    }
     const index = await audit.log.append(entryOf(s, o.pseudonymize));
     service.replay({ ...s, audit: String(index) });
   }
@@ -249,6 +270,53 @@ describe("a restart warms the detectors from the audit log", () => {
     const capped = await life([], { maxEntries: 100 });
     expect(capped.warmed).toMatchObject({ replayed: 100, read: 100, from: 800n, to: 900n });
     expect(capped.warmed?.coveredFrom).toBe(recent[200]?.t);
+  });
+});
+
+/** The decision entry of `s`, with `changes` made to it (a damaged entry). */
+const garbled = (s: Sighting, changes: object) =>
+  Buffer.from(JSON.stringify({ ...(JSON.parse(entryOf(s).toString()) as object), ...changes }));
+
+describe("a damaged entry in the log is skipped by the warm-up, and counted", () => {
+  it("attempts 1 and 2 around damaged entries, a restart, attempt 3: the high alert comes (was: the replay stopped there)", async () => {
+    const t = now() - 10 * MIN;
+    const metrics = new GatewayMetrics({}, { defaultMetrics: false });
+    const errors: unknown[] = [];
+    const damaged = [Buffer.from('{"type":"decision","ti'), garbled(embargoed(t), { reason: undefined })];
+    await life([embargoed(t), ...damaged, embargoed(t + MIN)]);
+    const second = await life([embargoed(t + 2 * MIN)], { errors, metrics });
+    expect(second.warmed).toMatchObject({ replayed: 2, read: 4, skipped: 2 });
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
+    // Told once, naming the first; counted once.
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          "^the alerts' warm-up skipped 2 damaged entries \\(not replayed\\); the first: entry 1 of the " +
+            `audit log at ${dataDir}/audit is damaged: not JSON \\(`,
+        ),
+      ),
+    ]);
+    expect((await metrics.expose()).text).toContain('clearance_errors_total{source="alerts"} 1');
+  });
+
+  it("a first entry whose time is garbled: a volume spike is judged against the log's baseline (was: never again)", async () => {
+    const config = parse({ volume_spike: { min_requests: 20, factor: 5, window_ms: 5 * MIN } });
+    const W = 5 * MIN;
+    const w0 = (Math.floor(now() / W) - BASELINE_WINDOWS - 2) * W;
+    const steady: Sighting[] = [];
+    for (let w = 0; w < BASELINE_WINDOWS + 1; w++)
+      for (let i = 0; i < 4; i++) steady.push(sighting({ t: w0 + w * W + i * MIN }));
+    const burst = Array.from({ length: 20 }, (_, i) => sighting({ t: w0 + (BASELINE_WINDOWS + 1) * W + i }));
+    // Read as the replay's reach, the garbled time made every window's baseline NaN.
+    const first = garbled(sighting({ t: w0 - W, principal: "other" }), { time: w0 - W });
+    const errors: unknown[] = [];
+    await life([first, ...steady], { config });
+    const second = await life(burst, { config, errors });
+    expect(second.warmed).toMatchObject({ skipped: 1, coveredFrom: w0 });
+    expect(errors).toHaveLength(1);
+    const spikes = await store.alerts.list({ detector: "volume-spike" });
+    expect(spikes.map((a) => a.subject.id)).toEqual(["feng"]);
+    expect(spikes[0]?.evidence.details).toMatchObject({ count: 20, baseline: 4 });
   });
 });
 

@@ -13,10 +13,22 @@
  * warmed from the shared sighting stream where there is one; a federated principal's credential is
  * the person, whom the log names, so its countries are replayed), and the sightings' partner is
  * worked out from the entry's grant and the scheme in force now.
+ *
+ * A damaged entry (not JSON, or a decision garbling what a sighting is made of: see checkedDecision)
+ * is skipped, and the skipped entries are told once, after the replay (onSkipped): the warm-up is
+ * best effort, and the log cannot be mended, so stopping there would leave every later entry
+ * unwatched at every start until the entry leaves the look-back. Skipped, one sighting is missing.
  */
 import type { LogSource } from "../audit/source.js";
 import { TILE_WIDTH } from "../audit/tiles.js";
-import { decisionOf, publishedSize, readEntries, type DecisionEntry } from "../audit/read.js";
+import {
+  checkedDecision,
+  isEntryTime,
+  LogUnreadableError,
+  publishedSize,
+  readEntries,
+  type DecisionEntry,
+} from "../audit/read.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { FEDERATED, sightingPartner, type Detectors, type Sighting } from "./detectors.js";
 
@@ -36,6 +48,8 @@ export interface WarmUpOptions {
   readonly now: number;
   /** Asked before each bundle: true stops the replay there (the service is closing). */
   readonly stopped?: () => boolean;
+  /** Told once, after the replay, of the damaged entries it skipped: how many, the first named. */
+  readonly onSkipped?: (err: LogUnreadableError) => void;
 }
 
 export interface WarmUp {
@@ -43,6 +57,8 @@ export interface WarmUp {
   readonly replayed: number;
   /** Entries read (admin entries and those before the look-back included). */
   readonly read: number;
+  /** Damaged entries read and skipped (see the file's comment). */
+  readonly skipped: number;
   /** The first entry index read, and the end (the published size at start). */
   readonly from: bigint;
   readonly to: bigint;
@@ -84,11 +100,23 @@ function sightingOf(
   };
 }
 
-/** The time of the entry at `index` (ms), read from the log. */
+/** An entry's time (ms); NaN for a damaged entry (not JSON, or its time not as the gateway writes it). */
+function timeOf(text: string): number {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return Number.NaN;
+  }
+  const time = (value as { time?: unknown } | null)?.time;
+  return isEntryTime(time) ? Date.parse(time) : Number.NaN;
+}
+
+/** The time of the entry at `index` (ms), read from the log; NaN for a damaged one (read as recent). */
 async function firstTimeOf(source: LogSource, index: bigint): Promise<number> {
   for await (const batch of readEntries(source, { from: index, to: index + 1n })) {
     const text = batch.entries[0];
-    if (text !== undefined) return Date.parse((JSON.parse(text) as { time: string }).time);
+    if (text !== undefined) return timeOf(text);
   }
   return Number.NaN;
 }
@@ -119,43 +147,77 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
   const since = o.now - o.lookBackMs;
   const lastRequestIds = new Set<string>();
   if (size === 0n || o.maxEntries <= 0) {
-    return { replayed: 0, read: 0, from: size, to: size, coveredFrom: null, coveredTo: null, lastRequestIds };
+    return {
+      replayed: 0,
+      read: 0,
+      skipped: 0,
+      from: size,
+      to: size,
+      coveredFrom: null,
+      coveredTo: null,
+      lastRequestIds,
+    };
   }
   const from = await startOf(o.source, size, o.maxEntries, since);
   let replayed = 0;
   let read = 0;
+  let skipped = 0;
+  let firstSkipped: LogUnreadableError | null = null;
   let coveredFrom: number | null = null;
   let coveredTo: number | null = null;
-  for await (const batch of readEntries(o.source, { from, to: size })) {
-    if (o.stopped?.() === true) break;
-    let index = batch.first;
-    for (const text of batch.entries) {
-      const at = index++;
-      read++;
-      const e = decisionOf(text);
-      const t = e === null ? Number.NaN : Date.parse(e.time);
-      // The first entry read tells how far back the replay reaches: the look-back's start when an
-      // older entry was passed over (everything since is here), else that entry's own time.
-      if (coveredFrom === null && read === 1) {
-        const first = Date.parse((JSON.parse(text) as { time: string }).time);
-        coveredFrom = first < since ? since : first;
-      }
-      if (e === null || !(t >= since) || coveredFrom === null) continue;
-      // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
-      // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
-      o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom, from === 0n);
-      coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
-      replayed++;
-      lastRequestIds.add(e.request_id);
-      if (lastRequestIds.size > LAST_IDS) {
-        for (const id of lastRequestIds) {
-          lastRequestIds.delete(id);
-          break;
+  const log = `the audit log at ${o.source.location}`;
+  try {
+    for await (const batch of readEntries(o.source, { from, to: size })) {
+      if (o.stopped?.() === true) break;
+      let index = batch.first;
+      for (const text of batch.entries) {
+        const at = index++;
+        read++;
+        let e: DecisionEntry | null;
+        try {
+          e = checkedDecision(text, at, log);
+        } catch (err) {
+          if (!(err instanceof LogUnreadableError)) throw err;
+          skipped++;
+          firstSkipped ??= err;
+          continue;
+        }
+        // The first entry read with a time tells how far back the replay reaches: the look-back's
+        // start when an older entry was passed over (everything since is here), else that entry's
+        // own time. A damaged time is no bound: taken as one, it switched the spike detectors off.
+        if (coveredFrom === null) {
+          const first = e === null ? timeOf(text) : Date.parse(e.time);
+          if (Number.isNaN(first)) continue;
+          coveredFrom = first < since ? since : first;
+        }
+        const t = e === null ? Number.NaN : Date.parse(e.time);
+        if (e === null || !(t >= since)) continue;
+        // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
+        // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
+        o.detectors.warm(sightingOf(e, at, t, o.scheme), coveredFrom, from === 0n);
+        coveredTo = coveredTo === null ? t : Math.max(coveredTo, t);
+        replayed++;
+        lastRequestIds.add(e.request_id);
+        if (lastRequestIds.size > LAST_IDS) {
+          for (const id of lastRequestIds) {
+            lastRequestIds.delete(id);
+            break;
+          }
         }
       }
     }
+  } finally {
+    // Told also when a later bundle could not be read (that failure is the caller's to tell).
+    if (firstSkipped !== null) {
+      o.onSkipped?.(
+        new LogUnreadableError(
+          `the alerts' warm-up skipped ${skipped} damaged ${skipped === 1 ? "entry" : "entries"} ` +
+            `(not replayed); ${skipped === 1 ? "it" : "the first"}: ${firstSkipped.message}`,
+        ),
+      );
+    }
   }
-  return { replayed, read, from, to: size, coveredFrom, coveredTo, lastRequestIds };
+  return { replayed, read, skipped, from, to: size, coveredFrom, coveredTo, lastRequestIds };
 }
 
 /**

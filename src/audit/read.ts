@@ -247,3 +247,54 @@ export function decisionOf(text: string): DecisionEntry | null {
   const value = JSON.parse(text) as { type?: unknown };
   return value.type === "decision" ? (value as DecisionEntry) : null;
 }
+
+/** Entry times as the gateway writes them (toISOString): the form period bounds compare with as text. */
+const ENTRY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Whether `t` is an entry's time as the gateway writes it. */
+export const isEntryTime = (t: unknown): t is string => typeof t === "string" && ENTRY_TIME.test(t);
+const OUTCOMES: ReadonlySet<unknown> = new Set(["allow", "deny", "fallback"]);
+const TEXTS = ["principal", "model", "action", "reason", "scheme"] as const;
+const TEXTS_OR_NULL = ["location", "organization", "served_model", "grant"] as const;
+
+/** What is wrong with a decision entry, as the gateway writes one; null when nothing is. */
+function faultOf(e: Record<string, unknown>): string | null {
+  const what = (field: string) =>
+    `a decision entry whose ${field} is ${field in e ? JSON.stringify(e[field]) : "missing"}`;
+  if (!isEntryTime(e.time)) {
+    return `${what("time")}, not a UTC time as the gateway writes it (YYYY-MM-DDTHH:MM:SS.sssZ)`;
+  }
+  if (!OUTCOMES.has(e.decision)) return `${what("decision")}, not allow, deny or fallback`;
+  for (const f of TEXTS) if (typeof e[f] !== "string") return `${what(f)}, not a text`;
+  for (const f of TEXTS_OR_NULL) {
+    if (e[f] !== null && typeof e[f] !== "string") return `${what(f)}, not a text or null`;
+  }
+  if (e.lookup !== undefined && e.lookup !== true) return `${what("lookup")}, not true`;
+  return null;
+}
+
+/**
+ * Entry `index` of `log` (as errors name it) read back: its decision, or null for any other entry.
+ * An entry that is not JSON, or a decision missing or garbling what its readers go by, is refused as
+ * damaged (LogUnreadableError naming the entry): counted, a decision without a time would fall
+ * inside every period. Reports refuse the log for it; the alerts' warm-up skips the entry.
+ */
+export function checkedDecision(text: string, index: bigint | number, log: string): DecisionEntry | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw damaged(index, log, `not JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw damaged(index, log, `${JSON.stringify(value)}, not an entry (a JSON object)`);
+  }
+  const e = value as Record<string, unknown>;
+  if (e.type !== "decision") return null;
+  const fault = faultOf(e);
+  if (fault !== null) throw damaged(index, log, fault);
+  return e as unknown as DecisionEntry;
+}
+
+const damaged = (index: bigint | number, log: string, what: string) =>
+  new LogUnreadableError(`entry ${index} of ${log} is damaged: ${what}`);

@@ -3,10 +3,11 @@
  * reports have always named them); a range of entry indexes a report is asked for is checked here.
  */
 import { InvalidInputError } from "../errors/index.js";
-import { decisionOf, LogUnreadableError, publishedSize, type DecisionEntry } from "../audit/read.js";
+import { publishedSize } from "../audit/read.js";
 import type { LogSource } from "../audit/source.js";
 
 export {
+  checkedDecision,
   decisionOf,
   LogUnreadableError,
   publishedSize,
@@ -53,45 +54,3 @@ export async function checkRange(
     );
   }
 }
-
-/** Entry times as the gateway writes them (toISOString): the form period bounds compare with as text. */
-const ENTRY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const OUTCOMES: ReadonlySet<unknown> = new Set(["allow", "deny", "fallback"]);
-const TEXTS = ["principal", "model", "action", "reason", "scheme"] as const;
-const TEXTS_OR_NULL = ["location", "organization", "served_model", "grant"] as const;
-
-/** What is wrong with a decision entry, as a report reads it; null when nothing is. */
-function faultOf(e: Record<string, unknown>): string | null {
-  const what = (field: string) =>
-    `a decision entry whose ${field} is ${field in e ? JSON.stringify(e[field]) : "missing"}`;
-  if (typeof e.time !== "string" || !ENTRY_TIME.test(e.time)) {
-    return `${what("time")}, not a UTC time as the gateway writes it (YYYY-MM-DDTHH:MM:SS.sssZ)`;
-  }
-  if (!OUTCOMES.has(e.decision)) return `${what("decision")}, not allow, deny or fallback`;
-  for (const f of TEXTS) if (typeof e[f] !== "string") return `${what(f)}, not a text`;
-  for (const f of TEXTS_OR_NULL) {
-    if (e[f] !== null && typeof e[f] !== "string") return `${what(f)}, not a text or null`;
-  }
-  if (e.lookup !== undefined && e.lookup !== true) return `${what("lookup")}, not true`;
-  return null;
-}
-
-/**
- * Entry `index` of a log read for a report: its decision, or null for any other entry. An entry
- * that is not JSON, or a decision missing or garbling what a report counts by, makes the log
- * unreadable (naming the entry): counted, a decision without a time would fall inside every period.
- */
-export function reportedDecision(text: string, index: number, log: string): DecisionEntry | null {
-  let e: DecisionEntry | null;
-  try {
-    e = decisionOf(text);
-  } catch (err) {
-    throw damaged(index, log, `not JSON (${(err as Error).message})`);
-  }
-  const fault = e === null ? null : faultOf(e as unknown as Record<string, unknown>);
-  if (fault !== null) throw damaged(index, log, fault);
-  return e;
-}
-
-const damaged = (index: number, log: string, what: string) =>
-  new LogUnreadableError(`entry ${index} of ${log} is damaged: ${what}`);

@@ -12,7 +12,7 @@ import { ClearanceError } from "../errors/index.js";
 import type { LogSource } from "../audit/source.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import { readEntries, type DecisionEntry } from "../audit/read.js";
-import { reportedDecision } from "./log.js";
+import { checkedDecision } from "./log.js";
 import { periodBounds, type Period } from "./period.js";
 import { NationalityLabels, type PrincipalIndex } from "./principals.js";
 
@@ -137,7 +137,7 @@ export class ServedCounter {
   }
 
   addText(text: string): void {
-    const e = reportedDecision(text, this.entriesRead++, this.log);
+    const e = checkedDecision(text, this.entriesRead++, this.log);
     if (e !== null) this.add(e);
   }
 

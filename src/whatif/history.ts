@@ -9,7 +9,7 @@
 import type { LogSource } from "../audit/source.js";
 import { decide } from "../policy/decide.js";
 import type { Action } from "../policy/types.js";
-import { decisionOf, readEntries } from "../report/log.js";
+import { checkedDecision, readEntries } from "../report/log.js";
 import { periodBounds, type Period } from "../report/period.js";
 import { NationalityLabels, type PrincipalIndex } from "../report/principals.js";
 import type { CompiledScheme } from "../scheme/compile.js";
@@ -44,6 +44,7 @@ export async function historyWhatIf(
   // Labelled as held at each decision's time, as both re-decisions read the principal.
   const labels = new NationalityLabels(active, input.principals);
   const bounds = period === undefined ? null : periodBounds(period);
+  const log = `the audit log at ${input.source.location}`;
   for await (const batch of readEntries(input.source, {
     ...(input.range?.from === undefined ? {} : { from: input.range.from }),
     ...(input.range?.to === undefined ? {} : { to: input.range.to }),
@@ -52,7 +53,9 @@ export async function historyWhatIf(
     let index = batch.first;
     for (const text of batch.entries) {
       const at = index++;
-      const e = decisionOf(text);
+      // A damaged entry refuses the what-if, as it refuses the footprint: re-decided, a decision
+      // whose time is garbled would fall in a period it was not logged in.
+      const e = checkedDecision(text, at, log);
       if (e === null) continue;
       if (bounds !== null && (e.time < bounds.from || e.time >= bounds.to)) continue;
       if (e.lookup === true) {

@@ -9,7 +9,7 @@ import type { ControlState } from "../control/state.js";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import { usageFacts } from "../report/footprint.js";
-import { checkRange, decisionOf, readEntries, type RangeNames } from "../report/log.js";
+import { checkedDecision, checkRange, readEntries, type RangeNames } from "../report/log.js";
 import { lastDays, periodBounds, type Period } from "../report/period.js";
 import { knownPrincipals, principalIndex, type PrincipalIndex } from "../report/principals.js";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
@@ -83,9 +83,12 @@ export async function seenLocations(
 ): Promise<Map<string, Set<string | null>>> {
   const seen = new Map<string, Set<string | null>>();
   const { from, to } = periodBounds(period);
+  const log = `the audit log at ${source.location}`;
   for await (const batch of readEntries(source, onProgress === undefined ? {} : { onProgress })) {
+    let index = batch.first;
     for (const text of batch.entries) {
-      const e = decisionOf(text);
+      // A damaged entry refuses the what-if (see historyWhatIf): its impact digest is made from this.
+      const e = checkedDecision(text, index++, log);
       if (e === null || e.time < from || e.time >= to) continue;
       const p = principals.get(e.principal);
       if (p === undefined) continue;

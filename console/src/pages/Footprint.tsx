@@ -32,7 +32,14 @@ interface FootprintSummary {
   readonly scheme: { readonly name: string };
   readonly served: {
     readonly period: { readonly from: string; readonly to: string };
+    /** Log entries read: the decisions counted, and those not (with why), add up to it. */
+    readonly entries_read: number;
     readonly decisions: number;
+    readonly not_counted: {
+      readonly before_period: number;
+      readonly after_period: number;
+      readonly not_decisions: number;
+    };
     /** Of the decisions, model lookups: not requests served (absent from reports before they were). */
     readonly lookups?: number;
     readonly unknown_principals: number;
@@ -57,6 +64,12 @@ const fallbacksText = (row: PolicyRow): string =>
  */
 
 const count = (n: number | null) => (n === null ? "—" : n.toLocaleString("en"));
+
+/** The entries read and left out, and why, as the HTML report says it (src/report/html.ts). */
+const notCountedText = ({ entries_read, not_counted: n }: FootprintSummary["served"]) =>
+  `${count(entries_read)} log entries read; not counted: ${count(n.before_period)} decisions before the ` +
+  `period, ${count(n.after_period)} at or after its end, ${count(n.not_decisions)} entries that are not ` +
+  "decisions (administrative changes).";
 
 export function Footprint() {
   const [from, setFrom] = useState("");
@@ -178,6 +191,7 @@ function FootprintView({ r }: { r: FootprintSummary }) {
         nothing); {s.rows.length.toLocaleString("en")} served rows,{" "}
         {r.policy.rows.length.toLocaleString("en")} policy rows; {s.unknown_principals} unknown principals.
       </p>
+      <p>{notCountedText(s)}</p>
       <h3 id="footprint-grants">Licenses and partner grants</h3>
       <p className="hint">
         Tokens are metered per UTC day: the tokens column counts the whole UTC days {days.from} to {days.to}{" "}
