@@ -251,8 +251,23 @@ export function decisionOf(text: string): DecisionEntry | null {
 /** Entry times as the gateway writes them (toISOString): the form period bounds compare with as text. */
 const ENTRY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Whether `t` is an entry's time as the gateway writes it. */
-export const isEntryTime = (t: unknown): t is string => typeof t === "string" && ENTRY_TIME.test(t);
+/** Days in each month of a leap year; February 29th is checked against the year apart. */
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/**
+ * Whether `t` is an entry's time as the gateway writes it: of its shape, and a time the calendar
+ * has (`2026-06-31…` is counted by its text as June, where `Date.parse` reads 1 July). Checked by
+ * hand, not by a round trip through `Date`, which costs more on every entry a report reads.
+ */
+export const isEntryTime = (t: unknown): t is string => {
+  if (typeof t !== "string" || !ENTRY_TIME.test(t)) return false;
+  const year = Number(t.slice(0, 4));
+  const month = Number(t.slice(5, 7));
+  const day = Number(t.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1 || day > (MONTH_DAYS[month - 1] as number)) return false;
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
+  return Number(t.slice(11, 13)) < 24 && Number(t.slice(14, 16)) < 60 && Number(t.slice(17, 19)) < 60;
+};
 const OUTCOMES: ReadonlySet<unknown> = new Set(["allow", "deny", "fallback"]);
 const TEXTS = ["principal", "model", "action", "reason", "scheme"] as const;
 const TEXTS_OR_NULL = ["location", "organization", "served_model", "grant"] as const;
