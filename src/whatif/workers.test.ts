@@ -84,6 +84,22 @@ describe("a what-if worker that fails", () => {
   }, 60_000);
 });
 
+describe("a what-if aborted by its caller", () => {
+  it("starts no thread when already aborted, and leaves no listener on the caller's signal after it ends", async () => {
+    const before = ports();
+    const failed = new AbortController();
+    failed.abort(new RangeError("this thread's share failed"));
+    await expect(decideInWorkers(SCHEME, SCHEME, [share(1, 1)], failed.signal)).rejects.toThrow(RangeError);
+    expect(ports()).toBe(before);
+    // A what-if that ends well takes its listener off the caller's signal, which lives on.
+    const caller = new AbortController();
+    const listening = vi.spyOn(caller.signal, "removeEventListener");
+    const tiny: Share = { ...share(1, 1), reps: [person], locations: [["FR"]] };
+    await decideInWorkers(SCHEME, SCHEME, [tiny], caller.signal);
+    expect(listening).toHaveBeenCalledWith("abort", expect.any(Function));
+  }, 60_000);
+});
+
 describe("a what-if whose worker fails", () => {
   it("fails at once, without waiting for this thread's own share", async () => {
     endless = true;

@@ -40,7 +40,10 @@ export async function decideInWorkers(
   signal?: AbortSignal,
 ): Promise<Int32Array[]> {
   const stop = new AbortController();
-  signal?.addEventListener("abort", () => stop.abort(signal.reason), { once: true });
+  // Already aborted (the caller's share failed while this module loaded): no thread is started.
+  if (signal?.aborted === true) throw signal.reason;
+  const onAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
   const runs = shares.map((share) =>
     runWorker<Int32Array>(
       import.meta.url,
@@ -53,6 +56,7 @@ export async function decideInWorkers(
     }),
   );
   const done = await Promise.allSettled(runs);
+  signal?.removeEventListener("abort", onAbort);
   // The first to fail: the others were stopped with its error as their reason.
   if (stop.signal.aborted) throw stop.signal.reason;
   return done.map((r) => (r as PromiseFulfilledResult<Int32Array>).value);

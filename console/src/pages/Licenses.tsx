@@ -7,6 +7,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { licenseApplication } from "../../../src/licensing/schema.js";
 import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
+import { countingApprovals } from "../../../src/licensing/workflow.js";
 import { ACTIONS } from "../../../src/policy/types.js";
 import type { SetExpression } from "../../../src/scheme/schema.js";
 import { api, limiter, listAll } from "../api.js";
@@ -163,7 +164,11 @@ function LicenseList({ me }: { me: Me }) {
                           </>
                         ) : null}
                       </td>
-                      <td>{l.status === "pending" ? `${l.approvals.length} of 2` : l.approvals.length}</td>
+                      <td>
+                        {l.status === "pending"
+                          ? `${countingApprovals(l.approvals).length} of 2`
+                          : l.approvals.length}
+                      </td>
                       <td>
                         <QuotaText usage={usage.get(l.id)} quota={l.terms.quota_tokens} />
                       </td>
@@ -575,17 +580,20 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                 />
               </div>
               <div className="panel">
-                <h2>Approvals ({l.approvals.length} of 2)</h2>
+                <h2>Approvals ({countingApprovals(l.approvals).length} of 2)</h2>
                 {l.approvals.length === 0 ? <p>No approval yet.</p> : null}
                 <ul>
                   {l.approvals.map((a) => (
                     <li key={a.identity}>
                       <strong>{a.identity}</strong> approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
                       {a.conditions ? conditionsText(a.conditions) : "without conditions"}
+                      {countingApprovals(l.approvals).includes(a) ? null : (
+                        <em> — given before the countries were fixed: does not count</em>
+                      )}
                     </li>
                   ))}
                 </ul>
-                {l.status === "pending" && l.approvals.length === 1 && can.approve(me) ? (
+                {l.status === "pending" && countingApprovals(l.approvals).length === 1 && can.approve(me) ? (
                   <p className="notice">
                     A second approval makes this license approved with the terms under “As the approvals so
                     far would grant it”; your conditions may narrow them further.

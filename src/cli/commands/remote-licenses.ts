@@ -3,7 +3,7 @@
  * two distinct approvers (or a denial), then suspend, reinstate, revoke; each step with a reason.
  */
 import type { LicenseRecord, LicenseTerms } from "../../licensing/types.js";
-import { APPROVALS_REQUIRED } from "../../licensing/workflow.js";
+import { APPROVALS_REQUIRED, countingApprovals } from "../../licensing/workflow.js";
 import { LICENSE_STATUSES } from "../../policy/types.js";
 import type { Page } from "./remote-client.js";
 import { readJsonObject, remote, seg, type RemoteGroup } from "./remote-define.js";
@@ -29,8 +29,11 @@ const quota = (t: LicenseTerms): string =>
     ? "unlimited"
     : `${tokens(t.quota_tokens)} ${t.quota_period === "total" ? "in total" : `per ${t.quota_period}`}`;
 
-const approvals = (l: LicenseRecord): string =>
-  l.status === "pending" ? `${l.approvals.length}/${APPROVALS_REQUIRED}` : String(l.approvals.length);
+/** Pending: the approvals that count (those before the countries were fixed do not). */
+export const approvals = (l: LicenseRecord): string =>
+  l.status === "pending"
+    ? `${countingApprovals(l.approvals).length}/${APPROVALS_REQUIRED}`
+    : String(l.approvals.length);
 
 function details(l: LicenseRecord): string {
   const t = l.terms;
@@ -164,7 +167,7 @@ export const licenses: RemoteGroup = {
       },
       render: (l) =>
         l.status === "pending"
-          ? `approved license ${l.id}: ${l.approvals.length} of ${APPROVALS_REQUIRED} approvals, still pending\n`
+          ? `approved license ${l.id}: ${countingApprovals(l.approvals).length} of ${APPROVALS_REQUIRED} approvals, still pending\n`
           : `approved license ${l.id}: it is now ${l.status}\n`,
     }),
     withReason("deny", "deny an application"),
