@@ -140,7 +140,7 @@ describe("rescreening on a real store", () => {
     // Another address is not the same party: resolved, and the new entry a potential match.
     expect(byEntry.get("c1")).toMatchObject({
       status: "resolved",
-      reason: "the entry was removed from the list while confirmed (same person, same passport)",
+      reason: "the entry was removed from the list while confirmed: same person, same passport",
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);

@@ -366,10 +366,11 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await store.screening.review("organization:bolt|test-list|a", "cleared", "rita", "another company");
       expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
       expect(await store.screening.statuses()).toEqual([]);
-      // Said plainly: the reviewer's reason is kept aside, not behind a prefix of this text.
+      // The reviewer's reason is kept aside; the text still reads as release 4faae71 wrote it, for a
+      // node of that release sharing the database (see prefixRowListedAgain).
       expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
         status: "resolved",
-        reason: "the entry was removed from the list while confirmed (same company)",
+        reason: "the entry was removed from the list while confirmed: same company",
       });
       await again();
       const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
@@ -521,4 +522,40 @@ export async function oldResolvedRowsListedAgain(store: Store): Promise<void> {
     { kind: "organization", id: "acme", status: "confirmed" },
     { kind: "organization", id: "bolt", status: "potential" },
   ]);
+}
+
+/**
+ * A store at migration 10 holding OLD_RESOLVED_ROWS[0] as a node of release 4faae71 still running
+ * beside newer ones writes it (the prefix in the reason, the new column left null), the entry then
+ * listed again on a newer node (both drivers' upgrade tests).
+ */
+export async function prefixRowListedAgain(store: Store): Promise<void> {
+  const acme = { kind: "organization" as const, id: "acme" };
+  const again = () =>
+    store.screening.record(
+      [
+        {
+          subject: acme,
+          found: [found("a")],
+          facts: "f1",
+          scope: { list: "test-list", entryIds: new Set(["a"]) },
+        },
+      ],
+      "screener",
+    );
+  await again();
+  // Confirmed, as the node that resolved it would restore it: not merely potential (open models served).
+  expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
+    status: "confirmed",
+    reviewer: "rita",
+    reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+  });
+  expect(await store.screening.statuses()).toEqual([{ ...acme, status: "confirmed" }]);
+  // The other way round: resolved here in the text that build reads, so it restores it too.
+  expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
+  expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
+    status: "resolved",
+    reason:
+      "the entry was removed from the list while confirmed: same company (confirmed before the entry was removed from the list; it is listed again)",
+  });
 }

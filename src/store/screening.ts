@@ -122,6 +122,26 @@ interface StoredMatch extends MatchRow {
 /** How a match whose entry was removed is resolved (and how any reviewed one was, before release 4faae71). */
 const REMOVED = "the entry was removed from the list";
 
+/**
+ * How release 4faae71 marked a confirmation resolved with its entry's removal: in the reason text,
+ * the reviewer's reason following. Still written beside the column: a node of that release sharing
+ * the database (one not yet upgraded) reads only this, and would otherwise reopen it as potential.
+ */
+const REMOVED_WHILE_CONFIRMED = "the entry was removed from the list while confirmed: ";
+
+/**
+ * The reviewer's reason of a confirmation this match was resolved with, kept to restore it: the
+ * column, or, where it is null, the prefix (a row a node of release 4faae71 resolved after
+ * migration 10: its writes leave the column alone).
+ */
+function resolvedConfirmation(m: StoredMatch): string | null {
+  if (m.status !== "resolved") return null;
+  if (m.resolved_confirmation !== null) return m.resolved_confirmation;
+  return m.reason?.startsWith(REMOVED_WHILE_CONFIRMED)
+    ? m.reason.slice(REMOVED_WHILE_CONFIRMED.length)
+    : null;
+}
+
 export interface SubjectStatusRow {
   readonly kind: SubjectKind;
   readonly id: string;
@@ -551,6 +571,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             let reason: string | null = f.reason ?? null;
             const reviewed =
               f.hold === true && old === undefined ? reviewedBefore(existing, facts(old)) : null;
+            const confirmation = old === undefined ? null : resolvedConfirmation(old);
             if (old?.status === "confirmed") ({ status, reviewer, reason } = old);
             // A hold added after a reviewer had already looked at this subject (its matches reviewed
             // before holds existed): their review stands for it, rather than a new block.
@@ -563,10 +584,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             else if (old?.status === "potential") reason = old.reason;
             // A confirmed party whose entry left the list and came back is confirmed again (a
             // confirmation holds over changes to the entry, as above).
-            else if (old?.status === "resolved" && old.resolved_confirmation !== null) {
+            else if (old !== undefined && confirmation !== null) {
               status = "confirmed";
               reviewer = old.reviewer;
-              reason = `${old.resolved_confirmation} (confirmed before the entry was removed from the list; it is listed again)`;
+              reason = `${confirmation} (confirmed before the entry was removed from the list; it is listed again)`;
             } else if (old?.status === "resolved" && old.reviewer !== null && old.reason === REMOVED)
               // Resolved with its entry's removal before release 4faae71 (a confirmation and a
               // clearance were left alike): open again, naming who reviewed it, rather than guessed.
@@ -694,7 +715,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               heirs.length > 0
                 ? `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`
                 : m.status === "confirmed"
-                  ? `${REMOVED} while confirmed${m.reason ? ` (${m.reason})` : ""}`
+                  ? `${REMOVED_WHILE_CONFIRMED}${m.reason ?? ""}`
                   : REMOVED,
             updated_at: t,
           };
@@ -796,9 +817,6 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       }),
   };
 }
-
-/** How release 4faae71 marked a confirmation resolved with its entry's removal: in the reason text. */
-const REMOVED_WHILE_CONFIRMED = "the entry was removed from the list while confirmed: ";
 
 /**
  * Migration 10 in both drivers: a confirmation resolved with its entry's removal keeps the reviewer's
