@@ -98,4 +98,22 @@ describe("a version an older release stored", () => {
       InvalidInputError,
     );
   });
+
+  it("does not stop a new version: what the policy in force already leaves out is not its doing", async () => {
+    // Revoked or not, the license still names no purpose and the partner is still spelled twice:
+    // counted against every new version, they would refuse them all (and a changed scheme file
+    // would stop start-up), with nothing the admin API could do about it.
+    const changed = EXAMPLE.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, RU]");
+    await seedFromFile(store, changed, "2026-11-23T00:00:00Z");
+    let state = buildState((await store.snapshot()).records);
+    expect(state.active.document.version).toBe(3);
+    expect(state.scheme.embargoed.has("RU")).toBe(true);
+    expect(state.leftOut.map((l) => l.id)).toEqual(["BIS-2026-0002", "UK-AISI", "uk-aisi"]);
+    // Through the admin API's path too: a version uploaded, then activated.
+    const { version } = await addVersion(store, EXAMPLE, "admin", "2026-11-24T00:00:00Z");
+    await activateVersion(store, version, "admin", "2026-11-24T00:00:00Z", { reason: "back" });
+    state = buildState((await store.snapshot()).records);
+    expect(state.active.document.version).toBe(version);
+    expect(state.leftOut.map((l) => l.id)).toEqual(["BIS-2026-0002", "UK-AISI", "uk-aisi"]);
+  });
 });
