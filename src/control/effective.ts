@@ -6,8 +6,9 @@
 import { formatProblem, type Problem } from "../errors/index.js";
 import type { LicenseRecord } from "../licensing/types.js";
 import { compileScheme, type CompiledScheme, type CompileResult } from "../scheme/compile.js";
+import { parseSchemeWith } from "../scheme/load.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
-import type { PartnerDocument } from "./types.js";
+import type { PartnerDocument, SchemeVersion } from "./types.js";
 
 export function licenseEntry(r: LicenseRecord): SchemeLicense {
   const t = r.terms;
@@ -72,55 +73,114 @@ export function compileFitting(
   partners: readonly PartnerDocument[],
   licenses: readonly LicenseRecord[],
 ): { readonly scheme: CompiledScheme; readonly leftOut: readonly LeftOut[] } {
-  let ps = [...partners];
-  let ls = [...licenses];
+  const fitted = compileLeavingOut(effectiveSource(scheme, partners, licenses));
+  if (fitted.ok) return fitted;
+  const { remaining } = fitted;
+  const problems = fitted.problems.filter((p) => p.path[0] !== "licenses" && p.path[0] !== "partners");
+  const leftOut = [...fitted.leftOut];
+  for (const p of [...remaining.partners.countries, ...remaining.partners.organizations])
+    leftOut.push({ kind: "partner", id: p.id, problems });
+  for (const l of remaining.licenses) leftOut.push({ kind: "license", id: l.id, problems });
+  const bare = compileEffective(scheme, [], []);
+  // The version itself compiled when it was uploaded: this cannot fail but would be a bug.
+  if (!bare.ok) throw new Error(`the active scheme version does not compile: ${bare.problems[0]?.message}`);
+  return { scheme: bare.scheme, leftOut };
+}
+
+type Fitted =
+  | { readonly ok: true; readonly scheme: CompiledScheme; readonly leftOut: readonly LeftOut[] }
+  | {
+      readonly ok: false;
+      /** Those of the last round, one at least naming no partner or license. */
+      readonly problems: readonly Problem[];
+      readonly leftOut: readonly LeftOut[];
+      /** The source without what was left out before that round. */
+      readonly remaining: SchemeFile;
+    };
+
+type PartnerEntry =
+  SchemeFile["partners"]["countries"][number] | SchemeFile["partners"]["organizations"][number];
+
+/**
+ * Compiles a scheme, leaving out each partner and license a problem names (and reporting it), until
+ * the rest compiles or a problem names neither. A partner listed under two spellings of its id is
+ * left out under both: which one a request meets would decide whether a suspension holds.
+ */
+export function compileLeavingOut(source: SchemeFile): Fitted {
+  let current = source;
   const leftOut: LeftOut[] = [];
   // Each round leaves out at least one entry, so this ends.
   for (;;) {
-    const result = compileEffective(scheme, ps, ls);
-    if (result.ok) return { scheme: result.scheme, leftOut };
-    const countries = ps.filter((p) => p.kind === "country");
-    const organizations = ps.filter((p) => p.kind === "organization");
+    const result = compileScheme(current);
+    if (result.ok) return { ok: true, scheme: result.scheme, leftOut };
+    const { countries, organizations } = current.partners;
+    const allPartners: readonly PartnerEntry[] = [...countries, ...organizations];
     const bad = new Map<object, LeftOut & { problems: Problem[] }>();
+    const leave = (entry: { id: string }, kind: LeftOut["kind"], problem: Problem) => {
+      const out = bad.get(entry) ?? { kind, id: entry.id, problems: [] };
+      out.problems.push(problem);
+      bad.set(entry, out);
+    };
+    const spelledTwice = new Set<string>();
     let unattributed = false;
     for (const problem of result.problems) {
       const [top, sub, index] = problem.path;
-      const hit =
-        top === "licenses" && typeof sub === "number"
-          ? { doc: ls[sub], kind: "license" as const, rest: problem.path.slice(2) }
-          : top === "partners" &&
-              (sub === "countries" || sub === "organizations") &&
-              typeof index === "number"
-            ? {
-                doc: (sub === "countries" ? countries : organizations)[index],
-                kind: "partner" as const,
-                rest: problem.path.slice(3),
-              }
-            : undefined;
-      if (hit?.doc === undefined) {
-        unattributed = true;
+      if (top === "licenses" && typeof sub === "number" && current.licenses[sub] !== undefined) {
+        leave(current.licenses[sub], "license", { ...problem, path: problem.path.slice(2) });
         continue;
       }
-      const id =
-        hit.kind === "license" ? (hit.doc as LicenseRecord).id : (hit.doc as PartnerDocument).partner.id;
-      const entry = bad.get(hit.doc) ?? { kind: hit.kind, id, problems: [] };
-      entry.problems.push({ ...problem, path: hit.rest });
-      bad.set(hit.doc, entry);
+      const partner =
+        top === "partners" && (sub === "countries" || sub === "organizations") && typeof index === "number"
+          ? current.partners[sub][index]
+          : undefined;
+      if (partner === undefined) unattributed = true;
+      else if (problem.code === "duplicate_id") spelledTwice.add(partner.id.toLowerCase());
+      else leave(partner, "partner", { ...problem, path: problem.path.slice(3) });
     }
-    if (unattributed || bad.size === 0) {
-      const problems = result.problems.filter((p) => p.path[0] !== "licenses" && p.path[0] !== "partners");
-      for (const p of ps) leftOut.push({ kind: "partner", id: p.partner.id, problems });
-      for (const l of ls) leftOut.push({ kind: "license", id: l.id, problems });
-      const bare = compileEffective(scheme, [], []);
-      // The version itself compiled when it was uploaded: this cannot fail but would be a bug.
-      if (!bare.ok)
-        throw new Error(`the active scheme version does not compile: ${bare.problems[0]?.message}`);
-      return { scheme: bare.scheme, leftOut };
+    for (const key of spelledTwice) {
+      const same = allPartners.filter((p) => p.id.toLowerCase() === key);
+      const spellings = [...new Set(same.map((p) => `"${p.id}"`))];
+      const problem: Problem = {
+        code: "duplicate_id",
+        path: ["id"],
+        message:
+          (spellings.length === 1
+            ? `partner id ${spellings[0]} is listed ${same.length} times`
+            : `partner ids ${spellings.join(" and ")} name one partner (ids are compared without regard to case)`) +
+          ": they may not be in force together, or what the status of one withholds another would grant",
+      };
+      for (const p of same) leave(p, "partner", problem);
     }
+    if (unattributed || bad.size === 0)
+      return { ok: false, problems: result.problems, leftOut, remaining: current };
     leftOut.push(...bad.values());
-    ps = ps.filter((p) => !bad.has(p));
-    ls = ls.filter((l) => !bad.has(l));
+    current = {
+      ...current,
+      partners: {
+        countries: countries.filter((p) => !bad.has(p)),
+        organizations: organizations.filter((p) => !bad.has(p)),
+      },
+      licenses: current.licenses.filter((l) => !bad.has(l)),
+    };
   }
+}
+
+/**
+ * A version already stored, for use (the active one, the one a change is checked against). What a
+ * release refuses in a new version that an older one stored (an empty list in a license, a partner
+ * under two spellings of its id) must not stop it loading — start-up would fail, and no new version
+ * could be activated to mend it. So its partners and licenses that do not compile are left out;
+ * they only seed the store, whose own are compiled and reported by `compileFitting`. A problem
+ * anywhere else refuses the version, placed at its line.
+ */
+export function parseStoredVersion(version: SchemeVersion): CompiledScheme {
+  return parseSchemeWith(version.text, `scheme version ${version.version}`, (source) => {
+    const fitted = compileLeavingOut(source);
+    if (fitted.ok) return fitted;
+    // Placed against the version as stored (the last round's paths index what was left of it).
+    const strict = compileScheme(source);
+    return strict.ok ? strict : { ok: false, problems: strict.problems };
+  });
 }
 
 /** One line naming what was left out and why, for logs and error messages. */

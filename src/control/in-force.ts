@@ -9,10 +9,9 @@
  */
 import { ClearanceError, type Problem } from "../errors/index.js";
 import type { LicenseRecord } from "../licensing/types.js";
-import { parseScheme } from "../scheme/index.js";
 import type { SchemeFile } from "../scheme/schema.js";
 import type { PutGuard, Store, StoredRecord } from "../store/index.js";
-import { describeLeftOut, type LeftOut } from "./effective.js";
+import { describeLeftOut, parseStoredVersion, type LeftOut } from "./effective.js";
 import type { ControlState } from "./state.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
@@ -44,7 +43,7 @@ export async function storePolicy(store: Store, cached?: ControlState): Promise<
         "no_active_scheme",
         `the store lacks scheme version ${version}`,
       );
-    scheme = parseScheme(record.document.text, `scheme version ${version}`).source;
+    scheme = parseStoredVersion(record.document).source;
   }
   const [partners, licenses] = await Promise.all([
     store.records.list<PartnerDocument>("partner"),

@@ -14,10 +14,10 @@ import { ClearanceError, InvalidInputError, SetupError } from "../errors/index.j
 import type { LicenseRecord, LicenseTerms } from "../licensing/types.js";
 import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
-import type { SchemeLicense } from "../scheme/schema.js";
+import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
 import { StoreError, type Change, type Collection, type Store } from "../store/index.js";
-import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
+import { compileFitting, describeLeftOut, parseStoredVersion, type LeftOut } from "./effective.js";
 import { leftOutProblems } from "./in-force.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
@@ -109,12 +109,14 @@ export function refuseLicensesOutsideWorkflow(
 /**
  * What a version would leave out of the policy in force, were it active with the store's partners
  * and licenses and those it would bring (the ones the store lacks): empty when everything fits.
+ * `active`: the version in force (null: none), whose own left-outs are not the new version's doing.
  */
 export function versionMisfits(
   scheme: CompiledScheme,
   partners: readonly PartnerDocument[],
   licenses: readonly LicenseRecord[],
   now: string,
+  active: SchemeFile | null,
 ): readonly LeftOut[] {
   const havePartners = new Set(partners.map((p) => p.partner.id));
   const haveLicenses = new Set(licenses.map((l) => l.id));
@@ -126,7 +128,24 @@ export function versionMisfits(
   const broughtLicenses = scheme.source.licenses
     .filter((l) => !haveLicenses.has(l.id))
     .map((l) => seed(l.id, l.licensee, termsOf(l, scheme), l.status, now));
-  return compileFitting(scheme.source, [...partners, ...brought], [...licenses, ...broughtLicenses]).leftOut;
+  const misfits = compileFitting(
+    scheme.source,
+    [...partners, ...brought],
+    [...licenses, ...broughtLicenses],
+  ).leftOut;
+  if (active === null || misfits.length === 0) return misfits;
+  // What the policy in force leaves out already (a record an older release took that checks since
+  // refuse) loses nothing by staying out: counted, it would refuse every version, and none could mend it.
+  const key = (l: LeftOut) => `${l.kind}\u0000${l.id}`;
+  const already = new Set(compileFitting(active, partners, licenses).leftOut.map(key));
+  return misfits.filter((l) => !already.has(key(l)));
+}
+
+/** The source of the version the active-scheme setting names (null: none, or not stored). */
+async function activeSource(store: Store, active: ActiveScheme | undefined): Promise<SchemeFile | null> {
+  if (active === undefined) return null;
+  const record = await store.records.get<SchemeVersion>("scheme", String(active.version));
+  return record === undefined ? null : parseStoredVersion(record.document).source;
 }
 
 /** Refuses (400, one problem per misfit, naming it by id) a version the store's entries do not fit. */
@@ -157,9 +176,10 @@ export async function activateVersion(
   const scheme = parseScheme(record.document.text, `scheme version ${version}`);
   // Everything below is read after this: a change committed since makes the guarded write refuse.
   const seen = await store.version();
-  const [partners, licenses] = await Promise.all([
+  const [partners, licenses, current] = await Promise.all([
     store.records.list<PartnerDocument>("partner"),
     store.records.list<LicenseRecord>("license"),
+    store.records.get<ActiveScheme>("setting", "active-scheme"),
   ]);
   if (!operatorFile) refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((r) => r.id)), version);
   refuseMisfits(
@@ -168,10 +188,10 @@ export async function activateVersion(
       partners.map((p) => p.document),
       licenses.map((l) => l.document),
       now,
+      await activeSource(store, current?.document),
     ),
     version,
   );
-  const current = await store.records.get<ActiveScheme>("setting", "active-scheme");
   const fileDigest = operatorFile ? record.document.digest : current?.document.file_digest;
   const doc: ActiveScheme = {
     version,
@@ -361,11 +381,13 @@ async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, 
     store.records.list<PartnerDocument>("partner"),
     store.records.list<LicenseRecord>("license"),
   ]);
+  const inForce = versions.find((v) => v.document.version === active?.document.version);
   const misfits = versionMisfits(
     scheme,
     partners.map((p) => p.document),
     licenses.map((l) => l.document),
     now,
+    inForce === undefined ? null : parseStoredVersion(inForce.document).source,
   );
   if (misfits.length > 0) {
     throw new SetupError(

@@ -4,15 +4,18 @@
  */
 import { createHash } from "node:crypto";
 import type { LicenseRecord } from "../licensing/types.js";
-import { parseScheme, type CompiledScheme } from "../scheme/index.js";
+import type { CompiledScheme } from "../scheme/index.js";
 import type { StoredRecord } from "../store/index.js";
-import { compileFitting, type LeftOut } from "./effective.js";
+import { compileFitting, parseStoredVersion, type LeftOut } from "./effective.js";
 import type { ActiveScheme, Identity, PartnerDocument, SchemeVersion } from "./types.js";
 
 export interface ControlState {
   /** The policy in force: the active version with the store's partners and licenses. */
   readonly scheme: CompiledScheme;
-  /** The active version as uploaded (its own partners and licenses only seed the store). */
+  /**
+   * The active version as uploaded (its own partners and licenses only seed the store), less any of
+   * them that no longer compiles (see `parseStoredVersion`).
+   */
   readonly base: CompiledScheme;
   readonly active: StoredRecord<SchemeVersion>;
   readonly versions: readonly StoredRecord<SchemeVersion>[];
@@ -82,7 +85,7 @@ export function buildState(records: readonly StoredRecord[]): ControlState {
   const pointer = of<ActiveScheme>("setting").find((r) => r.id === "active-scheme");
   const active = versions.find((v) => v.document.version === pointer?.document.version);
   if (active === undefined) throw new ControlStateError("no active scheme version in the store");
-  const base = parseScheme(active.document.text, `scheme version ${active.document.version}`);
+  const base = parseStoredVersion(active.document);
   const partners = of<PartnerDocument>("partner");
   const licenses = of<LicenseRecord>("license");
   // What does not compile with the version is left out (and reported), never the whole reload:

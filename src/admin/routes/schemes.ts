@@ -150,7 +150,7 @@ export const schemeRoutes = [
       const policy = await storePolicy(deps.store, state);
       const partners = policy.partners.map((p) => p.document);
       const licenses = policy.licenses.map((l) => l.document);
-      refuseMisfits(versionMisfits(scheme, partners, licenses, deps.now()), v.id);
+      refuseMisfits(versionMisfits(scheme, partners, licenses, deps.now(), policy.scheme), v.id);
       // Before the what-if: a version that would bypass the license workflow is refused outright.
       refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((l) => l.id)), v.id);
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
