@@ -110,8 +110,9 @@ describe("runWorker", () => {
     const before = timers();
     const name = worker("prompt", "parentPort.postMessage(workerData * 2);");
     await expect(runWorker(base, name, 21, { timeoutMs: 60_000 })).resolves.toBe(42);
-    // An answered run holds no timer: nothing of it keeps the process up for the minute.
-    expect(timers()).toBe(before);
+    // An answered run holds no timer: nothing of it keeps the process up for the minute. (At most
+    // as many as before: a timer an earlier test left, such as a poll's, may end meanwhile.)
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 
   it("refuses a time limit that is not positive", async () => {
