@@ -15,6 +15,7 @@ export type { ListVersionRow } from "../store/screening.js";
 export function importInput(parsed: ParsedList): ImportInput {
   const counts: Record<string, number> = { entries: parsed.entries.length };
   for (const e of parsed.entries) counts[e.type] = (counts[e.type] ?? 0) + 1;
+  if (parsed.expired !== undefined && parsed.expired.length > 0) counts.expired = parsed.expired.length;
   return {
     list: parsed.list,
     format: parsed.format,
@@ -67,7 +68,8 @@ export const parseTimeoutMs = (files: readonly InputFile[]): number =>
 
 /**
  * Parses in a worker thread (refusing a malformed file before anything is written, with the same
- * problems as parsing here would give), then stores one new version.
+ * problems as parsing here would give), then stores one new version: of the orders in force as of
+ * `options.asOf`, by default now (an order that lapses later lapses at the next import).
  */
 export async function importList(
   store: Store,
@@ -80,7 +82,7 @@ export async function importList(
   const outcome = await runWorker<ParseOutcome>(
     import.meta.url,
     "parse-worker",
-    { files, options } satisfies ParseTask,
+    { files, options: { ...options, asOf: options.asOf ?? new Date().toISOString() } } satisfies ParseTask,
     { resourceLimits: { maxOldGenerationSizeMb: parseHeapMb }, timeoutMs: parseMs },
   ).catch((err: unknown) => {
     const code = (err as { code?: unknown }).code;

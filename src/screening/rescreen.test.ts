@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { HOLD_ENTRY, holdReason } from "./indistinct.js";
-import { importInput } from "./lists.js";
+import { importInput, importList } from "./lists.js";
 import { loadList } from "./loaders/index.js";
 import { ScreeningEngine } from "./engine.js";
 import { rescreenAfterImport, rescreenAll, screenSubjects } from "./rescreen.js";
@@ -316,6 +316,54 @@ describe("rescreening on a real store", () => {
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p2", status: "potential" }]);
+  });
+});
+
+describe("a denial order past its expiration date", () => {
+  const FIXTURE = join(import.meta.dirname, "fixtures", "dpl.txt");
+  const dpl = [{ name: "dpl.txt", bytes: readFileSync(FIXTURE) }];
+
+  it("no longer denies once a list is imported after it: the same file again applies it", async () => {
+    const store = await openStore({ dataDir: join(root, `d${++dirs}`) });
+    try {
+      const importAt = async (asOf: string) => {
+        const r = await importList(store, dpl, { asOf }, "officer");
+        if (!r.unchanged) await rescreenAfterImport(store, r.version, "officer");
+        return r;
+      };
+      // JOHN QUINCY DOE's order runs through 01/14/2026.
+      expect((await importAt("2026-01-15T11:59:59Z")).version.counts).toEqual({ entries: 2, unknown: 2 });
+      await store.principals.put({ id: "p1", name: "John Quincy Doe" }, "admin");
+      await rescreenAll(store, { actor: "screening" });
+      const [m] = await store.screening.matches({ status: "potential" });
+      expect(m).toMatchObject({ list: "bis-dpl", subject_id: "p1" });
+      await store.screening.review(m!.id, "confirmed", "rita", "same person, same address");
+      // The same file a day later: a new version without the lapsed order, and the party is clear.
+      const later = await importAt("2026-01-16T00:00:00Z");
+      expect(later.unchanged).toBe(false);
+      expect(later.version.counts).toEqual({ entries: 1, unknown: 1, expired: 1 });
+      expect(later.version.diff.removed).toEqual([m!.entry_id]);
+      expect(await store.screening.statuses()).toEqual([]);
+      expect(await importAt("2026-06-01T00:00:00Z")).toMatchObject({ unchanged: true });
+      // A full rescreen screens against what was imported: the lapsed order stays out.
+      await rescreenAll(store, { actor: "screening" });
+      expect(await store.screening.statuses()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("an import without a time given applies the orders lapsed by now", async () => {
+    const store = await openStore({ dataDir: join(root, `d${++dirs}`) });
+    try {
+      // 01/14/2026 is past for good; ORION AVIATION's order has no end.
+      const { version } = await importList(store, dpl, {}, "officer");
+      expect(version.counts).toMatchObject({ entries: 1, expired: 1 });
+      const [entry] = await store.screening.entries(version.list, version.version);
+      expect((JSON.parse(entry!.document) as ListEntry).names[0]!.name).toBe("ORION AVIATION LLC");
+    } finally {
+      await store.close();
+    }
   });
 });
 

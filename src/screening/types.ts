@@ -56,10 +56,16 @@ export interface ParsedList {
   readonly format: ListFormat;
   /** Publication date (YYYY-MM-DD) when the file says, else null. */
   readonly published: string | null;
-  /** Hex SHA-256 over the input files' bytes, in order. */
+  /**
+   * Hex SHA-256 over the input files' bytes, in order; with the ids of the orders left out as
+   * expired, when there are any (the same file is another version once another order has lapsed).
+   */
   readonly digest: string;
   readonly files: readonly string[];
+  /** The orders in force as of the import (`LoadOptions.asOf`): every entry of the file without it. */
   readonly entries: readonly ListEntry[];
+  /** The ids of the entries left out because their order had expired as of the import. */
+  readonly expired?: readonly string[];
 }
 
 /** The difference between two versions of one list, by entry id. */
@@ -77,7 +83,10 @@ export interface ListVersion {
   readonly published: string | null;
   readonly digest: string;
   readonly files: readonly string[];
-  readonly counts: { readonly entries: number } & Readonly<Partial<Record<EntityType, number>>>;
+  /** `expired`: the file's orders left out as lapsed (when there are any). */
+  readonly counts: { readonly entries: number; readonly expired?: number } & Readonly<
+    Partial<Record<EntityType, number>>
+  >;
   readonly diff: ListDiff;
   readonly imported_at: string;
   readonly imported_by: string;

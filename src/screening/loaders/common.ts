@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import type * as CountriesLib from "i18n-iso-countries";
 import { parse, CsvError } from "csv-parse/sync";
 import { InvalidInputError } from "../../errors/index.js";
+import { instantOf, isCalendarDate } from "../../policy/dates.js";
 import type { ListEntry } from "../types.js";
 
 /** A list file as given: its name (for messages and format detection) and its bytes. */
@@ -304,6 +305,50 @@ export function remarkFacts(remarks: string): {
     }
   }
   return { akas, birth, nationalities, identifiers };
+}
+
+/**
+ * The last day (YYYY-MM-DD) a denial order is in force, from a list's date in `format` (the BIS
+ * DPL writes MM/DD/YYYY, the CSL YYYY-MM-DD): undefined when the cell is empty (an order without
+ * end), refused naming the line and field when it is not a day the calendar has — an order's end
+ * misread would lift a denial or keep one, unseen.
+ */
+export function lastDayInForce(
+  text: string,
+  format: "MM/DD/YYYY" | "YYYY-MM-DD",
+  where: { file: string; line: number; field: string },
+): string | undefined {
+  if (text === "") return undefined;
+  const m =
+    format === "MM/DD/YYYY"
+      ? /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text)
+      : /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const day =
+    m === null
+      ? undefined
+      : format === "MM/DD/YYYY"
+        ? `${m[3]}-${m[1]!.padStart(2, "0")}-${m[2]!.padStart(2, "0")}`
+        : text;
+  if (day === undefined || !isCalendarDate(day))
+    return refuse(
+      where.file,
+      where.line,
+      where.field,
+      `expected the order's expiration date as ${format} (or nothing, for an order without end), found ${JSON.stringify(text)}`,
+    );
+  return day;
+}
+
+/**
+ * Whether an order in force through `lastDay` still denies at `asOf` (an ISO instant). The list
+ * gives a day, not an instant: the order lapses only once that day has ended everywhere (at 12:00
+ * UTC the day after, the end of the day at UTC−12), so that no reading of the date lifts a denial
+ * early. An instant that cannot be read keeps the order (fail closed).
+ */
+export function inForceAt(lastDay: string, asOf: string): boolean {
+  const [y, m, d] = lastDay.split("-").map(Number);
+  const lapses = Date.UTC(y!, m! - 1, d! + 1, 12);
+  return !(instantOf(asOf) >= lapses);
 }
 
 const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];

@@ -4,7 +4,17 @@
  * are found by their header names, so either layout (and a reordering) loads.
  */
 import type { EntityType, ListEntry } from "../types.js";
-import { birthDates, cell, countryOrText, csvRows, refuse, sha256, tidy, type InputFile } from "./common.js";
+import {
+  birthDates,
+  cell,
+  countryOrText,
+  csvRows,
+  lastDayInForce,
+  refuse,
+  sha256,
+  tidy,
+  type InputFile,
+} from "./common.js";
 
 const REQUIRED = ["source", "name", "type", "programs", "addresses", "alt_names"] as const;
 type Optional =
@@ -15,6 +25,7 @@ type Optional =
   | "citizenships"
   | "ids"
   | "start_date"
+  | "end_date"
   | "remarks";
 
 function entityType(t: string, source: string): EntityType {
@@ -36,7 +47,17 @@ function entityType(t: string, source: string): EntityType {
   }
 }
 
-export function loadCsl(file: InputFile): { list: string; entries: ListEntry[] } {
+/**
+ * The CSL gives the BIS Denied Persons List's rows their order's end (`end_date`, YYYY-MM-DD), as
+ * the DPL itself does (dpl.ts): only there is it an order's expiry, so only there does it apply.
+ */
+const DENIED_PERSONS = /Denied Persons/i;
+
+export function loadCsl(file: InputFile): {
+  list: string;
+  entries: ListEntry[];
+  inForceThrough: Map<string, string>;
+} {
   const first = csvRows(
     { name: file.name, bytes: file.bytes.subarray(0, firstLineEnd(file.bytes)) },
     {
@@ -51,6 +72,7 @@ export function loadCsl(file: InputFile): { list: string; entries: ListEntry[] }
       refuse(file.name, 1, name, `the header has no ${name} column (is this the trade.gov CSL CSV?)`);
   const rows = csvRows(file, { columns: header }).slice(1);
   const ids = new Map<string, number>();
+  const inForceThrough = new Map<string, string>();
   const entries = rows.map((r) => {
     const get = (name: (typeof REQUIRED)[number] | Optional) => {
       const i = col.get(name);
@@ -65,6 +87,14 @@ export function loadCsl(file: InputFile): { list: string; entries: ListEntry[] }
     const n = (ids.get(id) ?? 0) + 1;
     ids.set(id, n);
     if (n > 1) id = `${id}-${n}`;
+    if (DENIED_PERSONS.test(source)) {
+      const through = lastDayInForce(get("end_date"), "YYYY-MM-DD", {
+        file: file.name,
+        line: r.line,
+        field: "end_date",
+      });
+      if (through !== undefined) inForceThrough.set(id, through);
+    }
     const split = (s: string) =>
       s
         .split(";")
@@ -89,7 +119,7 @@ export function loadCsl(file: InputFile): { list: string; entries: ListEntry[] }
       ...(get("remarks") === "" ? {} : { remarks: get("remarks") }),
     });
   });
-  return { list: "us-csl", entries };
+  return { list: "us-csl", entries, inForceThrough };
 }
 
 /** "Specially Designated Nationals (SDN) - Treasury Department" → "SDN". */

@@ -2,9 +2,21 @@
  * The BIS Denied Persons List, tab-separated with a header row. Persons and companies both appear,
  * with nothing saying which: entries are typed `unknown` (as the CSL loader types its DPL rows), so
  * that no guess from the name ("MAHAN AIRWAYS" taken for a person) costs a match its type penalty.
+ * Each row is a denial order, in force through its Expiration_Date (none: without end): BIS drops
+ * a lapsed order's row only at a later update, so the days are returned for the import to apply.
  */
 import type { ListEntry } from "../types.js";
-import { birthDates, cell, countryOrText, csvRows, refuse, sha256, tidy, type InputFile } from "./common.js";
+import {
+  birthDates,
+  cell,
+  countryOrText,
+  csvRows,
+  lastDayInForce,
+  refuse,
+  sha256,
+  tidy,
+  type InputFile,
+} from "./common.js";
 
 const DPL_COLUMNS = [
   "Name",
@@ -24,7 +36,12 @@ const DPL_COLUMNS = [
 /** Case and spacing do not identify a party: "1 Main  St" and "1 MAIN ST" are one address. */
 const canonical = (s: string) => s.replace(/\s+/g, " ").trim().toUpperCase();
 
-export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; published: string | null } {
+export function loadDpl(file: InputFile): {
+  list: string;
+  entries: ListEntry[];
+  published: string | null;
+  inForceThrough: Map<string, string>;
+} {
   const rows = csvRows(file, { delimiter: "\t", columns: DPL_COLUMNS });
   const header = rows.shift();
   if (header === undefined) return refuse(file.name, 1, "header", "the file is empty");
@@ -38,6 +55,7 @@ export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; 
       );
   });
   const ids = new Map<string, number>();
+  const inForceThrough = new Map<string, string>();
   let published: string | null = null;
   const entries = rows.map((r) => {
     const c = (i: number) => cell(r.cells[i]);
@@ -61,8 +79,15 @@ export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; 
     const base = sha256(identity).slice(0, 16);
     const n = (ids.get(base) ?? 0) + 1;
     ids.set(base, n);
+    const id = n === 1 ? base : `${base}-${n}`;
+    const through = lastDayInForce(c(7), "MM/DD/YYYY", {
+      file: file.name,
+      line: r.line,
+      field: "Expiration_Date",
+    });
+    if (through !== undefined) inForceThrough.set(id, through);
     return tidy({
-      id: n === 1 ? base : `${base}-${n}`,
+      id,
       type: "unknown",
       names: [{ name, strength: "strong", kind: "primary" }],
       birth_dates: [],
@@ -74,5 +99,5 @@ export function loadDpl(file: InputFile): { list: string; entries: ListEntry[]; 
       ...(c(10) === "" ? {} : { remarks: `${c(10)}; effective ${c(6)}; expires ${c(7)}` }),
     });
   });
-  return { list: "bis-dpl", entries, published };
+  return { list: "bis-dpl", entries, published, inForceThrough };
 }

@@ -5,7 +5,7 @@
  */
 import { InvalidInputError } from "../../errors/index.js";
 import { LIST_FORMATS, listTooLarge, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
-import { digestFiles, refuse, type InputFile } from "./common.js";
+import { digestFiles, inForceAt, refuse, sha256, type InputFile } from "./common.js";
 import { loadCsl } from "./csl.js";
 import { loadDpl } from "./dpl.js";
 import { loadFtm } from "./ftm.js";
@@ -48,6 +48,13 @@ export interface LoadOptions {
    * each gateway's memory, so a file of a million minimal rows must not become a million entries.
    */
   readonly maxEntries?: number;
+  /**
+   * When the import takes effect (an ISO instant): a denial order whose end has passed by then (the
+   * BIS DPL's Expiration_Date, the CSL's end_date on its DPL rows) no longer denies, and is left out
+   * as if the list no longer held it. One that ends later stays in until an import after its end.
+   * Without it nothing is left out.
+   */
+  readonly asOf?: string;
 }
 
 export function loadList(files: readonly InputFile[], options: LoadOptions = {}): ParsedList {
@@ -55,7 +62,13 @@ export function loadList(files: readonly InputFile[], options: LoadOptions = {})
   if (first === undefined)
     throw new InvalidInputError([{ code: "invalid_list", path: ["file"], message: "no list file given" }]);
   const format = options.format ?? detectFormat(first);
-  let loaded: { list: string; entries: ListEntry[]; published?: string | null };
+  let loaded: {
+    list: string;
+    entries: ListEntry[];
+    published?: string | null;
+    /** Entry id → the last day its order is in force (YYYY-MM-DD); absent: without end. */
+    inForceThrough?: ReadonlyMap<string, string>;
+  };
   switch (format) {
     case "ofac-csv":
       loaded = loadOfac(files);
@@ -75,17 +88,35 @@ export function loadList(files: readonly InputFile[], options: LoadOptions = {})
   }
   if (loaded.entries.length === 0)
     refuse(first.name, undefined, "(file)", "the file holds no entries (empty or truncated?)");
+  // The file's rows, lapsed orders too: the cap bounds what a file may hold, not only what is kept.
   if (options.maxEntries !== undefined && loaded.entries.length > options.maxEntries)
     throw listTooLarge(
       first.name,
       `${loaded.entries.length} entries, more than the ${options.maxEntries} a list may hold (screening.max_list_entries)`,
     );
+  const { asOf } = options;
+  const through = loaded.inForceThrough;
+  const expired =
+    asOf === undefined || through === undefined
+      ? []
+      : loaded.entries.flatMap((e) => {
+          const day = through.get(e.id);
+          return day === undefined || inForceAt(day, asOf) ? [] : [e.id];
+        });
+  if (expired.length > 0 && expired.length === loaded.entries.length)
+    refuse(first.name, undefined, "(file)", `every order in the file has expired by ${asOf} (an old file?)`);
+  const gone = new Set(expired);
   return {
     list: options.list ?? loaded.list,
     format,
     published: options.published ?? loaded.published ?? null,
-    digest: digestFiles(files),
+    // The same file with more orders lapsed since is another version: importing it again applies them.
+    digest:
+      expired.length === 0
+        ? digestFiles(files)
+        : sha256(digestFiles(files), "\0expired\0", expired.join("\n")),
     files: files.map((f) => f.name.split(/[\\/]/).pop() ?? f.name),
-    entries: loaded.entries,
+    entries: expired.length === 0 ? loaded.entries : loaded.entries.filter((e) => !gone.has(e.id)),
+    ...(expired.length === 0 ? {} : { expired }),
   };
 }

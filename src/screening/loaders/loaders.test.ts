@@ -97,6 +97,56 @@ describe("list loaders on small synthetic files", () => {
     expect(twice).toEqual([mahan, `${mahan}-2`]);
   });
 
+  it("BIS DPL: an order past its Expiration_Date is left out as of the import; a blank one never lapses", () => {
+    const header = readFileSync(join(FIXTURES, "dpl.txt"), "utf8").split("\n")[0]!;
+    const row = (name: string, expires: string) =>
+      [name, "1 ST", "TEHRAN", "", "IR", "", "01/01/2020", expires, "Y", "2022-01-01", "ADDED", "x"]
+        .map((c) => `"${c}"`)
+        .join("\t");
+    const bytes = Buffer.from([header, row("LAPSED CO", "01/14/2026"), row("OPEN CO", ""), ""].join("\n"));
+    const dpl = (asOf?: string) =>
+      loadList([{ name: "dpl.txt", bytes }], { format: "bis-dpl", ...(asOf === undefined ? {} : { asOf }) });
+    const names = (asOf?: string) => dpl(asOf).entries.map((e) => e.names[0]!.name);
+    // In force through the whole of 14 January wherever that day still is (UTC−12): lifted at 12:00
+    // UTC on the 15th, not a second before.
+    expect(names("2026-01-15T11:59:59.999Z")).toEqual(["LAPSED CO", "OPEN CO"]);
+    expect(names("2026-01-15T12:00:00Z")).toEqual(["OPEN CO"]);
+    expect(names("2090-01-01T00:00:00Z")).toEqual(["OPEN CO"]);
+    // No time given, or one that cannot be read: nothing is taken for lapsed.
+    expect(names()).toEqual(["LAPSED CO", "OPEN CO"]);
+    expect(names("soon")).toEqual(["LAPSED CO", "OPEN CO"]);
+    const lapsed = dpl("2026-02-01T00:00:00Z");
+    expect(lapsed.expired).toEqual([dpl().entries[0]!.id]);
+    // The same file once an order has lapsed is another version (so importing it again applies it);
+    // at another time with the same orders lapsed, the same one.
+    expect(lapsed.digest).not.toBe(dpl("2026-01-01T00:00:00Z").digest);
+    expect(dpl("2026-01-01T00:00:00Z").digest).toBe(dpl().digest);
+    expect(dpl("2027-06-01T00:00:00Z").digest).toBe(lapsed.digest);
+    const p = refusal(() =>
+      loadList(
+        [{ name: "dpl.txt", bytes: Buffer.from([header, row("LAPSED CO", "01/14/2026"), ""].join("\n")) }],
+        {
+          asOf: "2026-02-01T00:00:00Z",
+        },
+      ),
+    );
+    expect(p).toMatchObject({ file: "dpl.txt", path: ["(file)"] });
+    expect(p!.message).toBe("every order in the file has expired by 2026-02-01T00:00:00Z (an old file?)");
+  });
+
+  it("trade.gov CSL: a DPL row's end_date lapses its order; other sources' end dates are not orders", () => {
+    const csl = [
+      "source,name,type,programs,addresses,alt_names,start_date,end_date",
+      '"Denied Persons List (DPL) - Bureau of Industry and Security",LAPSED CO,,,"1 ST, TEHRAN, IR",,2019-06-05,2019-12-03',
+      '"Denied Persons List (DPL) - Bureau of Industry and Security",OPEN CO,,,"1 ST, TEHRAN, IR",,1981-09-10,',
+      '"Entity List (EL) - Bureau of Industry and Security",ENTITY CO,,,"1 ST, TEHRAN, IR",,2019-06-05,2019-12-03',
+      "",
+    ].join("\n");
+    const l = loadList([{ name: "csl.csv", bytes: Buffer.from(csl) }], { asOf: "2021-01-01T00:00:00Z" });
+    expect(l.entries.map((e) => e.names[0]!.name)).toEqual(["OPEN CO", "ENTITY CO"]);
+    expect(l.expired).toHaveLength(1);
+  });
+
   it("trade.gov CSL: both column layouts give the same entry for the same row", () => {
     const old = loadList([fixture("csl-old.csv")]);
     const current = loadList([fixture("csl-new.csv")]);
@@ -252,6 +302,37 @@ describe("malformed lists are refused with file, line and field", () => {
     expect(p).toMatchObject({ file: "un.xml", line: 2, column: 18, path: ["(xml)"] });
     expect(p!.message).toBe("unquoted attribute value.");
   });
+  it("a DPL or CSL expiration date that is not a date, naming its line and field", () => {
+    const header = readFileSync(join(FIXTURES, "dpl.txt"), "utf8").split("\n")[0]!;
+    const row = (expires: string) =>
+      ["A CO", "1 ST", "TEHRAN", "", "IR", "", "01/01/2020", expires, "Y", "2022-01-01", "ADDED", "x"]
+        .map((c) => `"${c}"`)
+        .join("\t");
+    for (const [expires, line] of [
+      ["2030-01-14", 3],
+      ["02/30/2030", 3],
+      ["13/01/2030", 3],
+      ["UNTIL 2056", 3],
+    ] as const) {
+      const dpl = [header, row("01/01/2031"), row(expires), ""].join("\n");
+      // With or without a time to apply it at: a date that cannot be read is never dropped or kept silently.
+      for (const options of [{}, { asOf: "2026-01-01T00:00:00Z" }]) {
+        const p = refusal(() => loadList([text("dpl.txt", dpl)], options));
+        expect(p).toMatchObject({ file: "dpl.txt", line, path: ["Expiration_Date"] });
+        expect(p!.message).toBe(
+          `expected the order's expiration date as MM/DD/YYYY (or nothing, for an order without end), found ${JSON.stringify(expires)}`,
+        );
+      }
+    }
+    const csl = [
+      "source,name,type,programs,addresses,alt_names,end_date",
+      '"Denied Persons List (DPL) - Bureau of Industry and Security",A CO,,,,,2019-02-29',
+      "",
+    ].join("\n");
+    const p = refusal(() => loadList([text("csl.csv", csl)]));
+    expect(p).toMatchObject({ file: "csl.csv", line: 2, path: ["end_date"] });
+    expect(p!.message).toContain('found "2019-02-29"');
+  });
   it("a DPL with the wrong header", () => {
     const p = refusal(() => loadList([text("dpl.txt", '"Nom"\t"x"\n')], { format: "bis-dpl" }));
     expect(p).toMatchObject({ file: "dpl.txt", line: 1 });
@@ -343,6 +424,47 @@ describe.skipIf(!existsSync(SHARED))(
       expect(un.published).toBe("2026-02-27");
       expect(un.entries.some((e) => e.names.some((n) => n.kind === "original-script"))).toBe(true);
       expect(loadList([file(join(SHARED, "bis-dpl", "dpl-2022.txt"))]).entries.length).toBe(581);
+    });
+    it("DPL: orders past their Expiration_Date as of the import are left out, the rest kept", () => {
+      const dpl = (f: string, asOf?: string) =>
+        loadList([file(join(SHARED, "bis-dpl", f))], asOf === undefined ? {} : { asOf });
+      const name = (l: { entries: readonly ListEntry[] }) => new Set(l.entries.map((e) => e.names[0]!.name));
+      // As published, no order on either list had lapsed: BIS drops a row after its order lapses.
+      expect(dpl("dpl-2019.txt", "2019-06-12T00:00:00Z").expired).toBeUndefined();
+      expect(dpl("dpl-2022.txt", "2022-08-29T00:00:00Z").expired).toBeUndefined();
+      // Kept half a year: 21 orders lapsed, the ten-year denial of AARON ROBERT HENDERSON (09/18/2019)
+      // among them; I. ASH's fifty-year one (2056) and ADT's order without end stand.
+      const late2019 = dpl("dpl-2019.txt", "2019-12-01T00:00:00Z");
+      expect(late2019.expired).toHaveLength(21);
+      expect(late2019.entries).toHaveLength(546 - 21);
+      expect(name(late2019)).not.toContain("AARON ROBERT HENDERSON");
+      expect(name(late2019)).toContain("I. ASH");
+      // By December 2026, 340 of the 2022 list's 581 orders have lapsed (AARON ABRAHAM VILLA's on
+      // 01/14/2026); 53 have no end.
+      const now = dpl("dpl-2022.txt", "2026-12-01T00:00:00Z");
+      expect(now.expired).toHaveLength(340);
+      expect(name(now)).not.toContain("AARON ABRAHAM VILLA");
+      expect(name(now)).toContain("I. ASH");
+      expect(name(now)).toContain("ADT ANALOG AND DIGITAL TECHNIK");
+      // DAQING ZHOU's order ran through 11/09/2026: in force until that day has ended everywhere.
+      expect(name(dpl("dpl-2022.txt", "2026-11-10T11:59:59Z"))).toContain("DAQING ZHOU");
+      expect(name(dpl("dpl-2022.txt", "2026-11-10T12:00:00Z"))).not.toContain("DAQING ZHOU");
+      // Without a time, every row, as before.
+      expect(dpl("dpl-2022.txt").entries).toHaveLength(581);
+    });
+    it("CSL 2019: its DPL rows' end dates lapse their orders too", () => {
+      const csl = (asOf: string) =>
+        loadList([file(join(SHARED, "trade-gov-csl", "watchman-csl-2019.csv"))], { asOf });
+      // The DPL rows ending 2019-12-03 (AL NASER WINGS AIRLINES, twice) and 2020-10-13 (ADRIAN MANUEL
+      // HERNANDEZ); ADRIAN JESUS REYNA's (2022-01-27) stands. No other source gives an end date.
+      const l = csl("2021-01-01T00:00:00Z");
+      expect(l.expired).toHaveLength(3);
+      const names = l.entries.map((e) => e.names[0]!.name);
+      expect(names).not.toContain("AL NASER WINGS AIRLINES");
+      expect(names).not.toContain("ADRIAN MANUEL HERNANDEZ");
+      expect(names).toContain("ADRIAN JESUS REYNA");
+      expect(l.entries).toHaveLength(112);
+      expect(csl("2019-01-01T00:00:00Z").expired).toBeUndefined();
     });
     it("DPL 2019 and 2022: a party listed in both at the same address keeps its id", () => {
       const dpl = (f: string) => loadList([file(join(SHARED, "bis-dpl", f))]).entries;
