@@ -14,6 +14,7 @@ import {
   apply,
   approve,
   deny,
+  reinstate,
   resolveTerms,
   transition,
   type Beneficiaries,
@@ -298,7 +299,17 @@ export const licenseRoutes = [
       body: reasonBody,
       async handle({ deps, caller, params, body }) {
         const r = find(deps, caller, STATUS_ROLES, params.id as string);
-        const next = transition(r.document, action, caller.id, deps.now(), body.reason);
+        // Reinstating grants again, so it is checked for conflicts of interest as an approval is.
+        const next =
+          action === "reinstate"
+            ? reinstate(
+                r.document,
+                approver(caller),
+                deps.now(),
+                body.reason,
+                await beneficiaries(deps, r.document),
+              )
+            : transition(r.document, action, caller.id, deps.now(), body.reason);
         // Suspending and revoking only narrow: they are written whatever else does not compile.
         const grants = action === "reinstate";
         const guard = grants ? (await checkCompiles(deps, () => next)).guard : undefined;
