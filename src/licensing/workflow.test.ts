@@ -87,7 +87,7 @@ describe("reinstatement", () => {
     });
   });
 
-  it("needs a suspended license whose validity has not ended, and a reason", () => {
+  it("needs a suspended license whose validity has not ended, a reason and a live reinstater", () => {
     const r = suspended({ organization: "bw-cyber" });
     const ended = { ...r, terms: { ...r.terms, valid_until: NOW } };
     for (const x of [ended, { ...r, status: "revoked" as const }, { ...r, status: "approved" as const }])
@@ -96,6 +96,10 @@ describe("reinstatement", () => {
       );
     expect(() => reinstate(r, { id: "approver", organization: null }, NOW, " ", [])).toThrow(
       expect.objectContaining({ code: "reason-required" }),
+    );
+    // Decided by one, as a denial is: a revoked reinstater is refused.
+    expect(() => reinstate(r, { id: "approver", organization: null }, NOW, "ok", [], true)).toThrow(
+      expect.objectContaining({ code: "revoked-decider", kind: "forbidden" }),
     );
   });
 });

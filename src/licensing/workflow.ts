@@ -228,6 +228,7 @@ export function transition(
  * Reinstating grants again, by one person: so, as for an approval, never by a member of an
  * organization the license benefits, nor when who benefits cannot be told (fail closed). Only a
  * suspended license whose validity has not ended is reinstated (a revoked one never is).
+ * `revoked`: whether the reinstater has been revoked; as a denier, it then decides nothing.
  */
 export function reinstate(
   r: LicenseRecord,
@@ -235,6 +236,7 @@ export function reinstate(
   now: string,
   reason: string,
   beneficiaries: Beneficiaries,
+  revoked = false,
 ): LicenseRecord {
   requireReason(reason);
   if (r.status !== "suspended")
@@ -252,6 +254,11 @@ export function reinstate(
     "reinstate",
     "register the principal first, or revoke the license",
   );
+  if (revoked)
+    throw new WorkflowError(
+      "revoked-decider",
+      `${decider.id} has been revoked and cannot reinstate license ${r.id}`,
+    );
   return {
     ...r,
     status: "approved",
