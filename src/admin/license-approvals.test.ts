@@ -140,6 +140,48 @@ describe("denials", () => {
   });
 });
 
+describe("reinstatements", () => {
+  /** A license approved by two fresh approvers and suspended by the admin; returns a reinstater's token. */
+  async function suspendedWith(id: string, reinstater: string): Promise<string> {
+    await asAdmin(t, "POST", "/admin/v1/licenses", application({ id, destinations: ["FR"] }));
+    for (const a of [`${id.toLowerCase()}-1@edges`, `${id.toLowerCase()}-2@edges`]) {
+      const token = await createIdentity(t, a, ["approver"]);
+      expect((await call(t, token, "POST", `/admin/v1/licenses/${id}/approve`, {})).status).toBe(200);
+    }
+    await asAdmin(t, "POST", `/admin/v1/licenses/${id}/suspend`, { reason: "end-use check" });
+    return createIdentity(t, reinstater, ["compliance-officer"]);
+  }
+
+  it("a reinstater revoked on another node between the route's check and the write is refused", async () => {
+    const token = await suspendedWith("L-REIN-RACE", "ri1@edges");
+    beforeLicenseWrite = () => revokeElsewhere("ri1@edges");
+    const path = "/admin/v1/licenses/L-REIN-RACE/reinstate";
+    const raced = await call(t, token, "POST", path, { reason: "check passed" });
+    expect(beforeLicenseWrite).toBeNull();
+    // Before the fix: 200 — the write was not guarded on the reinstater's identity.
+    expect(raced.status).toBe(409);
+    expect(raced.body.error.code).toBe("conflict");
+    const stored = await raw.records.get<{ status: string }>("license", "L-REIN-RACE");
+    expect(stored?.document.status).toBe("suspended");
+  });
+
+  it("a reinstater revoked on another node, signed in before this node has seen it, is refused", async () => {
+    const token = await suspendedWith("L-REIN-LATE", "ri2@edges");
+    beforeIdentityRead = () => revokeElsewhere("ri2@edges");
+    const path = "/admin/v1/licenses/L-REIN-LATE/reinstate";
+    const late = await call(t, token, "POST", path, { reason: "check passed" });
+    // Before the fix: 200 — the reinstater's identity was not read from the store.
+    expect(beforeIdentityRead).toBeNull();
+    expect(late.status).toBe(403);
+    expect(late.body.error.code).toBe("revoked-decider");
+    const stored = await raw.records.get<{ status: string }>("license", "L-REIN-LATE");
+    expect(stored?.document.status).toBe("suspended");
+    // The bootstrap admin (no identity record) still reinstates.
+    const back = await asAdmin(t, "POST", path, { reason: "check passed" });
+    expect(back.status).toBe("approved");
+  });
+});
+
 describe("applications", () => {
   it("name their licensee by id: an organization id or a principal id, not free text", async () => {
     for (const licensee of [

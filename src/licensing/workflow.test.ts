@@ -1,11 +1,11 @@
 /**
  * The workflow's conflict-of-interest rule as a pure function: every organization a license
  * benefits is checked, organization ids compare without regard to case or surrounding white space,
- * and an unknown beneficiary refuses an approval (fail closed) but not a denial.
+ * and an unknown beneficiary refuses an approval or a reinstatement (fail closed) but not a denial.
  */
 import { describe, expect, it } from "vitest";
 import type { LicenseRecord, LicenseTerms } from "./types.js";
-import { apply, approve, deny, sameOrganization } from "./workflow.js";
+import { apply, approve, deny, reinstate, sameOrganization, transition } from "./workflow.js";
 
 const NOW = "2026-07-01T00:00:00Z";
 const TERMS: LicenseTerms = {
@@ -57,6 +57,50 @@ describe("denial", () => {
       expect.objectContaining({ code: "revoked-decider", kind: "forbidden" }),
     );
     expect(deny(r, denier, NOW, "no", [], false).status).toBe("denied");
+  });
+});
+
+describe("reinstatement", () => {
+  const suspended = (licensee: LicenseRecord["licensee"]): LicenseRecord =>
+    transition({ ...application(licensee), status: "approved" }, "suspend", "officer", NOW, "check");
+  const reinstateAs = (
+    r: LicenseRecord,
+    organization: string | null,
+    beneficiaries: readonly string[] | null,
+  ) => reinstate(r, { id: "approver", organization }, NOW, "check passed", beneficiaries);
+
+  it("is refused to a member of an organization the license benefits, and when none can be told", () => {
+    const r = suspended({ organization: "bw-cyber" });
+    expect(() => reinstateAs(r, " BW-Cyber", ["bw-cyber"])).toThrow(
+      expect.objectContaining({ code: "conflict-of-interest", kind: "forbidden" }),
+    );
+    expect(() => reinstateAs(r, null, null)).toThrow(
+      expect.objectContaining({ code: "beneficiary-unknown", kind: "conflict" }),
+    );
+    const back = reinstateAs(r, "inria", ["bw-cyber"]);
+    expect(back.status).toBe("approved");
+    expect(back.history.at(-1)).toEqual({
+      at: NOW,
+      actor: "approver",
+      action: "reinstate",
+      reason: "check passed",
+    });
+  });
+
+  it("needs a suspended license whose validity has not ended, a reason and a live reinstater", () => {
+    const r = suspended({ organization: "bw-cyber" });
+    const ended = { ...r, terms: { ...r.terms, valid_until: NOW } };
+    for (const x of [ended, { ...r, status: "revoked" as const }, { ...r, status: "approved" as const }])
+      expect(() => reinstateAs(x, null, [])).toThrow(
+        expect.objectContaining({ code: "invalid-transition", kind: "conflict" }),
+      );
+    expect(() => reinstate(r, { id: "approver", organization: null }, NOW, " ", [])).toThrow(
+      expect.objectContaining({ code: "reason-required" }),
+    );
+    // Decided by one, as a denial is: a revoked reinstater is refused.
+    expect(() => reinstate(r, { id: "approver", organization: null }, NOW, "ok", [], true)).toThrow(
+      expect.objectContaining({ code: "revoked-decider", kind: "forbidden" }),
+    );
   });
 });
 

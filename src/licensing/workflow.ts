@@ -2,7 +2,8 @@
  * The license workflow as pure functions (time and identities are inputs): application → two
  * approvals by two distinct identities, neither of them the applicant nor a member of an
  * organization the license would benefit (conflict of interest) → approved; or a denial with a
- * reason. Approved licenses can be suspended, reinstated and revoked, each with a reason.
+ * reason. Approved licenses can be suspended, reinstated (under the same conflict-of-interest rule)
+ * and revoked, each with a reason.
  */
 import { instantOf } from "../policy/dates.js";
 import type { Approval, Conditions, LicenseEvent, LicenseRecord, LicenseTerms } from "./types.js";
@@ -157,8 +158,7 @@ export function deny(
 
 /**
  * Only a pending application is decided, and never by its applicant or by a member of an
- * organization it benefits. Unknown beneficiaries (null) refuse: the conflict-of-interest check
- * fails closed rather than being skipped.
+ * organization it benefits.
  */
 function checkDecider(
   r: LicenseRecord,
@@ -170,30 +170,45 @@ function checkDecider(
     throw new WorkflowError("not-pending", `license ${r.id} is ${r.status}, not pending`);
   if (approver.id === r.applicant)
     throw new WorkflowError("self-approval", `${approver.id} filed this application and cannot ${verb} it`);
+  checkInterest(r, approver, beneficiaries, verb, "register the principal first, or deny the application");
+}
+
+/**
+ * A member of an organization the license benefits has a conflict of interest. Unknown
+ * beneficiaries (null) refuse: the check fails closed rather than being skipped. `remedy`: what the
+ * caller can do instead, said when who benefits cannot be told.
+ */
+function checkInterest(
+  r: LicenseRecord,
+  decider: Approver,
+  beneficiaries: Beneficiaries,
+  verb: string,
+  remedy: string,
+): void {
   if (beneficiaries === null) {
     const licensee = "principal" in r.licensee ? `principal ${r.licensee.principal}` : "licensee";
     throw new WorkflowError(
       "beneficiary-unknown",
-      `${approver.id} cannot ${verb} license ${r.id}: the organization it would benefit cannot be determined (${licensee} is neither a principal in the store nor vouched for by a registered identity provider), so the conflict-of-interest check cannot be made; register the principal first, or deny the application`,
+      `${decider.id} cannot ${verb} license ${r.id}: the organization it would benefit cannot be determined (${licensee} is neither a principal in the store nor vouched for by a registered identity provider), so the conflict-of-interest check cannot be made; ${remedy}`,
     );
   }
-  const mine = approver.organization;
+  const mine = decider.organization;
   const conflict = mine === null ? undefined : beneficiaries.find((b) => sameOrganization(b, mine));
   if (conflict !== undefined) {
     throw new WorkflowError(
       "conflict-of-interest",
-      `${approver.id} belongs to ${conflict}, an organization this license is for, and cannot ${verb} it`,
+      `${decider.id} belongs to ${conflict}, an organization this license is for, and cannot ${verb} it`,
     );
   }
 }
 
+/** Suspending and revoking only take access away: anyone allowed to may, a member of the licensee too. */
 const TRANSITIONS = {
   suspend: { from: ["approved"], to: "suspended" },
-  reinstate: { from: ["suspended"], to: "approved" },
   revoke: { from: ["approved", "suspended"], to: "revoked" },
 } as const;
 
-/** Suspend, reinstate or revoke: effective at once, each with who and why. */
+/** Suspend or revoke: effective at once, each with who and why. */
 export function transition(
   r: LicenseRecord,
   action: keyof typeof TRANSITIONS,
@@ -207,6 +222,48 @@ export function transition(
     throw new WorkflowError("invalid-transition", `cannot ${action} license ${r.id}: it is ${r.status}`);
   }
   return { ...r, status: t.to, history: [...r.history, event(now, actor, action, reason)] };
+}
+
+/**
+ * Reinstating grants again, by one person: so, as for an approval, never by a member of an
+ * organization the license benefits, nor when who benefits cannot be told (fail closed). Only a
+ * suspended license whose validity has not ended is reinstated (a revoked one never is).
+ * `revoked`: whether the reinstater has been revoked; as a denier, it then decides nothing.
+ */
+export function reinstate(
+  r: LicenseRecord,
+  decider: Approver,
+  now: string,
+  reason: string,
+  beneficiaries: Beneficiaries,
+  revoked = false,
+): LicenseRecord {
+  requireReason(reason);
+  if (r.status !== "suspended")
+    throw new WorkflowError("invalid-transition", `cannot reinstate license ${r.id}: it is ${r.status}`);
+  // Written so that an end that cannot be read counts as ended (fail closed).
+  if (!(instantOf(now) < instantOf(r.terms.valid_until)))
+    throw new WorkflowError(
+      "invalid-transition",
+      `cannot reinstate license ${r.id}: its validity ended at ${r.terms.valid_until}; a new application is needed`,
+    );
+  checkInterest(
+    r,
+    decider,
+    beneficiaries,
+    "reinstate",
+    "register the principal first, or revoke the license",
+  );
+  if (revoked)
+    throw new WorkflowError(
+      "revoked-decider",
+      `${decider.id} has been revoked and cannot reinstate license ${r.id}`,
+    );
+  return {
+    ...r,
+    status: "approved",
+    history: [...r.history, event(now, decider.id, "reinstate", reason)],
+  };
 }
 
 /**
