@@ -11,6 +11,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
+import { startTestGateway } from "../testing/gateway.js";
 import type { Wire } from "../upstream/types.js";
 import { relay } from "./relay.js";
 import type { Usage } from "./usage.js";
@@ -164,5 +165,77 @@ describe("an Anthropic stream (passed through) whose last event never ends", () 
     expect((error as Error).message).toContain(MESSAGE);
     expect(await charged()).toEqual({ input: 25, output: 1 });
     expectCut(upstream, logged);
+  });
+});
+
+describe("through the gateway, with the HTTP provider", () => {
+  it("limits.body_bytes bounds the event held; the upstream request is aborted, the cut metered and logged", async () => {
+    let upstreamSent = 0;
+    let upstreamClosed: () => void = () => undefined;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    const up = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.on("close", () => upstreamClosed());
+        res.write(chunk("a") + "data: ");
+        // Far past the limit, with backpressure; the gateway should stop it long before.
+        const more = () => {
+          while (!res.destroyed && upstreamSent < MOST) {
+            upstreamSent += PIECE;
+            if (!res.write(Buffer.alloc(PIECE, "x"))) return void res.once("drain", more);
+          }
+          if (!res.destroyed) res.end();
+        };
+        more();
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
+    const logged: string[] = [];
+    const t = await startTestGateway({
+      providers: `  up: { type: openai, base_url: "http://127.0.0.1:${(up.address() as AddressInfo).port}/v1" }`,
+      models: "  mythos-5: { provider: up }",
+      extra: `limits: { body_bytes: ${LIMIT} }`,
+      log: (line) => logged.push(line),
+    });
+    const metered: { input: number; output: number }[] = [];
+    const record = t.gateway.meter.record.bind(t.gateway.meter);
+    t.gateway.meter.record = (usage, now) => {
+      metered.push({ input: usage.inputTokens, output: usage.outputTokens });
+      record(usage, now);
+    };
+    try {
+      const client = new OpenAI({
+        apiKey: t.keys.get("alice"),
+        baseURL: `${t.url}/v1`,
+        maxRetries: 0,
+        defaultHeaders: { "x-test-country": "US" },
+      });
+      const stream = await client.chat.completions.create({
+        model: "mythos-5",
+        messages: [{ role: "user", content: "x".repeat(400) }],
+        stream: true,
+      });
+      const texts: string[] = [];
+      let error: unknown = null;
+      try {
+        for await (const c of stream) texts.push(c.choices[0]?.delta.content ?? "");
+      } catch (e) {
+        error = e;
+      }
+      expect(texts).toEqual(["a"]);
+      expect((error as Error).message).toContain(MESSAGE);
+      await closed;
+      expect(upstreamSent).toBeLessThan(MOST);
+      expect(logged.some((l) => l.includes("an event over the capture limit"))).toBe(true);
+      // One output token for the event relayed; the input estimated from the request body.
+      expect(metered).toHaveLength(1);
+      expect(metered[0]?.output).toBe(1);
+      expect(metered[0]?.input).toBeGreaterThan(100);
+    } finally {
+      await t.gateway.close();
+      up.closeAllConnections();
+      up.close();
+    }
   });
 });
