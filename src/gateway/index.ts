@@ -138,7 +138,7 @@ export function createGatewayHandler(
       // Refused before any decision (bad key, bad body): the reason is the error's code.
       if (!res.hasHeader("x-clearance-decision")) undecided(res);
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
-      const text = renderError(wire, err);
+      const text = renderError(wire, err, requestId);
       setErrorHeaders(res, err);
       res.writeHead(status, {
         "content-type": "application/json",
@@ -265,10 +265,11 @@ function undecided(res: ServerResponse): void {
   res.setHeader("x-clearance-served-model", "none");
 }
 
-/** Every refusal's body, in the format of whoever asked. */
-function renderError(wire: Wire | "admin", err: ClearanceError): string {
+/** Every refusal's body, in the format of whoever asked (with the request's id where it says one). */
+function renderError(wire: Wire | "admin", err: ClearanceError, requestId?: string): string {
   if (wire === "admin") return JSON.stringify(adminErrorBody(err));
-  return errorBody(wire, err, { param: err.problems[0]?.path.join(".") ?? null });
+  const param = err.problems[0]?.path.join(".") ?? null;
+  return errorBody(wire, err, requestId === undefined ? { param } : { param, requestId });
 }
 
 /** Which format a request is answered in, from its path (and, for shared routes, its headers). */

@@ -146,6 +146,7 @@ describe("an upstream that fails mid-answer", () => {
 
 describe("a stream passed through as it came (Anthropic; OpenAI asked for usage)", () => {
   const CUT = "the upstream failed mid-stream; the response is incomplete";
+  const TOO_LARGE = "the upstream sent an event too large to relay; the response is incomplete";
 
   /**
    * Relays `chunks` (each its own read) over a real socket, then ends the body or, with `cut`, fails
@@ -257,16 +258,16 @@ describe("a stream passed through as it came (Anthropic; OpenAI asked for usage)
     expect(text).toBe(`${first}${second}`);
   });
 
-  it("an unended last event whose start went out (larger than the capture limit) is passed on whole", async () => {
+  it("an unended event larger than the capture limit is not passed on: the stream ends with the error event", async () => {
     const first = event("message_start", 1, "\n");
     const big = `event: content_block_delta\ndata: ${"x".repeat((1 << 20) + 10)}`;
-    // Its last bytes come after the start has gone out, and are held like any unended tail.
     const text = await stream(
       "anthropic",
       [first + big.slice(0, 1000), big.slice(1000, -5), big.slice(-5)],
       false,
     );
-    // No error event after it either: it would be read as part of that event.
-    expect(text).toBe(first + big);
+    // None of it went out, so the error event starts on an event's boundary, where SDKs read it.
+    const error = { type: "error", error: { type: "api_error", message: TOO_LARGE } };
+    expect(text).toBe(`${first}event: error\ndata: ${JSON.stringify(error)}\n\n`);
   });
 });

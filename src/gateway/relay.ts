@@ -1,7 +1,8 @@
 /**
  * Relaying an upstream response to the client: chunk by chunk, with backpressure, never buffered
- * beyond an event not yet whole. SSE streams are watched for usage as they pass; a failure
- * mid-stream ends the stream with a well-formed error event in the client's format.
+ * beyond an event not yet whole (and that only up to the capture limit). SSE streams are watched for
+ * usage as they pass; a failure mid-stream ends the stream with a well-formed error event in the
+ * client's format.
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
@@ -27,7 +28,10 @@ export interface RelayOptions {
   /** Headers added to the upstream's (the x-clearance-* set). */
   readonly headers: Readonly<Record<string, string>>;
   readonly stripUsageChunk: boolean;
-  /** Largest non-streamed body kept aside to read its usage (it is relayed in full regardless). */
+  /**
+   * Largest non-streamed body kept aside to read its usage (it is relayed in full regardless), and
+   * the most of a streamed event not yet ended that is held (a larger one cuts the stream).
+   */
   readonly captureLimit: number;
   readonly requestId: string;
   /** The gateway's own log: an upstream error's original text goes there, never to the client. */
@@ -82,8 +86,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
     let events = 0;
-    /** Bytes sent that end inside an event: no error event can follow them (see below). */
-    let open = (): boolean => false;
+    // An event the upstream has not ended outgrew the capture limit: held no longer (an upstream that
+    // never ends one would grow the gateway's memory without bound). The stream is cut as one the
+    // upstream fails mid-stream is: its error event after the last whole event, metered as cut short
+    // (the "error" the body is destroyed with settles it), and the upstream request aborted.
+    const tooLarge = (): boolean => {
+      if (body.destroyed) return true;
+      o.log(
+        `clearance: request ${o.requestId}: the upstream's stream held an event over the capture limit (limits.body_bytes, ${o.captureLimit} bytes) not yet ended; the stream was cut`,
+      );
+      if (!res.destroyed && !res.writableEnded) res.end(streamErrorEvent(o.wire, EVENT_TOO_LARGE));
+      body.destroy(new Error("an event over the capture limit"));
+      return true;
+    };
     // An upstream's error event inside the stream is passed on with its text replaced (as its error
     // answers are), the original going to the gateway's log.
     const cleaned = (e: SseEvent): SseEvent => {
@@ -93,11 +108,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       return clean;
     };
     if (gone) {
-      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data));
-      write = (chunk) => {
-        parser.push(chunk);
-        return true;
-      };
+      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data), o.captureLimit);
+      write = (chunk) => parser.push(chunk) || tooLarge();
       finish = noop;
     } else if (o.stripUsageChunk) {
       res.writeHead(upstream.status, head);
@@ -108,20 +120,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         if (watcher.onEvent(e.event, e.data)) return;
         const out = cleaned(e);
         res.write(encodeEvent(out.data, out.event));
-      });
-      write = (chunk) => {
-        parser.push(chunk);
-        return !res.writableNeedDrain;
-      };
+      }, o.captureLimit);
+      write = (chunk) => (parser.push(chunk) ? !res.writableNeedDrain : tooLarge());
     } else {
       res.writeHead(upstream.status, head);
       // Set when an event of the chunk being read is the upstream's error: what goes out is then
       // re-encoded event by event from `read`, that one replaced (rare: whole events are passed on as
       // they came). The parser dispatches at the blank line that `eventsEnd` finds, so the events
       // read from a chunk are those of the bytes sent with it. Re-encoded events lose their `id:`
-      // and `retry:` fields and the comments among them (the parser keeps none). An error event
-      // larger than the capture limit has partly gone out raw before it is whole and recognised: its
-      // first bytes, a capture limit's worth or more, with the sanitised event written after them.
+      // and `retry:` fields and the comments among them (the parser keeps none).
       let failed = false;
       /** The chunk's events as they go out (the upstream's error replaced by its sanitised one). */
       const read: SseEvent[] = [];
@@ -135,7 +142,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
           read.push(clean);
           failed = true;
         }
-      });
+      }, o.captureLimit);
       const send = (bytes: Buffer): boolean => {
         if (!failed) return res.write(bytes);
         failed = false;
@@ -146,55 +153,47 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // Chunks go out as they come, but only up to the end of their last whole event: the bytes
       // after it wait for the rest of their event, so that an error event after a cut starts on an
       // event's boundary (after half a line, or an event's first lines, no client could parse it).
-      // An event larger than the capture limit goes out as it comes.
+      // An event not yet ended over the capture limit (held here, or by the parser) cuts the stream.
       let tail: Buffer[] | null = null;
       let tailSize = 0;
       // The stream's last two bytes so far (at its start, as after a blank line).
       let last = LF;
       let beforeLast = LF;
-      // What was sent last ended inside an event (one larger than the capture limit).
-      let cut = false;
-      open = () => cut;
       write = (chunk) => {
         read.length = 0;
-        parser.push(chunk);
+        const fits = parser.push(chunk);
         const n = chunk.length;
         if (n === 0) return true;
         const end = eventsEnd(chunk, last, beforeLast);
         beforeLast = n > 1 ? (chunk[n - 2] as number) : last;
         last = chunk[n - 1] as number;
-        // Whole events, nothing held: as it came (nearly every chunk).
-        if (tail === null && end === n) {
-          cut = false;
-          return send(chunk);
-        }
+        // Whole events, nothing held: as it came (nearly every chunk; the parser holds nothing then).
+        if (tail === null && end === n) return send(chunk);
         // What goes out now with what is held (all of it once an event ends in this chunk).
         const upto = end < 0 ? n : end;
         (tail ??= []).push(upto === n ? chunk : chunk.subarray(0, upto));
         tailSize += upto;
-        if (end < 0 && tailSize <= o.captureLimit) return true;
+        if (end < 0) return fits && tailSize <= o.captureLimit ? true : tooLarge();
         const out = tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize);
         tail = upto === n ? null : [chunk.subarray(upto)];
         tailSize = n - upto;
-        cut = end < 0;
+        // The whole events go out before the cut's error event.
+        if (!fits || tailSize > o.captureLimit) {
+          send(out);
+          return tooLarge();
+        }
         return send(out);
       };
       // Bytes held at the end are an event the upstream never ended with a blank line: not an event
       // (the SSE spec, and both SDKs, discard it), so not sent, as the re-encoded path sends none —
-      // the client reads what was metered. Unless the event's start has gone out already (larger than
-      // the capture limit): its rest follows as it came.
-      finish = () => {
-        if (tail === null || !cut) res.end();
-        else res.end(tail.length === 1 ? (tail[0] as Buffer) : Buffer.concat(tail, tailSize));
-      };
+      // the client reads what was metered.
+      finish = () => void res.end();
     }
     // A stream that ended with no event in it: the upstream failed before its first, said as a
-    // failure mid-stream is (the head is sent), and charged as one (nothing). Unless bytes sent end
-    // inside an event (one larger than the capture limit): an error event after them would be read
-    // as part of that event.
+    // failure mid-stream is (the head is sent), and charged as one (nothing).
     const ended = finish;
     finish = () => {
-      if (events > 0 || gone || open()) ended();
+      if (events > 0 || gone) ended();
       else res.end(streamErrorEvent(o.wire, "the upstream ended the stream without sending any event"));
     };
     // A client that leaves before the first event is still charged the input: the upstream had
@@ -333,6 +332,9 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
 }
 
 const noop = (): void => {};
+
+/** The client's error event when an event the upstream had not ended outgrew the capture limit. */
+const EVENT_TOO_LARGE = "the upstream sent an event too large to relay; the response is incomplete";
 
 const LF = 10;
 const CR = 13;

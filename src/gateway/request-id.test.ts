@@ -187,6 +187,63 @@ describe("the Anthropic SDK's request id", () => {
     expect((await decisions()).get(refused.requestID)).toMatchObject({ decision: "deny" });
   });
 
+  it("every error body says it as its top-level request_id, Anthropic's documented shape", async () => {
+    const failures: [string, () => Promise<unknown>][] = [
+      [
+        "refused",
+        () => anthropic("feng", "IR").messages.create({ model: "fable-5", max_tokens: 10, messages }),
+      ],
+      [
+        "bad key",
+        () => anthropic("nobody", "US").messages.create({ model: "fable-5", max_tokens: 10, messages }),
+      ],
+      [
+        "upstream 401",
+        () => anthropic("alice", "US", "401").messages.create({ model: "fable-5", max_tokens: 10, messages }),
+      ],
+      [
+        "upstream 504",
+        () => anthropic("alice", "US", "504").messages.create({ model: "fable-5", max_tokens: 10, messages }),
+      ],
+      [
+        "timeout",
+        () =>
+          anthropic("alice", "US", "hang").messages.create({ model: "fable-5", max_tokens: 10, messages }),
+      ],
+      ["no route", () => anthropic("alice", "US").models.retrieve("no-such-model")],
+    ];
+    for (const [what, call] of failures) {
+      const failed = (await call().catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+      expect(failed, what).toBeInstanceOf(Anthropic.APIError);
+      expect(failed.requestID, what).toMatch(UUID);
+      // The SDK keeps the body as `error`: the id there is the one its header gave.
+      expect(failed.error, what).toMatchObject({ type: "error", request_id: failed.requestID });
+    }
+    // Refused before the SDK could send it: a body that is not JSON.
+    const res = await fetch(`${t.url}/v1/messages`, {
+      method: "POST",
+      headers: {
+        "x-api-key": t.keys.get("alice")!,
+        "content-type": "application/json",
+        "x-test-country": "US",
+      },
+      body: "{",
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(["type", "error", "request_id"]);
+    expect(body.request_id).toBe(res.headers.get("request-id"));
+    expect(body.request_id).toBe(res.headers.get("x-clearance-request-id"));
+  });
+
+  it("an OpenAI error body is as OpenAI documents it: no request id in it (the header carries it)", async () => {
+    const refused = (await openai("feng", "IR")
+      .chat.completions.create({ model: "mythos-5", messages })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(refused.requestID).toMatch(UUID);
+    expect(JSON.stringify(refused.error)).not.toContain(refused.requestID!);
+  });
+
   it("an upstream timeout, or the upstream's own 504, is Anthropic's documented timeout_error", async () => {
     for (const how of ["hang", "504"]) {
       const failed = (await anthropic("alice", "US", how)

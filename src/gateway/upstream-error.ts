@@ -273,7 +273,11 @@ function answer(o: UpstreamErrorOptions, c: Classified): void {
   const type = status === upstream ? c.type : null;
   const text =
     o.wire === "anthropic"
-      ? JSON.stringify({ type: "error", error: { type: type ?? anthropicType(status), message } })
+      ? JSON.stringify({
+          type: "error",
+          error: { type: type ?? anthropicType(status), message },
+          request_id: o.requestId,
+        })
       : JSON.stringify({
           error: {
             message,

@@ -1,7 +1,8 @@
 /**
  * The two wire formats' edges: which route speaks which, and how an error looks to each client
- * (OpenAI `{"error":{message,type,code,param}}`, Anthropic `{"type":"error","error":{type,message}}`).
- * Every gateway error is rendered here and nowhere else.
+ * (OpenAI `{"error":{message,type,code,param}}`, Anthropic
+ * `{"type":"error","error":{type,message},"request_id"}`). Every gateway error is rendered here and
+ * nowhere else.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { ClearanceError, ErrorKind } from "../errors/index.js";
@@ -77,12 +78,22 @@ const ANTHROPIC_TYPE: Readonly<Record<ErrorKind, string>> = {
 export interface ErrorDetails {
   /** The field at fault, when there is one (OpenAI's `param`). */
   readonly param?: string | null;
+  /**
+   * The gateway's id for the request, as in its request-id header: Anthropic's error bodies carry it
+   * as a top-level `request_id` (the SDKs keep the body as `APIError.error`). OpenAI's carry none.
+   */
+  readonly requestId?: string;
 }
 
 export function errorBody(wire: Wire, err: ClearanceError, details: ErrorDetails = {}): string {
   if (wire === "anthropic") {
     const type = ANTHROPIC_TYPE[err.kind];
-    return JSON.stringify({ type: "error", error: { type, message: err.message, code: err.code } });
+    const error = { type, message: err.message, code: err.code };
+    return JSON.stringify(
+      details.requestId === undefined
+        ? { type: "error", error }
+        : { type: "error", error, request_id: details.requestId },
+    );
   }
   const type = OPENAI_TYPE[err.kind];
   return JSON.stringify({

@@ -122,3 +122,47 @@ describe("createSseParser", () => {
     );
   });
 });
+
+describe("createSseParser with a limit on the event not yet ended", () => {
+  /** Feeds `pieces`; the events dispatched and what each push answered. */
+  function feed(limit: number, pieces: readonly string[]) {
+    const events: SseEvent[] = [];
+    const parser = createSseParser((e) => events.push(e), limit);
+    const answers = pieces.map((p) => parser.push(p));
+    parser.end();
+    return { events, answers };
+  }
+
+  it("holds an event up to the limit, and refuses one that outgrows it, dispatching nothing after", () => {
+    // "data: " + 94 characters + its line end: 101 characters held once its line has ended.
+    const line = `data: ${"x".repeat(94)}\n`;
+    const within = feed(101, ["data: a\n\n", line, "\n"]);
+    expect(within.answers).toEqual([true, true, true]);
+    expect(within.events).toEqual([{ data: "a" }, { data: "x".repeat(94) }]);
+    const over = feed(100, ["data: a\n\n", line, "\ndata: b\n\n"]);
+    expect(over.answers).toEqual([true, false, false]);
+    expect(over.events).toEqual([{ data: "a" }]);
+  });
+
+  it("counts many short data lines and a line never ended alike (an upstream that never sends a blank line)", () => {
+    const lines = feed(
+      1000,
+      Array.from({ length: 200 }, () => "data: x\n"),
+    );
+    expect(lines.answers.indexOf(false)).toBe(125); // 8 characters a line: the 126th is one too many
+    expect(lines.events).toEqual([]);
+    const endless = feed(
+      1000,
+      Array.from({ length: 20 }, () => "y".repeat(100)),
+    );
+    expect(endless.answers.indexOf(false)).toBe(10);
+    expect(endless.events).toEqual([]);
+  });
+
+  it("comments and the other fields hold nothing, so they count for nothing once their line has ended", () => {
+    const pieces = Array.from({ length: 50 }, () => `: keep-alive\nid: 7\nevent: ping\n`);
+    const { answers, events } = feed(100, [...pieces, "data: z\n\n"]);
+    expect(answers.every((a) => a)).toBe(true);
+    expect(events).toEqual([{ event: "ping", data: "z" }]);
+  });
+});

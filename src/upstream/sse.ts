@@ -4,7 +4,7 @@
  * lines end in `\n`, `\r\n` or `\r`; a blank line dispatches; `:` starts a comment; one space after the
  * colon is dropped; several `data:` lines join with `\n`; a leading BOM is ignored; `id` and `retry`
  * are ignored; an event with no `data` line is not dispatched; an unterminated event at the end of
- * the stream is discarded.
+ * the stream is discarded. What it holds of an event not yet ended is bounded (see createSseParser).
  */
 import { StringDecoder } from "node:string_decoder";
 
@@ -29,8 +29,12 @@ export function encodeJsonEvent(value: unknown, event?: string): string {
 }
 
 export interface SseParser {
-  /** Feeds the next piece of the stream; pieces may split lines, events and UTF-8 characters anywhere. */
-  push(chunk: Buffer | Uint8Array | string): void;
+  /**
+   * Feeds the next piece of the stream; pieces may split lines, events and UTF-8 characters anywhere.
+   * false once the event being read has outgrown the parser's limit: what it held is dropped, and
+   * nothing more is read or dispatched.
+   */
+  push(chunk: Buffer | Uint8Array | string): boolean;
   /** Signals the end of the stream: a trailing unterminated event is dropped, as the spec says. */
   end(): void;
 }
@@ -38,13 +42,22 @@ export interface SseParser {
 const LF = 10;
 const CR = 13;
 
-export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
+/**
+ * `limit`: the most characters of an event not yet ended that are held (its `data:` lines as they
+ * came, and the line under way), checked once a piece has been read. An upstream that never ends its
+ * event would otherwise grow the gateway's memory without bound; an event larger than the limit
+ * that arrives whole within one piece is dispatched (the piece itself is the bound then).
+ */
+export function createSseParser(onEvent: (event: SseEvent) => void, limit = Infinity): SseParser {
   const decoder = new StringDecoder("utf8");
   let partial = ""; // the current line so far, when a chunk ended inside it
   let afterCR = false; // the last chunk ended in `\r`: a `\n` opening the next one belongs to it
   let started = false;
   let data: string[] | undefined;
   let type: string | undefined;
+  /** Characters of the current event's `data:` lines, each counted with its field name and line end. */
+  let held = 0;
+  let over = false;
 
   const line = (text: string): void => {
     if (text === "") {
@@ -52,6 +65,7 @@ export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
         onEvent(type === undefined ? { data: data.join("\n") } : { event: type, data: data.join("\n") });
       data = undefined;
       type = undefined;
+      held = 0;
       return;
     }
     if (text.charCodeAt(0) === 58 /* ":" */) return;
@@ -59,8 +73,10 @@ export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
     const field = colon < 0 ? text : text.slice(0, colon);
     let value = colon < 0 ? "" : text.slice(colon + 1);
     if (value.charCodeAt(0) === 32 /* " " */) value = value.slice(1);
-    if (field === "data") (data ??= []).push(value);
-    else if (field === "event") type = value === "" ? undefined : value;
+    if (field === "data") {
+      (data ??= []).push(value);
+      held += text.length + 1;
+    } else if (field === "event") type = value === "" ? undefined : value;
   };
 
   const feed = (text: string): void => {
@@ -88,6 +104,7 @@ export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
 
   return {
     push(chunk) {
+      if (over) return false;
       if (typeof chunk === "string") feed(chunk);
       else
         feed(
@@ -95,8 +112,15 @@ export function createSseParser(onEvent: (event: SseEvent) => void): SseParser {
             Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
           ),
         );
+      if (held + partial.length <= limit) return true;
+      over = true;
+      partial = "";
+      data = undefined;
+      type = undefined;
+      return false;
     },
     end() {
+      if (over) return;
       feed(decoder.end());
       partial = "";
       data = undefined;
