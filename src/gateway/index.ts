@@ -289,8 +289,11 @@ function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
  * A request Node's parser refused (bad framing, huge headers, too slow): answered in the caller's
  * format, judged from as much of the request as arrived.
  */
-export const renderClientError: ClientErrorRenderer = (err, raw) => {
+export const renderClientError: ClientErrorRenderer = (err, raw, requestId) => {
   const anthropic = /^(x-api-key|anthropic-version):/im.test(raw.head);
   const wire = wireFor(raw.path ?? "/", anthropic ? { "x-api-key": "" } : {});
-  return { body: renderError(wire, err), requestIdHeader: wire === "admin" ? null : REQUEST_ID_HEADER[wire] };
+  return {
+    body: renderError(wire, err, requestId),
+    requestIdHeader: wire === "admin" ? null : REQUEST_ID_HEADER[wire],
+  };
 };

@@ -357,6 +357,8 @@ describe("9. errors of Node's HTTP parser, and the Bearer scheme", () => {
     });
     expect(headerOf(got, "x-clearance-served-model")).toBe("none");
     expect(headerOf(got, "request-id")).toBe(headerOf(got, "x-clearance-request-id"));
+    // And in the body, where Anthropic's error shape has it.
+    expect(JSON.parse(bodyOf(got)).request_id).toBe(headerOf(got, "request-id"));
   });
 
   it("`bearer` in any case is accepted on the data plane and the admin API (RFC 9110)", async () => {

@@ -61,7 +61,11 @@ export interface ClientErrorAnswer {
   readonly body: string;
   readonly requestIdHeader: string | null;
 }
-export type ClientErrorRenderer = (err: ClearanceError, raw: RawRequest) => ClientErrorAnswer;
+export type ClientErrorRenderer = (
+  err: ClearanceError,
+  raw: RawRequest,
+  requestId: string,
+) => ClientErrorAnswer;
 
 /** What guardConnections leaves the caller: closing, on shutdown, connections that never spoke. */
 export interface GuardedServer {
@@ -103,7 +107,7 @@ export function guardConnections(
     const refused = refusal(err);
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
-    const { body, requestIdHeader } = render(refused, rawRequest(err.rawPacket, socket));
+    const { body, requestIdHeader } = render(refused, rawRequest(err.rawPacket, socket), requestId);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
         "connection: close\r\n" +
