@@ -202,6 +202,16 @@ describe.skipIf(CHROMIUM === null)(
           "entries that are not decisions (administrative changes).",
       );
       await expectAccessible(page, "the footprint with what it did not count");
+      // A node of a release before it answers without `not_counted` (a rolling upgrade): the page
+      // shows the rest and leaves the line out, rather than failing to render.
+      const older = { ...report, served: { ...served, not_counted: undefined } };
+      await page.route(
+        (url) => url.pathname === "/admin/v1/reports/footprint",
+        (r) => r.fulfill({ json: older }),
+      );
+      await page.getByRole("button", { name: "Show footprint here" }).click();
+      await expect.poll(() => shown.innerText({ timeout: 5_000 })).not.toContain("log entries read");
+      expect(await shown.innerText()).toContain(`${figure(served.decisions)} decisions in`);
       await context.close();
     });
 

@@ -145,7 +145,21 @@ export function versionMisfits(
 async function activeSource(store: Store, active: ActiveScheme | undefined): Promise<SchemeFile | null> {
   if (active === undefined) return null;
   const record = await store.records.get<SchemeVersion>("scheme", String(active.version));
-  return record === undefined ? null : parseStoredVersion(record.document).source;
+  return record === undefined ? null : loadableSource(record.document);
+}
+
+/**
+ * The source of a stored version, to judge what it already leaves out; null when it does not load
+ * at all (an unknown model, say): a new version is then judged on its own, so that a corrected
+ * file or an activation can still replace a version that keeps the gateway from starting.
+ */
+function loadableSource(version: SchemeVersion): SchemeFile | null {
+  try {
+    return parseStoredVersion(version).source;
+  } catch (err) {
+    if (err instanceof InvalidInputError) return null;
+    throw err;
+  }
 }
 
 /** Refuses (400, one problem per misfit, naming it by id) a version the store's entries do not fit. */
@@ -387,7 +401,7 @@ async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, 
     partners.map((p) => p.document),
     licenses.map((l) => l.document),
     now,
-    inForce === undefined ? null : parseStoredVersion(inForce.document).source,
+    inForce === undefined ? null : loadableSource(inForce.document),
   );
   if (misfits.length > 0) {
     throw new SetupError(

@@ -13,7 +13,7 @@ import { EXAMPLE, OLDER_VERSION, storeAsOlderRelease } from "../testing/older-re
 import { storePolicy } from "./in-force.js";
 import { activateVersion, addVersion, seedFromFile } from "./seed.js";
 import { buildState } from "./state.js";
-import type { ActiveScheme, PartnerDocument } from "./types.js";
+import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
 let store: Store;
 beforeEach(async () => {
@@ -115,5 +115,44 @@ describe("a version an older release stored", () => {
     state = buildState((await store.snapshot()).records);
     expect(state.active.document.version).toBe(version);
     expect(state.leftOut.map((l) => l.id)).toEqual(["BIS-2026-0002", "UK-AISI", "uk-aisi"]);
+  });
+});
+
+describe("a version in force that does not load at all", () => {
+  let fresh: Store;
+  beforeEach(async () => {
+    fresh = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-stored-")) });
+    await seedFromFile(fresh, EXAMPLE, "2026-11-21T00:00:00Z");
+  });
+  afterEach(() => fresh.close());
+
+  it("is still replaced by a corrected scheme file", async () => {
+    // An active version with a problem no partner or license carries (a fallback to no model): it
+    // keeps the gateway from starting, as ever; the way out is a corrected scheme file.
+    const broken = EXAMPLE.replace("fallback: mythos-4, description", "fallback: nope-9, description");
+    expect(broken).not.toBe(EXAMPLE);
+    const { version } = await addVersion(fresh, EXAMPLE, "admin", "2026-11-22T12:00:00Z");
+    const stored = (await fresh.records.get<SchemeVersion>("scheme", String(version)))!;
+    await fresh.records.put(
+      "scheme",
+      String(version),
+      { ...stored.document, text: broken },
+      stored.revision,
+      {
+        actor: "admin",
+        action: "older.release",
+      },
+    );
+    const active = (await fresh.records.get<ActiveScheme>("setting", "active-scheme"))!;
+    await fresh.records.put("setting", "active-scheme", { ...active.document, version }, active.revision, {
+      actor: "admin",
+      action: "older.release",
+    });
+    const before = (await fresh.snapshot()).records;
+    expect(() => buildState(before)).toThrow(InvalidInputError);
+    const changed = EXAMPLE.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, RU]");
+    await seedFromFile(fresh, changed, "2026-11-23T00:00:00Z");
+    const state = buildState((await fresh.snapshot()).records);
+    expect(state.scheme.embargoed.has("RU")).toBe(true);
   });
 });

@@ -35,7 +35,8 @@ interface FootprintSummary {
     /** Log entries read: the decisions counted, and those not (with why), add up to it. */
     readonly entries_read: number;
     readonly decisions: number;
-    readonly not_counted: {
+    /** Absent from a node of a release before it (a rolling upgrade). */
+    readonly not_counted?: {
       readonly before_period: number;
       readonly after_period: number;
       readonly not_decisions: number;
@@ -66,7 +67,10 @@ const fallbacksText = (row: PolicyRow): string =>
 const count = (n: number | null) => (n === null ? "—" : n.toLocaleString("en"));
 
 /** The entries read and left out, and why, as the HTML report says it (src/report/html.ts). */
-const notCountedText = ({ entries_read, not_counted: n }: FootprintSummary["served"]) =>
+const notCountedText = (
+  { entries_read }: FootprintSummary["served"],
+  n: NonNullable<FootprintSummary["served"]["not_counted"]>,
+) =>
   `${count(entries_read)} log entries read; not counted: ${count(n.before_period)} decisions before the ` +
   `period, ${count(n.after_period)} at or after its end, ${count(n.not_decisions)} entries that are not ` +
   "decisions (administrative changes).";
@@ -191,7 +195,7 @@ function FootprintView({ r }: { r: FootprintSummary }) {
         nothing); {s.rows.length.toLocaleString("en")} served rows,{" "}
         {r.policy.rows.length.toLocaleString("en")} policy rows; {s.unknown_principals} unknown principals.
       </p>
-      <p>{notCountedText(s)}</p>
+      {s.not_counted === undefined ? null : <p>{notCountedText(s, s.not_counted)}</p>}
       <h3 id="footprint-grants">Licenses and partner grants</h3>
       <p className="hint">
         Tokens are metered per UTC day: the tokens column counts the whole UTC days {days.from} to {days.to}{" "}
