@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { fallbackWireMismatches } from "../../config/index.js";
-import { readStoredVersion } from "../../control/effective.js";
+import { compileFitting, leftOutKey, readStoredVersion } from "../../control/effective.js";
 import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
@@ -166,6 +166,9 @@ export const schemeRoutes = [
       const partners = policy.partners.map((p) => p.document);
       const licenses = policy.licenses.map((l) => l.document);
       refuseMisfits(versionMisfits(scheme, partners, licenses, deps.now(), policy.scheme), v.id);
+      // What the policy in force leaves out already stays out (activation is not refused for it),
+      // so it is no reason to answer a done activation as failed; only what it newly leaves out is.
+      const already = new Set(compileFitting(policy.scheme, partners, licenses).leftOut.map(leftOutKey));
       // Before the what-if: a version that would bypass the license workflow is refused outright.
       refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((l) => l.id)), v.id);
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
@@ -196,7 +199,8 @@ export const schemeRoutes = [
         ...(impact === null ? {} : { impact: impactRecord(impact) }),
       });
       await deps.changed();
-      requireAllInForce(deps.state());
+      const after = deps.state();
+      requireAllInForce({ ...after, leftOut: after.leftOut.filter((l) => !already.has(leftOutKey(l))) });
       return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
     },
   }),
