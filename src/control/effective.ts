@@ -62,6 +62,9 @@ export interface LeftOut {
   readonly problems: readonly Problem[];
 }
 
+/** Names a left-out entry across compilations (one compiled under another version, say). */
+export const leftOutKey = (l: LeftOut): string => `${l.kind}\u0000${l.id}`;
+
 /**
  * `compileEffective` that never fails on what the store holds: a partner or license that does not
  * compile with the version (an unknown model, an undefined set) is left out — failing closed: what
@@ -174,12 +177,22 @@ export function compileLeavingOut(source: SchemeFile): Fitted {
  * anywhere else refuses the version, placed at its line.
  */
 export function parseStoredVersion(version: SchemeVersion): CompiledScheme {
+  return readStoredVersion(version).scheme;
+}
+
+/** `parseStoredVersion`, with what of the version it left out (for those reading the version). */
+export function readStoredVersion(version: SchemeVersion): {
+  readonly scheme: CompiledScheme;
+  readonly leftOut: readonly LeftOut[];
+} {
   return parseSchemeWith(version.text, `scheme version ${version.version}`, (source) => {
     const fitted = compileLeavingOut(source);
-    if (fitted.ok) return fitted;
+    if (fitted.ok) return { ok: true, scheme: { scheme: fitted.scheme, leftOut: fitted.leftOut } };
     // Placed against the version as stored (the last round's paths index what was left of it).
     const strict = compileScheme(source);
-    return strict.ok ? strict : { ok: false, problems: strict.problems };
+    return strict.ok
+      ? { ok: true, scheme: { scheme: strict.scheme, leftOut: [] } }
+      : { ok: false, problems: strict.problems };
   });
 }
 

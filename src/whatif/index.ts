@@ -2,6 +2,7 @@
 export { historyWhatIf, type HistoryInput } from "./history.js";
 export { classKey, populationWhatIf, type PopulationInput } from "./population.js";
 export {
+  candidateOf,
   candidateScheme,
   seenLocations,
   whatIfReport,

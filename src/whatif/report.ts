@@ -4,7 +4,8 @@
  * digest of the population's summary — the digest an activation records as the impact it was shown.
  */
 import type { LogSource } from "../audit/source.js";
-import { effectiveSource } from "../control/effective.js";
+import { compileLeavingOut, describeLeftOut, effectiveSource, leftOutKey } from "../control/effective.js";
+import { leftOutProblems } from "../control/in-force.js";
 import type { ControlState } from "../control/state.js";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
@@ -41,7 +42,15 @@ export interface WhatIfReport {
  * partners and licenses in force is refused as activation would refuse it.
  */
 export function candidateScheme(text: string, file: string, state: ControlState | null): CompiledScheme {
-  const base = parseScheme(text, file);
+  return candidateOf(parseScheme(text, file), file, state);
+}
+
+/**
+ * `candidateScheme` of a version already read (a stored one, as it loads). What the policy in force
+ * already leaves out stays out of the candidate, as activation leaves it (it is not the candidate's
+ * doing, and activation does not refuse it): only what the candidate would newly leave out refuses it.
+ */
+export function candidateOf(base: CompiledScheme, file: string, state: ControlState | null): CompiledScheme {
   if (state === null) return base;
   const store = effectiveSource(
     base.source,
@@ -64,14 +73,24 @@ export function candidateScheme(text: string, file: string, state: ControlState 
     },
     licenses: [...store.licenses, ...base.source.licenses.filter((l) => !licenses.has(l.id))],
   };
-  const compiled = compileScheme(source);
-  if (!compiled.ok) {
+  const refused = `${file} cannot be activated: the partners and licenses in force do not fit it`;
+  const fitted = compileLeavingOut(source);
+  if (!fitted.ok) {
+    // A problem that names no partner or license: placed against the whole source.
+    const strict = compileScheme(source);
+    const problems = strict.ok ? fitted.problems : strict.problems;
     throw new InvalidInputError(
-      compiled.problems.map((p) => ({ ...p, file })),
-      `${file} cannot be activated: the partners and licenses in force do not fit it`,
+      problems.map((p) => ({ ...p, file })),
+      refused,
     );
   }
-  return compiled.scheme;
+  const already = new Set(state.leftOut.map(leftOutKey));
+  const misfits = fitted.leftOut.filter((l) => !already.has(leftOutKey(l)));
+  if (misfits.length === 0) return fitted.scheme;
+  throw new InvalidInputError(
+    leftOutProblems(misfits).map((p) => ({ ...p, file })),
+    `${refused}: ${describeLeftOut(misfits)}`,
+  );
 }
 
 /** Each principal's locations in the log (by principal id), for the population's "seen at". */

@@ -5,14 +5,14 @@
  */
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { describeLeftOut, readStoredVersion } from "../../control/effective.js";
 import type { ControlState } from "../../control/state.js";
 import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
 import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
-import { parseScheme } from "../../scheme/index.js";
-import { candidateScheme, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
+import { candidateOf, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
 import { whatIfRequest } from "../../whatif/schemas.js";
 import type { AdminDeps } from "../deps.js";
 import type { Progress } from "../progress.js";
@@ -46,13 +46,12 @@ export async function versionWhatIf(
 ): Promise<WhatIfReport> {
   const state = deps.state();
   const v = versionOf(state, version);
+  // Read as it loads: what newer checks refuse in a version an older release stored is left out of
+  // the candidate (fail closed), and the report says so.
+  const stored = readStoredVersion(v.document);
   // A version that activation would refuse (new licenses past the workflow) is refused here too,
   // rather than previewed with those licenses counted as gains.
-  refuseLicensesOutsideWorkflow(
-    parseScheme(v.document.text, `version ${v.id}`),
-    new Set(state.licenses.map((l) => l.id)),
-    v.id,
-  );
+  refuseLicensesOutsideWorkflow(stored.scheme, new Set(state.licenses.map((l) => l.id)), v.id);
   const audit = auditOf(deps);
   const range =
     options.from_index === undefined && options.to_index === undefined
@@ -61,11 +60,11 @@ export async function versionWhatIf(
           ...(options.from_index === undefined ? {} : { from: options.from_index }),
           ...(options.to_index === undefined ? {} : { to: options.to_index }),
         };
-  return whatIfReport({
+  const report = await whatIfReport({
     store: deps.store,
     source: audit.source,
     active: state.scheme,
-    candidate: candidateScheme(v.document.text, `version ${v.id}`, state),
+    candidate: candidateOf(stored.scheme, `version ${v.id}`, state),
     pseudonymKey: audit.pseudonymKey,
     now: new Date(deps.now()),
     seenDays: deps.whatIf?.seenDays ?? 30,
@@ -77,6 +76,11 @@ export async function versionWhatIf(
     ...(range === undefined ? {} : { range }),
     ...(progress === undefined ? {} : { onStage: progress }),
   });
+  if (stored.leftOut.length === 0) return report;
+  const note =
+    `version ${v.id} as stored leaves out ${describeLeftOut(stored.leftOut)}: checks since the release ` +
+    "that stored it refuse them, so they are not in the candidate (activating it is refused: upload a corrected copy)";
+  return { ...report, population: { ...report.population, notes: [...report.population.notes, note] } };
 }
 
 /** A query parameter given more than once is refused, naming it: which one counts would be a guess. */

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { fallbackWireMismatches } from "../../config/index.js";
+import { compileFitting, leftOutKey, readStoredVersion } from "../../control/effective.js";
 import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
@@ -19,7 +20,7 @@ import {
 } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
 import { ClearanceError } from "../../errors/index.js";
-import { parseScheme } from "../../scheme/index.js";
+import { parseScheme, type CompiledScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { WhatIfReport } from "../../whatif/index.js";
 import type { AdminDeps } from "../deps.js";
@@ -45,9 +46,23 @@ function summary(deps: AdminDeps, v: SchemeVersion) {
   };
 }
 
-function diffAgainstActive(deps: AdminDeps, text: string, label: string) {
-  const diff = diffSchemes(deps.state().base, parseScheme(text, label));
+function diffAgainstActive(deps: AdminDeps, scheme: CompiledScheme) {
+  const diff = diffSchemes(deps.state().base, scheme);
   return { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) };
+}
+
+/**
+ * Any stored version reads as it loads: what newer checks refuse in one an older release stored is
+ * left out, and said (`left_out_as_stored`). Activating it is still refused, naming the field.
+ */
+function readVersion(deps: AdminDeps, v: SchemeVersion) {
+  const { scheme, leftOut } = readStoredVersion(v);
+  return {
+    ...summary(deps, v),
+    yaml: v.text,
+    diff: diffAgainstActive(deps, scheme),
+    ...(leftOut.length > 0 ? { left_out_as_stored: leftOut } : {}),
+  };
 }
 
 /** What an activation records of the impact it was shown: the digest and the summary's counts. */
@@ -112,7 +127,11 @@ export const schemeRoutes = [
     async handle({ deps, caller, body }) {
       const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
       if (created) await deps.changed();
-      return { version, created, diff: diffAgainstActive(deps, body.yaml, `version ${version}`) };
+      return {
+        version,
+        created,
+        diff: diffAgainstActive(deps, parseScheme(body.yaml, `version ${version}`)),
+      };
     },
   }),
   route({
@@ -125,11 +144,7 @@ export const schemeRoutes = [
       const v = deps.state().versions.find((r) => r.id === params.version);
       if (v === undefined)
         throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
-      return {
-        ...summary(deps, v.document),
-        yaml: v.document.text,
-        diff: diffAgainstActive(deps, v.document.text, `version ${v.id}`),
-      };
+      return readVersion(deps, v.document);
     },
   }),
   route({
@@ -151,6 +166,9 @@ export const schemeRoutes = [
       const partners = policy.partners.map((p) => p.document);
       const licenses = policy.licenses.map((l) => l.document);
       refuseMisfits(versionMisfits(scheme, partners, licenses, deps.now(), policy.scheme), v.id);
+      // What the policy in force leaves out already stays out (activation is not refused for it),
+      // so it is no reason to answer a done activation as failed; only what it newly leaves out is.
+      const already = new Set(compileFitting(policy.scheme, partners, licenses).leftOut.map(leftOutKey));
       // Before the what-if: a version that would bypass the license workflow is refused outright.
       refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((l) => l.id)), v.id);
       const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
@@ -181,7 +199,8 @@ export const schemeRoutes = [
         ...(impact === null ? {} : { impact: impactRecord(impact) }),
       });
       await deps.changed();
-      requireAllInForce(deps.state());
+      const after = deps.state();
+      requireAllInForce({ ...after, leftOut: after.leftOut.filter((l) => !already.has(leftOutKey(l))) });
       return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
     },
   }),

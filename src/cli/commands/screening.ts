@@ -350,11 +350,19 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           throw new InvalidInputError([
             { code: "invalid_type", path: ["--type"], message: "expected person, organization or unknown" },
           ]);
+        // List files are taken as an import now would take them: a denial order lapsed by now is out.
+        const asOf = new Date().toISOString();
         const engine =
           opts.lists !== undefined
             ? ScreeningEngine.fromLists(
                 opts.lists.map((f) => {
-                  const parsed = loadList(readListFiles([f]));
+                  const parsed = loadList(readListFiles([f]), { asOf });
+                  const lapsed = parsed.expired?.length ?? 0;
+                  if (lapsed > 0)
+                    io.stderr(
+                      `${f}: ${lapsed === 1 ? "1 order past its expiration date" : `${lapsed} orders past their expiration dates`} ` +
+                        `left out, as an import now would leave ${lapsed === 1 ? "it" : "them"} out\n`,
+                    );
                   const input = importInput(parsed);
                   return {
                     list: parsed.list,
