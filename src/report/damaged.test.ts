@@ -4,17 +4,16 @@
  * time fell inside every period and one with an unknown outcome was added to no column; unread,
  * the command line exited with a stack trace and the admin API answered 500.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeBundle, tilePath } from "../audit/tiles.js";
 import { run } from "../cli/program.js";
 import { seedFromFile } from "../control/seed.js";
 import { ClearanceError } from "../errors/index.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { memoryLog } from "../testing/log.js";
+import { loggedDecision, memoryLog, writeLogDir } from "../testing/log.js";
 import { footprintReport } from "./footprint.js";
 import { parsePeriod } from "./period.js";
 
@@ -22,25 +21,8 @@ const SCHEME = "examples/g7-trusted-partners.yaml";
 const g7 = loadSchemeFile(SCHEME);
 const NOW = new Date("2026-06-15T12:00:00Z");
 
-/** Benoit's open-model request from France, as the gateway logs it. */
-const entry = (time: string, changes: object = {}) => ({
-  action: "infer",
-  decision: "allow",
-  grant: null,
-  location: "FR",
-  model: "mythos-4",
-  node: "n",
-  organization: "inria",
-  principal: "benoit",
-  reason: "open-model",
-  request_id: `r-${time}`,
-  scheme: g7.digest,
-  served_model: "mythos-4",
-  time,
-  type: "decision",
-  v: 1,
-  ...changes,
-});
+/** Benoit's request from France, as the gateway logs it. */
+const entry = (time: string, changes: object = {}) => loggedDecision(g7.digest, time, changes);
 const JUNE = entry("2026-06-01T10:00:00.000Z");
 
 let dir: string;
@@ -112,10 +94,7 @@ describe("a damaged entry in the audit log", () => {
   it("the command line says so, exits 1 and writes nothing", async () => {
     const log = join(dir, "damaged-log");
     const bytes = [JUNE, { ...JUNE, time: null }].map((e) => Buffer.from(JSON.stringify(e)));
-    const bundle = join(log, tilePath({ level: "entries", index: 0n, width: bytes.length }));
-    mkdirSync(dirname(bundle), { recursive: true });
-    writeFileSync(bundle, encodeBundle(bytes));
-    writeFileSync(join(log, "checkpoint"), `test/log\n2\n${Buffer.alloc(32).toString("base64")}\n\n— test\n`);
+    writeLogDir(log, bytes);
     const out = join(dir, "r.html");
     const stderr: string[] = [];
     // The store is the test's own, open: the command reads another copy of the data dir's settings.

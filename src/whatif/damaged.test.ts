@@ -4,11 +4,10 @@
  * read as it was, the command line exited with a stack trace, the admin API answered 500, and a
  * decision whose time was garbled was re-decided in a period it was not logged in.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeBundle, tilePath } from "../audit/tiles.js";
 import { run } from "../cli/program.js";
 import { seedFromFile } from "../control/seed.js";
 import { ClearanceError } from "../errors/index.js";
@@ -16,7 +15,7 @@ import { parsePeriod } from "../report/period.js";
 import { principalIndex } from "../report/principals.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { memoryLog } from "../testing/log.js";
+import { loggedDecision, memoryLog, writeLogDir } from "../testing/log.js";
 import { historyWhatIf } from "./history.js";
 import { whatIfReport } from "./report.js";
 
@@ -25,24 +24,7 @@ const g7 = loadSchemeFile(SCHEME);
 const NOW = new Date("2026-06-15T12:00:00Z");
 
 /** Benoit's request from France, as the gateway logs it. */
-const entry = (time: string, changes: object = {}) => ({
-  action: "infer",
-  decision: "allow",
-  grant: null,
-  location: "FR",
-  model: "mythos-4",
-  node: "n",
-  organization: "inria",
-  principal: "benoit",
-  reason: "open-model",
-  request_id: `r-${time}`,
-  scheme: g7.digest,
-  served_model: "mythos-4",
-  time,
-  type: "decision",
-  v: 1,
-  ...changes,
-});
+const entry = (time: string, changes: object = {}) => loggedDecision(g7.digest, time, changes);
 const JUNE = entry("2026-06-10T10:00:00.000Z");
 
 let dir: string;
@@ -123,10 +105,7 @@ describe("a damaged entry in the audit log, in the what-if", () => {
     const bytes = [JUNE, Buffer.from("not json")].map((e) =>
       Buffer.isBuffer(e) ? e : Buffer.from(JSON.stringify(e)),
     );
-    const bundle = join(log, tilePath({ level: "entries", index: 0n, width: bytes.length }));
-    mkdirSync(dirname(bundle), { recursive: true });
-    writeFileSync(bundle, encodeBundle(bytes));
-    writeFileSync(join(log, "checkpoint"), `test/log\n2\n${Buffer.alloc(32).toString("base64")}\n\n— test\n`);
+    writeLogDir(log, bytes);
     const out = join(dir, "w.json");
     const stderr: string[] = [];
     // The store is the test's own, open: the command reads another copy of the data dir's settings.
