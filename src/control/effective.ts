@@ -5,7 +5,13 @@
  */
 import { formatProblem, type Problem } from "../errors/index.js";
 import type { LicenseRecord } from "../licensing/types.js";
-import { compileScheme, type CompiledScheme, type CompileResult } from "../scheme/compile.js";
+import {
+  compileScheme,
+  type CompiledScheme,
+  type CompileResult,
+  type OrganizationRateLimit,
+  type RateLimit,
+} from "../scheme/compile.js";
 import { parseSchemeWith } from "../scheme/load.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import type { PartnerDocument, SchemeVersion } from "./types.js";
@@ -87,7 +93,8 @@ export function compileFitting(
   const bare = compileEffective(scheme, [], []);
   // The version itself compiled when it was uploaded: this cannot fail but would be a bug.
   if (!bare.ok) throw new Error(`the active scheme version does not compile: ${bare.problems[0]?.message}`);
-  return { scheme: bare.scheme, leftOut };
+  const organizations = partners.flatMap((p) => (p.kind === "organization" ? [p.partner] : []));
+  return { scheme: keepingRateLimits(bare.scheme, organizations), leftOut };
 }
 
 type Fitted =
@@ -101,8 +108,8 @@ type Fitted =
       readonly remaining: SchemeFile;
     };
 
-type PartnerEntry =
-  SchemeFile["partners"]["countries"][number] | SchemeFile["partners"]["organizations"][number];
+type OrganizationEntry = SchemeFile["partners"]["organizations"][number];
+type PartnerEntry = SchemeFile["partners"]["countries"][number] | OrganizationEntry;
 
 /**
  * Compiles a scheme, leaving out each partner and license a problem names (and reporting it), until
@@ -112,10 +119,12 @@ type PartnerEntry =
 export function compileLeavingOut(source: SchemeFile): Fitted {
   let current = source;
   const leftOut: LeftOut[] = [];
+  const organizationsLeftOut: OrganizationEntry[] = [];
   // Each round leaves out at least one entry, so this ends.
   for (;;) {
     const result = compileScheme(current);
-    if (result.ok) return { ok: true, scheme: result.scheme, leftOut };
+    if (result.ok)
+      return { ok: true, scheme: keepingRateLimits(result.scheme, organizationsLeftOut), leftOut };
     const { countries, organizations } = current.partners;
     const allPartners: readonly PartnerEntry[] = [...countries, ...organizations];
     const bad = new Map<object, LeftOut & { problems: Problem[] }>();
@@ -157,6 +166,7 @@ export function compileLeavingOut(source: SchemeFile): Fitted {
     if (unattributed || bad.size === 0)
       return { ok: false, problems: result.problems, leftOut, remaining: current };
     leftOut.push(...bad.values());
+    organizationsLeftOut.push(...organizations.filter((p) => bad.has(p)));
     current = {
       ...current,
       partners: {
@@ -166,6 +176,51 @@ export function compileLeavingOut(source: SchemeFile): Fitted {
       licenses: current.licenses.filter((l) => !bad.has(l)),
     };
   }
+}
+
+/**
+ * The scheme with the rate limits of organization partners left out of it kept in force. Leaving a
+ * partner out withholds what it grants, but licenses held by the organization need no partner and
+ * go on serving its members: without its rate limit they would be served unlimited (and, with the
+ * shared counters down, unrefused). An organization listed under several spellings of its id gets
+ * the strictest of their limits under each, counted in one window however its members spell it.
+ */
+function keepingRateLimits(scheme: CompiledScheme, leftOut: readonly OrganizationEntry[]): CompiledScheme {
+  if (!leftOut.some((p) => p.rate_limit !== undefined)) return scheme;
+  const limits = new Map(scheme.organizationRateLimits);
+  const groups = new Map<string, OrganizationEntry[]>();
+  for (const p of leftOut) groups.set(p.id.toLowerCase(), [...(groups.get(p.id.toLowerCase()) ?? []), p]);
+  for (const [key, same] of groups) {
+    const spellings = [...new Set(same.map((p) => p.id))];
+    const counter = spellings.length === 1 ? spellings[0]! : key;
+    let kept: OrganizationRateLimit | null = null;
+    for (const { rate_limit: r } of same) {
+      if (r === undefined) continue;
+      const limit = {
+        requestsPerMinute: r.requests_per_minute ?? null,
+        tokensPerMinute: r.tokens_per_minute ?? null,
+      };
+      kept = kept === null ? { ...limit, counter } : { ...stricter(kept, limit), counter };
+    }
+    if (kept === null) continue;
+    for (const id of spellings) {
+      const compiled = limits.get(id);
+      limits.set(
+        id,
+        compiled === undefined ? kept : { ...stricter(compiled, kept), counter: compiled.counter },
+      );
+    }
+  }
+  return { ...scheme, organizationRateLimits: limits };
+}
+
+/** Per figure, the lower of two limits (null: no limit). */
+function stricter(a: RateLimit, b: RateLimit): RateLimit {
+  const lower = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+  return {
+    requestsPerMinute: lower(a.requestsPerMinute, b.requestsPerMinute),
+    tokensPerMinute: lower(a.tokensPerMinute, b.tokensPerMinute),
+  };
 }
 
 /**

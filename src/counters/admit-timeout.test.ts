@@ -61,7 +61,7 @@ async function replyHold(url: string) {
 
 const LIMIT: RateLimit = { requestsPerMinute: 5, tokensPerMinute: null };
 const SCHEME = {
-  organizationPartners: new Map([["acme", { rateLimit: LIMIT }]]),
+  organizationRateLimits: new Map([["acme", { ...LIMIT, counter: "acme" }]]),
   licensesByPrincipal: new Map(),
   licensesByOrganization: new Map(),
 } as unknown as CompiledScheme;

@@ -111,8 +111,8 @@ export class UsageLimits {
     now: number,
     lookup = false,
   ): Promise<CountedRequest> {
-    const rate =
-      organizationId === null ? null : (scheme.organizationPartners.get(organizationId)?.rateLimit ?? null);
+    // organizationRateLimits, not the partner's: a partner left out keeps its limit (effective.ts).
+    const rate = organizationId === null ? null : (scheme.organizationRateLimits.get(organizationId) ?? null);
     const limits =
       !lookup || rate === null
         ? rate
@@ -120,7 +120,7 @@ export class UsageLimits {
           ? null
           : { requestsPerMinute: rate.requestsPerMinute, tokensPerMinute: null };
     const request: AdmitRequest = {
-      organization: organizationId === null || limits === null ? null : { id: organizationId, limits },
+      organization: rate === null || limits === null ? null : { id: rate.counter, limits },
       licenses: quotaLicenses(scheme, principalId, organizationId),
       now,
     };
@@ -171,8 +171,8 @@ export class UsageLimits {
     tokens: number,
     now: number,
   ): void {
-    const limited = organizationId !== null && scheme.organizationPartners.get(organizationId)?.rateLimit;
-    const metered = { organization: limited ? organizationId : null, license, tokens, now };
+    const rate = organizationId === null ? undefined : scheme.organizationRateLimits.get(organizationId);
+    const metered = { organization: rate?.counter ?? null, license, tokens, now };
     for (const c of this.local === null ? [this.shared] : [this.shared, this.local]) {
       c.add(metered).catch((err: unknown) => this.report(err));
     }

@@ -371,8 +371,7 @@ function uncounted(
   const grant = decision.grant;
   const quota = grant?.kind === "license" ? (scheme.licenses.get(grant.license)?.quotaTokens ?? null) : null;
   // The organization's, not counted.rate: a lookup is not counted against a tokens-only limit.
-  const rate =
-    organization === null ? null : (scheme.organizationPartners.get(organization)?.rateLimit ?? null);
+  const rate = organization === null ? null : (scheme.organizationRateLimits.get(organization) ?? null);
   if (quota === null && rate === null) return null;
   return new ClearanceError(
     "unavailable",

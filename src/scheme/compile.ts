@@ -64,10 +64,18 @@ export interface CompiledOrganizationPartner {
   readonly assurance: number;
   readonly locations: Countries;
   readonly grants: GrantTable;
-  readonly rateLimit: {
-    readonly requestsPerMinute: number | null;
-    readonly tokensPerMinute: number | null;
-  } | null;
+  readonly rateLimit: RateLimit | null;
+}
+
+export interface RateLimit {
+  readonly requestsPerMinute: number | null;
+  readonly tokensPerMinute: number | null;
+}
+
+/** An organization's rate limit as the counters enforce it. */
+export interface OrganizationRateLimit extends RateLimit {
+  /** The id its requests are counted under: one window for every spelling of the organization. */
+  readonly counter: string;
 }
 
 export interface CompiledLicense {
@@ -103,6 +111,11 @@ export interface CompiledScheme {
   readonly models: ReadonlyMap<string, CompiledModel>;
   readonly countryPartners: readonly CompiledCountryPartner[];
   readonly organizationPartners: ReadonlyMap<string, CompiledOrganizationPartner>;
+  /**
+   * Per organization id, its rate limit: its partner's, and also that of a partner left out of the
+   * policy in force (control/effective.ts), whose members licenses may still serve.
+   */
+  readonly organizationRateLimits: ReadonlyMap<string, OrganizationRateLimit>;
   readonly licenses: ReadonlyMap<string, CompiledLicense>;
   readonly licensesByOrganization: ReadonlyMap<string, readonly CompiledLicense[]>;
   readonly licensesByPrincipal: ReadonlyMap<string, readonly CompiledLicense[]>;
@@ -247,6 +260,11 @@ export function compileScheme(source: SchemeFile): CompileResult {
       models,
       countryPartners,
       organizationPartners,
+      organizationRateLimits: new Map(
+        [...organizationPartners.values()].flatMap((p) =>
+          p.rateLimit === null ? [] : [[p.id, { ...p.rateLimit, counter: p.id }] as const],
+        ),
+      ),
       licenses,
       licensesByOrganization: groupLicenses(licenses, "organization"),
       licensesByPrincipal: groupLicenses(licenses, "principal"),

@@ -74,8 +74,11 @@ export class ScreeningEngine {
     const search = { threshold, ...(options.limit === undefined ? {} : { limit: options.limit }) };
     const hold = this.index.entries.length === 0 ? null : indistinctName(facts, threshold);
     if (hold === null) return this.index.search(facts, search);
-    // The hold last: an entry listed under this very name is the finding a reviewer reads first.
-    return [...this.index.sameName(facts, search), hold];
+    // The hold is one of the `limit` items and never the one cut (it is what keeps the name in review),
+    // last: an entry listed under this very name is the finding a reviewer reads first.
+    const listed =
+      options.limit === undefined ? search : { ...search, limit: Math.max(0, options.limit - 1) };
+    return [...this.index.sameName(facts, listed), hold];
   }
 
   /** The version (content digest) of the entry a match is on; the hold's never changes. */

@@ -84,6 +84,26 @@ describe("a name with nothing distinctive to screen", () => {
     );
   });
 
+  it("counts the hold as one of the items a limit allows, and never cuts it", () => {
+    const twice = ScreeningEngine.fromLists([
+      {
+        list: "sdn",
+        entries: [org("1", "A A TRADING FZCO"), org("2", "A A TRADING FZCO")].map((entry) => ({
+          entry,
+          digest: `d${entry.id}`,
+        })),
+      },
+    ]);
+    const ids = (limit?: number) =>
+      twice
+        .screen({ name: "A. A. Trading FZCO", type: "organization" }, limit === undefined ? {} : { limit })
+        .matches.map((m) => m.entry_id);
+    expect(ids()).toEqual(["1", "2", HOLD_ENTRY]);
+    expect(ids(3)).toEqual(["1", "2", HOLD_ENTRY]);
+    expect(ids(2)).toEqual(["1", HOLD_ENTRY]);
+    expect(ids(1)).toEqual([HOLD_ENTRY]);
+  });
+
   it("leaves a name with one distinctive word to the matcher", () => {
     const r = engine.screen({ name: "Mahan Air General Trading LLC", type: "organization" });
     expect(r.matches.some((m) => m.list === HOLD_LIST)).toBe(false);
