@@ -232,7 +232,8 @@ class SpikeCounter {
     return {
       count: this.count,
       baseline,
-      evidence: this.evidence,
+      // A copy: the window's evidence grows on, and a replay's draft waits for the warm-up's end.
+      evidence: [...this.evidence],
       // Suspending a subject for its first traffic, or against a baseline of nothing, punishes a
       // newcomer for being new: such a spike is told, not acted on.
       notifyOnly:
@@ -283,6 +284,12 @@ const COOLED: ReadonlySet<string> = new Set<DetectorName>([
   "volume-spike",
 ]);
 
+/**
+ * The detectors raising once, as a window's count reaches its threshold: one such alert lost (a
+ * crash between the decision's entry and the store) is never raised by a later sighting.
+ */
+export const SPIKES: ReadonlySet<string> = new Set<DetectorName>(["denial-spike", "volume-spike"]);
+
 export class Detectors {
   private readonly lastSeen = new Map<string, Seen>();
   private readonly keyUse = new Map<string, KeyUse>();
@@ -309,6 +316,11 @@ export class Detectors {
    * untold). Empty once the warm-up has taken them.
    */
   private readonly due = new Map<string, Draft>();
+  /**
+   * The cooldowns of the spike alerts the replay found due (see emit), apart from `cooling`: those
+   * are what the store holds, these what the replayed traffic would have raised.
+   */
+  private readonly dueCooling = new Map<string, number>();
 
   /**
    * @param isModel whether the scheme names a model: any other name a client sends is the one
@@ -405,13 +417,15 @@ export class Detectors {
   }
 
   /**
-   * The embargo "medium" alerts the replay found due, taken once (see due). A medium alert is raised
-   * for the first attempt only, so one lost between the decision's entry and the store (a crash)
-   * would never be raised by a later attempt: the warm-up raises those the store does not hold.
+   * The alerts the replay found due, taken once (see due): embargo "medium" alerts and spikes. Each
+   * is raised for one sighting only (the first attempt, the count reaching its threshold), so one
+   * lost between the decision's entry and the store (a crash) would never be raised by a later
+   * sighting: the warm-up raises those the store does not hold.
    */
   untold(): Draft[] {
     const drafts = [...this.due.values()];
     this.due.clear();
+    this.dueCooling.clear();
     return drafts;
   }
 
@@ -477,16 +491,21 @@ export class Detectors {
     s: Sighting,
     build: () => Pick<Draft, "severity" | "summary" | "auditIndexes" | "details">,
   ): void {
-    // Warming: nothing raised, so no cooldown either (the stored alerts set those: see cooled).
-    if (this.warming) return;
+    // Warming: nothing raised, so no cooldown either (the stored alerts set those: see cooled). A
+    // spike is noted due, under cooldowns of its own, for the warm-up to raise if the store lacks it
+    // (see untold); the spike counters judge only whole windows, so only those replayed whole.
+    if (this.warming && !SPIKES.has(detector)) return;
     const key = `${detector}:${subject.kind}:${subject.id}`;
     // A principal's cooldown is held under the log's name for it, as the stored alerts set it.
     const cool = this.coolingKey(detector, subject, (p) => this.held(p));
-    const last = this.cooling.get(cool);
+    const cooling = this.warming ? this.dueCooling : this.cooling;
+    const last = cooling.get(cool);
     if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
-    this.cooling.set(cool, s.t);
+    cooling.set(cool, s.t);
     const period = Math.floor(s.t / this.config.cooldown_ms);
-    this.raise(Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t }));
+    const draft = Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t });
+    if (this.warming) this.due.set(draft.dedupeKey, draft);
+    else this.raise(draft);
   }
 
   private travel(s: Sighting): void {

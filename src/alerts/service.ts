@@ -15,6 +15,7 @@ import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
 import {
   Detectors,
+  SPIKES,
   sightingPartner,
   suspendable,
   type DetectorName,
@@ -127,6 +128,18 @@ const RESPONSE_PAGE = 100;
 const COOLED_PAGE = 500;
 /** Sightings held while the warm-up reads the log, at most (more are dropped, and counted). */
 const WARM_BUFFER = 100_000;
+
+/** What the stored alerts tell the warm-up of the alerts it found due (see raiseUntold). */
+interface Told {
+  /** The audit entries the embargoed-attempt alerts name. */
+  readonly entries: Set<string>;
+  /** When each spike detector and subject (spikeOf) was raised (ms). */
+  readonly spikes: Map<string, number[]>;
+}
+
+/** A spike alert's detector and subject, as a key. */
+const spikeOf = (a: { readonly detector: string; readonly subject: Draft["subject"] }) =>
+  `${a.detector}:${a.subject.kind}:${a.subject.id}`;
 
 export class AlertService {
   private readonly detectors: Detectors;
@@ -312,7 +325,9 @@ export class AlertService {
     try {
       const due = this.detectors.untold();
       let oldest = now;
-      for (const d of due) oldest = Math.min(oldest, d.at);
+      // A spike's: back a cooldown before it, where a stored alert would have held it (see told).
+      for (const d of due)
+        oldest = Math.min(oldest, SPIKES.has(d.detector) ? d.at - this.o.config.cooldown_ms : d.at);
       const told = await this.cooledFromStore(now, oldest);
       this.raiseUntold(due, told, audit?.pseudonymize !== undefined);
     } catch (err) {
@@ -329,11 +344,12 @@ export class AlertService {
    * what was raised before this start, by this node or another, and stored — not what the replay
    * says would have been (the node may have stopped between a decision's entry and its alert).
    * @param oldest read back to this time (ms) at least: the oldest alert the replay found due
-   * @returns the audit entries the embargoed-attempt alerts read name (see raiseUntold)
+   * @returns what the alerts read tell (see raiseUntold): the audit entries the embargoed-attempt
+   *   alerts name, and when each spike alert's detector and subject was raised
    */
-  private async cooledFromStore(now: number, oldest: number): Promise<Set<string>> {
+  private async cooledFromStore(now: number, oldest: number): Promise<Told> {
     const since = Math.min(now - Detectors.coolingBack(this.o.config), oldest);
-    const told = new Set<string>();
+    const told: Told = { entries: new Set(), spikes: new Map() };
     let after: string | undefined;
     for (;;) {
       const page = await this.o.store.alerts.list(
@@ -345,7 +361,13 @@ export class AlertService {
         // Ids are ordered by the time raised: the rest are older still.
         if (at < since) return told;
         this.detectors.cooled(a.detector, a.subject, at, a.severity);
-        if (a.detector === "embargoed-attempt") for (const i of a.evidence.audit_indexes) told.add(i);
+        if (a.detector === "embargoed-attempt") for (const i of a.evidence.audit_indexes) told.entries.add(i);
+        if (SPIKES.has(a.detector)) {
+          const key = spikeOf(a);
+          const times = told.spikes.get(key);
+          if (times === undefined) told.spikes.set(key, [at]);
+          else times.push(at);
+        }
       }
       if (page.length < COOLED_PAGE) return told;
       after = page.at(-1)?.id;
@@ -353,18 +375,25 @@ export class AlertService {
   }
 
   /**
-   * Raises the embargo "medium" alerts the replay found due and the store does not hold: lost in a
-   * crash between the decision's entry and the store, they would never be raised by a later attempt
-   * (the first attempt alone raises one). Each is recognised by its attempt's audit entry; the
-   * dedupe key (the same one the live alert had) keeps one alert should the entry not tell. Not
-   * with principals pseudonymised in the log: the replay knows a principal only by its pseudonym,
-   * which an alert must not name in its place.
-   * @param told the audit entries the stored embargoed-attempt alerts name, back to the oldest due
+   * Raises the alerts the replay found due and the store does not hold: lost in a crash between the
+   * decision's entry and the store, they would never be raised by a later sighting (the first
+   * attempt alone raises an embargo's medium alert, the count reaching its threshold a spike). An
+   * embargo's is recognised by its attempt's audit entry; a spike is told by any alert of its
+   * detector and subject stored within a cooldown of it (before it, the live detectors held it back;
+   * after it, the stretch was told), and one raised holds the cooldown from its own time. The dedupe
+   * key (the same one the live alert had) keeps one alert should neither tell. Not for a principal
+   * with principals pseudonymised in the log: the replay knows it only by its pseudonym, which an
+   * alert must not name in its place.
+   * @param told what the stored alerts tell, back to the oldest due (see cooledFromStore)
    */
-  private raiseUntold(due: readonly Draft[], told: ReadonlySet<string>, pseudonymised: boolean): void {
-    if (pseudonymised) return;
+  private raiseUntold(due: readonly Draft[], told: Told, pseudonymised: boolean): void {
     for (const d of due) {
-      if (d.auditIndexes.some((i) => told.has(i))) continue;
+      if (pseudonymised && d.subject.kind === "principal") continue;
+      if (SPIKES.has(d.detector)) {
+        const stored = told.spikes.get(spikeOf(d)) ?? [];
+        if (stored.some((at) => Math.abs(d.at - at) < this.o.config.cooldown_ms)) continue;
+        this.detectors.cooled(d.detector, d.subject, d.at, d.severity);
+      } else if (d.auditIndexes.some((i) => told.entries.has(i))) continue;
       this.track(this.raise(d));
     }
   }

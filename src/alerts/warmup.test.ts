@@ -540,3 +540,103 @@ describe("a warm-up believes the store, and only the windows it replayed", () =>
     expect(await store.alerts.list({ detector: "volume-spike" })).toEqual([]);
   });
 });
+
+/**
+ * A spike is raised once, as its window's count reaches the threshold: one whose decisions were
+ * logged but whose alert never reached the store (a crash in between) was never raised, as the
+ * replayed window was already past its threshold. The warm-up raises it, as the embargo's medium.
+ */
+describe("a spike lost between its decisions' entries and the store", () => {
+  const W = 5 * MIN;
+  const o = { min_requests: 10, factor: 3, window_ms: W };
+  const spikes = parse({ volume_spike: o });
+  // A node whose spike alert never reached the store: as if it crashed before storing it.
+  const lost = parse({ volume_spike: { ...o, enabled: false } });
+  /** 4 requests in each of 5 windows, then 12 in the next: the 12th crosses 3 × 4 (windows back from now). */
+  const burst = (back: number) => {
+    const nowW = Math.floor(now() / W);
+    const out: Sighting[] = [];
+    for (let w = nowW - back - 5; w < nowW - back; w++)
+      for (let i = 0; i < 4; i++) out.push(sighting({ t: w * W + i * 1_000 }));
+    for (let i = 0; i < 12; i++) out.push(sighting({ t: (nowW - back) * W + i * 1_000 }));
+    return out;
+  };
+  const volumeSpikes = () => store.alerts.list({ detector: "volume-spike" });
+
+  it("is raised by the warm-up, once, dated by the entry that crossed the threshold (was: never)", async () => {
+    const before = burst(3);
+    await life(before, { config: lost });
+    expect(await volumeSpikes()).toEqual([]);
+    await life([], { config: spikes });
+    const [spike, ...more] = await volumeSpikes();
+    expect(more).toEqual([]);
+    expect(spike?.subject).toEqual({ kind: "principal", id: "feng" });
+    expect(spike?.raised_at).toBe(new Date(before[31]?.t ?? 0).toISOString());
+    expect(spike?.evidence.details).toMatchObject({ count: 12, baseline: 4 });
+    // The burst's entries up to the one that crossed it: 20 to 31.
+    expect(spike?.evidence.audit_indexes).toEqual(Array.from({ length: 12 }, (_, i) => String(20 + i)));
+    // Stored now: neither a further start nor more traffic within the cooldown raises it again.
+    await life(burst(0).slice(20, 32), { config: spikes });
+    expect(await volumeSpikes()).toHaveLength(1);
+  });
+
+  it("stored before the restart: not raised again", async () => {
+    // The baseline from the log, the burst live (a node judges only whole windows it has seen).
+    const before = burst(3);
+    await life(before.slice(0, 20), { config: spikes });
+    await life(before.slice(20), { config: spikes });
+    expect(await volumeSpikes()).toHaveLength(1);
+    await life([], { config: spikes });
+    expect(await volumeSpikes()).toHaveLength(1);
+  });
+
+  it("within the cooldown of a spike alert the store holds: not raised (the live detector held it back)", async () => {
+    const before = burst(3);
+    const crossed = before[31]?.t ?? 0;
+    // Raised 20 minutes before the crossing (by another node, or in a window this replay cannot judge).
+    await store.alerts.raise(
+      {
+        dedupeKey: "volume-spike:principal:feng:earlier",
+        detector: "volume-spike",
+        severity: "medium",
+        subject: { kind: "principal", id: "feng" },
+        summary: "feng made 10 requests within 5 min",
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: new Date(crossed - 20 * MIN).toISOString(),
+        deliver: false,
+      },
+      "detector:volume-spike",
+    );
+    await life(before, { config: lost });
+    await life([], { config: spikes });
+    expect(await volumeSpikes()).toHaveLength(1);
+  });
+
+  it("whose baseline windows the replay did not see whole: not raised", async () => {
+    await life(burst(3), { config: lost });
+    // The last 12 entries alone: the burst's window, against no window watched whole.
+    await life([], { config: spikes, maxEntries: 12 });
+    expect(await volumeSpikes()).toEqual([]);
+  });
+
+  it("a denial spike for an organization is raised too, with principals pseudonymised in the log", async () => {
+    const pseudonymize = pseudonymizer("a-pseudonym-key-of-thirty-two-bytes!!");
+    const d = { min_denials: 10, factor: 3, window_ms: W };
+    const denials = burst(3).map((s) => ({
+      ...s,
+      organization: "acme",
+      decision: "deny" as const,
+      reason: "no-grant",
+    }));
+    await life(denials, {
+      config: parse({ volume_spike: o, denial_spike: { ...d, enabled: false } }),
+      pseudonymize,
+    });
+    await life([], { config: parse({ volume_spike: o, denial_spike: d }), pseudonymize });
+    const raised = await store.alerts.list({ detector: "denial-spike" });
+    expect(raised.map((a) => `${a.subject.kind} ${a.subject.id}`)).toContain("organization acme");
+    expect(raised[0]?.evidence.details).toMatchObject({ count: 12, baseline: 4 });
+    // Its volume spike, whose subject the replay knows only by the pseudonym, is not raised under it.
+    expect(await volumeSpikes()).toEqual([]);
+  });
+});

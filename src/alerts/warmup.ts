@@ -5,7 +5,7 @@
  * attempts, spike windows and their baselines, journeys) nor raises again what was raised before it
  * (the cooldowns are set from the alerts the store holds, after the replay: see AlertService).
  * Nothing is raised for the replayed sightings themselves (Detectors.warm); an embargo's
- * first-attempt alert the store lacks is raised after (Detectors.untold). The entries are read as
+ * first-attempt alert, or a spike, the store lacks is raised after (Detectors.untold). The entries are read as
  * reports read them: the published entry bundles up to the published checkpoint
  * (src/audit/read.ts).
  *
