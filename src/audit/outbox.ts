@@ -123,6 +123,11 @@ export class OutboxDrainer implements Drainer {
     return this.logged.digest;
   }
 
+  /** The log holds no entry, nor has it published any: a new log (control/restored.ts). */
+  get empty(): boolean {
+    return this.log.size === 0n && (this.log.published?.size ?? 0n) === 0n;
+  }
+
   /** The digest of the log's entry for `change`, read back if need be; null if the log holds none. */
   async loggedDigest(): Promise<string | null> {
     const { change, digest } = this.logged;
