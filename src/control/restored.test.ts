@@ -271,8 +271,17 @@ describe("an audit log older than its store (restored from a backup, or replaced
     await running.snapshot.refresh();
     expect(running.snapshot.lastFailure).toMatchObject({ code: "log_behind_store" });
     expect(running.snapshot.lastFailure?.message).toContain(`up to change ${drained}`);
-    expect((running.audit.log as AuditLog).mark).toBe(older);
-    await stop(running);
+    // A change made meanwhile (the admin API drains it at once) is not logged past the gap — which
+    // would bring the log's number level with the store's again — nor dropped: it waits in the outbox.
+    const [key] = await running.store.keys.list("chloe");
+    await running.store.keys.revoke(key!.id, "admin");
+    const refused = `has drained admin changes into the audit log up to change ${drained}, but the audit log`;
+    await expect(running.audit.drainer.drain()).rejects.toThrow(refused);
+    expect((running.audit.drainer as OutboxDrainer).change).toBe(older);
+    expect((await running.store.outbox.list(0, 10)).map((r) => [r.id, r.action])).toEqual([
+      [drained + 1, "key.revoke"],
+    ]);
+    await expect(running.close()).rejects.toThrow(refused);
   });
 
   it("a new, empty log started on purpose (the old one moved aside) is accepted, and after a restart too", async () => {
