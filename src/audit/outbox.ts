@@ -7,7 +7,8 @@
  * it holds and skips those; so does a drain the log failed part-way through (its first entries
  * durable, the rest refused). A change under a number the log holds is skipped only when it is the
  * change logged (the same digest): a store restored from a backup numbers new changes anew, and one
- * that is not stops the drain instead.
+ * that is not stops the drain instead. So does a store that has drained further than the log holds
+ * (the log restored from an older backup): what it logged now would pass over the entries lost.
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../canonical/index.js";
@@ -26,6 +27,20 @@ class OutboxNumbersError extends Error {
         ? `the store's outbox holds a change numbered ${logged} that is not the change the audit log holds under ${logged}: `
         : `the store's outbox holds admin change ${id}, but the audit log already holds changes up to ${logged} and not this one's batch: `) +
         `the store was restored from a backup or replaced, and numbers its changes anew. No change was logged or discarded; admin changes are not logged (and the admin API answers with an error) until this is resolved — restore the audit log of the same date as the store, or start a new log`,
+    );
+  }
+}
+
+/** The store has drained into the audit log further than the log holds: the log went back in time. */
+class LogBehindError extends Error {
+  override name = "LogBehindError";
+  readonly code = "log_behind_store";
+  constructor(drained: number, logged: number) {
+    super(
+      `the store has drained admin changes into the audit log up to change ${drained}, but the audit log ` +
+        `holds changes only up to ${logged}: the log was restored from an older backup or replaced. No ` +
+        `change was logged or discarded; admin changes are not logged (and the admin API answers with an ` +
+        `error) until this is resolved — restore the audit log of the same date as the store, or start a new log`,
     );
   }
 }
@@ -123,6 +138,11 @@ export class OutboxDrainer implements Drainer {
     return this.logged.digest;
   }
 
+  /** The log holds no entry, nor has it published any: a new log (control/restored.ts). */
+  get empty(): boolean {
+    return this.log.size === 0n && (this.log.published?.size ?? 0n) === 0n;
+  }
+
   /** The digest of the log's entry for `change`, read back if need be; null if the log holds none. */
   async loggedDigest(): Promise<string | null> {
     const { change, digest } = this.logged;
@@ -147,6 +167,7 @@ export class OutboxDrainer implements Drainer {
         if (batch.length === 0) return;
         const fresh = batch.filter((r) => r.id > this.logged.change);
         if (fresh.length < batch.length) await this.checkLeftover(batch);
+        if (fresh.length > 0) await this.checkNotBehind();
         const results = await Promise.allSettled(fresh.map((r) => this.log.append(this.entry(r))));
         const failed = results.findIndex((r) => r.status === "rejected");
         if (failed >= 0) {
@@ -178,6 +199,18 @@ export class OutboxDrainer implements Drainer {
     const digest = await this.loggedDigest();
     if (digest === null || this.digestOf(last) !== digest)
       throw new OutboxNumbersError(last.id, this.logged.change, true);
+  }
+
+  /**
+   * The store has drained into the log further than the log holds (the log, or the store under a
+   * running node, restored from another date): changes logged now would pass over the entries the
+   * log lacks, and bring its number level with the store's. Refuse; delete nothing. Only the drainer
+   * moves the store's position, after the log's: no drain in progress can make it seem ahead.
+   */
+  private async checkNotBehind(): Promise<void> {
+    const { drained } = await this.store.outbox.position(this.logged.change);
+    if (drained !== null && drained.change > this.logged.change)
+      throw new LogBehindError(drained.change, this.logged.change);
   }
 
   private through(r: OutboxRecord): DrainedThrough {

@@ -1,13 +1,15 @@
 /**
  * A store restored from a backup older than the audit log: the log proves changes (a revoked key)
- * the store no longer holds. The node refuses to serve from it, at start-up and on a reload.
+ * the store no longer holds. The node refuses to serve from it, at start-up and on a reload. And
+ * the reverse: an audit log older than its store, which lost entries it had proven.
  * Real SQLite files, a real backup (SQLite's online backup API) and real gateways.
  */
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import type { OutboxDrainer } from "../audit/index.js";
 import type { AuditLog } from "../audit/log.js";
 import { parseConfig } from "../config/index.js";
 import { startGateway, type RunningGateway } from "../gateway/server.js";
@@ -23,6 +25,22 @@ async function backUp(dataDir: string): Promise<string> {
   await db.backup(copy);
   db.close();
   return copy;
+}
+
+/** The audit log's files (audit.wal, its restore point, audit/), as a backup of the stopped node holds them. */
+const logFiles = (dataDir: string) =>
+  readdirSync(dataDir).filter((f) => f.startsWith("audit") && !/\.v?key$/.test(f));
+
+function backUpLog(dataDir: string): string {
+  const copy = mkdtempSync(join(tmpdir(), "clearance-log-backup-"));
+  for (const f of logFiles(dataDir)) cpSync(join(dataDir, f), join(copy, f), { recursive: true });
+  return copy;
+}
+
+/** The log's files replaced by the backup's. */
+function restoreLog(dataDir: string, backup: string): void {
+  for (const f of logFiles(dataDir)) rmSync(join(dataDir, f), { recursive: true });
+  for (const f of logFiles(backup)) cpSync(join(backup, f), join(dataDir, f), { recursive: true });
 }
 
 /** The gateway started again on `dataDir` (as an operator would, with the store it finds there). */
@@ -194,5 +212,96 @@ describe("a store older than its audit log (restored from a backup)", () => {
     // drain still run (the store is closed, not left open by the failure).
     await expect(t.gateway.close()).rejects.toThrow(`a change numbered ${logged} that is not the change`);
     await expect(t.gateway.store.version()).rejects.toThrow("the store is closed");
+  });
+});
+
+describe("an audit log older than its store (restored from a backup, or replaced)", () => {
+  /** Revokes benoit's key on a running gateway and waits until it is in the audit log. */
+  async function revokeBenoitLogged(g: RunningGateway): Promise<number> {
+    await revokeBenoit(g.store);
+    await g.snapshot.refresh();
+    await g.audit.drainer.drain();
+    return (g.audit.drainer as OutboxDrainer).change;
+  }
+
+  it("is refused at start-up, naming both positions and the way out; the store is left as it was", async () => {
+    const t = await startTestGateway();
+    const older = await revokeAlice(t);
+    await stop(t);
+    const backup = backUpLog(t.dataDir);
+    const g = await startAgain(t.dataDir);
+    const drained = await revokeBenoitLogged(g);
+    expect(drained).toBeGreaterThan(older);
+    await stop(g);
+    // The operator restores last night's audit log beside today's store.
+    restoreLog(t.dataDir, backup);
+    await expect(startAgain(t.dataDir)).rejects.toMatchObject({
+      code: "log_behind_store",
+      message: expect.stringMatching(
+        new RegExp(
+          `up to change ${drained}.*only up to ${older}.*same date as the store.*new, empty log`,
+          "i",
+        ),
+      ) as unknown,
+    });
+    const store = await openStore({ dataDir: t.dataDir });
+    expect((await store.outbox.position(drained)).drained).toMatchObject({ change: drained });
+    await store.close();
+  });
+
+  it("is refused on a poll when the store put under a running node has drained past its log", async () => {
+    const t = await startTestGateway();
+    const older = await revokeAlice(t);
+    const oldStore = await backUp(t.dataDir);
+    await stop(t);
+    const oldLog = backUpLog(t.dataDir);
+    const g = await startAgain(t.dataDir);
+    const drained = await revokeBenoitLogged(g);
+    await stop(g);
+    const newStore = await backUp(t.dataDir);
+    // Last night's store and log together: a pair of the same date, served from as usual.
+    copyFileSync(oldStore, join(t.dataDir, DB_FILE));
+    restoreLog(t.dataDir, oldLog);
+    const running = await startAgain(t.dataDir);
+    expect((running.audit.log as AuditLog).mark).toBe(older);
+    // Today's store is put back under it, through SQLite: the log lacks what that store drained.
+    const db = new Database(newStore, { readonly: true });
+    await db.backup(join(t.dataDir, DB_FILE));
+    db.close();
+    await running.snapshot.refresh();
+    expect(running.snapshot.lastFailure).toMatchObject({ code: "log_behind_store" });
+    expect(running.snapshot.lastFailure?.message).toContain(`up to change ${drained}`);
+    // A change made meanwhile (the admin API drains it at once) is not logged past the gap — which
+    // would bring the log's number level with the store's again — nor dropped: it waits in the outbox.
+    const [key] = await running.store.keys.list("chloe");
+    await running.store.keys.revoke(key!.id, "admin");
+    const refused = `has drained admin changes into the audit log up to change ${drained}, but the audit log`;
+    await expect(running.audit.drainer.drain()).rejects.toThrow(refused);
+    expect((running.audit.drainer as OutboxDrainer).change).toBe(older);
+    expect((await running.store.outbox.list(0, 10)).map((r) => [r.id, r.action])).toEqual([
+      [drained + 1, "key.revoke"],
+    ]);
+    await expect(running.close()).rejects.toThrow(refused);
+  });
+
+  it("a new, empty log started on purpose (the old one moved aside) is accepted, and after a restart too", async () => {
+    const t = await startTestGateway();
+    await revokeAlice(t);
+    await stop(t);
+    // The store and the signing key, without the log, as moving the log aside leaves them (in a new
+    // directory: this process remembers the directories it made, and would not make them again).
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-new-log-"));
+    for (const f of readdirSync(t.dataDir).filter((f) => !logFiles(t.dataDir).includes(f)))
+      cpSync(join(t.dataDir, f), join(dataDir, f), { recursive: true });
+    const g = await startAgain(dataDir);
+    // The store's position set back to the new log's (none), so a log with decisions and no admin
+    // change yet is not taken for an older one at the next start.
+    expect((await g.store.outbox.position(0)).drained).toMatchObject({ change: 0 });
+    expect((await chat(g.url, t.keys.get("alice")!, "US")).status).toBe(401);
+    expect((await chat(g.url, t.keys.get("benoit")!, "US")).status).toBe(200); // a decision logged
+    await stop(g);
+    const again = await startAgain(dataDir);
+    expect((again.audit.log as AuditLog).size).toBeGreaterThan(0n);
+    await stop(again);
   });
 });
