@@ -15,6 +15,7 @@ import { isKeyId } from "../store/keys.js";
 import type { Store } from "../store/index.js";
 import {
   Detectors,
+  NOTIFY_ONLY,
   SPIKES,
   sightingPartner,
   suspendable,
@@ -31,6 +32,9 @@ import type { LogSource } from "../audit/source.js";
 
 export type AlertsConfig = ConfigFile["monitoring"]["alerts"];
 
+/** Why a spike the warm-up raises is a notification only (NOTIFY_ONLY): see raiseUntold. */
+const RAISED_LATE =
+  "raised late by the warm-up (lost in a crash): its traffic is older than this run, and the response in force may not be the one of its time";
 /** Suspends a federated principal (credential `principal:<id>`); "" when the id is not one (nothing done). */
 export type SuspendPrincipal = (
   principalId: string,
@@ -393,6 +397,10 @@ export class AlertService {
         const stored = told.spikes.get(spikeOf(d)) ?? [];
         if (stored.some((at) => Math.abs(d.at - at) < this.o.config.cooldown_ms)) continue;
         this.detectors.cooled(d.detector, d.subject, d.at, d.severity);
+        // A notification only: its traffic is older than this run, and the response in force may not
+        // be the one of its time (alerts switched on, a lower factor): no suspension for it.
+        this.track(this.raise({ ...d, details: { ...d.details, [NOTIFY_ONLY]: RAISED_LATE } }));
+        continue;
       } else if (d.auditIndexes.some((i) => told.entries.has(i))) continue;
       this.track(this.raise(d));
     }

@@ -573,6 +573,8 @@ describe("a spike lost between its decisions' entries and the store", () => {
     expect(spike?.subject).toEqual({ kind: "principal", id: "feng" });
     expect(spike?.raised_at).toBe(new Date(before[31]?.t ?? 0).toISOString());
     expect(spike?.evidence.details).toMatchObject({ count: 12, baseline: 4 });
+    // A notification only: the traffic is older than this run, whose response may not be its time's.
+    expect(spike?.evidence.details[NOTIFY_ONLY]).toMatch(/^raised late by the warm-up/);
     // The burst's entries up to the one that crossed it: 20 to 31.
     expect(spike?.evidence.audit_indexes).toEqual(Array.from({ length: 12 }, (_, i) => String(20 + i)));
     // Stored now: neither a further start nor more traffic within the cooldown raises it again.

@@ -83,12 +83,23 @@ export interface LogMark {
  * a position in yet (one from before it was recorded) is given the log's, once its numbers reach
  * the log's and nothing at or below the log's number waits in its outbox.
  */
-export async function checkCaughtUp(store: Store, mark: LogMark, startUp = false): Promise<void> {
+export async function checkCaughtUp(
+  store: Store,
+  mark: LogMark,
+  startUp = false,
+  warn: (line: string) => void = () => {},
+): Promise<void> {
   if (startUp && mark.empty) {
     // A log restored from a backup taken before its first entry is told from no new log: nothing
-    // it had proven is lost either.
+    // it had proven is lost either. Said, since the store's record of the old log goes with it: a
+    // log moved aside by mistake (or removed) looks the same as one moved aside on purpose.
     const { drained } = await store.outbox.position(0);
-    if (drained !== null && drained.change !== 0) await store.outbox.remove({ change: 0, digest: null });
+    if (drained !== null && drained.change !== 0) {
+      warn(
+        `clearance: warning: the audit log is new (empty), but the store had drained admin change ${drained.change} into a log before (entry digest ${drained.digest ?? "unknown"}): starting a new log. If the old log was not moved aside on purpose, stop and restore it`,
+      );
+      await store.outbox.remove({ change: 0, digest: null });
+    }
     return;
   }
   const logged = mark.change;

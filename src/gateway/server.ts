@@ -127,7 +127,7 @@ async function assemble(
   // anything writes to it; so on every poll. (A shared log lives in the store's own database.)
   const ownLog = audit.drainer instanceof OutboxDrainer ? audit.drainer : null;
   const notBehindLog = async (adopt = false) => {
-    if (ownLog !== null) await checkCaughtUp(store, ownLog, adopt);
+    if (ownLog !== null) await checkCaughtUp(store, ownLog, adopt, log);
   };
   await notBehindLog(true);
   // The config's scheme file seeds the store (a new version when its content is new).
