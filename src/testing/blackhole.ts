@@ -14,7 +14,15 @@ export interface Blackhole {
   close(): Promise<void>;
 }
 
-export async function blackhole(url: string): Promise<Blackhole> {
+/**
+ * `partition`: a cut passes no close either (the blackhole otherwise passes one side's close on), and
+ * each side's kernel still answers keepalive probes for its own end: what only a heartbeat with a
+ * bound can notice.
+ */
+export async function blackhole(
+  url: string,
+  options: { readonly partition?: boolean } = {},
+): Promise<Blackhole> {
   const target = new URL(url);
   let cut = false;
   const sockets = new Set<net.Socket>();
@@ -36,8 +44,9 @@ export async function blackhole(url: string): Promise<Blackhole> {
       });
     pipe(client, upstream);
     pipe(upstream, client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+    const held = () => options.partition === true && cut;
+    client.on("close", () => void (held() || upstream.destroy()));
+    upstream.on("close", () => void (held() || client.destroy()));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const proxied = new URL(url);

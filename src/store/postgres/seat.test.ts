@@ -3,9 +3,9 @@
  * carrying packets (a partition, a dead NAT entry) loses the seat on its own side too, and another
  * node takes it. Each test in its own schema. Skipped without PostgreSQL.
  */
-import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
+import { blackhole } from "../../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import { openStore, type IntegratorSeat, type Store } from "../index.js";
 
@@ -44,45 +44,6 @@ const seatOf = (store: Store, leaseMs: number): IntegratorSeat => {
   return seat;
 };
 
-/**
- * A TCP proxy whose cut is a partition: from then on nothing passes either way, not even the other
- * side's close (testing/blackhole passes closes on), and each side's kernel still answers keepalive
- * probes for its own end. What only a heartbeat with a bound can notice.
- */
-async function partitionable(url: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
-  const target = new URL(url);
-  let cut = false;
-  const sockets = new Set<net.Socket>();
-  const track = (s: net.Socket) => {
-    sockets.add(s);
-    s.on("error", () => undefined);
-    s.on("close", () => sockets.delete(s));
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    track(client);
-    track(upstream);
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      from.on("data", (d) => void (cut || to.write(d)));
-      from.on("close", () => void (cut || to.destroy()));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const proxied = new URL(url);
-  proxied.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return {
-    url: proxied.toString(),
-    cut: () => void (cut = true),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 /** Polls `done` (the test's own timeout catches what never happens; no time is asserted). */
 async function until(done: () => Promise<boolean> | boolean): Promise<void> {
   while (!(await done())) await new Promise((r) => setTimeout(r, 25));
@@ -98,7 +59,7 @@ const checkpoint = (size: bigint, node: string) => ({
 describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () => {
   it("a holder whose link goes silent gives the seat up by itself; another node takes it over", async () => {
     const { url } = await freshSchema();
-    const proxy = await partitionable(url);
+    const proxy = await blackhole(url, { partition: true });
     try {
       const a = seatOf(await open(proxy.url), 600);
       const b = seatOf(await open(url), 600);
@@ -152,7 +113,7 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
     const { url, schema } = await freshSchema();
     await open(url); // migrated
     const [asA, asB] = [await role(url, schema), await role(url, schema)];
-    const proxy = await partitionable(asA);
+    const proxy = await blackhole(asA, { partition: true });
     try {
       const a = seatOf(await open(proxy.url), 600);
       const b = seatOf(await open(asB), 600);
