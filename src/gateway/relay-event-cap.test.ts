@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestGateway } from "../testing/gateway.js";
+import { openaiChatStream } from "../testing/sdk-streams.js";
 import type { Wire } from "../upstream/types.js";
 import { relay } from "./relay.js";
 import type { Usage } from "./usage.js";
@@ -90,19 +91,7 @@ describe("an OpenAI stream whose last event never ends", () => {
   for (const strip of [true, false]) {
     it(`${strip ? "re-encoded" : "passed through"}: the SDK reads the whole events, then raises the cut`, async () => {
       const { url, upstream, logged, charged } = await serve("openai", chunk("a") + chunk("b"), strip);
-      const client = new OpenAI({ apiKey: "k", baseURL: `${url}/v1`, maxRetries: 0 });
-      const stream = await client.chat.completions.create({
-        model: "m",
-        messages: [{ role: "user", content: "hi" }],
-        stream: true,
-      });
-      const texts: string[] = [];
-      let error: unknown = null;
-      try {
-        for await (const c of stream) texts.push(c.choices[0]?.delta.content ?? "");
-      } catch (e) {
-        error = e;
-      }
+      const { texts, error } = await openaiChatStream({ apiKey: "k", baseURL: `${url}/v1` });
       expect(texts).toEqual(["a", "b"]);
       expect(error).toBeInstanceOf(OpenAI.APIError);
       expect((error as Error).message).toContain(MESSAGE);
@@ -205,24 +194,11 @@ describe("through the gateway, with the HTTP provider", () => {
       record(usage, now);
     };
     try {
-      const client = new OpenAI({
-        apiKey: t.keys.get("alice"),
-        baseURL: `${t.url}/v1`,
-        maxRetries: 0,
-        defaultHeaders: { "x-test-country": "US" },
-      });
-      const stream = await client.chat.completions.create({
-        model: "mythos-5",
-        messages: [{ role: "user", content: "x".repeat(400) }],
-        stream: true,
-      });
-      const texts: string[] = [];
-      let error: unknown = null;
-      try {
-        for await (const c of stream) texts.push(c.choices[0]?.delta.content ?? "");
-      } catch (e) {
-        error = e;
-      }
+      const { texts, error } = await openaiChatStream(
+        { apiKey: t.keys.get("alice"), baseURL: `${t.url}/v1`, defaultHeaders: { "x-test-country": "US" } },
+        "mythos-5",
+        "x".repeat(400),
+      );
       expect(texts).toEqual(["a"]);
       expect((error as Error).message).toContain(MESSAGE);
       await closed;

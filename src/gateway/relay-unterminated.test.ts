@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Wire } from "../upstream/types.js";
+import { openaiChatStream } from "../testing/sdk-streams.js";
 import { relay } from "./relay.js";
 import type { Usage } from "./usage.js";
 
@@ -52,19 +53,7 @@ const chunk = (content: string) =>
 async function openaiRead(body: string, strip: boolean) {
   const { url, charged } = await serve("openai", body, strip);
   const raw = await (await fetch(`${url}/raw`, { method: "POST" })).text();
-  const client = new OpenAI({ apiKey: "k", baseURL: `${url}/v1`, maxRetries: 0 });
-  const stream = await client.chat.completions.create({
-    model: "m",
-    messages: [{ role: "user", content: "hi" }],
-    stream: true,
-  });
-  const texts: string[] = [];
-  let error: unknown = null;
-  try {
-    for await (const c of stream) texts.push(c.choices[0]?.delta.content ?? "");
-  } catch (e) {
-    error = e;
-  }
+  const { texts, error } = await openaiChatStream({ apiKey: "k", baseURL: `${url}/v1` });
   const usage = await charged();
   server?.close();
   return { raw, texts, error, usage };
