@@ -34,6 +34,7 @@ import { authenticateRequest, type Caller } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
 import { relay } from "./relay.js";
+import { unansweredCharge } from "./usage.js";
 import {
   checkStream,
   refuseDuplicateMembers,
@@ -524,6 +525,8 @@ async function forward(
     return;
   }
 
+  /** The upstream had the request whole: working on it from then on (a client leaving is charged). */
+  let sent = false;
   // Sent at once, while the entry is being made durable; settled either way, so that a quick
   // failure is not an unhandled rejection while the record is awaited.
   const call: Promise<Call> = served.provider
@@ -535,6 +538,7 @@ async function forward(
       stream,
       headers,
       signal: abort,
+      onSent: () => void (sent = true),
     })
     .then(
       (ok) => ({ ok }),
@@ -549,8 +553,15 @@ async function forward(
   const answered = await call;
   if ("failed" in answered) {
     const err = answered.failed;
-    // The client went away before the upstream answered: nothing to answer, nothing to report.
-    if (abort.aborted) return;
+    // The client went away before the upstream answered: nothing to answer, nothing to report. Once
+    // the upstream had the request whole it was working on it: charged, so that leaving just before
+    // the answer comes does not use the model off quota.
+    if (abort.aborted) {
+      const charged = sent ? unansweredCharge(endpoint, asked.text.length) : null;
+      seen.use(charged);
+      if (charged !== null) meter(ctx, asked, served, charged.input, charged.output);
+      return;
+    }
     if (err instanceof UpstreamError) {
       throw new ClearanceError(
         err.kind === "timeout" ? "upstream-timeout" : "upstream",

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bodyCharge, streamCharge, streamUsage, usageFromBody, usageOf } from "./usage.js";
+import { bodyCharge, streamCharge, streamUsage, unansweredCharge, usageFromBody, usageOf } from "./usage.js";
 
 const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
@@ -169,5 +169,13 @@ describe("an unread output count is charged as a missing one", () => {
     s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: 12 } }));
     expect(s.final).toBe(true);
     expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 12 });
+  });
+});
+
+describe("a request left before the upstream's head", () => {
+  it("is charged the input estimate, but a token count nothing (it runs no model)", () => {
+    expect(unansweredCharge("chat.completions", 4_001)).toEqual({ input: 1_001, output: 0 });
+    expect(unansweredCharge("embeddings", 8)).toEqual({ input: 2, output: 0 });
+    expect(unansweredCharge("messages.count_tokens", 4_000)).toBeNull();
   });
 });

@@ -140,6 +140,15 @@ export function unrelayedStreamCharge(stream: StreamUsage, requestChars: number,
 }
 
 /**
+ * What a request is charged whose client left after the upstream had it whole but before the
+ * answer's head came (a non-streamed answer's comes with the whole answer): the input estimate, as
+ * for a stream left before its first event; a token count (messages.count_tokens) nothing.
+ */
+export function unansweredCharge(endpoint: Endpoint, requestChars: number): Usage | null {
+  return endpoint === "messages.count_tokens" ? null : { input: inputEstimate(requestChars), output: 0 };
+}
+
+/**
  * What a JSON answer is charged: the usage it reported (`found`), its input estimated from the
  * request's size where it reported none (absent, 0, or a count no one could have used), as a
  * stream's is, and its output estimated from the body's size where its count is missing or one no

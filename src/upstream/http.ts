@@ -4,7 +4,7 @@
  */
 import type { Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { Pool, errors } from "undici";
+import { Pool, errors, type Dispatcher } from "undici";
 import { baseUrlProblem } from "../config/schema.js";
 import { SetupError } from "../errors/index.js";
 import { DispatchedBody } from "./body.js";
@@ -110,31 +110,31 @@ function dispatch(
       if (answered) body.destroy();
       else body.abortUpstream(new errors.RequestAbortedError());
     });
-    pool.dispatch(
-      { path, method: "POST", headers, body: call.body },
-      {
-        onConnect(abort: (err?: Error) => void) {
-          body.abortUpstream = abort;
-          if (call.signal.aborted) abort(new errors.RequestAbortedError());
-        },
-        onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-          if (status < 200) return true; // 1xx: informational, the real head follows
-          body.resumeUpstream = resume;
-          answered = true;
-          const encoding = contentEncoding(raw);
-          if (encoding !== null) decoder = new Decoder(encoding, body, resume);
-          resolve({ status, headers: passedHeaders(raw), body, secrets });
-          return true;
-        },
-        onData: (chunk: Buffer) => (decoder === null ? body.push(chunk) : decoder.write(chunk)),
-        onComplete: () => (decoder === null ? body.finish(null) : decoder.end()),
-        onError(err: Error) {
-          if (!answered) reject(classify(err, name));
-          else if (decoder === null) body.finish(err);
-          else decoder.fail(err);
-        },
+    // onRequestSent: undici calls it once the request is written whole (its types leave it out).
+    const handler: Dispatcher.DispatchHandler & { onRequestSent: (() => void) | undefined } = {
+      onConnect(abort: (err?: Error) => void) {
+        body.abortUpstream = abort;
+        if (call.signal.aborted) abort(new errors.RequestAbortedError());
       },
-    );
+      onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+        if (status < 200) return true; // 1xx: informational, the real head follows
+        body.resumeUpstream = resume;
+        answered = true;
+        const encoding = contentEncoding(raw);
+        if (encoding !== null) decoder = new Decoder(encoding, body, resume);
+        resolve({ status, headers: passedHeaders(raw), body, secrets });
+        return true;
+      },
+      onData: (chunk: Buffer) => (decoder === null ? body.push(chunk) : decoder.write(chunk)),
+      onComplete: () => (decoder === null ? body.finish(null) : decoder.end()),
+      onError(err: Error) {
+        if (!answered) reject(classify(err, name));
+        else if (decoder === null) body.finish(err);
+        else decoder.fail(err);
+      },
+      onRequestSent: call.onSent,
+    };
+    pool.dispatch({ path, method: "POST", headers, body: call.body }, handler);
   });
 }
 

@@ -31,6 +31,12 @@ export interface UpstreamCall {
   readonly headers: Readonly<Record<string, string>>;
   /** Cancelled when the client goes away or the record fails; the provider must stop the upstream request. */
   readonly signal: Cancellation;
+  /**
+   * Told once the request has gone to the upstream whole: from then on the upstream may be working
+   * on it, so a client that leaves before the answer's head is charged the input. A provider that
+   * answers at once (the demo) need not call it.
+   */
+  readonly onSent?: () => void;
 }
 
 /**
