@@ -77,21 +77,24 @@ export function decisionHandler(options: DecisionApiOptions) {
       res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
       return void res.end(text);
     }
-    if (url.pathname === "/v1/decisions") return handleDecisions(req, res, options.scheme(), options);
+    if (url.pathname === "/v1/decisions") return handleDecisions(req, res, options.scheme, options);
     throw new ClearanceError("not-found", "not_found", `no route for ${req.method} ${url.pathname}`);
   }, options.onError);
 }
 
 /**
  * POST /v1/decisions: one {principal, request}, or an array of them. A batch is worked out in short
- * turns of the event loop (see answerDecisions), against the scheme passed in: the one in force when
- * the request arrived, whatever replaces it meanwhile. A client that leaves mid-batch gets nothing
- * more worked out (the decisions made until then are counted in `metrics`, as they are made).
+ * turns of the event loop (see answerDecisions), against the scheme `scheme` returns once the body
+ * is in: the one in force when the request arrived whole, whatever replaces it meanwhile. (Read
+ * before the body, which may take up to the request timeout to come, it could be one replaced long
+ * since, and its confirmation lapsed.) `scheme` may throw: the request is refused. A client that
+ * leaves mid-batch gets nothing more worked out (the decisions made until then are counted in
+ * `metrics`, as they are made).
  */
 export async function handleDecisions(
   req: IncomingMessage,
   res: ServerResponse,
-  scheme: CompiledScheme,
+  scheme: () => CompiledScheme,
   limits: Pick<DecisionApiOptions, "bodyLimit" | "jsonDepth"> & { readonly metrics?: DecisionCounter } = {},
 ): Promise<void> {
   const { bodyLimit, jsonDepth, metrics } = limits;
@@ -104,9 +107,10 @@ export async function handleDecisions(
     ...(bodyLimit === undefined ? {} : { limit: bodyLimit }),
     ...(jsonDepth === undefined ? {} : { depth: jsonDepth }),
   });
+  const inForce = scheme();
   let chunks: readonly Buffer[];
   try {
-    chunks = await answerDecisions(text, scheme, turns, metrics);
+    chunks = await answerDecisions(text, inForce, turns, metrics);
   } catch (err) {
     if (err instanceof ClientGone) return;
     throw err;

@@ -4,6 +4,7 @@
  * batch started, with the answer it always gave, and no further for a client that has left.
  */
 import { readFileSync, readdirSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BATCH } from "../api/index.js";
@@ -125,6 +126,44 @@ describe("a batch of 10,000 posted to the gateway's decision API", () => {
     const res = await post(JSON.stringify(BATCH.slice(0, 3)));
     expect(res.status).toBe(200);
     expect(((await res.json()) as { decisions: unknown[] }).decisions).toHaveLength(3);
+  });
+});
+
+describe("a body still arriving when a new snapshot comes in", () => {
+  it("is decided against the snapshot in force once it is whole, not the one when its head came", async () => {
+    const scheme = first.control.scheme;
+    const ref = { name: "newer", digest: "sha256:newer" };
+    const newer: CompiledScheme = { ...scheme, ...ref, ref, models: new Map() };
+    const text = JSON.stringify(BATCH.slice(0, 1));
+    const url = new URL(t.url);
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: "/v1/decisions",
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      },
+    });
+    const answered = new Promise<string>((resolve, reject) => {
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve(body));
+      });
+      req.on("error", reject);
+    });
+    // Told after the gateway's own listener has taken the head (listeners run in order).
+    const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
+    req.write(text.slice(0, 40));
+    await headTaken;
+    // A license revoked, a partner suspended meanwhile: the answer must not rest on what came before.
+    t.gateway.snapshot.current = withScheme(newer);
+    req.end(text.slice(40));
+    const body = JSON.parse(await answered) as { decisions: { reason: string; scheme: { name: string } }[] };
+    expect(body.decisions[0]).toMatchObject({ reason: "unknown-model", scheme: { name: "newer" } });
   });
 });
 

@@ -4,6 +4,7 @@
  * refused (a revocation elsewhere may be missing here) while open models stay served; when the
  * store answers again and the change is loaded, service resumes under it.
  */
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
@@ -181,5 +182,49 @@ describe("a snapshot the store cannot confirm", () => {
     storeDown = false;
     await untilReady(200);
     expect((await decide()).status).toBe(200);
+  });
+
+  it("the decision API refuses a body that was still arriving when the policy went unconfirmed", async () => {
+    const text = JSON.stringify({
+      principal: { id: "probe", citizenships: [{ country: "DE" }], organization: "bw-cyber" },
+      request: {
+        model: "mythos-5",
+        action: "infer",
+        location: "DE",
+        purpose: "cyber-defense",
+        time: new Date().toISOString(),
+      },
+    });
+    const url = new URL(t.url);
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: "/v1/decisions",
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      },
+    });
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+    });
+    // The head, and half the body, while the policy is confirmed; the rest once it is not.
+    req.write(text.slice(0, 40));
+    await untilReady(200);
+    storeDown = true;
+    await untilReady(503);
+    req.end(text.slice(40));
+    const { status, body } = await answered;
+    storeDown = false;
+    await untilReady(200);
+    expect(status).toBe(503);
+    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe("policy_unconfirmed");
   });
 });

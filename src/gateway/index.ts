@@ -110,10 +110,16 @@ export function createGatewayHandler(
         }
         // Its answers rest on the same snapshot as the data plane's: refused as that is once the
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
-        const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
-        if (unconfirmed !== null) throw unconfirmed;
+        // Looked at before the body is read, and again once it is in (it may take up to the
+        // request timeout to arrive), when the scheme in force is taken.
+        const confirmed = () => {
+          const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
+          if (unconfirmed !== null) throw unconfirmed;
+          return ctx.scheme();
+        };
+        confirmed();
         // Counted one by one with their action (the observer is told of no decision for this route).
-        return handleDecisions(req, res, ctx.scheme(), {
+        return handleDecisions(req, res, confirmed, {
           bodyLimit: ctx.bodyLimit,
           jsonDepth: ctx.jsonDepth,
           ...(ctx.decisions === undefined ? {} : { metrics: ctx.decisions }),
