@@ -171,6 +171,51 @@ describe("a change of the provider's key intervals only", () => {
   });
 });
 
+describe("a staleness bound shorter than the refetch age", () => {
+  it("refetches the keys before they go stale: the provider's tokens are served while its endpoint answers", async () => {
+    let clock = 1_900_000_000_000;
+    published.set("/brief/jwks", ["a"]);
+    // keys_max_stale_s under the default keys_max_age_s (3600): an operator bounding how long keys
+    // serve while the endpoint fails, and leaving the refetch age alone.
+    const { record, set } = clockedKeySet(
+      {
+        id: "brief",
+        issuer: `${base}/brief`,
+        jwks_uri: `${base}/brief/jwks`,
+        audiences: [AUD],
+        keys_max_stale_s: 600,
+      },
+      { fetchTimeoutMs: 2000, cooldownMs: 10_000 },
+      () => clock,
+    );
+    set.maintain(); // the first fetch, as the gateway's upkeep starts it
+    await eventually(
+      async () => set.fetchedAt,
+      (at) => at !== null,
+    );
+    const check = async () => {
+      const token = await sign("/brief", "a", Math.floor(clock / 1000));
+      return verifyToken(token, parseToken(token, 8192), record, set, clock).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => (err as { code: string }).code,
+      );
+    };
+    // The gateway's upkeep (identity.maintain_ms), every 10 s of the test's clock, for 20 minutes;
+    // the endpoint answers throughout, and every request meanwhile is served.
+    for (let s = 10; s <= 1_200; s += 10) {
+      clock += 10_000;
+      set.maintain();
+      await eventually(async () => set.fetchedAt! >= set.lastAttempt, Boolean); // a fetch started: done
+      // Before the fix: refetched only after 3600 s, so from 600 s on the keys were past their
+      // staleness bound and the tokens refused (identity-provider-unavailable, "could not be
+      // refreshed for over 600 s" though no fetch had failed), until a refusal started a fetch.
+      expect(await check(), `at ${s} s`).toBe("accepted k");
+    }
+    expect(set.lastError).toBeNull();
+    expect(set.fetches).toBe(4); // at 0, 310, 620 and 930 s: every half of the bound, not each request
+  });
+});
+
 describe("a fetched key set listing more keys than an inline one may (100)", () => {
   it("is refused as a failed fetch: the keys held stay, and lastError says why", async () => {
     const set = gw.gateway.identity.keySet("many")!;
