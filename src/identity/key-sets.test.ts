@@ -141,6 +141,32 @@ describe("a key replaced under the same kid", () => {
   });
 });
 
+describe("two keys published under one kid (a rotation keeping the kid, both live)", () => {
+  it("tries each: a token of either is verified; a forgery is refused as one", async () => {
+    published.set("/twin/jwks", ["a", "b"]);
+    const clock = 1_900_000_000_000;
+    const { record, set } = clockedKeySet(
+      { id: "twin", issuer: `${base}/twin`, jwks_uri: `${base}/twin/jwks`, audiences: [AUD] },
+      { fetchTimeoutMs: 2000, cooldownMs: 10_000 },
+      () => clock,
+    );
+    await set.refresh();
+    expect(set.kids).toEqual(["k", "k"]);
+    const check = async (pair: string) => {
+      const token = await sign("/twin", pair, Math.floor(clock / 1000));
+      return verifyToken(token, parseToken(token, 8192), record, set, clock).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => `${(err as { code: string }).code}: ${(err as Error).message}`,
+      );
+    };
+    // Before the fix: both refused, "unknown-signing-key: the token names no kid and twin has
+    // several keys", though each token names kid k and the provider publishes its key.
+    expect(await check("a")).toBe("accepted k");
+    expect(await check("b")).toBe("accepted k");
+    expect(await check("forger")).toBe("token-signature: the token's signature does not verify");
+  });
+});
+
 describe("a change of the provider's key intervals only", () => {
   it("keeps the keys held: the provider's tokens are served while its endpoint is down", async () => {
     const before = gw.gateway.identity.keySet("retime")!;
