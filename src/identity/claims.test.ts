@@ -88,6 +88,26 @@ describe("claim mapping", () => {
     expect(facts.unreadable.map((u) => [u.fact, u.why])).toEqual([["organization", "not a name"]]);
   });
 
+  it("reads a date in seconds; one past the year 9999 (milliseconds sent for seconds) is no date", () => {
+    const facts = mapClaims(provider(), {
+      person: {
+        nationalities: [
+          { country: "DE", since: 978_307_200 }, // 2001-01-01 in seconds
+          { country: "IR", since: 1_262_304_000_000 }, // 2010-01-01 in milliseconds
+          { country: "FR", since: 253_402_300_800 }, // 10000-01-01
+        ],
+      },
+    });
+    // Before the fix: IR "since +041969-09", FR "since +010000-01": not dates, yet read as instants
+    // millennia ahead, so the nationality was not held at the request's time (an embargo set aside).
+    expect(facts.citizenships.map((c) => c.value)).toEqual([
+      { country: "DE", since: "2001-01-01" },
+      { country: "IR", since: null },
+      { country: "FR", since: null },
+    ]);
+    expect(facts.citizenships[1]?.note).toBe("since 1262304000000 is not a date, taken as unknown");
+  });
+
   it("refuses, never drops, a citizenship or residence it cannot read", () => {
     const refused = (claims: Record<string, unknown>) =>
       mapClaims(provider(), claims).refused.map((u) => [u.fact, u.claim, u.value]);

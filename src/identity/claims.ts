@@ -103,9 +103,12 @@ function country(value: unknown): string | null {
 function date(value: unknown): string | null | undefined {
   if (value === undefined || value === null) return null;
   if (typeof value === "number" && Number.isFinite(value)) {
-    // Seconds since the epoch, as JWT dates are.
+    // Seconds since the epoch, as JWT dates are. A day past 9999 (milliseconds sent for seconds,
+    // say) is written "+041969-09": no date, though Date.parse would read it as one millennia
+    // ahead, a nationality not held yet (an embargo set aside). Unreadable, as a text would be.
     const d = new Date(value * 1000);
-    return Number.isNaN(d.getTime()) ? undefined : d.toISOString().slice(0, 10);
+    const day = Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 10);
+    return isCalendarDate(day) ? day : undefined;
   }
   // A day the calendar has (Date.parse takes 2020-02-30 as March 1st); a time after it is dropped.
   if (typeof value === "string" && isCalendarDate(value) && !Number.isNaN(Date.parse(value)))

@@ -5,6 +5,7 @@
  * path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
  */
 import { createHash } from "node:crypto";
+import { CONTROL } from "../policy/text.js";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
@@ -236,7 +237,9 @@ export class Federation {
       principal: vouched.principal,
       first_seen: new Date(now).toISOString(),
       last_seen: new Date(now).toISOString(),
-      issued_at: verified.claims.iat as number,
+      // Whole seconds, as the store keeps them (PostgreSQL: BIGINT); a NumericDate may have a
+      // fraction (RFC 7519), which would fail the write of the whole batch, at every try.
+      issued_at: Math.floor(verified.claims.iat as number),
     });
     return caller;
   }
@@ -339,6 +342,11 @@ export class Federation {
       // It would be the principal's id (hashed, a lone surrogate becomes U+FFFD: two subjects, one
       // id) and the audit entry's subject, which RFC 8785 cannot hold.
       throw tokenError("token-claims", `the token's subject claim is not valid Unicode (a lone surrogate)`);
+    }
+    if (CONTROL.test(subject)) {
+      // As a kid's: it is written in the audit entry, explanations and logs, and stored as the
+      // principal's subject, where PostgreSQL refuses a NUL and with it every principal written beside.
+      throw tokenError("token-claims", `the token's subject claim contains control characters`);
     }
     return {
       issuer,

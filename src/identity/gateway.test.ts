@@ -36,6 +36,14 @@ const PEOPLE = {
     ],
     acr: "urn:eidas:loa:high",
   },
+  // A partner's IdP writing the date in milliseconds where seconds are meant (year 41969).
+  "de-ir-ms": {
+    nationality: [
+      { country: "DE", since: "2001-01-01" },
+      { country: "IR", since: 1_262_304_000_000 },
+    ],
+    acr: "urn:eidas:loa:high",
+  },
   "de-17": { nationality: ["DE", ...Array<string>(15).fill("FR"), "IR"], acr: "urn:eidas:loa:high" },
 };
 
@@ -153,6 +161,14 @@ describe("partner tokens at the gateway", () => {
   it("keeps a nationality whose date is unreadable, undated: the dates-missing rule applies", async () => {
     // DE dated, IR not: which is most recent is unknown, so both count, and IR is embargoed.
     const r = await chat(await idp.token("de-ir-undated"));
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("embargoed-nationality");
+  });
+
+  it("takes a date in milliseconds for unknown, not millennia ahead: an embargoed nationality still denies", async () => {
+    // Before the fix: IR "since +041969-09", not held at the request's time, so DE alone counted:
+    // 200, allow partner-country.
+    const r = await chat(await idp.token("de-ir-ms"));
     expect(r.status).toBe(403);
     expect(r.reason).toBe("embargoed-nationality");
   });

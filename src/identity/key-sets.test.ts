@@ -141,6 +141,32 @@ describe("a key replaced under the same kid", () => {
   });
 });
 
+describe("two keys published under one kid (a rotation keeping the kid, both live)", () => {
+  it("tries each: a token of either is verified; a forgery is refused as one", async () => {
+    published.set("/twin/jwks", ["a", "b"]);
+    const clock = 1_900_000_000_000;
+    const { record, set } = clockedKeySet(
+      { id: "twin", issuer: `${base}/twin`, jwks_uri: `${base}/twin/jwks`, audiences: [AUD] },
+      { fetchTimeoutMs: 2000, cooldownMs: 10_000 },
+      () => clock,
+    );
+    await set.refresh();
+    expect(set.kids).toEqual(["k", "k"]);
+    const check = async (pair: string) => {
+      const token = await sign("/twin", pair, Math.floor(clock / 1000));
+      return verifyToken(token, parseToken(token, 8192), record, set, clock).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => `${(err as { code: string }).code}: ${(err as Error).message}`,
+      );
+    };
+    // Before the fix: both refused, "unknown-signing-key: the token names no kid and twin has
+    // several keys", though each token names kid k and the provider publishes its key.
+    expect(await check("a")).toBe("accepted k");
+    expect(await check("b")).toBe("accepted k");
+    expect(await check("forger")).toBe("token-signature: the token's signature does not verify");
+  });
+});
+
 describe("a change of the provider's key intervals only", () => {
   it("keeps the keys held: the provider's tokens are served while its endpoint is down", async () => {
     const before = gw.gateway.identity.keySet("retime")!;
@@ -168,6 +194,51 @@ describe("a change of the provider's key intervals only", () => {
       status: 401,
       code: "identity-provider-unavailable",
     });
+  });
+});
+
+describe("a staleness bound shorter than the refetch age", () => {
+  it("refetches the keys before they go stale: the provider's tokens are served while its endpoint answers", async () => {
+    let clock = 1_900_000_000_000;
+    published.set("/brief/jwks", ["a"]);
+    // keys_max_stale_s under the default keys_max_age_s (3600): an operator bounding how long keys
+    // serve while the endpoint fails, and leaving the refetch age alone.
+    const { record, set } = clockedKeySet(
+      {
+        id: "brief",
+        issuer: `${base}/brief`,
+        jwks_uri: `${base}/brief/jwks`,
+        audiences: [AUD],
+        keys_max_stale_s: 600,
+      },
+      { fetchTimeoutMs: 2000, cooldownMs: 10_000 },
+      () => clock,
+    );
+    set.maintain(); // the first fetch, as the gateway's upkeep starts it
+    await eventually(
+      async () => set.fetchedAt,
+      (at) => at !== null,
+    );
+    const check = async () => {
+      const token = await sign("/brief", "a", Math.floor(clock / 1000));
+      return verifyToken(token, parseToken(token, 8192), record, set, clock).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => (err as { code: string }).code,
+      );
+    };
+    // The gateway's upkeep (identity.maintain_ms), every 10 s of the test's clock, for 20 minutes;
+    // the endpoint answers throughout, and every request meanwhile is served.
+    for (let s = 10; s <= 1_200; s += 10) {
+      clock += 10_000;
+      set.maintain();
+      await eventually(async () => set.fetchedAt! >= set.lastAttempt, Boolean); // a fetch started: done
+      // Before the fix: refetched only after 3600 s, so from 600 s on the keys were past their
+      // staleness bound and the tokens refused (identity-provider-unavailable, "could not be
+      // refreshed for over 600 s" though no fetch had failed), until a refusal started a fetch.
+      expect(await check(), `at ${s} s`).toBe("accepted k");
+    }
+    expect(set.lastError).toBeNull();
+    expect(set.fetches).toBe(4); // at 0, 310, 620 and 930 s: every half of the bound, not each request
   });
 });
 

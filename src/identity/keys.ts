@@ -93,11 +93,16 @@ export class KeySet {
     return this.fetchedAt !== null && now - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
   }
 
-  /** Background upkeep: fetch when never fetched or older than max age (at most once per cooldown). */
+  /**
+   * Background upkeep: fetch when never fetched, older than max age, or halfway to the staleness
+   * bound if that comes first (at most once per cooldown). A bound shorter than the max age would
+   * otherwise let keys go stale, and their tokens be refused, while the endpoint answers.
+   */
   maintain(): void {
     if (this.inline) return;
     const now = this.#now();
-    const due = this.fetchedAt === null || now - this.fetchedAt > this.provider.keys_max_age_s * 1000;
+    const { keys_max_age_s: age, keys_max_stale_s: stale } = this.provider;
+    const due = this.fetchedAt === null || now - this.fetchedAt > Math.min(age, stale / 2) * 1000;
     if (due) void this.refresh();
   }
 

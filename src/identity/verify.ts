@@ -162,17 +162,33 @@ export async function verifyToken(
       `the keys of ${provider.id} could not be refreshed for over ${provider.keys_max_stale_s} s: its tokens are refused until they can`,
     );
   }
+  const options = {
+    issuer: provider.issuer,
+    audience: provider.audiences,
+    algorithms: provider.algorithms,
+    clockTolerance: provider.clock_skew_s,
+    maxTokenAge: provider.max_token_age_s,
+    requiredClaims: ["exp", "iat"],
+    currentDate: new Date(now),
+  };
   const attempt = async (lookup: KeySet["lookup"]) => {
     if (lookup === null) throw new joseErrors.JWKSNoMatchingKey();
-    return jwtVerify(token, lookup, {
-      issuer: provider.issuer,
-      audience: provider.audiences,
-      algorithms: provider.algorithms,
-      clockTolerance: provider.clock_skew_s,
-      maxTokenAge: provider.max_token_age_s,
-      requiredClaims: ["exp", "iat"],
-      currentDate: new Date(now),
-    });
+    try {
+      return await jwtVerify(token, lookup, options);
+    } catch (err) {
+      // Several keys under the token's kid (a rotation keeping the kid, both published): each is
+      // tried, as jose leaves it to the caller; the one whose signature verifies is the key. A token
+      // naming no kid against several keys stays refused (any key would be tried for any forgery).
+      if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys) || parsed.header.kid === undefined) throw err;
+      for await (const key of err) {
+        try {
+          return await jwtVerify(token, key, options);
+        } catch (inner) {
+          if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw inner;
+        }
+      }
+      throw new joseErrors.JWSSignatureVerificationFailed();
+    }
   };
   try {
     let result;

@@ -1,0 +1,108 @@
+/**
+ * Federated principals written to a PostgreSQL store: whatever a verified token holds, its
+ * principal reaches the store, and no token can stop the others' from being written (the gateway
+ * writes them in batches, off the request path). The partner's key is the test's own, registered
+ * inline. Skipped without PostgreSQL.
+ */
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningGateway } from "../gateway/server.js";
+import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
+import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
+
+if (skipReason !== undefined) console.warn(`src/identity/store-writes.test.ts: SKIPPED, ${skipReason}`);
+
+const ISSUER = "https://eid.store-writes.example";
+const AUD = "urn:clearance:gateway";
+
+describe.skipIf(skipReason !== undefined)(
+  skipReason === undefined ? "federated principals in PostgreSQL" : `PostgreSQL: SKIPPED, ${skipReason}`,
+  () => {
+    let group: NodeGroup | undefined;
+    let node: RunningGateway;
+    let key: CryptoKey;
+
+    beforeAll(async () => {
+      const pair = await generateKeyPair("ES256", { extractable: true });
+      key = pair.privateKey;
+      const { url } = await freshSchema();
+      group = nodeGroup(url);
+      node = await group.start("node-a");
+      const res = await fetch(`${node.url}/admin/v1/partners/g7-fvey/identity-providers`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          id: "de-frac",
+          issuer: ISSUER,
+          jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] },
+          audiences: [AUD],
+          claims: { citizenships: "nationality" },
+          assurance: { level: "attested" },
+          max_assurance: "attested",
+        }),
+      });
+      expect(res.status).toBe(201);
+    }, 30_000);
+    afterAll(async () => {
+      await group?.close();
+      await dropSchemas();
+    });
+
+    const sign = (sub: string, iat: number) =>
+      new SignJWT({ iss: ISSUER, aud: AUD, sub, iat, exp: Math.floor(iat) + 600, nationality: ["DE"] })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .sign(key);
+    const chat = async (token: string) =>
+      (
+        await fetch(`${node.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            "x-test-country": "DE",
+          },
+          body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+        })
+      ).status;
+
+    it("a token issued at a fractional second (RFC 7519's NumericDate may be one) is written, and so are the others", async () => {
+      const now = Date.now() / 1000;
+      expect(await chat(await sign("anna", Math.floor(now) - 0.25))).toBe(200);
+      expect(await chat(await sign("bernd", Math.floor(now)))).toBe(200);
+      // The gateway's own flush (identity.maintain_ms) may have run already; this one waits for it.
+      await node.identity.flush();
+      // Before the fix: the batch was refused whole (issued_at BIGINT: "invalid input syntax for
+      // type bigint: 1799999999.75"), kept and retried every second, failing each time: no partner's
+      // person was written on this node again.
+      expect(await node.store.federated.get("fed:de-frac:anna")).toMatchObject({
+        partner: "g7-fvey",
+        issued_at: Math.floor(now) - 1,
+      });
+      expect(await node.store.federated.get("fed:de-frac:bernd")).toMatchObject({ partner: "g7-fvey" });
+    });
+
+    it("a subject holding a control character is refused (a NUL would have stopped every write)", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      // Before the fix: served, and the batch holding its principal refused by PostgreSQL ("invalid
+      // byte sequence for encoding UTF8: 0x00"), kept and retried at every flush, failing each time.
+      for (const sub of ["carl\u0000", "carl\tx", "carl\u009b"]) {
+        const res = await fetch(`${node.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await sign(sub, now)}`,
+            "content-type": "application/json",
+            "x-test-country": "DE",
+          },
+          body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+        });
+        expect(res.status, JSON.stringify(sub)).toBe(401);
+        expect(await res.json()).toMatchObject({
+          error: { code: "token-claims", message: "the token's subject claim contains control characters" },
+        });
+      }
+      expect(await chat(await sign("dora", now))).toBe(200);
+      await node.identity.flush();
+      expect(await node.store.federated.get("fed:de-frac:dora")).toMatchObject({ partner: "g7-fvey" });
+    });
+  },
+);
