@@ -107,6 +107,10 @@ export class SharedAuditLog implements AuditTrail {
   private appending: Promise<void> | null = null;
   /** A transaction is to start at the end of this turn of the event loop. */
   private scheduled = false;
+  /**
+   * Why the last append's transaction failed; null once one commits, or once a round's probe has
+   * (a node out of rotation for it is sent no request whose append would clear it).
+   */
   private lastFailure: Error | null = null;
   private closed = false;
   private committed = 0n;
@@ -363,6 +367,7 @@ export class SharedAuditLog implements AuditTrail {
   private async round(): Promise<void> {
     this.busySince = this.now();
     try {
+      await this.probe();
       if (!this.seat.held && this.now() >= this.standDownUntil)
         await this.seat.acquire().catch(this.o.onError);
       const integrating = this.seat.held;
@@ -383,6 +388,22 @@ export class SharedAuditLog implements AuditTrail {
       }
     } finally {
       this.busySince = null;
+    }
+  }
+
+  /**
+   * After a failed append with none since: the append statement with no entries, on the appends'
+   * own connections (a write: a database that only reads does not pass), so that the log says it
+   * takes entries again once the database does. Never rejects.
+   */
+  private async probe(): Promise<void> {
+    const failed = this.lastFailure;
+    if (failed === null || this.appending !== null || this.waiting.length > 0) return;
+    try {
+      await this.o.db.append([]);
+      if (this.lastFailure === failed) this.lastFailure = null;
+    } catch (err) {
+      if (this.lastFailure === failed) this.lastFailure = err instanceof Error ? err : new Error(String(err));
     }
   }
 

@@ -31,6 +31,7 @@ export interface ObservedRequest {
   readonly start: number;
   /** When the response ended or the connection closed. */
   readonly end: number;
+  /** The status answered; 499 when the client left before any answer was sent. */
   readonly status: number;
   /** x-clearance-reason as answered: the decision's reason, or the refusal's error code. */
   readonly reason: string;
@@ -63,6 +64,9 @@ export interface ObservedRequest {
   /** Whatever the observer keeps with the request (its trace span, for instance). */
   slot: unknown;
 }
+
+/** The status of a request whose client left before any answer was sent (as nginx logs it). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * Observations handed to their observer on the next turn of the event loop, all of a turn's in
@@ -133,7 +137,8 @@ export class Observation implements ObservedRequest, ClientSlot {
     o.traceparent = typeof parent === "string" ? parent : undefined;
     res.once("close", () => {
       o.end = performance.now();
-      o.status = res.statusCode;
+      // Closed before any answer was sent (the client left): not the 200 Node holds by default.
+      o.status = res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST;
       o.reason = String(res.getHeader("x-clearance-reason") ?? "none");
       // "close" can come before the handler's last steps (the usage it metered): they run first.
       later(observer, o);

@@ -156,6 +156,15 @@ async function assemble(
     onError,
   });
   opened.push(() => screening.close());
+  // The review queue's length, for the metrics (off the request path, like a reload): at start-up
+  // and after every reload (a node started on a queue already waiting says so from its first scrape).
+  const countReviewQueue = async () => {
+    const metrics = late.monitoring?.metrics;
+    if (metrics !== undefined && metrics !== null)
+      await store.screening
+        .matches({ status: "potential" })
+        .then((m) => metrics.screeningQueue.set(m.length), onError);
+  };
   const snapshot: SnapshotHolder = await SnapshotHolder.open(
     store,
     failed("store"),
@@ -165,12 +174,7 @@ async function assemble(
       screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
       // Partners' federated principals too: their matches go to the review queue like anyone's.
       await store.federated.list().then((fs) => screening.onFederated(fs), onError);
-      // The review queue's length, for the metrics (off the request path, like the reload itself).
-      const metrics = late.monitoring?.metrics;
-      if (metrics !== undefined && metrics !== null)
-        await store.screening
-          .matches({ status: "potential" })
-          .then((m) => metrics.screeningQueue.set(m.length), onError);
+      await countReviewQueue();
     },
     () => notBehindLog(),
   );
@@ -283,6 +287,7 @@ async function assemble(
   });
   late.monitoring = observer;
   opened.push(() => observer.close());
+  await countReviewQueue();
   const alertsConfig = config.file.monitoring.alerts;
   const alerts = alertsConfig.enabled
     ? await AlertService.open({
