@@ -14,6 +14,13 @@ const timeouts = z
   })
   .default({ connect_ms: 5_000, first_byte_ms: 120_000, idle_ms: 120_000 });
 
+/** The message for a listen host that is not one: shared with the CLI's --host. */
+export const HOST_PROBLEM =
+  "expected an address (127.0.0.1, ::1; 0.0.0.0 or :: for every interface) or a host name: an empty host would bind every interface";
+
+/** An address to bind. Node binds "" on every interface (::), the opposite of the default. */
+const host = z.string().regex(/^\S+$/, HOST_PROBLEM).default("127.0.0.1");
+
 const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (e.g. OPENAI_API_KEY)");
@@ -184,7 +191,7 @@ const monitoring = z
         /** A listener of its own instead (no token asked there: bind it where only Prometheus reaches). */
         listen: z
           .strictObject({
-            host: z.string().default("127.0.0.1"),
+            host,
             port: z.number().int().min(0).max(65535),
           })
           .optional(),
@@ -249,7 +256,7 @@ export const configSchema = z.strictObject({
     }),
   listen: z
     .strictObject({
-      host: z.string().default("127.0.0.1"),
+      host,
       port: z.number().int().min(0).max(65535).default(8080),
       /** Connections held at once; beyond it new ones are closed as they arrive (keep it below the fd limit). */
       max_connections: z.number().int().positive().default(4096),
