@@ -12,7 +12,7 @@ import { CONTROL_LEVELS } from "../policy/types.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
-import { configSchema, type ConfigFile } from "./schema.js";
+import { TIMER_MAX_MS, configSchema, type ConfigFile } from "./schema.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -115,6 +115,15 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       code: "too_big",
       path: ["listen", "headers_timeout_ms"],
       message: `headers_timeout_ms (${value.listen.headers_timeout_ms}) must not exceed request_timeout_ms (${value.listen.request_timeout_ms}): the headers are part of the request`,
+    });
+  }
+  // A PostgreSQL change is given up on after lock_timeout_ms + 2 × query_timeout_ms (adminBounds): one timer.
+  const storeWait = value.store.lock_timeout_ms + 2 * value.store.query_timeout_ms;
+  if (value.store.driver === "postgres" && storeWait > TIMER_MAX_MS) {
+    problems.push({
+      code: "too_big",
+      path: ["store", "lock_timeout_ms"],
+      message: `lock_timeout_ms + 2 × query_timeout_ms (${storeWait}) must be at most ${TIMER_MAX_MS}: a change waits that long, and Node's timers cannot wait longer (they would fire after 1 ms instead)`,
     });
   }
   problems.push(...locationProblems(value.location));
