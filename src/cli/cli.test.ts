@@ -166,6 +166,16 @@ describe("clearance CLI", () => {
     }
   });
 
+  it("refuses an empty --host, which Node would bind on every interface", async () => {
+    for (const args of [
+      ["serve", "--scheme", EXAMPLE, "--host", "", "--port", "0"],
+      ["serve", "--config", "no-such-clearance.yaml", "--host", " ", "--port", "0"],
+    ]) {
+      const r = await cli(args);
+      expect([r.code, r.err]).toEqual([2, expect.stringMatching(/--host: expected an address/)]);
+    }
+  });
+
   it("sets lists built-in sets with source and as-of date", async () => {
     const r = await cli(["sets", "EAR_E1"]);
     expect(r.out).toMatch(/EAR_E1 +3 countries +as of \d{4}-\d{2}-\d{2} +15 CFR/);

@@ -129,6 +129,29 @@ describe("clearance.yaml", () => {
     );
   });
 
+  it("refuses an empty or blank listen host: Node binds an empty one on every interface", () => {
+    for (const host of ['""', '" "']) {
+      expect(
+        problems(
+          `listen: { host: ${host} }\nmonitoring: { metrics: { listen: { host: ${host}, port: 0 } } }\n`,
+        ),
+        host,
+      ).toEqual([
+        expect.objectContaining({
+          path: ["listen", "host"],
+          line: 4,
+          message: expect.stringMatching(/an empty host would bind every interface/) as unknown,
+        }),
+        expect.objectContaining({
+          path: ["monitoring", "metrics", "listen", "host"],
+          line: 5,
+          message: expect.stringMatching(/an empty host would bind every interface/) as unknown,
+        }),
+      ]);
+    }
+    expect(parse("listen: { host: 0.0.0.0 }\n").file.listen.host).toBe("0.0.0.0");
+  });
+
   it("refuses an admin token shorter than 32 characters, naming the variable", () => {
     const short = () => parse("", { CLEARANCE_ADMIN_TOKEN: "x".repeat(31) });
     expect(short).toThrow(InvalidInputError);

@@ -8,10 +8,11 @@ import { InvalidInputError, type Problem } from "../errors/index.js";
 import { isLoopbackHost } from "../identity/provider-urls.js";
 import { parseBootstrap } from "../identity/registry.js";
 import { cidrProblem, countryDbProblem, isHeaderName } from "../location/index.js";
+import { CONTROL_LEVELS } from "../policy/types.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
-import { configSchema, type ConfigFile } from "./schema.js";
+import { TIMER_MAX_MS, configSchema, type ConfigFile } from "./schema.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -85,6 +86,15 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       message: m.message,
     });
   }
+  for (const s of sharedUpstreams(scheme, (model) => routes.get(model))) {
+    // At the laxer model's route when the config lists it (its upstream_model is the likelier slip).
+    const listed = [s.model, s.other].find((model) => Object.hasOwn(value.models, model));
+    problems.push({
+      code: "shared_upstream_model",
+      path: listed === undefined ? ["default_provider"] : ["models", listed, "upstream_model"],
+      message: s.message,
+    });
+  }
   const apiKeys = new Map<string, string>();
   for (const [name, p] of Object.entries(value.providers)) {
     if (p.type === "demo" || p.api_key_env === undefined) continue;
@@ -105,6 +115,15 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       code: "too_big",
       path: ["listen", "headers_timeout_ms"],
       message: `headers_timeout_ms (${value.listen.headers_timeout_ms}) must not exceed request_timeout_ms (${value.listen.request_timeout_ms}): the headers are part of the request`,
+    });
+  }
+  // A PostgreSQL change is given up on after lock_timeout_ms + 2 × query_timeout_ms (adminBounds): one timer.
+  const storeWait = value.store.lock_timeout_ms + 2 * value.store.query_timeout_ms;
+  if (value.store.driver === "postgres" && storeWait > TIMER_MAX_MS) {
+    problems.push({
+      code: "too_big",
+      path: ["store", "lock_timeout_ms"],
+      message: `lock_timeout_ms + 2 × query_timeout_ms (${storeWait}) must be at most ${TIMER_MAX_MS}: a change waits that long, and Node's timers cannot wait longer (they would fire after 1 ms instead)`,
     });
   }
   problems.push(...locationProblems(value.location));
@@ -247,6 +266,54 @@ export function fallbackWireMismatches(
     }
   }
   return mismatches;
+}
+
+/** A model answered by an upstream model that a more controlled model is routed to (see sharedUpstreams). */
+export interface SharedUpstream {
+  /** The less controlled model. */
+  readonly model: string;
+  readonly other: string;
+  readonly message: string;
+}
+
+/**
+ * Scheme models of different control levels routed to one provider's same upstream model. A
+ * request is decided for the model it names and forwarded under that model's upstream name, so an
+ * open model routed to a controlled model's upstream model (a copied `upstream_model`, or one
+ * naming a model the default provider serves under its own name) would serve the controlled model
+ * to anyone the open one is allowed to: its checks never made. Models of one control level may
+ * share one (a deployment under two names).
+ */
+export function sharedUpstreams(
+  scheme: CompiledScheme,
+  route: (model: string) => Route | undefined,
+): SharedUpstream[] {
+  const level = (model: string) => scheme.models.get(model)?.control ?? "open";
+  const rank = (model: string) => CONTROL_LEVELS.indexOf(level(model));
+  const byUpstream = new Map<string, string[]>();
+  for (const id of scheme.models.keys()) {
+    const r = route(id);
+    if (r === undefined) continue;
+    const key = JSON.stringify([r.provider, r.upstreamModel]);
+    byUpstream.set(key, [...(byUpstream.get(key) ?? []), id]);
+  }
+  const shared: SharedUpstream[] = [];
+  for (const [key, models] of byUpstream) {
+    const [provider, upstream] = JSON.parse(key) as [string, string];
+    const strictest = models.reduce((a, b) => (rank(b) > rank(a) ? b : a));
+    for (const model of models) {
+      if (rank(model) === rank(strictest)) continue;
+      shared.push({
+        model,
+        other: strictest,
+        message:
+          `scheme ${scheme.name}: ${model} (${level(model)}) and ${strictest} (${level(strictest)}) are both ` +
+          `routed to provider ${provider} as ${upstream}: a request for ${model} would be answered by ` +
+          `${strictest}'s upstream model without ${strictest}'s checks; give each its own upstream_model`,
+      });
+    }
+  }
+  return shared;
 }
 
 /**

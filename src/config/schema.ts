@@ -3,6 +3,27 @@ import { z } from "zod";
 
 const ms = (fallback: number) => z.number().int().positive().default(fallback);
 
+/**
+ * The longest a Node timer waits (2^31 - 1 ms, 24.8 days). Longer is no error to Node: the timer
+ * fires after 1 ms (TimeoutOverflowWarning), so a poll ran every millisecond and a timeout expired
+ * at once. Settings that become timers are held to it; `factor`: the setting is waited on that many
+ * times over (the longest timer it sets is factor × it).
+ */
+export const TIMER_MAX_MS = 2_147_483_647;
+const timerMs = (factor = 1) => {
+  const max = Math.floor(TIMER_MAX_MS / factor);
+  const why =
+    factor === 1
+      ? "Node's timers cannot wait longer, and would fire after 1 ms instead"
+      : `it is waited on up to ${factor} × over, and Node's timers cannot wait longer than ${TIMER_MAX_MS} ms (they would fire after 1 ms instead)`;
+  return z
+    .number()
+    .int()
+    .max(max, `at most ${max} ms (about ${Math.floor(max / 86_400_000)} days): ${why}`);
+};
+/** A duration a timer waits, with its default. */
+const timer = (fallback: number, factor = 1) => timerMs(factor).positive().default(fallback);
+
 const timeouts = z
   .strictObject({
     /** TCP + TLS connect. */
@@ -13,6 +34,13 @@ const timeouts = z
     idle_ms: ms(120_000),
   })
   .default({ connect_ms: 5_000, first_byte_ms: 120_000, idle_ms: 120_000 });
+
+/** The message for a listen host that is not one: shared with the CLI's --host. */
+export const HOST_PROBLEM =
+  "expected an address (127.0.0.1, ::1; 0.0.0.0 or :: for every interface) or a host name: an empty host would bind every interface";
+
+/** An address to bind. Node binds "" on every interface (::), the opposite of the default. */
+const host = z.string().regex(/^\S+$/, HOST_PROBLEM).default("127.0.0.1");
 
 const envName = z
   .string()
@@ -61,7 +89,7 @@ const baseUrl = z.string().superRefine((u, ctx) => {
 const provider = z.discriminatedUnion(
   "type",
   [
-    z.strictObject({ type: z.literal("demo"), token_delay_ms: z.number().int().nonnegative().default(0) }),
+    z.strictObject({ type: z.literal("demo"), token_delay_ms: timerMs().nonnegative().default(0) }),
     z.strictObject({
       type: z.literal("openai"),
       base_url: baseUrl,
@@ -151,7 +179,7 @@ const alerts = z
       .strictObject({
         enabled: on,
         percent: z.number().positive().max(100).default(90),
-        check_ms: ms(30_000),
+        check_ms: timer(30_000),
       })
       .default({ enabled: true, percent: 90, check_ms: 30_000 }),
     webhook: z
@@ -159,7 +187,7 @@ const alerts = z
         url: webhookUrl.optional(),
         /** The HMAC-SHA256 signing secret, from this environment variable. */
         secret_env: envName.default("CLEARANCE_WEBHOOK_SECRET"),
-        timeout_ms: ms(5_000),
+        timeout_ms: timer(5_000),
         /** First retry after this long, doubling up to max_retry_ms. */
         retry_ms: ms(1_000),
         max_retry_ms: ms(300_000),
@@ -184,7 +212,7 @@ const monitoring = z
         /** A listener of its own instead (no token asked there: bind it where only Prometheus reaches). */
         listen: z
           .strictObject({
-            host: z.string().default("127.0.0.1"),
+            host,
             port: z.number().int().min(0).max(65535),
           })
           .optional(),
@@ -222,9 +250,9 @@ export const configSchema = z.strictObject({
       /** PostgreSQL connection string, from this environment variable. */
       url_env: envName.default("DATABASE_URL"),
       /** PostgreSQL: an audit append or version poll slower than this is refused (its connection destroyed). */
-      query_timeout_ms: ms(5_000),
+      query_timeout_ms: timer(5_000, 6),
       /** PostgreSQL: a change waiting longer than this for a lock fails with 503, changing nothing. */
-      lock_timeout_ms: ms(30_000),
+      lock_timeout_ms: timer(30_000),
     })
     .default({ driver: "sqlite", url_env: "DATABASE_URL", query_timeout_ms: 5_000, lock_timeout_ms: 30_000 }),
   /** Quota and rate-limit counters: this node's memory, or Redis shared by every node. */
@@ -238,7 +266,7 @@ export const configSchema = z.strictObject({
       /** When Redis cannot be reached: refuse controlled and home-only models, or serve on this node's counts. */
       on_unavailable: z.enum(["fail_closed", "fail_open"]).default("fail_closed"),
       /** A Redis command taking longer than this counts as Redis unreachable. */
-      timeout_ms: z.number().int().positive().default(500),
+      timeout_ms: timer(500, 4),
     })
     .default({
       driver: "memory",
@@ -249,7 +277,7 @@ export const configSchema = z.strictObject({
     }),
   listen: z
     .strictObject({
-      host: z.string().default("127.0.0.1"),
+      host,
       port: z.number().int().min(0).max(65535).default(8080),
       /** Connections held at once; beyond it new ones are closed as they arrive (keep it below the fd limit). */
       max_connections: z.number().int().positive().default(4096),
@@ -312,9 +340,7 @@ export const configSchema = z.strictObject({
       token_ttl_days: z.number().int().min(1).max(3650).default(90),
     })
     .default({ failed_auth_per_minute: 10, token_ttl_days: 90 }),
-  metering: z
-    .strictObject({ flush_ms: z.number().int().positive().default(1_000) })
-    .default({ flush_ms: 1_000 }),
+  metering: z.strictObject({ flush_ms: timer(1_000) }).default({ flush_ms: 1_000 }),
   audit: z
     .strictObject({
       /** The log's name: first line of every checkpoint, and the signing key's name. */
@@ -328,7 +354,7 @@ export const configSchema = z.strictObject({
       /** The signing key itself, from this environment variable (wins over key_file). */
       key_env: envName.optional(),
       /** A checkpoint at least this often while entries arrive. */
-      checkpoint_ms: z.number().int().positive().default(1_000),
+      checkpoint_ms: timer(1_000),
       /** This gateway's name in entries; default: the host name. */
       node: z.string().optional(),
       /** When set, entries name principals by a keyed hash (HMAC-SHA256) instead of their id. */
@@ -354,7 +380,7 @@ export const configSchema = z.strictObject({
       /** At most one key-set fetch per provider in this time (an unknown kid cannot make more). */
       key_fetch_cooldown_ms: ms(30_000),
       /** How long one fetch of a discovery document or key set may take. */
-      key_fetch_timeout_ms: ms(5_000),
+      key_fetch_timeout_ms: timer(5_000),
       /**
        * Fetch key sets and discovery documents over plain http from a loopback address (an IdP on
        * this machine: the demo, tests). Off: https only. No other internal address is ever fetched.
@@ -363,7 +389,7 @@ export const configSchema = z.strictObject({
       /** Verified tokens kept in memory, so a token's signature is checked once (0: every request). */
       token_cache: z.number().int().nonnegative().default(10_000),
       /** How often key sets are looked after and federated principals written to the store. */
-      maintain_ms: ms(1_000),
+      maintain_ms: timer(1_000),
       /**
        * Bootstrap: providers added at start when the store has none with their id (each a provider
        * as the admin API takes it, plus `partner`). Checked when the config is loaded.
@@ -391,7 +417,7 @@ export const configSchema = z.strictObject({
     })
     .default({ require_for_activation: false, seen_days: 30, examples: 5 }),
   /** How often the gateway looks for changes made by other processes (CLI, other nodes). */
-  refresh_ms: z.number().int().positive().default(100),
+  refresh_ms: timer(100),
   /**
    * The longest the gateway decides on a snapshot the store has not confirmed as current; beyond it,
    * controlled and home-only models are refused (503) until the store answers again.

@@ -83,6 +83,10 @@ export function guardConnections(
   render: ClientErrorRenderer,
 ): GuardedServer {
   server.maxConnections = limits.maxConnections;
+  // Every header within maxHeaderBytes is read. Node's default keeps the first 2000 and drops the
+  // rest without a word, and a proxy appends its X-Forwarded-For or country line last: a client
+  // sending its own line, then 2000 short ones, had the proxy's dropped and was located by its own.
+  server.maxHeadersCount = 0;
   server.timeout = limits.idleTimeoutMs;
   const open = new Set<Duplex & { bytesRead: number }>();
   server.on("connection", (socket: Duplex & { bytesRead: number }) => {

@@ -7,7 +7,7 @@
  * application (approved licenses take the two-person workflow), cannot be activated.
  */
 import { z } from "zod";
-import { fallbackWireMismatches } from "../../config/index.js";
+import { fallbackWireMismatches, sharedUpstreams } from "../../config/index.js";
 import { compileFitting, leftOutKey, readStoredVersion } from "../../control/effective.js";
 import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
@@ -186,6 +186,15 @@ export const schemeRoutes = [
           "conflict",
           "fallback_wire_mismatch",
           `version ${v.id} cannot be activated: ${mixed.map((m) => m.message).join("; ")}`,
+        );
+      }
+      // Models of different control answered by one upstream model: the laxer's allow would serve the other.
+      const shared = sharedUpstreams(scheme, deps.route);
+      if (shared.length > 0) {
+        throw new ClearanceError(
+          "conflict",
+          "shared_upstream_model",
+          `version ${v.id} cannot be activated: ${shared.map((s) => s.message).join("; ")}`,
         );
       }
       const impact = await reviewedImpact(deps, v.id, body.what_if);

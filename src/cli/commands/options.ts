@@ -1,3 +1,4 @@
+import { HOST_PROBLEM } from "../../config/schema.js";
 import { InvalidInputError } from "../../errors/index.js";
 
 export function parsePort(value: string): number {
@@ -8,4 +9,12 @@ export function parsePort(value: string): number {
     ]);
   }
   return port;
+}
+
+/** An address to bind: Node binds an empty one on every interface. */
+export function parseHost(value: string): string {
+  if (!/^\S+$/.test(value)) {
+    throw new InvalidInputError([{ code: "usage", path: [], message: `--host: ${HOST_PROBLEM}` }]);
+  }
+  return value;
 }

@@ -12,7 +12,7 @@ import { parseAddress } from "../../location/index.js";
 import { GatewayMetrics } from "../../monitoring/metrics.js";
 import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
 import type { Io } from "../io.js";
-import { parsePort } from "./options.js";
+import { parseHost, parsePort } from "./options.js";
 
 interface ServeOptions {
   config?: string;
@@ -36,7 +36,12 @@ export function registerServe(program: Command, io: Io): void {
     )
     .option("--data-dir <dir>", "data directory (overrides the config's data_dir)")
     .addOption(new Option("--port <port>", "port (overrides the config)").argParser(parsePort))
-    .option("--host <host>", "address to bind (overrides the config's listen.host; default 127.0.0.1)")
+    .addOption(
+      new Option(
+        "--host <host>",
+        "address to bind (overrides the config's listen.host; default 127.0.0.1)",
+      ).argParser(parseHost),
+    )
     .option(
       "--allow-unauthenticated",
       "with --scheme: let a --host other than loopback serve the decision API, which has no authentication",
