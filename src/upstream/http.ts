@@ -82,7 +82,8 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       headers["accept-encoding"] = "identity";
       headers.accept = call.stream ? "text/event-stream" : "application/json";
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
-      return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name, secrets);
+      const path = basePath + PATHS[call.endpoint];
+      return dispatch(pool, path, headers, call, options.name, secrets, options.timeouts.first_byte_ms);
     },
     close: () => pool.close(),
   };
@@ -99,10 +100,15 @@ function dispatch(
   call: UpstreamCall,
   name: string,
   secrets: readonly string[],
+  firstByteMs: number,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const body = new DispatchedBody();
     let answered = false;
+    /** When the request went out: the first-byte deadline counts from there. */
+    let sent = 0;
+    /** The first-byte deadline once a 1xx came (undici's headers timeout restarts on each). */
+    let deadline: NodeJS.Timeout | undefined;
     /** Set when the upstream encoded its body although asked for identity. */
     let decoder: Decoder | null = null;
     call.signal.once("abort", () => {
@@ -114,10 +120,21 @@ function dispatch(
     const handler: Dispatcher.DispatchHandler & { onRequestSent: (() => void) | undefined } = {
       onConnect(abort: (err?: Error) => void) {
         body.abortUpstream = abort;
+        sent = performance.now();
         if (call.signal.aborted) abort(new errors.RequestAbortedError());
       },
       onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-        if (status < 200) return true; // 1xx: informational, the real head follows
+        if (status < 200) {
+          // 1xx: informational, the real head follows — within the first-byte timeout all the same
+          // (an upstream sending "102 Processing" every few seconds must not hold the call for ever).
+          // Timed only from the first 1xx: no timer on the common path.
+          deadline ??= setTimeout(
+            () => body.abortUpstream(new errors.HeadersTimeoutError()),
+            Math.max(0, firstByteMs - (performance.now() - sent)),
+          );
+          return true;
+        }
+        clearTimeout(deadline);
         body.resumeUpstream = resume;
         answered = true;
         const encoding = contentEncoding(raw);
@@ -128,6 +145,7 @@ function dispatch(
       onData: (chunk: Buffer) => (decoder === null ? body.push(chunk) : decoder.write(chunk)),
       onComplete: () => (decoder === null ? body.finish(null) : decoder.end()),
       onError(err: Error) {
+        clearTimeout(deadline);
         if (!answered) reject(classify(err, name));
         else if (decoder === null) body.finish(err);
         else decoder.fail(err);
