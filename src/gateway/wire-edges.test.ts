@@ -66,6 +66,11 @@ const ANSWERS: Record<string, { status?: number; headers: Record<string, string>
     headers: { "content-type": "application/json", "content-encoding": "deflate" },
     body: deflateSync(JSON.stringify(completion)),
   },
+  // Compressed as a transfer coding: undici undoes only the chunked framing.
+  "transfer-gzip": {
+    headers: { "content-type": "application/json", "transfer-encoding": "gzip, chunked" },
+    body: gzipSync(JSON.stringify(completion)),
+  },
   empty: { headers: { "content-type": "application/json" }, body: "" },
   "empty-stream": { headers: { "content-type": "text/event-stream" }, body: ": nothing to say\n\n" },
   zstd: {
@@ -402,8 +407,8 @@ describe("an upstream's error text in a 2xx answer is not passed on", () => {
 });
 
 describe("an upstream's body encoded although the gateway asked for identity", () => {
-  it("gzip and deflate JSON reach the SDK decoded (they were passed on compressed, without content-encoding)", async () => {
-    for (const how of ["gzip", "deflate"]) {
+  it("gzip and deflate JSON, a content or a transfer coding, reach the SDK decoded (they were passed on compressed)", async () => {
+    for (const how of ["gzip", "deflate", "transfer-gzip"]) {
       const { data, response } = await openai(how)
         .chat.completions.create({ model: "mythos-5", messages })
         .withResponse();

@@ -174,19 +174,34 @@ function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
 }
 
 /**
- * The body's content coding, lower-cased, or null for none. The gateway asks for identity; an
- * upstream (or a proxy before it) may encode all the same, and the header is not passed on (the
- * relay rewrites and measures the text), so such a body is decoded before anyone reads it.
+ * The codings the body still carries once undici has undone the chunked framing, lower-cased and in
+ * the order they were applied (its content codings, then its transfer codings but `chunked`), or
+ * null for none. The gateway asks for identity; an upstream (or a proxy before it) may encode all
+ * the same — as content or, rarely, transfer coding (`Transfer-Encoding: gzip, chunked`, which undici
+ * passes on still compressed) — and the header is not passed on (the relay rewrites and measures the
+ * text), so such a body is decoded before anyone reads it.
  */
 function contentEncoding(raw: readonly Buffer[]): string | null {
-  let found: string | null = null;
+  let content: string | null = null;
+  let transfer: string | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as Buffer).length !== 16) continue;
-    if ((raw[i] as Buffer).toString("latin1").toLowerCase() !== "content-encoding") continue;
+    const length = (raw[i] as Buffer).length;
+    if (length !== 16 && length !== 17) continue;
+    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    if (name !== "content-encoding" && name !== "transfer-encoding") continue;
     const value = (raw[i + 1] as Buffer).toString("latin1").trim().toLowerCase();
-    found = found === null ? value : `${found}, ${value}`;
+    if (name === "content-encoding") content = content === null ? value : `${content}, ${value}`;
+    else transfer = transfer === null ? value : `${transfer}, ${value}`;
   }
-  return found === null || found === "" || found === "identity" ? null : found;
+  // Nearly every answer: no content coding, and no transfer coding or only the framing.
+  if ((content === null || content === "" || content === "identity") && (transfer ?? "chunked") === "chunked")
+    return null;
+  const codings = [content ?? "", transfer ?? ""]
+    .join(",")
+    .split(",")
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== "" && coding !== "identity" && coding !== "chunked");
+  return codings.length === 0 ? null : codings.join(", ");
 }
 
 /**
