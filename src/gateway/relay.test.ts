@@ -271,3 +271,56 @@ describe("a stream passed through as it came (Anthropic; OpenAI asked for usage)
     expect(text).toBe(`${first}event: error\ndata: ${JSON.stringify(error)}\n\n`);
   });
 });
+
+describe("a 2xx that is the upstream's error", () => {
+  /** Relays `body` as a 200 on `endpoint`; what the client got and how the relay settled. */
+  async function answered(endpoint: "chat.completions" | "responses", body: string) {
+    let settled: Promise<Usage | null> = Promise.resolve(null);
+    server = createServer((_req, res) => {
+      settled = relay({
+        wire: "openai",
+        endpoint,
+        upstream: {
+          status: 200,
+          headers: { "content-type": "application/json" },
+          body: Readable.from([Buffer.from(body)]),
+        },
+        res,
+        headers: {},
+        stripUsageChunk: false,
+        captureLimit: 1 << 20,
+        requestId: "test",
+        log: () => undefined,
+        requestChars: 40,
+      });
+      // Refused, it is answered by the gateway's error handler; here, by its code.
+      settled.catch((err: { code?: string }) => res.writeHead(502).end(String(err.code)));
+    });
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    const received = await res.text();
+    return { status: res.status, received, usage: await settled.catch(() => "refused") };
+  }
+
+  it("is refused as upstream_failed and charged nothing (not charged 1 token per 4 bytes of its text)", async () => {
+    const got = await answered("chat.completions", JSON.stringify({ error: { message: "db01 down" } }));
+    expect(got).toEqual({ status: 502, received: "upstream_failed", usage: "refused" });
+  });
+
+  it("a failed Responses object is passed on without its message, and charged its usage", async () => {
+    const body = JSON.stringify({
+      id: "resp_1",
+      object: "response",
+      status: "failed",
+      error: { code: "server_error", message: "db01 down" },
+      output: [],
+      usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+    });
+    const got = await answered("responses", body);
+    expect(got.status).toBe(200);
+    expect(got.received).not.toContain("db01");
+    expect(JSON.parse(got.received)).toMatchObject({ status: "failed", error: { code: "server_error" } });
+    expect(got.usage).toEqual({ input: 3, output: 2 });
+  });
+});

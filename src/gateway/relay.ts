@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
-import { createSseParser, encodeEvent, type SseEvent } from "../upstream/sse.js";
+import { createSseParser, encodeEvent, isEventStream, type SseEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import {
   bodyCharge,
@@ -17,7 +17,7 @@ import {
   usageFromTail,
   type Usage,
 } from "./usage.js";
-import { logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
+import { answerError, logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
 import { streamErrorEvent } from "./wire.js";
 
 export interface RelayOptions {
@@ -67,7 +67,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   if (upstream.status < 200 || upstream.status >= 300)
     // A body already destroyed emits nothing more (its "close" may have gone): nothing to wait for.
     return body.destroyed ? Promise.resolve(null) : relayUpstreamError(o);
-  const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
+  const sse = isEventStream(upstream.headers["content-type"]);
   // Copied by assignment: a literal with two spreads, or a spread and a member after it, takes V8's
   // slow path on Node 20 (about 1 µs a response).
   const head: Record<string, string> = Object.assign({}, upstream.headers, o.headers);
@@ -82,6 +82,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let finish = (): void => void res.end();
   /** A non-streamed answer that ended with nothing in it, and nothing sent yet. */
   let empty = (): boolean => false;
+  /**
+   * Why a non-streamed answer that ended, held and not sent yet, is not passed on: a 2xx that is the
+   * upstream's error all the same (its text would reach the client); else null.
+   */
+  let failed = (): ClearanceError | null => null;
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
@@ -229,11 +234,32 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       return res.write(chunk);
     };
     empty = () => size === 0 && held && !gone;
+    /** What goes out instead of the held body: the upstream's error replaced (see answerError). */
+    let cleaned: Buffer | null = null;
+    failed = () => {
+      if (!held || gone) return null;
+      const whole = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
+      // Nearly every answer: no member or value named error, nothing decoded or parsed.
+      if (!whole.includes('"error"')) return null;
+      const text = whole.toString("utf8");
+      const found = answerError(text, o.requestId);
+      if (found === null) return null;
+      logUpstreamText(o, `upstream answered ${upstream.status} with an error`, text);
+      if ("text" in found) {
+        cleaned = Buffer.from(found.text);
+        return null;
+      }
+      return new ClearanceError(
+        "upstream",
+        "upstream_failed",
+        `the upstream answered ${upstream.status} with an error; its message is not passed on (request ${o.requestId} in the gateway's log)`,
+      );
+    };
     finish = () => {
       if (gone) return;
       if (!held) return void res.end();
-      const body = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
-      head["content-length"] = String(size);
+      const body = cleaned ?? (kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size));
+      head["content-length"] = String(body.length);
       res.writeHead(upstream.status, head);
       res.end(body);
     };
@@ -298,6 +324,13 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
             `the upstream answered ${upstream.status} with an empty body`,
           ),
         );
+        return;
+      }
+      // The upstream's error in a 2xx: a 502 as its error statuses are, charged nothing as they are.
+      const refused = failed();
+      if (refused !== null) {
+        settled = true;
+        reject(refused);
         return;
       }
       finish();

@@ -178,6 +178,43 @@ export function sanitizedStreamError(wire: Wire, e: SseEvent, requestId: string)
 }
 
 /**
+ * A 2xx JSON answer that is the upstream's error all the same — a proxy's or a server's
+ * `{"error":…}` (an object or a string), vLLM's `{"object":"error",…}`, Anthropic's
+ * `{"type":"error",…}` — whose text must not reach the client any more than an error status's:
+ * `refuse` (the caller answers it as the upstream's failure). A Responses object that failed
+ * (`"object":"response"` with its `error`) is a real answer, usage included: passed on as `text`,
+ * its error's message replaced as a `response.failed` event's is. null when the body is no error.
+ */
+export function answerError(
+  text: string,
+  requestId: string,
+): { readonly refuse: true } | { readonly text: string } | null {
+  // Nearly every answer: no error form in it, and nothing parsed here.
+  if (!errorish(text)) return null;
+  let json: Json;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+    json = parsed as Json;
+  } catch {
+    return null;
+  }
+  const error = json.error;
+  if (json.object === "response") {
+    if (error === null || error === undefined) return null;
+    const code = standardCode((error as Json).code) ?? "server_error";
+    const message = `the upstream's response failed; its message is not passed on (request ${requestId} in the gateway's log)`;
+    return { text: JSON.stringify(Object.assign({}, json, { error: { code, message } })) };
+  }
+  const refused =
+    (typeof error === "object" && error !== null) ||
+    typeof error === "string" ||
+    json.object === "error" ||
+    json.type === "error";
+  return refused ? { refuse: true } : null;
+}
+
+/**
  * Whether an event's data may be an error (a false "yes" costs a parse, a false "no" a leak): a
  * member named `error` whose value is an object or a string, or `"error"` as a member's value
  * (`"type":"error"`, `"object":"error"`). Not a member `"error": null`, which every Responses API

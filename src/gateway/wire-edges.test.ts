@@ -1,7 +1,7 @@
 /**
  * The wire formats' edges with the real SDKs, against an upstream on a real socket that misbehaves
  * on request (the `openai-beta` / `anthropic-beta` header, passed through, names how): error texts
- * inside a stream, an encoded body it was not asked for, a 200 with nothing in it.
+ * inside a stream or a 200, an encoded body it was not asked for, a 200 with nothing in it.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
@@ -66,6 +66,11 @@ const ANSWERS: Record<string, { status?: number; headers: Record<string, string>
     headers: { "content-type": "application/json", "content-encoding": "deflate" },
     body: deflateSync(JSON.stringify(completion)),
   },
+  // Compressed as a transfer coding: undici undoes only the chunked framing.
+  "transfer-gzip": {
+    headers: { "content-type": "application/json", "transfer-encoding": "gzip, chunked" },
+    body: gzipSync(JSON.stringify(completion)),
+  },
   empty: { headers: { "content-type": "application/json" }, body: "" },
   "empty-stream": { headers: { "content-type": "text/event-stream" }, body: ": nothing to say\n\n" },
   zstd: {
@@ -128,6 +133,34 @@ const ANSWERS: Record<string, { status?: number; headers: Record<string, string>
         },
       ],
     ),
+  },
+  // A 2xx whose body is the upstream's error all the same (a proxy's, vLLM's, Anthropic's shape).
+  "chat-error-200": {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ error: { message: LEAK, type: "server_error", code: "server_error" } }),
+  },
+  "chat-error-200-vllm": {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ object: "error", message: LEAK, type: "BadRequestError", param: null, code: 400 }),
+  },
+  "messages-error-200": {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: LEAK } }),
+  },
+  // A Responses object that failed: an answer (its usage is charged), its error's text not.
+  "responses-failed-200": {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      ...created.response,
+      status: "failed",
+      error: { code: "server_error", message: LEAK },
+      usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+    }),
+  },
+  // Media types are case-insensitive: a stream all the same, its error event replaced.
+  "chat-error-mixed-case": {
+    headers: { "content-type": "Text/Event-Stream; charset=utf-8" },
+    body: sse([null, chunk("a")], [null, { error: { message: LEAK, type: "server_error" } }]),
   },
 };
 
@@ -287,6 +320,23 @@ describe("an upstream's error text inside a stream is not passed on", () => {
     expect(String((error as Error).message)).not.toContain("hunter2");
   });
 
+  it("a stream whose content type is spelled in capitals is read as one: its error event replaced", async () => {
+    const stream = await openai("chat-error-mixed-case").chat.completions.create({
+      model: "mythos-5",
+      messages,
+      stream: true,
+    });
+    const { events, error } = await drain(stream);
+    expect(events.map((c) => c.choices[0]?.delta.content)).toEqual(["a"]);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as Error).message).toMatch(/upstream failed mid-stream/);
+    for (const usage of [false, true]) {
+      const text = await rawStream("chat-error-mixed-case", usage);
+      expect(text).not.toContain("gpu-17");
+      expect(text).toMatch(/upstream failed mid-stream/);
+    }
+  });
+
   it("the Responses API: an `error` event and `response.failed` keep their shape, not the text", async () => {
     const errored = await drain(
       await openai("responses-error").responses.create({ model: "mythos-5", input: "hi", stream: true }),
@@ -316,9 +366,49 @@ describe("an upstream's error text inside a stream is not passed on", () => {
   });
 });
 
+describe("an upstream's error text in a 2xx answer is not passed on", () => {
+  it('chat completions: `{error:…}` and vLLM\'s `{object:"error"}` in a 200 are a 502 the SDK raises, the text logged', async () => {
+    for (const how of ["chat-error-200", "chat-error-200-vllm"]) {
+      const err = await openai(how)
+        .chat.completions.create({ model: "mythos-5", messages })
+        .catch((e: unknown) => e);
+      expect(err, how).toBeInstanceOf(OpenAI.InternalServerError);
+      const e = err as InstanceType<typeof OpenAI.APIError>;
+      expect(e.status, how).toBe(502);
+      expect(e.code, how).toBe("upstream_failed");
+      expect(e.message, how).not.toContain("gpu-17");
+      expect(e.message, how).toMatch(/answered 200 with an error/);
+    }
+    const line = logged.find((l) => l.includes("gpu-17") && l.includes("answered 200 with an error"));
+    expect(line).toBeDefined();
+    expect(line).not.toContain("hunter2");
+  });
+
+  it('Anthropic messages: `{type:"error"}` in a 200 is a 502 in Anthropic\'s format', async () => {
+    const err = await anthropic("messages-error-200")
+      .messages.create({ model: "fable-5", max_tokens: 10, messages })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(502);
+    expect(String((err as Error).message)).not.toContain("gpu-17");
+  });
+
+  it("the Responses API: a failed response keeps its shape and usage, not the text", async () => {
+    const response = await openai("responses-failed-200").responses.create({
+      model: "mythos-5",
+      input: "hi",
+    });
+    expect(response.status).toBe("failed");
+    expect(response.error?.code).toBe("server_error");
+    expect(response.error?.message).not.toContain("gpu-17");
+    expect(response.error?.message).toMatch(/request [0-9a-f-]+ in the gateway's log/);
+    expect(response.usage).toEqual({ input_tokens: 3, output_tokens: 2, total_tokens: 5 });
+  });
+});
+
 describe("an upstream's body encoded although the gateway asked for identity", () => {
-  it("gzip and deflate JSON reach the SDK decoded (they were passed on compressed, without content-encoding)", async () => {
-    for (const how of ["gzip", "deflate"]) {
+  it("gzip and deflate JSON, a content or a transfer coding, reach the SDK decoded (they were passed on compressed)", async () => {
+    for (const how of ["gzip", "deflate", "transfer-gzip"]) {
       const { data, response } = await openai(how)
         .chat.completions.create({ model: "mythos-5", messages })
         .withResponse();

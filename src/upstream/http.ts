@@ -82,7 +82,8 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       headers["accept-encoding"] = "identity";
       headers.accept = call.stream ? "text/event-stream" : "application/json";
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
-      return dispatch(pool, basePath + PATHS[call.endpoint], headers, call, options.name, secrets);
+      const path = basePath + PATHS[call.endpoint];
+      return dispatch(pool, path, headers, call, options.name, secrets, options.timeouts.first_byte_ms);
     },
     close: () => pool.close(),
   };
@@ -99,10 +100,15 @@ function dispatch(
   call: UpstreamCall,
   name: string,
   secrets: readonly string[],
+  firstByteMs: number,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const body = new DispatchedBody();
     let answered = false;
+    /** When the request went out: the first-byte deadline counts from there. */
+    let sent = 0;
+    /** The first-byte deadline once a 1xx came (undici's headers timeout restarts on each). */
+    let deadline: NodeJS.Timeout | undefined;
     /** Set when the upstream encoded its body although asked for identity. */
     let decoder: Decoder | null = null;
     call.signal.once("abort", () => {
@@ -114,10 +120,21 @@ function dispatch(
     const handler: Dispatcher.DispatchHandler & { onRequestSent: (() => void) | undefined } = {
       onConnect(abort: (err?: Error) => void) {
         body.abortUpstream = abort;
+        sent = performance.now();
         if (call.signal.aborted) abort(new errors.RequestAbortedError());
       },
       onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-        if (status < 200) return true; // 1xx: informational, the real head follows
+        if (status < 200) {
+          // 1xx: informational, the real head follows — within the first-byte timeout all the same
+          // (an upstream sending "102 Processing" every few seconds must not hold the call for ever).
+          // Timed only from the first 1xx: no timer on the common path.
+          deadline ??= setTimeout(
+            () => body.abortUpstream(new errors.HeadersTimeoutError()),
+            Math.max(0, firstByteMs - (performance.now() - sent)),
+          );
+          return true;
+        }
+        clearTimeout(deadline);
         body.resumeUpstream = resume;
         answered = true;
         const encoding = contentEncoding(raw);
@@ -128,6 +145,7 @@ function dispatch(
       onData: (chunk: Buffer) => (decoder === null ? body.push(chunk) : decoder.write(chunk)),
       onComplete: () => (decoder === null ? body.finish(null) : decoder.end()),
       onError(err: Error) {
+        clearTimeout(deadline);
         if (!answered) reject(classify(err, name));
         else if (decoder === null) body.finish(err);
         else decoder.fail(err);
@@ -156,19 +174,34 @@ function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
 }
 
 /**
- * The body's content coding, lower-cased, or null for none. The gateway asks for identity; an
- * upstream (or a proxy before it) may encode all the same, and the header is not passed on (the
- * relay rewrites and measures the text), so such a body is decoded before anyone reads it.
+ * The codings the body still carries once undici has undone the chunked framing, lower-cased and in
+ * the order they were applied (its content codings, then its transfer codings but `chunked`), or
+ * null for none. The gateway asks for identity; an upstream (or a proxy before it) may encode all
+ * the same — as content or, rarely, transfer coding (`Transfer-Encoding: gzip, chunked`, which undici
+ * passes on still compressed) — and the header is not passed on (the relay rewrites and measures the
+ * text), so such a body is decoded before anyone reads it.
  */
 function contentEncoding(raw: readonly Buffer[]): string | null {
-  let found: string | null = null;
+  let content: string | null = null;
+  let transfer: string | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as Buffer).length !== 16) continue;
-    if ((raw[i] as Buffer).toString("latin1").toLowerCase() !== "content-encoding") continue;
+    const length = (raw[i] as Buffer).length;
+    if (length !== 16 && length !== 17) continue;
+    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    if (name !== "content-encoding" && name !== "transfer-encoding") continue;
     const value = (raw[i + 1] as Buffer).toString("latin1").trim().toLowerCase();
-    found = found === null ? value : `${found}, ${value}`;
+    if (name === "content-encoding") content = content === null ? value : `${content}, ${value}`;
+    else transfer = transfer === null ? value : `${transfer}, ${value}`;
   }
-  return found === null || found === "" || found === "identity" ? null : found;
+  // Nearly every answer: no content coding, and no transfer coding or only the framing.
+  if ((content === null || content === "" || content === "identity") && (transfer ?? "chunked") === "chunked")
+    return null;
+  const codings = [content ?? "", transfer ?? ""]
+    .join(",")
+    .split(",")
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== "" && coding !== "identity" && coding !== "chunked");
+  return codings.length === 0 ? null : codings.join(", ");
 }
 
 /**

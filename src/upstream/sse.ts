@@ -14,6 +14,15 @@ export interface SseEvent {
   readonly data: string;
 }
 
+/**
+ * Whether a Content-Type names an event stream. Media types are case-insensitive (RFC 9110 §8.3.1):
+ * an upstream's `Text/Event-Stream` is a stream all the same, and must be read (and its error events
+ * replaced) as one.
+ */
+export function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.trimStart().toLowerCase().startsWith("text/event-stream");
+}
+
 /** One event as wire text: `event: X\n` (if given), a `data:` line per line of `data`, then a blank line. */
 export function encodeEvent(data: string, event?: string): string {
   const head = event === undefined ? "" : `event: ${event}\n`;
