@@ -11,10 +11,31 @@ export interface Io {
 }
 
 export const processIo: Io = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  // Once the reader has gone, what is left to say is dropped (writing on would only fail again).
+  stdout: (text) => void (process.stdout.destroyed || process.stdout.write(text)),
+  stderr: (text) => void (process.stderr.destroyed || process.stderr.write(text)),
   stdin: () => readFileSync(0, "utf8"),
 };
+
+/**
+ * The process's output failing, said rather than thrown (an unhandled 'error' event is a stack
+ * trace, exit 1). A reader that left early (`clearance … | head -1`: EPIPE) is the reader's
+ * choice: the rest is dropped and the command ends as it would have. Any other failure (a full
+ * disk) is said once on stderr, and the command exits 1 if it would have exited 0. Standard error
+ * failing has nowhere to be said.
+ */
+export function watchOutput(): { failed: () => boolean } {
+  let failed = false;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE" || failed) return;
+    failed = true;
+    // The command may have ended already (the error comes a tick after the write).
+    if (!process.exitCode) process.exitCode = 1;
+    processIo.stderr(`clearance: cannot write to standard output: ${err.message}\n`);
+  });
+  process.stderr.on("error", () => undefined);
+  return { failed: () => failed };
+}
 
 /** A file as messages name it: `-` is standard input. */
 export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);

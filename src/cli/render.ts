@@ -33,7 +33,22 @@ export function renderError(err: unknown): Rendered | null {
     const { code, message, problems } = err;
     return err.kind === "invalid" ? invalid(problems, message, code) : refused(code, message, problems);
   }
-  return null;
+  return cannotListen(err);
+}
+
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the port is in use (another gateway or program holds it): stop it, or choose another --port",
+  EACCES: "permission denied (a port below 1024 needs privileges): choose another --port",
+  EADDRNOTAVAIL: "the address is not this machine's: check --host (or the config's listen.host)",
+};
+
+/** A server that could not take its address (`serve`, `demo`): a refusal by the system, exit 1. */
+function cannotListen(err: unknown): Rendered | null {
+  const e = err as NodeJS.ErrnoException & { address?: unknown; port?: unknown };
+  if (!(err instanceof Error) || e.syscall !== "listen" || typeof e.code !== "string") return null;
+  const where = typeof e.port === "number" ? `${String(e.address)}:${e.port}` : String(e.address);
+  const why = LISTEN_FAILURES[e.code] ?? e.message;
+  return { text: `clearance: cannot listen on ${where}: ${why} (${e.code})\n`, exitCode: EXIT_REFUSED };
 }
 
 /** Bad input: each problem as a local file's would be; only the message when there are none. */

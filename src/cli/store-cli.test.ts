@@ -182,3 +182,25 @@ describe.skipIf(skipReason !== undefined)("clearance principals and keys --confi
     delete process.env.CLEARANCE_CLI_TEST_DATABASE;
   });
 });
+
+describe("a data directory whose clearance.db is not a store", () => {
+  it("is said with the file, exit 2, not a stack trace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-not-a-store-"));
+    writeFileSync(
+      join(dir, "clearance.db"),
+      "not a database, a note saved under the wrong name\n".repeat(200),
+    );
+    for (const command of [
+      ["principals", "list"],
+      ["keys", "list"],
+      ["screening", "lists"],
+    ]) {
+      const r = await cli([...command, "--data-dir", dir]);
+      expect(r, command.join(" ")).toEqual({
+        code: 2,
+        out: "",
+        err: `clearance: ${join(dir, "clearance.db")} is not a usable store (file is not a database): restore it from a backup, or give the right data directory\n`,
+      });
+    }
+  });
+});

@@ -9,9 +9,10 @@ import { Option, type Command } from "commander";
 import { loadConfigFile } from "../../config/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
-import { parsePrincipal } from "../../policy/index.js";
+import { InvalidInputError } from "../../errors/index.js";
+import { parsePrincipal, type Principal } from "../../policy/index.js";
 import type { Store } from "../../store/index.js";
-import type { Io } from "../io.js";
+import { readJsonWith, type Io } from "../io.js";
 import { parsePort } from "./options.js";
 import { stopOnSignal } from "./serve.js";
 
@@ -71,6 +72,8 @@ export function registerDemo(program: Command, io: Io): void {
 
 async function demo(io: Io, opts: DemoOptions): Promise<void> {
   const draft = loadConfigFile(opts.config);
+  // Read before anything starts: a bad file is named with its line, and nothing is left running.
+  const principals = readPrincipals(io, opts.principals);
   const dataDir = opts.dataDir ?? draft.file.data_dir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const config = {
@@ -85,22 +88,28 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
     log: (line) => io.stderr(`${line}\n`),
   });
   // A partner government's identity provider, in process: its tokens are accepted like keys.
-  const idp = await startDemoIdp();
-  stopOnSignal(async () => {
+  const idp = await startDemoIdp().catch(async (err: unknown) => {
+    await gateway.close();
+    throw err;
+  });
+  const stop = async () => {
     await gateway.close();
     await idp.close();
-  });
+  };
+  stopOnSignal(stop);
 
-  for (const file of readdirSync(opts.principals)
-    .filter((f) => f.endsWith(".json"))
-    .sort()) {
-    const principal = parsePrincipal(JSON.parse(readFileSync(join(opts.principals, file), "utf8")), [file]);
-    await gateway.store.principals.put(principal, "demo");
+  let keys: Map<string, string>;
+  try {
+    for (const principal of principals) await gateway.store.principals.put(principal, "demo");
+    keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
+    await registerDemoIdp(gateway.store, gateway.snapshot.current.control, idp.issuer);
+    await gateway.snapshot.refresh();
+    gateway.identity.maintain();
+  } catch (err) {
+    // Said and ended: a gateway left running would keep the process alive after the message.
+    await stop().catch(() => undefined);
+    throw err;
   }
-  const keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
-  await registerDemoIdp(gateway.store, gateway.snapshot.current.control, idp.issuer);
-  await gateway.snapshot.refresh();
-  gateway.identity.maintain();
 
   const url = gateway.url;
   io.stdout(`\nClearance gateway on ${url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`);
@@ -134,6 +143,23 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   io.stdout(`# every decision above is in the signed audit log; check it independently\n`);
   io.stdout(`npx clearance audit verify ${url}/audit --key @${join(dataDir, "audit.vkey")}\n\n`);
   io.stdout(`Stop with Ctrl-C.\n`);
+}
+
+/** The demo's principals, every `.json` file of the directory, each checked as `principals add` does. */
+function readPrincipals(io: Io, dir: string): Principal[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  } catch (err) {
+    throw new InvalidInputError([
+      {
+        code: "file_unreadable",
+        path: ["--principals"],
+        message: `cannot read the principals directory: ${(err as Error).message}`,
+      },
+    ]);
+  }
+  return files.sort().map((f) => readJsonWith(io, join(dir, f), "principal", (v) => parsePrincipal(v)));
 }
 
 /** Reuses the keys of an earlier run while they are still live, so curl lines keep working. */

@@ -6,7 +6,7 @@
  */
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { renameSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openSource, type LogSource } from "../../audit/source.js";
 import { loadConfigFile } from "../../config/index.js";
@@ -94,7 +94,10 @@ export function progressBar(io: Io, what: string, unit = "entries") {
   };
 }
 
-/** Writes the output whole: to a file beside its final name, then renamed; or to stdout. */
+/**
+ * Writes the output whole: to a file beside its final name, then renamed; or to stdout. A write that
+ * fails (a full disk, --out naming a directory) takes its aside copy away: nothing is left behind.
+ */
 export function writeOutput(io: Io, out: string | undefined, text: string): void {
   if (out === undefined) return io.stdout(text);
   const tmp = `${out}.tmp-${process.pid}`;
@@ -102,6 +105,7 @@ export function writeOutput(io: Io, out: string | undefined, text: string): void
     writeFileSync(tmp, text);
     renameSync(tmp, out);
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw usage(`--out: cannot write ${out}: ${(err as Error).message}`);
   }
 }

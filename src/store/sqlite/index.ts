@@ -5,6 +5,7 @@
 import Database from "better-sqlite3";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
 import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
 import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
@@ -85,6 +86,12 @@ export async function openSqliteStore(
     return new SqliteStore(db);
   } catch (err) {
     db.close();
+    // Not a database at all, or a damaged one: said with the file (a stack trace said neither).
+    const code = (err as { code?: unknown }).code;
+    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+      throw new SetupError(
+        `${file} is not a usable store (${(err as Error).message}): restore it from a backup, or give the right data directory`,
+      );
     throw err;
   }
 }

@@ -1,0 +1,111 @@
+/**
+ * `serve` and `demo` (`npm start`) that cannot start, as a user meets them (a real child process):
+ * a port already taken, a bad principal file for the demo. A clear message and an exit, never a
+ * stack trace (exit 70) or a process left running after its error.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const dir = mkdtempSync(join(tmpdir(), "clearance-start-"));
+const children: ChildProcess[] = [];
+// One that failed to end (the defect these tests are about) is not left running.
+afterAll(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL")));
+
+function cli(args: string[]) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.once("close", (code) => resolve({ code, out, err })),
+  );
+}
+
+let taken: Server;
+let port: number;
+beforeAll(async () => {
+  taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  port = (taken.address() as AddressInfo).port;
+});
+afterAll(() => void taken.close());
+
+const inUse = () =>
+  new RegExp(
+    `^clearance: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\(another gateway or program holds it\\): stop it, or choose another --port \\(EADDRINUSE\\)$`,
+    "m",
+  );
+
+describe("a port already taken", () => {
+  it("serve --scheme: said, exit 1", { timeout: 60_000 }, async () => {
+    const r = await cli(["serve", "--scheme", "examples/g7-trusted-partners.yaml", "--port", String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(inUse());
+    expect(r.err).not.toMatch(/unexpected error|\n\s+at /);
+  });
+
+  it("demo on a fresh data directory: said, exit 1", { timeout: 60_000 }, async () => {
+    const r = await cli(["demo", "--data-dir", join(dir, "fresh"), "--port", String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(inUse());
+    expect(r.err).not.toMatch(/unexpected error|\n\s+at /);
+    expect(r.out).not.toContain("curl");
+  });
+});
+
+describe("the demo's principals", () => {
+  it(
+    "a file that is not JSON: named with its line, exit 2, nothing started or made",
+    { timeout: 60_000 },
+    async () => {
+      const principals = join(dir, "bad-json");
+      mkdirSync(principals);
+      writeFileSync(join(principals, "a.json"), '{"id": "x",\n');
+      const dataDir = join(dir, "never");
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", "0", "--principals", principals]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^${join(principals, "a.json")}:2:1: principal is not valid JSON: `));
+      expect(existsSync(dataDir)).toBe(false);
+    },
+  );
+
+  it("a directory that is not there: named, exit 2", { timeout: 60_000 }, async () => {
+    const r = await cli([
+      "demo",
+      "--data-dir",
+      join(dir, "never2"),
+      "--port",
+      "0",
+      "--principals",
+      join(dir, "nope"),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^--principals: cannot read the principals directory: ENOENT/);
+  });
+
+  it("a failure once the gateway is up: said, and the process ends", { timeout: 60_000 }, async () => {
+    // A principal of its own but none of the demo's: the demo's keys cannot be made.
+    const principals = join(dir, "others");
+    mkdirSync(principals);
+    writeFileSync(join(principals, "x.json"), JSON.stringify({ id: "x" }));
+    const r = await cli([
+      "demo",
+      "--data-dir",
+      join(dir, "others-data"),
+      "--port",
+      "0",
+      "--principals",
+      principals,
+    ]);
+    expect(r.err).toMatch(/^clearance: no principal with id "alice" \(unknown-principal\)$/m);
+    expect(r.code).toBe(1);
+  });
+});
