@@ -123,6 +123,21 @@ describe("the console's verifier (WebCrypto)", () => {
     );
   });
 
+  it("an entry's inclusion is checked for the bytes shown, not for a second read of its bundle", async () => {
+    // A server that shows one entry and proves another: the bytes the page displayed are the ones
+    // hashed. Read from the bundle as the page reads it, the real entry verifies; altered, it does not.
+    const { index, width } = lastBundle();
+    const entries = decodeBundle(
+      readFileSync(join(t.dataDir, "audit", tilePath({ level: "entries", index, width }))),
+      width,
+    );
+    const shown = Uint8Array.from(entries[width - 1] as Buffer);
+    expect((await verifyEntry(vkey, size - 1n, shown)).size).toBe(size);
+    const forged = Uint8Array.from(shown);
+    forged[Buffer.from(forged).indexOf(Buffer.from('"time"')) + 2] = "T".charCodeAt(0);
+    await expect(verifyEntry(vkey, size - 1n, forged)).rejects.toThrow(/does not lead to the signed root/);
+  });
+
   it("an inclusion proof that does not lead to the signed root is refused", async () => {
     const leaf = new Uint8Array(32).fill(7);
     const root = new Uint8Array(32).fill(9);

@@ -256,18 +256,28 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
   return { checkpoint, entries: total, rootBase64: b64(root) };
 }
 
-/** One entry: its bytes from the bundle, the proof from the server, checked against the signed root. */
-export async function verifyEntry(vkey: string, index: bigint): Promise<Checkpoint> {
+/** Entry `index` of a tree of `size`, read from its bundle. */
+async function entryBytes(index: bigint, size: bigint): Promise<Uint8Array> {
+  const bundle = index / BigInt(TILE_WIDTH);
+  const { fullTiles, partialWidth } = tileSpan("entries", size);
+  const entries = await readBundle(bundle, bundle < fullTiles ? TILE_WIDTH : partialWidth);
+  return entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array;
+}
+
+/**
+ * One entry, checked against the signed root with the proof from the server. `shown`: the entry's
+ * bytes as the page shows them — those are hashed, not a second read of the bundle, which a server
+ * could answer with another entry than the one it showed (the real one proven, a forged one shown).
+ * Without it, the bytes are read from the bundle.
+ */
+export async function verifyEntry(vkey: string, index: bigint, shown?: Uint8Array): Promise<Checkpoint> {
   const verifier = await parseVerifierKey(vkey);
   const latest = await latestCheckpoint();
   if (latest === null) throw new VerificationError("the log has no checkpoint yet");
   const checkpoint = await verifyCheckpoint(latest.note, verifier);
   const size = checkpoint.size;
   if (index >= size) throw new VerificationError(`entry ${index} is not yet in the signed tree of ${size}`);
-  const bundle = index / BigInt(TILE_WIDTH);
-  const { fullTiles, partialWidth } = tileSpan("entries", size);
-  const entries = await readBundle(bundle, bundle < fullTiles ? TILE_WIDTH : partialWidth);
-  const leaf = leafHash(entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array);
+  const leaf = leafHash(shown ?? (await entryBytes(index, size)));
   const res = await fetch(`/audit/proof/inclusion?index=${index}&size=${size}`, noStore);
   if (!res.ok) throw new VerificationError(`the inclusion proof: the server answered ${res.status}`);
   const proof = ((await res.json()) as { proof: string[] }).proof.map((p) => {

@@ -12,7 +12,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
     setState((s) => ({ ...s, loading: true }));
     load().then(
       (data) => live && setState({ data, error: null, loading: false }),
-      (error: Error) => live && setState({ data: null, error, loading: false }),
+      // A reload that fails keeps what was read before (and the forms under it: a key shown once,
+      // what was typed), with the failure said above it, rather than the page replaced by the error.
+      (error: Error) => live && setState((s) => ({ data: s.data, error, loading: false })),
     );
     return () => {
       live = false;
@@ -29,14 +31,23 @@ export function Loading<T>({
   state: { data: T | null; error: Error | null; loading: boolean };
   children: (data: T) => ReactNode;
 }) {
-  if (state.error)
+  if (state.error && state.data === null)
     return (
       <div className="form-error" role="alert">
         {state.error.message}
       </div>
     );
   if (state.data === null) return <p aria-live="polite">Loading…</p>;
-  return <>{children(state.data)}</>;
+  return (
+    <>
+      {state.error ? (
+        <div className="form-error" role="alert">
+          The server could not be read ({state.error.message}): what is shown is as read before.
+        </div>
+      ) : null}
+      {children(state.data)}
+    </>
+  );
 }
 
 export function Status({ value }: { value: string }) {

@@ -24,6 +24,13 @@ interface Indexed {
   readonly entry: AuditEntry;
 }
 
+/** An entry looked up, with the bytes it was shown from: those are what "Verify its inclusion" hashes. */
+interface Found extends Indexed {
+  readonly bytes: Uint8Array;
+}
+
+const foundAt = (index: bigint, bytes: Uint8Array): Found => ({ index, bytes, entry: parseEntry(bytes) });
+
 export function AuditPage() {
   const [vkey, setVkey] = useState(() => localStorage.getItem(VKEY) ?? "");
   const remember = (v: string) => {
@@ -105,7 +112,7 @@ function Lookup({ vkey }: { vkey: string }) {
   const { query } = useLocation();
   const [requestId, setRequestId] = useState(query.get("request") ?? "");
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
-  const [found, setFound] = useState<Indexed | null | "none">(null);
+  const [shown, setShown] = useState<Found | null | "none">(null);
   const [inclusion, setInclusion] = useState<string | null>(null);
   const [inclusionOk, setInclusionOk] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -123,13 +130,13 @@ function Lookup({ vkey }: { vkey: string }) {
         }
         const b = bundlesNewestFirst(size).find((x) => x.index === index / 256n);
         const entries = await readBundle(index / 256n, b?.width ?? 256);
-        setFound({ index, entry: parseEntry(entries[Number(index % 256n)] as Uint8Array) });
+        setShown(foundAt(index, entries[Number(index % 256n)] as Uint8Array));
       })
       .catch((err: Error) => setError(err.message));
   }, [entryParam]);
   const search = (e: FormEvent) => {
     e.preventDefault();
-    setFound(null);
+    setShown(null);
     setInclusion(null);
     setError(null);
     find().catch((err: Error) => {
@@ -147,10 +154,10 @@ function Lookup({ vkey }: { vkey: string }) {
     for (const b of bundlesNewestFirst(size)) {
       const entries = await readBundle(b.index, b.width);
       for (let k = entries.length - 1; k >= 0; k--) {
-        const entry = parseEntry(entries[k] as Uint8Array);
-        if (entry.request_id === want) {
+        const entry = foundAt(b.index * 256n + BigInt(k), entries[k] as Uint8Array);
+        if (entry.entry.request_id === want) {
           setProgress(null);
-          setFound({ index: b.index * 256n + BigInt(k), entry });
+          setShown(entry);
           return;
         }
       }
@@ -158,11 +165,11 @@ function Lookup({ vkey }: { vkey: string }) {
       setProgress({ done, total: Number(size) });
     }
     setProgress(null);
-    setFound("none");
+    setShown("none");
   };
-  const verify = async (index: bigint) => {
+  const verify = async ({ index, bytes }: Found) => {
     try {
-      const c = await verifyEntry(vkey, index);
+      const c = await verifyEntry(vkey, index, bytes);
       setInclusionOk(true);
       setInclusion(
         `Entry ${index} is in the signed tree of ${c.size} entries: its inclusion proof leads to the signed root (checked in this browser).`,
@@ -203,12 +210,12 @@ function Lookup({ vkey }: { vkey: string }) {
             {error}
           </div>
         ) : null}
-        {found === "none" ? <p>No entry has this request id.</p> : null}
-        {found !== null && found !== "none" ? (
+        {shown === "none" ? <p>No entry has this request id.</p> : null}
+        {shown !== null && shown !== "none" ? (
           <div>
-            <h3>Entry {found.index.toString()}</h3>
+            <h3>Entry {shown.index.toString()}</h3>
             <dl className="terms">
-              {Object.entries(found.entry).map(([k, v]) => (
+              {Object.entries(shown.entry).map(([k, v]) => (
                 <div key={k} style={{ display: "contents" }}>
                   <dt>{k}</dt>
                   <dd className="mono">{typeof v === "string" ? v : JSON.stringify(v)}</dd>
@@ -216,7 +223,7 @@ function Lookup({ vkey }: { vkey: string }) {
               ))}
             </dl>
             <p>
-              <button type="button" disabled={vkey.trim() === ""} onClick={() => void verify(found.index)}>
+              <button type="button" disabled={vkey.trim() === ""} onClick={() => void verify(shown)}>
                 Verify its inclusion
               </button>{" "}
               {vkey.trim() === "" ? <span className="hint">Enter the verifier key above first.</span> : null}
@@ -234,6 +241,12 @@ function Lookup({ vkey }: { vkey: string }) {
 }
 
 const PAGE = 25;
+/**
+ * Bundles (256 entries each) one click reads at most: a filter that matches rarely (the admin changes
+ * of a busy gateway, among millions of decisions) stops there, shows what it found and says how far
+ * back it read, instead of reading the whole log before showing a row.
+ */
+const BUNDLES_PER_READ = 40;
 
 function who(e: AuditEntry): string {
   return String(e.type === "decision" ? (e.principal ?? "") : (e.actor ?? ""));
@@ -250,9 +263,12 @@ function what(e: AuditEntry): string {
 function Browse() {
   const [kind, setKind] = useState<"all" | "decision" | "admin">("all");
   const [rows, setRows] = useState<Indexed[]>([]);
-  const [cursor, setCursor] = useState<{ bundles: { index: bigint; width: number }[]; size: bigint } | null>(
-    null,
-  );
+  // What is left to read, and the oldest entry read so far (`size` when none).
+  const [cursor, setCursor] = useState<{
+    bundles: { index: bigint; width: number }[];
+    size: bigint;
+    from: bigint;
+  } | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   // The latest load: one superseded (the filter changed while it read) stops and shows nothing, or
@@ -269,20 +285,26 @@ function Browse() {
       if (c === null) {
         const latest = await latestCheckpoint();
         const size = latest?.checkpoint.size ?? 0n;
-        c = { bundles: bundlesNewestFirst(size), size };
+        c = { bundles: bundlesNewestFirst(size), size, from: size };
       }
       const out: Indexed[] = [];
       const queue = [...c.bundles];
-      while (out.length < PAGE && queue.length > 0 && current()) {
+      let from = c.from;
+      for (
+        let read = 0;
+        out.length < PAGE && queue.length > 0 && read < BUNDLES_PER_READ && current();
+        read++
+      ) {
         const b = queue.shift()!;
         const entries = await readBundle(b.index, b.width);
+        from = b.index * 256n;
         for (let k = entries.length - 1; k >= 0; k--) {
           const entry = parseEntry(entries[k] as Uint8Array);
           if (kind === "all" || entry.type === kind) out.push({ index: b.index * 256n + BigInt(k), entry });
         }
       }
       if (!current()) return;
-      setCursor({ bundles: queue, size: c.size });
+      setCursor({ bundles: queue, size: c.size, from });
       setRows((r) => (reset ? out : [...r, ...out]));
     } catch (err) {
       if (current()) setError((err as Error).message);
@@ -347,9 +369,16 @@ function Browse() {
         </table>
       </div>
       {cursor !== null && cursor.bundles.length > 0 ? (
-        <button type="button" className="secondary" disabled={loading} onClick={() => void more(false)}>
-          Older entries
-        </button>
+        <>
+          <p className="hint">
+            {`Read back to entry ${cursor.from} (of ${cursor.size} published)`}
+            {rows.length === 0 ? `, none of them ${kind === "admin" ? "an admin change" : "a decision"}` : ""}
+            : Older entries reads further back.
+          </p>
+          <button type="button" className="secondary" disabled={loading} onClick={() => void more(false)}>
+            Older entries
+          </button>
+        </>
       ) : null}
       {loading ? <p aria-live="polite">Loading…</p> : null}
     </div>

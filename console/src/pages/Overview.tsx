@@ -52,16 +52,23 @@ export function OverviewPage({ me }: { me: Me }) {
   const checkpoint = useLoad(async () => (await latestCheckpoint())?.checkpoint ?? null, []);
 
   useEffect(() => {
-    let live = true;
+    // Aborted when the page is left or another period chosen: the scan stops reading, rather than
+    // going on downloading the log beside the next one.
+    const scan = new AbortController();
+    const live = () => !scan.signal.aborted;
     const since = period === "all" ? null : Date.now() - Number(period) * 86_400_000;
     setProgress({ done: 0, total: 0 });
-    aggregate(PUBLISHED_LOG, since, (done, total) => live && setProgress({ done, total })).then(
-      (a) => live && (setData(a), setProgress(null)),
-      (err: Error) => live && (setError(err.message), setProgress(null)),
+    aggregate(
+      PUBLISHED_LOG,
+      since,
+      (done, total) => live() && setProgress({ done, total }),
+      OVERVIEW_LIMIT,
+      scan.signal,
+    ).then(
+      (a) => live() && (setData(a), setProgress(null)),
+      (err: Error) => live() && (setError(err.message), setProgress(null)),
     );
-    return () => {
-      live = false;
-    };
+    return () => scan.abort();
   }, [period]);
 
   const values = useMemo(

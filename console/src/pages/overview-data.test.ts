@@ -82,6 +82,15 @@ describe("the overview's figures", () => {
     expect(progress.at(-1)?.[1]).toBe(32);
   });
 
+  it("stops reading once its page no longer wants it (left, or another period chosen)", async () => {
+    const { source, reads } = log(95);
+    const stop = new AbortController();
+    // Abandoned after the first bundle: no other is read, and the result is refused, not given.
+    const scan = aggregate(source, null, () => stop.abort(), 1_000, stop.signal);
+    await expect(scan).rejects.toThrow(/abort/i);
+    expect(reads).toEqual([9n]);
+  });
+
   it("counts model lookups apart: not requests, denials, fallbacks nor what was served", async () => {
     // Six decisions at FR: two requests allowed, one denied, three lookups (one of them denied).
     const entries = [

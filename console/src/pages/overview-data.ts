@@ -49,6 +49,7 @@ export async function aggregate(
   sinceMs: number | null,
   progress: (done: number, total: number) => void,
   limit = OVERVIEW_LIMIT,
+  signal?: AbortSignal,
 ): Promise<Aggregate> {
   const latest = await source.latest();
   const size = latest?.checkpoint.size ?? 0n;
@@ -60,6 +61,8 @@ export async function aggregate(
   let partial: Aggregate["partial"] = null;
   let oldest = "";
   scan: for (const b of source.bundles(size)) {
+    // Up to `limit` entries is some 40 MB: a scan the page gave up on (left, another period) stops.
+    signal?.throwIfAborted();
     const entries = await source.read(b.index, b.width);
     for (let k = entries.length - 1; k >= 0; k--) {
       const e = source.parse(entries[k] as Uint8Array);
