@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { tokenHash } from "../control/state.js";
 import { ClearanceError } from "../errors/index.js";
 import { bearerToken } from "../http/index.js";
-import { looksLikeJwt } from "../identity/index.js";
+import { isBearersFailure, looksLikeJwt } from "../identity/index.js";
 import { parseAddress } from "../location/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 import { READERS } from "./routes/roles.js";
@@ -80,7 +80,9 @@ export async function authenticateAdmin(
       ...(who.name === null ? {} : { name: who.name }),
     };
   } catch (err) {
-    done.failed();
+    // Not when the provider's keys are out of reach or the partner is not active: everyone behind
+    // one address (a NAT, an office) would be locked out by an outage none of them caused.
+    if (isBearersFailure(err)) done.failed();
     throw err;
   }
 }

@@ -201,6 +201,7 @@ async function assemble(
     maintainMs: identityConfig.maintain_ms,
     log,
     onError,
+    onSetAside: () => late.monitoring?.metrics?.federatedSetAside(),
   });
   screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   // Config loading has checked what it can; an mmdb whose tree is corrupt still fails here, as a
@@ -243,8 +244,9 @@ async function assemble(
     screening,
     consoleSignIn: {
       verify: (token) => identity.signIn(token),
+      // Only those whose partner is active: any other's sign-in would fail after the provider's login.
       providers: () =>
-        snapshot.current.federation.providers.flatMap((r) =>
+        identity.signInProviders().flatMap((r) =>
           r.document.console === undefined
             ? []
             : [

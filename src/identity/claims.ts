@@ -12,6 +12,7 @@ import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
 import { isCalendarDate } from "../policy/dates.js";
 import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
+import { jsonPreview } from "./json.js";
 import { assuranceRank, type ProviderInput } from "./schema.js";
 
 type Path = string | readonly (string | number)[];
@@ -87,10 +88,19 @@ export function readClaim(claims: Readonly<Record<string, unknown>>, path: Path)
  * (a pair cut in two by the shortening included) as `?`.
  */
 export function shown(value: unknown): string {
-  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  // Rendered only as far as shown: a value nested thousands deep would overflow JSON.stringify.
+  const text = typeof value === "string" ? value : jsonPreview(value, 61);
   const short = text.length > 60 ? `${text.slice(0, 57)}...` : text;
   return short.replace(UNPRINTABLE, "?");
 }
+
+/**
+ * A name or organization as a claim gives it, or null when it cannot be read: not a string, empty,
+ * over 200 characters (never cut: a cut can split a surrogate pair), a control character, or a lone
+ * surrogate (not Unicode).
+ */
+export const readableText = (v: unknown): string | null =>
+  typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) && isUnicode(v) ? v : null;
 
 /** An ISO 3166-1 alpha-2 or alpha-3 code, any case, as its alpha-2 code. */
 function country(value: unknown): string | null {
@@ -173,15 +183,12 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
     }
     return { value, claim };
   };
-  const text = (v: unknown): string | null =>
-    typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) && isUnicode(v) ? v : null;
-
-  const name = single("display name", m.display_name, text);
+  const name = single("display name", m.display_name, readableText);
   return {
     citizenships: nationalities("citizenships", m.citizenships),
     permanent_residencies: nationalities("permanent residencies", m.permanent_residencies),
     residence: single("residence", m.residence, country),
-    organization: single("organization", m.organization, text),
+    organization: single("organization", m.organization, readableText),
     display_name: name?.value ?? null,
     assurance: assuranceOf(provider, claims),
     unreadable,

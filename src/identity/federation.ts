@@ -10,7 +10,7 @@ import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
-import { isUnicode, mapClaims, readClaim } from "./claims.js";
+import { isUnicode, mapClaims, readableText, readClaim } from "./claims.js";
 import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
 import type { ProviderRecord } from "./schema.js";
@@ -32,6 +32,8 @@ export interface FederationOptions {
   readonly maintainMs: number;
   readonly log?: (line: string) => void;
   readonly onError?: (err: unknown) => void;
+  /** A federated principal's record the store refused on its own, set aside (logged too). */
+  readonly onSetAside?: () => void;
 }
 
 export interface FederatedCaller {
@@ -101,6 +103,8 @@ interface Audiences {
 
 /** How long a federated principal's last_seen may lag before it is written again. */
 const SEEN_EVERY_MS = 60_000;
+/** Records tried one at a time, none taken, before a flush takes the store for out of reach. */
+const ALONE_TRIES = 3;
 /** Checks of one token, each ended by a snapshot change, before it is refused (see #verify). */
 const VERIFY_TRIES = 3;
 /** Kept as written: printable ASCII, short, and not starting with `~`, which only a hashed subject does. */
@@ -156,6 +160,17 @@ export class Federation {
   keySet(provider: string): KeySet | undefined {
     this.#sync();
     return this.#keySets.get(provider)?.keys;
+  }
+
+  /**
+   * The providers a partner's people can sign in to the console with now: registered for it, and
+   * their partner active (any other's sign-in is refused, but only after the provider's login).
+   */
+  signInProviders(): StoredRecord<ProviderRecord>[] {
+    this.#sync();
+    return [...this.#issuers.values()].flatMap((i) =>
+      i.record.document.console !== undefined && i.status === "active" && i.reach !== null ? [i.record] : [],
+    );
   }
 
   /** What this node last learned of a federated principal from a token (null when none seen). */
@@ -272,7 +287,9 @@ export class Federation {
       principal: id,
       partner: provider.partner,
       provider: provider.id,
-      name: typeof name === "string" && name !== "" ? name.slice(0, 256) : null,
+      // Read as a gateway token's display name is: a control character or a lone surrogate would
+      // reach the console and the admin API's answers; unreadable, it is set aside (the id is shown).
+      name: readableText(name),
     };
   }
 
@@ -414,27 +431,68 @@ export class Federation {
     this.#pending.set(r.id, pending === undefined ? r : { ...r, first_seen: pending.first_seen });
   }
 
-  /** Writes the principals seen since the last flush (one at a time; a failure keeps them for the next). */
+  /**
+   * Writes the principals seen since the last flush, in one batch. If the store refuses it, one at a
+   * time: a record the store refuses on its own, while it takes another, is set aside (logged and
+   * counted), and the others are written; otherwise (the store out of reach) all are kept for the
+   * next flush. A record set aside is tried again only with the person's next token a minute on.
+   */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
       if (this.#pending.size === 0) return;
       const batch = [...this.#pending.values()];
       this.#pending.clear();
+      const store = this.options.store.federated;
       try {
-        await this.options.store.federated.record(batch);
-        if (this.#written.size > 100_000) this.#written.clear();
-        for (const r of batch) {
-          this.#written.set(r.id, {
-            doc: JSON.stringify([r.principal, r.display_name, r.partner]),
-            at: Date.parse(r.last_seen),
-          });
-        }
+        await store.record(batch);
+        this.#wrote(batch);
+        return;
       } catch (err) {
-        for (const r of batch) if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
         this.options.onError?.(err);
+      }
+      const refused: { record: FederatedPrincipalRecord; err: unknown }[] = [];
+      const untried: FederatedPrincipalRecord[] = [];
+      let taken = false;
+      for (const record of batch) {
+        // None taken after a few: the store is out of reach rather than refusing these records.
+        if (!taken && refused.length >= ALONE_TRIES) {
+          untried.push(record);
+          continue;
+        }
+        try {
+          await store.record([record]);
+          this.#wrote([record]);
+          taken = true;
+        } catch (err) {
+          refused.push({ record, err });
+        }
+      }
+      if (!taken) {
+        // Kept, those not tried first: records the store does refuse cannot hold the others back.
+        for (const r of [...untried, ...refused.map((f) => f.record)])
+          if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
+        return;
+      }
+      for (const { record, err } of refused) {
+        // Kept, it would be refused again at every flush: set aside, as if written.
+        this.#wrote([record]);
+        this.options.onSetAside?.();
+        this.options.log?.(
+          `clearance: federated principal ${record.id} set aside: the store refused its record (${err instanceof Error ? err.message : String(err)})`,
+        );
       }
     });
     return this.#flushing;
+  }
+
+  #wrote(records: readonly FederatedPrincipalRecord[]): void {
+    if (this.#written.size > 100_000) this.#written.clear();
+    for (const r of records) {
+      this.#written.set(r.id, {
+        doc: JSON.stringify([r.principal, r.display_name, r.partner]),
+        at: Date.parse(r.last_seen),
+      });
+    }
   }
 }
 

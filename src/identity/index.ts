@@ -12,7 +12,7 @@ export {
   type FederatedCaller,
 } from "./federation.js";
 export { federationRecords, type FederationRecords } from "./records.js";
-export { looksLikeJwt } from "./verify.js";
+export { isBearersFailure, looksLikeJwt } from "./verify.js";
 export * from "./schema.js";
 
 /**

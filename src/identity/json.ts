@@ -60,3 +60,39 @@ export function hasDuplicateMember(text: string): boolean {
   }
   return false;
 }
+
+/**
+ * JSON.stringify's text of a parsed JSON value, rendered only until it is `max` characters long (a
+ * longer text is returned as far as it got, at least `max` characters): what a refusal shows of a
+ * token's value. JSON.stringify recurses once per level, and a token nested some thousands of levels
+ * deep (identity.max_token_bytes allows 64 KiB) would overflow the stack; here a level costs at least
+ * one character, so the recursion is at most `max` deep.
+ */
+export function jsonPreview(value: unknown, max: number): string {
+  let out = "";
+  const write = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      out += "[";
+      for (let i = 0; i < v.length; i++) {
+        if (out.length >= max) return;
+        if (i > 0) out += ",";
+        write(v[i]);
+      }
+      if (out.length < max) out += "]";
+    } else if (typeof v === "object" && v !== null) {
+      out += "{";
+      let first = true;
+      for (const [name, member] of Object.entries(v)) {
+        if (out.length >= max) return;
+        out += `${first ? "" : ","}${JSON.stringify(name)}:`;
+        first = false;
+        write(member);
+      }
+      if (out.length < max) out += "}";
+    } else {
+      out += JSON.stringify(v) ?? String(v);
+    }
+  };
+  write(value);
+  return out;
+}

@@ -11,6 +11,7 @@
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
 import { fetch, type Agent } from "undici";
+import { shown } from "./claims.js";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
 import { discoveredUrlProblem, httpLoopbackAt } from "./provider-urls.js";
 import { keySource, MAX_KEYS, type ProviderInput } from "./schema.js";
@@ -171,7 +172,8 @@ export class KeySet {
       const config = await get(source.url!, "the discovery document");
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
-        throw new Error(`the discovery document names issuer ${String(config.issuer)}`);
+        // Shown briefly: the error is carried by every refusal of the provider's tokens meanwhile.
+        throw new Error(`the discovery document names issuer ${shown(config.issuer)}`);
       // The partner wrote this URL: checked as a registered one is (before caching it), by the rule
       // shared with the admin schema and the console, then for the address it names.
       const problem = discoveredUrlProblem(config, "jwks_uri", registered, this.options.allowHttpLoopback);

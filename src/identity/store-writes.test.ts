@@ -1,14 +1,15 @@
 /**
  * Federated principals written to a PostgreSQL store: whatever a verified token holds, its
  * principal reaches the store, and no token can stop the others' from being written (the gateway
- * writes them in batches, off the request path). The partner's key is the test's own, registered
+ * writes them in batches, off the request path); one the store refuses on its own is set aside,
+ * logged and counted, and the others are written. The partner's key is the test's own, registered
  * inline. Skipped without PostgreSQL.
  */
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../gateway/server.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
-import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
+import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 
 if (skipReason !== undefined) console.warn(`src/identity/store-writes.test.ts: SKIPPED, ${skipReason}`);
 
@@ -21,11 +22,14 @@ describe.skipIf(skipReason !== undefined)(
     let group: NodeGroup | undefined;
     let node: RunningGateway;
     let key: CryptoKey;
+    let schema: string;
 
     beforeAll(async () => {
       const pair = await generateKeyPair("ES256", { extractable: true });
       key = pair.privateKey;
-      const { url } = await freshSchema();
+      const fresh = await freshSchema();
+      schema = fresh.schema;
+      const url = fresh.url;
       group = nodeGroup(url);
       node = await group.start("node-a");
       const res = await fetch(`${node.url}/admin/v1/partners/g7-fvey/identity-providers`, {
@@ -103,6 +107,66 @@ describe.skipIf(skipReason !== undefined)(
       expect(await chat(await sign("dora", now))).toBe(200);
       await node.identity.flush();
       expect(await node.store.federated.get("fed:de-frac:dora")).toMatchObject({ partner: "g7-fvey" });
+    });
+
+    /** The store refuses the principals whose id matches `pattern` (a LIKE pattern; null: none). */
+    const refuse = async (pattern: string | null) => {
+      const pool = adminPool();
+      await pool.query(`DROP TRIGGER IF EXISTS refuse ON ${schema}.federated_principals`);
+      if (pattern === null) return;
+      await pool.query(
+        `CREATE OR REPLACE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.id LIKE '${pattern}' THEN RAISE EXCEPTION 'refused by the test: %', NEW.id; END IF;
+           RETURN NEW;
+         END $$`,
+      );
+      await pool.query(
+        `CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ${schema}.federated_principals
+         FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse()`,
+      );
+    };
+    const setAside = async () => {
+      const res = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const line = /^clearance_federated_principals_set_aside_total (\d+)$/m.exec(await res.text());
+      return line === null ? null : Number(line[1]);
+    };
+
+    it("a record the store refuses on its own is set aside, counted, and the others are written", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      expect(await setAside()).toBe(0);
+      await refuse("fed:de-frac:erin");
+      try {
+        for (const sub of ["erin", "fritz", "gina"]) expect(await chat(await sign(sub, now))).toBe(200);
+        await node.identity.flush();
+        // Before the fix: the batch was refused whole, kept and retried at every flush, failing each
+        // time: neither fritz nor gina (nor anyone after them) was written on this node again.
+        expect(node.identity.seen("fed:de-frac:erin")).toBeNull();
+        expect(await node.store.federated.get("fed:de-frac:fritz")).toMatchObject({ partner: "g7-fvey" });
+        expect(await node.store.federated.get("fed:de-frac:gina")).toMatchObject({ partner: "g7-fvey" });
+        expect(await node.store.federated.get("fed:de-frac:erin")).toBeUndefined();
+        expect(await setAside()).toBe(1);
+      } finally {
+        await refuse(null);
+      }
+    });
+
+    it("when the store refuses every record, none is set aside: all are written once it takes them", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const before = await setAside();
+      await refuse("fed:de-frac:h%");
+      try {
+        for (const sub of ["hanna", "heidi"]) expect(await chat(await sign(sub, now))).toBe(200);
+        await node.identity.flush();
+        expect(await node.store.federated.get("fed:de-frac:hanna")).toBeUndefined();
+      } finally {
+        await refuse(null);
+      }
+      // Kept, not set aside: written by the next flush.
+      await node.identity.flush();
+      expect(await node.store.federated.get("fed:de-frac:hanna")).toMatchObject({ partner: "g7-fvey" });
+      expect(await node.store.federated.get("fed:de-frac:heidi")).toMatchObject({ partner: "g7-fvey" });
+      expect(await setAside()).toBe(before);
     });
   },
 );

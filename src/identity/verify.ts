@@ -8,7 +8,7 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { ClearanceError } from "../errors/index.js";
 import { CONTROL, LONE_SURROGATE } from "../policy/text.js";
-import { decodePart, type PartProblem } from "./json.js";
+import { decodePart, jsonPreview, type PartProblem } from "./json.js";
 import type { KeySet } from "./keys.js";
 import type { ProviderRecord } from "./schema.js";
 
@@ -33,6 +33,20 @@ export type TokenErrorCode =
 
 export const tokenError = (code: TokenErrorCode, message: string): ClearanceError =>
   new ClearanceError("unauthenticated", code, message);
+
+/**
+ * Refusals the token's bearer did not cause and cannot change: the provider's keys out of reach
+ * (or the records changing during every check), the partner not active. They say nothing of the
+ * token, so they do not count as failed authentications (one outage would lock out every source).
+ */
+const NOT_THE_BEARERS: ReadonlySet<string> = new Set<TokenErrorCode>([
+  "identity-provider-unavailable",
+  "partner-not-active",
+]);
+
+/** Whether a refused token counts against its source's failed authentications (admin_security). */
+export const isBearersFailure = (err: unknown): boolean =>
+  err instanceof ClearanceError && err.kind === "unauthenticated" && !NOT_THE_BEARERS.has(err.code);
 
 /** Headers naming where to get a key: never followed, and a token carrying one is refused. */
 const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
@@ -102,7 +116,7 @@ export function parseToken(token: string, maxBytes: number): Parsed {
   if (Object.hasOwn(header, "crit")) {
     throw tokenError(
       "token-critical-header",
-      `the token marks header parameters critical (crit: ${JSON.stringify(header.crit).slice(0, 80)}) that this gateway does not process`,
+      `the token marks header parameters critical (crit: ${jsonPreview(header.crit, 80).slice(0, 80)}) that this gateway does not process`,
     );
   }
   if (typeof payload.iss !== "string" || payload.iss === "")

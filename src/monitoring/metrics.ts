@@ -146,6 +146,7 @@ export class GatewayMetrics {
   readonly alertsRaised: Counter<"detector" | "severity">;
   readonly webhookFailures: Counter;
   readonly alertResponseFailures: Counter<"detector">;
+  private readonly federatedSetAsideCount: Counter;
   private readonly scheme: (() => CompiledScheme) | undefined;
 
   constructor(sources: MetricSources = {}, options: { readonly defaultMetrics?: boolean } = {}) {
@@ -260,6 +261,11 @@ export class GatewayMetrics {
       labelNames: ["detector"],
       registers: [r],
     });
+    this.federatedSetAsideCount = new Counter({
+      name: "clearance_federated_principals_set_aside_total",
+      help: "Federated principals' records the store refused on their own while it took others: set aside (each logged), not written; tried again with the person's next token a minute on.",
+      registers: [r],
+    });
     for (const source of ["store", "counters", "audit", "alerts"]) this.errors.labels(source).inc(0);
     this.scrapeGauges(sources);
   }
@@ -308,6 +314,11 @@ export class GatewayMetrics {
 
   error(source: "store" | "counters" | "audit" | "alerts"): void {
     this.errors.labels(source).inc();
+  }
+
+  /** A federated principal's record the store refused on its own, set aside. */
+  federatedSetAside(): void {
+    this.federatedSetAsideCount.inc();
   }
 
   reloaded(): void {
