@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { addressText, type ClientSlot, type IpAddress, type Locator } from "../location/index.js";
 import type { Decision, Principal } from "../policy/index.js";
+import { isEventStream } from "../upstream/sse.js";
 import type { UpstreamResponse } from "../upstream/types.js";
 
 export interface RequestObserver {
@@ -186,7 +187,7 @@ export class Observation implements ObservedRequest, ClientSlot {
 
   answer(upstream: UpstreamResponse): void {
     this.answered = performance.now();
-    this.streamed = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
+    this.streamed = isEventStream(upstream.headers["content-type"]);
   }
 
   /** The relay passed on the upstream body's first chunk (told by the relay: no listener of its own). */

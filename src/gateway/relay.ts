@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
-import { createSseParser, encodeEvent, type SseEvent } from "../upstream/sse.js";
+import { createSseParser, encodeEvent, isEventStream, type SseEvent } from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import {
   bodyCharge,
@@ -67,7 +67,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   if (upstream.status < 200 || upstream.status >= 300)
     // A body already destroyed emits nothing more (its "close" may have gone): nothing to wait for.
     return body.destroyed ? Promise.resolve(null) : relayUpstreamError(o);
-  const sse = (upstream.headers["content-type"] ?? "").startsWith("text/event-stream");
+  const sse = isEventStream(upstream.headers["content-type"]);
   // Copied by assignment: a literal with two spreads, or a spread and a member after it, takes V8's
   // slow path on Node 20 (about 1 µs a response).
   const head: Record<string, string> = Object.assign({}, upstream.headers, o.headers);

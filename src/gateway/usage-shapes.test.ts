@@ -11,7 +11,7 @@ import { erikLicensedHeaders } from "../testing/admin.js";
 import { licenseUsageAfter, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 /** The upstream's next answer. */
-let answer: { sse: boolean; body: string } = { sse: false, body: "{}" };
+let answer: { sse: boolean; body: string; type?: string } = { sse: false, body: "{}" };
 
 let upstream: Server;
 let t: TestGateway;
@@ -19,7 +19,9 @@ beforeAll(async () => {
   upstream = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
-      res.writeHead(200, { "content-type": answer.sse ? "text/event-stream" : "application/json" });
+      res.writeHead(200, {
+        "content-type": answer.type ?? (answer.sse ? "text/event-stream" : "application/json"),
+      });
       res.end(answer.body);
     });
   });
@@ -46,7 +48,7 @@ const quota = () => t.gateway.limits.licenseUsage(LICENSE, "total", Date.now());
 async function charged(
   path: string,
   body: Record<string, unknown>,
-  next: { sse: boolean; body: string },
+  next: { sse: boolean; body: string; type?: string },
 ): Promise<{ tokens: number; text: string; sent: string }> {
   answer = next;
   const before = await quota();
@@ -161,5 +163,35 @@ describe("a large JSON answer charged by its own usage only", () => {
       ',"usage":{"input_tokens":5,"output_tokens":40000,"total_tokens":40005}}',
     );
     expect((await charged("/v1/responses", ask, { sse: false, body })).tokens).toBe(40_005);
+  });
+});
+
+describe("a stream whose media type is spelt in capitals", () => {
+  it("is still a stream: charged its reported usage, the usage chunk the client did not ask for removed", async () => {
+    // Media types are case-insensitive (RFC 9110): the SDKs read this as the stream it is.
+    const data = (v: Record<string, unknown>) => `data: ${JSON.stringify(v)}\n\n`;
+    const chunk = (content: string) =>
+      data({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] });
+    const body = [
+      chunk("one "),
+      chunk("two"),
+      data({
+        id: "c",
+        object: "chat.completion.chunk",
+        choices: [],
+        usage: { prompt_tokens: 7, completion_tokens: 5000 },
+      }),
+      "data: [DONE]\n\n",
+    ].join("");
+    const ask = { model: "fable-5", stream: true, messages: [{ role: "user", content: "hi" }] };
+    const got = await charged("/v1/chat/completions", ask, {
+      sse: true,
+      body,
+      type: "Text/Event-Stream; charset=UTF-8",
+    });
+    // It was read as a JSON body: charged an estimate from its size, the usage chunk passed on.
+    expect(got.tokens).toBe(7 + 5000);
+    expect(got.text).toContain('"content":"two"');
+    expect(got.text).not.toContain("completion_tokens");
   });
 });

@@ -14,6 +14,17 @@ export interface SseEvent {
   readonly data: string;
 }
 
+/**
+ * Whether a Content-Type names an event stream. Media types are case-insensitive (RFC 9110), and the
+ * SDKs read a stream whatever its spelling: `Text/Event-Stream` taken for a JSON body was held
+ * before being sent, metered by its size rather than its usage, and passed on unsanitised.
+ */
+export function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && EVENT_STREAM.test(contentType);
+}
+
+const EVENT_STREAM = /^text\/event-stream\b/i;
+
 /** One event as wire text: `event: X\n` (if given), a `data:` line per line of `data`, then a blank line. */
 export function encodeEvent(data: string, event?: string): string {
   const head = event === undefined ? "" : `event: ${event}\n`;
