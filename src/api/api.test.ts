@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NOW, testScheme } from "../testing/schemes.js";
+import { parseScheme } from "../scheme/index.js";
+import { NOW, TEST_SCHEME_YAML, testScheme } from "../testing/schemes.js";
 import { createDecisionServer } from "./index.js";
 
 const scheme = testScheme();
@@ -73,6 +74,70 @@ describe("decision API", () => {
       JSON.stringify({ principal: FR, request: { ...request, model: "m".repeat(256) } }),
     );
     expect(long.status).toBe(200);
+  });
+
+  it("principal and organization ids are free of control characters (the answer echoes them)", async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ id: "p-fr\u0000" }, "principal.id", /control characters/],
+      [{ id: "p\u0085fr" }, "principal.id", /control characters/],
+      [{ organization: "org\n" }, "principal.organization", /control characters/],
+      [{ organization: { id: "org\u007f" } }, "principal.organization.id", /control characters/],
+    ];
+    for (const [over, path, message] of cases) {
+      const res = await post(JSON.stringify({ principal: { ...FR, ...over }, request }));
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as {
+        error: { code: string; problems: { path: string; message: string }[] };
+      };
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.problems).toEqual([
+        expect.objectContaining({ path, message: expect.stringMatching(message) }),
+      ]);
+    }
+    // A lone surrogate is refused too (invalid_unicode, before validation).
+    const lone = await post(JSON.stringify({ principal: { ...FR, organization: "o\ud800" }, request }));
+    expect(((await lone.json()) as { error: { code: string } }).error.code).toBe("invalid_unicode");
+  });
+
+  it("a time in milliseconds is one a date can hold (JavaScript's, to 8.64e15)", async () => {
+    const res = await post(JSON.stringify({ principal: FR, request: { ...request, time: 8.64e15 + 1 } }));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { problems: { path: string; message: string }[] } };
+    expect(body.error.problems).toEqual([
+      expect.objectContaining({ path: "request.time", message: expect.stringMatching(/8\.64e15/) }),
+    ]);
+    const last = await post(JSON.stringify({ principal: FR, request: { ...request, time: 8.64e15 } }));
+    expect(last.status).toBe(200);
+  });
+
+  it("an empty purpose is no purpose, as the gateway reads an empty x-clearance-purpose", async () => {
+    // A license naming the purpose "" (the scheme takes it) serves no request at the gateway.
+    const named = parseScheme(
+      TEST_SCHEME_YAML.replace("purposes: [cyber-defense]", 'purposes: [""]'),
+      "empty-purpose.yaml",
+    );
+    const api = createDecisionServer({ scheme: () => named });
+    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    try {
+      const de = { id: "p-de", citizenships: [{ country: "DE" }], organization: "bw-cyber" };
+      const res = await fetch(`http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/decisions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ principal: de, request: { ...request, location: "DE", purpose: "" } }),
+      });
+      expect(res.status).toBe(200);
+      const d = (await res.json()) as {
+        decision: string;
+        reason: string;
+        served_model: string;
+        checks: { detail: string }[];
+      };
+      // Not licensed for m5 (it was allowed on the license): served its open fallback.
+      expect([d.decision, d.reason, d.served_model]).toEqual(["fallback", "no-authorization", "m4"]);
+      expect(d.checks.map((c) => c.detail)).toContain("L-ORG: purpose (none given) is not licensed");
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 
   it("a batch names every bad field with its index", async () => {

@@ -4,7 +4,15 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bodyCharge, streamCharge, streamUsage, unansweredCharge, usageFromBody, usageOf } from "./usage.js";
+import {
+  bodyCharge,
+  streamCharge,
+  streamUsage,
+  unansweredCharge,
+  usageFromBody,
+  usageFromTail,
+  usageOf,
+} from "./usage.js";
 
 const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
@@ -177,5 +185,37 @@ describe("a request left before the upstream's head", () => {
     expect(unansweredCharge("chat.completions", 4_001)).toEqual({ input: 1_001, output: 0 });
     expect(unansweredCharge("embeddings", 8)).toEqual({ input: 2, output: 0 });
     expect(unansweredCharge("messages.count_tokens", 4_000)).toBeNull();
+  });
+});
+
+describe("the usage of a large body, from its tail", () => {
+  const echo = { type: "function", name: "f", parameters: { usage: { input_tokens: 1, output_tokens: 0 } } };
+
+  it("is only ever the answer's own top-level usage, wherever the tail starts", () => {
+    const own = { input_tokens: 7, output_tokens: 9 };
+    fc.assert(
+      fc.property(fc.string(), fc.boolean(), fc.boolean(), fc.nat(), (text, withUsage, usageFirst, cut) => {
+        const members: [string, unknown][] = [
+          ["output", [{ text, note: { usage: echo.parameters.usage } }]],
+          ["tools", [echo]],
+        ];
+        if (withUsage) members.splice(usageFirst ? 0 : 2, 0, ["usage", own]);
+        const body = JSON.stringify(Object.fromEntries(members), null, cut % 2 === 0 ? 0 : 1);
+        const found = usageFromTail(body.slice(cut % (body.length + 1)));
+        // The echo is never taken; the answer's own is, whenever the tail holds it whole.
+        if (found !== null) expect(found).toEqual({ input: 7, output: 9 });
+        if (withUsage && cut % (body.length + 1) === 0) expect(found).toEqual({ input: 7, output: 9 });
+      }),
+    );
+  });
+
+  it("a member name spelt with escapes is still read; a usage of null is none", () => {
+    expect(usageFromTail('{"a":1,"us\\u0061ge" : {"prompt_tokens":2,"completion_tokens":3}}\n')).toEqual({
+      input: 2,
+      output: 3,
+    });
+    expect(usageFromTail(`{"usage":null,"tools":${JSON.stringify([echo])}}`)).toBeNull();
+    // A tail starting among the top-level members still knows them as such (read from the end).
+    expect(usageFromTail('"usage":{"input_tokens":1,"output_tokens":1}}')).toEqual({ input: 1, output: 1 });
   });
 });

@@ -2,6 +2,7 @@
  * Token usage as each upstream reports it, read from JSON bodies and from SSE events. Only events
  * that can carry usage are parsed, so a stream is otherwise passed through untouched.
  */
+import { CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "../http/members.js";
 import { addTokens, tokenCount } from "../metering/tokens.js";
 import type { Endpoint, Wire } from "../upstream/types.js";
 
@@ -57,29 +58,85 @@ export function usageFromBody(text: string): Usage | null {
 
 /**
  * The usage of a body too large to keep whole, from its last bytes: every API puts `usage` last
- * (OpenAI chat, completions, embeddings, responses; Anthropic messages). The last `"usage": {…}`
- * object found whole in the tail is taken.
+ * (OpenAI chat, completions, embeddings, responses; Anthropic messages). Only the answer's own, a
+ * member of its top-level object, is taken: the tail is read back from the body's end, so what
+ * holds each member is known, and an object named `usage` deeper in (in the client's tools or
+ * schema, which a Responses answer echoes) is not the answer's. null when the members the tail
+ * holds whole name no usage object (then the answer said none, or said it further back).
  */
 export function usageFromTail(tail: string): Usage | null {
-  for (
-    let at = tail.lastIndexOf('"usage"');
-    at >= 0;
-    at = at === 0 ? -1 : tail.lastIndexOf('"usage"', at - 1)
-  ) {
-    const head = /^"usage"\s*:\s*\{/.exec(tail.slice(at, at + 64));
-    if (head === null) continue;
-    const start = at + head[0].length - 1;
-    const end = closingBrace(tail, start);
-    if (end < 0) continue;
-    try {
-      const usage = usageOf(JSON.parse(tail.slice(start, end + 1)));
-      if (usage !== null) return usage;
-    } catch {
-      // not JSON after all (e.g. "usage" inside a string): look further back
+  let i = tail.length - 1;
+  while (i >= 0 && SPACE.has(tail.charCodeAt(i))) i--;
+  if (tail.charCodeAt(i) !== CLOSE_BRACE) return null;
+  /** How deep inside the top-level object's members the scan is (0: among them). */
+  let depth = 0;
+  for (i--; i >= 0; i--) {
+    const c = tail.charCodeAt(i);
+    if (c === QUOTE) {
+      const open = openingQuote(tail, i);
+      if (open < 0) return null;
+      if (depth === 0 && i - open <= 64) {
+        const value = memberValue(tail, open, i);
+        if (value !== null) {
+          // The answer's own usage, whatever it holds: read as usageFromBody reads it.
+          if (value === -1) return null;
+          const close = closingBrace(tail, value);
+          if (close < 0) return null;
+          try {
+            return usageOf(JSON.parse(tail.slice(value, close + 1)));
+          } catch {
+            return null;
+          }
+        }
+      }
+      i = open;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth++;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      // The top-level object's opening: its members are all read.
+      if (depth === 0) return null;
+      depth--;
     }
   }
   return null;
 }
+
+/**
+ * Where the value of the member `usage` named by the string from `open` to `close` starts, when it
+ * is one: its `{`, or -1 when that value is no object (null); null when the string is no member
+ * name, or another name.
+ */
+function memberValue(text: string, open: number, close: number): number | null {
+  let at = close + 1;
+  while (SPACE.has(text.charCodeAt(at))) at++;
+  if (text.charCodeAt(at) !== COLON) return null;
+  let name: unknown;
+  try {
+    name = JSON.parse(text.slice(open, close + 1));
+  } catch {
+    return null;
+  }
+  if (name !== "usage") return null;
+  for (at++; SPACE.has(text.charCodeAt(at)); at++);
+  return text.charCodeAt(at) === OPEN_BRACE ? at : -1;
+}
+
+/** The quote opening the string whose closing quote is at `close`: -1 if the text has none. */
+function openingQuote(text: string, close: number): number {
+  let open = text.lastIndexOf('"', close - 1);
+  while (open >= 0 && escaped(text, open)) open = text.lastIndexOf('"', open - 1);
+  return open;
+}
+
+/** Whether the quote at `at` is escaped: an odd number of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let n = 0;
+  for (let k = at - 1; text.charCodeAt(k) === BACKSLASH; k--) n++;
+  return n % 2 === 1;
+}
+
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const SPACE: ReadonlySet<number> = new Set([0x20, 0x0a, 0x0d, 0x09]);
 
 /** Index of the brace closing the object opened at `start`, skipping strings; -1 if it never closes. */
 function closingBrace(text: string, start: number): number {
@@ -202,14 +259,18 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       get outputEvents() {
         return outputEvents;
       },
-      onEvent(event, data) {
+      onEvent(named, data) {
+        // An event sent without an `event:` line (SSE allows it) is told by its `type` member, as
+        // a client reading the data sees it: otherwise its deltas and counts would go unmetered.
+        const json = named === undefined ? parse(data) : undefined;
+        const event = named ?? (typeof json?.type === "string" ? json.type : undefined);
         if (event === "content_block_delta") outputEvents++;
         else if (event === "message_start") {
-          const message = parse(data)?.message as Json | undefined;
+          const message = (json ?? parse(data))?.message as Json | undefined;
           const u = usageOf(message?.usage);
           if (u) usage = { input: u.input, output: u.output };
         } else if (event === "message_delta") {
-          const u = (parse(data)?.usage ?? null) as Json | null;
+          const u = ((json ?? parse(data))?.usage ?? null) as Json | null;
           if (u) {
             usage ??= { input: 0, output: 0 };
             if ("output_tokens" in u) {

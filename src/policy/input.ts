@@ -29,11 +29,25 @@ const date = z.string({ error: "expected a date (YYYY-MM-DD)" }).refine(isInstan
 
 const nationality = z.strictObject({ country, since: date.nullish() });
 
+/** An organization's id: decisions echo it ("organization X is not a partner"), as they do a model id. */
+const organizationId = z
+  .string()
+  .min(1)
+  .max(MAX_ID)
+  .refine((s) => !CONTROL.test(s), { error: "the organization id has control characters" });
+
+/**
+ * The latest instant a JavaScript date holds (8.64e15 ms, in the year 275760): past it a time in
+ * milliseconds is no date at all.
+ */
+const MAX_TIME = 8.64e15;
+
 export const principalSchema = z.strictObject({
   id: z
     .string({ error: "expected the principal's id (a string)" })
     .min(1, "the principal's id is empty")
-    .max(MAX_ID, `the principal's id is longer than ${MAX_ID} characters`),
+    .max(MAX_ID, `the principal's id is longer than ${MAX_ID} characters`)
+    .refine((s) => !CONTROL.test(s), { error: "the principal's id has control characters" }),
   name: z.string().min(1).max(1024).nullish(),
   birth_date: z
     .string()
@@ -46,9 +60,9 @@ export const principalSchema = z.strictObject({
   organization: z
     .union(
       [
-        z.string().min(1).max(MAX_ID),
+        organizationId,
         z.strictObject({
-          id: z.string().min(1).max(MAX_ID),
+          id: organizationId,
           name: z.string().min(1).max(1024).nullish(),
           country: country.nullish(),
           screening: z.enum(SCREENING_STATUSES).optional(),
@@ -73,10 +87,17 @@ export const requestSchema = z.strictObject({
     .string()
     .max(MAX_ID, `the purpose is longer than ${MAX_ID} characters`)
     .refine((s) => !CONTROL.test(s), { error: "the purpose has control characters" })
+    // Empty is none, as the gateway reads an empty x-clearance-purpose: a license naming "" must
+    // not grant here what the gateway refuses.
+    .transform((s) => (s === "" ? null : s))
     .nullish(),
   time: z.union(
     [
-      z.number().int().nonnegative(),
+      z
+        .number()
+        .int()
+        .nonnegative()
+        .max(MAX_TIME, "milliseconds since the epoch past 8.64e15 (the year 275760) are no date"),
       z
         .string()
         .refine(isInstant, { error: "expected an ISO 8601 date-time with a time zone (on a real day)" }),

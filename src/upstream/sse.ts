@@ -17,7 +17,8 @@ export interface SseEvent {
 /**
  * Whether a Content-Type names an event stream. Media types are case-insensitive (RFC 9110 §8.3.1):
  * an upstream's `Text/Event-Stream` is a stream all the same, and must be read (and its error events
- * replaced) as one.
+ * replaced) as one; the SDKs read a stream whatever its spelling, so taken for a JSON body it was
+ * held, metered by its size rather than its usage, and passed on unsanitised.
  */
 export function isEventStream(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.trimStart().toLowerCase().startsWith("text/event-stream");
