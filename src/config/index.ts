@@ -73,7 +73,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   const { value, problems } = validate(source, configSchema);
   if (value === undefined || problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const schemePath = resolve(dirname(source.file), value.scheme);
-  const scheme = loadSchemeFile(schemePath);
+  const scheme = schemeAt(source, schemePath);
   const routes = routeModels(value, scheme, problems);
   const wires = (provider: string): readonly Wire[] | undefined => {
     const p = Object.hasOwn(value.providers, provider) ? value.providers[provider] : undefined;
@@ -208,6 +208,27 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     webhookSecret,
     warnings,
   };
+}
+
+/**
+ * The compiled scheme file. One that cannot be read (missing, a directory) is refused at the
+ * config's `scheme` line, naming the file: the read error alone named no line, or only the
+ * config's directory. Problems inside a scheme that was read keep their own file and line.
+ */
+function schemeAt(source: YamlSource, path: string): CompiledScheme {
+  try {
+    return loadSchemeFile(path);
+  } catch (err) {
+    const unread =
+      err instanceof InvalidInputError && err.problems.every((p) => p.code === "file_unreadable");
+    if (!unread) throw err;
+    const why = err.problems.map((p) => p.message).join("; ");
+    throw new InvalidInputError(
+      placed(source, [
+        { code: "file_unreadable", path: ["scheme"], message: `cannot read scheme file ${path}: ${why}` },
+      ]),
+    );
+  }
 }
 
 /**
