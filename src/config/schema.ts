@@ -234,8 +234,14 @@ const monitoring = z
       .strictObject({
         /** Off by default: spans are exported only when enabled. */
         enabled: z.boolean().default(false),
-        /** OTLP/HTTP traces endpoint. */
-        endpoint: z.url().default("http://127.0.0.1:4318/v1/traces"),
+        /** OTLP/HTTP traces endpoint: http or https (the exporter fails any other scheme's every export, unseen). */
+        endpoint: z
+          .url({
+            protocol: /^https?$/,
+            error:
+              "expected an http:// or https:// URL (OTLP over HTTP), such as http://127.0.0.1:4318/v1/traces",
+          })
+          .default("http://127.0.0.1:4318/v1/traces"),
         service_name: said("expected a name for the spans' service.name").default("clearance"),
       })
       .default({ enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" }),
