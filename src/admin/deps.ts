@@ -41,6 +41,8 @@ export interface AdminDeps {
   readonly route: (model: string) => Route | undefined;
   /** The wire formats a configured upstream provider answers in (absent: not checked on activation). */
   readonly wires?: (provider: string) => readonly Wire[] | undefined;
+  /** Where a configured provider's requests go (absent: each provider name its own upstream). */
+  readonly upstream?: (provider: string) => string;
   /** A license's tokens in a period, as the quota counters have them (every node's, with Redis). */
   readonly licenseUsage: (license: string, period: QuotaPeriod) => Promise<number>;
   /** Denied-party screening (absent where no gateway runs it). */

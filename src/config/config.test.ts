@@ -22,6 +22,19 @@ describe("clearance.yaml", () => {
     expect(c.storeUrl).toBeNull();
   });
 
+  it("refuses a custom tag, which was read as the plain value, at its line", () => {
+    expect(problems("data_dir: !foo /var/lib/clearance\n")).toEqual([
+      expect.objectContaining({
+        code: "yaml_tag",
+        line: 4,
+        column: 11,
+        message: expect.stringMatching(
+          /^Unresolved tag: !foo: only YAML 1\.2's core tags are read/,
+        ) as unknown,
+      }),
+    ]);
+  });
+
   it("refuses a freshness bound no poll can meet", () => {
     expect(problems("refresh_ms: 500\nfreshness_ms: 500\n")).toEqual([
       expect.objectContaining({

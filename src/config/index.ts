@@ -12,7 +12,7 @@ import { CONTROL_LEVELS } from "../policy/types.js";
 import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
-import { TIMER_MAX_MS, configSchema, type ConfigFile } from "./schema.js";
+import { TIMER_MAX_MS, configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -38,6 +38,8 @@ export interface GatewayConfig {
   readonly route: (model: string) => Route | undefined;
   /** The wire formats a configured provider answers in (undefined: no such provider). */
   readonly wires: (provider: string) => readonly Wire[] | undefined;
+  /** Where a configured provider's requests go (see upstreamOf): one for two names of one upstream. */
+  readonly upstream: (provider: string) => string;
   /** Secrets read from the environment, by provider name. */
   readonly apiKeys: ReadonlyMap<string, string>;
   /** The admin token, or null when the admin API is disabled. */
@@ -71,7 +73,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
   const { value, problems } = validate(source, configSchema);
   if (value === undefined || problems.length > 0) throw new InvalidInputError(placed(source, problems));
   const schemePath = resolve(dirname(source.file), value.scheme);
-  const scheme = loadSchemeFile(schemePath);
+  const scheme = schemeAt(source, schemePath);
   const routes = routeModels(value, scheme, problems);
   const wires = (provider: string): readonly Wire[] | undefined => {
     const p = Object.hasOwn(value.providers, provider) ? value.providers[provider] : undefined;
@@ -86,7 +88,11 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
       message: m.message,
     });
   }
-  for (const s of sharedUpstreams(scheme, (model) => routes.get(model))) {
+  const upstream = (provider: string): string => {
+    const p = Object.hasOwn(value.providers, provider) ? value.providers[provider] : undefined;
+    return p === undefined ? provider : upstreamOf(provider, p);
+  };
+  for (const s of sharedUpstreams(scheme, (model) => routes.get(model), upstream)) {
     // At the laxer model's route when the config lists it (its upstream_model is the likelier slip).
     const listed = [s.model, s.other].find((model) => Object.hasOwn(value.models, model));
     problems.push({
@@ -192,6 +198,7 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     routes,
     route,
     wires,
+    upstream,
     apiKeys,
     adminToken,
     pseudonymKey,
@@ -201,6 +208,27 @@ function configFrom(source: YamlSource, env: NodeJS.ProcessEnv): GatewayConfig {
     webhookSecret,
     warnings,
   };
+}
+
+/**
+ * The compiled scheme file. One that cannot be read (missing, a directory) is refused at the
+ * config's `scheme` line, naming the file: the read error alone named no line, or only the
+ * config's directory. Problems inside a scheme that was read keep their own file and line.
+ */
+function schemeAt(source: YamlSource, path: string): CompiledScheme {
+  try {
+    return loadSchemeFile(path);
+  } catch (err) {
+    const unread =
+      err instanceof InvalidInputError && err.problems.every((p) => p.code === "file_unreadable");
+    if (!unread) throw err;
+    const why = err.problems.map((p) => p.message).join("; ");
+    throw new InvalidInputError(
+      placed(source, [
+        { code: "file_unreadable", path: ["scheme"], message: `cannot read scheme file ${path}: ${why}` },
+      ]),
+    );
+  }
 }
 
 /**
@@ -277,16 +305,29 @@ export interface SharedUpstream {
 }
 
 /**
- * Scheme models of different control levels routed to one provider's same upstream model. A
+ * Where a provider's requests go: its base URL's origin and path as requests are sent (the URL
+ * parser lowers the scheme and host and drops a default port; trailing slashes are not sent), so
+ * two provider names for one upstream are one. The demo provider is each name's own.
+ */
+export function upstreamOf(name: string, provider: ProviderConfig): string {
+  if (provider.type === "demo") return `demo provider ${name}`;
+  const url = new URL(provider.base_url);
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+/**
+ * Scheme models of different control levels routed to one upstream's same upstream model. A
  * request is decided for the model it names and forwarded under that model's upstream name, so an
  * open model routed to a controlled model's upstream model (a copied `upstream_model`, or one
  * naming a model the default provider serves under its own name) would serve the controlled model
- * to anyone the open one is allowed to: its checks never made. Models of one control level may
- * share one (a deployment under two names).
+ * to anyone the open one is allowed to: its checks never made. `upstream` says where a provider's
+ * requests go (upstreamOf): two provider names with one base URL are one upstream. Models of one
+ * control level may share one (a deployment under two names).
  */
 export function sharedUpstreams(
   scheme: CompiledScheme,
   route: (model: string) => Route | undefined,
+  upstream: (provider: string) => string = (provider) => provider,
 ): SharedUpstream[] {
   const level = (model: string) => scheme.models.get(model)?.control ?? "open";
   const rank = (model: string) => CONTROL_LEVELS.indexOf(level(model));
@@ -294,21 +335,27 @@ export function sharedUpstreams(
   for (const id of scheme.models.keys()) {
     const r = route(id);
     if (r === undefined) continue;
-    const key = JSON.stringify([r.provider, r.upstreamModel]);
+    const key = JSON.stringify([upstream(r.provider), r.upstreamModel]);
     byUpstream.set(key, [...(byUpstream.get(key) ?? []), id]);
   }
   const shared: SharedUpstream[] = [];
   for (const [key, models] of byUpstream) {
-    const [provider, upstream] = JSON.parse(key) as [string, string];
+    const [where, upstreamModel] = JSON.parse(key) as [string, string];
     const strictest = models.reduce((a, b) => (rank(b) > rank(a) ? b : a));
+    const providerOf = (model: string) => route(model)?.provider ?? "";
     for (const model of models) {
       if (rank(model) === rank(strictest)) continue;
+      const [lax, strict] = [providerOf(model), providerOf(strictest)];
+      const routed =
+        lax === strict
+          ? `routed to provider ${lax} as ${upstreamModel}`
+          : `routed to ${upstreamModel} at one upstream (providers ${lax} and ${strict}, ${where})`;
       shared.push({
         model,
         other: strictest,
         message:
           `scheme ${scheme.name}: ${model} (${level(model)}) and ${strictest} (${level(strictest)}) are both ` +
-          `routed to provider ${provider} as ${upstream}: a request for ${model} would be answered by ` +
+          `${routed}: a request for ${model} would be answered by ` +
           `${strictest}'s upstream model without ${strictest}'s checks; give each its own upstream_model`,
       });
     }

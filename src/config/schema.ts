@@ -42,6 +42,9 @@ export const HOST_PROBLEM =
 /** An address to bind. Node binds "" on every interface (::), the opposite of the default. */
 const host = z.string().regex(/^\S+$/, HOST_PROBLEM).default("127.0.0.1");
 
+/** A string that must say something: empty or only white space, refused with `message`. */
+const said = (message: string) => z.string().regex(/\S/, message);
+
 const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (e.g. OPENAI_API_KEY)");
@@ -111,7 +114,9 @@ const provider = z.discriminatedUnion(
 const route = z.strictObject({
   provider: z.string(),
   /** The model's name at the provider; default: the scheme's model id. */
-  upstream_model: z.string().optional(),
+  upstream_model: said(
+    "expected the model's name at the provider (leave upstream_model out for the scheme's model id)",
+  ).optional(),
 });
 
 const response = z.enum(["notify", "suspend"]).default("notify");
@@ -222,16 +227,22 @@ const monitoring = z
       .strictObject({
         enabled: z.boolean().default(true),
         /** stdout, stderr, or a file path (appended to). */
-        destination: z.string().min(1).default("stdout"),
+        destination: said("expected stdout, stderr or a file path").default("stdout"),
       })
       .default({ enabled: true, destination: "stdout" }),
     tracing: z
       .strictObject({
         /** Off by default: spans are exported only when enabled. */
         enabled: z.boolean().default(false),
-        /** OTLP/HTTP traces endpoint. */
-        endpoint: z.url().default("http://127.0.0.1:4318/v1/traces"),
-        service_name: z.string().min(1).default("clearance"),
+        /** OTLP/HTTP traces endpoint: http or https (the exporter fails any other scheme's every export, unseen). */
+        endpoint: z
+          .url({
+            protocol: /^https?$/,
+            error:
+              "expected an http:// or https:// URL (OTLP over HTTP), such as http://127.0.0.1:4318/v1/traces",
+          })
+          .default("http://127.0.0.1:4318/v1/traces"),
+        service_name: said("expected a name for the spans' service.name").default("clearance"),
       })
       .default({ enabled: false, endpoint: "http://127.0.0.1:4318/v1/traces", service_name: "clearance" }),
     alerts,
@@ -240,9 +251,11 @@ const monitoring = z
 
 export const configSchema = z.strictObject({
   /** Scheme file, relative to this config file. */
-  scheme: z.string(),
+  scheme: said("expected the scheme file's path, relative to this config file"),
   /** Embedded store, audit log and keys; relative to the working directory. */
-  data_dir: z.string().default(".clearance"),
+  data_dir: said(
+    "expected a directory path (leave data_dir out for .clearance): an empty one would put the store and the audit log in the working directory",
+  ).default(".clearance"),
   /** Where principals, keys, partners, licenses and usage live: the embedded SQLite file, or PostgreSQL. */
   store: z
     .strictObject({
@@ -350,13 +363,13 @@ export const configSchema = z.strictObject({
         .regex(/^[^\s+]+$/, "expected a name without spaces or '+', e.g. clearance.example/audit")
         .default("clearance.local/audit"),
       /** Ed25519 signing key (C2SP note format); default <data_dir>/audit.key, created if missing. */
-      key_file: z.string().optional(),
+      key_file: said("expected a file path (leave audit.key_file out for <data_dir>/audit.key)").optional(),
       /** The signing key itself, from this environment variable (wins over key_file). */
       key_env: envName.optional(),
       /** A checkpoint at least this often while entries arrive. */
       checkpoint_ms: timer(1_000),
       /** This gateway's name in entries; default: the host name. */
-      node: z.string().optional(),
+      node: said("expected a name (leave audit.node out for the host name)").optional(),
       /** When set, entries name principals by a keyed hash (HMAC-SHA256) instead of their id. */
       pseudonym_key_env: envName.optional(),
     })

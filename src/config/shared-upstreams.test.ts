@@ -60,6 +60,62 @@ describe("two scheme models routed to one upstream model", () => {
     ]);
   });
 
+  it.each([
+    ["the same base_url", "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"],
+    ["a trailing slash", "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/"],
+    ["the host's case and the default port", "https://api.example.com/v1", "HTTPS://API.Example.com:443/v1"],
+  ])("is refused through two provider names for one upstream (%s)", (_, a, b) => {
+    const found = refusedWith(() =>
+      parseConfig(
+        `scheme: g7-trusted-partners.yaml
+providers:
+  demo: { type: demo }
+  vllm: { type: openai, base_url: "${a}" }
+  vllm-open: { type: openai, base_url: "${b}" }
+default_provider: demo
+models:
+  mythos-5: { provider: vllm, upstream_model: frontier }
+  mythos-4: { provider: vllm-open, upstream_model: frontier }
+`,
+        join("examples", "test.yaml"),
+        {},
+      ),
+    );
+    expect(found).toEqual([
+      expect.objectContaining({
+        code: "shared_upstream_model",
+        path: ["models", "mythos-4", "upstream_model"],
+        line: 9,
+        message: expect.stringContaining(
+          "mythos-4 (open) and mythos-5 (controlled) are both routed to frontier at one upstream (providers vllm-open and vllm, ",
+        ) as unknown,
+      }),
+    ]);
+  });
+
+  it("loads providers at different upstreams, and demo providers, sharing an upstream model name", () => {
+    const config = parseConfig(
+      `scheme: g7-trusted-partners.yaml
+providers:
+  demo: { type: demo }
+  demo2: { type: demo }
+  a: { type: openai, base_url: "http://127.0.0.1:9/v1" }
+  b: { type: openai, base_url: "http://127.0.0.1:9/v2" }
+  c: { type: openai, base_url: "http://127.0.0.1:10/v1" }
+default_provider: demo
+models:
+  mythos-5: { provider: a, upstream_model: frontier }
+  mythos-4: { provider: b, upstream_model: frontier }
+  fable-4: { provider: c, upstream_model: frontier }
+  fable-5: { provider: demo, upstream_model: x }
+  eu-mythos-5: { provider: demo2, upstream_model: x }
+`,
+      join("examples", "test.yaml"),
+      {},
+    );
+    expect(config.route("fable-4")).toEqual({ provider: "c", upstreamModel: "frontier" });
+  });
+
   it("loads models of one control level sharing an upstream model, and models on other providers", () => {
     expect(
       parse(
@@ -98,5 +154,32 @@ describe("activating a scheme version that changes the control of models sharing
       /cannot be activated: scheme g7-trusted-partners: mythos-4 \(open\) and fable-4 \(controlled\) are both routed to provider up as previous/,
     );
     expect(t.gateway.snapshot.current.control.scheme.digest).toBe(digest);
+  });
+});
+
+describe("activating such a version when the models are on two provider names for one upstream", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({
+      providers: `  up: { type: openai, base_url: "http://127.0.0.1:9/v1" }\n  up-too: { type: openai, base_url: "http://127.0.0.1:9/v1/" }`,
+      models:
+        "  mythos-4: { provider: up, upstream_model: previous }\n  fable-4: { provider: up-too, upstream_model: previous }",
+    });
+  });
+  afterAll(() => t.gateway.close());
+
+  it("is refused with 409, naming both providers and the upstream", async () => {
+    const example = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const yaml = example.replace("fable-4: { control: open }", "fable-4: { control: controlled }");
+    const up = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/schemes", { yaml });
+    expect(up.status).toBe(201);
+    const r = await call(t, ADMIN_TOKEN, "POST", `/admin/v1/schemes/${up.body.version}/activate`, {
+      reason: "try it",
+    });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe("shared_upstream_model");
+    expect(r.body.error.message).toContain(
+      "mythos-4 (open) and fable-4 (controlled) are both routed to previous at one upstream (providers up and up-too, http://127.0.0.1:9/v1)",
+    );
   });
 });

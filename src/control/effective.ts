@@ -240,15 +240,21 @@ export function readStoredVersion(version: SchemeVersion): {
   readonly scheme: CompiledScheme;
   readonly leftOut: readonly LeftOut[];
 } {
-  return parseSchemeWith(version.text, `scheme version ${version.version}`, (source) => {
-    const fitted = compileLeavingOut(source);
-    if (fitted.ok) return { ok: true, scheme: { scheme: fitted.scheme, leftOut: fitted.leftOut } };
-    // Placed against the version as stored (the last round's paths index what was left of it).
-    const strict = compileScheme(source);
-    return strict.ok
-      ? { ok: true, scheme: { scheme: strict.scheme, leftOut: [] } }
-      : { ok: false, problems: strict.problems };
-  });
+  return parseSchemeWith(
+    version.text,
+    `scheme version ${version.version}`,
+    (source) => {
+      const fitted = compileLeavingOut(source);
+      if (fitted.ok) return { ok: true, scheme: { scheme: fitted.scheme, leftOut: fitted.leftOut } };
+      // Placed against the version as stored (the last round's paths index what was left of it).
+      const strict = compileScheme(source);
+      return strict.ok
+        ? { ok: true, scheme: { scheme: strict.scheme, leftOut: [] } }
+        : { ok: false, problems: strict.problems };
+    },
+    // Tags an upload is now refused for were read as if absent when it was stored: still so.
+    { tags: "as-stored" },
+  );
 }
 
 /** One line naming what was left out and why, for logs and error messages. */

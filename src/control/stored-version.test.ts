@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { EXAMPLE, OLDER_VERSION, storeAsOlderRelease } from "../testing/older-release.js";
+import { parseStoredVersion } from "./effective.js";
 import { storePolicy } from "./in-force.js";
 import { activateVersion, addVersion, seedFromFile } from "./seed.js";
 import { buildState } from "./state.js";
@@ -154,5 +155,32 @@ describe("a version in force that does not load at all", () => {
     await seedFromFile(fresh, changed, "2026-11-23T00:00:00Z");
     const state = buildState((await fresh.snapshot()).records);
     expect(state.scheme.embargoed.has("RU")).toBe(true);
+  });
+});
+
+describe("a version stored with a tag an upload is now refused for", () => {
+  const TAGGED = EXAMPLE.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: !list [EAR_E1, EAR_E2, !c RU]");
+
+  it("loads as it was read when stored, the tags read as if absent", () => {
+    expect(TAGGED).not.toBe(EXAMPLE);
+    const version: SchemeVersion = {
+      version: 7,
+      name: "g7-trusted-partners",
+      digest: "",
+      text: TAGGED,
+      uploaded_by: "admin",
+      uploaded_at: "2026-11-22T00:00:00Z",
+    };
+    expect(parseStoredVersion(version).embargoed.has("RU")).toBe(true);
+  });
+
+  it("is refused as an upload, at the tag's line", async () => {
+    const line = TAGGED.split("\n").findIndex((l) => l.includes("!list")) + 1;
+    await expect(addVersion(store, TAGGED, "admin", "2026-11-22T12:00:00Z")).rejects.toMatchObject({
+      problems: [
+        expect.objectContaining({ code: "yaml_tag", line }),
+        expect.objectContaining({ code: "yaml_tag", line }),
+      ],
+    });
   });
 });

@@ -230,6 +230,7 @@ async function assemble(
     onError,
     route: config.route,
     wires: config.wires,
+    upstream: config.upstream,
     licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
     // Named without its path: the admin API's callers need not learn the server's file system.
     audit: { source: directorySource(audit.dir, "this gateway"), pseudonymKey: config.pseudonymKey },

@@ -3,7 +3,14 @@
  * countries, cycles). Every problem is reported at once, each with file, line and column.
  */
 import { InvalidInputError, type Problem } from "../errors/index.js";
-import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
+import {
+  placed,
+  readYaml,
+  readYamlFile,
+  validate,
+  type ReadOptions,
+  type YamlSource,
+} from "../yaml/index.js";
 import { compileScheme, type CompiledScheme } from "./compile.js";
 import { schemeFileSchema, type SchemeFile } from "./schema.js";
 
@@ -25,8 +32,13 @@ export type SchemeCompiler<T> = (
  * `parseScheme` with another compilation (a stored version's, which leaves out what no longer
  * compiles): the shape is validated as ever, and every problem is placed at its line and column.
  */
-export function parseSchemeWith<T>(text: string, file: string, compile: SchemeCompiler<T>): T {
-  return schemeFrom(readYaml(text, file), compile);
+export function parseSchemeWith<T>(
+  text: string,
+  file: string,
+  compile: SchemeCompiler<T>,
+  options: ReadOptions = {},
+): T {
+  return schemeFrom(readYaml(text, file, options), compile);
 }
 
 function schemeFrom<T>(source: YamlSource, compile: SchemeCompiler<T>): T {

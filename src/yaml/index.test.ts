@@ -207,6 +207,60 @@ describe("readYaml", () => {
     });
   });
 
+  describe("tags", () => {
+    // A tag outside YAML 1.2's core schema was read as if it were not there (`!foo bar` as "bar"),
+    // or as what no field takes (`!!binary` a Buffer, `!!set` an empty object); a core tag on a
+    // value not of its kind (`!!int x`) was read as the plain value.
+    it.each([
+      ["data_dir: !foo bar", "!foo"],
+      ["list: !foo [1]", "!foo"],
+      ["data_dir: !<tag:example.com,2026:x> bar", "tag:example.com,2026:x"],
+      ["data_dir: !!binary aGVsbG8=", "!!binary"],
+      ["when: !!timestamp 2026-01-01", "!!timestamp"],
+      ["location: !!set {mmdb}", "!!set"],
+      ["m: !!omap [a: 1]", "!!omap"],
+      ["port: !!int x", "!!int"],
+      ["list: !!seq {x: 1}", "!!seq"],
+    ])("refuses %s at the tag's line and column", (value, tag) => {
+      const problems = problemsOf(() => readYaml(`version: 1\n${value}\n`, "x.yaml"));
+      expect(problems).toEqual([
+        {
+          code: "yaml_tag",
+          path: [],
+          message: expect.stringContaining(tag) as unknown,
+          file: "x.yaml",
+          line: 2,
+          column: value.indexOf("!") + 1,
+        },
+      ]);
+      expect(problems[0]?.message).toContain("only YAML 1.2's core tags are read");
+    });
+
+    it("reads a text as stored (a scheme version stored before tags were checked) as it was read then", () => {
+      const text = "a: !foo bar\nb: !!int x\n";
+      expect(readYaml(text, "x.yaml", { tags: "as-stored" }).data).toEqual({ a: "bar", b: "x" });
+      expect(problemsOf(() => readYaml(text, "x.yaml")).map((p) => [p.code, p.line])).toEqual([
+        ["yaml_tag", 1],
+        ["yaml_tag", 2],
+      ]);
+    });
+
+    it("takes core tags on values of their kind, and the non-specific tag", () => {
+      const text =
+        "a: !!str 1\nb: !!int 2\nc: !!float 3.5\nd: !!bool true\ne: !!null\nf: !!seq [x]\ng: !!map {k: v}\nh: ! 4\n";
+      expect(readYaml(text, "x.yaml").data).toEqual({
+        a: "1",
+        b: 2,
+        c: 3.5,
+        d: true,
+        e: null,
+        f: ["x"],
+        g: { k: "v" },
+        h: "4",
+      });
+    });
+  });
+
   describe("the YAML version", () => {
     it("refuses %YAML 1.1, which would read NO as false, at the directive", () => {
       const problems = problemsOf(() => readYaml("# c\n%YAML 1.1\n---\na: [NO]\n", "x.yaml"));

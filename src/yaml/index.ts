@@ -33,16 +33,26 @@ export interface YamlSource {
   readonly data: unknown;
 }
 
+export interface ReadOptions {
+  /**
+   * "as-stored": a text accepted before tags were checked (a stored scheme version) is read as it
+   * was then, tags and all, so that it still loads; anything new is refused for them (the default).
+   */
+  readonly tags?: "refuse" | "as-stored";
+}
+
 /** The most nodes aliases may expand to in one document: past it, an alias bomb ("billion laughs"). */
 export const MAX_ALIAS_COUNT = 1000;
 
 /**
  * Parses YAML 1.2; a %YAML directive of another version, nesting past MAX_DEPTH, syntax errors,
- * keys that plain data would merge or drop, text that is not Unicode (a lone surrogate escape), and
+ * keys that plain data would merge or drop, text that is not Unicode (a lone surrogate escape), tags
+ * outside the core schema or on a value not of their kind, and
  * unusable aliases (to no anchor, to a node that
  * contains them, or expanding past MAX_ALIAS_COUNT) are thrown as InvalidInputError, with positions.
  */
-export function readYaml(text: string, file: string): YamlSource {
+export function readYaml(text: string, file: string, options: ReadOptions = {}): YamlSource {
+  const tagsAsStored = options.tags === "as-stored";
   const lines = new LineCounter();
   const place = (found: readonly (Found & { readonly path?: Path })[]): Problem[] =>
     found.map(({ code, message, offset, path = [] }) => {
@@ -53,7 +63,7 @@ export function readYaml(text: string, file: string): YamlSource {
   const tokens = [...new Parser(lines.addNewLine).parse(text)];
   const early = tokenProblem(tokens);
   if (early !== undefined) throw new InvalidInputError(place([early]));
-  const doc = compose(tokens, text.length);
+  const doc = compose(tokens, text.length, tagsAsStored);
   if (doc.errors.length > 0) {
     throw new InvalidInputError(
       place(
@@ -65,16 +75,20 @@ export function readYaml(text: string, file: string): YamlSource {
   if (keys.length > 0) throw new InvalidInputError(place(keys));
   const notUnicode = loneSurrogates(doc);
   if (notUnicode.length > 0) throw new InvalidInputError(place(notUnicode));
+  const tags = tagsAsStored ? [] : tagProblems(doc);
+  if (tags.length > 0) throw new InvalidInputError(place(tags));
   return { file, doc, lines, data: toData(doc, lines, file) };
 }
 
 /**
  * As `parseDocument` does it, from tokens already parsed. Duplicate keys are found by keyProblems
- * (as plain data will have them), so the composer's own check, by value and type, is off.
+ * (as plain data will have them), so the composer's own check, by value and type, is off. The YAML
+ * 1.1 tags are resolved only for a text read as stored (see ReadOptions).
  */
-function compose(tokens: readonly CST.Token[], end: number): Document.Parsed {
+function compose(tokens: readonly CST.Token[], end: number, knownTags: boolean): Document.Parsed {
   let doc: Document.Parsed | undefined;
-  for (const next of new Composer({ uniqueKeys: false }).compose(tokens, true, end)) {
+  const composer = new Composer({ uniqueKeys: false, resolveKnownTags: knownTags });
+  for (const next of composer.compose(tokens, true, end)) {
     if (doc === undefined) doc = next;
     else {
       doc.errors.push(
@@ -92,6 +106,28 @@ function compose(tokens: readonly CST.Token[], end: number): Document.Parsed {
 }
 
 const firstLine = (message: string): string => message.split("\n")[0] ?? message;
+
+/**
+ * Tags the core schema does not resolve. The composer only warns of them and reads the value as if
+ * untagged: `!foo bar` as "bar", `!!int x` as "x", `!!seq {x: 1}` as a mapping. The YAML 1.1 tags
+ * it would otherwise resolve (`!!binary`, `!!set`, `!!omap`, `!!pairs`, `!!timestamp`) are left
+ * unresolved when composing (resolveKnownTags: false) and so refused here too: they made a Buffer,
+ * a Set or a Date, which no field takes and a Set turns to {} as plain data.
+ */
+function tagProblems(doc: Document.Parsed): Found[] {
+  return doc.warnings
+    .filter((w) => w.code === "TAG_RESOLVE_FAILED" || w.code === "BAD_COLLECTION_TYPE")
+    .map((w) => ({
+      code: "yaml_tag",
+      message: `${firstLine(w.message)
+        .replace(/ at line \d+, column \d+:?$/, "")
+        .replace(
+          /tag:yaml\.org,2002:/g,
+          "!!",
+        )}: only YAML 1.2's core tags are read (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map), each on a value of its kind; remove the tag`,
+      offset: w.pos[0],
+    }));
+}
 
 /**
  * The document as plain data. Only aliases make that fail, so they are checked first, each where it

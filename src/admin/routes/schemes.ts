@@ -189,7 +189,7 @@ export const schemeRoutes = [
         );
       }
       // Models of different control answered by one upstream model: the laxer's allow would serve the other.
-      const shared = sharedUpstreams(scheme, deps.route);
+      const shared = sharedUpstreams(scheme, deps.route, deps.upstream);
       if (shared.length > 0) {
         throw new ClearanceError(
           "conflict",
