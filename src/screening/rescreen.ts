@@ -6,7 +6,12 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { ListVersionRow, Store } from "../store/index.js";
-import type { FoundMatch, SubjectScreening, Successor } from "../store/screening.js";
+import {
+  RESCREEN_HOLD_MS,
+  type FoundMatch,
+  type SubjectScreening,
+  type Successor,
+} from "../store/screening.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
 import { ScreeningIndex } from "./index.js";
 import { HOLD_LIST, holdReason } from "./indistinct.js";
@@ -32,6 +37,8 @@ export interface RescreenOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Subjects per store transaction (and between yields to the event loop). */
   readonly batch?: number;
+  /** Called after each batch is recorded (an import's rescreen renews its hold there). */
+  readonly afterBatch?: () => Promise<void>;
 }
 
 const key = (kind: string, id: string) => `${kind}:${id}`;
@@ -70,6 +77,7 @@ async function screenAndRecordAll(
       resolved += r.resolved;
     }
     options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);
+    await options.afterBatch?.();
     await yieldToLoop();
   }
   return { subjects: subjects.length, potential, resolved, changed };
@@ -89,8 +97,42 @@ export async function rescreenAll(
   // Resolved: what this pass resolved (a count of resolved rows before and after went down, even
   // below zero, when a resolved match came back).
   const r = await screenAndRecordAll(store, engine, subjects, "all", open, options);
-  return { ...r, entries: engine.index.entries.length };
+  // The rescreens imports left unfinished, of versions up to those screened against here: this pass
+  // found what their added and changed entries match; what their removed ones (not listed again)
+  // matched is resolved as an import's rescreen resolves it (a confirmation carried over, or kept
+  // to be restored), and they are finished.
+  let resolved = 0;
+  const screened = new Map(engine.index.lists.map((l) => [l.list, l.version ?? 0]));
+  for (const version of await unfinished(store)) {
+    if (version.version > (screened.get(version.list) ?? 0)) continue;
+    if (!(await store.screening.holdRescreen(version.list, version.version, true))) continue;
+    const gone = version.diff.removed.filter((id) => engine.index.entry(version.list, id) === undefined);
+    const n = await resolveRemoved(store, version, gone, options.actor);
+    await store.screening.rescreened(version.list, version.version, options.actor, { resolved: n });
+    resolved += n;
+  }
+  return {
+    ...r,
+    resolved: r.resolved + resolved,
+    changed: r.changed + resolved,
+    entries: engine.index.entries.length,
+  };
 }
+
+/** The versions whose rescreen after their import has not finished, oldest first in each list. */
+const unfinished = async (store: Store): Promise<ListVersionRow[]> =>
+  (await store.screening.versions())
+    .filter((v) => !v.rescreened)
+    .sort((a, b) => (a.list === b.list ? a.version - b.version : a.list < b.list ? -1 : 1));
+
+/** The matches on these entries the version removed resolved (carried over to their successors). */
+const resolveRemoved = async (
+  store: Store,
+  version: ListVersionRow,
+  removed: readonly string[],
+  actor: string,
+): Promise<number> =>
+  store.screening.resolveRemoved(version.list, removed, actor, await successors(store, version));
 
 /**
  * After an import: every subject against the added and changed entries only, and the matches on
@@ -102,12 +144,7 @@ export async function rescreenAfterImport(
   actor: string,
   options: Omit<RescreenOptions, "actor"> & { engine?: ScreeningEngine } = {},
 ): Promise<RescreenSummary> {
-  const resolved = await store.screening.resolveRemoved(
-    version.list,
-    version.diff.removed,
-    actor,
-    await successors(store, version),
-  );
+  const resolved = await resolveRemoved(store, version, version.diff.removed, actor);
   const touched = new Set([...version.diff.added, ...version.diff.changed]);
   if (touched.size === 0) return { subjects: 0, entries: 0, potential: 0, resolved, changed: resolved };
   // Scored as a full screening scores them: an index of the touched entries alone, but with the
@@ -141,6 +178,50 @@ export async function rescreenAfterImport(
     { ...options, actor },
   );
   return { ...r, entries: touched.size, resolved: resolved + r.resolved, changed: r.changed + resolved };
+}
+
+/** A version whose rescreen after its import had not finished, and what finishing it did. */
+export interface FinishedRescreen {
+  readonly version: ListVersionRow;
+  readonly summary: RescreenSummary;
+}
+
+/**
+ * Runs the rescreens imports left unfinished (every version not `rescreened`: its importer was
+ * killed or failed part way, or is still at it), each under a hold it renews as it goes, and records
+ * each as finished. In each list oldest first, so that a version superseded before its rescreen ran
+ * is rescreened before the one that replaced it (whose diff is against it). `force`: also those
+ * whose importer may still be at it (an operator's import: at worst the work is done twice);
+ * without it, only those whose hold has run out (a background gateway). Returns those it finished.
+ */
+export async function finishRescreens(
+  store: Store,
+  actor: string,
+  options: Omit<RescreenOptions, "actor" | "afterBatch"> & { engine?: ScreeningEngine; force: boolean },
+): Promise<FinishedRescreen[]> {
+  const { force, ...rest } = options;
+  const out: FinishedRescreen[] = [];
+  // A list with a version another process holds: its later versions wait for it.
+  const held = new Set<string>();
+  for (const version of await unfinished(store)) {
+    if (held.has(version.list)) continue;
+    if (!(await store.screening.holdRescreen(version.list, version.version, force))) {
+      if (!force) held.add(version.list);
+      continue;
+    }
+    let renewed = Date.now();
+    const summary = await rescreenAfterImport(store, version, actor, {
+      ...rest,
+      afterBatch: async () => {
+        if (Date.now() - renewed < RESCREEN_HOLD_MS / 4) return;
+        renewed = Date.now();
+        await store.screening.holdRescreen(version.list, version.version, true);
+      },
+    });
+    await store.screening.rescreened(version.list, version.version, actor, { ...summary });
+    out.push({ version: { ...version, rescreened: true }, summary });
+  }
+  return out;
 }
 
 /** Text compared loosely: letters and digits, case and accents folded, runs of the rest one space. */

@@ -10,7 +10,8 @@ import type { PartnerDocument } from "../control/types.js";
 import type { Principal } from "../policy/types.js";
 import type { FederatedPrincipalRecord, StoredRecord, Store } from "../store/index.js";
 import { ScreeningEngine, setScreeningEngine } from "./engine.js";
-import { screenSubjects, type RescreenSummary } from "./rescreen.js";
+import { RESCREEN_HOLD_MS } from "../store/screening.js";
+import { finishRescreens, screenSubjects, type RescreenSummary } from "./rescreen.js";
 import { subjectsOf, type Subject } from "./subjects.js";
 
 export interface ScreeningServiceOptions {
@@ -29,6 +30,8 @@ export class ScreeningService {
   readonly #seen = new Map<string, string>();
   #running: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The next look at an import's unfinished rescreen held by another process. */
+  #recheck: NodeJS.Timeout | null = null;
 
   constructor(readonly options: ScreeningServiceOptions) {}
 
@@ -66,6 +69,7 @@ export class ScreeningService {
     this.#running = this.#running
       .then(async () => {
         const engine = await this.load();
+        await this.#finishRescreens(engine);
         if (engine.index.entries.length === 0) return;
         // In slices that yield: with many principals, finding the changed ones is itself work.
         const all = [...principals];
@@ -83,6 +87,40 @@ export class ScreeningService {
       .catch(this.options.onError);
   }
 
+  /**
+   * An import's rescreen left unfinished (its process killed or failed part way: the new entries
+   * never matched against stored subjects) is finished here once its importer's hold has run out;
+   * one still held (or one that failed here) is looked at again later, in case its holder stops.
+   */
+  async #finishRescreens(engine: ScreeningEngine): Promise<void> {
+    try {
+      await finishRescreens(this.options.store, "screening", {
+        force: false,
+        threshold: this.options.threshold,
+        engine,
+      });
+    } finally {
+      // Failed too (the store unreachable part way): looked at again, not left until the next change.
+      const pending = await this.options.store.screening.versions().then(
+        (vs) => vs.some((v) => !v.rescreened),
+        () => true,
+      );
+      if (pending) this.#lookAgain();
+    }
+  }
+
+  #lookAgain(): void {
+    if (this.#closed || this.#recheck !== null) return;
+    this.#recheck = setTimeout(() => {
+      this.#recheck = null;
+      if (this.#closed) return;
+      this.#running = this.#running
+        .then(async () => this.#finishRescreens(await this.load()))
+        .catch(this.options.onError);
+    }, RESCREEN_HOLD_MS / 2);
+    this.#recheck.unref();
+  }
+
   /** Federated principals as the store last recorded them, screened by their display names. */
   onFederated(records: readonly FederatedPrincipalRecord[]): void {
     const named = records.flatMap((r) =>
@@ -98,6 +136,7 @@ export class ScreeningService {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#recheck !== null) clearTimeout(this.#recheck);
     await this.#running;
     setScreeningEngine(null);
   }

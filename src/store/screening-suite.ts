@@ -47,6 +47,27 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await store.close();
     });
 
+    it("an import's rescreen is held by its importer until recorded finished (audited)", async () => {
+      const { version } = await store.screening.importList(input([entry("a")]), "tester");
+      expect(version).toMatchObject({ version: 1, rescreened: false });
+      // Held by the importer: another process takes it over only once the hold has run out.
+      expect(await store.screening.holdRescreen("test-list", 1, false)).toBe(false);
+      expect(await store.screening.holdRescreen("test-list", 1, true)).toBe(true);
+      await store.screening.rescreened("test-list", 1, "tester", { subjects: 3 });
+      expect((await store.screening.versions())[0]).toMatchObject({ version: 1, rescreened: true });
+      expect(await store.screening.holdRescreen("test-list", 1, true)).toBe(false);
+      const audit = (await store.outbox.list(0, 100)).filter((r) => r.action === "screening.rescreened");
+      expect(audit).toMatchObject([{ details: { list: "test-list", version: 1, subjects: 3 } }]);
+      // Recorded once: a second finish writes nothing.
+      await store.screening.rescreened("test-list", 1, "tester", {});
+      expect(
+        (await store.outbox.list(0, 100)).filter((r) => r.action === "screening.rescreened"),
+      ).toHaveLength(1);
+      // A new digest with the same entries changes nothing: no rescreen to wait for.
+      const same = await store.screening.importList(input([entry("a")], "other digest"), "tester");
+      expect(same.version).toMatchObject({ version: 2, rescreened: true });
+    });
+
     it("imports versions with their diff; an identical file is not imported twice", async () => {
       const v1 = await store.screening.importList(input([entry("a"), entry("b"), entry("c")]), "tester");
       expect(v1.unchanged).toBe(false);

@@ -30,7 +30,20 @@ export interface ListVersionRow {
   readonly imported_at: string;
   readonly imported_by: string;
   readonly active: boolean;
+  /**
+   * Whether the rescreen this version's import needs (every subject against its added and changed
+   * entries, matches on its removed ones resolved) has finished. Until it has, subjects who match
+   * an added entry have no match recorded: `ScreeningStore.pendingRescreens`.
+   */
+  readonly rescreened: boolean;
 }
+
+/**
+ * How long the process that imported a version (or took its rescreen over) holds its rescreen
+ * before another may take it over: renewed as it goes, so only a process that stopped (killed,
+ * crashed) loses it. Far above the time between two renewals (an index build, one batch).
+ */
+export const RESCREEN_HOLD_MS = 120_000;
 
 export interface EntryRow {
   readonly id: string;
@@ -170,6 +183,14 @@ export interface ScreeningStore {
   importList(input: ImportInput, actor: string): Promise<{ version: ListVersionRow; unchanged: boolean }>;
   /** Every version, newest first (of one list, or of all). */
   versions(list?: string): Promise<ListVersionRow[]>;
+  /**
+   * Takes (or renews) the hold on a version's unfinished rescreen, for RESCREEN_HOLD_MS:
+   * true when this caller now holds it. Without `force`, only one whose hold has run out is taken
+   * (its holder stopped); an operator's command forces it. False when it has finished meanwhile.
+   */
+  holdRescreen(list: string, version: number, force: boolean): Promise<boolean>;
+  /** Records a version's rescreen as finished (an audit entry `screening.rescreened`). */
+  rescreened(list: string, version: number, actor: string, summary: Record<string, unknown>): Promise<void>;
   /** The entries of a version, ordered by id. */
   entries(list: string, version: number): Promise<EntryRow[]>;
   /**
@@ -248,6 +269,7 @@ interface VersionDbRow {
   imported_at: string;
   imported_by: string;
   active: number;
+  rescreen_due: string | null;
 }
 
 interface MatchDbRow extends Omit<StoredMatch, "explanation"> {
@@ -266,6 +288,7 @@ const toVersion = (r: VersionDbRow): ListVersionRow => ({
   imported_at: r.imported_at,
   imported_by: r.imported_by,
   active: Number(r.active) === 1,
+  rescreened: r.rescreen_due === null,
 });
 
 const toStored = (r: MatchDbRow): StoredMatch => ({
@@ -471,6 +494,9 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         const ids = new Set(input.entries.map((e) => e.id));
         const removed = [...before.keys()].filter((id) => !ids.has(id));
         const diff = { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
+        // Held by this import until its rescreen has run (none needed when nothing changed).
+        const same = added.length + removed.length + changed.length === 0;
+        const due = same ? null : new Date(Date.now() + RESCREEN_HOLD_MS).toISOString();
         await q.run("UPDATE screening_lists SET active = 0 WHERE list = ? AND active = 1", [input.list]);
         const row: ListVersionRow = {
           list: input.list,
@@ -484,10 +510,11 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           imported_at: now(),
           imported_by: actor,
           active: true,
+          rescreened: due === null,
         };
         await q.run(
-          `INSERT INTO screening_lists (list, version, format, published, digest, files, counts, diff, imported_at, imported_by, active)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+          `INSERT INTO screening_lists (list, version, format, published, digest, files, counts, diff, imported_at, imported_by, active, rescreen_due)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
           [
             row.list,
             version,
@@ -499,6 +526,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             JSON.stringify(diff),
             row.imported_at,
             actor,
+            due,
           ],
         );
         await q.insertMany(
@@ -535,6 +563,35 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           )
         ).map(toVersion),
       ),
+
+    holdRescreen: (list, version, force) =>
+      sql.write(async (q) => {
+        const t = now();
+        const due = new Date(Date.parse(t) + RESCREEN_HOLD_MS).toISOString();
+        return (
+          (await q.run(
+            `UPDATE screening_lists SET rescreen_due = ?
+              WHERE list = ? AND version = ? AND rescreen_due IS NOT NULL${force ? "" : " AND rescreen_due <= ?"}`,
+            force ? [due, list, version] : [due, list, version, t],
+          )) > 0
+        );
+      }),
+
+    rescreened: (list, version, actor, summary) =>
+      sql.write(async (q) => {
+        if (
+          (await q.run(
+            "UPDATE screening_lists SET rescreen_due = NULL WHERE list = ? AND version = ? AND rescreen_due IS NOT NULL",
+            [list, version],
+          )) > 0
+        )
+          await q.changed(
+            actor,
+            "screening.rescreened",
+            { kind: "screening-list", id: `${list}@${version}` },
+            { list, version, ...summary },
+          );
+      }),
 
     entries: (list, version) =>
       sql.read(async (q) =>
@@ -829,6 +886,15 @@ export const SCREENING_RESOLVED_CONFIRMATION = `
      SET resolved_confirmation = substr(reason, ${REMOVED_WHILE_CONFIRMED.length + 1}),
          reason = 'the entry was removed from the list while confirmed (' || substr(reason, ${REMOVED_WHILE_CONFIRMED.length + 1}) || ')'
    WHERE status = 'resolved' AND substr(reason, 1, ${REMOVED_WHILE_CONFIRMED.length}) = '${REMOVED_WHILE_CONFIRMED}';
+`;
+
+/**
+ * Migration 12 in both drivers: whether a version's rescreen after its import has finished (null),
+ * or until when the process doing it holds it (see RESCREEN_HOLD_MS). Versions imported before were
+ * rescreened by their import, as far as anything can tell: null.
+ */
+export const SCREENING_RESCREEN_DUE = `
+  ALTER TABLE screening_lists ADD COLUMN rescreen_due TEXT;
 `;
 
 /**

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { isCalendarDate, isPartialDate } from "../../policy/dates.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importList } from "../../screening/lists.js";
-import { rescreenAfterImport, rescreenAll } from "../../screening/rescreen.js";
+import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
 import { screeningReview } from "../../screening/schemas.js";
 import { LIST_FORMATS } from "../../screening/types.js";
@@ -173,14 +173,22 @@ export const screeningRoutes = [
         },
         caller.id,
       );
-      const rescreen = unchanged
-        ? null
-        : await rescreenAfterImport(deps.store, version, caller.id, {
-            threshold: deps.screening?.options.threshold ?? DEFAULT_THRESHOLD,
-            onProgress: (done, total) => progress("rescreening against the changed entries", done, total),
-          });
+      // This import's rescreen, and any an earlier import left unfinished (its process killed:
+      // importing the same file again finishes it).
+      const finished = await finishRescreens(deps.store, caller.id, {
+        force: true,
+        threshold: deps.screening?.options.threshold ?? DEFAULT_THRESHOLD,
+        onProgress: (done, total) => progress("rescreening against the changed entries", done, total),
+      });
+      const own = (f: FinishedRescreen) =>
+        f.version.list === version.list && f.version.version === version.version;
       await deps.changed();
-      return { version, unchanged, rescreen };
+      return {
+        version: { ...version, rescreened: true },
+        unchanged,
+        rescreen: unchanged ? null : (finished.find(own)?.summary ?? null),
+        finished: finished.filter((f) => unchanged || !own(f)),
+      };
     },
   }),
   route({

@@ -47,7 +47,7 @@ const screening: RemoteGroup = {
               data.map((v) => [
                 v.list,
                 String(v.version),
-                v.active ? "active" : "-",
+                `${v.active ? "active" : "-"}${v.rescreened === false ? ", not rescreened" : ""}`,
                 v.format,
                 v.published ?? "-",
                 String(v.counts.entries ?? 0),
@@ -71,7 +71,12 @@ const screening: RemoteGroup = {
       render: (v) => renderDiff(v, 50),
     }),
     remote<
-      { version: ListVersionRow; unchanged: boolean; rescreen: RescreenSummary | null },
+      {
+        version: ListVersionRow;
+        unchanged: boolean;
+        rescreen: RescreenSummary | null;
+        finished?: readonly { version: ListVersionRow; summary: RescreenSummary }[];
+      },
       { format?: string; list?: string; published?: string }
     >({
       name: "import",
@@ -112,13 +117,20 @@ const screening: RemoteGroup = {
           files: Object.fromEntries(named.map((f) => [f.sent, f.name])),
         };
       },
-      render: ({ version: v, unchanged, rescreen }) =>
-        unchanged
-          ? `${v.list}: identical to active version ${v.version}; nothing imported\n`
+      render: ({ version: v, unchanged, rescreen, finished = [] }) =>
+        (unchanged ? `${v.list}: identical to active version ${v.version}; nothing imported\n` : "") +
+        finished
+          .map(
+            ({ version: f, summary: r }) =>
+              `finished the unfinished rescreen of ${f.list} version ${f.version}: ${r.subjects} principals and organizations against ${r.entries} added or changed entries, ${r.potential} potential matches, ${r.resolved} resolved\n`,
+          )
+          .join("") +
+        (unchanged
+          ? ""
           : `imported ${v.list} version ${v.version}: ${v.counts.entries} entries (+${v.diff.added.length} -${v.diff.removed.length} ~${v.diff.changed.length})\n` +
             (rescreen === null
               ? ""
-              : `rescreened ${rescreen.subjects} principals and organizations against ${rescreen.entries} added or changed entries: ${rescreen.potential} potential matches, ${rescreen.resolved} resolved\n`),
+              : `rescreened ${rescreen.subjects} principals and organizations against ${rescreen.entries} added or changed entries: ${rescreen.potential} potential matches, ${rescreen.resolved} resolved\n`)),
     }),
     remote<ScreeningResult & { match: boolean }, { type?: string; birthDate?: string; country?: string }>({
       name: "search",

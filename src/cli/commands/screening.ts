@@ -18,7 +18,7 @@ import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
 import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/engine.js";
-import { rescreenAll } from "../../screening/rescreen.js";
+import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
 import type { MatchExplanation } from "../../screening/matcher.js";
 import type { MatchRow } from "../../store/index.js";
 import { actor, CONFIG, DATA_DIR, table, withStore, type Where } from "./store.js";
@@ -50,7 +50,8 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
   String(v.version),
-  v.active ? "active" : "-",
+  // An import's rescreen that has not finished (killed or failing part way): said, until finished.
+  `${v.active ? "active" : "-"}${v.rescreened === false ? ", not rescreened" : ""}`,
   v.format,
   v.published ?? "-",
   String(v.counts.entries ?? 0),
@@ -215,17 +216,29 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           },
           actor(),
         );
-        const { rescreenAfterImport } = await import("../../screening/rescreen.js");
-        const rescreen = unchanged
-          ? null
-          : await rescreenAfterImport(store, version, actor(), {
-              threshold: config?.threshold ?? DEFAULT_THRESHOLD,
-            });
-        if (opts.json) return io.stdout(`${JSON.stringify({ version, unchanged, rescreen }, null, 2)}\n`);
-        if (unchanged)
+        // This import's rescreen, and any an earlier import left unfinished (its process killed:
+        // importing the same file again finishes it).
+        const finished = await finishRescreens(store, actor(), {
+          force: true,
+          threshold: config?.threshold ?? DEFAULT_THRESHOLD,
+        });
+        const own = (f: FinishedRescreen) =>
+          f.version.list === version.list && f.version.version === version.version;
+        const rescreen = unchanged ? null : (finished.find(own)?.summary ?? null);
+        const earlier = finished.filter((f) => unchanged || !own(f));
+        if (opts.json)
           return io.stdout(
-            `${version.list}: identical to active version ${version.version}; nothing imported\n`,
+            `${JSON.stringify({ version: { ...version, rescreened: true }, unchanged, rescreen, finished: earlier }, null, 2)}\n`,
           );
+        if (unchanged)
+          io.stdout(`${version.list}: identical to active version ${version.version}; nothing imported\n`);
+        for (const f of earlier)
+          io.stdout(
+            `finished the unfinished rescreen of ${f.version.list} version ${f.version.version}: ` +
+              `${f.summary.subjects} principals and organizations against ${f.summary.entries} added or changed entries, ` +
+              `${f.summary.potential} potential matches, ${f.summary.resolved} resolved\n`,
+          );
+        if (unchanged) return;
         io.stdout(
           `imported ${version.list} version ${version.version}: ${version.counts.entries} entries ` +
             `(+${version.diff.added.length} -${version.diff.removed.length} ~${version.diff.changed.length})\n`,

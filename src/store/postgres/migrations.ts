@@ -14,7 +14,12 @@
 import type { ClientBase } from "pg";
 import { StoreError } from "../index.js";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_RESOLVED_CONFIRMATION, SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import {
+  SCREENING_RESCREEN_DUE,
+  SCREENING_RESOLVED_CONFIRMATION,
+  SCREENING_SUBJECT_DIGEST,
+  SCREENING_TABLES,
+} from "../screening.js";
 import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
@@ -190,6 +195,11 @@ export const MIGRATIONS: readonly Migration[] = [
         entry_digest  TEXT
       );
     `,
+  },
+  {
+    version: 12,
+    // As in SQLite's version 12: an import's rescreen, finished (null) or held until this time.
+    sql: SCREENING_RESCREEN_DUE,
   },
 ];
 

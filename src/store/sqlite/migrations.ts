@@ -5,7 +5,12 @@
  */
 import type Database from "better-sqlite3";
 import { checkOrder, refuseNewer, type Migration } from "../migrations.js";
-import { SCREENING_RESOLVED_CONFIRMATION, SCREENING_SUBJECT_DIGEST, SCREENING_TABLES } from "../screening.js";
+import {
+  SCREENING_RESCREEN_DUE,
+  SCREENING_RESOLVED_CONFIRMATION,
+  SCREENING_SUBJECT_DIGEST,
+  SCREENING_TABLES,
+} from "../screening.js";
 import { ALERTS_BY_COLUMNS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
@@ -159,6 +164,11 @@ export const MIGRATIONS: readonly Migration[] = [
         entry_digest  TEXT
       );
     `,
+  },
+  {
+    version: 12,
+    // An import's rescreen: finished (null), or held by the process doing it until this time.
+    sql: SCREENING_RESCREEN_DUE,
   },
 ];
 
