@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { addressText, type ClientSlot, type IpAddress, type Locator } from "../location/index.js";
 import type { Decision, Principal } from "../policy/index.js";
-import { isEventStream } from "../upstream/sse.js";
+import { answersAsStream } from "../upstream/sse.js";
 import type { UpstreamResponse } from "../upstream/types.js";
 
 export interface RequestObserver {
@@ -185,9 +185,10 @@ export class Observation implements ObservedRequest, ClientSlot {
     return this.observer?.upstreamHeaders?.(this, incoming);
   }
 
-  answer(upstream: UpstreamResponse): void {
+  /** `askedStream`: the request asked for a stream (an untyped answer to it is read as one). */
+  answer(upstream: UpstreamResponse, askedStream: boolean): void {
     this.answered = performance.now();
-    this.streamed = isEventStream(upstream.headers["content-type"]);
+    this.streamed = answersAsStream(upstream.headers["content-type"], askedStream);
   }
 
   /** The relay passed on the upstream body's first chunk (told by the relay: no listener of its own). */

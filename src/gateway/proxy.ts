@@ -572,10 +572,11 @@ async function forward(
     }
     throw err;
   }
-  seen.answer(answered.ok);
+  seen.answer(answered.ok, stream);
   const usage = await relay({
     wire,
     endpoint,
+    stream,
     upstream: answered.ok,
     res,
     headers: {},

@@ -97,7 +97,8 @@ describe("an upstream that fails mid-answer", () => {
     let headersSent: boolean | undefined;
     server = createServer((_req, res) => {
       const body = new Readable({ read() {} });
-      body.push(Buffer.alloc(sent, "a"));
+      // The start of a JSON answer (a body that is not one is refused before any of it is sent).
+      body.push(Buffer.concat([Buffer.from('{"a":"'), Buffer.alloc(sent, "a")]));
       setImmediate(() => body.destroy(new Error("socket hang up at 10.0.0.7")));
       settled = relay({
         wire: "openai",

@@ -6,7 +6,13 @@
  */
 import type { ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
-import { createSseParser, encodeEvent, isEventStream, type SseEvent } from "../upstream/sse.js";
+import {
+  answersAsStream,
+  createSseParser,
+  encodeEvent,
+  isEventStream,
+  type SseEvent,
+} from "../upstream/sse.js";
 import type { Endpoint, UpstreamResponse, Wire } from "../upstream/types.js";
 import {
   bodyCharge,
@@ -15,6 +21,7 @@ import {
   unrelayedStreamCharge,
   usageFromBody,
   usageFromTail,
+  usageOfAnswer,
   type Usage,
 } from "./usage.js";
 import { answerError, logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
@@ -23,6 +30,8 @@ import { streamErrorEvent } from "./wire.js";
 export interface RelayOptions {
   readonly wire: Wire;
   readonly endpoint: Endpoint;
+  /** The request asked for a stream (an answer to it not typed JSON is read as one); default no. */
+  readonly stream?: boolean;
   readonly upstream: UpstreamResponse;
   readonly res: ServerResponse;
   /** Headers added to the upstream's (the x-clearance-* set). */
@@ -67,10 +76,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   if (upstream.status < 200 || upstream.status >= 300)
     // A body already destroyed emits nothing more (its "close" may have gone): nothing to wait for.
     return body.destroyed ? Promise.resolve(null) : relayUpstreamError(o);
-  const sse = isEventStream(upstream.headers["content-type"]);
+  const type = upstream.headers["content-type"];
+  const sse = answersAsStream(type, o.stream === true);
   // Copied by assignment: a literal with two spreads, or a spread and a member after it, takes V8's
   // slow path on Node 20 (about 1 µs a response).
   const head: Record<string, string> = Object.assign({}, upstream.headers, o.headers);
+  // Read as a stream although not typed as one: the client is told what it gets.
+  if (sse && !isEventStream(type)) head["content-type"] = "text/event-stream";
+  // Only an error answer says when to retry (see upstream-error.ts): a success has nothing to retry.
+  if (head["retry-after"] !== undefined) delete head["retry-after"];
 
   let write: (chunk: Buffer) => boolean;
   /**
@@ -87,6 +101,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
    * upstream's error all the same (its text would reach the client); else null.
    */
   let failed = (): ClearanceError | null => null;
+  /** Settles the relay as refused before anything was sent, the upstream's body abandoned (set below). */
+  let refuse: (err: ClearanceError) => void = noop;
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
@@ -214,6 +230,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     let keptSize = 0;
     let size = 0;
     let held = true;
+    /**
+     * The upstream's error, or no JSON at all, told by what it says or where it starts, answered as
+     * its failure (a 502, nothing of it passed on, nothing charged); its text logged.
+     */
+    const refusal = (error: boolean, text: string): ClearanceError => {
+      const what = error ? "an error" : "a body that is not JSON";
+      logUpstreamText(o, `upstream answered ${upstream.status} with ${what}`, text);
+      return new ClearanceError(
+        "upstream",
+        "upstream_failed",
+        `the upstream answered ${upstream.status} with ${what}; ${error ? "its message" : "it"} is not passed on (request ${o.requestId} in the gateway's log)`,
+      );
+    };
     write = (chunk) => {
       size += chunk.length;
       kept.push(chunk);
@@ -221,6 +250,16 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       if (held) {
         if (size <= HOLD || gone) return true;
         held = false;
+        // Passed on from here as it comes, so read no further than its start: no JSON answer starts
+        // otherwise, and none but an error starts with one of the error forms (see answerError). An
+        // error whose member comes later, past the hold, is passed on (it cannot be told without
+        // holding all of the body).
+        const start = firstBytes(kept, START).toString("utf8");
+        const json = JSON_START.test(start);
+        if (!json || ERROR_START.test(start)) {
+          refuse(refusal(json, start));
+          return true;
+        }
         res.writeHead(upstream.status, head);
         let ok = true;
         for (const k of kept) ok = res.write(k);
@@ -236,24 +275,32 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     empty = () => size === 0 && held && !gone;
     /** What goes out instead of the held body: the upstream's error replaced (see answerError). */
     let cleaned: Buffer | null = null;
+    /** The held body, parsed by `failed` (its usage is read from it): undefined until then. */
+    let parsed: { readonly json: unknown } | undefined;
     failed = () => {
       if (!held || gone) return null;
       const whole = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
-      // Nearly every answer: no member or value named error, nothing decoded or parsed.
-      if (!whole.includes('"error"')) return null;
+      kept = [whole];
       const text = whole.toString("utf8");
+      // Parsed before it is sent rather than after (for its usage, as every held body is): one that
+      // is not JSON is no answer — half a document whose Content-Length fell short of it, an event
+      // stream typed JSON or sent to a request that asked for none, text — and its text could be
+      // anything. A BOM is allowed, as the SDKs' fetch allows it.
+      try {
+        parsed = { json: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown };
+      } catch {
+        return refusal(false, text);
+      }
+      // Nearly every answer: no member or value named error, nothing more parsed.
+      if (!text.includes('"error"')) return null;
       const found = answerError(text, o.requestId);
       if (found === null) return null;
-      logUpstreamText(o, `upstream answered ${upstream.status} with an error`, text);
       if ("text" in found) {
+        logUpstreamText(o, `upstream answered ${upstream.status} with an error`, text);
         cleaned = Buffer.from(found.text);
         return null;
       }
-      return new ClearanceError(
-        "upstream",
-        "upstream_failed",
-        `the upstream answered ${upstream.status} with an error; its message is not passed on (request ${o.requestId} in the gateway's log)`,
-      );
+      return refusal(true, text);
     };
     finish = () => {
       if (gone) return;
@@ -264,6 +311,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       res.end(body);
     };
     usage = () => {
+      if (parsed !== undefined)
+        return bodyCharge(usageOfAnswer(parsed.json), o.endpoint, o.requestChars, size);
       const chunks = kept;
       kept = [];
       // Every API puts usage last: a large body (an embeddings batch runs to megabytes) is read from
@@ -289,6 +338,12 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     // "end" is followed by "close": settled once (resolving a settled promise again is a call into
     // V8's runtime on every request).
     let settled = false;
+    refuse = (err) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+      body.destroy();
+    };
     const resolve = (usage: Usage | null) => {
       if (settled) return;
       settled = true;
@@ -408,6 +463,27 @@ function blankLineEnd(chunk: Buffer, p: number, last: number, beforeLast: number
     before = q >= 0 ? (chunk[q] as number) : q === -1 ? last : beforeLast;
   }
   return before === LF || before === CR;
+}
+
+/** Bytes of a body's start read (and logged) to tell an error, or no JSON, from an answer. */
+const START = 2048;
+/** The start of a JSON text (after a BOM and white space): an object or an array. */
+const JSON_START = /^\uFEFF?[ \t\r\n]*[{[]/;
+/** An object whose first member is an error (`"error": {…}` or `"…"`), or says it is one. */
+const ERROR_START =
+  /^\uFEFF?[ \t\r\n]*\{[ \t\r\n]*(?:"error"[ \t\r\n]*:[ \t\r\n]*[{"]|"(?:object|type)"[ \t\r\n]*:[ \t\r\n]*"error")/;
+
+/** The first `n` bytes of the chunks (fewer if they hold fewer), copying only those. */
+function firstBytes(chunks: readonly Buffer[], n: number): Buffer {
+  const taken: Buffer[] = [];
+  let got = 0;
+  for (let i = 0; i < chunks.length && got < n; i++) {
+    const c = chunks[i] as Buffer;
+    taken.push(c);
+    got += c.length;
+  }
+  const head = taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken, got);
+  return head.subarray(0, n);
 }
 
 /** The last `n` bytes of the chunks (fewer if they hold fewer), copying only those. */

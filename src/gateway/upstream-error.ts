@@ -327,10 +327,33 @@ function answer(o: UpstreamErrorOptions, c: Classified): void {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
   };
+  // Said to the client only where a retry may succeed (a 429 or a 5xx passed on as such), and only
+  // as a bounded number: it is the upstream's word (a client may sleep for years, or its timer fire
+  // at once past 2^31 ms).
   const retryAfter = o.upstream.headers["retry-after"];
-  if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
+  if (retryAfter !== undefined && status === upstream && (status === 429 || status >= 500)) {
+    const seconds = retryAfterSeconds(retryAfter, Date.now());
+    if (seconds !== null) headers["retry-after"] = seconds;
+  }
   o.res.writeHead(status, headers);
   o.res.end(text);
+}
+
+/** The longest wait an upstream's Retry-After is passed on with, in seconds. */
+export const RETRY_AFTER_MAX = 3600;
+
+/**
+ * A Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP date) as whole seconds from `now`,
+ * at least 0 and at most RETRY_AFTER_MAX; null when it is neither.
+ */
+export function retryAfterSeconds(value: string, now: number): number | null {
+  const text = value.trim();
+  if (/^[0-9]+$/.test(text)) return Math.min(Number(text), RETRY_AFTER_MAX);
+  // An HTTP date: a day name, a comma (but in asctime's form), then digits, month, time and zone.
+  if (!/^[A-Za-z]{3,9},? [0-9A-Za-z :-]+$/.test(text)) return null;
+  const at = Date.parse(text);
+  if (!Number.isFinite(at)) return null;
+  return Math.min(Math.max(Math.ceil((at - now) / 1000), 0), RETRY_AFTER_MAX);
 }
 
 function openaiType(status: number): string {

@@ -50,10 +50,15 @@ function inputOf(o: Json): number {
 
 export function usageFromBody(text: string): Usage | null {
   try {
-    return usageOf((JSON.parse(text) as Json).usage);
+    return usageOfAnswer(JSON.parse(text));
   } catch {
     return null;
   }
+}
+
+/** The usage of a JSON answer already parsed (its `usage` member), or null. */
+export function usageOfAnswer(json: unknown): Usage | null {
+  return typeof json === "object" && json !== null ? usageOf((json as Json).usage) : null;
 }
 
 /**

@@ -2,6 +2,7 @@
  * OpenAI-compatible and Anthropic upstreams over pooled keep-alive connections (undici Pool), with
  * connect, first-byte and idle timeouts. Bodies are handed back as streams, never buffered here.
  */
+import { maxHeaderSize } from "node:http";
 import type { Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Pool, errors, type Dispatcher } from "undici";
@@ -83,7 +84,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       headers.accept = call.stream ? "text/event-stream" : "application/json";
       if (options.type === "anthropic") headers["anthropic-version"] ??= "2023-06-01";
       const path = basePath + PATHS[call.endpoint];
-      return dispatch(pool, path, headers, call, options.name, secrets, options.timeouts.first_byte_ms);
+      return dispatch(pool, path, headers, call, options.name, secrets, options.timeouts);
     },
     close: () => pool.close(),
   };
@@ -100,7 +101,7 @@ function dispatch(
   call: UpstreamCall,
   name: string,
   secrets: readonly string[],
-  firstByteMs: number,
+  timeouts: HttpProviderOptions["timeouts"],
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const body = new DispatchedBody();
@@ -130,13 +131,20 @@ function dispatch(
           // Timed only from the first 1xx: no timer on the common path.
           deadline ??= setTimeout(
             () => body.abortUpstream(new errors.HeadersTimeoutError()),
-            Math.max(0, firstByteMs - (performance.now() - sent)),
+            Math.max(0, timeouts.first_byte_ms - (performance.now() - sent)),
           );
           return true;
         }
         clearTimeout(deadline);
         body.resumeUpstream = resume;
         answered = true;
+        if (status >= 300) {
+          // An error answer's body is read (its first 2 KB) before the client gets anything: within
+          // one idle timeout as a whole, not one per byte (2 KB trickled in would hold the client
+          // for days). Then what came is what is answered from; the upstream request is aborted.
+          const whole = setTimeout(() => body.destroy(), timeouts.idle_ms).unref();
+          body.once("close", () => clearTimeout(whole));
+        }
         const encoding = contentEncoding(raw);
         if (encoding !== null) decoder = new Decoder(encoding, body, resume);
         resolve({ status, headers: passedHeaders(raw), body, secrets });
@@ -266,6 +274,19 @@ function classify(err: unknown, name: string): unknown {
   if (err instanceof errors.RequestAbortedError || (err as Error).name === "AbortError") return err;
   if (err instanceof errors.ConnectTimeoutError || err instanceof errors.HeadersTimeoutError) {
     return new UpstreamError("timeout", `upstream ${name} did not answer in time`, { cause: err });
+  }
+  // Reached, but its head could not be read: said as what it is, not as unreachable.
+  if (err instanceof errors.HeadersOverflowError) {
+    return new UpstreamError(
+      "failed",
+      `upstream ${name} answered with headers over the ${maxHeaderSize}-byte limit`,
+      { cause: err },
+    );
+  }
+  if (err instanceof errors.HTTPParserError) {
+    return new UpstreamError("failed", `upstream ${name} answered with a malformed HTTP head`, {
+      cause: err,
+    });
   }
   return new UpstreamError("unreachable", `upstream ${name} is unreachable`, { cause: err });
 }

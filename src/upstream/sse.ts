@@ -24,6 +24,24 @@ export function isEventStream(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.trimStart().toLowerCase().startsWith("text/event-stream");
 }
 
+/** Whether a Content-Type names JSON (`application/json`, or a `+json` type), in any case. */
+export function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const type = (contentType.split(";", 1)[0] as string).trim().toLowerCase();
+  return type === "application/json" || type.endsWith("+json");
+}
+
+/**
+ * Whether a 2xx answer is read, relayed and metered as an event stream: one typed as a stream, and
+ * one to a request that asked for a stream typed as anything but JSON — or not typed at all (an
+ * upstream may leave the header out, or send it twice, when it is not passed on): read as JSON, its
+ * error events would reach the client as they came. A non-JSON body relayed as JSON is refused (see
+ * the relay), so nothing is passed on unread either way.
+ */
+export function answersAsStream(contentType: string | undefined, askedStream: boolean): boolean {
+  return isEventStream(contentType) || (askedStream && !isJson(contentType));
+}
+
 /** One event as wire text: `event: X\n` (if given), a `data:` line per line of `data`, then a blank line. */
 export function encodeEvent(data: string, event?: string): string {
   const head = event === undefined ? "" : `event: ${event}\n`;

@@ -86,10 +86,13 @@ export interface UpstreamBody {
   readonly destroyed: boolean;
 }
 
-/** A failure before a response arrived: unreachable (502) or too slow (504). */
+/**
+ * A failure before a response arrived: unreachable (502), too slow (504), or reached but its head
+ * unreadable — over the header limit, or not HTTP (502 `upstream_failed`).
+ */
 export class UpstreamError extends Error {
   constructor(
-    readonly kind: "unreachable" | "timeout",
+    readonly kind: "unreachable" | "timeout" | "failed",
     message: string,
     options?: { cause?: unknown },
   ) {
