@@ -92,7 +92,7 @@ interface Asked {
   readonly json: Record<string, unknown>;
   readonly model: string;
   readonly purpose: string | null;
-  /** Read once: the whole request runs under the version it started with. */
+  /** Read once, when the body is whole (with the caller): the whole request runs under that version. */
   readonly scheme: CompiledScheme;
   readonly location: string | null;
 }
@@ -103,7 +103,9 @@ async function identify(
   wire: Wire,
   seen: Observation,
 ): Promise<Asked> {
-  const caller = await callerOf(ctx, req);
+  // Refused before the body is read when the key or token is not valid now: nothing of a caller
+  // who could not be served is read.
+  await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
     depth: ctx.jsonDepth,
@@ -116,6 +118,10 @@ async function identify(
   const json = value as Record<string, unknown>;
   checkStream(json.stream);
   if (wire === "openai") refuseRoutingMembers(json);
+  // The body may take up to the request timeout to come: who asks is taken again once it is whole,
+  // with the scheme, from the snapshot in force then (a key revoked, a principal screened, a partner
+  // suspended meanwhile). Unchanged, that costs a comparison (a key) or a cache look-up (a token).
+  const caller = await callerOf(ctx, req);
   const scheme = ctx.scheme();
   return {
     caller,
