@@ -227,4 +227,61 @@ describe("a snapshot the store cannot confirm", () => {
     expect(status).toBe(503);
     expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe("policy_unconfirmed");
   });
+
+  it.each([
+    ["openai", false],
+    ["openai", true],
+    ["anthropic", false],
+    ["anthropic", true],
+  ] as const)(
+    "the data plane refuses a body (%s, stream %s) that was still arriving when the policy went unconfirmed",
+    async (wire, stream) => {
+      const { key } = await t.gateway.store.keys.create("alice", "slow body");
+      await t.gateway.snapshot.refresh();
+      const text = JSON.stringify({
+        model: "mythos-5",
+        stream,
+        ...(wire === "anthropic" ? { max_tokens: 16 } : {}),
+        messages: [{ role: "user", content: "hello there" }],
+      });
+      const url = new URL(t.url);
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: wire === "openai" ? "/v1/chat/completions" : "/v1/messages",
+        method: "POST",
+        agent: false,
+        headers: {
+          ...(wire === "openai"
+            ? { authorization: `Bearer ${key}` }
+            : { "x-api-key": key, "anthropic-version": "2023-06-01" }),
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(text),
+          "x-test-country": "US",
+        },
+      });
+      const answered = new Promise<{ status: number; reason: unknown }>((resolve, reject) => {
+        req.on("response", (res) => {
+          res.resume();
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, reason: res.headers["x-clearance-reason"] }),
+          );
+        });
+        req.on("error", reject);
+      });
+      // The head, and half the body, while the policy is confirmed; the rest once it is not.
+      const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
+      req.write(text.slice(0, 30));
+      await headTaken;
+      storeDown = true;
+      try {
+        await untilReady(503);
+        req.end(text.slice(30));
+        expect(await answered).toEqual({ status: 503, reason: "policy_unconfirmed" });
+      } finally {
+        storeDown = false;
+      }
+      await untilReady(200);
+    },
+  );
 });

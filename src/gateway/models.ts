@@ -17,12 +17,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClearanceError } from "../errors/index.js";
 import { sendJson } from "../http/index.js";
-import { decide, organizationIdOf, type Decision } from "../policy/index.js";
+import { decide, type Decision } from "../policy/index.js";
 import type { Wire } from "../upstream/types.js";
 import { authenticateRequest } from "./auth.js";
 import type { GatewayContext } from "./context.js";
 import type { Observation } from "./observer.js";
-import { admit, denial, record, refuseOverRate, servable } from "./proxy.js";
+import { admit, countAsked, denial, record, refuseOverRate, servable, standingOf } from "./proxy.js";
 import { checkName, requestLocation, requestPurpose } from "./request-facts.js";
 
 const CREATED = 1767225600; // a fixed date: the catalogue is the scheme's, not an upstream's
@@ -41,16 +41,20 @@ export async function listModels(
   const purpose = requestPurpose(req);
   const scheme = ctx.scheme();
   const location = requestLocation(ctx, req, scheme, seen);
+  // Taken again if the snapshot changes while the counters are asked (see countAsked).
+  const again = () => standingOf(ctx, req, seen);
 
   if (id !== undefined) {
     // Admitted as a request for it would be: a place in the rate limit, and refused before anything
     // is recorded (its answer claiming no decision) when it could not be served in this wire format
     // (or at all), or is controlled while the counters or the policy cannot be relied on.
     const asked = { caller, scheme, model: id, location, purpose };
-    const { decision, now, served, release } = await admit(ctx, asked, res, wire, seen, true);
+    const admitted = await admit(ctx, asked, res, wire, seen, again, true);
+    const { decision, now, served, release, question } = admitted;
+    const asker = { caller: question.caller, location: question.location, purpose, lookup: true };
     // Durable before the answer, a denial's included; a log that cannot take it: 503. Marked as a
     // lookup: reports count it apart from the requests served (no use of a license or grant).
-    await record(ctx, decision, now, { caller, location, purpose, lookup: true }, seen, release);
+    await record(ctx, decision, now, asker, seen, release);
     if (served === null) {
       const refused = denial(decision);
       if (decision.reason !== "unknown-model") throw refused;
@@ -59,23 +63,24 @@ export async function listModels(
     return sendJson(res, 200, entry(wire, decision));
   }
   seen.ask(caller.keyId, caller.principal, location);
-  const now = Date.now();
-  const organization = organizationIdOf(caller.principal.organization);
-  // A request of the organization's like any (it records nothing, but decides every model).
-  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now, true);
+  // A request of the organization's like any (it records nothing, but decides every model), listed
+  // for who asks in the snapshot in force once the counters have answered.
+  const asked = { caller, scheme, model: "", location, purpose };
+  const { question, counted, organization } = await countAsked(ctx, asked, again, true);
   refuseOverRate(res, counted, organization);
+  const now = Date.now();
   const data: ReturnType<typeof entry>[] = [];
-  for (const model of scheme.models.keys()) {
-    const d = decide(scheme, caller.principal, {
+  for (const model of question.scheme.models.keys()) {
+    const d = decide(question.scheme, question.caller.principal, {
       model,
       action: "infer",
-      location,
+      location: question.location,
       purpose,
       time: now,
       usage: counted.usage,
     });
     // Only what a request for it would be served.
-    if (d.decision !== "deny" && servable(ctx, scheme, d, counted, organization, now, wire)) {
+    if (d.decision !== "deny" && servable(ctx, question.scheme, d, counted, organization, now, wire)) {
       data.push(entry(wire, d));
     }
   }

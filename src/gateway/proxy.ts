@@ -69,8 +69,11 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.cancel();
   });
-  const asked = await identify(ctx, req, wire, seen);
-  const admitted = await admit(ctx, asked, res, wire, seen);
+  const identified = await identify(ctx, req, wire, seen);
+  const admitted = await admit(ctx, identified, res, wire, seen, () => standingOf(ctx, req, seen));
+  // Recorded, forwarded and metered as decided: on the standing taken again, if it was.
+  const asked =
+    admitted.question === identified ? identified : Object.assign({}, identified, admitted.question);
   // No place given back if the log refuses the entry: the upstream call goes out before the record
   // settles, so such a request has reached the upstream (only a lookup, which reaches nothing, does).
   const durable = record(ctx, admitted.decision, admitted.now, asked, seen);
@@ -92,7 +95,7 @@ interface Asked {
   readonly json: Record<string, unknown>;
   readonly model: string;
   readonly purpose: string | null;
-  /** Read once: the whole request runs under the version it started with. */
+  /** Read once, when the body is whole (with the caller): the whole request runs under that version. */
   readonly scheme: CompiledScheme;
   readonly location: string | null;
 }
@@ -103,7 +106,9 @@ async function identify(
   wire: Wire,
   seen: Observation,
 ): Promise<Asked> {
-  const caller = await callerOf(ctx, req);
+  // Refused before the body is read when the key or token is not valid now: nothing of a caller
+  // who could not be served is read.
+  await callerOf(ctx, req);
   const { text, value } = await readJsonText(req, {
     limit: ctx.bodyLimit,
     depth: ctx.jsonDepth,
@@ -116,17 +121,29 @@ async function identify(
   const json = value as Record<string, unknown>;
   checkStream(json.stream);
   if (wire === "openai") refuseRoutingMembers(json);
+  const model = requestedModel(json.model);
+  // A license may be limited to purposes; the client declares its purpose per request.
+  const purpose = requestPurpose(req);
+  // The body may take up to the request timeout to come: who asks is taken again once it is whole,
+  // with the scheme, from the snapshot in force then (a key revoked, a principal screened, a partner
+  // suspended meanwhile). Unchanged, that costs a comparison (a key) or a cache look-up (a token).
+  const { caller, scheme, location } = await standingOf(ctx, req, seen);
+  return { caller, text, json, model, purpose, scheme, location };
+}
+
+/**
+ * Who asks, the scheme, and where from (the scheme settles disputed sources), as the snapshot in
+ * force has them: taken once the body is whole, and again if the snapshot changes while the
+ * counters are asked (see countAsked).
+ */
+export async function standingOf(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  seen: Observation,
+): Promise<Standing> {
+  const caller = await callerOf(ctx, req);
   const scheme = ctx.scheme();
-  return {
-    caller,
-    text,
-    json,
-    model: requestedModel(json.model),
-    // A license may be limited to purposes; the client declares its purpose per request.
-    purpose: requestPurpose(req),
-    scheme,
-    location: requestLocation(ctx, req, scheme, seen),
-  };
+  return { caller, scheme, location: requestLocation(ctx, req, scheme, seen) };
 }
 
 /** The caller a keep-alive connection presented last, for the snapshot it was checked against. */
@@ -187,14 +204,69 @@ interface Admitted {
   readonly served: Served | null;
   /** Gives the request's place in the rate limit back (once): it was refused after all. */
   readonly release: () => void;
+  /** What was decided on: who asks, the scheme, where from (see countAsked). */
+  readonly question: Question;
 }
 
+/** Who asks, under which scheme, from where: what the snapshot in force says of a request. */
+export type Standing = Pick<Asked, "caller" | "scheme" | "location">;
+
 /** What a decision is asked about: a request's, or a model lookup's. */
-export type Question = Pick<Asked, "caller" | "scheme" | "model" | "location" | "purpose">;
+export type Question = Standing & Pick<Asked, "model" | "purpose">;
+
+/** Counts of one request, each ended by a policy change that moved what is counted (see countAsked). */
+const COUNTS = 3;
+
+/**
+ * The counters asked, once: the quotas' usage from every node, and a place in the rate limit. It
+ * may wait up to counters.timeout_ms: if the snapshot changes meanwhile (a key revoked, a partner
+ * suspended), who asks and the scheme are taken again (`again`: refused as they would be now), and,
+ * if what is counted moved with them (another scheme, principal or organization), the place is given
+ * back and counted again (at most COUNTS times; after that the last count stands, as for requests in
+ * flight together). The question returned is the one to decide on; an unchanged snapshot costs a
+ * comparison.
+ */
+export async function countAsked(
+  ctx: GatewayContext,
+  asked: Question,
+  again: () => Promise<Standing>,
+  lookup: boolean,
+): Promise<{
+  readonly question: Question;
+  readonly counted: CountedRequest;
+  readonly organization: string | null;
+}> {
+  let question = asked;
+  for (let count = 1; ; count++) {
+    const { caller, scheme } = question;
+    const organization = organizationId(caller.principal.organization);
+    const snapshot = ctx.snapshot.current;
+    const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, Date.now(), lookup);
+    if (ctx.snapshot.current === snapshot) return { question, counted, organization };
+    let current: Standing;
+    try {
+      current = await again();
+    } catch (err) {
+      counted.release(); // refused after all: not a request the organization made use of
+      throw err;
+    }
+    question = Object.assign({}, question, current);
+    const moved =
+      current.scheme !== scheme ||
+      current.caller.principal.id !== caller.principal.id ||
+      organizationId(current.caller.principal.organization) !== organization;
+    if (!moved || count >= COUNTS) {
+      return { question, counted, organization: organizationId(current.caller.principal.organization) };
+    }
+    counted.release();
+  }
+}
 
 /**
  * Also admits a model lookup (`lookup`: GET /v1/models/{id}), as a request for the model would be:
  * it is recorded, so it takes a place in the rate limit (requests per minute; it uses no tokens).
+ * `again`: the request's standing in the snapshot in force (see countAsked). The decision rests on the
+ * `question` returned, which is `asked` unless the snapshot changed while the counters answered.
  */
 export async function admit(
   ctx: GatewayContext,
@@ -202,19 +274,19 @@ export async function admit(
   res: ServerResponse,
   wire: Wire,
   seen: Observation,
+  again: () => Promise<Standing>,
   lookup = false,
 ): Promise<Admitted> {
-  const { caller, scheme } = asked;
-  seen.ask(caller.keyId, caller.principal, asked.location);
+  seen.ask(asked.caller.keyId, asked.caller.principal, asked.location);
+  const { question, counted, organization } = await countAsked(ctx, asked, again, lookup);
+  const { caller, scheme } = question;
+  if (question !== asked) seen.ask(caller.keyId, caller.principal, question.location);
   const now = Date.now();
-  const organization = organizationId(caller.principal.organization);
-  // One call to the counters: the quotas' usage from every node, and a place in the rate limit.
-  const counted = await ctx.limits.admit(scheme, caller.principal.id, organization, now, lookup);
   const decided = decide(scheme, caller.principal, {
-    model: asked.model,
+    model: question.model,
     action: "infer",
-    location: asked.location,
-    purpose: asked.purpose,
+    location: question.location,
+    purpose: question.purpose,
     time: now,
     usage: counted.usage,
   });
@@ -222,7 +294,7 @@ export async function admit(
   if (decision.decision === "deny") {
     counted.release();
     announce(res, seen, decision);
-    return { decision, now, organization, served: null, release: counted.release };
+    return { decision, now, organization, served: null, release: counted.release, question };
   }
   // An allow refused below is not recorded: its answer must not claim a decision (the headers stay
   // unset, and the refusal's code becomes the reason).
@@ -238,7 +310,7 @@ export async function admit(
   }
   refuseOverRate(res, counted, organization);
   announce(res, seen, decision);
-  return { decision, now, organization, served, release: counted.release };
+  return { decision, now, organization, served, release: counted.release, question };
 }
 
 /** Not a policy decision: an organization over its rate is asked to wait, and nothing is logged. */
