@@ -49,6 +49,8 @@ describe("the audit log on a disk that stops answering", () => {
   it("refuses the entries waiting for a hung write-ahead write after its bound, and resumes once it returns", async () => {
     const { log, o, clock, errors, dataDir } = await hungLog();
     expect(await log.append(entry(0))).toBe(0n);
+    // Entry 0's checkpoint first: on a loaded machine its tile write could otherwise be the one held.
+    await vi.waitFor(() => expect(log.published?.size).toBe(1n), WAIT);
     const disk = await hangingDisk(o.dir, "writev");
     try {
       disk.on();
@@ -114,6 +116,8 @@ describe("the audit log on a disk that stops answering", () => {
   it("closes within the bound while a write-ahead write hangs, saying so", async () => {
     const { log, o, clock, errors } = await hungLog();
     expect(await log.append(entry(0))).toBe(0n);
+    // Entry 0's checkpoint first: on a loaded machine its tile write could otherwise be the one held.
+    await vi.waitFor(() => expect(log.published?.size).toBe(1n), WAIT);
     const disk = await hangingDisk(o.dir, "writev");
     try {
       disk.on();
