@@ -111,11 +111,10 @@ describe("decision API", () => {
   });
 
   it("an empty purpose is no purpose, as the gateway reads an empty x-clearance-purpose", async () => {
-    // A license naming the purpose "" (the scheme takes it) serves no request at the gateway.
-    const named = parseScheme(
-      TEST_SCHEME_YAML.replace("purposes: [cyber-defense]", 'purposes: [""]'),
-      "empty-purpose.yaml",
-    );
+    // A license naming the purpose "" serves no request at the gateway. Scheme files now refuse
+    // one (src/scheme/load.test.ts); the API must not grant on it all the same.
+    const named = parseScheme(TEST_SCHEME_YAML, "empty-purpose.yaml");
+    Object.assign(named.licenses.get("L-ORG") as object, { purposes: new Set([""]) });
     const api = createDecisionServer({ scheme: () => named });
     await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
     try {

@@ -19,6 +19,7 @@ import {
 import type { PrincipalFacts } from "../policy/facts.js";
 import { modelPasses, type ModelPasses } from "../policy/passes.js";
 import { instantOf } from "../policy/dates.js";
+import { CONTROL } from "../policy/text.js";
 import type { GrantRef, Principal } from "../policy/types.js";
 import { modelId, type SchemeFile, type SchemeGrant, type SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
@@ -402,6 +403,10 @@ function compileLicense(
       message: "purposes names none: the license would serve no request; leave purposes out for any purpose",
     });
   }
+  l.purposes?.forEach((purpose, i) => {
+    const problem = purposeProblem(purpose);
+    if (problem !== null) problems.push({ ...problem, path: [...path, "purposes", i] });
+  });
   const licensee =
     "organization" in l.licensee
       ? { kind: "organization" as const, id: l.licensee.organization }
@@ -449,6 +454,33 @@ function resolveListed(
   return countries;
 }
 
+/**
+ * Why no request could declare a license's purpose, or null. The gateway reads an empty
+ * `x-clearance-purpose` as none, HTTP trims a header's surrounding whitespace, and control
+ * characters are refused in it: a license naming such a purpose would serve nobody for it.
+ */
+function purposeProblem(purpose: string): Omit<Problem, "path"> | null {
+  if (purpose.trim() === "") {
+    return {
+      code: "empty",
+      message: `purpose ${purpose === "" ? "is empty" : "is blank"}: a request declaring none is served only by a license without purposes; name the purpose, or leave purposes out for any purpose`,
+    };
+  }
+  if (/^\s|\s$/.test(purpose)) {
+    return {
+      code: "invalid_purpose",
+      message: `purpose ${JSON.stringify(purpose)} begins or ends with whitespace, which x-clearance-purpose cannot carry (HTTP trims it): no request could declare it`,
+    };
+  }
+  if (CONTROL.test(purpose)) {
+    return {
+      code: "invalid_purpose",
+      message: `purpose ${JSON.stringify(purpose)} has control characters, which x-clearance-purpose may not hold: no request could declare it`,
+    };
+  }
+  return null;
+}
+
 function groupLicenses(
   licenses: ReadonlyMap<string, CompiledLicense>,
   kind: "organization" | "principal",
@@ -477,10 +509,19 @@ function unique(seen: Map<string, Path>, id: string, path: Path, what: string, p
 /** An id as a message quotes it: a long one is cut (ids are bounded, but the bound is what failed). */
 const clip = (id: string): string => (id.length > 60 ? `${id.slice(0, 60)}… (${id.length} characters)` : id);
 
+/** Names a message lists at most: a message per reference must not grow with the scheme's size. */
+export const NAMES_SHOWN = 10;
+
+/** The first NAMES_SHOWN names, and how many more there are. */
+const listed = (names: readonly string[]): string =>
+  names.length > NAMES_SHOWN
+    ? `${names.slice(0, NAMES_SHOWN).join(", ")}, … (${names.length - NAMES_SHOWN} more)`
+    : names.join(", ");
+
 function unknownModel(model: string, path: Path, models: ReadonlyMap<string, CompiledModel>): Problem {
   return {
     code: "unknown_model",
     path,
-    message: `unknown model "${model}"; expected one of the models defined under models: ${[...models.keys()].join(", ")}`,
+    message: `unknown model "${model}"; expected one of the models defined under models: ${listed([...models.keys()])}`,
   };
 }

@@ -269,6 +269,65 @@ licenses:
     expect(s.licenses.get("L")?.purposes).toEqual(new Set(["research"]));
   });
 
+  it("a license's purpose no request can declare is refused at its item, not left to serve nobody", () => {
+    // The gateway reads an empty x-clearance-purpose as none, trims the header's surrounding
+    // whitespace and refuses control characters: such a purpose could never be matched.
+    const license = (purposes: string) =>
+      `${BASE}licenses:\n  - {id: L, licensee: {organization: o}, models: [a], actions: [infer], destinations: [GB], valid_from: 2026-01-01, valid_until: 2027-01-01, status: approved,\n     purposes: ${purposes}}\n`;
+    const cases: [string, string, string][] = [
+      ['[""]', "empty", "is empty"],
+      ['[research, "   "]', "empty", "is blank"],
+      ['[" research"]', "invalid_purpose", "whitespace"],
+      ['["research\\t"]', "invalid_purpose", "whitespace"],
+      ['["re\\u0000search"]', "invalid_purpose", "control characters"],
+    ];
+    for (const [purposes, code, words] of cases) {
+      const problems = problemsOf(license(purposes));
+      const at = purposes.startsWith("[research") ? 1 : 0;
+      expect(problems, purposes).toEqual([
+        expect.objectContaining({ code, path: ["licenses", 0, "purposes", at], line: 9 }),
+      ]);
+      expect(problems[0]?.message, purposes).toContain(words);
+    }
+    expect(parseScheme(license('["red teaming", évaluation]')).licenses.get("L")?.purposes).toEqual(
+      new Set(["red teaming", "évaluation"]),
+    );
+  });
+
+  it("an unknown model's message names a bounded number of the models there are", () => {
+    // Each message listed every model: 5,000 models and 20,000 references to an unknown one
+    // (224 KB of YAML) held 2 GB and ended in "RangeError: Invalid string length".
+    const models = Array.from({ length: 300 }, (_, i) => `  model-number-${i}: {control: open}`);
+    const refs = Array.from({ length: 300 }, () => "zz").join(", ");
+    const problems = problemsOf(
+      `version: 1\nname: t\nhome: [US]\nmodels:\n${models.join("\n")}\npartners:\n  countries:\n    - {id: p, countries: [DE], assurance: none, grants: [{models: [${refs}], actions: [infer]}]}\n`,
+    );
+    expect(problems).toHaveLength(300);
+    expect(problems.every((p) => p.code === "unknown_model")).toBe(true);
+    expect(problems[0]?.message).toBe(
+      'unknown model "zz"; expected one of the models defined under models: model-number-0, model-number-1, model-number-2, model-number-3, model-number-4, model-number-5, model-number-6, model-number-7, model-number-8, model-number-9, … (290 more)',
+    );
+  });
+
+  it("sets nested past 64 deep are refused at the reference, not a stack overflow", () => {
+    // A chain of 2,000 sets, each naming the next, overflowed the stack: "unexpected error:
+    // RangeError: Maximum call stack size exceeded" from `clearance scheme validate`.
+    const chain = (n: number) =>
+      Array.from({ length: n }, (_, i) => `  s${i}: [${i + 1 < n ? `s${i + 1}` : "IR"}]`).join("\n");
+    const deep = problemsOf(`${BASE}embargoed: [s0]\nsets:\n${chain(2000)}\n`);
+    expect(deep.length).toBeGreaterThan(0);
+    expect(deep.every((p) => p.code === "set_too_deep")).toBe(true);
+    expect(deep[0]).toMatchObject({ path: ["sets", "s63", 0], line: 72 });
+    expect(deep[0]?.message).toBe(
+      'set "s64" is nested more than 64 sets deep (s0 → s1 → s2 → s3 → s4 → s5 → s6 → s7 → s8 → s9 → … (53 more) → s63 → s64): name its countries or a shallower set',
+    );
+    // 64 deep still loads.
+    expect([...parseScheme(`${BASE}embargoed: [s0]\nsets:\n${chain(64)}\n`).embargoed]).toEqual(["IR"]);
+    // A cycle names its own members, not the sets that led to it.
+    const cyc = problemsOf(`${BASE}embargoed: [x]\nsets:\n  x: [a]\n  a: [b]\n  b: [a]\n`);
+    expect(cyc.map((p) => p.message)).toEqual(['set "a" refers to itself through a → b → a']);
+  });
+
   it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {
     const problems = problemsOf(`%YAML 1.1\n---\n${BASE}embargoed: [NO]\n`);
     expect(problems).toEqual([expect.objectContaining({ code: "yaml_version", line: 1, column: 1 })]);

@@ -7,6 +7,14 @@ import type { Path, Problem } from "../errors/index.js";
 import type { SetExpression } from "./schema.js";
 
 const COUNTRY_SHAPE = /^[A-Z]{2}$/;
+
+/**
+ * How deep sets may name sets (s0 naming s1 naming s2 …): resolution recurses per level, and a
+ * chain of a few thousand overflowed the stack. Real schemes nest two or three deep.
+ */
+export const MAX_SET_DEPTH = 64;
+/** Sets a chain's message lists at most: the first ones, then the last two. */
+const CHAIN_SHOWN = 10;
 /** Common mistakes worth a precise hint rather than "unknown". */
 const HINTS: Readonly<Record<string, string>> = { UK: "GB", EL: "GR" };
 
@@ -84,10 +92,19 @@ export class SetResolver {
     const done = this.resolved.get(name);
     if (done !== undefined) return done;
     if (this.resolving.has(name)) {
+      const stack = [...this.resolving];
       this.problems.push({
         code: "set_cycle",
         path,
-        message: `set "${name}" refers to itself through ${[...this.resolving].join(" → ")} → ${name}`,
+        message: `set "${name}" refers to itself through ${chain([...stack.slice(stack.indexOf(name)), name])}`,
+      });
+      return new Set();
+    }
+    if (this.resolving.size >= MAX_SET_DEPTH) {
+      this.problems.push({
+        code: "set_too_deep",
+        path,
+        message: `set "${name}" is nested more than ${MAX_SET_DEPTH} sets deep (${chain([...this.resolving, name])}): name its countries or a shallower set`,
       });
       return new Set();
     }
@@ -98,4 +115,13 @@ export class SetResolver {
     this.resolved.set(name, members);
     return members;
   }
+}
+
+/** A chain of set names as a message shows it: the first CHAIN_SHOWN, then the last two. */
+function chain(names: readonly string[]): string {
+  const shown =
+    names.length > CHAIN_SHOWN + 2
+      ? [...names.slice(0, CHAIN_SHOWN), `… (${names.length - CHAIN_SHOWN - 2} more)`, ...names.slice(-2)]
+      : names;
+  return shown.join(" → ");
 }
