@@ -67,8 +67,30 @@ export async function api<T = unknown>(
   body?: unknown,
   token: string | null = session.token,
 ): Promise<T> {
-  const res = await send(method, path, body, "application/json", token);
-  return answer<T>(res, await res.text(), token);
+  let res: Response;
+  let text: string;
+  try {
+    res = await send(method, path, body, "application/json", token);
+    text = await res.text();
+  } catch (err) {
+    throw noAnswer(err, method !== "GET");
+  }
+  return answer<T>(res, text, token);
+}
+
+/**
+ * The browser got no (whole) answer: the network or the server failed before or during it. Its own
+ * words ("Failed to fetch") say nothing of what happened to a change sent: it may have been applied
+ * with only its answer lost. A change (`changes`) says so, and how to see whether it was before
+ * sending it again; a read keeps the browser's error.
+ */
+export function noAnswer(err: unknown, changes: boolean): unknown {
+  if (!changes || !(err instanceof TypeError)) return err;
+  return new ApiError(
+    0,
+    "no_answer",
+    `No answer from the server (${err.message}): the change may or may not have been applied. Reload the page to see whether it was before trying again.`,
+  );
 }
 
 /**
@@ -109,15 +131,26 @@ export async function apiWithProgress<T = unknown>(
   path: string,
   body: unknown,
   onProgress: (p: JobProgress) => void,
+  { changes = method !== "GET" }: { readonly changes?: boolean } = {},
 ): Promise<T> {
-  const res = await send(method, path, body, "application/x-ndjson, application/json");
-  if (!(res.headers.get("content-type") ?? "").startsWith("application/x-ndjson") || res.body === null) {
-    return answer<T>(res, await res.text(), session.token);
+  const token = session.token;
+  let res: Response;
+  let text: string | null = null;
+  try {
+    res = await send(method, path, body, "application/x-ndjson, application/json", token);
+    if (!(res.headers.get("content-type") ?? "").startsWith("application/x-ndjson") || res.body === null) {
+      text = await res.text();
+    }
+  } catch (err) {
+    throw noAnswer(err, changes);
   }
+  if (text !== null || res.body === null) return answer<T>(res, text ?? "", token);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = await reader.read().catch((err: unknown) => {
+      throw noAnswer(err, changes);
+    });
     if (value !== undefined) buffered += value;
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {

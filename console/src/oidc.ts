@@ -3,9 +3,12 @@
  * partner's identity provider, from the browser. The console is a public client (no secret); it
  * redeems the code at the provider's token endpoint and keeps the ID token for this tab, as it keeps
  * an admin token. The admin API verifies that ID token against the provider's keys on every call —
- * the checks here (state, nonce) only protect this tab from a forged redirect.
+ * the checks here (state, issuer, nonce) protect this tab from a forged redirect, and the code and
+ * PKCE verifier from being sent to another provider than the one that issued them (the mix-up
+ * attack, RFC 9207): every provider answers at the same redirect URI.
  */
 import { discoveredUrlProblem } from "../../src/identity/provider-urls.js";
+import { parseBody } from "./api.js";
 import { BASE } from "./router.js";
 
 export interface SignInProvider {
@@ -20,6 +23,10 @@ export interface SignInProvider {
 
 interface Pending {
   readonly provider: string;
+  /** The issuer the sign-in started with: the only one whose answer is taken. */
+  readonly issuer: string;
+  /** Its discovery document says it names itself in its answers (`iss`, RFC 9207). */
+  readonly iss_required: boolean;
   readonly client_id: string;
   readonly token_endpoint: string;
   readonly verifier: string;
@@ -45,9 +52,21 @@ export async function signInProviders(): Promise<SignInProvider[]> {
 
 /** Sends the browser to the provider's login, remembering (for this tab) what the answer must match. */
 export async function startSignIn(p: SignInProvider): Promise<void> {
-  const res = await fetch(`${p.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  let res: Response;
+  try {
+    res = await fetch(`${p.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  } catch (err) {
+    throw new Error(
+      `${p.name}: its discovery document (at ${p.issuer}) could not be read: ${(err as Error).message}`,
+    );
+  }
   if (!res.ok) throw new Error(`${p.name}: its discovery document answered ${res.status}`);
-  const d = ((await res.json()) ?? {}) as Record<string, unknown>;
+  // A proxy's or captive portal's page is no document: said so, not "Unexpected token '<'".
+  const doc = parseBody(await res.text());
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new Error(`${p.name}: its discovery document (at ${p.issuer}) is not a JSON object`);
+  }
+  const d = doc as Record<string, unknown>;
   if (d.issuer !== p.issuer) {
     throw new Error(`${p.name}: its discovery document names issuer ${String(d.issuer)}, not ${p.issuer}`);
   }
@@ -60,6 +79,8 @@ export async function startSignIn(p: SignInProvider): Promise<void> {
   const endpoints = d as { authorization_endpoint: string; token_endpoint: string };
   const pending: Pending = {
     provider: p.id,
+    issuer: p.issuer,
+    iss_required: d.authorization_response_iss_parameter_supported === true,
     client_id: p.client_id,
     token_endpoint: endpoints.token_endpoint,
     verifier: random(),
@@ -86,11 +107,20 @@ export async function startSignIn(p: SignInProvider): Promise<void> {
   window.location.assign(url.toString());
 }
 
+let finishing: Promise<string | null> | null = null;
+
 /**
  * On the way back from the provider (`?code=…&state=…` or `?error=…`): the ID token, or an error;
  * null when this page load is no sign-in's answer. The query is removed from the address either way.
+ * Once per page load: a second call (React's StrictMode runs an effect twice) gets the same outcome,
+ * not null while the first still redeems the code — whose error then came after the sign-in page
+ * was shown without it, and was never said.
  */
-export async function finishSignIn(): Promise<string | null> {
+export function finishSignIn(): Promise<string | null> {
+  return (finishing ??= finish());
+}
+
+async function finish(): Promise<string | null> {
   const q = new URLSearchParams(window.location.search);
   if (!q.has("state") || (!q.has("code") && !q.has("error"))) return null;
   const saved = sessionStorage.getItem(PENDING);
@@ -99,6 +129,15 @@ export async function finishSignIn(): Promise<string | null> {
   const pending = saved === null ? null : (JSON.parse(saved) as Pending);
   if (pending === null || q.get("state") !== pending.state) {
     throw new Error("This sign-in answer was not asked for in this tab; sign in again.");
+  }
+  // The answer must come from the provider the sign-in started with: a partner's provider that sent
+  // the browser on to another's login would otherwise be sent that one's code and PKCE verifier at
+  // its own token endpoint, and redeem them as the person (the mix-up attack, RFC 9207).
+  const iss = q.get("iss");
+  if (iss !== null ? iss !== pending.issuer : pending.iss_required) {
+    throw new Error(
+      `This sign-in answer comes from ${iss ?? "a provider that does not name itself"}, not from ${pending.issuer} where the sign-in started: nothing was sent to either. Sign in again.`,
+    );
   }
   if (q.has("error")) {
     throw new Error(`The identity provider refused: ${q.get("error_description") ?? q.get("error")}`);
@@ -123,20 +162,42 @@ export async function finishSignIn(): Promise<string | null> {
       `The identity provider's token endpoint (${new URL(pending.token_endpoint).origin}) could not be reached: ${(err as Error).message}`,
     );
   }
-  const body = (await res.json()) as { id_token?: string; error?: string; error_description?: string };
-  if (!res.ok || body.id_token === undefined) {
+  // Not always JSON: a proxy's or load balancer's page (an HTML 502) is said with its status.
+  const body = (parseBody(await res.text()) ?? {}) as {
+    id_token?: unknown;
+    error?: unknown;
+    error_description?: unknown;
+  };
+  if (!res.ok || typeof body.id_token !== "string") {
+    const said = [body.error_description, body.error].find((v) => typeof v === "string");
     throw new Error(
-      `The identity provider did not issue a token: ${body.error_description ?? body.error ?? res.status}`,
+      `The identity provider did not issue a token: ${said ?? `it answered ${res.status}${res.statusText === "" ? "" : ` ${res.statusText}`}`}`,
     );
   }
-  const payload = JSON.parse(
-    new TextDecoder().decode(
-      Uint8Array.from(atob((body.id_token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/")), (c) =>
-        c.charCodeAt(0),
-      ),
-    ),
-  ) as { nonce?: string };
+  const payload = idTokenClaims(body.id_token);
+  if (payload === null)
+    throw new Error("The identity provider's answer holds no readable ID token; sign in again.");
+  if (payload.iss !== pending.issuer)
+    throw new Error(
+      `The ID token is issued by ${String(payload.iss)}, not by ${pending.issuer}; sign in again.`,
+    );
   if (payload.nonce !== pending.nonce)
     throw new Error("The ID token is not this sign-in's (nonce); sign in again.");
   return body.id_token;
+}
+
+/** An ID token's claims, unverified (the admin API verifies it); null when it is no JWT. */
+function idTokenClaims(jwt: string): { iss?: unknown; nonce?: unknown } | null {
+  try {
+    const bytes = Uint8Array.from(
+      atob((jwt.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/")),
+      (c) => c.charCodeAt(0),
+    );
+    const claims = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    return typeof claims === "object" && claims !== null
+      ? (claims as { iss?: unknown; nonce?: unknown })
+      : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,5 +1,5 @@
 /** Small shared pieces: loading and error states, status badges, progress, a page heading. */
-import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
   const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({
@@ -7,17 +7,21 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
     error: null,
     loading: true,
   });
+  // The latest read: an older one answering late (two changes made in a row, each reloading; the
+  // deps changed during a reload) is dropped, not shown over what the newer one read.
+  const newest = useRef(0);
   const run = useCallback(() => {
-    let live = true;
+    const read = ++newest.current;
+    const live = () => read === newest.current;
     setState((s) => ({ ...s, loading: true }));
     load().then(
-      (data) => live && setState({ data, error: null, loading: false }),
+      (data) => live() && setState({ data, error: null, loading: false }),
       // A reload that fails keeps what was read before (and the forms under it: a key shown once,
       // what was typed), with the failure said above it, rather than the page replaced by the error.
-      (error: Error) => live && setState((s) => ({ data: s.data, error, loading: false })),
+      (error: Error) => live() && setState((s) => ({ data: s.data, error, loading: false })),
     );
     return () => {
-      live = false;
+      if (live()) newest.current++;
     };
   }, deps);
   useEffect(run, [run]);

@@ -248,11 +248,17 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [created, setCreated] = useState<(KeyView & { key: string }) | null>(null);
+  // One key per click: a second submission while the first ran (a double click, Enter pressed
+  // again on a slow server) created a second live key, and only the last was shown — the other, a
+  // working credential, never seen by anyone.
+  const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (busy) return;
     const body = { principal, ...(label.trim() ? { label: label.trim() } : {}) };
     const checked = keyCreation.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
+    setBusy(true);
     try {
       const r = await api<KeyView & { key: string }>("POST", "/keys", body);
       setCreated(r);
@@ -264,6 +270,8 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
       const r = submissionErrors(err, ["principal", "label"]);
       setErrors(r.fields);
       setFormError(r.form);
+    } finally {
+      setBusy(false);
     }
   };
   return (
@@ -312,7 +320,9 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
           errors={errors}
           hint="e.g. laptop"
         />
-        <button type="submit">Create key</button>
+        <button type="submit" disabled={busy}>
+          Create key
+        </button>
       </div>
     </form>
   );

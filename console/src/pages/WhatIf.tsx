@@ -111,7 +111,8 @@ export function WhatIfPanel({
     };
     setOptions(body);
     const r = await job.run((report) =>
-      apiWithProgress<WhatIfReport>("POST", `/schemes/${version}/what-if`, body, report),
+      // A POST that changes nothing: no answer is no question of whether it was applied.
+      apiWithProgress<WhatIfReport>("POST", `/schemes/${version}/what-if`, body, report, { changes: false }),
     );
     if (r !== null) onReport?.(r);
   };
