@@ -178,6 +178,9 @@ async function assemble(
     },
     () => notBehindLog(),
   );
+  // The lists in memory before the first request: a partner's federated principal is screened with
+  // them on its first token (one failing here is retried by the first background pass).
+  await screening.load().catch(onError);
   const bootstrapped = await bootstrapProviders(
     store,
     snapshot.current.control,

@@ -93,7 +93,10 @@ export class ScreeningService {
     principals: Iterable<Principal>,
     partnerRecords: readonly StoredRecord<PartnerDocument>[],
   ): void {
-    if (!this.options.background || this.#closed) return;
+    if (this.#closed) return;
+    // Every node keeps its engine over the active lists (a federated principal's first token is
+    // screened with it: federated.ts); only a background node screens the subjects.
+    if (!this.options.background) return this.#queue(() => this.#pass());
     const partners = partnerRecords.map((r) => r.document);
     this.#queue(async () => {
       // In slices that yield: with many principals, finding the changed ones is itself work. Found
@@ -120,9 +123,10 @@ export class ScreeningService {
     return this.#failing === null ? null : { subjects: this.#waiting.size, since: this.#failing.since };
   }
 
-  /** One background pass: unfinished import rescreens, then the subjects waiting. */
+  /** One background pass: the engine, then unfinished import rescreens and the subjects waiting. */
   async #pass(): Promise<void> {
     const engine = await this.load();
+    if (!this.options.background) return this.#succeeded();
     // An unfinished rescreen failing (a step of it, or one version's) holds back no new subject.
     const rescreens = await this.#finishRescreens(engine).then(
       () => null,
@@ -138,6 +142,10 @@ export class ScreeningService {
       if (this.#waiting.get(k) === s) this.#waiting.delete(k);
     }
     if (rescreens !== null) throw rescreens.err;
+    this.#succeeded();
+  }
+
+  #succeeded(): void {
     this.#failing = null;
     if (this.#retry !== null) clearTimeout(this.#retry);
     this.#retry = null;
@@ -200,6 +208,7 @@ export class ScreeningService {
 
   /** Federated principals as the store last recorded them, screened by their display names. */
   onFederated(records: readonly FederatedPrincipalRecord[]): void {
+    if (!this.options.background) return;
     const named = records.flatMap((r) =>
       r.display_name === null ? [] : [{ ...r.principal, name: r.display_name }],
     );
