@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { importInput } from "../../src/screening/lists.js";
 import { asAdmin, createIdentity } from "../../src/testing/admin.js";
 import { TABLET, expectAccessible, open, screenshot, signIn, type Harness } from "./harness.js";
 
@@ -114,6 +115,60 @@ export function screeningSuite(h: () => Harness) {
       await tablet.page.getByRole("cell", { name: "rita@regulator" }).waitFor();
       await expectAccessible(tablet.page, "the screening review at 820×1180");
       await tablet.context.close();
+    });
+
+    it("a list version whose rescreen was cut short shows as not rescreened, until a full rescreen", async () => {
+      const t = h().t;
+      // Imported by a process that stopped before its rescreen (the CLI killed): in force, not rescreened.
+      const entry = {
+        id: "un-1",
+        type: "person" as const,
+        names: [{ name: "Wilhelmina Grootveld", strength: "strong" as const, kind: "primary" as const }],
+        birth_dates: [],
+        nationalities: [],
+        countries: [],
+        addresses: [],
+        identifiers: [],
+        programs: ["UN"],
+      };
+      await t.gateway.store.screening.importList(
+        importInput({
+          list: "un-sc",
+          format: "un-xml",
+          published: null,
+          digest: "unfinished",
+          files: ["un.xml"],
+          entries: [entry],
+        }),
+        "ops",
+      );
+      const officer = await h().page();
+      await signIn(officer.page, h().tokens.officer);
+      await open(officer.page, "Screening review");
+      const row = (list: string) =>
+        officer.page
+          .getByRole("row")
+          .filter({ has: officer.page.getByRole("cell", { name: list, exact: true }) });
+      await row("un-sc").waitFor();
+      // Before: nothing on the page told this version apart from one whose rescreen finished.
+      expect(await row("un-sc").getByRole("cell").last().innerText()).toBe("not rescreened");
+      expect(await row("ofac-sdn").getByRole("cell").last().innerText()).toBe("done");
+      await officer.page
+        .getByRole("note")
+        .filter({ hasText: /its rescreen was cut short/ })
+        .waitFor();
+      await expectAccessible(officer.page, "a list version not rescreened");
+
+      await officer.page.getByRole("button", { name: "Start a full rescreen" }).click();
+      await officer.page.getByText(/^Rescreen done: \d+ subjects screened against 4 entries/).waitFor();
+      await expect.poll(() => row("un-sc").getByRole("cell").last().innerText()).toBe("done");
+      expect(
+        await officer.page
+          .getByRole("note")
+          .filter({ hasText: /cut short/ })
+          .count(),
+      ).toBe(0);
+      await officer.context.close();
     });
   });
 }

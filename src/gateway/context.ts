@@ -8,6 +8,7 @@ import type { Locator } from "../location/index.js";
 import type { Meter } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { Provider } from "../upstream/types.js";
+import type { ScreeningBacklog } from "../screening/service.js";
 import type { RequestObserver } from "./observer.js";
 import type { SnapshotHolder } from "./snapshot.js";
 
@@ -47,4 +48,6 @@ export interface GatewayContext {
    * plane's are counted from the observer.
    */
   readonly decisions?: DecisionCounter;
+  /** New or changed subjects the background screening has failed to screen so far (/readyz says so). */
+  readonly screening?: () => ScreeningBacklog | null;
 }

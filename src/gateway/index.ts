@@ -171,7 +171,9 @@ const LEFT_OUT_SHOWN = 20;
  * Ready: the store answered recently (the policy is current), the audit log takes entries, and the
  * shared counters answer when failing closed. Warnings do not fail it: counters out of reach when
  * failing open, and partners or licenses left out of the policy in force — denied already (fail
- * closed), so taking every node out of rotation for them would only switch the service off.
+ * closed), so taking every node out of rotation for them would only switch the service off; and new
+ * or changed principals and organizations the background screening has failed to screen so far (it
+ * is retried: taking the node out would not screen them sooner).
  * `names`: the left-out items are listed (kind, id, why), not only counted, and a failed reload's
  * error is given (code, short message, since when); others are told only that the last reload
  * failed and whether the policy in force is still within freshness_ms. A failed reload is a
@@ -211,6 +213,13 @@ function readiness(
   const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
   // A counter Redis may evict (its maxmemory-policy) resets a quota or rate limit: said, not failed.
   const eviction = ctx.limits.evictionRisk;
+  // New or changed subjects the background screening has failed to screen: served on their record's
+  // status meanwhile (clear unless it says otherwise). A warning: the pass is retried.
+  const backlog = ctx.screening?.() ?? null;
+  const unscreened =
+    backlog === null || backlog.subjects === 0
+      ? null
+      : `${backlog.subjects} new or changed ${backlog.subjects === 1 ? "principal or organization waits" : "principals and organizations wait"} to be screened: the background screening has failed since ${new Date(backlog.since).toISOString()} and is retried; until it succeeds they are decided on their record's screening status`;
   const control = ctx.snapshot.current.control;
   const count = control.leftOut.length;
   const leftOut =
@@ -237,6 +246,7 @@ function readiness(
       ...(counters === null ? [] : [counters]),
       ...(eviction === null ? [] : [eviction]),
       ...(reloadWarning === null ? [] : [reloadWarning]),
+      ...(unscreened === null ? [] : [unscreened]),
       ...(leftOut === null ? [] : [leftOut]),
     ];
     const body = Object.assign(
@@ -255,6 +265,7 @@ function readiness(
   const warned = [
     ...(eviction === null ? [] : [eviction]),
     ...(reloadWarning === null ? [] : [reloadWarning]),
+    ...(unscreened === null ? [] : [unscreened]),
     ...(leftOut === null ? [] : [leftOut]),
   ];
   const warnings = warned.length === 0 ? {} : { warnings: warned };

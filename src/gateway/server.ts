@@ -178,6 +178,9 @@ async function assemble(
     },
     () => notBehindLog(),
   );
+  // The lists in memory before the first request: a partner's federated principal is screened with
+  // them on its first token (one failing here is retried by the first background pass).
+  await screening.load().catch(onError);
   const bootstrapped = await bootstrapProviders(
     store,
     snapshot.current.control,
@@ -283,6 +286,7 @@ async function assemble(
       countersUnavailable: () => limits.unavailable,
       countersEvictionRisk: () => limits.evictionRisk,
       leftOut: () => snapshot.current.control.leftOut,
+      screeningUnscreened: () => screening.backlog?.subjects ?? 0,
     },
     authenticate: (req) => void authenticateReader(req, adminDeps),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
@@ -340,6 +344,7 @@ async function assemble(
       },
       observer,
       ...(observer.metrics === null ? {} : { decisions: observer.metrics }),
+      screening: () => screening.backlog,
     },
     admin: adminDeps,
     consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,

@@ -27,6 +27,8 @@ export interface MetricSources {
   readonly countersEvictionRisk?: () => string | null;
   /** Partners and licenses left out of the policy in force (they do not compile with it). */
   readonly leftOut?: () => readonly { readonly kind: "partner" | "license" }[];
+  /** New or changed subjects waiting on a background screening that has failed since. */
+  readonly screeningUnscreened?: () => number;
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -470,6 +472,17 @@ export class GatewayMetrics {
           const out = leftOut();
           for (const kind of ["partner", "license"] as const)
             this.set({ kind }, out.filter((l) => l.kind === kind).length);
+        },
+      });
+    }
+    if (s.screeningUnscreened !== undefined) {
+      const unscreened = s.screeningUnscreened;
+      new Gauge({
+        name: "clearance_screening_unscreened_subjects",
+        help: "New or changed principals and organizations waiting to be screened while this node's background screening is failing (it is retried; 0 once it succeeds).",
+        registers: [r],
+        collect() {
+          this.set(unscreened());
         },
       });
     }

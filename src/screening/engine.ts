@@ -55,8 +55,9 @@ export class ScreeningEngine {
     )
       return previous;
     const lists = await activeLists(store);
+    // Built in steps that yield: a gateway loads the lists beside the requests it serves.
     return new ScreeningEngine(
-      ScreeningIndex.build(
+      await ScreeningIndex.buildAsync(
         lists.map((l) => ({ list: l.version.list, version: l.version.version, entries: l.entries })),
       ),
       threshold,

@@ -2,6 +2,7 @@
  * Lists in the store: import a parsed list as a new version (one transaction, with its diff), and
  * read the active versions' entries back.
  */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ClearanceError, InvalidInputError, type ErrorKind, type Problem } from "../errors/index.js";
 import type { ListVersionRow, Store } from "../store/index.js";
 import type { ImportInput } from "../store/screening.js";
@@ -112,12 +113,15 @@ export interface ActiveList {
 export async function activeLists(store: Store): Promise<ActiveList[]> {
   const versions = (await store.screening.versions()).filter((v) => v.active);
   return Promise.all(
-    versions.map(async (version) => ({
-      version,
-      entries: (await store.screening.entries(version.list, version.version)).map((r) => ({
-        entry: JSON.parse(r.document) as ListEntry,
-        digest: r.digest,
-      })),
-    })),
+    versions.map(async (version) => {
+      const rows = await store.screening.entries(version.list, version.version);
+      const entries: { entry: ListEntry; digest: string }[] = [];
+      // Parsed in steps that yield to the event loop (a gateway keeps serving).
+      for (const r of rows) {
+        entries.push({ entry: JSON.parse(r.document) as ListEntry, digest: r.digest });
+        if (entries.length % 2000 === 0) await yieldToLoop();
+      }
+      return { version, entries };
+    }),
   );
 }

@@ -22,7 +22,22 @@ export interface ScreeningServiceOptions {
   /** Screen changed subjects automatically (one node of several is enough). */
   readonly background: boolean;
   readonly onError: (err: unknown) => void;
+  /** A failed background pass's next try: after `first` ms, doubled at each failure up to `max`. */
+  readonly retryMs?: { readonly first: number; readonly max: number };
 }
+
+/** A failed background pass is tried again after 1 s, then 2 s, 4 s, … and every minute at most. */
+export const SCREENING_RETRY_MS = { first: 1000, max: 60_000 };
+
+/** New or changed subjects the background pass has failed to screen, while it is failing. */
+export interface ScreeningBacklog {
+  /** Subjects waiting (new or changed since they were last screened on this node). */
+  readonly subjects: number;
+  /** When the first of the failures since the last pass that succeeded happened (ms since the epoch). */
+  readonly since: number;
+}
+
+const subjectKey = (s: Subject) => `${s.kind}:${s.id}`;
 
 export class ScreeningService {
   #engine: ScreeningEngine | null = null;
@@ -30,6 +45,15 @@ export class ScreeningService {
   readonly #seen = new Map<string, string>();
   #running: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * New or changed subjects not yet screened, by key, as last seen: kept until a pass screens them,
+   * so that one failing (a store blip, a query timeout) leaves them to the retry, not to the next change.
+   */
+  readonly #waiting = new Map<string, Subject>();
+  /** The background pass's failures since it last succeeded (null: it did, or never ran). */
+  #failing: { readonly since: number; readonly attempts: number } | null = null;
+  /** The next try of a failed background pass. */
+  #retry: NodeJS.Timeout | null = null;
   /** The next look at an import's unfinished rescreen held by another process. */
   #recheck: NodeJS.Timeout | null = null;
 
@@ -55,7 +79,12 @@ export class ScreeningService {
   async screen(subjects: readonly Subject[], actor: string): Promise<RescreenSummary> {
     const engine = await this.load();
     const r = await screenSubjects(this.options.store, engine, subjects, actor);
-    for (const s of subjects) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
+    for (const s of subjects) {
+      const k = subjectKey(s);
+      const facts = JSON.stringify(s.facts);
+      this.#seen.set(k, facts);
+      if (JSON.stringify(this.#waiting.get(k)?.facts) === facts) this.#waiting.delete(k);
+    }
     return r;
   }
 
@@ -64,27 +93,83 @@ export class ScreeningService {
     principals: Iterable<Principal>,
     partnerRecords: readonly StoredRecord<PartnerDocument>[],
   ): void {
-    if (!this.options.background || this.#closed) return;
+    if (this.#closed) return;
+    // Every node keeps its engine over the active lists (a federated principal's first token is
+    // screened with it: federated.ts); only a background node screens the subjects.
+    if (!this.options.background) return this.#queue(() => this.#pass());
     const partners = partnerRecords.map((r) => r.document);
-    this.#running = this.#running
-      .then(async () => {
-        const engine = await this.load();
-        await this.#finishRescreens(engine);
-        if (engine.index.entries.length === 0) return;
-        // In slices that yield: with many principals, finding the changed ones is itself work.
-        const all = [...principals];
-        const changed: Subject[] = [];
-        for (let i = 0; i < all.length; i += 5000) {
-          const slice = subjectsOf(all.slice(i, i + 5000), i === 0 ? partners : []);
-          for (const s of slice)
-            if (this.#seen.get(`${s.kind}:${s.id}`) !== JSON.stringify(s.facts)) changed.push(s);
-          await yieldToLoop();
+    this.#queue(async () => {
+      // In slices that yield: with many principals, finding the changed ones is itself work. Found
+      // before anything is read from the store, so that a pass failing there still has them to retry.
+      const all = [...principals];
+      for (let i = 0; i < all.length; i += 5000) {
+        const slice = subjectsOf(all.slice(i, i + 5000), i === 0 ? partners : []);
+        for (const s of slice) {
+          const k = subjectKey(s);
+          if (this.#seen.get(k) !== JSON.stringify(s.facts)) this.#waiting.set(k, s);
+          else this.#waiting.delete(k); // changed back to what was screened
         }
-        if (changed.length === 0) return;
-        await screenSubjects(this.options.store, engine, changed, "screening");
-        for (const s of changed) this.#seen.set(`${s.kind}:${s.id}`, JSON.stringify(s.facts));
-      })
-      .catch(this.options.onError);
+        await yieldToLoop();
+      }
+      await this.#pass();
+    });
+  }
+
+  /**
+   * Subjects waiting on a background pass that has failed since it last succeeded (what /readyz and
+   * the metrics say), or null when it has not failed.
+   */
+  get backlog(): ScreeningBacklog | null {
+    return this.#failing === null ? null : { subjects: this.#waiting.size, since: this.#failing.since };
+  }
+
+  /** One background pass: the engine, then unfinished import rescreens and the subjects waiting. */
+  async #pass(): Promise<void> {
+    const engine = await this.load();
+    if (!this.options.background) return this.#succeeded();
+    // An unfinished rescreen failing (a step of it, or one version's) holds back no new subject.
+    const rescreens = await this.#finishRescreens(engine).then(
+      () => null,
+      (err: unknown) => ({ err }),
+    );
+    // No lists: nothing to screen against (an import screens every stored subject).
+    if (engine.index.entries.length === 0) this.#waiting.clear();
+    const subjects = [...this.#waiting.values()];
+    if (subjects.length > 0) await screenSubjects(this.options.store, engine, subjects, "screening");
+    for (const s of subjects) {
+      const k = subjectKey(s);
+      this.#seen.set(k, JSON.stringify(s.facts));
+      if (this.#waiting.get(k) === s) this.#waiting.delete(k);
+    }
+    if (rescreens !== null) throw rescreens.err;
+    this.#succeeded();
+  }
+
+  #succeeded(): void {
+    this.#failing = null;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+  }
+
+  /** Background work, in turn; a failure is logged and the pass tried again later (bounded backoff). */
+  #queue(work: () => Promise<void>): void {
+    this.#running = this.#running.then(work).catch((err: unknown) => {
+      this.#failed();
+      this.options.onError(err);
+    });
+  }
+
+  #failed(): void {
+    const attempts = (this.#failing?.attempts ?? 0) + 1;
+    this.#failing = { since: this.#failing?.since ?? Date.now(), attempts };
+    if (this.#closed || this.#retry !== null) return;
+    const { first, max } = this.options.retryMs ?? SCREENING_RETRY_MS;
+    const delay = Math.min(max, first * 2 ** Math.min(attempts - 1, 30));
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      if (!this.#closed) this.#queue(() => this.#pass());
+    }, delay);
+    this.#retry.unref();
   }
 
   /**
@@ -123,6 +208,7 @@ export class ScreeningService {
 
   /** Federated principals as the store last recorded them, screened by their display names. */
   onFederated(records: readonly FederatedPrincipalRecord[]): void {
+    if (!this.options.background) return;
     const named = records.flatMap((r) =>
       r.display_name === null ? [] : [{ ...r.principal, name: r.display_name }],
     );
@@ -137,6 +223,7 @@ export class ScreeningService {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#recheck !== null) clearTimeout(this.#recheck);
+    if (this.#retry !== null) clearTimeout(this.#retry);
     await this.#running;
     setScreeningEngine(null);
   }

@@ -19,6 +19,8 @@ interface ListVersion {
   readonly diff: { readonly added: number; readonly removed: number; readonly changed: number };
   readonly imported_at: string;
   readonly imported_by: string;
+  /** Whether the rescreen after its import finished (false: cut short, its new entries not yet matched). */
+  readonly rescreened: boolean;
 }
 
 interface RescreenSummary {
@@ -88,6 +90,7 @@ export function ScreeningLists({
                 <th scope="col">Entries</th>
                 <th scope="col">Change from the version before</th>
                 <th scope="col">Imported (UTC)</th>
+                <th scope="col">Rescreen after import</th>
               </tr>
             </thead>
             <tbody>
@@ -103,12 +106,27 @@ export function ScreeningLists({
                   <td>
                     {v.imported_at.slice(0, 19).replace("T", " ")} by {v.imported_by}
                   </td>
+                  <td>
+                    {v.rescreened === false ? (
+                      <span className="status status-pending">not rescreened</span>
+                    ) : (
+                      "done"
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {versions?.some((v) => v.rescreened === false) ? (
+        <p className="hint" role="note">
+          A version not rescreened is in force, but its rescreen was cut short (the importing process stopped,
+          or failed part way): its new and changed entries have not been matched against everyone yet. The
+          next import of the list (the same file too), a full rescreen, or a gateway screening in the
+          background once the importer&apos;s hold on it has run out finishes it.
+        </p>
+      ) : null}
       {can.keepLists(me) ? (
         <div className="grid2">
           <ImportList onChanged={onChanged} />
