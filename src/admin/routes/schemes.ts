@@ -8,7 +8,12 @@
  */
 import { z } from "zod";
 import { servingProblems } from "../../config/index.js";
-import { compileFitting, leftOutKey, readStoredVersion } from "../../control/effective.js";
+import {
+  compileFitting,
+  leftOutKey,
+  parseVersionToActivate,
+  readStoredVersion,
+} from "../../control/effective.js";
 import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
@@ -159,7 +164,7 @@ export const schemeRoutes = [
       const v = state.versions.find((r) => r.id === params.version);
       if (v === undefined)
         throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
-      const scheme = parseScheme(v.document.text, `version ${v.id}`);
+      const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
       // checks again right before its write, which is refused if anything changed in between.
       const policy = await storePolicy(deps.store, state);
