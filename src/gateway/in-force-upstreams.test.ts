@@ -49,7 +49,7 @@ describe("a version activated through the admin API, then a config routing an op
     await expect(started).rejects.toMatchObject({
       name: "SetupError",
       message: expect.stringMatching(
-        /^scheme version 2 \(in force\) cannot be served with this config's upstreams: /,
+        /^scheme version 2, in force in the store, cannot be served with this config's upstreams: /,
       ) as unknown,
     });
   });

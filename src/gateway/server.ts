@@ -422,7 +422,7 @@ function refuseUnservable(config: GatewayConfig, control: ControlState): void {
   const problems = servingProblems(control.scheme, config);
   if (problems.length === 0) return;
   throw new SetupError(
-    `scheme version ${control.active.document.version} (in force) cannot be served with this config's upstreams: ` +
+    `scheme version ${control.active.document.version}, in force in the store, cannot be served with this config's upstreams: ` +
       `${problems.map((p) => `${p.message} (${p.code})`).join("; ")}. Change the config's models or ` +
       "default_provider so that they can serve it, or put in force a version they can serve (a changed " +
       "scheme file is activated at start-up; a version can also be activated through the admin API)",
