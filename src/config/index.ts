@@ -363,6 +363,41 @@ export function sharedUpstreams(
   return shared;
 }
 
+/** Why a config's upstreams cannot serve a scheme: `unrouted_models`, `fallback_wire_mismatch` or `shared_upstream_model`. */
+export interface ServingProblem {
+  readonly code: "unrouted_models" | "fallback_wire_mismatch" | "shared_upstream_model";
+  readonly message: string;
+}
+
+/**
+ * What keeps these upstreams from serving a scheme, in the order activation refuses for it: models
+ * no upstream serves, fallbacks in no wire format in common with their model's, and models of
+ * different control answered by one upstream model. Checked against the scheme file when the
+ * config is loaded, against a version when it is activated, and against the version in force
+ * wherever a node installs it (start-up, reloads): one activated elsewhere, or before the config
+ * changed, is not served by a node whose upstreams could not have activated it. Empty: it can be.
+ */
+export function servingProblems(
+  scheme: CompiledScheme,
+  upstreams: {
+    readonly route: (model: string) => Route | undefined;
+    readonly wires?: ((provider: string) => readonly Wire[] | undefined) | undefined;
+    readonly upstream?: ((provider: string) => string) | undefined;
+  },
+): ServingProblem[] {
+  const problems: ServingProblem[] = [];
+  const unrouted = [...scheme.models.keys()].filter((m) => upstreams.route(m) === undefined);
+  if (unrouted.length > 0)
+    problems.push({ code: "unrouted_models", message: `no upstream serves ${unrouted.join(", ")}` });
+  if (upstreams.wires !== undefined) {
+    for (const m of fallbackWireMismatches(scheme, upstreams.route, upstreams.wires))
+      problems.push({ code: "fallback_wire_mismatch", message: m.message });
+  }
+  for (const s of sharedUpstreams(scheme, upstreams.route, upstreams.upstream))
+    problems.push({ code: "shared_upstream_model", message: s.message });
+  return problems;
+}
+
 /**
  * The location settings the locator would refuse at start-up, refused here with their lines instead
  * (start-up opens the store and the audit log first, and would end with a stack).

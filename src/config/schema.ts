@@ -21,17 +21,20 @@ const timerMs = (factor = 1) => {
     .int()
     .max(max, `at most ${max} ms (about ${Math.floor(max / 86_400_000)} days): ${why}`);
 };
+/** How much longer than keepAliveTimeout Node's HTTP server times a kept-alive socket out. */
+const KEEP_ALIVE_BUFFER_MS = 1_000;
+
 /** A duration a timer waits, with its default. */
 const timer = (fallback: number, factor = 1) => timerMs(factor).positive().default(fallback);
 
 const timeouts = z
   .strictObject({
-    /** TCP + TLS connect. */
+    /** TCP + TLS connect (timed by undici's own coarse timers, which any length fits). */
     connect_ms: ms(5_000),
     /** From sending the request to the response headers (a model may think before answering). */
-    first_byte_ms: ms(120_000),
+    first_byte_ms: timer(120_000),
     /** Longest silence between two body chunks of a response. */
-    idle_ms: ms(120_000),
+    idle_ms: timer(120_000),
   })
   .default({ connect_ms: 5_000, first_byte_ms: 120_000, idle_ms: 120_000 });
 
@@ -298,10 +301,18 @@ export const configSchema = z.strictObject({
       headers_timeout_ms: ms(10_000),
       /** To receive a whole request, body included; responses (long streams) are not limited by it. */
       request_timeout_ms: ms(60_000),
-      /** Between two requests on a kept-alive connection. */
-      keep_alive_timeout_ms: ms(65_000),
+      /** Between two requests on a kept-alive connection (Node's socket timer waits 1 s longer). */
+      keep_alive_timeout_ms: z
+        .number()
+        .int()
+        .positive()
+        .max(
+          TIMER_MAX_MS - KEEP_ALIVE_BUFFER_MS,
+          `at most ${TIMER_MAX_MS - KEEP_ALIVE_BUFFER_MS} ms (about 24 days): Node holds a kept-alive connection ${KEEP_ALIVE_BUFFER_MS} ms longer than this, and its timers cannot wait longer than ${TIMER_MAX_MS} ms`,
+        )
+        .default(65_000),
       /** A connection with nothing sent either way for this long is closed. */
-      idle_timeout_ms: ms(300_000),
+      idle_timeout_ms: timer(300_000),
       /** Largest request head (request line and headers): 431 beyond. */
       max_header_bytes: z
         .number()

@@ -2,7 +2,9 @@
  * Durations that feed Node's timers. A timer longer than 2^31 - 1 ms is not an error to Node: it
  * fires after 1 ms (TimeoutOverflowWarning). A `refresh_ms` of 30 days polled the store every
  * millisecond, a `checkpoint_ms` signed a checkpoint every millisecond, and a `timeout_ms` of the
- * webhook, a key fetch, Redis or PostgreSQL timed every call out at once. Refused at their line.
+ * webhook, a key fetch, Redis or PostgreSQL timed every call out at once, and an upstream's
+ * `first_byte_ms` or `idle_ms` cut its answer off. Socket timeouts (the listener's idle and
+ * kept-alive ones) are cut to the longest instead, warning on every connection. Refused at their line.
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,6 +36,8 @@ const TIMED: readonly [string, (v: number) => string][] = [
     "monitoring.alerts.webhook.timeout_ms",
     (v) => `monitoring: { alerts: { webhook: { timeout_ms: ${v} } } }\n`,
   ],
+  // A socket timeout: Node cuts it to the longest, with a TimeoutOverflowWarning on every connection.
+  ["listen.idle_timeout_ms", (v) => `listen: { idle_timeout_ms: ${v} }\n`],
 ];
 
 describe("a duration past what Node's timers hold", () => {
@@ -48,6 +52,45 @@ describe("a duration past what Node's timers hold", () => {
       }),
     ]);
     expect(() => parse(yaml(TIMER_MAX_MS - 1))).not.toThrow();
+  });
+
+  it("is refused for an upstream's first-byte and idle timeouts (each aborted the call after 1 ms)", () => {
+    const upstream = (timeouts: string) =>
+      parseConfig(
+        `scheme: g7-trusted-partners.yaml
+providers:
+  demo: { type: demo }
+  up: { type: openai, base_url: "http://127.0.0.1:9/v1", timeouts: { ${timeouts} } }
+default_provider: demo
+`,
+        join("examples", "test.yaml"),
+        {},
+      );
+    const found = refusedWith(() => upstream(`first_byte_ms: ${TOO_LONG}, idle_ms: ${TOO_LONG}`));
+    expect(found.map((p) => [p.path.join("."), p.line, p.message])).toEqual(
+      ["first_byte_ms", "idle_ms"].map((key) => [
+        `providers.up.timeouts.${key}`,
+        4,
+        expect.stringMatching(
+          /^at most 2147483647 ms \(about 24 days\): Node's timers cannot wait longer/,
+        ) as unknown,
+      ]),
+    );
+    expect(() => upstream(`first_byte_ms: ${TIMER_MAX_MS}, idle_ms: ${TIMER_MAX_MS}`)).not.toThrow();
+  });
+
+  it("is refused for the kept-alive timeout, which Node waits 1 s longer than said", () => {
+    const found = refusedWith(() => parse(`listen: { keep_alive_timeout_ms: ${TIMER_MAX_MS - 999} }\n`));
+    expect(found.map((p) => [p.path.join("."), p.line, p.message])).toEqual([
+      [
+        "listen.keep_alive_timeout_ms",
+        4,
+        expect.stringMatching(
+          /^at most 2147482647 ms \(about 24 days\): Node holds a kept-alive connection 1000 ms longer/,
+        ) as unknown,
+      ],
+    ]);
+    expect(() => parse(`listen: { keep_alive_timeout_ms: ${TIMER_MAX_MS - 1000} }\n`)).not.toThrow();
   });
 
   it("is refused for the demo provider's token delay", () => {

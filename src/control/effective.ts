@@ -257,6 +257,17 @@ export function readStoredVersion(version: SchemeVersion): {
   );
 }
 
+/**
+ * A stored version as activating it (a rollback) compiles it: with every check a new version passes,
+ * so what newer checks refuse in it is refused, naming the field; but its text read as stored, as
+ * start-up reads it — tags a release before took (read as if absent) change nothing it says, and
+ * refusing them would only keep a rollback to it from being made. New text (an upload, the scheme
+ * file) is still refused for them.
+ */
+export function parseVersionToActivate(text: string, file: string): CompiledScheme {
+  return parseSchemeWith(text, file, compileScheme, { tags: "as-stored" });
+}
+
 /** One line naming what was left out and why, for logs and error messages. */
 export function describeLeftOut(leftOut: readonly LeftOut[]): string {
   return leftOut

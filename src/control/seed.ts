@@ -17,7 +17,13 @@ import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
 import { StoreError, type Change, type Collection, type Store } from "../store/index.js";
-import { compileFitting, describeLeftOut, parseStoredVersion, type LeftOut } from "./effective.js";
+import {
+  compileFitting,
+  describeLeftOut,
+  parseStoredVersion,
+  parseVersionToActivate,
+  type LeftOut,
+} from "./effective.js";
 import { leftOutProblems } from "./in-force.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
@@ -187,7 +193,7 @@ export async function activateVersion(
   const { reason, impact, operatorFile = false } = options;
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
-  const scheme = parseScheme(record.document.text, `scheme version ${version}`);
+  const scheme = parseVersionToActivate(record.document.text, `scheme version ${version}`);
   // Everything below is read after this: a change committed since makes the guarded write refuse.
   const seen = await store.version();
   const [partners, licenses, current] = await Promise.all([

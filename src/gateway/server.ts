@@ -5,10 +5,10 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tokenHash } from "../control/state.js";
+import { tokenHash, type ControlState } from "../control/state.js";
 import { OutboxDrainer, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import { directorySource } from "../audit/source.js";
-import type { GatewayConfig } from "../config/index.js";
+import { servingProblems, type GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
 import { checkCaughtUp } from "../control/restored.js";
 import { seedFromFile } from "../control/seed.js";
@@ -177,6 +177,11 @@ async function assemble(
       await countReviewQueue();
     },
     () => notBehindLog(),
+    // The version in force may not be the file the config was checked against (one activated
+    // through the admin API, on another node, or before the config changed): these upstreams must
+    // be able to serve it as decided, or it is not served — at start-up refused, on a reload the
+    // policy before stays (unconfirmed, so controlled models are refused once past freshness_ms).
+    (control) => refuseUnservable(config, control),
   );
   // The lists in memory before the first request: a partner's federated principal is screened with
   // them on its first token (one failing here is retried by the first background pass).
@@ -415,6 +420,18 @@ async function assemble(
       ]);
     },
   };
+}
+
+/** Throws (SetupError, naming the models) when this config's upstreams cannot serve the policy in force. */
+function refuseUnservable(config: GatewayConfig, control: ControlState): void {
+  const problems = servingProblems(control.scheme, config);
+  if (problems.length === 0) return;
+  throw new SetupError(
+    `scheme version ${control.active.document.version}, in force in the store, cannot be served with this config's upstreams: ` +
+      `${problems.map((p) => `${p.message} (${p.code})`).join("; ")}. Change the config's models or ` +
+      "default_provider so that they can serve it, or put in force a version they can serve (a changed " +
+      "scheme file is activated at start-up; a version can also be activated through the admin API)",
+  );
 }
 
 /** Runs each step in turn whatever the ones before did, then throws the first failure. */

@@ -32,11 +32,14 @@ export interface Snapshot {
 /**
  * `previous`: the snapshot being replaced, whose compiled policy is reused if it still holds.
  * `check`: what the store must pass, once read, to be served from (not behind the audit log).
+ * `admit`: throws for a policy this node must not serve (one its upstreams could not serve as
+ * decided): refused like a policy that cannot be built — at start-up the error, later the one before.
  */
 export async function loadSnapshot(
   store: Store,
   previous: Snapshot | null = null,
   check?: () => Promise<void>,
+  admit?: (control: ControlState) => void,
 ): Promise<Snapshot> {
   const s = await store.snapshot();
   await check?.();
@@ -53,12 +56,13 @@ export async function loadSnapshot(
   let version = s.version;
   try {
     control = updateState(previous?.control ?? null, s.records);
+    admit?.(control);
   } catch (err) {
     if (previous === null) throw err;
-    // No policy can be built from the store (no active version): keys, principals, screening and
-    // identities still take effect — revocations are never held back — on the policy before. The
-    // previous version number stays, so the next poll tries again and the snapshot stays
-    // unconfirmed (it ages into policy_unconfirmed, failing closed).
+    // No policy can be built from the store (no active version), or none this node may serve
+    // (`admit`): keys, principals, screening and identities still take effect — revocations are
+    // never held back — on the policy before. The previous version number stays, so the next poll
+    // tries again and the snapshot stays unconfirmed (it ages into policy_unconfirmed, failing closed).
     control = {
       ...previous.control,
       ...identitiesOf(s.records),
@@ -134,6 +138,7 @@ export class SnapshotHolder {
     private readonly onError: (err: unknown) => void,
     private readonly onChange: () => Promise<void>,
     private readonly check?: () => Promise<void>,
+    private readonly admit?: (control: ControlState) => void,
   ) {
     this.report(current.control);
   }
@@ -150,15 +155,18 @@ export class SnapshotHolder {
   /**
    * `onChange` runs after each reload (the audit log drains the store's new admin changes). `check`
    * refuses a store not to be served from, on every poll: it fails and the snapshot before stays,
-   * unconfirmed.
+   * unconfirmed. `admit` refuses a policy not to be served (see loadSnapshot): at start-up it
+   * throws; on a reload the policy before stays, unconfirmed.
    */
   static async open(
     store: Store,
     onError: (err: unknown) => void,
     onChange: () => Promise<void> = async () => {},
     check?: () => Promise<void>,
+    admit?: (control: ControlState) => void,
   ): Promise<SnapshotHolder> {
-    return new SnapshotHolder(store, await loadSnapshot(store, null, check), onError, onChange, check);
+    const first = await loadSnapshot(store, null, check, admit);
+    return new SnapshotHolder(store, first, onError, onChange, check, admit);
   }
 
   /** Polls the store's change counter (one single-row read), and runs `check` (one more), every `ms`. */
@@ -208,7 +216,7 @@ export class SnapshotHolder {
       // its new changes on from its backup, and its version can come level with the snapshot's.
       await this.check?.();
       if (version !== this.current.version) {
-        this.current = await loadSnapshot(this.store, this.current, this.check);
+        this.current = await loadSnapshot(this.store, this.current, this.check, this.admit);
         this.report(this.current.control);
         // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.

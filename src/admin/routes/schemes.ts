@@ -7,8 +7,13 @@
  * application (approved licenses take the two-person workflow), cannot be activated.
  */
 import { z } from "zod";
-import { fallbackWireMismatches, sharedUpstreams } from "../../config/index.js";
-import { compileFitting, leftOutKey, readStoredVersion } from "../../control/effective.js";
+import { servingProblems } from "../../config/index.js";
+import {
+  compileFitting,
+  leftOutKey,
+  parseVersionToActivate,
+  readStoredVersion,
+} from "../../control/effective.js";
 import { requireAllInForce, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
@@ -159,7 +164,7 @@ export const schemeRoutes = [
       const v = state.versions.find((r) => r.id === params.version);
       if (v === undefined)
         throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
-      const scheme = parseScheme(v.document.text, `version ${v.id}`);
+      const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
       // checks again right before its write, which is refused if anything changed in between.
       const policy = await storePolicy(deps.store, state);
@@ -171,30 +176,17 @@ export const schemeRoutes = [
       const already = new Set(compileFitting(policy.scheme, partners, licenses).leftOut.map(leftOutKey));
       // Before the what-if: a version that would bypass the license workflow is refused outright.
       refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((l) => l.id)), v.id);
-      const unrouted = [...scheme.models.keys()].filter((m) => deps.route(m) === undefined);
-      if (unrouted.length > 0) {
+      // The config's upstreams meet this scheme here: a model none serves, a fallback they could
+      // never serve, models of different control answered by one upstream model (the laxer's allow
+      // would serve the other) are refused, the first kind found with all of its kind.
+      const serving = servingProblems(scheme, deps);
+      const first = serving[0];
+      if (first !== undefined) {
+        const same = serving.filter((p) => p.code === first.code).map((p) => p.message);
         throw new ClearanceError(
           "conflict",
-          "unrouted_models",
-          `version ${v.id} cannot be activated: no upstream serves ${unrouted.join(", ")}`,
-        );
-      }
-      // The config's upstreams meet this scheme here: a fallback they could never serve is refused.
-      const mixed = deps.wires === undefined ? [] : fallbackWireMismatches(scheme, deps.route, deps.wires);
-      if (mixed.length > 0) {
-        throw new ClearanceError(
-          "conflict",
-          "fallback_wire_mismatch",
-          `version ${v.id} cannot be activated: ${mixed.map((m) => m.message).join("; ")}`,
-        );
-      }
-      // Models of different control answered by one upstream model: the laxer's allow would serve the other.
-      const shared = sharedUpstreams(scheme, deps.route, deps.upstream);
-      if (shared.length > 0) {
-        throw new ClearanceError(
-          "conflict",
-          "shared_upstream_model",
-          `version ${v.id} cannot be activated: ${shared.map((s) => s.message).join("; ")}`,
+          first.code,
+          `version ${v.id} cannot be activated: ${same.join("; ")}`,
         );
       }
       const impact = await reviewedImpact(deps, v.id, body.what_if);
