@@ -5,8 +5,8 @@
  */
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { writeKeyPair } from "../../audit/index.js";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { verifierKeyFile, writeKeyPair } from "../../audit/index.js";
 import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
 import { openSource, SourceError, urlSource } from "../../audit/source.js";
 import {
@@ -116,19 +116,24 @@ interface ProofOpts {
 type ProofAsk =
   { kind: "inclusion"; index: bigint; size: bigint } | { kind: "consistency"; from: bigint; to: bigint };
 
+/** A new key pair, or nothing: neither file overwritten, no private key left without its verifier key. */
 function keygen(io: Io, name: string, out: string): void {
+  const vkeyFile = verifierKeyFile(out);
   let vkey: string;
   try {
-    vkey = writeKeyPair(out, name);
+    vkey = writeKeyPair(out, name, { exclusive: true });
   } catch (err) {
     if (err instanceof NoteError) throw usage(`--name: ${err.message}`);
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-      throw usage(`${out} already exists: refusing to overwrite a signing key`, out);
+    const { code, path } = err as NodeJS.ErrnoException;
+    const file = path === vkeyFile ? vkeyFile : out;
+    if (code === "EEXIST") {
+      const what = file === out ? "a signing key" : "a verifier key (another key's?)";
+      throw usage(`already exists: refusing to overwrite ${what}`, file);
     }
-    throw usage(`cannot write the key: ${(err as Error).message}`, out);
+    throw usage(`cannot write the key: ${(err as Error).message}`, file);
   }
   io.stdout(`${vkey}\n`);
-  io.stderr(`wrote ${out} (private, mode 0600) and ${out.replace(/\.key$/, "")}.vkey (public)\n`);
+  io.stderr(`wrote ${out} (private, mode 0600) and ${vkeyFile} (public)\n`);
 }
 
 function readKey(arg: string): string {
@@ -220,7 +225,11 @@ function loadStates(file: string): States {
   return states;
 }
 
-/** Written whole then renamed, so an interrupted run never leaves a half-written state behind. */
+/**
+ * Written whole then renamed, so an interrupted run never leaves a half-written state behind; one
+ * that cannot be saved (its directory missing, a full disk) is said, naming the file, and leaves no
+ * copy aside.
+ */
 function saveStates(file: string, states: States): void {
   const encode = (s: PriorState) => ({ size: s.size.toString(), root: s.root.toString("base64") });
   const json = {
@@ -229,8 +238,16 @@ function saveStates(file: string, states: States): void {
     origins: Object.fromEntries([...states.origins].map(([origin, s]) => [origin, encode(s)])),
   };
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw usage(
+      `the log verified, but its state cannot be saved: ${(err as Error).message} (give a --state that can be written)`,
+      file,
+    );
+  }
 }
 
 /** `<name>+<key id>`: how the state file names a verifier key. */
