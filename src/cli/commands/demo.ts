@@ -6,10 +6,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { loadConfigFile } from "../../config/index.js";
+import { loadConfigFile, MIN_ADMIN_TOKEN } from "../../config/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
-import { InvalidInputError } from "../../errors/index.js";
+import { InvalidInputError, SetupError } from "../../errors/index.js";
 import { parsePrincipal, type Principal } from "../../policy/index.js";
 import type { Store } from "../../store/index.js";
 import { readJsonWith, type Io } from "../io.js";
@@ -179,8 +179,22 @@ async function demoKeys(store: Store, file: string): Promise<Map<string, string>
   return keys;
 }
 
+/**
+ * The demo's admin token: the file's, else a new one written to it (32 characters). One the file
+ * holds is held to what CLEARANCE_ADMIN_TOKEN is held to: a short one (written by hand, or an empty
+ * file) would open the admin API and the console to a guess.
+ */
 function persistentSecret(file: string): string {
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (token.length < MIN_ADMIN_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new SetupError(
+        `${file} holds ${token.length < MIN_ADMIN_TOKEN ? `${token.length} characters` : "a space, a line break or a character outside printable ASCII"}; ` +
+          `the admin token needs at least ${MIN_ADMIN_TOKEN} printable ones, on one line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)`,
+      );
+    }
+    return token;
+  }
   const secret = randomBytes(24).toString("base64url");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
