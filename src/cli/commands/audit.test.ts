@@ -521,6 +521,36 @@ describe("against a gateway's /audit/ handler", () => {
     }
   });
 
+  it("a gateway's error page or message reaches the terminal as text, never as escape sequences", async () => {
+    let status = 502;
+    let page = "";
+    const proxy = createServer((_, res) => {
+      res.writeHead(status, { "content-type": status === 400 ? "application/json" : "text/html" });
+      res.end(page);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/audit`;
+    const ask = () =>
+      cli(["audit", "proof", "inclusion", "--index", "1", "--size", "2", "--key", `@${vkeyFile}`, url]);
+    try {
+      page = `<html><head><title>502 Bad \u001b]0;owned\u0007Gateway</title></head><body>${"<p>x</p>".repeat(100)}</body></html>`;
+      expect(await ask()).toEqual({
+        code: 1,
+        out: "",
+        err: `clearance: audit proof: ${url}/proof/inclusion?index=1&size=2: HTTP 502: 502 Bad Gateway\n`,
+      });
+      status = 400;
+      page = JSON.stringify({ error: { message: "size 2 is \u001b[2J\u001b[Hbeyond \u009b31mit" } });
+      expect(await ask()).toEqual({
+        code: 2,
+        out: "",
+        err: "the gateway refused the request: size 2 is beyond it\n",
+      });
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
   it("validates the numbers (exit 2) and reports the gateway refusing them", async () => {
     const cases: [string[], RegExp][] = [
       [["inclusion", "--index", "x", "--size", "5"], /--index: expected an unsigned 64-bit integer/],

@@ -18,7 +18,7 @@ import {
   type PriorState,
 } from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
-import { processIo, type Io } from "../io.js";
+import { pageExcerpt, printable, processIo, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 
 const EXIT_FAILED = 1;
@@ -375,7 +375,8 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
       err.message += ` (the origin this key's log was verified under before, in ${opts.state}: a log keeps its origin)`;
     }
     if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
-    io.stderr(`clearance: audit verify failed (${code}): ${err.message}\n`);
+    // The message may quote the log (an origin, a line of its checkpoint): shown, never acted on.
+    io.stderr(`clearance: audit verify failed (${code}): ${printable(err.message)}\n`);
     outcome.exitCode = EXIT_FAILED;
   }
 }
@@ -412,8 +413,9 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
       ? `proof/inclusion?index=${ask.index}&size=${ask.size}`
       : `proof/consistency?from=${ask.from}&to=${ask.to}`;
   const target = new URL(resource, base).href;
+  // What the gateway said is shown, never acted on by the terminal.
   const fail = (message: string) => {
-    io.stderr(`clearance: audit proof: ${message}\n`);
+    io.stderr(`clearance: audit proof: ${printable(message)}\n`);
     outcome.exitCode = EXIT_FAILED;
   };
   let res: Response;
@@ -432,7 +434,7 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
   }
   if (!res.ok) {
     const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
-    const detail = typeof message === "string" ? message : text.slice(0, 200);
+    const detail = typeof message === "string" ? printable(message) : pageExcerpt(text);
     // 400: the gateway refused these numbers (e.g. beyond its checkpoint) — the caller's input.
     if (res.status === 400) throw usage(`the gateway refused the request: ${detail}`);
     return fail(`${target}: HTTP ${res.status}: ${detail}`);

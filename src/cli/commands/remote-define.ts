@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
-import { fileName, readJsonArg, type Io } from "../io.js";
+import { fileName, printable, printableJson, readJsonArg, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import {
   createClient,
@@ -208,11 +208,12 @@ export function registerRemoteCommand(
     } finally {
       bar?.stop();
     }
-    if (opts.json) return io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    // The server's values (names, reasons, notes another user wrote) are shown, never acted on.
+    if (opts.json) return io.stdout(`${printableJson(JSON.stringify(result, null, 2))}\n`);
     const out = def.render(result, inv);
-    if (typeof out === "string") return io.stdout(out);
-    io.stdout(out.stdout);
-    if (out.stderr !== undefined) io.stderr(out.stderr);
+    if (typeof out === "string") return io.stdout(printable(out));
+    io.stdout(printable(out.stdout));
+    if (out.stderr !== undefined) io.stderr(printable(out.stderr));
   });
   return cmd;
 }
