@@ -141,3 +141,21 @@ describe("the demo's admin-token file", () => {
     },
   );
 });
+
+describe("the demo's keys file", () => {
+  it("one that is not the demo's keys: named, exit 2, nothing started", { timeout: 60_000 }, async () => {
+    const dataDir = join(dir, "bad-keys");
+    mkdirSync(dataDir);
+    const file = join(dataDir, "demo-keys.json");
+    writeFileSync(file, '{"alice": "clr_abc_def",\n');
+    const r = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      new RegExp(
+        `^clearance: ${file} is not the demo's keys \\(not JSON: .*\\): remove it for the demo to make new ones\n$`,
+      ),
+    );
+    expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+  });
+});
