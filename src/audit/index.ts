@@ -3,7 +3,7 @@
  * first start), the log — this node's own, or the one shared through a PostgreSQL store — served
  * from <data_dir>/audit, and the drainer that logs admin changes from the store's outbox.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { SetupError } from "../errors/index.js";
@@ -59,11 +59,24 @@ export interface OpenAudit {
   readonly kind: "local" | "shared";
 }
 
-/** Writes a new key pair: the private key 0600, the verifier key beside it (public). */
-export function writeKeyPair(keyFile: string, name: string): string {
+/** Where a key file's verifier key is written: `<name>.vkey` beside `<name>.key`. */
+export const verifierKeyFile = (keyFile: string): string => `${keyFile.replace(/\.key$/, "")}.vkey`;
+
+/**
+ * Writes a new key pair: the private key 0600, the verifier key beside it (public). Neither file is
+ * overwritten (`exclusive`; without, an existing verifier key is replaced); if the verifier key
+ * cannot be written, the private key is taken away again, so that the pair is made whole or not at
+ * all (a key left alone would refuse the next attempt).
+ */
+export function writeKeyPair(keyFile: string, name: string, options: { exclusive?: boolean } = {}): string {
   const { privateKey, verifierKey } = generateKey(name);
   writeFileSync(keyFile, `${privateKey}\n`, { mode: 0o600, flag: "wx" });
-  writeFileSync(`${keyFile.replace(/\.key$/, "")}.vkey`, `${verifierKey}\n`);
+  try {
+    writeFileSync(verifierKeyFile(keyFile), `${verifierKey}\n`, { flag: options.exclusive ? "wx" : "w" });
+  } catch (err) {
+    rmSync(keyFile, { force: true });
+    throw err;
+  }
   return verifierKey;
 }
 

@@ -37,6 +37,55 @@ export function watchOutput(): { failed: () => boolean } {
   return { failed: () => failed };
 }
 
+/**
+ * Escape sequences (CSI, OSC, DCS and the like, ESC- or C1-introduced), then control characters
+ * other than line break and tab, and the bidirectional overrides (which make a line read otherwise
+ * than it is): what a terminal would act on rather than show.
+ */
+const TERMINAL_CONTROL = new RegExp(
+  [
+    "\\u001b(?:\\[[0-?]*[ -/]*[@-~]|[\\]PX^_][^\\u0007\\u001b\\u009c\\n]*(?:\\u0007|\\u001b\\\\|\\u009c)?|[^\\n])?",
+    "\\u009b[0-?]*[ -/]*[@-~]",
+    "[\\u0090\\u009d-\\u009f][^\\u0007\\u001b\\u009c\\n]*(?:\\u0007|\\u001b\\\\|\\u009c)?",
+    "[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]",
+  ].join("|"),
+  "g",
+);
+
+/**
+ * Text from elsewhere (a server's message, a page, a value stored by another user) as it may be
+ * written to a terminal: escape sequences and control characters taken out (they could move the
+ * cursor, rewrite what was said, set the window title or worse), line breaks and tabs kept.
+ */
+export const printable = (text: string): string => text.replace(TERMINAL_CONTROL, "");
+
+/**
+ * JSON as it may be written to a terminal: the characters JSON.stringify leaves raw that a terminal
+ * acts on (DEL, C1, bidirectional overrides; they can only be inside strings) as \u escapes, so the
+ * text is the same JSON.
+ */
+export const printableJson = (json: string): string =>
+  json.replace(
+    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+
+/** Most of an error page that is shown. */
+const EXCERPT = 200;
+
+/**
+ * What an error page that is not Clearance's JSON says (a proxy's or a load balancer's): an HTML
+ * page's title or first heading, else its text without tags; one line, printable, at most EXCERPT
+ * characters.
+ */
+export function pageExcerpt(text: string): string {
+  const html = /^\s*</.test(text);
+  const heading = html ? /<(title|h1)\b[^>]*>([^<]*)<\/\1>/i.exec(text)?.[2] : undefined;
+  const plain = heading ?? (html ? text.replace(/<[^>]*>?/g, " ") : text);
+  const line = printable(plain).replace(/\s+/g, " ").trim();
+  return line.length > EXCERPT ? `${line.slice(0, EXCERPT)}…` : line;
+}
+
 /** A file as messages name it: `-` is standard input. */
 export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);
 

@@ -38,8 +38,8 @@ export function buildProgram(io: Io, outcome: Outcome = { exitCode: 0 }): Comman
   registerAudit(program, io, outcome);
   registerRemote(program, io, outcome);
   registerScreening(program, io, outcome);
-  registerReport(program, io, outcome);
-  registerWhatIf(program, io, outcome);
+  registerReport(program, io);
+  registerWhatIf(program, io);
   return program;
 }
 

@@ -1,6 +1,7 @@
 /**
  * `serve` and `demo` (`npm start`) that cannot start, as a user meets them (a real child process):
- * a port already taken, a bad principal file for the demo. A clear message and an exit, never a
+ * a port already taken, a bad principal file for the demo, a demo admin token too short to keep the
+ * admin API closed. A clear message and an exit, never a
  * stack trace (exit 70) or a process left running after its error.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -107,5 +108,54 @@ describe("the demo's principals", () => {
     ]);
     expect(r.err).toMatch(/^clearance: no principal with id "alice" \(unknown-principal\)$/m);
     expect(r.code).toBe(1);
+  });
+});
+
+describe("the demo's admin-token file", () => {
+  it(
+    "a token shorter than CLEARANCE_ADMIN_TOKEN's minimum: named, exit 2, nothing started",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "short-token");
+      mkdirSync(dataDir);
+      const file = join(dataDir, "admin-token");
+      const cases: [string, string][] = [
+        ["admin\n", "5 characters"],
+        [
+          `${"a".repeat(20)} ${"b".repeat(20)}\n`,
+          "a space, a line break or a character outside printable ASCII",
+        ],
+      ];
+      for (const [token, said] of cases) {
+        writeFileSync(file, token);
+        const r = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+        expect(r).toEqual({
+          code: 2,
+          out: "",
+          err:
+            `clearance: ${file} holds ${said}; the admin token needs at least 32 printable ones, on one ` +
+            "line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)\n",
+        });
+        expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+      }
+    },
+  );
+});
+
+describe("the demo's keys file", () => {
+  it("one that is not the demo's keys: named, exit 2, nothing started", { timeout: 60_000 }, async () => {
+    const dataDir = join(dir, "bad-keys");
+    mkdirSync(dataDir);
+    const file = join(dataDir, "demo-keys.json");
+    writeFileSync(file, '{"alice": "clr_abc_def",\n');
+    const r = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      new RegExp(
+        `^clearance: ${file} is not the demo's keys \\(not JSON: .*\\): remove it for the demo to make new ones\n$`,
+      ),
+    );
+    expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,21 @@ describe("a command on a deployment opens its store only if it exists", () => {
     for (const command of commands) {
       expect((await cli([...command, "--data-dir", dir])).code, command.join(" ")).toBe(2);
       expect(existsSync(join(dir, "clearance.db")), command.join(" ")).toBe(false);
+    }
+  });
+
+  it("an empty clearance.db is no store either: refused, and left empty", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "clearance-empty-db-"));
+    writeFileSync(join(empty, "clearance.db"), "");
+    for (const command of commands) {
+      const r = await cli([...command, "--data-dir", empty]);
+      expect(r, command.join(" ")).toMatchObject({
+        code: 2,
+        out: "",
+        err: `--data-dir: no store at ${empty}: run \`clearance serve\` or \`clearance demo\` with this data directory first, or give the right one\n`,
+      });
+      expect(readdirSync(empty), command.join(" ")).toEqual(["clearance.db"]);
+      expect(statSync(join(empty, "clearance.db")).size, command.join(" ")).toBe(0);
     }
   });
 

@@ -103,8 +103,8 @@ describe("a damaged entry in the audit log", () => {
       { stdout: () => undefined, stderr: (s) => stderr.push(s), stdin: () => "" },
     );
     expect(stderr.join("")).toBe(
-      `clearance: log_unreadable: entry 1 of the audit log at ${log} is damaged: a decision entry ` +
-        "whose time is null, not a UTC time as the gateway writes it (YYYY-MM-DDTHH:MM:SS.sssZ)\n",
+      `clearance: entry 1 of the audit log at ${log} is damaged: a decision entry ` +
+        "whose time is null, not a UTC time as the gateway writes it (YYYY-MM-DDTHH:MM:SS.sssZ) (log_unreadable)\n",
     );
     expect(code).toBe(1);
     expect(existsSync(out)).toBe(false);

@@ -129,7 +129,7 @@ describe("a damaged entry in the audit log, in the what-if", () => {
     );
     expect(stderr.join("")).toMatch(
       new RegExp(
-        `^clearance: log_unreadable: entry 1 of the audit log at ${log} is damaged: not JSON \\(.*\\)\\n$`,
+        `^clearance: entry 1 of the audit log at ${log} is damaged: not JSON \\(.*\\) \\(log_unreadable\\)\\n$`,
       ),
     );
     expect(code).toBe(1);

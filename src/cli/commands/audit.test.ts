@@ -1,4 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -83,6 +92,30 @@ describe("clearance audit keygen", () => {
     const bad = await cli(["audit", "keygen", "--name", "has space", "--out", join(tmp, "x.key")]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--name: invalid key name/);
+  });
+
+  it("refuses to overwrite a verifier key, and leaves no private key without its verifier key", async () => {
+    const dir = mkdtempSync(join(tmp, "keygen-"));
+    // Another key's verifier key (its private key kept elsewhere): not replaced by a new key's.
+    const other = join(dir, "old.vkey");
+    writeFileSync(other, "other.example/audit+01234567+AQ==\n");
+    const r = await cli(["audit", "keygen", "--name", ORIGIN, "--out", join(dir, "old.key")]);
+    expect(r).toEqual({
+      code: 2,
+      out: "",
+      err: `${other}: already exists: refusing to overwrite a verifier key (another key's?)\n`,
+    });
+    expect(readFileSync(other, "utf8")).toBe("other.example/audit+01234567+AQ==\n");
+    expect(readdirSync(dir)).toEqual(["old.vkey"]);
+    // The verifier key cannot be written: no private key is left behind, and a re-run can succeed.
+    mkdirSync(join(dir, "new.vkey"));
+    const failed = await cli(["audit", "keygen", "--name", ORIGIN, "--out", join(dir, "new.key")]);
+    expect(failed.code).toBe(2);
+    expect(readdirSync(dir).sort()).toEqual(["new.vkey", "old.vkey"]);
+    rmSync(join(dir, "new.vkey"), { recursive: true });
+    const again = await cli(["audit", "keygen", "--name", ORIGIN, "--out", join(dir, "new.key")]);
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(dir, "new.vkey"), "utf8")).toBe(again.out);
   });
 });
 
@@ -328,6 +361,39 @@ describe("against a gateway's /audit/ handler", () => {
     expect(JSON.parse(one.out)).toEqual({ v: 1, type: "decision", i: 999 });
   });
 
+  it("a --state that cannot be saved is said (exit 2), and leaves no copy aside", async () => {
+    const dir = mkdtempSync(join(tmp, "state-"));
+    const state = join(dir, "state.json");
+    // The state is read before the log, and saved after: a directory in its place by then.
+    const racing = createServer(
+      withErrors(async (req, res) => {
+        if (!statSync(state, { throwIfNoEntry: false })?.isDirectory()) {
+          rmSync(state, { force: true });
+          mkdirSync(join(state, "taken"), { recursive: true });
+        }
+        return handleAudit(log, logDir, req, res, new URL(req.url ?? "/", "http://x").pathname);
+      }),
+    );
+    await new Promise<void>((resolve) => racing.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(racing.address() as AddressInfo).port}/audit`;
+    try {
+      const r = await cli(["audit", "verify", url, "--key", `@${vkeyFile}`, "--state", state]);
+      expect([r.code, r.out]).toEqual([2, ""]);
+      expect(r.err).toMatch(
+        new RegExp(`^${state}: the log verified, but its state cannot be saved: EISDIR.*\\n$`),
+      );
+      expect(readdirSync(dir)).toEqual(["state.json"]);
+    } finally {
+      await new Promise((resolve) => racing.close(resolve));
+    }
+    const nowhere = join(dir, "no-such-dir", "state.json");
+    const missing = await cli(["audit", "verify", logDir, "--key", `@${vkeyFile}`, "--state", nowhere]);
+    expect([missing.code, missing.out]).toEqual([2, ""]);
+    expect(missing.err).toMatch(
+      new RegExp(`^${nowhere}: the log verified, but its state cannot be saved: ENOENT`),
+    );
+  });
+
   it("answers 404 for a partial tile it no longer keeps, pointing to the full tile", async () => {
     const res = await fetch(`${base}/audit/tile/0/000.p/5`);
     expect(res.status).toBe(404);
@@ -452,6 +518,36 @@ describe("against a gateway's /audit/ handler", () => {
       ]);
     } finally {
       await new Promise((resolve) => liar.close(resolve));
+    }
+  });
+
+  it("a gateway's error page or message reaches the terminal as text, never as escape sequences", async () => {
+    let status = 502;
+    let page = "";
+    const proxy = createServer((_, res) => {
+      res.writeHead(status, { "content-type": status === 400 ? "application/json" : "text/html" });
+      res.end(page);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/audit`;
+    const ask = () =>
+      cli(["audit", "proof", "inclusion", "--index", "1", "--size", "2", "--key", `@${vkeyFile}`, url]);
+    try {
+      page = `<html><head><title>502 Bad \u001b]0;owned\u0007Gateway</title></head><body>${"<p>x</p>".repeat(100)}</body></html>`;
+      expect(await ask()).toEqual({
+        code: 1,
+        out: "",
+        err: `clearance: audit proof: ${url}/proof/inclusion?index=1&size=2: HTTP 502: 502 Bad Gateway\n`,
+      });
+      status = 400;
+      page = JSON.stringify({ error: { message: "size 2 is \u001b[2J\u001b[Hbeyond \u009b31mit" } });
+      expect(await ask()).toEqual({
+        code: 2,
+        out: "",
+        err: "the gateway refused the request: size 2 is beyond it\n",
+      });
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 

@@ -5,8 +5,8 @@
  */
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { writeKeyPair } from "../../audit/index.js";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { verifierKeyFile, writeKeyPair } from "../../audit/index.js";
 import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
 import { openSource, SourceError, urlSource } from "../../audit/source.js";
 import {
@@ -18,7 +18,7 @@ import {
   type PriorState,
 } from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
-import { processIo, type Io } from "../io.js";
+import { pageExcerpt, printable, processIo, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 
 const EXIT_FAILED = 1;
@@ -116,19 +116,24 @@ interface ProofOpts {
 type ProofAsk =
   { kind: "inclusion"; index: bigint; size: bigint } | { kind: "consistency"; from: bigint; to: bigint };
 
+/** A new key pair, or nothing: neither file overwritten, no private key left without its verifier key. */
 function keygen(io: Io, name: string, out: string): void {
+  const vkeyFile = verifierKeyFile(out);
   let vkey: string;
   try {
-    vkey = writeKeyPair(out, name);
+    vkey = writeKeyPair(out, name, { exclusive: true });
   } catch (err) {
     if (err instanceof NoteError) throw usage(`--name: ${err.message}`);
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-      throw usage(`${out} already exists: refusing to overwrite a signing key`, out);
+    const { code, path } = err as NodeJS.ErrnoException;
+    const file = path === vkeyFile ? vkeyFile : out;
+    if (code === "EEXIST") {
+      const what = file === out ? "a signing key" : "a verifier key (another key's?)";
+      throw usage(`already exists: refusing to overwrite ${what}`, file);
     }
-    throw usage(`cannot write the key: ${(err as Error).message}`, out);
+    throw usage(`cannot write the key: ${(err as Error).message}`, file);
   }
   io.stdout(`${vkey}\n`);
-  io.stderr(`wrote ${out} (private, mode 0600) and ${out.replace(/\.key$/, "")}.vkey (public)\n`);
+  io.stderr(`wrote ${out} (private, mode 0600) and ${vkeyFile} (public)\n`);
 }
 
 function readKey(arg: string): string {
@@ -220,7 +225,11 @@ function loadStates(file: string): States {
   return states;
 }
 
-/** Written whole then renamed, so an interrupted run never leaves a half-written state behind. */
+/**
+ * Written whole then renamed, so an interrupted run never leaves a half-written state behind; one
+ * that cannot be saved (its directory missing, a full disk) is said, naming the file, and leaves no
+ * copy aside.
+ */
 function saveStates(file: string, states: States): void {
   const encode = (s: PriorState) => ({ size: s.size.toString(), root: s.root.toString("base64") });
   const json = {
@@ -229,8 +238,16 @@ function saveStates(file: string, states: States): void {
     origins: Object.fromEntries([...states.origins].map(([origin, s]) => [origin, encode(s)])),
   };
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw usage(
+      `the log verified, but its state cannot be saved: ${(err as Error).message} (give a --state that can be written)`,
+      file,
+    );
+  }
 }
 
 /** `<name>+<key id>`: how the state file names a verifier key. */
@@ -358,7 +375,8 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
       err.message += ` (the origin this key's log was verified under before, in ${opts.state}: a log keeps its origin)`;
     }
     if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
-    io.stderr(`clearance: audit verify failed (${code}): ${err.message}\n`);
+    // The message may quote the log (an origin, a line of its checkpoint): shown, never acted on.
+    io.stderr(`clearance: audit verify failed (${code}): ${printable(err.message)}\n`);
     outcome.exitCode = EXIT_FAILED;
   }
 }
@@ -395,8 +413,9 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
       ? `proof/inclusion?index=${ask.index}&size=${ask.size}`
       : `proof/consistency?from=${ask.from}&to=${ask.to}`;
   const target = new URL(resource, base).href;
+  // What the gateway said is shown, never acted on by the terminal.
   const fail = (message: string) => {
-    io.stderr(`clearance: audit proof: ${message}\n`);
+    io.stderr(`clearance: audit proof: ${printable(message)}\n`);
     outcome.exitCode = EXIT_FAILED;
   };
   let res: Response;
@@ -415,7 +434,7 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
   }
   if (!res.ok) {
     const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
-    const detail = typeof message === "string" ? message : text.slice(0, 200);
+    const detail = typeof message === "string" ? printable(message) : pageExcerpt(text);
     // 400: the gateway refused these numbers (e.g. beyond its checkpoint) — the caller's input.
     if (res.status === 400) throw usage(`the gateway refused the request: ${detail}`);
     return fail(`${target}: HTTP ${res.status}: ${detail}`);

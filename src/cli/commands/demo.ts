@@ -6,10 +6,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { loadConfigFile } from "../../config/index.js";
+import { loadConfigFile, MIN_ADMIN_TOKEN } from "../../config/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
-import { InvalidInputError } from "../../errors/index.js";
+import { InvalidInputError, SetupError } from "../../errors/index.js";
 import { parsePrincipal, type Principal } from "../../policy/index.js";
 import type { Store } from "../../store/index.js";
 import { readJsonWith, type Io } from "../io.js";
@@ -76,6 +76,8 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   const principals = readPrincipals(io, opts.principals);
   const dataDir = opts.dataDir ?? draft.file.data_dir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const keysFile = join(dataDir, "demo-keys.json");
+  const savedKeys = readDemoKeys(keysFile);
   const config = {
     ...draft,
     // The demo's partner IdP runs in this process, on loopback over plain http.
@@ -101,7 +103,7 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   let keys: Map<string, string>;
   try {
     for (const principal of principals) await gateway.store.principals.put(principal, "demo");
-    keys = await demoKeys(gateway.store, join(dataDir, "demo-keys.json"));
+    keys = await demoKeys(gateway.store, keysFile, savedKeys);
     await registerDemoIdp(gateway.store, gateway.snapshot.current.control, idp.issuer);
     await gateway.snapshot.refresh();
     gateway.identity.maintain();
@@ -162,11 +164,37 @@ function readPrincipals(io: Io, dir: string): Principal[] {
   return files.sort().map((f) => readJsonWith(io, join(dir, f), "principal", (v) => parsePrincipal(v)));
 }
 
+/**
+ * The keys an earlier run wrote (none the first time), read before anything starts: a file that is
+ * not theirs (damaged, edited) is named, rather than a stack trace once the gateway is up.
+ */
+function readDemoKeys(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  const notKeys = (why: string) =>
+    new SetupError(`${file} is not the demo's keys (${why}): remove it for the demo to make new ones`);
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw notKeys(`not JSON: ${(err as Error).message}`);
+  }
+  if (
+    typeof saved !== "object" ||
+    saved === null ||
+    Array.isArray(saved) ||
+    !Object.values(saved).every((v) => typeof v === "string")
+  ) {
+    throw notKeys("want a JSON object of principal to key");
+  }
+  return saved as Record<string, string>;
+}
+
 /** Reuses the keys of an earlier run while they are still live, so curl lines keep working. */
-async function demoKeys(store: Store, file: string): Promise<Map<string, string>> {
-  const saved: Record<string, string> = existsSync(file)
-    ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>)
-    : {};
+async function demoKeys(
+  store: Store,
+  file: string,
+  saved: Readonly<Record<string, string>>,
+): Promise<Map<string, string>> {
   const live = new Set((await store.keys.list()).filter((k) => k.revokedAt === null).map((k) => k.id));
   const keys = new Map<string, string>();
   for (const { principal } of DEMO_REQUESTS) {
@@ -179,8 +207,22 @@ async function demoKeys(store: Store, file: string): Promise<Map<string, string>
   return keys;
 }
 
+/**
+ * The demo's admin token: the file's, else a new one written to it (32 characters). One the file
+ * holds is held to what CLEARANCE_ADMIN_TOKEN is held to: a short one (written by hand, or an empty
+ * file) would open the admin API and the console to a guess.
+ */
 function persistentSecret(file: string): string {
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (token.length < MIN_ADMIN_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new SetupError(
+        `${file} holds ${token.length < MIN_ADMIN_TOKEN ? `${token.length} characters` : "a space, a line break or a character outside printable ASCII"}; ` +
+          `the admin token needs at least ${MIN_ADMIN_TOKEN} printable ones, on one line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)`,
+      );
+    }
+    return token;
+  }
   const secret = randomBytes(24).toString("base64url");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;

@@ -6,6 +6,7 @@
  * leak into shell history and the process list.
  */
 import { InvalidInputError, type Problem } from "../../errors/index.js";
+import { pageExcerpt, printable } from "../io.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 export const URL_ENV = "CLEARANCE_URL";
@@ -28,26 +29,37 @@ export interface RemoteProblem {
  * The server refused (status 4xx/5xx, with its error code and problems), or could not be asked
  * (no token, unreachable, not a Clearance server). Rendered with every other error the CLI ends
  * with, in one place (src/cli/render.ts): a 400 is invalid input (exit 2), anything else exit 1.
+ * What the server said is kept printable: it is written to the terminal as it came.
  */
 export class RemoteError extends Error {
+  readonly code: string;
   readonly problems: readonly Problem[];
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     problems: readonly (RemoteProblem | Problem)[] = [],
     readonly status: number | null = null,
   ) {
-    super(message);
+    super(printable(message));
     this.name = "RemoteError";
+    this.code = printable(code);
     this.problems = problems.map(asProblem);
   }
 }
 
-/** The server's problem as the CLI's own: its path as one segment ("(root)" is none). */
+/** The server's problem as the CLI's own: its path as one segment ("(root)" is none); printable. */
 function asProblem(p: RemoteProblem | Problem): Problem {
-  if (typeof p.path !== "string") return p as Problem;
-  const { path, code, ...rest } = p as RemoteProblem;
-  return { code: code ?? "invalid", path: path === "" || path === "(root)" ? [] : [path], ...rest };
+  const text = (v: unknown) => (typeof v === "string" ? printable(v) : v);
+  const { path, code, message, file, ...rest } = p;
+  const segments =
+    typeof path !== "string" ? path.map(text) : path === "" || path === "(root)" ? [] : [printable(path)];
+  return {
+    ...rest,
+    code: printable(code ?? "invalid"),
+    path: segments as Problem["path"],
+    message: printable(message),
+    ...(file === undefined ? {} : { file: printable(file) }),
+  };
 }
 
 export type Method = "GET" | "POST" | "DELETE";
@@ -331,10 +343,10 @@ function refusal(status: number, method: Method, target: string, body: unknown, 
     const hint = status === 401 ? `; the token is read from ${TOKEN_ENV}` : "";
     return new RemoteError(error.code, `${error.message}${hint}`, problems, status);
   }
-  const excerpt = text.trim().slice(0, 200);
+  const said = pageExcerpt(text);
   return new RemoteError(
     `http_${status}`,
-    `${method} ${target} answered HTTP ${status}${excerpt === "" ? "" : `: ${excerpt}`}`,
+    `${method} ${target} answered HTTP ${status}${said === "" ? "" : `: ${said}`}`,
     [],
     status,
   );

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
-import { fileName, readJsonArg, type Io } from "../io.js";
+import { fileName, printable, printableJson, readJsonArg, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import {
   createClient,
@@ -54,6 +54,8 @@ export interface Call {
   readonly file?: string;
   /** Files the body carries: the local path of each, by the name sent. */
   readonly files?: Readonly<Record<string, string>>;
+  /** The flag each field sent (in the query or body) came from: a 400's problem at it names the flag. */
+  readonly flags?: Readonly<Record<string, string>>;
 }
 
 export interface RemoteCommand<R = unknown, O = object> {
@@ -206,20 +208,30 @@ export function registerRemoteCommand(
     } finally {
       bar?.stop();
     }
-    if (opts.json) return io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    // The server's values (names, reasons, notes another user wrote) are shown, never acted on.
+    if (opts.json) return io.stdout(`${printableJson(JSON.stringify(result, null, 2))}\n`);
     const out = def.render(result, inv);
-    if (typeof out === "string") return io.stdout(out);
-    io.stdout(out.stdout);
-    if (out.stderr !== undefined) io.stderr(out.stderr);
+    if (typeof out === "string") return io.stdout(printable(out));
+    io.stdout(printable(out.stdout));
+    if (out.stderr !== undefined) io.stderr(printable(out.stderr));
   });
   return cmd;
 }
 
-/** The server's 400 with its problems at the files as named here, as a local command names them. */
+/**
+ * The server's 400 with its problems at the files and flags as named here, as a local command names
+ * them.
+ */
 function atLocalFiles(err: RemoteError, call: Call): RemoteError {
   const problems = err.problems.map((p) => {
+    const field = p.path[0];
+    const flag =
+      typeof field === "string" && call.flags && Object.hasOwn(call.flags, field)
+        ? call.flags[field]
+        : undefined;
+    const at = flag === undefined ? p : { ...p, path: [flag, ...p.path.slice(1)] };
     const file = call.file !== undefined ? fileName(call.file) : p.file && (call.files?.[p.file] ?? p.file);
-    return file === undefined ? p : { ...p, file };
+    return file === undefined ? at : { ...at, file };
   });
   return new RemoteError(err.code, err.message, problems, err.status);
 }

@@ -247,6 +247,7 @@ export const reports: RemoteGroup = {
         method: "GET",
         path: "/admin/v1/reports/footprint",
         query: { from: opts.from, to: opts.to },
+        flags: { from: "--from", to: "--to" },
       }),
       render: (r, { opts }) => renderFootprint(r, opts.format ?? "json", opts.table ?? "served"),
     }),

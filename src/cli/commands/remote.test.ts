@@ -701,9 +701,85 @@ describe("pagination, URL, token and connection errors", () => {
     try {
       const r = await cli(["models", "list"], { url });
       expect(r.code).toBe(1);
-      expect(r.err).toBe(
-        `clearance: GET ${url}/admin/v1/models answered HTTP 404: <h1>Not Found</h1> (http_404)\n`,
+      expect(r.err).toBe(`clearance: GET ${url}/admin/v1/models answered HTTP 404: Not Found (http_404)\n`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("a proxy's page for an error: its title, on one line, without the markup", async () => {
+    let page = "";
+    let type = "text/html";
+    const server: Server = createServer((_, res) => {
+      res.writeHead(502, { "content-type": type });
+      res.end(page);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      page =
+        "<html>\r\n<head><title>502 Bad Gateway</title><style>body{font:12px}</style></head>\r\n" +
+        `<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center>${"<!-- padding -->".repeat(40)}</body></html>`;
+      expect(await cli(["models", "list"], { url })).toEqual({
+        code: 1,
+        out: "",
+        err: `clearance: GET ${url}/admin/v1/models answered HTTP 502: 502 Bad Gateway (http_502)\n`,
+      });
+      // Plain text: one line of it, at most 200 characters.
+      type = "text/plain";
+      page = `upstream\nconnect error ${"x".repeat(400)}`;
+      const long = await cli(["models", "list"], { url });
+      expect(long.err).toBe(
+        `clearance: GET ${url}/admin/v1/models answered HTTP 502: ${`upstream connect error ${"x".repeat(400)}`.slice(0, 200)}… (http_502)\n`,
       );
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("what a server says reaches the terminal without escape sequences or control characters", async () => {
+    // A server (or a value another user stored) could clear the screen, rewrite the line said,
+    // retitle the window or hide a link in the text: shown, never acted on.
+    let status = 409;
+    let answer: unknown;
+    const server: Server = createServer((_, res) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      answer = {
+        error: {
+          code: "conflict\u001b[2J",
+          message: "refused\u001b]0;owned\u0007 as \r\u001b[1A\u001b[2Kallowed \u009b31mtoday\u202e",
+          problems: [
+            {
+              path: "reason\u001b[8m",
+              message: "hidden\u0000 \u001b]8;;http://evil.example\u001b\\link\u001b]8;;\u001b\\",
+            },
+          ],
+        },
+      };
+      expect(await cli(["models", "list"], { url })).toEqual({
+        code: 1,
+        out: "",
+        err: "clearance: refused as allowed today (conflict)\n  reason: hidden link\n",
+      });
+      status = 200;
+      const model = "mythos\u001b[31m-5\u009b2J\u0007";
+      answer = {
+        data: [{ id: model, control: "controlled", fallback: null, available_in: null, upstream: null }],
+        next_cursor: null,
+      };
+      const listed = await cli(["models", "list"], { url });
+      expect(listed.code).toBe(0);
+      expect(listed.out.split("\n")[1]).toMatch(/^mythos-5 +controlled/);
+      // --json: the same JSON, its terminal controls escaped (JSON.stringify leaves C1 raw).
+      const json = await cli(["models", "list", "--json"], { url });
+      // eslint-disable-next-line no-control-regex -- control characters are what is looked for
+      expect(json.out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect((JSON.parse(json.out) as { data: { id: string }[] }).data[0]?.id).toBe(model);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

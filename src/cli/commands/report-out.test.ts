@@ -2,12 +2,14 @@
  * `--out` of `report footprint` and `scheme what-if`: the report is written aside and renamed, so a
  * reader never sees half of one; a write that fails leaves nothing behind either (a copy under
  * another name would hold the report's principals and organizations where nobody looks for it).
+ * Their failures are said as every verb's: a refusal `clearance: <message> (<code>)`, bad input at
+ * the flag given (`--from`, not the admin API's `from`), locally and remotely alike.
  */
 import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "../../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../../testing/gateway.js";
 import { run } from "../program.js";
 
 let t: TestGateway;
@@ -46,5 +48,67 @@ describe("--out that cannot be written", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(new RegExp(`^--out: cannot write ${out}: EISDIR`));
     expect(readdirSync(dir)).toEqual(["impact.json"]);
+  });
+});
+
+describe("a report's failure, said as every verb's", () => {
+  it("a refusal is `clearance: <message> (<code>)`, exit 1, for footprint and what-if alike", async () => {
+    const missing = join(tmpdir(), "clearance-no-such-audit-log");
+    const footprint = await cli("report", "footprint", "--data-dir", t.dataDir, "--log", missing);
+    expect(footprint.code).toBe(1);
+    expect(footprint.err).toMatch(
+      new RegExp(`^clearance: no audit log at ${missing}: [^\n]* \\(log_unreadable\\)\n$`),
+    );
+    const whatIf = await cli(
+      "scheme",
+      "what-if",
+      "examples/g7-trusted-partners.yaml",
+      "--data-dir",
+      t.dataDir,
+      "--log",
+      missing,
+      "--days",
+      "1",
+    );
+    expect(whatIf).toEqual({ code: 1, out: "", err: footprint.err });
+  });
+
+  it("a bad or empty period names the flag given, exit 2", async () => {
+    const footprint = (...args: string[]) => cli("report", "footprint", "--data-dir", t.dataDir, ...args);
+    expect(await footprint("--from", "yesterday")).toEqual({
+      code: 2,
+      out: "",
+      err: '--from: expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got "yesterday"\n',
+    });
+    const backwards = await footprint("--from", "2026-02-01", "--to", "2026-01-01");
+    expect(backwards.code).toBe(2);
+    expect(backwards.err).toMatch(/^--to: "2026-01-01" \(2026-01-02T00:00:00\.000Z\) is not after from/);
+    const future = await footprint("--from", "2999-01-01");
+    expect(future.code).toBe(2);
+    expect(future.err).toMatch(
+      /^--from: "2999-01-01" \(2999-01-01T00:00:00\.000Z\) is not before now \(.*\): the period would be empty\n$/,
+    );
+    // No decision in the period (this gateway's log has none): said with the log, as bad input.
+    const none = await footprint("--from", "2020-01-01", "--to", "2020-01-31");
+    expect(none).toMatchObject({ code: 2, out: "" });
+    expect(none.err).toMatch(
+      /^the audit log at .* has no decisions from 2020-01-01T00:00:00\.000Z to 2020-02-01T00:00:00\.000Z \(none of its \d+ entries is a decision\)\n$/,
+    );
+  });
+
+  it("remotely too: the server's problem at `from` is said at --from", async () => {
+    const saved = process.env.CLEARANCE_TOKEN;
+    process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
+    try {
+      const r = await cli("reports", "footprint", "--from", "yesterday", "--url", t.url);
+      expect(r).toEqual({
+        code: 2,
+        out: "",
+        err: '--from: expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got "yesterday"\n',
+      });
+    } finally {
+      if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
+      else process.env.CLEARANCE_TOKEN = saved;
+    }
   });
 });

@@ -24,7 +24,6 @@ import { parsePeriod } from "../../report/period.js";
 import type { Store } from "../../store/index.js";
 import { openDeploymentStore } from "./store.js";
 import { processIo, type Io } from "../io.js";
-import type { Outcome } from "../outcome.js";
 
 /** Below this many entries a bar would only flicker. */
 const PROGRESS_THRESHOLD = 10_000;
@@ -110,15 +109,34 @@ export function writeOutput(io: Io, out: string | undefined, text: string): void
   }
 }
 
-/** A ClearanceError (an unreadable log, an empty period) said plainly: exit 1, nothing written. */
-export async function reporting(io: Io, outcome: Outcome, work: () => Promise<void>): Promise<void> {
+/**
+ * A report's failure (an unreadable log, an empty period), said as every verb's is
+ * (src/cli/render.ts: a refusal as `clearance: <message> (<code>)` with its problems, exit 1; bad
+ * input as its problems, exit 2), nothing written; a problem at one of the report's fields (the
+ * admin API's `from`, `to`) is named by its flag here.
+ */
+export async function reporting(
+  work: () => Promise<void>,
+  flags: Readonly<Record<string, string>> = {},
+): Promise<void> {
   try {
     await work();
   } catch (err) {
-    if (!(err instanceof ClearanceError)) throw err;
-    io.stderr(`clearance: ${err.code}: ${err.message}\n`);
-    outcome.exitCode = err.kind === "invalid" ? 2 : 1;
+    throw atFlags(err, flags);
   }
+}
+
+function atFlags(err: unknown, flags: Readonly<Record<string, string>>): unknown {
+  if (!(err instanceof InvalidInputError || err instanceof ClearanceError)) return err;
+  const flagOf = (field: unknown) =>
+    typeof field === "string" && Object.hasOwn(flags, field) ? flags[field] : undefined;
+  if (!err.problems.some((p) => flagOf(p.path[0]) !== undefined)) return err;
+  const problems = err.problems.map((p) => {
+    const flag = flagOf(p.path[0]);
+    return flag === undefined ? p : { ...p, path: [flag, ...p.path.slice(1)] };
+  });
+  if (err instanceof InvalidInputError) return new InvalidInputError(problems);
+  return new ClearanceError(err.kind, err.code, err.message, { problems, cause: err });
 }
 
 export const WHERE_OPTIONS = [
@@ -135,7 +153,10 @@ interface FootprintOpts extends Where {
   out?: string;
 }
 
-export function registerReport(program: Command, io: Io, outcome: Outcome): void {
+/** The report's fields as the period's problems name them (as the admin API's query does). */
+const PERIOD_FLAGS = { from: "--from", to: "--to" };
+
+export function registerReport(program: Command, io: Io): void {
   const report = program.command("report").description("reports from the audit log and the policy in force");
   const footprint = report
     .command("footprint")
@@ -154,30 +175,32 @@ export function registerReport(program: Command, io: Io, outcome: Outcome): void
     .option("--out <file>", "write to this file (default: stdout)");
   for (const [flags, description] of WHERE_OPTIONS) footprint.option(flags, description);
   footprint.action((opts: FootprintOpts) =>
-    reporting(io, outcome, () =>
-      withDeployment(opts, async (d) => {
-        const now = new Date();
-        const period = parsePeriod(opts.from, opts.to, now);
-        const bar = progressBar(io, "reading the log");
-        try {
-          const r = await footprintReport({
-            store: d.store,
-            source: d.source,
-            scheme: d.state.scheme,
-            period,
-            pseudonymKey: d.pseudonymKey,
-            now,
-            onProgress: bar.update,
-          });
-          bar.stop();
-          writeOutput(io, opts.out, renderFootprint(r, opts.format, opts.table));
-          if (opts.out !== undefined) {
-            io.stderr(`wrote ${opts.out}: ${r.served.decisions} decisions, ${r.served.rows.length} rows\n`);
+    reporting(
+      () =>
+        withDeployment(opts, async (d) => {
+          const now = new Date();
+          const period = parsePeriod(opts.from, opts.to, now);
+          const bar = progressBar(io, "reading the log");
+          try {
+            const r = await footprintReport({
+              store: d.store,
+              source: d.source,
+              scheme: d.state.scheme,
+              period,
+              pseudonymKey: d.pseudonymKey,
+              now,
+              onProgress: bar.update,
+            });
+            bar.stop();
+            writeOutput(io, opts.out, renderFootprint(r, opts.format, opts.table));
+            if (opts.out !== undefined) {
+              io.stderr(`wrote ${opts.out}: ${r.served.decisions} decisions, ${r.served.rows.length} rows\n`);
+            }
+          } finally {
+            bar.stop();
           }
-        } finally {
-          bar.stop();
-        }
-      }),
+        }),
+      PERIOD_FLAGS,
     ),
   );
 }

@@ -11,7 +11,6 @@ import { loadSchemeFile } from "../../scheme/index.js";
 import { candidateScheme, renderWhatIf, whatIfReport } from "../../whatif/index.js";
 import { readText } from "./remote-define.js";
 import type { Io } from "../io.js";
-import type { Outcome } from "../outcome.js";
 import { progressBar, reporting, WHERE_OPTIONS, withDeployment, writeOutput, type Where } from "./report.js";
 
 interface WhatIfOpts extends Where {
@@ -43,7 +42,7 @@ function index(flag: string) {
   };
 }
 
-export function registerWhatIf(program: Command, io: Io, outcome: Outcome): void {
+export function registerWhatIf(program: Command, io: Io): void {
   const scheme = program.commands.find((c) => c.name() === "scheme") ?? program.command("scheme");
   const cmd = scheme
     .command("what-if")
@@ -75,7 +74,7 @@ export function registerWhatIf(program: Command, io: Io, outcome: Outcome): void
     .option("--out <file>", "write to this file (default: stdout)");
   for (const [flags, description] of WHERE_OPTIONS) cmd.option(flags, description);
   cmd.action((file: string, opts: WhatIfOpts) =>
-    reporting(io, outcome, async () => {
+    reporting(async () => {
       const text = readText(io, file, "candidate scheme");
       const label = file === "-" ? "(stdin)" : file;
       // The file is checked before anything else is opened: its problems come with line and column.

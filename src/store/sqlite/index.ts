@@ -3,7 +3,7 @@
  * Calls run synchronously (better-sqlite3) behind the async Store interface.
  */
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
@@ -67,8 +67,12 @@ export async function openSqliteStore(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-  } else if (!existsSync(file)) {
-    throw new StoreError("no-store", `no store at ${dataDir} (it has no ${DB_FILE})`);
+  } else {
+    const size = statSync(file, { throwIfNoEntry: false })?.size;
+    if (size === undefined) throw new StoreError("no-store", `no store at ${dataDir} (it has no ${DB_FILE})`);
+    // An empty file is no store either (a gateway stopped between making the file and its first
+    // write, a `touch`): SQLite would take it as an empty database, and migrating it makes a store.
+    if (size === 0) throw new StoreError("no-store", `no store at ${dataDir} (its ${DB_FILE} is empty)`);
   }
   // `timeout` is SQLite's busy_timeout: wait for a lock instead of failing with SQLITE_BUSY.
   // fileMustExist: SQLite itself would create a missing file (say, removed since the check above).

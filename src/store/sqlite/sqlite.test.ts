@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,6 +52,14 @@ describe("sqlite driver", () => {
     mkdirSync(empty);
     await expect(openStore({ dataDir: empty, create: false })).rejects.toBeInstanceOf(StoreError);
     expect(readdirSync(empty)).toEqual([]);
+    // An empty file is no store: not taken as an empty database and migrated into one.
+    writeFileSync(join(empty, DB_FILE), "");
+    await expect(openStore({ dataDir: empty, create: false })).rejects.toMatchObject({
+      code: "no-store",
+      message: `no store at ${empty} (its ${DB_FILE} is empty)`,
+    });
+    expect(readdirSync(empty)).toEqual([DB_FILE]);
+    expect(statSync(join(empty, DB_FILE)).size).toBe(0);
     await withStore(empty, (s) => s.principals.put({ id: "p" }));
     const existing = await openStore({ dataDir: empty, create: false });
     try {
