@@ -78,6 +78,7 @@ describe.skipIf(skipReason !== undefined)("an import killed during its rescreen 
       // A second session holds Willa's screening lock: the child's rescreen stops at her batch,
       // after its import has committed.
       const holder = await adminPool().connect();
+      const { rows: pid } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
       await holder.query("BEGIN");
       await holder.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 0))", [
         schema,
@@ -101,10 +102,15 @@ describe.skipIf(skipReason !== undefined)("an import killed during its rescreen 
       );
       const exited = new Promise((r) => child.once("exit", r));
       try {
-        // Blocked on the lock: its import is in, its rescreen not.
+        // Blocked on the lock: its import is in, its rescreen not. Only a wait on the holder's own
+        // lock counts (other tests on this server take advisory locks of their own).
         for (;;) {
           const { rows } = await adminPool().query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            `SELECT count(*) AS n FROM pg_locks w
+               JOIN pg_locks h ON h.locktype = 'advisory' AND h.granted AND h.pid = $1
+                AND w.classid = h.classid AND w.objid = h.objid AND w.objsubid = h.objsubid
+              WHERE w.locktype = 'advisory' AND NOT w.granted`,
+            [pid[0]!.pid],
           );
           if (Number(rows[0]!.n) > 0) break;
           await new Promise((r) => setTimeout(r, 50));
