@@ -57,6 +57,28 @@ describe("an answer that is not the API's", () => {
     expect(err.message).not.toMatch(/Unexpected token|JSON/);
   });
 
+  it("apiWithProgress(): a progress line that is not the API's is said with the status, and what it means", async () => {
+    const progress = JSON.stringify({ progress: { stage: "reading", done: 1, total: 2 } });
+    for (const [line, changes] of [
+      ["<html><body>502 Bad Gateway</body></html>", true],
+      ["null", true],
+      ["<html><body>502 Bad Gateway</body></html>", false],
+    ] as const) {
+      answering(200, `${progress}\n${line}\n`, "application/x-ndjson");
+      const seen: unknown[] = [];
+      const err = await failure(
+        apiWithProgress("POST", "/screening/rescreen", {}, (p) => seen.push(p), { changes }),
+      );
+      expect(seen).toHaveLength(1);
+      expect(err.status).toBe(200);
+      expect(err.code).toBe("not_the_api");
+      expect(err.message).toMatch(/a line that is not the admin API's/);
+      expect(err.message).not.toMatch(/Unexpected token|JSON|null/);
+      if (changes) expect(err.message).toMatch(/may or may not have been applied/);
+      else expect(err.message).toMatch(/try again$/);
+    }
+  });
+
   it("the API's own errors are said as before", async () => {
     answering(
       409,

@@ -154,12 +154,25 @@ export async function apiWithProgress<T = unknown>(
     if (value !== undefined) buffered += value;
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = JSON.parse(buffered.slice(0, newline)) as {
+      const line = parseBody(buffered.slice(0, newline)) as {
         progress?: JobProgress;
         result?: T;
         status?: number;
         error?: unknown;
-      };
+      } | null;
+      // A line that is not the API's (a proxy's page sent in the stream, a line cut): said with the
+      // status, not as "Unexpected token"; for a change, that it may have been applied.
+      if (line === null || line === undefined || typeof line !== "object" || Array.isArray(line)) {
+        throw new ApiError(
+          res.status,
+          "not_the_api",
+          `the server's progress answer has a line that is not the admin API's (a proxy or load balancer in between may have altered it)${
+            changes
+              ? ": the change may or may not have been applied. Reload the page to see whether it was before trying again."
+              : ": try again"
+          }`,
+        );
+      }
       buffered = buffered.slice(newline + 1);
       if (line.progress !== undefined) onProgress(line.progress);
       else if ("result" in line) return line.result as T;

@@ -138,6 +138,35 @@ describe("the console's verifier (WebCrypto)", () => {
     await expect(verifyEntry(vkey, size - 1n, forged)).rejects.toThrow(/does not lead to the signed root/);
   });
 
+  it("a proof answered by a proxy's page (200, HTML) is said so, not as a JSON parse error", async () => {
+    // Every read reaches the gateway but the proof's, which a proxy or captive portal answers.
+    const toGateway = globalThis.fetch;
+    for (const [body, type] of [
+      ["<html><head><title>Sign in to the Wi-Fi</title></head></html>", "text/html"],
+      [JSON.stringify({ hashes: [] }), "application/json"],
+      ["null", "application/json"],
+    ] as const) {
+      vi.stubGlobal("fetch", (input: string, init?: RequestInit) =>
+        input.startsWith("/audit/proof/")
+          ? Promise.resolve(new Response(body, { status: 200, headers: { "content-type": type } }))
+          : toGateway(input, init),
+      );
+      try {
+        const err: unknown = await verifyEntry(vkey, size - 1n).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(VerificationError);
+        expect((err as Error).message).toMatch(
+          /^the inclusion proof: the server answered 200 without a proof/,
+        );
+        expect((err as Error).message).not.toMatch(/Unexpected token|JSON|undefined/);
+      } finally {
+        vi.stubGlobal("fetch", toGateway);
+      }
+    }
+  });
+
   it("an inclusion proof that does not lead to the signed root is refused", async () => {
     const leaf = new Uint8Array(32).fill(7);
     const root = new Uint8Array(32).fill(9);

@@ -264,6 +264,16 @@ async function entryBytes(index: bigint, size: bigint): Promise<Uint8Array> {
   return entries[Number(index % BigInt(TILE_WIDTH))] as Uint8Array;
 }
 
+/** The `proof` list of an inclusion proof's answer, or null when the answer is not one. */
+function proofHashes(text: string): unknown[] | null {
+  try {
+    const proof = (JSON.parse(text) as { proof?: unknown } | null)?.proof;
+    return Array.isArray(proof) ? (proof as unknown[]) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * One entry, checked against the signed root with the proof from the server. `shown`: the entry's
  * bytes as the page shows them — those are hashed, not a second read of the bundle, which a server
@@ -280,8 +290,15 @@ export async function verifyEntry(vkey: string, index: bigint, shown?: Uint8Arra
   const leaf = leafHash(shown ?? (await entryBytes(index, size)));
   const res = await fetch(`/audit/proof/inclusion?index=${index}&size=${size}`, noStore);
   if (!res.ok) throw new VerificationError(`the inclusion proof: the server answered ${res.status}`);
-  const proof = ((await res.json()) as { proof: string[] }).proof.map((p) => {
-    const bytes = decodeBase64Strict(p);
+  // A proxy's or captive portal's page answering 200 is no proof: said so, not "Unexpected token".
+  const hashes = proofHashes(await res.text());
+  if (hashes === null) {
+    throw new VerificationError(
+      `the inclusion proof: the server answered ${res.status} without a proof (a proxy or captive portal in between may have answered): try again`,
+    );
+  }
+  const proof = hashes.map((p) => {
+    const bytes = typeof p === "string" ? decodeBase64Strict(p) : undefined;
     if (bytes === undefined || bytes.length !== 32)
       throw new VerificationError("the inclusion proof is malformed");
     return new Uint8Array(bytes);

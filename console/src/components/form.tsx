@@ -3,7 +3,7 @@
  * mapping from a zod issue or an API problem to the field it concerns is errors.ts's. Forms keep
  * what was typed in their own state: an error never clears a field.
  */
-import { useEffect, useId, type ReactNode } from "react";
+import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { errorAt, type FieldErrors } from "./errors.js";
 
 export {
@@ -223,3 +223,28 @@ export const list = (s: string, upper = false): string[] =>
     .split(",")
     .map((x) => (upper ? x.trim().toUpperCase() : x.trim()))
     .filter((x) => x !== "");
+
+/**
+ * One change per click, for every form that changes something: while `run`'s work (its request and
+ * what follows) runs, `busy` is true (the form's buttons are disabled with it) and another `run`
+ * returns at once, sending nothing. Without it a double click, or Enter pressed again on a slow
+ * server, sent the change twice: a second key or principal, a second status change, a 409 said for
+ * the change just made. The guard is a ref, not the state: a form of one field is submitted by Enter
+ * with its buttons disabled, and two submissions in one task both see the state as it was.
+ */
+export function useBusy(): { readonly busy: boolean; run(work: () => Promise<unknown>): Promise<void> } {
+  const running = useRef(false);
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(async (work: () => Promise<unknown>) => {
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    try {
+      await work();
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  }, []);
+  return { busy, run };
+}

@@ -1,31 +1,38 @@
 /** Small shared pieces: loading and error states, status badges, progress, a page heading. */
-import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
-  const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({
-    data: null,
-    error: null,
-    loading: true,
-  });
+  // `of`: the read (its deps) the state is of. What was read for other deps (another license's id,
+  // another version) is never this read's: it is not shown while this one loads, nor kept when it
+  // fails — only a reload of the same deps keeps what it read before.
+  const [state, setState] = useState<{
+    data: T | null;
+    error: Error | null;
+    loading: boolean;
+    of: unknown;
+  }>({ data: null, error: null, loading: true, of: null });
   // The latest read: an older one answering late (two changes made in a row, each reloading; the
   // deps changed during a reload) is dropped, not shown over what the newer one read.
   const newest = useRef(0);
+  const of = useMemo(() => ({}), deps);
   const run = useCallback(() => {
     const read = ++newest.current;
     const live = () => read === newest.current;
-    setState((s) => ({ ...s, loading: true }));
+    setState((s) => (s.of === of ? { ...s, loading: true } : { data: null, error: null, loading: true, of }));
     load().then(
-      (data) => live() && setState({ data, error: null, loading: false }),
+      (data) => live() && setState({ data, error: null, loading: false, of }),
       // A reload that fails keeps what was read before (and the forms under it: a key shown once,
       // what was typed), with the failure said above it, rather than the page replaced by the error.
-      (error: Error) => live() && setState((s) => ({ data: s.data, error, loading: false })),
+      (error: Error) =>
+        live() && setState((s) => ({ data: s.of === of ? s.data : null, error, loading: false, of })),
     );
     return () => {
       if (live()) newest.current++;
     };
-  }, deps);
+  }, [of]);
   useEffect(run, [run]);
-  return { ...state, reload: run };
+  const { of: read, ...shown } = state;
+  return { ...(read === of ? shown : { data: null, error: null, loading: true }), reload: run };
 }
 
 export function Loading<T>({

@@ -13,7 +13,7 @@ import {
 } from "../../../src/alerts/schema.js";
 import type { AlertRecord } from "../../../src/store/alerts.js";
 import { api, listAll, type Page } from "../api.js";
-import { Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
+import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
@@ -235,21 +235,23 @@ function Evidence({ alert }: { alert: AlertRecord }) {
 function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void }) {
   const [note, setNote] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
+  const sending = useBusy();
   if (alert.state === "resolved") return <>—</>;
-  const step = async (verb: "acknowledge" | "resolve") => {
-    const body = note.trim() === "" ? {} : { note: note.trim() };
-    const checked = alertNoteSchema.safeParse(body);
-    if (!checked.success) return setErrors(zodErrors(checked.error));
-    try {
-      await api("POST", `/alerts/${encodeURIComponent(alert.id)}/${verb}`, body);
-      setErrors({});
-      setNote("");
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, ["note"]);
-      setErrors({ ...r.fields, ...(Object.keys(r.fields).length === 0 && r.form ? { note: r.form } : {}) });
-    }
-  };
+  const step = (verb: "acknowledge" | "resolve") =>
+    sending.run(async () => {
+      const body = note.trim() === "" ? {} : { note: note.trim() };
+      const checked = alertNoteSchema.safeParse(body);
+      if (!checked.success) return setErrors(zodErrors(checked.error));
+      try {
+        await api("POST", `/alerts/${encodeURIComponent(alert.id)}/${verb}`, body);
+        setErrors({});
+        setNote("");
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, ["note"]);
+        setErrors({ ...r.fields, ...(Object.keys(r.fields).length === 0 && r.form ? { note: r.form } : {}) });
+      }
+    });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void step(alert.state === "open" ? "acknowledge" : "resolve");
@@ -259,11 +261,16 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
       <TextField label="Note" name="note" value={note} onChange={setNote} errors={errors} />
       <div className="row">
         {alert.state === "open" ? (
-          <button type="button" onClick={() => void step("acknowledge")}>
+          <button type="button" disabled={sending.busy} onClick={() => void step("acknowledge")}>
             Acknowledge
           </button>
         ) : null}
-        <button type="button" className="secondary" onClick={() => void step("resolve")}>
+        <button
+          type="button"
+          className="secondary"
+          disabled={sending.busy}
+          onClick={() => void step("resolve")}
+        >
           Resolve
         </button>
       </div>

@@ -8,7 +8,7 @@ import { principalBlockBody, type PrincipalBlock } from "../../../src/identity/s
 import type { FederatedPrincipalRecord } from "../../../src/store/index.js";
 import type { MatchRow } from "../../../src/store/screening.js";
 import { api, listAll } from "../api.js";
-import { TextField, submissionErrors, zodErrors } from "../components/form.js";
+import { TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
@@ -119,24 +119,29 @@ function BlockForm({ p, onDone }: { p: Federated; onDone: () => void }) {
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const verb = p.blocked ? "unblock" : "block";
-  const submit = async (e: FormEvent) => {
+  const sending = useBusy();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    const checked = principalBlockBody.safeParse({ reason });
-    if (!checked.success) return setErrors(zodErrors(checked.error));
-    try {
-      await api("POST", `/federated-principals/${encodeURIComponent(p.id)}/${verb}`, checked.data);
-      setErrors({});
-      setReason("");
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, ["reason"]);
-      setErrors(Object.keys(r.fields).length > 0 ? r.fields : { reason: r.form ?? "failed" });
-    }
+    void sending.run(async () => {
+      const checked = principalBlockBody.safeParse({ reason });
+      if (!checked.success) return setErrors(zodErrors(checked.error));
+      try {
+        await api("POST", `/federated-principals/${encodeURIComponent(p.id)}/${verb}`, checked.data);
+        setErrors({});
+        setReason("");
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, ["reason"]);
+        setErrors(Object.keys(r.fields).length > 0 ? r.fields : { reason: r.form ?? "failed" });
+      }
+    });
   };
   return (
     <form onSubmit={submit} noValidate className="row compact" aria-label={`${verb} ${p.id}`}>
       <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
-      <button type="submit">{p.blocked ? "Unblock" : "Block"}</button>
+      <button type="submit" disabled={sending.busy}>
+        {p.blocked ? "Unblock" : "Block"}
+      </button>
     </form>
   );
 }

@@ -8,7 +8,7 @@ import { useState } from "react";
 import type { PartnerDocument } from "../../../src/control/types.js";
 import type { ProviderRecord } from "../../../src/identity/schema.js";
 import { api, listAll } from "../api.js";
-import { TextField, submissionErrors } from "../components/form.js";
+import { TextField, submissionErrors, useBusy } from "../components/form.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { FederatedPrincipals } from "./FederatedPrincipals.js";
@@ -162,24 +162,27 @@ function KeysCell({ p }: { p: ProviderView }) {
 function RemoveForm({ p, onDone }: { p: ProviderView; onDone: () => void }) {
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
+  const sending = useBusy();
   const remove = async () => {
     if (!window.confirm(`Remove ${p.id}? Its tokens are refused from then on.`)) return;
     const q = reason.trim() === "" ? "" : `?reason=${encodeURIComponent(reason.trim())}`;
-    try {
-      await api(
-        "DELETE",
-        `/partners/${encodeURIComponent(p.partner)}/identity-providers/${encodeURIComponent(p.id)}${q}`,
-      );
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, ["reason"]);
-      setErrors({ reason: Object.values(r.fields)[0] ?? r.form ?? "failed" });
-    }
+    await sending.run(async () => {
+      try {
+        await api(
+          "DELETE",
+          `/partners/${encodeURIComponent(p.partner)}/identity-providers/${encodeURIComponent(p.id)}${q}`,
+        );
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, ["reason"]);
+        setErrors({ reason: Object.values(r.fields)[0] ?? r.form ?? "failed" });
+      }
+    });
   };
   return (
     <div className="compact" role="group" aria-label={`Remove ${p.id}`}>
       <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
-      <button type="button" className="secondary" onClick={() => void remove()}>
+      <button type="button" className="secondary" disabled={sending.busy} onClick={() => void remove()}>
         Remove
       </button>
     </div>

@@ -11,6 +11,7 @@ import {
   list,
   placeErrors,
   submissionErrors,
+  useBusy,
   zodErrors,
 } from "../components/form.js";
 import { can, type Me } from "../roles.js";
@@ -61,6 +62,7 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
   const [f, setF] = useState({ destinations: "", quota_tokens: "", valid_until: "", note: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const sending = useBusy();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const conditions = {
@@ -83,16 +85,18 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
       setFormError(placed.form);
       return;
     }
-    try {
-      await api("POST", `${path}/approve`, body);
-      setErrors({});
-      setFormError(null);
-      onDone();
-    } catch (err) {
-      const { fields, form } = submissionErrors(err, CONDITIONS, rename);
-      setErrors(fields);
-      setFormError(form);
-    }
+    await sending.run(async () => {
+      try {
+        await api("POST", `${path}/approve`, body);
+        setErrors({});
+        setFormError(null);
+        onDone();
+      } catch (err) {
+        const { fields, form } = submissionErrors(err, CONDITIONS, rename);
+        setErrors(fields);
+        setFormError(form);
+      }
+    });
   };
   const set = (k: keyof typeof f) => (v: string) => setF((s) => ({ ...s, [k]: v }));
   return (
@@ -124,7 +128,9 @@ function ApproveForm({ path, onDone }: { path: string; onDone: () => void }) {
         hint={END_HINT}
       />
       <TextArea label="Note" name="note" value={f.note} onChange={set("note")} errors={errors} />
-      <button type="submit">Approve</button>
+      <button type="submit" disabled={sending.busy}>
+        Approve
+      </button>
     </form>
   );
 }
@@ -143,26 +149,29 @@ function ReasonForm({
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const sending = useBusy();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const checked = reasonBody.safeParse({ reason });
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    try {
-      await api("POST", `${path}/${action}`, { reason });
-      setReason("");
-      setErrors({});
-      setFormError(null);
-      onDone();
-    } catch (err) {
-      // The workflow names a missing reason by code; it belongs at the reason field.
-      if (err instanceof ApiError && err.code === "reason-required") {
-        setErrors({ reason: err.message });
-        return;
+    await sending.run(async () => {
+      try {
+        await api("POST", `${path}/${action}`, { reason });
+        setReason("");
+        setErrors({});
+        setFormError(null);
+        onDone();
+      } catch (err) {
+        // The workflow names a missing reason by code; it belongs at the reason field.
+        if (err instanceof ApiError && err.code === "reason-required") {
+          setErrors({ reason: err.message });
+          return;
+        }
+        const { fields, form } = submissionErrors(err, ["reason"]);
+        setErrors(fields);
+        setFormError(form);
       }
-      const { fields, form } = submissionErrors(err, ["reason"]);
-      setErrors(fields);
-      setFormError(form);
-    }
+    });
   };
   return (
     <form onSubmit={submit} noValidate aria-labelledby={`${action}-heading`}>
@@ -175,7 +184,7 @@ function ReasonForm({
         onChange={setReason}
         errors={errors}
       />
-      <button type="submit" className={action === "reinstate" ? "" : "danger"}>
+      <button type="submit" className={action === "reinstate" ? "" : "danger"} disabled={sending.busy}>
         {action[0]!.toUpperCase() + action.slice(1)}
       </button>
     </form>

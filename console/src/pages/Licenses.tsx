@@ -20,6 +20,7 @@ import {
   list,
   placeErrors,
   submissionErrors,
+  useBusy,
   zodErrors,
 } from "../components/form.js";
 import { END_HINT, endText, instantText } from "../components/dates.js";
@@ -52,7 +53,12 @@ export function LicensesPage({ me }: { me: Me }) {
   const { path } = useLocation();
   const rest = path.slice("/licenses".length);
   if (rest === "/apply") return <ApplyForm me={me} />;
-  if (rest.startsWith("/")) return <LicenseDetail me={me} id={decodeURIComponent(rest.slice(1))} />;
+  if (rest.startsWith("/")) {
+    // One license's page per license: what another's showed (its forms, what was typed in them) is
+    // not kept when the path names another (a link, the history's back and forward).
+    const id = decodeURIComponent(rest.slice(1));
+    return <LicenseDetail key={id} me={me} id={id} />;
+  }
   return <LicenseList me={me} />;
 }
 
@@ -252,7 +258,7 @@ function ApplyForm({ me }: { me: Me }) {
   });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const sending = useBusy();
   const set =
     <K extends keyof ApplyState>(k: K) =>
     (v: ApplyState[K]) =>
@@ -287,17 +293,16 @@ function ApplyForm({ me }: { me: Me }) {
       setFormError(placed.form);
       return;
     }
-    setBusy(true);
-    try {
-      const created = await api<LicenseRecord>("POST", "/licenses", body);
-      navigate(`/licenses/${encodeURIComponent(created.id)}`);
-    } catch (err) {
-      const { fields, form } = submissionErrors(err, names);
-      setErrors(fields);
-      setFormError(form);
-    } finally {
-      setBusy(false);
-    }
+    await sending.run(async () => {
+      try {
+        const created = await api<LicenseRecord>("POST", "/licenses", body);
+        navigate(`/licenses/${encodeURIComponent(created.id)}`);
+      } catch (err) {
+        const { fields, form } = submissionErrors(err, names);
+        setErrors(fields);
+        setFormError(form);
+      }
+    });
   };
 
   return (
@@ -424,7 +429,7 @@ function ApplyForm({ me }: { me: Me }) {
             />
           </div>
         </div>
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={sending.busy}>
           Submit application
         </button>
       </form>

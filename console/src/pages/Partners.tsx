@@ -16,6 +16,7 @@ import {
   list,
   placeErrors,
   submissionErrors,
+  useBusy,
   zodErrors,
 } from "../components/form.js";
 import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
@@ -94,6 +95,7 @@ function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => v
   const [picked, setStatus] = useState<string>(options[0] ?? "");
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
+  const sending = useBusy();
   if (options.length === 0) return <>—</>;
   // The form outlives a change of status (the row stays): a choice the new status no longer offers
   // is not kept, or the select would show the first option while the form sent the old choice.
@@ -103,16 +105,21 @@ function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => v
     const body = { status, reason };
     const checked = partnerStatusChange.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    try {
-      await api("POST", `/partners/${encodeURIComponent(partner.id)}/status`, body);
-      setErrors({});
-      setReason("");
-      onDone();
-    } catch (err) {
-      // In this one-line form, a refusal naming no field is said at the reason.
-      const r = submissionErrors(err, ["status", "reason"]);
-      setErrors({ ...r.fields, ...(r.form && Object.keys(r.fields).length === 0 ? { reason: r.form } : {}) });
-    }
+    await sending.run(async () => {
+      try {
+        await api("POST", `/partners/${encodeURIComponent(partner.id)}/status`, body);
+        setErrors({});
+        setReason("");
+        onDone();
+      } catch (err) {
+        // In this one-line form, a refusal naming no field is said at the reason.
+        const r = submissionErrors(err, ["status", "reason"]);
+        setErrors({
+          ...r.fields,
+          ...(r.form && Object.keys(r.fields).length === 0 ? { reason: r.form } : {}),
+        });
+      }
+    });
   };
   return (
     <form
@@ -130,7 +137,9 @@ function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => v
         errors={errors}
       />
       <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
-      <button type="submit">Apply</button>
+      <button type="submit" disabled={sending.busy}>
+        Apply
+      </button>
     </form>
   );
 }
@@ -151,6 +160,7 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState(empty);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const sending = useBusy();
   const set =
     <K extends keyof typeof empty>(k: K) =>
     (v: (typeof empty)[K]) =>
@@ -197,17 +207,19 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
       setFormError(placed.form);
       return;
     }
-    try {
-      await api("POST", "/partners", body);
-      setF(empty);
-      setErrors({});
-      setFormError(null);
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, names, name);
-      setErrors(r.fields);
-      setFormError(r.form);
-    }
+    await sending.run(async () => {
+      try {
+        await api("POST", "/partners", body);
+        setF(empty);
+        setErrors({});
+        setFormError(null);
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, names, name);
+        setErrors(r.fields);
+        setFormError(r.form);
+      }
+    });
   };
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="register-partner">
@@ -283,7 +295,9 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
           <TextArea label="Reason" name="reason" value={f.reason} onChange={set("reason")} errors={errors} />
         </div>
       </div>
-      <button type="submit">Register partner</button>
+      <button type="submit" disabled={sending.busy}>
+        Register partner
+      </button>
     </form>
   );
 }

@@ -16,6 +16,7 @@ import {
   list,
   placeErrors,
   submissionErrors,
+  useBusy,
   zodErrors,
 } from "../components/form.js";
 import { instantText } from "../components/dates.js";
@@ -40,11 +41,6 @@ export function PrincipalsPage({ me }: { me: Me }) {
   // A revocation refused or failed (the key removed with its principal meanwhile, the store down):
   // said, and the list read again, rather than the key left shown as active without a word.
   const [revokeError, setRevokeError] = useState<string | null>(null);
-  const revoke = (k: KeyView) =>
-    api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`).then(
-      () => setRevokeError(null),
-      (err: Error) => setRevokeError(`Key ${k.id} of ${k.principalId} was not revoked: ${err.message}`),
-    );
   return (
     <section>
       <PageHeading title="Principals and keys" />
@@ -111,21 +107,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                       {can.manage(me) ? (
                         <td>
                           {k.revokedAt === null ? (
-                            <button
-                              type="button"
-                              className="danger"
-                              aria-label={`Revoke key ${k.id} of ${k.principalId}`}
-                              onClick={() => {
-                                if (
-                                  window.confirm(
-                                    `Revoke key ${k.id} of ${k.principalId}? Requests with it fail at once.`,
-                                  )
-                                )
-                                  void revoke(k).then(state.reload);
-                              }}
-                            >
-                              Revoke
-                            </button>
+                            <Revoke k={k} onError={setRevokeError} onDone={state.reload} />
                           ) : null}
                         </td>
                       ) : null}
@@ -138,6 +120,41 @@ export function PrincipalsPage({ me }: { me: Me }) {
         )}
       </Loading>
     </section>
+  );
+}
+
+function Revoke({
+  k,
+  onError,
+  onDone,
+}: {
+  k: KeyView;
+  onError: (message: string | null) => void;
+  onDone: () => void;
+}) {
+  const sending = useBusy();
+  const revoke = () =>
+    sending.run(() =>
+      api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`)
+        .then(
+          () => onError(null),
+          (err: Error) => onError(`Key ${k.id} of ${k.principalId} was not revoked: ${err.message}`),
+        )
+        .then(onDone),
+    );
+  return (
+    <button
+      type="button"
+      className="danger"
+      disabled={sending.busy}
+      aria-label={`Revoke key ${k.id} of ${k.principalId}`}
+      onClick={() => {
+        if (window.confirm(`Revoke key ${k.id} of ${k.principalId}? Requests with it fail at once.`))
+          void revoke();
+      }}
+    >
+      Revoke
+    </button>
   );
 }
 
@@ -166,6 +183,7 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [added, setAdded] = useState<string | null>(null);
+  const sending = useBusy();
   const set = (k: keyof typeof f) => (v: string) => setF((s) => ({ ...s, [k]: v }));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -183,18 +201,20 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
       setFormError(placed.form);
       return;
     }
-    try {
-      await api("POST", "/principals", body);
-      setAdded(body.id);
-      setErrors({});
-      setFormError(null);
-      setF({ id: "", citizenships: "", residence: "", organization: "", assurance: "none" });
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, PRINCIPAL_FIELDS);
-      setErrors(r.fields);
-      setFormError(r.form);
-    }
+    await sending.run(async () => {
+      try {
+        await api("POST", "/principals", body);
+        setAdded(body.id);
+        setErrors({});
+        setFormError(null);
+        setF({ id: "", citizenships: "", residence: "", organization: "", assurance: "none" });
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, PRINCIPAL_FIELDS);
+        setErrors(r.fields);
+        setFormError(r.form);
+      }
+    });
   };
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="add-principal">
@@ -234,7 +254,9 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
           errors={errors}
         />
       </div>
-      <button type="submit">Add principal</button>
+      <button type="submit" disabled={sending.busy}>
+        Add principal
+      </button>
     </form>
   );
 }
@@ -251,28 +273,26 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
   // One key per click: a second submission while the first ran (a double click, Enter pressed
   // again on a slow server) created a second live key, and only the last was shown — the other, a
   // working credential, never seen by anyone.
-  const [busy, setBusy] = useState(false);
+  const sending = useBusy();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (busy) return;
     const body = { principal, ...(label.trim() ? { label: label.trim() } : {}) };
     const checked = keyCreation.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    setBusy(true);
-    try {
-      const r = await api<KeyView & { key: string }>("POST", "/keys", body);
-      setCreated(r);
-      setLabel("");
-      setErrors({});
-      setFormError(null);
-      onDone();
-    } catch (err) {
-      const r = submissionErrors(err, ["principal", "label"]);
-      setErrors(r.fields);
-      setFormError(r.form);
-    } finally {
-      setBusy(false);
-    }
+    await sending.run(async () => {
+      try {
+        const r = await api<KeyView & { key: string }>("POST", "/keys", body);
+        setCreated(r);
+        setLabel("");
+        setErrors({});
+        setFormError(null);
+        onDone();
+      } catch (err) {
+        const r = submissionErrors(err, ["principal", "label"]);
+        setErrors(r.fields);
+        setFormError(r.form);
+      }
+    });
   };
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="create-key">
@@ -320,7 +340,7 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
           errors={errors}
           hint="e.g. laptop"
         />
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={sending.busy}>
           Create key
         </button>
       </div>

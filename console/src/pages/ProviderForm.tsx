@@ -21,6 +21,7 @@ import {
   list,
   placeErrors,
   submissionErrors,
+  useBusy,
   zodErrors,
 } from "../components/form.js";
 import type { ProviderView } from "./IdentityProviders.js";
@@ -92,6 +93,7 @@ export function ProviderForm({
   const [f, setF] = useState(() => ({ ...initial(editing), partner: editing?.partner ?? partners[0] ?? "" }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const sending = useBusy();
   const set =
     <K extends keyof typeof f>(k: K) =>
     (v: (typeof f)[K]) =>
@@ -167,16 +169,18 @@ export function ProviderForm({
       return;
     }
     const base = `/partners/${encodeURIComponent(f.partner)}/identity-providers`;
-    try {
-      await api("POST", editing ? `${base}/${encodeURIComponent(editing.id)}` : base, sent);
-      setErrors({});
-      setFormError(null);
-      onDone(editing?.id ?? f.id.trim());
-    } catch (err) {
-      const r = submissionErrors(err, names);
-      setErrors(r.fields);
-      setFormError(r.form);
-    }
+    await sending.run(async () => {
+      try {
+        await api("POST", editing ? `${base}/${encodeURIComponent(editing.id)}` : base, sent);
+        setErrors({});
+        setFormError(null);
+        onDone(editing?.id ?? f.id.trim());
+      } catch (err) {
+        const r = submissionErrors(err, names);
+        setErrors(r.fields);
+        setFormError(r.form);
+      }
+    });
   };
 
   const heading = editing ? `Change ${editing.id}` : "Register an identity provider";
@@ -305,7 +309,9 @@ export function ProviderForm({
         </div>
       </div>
       <div className="row">
-        <button type="submit">{editing ? "Save changes" : "Register provider"}</button>
+        <button type="submit" disabled={sending.busy}>
+          {editing ? "Save changes" : "Register provider"}
+        </button>
         {editing ? (
           <button type="button" className="secondary" onClick={onCancel}>
             Cancel

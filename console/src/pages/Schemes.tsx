@@ -7,7 +7,7 @@ import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from "r
 import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js";
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
-import { FormError, TextArea, submissionErrors, zodErrors } from "../components/form.js";
+import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
@@ -34,7 +34,12 @@ interface Diff {
 export function SchemesPage({ me }: { me: Me }) {
   const { path } = useLocation();
   const rest = path.slice("/schemes".length);
-  if (rest.startsWith("/")) return <VersionDetail me={me} version={decodeURIComponent(rest.slice(1))} />;
+  if (rest.startsWith("/")) {
+    // One version's page per version: another's reviewed impact (sent with the activation) and its
+    // activation notice are not kept when the path names another.
+    const version = decodeURIComponent(rest.slice(1));
+    return <VersionDetail key={version} me={me} version={version} />;
+  }
   return <VersionList me={me} />;
 }
 
@@ -143,7 +148,7 @@ function Upload({ onDone }: { onDone: () => void }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [result, setResult] = useState<{ version: number; created: boolean; diff: Diff } | null>(null);
-  const [busy, setBusy] = useState(false);
+  const sending = useBusy();
   const form = useRef<HTMLFormElement>(null);
 
   const jump = (p: Problem) => {
@@ -165,30 +170,29 @@ function Upload({ onDone }: { onDone: () => void }) {
     setResult(null);
     const checked = schemeUpload.safeParse({ yaml });
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    setBusy(true);
-    try {
-      const r = await api<{ version: number; created: boolean; diff: Diff }>("POST", "/schemes", { yaml });
-      setResult(r);
-      setProblems([]);
-      setErrors({});
-      setFormError(null);
-      onDone();
-    } catch (err) {
-      const located = err instanceof ApiError ? err.problems.filter((p) => p.line !== undefined) : [];
-      setProblems(located);
-      if (located.length > 0) {
-        setErrors({
-          yaml: `${located.length} ${located.length === 1 ? "problem" : "problems"} in the file; see the list.`,
-        });
+    await sending.run(async () => {
+      try {
+        const r = await api<{ version: number; created: boolean; diff: Diff }>("POST", "/schemes", { yaml });
+        setResult(r);
+        setProblems([]);
+        setErrors({});
         setFormError(null);
-      } else {
-        const s = submissionErrors(err, ["yaml"]);
-        setErrors(s.fields);
-        setFormError(s.form);
+        onDone();
+      } catch (err) {
+        const located = err instanceof ApiError ? err.problems.filter((p) => p.line !== undefined) : [];
+        setProblems(located);
+        if (located.length > 0) {
+          setErrors({
+            yaml: `${located.length} ${located.length === 1 ? "problem" : "problems"} in the file; see the list.`,
+          });
+          setFormError(null);
+        } else {
+          const s = submissionErrors(err, ["yaml"]);
+          setErrors(s.fields);
+          setFormError(s.form);
+        }
       }
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form
@@ -231,7 +235,7 @@ function Upload({ onDone }: { onDone: () => void }) {
         errors={errors}
         rows={18}
       />
-      <button type="submit" disabled={busy}>
+      <button type="submit" disabled={sending.busy}>
         Upload
       </button>
       {result ? (
@@ -328,6 +332,7 @@ function Activate({
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const sending = useBusy();
   const active = useLoad(() => listAll<VersionSummary>("/schemes"), []);
   const current = active.data?.find((v) => v.active)?.version;
   const rollback = current !== undefined && version < current;
@@ -341,20 +346,22 @@ function Activate({
     const body = { reason, ...(impact === null ? {} : { what_if: impact.digest }) };
     const checked = schemeActivation.safeParse(body);
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    try {
-      const r = await api<{ impact?: ActivationImpact }>("POST", `/schemes/${version}/activate`, body);
-      setErrors({});
-      setFormError(null);
-      onDone(r.impact ?? null);
-    } catch (err) {
-      const s = submissionErrors(err, ["reason"]);
-      setErrors(s.fields);
-      setFormError(
-        err instanceof ApiError && (err.code === "what_if_required" || err.code === "what_if_changed")
-          ? `${err.message}. Run the what-if above, review it, then activate again.`
-          : s.form,
-      );
-    }
+    await sending.run(async () => {
+      try {
+        const r = await api<{ impact?: ActivationImpact }>("POST", `/schemes/${version}/activate`, body);
+        setErrors({});
+        setFormError(null);
+        onDone(r.impact ?? null);
+      } catch (err) {
+        const s = submissionErrors(err, ["reason"]);
+        setErrors(s.fields);
+        setFormError(
+          err instanceof ApiError && (err.code === "what_if_required" || err.code === "what_if_changed")
+            ? `${err.message}. Run the what-if above, review it, then activate again.`
+            : s.form,
+        );
+      }
+    });
   };
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="activate-heading">
@@ -374,7 +381,9 @@ function Activate({
       )}
       <FormError message={formError} />
       <TextArea label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
-      <button type="submit">{label}</button>
+      <button type="submit" disabled={sending.busy}>
+        {label}
+      </button>
     </form>
   );
 }

@@ -8,7 +8,7 @@ import type { MatchExplanation } from "../../../src/screening/matcher.js";
 import { screeningReview } from "../../../src/screening/schemas.js";
 import type { ListEntry } from "../../../src/screening/types.js";
 import { api, listAll, type Page } from "../api.js";
-import { FormError, TextArea, submissionErrors, zodErrors } from "../components/form.js";
+import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { PageHeading, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { ScreeningLists } from "./ScreeningLists.js";
@@ -326,26 +326,30 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const sending = useBusy();
+  // Decided: its buttons stay disabled until the queue, read again, no longer shows it.
+  const [decided, setDecided] = useState(false);
   const decide = async (verb: "confirm" | "clear") => {
     const checked = screeningReview.safeParse({ reason });
     if (!checked.success) return setErrors(zodErrors(checked.error));
-    setBusy(true);
-    try {
-      const path = `/screening/matches/${encodeURIComponent(m.id)}`;
-      await api("POST", `${path}/${verb}`, checked.data);
-      const after = await api<Match>("GET", path);
-      onDecided(
-        `${verb === "confirm" ? "Confirmed" : "Cleared"} the match of ${subjectName(m)} with ${m.list} entry ` +
-          `${m.entry_id}. The screening status of ${m.subject_kind} ${m.subject_id} is now ${after.subject_status ?? "clear"}.`,
-      );
-    } catch (err) {
-      const s = submissionErrors(err, ["reason"]);
-      setErrors(s.fields);
-      setFormError(s.form);
-      setBusy(false);
-    }
+    await sending.run(async () => {
+      try {
+        const path = `/screening/matches/${encodeURIComponent(m.id)}`;
+        await api("POST", `${path}/${verb}`, checked.data);
+        const after = await api<Match>("GET", path);
+        onDecided(
+          `${verb === "confirm" ? "Confirmed" : "Cleared"} the match of ${subjectName(m)} with ${m.list} entry ` +
+            `${m.entry_id}. The screening status of ${m.subject_kind} ${m.subject_id} is now ${after.subject_status ?? "clear"}.`,
+        );
+        setDecided(true);
+      } catch (err) {
+        const s = submissionErrors(err, ["reason"]);
+        setErrors(s.fields);
+        setFormError(s.form);
+      }
+    });
   };
+  const busy = sending.busy || decided;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void decide("clear");
