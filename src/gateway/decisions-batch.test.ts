@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BATCH } from "../api/index.js";
 import { decide, decisionView, parseDecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
+import { asAdmin, createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import type { Snapshot } from "./snapshot.js";
 
@@ -130,11 +131,11 @@ describe("a batch of 10,000 posted to the gateway's decision API", () => {
 });
 
 describe("a body still arriving when a new snapshot comes in", () => {
-  it("is decided against the snapshot in force once it is whole, not the one when its head came", async () => {
-    const scheme = first.control.scheme;
-    const ref = { name: "newer", digest: "sha256:newer" };
-    const newer: CompiledScheme = { ...scheme, ...ref, ref, models: new Map() };
-    const text = JSON.stringify(BATCH.slice(0, 1));
+  /**
+   * `text` posted by `token`, its first bytes sent with the head, `meanwhile` run once the gateway
+   * has taken the head, then the rest: the answer's status and body.
+   */
+  async function trickled(token: string, text: string, meanwhile: () => Promise<void> | void) {
     const url = new URL(t.url);
     const req = request({
       host: url.hostname,
@@ -142,16 +143,16 @@ describe("a body still arriving when a new snapshot comes in", () => {
       path: "/v1/decisions",
       method: "POST",
       headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
+        authorization: `Bearer ${token}`,
         "content-type": "application/json",
         "content-length": Buffer.byteLength(text),
       },
     });
-    const answered = new Promise<string>((resolve, reject) => {
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on("response", (res) => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve(body));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on("error", reject);
     });
@@ -159,11 +160,32 @@ describe("a body still arriving when a new snapshot comes in", () => {
     const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
     req.write(text.slice(0, 40));
     await headTaken;
-    // A license revoked, a partner suspended meanwhile: the answer must not rest on what came before.
-    t.gateway.snapshot.current = withScheme(newer);
+    await meanwhile();
     req.end(text.slice(40));
-    const body = JSON.parse(await answered) as { decisions: { reason: string; scheme: { name: string } }[] };
-    expect(body.decisions[0]).toMatchObject({ reason: "unknown-model", scheme: { name: "newer" } });
+    return answered;
+  }
+
+  it("is decided against the snapshot in force once it is whole, not the one when its head came", async () => {
+    const scheme = first.control.scheme;
+    const ref = { name: "newer", digest: "sha256:newer" };
+    const newer: CompiledScheme = { ...scheme, ...ref, ref, models: new Map() };
+    // A license revoked, a partner suspended meanwhile: the answer must not rest on what came before.
+    const { body } = await trickled(ADMIN_TOKEN, JSON.stringify(BATCH.slice(0, 1)), () => {
+      t.gateway.snapshot.current = withScheme(newer);
+    });
+    const parsed = JSON.parse(body) as { decisions: { reason: string; scheme: { name: string } }[] };
+    expect(parsed.decisions[0]).toMatchObject({ reason: "unknown-model", scheme: { name: "newer" } });
+  });
+
+  it("is refused when the reader's token was revoked meanwhile", async () => {
+    const token = await createIdentity(t, "mid-body-reader", ["viewer"]);
+    const text = JSON.stringify(BATCH.slice(0, 1));
+    expect((await trickled(token, text, () => undefined)).status).toBe(200);
+    const { status, body } = await trickled(token, text, async () => {
+      await asAdmin(t, "POST", "/admin/v1/identities/mid-body-reader/revoke");
+    });
+    expect(status).toBe(401);
+    expect(JSON.parse(body)).toMatchObject({ error: { code: "invalid_admin_token" } });
   });
 });
 

@@ -97,29 +97,36 @@ export function createGatewayHandler(
         return sendJson(res, ready.status, ready.body);
       }
       if (path === "/v1/decisions") {
-        const caller = authenticate(req, admin, res);
         // A decision names licenses of any organization: only for a caller /admin/v1/licenses
         // would show every license to (an applicant's or partner's scope, or a reviewer's lack of
         // any license reading, is not widened through it).
-        if (ownOnly(caller, LICENSE_READERS)) {
-          throw new ClearanceError(
-            "forbidden",
-            "forbidden",
-            `the decision API is for the provider's services: needs one of the roles ${READERS.join(", ")}`,
-          );
-        }
+        const reader = () => {
+          if (ownOnly(authenticate(req, admin, res), LICENSE_READERS)) {
+            throw new ClearanceError(
+              "forbidden",
+              "forbidden",
+              `the decision API is for the provider's services: needs one of the roles ${READERS.join(", ")}`,
+            );
+          }
+        };
         // Its answers rest on the same snapshot as the data plane's: refused as that is once the
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
-        // Looked at before the body is read, and again once it is in (it may take up to the
-        // request timeout to arrive), when the scheme in force is taken.
         const confirmed = () => {
           const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
           if (unconfirmed !== null) throw unconfirmed;
           return ctx.scheme();
         };
+        // Who asks, and the policy, are looked at before the body is read, and again once it is in
+        // (it may take up to the request timeout to arrive: a token revoked meanwhile is refused),
+        // when the scheme in force is taken.
+        reader();
         confirmed();
         // Counted one by one with their action (the observer is told of no decision for this route).
-        return handleDecisions(req, res, confirmed, {
+        const decidable = () => {
+          reader();
+          return confirmed();
+        };
+        return handleDecisions(req, res, decidable, {
           bodyLimit: ctx.bodyLimit,
           jsonDepth: ctx.jsonDepth,
           ...(ctx.decisions === undefined ? {} : { metrics: ctx.decisions }),

@@ -6,6 +6,7 @@
  * (src/monitoring, src/alerts); the gateway knows nothing of them.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { socketAnswer } from "../http/connections.js";
 import { addressText, type ClientSlot, type IpAddress, type Locator } from "../location/index.js";
 import type { Decision, Principal } from "../policy/index.js";
 import { answersAsStream } from "../upstream/sse.js";
@@ -32,7 +33,10 @@ export interface ObservedRequest {
   readonly start: number;
   /** When the response ended or the connection closed. */
   readonly end: number;
-  /** The status answered; 499 when the client left before any answer was sent. */
+  /**
+   * The status answered (at the socket too, when Node's parser refused the request after its
+   * head); 499 when the client left before any answer was sent.
+   */
   readonly status: number;
   /** x-clearance-reason as answered: the decision's reason, or the refusal's error code. */
   readonly reason: string;
@@ -138,9 +142,11 @@ export class Observation implements ObservedRequest, ClientSlot {
     o.traceparent = typeof parent === "string" ? parent : undefined;
     res.once("close", () => {
       o.end = performance.now();
-      // Closed before any answer was sent (the client left): not the 200 Node holds by default.
-      o.status = res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST;
-      o.reason = String(res.getHeader("x-clearance-reason") ?? "none");
+      // Answered at the socket (its body too slow, its framing bad): that status and reason. Else
+      // closed before any answer was sent, the client left: not the 200 Node holds by default.
+      const refused = socketAnswer(res);
+      o.status = refused?.status ?? (res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST);
+      o.reason = refused?.reason ?? String(res.getHeader("x-clearance-reason") ?? "none");
       // "close" can come before the handler's last steps (the usage it metered): they run first.
       later(observer, o);
     });

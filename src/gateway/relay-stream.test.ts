@@ -205,3 +205,34 @@ describe("a stream cut mid-event", () => {
     expect((err as Error).message).toContain(CUT);
   });
 });
+
+describe("lines that are no event's, split where TCP may split them", () => {
+  /** The upstream sends `pieces` one by one, typed as `type`. */
+  const inPieces = (pieces: readonly string[], type?: string) => {
+    answer = async (_req, res) => {
+      res.writeHead(200, type === undefined ? {} : { "content-type": type });
+      for (const p of pieces) {
+        res.write(p);
+        await sleep(30);
+      }
+      res.end();
+    };
+  };
+  const passedThrough = { model: "fable-4", stream_options: { include_usage: true } };
+
+  it("a stream of event lines alone passes on as it came, a CRLF split after its CR included", async () => {
+    const a = chunk("a").replace(/\n\n$/, "");
+    const pieces = [`${a}\r`, "\n\r", `\n: keep-alive\r\n\r\n${chunk("b")}`, "data: [DONE]\n\n"];
+    inPieces(pieces, "text/event-stream");
+    expect(await ask("/v1/chat/completions", passedThrough)).toBe(pieces.join(""));
+  });
+
+  it("text between events, split across reads, is left out; the events around it pass on", async () => {
+    const pieces = [`${chunk("a")}secret gpu-17 `, `text\n\n${chunk("b")}`, "data: [DONE]\n\n"];
+    for (const type of [undefined, "text/plain", "text/event-stream"]) {
+      inPieces(pieces, type);
+      const text = await ask("/v1/chat/completions", passedThrough);
+      expect(text, type).toBe(`${chunk("a")}${chunk("b")}data: [DONE]\n\n`);
+    }
+  });
+});

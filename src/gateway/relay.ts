@@ -147,9 +147,13 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       res.writeHead(upstream.status, head);
       // Set when an event of the chunk being read is the upstream's error: what goes out is then
       // re-encoded event by event from `read`, that one replaced (rare: whole events are passed on as
-      // they came). The parser dispatches at the blank line that `eventsEnd` finds, so the events
-      // read from a chunk are those of the bytes sent with it. Re-encoded events lose their `id:`
-      // and `retry:` fields and the comments among them (the parser keeps none).
+      // they came). So is what holds a line that is no event stream's, as the parser tells (text,
+      // HTML, a JSON error with blank lines — an answer read as a stream because the request asked
+      // for one, or an upstream's error text written into its stream): the client gets the events,
+      // never the rest. The parser dispatches at the blank line that `eventsEnd` finds, so the events
+      // read from a chunk, and its stray lines, are those of the bytes sent with it. Re-encoded
+      // events lose their `id:` and `retry:` fields and the comments among them (the parser keeps
+      // none).
       let failed = false;
       /** The chunk's events as they go out (the upstream's error replaced by its sanitised one). */
       const read: SseEvent[] = [];
@@ -165,11 +169,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
         }
       }, o.captureLimit);
       const send = (bytes: Buffer): boolean => {
-        if (!failed) return res.write(bytes);
+        if (!parser.stray() && !failed) return res.write(bytes);
         failed = false;
         let text = "";
         for (const e of read) text += encodeEvent(e.data, e.event);
-        return res.write(text);
+        return text === "" ? !res.writableNeedDrain : res.write(text);
       };
       // Chunks go out as they come, but only up to the end of their last whole event: the bytes
       // after it wait for the rest of their event, so that an error event after a cut starts on an
@@ -281,15 +285,17 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       if (!held || gone) return null;
       const whole = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
       kept = [whole];
-      const text = whole.toString("utf8");
+      const raw = whole.toString("utf8");
       // Parsed before it is sent rather than after (for its usage, as every held body is): one that
       // is not JSON is no answer — half a document whose Content-Length fell short of it, an event
       // stream typed JSON or sent to a request that asked for none, text — and its text could be
-      // anything. A BOM is allowed, as the SDKs' fetch allows it.
+      // anything. A BOM is allowed, as the SDKs' fetch allows it: it is no part of the JSON text
+      // (told an error by it as any other answer is).
+      const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
       try {
-        parsed = { json: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown };
+        parsed = { json: JSON.parse(text) as unknown };
       } catch {
-        return refusal(false, text);
+        return refusal(false, raw);
       }
       // Nearly every answer: no member or value named error, nothing more parsed.
       if (!text.includes('"error"')) return null;

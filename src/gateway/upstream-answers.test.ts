@@ -48,6 +48,10 @@ const sized = (status: string, headers: readonly string[], body: string): Buffer
   raw(status, [...headers, `content-length: ${Buffer.byteLength(body)}`, "connection: close"], body);
 
 const bigText = "x".repeat(100 * 1024);
+/** A stream of every kind of line an event stream has, in every line end: passed on as it came. */
+const FIELDS =
+  `: a comment\r\nid: 1\rretry: 10\nevent\ndata\n\n:\n\r\n` +
+  `id\nretry\ndata: ${JSON.stringify(chunk("a"))}\r\n\r\ndata: [DONE]\n\n`;
 const ANSWERS: Record<string, Buffer | ((socket: Socket) => void)> = {
   // A stream whose media type is missing, sent twice (the gateway drops a header sent twice), or other.
   "stream-untyped": sized("200 OK", [], errorEvents),
@@ -114,6 +118,31 @@ const ANSWERS: Record<string, Buffer | ((socket: Socket) => void)> = {
       cutWhileTrickling++;
     });
   },
+  // Answers to a stream that hold no events, or text among their events, with blank lines: read as
+  // a stream (not typed JSON), they must not pass on as they came.
+  "stream-untyped-no-event": sized("200 OK", [], `${JSON.stringify({ error: { message: LEAK } })}\n\n`),
+  "stream-html": sized(
+    "200 OK",
+    ["content-type: text/html"],
+    `<html>\n\n<body>${LEAK}</body>\n\n</html>\n\n`,
+  ),
+  "stream-plain-mixed": sized(
+    "200 OK",
+    ["content-type: text/plain"],
+    `data: ${JSON.stringify(chunk("a"))}\n\n${LEAK}\n\ndata: [DONE]\n\n`,
+  ),
+  "stream-typed-text": sized(
+    "200 OK",
+    ["content-type: text/event-stream"],
+    `: a comment\nid: 1\nretry: 10\ndata: ${JSON.stringify(chunk("a"))}\n\nInternal error: ${LEAK}\r\n\r\ndata: [DONE]\n\n`,
+  ),
+  "stream-typed-fields": sized("200 OK", ["content-type: text/event-stream"], FIELDS),
+  // A JSON error in a 2xx, after a BOM.
+  "bom-error-200": sized(
+    "200 OK",
+    ["content-type: application/json"],
+    `\uFEFF${JSON.stringify({ error: { message: LEAK, type: "server_error" } })}`,
+  ),
   // An error in a 2xx body larger than the gateway holds before passing a body on.
   "large-error-200": sized(
     "200 OK",
@@ -161,8 +190,12 @@ afterAll(async () => {
 const messages = [{ role: "user" as const, content: "Say hello" }];
 
 /** One chat completions request, raw: the status, the headers and the text the client gets. */
-async function send(how: string, stream = false) {
-  const res = await fetch(`${t.url}/v1/chat/completions`, {
+async function send(how: string, stream = false, path = "/v1/chat/completions", extra = {}) {
+  const body =
+    path === "/v1/responses"
+      ? { model: "mythos-5", input: "Say hello", stream }
+      : { model: "mythos-5", messages, stream, ...extra };
+  const res = await fetch(`${t.url}${path}`, {
     method: "POST",
     headers: {
       authorization: `Bearer ${t.keys.get("alice")}`,
@@ -170,7 +203,7 @@ async function send(how: string, stream = false) {
       "x-test-country": "US",
       "openai-beta": how,
     },
-    body: JSON.stringify({ model: "mythos-5", messages, stream }),
+    body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
@@ -217,7 +250,56 @@ describe("a stream is known by what the request asked, not only by the upstream'
   });
 });
 
+describe("a stream's text that is no event is not passed on", () => {
+  /** Streamed requests relayed as they come (no usage chunk to strip) and re-encoded (one to strip). */
+  const asked = [
+    ["/v1/chat/completions", { stream_options: { include_usage: true } }],
+    ["/v1/responses", {}],
+    ["/v1/chat/completions", {}],
+  ] as const;
+
+  it("an answer with no event at all ends as a stream without any event, its text not passed on", async () => {
+    for (const how of ["stream-untyped-no-event", "stream-html"]) {
+      for (const [path, extra] of asked) {
+        const { status, headers, text } = await send(how, true, path, extra);
+        expect(status, `${how} ${path}`).toBe(200);
+        expect(headers.get("content-type"), how).toBe("text/event-stream");
+        expect(text, `${how} ${path}`).not.toContain("gpu-17");
+        expect(text, `${how} ${path}`).not.toContain("html");
+        expect(text, `${how} ${path}`).toMatch(/ended the stream without sending any event/);
+      }
+    }
+  });
+
+  it("text among events, typed as a stream or not, is left out; the events pass on", async () => {
+    for (const how of ["stream-plain-mixed", "stream-typed-text"]) {
+      for (const [path, extra] of asked) {
+        const { status, text } = await send(how, true, path, extra);
+        expect(status, `${how} ${path}`).toBe(200);
+        expect(text, `${how} ${path}`).not.toContain("gpu-17");
+        expect(text, `${how} ${path}`).toContain('"content":"a"');
+        expect(text, `${how} ${path}`).toContain("data: [DONE]");
+        expect(text, `${how} ${path}`).not.toMatch(/without sending any event/);
+      }
+    }
+  });
+
+  it("a stream of field lines, comments and blank lines only still passes on as it came", async () => {
+    const { text } = await send("stream-typed-fields", true, "/v1/chat/completions", {
+      stream_options: { include_usage: true },
+    });
+    expect(text).toBe(FIELDS);
+  });
+});
+
 describe("a 2xx body that is not the answer it claims to be", () => {
+  it("an error after a BOM is a 502, its text not passed on", async () => {
+    const { status, text } = await send("bom-error-200");
+    expect(status).toBe(502);
+    expect(text).not.toContain("gpu-17");
+    expect(JSON.parse(text).error.code).toBe("upstream_failed");
+  });
+
   it("a Content-Length shorter than the body is a 502 upstream_failed, not half a JSON document as a 200", async () => {
     const { status, text } = await send("short-length");
     expect(status).toBe(502);

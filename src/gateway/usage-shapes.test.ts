@@ -63,51 +63,57 @@ async function charged(
   return { tokens: (await licenseUsageAfter(t, LICENSE, before)) - before, text, sent };
 }
 
-describe("an Anthropic stream without event: lines", () => {
-  it("is charged the counts its events report, and a token per content delta, read from their type", async () => {
-    // The events as Anthropic sends them, but each only as `data:` (its `type` names it).
-    const data = (v: Record<string, unknown>) => `data: ${JSON.stringify(v)}\n\n`;
-    const head = [
-      data({
-        type: "message_start",
-        message: {
-          id: "m",
-          type: "message",
-          role: "assistant",
-          content: [],
-          model: "mythos-5",
-          usage: { input_tokens: 3, output_tokens: 1 },
-        },
-      }),
-      data({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
-    ];
-    const deltas = Array.from({ length: 300 }, (_, i) =>
-      data({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: `w${i} ` } }),
-    );
-    const end = [
-      data({ type: "content_block_stop", index: 0 }),
-      data({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 900 } }),
-      data({ type: "message_stop" }),
-    ];
-    const ask = {
-      model: "mythos-5",
-      max_tokens: 1000,
-      stream: true,
-      messages: [{ role: "user", content: "hi" }],
-    };
+describe("an Anthropic stream without event: lines, or with lines that name no Anthropic event", () => {
+  /**
+   * The events as Anthropic sends them, but each only as `data:` (its `type` names it), or under
+   * `event: message` (SSE's name for an event without one), or a name of no Anthropic event: the
+   * Anthropic SDK reads all three by their `type`.
+   */
+  for (const line of ["", "event: message\n", "event: chunk\n"]) {
+    it(`is charged the counts its events report, and a token per content delta, read from their type (${JSON.stringify(line)})`, async () => {
+      const data = (v: Record<string, unknown>) => `${line}data: ${JSON.stringify(v)}\n\n`;
+      const head = [
+        data({
+          type: "message_start",
+          message: {
+            id: "m",
+            type: "message",
+            role: "assistant",
+            content: [],
+            model: "mythos-5",
+            usage: { input_tokens: 3, output_tokens: 1 },
+          },
+        }),
+        data({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+      ];
+      const deltas = Array.from({ length: 300 }, (_, i) =>
+        data({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: `w${i} ` } }),
+      );
+      const end = [
+        data({ type: "content_block_stop", index: 0 }),
+        data({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 900 } }),
+        data({ type: "message_stop" }),
+      ];
+      const ask = {
+        model: "mythos-5",
+        max_tokens: 1000,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      };
 
-    // Complete: the final count (it was charged only the input estimate, a token: output escaped).
-    const whole = await charged("/v1/messages", ask, {
-      sse: true,
-      body: [...head, ...deltas, ...end].join(""),
+      // Complete: the final count (it was charged only the input estimate, a token: output escaped).
+      const whole = await charged("/v1/messages", ask, {
+        sse: true,
+        body: [...head, ...deltas, ...end].join(""),
+      });
+      expect(whole.text).toContain('"usage":{"output_tokens":900}');
+      expect(whole.tokens).toBe(3 + 900);
+
+      // Ended without its final count: the input reported, and at least a token per delta passed on.
+      const cut = await charged("/v1/messages", ask, { sse: true, body: [...head, ...deltas].join("") });
+      expect(cut.tokens).toBeGreaterThanOrEqual(3 + 300);
     });
-    expect(whole.text).toContain('"usage":{"output_tokens":900}');
-    expect(whole.tokens).toBe(3 + 900);
-
-    // Ended without its final count: the input reported, and at least a token per delta passed on.
-    const cut = await charged("/v1/messages", ask, { sse: true, body: [...head, ...deltas].join("") });
-    expect(cut.tokens).toBeGreaterThanOrEqual(3 + 300);
-  });
+  }
 });
 
 describe("a large JSON answer charged by its own usage only", () => {

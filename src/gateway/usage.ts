@@ -265,10 +265,13 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
         return outputEvents;
       },
       onEvent(named, data) {
-        // An event sent without an `event:` line (SSE allows it) is told by its `type` member, as
-        // a client reading the data sees it: otherwise its deltas and counts would go unmetered.
-        const json = named === undefined ? parse(data) : undefined;
-        const event = named ?? (typeof json?.type === "string" ? json.type : undefined);
+        // An event sent without an `event:` line (SSE allows it), or under a name that is none of
+        // Anthropic's (`message`, SSE's name for an event without one, among them), is told by its
+        // `type` member, as a client reading the data sees it (the Anthropic SDK reads any event but
+        // a ping or an error by it): otherwise its deltas and counts would go unmetered.
+        const own = named !== undefined && ANTHROPIC_EVENTS.has(named);
+        const json = own ? undefined : parse(data);
+        const event = own ? named : typeof json?.type === "string" ? json.type : undefined;
         if (event === "content_block_delta") outputEvents++;
         else if (event === "message_start") {
           const message = (json ?? parse(data))?.message as Json | undefined;
@@ -328,6 +331,18 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     },
   };
 }
+
+/** The events an Anthropic stream names: an event named otherwise is told by its `type` member. */
+const ANTHROPIC_EVENTS: ReadonlySet<string> = new Set([
+  "message_start",
+  "message_delta",
+  "message_stop",
+  "content_block_start",
+  "content_block_delta",
+  "content_block_stop",
+  "ping",
+  "error",
+]);
 
 /** The Responses API's last event, whichever way the response ended: each carries its usage. */
 const FINAL_RESPONSE_EVENTS: ReadonlySet<string> = new Set([

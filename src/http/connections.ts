@@ -5,7 +5,7 @@
  * slow) instead of Node's bare status line.
  */
 import { randomUUID } from "node:crypto";
-import { STATUS_CODES, type IncomingMessage, type Server } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { ClearanceError } from "../errors/index.js";
 import { STATUS_OF_KIND } from "./index.js";
@@ -67,6 +67,22 @@ export type ClientErrorRenderer = (
   requestId: string,
 ) => ClientErrorAnswer;
 
+/** The status and reason a refused request was answered with at the socket (by the handler below). */
+export interface SocketAnswer {
+  readonly status: number;
+  readonly reason: string;
+}
+const answeredAtSocket = new WeakMap<object, SocketAnswer>();
+
+/**
+ * What the gateway answered a request with at the socket, when Node's parser refused it after its
+ * head (a body too slow, bad framing): the response in flight sends nothing itself, and its
+ * connection closes as if its client had left. undefined when it was not answered so.
+ */
+export function socketAnswer(res: ServerResponse): SocketAnswer | undefined {
+  return answeredAtSocket.get(res);
+}
+
 /** What guardConnections leaves the caller: closing, on shutdown, connections that never spoke. */
 export interface GuardedServer {
   /**
@@ -95,7 +111,8 @@ export function guardConnections(
   });
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     // A reset, or a socket already answering a request: nothing sensible can be written.
-    const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const busy = inFlight?.headersSent;
     if (err.code === "ECONNRESET" || !socket.writable || busy === true) {
       socket.destroy();
       return;
@@ -112,6 +129,9 @@ export function guardConnections(
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
     const { body, requestIdHeader } = render(refused, rawRequest(err.rawPacket, socket), requestId);
+    // The request whose head had come is told what it was answered (its observer logs that).
+    if (inFlight !== undefined && inFlight !== null)
+      answeredAtSocket.set(inFlight, { status, reason: refused.code });
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
         "connection: close\r\n" +

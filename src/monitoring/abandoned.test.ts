@@ -1,11 +1,12 @@
 /**
  * A request whose client leaves before any answer was sent: the access log, the metrics and the
- * trace say 499 (client closed request, as nginx logs it), not the 200 nothing was sent with.
+ * trace say 499 (client closed request, as nginx logs it), not the 200 nothing was sent with; one the
+ * gateway answered at the socket itself (a body too slow, bad framing) says what it was answered.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, expect, it } from "vitest";
-import { ADMIN_TOKEN, startTestGateway } from "../testing/gateway.js";
+import { connect, type AddressInfo } from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let upstream: Server;
 afterAll(() => {
@@ -58,4 +59,44 @@ it("counts and logs a request its client abandoned before the answer as 499", as
   } finally {
     await t.gateway.close();
   }
+});
+
+describe("a request the gateway ended itself, its client still there", () => {
+  /** Sends `raw` on a socket and resolves with all the gateway wrote back before closing it. */
+  const exchange = (url: string, raw: string) =>
+    new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      const socket = connect(Number(port), hostname, () => socket.write(raw));
+      let got = "";
+      socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(got));
+    });
+  const head = (t: TestGateway, extra: string) =>
+    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" +
+    `x-test-country: US\r\nauthorization: Bearer ${t.keys.get("alice") as string}\r\n${extra}\r\n`;
+
+  it("is logged with the status it was answered at the socket (408, 400), not 499", async () => {
+    const lines: string[] = [];
+    const t = await startTestGateway({
+      listen: "{ host: 127.0.0.1, port: 0, headers_timeout_ms: 500, request_timeout_ms: 800 }",
+      accessLog: (l) => lines.push(l),
+    });
+    const logged = async (n: number) => {
+      while (lines.length < n) await new Promise((r) => setTimeout(r, 10));
+      return JSON.parse(lines[n - 1] as string) as Record<string, unknown>;
+    };
+    try {
+      // A body that never arrives whole: the request timeout answers it 408.
+      const slow = await exchange(t.url, `${head(t, "content-length: 100\r\n")}{"model":`);
+      expect(slow).toMatch(/^HTTP\/1\.1 408 /);
+      expect(await logged(1)).toMatchObject({ status: 408, reason: "request_timeout" });
+      // A chunked body that is not valid framing: the parser's error answers it 400.
+      const bad = await exchange(t.url, `${head(t, "transfer-encoding: chunked\r\n")}zz\r\n{}\r\n0\r\n\r\n`);
+      expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+      expect(await logged(2)).toMatchObject({ status: 400, reason: "malformed_http" });
+    } finally {
+      await t.gateway.close();
+    }
+  });
 });

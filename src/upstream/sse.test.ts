@@ -94,6 +94,28 @@ describe("createSseParser", () => {
     expect(events).toEqual([{ data: "1" }]);
   });
 
+  it("tells a line that is no event stream's once the blank line after it has come, split anywhere", () => {
+    // Comments, the four fields (alone or with a value), blank lines, a BOM: nothing stray.
+    for (let cut = 0; cut <= SAMPLE.length; cut++) {
+      const parser = createSseParser(() => undefined);
+      parser.push(SAMPLE.subarray(0, cut));
+      parser.push(SAMPLE.subarray(cut));
+      parser.end();
+      expect(parser.stray(), `cut at ${cut}`).toBe(false);
+    }
+    const parser = createSseParser(() => undefined);
+    parser.push('data: 1\n\n{"error":{"message":"gpu-17"}}\r');
+    expect(parser.stray()).toBe(false); // not ended by a blank line yet
+    parser.push("\r\n");
+    expect(parser.stray()).toBe(true);
+    expect(parser.stray()).toBe(false); // told once
+    parser.push("<html>\ndata: 2\n");
+    parser.push("Data: x\n\n");
+    expect(parser.stray()).toBe(true);
+    parser.push("data: 3\n\n: comment\n\n");
+    expect(parser.stray()).toBe(false);
+  });
+
   it("round-trips any events, split anywhere (property)", () => {
     const line = fc.string({ unit: "grapheme" }).filter((s) => !/[\r\n]/.test(s));
     const event = fc.record({

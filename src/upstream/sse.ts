@@ -65,6 +65,13 @@ export interface SseParser {
   push(chunk: Buffer | Uint8Array | string): boolean;
   /** Signals the end of the stream: a trailing unterminated event is dropped, as the spec says. */
   end(): void;
+  /**
+   * Whether, since the last call, a blank line ended lines of which one is no event stream's: not a
+   * comment nor a field the spec names (`data`, `event`, `id`, `retry`) — text, HTML, a JSON error
+   * sent where a stream was read. Every client ignores such a line, but a relay passing the bytes
+   * on as they came would hand its text over.
+   */
+  stray(): boolean;
 }
 
 const LF = 10;
@@ -86,6 +93,9 @@ export function createSseParser(onEvent: (event: SseEvent) => void, limit = Infi
   /** Characters of the current event's `data:` lines, each counted with its field name and line end. */
   let held = 0;
   let over = false;
+  /** A line that is no event stream's since the last blank line; one ended by a blank line since asked. */
+  let strayLine = false;
+  let strayEnded = false;
 
   const line = (text: string): void => {
     if (text === "") {
@@ -94,6 +104,10 @@ export function createSseParser(onEvent: (event: SseEvent) => void, limit = Infi
       data = undefined;
       type = undefined;
       held = 0;
+      if (strayLine) {
+        strayEnded = true;
+        strayLine = false;
+      }
       return;
     }
     if (text.charCodeAt(0) === 58 /* ":" */) return;
@@ -105,6 +119,7 @@ export function createSseParser(onEvent: (event: SseEvent) => void, limit = Infi
       (data ??= []).push(value);
       held += text.length + 1;
     } else if (field === "event") type = value === "" ? undefined : value;
+    else if (field !== "id" && field !== "retry") strayLine = true;
   };
 
   const feed = (text: string): void => {
@@ -153,6 +168,11 @@ export function createSseParser(onEvent: (event: SseEvent) => void, limit = Infi
       partial = "";
       data = undefined;
       type = undefined;
+    },
+    stray() {
+      const ended = strayEnded;
+      strayEnded = false;
+      return ended;
     },
   };
 }
