@@ -68,6 +68,24 @@ const ANSWERS: Record<string, Buffer | ((socket: Socket) => void)> = {
     ["content-type: application/json"],
     `data: ${JSON.stringify(chunk(bigText))}\n\n${errorEvents}`,
   ),
+  // A long answer on a connection the upstream closes after it (undici 7 asserts if its parser is
+  // paused then: an uncaught exception that ended the process).
+  "large-then-close": sized(
+    "200 OK",
+    ["content-type: application/json"],
+    JSON.stringify({
+      ...completion,
+      choices: [{ ...completion.choices[0], message: { role: "assistant", content: bigText } }],
+    }),
+  ),
+  "large-close-delimited": raw(
+    "200 OK",
+    ["content-type: application/json", "connection: close"],
+    JSON.stringify({
+      ...completion,
+      choices: [{ ...completion.choices[0], message: { role: "assistant", content: bigText } }],
+    }),
+  ),
   // A Content-Length shorter than the body: the declared bytes are half a JSON document.
   "short-length": raw(
     "200 OK",
@@ -246,6 +264,18 @@ describe("a stream is known by what the request asked, not only by the upstream'
       expect(text, how).not.toContain("gpu-17");
       expect(JSON.parse(text).error.code, how).toBe("upstream_failed");
       expect(JSON.parse(text).error.message, how).toMatch(/not JSON/);
+    }
+  });
+});
+
+describe("a long answer on a connection the upstream closes", () => {
+  it("is passed on whole, however the reader keeps up, and the gateway keeps running", async () => {
+    for (let i = 0; i < 5; i++) {
+      for (const how of ["large-then-close", "large-close-delimited"]) {
+        const { status, text } = await send(how);
+        expect(status, how).toBe(200);
+        expect(JSON.parse(text).choices[0].message.content, how).toBe(bigText);
+      }
     }
   });
 });

@@ -71,6 +71,31 @@ describe("DispatchedBody", () => {
     expect(got).toEqual(["1", "2", "3"]);
   });
 
+  it("an answer ended by the close never pauses its upstream: it holds, and fails past its bound", async () => {
+    // undici 7 throws an uncaught assertion when such a connection closes while its parser is paused.
+    const body = new DispatchedBody();
+    body.noPause = true;
+    let aborted: Error | undefined;
+    body.abortUpstream = (err) => (aborted = err);
+    expect(body.push(Buffer.alloc(60 * 1024, "a"))).toBe(true);
+    expect(body.push(Buffer.alloc(8 * 1024, "b"))).toBe(true); // past 64 KiB, still no pause
+    const sizes: number[] = [];
+    const errors: Error[] = [];
+    body.on("error", (e: Error) => errors.push(e));
+    body.on("data", (c: Buffer) => {
+      sizes.push(c.length);
+      body.pause();
+    });
+    await tick();
+    expect(sizes).toEqual([60 * 1024]); // a reader that paused: the rest is held, not refused
+    for (let i = 0; i < 16 * 16; i++) expect(body.push(Buffer.alloc(64 * 1024))).toBe(true);
+    expect(aborted).toBeUndefined();
+    expect(body.push(Buffer.alloc(64 * 1024))).toBe(false); // over NO_PAUSE_HOLD: the answer fails
+    expect(aborted?.message).toMatch(/outran its reader/);
+    await tick();
+    expect(errors.map((e) => e.message)).toEqual([aborted?.message]);
+  });
+
   it("keeps an error that comes before the reader for the reader", async () => {
     const body = new DispatchedBody();
     body.push(Buffer.from("x"));

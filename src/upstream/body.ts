@@ -22,12 +22,26 @@ const noop = (): void => {};
  */
 const EARLY = 64 * 1024;
 
+/**
+ * What a body that must not pause its upstream may hold for a reader slower than the upstream: past
+ * it the answer fails (502 before the head, a cut stream after) rather than grow without bound.
+ */
+export const NO_PAUSE_HOLD = 16 * 1024 * 1024;
+
 export class DispatchedBody extends EventEmitter implements UpstreamBody {
   /** Nothing more is emitted but "close" (not yet so for a body destroyed before its reader came). */
   destroyed = false;
   /** Set by the dispatch: resumes reading the socket after onData returned false; aborts the request. */
   resumeUpstream: () => void = noop;
   abortUpstream: (err?: Error) => void = noop;
+  /**
+   * Never ask the upstream to pause: set for an answer its upstream ends by closing the connection
+   * (`Connection: close`, or a body delimited by the close). undici 7 asserts, from the socket's end
+   * handler — an uncaught exception that ends the process — when such a connection closes while its
+   * parser is paused (nodejs/undici#5360, fixed only in undici 8, which needs Node 22). Its chunks
+   * are held instead, up to NO_PAUSE_HOLD.
+   */
+  noPause = false;
 
   private flowing = false;
   /** destroy() was called: the upstream is aborted, and nothing more is taken from it. */
@@ -38,6 +52,8 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
   private held: Buffer[] = [];
   /** Bytes held before the first reader. */
   private early = 0;
+  /** Bytes held for a body that never pauses its upstream (noPause). */
+  private heldBytes = 0;
   /** An end (null) or error that came while chunks were held. */
   private ending: { readonly error: Error | null } | undefined;
 
@@ -95,17 +111,28 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
       this.held.push(chunk);
       this.early += chunk.length;
       if (this.early < EARLY) return true;
-      this.stalled = true;
-      return false;
+      return this.stall(chunk.length);
     }
     if (this.paused || this.held.length > 0) {
       this.held.push(chunk);
+      return this.stall(chunk.length);
+    }
+    this.emit("data", chunk);
+    return this.paused ? this.stall(0) : true;
+  }
+
+  /** The reader cannot take more now: the upstream is asked to pause, or (noPause) the chunk held. */
+  private stall(bytes: number): boolean {
+    if (!this.noPause) {
       this.stalled = true;
       return false;
     }
-    this.emit("data", chunk);
-    if (this.paused) this.stalled = true;
-    return !this.paused;
+    this.heldBytes += bytes;
+    if (this.heldBytes > NO_PAUSE_HOLD) {
+      this.destroy(new Error(`the upstream's answer outran its reader by over ${NO_PAUSE_HOLD} bytes`));
+      return false;
+    }
+    return true;
   }
 
   /** The upstream's body ended (error null) or failed. */
@@ -120,7 +147,9 @@ export class DispatchedBody extends EventEmitter implements UpstreamBody {
 
   private drain(): void {
     while (this.held.length > 0 && !this.paused && !this.destroyed) {
-      this.emit("data", this.held.shift() as Buffer);
+      const chunk = this.held.shift() as Buffer;
+      if (this.heldBytes > 0) this.heldBytes = Math.max(0, this.heldBytes - chunk.length);
+      this.emit("data", chunk);
     }
     if (this.paused || this.destroyed || this.held.length > 0) return;
     if (this.ending !== undefined) {

@@ -137,6 +137,7 @@ function dispatch(
         }
         clearTimeout(deadline);
         body.resumeUpstream = resume;
+        body.noPause = endsByClose(raw);
         answered = true;
         if (status >= 300) {
           // An error answer's body is read (its first 2 KB) before the client gets anything: within
@@ -189,6 +190,27 @@ function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
  * passes on still compressed) — and the header is not passed on (the relay rewrites and measures the
  * text), so such a body is decoded before anyone reads it.
  */
+/**
+ * Whether the upstream ends this answer by closing its connection: `Connection: close`, or no
+ * `Content-Length` and no `Transfer-Encoding` (a body delimited by the close). Such a body must not
+ * pause undici's parser (see DispatchedBody.noPause).
+ */
+function endsByClose(raw: readonly Buffer[]): boolean {
+  let framed = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const length = (raw[i] as Buffer).length;
+    if (length !== 10 && length !== 14 && length !== 17) continue;
+    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    if (name === "content-length" || name === "transfer-encoding") framed = true;
+    else if (
+      name === "connection" &&
+      /(^|,)\s*close\s*(,|$)/i.test((raw[i + 1] as Buffer).toString("latin1"))
+    )
+      return true;
+  }
+  return !framed;
+}
+
 function contentEncoding(raw: readonly Buffer[]): string | null {
   let content: string | null = null;
   let transfer: string | null = null;
