@@ -21,7 +21,7 @@ monitoring:
 
 describe("monitoring.tracing.endpoint", () => {
   it.each([
-    "file:///tmp/spans",
+    "file:///srv/spans",
     "ftp://collector.example/v1/traces",
     "grpc://collector.example:4317",
     "mailto:x@example.com",
