@@ -4,7 +4,6 @@
  * batch started, with the answer it always gave, and no further for a client that has left.
  */
 import { readFileSync, readdirSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BATCH } from "../api/index.js";
@@ -12,6 +11,7 @@ import { decide, decisionView, parseDecisionInput } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { asAdmin, createIdentity } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { trickle } from "../testing/trickle.js";
 import type { Snapshot } from "./snapshot.js";
 
 let t: TestGateway;
@@ -136,33 +136,7 @@ describe("a body still arriving when a new snapshot comes in", () => {
    * has taken the head, then the rest: the answer's status and body.
    */
   async function trickled(token: string, text: string, meanwhile: () => Promise<void> | void) {
-    const url = new URL(t.url);
-    const req = request({
-      host: url.hostname,
-      port: url.port,
-      path: "/v1/decisions",
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
-      },
-    });
-    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
-    });
-    // Told after the gateway's own listener has taken the head (listeners run in order).
-    const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
-    req.write(text.slice(0, 40));
-    await headTaken;
-    await meanwhile();
-    req.end(text.slice(40));
-    return answered;
+    return trickle(t, "/v1/decisions", { authorization: `Bearer ${token}` }, text, meanwhile, 40);
   }
 
   it("is decided against the snapshot in force once it is whole, not the one when its head came", async () => {

@@ -4,9 +4,9 @@
  * refused (a revocation elsewhere may be missing here) while open models stay served; when the
  * store answers again and the change is loaded, service resumes under it.
  */
-import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { trickle } from "../testing/trickle.js";
 
 let t: TestGateway;
 let storeDown = false;
@@ -195,33 +195,19 @@ describe("a snapshot the store cannot confirm", () => {
         time: new Date().toISOString(),
       },
     });
-    const url = new URL(t.url);
-    const req = request({
-      host: url.hostname,
-      port: url.port,
-      path: "/v1/decisions",
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
+    // The head, and part of the body, while the policy is confirmed; the rest once it is not.
+    const { status, body } = await trickle(
+      t,
+      "/v1/decisions",
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+      text,
+      async () => {
+        await untilReady(200);
+        storeDown = true;
+        await untilReady(503);
       },
-    });
-    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
-    });
-    // The head, and half the body, while the policy is confirmed; the rest once it is not.
-    req.write(text.slice(0, 40));
-    await untilReady(200);
-    storeDown = true;
-    await untilReady(503);
-    req.end(text.slice(40));
-    const { status, body } = await answered;
+      40,
+    );
     storeDown = false;
     await untilReady(200);
     expect(status).toBe(503);
@@ -244,40 +230,21 @@ describe("a snapshot the store cannot confirm", () => {
         ...(wire === "anthropic" ? { max_tokens: 16 } : {}),
         messages: [{ role: "user", content: "hello there" }],
       });
-      const url = new URL(t.url);
-      const req = request({
-        host: url.hostname,
-        port: url.port,
-        path: wire === "openai" ? "/v1/chat/completions" : "/v1/messages",
-        method: "POST",
-        agent: false,
-        headers: {
-          ...(wire === "openai"
-            ? { authorization: `Bearer ${key}` }
-            : { "x-api-key": key, "anthropic-version": "2023-06-01" }),
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(text),
-          "x-test-country": "US",
-        },
-      });
-      const answered = new Promise<{ status: number; reason: unknown }>((resolve, reject) => {
-        req.on("response", (res) => {
-          res.resume();
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, reason: res.headers["x-clearance-reason"] }),
-          );
-        });
-        req.on("error", reject);
-      });
-      // The head, and half the body, while the policy is confirmed; the rest once it is not.
-      const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
-      req.write(text.slice(0, 30));
-      await headTaken;
-      storeDown = true;
+      const credentials: Record<string, string> =
+        wire === "openai"
+          ? { authorization: `Bearer ${key}` }
+          : { "x-api-key": key, "anthropic-version": "2023-06-01" };
+      const path = wire === "openai" ? "/v1/chat/completions" : "/v1/messages";
+      // The head, and part of the body, while the policy is confirmed; the rest once it is not.
       try {
-        await untilReady(503);
-        req.end(text.slice(30));
-        expect(await answered).toEqual({ status: 503, reason: "policy_unconfirmed" });
+        const res = await trickle(t, path, { ...credentials, "x-test-country": "US" }, text, async () => {
+          storeDown = true;
+          await untilReady(503);
+        });
+        expect({ status: res.status, reason: res.headers["x-clearance-reason"] }).toEqual({
+          status: 503,
+          reason: "policy_unconfirmed",
+        });
       } finally {
         storeDown = false;
       }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asAdmin } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
+import { trickle } from "../testing/trickle.js";
 
 let t: TestGateway;
 let idp: TestIdp;
@@ -63,47 +64,20 @@ async function trickled(
     wire === "openai"
       ? { model, stream, messages: [{ role: "user", content: "hello there" }] }
       : { model, stream, max_tokens: 16, messages: [{ role: "user", content: "hello there" }] };
-  const text = JSON.stringify(body);
-  const url = new URL(t.url);
-  const req = request({
-    host: url.hostname,
-    port: url.port,
-    path: wire === "openai" ? "/v1/chat/completions" : "/v1/messages",
-    method: "POST",
-    agent: false,
-    headers: {
-      ...(wire === "openai"
-        ? { authorization: `Bearer ${credential}` }
-        : { "x-api-key": credential, "anthropic-version": "2023-06-01" }),
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(text),
-      ...headers,
-    },
-  });
-  const answered = new Promise<Answer>((resolve, reject) => {
-    req.on("response", (res) => {
-      let got = "";
-      res.on("data", (c: Buffer) => (got += c.toString()));
-      res.on("end", () => {
-        let code: string | undefined;
-        if ((res.statusCode ?? 0) >= 400) {
-          const error = (JSON.parse(got) as { error: { code?: string; type?: string } }).error;
-          code = wire === "openai" ? error.code : (res.headers["x-clearance-reason"] as string);
-        }
-        const decision = res.headers["x-clearance-decision"] as string | undefined;
-        const served = res.headers["x-clearance-served-model"] as string | undefined;
-        resolve({ status: res.statusCode ?? 0, code, decision, served });
-      });
-    });
-    req.on("error", reject);
-  });
-  // Told after the gateway's own listener has taken the head (listeners run in order).
-  const headTaken = new Promise<void>((resolve) => t.gateway.server.once("request", () => resolve()));
-  req.write(text.slice(0, 30));
-  await headTaken;
-  await meanwhile();
-  req.end(text.slice(30));
-  return answered;
+  const credentials: Record<string, string> =
+    wire === "openai"
+      ? { authorization: `Bearer ${credential}` }
+      : { "x-api-key": credential, "anthropic-version": "2023-06-01" };
+  const path = wire === "openai" ? "/v1/chat/completions" : "/v1/messages";
+  const res = await trickle(t, path, { ...credentials, ...headers }, JSON.stringify(body), meanwhile);
+  let code: string | undefined;
+  if (res.status >= 400) {
+    const error = (JSON.parse(res.body) as { error: { code?: string; type?: string } }).error;
+    code = wire === "openai" ? error.code : (res.headers["x-clearance-reason"] as string);
+  }
+  const decision = res.headers["x-clearance-decision"] as string | undefined;
+  const served = res.headers["x-clearance-served-model"] as string | undefined;
+  return { status: res.status, code, decision, served };
 }
 
 const CASES: readonly [Wire, boolean][] = [
