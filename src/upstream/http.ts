@@ -8,7 +8,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Pool, errors, type Dispatcher } from "undici";
 import { baseUrlProblem } from "../config/schema.js";
 import { SetupError } from "../errors/index.js";
-import { DispatchedBody } from "./body.js";
+import { DispatchedBody, NO_PAUSE_HOLD } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
 import { UPSTREAM_REQUEST_ID, UpstreamError, wiresOf } from "./types.js";
 
@@ -191,9 +191,10 @@ function passedHeaders(raw: readonly Buffer[]): Record<string, string> {
  * text), so such a body is decoded before anyone reads it.
  */
 /**
- * Whether the upstream ends this answer by closing its connection: `Connection: close`, or no
- * `Content-Length` and no `Transfer-Encoding` (a body delimited by the close). Such a body must not
- * pause undici's parser (see DispatchedBody.noPause).
+ * Whether the upstream ends this answer by closing its connection: `Connection: close`, or neither
+ * a `Content-Length` nor a transfer coding ending in chunked (a body delimited by the close). Such a
+ * body must not pause undici's parser (see DispatchedBody.noPause). An HTTP/1.0 answer with a length
+ * and no `Connection: keep-alive` closes too, but its version is not shown to a dispatch handler.
  */
 function endsByClose(raw: readonly Buffer[]): boolean {
   let framed = false;
@@ -201,7 +202,10 @@ function endsByClose(raw: readonly Buffer[]): boolean {
     const length = (raw[i] as Buffer).length;
     if (length !== 10 && length !== 14 && length !== 17) continue;
     const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
-    if (name === "content-length" || name === "transfer-encoding") framed = true;
+    if (name === "content-length") framed = true;
+    // A transfer coding not ending in chunked is read until the close (RFC 9112 §6.3).
+    else if (name === "transfer-encoding")
+      framed = /(^|,)\s*chunked\s*$/i.test((raw[i + 1] as Buffer).toString("latin1"));
     else if (
       name === "connection" &&
       /(^|,)\s*close\s*(,|$)/i.test((raw[i + 1] as Buffer).toString("latin1"))
@@ -274,7 +278,15 @@ class Decoder {
 
   write(chunk: Buffer): boolean {
     if (this.failed || this.zlib === null) return true;
-    if (this.zlib.write(chunk)) return true;
+    const taken = this.zlib.write(chunk);
+    if (this.body.noPause) {
+      // Never pause such an upstream (see DispatchedBody.noPause): zlib holds it, within the bound.
+      if (this.zlib.writableLength > NO_PAUSE_HOLD) {
+        this.fail(new Error(`the upstream's answer outran its reader by over ${NO_PAUSE_HOLD} bytes`));
+      }
+      return true;
+    }
+    if (taken) return true;
     this.zlib.once("drain", this.resume);
     return false;
   }
