@@ -422,9 +422,14 @@ async function assemble(
   };
 }
 
-/** Throws (SetupError, naming the models) when this config's upstreams cannot serve the policy in force. */
+/**
+ * Throws (SetupError, naming the models) when this config's upstreams would serve one model's allow
+ * with another model of a different control level. Unrouted models and fallbacks in no common wire
+ * format fail closed per request (refused, as before), so a node in a rolling change keeps serving
+ * the rest rather than stopping.
+ */
 function refuseUnservable(config: GatewayConfig, control: ControlState): void {
-  const problems = servingProblems(control.scheme, config);
+  const problems = servingProblems(control.scheme, config).filter((p) => p.code === "shared_upstream_model");
   if (problems.length === 0) return;
   throw new SetupError(
     `scheme version ${control.active.document.version}, in force in the store, cannot be served with this config's upstreams: ` +
