@@ -41,6 +41,9 @@ const subjectKey = (s: Subject) => `${s.kind}:${s.id}`;
 
 export class ScreeningService {
   #engine: ScreeningEngine | null = null;
+  /** Loads started, and the number of the one whose engine is installed (see load()). */
+  #loadsStarted = 0;
+  #installedLoad = 0;
   /** Subject key → the facts last screened, so only changes are screened again. */
   readonly #seen = new Map<string, string>();
   #running: Promise<void> = Promise.resolve();
@@ -63,11 +66,18 @@ export class ScreeningService {
     return this.#engine;
   }
 
-  /** The engine over the active lists, rebuilding it when they changed. */
+  /**
+   * The engine over the active lists, rebuilding it when they changed. Loads may overlap (a pass, an
+   * admin screening): one that started earlier read older lists, so it never replaces the engine a
+   * later one installed, whichever finishes last; its caller gets the newer engine.
+   */
   async load(): Promise<ScreeningEngine> {
+    const started = ++this.#loadsStarted;
     const engine = await ScreeningEngine.load(this.options.store, this.options.threshold, this.#engine);
+    if (started < this.#installedLoad && this.#engine !== null) return this.#engine;
     if (engine !== this.#engine) {
       this.#engine = engine;
+      this.#installedLoad = started;
       setScreeningEngine(engine);
       // New lists: what was screened before was screened against other lists. The import itself
       // rescreened against what changed, so only subjects not yet seen need a pass.
