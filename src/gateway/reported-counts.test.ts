@@ -92,6 +92,30 @@ describe("counts an upstream reports, against the quota", () => {
     expect(await charged("a null final count", { sse: true, body })).toBeGreaterThanOrEqual(7 + 500);
   });
 
+  it("a stream whose count came before its content is charged at least a token per content event after it", async () => {
+    // The count is the upstream's last word only when no content follows it: here it came first
+    // (the prompt's count, no output yet) and the 500 chunks after it went unmetered (was 7 + 1).
+    const early = chunk({ id: "c", choices: [], usage: { prompt_tokens: 7, completion_tokens: 1 } });
+    const body = [early, ...words(500), "data: [DONE]\n\n"].join("");
+    expect(await charged("an early count", { sse: true, body })).toBeGreaterThanOrEqual(7 + 500);
+  });
+
+  it("a stream whose count comes with every chunk is charged its last count", async () => {
+    // Cumulative usage on each chunk (vLLM's continuous usage stats): the last one is the final count.
+    const body = [
+      ...Array.from({ length: 20 }, (_, i) =>
+        chunk({
+          id: "c",
+          choices: [{ index: 0, delta: { content: `w${i} ` } }],
+          usage: { prompt_tokens: 7, completion_tokens: i + 1 },
+        }),
+      ),
+      chunk({ id: "c", choices: [], usage: { prompt_tokens: 7, completion_tokens: 20 } }),
+      "data: [DONE]\n\n",
+    ].join("");
+    expect(await charged("a count on every chunk", { sse: true, body })).toBe(27);
+  });
+
   it("a JSON answer whose output count is a string is charged the estimate an answer without one is", async () => {
     const answer = json({ prompt_tokens: 7, completion_tokens: "9000" }, "x".repeat(4_000));
     // The input as reported; the output at one token per 4 bytes of the body (was 0).

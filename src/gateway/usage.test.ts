@@ -180,6 +180,59 @@ describe("an unread output count is charged as a missing one", () => {
   });
 });
 
+describe("a count followed by content is not the upstream's last word", () => {
+  const REQUEST_CHARS = 40;
+
+  it("Anthropic: content deltas after message_delta's count are charged at least a token each", () => {
+    const s = streamUsage("anthropic", "messages", false);
+    s.onEvent("message_start", JSON.stringify({ message: { usage: { input_tokens: 7, output_tokens: 1 } } }));
+    s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: 1 } }));
+    for (let i = 0; i < 300; i++) s.onEvent("content_block_delta", JSON.stringify({ delta: { text: "w" } }));
+    expect(s.final).toBe(false);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 300 });
+    // A count after them is the last word again, taken as it is.
+    s.onEvent("message_delta", JSON.stringify({ usage: { output_tokens: 280 } }));
+    expect(s.final).toBe(true);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 280 });
+  });
+
+  it("Responses: deltas after a final event's count are charged at least a token each", () => {
+    const s = streamUsage("openai", "responses", false);
+    const usage = { input_tokens: 7, output_tokens: 1 };
+    s.onEvent("response.completed", JSON.stringify({ type: "response.completed", response: { usage } }));
+    for (let i = 0; i < 40; i++)
+      s.onEvent(
+        "response.output_text.delta",
+        JSON.stringify({ type: "response.output_text.delta", delta: "w" }),
+      );
+    expect(s.final).toBe(false);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 40 });
+  });
+
+  it("OpenAI chat: a chunk with content and a null usage after the count makes it no final count", () => {
+    const s = streamUsage("openai", "chat.completions", false);
+    s.onEvent(undefined, JSON.stringify({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 0 } }));
+    for (let i = 0; i < 25; i++)
+      s.onEvent(undefined, JSON.stringify({ choices: [{ index: 0, delta: { content: "w" } }], usage: null }));
+    expect(s.final).toBe(false);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 25 });
+  });
+
+  it("OpenAI chat: content chunks each carrying the cumulative count end on a final count", () => {
+    const s = streamUsage("openai", "chat.completions", false);
+    for (let i = 0; i < 25; i++)
+      s.onEvent(
+        undefined,
+        JSON.stringify({
+          choices: [{ index: 0, delta: { content: "w" } }],
+          usage: { prompt_tokens: 7, completion_tokens: i + 1 },
+        }),
+      );
+    expect(s.final).toBe(true);
+    expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 25 });
+  });
+});
+
 describe("a request left before the upstream's head", () => {
   it("is charged the input estimate, but a token count nothing (it runs no model)", () => {
     expect(unansweredCharge("chat.completions", 4_001)).toEqual({ input: 1_001, output: 0 });

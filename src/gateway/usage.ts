@@ -161,7 +161,10 @@ export interface StreamUsage {
   onEvent(event: string | undefined, data: string): boolean;
   /** What the upstream reported so far. */
   readonly usage: Usage | null;
-  /** The upstream sent its final count (not only Anthropic's opening estimate, or nothing). */
+  /**
+   * The upstream sent its final count (not only Anthropic's opening estimate, or nothing): a count
+   * with no content after it. A count that content followed (sent early, and not again) is not.
+   */
   readonly final: boolean;
   /** Events passed on that carry output: each is at least one token. */
   readonly outputEvents: number;
@@ -176,7 +179,8 @@ const inputEstimate = (requestChars: number): number => Math.ceil(requestChars /
 /**
  * What a stream is charged. Complete with the upstream's final count: that count (its input
  * estimated from the request's size if it gave none). Otherwise — cut short before the final
- * report (the client went away, or the upstream failed mid-stream), or ended without one — what it
+ * report (the client went away, or the upstream failed mid-stream), ended without one, or with
+ * content after its last count (a count sent early is no final one) — what it
  * reported, but never less than what was passed on: one output token an event, and the input
  * estimated when it never said. Metering nothing would let a client read a stream and leave before
  * its end, or an upstream that omits its count serve, off the quota. The final count is taken as it
@@ -272,8 +276,11 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
         const own = named !== undefined && ANTHROPIC_EVENTS.has(named);
         const json = own ? undefined : parse(data);
         const event = own ? named : typeof json?.type === "string" ? json.type : undefined;
-        if (event === "content_block_delta") outputEvents++;
-        else if (event === "message_start") {
+        if (event === "content_block_delta") {
+          outputEvents++;
+          // Content after a count: that count was not the upstream's last word (see `final`).
+          final = false;
+        } else if (event === "message_start") {
           const message = (json ?? parse(data))?.message as Json | undefined;
           const u = usageOf(message?.usage);
           if (u) usage = { input: u.input, output: u.output };
@@ -308,7 +315,11 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     onEvent(event, data) {
       if (!data.includes('"usage"')) {
         // Chat and completion chunks each carry output; of the Responses API's events, the deltas.
-        if (endpoint === "responses" ? data.includes('.delta"') : data !== "[DONE]") outputEvents++;
+        // Output after a count: that count was not the upstream's last word (see `final`).
+        if (endpoint === "responses" ? data.includes('.delta"') : data !== "[DONE]") {
+          outputEvents++;
+          final = false;
+        }
         return false;
       }
       const json = parse(data);
@@ -318,13 +329,20 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
         if (FINAL_RESPONSE_EVENTS.has(json.type as string)) {
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
           final = usage !== null && usage.outputUnread !== true;
-        } else if (data.includes('.delta"')) outputEvents++;
+        } else if (data.includes('.delta"')) {
+          outputEvents++;
+          final = false;
+        }
         return false;
       }
       // Asked for usage, upstreams send `"usage": null` with every chunk until the last.
-      if (Array.isArray(json.choices) && json.choices.length > 0) outputEvents++;
+      const content = Array.isArray(json.choices) && json.choices.length > 0;
+      if (content) outputEvents++;
       const u = usageOf(json.usage);
-      if (u === null) return false;
+      if (u === null) {
+        if (content) final = false;
+        return false;
+      }
       usage = u;
       final = u.outputUnread !== true;
       return stripUsageChunk && Array.isArray(json.choices) && json.choices.length === 0;
