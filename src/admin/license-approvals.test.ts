@@ -200,6 +200,21 @@ describe("applications", () => {
     }
   });
 
+  it("a licensee of another shape is refused saying which shapes it may have", async () => {
+    for (const licensee of ["bw-cyber", {}, { organization: "bw-cyber", principal: "erik" }, { org: "x" }]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(400);
+      // Was "licensee: Invalid input".
+      expect(r.body.error.problems, JSON.stringify(licensee)).toEqual([
+        {
+          code: "invalid_union",
+          path: "licensee",
+          message: "expected {organization: ID} or {principal: ID}",
+        },
+      ]);
+    }
+  });
+
   it("name themselves with an id of at most 256 characters, as a scheme file's licenses do", async () => {
     // 70,000 characters made a change the audit log cannot hold (64 KiB an entry): it was stored,
     // answered 413, and stayed first in the outbox, so every admin change after it answered 413 too.

@@ -46,10 +46,10 @@ export const licenseApplication = z.strictObject({
   id: licenseId.optional(),
   // Ids, as the scheme file's licenses name them: compared with identities' organizations (an
   // applicant's scope, conflicts of interest) and written into every decision it grants.
-  licensee: z.union([
-    z.strictObject({ organization: organizationId }),
-    z.strictObject({ principal: principalId }),
-  ]),
+  licensee: z.union(
+    [z.strictObject({ organization: organizationId }), z.strictObject({ principal: principalId })],
+    { error: "expected {organization: ID} or {principal: ID}" },
+  ),
   models: z.array(nameText).min(1, "at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "at least one action"),
   destinations: setExpression,
