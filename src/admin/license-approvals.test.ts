@@ -199,6 +199,41 @@ describe("applications", () => {
       expect(r.status, JSON.stringify(licensee)).toBe(201);
     }
   });
+
+  it("a licensee of another shape is refused saying which shapes it may have", async () => {
+    for (const licensee of ["bw-cyber", {}, { organization: "bw-cyber", principal: "erik" }, { org: "x" }]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ licensee }));
+      expect(r.status, JSON.stringify(licensee)).toBe(400);
+      // Was "licensee: Invalid input".
+      expect(r.body.error.problems, JSON.stringify(licensee)).toEqual([
+        {
+          code: "invalid_union",
+          path: "licensee",
+          message: "expected {organization: ID} or {principal: ID}",
+        },
+      ]);
+    }
+  });
+
+  it("name themselves with an id of at most 256 characters, as a scheme file's licenses do", async () => {
+    // 70,000 characters made a change the audit log cannot hold (64 KiB an entry): it was stored,
+    // answered 413, and stayed first in the outbox, so every admin change after it answered 413 too.
+    for (const id of [`L-${"x".repeat(255)}`, `L-${"x".repeat(70_000)}`]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ id }));
+      expect(r.status, `${id.length} characters`).toBe(400);
+      expect(r.body.error.problems).toEqual([
+        { code: "too_big", path: "id", message: "expected a license id of at most 256 characters" },
+      ]);
+      expect(await raw.records.get("license", id)).toBeUndefined();
+    }
+    const longest = `L-${"x".repeat(254)}`;
+    expect(
+      (await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ id: longest }))).status,
+    ).toBe(201);
+    expect(
+      (await call(t, ADMIN_TOKEN, "POST", "/admin/v1/licenses", application({ id: "L-AFTER" }))).status,
+    ).toBe(201);
+  });
 });
 
 describe("workflow errors", () => {
@@ -246,6 +281,22 @@ describe("workflow errors", () => {
 });
 
 describe("identities", () => {
+  it("are named with an id of at most 256 characters: a longer one is refused before it is stored", async () => {
+    for (const id of [`a${"x".repeat(256)}@edges`, `a${"x".repeat(70_000)}@edges`]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/identities", {
+        id,
+        name: "long",
+        roles: ["approver"],
+      });
+      expect(r.status, `${id.length} characters`).toBe(400);
+      expect(r.body.error.problems).toEqual([
+        { code: "too_big", path: "id", message: "at most 256 characters" },
+      ]);
+      expect(await raw.records.get("identity", id)).toBeUndefined();
+    }
+    expect(await createIdentity(t, "after-long@edges", ["viewer"])).toEqual(expect.any(String));
+  });
+
   it("revoked twice keep the first revocation: its time stands and nothing more is recorded", async () => {
     await createIdentity(t, "twice@edges", ["viewer"]);
     expect(await asAdmin(t, "POST", "/admin/v1/identities/twice@edges/revoke", {})).toMatchObject({

@@ -31,15 +31,25 @@ export const principalId = z
   .regex(ID, "expected a principal id: letters, digits and . _ : - (starting with a letter or digit)")
   .max(MAX_ID, `expected a principal id of at most ${MAX_ID} characters`);
 
+/**
+ * A license id, as the scheme file's licenses name them: it goes into every change's and every
+ * decision's audit entry, so it is bounded (an entry holds at most 64 KiB; one the log cannot hold
+ * would be stored and then never logged).
+ */
+export const licenseId = z
+  .string()
+  .regex(ID, "letters, digits and . _ : - (starting with a letter or digit)")
+  .max(MAX_ID, `expected a license id of at most ${MAX_ID} characters`);
+
 /** A license application (`POST /admin/v1/licenses`). */
 export const licenseApplication = z.strictObject({
-  id: z.string().regex(ID, "letters, digits and . _ : - (starting with a letter or digit)").optional(),
+  id: licenseId.optional(),
   // Ids, as the scheme file's licenses name them: compared with identities' organizations (an
   // applicant's scope, conflicts of interest) and written into every decision it grants.
-  licensee: z.union([
-    z.strictObject({ organization: organizationId }),
-    z.strictObject({ principal: principalId }),
-  ]),
+  licensee: z.union(
+    [z.strictObject({ organization: organizationId }), z.strictObject({ principal: principalId })],
+    { error: "expected {organization: ID} or {principal: ID}" },
+  ),
   models: z.array(nameText).min(1, "at least one model"),
   actions: z.array(z.enum(ACTIONS)).min(1, "at least one action"),
   destinations: setExpression,

@@ -6,7 +6,7 @@ import { ROLES, type Identity } from "../../control/types.js";
 import { ClearanceError } from "../../errors/index.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
-import { nameText } from "../../scheme/text.js";
+import { MAX_NAME, nameText } from "../../scheme/text.js";
 import { organizationId } from "../../licensing/schema.js";
 
 /** Actors the audit log already uses: an identity must not be mistaken for them. */
@@ -52,7 +52,11 @@ export const identityRoutes = [
     status: 201,
     body: z
       .strictObject({
-        id: z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits and . _ @ -"),
+        // Every change and approval it makes names it in the audit log: bounded, as other ids are.
+        id: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits and . _ @ -")
+          .max(MAX_NAME, `at most ${MAX_NAME} characters`),
         name: nameText,
         roles: z.array(z.enum(ROLES)).min(1),
         /** An organization id (as licenses and partners name it), never free text. */
