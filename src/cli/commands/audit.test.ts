@@ -374,6 +374,14 @@ describe("against a gateway's /audit/ handler", () => {
     expect(JSON.parse(one.out)).toEqual({ v: 1, type: "decision", i: 999 });
   });
 
+  it("a method other than GET or HEAD is 405 naming the methods it takes (Allow)", async () => {
+    for (const path of ["checkpoint", "tile/0/000", "proof/inclusion?index=0&size=1"]) {
+      const res = await fetch(`${base}/audit/${path}`, { method: "POST" });
+      expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("method_not_allowed");
+    }
+  });
+
   it("a --state that cannot be saved is said (exit 2), and leaves no copy aside", async () => {
     const dir = mkdtempSync(join(tmp, "state-"));
     const state = join(dir, "state.json");
