@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseScheme } from "../scheme/index.js";
 import { NOW, TEST_SCHEME_YAML, testScheme } from "../testing/schemes.js";
@@ -209,6 +210,30 @@ describe("decision API", () => {
     const missing = await fetch(`${base}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  });
+
+  it("a compressed body is a 415 naming its Content-Encoding, not a parse error quoting its bytes", async () => {
+    const json = JSON.stringify({ principal: FR, request });
+    for (const encoding of ["gzip", "deflate, gzip", "br"]) {
+      const res = await fetch(`${base}/v1/decisions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-encoding": encoding },
+        body: encoding === "br" ? brotliCompressSync(json) : gzipSync(json),
+      });
+      expect(res.status).toBe(415);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error).toEqual({
+        code: "unsupported_media_type",
+        message: `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the JSON body uncompressed`,
+      });
+    }
+    // identity is no coding at all.
+    const plain = await fetch(`${base}/v1/decisions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "identity" },
+      body: json,
+    });
+    expect(plain.status).toBe(200);
   });
 
   it("GET /healthz reports the scheme in force", async () => {

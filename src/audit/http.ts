@@ -22,7 +22,9 @@ export async function handleAudit(
   path: string,
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    throw new ClearanceError("method", "method_not_allowed", "the audit log is read-only: use GET");
+    throw new ClearanceError("method", "method_not_allowed", "the audit log is read-only: use GET", {
+      allow: ["GET", "HEAD"],
+    });
   }
   const sub = path.slice("/audit/".length);
   if (sub === "checkpoint") {

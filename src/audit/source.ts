@@ -175,6 +175,7 @@ export type VerifyErrorCode =
   | "malformed-tile"
   | "tile-mismatch"
   | "entry-mismatch"
+  | "entry-not-canonical"
   | "wrong-root"
   | "inconsistent-history"
   | "index-out-of-range"

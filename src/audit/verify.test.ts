@@ -16,7 +16,8 @@ const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
 const signer = parseSignerKey(keys.privateKey);
 const verifierKey = keys.verifierKey;
-const entry = (i: number, tag = "decision") => Buffer.from(JSON.stringify({ v: 1, type: tag, i }));
+/** Entries as the gateway writes them: RFC 8785 canonical JSON (members in code-unit order). */
+const entry = (i: number, tag = "decision") => Buffer.from(JSON.stringify({ i, type: tag, v: 1 }));
 
 function logOptions(dataDir: string) {
   const onError = (err: unknown) => {
@@ -313,6 +314,44 @@ describe("verifyEntry", () => {
     expect((await verifyEntry(directorySource(grown.dir), verifierKey, 1100n, { state })).previous).toEqual({
       size: 1000n,
     });
+  });
+
+  it("refuses an entry whose bytes are not the canonical JSON of what it reads as", async () => {
+    // Signed and included all the same: the log's key signed them, but what a JSON reader takes
+    // from them is not what was hashed (JSON.parse keeps the last "decision", another reader the
+    // first; 1e400 reads as Infinity).
+    const entries = [
+      '{"decision":"deny","i":0,"type":"decision","v":1}',
+      '{"decision":"deny","decision":"allow","type":"decision","v":1}',
+      '{"v":1,"type":"decision","i":2}',
+      '{"i":3,"n":1e400,"type":"decision","v":1}',
+      '{"i":4,"type":"decision","v":1} ',
+      // A lone surrogate escaped as JSON.stringify writes it (entries before 6 December): canonical here.
+      '{"i":5,"model":"\\ud800","type":"decision","v":1}',
+    ];
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-verify-"));
+    const log = await AuditLog.open(logOptions(dataDir));
+    for (const e of entries) await log.append(Buffer.from(e));
+    await log.close();
+    const source = directorySource(join(dataDir, "audit"));
+    expect((await verifyEntry(source, verifierKey, 0n)).entry).toEqual({
+      decision: "deny",
+      i: 0,
+      type: "decision",
+      v: 1,
+    });
+    expect((await verifyEntry(source, verifierKey, 5n)).entry).toMatchObject({ model: "\ud800" });
+    await expectFailure(
+      verifyEntry(source, verifierKey, 1n),
+      "entry-not-canonical",
+      /^entry 1 \(tile\/entries\/000\.p\/6\) is included .*not RFC 8785 canonical JSON: it names "decision" more than once/,
+    );
+    for (const i of [2n, 3n, 4n])
+      await expectFailure(
+        verifyEntry(source, verifierKey, i),
+        "entry-not-canonical",
+        /re-encoding what it reads as/,
+      );
   });
 });
 

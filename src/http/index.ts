@@ -94,6 +94,16 @@ export function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions 
         `expected Content-Type: application/json, got "${type.slice(0, 100)}"`,
       );
     }
+    // Bodies are read as they come: a compressed one read as JSON was refused as "not valid JSON",
+    // its message quoting the compressed bytes (control characters).
+    const encoding = req.headers["content-encoding"]?.trim() ?? "";
+    if (encoding !== "" && encoding.toLowerCase() !== "identity") {
+      throw new ClearanceError(
+        options.wrongType ?? "media-type",
+        "unsupported_media_type",
+        `Content-Encoding ${JSON.stringify(encoding.slice(0, 100))} is not supported: send the JSON body uncompressed`,
+      );
+    }
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (declared > limit) throw tooLarge(limit);
     const depth = new DepthGauge(options.depth ?? DEFAULT_JSON_DEPTH);

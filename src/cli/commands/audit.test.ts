@@ -27,7 +27,8 @@ const ORIGIN = "cli.example/audit";
 const tmp = mkdtempSync(join(tmpdir(), "clearance-audit-cli-"));
 const keyFile = join(tmp, "log.key");
 const vkeyFile = join(tmp, "log.vkey");
-const entry = (i: number, tag = "decision") => Buffer.from(JSON.stringify({ v: 1, type: tag, i }));
+/** Entries as the gateway writes them: RFC 8785 canonical JSON (members in code-unit order). */
+const entry = (i: number, tag = "decision") => Buffer.from(JSON.stringify({ i, type: tag, v: 1 }));
 
 async function cli(args: string[]) {
   let out = "";
@@ -291,12 +292,24 @@ describe("clearance audit verify", () => {
       state,
     ]);
     expect(r.code).toBe(0);
-    expect(r.out).toBe(`${JSON.stringify({ v: 1, type: "decision", i: 1234 }, null, 2)}\n`);
+    expect(r.out).toBe(`${JSON.stringify({ i: 1234, type: "decision", v: 1 }, null, 2)}\n`);
     expect(r.err).toMatch(
       /entry 1234 is included in cli\.example\/audit at size 1500, consistent with the 1500/,
     );
     const json = await cli(["audit", "verify", grown.dir, "--key", `@${vkeyFile}`, "--entry", "0", "--json"]);
     expect(JSON.parse(json.out)).toMatchObject({ ok: true, size: "1500", index: "0", entry: { i: 0 } });
+  });
+
+  it("--entry refuses (exit 1) an entry that is not the canonical JSON of what it shows", async () => {
+    const dataDir = mkdtempSync(join(tmp, "log-"));
+    const log = await AuditLog.open(options(dataDir));
+    await log.append(Buffer.from('{"decision":"deny","decision":"allow","type":"decision","v":1}'));
+    await log.close();
+    const r = await cli(["audit", "verify", join(dataDir, "audit"), "--key", `@${vkeyFile}`, "--entry", "0"]);
+    expect([r.code, r.out]).toEqual([1, ""]);
+    expect(r.err).toMatch(
+      /\(entry-not-canonical\): entry 0 \(tile\/entries\/000\.p\/1\) is included .* names "decision" more than once/,
+    );
   });
 
   it("rejects invalid input with exit 2", async () => {
@@ -359,6 +372,14 @@ describe("against a gateway's /audit/ handler", () => {
     ]);
     const one = await cli(["audit", "verify", `${base}/audit/`, "--key", `@${vkeyFile}`, "--entry", "999"]);
     expect(JSON.parse(one.out)).toEqual({ v: 1, type: "decision", i: 999 });
+  });
+
+  it("a method other than GET or HEAD is 405 naming the methods it takes (Allow)", async () => {
+    for (const path of ["checkpoint", "tile/0/000", "proof/inclusion?index=0&size=1"]) {
+      const res = await fetch(`${base}/audit/${path}`, { method: "POST" });
+      expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("method_not_allowed");
+    }
   });
 
   it("a --state that cannot be saved is said (exit 2), and leaves no copy aside", async () => {
