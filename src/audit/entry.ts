@@ -141,7 +141,11 @@ export function adminEntry(c: AdminChange, pseudonymize?: Pseudonymizer): Buffer
     pseudonymize === undefined
       ? { object: c.object, details: c.details ?? {} }
       : withoutPersons(c.action, { object: c.object, details: c.details ?? {} }, pseudonymize);
-  const entry = (shown: Readonly<Record<string, unknown>>) =>
+  const entry = (
+    shown: Readonly<Record<string, unknown>>,
+    named: { readonly kind: string; readonly id: string } = object,
+    actor: string = c.actor,
+  ) =>
     Buffer.from(
       canonicalJson({
         v: 1,
@@ -149,9 +153,9 @@ export function adminEntry(c: AdminChange, pseudonymize?: Pseudonymizer): Buffer
         time: c.time.toISOString(),
         node: c.node,
         change: c.change ?? null,
-        actor: c.actor,
+        actor,
         action: c.action,
-        object,
+        object: named,
         details: shown,
       }),
     );
@@ -159,12 +163,21 @@ export function adminEntry(c: AdminChange, pseudonymize?: Pseudonymizer): Buffer
   if (full.length <= MAX_ENTRY) return full;
   // No log can hold it, and refusing it would leave this change and every later one unlogged: the
   // change is logged all the same, its details replaced by their digest (the operator can show them).
-  return entry({
+  const withheld = {
     withheld: "too large",
     bytes: full.length,
     sha256: createHash("sha256").update(canonicalJson(details)).digest("hex"),
-  });
+  };
+  const lighter = entry(withheld);
+  if (lighter.length <= MAX_ENTRY) return lighter;
+  // Still too large: an object id or actor longer than any the API takes (written past it, or by an
+  // older release). Named by their digests, for the same reason.
+  return entry(withheld, { kind: object.kind, id: digestOf(object.id) }, digestOf(c.actor));
 }
+
+/** A name too long for an entry, as `sha256:<hex>` of its UTF-8 (left as it is when short). */
+const digestOf = (name: string): string =>
+  name.length <= 256 ? name : `sha256:${createHash("sha256").update(name).digest("hex")}`;
 
 /** What an admin entry shows of its change: the object and the details. */
 export interface AdminShown {

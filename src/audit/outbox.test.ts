@@ -183,4 +183,41 @@ describe("draining admin changes into the audit log", () => {
     await log.close();
     await store.close();
   });
+
+  it("logs a change whose object id and actor alone are too large for an entry (their digests), and the changes after it", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-outbox-"));
+    const store = await openStore({ dataDir });
+    const log = await openLog(dataDir);
+    // Ids longer than any the admin API takes, written past it (an older release, another tool).
+    const id = "L".repeat(70_000);
+    const actor = "a".repeat(70_000);
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare(
+      "INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(new Date().toISOString(), actor, "license.apply", "license", id, JSON.stringify({}));
+    db.close();
+    await store.principals.put(parsePrincipal({ id: "small" }), "admin");
+    const entries: Buffer[] = [];
+    const trail: AuditTrail = Object.create(log) as AuditTrail;
+    trail.append = async (entry) => {
+      const index = await log.append(entry);
+      entries.push(Buffer.from(entry));
+      return index;
+    };
+    await new OutboxDrainer(store, trail, "node-1", NONE).drain();
+    expect(await store.outbox.list(0, 10)).toEqual([]);
+    expect(entries).toHaveLength(2);
+    const [big, small] = entries.map((e) => JSON.parse(e.toString()) as Record<string, unknown>);
+    const sha = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
+    expect(big).toMatchObject({
+      change: 1,
+      action: "license.apply",
+      actor: sha(actor),
+      object: { kind: "license", id: sha(id) },
+      details: { withheld: "too large" },
+    });
+    expect(small).toMatchObject({ change: 2, object: { id: "small" } });
+    await log.close();
+    await store.close();
+  });
 });
