@@ -37,6 +37,7 @@ import { relay } from "./relay.js";
 import { unansweredCharge } from "./usage.js";
 import {
   checkStream,
+  refuseBackground,
   refuseDuplicateMembers,
   refuseRoutingMembers,
   requestLocation,
@@ -69,7 +70,7 @@ export async function proxy(
   res.once("close", () => {
     if (!res.writableFinished) abort.cancel();
   });
-  const identified = await identify(ctx, req, wire, seen);
+  const identified = await identify(ctx, req, wire, endpoint, seen);
   const admitted = await admit(ctx, identified, res, wire, seen, () => standingOf(ctx, req, seen));
   // Recorded, forwarded and metered as decided: on the standing taken again, if it was.
   const asked =
@@ -104,6 +105,7 @@ async function identify(
   ctx: GatewayContext,
   req: IncomingMessage,
   wire: Wire,
+  endpoint: Endpoint,
   seen: Observation,
 ): Promise<Asked> {
   // Refused before the body is read when the key or token is not valid now: nothing of a caller
@@ -121,6 +123,7 @@ async function identify(
   const json = value as Record<string, unknown>;
   checkStream(json.stream);
   if (wire === "openai") refuseRoutingMembers(json);
+  if (endpoint === "responses") refuseBackground(json);
   const model = requestedModel(json.model);
   // A license may be limited to purposes; the client declares its purpose per request.
   const purpose = requestPurpose(req);

@@ -111,6 +111,24 @@ export function refuseRoutingMembers(json: Record<string, unknown>): void {
 }
 
 /**
+ * Refuses a Responses API request run in the background (`background` given, and neither false nor
+ * null), before anything is decided or recorded. Its answer is a "queued" response with no output
+ * and no usage: the model works on after it, and the output is read with GET /v1/responses/{id},
+ * which the gateway does not serve. Forwarded, it would be charged a guess at that short answer and
+ * never the output the model went on to produce (a stream's client leaving early would not stop it
+ * either).
+ */
+export function refuseBackground(json: Record<string, unknown>): void {
+  const value = json.background;
+  if (value === undefined || value === null || value === false) return;
+  throw invalidField(
+    "unsupported_member",
+    "background",
+    "the request body asks for a background response, which runs on after its answer and is read with GET /v1/responses/{id}; the gateway meters a response by its answer and does not serve that route, so it is not accepted (leave out background, or set it to false)",
+  );
+}
+
+/**
  * A name that will be logged or echoed: bounded, free of control characters (C0, DEL, C1: they garble
  * logs and headers) and of lone surrogates (not Unicode: RFC 8785 would refuse the audit entry
  * holding one). One scan for both; a name holding both is refused for its control characters.
