@@ -112,6 +112,7 @@ describe("the console's static files", () => {
     expect(r.headers.location).toBe("/console/");
     const post = await get(t.url, "/console/", "POST");
     expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe("GET, HEAD"); // RFC 9110 15.5.6
     expect(JSON.parse(post.body).error.code).toBe("method_not_allowed");
     expect(JSON.parse((await get(t.url, "/console/%E0%A4%A")).body).error.code).toBe("invalid_path");
   });

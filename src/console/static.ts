@@ -88,7 +88,9 @@ export async function serveConsole(
   signIn: readonly string[] | SignInOrigins = [],
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    throw new ClearanceError("method", "method_not_allowed", "the console is read-only: use GET");
+    throw new ClearanceError("method", "method_not_allowed", "the console is read-only: use GET", {
+      allow: ["GET", "HEAD"],
+    });
   }
   if (path === "/console") {
     res.writeHead(308, { location: CONSOLE_PATH, "content-length": 0 });
