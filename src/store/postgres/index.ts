@@ -320,15 +320,21 @@ export class PostgresStore implements Store {
         return { created };
       });
     },
-    get: async (id: string): Promise<Principal | undefined> => q.getPrincipal(this.#live(), id),
+    get: async (id: string): Promise<Principal | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getPrincipal(pool, id) : undefined;
+    },
     list: async (): Promise<Principal[]> => q.listPrincipals(this.#live()),
-    remove: async (id: string, actor?: string): Promise<boolean> =>
-      this.#tx(async (db) => {
+    remove: async (id: string, actor?: string): Promise<boolean> => {
+      this.#live();
+      if (!q.storable(id)) return false;
+      return this.#tx(async (db) => {
         // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
         if ((await db.query("DELETE FROM principals WHERE id = $1", [id])).rowCount === 0) return false;
         await this.#changed(db, actor, "principal.remove", { kind: "principal", id });
         return true;
-      }),
+      });
+    },
   };
 
   readonly keys = {
@@ -338,6 +344,9 @@ export class PostgresStore implements Store {
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }> => {
       const checkedLabel = checkLabel(label);
+      this.#live();
+      if (!q.storable(principalId))
+        throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
       return this.#tx(async (db) => {
         for (;;) {
           const { id, key, hash } = generateApiKey();
@@ -371,7 +380,10 @@ export class PostgresStore implements Store {
         return outcome !== "unknown";
       });
     },
-    list: async (principalId?: string): Promise<ApiKeyRecord[]> => q.listKeys(this.#live(), principalId),
+    list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
+      const pool = this.#live();
+      return principalId === undefined || q.storable(principalId) ? q.listKeys(pool, principalId) : [];
+    },
   };
 
   readonly outbox = {
@@ -387,8 +399,10 @@ export class PostgresStore implements Store {
   };
 
   readonly records = {
-    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> =>
-      q.getRecord<T>(this.#live(), collection, id),
+    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getRecord<T>(pool, collection, id) : undefined;
+    },
     list: async <T>(collection: Collection): Promise<StoredRecord<T>[]> =>
       q.listRecords<T>(this.#live(), collection),
     put: async <T>(
@@ -442,8 +456,10 @@ export class PostgresStore implements Store {
       if (records.length > 0) await q.recordFederated(pool, records);
     },
     list: async (): Promise<FederatedPrincipalRecord[]> => q.listFederated(this.#live()),
-    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> =>
-      q.getFederated(this.#live(), id),
+    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getFederated(pool, id) : undefined;
+    },
   };
 
   readonly usage = {
