@@ -110,6 +110,11 @@ export async function openPostgresStore(
   // no listener that would kill the process. The pool discards the connection and reconnects on demand.
   pool.on("error", () => undefined);
   fast.on("error", () => undefined);
+  // The pool hears a connection's "error" only while it is idle. One the server ends while it is
+  // checked out (pg_terminate_backend, a failover, the idle-in-transaction timeout) emits it on its
+  // client, unheard, and that ended the process. The query in flight is refused all the same, and
+  // the connection is discarded when it is released.
+  for (const p of [pool, fast]) p.on("connect", (client) => void client.on("error", () => undefined));
   try {
     // Its own session, without the admin statement bounds: a migration may take long on a big store.
     // Its lock waits are bounded (another process's migration, a table in use elsewhere), and a
@@ -166,6 +171,25 @@ const CLIENT_TIMEOUT = "Query read timeout";
 const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect";
 const POOL_CONNECT_TIMEOUT = "Connection terminated due to connection timeout";
 
+/**
+ * PostgreSQL's SQLSTATEs for a session the server ended: an administrator's pg_terminate_backend
+ * or a shutdown, a crash, a server still starting, the idle-in-transaction timeout.
+ */
+const SESSION_ENDED = new Set(["57P01", "57P02", "57P03", "25P03"]);
+/** node-postgres's errors for a connection lost under its client. */
+const CONNECTION_LOST = new Set([
+  "Connection terminated unexpectedly",
+  "Client has encountered a connection error and is not queryable",
+]);
+
+/** Whether `err` says the connection to the store was lost (its session ended, its link reset). */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && (SESSION_ENDED.has(code) || code.startsWith("08"))) return true;
+  if (code === "ECONNRESET" || code === "EPIPE") return true;
+  return CONNECTION_LOST.has((err as Error | undefined)?.message ?? "");
+}
+
 /** How long an admin statement may take: on the server, then on the client. */
 export interface AdminBounds {
   readonly serverMs: number;
@@ -214,7 +238,7 @@ export class PostgresStore implements Store {
     this.#connectMs = connectMs;
     const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
       pool.query(text as string, values).catch((err: unknown) => {
-        throw this.#timedOut(err, "maybe") ?? err;
+        throw this.#unavailable(err, "maybe") ?? err;
       });
     this.#bounded = Object.assign(Object.create(pool) as pg.Pool, { query });
     this.#fast = fast;
@@ -237,10 +261,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * An admin statement's timeout as StoreError "timeout", or null. `changed`: whether a change may
-   * have been made all the same (an autocommit write or COMMIT whose answer did not come back).
+   * An admin statement's timeout as StoreError "timeout", its connection lost as "disconnected", or
+   * null. `changed`: whether a change may have been made all the same (an autocommit write or COMMIT
+   * whose answer did not come back).
    */
-  #timedOut(err: unknown, changed: "no" | "maybe"): StoreError | null {
+  #unavailable(err: unknown, changed: "no" | "maybe"): StoreError | null {
     // The pool's wait for a connection: as much a bound as a statement's, and nothing was sent yet.
     const message = (err as Error | undefined)?.message;
     if (message === POOL_WAIT_TIMEOUT || message === POOL_CONNECT_TIMEOUT) {
@@ -249,14 +274,17 @@ export class PostgresStore implements Store {
       return new StoreError("timeout", `${what} in ${this.#connectMs} ms; nothing was changed, try again`);
     }
     const server = (err as { code?: unknown }).code === QUERY_CANCELED;
-    if (!server && (err as Error | undefined)?.message !== CLIENT_TIMEOUT) return null;
-    const [ms, what] = server
-      ? [this.#bounds.serverMs, "a statement took"]
-      : [this.#bounds.clientMs, "the store did not answer in"];
     const outcome =
       server || changed === "no"
         ? "nothing was changed, try again"
         : "if this was a change it may have been made: look before trying again";
+    // Its answer will not come: said as such, not as an internal error.
+    if (connectionLost(err))
+      return new StoreError("disconnected", `the connection to the store was lost (${message}); ${outcome}`);
+    if (!server && message !== CLIENT_TIMEOUT) return null;
+    const [ms, what] = server
+      ? [this.#bounds.serverMs, "a statement took"]
+      : [this.#bounds.clientMs, "the store did not answer in"];
     return new StoreError("timeout", `${what} over ${ms} ms; ${outcome}`);
   }
 
@@ -264,7 +292,7 @@ export class PostgresStore implements Store {
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     this.#live();
     const client = await this.#pool.connect().catch((err: unknown) => {
-      throw this.#timedOut(err, "no") ?? err;
+      throw this.#unavailable(err, "no") ?? err;
     });
     let committing = false;
     try {
@@ -295,7 +323,7 @@ export class PostgresStore implements Store {
           "busy",
           `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
         );
-      throw this.#timedOut(err, committing ? "maybe" : "no") ?? err;
+      throw this.#unavailable(err, committing ? "maybe" : "no") ?? err;
     }
   }
 
