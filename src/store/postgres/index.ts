@@ -8,6 +8,7 @@
  * single autocommit statements, except snapshot(), which needs one consistent view.
  */
 import pg from "pg";
+import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
 import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
 import { generateApiKey, isKeyId } from "../keys.js";
@@ -125,7 +126,12 @@ export async function openPostgresStore(
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     });
     client.on("error", () => undefined);
-    await client.connect();
+    await client.connect().catch((err: unknown) => {
+      // A deployment's mistake (the server down or elsewhere, a wrong database, user or password).
+      throw new SetupError(
+        `cannot connect to the PostgreSQL store (${whereTo(url)}): ${(err as Error).message || ((err as { code?: string }).code ?? String(err))}: check the store's connection string and that the server is up`,
+      );
+    });
     try {
       await onConnect?.(client);
       await migrate(client, undefined, {
@@ -148,6 +154,21 @@ export async function openPostgresStore(
     await Promise.all([pool.end(), fast.end()]);
     throw err;
   }
+}
+
+/**
+ * Where a connection string points, for a message: user, host, port and database, never the
+ * password (nor any other part: a string that is no postgres:// URL is not shown at all).
+ */
+export function whereTo(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol === "postgres:" || u.protocol === "postgresql:")
+      return `${decodeURIComponent(u.username) || "?"}@${u.host || "?"}${decodeURIComponent(u.pathname)}`;
+  } catch {
+    // Not a URL: said so below.
+  }
+  return "its connection string is not a postgres:// URL";
 }
 
 /** Request-path queries (audit appends, the version poll) fail after this long by default. */
