@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
-import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
+import { DATABASE_URL, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import type { Io } from "./io.js";
 import { run } from "./program.js";
 
@@ -195,6 +196,48 @@ describe.skipIf(skipReason !== undefined)("clearance principals and keys --confi
       await store.close();
     }
     delete process.env.CLEARANCE_CLI_TEST_DATABASE;
+  });
+});
+
+describe("a PostgreSQL store that cannot be connected to", () => {
+  /** A config naming `url` (through an environment variable) as its store. */
+  function configFor(url: string): string {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-store-cli-unreachable-"));
+    process.env.CLEARANCE_CLI_TEST_UNREACHABLE = url;
+    const config = join(dir, "clearance.yaml");
+    writeFileSync(
+      config,
+      `scheme: ${JSON.stringify(resolve("examples/g7-trusted-partners.yaml"))}\n` +
+        `store: { driver: postgres, url_env: CLEARANCE_CLI_TEST_UNREACHABLE }\n` +
+        `providers: { demo: { type: demo } }\ndefault_provider: demo\n`,
+    );
+    return config;
+  }
+  afterAll(() => void delete process.env.CLEARANCE_CLI_TEST_UNREACHABLE);
+
+  it("no server at the address: said with where (never the password), exit 2, not a stack trace", async () => {
+    // A port just given up by a listener of ours: nothing listens there.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((r) => server.close(r));
+    const config = configFor(`postgres://clearance:s3cret-pw@127.0.0.1:${port}/prod`);
+    const r = await cli(["keys", "list", "--config", config]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`cannot connect to the PostgreSQL store (clearance@127.0.0.1:${port}/prod)`);
+    expect(r.err).toContain("ECONNREFUSED");
+    expect(r.err).not.toMatch(/s3cret-pw|unexpected error|\n\s+at /);
+  });
+
+  it.skipIf(skipReason !== undefined)("a database the server does not have: said, exit 2", async () => {
+    const url = new URL(DATABASE_URL);
+    url.pathname = "/clearance_no_such_database";
+    const r = await cli(["principals", "list", "--config", configFor(url.toString())]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /cannot connect to the PostgreSQL store \(.*\/clearance_no_such_database\): .*does not exist/,
+    );
+    expect(r.err).not.toMatch(/unexpected error|\n\s+at /);
   });
 });
 

@@ -367,7 +367,9 @@ export type StoreErrorCode =
    * An admin statement ran, the store was silent, or no connection was had, past its bound
    * (PostgreSQL); see the message.
    */
-  | "timeout";
+  | "timeout"
+  /** The connection to the store was lost under a call (PostgreSQL); see the message. */
+  | "disconnected";
 
 const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "unknown-principal": "not-found",
@@ -378,6 +380,7 @@ const KIND_OF: Readonly<Record<StoreErrorCode, ErrorKind>> = {
   "no-store": "not-found",
   busy: "unavailable",
   timeout: "unavailable",
+  disconnected: "unavailable",
 };
 
 /** A failure callers may tell apart; its kind says how the edge answers it (a conflict is 409). */

@@ -4,6 +4,7 @@
  */
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { parsePrincipal } from "../policy/input.js";
+import { CONTROL } from "../policy/text.js";
 import type { Principal } from "../policy/types.js";
 import type { UsageDelta } from "./index.js";
 
@@ -25,10 +26,13 @@ export const MAX_LABEL_LENGTH = 200;
 
 export function checkLabel(label: string | null | undefined): string | null {
   if (label === undefined || label === null) return null;
-  if (typeof label !== "string" || label.length > MAX_LABEL_LENGTH) {
-    const message = `expected a string of at most ${MAX_LABEL_LENGTH} characters`;
-    throw new InvalidInputError([{ code: "invalid_label", path: ["label"], message }]);
-  }
+  const bad = (message: string) =>
+    new InvalidInputError([{ code: "invalid_label", path: ["label"], message }]);
+  if (typeof label !== "string" || label.length > MAX_LABEL_LENGTH)
+    throw bad(`expected a string of at most ${MAX_LABEL_LENGTH} characters`);
+  // A NUL is text PostgreSQL cannot hold (the key was refused there as an internal error, and kept
+  // by SQLite), and an escape sequence would reach the terminal of whoever lists the keys.
+  if (CONTROL.test(label)) throw bad("the label has control characters");
   return label;
 }
 

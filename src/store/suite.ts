@@ -99,6 +99,22 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await store.principals.get("fed:de-gov:anna")).toBeUndefined();
       });
 
+      it("takes an id holding a NUL character for unknown, as no stored id holds one (PostgreSQL's text cannot)", async () => {
+        await store.principals.put(FULL);
+        const nul = `${FULL.id}\u0000`;
+        const v = await store.version();
+        expect(await store.principals.get(nul)).toBeUndefined();
+        expect(await store.principals.remove(nul)).toBe(false);
+        expect(await store.keys.list(nul)).toEqual([]);
+        await expect(store.keys.create(nul)).rejects.toMatchObject({ code: "unknown-principal" });
+        expect(await store.records.get("partner", nul)).toBeUndefined();
+        expect(await store.federated.get(`fed:x:\u0000`)).toBeUndefined();
+        expect(await store.alerts.get("alr_\u0000")).toBeUndefined();
+        expect(await store.alerts.transition("alr_\u0000", "resolved", "officer", null)).toBeUndefined();
+        expect(await store.version()).toBe(v);
+        expect(await store.principals.list()).toStrictEqual([FULL]);
+      });
+
       it("keeps a principal's keys when it is replaced, and deletes them when it is removed", async () => {
         await store.principals.put(FULL);
         await store.principals.put(OTHER);
@@ -174,6 +190,18 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
 
       it("refuses an over-long label", async () => {
         await expect(store.keys.create(FULL.id, "x".repeat(201))).rejects.toBeInstanceOf(InvalidInputError);
+      });
+
+      it("refuses a label with a control character (a NUL, a terminal escape), naming the label", async () => {
+        for (const label of ["a\u0000b", "\u001b[31mred", "two\nlines", "c1\u009b"]) {
+          const err = await store.keys.create(FULL.id, label).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(InvalidInputError);
+          expect((err as InvalidInputError).problems).toMatchObject([
+            { code: "invalid_label", path: ["label"] },
+          ]);
+        }
+        expect(await store.keys.list()).toEqual([]);
+        expect((await store.keys.create(FULL.id, "Zoë's laptop 💻")).record.label).toBe("Zoë's laptop 💻");
       });
     });
 

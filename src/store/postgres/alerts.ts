@@ -16,7 +16,7 @@ import {
   type AlertRecord,
   type AlertStore,
 } from "../alerts.js";
-import { audited } from "./queries.js";
+import { audited, storable } from "./queries.js";
 
 type Tx = <T>(fn: (db: pg.PoolClient) => Promise<T>) => Promise<T>;
 
@@ -45,14 +45,20 @@ function audit(
 }
 
 export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
-  const change = (id: string, fn: (db: pg.PoolClient, a: AlertRecord) => Promise<AlertRecord | null>) =>
-    tx(async (db) => {
+  const change = async (
+    id: string,
+    fn: (db: pg.PoolClient, a: AlertRecord) => Promise<AlertRecord | null>,
+  ): Promise<AlertRecord | undefined> => {
+    // An id no alert can have (a NUL: see storable) is unknown without asking (a closed store says so).
+    if (!storable(id)) return void pool();
+    return tx(async (db) => {
       const [a] = parse((await db.query("SELECT document FROM alerts WHERE id = $1 FOR UPDATE", [id])).rows);
       if (a === undefined) return undefined;
       const next = await fn(db, a);
       if (next !== null) await write(db, next);
       return next ?? a;
     });
+  };
   return {
     raise: (n, actor) =>
       tx(async (db) => {
@@ -87,7 +93,12 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         });
         return { alert: a, created: true };
       }),
-    get: async (id) => parse((await pool().query("SELECT document FROM alerts WHERE id = $1", [id])).rows)[0],
+    get: async (id) => {
+      const db = pool();
+      return storable(id)
+        ? parse((await db.query("SELECT document FROM alerts WHERE id = $1", [id])).rows)[0]
+        : undefined;
+    },
     list: async (filter = {}, page = {}) => {
       const { sql, values } = listQuery(filter, page, (i) => `$${i}`);
       return parse((await pool().query(sql, values)).rows);

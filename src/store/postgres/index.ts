@@ -8,6 +8,7 @@
  * single autocommit statements, except snapshot(), which needs one consistent view.
  */
 import pg from "pg";
+import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
 import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
 import { generateApiKey, isKeyId } from "../keys.js";
@@ -110,6 +111,11 @@ export async function openPostgresStore(
   // no listener that would kill the process. The pool discards the connection and reconnects on demand.
   pool.on("error", () => undefined);
   fast.on("error", () => undefined);
+  // The pool hears a connection's "error" only while it is idle. One the server ends while it is
+  // checked out (pg_terminate_backend, a failover, the idle-in-transaction timeout) emits it on its
+  // client, unheard, and that ended the process. The query in flight is refused all the same, and
+  // the connection is discarded when it is released.
+  for (const p of [pool, fast]) p.on("connect", (client) => void client.on("error", () => undefined));
   try {
     // Its own session, without the admin statement bounds: a migration may take long on a big store.
     // Its lock waits are bounded (another process's migration, a table in use elsewhere), and a
@@ -120,7 +126,12 @@ export async function openPostgresStore(
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     });
     client.on("error", () => undefined);
-    await client.connect();
+    await client.connect().catch((err: unknown) => {
+      // A deployment's mistake (the server down or elsewhere, a wrong database, user or password).
+      throw new SetupError(
+        `cannot connect to the PostgreSQL store (${whereTo(url)}): ${(err as Error).message || ((err as { code?: string }).code ?? String(err))}: check the store's connection string and that the server is up`,
+      );
+    });
     try {
       await onConnect?.(client);
       await migrate(client, undefined, {
@@ -145,6 +156,21 @@ export async function openPostgresStore(
   }
 }
 
+/**
+ * Where a connection string points, for a message: user, host, port and database, never the
+ * password (nor any other part: a string that is no postgres:// URL is not shown at all).
+ */
+export function whereTo(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol === "postgres:" || u.protocol === "postgresql:")
+      return `${decodeURIComponent(u.username) || "?"}@${u.host || "?"}${decodeURIComponent(u.pathname)}`;
+  } catch {
+    // Not a URL: said so below.
+  }
+  return "its connection string is not a postgres:// URL";
+}
+
 /** Request-path queries (audit appends, the version poll) fail after this long by default. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 /** A drain of admin changes (up to 500 entries) may take this many query timeouts per statement. */
@@ -165,6 +191,25 @@ const CLIENT_TIMEOUT = "Query read timeout";
 /** pg-pool's errors for its connectionTimeoutMillis: no connection came free, or a new one did not connect. */
 const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect";
 const POOL_CONNECT_TIMEOUT = "Connection terminated due to connection timeout";
+
+/**
+ * PostgreSQL's SQLSTATEs for a session the server ended: an administrator's pg_terminate_backend
+ * or a shutdown, a crash, a server still starting, the idle-in-transaction timeout.
+ */
+const SESSION_ENDED = new Set(["57P01", "57P02", "57P03", "25P03"]);
+/** node-postgres's errors for a connection lost under its client. */
+const CONNECTION_LOST = new Set([
+  "Connection terminated unexpectedly",
+  "Client has encountered a connection error and is not queryable",
+]);
+
+/** Whether `err` says the connection to the store was lost (its session ended, its link reset). */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && (SESSION_ENDED.has(code) || code.startsWith("08"))) return true;
+  if (code === "ECONNRESET" || code === "EPIPE") return true;
+  return CONNECTION_LOST.has((err as Error | undefined)?.message ?? "");
+}
 
 /** How long an admin statement may take: on the server, then on the client. */
 export interface AdminBounds {
@@ -214,7 +259,7 @@ export class PostgresStore implements Store {
     this.#connectMs = connectMs;
     const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
       pool.query(text as string, values).catch((err: unknown) => {
-        throw this.#timedOut(err, "maybe") ?? err;
+        throw this.#unavailable(err, "maybe") ?? err;
       });
     this.#bounded = Object.assign(Object.create(pool) as pg.Pool, { query });
     this.#fast = fast;
@@ -237,10 +282,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * An admin statement's timeout as StoreError "timeout", or null. `changed`: whether a change may
-   * have been made all the same (an autocommit write or COMMIT whose answer did not come back).
+   * An admin statement's timeout as StoreError "timeout", its connection lost as "disconnected", or
+   * null. `changed`: whether a change may have been made all the same (an autocommit write or COMMIT
+   * whose answer did not come back).
    */
-  #timedOut(err: unknown, changed: "no" | "maybe"): StoreError | null {
+  #unavailable(err: unknown, changed: "no" | "maybe"): StoreError | null {
     // The pool's wait for a connection: as much a bound as a statement's, and nothing was sent yet.
     const message = (err as Error | undefined)?.message;
     if (message === POOL_WAIT_TIMEOUT || message === POOL_CONNECT_TIMEOUT) {
@@ -249,14 +295,17 @@ export class PostgresStore implements Store {
       return new StoreError("timeout", `${what} in ${this.#connectMs} ms; nothing was changed, try again`);
     }
     const server = (err as { code?: unknown }).code === QUERY_CANCELED;
-    if (!server && (err as Error | undefined)?.message !== CLIENT_TIMEOUT) return null;
-    const [ms, what] = server
-      ? [this.#bounds.serverMs, "a statement took"]
-      : [this.#bounds.clientMs, "the store did not answer in"];
     const outcome =
       server || changed === "no"
         ? "nothing was changed, try again"
         : "if this was a change it may have been made: look before trying again";
+    // Its answer will not come: said as such, not as an internal error.
+    if (connectionLost(err))
+      return new StoreError("disconnected", `the connection to the store was lost (${message}); ${outcome}`);
+    if (!server && message !== CLIENT_TIMEOUT) return null;
+    const [ms, what] = server
+      ? [this.#bounds.serverMs, "a statement took"]
+      : [this.#bounds.clientMs, "the store did not answer in"];
     return new StoreError("timeout", `${what} over ${ms} ms; ${outcome}`);
   }
 
@@ -264,7 +313,7 @@ export class PostgresStore implements Store {
   async #tx<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     this.#live();
     const client = await this.#pool.connect().catch((err: unknown) => {
-      throw this.#timedOut(err, "no") ?? err;
+      throw this.#unavailable(err, "no") ?? err;
     });
     let committing = false;
     try {
@@ -295,7 +344,7 @@ export class PostgresStore implements Store {
           "busy",
           `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
         );
-      throw this.#timedOut(err, committing ? "maybe" : "no") ?? err;
+      throw this.#unavailable(err, committing ? "maybe" : "no") ?? err;
     }
   }
 
@@ -320,15 +369,21 @@ export class PostgresStore implements Store {
         return { created };
       });
     },
-    get: async (id: string): Promise<Principal | undefined> => q.getPrincipal(this.#live(), id),
+    get: async (id: string): Promise<Principal | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getPrincipal(pool, id) : undefined;
+    },
     list: async (): Promise<Principal[]> => q.listPrincipals(this.#live()),
-    remove: async (id: string, actor?: string): Promise<boolean> =>
-      this.#tx(async (db) => {
+    remove: async (id: string, actor?: string): Promise<boolean> => {
+      this.#live();
+      if (!q.storable(id)) return false;
+      return this.#tx(async (db) => {
         // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
         if ((await db.query("DELETE FROM principals WHERE id = $1", [id])).rowCount === 0) return false;
         await this.#changed(db, actor, "principal.remove", { kind: "principal", id });
         return true;
-      }),
+      });
+    },
   };
 
   readonly keys = {
@@ -338,6 +393,9 @@ export class PostgresStore implements Store {
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }> => {
       const checkedLabel = checkLabel(label);
+      this.#live();
+      if (!q.storable(principalId))
+        throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
       return this.#tx(async (db) => {
         for (;;) {
           const { id, key, hash } = generateApiKey();
@@ -371,7 +429,10 @@ export class PostgresStore implements Store {
         return outcome !== "unknown";
       });
     },
-    list: async (principalId?: string): Promise<ApiKeyRecord[]> => q.listKeys(this.#live(), principalId),
+    list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
+      const pool = this.#live();
+      return principalId === undefined || q.storable(principalId) ? q.listKeys(pool, principalId) : [];
+    },
   };
 
   readonly outbox = {
@@ -387,8 +448,10 @@ export class PostgresStore implements Store {
   };
 
   readonly records = {
-    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> =>
-      q.getRecord<T>(this.#live(), collection, id),
+    get: async <T>(collection: Collection, id: string): Promise<StoredRecord<T> | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getRecord<T>(pool, collection, id) : undefined;
+    },
     list: async <T>(collection: Collection): Promise<StoredRecord<T>[]> =>
       q.listRecords<T>(this.#live(), collection),
     put: async <T>(
@@ -442,8 +505,10 @@ export class PostgresStore implements Store {
       if (records.length > 0) await q.recordFederated(pool, records);
     },
     list: async (): Promise<FederatedPrincipalRecord[]> => q.listFederated(this.#live()),
-    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> =>
-      q.getFederated(this.#live(), id),
+    get: async (id: string): Promise<FederatedPrincipalRecord | undefined> => {
+      const pool = this.#live();
+      return q.storable(id) ? q.getFederated(pool, id) : undefined;
+    },
   };
 
   readonly usage = {

@@ -62,6 +62,9 @@ async function outcome(p: Promise<unknown>, guardMs = 20_000): Promise<unknown> 
 /** Short bounds: a statement is cancelled by the server after 300 ms, given up by the client at 500. */
 const SHORT = { lockTimeoutMs: 100, queryTimeoutMs: 200 } as const;
 
+/** Bounds far above how long a test waits on a lock before it ends the waiting session. */
+const SHORT_LOCKLESS = { lockTimeoutMs: 60_000, queryTimeoutMs: 60_000 } as const;
+
 /** Milliseconds `p` took, or Infinity past `limit`. */
 async function within(p: Promise<unknown>, limit: number): Promise<number> {
   const t0 = Date.now();
@@ -226,5 +229,61 @@ describe.skipIf(skipReason !== undefined)("the PostgreSQL store's connections", 
     } finally {
       await link.close();
     }
+  });
+
+  /** The pid of the store's admin session waiting on a lock, once it waits (the store's own name). */
+  async function waitingSession(): Promise<number> {
+    for (;;) {
+      const { rows } = await adminPool().query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'clearance' AND wait_event_type = 'Lock'",
+      );
+      if (rows[0] !== undefined) return rows[0].pid;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  it("a session the server ends in the middle of a change fails the change clearly (503), the process going on", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openPostgresStore(url, SHORT_LOCKLESS);
+    stores.push(store);
+    await store.records.put("partner", "g", { a: 1 }, 0, { actor: "t", action: "partner.put" });
+    const v = await store.version();
+    // The change waits on a guarded record's lock, mid-transaction, when its session is ended (an
+    // operator's pg_terminate_backend, a failover, the server's idle-in-transaction timeout).
+    const release = await holdLock(`SELECT 1 FROM ${schema}.records WHERE id = 'g' FOR UPDATE`);
+    const guard = { record: { collection: "partner", id: "g", revision: 1 } } as const;
+    const change = outcome(
+      store.records.put("partner", "w", { a: 1 }, 0, { actor: "t", action: "partner.put" }, guard),
+    );
+    await adminPool().query("SELECT pg_terminate_backend($1)", [await waitingSession()]);
+    const err = await change;
+    await release();
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ code: "disconnected", kind: "unavailable" });
+    expect(STATUS_OF_KIND[(err as StoreError).kind]).toBe(503);
+    expect((err as Error).message).toMatch(
+      /connection to the store was lost.*nothing was changed, try again/,
+    );
+    // Nothing of the change was kept, and the next change goes through on a new connection.
+    expect(await store.records.get("partner", "w")).toBeUndefined();
+    expect(await store.version()).toBe(v);
+    await store.principals.put({ id: "p" }, "admin");
+    expect(await store.version()).toBe(v + 1);
+  });
+
+  it("a session the server ends in the middle of an outbox drain fails the drain, the process going on", async () => {
+    const { schema, url } = await freshSchema();
+    const store = await openPostgresStore(url, SHORT_LOCKLESS);
+    stores.push(store);
+    await store.principals.put({ id: "p" }, "admin");
+    // The drain waits on the outbox's lock, which another session's transaction holds.
+    const release = await holdLock(`LOCK TABLE ${schema}.audit_outbox IN ACCESS EXCLUSIVE MODE`);
+    const drain = outcome(store.sharedAudit.drainOutbox(() => Buffer.from("entry"), 10));
+    await adminPool().query("SELECT pg_terminate_backend($1)", [await waitingSession()]);
+    const err = await drain;
+    await release();
+    expect(err).toBeInstanceOf(Error);
+    expect(await store.outbox.list(0, 10)).toHaveLength(1);
+    expect(await store.sharedAudit.drainOutbox(() => Buffer.from("entry"), 10)).toBe(1);
   });
 });

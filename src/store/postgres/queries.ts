@@ -52,6 +52,12 @@ export const TYPES: pg.CustomTypesConfig = {
 };
 
 export const FOREIGN_KEY_VIOLATION = "23503";
+
+/**
+ * Whether PostgreSQL's text can hold `text`: not with a U+0000, so no stored id has one. A lookup by
+ * such an id finds nothing, as on SQLite, rather than failing the query (an internal error).
+ */
+export const storable = (text: string): boolean => !text.includes("\u0000");
 const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
 // Saturated at 2^53 - 1: a larger int8 is refused by parseInt8, and one past 2^63 by the cast. Each
 // row's input + output is added as numeric: in bigint it could leave the range. A row no Meter could
