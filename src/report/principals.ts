@@ -9,6 +9,7 @@ import { timeOf } from "../policy/decide.js";
 import { factsOf, type PrincipalFacts } from "../policy/facts.js";
 import type { Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/compile.js";
+import { screened, statusMaps } from "../screening/status.js";
 import type { Store } from "../store/index.js";
 import { comparableTime } from "./period.js";
 
@@ -17,7 +18,9 @@ export type PrincipalIndex = ReadonlyMap<string, Principal>;
 export interface KnownPrincipals {
   /**
    * Everyone the log may name: the store's principals, then the people partners' identity providers
-   * vouched for (`fed:<provider>:<subject>`, with the facts the provider was last believed for).
+   * vouched for (`fed:<provider>:<subject>`, with the facts the provider was last believed for). Each
+   * with the screening status the gateway decides on: the worse of its record's and what screening
+   * and review found for it and its organization (as the data plane's snapshot lays it over them).
    */
   readonly all: readonly Principal[];
   /** Of those, the ones a request can come from now: a blocked federated principal is refused first. */
@@ -29,13 +32,17 @@ export interface KnownPrincipals {
 
 /** The store's principals and its federated ones (both drivers list them, ordered by id). */
 export async function knownPrincipals(store: Store): Promise<KnownPrincipals> {
-  const [own, federated, blocks] = await Promise.all([
+  const [stored, federated, blocks, statuses] = await Promise.all([
     store.principals.list(),
     store.federated.list(),
     store.records.list<PrincipalBlock>("principal-block"),
+    store.screening.statuses(),
   ]);
+  // A denied party the gateway refuses everything must not come out of a what-if gaining access.
+  const maps = statusMaps(statuses);
+  const own = stored.map((p) => screened(p, maps));
   const blocked = new Set(blocks.filter((b) => b.document.blocked).map((b) => b.id));
-  const vouched = federated.map((r) => r.principal);
+  const vouched = federated.map((r) => screened(r.principal, maps));
   const servable = vouched.filter((p) => !blocked.has(p.id));
   return {
     all: own.length === 0 ? vouched : [...own, ...vouched],

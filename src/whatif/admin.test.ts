@@ -190,10 +190,11 @@ describe("what-if and activation over the admin API", () => {
     expect(past.status).toBe(400);
     expect(past.body.error.problems[0]).toMatchObject({ code: "empty_range", path: "from_index" });
     expect(past.body.error.message).toMatch(/^from_index: 100000 is past the end of the audit log/);
-    // The command line's client says the server's 400 as invalid input: exit 2, as `scheme what-if` does.
+    // The command line's client says the server's 400 as invalid input: exit 2, as `scheme what-if`
+    // does, at the flag given.
     const remote = await cli(["schemes", "what-if", version, "--from-index", "10", "--to-index", "5"]);
     expect(remote.code).toBe(2);
-    expect(remote.err).toContain("from_index: 10 is not before to_index (5)");
+    expect(remote.err).toContain("--from-index: 10 is not before to_index (5)");
   });
 
   it("asked for progress (NDJSON), names each stage as it goes, then gives the same what-if", async () => {

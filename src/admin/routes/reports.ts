@@ -3,6 +3,7 @@
  * scheme version against the policy in force. Both read the audit log from this node's published
  * tiles, in full, before answering: they are for compliance work, not for the hot path.
  */
+import type { IncomingMessage } from "node:http";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { describeLeftOut, readStoredVersion } from "../../control/effective.js";
@@ -31,6 +32,57 @@ function auditOf(deps: AdminDeps) {
   return deps.audit;
 }
 
+/**
+ * Report jobs (footprints, what-ifs, an activation's impact) run one at a time on a node, in the
+ * order asked. Each holds the store's principals and its counts in memory (a what-if, its worker
+ * threads too) in the process that serves requests: any number at once — a reader's requests,
+ * clients that went away meanwhile — would grow its memory without bound. A job that has to wait
+ * is told (`waiting`: a progress line); one whose caller has gone by its turn is not started.
+ */
+export class ReportQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  async run<T>(job: () => Promise<T>, waiting?: () => void, gone?: () => boolean): Promise<T> {
+    const before = this.tail;
+    let done: () => void = () => undefined;
+    this.tail = new Promise((resolve) => (done = resolve));
+    if (this.queued++ > 0) waiting?.();
+    try {
+      await before;
+      if (gone?.() === true) {
+        throw new ClearanceError(
+          "unavailable",
+          "client_gone",
+          "the report's caller went away while it waited",
+        );
+      }
+      return await job();
+    } finally {
+      this.queued--;
+      done();
+    }
+  }
+}
+
+const queues = new WeakMap<AdminDeps, ReportQueue>();
+
+/** This node's report queue (one per admin API, as its dependencies are one per server). */
+function queueOf(deps: AdminDeps): ReportQueue {
+  let q = queues.get(deps);
+  if (q === undefined) queues.set(deps, (q = new ReportQueue()));
+  return q;
+}
+
+/** The progress stage of a report job waiting for others. */
+export const WAITING = "waiting for the reports asked before it to finish";
+
+/** How a job's caller is followed while it waits: its progress, and whether it has gone. */
+interface Waiter {
+  readonly progress?: Progress;
+  readonly gone?: () => boolean;
+}
+
 function versionOf(state: ControlState, version: string) {
   const v = state.versions.find((r) => r.id === version);
   if (v === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${version}`);
@@ -43,15 +95,20 @@ export async function versionWhatIf(
   version: string,
   options: { days?: number; from_index?: bigint; to_index?: bigint; examples?: number } = {},
   progress?: Progress,
+  gone?: () => boolean,
 ): Promise<WhatIfReport> {
-  const state = deps.state();
-  const v = versionOf(state, version);
-  // Read as it loads: what newer checks refuse in a version an older release stored is left out of
-  // the candidate (fail closed), and the report says so.
-  const stored = readStoredVersion(v.document);
-  // A version that activation would refuse (new licenses past the workflow) is refused here too,
-  // rather than previewed with those licenses counted as gains.
-  refuseLicensesOutsideWorkflow(stored.scheme, new Set(state.licenses.map((l) => l.id)), v.id);
+  const prepare = (state: ControlState) => {
+    const v = versionOf(state, version);
+    // Read as it loads: what newer checks refuse in a version an older release stored is left out of
+    // the candidate (fail closed), and the report says so.
+    const stored = readStoredVersion(v.document);
+    // A version that activation would refuse (new licenses past the workflow) is refused here too,
+    // rather than previewed with those licenses counted as gains.
+    refuseLicensesOutsideWorkflow(stored.scheme, new Set(state.licenses.map((l) => l.id)), v.id);
+    return { state, v, stored, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
+  };
+  // Refused before it waits its turn, as any bad request is.
+  let prepared = prepare(deps.state());
   const audit = auditOf(deps);
   const range =
     options.from_index === undefined && options.to_index === undefined
@@ -60,28 +117,41 @@ export async function versionWhatIf(
           ...(options.from_index === undefined ? {} : { from: options.from_index }),
           ...(options.to_index === undefined ? {} : { to: options.to_index }),
         };
-  const report = await whatIfReport({
-    store: deps.store,
-    source: audit.source,
-    active: state.scheme,
-    candidate: candidateOf(stored.scheme, `version ${v.id}`, state),
-    pseudonymKey: audit.pseudonymKey,
-    now: new Date(deps.now()),
-    seenDays: deps.whatIf?.seenDays ?? 30,
-    examples: options.examples ?? deps.whatIf?.examples ?? 5,
-    // Large populations: half the classes in a worker thread, half here in steps of a few
-    // milliseconds, so the event loop keeps serving requests.
-    threads: Math.min(availableParallelism(), 2),
-    ...(options.days === undefined ? {} : { days: options.days }),
-    ...(range === undefined ? {} : { range }),
-    ...(progress === undefined ? {} : { onStage: progress }),
+  const waiter = { ...(progress === undefined ? {} : { progress }), ...(gone === undefined ? {} : { gone }) };
+  const report = await queued(deps, waiter, () => {
+    // Against the policy in force when its turn comes: another version may have been activated meanwhile.
+    if (deps.state() !== prepared.state) prepared = prepare(deps.state());
+    return whatIfReport({
+      store: deps.store,
+      source: audit.source,
+      active: prepared.state.scheme,
+      candidate: prepared.candidate,
+      pseudonymKey: audit.pseudonymKey,
+      now: new Date(deps.now()),
+      seenDays: deps.whatIf?.seenDays ?? 30,
+      examples: options.examples ?? deps.whatIf?.examples ?? 5,
+      // Large populations: half the classes in a worker thread, half here in steps of a few
+      // milliseconds, so the event loop keeps serving requests.
+      threads: Math.min(availableParallelism(), 2),
+      ...(options.days === undefined ? {} : { days: options.days }),
+      ...(range === undefined ? {} : { range }),
+      ...(progress === undefined ? {} : { onStage: progress }),
+    });
   });
+  const { v, stored } = prepared;
   if (stored.leftOut.length === 0) return report;
   const note =
     `version ${v.id} as stored leaves out ${describeLeftOut(stored.leftOut)}: checks since the release ` +
     "that stored it refuse them, so they are not in the candidate (activating it is refused: upload a corrected copy)";
   return { ...report, population: { ...report.population, notes: [...report.population.notes, note] } };
 }
+
+/** A report job run in this node's queue (ReportQueue). */
+const queued = <T>(deps: AdminDeps, waiter: Waiter, job: () => Promise<T>): Promise<T> =>
+  queueOf(deps).run(job, () => waiter.progress?.(WAITING, 0, 1), waiter.gone);
+
+/** Whether a request's client has gone (its connection closed). */
+const goneOf = (req: IncomingMessage) => () => req.socket.destroyed;
 
 /** A query parameter given more than once is refused, naming it: which one counts would be a guess. */
 function refuseRepeated(url: string | undefined): void {
@@ -119,15 +189,18 @@ export const reportRoutes = [
       refuseRepeated(req.url);
       const audit = auditOf(deps);
       const now = new Date(deps.now());
-      const report = await footprintReport({
-        store: deps.store,
-        source: audit.source,
-        scheme: deps.state().scheme,
-        period: parsePeriod(query.from, query.to, now),
-        pseudonymKey: audit.pseudonymKey,
-        now,
-        onProgress: (done, total) => progress("reading the audit log", done, total),
-      });
+      const period = parsePeriod(query.from, query.to, now);
+      const report = await queued(deps, { progress, gone: goneOf(req) }, () =>
+        footprintReport({
+          store: deps.store,
+          source: audit.source,
+          scheme: deps.state().scheme,
+          period,
+          pseudonymKey: audit.pseudonymKey,
+          now,
+          onProgress: (done, total) => progress("reading the audit log", done, total),
+        }),
+      );
       if (query.format === "json") return report;
       return new RawBody(CONTENT_TYPE[query.format], renderFootprint(report, query.format, query.table));
     },
@@ -140,9 +213,9 @@ export const reportRoutes = [
     roles: READERS,
     body: whatIfRequest,
     progress: true,
-    async handle({ deps, params, body, progress }) {
+    async handle({ req, deps, params, body, progress }) {
       const { format, ...options } = body;
-      const report = await versionWhatIf(deps, params.version ?? "", options, progress);
+      const report = await versionWhatIf(deps, params.version ?? "", options, progress, goneOf(req));
       if (format === "json") return report;
       const type = format === "text" ? "text/plain; charset=utf-8" : CONTENT_TYPE[format];
       return new RawBody(type, renderWhatIf(report, format));

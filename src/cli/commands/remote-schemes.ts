@@ -182,6 +182,8 @@ export const schemes: RemoteGroup = {
           ...(opts.toIndex === undefined ? {} : { to_index: opts.toIndex }),
           ...(opts.examples === undefined ? {} : { examples: whole("--examples", opts.examples) }),
         },
+        // The server's problems at these fields are said at the flags given, as the local verb says them.
+        flags: { days: "--days", from_index: "--from-index", to_index: "--to-index", examples: "--examples" },
       }),
       render: (r, { opts }) => renderWhatIf(r, opts.format ?? "text"),
     }),

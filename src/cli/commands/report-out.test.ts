@@ -111,4 +111,26 @@ describe("a report's failure, said as every verb's", () => {
       else process.env.CLEARANCE_TOKEN = saved;
     }
   });
+
+  it("remotely, a what-if's bad or empty range and window are said at the flags given", async () => {
+    const saved = process.env.CLEARANCE_TOKEN;
+    process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
+    const whatIf = (...args: string[]) => cli("schemes", "what-if", "1", "--url", t.url, ...args);
+    try {
+      expect(await whatIf("--from-index", "abc")).toEqual({
+        code: 2,
+        out: "",
+        err: "--from-index: expected a log index\n",
+      });
+      const reversed = await whatIf("--from-index", "9", "--to-index", "5");
+      expect(reversed).toMatchObject({ code: 2, out: "" });
+      expect(reversed.err).toMatch(/^--from-index: 9 is not before /);
+      expect((await whatIf("--to-index", "0")).err).toMatch(/^--to-index: 0 leaves no entries/);
+      expect((await whatIf("--days", "99999")).err).toMatch(/^--days: /);
+      expect((await whatIf("--examples", "5000")).err).toMatch(/^--examples: /);
+    } finally {
+      if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
+      else process.env.CLEARANCE_TOKEN = saved;
+    }
+  });
 });
