@@ -218,6 +218,47 @@ describe("a count followed by content is not the upstream's last word", () => {
     expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 25 });
   });
 
+  it("OpenAI chat: a finish, a filter's verdict or a role alone after the count leave it final", () => {
+    for (const after of [
+      { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+      { choices: [{ index: 0, content_filter_results: { hate: { filtered: false } } }] },
+      { choices: [{ index: 0, delta: { role: "assistant", content: "" } }] },
+      { choices: [] },
+    ]) {
+      const s = streamUsage("openai", "chat.completions", false);
+      s.onEvent(undefined, JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant" } }] }));
+      for (let i = 0; i < 10; i++)
+        s.onEvent(undefined, JSON.stringify({ choices: [{ index: 0, delta: { content: "w" } }] }));
+      s.onEvent(
+        undefined,
+        JSON.stringify({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 10 } }),
+      );
+      s.onEvent(undefined, JSON.stringify(after));
+      s.onEvent(undefined, "[DONE]");
+      expect(s.final, JSON.stringify(after)).toBe(true);
+      expect(streamCharge(s, REQUEST_CHARS, true)).toEqual({ input: 7, output: 10 });
+    }
+  });
+
+  it("OpenAI chat and completions: a tool call, a refusal or text after the count make it no final count", () => {
+    for (const [endpoint, after] of [
+      [
+        "chat.completions",
+        { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: "{" } }] } }] },
+      ],
+      ["chat.completions", { choices: [{ index: 0, delta: { refusal: "no" } }] }],
+      ["completions", { choices: [{ index: 0, text: "w" }] }],
+    ] as const) {
+      const s = streamUsage("openai", endpoint, false);
+      s.onEvent(
+        undefined,
+        JSON.stringify({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 1 } }),
+      );
+      s.onEvent(undefined, JSON.stringify(after));
+      expect(s.final, JSON.stringify(after)).toBe(false);
+    }
+  });
+
   it("OpenAI chat: content chunks each carrying the cumulative count end on a final count", () => {
     const s = streamUsage("openai", "chat.completions", false);
     for (let i = 0; i < 25; i++)

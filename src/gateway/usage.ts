@@ -249,6 +249,24 @@ function unreportedBody(endpoint: Endpoint, requestChars: number, bodyBytes: num
 }
 
 /**
+ * A chat or completion chunk with output in it — text, a tool or function call, a refusal — not a
+ * role, a finish or a content filter's verdict alone. One that cannot be read counts as output (a
+ * count it follows is then not taken as final: never charged less).
+ */
+function carriesOutput(json: Json | null): boolean {
+  if (json === null || !Array.isArray(json.choices)) return json === null;
+  return (json.choices as unknown[]).some((c) => {
+    if (c === null || typeof c !== "object") return false;
+    const { delta, text } = c as Json;
+    if (typeof text === "string" && text !== "") return true;
+    if (delta === null || typeof delta !== "object") return false;
+    return Object.entries(delta as Json).some(
+      ([k, v]) => k !== "role" && v !== null && v !== "" && !(Array.isArray(v) && v.length === 0),
+    );
+  });
+}
+
+/**
  * Watches a stream's events for usage. `stripUsageChunk`: Clearance asked an OpenAI-compatible
  * upstream for `stream_options.include_usage` to meter the stream; the client did not, so the extra
  * final chunk (empty `choices`, with `usage`) is removed.
@@ -316,9 +334,15 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       if (!data.includes('"usage"')) {
         // Chat and completion chunks each carry output; of the Responses API's events, the deltas.
         // Output after a count: that count was not the upstream's last word (see `final`).
-        if (endpoint === "responses" ? data.includes('.delta"') : data !== "[DONE]") {
+        if (endpoint === "responses") {
+          if (data.includes('.delta"')) {
+            outputEvents++;
+            final = false;
+          }
+        } else if (data !== "[DONE]") {
           outputEvents++;
-          final = false;
+          // Read only after a count (rare): a finish or a filter's verdict after it leaves it final.
+          if (final && carriesOutput(parse(data))) final = false;
         }
         return false;
       }
@@ -340,7 +364,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       if (content) outputEvents++;
       const u = usageOf(json.usage);
       if (u === null) {
-        if (content) final = false;
+        if (final && carriesOutput(json)) final = false;
         return false;
       }
       usage = u;

@@ -75,9 +75,10 @@ export class ScreeningService {
     const started = ++this.#loadsStarted;
     const engine = await ScreeningEngine.load(this.options.store, this.options.threshold, this.#engine);
     if (started < this.#installedLoad && this.#engine !== null) return this.#engine;
+    // A later load that found the lists unchanged counts as installing them too.
+    this.#installedLoad = started;
     if (engine !== this.#engine) {
       this.#engine = engine;
-      this.#installedLoad = started;
       setScreeningEngine(engine);
       // New lists: what was screened before was screened against other lists. The import itself
       // rescreened against what changed, so only subjects not yet seen need a pass.
