@@ -4,8 +4,7 @@
  * verified last time — that the history was only appended to. Tiles and bundles are read as any
  * tlog-tiles client reads them, so this checks exactly what the gateway publishes.
  */
-import { canonicalJson } from "../canonical/index.js";
-import { duplicateMemberPath } from "../http/members.js";
+import { entryNotCanonical, parseEntryJson } from "./canonical-entry.js";
 import { CheckpointError, openCheckpoint, type Checkpoint } from "./checkpoint.js";
 import {
   CompactRange,
@@ -297,9 +296,7 @@ export async function verifyEntry(
       throw new VerifyError("inconsistent-history", `${history}: ${err.message}`);
     }
   }
-  const text = raw.toString("utf8");
-  const json = parseJson(text);
-  const notCanonical = json === undefined ? null : uncanonical(raw, text, json.value);
+  const notCanonical = entryNotCanonical(raw);
   if (notCanonical !== null) {
     throw new VerifyError(
       "entry-not-canonical",
@@ -309,45 +306,15 @@ export async function verifyEntry(
   }
   return {
     index,
-    entry: json === undefined ? text : json.value,
+    entry: parseEntry(raw),
     checkpoint,
     ...(state === null ? {} : { previous: { size: state.size } }),
   };
 }
 
-function parseJson(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch {
-    return undefined;
-  }
-}
-
 function parseEntry(raw: Buffer): unknown {
-  const text = raw.toString("utf8");
-  const json = parseJson(text);
-  return json === undefined ? text : json.value;
-}
-
-/**
- * Why an entry read as JSON is not the canonical JSON (RFC 8785) of what it reads as, or null. The
- * log writes every entry canonical, so that what a reader takes from an entry is exactly what was
- * hashed: a member named twice (JSON.parse keeps the last, other readers the first), a number
- * beyond a double's range or precision, other spacing, key order or escapes, bytes that are not
- * UTF-8. (An entry that is not JSON at all is shown as its text.)
- */
-function uncanonical(raw: Buffer, text: string, value: unknown): string | null {
-  const twice = duplicateMemberPath(text);
-  if (twice !== null) return `it names ${JSON.stringify(String(twice.at(-1)))} more than once in one object`;
-  let again: string;
-  try {
-    again = canonicalJson(value);
-  } catch (err) {
-    return `re-encoding what it reads as fails (${(err as Error).message})`;
-  }
-  return Buffer.from(again, "utf8").equals(raw)
-    ? null
-    : "re-encoding what it reads as gives other bytes (spacing, key order, escapes, a number's form or bytes that are not UTF-8)";
+  const json = parseEntryJson(raw);
+  return "value" in json ? json.value : json.text;
 }
 
 /**

@@ -174,4 +174,20 @@ describe("the console's verifier (WebCrypto)", () => {
     await expect(verifyInclusion(leaf, 0n, 2n, [], root)).rejects.toThrow(/shorter than the path/);
     await expect(verifyInclusion(leaf, 2n, 2n, [], root)).rejects.toThrow(/not in a tree/);
   });
+
+  // Last: it appends to the log the other tests read.
+  it("an included entry that is not canonical JSON is refused: what the page shows may not be what was signed", async () => {
+    const log = t.gateway.audit.log;
+    const bytes = Buffer.from('{"decision":"deny","decision":"allow","type":"decision","v":1}');
+    const index = await log.append(bytes);
+    await log.publish();
+    const err: unknown = await verifyEntry(vkey, index, Uint8Array.from(bytes)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(VerificationError);
+    expect((err as Error).message).toMatch(
+      /^entry \d+ is in the signed tree of \d+, but its bytes are not canonical JSON \(it names "decision" more than once/,
+    );
+  });
 });

@@ -9,6 +9,7 @@ import { sha256 as sha256Hasher } from "@noble/hashes/sha2.js";
 import { parseCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint.js";
 import { decodeBase64Strict, isValidKeyName, openNote, type NoteVerifier } from "../../../src/audit/note.js";
 import { TILE_WIDTH, decodeBundle, decodeTile, tilePath, tileSpan } from "../../../src/audit/tiles.js";
+import { entryNotCanonical } from "../../../src/audit/canonical-entry.js";
 
 export type { Checkpoint };
 
@@ -304,5 +305,12 @@ export async function verifyEntry(vkey: string, index: bigint, shown?: Uint8Arra
     return new Uint8Array(bytes);
   });
   await verifyInclusion(leaf, index, size, proof, checkpoint.root);
+  // Shown as JSON.parse reads it: only canonical bytes read as one thing to every reader.
+  const notCanonical = shown === undefined ? null : entryNotCanonical(shown);
+  if (notCanonical !== null) {
+    throw new VerificationError(
+      `entry ${index} is in the signed tree of ${size}, but its bytes are not canonical JSON (${notCanonical}): what this page shows of it may not be what was signed`,
+    );
+  }
   return checkpoint;
 }
