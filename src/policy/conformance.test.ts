@@ -6,6 +6,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import { mapClaims } from "../identity/claims.js";
+import { providerInputSchema } from "../identity/schema.js";
+import { vouch, type Reach } from "../identity/scope.js";
 import { parseScheme } from "../scheme/index.js";
 import { decide } from "./decide.js";
 import { relevantNationalities } from "./facts.js";
@@ -57,6 +60,8 @@ licenses:
      valid_from: 2026-01-01, valid_until: 2027-01-01, status: approved}
   - {id: L-Q3, licensee: {principal: p-three}, models: [ctl], actions: [infer], destinations: [IN],
      valid_from: 2026-01-01, valid_until: 2026-03-01, quota_tokens: 10, status: approved}
+  - {id: L-TZ, licensee: {principal: p-tz}, models: [ctl], actions: [infer], destinations: [IN],
+     valid_from: "2026-06-01T12:00:00+02:00", valid_until: 2026-07-01, status: approved}
 `;
 const scheme = parseScheme(YAML, "contract.yaml");
 const allScheme = parseScheme(YAML.replace("nationality_rule: most-recent", "nationality_rule: all"));
@@ -189,6 +194,15 @@ describe("identity assurance none < self < verified < attested", () => {
       "allow partner-country",
     ]);
   });
+  it("a principal with no assurance on record is at `none`: it meets only a level of none", () => {
+    const lab = person("p-lab", ["GB"], { organization: "lab" }); // lab requires self
+    const ft = req("ctl", "GB", { action: "fine_tune" });
+    const { assurance: _, ...unassured } = lab;
+    const d = decide(scheme, unassured, ft);
+    expect(short(d)).toBe("deny no-authorization");
+    expect(said(d)).toContain("identity assurance none is below the required self");
+    expect(run({ ...lab, assurance: "self" }, ft)).toBe("allow partner-organization");
+  });
 });
 
 describe("A home person is a citizen or permanent resident of a home country; everyone else is a foreign person", () => {
@@ -247,6 +261,25 @@ describe("`most-recent`: the most recently acquired citizenship or permanent res
     expect(run({ ...p, assurance: "attested" }, req("ctl", "FR", { time: "2026-06-02T00:00:00Z" }))).toBe(
       "allow partner-country",
     );
+  });
+  it("a `since` with a zone is held from that instant; a date alone from 00:00 UTC that day", () => {
+    // 2026-06-02T00:00:00+02:00 is 2026-06-01T22:00:00Z.
+    const zoned: Principal = {
+      id: "p-zoned",
+      citizenships: [nat("IN", "1980-01-01"), nat("FR", "2026-06-02T00:00:00+02:00")],
+      assurance: "attested",
+    };
+    const at = (p: Principal, time: string) => run(p, req("ctl", "FR", { time }));
+    expect(at(zoned, "2026-06-01T21:59:59.999Z")).toBe("deny no-authorization");
+    expect(at(zoned, "2026-06-01T22:00:00.000Z")).toBe("allow partner-country");
+    expect(at(zoned, "2026-06-02T00:00:00.000+02:00")).toBe("allow partner-country");
+    const dateOnly = {
+      ...zoned,
+      id: "p-date-only",
+      citizenships: [nat("IN", "1980-01-01"), nat("FR", "2026-06-02")],
+    };
+    expect(at(dateOnly, "2026-06-02T01:59:59.999+02:00")).toBe("deny no-authorization");
+    expect(at(dateOnly, "2026-06-02T00:00:00.000Z")).toBe("allow partner-country");
   });
   it("acquired on the same latest date: both count", () => {
     const p: Principal = {
@@ -410,6 +443,23 @@ describe("`all`: a grant that depends on nationality must hold for each of them;
       "deny embargoed-nationality",
     );
   });
+  it("permanent residencies count as nationalities: a grant must hold for them, a restriction applies through them", () => {
+    const frCnPr: Principal = {
+      ...person("p-frcnpr", ["FR"]),
+      permanent_residencies: [nat("CN", "1990-01-01")],
+    };
+    expect(run(frCnPr, req("ctl", "FR"), allScheme)).toBe("deny no-authorization");
+    const lab = { ...frCnPr, citizenships: [nat("GB")], organization: "lab" };
+    const d = decide(allScheme, lab, req("ctl", "GB", { action: "fine_tune" }));
+    expect(short(d)).toBe("deny no-authorization");
+    expect(said(d)).toContain("nationality CN is restricted");
+    const deIrPr = { ...frCnPr, permanent_residencies: [nat("IR", "1990-01-01")] };
+    expect(run(deIrPr, req("open", "FR"), allScheme)).toBe("deny embargoed-nationality");
+    // Under `most-recent` the earlier residency does not count: FR (undated, the only citizenship)
+    // against a dated residency is ambiguous, so a dated citizenship is used here.
+    const dated = { ...frCnPr, citizenships: [nat("FR", "2000-01-01")] };
+    expect(run(dated, req("ctl", "FR"))).toBe("allow partner-country");
+  });
   it("property: under `all`, adding a foreign nationality never grants more", () => {
     fc.assert(
       fc.property(principalArb, requestArb, foreignCountry, (p, r, extra) => {
@@ -453,6 +503,28 @@ describe("An unknown location never satisfies a condition on location (fail clos
   });
 });
 
+describe("Fail closed on unknown facts: a foreign person with no nationality on record satisfies no condition on nationality (README)", () => {
+  const none = (extra: Partial<Principal> = {}) => person("p-none", [], extra);
+  it("no country partner, no organization partner, no license naming nationalities; a license naming none serves", () => {
+    const d = decide(scheme, none({ residence: "FR" }), req("ctl", "FR"));
+    expect(short(d)).toBe("deny no-authorization");
+    expect(said(d)).toContain("relevant nationalities: none on record");
+    expect(said(d)).toContain("allies: no nationality on record");
+    expect(run(none({ organization: "lab" }), req("ctl", "GB", { action: "fine_tune" }))).toBe(
+      "deny no-authorization",
+    );
+    expect(run({ ...none(), id: "p-lic" }, req("ctl", "IN", { purpose: "research" }))).toBe(
+      "deny no-authorization",
+    );
+    expect(run(none({ organization: "acme" }), req("ctl", "IN"))).toBe("allow license");
+  });
+  it("an unknown nationality is not embargoed: the open model serves, and a residence or location embargo still applies", () => {
+    expect(run(none(), req("open", "BR"))).toBe("allow open-model");
+    expect(run(none({ residence: "IR" }), req("open", "BR"))).toBe("deny embargoed-residence");
+    expect(run(none(), req("open", "KP"))).toBe("deny embargoed-location");
+  });
+});
+
 describe("Sources that disagree are not unknown: any embargoed one applies the embargo, otherwise refused as ambiguous", () => {
   it("an embargoed country among them is the location, and the embargo decides", () => {
     const settled = settleLocation(scheme, ["DE", "IR"]);
@@ -462,6 +534,59 @@ describe("Sources that disagree are not unknown: any embargoed one applies the e
   });
   it("none embargoed: ambiguous (refused), never unknown and never one of them", () => {
     expect(settleLocation(scheme, ["DE", "US"])).toEqual({ ambiguous: ["DE", "US"] });
+  });
+});
+
+describe("Where the facts come from: a partner's provider is believed only within its partner's reach and up to its maximum assurance; screening is never the principal's own source's", () => {
+  // As the gateway builds it (identity/federation.ts): the partner's countries, and the scheme's
+  // embargoed and restricted sets (believed from anyone: against the holder's interest) and home.
+  const reach: Reach = {
+    kind: "country",
+    partner: "allies",
+    countries: scheme.countryPartners.find((p) => p.id === "allies")!.countries,
+    adverse: new Set([...scheme.embargoed, ...scheme.restricted]),
+    home: scheme.home,
+  };
+  const provider = providerInputSchema.parse({
+    id: "fr-gov",
+    issuer: "https://id.example.fr",
+    audiences: ["clearance"],
+    claims: { citizenships: "nat", residence: "res", organization: "org" },
+    assurance: { level: "self", acr: { high: "attested", substantial: "verified" } },
+    max_assurance: "verified",
+  });
+  const token = {
+    principalId: "fed:fr",
+    issuer: provider.issuer,
+    provider: "fr-gov",
+    keyId: null,
+    subject: "s",
+  };
+  const vouched = (claims: Record<string, unknown>) =>
+    vouch(reach, mapClaims(provider, claims), token).principal;
+  it("assurance: what the token maps to, capped at the provider's maximum", () => {
+    expect(run(vouched({ nat: ["FR"], acr: "substantial" }), req("ctl", "FR"))).toBe("allow partner-country");
+    expect(run(vouched({ nat: ["FR"] }), req("ctl", "FR"))).toBe("deny no-authorization"); // self
+    expect(vouched({ nat: ["FR"], acr: "high" }).assurance).toBe("verified");
+  });
+  it("reach: a home citizenship and an organization are not believed from a country partner's provider; an embargoed nationality is", () => {
+    const us = vouched({ nat: ["US"], acr: "substantial" });
+    expect(us.citizenships).toEqual([]);
+    expect(run(us, req("ctl", "US"))).toBe("deny no-authorization");
+    const member = vouched({ nat: ["GB"], org: "lab", acr: "substantial" });
+    expect(member.organization).toBeNull();
+    expect(run(member, req("ctl", "GB", { action: "fine_tune" }))).toBe("deny no-authorization");
+    expect(run(vouched({ nat: ["FR", "IR"], acr: "substantial" }), req("open", "FR"))).toBe(
+      "deny embargoed-nationality",
+    );
+  });
+  it("screening: the token has no say (the screening engine and a reviewer set it afterwards)", () => {
+    const screened = (screening: string) => vouched({ nat: ["FR"], screening }).screening;
+    expect([screened("confirmed"), screened("clear"), screened("potential")]).toEqual([
+      "clear",
+      "clear",
+      "clear",
+    ]);
   });
 });
 
@@ -731,6 +856,21 @@ describe("8. License: approved, valid_from <= time < valid_until, not revoked, l
     expect(run(LIC, { ...ok, time: "2026-01-01T00:00:00.000Z" })).toBe("allow license");
     expect(run(LIC, { ...ok, time: Date.UTC(2026, 11, 31, 23, 59, 59, 999) })).toBe("allow license");
     expect(run(LIC, { ...ok, time: "2027-01-01T00:00:00.000Z" })).toBe("deny no-authorization");
+  });
+  it("time zones: a bound's zone is honoured, a date alone is 00:00 UTC, and a request's time is read in its own zone", () => {
+    // valid_from 2026-06-01T12:00:00+02:00 is 10:00 UTC; valid_until 2026-07-01 is 00:00 UTC, exclusive.
+    const tz = person("p-tz", ["IN"]);
+    const at = (time: string | number) => run(tz, req("ctl", "IN", { time }));
+    expect(at("2026-06-01T09:59:59.999Z")).toBe("deny no-authorization");
+    expect(at("2026-06-01T11:59:59.999+02:00")).toBe("deny no-authorization");
+    expect(at("2026-06-01T10:00:00.000Z")).toBe("allow license");
+    expect(at("2026-06-01T05:00:00-05:00")).toBe("allow license");
+    expect(at(Date.UTC(2026, 5, 1, 10))).toBe("allow license");
+    expect(at("2026-06-30T23:59:59.999Z")).toBe("allow license");
+    expect(at("2026-07-01T01:59:59.999+02:00")).toBe("allow license");
+    expect(at("2026-07-01T00:00:00.000Z")).toBe("deny no-authorization");
+    expect(at("2026-06-30T20:00:00-04:00")).toBe("deny no-authorization");
+    expect(at(Date.UTC(2026, 6, 1))).toBe("deny no-authorization");
   });
   it("property: allowed exactly on [valid_from, valid_until), whatever form the time takes", () => {
     const from = Date.UTC(2026, 0, 1);
