@@ -148,8 +148,9 @@ export function createGatewayHandler(
         res.destroy();
         return;
       }
-      // Refused before any decision (bad key, bad body): the reason is the error's code.
-      if (!res.hasHeader("x-clearance-decision")) undecided(res);
+      // Refused before any decision (bad key, bad body), or its decision not recorded (the audit
+      // log refused the entry): the answer claims none, and the reason is the error's code.
+      if (seen.decision === null) undecided(res);
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
       const text = renderError(wire, err, requestId);
       setErrorHeaders(res, err);
