@@ -1,4 +1,5 @@
 /** Everything a gateway request reads, held in memory: no store access on the request path. */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DecisionCounter } from "../api/index.js";
 import type { AuditTrail, Pseudonymizer } from "../audit/index.js";
 import type { Route } from "../config/index.js";
@@ -50,4 +51,9 @@ export interface GatewayContext {
   readonly decisions?: DecisionCounter;
   /** New or changed subjects the background screening has failed to screen so far (/readyz says so). */
   readonly screening?: () => ScreeningBacklog | null;
+  /**
+   * GET /metrics, when served on this listener: answered (or refused, by throwing) like any route,
+   * so a scrape is observed — logged and counted — as every request is.
+   */
+  readonly metrics?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }

@@ -96,6 +96,7 @@ export function createGatewayHandler(
         const ready = readiness(ctx, scheme, names);
         return sendJson(res, ready.status, ready.body);
       }
+      if (path === "/metrics" && ctx.metrics !== undefined) return ctx.metrics(req, res);
       if (path === "/v1/decisions") {
         // A decision names licenses of any organization: only for a caller /admin/v1/licenses
         // would show every license to (an applicant's or partner's scope, or a reviewer's lack of
@@ -148,8 +149,9 @@ export function createGatewayHandler(
         res.destroy();
         return;
       }
-      // Refused before any decision (bad key, bad body): the reason is the error's code.
-      if (!res.hasHeader("x-clearance-decision")) undecided(res);
+      // Refused before any decision (bad key, bad body), or its decision not recorded (the audit
+      // log refused the entry): the answer claims none, and the reason is the error's code.
+      if (seen.decision === null) undecided(res);
       if (res.getHeader("x-clearance-decision") === "none") res.setHeader("x-clearance-reason", err.code);
       const text = renderError(wire, err, requestId);
       setErrorHeaders(res, err);
@@ -303,7 +305,8 @@ function wireFor(path: string, headers: IncomingHttpHeaders): Wire | "admin" {
     (path.startsWith("/admin/") ||
     path.startsWith("/audit/") ||
     path.startsWith("/console") ||
-    path === "/v1/decisions"
+    path === "/v1/decisions" ||
+    path === "/metrics"
       ? "admin"
       : wireOf(headers))
   );

@@ -180,6 +180,15 @@ export class Observation implements ObservedRequest, ClientSlot {
     this.decision = decision;
   }
 
+  /**
+   * The decision's entry could not be made (the log refused it): none was recorded, so none is
+   * claimed — the answer is a refusal, counted and logged as one refused before any decision.
+   */
+  unrecorded(): void {
+    this.decided = null;
+    this.decision = null;
+  }
+
   record(index: bigint): void {
     this.recorded = performance.now();
     this.auditIndex = index;

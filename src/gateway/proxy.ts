@@ -534,6 +534,8 @@ export function record(
     (index) => void seen.record(index),
     (err: unknown) => {
       release?.();
+      // Not recorded: the answer, the metrics and the access log claim no decision (see unrecorded).
+      seen.unrecorded();
       // An entry too large for the log is the request's fault (413), not the log's.
       if (err instanceof ClearanceError) throw err;
       throw new ClearanceError(

@@ -350,6 +350,7 @@ async function assemble(
       observer,
       ...(observer.metrics === null ? {} : { decisions: observer.metrics }),
       screening: () => screening.backlog,
+      ...(observer.route === null ? {} : { metrics: observer.route }),
     },
     admin: adminDeps,
     consoleDir: options.consoleDir === undefined ? defaultConsoleDir() : options.consoleDir,
@@ -365,7 +366,7 @@ async function assemble(
     maxConnections: listen.max_connections,
     maxHeaderBytes: listen.max_header_bytes,
   };
-  const server = createServer(serverOptions(connections), observer.serve(handler));
+  const server = createServer(serverOptions(connections), handler);
   const guarded = guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;
   await new Promise<void>((resolve, reject) => {

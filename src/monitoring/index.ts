@@ -91,18 +91,14 @@ export class Monitoring implements RequestObserver {
   }
 
   /**
-   * The gateway's handler with GET /metrics in front of it, when metrics are served on the
-   * gateway's own listener.
+   * GET /metrics as a route of the gateway's own listener (null when metrics are off or have a
+   * listener of their own): the gateway answers, observes and logs it as any request, and renders
+   * what it throws.
    */
-  serve(
-    next: (req: IncomingMessage, res: ServerResponse) => void,
-  ): (req: IncomingMessage, res: ServerResponse) => void {
+  get route(): ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null {
     const c = this.options.config.metrics;
-    if (this.metrics === null || c.listen !== undefined) return next;
-    return (req, res) => {
-      if (req.url !== "/metrics" && !req.url?.startsWith("/metrics?")) return next(req, res);
-      this.scrape(req, res, c.auth === "admin");
-    };
+    if (this.metrics === null || c.listen !== undefined) return null;
+    return (req, res) => this.answer(req, res, c.auth === "admin");
   }
 
   /** Where the separate metrics listener is, when configured. */
@@ -125,22 +121,20 @@ export class Monitoring implements RequestObserver {
     await this.accessLog?.close().catch((err: unknown) => this.options.onError(err));
   }
 
-  private scrape(req: IncomingMessage, res: ServerResponse, auth: boolean): void {
-    const metrics = this.metrics as GatewayMetrics;
-    const work = async () => {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        throw new ClearanceError(
-          "method",
-          "method_not_allowed",
-          `${req.method} is not allowed here; use GET`,
-        );
-      }
-      if (auth) this.options.authenticate(req);
-      const { text, contentType } = await metrics.expose();
-      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
-      res.end(req.method === "HEAD" ? undefined : text);
-    };
-    work().catch((thrown: unknown) => {
+  /** The scrape: the exposition, or a ClearanceError thrown (the method, the admin token). */
+  private async answer(req: IncomingMessage, res: ServerResponse, auth: boolean): Promise<void> {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      throw new ClearanceError("method", "method_not_allowed", `${req.method} is not allowed here; use GET`);
+    }
+    if (auth) this.options.authenticate(req);
+    const { text, contentType } = await (this.metrics as GatewayMetrics).expose();
+    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+    res.end(req.method === "HEAD" ? undefined : text);
+  }
+
+  /** A scrape on the metrics' own listener (no token asked there), its refusals rendered here. */
+  private scrape(req: IncomingMessage, res: ServerResponse): void {
+    this.answer(req, res, false).catch((thrown: unknown) => {
       const err = asClearanceError(thrown);
       if (statusOf(err) >= 500) this.options.onError(thrown);
       if (res.headersSent) return void res.destroy();
@@ -152,7 +146,7 @@ export class Monitoring implements RequestObserver {
   private async listen(host: string, port: number): Promise<void> {
     const server = createServer((req, res) => {
       const path = (req.url ?? "/").split("?")[0];
-      if (path === "/metrics") return this.scrape(req, res, false);
+      if (path === "/metrics") return this.scrape(req, res);
       sendJson(res, 404, errorBody(new ClearanceError("not-found", "not_found", `no route ${path}`)));
     });
     await new Promise<void>((resolve, reject) => {

@@ -76,7 +76,7 @@ async function gateway(tracing: string) {
   });
 }
 
-const chat = (url: string, key: string, country: string, traceparent?: string) =>
+const chat = (url: string, key: string, country: string, traceparent?: string, tracestate?: string) =>
   fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: {
@@ -84,6 +84,7 @@ const chat = (url: string, key: string, country: string, traceparent?: string) =
       authorization: `Bearer ${key}`,
       "x-test-country": country,
       ...(traceparent === undefined ? {} : { traceparent }),
+      ...(tracestate === undefined ? {} : { tracestate }),
     },
     body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
   });
@@ -127,6 +128,24 @@ describe("traces", () => {
     expect(attr(refused, "clearance.reason")).toBe("embargoed-location");
     expect(Number(attr(refused, "http.response.status_code"))).toBe(403);
     expect(refused.traceId).not.toBe(CLIENT_TRACE); // a trace of its own
+  });
+
+  it("passes the client's tracestate on with the trace it continues, and none with a trace of its own", async () => {
+    const t = await gateway("true");
+    const alice = t.keys.get("alice") as string;
+    const state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    const continued = await chat(t.url, alice, "US", `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, state);
+    await continued.text();
+    const sent = upstreamHeaders.at(-1) as Record<string, string | undefined>;
+    expect(sent.traceparent?.split("-")[1]).toBe(CLIENT_TRACE);
+    expect(sent.tracestate).toBe(state);
+    // A traceparent that cannot be read: a new trace, and its tracestate is not read either (W3C).
+    const fresh = await chat(t.url, alice, "US", "garbage", state);
+    await fresh.text();
+    const own = upstreamHeaders.at(-1) as Record<string, string | undefined>;
+    expect(own.traceparent?.split("-")[1]).not.toBe(CLIENT_TRACE);
+    expect(own.tracestate).toBeUndefined();
+    await t.gateway.close();
   });
 
   it("off: exports nothing, and passes the client's traceparent to the upstream unchanged", async () => {

@@ -10,6 +10,7 @@ import {
   SpanKind,
   SpanStatusCode,
   TraceFlags,
+  createTraceState,
   trace,
   type Context,
   type Span,
@@ -36,8 +37,11 @@ export interface Tracing {
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-/** The client's trace context, when it sent a valid one (W3C Trace Context, version 00). */
-export function parentContext(traceparent: string | undefined): Context {
+/**
+ * The client's trace context, when it sent a valid one (W3C Trace Context, version 00), with its
+ * `tracestate` (its well-formed members): read only with a valid traceparent, as the spec says.
+ */
+export function parentContext(traceparent: string | undefined, tracestate?: string): Context {
   const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim());
   if (m === null) return ROOT_CONTEXT;
   const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
@@ -47,12 +51,20 @@ export function parentContext(traceparent: string | undefined): Context {
     spanId,
     traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED,
     isRemote: true,
+    ...(tracestate === undefined ? {} : { traceState: createTraceState(tracestate) }),
   });
 }
 
 export function traceparentOf(span: Span): string {
   const c = span.spanContext();
   return `00-${c.traceId}-${c.spanId}-0${c.traceFlags & TraceFlags.SAMPLED}`;
+}
+
+/** The span's W3C trace context headers: its traceparent, and the tracestate it continues (if any). */
+export function traceHeadersOf(span: Span): Record<string, string> {
+  const traceparent = traceparentOf(span);
+  const state = span.spanContext().traceState?.serialize();
+  return state === undefined || state === "" ? { traceparent } : { traceparent, tracestate: state };
 }
 
 export async function openTracing(options: TracingOptions): Promise<Tracing> {
@@ -73,14 +85,14 @@ export async function openTracing(options: TracingOptions): Promise<Tracing> {
 }
 
 export function tracingWith(tracer: Tracer, shutdown: () => Promise<void>): Tracing {
-  const startSpan = (o: ObservedRequest, traceparent: string | undefined): Span => {
+  const startSpan = (o: ObservedRequest, traceparent: string | undefined, tracestate?: string): Span => {
     const route = routeLabel(o.path);
     const op = operationName(route);
     const model = o.decision?.model;
     const span = tracer.startSpan(
       op !== "other" && model !== undefined ? `${op} ${model}` : `${o.method} ${route}`,
       { kind: SpanKind.SERVER, startTime: o.startedAt },
-      parentContext(traceparent),
+      parentContext(traceparent, tracestate),
     );
     o.slot = span;
     return span;
@@ -88,8 +100,13 @@ export function tracingWith(tracer: Tracer, shutdown: () => Promise<void>): Trac
   return {
     start(o, incoming) {
       const parent = incoming.traceparent;
-      const span = startSpan(o, typeof parent === "string" ? parent : undefined);
-      return { traceparent: traceparentOf(span) };
+      const state = incoming.tracestate;
+      const span = startSpan(
+        o,
+        typeof parent === "string" ? parent : undefined,
+        typeof state === "string" ? state : undefined,
+      );
+      return traceHeadersOf(span);
     },
     end(o) {
       const span = (o.slot as Span | undefined) ?? startSpan(o, o.traceparent);
