@@ -8,7 +8,7 @@ import { Option, type Command } from "commander";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { verifierKeyFile, writeKeyPair } from "../../audit/index.js";
 import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
-import { openSource, SourceError, urlSource } from "../../audit/source.js";
+import { openSource, readLimited, SourceError, urlSource } from "../../audit/source.js";
 import {
   checkConsistencyProof,
   checkInclusionProof,
@@ -425,7 +425,14 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
     const cause = (err as { cause?: unknown }).cause;
     return fail(`cannot fetch ${target}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
   }
-  const text = await res.text();
+  let text: string;
+  try {
+    // A proof is a few kilobytes: an answer larger than any log resource is not read on.
+    text = new TextDecoder().decode(await readLimited(res, target));
+  } catch (err) {
+    if (err instanceof SourceError) return fail(err.message);
+    return fail(`cannot fetch ${target}: ${(err as Error).message}`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
