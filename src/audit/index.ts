@@ -138,29 +138,35 @@ function readOrCreateKey(o: AuditOptions): string {
     const vkey = writeKeyPair(keyFile, o.origin);
     o.log?.(`clearance: created audit signing key ${keyFile}; verifier key: ${vkey}`);
   }
-  checkKeyMode(keyFile, o.log);
+  checkSecretMode(keyFile, "the audit signing key", o.log);
   return readFileSync(keyFile, "utf8").trim();
 }
 
 /**
- * The private key must be ours alone, as ssh wants of its keys: a file of this user's that others
- * may read is refused (the owner can chmod it). One owned by another user, such as root's mounted
- * Kubernetes Secret (group-readable under fsGroup), cannot be; readable by anyone, it is warned of.
+ * A secret's file (a private key, a token) must be ours alone, as ssh wants of its keys: a file of
+ * this user's that others may read or write is refused (the owner can chmod it). One owned by another
+ * user, such as root's mounted Kubernetes Secret (group-readable under fsGroup), cannot be; readable
+ * by anyone, it is warned of. `what` names the secret ("the audit signing key"); `hint` follows
+ * the chmod in the message.
  */
-function checkKeyMode(keyFile: string, log?: (line: string) => void): void {
+export function checkSecretMode(
+  file: string,
+  what: string,
+  log?: (line: string) => void,
+  hint = " (a mounted Secret: defaultMode 0400)",
+): void {
   if (process.platform === "win32" || process.getuid === undefined) return; // no POSIX modes
-  const { mode, uid } = statSync(keyFile);
+  const { mode, uid } = statSync(file);
   const octal = (mode & 0o777).toString(8).padStart(3, "0");
   if (uid === process.getuid() && (mode & 0o077) !== 0) {
     throw new SetupError(
-      `the audit signing key ${keyFile} is readable or writable by others (mode ${octal}): ` +
-        `run chmod 600 ${keyFile} (a mounted Secret: defaultMode 0400)`,
+      `${what} ${file} is readable or writable by others (mode ${octal}): run chmod 600 ${file}${hint}`,
     );
   }
   if (uid !== process.getuid() && (mode & 0o006) !== 0) {
     log?.(
-      `clearance: warning: the audit signing key ${keyFile} is readable or writable by every user ` +
-        `(mode ${octal}); make it 0400 or 0600 (a mounted Secret: defaultMode 0400)`,
+      `clearance: warning: ${what} ${file} is readable or writable by every user (mode ${octal}); ` +
+        `make it 0400 or 0600${hint}`,
     );
   }
 }

@@ -127,7 +127,8 @@ export function openSource(spec: string): LogSource {
   return /^https?:\/\//i.test(spec) ? urlSource(spec) : directorySource(spec);
 }
 
-async function readLimited(res: Response, target: string): Promise<Buffer> {
+/** The answer's bytes, at most MAX_RESOURCE_BYTES of them (more is a SourceError naming the URL). */
+export async function readLimited(res: Response, target: string): Promise<Buffer> {
   const tooLarge = () =>
     new SourceError(`${target} is larger than ${MAX_RESOURCE_BYTES} bytes: not a log resource`);
   const declared = Number(res.headers.get("content-length") ?? "0");

@@ -5,7 +5,7 @@
  * stack trace (exit 70) or a process left running after its error.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,6 +138,39 @@ describe("the demo's admin-token file", () => {
         });
         expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
       }
+    },
+  );
+});
+
+describe("the demo's secret files' modes", () => {
+  // Read whatever their mode: a token file copied with the umask's 0644 let every user of the
+  // machine be the demo's admin. Refused as the audit signing key is, naming the chmod.
+  it.skipIf(process.platform === "win32")(
+    "an admin token or keys file others may read: named with the chmod, exit 2, nothing started",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "open-token");
+      mkdirSync(dataDir, { mode: 0o700 });
+      const file = join(dataDir, "admin-token");
+      writeFileSync(file, `${"t".repeat(32)}\n`, { mode: 0o644 });
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+      expect(r).toEqual({
+        code: 2,
+        out: "",
+        err: `clearance: the demo's admin token ${file} is readable or writable by others (mode 644): run chmod 600 ${file}\n`,
+      });
+      expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+
+      chmodSync(file, 0o600);
+      const keys = join(dataDir, "demo-keys.json");
+      writeFileSync(keys, "{}\n", { mode: 0o640 });
+      const k = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+      expect(k).toEqual({
+        code: 2,
+        out: "",
+        err: `clearance: the demo's keys ${keys} is readable or writable by others (mode 640): run chmod 600 ${keys}\n`,
+      });
+      expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
     },
   );
 });

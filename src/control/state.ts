@@ -36,6 +36,12 @@ export interface ControlState {
    * version): `scheme` is the one before, while keys, principals and identities are current.
    */
   readonly reloadFailure?: string;
+  /**
+   * With `reloadFailure`: the policy records (see `policyFingerprint`) whose policy was refused. A
+   * policy is built from its records alone, so the same records are refused again without being
+   * built: a reload finding them (each poll, while they stay in the store) keeps the refusal.
+   */
+  readonly refusedFingerprint?: string;
 }
 
 export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("hex");
@@ -50,7 +56,7 @@ export class ControlStateError extends Error {
  */
 export function updateState(previous: ControlState | null, records: readonly StoredRecord[]): ControlState {
   if (previous !== null && policyFingerprint(records) === previous.fingerprint) {
-    const { reloadFailure: _failure, ...kept } = previous;
+    const { reloadFailure: _failure, refusedFingerprint: _refused, ...kept } = previous;
     return { ...kept, ...identitiesOf(records) };
   }
   return buildState(records);
@@ -64,7 +70,7 @@ const NOT_POLICY: ReadonlySet<StoredRecord["collection"]> = new Set([
 ]);
 
 /** Which policy records (and revisions) a state was compiled from. */
-function policyFingerprint(records: readonly StoredRecord[]): string {
+export function policyFingerprint(records: readonly StoredRecord[]): string {
   let out = "";
   for (const r of records) if (!NOT_POLICY.has(r.collection)) out += `${r.collection}/${r.id}@${r.revision};`;
   return out;

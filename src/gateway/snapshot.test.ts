@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { seedFromFile } from "../control/seed.js";
+import { activateVersion, addVersion, seedFromFile } from "../control/seed.js";
+import type { ControlState } from "../control/state.js";
 import { parsePrincipal } from "../policy/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { SnapshotHolder } from "./snapshot.js";
@@ -53,6 +54,71 @@ describe("the policy snapshot", () => {
     expect(firstDone).toBe(false);
     release();
     await first;
+    await store.close();
+  });
+
+  it("a refused policy is not built again until its records change; the refusal stays, the rest takes effect", async () => {
+    // Each poll (every 100 ms) while the store held a policy this node refuses rebuilt the whole
+    // policy and asked `admit` again, for nothing: the same records make the same policy.
+    const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-snapshot-")) });
+    const scheme = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const now = new Date().toISOString();
+    await seedFromFile(store, scheme, now);
+    // This node serves no version with a model "refused-x" (as refuseUnservable refuses one).
+    const admitted: number[] = [];
+    const admit = (control: ControlState) => {
+      admitted.push(control.active.document.version);
+      if (control.scheme.models.has("refused-x")) throw new Error("refused-x cannot be served here");
+    };
+    const errors: unknown[] = [];
+    const holder = await SnapshotHolder.open(
+      store,
+      (err) => void errors.push(err),
+      undefined,
+      undefined,
+      admit,
+    );
+    expect(admitted).toEqual([1]);
+
+    // Another node activates a version this one refuses.
+    const refused = scheme.replace(
+      "  fable-4: { control: open }\n",
+      "  fable-4: { control: open }\n  refused-x: { control: controlled }\n",
+    );
+    expect(refused).not.toBe(scheme);
+    const { version } = await addVersion(store, refused, "elsewhere", now);
+    await activateVersion(store, version, "elsewhere", now);
+    await holder.refresh();
+    expect(admitted).toEqual([1, 2]);
+    expect(holder.current.control.reloadFailure).toBe("refused-x cannot be served here");
+    expect(holder.lastFailure?.code).toBe("policy_not_loaded");
+    const since = holder.lastFailure?.since;
+
+    // Polls with nothing changed: not built again, still refused, said once.
+    await holder.refresh();
+    await holder.refresh();
+    expect(admitted).toEqual([1, 2]);
+    expect(holder.current.control.scheme.models.has("refused-x")).toBe(false);
+    expect(holder.current.control.reloadFailure).toBe("refused-x cannot be served here");
+    expect(holder.lastFailure).toMatchObject({ code: "policy_not_loaded", since });
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      "the store's policy could not be loaded (refused-x cannot be served here); the one before stays in force",
+    ]);
+
+    // A principal changes: it takes effect; the policy records have not changed, so still not built.
+    await store.principals.put(parsePrincipal({ id: "p2", citizenships: [{ country: "US" }] }));
+    await holder.refresh();
+    expect(holder.current.principals.has("p2")).toBe(true);
+    expect(admitted).toEqual([1, 2]);
+    expect(holder.current.control.reloadFailure).toBe("refused-x cannot be served here");
+
+    // The policy's records change (version 1 back in force): built, admitted, the refusal gone.
+    await activateVersion(store, 1, "elsewhere", new Date().toISOString());
+    await holder.refresh();
+    expect(admitted).toEqual([1, 2, 1]);
+    expect(holder.current.control.reloadFailure).toBeUndefined();
+    expect(holder.current.control.refusedFingerprint).toBeUndefined();
+    expect(holder.lastFailure).toBeNull();
     await store.close();
   });
 });

@@ -4,7 +4,13 @@
  * API or, later, other nodes), so a request never waits on the store.
  */
 import { describeLeftOut } from "../control/effective.js";
-import { ControlStateError, identitiesOf, updateState, type ControlState } from "../control/state.js";
+import {
+  ControlStateError,
+  identitiesOf,
+  policyFingerprint,
+  updateState,
+  type ControlState,
+} from "../control/state.js";
 import { federationRecords, type FederationRecords } from "../identity/records.js";
 import type { Principal } from "../policy/index.js";
 import { screened, statusMaps, type StatusMaps } from "../screening/status.js";
@@ -54,21 +60,31 @@ export async function loadSnapshot(
   }
   let control: ControlState;
   let version = s.version;
-  try {
-    control = updateState(previous?.control ?? null, s.records);
-    admit?.(control);
-  } catch (err) {
-    if (previous === null) throw err;
-    // No policy can be built from the store (no active version), or none this node may serve
-    // (`admit`): keys, principals, screening and identities still take effect — revocations are
-    // never held back — on the policy before. The previous version number stays, so the next poll
-    // tries again and the snapshot stays unconfirmed (it ages into policy_unconfirmed, failing closed).
-    control = {
-      ...previous.control,
-      ...identitiesOf(s.records),
-      reloadFailure: err instanceof Error ? err.message : String(err),
-    };
+  const refused = previous?.control.refusedFingerprint;
+  if (previous !== null && refused !== undefined && refused === policyFingerprint(s.records)) {
+    // The policy records refused before, unchanged: refused again as they were, not built again (each
+    // poll did, while they stayed). The rest takes effect, and the refusal stays, as below.
+    control = { ...previous.control, ...identitiesOf(s.records) };
     version = previous.version;
+  } else {
+    try {
+      control = updateState(previous?.control ?? null, s.records);
+      admit?.(control);
+    } catch (err) {
+      if (previous === null) throw err;
+      // No policy can be built from the store (no active version), or none this node may serve
+      // (`admit`): keys, principals, screening and identities still take effect — revocations are
+      // never held back — on the policy before. The previous version number stays, so the next poll
+      // reads the store again and the snapshot stays unconfirmed (it ages into policy_unconfirmed,
+      // failing closed); the policy is built again only once its records change.
+      control = {
+        ...previous.control,
+        ...identitiesOf(s.records),
+        reloadFailure: err instanceof Error ? err.message : String(err),
+        refusedFingerprint: policyFingerprint(s.records),
+      };
+      version = previous.version;
+    }
   }
   return {
     version,

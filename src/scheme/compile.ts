@@ -304,6 +304,7 @@ function compileModels(
     }
   }
   reportFallbackCycles(models, problems);
+  reportLongFallbackChains(models, problems);
   return models;
 }
 
@@ -342,6 +343,64 @@ function reportFallbackCycles(models: ReadonlyMap<string, CompiledModel>, proble
       });
     }
     for (const m of path) colour.set(m, "black");
+  }
+}
+
+/**
+ * The most fallbacks a model's chain may follow (m → f1 → … → f16). A request is decided once per
+ * model down its chain, and `GET /v1/models` decides every model: chains of thousands made each
+ * denied request thousands of decisions and the list quadratic in the models. Real chains are one
+ * to three long.
+ */
+export const MAX_FALLBACK_CHAIN = 16;
+
+/**
+ * Each chain longer than MAX_FALLBACK_CHAIN is reported once, at the model that heads it (one no
+ * model falls back to: a model falling back to one whose chain is too long has a longer one). The
+ * lengths are found in O(models), each model's once; a chain reaching a cycle is the cycle's
+ * problem, reported there.
+ */
+function reportLongFallbackChains(models: ReadonlyMap<string, CompiledModel>, problems: Problem[]): void {
+  // Fallbacks followed from each model (Infinity in or into a cycle), and the model its chain ends at.
+  const length = new Map<string, number>();
+  const last = new Map<string, string>();
+  for (const start of models.keys()) {
+    const path: string[] = [];
+    const onPath = new Set<string>();
+    let at: string | null = start;
+    while (at !== null && models.has(at) && !length.has(at) && !onPath.has(at)) {
+      onPath.add(at);
+      path.push(at);
+      at = models.get(at)?.fallback ?? null;
+    }
+    const reached = at === null ? undefined : length.get(at);
+    let n = reached ?? (at !== null && onPath.has(at) ? Infinity : -1);
+    const end = reached === undefined ? (path.at(-1) as string) : (last.get(at as string) as string);
+    for (let i = path.length - 1; i >= 0; i--) {
+      length.set(path[i]!, ++n);
+      last.set(path[i]!, end);
+    }
+  }
+  const fallenBackTo = new Set<string>();
+  for (const m of models.values()) if (m.fallback !== null) fallenBackTo.add(m.fallback);
+  for (const id of models.keys()) {
+    const n = length.get(id) ?? 0;
+    if (n <= MAX_FALLBACK_CHAIN || n === Infinity || fallenBackTo.has(id)) continue;
+    // The first models of the chain, then its last (walked no further: heads may share a long tail).
+    const shown: string[] = [];
+    for (let at: string | null = id; at !== null && shown.length < CYCLE_SHOWN;) {
+      shown.push(at);
+      at = models.get(at)?.fallback ?? null;
+    }
+    // n > MAX_FALLBACK_CHAIN ≥ CYCLE_SHOWN: n + 1 models, of which CYCLE_SHOWN and the last are shown.
+    shown.push(`… (${n - CYCLE_SHOWN} more)`, last.get(id) as string);
+    problems.push({
+      code: "fallback_chain_too_long",
+      path: ["models", id, "fallback"],
+      message:
+        `model "${id}" falls back ${n} times (${shown.join(" → ")}), more than the ${MAX_FALLBACK_CHAIN} ` +
+        "a chain may: each model is decided in turn for a denied request; shorten the chain",
+    });
   }
 }
 

@@ -194,6 +194,52 @@ licenses:
     );
   });
 
+  it("a fallback chain of more than 16 fallbacks is refused once, at the model heading it", () => {
+    // Unbounded before: a chain of 3,000 made each denied request 3,000 decisions (a 3.5 MB
+    // decision) and GET /v1/models, which decides every model, quadratic (1.1 s a list).
+    const chain = (n: number, prefix = "m") =>
+      Array.from(
+        { length: n },
+        (_, i) => `  ${prefix}${i}: {control: controlled${i + 1 < n ? `, fallback: ${prefix}${i + 1}` : ""}}`,
+      ).join("\n");
+    const scheme = (models: string) => `version: 1\nname: t\nhome: [US]\nmodels:\n${models}\n`;
+    const long = problemsOf(scheme(chain(3000)));
+    expect(long).toEqual([
+      expect.objectContaining({
+        code: "fallback_chain_too_long",
+        path: ["models", "m0", "fallback"],
+        line: 5,
+      }),
+    ]);
+    expect(long[0]?.message).toBe(
+      'model "m0" falls back 2999 times (m0 → m1 → m2 → m3 → m4 → m5 → m6 → m7 → m8 → m9 → … (2989 more) → m2999), ' +
+        "more than the 16 a chain may: each model is decided in turn for a denied request; shorten the chain",
+    );
+    // 16 fallbacks (17 models) load; 17 do not.
+    expect(parseScheme(scheme(chain(17))).models.get("m0")?.fallback).toBe("m1");
+    expect(problemsOf(scheme(chain(18))).map((p) => p.message)).toEqual([
+      'model "m0" falls back 17 times (m0 → m1 → m2 → m3 → m4 → m5 → m6 → m7 → m8 → m9 → … (7 more) → m17), ' +
+        "more than the 16 a chain may: each model is decided in turn for a denied request; shorten the chain",
+    ]);
+    // Two heads sharing a tail: each named; one that is short enough is not.
+    const shared = problemsOf(
+      scheme(
+        `  x: {control: open, fallback: m0}\n  y: {control: open, fallback: m0}\n  z: {control: open, fallback: m5}\n${chain(17)}`,
+      ),
+    );
+    expect(shared.map((p) => p.path.join("."))).toEqual(["models.x.fallback", "models.y.fallback"]);
+    // A long way into a cycle is the cycle's problem only.
+    const cycle = problemsOf(
+      scheme(
+        `${chain(40)}\n  c: {control: open, fallback: c2}\n  c2: {control: open, fallback: c}`.replace(
+          "m39: {control: controlled}",
+          "m39: {control: controlled, fallback: c}",
+        ),
+      ),
+    );
+    expect(cycle.map((p) => p.code)).toEqual(["fallback_cycle"]);
+  });
+
   it("a home that resolves to no country is refused, however it is written", () => {
     for (const home of ["{include: [US], exclude: [US]}", "[none]"]) {
       const problems = problemsOf(

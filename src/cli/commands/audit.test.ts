@@ -17,7 +17,7 @@ import { handleAudit } from "../../audit/http.js";
 import { AuditLog } from "../../audit/log.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "../../audit/merkle.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "../../audit/note.js";
-import { directorySource } from "../../audit/source.js";
+import { directorySource, MAX_RESOURCE_BYTES } from "../../audit/source.js";
 import { fetchCheckpoint } from "../../audit/verify.js";
 import { withErrors } from "../../http/index.js";
 import type { Io } from "../io.js";
@@ -569,6 +569,49 @@ describe("against a gateway's /audit/ handler", () => {
       });
     } finally {
       await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it("a proof answer without end is cut off past the largest log resource, not read whole", async () => {
+    // Read whole before (here 64 MiB of JSON's white space, then a proof): the CLI grew until the
+    // answer ended or its 30 s limit struck mid-read. A proof is a few kilobytes.
+    const most = 64 * 1024 * 1024;
+    const endless = createServer((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      const pump = () => {
+        while (!res.destroyed && sent < most) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        if (!res.destroyed) res.end("{}");
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/audit`;
+    try {
+      const r = await cli([
+        "audit",
+        "proof",
+        "inclusion",
+        "--index",
+        "1",
+        "--size",
+        "2",
+        "--key",
+        `@${vkeyFile}`,
+        url,
+      ]);
+      expect(r).toEqual({
+        code: 1,
+        out: "",
+        err: `clearance: audit proof: ${url}/proof/inclusion?index=1&size=2 is larger than ${MAX_RESOURCE_BYTES} bytes: not a log resource\n`,
+      });
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
     }
   });
 

@@ -5,10 +5,20 @@
  */
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { verifierKeyFile, writeKeyPair } from "../../audit/index.js";
 import { decodeBase64Strict, NoteError, parseVerifierKey } from "../../audit/note.js";
-import { openSource, SourceError, urlSource } from "../../audit/source.js";
+import { openSource, readLimited, SourceError, urlSource } from "../../audit/source.js";
 import {
   checkConsistencyProof,
   checkInclusionProof,
@@ -173,16 +183,58 @@ interface States {
 }
 
 const STATE_VERSION = 2;
+/**
+ * The most of a state file that is read: a log verified takes about 200 bytes of it, so a real one
+ * is kilobytes. (One of these held the verifier open on /dev/zero, reading until memory ran out.)
+ */
+export const MAX_STATE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The state file's text; undefined when there is none. Only a regular file is read (it is replaced
+ * by a rename once verified, so nothing else could hold it): opened without waiting (a FIFO with no
+ * writer blocked the verifier for ever) and read up to MAX_STATE_BYTES.
+ */
+function readStateFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw usage(`cannot read the state file: ${(err as Error).message}`, file);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw usage(
+        "the state file is not a regular file (a device, a pipe or a directory?): give --state a file's path",
+        file,
+      );
+    }
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (let n = -1; n !== 0 && length <= MAX_STATE_BYTES; length += n) {
+      const chunk = Buffer.alloc(64 * 1024);
+      n = readSync(fd, chunk, 0, chunk.length, null);
+      chunks.push(chunk.subarray(0, n));
+    }
+    if (length > MAX_STATE_BYTES) {
+      throw usage(
+        `the state file is larger than ${MAX_STATE_BYTES / (1024 * 1024)} MiB, which no verification state is: not a state file`,
+        file,
+      );
+    }
+    return Buffer.concat(chunks, length).toString("utf8");
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw err;
+    throw usage(`cannot read the state file: ${(err as Error).message}`, file);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function loadStates(file: string): States {
   const states: States = { keys: new Map(), origins: new Map() };
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return states;
-    throw usage(`cannot read the state file: ${(err as Error).message}`, file);
-  }
+  const text = readStateFile(file);
+  if (text === undefined) return states;
   const bad = (why: string) => usage(`not a verification state file: ${why}`, file);
   let json: unknown;
   try {
@@ -425,7 +477,14 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
     const cause = (err as { cause?: unknown }).cause;
     return fail(`cannot fetch ${target}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
   }
-  const text = await res.text();
+  let text: string;
+  try {
+    // A proof is a few kilobytes: an answer larger than any log resource is not read on.
+    text = new TextDecoder().decode(await readLimited(res, target));
+  } catch (err) {
+    if (err instanceof SourceError) return fail(err.message);
+    return fail(`cannot fetch ${target}: ${(err as Error).message}`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { loadConfigFile, MIN_ADMIN_TOKEN } from "../../config/index.js";
+import { checkSecretMode } from "../../audit/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
 import { InvalidInputError, SetupError } from "../../errors/index.js";
@@ -77,12 +78,13 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   const dataDir = opts.dataDir ?? draft.file.data_dir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const keysFile = join(dataDir, "demo-keys.json");
-  const savedKeys = readDemoKeys(keysFile);
+  const warn = (line: string) => io.stderr(`${line}\n`);
+  const savedKeys = readDemoKeys(keysFile, warn);
   const config = {
     ...draft,
     // The demo's partner IdP runs in this process, on loopback over plain http.
     file: { ...draft.file, identity: { ...draft.file.identity, allow_http_loopback: true } },
-    adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token")),
+    adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token"), warn),
   };
   const gateway = await startGateway(config, {
     dataDir,
@@ -168,7 +170,7 @@ function readPrincipals(io: Io, dir: string): Principal[] {
  * The keys an earlier run wrote (none the first time), read before anything starts: a file that is
  * not theirs (damaged, edited) is named, rather than a stack trace once the gateway is up.
  */
-function readDemoKeys(file: string): Record<string, string> {
+function readDemoKeys(file: string, warn: (line: string) => void): Record<string, string> {
   if (!existsSync(file)) return {};
   const notKeys = (why: string) =>
     new SetupError(`${file} is not the demo's keys (${why}): remove it for the demo to make new ones`);
@@ -186,6 +188,8 @@ function readDemoKeys(file: string): Record<string, string> {
   ) {
     throw notKeys("want a JSON object of principal to key");
   }
+  // Live API keys: others who can read them are the demo's principals.
+  checkSecretMode(file, "the demo's keys", warn, "");
   return saved as Record<string, string>;
 }
 
@@ -210,9 +214,10 @@ async function demoKeys(
 /**
  * The demo's admin token: the file's, else a new one written to it (32 characters). One the file
  * holds is held to what CLEARANCE_ADMIN_TOKEN is held to: a short one (written by hand, or an empty
- * file) would open the admin API and the console to a guess.
+ * file) would open the admin API and the console to a guess. Like the audit signing key, it must be
+ * its user's alone: others who can read it are admins.
  */
-function persistentSecret(file: string): string {
+function persistentSecret(file: string, warn: (line: string) => void): string {
   if (existsSync(file)) {
     const token = readFileSync(file, "utf8").trim();
     if (token.length < MIN_ADMIN_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
@@ -221,6 +226,7 @@ function persistentSecret(file: string): string {
           `the admin token needs at least ${MIN_ADMIN_TOKEN} printable ones, on one line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)`,
       );
     }
+    checkSecretMode(file, "the demo's admin token", warn, "");
     return token;
   }
   const secret = randomBytes(24).toString("base64url");

@@ -14,6 +14,12 @@ export const TOKEN_ENV = "CLEARANCE_TOKEN";
 /** The admin API's largest page. */
 export const MAX_PAGE = 500;
 const TIMEOUT_MS = 30_000;
+/**
+ * The most of one answer that is read (or of one progress line): far above any the admin API gives
+ * (a page holds at most MAX_PAGE rows, a list version's diff a few MB), and a bound on what a server
+ * that is not one, or a broken proxy, can make the CLI hold.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** A problem as the admin API renders it: the field path, and for files the line and column. */
 export interface RemoteProblem {
@@ -176,6 +182,8 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Page size when following every page of a list (default and most: MAX_PAGE). */
   readonly pageSize?: number;
+  /** The most of one answer read (default MAX_ANSWER_BYTES). */
+  readonly maxBytes?: number;
   readonly fetch?: typeof fetch;
 }
 
@@ -184,6 +192,7 @@ export function createClient(options: ClientOptions): Client {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const pageSize = options.pageSize ?? MAX_PAGE;
+  const maxBytes = options.maxBytes ?? MAX_ANSWER_BYTES;
 
   async function request<T>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
     const token = resolveToken(options.token);
@@ -239,9 +248,9 @@ export function createClient(options: ClientOptions): Client {
         redirect: "error",
       });
       if (progress !== undefined && (res.headers.get("content-type") ?? "").startsWith(NDJSON) && res.ok) {
-        return await progressLines<T>(res, method, target, progress, heard);
+        return await progressLines<T>(res, method, target, progress, heard, maxBytes);
       }
-      text = await res.text();
+      text = await boundedText(res, method, target, maxBytes);
     } catch (err) {
       if (err instanceof RemoteError) throw err;
       throw failed(base, err, timeoutMs);
@@ -304,28 +313,78 @@ async function progressLines<T>(
   target: string,
   progress: (p: JobProgress) => void,
   heard: () => void,
+  maxBytes: number,
 ): Promise<T> {
   const decoder = new TextDecoder();
   let buffered = "";
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    heard();
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      let line: { progress?: JobProgress; result?: unknown; status?: number; error?: unknown };
-      try {
-        line = JSON.parse(text) as typeof line;
-      } catch {
-        throw new RemoteError("bad_response", `${method} ${target} sent a progress line that is not JSON`);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      heard();
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const text = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        let line: { progress?: JobProgress; result?: unknown; status?: number; error?: unknown };
+        try {
+          line = JSON.parse(text) as typeof line;
+        } catch {
+          throw new RemoteError("bad_response", `${method} ${target} sent a progress line that is not JSON`);
+        }
+        if (line.progress !== undefined) progress(line.progress);
+        else if ("result" in line) return line.result as T;
+        else if (line.error !== undefined) throw refusal(line.status ?? 500, method, target, line, text);
       }
-      if (line.progress !== undefined) progress(line.progress);
-      else if ("result" in line) return line.result as T;
-      else if (line.error !== undefined) throw refusal(line.status ?? 500, method, target, line, text);
+      // A line not yet ended is held: at most maxBytes of it (in characters, so at most that in bytes).
+      if (buffered.length > maxBytes) throw tooLarge(method, target, maxBytes, "a progress line");
     }
+  } finally {
+    // Whatever is left unread (after the result, or when refused) is not waited for.
+    await reader.cancel().catch(() => undefined);
   }
   throw new RemoteError("bad_response", `${method} ${target} ended before the job's result`);
+}
+
+/** "64 MiB": a byte limit as messages say it. */
+const mebibytes = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+
+function tooLarge(method: Method, target: string, maxBytes: number, what = "an answer"): RemoteError {
+  return new RemoteError(
+    "answer_too_large",
+    `${method} ${target} sent ${what} larger than ${mebibytes(maxBytes)}, more than the admin API ` +
+      "ever answers: not read (is the URL a Clearance server's?)",
+  );
+}
+
+/**
+ * The answer's text, read up to maxBytes: one declared larger is refused unread, one that grows past
+ * it (a server that never stops) is cut off there.
+ */
+async function boundedText(res: Response, method: Method, target: string, maxBytes: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(method, target, maxBytes);
+  }
+  if (res.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(method, target, maxBytes);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, total));
 }
 
 function queryString(query: Query | undefined): string {
