@@ -124,7 +124,9 @@ export class Monitoring implements RequestObserver {
   /** The scrape: the exposition, or a ClearanceError thrown (the method, the admin token). */
   private async answer(req: IncomingMessage, res: ServerResponse, auth: boolean): Promise<void> {
     if (req.method !== "GET" && req.method !== "HEAD") {
-      throw new ClearanceError("method", "method_not_allowed", `${req.method} is not allowed here; use GET`);
+      throw new ClearanceError("method", "method_not_allowed", `${req.method} is not allowed here; use GET`, {
+        allow: ["GET", "HEAD"],
+      });
     }
     if (auth) this.options.authenticate(req);
     const { text, contentType } = await (this.metrics as GatewayMetrics).expose();

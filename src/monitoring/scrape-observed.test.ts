@@ -60,3 +60,13 @@ it("logs and counts scrapes, a wrong token's included, with the gateway's reques
   // Not time added to a decided request.
   expect(text).not.toMatch(/^clearance_gateway_overhead_seconds_count/m);
 });
+
+it("refuses another method with 405 saying which it takes (Allow: GET, HEAD)", async () => {
+  const r = await fetch(`${t.url}/metrics`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  expect(r.status).toBe(405);
+  expect(r.headers.get("allow")).toBe("GET, HEAD"); // RFC 9110 15.5.6
+  expect(((await r.json()) as { error: { code: string } }).error.code).toBe("method_not_allowed");
+});
