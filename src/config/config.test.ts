@@ -115,6 +115,29 @@ describe("clearance.yaml", () => {
     ]);
   });
 
+  it("takes location.mmdb_max_age_days (45 by default), refusing what is no whole number of days at its line", () => {
+    expect(parse("").file.location).toMatchObject({ mmdb_max_age_days: 45, mmdb_check_ms: 30_000 });
+    expect(parse("location: { mmdb_max_age_days: 10 }\n").file.location.mmdb_max_age_days).toBe(10);
+    const at = (extra: string) =>
+      problems(extra).map((p) => ({ path: p.path, line: p.line, message: p.message }));
+    const field = ["location", "mmdb_max_age_days"];
+    expect(at("location:\n  mmdb_max_age_days: 0\n")).toEqual([
+      { path: field, line: 5, message: "at least 1 day" },
+    ]);
+    expect(at("location:\n  mmdb_max_age_days: 7.5\n")).toEqual([
+      { path: field, line: 5, message: "a whole number of days" },
+    ]);
+    expect(at('location:\n  mmdb_max_age_days: "45"\n')).toEqual([
+      { path: field, line: 5, message: "a number of days" },
+    ]);
+    expect(at("location:\n  mmdb_max_age_days: 100000\n")).toEqual([
+      { path: field, line: 5, message: "at most 3650 days" },
+    ]);
+    expect(at("location:\n  mmdb_check_ms: 0\n")).toEqual([
+      { path: ["location", "mmdb_check_ms"], line: 5, message: expect.any(String) as unknown },
+    ]);
+  });
+
   it("refuses a trusted proxy range of /0: every client could then say where it is and who it is", () => {
     expect(problems('location: { trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, "::/0"] }\n')).toEqual([
       expect.objectContaining({

@@ -337,10 +337,19 @@ export const configSchema = z.strictObject({
   location: z
     .strictObject({
       mmdb: z.string().optional(),
+      /** How old the mmdb may be (its build time) before /readyz warns; country databases are rebuilt weekly. */
+      mmdb_max_age_days: z
+        .number("a number of days")
+        .int("a whole number of days")
+        .min(1, "at least 1 day")
+        .max(3650, "at most 3650 days")
+        .default(45),
+      /** How often the mmdb file is looked at (stat) for a replacement, which is then read in the background. */
+      mmdb_check_ms: timer(30_000),
       header: z.string().toLowerCase().optional(),
       trusted_proxies: z.array(z.string()).default([]),
     })
-    .default({ trusted_proxies: [] }),
+    .default({ mmdb_max_age_days: 45, mmdb_check_ms: 30_000, trusted_proxies: [] }),
   limits: z
     .strictObject({
       body_bytes: z

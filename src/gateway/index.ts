@@ -32,6 +32,7 @@ import { ClearanceError, formatProblem } from "../errors/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
 import type { Wire } from "../upstream/types.js";
 import type { GatewayContext } from "./context.js";
+import { describeAge, tooOld, type DatabaseStatus } from "../location/index.js";
 import { listModels } from "./models.js";
 import { Observation } from "./observer.js";
 import { policyUnconfirmed, proxy } from "./proxy.js";
@@ -182,7 +183,8 @@ const LEFT_OUT_SHOWN = 20;
  * failing open, and partners or licenses left out of the policy in force — denied already (fail
  * closed), so taking every node out of rotation for them would only switch the service off; and new
  * or changed principals and organizations the background screening has failed to screen so far (it
- * is retried: taking the node out would not screen them sooner).
+ * is retried: taking the node out would not screen them sooner); and the country database older
+ * than location.mmdb_max_age_days, or a replacement of it refused (see locationWarnings).
  * `names`: the left-out items are listed (kind, id, why), not only counted, and a failed reload's
  * error is given (code, short message, since when); others are told only that the last reload
  * failed and whether the policy in force is still within freshness_ms. A failed reload is a
@@ -229,6 +231,7 @@ function readiness(
     backlog === null || backlog.subjects === 0
       ? null
       : `${backlog.subjects} new or changed ${backlog.subjects === 1 ? "principal or organization waits" : "principals and organizations wait"} to be screened: the background screening has failed since ${new Date(backlog.since).toISOString()} and is retried; until it succeeds they are decided on their record's screening status`;
+  const location = locationWarnings(ctx.locator.database?.status() ?? null, now, names);
   const control = ctx.snapshot.current.control;
   const count = control.leftOut.length;
   const leftOut =
@@ -257,6 +260,7 @@ function readiness(
       ...(reloadWarning === null ? [] : [reloadWarning]),
       ...(unscreened === null ? [] : [unscreened]),
       ...(leftOut === null ? [] : [leftOut]),
+      ...location,
     ];
     const body = Object.assign(
       { status: "ok", scheme },
@@ -276,12 +280,38 @@ function readiness(
     ...(reloadWarning === null ? [] : [reloadWarning]),
     ...(unscreened === null ? [] : [unscreened]),
     ...(leftOut === null ? [] : [leftOut]),
+    ...location,
   ];
   const warnings = warned.length === 0 ? {} : { warnings: warned };
   return {
     status: 503,
     body: Object.assign({ status: "not ready", reasons, scheme }, warnings, reload, out),
   };
+}
+
+/**
+ * What /readyz says of the country database: older than location.mmdb_max_age_days, or of unknown
+ * age; a replacement refused (why, to readers). Warnings: the database in use still locates, and
+ * taking every node out of rotation for an old one would only switch the service off.
+ */
+function locationWarnings(db: DatabaseStatus | null, now: number, names: boolean): string[] {
+  if (db === null) return [];
+  const warnings: string[] = [];
+  if (db.buildEpoch === null) {
+    warnings.push(
+      "the location database (location.mmdb) states no build time (build_epoch): its age cannot be checked against location.mmdb_max_age_days",
+    );
+  } else if (tooOld(db, now)) {
+    warnings.push(
+      `the location database (location.mmdb) was ${describeAge(db.buildEpoch, now)}, more than location.mmdb_max_age_days (${db.maxAgeDays}) ago: countries may have moved since; replace the file (it is read again when it changes, without a restart)`,
+    );
+  }
+  if (db.refused !== null) {
+    warnings.push(
+      `a replacement of the location database (location.mmdb) was refused${names ? ` (${db.refused.reason})` : ""} at ${new Date(db.refused.since).toISOString()}: the database before stays in use until the file changes again`,
+    );
+  }
+  return warnings;
 }
 
 /** The decision headers of an answer no decision was made for. */

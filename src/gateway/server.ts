@@ -16,7 +16,7 @@ import { SetupError } from "../errors/index.js";
 import { Federation } from "../identity/federation.js";
 import { blockOnAlert, bootstrapProviders } from "../identity/registry.js";
 import { defaultConsoleDir } from "../console/static.js";
-import { createLocator } from "../location/index.js";
+import { createLocator, type LiveCountryDb } from "../location/index.js";
 import { Meter } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
@@ -62,6 +62,8 @@ export interface RunningGateway {
   readonly monitoring: Monitoring;
   /** Anomaly detectors and their alerts (null when monitoring.alerts.enabled is false). */
   readonly alerts: AlertService | null;
+  /** The country database in use (null without location.mmdb), re-read when its file is replaced. */
+  readonly countryDb: LiveCountryDb | null;
   close(): Promise<void>;
 }
 
@@ -214,13 +216,18 @@ async function assemble(
   screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   // Config loading has checked what it can; an mmdb whose tree is corrupt still fails here, as a
   // message (exit 2), not a stack.
-  const locator = await createLocator({
-    ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
-    ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
-    trustedProxies: config.file.location.trusted_proxies,
-  }).catch((err: unknown) => {
+  const locator = await createLocator(
+    {
+      ...(config.file.location.mmdb === undefined ? {} : { mmdb: config.file.location.mmdb }),
+      mmdbMaxAgeDays: config.file.location.mmdb_max_age_days,
+      ...(config.file.location.header === undefined ? {} : { header: config.file.location.header }),
+      trustedProxies: config.file.location.trusted_proxies,
+    },
+    log,
+  ).catch((err: unknown) => {
     throw new SetupError(err instanceof Error ? err.message : String(err));
   });
+  const countryDb = locator.database;
   const providers = createProviders(config);
   opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
 
@@ -292,6 +299,7 @@ async function assemble(
       countersEvictionRisk: () => limits.evictionRisk,
       leftOut: () => snapshot.current.control.leftOut,
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
+      ...(countryDb === null ? {} : { locationDatabase: () => countryDb.status() }),
     },
     authenticate: (req) => void authenticateReader(req, adminDeps),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
@@ -374,6 +382,8 @@ async function assemble(
     server.listen(options.port ?? config.file.listen.port, host, resolve);
   });
   snapshot.start(config.file.refresh_ms);
+  // The mmdb replaced under the running node is read in the background and swapped in.
+  countryDb?.start(config.file.location.mmdb_check_ms);
   // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
   const watch = await store.watch?.(() => void snapshot.refresh(), onError);
   meter.start(config.file.metering.flush_ms);
@@ -394,8 +404,10 @@ async function assemble(
     screening,
     monitoring: observer,
     alerts,
+    countryDb,
     async close() {
       snapshot.stop();
+      await countryDb?.stop();
       await screening.close();
       await watch?.close();
       await new Promise<void>((resolve) => {

@@ -1,16 +1,19 @@
 /**
  * Country look-up in a MaxMind-format database (GeoLite2-Country, DB-IP lite country, or a City database).
  *
- * The file is read once at start-up; each look-up is then an in-memory tree walk. geoip2-node builds a fresh,
- * deep-camel-cased model object per hit and throws on a miss, so answers are remembered per address in a
- * bounded map: the same clients come back again and again, and a repeat costs one Map.get.
+ * The file is read whole when opened (at start-up, and again when it is replaced: see live-db.ts); each
+ * look-up is then an in-memory tree walk. geoip2-node builds a fresh, deep-camel-cased model object per hit
+ * and throws on a miss, so answers are remembered per address in a bounded map: the same clients come back
+ * again and again, and a repeat costs one Map.get.
  */
-import { AddressNotFoundError, Reader, type ReaderModel } from "@maxmind/geoip2-node";
+import { AddressNotFoundError, ReaderModel } from "@maxmind/geoip2-node";
+import { Reader as MmdbReader } from "mmdb-lib";
 import { isCountryCode } from "../countries/index.js";
 import type { IPv6 } from "ipaddr.js";
 import type { IpAddress } from "./cidr.js";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { METADATA_MAX_BYTES, parseMmdbMetadata, readMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
+import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { open } from "node:fs/promises";
+import { METADATA_MAX_BYTES, parseMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
 
 /** Returns the country of an address, or null when the database has no (valid) country for it. */
 export type CountryLookup = (address: IpAddress) => string | null;
@@ -52,12 +55,69 @@ export function countryDbProblem(file: string): string | null {
 const countryMethod = (type: string): "country" | "city" | undefined =>
   type.includes("Country") ? "country" : /City|Enterprise/.test(type) ? "city" : undefined;
 
-/** Opens the database at `file`; throws an Error naming the file if it is missing or not a usable mmdb. */
-export async function openCountryDb(file: string): Promise<CountryLookup> {
-  const fail = (reason: string): Error => new Error(`location: cannot use mmdb file "${file}": ${reason}`);
+/** A file as it was when read: a replacement (renamed over it, or copied onto it) changes one of these. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export const identityOf = (s: Stats): FileIdentity => ({
+  dev: s.dev,
+  ino: s.ino,
+  size: s.size,
+  mtimeMs: s.mtimeMs,
+});
+
+export const sameFile = (a: FileIdentity | null, b: FileIdentity | null): boolean =>
+  a === b ||
+  (a !== null &&
+    b !== null &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs);
+
+/** Why the file at a path is no usable country database; `reason` says it without the path. */
+export class CountryDbError extends Error {
+  constructor(
+    file: string,
+    readonly reason: string,
+  ) {
+    super(`location: cannot use mmdb file "${file}": ${reason}`);
+  }
+}
+
+/** An opened database: its look-up, its metadata, and the file it was read from. */
+export interface CountryDb {
+  readonly lookup: CountryLookup;
+  readonly metadata: MmdbMetadata;
+  readonly file: FileIdentity;
+}
+
+/**
+ * Opens the database at `file`; throws an Error naming the file if it is missing or not a usable mmdb.
+ * The file is read once, through one handle: its metadata, tree and identity all come from the same
+ * bytes, even if the file is being replaced meanwhile.
+ */
+export async function openCountryDb(file: string): Promise<CountryDb> {
+  const fail = (reason: string): Error => new CountryDbError(file, reason);
+  let bytes: Buffer;
+  let identity: FileIdentity;
   let metadata: MmdbMetadata;
   try {
-    metadata = await readMmdbMetadata(file);
+    const handle = await open(file, "r");
+    try {
+      identity = identityOf(await handle.stat());
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+    metadata = parseMmdbMetadata(
+      bytes.subarray(Math.max(0, bytes.length - METADATA_MAX_BYTES)),
+      bytes.length,
+    );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw fail("no such file");
@@ -70,7 +130,7 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
 
   let reader: ReaderModel;
   try {
-    reader = await Reader.open(file, { cache: { max: READER_CACHE_ENTRIES } });
+    reader = new ReaderModel(new MmdbReader(bytes, { cache: boundedCache(READER_CACHE_ENTRIES) }));
   } catch (error) {
     throw fail(error instanceof Error ? error.message : String(error));
   }
@@ -92,7 +152,7 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
   }
 
   const answers = new Map<string, string | null>();
-  return (address) => {
+  const lookup: CountryLookup = (address) => {
     // An IPv4-only tree would answer an IPv6 address with the record of its first 32 bits.
     if (address.kind() === "ipv6" && metadata.ipVersion === 4) return null;
     // A zone ID only qualifies a link-local address, which has no country.
@@ -113,6 +173,22 @@ export async function openCountryDb(file: string): Promise<CountryLookup> {
     if (answers.size >= ANSWER_CACHE_ENTRIES) answers.clear();
     answers.set(key, answer);
     return answer;
+  };
+  return { lookup, metadata, file: identity };
+}
+
+/** The reader's cache of decoded records; when full it is emptied, like the answers. */
+function boundedCache(entries: number): {
+  get(key: string | number): unknown;
+  set(key: string | number, value: unknown): void;
+} {
+  const map = new Map<string | number, unknown>();
+  return {
+    get: (key) => map.get(key),
+    set: (key, value) => {
+      if (map.size >= entries) map.clear();
+      map.set(key, value);
+    },
   };
 }
 

@@ -14,3 +14,4 @@ export {
 } from "./locator.js";
 export { CidrSet, cidrProblem, parseAddress, parseCidrs, type IpAddress } from "./cidr.js";
 export { countryDbProblem } from "./country-db.js";
+export { describeAge, tooOld, type DatabaseStatus, type LiveCountryDb } from "./live-db.js";

@@ -12,11 +12,17 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { isCountryCode } from "../countries/index.js";
 import { parseAddress, parseCidrs, parseForwardedAddress, type CidrSet, type IpAddress } from "./cidr.js";
-import { openCountryDb, type CountryLookup } from "./country-db.js";
+import type { CountryLookup } from "./country-db.js";
+import { LiveCountryDb } from "./live-db.js";
+
+/** location.mmdb_max_age_days when not set. */
+export const DEFAULT_MMDB_MAX_AGE_DAYS = 45;
 
 export interface LocationConfig {
   /** Path to a GeoLite2-Country / DB-IP lite country .mmdb (country.iso_code, else registered_country.iso_code). */
   readonly mmdb?: string;
+  /** How old the mmdb may be (its build_epoch) before it is reported (default 45 days). */
+  readonly mmdbMaxAgeDays?: number;
   /** A country header set by a trusted proxy or CDN, e.g. "cf-ipcountry". */
   readonly header?: string;
   /** CIDRs (IPv4 and IPv6) of the proxies whose headers are believed, e.g. ["10.0.0.0/8", "::1/128"]. */
@@ -56,6 +62,8 @@ export interface Locator {
    * when the chain ends at a trusted proxy (no client address was forwarded).
    */
   client(remoteAddress: string | undefined, forwardedFor: string | undefined): string | null;
+  /** The mmdb in use, re-read when its file is replaced (null without one): see live-db.ts. */
+  readonly database: LiveCountryDb | null;
 }
 
 /** RFC 9110 token characters: what an HTTP header name may contain. */
@@ -63,10 +71,14 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const isHeaderName = (name: string): boolean => HEADER_NAME.test(name);
 
 /**
- * Validates the configuration and opens the mmdb once (file read). Throws a clear Error for a bad proxy list,
- * a bad header name, a header that could never be believed, or an mmdb file that is missing or not an mmdb.
+ * Validates the configuration and opens the mmdb (file read; `database.start` re-reads it when it is
+ * replaced). Throws a clear Error for a bad proxy list, a bad header name, a header that could never
+ * be believed, or an mmdb file that is missing or not an mmdb. `log`: the database's age and swaps.
  */
-export async function createLocator(config: LocationConfig): Promise<Locator> {
+export async function createLocator(
+  config: LocationConfig,
+  log: (line: string) => void = () => {},
+): Promise<Locator> {
   const proxies = parseCidrs(config.trustedProxies ?? [], "location trustedProxies");
   let header: string | undefined;
   if (config.header !== undefined) {
@@ -81,8 +93,11 @@ export async function createLocator(config: LocationConfig): Promise<Locator> {
     }
     header = config.header.toLowerCase(); // Node lower-cases incoming header names
   }
-  const lookup = config.mmdb === undefined ? undefined : await openCountryDb(config.mmdb);
-  return new ProxyAwareLocator(proxies, header, lookup);
+  const database =
+    config.mmdb === undefined
+      ? null
+      : await LiveCountryDb.open(config.mmdb, config.mmdbMaxAgeDays ?? DEFAULT_MMDB_MAX_AGE_DAYS, log);
+  return new ProxyAwareLocator(proxies, header, database);
 }
 
 /** An address as the access log and the alerts write it: every IPv6 group written out (networkOf takes the first three). */
@@ -108,8 +123,12 @@ class ProxyAwareLocator implements Locator {
   constructor(
     private readonly proxies: CidrSet,
     private readonly header: string | undefined,
-    private readonly lookup: CountryLookup | undefined,
-  ) {}
+    readonly database: LiveCountryDb | null,
+  ) {
+    this.lookup = database?.lookup;
+  }
+
+  private readonly lookup: CountryLookup | undefined;
 
   locate(remoteAddress: string | undefined, headers: IncomingHttpHeaders, slot?: ClientSlot): Located {
     if (remoteAddress === undefined) return null; // socket already gone

@@ -5,9 +5,8 @@
  * The geoip2-node reader keeps the parsed metadata private, but the locator must know the database's IP version
  * (an IPv4-only tree silently answers IPv6 look-ups with the record of the IPv4 address formed by their first 32
  * bits) and its type (the reader refuses country() on a City database). Decoding the metadata here also lets a
- * bad file fail at start-up with a message that says what is wrong with it.
+ * bad file fail at start-up with a message that says what is wrong with it, and tells its age (build_epoch).
  */
-import { open } from "node:fs/promises";
 
 /** The metadata section starts after the last occurrence of this marker. */
 export const METADATA_MARKER = Buffer.from("abcdef4d61784d696e642e636f6d", "hex"); // "\xAB\xCD\xEFMaxMind.com"
@@ -38,22 +37,11 @@ export interface MmdbMetadata {
   readonly ipVersion: 4 | 6;
   readonly databaseType: string;
   readonly binaryFormatMajorVersion: number;
-}
-
-/** Reads and validates the metadata of the .mmdb file at `path`; throws an Error saying what is wrong. */
-export async function readMmdbMetadata(path: string): Promise<MmdbMetadata> {
-  const handle = await open(path, "r");
-  let tail: Buffer;
-  let fileSize: number;
-  try {
-    fileSize = (await handle.stat()).size;
-    const length = Math.min(fileSize, METADATA_MAX_BYTES);
-    tail = Buffer.alloc(length);
-    await handle.read(tail, 0, length, fileSize - length);
-  } finally {
-    await handle.close();
-  }
-  return parseMmdbMetadata(tail, fileSize);
+  /**
+   * When the database was built (`build_epoch`, seconds since the epoch); null when the file states
+   * none (the spec requires it, but a database without it is still read: only its age is unknown).
+   */
+  readonly buildEpoch: number | null;
 }
 
 /** `tail` is the end of the file (at least its metadata section); `fileSize` bounds the search tree. */
@@ -65,7 +53,8 @@ export function parseMmdbMetadata(tail: Buffer, fileSize: number = tail.length):
     throw new Error("not a MaxMind DB file (metadata is not a map)");
   }
   const meta = raw as Record<string, unknown>;
-  const { node_count, record_size, ip_version, database_type, binary_format_major_version } = meta;
+  const { node_count, record_size, ip_version, database_type, binary_format_major_version, build_epoch } =
+    meta;
   if (binary_format_major_version !== 2) {
     throw new Error(`unsupported binary format major version ${String(binary_format_major_version)}`);
   }
@@ -87,6 +76,10 @@ export function parseMmdbMetadata(tail: Buffer, fileSize: number = tail.length):
     ipVersion: ip_version,
     databaseType: database_type,
     binaryFormatMajorVersion: binary_format_major_version,
+    buildEpoch:
+      typeof build_epoch === "number" && Number.isSafeInteger(build_epoch) && build_epoch > 0
+        ? build_epoch
+        : null,
   };
 }
 

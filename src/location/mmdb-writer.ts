@@ -24,6 +24,8 @@ export interface WriteOptions {
   readonly databaseType?: string;
   /** Defaults to the smallest size that can address the tree and data section. */
   readonly recordSize?: 24 | 28 | 32;
+  /** `build_epoch`, seconds since the epoch (default: now); null leaves the key out. */
+  readonly buildEpoch?: number | null;
 }
 
 /** Writes a country database to `path`. Later entries win where networks overlap. */
@@ -100,7 +102,14 @@ export function buildCountryMmdb(entries: readonly CountryEntry[], options: Writ
   const metadata = map([
     ["binary_format_major_version", uint(FieldType.uint16, 2)],
     ["binary_format_minor_version", uint(FieldType.uint16, 0)],
-    ["build_epoch", uint(FieldType.uint64, Math.floor(Date.now() / 1000))],
+    ...(options.buildEpoch === null
+      ? []
+      : [
+          [
+            "build_epoch",
+            uint(FieldType.uint64, options.buildEpoch ?? Math.floor(Date.now() / 1000)),
+          ] as const,
+        ]),
     ["database_type", utf8(options.databaseType ?? "GeoLite2-Country")],
     ["description", map([["en", utf8("Clearance test country database")]])],
     ["ip_version", uint(FieldType.uint16, ipVersion)],

@@ -13,6 +13,7 @@ import { FastCounter, FastHistogram } from "./fast.js";
 import type { Decision } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
+import type { DatabaseStatus } from "../location/index.js";
 
 /** What the scrape-time gauges read. Every member is optional: a decision API alone has none. */
 export interface MetricSources {
@@ -29,6 +30,8 @@ export interface MetricSources {
   readonly leftOut?: () => readonly { readonly kind: "partner" | "license" }[];
   /** New or changed subjects waiting on a background screening that has failed since. */
   readonly screeningUnscreened?: () => number;
+  /** The country database in use (location.mmdb): its build time, and a replacement refused. */
+  readonly locationDatabase?: () => DatabaseStatus;
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -483,6 +486,25 @@ export class GatewayMetrics {
         registers: [r],
         collect() {
           this.set(unscreened());
+        },
+      });
+    }
+    if (s.locationDatabase !== undefined) {
+      const database = s.locationDatabase;
+      new Gauge({
+        name: "clearance_location_database_build_timestamp_seconds",
+        help: "When the country database in use (location.mmdb) was built, its build_epoch in seconds since the epoch (0 when it states none: its age is unknown, so an age alert fires).",
+        registers: [r],
+        collect() {
+          this.set(database().buildEpoch ?? 0);
+        },
+      });
+      new Gauge({
+        name: "clearance_location_database_replacement_refused",
+        help: "1 while the file at location.mmdb is a replacement that failed the checks (or is gone): the database before stays in use until the file changes again.",
+        registers: [r],
+        collect() {
+          this.set(database().refused === null ? 0 : 1);
         },
       });
     }

@@ -1,0 +1,83 @@
+/**
+ * LiveCountryDb against real files: what counts as a replacement (rename, copy onto, removal), what
+ * a database without a build time reports, and a file put back after a refused one.
+ */
+import { linkSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAddress } from "./cidr.js";
+import { LiveCountryDb, tooOld } from "./live-db.js";
+import { buildCountryMmdb } from "./mmdb-writer.js";
+
+const ADDRESS = parseAddress("81.2.69.160")!;
+const db = (country: string, buildEpoch?: number | null) =>
+  buildCountryMmdb([{ cidr: "81.2.69.0/24", country }], buildEpoch === undefined ? {} : { buildEpoch });
+
+const setUp = async (bytes: Buffer, maxAgeDays = 45) => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-live-db-"));
+  const path = join(dir, "country.mmdb");
+  writeFileSync(path, bytes);
+  const lines: string[] = [];
+  const live = await LiveCountryDb.open(path, maxAgeDays, (l) => lines.push(l));
+  return { dir, path, lines, live };
+};
+
+describe("LiveCountryDb", () => {
+  it("takes a file copied onto the database (same inode, new size and time)", async () => {
+    const { path, live } = await setUp(db("GB"));
+    expect(live.lookup(ADDRESS)).toBe("GB");
+    // Truncated and written in place, as cp does (a longer file: the size alone tells it changed).
+    writeFileSync(
+      path,
+      buildCountryMmdb(
+        [
+          { cidr: "81.2.69.0/24", country: "SE" },
+          { cidr: "5.160.0.0/16", country: "IR" },
+        ],
+        { buildEpoch: 1_700_000_000 },
+      ),
+    );
+    await live.check();
+    expect(live.lookup(ADDRESS)).toBe("SE");
+    expect(live.status()).toEqual({ buildEpoch: 1_700_000_000, maxAgeDays: 45, refused: null });
+  });
+
+  it("keeps the database in use when the file is removed, and clears the report when it is put back", async () => {
+    const { dir, path, lines, live } = await setUp(db("GB"));
+    const kept = join(dir, "kept.mmdb");
+    linkSync(path, kept); // the same file under another name, to put back
+    rmSync(path);
+    await live.check();
+    expect(live.lookup(ADDRESS)).toBe("GB");
+    expect(live.status().refused).toEqual({ reason: "no such file", since: expect.any(Number) as unknown });
+    expect(lines).toEqual([expect.stringMatching(/": no such file; the database built .* stays in use/)]);
+    renameSync(kept, path);
+    await live.check();
+    expect(live.status().refused).toBeNull();
+    expect(live.lookup(ADDRESS)).toBe("GB");
+    expect(lines).toHaveLength(1); // the same database: nothing was read, nothing said
+  });
+
+  it("shares a poll under way: two calls, one read", async () => {
+    const { dir, path, lines, live } = await setUp(db("GB"));
+    writeFileSync(join(dir, "next.mmdb"), db("SE"));
+    renameSync(join(dir, "next.mmdb"), path);
+    await Promise.all([live.check(), live.check()]);
+    expect(lines.filter((l) => l.includes("now using"))).toHaveLength(1);
+    expect(live.lookup(ADDRESS)).toBe("SE");
+  });
+
+  it("says when a database states no build time, and never calls it too old", async () => {
+    const { lines, live } = await setUp(db("GB", null), 1);
+    expect(live.status().buildEpoch).toBeNull();
+    expect(tooOld(live.status(), Date.now())).toBe(false);
+    expect(lines).toEqual([expect.stringMatching(/states no build time \(build_epoch\)/)]);
+  });
+
+  it("calls a database too old only past its allowed age", async () => {
+    const { live } = await setUp(db("GB", 1_000_000), 2);
+    expect(tooOld(live.status(), 1_000_000_000 + 2 * 86_400_000)).toBe(false);
+    expect(tooOld(live.status(), 1_000_000_000 + 2 * 86_400_000 + 1)).toBe(true);
+  });
+});
