@@ -287,7 +287,7 @@ async function assemble(
       scheme: () => snapshot.current.control.scheme,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
       audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
-      snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
+      snapshot: () => ({ unconfirmedMs: snapshot.unconfirmedMs(), version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
       countersEvictionRisk: () => limits.evictionRisk,
       leftOut: () => snapshot.current.control.leftOut,
