@@ -170,11 +170,16 @@ async function assemble(
     failed("store"),
     async () => {
       late.monitoring?.metrics?.reloaded();
-      await audit.drainer.drain();
-      screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
-      // Partners' federated principals too: their matches go to the review queue like anyone's.
-      await store.federated.list().then((fs) => screening.onFederated(fs), onError);
-      await countReviewQueue();
+      try {
+        await audit.drainer.drain();
+      } finally {
+        // Whether or not the drain failed (reported after this; the next one retries it): only a
+        // reload brings a principal written past the admin API to screening, and none other may come.
+        screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+        // Partners' federated principals too: their matches go to the review queue like anyone's.
+        await store.federated.list().then((fs) => screening.onFederated(fs), onError);
+        await countReviewQueue();
+      }
     },
     () => notBehindLog(),
     // The version in force may not be the file the config was checked against (one activated
