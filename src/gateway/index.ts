@@ -114,7 +114,7 @@ export function createGatewayHandler(
         // Its answers rest on the same snapshot as the data plane's: refused as that is once the
         // store has not confirmed it (a revocation elsewhere may be missing), whatever the model.
         const confirmed = () => {
-          const unconfirmed = policyUnconfirmed(ctx, Date.now(), "decisions are refused");
+          const unconfirmed = policyUnconfirmed(ctx, "decisions are refused");
           if (unconfirmed !== null) throw unconfirmed;
           return ctx.scheme();
         };
@@ -195,8 +195,8 @@ function readiness(
   scheme: { readonly name: string; readonly digest: string },
   names: boolean,
 ): { readonly status: number; readonly body: object } {
-  const now = Date.now();
-  const stale = now - ctx.snapshot.confirmedAt > ctx.freshnessMs;
+  const unconfirmedMs = ctx.snapshot.unconfirmedMs();
+  const stale = unconfirmedMs > ctx.freshnessMs;
   const failure = ctx.snapshot.lastFailure;
   const reload =
     failure === null
@@ -213,7 +213,7 @@ function readiness(
   const reloadWarning =
     failure === null || stale
       ? null
-      : `the last policy reload from the store failed; the policy in force was confirmed ${now - ctx.snapshot.confirmedAt} ms ago, within freshness_ms (${ctx.freshnessMs} ms), and decides until then`;
+      : `the last policy reload from the store failed; the policy in force was confirmed ${Math.round(unconfirmedMs)} ms ago, within freshness_ms (${ctx.freshnessMs} ms), and decides until then`;
   const audit = ctx.audit.log.failure;
   // Shared counters out of reach: not ready when failing closed; a warning when failing open.
   const unreachable = ctx.limits.unavailable;

@@ -80,7 +80,7 @@ export async function listModels(
       usage: counted.usage,
     });
     // Only what a request for it would be served.
-    if (d.decision !== "deny" && servable(ctx, question.scheme, d, counted, organization, now, wire)) {
+    if (d.decision !== "deny" && servable(ctx, question.scheme, d, counted, organization, wire)) {
       data.push(entry(wire, d));
     }
   }

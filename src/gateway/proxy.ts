@@ -305,7 +305,7 @@ export async function admit(
   try {
     served = servedBy(ctx, decision, wire);
     const refused =
-      uncounted(ctx, scheme, decision, counted, organization) ?? unconfirmed(ctx, scheme, decision, now);
+      uncounted(ctx, scheme, decision, counted, organization) ?? unconfirmed(ctx, scheme, decision);
     if (refused !== null) throw refused;
   } catch (err) {
     counted.release(); // refused before it was served: not a request the organization made use of
@@ -342,13 +342,12 @@ export function servable(
   decision: Decision,
   counted: CountedRequest,
   organization: string | null,
-  now: number,
   wire: Wire,
 ): boolean {
   return (
     servedIn(ctx, decision.served_model as string, wire) &&
     uncounted(ctx, scheme, decision, counted, organization) === null &&
-    unconfirmed(ctx, scheme, decision, now) === null
+    unconfirmed(ctx, scheme, decision) === null
   );
 }
 
@@ -401,29 +400,26 @@ function servedIn(ctx: GatewayContext, model: string, wire: Wire): boolean {
  * node has not heard of, once the store has gone unconfirmed for longer than the bound. Denials
  * stand, and open models stay served (they need no one's permission).
  */
-function unconfirmed(
-  ctx: GatewayContext,
-  scheme: CompiledScheme,
-  decision: Decision,
-  now: number,
-): ClearanceError | null {
-  const refused = policyUnconfirmed(ctx, now);
+function unconfirmed(ctx: GatewayContext, scheme: CompiledScheme, decision: Decision): ClearanceError | null {
+  const refused = policyUnconfirmed(ctx);
   if (refused === null || scheme.models.get(decision.served_model as string)?.control === "open") return null;
   return refused;
 }
 
-/** The refusal when the snapshot has gone unconfirmed beyond freshness_ms, else null. */
+/**
+ * The refusal when the snapshot has gone unconfirmed beyond freshness_ms, else null. Timed on the
+ * monotonic clock (see SnapshotHolder.confirmedAt), not the request's wall-clock time.
+ */
 export function policyUnconfirmed(
   ctx: Pick<GatewayContext, "snapshot" | "freshnessMs">,
-  now: number,
   refused = "controlled models are refused",
 ): ClearanceError | null {
-  const unconfirmed = now - ctx.snapshot.confirmedAt;
+  const unconfirmed = ctx.snapshot.unconfirmedMs();
   if (unconfirmed <= ctx.freshnessMs) return null;
   return new ClearanceError(
     "unavailable",
     "policy_unconfirmed",
-    `this gateway has not confirmed its policy with the store for ${unconfirmed} ms (the bound is ${ctx.freshnessMs} ms), so ${refused} until the store answers`,
+    `this gateway has not confirmed its policy with the store for ${Math.round(unconfirmed)} ms (the bound is ${ctx.freshnessMs} ms), so ${refused} until the store answers`,
   );
 }
 

@@ -172,11 +172,16 @@ async function assemble(
     failed("store"),
     async () => {
       late.monitoring?.metrics?.reloaded();
-      await audit.drainer.drain();
-      screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
-      // Partners' federated principals too: their matches go to the review queue like anyone's.
-      await store.federated.list().then((fs) => screening.onFederated(fs), onError);
-      await countReviewQueue();
+      try {
+        await audit.drainer.drain();
+      } finally {
+        // Whether or not the drain failed (reported after this; the next one retries it): only a
+        // reload brings a principal written past the admin API to screening, and none other may come.
+        screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
+        // Partners' federated principals too: their matches go to the review queue like anyone's.
+        await store.federated.list().then((fs) => screening.onFederated(fs), onError);
+        await countReviewQueue();
+      }
     },
     () => notBehindLog(),
     // The version in force may not be the file the config was checked against (one activated
@@ -294,7 +299,7 @@ async function assemble(
       scheme: () => snapshot.current.control.scheme,
       licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
       audit: () => ({ size: audit.log.size, published: audit.log.published?.size ?? null }),
-      snapshot: () => ({ confirmedAt: snapshot.confirmedAt, version: snapshot.current.version }),
+      snapshot: () => ({ unconfirmedMs: snapshot.unconfirmedMs(), version: snapshot.current.version }),
       countersUnavailable: () => limits.unavailable,
       countersEvictionRisk: () => limits.evictionRisk,
       leftOut: () => snapshot.current.control.leftOut,

@@ -213,9 +213,16 @@ export class SnapshotHolder {
 
   /**
    * When the store last answered a version check that this snapshot matches, or that a successful
-   * reload then caught up with (ms since the epoch): how fresh the snapshot is known to be.
+   * reload then caught up with: how fresh the snapshot is known to be. On the monotonic clock
+   * (`performance.now()`), not the wall clock: a wall clock stepped back (NTP, `date -s`) kept a
+   * snapshot the store no longer answered for "confirmed" for as long as it stepped.
    */
-  confirmedAt = Date.now();
+  confirmedAt = performance.now();
+
+  /** How long (ms) the snapshot has gone unconfirmed: what freshness_ms bounds. */
+  unconfirmedMs(): number {
+    return performance.now() - this.confirmedAt;
+  }
 
   /** Why the last reload failed; null once one succeeds (the snapshot confirmed again). */
   lastFailure: ReloadFailure | null = null;
@@ -227,7 +234,7 @@ export class SnapshotHolder {
   private async reload(): Promise<{ readonly changed: Promise<void> }> {
     try {
       const version = await this.store.version();
-      const answered = Date.now();
+      const answered = performance.now();
       // On every poll, not only on a new version: a store restored under the running node numbers
       // its new changes on from its backup, and its version can come level with the snapshot's.
       await this.check?.();

@@ -21,7 +21,8 @@ export interface MetricSources {
   /** A license's tokens in its current quota period (every node's, with shared counters). */
   readonly licenseUsage?: (license: string, period: "month" | "quarter" | "total") => Promise<number>;
   readonly audit?: () => { readonly size: bigint; readonly published: bigint | null };
-  readonly snapshot?: () => { readonly confirmedAt: number; readonly version: number };
+  /** `unconfirmedMs`: how long since the store last confirmed the snapshot (monotonic). */
+  readonly snapshot?: () => { readonly unconfirmedMs: number; readonly version: number };
   /** Why the shared counters cannot be reached, or null. */
   readonly countersUnavailable?: () => string | null;
   /** What the shared counters' eviction policy risks (Redis: not noeviction), or null. */
@@ -429,7 +430,7 @@ export class GatewayMetrics {
         help: "Seconds since the store last confirmed the in-memory snapshot as current.",
         registers: [r],
         collect() {
-          this.set((Date.now() - snapshot().confirmedAt) / 1000);
+          this.set(snapshot().unconfirmedMs / 1000);
         },
       });
       new Gauge({

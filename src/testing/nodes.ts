@@ -13,8 +13,11 @@ import { startGateway, type RunningGateway } from "../gateway/server.js";
 export const NODE_ADMIN_TOKEN = "nodes-test-admin-token-0123456789abcdef";
 
 export interface NodeGroup {
-  /** Starts a node; `extra` is YAML added to the config (refresh_ms, counters, …). */
-  start(name: string, extra?: string): Promise<RunningGateway>;
+  /**
+   * Starts a node; `extra` is YAML added to the config (refresh_ms, counters, a `store:` section of
+   * its own, …); `databaseUrl`: this node's way to the schema (a proxy that can cut it off, say).
+   */
+  start(name: string, extra?: string, databaseUrl?: string): Promise<RunningGateway>;
   close(): Promise<void>;
 }
 
@@ -23,10 +26,10 @@ export function nodeGroup(databaseUrl: string, env: NodeJS.ProcessEnv = {}): Nod
   const nodes: RunningGateway[] = [];
   const AUDIT_KEY = generateKey("clearance.local/audit").privateKey;
   return {
-    async start(name, extra = "") {
+    async start(name, extra = "", url = databaseUrl) {
       const config = parseConfig(
         withLoopbackIdps(`scheme: g7-trusted-partners.yaml
-store: { driver: postgres }
+${extra.includes("store:") ? "" : "store: { driver: postgres }"}
 providers: { demo: { type: demo } }
 default_provider: demo
 location: { header: x-test-country, trusted_proxies: [127.0.0.1/32] }
@@ -34,7 +37,7 @@ audit: { node: ${name}, key_env: AUDIT_KEY }
 ${extra.includes("monitoring:") ? "" : "monitoring: { alerts: { enabled: false } }"}
 ${extra}`),
         join("examples", `${name}.yaml`),
-        { ...env, DATABASE_URL: databaseUrl, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },
+        { ...env, DATABASE_URL: url, CLEARANCE_ADMIN_TOKEN: NODE_ADMIN_TOKEN, AUDIT_KEY },
       );
       const g = await startGateway(config, {
         dataDir: mkdtempSync(join(tmpdir(), `clearance-${name}-`)),
