@@ -231,7 +231,8 @@ function readiness(
     backlog === null || backlog.subjects === 0
       ? null
       : `${backlog.subjects} new or changed ${backlog.subjects === 1 ? "principal or organization waits" : "principals and organizations wait"} to be screened: the background screening has failed since ${new Date(backlog.since).toISOString()} and is retried; until it succeeds they are decided on their record's screening status`;
-  const location = locationWarnings(ctx.locator.database?.status() ?? null, now, names);
+  // A database's age is a matter of the calendar: the wall clock, not the monotonic one.
+  const location = locationWarnings(ctx.locator.database?.status() ?? null, Date.now(), names);
   const control = ctx.snapshot.current.control;
   const count = control.leftOut.length;
   const leftOut =
