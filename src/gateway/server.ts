@@ -293,7 +293,7 @@ async function assemble(
       leftOut: () => snapshot.current.control.leftOut,
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
     },
-    authenticate: (req) => void authenticateReader(req, adminDeps),
+    authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
     onError,
   });
