@@ -42,8 +42,9 @@ export function authenticate(
 export function authenticateReader(
   req: IncomingMessage,
   deps: Pick<AdminDeps, "bootstrapTokenHash" | "state" | "now" | "authFailures" | "clientAddress">,
+  res?: ServerResponse,
 ): Caller {
-  const caller = authenticate(req, deps);
+  const caller = authenticate(req, deps, res);
   if (!READERS.some((r) => caller.roles.has(r))) {
     throw new ClearanceError(
       "forbidden",

@@ -127,8 +127,10 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
       "content-type": result.contentType,
       "content-length": Buffer.byteLength(result.body),
       "x-content-type-options": "nosniff",
-      // A report page runs its own inline script and nothing else.
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+      // A report page runs its own inline style and script and nothing else; like every other
+      // answer, it is framed by no one and names no base or form target.
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     });
     res.end(result.body);
   };

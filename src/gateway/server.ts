@@ -306,7 +306,7 @@ async function assemble(
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
       ...(countryDb === null ? {} : { locationDatabase: () => countryDb.status() }),
     },
-    authenticate: (req) => void authenticateReader(req, adminDeps),
+    authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
     onError,
   });

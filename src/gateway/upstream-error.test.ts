@@ -25,6 +25,41 @@ describe("redact: what the gateway's log keeps of an upstream's error text", () 
       "?access_token=[redacted]&x=1 password=[redacted]; secret: [redacted]",
     );
   });
+  it("any member or parameter whose name ends like a key, token, secret or password, and URL passwords", () => {
+    expect(redact("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG x")).toBe(
+      "aws_secret_access_key=[redacted] x",
+    );
+    expect(
+      redact('{"secret_key": "s3cr3t", "privateKey":"pk", "key": "k1", "client_credentials": "c"}'),
+    ).toBe(
+      '{"secret_key": "[redacted]", "privateKey":"[redacted]", "key": "[redacted]", "client_credentials": "[redacted]"}',
+    );
+    expect(redact("GET https://x.googleapis.com/v1/models?key=AIzaSyA12345&alt=json")).toBe(
+      "GET https://x.googleapis.com/v1/models?key=[redacted]&alt=json",
+    );
+    // A quoted value is taken to its closing quote, spaces and escaped quotes included.
+    expect(redact('{"password": "correct horse \\"battery\\" staple", "user": "u"}')).toBe(
+      '{"password": "[redacted]", "user": "u"}',
+    );
+    expect(redact("could not connect to postgresql://llm:Passw0rd@db.internal:5432/litellm")).toBe(
+      "could not connect to postgresql://llm:[redacted]@db.internal:5432/litellm",
+    );
+    expect(redact("redis://:p@ss/w0rd@10.0.0.5:6379 refused")).toBe(
+      "redis://:[redacted]@10.0.0.5:6379 refused",
+    );
+    // Counts and names that only mention tokens stay readable.
+    expect(redact('{"max_tokens": 4096, "input_tokens": 12, "keys": 3}')).toBe(
+      '{"max_tokens": 4096, "input_tokens": 12, "keys": 3}',
+    );
+  });
+  it("scans an upstream's text once: a long run of name characters or URL starts holds nothing up", () => {
+    // Each of these, 256 KiB long, held the event loop for minutes when every pattern was tried
+    // again from each character of the run (an error event in a stream may be megabytes).
+    for (const unit of ["a-", "-a", "x://a:", "key-", 'k: "\\']) {
+      const text = unit.repeat(Math.ceil(262_144 / unit.length));
+      expect(redact(text, ["corp-key-12345678"])).toBe(text);
+    }
+  });
   it("a text cut inside the upstream's key, or an sk- key, loses that start too", () => {
     const key = "abcd1234efgh5678ijkl9012";
     expect(redact(`bad key ${key.slice(0, 15)}`, [key])).toBe("bad key [redacted]");

@@ -95,7 +95,11 @@ export function relayUpstreamError(o: UpstreamErrorOptions): Promise<null> {
   });
 }
 
-/** An upstream's error text, into the gateway's log only: redacted whole, then cut (a key across the cut would leave its first part in clear). */
+/**
+ * An upstream's error text, into the gateway's log only: redacted, then cut (a key across the cut
+ * would leave its first part in clear). Only twice what is kept is redacted: an error event in a
+ * stream may be megabytes (limits.body_bytes), all of it to be scanned on the event loop.
+ */
 export function logUpstreamText(
   o: Pick<UpstreamErrorOptions, "requestId" | "log"> & {
     readonly upstream: Pick<UpstreamResponse, "secrets">;
@@ -103,7 +107,7 @@ export function logUpstreamText(
   what: string,
   text: string,
 ): void {
-  const shown = redact(text, o.upstream.secrets).slice(0, LOGGED_BYTES);
+  const shown = redact(text.slice(0, 2 * LOGGED_BYTES), o.upstream.secrets).slice(0, LOGGED_BYTES);
   o.log(`clearance: request ${o.requestId}: ${what}: ${JSON.stringify(shown)}`);
 }
 
@@ -250,11 +254,43 @@ const standardCode = (code: unknown): string | null =>
   typeof code === "string" && STANDARD_CODES.has(code) ? code : null;
 
 /**
+ * A member or parameter name that says it holds a credential: ending in key, token, secret,
+ * password (passwd, pwd) or credential(s), in any case — `api_key`, `aws_secret_access_key`,
+ * `privateKey`, `key`, `access_token`, `client_secret`. Not `max_tokens` or `keys` (counts). A
+ * match starts only where a name does (the lookbehind): starting anywhere in a long run of name
+ * characters, each start scanned the rest of the run, and 64 KiB of `a-a-a-…` held the event loop
+ * for seconds.
+ */
+const SECRET_NAME = String.raw`(?<![\w-])[\w-]*(?:key|token|secret|passw(?:or)?d|pwd|credentials?)`;
+/** Such a member's JSON string value, to its closing quote (spaces and escapes included). */
+const QUOTED_SECRET = new RegExp(String.raw`(${SECRET_NAME}"\s*:\s*")(?:[^"\\]|\\.)*"`, "gi");
+/** Else its value up to the first character that may end it (unquoted, or JSON escaped in a string). */
+const UNQUOTED_SECRET = new RegExp(String.raw`(${SECRET_NAME}\\?"?\s*[:=]\s*\\?"?)[^\s"',;&\\]+`, "gi");
+/** Where a URL's password starts: `scheme://user:` (a scheme starting where a word does). */
+const URL_USER = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s/:@"'\\]*:/i;
+
+/**
+ * A URL's password, to the last `@` of its run of text (no white space): at worst more than the
+ * password is hidden, never part of it shown. One look per run, so a run of many `x://a:` without
+ * an `@` is not scanned again from each.
+ */
+const maskUrlPasswords = (text: string): string =>
+  text.replace(/\S+/g, (run) => {
+    if (!run.includes("://")) return run;
+    const at = run.lastIndexOf("@");
+    const user = at < 0 ? null : URL_USER.exec(run);
+    if (user === null) return run;
+    const from = user.index + user[0].length;
+    return at < from ? run : `${run.slice(0, from)}[redacted]${run.slice(at)}`;
+  });
+
+/**
  * The text with the upstream's own key and anything shaped like a credential replaced: bearer and
- * basic credentials, `sk-…` keys, the values of members or parameters named like a key, token,
- * secret or password — also as escaped JSON inside a string (a proxy wrapping the next hop's error);
- * another hop's keys are secrets too. The text may end inside a secret (the body is read to a
- * bound): a trailing start of the upstream's key, or of an `sk-` key, goes too.
+ * basic credentials, `sk-…` keys, URL passwords, the values of members or parameters named like a
+ * key, token, secret, password or credentials — also as escaped JSON inside a string (a proxy
+ * wrapping the next hop's error); another hop's keys are secrets too. The text may end inside a
+ * secret (the body is read to a bound): a trailing start of the upstream's key, or of an `sk-` key,
+ * goes too. Every pattern is scanned in time linear in the text (an upstream's text is not ours).
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
@@ -267,14 +303,12 @@ export function redact(text: string, secrets: readonly string[] = []): string {
         break;
       }
   }
-  return out
+  return maskUrlPasswords(out)
     .replace(/\b(bearer|basic)(\s+)[^\s"',;\\]+/gi, "$1$2[redacted]")
     .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")
     .replace(/\bsk-[A-Za-z0-9_-]*$/, "[redacted]")
-    .replace(
-      /\b([\w-]*(?:api[_-]?key|token|secret|passw(?:or)?d)\\?"?\s*[:=]\s*\\?"?)[^\s"',;&\\]+/gi,
-      "$1[redacted]",
-    );
+    .replace(QUOTED_SECRET, '$1[redacted]"')
+    .replace(UNQUOTED_SECRET, "$1[redacted]");
 }
 
 interface Classified {

@@ -10,6 +10,7 @@ import type { DestinationStream } from "./access-log.js";
 import type { ConfigFile } from "../config/index.js";
 import { ClearanceError } from "../errors/index.js";
 import { asClearanceError, errorBody, sendJson, setErrorHeaders, statusOf } from "../http/index.js";
+import { setSecurityHeaders } from "../http/security-headers.js";
 import type { ObservedRequest, RequestObserver } from "../gateway/observer.js";
 import { openAccessLog, type AccessLog } from "./access-log.js";
 import { GatewayMetrics, type MetricSources } from "./metrics.js";
@@ -23,8 +24,11 @@ export type MonitoringConfig = ConfigFile["monitoring"];
 export interface MonitoringOptions {
   readonly config: MonitoringConfig;
   readonly sources: MetricSources;
-  /** Checks a scraper's admin API token and that it reads the whole control plane (throws a ClearanceError). */
-  readonly authenticate: (req: IncomingMessage) => void;
+  /**
+   * Checks a scraper's admin API token and that it reads the whole control plane (throws a
+   * ClearanceError; a source past its failed authentications gets its Retry-After on `res`).
+   */
+  readonly authenticate: (req: IncomingMessage, res: ServerResponse) => void;
   /** Instead of the configured destination (tests, benchmarks). */
   readonly accessLogStream?: DestinationStream;
   readonly onError: (err: unknown) => void;
@@ -128,7 +132,7 @@ export class Monitoring implements RequestObserver {
         allow: ["GET", "HEAD"],
       });
     }
-    if (auth) this.options.authenticate(req);
+    if (auth) this.options.authenticate(req, res);
     const { text, contentType } = await (this.metrics as GatewayMetrics).expose();
     res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
     res.end(req.method === "HEAD" ? undefined : text);
@@ -136,6 +140,8 @@ export class Monitoring implements RequestObserver {
 
   /** A scrape on the metrics' own listener (no token asked there), its refusals rendered here. */
   private scrape(req: IncomingMessage, res: ServerResponse): void {
+    // Answered here, not by the gateway's handler: the headers every answer carries, set here too.
+    setSecurityHeaders(res);
     this.answer(req, res, false).catch((thrown: unknown) => {
       const err = asClearanceError(thrown);
       if (statusOf(err) >= 500) this.options.onError(thrown);
@@ -149,6 +155,7 @@ export class Monitoring implements RequestObserver {
     const server = createServer((req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/metrics") return this.scrape(req, res);
+      setSecurityHeaders(res);
       sendJson(res, 404, errorBody(new ClearanceError("not-found", "not_found", `no route ${path}`)));
     });
     await new Promise<void>((resolve, reject) => {

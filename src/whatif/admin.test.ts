@@ -8,6 +8,7 @@ import { run } from "../cli/program.js";
 import type { Io } from "../cli/io.js";
 import { ask, asAdmin, auditEntries, call, createIdentity, type Json } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { SECURITY_HEADERS } from "../http/security-headers.js";
 import type { WhatIfReport } from "./report.js";
 
 const G7 = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
@@ -66,7 +67,17 @@ describe("GET /admin/v1/reports/footprint", () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
-    expect(html.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    // Its own inline style and script run; nothing loads, frames it, or is given a base or a form.
+    expect(html.headers.get("content-security-policy")).toBe(
+      "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    for (const name of [
+      "cache-control",
+      "x-frame-options",
+      "referrer-policy",
+      "cross-origin-resource-policy",
+    ])
+      expect(html.headers.get(name), name).toBe(SECURITY_HEADERS[name]);
     expect(await html.text()).toMatch(/^<!doctype html>[\s\S]*<svg id="served-map"/);
   }, 60_000); // the first page projects the world map: seconds on a busy machine
 
