@@ -108,6 +108,37 @@ describe("report jobs over the admin API", () => {
   }, 60_000);
 });
 
+describe("an activation's impact", () => {
+  it("does not wait behind a reader's report job: an activation (a rollback) is never held off by readers", async () => {
+    // Its own version: the other test's must stay a candidate.
+    const mine = String(
+      (
+        await asAdmin(t, "POST", "/admin/v1/schemes", {
+          yaml: CANDIDATE.replace("g7-embargo-in", "g7-embargo-in-2"),
+        })
+      ).version,
+    );
+    const digest = (await asAdmin(t, "POST", `/admin/v1/schemes/${mine}/what-if`, {})).digest as string;
+    let release: () => void = () => undefined;
+    hold = new Promise((r) => (release = r));
+    const firstRead = new Promise<void>((r) => (reached = r));
+    const footprint = fetch(`${t.url}/admin/v1/reports/footprint`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    try {
+      await firstRead; // the footprint holds the principals' read, and the queue
+      const activated = await asAdmin(t, "POST", `/admin/v1/schemes/${mine}/activate`, {
+        reason: "roll back the embargo change",
+        what_if: digest,
+      });
+      expect(activated).toMatchObject({ version: Number(mine) });
+    } finally {
+      release();
+      await (await footprint).text();
+    }
+  }, 60_000);
+});
+
 describe("ReportQueue", () => {
   it("starts no job whose caller has gone by its turn, and goes on with the next", async () => {
     const q = new ReportQueue();

@@ -47,8 +47,9 @@ export class ReportQueue {
     const before = this.tail;
     let done: () => void = () => undefined;
     this.tail = new Promise((resolve) => (done = resolve));
-    if (this.queued++ > 0) waiting?.();
     try {
+      // Inside the try: a `waiting` that throws must still release the queue's tail.
+      if (this.queued++ > 0) waiting?.();
       await before;
       if (gone?.() === true) {
         throw new ClearanceError(
@@ -96,6 +97,8 @@ export async function versionWhatIf(
   options: { days?: number; from_index?: bigint; to_index?: bigint; examples?: number } = {},
   progress?: Progress,
   gone?: () => boolean,
+  /** "first": run now, not behind the queue (an activation's impact: readers never hold it off). */
+  turn: "queued" | "first" = "queued",
 ): Promise<WhatIfReport> {
   const prepare = (state: ControlState) => {
     const v = versionOf(state, version);
@@ -118,7 +121,9 @@ export async function versionWhatIf(
           ...(options.to_index === undefined ? {} : { to: options.to_index }),
         };
   const waiter = { ...(progress === undefined ? {} : { progress }), ...(gone === undefined ? {} : { gone }) };
-  const report = await queued(deps, waiter, () => {
+  const run = <T>(job: () => Promise<T>): Promise<T> =>
+    turn === "first" ? job() : queued(deps, waiter, job);
+  const report = await run(() => {
     // Against the policy in force when its turn comes: another version may have been activated meanwhile.
     if (deps.state() !== prepared.state) prepared = prepare(deps.state());
     return whatIfReport({

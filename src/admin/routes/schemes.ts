@@ -92,7 +92,8 @@ function impactRecord(r: WhatIfReport) {
  */
 async function reviewedImpact(deps: AdminDeps, version: string, digest: string | undefined) {
   if (digest === undefined && deps.whatIf?.requireForActivation !== true) return null;
-  const impact = await versionWhatIf(deps, version);
+  // Not behind the readers' report jobs: an activation (a rollback, say) is never held off by them.
+  const impact = await versionWhatIf(deps, version, {}, undefined, undefined, "first");
   if (digest === impact.digest) return impact;
   const s = impact.population.summary;
   const counts =
