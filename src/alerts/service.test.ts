@@ -375,4 +375,17 @@ describe("alert service", () => {
     expect(networkOf("2001:db8:aa:bb::1")).toBe("2001:db8:aa::/48");
     expect(networkOf(null)).toBeNull();
   });
+
+  it("groups a peer's address as Node prints it (zeros compressed) into the network its full form is in", () => {
+    // The peer stands in for the client when a trusted proxy forwarded none: Node writes it
+    // compressed, the locator's client in full. "fd00::1:2" was "fd00::1::/48" and "fd00::3:4"
+    // "fd00::3::/48": two networks for one /48, so nine callers of one network sharing a key were
+    // a key-sharing alert (and under `suspend`, the key revoked).
+    expect(networkOf("fd00::1:2")).toBe("fd00:0:0::/48");
+    expect(networkOf("fd00::3:4")).toBe("fd00:0:0::/48");
+    expect(networkOf("2001:db8::1")).toBe(networkOf("2001:db8:0:0:0:0:0:2"));
+    expect(networkOf("2001:db8::1")).toBe("2001:db8:0::/48");
+    expect(networkOf("::ffff:10.1.2.3")).toBe("10.1.2.0/24");
+    expect(networkOf("not an address")).toBeNull();
+  });
 });

@@ -9,6 +9,7 @@ import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 import { periodKey } from "../metering/index.js";
 import type { GatewayMetrics } from "../monitoring/index.js";
+import { addressText, parseAddress } from "../location/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
@@ -104,16 +105,19 @@ function responseOf(c: AlertsConfig, d: DetectorName): "notify" | "suspend" {
   }
 }
 
-/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one. */
+/**
+ * The client's network: /24 of an IPv4 address, /48 of an IPv6 one. Read from the address itself,
+ * not its text: the peer (which stands in when a trusted proxy forwarded no client) is written as
+ * Node prints it, zeros compressed ("fd00::1:2"), where the locator's client has every group.
+ */
 export function networkOf(address: string | null | undefined): string | null {
   if (address === undefined || address === null) return null;
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
+  const parsed = parseAddress(address);
+  const text = parsed === null ? null : addressText(parsed);
+  if (text === null) return null;
+  const v4 = /^(\d+\.\d+\.\d+)\.\d+$/.exec(text);
   if (v4 !== null) return `${v4[1]}.0/24`;
-  if (address.includes(":")) {
-    const groups = address.split(":").slice(0, 3);
-    return `${groups.join(":")}::/48`;
-  }
-  return null;
+  return `${text.split(":").slice(0, 3).join(":")}::/48`;
 }
 
 const DETECTORS: readonly DetectorName[] = ALERT_DETECTORS;
