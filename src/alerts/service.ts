@@ -157,6 +157,8 @@ export class AlertService {
   private responseTimer: NodeJS.Timeout | undefined;
   /** Alerts this node is answering now (a retry round skips them). */
   private readonly answering = new Set<string>();
+  /** The timers' rounds under way (see once). */
+  private readonly rounds = new Set<"quota" | "responses">();
   /** Raises in flight, so that close() waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
   /** Sightings that came while the warm-up read the log, fed after it (null once it is done). */
@@ -241,11 +243,17 @@ export class AlertService {
       this.webhook.start();
     }
     if (DETECTORS.some((d) => responseOf(o.config, d) === "suspend")) {
-      this.responseTimer = setInterval(() => this.track(this.retryResponses()), RESPONSE_RETRY_MS);
+      this.responseTimer = setInterval(
+        () => this.once("responses", () => this.retryResponses()),
+        RESPONSE_RETRY_MS,
+      );
       this.responseTimer.unref();
     }
     if (o.config.quota.enabled) {
-      this.quotaTimer = setInterval(() => this.track(this.checkQuotas()), o.config.quota.check_ms);
+      this.quotaTimer = setInterval(
+        () => this.once("quota", () => this.checkQuotas()),
+        o.config.quota.check_ms,
+      );
       this.quotaTimer.unref();
     }
   }
@@ -472,6 +480,17 @@ export class AlertService {
     await this.feed?.close();
     await this.settled();
     await this.webhook?.close();
+  }
+
+  /**
+   * A timer's round, unless its last one is still going: counters or a store slower than the timer
+   * (Redis paused, a query waiting on a lock, a short `check_ms`) started one more round at every
+   * tick, each waiting as long, without bound.
+   */
+  private once(round: "quota" | "responses", run: () => Promise<void>): void {
+    if (this.rounds.has(round)) return;
+    this.rounds.add(round);
+    this.track(run().finally(() => this.rounds.delete(round)));
   }
 
   private track(p: Promise<unknown>): void {
