@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../config/schema.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
@@ -113,6 +113,48 @@ describe("alert service", () => {
       "high 120",
       "medium 92",
     ]);
+  });
+
+  it("a quota check still waiting for the counters is not started again beside it (they piled up)", async () => {
+    // Only the service's own timers are faked: the store's I/O runs as usual.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    let calls = 0;
+    let stuck = true;
+    const waiting: (() => void)[] = [];
+    const answer = () => {
+      stuck = false;
+      waiting.splice(0).forEach((done) => done());
+    };
+    try {
+      service = await AlertService.open({
+        config: { ...defaults(), quota: { enabled: true, percent: 90, check_ms: 1_000 } },
+        store,
+        scheme: () => scheme,
+        // Counters that do not answer (Redis paused, a store query waiting on a lock), then do.
+        licenseUsage: async () => {
+          calls++;
+          if (stuck) await new Promise<void>((resolve) => waiting.push(resolve));
+          return 0;
+        },
+        changed: async () => {},
+        onError: (err) => {
+          throw err;
+        },
+      });
+      vi.advanceTimersByTime(60_000);
+      // Sixty ticks: one check, waiting on its first license (each tick started one more, for ever).
+      expect(calls).toBe(1);
+      answer();
+      await service.settled();
+      // The check has ended: the next tick starts the next one.
+      const before = calls;
+      vi.advanceTimersByTime(1_000);
+      await service.settled();
+      expect(calls).toBeGreaterThan(before);
+    } finally {
+      answer();
+      vi.useRealTimers();
+    }
   });
 
   it("suspend: revokes the shared key, as the detector, with the alert as reason", async () => {
@@ -374,5 +416,18 @@ describe("alert service", () => {
     expect(networkOf("::ffff:198.51.100.7")).toBe("198.51.100.0/24");
     expect(networkOf("2001:db8:aa:bb::1")).toBe("2001:db8:aa::/48");
     expect(networkOf(null)).toBeNull();
+  });
+
+  it("groups a peer's address as Node prints it (zeros compressed) into the network its full form is in", () => {
+    // The peer stands in for the client when a trusted proxy forwarded none: Node writes it
+    // compressed, the locator's client in full. "fd00::1:2" was "fd00::1::/48" and "fd00::3:4"
+    // "fd00::3::/48": two networks for one /48, so nine callers of one network sharing a key were
+    // a key-sharing alert (and under `suspend`, the key revoked).
+    expect(networkOf("fd00::1:2")).toBe("fd00:0:0::/48");
+    expect(networkOf("fd00::3:4")).toBe("fd00:0:0::/48");
+    expect(networkOf("2001:db8::1")).toBe(networkOf("2001:db8:0:0:0:0:0:2"));
+    expect(networkOf("2001:db8::1")).toBe("2001:db8:0::/48");
+    expect(networkOf("::ffff:10.1.2.3")).toBe("10.1.2.0/24");
+    expect(networkOf("not an address")).toBeNull();
   });
 });

@@ -9,6 +9,7 @@ import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 import { periodKey } from "../metering/index.js";
 import type { GatewayMetrics } from "../monitoring/index.js";
+import { addressText, parseAddress } from "../location/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { AlertRecord } from "../store/alerts.js";
 import { isKeyId } from "../store/keys.js";
@@ -104,16 +105,19 @@ function responseOf(c: AlertsConfig, d: DetectorName): "notify" | "suspend" {
   }
 }
 
-/** The client's network: /24 of an IPv4 address, /48 of an IPv6 one. */
+/**
+ * The client's network: /24 of an IPv4 address, /48 of an IPv6 one. Read from the address itself,
+ * not its text: the peer (which stands in when a trusted proxy forwarded no client) is written as
+ * Node prints it, zeros compressed ("fd00::1:2"), where the locator's client has every group.
+ */
 export function networkOf(address: string | null | undefined): string | null {
   if (address === undefined || address === null) return null;
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
+  const parsed = parseAddress(address);
+  const text = parsed === null ? null : addressText(parsed);
+  if (text === null) return null;
+  const v4 = /^(\d+\.\d+\.\d+)\.\d+$/.exec(text);
   if (v4 !== null) return `${v4[1]}.0/24`;
-  if (address.includes(":")) {
-    const groups = address.split(":").slice(0, 3);
-    return `${groups.join(":")}::/48`;
-  }
-  return null;
+  return `${text.split(":").slice(0, 3).join(":")}::/48`;
 }
 
 const DETECTORS: readonly DetectorName[] = ALERT_DETECTORS;
@@ -153,6 +157,8 @@ export class AlertService {
   private responseTimer: NodeJS.Timeout | undefined;
   /** Alerts this node is answering now (a retry round skips them). */
   private readonly answering = new Set<string>();
+  /** The timers' rounds under way (see once). */
+  private readonly rounds = new Set<"quota" | "responses">();
   /** Raises in flight, so that close() waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
   /** Sightings that came while the warm-up read the log, fed after it (null once it is done). */
@@ -237,11 +243,17 @@ export class AlertService {
       this.webhook.start();
     }
     if (DETECTORS.some((d) => responseOf(o.config, d) === "suspend")) {
-      this.responseTimer = setInterval(() => this.track(this.retryResponses()), RESPONSE_RETRY_MS);
+      this.responseTimer = setInterval(
+        () => this.once("responses", () => this.retryResponses()),
+        RESPONSE_RETRY_MS,
+      );
       this.responseTimer.unref();
     }
     if (o.config.quota.enabled) {
-      this.quotaTimer = setInterval(() => this.track(this.checkQuotas()), o.config.quota.check_ms);
+      this.quotaTimer = setInterval(
+        () => this.once("quota", () => this.checkQuotas()),
+        o.config.quota.check_ms,
+      );
       this.quotaTimer.unref();
     }
   }
@@ -468,6 +480,17 @@ export class AlertService {
     await this.feed?.close();
     await this.settled();
     await this.webhook?.close();
+  }
+
+  /**
+   * A timer's round, unless its last one is still going: counters or a store slower than the timer
+   * (Redis paused, a query waiting on a lock, a short `check_ms`) started one more round at every
+   * tick, each waiting as long, without bound.
+   */
+  private once(round: "quota" | "responses", run: () => Promise<void>): void {
+    if (this.rounds.has(round)) return;
+    this.rounds.add(round);
+    this.track(run().finally(() => this.rounds.delete(round)));
   }
 
   private track(p: Promise<unknown>): void {

@@ -129,6 +129,30 @@ export function alertSuite(store: () => Store): void {
     ).toEqual([3, 1]);
   });
 
+  it("a filter or cursor holding a NUL lists as on every driver (PostgreSQL refused it: an internal error)", async () => {
+    const s = store();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { alert: a } = await s.alerts.raise(
+        alert({
+          dedupeKey: `nul-${i}`,
+          subject: { kind: "principal", id: "p0" },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+      ids.push(a.id);
+    }
+    const page = (p: Awaited<ReturnType<Store["alerts"]["list"]>>) => p.map((a) => ids.indexOf(a.id));
+    // No alert's subject, detector or state holds a NUL: nothing matches.
+    expect(await s.alerts.list({ subjectId: "p0\u0000" })).toEqual([]);
+    expect(await s.alerts.list({ detector: "key-sharing\u0000x" })).toEqual([]);
+    // A cursor compares as text: "id\0…" sorts right after "id" (no id holds a NUL).
+    expect(page(await s.alerts.list({ subjectId: "p0" }, { after: `${ids[1]}\u0000x` }))).toEqual([2, 3]);
+    expect(page(await s.alerts.list({}, { newest: true, after: `${ids[2]}\u0000` }))).toEqual([2, 1, 0]);
+    expect(page(await s.alerts.list({}, { after: "\u0000", limit: 2 }))).toEqual([0, 1]);
+  });
+
   it("a page reads only its own alerts, not the whole table", async () => {
     const s = store();
     for (let i = 0; i < 200; i++)

@@ -13,6 +13,7 @@ import {
   responseState,
   retryAt,
   transitioned,
+  type AlertPage,
   type AlertRecord,
   type AlertStore,
 } from "../alerts.js";
@@ -42,6 +43,18 @@ function audit(
   details: Record<string, unknown>,
 ): Promise<void> {
   return audited(db, new Date().toISOString(), { actor, action, object: { kind: "alert", id }, details });
+}
+
+/**
+ * A page whose cursor holds a NUL, which PostgreSQL's text cannot: read as the same place in the ids'
+ * byte order. No id holds a NUL, so the ids after "x\0…" are those after "x", and the ids before it
+ * those up to "x" itself, that is before "x\u0001".
+ */
+function cursorWithoutNul(page: AlertPage): AlertPage {
+  const at = page.after?.indexOf("\u0000") ?? -1;
+  if (page.after === undefined || at < 0) return page;
+  const kept = page.after.slice(0, at);
+  return { ...page, after: page.newest === true ? `${kept}\u0001` : kept };
 }
 
 export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
@@ -100,7 +113,13 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         : undefined;
     },
     list: async (filter = {}, page = {}) => {
-      const { sql, values } = listQuery(filter, page, (i) => `$${i}`);
+      // PostgreSQL's text holds no NUL (the query failed, an internal error over the admin API):
+      // no stored value has one, so a filter holding one matches nothing, as in SQLite.
+      if (!Object.values(filter).every((v) => v === undefined || storable(v))) {
+        pool(); // a closed store says so
+        return [];
+      }
+      const { sql, values } = listQuery(filter, cursorWithoutNul(page), (i) => `$${i}`);
       return parse((await pool().query(sql, values)).rows);
     },
     pendingResponses: async (after, limit) =>
