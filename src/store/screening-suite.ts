@@ -111,6 +111,16 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       expect(await store.screening.entries("test-list", 2)).toEqual([]);
     });
 
+    it("takes a list name or subject id holding a NUL for unknown, as no stored one holds one (PostgreSQL's text cannot)", async () => {
+      await store.screening.importList(input([entry("a")]), "tester");
+      expect(await store.screening.versions("test-list\u0000")).toEqual([]);
+      expect(await store.screening.entries("test-list\u0000", 1)).toEqual([]);
+      expect(await store.screening.matches({ subjectId: "a\u0000b" })).toEqual([]);
+      await expect(store.screening.review("m\u0000", "cleared", "officer", "x")).rejects.toMatchObject({
+        code: "unknown-match",
+      });
+    });
+
     it("potential matches set the status; review confirms or clears, with reviewer and reason", async () => {
       const v0 = await store.version();
       await store.screening.record(

@@ -555,14 +555,17 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     },
 
     versions: (list) =>
-      sql.read(async (q) =>
-        (
-          await q.all<VersionDbRow>(
-            `SELECT * FROM screening_lists ${list === undefined ? "" : "WHERE list = ?"} ORDER BY list, version DESC`,
-            list === undefined ? [] : [list],
-          )
-        ).map(toVersion),
-      ),
+      // No list is named with a NUL (PostgreSQL's text cannot even be asked with one): none.
+      list !== undefined && list.includes("\u0000")
+        ? Promise.resolve([])
+        : sql.read(async (q) =>
+            (
+              await q.all<VersionDbRow>(
+                `SELECT * FROM screening_lists ${list === undefined ? "" : "WHERE list = ?"} ORDER BY list, version DESC`,
+                list === undefined ? [] : [list],
+              )
+            ).map(toVersion),
+          ),
 
     holdRescreen: (list, version, force) =>
       sql.write(async (q) => {
@@ -594,14 +597,16 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       }),
 
     entries: (list, version) =>
-      sql.read(async (q) =>
-        (
-          await q.all<{ entry_id: string; digest: string; document: string }>(
-            "SELECT entry_id, digest, document FROM screening_entries WHERE list = ? AND version = ? ORDER BY entry_id",
-            [list, version],
-          )
-        ).map((r) => ({ id: r.entry_id, digest: r.digest, document: r.document })),
-      ),
+      list.includes("\u0000")
+        ? Promise.resolve([])
+        : sql.read(async (q) =>
+            (
+              await q.all<{ entry_id: string; digest: string; document: string }>(
+                "SELECT entry_id, digest, document FROM screening_entries WHERE list = ? AND version = ? ORDER BY entry_id",
+                [list, version],
+              )
+            ).map((r) => ({ id: r.entry_id, digest: r.digest, document: r.document })),
+          ),
 
     async record(screenings, actor) {
       if (screenings.length === 0) return { changed: 0, resolved: 0 };
@@ -788,24 +793,28 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     },
 
     matches: (filter = {}) =>
-      sql.read(async (q) => {
-        const conditions = (
-          [
-            ["status", filter.status],
-            ["subject_kind", filter.subjectKind],
-            ["subject_id", filter.subjectId],
-          ] as const
-        ).filter(([, v]) => v !== undefined);
-        const where = conditions.map(([c]) => `${c} = ?`);
-        const params = conditions.map(([, v]) => v);
-        const rows = await q.all<MatchDbRow>(
-          `SELECT ${MATCH_COLUMNS} FROM screening_matches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
-          params,
-        );
-        return rows.map(toMatch);
-      }),
+      [filter.subjectId, filter.subjectKind, filter.status].some((v) => v?.includes("\u0000") === true)
+        ? Promise.resolve([])
+        : sql.read(async (q) => {
+            const conditions = (
+              [
+                ["status", filter.status],
+                ["subject_kind", filter.subjectKind],
+                ["subject_id", filter.subjectId],
+              ] as const
+            ).filter(([, v]) => v !== undefined);
+            const where = conditions.map(([c]) => `${c} = ?`);
+            const params = conditions.map(([, v]) => v);
+            const rows = await q.all<MatchDbRow>(
+              `SELECT ${MATCH_COLUMNS} FROM screening_matches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
+              params,
+            );
+            return rows.map(toMatch);
+          }),
 
     async review(id, outcome, reviewer, reason) {
+      if (id.includes("\u0000"))
+        throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
       return sql.write(async (q) => {
         const read = async () =>
           (await q.all<MatchDbRow>(`SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`, [id]))[0];

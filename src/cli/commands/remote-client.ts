@@ -338,7 +338,7 @@ async function progressLines<T>(
         else if ("result" in line) return line.result as T;
         else if (line.error !== undefined) throw refusal(line.status ?? 500, method, target, line, text);
       }
-      // A line not yet ended is held: at most maxBytes of it (in characters, so at most that in bytes).
+      // A line not yet ended is held: at most maxBytes characters of it (up to three bytes each).
       if (buffered.length > maxBytes) throw tooLarge(method, target, maxBytes, "a progress line");
     }
   } finally {

@@ -163,8 +163,15 @@ export async function openPostgresStore(
 export function whereTo(url: string): string {
   try {
     const u = new URL(url);
-    if (u.protocol === "postgres:" || u.protocol === "postgresql:")
+    if (u.protocol === "postgres:" || u.protocol === "postgresql:") {
+      // A password holding an unencoded `/`, `?` or `#` ends the URL's authority early: the parser
+      // then reads the password as a port and the rest as the path, so nothing of it is shown.
+      const at = url.lastIndexOf("@");
+      const authority = at < 0 ? "" : url.slice(url.indexOf("//") + 2, at);
+      if (/[/?#]/.test(authority) || u.host.includes("@") || u.pathname.includes("@"))
+        return "its connection string is not a well-formed postgres:// URL (percent-encode the password)";
       return `${decodeURIComponent(u.username) || "?"}@${u.host || "?"}${decodeURIComponent(u.pathname)}`;
+    }
   } catch {
     // Not a URL: said so below.
   }
