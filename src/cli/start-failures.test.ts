@@ -1,10 +1,10 @@
 /**
  * `serve` and `demo` (`npm start`) that cannot start, as a user meets them (a real child process):
  * a port already taken, a bad principal file for the demo, a demo admin token too short to keep the
- * admin API closed. A clear message and an exit, never a
+ * admin API closed, a `location.mmdb` that is a FIFO or a device. A clear message and an exit, never a
  * stack trace (exit 70) or a process left running after its error.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -190,5 +190,47 @@ describe("the demo's keys file", () => {
       ),
     );
     expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+  });
+});
+
+describe.skipIf(process.platform === "win32")("a location.mmdb that is no database file", () => {
+  const serve = (name: string, mmdb: string) => {
+    const config = join(dir, `${name}.yaml`);
+    writeFileSync(
+      config,
+      [
+        `scheme: ${join(process.cwd(), "examples/g7-trusted-partners.yaml")}`,
+        `data_dir: ${join(dir, `${name}-data`)}`,
+        "providers:",
+        "  demo: { type: demo }",
+        "default_provider: demo",
+        "models:",
+        "  mythos-5: { provider: demo, upstream_model: mythos-5 }",
+        "location:",
+        `  mmdb: ${mmdb}`,
+        "",
+      ].join("\n"),
+    );
+    return { config, run: cli(["serve", "--config", config, "--port", "0"]) };
+  };
+
+  it("a FIFO: refused at its line (exit 2), not waited on for ever", { timeout: 60_000 }, async () => {
+    const fifo = join(dir, "country.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const { config, run } = serve("fifo", fifo);
+    expect(await run).toEqual({
+      code: 2,
+      out: "",
+      err: `${config}:9:9: location.mmdb: cannot use mmdb file "${fifo}": it is not a regular file (a pipe, a socket or a device?)\n`,
+    });
+  });
+
+  it("/dev/zero: refused as no regular file, not read", { timeout: 60_000 }, async () => {
+    const { config, run } = serve("zero", "/dev/zero");
+    expect(await run).toEqual({
+      code: 2,
+      out: "",
+      err: `${config}:9:9: location.mmdb: cannot use mmdb file "/dev/zero": it is not a regular file (a pipe, a socket or a device?)\n`,
+    });
   });
 });

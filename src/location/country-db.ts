@@ -11,7 +11,7 @@ import { Reader as MmdbReader } from "mmdb-lib";
 import { isCountryCode } from "../countries/index.js";
 import type { IPv6 } from "ipaddr.js";
 import type { IpAddress } from "./cidr.js";
-import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { METADATA_MAX_BYTES, parseMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
 
@@ -22,6 +22,23 @@ export type CountryLookup = (address: IpAddress) => string | null;
 const READER_CACHE_ENTRIES = 4096;
 /** Answers remembered per address; when full the map is emptied, which keeps the bound without LRU upkeep. */
 const ANSWER_CACHE_ENTRIES = 65_536;
+/** The largest file read as a database: real country databases are 10–80 MB (a City one a few hundred). */
+export const MAX_COUNTRY_DB_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * How the file is opened: without waiting (a FIFO with no writer blocked open() for ever), and then
+ * read only if fstat says it is a regular file of at most MAX_COUNTRY_DB_BYTES (/dev/zero was read
+ * until memory ran out). The reason a file is not one, or null.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+function notADatabaseFile(s: Stats): string | null {
+  if (s.isDirectory()) return "it is a directory";
+  if (!s.isFile()) return "it is not a regular file (a pipe, a socket or a device?)";
+  if (s.size > MAX_COUNTRY_DB_BYTES) {
+    return `it is larger than ${MAX_COUNTRY_DB_BYTES / 1024 ** 3} GiB, which no country database is (they are tens of MB)`;
+  }
+  return null;
+}
 
 /**
  * What makes `file` unusable as a country database, or null: its metadata read synchronously (the
@@ -31,9 +48,12 @@ export function countryDbProblem(file: string): string | null {
   const fail = (reason: string) => `cannot use mmdb file "${file}": ${reason}`;
   let metadata: MmdbMetadata;
   try {
-    const fd = openSync(file, "r");
+    const fd = openSync(file, OPEN_FLAGS);
     try {
-      const size = fstatSync(fd).size;
+      const stats = fstatSync(fd);
+      const refused = notADatabaseFile(stats);
+      if (refused !== null) return fail(refused);
+      const size = stats.size;
       const tail = Buffer.alloc(Math.min(size, METADATA_MAX_BYTES));
       readSync(fd, tail, 0, tail.length, size - tail.length);
       metadata = parseMmdbMetadata(tail, size);
@@ -107,10 +127,18 @@ export async function openCountryDb(file: string): Promise<CountryDb> {
   let identity: FileIdentity;
   let metadata: MmdbMetadata;
   try {
-    const handle = await open(file, "r");
+    const handle = await open(file, OPEN_FLAGS);
     try {
-      identity = identityOf(await handle.stat());
-      bytes = await handle.readFile();
+      const stats = await handle.stat();
+      const refused = notADatabaseFile(stats);
+      if (refused !== null) throw fail(refused);
+      identity = identityOf(stats);
+      bytes = Buffer.alloc(stats.size);
+      for (let at = 0, n = -1; at < bytes.length; at += n) {
+        n = (await handle.read(bytes, at, bytes.length - at, at)).bytesRead;
+        // Truncated while read (copied onto as it was looked at): the next poll sees it changed again.
+        if (n === 0) throw fail("it changed while being read");
+      }
     } finally {
       await handle.close();
     }
@@ -119,6 +147,7 @@ export async function openCountryDb(file: string): Promise<CountryDb> {
       bytes.length,
     );
   } catch (error) {
+    if (error instanceof CountryDbError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw fail("no such file");
     if (code === "EISDIR") throw fail("it is a directory");

@@ -1,12 +1,15 @@
 /**
  * LiveCountryDb against real files: what counts as a replacement (rename, copy onto, removal), what
- * a database without a build time reports, and a file put back after a refused one.
+ * a database without a build time reports, a file put back after a refused one, and what is no
+ * database file at all (a FIFO, a device, a file too large to be one).
  */
-import { linkSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { linkSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAddress } from "./cidr.js";
+import { MAX_COUNTRY_DB_BYTES } from "./country-db.js";
 import { LiveCountryDb, tooOld } from "./live-db.js";
 import { buildCountryMmdb } from "./mmdb-writer.js";
 
@@ -79,5 +82,73 @@ describe("LiveCountryDb", () => {
     const { live } = await setUp(db("GB", 1_000_000), 2);
     expect(tooOld(live.status(), 1_000_000_000 + 2 * 86_400_000)).toBe(false);
     expect(tooOld(live.status(), 1_000_000_000 + 2 * 86_400_000 + 1)).toBe(true);
+  });
+
+  // Renamed over the database, as a replacement is; a good database is then put back the same way.
+  const replace = (dir: string, path: string, make: (at: string) => void) => {
+    const at = join(dir, `next-${Math.random().toString(36).slice(2)}`);
+    make(at);
+    renameSync(at, path);
+  };
+
+  describe.skipIf(process.platform === "win32")("a replacement that is no database file", () => {
+    it("a FIFO is refused at once and reported, not waited on; a database put back is taken", async () => {
+      const { dir, path, lines, live } = await setUp(db("GB"));
+      replace(dir, path, (at) => execFileSync("mkfifo", [at]));
+      await live.check(); // opening a FIFO with no writer blocked this poll, and every one after it, for ever
+      expect(live.lookup(ADDRESS)).toBe("GB");
+      expect(live.status().refused).toEqual({
+        reason: "it is not a regular file (a pipe, a socket or a device?)",
+        since: expect.any(Number) as unknown,
+      });
+      expect(lines).toEqual([
+        expect.stringMatching(
+          /": it is not a regular file \(a pipe, a socket or a device\?\); the database built .* stays in use/,
+        ),
+      ]);
+      replace(dir, path, (at) => writeFileSync(at, db("SE")));
+      await live.check();
+      expect(live.lookup(ADDRESS)).toBe("SE");
+      expect(live.status().refused).toBeNull();
+      await live.stop();
+    });
+
+    it("a link to /dev/zero is refused without being read; a database put back is taken", async () => {
+      const { dir, path, live } = await setUp(db("GB"));
+      replace(dir, path, (at) => symlinkSync("/dev/zero", at)); // was read until 2 GiB, then refused
+      await live.check();
+      expect(live.lookup(ADDRESS)).toBe("GB");
+      expect(live.status().refused?.reason).toBe("it is not a regular file (a pipe, a socket or a device?)");
+      replace(dir, path, (at) => writeFileSync(at, db("SE")));
+      await live.check();
+      expect(live.lookup(ADDRESS)).toBe("SE");
+      expect(live.status().refused).toBeNull();
+    });
+
+    it("a file larger than any country database is refused without being read", async () => {
+      const { dir, path, live } = await setUp(db("GB"));
+      replace(dir, path, (at) => {
+        writeFileSync(at, "");
+        truncateSync(at, MAX_COUNTRY_DB_BYTES + 1); // sparse: no disk, but read whole before
+      });
+      await live.check();
+      expect(live.lookup(ADDRESS)).toBe("GB");
+      expect(live.status().refused?.reason).toBe(
+        "it is larger than 1 GiB, which no country database is (they are tens of MB)",
+      );
+    });
+
+    it("stop() returns while a poll is looking at a FIFO, and nothing is taken or said after it", async () => {
+      const { dir, path, lines, live } = await setUp(db("GB"));
+      replace(dir, path, (at) => execFileSync("mkfifo", [at]));
+      live.start(3_600_000); // what a gateway runs; its close() is this stop()
+      const poll = live.check();
+      await live.stop(); // waited for ever on the poll blocked in open()
+      await poll;
+      replace(dir, path, (at) => writeFileSync(at, db("SE")));
+      await live.check(); // stopped: nothing more is read
+      expect(live.lookup(ADDRESS)).toBe("GB");
+      expect(lines).toEqual([]);
+    });
   });
 });

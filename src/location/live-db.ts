@@ -46,6 +46,7 @@ export const tooOld = (s: DatabaseStatus, now: number): boolean =>
 export class LiveCountryDb {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | null = null;
+  private stopped = false;
   private refused: {
     readonly file: FileIdentity | null;
     readonly reason: string;
@@ -84,20 +85,26 @@ export class LiveCountryDb {
     this.timer.unref();
   }
 
-  /** Stops the timer; resolves once a poll under way has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling, at once: a poll under way is not waited for (one blocked in a file system call
+   * held the gateway's close() for ever); whatever it finds is dropped, neither taken nor logged.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
-    await this.polling;
+    return Promise.resolve();
   }
 
   /** One poll (what the timer runs): a call while one is under way shares it. Never throws. */
   check(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.polling ??= this.poll().finally(() => (this.polling = null));
     return this.polling;
   }
 
   private async poll(): Promise<void> {
     const seen = await stat(this.path).then(identityOf, () => null);
+    if (this.stopped) return;
     if (sameFile(seen, this.current.file)) {
       this.refused = null; // the file in use is back (a refused one renamed away)
       return;
@@ -108,6 +115,7 @@ export class LiveCountryDb {
     try {
       next = await openCountryDb(this.path);
     } catch (error) {
+      if (this.stopped) return;
       const reason = error instanceof CountryDbError ? error.reason : String(error);
       this.refused = { file: seen, reason, since: Date.now() };
       this.log(
@@ -115,6 +123,7 @@ export class LiveCountryDb {
       );
       return;
     }
+    if (this.stopped) return;
     this.refused = null;
     if (sameFile(next.file, before.file)) return; // replaced and put back while looked at
     this.current = next;
