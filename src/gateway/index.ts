@@ -315,11 +315,15 @@ function locationWarnings(db: DatabaseStatus | null, now: number, names: boolean
   return warnings;
 }
 
-/** The decision headers of an answer no decision was made for. */
+/**
+ * The decision headers of an answer no decision was made for (or none recorded): nor what such a
+ * decision set aside of the caller's claims.
+ */
 function undecided(res: ServerResponse): void {
   res.setHeader("x-clearance-decision", "none");
   res.setHeader("x-clearance-reason", "none");
   res.setHeader("x-clearance-served-model", "none");
+  res.removeHeader("x-clearance-claims-set-aside");
 }
 
 /** Every refusal's body, in the format of whoever asked (with the request's id where it says one). */

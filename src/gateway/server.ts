@@ -287,7 +287,7 @@ async function assemble(
       if (keys === undefined) return undefined;
       return {
         kids: keys.kids,
-        fetched_at: keys.fetchedAt === null ? null : new Date(keys.fetchedAt).toISOString(),
+        fetched_at: keys.fetchedOn,
         last_error: keys.lastError,
         usable: keys.usable(),
       };

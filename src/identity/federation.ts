@@ -189,7 +189,7 @@ export class Federation {
         now >= hit.validFromMs &&
         now < hit.expiresMs &&
         hit.lookup === hit.issuer.keys.lookup &&
-        hit.issuer.keys.usable(now)
+        hit.issuer.keys.usable()
       ) {
         this.#refuseBlocked(hit.caller.principal.id, this.#records?.blocked);
         return hit.caller;

@@ -9,10 +9,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { asAdmin, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { clockedKeySet } from "../testing/key-sets.js";
+import { KeySet } from "./keys.js";
+import { providerInputSchema, type ProviderRecord } from "./schema.js";
 import { parseToken, verifyToken } from "./verify.js";
 
 const AUD = "urn:clearance:gateway";
@@ -263,5 +265,101 @@ describe("a fetched key set listing more keys than an inline one may (100)", () 
     await refetch();
     expect(set.lastError).toBeNull();
     expect(set.kids).toHaveLength(100);
+  });
+});
+
+describe("the wall clock stepped back (NTP correcting a clock that ran ahead, `date -s`)", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** The monotonic clock `ms` on from now, and the wall clock `ms` on and then `back` ms back. */
+  function elapse(ms: number, back: number) {
+    const mono = performance.now.bind(performance);
+    const wall = Date.now.bind(Date);
+    vi.spyOn(performance, "now").mockImplementation(() => mono() + ms);
+    vi.spyOn(Date, "now").mockImplementation(() => wall() + ms - back);
+  }
+  const verify = (id: string, pair: string, set: KeySet, record: ProviderRecord) =>
+    sign(`/${id}`, pair).then((token) =>
+      verifyToken(token, parseToken(token, 8192), record, set, Date.now()).then(
+        (v) => `accepted ${v.keyId}`,
+        (err: unknown) => (err as { code: string }).code,
+      ),
+    );
+  const provider = (id: string) => ({
+    id,
+    issuer: `${base}/${id}`,
+    jwks_uri: `${base}/${id}/jwks`,
+    audiences: [AUD],
+    keys_max_stale_s: 600,
+  });
+
+  it("does not keep keys past keys_max_stale_s usable while their endpoint fails", async () => {
+    published.set("/back/jwks", ["a"]);
+    const input = providerInputSchema.parse(provider("back"));
+    const record: ProviderRecord = {
+      ...input,
+      partner: "g7-fvey",
+      created_at: "",
+      created_by: "",
+      removed: null,
+    };
+    // The gateway's own clocks, as it builds its key sets.
+    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    await set.refresh();
+    expect(await verify("back", "a", set, record)).toBe("accepted k");
+    published.delete("/back/jwks"); // the partner's endpoint fails from now on
+
+    // 601 s on, past the bound; meanwhile the wall clock stepped back an hour.
+    elapse(601_000, 3_600_000);
+    // Before the fix: usable, and the token accepted for the hour the clock stepped (the staleness
+    // was timed on the wall clock, which said the keys were fetched 50 minutes from now).
+    expect(set.usable()).toBe(false);
+    expect(await verify("back", "a", set, record)).toBe("identity-provider-unavailable");
+    expect(set.fetches).toBe(2); // and a refetch tried, though the wall clock says the last was ahead
+  });
+
+  it("refetches keys past their age as if the clock had not moved: a withdrawn key no longer verifies", async () => {
+    published.set("/ahead/jwks", ["a"]);
+    const input = providerInputSchema.parse(provider("ahead"));
+    const record: ProviderRecord = {
+      ...input,
+      partner: "g7-fvey",
+      created_at: "",
+      created_by: "",
+      removed: null,
+    };
+    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    await set.refresh();
+    published.set("/ahead/jwks", ["b"]); // the partner rotates: key a withdrawn
+
+    // 301 s on (past half the staleness bound, and the cooldown); the wall clock stepped back an hour.
+    elapse(301_000, 3_600_000);
+    // Before the fix: the upkeep fetched nothing for the hour, and key a, withdrawn, verified.
+    set.maintain();
+    await eventually(async () => set.fetchedAt! >= set.lastAttempt, Boolean);
+    expect(set.fetches).toBe(2);
+    expect(await verify("ahead", "a", set, record)).toBe("token-signature");
+    expect(await verify("ahead", "b", set, record)).toBe("accepted k");
+  });
+
+  it("fetches for a key it does not hold once past the cooldown, as if the clock had not moved", async () => {
+    published.set("/rotated/jwks", ["a"]);
+    const input = providerInputSchema.parse(provider("rotated"));
+    const record: ProviderRecord = {
+      ...input,
+      partner: "g7-fvey",
+      created_at: "",
+      created_by: "",
+      removed: null,
+    };
+    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    await set.refresh();
+    published.set("/rotated/jwks", ["b"]); // the partner rotates
+
+    // 11 s on, past the cooldown; the wall clock stepped back an hour.
+    elapse(11_000, 3_600_000);
+    // Before the fix: within the "cooldown" for the hour, the new key's tokens refused unfetched.
+    expect(await verify("rotated", "b", set, record)).toBe("accepted k");
+    expect(set.fetches).toBe(2);
   });
 });

@@ -23,6 +23,11 @@ export interface KeySetOptions {
   readonly cooldownMs: number;
   /** Plain http to a loopback address is fetched (demos, tests): identity.allow_http_loopback. */
   readonly allowHttpLoopback: boolean;
+  /**
+   * The clock (ms) the keys' age, their staleness and the fetch cooldown are timed on: the monotonic
+   * clock (`performance.now()`) unless given (tests). Not the wall clock: one stepped back (NTP, `date
+   * -s`) kept keys past keys_max_stale_s usable, and held off every fetch, for as long as it stepped.
+   */
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -43,8 +48,10 @@ export class KeySet {
   #local: JWTVerifyGetKey | null = null;
   #inflight: Promise<void> | null = null;
   #jwksUri: string | null = null;
-  /** When the keys were last fetched (ms), null before the first good fetch. */
+  /** When the keys were last fetched (ms on the set's clock, `now`), null before the first good fetch. */
   fetchedAt: number | null = null;
+  /** The same on the wall clock (ISO 8601), as the admin view shows it. */
+  fetchedOn: string | null = null;
   lastAttempt = Number.NEGATIVE_INFINITY;
   lastError: string | null = null;
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
@@ -57,7 +64,7 @@ export class KeySet {
     private readonly options: KeySetOptions,
   ) {
     this.#provider = provider;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     if (provider.jwks !== undefined) this.#install(provider.jwks as JSONWebKeySet);
   }
 
@@ -89,9 +96,9 @@ export class KeySet {
   }
 
   /** Whether the keys may still be used: inline, or fetched within the provider's staleness bound. */
-  usable(now = this.#now()): boolean {
+  usable(): boolean {
     if (this.inline) return true;
-    return this.fetchedAt !== null && now - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
+    return this.fetchedAt !== null && this.#now() - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
   }
 
   /**
@@ -124,6 +131,7 @@ export class KeySet {
       .then((jwks) => {
         this.#install(jwks);
         this.fetchedAt = this.#now();
+        this.fetchedOn = new Date().toISOString();
         this.lastError = null;
       })
       .catch((err: unknown) => {

@@ -169,7 +169,7 @@ export async function verifyToken(
       `alg ${alg} is not allowed for ${provider.id}; allowed: ${provider.algorithms.join(", ")}`,
     );
   }
-  if (!keys.usable(now) && keys.fetchedAt !== null) {
+  if (!keys.usable() && keys.fetchedAt !== null) {
     void keys.refresh();
     throw tokenError(
       "identity-provider-unavailable",

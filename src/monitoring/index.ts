@@ -14,7 +14,7 @@ import { setSecurityHeaders } from "../http/security-headers.js";
 import type { ObservedRequest, RequestObserver } from "../gateway/observer.js";
 import { openAccessLog, type AccessLog } from "./access-log.js";
 import { GatewayMetrics, type MetricSources } from "./metrics.js";
-import { openTracing, type Tracing } from "./tracing.js";
+import { clientTraceHeaders, openTracing, type Tracing } from "./tracing.js";
 
 export { GatewayMetrics, routeLabel, type MetricSources } from "./metrics.js";
 export { openAccessLog, type AccessLog } from "./access-log.js";
@@ -87,11 +87,8 @@ export class Monitoring implements RequestObserver {
 
   upstreamHeaders(o: ObservedRequest, incoming: IncomingMessage["headers"]): Record<string, string> {
     if (this.tracing !== null) return this.tracing.start(o, incoming);
-    // Not tracing: the client's own trace context still reaches the upstream.
-    const parent = incoming.traceparent;
-    if (typeof parent !== "string") return {};
-    const state = incoming.tracestate;
-    return typeof state === "string" ? { traceparent: parent, tracestate: state } : { traceparent: parent };
+    // Not tracing: the client's own trace context still reaches the upstream, when valid.
+    return clientTraceHeaders(incoming.traceparent, incoming.tracestate);
   }
 
   /**

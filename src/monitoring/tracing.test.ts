@@ -1,7 +1,8 @@
 /**
  * Traces: one span per request, exported over OTLP/HTTP to a receiver, with the decision and the
  * GenAI attributes; the upstream receives the span as its parent (W3C traceparent), and a client's
- * own trace context is continued. Tracing off: the client's traceparent still reaches the upstream.
+ * own trace context is continued. Tracing off: the client's valid trace context still reaches the
+ * upstream (its traceparent, and its tracestate normalised as W3C says), and nothing else of it.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -65,6 +66,7 @@ afterAll(() => {
 
 const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
+const MEMBERS = Array.from({ length: 40 }, (_, i) => `k${i}=v${i}`);
 
 async function gateway(tracing: string) {
   const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
@@ -139,6 +141,10 @@ describe("traces", () => {
     const sent = upstreamHeaders.at(-1) as Record<string, string | undefined>;
     expect(sent.traceparent?.split("-")[1]).toBe(CLIENT_TRACE);
     expect(sent.tracestate).toBe(state);
+    // Past 32 members: the first 32, in their order (the API's own parser kept them reversed).
+    const many = await chat(t.url, alice, "US", `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, MEMBERS.join(","));
+    await many.text();
+    expect(upstreamHeaders.at(-1)?.tracestate).toBe(MEMBERS.slice(0, 32).join(","));
     // A traceparent that cannot be read: a new trace, and its tracestate is not read either (W3C).
     const fresh = await chat(t.url, alice, "US", "garbage", state);
     await fresh.text();
@@ -156,6 +162,52 @@ describe("traces", () => {
     await r.text();
     await t.gateway.close();
     expect(upstreamHeaders.at(-1)?.traceparent).toBe(parent);
+    expect(upstreamHeaders.at(-1)?.tracestate).toBeUndefined();
     expect(exported.length).toBe(before);
+  });
+
+  it("off: passes only a valid trace context, its tracestate normalised as W3C says", async () => {
+    const t = await gateway("false");
+    const alice = t.keys.get("alice") as string;
+    const parent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
+    const sent = async (traceparent: string, tracestate?: string) => {
+      const r = await chat(t.url, alice, "US", traceparent, tracestate);
+      expect(r.status).toBe(200);
+      await r.text();
+      const h = upstreamHeaders.at(-1) as Record<string, string | undefined>;
+      return { traceparent: h.traceparent, tracestate: h.tracestate };
+    };
+    // Well-formed members pass as sent (optional whitespace dropped).
+    expect(await sent(parent, "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7")).toEqual({
+      traceparent: parent,
+      tracestate: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+    });
+    // A traceparent that cannot be read is not passed, nor the tracestate beside it.
+    for (const bad of [
+      "garbage",
+      `00-${"0".repeat(32)}-${CLIENT_SPAN}-01`,
+      `ff-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
+    ]) {
+      expect(await sent(bad, "congo=t61rcWkgMzE")).toEqual({ traceparent: undefined, tracestate: undefined });
+    }
+    // Invalid members (an upper-case key, a value with "=", bytes past ASCII) are dropped.
+    expect(await sent(parent, "Upper=1,x=a=b,caf=\u00e9,congo=t61rcWkgMzE")).toEqual({
+      traceparent: parent,
+      tracestate: "congo=t61rcWkgMzE",
+    });
+    expect(await sent(parent, "Upper=1,x=a=b")).toEqual({ traceparent: parent, tracestate: undefined });
+    // At most 32 members, in their order (the first of a key repeated).
+    expect((await sent(parent, [MEMBERS[0], "k0=dup", ...MEMBERS.slice(1)].join(","))).tracestate).toBe(
+      MEMBERS.slice(0, 32).join(","),
+    );
+    // Within 512 characters: members over 128 characters dropped first, then members from the end.
+    const big = Array.from({ length: 40 }, (_, i) => `k${i}=${"v".repeat(250)}`).join(",");
+    expect(big.length).toBeGreaterThan(8000);
+    expect(await sent(parent, big)).toEqual({ traceparent: parent, tracestate: undefined });
+    const mid = Array.from({ length: 20 }, (_, i) => `m${String(i).padStart(2, "0")}=${"v".repeat(46)}`);
+    const kept = (await sent(parent, [`huge=${"v".repeat(200)}`, ...mid].join(","))).tracestate as string;
+    expect(kept).toBe(mid.slice(0, 10).join(","));
+    expect(kept.length).toBeLessThanOrEqual(512);
+    await t.gateway.close();
   });
 });

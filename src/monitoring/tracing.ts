@@ -36,23 +36,73 @@ export interface Tracing {
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// W3C Trace Context: a list member's key (simple or multi-tenant) and value.
+const TRACESTATE_KEY = /^(?:[a-z][_0-9a-z*/-]{0,255}|[a-z0-9][_0-9a-z*/-]{0,240}@[a-z][_0-9a-z*/-]{0,13})$/;
+const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+
+/**
+ * A client's `tracestate` as W3C Trace Context says to pass it on: its well-formed members (the
+ * first of a key repeated), at most 32, and within 512 characters — members over 128 characters
+ * dropped first, then members from the end. Done here, not by the API's own parser, which drops a
+ * value past 512 characters whole and reverses the members it keeps past 32.
+ */
+export function normalTracestate(tracestate: string): string {
+  const members: string[] = [];
+  const keys = new Set<string>();
+  for (const part of tracestate.split(",")) {
+    if (members.length === 32) break;
+    const member = part.trim(); // optional whitespace around a member
+    const i = member.indexOf("=");
+    if (i < 0) continue;
+    const key = member.slice(0, i);
+    if (keys.has(key) || !TRACESTATE_KEY.test(key) || !TRACESTATE_VALUE.test(member.slice(i + 1))) continue;
+    keys.add(key);
+    members.push(member);
+  }
+  const length = (list: string[]) => list.reduce((n, m) => n + m.length + 1, -1);
+  let kept = length(members) > 512 ? members.filter((m) => m.length <= 128) : members;
+  while (length(kept) > 512) kept = kept.slice(0, -1);
+  return kept.join(",");
+}
+
+/** A valid W3C `traceparent` (version 00, ids not all zero): its trace id, span id and flags. */
+function readTraceparent(traceparent: string | undefined): [string, string, string] | null {
+  const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim());
+  if (m === null) return null;
+  const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return null;
+  return [traceId, spanId, flags];
+}
 
 /**
  * The client's trace context, when it sent a valid one (W3C Trace Context, version 00), with its
  * `tracestate` (its well-formed members): read only with a valid traceparent, as the spec says.
  */
 export function parentContext(traceparent: string | undefined, tracestate?: string): Context {
-  const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim());
-  if (m === null) return ROOT_CONTEXT;
-  const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return ROOT_CONTEXT;
+  const parsed = readTraceparent(traceparent);
+  if (parsed === null) return ROOT_CONTEXT;
+  const [traceId, spanId, flags] = parsed;
   return trace.setSpanContext(ROOT_CONTEXT, {
     traceId,
     spanId,
     traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED,
     isRemote: true,
-    ...(tracestate === undefined ? {} : { traceState: createTraceState(tracestate) }),
+    ...(tracestate === undefined ? {} : { traceState: createTraceState(normalTracestate(tracestate)) }),
   });
+}
+
+/**
+ * The client's trace context headers passed to the upstream with tracing off: its `traceparent`
+ * only when valid, and its `tracestate` only beside one, normalised as W3C says — what tracing on
+ * would continue, never the client's bytes unread.
+ */
+export function clientTraceHeaders(traceparent: unknown, tracestate: unknown): Record<string, string> {
+  const parsed = readTraceparent(typeof traceparent === "string" ? traceparent : undefined);
+  if (parsed === null) return {};
+  const headers: Record<string, string> = { traceparent: `00-${parsed.join("-")}` };
+  const state = typeof tracestate === "string" ? normalTracestate(tracestate) : "";
+  if (state !== "") headers.tracestate = state;
+  return headers;
 }
 
 export function traceparentOf(span: Span): string {
