@@ -6,7 +6,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
-import { asClearanceError, decodePathPart, readJson, sendJson, statusOf } from "../http/index.js";
+import {
+  asClearanceError,
+  decodePathPart,
+  parseJsonText,
+  readJson,
+  readJsonBodyText,
+  sendJson,
+  statusOf,
+} from "../http/index.js";
 import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
@@ -116,11 +124,7 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
     // A route that takes no body refuses one that holds anything (a GET's filters, a revocation's
     // reason): ignored, it would be answered as if it had not been sent.
-    const body = c.def.body
-      ? parse(c.def.body, await readJson(req), "body")
-      : hasBody(req)
-        ? void parse(noBody, await readJson(req), "body")
-        : undefined;
+    const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : await bodyless(req);
     const stream = c.def.progress === true && wantsProgress(req) ? new ProgressStream(res) : null;
     let result: unknown;
     try {
@@ -162,9 +166,19 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
 
 const none: Progress = () => undefined;
 
-/** Whether the request carries content (RFC 9112 6.3: a length, or a transfer coding). */
-const hasBody = (req: IncomingMessage): boolean =>
-  req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+/**
+ * A route that takes no body: nothing, or an empty object. A length says there is content; a
+ * transfer coding with a content type may carry some (an empty one is none); a transfer coding
+ * alone is taken as a client streaming nothing (Node's own clients do), as before.
+ */
+async function bodyless(req: IncomingMessage): Promise<undefined> {
+  const length = Number(req.headers["content-length"] ?? 0);
+  const coded = req.headers["transfer-encoding"] !== undefined && req.headers["content-type"] !== undefined;
+  if (!(length > 0) && !coded) return undefined;
+  const text = await readJsonBodyText(req);
+  if (text.trim() !== "") parse(noBody, parseJsonText(text), "body");
+  return undefined;
+}
 
 /** A query parameter given more than once is refused, naming it: which one counts would be a guess. */
 function refuseRepeated(params: URLSearchParams): void {
