@@ -6,7 +6,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
-import { asClearanceError, decodePathPart, readJson, sendJson, statusOf } from "../http/index.js";
+import {
+  asClearanceError,
+  decodePathPart,
+  parseJsonText,
+  readJson,
+  readJsonBodyText,
+  sendJson,
+  statusOf,
+} from "../http/index.js";
 import type { Role } from "../control/types.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
@@ -49,8 +57,21 @@ export class RawBody {
   ) {}
 }
 
+/**
+ * A route of the table. Its query takes the parameters its schema names and no other: a misspelt
+ * filter (`?stauts=revoked`) is refused naming it, not ignored (which listed everything). A route
+ * without a query schema takes none.
+ */
 export const route = <B = undefined, Q = Record<string, never>>(def: RouteDef<B, Q>): RouteDef =>
-  def as unknown as RouteDef;
+  ({ ...def, query: strictQuery(def.query) }) as unknown as RouteDef;
+
+function strictQuery(schema: z.ZodType | undefined): z.ZodType {
+  if (schema === undefined) return z.strictObject({});
+  return schema instanceof z.ZodObject ? schema.strict() : schema;
+}
+
+/** What a route without a body schema takes: nothing, or an empty object. */
+const noBody = z.strictObject({});
 
 interface Compiled {
   readonly def: RouteDef;
@@ -75,13 +96,17 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
       return m === null ? [] : [{ c, m }];
     });
     if (matches.length === 0) throw new ClearanceError("not-found", "not_found", `no admin route ${path}`);
-    const hit = matches.find(({ c }) => c.def.method === req.method);
+    // HEAD is answered as GET is, without the body (Node's response leaves it out).
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const hit = matches.find(({ c }) => c.def.method === method);
     if (hit === undefined) {
-      const allowed = [...new Set(matches.map(({ c }) => c.def.method))].join(", ");
+      const methods = new Set(matches.map(({ c }) => c.def.method));
+      const allowed = [...methods, ...(methods.has("GET") ? ["HEAD"] : [])].sort();
       throw new ClearanceError(
         "method",
         "method_not_allowed",
-        `${req.method} is not allowed on ${path}; use ${allowed}`,
+        `${req.method} is not allowed on ${path}; use ${allowed.join(", ")}`,
+        { allow: allowed },
       );
     }
     const { c, m } = hit;
@@ -95,8 +120,11 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     }
     const params = Object.fromEntries(c.names.map((n, i) => [n, decodePathPart(m[i + 1] ?? "")]));
     const url = new URL(req.url ?? "/", "http://localhost");
+    refuseRepeated(url.searchParams);
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
-    const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : undefined;
+    // A route that takes no body refuses one that holds anything (a GET's filters, a revocation's
+    // reason): ignored, it would be answered as if it had not been sent.
+    const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : await bodyless(req);
     const stream = c.def.progress === true && wantsProgress(req) ? new ProgressStream(res) : null;
     let result: unknown;
     try {
@@ -137,6 +165,42 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
 }
 
 const none: Progress = () => undefined;
+
+/**
+ * A route that takes no body: nothing, or an empty object. A length says there is content; a
+ * transfer coding with a content type may carry some (an empty one is none); a transfer coding
+ * alone is taken as a client streaming nothing (Node's own clients do), as before.
+ */
+async function bodyless(req: IncomingMessage): Promise<undefined> {
+  const length = Number(req.headers["content-length"] ?? 0);
+  const coded = req.headers["transfer-encoding"] !== undefined && req.headers["content-type"] !== undefined;
+  if (!(length > 0) && !coded) return undefined;
+  const text = await readJsonBodyText(req);
+  if (text.trim() !== "") parse(noBody, parseJsonText(text), "body");
+  return undefined;
+}
+
+/** A query parameter given more than once is refused, naming it: which one counts would be a guess. */
+function refuseRepeated(params: URLSearchParams): void {
+  const problems = [...new Set(params.keys())].flatMap((name) => {
+    const values = params.getAll(name);
+    return values.length < 2
+      ? []
+      : [
+          {
+            code: "repeated_parameter",
+            path: [name],
+            message: `given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(", ")}): give it once`,
+          },
+        ];
+  });
+  if (problems.length > 0) {
+    throw new InvalidInputError(
+      problems,
+      `invalid query: ${problems.map((p) => `${p.path.join(".")}: ${p.message}`).join("; ")}`,
+    );
+  }
+}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const r = schema.safeParse(value, { reportInput: true });
@@ -226,16 +290,38 @@ export function openApiDocument(routes: readonly RouteDef[]): Record<string, unk
   };
 }
 
-/** Cursor pagination over records sorted by id: `?limit=&cursor=<last id>`. */
+/** Cursor pagination over records by id: `?limit=&cursor=<last id>`. */
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().optional(),
 };
 
+/**
+ * One page of `items`, in the order of their ids by code point: the store's (SQLite's BINARY,
+ * PostgreSQL's "C"), sorted here all the same, and the cursor compared the same way. JavaScript's
+ * `<` compares UTF-16 code units, which puts ids beyond U+FFFF before U+E000–U+FFFF: with the store's
+ * order it skipped ids, or answered one page for ever.
+ */
 export function paginate<T extends { id: string }>(items: readonly T[], limit: number, cursor?: string) {
-  const from = cursor === undefined ? 0 : items.findIndex((i) => i.id > cursor);
-  const start = from < 0 ? items.length : from;
-  const data = items.slice(start, start + limit);
-  const more = start + limit < items.length;
+  const sorted = [...items].sort((a, b) => byCodePoint(a.id, b.id));
+  const from = cursor === undefined ? 0 : sorted.findIndex((i) => byCodePoint(i.id, cursor) > 0);
+  const start = from < 0 ? sorted.length : from;
+  const data = sorted.slice(start, start + limit);
+  const more = start + limit < sorted.length;
   return { data, next_cursor: more ? (data.at(-1)?.id ?? null) : null };
 }
+
+/** Compares two strings by code point (as UTF-8 bytes compare), not by UTF-16 code unit. */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A code unit's place in code point order: surrogates (U+10000 and beyond) after U+E000–U+FFFF. */
+const rank = (unit: number): number =>
+  unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit;

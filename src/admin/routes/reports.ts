@@ -9,7 +9,7 @@ import { z } from "zod";
 import { describeLeftOut, readStoredVersion } from "../../control/effective.js";
 import type { ControlState } from "../../control/state.js";
 import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
 import { FOOTPRINT_TABLES, FORMATS, renderFootprint } from "../../report/format.js";
 import { parsePeriod } from "../../report/period.js";
@@ -158,24 +158,6 @@ const queued = <T>(deps: AdminDeps, waiter: Waiter, job: () => Promise<T>): Prom
 /** Whether a request's client has gone (its connection closed). */
 const goneOf = (req: IncomingMessage) => () => req.socket.destroyed;
 
-/** A query parameter given more than once is refused, naming it: which one counts would be a guess. */
-function refuseRepeated(url: string | undefined): void {
-  const params = new URL(url ?? "/", "http://localhost").searchParams;
-  const problems = [...new Set(params.keys())].flatMap((name) => {
-    const values = params.getAll(name);
-    return values.length < 2
-      ? []
-      : [
-          {
-            code: "repeated_parameter",
-            path: [name],
-            message: `given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(", ")}): give it once`,
-          },
-        ];
-  });
-  if (problems.length > 0) throw new InvalidInputError(problems);
-}
-
 export const reportRoutes = [
   route({
     method: "GET",
@@ -191,7 +173,6 @@ export const reportRoutes = [
     }),
     progress: true,
     async handle({ req, deps, query, progress }) {
-      refuseRepeated(req.url);
       const audit = auditOf(deps);
       const now = new Date(deps.now());
       const period = parsePeriod(query.from, query.to, now);
