@@ -52,6 +52,16 @@ describe("redact: what the gateway's log keeps of an upstream's error text", () 
       '{"max_tokens": 4096, "input_tokens": 12, "keys": 3}',
     );
   });
+  it("a secret member holding an @ after a URL in one run is hidden whole, and an escaped quoted one to its quote", () => {
+    expect(redact('{"db":"postgres://u:pw@db","password":"hun@ter2"}')).toBe(
+      '{"db":"postgres://u:[redacted]@db","password":"[redacted]"}',
+    );
+    expect(redact("a://b:c@h?password=se@cret")).toBe("a://b:[redacted]@h?password=[redacted]");
+    expect(redact('{\\"password\\": \\"a b c\\", \\"x\\": 1}')).toBe(
+      '{\\"password\\": \\"[redacted]\\", \\"x\\": 1}',
+    );
+  });
+
   it("scans an upstream's text once: a long run of name characters or URL starts holds nothing up", () => {
     // Each of these, 256 KiB long, held the event loop for minutes when every pattern was tried
     // again from each character of the run (an error event in a stream may be megabytes).

@@ -264,6 +264,11 @@ const standardCode = (code: unknown): string | null =>
 const SECRET_NAME = String.raw`(?<![\w-])[\w-]*(?:key|token|secret|passw(?:or)?d|pwd|credentials?)`;
 /** Such a member's JSON string value, to its closing quote (spaces and escapes included). */
 const QUOTED_SECRET = new RegExp(String.raw`(${SECRET_NAME}"\s*:\s*")(?:[^"\\]|\\.)*"`, "gi");
+/** The same inside a JSON string (`\"password\": \"a b\"`): to the next escaped quote. */
+const ESCAPED_QUOTED_SECRET = new RegExp(
+  String.raw`(${SECRET_NAME}\\"\s*:\s*\\")(?:[^"\\]|\\(?!"))*\\"`,
+  "gi",
+);
 /** Else its value up to the first character that may end it (unquoted, or JSON escaped in a string). */
 const UNQUOTED_SECRET = new RegExp(String.raw`(${SECRET_NAME}\\?"?\s*[:=]\s*\\?"?)[^\s"',;&\\]+`, "gi");
 /** Where a URL's password starts: `scheme://user:` (a scheme starting where a word does). */
@@ -303,12 +308,17 @@ export function redact(text: string, secrets: readonly string[] = []): string {
         break;
       }
   }
-  return maskUrlPasswords(out)
-    .replace(/\b(bearer|basic)(\s+)[^\s"',;\\]+/gi, "$1$2[redacted]")
-    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")
-    .replace(/\bsk-[A-Za-z0-9_-]*$/, "[redacted]")
-    .replace(QUOTED_SECRET, '$1[redacted]"')
-    .replace(UNQUOTED_SECRET, "$1[redacted]");
+  // URL passwords last: a secret member after a URL in one run may hold an `@`, and masking the URL
+  // first (to the run's last `@`) would swallow that member's name and leave its value's tail.
+  return maskUrlPasswords(
+    out
+      .replace(/\b(bearer|basic)(\s+)[^\s"',;\\]+/gi, "$1$2[redacted]")
+      .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")
+      .replace(/\bsk-[A-Za-z0-9_-]*$/, "[redacted]")
+      .replace(QUOTED_SECRET, '$1[redacted]"')
+      .replace(ESCAPED_QUOTED_SECRET, '$1[redacted]\\"')
+      .replace(UNQUOTED_SECRET, "$1[redacted]"),
+  );
 }
 
 interface Classified {

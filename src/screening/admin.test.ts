@@ -207,6 +207,18 @@ describe("denied-party screening over the admin API", () => {
     expect(lists.data[0]).toMatchObject({ list: "ofac-sdn", version: 1, active: true });
   });
 
+  it("refuses a list name holding a control character, naming the field (PostgreSQL's text cannot hold a NUL)", async () => {
+    const file = Buffer.from('101,"PETROV, Ivan","individual",-0-,-0-\n').toString("base64");
+    for (const list of ["a\u0000b", "red\u001b[31m"]) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/lists", {
+        list,
+        files: [{ name: "sdn.csv", content_base64: file }],
+      });
+      expect(r.status, JSON.stringify(list)).toBe(400);
+      expect(r.body.error.problems[0]).toMatchObject({ path: "list" });
+    }
+  });
+
   it("is in the OpenAPI document", async () => {
     const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
       paths: Record<string, unknown>;

@@ -167,6 +167,21 @@ describe("ReportQueue", () => {
     await c;
     expect(ran).toEqual(["a", "c"]);
     expect(waited).toEqual(["b", "c"]);
+    // A waiting call that throws holds up neither the queue nor the one-at-a-time rule.
+    let running = 0;
+    let most = 0;
+    const job = async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setImmediate(r));
+      running--;
+    };
+    const first = q.run(job);
+    const thrower = q.run(job, () => {
+      throw new Error("progress lost");
+    });
+    await Promise.all([first, expect(thrower).rejects.toThrow("progress lost"), q.run(job, () => undefined)]);
+    expect(most).toBe(1);
     // A job that fails does not hold up the next.
     await expect(q.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
     await q.run(async () => void ran.push("d"));

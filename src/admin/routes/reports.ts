@@ -61,7 +61,8 @@ export class ReportQueue {
       return await job();
     } finally {
       this.queued--;
-      done();
+      // Released once the job ahead has ended too: a `waiting` that threw must not let the next run beside it.
+      void before.then(done);
     }
   }
 }

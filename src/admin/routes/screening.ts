@@ -17,6 +17,9 @@ import { pageQuery, paginate, route } from "../router.js";
 import { READERS } from "./roles.js";
 import type { Role } from "../../control/types.js";
 
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** Who may read screening: everyone who reads the control plane, and reviewers. */
 const SCREENING_READERS: readonly Role[] = [...READERS, "reviewer"];
 /** Who imports lists and starts a rescreen. */
@@ -137,7 +140,13 @@ export const screeningRoutes = [
     status: 201,
     body: z.strictObject({
       format: z.enum(LIST_FORMATS).optional(),
-      list: z.string().min(1).max(100).optional(),
+      list: z
+        .string()
+        .min(1)
+        .max(100)
+        // Shown in tables and terminals, and PostgreSQL's text cannot hold a NUL.
+        .refine((s) => !CONTROL.test(s), "expected a list name without control characters")
+        .optional(),
       published: z
         .string()
         .refine(
