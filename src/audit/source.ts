@@ -5,6 +5,7 @@
  * missing or malformed into a VerifyError naming the path. Nothing read here is trusted: hashes are
  * checked against the signed root by the verifier (verify.ts).
  */
+import { readBounded } from "../http/bounded.js";
 import { readFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { parseCheckpoint } from "./checkpoint.js";
@@ -128,30 +129,12 @@ export function openSource(spec: string): LogSource {
 }
 
 /** The answer's bytes, at most MAX_RESOURCE_BYTES of them (more is a SourceError naming the URL). */
-export async function readLimited(res: Response, target: string): Promise<Buffer> {
-  const tooLarge = () =>
-    new SourceError(`${target} is larger than ${MAX_RESOURCE_BYTES} bytes: not a log resource`);
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > MAX_RESOURCE_BYTES) {
-    await res.body?.cancel();
-    throw tooLarge();
-  }
-  if (res.body === null) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > MAX_RESOURCE_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
-}
+export const readLimited = (res: Response, target: string): Promise<Buffer> =>
+  readBounded(
+    res,
+    MAX_RESOURCE_BYTES,
+    () => new SourceError(`${target} is larger than ${MAX_RESOURCE_BYTES} bytes: not a log resource`),
+  );
 
 /** fetch() hides the useful part (ECONNREFUSED, …) in `cause`. */
 function describeFetchError(err: unknown): string {

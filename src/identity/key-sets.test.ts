@@ -13,8 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { asAdmin, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { clockedKeySet } from "../testing/key-sets.js";
-import { KeySet } from "./keys.js";
-import { providerInputSchema, type ProviderRecord } from "./schema.js";
+import type { KeySet } from "./keys.js";
+import type { ProviderRecord } from "./schema.js";
 import { parseToken, verifyToken } from "./verify.js";
 
 const AUD = "urn:clearance:gateway";
@@ -295,16 +295,8 @@ describe("the wall clock stepped back (NTP correcting a clock that ran ahead, `d
 
   it("does not keep keys past keys_max_stale_s usable while their endpoint fails", async () => {
     published.set("/back/jwks", ["a"]);
-    const input = providerInputSchema.parse(provider("back"));
-    const record: ProviderRecord = {
-      ...input,
-      partner: "g7-fvey",
-      created_at: "",
-      created_by: "",
-      removed: null,
-    };
     // The gateway's own clocks, as it builds its key sets.
-    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    const { record, set } = clockedKeySet(provider("back"), { fetchTimeoutMs: 2000, cooldownMs: 10_000 });
     await set.refresh();
     expect(await verify("back", "a", set, record)).toBe("accepted k");
     published.delete("/back/jwks"); // the partner's endpoint fails from now on
@@ -320,15 +312,8 @@ describe("the wall clock stepped back (NTP correcting a clock that ran ahead, `d
 
   it("refetches keys past their age as if the clock had not moved: a withdrawn key no longer verifies", async () => {
     published.set("/ahead/jwks", ["a"]);
-    const input = providerInputSchema.parse(provider("ahead"));
-    const record: ProviderRecord = {
-      ...input,
-      partner: "g7-fvey",
-      created_at: "",
-      created_by: "",
-      removed: null,
-    };
-    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    // The gateway's own clocks, as it builds its key sets.
+    const { record, set } = clockedKeySet(provider("ahead"), { fetchTimeoutMs: 2000, cooldownMs: 10_000 });
     await set.refresh();
     published.set("/ahead/jwks", ["b"]); // the partner rotates: key a withdrawn
 
@@ -344,15 +329,8 @@ describe("the wall clock stepped back (NTP correcting a clock that ran ahead, `d
 
   it("fetches for a key it does not hold once past the cooldown, as if the clock had not moved", async () => {
     published.set("/rotated/jwks", ["a"]);
-    const input = providerInputSchema.parse(provider("rotated"));
-    const record: ProviderRecord = {
-      ...input,
-      partner: "g7-fvey",
-      created_at: "",
-      created_by: "",
-      removed: null,
-    };
-    const set = new KeySet(input, { fetchTimeoutMs: 2000, cooldownMs: 10_000, allowHttpLoopback: true });
+    // The gateway's own clocks, as it builds its key sets.
+    const { record, set } = clockedKeySet(provider("rotated"), { fetchTimeoutMs: 2000, cooldownMs: 10_000 });
     await set.refresh();
     published.set("/rotated/jwks", ["b"]); // the partner rotates
 

@@ -5,6 +5,7 @@
  * The token comes from the environment only (CLEARANCE_TOKEN): a token on the command line would
  * leak into shell history and the process list.
  */
+import { readBounded } from "../../http/bounded.js";
 import { InvalidInputError, type Problem } from "../../errors/index.js";
 import { pageExcerpt, printable } from "../io.js";
 
@@ -365,26 +366,7 @@ function tooLarge(method: Method, target: string, maxBytes: number, what = "an a
  * it (a server that never stops) is cut off there.
  */
 async function boundedText(res: Response, method: Method, target: string, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(method, target, maxBytes);
-  }
-  if (res.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(method, target, maxBytes);
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks, total));
+  return new TextDecoder().decode(await readBounded(res, maxBytes, () => tooLarge(method, target, maxBytes)));
 }
 
 function queryString(query: Query | undefined): string {
