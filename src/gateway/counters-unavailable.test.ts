@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPost, chat } from "../testing/admin.js";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 const DOWN = { REDIS_URL: "redis://127.0.0.1:1" };
 const MESSAGE = "the shared quota and rate-limit counters (Redis) cannot be reached";
@@ -136,11 +136,15 @@ describe("Redis unreachable, failing closed (the default)", () => {
     expect(ids).not.toContain("mythos-5");
   });
 
-  it("is not ready, and /readyz says why", async () => {
+  it("is not ready, and /readyz says why: where Redis is, to a reader's token only", async () => {
     const res = await fetch(`${t.url}/readyz`);
     expect(res.status).toBe(503);
     const { reasons } = (await res.json()) as { reasons: string[] };
-    expect(reasons.join("\n")).toMatch(
+    expect(reasons).toContain("the shared quota and rate-limit counters cannot be reached");
+    expect(reasons.join("\n")).not.toContain("127.0.0.1:1");
+    const named = await fetch(`${t.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const { reasons: why } = (await named.json()) as { reasons: string[] };
+    expect(why.join("\n")).toMatch(
       /the shared quota and rate-limit counters cannot be reached \(Redis at 127\.0\.0\.1:1/,
     );
   });

@@ -217,10 +217,11 @@ function readiness(
   const audit = ctx.audit.log.failure;
   // Shared counters out of reach: not ready when failing closed; a warning when failing open.
   const unreachable = ctx.limits.unavailable;
+  // Why, naming the Redis host and port, only to a reader's token (the rest is anyone's to see).
   const counters =
     unreachable === null
       ? null
-      : `the shared quota and rate-limit counters cannot be reached (${unreachable})`;
+      : `the shared quota and rate-limit counters cannot be reached${names ? ` (${unreachable})` : ""}`;
   const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
   // A counter Redis may evict (its maxmemory-policy) resets a quota or rate limit: said, not failed.
   const eviction = ctx.limits.evictionRisk;
