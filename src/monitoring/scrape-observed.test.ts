@@ -4,31 +4,21 @@
  * counted in clearance_http_requests_total under route "metrics".
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { accessLines } from "../testing/access-lines.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
-const waiting = new Map<string, (line: Record<string, unknown>) => void>();
-const seen = new Map<string, Record<string, unknown>>();
+const access = accessLines();
 beforeAll(async () => {
-  t = await startTestGateway({
-    accessLog: (text) => {
-      const line = JSON.parse(text) as Record<string, unknown>;
-      const id = line.request_id as string;
-      seen.set(id, line);
-      waiting.get(id)?.(line);
-    },
-  });
+  t = await startTestGateway({ accessLog: access.sink });
 });
 afterAll(() => t.gateway.close());
 
 /** The access line of a request, once the observer has written it. */
-const lineOf = (id: string | null) =>
-  new Promise<Record<string, unknown>>((resolve) => {
-    expect(id).toEqual(expect.any(String));
-    const line = seen.get(id as string);
-    if (line !== undefined) resolve(line);
-    else waiting.set(id as string, resolve);
-  });
+const lineOf = (id: string | null) => {
+  expect(id).toEqual(expect.any(String));
+  return access.lineOf(id as string);
+};
 
 const scrape = (token: string) =>
   fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });

@@ -5,30 +5,17 @@
  * dashboards must not show allows going on while every request is refused.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { accessLines } from "../testing/access-lines.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
-const waiting = new Map<string, (line: Record<string, unknown>) => void>();
-const seen = new Map<string, Record<string, unknown>>();
+const access = accessLines();
 beforeAll(async () => {
-  t = await startTestGateway({
-    accessLog: (text) => {
-      const line = JSON.parse(text) as Record<string, unknown>;
-      const id = line.request_id as string;
-      seen.set(id, line);
-      waiting.get(id)?.(line);
-    },
-  });
+  t = await startTestGateway({ accessLog: access.sink });
 });
 afterAll(() => t.gateway.close());
 
-/** The access line of a request, once the observer has written it. */
-const lineOf = (id: string) =>
-  new Promise<Record<string, unknown>>((resolve) => {
-    const line = seen.get(id);
-    if (line !== undefined) resolve(line);
-    else waiting.set(id, resolve);
-  });
+const lineOf = access.lineOf;
 
 it("counts and logs no decision for a request whose decision the audit log could not record", async () => {
   const alice = t.keys.get("alice") as string;
