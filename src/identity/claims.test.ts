@@ -108,6 +108,36 @@ describe("claim mapping", () => {
     expect(facts.citizenships[1]?.note).toBe("since 1262304000000 is not a date, taken as unknown");
   });
 
+  it("keeps a date-time's instant, never its day alone; one with no zone is no date", () => {
+    const facts = mapClaims(provider(), {
+      person: {
+        nationalities: [
+          { country: "DE", since: "2010-03-06T01:00:00Z" },
+          { country: "IR", since: "2010-03-05T23:30:00-05:00" }, // 2010-03-06T04:30Z
+          { country: "FR", since: 1_267_846_200 }, // 2010-03-06T03:30Z, in seconds
+          { country: "IT", since: "2010-03-06T00:00:00+00:00" }, // midnight: the day itself
+          { country: "JP", since: "2010-03-06T12:00:00" }, // no zone: whose noon?
+          { country: "GB", since: "9999-12-31T23:00:00-05:00" }, // in the year 10000
+        ],
+      },
+    });
+    // Before the fix: DE and FR "2010-03-06", IR "2010-03-05" (a day and a half early, so DE and FR
+    // were the most recent, and an embargoed IR acquired after them counted for nothing under
+    // most-recent), JP "2010-03-06" read as 00:00 UTC, GB "9999-12-31".
+    expect(facts.citizenships.map((c) => c.value)).toEqual([
+      { country: "DE", since: "2010-03-06T01:00:00.000Z" },
+      { country: "IR", since: "2010-03-06T04:30:00.000Z" },
+      { country: "FR", since: "2010-03-06T03:30:00.000Z" },
+      { country: "IT", since: "2010-03-06" },
+      { country: "JP", since: null },
+      { country: "GB", since: null },
+    ]);
+    expect(facts.citizenships[4]?.note).toBe("since 2010-03-06T12:00:00 is not a date, taken as unknown");
+    // The principal the decision reads carries the instant, as the token stated it.
+    const v = vouch(G7, facts, token);
+    expect(v.principal.citizenships?.find((c) => c.country === "IR")?.since).toBe("2010-03-06T04:30:00.000Z");
+  });
+
   it("refuses, never drops, a citizenship or residence it cannot read", () => {
     const refused = (claims: Record<string, unknown>) =>
       mapClaims(provider(), claims).refused.map((u) => [u.fact, u.claim, u.value]);

@@ -9,7 +9,7 @@
  * is decided afterwards (scope.ts).
  */
 import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
-import { isCalendarDate } from "../policy/dates.js";
+import { instantOf, isCalendarDate, isInstant } from "../policy/dates.js";
 import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
 import { jsonPreview } from "./json.js";
@@ -110,20 +110,33 @@ function country(value: unknown): string | null {
   return alpha2OfAlpha3(upper) ?? null;
 }
 
+/**
+ * A nationality's `since` as the instant it states: a date (00:00 UTC), or a date-time with its zone
+ * written in UTC. Never cut to its day: held from its `since` (README), a day earlier than stated
+ * (up to 24 h, more across zones) could reorder `most-recent` (DE 2010-03-06T01:00Z before IR
+ * 2010-03-05T23:30-05:00 would become DE the latest) or count it held before it was. A date-time
+ * with no zone, or one whose instant leaves the years 0000–9999, is unreadable (undated).
+ */
 function date(value: unknown): string | null | undefined {
   if (value === undefined || value === null) return null;
+  let at: number;
   if (typeof value === "number" && Number.isFinite(value)) {
     // Seconds since the epoch, as JWT dates are. A day past 9999 (milliseconds sent for seconds,
     // say) is written "+041969-09": no date, though Date.parse would read it as one millennia
     // ahead, a nationality not held yet (an embargo set aside). Unreadable, as a text would be.
-    const d = new Date(value * 1000);
-    const day = Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 10);
-    return isCalendarDate(day) ? day : undefined;
+    at = value * 1000;
+  } else if (typeof value === "string" && isInstant(value)) {
+    // A day the calendar has (Date.parse takes 2020-02-30 as March 1st), and a zone for a time
+    // (read in the server's own zone it would be another instant on another server).
+    at = instantOf(value);
+  } else {
+    return undefined;
   }
-  // A day the calendar has (Date.parse takes 2020-02-30 as March 1st); a time after it is dropped.
-  if (typeof value === "string" && isCalendarDate(value) && !Number.isNaN(Date.parse(value)))
-    return value.slice(0, 10);
-  return undefined;
+  const d = new Date(at);
+  const text = Number.isNaN(d.getTime()) ? "" : d.toISOString();
+  if (!isCalendarDate(text)) return undefined;
+  // Midnight UTC is the day itself, written as a date (the same instant).
+  return text.endsWith("T00:00:00.000Z") ? text.slice(0, 10) : text;
 }
 
 export function mapClaims(provider: ProviderInput, claims: Readonly<Record<string, unknown>>): ClaimedFacts {

@@ -77,6 +77,10 @@ interface Cached {
   readonly validFromMs: number;
   /** min(exp, iat + max_token_age_s): neither an expired nor a too-old token is served from here. */
   readonly expiresMs: number;
+  /** The federated principal's record, noted again (its last_seen) when a use comes a minute on. */
+  readonly record: FederatedPrincipalRecord;
+  /** When this token's use was last noted (ms). */
+  notedAt: number;
 }
 
 /** A token through #verify: its issuer (in the table in force), what verified, and whose it is. */
@@ -192,6 +196,11 @@ export class Federation {
         hit.issuer.keys.usable()
       ) {
         this.#refuseBlocked(hit.caller.principal.id, this.#records?.blocked);
+        // A person on one token all day is still seen: last_seen, and a record set aside tried again.
+        if (now - hit.notedAt >= SEEN_EVERY_MS) {
+          hit.notedAt = now;
+          this.#note({ ...hit.record, last_seen: new Date(now).toISOString() });
+        }
         return hit.caller;
       }
       // Out of its bounds or verified with other keys: checked afresh, as a token never seen.
@@ -230,19 +239,7 @@ export class Federation {
       identity: vouched.basis,
       displayName: vouched.displayName,
     };
-    const { exp, iat, nbf } = verified.claims as { exp: number; iat: number; nbf?: number };
-    const entry: Cached = {
-      caller,
-      issuer,
-      lookup,
-      // jose compares whole seconds (floor of now): from ceil(bound) on, as it accepts.
-      validFromMs: Math.ceil(Math.max(nbf ?? iat, iat) - provider.clock_skew_s) * 1000,
-      expiresMs: Math.min(exp, iat + provider.max_token_age_s) * 1000,
-    };
-    // Not kept when it could never be served: already past a bound (accepted within the skew), or
-    // keys fetched while it was verified (a new kid's, say): the next use verifies it and keeps it.
-    if (now < entry.expiresMs && lookup === issuer.keys.lookup) this.#remember(digest, entry);
-    this.#note({
+    const record: FederatedPrincipalRecord = {
       id,
       provider: provider.id,
       partner: provider.partner,
@@ -255,7 +252,22 @@ export class Federation {
       // Whole seconds, as the store keeps them (PostgreSQL: BIGINT); a NumericDate may have a
       // fraction (RFC 7519), which would fail the write of the whole batch, at every try.
       issued_at: Math.floor(verified.claims.iat as number),
-    });
+    };
+    const { exp, iat, nbf } = verified.claims as { exp: number; iat: number; nbf?: number };
+    const entry: Cached = {
+      caller,
+      issuer,
+      lookup,
+      // jose compares whole seconds (floor of now): from ceil(bound) on, as it accepts.
+      validFromMs: Math.ceil(Math.max(nbf ?? iat, iat) - provider.clock_skew_s) * 1000,
+      expiresMs: Math.min(exp, iat + provider.max_token_age_s) * 1000,
+      record,
+      notedAt: now,
+    };
+    // Not kept when it could never be served: already past a bound (accepted within the skew), or
+    // keys fetched while it was verified (a new kid's, say): the next use verifies it and keeps it.
+    if (now < entry.expiresMs && lookup === issuer.keys.lookup) this.#remember(digest, entry);
+    this.#note(record);
     return caller;
   }
 

@@ -44,6 +44,15 @@ const PEOPLE = {
     ],
     acr: "urn:eidas:loa:high",
   },
+  // A partner's IdP writing local date-times: IR acquired 3.5 hours after DE, on the day before in
+  // its own zone.
+  "de-ir-zoned": {
+    nationality: [
+      { country: "DE", since: "2010-03-06T01:00:00Z" },
+      { country: "IR", since: "2010-03-05T23:30:00-05:00" },
+    ],
+    acr: "urn:eidas:loa:high",
+  },
   "de-17": { nationality: ["DE", ...Array<string>(15).fill("FR"), "IR"], acr: "urn:eidas:loa:high" },
 };
 
@@ -169,6 +178,14 @@ describe("partner tokens at the gateway", () => {
     // Before the fix: IR "since +041969-09", not held at the request's time, so DE alone counted:
     // 200, allow partner-country.
     const r = await chat(await idp.token("de-ir-ms"));
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("embargoed-nationality");
+  });
+
+  it("orders nationalities by the instants a token states, not their days: the later, embargoed, one denies", async () => {
+    // Before the fix: IR cut to 2010-03-05 and DE to 2010-03-06, so DE was the most recent and IR
+    // (acquired after it) did not count: 200, allow partner-country.
+    const r = await chat(await idp.token("de-ir-zoned"));
     expect(r.status).toBe(403);
     expect(r.reason).toBe("embargoed-nationality");
   });

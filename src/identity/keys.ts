@@ -1,6 +1,6 @@
 /**
  * A provider's signing keys, held in memory. They are fetched in the background (OIDC discovery →
- * jwks_uri, or a jwks_uri) and refetched when older than the provider's max age; a request never
+ * jwks_uri, the discovery document read at each fetch; or a jwks_uri) and refetched when older than the provider's max age; a request never
  * waits on the network for a key already known. A token naming an unknown `kid` may trigger one
  * fetch per cooldown, shared by every request waiting on it. While the endpoint fails, the last good
  * keys serve for a bounded staleness, then the provider fails closed.
@@ -47,7 +47,6 @@ export class KeySet {
   #jwks: JSONWebKeySet | null = null;
   #local: JWTVerifyGetKey | null = null;
   #inflight: Promise<void> | null = null;
-  #jwksUri: string | null = null;
   /** When the keys were last fetched (ms on the set's clock, `now`), null before the first good fetch. */
   fetchedAt: number | null = null;
   /** The same on the wall clock (ISO 8601), as the admin view shows it. */
@@ -135,8 +134,6 @@ export class KeySet {
         this.lastError = null;
       })
       .catch((err: unknown) => {
-        // Discover again next time: the provider may have moved its key set.
-        this.#jwksUri = null;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.options.log?.(
           `clearance: identity provider ${this.provider.id}: cannot fetch its keys: ${this.lastError}`,
@@ -175,22 +172,24 @@ export class KeySet {
       if (refused !== null) throw new Error(`${what} ${refused}`);
       return getJson(url, this.options.fetchTimeoutMs, keyFetchAgent(allow));
     };
-    let uri = source.kind === "jwks_uri" ? source.url! : this.#jwksUri;
-    if (uri === null) {
+    let uri = source.url!;
+    if (source.kind === "discovery") {
+      // Read at every fetch, not once: the partner may move its key set, and the URL it left (a
+      // decommissioned host, a name since taken by someone else) must not keep supplying the keys
+      // its tokens are believed on while it still answers.
       const config = await get(source.url!, "the discovery document");
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
         // Shown briefly: the error is carried by every refusal of the provider's tokens meanwhile.
         throw new Error(`the discovery document names issuer ${shown(config.issuer)}`);
-      // The partner wrote this URL: checked as a registered one is (before caching it), by the rule
-      // shared with the admin schema and the console, then for the address it names.
+      // The partner wrote this URL: checked as a registered one is, by the rule shared with the
+      // admin schema and the console, then for the address it names.
       const problem = discoveredUrlProblem(config, "jwks_uri", registered, this.options.allowHttpLoopback);
       if (problem !== null) throw new Error(problem.message);
       const jwksUri = config.jwks_uri as string;
       const refused = urlRefusal(jwksUri, allowAt(jwksUri));
       if (refused !== null) throw new Error(`the discovery document's jwks_uri is refused: ${refused}`);
       uri = jwksUri;
-      this.#jwksUri = uri;
     }
     const doc = await get(uri, "the key set");
     if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);

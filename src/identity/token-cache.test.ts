@@ -154,4 +154,21 @@ describe("the verified-token cache", () => {
     expect(after.principal.id).toBe(before.principal.id);
     expect(await gw.gateway.identity.authenticate(token)).toBe(after);
   });
+
+  it("notes a person seen on a cached token: last_seen follows the uses, a minute apart", async () => {
+    published = ["old", "new"];
+    const t0 = Date.now();
+    const now = Math.floor(t0 / 1000);
+    const token = await sign("new", { iss: `${base}/rot`, sub: "jana", iat: now, exp: now + 600 });
+    const first = await gw.gateway.identity.authenticate(token, t0);
+    await gw.gateway.identity.flush();
+    const later = t0 + 5 * 60_000;
+    expect(await gw.gateway.identity.authenticate(token, later)).toBe(first); // from the cache
+    await gw.gateway.identity.flush();
+    // Before the fix: last_seen stayed at the first use for as long as the token was cached.
+    expect(await gw.gateway.store.federated.get("fed:rot:jana")).toMatchObject({
+      first_seen: new Date(t0).toISOString(),
+      last_seen: new Date(later).toISOString(),
+    });
+  });
 });

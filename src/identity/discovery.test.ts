@@ -1,0 +1,90 @@
+/**
+ * Keys by OIDC discovery follow the partner's discovery document: when the partner moves its key
+ * set to another URL, the next fetch reads it there, never again at the old URL (which may be
+ * decommissioned, or taken over by someone else). The partner's documents and keys are the test's
+ * own, served from a loopback server it controls; the key set's clock is the test's.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clockedKeySet } from "../testing/key-sets.js";
+import { parseToken, verifyToken } from "./verify.js";
+
+const AUD = "urn:clearance:gateway";
+let server: Server;
+let base: string;
+const pairs: Record<string, { priv: CryptoKey; pub: JWK }> = {};
+/** The discovery document's jwks_uri path, and the key each key-set path publishes (kid "k"). */
+let jwksPath = "/idp/old-keys";
+const published = new Map<string, string>();
+
+beforeAll(async () => {
+  for (const name of ["partner-old", "partner-new", "squatter"]) {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    pairs[name] = { priv: privateKey, pub: { ...(await exportJWK(publicKey)), alg: "ES256", use: "sig" } };
+  }
+  server = createServer((req, res) => {
+    const path = req.url ?? "/";
+    const json = (doc: unknown) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc));
+    if (path === "/idp/.well-known/openid-configuration")
+      return void json({ issuer: `${base}/idp`, jwks_uri: `${base}${jwksPath}` });
+    const name = published.get(path);
+    if (name === undefined) return void res.writeHead(404).end();
+    json({ keys: [{ ...pairs[name]!.pub, kid: "k" }] });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((r) => {
+    server.close(r);
+    server.closeAllConnections();
+  });
+});
+
+function sign(pair: string): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000);
+  return new SignJWT({ nationality: ["DE"] })
+    .setProtectedHeader({ alg: "ES256", kid: "k" })
+    .setIssuer(`${base}/idp`)
+    .setAudience(AUD)
+    .setSubject("anna")
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 600)
+    .sign(pairs[pair]!.priv);
+}
+
+describe("keys by discovery", () => {
+  it("follow the jwks_uri the discovery document names now, not the one it named at the first fetch", async () => {
+    let clock = 0;
+    const { record, set } = clockedKeySet(
+      { id: "moved", issuer: `${base}/idp`, audiences: [AUD], keys_max_age_s: 60 },
+      { fetchTimeoutMs: 2_000, cooldownMs: 1_000 },
+      () => clock,
+    );
+    const check = async (token: string) =>
+      verifyToken(token, parseToken(token, 16_384), record, set, Date.now()).then(
+        () => "verified",
+        (err: { code?: string }) => err.code,
+      );
+    published.set("/idp/old-keys", "partner-old");
+    await set.refresh();
+    expect(await check(await sign("partner-old"))).toBe("verified");
+
+    // The partner moves its keys; the old URL now answers with someone else's key.
+    jwksPath = "/idp/new-keys";
+    published.set("/idp/new-keys", "partner-new");
+    published.set("/idp/old-keys", "squatter");
+    clock += 61_000;
+    set.maintain();
+    await set.refresh();
+
+    // Before the fix: the old URL was fetched again (its discovery never re-read while it answered),
+    // so the squatter's token was verified and the partner's own new key refused.
+    expect(await check(await sign("squatter"))).toBe("token-signature");
+    expect(await check(await sign("partner-new"))).toBe("verified");
+  });
+});
