@@ -145,3 +145,31 @@ describe("a Responses stream the gateway ends itself", () => {
     });
   });
 });
+
+describe("a Responses stream whose output came only in `.done` events, cut before its final count", () => {
+  it("is charged that output, estimated from its size (not nothing)", async () => {
+    const got = await read(DONE_ONLY, true);
+    // The item's text, once (its text and item events repeat it): a token per 4 characters.
+    expect(got.usage?.input).toBe(100);
+    expect(got.usage?.output).toBeGreaterThanOrEqual(Math.ceil(TEXT.length / 4));
+    expect(got.usage?.output).toBeLessThan(Math.ceil((2 * TEXT.length) / 4));
+  });
+
+  it("a stream that also sent deltas is charged the larger estimate, not both added", async () => {
+    const words = TEXT.split(" ");
+    const deltas = words.map((w, i) =>
+      event("response.output_text.delta", 2 + i, { output_index: 0, delta: `${w} ` }),
+    );
+    const n = 2 + deltas.length;
+    const chunks = [
+      ...DONE_ONLY.slice(0, 2),
+      ...deltas,
+      event("response.output_text.done", n, { output_index: 0, content_index: 0, text: TEXT }),
+      event("response.output_item.done", n + 1, { output_index: 0, item: item("completed", TEXT) }),
+    ];
+    const got = await read(chunks, true);
+    const itemEstimate = Math.ceil(chunks.at(-1)!.length / 4);
+    expect(got.usage?.output).toBeLessThanOrEqual(Math.max(deltas.length, itemEstimate));
+    expect(got.usage?.output).toBeGreaterThanOrEqual(deltas.length);
+  });
+});
