@@ -173,3 +173,23 @@ describe("a Responses stream whose output came only in `.done` events, cut befor
     expect(got.usage?.output).toBeGreaterThanOrEqual(deltas.length);
   });
 });
+
+describe("a Responses stream whose upstream sends its own error event", () => {
+  it("with the error object the API sends it with: still raised by the openai SDK, its text replaced", async () => {
+    const leak = "rate limiter at db-7.corp.internal";
+    const upstreamError = event("error", 2, {
+      error: { type: "too_many_requests", code: "rate_limit_exceeded", message: leak, param: null },
+    });
+    const got = await read([...DONE_ONLY.slice(0, 2), upstreamError], false);
+    expect(got.types).toEqual(["response.created", "response.output_item.added"]);
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect((got.error as InstanceType<typeof OpenAI.APIError>).message).toContain(
+      "its message is not passed on",
+    );
+    expect(got.raw).not.toContain("db-7");
+    expect(lastEvent(got.raw)).toMatchObject({
+      event: "error",
+      data: { type: "error", code: "rate_limit_exceeded", sequence_number: 2 },
+    });
+  });
+});
