@@ -103,6 +103,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let failed = (): ClearanceError | null => null;
   /** Settles the relay as refused before anything was sent, the upstream's body abandoned (set below). */
   let refuse: (err: ClearanceError) => void = noop;
+  /** The last event's data: a Responses stream's error event takes the sequence number after it. */
+  let lastData = "";
+  /** The gateway's own last event, ending the stream with an error. */
+  const errorEvent = (message: string): string =>
+    streamErrorEvent(o.wire, message, o.endpoint === "responses" ? nextSequence(lastData) : undefined);
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
@@ -116,7 +121,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       o.log(
         `clearance: request ${o.requestId}: the upstream's stream held an event over the capture limit (limits.body_bytes, ${o.captureLimit} bytes) not yet ended; the stream was cut`,
       );
-      if (!res.destroyed && !res.writableEnded) res.end(streamErrorEvent(o.wire, EVENT_TOO_LARGE));
+      if (!res.destroyed && !res.writableEnded) res.end(errorEvent(EVENT_TOO_LARGE));
       body.destroy(new Error("an event over the capture limit"));
       return true;
     };
@@ -138,6 +143,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // complete no event (nothing written): the socket's own state says whether to wait for it.
       const parser = createSseParser((e) => {
         events++;
+        lastData = e.data;
         if (watcher.onEvent(e.event, e.data)) return;
         const out = cleaned(e);
         res.write(encodeEvent(out.data, out.event));
@@ -159,6 +165,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       const read: SseEvent[] = [];
       const parser = createSseParser((e) => {
         events++;
+        lastData = e.data;
         watcher.onEvent(e.event, e.data);
         const clean = sanitizedStreamError(o.wire, e, o.requestId);
         if (clean === null) read.push(e);
@@ -219,7 +226,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     const ended = finish;
     finish = () => {
       if (events > 0 || gone) ended();
-      else res.end(streamErrorEvent(o.wire, "the upstream ended the stream without sending any event"));
+      else res.end(errorEvent("the upstream ended the stream without sending any event"));
     };
     // A client that leaves before the first event is still charged the input: the upstream had
     // taken the prompt (leaving at once after sending a long one must not be free of quota).
@@ -402,8 +409,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     body.once("error", (err: Error) => {
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
-        if (sse)
-          res.end(streamErrorEvent(o.wire, "the upstream failed mid-stream; the response is incomplete"));
+        if (sse) res.end(errorEvent("the upstream failed mid-stream; the response is incomplete"));
         // A body still held has sent nothing yet: the client gets a well-formed 502 instead.
         else if (!res.headersSent) {
           settled = true;
@@ -426,6 +432,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
 }
 
 const noop = (): void => {};
+
+/**
+ * The sequence number after the one a Responses event's data carries (0 when it carries none, or
+ * nothing was sent): parsed only when the gateway ends a stream itself.
+ */
+function nextSequence(data: string): number {
+  try {
+    const n = (JSON.parse(data) as { sequence_number?: unknown } | null)?.sequence_number;
+    return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) + 1 : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** The client's error event when an event the upstream had not ended outgrew the capture limit. */
 const EVENT_TOO_LARGE = "the upstream sent an event too large to relay; the response is incomplete";

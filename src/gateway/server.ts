@@ -3,6 +3,7 @@
  * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash, type ControlState } from "../control/state.js";
@@ -17,7 +18,7 @@ import { Federation } from "../identity/federation.js";
 import { blockOnAlert, bootstrapProviders } from "../identity/registry.js";
 import { defaultConsoleDir } from "../console/static.js";
 import { createLocator, type LiveCountryDb } from "../location/index.js";
-import { Meter } from "../metering/index.js";
+import { KEPT_USAGE_FILE, Meter, writeKeptUsage } from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
 import { authenticateReader, type AdminDeps } from "../admin/index.js";
@@ -136,7 +137,11 @@ async function assemble(
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
-  const meter = new Meter(store, failed("store"));
+  // Usage the store had not taken when the gateway last stopped, before the counters are seeded.
+  const keptUsage = join(dataDir, KEPT_USAGE_FILE);
+  const kept = await writeKeptUsage(store, keptUsage);
+  if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
+  const meter = new Meter(store, failed("store"), keptUsage);
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,

@@ -174,8 +174,14 @@ export function sanitizedStreamError(wire: Wire, e: SseEvent, requestId: string)
   }
   if (e.event === "error" || json.type === "error") {
     // Only the members the event is documented with: any other could carry the upstream's text.
-    const out: Json = { type: "error", code: standardCode(json.code), message, param: null };
+    const code = standardCode(json.code) ?? standardCode(error?.code);
+    const out: Json = { type: "error", code, message, param: null };
     if (typeof json.sequence_number === "number") out.sequence_number = json.sequence_number;
+    // The `error` object the Responses API also sends it with, cleaned as chat's is: the openai
+    // SDKs raise an event holding one as an APIError, and yield one without it as an event, so
+    // dropping it would turn the error a client catches into an event it may never look at.
+    if (error !== null)
+      out.error = { message, type: standardType(wire, error.type) ?? "api_error", code, param: null };
     return shaped(out);
   }
   return null;

@@ -166,7 +166,10 @@ export interface StreamUsage {
    * with no content after it. A count that content followed (sent early, and not again) is not.
    */
   readonly final: boolean;
-  /** Events passed on that carry output: each is at least one token. */
+  /**
+   * Events passed on that carry output: each is at least one token (a Responses item passed on
+   * whole in `.done` events: estimated from their size, see streamUsage).
+   */
   readonly outputEvents: number;
 }
 
@@ -320,6 +323,35 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       },
     };
   }
+  /**
+   * Responses: output passed on whole in `.done` events (an upstream that sends no deltas, or an
+   * item that has none: a computer call, an image) is output too. Each output item is estimated
+   * from the largest of its `.done` events, one token per 4 characters as a JSON answer without
+   * usage is (an item's text, content part and item events repeat one text: counted once), and the
+   * stream's floor is the larger of that and its deltas (both tell the same output, never summed).
+   */
+  const doneItems = new Map<unknown, number>();
+  let doneTokens = 0;
+  const responsesOutput = (data: string, json?: Json | null): void => {
+    if (data.includes('.delta"')) {
+      outputEvents++;
+      final = false;
+      return;
+    }
+    // Few a response (one to three an item): parsed, unlike the deltas.
+    if (!data.includes('.done"')) return;
+    const done = json === undefined ? parse(data) : json;
+    const type = done?.type;
+    if (typeof type !== "string" || !type.startsWith("response.") || !type.endsWith(".done")) return;
+    const item = done?.output_index;
+    const tokens = Math.ceil(data.length / CHARS_PER_TOKEN);
+    const before = doneItems.get(item) ?? 0;
+    if (tokens > before) {
+      doneItems.set(item, tokens);
+      doneTokens = addTokens(doneTokens, tokens - before);
+    }
+    final = false;
+  };
   return {
     get usage() {
       return usage;
@@ -328,18 +360,15 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       return final;
     },
     get outputEvents() {
-      return outputEvents;
+      return outputEvents > doneTokens ? outputEvents : doneTokens;
     },
     onEvent(event, data) {
       if (!data.includes('"usage"')) {
-        // Chat and completion chunks each carry output; of the Responses API's events, the deltas.
+        // Chat and completion chunks each carry output; of the Responses API's events, the deltas
+        // and the `.done` events (see responsesOutput).
         // Output after a count: that count was not the upstream's last word (see `final`).
-        if (endpoint === "responses") {
-          if (data.includes('.delta"')) {
-            outputEvents++;
-            final = false;
-          }
-        } else if (data !== "[DONE]") {
+        if (endpoint === "responses") responsesOutput(data);
+        else if (data !== "[DONE]") {
           outputEvents++;
           // Read only after a count (rare): a finish or a filter's verdict after it leaves it final.
           if (final && carriesOutput(parse(data))) final = false;
@@ -353,10 +382,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
         if (FINAL_RESPONSE_EVENTS.has(json.type as string)) {
           usage = usageOf((json.response as Json | undefined)?.usage) ?? usage;
           final = usage !== null && usage.outputUnread !== true;
-        } else if (data.includes('.delta"')) {
-          outputEvents++;
-          final = false;
-        }
+        } else responsesOutput(data, json);
         return false;
       }
       // Asked for usage, upstreams send `"usage": null` with every chunk until the last.

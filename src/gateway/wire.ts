@@ -101,11 +101,28 @@ export function errorBody(wire: Wire, err: ClearanceError, details: ErrorDetails
   });
 }
 
-/** An error inside an already-started SSE stream: a well-formed last event in the client's format. */
-export function streamErrorEvent(wire: Wire, message: string): string {
+/**
+ * An error inside an already-started SSE stream: a well-formed last event in the client's format.
+ * `sequence`: the stream is a Responses API one, and this is the number its next event takes.
+ */
+export function streamErrorEvent(wire: Wire, message: string, sequence?: number): string {
   if (wire === "anthropic") {
     const data = JSON.stringify({ type: "error", error: { type: "api_error", message } });
     return `event: error\ndata: ${data}\n\n`;
   }
-  return `data: ${JSON.stringify({ error: { message, type: "api_error", code: "upstream_error", param: null } })}\n\n`;
+  const error = { message, type: "api_error", code: "upstream_error", param: null };
+  if (sequence === undefined) return `data: ${JSON.stringify({ error })}\n\n`;
+  // The Responses API's `error` event as documented (code, message and param at its top, read by
+  // typed clients switching on `type`), with the `error` object it is also seen sent with, which the
+  // openai SDKs raise as an APIError (a chat-format `{"error":…}` has no `type` a Responses client
+  // knows, nor a sequence number).
+  const data = JSON.stringify({
+    type: "error",
+    code: error.code,
+    message,
+    param: null,
+    sequence_number: sequence,
+    error,
+  });
+  return `event: error\ndata: ${data}\n\n`;
 }

@@ -4,6 +4,7 @@
  * src/counters instead, which every node shares when they are in Redis, and which are seeded from
  * what the store holds (storedUsage).
  */
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
@@ -32,6 +33,11 @@ export class Meter {
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
+    /**
+     * Where usage the store has not taken by close() is kept (see keptUsageFile), for
+     * writeKeptUsage() at the next start; without it, that usage is only reported as lost.
+     */
+    private readonly keepFile?: string,
   ) {}
 
   start(flushMs: number): void {
@@ -113,9 +119,89 @@ export class Meter {
     }
   }
 
+  /**
+   * Flushes what is pending. What the store still refuses (it is down) is kept in `keepFile` for
+   * the next start: dropped, it would be missing from the reports, and with memory counters (seeded
+   * from the store) handed back to each license's quota when the gateway starts again.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+    if (this.pending.size === 0 || this.keepFile === undefined) return;
+    const rows = [...this.pending.values()];
+    try {
+      keepUsage(this.keepFile, rows);
+      this.pending.clear();
+      this.onError(new UsageKeptError(this.keepFile, rows.length));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+}
+
+/** The file in the data directory holding usage the store had not taken when the gateway stopped. */
+export const KEPT_USAGE_FILE = "usage-unwritten.json";
+
+/** Adds `rows` to the kept usage in `file` (written whole, then renamed over it: never half a file). */
+function keepUsage(file: string, rows: readonly UsageDelta[]): void {
+  const all = existsSync(file) ? [...readKept(file), ...rows] : rows;
+  const part = `${file}.part`;
+  writeFileSync(part, JSON.stringify(all), { mode: 0o600, flush: true });
+  renameSync(part, file);
+}
+
+function readKept(file: string): UsageDelta[] {
+  const rows = JSON.parse(readFileSync(file, "utf8")) as unknown;
+  if (!Array.isArray(rows))
+    throw new InvalidInputError([
+      { code: "invalid_usage", path: [], message: "expected an array of usage rows" },
+    ]);
+  checkUsageDeltas(rows as UsageDelta[]);
+  return rows as UsageDelta[];
+}
+
+/**
+ * At start, before the counters are seeded from the store: writes the usage a previous run kept in
+ * `file` (the store was down when it stopped) and removes the file; the number of rows written.
+ * Throws when the file cannot be read or the store refuses it: the gateway does not start on a store
+ * missing usage it knows of (each license's quota would be handed that much back). A stop between
+ * the write and the removal writes the rows again at the next start (charged twice, never lost).
+ */
+export async function writeKeptUsage(store: Store, file: string): Promise<number> {
+  if (!existsSync(file)) return 0;
+  let rows: UsageDelta[];
+  try {
+    rows = readKept(file);
+  } catch (err) {
+    const why =
+      err instanceof InvalidInputError ? err.problems.map((p) => p.message).join("; ") : String(err);
+    throw new Error(
+      `the usage kept at the last stop, in ${file}, cannot be read (${why}): it was not written to the store; correct or remove the file`,
+      { cause: err },
+    );
+  }
+  try {
+    if (rows.length > 0) await store.usage.add(rows);
+  } catch (err) {
+    throw new Error(
+      `the usage kept at the last stop, in ${file}, could not be written to the store (${err instanceof Error ? err.message : String(err)}); the gateway does not start without it`,
+      { cause: err },
+    );
+  }
+  unlinkSync(file);
+  return rows.length;
+}
+
+/** Said at close() when usage the store refused was kept for the next start (not lost). */
+export class UsageKeptError extends Error {
+  constructor(
+    readonly file: string,
+    readonly rows: number,
+  ) {
+    super(
+      `usage the store did not take before the stop (${rows} row${rows === 1 ? "" : "s"}) is kept in ${file}, and written to the store at the next start`,
+    );
+    this.name = "UsageKeptError";
   }
 }
 

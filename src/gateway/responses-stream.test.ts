@@ -1,0 +1,195 @@
+/**
+ * A Responses API stream relayed on a real socket and read with the real openai SDK: the stream the
+ * gateway ends itself (the upstream failed mid-stream, sent no event, or an event too large) ends in
+ * the Responses `error` event the SDK raises, numbered after the last event; and output the client
+ * was given whole in `.done` events, with no deltas, is charged when the stream is cut before its
+ * final count.
+ */
+import OpenAI from "openai";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { relay } from "./relay.js";
+import type { Usage } from "./usage.js";
+
+let server: Server | undefined;
+afterEach(() => server?.close());
+
+/** An SSE event as the Responses API names and numbers it. */
+const event = (type: string, sequence: number, extra: Record<string, unknown> = {}): string =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence, ...extra })}\n\n`;
+
+const TEXT = "The quarterly export figures, in full: ".repeat(40);
+const item = (status: string, text: string) => ({
+  id: "msg_1",
+  type: "message",
+  role: "assistant",
+  status,
+  content: text === "" ? [] : [{ type: "output_text", text, annotations: [] }],
+});
+
+/** A response whose text comes whole in its `.done` events (no deltas), up to its item's end. */
+const DONE_ONLY = [
+  event("response.created", 0, { response: { id: "resp_1", object: "response", status: "in_progress" } }),
+  event("response.output_item.added", 1, { output_index: 0, item: item("in_progress", "") }),
+  event("response.output_text.done", 2, { item_id: "msg_1", output_index: 0, content_index: 0, text: TEXT }),
+  event("response.output_item.done", 3, { output_index: 0, item: item("completed", TEXT) }),
+];
+
+/**
+ * Serves `chunks` as the upstream's stream through relay(), then fails it (`fail`) or ends it; a
+ * client reads it with the openai SDK. What the SDK handed over, what it raised, the raw text, and
+ * what was charged.
+ */
+async function read(chunks: string[], fail: boolean, captureLimit = 1 << 20) {
+  let charged: Promise<Usage | null> = Promise.resolve(null);
+  let raw = "";
+  server = createServer((req, res) => {
+    req.resume();
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    // What went out, as the client's socket got it.
+    res.write = ((c: unknown, ...rest: never[]) => (
+      (raw += String(c)),
+      write(c as string, ...rest)
+    )) as never;
+    res.end = ((c?: unknown, ...rest: never[]) => {
+      if (typeof c === "string" || Buffer.isBuffer(c)) raw += String(c);
+      return end(c as string, ...rest);
+    }) as never;
+    charged = relay({
+      wire: "openai",
+      endpoint: "responses",
+      stream: true,
+      upstream: {
+        status: 200,
+        headers: { "content-type": "text/event-stream" },
+        body: Readable.from(
+          (async function* () {
+            for (const c of chunks) yield Buffer.from(c);
+            if (fail) throw new Error("connection reset by the upstream");
+          })(),
+        ),
+      },
+      res,
+      headers: {},
+      stripUsageChunk: false,
+      captureLimit,
+      requestId: "test",
+      log: () => undefined,
+      requestChars: 400,
+    });
+  });
+  await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  const client = new OpenAI({ apiKey: "k", baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 });
+  const stream = await client.responses.create({ model: "m", input: "hi", stream: true });
+  const types: string[] = [];
+  let error: unknown = null;
+  try {
+    for await (const e of stream) types.push(e.type);
+  } catch (err) {
+    error = err;
+  }
+  return { types, error, raw, usage: await charged };
+}
+
+/** The last event of a raw stream, parsed. */
+function lastEvent(raw: string): { event: string | undefined; data: Record<string, unknown> } {
+  const last = raw.trimEnd().split("\n\n").pop() ?? "";
+  const name = /^event: (.*)$/m.exec(last)?.[1];
+  const data = /^data: (.*)$/m.exec(last)?.[1] ?? "null";
+  return { event: name, data: JSON.parse(data) as Record<string, unknown> };
+}
+
+describe("a Responses stream the gateway ends itself", () => {
+  it("ends in a Responses error event, numbered after the last one, that the openai SDK raises", async () => {
+    const got = await read(DONE_ONLY, true);
+    expect(got.types).toEqual([
+      "response.created",
+      "response.output_item.added",
+      "response.output_text.done",
+      "response.output_item.done",
+    ]);
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect((got.error as InstanceType<typeof OpenAI.APIError>).message).toContain(
+      "the upstream failed mid-stream",
+    );
+    const last = lastEvent(got.raw);
+    expect(last.event).toBe("error");
+    expect(last.data).toMatchObject({
+      type: "error",
+      code: "upstream_error",
+      message: "the upstream failed mid-stream; the response is incomplete",
+      param: null,
+      sequence_number: 4,
+    });
+  });
+
+  it("a stream with no event, or one too large, ends the same way (numbered 0 where none went out)", async () => {
+    const none = await read([": keep-alive\n\n"], false);
+    expect(none.error).toBeInstanceOf(OpenAI.APIError);
+    expect(lastEvent(none.raw)).toMatchObject({
+      event: "error",
+      data: { type: "error", code: "upstream_error", sequence_number: 0 },
+    });
+    // An event not yet ended, over the capture limit: cut.
+    const big = event("response.output_text.delta", 2, { delta: "x".repeat(4096) }).trimEnd();
+    const tooLarge = await read([...DONE_ONLY.slice(0, 2), big], false, 1024);
+    expect(tooLarge.types).toEqual(["response.created", "response.output_item.added"]);
+    expect(tooLarge.error).toBeInstanceOf(OpenAI.APIError);
+    expect(lastEvent(tooLarge.raw)).toMatchObject({
+      event: "error",
+      data: { type: "error", code: "upstream_error", sequence_number: 2 },
+    });
+  });
+});
+
+describe("a Responses stream whose output came only in `.done` events, cut before its final count", () => {
+  it("is charged that output, estimated from its size (not nothing)", async () => {
+    const got = await read(DONE_ONLY, true);
+    // The item's text, once (its text and item events repeat it): a token per 4 characters.
+    expect(got.usage?.input).toBe(100);
+    expect(got.usage?.output).toBeGreaterThanOrEqual(Math.ceil(TEXT.length / 4));
+    expect(got.usage?.output).toBeLessThan(Math.ceil((2 * TEXT.length) / 4));
+  });
+
+  it("a stream that also sent deltas is charged the larger estimate, not both added", async () => {
+    const words = TEXT.split(" ");
+    const deltas = words.map((w, i) =>
+      event("response.output_text.delta", 2 + i, { output_index: 0, delta: `${w} ` }),
+    );
+    const n = 2 + deltas.length;
+    const chunks = [
+      ...DONE_ONLY.slice(0, 2),
+      ...deltas,
+      event("response.output_text.done", n, { output_index: 0, content_index: 0, text: TEXT }),
+      event("response.output_item.done", n + 1, { output_index: 0, item: item("completed", TEXT) }),
+    ];
+    const got = await read(chunks, true);
+    const itemEstimate = Math.ceil(chunks.at(-1)!.length / 4);
+    expect(got.usage?.output).toBeLessThanOrEqual(Math.max(deltas.length, itemEstimate));
+    expect(got.usage?.output).toBeGreaterThanOrEqual(deltas.length);
+  });
+});
+
+describe("a Responses stream whose upstream sends its own error event", () => {
+  it("with the error object the API sends it with: still raised by the openai SDK, its text replaced", async () => {
+    const leak = "rate limiter at db-7.corp.internal";
+    const upstreamError = event("error", 2, {
+      error: { type: "too_many_requests", code: "rate_limit_exceeded", message: leak, param: null },
+    });
+    const got = await read([...DONE_ONLY.slice(0, 2), upstreamError], false);
+    expect(got.types).toEqual(["response.created", "response.output_item.added"]);
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect((got.error as InstanceType<typeof OpenAI.APIError>).message).toContain(
+      "its message is not passed on",
+    );
+    expect(got.raw).not.toContain("db-7");
+    expect(lastEvent(got.raw)).toMatchObject({
+      event: "error",
+      data: { type: "error", code: "rate_limit_exceeded", sequence_number: 2 },
+    });
+  });
+});
