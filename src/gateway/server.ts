@@ -247,6 +247,7 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
+    reloadFailure: () => snapshot.lastFailure,
     onError,
     route: config.route,
     wires: config.wires,
