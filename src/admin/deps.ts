@@ -36,6 +36,8 @@ export interface AdminDeps {
   /** Brings the snapshot up to date and drains the change into the audit log. */
   readonly changed: () => Promise<void>;
   readonly now: () => string;
+  /** Why this node's last policy reload failed (null: it succeeded); absent: never said. */
+  readonly reloadFailure?: () => { readonly code: string; readonly message: string } | null;
   /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
   readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;

@@ -30,6 +30,7 @@ function hooked(s: Store): Store {
       }
       return s.records.put(collection, id, document, expected, change, guards);
     },
+    putAll: (writes, guards) => s.records.putAll(writes, guards),
   };
   return new Proxy(s, {
     get(obj, prop) {

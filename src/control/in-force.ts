@@ -93,6 +93,46 @@ export function requireInForce(state: ControlState, kind: LeftOut["kind"], id: s
   );
 }
 
+/**
+ * A change that was stored and answered as done, but that this node has not yet put in force: its
+ * reload right after the write failed. The change stands (it is durable and audited, and takes
+ * effect at the node's next successful reload, as on every other node at its next poll), so the
+ * answer stays a success, saying so: asked again, it would be refused or done twice.
+ */
+export interface NotYetInForce {
+  /** `reload_failed`: the store's version check or read failed; `policy_not_loaded`: no policy built. */
+  readonly code: "reload_failed" | "policy_not_loaded";
+  readonly message: string;
+}
+
+/**
+ * Whether this node's state holds the record as written (`revision`, or a later one): null when it
+ * does, else what to tell the caller. `failure`: why this node's last reload failed, if it did.
+ */
+export function notYetInForce(
+  state: ControlState,
+  kind: "license" | "partner",
+  id: string,
+  revision: number,
+  failure: { readonly code: string; readonly message: string } | null,
+): NotYetInForce | null {
+  const held = (kind === "license" ? state.licenses : state.partners).find((r) => r.id === id);
+  if (held !== undefined && held.revision >= revision) return null;
+  const why =
+    state.reloadFailure !== undefined
+      ? `the policy could not be loaded from the store (${state.reloadFailure})`
+      : failure !== null
+        ? `this node could not reload from the store (${failure.code}: ${failure.message})`
+        : "this node has not reloaded it yet";
+  return {
+    code: state.reloadFailure !== undefined ? "policy_not_loaded" : "reload_failed",
+    message:
+      `${kind} ${id} was changed in the store, but is not yet in force on this node: ${why}; ` +
+      "it takes effect here at the next successful reload, and on other nodes at their next poll " +
+      "(see /readyz)",
+  };
+}
+
 /** After an activation: refuses when anything is left out of the policy it brought into force. */
 export function requireAllInForce(state: ControlState): void {
   if (state.reloadFailure !== undefined) {

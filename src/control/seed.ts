@@ -16,7 +16,7 @@ import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
-import { StoreError, type Change, type Collection, type Store } from "../store/index.js";
+import { StoreError, type RecordWrite, type Store } from "../store/index.js";
 import {
   compileFitting,
   describeLeftOut,
@@ -178,10 +178,11 @@ export function refuseMisfits(leftOut: readonly LeftOut[], version: number | str
 }
 
 /**
- * Makes a version active and seeds what it brings. Unless `operatorFile`, a version bringing new
- * licenses that are not pending is refused first, and nothing is changed. So is one that the
- * store's partners and licenses do not compile with — checked against the store right before the
- * write, which is refused (a conflict) should anything in the store change between the two.
+ * Makes a version active and seeds what it brings, in one transaction. Unless `operatorFile`, a
+ * version bringing new licenses that are not pending is refused first, and nothing is changed. So
+ * is one that the store's partners and licenses do not compile with — checked against the store
+ * right before the write, which is refused (a conflict) should anything in the store change
+ * between the two.
  */
 export async function activateVersion(
   store: Store,
@@ -219,12 +220,12 @@ export async function activateVersion(
     activated_at: now,
     ...(fileDigest === undefined ? {} : { file_digest: fileDigest }),
   };
-  await store.records.put(
-    "setting",
-    "active-scheme",
-    doc,
-    current?.revision ?? 0,
-    {
+  const pointer: RecordWrite = {
+    collection: "setting",
+    id: "active-scheme",
+    document: doc,
+    expectedRevision: current?.revision ?? 0,
+    change: {
       actor,
       action: "scheme.activate",
       details: {
@@ -235,29 +236,42 @@ export async function activateVersion(
         ...(impact ? { what_if: impact } : {}),
       },
     },
-    { version: seen },
+  };
+  // One transaction: the pointer and everything the version brings, or nothing. Written one by one,
+  // another node could load (and confirm) the version without its new partners, and a crash between
+  // left them missing for good (no later activation of the same version brought them).
+  const brought = broughtWrites(
+    scheme,
+    version,
+    now,
+    operatorFile ? SCHEME_FILE_ACTOR : actor,
+    operatorFile,
+    {
+      partners: new Set(partners.map((p) => p.id)),
+      licenses: new Set(licenses.map((l) => l.id)),
+    },
   );
-  await seedFrom(store, scheme, version, now, operatorFile ? SCHEME_FILE_ACTOR : actor, operatorFile);
+  await store.records.putAll([pointer, ...brought], { version: seen });
 }
 
 /**
- * What a version brings that the store lacks. `actor` is who brought it: the scheme file at
- * start-up, or the identity that activated the version (every audit entry and history names it).
+ * The writes of what a version brings that the store lacks (`have`: the ids it holds). `actor` is
+ * who brought it: the scheme file at start-up, or the identity that activated the version (every
+ * audit entry and history names it).
  */
-async function seedFrom(
-  store: Store,
+function broughtWrites(
   scheme: CompiledScheme,
   version: number,
   now: string,
   actor: string,
   operatorFile: boolean,
-): Promise<void> {
+  have: { readonly partners: ReadonlySet<string>; readonly licenses: ReadonlySet<string> },
+): RecordWrite[] {
   const change = (kind: string, id: string, action = "seed") => ({
     actor,
     action: `${kind}.${action}`,
     details: { from_scheme: scheme.digest, version, id },
   });
-  const partners = new Set((await store.records.list("partner")).map((r) => r.id));
   const { countries, organizations } = scheme.source.partners;
   const docs: PartnerDocument[] = [
     ...countries.map((partner) => ({
@@ -271,16 +285,26 @@ async function seedFrom(
       history: seededAt(now, partner.status, actor, version, operatorFile),
     })),
   ];
-  for (const doc of docs) {
-    if (partners.has(doc.partner.id)) continue;
-    await putNew(store, "partner", doc.partner.id, doc, change("partner", doc.partner.id));
-  }
-  const licenses = new Set((await store.records.list("license")).map((r) => r.id));
+  const writes: RecordWrite[] = docs
+    .filter((doc) => !have.partners.has(doc.partner.id))
+    .map((doc) => ({
+      collection: "partner",
+      id: doc.partner.id,
+      document: doc,
+      expectedRevision: 0,
+      change: change("partner", doc.partner.id),
+    }));
   for (const l of scheme.source.licenses) {
-    if (licenses.has(l.id)) continue;
+    if (have.licenses.has(l.id)) continue;
     if (operatorFile) {
       const record: LicenseRecord = seed(l.id, l.licensee, termsOf(l, scheme), l.status, now);
-      await putNew(store, "license", l.id, record, change("license", l.id));
+      writes.push({
+        collection: "license",
+        id: l.id,
+        document: record,
+        expectedRevision: 0,
+        change: change("license", l.id),
+      });
       continue;
     }
     // Checked before activating (refuseLicensesOutsideWorkflow); never anything but an application.
@@ -295,24 +319,41 @@ async function seedFrom(
       actor,
       now,
     );
-    await putNew(store, "license", l.id, record, {
-      ...change("license", l.id, "apply"),
-      details: { status: record.status, from_scheme: scheme.digest, version, id: l.id },
+    writes.push({
+      collection: "license",
+      id: l.id,
+      document: record,
+      expectedRevision: 0,
+      change: {
+        ...change("license", l.id, "apply"),
+        details: { status: record.status, from_scheme: scheme.digest, version, id: l.id },
+      },
     });
   }
+  return writes;
 }
 
 /**
- * Stores a record the store lacked when it was listed. Should another writer have stored it since
- * (another node seeding the same version, an application under the same id), theirs stands: a
- * version never overwrites what the store holds.
+ * Seeds what the active version brings that the store lacks, in one transaction guarded on the
+ * store's version: should another writer change the store meanwhile (another node seeding the
+ * same version), nothing is written and the caller decides again (a conflict).
  */
-async function putNew(store: Store, collection: Collection, id: string, doc: unknown, change: Change) {
-  try {
-    await store.records.put(collection, id, doc, 0, change);
-  } catch (err) {
-    if (!(err instanceof StoreError && err.code === "conflict")) throw err;
-  }
+async function seedMissing(
+  store: Store,
+  scheme: CompiledScheme,
+  version: number,
+  now: string,
+): Promise<void> {
+  const seen = await store.version();
+  const [partners, licenses] = await Promise.all([
+    store.records.list("partner"),
+    store.records.list("license"),
+  ]);
+  const writes = broughtWrites(scheme, version, now, SCHEME_FILE_ACTOR, true, {
+    partners: new Set(partners.map((r) => r.id)),
+    licenses: new Set(licenses.map((r) => r.id)),
+  });
+  if (writes.length > 0) await store.records.putAll(writes, { version: seen });
 }
 
 function seededAt(
@@ -390,11 +431,12 @@ async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, 
       : seeded !== scheme.digest);
   if (!activate) {
     // The file's content is active: what it brings that the store lacks is seeded now. Normally
-    // nothing (the activation seeded it); but a start cut short after activating (a crash, the store
-    // lost) left the rest unseeded, and no later start would activate this content again.
+    // nothing (the activation seeded it, in its transaction); but an older release's start cut short
+    // after activating (a crash, the store lost) left the rest unseeded, and no later start would
+    // activate this content again.
     const version = versions.find((v) => v.document.version === active.document.version);
     if (version?.document.digest === scheme.digest)
-      await seedFrom(store, scheme, version.document.version, now, SCHEME_FILE_ACTOR, true);
+      await seedMissing(store, scheme, version.document.version, now);
     return;
   }
   const [partners, licenses] = await Promise.all([

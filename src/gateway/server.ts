@@ -252,6 +252,7 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
+    reloadFailure: () => snapshot.lastFailure,
     onError,
     route: config.route,
     wires: config.wires,

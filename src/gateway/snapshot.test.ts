@@ -121,4 +121,45 @@ describe("the policy snapshot", () => {
     expect(holder.lastFailure).toBeNull();
     await store.close();
   });
+  it("a version check counts as confirmed when it was sent, not when its slow answer arrived", async () => {
+    // The store answers for some moment between the check's sending and its answer: counting the
+    // answer's arrival added a slow answer's (or a blocked event loop's) delay to freshness_ms.
+    const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-snapshot-")) });
+    await seedFromFile(
+      store,
+      readFileSync("examples/g7-trusted-partners.yaml", "utf8"),
+      new Date().toISOString(),
+    );
+    let sentAt = Number.NaN;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let sent: () => void = () => undefined;
+    const sending = new Promise<void>((r) => (sent = r));
+    const slow: Store = new Proxy(store, {
+      get(obj, prop) {
+        if (prop === "version")
+          return async () => {
+            sentAt = performance.now();
+            sent();
+            const answer = await obj.version();
+            await held; // the answer is held on its way back
+            return answer;
+          };
+        const value = Reflect.get(obj, prop, obj) as unknown;
+        return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+      },
+    });
+    const holder = await SnapshotHolder.open(slow, (err) => {
+      throw err;
+    });
+    const refreshed = holder.refresh();
+    await sending;
+    // Held until the clock has moved on past the sending: the answer arrives later than it was asked.
+    while (performance.now() <= sentAt) await new Promise((r) => setTimeout(r, 5));
+    release();
+    await refreshed;
+    expect(holder.lastFailure).toBeNull();
+    expect(holder.confirmedAt).toBeLessThanOrEqual(sentAt);
+    await store.close();
+  });
 });

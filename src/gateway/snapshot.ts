@@ -224,6 +224,12 @@ export class SnapshotHolder {
     return performance.now() - this.confirmedAt;
   }
 
+  /** The store answered for this snapshot as of `asked`; never moves confirmation back. */
+  private confirmed(asked: number): void {
+    this.confirmedAt = Math.max(this.confirmedAt, asked);
+    this.lastFailure = null;
+  }
+
   /** Why the last reload failed; null once one succeeds (the snapshot confirmed again). */
   lastFailure: ReloadFailure | null = null;
 
@@ -233,8 +239,11 @@ export class SnapshotHolder {
 
   private async reload(): Promise<{ readonly changed: Promise<void> }> {
     try {
+      // As of when the check is sent, not when its answer arrives: the store answered for some moment
+      // in between, so a slow answer (or an event loop blocked before it is read) counts no fresher
+      // than the sending. Timed at the answer, each such delay was added to freshness_ms.
+      const asked = performance.now();
       const version = await this.store.version();
-      const answered = performance.now();
       // On every poll, not only on a new version: a store restored under the running node numbers
       // its new changes on from its backup, and its version can come level with the snapshot's.
       await this.check?.();
@@ -245,15 +254,14 @@ export class SnapshotHolder {
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.
         const failure = this.current.control.reloadFailure;
         if (failure === undefined) {
-          this.confirmedAt = answered;
+          this.confirmed(asked);
           this.lastFailure = null;
         } else {
           this.failed(Object.assign(new ControlStateError(failure), { code: "policy_not_loaded" }));
         }
         return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
-      this.confirmedAt = answered;
-      this.lastFailure = null;
+      this.confirmed(asked);
     } catch (err) {
       this.failed(err);
       this.onError(err);

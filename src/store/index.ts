@@ -155,6 +155,24 @@ export interface Change {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/** One write of `records.putAll`: as `records.put`'s arguments. */
+export interface RecordWrite {
+  readonly collection: Collection;
+  readonly id: string;
+  readonly document: unknown;
+  /** 0: the record must not exist yet. */
+  readonly expectedRevision: number;
+  readonly change: Change;
+}
+
+/** The conflict a write whose record is not at the revision expected is refused with. */
+export function revisionConflict(w: Pick<RecordWrite, "collection" | "id" | "expectedRevision">): StoreError {
+  return new StoreError(
+    "conflict",
+    `${w.collection} ${w.id} changed meanwhile (expected revision ${w.expectedRevision}); reload and retry`,
+  );
+}
+
 export interface StoreSnapshot {
   readonly version: number;
   /** Ordered by id. */
@@ -239,6 +257,13 @@ export interface Store {
       change: Change,
       guards?: PutGuards,
     ): Promise<StoredRecord<T>>;
+    /**
+     * Several writes, each as `put` makes it (its revision checked, its own audit record, in the
+     * order given), in one transaction with the guards checked once: all are made, or none (a
+     * conflict on any refuses them all). What an activation brings is written so: no reader, no
+     * crash, sees the version active without its partners and licenses.
+     */
+    putAll(writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]>;
   };
   readonly usage: {
     /** All deltas are validated first, then written in one transaction. Does not bump `version`. */

@@ -474,6 +474,101 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         ]);
         expect(again.revision).toBe(4);
       });
+      it("several writes in one transaction: all made, in order, or none", async () => {
+        const change = (action: string) => ({ actor: "admin", action });
+        await store.records.put("partner", "P0", { n: 0 }, 0, change("partner.register"));
+        const v = await store.version();
+        const outbox = (await store.outbox.list(0, 100)).length;
+        const made = await store.records.putAll(
+          [
+            {
+              collection: "setting",
+              id: "active-scheme",
+              document: { version: 2 },
+              expectedRevision: 0,
+              change: change("scheme.activate"),
+            },
+            {
+              collection: "partner",
+              id: "P2",
+              document: { n: 2 },
+              expectedRevision: 0,
+              change: change("partner.seed"),
+            },
+            {
+              collection: "partner",
+              id: "P0",
+              document: { n: 1 },
+              expectedRevision: 1,
+              change: change("partner.seed"),
+            },
+          ],
+          { version: v },
+        );
+        expect(made.map((r) => [r.collection, r.id, r.revision])).toEqual([
+          ["setting", "active-scheme", 1],
+          ["partner", "P2", 1],
+          ["partner", "P0", 2],
+        ]);
+        const out = (await store.outbox.list(0, 100)).slice(outbox);
+        expect(out.map((r) => [r.action, r.object.id])).toEqual([
+          ["scheme.activate", "active-scheme"],
+          ["partner.seed", "P2"],
+          ["partner.seed", "P0"],
+        ]);
+        expect(await store.version()).toBe(v + 3);
+
+        // A later write refused (its record exists): the earlier ones are not made either.
+        const before = await store.version();
+        const refused = store.records.putAll([
+          {
+            collection: "setting",
+            id: "active-scheme",
+            document: { version: 3 },
+            expectedRevision: 1,
+            change: change("scheme.activate"),
+          },
+          {
+            collection: "partner",
+            id: "P3",
+            document: { n: 3 },
+            expectedRevision: 0,
+            change: change("partner.seed"),
+          },
+          {
+            collection: "partner",
+            id: "P2",
+            document: { n: 9 },
+            expectedRevision: 0,
+            change: change("partner.seed"),
+          },
+        ]);
+        await expect(refused).rejects.toMatchObject({ code: "conflict" });
+        await expect(refused).rejects.toThrow(/partner P2 changed meanwhile/);
+        expect((await store.records.get("setting", "active-scheme"))?.document).toEqual({ version: 2 });
+        expect(await store.records.get("partner", "P3")).toBeUndefined();
+        expect(await store.version()).toBe(before);
+        expect((await store.outbox.list(0, 100)).length).toBe(outbox + 3);
+
+        // A guard that no longer holds: none of them.
+        await expect(
+          store.records.putAll(
+            [
+              {
+                collection: "partner",
+                id: "P3",
+                document: { n: 3 },
+                expectedRevision: 0,
+                change: change("partner.seed"),
+              },
+            ],
+            { version: v },
+          ),
+        ).rejects.toMatchObject({ code: "conflict" });
+        expect(await store.records.get("partner", "P3")).toBeUndefined();
+        expect(await store.records.putAll([])).toEqual([]);
+        expect(await store.version()).toBe(before);
+      });
     });
 
     describe("alerts", () => alertSuite(() => store));

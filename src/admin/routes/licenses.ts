@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { requireInForce, storePolicy } from "../../control/in-force.js";
+import { notYetInForce, requireInForce, storePolicy } from "../../control/in-force.js";
 import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
@@ -87,7 +87,8 @@ async function checkCompiles(
 }
 
 /**
- * Writes the license, and answers only once this node has it in force.
+ * Writes the license, and answers once this node has it in force; or, when this node's reload
+ * right after the write failed, with `not_yet_in_force` saying so (the change stands).
  * @param grants whether the write grants anything (an application, an approval, a reinstatement;
  *   not a denial, a suspension or a revocation): then a license left out of the policy because it
  *   does not compile with the active version is refused to the caller (not_in_force), not answered
@@ -104,7 +105,7 @@ async function save(
   guards?: PutGuards,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
-  await deps.store.records.put(
+  const stored = await deps.store.records.put(
     "license",
     next.id,
     next,
@@ -113,8 +114,11 @@ async function save(
     guards,
   );
   await deps.changed();
-  if (grants) requireInForce(deps.state(), "license", next.id);
-  return next;
+  const state = deps.state();
+  if (grants) requireInForce(state, "license", next.id);
+  // Stored, but this node's reload failed (a suspension answered 200 read as in force): said.
+  const pending = notYetInForce(state, "license", next.id, stored.revision, deps.reloadFailure?.() ?? null);
+  return pending === null ? next : { ...next, not_yet_in_force: pending };
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { requireInForce, storePolicy } from "../../control/in-force.js";
+import { notYetInForce, requireInForce, storePolicy } from "../../control/in-force.js";
 import type { PutGuard } from "../../store/index.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
@@ -41,6 +41,15 @@ async function checkCompiles(
   if (mine !== undefined)
     throw new InvalidInputError(mine.problems.map((p) => ({ ...p, path: [...prefix, ...p.path] })));
   return policy.guard;
+}
+
+/**
+ * A partner change's answer: as stored, and, when this node's reload right after the write failed,
+ * `not_yet_in_force` saying so (a suspension answered 200 read as in force; the change stands).
+ */
+function answer(deps: AdminDeps, body: { readonly id: string }, revision: number) {
+  const pending = notYetInForce(deps.state(), "partner", body.id, revision, deps.reloadFailure?.() ?? null);
+  return pending === null ? body : { ...body, not_yet_in_force: pending };
 }
 
 export const partnerRoutes = [
@@ -99,7 +108,7 @@ export const partnerRoutes = [
         history: [{ at: now, actor: caller.id, from: null, to: "applied", reason: body.reason }],
       } as PartnerDocument;
       const guard = await checkCompiles(deps, doc, ["partner"]);
-      await deps.store.records.put(
+      const stored = await deps.store.records.put(
         "partner",
         partner.id,
         doc,
@@ -109,7 +118,7 @@ export const partnerRoutes = [
       );
       await deps.changed();
       requireInForce(deps.state(), "partner", partner.id);
-      return { id: partner.id, ...doc };
+      return answer(deps, { id: partner.id, ...doc }, stored.revision);
     },
   }),
   route({
@@ -141,7 +150,7 @@ export const partnerRoutes = [
       } as PartnerDocument;
       // Suspending and revoking only narrow: they are written whatever else does not compile.
       const guard = body.status === "active" ? await checkCompiles(deps, doc, []) : undefined;
-      await deps.store.records.put(
+      const stored = await deps.store.records.put(
         "partner",
         r.id,
         doc,
@@ -155,7 +164,7 @@ export const partnerRoutes = [
       );
       await deps.changed();
       if (guard !== undefined) requireInForce(deps.state(), "partner", r.id);
-      return { id: r.id, ...doc };
+      return answer(deps, { id: r.id, ...doc }, stored.revision);
     },
   }),
 ];

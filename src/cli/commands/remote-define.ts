@@ -209,13 +209,26 @@ export function registerRemoteCommand(
       bar?.stop();
     }
     // The server's values (names, reasons, notes another user wrote) are shown, never acted on.
-    if (opts.json) return io.stdout(`${printableJson(JSON.stringify(result, null, 2))}\n`);
-    const out = def.render(result, inv);
-    if (typeof out === "string") return io.stdout(printable(out));
-    io.stdout(printable(out.stdout));
-    if (out.stderr !== undefined) io.stderr(printable(out.stderr));
+    const pending = notYetInForce(result);
+    if (opts.json) io.stdout(`${printableJson(JSON.stringify(result, null, 2))}\n`);
+    else {
+      const out = def.render(result, inv);
+      io.stdout(printable(typeof out === "string" ? out : out.stdout));
+      if (typeof out !== "string" && out.stderr !== undefined) io.stderr(printable(out.stderr));
+    }
+    if (pending !== null) io.stderr(printable(`warning: ${pending}\n`));
   });
   return cmd;
+}
+
+/**
+ * A change the server stored but has not yet put in force on the node that answered (its reload
+ * failed): the server's `not_yet_in_force.message`, else null. Said on stderr, in --json mode too.
+ */
+function notYetInForce(result: unknown): string | null {
+  if (typeof result !== "object" || result === null || !("not_yet_in_force" in result)) return null;
+  const said = (result as { not_yet_in_force?: { message?: unknown } }).not_yet_in_force;
+  return typeof said?.message === "string" ? said.message : "the change is stored but not yet in force";
 }
 
 /**

@@ -16,6 +16,8 @@ import {
   StoreError,
   guardConflict,
   guardList,
+  revisionConflict,
+  type RecordWrite,
   type PutGuards,
   type ApiKeyRecord,
   type Change,
@@ -469,11 +471,16 @@ export class PostgresStore implements Store {
       change: Change,
       guards?: PutGuards,
     ): Promise<StoredRecord<T>> =>
+      (
+        await this.records.putAll([{ collection, id, document, expectedRevision, change }], guards)
+      )[0] as StoredRecord<T>,
+    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> =>
       this.#tx(async (db) => {
         // Each guarded record is read FOR SHARE, in guardList's order: a writer changing it waits for
         // this to commit, and this waits for one that has changed it (then sees its revision). The
-        // version is read after this write has locked its record, under the lock of every change's
-        // version bump (taken before that bump would): no change commits between this check and COMMIT.
+        // version is read after these writes have locked their records, under the lock of every
+        // change's version bump (taken before that bump would): no change commits between this check
+        // and COMMIT.
         const list = guardList(guards);
         for (const guard of list) {
           if (!("record" in guard)) continue;
@@ -483,11 +490,23 @@ export class PostgresStore implements Store {
           );
           if ((rows[0]?.revision ?? 0) !== guard.record.revision) throw guardConflict(guard);
         }
-        const stored = await q.casRecord(
-          db,
-          { collection, id, document, updatedAt: now() },
-          expectedRevision,
-        );
+        // Written (so locked) in (collection, id) order, as guards are: two batches sharing records
+        // cannot deadlock. Their audit records follow in the order given.
+        const key = (w: RecordWrite) => `${w.collection}\u0000${w.id}`;
+        const order = writes
+          .map((w, i) => ({ w, i }))
+          .sort((a, b) => (key(a.w) < key(b.w) ? -1 : key(a.w) > key(b.w) ? 1 : 0));
+        const stored: (StoredRecord | undefined)[] = new Array(writes.length);
+        const at = now();
+        for (const { w, i } of order) {
+          stored[i] = await q.casRecord(
+            db,
+            { collection: w.collection, id: w.id, document: w.document, updatedAt: at },
+            w.expectedRevision,
+          );
+          // A refused write ends the batch: nothing after it is tried, the transaction rolls back.
+          if (stored[i] === undefined) break;
+        }
         for (const guard of list) {
           if (!("version" in guard)) continue;
           const { rows } = await db.query<{ version: number }>(
@@ -495,14 +514,20 @@ export class PostgresStore implements Store {
           );
           if (Number(rows[0]?.version ?? 0) !== guard.version) throw guardConflict(guard);
         }
-        if (stored === undefined) {
-          throw new StoreError(
-            "conflict",
-            `${collection} ${id} changed meanwhile (expected revision ${expectedRevision}); reload and retry`,
+        const refused = order.find(({ i }) => stored[i] === undefined);
+        if (refused !== undefined) throw revisionConflict(refused.w);
+        for (const w of writes) {
+          await this.#changed(
+            db,
+            w.change.actor,
+            w.change.action,
+            { kind: w.collection, id: w.id },
+            {
+              ...w.change.details,
+            },
           );
         }
-        await this.#changed(db, change.actor, change.action, { kind: collection, id }, { ...change.details });
-        return stored;
+        return stored as StoredRecord[];
       }),
   };
 

@@ -13,6 +13,8 @@ import {
   StoreError,
   guardConflict,
   guardList,
+  revisionConflict,
+  type RecordWrite,
   type PutGuards,
   type ApiKeyRecord,
   type Change,
@@ -439,6 +441,10 @@ export class SqliteStore implements Store {
       change: Change,
       guards?: PutGuards,
     ): Promise<StoredRecord<T>> =>
+      (
+        await this.records.putAll([{ collection, id, document, expectedRevision, change }], guards)
+      )[0] as StoredRecord<T>,
+    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> =>
       this.#tx("write", (sql) => {
         for (const guard of guardList(guards)) {
           const holds =
@@ -449,21 +455,27 @@ export class SqliteStore implements Store {
           if (!holds) throw guardConflict(guard);
         }
         const now = this.#now();
-        const json = JSON.stringify(document);
-        const ok =
-          expectedRevision === 0
-            ? sql.recordGet.get(collection, id) === undefined &&
-              sql.recordInsert.run(collection, id, json, now).changes === 1
-            : sql.recordUpdate.run(json, now, collection, id, expectedRevision).changes === 1;
-        if (!ok) {
-          throw new StoreError(
-            "conflict",
-            `${collection} ${id} changed meanwhile (expected revision ${expectedRevision}); reload and retry`,
+        // One transaction: a write refused (a conflict) rolls back those before it.
+        return writes.map((w) => {
+          const json = JSON.stringify(w.document);
+          const ok =
+            w.expectedRevision === 0
+              ? sql.recordGet.get(w.collection, w.id) === undefined &&
+                sql.recordInsert.run(w.collection, w.id, json, now).changes === 1
+              : sql.recordUpdate.run(json, now, w.collection, w.id, w.expectedRevision).changes === 1;
+          if (!ok) throw revisionConflict(w);
+          sql.bump.run();
+          this.#record(
+            sql,
+            w.change.actor,
+            w.change.action,
+            { kind: w.collection, id: w.id },
+            {
+              ...w.change.details,
+            },
           );
-        }
-        sql.bump.run();
-        this.#record(sql, change.actor, change.action, { kind: collection, id }, { ...change.details });
-        return toStored<T>(sql.recordGet.get(collection, id) as RecordRow);
+          return toStored(sql.recordGet.get(w.collection, w.id) as RecordRow);
+        });
       }),
   };
 
