@@ -69,6 +69,7 @@ export class Monitoring implements RequestObserver {
       ? openAccessLog({
           destination: c.access_log.destination,
           onError: options.onError,
+          onDropped: (lines) => metrics?.accessLogLinesDropped(lines),
           ...(options.accessLogStream === undefined ? {} : { stream: options.accessLogStream }),
         })
       : null;
