@@ -171,10 +171,21 @@ describe.skipIf(skip !== undefined)(
           expect(warned[0]).toMatch(/^clearance: warning: Redis at \S+ has maxmemory-policy allkeys-lru:/);
           expect(t.gateway.limits.evictionRisk).toContain("allkeys-lru");
           // Said where operators look: /readyz's warnings (still ready) and a gauge to alert on.
+          // Anyone (a load balancer asks without a token) is told of the risk, not which Redis it is.
           const ready = await fetch(`${t.url}/readyz`);
           expect(ready.status).toBe(200);
-          const body = (await ready.json()) as { warnings?: string[] };
-          expect(body.warnings?.some((w) => w.includes("allkeys-lru"))).toBe(true);
+          const anyone = JSON.stringify(await ready.json());
+          expect(anyone).toContain("counters' Redis has a maxmemory-policy that may evict them");
+          expect(anyone).not.toContain(WHERE);
+          expect(anyone).not.toContain("allkeys-lru");
+          // A reader's token is told which Redis, and its policy.
+          const read = await fetch(`${t.url}/readyz`, {
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          });
+          const body = (await read.json()) as { warnings?: string[] };
+          expect(
+            body.warnings?.some((w) => w.includes(`Redis at ${WHERE} has maxmemory-policy allkeys-lru`)),
+          ).toBe(true);
           const metrics = await fetch(`${t.url}/metrics`, {
             headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
           });

@@ -43,6 +43,7 @@ export type ErrorKind =
   | "not-found" // 404
   | "method" // 405
   | "request-timeout" // the client was too slow sending its request: 408
+  | "client-closed" // the client went away before its answer (a report it waited for): 499, as nginx logs it
   | "conflict" // a concurrent change or a state that does not allow it: 409
   | "too-large" // 413
   | "media-type" // 415

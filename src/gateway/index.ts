@@ -186,7 +186,8 @@ const LEFT_OUT_SHOWN = 20;
  * is retried: taking the node out would not screen them sooner); and the country database older
  * than location.mmdb_max_age_days, or a replacement of it refused (see locationWarnings).
  * `names`: the left-out items are listed (kind, id, why), not only counted, and a failed reload's
- * error is given (code, short message, since when); others are told only that the last reload
+ * error is given (code, short message, since when), and which Redis the shared counters are (out of
+ * reach, or at risk of eviction); others are told only that the last reload
  * failed and whether the policy in force is still within freshness_ms. A failed reload is a
  * warning while it is: the snapshot in force was confirmed recently and stays sound until then.
  */
@@ -224,7 +225,14 @@ function readiness(
       : `the shared quota and rate-limit counters cannot be reached${names ? ` (${unreachable})` : ""}`;
   const failClosed = counters !== null && ctx.limits.onUnavailable === "fail_closed";
   // A counter Redis may evict (its maxmemory-policy) resets a quota or rate limit: said, not failed.
-  const eviction = ctx.limits.evictionRisk;
+  // Which Redis, and its policy, only to a reader's token, as for the unreachable counters.
+  const risk = ctx.limits.evictionRisk;
+  const eviction =
+    risk === null
+      ? null
+      : names
+        ? risk
+        : "the shared quota and rate-limit counters' Redis has a maxmemory-policy that may evict them: an evicted counter starts again from zero, resetting that quota or rate limit; set maxmemory-policy noeviction";
   // New or changed subjects the background screening has failed to screen: served on their record's
   // status meanwhile (clear unless it says otherwise). A warning: the pass is retried.
   const backlog = ctx.screening?.() ?? null;

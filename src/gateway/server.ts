@@ -299,6 +299,16 @@ async function assemble(
       };
     },
   };
+  // The gateway's listener's guards, and the separate metrics listener's too.
+  const listen = config.file.listen;
+  const connections: ConnectionLimits = {
+    headersTimeoutMs: listen.headers_timeout_ms,
+    requestTimeoutMs: listen.request_timeout_ms,
+    keepAliveTimeoutMs: listen.keep_alive_timeout_ms,
+    idleTimeoutMs: listen.idle_timeout_ms,
+    maxConnections: listen.max_connections,
+    maxHeaderBytes: listen.max_header_bytes,
+  };
   const observer = await Monitoring.open({
     config: config.file.monitoring,
     sources: {
@@ -314,6 +324,7 @@ async function assemble(
     },
     authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
+    connections,
     onError,
   });
   late.monitoring = observer;
@@ -376,15 +387,6 @@ async function assemble(
     onError: (err, requestId) =>
       log(`clearance: request ${requestId}: ${(err as Error).stack ?? String(err)}`),
   });
-  const listen = config.file.listen;
-  const connections: ConnectionLimits = {
-    headersTimeoutMs: listen.headers_timeout_ms,
-    requestTimeoutMs: listen.request_timeout_ms,
-    keepAliveTimeoutMs: listen.keep_alive_timeout_ms,
-    idleTimeoutMs: listen.idle_timeout_ms,
-    maxConnections: listen.max_connections,
-    maxHeaderBytes: listen.max_header_bytes,
-  };
   const server = createServer(serverOptions(connections), handler);
   const guarded = guardConnections(server, connections, renderClientError);
   const host = options.host ?? config.file.listen.host;

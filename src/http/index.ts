@@ -29,6 +29,7 @@ export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   "not-found": 404,
   method: 405,
   "request-timeout": 408,
+  "client-closed": 499,
   conflict: 409,
   "too-large": 413,
   "media-type": 415,

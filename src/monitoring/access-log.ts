@@ -23,8 +23,13 @@ export interface AccessLogOptions {
   readonly destination: string;
   /** Instead of the destination (tests): where lines are written. */
   readonly stream?: DestinationStream;
-  /** A file destination that cannot be written (the gateway's own log says so). */
+  /**
+   * A file destination that cannot be written (the gateway's own log says so): once when it fails,
+   * and again only after it has been written to since.
+   */
   readonly onError?: (err: unknown) => void;
+  /** Lines that could not be written, and are lost (clearance_access_log_dropped_lines_total). */
+  readonly onDropped?: (lines: number) => void;
 }
 
 export interface AccessLog {
@@ -37,23 +42,35 @@ const ms = (from: number | null, to: number | null): number | null =>
   from === null || to === null ? null : Math.round((to - from) * 1000) / 1000;
 
 /**
+ * Bytes handed to the destination and not yet written, past which a chunk is dropped (counted)
+ * rather than held: a file that has stopped taking writes (a hung network mount) must not grow the
+ * gateway's memory without bound.
+ */
+export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/**
  * Lines gathered in memory and written in chunks (64 KiB, or every 200 ms): a write per request
  * would cost a system call each (pino's asynchronous destination measured several times dearer per
- * line than this under load).
+ * line than this under load). Every chunk's fate is known (its write's callback): lines that could
+ * not be written are counted as dropped. A file that failed is opened again at the next chunk, so
+ * that the log goes on once the file can be written again (a full disk freed, a directory made).
  */
 class BufferedDestination implements DestinationStream {
   private lines: string[] = [];
   private bytes = 0;
   private readonly timer: NodeJS.Timeout;
-  private readonly out: Writable | null;
+  private out: Writable | null = null;
+  /** Whether the failure in progress has been reported (once until a chunk is written again). */
+  private told = false;
+  private closed = false;
 
-  constructor(destination: string, onError: (err: unknown) => void) {
-    this.out =
-      destination === "stdout"
-        ? process.stdout
-        : destination === "stderr"
-          ? process.stderr
-          : createWriteStream(destination, { flags: "a", mode: 0o640 }).on("error", onError);
+  constructor(
+    private readonly destination: string,
+    private readonly onError: (err: unknown) => void,
+    private readonly onDropped: (lines: number) => void,
+  ) {
+    if (destination === "stdout") this.out = process.stdout;
+    else if (destination === "stderr") this.out = process.stderr;
     this.timer = setInterval(() => this.flush(), 200);
     this.timer.unref();
   }
@@ -67,26 +84,66 @@ class BufferedDestination implements DestinationStream {
 
   flush(): void {
     if (this.lines.length === 0) return;
+    const count = this.lines.length;
     const text = this.lines.join("");
     this.lines = [];
     this.bytes = 0;
-    this.out?.write(text);
+    const out = this.out ?? this.open();
+    if (out.writableLength + text.length > MAX_PENDING_BYTES) return this.onDropped(count);
+    out.write(text, (err) => {
+      if (err === null || err === undefined) {
+        this.told = false;
+        return;
+      }
+      this.onDropped(count);
+      this.failed(out, err);
+    });
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.flush();
+    this.closed = true;
     const out = this.out;
     if (out !== null && out !== process.stdout && out !== process.stderr) {
       await new Promise<void>((resolve) => out.end(() => resolve()));
     }
+  }
+
+  /** The file, (re)opened for appending: its own failures arrive through the chunks' callbacks. */
+  private open(): Writable {
+    const out = createWriteStream(this.destination, { flags: "a", mode: 0o640 });
+    // An error event with no listener would throw: the chunk's callback reports it.
+    out.on("error", () => undefined);
+    this.out = out;
+    return out;
+  }
+
+  private failed(out: Writable, err: Error): void {
+    // A stream that failed is done for: the next chunk opens the file again.
+    if (this.out === out && out !== process.stdout && out !== process.stderr) {
+      this.out = null;
+      out.destroy();
+    }
+    if (this.told || this.closed) return;
+    this.told = true;
+    this.onError(
+      new Error(
+        `the access log (${this.destination}) cannot be written: ${err.message}; its lines are dropped, counted in clearance_access_log_dropped_lines_total, until a write succeeds (the file is opened again for each)`,
+        { cause: err },
+      ),
+    );
   }
 }
 
 export function openAccessLog(options: AccessLogOptions): AccessLog {
   const buffered =
     options.stream === undefined
-      ? new BufferedDestination(options.destination, options.onError ?? (() => {}))
+      ? new BufferedDestination(
+          options.destination,
+          options.onError ?? (() => {}),
+          options.onDropped ?? (() => {}),
+        )
       : null;
   const dest: DestinationStream = options.stream ?? (buffered as BufferedDestination);
   return {

@@ -11,6 +11,14 @@ import type { ConfigFile } from "../config/index.js";
 import { ClearanceError } from "../errors/index.js";
 import { asClearanceError, errorBody, sendJson, setErrorHeaders, statusOf } from "../http/index.js";
 import { setSecurityHeaders } from "../http/security-headers.js";
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  guardConnections,
+  serverOptions,
+  type ClientErrorRenderer,
+  type ConnectionLimits,
+  type GuardedServer,
+} from "../http/connections.js";
 import type { ObservedRequest, RequestObserver } from "../gateway/observer.js";
 import { openAccessLog, type AccessLog } from "./access-log.js";
 import { GatewayMetrics, type MetricSources } from "./metrics.js";
@@ -31,6 +39,11 @@ export interface MonitoringOptions {
   readonly authenticate: (req: IncomingMessage, res: ServerResponse) => void;
   /** Instead of the configured destination (tests, benchmarks). */
   readonly accessLogStream?: DestinationStream;
+  /**
+   * The separate metrics listener's time limits and connection cap: the gateway's own (a listener
+   * without them is held open by any client that connects and says nothing). Default: Node's.
+   */
+  readonly connections?: ConnectionLimits;
   readonly onError: (err: unknown) => void;
 }
 
@@ -40,6 +53,7 @@ export type RequestSink = (o: ObservedRequest) => void;
 export class Monitoring implements RequestObserver {
   private readonly sinks: RequestSink[] = [];
   private server: Server | null = null;
+  private guarded: GuardedServer | null = null;
 
   private constructor(
     readonly metrics: GatewayMetrics | null,
@@ -55,6 +69,7 @@ export class Monitoring implements RequestObserver {
       ? openAccessLog({
           destination: c.access_log.destination,
           onError: options.onError,
+          onDropped: (lines) => metrics?.accessLogLinesDropped(lines),
           ...(options.accessLogStream === undefined ? {} : { stream: options.accessLogStream }),
         })
       : null;
@@ -116,6 +131,7 @@ export class Monitoring implements RequestObserver {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        this.guarded?.closeSilentConnections();
       });
     }
     await this.tracing?.close().catch((err: unknown) => this.options.onError(err));
@@ -149,12 +165,16 @@ export class Monitoring implements RequestObserver {
   }
 
   private async listen(host: string, port: number): Promise<void> {
-    const server = createServer((req, res) => {
+    const limits = this.options.connections ?? DEFAULT_CONNECTION_LIMITS;
+    const server = createServer(serverOptions(limits), (req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/metrics") return this.scrape(req, res);
       setSecurityHeaders(res);
       sendJson(res, 404, errorBody(new ClearanceError("not-found", "not_found", `no route ${path}`)));
     });
+    // The gateway's guards: slow or silent clients are cut off, connections capped, and a request
+    // the parser refuses is answered in the admin API's JSON.
+    this.guarded = guardConnections(server, limits, renderRefusal);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, resolve);
@@ -162,3 +182,9 @@ export class Monitoring implements RequestObserver {
     this.server = server;
   }
 }
+
+/** A request the metrics listener's parser refused, in the admin API's JSON (no SDK reads it). */
+const renderRefusal: ClientErrorRenderer = (err) => ({
+  body: JSON.stringify(errorBody(err)),
+  requestIdHeader: null,
+});

@@ -153,6 +153,7 @@ export class GatewayMetrics {
   readonly webhookFailures: Counter;
   readonly alertResponseFailures: Counter<"detector">;
   private readonly federatedSetAsideCount: Counter;
+  private readonly accessLogDropped: Counter;
   private readonly scheme: (() => CompiledScheme) | undefined;
 
   constructor(sources: MetricSources = {}, options: { readonly defaultMetrics?: boolean } = {}) {
@@ -272,6 +273,11 @@ export class GatewayMetrics {
       help: "Federated principals' records the store refused on their own while it took others: set aside (each logged), not written; tried again with the person's next token a minute on.",
       registers: [r],
     });
+    this.accessLogDropped = new Counter({
+      name: "clearance_access_log_dropped_lines_total",
+      help: "Access log lines that could not be written (the destination failed, or held more than 8 MiB unwritten) and are lost.",
+      registers: [r],
+    });
     for (const source of ["store", "counters", "audit", "alerts"]) this.errors.labels(source).inc(0);
     this.scrapeGauges(sources);
   }
@@ -325,6 +331,11 @@ export class GatewayMetrics {
   /** A federated principal's record the store refused on its own, set aside. */
   federatedSetAside(): void {
     this.federatedSetAsideCount.inc();
+  }
+
+  /** Access log lines lost (see openAccessLog). */
+  accessLogLinesDropped(lines: number): void {
+    this.accessLogDropped.inc(lines);
   }
 
   reloaded(): void {

@@ -5,7 +5,9 @@
  * while another runs waits its turn and, asked with progress, says so; then it runs and answers as
  * usual (a real gateway, its embedded store held at the principals' read).
  */
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../policy/types.js";
 import { asAdmin } from "../testing/admin.js";
@@ -24,10 +26,13 @@ let version: string;
 let reads = 0;
 let hold: Promise<void> | null = null;
 let reached: () => void = () => undefined;
+/** The gateway's own log (server faults are written there). */
+const logged: string[] = [];
 
 beforeAll(async () => {
   t = await startTestGateway({
     extra: "audit: { checkpoint_ms: 50 }",
+    log: (line) => logged.push(line),
     wrapStore: (s) =>
       new Proxy(s, {
         get(obj, prop, receiver) {
@@ -101,6 +106,51 @@ describe("report jobs over the admin API", () => {
       for await (const l of second) if ("result" in l) result = l.result as typeof result;
       expect(result?.population.summary.lost).toBeGreaterThan(0);
       expect(reads).toBe(before + 1);
+    } finally {
+      release();
+      await first.catch(() => undefined);
+    }
+  }, 60_000);
+});
+
+describe("a report whose caller went away while it waited", () => {
+  it("is not started, and is not logged as a server fault (the client left: not a 5xx)", async () => {
+    let release: () => void = () => undefined;
+    hold = new Promise((r) => (release = r));
+    const firstRead = new Promise<void>((r) => (reached = r));
+    const first = asAdmin(t, "POST", `/admin/v1/schemes/${version}/what-if`, {});
+    try {
+      await firstRead; // the first what-if holds the principals' read, and the queue
+      const before = reads;
+      const connections = () =>
+        new Promise<number>((resolve, reject) =>
+          t.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+        );
+      const asked = request(`${t.url}/admin/v1/schemes/${version}/what-if`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          "content-type": "application/json",
+          accept: "application/x-ndjson",
+        },
+      });
+      asked.end("{}");
+      const res = await new Promise<IncomingMessage>((resolve, reject) =>
+        asked.once("response", resolve).once("error", reject),
+      );
+      // Its first line says it waits (the stream has begun), then its client goes away.
+      const [line] = (await once(res, "data")) as [Buffer];
+      expect(line.toString()).toContain("waiting for the reports");
+      const open = await connections();
+      asked.on("error", () => undefined).destroy();
+      // No time limit of its own: the test's timeout catches a close the server never sees.
+      while ((await connections()) >= open) await new Promise((r) => setTimeout(r, 10));
+      release();
+      await first;
+      // One more behind it: once it is answered, the abandoned one has had its turn.
+      await asAdmin(t, "POST", `/admin/v1/schemes/${version}/what-if`, {});
+      expect(reads).toBe(before + 1); // the abandoned job was not started
+      expect(logged.filter((l) => l.includes("client_gone") || l.includes("went away"))).toEqual([]);
     } finally {
       release();
       await first.catch(() => undefined);

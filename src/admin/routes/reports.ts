@@ -52,8 +52,9 @@ export class ReportQueue {
       if (this.queued++ > 0) waiting?.();
       await before;
       if (gone?.() === true) {
+        // The client's doing, not the server's: not logged as a fault (a 5xx would be).
         throw new ClearanceError(
-          "unavailable",
+          "client-closed",
           "client_gone",
           "the report's caller went away while it waited",
         );

@@ -1,0 +1,163 @@
+/**
+ * The access log to a file loses no line silently: a line that cannot be written (a full disk, a
+ * directory gone) is counted in clearance_access_log_dropped_lines_total, the failure is said once
+ * in the gateway's log, and the log goes on by itself once the file can be written again — it did
+ * not, until a restart. A real file, and /dev/full for a disk that is full.
+ */
+import { execFileSync } from "node:child_process";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { parseConfig } from "../config/index.js";
+import type { ObservedRequest } from "../gateway/observer.js";
+import { Monitoring } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "clearance-access-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const request = (requestId: string): ObservedRequest => ({
+  requestId,
+  method: "GET",
+  path: "/v1/models",
+  startedAt: Date.now(),
+  start: 0,
+  end: 1,
+  status: 200,
+  reason: "none",
+  decision: null,
+  principal: null,
+  credential: null,
+  location: null,
+  peer: undefined,
+  client: null,
+  traceparent: undefined,
+  auditIndex: null,
+  decided: null,
+  recorded: null,
+  forwarded: null,
+  answered: null,
+  firstChunk: null,
+  streamed: false,
+  inputTokens: null,
+  outputTokens: null,
+  slot: undefined,
+});
+
+async function open(destination: string, errors: unknown[]): Promise<Monitoring> {
+  const config = parseConfig(
+    `scheme: g7-trusted-partners.yaml\nproviders: { demo: { type: demo } }\ndefault_provider: demo\nmodels: { mythos-5: { provider: demo } }\nmonitoring: { alerts: { enabled: false }, access_log: { destination: ${JSON.stringify(destination)} } }\n`,
+    join("examples", "test-clearance.yaml"),
+    { CLEARANCE_ADMIN_TOKEN: "test-admin-token-0123456789abcdefghij" },
+  );
+  return Monitoring.open({
+    config: config.file.monitoring,
+    sources: {},
+    authenticate: () => undefined,
+    onError: (err) => errors.push(err),
+  });
+}
+
+const dropped = async (m: Monitoring) =>
+  Number(
+    /^clearance_access_log_dropped_lines_total (\d+)$/m.exec((await m.metrics?.expose())?.text ?? "")?.[1] ??
+      "-1",
+  );
+
+/** Waits (no time limit of its own: the test's timeout catches what never comes) until `done`. */
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await done())) await new Promise((r) => setTimeout(r, 20));
+}
+
+const lines = (path: string) =>
+  existsSync(path)
+    ? readFileSync(path, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => (JSON.parse(l) as { request_id: string }).request_id)
+    : [];
+
+it("counts the lines a full disk refuses, says so once, and writes again once it can", async () => {
+  const path = join(dir, "full.log");
+  symlinkSync("/dev/full", path); // every write: ENOSPC
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    expect(await dropped(m)).toBe(0);
+    m.observe(request("r1"));
+    await until(async () => (await dropped(m)) === 1);
+    m.observe(request("r2"));
+    m.observe(request("r3"));
+    await until(async () => (await dropped(m)) === 3);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain(`the access log (${path}) cannot be written`);
+    expect(String(errors[0])).toContain("ENOSPC");
+    // Room again (the link replaced by a plain file): the next lines land, with no restart.
+    rmSync(path);
+    m.observe(request("r4"));
+    await until(() => lines(path).includes("r4"));
+    m.observe(request("r5"));
+  } finally {
+    await m.close();
+  }
+  expect(lines(path)).toEqual(["r4", "r5"]);
+  expect(await dropped(m)).toBe(3);
+  expect(errors).toHaveLength(1);
+}, 20_000);
+
+it("opens the file again once its directory is there", async () => {
+  const sub = join(dir, "later");
+  const path = join(sub, "access.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    m.observe(request("a1"));
+    await until(async () => (await dropped(m)) === 1);
+    expect(String(errors[0])).toContain("ENOENT");
+    mkdirSync(sub);
+    m.observe(request("a2"));
+    await until(() => lines(path).includes("a2"));
+  } finally {
+    await m.close();
+  }
+  expect(lines(path)).toEqual(["a2"]);
+  expect(await dropped(m)).toBe(1);
+  expect(errors).toHaveLength(1);
+}, 20_000);
+
+it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines are dropped and counted, none lost unseen", async () => {
+  // A FIFO nobody reads yet: its opening waits, as a hung mount's writes would.
+  const path = join(dir, "stalled.fifo");
+  execFileSync("mkfifo", [path]);
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  const total = 40_000; // about 16 MiB of lines (410 bytes each)
+  let received: string[] = [];
+  try {
+    for (let i = 0; i < total; i++) m.observe(request(`s${i}`));
+    await until(async () => (await dropped(m)) > 0);
+    // A reader comes: what was held is written; the log is closed and the reader sees its end.
+    const reader = createReadStream(path, { encoding: "utf8" });
+    let text = "";
+    reader.on("data", (c) => (text += String(c)));
+    const ended = new Promise<void>((r) => reader.once("end", () => r()));
+    await m.close();
+    await ended;
+    received = text.split("\n").filter((l) => l !== "");
+  } finally {
+    await m.close();
+  }
+  const lost = await dropped(m);
+  expect(lost).toBeGreaterThan(0);
+  expect(received.length).toBeGreaterThan(0);
+  expect(received.length + lost).toBe(total);
+  expect(errors).toEqual([]);
+}, 60_000);
