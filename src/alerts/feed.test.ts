@@ -7,8 +7,13 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { eventually } from "../testing/admin.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisAdmin, redisSkipReason } from "../testing/redis.js";
-import { plainSighting as sighting } from "../testing/sightings.js";
+import { plainSighting } from "../testing/sightings.js";
+import type { Sighting } from "./detectors.js";
 import { redisFeed, type SightingFeed } from "./feed.js";
+
+/** Sightings dated now, as a node with a sound clock dates them (one far ahead is redated: see feed.ts). */
+const NOW = Date.now();
+const sighting = (requestId: string) => plainSighting(requestId, { t: NOW });
 
 if (redisSkipReason !== undefined) console.warn(`src/alerts/feed.test.ts: SKIPPED, ${redisSkipReason}`);
 
@@ -125,6 +130,73 @@ describe.skipIf(redisSkipReason !== undefined)(
       // Reported once per read (the entries may have come in more than one).
       const skipped = errors.map((e) => Number(/^alert sighting stream: skipped (\d+) entr/.exec(e)?.[1]));
       expect(skipped.reduce((a, b) => a + b, 0)).toBe(7);
+    });
+
+    it("a sighting dated far ahead of this node's clock (another node's clock wrong) is taken as of now, counted and reported", async () => {
+      const prefix = freshPrefix();
+      const key = `${prefix}alerts:sightings`;
+      const YEAR = 365 * 86_400_000;
+      // In the stream before this node starts (its backlog), and after (its live reads).
+      await redisAdmin().xadd(
+        key,
+        "*",
+        "s",
+        JSON.stringify(plainSighting("old-ahead", { t: Date.now() + YEAR })),
+      );
+      const delivered: Sighting[] = [];
+      const errors: string[] = [];
+      const f = await redisFeed({
+        url: REDIS_URL,
+        prefix,
+        blockMs: 20,
+        deliver: (s) => delivered.push(s),
+        onError: (err) => errors.push((err as Error).message),
+      });
+      feed = f;
+      const before = Date.now();
+      const ahead = before + YEAR;
+      const pipe = redisAdmin().pipeline();
+      pipe.xadd(key, "*", "s", JSON.stringify(plainSighting("a-year-ahead", { t: ahead })));
+      // Within the skew clocks in step have: as it came.
+      pipe.xadd(key, "*", "s", JSON.stringify(plainSighting("a-little-ahead", { t: before + 30_000 })));
+      pipe.xadd(key, "*", "s", JSON.stringify(plainSighting("in-step", { t: before })));
+      await pipe.exec();
+      await eventually(
+        async () => delivered.length,
+        (n) => n >= 3,
+        2_000,
+      );
+      const backlog: Sighting[] = [];
+      for await (const page of f.backlog(before - 60_000)) backlog.push(...page);
+      const after = Date.now();
+      const [redated, ...rest] = delivered;
+      expect(redated?.requestId).toBe("a-year-ahead");
+      expect(redated?.t).toBeGreaterThanOrEqual(before);
+      expect(redated?.t).toBeLessThanOrEqual(after);
+      expect(rest.map((s) => [s.requestId, s.t])).toEqual([
+        ["a-little-ahead", before + 30_000],
+        ["in-step", before],
+      ]);
+      expect(backlog.map((s) => s.requestId)).toEqual(["old-ahead"]);
+      expect(backlog[0]?.t).toBeLessThanOrEqual(after);
+      expect(f.counts().redated).toBe(2);
+      // Reported at most once per 10 s, saying how many and the first of them.
+      const told = () =>
+        errors.reduce(
+          (n, e) =>
+            n +
+            Number(/^alert sighting stream: (\d+) sightings? dated more than 60 s ahead/.exec(e)?.[1] ?? 0),
+          0,
+        );
+      await eventually(
+        async () => told(),
+        (n) => n >= 2,
+        2_000,
+      );
+      expect(told()).toBe(2);
+      expect(errors[0]).toMatch(
+        /ahead of this node's clock, taken as of now \(the deciding node's clock is wrong\?\); the first: request a-year-ahead dated /,
+      );
     });
   },
 );

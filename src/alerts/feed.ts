@@ -13,6 +13,12 @@
  * and reports how many once per DROP_REPORT_MS. A batch that failed is not sent again: it may have
  * been appended all the same (a paused Redis runs it when it resumes), and a sighting is never
  * appended twice.
+ *
+ * A sighting is dated by the clock of the node that decided its request. One dated more than
+ * MAX_AHEAD_MS ahead of this node's clock (that node's clock is wrong) is dated now instead, and
+ * counted: taken as it came, a sighting a year ahead moved its subject's windows and cooldowns a
+ * year ahead (silencing it, or keeping a key's country "within the window" for a year), dated its
+ * alert a year ahead, and the periodic sweep it ran forgot every other subject's state.
  */
 import { Redis } from "ioredis";
 import type { Sighting } from "./detectors.js";
@@ -59,6 +65,19 @@ export interface FeedCounts {
   readonly failed: number;
   /** Batches sent. */
   readonly batches: number;
+  /** Read dated more than MAX_AHEAD_MS ahead of this node's clock, and dated now instead. */
+  readonly redated: number;
+}
+
+/** How far ahead of this node's clock a sighting may be dated (ms): clocks a fleet keeps in step differ by less. */
+export const MAX_AHEAD_MS = 60_000;
+
+/**
+ * The sighting as this node takes it: dated `now` when it is dated more than MAX_AHEAD_MS ahead (its
+ * request was decided by now, and this node's clock is the best word on when); else as it came.
+ */
+export function boundedTime(s: Sighting, now: number): Sighting {
+  return s.t > now + MAX_AHEAD_MS ? { ...s, t: now } : s;
 }
 
 export interface RedisSightingFeed extends SightingFeed {
@@ -162,6 +181,11 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
   let batches = 0;
   let droppedReported = 0;
   let droppedReportedAt = -Infinity;
+  let redated = 0;
+  let redatedReported = 0;
+  let redatedReportedAt = -Infinity;
+  /** The first sighting redated since the last report: which node's clock to look at. */
+  let firstRedated: Sighting | null = null;
   let closed = false;
   const stop = new AbortController();
 
@@ -206,8 +230,32 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       ),
     );
   };
+  /** Sightings read from a node whose clock is ahead (see boundedTime), dated now and counted. */
+  const bounded = (s: Sighting, now: number): Sighting => {
+    const b = boundedTime(s, now);
+    if (b !== s) {
+      redated++;
+      firstRedated ??= s;
+    }
+    return b;
+  };
+  const reportRedated = (now: number) => {
+    const n = redated - redatedReported;
+    if (n === 0 || now - redatedReportedAt < DROP_REPORT_MS) return;
+    const first = firstRedated;
+    redatedReported = redated;
+    redatedReportedAt = now;
+    firstRedated = null;
+    o.onError(
+      new Error(
+        `alert sighting stream: ${n} ${n === 1 ? "sighting" : "sightings"} dated more than ${MAX_AHEAD_MS / 1000} s ahead of this node's clock, taken as of now (the deciding node's clock is wrong?); ` +
+          `the first: request ${first?.requestId ?? "?"} dated ${first === null ? "?" : new Date(first.t).toISOString()}`,
+      ),
+    );
+  };
   const timer = setInterval(() => {
     reportDrops(Date.now());
+    reportRedated(Date.now());
     flushing ??= flush()
       .catch(o.onError)
       .finally(() => (flushing = null));
@@ -226,11 +274,12 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
           [string, [string, string[]][]][] | null;
         let skipped = 0;
         let first = "";
+        const now = Date.now();
         for (const [, entries] of got ?? []) {
           for (const [id, fields] of entries) {
             last = id;
             const s = sightingOf(fields);
-            if (s !== null) o.deliver(s);
+            if (s !== null) o.deliver(bounded(s, now));
             else if (skipped++ === 0) first = id;
           }
         }
@@ -261,7 +310,7 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       if (pending.length + sending >= MAX_PENDING) dropped++;
       else pending.push(JSON.stringify(s));
     },
-    counts: () => ({ waiting: pending.length, sending, appended, dropped, failed, batches }),
+    counts: () => ({ waiting: pending.length, sending, appended, dropped, failed, batches, redated }),
     async *backlog(since) {
       if (started === "0-0") return;
       // Entry ids are Redis' clock at append: a few minutes' slack for a node's clock behind it, and
@@ -273,9 +322,10 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
           string[],
         ][];
         const sightings: Sighting[] = [];
+        const now = Date.now();
         for (const [, fields] of page) {
           const s = sightingOf(fields);
-          if (s !== null) sightings.push(s);
+          if (s !== null) sightings.push(bounded(s, now));
         }
         if (sightings.length > 0) yield sightings;
         const end = page.at(-1)?.[0];
@@ -289,6 +339,7 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       await flushing;
       await flush().catch(o.onError);
       reportDrops(Infinity);
+      reportRedated(Infinity);
       const unsent = pending.length;
       if (unsent > 0) {
         dropped += unsent;

@@ -3,6 +3,7 @@
  * console's forms (no Node imports: the console bundles it).
  */
 import { z } from "zod";
+import { CONTROL } from "../policy/text.js";
 
 export const ALERT_STATES = ["open", "acknowledged", "resolved"] as const;
 export const ALERT_SUBJECTS = ["principal", "key", "organization", "partner", "license", "model"] as const;
@@ -18,5 +19,16 @@ export const ALERT_DETECTORS = [
   "quota-nearly-exhausted",
 ] as const;
 
-/** The body of an acknowledge or resolve step. */
-export const alertNoteSchema = z.strictObject({ note: z.string().max(2000).optional() });
+/**
+ * The body of an acknowledge or resolve step. A note is one line of printable text, as a key's label
+ * is: an escape sequence or a line break reached the terminal of whoever showed the alert (a line
+ * break printed a forged step in `remote alerts show`'s history. (A lone surrogate is refused with
+ * the body: not Unicode.)
+ */
+export const alertNoteSchema = z.strictObject({
+  note: z
+    .string()
+    .max(2000)
+    .refine((s) => !CONTROL.test(s), "the note has control characters (line breaks and tabs included)")
+    .optional(),
+});

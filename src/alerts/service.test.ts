@@ -1,11 +1,11 @@
 /** The alert service on a real store: quota alerts once per period, responses that revoke a key or call identity's hook. */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../config/schema.js";
-import { loadSchemeFile } from "../scheme/index.js";
+import { loadSchemeFile, parseScheme } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import type { Sighting } from "./detectors.js";
 import { blockOnAlert } from "../identity/registry.js";
@@ -113,6 +113,37 @@ describe("alert service", () => {
       "high 120",
       "medium 92",
     ]);
+  });
+
+  it("a license whose usage cannot be read is reported, and the others are still checked", async () => {
+    // Two licenses with quotas: the first one's counter cannot be read (a Redis key of another
+    // type, a store error), the second has used 92% of its quota.
+    const text = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const license = text.slice(text.indexOf("\n  - id: BIS-2026-0001"));
+    const twoLicenses = parseScheme(text + license.replace("BIS-2026-0001", "BIS-2026-0002"));
+    expect([...twoLicenses.licenses.keys()]).toEqual(["BIS-2026-0001", "BIS-2026-0002"]);
+    const errors: unknown[] = [];
+    const metrics = new GatewayMetrics();
+    service = await AlertService.open({
+      config: defaults(),
+      store,
+      scheme: () => twoLicenses,
+      licenseUsage: async (license) => {
+        if (license === "BIS-2026-0001")
+          throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+        return 46_000_000;
+      },
+      changed: async () => {},
+      metrics,
+      onError: (err) => errors.push(err),
+    });
+    await service.checkQuotas();
+    const alerts = await store.alerts.list({ detector: "quota-nearly-exhausted" });
+    expect(alerts.map((a) => a.subject.id)).toEqual(["BIS-2026-0002"]);
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      "quota check of license BIS-2026-0001: WRONGTYPE Operation against a key holding the wrong kind of value",
+    ]);
+    expect((await metrics.expose()).text).toContain('clearance_errors_total{source="alerts"} 1');
   });
 
   it("a quota check still waiting for the counters is not started again beside it (they piled up)", async () => {

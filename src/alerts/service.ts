@@ -423,27 +423,48 @@ export class AlertService {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  /** Checks every license with a quota against the configured percentage. */
+  /**
+   * Checks every license with a quota against the configured percentage. A license whose usage
+   * cannot be read, or whose alert cannot be stored, is reported (naming it) and counted, and the
+   * check goes on to the others: one license's failure must not silence every license after it.
+   */
   async checkQuotas(now = new Date()): Promise<void> {
-    const percent = this.o.config.quota.percent;
     for (const l of this.o.scheme().licenses.values()) {
       if (l.quotaTokens === null || l.quotaTokens <= 0) continue;
-      const used = await this.o.licenseUsage(l.id, l.quotaPeriod);
-      const share = (used / l.quotaTokens) * 100;
-      if (share < percent) continue;
-      const period = periodKey(l.quotaPeriod, now);
-      await this.raise({
-        detector: "quota-nearly-exhausted",
-        severity: share >= 100 ? "high" : "medium",
-        subject: { kind: "license", id: l.id },
-        summary: `license ${l.id} has used ${Math.floor(share)}% of its ${l.quotaTokens} tokens (${period})`,
-        auditIndexes: [],
-        details: { used_tokens: used, quota_tokens: l.quotaTokens, period, percent: Math.floor(share) },
-        // One alert per level reached in the period: nearly used (medium), then used up (high).
-        dedupeKey: `quota-nearly-exhausted:license:${l.id}:${period}:${share >= 100 ? 100 : percent}`,
-        at: now.getTime(),
-      });
+      try {
+        await this.checkQuota(l.id, l.quotaTokens, l.quotaPeriod, now);
+      } catch (err) {
+        this.failed(
+          new Error(`quota check of license ${l.id}: ${(err as Error).message ?? String(err)}`, {
+            cause: err,
+          }),
+        );
+      }
     }
+  }
+
+  private async checkQuota(
+    license: string,
+    quotaTokens: number,
+    quotaPeriod: "month" | "quarter" | "total",
+    now: Date,
+  ): Promise<void> {
+    const percent = this.o.config.quota.percent;
+    const used = await this.o.licenseUsage(license, quotaPeriod);
+    const share = (used / quotaTokens) * 100;
+    if (share < percent) return;
+    const period = periodKey(quotaPeriod, now);
+    await this.raise({
+      detector: "quota-nearly-exhausted",
+      severity: share >= 100 ? "high" : "medium",
+      subject: { kind: "license", id: license },
+      summary: `license ${license} has used ${Math.floor(share)}% of its ${quotaTokens} tokens (${period})`,
+      auditIndexes: [],
+      details: { used_tokens: used, quota_tokens: quotaTokens, period, percent: Math.floor(share) },
+      // One alert per level reached in the period: nearly used (medium), then used up (high).
+      dedupeKey: `quota-nearly-exhausted:license:${license}:${period}:${share >= 100 ? 100 : percent}`,
+      at: now.getTime(),
+    });
   }
 
   /**

@@ -7,6 +7,10 @@
  * replays). Delivery is an outbox in the store: an alert stays pending until a receiver answers
  * 2xx, is retried with exponential backoff, survives restarts, and is claimed for a lease so that
  * two nodes do not post it at once. Receivers should treat the alert id as idempotency key.
+ *
+ * Order: one subject's alerts (a principal's, a key's…) are posted in the order raised (their ids'),
+ * each once the one before it was delivered; a later one waits while an earlier one is retried.
+ * Alerts of different subjects are posted side by side, in no order.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Agent, request } from "undici";
@@ -90,6 +94,8 @@ export class WebhookDeliverer {
       return;
     }
     this.running = this.round()
+      // A delivery may have let its subject's next alert through (see AlertStore.due): at once.
+      .then((delivered) => void (this.again ||= delivered))
       .catch((err: unknown) => this.o.onFailure(err))
       .finally(() => {
         this.running = null;
@@ -113,15 +119,21 @@ export class WebhookDeliverer {
     await this.agent.destroy();
   }
 
-  private async round(): Promise<void> {
+  /**
+   * Posts what is due, at most 50 alerts, at once: the store hands out one alert per subject, its
+   * oldest pending, so a receiver gets one subject's alerts in the order raised. True when one was
+   * delivered.
+   */
+  private async round(): Promise<boolean> {
     const now = Date.now();
     // Each attempt ends by its deadline (timeout_ms), well within the lease.
     const lease = new Date(now + this.o.timeoutMs * 2).toISOString();
     const due = await this.o.store.due(new Date(now).toISOString(), lease, 50);
-    await Promise.all(due.map((a) => this.deliver(a)));
+    return (await Promise.all(due.map((a) => this.deliver(a)))).some((ok) => ok);
   }
 
-  private async deliver(a: AlertRecord): Promise<void> {
+  /** True when the receiver took it. */
+  private async deliver(a: AlertRecord): Promise<boolean> {
     const body = webhookBody(a);
     // One deadline for the whole exchange (connect, upload, any 1xx, headers): undici's
     // headersTimeout alone restarts on every 1xx, so "102 Processing" every few seconds held the
@@ -152,17 +164,19 @@ export class WebhookDeliverer {
       if (res.statusCode < 200 || res.statusCode >= 300)
         throw new Error(`the receiver answered ${res.statusCode}`);
       await this.o.store.delivered(a.id, new Date().toISOString());
+      return true;
     } catch (err) {
       const message = String((err as Error).message ?? err);
       if (this.closed) {
         // Not the receiver's failure: no backoff, and not counted.
         await this.o.store.retry(a.id, new Date().toISOString(), message);
-        return;
+        return false;
       }
       this.o.onFailure(err, a);
       // Backoff from the attempts so far (the claim counted this one): retry_ms, 2×, 4×, … capped.
       const delay = Math.min(this.o.maxRetryMs, this.o.retryMs * 2 ** Math.min(30, a.delivery.attempts - 1));
       await this.o.store.retry(a.id, new Date(Date.now() + delay).toISOString(), message);
+      return false;
     } finally {
       clearTimeout(deadline);
       this.inflight.delete(abort);

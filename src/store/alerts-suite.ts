@@ -87,6 +87,30 @@ export function alertSuite(store: () => Store): void {
     expect((await s.alerts.get(a.id))?.delivery).toMatchObject({ state: "delivered", attempts: 2 });
   });
 
+  it("hands out a subject's alerts one at a time, in the order raised: a later one waits while an earlier one is pending", async () => {
+    const s = store();
+    const at = (second: number) => `2030-01-02T03:04:${String(second).padStart(2, "0")}.000Z`;
+    const raised = async (key: string, second: number, subject = { kind: "key" as const, id: "k1" }) =>
+      (await s.alerts.raise(alert({ dedupeKey: key, raisedAt: at(second), subject }), "d")).alert.id;
+    const a1 = await raised("a1", 5);
+    const a2 = await raised("a2", 6);
+    const a3 = await raised("a3", 7);
+    const b1 = await raised("b1", 8, { kind: "key", id: "k2" });
+    const ids = async (now: number) =>
+      (await s.alerts.due(at(now), "2031-01-01T00:00:00.000Z", 10)).map((x) => x.id);
+    // One per subject: k1's first, and k2's.
+    expect(await ids(10)).toEqual([a1, b1]);
+    // a1's delivery failed, to be tried again later: a2 and a3 are not handed out before it.
+    await s.alerts.retry(a1, at(30), "connect ECONNREFUSED");
+    await s.alerts.delivered(b1, at(11));
+    expect(await ids(20)).toEqual([]);
+    expect(await ids(30)).toEqual([a1]);
+    await s.alerts.delivered(a1, at(31));
+    expect(await ids(31)).toEqual([a2]);
+    await s.alerts.delivered(a2, at(32));
+    expect(await ids(32)).toEqual([a3]);
+  });
+
   it("lists a page at a time, filtered in the database, after a cursor", async () => {
     const s = store();
     const ids: string[] = [];

@@ -102,12 +102,26 @@ export interface AlertStore {
   ): Promise<AlertRecord | undefined>;
   /** Records the automatic response taken, unless one is recorded already (another node's). */
   respond(id: string, response: { action: string; result: string }, actor: string): Promise<void>;
-  /** Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`. */
+  /**
+   * Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`: of each subject, only
+   * its oldest alert still pending (PENDING_HEADS), so a receiver gets one subject's alerts in the
+   * order raised, each after the one before it was delivered.
+   */
   due(now: string, leaseUntil: string, limit: number): Promise<AlertRecord[]>;
   delivered(id: string, at: string): Promise<void>;
   /** A failed delivery: tried again at `nextAt`. */
   retry(id: string, nextAt: string, error: string): Promise<void>;
 }
+
+/**
+ * The ids of each subject's oldest alert still pending delivery (claimed or not), in SQL both
+ * drivers run: only those are handed out, so a later alert of a subject waits while an earlier one
+ * is in flight or waiting for its retry (a receiver gets one subject's alerts in the order raised,
+ * ids being ordered by the time raised). One pass over the pending alerts (few, unless the receiver
+ * is down), by the `alerts_due` index.
+ */
+export const PENDING_HEADS =
+  "SELECT min(id) FROM alerts WHERE delivery_state = 'pending' GROUP BY subject_kind, subject_id";
 
 /** `alr_` + the time (base 36, sortable for the next century) + randomness. */
 export function alertId(at: string): string {

@@ -75,3 +75,34 @@ it("pages newest first with order=newest (the console's list), the cursor going 
   expect(keySharing.next_cursor).toBe(ids[2]);
   expect((await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts?order=latest")).status).toBe(400);
 });
+
+it("refuses a note with control characters, naming the field, and keeps the alert as it was", async () => {
+  const id = ids[0]!;
+  for (const note of [
+    // An escape sequence: clears the terminal of whoever shows the alert.
+    "calling the partner\u001b[2J",
+    // A line break: `remote alerts show` printed it as a history row of its own, forging a step.
+    "calling\n2030-01-02T03:05:00Z  admin  resolved  all clear",
+    "tab\there",
+    "C1 \u009b31m",
+  ]) {
+    const r = await call(t, ADMIN_TOKEN, "POST", `/admin/v1/alerts/${id}/acknowledge`, { note });
+    expect(r.status, JSON.stringify(note)).toBe(400);
+    expect(r.body.error.problems).toEqual([
+      expect.objectContaining({
+        path: "note",
+        message: expect.stringContaining("control characters") as unknown,
+      }),
+    ]);
+  }
+  const a = await asAdmin(t, "GET", `/admin/v1/alerts/${id}`);
+  expect(a).toMatchObject({ state: "open", history: [{ state: "open" }] });
+  // Printable text, in any script, is a note.
+  const ok = await asAdmin(t, "POST", `/admin/v1/alerts/${id}/acknowledge`, {
+    note: "appelé le partenaire — 已联系 🙂",
+  });
+  expect(ok.history.at(-1)).toMatchObject({
+    state: "acknowledged",
+    note: "appelé le partenaire — 已联系 🙂",
+  });
+});

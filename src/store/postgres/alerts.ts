@@ -10,6 +10,7 @@ import {
   deliveredAt,
   listQuery,
   newAlertRecord,
+  PENDING_HEADS,
   responseState,
   retryAt,
   transitioned,
@@ -153,7 +154,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         // SKIP LOCKED: nodes claiming at once take different alerts.
         const rows = (
           await db.query(
-            `SELECT document FROM alerts WHERE delivery_state = 'pending' AND next_delivery_at <= $1
+            `SELECT document FROM alerts WHERE id IN (${PENDING_HEADS}) AND next_delivery_at <= $1
              ORDER BY next_delivery_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
             [now, limit],
           )

@@ -6,6 +6,7 @@ import {
   deliveredAt,
   listQuery,
   newAlertRecord,
+  PENDING_HEADS,
   responseState,
   retryAt,
   transitioned,
@@ -25,8 +26,9 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     pending: p<{ document: string }>(
       "SELECT document FROM alerts WHERE response_state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     ),
+    // Each subject's oldest pending alert only (see PENDING_HEADS), when it is due.
     due: p<{ document: string }>(
-      `SELECT document FROM alerts WHERE delivery_state = 'pending' AND next_delivery_at <= ? ORDER BY next_delivery_at, id LIMIT ?`,
+      `SELECT document FROM alerts WHERE id IN (${PENDING_HEADS}) AND next_delivery_at <= ? ORDER BY next_delivery_at, id LIMIT ?`,
     ),
     update: p(
       "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, response_state = ?, document = ? WHERE id = ?",
