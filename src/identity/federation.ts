@@ -440,7 +440,15 @@ export class Federation {
     const at = Date.parse(r.last_seen);
     if (last !== undefined && last.doc === doc && at - last.at < SEEN_EVERY_MS) return;
     const pending = this.#pending.get(r.id);
-    this.#pending.set(r.id, pending === undefined ? r : { ...r, first_seen: pending.first_seen });
+    if (pending === undefined) this.#pending.set(r.id, r);
+    // An older token (a cached one, still in use) must not replace a newer token's facts before
+    // they are written: the newer facts stay, seen as late as either says.
+    else if (pending.issued_at > r.issued_at)
+      this.#pending.set(
+        r.id,
+        r.last_seen > pending.last_seen ? { ...pending, last_seen: r.last_seen } : pending,
+      );
+    else this.#pending.set(r.id, { ...r, first_seen: pending.first_seen });
   }
 
   /**

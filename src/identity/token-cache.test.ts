@@ -171,4 +171,28 @@ describe("the verified-token cache", () => {
       last_seen: new Date(later).toISOString(),
     });
   });
+
+  it("an older token still cached does not replace a newer token's facts before they are written", async () => {
+    published = ["old", "new"];
+    const t0 = Date.now();
+    const now = Math.floor(t0 / 1000);
+    const older = await sign("new", { iss: `${base}/rot`, sub: "kai", iat: now - 600, exp: now + 600 });
+    await gw.gateway.identity.authenticate(older, t0);
+    await gw.gateway.identity.flush();
+    const newer = await sign("new", {
+      iss: `${base}/rot`,
+      sub: "kai",
+      nationality: ["DE", "FR"],
+      iat: now - 10,
+      exp: now + 600,
+    });
+    await gw.gateway.identity.authenticate(newer, t0 + 5 * 60_000);
+    // The older token, from the cache a minute after its last note, before the newer is written.
+    await gw.gateway.identity.authenticate(older, t0 + 5 * 60_000 + 1_000);
+    await gw.gateway.identity.flush();
+    const stored = await gw.gateway.store.federated.get("fed:rot:kai");
+    expect(stored?.issued_at).toBe(now - 10);
+    expect(stored?.principal.citizenships.map((c) => c.country)).toEqual(["DE", "FR"]);
+    expect(stored?.last_seen).toBe(new Date(t0 + 5 * 60_000 + 1_000).toISOString());
+  });
 });
