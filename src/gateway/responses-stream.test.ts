@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { relay } from "./relay.js";
-import type { Usage } from "./usage.js";
+import { IMAGE_TOKENS, type Usage } from "./usage.js";
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -171,6 +171,22 @@ describe("a Responses stream whose output came only in `.done` events, cut befor
     const itemEstimate = Math.ceil(chunks.at(-1)!.length / 4);
     expect(got.usage?.output).toBeLessThanOrEqual(Math.max(deltas.length, itemEstimate));
     expect(got.usage?.output).toBeGreaterThanOrEqual(deltas.length);
+  });
+});
+
+describe("a Responses stream cut after an image given whole in its `.done` event", () => {
+  it("is charged the image as an image, not its base64 at a token per 4 characters", async () => {
+    const image = Buffer.alloc(1_500_000, 7).toString("base64"); // 2 MB of base64
+    const call = { type: "image_generation_call", id: "ig_1", status: "completed", result: image };
+    const chunks = [
+      ...DONE_ONLY.slice(0, 2),
+      event("response.image_generation_call.completed", 2, { output_index: 0, item_id: "ig_1" }),
+      event("response.output_item.done", 3, { output_index: 0, item: call }),
+    ];
+    const got = await read(chunks, true);
+    // Before: 500,000 output tokens and more (2 MB / 4). Now the image's figure and its wrapping.
+    expect(got.usage?.output).toBeGreaterThanOrEqual(IMAGE_TOKENS);
+    expect(got.usage?.output).toBeLessThan(IMAGE_TOKENS + 200);
   });
 });
 

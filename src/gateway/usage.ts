@@ -176,6 +176,39 @@ export interface StreamUsage {
 /** Characters counted as one token, where the upstream never said. */
 const CHARS_PER_TOKEN = 4;
 
+/**
+ * What an image given whole in a Responses `.done` event (an `image_generation_call`'s `result`,
+ * base64) is charged when the stream is cut before its count: the most a documented image size
+ * and quality costs (gpt-image-1, high, 1024×1536), not its base64 at a token per 4 characters —
+ * a 2 MB image read that way is 500,000 tokens, a hundred times what images cost.
+ */
+export const IMAGE_TOKENS = 6_240;
+/** A string member this long of base64 characters alone is binary (an image), not text. */
+const BINARY_MIN_CHARS = 1_024;
+const BASE64 = /^[A-Za-z0-9+/=_-]+$/;
+
+/**
+ * A Responses `.done` event's output, estimated: its size at a token per 4 characters, except its
+ * binary members (each an image, IMAGE_TOKENS). Walks the event's parsed members (a few events a
+ * response), to a bounded depth.
+ */
+function doneEstimate(done: unknown, chars: number): number {
+  let binaryChars = 0;
+  let images = 0;
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === "string") {
+      if (v.length >= BINARY_MIN_CHARS && BASE64.test(v)) {
+        binaryChars += v.length;
+        images++;
+      }
+    } else if (typeof v === "object" && v !== null && depth < 8) {
+      for (const m of Array.isArray(v) ? v : Object.values(v)) walk(m, depth + 1);
+    }
+  };
+  walk(done, 0);
+  return addTokens(Math.ceil((chars - binaryChars) / CHARS_PER_TOKEN), images * IMAGE_TOKENS);
+}
+
 /** The input of a request whose upstream never said: estimated from the request body's size. */
 const inputEstimate = (requestChars: number): number => Math.ceil(requestChars / CHARS_PER_TOKEN);
 
@@ -344,7 +377,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     const type = done?.type;
     if (typeof type !== "string" || !type.startsWith("response.") || !type.endsWith(".done")) return;
     const item = done?.output_index;
-    const tokens = Math.ceil(data.length / CHARS_PER_TOKEN);
+    const tokens = doneEstimate(done, data.length);
     const before = doneItems.get(item) ?? 0;
     if (tokens > before) {
       doneItems.set(item, tokens);

@@ -192,7 +192,7 @@ describe("the verified-token cache", () => {
     await gw.gateway.identity.flush();
     const stored = await gw.gateway.store.federated.get("fed:rot:kai");
     expect(stored?.issued_at).toBe(now - 10);
-    expect(stored?.principal.citizenships.map((c) => c.country)).toEqual(["DE", "FR"]);
+    expect(stored?.principal.citizenships?.map((c) => c.country)).toEqual(["DE", "FR"]);
     expect(stored?.last_seen).toBe(new Date(t0 + 5 * 60_000 + 1_000).toISOString());
   });
 });
