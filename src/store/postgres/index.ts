@@ -188,6 +188,9 @@ const DRAIN_TIMEOUT_FACTOR = 6;
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** PostgreSQL's SQLSTATE for a lock_timeout that expired. */
 const LOCK_NOT_AVAILABLE = "55P03";
+/** PostgreSQL's SQLSTATEs for a transaction ended to break a deadlock, or a serialization failure. */
+const DEADLOCK_DETECTED = "40P01";
+const SERIALIZATION_FAILURE = "40001";
 /** The server ends a session idle this long inside a transaction (its client is gone or frozen). */
 const IDLE_IN_TRANSACTION_MS = 30_000;
 /** How long an admin call waits for a connection before it fails. */
@@ -348,10 +351,17 @@ export class PostgresStore implements Store {
           (e: Error) => client.release(e),
         );
       }
-      if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
+      const code = (err as { code?: unknown }).code;
+      if (code === LOCK_NOT_AVAILABLE)
         throw new StoreError(
           "busy",
           `the store is busy (a change waited over ${this.#lockTimeoutMs} ms for a lock); nothing was changed, try again`,
+        );
+      // PostgreSQL ended this transaction to let another through: nothing was changed.
+      if (code === DEADLOCK_DETECTED || code === SERIALIZATION_FAILURE)
+        throw new StoreError(
+          "busy",
+          "the store is busy (a change ran into another at the same moment); nothing was changed, try again",
         );
       throw this.#unavailable(err, committing ? "maybe" : "no") ?? err;
     }
@@ -476,36 +486,49 @@ export class PostgresStore implements Store {
       )[0] as StoredRecord<T>,
     putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> =>
       this.#tx(async (db) => {
-        // Each guarded record is read FOR SHARE, in guardList's order: a writer changing it waits for
-        // this to commit, and this waits for one that has changed it (then sees its revision). The
-        // version is read after these writes have locked their records, under the lock of every
-        // change's version bump (taken before that bump would): no change commits between this check
-        // and COMMIT.
+        // Each guarded record is read FOR SHARE: a writer changing it waits for this to commit, and
+        // this waits for one that has changed it (then sees its revision). Guarded and written
+        // records are locked in one pass in (collection, id) order, a guard before a write of the
+        // same record, so two batches, or a batch and a guarded write, sharing records cannot
+        // deadlock (guards first, then writes, could: an activation inserting a license and then
+        // changing the active-scheme record, against an application of that license guarded on the
+        // active scheme). The version is read after these writes have locked their records, under
+        // the lock of every change's version bump (taken before that bump would): no change commits
+        // between this check and COMMIT. Their audit records follow in the order given.
         const list = guardList(guards);
-        for (const guard of list) {
-          if (!("record" in guard)) continue;
-          const { rows } = await db.query<{ revision: number }>(
-            "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
-            [guard.record.collection, guard.record.id],
-          );
-          if ((rows[0]?.revision ?? 0) !== guard.record.revision) throw guardConflict(guard);
-        }
-        // Written (so locked) in (collection, id) order, as guards are: two batches sharing records
-        // cannot deadlock. Their audit records follow in the order given.
-        const key = (w: RecordWrite) => `${w.collection}\u0000${w.id}`;
-        const order = writes
-          .map((w, i) => ({ w, i }))
-          .sort((a, b) => (key(a.w) < key(b.w) ? -1 : key(a.w) > key(b.w) ? 1 : 0));
+        const key = (collection: string, id: string) => `${collection}\u0000${id}`;
+        const steps = [
+          ...list.flatMap((guard) =>
+            "record" in guard
+              ? [{ key: key(guard.record.collection, guard.record.id), guard, write: -1 }]
+              : [],
+          ),
+          ...writes.map((w, i) => ({ key: key(w.collection, w.id), guard: null, write: i })),
+        ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.write - b.write));
         const stored: (StoredRecord | undefined)[] = new Array(writes.length);
         const at = now();
-        for (const { w, i } of order) {
-          stored[i] = await q.casRecord(
+        let refused: RecordWrite | undefined;
+        for (const step of steps) {
+          if (step.guard !== null && "record" in step.guard) {
+            const { record } = step.guard;
+            const { rows } = await db.query<{ revision: number }>(
+              "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
+              [record.collection, record.id],
+            );
+            if ((rows[0]?.revision ?? 0) !== record.revision) throw guardConflict(step.guard);
+            continue;
+          }
+          const w = writes[step.write] as RecordWrite;
+          stored[step.write] = await q.casRecord(
             db,
             { collection: w.collection, id: w.id, document: w.document, updatedAt: at },
             w.expectedRevision,
           );
           // A refused write ends the batch: nothing after it is tried, the transaction rolls back.
-          if (stored[i] === undefined) break;
+          if (stored[step.write] === undefined) {
+            refused = w;
+            break;
+          }
         }
         for (const guard of list) {
           if (!("version" in guard)) continue;
@@ -514,8 +537,7 @@ export class PostgresStore implements Store {
           );
           if (Number(rows[0]?.version ?? 0) !== guard.version) throw guardConflict(guard);
         }
-        const refused = order.find(({ i }) => stored[i] === undefined);
-        if (refused !== undefined) throw revisionConflict(refused.w);
+        if (refused !== undefined) throw revisionConflict(refused);
         for (const w of writes) {
           await this.#changed(
             db,
