@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { loadConfigFile } from "../../config/index.js";
 import { isCalendarDate } from "../../policy/dates.js";
@@ -13,7 +13,7 @@ import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import { processIo, type Io } from "../io.js";
+import { processIo, readFileBounded, sizeText, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
@@ -32,8 +32,9 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
   if (first !== undefined && paths.length === 1 && /(^|[\\/])(sdn|cons_prim)\.csv$/i.test(first))
     all.push(...ofacCompanions(first).filter((f) => existsSync(f)));
   return all.map((path) => {
+    let bytes: Buffer | null;
     try {
-      return { name: path, bytes: readFileSync(path) };
+      bytes = readFileBounded(path, MAX_LIST_FILE_BYTES);
     } catch (cause) {
       throw new InvalidInputError([
         {
@@ -44,8 +45,25 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
         },
       ]);
     }
+    if (bytes === null)
+      throw new InvalidInputError([
+        {
+          code: "file_too_large",
+          path: [],
+          file: path,
+          message: `cannot read the list: larger than ${sizeText(MAX_LIST_FILE_BYTES)}, which no list file is (a device, or the wrong file?)`,
+        },
+      ]);
+    return { name: path, bytes };
   });
 }
+
+/**
+ * The most of a list file read: far above the largest real list (OFAC's and the UN's are a few
+ * MB, a full FollowTheMoney export of the entries a store takes some hundreds), and a device that
+ * never ends (/dev/zero) is stopped here rather than when memory runs out.
+ */
+export const MAX_LIST_FILE_BYTES = 1024 * 1024 * 1024;
 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
