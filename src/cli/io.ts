@@ -70,6 +70,30 @@ export const printableJson = (json: string): string =>
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 
+/** Control characters (C0 with line break and tab, DEL, C1) and the bidirectional overrides. */
+export const CONTROL_CHARACTERS = [
+  "\\u0000-\\u001f",
+  "\\u007f-\\u009f",
+  "\\u202a-\\u202e",
+  "\\u2066-\\u2069",
+].join("");
+const CELL_CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "g");
+/** The escapes a cell shows for the commonest control characters; others are `\uXXXX`. */
+const CELL_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * A stored value (a key's label, a note, a name from a list) as one cell of a table or listing:
+ * control characters (ESC included), line breaks, tabs and the bidirectional overrides shown as
+ * escapes, as JSON writes them (`\n`, `\u001b`), so the value can neither act on the terminal nor
+ * break the table into rows it does not hold, and what was stored is still seen.
+ */
+export const cellText = (text: string): string =>
+  text.replace(CELL_CONTROL, (c) => CELL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** A value as --json prints it: JSON (indented unless `indent` is 0) that is printableJson, and a line break. */
+export const jsonText = (value: unknown, indent = 2): string =>
+  `${printableJson(JSON.stringify(value, null, indent === 0 ? undefined : indent))}\n`;
+
 /** Most of an error page that is shown. */
 const EXCERPT = 200;
 
