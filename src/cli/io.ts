@@ -1,5 +1,5 @@
 /** The CLI's contact with the outside, injectable so tests run commands in-process. */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import { jsonSyntaxError } from "./json-syntax.js";
 
@@ -70,6 +70,30 @@ export const printableJson = (json: string): string =>
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 
+/** Control characters (C0 with line break and tab, DEL, C1) and the bidirectional overrides. */
+export const CONTROL_CHARACTERS = [
+  "\\u0000-\\u001f",
+  "\\u007f-\\u009f",
+  "\\u202a-\\u202e",
+  "\\u2066-\\u2069",
+].join("");
+const CELL_CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "g");
+/** The escapes a cell shows for the commonest control characters; others are `\uXXXX`. */
+const CELL_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * A stored value (a key's label, a note, a name from a list) as one cell of a table or listing:
+ * control characters (ESC included), line breaks, tabs and the bidirectional overrides shown as
+ * escapes, as JSON writes them (`\n`, `\u001b`), so the value can neither act on the terminal nor
+ * break the table into rows it does not hold, and what was stored is still seen.
+ */
+export const cellText = (text: string): string =>
+  text.replace(CELL_CONTROL, (c) => CELL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** A value as --json prints it: JSON (indented unless `indent` is 0) that is printableJson, and a line break. */
+export const jsonText = (value: unknown, indent = 2): string =>
+  `${printableJson(JSON.stringify(value, null, indent === 0 ? undefined : indent))}\n`;
+
 /** Most of an error page that is shown. */
 const EXCERPT = 200;
 
@@ -86,8 +110,71 @@ export function pageExcerpt(text: string): string {
   return line.length > EXCERPT ? `${line.slice(0, EXCERPT)}…` : line;
 }
 
+/**
+ * The most of a JSON or scheme file given to a verb that is read: the admin API's body limit (no
+ * larger one could be sent), far above any real principal, partner, application or scheme.
+ */
+export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
+
+/** "10 MiB": a byte limit as messages say it. */
+export const sizeText = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : bytes >= 1024 && bytes % 1024 === 0
+      ? `${bytes / 1024} KiB`
+      : `${bytes} bytes`;
+
+/**
+ * A file's bytes, at most `maxBytes`; null when it holds more. A pipe (`--file <(jq …)`, a FIFO) is
+ * read as its writer writes, as `cat` would; a device that never ends (/dev/zero), read whole, held
+ * the CLI until memory ran out. A regular file larger than the bound is refused unread.
+ * Throws as fs does (a missing file, a directory).
+ */
+export function readFileBounded(path: string, maxBytes: number): Buffer | null {
+  const fd = openSync(path, "r");
+  try {
+    if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, length);
+      chunks.push(chunk.subarray(0, n));
+      length += n;
+      if (length > maxBytes) return null;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A file as messages name it: `-` is standard input. */
 export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);
+
+/**
+ * A file's text (or stdin's for `-`), at most MAX_INPUT_BYTES: a missing, unreadable or larger file
+ * is invalid input naming it.
+ */
+export function readTextArg(io: Io, path: string, what: string): string {
+  const file = fileName(path);
+  const problem = (code: string, message: string) =>
+    new InvalidInputError([{ code, path: [], file, message }]);
+  let bytes: Buffer | null;
+  try {
+    if (path === "-") return io.stdin();
+    bytes = readFileBounded(path, MAX_INPUT_BYTES);
+  } catch (cause) {
+    throw problem("file_unreadable", `cannot read ${what}: ${(cause as Error).message}`);
+  }
+  if (bytes === null) {
+    throw problem(
+      "file_too_large",
+      `cannot read ${what}: larger than ${sizeText(MAX_INPUT_BYTES)}, which no ${what} is (a device, or the wrong file?)`,
+    );
+  }
+  return bytes.toString("utf8");
+}
 
 /**
  * Reads a JSON file (or stdin for `-`); a missing file or bad JSON is invalid input naming the file
@@ -95,19 +182,7 @@ export const fileName = (path: string): string => (path === "-" ? "(stdin)" : pa
  */
 export function readJsonArg(io: Io, path: string, what: string): unknown {
   const file = fileName(path);
-  let text: string;
-  try {
-    text = path === "-" ? io.stdin() : readFileSync(path, "utf8");
-  } catch (cause) {
-    throw new InvalidInputError([
-      {
-        code: "file_unreadable",
-        path: [],
-        file,
-        message: `cannot read ${what}: ${(cause as Error).message}`,
-      },
-    ]);
-  }
+  const text = readTextArg(io, path, what);
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {

@@ -11,6 +11,7 @@ import { Reader as MmdbReader } from "mmdb-lib";
 import { isCountryCode } from "../countries/index.js";
 import type { IPv6 } from "ipaddr.js";
 import type { IpAddress } from "./cidr.js";
+import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { METADATA_MAX_BYTES, parseMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
@@ -81,6 +82,11 @@ export interface FileIdentity {
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
+  /**
+   * The inode's change time: a copy onto the file can set its size and modification time back (and
+   * on a file system with coarse times keep them), but not this, which the kernel sets.
+   */
+  readonly ctimeMs: number;
 }
 
 export const identityOf = (s: Stats): FileIdentity => ({
@@ -88,6 +94,7 @@ export const identityOf = (s: Stats): FileIdentity => ({
   ino: s.ino,
   size: s.size,
   mtimeMs: s.mtimeMs,
+  ctimeMs: s.ctimeMs,
 });
 
 export const sameFile = (a: FileIdentity | null, b: FileIdentity | null): boolean =>
@@ -97,7 +104,8 @@ export const sameFile = (a: FileIdentity | null, b: FileIdentity | null): boolea
     a.dev === b.dev &&
     a.ino === b.ino &&
     a.size === b.size &&
-    a.mtimeMs === b.mtimeMs);
+    a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs);
 
 /** Why the file at a path is no usable country database; `reason` says it without the path. */
 export class CountryDbError extends Error {
@@ -109,11 +117,13 @@ export class CountryDbError extends Error {
   }
 }
 
-/** An opened database: its look-up, its metadata, and the file it was read from. */
+/** An opened database: its look-up, its metadata, the file it was read from and its content's digest. */
 export interface CountryDb {
   readonly lookup: CountryLookup;
   readonly metadata: MmdbMetadata;
   readonly file: FileIdentity;
+  /** SHA-256 of the bytes read, hex: a file whose identity changed (a link, a chmod) may hold the same. */
+  readonly digest: string;
 }
 
 /**
@@ -203,7 +213,7 @@ export async function openCountryDb(file: string): Promise<CountryDb> {
     answers.set(key, answer);
     return answer;
   };
-  return { lookup, metadata, file: identity };
+  return { lookup, metadata, file: identity, digest: createHash("sha256").update(bytes).digest("hex") };
 }
 
 /** The reader's cache of decoded records; when full it is emptied, like the answers. */

@@ -4,7 +4,18 @@
  * database file at all (a FIFO, a device, a file too large to be one).
  */
 import { execFileSync } from "node:child_process";
-import { linkSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -44,6 +55,37 @@ describe("LiveCountryDb", () => {
     await live.check();
     expect(live.lookup(ADDRESS)).toBe("SE");
     expect(live.status()).toEqual({ buildEpoch: 1_700_000_000, maxAgeDays: 45, refused: null });
+  });
+
+  it("takes a copy onto the database that keeps its size and modification time (coarse times, cp -p)", async () => {
+    // A file system with one-second times: the database's modification time is a whole second.
+    const dir = mkdtempSync(join(tmpdir(), "clearance-live-db-"));
+    const path = join(dir, "country.mmdb");
+    const SECOND = 1_700_000_000;
+    writeFileSync(path, db("GB"));
+    utimesSync(path, SECOND, SECOND);
+    const lines: string[] = [];
+    const live = await LiveCountryDb.open(path, 45, (l) => lines.push(l));
+    const before = statSync(path);
+    const next = db("SE");
+    expect(next.length).toBe(before.size); // the same size: only the content differs
+    // Copied onto within the same second (or with `cp -p` from a file of that time).
+    writeFileSync(path, next);
+    utimesSync(path, SECOND, SECOND);
+    expect(statSync(path)).toMatchObject({ ino: before.ino, size: before.size, mtimeMs: before.mtimeMs });
+    await live.check();
+    expect(live.lookup(ADDRESS)).toBe("SE");
+    expect(lines).toEqual([expect.stringMatching(/now using .* it replaces the database/)]);
+  });
+
+  it("says nothing when only the file's metadata changed (a chmod): the same bytes stay in use", async () => {
+    const { path, lines, live } = await setUp(db("GB"));
+    chmodSync(path, 0o600);
+    await live.check();
+    expect(live.lookup(ADDRESS)).toBe("GB");
+    expect(lines).toEqual([]);
+    await live.check(); // the new identity is kept: not read again
+    expect(lines).toEqual([]);
   });
 
   it("keeps the database in use when the file is removed, and clears the report when it is put back", async () => {

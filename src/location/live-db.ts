@@ -2,8 +2,9 @@
  * The country database in use, kept current while the gateway runs. Country databases are rebuilt
  * weekly and addresses move between countries, so the file at `location.mmdb` may be replaced
  * (renamed over, or copied onto) without a restart: a timer stats it, and when it is another file
- * (device, inode, size or modification time) it is opened in the background and checked as at
- * start-up (openCountryDb), then the look-up is swapped in one assignment — a request is located
+ * (device, inode, size, modification or change time: a copy can keep the first four, never the
+ * last) it is opened in the background and checked as at start-up (openCountryDb), then, unless its
+ * bytes are those in use, the look-up is swapped in one assignment — a request is located
  * wholly with the database before or wholly with the new one, never on the request path's time.
  *
  * A replacement that fails the checks (or a file that is gone) keeps the database before; it is
@@ -126,6 +127,16 @@ export class LiveCountryDb {
     if (this.stopped) return;
     this.refused = null;
     if (sameFile(next.file, before.file)) return; // replaced and put back while looked at
+    if (next.digest === before.digest) {
+      // The same bytes (a hard link, a chmod, the file put back): nothing to say, the identity kept.
+      this.current = {
+        lookup: before.lookup,
+        metadata: before.metadata,
+        file: next.file,
+        digest: before.digest,
+      };
+      return;
+    }
     this.current = next;
     this.log(
       `clearance: location: now using ${this.path}, ${this.built(next)}; it replaces the database ${this.built(before)}`,

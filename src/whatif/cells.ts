@@ -83,7 +83,10 @@ export interface Share {
   readonly locations: readonly (readonly (string | null)[])[];
   readonly models: readonly string[];
   readonly time: number;
+  /** Tokens used per license, counted over the active scheme's quota periods. */
   readonly usage: Readonly<Record<string, { readonly tokens: number }>> | undefined;
+  /** … and over the candidate's (a license's quota_period may change: month, quarter, total). */
+  readonly candidateUsage: Readonly<Record<string, { readonly tokens: number }>> | undefined;
 }
 
 /**
@@ -105,6 +108,14 @@ export function* decideShare(
     time: share.time,
     usage: share.usage,
   };
+  // The same request under the candidate, with usage counted as the candidate counts it.
+  const candidateRequest = {
+    model: "",
+    actionIndex: 0,
+    location: null as string | null,
+    time: share.time,
+    usage: share.candidateUsage,
+  };
   for (let i = 0; i < reps.length; i++) {
     if (i % 100 === 99) yield;
     const rep = reps[i] as Principal;
@@ -112,15 +123,18 @@ export function* decideShare(
     const fb = principalFacts(candidate, rep);
     for (const location of locations[i] ?? []) {
       request.location = location;
+      candidateRequest.location = location;
       const at = out.length;
       out.push(0);
       let changed = 0;
       for (let m = 0; m < models.length; m++) {
         request.model = models[m] as string;
+        candidateRequest.model = request.model;
         for (let a = 0; a < ACTIONS.length; a++) {
           request.actionIndex = a;
+          candidateRequest.actionIndex = a;
           const from = outcomeOf(active, fa, request);
-          const to = outcomeOf(candidate, fb, request);
+          const to = outcomeOf(candidate, fb, candidateRequest);
           if (
             from.decision !== to.decision ||
             from.reason !== to.reason ||

@@ -29,8 +29,13 @@ export interface PopulationInput {
   readonly seen?: ReadonlyMap<string, ReadonlySet<string | null>>;
   /** Milliseconds since the epoch: the moment both schemes are judged at (license periods). */
   readonly time: number;
-  /** Tokens used per license, as the quota counters have them now. */
+  /** Tokens used per license, as the quota counters have them now (under the active scheme's periods). */
   readonly usage?: Readonly<Record<string, { readonly tokens: number }>>;
+  /**
+   * The same, counted over the candidate's quota periods (a license's quota_period may change, or
+   * the license be new); default: `usage`.
+   */
+  readonly candidateUsage?: Readonly<Record<string, { readonly tokens: number }>>;
   /** Named examples per group (default 5). */
   readonly examples?: number;
   /** populationWhatIfYielding: threads to decide in, this one included (default 1). */
@@ -172,7 +177,14 @@ function shareOf(
     reps.push(c.rep);
     locations.push([...c.places.keys()]);
   }
-  return { reps, locations, models, time: input.time, usage: input.usage };
+  return {
+    reps,
+    locations,
+    models,
+    time: input.time,
+    usage: input.usage,
+    candidateUsage: input.candidateUsage ?? input.usage,
+  };
 }
 
 /**

@@ -170,14 +170,20 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
     stage(WHAT_IF_STAGES.seen)(done, total);
   };
   const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), seenProgress);
-  const quota = (await usageFacts(o.store, o.active, lastDays(1, o.now), o.now)).quotaUsed;
+  // Quota usage as each scheme counts it: a candidate that changes a license's quota_period (total
+  // to month, say) is judged on what was used in its own period, not the active one's.
+  const quotaUnder = async (scheme: CompiledScheme) => {
+    const used = (await usageFacts(o.store, scheme, lastDays(1, o.now), o.now)).quotaUsed;
+    return Object.fromEntries([...used].map(([id, tokens]) => [id, { tokens }]));
+  };
   const population = await populationWhatIfYielding({
     active: o.active,
     candidate: o.candidate,
     principals,
     seen,
     time: o.now.getTime(),
-    usage: Object.fromEntries([...quota].map(([id, tokens]) => [id, { tokens }])),
+    usage: await quotaUnder(o.active),
+    candidateUsage: await quotaUnder(o.candidate),
     examples,
     threads: o.threads ?? 1,
     onProgress: stage(WHAT_IF_STAGES.population),

@@ -32,6 +32,7 @@ const share = (pairs: number, models: number): Share => ({
   models: Array.from({ length: models }, (_, i) => `m${i}`),
   time: 0,
   usage: undefined,
+  candidateUsage: undefined,
 });
 
 describe("a what-if share's time limit", () => {
@@ -75,6 +76,7 @@ describe("a what-if worker that fails", () => {
       models: ["m5", "m4"],
       time: 0,
       usage: undefined,
+      candidateUsage: undefined,
     };
     // A share the thread cannot decide (no principal where one must be): it throws at once.
     const broken: Share = { ...long, reps: [null as unknown as Principal], locations: [["FR"]] };

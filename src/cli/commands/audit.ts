@@ -10,7 +10,6 @@ import {
   constants,
   fstatSync,
   openSync,
-  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -28,7 +27,7 @@ import {
   type PriorState,
 } from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
-import { pageExcerpt, printable, processIo, type Io } from "../io.js";
+import { pageExcerpt, printable, processIo, readFileBounded, sizeText, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 
 const EXIT_FAILED = 1;
@@ -146,14 +145,28 @@ function keygen(io: Io, name: string, out: string): void {
   io.stderr(`wrote ${out} (private, mode 0600) and ${vkeyFile} (public)\n`);
 }
 
+/**
+ * The most of an `--key @file` read: a verifier key is one line of about 60 characters. The file
+ * may be a pipe (`--key @<(…)`), so it is read as it comes, but only this far.
+ */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 function readKey(arg: string): string {
   let key = arg;
   if (arg.startsWith("@")) {
+    const file = arg.slice(1);
+    let bytes: Buffer | null;
     try {
-      key = readFileSync(arg.slice(1), "utf8");
+      bytes = readFileBounded(file, MAX_KEY_FILE_BYTES);
     } catch (err) {
-      throw usage(`--key: cannot read ${arg.slice(1)}: ${(err as Error).message}`);
+      throw usage(`--key: cannot read ${file}: ${(err as Error).message}`);
     }
+    if (bytes === null) {
+      throw usage(
+        `--key: ${file} holds more than ${sizeText(MAX_KEY_FILE_BYTES)}, which no verifier key does: give the .vkey file`,
+      );
+    }
+    key = bytes.toString("utf8");
   }
   key = key.trim();
   try {

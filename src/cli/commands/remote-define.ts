@@ -6,10 +6,9 @@
  * (src/cli/render.ts): the server's 400 as invalid input (exit 2, its problems naming the local file
  * the body came from), any other refusal, or no server, exit 1.
  */
-import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
-import { fileName, printable, printableJson, readJsonArg, type Io } from "../io.js";
+import { fileName, printable, printableJson, readJsonArg, readTextArg, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import {
   createClient,
@@ -101,20 +100,8 @@ export function readJsonObject(io: Io, file: string, what: string): Record<strin
 
 /** A text file (or - for stdin), not empty. */
 export function readText(io: Io, file: string, what: string): string {
-  const name = file === "-" ? "(stdin)" : file;
-  let text: string;
-  try {
-    text = file === "-" ? io.stdin() : readFileSync(file, "utf8");
-  } catch (cause) {
-    throw new InvalidInputError([
-      {
-        code: "file_unreadable",
-        path: [],
-        file: name,
-        message: `cannot read ${what}: ${(cause as Error).message}`,
-      },
-    ]);
-  }
+  const name = fileName(file);
+  const text = readTextArg(io, file, what);
   if (text.trim() === "") throw usage(`${what} is empty`, name);
   return text;
 }

@@ -1,8 +1,12 @@
 /** Readable output for the remote commands: aligned tables and `key  value` blocks. */
+import { cellText } from "../io.js";
 
-/** Columns padded to the widest cell, two spaces apart; the first row is the header. */
+/**
+ * Columns padded to the widest cell, two spaces apart; the first row is the header. Cells are
+ * values the server stored, written as cellText shows them.
+ */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows.map((r) => r.map(cellText))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
     .map(
@@ -24,11 +28,11 @@ export function listTable(
   return rows.length === 0 ? `no ${what}\n` : table(header, rows);
 }
 
-/** `key  value` lines, keys aligned; undefined values are left out. */
+/** `key  value` lines, keys aligned; undefined values are left out; values as cellText shows them. */
 export function fields(entries: readonly (readonly [string, string | undefined])[]): string {
   const present = entries.filter((e): e is readonly [string, string] => e[1] !== undefined);
   const width = Math.max(0, ...present.map(([k]) => k.length));
-  return present.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join("");
+  return present.map(([k, v]) => `${k.padEnd(width)}  ${cellText(v)}\n`).join("");
 }
 
 export const dash = (v: string | number | null | undefined): string =>

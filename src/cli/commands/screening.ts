@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { loadConfigFile } from "../../config/index.js";
 import { isCalendarDate } from "../../policy/dates.js";
@@ -13,7 +13,7 @@ import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import { processIo, type Io } from "../io.js";
+import { cellText, jsonText, processIo, readFileBounded, sizeText, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
@@ -32,8 +32,9 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
   if (first !== undefined && paths.length === 1 && /(^|[\\/])(sdn|cons_prim)\.csv$/i.test(first))
     all.push(...ofacCompanions(first).filter((f) => existsSync(f)));
   return all.map((path) => {
+    let bytes: Buffer | null;
     try {
-      return { name: path, bytes: readFileSync(path) };
+      bytes = readFileBounded(path, MAX_LIST_FILE_BYTES);
     } catch (cause) {
       throw new InvalidInputError([
         {
@@ -44,8 +45,25 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
         },
       ]);
     }
+    if (bytes === null)
+      throw new InvalidInputError([
+        {
+          code: "file_too_large",
+          path: [],
+          file: path,
+          message: `cannot read the list: larger than ${sizeText(MAX_LIST_FILE_BYTES)}, which no list file is (a device, or the wrong file?)`,
+        },
+      ]);
+    return { name: path, bytes };
   });
 }
+
+/**
+ * The most of a list file read: far above the largest real list (OFAC's and the UN's are a few
+ * MB, a full FollowTheMoney export of the entries a store takes some hundreds), and a device that
+ * never ends (/dev/zero) is stopped here rather than when memory runs out.
+ */
+export const MAX_LIST_FILE_BYTES = 1024 * 1024 * 1024;
 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
@@ -75,7 +93,7 @@ export function renderDiff(v: ListVersionRow, limit: number): string {
   const part = (label: string, ids: readonly string[]) =>
     `${label} (${ids.length}):${ids.length === 0 ? " none" : ""}\n${ids
       .slice(0, limit)
-      .map((id) => `  ${id}\n`)
+      .map((id) => `  ${cellText(id)}\n`)
       .join("")}${ids.length > limit ? `  … ${ids.length - limit} more (--json for all)\n` : ""}`;
   return (
     `${v.list} version ${v.version} (${v.published ?? "publication date not given"}), against the version before:\n` +
@@ -88,14 +106,16 @@ export function renderDiff(v: ListVersionRow, limit: number): string {
 /** One line per match: score, list and entry, the name matched, and why. */
 export function matchLines(matches: readonly MatchExplanation[]): string {
   if (matches.length === 0) return "no match at or above the threshold\n";
+  // Names and ids come from the list files (and, in a review, from the store): shown as cellText.
+  const c = cellText;
   return matches
     .map(
       (m) =>
-        `${m.score.toFixed(3)}  ${m.list}/${m.entry_id}  ${m.matched_name}${m.matched_name === m.primary_name ? "" : ` (a.k.a. of ${m.primary_name})`}\n` +
-        `       ${m.entry_type}, ${m.strength} ${m.name_kind}; ${m.method}: ${m.tokens.map((t) => `${t.query}=${t.listed} ${t.similarity}`).join(", ")}` +
-        `${m.unmatched_listed.length ? `; not matched: ${m.unmatched_listed.join(" ")}` : ""}\n` +
+        `${m.score.toFixed(3)}  ${c(m.list)}/${c(m.entry_id)}  ${c(m.matched_name)}${m.matched_name === m.primary_name ? "" : ` (a.k.a. of ${c(m.primary_name)})`}\n` +
+        `       ${m.entry_type}, ${m.strength} ${m.name_kind}; ${m.method}: ${m.tokens.map((t) => `${c(t.query)}=${c(t.listed)} ${t.similarity}`).join(", ")}` +
+        `${m.unmatched_listed.length ? `; not matched: ${c(m.unmatched_listed.join(" "))}` : ""}\n` +
         m.factors
-          .map((f) => `       ${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)} ${f.field}: ${f.detail}\n`)
+          .map((f) => `       ${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)} ${f.field}: ${c(f.detail)}\n`)
           .join(""),
     )
     .join("");
@@ -228,7 +248,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         const earlier = finished.filter((f) => unchanged || !own(f));
         if (opts.json)
           return io.stdout(
-            `${JSON.stringify({ version: { ...version, rescreened: true }, unchanged, rescreen, finished: earlier }, null, 2)}\n`,
+            jsonText({ version: { ...version, rescreened: true }, unchanged, rescreen, finished: earlier }),
           );
         if (unchanged)
           io.stdout(`${version.list}: identical to active version ${version.version}; nothing imported\n`);
@@ -260,14 +280,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .action((opts: Opts & { all?: boolean }) =>
       withStore(opts, async (store) => {
         const versions = (await store.screening.versions()).filter((v) => opts.all || v.active);
-        if (opts.json)
-          return io.stdout(
-            `${JSON.stringify(
-              versions.map(({ diff: _d, ...v }) => v),
-              null,
-              2,
-            )}\n`,
-          );
+        if (opts.json) return io.stdout(jsonText(versions.map(({ diff: _d, ...v }) => v)));
         if (versions.length === 0)
           return io.stdout("no lists imported yet (clearance screening import <file>)\n");
         io.stdout(table([VERSION_HEADER, ...versions.map(versionRow)]));
@@ -295,7 +308,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
             "not_found",
             `no ${version === undefined ? "active version" : `version ${version}`} of list ${list}`,
           );
-        if (opts.json) return io.stdout(`${JSON.stringify(v, null, 2)}\n`);
+        if (opts.json) return io.stdout(jsonText(v));
         io.stdout(renderDiff(v, Number(opts.limit) || 50));
       }),
     );
@@ -318,7 +331,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           onProgress: (done, total) => bar.update(done, total),
         });
         bar.stop();
-        if (opts.json) return io.stdout(`${JSON.stringify(summary)}\n`);
+        if (opts.json) return io.stdout(jsonText(summary, 0));
         io.stdout(
           `rescreened ${summary.subjects} principals and organizations against ${summary.entries} entries: ` +
             `${summary.potential} matches at or above the threshold, ${summary.changed} changes recorded, ${summary.resolved} resolved\n`,
@@ -402,10 +415,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           nationalities: nationalities(opts.country),
         });
         const result = engine.screen(facts);
-        if (opts.json)
-          return io.stdout(
-            `${JSON.stringify({ match: result.status === "potential", ...result }, null, 2)}\n`,
-          );
+        if (opts.json) return io.stdout(jsonText({ match: result.status === "potential", ...result }));
         if (result.lists.length === 0) io.stderr("no lists imported: nothing to screen against\n");
         io.stdout(matchLines(result.matches));
       },
@@ -438,7 +448,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
           status: opts.status as MatchRow["status"],
           ...(opts.subject === undefined ? {} : { subjectId: opts.subject }),
         });
-        if (opts.json) return io.stdout(`${JSON.stringify(matches, null, 2)}\n`);
+        if (opts.json) return io.stdout(jsonText(matches));
         if (matches.length === 0) return io.stdout(`no ${opts.status} screening matches\n`);
         io.stdout(table([MATCH_HEADER, ...matches.map(matchRow)]));
       }),
@@ -453,8 +463,10 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
       withStore(opts, async (store) => {
         const m = (await store.screening.matches()).find((x) => x.id === id);
         if (m === undefined) throw new ClearanceError("not-found", "not_found", `no screening match ${id}`);
-        if (opts.json) return io.stdout(`${JSON.stringify(m, null, 2)}\n`);
-        io.stdout(`${m.id}: ${m.status}${m.reviewer === null ? "" : ` by ${m.reviewer} (${m.reason})`}\n`);
+        if (opts.json) return io.stdout(jsonText(m));
+        io.stdout(
+          `${m.id}: ${m.status}${m.reviewer === null ? "" : ` by ${cellText(m.reviewer)} (${cellText(m.reason ?? "")})`}\n`,
+        );
         io.stdout(matchLines([m.explanation as MatchExplanation]));
       }),
     );

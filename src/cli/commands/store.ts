@@ -8,7 +8,7 @@ import { loadConfigFile, type GatewayConfig } from "../../config/index.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
-import { readJsonWith, type Io } from "../io.js";
+import { cellText, jsonText, readJsonWith, type Io } from "../io.js";
 import { principalSaved } from "../render.js";
 
 /** The audit log's "who": the operating-system user running the CLI. */
@@ -87,7 +87,13 @@ export async function withStore<T>(where: Where, work: (store: Store) => Promise
   }
 }
 
-export function table(rows: readonly (readonly string[])[]): string {
+/**
+ * Columns padded to the widest cell, two spaces apart. Cells are stored values (a key's label, a
+ * list's name), written as cellText shows them: a label stored with an escape sequence (before the
+ * store refused them) would otherwise act on the terminal, or a line break add a row.
+ */
+export function table(stored: readonly (readonly string[])[]): string {
+  const rows = stored.map((r) => r.map(cellText));
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return (
     rows
@@ -124,7 +130,7 @@ export function registerStore(program: Command, io: Io): void {
     .action((opts: { dataDir?: string; config?: string; json?: boolean }) =>
       withStore(opts, async (store) => {
         const list = await store.principals.list();
-        if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        if (opts.json) return io.stdout(jsonText(list));
         const rows = list.map((p) => [
           p.id,
           (p.citizenships ?? []).map((c) => c.country).join(",") || "-",
@@ -176,7 +182,7 @@ export function registerStore(program: Command, io: Io): void {
     .action((opts: { principal?: string; dataDir?: string; config?: string; json?: boolean }) =>
       withStore(opts, async (store) => {
         const list = (await store.keys.list(opts.principal)).map(({ hash: _hash, ...k }) => k);
-        if (opts.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        if (opts.json) return io.stdout(jsonText(list));
         const rows = list.map((k) => [
           k.id,
           k.principalId,

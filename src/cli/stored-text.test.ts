@@ -1,0 +1,110 @@
+/**
+ * Stored text in the CLI's listings. A key's label stored with control characters (SQLite took any
+ * before the store refused them), a note, a list entry's name: `keys list` wrote them as they were,
+ * so an escape sequence acted on the operator's terminal (clearing it, rewriting what was said) and
+ * a line break added a row the table does not hold. They are now shown as escapes (`\n`,
+ * `\u001b`); `--json` keeps the value, with what JSON leaves raw escaped too.
+ */
+import Database from "better-sqlite3";
+import { createServer, type Server } from "node:http";
+import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../store/index.js";
+import { CONTROL_CHARACTERS, type Io } from "./io.js";
+import { run } from "./program.js";
+
+/** Clears the screen, then a line break and a row of its own, then a right-to-left override. */
+const LABEL = "laptop\u001b[2J\u001b[H\nk_fake  zoe  trusted\u202eb";
+const SHOWN = "laptop\\u001b[2J\\u001b[H\\nk_fake  zoe  trusted\\u202eb";
+
+async function cli(args: string[]) {
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), stdin: () => "" };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+/** What a terminal acts on, line breaks (counted apart) aside. */
+const ACTED_ON = new RegExp(`(?!\\n)[${CONTROL_CHARACTERS}]`);
+
+/** Nothing a terminal acts on, and no line but the header's and the row's. */
+const expectTwoPlainLines = (out: string) => {
+  expect(out).not.toMatch(ACTED_ON);
+  expect(out.trimEnd().split("\n")).toHaveLength(2);
+};
+
+describe("a key label stored with control characters (before the store refused them)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-stored-text-"));
+  const dataDir = ["--data-dir", join(dir, "data")];
+
+  beforeAll(async () => {
+    const store = await openStore({ dataDir: join(dir, "data") });
+    await store.principals.put({ id: "zoe", citizenships: [{ country: "NZ" }] }, "test");
+    await store.keys.create("zoe", "laptop", "test");
+    await store.close();
+    // What an older release let SQLite store: written past today's check.
+    const db = new Database(join(dir, "data", "clearance.db"));
+    db.prepare("UPDATE api_keys SET label = ?").run(LABEL);
+    db.close();
+  });
+
+  it("clearance keys list shows it escaped, in its one row", async () => {
+    const r = await cli(["keys", "list", ...dataDir]);
+    expect(r.code).toBe(0);
+    expectTwoPlainLines(r.out);
+    expect(r.out).toContain(SHOWN);
+  });
+
+  it("clearance keys list --json keeps the label, escaped", async () => {
+    const r = await cli(["keys", "list", "--json", ...dataDir]);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect((JSON.parse(r.out) as { label: string }[])[0]?.label).toBe(LABEL);
+  });
+});
+
+describe("a server's stored label in clearance remote keys list", () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          data: [
+            {
+              id: "k1",
+              principalId: "zoe",
+              label: LABEL,
+              createdAt: "2026-01-01T00:00:00.000Z",
+              revokedAt: null,
+            },
+          ],
+          next_cursor: null,
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("is shown escaped, in its one row, as the local listing shows it", async () => {
+    const saved = process.env.CLEARANCE_TOKEN;
+    process.env.CLEARANCE_TOKEN = "stored-text-test-token-0123456789";
+    try {
+      const r = await cli(["remote", "keys", "list", "--url", url]);
+      expect(r).toMatchObject({ code: 0, err: "" });
+      expectTwoPlainLines(r.out);
+      expect(r.out).toContain(SHOWN);
+    } finally {
+      if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
+      else process.env.CLEARANCE_TOKEN = saved;
+    }
+  });
+});
