@@ -162,4 +162,33 @@ describe("the policy snapshot", () => {
     expect(holder.confirmedAt).toBeLessThanOrEqual(sentAt);
     await store.close();
   });
+  it("the first snapshot counts as confirmed when the store was asked, not when its slow load ended", async () => {
+    const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), "clearance-snapshot-")) });
+    await seedFromFile(
+      store,
+      readFileSync("examples/g7-trusted-partners.yaml", "utf8"),
+      new Date().toISOString(),
+    );
+    let askedAt = Number.NaN;
+    const slow: Store = new Proxy(store, {
+      get(obj, prop) {
+        if (prop === "snapshot")
+          return async () => {
+            askedAt = performance.now();
+            const answer = await obj.snapshot();
+            // The answer held on its way back until the clock has moved on past the asking.
+            while (performance.now() <= askedAt + 20) await new Promise((r) => setTimeout(r, 5));
+            return answer;
+          };
+        const value = Reflect.get(obj, prop, obj) as unknown;
+        return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+      },
+    });
+    const holder = await SnapshotHolder.open(slow, (err) => {
+      throw err;
+    });
+    // Before: confirmed when the load ended, so a slow first load counted as fresh.
+    expect(holder.confirmedAt).toBeLessThanOrEqual(askedAt);
+    await store.close();
+  });
 });

@@ -181,8 +181,12 @@ export class SnapshotHolder {
     check?: () => Promise<void>,
     admit?: (control: ControlState) => void,
   ): Promise<SnapshotHolder> {
+    // Confirmed as of when the store was asked, not when the load ended (as a poll's check is).
+    const asked = performance.now();
     const first = await loadSnapshot(store, null, check, admit);
-    return new SnapshotHolder(store, first, onError, onChange, check, admit);
+    const holder = new SnapshotHolder(store, first, onError, onChange, check, admit);
+    holder.confirmedAt = asked;
+    return holder;
   }
 
   /** Polls the store's change counter (one single-row read), and runs `check` (one more), every `ms`. */
