@@ -4,10 +4,12 @@
  * the answer stays 200, but it says the change is not yet in force on this node, and the CLI prints
  * that. Before, the answer was a plain 200, read as "in force now".
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../cli/program.js";
 import type { Io } from "../cli/io.js";
-import { asAdmin, eventually } from "../testing/admin.js";
+import { asAdmin, call, chat, createIdentity, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -15,6 +17,8 @@ let t: TestGateway;
 let storeDown = false;
 /** The store answers, but its records hold no active scheme version: no policy can be built. */
 let noActiveVersion = false;
+/** The store's version check answers, but reading its snapshot fails (the connection reset midway). */
+let snapshotDown = false;
 
 beforeAll(async () => {
   t = await startTestGateway({
@@ -25,6 +29,8 @@ beforeAll(async () => {
           if (prop === "version" && storeDown)
             return () =>
               Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+          if (prop === "snapshot" && snapshotDown)
+            return () => Promise.reject(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
           if (prop === "snapshot" && noActiveVersion)
             return async () => {
               const snap = await obj.snapshot();
@@ -147,5 +153,251 @@ describe("a change stored while this node cannot reload", () => {
       reason: "done",
     });
     expect(back).not.toHaveProperty("not_yet_in_force");
+  });
+});
+
+/** Runs `fn` while `set` holds the store's failure on, and turns it off again whatever happens. */
+async function whileFailing<T>(set: (on: boolean) => void, fn: () => Promise<T>): Promise<T> {
+  set(true);
+  try {
+    return await fn();
+  } finally {
+    set(false);
+  }
+}
+const versionCheckFails = (on: boolean) => void (storeDown = on);
+const snapshotFails = (on: boolean) => void (snapshotDown = on);
+const noPolicy = (on: boolean) => void (noActiveVersion = on);
+
+const NOT_IN_FORCE = (subject: string, why: string) =>
+  new RegExp(
+    `^${subject.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} was changed in the store, but is not yet in force on this node: ${why}`,
+  );
+
+/** A principal (chloe's facts under another id) and an API key for it. */
+async function principalWithKey(id: string): Promise<{ key: string; keyId: string }> {
+  await asAdmin(t, "POST", "/admin/v1/principals", {
+    id,
+    citizenships: [{ country: "GB", since: "1993-01-20" }],
+    residence: "GB",
+    organization: "uk-aisi",
+    assurance: "verified",
+  });
+  const created = await asAdmin(t, "POST", "/admin/v1/keys", { principal: id });
+  expect(created).not.toHaveProperty("not_yet_in_force");
+  return { key: created.key as string, keyId: created.id as string };
+}
+
+/** Whether this node still takes the API key (any answer but 401). */
+const keyTaken = async (key: string) => {
+  const r = await chat(t.url, key, "GB", "mythos-4");
+  await r.text();
+  return r.status !== 401;
+};
+
+describe("changes that take access away, stored while this node cannot reload", () => {
+  it("an API key's revocation says it is not yet in force, while this node still takes the key", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key");
+    expect(await keyTaken(key)).toBe(true);
+    const { body, stillTaken } = await whileFailing(versionCheckFails, async () => ({
+      body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+      stillTaken: await keyTaken(key),
+    }));
+    expect(body).toMatchObject({ id: keyId, revoked: true, not_yet_in_force: { code: "reload_failed" } });
+    expect(body.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE(
+        `API key ${keyId}`,
+        "this node could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
+      ),
+    );
+    // What the warning is about: this node let the revoked key through until it could reload.
+    expect(stillTaken).toBe(true);
+    await eventually(
+      () => keyTaken(key),
+      (taken) => !taken,
+    );
+  });
+
+  it("a key revoked while no policy can be built is in force at once: nothing is said", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key-2");
+    const { body, stillTaken } = await whileFailing(noPolicy, async () => ({
+      body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+      stillTaken: await keyTaken(key),
+    }));
+    // Keys, principals and identities are taken even when the policy is held back.
+    expect(body).toEqual({ id: keyId, revoked: true });
+    expect(stillTaken).toBe(false);
+  });
+
+  it("a principal's removal, and a change to it, say so while this node's snapshot cannot be read", async () => {
+    const { key } = await principalWithKey("nyif-gone");
+    const changed = await whileFailing(snapshotFails, () =>
+      asAdmin(
+        t,
+        "POST",
+        "/admin/v1/principals",
+        { id: "nyif-gone", citizenships: [{ country: "IR" }], residence: "IR", assurance: "verified" },
+        201,
+      ),
+    );
+    expect(changed.not_yet_in_force).toMatchObject({ code: "reload_failed" });
+    expect(changed.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE(
+        "principal nyif-gone",
+        "this node could not reload from the store \\(ECONNRESET: read ECONNRESET\\)",
+      ),
+    );
+    const { body, stillTaken } = await whileFailing(snapshotFails, async () => ({
+      body: await asAdmin(t, "DELETE", "/admin/v1/principals/nyif-gone"),
+      stillTaken: await keyTaken(key),
+    }));
+    expect(body).toMatchObject({
+      id: "nyif-gone",
+      removed: true,
+      not_yet_in_force: { code: "reload_failed" },
+    });
+    expect(body.not_yet_in_force.message).toMatch(NOT_IN_FORCE("principal nyif-gone", "this node could not"));
+    expect(stillTaken).toBe(true);
+    await eventually(
+      () => keyTaken(key),
+      (taken) => !taken,
+    );
+  });
+
+  it("an identity's revocation says so, while this node still takes its token", async () => {
+    const token = await createIdentity(t, "nyif-officer", ["viewer"]);
+    const me = async () => (await call(t, token, "GET", "/admin/v1/me")).status;
+    expect(await me()).toBe(200);
+    const { body, status } = await whileFailing(versionCheckFails, async () => ({
+      body: await asAdmin(t, "POST", "/admin/v1/identities/nyif-officer/revoke"),
+      status: await me(),
+    }));
+    expect(body).toMatchObject({
+      id: "nyif-officer",
+      revoked: true,
+      not_yet_in_force: { code: "reload_failed" },
+    });
+    expect(body.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE("identity nyif-officer", "this node could not"),
+    );
+    expect(status).toBe(200);
+    await eventually(me, (s) => s === 401);
+  });
+
+  it("an identity provider's removal and a federated principal's block say so", async () => {
+    await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/partners/uk-aisi/identity-providers",
+      { id: "nyif-idp", issuer: "https://nyif-idp.example", audiences: ["clearance"] },
+      201,
+    );
+    const removed = await whileFailing(versionCheckFails, () =>
+      asAdmin(t, "DELETE", "/admin/v1/partners/uk-aisi/identity-providers/nyif-idp?reason=offboarded"),
+    );
+    expect(removed).toMatchObject({
+      id: "nyif-idp",
+      removed: true,
+      not_yet_in_force: { code: "reload_failed" },
+    });
+    expect(removed.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE("identity provider nyif-idp", "this node could not"),
+    );
+
+    const blocked = await whileFailing(versionCheckFails, () =>
+      asAdmin(t, "POST", "/admin/v1/federated-principals/fed:nyif-idp:ada/block", { reason: "left the lab" }),
+    );
+    expect(blocked).toMatchObject({
+      id: "fed:nyif-idp:ada",
+      blocked: true,
+      not_yet_in_force: { code: "reload_failed" },
+    });
+    expect(blocked.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE("federated principal fed:nyif-idp:ada", "this node could not"),
+    );
+    // Once this node reloads, a change says nothing more.
+    const unblocked = await asAdmin(t, "POST", "/admin/v1/federated-principals/fed:nyif-idp:ada/unblock", {
+      reason: "back",
+    });
+    expect(unblocked).toEqual({ id: "fed:nyif-idp:ada", blocked: false, reason: "back" });
+  });
+
+  it("a screening match confirmed says so, while this node still lets its subject through", async () => {
+    const fixture = (name: string) => ({
+      name,
+      content_base64: readFileSync(join(import.meta.dirname, "../screening/fixtures/ofac", name)).toString(
+        "base64",
+      ),
+    });
+    await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/screening/lists",
+      { files: [fixture("sdn.csv"), fixture("alt.csv"), fixture("add.csv")] },
+      201,
+    );
+    await asAdmin(t, "POST", "/admin/v1/principals", {
+      id: "nyif-ivan",
+      name: "Ivan Petrov",
+      birth_date: "1965-01-12",
+      citizenships: [{ country: "DE" }],
+      residence: "DE",
+      assurance: "verified",
+    });
+    const key = (await asAdmin(t, "POST", "/admin/v1/keys", { principal: "nyif-ivan" })).key as string;
+    const queue = await asAdmin(t, "GET", "/admin/v1/screening/matches?status=potential&subject=nyif-ivan");
+    expect(queue.data).toHaveLength(1);
+    const id = queue.data[0].id as string;
+    const reason = async () => {
+      const r = await chat(t.url, key, "DE", "mythos-4");
+      await r.text();
+      return r.headers.get("x-clearance-reason");
+    };
+    expect(await reason()).not.toBe("denied-party");
+    const { body, before } = await whileFailing(versionCheckFails, async () => ({
+      body: await asAdmin(t, "POST", `/admin/v1/screening/matches/${encodeURIComponent(id)}/confirm`, {
+        reason: "same passport number",
+      }),
+      before: await reason(),
+    }));
+    expect(body).toMatchObject({ id, status: "confirmed", not_yet_in_force: { code: "reload_failed" } });
+    expect(body.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE(`screening match ${id}`, "this node could not"),
+    );
+    expect(before).not.toBe("denied-party");
+    await eventually(reason, (r) => r === "denied-party");
+  });
+
+  it("a scheme version activated while this node cannot read the store says the one before is in force here", async () => {
+    const example = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const embargoBrazil = example.replace("embargoed: [EAR_E1, EAR_E2]", "embargoed: [EAR_E1, EAR_E2, BR]");
+    const uploaded = await asAdmin(t, "POST", "/admin/v1/schemes", { yaml: embargoBrazil });
+    const version = uploaded.version as number;
+    const body = await whileFailing(snapshotFails, () =>
+      asAdmin(t, "POST", `/admin/v1/schemes/${version}/activate`, { reason: "Brazil embargoed" }),
+    );
+    expect(body).toMatchObject({ version, active: false, not_yet_in_force: { code: "reload_failed" } });
+    expect(body.not_yet_in_force.message).toMatch(
+      NOT_IN_FORCE(
+        `the active scheme version (now ${version})`,
+        "this node could not reload from the store \\(ECONNRESET",
+      ),
+    );
+    await eventually(
+      async () => (await asAdmin(t, "GET", `/admin/v1/schemes/${version}`)) as { active: boolean },
+      (v) => v.active,
+    );
+    const back = await asAdmin(t, "POST", "/admin/v1/schemes/1/activate", { reason: "rolled back" });
+    expect(back).not.toHaveProperty("not_yet_in_force");
+  });
+
+  it("the CLI prints the warning for a key revoked (exit 0)", async () => {
+    const { keyId } = await principalWithKey("nyif-cli");
+    const revoked = await whileFailing(versionCheckFails, () => cli(["remote", "keys", "revoke", keyId]));
+    expect(revoked.code).toBe(0);
+    expect(revoked.out).toBe(`revoked key ${keyId}\n`);
+    expect(revoked.err).toMatch(
+      new RegExp(`^warning: API key ${keyId} was changed in the store, but is not yet in force on this node`),
+    );
   });
 });

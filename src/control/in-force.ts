@@ -106,28 +106,34 @@ export interface NotYetInForce {
 }
 
 /**
- * Whether this node's state holds the record as written (`revision`, or a later one): null when it
- * does, else what to tell the caller. `failure`: why this node's last reload failed, if it did.
+ * What a change is in force with: `policy` for what the policy is built from (the active version,
+ * partners, licenses), which a node that cannot build a policy holds back; `records` for the rest
+ * (keys, principals, identities, identity providers, blocks, screening), which it takes even then.
+ */
+export type InForceScope = "policy" | "records";
+
+/**
+ * What to tell the caller of a change `subject` ("license BIS-2026-0001", "API key k1") that this
+ * node does not hold (`held` false), else null. `failure`: why this node's last reload failed.
  */
 export function notYetInForce(
+  subject: string,
+  held: boolean,
   state: ControlState,
-  kind: "license" | "partner",
-  id: string,
-  revision: number,
+  scope: InForceScope,
   failure: { readonly code: string; readonly message: string } | null,
 ): NotYetInForce | null {
-  const held = (kind === "license" ? state.licenses : state.partners).find((r) => r.id === id);
-  if (held !== undefined && held.revision >= revision) return null;
-  const why =
-    state.reloadFailure !== undefined
-      ? `the policy could not be loaded from the store (${state.reloadFailure})`
-      : failure !== null
-        ? `this node could not reload from the store (${failure.code}: ${failure.message})`
-        : "this node has not reloaded it yet";
+  if (held) return null;
+  const noPolicy = scope === "policy" && state.reloadFailure !== undefined;
+  const why = noPolicy
+    ? `the policy could not be loaded from the store (${state.reloadFailure})`
+    : failure !== null
+      ? `this node could not reload from the store (${failure.code}: ${failure.message})`
+      : "this node has not reloaded it yet";
   return {
-    code: state.reloadFailure !== undefined ? "policy_not_loaded" : "reload_failed",
+    code: noPolicy ? "policy_not_loaded" : "reload_failed",
     message:
-      `${kind} ${id} was changed in the store, but is not yet in force on this node: ${why}; ` +
+      `${subject} was changed in the store, but is not yet in force on this node: ${why}; ` +
       "it takes effect here at the next successful reload, and on other nodes at their next poll " +
       "(see /readyz)",
   };

@@ -252,7 +252,11 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
-    reloadFailure: () => snapshot.lastFailure,
+    reloads: {
+      mark: () => snapshot.mark(),
+      holds: (mark, scope) => snapshot.holds(mark, scope),
+      failure: () => snapshot.lastFailure,
+    },
     onError,
     route: config.route,
     wires: config.wires,

@@ -237,11 +237,39 @@ export class SnapshotHolder {
   /** Why the last reload failed; null once one succeeds (the snapshot confirmed again). */
   lastFailure: ReloadFailure | null = null;
 
+  /** Reloads begun so far: one numbered after a write's mark read the store as the write left it. */
+  private begun = 0;
+  /** The last reload (by number) that read the store: keys, principals, identities, providers, blocks and screening. */
+  private recordsThrough = 0;
+  /** The last reload that also built the policy (the active version, partners and licenses). */
+  private policyThrough = 0;
+
+  /**
+   * A write's mark, taken once the store has committed it: a reload that begins from then on reads
+   * it. With `holds`, whether this node has taken in a change — by when it read the store, not by
+   * the record's revision, which principals, keys and screening statuses do not have.
+   */
+  mark(): number {
+    return this.begun + 1;
+  }
+
+  /** Whether a reload begun at or after `mark` took in the store's records, or (`policy`) built the policy too. */
+  holds(mark: number, scope: "records" | "policy"): boolean {
+    return (scope === "policy" ? this.policyThrough : this.recordsThrough) >= mark;
+  }
+
+  /** A reload numbered `n` read the store (keys, principals… taken); `policy`: it built the policy too. */
+  private took(n: number, policy: boolean): void {
+    this.recordsThrough = Math.max(this.recordsThrough, n);
+    if (policy) this.policyThrough = Math.max(this.policyThrough, n);
+  }
+
   private failed(err: unknown): void {
     this.lastFailure = reloadFailure(err, this.lastFailure?.since ?? Date.now());
   }
 
   private async reload(): Promise<{ readonly changed: Promise<void> }> {
+    const n = ++this.begun;
     try {
       // As of when the check is sent, not when its answer arrives: the store answered for some moment
       // in between, so a slow answer (or an event loop blocked before it is read) counts no fresher
@@ -257,6 +285,8 @@ export class SnapshotHolder {
         // Confirmed only once what the store holds is loaded: a change that cannot be loaded (a
         // revocation, say) leaves the snapshot unconfirmed, to age into policy_unconfirmed.
         const failure = this.current.control.reloadFailure;
+        // Keys, principals, identities and screening are taken even when no policy can be built.
+        this.took(n, failure === undefined);
         if (failure === undefined) {
           this.confirmed(asked);
           this.lastFailure = null;
@@ -265,6 +295,8 @@ export class SnapshotHolder {
         }
         return { changed: this.onChange().catch((err: unknown) => this.onError(err)) };
       }
+      // The store holds nothing newer than the snapshot: it has every change made before this reload.
+      this.took(n, this.current.control.reloadFailure === undefined);
       this.confirmed(asked);
     } catch (err) {
       this.failed(err);

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { tokenHash } from "../../control/state.js";
 import { ROLES, type Identity } from "../../control/types.js";
 import { ClearanceError } from "../../errors/index.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS } from "./roles.js";
 import { MAX_NAME, nameText } from "../../scheme/text.js";
@@ -101,8 +102,8 @@ export const identityRoutes = [
         action: "identity.create",
         details: { roles: body.roles, organization: doc.organization },
       });
-      await deps.changed();
-      return { ...view(doc), token, note: "the token is shown once; store it now" };
+      const written = await reloadAfter(deps, `identity ${body.id}`);
+      return answer(deps, written, { ...view(doc), token, note: "the token is shown once; store it now" });
     },
   }),
   route({
@@ -120,8 +121,8 @@ export const identityRoutes = [
         actor: caller.id,
         action: "identity.revoke",
       });
-      await deps.changed();
-      return { id: r.id, revoked: true };
+      // Until this node reloads, the token is still accepted here: said.
+      return answer(deps, await reloadAfter(deps, `identity ${r.id}`), { id: r.id, revoked: true });
     },
   }),
 ];

@@ -24,6 +24,7 @@ import {
 import type { StoredRecord } from "../../store/index.js";
 import { zodProblems } from "../../yaml/index.js";
 import type { AdminDeps } from "../deps.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS, ownOnly } from "./roles.js";
 import type { Caller } from "../deps.js";
@@ -99,8 +100,7 @@ export const identityProviderRoutes = [
         deps.now(),
         deps.allowHttpLoopback === true,
       );
-      await deps.changed();
-      return doc;
+      return answer(deps, await reloadAfter(deps, `identity provider ${doc.id}`), doc);
     },
   }),
   route({
@@ -145,8 +145,7 @@ export const identityProviderRoutes = [
           reason: reason ?? null,
         },
       });
-      await deps.changed();
-      return doc;
+      return answer(deps, await reloadAfter(deps, `identity provider ${r.id}`), doc);
     },
   }),
   route({
@@ -165,8 +164,8 @@ export const identityProviderRoutes = [
         action: "identity-provider.remove",
         details: { partner: r.document.partner, issuer: r.document.issuer, reason },
       });
-      await deps.changed();
-      return { id: r.id, removed: true };
+      // Until this node reloads, the provider's tokens are still accepted here: said.
+      return answer(deps, await reloadAfter(deps, `identity provider ${r.id}`), { id: r.id, removed: true });
     },
   }),
   route({
@@ -232,8 +231,11 @@ function block(verb: "block" | "unblock", blocked: boolean) {
       if (!isFederatedPrincipal(id))
         throw new ClearanceError("invalid", "invalid_id", `${id} is not a federated principal's id (fed:…)`);
       await setBlock(deps.store, id, blocked, body.reason, caller.id, deps.now());
-      await deps.changed();
-      return { id, blocked, reason: body.reason };
+      return answer(deps, await reloadAfter(deps, `federated principal ${id}`), {
+        id,
+        blocked,
+        reason: body.reason,
+      });
     },
   });
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { notYetInForce, requireInForce, storePolicy } from "../../control/in-force.js";
+import { requireInForce, storePolicy } from "../../control/in-force.js";
 import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
@@ -27,6 +27,7 @@ import type { Identity, Role } from "../../control/types.js";
 import { SetResolver } from "../../scheme/sets.js";
 import type { PutGuard, PutGuards, StoredRecord } from "../../store/index.js";
 import type { AdminDeps, Caller } from "../deps.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { LICENSE_READERS, ownOnly } from "./roles.js";
 import { organizationIdOf } from "../../policy/index.js";
@@ -105,7 +106,7 @@ async function save(
   guards?: PutGuards,
 ) {
   // A concurrent change (two approvers at once) is a StoreError "conflict": 409, from the one table.
-  const stored = await deps.store.records.put(
+  await deps.store.records.put(
     "license",
     next.id,
     next,
@@ -113,12 +114,10 @@ async function save(
     { actor: caller.id, action: `license.${action}`, details: { status: next.status, ...details } },
     guards,
   );
-  await deps.changed();
-  const state = deps.state();
-  if (grants) requireInForce(state, "license", next.id);
+  const written = await reloadAfter(deps, `license ${next.id}`, "policy");
+  if (grants) requireInForce(deps.state(), "license", next.id);
   // Stored, but this node's reload failed (a suspension answered 200 read as in force): said.
-  const pending = notYetInForce(state, "license", next.id, stored.revision, deps.reloadFailure?.() ?? null);
-  return pending === null ? next : { ...next, not_yet_in_force: pending };
+  return answer(deps, written, next);
 }
 
 /**

@@ -4,13 +4,14 @@
  */
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { notYetInForce, requireInForce, storePolicy } from "../../control/in-force.js";
+import { requireInForce, storePolicy } from "../../control/in-force.js";
 import type { PutGuard } from "../../store/index.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { partnerRegistration, partnerStatusChange } from "../../control/schemas.js";
 import { pageQuery, paginate, route } from "../router.js";
 import type { AdminDeps } from "../deps.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { OFFICERS, READERS } from "./roles.js";
 
 const LIFECYCLE: Readonly<Record<PartnerStatus, readonly PartnerStatus[]>> = {
@@ -41,15 +42,6 @@ async function checkCompiles(
   if (mine !== undefined)
     throw new InvalidInputError(mine.problems.map((p) => ({ ...p, path: [...prefix, ...p.path] })));
   return policy.guard;
-}
-
-/**
- * A partner change's answer: as stored, and, when this node's reload right after the write failed,
- * `not_yet_in_force` saying so (a suspension answered 200 read as in force; the change stands).
- */
-function answer(deps: AdminDeps, body: { readonly id: string }, revision: number) {
-  const pending = notYetInForce(deps.state(), "partner", body.id, revision, deps.reloadFailure?.() ?? null);
-  return pending === null ? body : { ...body, not_yet_in_force: pending };
 }
 
 export const partnerRoutes = [
@@ -108,7 +100,7 @@ export const partnerRoutes = [
         history: [{ at: now, actor: caller.id, from: null, to: "applied", reason: body.reason }],
       } as PartnerDocument;
       const guard = await checkCompiles(deps, doc, ["partner"]);
-      const stored = await deps.store.records.put(
+      await deps.store.records.put(
         "partner",
         partner.id,
         doc,
@@ -116,9 +108,9 @@ export const partnerRoutes = [
         { actor: caller.id, action: "partner.register", details: { kind: body.kind, reason: body.reason } },
         guard,
       );
-      await deps.changed();
+      const written = await reloadAfter(deps, `partner ${partner.id}`, "policy");
       requireInForce(deps.state(), "partner", partner.id);
-      return answer(deps, { id: partner.id, ...doc }, stored.revision);
+      return answer(deps, written, { id: partner.id, ...doc });
     },
   }),
   route({
@@ -150,7 +142,7 @@ export const partnerRoutes = [
       } as PartnerDocument;
       // Suspending and revoking only narrow: they are written whatever else does not compile.
       const guard = body.status === "active" ? await checkCompiles(deps, doc, []) : undefined;
-      const stored = await deps.store.records.put(
+      await deps.store.records.put(
         "partner",
         r.id,
         doc,
@@ -162,9 +154,10 @@ export const partnerRoutes = [
         },
         guard,
       );
-      await deps.changed();
+      // Stored, but this node's reload failed (a suspension answered 200 read as in force): said.
+      const written = await reloadAfter(deps, `partner ${r.id}`, "policy");
       if (guard !== undefined) requireInForce(deps.state(), "partner", r.id);
-      return answer(deps, { id: r.id, ...doc }, stored.revision);
+      return answer(deps, written, { id: r.id, ...doc });
     },
   }),
 ];

@@ -5,6 +5,7 @@ import { keyCreation } from "../../control/schemas.js";
 import { organizationIdOf, principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { principalSubject } from "../../screening/subjects.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
@@ -39,8 +40,7 @@ export const principalRoutes = [
       // Screened before answering: the change below carries its screening status to every node.
       const subject = principalSubject(body);
       if (subject !== null) await deps.screening?.screen([subject], "screening");
-      await deps.changed();
-      return body;
+      return answer(deps, await reloadAfter(deps, `principal ${body.id}`), body);
     },
   }),
   route({
@@ -65,8 +65,11 @@ export const principalRoutes = [
       if (!(await deps.store.principals.remove(params.id as string, caller.id))) {
         throw new ClearanceError("not-found", "not_found", `no principal ${params.id}`);
       }
-      await deps.changed();
-      return { id: params.id, removed: true };
+      // Until this node reloads, the principal and its keys are still let through here: said.
+      return answer(deps, await reloadAfter(deps, `principal ${params.id}`), {
+        id: params.id,
+        removed: true,
+      });
     },
   }),
   route({
@@ -99,8 +102,12 @@ export const principalRoutes = [
     async handle({ deps, body, caller }) {
       // An unknown principal is a StoreError "unknown-principal": 404, from the one table.
       const { key, record } = await deps.store.keys.create(body.principal, body.label ?? null, caller.id);
-      await deps.changed();
-      return { key, ...publicKey(record), note: "the key is shown once; store it now" };
+      const written = await reloadAfter(deps, `API key ${record.id}`);
+      return answer(deps, written, {
+        key,
+        ...publicKey(record),
+        note: "the key is shown once; store it now",
+      });
     },
   }),
   route({
@@ -112,8 +119,8 @@ export const principalRoutes = [
     async handle({ deps, params, caller }) {
       if (!(await deps.store.keys.revoke(params.id as string, caller.id)))
         throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
-      await deps.changed();
-      return { id: params.id, revoked: true };
+      // Until this node reloads, the key is still let through here: said.
+      return answer(deps, await reloadAfter(deps, `API key ${params.id}`), { id: params.id, revoked: true });
     },
   }),
 ];

@@ -29,6 +29,7 @@ import { parseScheme, type CompiledScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { WhatIfReport } from "../../whatif/index.js";
 import type { AdminDeps } from "../deps.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
 import { versionWhatIf } from "./reports.js";
@@ -200,10 +201,14 @@ export const schemeRoutes = [
         reason,
         ...(impact === null ? {} : { impact: impactRecord(impact) }),
       });
-      await deps.changed();
+      const written = await reloadAfter(deps, `the active scheme version (now ${v.id})`, "policy");
       const after = deps.state();
       requireAllInForce({ ...after, leftOut: after.leftOut.filter((l) => !already.has(leftOutKey(l))) });
-      return { ...summary(deps, v.document), ...(impact === null ? {} : { impact: impactRecord(impact) }) };
+      // Stored, but this node's reload failed: the version before is still in force here.
+      return answer(deps, written, {
+        ...summary(deps, v.document),
+        ...(impact === null ? {} : { impact: impactRecord(impact) }),
+      });
     },
   }),
   route({

@@ -13,6 +13,7 @@ import { LIST_FORMATS } from "../../screening/types.js";
 import { MATCH_STATUSES, type MatchRow } from "../../store/screening.js";
 import { loadSubjects, principalSubject, type Subject } from "../../screening/subjects.js";
 import type { AdminDeps } from "../deps.js";
+import { answer, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { READERS } from "./roles.js";
 import type { Role } from "../../control/types.js";
@@ -191,13 +192,13 @@ export const screeningRoutes = [
       });
       const own = (f: FinishedRescreen) =>
         f.version.list === version.list && f.version.version === version.version;
-      await deps.changed();
-      return {
+      const written = await reloadAfter(deps, `screening list ${version.list} version ${version.version}`);
+      return answer(deps, written, {
         version: { ...version, rescreened: true },
         unchanged,
         rescreen: unchanged ? null : (finished.find(own)?.summary ?? null),
         finished: finished.filter((f) => unchanged || !own(f)),
-      };
+      });
     },
   }),
   route({
@@ -284,8 +285,8 @@ export const screeningRoutes = [
           caller.id,
           body.reason,
         );
-        await deps.changed();
-        return row;
+        // A confirmed match denies its subject, but not on this node until it reloads: said.
+        return answer(deps, await reloadAfter(deps, `screening match ${row.id}`), row);
       },
     }),
   ),
@@ -302,8 +303,7 @@ export const screeningRoutes = [
         engine: await engine(deps),
         onProgress: (done, total) => progress("screening principals and organizations", done, total),
       });
-      await deps.changed();
-      return summary;
+      return answer(deps, await reloadAfter(deps, "the rescreen's outcome"), summary);
     },
   }),
 ];
