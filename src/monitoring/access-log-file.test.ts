@@ -133,6 +133,33 @@ it("opens the file again once its directory is there", async () => {
   expect(errors).toHaveLength(1);
 }, 20_000);
 
+it("says a destination that cannot be opened at start, before any line is written", async () => {
+  const path = join(dir, "nowhere", "access.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    // Before: opened at the first line, so a wrong path was said only once traffic came.
+    await until(() => errors.length === 1);
+    expect(String(errors[0])).toContain(`the access log (${path}) cannot be written`);
+    expect(String(errors[0])).toContain("ENOENT");
+    expect(await dropped(m)).toBe(0);
+  } finally {
+    await m.close();
+  }
+}, 20_000);
+
+it("says a failure of the last lines written at close", async () => {
+  const path = join(dir, "full-at-close.log");
+  symlinkSync("/dev/full", path);
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  m.observe(request("c1"));
+  // Before: closing marked the log closed before its last chunk's failure came back: unsaid.
+  await m.close();
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0])).toContain("ENOSPC");
+}, 20_000);
+
 it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines are dropped and counted, none lost unseen", async () => {
   // A FIFO nobody reads yet: its opening waits, as a hung mount's writes would.
   const path = join(dir, "stalled.fifo");

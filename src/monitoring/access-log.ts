@@ -71,6 +71,8 @@ class BufferedDestination implements DestinationStream {
   ) {
     if (destination === "stdout") this.out = process.stdout;
     else if (destination === "stderr") this.out = process.stderr;
+    // Opened now, so that a destination that cannot be opened is said at start, not at the first line.
+    else this.open();
     this.timer = setInterval(() => this.flush(), 200);
     this.timer.unref();
   }
@@ -103,18 +105,20 @@ class BufferedDestination implements DestinationStream {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.flush();
-    this.closed = true;
     const out = this.out;
     if (out !== null && out !== process.stdout && out !== process.stderr) {
       await new Promise<void>((resolve) => out.end(() => resolve()));
     }
+    // Only now: a failure of the last chunk is still said.
+    this.closed = true;
   }
 
   /** The file, (re)opened for appending: its own failures arrive through the chunks' callbacks. */
   private open(): Writable {
     const out = createWriteStream(this.destination, { flags: "a", mode: 0o640 });
-    // An error event with no listener would throw: the chunk's callback reports it.
-    out.on("error", () => undefined);
+    // A file that cannot be opened, or fails with no chunk under way, is said here (once, as the
+    // chunks' callbacks say theirs: the lines themselves are counted there).
+    out.on("error", (err) => this.failed(out, err));
     this.out = out;
     return out;
   }
