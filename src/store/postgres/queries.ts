@@ -94,6 +94,29 @@ export async function changed(db: pg.PoolClient, time: string, entry: OutboxEntr
 }
 
 /**
+ * `changed` for several changes in one transaction: the version moved on by their number, one
+ * notice, and their outbox records in one statement, in the order given (a multi-row INSERT draws
+ * its serial ids in row order).
+ */
+export async function changedAll(db: pg.PoolClient, time: string, entries: readonly OutboxEntry[]) {
+  if (entries.length === 0) return;
+  await db.query("UPDATE store_meta SET version = version + $1 WHERE id = 1", [entries.length]);
+  await db.query("SELECT pg_notify($1, current_schema())", [CHANGES_CHANNEL]);
+  for (let from = 0; from < entries.length; from += OUTBOX_ROWS_A_STATEMENT) {
+    const part = entries.slice(from, from + OUTBOX_ROWS_A_STATEMENT);
+    const values = part.map(
+      (_, i) => `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`,
+    );
+    await db.query(
+      `INSERT INTO audit_outbox (time, actor, action, object_kind, object_id, details) VALUES ${values.join(", ")}`,
+      part.flatMap((e) => [time, e.actor, e.action, e.object.kind, e.object.id, JSON.stringify(e.details)]),
+    );
+  }
+}
+/** Bind parameters are at most 65,535 a statement: 6 a row. */
+const OUTBOX_ROWS_A_STATEMENT = 1_000;
+
+/**
  * Writes the audit record of a change outside the snapshot (an alert's): no version bump (no node
  * need reload), but the same row lock as `changed`, held to COMMIT, so that its outbox id too is
  * drawn in commit order. FOR NO KEY UPDATE is the lock the bump's UPDATE takes.
