@@ -100,6 +100,60 @@ describe("spike counts with sightings out of order (several nodes, clocks a litt
   });
 });
 
+describe("impossible travel with sightings out of order (a long stream's, another node's)", () => {
+  const travel = () => detectors(DEFAULTS, "impossible-travel");
+  const at = (t: number, country: string) => sighting({ t, country });
+  const shown = (raised: Draft[]) =>
+    raised.map((r) => `${r.details["from"]}→${r.details["to"]} ${r.details["minutes"]} min`);
+
+  it("a late sighting raises no journey never made: Germany 10 h before the US is no alert (was: 1 s apart)", () => {
+    const { d, raised } = travel();
+    d.feed(at(T0 + 10 * HOUR, "US"));
+    d.feed(at(T0, "DE")); // a stream started 10 h before, ended after
+    expect(shown(raised)).toEqual([]);
+  });
+
+  it("a late sighting does not move the last place back: the US, then China 30 min later, is seen", () => {
+    const { d, raised } = travel();
+    d.feed(at(T0 + 10 * HOUR, "US"));
+    d.feed(at(T0, "DE"));
+    // Against Germany 10.5 h before (the place moved back), China looked reachable.
+    d.feed(at(T0 + 10 * HOUR + 30 * MIN, "CN"));
+    expect(shown(raised)).toEqual(["US→CN 30 min"]);
+  });
+
+  it("a late sighting is judged against the place before it in time: Germany, China 30 min later (arriving late), Germany 20 h on", () => {
+    const { d, raised } = travel();
+    d.feed(at(T0, "DE"));
+    d.feed(at(T0 + 20 * HOUR, "DE"));
+    d.feed(at(T0 + 30 * MIN, "CN"));
+    expect(shown(raised)).toEqual(["DE→CN 30 min"]);
+    expect(raised[0]?.at).toBe(T0 + 30 * MIN);
+  });
+
+  it("a late sighting against the place after it: the alert the in-order feed raises, dated and keyed alike", () => {
+    const late = travel();
+    const first = at(T0, "CN");
+    const second = at(T0 + HOUR, "US");
+    late.d.feed(second);
+    late.d.feed(first);
+    const inOrder = travel();
+    inOrder.d.feed(first);
+    inOrder.d.feed(second);
+    expect(shown(late.raised)).toEqual(["CN→US 60 min"]);
+    expect(late.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes])).toEqual(
+      inOrder.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes]),
+    );
+  });
+
+  it("holds a few places per principal however many sightings come", () => {
+    const { d } = travel();
+    for (let i = 0; i < 1_000; i++) d.feed(at(T0 + i * MIN, "DE"));
+    d.feed(at(T0, "DE")); // older than every place held
+    expect(d.retained().lastSeen).toBeLessThanOrEqual(4);
+  });
+});
+
 describe("made-up model names and idle subjects", () => {
   const known = (id: string) => id === "mythos-4";
   const junk = (t: number, n: number) =>

@@ -106,6 +106,22 @@ interface Seen {
 }
 
 /**
+ * A principal's latest places held for impossible travel, in time order: a sighting that arrives
+ * late (a long stream's, stamped at its start; another node's) is judged against its neighbours in
+ * time among them, and never moves the principal's last place back.
+ */
+const PLACES = 4;
+
+/** A journey between two sightings of one principal, `from` no later than `to`, too fast to travel. */
+interface Journey {
+  readonly from: Seen;
+  readonly to: Seen;
+  /** The least distance between the countries, less the tolerance. */
+  readonly km: number;
+  readonly speed: number;
+}
+
+/**
  * The credential a principal's alert names, as used in the sighting that raised it: the response
  * revokes it whatever its `createdAt` says (see service.ts). None in a warm-up's sightings (the
  * audit log does not record credentials).
@@ -291,7 +307,8 @@ const COOLED: ReadonlySet<string> = new Set<DetectorName>([
 export const SPIKES: ReadonlySet<string> = new Set<DetectorName>(["denial-spike", "volume-spike"]);
 
 export class Detectors {
-  private readonly lastSeen = new Map<string, Seen>();
+  /** Each principal's latest places, oldest first (see PLACES). */
+  private readonly lastSeen = new Map<string, Seen[]>();
   private readonly keyUse = new Map<string, KeyUse>();
   private readonly embargoed = new Map<string, Recent>();
   private readonly denials = new Map<string, SpikeCounter>();
@@ -484,11 +501,12 @@ export class Detectors {
    * built only then. Its dedupe key names the cooldown period (cooldown_ms from the epoch): two
    * raises of one node are a cooldown apart, so in different periods, while a node restarted (or
    * another node) seeing the same condition in the same period raises the alert already stored.
+   * @param at when the condition was met (ms): the sighting that completed it
    */
   private emit(
     detector: DetectorName,
     subject: Draft["subject"],
-    s: Sighting,
+    at: number,
     build: () => Pick<Draft, "severity" | "summary" | "auditIndexes" | "details">,
   ): void {
     // Warming: nothing raised, so no cooldown either (the stored alerts set those: see cooled). A
@@ -500,41 +518,74 @@ export class Detectors {
     const cool = this.coolingKey(detector, subject, (p) => this.held(p));
     const cooling = this.warming ? this.dueCooling : this.cooling;
     const last = cooling.get(cool);
-    if (last !== undefined && s.t - last < this.config.cooldown_ms) return;
-    cooling.set(cool, s.t);
-    const period = Math.floor(s.t / this.config.cooldown_ms);
-    const draft = Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at: s.t });
+    if (last !== undefined && at - last < this.config.cooldown_ms) return;
+    cooling.set(cool, at);
+    const period = Math.floor(at / this.config.cooldown_ms);
+    const draft = Object.assign(build(), { detector, subject, dedupeKey: `${key}:${period}`, at });
     if (this.warming) this.due.set(draft.dedupeKey, draft);
     else this.raise(draft);
   }
 
+  /**
+   * Judges the sighting against its neighbours in time among the principal's places held (see
+   * PLACES). One that arrives late sits between them, or before them all: taken as the latest, it
+   * moved the principal's last place back, and against a later place its negative gap counted as
+   * 1 s, raising a journey never made. Any two sightings of one principal are a journey it made
+   * (stops between only make it faster), so no neighbour raises a false alert; the nearest ones
+   * raise the most. The alert is dated by the journey's end, as a node that saw the two in order
+   * dates it (one dedupe key whatever the order).
+   */
   private travel(s: Sighting): void {
     if (s.country === null) return;
     const who = this.held(s.principal);
-    const previous = this.lastSeen.get(who);
-    this.lastSeen.set(who, { country: s.country, t: s.t, audit: s.audit });
-    if (previous === undefined || previous.country === s.country) return;
-    const least = minimumDistanceKm(previous.country, s.country);
-    if (least === null) return; // a country the data set does not place
-    const km = least - this.config.impossible_travel.tolerance_km;
-    if (km <= 0) return;
-    const hours = Math.max(s.t - previous.t, 1_000) / 3_600_000;
-    const speed = km / hours;
-    if (speed <= this.config.impossible_travel.max_speed_kmh) return;
-    const minutes = Math.round((s.t - previous.t) / 60_000);
-    this.emit("impossible-travel", { kind: "principal", id: s.principal }, s, () => ({
+    const seen: Seen = { country: s.country, t: s.t, audit: s.audit };
+    const places = this.lastSeen.get(who);
+    if (places === undefined) {
+      this.lastSeen.set(who, [seen]);
+      return;
+    }
+    // After every place held at or before it.
+    let i = places.length;
+    while (i > 0 && (places[i - 1]?.t ?? -Infinity) > s.t) i--;
+    const before = places[i - 1];
+    const after = places[i];
+    // Older than every place held, with no room: it would be the first to go.
+    if (i > 0 || places.length < PLACES) {
+      places.splice(i, 0, seen);
+      if (places.length > PLACES) places.shift();
+    }
+    const earlier = before === undefined ? null : this.journey(before, seen);
+    const later = after === undefined ? null : this.journey(seen, after);
+    const j = earlier === null || (later !== null && later.speed > earlier.speed) ? later : earlier;
+    if (j === null) return;
+    const { from, to, km, speed } = j;
+    const minutes = Math.round((to.t - from.t) / 60_000);
+    this.emit("impossible-travel", { kind: "principal", id: s.principal }, to.t, () => ({
       severity: "high",
-      summary: `${s.principal} was seen in ${previous.country} and ${minutes} min later in ${s.country}, at least ${Math.round(km)} km apart (${Math.round(speed)} km/h)`,
-      auditIndexes: [previous.audit, s.audit].filter((a): a is string => a !== null),
+      summary: `${s.principal} was seen in ${from.country} and ${minutes} min later in ${to.country}, at least ${Math.round(km)} km apart (${Math.round(speed)} km/h)`,
+      auditIndexes: [from.audit, to.audit].filter((a): a is string => a !== null),
       details: {
-        from: previous.country,
-        to: s.country,
+        from: from.country,
+        to: to.country,
         km: Math.round(km),
         minutes,
         speed_kmh: Math.round(speed),
         credential: s.credential,
       },
     }));
+  }
+
+  /** The journey from `from` to `to` (no earlier), when too fast to travel; else null. */
+  private journey(from: Seen, to: Seen): Journey | null {
+    if (from.country === to.country) return null;
+    const least = minimumDistanceKm(from.country, to.country);
+    if (least === null) return null; // a country the data set does not place
+    const km = least - this.config.impossible_travel.tolerance_km;
+    if (km <= 0) return null;
+    // Two places at once (the same millisecond) count as a second apart.
+    const hours = Math.max(to.t - from.t, 1_000) / 3_600_000;
+    const speed = km / hours;
+    return speed > this.config.impossible_travel.max_speed_kmh ? { from, to, km, speed } : null;
   }
 
   private sharing(s: Sighting): void {
@@ -554,7 +605,7 @@ export class Detectors {
     const networks = use.networks.size > c.max_networks;
     if (!countries && !networks) return;
     const { countries: seenIn, networks: from } = use;
-    this.emit("key-sharing", { kind: "key", id: s.credential }, s, () => {
+    this.emit("key-sharing", { kind: "key", id: s.credential }, s.t, () => {
       const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
       const what = countries
         ? `${seenIn.size} countries (${[...seenIn.keys()].join(", ")})`
@@ -627,7 +678,7 @@ export class Detectors {
   }
 
   private deniedParty(s: Sighting): void {
-    this.emit("denied-party", { kind: "principal", id: s.principal }, s, () => ({
+    this.emit("denied-party", { kind: "principal", id: s.principal }, s.t, () => ({
       severity: "critical",
       summary: `${s.principal}, a confirmed denied-party screening match, tried ${s.model}`,
       auditIndexes: s.audit === null ? [] : [s.audit],
@@ -651,7 +702,7 @@ export class Detectors {
       if (counter === undefined) this.denials.set(key, (counter = new SpikeCounter()));
       if (!counter.add(s.t, c.window_ms, watched, c.min_denials, c.factor, s.audit)) continue;
       const st = counter.state();
-      this.emit("denial-spike", { kind, id }, s, () => ({
+      this.emit("denial-spike", { kind, id }, s.t, () => ({
         severity: "medium",
         summary: `${st.count} denials for ${kind} ${id} within ${Math.round(c.window_ms / 60_000)} min (baseline ${st.baseline} per window)`,
         auditIndexes: st.evidence,
@@ -667,7 +718,7 @@ export class Detectors {
     if (counter === undefined) this.volume.set(who, (counter = new SpikeCounter()));
     if (!counter.add(s.t, c.window_ms, this.watched(c.window_ms), c.min_requests, c.factor, s.audit)) return;
     const st = counter.state();
-    this.emit("volume-spike", { kind: "principal", id: s.principal }, s, () => ({
+    this.emit("volume-spike", { kind: "principal", id: s.principal }, s.t, () => ({
       severity: "medium",
       summary: `${s.principal} made ${st.count} requests within ${Math.round(c.window_ms / 60_000)} min (its baseline: ${st.baseline} per window)`,
       auditIndexes: st.evidence,
@@ -681,8 +732,10 @@ export class Detectors {
     for (const r of this.embargoed.values()) embargoed += r.size;
     let keyUse = 0;
     for (const u of this.keyUse.values()) keyUse += u.countries.size + u.networks.size;
+    let lastSeen = 0;
+    for (const places of this.lastSeen.values()) lastSeen += places.length;
     return {
-      lastSeen: this.lastSeen.size,
+      lastSeen,
       keyUse,
       embargoed,
       denials: this.denials.size,
@@ -694,7 +747,7 @@ export class Detectors {
   /** Forgets subjects idle for longer than every window (memory stays bounded by active ones). */
   private sweep(now: number): void {
     const horizon = now - Detectors.lookBack(this.config);
-    for (const [k, v] of this.lastSeen) if (v.t < horizon) this.lastSeen.delete(k);
+    for (const [k, v] of this.lastSeen) if ((v.at(-1)?.t ?? 0) < horizon) this.lastSeen.delete(k);
     for (const [k, v] of this.cooling) if (v < horizon) this.cooling.delete(k);
     for (const [k, v] of this.keyUse) {
       // A loop, not Math.max(...): spreading a large map overflows the stack.

@@ -15,12 +15,11 @@
  * appended twice.
  *
  * A sighting is dated by the clock of the node that decided its request. One dated more than
- * MAX_AHEAD_MS ahead of this node's clock (that node's clock is wrong) is dated now instead, and
- * counted: taken as it came, a sighting a year ahead moved its subject's windows and cooldowns a
- * year ahead (silencing it, or keeping a key's country "within the window" for a year), dated its
- * alert a year ahead, and the periodic sweep it ran forgot every other subject's state.
+ * MAX_AHEAD_MS ahead of this node's clock (that node's clock is wrong) is dated now instead, counted
+ * and reported, by the rule the audit log's replay follows too (clock.ts).
  */
 import { Redis } from "ioredis";
+import { AheadTimes } from "./clock.js";
 import type { Sighting } from "./detectors.js";
 
 export interface SightingFeed {
@@ -65,19 +64,8 @@ export interface FeedCounts {
   readonly failed: number;
   /** Batches sent. */
   readonly batches: number;
-  /** Read dated more than MAX_AHEAD_MS ahead of this node's clock, and dated now instead. */
+  /** Read dated more than MAX_AHEAD_MS (clock.ts) ahead of this node's clock, and dated now instead. */
   readonly redated: number;
-}
-
-/** How far ahead of this node's clock a sighting may be dated (ms): clocks a fleet keeps in step differ by less. */
-export const MAX_AHEAD_MS = 60_000;
-
-/**
- * The sighting as this node takes it: dated `now` when it is dated more than MAX_AHEAD_MS ahead (its
- * request was decided by now, and this node's clock is the best word on when); else as it came.
- */
-export function boundedTime(s: Sighting, now: number): Sighting {
-  return s.t > now + MAX_AHEAD_MS ? { ...s, t: now } : s;
 }
 
 export interface RedisSightingFeed extends SightingFeed {
@@ -181,11 +169,8 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
   let batches = 0;
   let droppedReported = 0;
   let droppedReportedAt = -Infinity;
-  let redated = 0;
-  let redatedReported = 0;
+  const ahead = new AheadTimes();
   let redatedReportedAt = -Infinity;
-  /** The first sighting redated since the last report: which node's clock to look at. */
-  let firstRedated: Sighting | null = null;
   let closed = false;
   const stop = new AbortController();
 
@@ -230,28 +215,17 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       ),
     );
   };
-  /** Sightings read from a node whose clock is ahead (see boundedTime), dated now and counted. */
+  /** Sightings read from a node whose clock is ahead (see clock.ts), dated now and counted. */
   const bounded = (s: Sighting, now: number): Sighting => {
-    const b = boundedTime(s, now);
-    if (b !== s) {
-      redated++;
-      firstRedated ??= s;
-    }
-    return b;
+    const t = ahead.bound(s.t, now, () => `request ${s.requestId}`);
+    return t === s.t ? s : { ...s, t };
   };
   const reportRedated = (now: number) => {
-    const n = redated - redatedReported;
-    if (n === 0 || now - redatedReportedAt < DROP_REPORT_MS) return;
-    const first = firstRedated;
-    redatedReported = redated;
+    if (now - redatedReportedAt < DROP_REPORT_MS) return;
+    const err = ahead.report("alert sighting stream", ["sighting", "sightings"]);
+    if (err === null) return;
     redatedReportedAt = now;
-    firstRedated = null;
-    o.onError(
-      new Error(
-        `alert sighting stream: ${n} ${n === 1 ? "sighting" : "sightings"} dated more than ${MAX_AHEAD_MS / 1000} s ahead of this node's clock, taken as of now (the deciding node's clock is wrong?); ` +
-          `the first: request ${first?.requestId ?? "?"} dated ${first === null ? "?" : new Date(first.t).toISOString()}`,
-      ),
-    );
+    o.onError(err);
   };
   const timer = setInterval(() => {
     reportDrops(Date.now());
@@ -310,7 +284,15 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       if (pending.length + sending >= MAX_PENDING) dropped++;
       else pending.push(JSON.stringify(s));
     },
-    counts: () => ({ waiting: pending.length, sending, appended, dropped, failed, batches, redated }),
+    counts: () => ({
+      waiting: pending.length,
+      sending,
+      appended,
+      dropped,
+      failed,
+      batches,
+      redated: ahead.count,
+    }),
     async *backlog(since) {
       if (started === "0-0") return;
       // Entry ids are Redis' clock at append: a few minutes' slack for a node's clock behind it, and

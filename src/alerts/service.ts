@@ -322,6 +322,7 @@ export class AlertService {
           now,
           stopped: () => this.closing,
           onSkipped: (err) => this.failed(err),
+          onAhead: (err) => this.failed(err),
         });
         skip = w.lastRequestIds;
         this.warmed = { ...w, ms: Math.round(performance.now() - started), dropped: this.dropped };

@@ -139,14 +139,19 @@ async function life(sightings: readonly (Sighting | Buffer)[], o: Life = {}): Pr
         }),
   });
   await o.opened?.(service);
+  // Bytes in a row are appended together (one write to disk for many: a long log written quickly).
+  let bytes: Promise<bigint>[] = [];
   for (const s of sightings) {
     if (Buffer.isBuffer(s)) {
-      await audit.log.append(s);
+      bytes.push(audit.log.append(s));
       continue;
     }
+    await Promise.all(bytes);
+    bytes = [];
     const index = await audit.log.append(entryOf(s, o.pseudonymize));
     service.replay({ ...s, audit: String(index) });
   }
+  await Promise.all(bytes);
   await audit.log.publish();
   await service.warmedUp();
   await service.settled();
@@ -640,5 +645,71 @@ describe("a spike lost between its decisions' entries and the store", () => {
     expect(raised[0]?.evidence.details).toMatchObject({ count: 12, baseline: 4 });
     // Its volume spike, whose subject the replay knows only by the pseudonym, is not raised under it.
     expect(await volumeSpikes()).toEqual([]);
+  });
+});
+
+/**
+ * The audit log is written by every node of a fleet sharing it (on PostgreSQL), each dating its
+ * entries by its own clock: an entry from a node whose clock is badly ahead is replayed as of the
+ * warm-up's now (the rule the shared sighting stream follows: clock.ts), counted, and told once.
+ */
+describe("an entry dated far ahead of this node's clock (another node's, on a shared log)", () => {
+  const YEAR = 365 * DAY;
+  const ahead = (errors: unknown[]) =>
+    errors.map((e) => (e as Error).message).filter((m) => m.includes("ahead of this node's clock"));
+
+  it("its embargo alert raised by the warm-up is dated now, not a year ahead; counted and told once", async () => {
+    // Written by the node ahead, whose own alert never reached the store: the warm-up raises it.
+    await life([entryOf(embargoed(now() + YEAR))]);
+    const errors: unknown[] = [];
+    const metrics = new GatewayMetrics({}, { defaultMetrics: false });
+    const before = now();
+    const second = await life([], { errors, metrics });
+    const after = now();
+    expect(await stored()).toEqual(["embargoed-attempt feng medium"]);
+    const [medium] = await store.alerts.list();
+    expect(Date.parse(medium!.raised_at)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(medium!.raised_at)).toBeLessThanOrEqual(after);
+    expect(second.warmed).toMatchObject({ replayed: 1, redated: 1 });
+    expect(ahead(errors)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          "^the alerts' warm-up: 1 audit entry dated more than 60 s ahead of this node's clock, taken as of now " +
+            `\\(the deciding node's clock is wrong\\?\\); the first: entry 0 of the audit log at ${dataDir}/audit ` +
+            "\\(request r\\d+\\) dated 20\\d\\d-",
+        ),
+      ),
+    ]);
+    expect((await metrics.expose()).text).toContain('clearance_errors_total{source="alerts"} 1');
+  });
+
+  it("falling on the sweep's turn, it does not forget what was replayed: the third attempt is high (was: medium)", async () => {
+    const t = now() - 10 * MIN;
+    // feng's attempts 1 and 2; 9,997 ordinary requests; the node ahead's entry is the 10,000th replayed.
+    const bulk = Array.from({ length: 9_997 }, (_, i) =>
+      entryOf(sighting({ t: t + MIN, principal: "bulk", requestId: `bulk-${i}` })),
+    );
+    await life([
+      entryOf(embargoed(t)),
+      entryOf(embargoed(t + MIN)),
+      ...bulk,
+      entryOf(sighting({ t: now() + YEAR, principal: "listed", reason: "denied-party", decision: "deny" })),
+    ]);
+    const errors: unknown[] = [];
+    const second = await life([embargoed(now())], { errors });
+    expect(await stored()).toEqual(["embargoed-attempt feng high", "embargoed-attempt feng medium"]);
+    expect(second.warmed).toMatchObject({ replayed: 10_000, redated: 1 });
+    expect(ahead(errors)).toHaveLength(1);
+  }, 60_000);
+
+  it("an entry a little ahead (within a minute: clocks in step) is replayed as dated, not counted", async () => {
+    const t = now() + 30_000;
+    await life([entryOf(embargoed(t))]);
+    const errors: unknown[] = [];
+    const second = await life([], { errors });
+    expect(second.warmed).toMatchObject({ replayed: 1, redated: 0 });
+    const [medium] = await store.alerts.list();
+    expect(medium?.raised_at).toBe(new Date(t).toISOString());
+    expect(ahead(errors)).toEqual([]);
   });
 });

@@ -18,6 +18,14 @@
  * is skipped, and the skipped entries are told once, after the replay (onSkipped): the warm-up is
  * best effort, and the log cannot be mended, so stopping there would leave every later entry
  * unwatched at every start until the entry leaves the look-back. Skipped, one sighting is missing.
+ *
+ * An entry is dated by the clock of the node that decided its request, which need not be this one
+ * (a log on PostgreSQL the fleet shares): one dated more than a minute ahead of this node's clock is
+ * taken as of the warm-up's now, counted and told once after the replay (onAhead), by the rule the
+ * shared sighting stream follows (clock.ts). Replayed as dated, an entry a year ahead set its
+ * principal's last place, attempts and spike window a year ahead, dated the embargo alert the
+ * warm-up raises for it a year ahead, and, falling on the 10,000th, ran the sweep a year ahead,
+ * which forgot everything replayed before it.
  */
 import type { LogSource } from "../audit/source.js";
 import { TILE_WIDTH } from "../audit/tiles.js";
@@ -30,6 +38,7 @@ import {
   type DecisionEntry,
 } from "../audit/read.js";
 import type { CompiledScheme } from "../scheme/index.js";
+import { AheadTimes, boundedTime } from "./clock.js";
 import { FEDERATED, sightingPartner, type Detectors, type Sighting } from "./detectors.js";
 
 /**
@@ -50,6 +59,8 @@ export interface WarmUpOptions {
   readonly stopped?: () => boolean;
   /** Told once, after the replay, of the damaged entries it skipped: how many, the first named. */
   readonly onSkipped?: (err: LogUnreadableError) => void;
+  /** Told once, after the replay, of the entries dated far ahead and taken as of `now`: how many, the first named. */
+  readonly onAhead?: (err: Error) => void;
 }
 
 export interface WarmUp {
@@ -59,6 +70,8 @@ export interface WarmUp {
   readonly read: number;
   /** Damaged entries read and skipped (see the file's comment). */
   readonly skipped: number;
+  /** Decision entries dated more than a minute ahead of `now`, replayed as of `now` (see the file's comment). */
+  readonly redated: number;
   /** The first entry index read, and the end (the published size at start). */
   readonly from: bigint;
   readonly to: bigint;
@@ -151,6 +164,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
       replayed: 0,
       read: 0,
       skipped: 0,
+      redated: 0,
       from: size,
       to: size,
       coveredFrom: null,
@@ -163,6 +177,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
   let read = 0;
   let skipped = 0;
   let firstSkipped: LogUnreadableError | null = null;
+  const ahead = new AheadTimes();
   let coveredFrom: number | null = null;
   let coveredTo: number | null = null;
   const log = `the audit log at ${o.source.location}`;
@@ -182,15 +197,18 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
           firstSkipped ??= err;
           continue;
         }
+        // Dated far ahead of this node's clock (its node's clock is wrong): as of now (see clock.ts).
+        const t =
+          e === null
+            ? boundedTime(timeOf(text), o.now)
+            : ahead.bound(Date.parse(e.time), o.now, () => `entry ${at} of ${log} (request ${e.request_id})`);
         // The first entry read with a time tells how far back the replay reaches: the look-back's
         // start when an older entry was passed over (everything since is here), else that entry's
         // own time. A damaged time is no bound: taken as one, it switched the spike detectors off.
         if (coveredFrom === null) {
-          const first = e === null ? timeOf(text) : Date.parse(e.time);
-          if (Number.isNaN(first)) continue;
-          coveredFrom = first < since ? since : first;
+          if (Number.isNaN(t)) continue;
+          coveredFrom = t < since ? since : t;
         }
-        const t = e === null ? Number.NaN : Date.parse(e.time);
         if (e === null || !(t >= since)) continue;
         // Coverage grows with each sighting replayed, never ahead of it: a replay that stops (the
         // service closing) or fails (an unreadable bundle) leaves what follows unwatched, not empty.
@@ -216,8 +234,20 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUp> {
         ),
       );
     }
+    const aheadErr = ahead.report("the alerts' warm-up", ["audit entry", "audit entries"]);
+    if (aheadErr !== null) o.onAhead?.(aheadErr);
   }
-  return { replayed, read, skipped, from, to: size, coveredFrom, coveredTo, lastRequestIds };
+  return {
+    replayed,
+    read,
+    skipped,
+    redated: ahead.count,
+    from,
+    to: size,
+    coveredFrom,
+    coveredTo,
+    lastRequestIds,
+  };
 }
 
 /**
