@@ -7,6 +7,7 @@ import { api, ApiError, session, SESSION_ENDED } from "./api.js";
 import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from "./oidc.js";
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
+import { Shown } from "./components/ui.js";
 import { AlertsPage } from "./pages/Alerts.js";
 import { AuditPage } from "./pages/Audit.js";
 import { IdentityProvidersPage } from "./pages/IdentityProviders.js";
@@ -269,9 +270,11 @@ function SignIn({
                   className="secondary"
                   onClick={() => startSignIn(p).catch((err: Error) => setOidcError(err.message))}
                 >
-                  Sign in with {p.name}
+                  Sign in with <Shown text={p.name} />
                 </button>{" "}
-                <span className="hint">({p.partner})</span>
+                <span className="hint">
+                  (<Shown text={p.partner} />)
+                </span>
               </li>
             ))}
           </ul>
@@ -297,8 +300,13 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
       <header className="topbar">
         <span className="brand">Clearance</span>
         <span className="who">
-          {me.name} · {me.roles.join(", ")}
-          {me.organization ? ` · ${me.organization}` : ""}
+          <Shown text={me.name} /> · {me.roles.join(", ")}
+          {me.organization ? (
+            <>
+              {" "}
+              · <Shown text={me.organization} />
+            </>
+          ) : null}
         </span>
         <button type="button" className="secondary" onClick={onSignOut}>
           Sign out

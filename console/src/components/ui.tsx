@@ -1,5 +1,6 @@
 /** Small shared pieces: loading and error states, status badges, progress, a page heading. */
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { visible } from "./text.js";
 
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
   // `of`: the read (its deps) the state is of. What was read for other deps (another license's id,
@@ -59,6 +60,14 @@ export function Loading<T>({
       {children(state.data)}
     </>
   );
+}
+
+/**
+ * Stored text (a name, a label, a reason, a note): control characters and bidirectional overrides
+ * written as their code point, isolated from the text around it (text.ts).
+ */
+export function Shown({ text }: { text: string }) {
+  return <bdi>{visible(text)}</bdi>;
 }
 
 export function Status({ value }: { value: string }) {

@@ -14,7 +14,7 @@ import {
 import type { AlertRecord } from "../../../src/store/alerts.js";
 import { api, listAll, type Page } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
 
@@ -170,7 +170,7 @@ export function AlertsPage({ me }: { me: Me }) {
                         {a.subject.kind} <span className="mono">{a.subject.id}</span>
                       </td>
                       <td>
-                        {a.summary}
+                        <Shown text={a.summary} />
                         {a.response ? (
                           <div className="hint">
                             Done automatically: {a.response.action} ({a.response.result})
@@ -186,8 +186,12 @@ export function AlertsPage({ me }: { me: Me }) {
                           .filter((s) => s.state !== "open")
                           .map((s) => (
                             <div key={`${s.state}${s.at}`} className="hint">
-                              {s.state} by {s.actor}, {when(s.at)}
-                              {s.note ? `: ${s.note}` : ""}
+                              {s.state} by <Shown text={s.actor} />, {when(s.at)}
+                              {s.note ? (
+                                <>
+                                  : <Shown text={s.note} />
+                                </>
+                              ) : null}
                             </div>
                           ))}
                       </td>

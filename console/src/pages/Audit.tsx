@@ -14,7 +14,7 @@ import {
   type AuditEntry,
   type LogVerification,
 } from "../audit/log.js";
-import { PageHeading, Progress, Status } from "../components/ui.js";
+import { PageHeading, Progress, Shown, Status } from "../components/ui.js";
 import { useLocation } from "../router.js";
 
 const VKEY = "clearance.verifier-key";
@@ -218,7 +218,9 @@ function Lookup({ vkey }: { vkey: string }) {
               {Object.entries(shown.entry).map(([k, v]) => (
                 <div key={k} style={{ display: "contents" }}>
                   <dt>{k}</dt>
-                  <dd className="mono">{typeof v === "string" ? v : JSON.stringify(v)}</dd>
+                  <dd className="mono">
+                    <Shown text={typeof v === "string" ? v : JSON.stringify(v)} />
+                  </dd>
                 </div>
               ))}
             </dl>
@@ -351,8 +353,12 @@ function Browse() {
                 <td>{index.toString()}</td>
                 <td>{e.time.slice(0, 19).replace("T", " ")}</td>
                 <td>{e.type}</td>
-                <td className="mono">{who(e)}</td>
-                <td>{what(e)}</td>
+                <td className="mono">
+                  <Shown text={who(e)} />
+                </td>
+                <td>
+                  <Shown text={what(e)} />
+                </td>
                 <td>
                   {e.type === "decision" ? (
                     <>

@@ -9,7 +9,7 @@ import type { FederatedPrincipalRecord } from "../../../src/store/index.js";
 import type { MatchRow } from "../../../src/store/screening.js";
 import { api, listAll } from "../api.js";
 import { TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, Status, useLoad } from "../components/ui.js";
+import { Loading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 type Federated = FederatedPrincipalRecord & { blocked: PrincipalBlock | null };
@@ -77,7 +77,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                   {principals.map((p) => (
                     <tr key={p.id}>
                       <td>
-                        {p.display_name ?? p.subject}
+                        <Shown text={p.display_name ?? p.subject} />
                         <div className="hint mono">{p.id}</div>
                       </td>
                       <td>
@@ -94,7 +94,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                         <Status value={p.blocked ? "blocked" : "allowed"} />
                         {p.blocked ? (
                           <div className="hint">
-                            by {p.blocked.by}: {p.blocked.reason}
+                            by <Shown text={p.blocked.by} />: <Shown text={p.blocked.reason} />
                           </div>
                         ) : null}
                       </td>

@@ -8,6 +8,7 @@ import { apiWithProgress } from "../api.js";
 import { instantText } from "../components/dates.js";
 import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
+import { Shown } from "../components/ui.js";
 import { ACCESS_TEXT, fallbackText, policyGroups, type GroupedRow } from "../../../src/report/words.js";
 
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
@@ -188,8 +189,8 @@ function FootprintView({ r }: { r: FootprintSummary }) {
   return (
     <section className="footprint" aria-label="Footprint">
       <p role="status">
-        {r.scheme.name}, {instantText(s.period.from)} to {instantText(s.period.to)} (end excluded):{" "}
-        {s.decisions.toLocaleString("en")} decisions in {s.locations.length} locations:{" "}
+        <Shown text={r.scheme.name} />, {instantText(s.period.from)} to {instantText(s.period.to)} (end
+        excluded): {s.decisions.toLocaleString("en")} decisions in {s.locations.length} locations:{" "}
         {(s.decisions - lookups).toLocaleString("en")} requests and {lookups.toLocaleString("en")} model{" "}
         {lookups === 1 ? "lookup" : "lookups"} (a lookup says which model a caller would get and serves
         nothing); {s.rows.length.toLocaleString("en")} served rows,{" "}

@@ -9,7 +9,7 @@ import type { PartnerDocument } from "../../../src/control/types.js";
 import type { ProviderRecord } from "../../../src/identity/schema.js";
 import { api, listAll } from "../api.js";
 import { TextField, submissionErrors, useBusy } from "../components/form.js";
-import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { FederatedPrincipals } from "./FederatedPrincipals.js";
 import { ProviderForm } from "./ProviderForm.js";
@@ -79,7 +79,7 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
                     {providers.map((p) => (
                       <tr key={p.id}>
                         <td>
-                          {p.name ?? p.id}
+                          <Shown text={p.name ?? p.id} />
                           {p.name ? <span className="hint"> ({p.id})</span> : null}
                         </td>
                         <td>{p.partner}</td>

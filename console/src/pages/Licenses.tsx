@@ -4,7 +4,7 @@
  * that would take effect), denial with a reason, suspension, reinstatement, revocation, and the
  * quota used of its limit.
  */
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { licenseApplication } from "../../../src/licensing/schema.js";
 import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.js";
 import { countingApprovals } from "../../../src/licensing/workflow.js";
@@ -24,7 +24,7 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { END_HINT, endText, instantText } from "../components/dates.js";
-import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, navigate, useLocation } from "../router.js";
 import { LicenseActions } from "./LicenseActions.js";
@@ -517,14 +517,25 @@ function Countries({
   );
 }
 
-function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["conditions"]>): string {
+/** An approval's conditions in words; its note (the approver's text) shown as stored (Shown). */
+function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["conditions"]>): ReactNode {
   const parts = [
     c.destinations ? `destinations narrowed to ${c.destinations.join(", ")}` : null,
     c.quota_tokens !== undefined ? `quota lowered to ${c.quota_tokens.toLocaleString("en")} tokens` : null,
     c.valid_until ? `ends earlier, on ${endText(c.valid_until)}` : null,
-    c.note ? `note: “${c.note}”` : null,
   ].filter((p) => p !== null);
-  return parts.length === 0 ? "without conditions" : `with conditions: ${parts.join("; ")}`;
+  if (parts.length === 0 && !c.note) return "without conditions";
+  const said = parts.join("; ");
+  return (
+    <>
+      with conditions: {said}
+      {c.note ? (
+        <>
+          {said === "" ? "" : "; "}note: “<Shown text={c.note} />”
+        </>
+      ) : null}
+    </>
+  );
 }
 
 function LicenseDetail({ me, id }: { me: Me; id: string }) {
@@ -557,7 +568,9 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
               </p>
               <div className="panel">
                 <h2>Justification</h2>
-                <p>{l.justification}</p>
+                <p>
+                  <Shown text={l.justification} />
+                </p>
               </div>
               {usage !== null && usage.quota_tokens !== null ? (
                 <div className="panel">
@@ -622,9 +635,19 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                       {l.history.map((h, i) => (
                         <tr key={i}>
                           <td>{h.at.slice(0, 19).replace("T", " ")}</td>
-                          <td>{h.actor}</td>
+                          <td>
+                            <Shown text={h.actor} />
+                          </td>
                           <td>{h.action}</td>
-                          <td>{h.reason ?? (h.conditions ? conditionsText(h.conditions) : "")}</td>
+                          <td>
+                            {h.reason !== undefined ? (
+                              <Shown text={h.reason} />
+                            ) : h.conditions ? (
+                              conditionsText(h.conditions)
+                            ) : (
+                              ""
+                            )}
+                          </td>
                         </tr>
                       ))}
                     </tbody>

@@ -19,7 +19,7 @@ import {
   useBusy,
   zodErrors,
 } from "../components/form.js";
-import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { setText } from "./Licenses.js";
 
@@ -57,7 +57,7 @@ export function PartnersPage({ me }: { me: Me }) {
                 {partners.map((p) => (
                   <tr key={p.id}>
                     <td>
-                      {p.partner.name ?? p.id}
+                      <Shown text={p.partner.name ?? p.id} />
                       {p.partner.name ? <span className="hint"> ({p.id})</span> : null}
                     </td>
                     <td>{p.kind}</td>

@@ -20,7 +20,7 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { instantText } from "../components/dates.js";
-import { Loading, PageHeading, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 /** A key as the API lists it: never its hash. */
@@ -99,7 +99,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                     <tr key={k.id}>
                       <td className="mono">{k.id}</td>
                       <td>{k.principalId}</td>
-                      <td>{k.label ?? "—"}</td>
+                      <td>{k.label === undefined || k.label === null ? "—" : <Shown text={k.label} />}</td>
                       <td>{k.createdAt.slice(0, 19).replace("T", " ")}</td>
                       <td>
                         <Status value={k.revokedAt === null ? "active" : "revoked"} />

@@ -8,7 +8,7 @@ import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js"
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, PageHeading, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
 import { leftOutWhy, type LeftOut } from "./left-out.js";
@@ -70,9 +70,13 @@ function VersionList({ me }: { me: Me }) {
                       <td>
                         <Link to={`/schemes/${v.version}`}>Version {v.version}</Link>
                       </td>
-                      <td>{v.name}</td>
+                      <td>
+                        <Shown text={v.name} />
+                      </td>
                       <td className="mono">{v.digest.slice(0, 19)}…</td>
-                      <td>{v.uploaded_by}</td>
+                      <td>
+                        <Shown text={v.uploaded_by} />
+                      </td>
                       <td>{v.uploaded_at.slice(0, 19).replace("T", " ")}</td>
                       <td>{v.active ? <strong>active</strong> : ""}</td>
                     </tr>
@@ -281,8 +285,8 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
               </p>
             ) : null}
             <p>
-              {v.name}, uploaded by {v.uploaded_by} on {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC;{" "}
-              <span className="mono">{v.digest}</span>
+              <Shown text={v.name} />, uploaded by <Shown text={v.uploaded_by} /> on{" "}
+              {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC; <span className="mono">{v.digest}</span>
             </p>
             {v.active ? <LeftOutList version={v} /> : null}
             <div className="panel">

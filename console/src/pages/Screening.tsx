@@ -9,7 +9,7 @@ import { screeningReview } from "../../../src/screening/schemas.js";
 import type { ListEntry } from "../../../src/screening/types.js";
 import { api, listAll, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { PageHeading, Status } from "../components/ui.js";
+import { PageHeading, Shown, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { ScreeningLists } from "./ScreeningLists.js";
 import "./review.css";
@@ -140,12 +140,13 @@ function MatchCard({
   return (
     <article className="panel match" aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>
-        {subjectName(m)} — {x.primary_name}
+        <Shown text={subjectName(m)} /> — <Shown text={x.primary_name} />
       </h3>
       <p>
         Score <strong>{m.score.toFixed(3)}</strong> on {m.list}, entry {m.entry_id}: the {m.subject_kind}{" "}
         <span className="mono">{m.subject_id}</span> matched the {x.strength} {x.name_kind} name “
-        {x.matched_name}”. Found {when(m.created_at)} UTC.
+        <Shown text={x.matched_name} />
+        ”. Found {when(m.created_at)} UTC.
       </p>
       <div className="side-by-side">
         <SubjectFactsView match={m} />
@@ -166,7 +167,7 @@ function SubjectFactsView({ match: m }: { match: Match }) {
       </h4>
       <dl className="terms">
         <dt>Name</dt>
-        <dd>{f?.name ?? "—"}</dd>
+        <dd>{f?.name === undefined ? "—" : <Shown text={f.name} />}</dd>
         <dt>Type</dt>
         <dd>{f?.type ?? m.subject_kind}</dd>
         <dt>{m.subject_kind === "organization" ? "Country" : "Born"}</dt>
@@ -217,7 +218,13 @@ function EntryView({ match: m }: { match: Match }) {
           <ul className="names">
             {e.names.map((n, i) => (
               <li key={i}>
-                {n.name === x.matched_name ? <mark>{n.name}</mark> : n.name}{" "}
+                {n.name === x.matched_name ? (
+                  <mark>
+                    <Shown text={n.name} />
+                  </mark>
+                ) : (
+                  <Shown text={n.name} />
+                )}{" "}
                 <span className="hint">
                   {n.kind}
                   {n.strength === "weak" ? ", weak" : ""}
@@ -238,7 +245,9 @@ function EntryView({ match: m }: { match: Match }) {
           ) : (
             <ul className="names">
               {e.addresses.map((a, i) => (
-                <li key={i}>{a}</li>
+                <li key={i}>
+                  <Shown text={a} />
+                </li>
               ))}
               {none(e.addresses) ? <li>{e.countries.join(", ")}</li> : null}
             </ul>
@@ -259,13 +268,17 @@ function EntryView({ match: m }: { match: Match }) {
         {e.source ? (
           <>
             <dt>Source list</dt>
-            <dd>{e.source}</dd>
+            <dd>
+              <Shown text={e.source} />
+            </dd>
           </>
         ) : null}
         {e.remarks ? (
           <>
             <dt>Remarks</dt>
-            <dd>{e.remarks}</dd>
+            <dd>
+              <Shown text={e.remarks} />
+            </dd>
           </>
         ) : null}
       </dl>
@@ -428,14 +441,14 @@ function History({ generation }: { generation: number }) {
                     {m.subject_kind} <span className="mono">{m.subject_id}</span>
                   </td>
                   <td>
-                    {m.explanation.primary_name} ({m.list} {m.entry_id})
+                    <Shown text={m.explanation.primary_name} /> ({m.list} {m.entry_id})
                   </td>
                   <td>{m.score.toFixed(3)}</td>
                   <td>
                     <Status value={m.status} />
                   </td>
-                  <td>{m.reviewer ?? "—"}</td>
-                  <td>{m.reason ?? "—"}</td>
+                  <td>{m.reviewer === null ? "—" : <Shown text={m.reviewer} />}</td>
+                  <td>{m.reason === null ? "—" : <Shown text={m.reason} />}</td>
                   <td>{when(m.updated_at)}</td>
                 </tr>
               ))}

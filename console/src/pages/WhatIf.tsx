@@ -10,7 +10,8 @@ import { whatIfRequest } from "../../../src/whatif/schemas.js";
 import { apiWithProgress, listAll } from "../api.js";
 import { FormError, Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
-import { Loading, PageHeading, useLoad } from "../components/ui.js";
+import { isolated } from "../components/text.js";
+import { Loading, PageHeading, Shown, useLoad } from "../components/ui.js";
 import { useLocation } from "../router.js";
 import { Footprint } from "./Footprint.js";
 import { countryName } from "./WorldMap.js";
@@ -74,7 +75,7 @@ function WhatIfRunner({ versions, initial }: { versions: readonly VersionSummary
         value={version}
         options={[...versions].reverse().map((v) => ({
           value: String(v.version),
-          label: `Version ${v.version}: ${v.name}${v.active ? " (in force)" : ""}`,
+          label: `Version ${v.version}: ${isolated(v.name)}${v.active ? " (in force)" : ""}`,
         }))}
         onChange={setVersion}
         errors={{}}
@@ -177,7 +178,7 @@ function WhatIfResult({
   return (
     <section className="whatif-result" aria-label={`Impact of version ${version}`}>
       <h3>
-        Impact of {r.candidate.name} against {r.active.name}
+        Impact of <Shown text={r.candidate.name} /> against <Shown text={r.active.name} />
       </h3>
       <p>
         Impact digest <span className="mono">{r.digest}</span> (what activation checks), computed{" "}

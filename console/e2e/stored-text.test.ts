@@ -1,0 +1,118 @@
+/**
+ * Stored text is shown as it is, in Chromium against a real gateway: a partner's name, a key's
+ * label, a license's justification and a change's reason holding a right-to-left override (U+202E)
+ * or another invisible control are shown with the character written out (⟨U+202E⟩), isolated from
+ * the text beside them, rather than reordering what the officer reads.
+ */
+import type { Locator } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { application, asAdmin, call } from "../../src/testing/admin.js";
+import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
+
+const ctx: { h: Harness | null } = { h: null };
+const h = (): Harness => ctx.h as Harness;
+
+const RLO = "\u202E";
+const PDF = "\u202C";
+
+/** What a person reads in `at`: none of the characters that act rather than show, each written out. */
+async function readsAsStored(at: Locator, written: string): Promise<void> {
+  const text = await at.innerText();
+  expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/);
+  expect(text).toContain(written);
+  // Isolated: a name written right to left reorders nothing beside it.
+  expect(await at.locator("bdi").filter({ hasText: written }).count()).toBeGreaterThan(0);
+}
+
+describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", { timeout: 180_000 }, () => {
+  beforeAll(async () => {
+    ctx.h = await startHarness();
+  }, 180_000);
+  afterAll(async () => {
+    await ctx.h?.close();
+  });
+
+  it("a partner's name and a key's label with a right-to-left override show it written out", async () => {
+    // Read as stored, "Acme ‮sbal detsurt‬ (rlo-lab)" displayed as "Acme trusted labs (rlo-lab)" reversed
+    // into the id after it.
+    await asAdmin(h().t, "POST", "/admin/v1/partners", {
+      kind: "organization",
+      partner: {
+        id: "rlo-lab",
+        name: `Acme ${RLO}sbal detsurt`,
+        country: "FR",
+        assurance: "verified",
+        grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+      },
+      reason: `vetted ${RLO}ton`,
+    });
+    const key = await asAdmin(h().t, "POST", "/admin/v1/keys", {
+      principal: "alice",
+      label: `ops ${RLO}pukcab${PDF} key`,
+    });
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Partners");
+    const partner = page.getByRole("row").filter({ hasText: "rlo-lab" });
+    await partner.waitFor();
+    await readsAsStored(partner.getByRole("cell").first(), "Acme ⟨U+202E⟩sbal detsurt");
+    expect(await partner.getByRole("cell").first().innerText()).toContain("(rlo-lab)");
+
+    await open(page, "Principals and keys");
+    const row = page.getByRole("row").filter({ hasText: key.id as string });
+    await row.waitFor();
+    await readsAsStored(row, "ops ⟨U+202E⟩pukcab⟨U+202C⟩ key");
+    await expectAccessible(page, "principals with a key label written out");
+    await context.close();
+  });
+
+  it("a license's justification, a change's reason and an approval's note show their controls written out", async () => {
+    const applied = await call(
+      h().t,
+      h().tokens.applicant,
+      "POST",
+      "/admin/v1/licenses",
+      application({ justification: `analysts ${RLO}ton era yeht` }),
+    );
+    expect(applied.status).toBe(201);
+    const id = applied.body.id as string;
+    const denied = await call(h().t, h().tokens.approver1, "POST", `/admin/v1/licenses/${id}/deny`, {
+      reason: `out of scope \u2066${RLO}devorppa\u2069 for now`,
+    });
+    expect(denied.status).toBe(200);
+
+    const approved = await call(
+      h().t,
+      h().tokens.applicant,
+      "POST",
+      "/admin/v1/licenses",
+      application({ justification: "analysts of bw-cyber at the liaison office" }),
+    );
+    const conditioned = await call(
+      h().t,
+      h().tokens.approver1,
+      "POST",
+      `/admin/v1/licenses/${approved.body.id as string}/approve`,
+      { conditions: { destinations: ["FR"], note: `${RLO}reppots-wohs` } },
+    );
+    expect(conditioned.status).toBe(200);
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await page.goto(`/console/licenses/${encodeURIComponent(approved.body.id as string)}`);
+    const approval = page.getByRole("listitem").filter({ hasText: "alan@regulator approved" });
+    await readsAsStored(approval, "⟨U+202E⟩reppots-wohs");
+    expect(await approval.innerText()).toContain("destinations narrowed to FR; note: “⟨U+202E⟩reppots-wohs”");
+    await page.goto(`/console/licenses/${encodeURIComponent(id)}`);
+    const justification = page
+      .locator(".panel")
+      .filter({ has: page.getByRole("heading", { name: "Justification" }) });
+    await justification.waitFor();
+    await readsAsStored(justification, "analysts ⟨U+202E⟩ton era yeht");
+    const deny = page.getByRole("row").filter({ hasText: "deny" });
+    await readsAsStored(deny, "out of scope ⟨U+2066⟩⟨U+202E⟩devorppa⟨U+2069⟩ for now");
+    await expectAccessible(page, "a license with its justification written out");
+    await context.close();
+  });
+});
