@@ -188,3 +188,22 @@ it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines
   expect(received.length + lost).toBe(total);
   expect(errors).toEqual([]);
 }, 60_000);
+
+it("closes within its bound when the file takes nothing (a FIFO no one reads): waiting lines dropped, counted and said", async () => {
+  const path = join(dir, "never-read.fifo");
+  execFileSync("mkfifo", [path]);
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  m.observe(request("n1"));
+  m.observe(request("n2"));
+  // Before: close() waited for the FIFO's reader for ever, holding the gateway's shutdown.
+  await m.close();
+  expect(await dropped(m)).toBe(2);
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0])).toContain("took nothing");
+  // The open still waiting in the thread pool ends once a reader comes (this test's own).
+  const reader = createReadStream(path);
+  reader.on("error", () => undefined).resume();
+  await new Promise((r) => setTimeout(r, 50));
+  reader.destroy();
+}, 30_000);

@@ -48,6 +48,9 @@ const ms = (from: number | null, to: number | null): number | null =>
  */
 export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
+/** How long close() waits for the file to take its last lines (see close). */
+export const CLOSE_WAIT_MS = 5_000;
+
 /**
  * Lines gathered in memory and written in chunks (64 KiB, or every 200 ms): a write per request
  * would cost a system call each (pino's asynchronous destination measured several times dearer per
@@ -107,7 +110,19 @@ class BufferedDestination implements DestinationStream {
     this.flush();
     const out = this.out;
     if (out !== null && out !== process.stdout && out !== process.stderr) {
-      await new Promise<void>((resolve) => out.end(() => resolve()));
+      // Bounded: a file that takes nothing (a FIFO no one reads, a hung mount) must not hold the
+      // gateway's shutdown, and what comes after it (usage, the audit log), for ever. Its lines
+      // still waiting are dropped, counted and said (their chunks' callbacks, on destroy).
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        new Promise<boolean>((resolve) => out.end(() => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!ended) {
+        out.destroy(new Error(`it took nothing for ${CLOSE_WAIT_MS} ms at shutdown`));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
     // Only now: a failure of the last chunk is still said.
     this.closed = true;
