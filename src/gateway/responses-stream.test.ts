@@ -188,6 +188,34 @@ describe("a Responses stream cut after an image given whole in its `.done` event
     expect(got.usage?.output).toBeGreaterThanOrEqual(IMAGE_TOKENS);
     expect(got.usage?.output).toBeLessThan(IMAGE_TOKENS + 200);
   });
+
+  it("a stream cut after a partial image is charged that image (it was charged nothing)", async () => {
+    const partial = Buffer.alloc(1_000_000, 9).toString("base64");
+    const chunks = [
+      ...DONE_ONLY.slice(0, 2),
+      event("response.image_generation_call.partial_image", 2, {
+        output_index: 0,
+        item_id: "ig_1",
+        partial_image_index: 0,
+        partial_image_b64: partial,
+      }),
+    ];
+    const got = await read(chunks, true);
+    expect(got.usage?.output).toBeGreaterThanOrEqual(IMAGE_TOKENS);
+    expect(got.usage?.output).toBeLessThan(IMAGE_TOKENS + 200);
+  });
+
+  it("long base64-like text that is no image (reasoning's encrypted_content) is text, a token per 4 characters", async () => {
+    const encrypted = Buffer.alloc(3_000, 5).toString("base64"); // 4,000 characters
+    const reasoning = { type: "reasoning", id: "rs_1", summary: [], encrypted_content: encrypted };
+    const chunks = [
+      ...DONE_ONLY.slice(0, 2),
+      event("response.output_item.done", 2, { output_index: 0, item: reasoning }),
+    ];
+    const got = await read(chunks, true);
+    expect(got.usage?.output).toBeGreaterThanOrEqual(1_000);
+    expect(got.usage?.output).toBeLessThan(1_200);
+  });
 });
 
 describe("a Responses stream whose upstream sends its own error event", () => {

@@ -177,36 +177,40 @@ export interface StreamUsage {
 const CHARS_PER_TOKEN = 4;
 
 /**
- * What an image given whole in a Responses `.done` event (an `image_generation_call`'s `result`,
- * base64) is charged when the stream is cut before its count: the most a documented image size
- * and quality costs (gpt-image-1, high, 1024×1536), not its base64 at a token per 4 characters —
- * a 2 MB image read that way is 500,000 tokens, a hundred times what images cost.
+ * What an image given in a cut Responses stream (an `image_generation_call`'s `result`, or a
+ * partial image's `partial_image_b64`, both base64) is charged: the most a documented image size
+ * and quality costs (gpt-image-1, high, 1024×1536), not its base64 at a token per 4 characters — a
+ * 2 MB image read that way is 500,000 tokens, a hundred times what images cost.
  */
 export const IMAGE_TOKENS = 6_240;
-/** A string member this long of base64 characters alone is binary (an image), not text. */
-const BINARY_MIN_CHARS = 1_024;
-const BASE64 = /^[A-Za-z0-9+/=_-]+$/;
 
 /**
- * A Responses `.done` event's output, estimated: its size at a token per 4 characters, except its
- * binary members (each an image, IMAGE_TOKENS). Walks the event's parsed members (a few events a
- * response), to a bounded depth.
+ * A Responses event's output, estimated: its size at a token per 4 characters, except its images
+ * (an `image_generation_call` item's `result`, a `partial_image_b64`), each IMAGE_TOKENS. Only
+ * those members, by name: other long base64-like text (reasoning's `encrypted_content`, a hex
+ * dump) is text. Walks the event's parsed members (a few events a response), to a bounded depth.
  */
 function doneEstimate(done: unknown, chars: number): number {
-  let binaryChars = 0;
+  let imageChars = 0;
   let images = 0;
+  const image = (v: unknown): void => {
+    if (typeof v !== "string") return;
+    imageChars += v.length;
+    images++;
+  };
   const walk = (v: unknown, depth: number): void => {
-    if (typeof v === "string") {
-      if (v.length >= BINARY_MIN_CHARS && BASE64.test(v)) {
-        binaryChars += v.length;
-        images++;
-      }
-    } else if (typeof v === "object" && v !== null && depth < 8) {
-      for (const m of Array.isArray(v) ? v : Object.values(v)) walk(m, depth + 1);
+    if (typeof v !== "object" || v === null || depth >= 8) return;
+    if (Array.isArray(v)) {
+      for (const m of v) walk(m, depth + 1);
+      return;
     }
+    const o = v as Json;
+    if (o.type === "image_generation_call") image(o.result);
+    image(o.partial_image_b64);
+    for (const m of Object.values(o)) walk(m, depth + 1);
   };
   walk(done, 0);
-  return addTokens(Math.ceil((chars - binaryChars) / CHARS_PER_TOKEN), images * IMAGE_TOKENS);
+  return addTokens(Math.ceil((chars - imageChars) / CHARS_PER_TOKEN), images * IMAGE_TOKENS);
 }
 
 /** The input of a request whose upstream never said: estimated from the request body's size. */
@@ -371,11 +375,17 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
       final = false;
       return;
     }
-    // Few a response (one to three an item): parsed, unlike the deltas.
-    if (!data.includes('.done"')) return;
+    // Few a response (one to three an item, and the partial images asked for): parsed, unlike the
+    // deltas. A partial image is output the client has, as a `.done` event's is.
+    if (!data.includes('.done"') && !data.includes('.partial_image"')) return;
     const done = json === undefined ? parse(data) : json;
     const type = done?.type;
-    if (typeof type !== "string" || !type.startsWith("response.") || !type.endsWith(".done")) return;
+    if (
+      typeof type !== "string" ||
+      !type.startsWith("response.") ||
+      !(type.endsWith(".done") || type.endsWith(".partial_image"))
+    )
+      return;
     const item = done?.output_index;
     const tokens = doneEstimate(done, data.length);
     const before = doneItems.get(item) ?? 0;
