@@ -440,15 +440,7 @@ export class Federation {
     const at = Date.parse(r.last_seen);
     if (last !== undefined && last.doc === doc && at - last.at < SEEN_EVERY_MS) return;
     const pending = this.#pending.get(r.id);
-    if (pending === undefined) this.#pending.set(r.id, r);
-    // An older token (a cached one, still in use) must not replace a newer token's facts before
-    // they are written: the newer facts stay, seen as late as either says.
-    else if (pending.issued_at > r.issued_at)
-      this.#pending.set(
-        r.id,
-        r.last_seen > pending.last_seen ? { ...pending, last_seen: r.last_seen } : pending,
-      );
-    else this.#pending.set(r.id, { ...r, first_seen: pending.first_seen });
+    this.#pending.set(r.id, pending === undefined ? r : laterFacts(pending, r));
   }
 
   /**
@@ -489,8 +481,10 @@ export class Federation {
       }
       if (!taken) {
         // Kept, those not tried first: records the store does refuse cannot hold the others back.
-        for (const r of [...untried, ...refused.map((f) => f.record)])
-          if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
+        for (const r of [...untried, ...refused.map((f) => f.record)]) {
+          const noted = this.#pending.get(r.id);
+          this.#pending.set(r.id, noted === undefined ? r : laterFacts(r, noted));
+        }
         return;
       }
       for (const { record, err } of refused) {
@@ -534,4 +528,22 @@ function reachOf(scheme: CompiledScheme, partner: string): Pick<Issuer, "reach" 
     };
   }
   return { reach: null, status: "unknown" };
+}
+
+/**
+ * One person's record from two notes, `earlier` noted before `later`: the facts of the newer token
+ * (by `issued_at`; on a tie the later note's) — an older token still cached, or a record put back
+ * after a failed write, must not replace a newer token's facts before they are written — seen as
+ * early and as late as either says.
+ */
+function laterFacts(
+  earlier: FederatedPrincipalRecord,
+  later: FederatedPrincipalRecord,
+): FederatedPrincipalRecord {
+  const facts = earlier.issued_at > later.issued_at ? earlier : later;
+  return {
+    ...facts,
+    first_seen: earlier.first_seen < later.first_seen ? earlier.first_seen : later.first_seen,
+    last_seen: earlier.last_seen > later.last_seen ? earlier.last_seen : later.last_seen,
+  };
 }

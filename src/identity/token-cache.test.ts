@@ -195,4 +195,38 @@ describe("the verified-token cache", () => {
     expect(stored?.principal.citizenships?.map((c) => c.country)).toEqual(["DE", "FR"]);
     expect(stored?.last_seen).toBe(new Date(t0 + 5 * 60_000 + 1_000).toISOString());
   });
+
+  it("a write that fails puts the newer token's facts back, not an older token's noted meanwhile", async () => {
+    published = ["old", "new"];
+    const t0 = Date.now();
+    const now = Math.floor(t0 / 1000);
+    const older = await sign("new", { iss: `${base}/rot`, sub: "lena", iat: now - 600, exp: now + 600 });
+    await gw.gateway.identity.authenticate(older, t0);
+    await gw.gateway.identity.flush();
+    const newer = await sign("new", {
+      iss: `${base}/rot`,
+      sub: "lena",
+      nationality: ["DE", "FR"],
+      iat: now - 10,
+      exp: now + 600,
+    });
+    await gw.gateway.identity.authenticate(newer, t0 + 5 * 60_000);
+    const federated = gw.gateway.store.federated;
+    const record = federated.record.bind(federated);
+    // The store out of reach while the newer record is on its way; the older token used meanwhile.
+    federated.record = async () => {
+      await gw.gateway.identity.authenticate(older, t0 + 5 * 60_000 + 1_000);
+      throw new Error("the store is out of reach");
+    };
+    try {
+      await gw.gateway.identity.flush();
+    } finally {
+      federated.record = record;
+    }
+    await gw.gateway.identity.flush();
+    const stored = await gw.gateway.store.federated.get("fed:rot:lena");
+    // Before: the older token's facts (DE alone) were written, the newer's never put back.
+    expect(stored?.issued_at).toBe(now - 10);
+    expect(stored?.principal.citizenships?.map((c) => c.country)).toEqual(["DE", "FR"]);
+  });
 });
