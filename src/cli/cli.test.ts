@@ -60,6 +60,16 @@ describe("clearance CLI", () => {
     ]);
   });
 
+  it("scheme validate and what-if --active: a file that never ends (/dev/zero) is refused once past 10 MiB, naming it, exit 2", async () => {
+    // Before: read whole, it grew the process until memory ran out.
+    const r = await cli(["scheme", "validate", "/dev/zero"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("/dev/zero holds more than 10 MiB");
+    const w = await cli(["scheme", "what-if", EXAMPLE, "--active", "/dev/zero"]);
+    expect(w.code).toBe(2);
+    expect(w.err).toContain("/dev/zero holds more than 10 MiB");
+  });
+
   it("scheme schema prints a JSON Schema", async () => {
     const r = await cli(["scheme", "schema"]);
     expect(JSON.parse(r.out)).toMatchObject({

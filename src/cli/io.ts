@@ -1,7 +1,10 @@
 /** The CLI's contact with the outside, injectable so tests run commands in-process. */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import { jsonSyntaxError } from "./json-syntax.js";
+import { readFileBounded, sizeText } from "../files/bounded.js";
+
+export { readFileBounded, sizeText };
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -115,39 +118,6 @@ export function pageExcerpt(text: string): string {
  * larger one could be sent), far above any real principal, partner, application or scheme.
  */
 export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
-
-/** "10 MiB": a byte limit as messages say it. */
-export const sizeText = (bytes: number): string =>
-  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
-    ? `${bytes / (1024 * 1024)} MiB`
-    : bytes >= 1024 && bytes % 1024 === 0
-      ? `${bytes / 1024} KiB`
-      : `${bytes} bytes`;
-
-/**
- * A file's bytes, at most `maxBytes`; null when it holds more. A pipe (`--file <(jq …)`, a FIFO) is
- * read as its writer writes, as `cat` would; a device that never ends (/dev/zero), read whole, held
- * the CLI until memory ran out. A regular file larger than the bound is refused unread.
- * Throws as fs does (a missing file, a directory).
- */
-export function readFileBounded(path: string, maxBytes: number): Buffer | null {
-  const fd = openSync(path, "r");
-  try {
-    if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) return Buffer.concat(chunks, length);
-      chunks.push(chunk.subarray(0, n));
-      length += n;
-      if (length > maxBytes) return null;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** A file as messages name it: `-` is standard input. */
 export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);

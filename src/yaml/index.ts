@@ -2,7 +2,6 @@
  * YAML files validated by a zod schema, with every problem placed at its line and column: shared by
  * scheme files and the gateway's config file.
  */
-import { readFileSync } from "node:fs";
 import {
   Composer,
   isAlias,
@@ -18,6 +17,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
+import { readFileBounded, sizeText } from "../files/bounded.js";
 import { placeProblems } from "./positions.js";
 import { keyProblems, tokenProblem, type Found } from "./structure.js";
 import { loneSurrogates } from "./unicode.js";
@@ -205,16 +205,32 @@ function aliasProblem(doc: Document): { code: string; message: string; alias: Al
   return found;
 }
 
+/**
+ * A scheme or configuration file is at most this large (the admin API's body limit: a larger scheme
+ * could not be uploaded): a device that never ends (`/dev/zero`), read whole, held the process until
+ * memory ran out.
+ */
+export const MAX_YAML_FILE_BYTES = 10 * 1024 * 1024;
+
 export function readYamlFile(path: string): YamlSource {
-  let text: string;
+  let bytes: Buffer | null;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileBounded(path, MAX_YAML_FILE_BYTES);
   } catch (cause) {
     throw new InvalidInputError([
       { code: "file_unreadable", path: [], message: (cause as Error).message, file: path },
     ]);
   }
-  return readYaml(text, path);
+  if (bytes === null)
+    throw new InvalidInputError([
+      {
+        code: "file_too_large",
+        path: [],
+        message: `${path} holds more than ${sizeText(MAX_YAML_FILE_BYTES)}, more than any scheme or configuration`,
+        file: path,
+      },
+    ]);
+  return readYaml(bytes.toString("utf8"), path);
 }
 
 /**

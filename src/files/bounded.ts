@@ -1,0 +1,38 @@
+/**
+ * Files read whole, but only so far: what the CLI and the YAML loader read from paths a person
+ * names, which may be a pipe (read as its writer writes) or a device that never ends.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+
+/** "10 MiB": a byte limit as messages say it. */
+export const sizeText = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : bytes >= 1024 && bytes % 1024 === 0
+      ? `${bytes / 1024} KiB`
+      : `${bytes} bytes`;
+
+/**
+ * A file's bytes, at most `maxBytes`; null when it holds more. A pipe (`--file <(jq …)`, a FIFO) is
+ * read as its writer writes, as `cat` would; a device that never ends (/dev/zero), read whole, held
+ * the CLI until memory ran out. A regular file larger than the bound is refused unread.
+ * Throws as fs does (a missing file, a directory).
+ */
+export function readFileBounded(path: string, maxBytes: number): Buffer | null {
+  const fd = openSync(path, "r");
+  try {
+    if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, length);
+      chunks.push(chunk.subarray(0, n));
+      length += n;
+      if (length > maxBytes) return null;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
