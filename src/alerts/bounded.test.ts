@@ -154,6 +154,77 @@ describe("impossible travel with sightings out of order (a long stream's, anothe
   });
 });
 
+describe("key sharing with sightings out of order (a long stream's, another node's)", () => {
+  const sharing = () => detectors(DEFAULTS, "key-sharing");
+  /** `hh:mm` on the test's day. */
+  const clock = (hhmm: string) => {
+    const [h, m] = hhmm.split(":").map(Number);
+    return T0 + (h ?? 0) * HOUR + (m ?? 0) * MIN;
+  };
+  const from = (hhmm: string, country: string, network = "10.0.0.0/24") =>
+    sighting({ t: clock(hhmm), country, network });
+  const shown = (raised: Draft[]) =>
+    raised.map((r) => `${r.summary} at ${new Date(r.at).toISOString().slice(11, 16)}`);
+
+  it("a late sighting does not keep its country in the window: US 10:00, DE 10:30, a late US 09:00, FR 11:05 is no alert", () => {
+    const { d, raised } = sharing();
+    d.feed(from("10:00", "US"));
+    d.feed(from("10:30", "DE"));
+    d.feed(from("09:00", "US")); // a stream started at 09:00, ended after 10:30
+    d.feed(from("11:05", "FR")); // the US was 65 min before
+    // Was: "3 countries (DE, US, FR) within 1 h" (the US moved behind Germany, expiry stopped there).
+    expect(shown(raised)).toEqual([]);
+  });
+
+  it("a late sighting is measured from the key's newest: DE 11:10, FR 11:15, a late US 10:00 is no alert", () => {
+    const { d, raised } = sharing();
+    d.feed(from("11:10", "DE"));
+    d.feed(from("11:15", "FR"));
+    d.feed(from("10:00", "US")); // 75 min before France: no hour holds all three
+    expect(shown(raised)).toEqual([]);
+    // And it is not held to count later: Belgium at 11:20 makes three with Germany and France only.
+    d.feed(from("11:20", "BE"));
+    expect(shown(raised)).toEqual([
+      "credential key-mallory of mallory was used from 3 countries (DE, FR, BE) within 1 h at 11:20",
+    ]);
+  });
+
+  it("a late sighting within the window counts: the alert the in-order feed raises, dated and keyed alike", () => {
+    const [us, de, fr] = [from("10:00", "US"), from("10:30", "DE"), from("10:50", "FR")];
+    const late = sharing();
+    late.d.feed(de);
+    late.d.feed(fr);
+    late.d.feed(us); // arrives after France, dated before Germany
+    const inOrder = sharing();
+    for (const s of [us, de, fr]) inOrder.d.feed(s);
+    expect(shown(late.raised)).toEqual([
+      "credential key-mallory of mallory was used from 3 countries (US, DE, FR) within 1 h at 10:50",
+    ]);
+    expect(late.raised.map((r) => [r.at, r.dedupeKey, r.details["countries"]])).toEqual(
+      inOrder.raised.map((r) => [r.at, r.dedupeKey, r.details["countries"]]),
+    );
+  });
+
+  it("a late network older than the window is not counted (was: the 9th network, an alert)", () => {
+    const { d, raised } = sharing();
+    const max = DEFAULTS.key_sharing.max_networks;
+    for (let i = 0; i < max; i++)
+      d.feed(from(`10:${String(i * 5).padStart(2, "0")}`, "DE", `10.0.${i}.0/24`));
+    d.feed(from("08:30", "DE", "192.0.2.0/24"));
+    expect(shown(raised)).toEqual([]);
+  });
+
+  it("holds no more per key with late sightings than without", () => {
+    const { d } = sharing();
+    const max = DEFAULTS.key_sharing.max_networks;
+    for (let i = 0; i < 1_000; i++) {
+      d.feed(sighting({ t: T0 + i * MIN, network: `10.${i % 250}.${i >> 8}.0/24` }));
+      d.feed(sighting({ t: T0 + i * MIN - 30 * MIN, network: `192.${i % 250}.${i >> 8}.0/24` }));
+    }
+    expect(d.retained().keyUse).toBeLessThanOrEqual(max + 1 + 1);
+  });
+});
+
 describe("made-up model names and idle subjects", () => {
   const known = (id: string) => id === "mythos-4";
   const junk = (t: number, n: number) =>

@@ -263,23 +263,44 @@ class SpikeCounter {
 }
 
 interface KeyUse {
-  /** Both in order of last sighting, oldest first, holding only what the window and the limit need. */
+  /**
+   * Both in time order (each entry by its latest sighting), oldest first, holding only what the
+   * window and the limit need.
+   */
   readonly countries: Map<string, Seen>;
   readonly networks: Map<string, { t: number; audit: string | null }>;
+  /** The key's newest sighting (ms): the window is measured back from it. */
+  newest: number;
 }
 
-/** Notes `k` as seen now: moved to the end, so the map stays in order of last sighting. */
-function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V): void {
+/**
+ * Notes `k` as seen at `v.t`, keeping the map in time order (each key by its latest sighting): a
+ * late sighting (a long stream's, stamped at its start; another node's) goes in its place, not at
+ * the end, and one older than the time held for `k` changes nothing. Moved to the end whatever its
+ * time, a late sighting of a country kept it "within the window" after newer ones had left it.
+ * @param late `v` is older than the newest entry `m` may hold (else it goes at the end)
+ */
+function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V, late: boolean): void {
   const old = m.get(k);
+  if (old !== undefined && old.t > v.t) return;
   m.delete(k);
-  m.set(k, old !== undefined && old.t > v.t ? old : v);
+  if (!late) {
+    m.set(k, v);
+    return;
+  }
+  // Rare: the map is rebuilt in order (it holds few entries: see expire).
+  const entries = [...m];
+  const i = entries.findIndex(([, e]) => e.t > v.t);
+  entries.splice(i < 0 ? entries.length : i, 0, [k, v]);
+  m.clear();
+  for (const [ek, ev] of entries) m.set(ek, ev);
 }
 
 /**
  * Drops from the head what left the window, and beyond the latest `keep`: deciding "more than
  * `keep` - 1 within the window" needs no more, so work and memory per key stay bounded however many
- * networks one key is used from. (A late sighting sits behind newer ones and leaves a little late.)
- * Countries are kept all (there are not many): an alert names every one.
+ * networks one key is used from. Countries are kept all (there are not many): an alert names every
+ * one.
  */
 function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep: number): void {
   for (const [k, v] of m) {
@@ -588,24 +609,37 @@ export class Detectors {
     return speed > this.config.impossible_travel.max_speed_kmh ? { from, to, km, speed } : null;
   }
 
+  /**
+   * More than max_countries (max_networks) within the window back from the key's newest sighting.
+   * One that arrives late is counted only when within that window, and the alert is dated by the
+   * newest sighting: measured back from the late one's own time, countries the newer sightings had
+   * already left behind counted again (US 10:00, DE 10:30, a late US 09:00, FR 11:05 raised "3
+   * countries within 1 h", and under `suspend` revoked the key).
+   */
   private sharing(s: Sighting): void {
     const c = this.config.key_sharing;
     const key = this.heldCredential(s.credential);
     let use = this.keyUse.get(key);
     if (use === undefined) {
-      use = { countries: new Map(), networks: new Map() };
+      use = { countries: new Map(), networks: new Map(), newest: s.t };
       this.keyUse.set(key, use);
     }
-    const since = s.t - c.window_ms;
-    if (s.country !== null) touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit });
-    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit });
+    const late = s.t < use.newest;
+    use.newest = Math.max(use.newest, s.t);
+    const since = use.newest - c.window_ms;
+    // Older than the window: the newer sightings have left it behind.
+    if (s.t < since) return;
+    if (s.country !== null) {
+      touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit }, late);
+    }
+    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit }, late);
     expire(use.countries, since, Infinity);
     expire(use.networks, since, c.max_networks + 1);
     const countries = use.countries.size > c.max_countries;
     const networks = use.networks.size > c.max_networks;
     if (!countries && !networks) return;
     const { countries: seenIn, networks: from } = use;
-    this.emit("key-sharing", { kind: "key", id: s.credential }, s.t, () => {
+    this.emit("key-sharing", { kind: "key", id: s.credential }, use.newest, () => {
       const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
       const what = countries
         ? `${seenIn.size} countries (${[...seenIn.keys()].join(", ")})`
@@ -749,13 +783,7 @@ export class Detectors {
     const horizon = now - Detectors.lookBack(this.config);
     for (const [k, v] of this.lastSeen) if ((v.at(-1)?.t ?? 0) < horizon) this.lastSeen.delete(k);
     for (const [k, v] of this.cooling) if (v < horizon) this.cooling.delete(k);
-    for (const [k, v] of this.keyUse) {
-      // A loop, not Math.max(...): spreading a large map overflows the stack.
-      let newest = 0;
-      for (const e of v.countries.values()) newest = Math.max(newest, e.t);
-      for (const e of v.networks.values()) newest = Math.max(newest, e.t);
-      if (newest < horizon) this.keyUse.delete(k);
-    }
+    for (const [k, v] of this.keyUse) if (v.newest < horizon) this.keyUse.delete(k);
     for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
     for (const [k, v] of this.denials) if (v.last < horizon) this.denials.delete(k);
     for (const [k, v] of this.volume) if (v.last < horizon) this.volume.delete(k);
