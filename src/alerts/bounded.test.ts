@@ -154,6 +154,76 @@ describe("impossible travel with sightings out of order (a long stream's, anothe
   });
 });
 
+describe("embargoed attempts out of order (a long stream's, another node's)", () => {
+  const hourly = { ...DEFAULTS, embargoed_attempts: { ...DEFAULTS.embargoed_attempts, window_ms: HOUR } };
+  const attempts = () => detectors(hourly, "embargoed-attempt");
+  /** `hh:mm` on the test's day. */
+  const clock = (hhmm: string) => {
+    const [h, m] = hhmm.split(":").map(Number);
+    return T0 + (h ?? 0) * HOUR + (m ?? 0) * MIN;
+  };
+  const shown = (raised: Draft[]) =>
+    raised.map(
+      (r) => `${r.severity} ${r.details["attempts"]} at ${new Date(r.at).toISOString().slice(11, 16)}`,
+    );
+  const feed = (d: Detectors, ...times: string[]) => {
+    for (const hhmm of times) d.feed(embargoed(clock(hhmm)));
+  };
+
+  it("counts only attempts within one window: 10:00, 11:30, a late 09:58 is no high (was: 3 within 1 h, over 92 min)", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "11:30", "09:58");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 11:30"]);
+  });
+
+  it("10:00, 12:00, a late 10:30 is no high either (was: 3 within 1 h, over 2 h)", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "12:00", "10:30");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 12:00"]);
+  });
+
+  it("a late attempt with one held within the window after it is not told medium (was: 10:00 told, 08:00 not)", () => {
+    const { d, raised } = attempts();
+    // 08:00 arrives after 10:30, 10:00 after both: 10:30's medium told that burst.
+    feed(d, "10:30", "08:00", "10:00");
+    expect(shown(raised)).toEqual(["medium 1 at 10:30", "medium 1 at 08:00"]);
+  });
+
+  it("a late attempt with one held within the window before it is not told medium (was: 10:20 told, 08:00 not)", () => {
+    const { d, raised } = attempts();
+    // 10:20 arrived after 08:00, which arrived after 10:00: counted back in arrival order, it looked alone.
+    feed(d, "10:00", "08:00", "10:20");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 08:00"]);
+  });
+
+  it("a late attempt that completes a window: the high alert the in-order feed raises, dated and keyed alike", () => {
+    const [first, second, third] = ["10:00", "10:20", "10:40"].map((t) => embargoed(clock(t)));
+    const late = attempts();
+    for (const s of [first, third, second]) late.d.feed(s!);
+    const inOrder = attempts();
+    for (const s of [first, second, third]) inOrder.d.feed(s!);
+    expect(shown(late.raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:40"]);
+    expect(late.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes])).toEqual(
+      inOrder.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes]),
+    );
+  });
+
+  it("a late attempt does not raise a high again for a period already told", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "10:10", "10:20", "10:30", "10:15");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:20"]);
+  });
+
+  it("holds at most `repeated` + 1 attempts with late ones among them", () => {
+    const { d } = attempts();
+    for (let i = 0; i < 1_000; i++) {
+      d.feed(embargoed(T0 + i * MIN));
+      d.feed(embargoed(T0 + i * MIN - 30 * MIN));
+    }
+    expect(d.retained().embargoed).toBeLessThanOrEqual(DEFAULTS.embargoed_attempts.repeated + 1);
+  });
+});
+
 describe("key sharing with sightings out of order (a long stream's, another node's)", () => {
   const sharing = () => detectors(DEFAULTS, "key-sharing");
   /** `hh:mm` on the test's day. */
