@@ -154,6 +154,147 @@ describe("impossible travel with sightings out of order (a long stream's, anothe
   });
 });
 
+describe("embargoed attempts out of order (a long stream's, another node's)", () => {
+  const hourly = { ...DEFAULTS, embargoed_attempts: { ...DEFAULTS.embargoed_attempts, window_ms: HOUR } };
+  const attempts = () => detectors(hourly, "embargoed-attempt");
+  /** `hh:mm` on the test's day. */
+  const clock = (hhmm: string) => {
+    const [h, m] = hhmm.split(":").map(Number);
+    return T0 + (h ?? 0) * HOUR + (m ?? 0) * MIN;
+  };
+  const shown = (raised: Draft[]) =>
+    raised.map(
+      (r) => `${r.severity} ${r.details["attempts"]} at ${new Date(r.at).toISOString().slice(11, 16)}`,
+    );
+  const feed = (d: Detectors, ...times: string[]) => {
+    for (const hhmm of times) d.feed(embargoed(clock(hhmm)));
+  };
+
+  it("counts only attempts within one window: 10:00, 11:30, a late 09:58 is no high (was: 3 within 1 h, over 92 min)", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "11:30", "09:58");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 11:30"]);
+  });
+
+  it("10:00, 12:00, a late 10:30 is no high either (was: 3 within 1 h, over 2 h)", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "12:00", "10:30");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 12:00"]);
+  });
+
+  it("a late attempt with one held within the window after it is not told medium (was: 10:00 told, 08:00 not)", () => {
+    const { d, raised } = attempts();
+    // 08:00 arrives after 10:30, 10:00 after both: 10:30's medium told that burst.
+    feed(d, "10:30", "08:00", "10:00");
+    expect(shown(raised)).toEqual(["medium 1 at 10:30", "medium 1 at 08:00"]);
+  });
+
+  it("a late attempt with one held within the window before it is not told medium (was: 10:20 told, 08:00 not)", () => {
+    const { d, raised } = attempts();
+    // 10:20 arrived after 08:00, which arrived after 10:00: counted back in arrival order, it looked alone.
+    feed(d, "10:00", "08:00", "10:20");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "medium 1 at 08:00"]);
+  });
+
+  it("a late attempt that completes a window: the high alert the in-order feed raises, dated and keyed alike", () => {
+    const [first, second, third] = ["10:00", "10:20", "10:40"].map((t) => embargoed(clock(t)));
+    const late = attempts();
+    for (const s of [first, third, second]) late.d.feed(s!);
+    const inOrder = attempts();
+    for (const s of [first, second, third]) inOrder.d.feed(s!);
+    expect(shown(late.raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:40"]);
+    expect(late.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes])).toEqual(
+      inOrder.raised.map((r) => [r.at, r.dedupeKey, r.auditIndexes]),
+    );
+  });
+
+  it("a late attempt does not raise a high again for a period already told", () => {
+    const { d, raised } = attempts();
+    feed(d, "10:00", "10:10", "10:20", "10:30", "10:15");
+    expect(shown(raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:20"]);
+  });
+
+  it("holds at most `repeated` + 1 attempts with late ones among them", () => {
+    const { d } = attempts();
+    for (let i = 0; i < 1_000; i++) {
+      d.feed(embargoed(T0 + i * MIN));
+      d.feed(embargoed(T0 + i * MIN - 30 * MIN));
+    }
+    expect(d.retained().embargoed).toBeLessThanOrEqual(DEFAULTS.embargoed_attempts.repeated + 1);
+  });
+});
+
+describe("key sharing with sightings out of order (a long stream's, another node's)", () => {
+  const sharing = () => detectors(DEFAULTS, "key-sharing");
+  /** `hh:mm` on the test's day. */
+  const clock = (hhmm: string) => {
+    const [h, m] = hhmm.split(":").map(Number);
+    return T0 + (h ?? 0) * HOUR + (m ?? 0) * MIN;
+  };
+  const from = (hhmm: string, country: string, network = "10.0.0.0/24") =>
+    sighting({ t: clock(hhmm), country, network });
+  const shown = (raised: Draft[]) =>
+    raised.map((r) => `${r.summary} at ${new Date(r.at).toISOString().slice(11, 16)}`);
+
+  it("a late sighting does not keep its country in the window: US 10:00, DE 10:30, a late US 09:00, FR 11:05 is no alert", () => {
+    const { d, raised } = sharing();
+    d.feed(from("10:00", "US"));
+    d.feed(from("10:30", "DE"));
+    d.feed(from("09:00", "US")); // a stream started at 09:00, ended after 10:30
+    d.feed(from("11:05", "FR")); // the US was 65 min before
+    // Was: "3 countries (DE, US, FR) within 1 h" (the US moved behind Germany, expiry stopped there).
+    expect(shown(raised)).toEqual([]);
+  });
+
+  it("a late sighting is measured from the key's newest: DE 11:10, FR 11:15, a late US 10:00 is no alert", () => {
+    const { d, raised } = sharing();
+    d.feed(from("11:10", "DE"));
+    d.feed(from("11:15", "FR"));
+    d.feed(from("10:00", "US")); // 75 min before France: no hour holds all three
+    expect(shown(raised)).toEqual([]);
+    // And it is not held to count later: Belgium at 11:20 makes three with Germany and France only.
+    d.feed(from("11:20", "BE"));
+    expect(shown(raised)).toEqual([
+      "credential key-mallory of mallory was used from 3 countries (DE, FR, BE) within 1 h at 11:20",
+    ]);
+  });
+
+  it("a late sighting within the window counts: the alert the in-order feed raises, dated and keyed alike", () => {
+    const [us, de, fr] = [from("10:00", "US"), from("10:30", "DE"), from("10:50", "FR")];
+    const late = sharing();
+    late.d.feed(de);
+    late.d.feed(fr);
+    late.d.feed(us); // arrives after France, dated before Germany
+    const inOrder = sharing();
+    for (const s of [us, de, fr]) inOrder.d.feed(s);
+    expect(shown(late.raised)).toEqual([
+      "credential key-mallory of mallory was used from 3 countries (US, DE, FR) within 1 h at 10:50",
+    ]);
+    expect(late.raised.map((r) => [r.at, r.dedupeKey, r.details["countries"]])).toEqual(
+      inOrder.raised.map((r) => [r.at, r.dedupeKey, r.details["countries"]]),
+    );
+  });
+
+  it("a late network older than the window is not counted (was: the 9th network, an alert)", () => {
+    const { d, raised } = sharing();
+    const max = DEFAULTS.key_sharing.max_networks;
+    for (let i = 0; i < max; i++)
+      d.feed(from(`10:${String(i * 5).padStart(2, "0")}`, "DE", `10.0.${i}.0/24`));
+    d.feed(from("08:30", "DE", "192.0.2.0/24"));
+    expect(shown(raised)).toEqual([]);
+  });
+
+  it("holds no more per key with late sightings than without", () => {
+    const { d } = sharing();
+    const max = DEFAULTS.key_sharing.max_networks;
+    for (let i = 0; i < 1_000; i++) {
+      d.feed(sighting({ t: T0 + i * MIN, network: `10.${i % 250}.${i >> 8}.0/24` }));
+      d.feed(sighting({ t: T0 + i * MIN - 30 * MIN, network: `192.${i % 250}.${i >> 8}.0/24` }));
+    }
+    expect(d.retained().keyUse).toBeLessThanOrEqual(max + 1 + 1);
+  });
+});
+
 describe("made-up model names and idle subjects", () => {
   const known = (id: string) => id === "mythos-4";
   const junk = (t: number, n: number) =>

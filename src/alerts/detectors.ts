@@ -128,30 +128,62 @@ interface Journey {
  */
 const usedCredential = (s: Sighting) => (s.credential === "" ? {} : { credential: s.credential });
 
+/** One embargoed attempt held. */
+interface Attempt {
+  readonly t: number;
+  readonly audit: string | null;
+}
+
 /**
- * The latest `capacity` attempts (oldest first), in a ring: a principal refused without end costs
- * constant memory and constant work per attempt.
+ * The latest `capacity` attempts, in time order (oldest first), in a ring: a principal refused
+ * without end costs constant memory and constant work per attempt. One that arrives late (a long
+ * stream's, dated at its start; another node's) goes in its place among them.
  */
 class Recent {
-  private readonly items: ({ t: number; audit: string | null } | undefined)[];
+  private readonly items: (Attempt | undefined)[];
   private start = 0;
   size = 0;
   /** The window period (floor(t / window_ms)) a high alert was last raised in. */
   highIn = -Infinity;
+  /** The latest attempt not held (ms): dropped as the oldest, or older than every one held. */
+  forgotten = -Infinity;
 
   constructor(private readonly capacity: number) {
     this.items = new Array(capacity);
   }
 
-  push(t: number, audit: string | null): void {
-    if (this.size === this.capacity) this.start = (this.start + 1) % this.capacity;
-    else this.size++;
-    this.items[(this.start + this.size - 1) % this.capacity] = { t, audit };
+  /**
+   * Adds an attempt in its place in time order, dropping the oldest when full; its index (0: the
+   * oldest), or -1 when it is older than every one held and there is no room (not held).
+   */
+  add(t: number, audit: string | null): number {
+    const oldest = this.at(0);
+    if (this.size === this.capacity && oldest !== undefined) {
+      this.forgotten = Math.max(this.forgotten, Math.min(t, oldest.t));
+      if (t < oldest.t) return -1;
+      this.start = (this.start + 1) % this.capacity;
+    } else this.size++;
+    let i = this.size - 1;
+    // A late one (rare) moves back past the few newer ones.
+    for (let prev = this.at(i - 1); prev !== undefined && prev.t > t; prev = this.at(i - 1)) {
+      this.items[this.slot(i--)] = prev;
+    }
+    this.items[this.slot(i)] = { t, audit };
+    return i;
+  }
+
+  /** The i-th oldest (0: the oldest held). */
+  at(i: number): Attempt | undefined {
+    return i >= 0 && i < this.size ? this.items[this.slot(i)] : undefined;
   }
 
   /** The i-th newest (0: the latest). */
-  newest(i: number): { t: number; audit: string | null } | undefined {
-    return i < this.size ? this.items[(this.start + this.size - 1 - i) % this.capacity] : undefined;
+  newest(i: number): Attempt | undefined {
+    return this.at(this.size - 1 - i);
+  }
+
+  private slot(i: number): number {
+    return (this.start + i) % this.capacity;
   }
 }
 
@@ -263,23 +295,44 @@ class SpikeCounter {
 }
 
 interface KeyUse {
-  /** Both in order of last sighting, oldest first, holding only what the window and the limit need. */
+  /**
+   * Both in time order (each entry by its latest sighting), oldest first, holding only what the
+   * window and the limit need.
+   */
   readonly countries: Map<string, Seen>;
   readonly networks: Map<string, { t: number; audit: string | null }>;
+  /** The key's newest sighting (ms): the window is measured back from it. */
+  newest: number;
 }
 
-/** Notes `k` as seen now: moved to the end, so the map stays in order of last sighting. */
-function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V): void {
+/**
+ * Notes `k` as seen at `v.t`, keeping the map in time order (each key by its latest sighting): a
+ * late sighting (a long stream's, stamped at its start; another node's) goes in its place, not at
+ * the end, and one older than the time held for `k` changes nothing. Moved to the end whatever its
+ * time, a late sighting of a country kept it "within the window" after newer ones had left it.
+ * @param late `v` is older than the newest entry `m` may hold (else it goes at the end)
+ */
+function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V, late: boolean): void {
   const old = m.get(k);
+  if (old !== undefined && old.t > v.t) return;
   m.delete(k);
-  m.set(k, old !== undefined && old.t > v.t ? old : v);
+  if (!late) {
+    m.set(k, v);
+    return;
+  }
+  // Rare: the map is rebuilt in order (it holds few entries: see expire).
+  const entries = [...m];
+  const i = entries.findIndex(([, e]) => e.t > v.t);
+  entries.splice(i < 0 ? entries.length : i, 0, [k, v]);
+  m.clear();
+  for (const [ek, ev] of entries) m.set(ek, ev);
 }
 
 /**
  * Drops from the head what left the window, and beyond the latest `keep`: deciding "more than
  * `keep` - 1 within the window" needs no more, so work and memory per key stay bounded however many
- * networks one key is used from. (A late sighting sits behind newer ones and leaves a little late.)
- * Countries are kept all (there are not many): an alert names every one.
+ * networks one key is used from. Countries are kept all (there are not many): an alert names every
+ * one.
  */
 function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep: number): void {
   for (const [k, v] of m) {
@@ -588,24 +641,37 @@ export class Detectors {
     return speed > this.config.impossible_travel.max_speed_kmh ? { from, to, km, speed } : null;
   }
 
+  /**
+   * More than max_countries (max_networks) within the window back from the key's newest sighting.
+   * One that arrives late is counted only when within that window, and the alert is dated by the
+   * newest sighting: measured back from the late one's own time, countries the newer sightings had
+   * already left behind counted again (US 10:00, DE 10:30, a late US 09:00, FR 11:05 raised "3
+   * countries within 1 h", and under `suspend` revoked the key).
+   */
   private sharing(s: Sighting): void {
     const c = this.config.key_sharing;
     const key = this.heldCredential(s.credential);
     let use = this.keyUse.get(key);
     if (use === undefined) {
-      use = { countries: new Map(), networks: new Map() };
+      use = { countries: new Map(), networks: new Map(), newest: s.t };
       this.keyUse.set(key, use);
     }
-    const since = s.t - c.window_ms;
-    if (s.country !== null) touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit });
-    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit });
+    const late = s.t < use.newest;
+    use.newest = Math.max(use.newest, s.t);
+    const since = use.newest - c.window_ms;
+    // Older than the window: the newer sightings have left it behind.
+    if (s.t < since) return;
+    if (s.country !== null) {
+      touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit }, late);
+    }
+    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit }, late);
     expire(use.countries, since, Infinity);
     expire(use.networks, since, c.max_networks + 1);
     const countries = use.countries.size > c.max_countries;
     const networks = use.networks.size > c.max_networks;
     if (!countries && !networks) return;
     const { countries: seenIn, networks: from } = use;
-    this.emit("key-sharing", { kind: "key", id: s.credential }, s.t, () => {
+    this.emit("key-sharing", { kind: "key", id: s.credential }, use.newest, () => {
       const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
       const what = countries
         ? `${seenIn.size} countries (${[...seenIn.keys()].join(", ")})`
@@ -628,53 +694,93 @@ export class Detectors {
     });
   }
 
+  /**
+   * An attempt alone within the window on either side: medium. `repeated` or more within one window:
+   * high, once per period of window_ms from the epoch while they go on (a steady prober is told
+   * about once a window, a slow one no more often). Periods make the dedupe keys the same on every
+   * node and after a restart. The attempts are held in time order: one that arrives late (a long
+   * stream's, dated at its start; another node's) is counted with those within a window of it
+   * only, and the high alert is dated by the window's newest attempt, as an in-order feed dates it.
+   * Counted from its own time onwards, newer attempts included, 10:00, 11:30 and a late 09:58
+   * raised "refused 3 times within 1 h" over 92 minutes.
+   */
   private embargo(s: Sighting): void {
     const c = this.config.embargoed_attempts;
-    const since = s.t - c.window_ms;
-    // The latest `repeated` + 1 attempts tell the count within the window exactly up to `repeated`
-    // (more is "more"), which is all the levels below need.
     const who = this.held(s.principal);
     let recent = this.embargoed.get(who);
     if (recent === undefined) this.embargoed.set(who, (recent = new Recent(c.repeated + 1)));
-    recent.push(s.t, s.audit);
-    let attempts = 0;
-    while (attempts < recent.size && (recent.newest(attempts)?.t ?? 0) >= since) attempts++;
-    // The first attempt in a window: medium. `repeated` or more within one: high, once per period of
-    // window_ms from the epoch while they go on (a steady prober is told about once a window, a slow
-    // one no more often). Periods make the dedupe keys the same on every node and after a restart.
-    const period = Math.floor(s.t / c.window_ms);
-    const repeated = attempts >= c.repeated;
-    if (repeated) {
-      if (recent.highIn === period) return;
-      // Warming: whether it was raised (and stored) in this period is the store's to say (see cooled).
-      if (!this.warming) recent.highIn = period;
-    } else if (attempts !== 1) return;
-    const level = repeated ? "high" : "medium";
-    const audits: string[] = [];
-    for (let i = Math.min(attempts, MAX_EVIDENCE) - 1; i >= 0; i--) {
-      const audit = recent.newest(i)?.audit ?? null;
-      if (audit !== null) audits.push(audit);
+    const i = recent.add(s.t, s.audit);
+    // Older than every attempt held with no room: `repeated` + 1 came after it, and those around it
+    // were let go, so whether it was alone in its window is not known.
+    if (i < 0) return;
+    const high = this.repeatedWithin(recent, i);
+    if (high === null) {
+      // Alone: no attempt within the window before it (one let go counts too), nor after it.
+      const before = recent.at(i - 1)?.t ?? recent.forgotten;
+      const after = recent.at(i + 1)?.t ?? Infinity;
+      if (before >= s.t - c.window_ms || after <= s.t + c.window_ms) return;
     }
+    const at = high?.at ?? s.t;
+    const attempts = high?.attempts ?? 1;
+    const level = high === null ? "medium" : "high";
+    const period = Math.floor(at / c.window_ms);
+    // Warming: whether it was raised (and stored) in this period is the store's to say (see cooled).
+    if (high !== null && !this.warming) recent.highIn = period;
+    const audits = (high?.evidence ?? [{ t: s.t, audit: s.audit }])
+      .map((a) => a.audit)
+      .filter((a): a is string => a !== null);
     const shown = attempts > c.repeated ? `more than ${c.repeated}` : String(attempts);
     const draft: Draft = {
       detector: "embargoed-attempt",
       severity: level,
       subject: { kind: "principal", id: s.principal },
-      summary: repeated
-        ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
-        : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
+      summary:
+        high !== null
+          ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+          : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
       auditIndexes: audits,
       details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
-      at: s.t,
+      at,
     };
     if (!this.warming) this.raise(draft);
     // Replayed: a first attempt is known to be one only when the replay reached a window back from it
     // (an attempt before the replay's reach would have made it a second). A high alert lost is raised
     // by the next attempt in its period (see cooled).
-    else if (!repeated && (this.replayedAll || s.t - c.window_ms >= (this.replayed?.from ?? Infinity))) {
+    else if (high === null && (this.replayedAll || s.t - c.window_ms >= (this.replayed?.from ?? Infinity))) {
       this.due.set(draft.dedupeKey, draft);
     }
+  }
+
+  /**
+   * The first window holding the attempt just added (the i-th held) and `repeated` or more attempts,
+   * in a period with no high alert yet; null when none. Each window considered ends at an attempt
+   * held no later than a window after it (in order: at the attempt itself), and is dated by it.
+   * The attempts held are the latest `repeated` + 1, which tell a count up to `repeated` exactly
+   * (more is "more"), which is all the levels need.
+   */
+  private repeatedWithin(
+    recent: Recent,
+    i: number,
+  ): { at: number; attempts: number; evidence: Attempt[] } | null {
+    const c = this.config.embargoed_attempts;
+    const added = recent.at(i)?.t ?? 0;
+    let first = i;
+    for (let j = i; j < recent.size; j++) {
+      const end = recent.at(j)?.t ?? Infinity;
+      if (end > added + c.window_ms) break;
+      while (first > 0 && (recent.at(first - 1)?.t ?? -Infinity) >= end - c.window_ms) first--;
+      while ((recent.at(first)?.t ?? Infinity) < end - c.window_ms) first++;
+      const attempts = j - first + 1;
+      if (attempts < c.repeated || Math.floor(end / c.window_ms) <= recent.highIn) continue;
+      const evidence: Attempt[] = [];
+      for (let k = Math.max(first, j - MAX_EVIDENCE + 1); k <= j; k++) {
+        const a = recent.at(k);
+        if (a !== undefined) evidence.push(a);
+      }
+      return { at: end, attempts, evidence };
+    }
+    return null;
   }
 
   private deniedParty(s: Sighting): void {
@@ -749,13 +855,7 @@ export class Detectors {
     const horizon = now - Detectors.lookBack(this.config);
     for (const [k, v] of this.lastSeen) if ((v.at(-1)?.t ?? 0) < horizon) this.lastSeen.delete(k);
     for (const [k, v] of this.cooling) if (v < horizon) this.cooling.delete(k);
-    for (const [k, v] of this.keyUse) {
-      // A loop, not Math.max(...): spreading a large map overflows the stack.
-      let newest = 0;
-      for (const e of v.countries.values()) newest = Math.max(newest, e.t);
-      for (const e of v.networks.values()) newest = Math.max(newest, e.t);
-      if (newest < horizon) this.keyUse.delete(k);
-    }
+    for (const [k, v] of this.keyUse) if (v.newest < horizon) this.keyUse.delete(k);
     for (const [k, v] of this.embargoed) if ((v.newest(0)?.t ?? 0) < horizon) this.embargoed.delete(k);
     for (const [k, v] of this.denials) if (v.last < horizon) this.denials.delete(k);
     for (const [k, v] of this.volume) if (v.last < horizon) this.volume.delete(k);

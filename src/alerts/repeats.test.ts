@@ -90,6 +90,57 @@ describe("embargoed attempts", () => {
       { numRuns: 300 },
     );
   });
+
+  it("property: with attempts arriving late, medium only for one alone among those arrived, high only for `repeated` within one window", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 3 * HOUR }),
+            // Most arrive as they are dated; some late (a long stream's, another node's).
+            delay: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 4 * HOUR })),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.integer({ min: 2, max: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        (steps, repeated, windowHours) => {
+          const W = windowHours * HOUR;
+          const config = {
+            ...DEFAULTS,
+            embargoed_attempts: { ...DEFAULTS.embargoed_attempts, window_ms: W, repeated },
+          };
+          let t = T0;
+          const dated = steps.map((step) => ((t += step.gap), { t, arrives: t + step.delay }));
+          const arrived = [...dated].sort((a, b) => a.arrives - b.arrives);
+          const raised: Draft[] = [];
+          const d = new Detectors(config, (x) => (x.detector === "embargoed-attempt" ? raised.push(x) : 0));
+          arrived.forEach((a, i) => {
+            const before = raised.length;
+            d.feed(sighting({ t: a.t }));
+            const so = arrived.slice(0, i + 1).map((b) => b.t);
+            for (const r of raised.slice(before)) {
+              const within = so.filter((u) => u >= r.at - W && u <= r.at).length;
+              if (r.severity === "medium") {
+                // The attempt just arrived, and no other within a window of it on either side.
+                expect(r.at).toBe(a.t);
+                expect(so.filter((u) => Math.abs(u - a.t) <= W)).toHaveLength(1);
+              } else {
+                // Dated by an attempt arrived, ending a window that holds the one just arrived.
+                expect(so).toContain(r.at);
+                expect(a.t).toBeGreaterThanOrEqual(r.at - W);
+                expect(a.t).toBeLessThanOrEqual(r.at);
+                expect(within).toBeGreaterThanOrEqual(repeated);
+                expect(r.details["attempts"]).toBeLessThanOrEqual(within);
+              }
+            }
+          });
+          expect(new Set(raised.map((r) => r.dedupeKey)).size).toBe(raised.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("denial spikes of an organization partner", () => {

@@ -106,6 +106,77 @@ describe("key sharing state", () => {
     );
   });
 
+  it("property: with sightings arriving late, raises as counting every network and country within the window back from the newest would", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 20 * MIN }),
+            // Most arrive as they are dated; some late (a long stream's, another node's).
+            delay: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 90 * MIN })),
+            network: fc.integer({ min: 0, max: 11 }),
+            country: fc.constantFrom("US", "CA", "MX", "GB", null),
+          }),
+          { minLength: 1, maxLength: 120 },
+        ),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        (steps, maxNetworks, maxCountries) => {
+          const config = {
+            ...DEFAULTS,
+            impossible_travel: { ...DEFAULTS.impossible_travel, enabled: false },
+            cooldown_ms: 10 * MIN,
+            key_sharing: {
+              ...DEFAULTS.key_sharing,
+              window_ms: 60 * MIN,
+              max_networks: maxNetworks,
+              max_countries: maxCountries,
+            },
+          };
+          const { d, raised } = sharing(config);
+          let t = T0;
+          const dated = steps.map((step) => {
+            t += step.gap;
+            return {
+              t,
+              arrives: t + step.delay,
+              network: `10.0.${step.network}.0/24`,
+              country: step.country,
+            };
+          });
+          const arrived = [...dated].sort((a, b) => a.arrives - b.arrives);
+          const expected: string[] = [];
+          let last = -Infinity;
+          arrived.forEach((s, i) => {
+            d.feed(sighting({ t: s.t, network: s.network, country: s.country }));
+            // The slow way: every sighting arrived so far within the hour back from the newest.
+            const newest = Math.max(...arrived.slice(0, i + 1).map((a) => a.t));
+            const within = arrived.slice(0, i + 1).filter((a) => a.t >= newest - 60 * MIN);
+            const countries = new Set(within.flatMap((a) => (a.country === null ? [] : [a.country])));
+            const networks = new Set(within.map((a) => a.network));
+            if ((countries.size > maxCountries || networks.size > maxNetworks) && newest - last >= 10 * MIN) {
+              last = newest;
+              expected.push(
+                countries.size > maxCountries
+                  ? `${newest} countries ${[...countries].sort().join(",")}`
+                  : `${newest} networks ${Math.min(networks.size, maxNetworks + 1)}`,
+              );
+            }
+          });
+          expect(
+            raised.map((r) =>
+              r.summary.includes("countries")
+                ? `${r.at} countries ${[...(r.details["countries"] as string[])].sort().join(",")}`
+                : `${r.at} networks ${r.details["networks"] as number}`,
+            ),
+          ).toEqual(expected);
+          expect(d.retained().keyUse).toBeLessThanOrEqual(maxNetworks + 1 + 4);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("the sweep forgets a key used from very many networks without overflowing the stack", () => {
     const { d } = sharing({ ...DEFAULTS, key_sharing: { ...DEFAULTS.key_sharing, max_networks: 200_000 } });
     // The sweep runs every 10,000 sightings; the old one spread every network into Math.max.
