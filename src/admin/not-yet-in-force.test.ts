@@ -7,10 +7,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../cli/program.js";
-import type { Io } from "../cli/io.js";
 import { asAdmin, call, chat, createIdentity, eventually } from "../testing/admin.js";
-import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { remoteCli } from "../testing/remote-cli.js";
 
 let t: TestGateway;
 /** The store's version check fails, as a PostgreSQL that refuses connections would; writes go through. */
@@ -51,21 +50,7 @@ afterAll(async () => {
   await t.gateway.close();
 });
 
-/** Runs the CLI in-process against the gateway as the bootstrap admin. */
-async function cli(args: string[]) {
-  const saved = process.env.CLEARANCE_TOKEN;
-  process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
-  let out = "";
-  let err = "";
-  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
-  try {
-    const code = await run([...args, "--url", t.url], io);
-    return { code, out, err };
-  } finally {
-    if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
-    else process.env.CLEARANCE_TOKEN = saved;
-  }
-}
+const cli = (args: string[]) => remoteCli(t.url, args);
 
 const license = async () =>
   (await asAdmin(t, "GET", "/admin/v1/licenses/BIS-2026-0001")) as { status: string };

@@ -9,12 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeBundle } from "../audit/tiles.js";
-import type { Io } from "../cli/io.js";
-import { run } from "../cli/program.js";
 import { parseConfig } from "../config/index.js";
 import { asAdmin, call } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
+import { remoteCli } from "../testing/remote-cli.js";
 
 let idp: TestIdp;
 let t: TestGateway;
@@ -33,20 +32,7 @@ afterAll(async () => {
   await idp?.close();
 });
 
-async function cli(args: string[]) {
-  const saved = process.env.CLEARANCE_TOKEN;
-  process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
-  let out = "";
-  let err = "";
-  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
-  try {
-    const code = await run([...args, "--url", t.url], io);
-    return { code, out, err };
-  } finally {
-    if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
-    else process.env.CLEARANCE_TOKEN = saved;
-  }
-}
+const cli = (args: string[]) => remoteCli(t.url, args);
 
 async function ask(person: string, token?: string) {
   const res = await fetch(`${t.url}/v1/chat/completions`, {

@@ -18,39 +18,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { parseConfig } from "../config/index.js";
-import type { ObservedRequest } from "../gateway/observer.js";
+import { observedRequest } from "../testing/observed.js";
 import { Monitoring } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-access-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const request = (requestId: string): ObservedRequest => ({
-  requestId,
-  method: "GET",
-  path: "/v1/models",
-  startedAt: Date.now(),
-  start: 0,
-  end: 1,
-  status: 200,
-  reason: "none",
-  decision: null,
-  principal: null,
-  credential: null,
-  location: null,
-  peer: undefined,
-  client: null,
-  traceparent: undefined,
-  auditIndex: null,
-  decided: null,
-  recorded: null,
-  forwarded: null,
-  answered: null,
-  firstChunk: null,
-  streamed: false,
-  inputTokens: null,
-  outputTokens: null,
-  slot: undefined,
-});
+const request = (requestId: string) => observedRequest({ requestId, startedAt: Date.now() });
 
 async function open(destination: string, errors: unknown[]): Promise<Monitoring> {
   const config = parseConfig(

@@ -4,36 +4,12 @@
  * decision="none"); a data-plane request refused before its decision still is.
  */
 import { expect, it } from "vitest";
+import { observedRequest } from "../testing/observed.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 import { GatewayMetrics } from "./metrics.js";
 
-const request = (path: string, end: number): ObservedRequest => ({
-  requestId: "r",
-  method: "POST",
-  path,
-  startedAt: 0,
-  start: 0,
-  end,
-  status: 200,
-  reason: "none",
-  decision: null,
-  principal: null,
-  credential: null,
-  location: null,
-  peer: undefined,
-  client: null,
-  traceparent: undefined,
-  auditIndex: null,
-  decided: null,
-  recorded: null,
-  forwarded: null,
-  answered: null,
-  firstChunk: null,
-  streamed: false,
-  inputTokens: null,
-  outputTokens: null,
-  slot: undefined,
-});
+const request = (path: string, end: number): ObservedRequest =>
+  observedRequest({ method: "POST", path, end });
 
 const count = async (m: GatewayMetrics) =>
   /clearance_gateway_overhead_seconds_count\{decision="none"\} (\d+)/.exec((await m.expose()).text)?.[1] ??

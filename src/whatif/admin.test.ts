@@ -4,12 +4,11 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../cli/program.js";
-import type { Io } from "../cli/io.js";
 import { ask, asAdmin, auditEntries, call, createIdentity, type Json } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { SECURITY_HEADERS } from "../http/security-headers.js";
 import type { WhatIfReport } from "./report.js";
+import { remoteCli } from "../testing/remote-cli.js";
 
 const G7 = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
 const CANDIDATE = G7.replace("name: g7-trusted-partners", "name: g7-embargo-in").replace(
@@ -32,20 +31,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t.gateway.close());
 
-async function cli(args: string[]) {
-  const saved = process.env.CLEARANCE_TOKEN;
-  process.env.CLEARANCE_TOKEN = ADMIN_TOKEN;
-  let out = "";
-  let err = "";
-  const io: Io = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stdin: () => "" };
-  try {
-    const code = await run([...args, "--url", t.url], io);
-    return { code, out, err };
-  } finally {
-    if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
-    else process.env.CLEARANCE_TOKEN = saved;
-  }
-}
+const cli = (args: string[]) => remoteCli(t.url, args);
 
 describe("GET /admin/v1/reports/footprint", () => {
   it("answers JSON, CSV and a self-contained HTML page", async () => {

@@ -1,0 +1,31 @@
+/** An observed request as the gateway hands it to monitoring, every member at its quiet default. */
+import type { ObservedRequest } from "../gateway/observer.js";
+
+export const observedRequest = (over: Partial<ObservedRequest> = {}): ObservedRequest => ({
+  requestId: "r",
+  method: "GET",
+  path: "/v1/models",
+  startedAt: 0,
+  start: 0,
+  end: 1,
+  status: 200,
+  reason: "none",
+  decision: null,
+  principal: null,
+  credential: null,
+  location: null,
+  peer: undefined,
+  client: null,
+  traceparent: undefined,
+  auditIndex: null,
+  decided: null,
+  recorded: null,
+  forwarded: null,
+  answered: null,
+  firstChunk: null,
+  streamed: false,
+  inputTokens: null,
+  outputTokens: null,
+  slot: undefined,
+  ...over,
+});
