@@ -108,3 +108,26 @@ describe("a server's stored label in clearance remote keys list", () => {
     }
   });
 });
+
+describe("a stored backslash in a cell", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-stored-backslash-"));
+  const dataDir = ["--data-dir", join(dir, "data")];
+  /** Six characters, `\u001b`, then `[2J`: text, not an escape sequence. */
+  const LITERAL = "laptop\\u001b[2J";
+
+  beforeAll(async () => {
+    const store = await openStore({ dataDir: join(dir, "data") });
+    await store.principals.put({ id: "zoe", citizenships: [{ country: "NZ" }] }, "test");
+    await store.keys.create("zoe", LITERAL, "test");
+    await store.close();
+  });
+
+  it("is shown doubled, so a stored `\\u001b` does not read as the ESC a cell writes `\\u001b`", async () => {
+    const r = await cli(["keys", "list", ...dataDir]);
+    expect(r.code).toBe(0);
+    expectTwoPlainLines(r.out);
+    expect(r.out).toContain("laptop\\\\u001b[2J");
+    // The key whose label holds a real ESC is shown otherwise.
+    expect(r.out).not.toContain(SHOWN.slice(0, "laptop\\u001b[2J".length));
+  });
+});
