@@ -80,15 +80,22 @@ export const CONTROL_CHARACTERS = [
   "\\u202a-\\u202e",
   "\\u2066-\\u2069",
 ].join("");
-const CELL_CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "g");
-/** The escapes a cell shows for the commonest control characters; others are `\uXXXX`. */
-const CELL_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+/** What a cell escapes: the control characters, and the backslash that starts an escape. */
+const CELL_CONTROL = new RegExp(`[\\\\${CONTROL_CHARACTERS}]`, "g");
+/** The escapes a cell shows for the backslash and the commonest control characters; others are `\uXXXX`. */
+const CELL_ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
 
 /**
  * A stored value (a key's label, a note, a name from a list) as one cell of a table or listing:
  * control characters (ESC included), line breaks, tabs and the bidirectional overrides shown as
  * escapes, as JSON writes them (`\n`, `\u001b`), so the value can neither act on the terminal nor
- * break the table into rows it does not hold, and what was stored is still seen.
+ * break the table into rows it does not hold, and what was stored is still seen. A backslash is
+ * shown doubled, as JSON writes it: a stored `\u001b` (six characters) does not read as an ESC.
  */
 export const cellText = (text: string): string =>
   text.replace(CELL_CONTROL, (c) => CELL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);

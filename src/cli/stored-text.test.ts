@@ -7,7 +7,7 @@
  */
 import Database from "better-sqlite3";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,5 +106,71 @@ describe("a server's stored label in clearance remote keys list", () => {
       if (saved === undefined) delete process.env.CLEARANCE_TOKEN;
       else process.env.CLEARANCE_TOKEN = saved;
     }
+  });
+});
+
+describe("a stored backslash in a cell", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-stored-backslash-"));
+  const dataDir = ["--data-dir", join(dir, "data")];
+  /** Six characters, `\u001b`, then `[2J`: text, not an escape sequence. */
+  const LITERAL = "laptop\\u001b[2J";
+
+  beforeAll(async () => {
+    const store = await openStore({ dataDir: join(dir, "data") });
+    await store.principals.put({ id: "zoe", citizenships: [{ country: "NZ" }] }, "test");
+    await store.keys.create("zoe", LITERAL, "test");
+    await store.close();
+  });
+
+  it("is shown doubled, so a stored `\\u001b` does not read as the ESC a cell writes `\\u001b`", async () => {
+    const r = await cli(["keys", "list", ...dataDir]);
+    expect(r.code).toBe(0);
+    expectTwoPlainLines(r.out);
+    expect(r.out).toContain("laptop\\\\u001b[2J");
+    // The key whose label holds a real ESC is shown otherwise.
+    expect(r.out).not.toContain(SHOWN.slice(0, "laptop\\u001b[2J".length));
+  });
+});
+
+describe("screening search and compare --jsonl: names from list files and input echoed in errors", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-stored-jsonl-"));
+  const list = join(dir, "list.jsonl");
+  /** A right-to-left override and an isolate left open: the import keeps them (C1 it makes spaces). */
+  const NAME = "Ivan Petrov\u202eXX\u2066";
+
+  beforeAll(() => {
+    const entity = {
+      id: "os-9",
+      schema: "Person",
+      properties: { name: [NAME] },
+      datasets: ["test-sanctions"],
+    };
+    writeFileSync(list, `${JSON.stringify(entity)}\n`);
+  });
+
+  const jsonl = async (args: string[], stdin: string) => {
+    let out = "";
+    const io: Io = { stdout: (t) => void (out += t), stderr: () => undefined, stdin: () => stdin };
+    const code = await run(args, io);
+    return { code, out };
+  };
+
+  it("search writes the list's name escaped, the same JSON", async () => {
+    const r = await jsonl(
+      ["screening", "search", "--jsonl", "--lists", list],
+      JSON.stringify({ name: "Ivan Petrov", schema: "Person" }),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(ACTED_ON);
+    const line = JSON.parse(r.out) as { candidates: { name: string }[] };
+    expect(line.candidates[0]?.name).toBe(NAME);
+  });
+
+  it("compare writes a bad line's error, which quotes it, escaped", async () => {
+    // JSON.parse's message quotes the line: "Unexpected token '\u009b', "\u009b2J\u202e" is not valid JSON".
+    const r = await jsonl(["screening", "compare", "--jsonl"], "\u009b2J\u202e");
+    expect(r.code).toBe(2);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect(JSON.parse(r.out)).toMatchObject({ error: { code: "invalid_input", line: 1 } });
   });
 });

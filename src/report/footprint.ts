@@ -4,7 +4,7 @@
  * failure part-way (an unreadable log, an empty period) never leaves a half-written report.
  */
 import type { LogSource } from "../audit/source.js";
-import { periodStart } from "../metering/periods.js";
+import { storedUsage, type UsageByPeriod } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import type { Store } from "../store/index.js";
 import { dayOf, type Period } from "./period.js";
@@ -47,19 +47,18 @@ export async function usageFacts(
   for (const r of await store.usage.byLicenseDay(days.from)) {
     if (r.day <= days.to) licenseTokens.set(r.licenseId, (licenseTokens.get(r.licenseId) ?? 0) + r.tokens);
   }
-  const quotaUsed = new Map<string, number>();
-  const totals = (await store.usage.totals()).byLicense;
-  const since = new Map<string, number>();
-  for (const p of ["month", "quarter"] as const) {
-    for (const r of await store.usage.byLicenseDay(periodStart(p, now))) {
-      const l = scheme.licenses.get(r.licenseId);
-      if (l?.quotaPeriod === p) since.set(r.licenseId, (since.get(r.licenseId) ?? 0) + r.tokens);
-    }
-  }
-  for (const l of scheme.licenses.values()) {
-    quotaUsed.set(l.id, l.quotaPeriod === "total" ? (totals[l.id] ?? 0) : (since.get(l.id) ?? 0));
-  }
-  return { licenseTokens, days, quotaUsed };
+  return { licenseTokens, days, quotaUsed: quotaUsedUnder(scheme, await storedUsage(store, now)) };
+}
+
+/**
+ * Each license's tokens in its quota period as `scheme` sets it, from one read of the store's
+ * usage (`storedUsage`, as the gateway's counters are seeded): a what-if judges two schemes, whose
+ * periods may differ, from the same figures without reading them twice.
+ */
+export function quotaUsedUnder(scheme: CompiledScheme, stored: UsageByPeriod): Map<string, number> {
+  const used = new Map<string, number>();
+  for (const l of scheme.licenses.values()) used.set(l.id, stored[l.quotaPeriod].get(l.id) ?? 0);
+  return used;
 }
 
 export async function footprintReport(o: FootprintOptions): Promise<FootprintReport> {

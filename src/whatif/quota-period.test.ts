@@ -9,9 +9,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { directorySource } from "../audit/source.js";
 import { run } from "../cli/program.js";
+import type { CompiledScheme } from "../scheme/compile.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import type { WhatIfReport } from "./report.js";
+import { candidateScheme, whatIfReport, type WhatIfReport } from "./report.js";
 
 const G7 = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
 /** BIS-2026-0001 for any purpose (the population is decided without one), 1,000 tokens in all. */
@@ -84,5 +86,75 @@ describe("scheme what-if --active with a candidate that makes a quota monthly", 
       ]),
     );
     expect(erik.every((g) => g.direction === "gain")).toBe(true);
+  });
+});
+
+/**
+ * Both schemes' figures come from one read of the store's usage (it is synchronous on SQLite, and
+ * the admin API's what-if runs in the gateway): each must still see its own period's tokens. On
+ * 20 May 2031 the license used 600 tokens in March (last quarter), 300 in April (this quarter, not
+ * this month) and 200 in May, besides Erik's 5,000 above: 6,100 in total, 500 this quarter, 200
+ * this month, against 400 a period.
+ */
+describe("one usage read, each scheme's own period", () => {
+  const NOW = new Date("2031-05-20T12:00:00Z");
+  const under = (period: "total" | "month" | "quarter") =>
+    candidateScheme(
+      ACTIVE.replace("name: g7-trusted-partners", `name: g7-quota-${period}`).replace(
+        "quota_tokens: 1000",
+        `quota_tokens: 400\n    quota_period: ${period}`,
+      ),
+      `${period}.yaml`,
+      null,
+    );
+  beforeAll(async () => {
+    const used = (at: string, inputTokens: number) => ({
+      principalId: "erik",
+      organizationId: "bw-cyber",
+      licenseId: "BIS-2026-0001",
+      model: "fable-5",
+      inputTokens,
+      outputTokens: 0,
+      requests: 1,
+      at,
+    });
+    await t.gateway.store.usage.add([
+      used("2031-03-15T10:00:00Z", 600),
+      used("2031-04-10T10:00:00Z", 300),
+      used("2031-05-05T10:00:00Z", 200),
+    ]);
+  });
+  const erik = async (active: CompiledScheme, candidate: CompiledScheme) => {
+    const report = await whatIfReport({
+      store: t.gateway.store,
+      source: directorySource(join(t.dataDir, "audit")),
+      active,
+      candidate,
+      pseudonymKey: null,
+      now: NOW,
+      examples: 50,
+    });
+    return report.population.groups
+      .filter(
+        (g) => g.model === "mythos-5" && g.action === "infer" && g.examples.some((e) => e.startsWith("erik")),
+      )
+      .map((g) => `${g.direction}: ${g.from.reason} -> ${g.to.reason}`);
+  };
+
+  it("total (6,100 used) made monthly (200 used): Erik gains", async () => {
+    expect(await erik(under("total"), under("month"))).toEqual(["gain: license-quota-exhausted -> license"]);
+  });
+  it("monthly (200 used) made quarterly (500 used): Erik loses", async () => {
+    expect(await erik(under("month"), under("quarter"))).toEqual([
+      "loss: license -> license-quota-exhausted",
+    ]);
+  });
+  it("quarterly (500 used) made monthly (200 used): Erik gains", async () => {
+    expect(await erik(under("quarter"), under("month"))).toEqual([
+      "gain: license-quota-exhausted -> license",
+    ]);
+  });
+  it("monthly made monthly: nothing changes for Erik", async () => {
+    expect(await erik(under("month"), under("month"))).toEqual([]);
   });
 });

@@ -9,7 +9,8 @@ import { leftOutProblems } from "../control/in-force.js";
 import type { ControlState } from "../control/state.js";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
-import { usageFacts } from "../report/footprint.js";
+import { storedUsage } from "../metering/index.js";
+import { quotaUsedUnder } from "../report/footprint.js";
 import { checkedDecision, checkRange, readEntries, type RangeNames } from "../report/log.js";
 import { lastDays, periodBounds, type Period } from "../report/period.js";
 import { knownPrincipals, principalIndex, type PrincipalIndex } from "../report/principals.js";
@@ -171,19 +172,20 @@ export async function whatIfReport(o: WhatIfOptions): Promise<WhatIfReport> {
   };
   const seen = await seenLocations(o.source, index, lastDays(o.seenDays ?? 30, o.now), seenProgress);
   // Quota usage as each scheme counts it: a candidate that changes a license's quota_period (total
-  // to month, say) is judged on what was used in its own period, not the active one's.
-  const quotaUnder = async (scheme: CompiledScheme) => {
-    const used = (await usageFacts(o.store, scheme, lastDays(1, o.now), o.now)).quotaUsed;
-    return Object.fromEntries([...used].map(([id, tokens]) => [id, { tokens }]));
-  };
+  // to month, say) is judged on what was used in its own period, not the active one's. One read of
+  // the store's usage serves both (it is synchronous on SQLite, and the admin API's what-if runs in
+  // the gateway's event loop).
+  const stored = await storedUsage(o.store, o.now);
+  const quotaUnder = (scheme: CompiledScheme) =>
+    Object.fromEntries([...quotaUsedUnder(scheme, stored)].map(([id, tokens]) => [id, { tokens }]));
   const population = await populationWhatIfYielding({
     active: o.active,
     candidate: o.candidate,
     principals,
     seen,
     time: o.now.getTime(),
-    usage: await quotaUnder(o.active),
-    candidateUsage: await quotaUnder(o.candidate),
+    usage: quotaUnder(o.active),
+    candidateUsage: quotaUnder(o.candidate),
     examples,
     threads: o.threads ?? 1,
     onProgress: stage(WHAT_IF_STAGES.population),

@@ -20,7 +20,7 @@ import { generateKey, parseSignerKey, parseVerifierKey } from "../../audit/note.
 import { directorySource, MAX_RESOURCE_BYTES } from "../../audit/source.js";
 import { fetchCheckpoint } from "../../audit/verify.js";
 import { withErrors } from "../../http/index.js";
-import type { Io } from "../io.js";
+import { CONTROL_CHARACTERS, type Io } from "../io.js";
 import { run } from "../program.js";
 
 const ORIGIN = "cli.example/audit";
@@ -310,6 +310,33 @@ describe("clearance audit verify", () => {
     expect(r.err).toMatch(
       /\(entry-not-canonical\): entry 0 \(tile\/entries\/000\.p\/1\) is included .* names "decision" more than once/,
     );
+  });
+
+  it("--entry shows an entry's C1 controls, bidirectional overrides and escape sequences escaped, in text and --json", async () => {
+    // Whoever can append writes what the entry holds: JSON leaves C1 and the overrides raw.
+    const held = { note: "\u009b2J\u202eevil\u2066", type: "decision", v: 1 };
+    const text = "not json \u001b]0;title\u0007 \u009b2J\u202e";
+    const dataDir = mkdtempSync(join(tmp, "log-"));
+    const log = await AuditLog.open(options(dataDir));
+    await log.append(Buffer.from(JSON.stringify(held)));
+    await log.append(Buffer.from(text));
+    await log.close();
+    const verify = (...args: string[]) =>
+      cli(["audit", "verify", join(dataDir, "audit"), "--key", `@${vkeyFile}`, ...args]);
+    const actedOn = new RegExp(`(?!\\n)[${CONTROL_CHARACTERS}]`);
+    const shown = await verify("--entry", "0");
+    expect(shown.code).toBe(0);
+    expect(shown.out).not.toMatch(actedOn);
+    expect(JSON.parse(shown.out)).toEqual(held);
+    const json = await verify("--entry", "0", "--json");
+    expect(json.out).not.toMatch(actedOn);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, index: "0", entry: held });
+    const plain = await verify("--entry", "1");
+    expect(plain.code).toBe(0);
+    expect(plain.out).toBe("not json \\u001b]0;title\\u0007 \\u009b2J\\u202e\n");
+    const plainJson = await verify("--entry", "1", "--json");
+    expect(plainJson.out).not.toMatch(actedOn);
+    expect(JSON.parse(plainJson.out)).toMatchObject({ entry: text });
   });
 
   it("rejects invalid input with exit 2", async () => {

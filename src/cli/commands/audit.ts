@@ -27,7 +27,16 @@ import {
   type PriorState,
 } from "../../audit/verify.js";
 import { InvalidInputError } from "../../errors/index.js";
-import { pageExcerpt, printable, processIo, readFileBounded, sizeText, type Io } from "../io.js";
+import {
+  cellText,
+  jsonText,
+  pageExcerpt,
+  printable,
+  processIo,
+  readFileBounded,
+  sizeText,
+  type Io,
+} from "../io.js";
 import type { Outcome } from "../outcome.js";
 
 const EXIT_FAILED = 1;
@@ -401,13 +410,16 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
         state: pick,
       });
       const { origin: name, size, root } = r.checkpoint;
+      // The entry is what the log holds, written by whoever could append to it: shown so that
+      // nothing in it acts on the terminal (C1 controls and bidirectional overrides, which JSON
+      // leaves raw, escaped; an entry that is not JSON on one line, its controls escaped).
       if (opts.json) {
         const summary = { ok: true, origin: name, size: `${size}`, root: root.toString("base64") };
-        io.stdout(`${JSON.stringify({ ...summary, index: `${r.index}`, entry: r.entry })}\n`);
+        io.stdout(jsonText({ ...summary, index: `${r.index}`, entry: r.entry }, 0));
       } else {
-        io.stdout(`${typeof r.entry === "string" ? r.entry : JSON.stringify(r.entry, null, 2)}\n`);
+        io.stdout(typeof r.entry === "string" ? `${cellText(r.entry)}\n` : jsonText(r.entry));
         const history = r.previous === undefined ? "" : since(r.previous);
-        io.stderr(`entry ${r.index} is included in ${name} at size ${size}${history}\n`);
+        io.stderr(`entry ${r.index} is included in ${cellText(name)} at size ${size}${history}\n`);
       }
       return;
     }
@@ -425,9 +437,11 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
     if (opts.json) {
       const previous = r.previous === undefined ? null : { size: `${r.previous.size}` };
       const out = { ok: true, origin: name, size: `${size}`, root: root.toString("base64"), previous };
-      io.stdout(`${JSON.stringify({ ...out, state: opts.state })}\n`);
+      io.stdout(jsonText({ ...out, state: opts.state }, 0));
     } else {
-      io.stdout(`verified ${name}: ${size} entries, root ${root.toString("base64")}${since(r.previous)}\n`);
+      io.stdout(
+        `verified ${cellText(name)}: ${size} entries, root ${root.toString("base64")}${since(r.previous)}\n`,
+      );
     }
   } catch (err) {
     bar.stop();
@@ -518,13 +532,13 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
     const proof = answered(body, ask);
     if (ask.kind === "inclusion") {
       const r = await checkInclusionProof(source, verifierKey, ask.index, ask.size, proof, origin);
-      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stdout(jsonText(body));
       io.stderr(
         `entry ${ask.index} is included in the tree of size ${ask.size} (root ${r.root.toString("base64")})${signed(r.checkpoint)}\n`,
       );
     } else {
       const r = await checkConsistencyProof(source, verifierKey, ask.from, ask.to, proof, origin);
-      io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      io.stdout(jsonText(body));
       io.stderr(
         `the tree of size ${ask.to} (root ${r.toRoot.toString("base64")}) extends the one of size ${ask.from} (root ${r.fromRoot.toString("base64")})${signed(r.checkpoint)}\n`,
       );
@@ -538,7 +552,7 @@ async function proofOf(io: Io, outcome: Outcome, arg: string, opts: ProofOpts, a
 }
 
 function signed(c: { origin: string; size: bigint }): string {
-  return `, checked against the checkpoint of ${c.origin} at size ${c.size}`;
+  return `, checked against the checkpoint of ${cellText(c.origin)} at size ${c.size}`;
 }
 
 /** The proof's hashes, once the answer is shown to be for what was asked. */

@@ -13,7 +13,7 @@ import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import { cellText, jsonText, processIo, readFileBounded, sizeText, type Io } from "../io.js";
+import { cellText, jsonText, printableJson, processIo, readFileBounded, sizeText, type Io } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
@@ -400,7 +400,8 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
             : await withStore(opts, (store) => ScreeningEngine.load(store, min));
         if (opts.jsonl) {
           const lines = searchLines(io.stdin(), engine);
-          for (const l of lines) io.stdout(`${l.text}\n`);
+          // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
+          for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
           if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
           return;
         }
@@ -429,7 +430,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
     .action((opts: { threshold?: string }) => {
       const lines = compareLines(io.stdin(), threshold(opts.threshold));
-      for (const l of lines) io.stdout(`${l.text}\n`);
+      for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
       if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
     });
 
