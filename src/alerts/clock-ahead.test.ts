@@ -1,6 +1,6 @@
 /**
  * A fleet node whose clock is badly ahead, with the fleet's sightings shared through Redis: its
- * sightings are taken as of this node's clock (counted and reported), so one dated a year ahead
+ * sightings are taken as of when Redis received them (counted and reported), so one dated a year ahead
  * neither dates its alert a year ahead nor runs the periodic sweep a year ahead, which forgot every
  * other subject's state (a principal's embargoed attempts counted anew). Skipped, saying so, without
  * Redis.
@@ -108,7 +108,7 @@ describe.skipIf(redisSkipReason !== undefined)(
       );
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatch(
-        /^alert sighting stream: 1 sighting dated more than 60 s ahead of this node's clock, taken as of now/,
+        /^alert sighting stream: 1 sighting dated more than 60 s ahead of this node's clock, taken as of when Redis received them/,
       );
     });
   },

@@ -195,8 +195,60 @@ describe.skipIf(redisSkipReason !== undefined)(
       );
       expect(told()).toBe(2);
       expect(errors[0]).toMatch(
-        /ahead of this node's clock, taken as of now \(the deciding node's clock is wrong\?\); the first: request a-year-ahead dated /,
+        /ahead of this node's clock, taken as of when Redis received them \(the deciding node's clock is wrong\?\); the first: request a-year-ahead dated /,
       );
+    });
+
+    it("a sighting dated far ahead is dated when Redis received it, in the backlog and in live reads: not as of the restart", async () => {
+      const prefix = freshPrefix();
+      const key = `${prefix}alerts:sightings`;
+      const YEAR = 365 * 86_400_000;
+      const start = Date.now();
+      // Appended ten minutes before this node starts (its backlog: it was taken as of the restart, an
+      // embargoed attempt ten minutes old counting in the last minute's window).
+      const tenMinutesAgo = start - 10 * 60_000;
+      await redisAdmin().xadd(
+        key,
+        `${tenMinutesAgo}-0`,
+        "s",
+        JSON.stringify(plainSighting("backlog-ahead", { t: start + YEAR })),
+      );
+      const delivered: Sighting[] = [];
+      feed = await redisFeed({
+        url: REDIS_URL,
+        prefix,
+        blockMs: 20,
+        deliver: (s) => delivered.push(s),
+        onError: () => undefined,
+      });
+      const backlog: Sighting[] = [];
+      for await (const page of feed.backlog(start - 20 * 60_000)) backlog.push(...page);
+      expect(backlog.map((s) => [s.requestId, s.t])).toEqual([["backlog-ahead", tenMinutesAgo]]);
+      // Live: an entry Redis dates five minutes ago (a Redis clock behind this node's), then one it
+      // dates an hour ahead (a Redis clock ahead: taken as of now, never later).
+      const fiveMinutesAgo = start - 5 * 60_000;
+      await redisAdmin().xadd(
+        key,
+        `${fiveMinutesAgo}-0`,
+        "s",
+        JSON.stringify(plainSighting("live-ahead", { t: start + YEAR })),
+      );
+      await redisAdmin().xadd(
+        key,
+        `${start + 3_600_000}-0`,
+        "s",
+        JSON.stringify(plainSighting("redis-ahead", { t: start + YEAR })),
+      );
+      await eventually(
+        async () => delivered.length,
+        (n) => n >= 2,
+        2_000,
+      );
+      const after = Date.now();
+      expect(delivered.map((s) => s.requestId)).toEqual(["live-ahead", "redis-ahead"]);
+      expect(delivered[0]?.t).toBe(fiveMinutesAgo);
+      expect(delivered[1]?.t).toBeGreaterThanOrEqual(start);
+      expect(delivered[1]?.t).toBeLessThanOrEqual(after);
     });
   },
 );

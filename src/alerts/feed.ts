@@ -15,8 +15,11 @@
  * appended twice.
  *
  * A sighting is dated by the clock of the node that decided its request. One dated more than
- * MAX_AHEAD_MS ahead of this node's clock (that node's clock is wrong) is dated now instead, counted
- * and reported, by the rule the audit log's replay follows too (clock.ts).
+ * MAX_AHEAD_MS ahead of this node's clock (that node's clock is wrong) is dated when Redis received
+ * it instead (its entry id's milliseconds; now, if Redis' clock is ahead of this node's), counted
+ * and reported, by the rule the audit log's replay follows too (clock.ts). Dated now, a sighting in
+ * the backlog read at start was taken as of the restart, however long before it was appended: an
+ * embargoed attempt an hour old counted within the last minute's window, and expired an hour late.
  */
 import { Redis } from "ioredis";
 import { AheadTimes } from "./clock.js";
@@ -64,7 +67,10 @@ export interface FeedCounts {
   readonly failed: number;
   /** Batches sent. */
   readonly batches: number;
-  /** Read dated more than MAX_AHEAD_MS (clock.ts) ahead of this node's clock, and dated now instead. */
+  /**
+   * Read dated more than MAX_AHEAD_MS (clock.ts) ahead of this node's clock, and dated when Redis
+   * received them instead.
+   */
   readonly redated: number;
 }
 
@@ -215,14 +221,17 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       ),
     );
   };
-  /** Sightings read from a node whose clock is ahead (see clock.ts), dated now and counted. */
-  const bounded = (s: Sighting, now: number): Sighting => {
-    const t = ahead.bound(s.t, now, () => `request ${s.requestId}`);
+  /**
+   * Sightings read from a node whose clock is ahead (see clock.ts), dated when Redis received them
+   * (`id`: their entry's, "<ms>-<n>") and counted.
+   */
+  const bounded = (s: Sighting, id: string, now: number): Sighting => {
+    const t = ahead.bound(s.t, now, () => `request ${s.requestId}`, appendedAt(id, now));
     return t === s.t ? s : { ...s, t };
   };
   const reportRedated = (now: number) => {
     if (now - redatedReportedAt < DROP_REPORT_MS) return;
-    const err = ahead.report("alert sighting stream", ["sighting", "sightings"]);
+    const err = ahead.report("alert sighting stream", ["sighting", "sightings"], "when Redis received them");
     if (err === null) return;
     redatedReportedAt = now;
     o.onError(err);
@@ -253,7 +262,7 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
           for (const [id, fields] of entries) {
             last = id;
             const s = sightingOf(fields);
-            if (s !== null) o.deliver(bounded(s, now));
+            if (s !== null) o.deliver(bounded(s, id, now));
             else if (skipped++ === 0) first = id;
           }
         }
@@ -305,9 +314,9 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
         ][];
         const sightings: Sighting[] = [];
         const now = Date.now();
-        for (const [, fields] of page) {
+        for (const [id, fields] of page) {
           const s = sightingOf(fields);
-          if (s !== null) sightings.push(bounded(s, now));
+          if (s !== null) sightings.push(bounded(s, id, now));
         }
         if (sightings.length > 0) yield sightings;
         const end = page.at(-1)?.[0];
@@ -340,6 +349,12 @@ export async function redisFeed(o: RedisFeedOptions): Promise<RedisSightingFeed>
       await writer.client.quit().catch(() => writer.client.disconnect());
     },
   };
+}
+
+/** When Redis appended a stream entry: its id's milliseconds ("<ms>-<n>"); `otherwise` if not a number. */
+function appendedAt(id: string, otherwise: number): number {
+  const ms = Number(/^(\d+)-\d+$/.exec(id)?.[1]);
+  return Number.isSafeInteger(ms) ? ms : otherwise;
 }
 
 class BatchError extends Error {}

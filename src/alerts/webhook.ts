@@ -8,9 +8,10 @@
  * 2xx, is retried with exponential backoff, survives restarts, and is claimed for a lease so that
  * two nodes do not post it at once. Receivers should treat the alert id as idempotency key.
  *
- * Order: one subject's alerts (a principal's, a key's…) are posted in the order raised (their ids'),
- * each once the one before it was delivered; a later one waits while an earlier one is retried.
- * Alerts of different subjects are posted side by side, in no order.
+ * Order: one subject's alerts (a principal's, a key's…) are posted one at a time, in the order raised
+ * (their ids'), each once the one before it was delivered; a later one waits while an earlier one is
+ * retried. One stored late (a sighting from another node), dated before the one in flight, goes
+ * right after it, never beside it. Alerts of different subjects are posted side by side, in no order.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Agent, request } from "undici";
@@ -120,9 +121,8 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Posts what is due, at most 50 alerts, at once: the store hands out one alert per subject, its
-   * oldest pending, so a receiver gets one subject's alerts in the order raised. True when one was
-   * delivered.
+   * Posts what is due, at most 50 alerts, at once: the store hands out one alert per subject at a
+   * time, so a receiver gets one subject's alerts in the order raised. True when one was delivered.
    */
   private async round(): Promise<boolean> {
     const now = Date.now();

@@ -151,6 +151,9 @@ describe("a store older than its audit log (restored from a backup)", () => {
     // The store as release 11 left it: without the position (11), nor anything later (12 on).
     db.exec(
       "DROP TABLE audit_drained; ALTER TABLE screening_lists DROP COLUMN rescreen_due; " +
+        "DROP INDEX alerts_due_heads; DROP INDEX alerts_pending_by_subject; " +
+        "ALTER TABLE alerts DROP COLUMN delivery_held; " +
+        "CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at); " +
         "DELETE FROM schema_migrations WHERE version >= 11",
     );
     db.close();

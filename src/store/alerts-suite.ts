@@ -3,7 +3,7 @@ import { expect, it, vi } from "vitest";
 import { AlertService } from "../alerts/service.js";
 import { configSchema } from "../config/schema.js";
 import { loadSchemeFile } from "../scheme/index.js";
-import type { AlertRecord, NewAlert } from "./alerts.js";
+import { deliveredAt, newAlertRecord, type AlertRecord, type NewAlert } from "./alerts.js";
 import { StoreError, type Store } from "./index.js";
 
 const alert = (over: Partial<NewAlert> = {}): NewAlert => ({
@@ -109,6 +109,38 @@ export function alertSuite(store: () => Store): void {
     expect(await ids(31)).toEqual([a2]);
     await s.alerts.delivered(a2, at(32));
     expect(await ids(32)).toEqual([a3]);
+  });
+
+  it("never hands out two alerts of a subject at once: one raised late, dated before the one in flight, waits for it", async () => {
+    const s = store();
+    const at = (second: number) => `2030-01-02T03:04:${String(second).padStart(2, "0")}.000Z`;
+    const raised = async (key: string, second: number) =>
+      (
+        await s.alerts.raise(
+          alert({ dedupeKey: key, raisedAt: at(second), subject: { kind: "principal", id: "p-1" } }),
+          "d",
+        )
+      ).alert.id;
+    const ids = async (now: number, leaseUntil = at(59)) =>
+      (await s.alerts.due(at(now), leaseUntil, 10)).map((x) => x.id);
+    // a1 (dated :07) is claimed; a0, dated :05 but stored after (a late sighting, another node's),
+    // has the smaller id, and was handed out beside a1 while a1 was in flight.
+    const a1 = await raised("a1", 7);
+    expect(await ids(8, at(20))).toEqual([a1]);
+    const a0 = await raised("a0", 5);
+    expect(await ids(9)).toEqual([]);
+    // a1 failed and waits for its retry: a0 still waits (a1 may have reached the receiver).
+    await s.alerts.retry(a1, at(15), "the receiver answered 503");
+    expect(await ids(10)).toEqual([]);
+    // A lease run out (its node gone) hands a1 out again, and only a1.
+    expect(await ids(16, at(18))).toEqual([a1]);
+    expect(await ids(19)).toEqual([a1]);
+    await s.alerts.delivered(a1, at(20));
+    // Then a0, and a later one of p-1 after it.
+    const a2 = await raised("a2", 21);
+    expect(await ids(22)).toEqual([a0]);
+    await s.alerts.delivered(a0, at(23));
+    expect(await ids(24)).toEqual([a2]);
   });
 
   it("lists a page at a time, filtered in the database, after a cursor", async () => {
@@ -291,4 +323,58 @@ export async function oldAlertStaysQuiet(store: Store): Promise<void> {
   expect((await store.keys.list("zoe")).map((k) => k.revokedAt)).toEqual([null]);
   expect(await store.alerts.list({ subjectId: "zoe" })).toEqual([OLD_ALERT]);
   expect(await store.alerts.pendingResponses(null, 10)).toEqual([]);
+}
+
+/**
+ * Alerts pending delivery when migration 13 runs, as rows in migration 12's columns (id,
+ * dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at,
+ * response_state, document): key k1's three, k2's one, and k1's fourth already delivered.
+ */
+export const PENDING_AT_UPGRADE: readonly (string | null)[][] = [
+  ["k1", 5],
+  ["k1", 6],
+  ["k2", 7],
+  ["k1", 8],
+  ["k1", 4, "delivered"],
+].map(([key, second, delivered]) => {
+  let a = newAlertRecord(
+    alert({
+      dedupeKey: `upgrade-${key}-${second}`,
+      subject: { kind: "key", id: key as string },
+      raisedAt: `2030-01-02T03:04:0${second}.000Z`,
+    }),
+    "d",
+  );
+  if (delivered !== undefined) a = deliveredAt(a, a.raised_at);
+  return [
+    a.id,
+    `upgrade-${key}-${second}`,
+    a.state,
+    a.detector,
+    a.subject.kind,
+    a.subject.id,
+    a.delivery.state,
+    a.delivery.next_at,
+    null,
+    JSON.stringify(a),
+  ];
+});
+
+/**
+ * A store migrated with PENDING_AT_UPGRADE stored before migration 13 (both drivers' upgrade
+ * tests): each subject's oldest goes first, the others one at a time after it, none left behind.
+ */
+export async function pendingGoInOrder(store: Store): Promise<void> {
+  const [k1a, k1b, k2, k1c] = PENDING_AT_UPGRADE.map((r) => r[0] as string);
+  const due = async () =>
+    (await store.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:01:00.000Z", 10)).map((a) => a.id);
+  expect(await due()).toEqual([k1a, k2]);
+  await store.alerts.delivered(k1a!, "2031-01-01T00:00:01.000Z");
+  await store.alerts.delivered(k2!, "2031-01-01T00:00:01.000Z");
+  expect(await due()).toEqual([k1b]);
+  await store.alerts.delivered(k1b!, "2031-01-01T00:00:02.000Z");
+  expect(await due()).toEqual([k1c]);
+  await store.alerts.delivered(k1c!, "2031-01-01T00:00:03.000Z");
+  expect(await due()).toEqual([]);
+  expect((await store.alerts.list()).map((a) => a.delivery.state)).toEqual(Array(5).fill("delivered"));
 }

@@ -103,9 +103,9 @@ export interface AlertStore {
   /** Records the automatic response taken, unless one is recorded already (another node's). */
   respond(id: string, response: { action: string; result: string }, actor: string): Promise<void>;
   /**
-   * Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`: of each subject, only
-   * its oldest alert still pending (PENDING_HEADS), so a receiver gets one subject's alerts in the
-   * order raised, each after the one before it was delivered.
+   * Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`: of each subject, one
+   * alert at a time (DELIVERY_ORDER), so a receiver gets one subject's alerts in the order raised,
+   * each after the one before it was delivered, and never two of them at once.
    */
   due(now: string, leaseUntil: string, limit: number): Promise<AlertRecord[]>;
   delivered(id: string, at: string): Promise<void>;
@@ -114,14 +114,55 @@ export interface AlertStore {
 }
 
 /**
- * The ids of each subject's oldest alert still pending delivery (claimed or not), in SQL both
- * drivers run: only those are handed out, so a later alert of a subject waits while an earlier one
- * is in flight or waiting for its retry (a receiver gets one subject's alerts in the order raised,
- * ids being ordered by the time raised). One pass over the pending alerts (few, unless the receiver
- * is down), by the `alerts_due` index.
+ * Delivery order, in SQL both drivers run (`$kind`, `$id`, `$now`, `$limit`: the driver's
+ * placeholders). A subject's pending alerts go one at a time: one is its head, handed out when due
+ * (in flight, or waiting for its retry), the others are held (`delivery_held`, migration 13) until
+ * it is delivered, then the oldest held goes next. An alert raised while its subject has a head is
+ * held — also one dated earlier (a late sighting): it goes after the head in flight, never beside it.
+ * `due` reads the heads only, by when due, and stops at its limit: grouping every pending alert by
+ * subject at each poll took 0.2–0.6 s on SQLite and 0.06–1.4 s on PostgreSQL with 100,000 pending,
+ * and a walk of the due alerts skipping those with an earlier one pending read them all when one
+ * subject had them (2 s on PostgreSQL).
  */
-export const PENDING_HEADS =
-  "SELECT min(id) FROM alerts WHERE delivery_state = 'pending' GROUP BY subject_kind, subject_id";
+export const DELIVERY_ORDER = {
+  /** The heads due by `$now`, at most `$limit`. */
+  due: `SELECT document FROM alerts
+    WHERE delivery_state = 'pending' AND delivery_held IS NULL AND next_delivery_at <= $now
+    ORDER BY next_delivery_at, id LIMIT $limit`,
+  /** Whether the subject has a head: a new alert of it is held. */
+  hasHead: `SELECT 1 AS head FROM alerts WHERE delivery_state = 'pending' AND subject_kind = $kind
+    AND subject_id = $id AND delivery_held IS NULL LIMIT 1`,
+  /** After a delivery: the subject's oldest held alert is its head, unless it has one. */
+  next: `UPDATE alerts SET delivery_held = NULL WHERE id = (SELECT id FROM alerts
+      WHERE delivery_state = 'pending' AND subject_kind = $kind AND subject_id = $id AND delivery_held = 1
+      ORDER BY id LIMIT 1)
+    AND NOT EXISTS (SELECT 1 FROM alerts WHERE delivery_state = 'pending' AND subject_kind = $kind
+      AND subject_id = $id AND delivery_held IS NULL)`,
+} as const;
+
+/**
+ * `sql` with DELIVERY_ORDER's named placeholders written as the driver's: `at("now")` gives SQLite's
+ * `@now`, PostgreSQL's `$1`.
+ */
+export function withPlaceholders(sql: string, at: (name: string) => string): string {
+  return sql.replace(/\$(kind|id|now|limit)\b/g, (_, name: string) => at(name));
+}
+
+/**
+ * Migration 13, the same SQL in both drivers: the held marker and the indexes delivery reads by
+ * (they replace migration 7's `alerts_due`, which held every alert ever raised). Alerts pending at
+ * the upgrade: each subject's oldest is its head, the others are held behind it.
+ */
+export const ALERTS_DELIVERY_HEADS = `
+  ALTER TABLE alerts ADD COLUMN delivery_held INTEGER;
+  UPDATE alerts SET delivery_held = 1 WHERE delivery_state = 'pending' AND id NOT IN (
+    SELECT min(id) FROM alerts WHERE delivery_state = 'pending' GROUP BY subject_kind, subject_id);
+  CREATE INDEX alerts_due_heads ON alerts (next_delivery_at, id)
+    WHERE delivery_state = 'pending' AND delivery_held IS NULL;
+  CREATE INDEX alerts_pending_by_subject ON alerts (subject_kind, subject_id, delivery_held, id)
+    WHERE delivery_state = 'pending';
+  DROP INDEX alerts_due;
+`;
 
 /** `alr_` + the time (base 36, sortable for the next century) + randomness. */
 export function alertId(at: string): string {

@@ -5,7 +5,7 @@
 import pg from "pg";
 import { afterAll, describe, it } from "vitest";
 import { dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
-import { OLD_ALERT_ROW, oldAlertStaysQuiet } from "../alerts-suite.js";
+import { OLD_ALERT_ROW, oldAlertStaysQuiet, PENDING_AT_UPGRADE, pendingGoInOrder } from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { migrate, MIGRATIONS } from "./migrations.js";
 
@@ -35,6 +35,33 @@ describe.skipIf(skipReason !== undefined)(
       const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
       try {
         await oldAlertStaysQuiet(store);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("alerts pending delivery at the upgrade to migration 13 go one at a time per subject, oldest first", async () => {
+      const { url } = await freshSchema();
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const client = await pool.connect();
+      try {
+        await migrate(
+          client,
+          MIGRATIONS.filter((m) => m.version <= 12),
+        );
+        for (const row of PENDING_AT_UPGRADE)
+          await client.query(
+            `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+            row,
+          );
+      } finally {
+        client.release();
+        await pool.end();
+      }
+      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      try {
+        await pendingGoInOrder(store);
       } finally {
         await store.close();
       }

@@ -8,15 +8,16 @@ import {
   ALERT_ACTION,
   claimed,
   deliveredAt,
+  DELIVERY_ORDER,
   listQuery,
   newAlertRecord,
-  PENDING_HEADS,
   responseState,
   retryAt,
   transitioned,
   type AlertPage,
   type AlertRecord,
   type AlertStore,
+  withPlaceholders,
 } from "../alerts.js";
 import { audited, storable } from "./queries.js";
 
@@ -58,6 +59,28 @@ function cursorWithoutNul(page: AlertPage): AlertPage {
   return { ...page, after: page.newest === true ? `${kept}\u0001` : kept };
 }
 
+/** DELIVERY_ORDER's statements in this dialect: $1 the subject's kind (or now), $2 its id (or the limit). */
+const numbered = (sql: string) =>
+  withPlaceholders(sql, (name) => (name === "kind" || name === "now" ? "$1" : "$2"));
+const DUE = `${numbered(DELIVERY_ORDER.due)} FOR UPDATE SKIP LOCKED`;
+const HAS_HEAD = numbered(DELIVERY_ORDER.hasHead);
+const NEXT = numbered(DELIVERY_ORDER.next);
+
+/**
+ * Whether a subject's alert is held is decided by reading its other alerts: a raise and a delivery
+ * of one subject take turns (a transaction-scoped lock, released at COMMIT or ROLLBACK), or each
+ * would miss the other's uncommitted change — two heads at once, or one held for ever.
+ */
+async function lockSubject(db: pg.PoolClient, subject: AlertRecord["subject"]): Promise<void> {
+  await db.query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || ' ' || $2 || ' ' || $3))", [
+    SUBJECT_LOCK,
+    subject.kind,
+    subject.id,
+  ]);
+}
+/** The class of lockSubject's locks: "clra" in ASCII (audit.ts holds "clri" and "clro"). */
+const SUBJECT_LOCK = 0x636c7261;
+
 export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
   const change = async (
     id: string,
@@ -77,9 +100,15 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     raise: (n, actor) =>
       tx(async (db) => {
         const a = newAlertRecord(n, actor);
+        let held: 1 | null = null;
+        if (a.delivery.state === "pending") {
+          // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER).
+          await lockSubject(db, a.subject);
+          held = (await db.query(HAS_HEAD, [a.subject.kind, a.subject.id])).rowCount === 0 ? null : 1;
+        }
         const inserted = await db.query(
-          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
+          `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document, delivery_held)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (dedupe_key) DO NOTHING`,
           [
             a.id,
             n.dedupeKey,
@@ -91,6 +120,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
             a.delivery.next_at,
             responseState(a),
             JSON.stringify(a),
+            held,
           ],
         );
         if (inserted.rowCount !== 1) {
@@ -152,13 +182,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     due: (now, leaseUntil, limit) =>
       tx(async (db) => {
         // SKIP LOCKED: nodes claiming at once take different alerts.
-        const rows = (
-          await db.query(
-            `SELECT document FROM alerts WHERE id IN (${PENDING_HEADS}) AND next_delivery_at <= $1
-             ORDER BY next_delivery_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-            [now, limit],
-          )
-        ).rows as { document: string }[];
+        const rows = (await db.query(DUE, [now, limit])).rows as { document: string }[];
         const out: AlertRecord[] = [];
         for (const a of parse(rows)) {
           const c = claimed(a, leaseUntil);
@@ -168,7 +192,17 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         return out;
       }),
     delivered: async (id, at) => {
-      await change(id, async (_db, a) => deliveredAt(a, at));
+      if (!storable(id)) return void pool();
+      await tx(async (db) => {
+        const [a] = parse(
+          (await db.query("SELECT document FROM alerts WHERE id = $1 FOR UPDATE", [id])).rows,
+        );
+        if (a === undefined) return;
+        await write(db, deliveredAt(a, at));
+        // Its subject's next alert goes now (in the same transaction: none is left held for ever).
+        await lockSubject(db, a.subject);
+        await db.query(NEXT, [a.subject.kind, a.subject.id]);
+      });
     },
     retry: async (id, nextAt, error) => {
       await change(id, async (_db, a) =>

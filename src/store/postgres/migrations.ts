@@ -20,7 +20,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening.js";
-import { ALERTS_BY_COLUMNS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -200,6 +200,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 12,
     // As in SQLite's version 12: an import's rescreen, finished (null) or held until this time.
     sql: SCREENING_RESCREEN_DUE,
+  },
+  {
+    version: 13,
+    // As in SQLite's version 13: a subject's alerts other than the one being delivered held.
+    sql: ALERTS_DELIVERY_HEADS,
   },
 ];
 

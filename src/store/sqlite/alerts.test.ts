@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { it } from "vitest";
-import { OLD_ALERT_ROW, oldAlertStaysQuiet } from "../alerts-suite.js";
+import { OLD_ALERT_ROW, oldAlertStaysQuiet, PENDING_AT_UPGRADE, pendingGoInOrder } from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { DB_FILE } from "./index.js";
 import { migrate, MIGRATIONS } from "./migrations.js";
@@ -28,6 +28,27 @@ it("an alert stored before migration 9 is listed as before, and never suspended 
   const store = await openStore({ dataDir });
   try {
     await oldAlertStaysQuiet(store);
+  } finally {
+    await store.close();
+  }
+});
+
+it("alerts pending delivery at the upgrade to migration 13 go one at a time per subject, oldest first", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-pending-alerts-"));
+  const db = new Database(join(dataDir, DB_FILE));
+  migrate(
+    db,
+    MIGRATIONS.filter((m) => m.version <= 12),
+  );
+  const insert = db.prepare(
+    `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (const row of PENDING_AT_UPGRADE) insert.run(...row);
+  db.close();
+  const store = await openStore({ dataDir });
+  try {
+    await pendingGoInOrder(store);
   } finally {
     await store.close();
   }

@@ -4,32 +4,35 @@ import {
   ALERT_ACTION,
   claimed,
   deliveredAt,
+  DELIVERY_ORDER,
   listQuery,
   newAlertRecord,
-  PENDING_HEADS,
   responseState,
   retryAt,
   transitioned,
   type AlertRecord,
   type AlertStore,
+  withPlaceholders,
 } from "../alerts.js";
+
+const named = (sql: string) => withPlaceholders(sql, (name) => `@${name}`);
 
 export function sqliteAlerts(db: Database.Database, live: () => void): AlertStore {
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
   const s = {
     insert: p(
-      `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+      `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document, delivery_held)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
     ),
     byKey: p<{ document: string }>("SELECT document FROM alerts WHERE dedupe_key = ?"),
     get: p<{ document: string }>("SELECT document FROM alerts WHERE id = ?"),
     pending: p<{ document: string }>(
       "SELECT document FROM alerts WHERE response_state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     ),
-    // Each subject's oldest pending alert only (see PENDING_HEADS), when it is due.
-    due: p<{ document: string }>(
-      `SELECT document FROM alerts WHERE id IN (${PENDING_HEADS}) AND next_delivery_at <= ? ORDER BY next_delivery_at, id LIMIT ?`,
-    ),
+    // One alert of a subject at a time (see DELIVERY_ORDER).
+    due: p<{ document: string }>(named(DELIVERY_ORDER.due)),
+    hasHead: p<{ head: number }>(named(DELIVERY_ORDER.hasHead)),
+    next: p(named(DELIVERY_ORDER.next)),
     update: p(
       "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, response_state = ?, document = ? WHERE id = ?",
     ),
@@ -63,6 +66,9 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     raise: async (n, actor) =>
       tx(() => {
         const a = newAlertRecord(n, actor);
+        const subject = { kind: a.subject.kind, id: a.subject.id };
+        // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER).
+        const held = a.delivery.state === "pending" && s.hasHead.get(subject) !== undefined ? 1 : null;
         const inserted =
           s.insert.run(
             a.id,
@@ -75,6 +81,7 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
             a.delivery.next_at,
             responseState(a),
             JSON.stringify(a),
+            held,
           ).changes === 1;
         if (!inserted) return { alert: parse(s.byKey.get(n.dedupeKey)) as AlertRecord, created: false };
         audit(actor, ALERT_ACTION.open, a.id, {
@@ -117,14 +124,20 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     },
     due: async (now, leaseUntil, limit) =>
       tx(() =>
-        s.due.all(now, limit).map((r) => {
+        s.due.all({ now, limit }).map((r) => {
           const a = claimed(parse(r) as AlertRecord, leaseUntil);
           write(a);
           return a;
         }),
       ),
     delivered: async (id, at) => {
-      change(id, (a) => deliveredAt(a, at));
+      tx(() => {
+        const a = parse(s.get.get(id));
+        if (a === undefined) return;
+        write(deliveredAt(a, at));
+        // Its subject's next alert goes now (in the same transaction: none is left held for ever).
+        s.next.run({ kind: a.subject.kind, id: a.subject.id });
+      });
     },
     retry: async (id, nextAt, error) => {
       change(id, (a) => (a.delivery.state === "delivered" ? null : retryAt(a, nextAt, error)));

@@ -11,7 +11,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening.js";
-import { ALERTS_BY_COLUMNS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -169,6 +169,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 12,
     // An import's rescreen: finished (null), or held by the process doing it until this time.
     sql: SCREENING_RESCREEN_DUE,
+  },
+  {
+    version: 13,
+    // Webhook delivery one alert of a subject at a time: the others held, and the indexes `due` reads.
+    sql: ALERTS_DELIVERY_HEADS,
   },
 ];
 
