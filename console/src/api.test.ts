@@ -3,7 +3,7 @@
  * proxy's HTML 502 page, a load balancer's text) is said with its status, not as a JSON parse error.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, apiWithProgress, limiter } from "./api.js";
+import { api, ApiError, apiWithProgress, limiter, NOT_YET_IN_FORCE, type NotYetInForce } from "./api.js";
 
 const PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
 
@@ -113,5 +113,52 @@ describe("limiter", () => {
     }
     expect(await all).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(max).toBe(6);
+  });
+});
+
+describe("a change stored but not yet in force on this node", () => {
+  const PENDING = {
+    code: "reload_failed",
+    message: "API key k1 was changed in the store, but is not yet in force on this node: …",
+  };
+  /** What NOT_YET_IN_FORCE said while `fn` ran. */
+  const said = async (fn: () => Promise<unknown>): Promise<{ value: unknown; said: NotYetInForce[] }> => {
+    const events = new EventTarget();
+    vi.stubGlobal("window", events);
+    const heard: NotYetInForce[] = [];
+    events.addEventListener(NOT_YET_IN_FORCE, (e) => heard.push((e as CustomEvent<NotYetInForce>).detail));
+    return { value: await fn(), said: heard };
+  };
+
+  it("api(): the answer's not_yet_in_force is said, and the answer returned as it is", async () => {
+    answering(
+      200,
+      JSON.stringify({ id: "k1", revoked: true, not_yet_in_force: PENDING }),
+      "application/json",
+    );
+    const r = await said(() => api("POST", "/keys/k1/revoke"));
+    expect(r.said).toEqual([PENDING]);
+    expect(r.value).toMatchObject({ id: "k1", revoked: true });
+  });
+
+  it("apiWithProgress(): a long job's result with not_yet_in_force is said too", async () => {
+    const lines = [
+      { progress: { stage: "screening", done: 1, total: 2 } },
+      { result: { not_yet_in_force: PENDING } },
+    ];
+    answering(200, lines.map((l) => JSON.stringify(l)).join("\n") + "\n", "application/x-ndjson");
+    const r = await said(() => apiWithProgress("POST", "/screening/rescreen", undefined, () => undefined));
+    expect(r.said).toEqual([PENDING]);
+  });
+
+  it("an answer in force, a list, or a field not in the API's shape says nothing", async () => {
+    for (const body of [
+      { id: "k1", revoked: true },
+      [{ not_yet_in_force: PENDING }],
+      { not_yet_in_force: "x" },
+    ]) {
+      answering(200, JSON.stringify(body), "application/json");
+      expect((await said(() => api("POST", "/keys/k1/revoke"))).said).toEqual([]);
+    }
   });
 });

@@ -42,6 +42,37 @@ export const session = {
  */
 export const SESSION_ENDED = "clearance:session-ended";
 
+/**
+ * A change the server stored but this node has not yet put in force (its reload right after the
+ * write failed): the answer is a success with `not_yet_in_force`, and a revoked key, a suspended
+ * license or a block still lets access through here until the next successful reload. Every answer
+ * carrying it is dispatched on window as this event (`detail`: the NotYetInForce), and the shell
+ * shows it (InForceWarnings), whichever page made the change.
+ */
+export const NOT_YET_IN_FORCE = "clearance:not-yet-in-force";
+
+/** The admin API's `not_yet_in_force` (src/control/in-force.ts). */
+export interface NotYetInForce {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The answer's `not_yet_in_force`, or null when it has none (or not in the API's shape). */
+export function notYetInForce(json: unknown): NotYetInForce | null {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return null;
+  const n = (json as { not_yet_in_force?: unknown }).not_yet_in_force;
+  if (n === null || typeof n !== "object") return null;
+  const { code, message } = n as { code?: unknown; message?: unknown };
+  if (typeof message !== "string") return null;
+  return { code: typeof code === "string" ? code : "not_yet_in_force", message };
+}
+
+/** Says (NOT_YET_IN_FORCE) a successful answer that is not yet in force on this node. */
+function sayNotYetInForce(json: unknown): void {
+  const n = notYetInForce(json);
+  if (n !== null) window.dispatchEvent(new CustomEvent<NotYetInForce>(NOT_YET_IN_FORCE, { detail: n }));
+}
+
 /** One call of the admin API: same origin, the token as a Bearer header, a JSON body. */
 export function send(
   method: "GET" | "POST" | "DELETE",
@@ -111,6 +142,7 @@ export function parseBody(text: string): unknown {
 function answer<T>(res: Response, text: string, token: string | null): T {
   const json = parseBody(text);
   if (!res.ok || json === undefined) throw apiError(res.status, json, token, res.statusText);
+  sayNotYetInForce(json);
   return json as T;
 }
 
@@ -175,8 +207,10 @@ export async function apiWithProgress<T = unknown>(
       }
       buffered = buffered.slice(newline + 1);
       if (line.progress !== undefined) onProgress(line.progress);
-      else if ("result" in line) return line.result as T;
-      else if (line.error !== undefined) throw apiError(line.status ?? 500, line, null);
+      else if ("result" in line) {
+        sayNotYetInForce(line.result);
+        return line.result as T;
+      } else if (line.error !== undefined) throw apiError(line.status ?? 500, line, null);
     }
     if (done) throw new ApiError(res.status, "incomplete", "the server stopped before the job's result");
   }
