@@ -3,7 +3,15 @@
  * proxy's HTML 502 page, a load balancer's text) is said with its status, not as a JSON parse error.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, apiWithProgress, limiter, NOT_YET_IN_FORCE, type NotYetInForce } from "./api.js";
+import {
+  api,
+  ApiError,
+  apiWithProgress,
+  limiter,
+  listFirst,
+  NOT_YET_IN_FORCE,
+  type NotYetInForce,
+} from "./api.js";
 
 const PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
 
@@ -160,5 +168,52 @@ describe("a change stored but not yet in force on this node", () => {
       answering(200, JSON.stringify(body), "application/json");
       expect((await said(() => api("POST", "/keys/k1/revoke"))).said).toEqual([]);
     }
+  });
+});
+
+describe("listFirst", () => {
+  /** A list of `n` rows served as the API pages it (by id, `limit` at most 500, `next_cursor`). */
+  const serving = (n: number) => {
+    const ids = Array.from({ length: n }, (_, i) => `r${String(i).padStart(5, "0")}`);
+    const asked: string[] = [];
+    vi.stubGlobal("fetch", (url: string) => {
+      const q = new URL(url, "http://console.test").searchParams;
+      asked.push(q.toString());
+      const limit = Number(q.get("limit"));
+      const cursor = q.get("cursor");
+      const start = cursor === null ? 0 : ids.indexOf(cursor) + 1;
+      const data = ids.slice(start, start + limit).map((id) => ({ id }));
+      const more = start + limit < ids.length;
+      const body = JSON.stringify({ data, next_cursor: more ? (data.at(-1)?.id ?? null) : null });
+      return Promise.resolve(new Response(body, { headers: { "content-type": "application/json" } }));
+    });
+    return asked;
+  };
+
+  it("a short list: every row, nothing said to be left", async () => {
+    serving(3);
+    const r = await listFirst<{ id: string }>("/keys");
+    expect(r.rows.map((x) => x.id)).toEqual(["r00000", "r00001", "r00002"]);
+    expect(r.more).toBe(false);
+  });
+
+  it("a list of exactly the bound: every row, none more", async () => {
+    serving(500);
+    const r = await listFirst("/keys");
+    expect([r.rows.length, r.more]).toEqual([500, false]);
+  });
+
+  it("a long list: the first `bound` rows, read page by page, and that there are more", async () => {
+    const asked = serving(20_000);
+    const r = await listFirst<{ id: string }>("/screening/matches?status=cleared", 1200);
+    expect(r.rows).toHaveLength(1200);
+    expect(r.rows.at(-1)?.id).toBe("r01199");
+    expect(r.more).toBe(true);
+    // Three pages, the last no larger than what remains: not the 40 pages of the whole list.
+    expect(asked).toEqual([
+      "status=cleared&limit=500",
+      "status=cleared&limit=500&cursor=r00499",
+      "status=cleared&limit=200&cursor=r00999",
+    ]);
   });
 });

@@ -243,7 +243,44 @@ export interface Page<T> {
   readonly next_cursor: string | null;
 }
 
-/** Every page of a list (the console's lists are small; the API pages by 500). */
+/**
+ * How many rows of one list the console reads and shows at most: the API's largest page. A list
+ * read whole (every page, unbounded) took one request per 500 rows and rendered every row: tens of
+ * thousands of keys or matches froze the tab before anything was shown.
+ */
+export const LIST_BOUND = 500;
+
+/** The first rows of a list, and whether it holds more than those. */
+export interface Bounded<T> {
+  readonly rows: T[];
+  /** The list holds more rows than `rows` (the API gave a `next_cursor` after the last one read). */
+  readonly more: boolean;
+}
+
+/**
+ * The first `bound` rows of a list (in the API's order, by id), read page by page: as many as a
+ * small list has, and no more than `bound` of a long one, with `more` saying it was cut.
+ */
+export async function listFirst<T>(path: string, bound: number = LIST_BOUND): Promise<Bounded<T>> {
+  const rows: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const limit = Math.min(500, bound - rows.length);
+    const page: Page<T> = await api<Page<T>>(
+      "GET",
+      `${path}${sep}limit=${limit}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`,
+    );
+    rows.push(...page.data.slice(0, limit));
+    cursor = page.next_cursor;
+  } while (cursor !== null && rows.length < bound);
+  return { rows, more: cursor !== null };
+}
+
+/**
+ * Every row of a list, read whole: for the lists the console needs whole and that stay short
+ * (scheme versions, a partner's identity providers); a growing list is read with listFirst.
+ */
 export async function listAll<T>(path: string): Promise<T[]> {
   const out: T[] = [];
   let cursor: string | null = null;
