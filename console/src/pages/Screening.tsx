@@ -397,10 +397,10 @@ function History({ generation }: { generation: number }) {
   const [cut, setCut] = useState<readonly string[]>([]);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    // The first LIST_BOUND of each (every page of each froze the tab on a long history). The API
-    // orders matches by id, not by time: a list cut is said, as the latest decisions may not be in it.
+    // The latest LIST_BOUND of each, newest first (every page of each, read to find the latest among
+    // matches ordered by id, froze the tab on a long history); older ones are said to be left.
     const statuses = ["confirmed", "cleared", "resolved"] as const;
-    Promise.all(statuses.map((s) => listFirst<Match>(`/screening/matches?status=${s}`))).then(
+    Promise.all(statuses.map((s) => listFirst<Match>(`/screening/matches?status=${s}&order=newest`))).then(
       (lists) => {
         setCut(statuses.filter((_, i) => lists[i]?.more));
         setRows(lists.flatMap((l) => l.rows).sort((a, b) => b.updated_at.localeCompare(a.updated_at)));
@@ -423,9 +423,9 @@ function History({ generation }: { generation: number }) {
         <>
           {cut.length > 0 ? (
             <p className="partial" role="note">
-              Showing the first {LIST_BOUND.toLocaleString("en")} {cut.join(", ")} matches (by id) only: there
-              are more, not shown here, and the latest decisions may be among them. The admin API lists them
-              all (GET /admin/v1/screening/matches?status=…, page by page with its next_cursor).
+              Showing the latest {LIST_BOUND.toLocaleString("en")} {cut.join(", ")} matches only: older ones
+              are not shown here. The admin API lists them all (GET /admin/v1/screening/matches?status=…, page
+              by page with its next_cursor).
             </p>
           ) : null}
           <div className="table-wrap">
