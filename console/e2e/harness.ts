@@ -13,7 +13,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { build } from "vite";
 import { expect } from "vitest";
 import { createIdentity } from "../../src/testing/admin.js";
-import { startTestGateway, type TestGateway } from "../../src/testing/gateway.js";
+import { startTestGateway, type TestGateway, type TestGatewayOptions } from "../../src/testing/gateway.js";
 
 /** The Chromium binary: $CHROMIUM_PATH, Debian's chromium-headless-shell, or Debian's chromium. */
 export function findChromium(): string | null {
@@ -67,14 +67,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `gateway`: options of the test gateway (a store that fails on cue, records seeded). */
+export async function startHarness(gateway: Omit<TestGatewayOptions, "consoleDir"> = {}): Promise<Harness> {
   const outDir = mkdtempSync(join(tmpdir(), "clearance-console-build-"));
   await build({
     configFile: resolve("console/vite.config.ts"),
     logLevel: "warn",
     build: { outDir, emptyOutDir: true },
   });
-  const t = await startTestGateway({ consoleDir: outDir });
+  const t = await startTestGateway({ ...gateway, consoleDir: outDir });
   const tokens = {
     officer: await createIdentity(t, "olivia@regulator", ["compliance-officer"]),
     approver1: await createIdentity(t, "alan@regulator", ["approver"]),

@@ -1,7 +1,7 @@
 /**
  * A review of the console as its users meet it: a refusal said where a screen reader hears it (the
  * focus taken to the field that says why); a form whose row changed under it sends what it shows; a
- * revocation that fails says so; the decided screening matches read in full, the latest among them.
+ * revocation that fails says so; the decided screening matches read newest first, the latest among them.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,14 +154,15 @@ describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { ti
     await context.close();
   });
 
-  it("the decided screening matches are read in full: the latest is listed among 501", async () => {
+  it("the decided screening matches, newest first: the latest is listed among 501, the oldest left out and said so", async () => {
     const { store } = h().t.gateway;
     const found = Array.from({ length: 501 }, (_, i) => ({
       list: "review-list",
       entryId: `e${String(i).padStart(3, "0")}`,
       entryDigest: `d${i}`,
       score: 0.91,
-      explanation: { name: "x" },
+      // The name a listed entry is shown by (every explanation has it; the console shows it).
+      explanation: { name: "x", primary_name: `Listed person ${i}` },
     }));
     await store.screening.record(
       [{ subject: { kind: "principal", id: "quinn" }, found, scope: "all" }],
@@ -178,8 +179,13 @@ describe.skipIf(CHROMIUM === null)("the console under review, in Chromium", { ti
     const decided = page.locator("table", { has: page.getByText("newest first") });
     await decided.waitFor();
     await decided.getByRole("row").first().waitFor();
-    expect(await decided.getByRole("row").count()).toBe(1 + 501);
+    // The latest 500 read (one page, newest first), not every page: the newest decision among them.
+    expect(await decided.getByRole("row").count()).toBe(1 + 500);
     expect(await decided.getByRole("row").filter({ hasText: "the newest decision" }).count()).toBe(1);
+    expect(await page.getByRole("note").innerText()).toMatch(
+      /^Showing the latest 500 cleared matches only: older ones are not shown here\./,
+    );
+    await expectAccessible(page, "decided matches cut at their bound");
     await context.close();
   });
 });

@@ -8,6 +8,7 @@ import { finishSignIn, signInProviders, startSignIn, type SignInProvider } from 
 import { can, type Me } from "./roles.js";
 import { Link, navigate, useLocation } from "./router.js";
 import { Shown } from "./components/ui.js";
+import { InForceWarnings } from "./components/in-force.js";
 import { AlertsPage } from "./pages/Alerts.js";
 import { AuditPage } from "./pages/Audit.js";
 import { IdentityProvidersPage } from "./pages/IdentityProviders.js";
@@ -324,6 +325,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         </ul>
       </nav>
       <main id="main" tabIndex={-1}>
+        <InForceWarnings />
         {allowed ? (
           page.render(me)
         ) : (

@@ -42,6 +42,37 @@ export const session = {
  */
 export const SESSION_ENDED = "clearance:session-ended";
 
+/**
+ * A change the server stored but this node has not yet put in force (its reload right after the
+ * write failed): the answer is a success with `not_yet_in_force`, and a revoked key, a suspended
+ * license or a block still lets access through here until the next successful reload. Every answer
+ * carrying it is dispatched on window as this event (`detail`: the NotYetInForce), and the shell
+ * shows it (InForceWarnings), whichever page made the change.
+ */
+export const NOT_YET_IN_FORCE = "clearance:not-yet-in-force";
+
+/** The admin API's `not_yet_in_force` (src/control/in-force.ts). */
+export interface NotYetInForce {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The answer's `not_yet_in_force`, or null when it has none (or not in the API's shape). */
+export function notYetInForce(json: unknown): NotYetInForce | null {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return null;
+  const n = (json as { not_yet_in_force?: unknown }).not_yet_in_force;
+  if (n === null || typeof n !== "object") return null;
+  const { code, message } = n as { code?: unknown; message?: unknown };
+  if (typeof message !== "string") return null;
+  return { code: typeof code === "string" ? code : "not_yet_in_force", message };
+}
+
+/** Says (NOT_YET_IN_FORCE) a successful answer that is not yet in force on this node. */
+function sayNotYetInForce(json: unknown): void {
+  const n = notYetInForce(json);
+  if (n !== null) window.dispatchEvent(new CustomEvent<NotYetInForce>(NOT_YET_IN_FORCE, { detail: n }));
+}
+
 /** One call of the admin API: same origin, the token as a Bearer header, a JSON body. */
 export function send(
   method: "GET" | "POST" | "DELETE",
@@ -111,6 +142,7 @@ export function parseBody(text: string): unknown {
 function answer<T>(res: Response, text: string, token: string | null): T {
   const json = parseBody(text);
   if (!res.ok || json === undefined) throw apiError(res.status, json, token, res.statusText);
+  sayNotYetInForce(json);
   return json as T;
 }
 
@@ -175,8 +207,10 @@ export async function apiWithProgress<T = unknown>(
       }
       buffered = buffered.slice(newline + 1);
       if (line.progress !== undefined) onProgress(line.progress);
-      else if ("result" in line) return line.result as T;
-      else if (line.error !== undefined) throw apiError(line.status ?? 500, line, null);
+      else if ("result" in line) {
+        sayNotYetInForce(line.result);
+        return line.result as T;
+      } else if (line.error !== undefined) throw apiError(line.status ?? 500, line, null);
     }
     if (done) throw new ApiError(res.status, "incomplete", "the server stopped before the job's result");
   }
@@ -209,7 +243,44 @@ export interface Page<T> {
   readonly next_cursor: string | null;
 }
 
-/** Every page of a list (the console's lists are small; the API pages by 500). */
+/**
+ * How many rows of one list the console reads and shows at most: the API's largest page. A list
+ * read whole (every page, unbounded) took one request per 500 rows and rendered every row: tens of
+ * thousands of keys or matches froze the tab before anything was shown.
+ */
+export const LIST_BOUND = 500;
+
+/** The first rows of a list, and whether it holds more than those. */
+export interface Bounded<T> {
+  readonly rows: T[];
+  /** The list holds more rows than `rows` (the API gave a `next_cursor` after the last one read). */
+  readonly more: boolean;
+}
+
+/**
+ * The first `bound` rows of a list (in the API's order, by id), read page by page: as many as a
+ * small list has, and no more than `bound` of a long one, with `more` saying it was cut.
+ */
+export async function listFirst<T>(path: string, bound: number = LIST_BOUND): Promise<Bounded<T>> {
+  const rows: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const limit = Math.min(500, bound - rows.length);
+    const page: Page<T> = await api<Page<T>>(
+      "GET",
+      `${path}${sep}limit=${limit}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`,
+    );
+    rows.push(...page.data.slice(0, limit));
+    cursor = page.next_cursor;
+  } while (cursor !== null && rows.length < bound);
+  return { rows, more: cursor !== null };
+}
+
+/**
+ * Every row of a list, read whole: for the lists the console needs whole and that stay short
+ * (scheme versions, a partner's identity providers); a growing list is read with listFirst.
+ */
 export async function listAll<T>(path: string): Promise<T[]> {
   const out: T[] = [];
   let cursor: string | null = null;

@@ -235,6 +235,54 @@ describe("denied-party screening over the admin API", () => {
   });
 });
 
+describe("the decided matches, newest first", () => {
+  it("order=newest pages the last changed first, by its own cursor; a cursor of another order is refused", async () => {
+    const { store } = t.gateway;
+    const found = ["n0", "n1", "n2", "n3"].map((entryId, i) => ({
+      list: "newest-list",
+      entryId,
+      entryDigest: `d${i}`,
+      score: 0.91,
+      explanation: { name: "x" },
+    }));
+    await store.screening.record(
+      [{ subject: { kind: "principal", id: "nora" }, found, scope: "all" }],
+      "screener",
+    );
+    const ids = (await store.screening.matches({ subjectId: "nora" })).map((m) => m.id).sort();
+    // Decided in an order that is not the ids': the first by id last.
+    const decidedOrder = [ids[2]!, ids[3]!, ids[1]!, ids[0]!];
+    for (const id of decidedOrder) {
+      await store.screening.review(id, "cleared", "rita", `decided ${id}`);
+      await new Promise((r) => setTimeout(r, 5)); // distinct updated_at, as decisions are in time
+    }
+    const read: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = `subject=nora&order=newest&limit=3${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const page = (await asAdmin(t, "GET", `/admin/v1/screening/matches?${q}`)) as {
+        data: { id: string }[];
+        next_cursor: string | null;
+      };
+      read.push(...page.data.map((m) => m.id));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(2);
+    expect(read).toEqual([...decidedOrder].reverse());
+
+    const bad = await call(
+      t,
+      ADMIN_TOKEN,
+      "GET",
+      `/admin/v1/screening/matches?order=newest&cursor=${ids[0]}`,
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "invalid_cursor", problems: [{ path: "cursor" }] });
+  });
+});
+
 describe("a list larger than screening.max_list_entries", () => {
   let small: TestGateway;
   beforeAll(async () => {

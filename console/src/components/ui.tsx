@@ -1,5 +1,6 @@
 /** Small shared pieces: loading and error states, status badges, progress, a page heading. */
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import type { Bounded } from "../api.js";
 import { visible } from "./text.js";
 
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
@@ -93,5 +94,26 @@ export function PageHeading({ title, children }: { title: string; children?: Rea
       <h1>{title}</h1>
       {children ? <div className="page-actions">{children}</div> : null}
     </header>
+  );
+}
+
+/** "3 keys", or "the first 500 of more than 500 keys" for a list cut at its bound (listFirst). */
+export function counted(list: Bounded<unknown>, one: string, many: string): string {
+  const n = list.rows.length;
+  const shown = n.toLocaleString("en");
+  return list.more ? `the first ${shown} of more than ${shown} ${many}` : `${shown} ${n === 1 ? one : many}`;
+}
+
+/**
+ * Said beside a list cut at its bound (listFirst): what is shown is not all of it, and where the
+ * rest is — a compliance officer must not take the first 500 keys or matches for every one.
+ */
+export function MoreNotShown({ list, what, path }: { list: Bounded<unknown>; what: string; path: string }) {
+  if (!list.more) return null;
+  return (
+    <p className="partial" role="note">
+      Showing the first {list.rows.length.toLocaleString("en")} {what} (by id) only: there are more, not shown
+      here. The admin API lists them all (GET /admin/v1{path}, page by page with its next_cursor).
+    </p>
   );
 }

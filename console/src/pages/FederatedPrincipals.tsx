@@ -7,9 +7,9 @@ import { useState, type FormEvent } from "react";
 import { principalBlockBody, type PrincipalBlock } from "../../../src/identity/schema.js";
 import type { FederatedPrincipalRecord } from "../../../src/store/index.js";
 import type { MatchRow } from "../../../src/store/screening.js";
-import { api, listAll } from "../api.js";
+import { api, listFirst, type Bounded } from "../api.js";
 import { TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, Shown, Status, useLoad } from "../components/ui.js";
+import { counted, Loading, MoreNotShown, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 type Federated = FederatedPrincipalRecord & { blocked: PrincipalBlock | null };
@@ -23,6 +23,19 @@ function screeningOf(matches: readonly MatchRow[]): Map<string, string> {
     if (rank.indexOf(m.status) > rank.indexOf(was)) out.set(m.subject_id, m.status);
   }
   return out;
+}
+
+/**
+ * A principal's screening status as read: from every match when all were read; from the first ones
+ * only when the matches were cut at their bound, only "confirmed" is sure (no unread match is worse),
+ * and anything else is "not read" — never "clear" for a principal whose potential match was not read.
+ */
+export function screeningStatus(matches: Bounded<MatchRow>): (id: string) => string {
+  const worst = screeningOf(matches.rows);
+  return (id) => {
+    const status = worst.get(id) ?? "clear";
+    return matches.more && status !== "confirmed" ? "not read" : status;
+  };
 }
 
 const facts = (p: Federated) => {
@@ -40,10 +53,10 @@ const facts = (p: Federated) => {
 export function FederatedPrincipals({ me }: { me: Me }) {
   const state = useLoad(
     async () => ({
-      principals: await listAll<Federated>("/federated-principals"),
+      principals: await listFirst<Federated>("/federated-principals"),
       // A partner's person does not read the screening queue: its column is left out.
       screening: can.read(me)
-        ? screeningOf(await listAll<MatchRow>("/screening/matches?subject_kind=principal"))
+        ? screeningStatus(await listFirst<MatchRow>("/screening/matches?subject_kind=principal"))
         : null,
     }),
     [me.id],
@@ -56,12 +69,14 @@ export function FederatedPrincipals({ me }: { me: Me }) {
       </p>
       <Loading state={state}>
         {({ principals, screening }) =>
-          principals.length === 0 ? (
+          principals.rows.length === 0 ? (
             <p>No federated principal yet.</p>
           ) : (
             <div className="table-wrap">
               <table>
-                <caption className="hint">{principals.length} federated principals</caption>
+                <caption className="hint">
+                  {counted(principals, "federated principal", "federated principals")}
+                </caption>
                 <thead>
                   <tr>
                     <th scope="col">Principal</th>
@@ -74,7 +89,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {principals.map((p) => (
+                  {principals.rows.map((p) => (
                     <tr key={p.id}>
                       <td>
                         <Shown text={p.display_name ?? p.subject} />
@@ -87,7 +102,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                       <td>{p.last_seen.replace("T", " ").slice(0, 16)} UTC</td>
                       {screening ? (
                         <td>
-                          <Status value={screening.get(p.id) ?? "clear"} />
+                          <Status value={screening(p.id)} />
                         </td>
                       ) : null}
                       <td>
@@ -107,6 +122,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                   ))}
                 </tbody>
               </table>
+              <MoreNotShown list={principals} what="federated principals" path="/federated-principals" />
             </div>
           )
         }

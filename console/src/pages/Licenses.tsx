@@ -10,7 +10,7 @@ import type { LicenseRecord, LicenseTerms } from "../../../src/licensing/types.j
 import { countingApprovals } from "../../../src/licensing/workflow.js";
 import { ACTIONS } from "../../../src/policy/types.js";
 import type { SetExpression } from "../../../src/scheme/schema.js";
-import { api, limiter, listAll } from "../api.js";
+import { api, limiter, listFirst } from "../api.js";
 import {
   Checkboxes,
   FormError,
@@ -24,7 +24,7 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { END_HINT, endText, instantText } from "../components/dates.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, navigate, useLocation } from "../router.js";
 import { LicenseActions } from "./LicenseActions.js";
@@ -103,10 +103,10 @@ function useUsage(licenses: readonly LicenseRecord[] | null): ReadonlyMap<string
 
 function LicenseList({ me }: { me: Me }) {
   const state = useLoad(
-    async () => ({ licenses: await listAll<LicenseRecord>("/licenses"), inForce: await activeLeftOut(me) }),
+    async () => ({ licenses: await listFirst<LicenseRecord>("/licenses"), inForce: await activeLeftOut(me) }),
     [],
   );
-  const usage = useUsage(state.data?.licenses ?? null);
+  const usage = useUsage(state.data?.licenses.rows ?? null);
   const own = can.onlyApplicant(me);
   return (
     <section>
@@ -135,7 +135,7 @@ function LicenseList({ me }: { me: Me }) {
             <div className="table-wrap">
               <table>
                 <caption className="hint">
-                  {licenses.length} {licenses.length === 1 ? "license" : "licenses"} and applications
+                  {counted(licenses, "license", "licenses")} and applications
                 </caption>
                 <thead>
                   <tr>
@@ -150,7 +150,7 @@ function LicenseList({ me }: { me: Me }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {licenses.map((l) => (
+                  {licenses.rows.map((l) => (
                     <tr key={l.id}>
                       <td>
                         <Link to={`/licenses/${encodeURIComponent(l.id)}`}>{l.id}</Link>
@@ -183,6 +183,7 @@ function LicenseList({ me }: { me: Me }) {
                 </tbody>
               </table>
             </div>
+            <MoreNotShown list={licenses} what="licenses and applications" path="/licenses" />
           </>
         )}
       </Loading>

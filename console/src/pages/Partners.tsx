@@ -6,7 +6,7 @@ import { useState, type FormEvent } from "react";
 import { partnerRegistration, partnerStatusChange } from "../../../src/control/schemas.js";
 import type { PartnerDocument, PartnerStatus } from "../../../src/control/types.js";
 import { ACTIONS, ASSURANCE_LEVELS } from "../../../src/policy/types.js";
-import { api, listAll } from "../api.js";
+import { api, listFirst } from "../api.js";
 import {
   Checkboxes,
   FormError,
@@ -19,7 +19,7 @@ import {
   useBusy,
   zodErrors,
 } from "../components/form.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { setText } from "./Licenses.js";
 
@@ -33,56 +33,59 @@ const NEXT: Readonly<Record<PartnerStatus, readonly ("active" | "suspended" | "r
 };
 
 export function PartnersPage({ me }: { me: Me }) {
-  const state = useLoad(() => listAll<PartnerView>("/partners"), []);
+  const state = useLoad(() => listFirst<PartnerView>("/partners"), []);
   return (
     <section>
       <PageHeading title="Partners" />
       <Loading state={state}>
         {(partners) => (
-          <div className="table-wrap">
-            <table>
-              <caption className="hint">{partners.length} partners</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Partner</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Countries</th>
-                  <th scope="col">Assurance</th>
-                  <th scope="col">Grants</th>
-                  <th scope="col">Status</th>
-                  {can.manage(me) ? <th scope="col">Change status</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {partners.map((p) => (
-                  <tr key={p.id}>
-                    <td>
-                      <Shown text={p.partner.name ?? p.id} />
-                      {p.partner.name ? <span className="hint"> ({p.id})</span> : null}
-                    </td>
-                    <td>{p.kind}</td>
-                    <td>{p.kind === "country" ? setText(p.partner.countries) : p.partner.country}</td>
-                    <td>{p.partner.assurance}</td>
-                    <td>
-                      {p.partner.grants.map((g, i) => (
-                        <div key={i}>
-                          {g.models.join(", ")}: {g.actions.join(", ")}
-                        </div>
-                      ))}
-                    </td>
-                    <td>
-                      <Status value={p.partner.status} />
-                    </td>
-                    {can.manage(me) ? (
-                      <td>
-                        <StatusForm partner={p} onDone={state.reload} />
-                      </td>
-                    ) : null}
+          <>
+            <div className="table-wrap">
+              <table>
+                <caption className="hint">{counted(partners, "partner", "partners")}</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Partner</th>
+                    <th scope="col">Kind</th>
+                    <th scope="col">Countries</th>
+                    <th scope="col">Assurance</th>
+                    <th scope="col">Grants</th>
+                    <th scope="col">Status</th>
+                    {can.manage(me) ? <th scope="col">Change status</th> : null}
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {partners.rows.map((p) => (
+                    <tr key={p.id}>
+                      <td>
+                        <Shown text={p.partner.name ?? p.id} />
+                        {p.partner.name ? <span className="hint"> ({p.id})</span> : null}
+                      </td>
+                      <td>{p.kind}</td>
+                      <td>{p.kind === "country" ? setText(p.partner.countries) : p.partner.country}</td>
+                      <td>{p.partner.assurance}</td>
+                      <td>
+                        {p.partner.grants.map((g, i) => (
+                          <div key={i}>
+                            {g.models.join(", ")}: {g.actions.join(", ")}
+                          </div>
+                        ))}
+                      </td>
+                      <td>
+                        <Status value={p.partner.status} />
+                      </td>
+                      {can.manage(me) ? (
+                        <td>
+                          <StatusForm partner={p} onDone={state.reload} />
+                        </td>
+                      ) : null}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <MoreNotShown list={partners} what="partners" path="/partners" />
+          </>
         )}
       </Loading>
       {can.manage(me) ? <RegisterPartner onDone={state.reload} /> : null}

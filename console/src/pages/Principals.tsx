@@ -8,7 +8,7 @@ import type { Principal } from "../../../src/policy/types.js";
 import type { ApiKeyRecord } from "../../../src/store/index.js";
 import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
-import { api, listAll } from "../api.js";
+import { api, listFirst } from "../api.js";
 import {
   FormError,
   Select,
@@ -20,7 +20,7 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { instantText } from "../components/dates.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 /** A key as the API lists it: never its hash. */
@@ -33,8 +33,8 @@ const nationalities = (n: Principal["citizenships"] = []) =>
 export function PrincipalsPage({ me }: { me: Me }) {
   const state = useLoad(
     async () => ({
-      principals: await listAll<Principal>("/principals"),
-      keys: await listAll<KeyView>("/keys"),
+      principals: await listFirst<Principal>("/principals"),
+      keys: await listFirst<KeyView>("/keys"),
     }),
     [],
   );
@@ -49,7 +49,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
           <>
             <div className="table-wrap">
               <table>
-                <caption className="hint">{principals.length} principals</caption>
+                <caption className="hint">{counted(principals, "principal", "principals")}</caption>
                 <thead>
                   <tr>
                     <th scope="col">Principal</th>
@@ -61,7 +61,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {principals.map((p) => (
+                  {principals.rows.map((p) => (
                     <tr key={p.id}>
                       <td>{p.id}</td>
                       <td>{nationalities(p.citizenships)}</td>
@@ -76,14 +76,16 @@ export function PrincipalsPage({ me }: { me: Me }) {
                 </tbody>
               </table>
             </div>
+            <MoreNotShown list={principals} what="principals" path="/principals" />
             {can.manage(me) ? <AddPrincipal onDone={state.reload} /> : null}
             <h2>API keys</h2>
             <FormError message={revokeError} />
             {can.manage(me) ? (
-              <CreateKey principals={principals.map((p) => p.id)} onDone={state.reload} />
+              <CreateKey principals={principals.rows.map((p) => p.id)} onDone={state.reload} />
             ) : null}
             <div className="table-wrap">
               <table>
+                <caption className="hint">{counted(keys, "API key", "API keys")}</caption>
                 <thead>
                   <tr>
                     <th scope="col">Key</th>
@@ -95,7 +97,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {keys.map((k) => (
+                  {keys.rows.map((k) => (
                     <tr key={k.id}>
                       <td className="mono">{k.id}</td>
                       <td>{k.principalId}</td>
@@ -116,6 +118,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                 </tbody>
               </table>
             </div>
+            <MoreNotShown list={keys} what="API keys" path="/keys" />
           </>
         )}
       </Loading>

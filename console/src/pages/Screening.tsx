@@ -7,7 +7,7 @@ import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import type { MatchExplanation } from "../../../src/screening/matcher.js";
 import { screeningReview } from "../../../src/screening/schemas.js";
 import type { ListEntry } from "../../../src/screening/types.js";
-import { api, listAll, type Page } from "../api.js";
+import { api, LIST_BOUND, listFirst, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { PageHeading, Shown, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
@@ -393,16 +393,18 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
 
 function History({ generation }: { generation: number }) {
   const [rows, setRows] = useState<Match[] | null>(null);
+  // The statuses whose matches were cut at their bound: the history shown is not all of them.
+  const [cut, setCut] = useState<readonly string[]>([]);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    // Every page of each: the API orders matches by id, not by time, so a first page alone was an
-    // arbitrary 500 of them, the latest decisions maybe not among them.
-    Promise.all(
-      (["confirmed", "cleared", "resolved"] as const).map((s) =>
-        listAll<Match>(`/screening/matches?status=${s}`),
-      ),
-    ).then(
-      (lists) => setRows(lists.flat().sort((a, b) => b.updated_at.localeCompare(a.updated_at))),
+    // The latest LIST_BOUND of each, newest first (every page of each, read to find the latest among
+    // matches ordered by id, froze the tab on a long history); older ones are said to be left.
+    const statuses = ["confirmed", "cleared", "resolved"] as const;
+    Promise.all(statuses.map((s) => listFirst<Match>(`/screening/matches?status=${s}&order=newest`))).then(
+      (lists) => {
+        setCut(statuses.filter((_, i) => lists[i]?.more));
+        setRows(lists.flatMap((l) => l.rows).sort((a, b) => b.updated_at.localeCompare(a.updated_at)));
+      },
       (e: Error) => setError(e.message),
     );
   }, [generation]);
@@ -418,43 +420,52 @@ function History({ generation }: { generation: number }) {
       ) : rows.length === 0 ? (
         <p>No match has been decided yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <caption className="hint">
-              Confirmed and cleared by a reviewer, or resolved when the entry left its list (newest first)
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Listed entry</th>
-                <th scope="col">Score</th>
-                <th scope="col">Decision</th>
-                <th scope="col">Reviewer</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Decided (UTC)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    {m.subject_kind} <span className="mono">{m.subject_id}</span>
-                  </td>
-                  <td>
-                    <Shown text={m.explanation.primary_name} /> ({m.list} {m.entry_id})
-                  </td>
-                  <td>{m.score.toFixed(3)}</td>
-                  <td>
-                    <Status value={m.status} />
-                  </td>
-                  <td>{m.reviewer === null ? "—" : <Shown text={m.reviewer} />}</td>
-                  <td>{m.reason === null ? "—" : <Shown text={m.reason} />}</td>
-                  <td>{when(m.updated_at)}</td>
+        <>
+          {cut.length > 0 ? (
+            <p className="partial" role="note">
+              Showing the latest {LIST_BOUND.toLocaleString("en")} {cut.join(", ")} matches only: older ones
+              are not shown here. The admin API lists them all (GET /admin/v1/screening/matches?status=…, page
+              by page with its next_cursor).
+            </p>
+          ) : null}
+          <div className="table-wrap">
+            <table>
+              <caption className="hint">
+                Confirmed and cleared by a reviewer, or resolved when the entry left its list (newest first)
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Listed entry</th>
+                  <th scope="col">Score</th>
+                  <th scope="col">Decision</th>
+                  <th scope="col">Reviewer</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Decided (UTC)</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {rows.map((m) => (
+                  <tr key={m.id}>
+                    <td>
+                      {m.subject_kind} <span className="mono">{m.subject_id}</span>
+                    </td>
+                    <td>
+                      <Shown text={m.explanation.primary_name} /> ({m.list} {m.entry_id})
+                    </td>
+                    <td>{m.score.toFixed(3)}</td>
+                    <td>
+                      <Status value={m.status} />
+                    </td>
+                    <td>{m.reviewer === null ? "—" : <Shown text={m.reviewer} />}</td>
+                    <td>{m.reason === null ? "—" : <Shown text={m.reason} />}</td>
+                    <td>{when(m.updated_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
     </div>
   );

@@ -14,7 +14,7 @@ import { MATCH_STATUSES, type MatchRow } from "../../store/screening.js";
 import { loadSubjects, principalSubject, type Subject } from "../../screening/subjects.js";
 import type { AdminDeps } from "../deps.js";
 import { answer, reloadAfter } from "../in-force.js";
-import { pageQuery, paginate, route } from "../router.js";
+import { byCodePoint, pageQuery, paginate, route } from "../router.js";
 import { READERS } from "./roles.js";
 import type { Role } from "../../control/types.js";
 
@@ -243,6 +243,8 @@ export const screeningRoutes = [
       subject: z.string().optional(),
       /** With each match its listed entry, the subject's facts and screening status (for review). */
       detail: z.enum(["true", "false"]).optional(),
+      // newest: the last changed first (the console's decided history reads its first page only).
+      order: z.enum(["id", "newest"]).default("id"),
     }),
     async handle({ deps, query }) {
       const matches = await deps.store.screening.matches({
@@ -250,7 +252,10 @@ export const screeningRoutes = [
         ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
         ...(query.subject === undefined ? {} : { subjectId: query.subject }),
       });
-      const page = paginate(matches, query.limit, query.cursor);
+      const page =
+        query.order === "newest"
+          ? newestFirst(matches, query.limit, query.cursor)
+          : paginate(matches, query.limit, query.cursor);
       return query.detail === "true" ? { ...page, data: await withDetail(deps, page.data) } : page;
     },
   }),
@@ -307,3 +312,33 @@ export const screeningRoutes = [
     },
   }),
 ];
+
+/**
+ * Matches the last changed first (updated_at, then id), a page at a time: the cursor is the last
+ * row's `<updated_at> <id>`, and a page starts after it in that order (a row changed since moves to
+ * the front, read again only from the first page).
+ */
+export function newestFirst(matches: readonly MatchRow[], limit: number, cursor?: string) {
+  const after = (m: MatchRow, at: string, id: string): boolean =>
+    m.updated_at < at || (m.updated_at === at && byCodePoint(m.id, id) > 0);
+  let rest = [...matches].sort((a, b) => b.updated_at.localeCompare(a.updated_at) || byCodePoint(a.id, b.id));
+  if (cursor !== undefined) {
+    const space = cursor.indexOf(" ");
+    if (space < 0)
+      throw new ClearanceError(
+        "invalid",
+        "invalid_cursor",
+        "cursor: not a cursor of the newest-first order",
+        {
+          problems: [
+            { code: "invalid_cursor", path: ["cursor"], message: "not a cursor of the newest-first order" },
+          ],
+        },
+      );
+    const [at, id] = [cursor.slice(0, space), cursor.slice(space + 1)];
+    rest = rest.filter((m) => after(m, at, id));
+  }
+  const data = rest.slice(0, limit);
+  const last = data.at(-1);
+  return { data, next_cursor: rest.length > limit && last ? `${last.updated_at} ${last.id}` : null };
+}
