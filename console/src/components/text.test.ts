@@ -14,4 +14,11 @@ describe("visible", () => {
     const kept = "line one\nline two\r\n\tindented — محمد עברית 👩‍💻 Ünïcödé";
     expect(visible(kept)).toBe(kept);
   });
+
+  it("shows a missing text as a dash and anything else as its string, never throwing (a stored record without the member)", () => {
+    // Before: visible(undefined) threw a TypeError, which blanked the whole console page.
+    expect(visible(undefined)).toBe("—");
+    expect(visible(null)).toBe("—");
+    expect(visible(42 as unknown as string)).toBe("42");
+  });
 });

@@ -67,7 +67,7 @@ export function Loading<T>({
  * Stored text (a name, a label, a reason, a note): control characters and bidirectional overrides
  * written as their code point, isolated from the text around it (text.ts).
  */
-export function Shown({ text }: { text: string }) {
+export function Shown({ text }: { text: string | null | undefined }) {
   return <bdi>{visible(text)}</bdi>;
 }
 
