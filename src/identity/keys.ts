@@ -44,6 +44,21 @@ export const keySourceOf = (p: ProviderInput): string =>
 const MAX_BYTES = 256 * 1024;
 const ASYMMETRIC = new Set(["RSA", "EC", "OKP"]);
 
+/** The two names of one algorithm: Ed25519 signatures (RFC 8037's EdDSA, RFC 9864's Ed25519). */
+const ED25519_NAMES: ReadonlySet<unknown> = new Set(["EdDSA", "Ed25519"]);
+
+/**
+ * An Ed25519 key naming either name, as the lookup sees it: naming none. jose matches a key's alg to
+ * the token's exactly, so a key set written with one name refused the tokens of a signer writing the
+ * other, for the same key and signature. Without its alg, the key still serves only those two names
+ * (jose matches an OKP Ed25519 key to no other algorithm); any other alg it names is kept, and refuses.
+ */
+const eitherEd25519Name = (k: JWK): JWK => {
+  if (k.kty !== "OKP" || k.crv !== "Ed25519" || !ED25519_NAMES.has(k.alg)) return k;
+  const { alg: _alg, ...rest } = k;
+  return rest;
+};
+
 export class KeySet {
   #jwks: JSONWebKeySet | null = null;
   #local: JWTVerifyGetKey | null = null;
@@ -164,7 +179,7 @@ export class KeySet {
         ((k as JWK).use === undefined || (k as JWK).use === "sig"),
     );
     this.#jwks = { keys };
-    this.#local = createLocalJWKSet(this.#jwks);
+    this.#local = createLocalJWKSet({ keys: keys.map(eitherEd25519Name) });
   }
 
   async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null }> {
