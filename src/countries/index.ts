@@ -23,6 +23,13 @@ export function isCountryCode(code: string): boolean {
   return ALPHA2.test(code) && KNOWN.has(code);
 }
 
+/**
+ * A code as written, in upper case ASCII: a-z alone are raised. `toUpperCase()` folds letters of
+ * other scripts into ASCII ones (dotless `ı` into I, `ß` into SS, the ligature `ﬁ` into FI): `ır`
+ * would read IR, `ß` SS. What is not an ASCII letter stays as it is, and no code matches it.
+ */
+export const asciiUpper = (text: string): string => text.replace(/[a-z]+/g, (s) => s.toUpperCase());
+
 /** Every known code, sorted (for reports that cover the world). */
 export function allCountryCodes(): string[] {
   return [...KNOWN].sort();

@@ -5,7 +5,7 @@
  * a status below 500, a well-formed error in the caller's wire format, no secret anywhere.
  */
 import { CONTENT_SECURITY_POLICY } from "../console/static.js";
-import { isCountryCode } from "../countries/index.js";
+import { asciiUpper, isCountryCode } from "../countries/index.js";
 import { SECURITY_HEADERS } from "../http/security-headers.js";
 import { decide, settleLocation, type Decision, type Principal } from "../policy/index.js";
 import type { CompiledScheme } from "../scheme/index.js";
@@ -54,7 +54,7 @@ export function referenceLocation(intent: Intent, scheme: CompiledScheme): RefLo
   const codes: string[] = [];
   let unreadable = false;
   for (const part of values(intent.headers, COUNTRY_HEADER).join(",").split(",")) {
-    const code = part.trim().toUpperCase();
+    const code = asciiUpper(part.trim());
     if (!isCountryCode(code)) unreadable = true;
     else if (!codes.includes(code)) codes.push(code);
   }

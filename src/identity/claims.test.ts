@@ -156,6 +156,26 @@ describe("claim mapping", () => {
     expect(refused({ address: { country: "Iran" } })).toEqual([["residence", "address.country", "Iran"]]);
   });
 
+  it("reads a code's ASCII letters in any case, never a letter of another script folded into one", () => {
+    const facts = (claims: Record<string, unknown>) => mapClaims(provider(), claims);
+    // Before the fix: toUpperCase() read dotless ı as I, ß as SS (South Sudan), the ligature ﬁ as FI.
+    for (const code of ["ır", "ıRN", "ß", "ﬁ", "Dſ"]) {
+      expect(
+        facts({ person: { nationalities: ["DE", code] } }).refused.map((u) => [u.fact, u.claim, u.value]),
+        code,
+      ).toEqual([["citizenships", "person.nationalities", code]]);
+      expect(
+        facts({ address: { country: code } }).refused.map((u) => [u.fact, u.value]),
+        code,
+      ).toEqual([["residence", code]]);
+    }
+    // ASCII in any case, as before.
+    const read = facts({ person: { nationalities: ["de", "Ir", "fRa"] }, address: { country: "gbr" } });
+    expect(read.refused).toEqual([]);
+    expect(read.citizenships.map((c) => c.value.country)).toEqual(["DE", "IR", "FR"]);
+    expect(read.residence?.value).toBe("GB");
+  });
+
   it("a lone surrogate: an organization or display name set aside, a nationality refused, shown as ?", () => {
     // Not Unicode, and RFC 8785 (the audit log's entries) refuses it; a well-formed pair is text.
     const p = provider({ claims: { citizenships: "nat", organization: "org", display_name: "name" } });

@@ -8,7 +8,7 @@
  * nationality whose date is unreadable is kept undated. Whether the provider may vouch for a fact
  * is decided afterwards (scope.ts).
  */
-import { alpha2OfAlpha3, isCountryCode } from "../countries/index.js";
+import { alpha2OfAlpha3, asciiUpper, isCountryCode } from "../countries/index.js";
 import { instantOf, isCalendarDate, isInstant } from "../policy/dates.js";
 import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
@@ -102,10 +102,10 @@ export function shown(value: unknown): string {
 export const readableText = (v: unknown): string | null =>
   typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) && isUnicode(v) ? v : null;
 
-/** An ISO 3166-1 alpha-2 or alpha-3 code, any case, as its alpha-2 code. */
+/** An ISO 3166-1 alpha-2 or alpha-3 code, any case of its ASCII letters, as its alpha-2 code. */
 function country(value: unknown): string | null {
   if (typeof value !== "string") return null;
-  const upper = value.toUpperCase();
+  const upper = asciiUpper(value);
   if (isCountryCode(upper)) return upper;
   return alpha2OfAlpha3(upper) ?? null;
 }

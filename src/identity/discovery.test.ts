@@ -18,6 +18,8 @@ const pairs: Record<string, { priv: CryptoKey; pub: JWK }> = {};
 /** The discovery document's jwks_uri path, and the key each key-set path publishes (kid "k"). */
 let jwksPath = "/idp/old-keys";
 const published = new Map<string, string>();
+/** The discovery document's answer when not 200 (its endpoint down), else null. */
+let discoveryDown: number | null = null;
 
 beforeAll(async () => {
   for (const name of ["partner-old", "partner-new", "squatter"]) {
@@ -28,6 +30,8 @@ beforeAll(async () => {
     const path = req.url ?? "/";
     const json = (doc: unknown) =>
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc));
+    if (path === "/idp/.well-known/openid-configuration" && discoveryDown !== null)
+      return void res.writeHead(discoveryDown).end();
     if (path === "/idp/.well-known/openid-configuration")
       return void json({ issuer: `${base}/idp`, jwks_uri: `${base}${jwksPath}` });
     const name = published.get(path);
@@ -86,5 +90,58 @@ describe("keys by discovery", () => {
     // so the squatter's token was verified and the partner's own new key refused.
     expect(await check(await sign("squatter"))).toBe("token-signature");
     expect(await check(await sign("partner-new"))).toBe("verified");
+  });
+
+  it("are fetched at the jwks_uri last discovered while the discovery document is down, within keys_max_stale_s", async () => {
+    let clock = 0;
+    const { record, set } = clockedKeySet(
+      { id: "down", issuer: `${base}/idp`, audiences: [AUD], keys_max_age_s: 60, keys_max_stale_s: 300 },
+      { fetchTimeoutMs: 2_000, cooldownMs: 1_000 },
+      () => clock,
+    );
+    const check = async (token: string) =>
+      verifyToken(token, parseToken(token, 16_384), record, set, Date.now()).then(
+        () => "verified",
+        (err: { code?: string }) => err.code,
+      );
+    jwksPath = "/idp/keys";
+    published.set("/idp/keys", "partner-old");
+    discoveryDown = null;
+    try {
+      await set.refresh();
+      expect(await check(await sign("partner-old"))).toBe("verified");
+
+      // The discovery endpoint goes down; the key set's own URL still answers, and the partner
+      // rotates its key there.
+      discoveryDown = 503;
+      published.set("/idp/keys", "partner-new");
+      clock += 61_000;
+      await set.refresh();
+      // Before the fix: the fetch failed on the discovery document, the rotated key was never
+      // fetched and the partner's tokens were refused (then all of them, after keys_max_stale_s).
+      expect(await check(await sign("partner-new"))).toBe("verified");
+      expect(set.fetchedAt).toBe(61_000);
+      expect(set.lastError).toMatch(/discovery document cannot be read .*answered 503.*last named/);
+
+      // Past keys_max_stale_s since the document was last read: the URL it named is no longer
+      // trusted on its own, the fetch fails and the keys held age out as for any failed fetch.
+      published.set("/idp/keys", "squatter");
+      clock = 300_001;
+      await set.refresh();
+      expect(set.fetchedAt).toBe(61_000);
+      expect(set.lastError).toMatch(/answered 503/);
+      expect(set.lastError).not.toMatch(/last named/);
+      expect(await check(await sign("squatter"))).toBe("token-signature");
+
+      // The document back: read again, and its jwks_uri followed.
+      discoveryDown = null;
+      published.set("/idp/keys", "partner-new");
+      clock += 1_000;
+      await set.refresh();
+      expect(set.fetchedAt).toBe(clock);
+      expect(set.lastError).toBeNull();
+    } finally {
+      discoveryDown = null;
+    }
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The gateway's side of identity federation: the registered issuers (rebuilt from the snapshot when
  * it changes), their key sets (kept across rebuilds, fetched in the background), a bounded cache of
- * verified tokens, and the just-in-time federated principals, written to the store off the request
- * path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
+ * verified tokens (least recently used first out), and the just-in-time federated principals,
+ * written to the store off the request path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
  */
 import { createHash } from "node:crypto";
 import { CONTROL } from "../policy/text.js";
@@ -196,6 +196,9 @@ export class Federation {
         hit.issuer.keys.usable()
       ) {
         this.#refuseBlocked(hit.caller.principal.id, this.#records?.blocked);
+        // Put last again: the cache drops the least recently used, so a token in steady use stays.
+        this.#cache.delete(digest);
+        this.#cache.set(digest, hit);
         // A person on one token all day is still seen: last_seen, and a record set aside tried again.
         if (now - hit.notedAt >= SEEN_EVERY_MS) {
           hit.notedAt = now;
@@ -397,7 +400,7 @@ export class Federation {
   #remember(digest: string, entry: Cached): void {
     const max = this.options.tokenCache;
     if (max <= 0) return;
-    // Oldest first out: a Map iterates in insertion order.
+    // Least recently used first out: a Map iterates in insertion order, and a hit is put last.
     if (this.#cache.size >= max) this.#cache.delete(this.#cache.keys().next().value as string);
     this.#cache.set(digest, entry);
   }

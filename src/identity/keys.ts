@@ -3,7 +3,8 @@
  * jwks_uri, the discovery document read at each fetch; or a jwks_uri) and refetched when older than the provider's max age; a request never
  * waits on the network for a key already known. A token naming an unknown `kid` may trigger one
  * fetch per cooldown, shared by every request waiting on it. While the endpoint fails, the last good
- * keys serve for a bounded staleness, then the provider fails closed.
+ * keys serve for a bounded staleness, then the provider fails closed. While the discovery document
+ * alone cannot be read, the key set is fetched at the jwks_uri it last named, for the same bound.
  *
  * Keys come only from here: a token's own `jku`, `x5u` or `jwk` header is never followed. Every URL
  * fetched, the discovery document's jwks_uri included, is https outside the gateway's network
@@ -43,6 +44,21 @@ export const keySourceOf = (p: ProviderInput): string =>
 const MAX_BYTES = 256 * 1024;
 const ASYMMETRIC = new Set(["RSA", "EC", "OKP"]);
 
+/** The two names of one algorithm: Ed25519 signatures (RFC 8037's EdDSA, RFC 9864's Ed25519). */
+const ED25519_NAMES: ReadonlySet<unknown> = new Set(["EdDSA", "Ed25519"]);
+
+/**
+ * An Ed25519 key naming either name, as the lookup sees it: naming none. jose matches a key's alg to
+ * the token's exactly, so a key set written with one name refused the tokens of a signer writing the
+ * other, for the same key and signature. Without its alg, the key still serves only those two names
+ * (jose matches an OKP Ed25519 key to no other algorithm); any other alg it names is kept, and refuses.
+ */
+const eitherEd25519Name = (k: JWK): JWK => {
+  if (k.kty !== "OKP" || k.crv !== "Ed25519" || !ED25519_NAMES.has(k.alg)) return k;
+  const { alg: _alg, ...rest } = k;
+  return rest;
+};
+
 export class KeySet {
   #jwks: JSONWebKeySet | null = null;
   #local: JWTVerifyGetKey | null = null;
@@ -55,6 +71,8 @@ export class KeySet {
   lastError: string | null = null;
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
   fetches = 0;
+  /** The jwks_uri the last discovery document read named, and when (ms on the set's clock). */
+  #discovered: { readonly uri: string; readonly at: number } | null = null;
   readonly #now: () => number;
   #provider: ProviderInput;
 
@@ -127,11 +145,14 @@ export class KeySet {
     // Never rejects: `maintain` does not wait for it, and a rejection nobody handles ends the process.
     // So a failure while installing what was fetched is caught too (.then, then .catch).
     this.#inflight = this.#fetch()
-      .then((jwks) => {
+      .then(({ jwks, note }) => {
         this.#install(jwks);
         this.fetchedAt = this.#now();
         this.fetchedOn = new Date().toISOString();
-        this.lastError = null;
+        // Fetched, but the discovery document is out of reach: said (admin view, log) before the
+        // bound closes the partner.
+        this.lastError = note;
+        if (note !== null) this.options.log?.(`clearance: identity provider ${this.provider.id}: ${note}`);
       })
       .catch((err: unknown) => {
         this.lastError = err instanceof Error ? err.message : String(err);
@@ -158,10 +179,10 @@ export class KeySet {
         ((k as JWK).use === undefined || (k as JWK).use === "sig"),
     );
     this.#jwks = { keys };
-    this.#local = createLocalJWKSet(this.#jwks);
+    this.#local = createLocalJWKSet({ keys: keys.map(eitherEd25519Name) });
   }
 
-  async #fetch(): Promise<JSONWebKeySet> {
+  async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null }> {
     const source = keySource(this.provider);
     const registered = source.url!;
     // Loopback (identity.allow_http_loopback) only at the origin the operator registered.
@@ -173,11 +194,26 @@ export class KeySet {
       return getJson(url, this.options.fetchTimeoutMs, keyFetchAgent(allow));
     };
     let uri = source.url!;
+    let note: string | null = null;
     if (source.kind === "discovery") {
       // Read at every fetch, not once: the partner may move its key set, and the URL it left (a
       // decommissioned host, a name since taken by someone else) must not keep supplying the keys
       // its tokens are believed on while it still answers.
-      const config = await get(source.url!, "the discovery document");
+      let config: Record<string, unknown>;
+      try {
+        config = await get(source.url!, "the discovery document");
+      } catch (err) {
+        // The document out of reach (down, timed out, not JSON) says nothing of where the keys are
+        // now: the key set is fetched where it last said, as long as the keys held would serve, so
+        // one endpoint's outage does not close the partner while its key set answers. A document
+        // that answers is believed, whatever it says (below): the moved-URL rule holds.
+        const known = this.#discovered;
+        const staleMs = this.provider.keys_max_stale_s * 1000;
+        if (known === null || this.#now() - known.at > staleMs) throw err;
+        const cause = err instanceof Error ? err.message : String(err);
+        note = `the discovery document cannot be read (${cause}); the keys were fetched at the jwks_uri it last named, ${known.uri}, until ${this.provider.keys_max_stale_s} s after it was last read`;
+        return { jwks: await this.#keySetAt(known.uri, get), note };
+      }
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
         // Shown briefly: the error is carried by every refusal of the provider's tokens meanwhile.
@@ -190,7 +226,15 @@ export class KeySet {
       const refused = urlRefusal(jwksUri, allowAt(jwksUri));
       if (refused !== null) throw new Error(`the discovery document's jwks_uri is refused: ${refused}`);
       uri = jwksUri;
+      this.#discovered = { uri, at: this.#now() };
     }
+    return { jwks: await this.#keySetAt(uri, get), note };
+  }
+
+  async #keySetAt(
+    uri: string,
+    get: (url: string, what: string) => Promise<Record<string, unknown>>,
+  ): Promise<JSONWebKeySet> {
     const doc = await get(uri, "the key set");
     if (!Array.isArray(doc.keys)) throw new Error(`${uri} is not a JSON Web Key Set (no keys)`);
     // The inline bound, for the same reason: 256 KiB holds some 20,000 tiny entries. A failed fetch:

@@ -146,6 +146,21 @@ describe("behind a trusted proxy", () => {
     expect(locator.locate("10.0.0.1", { "cf-ipcountry": "XX" })).toBeNull(); // then the proxy itself
   });
 
+  it("reads a header's ASCII letters in any case, never a letter of another script folded into one", () => {
+    // A header byte 0xDF arrives as ß (Node reads header values as Latin-1); toUpperCase() made it SS
+    // (South Sudan), and dotless ı made ır IR.
+    for (const value of ["ß", "ır"]) {
+      const headers = { "cf-ipcountry": value, "x-forwarded-for": "89.160.20.112" };
+      expect(locator.locate("10.0.0.1", headers), value).toBe("SE");
+      expect(locator.locate("10.0.0.1", { ...headers, "cf-ipcountry": `DE, ${value}` }), value).toEqual({
+        disputed: ["DE", "an unreadable value", "SE"],
+      });
+    }
+    expect(locator.locate("10.0.0.1", { "cf-ipcountry": "se", "x-forwarded-for": "89.160.20.112" })).toBe(
+      "SE",
+    );
+  });
+
   it("a header given twice with different countries is a dispute, never unknown; repeats of one country are that country", () => {
     const cf = (value: string | string[]) => ({ "cf-ipcountry": value, "x-forwarded-for": "8.8.8.8" });
     expect(locator.locate("10.0.0.1", cf("DE, FR"))).toEqual({ disputed: ["DE", "FR"] });

@@ -10,7 +10,7 @@
  * never trusted.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { isCountryCode } from "../countries/index.js";
+import { asciiUpper, isCountryCode } from "../countries/index.js";
 import { parseAddress, parseCidrs, parseForwardedAddress, type CidrSet, type IpAddress } from "./cidr.js";
 import type { CountryLookup } from "./country-db.js";
 import { LiveCountryDb } from "./live-db.js";
@@ -186,7 +186,7 @@ function headerCountry(value: string | string[] | undefined): Located {
   const found: string[] = [];
   let unreadable: string | null = null;
   for (const part of text.split(",")) {
-    const code = part.trim().toUpperCase();
+    const code = asciiUpper(part.trim());
     if (!isCountryCode(code)) unreadable ??= notACountry(code);
     else if (!found.includes(code)) found.push(code);
   }

@@ -22,6 +22,8 @@ export interface TestIdp {
   rotate(alg?: SigningAlg): Promise<string>;
   /** Requests to the JWKS endpoint so far. */
   readonly jwksRequests: number;
+  /** The discovery document answers 503 while set (its endpoint down; the rest still answers). */
+  discoveryDown: boolean;
   close(): Promise<void>;
 }
 
@@ -48,8 +50,13 @@ export async function signingKey(alg: SigningAlg, kid: string): Promise<JWK> {
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   let provider: Provider | undefined;
   let jwksRequests = 0;
+  let discoveryDown = false;
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith("/jwks")) jwksRequests += 1;
+    if (discoveryDown && req.url?.startsWith("/.well-known/openid-configuration")) {
+      res.writeHead(503).end();
+      return;
+    }
     if (provider === undefined) {
       res.writeHead(503).end();
       return;
@@ -130,6 +137,12 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     issuer,
     get jwksRequests() {
       return jwksRequests;
+    },
+    get discoveryDown() {
+      return discoveryDown;
+    },
+    set discoveryDown(down: boolean) {
+      discoveryDown = down;
     },
     rotate,
     async token(client) {

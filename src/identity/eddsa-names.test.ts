@@ -1,0 +1,73 @@
+/**
+ * Ed25519 has two names for one algorithm: `EdDSA` (RFC 8037) and `Ed25519` (RFC 9864's fully
+ * specified name). A partner whose key set names one while its signer writes the other is the same
+ * key and the same signature, so the pair is accepted both ways; any other difference between the
+ * key's `alg` and the token's is still refused. jose 6 matches a key's `alg` to the token's exactly,
+ * so it alone refused the pair. The keys are the test's own, inline.
+ */
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { clockedKeySet } from "../testing/key-sets.js";
+import { parseToken, verifyToken } from "./verify.js";
+
+const AUD = "urn:clearance:gateway";
+const ISS = "https://eddsa.example";
+const keys: Record<string, { priv: CryptoKey; pub: JWK }> = {};
+
+beforeAll(async () => {
+  for (const [name, alg] of [
+    ["ed", "Ed25519"],
+    ["rsa", "PS256"],
+  ] as const) {
+    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    keys[name] = { priv: privateKey, pub: await exportJWK(publicKey) };
+  }
+});
+
+/** "verified" or the refusal's code: a token signed by `key` with header `alg`, against `jwk`. */
+async function outcome(key: string, alg: string, jwk: JWK): Promise<string> {
+  const { record, set } = clockedKeySet(
+    {
+      id: "eddsa",
+      issuer: ISS,
+      audiences: [AUD],
+      algorithms: ["EdDSA", "Ed25519", "RS256", "PS256"],
+      jwks: { keys: [{ ...jwk, kid: "k", use: "sig" }] },
+    },
+    { fetchTimeoutMs: 1_000, cooldownMs: 1_000 },
+  );
+  const iat = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ nationality: ["DE"] })
+    .setProtectedHeader({ alg, kid: "k" })
+    .setIssuer(ISS)
+    .setAudience(AUD)
+    .setSubject("anna")
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 600)
+    .sign(keys[key]!.priv);
+  return verifyToken(token, parseToken(token, 16_384), record, set, Date.now()).then(
+    () => "verified",
+    (err: { code?: string }) => err.code ?? String(err),
+  );
+}
+
+describe("the two names of Ed25519", () => {
+  it("a key named Ed25519 verifies a token whose header says EdDSA, and the other way round", async () => {
+    // Before the fix: both were refused as unknown-signing-key.
+    expect(await outcome("ed", "EdDSA", { ...keys.ed!.pub, alg: "Ed25519" })).toBe("verified");
+    expect(await outcome("ed", "Ed25519", { ...keys.ed!.pub, alg: "EdDSA" })).toBe("verified");
+    // Each name with itself, and a key naming no algorithm, as before.
+    expect(await outcome("ed", "EdDSA", { ...keys.ed!.pub, alg: "EdDSA" })).toBe("verified");
+    expect(await outcome("ed", "Ed25519", { ...keys.ed!.pub, alg: "Ed25519" })).toBe("verified");
+    expect(await outcome("ed", "Ed25519", keys.ed!.pub)).toBe("verified");
+  });
+
+  it("still refuses any other difference between the key's alg and the token's", async () => {
+    // An Ed25519 key that names another algorithm is used for none of Ed25519's names.
+    expect(await outcome("ed", "EdDSA", { ...keys.ed!.pub, alg: "ES256" })).toBe("unknown-signing-key");
+    expect(await outcome("ed", "Ed25519", { ...keys.ed!.pub, alg: "RS256" })).toBe("unknown-signing-key");
+    // An RSA key named RS256 verifies no PS256 token, though the key would.
+    expect(await outcome("rsa", "PS256", { ...keys.rsa!.pub, alg: "RS256" })).toBe("unknown-signing-key");
+    expect(await outcome("rsa", "PS256", { ...keys.rsa!.pub, alg: "PS256" })).toBe("verified");
+  });
+});
