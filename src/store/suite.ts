@@ -370,7 +370,6 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           version: await store.version(),
           principals: [],
           keys: [],
-          usage: { byLicense: {}, byPrincipal: {}, byOrganization: {} },
           records: [],
         });
       });
@@ -390,7 +389,6 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           version: await store.version(),
           principals: await store.principals.list(),
           keys: await store.keys.list(),
-          usage: await store.usage.totals(),
           records: await store.records.list("partner"),
         });
       });

@@ -596,7 +596,6 @@ export class PostgresStore implements Store {
         version: await q.version(db),
         principals: await q.listPrincipals(db),
         keys: await q.listKeys(db),
-        usage: await q.usageTotals(db),
         records: await q.listRecords(db),
       }),
       "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",

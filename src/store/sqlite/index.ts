@@ -570,7 +570,6 @@ export class SqliteStore implements Store {
         version: sql.version.get() ?? 0,
         principals: sql.principalList.all().map(parseDocument),
         keys: sql.keyList.all().map(toKey),
-        usage: totals(sql),
         records: sql.recordAll.all().map((r) => toStored(r)),
       })),
     );
