@@ -14,10 +14,10 @@ const FEB = Date.parse("2030-02-01T00:00:00.100Z");
 function slowStore(): Store {
   return {
     usage: {
-      totals: () => Promise.resolve({ byLicense: { L: 900_000 }, byPrincipal: {}, byOrganization: {} }),
-      byLicenseDay: () => {
+      byLicenseWindows: () => {
         vi.setSystemTime(FEB); // the clock passes midnight while the store answers
-        return Promise.resolve([{ licenseId: "L", day: "2030-01-15", tokens: 900_000 }]);
+        // January's quarter and month: 900,000 tokens on 15 January.
+        return Promise.resolve([{ licenseId: "L", total: 900_000, windows: [900_000, 900_000] }]);
       },
     },
   } as unknown as Store;
@@ -58,11 +58,10 @@ describe("seeding from the store", () => {
     const calls: string[] = [];
     const store = {
       usage: {
-        totals: () => {
+        byLicenseWindows: () => {
           calls.push("read");
-          return Promise.resolve({ byLicense: {}, byPrincipal: {}, byOrganization: {} });
+          return Promise.resolve([]);
         },
-        byLicenseDay: () => Promise.resolve([]),
       },
     } as unknown as Store;
     const limits = await openUsageLimits({

@@ -4,7 +4,7 @@
  * failure part-way (an unreadable log, an empty period) never leaves a half-written report.
  */
 import type { LogSource } from "../audit/source.js";
-import { storedUsage, type UsageByPeriod } from "../metering/index.js";
+import { quotaWindows, usageByPeriod, type UsageByPeriod } from "../metering/index.js";
 import type { CompiledScheme } from "../scheme/compile.js";
 import type { Store } from "../store/index.js";
 import { dayOf, type Period } from "./period.js";
@@ -32,9 +32,10 @@ export interface FootprintOptions {
 }
 
 /**
- * What the store metered per license: in the period, and in each license's quota period now. The
- * store meters tokens per UTC day, so the period's tokens are those of every UTC day it touches
- * (`days`, both included): a period that starts or ends inside a day counts that whole day.
+ * What the store metered per license: in the period, and in each license's quota period now, in one
+ * read of the store's sums (the period's days were read once for the period and again for the
+ * quotas). The store meters tokens per UTC day, so the period's tokens are those of every UTC day it
+ * touches (`days`, both included): a period that starts or ends inside a day counts that whole day.
  */
 export async function usageFacts(
   store: Store,
@@ -42,17 +43,21 @@ export async function usageFacts(
   period: Period,
   now: Date,
 ): Promise<UsageFacts> {
-  const licenseTokens = new Map<string, number>();
   const days = { from: dayOf(period.from), to: dayOf(new Date(Date.parse(period.to) - 1).toISOString()) };
-  for (const r of await store.usage.byLicenseDay(days.from)) {
-    if (r.day <= days.to) licenseTokens.set(r.licenseId, (licenseTokens.get(r.licenseId) ?? 0) + r.tokens);
+  // The quota periods' windows first (usageByPeriod reads those), then the period's.
+  const quota = quotaWindows(now);
+  const rows = await store.usage.byLicenseWindows([...quota, days]);
+  const licenseTokens = new Map<string, number>();
+  for (const r of rows) {
+    const tokens = r.windows[quota.length]!;
+    if (tokens > 0) licenseTokens.set(r.licenseId, tokens);
   }
-  return { licenseTokens, days, quotaUsed: quotaUsedUnder(scheme, await storedUsage(store, now)) };
+  return { licenseTokens, days, quotaUsed: quotaUsedUnder(scheme, usageByPeriod(rows)) };
 }
 
 /**
  * Each license's tokens in its quota period as `scheme` sets it, from one read of the store's
- * usage (`storedUsage`, as the gateway's counters are seeded): a what-if judges two schemes, whose
+ * usage (`storedUsage`, as the gateway's counters are seeded, or `usageByPeriod`): a what-if judges two schemes, whose
  * periods may differ, from the same figures without reading them twice.
  */
 export function quotaUsedUnder(scheme: CompiledScheme, stored: UsageByPeriod): Map<string, number> {

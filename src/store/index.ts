@@ -75,6 +75,19 @@ export interface UsageDelta {
 }
 
 /** All-time token totals (input + output). Usage without a license or organization is not keyed there. */
+/** UTC days (YYYY-MM-DD), both included; without `to`, every day from `from` on. */
+export interface UsageWindow {
+  readonly from: string;
+  readonly to?: string;
+}
+
+/** One license's tokens: in total, and in each window asked for (in the order asked). */
+export interface LicenseWindowTokens {
+  readonly licenseId: string;
+  readonly total: number;
+  readonly windows: number[];
+}
+
 export interface UsageTotals {
   readonly byLicense: Record<string, number>;
   readonly byPrincipal: Record<string, number>;
@@ -173,13 +186,17 @@ export function revisionConflict(w: Pick<RecordWrite, "collection" | "id" | "exp
   );
 }
 
+/**
+ * What the gateway loads at start and at every reload. No usage sums: nothing served reads them
+ * (quotas are the counters'), and summing every usage row per principal, organization and license
+ * held each reload for seconds at 900,000 rows on SQLite.
+ */
 export interface StoreSnapshot {
   readonly version: number;
   /** Ordered by id. */
   readonly principals: Principal[];
   /** Revoked keys included (so that a caller can say "revoked" rather than "unknown"). */
   readonly keys: ApiKeyRecord[];
-  readonly usage: UsageTotals;
   /** Every control-plane record, by collection. */
   readonly records: readonly StoredRecord[];
 }
@@ -269,7 +286,14 @@ export interface Store {
     /** All deltas are validated first, then written in one transaction. Does not bump `version`. */
     add(deltas: readonly UsageDelta[]): Promise<void>;
     totals(): Promise<UsageTotals>;
-    /** Tokens per license and UTC day (YYYY-MM-DD) from `sinceDay` on: for monthly and quarterly quotas. */
+    /**
+     * Tokens per license, in total and in each window of days, summed in the store in one read and
+     * saturated at 2^53 - 1 as `totals()` is; one entry per license with usage, ordered by id. What
+     * quotas (a month, a quarter) and the footprint (its period) need: no per-principal sums, no
+     * per-day rows (at 10,000 licenses x 90 days, those were 900,000 rows carried into JavaScript).
+     */
+    byLicenseWindows(windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]>;
+    /** Tokens per license and UTC day (YYYY-MM-DD) from `sinceDay` on. */
     byLicenseDay(sinceDay: string): Promise<{ licenseId: string; day: string; tokens: number }[]>;
   };
   /**

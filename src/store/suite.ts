@@ -297,6 +297,12 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           { licenseId: "lic-1", day: "2030-01-02", tokens: MAX },
           { licenseId: "lic-2", day: "2030-01-02", tokens: 15 },
         ]);
+        expect(
+          await store.usage.byLicenseWindows([{ from: "2030-01-02" }, { from: "2030-01-03" }]),
+        ).toStrictEqual([
+          { licenseId: "lic-1", total: MAX, windows: [MAX, 0] },
+          { licenseId: "lic-2", total: 15, windows: [15, 0] },
+        ]);
       });
 
       it("a row added to past 2^53 keeps taking batches, and counts as 2^53 - 1", async () => {
@@ -307,6 +313,47 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         await store.usage.add(Array.from({ length: 1_100 }, () => full));
         await store.usage.add([delta()]);
         expect((await store.usage.totals()).byLicense).toStrictEqual({ "lic-1": MAX });
+      });
+
+      it("sums per license in total and in windows of days, as totals() and byLicenseDay() do", async () => {
+        await store.usage.add([
+          delta({ at: "2030-01-01T10:00:00Z" }),
+          delta({ principalId: "p-min", inputTokens: 1, outputTokens: 0, at: "2030-01-31T23:59:59Z" }),
+          delta({ at: "2030-02-01T00:00:00Z", inputTokens: 100 }),
+          delta({ licenseId: "lic-2", at: "2030-02-15T00:00:00Z", outputTokens: 0 }),
+          delta({ licenseId: null, at: "2030-02-15T00:00:00Z" }),
+          delta({ licenseId: "lic-0", at: "2029-12-31T00:00:00Z", inputTokens: 0, outputTokens: 0 }),
+        ]);
+        const windows = [
+          { from: "2030-01-01" },
+          { from: "2030-02-01" },
+          { from: "2030-01-31", to: "2030-02-01" },
+        ];
+        const got = await store.usage.byLicenseWindows(windows);
+        expect(got).toStrictEqual([
+          { licenseId: "lic-0", total: 0, windows: [0, 0, 0] },
+          { licenseId: "lic-1", total: 121, windows: [121, 105, 106] },
+          { licenseId: "lic-2", total: 10, windows: [10, 10, 0] },
+        ]);
+        // The same figures as the wider reads give.
+        const days = await store.usage.byLicenseDay("0000-01-01");
+        const inWindow = (id: string, w: { from: string; to?: string }) =>
+          days
+            .filter((r) => r.licenseId === id && r.day >= w.from && (w.to === undefined || r.day <= w.to))
+            .reduce((sum, r) => sum + r.tokens, 0);
+        const byLicense = (await store.usage.totals()).byLicense;
+        expect(got).toStrictEqual(
+          Object.keys(byLicense)
+            .sort()
+            .map((id) => ({
+              licenseId: id,
+              total: byLicense[id],
+              windows: windows.map((w) => inWindow(id, w)),
+            })),
+        );
+        expect(await store.usage.byLicenseWindows([])).toStrictEqual(
+          got.map((r) => ({ licenseId: r.licenseId, total: r.total, windows: [] })),
+        );
       });
 
       it("keeps odd ids as ordinary keys", async () => {
@@ -323,7 +370,6 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           version: await store.version(),
           principals: [],
           keys: [],
-          usage: { byLicense: {}, byPrincipal: {}, byOrganization: {} },
           records: [],
         });
       });
@@ -343,7 +389,6 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           version: await store.version(),
           principals: await store.principals.list(),
           keys: await store.keys.list(),
-          usage: await store.usage.totals(),
           records: await store.records.list("partner"),
         });
       });

@@ -30,8 +30,10 @@ import {
   type StoredRecord,
   type Store,
   type StoreSnapshot,
+  type LicenseWindowTokens,
   type UsageDelta,
   type UsageTotals,
+  type UsageWindow,
 } from "../index.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import * as q from "./queries.js";
@@ -574,6 +576,8 @@ export class PostgresStore implements Store {
       if (checked.length > 0) await q.addUsage(pool, checked);
     },
     totals: async (): Promise<UsageTotals> => q.usageTotals(this.#live()),
+    byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> =>
+      q.usageByLicenseWindows(this.#live(), windows),
     byLicenseDay: async (sinceDay: string) => q.usageByLicenseDay(this.#live(), sinceDay),
   };
 
@@ -592,7 +596,6 @@ export class PostgresStore implements Store {
         version: await q.version(db),
         principals: await q.listPrincipals(db),
         keys: await q.listKeys(db),
-        usage: await q.usageTotals(db),
         records: await q.listRecords(db),
       }),
       "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",

@@ -23,8 +23,10 @@ import type {
   DrainedThrough,
   OutboxPosition,
   OutboxRecord,
+  LicenseWindowTokens,
   StoredRecord,
   UsageTotals,
+  UsageWindow,
 } from "../index.js";
 
 /**
@@ -63,8 +65,10 @@ const RECORD_COLUMNS = "collection, id, revision, document, updated_at";
 // row's input + output is added as numeric: in bigint it could leave the range. A row no Meter could
 // have written (a negative count) counts as used up: summed in, it would lower the figure and hand a
 // license its quota back.
-const TOKENS = `LEAST(SUM(CASE WHEN input_tokens >= 0 AND output_tokens >= 0
-  THEN input_tokens::numeric + output_tokens ELSE 9007199254740991 END), 9007199254740991)::bigint`;
+const ROW_TOKENS = `CASE WHEN input_tokens >= 0 AND output_tokens >= 0
+  THEN input_tokens::numeric + output_tokens ELSE 9007199254740991 END`;
+const sumTokens = (expr: string) => `LEAST(SUM(${expr}), 9007199254740991)::bigint`;
+const TOKENS = sumTokens(ROW_TOKENS);
 
 const toPrincipal = (r: { document: string }): Principal => JSON.parse(r.document) as Principal;
 
@@ -340,6 +344,31 @@ export async function usageTotals(db: Db): Promise<UsageTotals> {
   const of = (kind: string) =>
     Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.id, r.tokens]));
   return { byLicense: of("l"), byPrincipal: of("p"), byOrganization: of("o") };
+}
+
+/** Per license: the total, then one sum per window, in one statement (one snapshot). */
+export async function usageByLicenseWindows(
+  db: Db,
+  windows: readonly UsageWindow[],
+): Promise<LicenseWindowTokens[]> {
+  const params: string[] = [];
+  const sums = windows.map((w) => {
+    params.push(w.from);
+    let days = `day >= $${params.length}`;
+    if (w.to !== undefined) {
+      params.push(w.to);
+      days += ` AND day <= $${params.length}`;
+    }
+    return `, ${sumTokens(`CASE WHEN ${days} THEN ${ROW_TOKENS} ELSE 0 END`)}`;
+  });
+  // Rows as arrays: the sums are unnamed columns.
+  const { rows } = await db.query<[string, number, ...number[]]>({
+    text: `SELECT license_id, ${TOKENS}${sums.join("")} FROM usage_daily
+           WHERE license_id <> '' GROUP BY license_id ORDER BY license_id`,
+    values: params,
+    rowMode: "array",
+  });
+  return rows.map(([licenseId, total, ...rest]) => ({ licenseId, total, windows: rest }));
 }
 
 export async function usageByLicenseDay(db: Db, sinceDay: string) {

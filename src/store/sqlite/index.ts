@@ -26,8 +26,10 @@ import {
   type StoredRecord,
   type Store,
   type StoreSnapshot,
+  type LicenseWindowTokens,
   type UsageDelta,
   type UsageTotals,
+  type UsageWindow,
 } from "../index.js";
 import {
   FEDERATED_COLUMNS,
@@ -130,10 +132,21 @@ interface OutboxRow {
 // as an integer until it overflows) and never throws. A row no Meter could have written (a count
 // negative, or not an integer: SQLite keeps any value) counts as used up: summed in, or read as
 // none by total(), it would lower the figure and hand a license its quota back.
-const TOKENS = `CAST(min(total(
-  CASE WHEN typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'
+const ROW_TOKENS = `CASE WHEN typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'
         AND input_tokens >= 0 AND output_tokens >= 0
-  THEN input_tokens + output_tokens ELSE 9007199254740991 END), 9007199254740991) AS INTEGER)`;
+  THEN input_tokens + output_tokens ELSE 9007199254740991 END`;
+const sumTokens = (expr: string) => `CAST(min(total(${expr}), 9007199254740991) AS INTEGER)`;
+const TOKENS = sumTokens(ROW_TOKENS);
+
+/** Per license: the total, then one sum per window (its days bound as parameters, in order). */
+function windowsQuery(windows: readonly UsageWindow[]): string {
+  const sums = windows.map((w) => {
+    const days = w.to === undefined ? "day >= ?" : "day >= ? AND day <= ?";
+    return `, ${sumTokens(`CASE WHEN ${days} THEN ${ROW_TOKENS} ELSE 0 END`)}`;
+  });
+  return `SELECT license_id, ${TOKENS}${sums.join("")} FROM usage_daily
+          WHERE license_id <> '' GROUP BY license_id ORDER BY license_id`;
+}
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
@@ -525,6 +538,20 @@ export class SqliteStore implements Store {
       });
     },
     totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+    byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> => {
+      const db = this.#db;
+      this.#live();
+      // Prepared per call: the shape follows the windows, and the callers are rare (a seeding, a report).
+      const rows = db
+        .prepare<unknown[], unknown[]>(windowsQuery(windows))
+        .raw()
+        .all(...windows.flatMap((w) => (w.to === undefined ? [w.from] : [w.from, w.to]))) as [
+        string,
+        number,
+        ...number[],
+      ][];
+      return rows.map(([licenseId, total, ...sums]) => ({ licenseId, total, windows: sums }));
+    },
     byLicenseDay: async (sinceDay: string) =>
       this.#live()
         .usageByLicenseDay.all(sinceDay)
@@ -543,7 +570,6 @@ export class SqliteStore implements Store {
         version: sql.version.get() ?? 0,
         principals: sql.principalList.all().map(parseDocument),
         keys: sql.keyList.all().map(toKey),
-        usage: totals(sql),
         records: sql.recordAll.all().map((r) => toStored(r)),
       })),
     );
