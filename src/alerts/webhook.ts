@@ -60,6 +60,8 @@ export interface WebhookOptions {
   readonly onFailure: (err: unknown, alert?: AlertRecord) => void;
   /** How often pending deliveries are looked for (besides right after an alert is raised). */
   readonly pollMs?: number;
+  /** How often subjects left with no head are repaired (AlertStore.restoreHeads); 60 s. */
+  readonly restoreMs?: number;
 }
 
 /** The body a receiver gets: the alert, and who sent it. */
@@ -76,6 +78,8 @@ export class WebhookDeliverer {
   private readonly inflight = new Set<AbortController>();
   /** Its own connections: a connect slower than the timeout fails (undici's default is 10 s). */
   private readonly agent: Agent;
+  /** When restoreHeads last ran (the first round runs it). */
+  private restoredAt = -Infinity;
 
   constructor(private readonly o: WebhookOptions) {
     this.agent = new Agent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs });
@@ -128,6 +132,13 @@ export class WebhookDeliverer {
     const now = Date.now();
     // Each attempt ends by its deadline (timeout_ms), well within the lease.
     const lease = new Date(now + this.o.timeoutMs * 2).toISOString();
+    // During a rolling upgrade to migration 13 a node of the release before it delivers a subject's
+    // head and leaves its next alert held behind nothing: given its head here, at start and then
+    // once a minute (one walk of the pending alerts: too much for every poll).
+    if (now - this.restoredAt >= (this.o.restoreMs ?? 60_000)) {
+      this.restoredAt = now;
+      await this.o.store.restoreHeads();
+    }
     const due = await this.o.store.due(new Date(now).toISOString(), lease, 50);
     return (await Promise.all(due.map((a) => this.deliver(a)))).some((ok) => ok);
   }
