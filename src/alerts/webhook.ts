@@ -15,6 +15,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Agent, request } from "undici";
+import { guardedLookup, linkLocalRefusal, literalAddress, type Resolve } from "../identity/outbound.js";
 import type { AlertRecord, AlertStore } from "../store/alerts.js";
 
 export const SIGNATURE_HEADER = "x-clearance-signature";
@@ -62,6 +63,10 @@ export interface WebhookOptions {
   readonly pollMs?: number;
   /** How often subjects left with no head are repaired (AlertStore.restoreHeads); 60 s. */
   readonly restoreMs?: number;
+  /** monitoring.alerts.webhook.allow_link_local: the URL may reach a link-local address. */
+  readonly allowLinkLocal?: boolean;
+  /** The resolver the URL's name is looked up with (DNS; a test's stands in). */
+  readonly resolve?: Resolve;
 }
 
 /** The body a receiver gets: the alert, and who sent it. */
@@ -81,8 +86,24 @@ export class WebhookDeliverer {
   /** When restoreHeads last ran (the first round runs it). */
   private restoredAt = -Infinity;
 
+  /** Why no delivery is tried: the URL names a link-local address not allowed (else null). */
+  private readonly refused: string | null;
+
   constructor(private readonly o: WebhookOptions) {
-    this.agent = new Agent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs });
+    // Link-local addresses (cloud metadata) are refused unless allowed: the URL's own (refused at
+    // load too), and each one its name resolves to, checked in the connection's lookup (the address
+    // checked is the one connected to).
+    const guard = (address: string): string | null => {
+      const why = o.allowLinkLocal === true ? null : linkLocalRefusal(address);
+      return why === null
+        ? null
+        : `${why}: refused unless monitoring.alerts.webhook.allow_link_local is true`;
+    };
+    const address = literalAddress(o.url);
+    this.refused = address === null ? null : guard(address);
+    const lookup =
+      o.allowLinkLocal === true && o.resolve === undefined ? {} : { lookup: guardedLookup(guard, o.resolve) };
+    this.agent = new Agent({ connect: { timeout: o.timeoutMs, ...lookup }, headersTimeout: o.timeoutMs });
   }
 
   start(): void {
@@ -157,6 +178,7 @@ export class WebhookDeliverer {
     this.inflight.add(abort);
     try {
       if (this.closed) throw new Error("interrupted: the gateway is stopping");
+      if (this.refused !== null) throw new Error(`${this.o.url} names ${this.refused}`);
       const res = await request(this.o.url, {
         method: "POST",
         headers: {
