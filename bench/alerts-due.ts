@@ -1,7 +1,9 @@
 /**
  * What one webhook poll costs the store when many alerts wait for delivery (a receiver down for
  * hours): `AlertStore.due` timed on both drivers, with 100,000 pending alerts of one subject (its
- * first waiting for its retry, the rest behind it) and of 100,000 subjects (one each, all due).
+ * first waiting for its retry, the rest behind it) and of 100,000 subjects (one each, all due); and
+ * `AlertStore.restoreHeads`, which the webhook runs at start and once a minute (it finds nothing to
+ * repair here: its cost is the walk).
  *
  *   npx tsx bench/alerts-due.ts [--alerts 100000] [--rounds 20]
  *
@@ -84,6 +86,24 @@ async function time(store: Store): Promise<{ ms: number[]; handed: number }> {
   return { ms: ms.sort((a, b) => a - b), handed };
 }
 
+/** `rounds` calls of restoreHeads; their times in ms, sorted. */
+async function timeRestore(store: Store): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const start = performance.now();
+    await store.alerts.restoreHeads();
+    ms.push(performance.now() - start);
+  }
+  return ms.sort((a, b) => a - b);
+}
+
+const showRestore = (driver: string, shape: Shape, ms: number[]) => {
+  const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(2);
+  console.log(
+    `${driver.padEnd(10)} ${shape.padEnd(13)} ${N} pending: restoreHeads median ${q(0.5)} ms, max ${q(1)} ms`,
+  );
+};
+
 const show = (driver: string, shape: Shape, r: { ms: number[]; handed: number }) => {
   const q = (p: number) => r.ms[Math.min(r.ms.length - 1, Math.floor(p * r.ms.length))]!.toFixed(2);
   console.log(
@@ -103,6 +123,7 @@ async function sqlite(shape: Shape): Promise<void> {
     const store = await openStore({ dataDir });
     try {
       show("sqlite", shape, await time(store));
+      showRestore("sqlite", shape, await timeRestore(store));
     } finally {
       await store.close();
     }
@@ -132,6 +153,7 @@ async function postgres(shape: Shape): Promise<void> {
     const store = await openStore({ driver: "postgres", dataDir: "(unused)", url: fresh.url });
     try {
       show("postgres", shape, await time(store));
+      showRestore("postgres", shape, await timeRestore(store));
     } finally {
       await store.close();
     }

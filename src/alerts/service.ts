@@ -229,6 +229,7 @@ export class AlertService {
         timeoutMs: hook.timeout_ms,
         retryMs: hook.retry_ms,
         maxRetryMs: hook.max_retry_ms,
+        allowLinkLocal: hook.allow_link_local,
         store: o.store.alerts,
         onFailure: (err, alert) => {
           // A delivery's failure by the alert's detector and severity; a round's (the store) as alerts'.

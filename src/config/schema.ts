@@ -1,5 +1,6 @@
 /** The gateway's config file (`clearance.yaml`). Secrets are never in it: only the names of env vars. */
 import { z } from "zod";
+import { linkLocalRefusal, literalAddress } from "../identity/outbound.js";
 
 const ms = (fallback: number) => z.number().int().positive().default(fallback);
 
@@ -199,12 +200,29 @@ const alerts = z
         /** First retry after this long, doubling up to max_retry_ms. */
         retry_ms: ms(1_000),
         max_retry_ms: ms(300_000),
+        /**
+         * Lets the URL reach a link-local address (169.254.0.0/16, fe80::/10, fd00:ec2::254): where
+         * clouds serve instance metadata, and its credentials. Refused by default, checked on the
+         * URL here and on every address its name resolves to at delivery.
+         */
+        allow_link_local: z.boolean().default(false),
+      })
+      .superRefine((w, ctx) => {
+        const address = w.url === undefined || w.allow_link_local ? null : literalAddress(w.url);
+        const why = address === null ? null : linkLocalRefusal(address);
+        if (why !== null)
+          ctx.addIssue({
+            code: "custom",
+            path: ["url"],
+            message: `the URL names ${why}: refused unless monitoring.alerts.webhook.allow_link_local is true`,
+          });
       })
       .default({
         secret_env: "CLEARANCE_WEBHOOK_SECRET",
         timeout_ms: 5_000,
         retry_ms: 1_000,
         max_retry_ms: 300_000,
+        allow_link_local: false,
       }),
   })
   .prefault({});

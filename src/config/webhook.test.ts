@@ -88,3 +88,37 @@ it("refuses a signing secret shorter than 32 bytes, naming the variable and neve
   expect(load("https://hooks.example.com/x", "é".repeat(16)).webhookSecret).toBe("é".repeat(16));
   expect(load("https://hooks.example.com/x", "x".repeat(32)).webhookSecret).toBe("x".repeat(32));
 });
+
+it.each([
+  ["http://169.254.169.254/latest/meta-data/", "169.254.169.254"],
+  ["https://169.254.1.2:8443/hook", "169.254.1.2"],
+  ["http://[fe80::1]/hook", "fe80::1"],
+  ["http://[fd00:ec2::254]/latest/meta-data/", "fd00:ec2::254"],
+  ["http://[::ffff:169.254.169.254]/", "::ffff:a9fe:a9fe"],
+  ["http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe (169.254.169.254)"],
+  // Spelt otherwise, the URL parser reads it as the same address.
+  ["http://0xa9fea9fe/", "169.254.169.254"],
+])("refuses %s: a link-local or cloud metadata address, unless allowed", (url, address) => {
+  expect(problems(url)).toEqual([
+    expect.objectContaining({
+      path: ["monitoring", "alerts", "webhook", "url"],
+      line: 4,
+      message: `the URL names ${address}, a link-local or cloud metadata address: refused unless monitoring.alerts.webhook.allow_link_local is true`,
+    }),
+  ]);
+  const allowed = parseConfig(
+    `scheme: g7-trusted-partners.yaml
+providers: { demo: { type: demo } }
+default_provider: demo
+monitoring: { alerts: { webhook: { url: "${url}", allow_link_local: true } } }
+`,
+    join("examples", "test.yaml"),
+    { CLEARANCE_WEBHOOK_SECRET: SECRET },
+  );
+  expect(allowed.file.monitoring.alerts.webhook).toMatchObject({ allow_link_local: true });
+});
+
+it("takes private, loopback and unique-local receivers (the operator's own network)", () => {
+  for (const url of ["http://10.0.0.7/hook", "http://127.0.0.1:9000/hook", "http://[fd00:ec2::253]/hook"])
+    expect(load(url).file.monitoring.alerts.webhook).toMatchObject({ url, allow_link_local: false });
+});

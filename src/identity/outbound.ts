@@ -9,7 +9,7 @@
  * resolves to, in the connection's own lookup (the address checked is the address connected to:
  * a second DNS answer cannot slip in between).
  */
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
 import { Agent } from "undici";
@@ -110,13 +110,28 @@ export function urlRefusal(url: string, allowHttpLoopback: boolean): string | nu
   return null;
 }
 
-/** The connection's lookup: every address the name resolves to must be allowed, or none is used. */
-function guardedLookup(allowLoopback: boolean): LookupFunction {
+/** A resolver as node:dns `lookup` is, asked for every address (a test's stands in for DNS). */
+export type Resolve = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const resolveByDns: Resolve = (hostname, options, callback) => dnsLookup(hostname, options, callback);
+
+/**
+ * The connection's lookup: every address the name resolves to must be allowed (`refuse` says why
+ * not, or null), or none is used. Also the alert webhook's (src/alerts/webhook.ts), with its own rule.
+ */
+export function guardedLookup(
+  refuse: (address: string) => string | null,
+  resolve: Resolve = resolveByDns,
+): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err !== null) return callback(err, "", 0);
       for (const a of addresses) {
-        const why = addressRefusal(a.address, allowLoopback);
+        const why = refuse(a.address);
         if (why !== null) {
           const refused = Object.assign(new Error(`${hostname} resolves to ${why}`), {
             code: "EADDRREFUSED",
@@ -132,13 +147,38 @@ function guardedLookup(allowLoopback: boolean): LookupFunction {
   };
 }
 
+/**
+ * Link-local addresses, where clouds serve their instance metadata (169.254.169.254, and AWS's
+ * fd00:ec2::254): what an alert webhook refuses unless its operator allows it (its receivers are
+ * the operator's own, often on a private network: only these are refused).
+ */
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet("169.254.0.0", 16, "ipv4");
+LINK_LOCAL.addSubnet("fe80::", 10, "ipv6");
+LINK_LOCAL.addAddress("fd00:ec2::254", "ipv6");
+
+/** Why an alert webhook will not connect to this address (link-local, or carrying one), or null. */
+export function linkLocalRefusal(address: string): string | null {
+  const what = "a link-local or cloud metadata address";
+  if (LINK_LOCAL.check(address, family(address))) return `${address}, ${what}`;
+  const v4 = embeddedIpv4(address);
+  if (v4 !== null && LINK_LOCAL.check(v4, "ipv4")) return `${address} (${v4}), ${what}`;
+  return null;
+}
+
+/** The address a URL names literally (its brackets off), or null for a name. */
+export function literalAddress(url: string): string | null {
+  const host = URL.canParse(url) ? unbracket(new URL(url).hostname) : "";
+  return isIP(host) === 0 ? null : host;
+}
+
 const agents = new Map<boolean, Agent>();
 
 /** The dispatcher for key fetches (one per setting, kept for the process: connections are pooled). */
 export function keyFetchAgent(allowLoopback: boolean): Agent {
   let agent = agents.get(allowLoopback);
   if (agent === undefined) {
-    agent = new Agent({ connect: { lookup: guardedLookup(allowLoopback) } });
+    agent = new Agent({ connect: { lookup: guardedLookup((a) => addressRefusal(a, allowLoopback)) } });
     agents.set(allowLoopback, agent);
   }
   return agent;

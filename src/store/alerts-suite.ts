@@ -143,6 +143,30 @@ export function alertSuite(store: () => Store): void {
     expect(await ids(24)).toEqual([a2]);
   });
 
+  it("says which alert each held alert waits behind", async () => {
+    const s = store();
+    const raised = async (key: string, second: number, deliver = true) =>
+      (
+        await s.alerts.raise(
+          alert({ dedupeKey: key, raisedAt: `2030-01-02T03:04:0${second}.000Z`, deliver }),
+          "d",
+        )
+      ).alert.id;
+    const [a1, a2, a3, quiet] = [
+      await raised("a1", 1),
+      await raised("a2", 2),
+      await raised("a3", 3),
+      await raised("q", 4, false),
+    ];
+    const behind = async () =>
+      Object.fromEntries(await s.alerts.heldBehind([a1!, a2!, a3!, quiet!, "alr_nope", "x\u0000"]));
+    expect(await behind()).toEqual({ [a2!]: a1, [a3!]: a1 });
+    await s.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:01:00.000Z", 10);
+    await s.alerts.delivered(a1!, "2031-01-01T00:00:01.000Z");
+    expect(await behind()).toEqual({ [a3!]: a2 });
+    expect(await s.alerts.heldBehind([])).toEqual(new Map());
+  });
+
   it("lists a page at a time, filtered in the database, after a cursor", async () => {
     const s = store();
     const ids: string[] = [];
@@ -377,4 +401,38 @@ export async function pendingGoInOrder(store: Store): Promise<void> {
   await store.alerts.delivered(k1c!, "2031-01-01T00:00:03.000Z");
   expect(await due()).toEqual([]);
   expect((await store.alerts.list()).map((a) => a.delivery.state)).toEqual(Array(5).fill("delivered"));
+}
+
+/**
+ * A rolling upgrade to migration 13: a node of the release before it delivers a head as that
+ * release did (`asOldRelease`: the driver's own write of its columns, nothing else), and the
+ * subject's next alert, held, has no head. `restoreHeads` makes it the head; the others stay held.
+ */
+export async function headsRestoredAfterOldRelease(
+  store: Store,
+  asOldRelease: (delivered: AlertRecord) => Promise<void>,
+): Promise<void> {
+  const raised = async (key: string, second: number, id = "k1") =>
+    (
+      await store.alerts.raise(
+        alert({ dedupeKey: key, raisedAt: `2030-01-02T03:04:0${second}.000Z`, subject: { kind: "key", id } }),
+        "d",
+      )
+    ).alert.id;
+  const [a1, a2, a3] = [await raised("a1", 1), await raised("a2", 2), await raised("a3", 3)];
+  const b1 = await raised("b1", 4, "k2");
+  const due = async () =>
+    (await store.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:01:00.000Z", 10)).map((a) => a.id);
+  const [claimed] = await store.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:01:00.000Z", 1);
+  expect(claimed?.id).toBe(a1);
+  await asOldRelease(deliveredAt(claimed!, "2031-01-01T00:00:01.000Z"));
+  // k1's a2 and a3 are held with no head: only k2's goes.
+  expect(await due()).toEqual([b1]);
+  expect(await due()).toEqual([]);
+  // k2 has its head in flight: left alone.
+  expect(await store.alerts.restoreHeads()).toBe(1);
+  expect(await store.alerts.restoreHeads()).toBe(0);
+  expect(await due()).toEqual([a2]);
+  await store.alerts.delivered(a2!, "2031-01-01T00:00:02.000Z");
+  expect(await due()).toEqual([a3]);
 }

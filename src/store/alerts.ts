@@ -50,6 +50,25 @@ export interface AlertRecord {
   };
 }
 
+/**
+ * An alert as the admin API shows it: the stored record, and where its delivery stands in its
+ * subject's queue (migration 13's held marker is a column, not in the stored document).
+ */
+export interface AlertView extends AlertRecord {
+  readonly delivery: AlertRecord["delivery"] & {
+    /** Pending, and waiting for an earlier alert of its subject to be delivered first. */
+    readonly held: boolean;
+    /** The alert of its subject it waits for (in flight or waiting for its retry), when held. */
+    readonly held_behind: string | null;
+  };
+}
+
+/** `a` as the admin API shows it; `held`: AlertStore.heldBehind's answer for the alerts shown. */
+export function alertView(a: AlertRecord, held: ReadonlyMap<string, string | null>): AlertView {
+  const behind = held.get(a.id);
+  return { ...a, delivery: { ...a.delivery, held: held.has(a.id), held_behind: behind ?? null } };
+}
+
 export interface NewAlert {
   /** Same key, same alert: raised once however many nodes see it. */
   readonly dedupeKey: string;
@@ -111,6 +130,17 @@ export interface AlertStore {
   delivered(id: string, at: string): Promise<void>;
   /** A failed delivery: tried again at `nextAt`. */
   retry(id: string, nextAt: string, error: string): Promise<void>;
+  /**
+   * Gives each subject whose pending alerts are all held (none in flight or due) its oldest held
+   * alert as head; the number of subjects so repaired. A node of a release before migration 13
+   * delivers a head without letting the next one go (DELIVERY_ORDER.orphans).
+   */
+  restoreHeads(): Promise<number>;
+  /**
+   * Of these alerts, those held (DELIVERY_ORDER), each with the alert of its subject it waits for:
+   * the one in flight or waiting for its retry (null in the moment none is, see restoreHeads).
+   */
+  heldBehind(ids: readonly string[]): Promise<Map<string, string | null>>;
 }
 
 /**
@@ -138,6 +168,19 @@ export const DELIVERY_ORDER = {
       ORDER BY id LIMIT 1)
     AND NOT EXISTS (SELECT 1 FROM alerts WHERE delivery_state = 'pending' AND subject_kind = $kind
       AND subject_id = $id AND delivery_held IS NULL)`,
+  /**
+   * The subjects whose pending alerts are all held: none is in flight or due, so none would ever go.
+   * A node of a release before migration 13 (during a rolling upgrade) delivers a head without
+   * running `next`; each such subject is then repaired with `next`. One walk of the pending
+   * alerts' index (alerts_pending_by_subject), so it runs at start and once a minute, not at every poll.
+   */
+  /** The held alerts of `$ids` (a driver's list of ids) and the head each waits for. */
+  heldBehind: (ids: string) => `SELECT a.id, (SELECT h.id FROM alerts h WHERE h.delivery_state = 'pending'
+      AND h.subject_kind = a.subject_kind AND h.subject_id = a.subject_id AND h.delivery_held IS NULL
+      ORDER BY h.id LIMIT 1) AS behind
+    FROM alerts a WHERE a.id IN (${ids}) AND a.delivery_state = 'pending' AND a.delivery_held = 1`,
+  orphans: `SELECT subject_kind, subject_id FROM alerts WHERE delivery_state = 'pending'
+    GROUP BY subject_kind, subject_id HAVING count(delivery_held) = count(*)`,
 } as const;
 
 /**

@@ -106,3 +106,57 @@ it("refuses a note with control characters, naming the field, and keeps the aler
     note: "appelé le partenaire — 已联系 🙂",
   });
 });
+
+it("says which alert a held alert's delivery waits behind, in a list, a read and a step", async () => {
+  const raised: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { alert } = await t.gateway.store.alerts.raise(
+      {
+        dedupeKey: `held-${i}`,
+        detector: "key-sharing",
+        severity: "high",
+        subject: { kind: "key", id: "k-held" },
+        summary: `held ${i}`,
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: new Date(Date.parse("2030-01-02T03:05:00.000Z") + i * 1000).toISOString(),
+        deliver: true,
+      },
+      "detector:test",
+    );
+    raised.push(alert.id);
+  }
+  // The first is in flight (claimed for a delivery); the other two wait behind it.
+  await t.gateway.store.alerts.due("2031-01-01T00:00:00.000Z", "2031-01-01T00:01:00.000Z", 10);
+  const [first, second, third] = raised;
+  const list = await asAdmin(t, "GET", "/admin/v1/alerts?subject=k-held");
+  expect(
+    list.data.map((a: { id: string; delivery: { held: boolean; held_behind: string | null } }) => [
+      a.id,
+      a.delivery.held,
+      a.delivery.held_behind,
+    ]),
+  ).toEqual([
+    [first, false, null],
+    [second, true, first],
+    [third, true, first],
+  ]);
+  expect((await asAdmin(t, "GET", `/admin/v1/alerts/${second}`)).delivery).toMatchObject({
+    state: "pending",
+    held: true,
+    held_behind: first,
+  });
+  const acked = await asAdmin(t, "POST", `/admin/v1/alerts/${third}/acknowledge`, {});
+  expect(acked).toMatchObject({ state: "acknowledged", delivery: { held: true, held_behind: first } });
+  // Delivered: the next goes, the last now waits behind it.
+  await t.gateway.store.alerts.delivered(first!, "2031-01-01T00:00:01.000Z");
+  const after = await asAdmin(t, "GET", "/admin/v1/alerts?subject=k-held");
+  expect(after.data.map((a: { delivery: { held_behind: string | null } }) => a.delivery.held_behind)).toEqual(
+    [null, null, second],
+  );
+  // An alert with no delivery (no webhook) is never held.
+  expect((await asAdmin(t, "GET", `/admin/v1/alerts/${ids[0]}`)).delivery).toMatchObject({
+    state: "none",
+    held: false,
+    held_behind: null,
+  });
+});

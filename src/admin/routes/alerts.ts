@@ -10,10 +10,24 @@ import {
   alertNoteSchema as note,
 } from "../../alerts/schema.js";
 import { ClearanceError } from "../../errors/index.js";
+import { alertView, type AlertRecord, type AlertView } from "../../store/alerts.js";
+import type { AdminDeps } from "../deps.js";
 import { pageQuery, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
 const notFound = (id: string) => new ClearanceError("not-found", "not_found", `no alert ${id}`);
+
+/**
+ * Alerts as shown: each with whether its delivery waits behind an earlier alert of its subject,
+ * and which (`delivery.held`, `delivery.held_behind`): a receiver refusing one alert holds back its
+ * subject's later ones, and the reader sees which one. One query for the page.
+ */
+async function shown(deps: AdminDeps, alerts: readonly AlertRecord[]): Promise<AlertView[]> {
+  const pending = alerts.filter((a) => a.delivery.state === "pending").map((a) => a.id);
+  const held =
+    pending.length === 0 ? new Map<string, string | null>() : await deps.store.alerts.heldBehind(pending);
+  return alerts.map((a) => alertView(a, held));
+}
 
 const step = (verb: "acknowledge" | "resolve", to: "acknowledged" | "resolved") =>
   route<z.infer<typeof note>>({
@@ -28,7 +42,7 @@ const step = (verb: "acknowledge" | "resolve", to: "acknowledged" | "resolved") 
       const a = await deps.store.alerts.transition(params.id as string, to, caller.id, body.note ?? null);
       if (a === undefined) throw notFound(params.id as string);
       await deps.changed(); // the step's audit record reaches the log before the answer
-      return a;
+      return (await shown(deps, [a]))[0];
     },
   });
 
@@ -77,7 +91,10 @@ export const alertRoutes = [
         },
       );
       const data = rows.slice(0, query.limit);
-      return { data, next_cursor: rows.length > query.limit ? (data.at(-1)?.id ?? null) : null };
+      return {
+        data: await shown(deps, data),
+        next_cursor: rows.length > query.limit ? (data.at(-1)?.id ?? null) : null,
+      };
     },
   }),
   route({
@@ -89,7 +106,7 @@ export const alertRoutes = [
     async handle({ deps, params }) {
       const a = await deps.store.alerts.get(params.id as string);
       if (a === undefined) throw notFound(params.id as string);
-      return a;
+      return (await shown(deps, [a]))[0];
     },
   }),
   step("acknowledge", "acknowledged"),

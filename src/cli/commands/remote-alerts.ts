@@ -1,13 +1,20 @@
 /** `clearance remote alerts …`: anomaly alerts, and acknowledging and resolving them (each step audited). */
 import { ALERT_DETECTORS, ALERT_STATES } from "../../alerts/schema.js";
-import type { AlertRecord } from "../../store/alerts.js";
+import type { AlertView } from "../../store/alerts.js";
 import { remote, seg, type RemoteGroup } from "./remote-define.js";
 import type { Page } from "./remote-client.js";
 import { dash, fields, joined, listTable, table, time } from "./remote-format.js";
 
 const NOTE = { flags: "--note <text>", description: "why (kept in the alert's history)" } as const;
 
-const show = (a: AlertRecord): string =>
+/**
+ * Where its delivery stands: held behind an earlier alert of its subject (named), else its state.
+ * (A server before held_behind was shown leaves it out: the state alone.)
+ */
+const delivery = (d: AlertView["delivery"]): string =>
+  d.held === true ? `held behind ${d.held_behind ?? "(its subject's next, within a minute)"}` : d.state;
+
+const show = (a: AlertView): string =>
   fields([
     ["id", a.id],
     ["detector", a.detector],
@@ -18,7 +25,7 @@ const show = (a: AlertRecord): string =>
     ["summary", a.summary],
     ["audit entries", joined(a.evidence.audit_indexes)],
     ["response", a.response === null ? "-" : `${a.response.action}: ${a.response.result}`],
-    ["delivery", `${a.delivery.state} (${a.delivery.attempts} attempts)`],
+    ["delivery", `${delivery(a.delivery)} (${a.delivery.attempts} attempts)`],
   ]) +
   "\n" +
   table(
@@ -27,7 +34,7 @@ const show = (a: AlertRecord): string =>
   );
 
 const step = (name: "ack" | "resolve", verb: "acknowledge" | "resolve", description: string) =>
-  remote<AlertRecord, { note?: string }>({
+  remote<AlertView, { note?: string }>({
     name,
     description,
     args: [["<id>", "alert id (alr_…)"]],
@@ -44,7 +51,7 @@ export const alerts: RemoteGroup = {
   name: "alerts",
   description: "anomaly alerts: list, show, acknowledge, resolve (server)",
   commands: [
-    remote<Page<AlertRecord>, { state?: string; detector?: string; subject?: string }>({
+    remote<Page<AlertView>, { state?: string; detector?: string; subject?: string }>({
       name: "list",
       description: "list alerts",
       list: true,
@@ -67,7 +74,7 @@ export const alerts: RemoteGroup = {
       render: ({ data }) =>
         listTable(
           "alerts",
-          ["ID", "RAISED", "SEVERITY", "DETECTOR", "SUBJECT", "STATE", "SUMMARY"],
+          ["ID", "RAISED", "SEVERITY", "DETECTOR", "SUBJECT", "STATE", "DELIVERY", "SUMMARY"],
           data.map((a) => [
             a.id,
             time(a.raised_at),
@@ -75,11 +82,12 @@ export const alerts: RemoteGroup = {
             a.detector,
             `${a.subject.kind} ${a.subject.id}`,
             a.state,
+            delivery(a.delivery),
             a.summary,
           ]),
         ),
     }),
-    remote<AlertRecord>({
+    remote<AlertView>({
       name: "show",
       description: "an alert: its evidence (audit entries), response and history",
       args: [["<id>", "alert id (alr_…)"]],

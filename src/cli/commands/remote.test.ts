@@ -576,6 +576,33 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
       err: "",
     });
   });
+
+  it("alerts list and show: a held alert's delivery names the alert it waits behind", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { alert } = await t.gateway.store.alerts.raise(
+        {
+          dedupeKey: `cli-held-${i}`,
+          detector: "denial-spike",
+          severity: "medium",
+          subject: { kind: "organization", id: "org-held" },
+          summary: `spike ${i}`,
+          evidence: { audit_indexes: [], details: {} },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+          deliver: true,
+        },
+        "detector:denial-spike",
+      );
+      ids.push(alert.id);
+    }
+    const list = await cli(["remote", "alerts", "list", "--subject", "org-held"]);
+    expect(list.code).toBe(0);
+    const rows = list.out.split("\n").filter((l) => l.startsWith("alr_"));
+    expect(rows[0]).toMatch(/ open +pending +spike 0/);
+    expect(rows[1]).toMatch(new RegExp(` open +held behind ${ids[0]} +spike 1$`));
+    const show = await cli(["remote", "alerts", "show", ids[1]!]);
+    expect(show.out).toContain(`held behind ${ids[0]} (0 attempts)`);
+  });
 });
 
 describe("pagination, URL, token and connection errors", () => {

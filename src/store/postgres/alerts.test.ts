@@ -5,7 +5,13 @@
 import pg from "pg";
 import { afterAll, describe, it } from "vitest";
 import { dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
-import { OLD_ALERT_ROW, oldAlertStaysQuiet, PENDING_AT_UPGRADE, pendingGoInOrder } from "../alerts-suite.js";
+import {
+  headsRestoredAfterOldRelease,
+  OLD_ALERT_ROW,
+  oldAlertStaysQuiet,
+  PENDING_AT_UPGRADE,
+  pendingGoInOrder,
+} from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { migrate, MIGRATIONS } from "./migrations.js";
 
@@ -63,6 +69,25 @@ describe.skipIf(skipReason !== undefined)(
       try {
         await pendingGoInOrder(store);
       } finally {
+        await store.close();
+      }
+    });
+
+    it("a subject's held alerts get a head again after a node of the release before migration 13 delivered one", async () => {
+      const { url } = await freshSchema();
+      const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      // The old release's node: its own connection, writing what its delivery wrote (no delivery_held).
+      const old = new pg.Client({ connectionString: url });
+      await old.connect();
+      try {
+        await headsRestoredAfterOldRelease(store, async (a) => {
+          await old.query(
+            "UPDATE alerts SET state = $1, delivery_state = $2, next_delivery_at = $3, response_state = $4, document = $5 WHERE id = $6",
+            [a.state, a.delivery.state, a.delivery.next_at, null, JSON.stringify(a), a.id],
+          );
+        });
+      } finally {
+        await old.end();
         await store.close();
       }
     });

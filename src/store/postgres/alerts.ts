@@ -209,5 +209,33 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         a.delivery.state === "delivered" ? null : retryAt(a, nextAt, error),
       );
     },
+    heldBehind: async (ids) => {
+      const db = pool();
+      // An id holding a NUL is no alert's (and PostgreSQL's text cannot hold it).
+      const known = ids.filter(storable);
+      if (known.length === 0) return new Map();
+      const rows = (await db.query(DELIVERY_ORDER.heldBehind("SELECT unnest($1::text[])"), [known])).rows as {
+        id: string;
+        behind: string | null;
+      }[];
+      return new Map(rows.map((r) => [r.id, r.behind]));
+    },
+    restoreHeads: async () => {
+      const orphans = (await pool().query(DELIVERY_ORDER.orphans)).rows as {
+        subject_kind: AlertRecord["subject"]["kind"];
+        subject_id: string;
+      }[];
+      let restored = 0;
+      // Each under its subject's lock, as a delivery's `next` (a raise at the same time then sees
+      // the head or makes one, never both), in its own transaction: no lock held across subjects.
+      for (const o of orphans) {
+        const subject = { kind: o.subject_kind, id: o.subject_id };
+        restored += await tx(async (db) => {
+          await lockSubject(db, subject);
+          return (await db.query(NEXT, [subject.kind, subject.id])).rowCount ?? 0;
+        });
+      }
+      return restored;
+    },
   };
 }

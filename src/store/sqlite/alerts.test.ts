@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { it } from "vitest";
-import { OLD_ALERT_ROW, oldAlertStaysQuiet, PENDING_AT_UPGRADE, pendingGoInOrder } from "../alerts-suite.js";
+import {
+  headsRestoredAfterOldRelease,
+  OLD_ALERT_ROW,
+  oldAlertStaysQuiet,
+  PENDING_AT_UPGRADE,
+  pendingGoInOrder,
+} from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { DB_FILE } from "./index.js";
 import { migrate, MIGRATIONS } from "./migrations.js";
@@ -50,6 +56,25 @@ it("alerts pending delivery at the upgrade to migration 13 go one at a time per 
   try {
     await pendingGoInOrder(store);
   } finally {
+    await store.close();
+  }
+});
+
+it("a subject's held alerts get a head again after a node of the release before migration 13 delivered one", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-old-release-"));
+  const store = await openStore({ dataDir });
+  // The old release's node: its own connection, writing what its delivery wrote (no delivery_held).
+  const old = new Database(join(dataDir, DB_FILE));
+  try {
+    await headsRestoredAfterOldRelease(store, async (a) => {
+      old
+        .prepare(
+          "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, response_state = ?, document = ? WHERE id = ?",
+        )
+        .run(a.state, a.delivery.state, a.delivery.next_at, null, JSON.stringify(a), a.id);
+    });
+  } finally {
+    old.close();
     await store.close();
   }
 });

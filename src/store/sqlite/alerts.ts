@@ -33,6 +33,10 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     due: p<{ document: string }>(named(DELIVERY_ORDER.due)),
     hasHead: p<{ head: number }>(named(DELIVERY_ORDER.hasHead)),
     next: p(named(DELIVERY_ORDER.next)),
+    heldBehind: p<{ id: string; behind: string | null }>(
+      DELIVERY_ORDER.heldBehind("SELECT value FROM json_each(?)"),
+    ),
+    orphans: p<{ subject_kind: string; subject_id: string }>(DELIVERY_ORDER.orphans),
     update: p(
       "UPDATE alerts SET state = ?, delivery_state = ?, next_delivery_at = ?, response_state = ?, document = ? WHERE id = ?",
     ),
@@ -142,5 +146,15 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     retry: async (id, nextAt, error) => {
       change(id, (a) => (a.delivery.state === "delivered" ? null : retryAt(a, nextAt, error)));
     },
+    heldBehind: async (ids) => {
+      live();
+      return new Map(s.heldBehind.all(JSON.stringify(ids)).map((r) => [r.id, r.behind]));
+    },
+    restoreHeads: async () =>
+      tx(
+        () =>
+          s.orphans.all().filter((o) => s.next.run({ kind: o.subject_kind, id: o.subject_id }).changes === 1)
+            .length,
+      ),
   };
 }
