@@ -6,7 +6,7 @@
  * as a user runs it (a child process), so the old endless read ends with the test.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,6 +14,9 @@ import { generateKey } from "../audit/note.js";
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-input-files-"));
 const vkey = generateKey("input-files.example/audit").verifierKey;
+/** A directory holding no log: verifying it fails (exit 1) once the key is taken. */
+const emptyLog = join(dir, "empty-log");
+mkdirSync(emptyLog);
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL")));
 
@@ -45,7 +48,7 @@ describe.skipIf(process.platform === "win32")("files named on the command line",
     "--key @/dev/zero is refused (exit 2), not read until memory runs out",
     { timeout: 60_000 },
     async () => {
-      expect(await clearance(["audit", "verify", join(dir, "no-log"), "--key", "@/dev/zero"])).toEqual({
+      expect(await clearance(["audit", "verify", emptyLog, "--key", "@/dev/zero"])).toEqual({
         code: 2,
         out: "",
         err: "--key: /dev/zero holds more than 64 KiB, which no verifier key does: give the .vkey file\n",
@@ -55,8 +58,8 @@ describe.skipIf(process.platform === "win32")("files named on the command line",
 
   it("--key @FIFO is still read: the key comes through the pipe", { timeout: 60_000 }, async () => {
     const fifo = fifoOf("key.fifo", `${vkey}\n`);
-    // The key is taken; the log (missing) is what fails.
-    expect(await clearance(["audit", "verify", join(dir, "no-log"), "--key", `@${fifo}`])).toMatchObject({
+    // The key is taken; the log (empty) is what fails.
+    expect(await clearance(["audit", "verify", emptyLog, "--key", `@${fifo}`])).toMatchObject({
       code: 1,
       err: expect.stringContaining("(missing-checkpoint)") as unknown,
     });
