@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
 import { decide, decisionView, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
-import { loadSchemeFile } from "../../scheme/index.js";
+import { schemeFlag } from "../flag-files.js";
 import { readJsonWith, type Io } from "../io.js";
 import { EXIT_DENIED, type Outcome } from "../outcome.js";
 
@@ -28,7 +28,7 @@ export function registerCheck(program: Command, io: Io, outcome: Outcome): void 
           { code: "usage", path: [], message: "only one of --principal and --request can read stdin" },
         ]);
       }
-      const s = loadSchemeFile(opts.scheme);
+      const s = schemeFlag("--scheme", opts.scheme);
       const principal = readJsonWith(io, opts.principal, "principal", (v) =>
         parsePrincipal(v, ["principal"]),
       );

@@ -9,7 +9,6 @@ import { Option, type Command } from "commander";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openSource, type LogSource } from "../../audit/source.js";
-import { loadConfigFile } from "../../config/index.js";
 import { buildState, ControlStateError, type ControlState } from "../../control/state.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
@@ -23,6 +22,7 @@ import {
 import { parsePeriod } from "../../report/period.js";
 import type { Store } from "../../store/index.js";
 import { openDeploymentStore } from "./store.js";
+import { configFlag } from "../flag-files.js";
 import { processIo, type Io } from "../io.js";
 
 /** Below this many entries a bar would only flicker. */
@@ -45,7 +45,7 @@ const usage = (message: string) => new InvalidInputError([{ code: "usage", path:
 
 /** The store, the policy in force from it, the audit log and the pseudonym key, as a gateway has them. */
 export async function withDeployment<T>(where: Where, work: (o: Opened) => Promise<T>): Promise<T> {
-  const config = where.config === undefined ? undefined : loadConfigFile(where.config);
+  const config = where.config === undefined ? undefined : configFlag(where.config);
   const { store, dataDir } = await openDeploymentStore(where, config);
   try {
     let state: ControlState;

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { existsSync } from "node:fs";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
-import { loadConfigFile } from "../../config/index.js";
+import { configFlag } from "../flag-files.js";
 import { isCalendarDate } from "../../policy/dates.js";
 import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
@@ -161,7 +161,7 @@ function progress(io: Io, json: boolean) {
 
 /** The deployment's threshold: `screening.threshold` of the config --config names, else the default. */
 function configured(opts: Where): number {
-  return opts.config === undefined ? DEFAULT_THRESHOLD : loadConfigFile(opts.config).file.screening.threshold;
+  return opts.config === undefined ? DEFAULT_THRESHOLD : configFlag(opts.config).file.screening.threshold;
 }
 
 /**
@@ -221,7 +221,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         throw new InvalidInputError([
           { code: "invalid_date", path: ["--published"], message: "expected a real date (YYYY-MM-DD)" },
         ]);
-      const config = opts.config === undefined ? undefined : loadConfigFile(opts.config).file.screening;
+      const config = opts.config === undefined ? undefined : configFlag(opts.config).file.screening;
       const maxEntries = config?.max_list_entries ?? DEFAULT_MAX_LIST_ENTRIES;
       const input = readListFiles(files);
       return withStore(opts, async (store) => {
