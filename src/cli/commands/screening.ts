@@ -13,7 +13,16 @@ import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import { cellText, jsonText, printableJson, processIo, readFileBounded, sizeText, type Io } from "../io.js";
+import {
+  cellText,
+  jsonText,
+  printableJson,
+  processIo,
+  readFileBounded,
+  readStdin,
+  sizeText,
+  type Io,
+} from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
@@ -64,6 +73,15 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
  * never ends (/dev/zero) is stopped here rather than when memory runs out.
  */
 export const MAX_LIST_FILE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The most of standard input `--jsonl` reads: some hundreds of thousands of names (a name is at
+ * most 1 KiB), with their answers held until written. A larger batch is split by its sender.
+ */
+export const MAX_JSONL_BYTES = 64 * 1024 * 1024;
+
+const readJsonLines = (io: Io): string =>
+  readStdin(io, MAX_JSONL_BYTES, "JSON lines", "more than one batch takes: split it into smaller ones");
 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
@@ -399,7 +417,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
               )
             : await withStore(opts, (store) => ScreeningEngine.load(store, min));
         if (opts.jsonl) {
-          const lines = searchLines(io.stdin(), engine);
+          const lines = searchLines(readJsonLines(io), engine);
           // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
           for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
           if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
@@ -429,7 +447,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .requiredOption("--jsonl", "JSON lines in and out (the only mode)")
     .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
     .action((opts: { threshold?: string }) => {
-      const lines = compareLines(io.stdin(), threshold(opts.threshold));
+      const lines = compareLines(readJsonLines(io), threshold(opts.threshold));
       for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
       if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
     });
