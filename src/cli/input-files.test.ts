@@ -43,8 +43,8 @@ function clearance(args: readonly string[], stdin?: { file: string } | { text: s
   children.push(child);
   let out = "";
   let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
   return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
     child.once("close", (code) => resolve({ code, out, err })),
   );
