@@ -68,18 +68,23 @@ export const printable = (text: string): string => text.replace(TERMINAL_CONTROL
 /**
  * JSON as it may be written to a terminal: the characters JSON.stringify leaves raw that a terminal
  * acts on (DEL, C1, bidirectional overrides; they can only be inside strings) as \u escapes, so the
- * text is the same JSON.
+ * text is the same JSON. The line and paragraph separators too: a reader splitting lines as
+ * Unicode does (Python's splitlines, an editor) would find a JSON line cut in two.
  */
 export const printableJson = (json: string): string =>
   json.replace(
-    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 
-/** Control characters (C0 with line break and tab, DEL, C1) and the bidirectional overrides. */
+/**
+ * Control characters (C0 with line break and tab, DEL, C1), the line and paragraph separators, and
+ * the bidirectional overrides.
+ */
 export const CONTROL_CHARACTERS = [
   "\\u0000-\\u001f",
   "\\u007f-\\u009f",
+  "\\u2028\\u2029",
   "\\u202a-\\u202e",
   "\\u2066-\\u2069",
 ].join("");

@@ -339,6 +339,27 @@ describe("clearance audit verify", () => {
     expect(JSON.parse(plainJson.out)).toMatchObject({ entry: text });
   });
 
+  it("--json says a failure with what the log holds escaped: its origin line quoted in the message", async () => {
+    // Before: printed with JSON.stringify, the override reached the terminal raw.
+    const origin = `${ORIGIN}\u202elatot\u2028`;
+    const { dir } = await buildLog(3, 0, "decision", undefined, origin);
+    const r = await cli([
+      "audit",
+      "verify",
+      dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s4.json"),
+      "--json",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).not.toMatch(new RegExp(`(?!\\n)[${CONTROL_CHARACTERS}]`));
+    const said = JSON.parse(r.out) as { ok: boolean; error: { code: string; message: string } };
+    expect(said).toMatchObject({ ok: false, error: { code: "origin-mismatch" } });
+    expect(said.error.message).toContain(origin);
+  });
+
   it("rejects invalid input with exit 2", async () => {
     const key = ["--key", `@${vkeyFile}`];
     const badState = join(tmp, "bad-state.json");

@@ -454,7 +454,7 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
     if (code === "origin-mismatch" && opts.origin === undefined && stored !== undefined) {
       err.message += ` (the origin this key's log was verified under before, in ${opts.state}: a log keeps its origin)`;
     }
-    if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
+    if (opts.json) io.stdout(jsonText({ ok: false, error: { code, message: err.message } }, 0));
     // The message may quote the log (an origin, a line of its checkpoint): shown, never acted on.
     io.stderr(`clearance: audit verify failed (${code}): ${printable(err.message)}\n`);
     outcome.exitCode = EXIT_FAILED;
@@ -474,7 +474,8 @@ function logDirectory(log: string): string {
     stats = statSync(log);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw usage(`the log directory does not exist: ${give}`, log);
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw usage(`the log directory does not exist: ${give}`, log);
     throw usage(`cannot read the log directory: ${(err as Error).message}`, log);
   }
   if (!stats.isDirectory()) throw usage(`the log is not a directory: ${give}`, log);

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
 import { decide, decisionView, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
 import { schemeFlag } from "../flag-files.js";
-import { readJsonWith, type Io } from "../io.js";
+import { cellText, jsonText, readJsonWith, type Io } from "../io.js";
 import { EXIT_DENIED, type Outcome } from "../outcome.js";
 
 interface CheckOptions {
@@ -34,7 +34,10 @@ export function registerCheck(program: Command, io: Io, outcome: Outcome): void 
       );
       const request = readJsonWith(io, opts.request, "request", (v) => parseRequest(v, ["request"]));
       const d = decide(s, principal, request);
-      io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(decisionView(d), null, 2)}\n`);
+      // The files' text (an organization's id, a purpose) is in the decision: shown, never acted on.
+      io.stdout(
+        opts.explain ? `${explain(d).split("\n").map(cellText).join("\n")}\n` : jsonText(decisionView(d)),
+      );
       if (opts.failOnDeny && d.decision === "deny") outcome.exitCode = EXIT_DENIED;
     });
 }

@@ -168,10 +168,9 @@ export function registerStore(program: Command, io: Io): void {
           // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
           // with the code the admin API answers it with.
           const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
-          if (opts.json)
-            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+          if (opts.json) return io.stdout(jsonText({ key, id: record.id, principal: record.principalId }, 0));
           io.stdout(`${key}\n`);
-          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
+          io.stderr(`key ${record.id} for ${cellText(record.principalId)}: shown once, store it now\n`);
         }),
     );
   keys
