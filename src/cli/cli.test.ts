@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -184,6 +184,41 @@ describe("clearance CLI", () => {
       const r = await cli(args);
       expect([r.code, r.err]).toEqual([2, expect.stringMatching(/--host: expected an address/)]);
     }
+  });
+
+  it("--scheme, --config and --active naming a file that cannot be read say which flag and which path (exit 2)", async () => {
+    // Before: "/x.yaml: ENOENT: no such file or directory, open '/x.yaml'", naming no flag.
+    const gone = join(dir, "gone.yaml");
+    const scheme = `--scheme: cannot read ${gone}: no such file\n`;
+    const config = `--config: cannot read ${gone}: no such file\n`;
+    const runs: [string[], string][] = [
+      [["check", "--scheme", gone, "--principal", french, "--request", mythos("FR")], scheme],
+      [["serve", "--scheme", gone, "--port", "0"], scheme],
+      [["serve", "--config", gone, "--port", "0"], config],
+      [["demo", "--config", gone, "--data-dir", join(dir, "demo")], config],
+      [["principals", "list", "--config", gone], config],
+      [["keys", "list", "--config", gone], config],
+      [["screening", "lists", "--config", gone], config],
+      [["report", "footprint", "--config", gone], config],
+      [["scheme", "what-if", EXAMPLE, "--active", gone], `--active: cannot read ${gone}: no such file\n`],
+      [["scheme", "what-if", EXAMPLE, "--config", gone], config],
+      [
+        ["check", "--scheme", dir, "--principal", french, "--request", mythos("FR")],
+        `--scheme: cannot read ${dir}: is a directory\n`,
+      ],
+    ];
+    for (const [args, err] of runs) {
+      const r = await cli(args);
+      expect([r.code, r.err], args.join(" ")).toEqual([2, err]);
+    }
+    // A config that names a scheme it cannot read is the config's problem, at its line.
+    const example = readFileSync("examples/clearance.yaml", "utf8");
+    const cfg = file("names-gone.yaml", example.replace(/^scheme: .*$/m, `scheme: ${gone}`));
+    const r = await cli(["principals", "list", "--config", cfg]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      expect.stringContaining(`${cfg}:5:9: scheme: cannot read scheme file ${gone}`),
+    ]);
   });
 
   it("sets lists built-in sets with source and as-of date", async () => {

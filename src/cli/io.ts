@@ -1,23 +1,26 @@
 /** The CLI's contact with the outside, injectable so tests run commands in-process. */
-import { readFileSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import { jsonSyntaxError } from "./json-syntax.js";
-import { readFileBounded, sizeText } from "../files/bounded.js";
+import { readFdBounded, readFileBounded, sizeText } from "../files/bounded.js";
 
 export { readFileBounded, sizeText };
 
 export interface Io {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** Whole standard input, read on demand (for `-`). */
-  readonly stdin: () => string;
+  /**
+   * Whole standard input, read on demand (`-` as a file, JSON lines): at most `maxBytes` of it, null
+   * when it holds more. Read whole, a device that never ends (`< /dev/zero`) or a runaway pipe
+   * held the CLI until memory ran out.
+   */
+  readonly stdin: (maxBytes: number) => string | null;
 }
 
 export const processIo: Io = {
   // Once the reader has gone, what is left to say is dropped (writing on would only fail again).
   stdout: (text) => void (process.stdout.destroyed || process.stdout.write(text)),
   stderr: (text) => void (process.stderr.destroyed || process.stderr.write(text)),
-  stdin: () => readFileSync(0, "utf8"),
+  stdin: (maxBytes) => readFdBounded(0, maxBytes)?.toString("utf8") ?? null,
 };
 
 /**
@@ -65,18 +68,23 @@ export const printable = (text: string): string => text.replace(TERMINAL_CONTROL
 /**
  * JSON as it may be written to a terminal: the characters JSON.stringify leaves raw that a terminal
  * acts on (DEL, C1, bidirectional overrides; they can only be inside strings) as \u escapes, so the
- * text is the same JSON.
+ * text is the same JSON. The line and paragraph separators too: a reader splitting lines as
+ * Unicode does (Python's splitlines, an editor) would find a JSON line cut in two.
  */
 export const printableJson = (json: string): string =>
   json.replace(
-    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 
-/** Control characters (C0 with line break and tab, DEL, C1) and the bidirectional overrides. */
+/**
+ * Control characters (C0 with line break and tab, DEL, C1), the line and paragraph separators, and
+ * the bidirectional overrides.
+ */
 export const CONTROL_CHARACTERS = [
   "\\u0000-\\u001f",
   "\\u007f-\\u009f",
+  "\\u2028\\u2029",
   "\\u202a-\\u202e",
   "\\u2066-\\u2069",
 ].join("");
@@ -130,16 +138,36 @@ export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
 export const fileName = (path: string): string => (path === "-" ? "(stdin)" : path);
 
 /**
+ * Standard input's text, at most `maxBytes`; more (or input that cannot be read) is invalid input
+ * naming `(stdin)`, `tooLarge` saying what to do. An Io's stdin that ignores the bound (a test's)
+ * is held to it here too.
+ */
+export function readStdin(io: Io, maxBytes: number, what: string, tooLarge: string): string {
+  const problem = (code: string, message: string) =>
+    new InvalidInputError([{ code, path: [], file: fileName("-"), message }]);
+  let text: string | null;
+  try {
+    text = io.stdin(maxBytes);
+  } catch (cause) {
+    throw problem("file_unreadable", `cannot read ${what}: ${(cause as Error).message}`);
+  }
+  if (text === null || Buffer.byteLength(text) > maxBytes) {
+    throw problem("file_too_large", `cannot read ${what}: larger than ${sizeText(maxBytes)}, ${tooLarge}`);
+  }
+  return text;
+}
+
+/**
  * A file's text (or stdin's for `-`), at most MAX_INPUT_BYTES: a missing, unreadable or larger file
  * is invalid input naming it.
  */
 export function readTextArg(io: Io, path: string, what: string): string {
-  const file = fileName(path);
+  const tooLarge = `which no ${what} is (a device, or the wrong file?)`;
+  if (path === "-") return readStdin(io, MAX_INPUT_BYTES, what, tooLarge);
   const problem = (code: string, message: string) =>
-    new InvalidInputError([{ code, path: [], file, message }]);
+    new InvalidInputError([{ code, path: [], file: path, message }]);
   let bytes: Buffer | null;
   try {
-    if (path === "-") return io.stdin();
     bytes = readFileBounded(path, MAX_INPUT_BYTES);
   } catch (cause) {
     throw problem("file_unreadable", `cannot read ${what}: ${(cause as Error).message}`);
@@ -147,7 +175,7 @@ export function readTextArg(io: Io, path: string, what: string): string {
   if (bytes === null) {
     throw problem(
       "file_too_large",
-      `cannot read ${what}: larger than ${sizeText(MAX_INPUT_BYTES)}, which no ${what} is (a device, or the wrong file?)`,
+      `cannot read ${what}: larger than ${sizeText(MAX_INPUT_BYTES)}, ${tooLarge}`,
     );
   }
   return bytes.toString("utf8");

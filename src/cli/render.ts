@@ -14,6 +14,7 @@ import {
   type Problem,
 } from "../errors/index.js";
 import { RemoteError } from "./commands/remote-client.js";
+import { cellText } from "./io.js";
 import { EXIT_INVALID, EXIT_REFUSED } from "./outcome.js";
 
 export interface Rendered {
@@ -68,4 +69,4 @@ function refused(code: string, message: string, problems: readonly Problem[]): R
 
 /** A principal stored: `created` when the store says whether it was new (the admin API does not). */
 export const principalSaved = (id: string, created?: boolean): string =>
-  `saved principal ${id}${created === undefined ? "" : created ? " (new)" : " (replaced)"}\n`;
+  `saved principal ${cellText(id)}${created === undefined ? "" : created ? " (new)" : " (replaced)"}\n`;

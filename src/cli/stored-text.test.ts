@@ -7,7 +7,7 @@
  */
 import Database from "better-sqlite3";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -172,5 +172,78 @@ describe("screening search and compare --jsonl: names from list files and input 
     expect(r.code).toBe(2);
     expect(r.out).not.toMatch(ACTED_ON);
     expect(JSON.parse(r.out)).toMatchObject({ error: { code: "invalid_input", line: 1 } });
+  });
+});
+
+describe("text from files and the store in the JSON and text check, scheme validate and keys print", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-stored-json-"));
+  /** An override, an isolate left open and a line separator: ids refuse C0 and C1, not these. */
+  const ORG = "bw\u202elatot\u2066\u2028x";
+  const file = (name: string, value: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value));
+    return path;
+  };
+  const principal = file("principal.json", {
+    id: `zoe${ORG}`,
+    citizenships: [{ country: "DE" }],
+    organization: { id: ORG, country: "DE" },
+    assurance: "verified",
+  });
+  const check = [
+    "check",
+    "--scheme",
+    "examples/g7-trusted-partners.yaml",
+    "--principal",
+    principal,
+    "--request",
+    "examples/requests/mythos-5-from-FR.json",
+  ];
+
+  it("check prints the decision's JSON escaped, the same JSON", async () => {
+    // Before: JSON.stringify, the override and the separator raw on the terminal.
+    const r = await cli(check);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect(r.out).toContain("\\u202e");
+    expect(JSON.stringify(JSON.parse(r.out))).toContain(ORG);
+  });
+
+  it("check --explain shows them escaped, its lines kept", async () => {
+    const r = await cli([...check, "--explain"]);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect(r.out).toContain("bw\\u202elatot\\u2066\\u2028x");
+    expect(r.out.split("\n").length).toBeGreaterThan(3);
+  });
+
+  it("scheme validate --json escapes the file's name", async () => {
+    const scheme = join(dir, "g7\u202elmay.yaml");
+    writeFileSync(scheme, readFileSync("examples/g7-trusted-partners.yaml"));
+    const r = await cli(["scheme", "validate", scheme, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect(JSON.parse(r.out)).toMatchObject({ file: scheme, valid: true });
+  });
+
+  it("principals add and keys create (text and --json) show the principal's id escaped", async () => {
+    const dataDir = ["--data-dir", join(dir, "data")];
+    await (await openStore({ dataDir: join(dir, "data") })).close();
+    const added = await cli(["principals", "add", "--file", principal, ...dataDir]);
+    expect(added.code).toBe(0);
+    expect(added.out).not.toMatch(ACTED_ON);
+    const json = await cli(["keys", "create", "--principal", `zoe${ORG}`, "--json", ...dataDir]);
+    expect(json.code).toBe(0);
+    expect(json.out).not.toMatch(ACTED_ON);
+    expect((JSON.parse(json.out) as { principal: string }).principal).toBe(`zoe${ORG}`);
+    const text = await cli(["keys", "create", "--principal", `zoe${ORG}`, ...dataDir]);
+    expect(text.code).toBe(0);
+    expect(text.err).not.toMatch(ACTED_ON);
+  });
+
+  it("sets --json is JSON printed the same way", async () => {
+    const r = await cli(["sets", "--json"]);
+    expect(r.out).not.toMatch(ACTED_ON);
+    expect(Array.isArray(JSON.parse(r.out))).toBe(true);
   });
 });

@@ -21,18 +21,27 @@ export const sizeText = (bytes: number): string =>
 export function readFileBounded(path: string, maxBytes: number): Buffer | null {
   const fd = openSync(path, "r");
   try {
-    if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) return Buffer.concat(chunks, length);
-      chunks.push(chunk.subarray(0, n));
-      length += n;
-      if (length > maxBytes) return null;
-    }
+    return readFdBounded(fd, maxBytes);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * An open file's bytes from where it stands, at most `maxBytes`; null when it holds more. As
+ * readFileBounded, for a descriptor already open: standard input (fd 0), which may be a pipe, a
+ * terminal or a device as well as a file. The descriptor is left open.
+ */
+export function readFdBounded(fd: number, maxBytes: number): Buffer | null {
+  if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) return Buffer.concat(chunks, length);
+    chunks.push(chunk.subarray(0, n));
+    length += n;
+    if (length > maxBytes) return null;
   }
 }

@@ -5,7 +5,7 @@
  * file, said at once. Run as a user runs it (a child process), so the old hang ends with the test.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,11 +13,14 @@ import { generateKey } from "../../audit/note.js";
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-audit-state-"));
 const vkey = generateKey("state-file.example/audit").verifierKey;
+/** A directory holding no log: it fails verification (exit 1) once the state file is read. */
+const emptyLog = join(dir, "empty-log");
+mkdirSync(emptyLog);
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL")));
 
 function verify(state: string) {
-  const args = ["audit", "verify", join(dir, "no-log"), "--key", vkey, "--state", state];
+  const args = ["audit", "verify", emptyLog, "--key", vkey, "--state", state];
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -58,7 +61,7 @@ describe.skipIf(process.platform === "win32")("audit verify --state that is not 
       out: "",
       err: `${big}: the state file is larger than 4 MiB, which no verification state is: not a state file\n`,
     });
-    // A state file as the verifier writes it is read as before: the log (missing) is what fails.
+    // A state file as the verifier writes it is read as before: the log (empty) is what fails.
     const small = join(dir, "small.json");
     writeFileSync(small, JSON.stringify({ v: 2, keys: {}, origins: {} }));
     expect(await verify(small)).toMatchObject({

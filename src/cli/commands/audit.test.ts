@@ -339,6 +339,27 @@ describe("clearance audit verify", () => {
     expect(JSON.parse(plainJson.out)).toMatchObject({ entry: text });
   });
 
+  it("--json says a failure with what the log holds escaped: its origin line quoted in the message", async () => {
+    // Before: printed with JSON.stringify, the override reached the terminal raw.
+    const origin = `${ORIGIN}\u202elatot\u2028`;
+    const { dir } = await buildLog(3, 0, "decision", undefined, origin);
+    const r = await cli([
+      "audit",
+      "verify",
+      dir,
+      "--key",
+      `@${vkeyFile}`,
+      "--state",
+      join(tmp, "s4.json"),
+      "--json",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).not.toMatch(new RegExp(`(?!\\n)[${CONTROL_CHARACTERS}]`));
+    const said = JSON.parse(r.out) as { ok: boolean; error: { code: string; message: string } };
+    expect(said).toMatchObject({ ok: false, error: { code: "origin-mismatch" } });
+    expect(said.error.message).toContain(origin);
+  });
+
   it("rejects invalid input with exit 2", async () => {
     const key = ["--key", `@${vkeyFile}`];
     const badState = join(tmp, "bad-state.json");
@@ -358,15 +379,30 @@ describe("clearance audit verify", () => {
       const r = await cli(["audit", "verify", grown.dir, ...args]);
       expect([r.code, r.err]).toEqual([2, expect.stringMatching(message)]);
     }
-    const missing = await cli([
-      "audit",
-      "verify",
-      join(tmp, "nowhere"),
-      ...key,
-      "--state",
-      join(tmp, "s3.json"),
+  });
+
+  it("a log directory that does not exist, or is not a directory, is a usage error (exit 2) naming it", async () => {
+    const key = ["--key", `@${vkeyFile}`, "--state", join(tmp, "s3.json")];
+    // Before: verified as an empty log, "audit verify failed (missing-checkpoint)", exit 1.
+    const nowhere = join(tmp, "nowhere");
+    const missing = await cli(["audit", "verify", nowhere, ...key]);
+    expect([missing.code, missing.out, missing.err]).toEqual([
+      2,
+      "",
+      `${nowhere}: the log directory does not exist: give a log's directory (<data_dir>/audit) or its URL\n`,
     ]);
-    expect([missing.code, missing.err]).toEqual([1, expect.stringMatching(/\(missing-checkpoint\)/)]);
+    const file = join(tmp, "not-a-dir");
+    writeFileSync(file, "");
+    const notDir = await cli(["audit", "verify", file, ...key, "--json"]);
+    expect([notDir.code, notDir.out, notDir.err]).toEqual([
+      2,
+      "",
+      `${file}: the log is not a directory: give a log's directory (<data_dir>/audit) or its URL\n`,
+    ]);
+    // A directory that holds no log is a log that fails verification: exit 1, as before.
+    const empty = mkdtempSync(join(tmp, "empty-"));
+    const r = await cli(["audit", "verify", empty, ...key]);
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/\(missing-checkpoint\)/)]);
   });
 });
 

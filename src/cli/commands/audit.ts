@@ -13,6 +13,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { verifierKeyFile, writeKeyPair } from "../../audit/index.js";
@@ -392,7 +393,7 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
   const states = loadStates(opts.state);
   let source;
   try {
-    source = openSource(log);
+    source = openSource(logDirectory(log));
   } catch (err) {
     throw usage((err as Error).message);
   }
@@ -453,11 +454,32 @@ async function verify(io: Io, outcome: Outcome, log: string, opts: VerifyOpts): 
     if (code === "origin-mismatch" && opts.origin === undefined && stored !== undefined) {
       err.message += ` (the origin this key's log was verified under before, in ${opts.state}: a log keeps its origin)`;
     }
-    if (opts.json) io.stdout(`${JSON.stringify({ ok: false, error: { code, message: err.message } })}\n`);
+    if (opts.json) io.stdout(jsonText({ ok: false, error: { code, message: err.message } }, 0));
     // The message may quote the log (an origin, a line of its checkpoint): shown, never acted on.
     io.stderr(`clearance: audit verify failed (${code}): ${printable(err.message)}\n`);
     outcome.exitCode = EXIT_FAILED;
   }
+}
+
+/**
+ * The log as given; a path must be a directory. One that does not exist (a typo) read as an empty
+ * log, "verification failed (missing-checkpoint)", exit 1: as if the log were damaged, not named
+ * wrong. A directory holding no checkpoint is still a log that fails verification.
+ */
+function logDirectory(log: string): string {
+  if (/^https?:\/\//i.test(log)) return log;
+  const give = "give a log's directory (<data_dir>/audit) or its URL";
+  let stats;
+  try {
+    stats = statSync(log);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw usage(`the log directory does not exist: ${give}`, log);
+    throw usage(`cannot read the log directory: ${(err as Error).message}`, log);
+  }
+  if (!stats.isDirectory()) throw usage(`the log is not a directory: ${give}`, log);
+  return log;
 }
 
 function since(previous: { size: bigint } | undefined): string {

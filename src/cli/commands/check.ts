@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors/index.js";
 import { decide, decisionView, explain, parsePrincipal, parseRequest } from "../../policy/index.js";
-import { loadSchemeFile } from "../../scheme/index.js";
-import { readJsonWith, type Io } from "../io.js";
+import { schemeFlag } from "../flag-files.js";
+import { cellText, jsonText, readJsonWith, type Io } from "../io.js";
 import { EXIT_DENIED, type Outcome } from "../outcome.js";
 
 interface CheckOptions {
@@ -28,13 +28,16 @@ export function registerCheck(program: Command, io: Io, outcome: Outcome): void 
           { code: "usage", path: [], message: "only one of --principal and --request can read stdin" },
         ]);
       }
-      const s = loadSchemeFile(opts.scheme);
+      const s = schemeFlag("--scheme", opts.scheme);
       const principal = readJsonWith(io, opts.principal, "principal", (v) =>
         parsePrincipal(v, ["principal"]),
       );
       const request = readJsonWith(io, opts.request, "request", (v) => parseRequest(v, ["request"]));
       const d = decide(s, principal, request);
-      io.stdout(opts.explain ? `${explain(d)}\n` : `${JSON.stringify(decisionView(d), null, 2)}\n`);
+      // The files' text (an organization's id, a purpose) is in the decision: shown, never acted on.
+      io.stdout(
+        opts.explain ? `${explain(d).split("\n").map(cellText).join("\n")}\n` : jsonText(decisionView(d)),
+      );
       if (opts.failOnDeny && d.decision === "deny") outcome.exitCode = EXIT_DENIED;
     });
 }

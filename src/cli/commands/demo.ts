@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { loadConfigFile, MIN_ADMIN_TOKEN } from "../../config/index.js";
+import { MIN_ADMIN_TOKEN } from "../../config/index.js";
+import { configFlag } from "../flag-files.js";
 import { checkSecretMode } from "../../audit/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
@@ -72,7 +73,7 @@ export function registerDemo(program: Command, io: Io): void {
 }
 
 async function demo(io: Io, opts: DemoOptions): Promise<void> {
-  const draft = loadConfigFile(opts.config);
+  const draft = configFlag(opts.config);
   // Read before anything starts: a bad file is named with its line, and nothing is left running.
   const principals = readPrincipals(io, opts.principals);
   const dataDir = opts.dataDir ?? draft.file.data_dir;

@@ -9,7 +9,6 @@ import { Option, type Command } from "commander";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openSource, type LogSource } from "../../audit/source.js";
-import { loadConfigFile } from "../../config/index.js";
 import { buildState, ControlStateError, type ControlState } from "../../control/state.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
@@ -23,7 +22,8 @@ import {
 import { parsePeriod } from "../../report/period.js";
 import type { Store } from "../../store/index.js";
 import { openDeploymentStore } from "./store.js";
-import { processIo, type Io } from "../io.js";
+import { configFlag } from "../flag-files.js";
+import { printableJson, processIo, type Io } from "../io.js";
 
 /** Below this many entries a bar would only flicker. */
 const PROGRESS_THRESHOLD = 10_000;
@@ -45,7 +45,7 @@ const usage = (message: string) => new InvalidInputError([{ code: "usage", path:
 
 /** The store, the policy in force from it, the audit log and the pseudonym key, as a gateway has them. */
 export async function withDeployment<T>(where: Where, work: (o: Opened) => Promise<T>): Promise<T> {
-  const config = where.config === undefined ? undefined : loadConfigFile(where.config);
+  const config = where.config === undefined ? undefined : configFlag(where.config);
   const { store, dataDir } = await openDeploymentStore(where, config);
   try {
     let state: ControlState;
@@ -192,7 +192,8 @@ export function registerReport(program: Command, io: Io): void {
               onProgress: bar.update,
             });
             bar.stop();
-            writeOutput(io, opts.out, renderFootprint(r, opts.format, opts.table));
+            const text = renderFootprint(r, opts.format, opts.table);
+            writeOutput(io, opts.out, opts.format === "json" ? printableJson(text) : text);
             if (opts.out !== undefined) {
               io.stderr(`wrote ${opts.out}: ${r.served.decisions} decisions, ${r.served.rows.length} rows\n`);
             }

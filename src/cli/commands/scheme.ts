@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadSchemeFile, schemeJsonSchema } from "../../scheme/index.js";
-import type { Io } from "../io.js";
+import { jsonText, type Io } from "../io.js";
 
 export function registerScheme(program: Command, io: Io): void {
   const scheme = program.command("scheme").description("scheme files: validate, JSON Schema");
@@ -23,7 +23,7 @@ export function registerScheme(program: Command, io: Io): void {
       };
       io.stdout(
         opts.json
-          ? `${JSON.stringify(summary)}\n`
+          ? jsonText(summary, 0)
           : `${file}: valid — scheme ${s.name} (${s.digest}): ${summary.models} models, ` +
               `${summary.country_partners} country partners, ${summary.organization_partners} organization partners, ` +
               `${summary.licenses} licenses\n`,
@@ -32,5 +32,5 @@ export function registerScheme(program: Command, io: Io): void {
   scheme
     .command("schema")
     .description("print the JSON Schema of scheme files, for editors")
-    .action(() => io.stdout(`${JSON.stringify(schemeJsonSchema(), null, 2)}\n`));
+    .action(() => io.stdout(jsonText(schemeJsonSchema())));
 }

@@ -7,13 +7,22 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { existsSync } from "node:fs";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
-import { loadConfigFile } from "../../config/index.js";
+import { configFlag } from "../flag-files.js";
 import { isCalendarDate } from "../../policy/dates.js";
 import { loadList, ofacCompanions } from "../../screening/loaders/index.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importInput, importList } from "../../screening/lists.js";
 import { LIST_FORMATS, type ListFormat } from "../../screening/types.js";
 import type { ListVersionRow } from "../../store/index.js";
-import { cellText, jsonText, printableJson, processIo, readFileBounded, sizeText, type Io } from "../io.js";
+import {
+  cellText,
+  jsonText,
+  printableJson,
+  processIo,
+  readFileBounded,
+  readStdin,
+  sizeText,
+  type Io,
+} from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
 import { compareLines, searchLines } from "../../screening/batch.js";
@@ -64,6 +73,15 @@ export function readListFiles(paths: readonly string[]): { name: string; bytes: 
  * never ends (/dev/zero) is stopped here rather than when memory runs out.
  */
 export const MAX_LIST_FILE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The most of standard input `--jsonl` reads: some hundreds of thousands of names (a name is at
+ * most 1 KiB), with their answers held until written. A larger batch is split by its sender.
+ */
+export const MAX_JSONL_BYTES = 64 * 1024 * 1024;
+
+const readJsonLines = (io: Io): string =>
+  readStdin(io, MAX_JSONL_BYTES, "JSON lines", "more than one batch takes: split it into smaller ones");
 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
@@ -161,7 +179,7 @@ function progress(io: Io, json: boolean) {
 
 /** The deployment's threshold: `screening.threshold` of the config --config names, else the default. */
 function configured(opts: Where): number {
-  return opts.config === undefined ? DEFAULT_THRESHOLD : loadConfigFile(opts.config).file.screening.threshold;
+  return opts.config === undefined ? DEFAULT_THRESHOLD : configFlag(opts.config).file.screening.threshold;
 }
 
 /**
@@ -221,7 +239,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         throw new InvalidInputError([
           { code: "invalid_date", path: ["--published"], message: "expected a real date (YYYY-MM-DD)" },
         ]);
-      const config = opts.config === undefined ? undefined : loadConfigFile(opts.config).file.screening;
+      const config = opts.config === undefined ? undefined : configFlag(opts.config).file.screening;
       const maxEntries = config?.max_list_entries ?? DEFAULT_MAX_LIST_ENTRIES;
       const input = readListFiles(files);
       return withStore(opts, async (store) => {
@@ -399,7 +417,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
               )
             : await withStore(opts, (store) => ScreeningEngine.load(store, min));
         if (opts.jsonl) {
-          const lines = searchLines(io.stdin(), engine);
+          const lines = searchLines(readJsonLines(io), engine);
           // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
           for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
           if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
@@ -429,7 +447,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .requiredOption("--jsonl", "JSON lines in and out (the only mode)")
     .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
     .action((opts: { threshold?: string }) => {
-      const lines = compareLines(io.stdin(), threshold(opts.threshold));
+      const lines = compareLines(readJsonLines(io), threshold(opts.threshold));
       for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
       if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
     });

@@ -5,12 +5,12 @@
 import { Option, type Command } from "commander";
 import type { AddressInfo } from "node:net";
 import { createDecisionServer } from "../../api/index.js";
-import { loadConfigFile } from "../../config/index.js";
 import { InvalidInputError, SetupError, formatProblems } from "../../errors/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { parseAddress } from "../../location/index.js";
 import { GatewayMetrics } from "../../monitoring/metrics.js";
-import { loadSchemeFile, type CompiledScheme } from "../../scheme/index.js";
+import type { CompiledScheme } from "../../scheme/index.js";
+import { configFlag, schemeFlag } from "../flag-files.js";
 import type { Io } from "../io.js";
 import { parseHost, parsePort } from "./options.js";
 
@@ -63,7 +63,7 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
       "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
     ),
   );
-  const config = loadConfigFile(opts.config ?? "clearance.yaml");
+  const config = configFlag(opts.config ?? "clearance.yaml");
   const gateway = await startGateway(config, {
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
     ...(opts.port === undefined ? {} : { port: opts.port }),
@@ -88,7 +88,7 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
     }
     io.stderr(`clearance: warning: the decision API on ${host} answers without authentication\n`);
   }
-  let scheme: CompiledScheme = loadSchemeFile(schemePath);
+  let scheme: CompiledScheme = schemeFlag("--scheme", schemePath);
   const server = createDecisionServer({
     scheme: () => scheme,
     metrics: new GatewayMetrics({ scheme: () => scheme }),
@@ -98,7 +98,7 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
   // Set before the line saying it is up (a signal sent on reading it must find the handler).
   process.on("SIGHUP", () => {
     try {
-      scheme = loadSchemeFile(schemePath);
+      scheme = schemeFlag("--scheme", schemePath);
       io.stdout(`clearance: reloaded scheme ${scheme.name} (${scheme.digest})\n`);
     } catch (err) {
       const text = err instanceof InvalidInputError ? formatProblems(err.problems) : String(err);

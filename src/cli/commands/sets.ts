@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { BUILTIN_SETS, countryName } from "../../countries/index.js";
 import { InvalidInputError } from "../../errors/index.js";
-import type { Io } from "../io.js";
+import { jsonText, type Io } from "../io.js";
 
 export function registerSets(program: Command, io: Io): void {
   program
@@ -20,7 +20,7 @@ export function registerSets(program: Command, io: Io): void {
           },
         ]);
       }
-      if (opts.json) return io.stdout(`${JSON.stringify(sets, null, 2)}\n`);
+      if (opts.json) return io.stdout(jsonText(sets));
       for (const s of sets) {
         if (s === undefined) continue;
         io.stdout(

@@ -4,7 +4,8 @@
  */
 import type { Command } from "commander";
 import { userInfo } from "node:os";
-import { loadConfigFile, type GatewayConfig } from "../../config/index.js";
+import type { GatewayConfig } from "../../config/index.js";
+import { configFlag } from "../flag-files.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
@@ -78,7 +79,7 @@ function noStore(where: Where, dataDir: string): InvalidInputError {
 }
 
 export async function withStore<T>(where: Where, work: (store: Store) => Promise<T>): Promise<T> {
-  const config = where.config === undefined ? undefined : loadConfigFile(where.config);
+  const config = where.config === undefined ? undefined : configFlag(where.config);
   const { store } = await openDeploymentStore(where, config);
   try {
     return await work(store);
@@ -167,10 +168,9 @@ export function registerStore(program: Command, io: Io): void {
           // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
           // with the code the admin API answers it with.
           const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
-          if (opts.json)
-            return io.stdout(`${JSON.stringify({ key, id: record.id, principal: record.principalId })}\n`);
+          if (opts.json) return io.stdout(jsonText({ key, id: record.id, principal: record.principalId }, 0));
           io.stdout(`${key}\n`);
-          io.stderr(`key ${record.id} for ${record.principalId}: shown once, store it now\n`);
+          io.stderr(`key ${record.id} for ${cellText(record.principalId)}: shown once, store it now\n`);
         }),
     );
   keys

@@ -7,10 +7,10 @@ import { Option, type Command } from "commander";
 import { availableParallelism } from "node:os";
 import { InvalidInputError } from "../../errors/index.js";
 import { FORMATS } from "../../report/format.js";
-import { loadSchemeFile } from "../../scheme/index.js";
 import { candidateScheme, renderWhatIf, whatIfReport } from "../../whatif/index.js";
 import { readText } from "./remote-define.js";
-import type { Io } from "../io.js";
+import { schemeFlag } from "../flag-files.js";
+import { printableJson, type Io } from "../io.js";
 import { progressBar, reporting, WHERE_OPTIONS, withDeployment, writeOutput, type Where } from "./report.js";
 
 interface WhatIfOpts extends Where {
@@ -78,7 +78,7 @@ export function registerWhatIf(program: Command, io: Io): void {
       const text = readText(io, file, "candidate scheme");
       const label = file === "-" ? "(stdin)" : file;
       // The file is checked before anything else is opened: its problems come with line and column.
-      const standalone = opts.active === undefined ? null : loadSchemeFile(opts.active);
+      const standalone = opts.active === undefined ? null : schemeFlag("--active", opts.active);
       candidateScheme(text, label, null);
       await withDeployment(opts, async (d) => {
         const bar = progressBar(io, "reading the log");
@@ -104,7 +104,8 @@ export function registerWhatIf(program: Command, io: Io): void {
             onProgress: bar.update,
           });
           bar.stop();
-          writeOutput(io, opts.out, renderWhatIf(r, opts.format));
+          const rendered = renderWhatIf(r, opts.format);
+          writeOutput(io, opts.out, opts.format === "json" ? printableJson(rendered) : rendered);
           if (opts.out !== undefined) io.stderr(`wrote ${opts.out}; impact digest ${r.digest}\n`);
         } finally {
           bar.stop();
