@@ -224,8 +224,12 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
     };
     const { context, page } = await h().page();
     await page.route((url) => url.pathname === "/admin/v1/alerts", serve);
+    await page.route(
+      (url) => url.pathname === "/admin/v1/alerts/count",
+      (r) => r.fulfill({ json: { count: many } }),
+    );
     await signIn(page, h().tokens.officer);
-    // The overview's open alerts (a count: read in full) first; then the Alerts page's own requests.
+    // The overview's open alerts (a count, and the newest page) first; then the Alerts page's own.
     await page.getByText(`${many} open alerts.`).waitFor();
     asked.length = 0;
     await open(page, "Alerts");

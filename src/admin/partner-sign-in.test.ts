@@ -131,3 +131,34 @@ describe("console sign-in with a partner's ID token", () => {
     expect(r.body.error.problems[0]).toMatchObject({ path: "console.client_id" });
   });
 });
+
+describe("every partner's identity providers in one list", () => {
+  const ids = (body: { data: { id: string }[] }) => body.data.map((p) => p.id);
+
+  it("a reader gets every partner's, paged and filtered by partner; a partner's person its own only", async () => {
+    // Before: only GET /admin/v1/partners/{id}/identity-providers, one request a partner.
+    const all = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/identity-providers");
+    expect(all.status).toBe(200);
+    expect(ids(all.body)).toEqual(["aisi-login", "gov-login"]);
+    expect(all.body.data.map((p: { partner: string }) => p.partner)).toEqual(["uk-aisi", "g7-fvey"]);
+    const first = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/identity-providers?limit=1");
+    expect(ids(first.body)).toEqual(["aisi-login"]);
+    expect(first.body.next_cursor).toBe("aisi-login");
+    const second = await call(
+      t,
+      ADMIN_TOKEN,
+      "GET",
+      "/admin/v1/identity-providers?limit=1&cursor=aisi-login",
+    );
+    expect([ids(second.body), second.body.next_cursor]).toEqual([["gov-login"], null]);
+    const filtered = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/identity-providers?partner=g7-fvey");
+    expect(ids(filtered.body)).toEqual(["gov-login"]);
+
+    const partner = await token(CLIENT);
+    expect(ids((await call(t, partner, "GET", "/admin/v1/identity-providers")).body)).toEqual(["aisi-login"]);
+    const other = await call(t, partner, "GET", "/admin/v1/identity-providers?partner=g7-fvey");
+    expect([other.status, ids(other.body)]).toEqual([200, []]);
+    const bad = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/identity-providers?limit=0");
+    expect([bad.status, bad.body.error.problems[0].path]).toEqual([400, "limit"]);
+  });
+});

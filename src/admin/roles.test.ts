@@ -108,6 +108,7 @@ const CASES: Record<string, Setup> = {
     await asAdmin(t, "POST", "/admin/v1/partners", orgPartner(id));
     return { params: { id }, body: { status: "active", reason: "matrix" } };
   },
+  "GET /admin/v1/identity-providers": none,
   "GET /admin/v1/partners/{id}/identity-providers": async () => ({ params: { id: "g7-fvey" } }),
   "POST /admin/v1/partners/{id}/identity-providers": async () => ({
     params: { id: "g7-fvey" },
@@ -195,6 +196,7 @@ const CASES: Record<string, Setup> = {
   },
   "POST /admin/v1/schemes/{version}/what-if": async () => ({ params: { version: "1" }, body: {} }),
   "GET /admin/v1/alerts": none,
+  "GET /admin/v1/alerts/count": none,
   "GET /admin/v1/alerts/{id}": async () => ({ params: { id: await alert() } }),
   "POST /admin/v1/alerts/{id}/acknowledge": async () => ({
     params: { id: await alert() },

@@ -209,6 +209,38 @@ export function alertSuite(store: () => Store): void {
     ).toEqual([3, 1]);
   });
 
+  it("counts the alerts a filter lists, in the database, without reading them", async () => {
+    const s = store();
+    expect(await s.alerts.count()).toBe(0);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const { alert: a } = await s.alerts.raise(
+        alert({
+          dedupeKey: `count-${i}`,
+          detector: i % 3 === 0 ? "impossible-travel" : "key-sharing",
+          subject: { kind: "principal", id: `p${i % 2}` },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+      ids.push(a.id);
+    }
+    await s.alerts.transition(ids[0] as string, "resolved", "o", null);
+    await s.alerts.transition(ids[1] as string, "acknowledged", "o", null);
+    const filters = [
+      {},
+      { state: "open" },
+      { state: "resolved" },
+      { detector: "impossible-travel" },
+      { state: "open", detector: "key-sharing", subjectKind: "principal", subjectId: "p1" },
+      { subjectId: "nobody" },
+      { subjectId: "p\u00000" },
+    ] as const;
+    for (const f of filters)
+      expect(await s.alerts.count(f), JSON.stringify(f)).toBe((await s.alerts.list(f)).length);
+    expect(await s.alerts.count({ state: "open" })).toBe(5);
+  });
+
   it("a filter or cursor holding a NUL lists as on every driver (PostgreSQL refused it: an internal error)", async () => {
     const s = store();
     const ids: string[] = [];

@@ -107,6 +107,8 @@ export interface AlertStore {
   get(id: string): Promise<AlertRecord | undefined>;
   /** Ordered by id (the order they were raised in); filtered and paged in the database. */
   list(filter?: AlertFilter, page?: AlertPage): Promise<AlertRecord[]>;
+  /** How many alerts `list(filter)` would return, counted in the database. */
+  count(filter?: AlertFilter): Promise<number>;
   /** Alerts whose automatic response is due (`responseState` "pending"), by id, after `after`. */
   pendingResponses(after: string | null, limit: number): Promise<AlertRecord[]>;
   /**
@@ -295,6 +297,24 @@ export function listQuery(
   page: AlertPage,
   at: (i: number) => string,
 ): { sql: string; values: (string | number)[] } {
+  const { terms, values, add } = filterTerms(f, at);
+  // Newest first walks the same indexes backwards (each is ordered by id after its filter column).
+  add("id", page.newest === true ? "<" : ">", page.after);
+  let sql = `SELECT document FROM alerts${where(terms)} ORDER BY id${page.newest === true ? " DESC" : ""}`;
+  if (page.limit !== undefined) {
+    values.push(page.limit);
+    sql += ` LIMIT ${at(values.length)}`;
+  }
+  return { sql, values };
+}
+
+/** A count's query, the same filters as a list's: counted on the indexes, no document read. */
+export function countQuery(f: AlertFilter, at: (i: number) => string): { sql: string; values: string[] } {
+  const { terms, values } = filterTerms(f, at);
+  return { sql: `SELECT COUNT(*) AS n FROM alerts${where(terms)}`, values: values as string[] };
+}
+
+function filterTerms(f: AlertFilter, at: (i: number) => string) {
   const terms: string[] = [];
   const values: (string | number)[] = [];
   const add = (column: string, op: string, value: string | undefined) => {
@@ -306,15 +326,10 @@ export function listQuery(
   add("detector", "=", f.detector);
   add("subject_kind", "=", f.subjectKind);
   add("subject_id", "=", f.subjectId);
-  // Newest first walks the same indexes backwards (each is ordered by id after its filter column).
-  add("id", page.newest === true ? "<" : ">", page.after);
-  let sql = `SELECT document FROM alerts${terms.length === 0 ? "" : ` WHERE ${terms.join(" AND ")}`} ORDER BY id${page.newest === true ? " DESC" : ""}`;
-  if (page.limit !== undefined) {
-    values.push(page.limit);
-    sql += ` LIMIT ${at(values.length)}`;
-  }
-  return { sql, values };
+  return { terms, values, add };
 }
+
+const where = (terms: readonly string[]) => (terms.length === 0 ? "" : ` WHERE ${terms.join(" AND ")}`);
 
 /**
  * Migration 9, the same SQL in both drivers: lists filter and page in the database on these indexes

@@ -12,7 +12,7 @@ import {
   alertNoteSchema,
 } from "../../../src/alerts/schema.js";
 import type { AlertRecord } from "../../../src/store/alerts.js";
-import { api, listAll, type Page } from "../api.js";
+import { api, type Page } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
@@ -20,21 +20,6 @@ import { Link, useLocation } from "../router.js";
 
 const ANY = "any";
 const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
-
-/** The alerts, newest first, as the API filters them (state, detector) and severity here. */
-export async function loadAlerts(filter: {
-  state?: string;
-  detector?: string;
-  severity?: string;
-}): Promise<AlertRecord[]> {
-  const q = new URLSearchParams();
-  if (filter.state && filter.state !== ANY) q.set("state", filter.state);
-  if (filter.detector && filter.detector !== ANY) q.set("detector", filter.detector);
-  const all = await listAll<AlertRecord>(`/alerts${q.size > 0 ? `?${q}` : ""}`);
-  return all
-    .filter((a) => !filter.severity || filter.severity === ANY || a.severity === filter.severity)
-    .reverse();
-}
 
 /** Alerts read per page: the page read them all (500 a request) before showing one. */
 const ALERTS_PAGE = 100;
@@ -282,24 +267,40 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
   );
 }
 
+/** The open alerts the Overview's panel picks its most severe from: the newest page of them. */
+const SUMMARY_PAGE = 100;
+
+/**
+ * The open alerts: counted by the API (the panel read every page of them to count them), and their
+ * newest page read for the most severe.
+ */
+async function loadOpen(): Promise<{ count: number; newest: AlertRecord[] }> {
+  const [{ count }, page] = await Promise.all([
+    api<{ count: number }>("GET", "/alerts/count?state=open"),
+    api<Page<AlertRecord>>("GET", `/alerts?state=open&order=newest&limit=${SUMMARY_PAGE}`),
+  ]);
+  return { count, newest: page.data };
+}
+
 /** The Overview's panel: the open alerts, most severe first, with a link to the page. */
 export function OpenAlerts() {
-  const state = useLoad(() => loadAlerts({ state: "open" }), []);
+  const state = useLoad(loadOpen, []);
   const rank = (s: string) => ALERT_SEVERITIES.indexOf(s as (typeof ALERT_SEVERITIES)[number]);
   return (
     <div className="panel">
       <h2>Open alerts</h2>
       <Loading state={state}>
-        {(open) =>
-          open.length === 0 ? (
+        {({ count, newest }) =>
+          count === 0 && newest.length === 0 ? (
             <p>No open alert.</p>
           ) : (
             <>
               <p>
-                {open.length} open alert{open.length === 1 ? "" : "s"}.
+                {count} open alert{count === 1 ? "" : "s"}.
+                {count > newest.length ? ` The most severe of the newest ${newest.length}:` : ""}
               </p>
               <ul className="plain">
-                {[...open]
+                {[...newest]
                   .sort((a, b) => rank(b.severity) - rank(a.severity))
                   .slice(0, 5)
                   .map((a) => (

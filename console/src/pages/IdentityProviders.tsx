@@ -24,17 +24,12 @@ type PartnerView = PartnerDocument & { id: string };
 const claimText = (c: unknown) => (Array.isArray(c) ? JSON.stringify(c) : String(c));
 
 async function loadProviders(me: Me): Promise<{ partners: { id: string }[]; providers: ProviderView[] }> {
-  // A partner's person reads its own partner's providers only (the API allows no more).
-  const partners: { id: string }[] = can.read(me)
-    ? await listAll<PartnerView>("/partners")
-    : me.organization === null
-      ? []
-      : [{ id: me.organization }];
-  const providers = (
-    await Promise.all(
-      partners.map((p) => listAll<ProviderView>(`/partners/${encodeURIComponent(p.id)}/identity-providers`)),
-    )
-  ).flat();
+  // Every partner's providers in one list (it was one request a partner); a partner's person gets
+  // its own partner's only, from the API. The partners are read for the form's choice only.
+  const [providers, partners] = await Promise.all([
+    listAll<ProviderView>("/identity-providers"),
+    can.manage(me) ? listAll<PartnerView>("/partners") : Promise.resolve([]),
+  ]);
   return { partners, providers };
 }
 

@@ -2,13 +2,13 @@
  * Principals (the facts decisions read about a person) and their API keys: add a principal, create
  * a key (shown once, never again), revoke one.
  */
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { keyCreation } from "../../../src/control/schemas.js";
 import type { Principal } from "../../../src/policy/types.js";
 import type { ApiKeyRecord } from "../../../src/store/index.js";
 import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
-import { api, listFirst } from "../api.js";
+import { api, listFirst, type Bounded, type Page } from "../api.js";
 import {
   FormError,
   Select,
@@ -80,9 +80,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
             {can.manage(me) ? <AddPrincipal onDone={state.reload} /> : null}
             <h2>API keys</h2>
             <FormError message={revokeError} />
-            {can.manage(me) ? (
-              <CreateKey principals={principals.rows.map((p) => p.id)} onDone={state.reload} />
-            ) : null}
+            {can.manage(me) ? <CreateKey principals={principals} onDone={state.reload} /> : null}
             <div className="table-wrap">
               <table>
                 <caption className="hint">{counted(keys, "API key", "API keys")}</caption>
@@ -264,11 +262,48 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
   );
 }
 
-function CreateKey({ principals, onDone }: { principals: string[]; onDone: () => void }) {
-  const [picked, setPrincipal] = useState(principals[0] ?? "");
-  // The list is reloaded under the form (a principal added, one removed elsewhere): the select shows
-  // the first option when the choice is no longer in it, and the form sends what it shows.
-  const principal = principals.includes(picked) ? picked : (principals[0] ?? "");
+/** Principals a search offers at most: typing more of the id or name narrows it. */
+const FOUND = 50;
+
+/**
+ * The principals whose id or name starts with `prefix`, asked of the API as it is typed (the form
+ * offered only the page's first 500); null while nothing is typed. An older answer arriving after a
+ * newer one is dropped.
+ */
+function usePrincipalSearch(prefix: string): { ids: string[]; more: boolean; error: string | null } | null {
+  const [found, setFound] = useState<{ of: string; ids: string[]; more: boolean; error: string | null }>();
+  const asked = useRef(0);
+  const wanted = prefix.trim();
+  useEffect(() => {
+    if (wanted === "") return;
+    const n = ++asked.current;
+    const q = new URLSearchParams({ prefix: wanted, limit: String(FOUND) });
+    api<Page<Principal>>("GET", `/principals?${q}`).then(
+      (page) =>
+        n === asked.current &&
+        setFound({
+          of: wanted,
+          ids: page.data.map((p) => p.id),
+          more: page.next_cursor !== null,
+          error: null,
+        }),
+      (err: Error) =>
+        n === asked.current && setFound({ of: wanted, ids: [], more: false, error: err.message }),
+    );
+  }, [wanted]);
+  if (wanted === "") return null;
+  return found?.of === wanted ? found : { ids: [], more: false, error: null };
+}
+
+function CreateKey({ principals, onDone }: { principals: Bounded<Principal>; onDone: () => void }) {
+  const [search, setSearch] = useState("");
+  const found = usePrincipalSearch(search);
+  const options = found === null ? principals.rows.map((p) => p.id) : found.ids;
+  const [picked, setPrincipal] = useState(options[0] ?? "");
+  // The list is reloaded under the form (a principal added, one removed elsewhere), or a search
+  // answers: the select shows the first option when the choice is no longer in it, and the form
+  // sends what it shows.
+  const principal = options.includes(picked) ? picked : (options[0] ?? "");
   const [label, setLabel] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -327,11 +362,19 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
         </div>
       ) : null}
       <div className="row">
+        <TextField
+          label="Find by id or name"
+          name="find"
+          value={search}
+          onChange={setSearch}
+          errors={{}}
+          hint="the start of a principal's id or name"
+        />
         <Select
           label="Principal"
           name="principal"
           value={principal}
-          options={principals}
+          options={options}
           onChange={setPrincipal}
           errors={errors}
         />
@@ -347,6 +390,17 @@ function CreateKey({ principals, onDone }: { principals: string[]; onDone: () =>
           Create key
         </button>
       </div>
+      <p className="hint" role="status">
+        {found === null
+          ? principals.more
+            ? `The first ${principals.rows.length} principals are offered: find any other by its id or name.`
+            : ""
+          : found.error !== null
+            ? `The search failed: ${found.error}`
+            : found.more
+              ? `The first ${found.ids.length} found: type more to narrow.`
+              : `${found.ids.length} found.`}
+      </p>
     </form>
   );
 }

@@ -1,6 +1,7 @@
 /**
  * GET /admin/v1/alerts over HTTP: a misspelt detector is a 400 naming the field (it was an empty
- * list), and pages follow the cursor with each page read from the store on its own.
+ * list), and pages follow the cursor with each page read from the store on its own; a count takes
+ * the same filters.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { asAdmin, call } from "../../testing/admin.js";
@@ -74,6 +75,22 @@ it("pages newest first with order=newest (the console's list), the cursor going 
   expect(keySharing.data.map((a: { id: string }) => a.id)).toEqual([ids[4], ids[2]]);
   expect(keySharing.next_cursor).toBe(ids[2]);
   expect((await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts?order=latest")).status).toBe(400);
+});
+
+it("counts the alerts a filter lists, in one request (the console's open-alerts summary read every page)", async () => {
+  const count = async (q: string) => (await asAdmin(t, "GET", `/admin/v1/alerts/count${q}`)).count;
+  expect(await count("")).toBe(5);
+  expect(await count("?state=open")).toBe(5);
+  expect(await count("?state=resolved")).toBe(0);
+  expect(await count("?state=open&detector=volume-spike")).toBe(2);
+  expect(await count("?subject_kind=principal&subject=alice")).toBe(5);
+  expect(await count("?subject=bob")).toBe(0);
+  const bad = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts/count?state=opened");
+  expect([bad.status, bad.body.error.problems[0].path]).toEqual([400, "state"]);
+  // A page's parameters are not a count's: refused rather than ignored.
+  expect((await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts/count?limit=5")).status).toBe(400);
+  // Alerts are still read by id beside it.
+  expect((await asAdmin(t, "GET", `/admin/v1/alerts/${ids[2]}`)).id).toBe(ids[2]);
 });
 
 it("refuses a note with control characters, naming the field, and keeps the alert as it was", async () => {

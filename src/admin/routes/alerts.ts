@@ -10,7 +10,7 @@ import {
   alertNoteSchema as note,
 } from "../../alerts/schema.js";
 import { ClearanceError } from "../../errors/index.js";
-import { alertView, type AlertRecord, type AlertView } from "../../store/alerts.js";
+import { alertView, type AlertFilter, type AlertRecord, type AlertView } from "../../store/alerts.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
@@ -46,19 +46,30 @@ const step = (verb: "acknowledge" | "resolve", to: "acknowledged" | "resolved") 
     },
   });
 
+/** The filters a list and a count take. */
+const filters = {
+  state: z.enum(STATES).optional(),
+  // The known names: a misspelt one is a 400 naming the field, not an empty list.
+  detector: z.enum(DETECTORS).optional(),
+  subject_kind: z.enum(SUBJECTS).optional(),
+  subject: z.string().optional(),
+};
+type Filters = {
+  state?: (typeof STATES)[number];
+  detector?: (typeof DETECTORS)[number];
+  subject_kind?: (typeof SUBJECTS)[number];
+  subject?: string;
+};
+
+const storeFilter = (q: Filters): AlertFilter => ({
+  ...(q.state === undefined ? {} : { state: q.state }),
+  ...(q.detector === undefined ? {} : { detector: q.detector }),
+  ...(q.subject_kind === undefined ? {} : { subjectKind: q.subject_kind }),
+  ...(q.subject === undefined ? {} : { subjectId: q.subject }),
+});
+
 export const alertRoutes = [
-  route<
-    undefined,
-    {
-      limit: number;
-      cursor?: string;
-      state?: (typeof STATES)[number];
-      detector?: (typeof DETECTORS)[number];
-      subject_kind?: (typeof SUBJECTS)[number];
-      subject?: string;
-      order: "oldest" | "newest";
-    }
-  >({
+  route<undefined, Filters & { limit: number; cursor?: string; order: "oldest" | "newest" }>({
     method: "GET",
     path: "/admin/v1/alerts",
     tag: "alerts",
@@ -66,35 +77,35 @@ export const alertRoutes = [
     roles: READERS,
     query: z.object({
       ...pageQuery,
-      state: z.enum(STATES).optional(),
-      // The known names: a misspelt one is a 400 naming the field, not an empty list.
-      detector: z.enum(DETECTORS).optional(),
-      subject_kind: z.enum(SUBJECTS).optional(),
-      subject: z.string().optional(),
+      ...filters,
       // newest: the console's list, newest first, reads its first page without the older ones.
       order: z.enum(["oldest", "newest"]).default("oldest"),
     }),
     async handle({ deps, query }) {
       // One page read from the store (keyset on the id, as paginate's cursor), and one more row to
       // tell whether another page follows: not the whole table per page.
-      const rows = await deps.store.alerts.list(
-        {
-          ...(query.state === undefined ? {} : { state: query.state }),
-          ...(query.detector === undefined ? {} : { detector: query.detector }),
-          ...(query.subject_kind === undefined ? {} : { subjectKind: query.subject_kind }),
-          ...(query.subject === undefined ? {} : { subjectId: query.subject }),
-        },
-        {
-          ...(query.cursor === undefined ? {} : { after: query.cursor }),
-          limit: query.limit + 1,
-          newest: query.order === "newest",
-        },
-      );
+      const rows = await deps.store.alerts.list(storeFilter(query), {
+        ...(query.cursor === undefined ? {} : { after: query.cursor }),
+        limit: query.limit + 1,
+        newest: query.order === "newest",
+      });
       const data = rows.slice(0, query.limit);
       return {
         data: await shown(deps, data),
         next_cursor: rows.length > query.limit ? (data.at(-1)?.id ?? null) : null,
       };
+    },
+  }),
+  route<undefined, Filters>({
+    method: "GET",
+    path: "/admin/v1/alerts/count",
+    tag: "alerts",
+    summary: "Count alerts",
+    roles: READERS,
+    // The list's filters: the console's open-alerts summary read every page of them to count them.
+    query: z.object(filters),
+    async handle({ deps, query }) {
+      return { count: await deps.store.alerts.count(storeFilter(query)) };
     },
   }),
   route({

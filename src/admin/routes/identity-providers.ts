@@ -1,7 +1,8 @@
 /**
- * Partners' identity providers (`/admin/v1/partners/{id}/identity-providers`) and the federated
- * principals their tokens created (`/admin/v1/federated-principals`), which an officer can block
- * one by one while the provider keeps issuing tokens.
+ * Partners' identity providers (`/admin/v1/partners/{id}/identity-providers`, every partner's at
+ * `/admin/v1/identity-providers`) and the federated principals their tokens created
+ * (`/admin/v1/federated-principals`), which an officer can block one by one while the provider
+ * keeps issuing tokens.
  */
 import { z } from "zod";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
@@ -67,6 +68,27 @@ async function live(deps: AdminDeps, partner: string, id: string): Promise<Store
 }
 
 export const identityProviderRoutes = [
+  route({
+    method: "GET",
+    path: "/admin/v1/identity-providers",
+    tag: "identity providers",
+    summary: "List every partner's identity providers",
+    roles: PARTNER_READERS,
+    query: z.object({ ...pageQuery, partner: z.string().optional() }),
+    async handle({ deps, query, caller }) {
+      // One request for the console's page, which asked once a partner; the same scope as per partner.
+      const own = ownOnly(caller, PARTNER_READERS);
+      const all = (await deps.store.records.list<ProviderRecord>(PROVIDERS))
+        .filter(
+          (r) =>
+            r.document.removed === null &&
+            (!own || r.document.partner === caller.organization) &&
+            (query.partner === undefined || r.document.partner === query.partner),
+        )
+        .map((r) => view(r, deps, caller));
+      return paginate(all, query.limit, query.cursor);
+    },
+  }),
   route({
     method: "GET",
     path: "/admin/v1/partners/{id}/identity-providers",

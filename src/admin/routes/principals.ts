@@ -18,12 +18,26 @@ export const principalRoutes = [
     tag: "principals",
     summary: "List principals",
     roles: READERS,
-    query: z.object({ ...pageQuery, organization: z.string().optional() }),
+    query: z.object({
+      ...pageQuery,
+      organization: z.string().optional(),
+      // The console's key form finds a principal by it, among however many there are.
+      prefix: z
+        .string()
+        .min(1, "the prefix is empty: leave it out to list every principal")
+        .max(1024, "the prefix is longer than 1024 characters")
+        .optional()
+        .describe("principals whose id, or name, starts with it (letter case aside)"),
+    }),
     async handle({ deps, query }) {
-      const all = (await deps.store.principals.list()).filter((p) => {
-        if (query.organization === undefined) return true;
-        return organizationIdOf(p.organization) === query.organization;
-      });
+      const prefix = query.prefix?.toLowerCase();
+      const all = (await deps.store.principals.list()).filter(
+        (p) =>
+          (query.organization === undefined || organizationIdOf(p.organization) === query.organization) &&
+          (prefix === undefined ||
+            p.id.toLowerCase().startsWith(prefix) ||
+            (p.name ?? "").toLowerCase().startsWith(prefix)),
+      );
       return paginate(all, query.limit, query.cursor);
     },
   }),

@@ -9,6 +9,7 @@ import {
   claimed,
   deliveredAt,
   DELIVERY_ORDER,
+  countQuery,
   listQuery,
   newAlertRecord,
   responseState,
@@ -152,6 +153,16 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
       }
       const { sql, values } = listQuery(filter, cursorWithoutNul(page), (i) => `$${i}`);
       return parse((await pool().query(sql, values)).rows);
+    },
+    count: async (filter = {}) => {
+      // As in list: a filter holding a NUL matches nothing.
+      if (!Object.values(filter).every((v) => v === undefined || storable(v))) {
+        pool();
+        return 0;
+      }
+      const { sql, values } = countQuery(filter, (i) => `$${i}`);
+      const rows = (await pool().query<{ n: string }>(sql, values)).rows;
+      return Number(rows[0]?.n ?? 0);
     },
     pendingResponses: async (after, limit) =>
       parse(

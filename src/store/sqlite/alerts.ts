@@ -5,6 +5,7 @@ import {
   claimed,
   deliveredAt,
   DELIVERY_ORDER,
+  countQuery,
   listQuery,
   newAlertRecord,
   responseState,
@@ -50,6 +51,7 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     s.update.run(a.state, a.delivery.state, a.delivery.next_at, responseState(a), JSON.stringify(a), a.id);
   // A list's statement per combination of filters (at most 64), prepared once.
   const lists = new Map<string, Database.Statement<unknown[], { document: string }>>();
+  const counts = new Map<string, Database.Statement<unknown[], { n: number }>>();
   const audit = (actor: string, action: string, id: string, details: Record<string, unknown>) =>
     s.outbox.run(new Date().toISOString(), actor, action, id, JSON.stringify(details));
   const tx = <T>(fn: () => T): T => {
@@ -107,6 +109,13 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
       let statement = lists.get(sql);
       if (statement === undefined) lists.set(sql, (statement = p<{ document: string }>(sql)));
       return statement.all(...values).map((r) => parse(r) as AlertRecord);
+    },
+    count: async (filter = {}) => {
+      live();
+      const { sql, values } = countQuery(filter, () => "?");
+      let statement = counts.get(sql);
+      if (statement === undefined) counts.set(sql, (statement = p<{ n: number }>(sql)));
+      return statement.get(...values)?.n ?? 0;
     },
     pendingResponses: async (after, limit) => {
       live();

@@ -1,0 +1,148 @@
+/**
+ * Pages whose reads grew with the data, in Chromium against a real gateway: the identity providers
+ * page reads every partner's providers in one request (it sent one a partner); the API key form
+ * finds any principal by the start of its id or name (it offered the first 500 only); the
+ * Overview's open-alerts panel reads a count and one page (it read every page of open alerts).
+ */
+import { exportJWK, generateKeyPair } from "jose";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asAdmin } from "../../src/testing/admin.js";
+import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
+
+const ctx: { h: Harness | null } = { h: null };
+const h = (): Harness => ctx.h as Harness;
+
+const PRINCIPALS = 501;
+const ALERTS = 120;
+
+describe.skipIf(CHROMIUM === null)("reads that grew with the data, in Chromium", { timeout: 180_000 }, () => {
+  beforeAll(async () => {
+    ctx.h = await startHarness({
+      seed: async (store) => {
+        for (let i = 0; i < PRINCIPALS; i++)
+          await store.principals.put({ id: `bulk-${String(i).padStart(3, "0")}`, residence: "US" });
+        // Beyond the first 500 by id: the form never offered it.
+        await store.principals.put({ id: "zz-late", name: "Zora Late", residence: "FR" });
+        const start = Date.parse("2030-01-02T03:04:05.000Z");
+        for (let i = 0; i < ALERTS; i++) {
+          const last = i === ALERTS - 1;
+          await store.alerts.raise(
+            {
+              dedupeKey: `growing-${i}`,
+              detector: last ? "embargoed-attempt" : "volume-spike",
+              severity: last ? "critical" : "medium",
+              subject: { kind: "principal", id: `bulk-${String(i).padStart(3, "0")}` },
+              summary: last ? "the newest, and critical" : `volume ${i}`,
+              evidence: { audit_indexes: [], details: {} },
+              raisedAt: new Date(start + i * 1000).toISOString(),
+              deliver: false,
+            },
+            "detector:test",
+          );
+        }
+      },
+    });
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
+    for (const [partner, id] of [
+      ["uk-aisi", "aisi-sso"],
+      ["g7-fvey", "fvey-sso"],
+    ] as const) {
+      await asAdmin(
+        h().t,
+        "POST",
+        `/admin/v1/partners/${partner}/identity-providers`,
+        {
+          id,
+          issuer: `https://${id}.example`,
+          jwks: { keys: [jwk] },
+          audiences: ["urn:clearance:gateway"],
+          claims: { display_name: "name" },
+        },
+        201,
+      );
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await ctx.h?.close();
+  });
+
+  /**
+   * The admin API reads a page sends (path and query), each once: a page's effects may run twice
+   * (React's StrictMode, in the build the harness makes under test), which is not what is counted.
+   */
+  const reads = (page: Page, path: RegExp) => {
+    const asked: string[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (path.test(url.pathname)) asked.push(`${url.pathname}${url.search}`);
+    });
+    return asked;
+  };
+
+  it("the identity providers page reads every partner's in one request", async () => {
+    const { context, page } = await h().page();
+    const asked = reads(page, /identity-providers/);
+    await signIn(page, h().tokens.officer);
+    await open(page, "Identity providers");
+    const row = (text: string) => page.getByRole("row").filter({ hasText: text });
+    await row("aisi-sso").waitFor();
+    expect(await row("aisi-sso").innerText()).toContain("uk-aisi");
+    expect(await row("fvey-sso").innerText()).toContain("g7-fvey");
+    // Before: /admin/v1/partners/{id}/identity-providers once a partner.
+    expect([...new Set(asked)]).toEqual(["/admin/v1/identity-providers?limit=500"]);
+    await context.close();
+  });
+
+  it("the API key form finds a principal beyond the first 500 by its id or name, and creates its key", async () => {
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Principals and keys");
+    const form = page.locator("form", { has: page.getByRole("heading", { name: "Create an API key" }) });
+    const choice = form.getByLabel("Principal", { exact: true });
+    const offered = () => choice.locator("option").allInnerTexts();
+    await expect.poll(async () => (await offered()).length).toBe(500);
+    expect(await offered()).not.toContain("zz-late");
+    expect(await form.getByRole("status").innerText()).toBe(
+      "The first 500 principals are offered: find any other by its id or name.",
+    );
+
+    await form.getByLabel("Find by id or name").fill("zora");
+    await expect.poll(offered).toEqual(["zz-late"]);
+    expect(await form.getByRole("status").innerText()).toBe("1 found.");
+    await form.getByLabel("Find by id or name").fill("bulk-");
+    await expect.poll(async () => (await offered()).length).toBe(50);
+    expect(await form.getByRole("status").innerText()).toBe("The first 50 found: type more to narrow.");
+    await form.getByLabel("Find by id or name").fill("ZZ-");
+    await expect.poll(offered).toEqual(["zz-late"]);
+    await form.getByLabel("Label").fill("found late");
+    await form.getByRole("button", { name: "Create key" }).click();
+    await page.getByText("New key for zz-late").waitFor();
+    const keys = await h().t.gateway.store.keys.list("zz-late");
+    expect(keys.map((k) => k.label)).toEqual(["found late"]);
+    await expectAccessible(page, "the API key form with a search");
+    await context.close();
+  });
+
+  it("the open-alerts panel reads a count and the newest page, not every page", async () => {
+    const { context, page } = await h().page();
+    const asked = reads(page, /^\/admin\/v1\/alerts/);
+    await signIn(page, h().tokens.officer);
+    const panel = page.locator(".panel", { has: page.getByRole("heading", { name: "Open alerts" }) });
+    await panel.getByText(`${ALERTS} open alerts.`).waitFor();
+    expect(await panel.locator("p").first().innerText()).toBe(
+      `${ALERTS} open alerts. The most severe of the newest 100:`,
+    );
+    expect(await panel.locator("li").first().innerText()).toContain(
+      "embargoed-attempt: the newest, and critical",
+    );
+    expect(await panel.locator("li").count()).toBe(5);
+    // Before: /admin/v1/alerts?state=open&limit=500, then every further page.
+    expect([...new Set(asked)].sort()).toEqual([
+      "/admin/v1/alerts/count?state=open",
+      "/admin/v1/alerts?state=open&order=newest&limit=100",
+    ]);
+    await context.close();
+  });
+});
