@@ -125,6 +125,18 @@ export class Monitoring implements RequestObserver {
     return `http://${host}:${a.port}/metrics`;
   }
 
+  /**
+   * The access log's file, opened again by name (SIGHUP; see AccessLog.reopen). The file it names,
+   * or null when there is none (no access log, or stdout or stderr).
+   */
+  async reopenAccessLog(): Promise<string | null> {
+    const destination = this.options.config.access_log.destination;
+    if (this.accessLog === null || this.options.accessLogStream !== undefined) return null;
+    if (destination === "stdout" || destination === "stderr") return null;
+    await this.accessLog.reopen();
+    return destination;
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (server !== null) {
