@@ -160,6 +160,20 @@ describe("bidirectional controls in admin API bodies", () => {
   });
 });
 
+describe("bidirectional controls in a screening search", () => {
+  // A search is a query, compared with the lists and neither stored nor shown to another person: a
+  // name copied from a list as the list writes it, controls and all, must still be searchable.
+  // Before (with every admin body refusing them): 400 bidi_control.
+  it("are taken: the name is screened as sent", async () => {
+    const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", {
+      name: "\u202eAcme Trading\u202c",
+      type: "organization",
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.match).toBeTypeOf("boolean");
+  });
+});
+
 describe("lone surrogates in decision API bodies", () => {
   const input = (id: string) => ({
     principal: { id, citizenships: [{ country: "US" }] },

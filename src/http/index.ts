@@ -51,6 +51,11 @@ export interface ReadJsonOptions {
   readonly depth?: number;
   /** OpenAI and Anthropic answer a wrong content type with 400 (`invalid`); the decision and admin APIs with 415. */
   readonly wrongType?: ErrorKind;
+  /**
+   * `take`: bidirectional controls pass — for a body that is a query, compared and never stored nor
+   * shown to another person (a name screened as a list writes it). Default `refuse`.
+   */
+  readonly bidi?: "refuse" | "take";
 }
 
 /**
@@ -64,7 +69,7 @@ export async function readJson(req: IncomingMessage, options: ReadJsonOptions = 
   const text = await readJsonBodyText(req, options);
   const value = parseJsonText(text);
   refuseLoneSurrogates(value, text);
-  refuseBidiControls(value, text);
+  if (options.bidi !== "take") refuseBidiControls(value, text);
   return value;
 }
 
