@@ -2,15 +2,20 @@
  * Stored text is shown as it is, in Chromium against a real gateway: a partner's name, a key's
  * label, a license's justification and a change's reason holding a right-to-left override (U+202E)
  * or another invisible control are shown with the character written out (⟨U+202E⟩), isolated from
- * the text beside them, rather than reordering what the officer reads.
+ * the text beside them, rather than reordering what the officer reads. The admin API now refuses such
+ * text (400 bidi_control), but a store can still hold it (written by an older release, the CLI or
+ * another node): the tests write it past the admin API, through the store's own writes.
  */
 import type { Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Collection, Store } from "../../src/store/index.js";
 import { application, asAdmin, call } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
-const ctx: { h: Harness | null } = { h: null };
+const ctx: { h: Harness | null; store: Store | null } = { h: null, store: null };
 const h = (): Harness => ctx.h as Harness;
+/** The gateway's own store: a write through it bumps the version the gateway reloads by. */
+const store = (): Store => ctx.store as Store;
 
 const RLO = "\u202E";
 const PDF = "\u202C";
@@ -24,9 +29,32 @@ async function readsAsStored(at: Locator, written: string): Promise<void> {
   expect(await at.locator("bdi").filter({ hasText: written }).count()).toBeGreaterThan(0);
 }
 
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+const STAND_IN = /\[\[U\+([0-9A-F]{4})\]\]/g;
+
+/** `text` as the admin API takes it: each bidirectional control as a stand-in, `[[U+202E]]`. */
+const standIn = (text: string): string =>
+  text.replace(BIDI_CONTROLS, (c) => `[[U+${c.charCodeAt(0).toString(16).toUpperCase()}]]`);
+
+/**
+ * Puts the controls stood in for back into a stored record, through the store's own write (its
+ * revision checked, the version bumped): the record as an older release would have left it.
+ */
+async function leftInStore(collection: Collection, id: string): Promise<void> {
+  const r = await store().records.get(collection, id);
+  if (r === undefined) throw new Error(`no ${collection} ${id} in the store`);
+  const json = JSON.stringify(r.document).replace(STAND_IN, (_, hex: string) =>
+    String.fromCharCode(parseInt(hex, 16)),
+  );
+  await store().records.put(collection, id, JSON.parse(json) as unknown, r.revision, {
+    actor: "older-release",
+    action: `${collection}.stored-text`,
+  });
+}
+
 describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", { timeout: 180_000 }, () => {
   beforeAll(async () => {
-    ctx.h = await startHarness();
+    ctx.h = await startHarness({ wrapStore: (s) => (ctx.store = s) });
   }, 180_000);
   afterAll(async () => {
     await ctx.h?.close();
@@ -39,17 +67,16 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       kind: "organization",
       partner: {
         id: "rlo-lab",
-        name: `Acme ${RLO}sbal detsurt`,
+        name: standIn(`Acme ${RLO}sbal detsurt`),
         country: "FR",
         assurance: "verified",
         grants: [{ models: ["mythos-5"], actions: ["infer"] }],
       },
-      reason: `vetted ${RLO}ton`,
+      reason: standIn(`vetted ${RLO}ton`),
     });
-    const key = await asAdmin(h().t, "POST", "/admin/v1/keys", {
-      principal: "alice",
-      label: `ops ${RLO}pukcab${PDF} key`,
-    });
+    await leftInStore("partner", "rlo-lab");
+    // A key's label has no update: the key is issued with it, as `clearance keys create` does.
+    const { record: key } = await store().keys.create("alice", `ops ${RLO}pukcab${PDF} key`, "older-release");
 
     const { context, page } = await h().page();
     await signIn(page, h().tokens.officer);
@@ -60,7 +87,7 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     expect(await partner.getByRole("cell").first().innerText()).toContain("(rlo-lab)");
 
     await open(page, "Principals and keys");
-    const row = page.getByRole("row").filter({ hasText: key.id as string });
+    const row = page.getByRole("row").filter({ hasText: key.id });
     await row.waitFor();
     await readsAsStored(row, "ops ⟨U+202E⟩pukcab⟨U+202C⟩ key");
     await expectAccessible(page, "principals with a key label written out");
@@ -73,14 +100,15 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       h().tokens.applicant,
       "POST",
       "/admin/v1/licenses",
-      application({ justification: `analysts ${RLO}ton era yeht` }),
+      application({ justification: standIn(`analysts ${RLO}ton era yeht`) }),
     );
     expect(applied.status).toBe(201);
     const id = applied.body.id as string;
     const denied = await call(h().t, h().tokens.approver1, "POST", `/admin/v1/licenses/${id}/deny`, {
-      reason: `out of scope \u2066${RLO}devorppa\u2069 for now`,
+      reason: standIn(`out of scope \u2066${RLO}devorppa\u2069 for now`),
     });
     expect(denied.status).toBe(200);
+    await leftInStore("license", id);
 
     const approved = await call(
       h().t,
@@ -94,9 +122,10 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       h().tokens.approver1,
       "POST",
       `/admin/v1/licenses/${approved.body.id as string}/approve`,
-      { conditions: { destinations: ["FR"], note: `${RLO}reppots-wohs` } },
+      { conditions: { destinations: ["FR"], note: standIn(`${RLO}reppots-wohs`) } },
     );
     expect(conditioned.status).toBe(200);
+    await leftInStore("license", approved.body.id as string);
 
     const { context, page } = await h().page();
     await signIn(page, h().tokens.officer);

@@ -46,6 +46,11 @@ export interface RouteDef<B = unknown, Q = unknown> {
   readonly status?: number;
   /** A long job that reports its progress to a client asking for it (progress.ts). */
   readonly progress?: boolean;
+  /**
+   * Its body is a query, compared and neither stored nor shown to others: bidirectional controls
+   * are taken (a name as a sanctions list writes it), where every other body refuses them.
+   */
+  readonly bodyIsQuery?: boolean;
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
 }
 
@@ -124,7 +129,9 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
     // A route that takes no body refuses one that holds anything (a GET's filters, a revocation's
     // reason): ignored, it would be answered as if it had not been sent.
-    const body = c.def.body ? parse(c.def.body, await readJson(req), "body") : await bodyless(req);
+    const body = c.def.body
+      ? parse(c.def.body, await readJson(req, c.def.bodyIsQuery === true ? { bidi: "take" } : {}), "body")
+      : await bodyless(req);
     const stream = c.def.progress === true && wantsProgress(req) ? new ProgressStream(res) : null;
     let result: unknown;
     try {

@@ -1,4 +1,7 @@
 /**
+ * A bidirectional override, embedding or isolate in an admin API body is refused with 400
+ * `bidi_control` naming the JSON path; right-to-left letters and the marks are text like any other.
+ *
  * A lone surrogate (not Unicode; RFC 8785, the audit log's canonical JSON, refuses it) anywhere in
  * a JSON body the admin API or the decision API reads is refused with 400 `invalid_unicode` naming
  * the JSON path, before anything is recorded; a well-formed pair (an emoji) is taken as any text.
@@ -93,6 +96,81 @@ describe("lone surrogates in admin API bodies", () => {
     expect(s.status).toBe(200);
     const entries = (await auditEntries(t)).filter((e) => e.object?.id === "uni-ok");
     expect(entries.map((e) => e.details?.reason)).toEqual(["vetted 😀", "ok 😀 \\ud800"]);
+  });
+});
+
+describe("bidirectional controls in admin API bodies", () => {
+  // Invisible, an override or isolate makes a name or reason read otherwise than it is stored: the
+  // console and CLI show them escaped, but the audit log and reports reach other readers. Before:
+  // stored and recorded as sent.
+  it("are refused with 400 bidi_control naming the path, raw or escaped, and nothing is recorded", async () => {
+    const before = await auditSize();
+    const cases: [unknown, string, string][] = [
+      [partner("bidi-lab", "vetted \u202etxet"), "reason", "U+202E (right-to-left override)"],
+      [partner("bidi-\u2066lab\u2069", "vetted"), "partner.id", "U+2066 (left-to-right isolate)"],
+      [partner("bidi-lab", "a\u202ab\u202c"), "reason", "U+202A (left-to-right embedding)"],
+      [partner("bidi-lab", "\u2068x"), "reason", "U+2068 (first strong isolate)"],
+    ];
+    for (const [body, path, char] of cases) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners", body);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error.code).toBe("bidi_control");
+      expect(r.body.error.message).toContain(`${path} holds ${char}, an invisible control`);
+      expect(r.body.error.problems).toEqual([
+        { code: "bidi_control", path, message: `${path} holds ${char}` },
+      ]);
+    }
+    // Escaped (as JSON allows), in a key's label.
+    for (const label of ['"l\\u202E"', '"l\\u2067"']) {
+      const r = await post("/admin/v1/keys", `{"principal":"alice","label":${label}}`);
+      expect(r.status).toBe(400);
+      expect(r.body.error.problems[0]).toMatchObject({ code: "bidi_control", path: "label" });
+    }
+    // A member name holding one: named with U+FFFD, so that the answer does not carry it either.
+    const named = await post(
+      "/admin/v1/partners",
+      '{"kind":"organization","partner":{"id":"bidi-lab","x\\u202e":1},"reason":"vetted"}',
+    );
+    expect(named.status).toBe(400);
+    expect(named.body.error.problems[0]).toMatchObject({ code: "bidi_control", path: "partner.x\ufffd" });
+    // A scheme's YAML is told where in its text.
+    const yaml = "version: 1\nname: x\n# note \u202e\n";
+    const up = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/schemes", { yaml });
+    expect(up.status).toBe(400);
+    expect(up.body.error.message).toContain(
+      "yaml holds U+202E (right-to-left override) at line 3, column 8 of its text",
+    );
+    expect((await call(t, ADMIN_TOKEN, "GET", "/admin/v1/partners/bidi-lab")).status).toBe(404);
+    expect(await auditSize()).toBe(before);
+  });
+
+  it("take right-to-left names and reasons, and the directional marks, recorded as sent", async () => {
+    const reason = "\u200fموافق עליו\u200e (vetted)";
+    const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners", {
+      ...partner("rtl-lab", reason),
+    });
+    expect(r.status).toBe(201);
+    const s = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/rtl-lab/status", {
+      status: "active",
+      reason: "שם בעברית و اسم بالعربية",
+    });
+    expect(s.status).toBe(200);
+    const entries = (await auditEntries(t)).filter((e) => e.object?.id === "rtl-lab");
+    expect(entries.map((e) => e.details?.reason)).toEqual([reason, "שם בעברית و اسم بالعربية"]);
+  });
+});
+
+describe("bidirectional controls in a screening search", () => {
+  // A search is a query, compared with the lists and neither stored nor shown to another person: a
+  // name copied from a list as the list writes it, controls and all, must still be searchable.
+  // Before (with every admin body refusing them): 400 bidi_control.
+  it("are taken: the name is screened as sent", async () => {
+    const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", {
+      name: "\u202eAcme Trading\u202c",
+      type: "organization",
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.match).toBeTypeOf("boolean");
   });
 });
 

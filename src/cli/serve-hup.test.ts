@@ -1,6 +1,10 @@
-/** `clearance serve` (the gateway): SIGHUP, sent by habit or by a log rotator, never stops it. */
+/**
+ * `clearance serve` (the gateway): SIGHUP, sent by habit or by a log rotator, never stops it, and
+ * reopens the access log's file, so that a file rotated by renaming is left with every line written
+ * before the signal and the new file gets those after.
+ */
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,7 +19,7 @@ writeFileSync(
     "providers:",
     "  demo: { type: demo }",
     "default_provider: demo",
-    "monitoring: { alerts: { enabled: false } }",
+    `monitoring: { alerts: { enabled: false }, access_log: { destination: ${JSON.stringify(join(dir, "access.log"))} } }`,
     "",
   ].join("\n"),
 );
@@ -46,15 +50,46 @@ const until = async (ok: () => boolean) => {
   for (let i = 0; i < 2400 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
 };
 
+/** The request ids of an access log file's lines. */
+const ids = (path: string): string[] =>
+  existsSync(path)
+    ? readFileSync(path, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => (JSON.parse(l) as { request_id: string }).request_id)
+    : [];
+
+/** A request the access log records; its request id. */
+const request = async (url: string): Promise<string> => {
+  const res = await fetch(`${url}/v1/models`);
+  await res.text();
+  return res.headers.get("x-clearance-request-id") as string;
+};
+
 describe("the gateway on SIGHUP", () => {
-  it("says scheme changes go through the admin API, and keeps serving", { timeout: 60_000 }, async () => {
-    await until(() => /gateway on (http:\/\/\S+)/.test(out) || exited !== null);
-    const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1];
-    expect(url, err).toBeDefined();
-    child.kill("SIGHUP");
-    await until(() => err.includes("SIGHUP") || exited !== null);
-    expect(exited).toBeNull();
-    expect(err).toMatch(/SIGHUP ignored.*admin API/);
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-  });
+  it(
+    "reopens the access log (a rotated file keeps its lines), says scheme changes go through the admin API, and keeps serving",
+    { timeout: 60_000 },
+    async () => {
+      const log = join(dir, "access.log");
+      await until(() => /gateway on (http:\/\/\S+)/.test(out) || exited !== null);
+      const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1] as string;
+      expect(url, err).toBeDefined();
+      const first = await request(url);
+      await until(() => ids(log).includes(first));
+      // As logrotate without copytruncate: rename, a request meanwhile (to the renamed file), signal.
+      renameSync(log, `${log}.1`);
+      const second = await request(url);
+      child.kill("SIGHUP");
+      await until(() => err.includes("SIGHUP") || exited !== null);
+      expect(exited).toBeNull();
+      expect(err).toMatch(/SIGHUP: access log .*access\.log reopened; .*admin API/);
+      const third = await request(url);
+      // Before: the third went on into access.log.1 and access.log was never made again.
+      await until(() => ids(log).includes(third) || exited !== null);
+      expect(ids(log)).toEqual([third]);
+      expect(ids(`${log}.1`)).toEqual([first, second]);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    },
+  );
 });

@@ -227,6 +227,9 @@ const alerts = z
   })
   .prefault({});
 
+/** Connections the metrics' own listener holds at once: a few Prometheus servers and a person. */
+export const METRICS_MAX_CONNECTIONS = 16;
+
 /** Metrics, access log and traces (src/monitoring), and anomaly alerts. */
 const monitoring = z
   .strictObject({
@@ -240,6 +243,11 @@ const monitoring = z
           .strictObject({
             host,
             port: z.number().int().min(0).max(65535),
+            /**
+             * Its own cap on connections (the gateway's `listen:` time limits apply): a scrape flood
+             * takes none of the gateway's connections, and a busy gateway locks out no scraper.
+             */
+            max_connections: z.number().int().positive().default(METRICS_MAX_CONNECTIONS),
           })
           .optional(),
       })

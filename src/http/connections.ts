@@ -60,6 +60,11 @@ export interface RawRequest {
 export interface ClientErrorAnswer {
   readonly body: string;
   readonly requestIdHeader: string | null;
+  /**
+   * Whether the answer carries the decision headers (x-clearance-decision, -reason, -served-model);
+   * default yes. A listener that decides nothing (the metrics') leaves them out.
+   */
+  readonly decisionHeaders?: boolean;
 }
 export type ClientErrorRenderer = (
   err: ClearanceError,
@@ -128,7 +133,8 @@ export function guardConnections(
     const refused = refusal(err);
     const status = STATUS_OF_KIND[refused.kind];
     const requestId = randomUUID();
-    const { body, requestIdHeader } = render(refused, rawRequest(err.rawPacket, socket), requestId);
+    const answer = render(refused, rawRequest(err.rawPacket, socket), requestId);
+    const { body, requestIdHeader } = answer;
     // The request whose head had come is told what it was answered (its observer logs that).
     if (inFlight !== undefined && inFlight !== null)
       answeredAtSocket.set(inFlight, { status, reason: refused.code });
@@ -140,9 +146,12 @@ export function guardConnections(
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-clearance-request-id: ${requestId}\r\n` +
         (requestIdHeader === null ? "" : `${requestIdHeader}: ${requestId}\r\n`) +
-        "x-clearance-decision: none\r\n" +
-        `x-clearance-reason: ${refused.code}\r\n` +
-        "x-clearance-served-model: none\r\n\r\n" +
+        (answer.decisionHeaders === false
+          ? ""
+          : "x-clearance-decision: none\r\n" +
+            `x-clearance-reason: ${refused.code}\r\n` +
+            "x-clearance-served-model: none\r\n") +
+        "\r\n" +
         body,
     );
   });

@@ -12,6 +12,7 @@ import {
   type Path,
   type Problem,
 } from "../errors/index.js";
+import { BIDI_CONTROL, bidiControlName } from "../policy/text.js";
 
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
@@ -50,17 +51,25 @@ export interface ReadJsonOptions {
   readonly depth?: number;
   /** OpenAI and Anthropic answer a wrong content type with 400 (`invalid`); the decision and admin APIs with 415. */
   readonly wrongType?: ErrorKind;
+  /**
+   * `take`: bidirectional controls pass — for a body that is a query, compared and never stored nor
+   * shown to another person (a name screened as a list writes it). Default `refuse`.
+   */
+  readonly bidi?: "refuse" | "take";
 }
 
 /**
- * Reads a JSON body within the size and depth limits. Malformed JSON, wrong content types and a
- * lone surrogate in any string or member name (`invalid_unicode`) are refused: what the admin API
- * reads may be written into the audit log, whose RFC 8785 entries cannot hold one.
+ * Reads a JSON body within the size and depth limits (the admin API's). Malformed JSON, wrong
+ * content types and a lone surrogate in any string or member name (`invalid_unicode`) are refused:
+ * what the admin API reads may be written into the audit log, whose RFC 8785 entries cannot hold
+ * one. So is a bidirectional override, embedding or isolate (`bidi_control`): names, labels,
+ * reasons and notes are shown to other people, in the console, the CLI and reports.
  */
 export async function readJson(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<unknown> {
   const text = await readJsonBodyText(req, options);
   const value = parseJsonText(text);
   refuseLoneSurrogates(value, text);
+  if (options.bidi !== "take") refuseBidiControls(value, text);
   return value;
 }
 
@@ -190,6 +199,70 @@ export function refuseLoneSurrogates(value: unknown, text: string, at: Path = []
   throw new ClearanceError("invalid", "invalid_unicode", full, {
     problems: [{ code: "invalid_unicode", path: found.path, message }],
   });
+}
+
+/** A bidirectional control, raw or as a `\u` escape, in JSON text (the scan then decides). */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+const BIDI_IN_TEXT = /[\u202a-\u202e\u2066-\u2069]|\\u(?:202[a-eA-E]|206[6-9])/;
+
+/**
+ * Refuses (400 `bidi_control`, naming the JSON path) a value parsed from `text` holding a
+ * bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069) in a string or
+ * member name: invisible, it makes text shown to others read otherwise than it is stored (the
+ * console and CLI show them escaped; other readers of the audit log and reports may not).
+ * Right-to-left letters (Arabic, Hebrew) and the directional marks pass. Text with neither the
+ * character nor its escape is not walked.
+ */
+export function refuseBidiControls(value: unknown, text: string): void {
+  if (!BIDI_IN_TEXT.test(text)) return;
+  const found = firstStringAt(value, [], (s) => BIDI_CONTROL.test(s));
+  if (found === null) return;
+  const s = found.name ? String(found.path.at(-1)) : (found.text as string);
+  const at = s.search(BIDI_CONTROL);
+  const char = bidiControlName(s.charAt(at));
+  // A long text (a scheme's YAML) is told where in it; a name needs no position.
+  const before = s.slice(0, at).split("\n");
+  const where =
+    before.length > 1
+      ? ` at line ${before.length}, column ${(before.at(-1) as string).length + 1} of its text`
+      : "";
+  // A member name is named with U+FFFD for its controls: the answer must not carry them either.
+  const path = found.name ? [...found.path.slice(0, -1), s.replace(BIDI_CONTROLS, "\ufffd")] : found.path;
+  const message = found.name
+    ? `the member name ${JSON.stringify(path.at(-1))} in ${formatPath(path.slice(0, -1))} holds ${char}`
+    : `${formatPath(path)} holds ${char}${where}`;
+  const full = `${message}, an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)`;
+  throw new ClearanceError("invalid", "bidi_control", full, {
+    problems: [{ code: "bidi_control", path, message }],
+  });
+}
+
+/** The first string or member name (in the order the parsed object lists them) `bad` is true of. */
+function firstStringAt(
+  value: unknown,
+  path: (string | number)[],
+  bad: (s: string) => boolean,
+): { path: (string | number)[]; name: boolean; text?: string } | null {
+  if (typeof value === "string") return bad(value) ? { path: [...path], name: false, text: value } : null;
+  if (typeof value !== "object" || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      const found = firstStringAt(value[i], path, bad);
+      path.pop();
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (bad(key)) return { path: [...path, key], name: true };
+    path.push(key);
+    const found = firstStringAt((value as Record<string, unknown>)[key], path, bad);
+    path.pop();
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
 } from "node:fs";
@@ -105,6 +106,48 @@ it("opens the file again once its directory is there", async () => {
   expect(lines(path)).toEqual(["a2"]);
   expect(await dropped(m)).toBe(1);
   expect(errors).toHaveLength(1);
+}, 20_000);
+
+it("reopens the file by name after a rotator renamed it: earlier lines stay in the renamed file, none lost", async () => {
+  const path = join(dir, "rotated.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    m.observe(request("o1"));
+    await until(() => lines(path).includes("o1"));
+    // Accepted before the reopen, still buffered (or under way) when the file is renamed.
+    m.observe(request("o2"));
+    renameSync(path, `${path}.1`);
+    m.observe(request("o3"));
+    // Before: no reopen; every later line went on into the renamed file until a write failed.
+    expect(await m.reopenAccessLog()).toBe(path);
+    m.observe(request("n1"));
+    m.observe(request("n2"));
+  } finally {
+    await m.close();
+  }
+  expect(lines(`${path}.1`)).toEqual(["o1", "o2", "o3"]);
+  expect(lines(path)).toEqual(["n1", "n2"]);
+  expect(await dropped(m)).toBe(0);
+  expect(errors).toEqual([]);
+}, 20_000);
+
+it("reopens a file that could not be written as any other, and nothing for stdout", async () => {
+  const path = join(dir, "reopen-missing", "access.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    await until(() => errors.length === 1);
+    mkdirSync(join(dir, "reopen-missing"));
+    expect(await m.reopenAccessLog()).toBe(path);
+    m.observe(request("m1"));
+  } finally {
+    await m.close();
+  }
+  expect(lines(path)).toEqual(["m1"]);
+  const out = await open("stdout", errors);
+  expect(await out.reopenAccessLog()).toBeNull();
+  await out.close();
 }, 20_000);
 
 it("says a destination that cannot be opened at start, before any line is written", async () => {

@@ -10,7 +10,7 @@
  * request (bench:monitoring).
  */
 import { createWriteStream } from "node:fs";
-import type { Writable } from "node:stream";
+import { finished, type Writable } from "node:stream";
 import type { ObservedRequest } from "../gateway/observer.js";
 
 /** Where lines go: a file or a standard stream (buffered), or a test's sink. */
@@ -34,6 +34,12 @@ export interface AccessLogOptions {
 
 export interface AccessLog {
   write(o: ObservedRequest): void;
+  /**
+   * A file destination opened again by name (SIGHUP, after a log rotator renamed the file): what is
+   * buffered goes to the file it was accepted for (the renamed one), later lines to the new one.
+   * Resolves once the old file has taken its last lines. Nothing for stdout, stderr or a stream.
+   */
+  reopen(): Promise<void>;
   /** Writes what is buffered and closes a file destination. */
   close(): Promise<void>;
 }
@@ -66,6 +72,10 @@ class BufferedDestination implements DestinationStream {
   /** Whether the failure in progress has been reported (once until a chunk is written again). */
   private told = false;
   private closed = false;
+  /** close() has begun: a reopen then would open a file nobody closes. */
+  private closing = false;
+  /** Files left by reopen() still taking their last chunks: close() waits for them too. */
+  private readonly retiring = new Set<Promise<void>>();
 
   constructor(
     private readonly destination: string,
@@ -105,27 +115,54 @@ class BufferedDestination implements DestinationStream {
     });
   }
 
+  async reopen(): Promise<void> {
+    if (this.closing || this.destination === "stdout" || this.destination === "stderr") return;
+    // The lines gathered so far were accepted while the old file was the log: they are handed to
+    // it (a renamed file's descriptor still writes to it), then it is ended, not destroyed, so
+    // that every chunk under way lands.
+    this.flush();
+    const old = this.out;
+    this.open();
+    if (old !== null) await this.retire(old);
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.timer);
     this.flush();
     const out = this.out;
-    if (out !== null && out !== process.stdout && out !== process.stderr) {
-      // Bounded: a file that takes nothing (a FIFO no one reads, a hung mount) must not hold the
-      // gateway's shutdown, and what comes after it (usage, the audit log), for ever. Its lines
-      // still waiting are dropped, counted and said (their chunks' callbacks, on destroy).
+    if (out !== null && out !== process.stdout && out !== process.stderr) await this.retire(out);
+    await Promise.all(this.retiring);
+    // Only now: a failure of the last chunk is still said.
+    this.closed = true;
+  }
+
+  /**
+   * Ends a file's stream once its chunks are written. Bounded: a file that takes nothing (a FIFO no
+   * one reads, a hung mount) must not hold the gateway's shutdown, and what comes after it (usage,
+   * the audit log), for ever. Its lines still waiting are dropped, counted and said (their chunks'
+   * callbacks, on destroy).
+   */
+  private retire(out: Writable): Promise<void> {
+    const done = (async () => {
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
-        new Promise<boolean>((resolve) => out.end(() => resolve(true))),
+        new Promise<boolean>((resolve) => {
+          // finished, not end's callback: a stream that fails while ending settles too.
+          finished(out, () => resolve(true));
+          out.end();
+        }),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS))),
       ]);
       clearTimeout(timer);
       if (!ended) {
-        out.destroy(new Error(`it took nothing for ${CLOSE_WAIT_MS} ms at shutdown`));
+        out.destroy(new Error(`it took nothing for ${CLOSE_WAIT_MS} ms after it was closed`));
         await new Promise((resolve) => setImmediate(resolve));
       }
-    }
-    // Only now: a failure of the last chunk is still said.
-    this.closed = true;
+    })();
+    this.retiring.add(done);
+    void done.finally(() => this.retiring.delete(done));
+    return done;
   }
 
   /** The file, (re)opened for appending: its own failures arrive through the chunks' callbacks. */
@@ -198,6 +235,9 @@ export function openAccessLog(options: AccessLogOptions): AccessLog {
         msg: "request",
       });
       dest.write(`${line}\n`);
+    },
+    reopen: async () => {
+      await buffered?.reopen();
     },
     close: async () => {
       await buffered?.close();

@@ -40,8 +40,9 @@ export interface MonitoringOptions {
   /** Instead of the configured destination (tests, benchmarks). */
   readonly accessLogStream?: DestinationStream;
   /**
-   * The separate metrics listener's time limits and connection cap: the gateway's own (a listener
-   * without them is held open by any client that connects and says nothing). Default: Node's.
+   * The separate metrics listener's time limits: the gateway's own (a listener without them is held
+   * open by any client that connects and says nothing). Its connection cap is its own
+   * (`monitoring.metrics.listen.max_connections`), not this one's.
    */
   readonly connections?: ConnectionLimits;
   readonly onError: (err: unknown) => void;
@@ -78,7 +79,7 @@ export class Monitoring implements RequestObserver {
       : null;
     const m = new Monitoring(metrics, accessLog, tracing, options);
     if (metrics !== null && c.metrics.listen !== undefined) {
-      await m.listen(c.metrics.listen.host, c.metrics.listen.port);
+      await m.listen(c.metrics.listen.host, c.metrics.listen.port, c.metrics.listen.max_connections);
     }
     return m;
   }
@@ -125,6 +126,18 @@ export class Monitoring implements RequestObserver {
     return `http://${host}:${a.port}/metrics`;
   }
 
+  /**
+   * The access log's file, opened again by name (SIGHUP; see AccessLog.reopen). The file it names,
+   * or null when there is none (no access log, or stdout or stderr).
+   */
+  async reopenAccessLog(): Promise<string | null> {
+    const destination = this.options.config.access_log.destination;
+    if (this.accessLog === null || this.options.accessLogStream !== undefined) return null;
+    if (destination === "stdout" || destination === "stderr") return null;
+    await this.accessLog.reopen();
+    return destination;
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (server !== null) {
@@ -164,8 +177,16 @@ export class Monitoring implements RequestObserver {
     });
   }
 
-  private async listen(host: string, port: number): Promise<void> {
-    const limits = this.options.connections ?? DEFAULT_CONNECTION_LIMITS;
+  private async listen(host: string, port: number, maxConnections: number): Promise<void> {
+    // The gateway's time limits, but a cap of its own: sharing the gateway's number let a scrape
+    // flood hold as many connections (descriptors) as the gateway's whole traffic.
+    const limits: ConnectionLimits = Object.assign(
+      {},
+      this.options.connections ?? DEFAULT_CONNECTION_LIMITS,
+      {
+        maxConnections,
+      },
+    );
     const server = createServer(serverOptions(limits), (req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/metrics") return this.scrape(req, res);
@@ -183,8 +204,12 @@ export class Monitoring implements RequestObserver {
   }
 }
 
-/** A request the metrics listener's parser refused, in the admin API's JSON (no SDK reads it). */
+/**
+ * A request the metrics listener's parser refused, in the admin API's JSON (no SDK reads it),
+ * without the decision headers: this listener decides nothing.
+ */
 const renderRefusal: ClientErrorRenderer = (err) => ({
   body: JSON.stringify(errorBody(err)),
   requestIdHeader: null,
+  decisionHeaders: false,
 });

@@ -207,6 +207,51 @@ describe("readYaml", () => {
     });
   });
 
+  describe("bidirectional controls", () => {
+    // An override, embedding or isolate (U+202A–U+202E, U+2066–U+2069) makes a partner's name, or the
+    // file as a reviewer reads it, other than it is. Before: read as any text.
+    it("refuses one in a value, raw or escaped, at the control itself, naming the field", () => {
+      const text = 'partners:\n  - id: acme\n    name: "Acme \u202Elatot"\n  - id: "b\\u2066x"\n';
+      expect(problemsOf(() => readYaml(text, "scheme.yaml"))).toEqual([
+        {
+          code: "bidi_control",
+          path: ["partners", 0, "name"],
+          message: expect.stringContaining("holds U+202E (right-to-left override)") as unknown,
+          file: "scheme.yaml",
+          line: 3,
+          column: 17,
+        },
+        expect.objectContaining({ code: "bidi_control", path: ["partners", 1, "id"], line: 4, column: 9 }),
+      ]);
+    });
+
+    it("refuses one in a key (named with U+FFFD) and in a comment", () => {
+      expect(problemsOf(() => readYaml("claims:\n  na\u2067t: x\n", "x.yaml"))).toEqual([
+        expect.objectContaining({ code: "bidi_control", path: ["claims", "na\ufffdt"], line: 2, column: 5 }),
+      ]);
+      const comment = problemsOf(() => readYaml("a: 1 # ok \u202e \u202c\nb: 2\n", "x.yaml"));
+      expect(comment).toEqual([
+        {
+          code: "bidi_control",
+          path: [],
+          message: expect.stringContaining("outside any value (in a comment)") as unknown,
+          file: "x.yaml",
+          line: 1,
+          column: 11,
+        },
+      ]);
+    });
+
+    it("takes right-to-left letters and the directional marks, and a stored text read as stored", () => {
+      const text = "partners:\n  - name: شركة النور\n  - name: \u200fחברת אור\u200e\n  - name: x\u061c\n";
+      expect(readYaml(text, "x.yaml").data).toEqual({
+        partners: [{ name: "شركة النور" }, { name: "\u200fחברת אור\u200e" }, { name: "x\u061c" }],
+      });
+      // A version stored before this check still loads.
+      expect(readYaml("a: x\u202ey\n", "version 3", { tags: "as-stored" }).data).toEqual({ a: "x\u202ey" });
+    });
+  });
+
   describe("tags", () => {
     // A tag outside YAML 1.2's core schema was read as if it were not there (`!foo bar` as "bar"),
     // or as what no field takes (`!!binary` a Buffer, `!!set` an empty object); a core tag on a

@@ -208,6 +208,7 @@ export const screeningRoutes = [
     summary: "Screen a name against every active list",
     roles: SCREENING_READERS,
     body: subjectFacts,
+    bodyIsQuery: true,
     async handle({ deps, body }) {
       const e = await engine(deps);
       const nationalities = [

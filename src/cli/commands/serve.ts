@@ -55,14 +55,29 @@ export function registerServe(program: Command, io: Io): void {
 
 async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
   // SIGHUP's default is to terminate: a habitual `kill -HUP` (or a log rotator) must not take the
-  // gateway down. Its scheme is the store's, changed through the admin API, so there is no file to
+  // gateway down. It reopens the access log's file (a rotator renames it, then signals), as other
+  // daemons do. Its scheme is the store's, changed through the admin API, so there is no file to
   // reload (the standalone decision API, below, reloads its file). Set before anything says the
   // gateway is up: a signal sent on reading that line came before the handler (a CI run).
-  process.on("SIGHUP", () =>
-    io.stderr(
-      "clearance: SIGHUP ignored: the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart\n",
-    ),
-  );
+  const running: { gateway?: Awaited<ReturnType<typeof startGateway>> } = {};
+  const notReloaded =
+    "the gateway's scheme changes through the admin API (POST /admin/v1/schemes, then POST /admin/v1/schemes/{version}/activate); other config changes need a restart";
+  process.on("SIGHUP", () => {
+    // Before the gateway is up its access log was opened a moment ago: nothing to reopen.
+    const reopened = running.gateway?.monitoring.reopenAccessLog() ?? Promise.resolve(null);
+    void reopened.then(
+      (file) =>
+        io.stderr(
+          file === null
+            ? `clearance: SIGHUP ignored: ${notReloaded}\n`
+            : `clearance: SIGHUP: access log ${file} reopened; ${notReloaded}\n`,
+        ),
+      (err: unknown) =>
+        io.stderr(
+          `clearance: SIGHUP: the access log could not be reopened: ${err instanceof Error ? err.message : String(err)}\n`,
+        ),
+    );
+  });
   const config = configFlag(opts.config ?? "clearance.yaml");
   const gateway = await startGateway(config, {
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
@@ -70,6 +85,7 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
     ...(opts.host === undefined ? {} : { host: opts.host }),
     log: (line) => io.stderr(`${line}\n`),
   });
+  running.gateway = gateway;
   io.stdout(
     `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
   );
