@@ -659,6 +659,7 @@ async function forward(
     log: ctx.log,
     firstChunk: () => seen.chunk(),
     requestChars: asked.text.length,
+    model: asked.model,
   });
   seen.use(usage);
   if (usage !== null) meter(ctx, asked, served, usage.input, usage.output);

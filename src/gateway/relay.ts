@@ -25,7 +25,7 @@ import {
   type Usage,
 } from "./usage.js";
 import { answerError, logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
-import { streamErrorEvent } from "./wire.js";
+import { responsesFailure, streamErrorEvent } from "./wire.js";
 
 export interface RelayOptions {
   readonly wire: Wire;
@@ -49,6 +49,8 @@ export interface RelayOptions {
   readonly firstChunk?: () => void;
   /** The request body's length in characters: a cut stream's input estimate when it never said. */
   readonly requestChars: number;
+  /** The model asked for: a cut Responses stream's failed response names it if the upstream never did. */
+  readonly model?: string;
 }
 
 /** Bytes kept from the end of a body larger than the capture limit (where its usage is). */
@@ -105,13 +107,30 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let refuse: (err: ClearanceError) => void = noop;
   /** The last event's data: a Responses stream's error event takes the sequence number after it. */
   let lastData = "";
-  /** The gateway's own last event, ending the stream with an error. */
+  /** A Responses stream's first event when it is `response.created`: the response a cut fails. */
+  let created: string | undefined;
+  const responses = o.endpoint === "responses";
+  /** The gateway's own last events, ending the stream with an error. */
   const errorEvent = (message: string): string =>
-    streamErrorEvent(o.wire, message, o.endpoint === "responses" ? nextSequence(lastData) : undefined);
+    responses
+      ? responsesFailure(message, {
+          sequence: nextSequence(lastData),
+          created,
+          model: o.model ?? "",
+          requestId: o.requestId,
+        })
+      : streamErrorEvent(o.wire, message);
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
     let events = 0;
+    /** Counts an event relayed, keeping what a cut's last events are numbered and built from. */
+    const relayed = (data: string): void => {
+      events++;
+      lastData = data;
+      // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
+      if (events === 1 && responses && data.includes('"response.created"')) created = data;
+    };
     // An event the upstream has not ended outgrew the capture limit: held no longer (an upstream that
     // never ends one would grow the gateway's memory without bound). The stream is cut as one the
     // upstream fails mid-stream is: its error event after the last whole event, metered as cut short
@@ -142,8 +161,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // Events are re-encoded one by one so that the extra usage chunk can be left out. A chunk may
       // complete no event (nothing written): the socket's own state says whether to wait for it.
       const parser = createSseParser((e) => {
-        events++;
-        lastData = e.data;
+        relayed(e.data);
         if (watcher.onEvent(e.event, e.data)) return;
         const out = cleaned(e);
         res.write(encodeEvent(out.data, out.event));
@@ -164,8 +182,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       /** The chunk's events as they go out (the upstream's error replaced by its sanitised one). */
       const read: SseEvent[] = [];
       const parser = createSseParser((e) => {
-        events++;
-        lastData = e.data;
+        relayed(e.data);
         watcher.onEvent(e.event, e.data);
         const clean = sanitizedStreamError(o.wire, e, o.requestId);
         if (clean === null) read.push(e);

@@ -141,7 +141,8 @@ async function assemble(
   const keptUsage = join(dataDir, KEPT_USAGE_FILE);
   const kept = await writeKeptUsage(store, keptUsage);
   if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
-  const meter = new Meter(store, failed("store"), keptUsage);
+  // Usage kept at the stop is a notice (the store's refusal before it is the error, counted once).
+  const meter = new Meter(store, failed("store"), keptUsage, (line) => log(`clearance: ${line}`));
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,

@@ -185,33 +185,57 @@ const CHARS_PER_TOKEN = 4;
 export const IMAGE_TOKENS = 6_240;
 
 /**
- * A Responses event's output, estimated: its size at a token per 4 characters, except its images
- * (an `image_generation_call` item's `result`, a `partial_image_b64`), each IMAGE_TOKENS. Only
- * those members, by name: other long base64-like text (reasoning's `encrypted_content`, a hex
- * dump) is text. Walks the event's parsed members (a few events a response), to a bounded depth.
+ * A Responses `.done` (or partial image) event's output, estimated as its deltas would have been:
+ * the text it carries at a token per 4 characters — string members only, not the event's JSON
+ * (names, quotes, braces, numbers: about 30 tokens an item) nor the members that only label it
+ * (WRAPPING) — and each image (an `image_generation_call` item's `result`, a `partial_image_b64`)
+ * IMAGE_TOKENS. Images by name only: other long base64-like text (reasoning's `encrypted_content`,
+ * a hex dump) is text. At least one token: an item with no text (a click) is output all the same.
+ * Walks the event's parsed members (a few events a response), to a bounded depth.
  */
-function doneEstimate(done: unknown, chars: number): number {
-  let imageChars = 0;
+function doneEstimate(done: unknown): number {
+  let chars = 0;
   let images = 0;
-  const image = (v: unknown): void => {
-    if (typeof v !== "string") return;
-    imageChars += v.length;
-    images++;
-  };
   const walk = (v: unknown, depth: number): void => {
-    if (typeof v !== "object" || v === null || depth >= 8) return;
+    if (typeof v !== "object" || v === null || depth >= 12) return;
     if (Array.isArray(v)) {
-      for (const m of v) walk(m, depth + 1);
+      for (const m of v) {
+        if (typeof m === "string") chars += m.length;
+        else walk(m, depth + 1);
+      }
       return;
     }
-    const o = v as Json;
-    if (o.type === "image_generation_call") image(o.result);
-    image(o.partial_image_b64);
-    for (const m of Object.values(o)) walk(m, depth + 1);
+    const image = (v as Json).type === "image_generation_call" ? "result" : undefined;
+    for (const [k, m] of Object.entries(v as Json)) {
+      if (WRAPPING.has(k)) continue;
+      if (typeof m !== "string") walk(m, depth + 1);
+      else if (k === image || k === "partial_image_b64") images++;
+      else chars += m.length;
+    }
   };
   walk(done, 0);
-  return addTokens(Math.ceil((chars - imageChars) / CHARS_PER_TOKEN), images * IMAGE_TOKENS);
+  return Math.max(1, addTokens(Math.ceil(chars / CHARS_PER_TOKEN), images * IMAGE_TOKENS));
 }
+
+/**
+ * Members of a Responses event and its items that label the output rather than carry it (the API's
+ * values, not the model's; an image's size, quality, background and format): not counted by
+ * doneEstimate, nor anything inside them. `logprobs` repeat the text, token by token.
+ */
+const WRAPPING: ReadonlySet<string> = new Set([
+  "type",
+  "id",
+  "item_id",
+  "call_id",
+  "status",
+  "role",
+  "object",
+  "logprobs",
+  "size",
+  "quality",
+  "background",
+  "output_format",
+]);
 
 /** The input of a request whose upstream never said: estimated from the request body's size. */
 const inputEstimate = (requestChars: number): number => Math.ceil(requestChars / CHARS_PER_TOKEN);
@@ -363,9 +387,9 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
   /**
    * Responses: output passed on whole in `.done` events (an upstream that sends no deltas, or an
    * item that has none: a computer call, an image) is output too. Each output item is estimated
-   * from the largest of its `.done` events, one token per 4 characters as a JSON answer without
-   * usage is (an item's text, content part and item events repeat one text: counted once), and the
-   * stream's floor is the larger of that and its deltas (both tell the same output, never summed).
+   * from the largest of its `.done` events, from the text they carry (see doneEstimate: an item's
+   * text, content part and item events repeat one text, counted once), and the stream's floor is
+   * the larger of that and its deltas (both tell the same output, never summed).
    */
   const doneItems = new Map<unknown, number>();
   let doneTokens = 0;
@@ -387,7 +411,7 @@ export function streamUsage(wire: Wire, endpoint: Endpoint, stripUsageChunk: boo
     )
       return;
     const item = done?.output_index;
-    const tokens = doneEstimate(done, data.length);
+    const tokens = doneEstimate(done);
     const before = doneItems.get(item) ?? 0;
     if (tokens > before) {
       doneItems.set(item, tokens);

@@ -105,26 +105,86 @@ export function errorBody(wire: Wire, err: ClearanceError, details: ErrorDetails
 
 /**
  * An error inside an already-started SSE stream: a well-formed last event in the client's format.
- * `sequence`: the stream is a Responses API one, and this is the number its next event takes.
+ * A Responses stream ends with responsesFailure instead.
  */
-export function streamErrorEvent(wire: Wire, message: string, sequence?: number): string {
+export function streamErrorEvent(wire: Wire, message: string): string {
   if (wire === "anthropic") {
     const data = JSON.stringify({ type: "error", error: { type: "api_error", message } });
     return `event: error\ndata: ${data}\n\n`;
   }
   const error = { message, type: "api_error", code: "upstream_error", param: null };
-  if (sequence === undefined) return `data: ${JSON.stringify({ error })}\n\n`;
-  // The Responses API's `error` event as documented (code, message and param at its top, read by
-  // typed clients switching on `type`), with the `error` object it is also seen sent with, which the
-  // openai SDKs raise as an APIError (a chat-format `{"error":…}` has no `type` a Responses client
-  // knows, nor a sequence number).
-  const data = JSON.stringify({
+  return `data: ${JSON.stringify({ error })}\n\n`;
+}
+
+/** What a Responses stream the gateway ends itself knows of the response it cuts. */
+export interface CutResponse {
+  /** The number the next event takes (one more than the last relayed, 0 if none went out). */
+  readonly sequence: number;
+  /** The data of the upstream's `response.created` event, if one went out (parsed only here). */
+  readonly created: string | undefined;
+  /** The model asked for: the failed response's model when the upstream never said. */
+  readonly model: string;
+  /** The gateway's request id: the failed response's id when the upstream gave none. */
+  readonly requestId: string;
+}
+
+/**
+ * The last events of a Responses stream the gateway ends itself: the API's `error` event (code,
+ * message and param at its top, as documented, with the `error` object it is also seen sent with,
+ * which the openai SDKs raise as an APIError), then `response.failed`, the response's own terminal
+ * event, which clients that switch on `type` (Codex, agent frameworks, the SDKs' accumulators) wait
+ * for: without it a cut stream just ends, with neither `response.completed` nor `response.failed`,
+ * and they report a truncated stream or take the partial output as the answer. The failed response
+ * is the upstream's own from `response.created` (its id, model, creation time), status `failed`,
+ * its `error` the Responses API's `server_error`.
+ */
+export function responsesFailure(message: string, cut: CutResponse): string {
+  const error = { message, type: "api_error", code: "upstream_error", param: null };
+  const failure = JSON.stringify({
     type: "error",
     code: error.code,
     message,
     param: null,
-    sequence_number: sequence,
+    sequence_number: cut.sequence,
     error,
   });
-  return `event: error\ndata: ${data}\n\n`;
+  const response = Object.assign(createdResponse(cut), {
+    status: "failed",
+    error: { code: "server_error", message },
+    incomplete_details: null,
+  });
+  const failed = JSON.stringify({ type: "response.failed", sequence_number: cut.sequence + 1, response });
+  return `event: error\ndata: ${failure}\n\nevent: response.failed\ndata: ${failed}\n\n`;
+}
+
+/**
+ * The response `response.created` announced, or one with the members every Response has (the SDKs'
+ * types require them) when none went out or it cannot be read.
+ */
+function createdResponse(cut: CutResponse): Record<string, unknown> {
+  let created: unknown;
+  try {
+    created =
+      cut.created === undefined ? undefined : (JSON.parse(cut.created) as { response?: unknown })?.response;
+  } catch {
+    created = undefined;
+  }
+  const own = typeof created === "object" && created !== null && !Array.isArray(created);
+  const response = own ? (created as Record<string, unknown>) : {};
+  const base = {
+    id: `resp_${cut.requestId.replaceAll("-", "")}`,
+    object: "response",
+    created_at: Math.floor(Date.now() / 1000),
+    model: cut.model,
+    instructions: null,
+    metadata: null,
+    parallel_tool_calls: true,
+    temperature: null,
+    tool_choice: "auto",
+    tools: [],
+    top_p: null,
+  };
+  // The output the client was given is in the events before; a response read from this one alone
+  // (an accumulator) must still find an array.
+  return Object.assign(base, response, { output: Array.isArray(response.output) ? response.output : [] });
 }

@@ -38,6 +38,11 @@ export class Meter {
      * writeKeptUsage() at the next start; without it, that usage is only reported as lost.
      */
     private readonly keepFile?: string,
+    /**
+     * Where what is said for information goes (usage kept in `keepFile`: nothing lost, so no error;
+     * the refusal that led to it went to `onError`). Default: dropped.
+     */
+    private readonly notice: (line: string) => void = () => undefined,
   ) {}
 
   start(flushMs: number): void {
@@ -132,7 +137,7 @@ export class Meter {
     try {
       keepUsage(this.keepFile, rows);
       this.pending.clear();
-      this.onError(new UsageKeptError(this.keepFile, rows.length));
+      this.notice(keptUsageNotice(this.keepFile, rows.length));
     } catch (err) {
       this.onError(err);
     }
@@ -193,17 +198,8 @@ export async function writeKeptUsage(store: Store, file: string): Promise<number
 }
 
 /** Said at close() when usage the store refused was kept for the next start (not lost). */
-export class UsageKeptError extends Error {
-  constructor(
-    readonly file: string,
-    readonly rows: number,
-  ) {
-    super(
-      `usage the store did not take before the stop (${rows} row${rows === 1 ? "" : "s"}) is kept in ${file}, and written to the store at the next start`,
-    );
-    this.name = "UsageKeptError";
-  }
-}
+export const keptUsageNotice = (file: string, rows: number): string =>
+  `usage the store did not take before the stop (${rows} row${rows === 1 ? "" : "s"}) is kept in ${file}, and written to the store at the next start`;
 
 const DAY_MS = 86_400_000;
 

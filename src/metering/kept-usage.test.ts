@@ -2,6 +2,7 @@
  * Usage the store refuses when the gateway stops (a real embedded store, locked by another
  * connection) is kept in the data directory and written at the next start, before the memory
  * counters are seeded from the store: the license's quota is not handed back, and the reports see it.
+ * Saying so is a notice in the gateway's log, not a store error in its metrics.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openUsageLimits } from "../counters/limits.js";
 import { openStore, type Store } from "../store/index.js";
 import { DB_FILE } from "../store/sqlite/index.js";
-import { KEPT_USAGE_FILE, Meter, UsageKeptError, writeKeptUsage } from "./index.js";
+import { startTestGateway } from "../testing/gateway.js";
+import { KEPT_USAGE_FILE, Meter, writeKeptUsage } from "./index.js";
 
 let dir: string;
 let store: Store;
@@ -47,7 +49,13 @@ describe("usage the store refuses at the stop", () => {
   it("is kept in the data directory and written at the next start, before the counters are seeded", async () => {
     const file = join(dir, KEPT_USAGE_FILE);
     const errors: unknown[] = [];
-    const meter = new Meter(store, (err) => errors.push(err), file);
+    const notices: string[] = [];
+    const meter = new Meter(
+      store,
+      (err) => errors.push(err),
+      file,
+      (line) => notices.push(line),
+    );
     meter.record({ ...erik, inputTokens: 700, outputTokens: 300 }, Date.now());
     // Another process holds the database's write lock: the last flush is refused (SQLITE_BUSY).
     const other = new Database(join(dir, DB_FILE));
@@ -58,7 +66,12 @@ describe("usage the store refuses at the stop", () => {
       other.exec("ROLLBACK");
       other.close();
     }
-    expect(errors.some((e) => e instanceof UsageKeptError)).toBe(true);
+    // The refusal is the error; that the rows were kept, a notice.
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/locked|busy/i);
+    expect(notices).toEqual([
+      `usage the store did not take before the stop (1 row) is kept in ${file}, and written to the store at the next start`,
+    ]);
     expect(existsSync(file)).toBe(true);
     expect(await seededTotal()).toBe(0); // not in the store yet
 
@@ -79,5 +92,53 @@ describe("usage the store refuses at the stop", () => {
       /usage kept at the last stop, in .*cannot be read/,
     );
     expect(readFileSync(file, "utf8")).toContain("erik");
+  });
+});
+
+describe("a gateway stopping while the store refuses its usage", () => {
+  it("says that the usage was kept as a notice in its log, not counted as a store error", async () => {
+    const logs: string[] = [];
+    let down = false;
+    const t = await startTestGateway({
+      // No flush but the one at the stop: each refused flush is a store error, counted once.
+      extra: "metering: { flush_ms: 3600000 }",
+      log: (line) => void logs.push(line),
+      wrapStore: (s) => {
+        const usage = new Proxy(s.usage, {
+          get(obj, prop) {
+            if (prop === "add" && down) return () => Promise.reject(new Error("connection refused"));
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+          },
+        });
+        return new Proxy(s, {
+          get(obj, prop) {
+            if (prop === "usage") return usage;
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+          },
+        });
+      },
+    });
+    const storeErrors = async (): Promise<string | undefined> =>
+      /^clearance_errors_total\{source="store"\} (\d+)$/m.exec(
+        (await t.gateway.monitoring.metrics!.expose()).text,
+      )?.[1];
+    try {
+      t.gateway.meter.record({ ...erik, inputTokens: 700, outputTokens: 300 }, Date.now());
+      down = true;
+    } finally {
+      await t.gateway.close();
+    }
+    // The one refused flush at the stop; before, the notice counted a second.
+    expect(await storeErrors()).toBe("1");
+    const file = join(t.dataDir, KEPT_USAGE_FILE);
+    expect(existsSync(file)).toBe(true);
+    expect(logs).toContain(
+      `clearance: usage the store did not take before the stop (1 row) is kept in ${file}, and written to the store at the next start`,
+    );
+    // Said as information, not as an error with its stack.
+    expect(logs.filter((l) => l.includes("is kept in"))).toHaveLength(1);
+    rmSync(t.dataDir, { recursive: true, force: true });
   });
 });
