@@ -58,6 +58,23 @@ export async function storePolicy(store: Store, cached?: ControlState): Promise<
   };
 }
 
+/**
+ * A scheme version by id: this node's snapshot's, else the store's. A version uploaded through
+ * another node (or the CLI, or just now) is in the store before this node has reloaded: activating,
+ * reading or previewing it must not answer 404 meanwhile. Versions are never changed once stored.
+ */
+export async function schemeVersion(
+  store: Store,
+  state: ControlState,
+  id: string,
+): Promise<StoredRecord<SchemeVersion>> {
+  const held = state.versions.find((r) => r.id === id);
+  if (held !== undefined) return held;
+  const stored = await store.records.get<SchemeVersion>("scheme", id);
+  if (stored === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${id}`);
+  return stored;
+}
+
 /** Problems naming each left-out entry by id: `licenses.<id>.models[0]`, `partners.<id>.grants…`. */
 export function leftOutProblems(leftOut: readonly LeftOut[]): Problem[] {
   return leftOut.flatMap((l) =>
