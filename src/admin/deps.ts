@@ -46,6 +46,11 @@ export interface AdminDeps {
     /** Why this node's last reload failed (null: it succeeded). */
     readonly failure: () => { readonly code: string; readonly message: string } | null;
   };
+  /**
+   * Whether this node still lets the API key through (its snapshot knows it, unrevoked); absent:
+   * never said. A revocation this node has already taken is in force here whatever its reload does.
+   */
+  readonly takesKey?: (id: string) => boolean;
   /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
   readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;

@@ -214,6 +214,37 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(stillTaken).toBe(false);
   });
 
+  it("revoking a key already revoked, whose revocation this node has taken, says nothing while it cannot reload", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key-again");
+    expect(await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`)).toEqual({ id: keyId, revoked: true });
+    expect(await keyTaken(key)).toBe(false);
+    // Nothing changes in the store (the first revokedAt stands), and nothing is pending on this node.
+    const { body, stillTaken } = await whileFailing(versionCheckFails, async () => ({
+      body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+      stillTaken: await keyTaken(key),
+    }));
+    expect(body).toEqual({ id: keyId, revoked: true });
+    expect(stillTaken).toBe(false);
+  });
+
+  it("revoking a key revoked elsewhere, which this node still takes, says it is not yet in force here", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key-elsewhere");
+    const { body, stillTaken } = await whileFailing(versionCheckFails, async () => {
+      // Another node (or the CLI) revokes it first; this node cannot reload to hear of it.
+      await t.gateway.store.keys.revoke(keyId, "officer@elsewhere");
+      return {
+        body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+        stillTaken: await keyTaken(key),
+      };
+    });
+    expect(body).toMatchObject({ id: keyId, revoked: true, not_yet_in_force: { code: "reload_failed" } });
+    expect(stillTaken).toBe(true);
+    await eventually(
+      () => keyTaken(key),
+      (taken) => !taken,
+    );
+  });
+
   it("a principal's removal, and a change to it, say so while this node's snapshot cannot be read", async () => {
     const { key } = await principalWithKey("nyif-gone");
     const changed = await whileFailing(snapshotFails, () =>

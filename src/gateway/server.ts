@@ -257,6 +257,7 @@ async function assemble(
       holds: (mark, scope) => snapshot.holds(mark, scope),
       failure: () => snapshot.lastFailure,
     },
+    takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
     onError,
     route: config.route,
     wires: config.wires,
