@@ -87,18 +87,14 @@ export function leftOutProblems(leftOut: readonly LeftOut[]): Problem[] {
 
 /**
  * After a change has been stored and this node has reloaded: refuses (an error for the caller, not
- * a success) when the node could not load the policy, or when the entry changed is left out of it
- * because it does not compile with the active version (what it would grant is denied).
+ * a success) when the entry changed is left out of the policy because it does not compile with the
+ * active version (what it would grant is denied). A node that could not load the policy at all
+ * refuses nothing here: the change stands and will be loaded with it, and the answer says it is not
+ * yet in force (`notYetInForce`, `policy_not_loaded`) — an error there had a retry refused as a
+ * duplicate, or done twice. What the policy before leaves out says nothing of this change.
  */
 export function requireInForce(state: ControlState, kind: LeftOut["kind"], id: string): void {
-  if (state.reloadFailure !== undefined) {
-    throw new ClearanceError(
-      "unavailable",
-      "policy_not_loaded",
-      `${kind} ${id} was stored, but the policy could not be loaded from the store (${state.reloadFailure}); ` +
-        "the policy before stays in force until it can",
-    );
-  }
+  if (state.reloadFailure !== undefined) return;
   const mine = state.leftOut.filter((l) => l.kind === kind && l.id === id);
   if (mine.length === 0) return;
   throw new ClearanceError(
@@ -156,15 +152,12 @@ export function notYetInForce(
   };
 }
 
-/** After an activation: refuses when anything is left out of the policy it brought into force. */
+/**
+ * After an activation: refuses when anything is left out of the policy it brought into force. Not
+ * when no policy could be loaded: the answer says so instead (see requireInForce).
+ */
 export function requireAllInForce(state: ControlState): void {
-  if (state.reloadFailure !== undefined) {
-    throw new ClearanceError(
-      "unavailable",
-      "policy_not_loaded",
-      `the change was stored, but the policy could not be loaded from the store (${state.reloadFailure})`,
-    );
-  }
+  if (state.reloadFailure !== undefined) return;
   if (state.leftOut.length === 0) return;
   throw new ClearanceError(
     "conflict",
