@@ -125,21 +125,32 @@ export interface NotYetInForce {
  */
 export type InForceScope = "policy" | "records";
 
+/** Whether this node has taken in a change: the data plane's snapshot (gateway/snapshot.ts) says. */
+export interface Reloads {
+  /** A write's mark, taken once the store committed it: a reload begun from then on reads it. */
+  readonly mark: () => number;
+  /** Whether a reload begun at or after `mark` took in the records, or (`policy`) built the policy. */
+  readonly holds: (mark: number, scope: InForceScope) => boolean;
+  /** Why this node's last reload failed (null: it succeeded). */
+  readonly failure: () => { readonly code: string; readonly message: string } | null;
+}
+
 /**
  * What to tell the caller of a change `subject` ("license BIS-2026-0001", "API key k1") that this
- * node does not hold (`held` false), else null. `failure`: why this node's last reload failed.
+ * node does not hold (`held` false), else null. `policyFailure`: why this node could not build the
+ * policy (ControlState.reloadFailure); `failure`: why its last reload failed.
  */
 export function notYetInForce(
   subject: string,
   held: boolean,
-  state: ControlState,
+  policyFailure: string | undefined,
   scope: InForceScope,
   failure: { readonly code: string; readonly message: string } | null,
 ): NotYetInForce | null {
   if (held) return null;
-  const noPolicy = scope === "policy" && state.reloadFailure !== undefined;
+  const noPolicy = scope === "policy" && policyFailure !== undefined;
   const why = noPolicy
-    ? `the policy could not be loaded from the store (${state.reloadFailure})`
+    ? `the policy could not be loaded from the store (${policyFailure})`
     : failure !== null
       ? `this node could not reload from the store (${failure.code}: ${failure.message})`
       : "this node has not reloaded it yet";

@@ -343,6 +343,7 @@ async function assemble(
         scheme: () => snapshot.current.control.scheme,
         licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
         changed: adminDeps.changed,
+        ...(adminDeps.reloads === undefined ? {} : { reloads: adminDeps.reloads }),
         metrics: observer.metrics,
         redis:
           config.countersUrl === null
