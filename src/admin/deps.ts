@@ -1,7 +1,7 @@
 /** What admin routes work with: the store, the control state in force, and who is calling. */
 import type { LogSource } from "../audit/source.js";
 import type { Route } from "../config/index.js";
-import type { InForceScope } from "../control/in-force.js";
+import type { Reloads } from "../control/in-force.js";
 import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
@@ -38,14 +38,12 @@ export interface AdminDeps {
   readonly changed: () => Promise<void>;
   readonly now: () => string;
   /** Whether this node has taken in a change (see admin/in-force.ts); absent: never said. */
-  readonly reloads?: {
-    /** A write's mark, taken once the store committed it: a reload begun from then on reads it. */
-    readonly mark: () => number;
-    /** Whether a reload begun at or after `mark` took in the records, or (`policy`) built the policy. */
-    readonly holds: (mark: number, scope: InForceScope) => boolean;
-    /** Why this node's last reload failed (null: it succeeded). */
-    readonly failure: () => { readonly code: string; readonly message: string } | null;
-  };
+  readonly reloads?: Reloads;
+  /**
+   * Whether this node still lets the API key through (its snapshot knows it, unrevoked); absent:
+   * never said. A revocation this node has already taken is in force here whatever its reload does.
+   */
+  readonly takesKey?: (id: string) => boolean;
   /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
   readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;

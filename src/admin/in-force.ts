@@ -39,7 +39,7 @@ export function answer<T extends object>(
   const pending = notYetInForce(
     written.subject,
     reloads.holds(written.mark, written.scope),
-    deps.state(),
+    deps.state().reloadFailure,
     written.scope,
     reloads.failure(),
   );

@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asAdmin, call, chat, createIdentity, eventually } from "../testing/admin.js";
-import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { application, asAdmin, call, chat, createIdentity, eventually } from "../testing/admin.js";
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { remoteCli } from "../testing/remote-cli.js";
 
 let t: TestGateway;
@@ -214,6 +214,37 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(stillTaken).toBe(false);
   });
 
+  it("revoking a key already revoked, whose revocation this node has taken, says nothing while it cannot reload", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key-again");
+    expect(await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`)).toEqual({ id: keyId, revoked: true });
+    expect(await keyTaken(key)).toBe(false);
+    // Nothing changes in the store (the first revokedAt stands), and nothing is pending on this node.
+    const { body, stillTaken } = await whileFailing(versionCheckFails, async () => ({
+      body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+      stillTaken: await keyTaken(key),
+    }));
+    expect(body).toEqual({ id: keyId, revoked: true });
+    expect(stillTaken).toBe(false);
+  });
+
+  it("revoking a key revoked elsewhere, which this node still takes, says it is not yet in force here", async () => {
+    const { key, keyId } = await principalWithKey("nyif-key-elsewhere");
+    const { body, stillTaken } = await whileFailing(versionCheckFails, async () => {
+      // Another node (or the CLI) revokes it first; this node cannot reload to hear of it.
+      await t.gateway.store.keys.revoke(keyId, "officer@elsewhere");
+      return {
+        body: await asAdmin(t, "POST", `/admin/v1/keys/${keyId}/revoke`),
+        stillTaken: await keyTaken(key),
+      };
+    });
+    expect(body).toMatchObject({ id: keyId, revoked: true, not_yet_in_force: { code: "reload_failed" } });
+    expect(stillTaken).toBe(true);
+    await eventually(
+      () => keyTaken(key),
+      (taken) => !taken,
+    );
+  });
+
   it("a principal's removal, and a change to it, say so while this node's snapshot cannot be read", async () => {
     const { key } = await principalWithKey("nyif-gone");
     const changed = await whileFailing(snapshotFails, () =>
@@ -384,5 +415,78 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(revoked.err).toMatch(
       new RegExp(`^warning: API key ${keyId} was changed in the store, but is not yet in force on this node`),
     );
+  });
+});
+
+describe("grants stored while no policy can be built on this node", () => {
+  // Before, each answered 503 policy_not_loaded though stored: a retry was refused (a partner or
+  // application that exists) or done twice (an activation recorded again).
+  const POLICY_NOT_LOADED = (subject: string) =>
+    NOT_IN_FORCE(subject, "the policy could not be loaded from the store \\(");
+
+  it("a license application answers 201 with not_yet_in_force: policy_not_loaded, and is in force once loaded", async () => {
+    const body = await whileFailing(noPolicy, () =>
+      asAdmin(t, "POST", "/admin/v1/licenses", application({ id: "NYIF-APP-1" }), 201),
+    );
+    expect(body).toMatchObject({ id: "NYIF-APP-1", status: "pending" });
+    expect(body.not_yet_in_force).toMatchObject({ code: "policy_not_loaded" });
+    expect(body.not_yet_in_force.message).toMatch(POLICY_NOT_LOADED("license NYIF-APP-1"));
+    // Stored: this node has it once it can load the policy again (asked again, it would exist).
+    const stored = await eventually(
+      () => call(t, ADMIN_TOKEN, "GET", "/admin/v1/licenses/NYIF-APP-1"),
+      (r) => r.status === 200,
+    );
+    expect(stored.body).toMatchObject({ id: "NYIF-APP-1", status: "pending" });
+  });
+
+  it("a partner's registration answers 201 with not_yet_in_force: policy_not_loaded", async () => {
+    const body = await whileFailing(noPolicy, () =>
+      asAdmin(t, "POST", "/admin/v1/partners", {
+        kind: "organization",
+        partner: {
+          id: "nyif-lab",
+          name: "NYIF Lab",
+          country: "IN",
+          assurance: "verified",
+          locations: ["IN"],
+          grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+        },
+        reason: "evaluation partnership",
+      }),
+    );
+    expect(body).toMatchObject({ id: "nyif-lab", partner: { status: "applied" } });
+    expect(body.not_yet_in_force).toMatchObject({ code: "policy_not_loaded" });
+    expect(body.not_yet_in_force.message).toMatch(POLICY_NOT_LOADED("partner nyif-lab"));
+    // Stored: this node has it once it can load the policy again (asked again, it would exist).
+    const stored = await eventually(
+      () => call(t, ADMIN_TOKEN, "GET", "/admin/v1/partners/nyif-lab"),
+      (r) => r.status === 200,
+    );
+    expect(stored.body).toMatchObject({ partner: { status: "applied" } });
+    const activated = await asAdmin(t, "POST", "/admin/v1/partners/nyif-lab/status", {
+      status: "active",
+      reason: "vetted",
+    });
+    expect(activated).toMatchObject({ partner: { status: "active" } });
+    expect(activated).not.toHaveProperty("not_yet_in_force");
+  });
+
+  it("an activation answers 200 with not_yet_in_force: policy_not_loaded, the version before in force here", async () => {
+    const example = readFileSync("examples/g7-trusted-partners.yaml", "utf8");
+    const renamed = example.replace(/^name: .*$/m, "name: nyif-policy-not-loaded");
+    const version = (await asAdmin(t, "POST", "/admin/v1/schemes", { yaml: renamed })).version as number;
+    const body = await whileFailing(noPolicy, () =>
+      asAdmin(t, "POST", `/admin/v1/schemes/${version}/activate`, { reason: "renamed" }),
+    );
+    expect(body).toMatchObject({ version, active: false, not_yet_in_force: { code: "policy_not_loaded" } });
+    expect(body.not_yet_in_force.message).toMatch(
+      POLICY_NOT_LOADED(`the active scheme version (now ${version})`),
+    );
+    await eventually(
+      async () => (await asAdmin(t, "GET", `/admin/v1/schemes/${version}`)) as { active: boolean },
+      (v) => v.active,
+    );
+    const back = await asAdmin(t, "POST", "/admin/v1/schemes/1/activate", { reason: "rolled back" });
+    expect(back).not.toHaveProperty("not_yet_in_force");
   });
 });

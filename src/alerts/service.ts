@@ -5,6 +5,7 @@
  * off the request path. The request path only builds a sighting and hands it on.
  */
 import type { ConfigFile } from "../config/index.js";
+import { notYetInForce, type Reloads } from "../control/in-force.js";
 import { SetupError } from "../errors/index.js";
 import type { ObservedRequest } from "../gateway/observer.js";
 import { periodKey } from "../metering/index.js";
@@ -49,6 +50,8 @@ export interface AlertServiceOptions {
   readonly licenseUsage: (license: string, period: "month" | "quarter" | "total") => Promise<number>;
   /** The change is in force on this node and in the audit log (snapshot refresh, outbox drain). */
   readonly changed: () => Promise<void>;
+  /** Whether this node has taken in a suspension (absent: never said; see recordResponse). */
+  readonly reloads?: Reloads;
   readonly metrics?: GatewayMetrics | null;
   /** Redis URL and key prefix, for `shared: redis`. */
   readonly redis?: { readonly url: string; readonly prefix: string } | null;
@@ -616,7 +619,36 @@ export class AlertService {
       if (this.o.suspendPrincipal !== undefined) await this.suspendFederated(a.subject.id, a, done);
       if (done.length === 0) done.push(`${a.subject.id} has no active API key`);
     } else done.push(`a ${a.subject.kind} is not suspended automatically: notified only`);
-    await this.o.store.alerts.respond(a.id, { action: "suspend", result: done.join("; ") }, actor);
+    await this.recordResponse(a, done.join("; "), actor);
+  }
+
+  /**
+   * Records the suspension with its alert once this node has reloaded after it: when that reload
+   * failed, the response says the suspension is not yet in force here (`not_yet_in_force`, as an
+   * admin change's answer does) — it stands, and takes effect here at the next successful reload,
+   * elsewhere at the next poll. (Before, only /readyz and the log said so: the alert read as done.)
+   */
+  private async recordResponse(a: AlertRecord, result: string, actor: string): Promise<void> {
+    const reloads = this.o.reloads;
+    const mark = reloads?.mark();
+    // A failed drain of the audit log must not keep the response from being recorded (it was not).
+    await this.o.changed().catch((err: unknown) => this.failed(err));
+    const pending =
+      reloads === undefined || mark === undefined
+        ? null
+        : notYetInForce(
+            `alert ${a.id}'s suspension`,
+            reloads.holds(mark, "records"),
+            undefined,
+            "records",
+            reloads.failure(),
+          );
+    const response = {
+      action: "suspend",
+      result,
+      ...(pending === null ? {} : { not_yet_in_force: pending }),
+    };
+    await this.o.store.alerts.respond(a.id, response, actor);
   }
 
   private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<void> {

@@ -58,6 +58,23 @@ export async function storePolicy(store: Store, cached?: ControlState): Promise<
   };
 }
 
+/**
+ * A scheme version by id: this node's snapshot's, else the store's. A version uploaded through
+ * another node (or the CLI, or just now) is in the store before this node has reloaded: activating,
+ * reading or previewing it must not answer 404 meanwhile. Versions are never changed once stored.
+ */
+export async function schemeVersion(
+  store: Store,
+  state: ControlState,
+  id: string,
+): Promise<StoredRecord<SchemeVersion>> {
+  const held = state.versions.find((r) => r.id === id);
+  if (held !== undefined) return held;
+  const stored = await store.records.get<SchemeVersion>("scheme", id);
+  if (stored === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${id}`);
+  return stored;
+}
+
 /** Problems naming each left-out entry by id: `licenses.<id>.models[0]`, `partners.<id>.grants…`. */
 export function leftOutProblems(leftOut: readonly LeftOut[]): Problem[] {
   return leftOut.flatMap((l) =>
@@ -70,18 +87,14 @@ export function leftOutProblems(leftOut: readonly LeftOut[]): Problem[] {
 
 /**
  * After a change has been stored and this node has reloaded: refuses (an error for the caller, not
- * a success) when the node could not load the policy, or when the entry changed is left out of it
- * because it does not compile with the active version (what it would grant is denied).
+ * a success) when the entry changed is left out of the policy because it does not compile with the
+ * active version (what it would grant is denied). A node that could not load the policy at all
+ * refuses nothing here: the change stands and will be loaded with it, and the answer says it is not
+ * yet in force (`notYetInForce`, `policy_not_loaded`) — an error there had a retry refused as a
+ * duplicate, or done twice. What the policy before leaves out says nothing of this change.
  */
 export function requireInForce(state: ControlState, kind: LeftOut["kind"], id: string): void {
-  if (state.reloadFailure !== undefined) {
-    throw new ClearanceError(
-      "unavailable",
-      "policy_not_loaded",
-      `${kind} ${id} was stored, but the policy could not be loaded from the store (${state.reloadFailure}); ` +
-        "the policy before stays in force until it can",
-    );
-  }
+  if (state.reloadFailure !== undefined) return;
   const mine = state.leftOut.filter((l) => l.kind === kind && l.id === id);
   if (mine.length === 0) return;
   throw new ClearanceError(
@@ -112,21 +125,32 @@ export interface NotYetInForce {
  */
 export type InForceScope = "policy" | "records";
 
+/** Whether this node has taken in a change: the data plane's snapshot (gateway/snapshot.ts) says. */
+export interface Reloads {
+  /** A write's mark, taken once the store committed it: a reload begun from then on reads it. */
+  readonly mark: () => number;
+  /** Whether a reload begun at or after `mark` took in the records, or (`policy`) built the policy. */
+  readonly holds: (mark: number, scope: InForceScope) => boolean;
+  /** Why this node's last reload failed (null: it succeeded). */
+  readonly failure: () => { readonly code: string; readonly message: string } | null;
+}
+
 /**
  * What to tell the caller of a change `subject` ("license BIS-2026-0001", "API key k1") that this
- * node does not hold (`held` false), else null. `failure`: why this node's last reload failed.
+ * node does not hold (`held` false), else null. `policyFailure`: why this node could not build the
+ * policy (ControlState.reloadFailure); `failure`: why its last reload failed.
  */
 export function notYetInForce(
   subject: string,
   held: boolean,
-  state: ControlState,
+  policyFailure: string | undefined,
   scope: InForceScope,
   failure: { readonly code: string; readonly message: string } | null,
 ): NotYetInForce | null {
   if (held) return null;
-  const noPolicy = scope === "policy" && state.reloadFailure !== undefined;
+  const noPolicy = scope === "policy" && policyFailure !== undefined;
   const why = noPolicy
-    ? `the policy could not be loaded from the store (${state.reloadFailure})`
+    ? `the policy could not be loaded from the store (${policyFailure})`
     : failure !== null
       ? `this node could not reload from the store (${failure.code}: ${failure.message})`
       : "this node has not reloaded it yet";
@@ -139,15 +163,12 @@ export function notYetInForce(
   };
 }
 
-/** After an activation: refuses when anything is left out of the policy it brought into force. */
+/**
+ * After an activation: refuses when anything is left out of the policy it brought into force. Not
+ * when no policy could be loaded: the answer says so instead (see requireInForce).
+ */
 export function requireAllInForce(state: ControlState): void {
-  if (state.reloadFailure !== undefined) {
-    throw new ClearanceError(
-      "unavailable",
-      "policy_not_loaded",
-      `the change was stored, but the policy could not be loaded from the store (${state.reloadFailure})`,
-    );
-  }
+  if (state.reloadFailure !== undefined) return;
   if (state.leftOut.length === 0) return;
   throw new ClearanceError(
     "conflict",

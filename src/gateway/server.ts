@@ -258,6 +258,7 @@ async function assemble(
       holds: (mark, scope) => snapshot.holds(mark, scope),
       failure: () => snapshot.lastFailure,
     },
+    takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
     onError,
     route: config.route,
     wires: config.wires,
@@ -343,6 +344,7 @@ async function assemble(
         scheme: () => snapshot.current.control.scheme,
         licenseUsage: (license, period) => limits.licenseUsage(license, period, Date.now()),
         changed: adminDeps.changed,
+        ...(adminDeps.reloads === undefined ? {} : { reloads: adminDeps.reloads }),
         metrics: observer.metrics,
         redis:
           config.countersUrl === null

@@ -20,6 +20,17 @@ export interface AlertStep {
   readonly note: string | null;
 }
 
+/** An automatic response, as recorded with its alert (and in the audit log's `alert.respond`). */
+export interface AlertResponse {
+  readonly action: string;
+  readonly result: string;
+  /**
+   * The response was stored, but the node that took it could not reload right after (see
+   * control/in-force.ts, `notYetInForce`): not in force there until its next successful reload.
+   */
+  readonly not_yet_in_force?: { readonly code: string; readonly message: string };
+}
+
 export interface AlertRecord {
   readonly id: string;
   readonly detector: string;
@@ -35,7 +46,7 @@ export interface AlertRecord {
   readonly state: AlertState;
   readonly history: readonly AlertStep[];
   /** What was done automatically (e.g. the key suspended), or null. */
-  readonly response: { readonly action: string; readonly result: string; readonly at: string } | null;
+  readonly response: (AlertResponse & { readonly at: string }) | null;
   /**
    * The detector's configured response when the alert was raised: with "suspend", `response` is due
    * (tried again until recorded). Absent in alerts stored before it was recorded: never acted on.
@@ -122,7 +133,7 @@ export interface AlertStore {
     note: string | null,
   ): Promise<AlertRecord | undefined>;
   /** Records the automatic response taken, unless one is recorded already (another node's). */
-  respond(id: string, response: { action: string; result: string }, actor: string): Promise<void>;
+  respond(id: string, response: AlertResponse, actor: string): Promise<void>;
   /**
    * Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`: of each subject, one
    * alert at a time (DELIVERY_ORDER), so a receiver gets one subject's alerts in the order raised,

@@ -133,8 +133,11 @@ export const principalRoutes = [
     async handle({ deps, params, caller }) {
       if (!(await deps.store.keys.revoke(params.id as string, caller.id)))
         throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
+      const written = await reloadAfter(deps, `API key ${params.id}`);
+      // Revoked before, and taken so here (revoking again changes nothing): nothing is pending here.
+      if (deps.takesKey?.(params.id as string) === false) return { id: params.id, revoked: true };
       // Until this node reloads, the key is still let through here: said.
-      return answer(deps, await reloadAfter(deps, `API key ${params.id}`), { id: params.id, revoked: true });
+      return answer(deps, written, { id: params.id, revoked: true });
     },
   }),
 ];

@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { describeLeftOut, readStoredVersion } from "../../control/effective.js";
+import { schemeVersion } from "../../control/in-force.js";
 import type { ControlState } from "../../control/state.js";
 import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
 import { ClearanceError } from "../../errors/index.js";
@@ -86,12 +87,6 @@ interface Waiter {
   readonly gone?: () => boolean;
 }
 
-function versionOf(state: ControlState, version: string) {
-  const v = state.versions.find((r) => r.id === version);
-  if (v === undefined) throw new ClearanceError("not-found", "not_found", `no scheme version ${version}`);
-  return v;
-}
-
 /** A version's what-if against the policy in force (the activation's impact when no history is asked). */
 export async function versionWhatIf(
   deps: AdminDeps,
@@ -102,15 +97,16 @@ export async function versionWhatIf(
   /** "first": run now, not behind the queue (an activation's impact: readers never hold it off). */
   turn: "queued" | "first" = "queued",
 ): Promise<WhatIfReport> {
+  // This node's or the store's (uploaded through another node, not yet reloaded here).
+  const v = await schemeVersion(deps.store, deps.state(), version);
   const prepare = (state: ControlState) => {
-    const v = versionOf(state, version);
     // Read as it loads: what newer checks refuse in a version an older release stored is left out of
     // the candidate (fail closed), and the report says so.
     const stored = readStoredVersion(v.document);
     // A version that activation would refuse (new licenses past the workflow) is refused here too,
     // rather than previewed with those licenses counted as gains.
     refuseLicensesOutsideWorkflow(stored.scheme, new Set(state.licenses.map((l) => l.id)), v.id);
-    return { state, v, stored, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
+    return { state, stored, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
   };
   // Refused before it waits its turn, as any bad request is.
   let prepared = prepare(deps.state());
@@ -145,7 +141,7 @@ export async function versionWhatIf(
       ...(progress === undefined ? {} : { onStage: progress }),
     });
   });
-  const { v, stored } = prepared;
+  const { stored } = prepared;
   if (stored.leftOut.length === 0) return report;
   const note =
     `version ${v.id} as stored leaves out ${describeLeftOut(stored.leftOut)}: checks since the release ` +

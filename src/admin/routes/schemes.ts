@@ -14,7 +14,7 @@ import {
   parseVersionToActivate,
   readStoredVersion,
 } from "../../control/effective.js";
-import { requireAllInForce, storePolicy } from "../../control/in-force.js";
+import { requireAllInForce, schemeVersion, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
   activateVersion,
@@ -148,9 +148,7 @@ export const schemeRoutes = [
     summary: "Read a scheme version and its diff against the active one",
     roles: READERS,
     async handle({ deps, params }) {
-      const v = deps.state().versions.find((r) => r.id === params.version);
-      if (v === undefined)
-        throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
+      const v = await schemeVersion(deps.store, deps.state(), params.version as string);
       return readVersion(deps, v.document);
     },
   }),
@@ -163,9 +161,7 @@ export const schemeRoutes = [
     body: schemeActivation,
     async handle({ deps, caller, params, body }) {
       const state = deps.state();
-      const v = state.versions.find((r) => r.id === params.version);
-      if (v === undefined)
-        throw new ClearanceError("not-found", "not_found", `no scheme version ${params.version}`);
+      const v = await schemeVersion(deps.store, state, params.version as string);
       const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
       // checks again right before its write, which is refused if anything changed in between.
