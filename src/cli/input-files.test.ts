@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -30,8 +31,12 @@ const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL")));
 
 /** The CLI as a process; `stdin`: a file (or device) to open as its standard input, or text piped in. */
-function clearance(args: readonly string[], stdin?: { file: string } | { text: string }) {
+function clearance(args: readonly string[], stdin?: { file: string; skip?: number } | { text: string }) {
   const input = stdin !== undefined && "file" in stdin ? openSync(stdin.file, "r") : undefined;
+  // Standing past its start, as after `{ head -c N >/dev/null; clearance …; } < file`.
+  if (input !== undefined && stdin !== undefined && "skip" in stdin && stdin.skip !== undefined) {
+    readSync(input, Buffer.alloc(stdin.skip), 0, stdin.skip, null);
+  }
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
     stdio: [input ?? (stdin === undefined ? "ignore" : "pipe"), "pipe", "pipe"],
     env: { ...process.env, CLEARANCE_TOKEN: "t".repeat(40) },
@@ -153,6 +158,37 @@ describe.skipIf(process.platform === "win32")("standard input", () => {
   );
 
   it(
+    "check --principal - is bounded on its bytes, not on their text: Latin-1 within 10 MiB is read",
+    { timeout: 60_000 },
+    async () => {
+      // 4 MiB of 0xE9 decodes to 12 MiB of U+FFFD. Before: refused as "larger than 10 MiB" from
+      // standard input, though the same bytes as a file were read.
+      const file = join(dir, "latin1-principal.json");
+      const head = '{"id":"benoit","citizenships":[{"country":"FR"}],"residence":"FR","note":"';
+      writeFileSync(
+        file,
+        Buffer.concat([Buffer.from(head), Buffer.alloc(4 * 1024 * 1024, 0xe9), Buffer.from('"}')]),
+      );
+      const read = await clearance([...check, "--principal", "-"], { file });
+      expect(read.code).toBe(2);
+      expect(read.err).toMatch(/^\(stdin\): principal\.note: unknown key "note"/);
+    },
+  );
+
+  it(
+    "check --principal - takes what is left of a file standing past its start, within the bound",
+    { timeout: 60_000 },
+    async () => {
+      // Before: refused by the whole file's size (11 MiB skipped, then a principal).
+      const file = join(dir, "skipped.json");
+      const principal = readFileSync("examples/principals/fr-researcher.json");
+      writeFileSync(file, Buffer.concat([Buffer.alloc(11 * 1024 * 1024, 0x78), principal]));
+      const taken = await clearance([...check, "--principal", "-"], { file, skip: 11 * 1024 * 1024 });
+      expect([taken.code, taken.err]).toEqual([0, ""]);
+    },
+  );
+
+  it(
     "principals add --file - < /dev/zero is refused (exit 2), not read until memory runs out",
     { timeout: 60_000 },
     async () => {
@@ -175,7 +211,7 @@ describe.skipIf(process.platform === "win32")("standard input", () => {
     "screening --jsonl past 64 MiB of standard input is refused (exit 2), naming the limit",
     { timeout: 60_000 },
     async () => {
-      // A file given as standard input larger than the limit is refused unread.
+      // A file given as standard input larger than the limit is refused, read no further than it.
       const big = join(dir, "names.jsonl");
       writeFileSync(big, "");
       truncateSync(big, 64 * 1024 * 1024 + 1);

@@ -11,16 +11,17 @@ export interface Io {
   /**
    * Whole standard input, read on demand (`-` as a file, JSON lines): at most `maxBytes` of it, null
    * when it holds more. Read whole, a device that never ends (`< /dev/zero`) or a runaway pipe
-   * held the CLI until memory ran out.
+   * held the CLI until memory ran out. Bytes, bounded before decoding: an invalid byte decodes to
+   * U+FFFD, three bytes, so Latin-1 text within the bound would be over it once decoded.
    */
-  readonly stdin: (maxBytes: number) => string | null;
+  readonly stdin: (maxBytes: number) => Uint8Array | string | null;
 }
 
 export const processIo: Io = {
   // Once the reader has gone, what is left to say is dropped (writing on would only fail again).
   stdout: (text) => void (process.stdout.destroyed || process.stdout.write(text)),
   stderr: (text) => void (process.stderr.destroyed || process.stderr.write(text)),
-  stdin: (maxBytes) => readFdBounded(0, maxBytes)?.toString("utf8") ?? null,
+  stdin: (maxBytes) => readFdBounded(0, maxBytes),
 };
 
 /**
@@ -145,16 +146,19 @@ export const fileName = (path: string): string => (path === "-" ? "(stdin)" : pa
 export function readStdin(io: Io, maxBytes: number, what: string, tooLarge: string): string {
   const problem = (code: string, message: string) =>
     new InvalidInputError([{ code, path: [], file: fileName("-"), message }]);
-  let text: string | null;
+  let read: Uint8Array | string | null;
   try {
-    text = io.stdin(maxBytes);
+    read = io.stdin(maxBytes);
   } catch (cause) {
     throw problem("file_unreadable", `cannot read ${what}: ${(cause as Error).message}`);
   }
-  if (text === null || Buffer.byteLength(text) > maxBytes) {
+  const size = read === null ? Infinity : typeof read === "string" ? Buffer.byteLength(read) : read.length;
+  if (read === null || size > maxBytes) {
     throw problem("file_too_large", `cannot read ${what}: larger than ${sizeText(maxBytes)}, ${tooLarge}`);
   }
-  return text;
+  return typeof read === "string"
+    ? read
+    : Buffer.from(read.buffer, read.byteOffset, read.length).toString("utf8");
 }
 
 /**

@@ -21,6 +21,8 @@ export const sizeText = (bytes: number): string =>
 export function readFileBounded(path: string, maxBytes: number): Buffer | null {
   const fd = openSync(path, "r");
   try {
+    // Just opened, at its start: a regular file's size is what is left to read.
+    if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
     return readFdBounded(fd, maxBytes);
   } finally {
     closeSync(fd);
@@ -30,10 +32,11 @@ export function readFileBounded(path: string, maxBytes: number): Buffer | null {
 /**
  * An open file's bytes from where it stands, at most `maxBytes`; null when it holds more. As
  * readFileBounded, for a descriptor already open: standard input (fd 0), which may be a pipe, a
- * terminal or a device as well as a file. The descriptor is left open.
+ * terminal or a device as well as a file, read from where the shell left it. The descriptor is
+ * left open.
  */
 export function readFdBounded(fd: number, maxBytes: number): Buffer | null {
-  if (fstatSync(fd).isFile() && fstatSync(fd).size > maxBytes) return null;
+  // No check of a regular file's size here: an inherited descriptor may stand past its start.
   const chunks: Buffer[] = [];
   let length = 0;
   for (;;) {
