@@ -67,6 +67,13 @@ export class KeySet {
   fetchedAt: number | null = null;
   /** The same on the wall clock (ISO 8601), as the admin view shows it. */
   fetchedOn: string | null = null;
+  /**
+   * Since when the keys held are vouched for (ms on the set's clock): their fetch, or for keys fetched
+   * at the jwks_uri a discovery document last named while it cannot be read, that read. Staleness
+   * counts from here: counted from the fallback fetch, keys fetched at the bound's last moment served
+   * another keys_max_stale_s, from a URL the partner may have left long before.
+   */
+  #vouchedAt: number | null = null;
   lastAttempt = Number.NEGATIVE_INFINITY;
   lastError: string | null = null;
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
@@ -112,10 +119,13 @@ export class KeySet {
     return this.#local;
   }
 
-  /** Whether the keys may still be used: inline, or fetched within the provider's staleness bound. */
+  /**
+   * Whether the keys may still be used: inline, or vouched for (`#vouchedAt`) within the provider's
+   * staleness bound.
+   */
   usable(): boolean {
     if (this.inline) return true;
-    return this.fetchedAt !== null && this.#now() - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
+    return this.#vouchedAt !== null && this.#now() - this.#vouchedAt <= this.provider.keys_max_stale_s * 1000;
   }
 
   /**
@@ -145,9 +155,10 @@ export class KeySet {
     // Never rejects: `maintain` does not wait for it, and a rejection nobody handles ends the process.
     // So a failure while installing what was fetched is caught too (.then, then .catch).
     this.#inflight = this.#fetch()
-      .then(({ jwks, note }) => {
+      .then(({ jwks, note, vouchedAt }) => {
         this.#install(jwks);
         this.fetchedAt = this.#now();
+        this.#vouchedAt = vouchedAt ?? this.fetchedAt;
         this.fetchedOn = new Date().toISOString();
         // Fetched, but the discovery document is out of reach: said (admin view, log) before the
         // bound closes the partner.
@@ -182,7 +193,8 @@ export class KeySet {
     this.#local = createLocalJWKSet({ keys: keys.map(eitherEd25519Name) });
   }
 
-  async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null }> {
+  /** The key set, and `vouchedAt` when the fallback fetched it (else null: vouched for as fetched). */
+  async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null; vouchedAt: number | null }> {
     const source = keySource(this.provider);
     const registered = source.url!;
     // Loopback (identity.allow_http_loopback) only at the origin the operator registered.
@@ -212,7 +224,7 @@ export class KeySet {
         if (known === null || this.#now() - known.at > staleMs) throw err;
         const cause = err instanceof Error ? err.message : String(err);
         note = `the discovery document cannot be read (${cause}); the keys were fetched at the jwks_uri it last named, ${known.uri}, until ${this.provider.keys_max_stale_s} s after it was last read`;
-        return { jwks: await this.#keySetAt(known.uri, get), note };
+        return { jwks: await this.#keySetAt(known.uri, get), note, vouchedAt: known.at };
       }
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
@@ -228,7 +240,7 @@ export class KeySet {
       uri = jwksUri;
       this.#discovered = { uri, at: this.#now() };
     }
-    return { jwks: await this.#keySetAt(uri, get), note };
+    return { jwks: await this.#keySetAt(uri, get), note, vouchedAt: null };
   }
 
   async #keySetAt(
