@@ -59,6 +59,24 @@ const eitherEd25519Name = (k: JWK): JWK => {
   return rest;
 };
 
+/**
+ * The keys as the lookup sees them (`eitherEd25519Name`), an entry that became the same as one before
+ * it dropped: a partner publishing its key under both names (no kid) would otherwise have two keys
+ * match a token naming no kid, which is refused (verify.ts), where either name alone verified.
+ * Entries differing in anything else (another key, kid or use) stay, and refuse as before.
+ */
+function forLookup(keys: readonly JWK[]): JWK[] {
+  const seen = new Set<string>();
+  return keys.flatMap((k) => {
+    const seenAs = eitherEd25519Name(k);
+    if (seenAs === k) return [k];
+    const same = JSON.stringify(Object.entries(seenAs).sort(([a], [b]) => (a < b ? -1 : 1)));
+    if (seen.has(same)) return [];
+    seen.add(same);
+    return [seenAs];
+  });
+}
+
 export class KeySet {
   #jwks: JSONWebKeySet | null = null;
   #local: JWTVerifyGetKey | null = null;
@@ -190,7 +208,7 @@ export class KeySet {
         ((k as JWK).use === undefined || (k as JWK).use === "sig"),
     );
     this.#jwks = { keys };
-    this.#local = createLocalJWKSet({ keys: keys.map(eitherEd25519Name) });
+    this.#local = createLocalJWKSet({ keys: forLookup(keys) });
   }
 
   /** The key set, and `vouchedAt` when the fallback fetched it (else null: vouched for as fetched). */
