@@ -28,6 +28,8 @@ const resolve: Resolve = (hostname, _options, callback) => {
     "hooks.test": ["127.0.0.1"],
     "metadata.test": ["127.0.0.1", "169.254.169.254"],
     "metadata6.test": ["127.0.0.1", "fe80::a9fe:a9fe"],
+    "alibaba.test": ["127.0.0.1", "100.100.100.200"],
+    "nat64.test": ["127.0.0.1", "64:ff9b:1::a9fe:a9fe"],
   };
   const found = answers[hostname];
   if (found === undefined)
@@ -101,6 +103,9 @@ it("refuses a name resolving to a link-local address (any of its answers), count
   for (const [name, address] of [
     ["metadata.test", "169.254.169.254"],
     ["metadata6.test", "fe80::a9fe:a9fe"],
+    // Before the fix: both taken (Alibaba Cloud's metadata, and link-local through local-use NAT64).
+    ["alibaba.test", "100.100.100.200"],
+    ["nat64.test", "64:ff9b:1::a9fe:a9fe (169.254.169.254)"],
   ] as const) {
     const { delivery, failures } = await deliver(`to ${name}`, `http://${name}:${port}/hook`);
     const reason = `${name} resolves to ${address}, a link-local or cloud metadata address: refused unless monitoring.alerts.webhook.allow_link_local is true`;

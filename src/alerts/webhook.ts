@@ -155,7 +155,8 @@ export class WebhookDeliverer {
     const lease = new Date(now + this.o.timeoutMs * 2).toISOString();
     // During a rolling upgrade to migration 13 a node of the release before it delivers a subject's
     // head and leaves its next alert held behind nothing: given its head here, at start and then
-    // once a minute (one walk of the pending alerts: too much for every poll).
+    // once a minute (one walk of the pending alerts: too much for every poll), or sooner by the
+    // subject's next raise (which is held behind it, not sent ahead).
     if (now - this.restoredAt >= (this.o.restoreMs ?? 60_000)) {
       this.restoredAt = now;
       await this.o.store.restoreHeads();

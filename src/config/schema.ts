@@ -201,9 +201,10 @@ const alerts = z
         retry_ms: ms(1_000),
         max_retry_ms: ms(300_000),
         /**
-         * Lets the URL reach a link-local address (169.254.0.0/16, fe80::/10, fd00:ec2::254): where
-         * clouds serve instance metadata, and its credentials. Refused by default, checked on the
-         * URL here and on every address its name resolves to at delivery.
+         * Lets the URL reach a link-local or cloud metadata address (169.254.0.0/16, fe80::/10,
+         * fd00:ec2::254, 100.100.100.200, or an IPv6 address carrying one): where clouds serve
+         * instance metadata, and its credentials. Refused by default, checked on the URL here and on
+         * every address its name resolves to at delivery.
          */
         allow_link_local: z.boolean().default(false),
       })

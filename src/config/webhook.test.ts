@@ -98,6 +98,15 @@ it.each([
   ["http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe (169.254.169.254)"],
   // Spelt otherwise, the URL parser reads it as the same address.
   ["http://0xa9fea9fe/", "169.254.169.254"],
+  // Alibaba Cloud's instance metadata, outside the link-local range (before the fix: taken).
+  ["http://100.100.100.200/latest/meta-data/", "100.100.100.200"],
+  ["http://[64:ff9b::6464:64c8]/", "64:ff9b::6464:64c8 (100.100.100.200)"],
+  // Local-use NAT64 (RFC 8215), the IPv4 address at any of RFC 6052's offsets (before the fix: taken):
+  // a /96 prefix, a /48 one (octets 6, 7, 9, 10), a /64 one.
+  ["http://[64:ff9b:1::a9fe:a9fe]/", "64:ff9b:1::a9fe:a9fe (169.254.169.254)"],
+  ["http://[64:ff9b:1:a9fe:a9:fe00::]/", "64:ff9b:1:a9fe:a9:fe00:: (169.254.169.254)"],
+  ["http://[64:ff9b:1:0:a9:fea9:fe00:0]/", "64:ff9b:1:0:a9:fea9:fe00:0 (169.254.169.254)"],
+  ["http://[64:ff9b:1::6464:64c8]/", "64:ff9b:1::6464:64c8 (100.100.100.200)"],
 ])("refuses %s: a link-local or cloud metadata address, unless allowed", (url, address) => {
   expect(problems(url)).toEqual([
     expect.objectContaining({
@@ -119,6 +128,13 @@ monitoring: { alerts: { webhook: { url: "${url}", allow_link_local: true } } }
 });
 
 it("takes private, loopback and unique-local receivers (the operator's own network)", () => {
-  for (const url of ["http://10.0.0.7/hook", "http://127.0.0.1:9000/hook", "http://[fd00:ec2::253]/hook"])
+  for (const url of [
+    "http://10.0.0.7/hook",
+    "http://127.0.0.1:9000/hook",
+    "http://[fd00:ec2::253]/hook",
+    "http://100.100.100.201/hook",
+    // 10.0.0.7 through the operator's own local-use NAT64 (a /96 prefix).
+    "http://[64:ff9b:1::a00:7]/hook",
+  ])
     expect(load(url).file.monitoring.alerts.webhook).toMatchObject({ url, allow_link_local: false });
 });

@@ -124,14 +124,16 @@ describe("keys by discovery", () => {
       expect(set.lastError).toMatch(/discovery document cannot be read .*answered 503.*last named/);
 
       // Past keys_max_stale_s since the document was last read: the URL it named is no longer
-      // trusted on its own, the fetch fails and the keys held age out as for any failed fetch.
+      // trusted on its own, the fetch fails, and the keys it gave (fetched at 61 s) are past the
+      // bound too: it counts from the read that named their URL, not from their fetch.
       published.set("/idp/keys", "squatter");
       clock = 300_001;
       await set.refresh();
       expect(set.fetchedAt).toBe(61_000);
       expect(set.lastError).toMatch(/answered 503/);
       expect(set.lastError).not.toMatch(/last named/);
-      expect(await check(await sign("squatter"))).toBe("token-signature");
+      expect(set.usable()).toBe(false);
+      expect(await check(await sign("partner-new"))).toBe("identity-provider-unavailable");
 
       // The document back: read again, and its jwks_uri followed.
       discoveryDown = null;
@@ -142,6 +144,59 @@ describe("keys by discovery", () => {
       expect(set.lastError).toBeNull();
     } finally {
       discoveryDown = null;
+    }
+  });
+
+  it("fetched through the fallback, serve only until keys_max_stale_s after the document was last read", async () => {
+    let clock = 0;
+    const { record, set } = clockedKeySet(
+      { id: "late", issuer: `${base}/idp`, audiences: [AUD], keys_max_age_s: 60, keys_max_stale_s: 300 },
+      { fetchTimeoutMs: 2_000, cooldownMs: 1_000 },
+      () => clock,
+    );
+    const check = async (token: string) =>
+      verifyToken(token, parseToken(token, 16_384), record, set, Date.now()).then(
+        () => "verified",
+        (err: { code?: string }) => err.code,
+      );
+    jwksPath = "/idp/old-keys";
+    published.set("/idp/old-keys", "partner-old");
+    discoveryDown = null;
+    try {
+      await set.refresh();
+      // The partner moves its key set and gives up the old URL, which someone else takes; the
+      // discovery document is out of reach from now on, so the move is never read.
+      jwksPath = "/idp/new-keys";
+      published.set("/idp/new-keys", "partner-new");
+      published.set("/idp/old-keys", "squatter");
+      discoveryDown = 503;
+      // The last moment the fallback is allowed: the old URL's keys are fetched.
+      clock = 299_000;
+      await set.refresh();
+      expect(set.fetchedAt).toBe(299_000);
+      expect(set.lastError).toMatch(/last named/);
+      expect(set.usable()).toBe(true);
+
+      // Past keys_max_stale_s since the document was last read. Before the fix the keys fetched at
+      // 299 s counted from that fetch and served to 599 s: the squatter's token verified at 598 s.
+      clock = 301_000;
+      expect(set.usable()).toBe(false);
+      expect(await check(await sign("squatter"))).toBe("identity-provider-unavailable");
+      clock = 598_000;
+      expect(set.usable()).toBe(false);
+      expect(await check(await sign("squatter"))).toBe("identity-provider-unavailable");
+      await set.refresh(); // the refusal's own refetch (failed: past the bound), over before going on
+
+      // The document back: read again, its new jwks_uri followed, and the keys usable again.
+      discoveryDown = null;
+      clock = 600_000;
+      await set.refresh();
+      expect(set.usable()).toBe(true);
+      expect(await check(await sign("partner-new"))).toBe("verified");
+      expect(await check(await sign("squatter"))).toBe("token-signature");
+    } finally {
+      discoveryDown = null;
+      jwksPath = "/idp/old-keys";
     }
   });
 });

@@ -25,20 +25,25 @@ beforeAll(async () => {
 });
 
 /** "verified" or the refusal's code: a token signed by `key` with header `alg`, against `jwk`. */
-async function outcome(key: string, alg: string, jwk: JWK): Promise<string> {
+function outcome(key: string, alg: string, jwk: JWK): Promise<string> {
+  return outcomeAgainst(key, alg, [{ ...jwk, kid: "k", use: "sig" }], "k");
+}
+
+/** The same against the key set `jwks`, the token naming `kid` (none when undefined). */
+async function outcomeAgainst(key: string, alg: string, jwks: JWK[], kid?: string): Promise<string> {
   const { record, set } = clockedKeySet(
     {
       id: "eddsa",
       issuer: ISS,
       audiences: [AUD],
       algorithms: ["EdDSA", "Ed25519", "RS256", "PS256"],
-      jwks: { keys: [{ ...jwk, kid: "k", use: "sig" }] },
+      jwks: { keys: jwks },
     },
     { fetchTimeoutMs: 1_000, cooldownMs: 1_000 },
   );
   const iat = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ nationality: ["DE"] })
-    .setProtectedHeader({ alg, kid: "k" })
+    .setProtectedHeader(kid === undefined ? { alg } : { alg, kid })
     .setIssuer(ISS)
     .setAudience(AUD)
     .setSubject("anna")
@@ -60,6 +65,30 @@ describe("the two names of Ed25519", () => {
     expect(await outcome("ed", "EdDSA", { ...keys.ed!.pub, alg: "EdDSA" })).toBe("verified");
     expect(await outcome("ed", "Ed25519", { ...keys.ed!.pub, alg: "Ed25519" })).toBe("verified");
     expect(await outcome("ed", "Ed25519", keys.ed!.pub)).toBe("verified");
+  });
+
+  it("a key published under both names, naming no kid, verifies a token naming none", async () => {
+    const both = [
+      { ...keys.ed!.pub, alg: "EdDSA", use: "sig" },
+      { ...keys.ed!.pub, alg: "Ed25519", use: "sig" },
+    ];
+    // Before the fix: both entries, their alg set aside, matched the token, refused for naming no kid
+    // against several keys (which jose alone, matching EdDSA to one entry, had verified).
+    expect(await outcomeAgainst("ed", "EdDSA", both)).toBe("verified");
+    expect(await outcomeAgainst("ed", "Ed25519", both)).toBe("verified");
+  });
+
+  it("still refuses a token naming no kid against two Ed25519 keys, whatever their names", async () => {
+    const { publicKey } = await generateKeyPair("Ed25519", { extractable: true });
+    const other = { ...(await exportJWK(publicKey)), alg: "Ed25519", use: "sig" };
+    const two = [{ ...keys.ed!.pub, alg: "EdDSA", use: "sig" }, other];
+    expect(await outcomeAgainst("ed", "EdDSA", two)).toBe("unknown-signing-key");
+    // The same key under both names but for different uses is not one entry either.
+    const uses = [
+      { ...keys.ed!.pub, alg: "EdDSA", use: "sig" },
+      { ...keys.ed!.pub, alg: "Ed25519" },
+    ];
+    expect(await outcomeAgainst("ed", "EdDSA", uses)).toBe("unknown-signing-key");
   });
 
   it("still refuses any other difference between the key's alg and the token's", async () => {

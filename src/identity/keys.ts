@@ -59,6 +59,24 @@ const eitherEd25519Name = (k: JWK): JWK => {
   return rest;
 };
 
+/**
+ * The keys as the lookup sees them (`eitherEd25519Name`), an entry that became the same as one before
+ * it dropped: a partner publishing its key under both names (no kid) would otherwise have two keys
+ * match a token naming no kid, which is refused (verify.ts), where either name alone verified.
+ * Entries differing in anything else (another key, kid or use) stay, and refuse as before.
+ */
+function forLookup(keys: readonly JWK[]): JWK[] {
+  const seen = new Set<string>();
+  return keys.flatMap((k) => {
+    const seenAs = eitherEd25519Name(k);
+    if (seenAs === k) return [k];
+    const same = JSON.stringify(Object.entries(seenAs).sort(([a], [b]) => (a < b ? -1 : 1)));
+    if (seen.has(same)) return [];
+    seen.add(same);
+    return [seenAs];
+  });
+}
+
 export class KeySet {
   #jwks: JSONWebKeySet | null = null;
   #local: JWTVerifyGetKey | null = null;
@@ -67,6 +85,13 @@ export class KeySet {
   fetchedAt: number | null = null;
   /** The same on the wall clock (ISO 8601), as the admin view shows it. */
   fetchedOn: string | null = null;
+  /**
+   * Since when the keys held are vouched for (ms on the set's clock): their fetch, or for keys fetched
+   * at the jwks_uri a discovery document last named while it cannot be read, that read. Staleness
+   * counts from here: counted from the fallback fetch, keys fetched at the bound's last moment served
+   * another keys_max_stale_s, from a URL the partner may have left long before.
+   */
+  #vouchedAt: number | null = null;
   lastAttempt = Number.NEGATIVE_INFINITY;
   lastError: string | null = null;
   /** Fetches started (for tests and the bench: the unknown-kid storm bound). */
@@ -112,10 +137,13 @@ export class KeySet {
     return this.#local;
   }
 
-  /** Whether the keys may still be used: inline, or fetched within the provider's staleness bound. */
+  /**
+   * Whether the keys may still be used: inline, or vouched for (`#vouchedAt`) within the provider's
+   * staleness bound.
+   */
   usable(): boolean {
     if (this.inline) return true;
-    return this.fetchedAt !== null && this.#now() - this.fetchedAt <= this.provider.keys_max_stale_s * 1000;
+    return this.#vouchedAt !== null && this.#now() - this.#vouchedAt <= this.provider.keys_max_stale_s * 1000;
   }
 
   /**
@@ -145,9 +173,10 @@ export class KeySet {
     // Never rejects: `maintain` does not wait for it, and a rejection nobody handles ends the process.
     // So a failure while installing what was fetched is caught too (.then, then .catch).
     this.#inflight = this.#fetch()
-      .then(({ jwks, note }) => {
+      .then(({ jwks, note, vouchedAt }) => {
         this.#install(jwks);
         this.fetchedAt = this.#now();
+        this.#vouchedAt = vouchedAt ?? this.fetchedAt;
         this.fetchedOn = new Date().toISOString();
         // Fetched, but the discovery document is out of reach: said (admin view, log) before the
         // bound closes the partner.
@@ -179,10 +208,11 @@ export class KeySet {
         ((k as JWK).use === undefined || (k as JWK).use === "sig"),
     );
     this.#jwks = { keys };
-    this.#local = createLocalJWKSet({ keys: keys.map(eitherEd25519Name) });
+    this.#local = createLocalJWKSet({ keys: forLookup(keys) });
   }
 
-  async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null }> {
+  /** The key set, and `vouchedAt` when the fallback fetched it (else null: vouched for as fetched). */
+  async #fetch(): Promise<{ jwks: JSONWebKeySet; note: string | null; vouchedAt: number | null }> {
     const source = keySource(this.provider);
     const registered = source.url!;
     // Loopback (identity.allow_http_loopback) only at the origin the operator registered.
@@ -212,7 +242,7 @@ export class KeySet {
         if (known === null || this.#now() - known.at > staleMs) throw err;
         const cause = err instanceof Error ? err.message : String(err);
         note = `the discovery document cannot be read (${cause}); the keys were fetched at the jwks_uri it last named, ${known.uri}, until ${this.provider.keys_max_stale_s} s after it was last read`;
-        return { jwks: await this.#keySetAt(known.uri, get), note };
+        return { jwks: await this.#keySetAt(known.uri, get), note, vouchedAt: known.at };
       }
       // The discovery document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
       if (config.issuer !== this.provider.issuer)
@@ -228,7 +258,7 @@ export class KeySet {
       uri = jwksUri;
       this.#discovered = { uri, at: this.#now() };
     }
-    return { jwks: await this.#keySetAt(uri, get), note };
+    return { jwks: await this.#keySetAt(uri, get), note, vouchedAt: null };
   }
 
   async #keySetAt(

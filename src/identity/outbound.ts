@@ -148,21 +148,51 @@ export function guardedLookup(
 }
 
 /**
- * Link-local addresses, where clouds serve their instance metadata (169.254.169.254, and AWS's
- * fd00:ec2::254): what an alert webhook refuses unless its operator allows it (its receivers are
- * the operator's own, often on a private network: only these are refused).
+ * Link-local addresses, and the others where clouds serve their instance metadata (169.254.169.254,
+ * AWS's fd00:ec2::254, Alibaba Cloud's 100.100.100.200): what an alert webhook refuses unless its
+ * operator allows it (its receivers are the operator's own, often on a private network: only these
+ * are refused).
  */
 const LINK_LOCAL = new BlockList();
 LINK_LOCAL.addSubnet("169.254.0.0", 16, "ipv4");
+LINK_LOCAL.addAddress("100.100.100.200", "ipv4");
 LINK_LOCAL.addSubnet("fe80::", 10, "ipv6");
 LINK_LOCAL.addAddress("fd00:ec2::254", "ipv6");
+
+/** Local-use NAT64 (RFC 8215), where the operator chooses the prefix length within the /48. */
+const LOCAL_NAT64 = ipaddr.IPv6.parse("64:ff9b:1::");
+/**
+ * Where RFC 6052 puts the IPv4 address under a prefix of /48, /56, /64 or /96: its four octets,
+ * skipping octet 8 (bits 64–71, always zero).
+ */
+const NAT64_OCTETS: readonly (readonly number[])[] = [
+  [6, 7, 9, 10],
+  [7, 9, 10, 11],
+  [9, 10, 11, 12],
+  [12, 13, 14, 15],
+];
+
+/**
+ * The IPv4 addresses an IPv6 address may carry to: the one of `embeddedIpv4`, or for local-use NAT64
+ * one per prefix length it may be under (which, only the operator's translator knows). The key
+ * fetch refuses the local-use prefix whole; a webhook's receiver may sit behind it.
+ */
+function carriedIpv4s(address: string): string[] {
+  const v4 = embeddedIpv4(address);
+  if (v4 !== null) return [v4];
+  if (isIP(address) !== 6) return [];
+  const ip = ipaddr.IPv6.parse(address);
+  if (!ip.match(LOCAL_NAT64, 48)) return [];
+  const bytes = ip.toByteArray();
+  return NAT64_OCTETS.map((octets) => octets.map((i) => bytes[i]).join("."));
+}
 
 /** Why an alert webhook will not connect to this address (link-local, or carrying one), or null. */
 export function linkLocalRefusal(address: string): string | null {
   const what = "a link-local or cloud metadata address";
   if (LINK_LOCAL.check(address, family(address))) return `${address}, ${what}`;
-  const v4 = embeddedIpv4(address);
-  if (v4 !== null && LINK_LOCAL.check(v4, "ipv4")) return `${address} (${v4}), ${what}`;
+  const v4 = carriedIpv4s(address).find((a) => LINK_LOCAL.check(a, "ipv4"));
+  if (v4 !== undefined) return `${address} (${v4}), ${what}`;
   return null;
 }
 

@@ -439,6 +439,7 @@ export async function pendingGoInOrder(store: Store): Promise<void> {
  * A rolling upgrade to migration 13: a node of the release before it delivers a head as that
  * release did (`asOldRelease`: the driver's own write of its columns, nothing else), and the
  * subject's next alert, held, has no head. `restoreHeads` makes it the head; the others stay held.
+ * An alert of that subject raised before then does the same first, and is held.
  */
 export async function headsRestoredAfterOldRelease(
   store: Store,
@@ -467,4 +468,22 @@ export async function headsRestoredAfterOldRelease(
   expect(await due()).toEqual([a2]);
   await store.alerts.delivered(a2!, "2031-01-01T00:00:02.000Z");
   expect(await due()).toEqual([a3]);
+
+  // Again, with an alert raised before the next restoreHeads: it goes after those held before it,
+  // not ahead of them (it was made the head, the subject having none).
+  const [a4, a5] = [await raised("a4", 5), await raised("a5", 6)];
+  await asOldRelease(deliveredAt((await store.alerts.get(a3!))!, "2031-01-01T00:00:03.000Z"));
+  const a6 = await raised("a6", 7);
+  expect(await store.alerts.heldBehind([a4!, a5!, a6!])).toEqual(
+    new Map([
+      [a5, a4],
+      [a6, a4],
+    ]),
+  );
+  expect(await due()).toEqual([a4]);
+  expect(await store.alerts.restoreHeads()).toBe(0);
+  await store.alerts.delivered(a4!, "2031-01-01T00:00:04.000Z");
+  expect(await due()).toEqual([a5]);
+  await store.alerts.delivered(a5!, "2031-01-01T00:00:05.000Z");
+  expect(await due()).toEqual([a6]);
 }

@@ -146,7 +146,8 @@ export interface AlertStore {
   /**
    * Gives each subject whose pending alerts are all held (none in flight or due) its oldest held
    * alert as head; the number of subjects so repaired. A node of a release before migration 13
-   * delivers a head without letting the next one go (DELIVERY_ORDER.orphans).
+   * delivers a head without letting the next one go (DELIVERY_ORDER.orphans). `raise` repairs its
+   * own subject so too, before holding the new alert behind that head.
    */
   restoreHeads(): Promise<number>;
   /**

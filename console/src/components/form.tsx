@@ -4,6 +4,7 @@
  * what was typed in their own state: an error never clears a field.
  */
 import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { asciiUpper } from "../../../src/countries/index.js";
 import { errorAt, type FieldErrors } from "./errors.js";
 
 export {
@@ -217,11 +218,17 @@ export function FormError({ message }: { message: string | null }) {
   );
 }
 
-/** "FR, de ,GB" → ["FR", "DE", "GB"]; empty → []. */
+/**
+ * A country code as typed, trimmed and raised as the server reads codes (`asciiUpper`): a-z alone.
+ * `toUpperCase()` sent "ır" as IR and "ß" as SS, codes the officer never typed; now they are refused.
+ */
+export const countryCode = (s: string): string => asciiUpper(s.trim());
+
+/** "FR, de ,GB" → ["FR", "DE", "GB"] with `upper` (country codes, by `countryCode`); empty → []. */
 export const list = (s: string, upper = false): string[] =>
   s
     .split(",")
-    .map((x) => (upper ? x.trim().toUpperCase() : x.trim()))
+    .map((x) => (upper ? countryCode(x) : x.trim()))
     .filter((x) => x !== "");
 
 /**

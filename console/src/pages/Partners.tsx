@@ -9,6 +9,7 @@ import { ACTIONS, ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api, listFirst } from "../api.js";
 import {
   Checkboxes,
+  countryCode,
   FormError,
   Select,
   TextArea,
@@ -184,7 +185,7 @@ function RegisterPartner({ onDone }: { onDone: () => void }) {
             kind: f.kind,
             partner: {
               ...common,
-              country: f.country.trim().toUpperCase(),
+              country: countryCode(f.country),
               ...(f.locations.trim() ? { locations: list(f.locations, true) } : {}),
             },
             reason: f.reason,

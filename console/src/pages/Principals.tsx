@@ -10,6 +10,7 @@ import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api, listFirst, type Bounded, type Page } from "../api.js";
 import {
+  countryCode,
   FormError,
   Select,
   TextField,
@@ -166,7 +167,7 @@ function Revoke({
 export const parseNationalities = (s: string) =>
   list(s).map((x) => {
     const at = x.indexOf(":");
-    const country = (at < 0 ? x : x.slice(0, at)).trim().toUpperCase();
+    const country = countryCode(at < 0 ? x : x.slice(0, at));
     const since = at < 0 ? "" : x.slice(at + 1).trim();
     return since ? { country, since } : { country };
   });
@@ -191,7 +192,7 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
     const body = {
       id: f.id.trim(),
       citizenships: parseNationalities(f.citizenships),
-      ...(f.residence.trim() ? { residence: f.residence.trim().toUpperCase() } : {}),
+      ...(f.residence.trim() ? { residence: countryCode(f.residence) } : {}),
       ...(f.organization.trim() ? { organization: f.organization.trim() } : {}),
       assurance: f.assurance,
     };

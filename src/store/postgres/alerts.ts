@@ -103,9 +103,15 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
         const a = newAlertRecord(n, actor);
         let held: 1 | null = null;
         if (a.delivery.state === "pending") {
-          // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER).
+          // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER);
+          // with none but some held (a node of the old release delivered it), the oldest held is made
+          // the head first, as restoreHeads would: else this one became the head, ahead of them.
           await lockSubject(db, a.subject);
-          held = (await db.query(HAS_HEAD, [a.subject.kind, a.subject.id])).rowCount === 0 ? null : 1;
+          const subject = [a.subject.kind, a.subject.id];
+          const headed =
+            (await db.query(HAS_HEAD, subject)).rowCount !== 0 ||
+            (await db.query(NEXT, subject)).rowCount === 1;
+          held = headed ? 1 : null;
         }
         const inserted = await db.query(
           `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document, delivery_held)

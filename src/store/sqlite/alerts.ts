@@ -73,8 +73,14 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
       tx(() => {
         const a = newAlertRecord(n, actor);
         const subject = { kind: a.subject.kind, id: a.subject.id };
-        // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER).
-        const held = a.delivery.state === "pending" && s.hasHead.get(subject) !== undefined ? 1 : null;
+        // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER);
+        // with none but some held (a node of the old release delivered it), the oldest held is made
+        // the head first, as restoreHeads would: else this one became the head, ahead of them.
+        const held =
+          a.delivery.state === "pending" &&
+          (s.hasHead.get(subject) !== undefined || s.next.run(subject).changes === 1)
+            ? 1
+            : null;
         const inserted =
           s.insert.run(
             a.id,
