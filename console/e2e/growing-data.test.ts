@@ -15,6 +15,7 @@ const h = (): Harness => ctx.h as Harness;
 
 const PRINCIPALS = 501;
 const ALERTS = 120;
+const PARTNERS = 60;
 
 describe.skipIf(CHROMIUM === null)("reads that grew with the data, in Chromium", { timeout: 180_000 }, () => {
   beforeAll(async () => {
@@ -24,6 +25,26 @@ describe.skipIf(CHROMIUM === null)("reads that grew with the data, in Chromium",
           await store.principals.put({ id: `bulk-${String(i).padStart(3, "0")}`, residence: "US" });
         // Beyond the first 500 by id: the form never offered it.
         await store.principals.put({ id: "zz-late", name: "Zora Late", residence: "FR" });
+        // Applied partners (they grant nothing yet), more than the provider form offers at once.
+        for (let i = 0; i <= PARTNERS; i++) {
+          const id = i === PARTNERS ? "zz-labs" : `lab-${String(i).padStart(2, "0")}`;
+          const partner = {
+            id,
+            ...(i === PARTNERS ? { name: "Zephyr Labs" } : {}),
+            country: "IN",
+            assurance: "verified",
+            locations: ["IN"],
+            grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+            status: "applied",
+          };
+          const history = [
+            { at: "2030-01-01T00:00:00.000Z", actor: "seed", from: null, to: "applied", reason: "seed" },
+          ];
+          await store.records.put("partner", id, { kind: "organization", partner, history }, 0, {
+            actor: "seed",
+            action: "partner.register",
+          });
+        }
         const start = Date.parse("2030-01-02T03:04:05.000Z");
         for (let i = 0; i < ALERTS; i++) {
           const last = i === ALERTS - 1;
@@ -122,6 +143,52 @@ describe.skipIf(CHROMIUM === null)("reads that grew with the data, in Chromium",
     const keys = await h().t.gateway.store.keys.list("zz-late");
     expect(keys.map((k) => k.label)).toEqual(["found late"]);
     await expectAccessible(page, "the API key form with a search");
+    await context.close();
+  });
+
+  it("the identity provider form finds its partner by id or name, reading a page at a time", async () => {
+    const { context, page } = await h().page();
+    const asked = reads(page, /^\/admin\/v1\/partners$/);
+    await signIn(page, h().tokens.officer);
+    await open(page, "Identity providers");
+    const form = page.locator("form", {
+      has: page.getByRole("heading", { name: "Register an identity provider" }),
+    });
+    const choice = form.getByLabel("Partner", { exact: true });
+    const offered = () => choice.locator("option").allInnerTexts();
+    await expect.poll(async () => (await offered()).length).toBe(50);
+    expect(await offered()).not.toContain("zz-labs");
+    expect(await form.getByRole("status").innerText()).toBe(
+      "The first 50 partners are offered: find any other by its id or name.",
+    );
+    await form.getByLabel("Find by id or name").fill("zephyr");
+    await expect.poll(offered).toEqual(["zz-labs"]);
+    expect(await form.getByRole("status").innerText()).toBe("1 found.");
+    await form.getByLabel("Find by id or name").fill("LAB-");
+    await expect.poll(async () => (await offered()).length).toBe(50);
+    expect(await form.getByRole("status").innerText()).toBe("The first 50 found: type more to narrow.");
+    await form.getByLabel("Find by id or name").fill("zz");
+    await expect.poll(offered).toEqual(["zz-labs"]);
+    await form.getByLabel("Provider id").fill("zephyr-sso");
+    await form.getByLabel("Issuer", { exact: true }).fill("https://zephyr-sso.example");
+    await form.getByLabel("Audiences").fill("urn:clearance:gateway");
+    await form.getByLabel("Keys from").selectOption("jwks_uri");
+    await form.getByLabel("JWKS URL").fill("https://zephyr-sso.example/jwks");
+    await form.getByRole("button", { name: "Register provider" }).click();
+    await page.getByText("Identity provider zephyr-sso registered.").waitFor();
+    expect(
+      (await h().t.gateway.store.records.get("identity-provider", "zephyr-sso"))?.document,
+    ).toMatchObject({
+      partner: "zz-labs",
+    });
+    // Before: every partner, /admin/v1/partners?limit=500 and each further page.
+    expect([...new Set(asked)]).toEqual([
+      "/admin/v1/partners?limit=50",
+      "/admin/v1/partners?prefix=zephyr&limit=50",
+      "/admin/v1/partners?prefix=LAB-&limit=50",
+      "/admin/v1/partners?prefix=zz&limit=50",
+    ]);
+    await expectAccessible(page, "the identity provider form with a search");
     await context.close();
   });
 

@@ -154,6 +154,9 @@ describe("a store older than its audit log (restored from a backup)", () => {
         "DROP INDEX alerts_due_heads; DROP INDEX alerts_pending_by_subject; " +
         "ALTER TABLE alerts DROP COLUMN delivery_held; " +
         "CREATE INDEX alerts_due ON alerts (delivery_state, next_delivery_at); " +
+        "DROP INDEX principals_by_organization; DROP INDEX principals_by_id_folded; " +
+        "DROP INDEX principals_by_name_folded; ALTER TABLE principals DROP COLUMN organization_id; " +
+        "ALTER TABLE principals DROP COLUMN id_folded; ALTER TABLE principals DROP COLUMN name_folded; " +
         "DELETE FROM schema_migrations WHERE version >= 11",
     );
     db.close();

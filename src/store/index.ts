@@ -9,6 +9,9 @@
 import { ClearanceError, type ErrorKind } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import type { ScreeningStore } from "./screening.js";
+import type { PrincipalQuery } from "./principal-search.js";
+
+export type { PrincipalQuery } from "./principal-search.js";
 
 export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
 import type { AlertStore } from "./alerts.js";
@@ -212,6 +215,11 @@ export interface Store {
     get(id: string): Promise<Principal | undefined>;
     /** Ordered by id. */
     list(): Promise<Principal[]>;
+    /**
+     * One page of the list, filtered in the store (by organization, by the start of the id or name):
+     * what the admin API lists, reading only the principals it answers with.
+     */
+    page(query: PrincipalQuery): Promise<Principal[]>;
     /** Also deletes the principal's API keys. False when unknown. */
     remove(id: string, actor?: string): Promise<boolean>;
   };

@@ -7,7 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
-import { StoreError, type FederatedPrincipalRecord, type Store, type UsageDelta } from "./index.js";
+import {
+  StoreError,
+  type FederatedPrincipalRecord,
+  type PrincipalQuery,
+  type Store,
+  type UsageDelta,
+} from "./index.js";
 import { parseApiKey, verifySecret } from "./keys.js";
 import { alertSuite } from "./alerts-suite.js";
 
@@ -113,6 +119,47 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await store.alerts.transition("alr_\u0000", "resolved", "officer", null)).toBeUndefined();
         expect(await store.version()).toBe(v);
         expect(await store.principals.list()).toStrictEqual([FULL]);
+      });
+
+      it("pages principals filtered in the store: by organization, by the start of the id or name", async () => {
+        const people: Principal[] = [
+          { id: "bulk-0", organization: "org-a" },
+          { id: "bulk-1", organization: { id: "org-a", country: "DE" } },
+          { id: "bulk-2", organization: "org-b" },
+          { id: "p-7731", name: "Zoë Quist", organization: "org-a" },
+          { id: "Quentin" },
+          { id: "p-\u{1F600}", name: "ΟΔΥΣΣΕΥΣ" },
+          { id: "p-\uFFFD" },
+        ];
+        for (const p of people) await store.principals.put(p);
+        const ids = async (query: PrincipalQuery) => (await store.principals.page(query)).map((p) => p.id);
+        // Ordered by id in code point order (upper case first), as list() is.
+        expect(await ids({ limit: 100 })).toEqual((await store.principals.list()).map((p) => p.id));
+        expect(await ids({ limit: 2 })).toEqual(["Quentin", "bulk-0"]);
+        expect(await ids({ limit: 2, after: "bulk-0" })).toEqual(["bulk-1", "bulk-2"]);
+        expect(await ids({ limit: 100, organization: "org-a" })).toEqual(["bulk-0", "bulk-1", "p-7731"]);
+        expect(await ids({ limit: 1, organization: "org-a", after: "bulk-1" })).toEqual(["p-7731"]);
+        expect(await ids({ limit: 100, prefix: "BULK-" })).toEqual(["bulk-0", "bulk-1", "bulk-2"]);
+        expect(await ids({ limit: 100, prefix: "bulk-", organization: "org-b" })).toEqual(["bulk-2"]);
+        // The id or the name, letter case aside, beyond ASCII (JavaScript's folding, final sigma too).
+        expect(await ids({ limit: 100, prefix: "zoË" })).toEqual(["p-7731"]);
+        expect(await ids({ limit: 100, prefix: "qu" })).toEqual(["Quentin"]);
+        expect(await ids({ limit: 100, prefix: "οδυσσευς" })).toEqual(["p-\u{1F600}"]);
+        // Ranges end past the prefix's last code point: one below U+FFFF, one beyond it.
+        expect(await ids({ limit: 100, prefix: "p-\uFFFD" })).toEqual(["p-\uFFFD"]);
+        expect(await ids({ limit: 100, prefix: "p-\u{1F600}" })).toEqual(["p-\u{1F600}"]);
+        expect(await ids({ limit: 100, prefix: "p-" })).toEqual(["p-7731", "p-\uFFFD", "p-\u{1F600}"]);
+        expect(await ids({ limit: 100, prefix: "nobody" })).toEqual([]);
+        // Text no stored principal holds (PostgreSQL's text cannot hold a NUL) matches nothing.
+        expect(await ids({ limit: 100, prefix: "bulk\u0000" })).toEqual([]);
+        expect(await ids({ limit: 100, organization: "org-a\u0000" })).toEqual([]);
+        expect(await ids({ limit: 1, after: "bulk-0\u0000x" })).toEqual(["bulk-1"]);
+        // A replaced principal is found by what it holds now, a removed one no more.
+        await store.principals.put({ id: "bulk-0", organization: "org-b", name: "Ada" });
+        expect(await ids({ limit: 100, organization: "org-b" })).toEqual(["bulk-0", "bulk-2"]);
+        expect(await ids({ limit: 100, prefix: "ada" })).toEqual(["bulk-0"]);
+        await store.principals.remove("bulk-0");
+        expect(await ids({ limit: 100, prefix: "ada" })).toEqual([]);
       });
 
       it("keeps a principal's keys when it is replaced, and deletes them when it is removed", async () => {

@@ -5,7 +5,6 @@
  * tokens created, with their screening status, to block or unblock one by one.
  */
 import { useState } from "react";
-import type { PartnerDocument } from "../../../src/control/types.js";
 import type { ProviderRecord } from "../../../src/identity/schema.js";
 import { api, listAll } from "../api.js";
 import { TextField, submissionErrors, useBusy } from "../components/form.js";
@@ -19,22 +18,16 @@ export type ProviderView = ProviderRecord & {
   keys?: { kids: string[]; fetched_at: string | null; last_error: string | null; usable: boolean } | null;
 };
 
-type PartnerView = PartnerDocument & { id: string };
-
 const claimText = (c: unknown) => (Array.isArray(c) ? JSON.stringify(c) : String(c));
 
-async function loadProviders(me: Me): Promise<{ partners: { id: string }[]; providers: ProviderView[] }> {
+async function loadProviders(): Promise<{ providers: ProviderView[] }> {
   // Every partner's providers in one list (it was one request a partner); a partner's person gets
-  // its own partner's only, from the API. The partners are read for the form's choice only.
-  const [providers, partners] = await Promise.all([
-    listAll<ProviderView>("/identity-providers"),
-    can.manage(me) ? listAll<PartnerView>("/partners") : Promise.resolve([]),
-  ]);
-  return { partners, providers };
+  // its own partner's only, from the API. The form finds its partner itself (ProviderForm).
+  return { providers: await listAll<ProviderView>("/identity-providers") };
 }
 
 export function IdentityProvidersPage({ me }: { me: Me }) {
-  const state = useLoad(() => loadProviders(me), [me.id]);
+  const state = useLoad(loadProviders, [me.id]);
   const [editing, setEditing] = useState<ProviderView | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const done = (message: string) => {
@@ -51,7 +44,7 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
         </p>
       ) : null}
       <Loading state={state}>
-        {({ partners, providers }) => (
+        {({ providers }) => (
           <>
             {providers.length === 0 ? (
               <p>No partner has an identity provider registered.</p>
@@ -120,7 +113,6 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
             {can.manage(me) ? (
               <ProviderForm
                 key={editing?.id ?? "new"}
-                partners={partners.map((p) => p.id)}
                 editing={editing}
                 onCancel={() => setEditing(null)}
                 onDone={(id) =>

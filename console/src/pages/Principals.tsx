@@ -2,13 +2,13 @@
  * Principals (the facts decisions read about a person) and their API keys: add a principal, create
  * a key (shown once, never again), revoke one.
  */
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { keyCreation } from "../../../src/control/schemas.js";
 import type { Principal } from "../../../src/policy/types.js";
 import type { ApiKeyRecord } from "../../../src/store/index.js";
 import { principalSchema } from "../../../src/policy/input.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
-import { api, listFirst, type Bounded, type Page } from "../api.js";
+import { api, listFirst, type Bounded } from "../api.js";
 import {
   countryCode,
   FormError,
@@ -21,6 +21,7 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { instantText } from "../components/dates.js";
+import { foundText, usePrefixSearch } from "../components/search.js";
 import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
@@ -263,42 +264,9 @@ function AddPrincipal({ onDone }: { onDone: () => void }) {
   );
 }
 
-/** Principals a search offers at most: typing more of the id or name narrows it. */
-const FOUND = 50;
-
-/**
- * The principals whose id or name starts with `prefix`, asked of the API as it is typed (the form
- * offered only the page's first 500); null while nothing is typed. An older answer arriving after a
- * newer one is dropped.
- */
-function usePrincipalSearch(prefix: string): { ids: string[]; more: boolean; error: string | null } | null {
-  const [found, setFound] = useState<{ of: string; ids: string[]; more: boolean; error: string | null }>();
-  const asked = useRef(0);
-  const wanted = prefix.trim();
-  useEffect(() => {
-    if (wanted === "") return;
-    const n = ++asked.current;
-    const q = new URLSearchParams({ prefix: wanted, limit: String(FOUND) });
-    api<Page<Principal>>("GET", `/principals?${q}`).then(
-      (page) =>
-        n === asked.current &&
-        setFound({
-          of: wanted,
-          ids: page.data.map((p) => p.id),
-          more: page.next_cursor !== null,
-          error: null,
-        }),
-      (err: Error) =>
-        n === asked.current && setFound({ of: wanted, ids: [], more: false, error: err.message }),
-    );
-  }, [wanted]);
-  if (wanted === "") return null;
-  return found?.of === wanted ? found : { ids: [], more: false, error: null };
-}
-
 function CreateKey({ principals, onDone }: { principals: Bounded<Principal>; onDone: () => void }) {
   const [search, setSearch] = useState("");
-  const found = usePrincipalSearch(search);
+  const found = usePrefixSearch("/principals", search);
   const options = found === null ? principals.rows.map((p) => p.id) : found.ids;
   const [picked, setPrincipal] = useState(options[0] ?? "");
   // The list is reloaded under the form (a principal added, one removed elsewhere), or a search
@@ -396,11 +364,7 @@ function CreateKey({ principals, onDone }: { principals: Bounded<Principal>; onD
           ? principals.more
             ? `The first ${principals.rows.length} principals are offered: find any other by its id or name.`
             : ""
-          : found.error !== null
-            ? `The search failed: ${found.error}`
-            : found.more
-              ? `The first ${found.ids.length} found: type more to narrow.`
-              : `${found.ids.length} found.`}
+          : foundText(found)}
       </p>
     </form>
   );

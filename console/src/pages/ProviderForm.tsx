@@ -12,6 +12,7 @@ import {
 } from "../../../src/identity/schema.js";
 import { ASSURANCE_LEVELS } from "../../../src/policy/types.js";
 import { api } from "../api.js";
+import { foundText, usePrefixSearch } from "../components/search.js";
 import {
   Checkboxes,
   FormError,
@@ -80,17 +81,23 @@ function initial(p: ProviderView | null) {
 }
 
 export function ProviderForm({
-  partners,
   editing,
   onDone,
   onCancel,
 }: {
-  partners: readonly string[];
   editing: ProviderView | null;
   onDone: (id: string) => void;
   onCancel: () => void;
 }) {
-  const [f, setF] = useState(() => ({ ...initial(editing), partner: editing?.partner ?? partners[0] ?? "" }));
+  const [f, setF] = useState(() => ({ ...initial(editing), partner: editing?.partner ?? "" }));
+  // The partner is found by the start of its id or name (every partner was read for the choice);
+  // a change keeps its provider's partner.
+  const [search, setSearch] = useState("");
+  const found = usePrefixSearch("/partners", search, editing === null);
+  const options = found?.ids ?? [];
+  // A search answers: the select shows the first option when the choice is no longer in it, and
+  // the form sends what it shows.
+  const partner = editing?.partner ?? (options.includes(f.partner) ? f.partner : (options[0] ?? ""));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const sending = useBusy();
@@ -164,11 +171,11 @@ export function ProviderForm({
       setFormError(placed.form);
       return;
     }
-    if (f.partner === "") {
+    if (partner === "") {
       setErrors({ partner: "choose the partner whose provider this is" });
       return;
     }
-    const base = `/partners/${encodeURIComponent(f.partner)}/identity-providers`;
+    const base = `/partners/${encodeURIComponent(partner)}/identity-providers`;
     await sending.run(async () => {
       try {
         await api("POST", editing ? `${base}/${encodeURIComponent(editing.id)}` : base, sent);
@@ -196,14 +203,31 @@ export function ProviderForm({
             </p>
           ) : (
             <>
+              <TextField
+                label="Find by id or name"
+                name="find"
+                value={search}
+                onChange={setSearch}
+                errors={{}}
+                hint="the start of a partner's id or name"
+              />
               <Select
                 label="Partner"
                 name="partner"
-                value={f.partner}
-                options={partners}
+                value={partner}
+                options={options}
                 onChange={set("partner")}
                 errors={errors}
               />
+              <p className="hint" role="status">
+                {found === null
+                  ? ""
+                  : search.trim() === "" && found.error === null
+                    ? found.more
+                      ? `The first ${found.ids.length} partners are offered: find any other by its id or name.`
+                      : ""
+                    : foundText(found)}
+              </p>
               <TextField label="Provider id" name="id" value={f.id} onChange={set("id")} errors={errors} />
             </>
           )}

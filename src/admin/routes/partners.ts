@@ -55,15 +55,27 @@ export const partnerRoutes = [
       ...pageQuery,
       kind: z.enum(["country", "organization"]).optional(),
       status: z.enum(["applied", "active", "suspended", "revoked"]).optional(),
+      // The console's identity provider form finds a partner by it, among however many there are.
+      prefix: z
+        .string()
+        .min(1, "the prefix is empty: leave it out to list every partner")
+        .max(1024, "the prefix is longer than 1024 characters")
+        .optional()
+        .describe("partners whose id, or name, starts with it (letter case aside)"),
     }),
     async handle({ deps, query }) {
+      // Filtered in memory: the partners are this node's state, read from the store on reload only.
+      const prefix = query.prefix?.toLowerCase();
       const all = deps
         .state()
         .partners.map((r) => ({ id: r.id, revision: r.revision, ...r.document }))
         .filter(
           (p) =>
             (query.kind === undefined || p.kind === query.kind) &&
-            (query.status === undefined || p.partner.status === query.status),
+            (query.status === undefined || p.partner.status === query.status) &&
+            (prefix === undefined ||
+              p.id.toLowerCase().startsWith(prefix) ||
+              (p.partner.name ?? "").toLowerCase().startsWith(prefix)),
         );
       return paginate(all, query.limit, query.cursor);
     },

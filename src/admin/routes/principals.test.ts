@@ -12,6 +12,8 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await t.gateway.store.principals.put({ id: `bulk-${i}`, residence: "US" });
   await t.gateway.store.principals.put({ id: "p-7731", name: "Zoë Quist", residence: "FR" });
   await t.gateway.store.principals.put({ id: "Quentin", residence: "FR" });
+  await t.gateway.store.principals.put({ id: "org-1", organization: "acme" });
+  await t.gateway.store.principals.put({ id: "org-2", organization: { id: "acme", country: "DE" } });
 });
 afterAll(() => t.gateway.close());
 
@@ -31,6 +33,14 @@ describe("GET /admin/v1/principals?prefix=", () => {
     expect(await ids("prefix=bulk-&limit=2")).toEqual({ ids: ["bulk-0", "bulk-1"], next: "bulk-1" });
     expect(await ids("prefix=bulk-&limit=2&cursor=bulk-1")).toEqual({ ids: ["bulk-2"], next: null });
     expect(await ids("prefix=nobody")).toEqual({ ids: [], next: null });
+  });
+
+  it("lists an organization's principals, with a prefix too, paged", async () => {
+    expect(await ids("organization=acme")).toEqual({ ids: ["org-1", "org-2"], next: null });
+    expect(await ids("organization=acme&limit=1")).toEqual({ ids: ["org-1"], next: "org-1" });
+    expect(await ids("organization=acme&limit=1&cursor=org-1")).toEqual({ ids: ["org-2"], next: null });
+    expect(await ids("organization=acme&prefix=ORG-2")).toEqual({ ids: ["org-2"], next: null });
+    expect(await ids("organization=acme&prefix=bulk")).toEqual({ ids: [], next: null });
   });
 
   it("an empty prefix is refused, naming the parameter", async () => {

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { keyCreation } from "../../control/schemas.js";
-import { organizationIdOf, principalSchema } from "../../policy/index.js";
+import { principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { principalSubject } from "../../screening/subjects.js";
 import { answer, reloadAfter } from "../in-force.js";
@@ -30,15 +30,17 @@ export const principalRoutes = [
         .describe("principals whose id, or name, starts with it (letter case aside)"),
     }),
     async handle({ deps, query }) {
-      const prefix = query.prefix?.toLowerCase();
-      const all = (await deps.store.principals.list()).filter(
-        (p) =>
-          (query.organization === undefined || organizationIdOf(p.organization) === query.organization) &&
-          (prefix === undefined ||
-            p.id.toLowerCase().startsWith(prefix) ||
-            (p.name ?? "").toLowerCase().startsWith(prefix)),
-      );
-      return paginate(all, query.limit, query.cursor);
+      // Filtered and paged in the store: a page reads its principals, not every one. One more than
+      // the page says whether another follows.
+      const { limit, cursor, organization, prefix } = query;
+      const found = await deps.store.principals.page({
+        limit: limit + 1,
+        ...(cursor === undefined ? {} : { after: cursor }),
+        ...(organization === undefined ? {} : { organization }),
+        ...(prefix === undefined ? {} : { prefix }),
+      });
+      const data = found.slice(0, limit);
+      return { data, next_cursor: found.length > limit ? (data.at(-1)?.id ?? null) : null };
     },
   }),
   route({

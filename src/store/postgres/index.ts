@@ -28,6 +28,7 @@ import {
   type OutboxRecord,
   type SharedAuditStore,
   type StoredRecord,
+  type PrincipalQuery,
   type Store,
   type StoreSnapshot,
   type LicenseWindowTokens,
@@ -142,6 +143,7 @@ export async function openPostgresStore(
         lockTimeoutMs,
         ...(schema === undefined ? {} : { createSchema: schema }),
       });
+      await q.fillSearchColumns(client);
     } finally {
       await client.end();
     }
@@ -384,7 +386,7 @@ export class PostgresStore implements Store {
     put: async (p: Principal, actor?: string): Promise<{ created: boolean }> => {
       const { id, json } = principalDocument(p);
       return this.#tx(async (db) => {
-        const created = await q.putPrincipal(db, id, json, now());
+        const created = await q.putPrincipal(db, p, json, now());
         const details = { created, principal: JSON.parse(json) as unknown };
         await this.#changed(db, actor, "principal.put", { kind: "principal", id }, details);
         return { created };
@@ -395,6 +397,7 @@ export class PostgresStore implements Store {
       return q.storable(id) ? q.getPrincipal(pool, id) : undefined;
     },
     list: async (): Promise<Principal[]> => q.listPrincipals(this.#live()),
+    page: async (query: PrincipalQuery): Promise<Principal[]> => q.pagePrincipals(this.#live(), query),
     remove: async (id: string, actor?: string): Promise<boolean> => {
       this.#live();
       if (!q.storable(id)) return false;

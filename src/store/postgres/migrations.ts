@@ -21,6 +21,7 @@ import {
   SCREENING_TABLES,
 } from "../screening.js";
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -205,6 +206,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     // As in SQLite's version 13: a subject's alerts other than the one being delivered held.
     sql: ALERTS_DELIVERY_HEADS,
+  },
+  {
+    version: 14,
+    // As in SQLite's version 14: the principals list's filter columns, ids' "C" order for the ranges.
+    sql: PRINCIPAL_SEARCH_COLUMNS('TEXT COLLATE "C"'),
   },
 ];
 

@@ -240,6 +240,30 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
       expect(await count(`SELECT count(*) AS n FROM ${schema}.store_meta`)).toBe(1);
     });
 
+    it("finds principals stored before schema version 14 by organization and prefix once reopened", async () => {
+      const schema = await freshSchema();
+      const client = new pg.Client({ connectionString: urlFor(schema) });
+      await client.connect();
+      try {
+        await migrate(client, MIGRATIONS.slice(0, 13));
+        const put =
+          "INSERT INTO principals (id, document, created_at, updated_at) VALUES ($1, $2, 'then', 'then')";
+        await client.query(put, [
+          "p-1",
+          JSON.stringify({ id: "p-1", name: "Ölaf", organization: { id: "org-a" } }),
+        ]);
+        await client.query(put, ["p-2", JSON.stringify({ id: "p-2", organization: "org-b" })]);
+      } finally {
+        await client.end();
+      }
+      await withStores(schema, 1, async ([s]) => {
+        expect((await s!.principals.page({ limit: 10, prefix: "öl" })).map((p) => p.id)).toEqual(["p-1"]);
+        expect((await s!.principals.page({ limit: 10, organization: "org-b" })).map((p) => p.id)).toEqual([
+          "p-2",
+        ]);
+      });
+    });
+
     it("refuses a schema written by a newer clearance, and leaves it untouched", async () => {
       const schema = await freshSchema();
       await withStores(schema, 1, async ([s]) => void (await s!.principals.put({ id: "p" })));

@@ -15,6 +15,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import type { Principal } from "../../policy/types.js";
+import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
 import type { CheckedDelta } from "../input.js";
 import type {
   ApiKeyRecord,
@@ -141,14 +142,52 @@ async function insertOutbox(db: pg.PoolClient, time: string, entry: OutboxEntry)
  * Inserts or replaces; true when it inserted. Not one upsert: `created` must be right when writers
  * race. An update finding nothing means a concurrent remove got in between: insert again.
  */
-export async function putPrincipal(db: pg.PoolClient, id: string, json: string, now: string) {
+export async function putPrincipal(db: pg.PoolClient, p: Principal, json: string, now: string) {
+  const values = [p.id, json, now, ...searchColumns(p)];
   for (;;) {
-    const insert = `INSERT INTO principals (id, document, created_at, updated_at) VALUES ($1, $2, $3, $3)
-                    ON CONFLICT (id) DO NOTHING`;
-    if ((await db.query(insert, [id, json, now])).rowCount === 1) return true;
-    const update = "UPDATE principals SET document = $2, updated_at = $3 WHERE id = $1";
-    if ((await db.query(update, [id, json, now])).rowCount === 1) return false;
+    const insert = `INSERT INTO principals (id, document, created_at, updated_at, organization_id, id_folded, name_folded)
+                    VALUES ($1, $2, $3, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`;
+    if ((await db.query(insert, values)).rowCount === 1) return true;
+    const update = `UPDATE principals SET document = $2, updated_at = $3, organization_id = $4, id_folded = $5,
+                    name_folded = $6 WHERE id = $1`;
+    if ((await db.query(update, values)).rowCount === 1) return false;
   }
+}
+
+/**
+ * Gives principals stored before schema version 14 (or by an older node since) their filter
+ * columns, computed as a put computes them: a no-op read once they all have them.
+ */
+export async function fillSearchColumns(db: pg.ClientBase): Promise<void> {
+  const { rows } = await db.query<{ document: string }>(UNFILLED);
+  // A thousand rows a statement: a large store's first start after the upgrade is one pass, not a
+  // round trip a principal.
+  for (let i = 0; i < rows.length; i += 1000) {
+    const columns: (string | null)[][] = [[], [], [], []];
+    for (const row of rows.slice(i, i + 1000)) {
+      const p = toPrincipal(row);
+      [p.id, ...searchColumns(p)].forEach((v, c) => columns[c]!.push(v));
+    }
+    await db.query(
+      `UPDATE principals SET organization_id = f.o, id_folded = f.i, name_folded = f.n
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f (id, o, i, n) WHERE principals.id = f.id`,
+      columns,
+    );
+  }
+}
+
+/** One page of principals (see Store.principals.page). */
+export async function pagePrincipals(db: Db, query: PrincipalQuery): Promise<Principal[]> {
+  // No stored text has a NUL (storable): such a filter matches nothing, and ids after such a cursor
+  // are those after its part before the NUL (nothing stored lies between the two).
+  if (![query.organization, query.prefix].every((t) => t === undefined || storable(t))) return [];
+  const after = query.after?.split("\u0000")[0];
+  const { where, params } = principalWhere(
+    { ...query, ...(after === undefined ? {} : { after }) },
+    (n) => `$${n}`,
+  );
+  const sql = `SELECT document FROM principals ${where} ORDER BY id LIMIT $${params.length + 1}`;
+  return (await db.query<{ document: string }>(sql, [...params, query.limit])).rows.map(toPrincipal);
 }
 
 export async function getPrincipal(db: Db, id: string): Promise<Principal | undefined> {

@@ -42,6 +42,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import { migrate } from "./migrations.js";
+import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
 import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
 import { sqliteAlerts } from "./alerts.js";
@@ -91,6 +92,7 @@ export async function openSqliteStore(
   try {
     configure(db);
     migrate(db);
+    fillSearchColumns(db);
     return new SqliteStore(db);
   } catch (err) {
     db.close();
@@ -150,6 +152,23 @@ function windowsQuery(windows: readonly UsageWindow[]): string {
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
+/**
+ * Gives principals stored before schema version 14 (or by an older node since) their filter
+ * columns, computed as a put computes them: a no-op read once they all have them.
+ */
+function fillSearchColumns(db: Database.Database): void {
+  const unfilled = db.prepare<[], string>(UNFILLED).pluck();
+  const fill = db.prepare(
+    "UPDATE principals SET organization_id = ?, id_folded = ?, name_folded = ? WHERE id = ?",
+  );
+  db.transaction(() => {
+    for (const json of unfilled.all()) {
+      const p = parseDocument(json);
+      fill.run(...searchColumns(p), p.id);
+    }
+  }).immediate();
+}
+
 const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
   id: r.id,
   time: r.time,
@@ -168,8 +187,11 @@ function prepareStatements(db: Database.Database) {
     principalExists: p<number>("SELECT 1 FROM principals WHERE id = ?").pluck(),
     // Not INSERT OR REPLACE: that deletes the old row first, and the delete would cascade to the keys.
     principalUpsert: p(
-      `INSERT INTO principals (id, document, created_at, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+      `INSERT INTO principals (id, document, created_at, updated_at, organization_id, id_folded, name_folded)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at,
+         organization_id = excluded.organization_id, id_folded = excluded.id_folded,
+         name_folded = excluded.name_folded`,
     ),
     principalGet: p<string>("SELECT document FROM principals WHERE id = ?").pluck(),
     principalList: p<string>("SELECT document FROM principals ORDER BY id").pluck(),
@@ -329,7 +351,7 @@ export class SqliteStore implements Store {
       return this.#tx("write", (sql) => {
         const created = sql.principalExists.get(id) === undefined;
         const now = this.#now();
-        sql.principalUpsert.run(id, json, now, now);
+        sql.principalUpsert.run(id, json, now, now, ...searchColumns(p));
         sql.bump.run();
         this.#record(
           sql,
@@ -346,6 +368,20 @@ export class SqliteStore implements Store {
       return json === undefined ? undefined : parseDocument(json);
     },
     list: async (): Promise<Principal[]> => this.#live().principalList.all().map(parseDocument),
+    page: async (query: PrincipalQuery): Promise<Principal[]> => {
+      const { where, params } = principalWhere(
+        query,
+        () => "?",
+        (column) => `+${column}`,
+      );
+      const sql = `SELECT document FROM principals ${where} ORDER BY id LIMIT ?`;
+      this.#live();
+      return this.#db
+        .prepare<unknown[], string>(sql)
+        .pluck()
+        .all(...params, query.limit)
+        .map(parseDocument);
+    },
     remove: async (id: string, actor?: string): Promise<boolean> =>
       this.#tx("write", (sql) => {
         // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.

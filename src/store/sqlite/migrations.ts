@@ -12,6 +12,7 @@ import {
   SCREENING_TABLES,
 } from "../screening.js";
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -174,6 +175,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     // Webhook delivery one alert of a subject at a time: the others held, and the indexes `due` reads.
     sql: ALERTS_DELIVERY_HEADS,
+  },
+  {
+    version: 14,
+    // The principals list filtered in the store: organization, folded id and name (principal-search.ts).
+    sql: PRINCIPAL_SEARCH_COLUMNS("TEXT"),
   },
 ];
 

@@ -133,6 +133,25 @@ describe("sqlite driver", () => {
     again.close();
   });
 
+  it("finds principals stored before schema version 14 by organization and prefix once reopened", async () => {
+    const dataDir = freshDir();
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, DB_FILE));
+    migrate(db, MIGRATIONS.slice(0, 13));
+    const put = db.prepare(
+      "INSERT INTO principals (id, document, created_at, updated_at) VALUES (?, ?, 'then', 'then')",
+    );
+    put.run("p-1", JSON.stringify({ id: "p-1", name: "Ölaf", organization: { id: "org-a" } }));
+    put.run("p-2", JSON.stringify({ id: "p-2", organization: "org-b" }));
+    db.close();
+    await withStore(dataDir, async (s) => {
+      expect((await s.principals.page({ limit: 10, prefix: "öl" })).map((p) => p.id)).toEqual(["p-1"]);
+      expect((await s.principals.page({ limit: 10, organization: "org-b" })).map((p) => p.id)).toEqual([
+        "p-2",
+      ]);
+    });
+  });
+
   it("refuses a database written by a newer clearance, and leaves it untouched", async () => {
     const dataDir = freshDir();
     await withStore(dataDir, async (s) => void (await s.principals.put({ id: "p" })));
