@@ -121,9 +121,9 @@ export async function rescreenAll(
 
 /** The versions whose rescreen after their import has not finished, oldest first in each list. */
 const unfinished = async (store: Store): Promise<ListVersionRow[]> =>
-  (await store.screening.versions())
-    .filter((v) => !v.rescreened)
-    .sort((a, b) => (a.list === b.list ? a.version - b.version : a.list < b.list ? -1 : 1));
+  (await store.screening.versions(undefined, "unfinished")).sort((a, b) =>
+    a.list === b.list ? a.version - b.version : a.list < b.list ? -1 : 1,
+  );
 
 /** The matches on these entries the version removed resolved (carried over to their successors). */
 const resolveRemoved = async (

@@ -197,8 +197,8 @@ export class ScreeningService {
       });
     } finally {
       // Failed too (the store unreachable part way): looked at again, not left until the next change.
-      const pending = await this.options.store.screening.versions().then(
-        (vs) => vs.some((v) => !v.rescreened),
+      const pending = await this.options.store.screening.versions(undefined, "unfinished").then(
+        (vs) => vs.length > 0,
         () => true,
       );
       if (pending) this.#lookAgain();

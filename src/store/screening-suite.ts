@@ -68,6 +68,36 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       expect(same.version).toMatchObject({ version: 2, rescreened: true });
     });
 
+    it("lists only the active versions, or only those whose rescreen has not finished", async () => {
+      const other = (entries: EntryRow[]) => ({ ...input(entries), list: "other-list" });
+      await store.screening.importList(input([entry("a")]), "tester");
+      await store.screening.rescreened("test-list", 1, "tester", {});
+      await store.screening.importList(input([entry("a"), entry("b")]), "tester");
+      await store.screening.importList(input([entry("b")]), "tester");
+      await store.screening.rescreened("test-list", 3, "tester", {});
+      await store.screening.importList(other([entry("x")]), "tester");
+      const of = (vs: { list: string; version: number }[]) => vs.map((v) => `${v.list}@${v.version}`);
+      // Newest first, as every listing of versions.
+      expect(of(await store.screening.versions())).toEqual([
+        "other-list@1",
+        "test-list@3",
+        "test-list@2",
+        "test-list@1",
+      ]);
+      expect(of(await store.screening.versions(undefined, "active"))).toEqual([
+        "other-list@1",
+        "test-list@3",
+      ]);
+      // Version 2 was superseded before its rescreen finished: still unfinished, though not active.
+      const unfinished = await store.screening.versions(undefined, "unfinished");
+      expect(of(unfinished)).toEqual(["other-list@1", "test-list@2"]);
+      expect(unfinished[1]).toMatchObject({ rescreened: false, diff: { added: ["b"] } });
+      expect(of(await store.screening.versions("test-list", "unfinished"))).toEqual(["test-list@2"]);
+      expect(of(await store.screening.versions("test-list", "active"))).toEqual(["test-list@3"]);
+      await store.screening.rescreened("test-list", 2, "tester", {});
+      expect(of(await store.screening.versions("test-list", "unfinished"))).toEqual([]);
+    });
+
     it("imports versions with their diff; an identical file is not imported twice", async () => {
       const v1 = await store.screening.importList(input([entry("a"), entry("b"), entry("c")]), "tester");
       expect(v1.unchanged).toBe(false);

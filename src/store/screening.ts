@@ -33,7 +33,7 @@ export interface ListVersionRow {
   /**
    * Whether the rescreen this version's import needs (every subject against its added and changed
    * entries, matches on its removed ones resolved) has finished. Until it has, subjects who match
-   * an added entry have no match recorded: `ScreeningStore.pendingRescreens`.
+   * an added entry have no match recorded: `versions(undefined, "unfinished")` lists them.
    */
   readonly rescreened: boolean;
 }
@@ -181,8 +181,12 @@ export interface ScreeningStore {
    * previous version. An identical file (same digest as the active version) is not imported twice.
    */
   importList(input: ImportInput, actor: string): Promise<{ version: ListVersionRow; unchanged: boolean }>;
-  /** Every version, newest first (of one list, or of all). */
-  versions(list?: string): Promise<ListVersionRow[]>;
+  /**
+   * Every version, newest first (of one list, or of all); `which`: only the active ones, or only
+   * those whose rescreen has not finished (what a background pass looks for: found in the store,
+   * not by reading every version's diff, a cost that grew with the lists' history).
+   */
+  versions(list?: string, which?: "all" | "active" | "unfinished"): Promise<ListVersionRow[]>;
   /**
    * Takes (or renews) the hold on a version's unfinished rescreen, for RESCREEN_HOLD_MS:
    * true when this caller now holds it. Without `force`, only one whose hold has run out is taken
@@ -554,18 +558,26 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       });
     },
 
-    versions: (list) =>
+    versions: (list, which = "all") =>
       // No list is named with a NUL (PostgreSQL's text cannot even be asked with one): none.
       list !== undefined && list.includes("\u0000")
         ? Promise.resolve([])
-        : sql.read(async (q) =>
-            (
+        : sql.read(async (q) => {
+            const where = [
+              ...(list === undefined ? [] : ["list = ?"]),
+              ...(which === "active"
+                ? ["active = 1"]
+                : which === "unfinished"
+                  ? ["rescreen_due IS NOT NULL"]
+                  : []),
+            ];
+            return (
               await q.all<VersionDbRow>(
-                `SELECT * FROM screening_lists ${list === undefined ? "" : "WHERE list = ?"} ORDER BY list, version DESC`,
+                `SELECT * FROM screening_lists ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY list, version DESC`,
                 list === undefined ? [] : [list],
               )
-            ).map(toVersion),
-          ),
+            ).map(toVersion);
+          }),
 
     holdRescreen: (list, version, force) =>
       sql.write(async (q) => {
