@@ -8,6 +8,7 @@
  */
 import type { OutboxRecord } from "./index.js";
 import { StoreError } from "./index.js";
+import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 
 export type SubjectKind = "principal" | "organization";
 export const MATCH_STATUSES = ["potential", "confirmed", "cleared", "resolved"] as const;
@@ -199,12 +200,16 @@ export interface ScreeningStore {
   entries(list: string, version: number): Promise<EntryRow[]>;
   /**
    * Records screenings (a batch in one transaction) and updates the subjects' status. `changed`:
-   * match rows written; `resolved`: open matches resolved because they no longer match.
+   * match rows written; `resolved`: open matches resolved because they no longer match. With
+   * `current`, a principal's screening whose facts are not those the store's principal of that id
+   * is screened on now (read in this transaction) is not recorded but returned in `stale`: it
+   * screened an older snapshot, and the outcome of the newer facts (or none, once deleted) stands.
    */
   record(
     screenings: readonly SubjectScreening[],
     actor: string,
-  ): Promise<{ changed: number; resolved: number }>;
+    current?: CurrentFacts,
+  ): Promise<{ changed: number; resolved: number; stale: SubjectScreening["subject"][] }>;
   /**
    * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
    * it: when `successors` names, for a removed entry, the entries that replace it (the same party
@@ -620,11 +625,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             ).map((r) => ({ id: r.entry_id, digest: r.digest, document: r.document })),
           ),
 
-    async record(screenings, actor) {
-      if (screenings.length === 0) return { changed: 0, resolved: 0 };
+    async record(screenings, actor, current) {
+      if (screenings.length === 0) return { changed: 0, resolved: 0, stale: [] };
       return sql.write(async (q) => {
         let changed = 0;
         let resolved = 0;
+        const stale: SubjectScreening["subject"][] = [];
         const t = now();
         await lockSubjects(
           q,
@@ -632,6 +638,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         );
         for (const s of screenings) {
           const { kind, id } = s.subject;
+          // Read under the subject's lock: a writer that screens the newer facts records after this.
+          const screened = kind === "principal" && current !== undefined ? s.facts : undefined;
+          if (screened !== undefined && !current?.(await storedPrincipal(q, id)).includes(screened)) {
+            stale.push(s.subject);
+            continue;
+          }
           const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
           const seen = new Set<string>();
           // Unknown (a caller that did not say): what the row holds, so nothing reopens for it.
@@ -718,7 +730,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           }
           await settle(q, kind, id, actor);
         }
-        return { changed, resolved };
+        return { changed, resolved, stale };
       });
     },
 
