@@ -106,6 +106,34 @@ describe("background screening that fails once (sqlite)", () => {
       }
     });
 
+  it("records nothing for a principal deleted while the pass waited for its retry", async () => {
+    const store = await openStore({ dataDir: join(root, "deleted") });
+    const errors: unknown[] = [];
+    const s = service(failing(store, "record"), errors);
+    try {
+      await seed(store);
+      s.onSnapshot([willa], []);
+      await s.idle();
+      expect(s.backlog).toMatchObject({ subjects: 1 });
+      // Deleted before the retry (no snapshot without her has reached the service yet).
+      expect(await store.principals.remove("willa", "officer")).toBe(true);
+      await screened(s);
+      expect(errors).toHaveLength(1);
+      expect(await store.screening.matches()).toEqual([]);
+      expect(await store.screening.statuses()).toEqual([]);
+      // Put back under the same name: screened again, as anyone new.
+      await store.principals.put(willa, "cli");
+      s.onSnapshot([willa], []);
+      await screened(s);
+      expect(await store.screening.statuses()).toEqual([
+        { kind: "principal", id: "willa", status: "potential" },
+      ]);
+    } finally {
+      await s.close();
+      await store.close();
+    }
+  });
+
   it("screens the facts last seen, not those of the pass that failed", async () => {
     const store = await openStore({ dataDir: join(root, "changed") });
     const errors: unknown[] = [];
@@ -116,6 +144,7 @@ describe("background screening that fails once (sqlite)", () => {
       await s.idle();
       expect(s.backlog).toMatchObject({ subjects: 1 });
       // Renamed before the retry: her new name is what is screened and recorded.
+      await store.principals.put({ ...willa, name: "Ivan Petrov" }, "cli");
       s.onSnapshot([{ ...willa, name: "Ivan Petrov" }], []);
       await screened(s);
       expect(errors).toHaveLength(1);

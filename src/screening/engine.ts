@@ -45,7 +45,7 @@ export class ScreeningEngine {
     threshold = DEFAULT_THRESHOLD,
     previous?: ScreeningEngine | null,
   ): Promise<ScreeningEngine> {
-    const versions = (await store.screening.versions()).filter((v) => v.active);
+    const versions = await store.screening.versions(undefined, "active");
     const key = versions.map((v) => `${v.list}@${v.version}`).join(",");
     if (
       previous !== undefined &&

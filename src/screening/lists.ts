@@ -111,7 +111,7 @@ export interface ActiveList {
 }
 
 export async function activeLists(store: Store): Promise<ActiveList[]> {
-  const versions = (await store.screening.versions()).filter((v) => v.active);
+  const versions = await store.screening.versions(undefined, "active");
   return Promise.all(
     versions.map(async (version) => {
       const rows = await store.screening.entries(version.list, version.version);

@@ -15,7 +15,7 @@ import {
 import { ScreeningEngine, DEFAULT_THRESHOLD } from "./engine.js";
 import { ScreeningIndex } from "./index.js";
 import { HOLD_LIST, holdReason } from "./indistinct.js";
-import { factsDigest, loadSubjects, type Subject } from "./subjects.js";
+import { currentFacts, factsDigest, loadSubjects, type Subject } from "./subjects.js";
 import type { ListEntry } from "./types.js";
 
 export interface RescreenSummary {
@@ -43,7 +43,14 @@ export interface RescreenOptions {
 
 const key = (kind: string, id: string) => `${kind}:${id}`;
 
-/** Screens `subjects` with `engine` and records the outcome under `scope`. */
+/** Subjects whose screening was not recorded: changed or deleted in the store since they were read. */
+type Stale = readonly SubjectScreening["subject"][];
+
+/**
+ * Screens `subjects` with `engine` and records the outcome under `scope`: for principals, only
+ * while the store still holds them with the facts screened (whoever changed them screens the new
+ * ones; one deleted gets nothing), the others are returned as stale.
+ */
 async function screenAndRecordAll(
   store: Store,
   engine: ScreeningEngine,
@@ -51,11 +58,12 @@ async function screenAndRecordAll(
   scope: SubjectScreening["scope"],
   mustRecord: ReadonlySet<string>,
   options: RescreenOptions,
-): Promise<Omit<RescreenSummary, "entries">> {
+): Promise<Omit<RescreenSummary, "entries"> & { readonly stale: Stale }> {
   const batch = options.batch ?? 500;
   let potential = 0;
   let changed = 0;
   let resolved = 0;
+  const stale: SubjectScreening["subject"][] = [];
   for (let i = 0; i < subjects.length; i += batch) {
     const screenings: SubjectScreening[] = [];
     for (const s of subjects.slice(i, i + batch)) {
@@ -72,15 +80,16 @@ async function screenAndRecordAll(
         screenings.push({ subject: { kind: s.kind, id: s.id }, found, facts: factsDigest(s.facts), scope });
     }
     if (screenings.length > 0) {
-      const r = await store.screening.record(screenings, options.actor);
+      const r = await store.screening.record(screenings, options.actor, currentFacts);
       changed += r.changed;
       resolved += r.resolved;
+      stale.push(...r.stale);
     }
     options.onProgress?.(Math.min(i + batch, subjects.length), subjects.length);
     await options.afterBatch?.();
     await yieldToLoop();
   }
-  return { subjects: subjects.length, potential, resolved, changed };
+  return { subjects: subjects.length, potential, resolved, changed, stale };
 }
 
 /** Every subject against every active list (`clearance screening rescreen`). */
@@ -96,7 +105,7 @@ export async function rescreenAll(
   );
   // Resolved: what this pass resolved (a count of resolved rows before and after went down, even
   // below zero, when a resolved match came back).
-  const r = await screenAndRecordAll(store, engine, subjects, "all", open, options);
+  const { stale: _, ...r } = await screenAndRecordAll(store, engine, subjects, "all", open, options);
   // The rescreens imports left unfinished, of versions up to those screened against here: this pass
   // found what their added and changed entries match; what their removed ones (not listed again)
   // matched is resolved as an import's rescreen resolves it (a confirmation carried over, or kept
@@ -121,9 +130,9 @@ export async function rescreenAll(
 
 /** The versions whose rescreen after their import has not finished, oldest first in each list. */
 const unfinished = async (store: Store): Promise<ListVersionRow[]> =>
-  (await store.screening.versions())
-    .filter((v) => !v.rescreened)
-    .sort((a, b) => (a.list === b.list ? a.version - b.version : a.list < b.list ? -1 : 1));
+  (await store.screening.versions(undefined, "unfinished")).sort((a, b) =>
+    a.list === b.list ? a.version - b.version : a.list < b.list ? -1 : 1,
+  );
 
 /** The matches on these entries the version removed resolved (carried over to their successors). */
 const resolveRemoved = async (
@@ -169,7 +178,7 @@ export async function rescreenAfterImport(
       .filter((m) => m.list === version.list && touched.has(m.entry_id))
       .map((m) => key(m.subject_kind, m.subject_id)),
   );
-  const r = await screenAndRecordAll(
+  const { stale: _, ...r } = await screenAndRecordAll(
     store,
     engine,
     subjects,
@@ -292,13 +301,16 @@ async function successors(store: Store, version: ListVersionRow): Promise<Map<st
   return out;
 }
 
-/** Some subjects (just created or changed) against every active list. */
+/**
+ * Some subjects (just created or changed) against every active list; `stale`: those not recorded,
+ * changed or deleted in the store since the caller read them.
+ */
 export async function screenSubjects(
   store: Store,
   engine: ScreeningEngine,
   subjects: readonly Subject[],
   actor: string,
-): Promise<RescreenSummary> {
+): Promise<RescreenSummary & { readonly stale: Stale }> {
   // Recorded: subjects with something found, and subjects with an open match (which may now resolve).
   const open = new Set(
     (await store.screening.matches({ status: "potential" })).map((m) => key(m.subject_kind, m.subject_id)),

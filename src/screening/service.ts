@@ -90,9 +90,12 @@ export class ScreeningService {
   async screen(subjects: readonly Subject[], actor: string): Promise<RescreenSummary> {
     const engine = await this.load();
     const r = await screenSubjects(this.options.store, engine, subjects, actor);
+    const stale = new Set(r.stale.map((s) => `${s.kind}:${s.id}`));
     for (const s of subjects) {
       const k = subjectKey(s);
       const facts = JSON.stringify(s.facts);
+      // Not recorded (changed or deleted meanwhile): not seen either, whoever changed it screens it.
+      if (stale.has(k)) continue;
       this.#seen.set(k, facts);
       if (JSON.stringify(this.#waiting.get(k)?.facts) === facts) this.#waiting.delete(k);
     }
@@ -146,10 +149,19 @@ export class ScreeningService {
     // No lists: nothing to screen against (an import screens every stored subject).
     if (engine.index.entries.length === 0) this.#waiting.clear();
     const subjects = [...this.#waiting.values()];
-    if (subjects.length > 0) await screenSubjects(this.options.store, engine, subjects, "screening");
+    const stale = new Set(
+      subjects.length === 0
+        ? []
+        : (await screenSubjects(this.options.store, engine, subjects, "screening")).stale.map(
+            (s) => `${s.kind}:${s.id}`,
+          ),
+    );
     for (const s of subjects) {
       const k = subjectKey(s);
-      this.#seen.set(k, JSON.stringify(s.facts));
+      // Not recorded: the store no longer holds these facts (changed or deleted since the snapshot
+      // this pass screened). Not seen, so that the snapshot bringing the change screens what is current.
+      if (stale.has(k)) this.#seen.delete(k);
+      else this.#seen.set(k, JSON.stringify(s.facts));
       if (this.#waiting.get(k) === s) this.#waiting.delete(k);
     }
     if (rescreens !== null) throw rescreens.err;
@@ -197,8 +209,8 @@ export class ScreeningService {
       });
     } finally {
       // Failed too (the store unreachable part way): looked at again, not left until the next change.
-      const pending = await this.options.store.screening.versions().then(
-        (vs) => vs.some((v) => !v.rescreened),
+      const pending = await this.options.store.screening.versions(undefined, "unfinished").then(
+        (vs) => vs.length > 0,
         () => true,
       );
       if (pending) this.#lookAgain();

@@ -7,6 +7,7 @@ import type { PartnerDocument } from "../control/types.js";
 import type { Principal } from "../policy/types.js";
 import type { Store } from "../store/index.js";
 import type { SubjectKind } from "../store/screening.js";
+import type { CurrentFacts } from "../store/screening-current.js";
 import type { SubjectFacts } from "./matcher.js";
 
 export interface Subject {
@@ -75,6 +76,21 @@ export function subjectsOf(
     ...organizationSubjects(principals, partners),
   ];
 }
+
+/**
+ * The facts digests the store's principal is screened on now (none: deleted, or no name): a
+ * screening of other facts is not recorded over them (`ScreeningStore.record`).
+ */
+export const currentFacts: CurrentFacts = (stored) =>
+  [
+    stored.principal,
+    stored.federated?.display_name == null
+      ? undefined
+      : { ...stored.federated.principal, name: stored.federated.display_name },
+  ].flatMap((p) => {
+    const subject = p === undefined ? null : principalSubject(p);
+    return subject === null ? [] : [factsDigest(subject.facts)];
+  });
 
 /** Every subject the store knows: its principals, partners' federated principals, organizations. */
 export async function loadSubjects(store: Store): Promise<Subject[]> {

@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StoreError, type Store } from "./index.js";
 import type { EntryRow, FoundMatch, ImportInput } from "./screening.js";
+import type { StoredPrincipal } from "./screening-current.js";
 
 const entry = (id: string, digest = `d-${id}`): EntryRow => ({
   id,
@@ -66,6 +67,36 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       // A new digest with the same entries changes nothing: no rescreen to wait for.
       const same = await store.screening.importList(input([entry("a")], "other digest"), "tester");
       expect(same.version).toMatchObject({ version: 2, rescreened: true });
+    });
+
+    it("lists only the active versions, or only those whose rescreen has not finished", async () => {
+      const other = (entries: EntryRow[]) => ({ ...input(entries), list: "other-list" });
+      await store.screening.importList(input([entry("a")]), "tester");
+      await store.screening.rescreened("test-list", 1, "tester", {});
+      await store.screening.importList(input([entry("a"), entry("b")]), "tester");
+      await store.screening.importList(input([entry("b")]), "tester");
+      await store.screening.rescreened("test-list", 3, "tester", {});
+      await store.screening.importList(other([entry("x")]), "tester");
+      const of = (vs: { list: string; version: number }[]) => vs.map((v) => `${v.list}@${v.version}`);
+      // Newest first, as every listing of versions.
+      expect(of(await store.screening.versions())).toEqual([
+        "other-list@1",
+        "test-list@3",
+        "test-list@2",
+        "test-list@1",
+      ]);
+      expect(of(await store.screening.versions(undefined, "active"))).toEqual([
+        "other-list@1",
+        "test-list@3",
+      ]);
+      // Version 2 was superseded before its rescreen finished: still unfinished, though not active.
+      const unfinished = await store.screening.versions(undefined, "unfinished");
+      expect(of(unfinished)).toEqual(["other-list@1", "test-list@2"]);
+      expect(unfinished[1]).toMatchObject({ rescreened: false, diff: { added: ["b"] } });
+      expect(of(await store.screening.versions("test-list", "unfinished"))).toEqual(["test-list@2"]);
+      expect(of(await store.screening.versions("test-list", "active"))).toEqual(["test-list@3"]);
+      await store.screening.rescreened("test-list", 2, "tester", {});
+      expect(of(await store.screening.versions("test-list", "unfinished"))).toEqual([]);
     });
 
     it("imports versions with their diff; an identical file is not imported twice", async () => {
@@ -184,6 +215,7 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         {
           changed: 1,
           resolved: 1,
+          stale: [],
         },
       );
       expect((await store.screening.matches())[0]?.status).toBe("resolved");
@@ -446,6 +478,60 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       expect(await store.screening.statuses()).toEqual([
         { kind: "organization", id: "acme", status: "confirmed" },
       ]);
+    });
+
+    it("records a principal's screening only while the store holds the facts screened (else stale)", async () => {
+      // The facts digest stands in for the screening's (src/screening/subjects.ts): here the name.
+      const current = (s: StoredPrincipal) =>
+        [s.principal?.name, s.federated?.display_name].filter((n): n is string => typeof n === "string");
+      await store.principals.put({ id: "alice", name: "Alice Now", residence: "NL" }, "cli");
+      const fid = "fed:uk-gov:1";
+      await store.federated.record([
+        {
+          id: fid,
+          provider: "uk-gov-idp",
+          partner: "uk-gov",
+          issuer: "https://id.example.gov.uk",
+          subject: "1",
+          display_name: "Fed Now",
+          principal: { id: fid, citizenships: [{ country: "GB" }] },
+          first_seen: "2030-01-01T00:00:00.000Z",
+          last_seen: "2030-01-01T00:00:00.000Z",
+          issued_at: 1000,
+        },
+      ]);
+      const screening = (id: string, facts: string, kind: "principal" | "organization" = "principal") => ({
+        subject: { kind, id },
+        found: [found("a")],
+        facts,
+        scope: "all" as const,
+      });
+      const r = await store.screening.record(
+        [
+          screening("alice", "Alice Before"), // renamed since: stale
+          screening("gone", "Gone Before"), // deleted (or never stored): stale
+          screening(fid, "Fed Before"), // a federated principal's newer token renamed it: stale
+          screening(fid, "Fed Now"),
+          screening("acme", "Acme", "organization"), // organizations are not checked
+        ],
+        "screener",
+        current,
+      );
+      expect(r.stale).toEqual([
+        { kind: "principal", id: "alice" },
+        { kind: "principal", id: "gone" },
+        { kind: "principal", id: fid },
+      ]);
+      expect((await store.screening.matches()).map((m) => [m.subject_id, m.subject_digest])).toEqual([
+        ["acme", "Acme"],
+        [fid, "Fed Now"],
+      ]);
+      // The facts the store holds are recorded; without `current`, nothing is checked.
+      expect((await store.screening.record([screening("alice", "Alice Now")], "s", current)).stale).toEqual(
+        [],
+      );
+      expect((await store.screening.record([screening("gone", "Gone")], "s")).stale).toEqual([]);
+      expect((await store.screening.statuses()).map((s) => s.id)).toEqual(["acme", "alice", fid, "gone"]);
     });
 
     it("statuses carry federated principals' clearances (for their in-memory screening), no one else's", async () => {

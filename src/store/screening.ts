@@ -8,6 +8,7 @@
  */
 import type { OutboxRecord } from "./index.js";
 import { StoreError } from "./index.js";
+import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 
 export type SubjectKind = "principal" | "organization";
 export const MATCH_STATUSES = ["potential", "confirmed", "cleared", "resolved"] as const;
@@ -33,7 +34,7 @@ export interface ListVersionRow {
   /**
    * Whether the rescreen this version's import needs (every subject against its added and changed
    * entries, matches on its removed ones resolved) has finished. Until it has, subjects who match
-   * an added entry have no match recorded: `ScreeningStore.pendingRescreens`.
+   * an added entry have no match recorded: `versions(undefined, "unfinished")` lists them.
    */
   readonly rescreened: boolean;
 }
@@ -181,8 +182,12 @@ export interface ScreeningStore {
    * previous version. An identical file (same digest as the active version) is not imported twice.
    */
   importList(input: ImportInput, actor: string): Promise<{ version: ListVersionRow; unchanged: boolean }>;
-  /** Every version, newest first (of one list, or of all). */
-  versions(list?: string): Promise<ListVersionRow[]>;
+  /**
+   * Every version, newest first (of one list, or of all); `which`: only the active ones, or only
+   * those whose rescreen has not finished (what a background pass looks for: found in the store,
+   * not by reading every version's diff, a cost that grew with the lists' history).
+   */
+  versions(list?: string, which?: "all" | "active" | "unfinished"): Promise<ListVersionRow[]>;
   /**
    * Takes (or renews) the hold on a version's unfinished rescreen, for RESCREEN_HOLD_MS:
    * true when this caller now holds it. Without `force`, only one whose hold has run out is taken
@@ -195,12 +200,16 @@ export interface ScreeningStore {
   entries(list: string, version: number): Promise<EntryRow[]>;
   /**
    * Records screenings (a batch in one transaction) and updates the subjects' status. `changed`:
-   * match rows written; `resolved`: open matches resolved because they no longer match.
+   * match rows written; `resolved`: open matches resolved because they no longer match. With
+   * `current`, a principal's screening whose facts are not those the store's principal of that id
+   * is screened on now (read in this transaction) is not recorded but returned in `stale`: it
+   * screened an older snapshot, and the outcome of the newer facts (or none, once deleted) stands.
    */
   record(
     screenings: readonly SubjectScreening[],
     actor: string,
-  ): Promise<{ changed: number; resolved: number }>;
+    current?: CurrentFacts,
+  ): Promise<{ changed: number; resolved: number; stale: SubjectScreening["subject"][] }>;
   /**
    * Matches whose entry was removed from its list are resolved. A confirmation is never undone by
    * it: when `successors` names, for a removed entry, the entries that replace it (the same party
@@ -554,18 +563,26 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
       });
     },
 
-    versions: (list) =>
+    versions: (list, which = "all") =>
       // No list is named with a NUL (PostgreSQL's text cannot even be asked with one): none.
       list !== undefined && list.includes("\u0000")
         ? Promise.resolve([])
-        : sql.read(async (q) =>
-            (
+        : sql.read(async (q) => {
+            const where = [
+              ...(list === undefined ? [] : ["list = ?"]),
+              ...(which === "active"
+                ? ["active = 1"]
+                : which === "unfinished"
+                  ? ["rescreen_due IS NOT NULL"]
+                  : []),
+            ];
+            return (
               await q.all<VersionDbRow>(
-                `SELECT * FROM screening_lists ${list === undefined ? "" : "WHERE list = ?"} ORDER BY list, version DESC`,
+                `SELECT * FROM screening_lists ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY list, version DESC`,
                 list === undefined ? [] : [list],
               )
-            ).map(toVersion),
-          ),
+            ).map(toVersion);
+          }),
 
     holdRescreen: (list, version, force) =>
       sql.write(async (q) => {
@@ -608,11 +625,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             ).map((r) => ({ id: r.entry_id, digest: r.digest, document: r.document })),
           ),
 
-    async record(screenings, actor) {
-      if (screenings.length === 0) return { changed: 0, resolved: 0 };
+    async record(screenings, actor, current) {
+      if (screenings.length === 0) return { changed: 0, resolved: 0, stale: [] };
       return sql.write(async (q) => {
         let changed = 0;
         let resolved = 0;
+        const stale: SubjectScreening["subject"][] = [];
         const t = now();
         await lockSubjects(
           q,
@@ -620,6 +638,12 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         );
         for (const s of screenings) {
           const { kind, id } = s.subject;
+          // Read under the subject's lock: a writer that screens the newer facts records after this.
+          const screened = kind === "principal" && current !== undefined ? s.facts : undefined;
+          if (screened !== undefined && !current?.(await storedPrincipal(q, id)).includes(screened)) {
+            stale.push(s.subject);
+            continue;
+          }
           const existing = new Map((await matchesOf(q, kind, id)).map((m) => [m.id, m]));
           const seen = new Set<string>();
           // Unknown (a caller that did not say): what the row holds, so nothing reopens for it.
@@ -706,7 +730,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           }
           await settle(q, kind, id, actor);
         }
-        return { changed, resolved };
+        return { changed, resolved, stale };
       });
     },
 
