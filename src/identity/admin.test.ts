@@ -212,6 +212,27 @@ describe("bad configurations are refused, naming the field", () => {
     expect(await t.gateway.store.principals.get("fed:de-gov:mallory")).toBeUndefined();
   });
 
+  it("an issuer or key URL holding a control character is refused at its field, nothing stored", async () => {
+    // URL parsing drops a NUL at the end, so it passed; the issuer was then every federated
+    // principal's stored issuer, which PostgreSQL's text cannot hold (each write failed there).
+    for (const [field, url] of [
+      ["issuer", "https://nul.example/\u0000"],
+      ["jwks_uri", "https://nul.example/keys\u0000"],
+    ] as const) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/g7-fvey/identity-providers", {
+        id: "nul",
+        issuer: "https://nul.example",
+        audiences: ["x"],
+        [field]: url,
+      });
+      expect(r.status, JSON.stringify(url)).toBe(400);
+      expect(JSON.stringify(r.body)).toContain(
+        `"path":"${field}","message":"expected a URL without control characters`,
+      );
+    }
+    expect(await t.gateway.store.records.get("identity-provider", "nul")).toBeUndefined();
+  });
+
   it("one provider per issuer; an unknown partner is 404", async () => {
     const body = { id: "first", issuer: "https://same.example", audiences: ["x"] };
     await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", body, 201);

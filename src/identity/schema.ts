@@ -5,6 +5,7 @@
  * the config file's bootstrap list and the OpenAPI document.
  */
 import { z } from "zod";
+import { CONTROL } from "../policy/text.js";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
 import { reasonText } from "../scheme/text.js";
 import { schemeRefusal } from "./provider-urls.js";
@@ -44,7 +45,11 @@ const keyUrl = (max: number, error?: string) =>
         return !URL.canParse(s) || schemeRefusal(s, true) === null;
       },
       { error: "expected an https URL (plain http only to a loopback address, for demos and tests)" },
-    );
+    )
+    // URL parsing drops a NUL at either end: the text kept would be the issuer tokens are matched
+    // against and every federated principal's stored issuer, which PostgreSQL's text cannot hold
+    // with a NUL (each principal's write failed there).
+    .refine((s) => !CONTROL.test(s), { error: "expected a URL without control characters" });
 
 /** A claim: a dotted path (`realm_access.roles`, `nat[0]`), or its segments (for names with dots, such as URLs). */
 const claimPath = z

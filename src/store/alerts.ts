@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { StoreError } from "./index.js";
+import { refuseNul } from "./input.js";
 
 export type AlertState = "open" | "acknowledged" | "resolved";
 export type AlertSeverity = "low" | "medium" | "high" | "critical";
@@ -224,6 +225,17 @@ export const ALERTS_DELIVERY_HEADS = `
 /** `alr_` + the time (base 36, sortable for the next century) + randomness. */
 export function alertId(at: string): string {
   return `alr_${Date.parse(at).toString(36).padStart(9, "0")}${randomBytes(5).toString("hex")}`;
+}
+
+/** A new alert's columns and its actor: refused holding a NUL, by both drivers (see nulProblems). */
+export function checkNewAlert(a: NewAlert, actor: string): void {
+  refuseNul(
+    [["dedupeKey"], a.dedupeKey],
+    [["detector"], a.detector],
+    [["subject", "kind"], a.subject.kind],
+    [["subject", "id"], a.subject.id],
+    [["actor"], actor],
+  );
 }
 
 export function newAlertRecord(a: NewAlert, actor: string): AlertRecord {

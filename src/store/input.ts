@@ -2,11 +2,106 @@
  * Checks every driver applies before writing, so that drivers agree on what they accept and a bad
  * write fails the same way everywhere: InvalidInputError with field paths, nothing written.
  */
-import { InvalidInputError, type Problem } from "../errors/index.js";
+import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
 import { parsePrincipal } from "../policy/input.js";
 import { CONTROL } from "../policy/text.js";
 import type { Principal } from "../policy/types.js";
-import type { UsageDelta } from "./index.js";
+import type { FederatedPrincipalRecord, RecordWrite, UsageDelta } from "./index.js";
+import type { ImportInput, SubjectScreening, Successor } from "./screening.js";
+
+/**
+ * The problems of the fields whose text holds a NUL (U+0000): PostgreSQL's text cannot hold one and
+ * SQLite's can, so a write with one was stored by one driver and failed by the other as a raw
+ * database error (an internal error to whoever wrote it: the CLI, a seed, another node). Every
+ * driver refuses it before asking its database, naming the field. JSON documents are not looked at:
+ * they are stored as JSON text, where a NUL is escaped.
+ */
+export function nulProblems(fields: readonly (readonly [Path, unknown])[]): Problem[] {
+  return fields
+    .filter(([, value]) => typeof value === "string" && value.includes("\u0000"))
+    .map(([path]) => ({
+      code: "nul_character",
+      path,
+      message: "expected text without a NUL character (U+0000), which the store cannot hold",
+    }));
+}
+
+/** InvalidInputError for the fields holding a NUL (see nulProblems), if any. */
+export function refuseNul(...fields: (readonly [Path, unknown])[]): void {
+  const problems = nulProblems(fields);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+}
+
+/** A change's actor (who is recorded in the audit log): refused with a NUL. */
+export const checkActor = (actor: string | undefined): void => refuseNul([["actor"], actor]);
+
+/** `records.putAll`'s writes: each id, actor and action goes into a column. */
+export function checkWrites(writes: readonly RecordWrite[]): void {
+  refuseNul(
+    ...writes.flatMap((w, i) => [
+      [[i, "collection"], w.collection] as const,
+      [[i, "id"], w.id] as const,
+      [[i, "change", "actor"], w.change.actor] as const,
+      [[i, "change", "action"], w.change.action] as const,
+    ]),
+  );
+}
+
+/** `federated.record`'s records: id, issuer and subject are columns of their own. */
+export function checkFederated(records: readonly FederatedPrincipalRecord[]): void {
+  refuseNul(
+    ...records.flatMap((r, i) => [
+      [[i, "id"], r.id] as const,
+      [[i, "issuer"], r.issuer] as const,
+      [[i, "subject"], r.subject] as const,
+    ]),
+  );
+}
+
+/** A list's import: its name, source and entries' ids and digests are columns. */
+export function checkImport(input: ImportInput, actor: string): void {
+  refuseNul(
+    [["list"], input.list],
+    [["format"], input.format],
+    [["published"], input.published],
+    [["digest"], input.digest],
+    ...input.entries.flatMap((e, i) => [
+      [["entries", i, "id"], e.id] as const,
+      [["entries", i, "digest"], e.digest] as const,
+      [["entries", i, "document"], e.document] as const,
+    ]),
+    [["actor"], actor],
+  );
+}
+
+/** Screenings to record: the subject, each match's list, entry and reason are columns. */
+export function checkScreenings(screenings: readonly SubjectScreening[], actor: string): void {
+  refuseNul(
+    ...screenings.flatMap((s, i) => [
+      [[i, "subject", "id"], s.subject.id] as const,
+      [[i, "facts"], s.facts] as const,
+      ...s.found.flatMap((f, j) =>
+        (["list", "entryId", "entryDigest", "reason"] as const).map(
+          (field) => [[i, "found", j, field], f[field]] as const,
+        ),
+      ),
+    ]),
+    [["actor"], actor],
+  );
+}
+
+/** The entries replacing removed ones: a match carried over to one is written under its id. */
+export function checkSuccessors(successors: ReadonlyMap<string, readonly Successor[]>, actor: string): void {
+  refuseNul(
+    ...[...successors].flatMap(([removed, heirs]) =>
+      heirs.flatMap((heir, j) => [
+        [["successors", removed, j, "id"], heir.id] as const,
+        [["successors", removed, j, "digest"], heir.digest] as const,
+      ]),
+    ),
+    [["actor"], actor],
+  );
+}
 
 /** The ids of partners' federated principals (`fed:<provider>:<subject>`, src/identity). */
 export const FEDERATED_ID_PREFIX = "fed:";
@@ -61,6 +156,13 @@ export function checkUsageDeltas(deltas: readonly UsageDelta[]): CheckedDelta[] 
       bad("organizationId", "expected null or a non-empty string");
     if (d.licenseId !== null && !nonEmpty(d.licenseId))
       bad("licenseId", "expected null or a non-empty string");
+    problems.push(
+      ...nulProblems(
+        (["principalId", "organizationId", "licenseId", "model"] as const).map(
+          (f) => [[i, f], d[f]] as const,
+        ),
+      ),
+    );
     for (const field of ["inputTokens", "outputTokens", "requests"] as const) {
       if (!Number.isSafeInteger(d[field]) || d[field] < 0) bad(field, "expected a non-negative integer");
     }

@@ -8,6 +8,7 @@
  */
 import type { OutboxRecord } from "./index.js";
 import { StoreError } from "./index.js";
+import { checkActor, checkImport, checkScreenings, checkSuccessors, refuseNul } from "./input.js";
 import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 
 export type SubjectKind = "principal" | "organization";
@@ -471,6 +472,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
 
   return {
     async importList(input, actor) {
+      checkImport(input, actor);
       return sql.write(async (q) => {
         // Before max(version): two imports of one list would otherwise both take the same number.
         await q.lock(`screening-list:${input.list}`);
@@ -584,8 +586,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             ).map(toVersion);
           }),
 
-    holdRescreen: (list, version, force) =>
-      sql.write(async (q) => {
+    async holdRescreen(list, version, force) {
+      // No list is named with a NUL (see versions): no rescreen of it to hold.
+      if (list.includes("\u0000")) return false;
+      return sql.write(async (q) => {
         const t = now();
         const due = new Date(Date.parse(t) + RESCREEN_HOLD_MS).toISOString();
         return (
@@ -595,10 +599,14 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             force ? [due, list, version] : [due, list, version, t],
           )) > 0
         );
-      }),
+      });
+    },
 
-    rescreened: (list, version, actor, summary) =>
-      sql.write(async (q) => {
+    async rescreened(list, version, actor, summary) {
+      checkActor(actor);
+      // No list is named with a NUL (see versions): no rescreen of it to finish.
+      if (list.includes("\u0000")) return;
+      return sql.write(async (q) => {
         if (
           (await q.run(
             "UPDATE screening_lists SET rescreen_due = NULL WHERE list = ? AND version = ? AND rescreen_due IS NOT NULL",
@@ -611,7 +619,8 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             { kind: "screening-list", id: `${list}@${version}` },
             { list, version, ...summary },
           );
-      }),
+      });
+    },
 
     entries: (list, version) =>
       list.includes("\u0000")
@@ -626,6 +635,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           ),
 
     async record(screenings, actor, current) {
+      checkScreenings(screenings, actor);
       if (screenings.length === 0) return { changed: 0, resolved: 0, stale: [] };
       return sql.write(async (q) => {
         let changed = 0;
@@ -735,7 +745,9 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
     },
 
     async resolveRemoved(list, entryIds, actor, successors = new Map()) {
-      if (entryIds.length === 0) return 0;
+      checkSuccessors(successors, actor);
+      // No list is named with a NUL (see versions): no match on it to resolve.
+      if (entryIds.length === 0 || list.includes("\u0000")) return 0;
       return sql.write(async (q) => {
         let n = 0;
         const wanted = new Set(entryIds);
@@ -837,6 +849,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           }),
 
     async review(id, outcome, reviewer, reason) {
+      refuseNul([["reviewer"], reviewer], [["reason"], reason]);
       if (id.includes("\u0000"))
         throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
       return sql.write(async (q) => {

@@ -16,6 +16,7 @@ import {
 } from "./index.js";
 import { parseApiKey, verifySecret } from "./keys.js";
 import { alertSuite } from "./alerts-suite.js";
+import { nulSuite } from "./nul-suite.js";
 
 /** Every field set, nested objects, nulls, a non-alphabetical key order: all must survive. */
 const FULL: Principal = {
@@ -664,6 +665,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
     });
 
     describe("alerts", () => alertSuite(() => store));
+    describe("writes holding a NUL", () => nulSuite(() => store));
 
     describe("audit outbox", () => {
       it("every change records who did what, in the change's transaction, in order", async () => {

@@ -9,6 +9,7 @@ import type * as CountriesLib from "i18n-iso-countries";
 import { parse, CsvError } from "csv-parse/sync";
 import { InvalidInputError } from "../../errors/index.js";
 import { instantOf, isCalendarDate } from "../../policy/dates.js";
+import { CONTROL } from "../../policy/text.js";
 import type { ListEntry } from "../types.js";
 
 /** A list file as given: its name (for messages and format detection) and its bytes. */
@@ -35,6 +36,22 @@ export function refuse(
       message,
     },
   ]);
+}
+
+/**
+ * An id or name the file gives, refused with a control character: shown in every table, and a NUL
+ * is text PostgreSQL cannot hold (the import failed there as an internal error, and was stored by
+ * SQLite).
+ */
+export function withoutControls(
+  file: string,
+  line: number | undefined,
+  field: string,
+  what: string,
+  text: string,
+) {
+  if (CONTROL.test(text))
+    refuse(file, line, field, `expected ${what} without control characters, found ${JSON.stringify(text)}`);
 }
 
 /** Strict UTF-8 (a BOM is dropped): a broken encoding is refused with the line it is on. */

@@ -14,6 +14,7 @@ import {
   sha256,
   tidy,
   type InputFile,
+  withoutControls,
 } from "./common.js";
 
 const REQUIRED = ["source", "name", "type", "programs", "addresses", "alt_names"] as const;
@@ -81,6 +82,8 @@ export function loadCsl(file: InputFile): {
     const name = get("name");
     if (name === "") refuse(file.name, r.line, "name", "the name is empty");
     const source = get("source");
+    for (const column of ["_id", "entity_number"] as const)
+      withoutControls(file.name, r.line, column, "an id", get(column));
     // Stable ids across versions: the row's own id, else the source's entity number, else a digest.
     let id = get("_id") || (get("entity_number") ? `${sourceCode(source)}-${get("entity_number")}` : "");
     if (id === "") id = sha256(source, "\0", name, "\0", get("start_date")).slice(0, 16);

@@ -5,7 +5,15 @@
  */
 import { isCalendarDate } from "../../policy/dates.js";
 import type { EntityType, ListEntry } from "../types.js";
-import { birthDates, countryOrText, decode, refuse, tidy, type InputFile } from "./common.js";
+import {
+  birthDates,
+  countryOrText,
+  decode,
+  refuse,
+  tidy,
+  withoutControls,
+  type InputFile,
+} from "./common.js";
 
 const SCHEMA_TYPE: Readonly<Record<string, EntityType>> = {
   Person: "person",
@@ -41,6 +49,7 @@ export function loadFtm(file: InputFile): { list: string; entries: ListEntry[]; 
     }
     if (typeof e !== "object" || e === null) refuse(file.name, line, "(json)", "expected a JSON object");
     if (typeof e.id !== "string" || e.id === "") refuse(file.name, line, "id", "expected the entity's id");
+    withoutControls(file.name, line, "id", "the entity's id", e.id);
     const first = seen.get(e.id);
     if (first !== undefined)
       refuse(file.name, line, "id", `entity ${e.id} is listed twice (first on line ${first})`);
@@ -61,8 +70,10 @@ export function loadFtm(file: InputFile): { list: string; entries: ListEntry[]; 
     };
     const names = prop("name");
     if (names.length === 0) refuse(file.name, line, "properties.name", `entity ${e.id} has no name`);
-    if (dataset === null && Array.isArray(e.datasets) && typeof e.datasets[0] === "string")
+    if (dataset === null && Array.isArray(e.datasets) && typeof e.datasets[0] === "string") {
+      withoutControls(file.name, line, "datasets", "a list name", e.datasets[0]);
       dataset = e.datasets[0];
+    }
     if (
       typeof e.last_change === "string" &&
       isCalendarDate(e.last_change) &&

@@ -5,7 +5,7 @@
  */
 import { InvalidInputError } from "../../errors/index.js";
 import { LIST_FORMATS, listTooLarge, type ListEntry, type ListFormat, type ParsedList } from "../types.js";
-import { digestFiles, inForceAt, refuse, sha256, type InputFile } from "./common.js";
+import { digestFiles, inForceAt, refuse, sha256, withoutControls, type InputFile } from "./common.js";
 import { loadCsl } from "./csl.js";
 import { loadDpl } from "./dpl.js";
 import { loadFtm } from "./ftm.js";
@@ -94,6 +94,9 @@ export function loadList(files: readonly InputFile[], options: LoadOptions = {})
       first.name,
       `${loaded.entries.length} entries, more than the ${options.maxEntries} a list may hold (screening.max_list_entries)`,
     );
+  // Whatever the format (the loaders that know the line have said it already), and a name given.
+  withoutControls(first.name, undefined, "list", "a list name", options.list ?? loaded.list);
+  for (const e of loaded.entries) withoutControls(first.name, undefined, "id", "an entry id", e.id);
   const { asOf } = options;
   const through = loaded.inForceThrough;
   const expired =

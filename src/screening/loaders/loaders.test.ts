@@ -359,6 +359,24 @@ describe("malformed lists are refused with file, line and field", () => {
     expect(ftm).toMatchObject({ file: "x.jsonl", line: 2, path: ["id"] });
     expect(ftm!.message).toContain("entity a is listed twice (first on line 1)");
   });
+  it("an entry id or list name with a control character (a NUL no store can hold), naming the line", () => {
+    const entity = (over: string) => `{"id":"a","schema":"Person","properties":{"name":["A"]}${over}}`;
+    const ftmId = refusal(() => loadList([text("x.jsonl", `${entity(',"id":"a\\u0000b"')}\n`)]));
+    expect(ftmId).toMatchObject({ file: "x.jsonl", line: 1, path: ["id"] });
+    expect(ftmId!.message).toBe('expected the entity\'s id without control characters, found "a\\u0000b"');
+    const dataset = refusal(() => loadList([text("x.jsonl", `${entity(',"datasets":["eu\\u0000"]')}\n`)]));
+    expect(dataset).toMatchObject({ file: "x.jsonl", line: 1, path: ["datasets"] });
+    const csl = [
+      "_id,source,name,type,programs,addresses,alt_names",
+      "a\u0000b,Entity List (EL) - Bureau of Industry and Security,A CO,,,,",
+      "",
+    ];
+    const cslId = refusal(() => loadList([text("csl.csv", csl.join("\n"))], { format: "csl-csv" }));
+    expect(cslId).toMatchObject({ file: "csl.csv", line: 2, path: ["_id"] });
+    // Any format, and a name given with the file (the CLI's --list).
+    const named = refusal(() => loadList([text("x.jsonl", `${entity("")}\n`)], { list: "eu\u0000" }));
+    expect(named).toMatchObject({ code: "invalid_list", path: ["list"] });
+  });
   it("an FtM schema named like an Object member is an unknown schema, skipped", () => {
     const lines = ["constructor", "hasOwnProperty", "__proto__", "Person"].map(
       (schema, i) => `{"id":"e${i}","schema":"${schema}","properties":{"name":["N${i}"]}}`,

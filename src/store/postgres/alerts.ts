@@ -6,6 +6,7 @@
 import type pg from "pg";
 import {
   ALERT_ACTION,
+  checkNewAlert,
   claimed,
   deliveredAt,
   DELIVERY_ORDER,
@@ -20,6 +21,7 @@ import {
   type AlertStore,
   withPlaceholders,
 } from "../alerts.js";
+import { checkActor } from "../input.js";
 import { audited, storable } from "./queries.js";
 
 type Tx = <T>(fn: (db: pg.PoolClient) => Promise<T>) => Promise<T>;
@@ -98,8 +100,9 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     });
   };
   return {
-    raise: (n, actor) =>
-      tx(async (db) => {
+    raise: async (n, actor) => {
+      checkNewAlert(n, actor);
+      return tx(async (db) => {
         const a = newAlertRecord(n, actor);
         let held: 1 | null = null;
         if (a.delivery.state === "pending") {
@@ -143,7 +146,8 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
           evidence: a.evidence,
         });
         return { alert: a, created: true };
-      }),
+      });
+    },
     get: async (id) => {
       const db = pool();
       return storable(id)
@@ -179,13 +183,16 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
           )
         ).rows,
       ),
-    transition: (id, to, actor, note) =>
-      change(id, async (db, a) => {
+    transition: async (id, to, actor, note) => {
+      checkActor(actor);
+      return change(id, async (db, a) => {
         const next = transitioned(a, to, actor, note, new Date().toISOString());
         await audit(db, actor, ALERT_ACTION[to], id, { from: a.state, to, note });
         return next;
-      }),
+      });
+    },
     respond: async (id, response, actor) => {
+      checkActor(actor);
       await change(id, async (db, a) => {
         if (a.response !== null) return null; // answered already (by another node's retry)
         await audit(db, actor, "alert.respond", id, {

@@ -10,7 +10,14 @@
 import pg from "pg";
 import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
-import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
+import {
+  checkActor,
+  checkFederated,
+  checkLabel,
+  checkUsageDeltas,
+  checkWrites,
+  principalDocument,
+} from "../input.js";
 import { generateApiKey, isKeyId } from "../keys.js";
 import {
   StoreError,
@@ -385,6 +392,7 @@ export class PostgresStore implements Store {
   readonly principals = {
     put: async (p: Principal, actor?: string): Promise<{ created: boolean }> => {
       const { id, json } = principalDocument(p);
+      checkActor(actor);
       return this.#tx(async (db) => {
         const created = await q.putPrincipal(db, p, json, now());
         const details = { created, principal: JSON.parse(json) as unknown };
@@ -399,6 +407,7 @@ export class PostgresStore implements Store {
     list: async (): Promise<Principal[]> => q.listPrincipals(this.#live()),
     page: async (query: PrincipalQuery): Promise<Principal[]> => q.pagePrincipals(this.#live(), query),
     remove: async (id: string, actor?: string): Promise<boolean> => {
+      checkActor(actor);
       this.#live();
       if (!q.storable(id)) return false;
       return this.#tx(async (db) => {
@@ -417,6 +426,7 @@ export class PostgresStore implements Store {
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }> => {
       const checkedLabel = checkLabel(label);
+      checkActor(actor);
       this.#live();
       if (!q.storable(principalId))
         throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
@@ -442,6 +452,7 @@ export class PostgresStore implements Store {
       actor?: string,
       details?: Readonly<Record<string, unknown>>,
     ): Promise<boolean> => {
+      checkActor(actor);
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
@@ -489,8 +500,9 @@ export class PostgresStore implements Store {
       (
         await this.records.putAll([{ collection, id, document, expectedRevision, change }], guards)
       )[0] as StoredRecord<T>,
-    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> =>
-      this.#tx(async (db) => {
+    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> => {
+      checkWrites(writes);
+      return this.#tx(async (db) => {
         // Each guarded record is read FOR SHARE: a writer changing it waits for this to commit, and
         // this waits for one that has changed it (then sees its revision). Guarded and written
         // records are locked in one pass in (collection, id) order, a guard before a write of the
@@ -516,10 +528,13 @@ export class PostgresStore implements Store {
         for (const step of steps) {
           if (step.guard !== null && "record" in step.guard) {
             const { record } = step.guard;
-            const { rows } = await db.query<{ revision: number }>(
-              "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
-              [record.collection, record.id],
-            );
+            // No stored id holds a NUL (PostgreSQL's text cannot): such a record does not exist.
+            const { rows } = !q.storable(record.id)
+              ? { rows: [] }
+              : await db.query<{ revision: number }>(
+                  "SELECT revision FROM records WHERE collection = $1 AND id = $2 FOR SHARE",
+                  [record.collection, record.id],
+                );
             if ((rows[0]?.revision ?? 0) !== record.revision) throw guardConflict(step.guard);
             continue;
           }
@@ -557,11 +572,13 @@ export class PostgresStore implements Store {
           })),
         );
         return stored as StoredRecord[];
-      }),
+      });
+    },
   };
 
   readonly federated = {
     record: async (records: readonly FederatedPrincipalRecord[]): Promise<void> => {
+      checkFederated(records);
       const pool = this.#live();
       if (records.length > 0) await q.recordFederated(pool, records);
     },

@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3";
 import {
   ALERT_ACTION,
+  checkNewAlert,
   claimed,
   deliveredAt,
   DELIVERY_ORDER,
@@ -15,6 +16,7 @@ import {
   type AlertStore,
   withPlaceholders,
 } from "../alerts.js";
+import { checkActor } from "../input.js";
 
 const named = (sql: string) => withPlaceholders(sql, (name) => `@${name}`);
 
@@ -69,8 +71,9 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     });
 
   return {
-    raise: async (n, actor) =>
-      tx(() => {
+    raise: async (n, actor) => {
+      checkNewAlert(n, actor);
+      return tx(() => {
         const a = newAlertRecord(n, actor);
         const subject = { kind: a.subject.kind, id: a.subject.id };
         // Held behind the alert of its subject being delivered, if there is one (see DELIVERY_ORDER);
@@ -104,7 +107,8 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
           evidence: a.evidence,
         });
         return { alert: a, created: true };
-      }),
+      });
+    },
     get: async (id) => {
       live();
       return parse(s.get.get(id));
@@ -127,13 +131,16 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
       live();
       return s.pending.all(after ?? "", limit).map((r) => parse(r) as AlertRecord);
     },
-    transition: async (id, to, actor, note) =>
-      change(id, (a) => {
+    transition: async (id, to, actor, note) => {
+      checkActor(actor);
+      return change(id, (a) => {
         const next = transitioned(a, to, actor, note, new Date().toISOString());
         audit(actor, ALERT_ACTION[to], id, { from: a.state, to, note });
         return next;
-      }),
+      });
+    },
     respond: async (id, response, actor) => {
+      checkActor(actor);
       change(id, (a) => {
         if (a.response !== null) return null; // answered already (by another node's retry)
         const at = new Date().toISOString();

@@ -7,7 +7,14 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SetupError } from "../../errors/index.js";
 import type { Principal } from "../../policy/types.js";
-import { checkLabel, checkUsageDeltas, principalDocument } from "../input.js";
+import {
+  checkActor,
+  checkFederated,
+  checkLabel,
+  checkUsageDeltas,
+  checkWrites,
+  principalDocument,
+} from "../input.js";
 import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
 import {
   StoreError,
@@ -348,6 +355,7 @@ export class SqliteStore implements Store {
   readonly principals = {
     put: async (p: Principal, actor?: string): Promise<{ created: boolean }> => {
       const { id, json } = principalDocument(p);
+      checkActor(actor);
       return this.#tx("write", (sql) => {
         const created = sql.principalExists.get(id) === undefined;
         const now = this.#now();
@@ -382,14 +390,16 @@ export class SqliteStore implements Store {
         .all(...params, query.limit)
         .map(parseDocument);
     },
-    remove: async (id: string, actor?: string): Promise<boolean> =>
-      this.#tx("write", (sql) => {
+    remove: async (id: string, actor?: string): Promise<boolean> => {
+      checkActor(actor);
+      return this.#tx("write", (sql) => {
         // The keys go too (ON DELETE CASCADE): a key must not outlive the principal it speaks for.
         if (sql.principalDelete.run(id).changes === 0) return false;
         sql.bump.run();
         this.#record(sql, actor, "principal.remove", { kind: "principal", id });
         return true;
-      }),
+      });
+    },
   };
 
   readonly keys = {
@@ -399,6 +409,7 @@ export class SqliteStore implements Store {
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }> => {
       const checkedLabel = checkLabel(label);
+      checkActor(actor);
       return this.#tx("write", (sql) => {
         if (sql.principalExists.get(principalId) === undefined)
           throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
@@ -431,6 +442,7 @@ export class SqliteStore implements Store {
       actor?: string,
       details?: Readonly<Record<string, unknown>>,
     ): Promise<boolean> => {
+      checkActor(actor);
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
       if (!isKeyId(id)) return false;
@@ -493,8 +505,9 @@ export class SqliteStore implements Store {
       (
         await this.records.putAll([{ collection, id, document, expectedRevision, change }], guards)
       )[0] as StoredRecord<T>,
-    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> =>
-      this.#tx("write", (sql) => {
+    putAll: async (writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]> => {
+      checkWrites(writes);
+      return this.#tx("write", (sql) => {
         for (const guard of guardList(guards)) {
           const holds =
             "record" in guard
@@ -525,11 +538,13 @@ export class SqliteStore implements Store {
           );
           return toStored(sql.recordGet.get(w.collection, w.id) as RecordRow);
         });
-      }),
+      });
+    },
   };
 
   readonly federated = {
     record: async (records: readonly FederatedPrincipalRecord[]): Promise<void> => {
+      checkFederated(records);
       if (records.length === 0) return void this.#live();
       this.#tx("write", (sql) => {
         for (const r of records) {
