@@ -19,7 +19,7 @@ import {
   SCREENING_RESOLVED_CONFIRMATION,
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
-} from "../screening.js";
+} from "../screening-schema.js";
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 
