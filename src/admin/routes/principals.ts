@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ClearanceError } from "../../errors/index.js";
 import { keyCreation } from "../../control/schemas.js";
 import { organizationIdOf, principalSchema } from "../../policy/index.js";
+import { caseFold } from "../../store/fold.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { principalSubject } from "../../screening/subjects.js";
 import { answer, reloadAfter } from "../in-force.js";
@@ -30,13 +31,13 @@ export const principalRoutes = [
         .describe("principals whose id, or name, starts with it (letter case aside)"),
     }),
     async handle({ deps, query }) {
-      const prefix = query.prefix?.toLowerCase();
+      const prefix = query.prefix === undefined ? undefined : caseFold(query.prefix);
       const all = (await deps.store.principals.list()).filter(
         (p) =>
           (query.organization === undefined || organizationIdOf(p.organization) === query.organization) &&
           (prefix === undefined ||
-            p.id.toLowerCase().startsWith(prefix) ||
-            (p.name ?? "").toLowerCase().startsWith(prefix)),
+            caseFold(p.id).startsWith(prefix) ||
+            caseFold(p.name ?? "").startsWith(prefix)),
       );
       return paginate(all, query.limit, query.cursor);
     },
