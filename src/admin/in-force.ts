@@ -5,7 +5,9 @@
  * force at the next successful reload here and at the next poll elsewhere), so the answer stays a
  * success, but it must not read as "in force now" (a revoked key still let through, say).
  */
-import { notYetInForce, type InForceScope, type NotYetInForce } from "../control/in-force.js";
+import { activePointer, notYetInForce, type InForceScope, type NotYetInForce } from "../control/in-force.js";
+import type { ControlState } from "../control/state.js";
+import { ClearanceError } from "../errors/index.js";
 import type { AdminDeps } from "./deps.js";
 
 /** A change the store has committed, as `reloadAfter` marked it. */
@@ -44,4 +46,34 @@ export function answer<T extends object>(
     reloads.failure(),
   );
   return pending === null ? body : { ...body, not_yet_in_force: pending };
+}
+
+/**
+ * This node's state, once its active scheme version is the store's: a what-if, an activation's
+ * impact or a version's diff describes a change from the version an activation would replace, not
+ * from this node's snapshot a moment behind (another node activated meanwhile). A node behind
+ * reloads first; one that still cannot take the store's version in refuses (`snapshot_behind`).
+ */
+export async function inStepWithStore(deps: AdminDeps): Promise<ControlState> {
+  const stored = (await activePointer(deps.store)).document.version;
+  if (deps.state().active.document.version === stored) return deps.state();
+  await deps.changed();
+  const state = deps.state();
+  const now = (await activePointer(deps.store)).document.version;
+  const mine = state.active.document.version;
+  if (mine === now) return state;
+  const failure = deps.reloads?.failure() ?? null;
+  const why =
+    state.reloadFailure !== undefined
+      ? ` (the policy could not be loaded: ${state.reloadFailure})`
+      : failure !== null
+        ? ` (${failure.code}: ${failure.message})`
+        : "";
+  throw new ClearanceError(
+    "conflict",
+    "snapshot_behind",
+    `this node's policy is of scheme version ${mine}, but the store's active version is ${now} and ` +
+      `this node could not reload it${why}: what is measured against the version in force here would ` +
+      "not describe the change; try again (see /readyz)",
+  );
 }

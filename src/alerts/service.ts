@@ -152,6 +152,13 @@ interface Told {
 const spikeOf = (a: { readonly detector: string; readonly subject: Draft["subject"] }) =>
   `${a.detector}:${a.subject.kind}:${a.subject.id}`;
 
+/** A suspension this node took: `mark` when its response is its own and revoked or blocked something. */
+interface Answered {
+  readonly alert: AlertRecord;
+  readonly actor: string;
+  readonly mark?: number;
+}
+
 export class AlertService {
   private readonly detectors: Detectors;
   private feed: SightingFeed | null = null;
@@ -483,19 +490,20 @@ export class AlertService {
     const before = now.getTime() - RESPONSE_GRACE_MS;
     const suspending = new Set<string>(DETECTORS.filter((d) => responseOf(this.o.config, d) === "suspend"));
     if (suspending.size === 0) return;
-    let answered = false;
+    const answered: Answered[] = [];
     let after: string | null = null;
     for (;;) {
       const page = await this.o.store.alerts.pendingResponses(after, RESPONSE_PAGE);
       for (const a of page) {
         // Switched back to notify since: the operator no longer wants it suspended.
         if (!suspending.has(a.detector) || Date.parse(a.raised_at) > before) continue;
-        if (await this.respond(a, `detector:${a.detector}`)) answered = true;
+        const done = await this.respond(a, `detector:${a.detector}`);
+        if (done !== null) answered.push(done);
       }
       if (page.length < RESPONSE_PAGE) break;
       after = page.at(-1)?.id ?? null;
     }
-    if (answered) await this.o.changed();
+    if (answered.length > 0) await this.reloadAfter(answered);
   }
 
   async close(): Promise<void> {
@@ -555,9 +563,35 @@ export class AlertService {
     );
     if (!created) return; // another node (or an earlier check) raised it
     this.o.metrics?.alertsRaised.labels(d.detector, d.severity).inc();
-    if (alert.intended_response === "suspend") await this.respond(alert, actor);
-    await this.o.changed();
+    const answered = alert.intended_response === "suspend" ? await this.respond(alert, actor) : null;
+    // One reload takes in the alert and its suspension, and drains both into the audit log.
+    await this.reloadAfter(answered === null ? [] : [answered]);
     this.webhook?.kick();
+  }
+
+  /**
+   * Reloads after alerts were raised or answered; then a suspension this node has not taken in (its
+   * reload failed) says so in its response (`not_yet_in_force`, as an admin change's answer does):
+   * it stands, and takes effect here at the next successful reload, elsewhere at the next poll. The
+   * response itself was recorded before the reload, which may be slow or hang: recorded only after
+   * it, other nodes' retries suspended again meanwhile and theirs ("no active API key") stood.
+   */
+  private async reloadAfter(answered: readonly Answered[]): Promise<void> {
+    // A failed drain of the audit log must not keep a suspension from being told not in force.
+    await this.o.changed().catch((err: unknown) => this.failed(err));
+    const reloads = this.o.reloads;
+    if (reloads === undefined) return;
+    for (const { alert, actor, mark } of answered) {
+      if (mark === undefined) continue;
+      const pending = notYetInForce(
+        `alert ${alert.id}'s suspension`,
+        reloads.holds(mark, "records"),
+        undefined,
+        "records",
+        reloads.failure(),
+      );
+      if (pending !== null) await this.o.store.alerts.responseNotInForce(alert.id, pending, actor);
+    }
   }
 
   /**
@@ -575,17 +609,16 @@ export class AlertService {
     }
   }
 
-  /** Suspends, counting a failure (left for the next retry round); true when done. */
-  private async respond(a: AlertRecord, actor: string): Promise<boolean> {
-    if (this.answering.has(a.id)) return false;
+  /** Suspends, counting a failure (left for the next retry round, null then). */
+  private async respond(a: AlertRecord, actor: string): Promise<Answered | null> {
+    if (this.answering.has(a.id)) return null;
     this.answering.add(a.id);
     try {
-      await this.suspend(a, actor);
-      return true;
+      return await this.suspend(a, actor);
     } catch (err) {
       this.o.metrics?.alertResponseFailures.labels(a.detector).inc();
       this.o.onError(err);
-      return false;
+      return null;
     } finally {
       this.answering.delete(a.id);
     }
@@ -597,16 +630,23 @@ export class AlertService {
    * federated principal is suspended through identity's hook. Each is an admin act by the detector,
    * with the alert as its reason, so the audit log shows why access stopped.
    */
-  private async suspend(a: AlertRecord, actor: string): Promise<void> {
+  private async suspend(a: AlertRecord, actor: string): Promise<Answered> {
     const reason = { alert: a.id, detector: a.detector, reason: a.summary };
     const done: string[] = [];
-    const credential = (id: string) => {
-      if (id.startsWith("principal:")) return this.suspendFederated(id.slice("principal:".length), a, done);
-      if (!isKeyId(id))
-        return Promise.resolve(done.push(`credential ${id} is not an API key: not suspended`));
-      return this.o.store.keys
-        .revoke(id, actor, reason)
-        .then((ok) => done.push(ok ? `key ${id} revoked` : `key ${id} unknown`));
+    // Whether a key was revoked or a principal blocked: only then is there anything to put in force.
+    let suspended = false;
+    const credential = async (id: string) => {
+      if (id.startsWith("principal:")) {
+        suspended = (await this.suspendFederated(id.slice("principal:".length), a, done)) || suspended;
+        return;
+      }
+      if (!isKeyId(id)) {
+        done.push(`credential ${id} is not an API key: not suspended`);
+        return;
+      }
+      const ok = await this.o.store.keys.revoke(id, actor, reason);
+      suspended ||= ok;
+      done.push(ok ? `key ${id} revoked` : `key ${id} unknown`);
     };
     if (a.subject.kind === "key") await credential(a.subject.id);
     else if (a.subject.kind === "principal") {
@@ -616,48 +656,31 @@ export class AlertService {
         if (had(k)) await credential(k.id);
         else done.push(`key ${k.id} issued after the alert: not revoked`);
       }
-      if (this.o.suspendPrincipal !== undefined) await this.suspendFederated(a.subject.id, a, done);
+      if (this.o.suspendPrincipal !== undefined)
+        suspended = (await this.suspendFederated(a.subject.id, a, done)) || suspended;
       if (done.length === 0) done.push(`${a.subject.id} has no active API key`);
     } else done.push(`a ${a.subject.kind} is not suspended automatically: notified only`);
-    await this.recordResponse(a, done.join("; "), actor);
+    // Taken once the suspension is stored: a reload begun from then on takes it in (see reloadAfter).
+    const mark = suspended ? this.o.reloads?.mark() : undefined;
+    // Recorded at once, as other nodes' retries look for alerts without a response.
+    const recorded = await this.o.store.alerts.respond(
+      a.id,
+      { action: "suspend", result: done.join("; ") },
+      actor,
+    );
+    // Another node's response stands: this node says nothing more of it.
+    return { alert: a, actor, ...(recorded && mark !== undefined ? { mark } : {}) };
   }
 
-  /**
-   * Records the suspension with its alert once this node has reloaded after it: when that reload
-   * failed, the response says the suspension is not yet in force here (`not_yet_in_force`, as an
-   * admin change's answer does) — it stands, and takes effect here at the next successful reload,
-   * elsewhere at the next poll. (Before, only /readyz and the log said so: the alert read as done.)
-   */
-  private async recordResponse(a: AlertRecord, result: string, actor: string): Promise<void> {
-    const reloads = this.o.reloads;
-    const mark = reloads?.mark();
-    // A failed drain of the audit log must not keep the response from being recorded (it was not).
-    await this.o.changed().catch((err: unknown) => this.failed(err));
-    const pending =
-      reloads === undefined || mark === undefined
-        ? null
-        : notYetInForce(
-            `alert ${a.id}'s suspension`,
-            reloads.holds(mark, "records"),
-            undefined,
-            "records",
-            reloads.failure(),
-          );
-    const response = {
-      action: "suspend",
-      result,
-      ...(pending === null ? {} : { not_yet_in_force: pending }),
-    };
-    await this.o.store.alerts.respond(a.id, response, actor);
-  }
-
-  private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<void> {
+  /** True when the principal was blocked. */
+  private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<boolean> {
     if (this.o.suspendPrincipal === undefined) {
       done.push(`federated principal ${principal}: no suspension hook configured, notified only`);
-      return;
+      return false;
     }
     // An empty answer: not the hook's kind of principal (one with API keys only), nothing to say.
     const result = await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector });
     if (result !== "") done.push(result);
+    return result !== "";
   }
 }

@@ -189,6 +189,14 @@ async function everyChange(store: Store): Promise<void> {
     { action: "suspend", result: `key ${phone.record.id} revoked; maria.k has no other key` },
     "detector:impossible-travel",
   );
+  await store.alerts.responseNotInForce(
+    travel.alert.id,
+    {
+      code: "reload_failed",
+      message: `alert ${travel.alert.id}'s suspension is not yet in force on this node`,
+    },
+    "detector:impossible-travel",
+  );
   await store.alerts.transition(travel.alert.id, "acknowledged", "officer", "called Maria Kowalska");
   await store.alerts.transition(travel.alert.id, "resolved", "officer", "she was travelling");
   await setBlock(store, FEDERATED, true, `alert ${sharing.alert.id}`, "detector:key-sharing", now, {
@@ -299,6 +307,7 @@ for (const driver of DRIVERS) {
         "alert.acknowledge",
         "alert.resolve",
         "alert.respond",
+        "alert.not_in_force",
         "federated-principal.block",
         "federated-principal.unblock",
       ])

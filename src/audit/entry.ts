@@ -329,6 +329,11 @@ export const ADMIN_PERSONS: Readonly<Record<string, Withhold>> = {
     if (aboutPerson(c.details.subject)) fns.result = textDigest(p);
     return { object: c.object, details: mapDetails(c.details, fns) };
   },
+  // {not_yet_in_force: {code, message}, detector, subject}: the message names the alert only.
+  "alert.not_in_force": (c, p) => ({
+    object: c.object,
+    details: mapDetails(c.details, { subject: subject(p) }),
+  }),
   // object: {kind: "principal-block", id: the federated principal}; details {reason, alert?}.
   "federated-principal.block": federatedBlock,
   "federated-principal.unblock": federatedBlock,

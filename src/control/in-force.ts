@@ -27,11 +27,17 @@ export interface StorePolicy {
   readonly licenses: readonly StoredRecord<LicenseRecord>[];
 }
 
-/** `cached`: a state whose parsed version is reused when it is the store's active one. */
-export async function storePolicy(store: Store, cached?: ControlState): Promise<StorePolicy> {
+/** The store's pointer to its active scheme version, as it is now. */
+export async function activePointer(store: Store): Promise<StoredRecord<ActiveScheme>> {
   const pointer = await store.records.get<ActiveScheme>(ACTIVE_SCHEME.collection, ACTIVE_SCHEME.id);
   if (pointer === undefined)
     throw new ClearanceError("unavailable", "no_active_scheme", "the store has no active scheme version");
+  return pointer;
+}
+
+/** `cached`: a state whose parsed version is reused when it is the store's active one. */
+export async function storePolicy(store: Store, cached?: ControlState): Promise<StorePolicy> {
+  const pointer = await activePointer(store);
   const version = pointer.document.version;
   let scheme: SchemeFile;
   if (cached !== undefined && cached.active.document.version === version) scheme = cached.base.source;

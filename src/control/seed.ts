@@ -62,6 +62,8 @@ export interface ActivateOptions {
   readonly reason?: string;
   /** The impact the activation was shown (its what-if digest and counts), for the record. */
   readonly impact?: Readonly<Record<string, unknown>>;
+  /** The active version `impact` was measured against: refused if it is no longer the active one. */
+  readonly replacing?: number;
   /**
    * The operator's own scheme file at start-up (seedFromFile): its licenses are taken with their
    * status. Otherwise (the admin API) only pending applications may be brought, under `actor`.
@@ -191,7 +193,7 @@ export async function activateVersion(
   now: string,
   options: ActivateOptions = {},
 ): Promise<void> {
-  const { reason, impact, operatorFile = false } = options;
+  const { reason, impact, replacing, operatorFile = false } = options;
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
   const scheme = parseVersionToActivate(record.document.text, `scheme version ${version}`);
@@ -202,6 +204,13 @@ export async function activateVersion(
     store.records.list<LicenseRecord>("license"),
     store.records.get<ActiveScheme>("setting", "active-scheme"),
   ]);
+  if (replacing !== undefined && current?.document.version !== replacing)
+    throw new ClearanceError(
+      "conflict",
+      "what_if_changed",
+      `scheme version ${current?.document.version ?? "none"} was activated while the impact of version ` +
+        `${version} was measured against version ${replacing}: review its impact again, then activate`,
+    );
   if (!operatorFile) refuseLicensesOutsideWorkflow(scheme, new Set(licenses.map((r) => r.id)), version);
   refuseMisfits(
     versionMisfits(

@@ -316,10 +316,36 @@ export function alertSuite(store: () => Store): void {
     expect(await pending()).toEqual([waiting.id]);
     expect((await s.alerts.pendingResponses(waiting.id, 10)).length).toBe(0);
     // A second answer (another node's retry) changes nothing and is not audited again.
-    await s.alerts.respond(answered.id, { action: "suspend", result: "key k1 unknown" }, "detector:d");
+    expect(
+      await s.alerts.respond(answered.id, { action: "suspend", result: "key k1 unknown" }, "detector:d"),
+    ).toBe(false);
     expect((await s.alerts.get(answered.id))?.response?.result).toBe("key k1 revoked");
     const responds = (await s.outbox.list(0, 100)).filter((r) => r.action === "alert.respond");
     expect(responds).toHaveLength(1);
+  });
+
+  it("a recorded response is told later that it is not yet in force on the node that took it, once", async () => {
+    const s = store();
+    const a = (await s.alerts.raise(alert({ dedupeKey: "not-in-force", response: "suspend" }), "d")).alert;
+    const pending = { code: "reload_failed", message: "not yet in force on this node" };
+    // No response yet: nothing to add to.
+    await s.alerts.responseNotInForce(a.id, pending, "detector:d");
+    expect((await s.alerts.get(a.id))?.response).toBeNull();
+    expect(await s.alerts.respond(a.id, { action: "suspend", result: "key k1 revoked" }, "detector:d")).toBe(
+      true,
+    );
+    await s.alerts.responseNotInForce(a.id, pending, "detector:d");
+    await s.alerts.responseNotInForce(a.id, { ...pending, message: "again" }, "detector:d");
+    expect((await s.alerts.get(a.id))?.response).toMatchObject({
+      action: "suspend",
+      result: "key k1 revoked",
+      not_yet_in_force: pending,
+    });
+    const told = (await s.outbox.list(0, 1000)).filter(
+      (r) => r.action === "alert.not_in_force" && r.object.id === a.id,
+    );
+    expect(told).toHaveLength(1);
+    expect(told[0]?.details).toMatchObject({ not_yet_in_force: pending, detector: a.detector });
   });
 }
 

@@ -133,8 +133,21 @@ export interface AlertStore {
     actor: string,
     note: string | null,
   ): Promise<AlertRecord | undefined>;
-  /** Records the automatic response taken, unless one is recorded already (another node's). */
-  respond(id: string, response: AlertResponse, actor: string): Promise<void>;
+  /**
+   * Records the automatic response taken, unless one is recorded already (another node's): true
+   * when this call recorded it.
+   */
+  respond(id: string, response: AlertResponse, actor: string): Promise<boolean>;
+  /**
+   * Adds to a recorded response that the node which took it has not put it in force yet (its reload
+   * after it failed), audited as `alert.not_in_force`; nothing when no response is recorded or it
+   * says so already. Separate from `respond`: the response is recorded at once, this only later.
+   */
+  responseNotInForce(
+    id: string,
+    notInForce: NonNullable<AlertResponse["not_yet_in_force"]>,
+    actor: string,
+  ): Promise<void>;
   /**
    * Claims up to `limit` alerts due for delivery at `now`, until `leaseUntil`: of each subject, one
    * alert at a time (DELIVERY_ORDER), so a receiver gets one subject's alerts in the order raised,

@@ -1,11 +1,12 @@
 /**
  * What the principals list is filtered by, as columns beside the document (both drivers): the
- * organization's id, and the id and name folded to lower case by JavaScript. Folded here rather than
+ * organization's id, and the id and name case-folded by JavaScript (`caseFold`). Folded here rather than
  * by SQL's lower(): SQLite's folds ASCII only and PostgreSQL's follows the database's locale, and the
  * admin API's "letter case aside" was JavaScript's before the filter moved into the store.
  */
 import type { Principal } from "../policy/types.js";
 import { organizationIdOf } from "../policy/index.js";
+import { caseFold } from "./fold.js";
 
 /** One page of principals, ordered by id (code point order, as the id columns sort). */
 export interface PrincipalQuery {
@@ -19,7 +20,8 @@ export interface PrincipalQuery {
   readonly prefix?: string;
 }
 
-export const fold = (text: string): string => text.toLowerCase();
+/** Letter case aside, fully (ß as ss, any sigma as σ): see fold.ts. */
+export const fold = caseFold;
 
 /** The filter columns' values for a principal, in column order. */
 export function searchColumns(p: Principal): [organization: string | null, id: string, name: string | null] {

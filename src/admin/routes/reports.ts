@@ -17,6 +17,7 @@ import { parsePeriod } from "../../report/period.js";
 import { candidateOf, renderWhatIf, whatIfReport, type WhatIfReport } from "../../whatif/index.js";
 import { whatIfRequest } from "../../whatif/schemas.js";
 import type { AdminDeps } from "../deps.js";
+import { inStepWithStore } from "../in-force.js";
 import type { Progress } from "../progress.js";
 import { RawBody, route } from "../router.js";
 import { READERS } from "./roles.js";
@@ -97,8 +98,9 @@ export async function versionWhatIf(
   /** "first": run now, not behind the queue (an activation's impact: readers never hold it off). */
   turn: "queued" | "first" = "queued",
 ): Promise<WhatIfReport> {
-  // This node's or the store's (uploaded through another node, not yet reloaded here).
-  const v = await schemeVersion(deps.store, deps.state(), version);
+  // This node's or the store's (uploaded through another node, not yet reloaded here); measured
+  // against the store's active version (the one an activation replaces), this node reloading first.
+  const v = await schemeVersion(deps.store, await inStepWithStore(deps), version);
   const prepare = (state: ControlState) => {
     // Read as it loads: what newer checks refuse in a version an older release stored is left out of
     // the candidate (fail closed), and the report says so.
@@ -121,9 +123,10 @@ export async function versionWhatIf(
   const waiter = { ...(progress === undefined ? {} : { progress }), ...(gone === undefined ? {} : { gone }) };
   const run = <T>(job: () => Promise<T>): Promise<T> =>
     turn === "first" ? job() : queued(deps, waiter, job);
-  const report = await run(() => {
+  const report = await run(async () => {
     // Against the policy in force when its turn comes: another version may have been activated meanwhile.
-    if (deps.state() !== prepared.state) prepared = prepare(deps.state());
+    const state = await inStepWithStore(deps);
+    if (state !== prepared.state) prepared = prepare(state);
     return whatIfReport({
       store: deps.store,
       source: audit.source,

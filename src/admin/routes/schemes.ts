@@ -11,10 +11,11 @@ import { servingProblems } from "../../config/index.js";
 import {
   compileFitting,
   leftOutKey,
+  parseStoredVersion,
   parseVersionToActivate,
   readStoredVersion,
 } from "../../control/effective.js";
-import { requireAllInForce, schemeVersion, storePolicy } from "../../control/in-force.js";
+import { activePointer, requireAllInForce, schemeVersion, storePolicy } from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
   activateVersion,
@@ -29,7 +30,7 @@ import { parseScheme, type CompiledScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { WhatIfReport } from "../../whatif/index.js";
 import type { AdminDeps } from "../deps.js";
-import { answer, reloadAfter } from "../in-force.js";
+import { answer, inStepWithStore, reloadAfter } from "../in-force.js";
 import { pageQuery, paginate, route } from "../router.js";
 import { ADMINS, OFFICERS, READERS } from "./roles.js";
 import { versionWhatIf } from "./reports.js";
@@ -52,9 +53,20 @@ function summary(deps: AdminDeps, v: SchemeVersion) {
   };
 }
 
-function diffAgainstActive(deps: AdminDeps, scheme: CompiledScheme) {
-  const diff = diffSchemes(deps.state().base, scheme);
+function diffAgainstActive(deps: AdminDeps, scheme: CompiledScheme, active = deps.state().base) {
+  const diff = diffSchemes(active, scheme);
   return { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) };
+}
+
+/**
+ * The store's active version as uploaded, for an upload's diff: this node's when it is the same,
+ * else read from the store (this node behind, its reload failed). The upload is stored either way.
+ */
+async function storeBase(deps: AdminDeps): Promise<CompiledScheme> {
+  const state = deps.state();
+  const { version } = (await activePointer(deps.store)).document;
+  if (version === state.active.document.version) return state.base;
+  return parseStoredVersion((await schemeVersion(deps.store, state, String(version))).document);
 }
 
 /**
@@ -134,11 +146,8 @@ export const schemeRoutes = [
     async handle({ deps, caller, body }) {
       const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
       if (created) await deps.changed();
-      return {
-        version,
-        created,
-        diff: diffAgainstActive(deps, parseScheme(body.yaml, `version ${version}`)),
-      };
+      const uploaded = parseScheme(body.yaml, `version ${version}`);
+      return { version, created, diff: diffAgainstActive(deps, uploaded, await storeBase(deps)) };
     },
   }),
   route({
@@ -148,7 +157,8 @@ export const schemeRoutes = [
     summary: "Read a scheme version and its diff against the active one",
     roles: READERS,
     async handle({ deps, params }) {
-      const v = await schemeVersion(deps.store, deps.state(), params.version as string);
+      // Its diff is against the store's active version: this node reloads first if it is behind.
+      const v = await schemeVersion(deps.store, await inStepWithStore(deps), params.version as string);
       return readVersion(deps, v.document);
     },
   }),
@@ -160,7 +170,8 @@ export const schemeRoutes = [
     roles: ADMINS,
     body: schemeActivation,
     async handle({ deps, caller, params, body }) {
-      const state = deps.state();
+      // Its impact is measured against the version it replaces: this node reloads first if behind.
+      const state = await inStepWithStore(deps);
       const v = await schemeVersion(deps.store, state, params.version as string);
       const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
@@ -195,7 +206,10 @@ export const schemeRoutes = [
             `${impact.population.summary.lost} lose it, ${impact.population.summary.changed} change basis]`;
       await activateVersion(deps.store, v.document.version, caller.id, deps.now(), {
         reason,
-        ...(impact === null ? {} : { impact: impactRecord(impact) }),
+        // The impact describes replacing this version: refused if another was activated meanwhile.
+        ...(impact === null
+          ? {}
+          : { impact: impactRecord(impact), replacing: state.active.document.version }),
       });
       const written = await reloadAfter(deps, `the active scheme version (now ${v.id})`, "policy");
       const after = deps.state();

@@ -193,14 +193,26 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     },
     respond: async (id, response, actor) => {
       checkActor(actor);
+      let recorded = false;
       await change(id, async (db, a) => {
+        recorded = false; // a transaction tried again starts over
         if (a.response !== null) return null; // answered already (by another node's retry)
         await audit(db, actor, "alert.respond", id, {
           ...response,
           detector: a.detector,
           subject: a.subject,
         });
+        recorded = true;
         return { ...a, response: { ...response, at: new Date().toISOString() } };
+      });
+      return recorded;
+    },
+    responseNotInForce: async (id, notInForce, actor) => {
+      await change(id, async (db, a) => {
+        if (a.response === null || a.response.not_yet_in_force !== undefined) return null;
+        const details = { not_yet_in_force: notInForce, detector: a.detector, subject: a.subject };
+        await audit(db, actor, "alert.not_in_force", id, details);
+        return { ...a, response: { ...a.response, not_yet_in_force: notInForce } };
       });
     },
     due: (now, leaseUntil, limit) =>

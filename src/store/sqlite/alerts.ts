@@ -141,11 +141,22 @@ export function sqliteAlerts(db: Database.Database, live: () => void): AlertStor
     },
     respond: async (id, response, actor) => {
       checkActor(actor);
+      let recorded = false;
       change(id, (a) => {
         if (a.response !== null) return null; // answered already (by another node's retry)
         const at = new Date().toISOString();
         audit(actor, "alert.respond", id, { ...response, detector: a.detector, subject: a.subject });
+        recorded = true;
         return { ...a, response: { ...response, at } };
+      });
+      return recorded;
+    },
+    responseNotInForce: async (id, notInForce, actor) => {
+      change(id, (a) => {
+        if (a.response === null || a.response.not_yet_in_force !== undefined) return null;
+        const details = { not_yet_in_force: notInForce, detector: a.detector, subject: a.subject };
+        audit(actor, "alert.not_in_force", id, details);
+        return { ...a, response: { ...a.response, not_yet_in_force: notInForce } };
       });
     },
     due: async (now, leaseUntil, limit) =>
