@@ -4,13 +4,24 @@
  * before the signal and the new file gets those after.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-serve-hup-"));
 copyFileSync("examples/g7-trusted-partners.yaml", join(dir, "scheme.yaml"));
+// In a directory of its own, which a test moves away.
+const logs = join(dir, "logs");
+mkdirSync(logs);
 writeFileSync(
   join(dir, "clearance.yaml"),
   [
@@ -19,7 +30,7 @@ writeFileSync(
     "providers:",
     "  demo: { type: demo }",
     "default_provider: demo",
-    `monitoring: { alerts: { enabled: false }, access_log: { destination: ${JSON.stringify(join(dir, "access.log"))} } }`,
+    `monitoring: { alerts: { enabled: false }, access_log: { destination: ${JSON.stringify(join(logs, "access.log"))} } }`,
     "",
   ].join("\n"),
 );
@@ -71,7 +82,7 @@ describe("the gateway on SIGHUP", () => {
     "reopens the access log (a rotated file keeps its lines), says scheme changes go through the admin API, and keeps serving",
     { timeout: 60_000 },
     async () => {
-      const log = join(dir, "access.log");
+      const log = join(logs, "access.log");
       await until(() => /gateway on (http:\/\/\S+)/.test(out) || exited !== null);
       const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1] as string;
       expect(url, err).toBeDefined();
@@ -89,6 +100,25 @@ describe("the gateway on SIGHUP", () => {
       await until(() => ids(log).includes(third) || exited !== null);
       expect(ids(log)).toEqual([third]);
       expect(ids(`${log}.1`)).toEqual([first, second]);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  // Before: the file's open failed after the reopen had resolved, so SIGHUP said "reopened".
+  it(
+    "says the access log could not be reopened when its file cannot be opened",
+    { timeout: 60_000 },
+    async () => {
+      const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1] as string;
+      expect(url, err).toBeDefined();
+      const before = err;
+      renameSync(logs, `${logs}.old`);
+      child.kill("SIGHUP");
+      await until(() => err.slice(before.length).includes("SIGHUP") || exited !== null);
+      expect(exited).toBeNull();
+      const said = err.slice(before.length);
+      expect(said).toMatch(/SIGHUP: the access log could not be reopened: ENOENT/);
+      expect(said).not.toMatch(/access log .* reopened;/);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     },
   );

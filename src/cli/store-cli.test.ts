@@ -73,6 +73,50 @@ describe("clearance principals and keys", () => {
     expect(r.err).toContain("assurance");
   });
 
+  // Before: the admin API refused a bidirectional control in anything it stores, but the CLI's own
+  // store writes took it: a principal's name, a key's label, a review's reason, a list's name.
+  it("refuses a bidirectional control in what it writes to the store: exit 2 naming the field, nothing written", async () => {
+    const file = join(dir, "bidi.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: "evil",
+        citizenships: [{ country: "FR" }],
+        organization: { id: "inria", country: "FR", name: "Acme \u202esbal detsurt" },
+        assurance: "attested",
+      }),
+    );
+    const added = await cli(["principals", "add", "--file", file, ...dataDir]);
+    expect(added).toEqual({
+      code: 2,
+      out: "",
+      err: `${file}: organization.name: holds U+202E (right-to-left override), an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)\n`,
+    });
+    expect((await cli(["principals", "list", "--json", ...dataDir])).out).not.toContain("evil");
+
+    writeFileSync(file, JSON.stringify({ id: "ann", citizenships: [{ country: "FR" }] }));
+    expect((await cli(["principals", "add", "--file", file, ...dataDir])).code).toBe(0);
+    const key = await cli(["keys", "create", "--principal", "ann", "--label", "lap\u2066top", ...dataDir]);
+    expect(key).toMatchObject({ code: 2, out: "" });
+    expect(key.err).toMatch(/^--label: holds U\+2066 \(left-to-right isolate\), an invisible control/);
+    expect((await cli(["keys", "list", "--principal", "ann", "--json", ...dataDir])).out.trim()).toBe("[]");
+    // Right-to-left letters and the directional marks are text.
+    expect(
+      (await cli(["keys", "create", "--principal", "ann", "--label", "\u200fמחשב", ...dataDir])).code,
+    ).toBe(0);
+
+    for (const args of [
+      ["screening", "review", "confirm", "m1", "--reason", "same \u202bperson"],
+      ["screening", "review", "clear", "m1", "--reason", "ok", "--reviewer", "ann\u202d"],
+      ["screening", "import", file, "--list", "ofac\u2067"],
+    ]) {
+      const r = await cli([...args, ...dataDir]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^--(reason|reviewer|list): holds U\+20/);
+    }
+    await cli(["principals", "remove", "ann", ...dataDir]);
+  });
+
   it("a principal or key that does not exist is a refusal: exit 1 with the server's code", async () => {
     expect(await cli(["keys", "create", "--principal", "nobody", ...dataDir])).toMatchObject({
       code: 1,

@@ -109,6 +109,11 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let lastData = "";
   /** A Responses stream's first event when it is `response.created`: the response a cut fails. */
   let created: string | undefined;
+  /**
+   * The stream's terminal event went out (see isTerminal): the client has the whole answer, so an
+   * upstream that resets its connection after it is no failure (charged as an ended stream is).
+   */
+  let terminal = false;
   const responses = o.endpoint === "responses";
   /** The gateway's own last events, ending the stream with an error. */
   const errorEvent = (message: string): string =>
@@ -125,9 +130,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
     let events = 0;
     /** Counts an event relayed, keeping what a cut's last events are numbered and built from. */
-    const relayed = (data: string): void => {
+    const relayed = (data: string, event: string | undefined): void => {
       events++;
       lastData = data;
+      if (!terminal && isTerminal(o.wire, o.endpoint, data, event)) terminal = true;
       // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
       if (events === 1 && responses && data.includes('"response.created"')) created = data;
     };
@@ -153,7 +159,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       return clean;
     };
     if (gone) {
-      const parser = createSseParser((e) => void watcher.onEvent(e.event, e.data), o.captureLimit);
+      const parser = createSseParser((e) => {
+        relayed(e.data, e.event);
+        watcher.onEvent(e.event, e.data);
+      }, o.captureLimit);
       write = (chunk) => parser.push(chunk) || tooLarge();
       finish = noop;
     } else if (o.stripUsageChunk) {
@@ -161,7 +170,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       // Events are re-encoded one by one so that the extra usage chunk can be left out. A chunk may
       // complete no event (nothing written): the socket's own state says whether to wait for it.
       const parser = createSseParser((e) => {
-        relayed(e.data);
+        relayed(e.data, e.event);
         if (watcher.onEvent(e.event, e.data)) return;
         const out = cleaned(e);
         res.write(encodeEvent(out.data, out.event));
@@ -182,7 +191,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       /** The chunk's events as they go out (the upstream's error replaced by its sanitised one). */
       const read: SseEvent[] = [];
       const parser = createSseParser((e) => {
-        relayed(e.data);
+        relayed(e.data, e.event);
         watcher.onEvent(e.event, e.data);
         const clean = sanitizedStreamError(o.wire, e, o.requestId);
         if (clean === null) read.push(e);
@@ -424,6 +433,13 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     // A body destroyed without an error (the client went away and the call was aborted) only closes.
     body.once("close", () => resolve(once(false, true)));
     body.once("error", (err: Error) => {
+      // After the terminal event the answer is whole: its reset is no failure to tell the client
+      // about (an error and a second terminal event after it would contradict it).
+      if (terminal) {
+        if (!res.destroyed && !res.writableEnded) res.end();
+        resolve(once(true));
+        return;
+      }
       // The cause stays here: upstream error texts can name internal hosts.
       if (!res.destroyed && !res.writableEnded) {
         if (sse) res.end(errorEvent("the upstream failed mid-stream; the response is incomplete"));
@@ -460,6 +476,41 @@ function nextSequence(data: string): number {
     return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) + 1 : 0;
   } catch {
     return 0;
+  }
+}
+
+/** A Responses stream's last event, whichever way the response ended. */
+const RESPONSE_END = /"response\.(?:completed|incomplete|failed)"/;
+const RESPONSE_END_TYPES: ReadonlySet<string> = new Set([
+  "response.completed",
+  "response.incomplete",
+  "response.failed",
+]);
+
+/**
+ * Whether an event ends its stream as the client reads it: the Responses API's response.completed,
+ * response.incomplete or response.failed (told by the data's `type`, as the openai SDK tells it),
+ * Anthropic's message_stop, chat and completions' `[DONE]`. Only events naming such a type are
+ * parsed (one a stream): a JSON string's quotes are escaped, so text cannot name one.
+ */
+function isTerminal(wire: Wire, endpoint: Endpoint, data: string, event: string | undefined): boolean {
+  if (wire === "anthropic") {
+    if (event === "message_stop") return true;
+    return data.includes('"message_stop"') && typeOf(data) === "message_stop";
+  }
+  if (endpoint !== "responses") return data === "[DONE]";
+  if (!RESPONSE_END.test(data)) return false;
+  const type = typeOf(data);
+  return type !== undefined && RESPONSE_END_TYPES.has(type);
+}
+
+/** The `type` member of an event's data, when it is a JSON object that has one. */
+function typeOf(data: string): string | undefined {
+  try {
+    const type = (JSON.parse(data) as { type?: unknown } | null)?.type;
+    return typeof type === "string" ? type : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -214,6 +214,27 @@ describe("claim mapping", () => {
     expect(cut).toBe(`${"x".repeat(56)}?...`);
   });
 
+  // Before: an organization or display name holding a bidirectional override, embedding or isolate
+  // was taken, then stored, shown (reversed) and screened as it read.
+  it("sets aside an organization or display name holding a bidirectional control, shown without it", () => {
+    const p = provider({ claims: { citizenships: "nat", organization: "org", display_name: "name" } });
+    const facts = mapClaims(p, { org: "Acme \u202esbal detsurt", name: "Anna \u2066x\u2069", nat: ["DE"] });
+    expect(facts.organization).toBeNull();
+    expect(facts.display_name).toBeNull();
+    expect(facts.unreadable).toEqual([
+      { fact: "display name", claim: "name", value: "Anna ?x?", why: "not a name" },
+      { fact: "organization", claim: "org", value: "Acme ?sbal detsurt", why: "not a name" },
+    ]);
+    expect(facts.citizenships).toEqual([{ value: { country: "DE", since: null }, claim: "nat" }]);
+    // Right-to-left letters and the directional marks are text.
+    const rtl = mapClaims(p, { org: "\u200fשלום\u200e", name: "شركة\u061c" });
+    expect([rtl.organization?.value, rtl.display_name, rtl.unreadable]).toEqual([
+      "\u200fשלום\u200e",
+      "شركة\u061c",
+      [],
+    ]);
+  });
+
   it("takes the highest acr/amr level, capped at the provider's maximum", () => {
     expect(mapClaims(provider(), { acr: "substantial" }).assurance.level).toBe("verified");
     const capped = mapClaims(provider(), { acr: "high" }).assurance;

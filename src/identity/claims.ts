@@ -10,7 +10,7 @@
  */
 import { alpha2OfAlpha3, asciiUpper, isCountryCode } from "../countries/index.js";
 import { instantOf, isCalendarDate, isInstant } from "../policy/dates.js";
-import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
+import { BIDI_CONTROL, CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "../policy/text.js";
 import type { Assurance, Nationality, SetAsideClaim } from "../policy/types.js";
 import { jsonPreview } from "./json.js";
 import { assuranceRank, type ProviderInput } from "./schema.js";
@@ -20,8 +20,8 @@ type Path = string | readonly (string | number)[];
 /** At most this many values per fact: a token cannot make a decision loop over thousands. */
 const MAX_VALUES = 16;
 const MAX_TEXT = 200;
-/** What `shown` writes as `?`: control characters and lone surrogates (every one: global). */
-const UNPRINTABLE = new RegExp(CONTROL_OR_LONE_SURROGATE.source, "gu");
+/** What `shown` writes as `?`: controls, bidi controls and lone surrogates (every one: global). */
+const UNPRINTABLE = new RegExp(`${CONTROL_OR_LONE_SURROGATE.source}|${BIDI_CONTROL.source}`, "gu");
 
 /**
  * Whether a claim's text is Unicode: a lone surrogate is not, and RFC 8785, the audit log's
@@ -96,11 +96,19 @@ export function shown(value: unknown): string {
 
 /**
  * A name or organization as a claim gives it, or null when it cannot be read: not a string, empty,
- * over 200 characters (never cut: a cut can split a surrogate pair), a control character, or a lone
- * surrogate (not Unicode).
+ * over 200 characters (never cut: a cut can split a surrogate pair), a control character, a lone
+ * surrogate (not Unicode), or a bidirectional control (it would be stored, shown and screened
+ * reading otherwise than it is).
  */
 export const readableText = (v: unknown): string | null =>
-  typeof v === "string" && v !== "" && v.length <= MAX_TEXT && !CONTROL.test(v) && isUnicode(v) ? v : null;
+  typeof v === "string" &&
+  v !== "" &&
+  v.length <= MAX_TEXT &&
+  !CONTROL.test(v) &&
+  !BIDI_CONTROL.test(v) &&
+  isUnicode(v)
+    ? v
+    : null;
 
 /** An ISO 3166-1 alpha-2 or alpha-3 code, any case of its ASCII letters, as its alpha-2 code. */
 function country(value: unknown): string | null {

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { parseConfig } from "../config/index.js";
 import { observedRequest } from "../testing/observed.js";
+import { openAccessLog } from "./access-log.js";
 import { Monitoring } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "clearance-access-"));
@@ -148,6 +149,49 @@ it("reopens a file that could not be written as any other, and nothing for stdou
   const out = await open("stdout", errors);
   expect(await out.reopenAccessLog()).toBeNull();
   await out.close();
+}, 20_000);
+
+// Before: the new file's open failed after reopen() had resolved (its error came later, to the
+// gateway's log only), so SIGHUP said "reopened" of a file that was not; and a reopen after close()
+// had begun did nothing but still named the file.
+it("a reopen whose file cannot be opened rejects with the reason; the log goes on once it can", async () => {
+  const sub = join(dir, "rotated-away");
+  const path = join(sub, "access.log");
+  mkdirSync(sub);
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    m.observe(request("g1"));
+    await until(() => lines(path).includes("g1"));
+    renameSync(sub, `${sub}.old`);
+    await expect(m.reopenAccessLog()).rejects.toThrow(/ENOENT/);
+    expect(errors).toHaveLength(1);
+    mkdirSync(sub);
+    m.observe(request("g2"));
+    await until(() => lines(path).includes("g2"));
+  } finally {
+    await m.close();
+  }
+  expect(lines(join(`${sub}.old`, "access.log"))).toEqual(["g1"]);
+  expect(lines(path)).toEqual(["g2"]);
+}, 20_000);
+
+it("a reopen once close() has begun reopens nothing and says so (null)", async () => {
+  const path = join(dir, "closing.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  m.observe(request("k1"));
+  const closing = m.close();
+  expect(await m.reopenAccessLog()).toBeNull();
+  await closing;
+  expect(lines(path)).toEqual(["k1"]);
+  expect(errors).toEqual([]);
+  // The log itself, its close() begun: false, and no file opened that nobody would close.
+  const log = openAccessLog({ destination: path, onError: (e) => errors.push(e) });
+  const closed = log.close();
+  expect(await log.reopen()).toBe(false);
+  await closed;
+  expect(errors).toEqual([]);
 }, 20_000);
 
 it("says a destination that cannot be opened at start, before any line is written", async () => {

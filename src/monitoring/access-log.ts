@@ -37,9 +37,12 @@ export interface AccessLog {
   /**
    * A file destination opened again by name (SIGHUP, after a log rotator renamed the file): what is
    * buffered goes to the file it was accepted for (the renamed one), later lines to the new one.
-   * Resolves once the old file has taken its last lines. Nothing for stdout, stderr or a stream.
+   * Resolves true once the new file is open and the old one has taken its last lines; rejects with
+   * the reason when the new file cannot be opened (its lines are then dropped and counted, and the
+   * file opened again at the next chunk, as after any failure). false when nothing was reopened:
+   * stdout, stderr, a stream, or a log whose close() has begun.
    */
-  reopen(): Promise<void>;
+  reopen(): Promise<boolean>;
   /** Writes what is buffered and closes a file destination. */
   close(): Promise<void>;
 }
@@ -115,15 +118,27 @@ class BufferedDestination implements DestinationStream {
     });
   }
 
-  async reopen(): Promise<void> {
-    if (this.closing || this.destination === "stdout" || this.destination === "stderr") return;
+  async reopen(): Promise<boolean> {
+    if (this.closing || this.destination === "stdout" || this.destination === "stderr") return false;
     // The lines gathered so far were accepted while the old file was the log: they are handed to
     // it (a renamed file's descriptor still writes to it), then it is ended, not destroyed, so
     // that every chunk under way lands.
     this.flush();
     const old = this.out;
-    this.open();
-    if (old !== null) await this.retire(old);
+    const out = this.open();
+    // The open is asynchronous: its failure (a directory gone) comes after open() returned, and
+    // would otherwise be said only in the gateway's log while SIGHUP reported the file reopened.
+    const opened = new Promise<void>((resolve, reject) => {
+      out.once("open", () => resolve());
+      out.once("error", reject);
+    });
+    const retired = old === null ? Promise.resolve() : this.retire(old);
+    try {
+      await opened;
+    } finally {
+      await retired;
+    }
+    return true;
   }
 
   async close(): Promise<void> {
@@ -236,9 +251,7 @@ export function openAccessLog(options: AccessLogOptions): AccessLog {
       });
       dest.write(`${line}\n`);
     },
-    reopen: async () => {
-      await buffered?.reopen();
-    },
+    reopen: async () => (buffered === null ? false : buffered.reopen()),
     close: async () => {
       await buffered?.close();
     },

@@ -55,6 +55,8 @@ export class Monitoring implements RequestObserver {
   private readonly sinks: RequestSink[] = [];
   private server: Server | null = null;
   private guarded: GuardedServer | null = null;
+  /** close() has begun: the access log is about to close, and a SIGHUP then reopens nothing. */
+  private closing = false;
 
   private constructor(
     readonly metrics: GatewayMetrics | null,
@@ -127,18 +129,19 @@ export class Monitoring implements RequestObserver {
   }
 
   /**
-   * The access log's file, opened again by name (SIGHUP; see AccessLog.reopen). The file it names,
-   * or null when there is none (no access log, or stdout or stderr).
+   * The access log's file, opened again by name (SIGHUP; see AccessLog.reopen). The file it names
+   * once it is open, or null when nothing was reopened (no access log, stdout or stderr, or the
+   * gateway closing); rejects with the reason when the file cannot be opened.
    */
   async reopenAccessLog(): Promise<string | null> {
     const destination = this.options.config.access_log.destination;
     if (this.accessLog === null || this.options.accessLogStream !== undefined) return null;
-    if (destination === "stdout" || destination === "stderr") return null;
-    await this.accessLog.reopen();
-    return destination;
+    if (destination === "stdout" || destination === "stderr" || this.closing) return null;
+    return (await this.accessLog.reopen()) ? destination : null;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const server = this.server;
     if (server !== null) {
       await new Promise<void>((resolve) => {

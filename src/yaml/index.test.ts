@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import { MAX_ALIAS_COUNT, MAX_DEPTH, readYaml, readYamlFile } from "./index.js";
+import { MAX_LISTED } from "./unicode.js";
 
 /** Nine of x, then six levels of nine aliases each: 9^7 nodes once expanded. */
 const BOMB = [
@@ -240,6 +241,52 @@ describe("readYaml", () => {
           column: 11,
         },
       ]);
+    });
+
+    // Before: every control outside a value was checked against every value's range, and its line
+    // looked for from it, per control: a 308 KB file of them took 7.5 s (10 MiB are read), listing
+    // one problem per line. Now one walk, the first MAX_LISTED listed and the rest counted.
+    it("lists the first 100 by place and counts the rest (a control on each of 20,000 lines)", () => {
+      const lines = Array.from({ length: 20_000 }, (_, i) =>
+        i % 40 === 0 ? `k${i}: "v\u202e"` : `k${i}: v # \u202e`,
+      );
+      const problems = problemsOf(() => readYaml(`${lines.join("\n")}\n`, "x.yaml"));
+      expect(problems).toHaveLength(MAX_LISTED + 1);
+      expect(problems.slice(0, MAX_LISTED).map((p) => p.line)).toEqual(
+        Array.from({ length: MAX_LISTED }, (_, i) => i + 1),
+      );
+      expect(problems[0]).toMatchObject({ path: ["k0"], column: 7 });
+      expect(problems[1]).toMatchObject({ path: [], column: 9 });
+      expect(problems.at(-1)).toMatchObject({
+        code: "bidi_control",
+        path: [],
+        message: `and ${20_000 - MAX_LISTED} more values, keys or comment lines hold a bidirectional control (only the first ${MAX_LISTED} are listed)`,
+        line: MAX_LISTED + 1,
+      });
+    });
+
+    it("a line or a value full of controls is one problem each, and a control in a value never a comment's", () => {
+      const many = "\u202e\u2066".repeat(50_000);
+      const problems = problemsOf(() =>
+        readYaml(`a: "x${many}"\nb: |\n  ${many}\n  ${many}\n# ${many}\nc: 1 # ${many}\n`, "x.yaml"),
+      );
+      expect(problems.map((p) => [p.path, p.line])).toEqual([
+        [["a"], 1],
+        [["b"], 3],
+        [[], 5],
+        [[], 6],
+      ]);
+    });
+
+    it("lists the first 100 lone surrogates and counts the rest", () => {
+      const text = Array.from({ length: 250 }, (_, i) => `k${i}: "\\ud800"`).join("\n");
+      const problems = problemsOf(() => readYaml(text, "x.yaml"));
+      expect(problems).toHaveLength(MAX_LISTED + 1);
+      expect(problems.at(-1)).toMatchObject({
+        code: "invalid_unicode",
+        message: expect.stringContaining("and 150 more values or keys hold a lone surrogate") as unknown,
+        line: MAX_LISTED + 1,
+      });
     });
 
     it("takes right-to-left letters and the directional marks, and a stored text read as stored", () => {

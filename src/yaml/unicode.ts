@@ -21,12 +21,24 @@ export interface NotUnicode extends Found {
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const SURROGATES = /\p{Surrogate}/gu;
 
+/**
+ * The most problems of one kind listed: a file can hold a control on every line (10 MiB of them), and
+ * each listed costs its data path and its place. The rest are counted in one last problem.
+ */
+export const MAX_LISTED = 100;
+
 /** Every scalar (value or key) holding a lone surrogate, with the data path it is read at. */
 export function loneSurrogates(doc: Document): NotUnicode[] {
   const out: NotUnicode[] = [];
+  let more = 0;
+  let firstMore = 0;
   visit(doc, {
     Scalar: (_key, node, ancestors) => {
       if (typeof node.value !== "string" || !LONE_SURROGATE.test(node.value)) return;
+      if (out.length === MAX_LISTED) {
+        if (more++ === 0) firstMore = node.range?.[0] ?? 0;
+        return;
+      }
       const { path, isKey } = dataPath(ancestors, node);
       const escape = `\\u${node.value.match(LONE_SURROGATE)![0].charCodeAt(0).toString(16)}`;
       out.push({
@@ -37,6 +49,8 @@ export function loneSurrogates(doc: Document): NotUnicode[] {
       });
     },
   });
+  if (more > 0)
+    out.push(moreProblem("invalid_unicode", more, "values or keys hold a lone surrogate", firstMore));
   return out;
 }
 
@@ -50,10 +64,16 @@ const BIDI_ADVICE =
 /**
  * Every scalar (value or key) holding a bidirectional control, with its data path, placed at the
  * control itself when it is written raw; then each line holding one outside any scalar (a comment).
+ * The first MAX_LISTED by place, the rest counted. Linear in the text: the raw controls are walked
+ * with the scalars' ranges (in the text's order) in step, a line reported is left at once, and a
+ * scalar's own controls are skipped with it.
  */
 export function bidiControls(doc: Document, text: string): NotUnicode[] {
   if (!BIDI_IN_TEXT.test(text)) return [];
-  const out: NotUnicode[] = [];
+  const inValues: NotUnicode[] = [];
+  let valuesMore = 0;
+  /** Where the first control not listed is (the count is placed there). */
+  let firstMore = Infinity;
   const ranges: [number, number][] = [];
   visit(doc, {
     Scalar: (_key, node, ancestors) => {
@@ -62,11 +82,15 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
       if (typeof node.value !== "string") return;
       const at = node.value.search(BIDI_CONTROL);
       if (at < 0) return;
+      if (inValues.length === MAX_LISTED) {
+        if (valuesMore++ === 0) firstMore = Math.min(firstMore, range?.[0] ?? 0);
+        return;
+      }
       const { path, isKey } = dataPath(ancestors, node);
       const start = range?.[0] ?? 0;
       const raw =
         range === null || range === undefined ? -1 : text.slice(range[0], range[1]).search(BIDI_CONTROL);
-      out.push({
+      inValues.push({
         code: "bidi_control",
         path: path.map((p) => (typeof p === "string" ? p.replace(BIDI_RAW, "\ufffd") : p)),
         message: `${isKey ? "this key" : "this text"} holds ${bidiControlName(node.value.charAt(at))}, ${BIDI_ADVICE}`,
@@ -74,21 +98,54 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
       });
     },
   });
-  let lastLineStart = -1;
-  for (const m of text.matchAll(BIDI_RAW)) {
+  // In the text's order already (the walk is the document's), sorted only if a document is not.
+  if (ranges.some((r, i) => i > 0 && r[0] < (ranges[i - 1] as [number, number])[0]))
+    ranges.sort((a, b) => a[0] - b[0]);
+  const inComments: NotUnicode[] = [];
+  let commentsMore = 0;
+  /** The first range that does not end before the match (ranges are disjoint, in order). */
+  let r = 0;
+  const raw = new RegExp(BIDI_RAW.source, "g");
+  for (let m = raw.exec(text); m !== null; m = raw.exec(text)) {
     const offset = m.index;
-    if (ranges.some(([from, to]) => offset >= from && offset < to)) continue;
-    const lineStart = text.lastIndexOf("\n", offset) + 1;
-    if (lineStart === lastLineStart) continue;
-    lastLineStart = lineStart;
-    out.push({
-      code: "bidi_control",
-      path: [],
-      message: `this line holds ${bidiControlName(m[0])} outside any value (in a comment), ${BIDI_ADVICE}`,
-      offset,
-    });
+    while (r < ranges.length && (ranges[r] as [number, number])[1] <= offset) r++;
+    const range = ranges[r];
+    if (range !== undefined && range[0] <= offset) {
+      // Inside a scalar (reported with it above): its other controls too.
+      raw.lastIndex = range[1];
+      continue;
+    }
+    if (inComments.length < MAX_LISTED) {
+      inComments.push({
+        code: "bidi_control",
+        path: [],
+        message: `this line holds ${bidiControlName(m[0])} outside any value (in a comment), ${BIDI_ADVICE}`,
+        offset,
+      });
+    } else if (commentsMore++ === 0) firstMore = Math.min(firstMore, offset);
+    // The rest of this line is reported with it.
+    const eol = text.indexOf("\n", offset);
+    if (eol < 0) break;
+    raw.lastIndex = eol;
   }
-  return out.sort((a, b) => a.offset - b.offset);
+  const out = [...inValues, ...inComments].sort((a, b) => a.offset - b.offset);
+  const more = valuesMore + commentsMore + Math.max(0, out.length - MAX_LISTED);
+  if (more === 0) return out;
+  const at = Math.min(firstMore, out[MAX_LISTED]?.offset ?? Infinity);
+  return [
+    ...out.slice(0, MAX_LISTED),
+    moreProblem("bidi_control", more, "values, keys or comment lines hold a bidirectional control", at),
+  ];
+}
+
+/** The last problem of a capped list: how many more there are, placed at the first not listed. */
+function moreProblem(code: string, more: number, what: string, offset: number): NotUnicode {
+  return {
+    code,
+    path: [],
+    message: `and ${more} more ${what} (only the first ${MAX_LISTED} are listed)`,
+    offset,
+  };
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { userInfo } from "node:os";
 import type { GatewayConfig } from "../../config/index.js";
 import { configFlag } from "../flag-files.js";
-import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import { ClearanceError, formatPath, InvalidInputError, type Path } from "../../errors/index.js";
+import { refuseBidiControls } from "../../http/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
 import { cellText, jsonText, readJsonWith, type Io } from "../io.js";
@@ -163,15 +164,17 @@ export function registerStore(program: Command, io: Io): void {
     .option(...CONFIG)
     .option("--json", "JSON output")
     .action(
-      (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) =>
-        withStore(opts, async (store) => {
+      (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) => {
+        refuseBidi(opts.label, ["--label"]);
+        return withStore(opts, async (store) => {
           // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
           // with the code the admin API answers it with.
           const { key, record } = await store.keys.create(opts.principal, opts.label ?? null, actor());
           if (opts.json) return io.stdout(jsonText({ key, id: record.id, principal: record.principalId }, 0));
           io.stdout(`${key}\n`);
           io.stderr(`key ${record.id} for ${cellText(record.principalId)}: shown once, store it now\n`);
-        }),
+        });
+      },
     );
   keys
     .command("list")
@@ -207,7 +210,31 @@ export function registerStore(program: Command, io: Io): void {
 }
 
 /** A principal file, checked as the admin API checks it; its problems name the file. */
-const readPrincipal = (io: Io, file: string) => readJsonWith(io, file, "principal", (v) => parsePrincipal(v));
+const readPrincipal = (io: Io, file: string) =>
+  readJsonWith(io, file, "principal", (v) => {
+    refuseBidi(v);
+    return parsePrincipal(v);
+  });
+
+/**
+ * Text the CLI writes to the store (a flag's value, or a file's JSON), refused for a bidirectional
+ * embedding, override or isolate as the admin API refuses it in every body it stores
+ * (refuseBidiControls): invisible, it makes a name, label or reason shown to others read otherwise
+ * than it is. Invalid input (exit 2), naming the field: `flag` for a flag's value, else its JSON path.
+ */
+export function refuseBidi(value: unknown, flag: Path = []): void {
+  if (value === undefined) return;
+  try {
+    refuseBidiControls(value, typeof value === "string" ? value : JSON.stringify(value));
+  } catch (err) {
+    if (!(err instanceof ClearanceError) || err.code !== "bidi_control") throw err;
+    // The problem is shown after its path: the message without it.
+    const path = err.problems[0]?.path ?? [];
+    const named = `${formatPath(path)} `;
+    const message = err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
+    throw new InvalidInputError([{ code: "bidi_control", path: [...flag, ...path], message }]);
+  }
+}
 
 /** Nothing by that id: a refusal (exit 1), as the admin API's 404 not_found is for `clearance remote …`. */
 function notFound(message: string): ClearanceError {
