@@ -1,6 +1,7 @@
 /** The gateway's config file (`clearance.yaml`). Secrets are never in it: only the names of env vars. */
 import { z } from "zod";
 import { linkLocalRefusal, literalAddress } from "../identity/outbound.js";
+import { CONTROL } from "../policy/text.js";
 
 const ms = (fallback: number) => z.number().int().positive().default(fallback);
 
@@ -48,6 +49,26 @@ const host = z.string().regex(/^\S+$/, HOST_PROBLEM).default("127.0.0.1");
 
 /** A string that must say something: empty or only white space, refused with `message`. */
 const said = (message: string) => z.string().regex(/\S/, message);
+
+/**
+ * A name without control characters (C0, DEL, C1): `what` says where it goes. A NUL from a
+ * double-quoted YAML "\0" loaded, and failed raw where the name was written (PostgreSQL refuses a
+ * NUL in text; a checkpoint's origin line may hold no control character). (Lone surrogates are
+ * refused by the YAML reader.)
+ */
+const printable = (schema: z.ZodString, what: string) =>
+  schema.superRefine(
+    (s, ctx) => {
+      const c = CONTROL.exec(s)?.[0];
+      if (c !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          message: `holds a control character (U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}): ${what} must be printable`,
+        });
+    },
+    // One problem a field: a blank name, or one with a space, is said so already.
+    { when: (p) => p.issues.length === 0 },
+  );
 
 const envName = z
   .string()
@@ -403,12 +424,18 @@ export const configSchema = z.strictObject({
   metering: z.strictObject({ flush_ms: timer(1_000) }).default({ flush_ms: 1_000 }),
   audit: z
     .strictObject({
-      /** The log's name: first line of every checkpoint, and the signing key's name. */
-      origin: z
-        .string()
-        .min(1)
-        .regex(/^[^\s+]+$/, "expected a name without spaces or '+', e.g. clearance.example/audit")
-        .default("clearance.local/audit"),
+      /**
+       * The log's name: first line of every checkpoint, and the signing key's name (C2SP signed-note:
+       * non-empty, no Unicode space or '+'; a note holds no control character). NEL (U+0085) is a
+       * Unicode space that JavaScript's \s leaves out: refused as a control character.
+       */
+      origin: printable(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^\s+]+$/, "expected a name without spaces or '+', e.g. clearance.example/audit"),
+        "the log's origin is the first line of every checkpoint",
+      ).default("clearance.local/audit"),
       /** Ed25519 signing key (C2SP note format); default <data_dir>/audit.key, created if missing. */
       key_file: said("expected a file path (leave audit.key_file out for <data_dir>/audit.key)").optional(),
       /** The signing key itself, from this environment variable (wins over key_file). */
@@ -416,7 +443,10 @@ export const configSchema = z.strictObject({
       /** A checkpoint at least this often while entries arrive. */
       checkpoint_ms: timer(1_000),
       /** This gateway's name in entries; default: the host name. */
-      node: said("expected a name (leave audit.node out for the host name)").optional(),
+      node: printable(
+        said("expected a name (leave audit.node out for the host name)"),
+        "the node's name is in every audit entry and the shared log's claim",
+      ).optional(),
       /** When set, entries name principals by a keyed hash (HMAC-SHA256) instead of their id. */
       pseudonym_key_env: envName.optional(),
     })

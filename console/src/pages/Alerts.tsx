@@ -1,8 +1,9 @@
 /**
  * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by state,
  * detector and severity; each with its subject, its evidence (the audit log entries, each a link to
- * it on the Audit page), what was done automatically, and its steps. An officer acknowledges or
- * resolves it with a note.
+ * it on the Audit page), what was done automatically (and whether it was not yet in force where it
+ * was taken), its steps, and whether its delivery waits behind an earlier alert of its subject. An
+ * officer acknowledges or resolves it with a note.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import {
@@ -11,7 +12,7 @@ import {
   ALERT_STATES,
   alertNoteSchema,
 } from "../../../src/alerts/schema.js";
-import type { AlertRecord } from "../../../src/store/alerts.js";
+import type { AlertRecord, AlertView } from "../../../src/store/alerts.js";
 import { api, type Page } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
@@ -26,7 +27,7 @@ const ALERTS_PAGE = 100;
 
 interface AlertsRead {
   /** Newest first: every alert read so far (before the severity, filtered here). */
-  readonly alerts: AlertRecord[];
+  readonly alerts: AlertView[];
   /** Where the next (older) page starts; null when every alert was read. */
   readonly next: string | null;
 }
@@ -42,7 +43,7 @@ async function alertsPage(
   q.set("order", "newest");
   q.set("limit", String(ALERTS_PAGE));
   if (cursor !== null) q.set("cursor", cursor);
-  const page = await api<Page<AlertRecord>>("GET", `/alerts?${q}`);
+  const page = await api<Page<AlertView>>("GET", `/alerts?${q}`);
   return { alerts: page.data, next: page.next_cursor };
 }
 
@@ -88,6 +89,8 @@ export function AlertsPage({ me }: { me: Me }) {
       ? null
       : alerts.read.alerts.filter((a) => severity === ANY || a.severity === severity);
   const none = {};
+  // The rows shown: a held alert links to the one it waits behind when that one is among them.
+  const listed = new Set(shown?.map((a) => a.id));
   return (
     <section>
       <PageHeading title="Alerts" />
@@ -145,7 +148,7 @@ export function AlertsPage({ me }: { me: Me }) {
                 </thead>
                 <tbody>
                   {list.map((a) => (
-                    <tr key={a.id}>
+                    <tr key={a.id} id={rowId(a.id)}>
                       <td>{when(a.raised_at)}</td>
                       <td>
                         <Status value={a.severity} />
@@ -156,17 +159,14 @@ export function AlertsPage({ me }: { me: Me }) {
                       </td>
                       <td>
                         <Shown text={a.summary} />
-                        {a.response ? (
-                          <div className="hint">
-                            Done automatically: {a.response.action} ({a.response.result})
-                          </div>
-                        ) : null}
+                        {a.response ? <Response response={a.response} /> : null}
                       </td>
                       <td>
                         <Evidence alert={a} />
                       </td>
                       <td>
                         <Status value={a.state} />
+                        <Held alert={a} listed={listed} />
                         {a.history
                           .filter((s) => s.state !== "open")
                           .map((s) => (
@@ -200,6 +200,53 @@ export function AlertsPage({ me }: { me: Me }) {
       ) : null}
       {alerts.loading && alerts.read !== null ? <p aria-live="polite">Loading…</p> : null}
     </section>
+  );
+}
+
+const rowId = (id: string) => `alert-${id}`;
+
+/**
+ * What was done automatically, and, when the node that took it could not reload right after, that
+ * it was not yet in force there when recorded (the subject still let through until that node's next
+ * successful reload): the alert read as done while it was not.
+ */
+function Response({ response }: { response: NonNullable<AlertRecord["response"]> }) {
+  const pending = response.not_yet_in_force;
+  return (
+    <>
+      <div className="hint">
+        Done automatically: {response.action} (<Shown text={response.result} />)
+      </div>
+      {pending ? (
+        <div className="field-error">
+          Not yet in force on the node that took it, when recorded: <Shown text={pending.message} />
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+/**
+ * A pending delivery held until an earlier alert of its subject is delivered (a receiver refusing
+ * that one holds back the rest): which one, linked to its row when it is among those shown. (Shown
+ * as pending alone, the alert read as on its way.)
+ */
+function Held({ alert, listed }: { alert: AlertView; listed: ReadonlySet<string> }) {
+  if (alert.delivery.held !== true) return null;
+  const behind = alert.delivery.held_behind;
+  return (
+    <div className="hint">
+      Delivery waiting behind{" "}
+      {behind === null ? (
+        "an earlier alert of its subject"
+      ) : listed.has(behind) ? (
+        <a href={`#${rowId(behind)}`} className="mono">
+          {behind}
+        </a>
+      ) : (
+        <span className="mono">{behind}</span>
+      )}
+    </div>
   );
 }
 

@@ -14,6 +14,9 @@ const NOTE = { flags: "--note <text>", description: "why (kept in the alert's hi
 const delivery = (d: AlertView["delivery"]): string =>
   d.held === true ? `held behind ${d.held_behind ?? "(its subject's next, within a minute)"}` : d.state;
 
+const notInForce = (n: { code: string; message: string } | undefined): string | undefined =>
+  n === undefined ? undefined : `${n.code}: ${n.message}`;
+
 const show = (a: AlertView): string =>
   fields([
     ["id", a.id],
@@ -25,6 +28,9 @@ const show = (a: AlertView): string =>
     ["summary", a.summary],
     ["audit entries", joined(a.evidence.audit_indexes)],
     ["response", a.response === null ? "-" : `${a.response.action}: ${a.response.result}`],
+    // The suspension stands but the node that took it could not reload right after: it still let
+    // the subject through there until its next successful reload.
+    ["not yet in force", notInForce(a.response?.not_yet_in_force)],
     ["delivery", `${delivery(a.delivery)} (${a.delivery.attempts} attempts)`],
   ]) +
   "\n" +

@@ -603,6 +603,40 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
     const show = await cli(["remote", "alerts", "show", ids[1]!]);
     expect(show.out).toContain(`held behind ${ids[0]} (0 attempts)`);
   });
+
+  it("alerts show: a suspension not yet in force on the node that took it says so, escaped", async () => {
+    const { alert } = await t.gateway.store.alerts.raise(
+      {
+        dedupeKey: "cli-nyif",
+        detector: "key-sharing",
+        severity: "high",
+        subject: { kind: "key", id: "k-nyif" },
+        summary: "shared",
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: "2030-01-02T03:04:05.000Z",
+        deliver: false,
+      },
+      "detector:key-sharing",
+    );
+    // The reload failure's text comes from the store's driver: whatever it holds is printed escaped.
+    const message = "alert's suspension is not yet in force on this node: (ECONNREFUSED: \u001b[31mdown)";
+    await t.gateway.store.alerts.respond(
+      alert.id,
+      {
+        action: "suspend",
+        result: "key k-nyif revoked",
+        not_yet_in_force: { code: "reload_failed", message },
+      },
+      "detector:key-sharing",
+    );
+    const show = await cli(["remote", "alerts", "show", alert.id]);
+    expect(show.code).toBe(0);
+    expect(show.out).toContain("response          suspend: key k-nyif revoked\n");
+    expect(show.out).toContain(
+      "not yet in force  reload_failed: alert's suspension is not yet in force on this node: (ECONNREFUSED: \\u001b[31mdown)\n",
+    );
+    expect(show.out).not.toContain("\u001b");
+  });
 });
 
 describe("pagination, URL, token and connection errors", () => {
