@@ -201,6 +201,8 @@ class Seat implements IntegratorSeat {
   #held = false;
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** The statements under way on the session, which close waits for. */
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly where: { url: string; schema?: string },
@@ -215,7 +217,9 @@ class Seat implements IntegratorSeat {
     if (this.#closed) return false;
     if (this.#held) return true;
     const client = this.#client ?? (await this.#connect());
+    // None once closing began: close waits only for the statements already under way.
     const take = async () =>
+      !this.#closed &&
       (
         await this.#query<{ ok: boolean }>(
           client,
@@ -226,12 +230,12 @@ class Seat implements IntegratorSeat {
     let ok = await take();
     if (!ok && this.leaseMs !== undefined && (await this.#endStaleHolder(client, this.leaseMs))) {
       // The backend ends asynchronously; its lock goes with it moments later.
-      for (let i = 0; i < 20 && !ok; i++) {
+      for (let i = 0; i < 20 && !ok && !this.#closed; i++) {
         await new Promise((r) => setTimeout(r, 50));
         ok = await take();
       }
     }
-    this.#held = ok && this.#client === client;
+    this.#held = ok && this.#client === client && !this.#closed;
     if (this.#held) this.#beat(client);
     return this.#held;
   }
@@ -274,7 +278,7 @@ class Seat implements IntegratorSeat {
         if (!this.#held || this.#client !== client) return clearInterval(this.#heartbeat);
         if (waiting) return;
         waiting = true;
-        client.query(bounded("SELECT 1", [], Math.max(10, Math.floor(lease / 2)))).then(
+        this.#track(client.query(bounded("SELECT 1", [], Math.max(10, Math.floor(lease / 2))))).then(
           () => void (waiting = false),
           () => this.#lose(client),
         );
@@ -293,13 +297,20 @@ class Seat implements IntegratorSeat {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (this.leaseMs === undefined) return client.query<R>(text, values);
+    if (this.leaseMs === undefined) return this.#track(client.query<R>(text, values));
     try {
-      return await client.query<R>(bounded(text, values, this.leaseMs));
+      return await this.#track(client.query<R>(bounded(text, values, this.leaseMs)));
     } catch (err) {
       if ((err as Error).message === "Query read timeout") this.#lose(client);
       throw err;
     }
+  }
+
+  #track<T>(statement: Promise<T>): Promise<T> {
+    this.#pending.add(statement);
+    const done = () => void this.#pending.delete(statement);
+    statement.then(done, done);
+    return statement;
   }
 
   /**
@@ -354,12 +365,24 @@ class Seat implements IntegratorSeat {
     }
   }
 
+  /**
+   * Resolves once the lock is free on the server. A statement under way (the unlock of a release
+   * the log started when it judged a round hung, a heartbeat) is waited for, each bounded by the
+   * lease: ending the session under it would destroy the socket, and the server would free the lock
+   * only when it noticed, after this resolved — another node's acquire then failing, and the
+   * release rejecting. With none, the session ends by a Terminate, and the server closes the socket
+   * only once its backend has exited, its locks gone.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#held = false;
-    clearInterval(this.#heartbeat);
-    await this.#client?.end().catch(() => undefined);
+    do {
+      this.#held = false;
+      clearInterval(this.#heartbeat);
+      await Promise.allSettled(this.#pending);
+    } while (this.#pending.size > 0);
+    const client = this.#client;
     this.#client = null;
+    await client?.end().catch(() => undefined);
   }
 
   async #connect(): Promise<pg.Client> {

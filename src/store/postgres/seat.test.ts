@@ -109,6 +109,25 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
     await a.publish(checkpoint(1n, "node-a"));
   });
 
+  it("a seat closed while it gives the lock up has freed it when close resolves, and its release does not fail", async () => {
+    const { url } = await freshSchema();
+    const store = await open(url);
+    // Several times: the unlock on the wire and the end of the session race each other.
+    for (let i = 0; i < 5; i++) {
+      const a = seatOf(store, 30_000);
+      const b = seatOf(store, 30_000);
+      expect(await a.acquire()).toBe(true);
+      expect(await b.acquire()).toBe(false); // B's session is open, as a running node's is
+      // The audit log does this when it judges a round hung, then closes (see SharedAuditLog.close).
+      const releasing = a.release();
+      releasing.catch(() => undefined); // judged below, after the lock
+      await a.close();
+      expect(await b.acquire()).toBe(true);
+      await expect(releasing).resolves.toBeUndefined();
+      await b.close();
+    }
+  });
+
   it("another node takes the seat over though it connects as another database role", async () => {
     const { url, schema } = await freshSchema();
     await open(url); // migrated
