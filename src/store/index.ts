@@ -12,6 +12,9 @@ import type { ScreeningStore } from "./screening.js";
 import type { PrincipalQuery } from "./principal-search.js";
 
 export type { PrincipalQuery } from "./principal-search.js";
+import type { KeyQuery } from "./key-search.js";
+
+export type { KeyQuery } from "./key-search.js";
 
 export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
 import type { AlertStore } from "./alerts.js";
@@ -240,6 +243,11 @@ export interface Store {
     revoke(id: string, actor?: string, details?: Readonly<Record<string, unknown>>): Promise<boolean>;
     /** Ordered by creation time. */
     list(principalId?: string): Promise<ApiKeyRecord[]>;
+    /**
+     * One page of keys by id, filtered in the store (by principal, by status): what the admin API
+     * lists, reading only the keys it answers with.
+     */
+    page(query: KeyQuery): Promise<ApiKeyRecord[]>;
   };
   /**
    * Admin changes waiting for the audit log (a transactional outbox): every change to principals or

@@ -9,7 +9,9 @@ import { InvalidInputError } from "../errors/index.js";
 import type { Principal } from "../policy/types.js";
 import {
   StoreError,
+  type ApiKeyRecord,
   type FederatedPrincipalRecord,
+  type KeyQuery,
   type PrincipalQuery,
   type Store,
   type UsageDelta,
@@ -216,6 +218,42 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await store.keys.list(OTHER.id)).toEqual([theirs.record]);
         expect(await store.keys.list("nobody")).toEqual([]);
         expect(await store.keys.list()).toHaveLength(3);
+      });
+
+      it("pages keys by id, filtered in the store: by principal, by status", async () => {
+        await store.principals.put(OTHER);
+        const made: ApiKeyRecord[] = [];
+        for (const owner of [FULL.id, OTHER.id, FULL.id, OTHER.id, FULL.id])
+          made.push((await store.keys.create(owner)).record);
+        await store.keys.revoke(made[0]!.id);
+        await store.keys.revoke(made[3]!.id);
+        const all = await store.keys.list();
+        const byId = (keys: readonly ApiKeyRecord[]) => keys.map((k) => k.id).sort();
+        const page = async (query: KeyQuery) => (await store.keys.page(query)).map((k) => k.id);
+        // The records as list() has them (revocations included), ordered by id.
+        expect(await store.keys.page({ limit: 100 })).toEqual(
+          [...all].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        );
+        const ids = byId(all);
+        expect(await page({ limit: 2 })).toEqual(ids.slice(0, 2));
+        expect(await page({ limit: 2, after: ids[1]! })).toEqual(ids.slice(2, 4));
+        expect(await page({ limit: 2, after: ids[4]! })).toEqual([]);
+        const mine = byId(all.filter((k) => k.principalId === FULL.id));
+        expect(await page({ limit: 100, principal: FULL.id })).toEqual(mine);
+        expect(await page({ limit: 1, principal: FULL.id, after: mine[0]! })).toEqual([mine[1]]);
+        const live = byId(all.filter((k) => k.revokedAt === null));
+        expect(await page({ limit: 100, status: "active" })).toEqual(live);
+        expect(await page({ limit: 100, status: "revoked" })).toEqual(byId([made[0]!, made[3]!]));
+        expect(await page({ limit: 100, status: "active", principal: OTHER.id })).toEqual([made[1]!.id]);
+        expect(await page({ limit: 100, status: "revoked", principal: OTHER.id })).toEqual([made[3]!.id]);
+        expect(await page({ limit: 100, principal: "nobody" })).toEqual([]);
+        // Text no stored key holds (PostgreSQL's text cannot hold a NUL): a principal with one has
+        // no keys; the ids after such a cursor are those after its part before the NUL.
+        expect(await page({ limit: 100, principal: `${FULL.id}\u0000` })).toEqual([]);
+        expect(await page({ limit: 1, after: `${ids[0]!}\u0000x` })).toEqual([ids[1]]);
+        // A key removed with its principal is listed no more.
+        await store.principals.remove(OTHER.id);
+        expect(await page({ limit: 100 })).toEqual(mine);
       });
 
       it("revokes idempotently, keeping the first revokedAt; unknown ids give false", async () => {

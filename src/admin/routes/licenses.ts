@@ -47,13 +47,18 @@ function visible(caller: Caller, allowed: readonly Role[], r: LicenseRecord): bo
   return "organization" in r.licensee && r.licensee.organization === caller.organization;
 }
 
-function find(
+/**
+ * A license as the store holds it now, not as this node's snapshot has it: one applied for or
+ * stepped through another node (or the CLI) is there before this node reloads, and a step is checked
+ * against the status it is written over (and its revision).
+ */
+async function find(
   deps: AdminDeps,
   caller: Caller,
   allowed: readonly Role[],
   id: string,
-): StoredRecord<LicenseRecord> {
-  const r = deps.state().licenses.find((l) => l.id === id);
+): Promise<StoredRecord<LicenseRecord>> {
+  const r = await deps.store.records.get<LicenseRecord>("license", id);
   if (r === undefined || !visible(caller, allowed, r.document))
     throw new ClearanceError("not-found", "not_found", `no license ${id}`);
   return r;
@@ -213,7 +218,7 @@ export const licenseRoutes = [
     summary: "Read a license with its history",
     roles: READ_ROLES,
     async handle({ deps, caller, params }) {
-      return find(deps, caller, READ_ROLES, params.id as string).document;
+      return (await find(deps, caller, READ_ROLES, params.id as string)).document;
     },
   }),
   route({
@@ -223,7 +228,7 @@ export const licenseRoutes = [
     summary: "A license's quota and what is left of it",
     roles: READ_ROLES,
     async handle({ deps, caller, params }) {
-      const r = find(deps, caller, READ_ROLES, params.id as string).document;
+      const r = (await find(deps, caller, READ_ROLES, params.id as string)).document;
       return periodUsage(deps, r);
     },
   }),
@@ -249,7 +254,8 @@ export const licenseRoutes = [
         );
       }
       const id = body.id ?? `LIC-${deps.now().slice(0, 4)}-${randomBytes(4).toString("hex")}`;
-      if (deps.state().licenses.some((l) => l.id === id))
+      // The store's, not this node's: one applied for through another node may not be loaded here yet.
+      if ((await deps.store.records.get("license", id)) !== undefined)
         throw new ClearanceError("conflict", "conflict", `license ${id} exists`);
       const { justification, licensee, id: _id, ...requested } = body;
       // Set names become countries now: what the approvers see and approve, and what is granted.
@@ -271,7 +277,7 @@ export const licenseRoutes = [
     roles: DECIDE_ROLES,
     body: approvalBody,
     async handle({ deps, caller, params, body }) {
-      const r = find(deps, caller, DECIDE_ROLES, params.id as string);
+      const r = await find(deps, caller, DECIDE_ROLES, params.id as string);
       const decided = await beneficiaries(deps, r.document);
       // Read from the store, not the snapshot: a revocation answered a moment ago counts. Only the
       // identities that count here are read: the earlier approvers' and the caller's. The write is
@@ -302,7 +308,7 @@ export const licenseRoutes = [
     roles: DECIDE_ROLES,
     body: reasonBody,
     async handle({ deps, caller, params, body }) {
-      const r = find(deps, caller, DECIDE_ROLES, params.id as string);
+      const r = await find(deps, caller, DECIDE_ROLES, params.id as string);
       // As an approval: the denier's identity read from the store (a revocation on another node
       // counts before this node's snapshot has it), and the write guarded on it at that revision.
       const identity = await deps.store.records.get<Identity>("identity", caller.id);
@@ -324,7 +330,7 @@ export const licenseRoutes = [
       roles: STATUS_ROLES,
       body: reasonBody,
       async handle({ deps, caller, params, body }) {
-        const r = find(deps, caller, STATUS_ROLES, params.id as string);
+        const r = await find(deps, caller, STATUS_ROLES, params.id as string);
         if (action === "reinstate") {
           const { next, guards } = await reinstated(deps, caller, r, body.reason);
           return save(deps, caller, r, next, action, true, { reason: body.reason }, guards);

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
 import { requireInForce, storePolicy } from "../../control/in-force.js";
-import type { PutGuard } from "../../store/index.js";
+import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
 import { partnerRegistration, partnerStatusChange } from "../../control/schemas.js";
@@ -42,6 +42,17 @@ async function checkCompiles(
   if (mine !== undefined)
     throw new InvalidInputError(mine.problems.map((p) => ({ ...p, path: [...prefix, ...p.path] })));
   return policy.guard;
+}
+
+/**
+ * A partner as the store holds it now, not as this node's snapshot has it: one registered or moved
+ * through another node (or the CLI) is there before this node reloads, and a step is checked against
+ * the status it is written over (and its revision).
+ */
+async function stored(deps: AdminDeps, id: string): Promise<StoredRecord<PartnerDocument>> {
+  const r = await deps.store.records.get<PartnerDocument>("partner", id);
+  if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${id}`);
+  return r;
 }
 
 export const partnerRoutes = [
@@ -87,8 +98,7 @@ export const partnerRoutes = [
     summary: "Read a partner and its history",
     roles: READERS,
     async handle({ deps, params }) {
-      const r = deps.state().partners.find((p) => p.id === params.id);
-      if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${params.id}`);
+      const r = await stored(deps, params.id as string);
       return { id: r.id, revision: r.revision, ...r.document };
     },
   }),
@@ -101,8 +111,8 @@ export const partnerRoutes = [
     status: 201,
     body: partnerRegistration,
     async handle({ deps, body, caller }) {
-      const state = deps.state();
-      if (state.partners.some((p) => p.id === body.partner.id))
+      // The store's, not this node's: one registered through another node may not be loaded here yet.
+      if ((await deps.store.records.get("partner", body.partner.id)) !== undefined)
         throw new ClearanceError("conflict", "conflict", `partner ${body.partner.id} exists`);
       const now = deps.now();
       const partner = { ...body.partner, status: "applied" as const };
@@ -133,8 +143,7 @@ export const partnerRoutes = [
     roles: OFFICERS,
     body: partnerStatusChange,
     async handle({ deps, params, body, caller }) {
-      const r = deps.state().partners.find((p) => p.id === params.id);
-      if (r === undefined) throw new ClearanceError("not-found", "not_found", `no partner ${params.id}`);
+      const r = await stored(deps, params.id as string);
       const from = r.document.partner.status;
       if (!LIFECYCLE[from].includes(body.status)) {
         throw new ClearanceError(

@@ -6,7 +6,7 @@ import { principalSchema } from "../../policy/index.js";
 import type { ApiKeyRecord } from "../../store/index.js";
 import { principalSubject } from "../../screening/subjects.js";
 import { answer, reloadAfter } from "../in-force.js";
-import { pageQuery, paginate, route } from "../router.js";
+import { pageQuery, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
 
 const publicKey = ({ hash: _hash, ...rest }: ApiKeyRecord) => rest;
@@ -100,11 +100,16 @@ export const principalRoutes = [
       status: z.enum(["active", "revoked"]).optional(),
     }),
     async handle({ deps, query }) {
-      const keys = (await deps.store.keys.list(query.principal))
-        .filter((k) => query.status === undefined || (query.status === "active") === (k.revokedAt === null))
-        .map(publicKey)
-        .sort((a, b) => (a.id < b.id ? -1 : 1));
-      return paginate(keys, query.limit, query.cursor);
+      // Filtered and paged in the store, as principals are: a page reads its keys, not every one.
+      const { limit, cursor, principal, status } = query;
+      const found = await deps.store.keys.page({
+        limit: limit + 1,
+        ...(cursor === undefined ? {} : { after: cursor }),
+        ...(principal === undefined ? {} : { principal }),
+        ...(status === undefined ? {} : { status }),
+      });
+      const data = found.slice(0, limit).map(publicKey);
+      return { data, next_cursor: found.length > limit ? (data.at(-1)?.id ?? null) : null };
     },
   }),
   route({

@@ -36,6 +36,7 @@ import {
   type SharedAuditStore,
   type StoredRecord,
   type PrincipalQuery,
+  type KeyQuery,
   type Store,
   type StoreSnapshot,
   type LicenseWindowTokens,
@@ -468,6 +469,7 @@ export class PostgresStore implements Store {
       const pool = this.#live();
       return principalId === undefined || q.storable(principalId) ? q.listKeys(pool, principalId) : [];
     },
+    page: async (query: KeyQuery): Promise<ApiKeyRecord[]> => q.pageKeys(this.#live(), query),
   };
 
   readonly outbox = {

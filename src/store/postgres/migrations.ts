@@ -22,6 +22,7 @@ import {
 } from "../screening-schema.js";
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
+import { KEY_PAGE_INDEXES } from "../key-search.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -211,6 +212,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 14,
     // As in SQLite's version 14: the principals list's filter columns, ids' "C" order for the ranges.
     sql: PRINCIPAL_SEARCH_COLUMNS('TEXT COLLATE "C"'),
+  },
+  {
+    version: 15,
+    // As in SQLite's version 15: the API keys list's indexes (the id columns already "C").
+    sql: KEY_PAGE_INDEXES,
   },
 ];
 

@@ -16,6 +16,7 @@ import {
 } from "../rows.js";
 import type { Principal } from "../../policy/types.js";
 import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
+import { keyWhere, type KeyQuery } from "../key-search.js";
 import type { CheckedDelta } from "../input.js";
 import type {
   ApiKeyRecord,
@@ -231,6 +232,17 @@ export async function listKeys(db: Db, principalId?: string): Promise<ApiKeyReco
           principalId,
         ]);
   return rows.map(toKey);
+}
+
+/** One page of keys (see Store.keys.page). */
+export async function pageKeys(db: Db, query: KeyQuery): Promise<ApiKeyRecord[]> {
+  // As pagePrincipals: no stored id holds a NUL, so such a principal has no keys, and the ids after
+  // such a cursor are those after its part before the NUL.
+  if (query.principal !== undefined && !storable(query.principal)) return [];
+  const after = query.after?.split("\u0000")[0];
+  const { where, params } = keyWhere({ ...query, ...(after === undefined ? {} : { after }) }, (n) => `$${n}`);
+  const sql = `SELECT ${KEY_COLUMNS} FROM api_keys ${where} ORDER BY id LIMIT $${params.length + 1}`;
+  return (await db.query<KeyRow>(sql, [...params, query.limit])).rows.map(toKey);
 }
 
 type OutboxRow = Omit<OutboxRecord, "object" | "details"> & {

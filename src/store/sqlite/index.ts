@@ -50,6 +50,7 @@ import {
 } from "../rows.js";
 import { migrate } from "./migrations.js";
 import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
+import { keyWhere, type KeyQuery } from "../key-search.js";
 import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
 import { sqliteAlerts } from "./alerts.js";
@@ -459,6 +460,14 @@ export class SqliteStore implements Store {
     list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
       const sql = this.#live();
       return (principalId === undefined ? sql.keyList.all() : sql.keyListFor.all(principalId)).map(toKey);
+    },
+    page: async (query: KeyQuery): Promise<ApiKeyRecord[]> => {
+      this.#live();
+      const { where, params } = keyWhere(query, () => "?");
+      return this.#db
+        .prepare<unknown[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ${where} ORDER BY id LIMIT ?`)
+        .all(...params, query.limit)
+        .map(toKey);
     },
   };
 

@@ -13,6 +13,7 @@ import {
 } from "../screening-schema.js";
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
+import { KEY_PAGE_INDEXES } from "../key-search.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -180,6 +181,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 14,
     // The principals list filtered in the store: organization, folded id and name (principal-search.ts).
     sql: PRINCIPAL_SEARCH_COLUMNS("TEXT"),
+  },
+  {
+    version: 15,
+    // The API keys list paged in the store: by principal, by status, each by id (key-search.ts).
+    sql: KEY_PAGE_INDEXES,
   },
 ];
 

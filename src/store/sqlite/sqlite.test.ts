@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { openStore, StoreError, type Store } from "../index.js";
+import { openStore, StoreError, type KeyQuery, type Store } from "../index.js";
+import { keyWhere } from "../key-search.js";
+import { KEY_COLUMNS } from "../rows.js";
 import { storeSuite } from "../suite.js";
 import { MIGRATIONS, migrate, type Migration } from "./migrations.js";
 import { DB_FILE } from "./index.js";
@@ -150,6 +152,44 @@ describe("sqlite driver", () => {
         "p-2",
       ]);
     });
+  });
+
+  it("reads a page of keys through an index, whatever the filters: never the whole table, never sorted", async () => {
+    const dataDir = freshDir();
+    await withStore(dataDir, async () => undefined);
+    const db = raw(dataDir);
+    try {
+      const filters: KeyQuery[] = [
+        { limit: 10 },
+        { limit: 10, after: "k" },
+        { limit: 10, principal: "p" },
+        { limit: 10, principal: "p", after: "k", status: "active" },
+        { limit: 10, principal: "p", status: "revoked" },
+        { limit: 10, status: "active", after: "k" },
+        { limit: 10, status: "revoked" },
+      ];
+      for (const query of filters) {
+        // The statement the driver runs for the page.
+        const { where, params } = keyWhere(query, () => "?");
+        const plan = db
+          .prepare<unknown[], { detail: string }>(
+            `EXPLAIN QUERY PLAN SELECT ${KEY_COLUMNS} FROM api_keys ${where} ORDER BY id LIMIT ?`,
+          )
+          .all(...params, query.limit)
+          .map((r) => r.detail);
+        const wanted =
+          query.principal !== undefined
+            ? /USING INDEX api_keys_by_principal_id \(principal_id=\?/
+            : query.status === "active"
+              ? /USING INDEX api_keys_live\b/
+              : query.status === "revoked"
+                ? /USING INDEX api_keys_revoked\b/
+                : /USING INDEX sqlite_autoindex_api_keys_1/;
+        expect(plan, JSON.stringify(query)).toEqual([expect.stringMatching(wanted)]);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it("refuses a database written by a newer clearance, and leaves it untouched", async () => {
