@@ -128,6 +128,26 @@ describe("a node behind the store's active version", () => {
     expect(pointer?.document.version).toBe(embargo);
   });
 
+  it("rolls back without a what-if, and reads a version, while it cannot reload", async () => {
+    // Before: both 409 snapshot_behind, though nothing is measured there; a node that cannot serve
+    // the version in force (whose reload fails until another is activated) could not be mended.
+    snapshotDown = true;
+    try {
+      const read = await call(t, ADMIN_TOKEN, "GET", `/admin/v1/schemes/${lifted}`);
+      expect(read.status, JSON.stringify(read.body)).toBe(200);
+      expect(read.body.diff.text).toMatch(/FR|France/);
+      const rolledBack = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/schemes/1/activate", {
+        reason: "roll back the embargo",
+      });
+      expect(rolledBack.status, JSON.stringify(rolledBack.body)).toBe(200);
+      expect(rolledBack.body.not_yet_in_force).toMatchObject({ code: "reload_failed" });
+    } finally {
+      snapshotDown = false;
+    }
+    const pointer = await other.records.get<{ version: number }>("setting", "active-scheme");
+    expect(pointer?.document.version).toBe(1);
+  });
+
   it("an activation whose impact was measured against a version no longer active is refused", async () => {
     // Another node activated between the impact's measure (against version 1) and the write.
     const write = activateVersion(other, lifted, "admin", new Date().toISOString(), {

@@ -73,12 +73,12 @@ async function storeBase(deps: AdminDeps): Promise<CompiledScheme> {
  * Any stored version reads as it loads: what newer checks refuse in one an older release stored is
  * left out, and said (`left_out_as_stored`). Activating it is still refused, naming the field.
  */
-function readVersion(deps: AdminDeps, v: SchemeVersion) {
+function readVersion(deps: AdminDeps, v: SchemeVersion, active: CompiledScheme) {
   const { scheme, leftOut } = readStoredVersion(v);
   return {
     ...summary(deps, v),
     yaml: v.text,
-    diff: diffAgainstActive(deps, scheme),
+    diff: diffAgainstActive(deps, scheme, active),
     ...(leftOut.length > 0 ? { left_out_as_stored: leftOut } : {}),
   };
 }
@@ -157,9 +157,14 @@ export const schemeRoutes = [
     summary: "Read a scheme version and its diff against the active one",
     roles: READERS,
     async handle({ deps, params }) {
-      // Its diff is against the store's active version: this node reloads first if it is behind.
-      const v = await schemeVersion(deps.store, await inStepWithStore(deps), params.version as string);
-      return readVersion(deps, v.document);
+      // Its diff is against the store's active version: this node reloads first if behind, and
+      // if it cannot, that version is read from the store (a reader's page is never refused for it).
+      const state = await inStepWithStore(deps).catch((err: unknown) => {
+        if (err instanceof ClearanceError && err.code === "snapshot_behind") return deps.state();
+        throw err;
+      });
+      const v = await schemeVersion(deps.store, state, params.version as string);
+      return readVersion(deps, v.document, await storeBase(deps));
     },
   }),
   route({
@@ -170,8 +175,11 @@ export const schemeRoutes = [
     roles: ADMINS,
     body: schemeActivation,
     async handle({ deps, caller, params, body }) {
-      // Its impact is measured against the version it replaces: this node reloads first if behind.
-      const state = await inStepWithStore(deps);
+      // An impact is measured against the version it replaces: this node reloads first if behind
+      // (409 snapshot_behind if it cannot). Without one, nothing is measured here, and a rollback
+      // goes through on a node that cannot reload (activateVersion guards its write on the store).
+      const measured = body.what_if !== undefined || deps.whatIf?.requireForActivation === true;
+      const state = measured ? await inStepWithStore(deps) : deps.state();
       const v = await schemeVersion(deps.store, state, params.version as string);
       const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
