@@ -214,6 +214,45 @@ describe("embargoed attempts out of order (a long stream's, another node's)", ()
     expect(shown(raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:20"]);
   });
 
+  it("an attempt older than every one held, the ring full, is judged with those held: 10:00, 10:20, 14:00, 16:00, a late 09:50 is high", () => {
+    const { d, raised } = attempts();
+    const repeated = hourly.embargoed_attempts.repeated;
+    expect(repeated).toBe(3); // the ring holds 4
+    feed(d, "10:00", "10:20", "14:00", "16:00", "09:50");
+    // Was: nothing for 09:50 (dropped unjudged), though 09:50, 10:00 and 10:20 are 3 within 1 h.
+    expect(shown(raised)).toEqual([
+      "medium 1 at 10:00",
+      "medium 1 at 14:00",
+      "medium 1 at 16:00",
+      "high 3 at 10:20",
+    ]);
+    const high = raised.at(-1) as Draft;
+    expect(high.auditIndexes).toHaveLength(3);
+    // Not kept: the ring keeps the newest, and a second late one in that period raises nothing more.
+    feed(d, "09:55");
+    expect(raised).toHaveLength(4);
+    expect(d.retained().embargoed).toBe(repeated + 1);
+  });
+
+  it("a high alert names the attempt completing the window in time order, not the one arriving last", () => {
+    const { d, raised } = attempts();
+    const at = (hhmm: string, reason: string, model: string, country: string) =>
+      sighting({ t: clock(hhmm), decision: "deny", reason, model, country });
+    d.feed(at("10:00", "embargoed-location", "mythos-4", "IR"));
+    d.feed(at("10:40", "embargoed-nationality", "mythos-5", "KP"));
+    // Arrives last, dated between: the window 10:00–10:40 is completed by 10:40's attempt.
+    d.feed(at("10:20", "embargoed-location", "mythos-3", "SY"));
+    const high = raised.find((r) => r.severity === "high") as Draft;
+    expect(new Date(high.at).toISOString().slice(11, 16)).toBe("10:40");
+    // Was: embargoed-location, mythos-3, SY (the late attempt's).
+    expect([high.details["reason"], high.details["model"], high.details["country"]]).toEqual([
+      "embargoed-nationality",
+      "mythos-5",
+      "KP",
+    ]);
+    expect(high.summary).toContain("(embargoed-nationality)");
+  });
+
   it("holds at most `repeated` + 1 attempts with late ones among them", () => {
     const { d } = attempts();
     for (let i = 0; i < 1_000; i++) {

@@ -126,12 +126,20 @@ interface Journey {
  * revokes it whatever its `createdAt` says (see service.ts). None in a warm-up's sightings (the
  * audit log does not record credentials).
  */
-const usedCredential = (s: Sighting) => (s.credential === "" ? {} : { credential: s.credential });
+const usedCredential = (s: { readonly credential: string }) =>
+  s.credential === "" ? {} : { credential: s.credential };
 
-/** One embargoed attempt held. */
+/**
+ * One embargoed attempt held, with what a high alert names of it: the alert names the window's
+ * newest attempt (the one completing it in time order), not whichever arrived last.
+ */
 interface Attempt {
   readonly t: number;
   readonly audit: string | null;
+  readonly reason: string;
+  readonly country: string | null;
+  readonly model: string;
+  readonly credential: string;
 }
 
 /**
@@ -156,7 +164,8 @@ class Recent {
    * Adds an attempt in its place in time order, dropping the oldest when full; its index (0: the
    * oldest), or -1 when it is older than every one held and there is no room (not held).
    */
-  add(t: number, audit: string | null): number {
+  add(a: Attempt): number {
+    const t = a.t;
     const oldest = this.at(0);
     if (this.size === this.capacity && oldest !== undefined) {
       this.forgotten = Math.max(this.forgotten, Math.min(t, oldest.t));
@@ -168,7 +177,7 @@ class Recent {
     for (let prev = this.at(i - 1); prev !== undefined && prev.t > t; prev = this.at(i - 1)) {
       this.items[this.slot(i--)] = prev;
     }
-    this.items[this.slot(i)] = { t, audit };
+    this.items[this.slot(i)] = a;
     return i;
   }
 
@@ -709,11 +718,20 @@ export class Detectors {
     const who = this.held(s.principal);
     let recent = this.embargoed.get(who);
     if (recent === undefined) this.embargoed.set(who, (recent = new Recent(c.repeated + 1)));
-    const i = recent.add(s.t, s.audit);
-    // Older than every attempt held with no room: `repeated` + 1 came after it, and those around it
-    // were let go, so whether it was alone in its window is not known.
-    if (i < 0) return;
-    const high = this.repeatedWithin(recent, i);
+    const attempt: Attempt = {
+      t: s.t,
+      audit: s.audit,
+      reason: s.reason,
+      country: s.country,
+      model: s.model,
+      credential: s.credential,
+    };
+    const i = recent.add(attempt);
+    // Older than every attempt held with no room: not kept (the ring keeps the newest), but judged
+    // with those held within a window after it, which it may bring to `repeated`. Whether it was
+    // alone in its window is not known: `repeated` + 1 came after it, those before were let go.
+    const high = i < 0 ? this.completedBy(recent, attempt) : this.repeatedWithin(recent, i);
+    if (i < 0 && high === null) return;
     if (high === null) {
       // Alone: no attempt within the window before it (one let go counts too), nor after it.
       const before = recent.at(i - 1)?.t ?? recent.forgotten;
@@ -722,6 +740,8 @@ export class Detectors {
     }
     const at = high?.at ?? s.t;
     const attempts = high?.attempts ?? 1;
+    // A high alert names the window's newest attempt (what dates it), whatever order they arrived in.
+    const named = high?.evidence.at(-1) ?? attempt;
     const level = high === null ? "medium" : "high";
     const period = Math.floor(at / c.window_ms);
     // Warming: whether it was raised (and stored) in this period is the store's to say (see cooled).
@@ -736,10 +756,16 @@ export class Detectors {
       subject: { kind: "principal", id: s.principal },
       summary:
         high !== null
-          ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
-          : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
+          ? `${s.principal} was refused ${shown} times for an embargo (${named.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+          : `${s.principal} was refused for an embargo (${named.reason}${named.country === null ? "" : `, from ${named.country}`})`,
       auditIndexes: audits,
-      details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
+      details: {
+        reason: named.reason,
+        country: named.country,
+        attempts,
+        model: named.model,
+        ...usedCredential(named),
+      },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
       at,
     };
@@ -779,6 +805,28 @@ export class Detectors {
         if (a !== undefined) evidence.push(a);
       }
       return { at: end, attempts, evidence };
+    }
+    return null;
+  }
+
+  /**
+   * The first window from `late` (older than every attempt held, not kept) to an attempt held within
+   * a window of it holding `repeated` attempts, it included, in a period with no high alert yet; null
+   * when none. Dropped unjudged, 10:00, 10:20 and a late 09:50 raised nothing once the ring was full.
+   */
+  private completedBy(
+    recent: Recent,
+    late: Attempt,
+  ): { at: number; attempts: number; evidence: Attempt[] } | null {
+    const c = this.config.embargoed_attempts;
+    for (let j = 0; j < recent.size; j++) {
+      const end = recent.at(j);
+      if (end === undefined || end.t > late.t + c.window_ms) break;
+      const attempts = j + 2;
+      if (attempts < c.repeated || Math.floor(end.t / c.window_ms) <= recent.highIn) continue;
+      const evidence: Attempt[] = [late];
+      for (let k = 0; k <= j; k++) evidence.push(recent.at(k) ?? late);
+      return { at: end.t, attempts, evidence: evidence.slice(-MAX_EVIDENCE) };
     }
     return null;
   }
