@@ -214,6 +214,45 @@ describe("embargoed attempts out of order (a long stream's, another node's)", ()
     expect(shown(raised)).toEqual(["medium 1 at 10:00", "high 3 at 10:20"]);
   });
 
+  it("an attempt older than every one held, the ring full, is judged with those held: 10:00, 10:20, 14:00, 16:00, a late 09:50 is high", () => {
+    const { d, raised } = attempts();
+    const repeated = hourly.embargoed_attempts.repeated;
+    expect(repeated).toBe(3); // the ring holds 4
+    feed(d, "10:00", "10:20", "14:00", "16:00", "09:50");
+    // Was: nothing for 09:50 (dropped unjudged), though 09:50, 10:00 and 10:20 are 3 within 1 h.
+    expect(shown(raised)).toEqual([
+      "medium 1 at 10:00",
+      "medium 1 at 14:00",
+      "medium 1 at 16:00",
+      "high 3 at 10:20",
+    ]);
+    const high = raised.at(-1) as Draft;
+    expect(high.auditIndexes).toHaveLength(3);
+    // Not kept: the ring keeps the newest, and a second late one in that period raises nothing more.
+    feed(d, "09:55");
+    expect(raised).toHaveLength(4);
+    expect(d.retained().embargoed).toBe(repeated + 1);
+  });
+
+  it("a high alert names the attempt completing the window in time order, not the one arriving last", () => {
+    const { d, raised } = attempts();
+    const at = (hhmm: string, reason: string, model: string, country: string) =>
+      sighting({ t: clock(hhmm), decision: "deny", reason, model, country });
+    d.feed(at("10:00", "embargoed-location", "mythos-4", "IR"));
+    d.feed(at("10:40", "embargoed-nationality", "mythos-5", "KP"));
+    // Arrives last, dated between: the window 10:00–10:40 is completed by 10:40's attempt.
+    d.feed(at("10:20", "embargoed-location", "mythos-3", "SY"));
+    const high = raised.find((r) => r.severity === "high") as Draft;
+    expect(new Date(high.at).toISOString().slice(11, 16)).toBe("10:40");
+    // Was: embargoed-location, mythos-3, SY (the late attempt's).
+    expect([high.details["reason"], high.details["model"], high.details["country"]]).toEqual([
+      "embargoed-nationality",
+      "mythos-5",
+      "KP",
+    ]);
+    expect(high.summary).toContain("(embargoed-nationality)");
+  });
+
   it("holds at most `repeated` + 1 attempts with late ones among them", () => {
     const { d } = attempts();
     for (let i = 0; i < 1_000; i++) {
@@ -275,6 +314,28 @@ describe("key sharing with sightings out of order (a long stream's, another node
     );
   });
 
+  it("a late sighting completing an hour that ended before the newest: US 10:00, DE 10:30, DE 11:40, a late FR 10:20 is an alert", () => {
+    const { d, raised } = sharing();
+    d.feed(from("10:00", "US"));
+    d.feed(from("10:30", "DE"));
+    d.feed(from("11:40", "DE"));
+    d.feed(from("10:20", "FR")); // 10:00–10:30 held the US, France and Germany
+    // Was: nothing (measured back from 11:40 only, France was older than the window).
+    expect(shown(raised)).toEqual([
+      "credential key-mallory of mallory was used from 3 countries (US, FR, DE) within 1 h at 10:30",
+    ]);
+    // The same by networks: 10:00–10:40 held 9 networks, all before the newest's window.
+    const nets = sharing();
+    const max = DEFAULTS.key_sharing.max_networks;
+    for (let i = 0; i < max; i++)
+      nets.d.feed(from(`10:${String(i * 5).padStart(2, "0")}`, "DE", `10.0.${i}.0/24`));
+    nets.d.feed(from("11:50", "DE", "10.0.0.0/24"));
+    nets.d.feed(from("10:40", "DE", "192.0.2.0/24"));
+    expect(shown(nets.raised)).toEqual([
+      `credential key-mallory of mallory was used from at least ${max + 1} networks within 1 h at 10:40`,
+    ]);
+  });
+
   it("a late network older than the window is not counted (was: the 9th network, an alert)", () => {
     const { d, raised } = sharing();
     const max = DEFAULTS.key_sharing.max_networks;
@@ -291,7 +352,8 @@ describe("key sharing with sightings out of order (a long stream's, another node
       d.feed(sighting({ t: T0 + i * MIN, network: `10.${i % 250}.${i >> 8}.0/24` }));
       d.feed(sighting({ t: T0 + i * MIN - 30 * MIN, network: `192.${i % 250}.${i >> 8}.0/24` }));
     }
-    expect(d.retained().keyUse).toBeLessThanOrEqual(max + 1 + 1);
+    // The networks (each seen once) and at most 4 sightings of the one country (see note).
+    expect(d.retained().keyUse).toBeLessThanOrEqual(max + 1 + 4);
   });
 });
 

@@ -126,12 +126,20 @@ interface Journey {
  * revokes it whatever its `createdAt` says (see service.ts). None in a warm-up's sightings (the
  * audit log does not record credentials).
  */
-const usedCredential = (s: Sighting) => (s.credential === "" ? {} : { credential: s.credential });
+const usedCredential = (s: { readonly credential: string }) =>
+  s.credential === "" ? {} : { credential: s.credential };
 
-/** One embargoed attempt held. */
+/**
+ * One embargoed attempt held, with what a high alert names of it: the alert names the window's
+ * newest attempt (the one completing it in time order), not whichever arrived last.
+ */
 interface Attempt {
   readonly t: number;
   readonly audit: string | null;
+  readonly reason: string;
+  readonly country: string | null;
+  readonly model: string;
+  readonly credential: string;
 }
 
 /**
@@ -156,7 +164,8 @@ class Recent {
    * Adds an attempt in its place in time order, dropping the oldest when full; its index (0: the
    * oldest), or -1 when it is older than every one held and there is no room (not held).
    */
-  add(t: number, audit: string | null): number {
+  add(a: Attempt): number {
+    const t = a.t;
     const oldest = this.at(0);
     if (this.size === this.capacity && oldest !== undefined) {
       this.forgotten = Math.max(this.forgotten, Math.min(t, oldest.t));
@@ -168,7 +177,7 @@ class Recent {
     for (let prev = this.at(i - 1); prev !== undefined && prev.t > t; prev = this.at(i - 1)) {
       this.items[this.slot(i--)] = prev;
     }
-    this.items[this.slot(i)] = { t, audit };
+    this.items[this.slot(i)] = a;
     return i;
   }
 
@@ -294,51 +303,159 @@ class SpikeCounter {
   }
 }
 
+/** One sighting of a key from a country or a network. */
+interface Use {
+  readonly t: number;
+  readonly audit: string | null;
+}
+
 interface KeyUse {
   /**
-   * Both in time order (each entry by its latest sighting), oldest first, holding only what the
-   * window and the limit need.
+   * Each country's (network's) sightings, oldest first, only those some window within two back
+   * from the newest can need (see note); each map in the order of its entries' latest sightings.
    */
-  readonly countries: Map<string, Seen>;
-  readonly networks: Map<string, { t: number; audit: string | null }>;
-  /** The key's newest sighting (ms): the window is measured back from it. */
+  readonly countries: Map<string, Use[]>;
+  readonly networks: Map<string, Use[]>;
+  /** The key's newest sighting (ms): what is held is measured back from it. */
   newest: number;
 }
 
+/** One country (network) counted in a window, by the sighting of it there. */
+type Counted = readonly [string, Use];
+
+const latestOf = (list: readonly Use[]): number => list.at(-1)?.t ?? -Infinity;
+
 /**
- * Notes `k` as seen at `v.t`, keeping the map in time order (each key by its latest sighting): a
- * late sighting (a long stream's, stamped at its start; another node's) goes in its place, not at
- * the end, and one older than the time held for `k` changes nothing. Moved to the end whatever its
- * time, a late sighting of a country kept it "within the window" after newer ones had left it.
- * @param late `v` is older than the newest entry `m` may hold (else it goes at the end)
+ * Notes `k` as seen at `v.t` (no older than `since`), in its place in time order: a late sighting
+ * (a long stream's, stamped at its start; another node's) may complete an hour that ended before
+ * the newest. Of three sightings of one value within a window the middle one tells no window
+ * anything (one holding it holds one of the others), so it goes: a value holds a few sightings per
+ * window however often it is seen. The map stays in the order of each value's latest sighting.
+ * @param late `v` is older than the newest sighting `m` may hold (else it goes at the end)
  */
-function touch<V extends { t: number }>(m: Map<string, V>, k: string, v: V, late: boolean): void {
-  const old = m.get(k);
-  if (old !== undefined && old.t > v.t) return;
+function note(
+  m: Map<string, Use[]>,
+  k: string,
+  v: Use,
+  windowMs: number,
+  since: number,
+  late: boolean,
+): void {
+  const list = m.get(k) ?? [];
+  const latest = v.t >= latestOf(list);
+  let i = list.length;
+  while (i > 0 && (list[i - 1]?.t ?? -Infinity) > v.t) i--;
+  list.splice(i, 0, v);
+  while ((list[0]?.t ?? Infinity) < since) list.shift();
+  for (let j = 1; j + 1 < list.length;) {
+    if ((list[j + 1]?.t ?? Infinity) - (list[j - 1]?.t ?? -Infinity) <= windowMs) list.splice(j, 1);
+    else j++;
+  }
+  if (!latest) {
+    m.set(k, list); // its place in the map (its latest) is unchanged
+    return;
+  }
   m.delete(k);
   if (!late) {
-    m.set(k, v);
+    m.set(k, list);
     return;
   }
   // Rare: the map is rebuilt in order (it holds few entries: see expire).
   const entries = [...m];
-  const i = entries.findIndex(([, e]) => e.t > v.t);
-  entries.splice(i < 0 ? entries.length : i, 0, [k, v]);
+  const at = entries.findIndex(([, e]) => latestOf(e) > v.t);
+  entries.splice(at < 0 ? entries.length : at, 0, [k, list]);
   m.clear();
   for (const [ek, ev] of entries) m.set(ek, ev);
 }
 
 /**
- * Drops from the head what left the window, and beyond the latest `keep`: deciding "more than
- * `keep` - 1 within the window" needs no more, so work and memory per key stay bounded however many
- * networks one key is used from. Countries are kept all (there are not many): an alert names every
- * one.
+ * Drops from the head what was last seen before `since`, and beyond the latest `keep`: deciding
+ * "more than `keep` - 1 within the window" needs no more, so work and memory per key stay bounded
+ * however many networks one key is used from. Countries are kept all (there are not many): an alert
+ * names every one.
  */
-function expire<V extends { t: number }>(m: Map<string, V>, since: number, keep: number): void {
+function expire(m: Map<string, Use[]>, since: number, keep: number): void {
   for (const [k, v] of m) {
-    if (v.t >= since && m.size <= keep) return;
+    if (latestOf(v) >= since && m.size <= keep) return;
     m.delete(k);
   }
+}
+
+/** The values last seen within the window back from `t`, the newest (the head is the oldest). */
+function inWindowBack(m: Map<string, Use[]>, t: number, windowMs: number): Counted[] {
+  const picks: Counted[] = [];
+  for (const [k, list] of m) {
+    const last = list.at(-1);
+    if (last !== undefined && last.t >= t - windowMs) picks.push([k, last]);
+  }
+  return picks;
+}
+
+/** How many values were last seen within the window back from `t`, the newest: the head is skipped. */
+function countBack(m: Map<string, Use[]>, t: number, windowMs: number): number {
+  let skipped = 0;
+  for (const list of m.values()) {
+    if (latestOf(list) >= t - windowMs) break;
+    skipped++;
+  }
+  return m.size - skipped;
+}
+
+/**
+ * The window of `windowMs` holding `v` (of `k`, not yet noted) with the most values in it, and the
+ * sighting of each there. A value is in the window [s, s + windowMs] iff its last sighting at or
+ * before `v` is at or after s, or its first at or after `v` is at or before s + windowMs: it is out
+ * for s in the gap between the two, and the window missing the fewest gaps wins. Sorted, so
+ * O(n log n) in the values held (bounded: see expire).
+ */
+function busiest(m: Map<string, Use[]>, k: string, v: Use, windowMs: number): Counted[] {
+  const lo = v.t - windowMs;
+  const near: [string, Use | undefined, Use | undefined][] = [];
+  for (const [key, list] of m) {
+    if (key === k) continue;
+    let before: Use | undefined;
+    let after: Use | undefined;
+    for (const u of list) {
+      if (u.t <= v.t) before = u;
+      if (u.t >= v.t) {
+        after = u;
+        break;
+      }
+    }
+    if (before !== undefined && before.t < lo) before = undefined;
+    if (after !== undefined && after.t > v.t + windowMs) after = undefined;
+    if (before !== undefined || after !== undefined) near.push([key, before, after]);
+  }
+  // Out for s in (gap start, gap end); starts and ends sorted to count the gaps holding s.
+  const gaps = near.map(
+    ([, b, a]) => [b?.t ?? -Infinity, a === undefined ? Infinity : a.t - windowMs] as const,
+  );
+  const open = gaps.filter(([from, to]) => from < to);
+  const starts = open.map(([from]) => from).sort((x, y) => x - y);
+  const ends = open.map(([, to]) => to).sort((x, y) => x - y);
+  const below = (xs: number[], s: number, strict: boolean) => {
+    let a = 0;
+    let b = xs.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      const x = xs[mid] ?? 0;
+      if (strict ? x < s : x <= s) a = mid + 1;
+      else b = mid;
+    }
+    return a;
+  };
+  let best = lo;
+  let fewest = Infinity;
+  for (const s of [lo, ...ends.filter((e) => e > lo && e <= v.t)]) {
+    const out = below(starts, s, true) - below(ends, s, false);
+    if (out < fewest) [best, fewest] = [s, out];
+  }
+  const picks: Counted[] = [[k, v]];
+  for (const [key, b, a] of near) {
+    if (b !== undefined && b.t >= best) picks.push([key, b]);
+    else if (a !== undefined && a.t <= best + windowMs) picks.push([key, a]);
+  }
+  return picks.sort(([, x], [, y]) => x.t - y.t);
 }
 
 /** How identity names a federated principal's credential: the person, not the provider (`principal:<id>`). */
@@ -642,11 +759,16 @@ export class Detectors {
   }
 
   /**
-   * More than max_countries (max_networks) within the window back from the key's newest sighting.
-   * One that arrives late is counted only when within that window, and the alert is dated by the
-   * newest sighting: measured back from the late one's own time, countries the newer sightings had
-   * already left behind counted again (US 10:00, DE 10:30, a late US 09:00, FR 11:05 raised "3
-   * countries within 1 h", and under `suspend` revoked the key).
+   * More than max_countries (max_networks) within one window holding the sighting. In order, that is
+   * the window back from it; one that arrives late (a long stream's, stamped at its start; another
+   * node's) is judged in every window holding it, also one that ended before the key's newest
+   * sighting: judged only back from the newest, US 10:00, DE 10:30, DE 11:40 and a late FR 10:20
+   * raised nothing. Two windows back from the newest are held, so a late sighting older than one
+   * window is judged with what is held (it may miss, never invent), and one older than two is not
+   * counted. The alert is dated by the newest sighting in the window found, as an in-order feed
+   * dates it; measured back from the late one's own time, countries the newer sightings had already
+   * left behind counted again (US 10:00, DE 10:30, a late US 09:00, FR 11:05 raised "3 countries
+   * within 1 h", and under `suspend` revoked the key).
    */
   private sharing(s: Sighting): void {
     const c = this.config.key_sharing;
@@ -658,36 +780,57 @@ export class Detectors {
     }
     const late = s.t < use.newest;
     use.newest = Math.max(use.newest, s.t);
-    const since = use.newest - c.window_ms;
-    // Older than the window: the newer sightings have left it behind.
+    const since = use.newest - 2 * c.window_ms;
     if (s.t < since) return;
-    if (s.country !== null) {
-      touch(use.countries, s.country, { country: s.country, t: s.t, audit: s.audit }, late);
+    const seen: Use = { t: s.t, audit: s.audit };
+    const judge = (m: Map<string, Use[]>, k: string | null, max: number, keep: number): Counted[] | null => {
+      // Without one, a late sighting adds nothing to any window; an in-order one moves the window.
+      if (k === null && late) return null;
+      if (k === null) {
+        expire(m, since, keep);
+        return countBack(m, s.t, c.window_ms) > max ? inWindowBack(m, s.t, c.window_ms) : null;
+      }
+      if (late) {
+        const picks = busiest(m, k, seen, c.window_ms);
+        note(m, k, seen, c.window_ms, since, true);
+        expire(m, since, keep);
+        return picks.length > max ? picks : null;
+      }
+      note(m, k, seen, c.window_ms, since, false);
+      expire(m, since, keep);
+      return countBack(m, s.t, c.window_ms) > max ? inWindowBack(m, s.t, c.window_ms) : null;
+    };
+    const countries = judge(use.countries, s.country, c.max_countries, Infinity);
+    const networks =
+      countries === null ? judge(use.networks, s.network, c.max_networks, c.max_networks + 1) : null;
+    if (countries !== null && s.network !== null) {
+      note(use.networks, s.network, seen, c.window_ms, since, late);
     }
-    if (s.network !== null) touch(use.networks, s.network, { t: s.t, audit: s.audit }, late);
     expire(use.countries, since, Infinity);
     expire(use.networks, since, c.max_networks + 1);
-    const countries = use.countries.size > c.max_countries;
-    const networks = use.networks.size > c.max_networks;
-    if (!countries && !networks) return;
-    const { countries: seenIn, networks: from } = use;
-    this.emit("key-sharing", { kind: "key", id: s.credential }, use.newest, () => {
+    const picks = countries ?? networks;
+    if (picks === null) return;
+    // In order, the sighting itself (the newest); late, the newest in the window found.
+    const at = late ? Math.max(...picks.map(([, u]) => u.t)) : s.t;
+    this.emit("key-sharing", { kind: "key", id: s.credential }, at, () => {
       const hours = Math.round((c.window_ms / 3_600_000) * 100) / 100;
-      const what = countries
-        ? `${seenIn.size} countries (${[...seenIn.keys()].join(", ")})`
-        : `at least ${from.size} networks`; // no more are held than the limit needs
-      const evidence = countries ? [...seenIn.values()] : [...from.values()];
+      const names = picks.map(([k]) => k);
+      const what =
+        countries !== null
+          ? `${names.length} countries (${names.join(", ")})`
+          : `at least ${picks.length} networks`; // no more are held than the limit needs
       return {
         severity: "high",
         summary: `credential ${s.credential} of ${s.principal} was used from ${what} within ${hours} h`,
-        auditIndexes: evidence
-          .map((e) => e.audit)
+        auditIndexes: picks
+          .map(([, u]) => u.audit)
           .filter((a): a is string => a !== null)
           .slice(-MAX_EVIDENCE),
         details: {
           principal: s.principal,
-          countries: [...seenIn.keys()],
-          networks: from.size,
+          countries:
+            countries !== null ? names : inWindowBack(use.countries, at, c.window_ms).map(([k]) => k),
+          networks: networks !== null ? picks.length : countBack(use.networks, at, c.window_ms),
           window_ms: c.window_ms,
         },
       };
@@ -709,11 +852,20 @@ export class Detectors {
     const who = this.held(s.principal);
     let recent = this.embargoed.get(who);
     if (recent === undefined) this.embargoed.set(who, (recent = new Recent(c.repeated + 1)));
-    const i = recent.add(s.t, s.audit);
-    // Older than every attempt held with no room: `repeated` + 1 came after it, and those around it
-    // were let go, so whether it was alone in its window is not known.
-    if (i < 0) return;
-    const high = this.repeatedWithin(recent, i);
+    const attempt: Attempt = {
+      t: s.t,
+      audit: s.audit,
+      reason: s.reason,
+      country: s.country,
+      model: s.model,
+      credential: s.credential,
+    };
+    const i = recent.add(attempt);
+    // Older than every attempt held with no room: not kept (the ring keeps the newest), but judged
+    // with those held within a window after it, which it may bring to `repeated`. Whether it was
+    // alone in its window is not known: `repeated` + 1 came after it, those before were let go.
+    const high = i < 0 ? this.completedBy(recent, attempt) : this.repeatedWithin(recent, i);
+    if (i < 0 && high === null) return;
     if (high === null) {
       // Alone: no attempt within the window before it (one let go counts too), nor after it.
       const before = recent.at(i - 1)?.t ?? recent.forgotten;
@@ -722,6 +874,8 @@ export class Detectors {
     }
     const at = high?.at ?? s.t;
     const attempts = high?.attempts ?? 1;
+    // A high alert names the window's newest attempt (what dates it), whatever order they arrived in.
+    const named = high?.evidence.at(-1) ?? attempt;
     const level = high === null ? "medium" : "high";
     const period = Math.floor(at / c.window_ms);
     // Warming: whether it was raised (and stored) in this period is the store's to say (see cooled).
@@ -736,10 +890,16 @@ export class Detectors {
       subject: { kind: "principal", id: s.principal },
       summary:
         high !== null
-          ? `${s.principal} was refused ${shown} times for an embargo (${s.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
-          : `${s.principal} was refused for an embargo (${s.reason}${s.country === null ? "" : `, from ${s.country}`})`,
+          ? `${s.principal} was refused ${shown} times for an embargo (${named.reason}) within ${Math.round(c.window_ms / 3_600_000)} h`
+          : `${s.principal} was refused for an embargo (${named.reason}${named.country === null ? "" : `, from ${named.country}`})`,
       auditIndexes: audits,
-      details: { reason: s.reason, country: s.country, attempts, model: s.model, ...usedCredential(s) },
+      details: {
+        reason: named.reason,
+        country: named.country,
+        attempts,
+        model: named.model,
+        ...usedCredential(named),
+      },
       dedupeKey: `embargoed-attempt:principal:${s.principal}:${period}:${level}`,
       at,
     };
@@ -779,6 +939,28 @@ export class Detectors {
         if (a !== undefined) evidence.push(a);
       }
       return { at: end, attempts, evidence };
+    }
+    return null;
+  }
+
+  /**
+   * The first window from `late` (older than every attempt held, not kept) to an attempt held within
+   * a window of it holding `repeated` attempts, it included, in a period with no high alert yet; null
+   * when none. Dropped unjudged, 10:00, 10:20 and a late 09:50 raised nothing once the ring was full.
+   */
+  private completedBy(
+    recent: Recent,
+    late: Attempt,
+  ): { at: number; attempts: number; evidence: Attempt[] } | null {
+    const c = this.config.embargoed_attempts;
+    for (let j = 0; j < recent.size; j++) {
+      const end = recent.at(j);
+      if (end === undefined || end.t > late.t + c.window_ms) break;
+      const attempts = j + 2;
+      if (attempts < c.repeated || Math.floor(end.t / c.window_ms) <= recent.highIn) continue;
+      const evidence: Attempt[] = [late];
+      for (let k = 0; k <= j; k++) evidence.push(recent.at(k) ?? late);
+      return { at: end.t, attempts, evidence: evidence.slice(-MAX_EVIDENCE) };
     }
     return null;
   }
@@ -837,7 +1019,9 @@ export class Detectors {
     let embargoed = 0;
     for (const r of this.embargoed.values()) embargoed += r.size;
     let keyUse = 0;
-    for (const u of this.keyUse.values()) keyUse += u.countries.size + u.networks.size;
+    for (const u of this.keyUse.values()) {
+      for (const list of [...u.countries.values(), ...u.networks.values()]) keyUse += list.length;
+    }
     let lastSeen = 0;
     for (const places of this.lastSeen.values()) lastSeen += places.length;
     return {
