@@ -217,7 +217,29 @@ describe("clearance CLI", () => {
     const r = await cli(["principals", "list", "--config", cfg]);
     expect([r.code, r.err]).toEqual([
       2,
-      expect.stringContaining(`${cfg}:5:9: scheme: cannot read scheme file ${gone}`),
+      `${cfg}:5:9: scheme: cannot read scheme file ${gone}: no such file\n`,
+    ]);
+  });
+
+  it("scheme validate <file> and a config's scheme that cannot be read say so as the flags do (exit 2)", async () => {
+    // Before: "/x.yaml: ENOENT: no such file or directory, open '/x.yaml'", fs's own words.
+    const gone = join(dir, "gone.yaml");
+    expect(await cli(["scheme", "validate", gone])).toEqual({
+      code: 2,
+      out: "",
+      err: `cannot read ${gone}: no such file\n`,
+    });
+    expect(await cli(["scheme", "validate", dir])).toEqual({
+      code: 2,
+      out: "",
+      err: `cannot read ${dir}: is a directory\n`,
+    });
+    const example = readFileSync("examples/clearance.yaml", "utf8");
+    const cfg = file("names-a-directory.yaml", example.replace(/^scheme: .*$/m, `scheme: ${dir}`));
+    const r = await cli(["principals", "list", "--config", cfg]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      `${cfg}:5:9: scheme: cannot read scheme file ${dir}: is a directory\n`,
     ]);
   });
 

@@ -7,20 +7,9 @@
  */
 import { parseConfig, type GatewayConfig } from "../config/index.js";
 import { InvalidInputError } from "../errors/index.js";
-import { readFileBounded, sizeText } from "../files/bounded.js";
+import { readFileBounded, sizeText, unreadableWhy } from "../files/bounded.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import { MAX_YAML_FILE_BYTES } from "../yaml/index.js";
-
-/** What fs's errors mean to someone who named a file. */
-const WHY: Readonly<Record<string, string>> = {
-  ENOENT: "no such file",
-  ENOTDIR: "no such file (a part of the path is not a directory)",
-  EISDIR: "is a directory",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  ELOOP: "too many symbolic links",
-  ENAMETOOLONG: "the name is too long",
-};
 
 /** The file's text, at most MAX_YAML_FILE_BYTES (as the YAML loader bounds it). */
 export function readFlagFile(flag: string, path: string): string {
@@ -29,8 +18,7 @@ export function readFlagFile(flag: string, path: string): string {
   try {
     bytes = readFileBounded(path, MAX_YAML_FILE_BYTES);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw problem("file_unreadable", `cannot read ${path}: ${WHY[e.code ?? ""] ?? e.message}`);
+    throw problem("file_unreadable", `cannot read ${path}: ${unreadableWhy(err)}`);
   }
   if (bytes === null) {
     throw problem(

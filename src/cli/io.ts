@@ -109,6 +109,41 @@ const CELL_ESCAPES: Readonly<Record<string, string>> = {
 export const cellText = (text: string): string =>
   text.replace(CELL_CONTROL, (c) => CELL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
+/**
+ * Every string in a value (a report: its rows, names, notes; object keys too) as cellText shows
+ * it, for a renderer whose output goes to a terminal: a CSV or HTML report on stdout, a text
+ * summary. Numbers, booleans and null are kept.
+ */
+export function cellValues<T>(value: T): T {
+  const shown = (v: unknown): unknown =>
+    typeof v === "string"
+      ? cellText(v)
+      : Array.isArray(v)
+        ? v.map(shown)
+        : v !== null && typeof v === "object"
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [cellText(k), shown(x)]))
+          : v;
+  return shown(value) as T;
+}
+
+/**
+ * A report as written: JSON as the CLI prints it (printableJson: the same JSON, what a terminal
+ * acts on escaped); a text summary, and CSV or HTML on stdout, with stored values (organization and
+ * principal ids, names, notes) as table cells show them (`\u202e`, `\n`), since stdout may be a
+ * terminal; CSV or HTML written to a file (--out) with them exact, for the spreadsheet or browser
+ * it is meant for. CSV guards formulas either way (csvTable); HTML escapes markup either way.
+ */
+export function reportText<R, F extends string, A extends unknown[]>(
+  r: R,
+  format: F,
+  out: string | undefined,
+  render: (r: R, format: F, ...rest: A) => string,
+  ...rest: A
+): string {
+  if (format === "json") return printableJson(render(r, format, ...rest));
+  return render(format === "text" || out === undefined ? cellValues(r) : r, format, ...rest);
+}
+
 /** A value as --json prints it: JSON (indented unless `indent` is 0) that is printableJson, and a line break. */
 export const jsonText = (value: unknown, indent = 2): string =>
   `${printableJson(JSON.stringify(value, null, indent === 0 ? undefined : indent))}\n`;

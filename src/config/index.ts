@@ -222,7 +222,8 @@ function schemeAt(source: YamlSource, path: string): CompiledScheme {
     const unread =
       err instanceof InvalidInputError && err.problems.every((p) => p.code === "file_unreadable");
     if (!unread) throw err;
-    const why = err.problems.map((p) => p.message).join("; ");
+    // readYamlFile says `cannot read <path>: <why>`; here the path is said once, as the scheme file.
+    const why = err.problems.map((p) => p.message.replace(`cannot read ${path}: `, "")).join("; ");
     throw new InvalidInputError(
       placed(source, [
         { code: "file_unreadable", path: ["scheme"], message: `cannot read scheme file ${path}: ${why}` },

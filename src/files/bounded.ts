@@ -12,6 +12,27 @@ export const sizeText = (bytes: number): string =>
       ? `${bytes / 1024} KiB`
       : `${bytes} bytes`;
 
+/** What fs's errors mean to someone who named a file. */
+const WHY: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  ENOTDIR: "no such file (a part of the path is not a directory)",
+  EISDIR: "is a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "the name is too long",
+};
+
+/**
+ * Why a named file could not be read, in words (`no such file`, `is a directory`) rather than fs's
+ * (`ENOENT: no such file or directory, open '/x.yaml'`, which repeats the path); fs's message for
+ * anything else.
+ */
+export function unreadableWhy(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return WHY[e.code ?? ""] ?? e.message;
+}
+
 /**
  * A file's bytes, at most `maxBytes`; null when it holds more. A pipe (`--file <(jq …)`, a FIFO) is
  * read as its writer writes, as `cat` would; a device that never ends (/dev/zero), read whole, held

@@ -17,7 +17,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
-import { readFileBounded, sizeText } from "../files/bounded.js";
+import { readFileBounded, sizeText, unreadableWhy } from "../files/bounded.js";
 import { placeProblems } from "./positions.js";
 import { keyProblems, tokenProblem, type Found } from "./structure.js";
 import { bidiControls, loneSurrogates } from "./unicode.js";
@@ -221,8 +221,10 @@ export function readYamlFile(path: string): YamlSource {
   try {
     bytes = readFileBounded(path, MAX_YAML_FILE_BYTES);
   } catch (cause) {
+    // Said as a flag's file is (src/cli/flag-files.ts): fs's own message repeated the path and
+    // spoke in errno names. `file` is left out: the message names the file it could not open.
     throw new InvalidInputError([
-      { code: "file_unreadable", path: [], message: (cause as Error).message, file: path },
+      { code: "file_unreadable", path: [], message: `cannot read ${path}: ${unreadableWhy(cause)}` },
     ]);
   }
   if (bytes === null)

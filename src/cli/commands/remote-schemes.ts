@@ -6,6 +6,7 @@
 import { InvalidInputError } from "../../errors/index.js";
 import { renderFootprint, type FootprintReport } from "../../report/index.js";
 import { renderWhatIf, type WhatIfReport } from "../../whatif/index.js";
+import { reportText } from "../io.js";
 import type { Page } from "./remote-client.js";
 import { readText, remote, seg, type RemoteGroup } from "./remote-define.js";
 import { dash, fields, joined, listTable, time } from "./remote-format.js";
@@ -185,7 +186,7 @@ export const schemes: RemoteGroup = {
         // The server's problems at these fields are said at the flags given, as the local verb says them.
         flags: { days: "--days", from_index: "--from-index", to_index: "--to-index", examples: "--examples" },
       }),
-      render: (r, { opts }) => renderWhatIf(r, opts.format ?? "text"),
+      render: (r, { opts }) => reportText(r, opts.format ?? "text", undefined, renderWhatIf),
     }),
   ],
 };
@@ -251,7 +252,10 @@ export const reports: RemoteGroup = {
         query: { from: opts.from, to: opts.to },
         flags: { from: "--from", to: "--to" },
       }),
-      render: (r, { opts }) => renderFootprint(r, opts.format ?? "json", opts.table ?? "served"),
+      // As the local verbs write to stdout: JSON escaped (not stripped: the same JSON), and stored
+      // values as cells show them in the other formats (printable would drop an override unseen).
+      render: (r, { opts }) =>
+        reportText(r, opts.format ?? "json", undefined, renderFootprint, opts.table ?? "served"),
     }),
   ],
 };

@@ -23,7 +23,7 @@ import { parsePeriod } from "../../report/period.js";
 import type { Store } from "../../store/index.js";
 import { openDeploymentStore } from "./store.js";
 import { configFlag } from "../flag-files.js";
-import { printableJson, processIo, type Io } from "../io.js";
+import { processIo, reportText, type Io } from "../io.js";
 
 /** Below this many entries a bar would only flicker. */
 const PROGRESS_THRESHOLD = 10_000;
@@ -192,8 +192,7 @@ export function registerReport(program: Command, io: Io): void {
               onProgress: bar.update,
             });
             bar.stop();
-            const text = renderFootprint(r, opts.format, opts.table);
-            writeOutput(io, opts.out, opts.format === "json" ? printableJson(text) : text);
+            writeOutput(io, opts.out, reportText(r, opts.format, opts.out, renderFootprint, opts.table));
             if (opts.out !== undefined) {
               io.stderr(`wrote ${opts.out}: ${r.served.decisions} decisions, ${r.served.rows.length} rows\n`);
             }

@@ -10,7 +10,7 @@ import { FORMATS } from "../../report/format.js";
 import { candidateScheme, renderWhatIf, whatIfReport } from "../../whatif/index.js";
 import { readText } from "./remote-define.js";
 import { schemeFlag } from "../flag-files.js";
-import { printableJson, type Io } from "../io.js";
+import { reportText, type Io } from "../io.js";
 import { progressBar, reporting, WHERE_OPTIONS, withDeployment, writeOutput, type Where } from "./report.js";
 
 interface WhatIfOpts extends Where {
@@ -104,8 +104,7 @@ export function registerWhatIf(program: Command, io: Io): void {
             onProgress: bar.update,
           });
           bar.stop();
-          const rendered = renderWhatIf(r, opts.format);
-          writeOutput(io, opts.out, opts.format === "json" ? printableJson(rendered) : rendered);
+          writeOutput(io, opts.out, reportText(r, opts.format, opts.out, renderWhatIf));
           if (opts.out !== undefined) io.stderr(`wrote ${opts.out}; impact digest ${r.digest}\n`);
         } finally {
           bar.stop();
