@@ -50,12 +50,14 @@ export function prefixEnd(prefix: string): string | null {
  * The WHERE clause and its parameters for a page (with `placeholder(n)` for the n-th parameter, from
  * 1, and `unindexed(column)` the column as the dialect keeps an index from being used for it), each
  * filter a range over an indexed column: a page reads the principals it answers with, not every one.
- * Text PostgreSQL cannot hold (a NUL) is left to the caller.
+ * Text PostgreSQL cannot hold (a NUL) is left to the caller. `folded`: the folded columns the prefix
+ * is looked for in (either matching).
  */
 export function principalWhere(
   q: PrincipalQuery,
   placeholder: (n: number) => string,
   unindexed: (column: string) => string = (column) => column,
+  folded: readonly FoldedColumn[] = FOLDED_COLUMNS,
 ): { where: string; params: string[] } {
   const params: string[] = [];
   const param = (value: string) => {
@@ -73,10 +75,14 @@ export function principalWhere(
     const to = prefixEnd(from);
     const range = (column: string) =>
       `(${column} >= ${param(from)}${to === null ? "" : ` AND ${column} < ${param(to)}`})`;
-    conditions.push(`(${range("id_folded")} OR ${range("name_folded")})`);
+    conditions.push(`(${folded.map(range).join(" OR ")})`);
   }
   return { where: conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`, params };
 }
+
+/** The columns a prefix is looked for in. */
+export const FOLDED_COLUMNS = ["id_folded", "name_folded"] as const;
+export type FoldedColumn = (typeof FOLDED_COLUMNS)[number];
 
 /**
  * Schema version 14: the filter columns and their indexes (`text`: the id columns' type, with
@@ -87,8 +93,8 @@ export const PRINCIPAL_SEARCH_COLUMNS = (text: string) => `
   ALTER TABLE principals ADD COLUMN id_folded ${text};
   ALTER TABLE principals ADD COLUMN name_folded ${text};
   CREATE INDEX principals_by_organization ON principals (organization_id, id);
-  CREATE INDEX principals_by_id_folded ON principals (id_folded);
-  CREATE INDEX principals_by_name_folded ON principals (name_folded);
+  CREATE INDEX principals_by_id_folded ON principals (id_folded, id);
+  CREATE INDEX principals_by_name_folded ON principals (name_folded, id);
 `;
 
 /** Principals without filter columns yet (id_folded is never null once filled). */

@@ -3,7 +3,9 @@
  * (the API's `not_yet_in_force`, dispatched by api.ts as NOT_YET_IN_FORCE), whichever page made it.
  * Each page still shows its own success (a key listed as revoked, a notice): this stays beside it,
  * at the top of the page as it scrolls, announced, until dismissed — a page change does not hide it,
- * as the access it concerns may still be let through — or until this node has taken the change in.
+ * as the access it concerns may still be let through — or until /readyz reports no failed reload.
+ * Behind a load balancer /readyz may come from another node than the one that failed (neither answer
+ * names its node): the status once the warning goes says only what the answering node reported.
  */
 import { useEffect, useRef, useState } from "react";
 import { NOT_YET_IN_FORCE, type NotYetInForce } from "../api.js";
@@ -70,7 +72,8 @@ export function InForceWarnings() {
     return inForce ? (
       <div className="in-force-warnings" role="status">
         <p>
-          The changes said not yet in force are now in force on this node.{" "}
+          The node that answered now reports no failed reload, so it holds the changes said not yet in force;
+          with several nodes, each takes changes in at its next successful reload.{" "}
           <button type="button" className="secondary" onClick={() => setInForce(false)}>
             Dismiss
           </button>

@@ -15,7 +15,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import type { Principal } from "../../policy/types.js";
-import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
+import { principalWhere, searchColumns, type PrincipalQuery } from "../principal-search.js";
 import { keyWhere, type KeyQuery } from "../key-search.js";
 import type { CheckedDelta } from "../input.js";
 import type {
@@ -157,25 +157,37 @@ export async function putPrincipal(db: pg.PoolClient, p: Principal, json: string
 
 /**
  * Gives principals stored before schema version 14 (or by an older node since) their filter
- * columns, computed as a put computes them: a no-op read once they all have them.
+ * columns, computed as a put computes them: a no-op read once they all have them. A thousand rows at
+ * a time, by id (a large store's first start after the upgrade holds one chunk in memory, not every
+ * document). Another node may put a principal between a chunk's read and its update (nodes starting
+ * together): the update skips rows filled since, or the old document's columns would stay beside
+ * the new one, never refilled. `afterRead` runs between the two (tests interleave there).
  */
-export async function fillSearchColumns(db: pg.ClientBase): Promise<void> {
-  const { rows } = await db.query<{ document: string }>(UNFILLED);
-  // A thousand rows a statement: a large store's first start after the upgrade is one pass, not a
-  // round trip a principal.
-  for (let i = 0; i < rows.length; i += 1000) {
+export async function fillSearchColumns(db: pg.ClientBase, afterRead?: () => Promise<void>): Promise<void> {
+  for (let last: string | null = null; ;) {
+    const { rows }: pg.QueryResult<{ id: string; document: string }> = await db.query(
+      `SELECT id, document FROM principals WHERE id_folded IS NULL AND ($1::text IS NULL OR id > $1)
+       ORDER BY id LIMIT ${FILL_CHUNK}`,
+      [last],
+    );
+    if (rows.length === 0) return;
+    last = rows[rows.length - 1]!.id;
+    await afterRead?.();
     const columns: (string | null)[][] = [[], [], [], []];
-    for (const row of rows.slice(i, i + 1000)) {
+    for (const row of rows) {
       const p = toPrincipal(row);
       [p.id, ...searchColumns(p)].forEach((v, c) => columns[c]!.push(v));
     }
     await db.query(
       `UPDATE principals SET organization_id = f.o, id_folded = f.i, name_folded = f.n
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f (id, o, i, n) WHERE principals.id = f.id`,
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f (id, o, i, n)
+       WHERE principals.id = f.id AND principals.id_folded IS NULL`,
       columns,
     );
   }
 }
+/** Rows a statement in the fill: one round trip a thousand principals, not one a principal. */
+const FILL_CHUNK = 1_000;
 
 /** One page of principals (see Store.principals.page). */
 export async function pagePrincipals(db: Db, query: PrincipalQuery): Promise<Principal[]> {

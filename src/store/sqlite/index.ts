@@ -49,7 +49,13 @@ import {
   type RecordRow,
 } from "../rows.js";
 import { migrate } from "./migrations.js";
-import { principalWhere, searchColumns, UNFILLED, type PrincipalQuery } from "../principal-search.js";
+import {
+  FOLDED_COLUMNS,
+  principalWhere,
+  searchColumns,
+  UNFILLED,
+  type PrincipalQuery,
+} from "../principal-search.js";
 import { keyWhere, type KeyQuery } from "../key-search.js";
 import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
@@ -157,6 +163,9 @@ function windowsQuery(windows: readonly UsageWindow[]): string {
   return `SELECT license_id, ${TOKENS}${sums.join("")} FROM usage_daily
           WHERE license_id <> '' GROUP BY license_id ORDER BY license_id`;
 }
+
+/** Principals a prefixed page reads in id order before it reads the prefix's ranges instead. */
+const SCAN_AHEAD = 1_000;
 
 const parseDocument = (json: string): Principal => JSON.parse(json) as Principal;
 
@@ -378,18 +387,59 @@ export class SqliteStore implements Store {
     },
     list: async (): Promise<Principal[]> => this.#live().principalList.all().map(parseDocument),
     page: async (query: PrincipalQuery): Promise<Principal[]> => {
-      const { where, params } = principalWhere(
-        query,
-        () => "?",
-        (column) => `+${column}`,
-      );
-      const sql = `SELECT document FROM principals ${where} ORDER BY id LIMIT ?`;
-      this.#live();
-      return this.#db
-        .prepare<unknown[], string>(sql)
-        .pluck()
-        .all(...params, query.limit)
-        .map(parseDocument);
+      const documents = (sql: string, params: unknown[]) =>
+        this.#db
+          .prepare<unknown[], string>(sql)
+          .pluck()
+          .all(...params)
+          .map(parseDocument);
+      if (query.prefix === undefined) {
+        this.#live();
+        const { where, params } = principalWhere(query, () => "?");
+        return documents(`SELECT document FROM principals ${where} ORDER BY id LIMIT ?`, [
+          ...params,
+          query.limit,
+        ]);
+      }
+      // A prefix: SQLite has no statistics to tell a broad one from a narrow one, so both ways, each
+      // bounded, rather than reading and sorting every match (the whole store for "p") for each page.
+      return this.#tx("read", () => {
+        // First the next principals in id order (of the organization, if given: its index holds them
+        // in id order), a bounded number of them: a broad prefix's page is there, and so is the rest
+        // of any list near its end.
+        const { prefix, ...order } = query;
+        const next = principalWhere({ ...order, limit: query.limit }, () => "?");
+        const only = principalWhere({ prefix, limit: query.limit }, () => "?");
+        const scanned = Math.max(SCAN_AHEAD, 4 * query.limit);
+        const nextIds = `SELECT id, id_folded, name_folded FROM principals ${next.where} ORDER BY id LIMIT ?`;
+        const cursor = [...next.params, scanned];
+        const ahead = documents(
+          `SELECT document FROM principals WHERE id IN (SELECT id FROM (${nextIds}) ${only.where} ORDER BY id LIMIT ?)
+           ORDER BY id`,
+          [...cursor, ...only.params, query.limit],
+        );
+        if (ahead.length === query.limit) return ahead;
+        const count = this.#db.prepare<unknown[], number>(`SELECT count(*) FROM (${nextIds})`).pluck();
+        if (count.get(...cursor)! < scanned) return ahead;
+        // A narrower prefix: each folded column's range, from its index (which holds the id: no
+        // document is read, and the sort keeps a page of ids), then the documents of the first ids.
+        // The cursor and organization are filters (+column), or SQLite may read every later id.
+        const parts = FOLDED_COLUMNS.map((column) =>
+          principalWhere(
+            query,
+            () => "?",
+            (c) => `+${c}`,
+            [column],
+          ),
+        );
+        const ids = parts.map(
+          ({ where }) => `SELECT id FROM (SELECT id FROM principals ${where} ORDER BY id LIMIT ?)`,
+        );
+        return documents(
+          `SELECT document FROM principals WHERE id IN (${ids.join(" UNION ALL ")}) ORDER BY id LIMIT ?`,
+          [...parts.flatMap(({ params }) => [...params, query.limit]), query.limit],
+        );
+      });
     },
     remove: async (id: string, actor?: string): Promise<boolean> => {
       checkActor(actor);

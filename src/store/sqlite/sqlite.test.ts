@@ -9,6 +9,8 @@ import { KEY_COLUMNS } from "../rows.js";
 import { storeSuite } from "../suite.js";
 import { MIGRATIONS, migrate, type Migration } from "./migrations.js";
 import { DB_FILE } from "./index.js";
+import { fold, searchColumns, type PrincipalQuery } from "../principal-search.js";
+import type { Principal } from "../../policy/types.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-store-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -190,6 +192,73 @@ describe("sqlite driver", () => {
     } finally {
       db.close();
     }
+  });
+
+  // A prefixed page reads the next principals in id order first, then (too few of them match) the
+  // prefix's ranges: the same pages either way, through more principals than the first read holds.
+  it("pages a prefix alike whether its principals come first in id order or far after", async () => {
+    const dataDir = freshDir();
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, DB_FILE));
+    migrate(db);
+    const people: Principal[] = [
+      ...Array.from({ length: 2_500 }, (_, i) => ({
+        id: `a-${String(i).padStart(4, "0")}`,
+        name: `Person ${i}`,
+        organization: `org-${i % 3}`,
+      })),
+      { id: "m-1", name: "Zed", organization: "org-1" },
+      { id: "z-1", name: "Anna" },
+      { id: "z-2", name: "Anna B", organization: "org-1" },
+      { id: "z-3", name: "Person Z", organization: "org-2" },
+    ];
+    db.transaction(() => {
+      const put = db.prepare(
+        `INSERT INTO principals (id, document, created_at, updated_at, organization_id, id_folded, name_folded)
+         VALUES (?, ?, 'then', 'then', ?, ?, ?)`,
+      );
+      for (const p of people) put.run(p.id, JSON.stringify(p), ...searchColumns(p));
+    })();
+    db.close();
+    await withStore(dataDir, async (s) => {
+      const everyPage = async (query: Omit<PrincipalQuery, "limit">, limit: number) => {
+        const found: string[] = [];
+        for (let after = query.after; ;) {
+          const page = await s.principals.page({
+            ...query,
+            limit,
+            ...(after === undefined ? {} : { after }),
+          });
+          found.push(...page.map((p) => p.id));
+          if (page.length < limit) return found;
+          after = found[found.length - 1];
+        }
+      };
+      const expected = (q: Omit<PrincipalQuery, "limit">) =>
+        people
+          .filter((p) =>
+            [p.id, p.name].some((t) => typeof t === "string" && fold(t).startsWith(fold(q.prefix!))),
+          )
+          .filter((p) => q.organization === undefined || searchColumns(p)[0] === q.organization)
+          .filter((p) => q.after === undefined || p.id > q.after)
+          .map((p) => p.id)
+          .sort();
+      for (const query of [
+        { prefix: "A-" },
+        { prefix: "person" },
+        { prefix: "person 2", organization: "org-2" },
+        { prefix: "a-", after: "a-2490" },
+        { prefix: "z" },
+        { prefix: "ANNA" },
+        { prefix: "anna", organization: "org-1" },
+        { prefix: "person z" },
+        { prefix: "person", after: "a-2499" },
+        { prefix: "a-24", after: "a-2450" },
+        { prefix: "nobody" },
+      ])
+        for (const limit of [1, 7, 1_000])
+          expect([query, limit, await everyPage(query, limit)]).toEqual([query, limit, expected(query)]);
+    });
   });
 
   it("refuses a database written by a newer clearance, and leaves it untouched", async () => {
