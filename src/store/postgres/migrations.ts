@@ -212,6 +212,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 14: the principals list's filter columns, ids' "C" order for the ranges.
     sql: PRINCIPAL_SEARCH_COLUMNS('TEXT COLLATE "C"'),
   },
+  {
+    version: 15,
+    // As in SQLite's version 15: usage read by organization and by license (admin/routes/usage.ts).
+    sql: `
+      CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
+      CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
+    `,
+  },
 ];
 
 /**

@@ -35,6 +35,8 @@ import {
   type StoreSnapshot,
   type LicenseWindowTokens,
   type UsageDelta,
+  type ScopedUsageTotals,
+  type UsageScope,
   type UsageTotals,
   type UsageWindow,
 } from "../index.js";
@@ -278,10 +280,31 @@ function prepareStatements(db: Database.Database) {
     byOrganization: p<[string, number]>(
       `SELECT organization_id, ${TOKENS} FROM usage_daily WHERE organization_id <> '' GROUP BY organization_id`,
     ).raw(),
+    // The licenses as one JSON array: one parameter however many licenses an organization holds.
+    scopedByLicense: p<[string, number]>(
+      `SELECT license_id, ${TOKENS} FROM usage_daily
+       WHERE license_id IN (SELECT value FROM json_each(?)) AND license_id <> ''
+       GROUP BY license_id ORDER BY license_id`,
+    ).raw(),
+    scopedByOrganization: p<[string, number]>(
+      `SELECT organization_id, ${TOKENS} FROM usage_daily
+       WHERE organization_id = ? AND organization_id <> '' GROUP BY organization_id`,
+    ).raw(),
   };
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
+
+const scopedTotals =
+  (scope: UsageScope) =>
+  (sql: Statements): ScopedUsageTotals => ({
+    byLicense:
+      scope.licenses.length === 0
+        ? {}
+        : Object.fromEntries(sql.scopedByLicense.all(JSON.stringify(scope.licenses))),
+    byOrganization:
+      scope.organization === null ? {} : Object.fromEntries(sql.scopedByOrganization.all(scope.organization)),
+  });
 
 function totals(sql: Statements): UsageTotals {
   // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
@@ -589,6 +612,8 @@ export class SqliteStore implements Store {
       });
     },
     totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+    scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
+      this.#tx("read", scopedTotals(scope)),
     byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> => {
       const db = this.#db;
       this.#live();

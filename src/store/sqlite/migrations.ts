@@ -181,6 +181,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // The principals list filtered in the store: organization, folded id and name (principal-search.ts).
     sql: PRINCIPAL_SEARCH_COLUMNS("TEXT"),
   },
+  {
+    version: 15,
+    // An applicant's view of usage summed over its organization's and its licenses' rows only: not
+    // written by the upsert's updates (neither column changes), one entry per new row.
+    sql: `
+      CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
+      CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
+    `,
+  },
 ];
 
 /**
