@@ -80,7 +80,6 @@ export interface UsageDelta {
   readonly at: string;
 }
 
-/** All-time token totals (input + output). Usage without a license or organization is not keyed there. */
 /** UTC days (YYYY-MM-DD), both included; without `to`, every day from `from` on. */
 export interface UsageWindow {
   readonly from: string;
@@ -94,11 +93,22 @@ export interface LicenseWindowTokens {
   readonly windows: number[];
 }
 
+/** All-time token totals (input + output). Usage without a license or organization is not keyed there. */
 export interface UsageTotals {
   readonly byLicense: Record<string, number>;
   readonly byPrincipal: Record<string, number>;
   readonly byOrganization: Record<string, number>;
 }
+
+/** What a caller scoped to its own organization may see of usage: that organization, those licenses. */
+export interface UsageScope {
+  /** null: none (a caller without an organization sees no organization's sum). */
+  readonly organization: string | null;
+  readonly licenses: readonly string[];
+}
+
+/** The organization's sum and the licenses' sums, as `totals()` has them: absent where there is no usage. */
+export type ScopedUsageTotals = Pick<UsageTotals, "byLicense" | "byOrganization">;
 
 /** The control plane's documents, one collection each. */
 export type Collection =
@@ -302,6 +312,12 @@ export interface Store {
     /** All deltas are validated first, then written in one transaction. Does not bump `version`. */
     add(deltas: readonly UsageDelta[]): Promise<void>;
     totals(): Promise<UsageTotals>;
+    /**
+     * `totals()` for one scope: only that organization's rows and those licenses' rows are read and
+     * summed (through indexes), in one snapshot; no per-principal sums. What an applicant's view of
+     * usage needs, at a cost that follows its own usage, not everyone's.
+     */
+    scopedTotals(scope: UsageScope): Promise<ScopedUsageTotals>;
     /**
      * Tokens per license, in total and in each window of days, summed in the store in one read and
      * saturated at 2^53 - 1 as `totals()` is; one entry per license with usage, ordered by id. What

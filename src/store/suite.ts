@@ -401,6 +401,44 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect((await store.usage.totals()).byLicense).toStrictEqual({ "lic-1": MAX });
       });
 
+      it("sums one organization's usage and the licenses named, as totals() does for them", async () => {
+        const MAX = Number.MAX_SAFE_INTEGER;
+        await store.usage.add([
+          delta(),
+          delta({ principalId: "p-min", at: "2030-02-01T00:00:00Z", inputTokens: 1 }),
+          // org-bw's license used by another organization's principal: in the license's sum only.
+          delta({ principalId: "a-other", organizationId: "org-x", inputTokens: 100 }),
+          delta({ organizationId: "org-x", licenseId: "lic-x" }),
+          delta({ licenseId: "lic-2", model: "m1", inputTokens: MAX, outputTokens: MAX }),
+          delta({ licenseId: "lic-2", model: "m2", inputTokens: MAX, outputTokens: MAX }),
+          delta({ organizationId: null, licenseId: null, principalId: "p-none" }),
+          delta({ licenseId: "__proto__", model: "m3" }),
+        ]);
+        const all = await store.usage.totals();
+        const pick = (from: Record<string, number>, keys: string[]) =>
+          Object.fromEntries(Object.entries(from).filter(([k]) => keys.includes(k)));
+        for (const scope of [
+          { organization: "org-bw", licenses: ["lic-1", "lic-2", "lic-none", "__proto__"] },
+          { organization: "org-x", licenses: ["lic-x"] },
+          { organization: "org-none", licenses: [] },
+          { organization: null, licenses: ["lic-1"] },
+          // "" is how the store keeps "no organization" and "no license": never a sum of its own.
+          { organization: "", licenses: [""] },
+        ]) {
+          const got = await store.usage.scopedTotals(scope);
+          expect(got, JSON.stringify(scope)).toStrictEqual({
+            byLicense: pick(all.byLicense, scope.licenses),
+            byOrganization: pick(all.byOrganization, scope.organization ? [scope.organization] : []),
+          });
+        }
+        expect(await store.usage.scopedTotals({ organization: "org-bw", licenses: ["lic-2"] })).toStrictEqual(
+          {
+            byLicense: { "lic-2": MAX },
+            byOrganization: { "org-bw": MAX },
+          },
+        );
+      });
+
       it("sums per license in total and in windows of days, as totals() and byLicenseDay() do", async () => {
         await store.usage.add([
           delta({ at: "2030-01-01T10:00:00Z" }),

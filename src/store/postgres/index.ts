@@ -41,6 +41,8 @@ import {
   type StoreSnapshot,
   type LicenseWindowTokens,
   type UsageDelta,
+  type ScopedUsageTotals,
+  type UsageScope,
   type UsageTotals,
   type UsageWindow,
 } from "../index.js";
@@ -598,6 +600,8 @@ export class PostgresStore implements Store {
       if (checked.length > 0) await q.addUsage(pool, checked);
     },
     totals: async (): Promise<UsageTotals> => q.usageTotals(this.#live()),
+    scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
+      q.usageScopedTotals(this.#live(), scope),
     byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> =>
       q.usageByLicenseWindows(this.#live(), windows),
     byLicenseDay: async (sinceDay: string) => q.usageByLicenseDay(this.#live(), sinceDay),

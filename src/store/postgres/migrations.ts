@@ -218,6 +218,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 15: the API keys list's indexes (the id columns already "C").
     sql: KEY_PAGE_INDEXES,
   },
+  {
+    version: 16,
+    // As in SQLite's version 16: usage read by organization and by license (admin/routes/usage.ts).
+    sql: `
+      CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
+      CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
+    `,
+  },
 ];
 
 /**

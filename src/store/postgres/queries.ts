@@ -27,6 +27,8 @@ import type {
   OutboxRecord,
   LicenseWindowTokens,
   StoredRecord,
+  ScopedUsageTotals,
+  UsageScope,
   UsageTotals,
   UsageWindow,
 } from "../index.js";
@@ -407,6 +409,24 @@ export async function usageTotals(db: Db): Promise<UsageTotals> {
   const of = (kind: string) =>
     Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.id, r.tokens]));
   return { byLicense: of("l"), byPrincipal: of("p"), byOrganization: of("o") };
+}
+
+// As TOTALS for one organization and a list of licenses (one array parameter), one snapshot too.
+const SCOPED_TOTALS = `
+  SELECT 'l' AS kind, license_id AS id, ${TOKENS} AS tokens FROM usage_daily
+    WHERE license_id = ANY($1::text[]) AND license_id <> '' GROUP BY license_id
+  UNION ALL SELECT 'o', organization_id, ${TOKENS} FROM usage_daily
+    WHERE organization_id = $2 AND organization_id <> '' GROUP BY organization_id
+  ORDER BY kind, id`;
+
+export async function usageScopedTotals(db: Db, scope: UsageScope): Promise<ScopedUsageTotals> {
+  const { rows } = await db.query<{ kind: "l" | "o"; id: string; tokens: number }>(SCOPED_TOTALS, [
+    scope.licenses,
+    scope.organization,
+  ]);
+  const of = (kind: string) =>
+    Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.id, r.tokens]));
+  return { byLicense: of("l"), byOrganization: of("o") };
 }
 
 /** Per license: the total, then one sum per window, in one statement (one snapshot). */

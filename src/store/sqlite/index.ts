@@ -35,6 +35,8 @@ import {
   type StoreSnapshot,
   type LicenseWindowTokens,
   type UsageDelta,
+  type ScopedUsageTotals,
+  type UsageScope,
   type UsageTotals,
   type UsageWindow,
 } from "../index.js";
@@ -154,6 +156,12 @@ const ROW_TOKENS = `CASE WHEN typeof(input_tokens) = 'integer' AND typeof(output
 const sumTokens = (expr: string) => `CAST(min(total(${expr}), 9007199254740991) AS INTEGER)`;
 const TOKENS = sumTokens(ROW_TOKENS);
 
+// The reads over every row name these columns with a unary +, so that SQLite does not walk the
+// scoped reads' indexes (version 15) to skip the GROUP BY's sort: a lookup into the table for each of
+// 900,000 rows took up to twice the scan and sort (totals(), byLicenseWindows()).
+const WIDE_LICENSE = "+license_id";
+const WIDE_ORGANIZATION = "+organization_id";
+
 /** Per license: the total, then one sum per window (its days bound as parameters, in order). */
 function windowsQuery(windows: readonly UsageWindow[]): string {
   const sums = windows.map((w) => {
@@ -161,7 +169,7 @@ function windowsQuery(windows: readonly UsageWindow[]): string {
     return `, ${sumTokens(`CASE WHEN ${days} THEN ${ROW_TOKENS} ELSE 0 END`)}`;
   });
   return `SELECT license_id, ${TOKENS}${sums.join("")} FROM usage_daily
-          WHERE license_id <> '' GROUP BY license_id ORDER BY license_id`;
+          WHERE ${WIDE_LICENSE} <> '' GROUP BY ${WIDE_LICENSE} ORDER BY license_id`;
 }
 
 /** Principals a prefixed page reads in id order before it reads the prefix's ranges instead. */
@@ -268,7 +276,7 @@ function prepareStatements(db: Database.Database) {
     federatedGet: p<FederatedRow>(`SELECT ${FEDERATED_COLUMNS} FROM federated_principals WHERE id = ?`),
     usageByLicenseDay: p<[string, string, number]>(
       `SELECT license_id, day, ${TOKENS} FROM usage_daily
-       WHERE license_id <> '' AND day >= ? GROUP BY license_id, day`,
+       WHERE ${WIDE_LICENSE} <> '' AND day >= ? GROUP BY ${WIDE_LICENSE}, day`,
     ).raw(),
     usageAdd: p(
       `INSERT INTO usage_daily (day, principal_id, organization_id, license_id, model,
@@ -280,18 +288,39 @@ function prepareStatements(db: Database.Database) {
          requests = requests + excluded.requests`,
     ),
     byLicense: p<[string, number]>(
-      `SELECT license_id, ${TOKENS} FROM usage_daily WHERE license_id <> '' GROUP BY license_id`,
+      `SELECT license_id, ${TOKENS} FROM usage_daily WHERE ${WIDE_LICENSE} <> '' GROUP BY ${WIDE_LICENSE}`,
     ).raw(),
     byPrincipal: p<[string, number]>(
       `SELECT principal_id, ${TOKENS} FROM usage_daily GROUP BY principal_id`,
     ).raw(),
     byOrganization: p<[string, number]>(
-      `SELECT organization_id, ${TOKENS} FROM usage_daily WHERE organization_id <> '' GROUP BY organization_id`,
+      `SELECT organization_id, ${TOKENS} FROM usage_daily WHERE ${WIDE_ORGANIZATION} <> '' GROUP BY ${WIDE_ORGANIZATION}`,
+    ).raw(),
+    // The licenses as one JSON array: one parameter however many licenses an organization holds.
+    scopedByLicense: p<[string, number]>(
+      `SELECT license_id, ${TOKENS} FROM usage_daily
+       WHERE license_id IN (SELECT value FROM json_each(?)) AND license_id <> ''
+       GROUP BY license_id ORDER BY license_id`,
+    ).raw(),
+    scopedByOrganization: p<[string, number]>(
+      `SELECT organization_id, ${TOKENS} FROM usage_daily
+       WHERE organization_id = ? AND organization_id <> '' GROUP BY organization_id`,
     ).raw(),
   };
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
+
+const scopedTotals =
+  (scope: UsageScope) =>
+  (sql: Statements): ScopedUsageTotals => ({
+    byLicense:
+      scope.licenses.length === 0
+        ? {}
+        : Object.fromEntries(sql.scopedByLicense.all(JSON.stringify(scope.licenses))),
+    byOrganization:
+      scope.organization === null ? {} : Object.fromEntries(sql.scopedByOrganization.all(scope.organization)),
+  });
 
 function totals(sql: Statements): UsageTotals {
   // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
@@ -648,6 +677,8 @@ export class SqliteStore implements Store {
       });
     },
     totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+    scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
+      this.#tx("read", scopedTotals(scope)),
     byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> => {
       const db = this.#db;
       this.#live();

@@ -187,6 +187,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // The API keys list paged in the store: by principal, by status, each by id (key-search.ts).
     sql: KEY_PAGE_INDEXES,
   },
+  {
+    version: 16,
+    // An applicant's view of usage summed over its organization's and its licenses' rows only: not
+    // written by the upsert's updates (neither column changes), one entry per new row.
+    sql: `
+      CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
+      CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
+    `,
+  },
 ];
 
 /**
