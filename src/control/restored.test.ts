@@ -157,6 +157,8 @@ describe("a store older than its audit log (restored from a backup)", () => {
         "DROP INDEX principals_by_organization; DROP INDEX principals_by_id_folded; " +
         "DROP INDEX principals_by_name_folded; ALTER TABLE principals DROP COLUMN organization_id; " +
         "ALTER TABLE principals DROP COLUMN id_folded; ALTER TABLE principals DROP COLUMN name_folded; " +
+        "DROP INDEX api_keys_by_principal_id; DROP INDEX api_keys_live; DROP INDEX api_keys_revoked; " +
+        "DROP INDEX usage_daily_by_organization; DROP INDEX usage_daily_by_license; " +
         "DELETE FROM schema_migrations WHERE version >= 11",
     );
     db.close();

@@ -157,7 +157,7 @@ const sumTokens = (expr: string) => `CAST(min(total(${expr}), 9007199254740991) 
 const TOKENS = sumTokens(ROW_TOKENS);
 
 // The reads over every row name these columns with a unary +, so that SQLite does not walk the
-// scoped reads' indexes (version 15) to skip the GROUP BY's sort: a lookup into the table for each of
+// scoped reads' indexes (version 16) to skip the GROUP BY's sort: a lookup into the table for each of
 // 900,000 rows took up to twice the scan and sort (totals(), byLicenseWindows()).
 const WIDE_LICENSE = "+license_id";
 const WIDE_ORGANIZATION = "+organization_id";
