@@ -81,4 +81,51 @@ describe.skipIf(CHROMIUM === null)("alerts' delivery and response, in Chromium",
     await expectAccessible(page, "alerts held and not yet in force");
     await context.close();
   });
+
+  it("a head's delivery says where it stands: pending, delivering, failed with its tries and last error, delivered", async () => {
+    const { store } = h().t.gateway;
+    const raise = async (key: string, summary: string, at: string, deliver = true) =>
+      (
+        await store.alerts.raise(
+          {
+            dedupeKey: key,
+            detector: "key-sharing",
+            severity: "high",
+            subject: { kind: "key", id: key },
+            summary,
+            evidence: { audit_indexes: [], details: {} },
+            raisedAt: at,
+            deliver,
+          },
+          "detector:key-sharing",
+        )
+      ).alert.id;
+    const failing = await raise("d-failing", "delivery fails", "2032-01-02T03:04:05.000Z");
+    const done = await raise("d-done", "delivery done", "2032-01-02T03:04:06.000Z");
+    // Both claimed (one try each); one refused by the receiver, its text stored as it came.
+    const claimed = await store.alerts.due("2033-01-01T00:00:00.000Z", "2033-01-01T00:01:00.000Z", 50);
+    expect(claimed.map((a) => a.id)).toEqual(expect.arrayContaining([failing, done]));
+    await store.alerts.retry(failing, "2033-01-01T00:05:00.000Z", "HTTP 503 from \u202Erecevier\u202C");
+    await store.alerts.delivered(done, "2033-01-01T00:00:01.000Z");
+    // Raised after the claim: not tried yet. And one with no webhook: nothing said of delivery.
+    await raise("d-pending", "delivery pending", "2032-01-02T03:04:07.000Z");
+    await raise("d-none", "delivery none", "2032-01-02T03:04:08.000Z", false);
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Alerts");
+    const row = (text: string) => page.getByRole("row").filter({ hasText: text });
+    await row("delivery fails").waitFor();
+
+    expect(await row("delivery fails").innerText()).toContain(
+      "Delivery failed (1 try so far, next from 2033-01-01 00:05:00 UTC): HTTP 503 from ⟨U+202E⟩recevier⟨U+202C⟩",
+    );
+    expect(await row("delivery done").innerText()).toContain("Delivered 2033-01-01 00:00:01 UTC");
+    expect(await row("delivery pending").innerText()).toContain("Delivery pending");
+    expect(await row("delivery none").innerText()).not.toContain("Deliver");
+    // The earlier test's head, claimed and not answered yet: in flight.
+    expect(await row("first of k-held").innerText()).toContain("Delivering");
+    await expectAccessible(page, "alerts' delivery states");
+    await context.close();
+  });
 });

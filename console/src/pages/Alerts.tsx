@@ -2,7 +2,8 @@
  * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by state,
  * detector and severity; each with its subject, its evidence (the audit log entries, each a link to
  * it on the Audit page), what was done automatically (and whether it was not yet in force where it
- * was taken), its steps, and whether its delivery waits behind an earlier alert of its subject. An
+ * was taken), its steps, and where its delivery stands (held behind an earlier alert of its subject,
+ * failed with its tries and last error, delivered). An
  * officer acknowledges or resolves it with a note.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
@@ -166,7 +167,7 @@ export function AlertsPage({ me }: { me: Me }) {
                       </td>
                       <td>
                         <Status value={a.state} />
-                        <Held alert={a} listed={listed} />
+                        <Delivery alert={a} listed={listed} />
                         {a.history
                           .filter((s) => s.state !== "open")
                           .map((s) => (
@@ -227,27 +228,49 @@ function Response({ response }: { response: NonNullable<AlertRecord["response"]>
 }
 
 /**
- * A pending delivery held until an earlier alert of its subject is delivered (a receiver refusing
- * that one holds back the rest): which one, linked to its row when it is among those shown. (Shown
- * as pending alone, the alert read as on its way.)
+ * Where the alert's webhook delivery stands (nothing when no webhook was configured): delivered, and
+ * when; held until an earlier alert of its subject is delivered (a receiver refusing that one holds
+ * back the rest), which one, linked to its row when it is among those shown; failed, how many tries
+ * and the receiver's last error (stored text), tried again; in flight; or not yet tried. Before,
+ * only a held one said anything: a failing head read as on its way.
  */
-function Held({ alert, listed }: { alert: AlertView; listed: ReadonlySet<string> }) {
-  if (alert.delivery.held !== true) return null;
-  const behind = alert.delivery.held_behind;
-  return (
-    <div className="hint">
-      Delivery waiting behind{" "}
-      {behind === null ? (
-        "an earlier alert of its subject"
-      ) : listed.has(behind) ? (
-        <a href={`#${rowId(behind)}`} className="mono">
-          {behind}
-        </a>
-      ) : (
-        <span className="mono">{behind}</span>
-      )}
-    </div>
-  );
+function Delivery({ alert, listed }: { alert: AlertView; listed: ReadonlySet<string> }) {
+  const d = alert.delivery;
+  if (d.state === "delivered")
+    return (
+      <div className="hint">
+        Delivered {d.delivered_at === null ? "" : when(d.delivered_at)}
+        {d.attempts > 1 ? ` after ${d.attempts} tries` : ""}
+      </div>
+    );
+  if (d.state !== "pending") return null;
+  if (d.held) {
+    const behind = d.held_behind;
+    return (
+      <div className="hint">
+        Delivery waiting behind{" "}
+        {behind === null ? (
+          "an earlier alert of its subject"
+        ) : listed.has(behind) ? (
+          <a href={`#${rowId(behind)}`} className="mono">
+            {behind}
+          </a>
+        ) : (
+          <span className="mono">{behind}</span>
+        )}
+      </div>
+    );
+  }
+  // A claim counts a try and leaves the last error: with one, the head failed before (and may be
+  // in flight again); without, its first try is in flight.
+  if (d.last_error !== null)
+    return (
+      <div className="field-error">
+        Delivery failed ({d.attempts} {d.attempts === 1 ? "try" : "tries"} so far
+        {d.next_at === null ? "" : `, next from ${when(d.next_at)}`}): <Shown text={d.last_error} />
+      </div>
+    );
+  return <div className="hint">{d.attempts > 0 ? "Delivering" : "Delivery pending"}</div>;
 }
 
 function Evidence({ alert }: { alert: AlertRecord }) {

@@ -5,7 +5,8 @@
  * Their failures are said as every verb's: a refusal `clearance: <message> (<code>)`, bad input at
  * the flag given (`--from`, not the admin API's `from`), locally and remotely alike.
  */
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +31,7 @@ const cli = async (...args: string[]) => {
 };
 
 describe("--out that cannot be written", () => {
-  it("what-if onto a directory: said, exit 2, and no partial or temporary file left", async () => {
+  it("what-if onto a directory: refused before the log is read, exit 2, nothing left", async () => {
     const dir = mkdtempSync(join(tmpdir(), "clearance-out-"));
     const out = join(dir, "impact.json");
     mkdirSync(out);
@@ -46,8 +47,70 @@ describe("--out that cannot be written", () => {
       out,
     );
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(new RegExp(`^--out: cannot write ${out}: EISDIR`));
+    expect(r.err).toBe(
+      `--out: ${out} is not a regular file (a directory); name a regular file, or leave --out out to write to stdout\n`,
+    );
     expect(readdirSync(dir)).toEqual(["impact.json"]);
+  });
+});
+
+describe("--out naming something other than a regular file", () => {
+  // A what-if: it has a report to write from this gateway's log, which holds no decision yet.
+  const footprint = (out: string) =>
+    cli(
+      "scheme",
+      "what-if",
+      "examples/g7-trusted-partners.yaml",
+      "--data-dir",
+      t.dataDir,
+      "--format",
+      "json",
+      "--out",
+      out,
+    );
+
+  // Everything named lives in a directory of the test's own: run as root, the old code renamed its
+  // report over /dev/stdout itself (a regular file left in its place); here a regression replaces a
+  // link of the test's, not the machine's.
+  it("/dev/stdout, a device, a FIFO: refused at --out, exit 2, nothing written beside them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-out-"));
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const stdout = join(dir, "stdout");
+    symlinkSync("/proc/self/fd/1", stdout); // as /dev/stdout is
+    const device = join(dir, "null");
+    symlinkSync("/dev/null", device);
+    for (const [out, what] of [
+      [stdout, /\(a symbolic link to a (character device|FIFO|socket)\)/],
+      [device, /\(a symbolic link to a character device\)/],
+      [fifo, /\(a FIFO\)/],
+    ] as const) {
+      const r = await footprint(out);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe("");
+      expect(r.err).toMatch(new RegExp(`^--out: ${out} is not a regular file`));
+      expect(r.err).toMatch(what);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["null", "pipe", "stdout"]);
+  });
+
+  it("a symlink to a regular file is written through: the link stays, its target holds the report", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-out-"));
+    const target = join(dir, "target.json");
+    writeFileSync(target, "old");
+    const link = join(dir, "link.json");
+    symlinkSync(target, link);
+    const r = await footprint(link);
+    expect(r.code).toBe(0);
+    expect(readFileSync(target, "utf8")).toMatch(/^\{/);
+    expect(readdirSync(dir).sort()).toEqual(["link.json", "target.json"]);
+    expect(readFileSync(link, "utf8")).toBe(readFileSync(target, "utf8"));
+    // A link to nothing: refused, not replaced by a file of that name.
+    const dangling = join(dir, "dangling.json");
+    symlinkSync(join(dir, "nowhere.json"), dangling);
+    const d = await footprint(dangling);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(new RegExp(`^--out: ${dangling} is a symbolic link to nothing`));
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { openSource, type LogSource } from "../../audit/source.js";
 import { buildState, ControlStateError, type ControlState } from "../../control/state.js";
@@ -93,16 +93,60 @@ export function progressBar(io: Io, what: string, unit = "entries") {
   };
 }
 
+/** What a file that is not a regular one is, for the refusal. */
+const kind = (s: Stats) =>
+  s.isDirectory()
+    ? "a directory"
+    : s.isCharacterDevice()
+      ? "a character device"
+      : s.isBlockDevice()
+        ? "a block device"
+        : s.isFIFO()
+          ? "a FIFO"
+          : s.isSocket()
+            ? "a socket"
+            : "not a regular file";
+
 /**
- * Writes the output whole: to a file beside its final name, then renamed; or to stdout. A write that
- * fails (a full disk, --out naming a directory) takes its aside copy away: nothing is left behind.
+ * Where `--out` is written: the path itself, or, for a symbolic link to a regular file, the file it
+ * leads to (the report is renamed onto the target, so the link stays a link, as `>` would write
+ * through it). Anything else that exists is refused: the rename would replace `/dev/stdout` (run
+ * as root, with a regular file), a device or a FIFO with the report, and a link to nothing with a
+ * file of its name. Checked before the log is read and again before the write.
+ */
+export function outTarget(out: string): string {
+  const refuse = (what: string) =>
+    usage(`--out: ${out} is ${what}; name a regular file, or leave --out out to write to stdout`);
+  let link: Stats;
+  try {
+    link = lstatSync(out);
+  } catch {
+    return out; // nothing there yet (a missing directory is said by the write)
+  }
+  if (link.isFile()) return out;
+  if (!link.isSymbolicLink()) throw refuse(`not a regular file (${kind(link)})`);
+  let target: Stats;
+  try {
+    target = statSync(out);
+  } catch {
+    throw refuse("a symbolic link to nothing");
+  }
+  if (!target.isFile()) throw refuse(`not a regular file (a symbolic link to ${kind(target)})`);
+  return realpathSync(out);
+}
+
+/**
+ * Writes the output whole: to a file beside its final name (outTarget), then renamed; or to stdout.
+ * A write that fails (a full disk, --out naming a directory) takes its aside copy away: nothing is
+ * left behind.
  */
 export function writeOutput(io: Io, out: string | undefined, text: string): void {
   if (out === undefined) return io.stdout(text);
-  const tmp = `${out}.tmp-${process.pid}`;
+  const target = outTarget(out);
+  const tmp = `${target}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, text);
-    renameSync(tmp, out);
+    renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw usage(`--out: cannot write ${out}: ${(err as Error).message}`);
@@ -178,6 +222,7 @@ export function registerReport(program: Command, io: Io): void {
     reporting(
       () =>
         withDeployment(opts, async (d) => {
+          if (opts.out !== undefined) outTarget(opts.out);
           const now = new Date();
           const period = parsePeriod(opts.from, opts.to, now);
           const bar = progressBar(io, "reading the log");

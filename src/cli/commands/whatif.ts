@@ -11,7 +11,15 @@ import { candidateScheme, renderWhatIf, whatIfReport } from "../../whatif/index.
 import { readText } from "./remote-define.js";
 import { schemeFlag } from "../flag-files.js";
 import { reportText, type Io } from "../io.js";
-import { progressBar, reporting, WHERE_OPTIONS, withDeployment, writeOutput, type Where } from "./report.js";
+import {
+  outTarget,
+  progressBar,
+  reporting,
+  WHERE_OPTIONS,
+  withDeployment,
+  writeOutput,
+  type Where,
+} from "./report.js";
 
 interface WhatIfOpts extends Where {
   days?: number;
@@ -80,6 +88,7 @@ export function registerWhatIf(program: Command, io: Io): void {
       // The file is checked before anything else is opened: its problems come with line and column.
       const standalone = opts.active === undefined ? null : schemeFlag("--active", opts.active);
       candidateScheme(text, label, null);
+      if (opts.out !== undefined) outTarget(opts.out);
       await withDeployment(opts, async (d) => {
         const bar = progressBar(io, "reading the log");
         try {
