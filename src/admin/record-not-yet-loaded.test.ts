@@ -142,6 +142,35 @@ describe("a partner created or changed through another node, before this node ha
   });
 });
 
+describe("an identity provider for a partner registered through another node, before this node has reloaded", () => {
+  it("is registered here: 201, not 404; for a partner the store lacks, still 404", async () => {
+    await elsewhere(async () => {
+      const body = organizationPartner("lab-idp");
+      const doc = {
+        kind: body.kind,
+        partner: { ...body.partner, status: "applied" },
+        history: [{ at: new Date().toISOString(), ...ELSEWHERE, from: null, to: "applied", reason: "x" }],
+      };
+      await other.records.put("partner", "lab-idp", doc, 0, { ...ELSEWHERE, action: "partner.register" });
+    });
+    expect(held().partners.map((p) => p.id)).not.toContain("lab-idp");
+    const provider = { id: "lab-idp-sso", issuer: "https://sso.lab-idp.example", audiences: ["clearance"] };
+    const added = await admin("POST", "/admin/v1/partners/lab-idp/identity-providers", provider);
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    expect((await other.records.get("identity-provider", "lab-idp-sso"))?.document).toMatchObject({
+      partner: "lab-idp",
+      issuer: provider.issuer,
+    });
+    const none = await admin("POST", "/admin/v1/partners/nobody/identity-providers", {
+      ...provider,
+      id: "nobody-sso",
+      issuer: "https://sso.nobody.example",
+    });
+    expect(none.status).toBe(404);
+    expect(none.body.error.message).toBe("no partner nobody");
+  });
+});
+
 describe("a license applied for or changed through another node, before this node has reloaded", () => {
   it("is read, and approved by two approvers here; unseen by another organization's applicant", async () => {
     // The application as the store holds one, written under a new id by the other node.

@@ -93,6 +93,30 @@ describe("a node behind the store's active version", () => {
     expect(active.body).toMatchObject({ active: true, diff: { identical: true } });
   });
 
+  it("lists the store's active version as active, not this node's, even when this node cannot reload", async () => {
+    // Before: the list marked version 1 (this node's) active while GET /schemes/{v} said the embargo.
+    const marked = async () => {
+      const list = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/schemes?limit=100");
+      expect(list.status, JSON.stringify(list.body)).toBe(200);
+      return (list.body.data as { version: number; active: boolean }[])
+        .filter((v) => v.active)
+        .map((v) => v.version);
+    };
+    expect(await marked()).toEqual([embargo]);
+    snapshotDown = true;
+    try {
+      expect(await marked()).toEqual([embargo]);
+      // A version read while this node cannot reload says so too.
+      const one = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/schemes/1");
+      expect(one.status, JSON.stringify(one.body)).toBe(200);
+      expect(one.body.active).toBe(false);
+      const active = await call(t, ADMIN_TOKEN, "GET", `/admin/v1/schemes/${embargo}`);
+      expect(active.body).toMatchObject({ active: true, diff: { identical: true } });
+    } finally {
+      snapshotDown = false;
+    }
+  });
+
   it("an upload's diff is against the store's active version, even when this node cannot reload", async () => {
     snapshotDown = true;
     try {

@@ -69,15 +69,23 @@ function plainHttpProblems(
     }));
 }
 
-/** The partner must exist; the keys' URLs must be fetchable; the issuer must not be another live provider's. */
-export function checkProvider(
+/**
+ * The partner must exist; the keys' URLs must be fetchable; the issuer must not be another live
+ * provider's. The partner is looked for in the store when this node's snapshot lacks it: one
+ * registered through another node (or the CLI) is there before this node reloads.
+ */
+export async function checkProvider(
+  store: Store,
   state: ControlState,
   providers: readonly StoredRecord<ProviderRecord>[],
   partner: string,
   p: ProviderInput,
   allowHttpLoopback: boolean,
-): void {
-  if (!state.partners.some((r) => r.id === partner))
+): Promise<void> {
+  if (
+    !state.partners.some((r) => r.id === partner) &&
+    (await store.records.get("partner", partner)) === undefined
+  )
     throw new ClearanceError("not-found", "not_found", `no partner ${partner}`);
   const insecure = plainHttpProblems(p, allowHttpLoopback);
   if (insecure.length > 0) throw new InvalidInputError(insecure);
@@ -107,7 +115,7 @@ export async function addProvider(
   allowHttpLoopback: boolean,
 ): Promise<ProviderRecord> {
   const providers = await store.records.list<ProviderRecord>(PROVIDERS);
-  checkProvider(state, providers, partner, input, allowHttpLoopback);
+  await checkProvider(store, state, providers, partner, input, allowHttpLoopback);
   const existing = providers.find((r) => r.id === input.id);
   if (existing !== undefined && existing.document.removed === null) {
     throw new ClearanceError(

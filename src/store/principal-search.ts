@@ -96,6 +96,3 @@ export const PRINCIPAL_SEARCH_COLUMNS = (text: string) => `
   CREATE INDEX principals_by_id_folded ON principals (id_folded, id);
   CREATE INDEX principals_by_name_folded ON principals (name_folded, id);
 `;
-
-/** Principals without filter columns yet (id_folded is never null once filled). */
-export const UNFILLED = "SELECT document FROM principals WHERE id_folded IS NULL";

@@ -155,7 +155,14 @@ export const identityProviderRoutes = [
       if (!parsed.success) throw new InvalidInputError(zodProblems(parsed.error, providerInputSchema));
       const merged = parsed.data;
       const providers = await deps.store.records.list<ProviderRecord>(PROVIDERS);
-      checkProvider(deps.state(), providers, partner, merged, deps.allowHttpLoopback === true);
+      await checkProvider(
+        deps.store,
+        deps.state(),
+        providers,
+        partner,
+        merged,
+        deps.allowHttpLoopback === true,
+      );
       const doc: ProviderRecord = { ...merged, partner, created_at, created_by, removed };
       await deps.store.records.put(PROVIDERS, r.id, doc, r.revision, {
         actor: caller.id,

@@ -36,12 +36,15 @@ import { ADMINS, OFFICERS, READERS } from "./roles.js";
 import { versionWhatIf } from "./reports.js";
 
 /**
- * A version as listed. The active one also says what is left out of the policy in force because it
- * does not compile with it (normally nothing; what is left out grants nothing: fail closed).
+ * A version as listed, `active` if it is `activeVersion` (the store's, read by the caller; this
+ * node's by default). The active one also says what is left out of the policy in force because it
+ * does not compile with it (normally nothing; what is left out grants nothing: fail closed): this
+ * node's compile, so only when it is this node's active version too.
  */
-function summary(deps: AdminDeps, v: SchemeVersion) {
+function summary(deps: AdminDeps, v: SchemeVersion, activeVersion?: number) {
   const state = deps.state();
-  const active = v.version === state.active.document.version;
+  const here = v.version === state.active.document.version;
+  const active = v.version === (activeVersion ?? state.active.document.version);
   return {
     version: v.version,
     name: v.name,
@@ -49,7 +52,7 @@ function summary(deps: AdminDeps, v: SchemeVersion) {
     uploaded_by: v.uploaded_by,
     uploaded_at: v.uploaded_at,
     active,
-    ...(active && state.leftOut.length > 0 ? { left_out: state.leftOut } : {}),
+    ...(active && here && state.leftOut.length > 0 ? { left_out: state.leftOut } : {}),
   };
 }
 
@@ -62,9 +65,9 @@ function diffAgainstActive(deps: AdminDeps, scheme: CompiledScheme, active = dep
  * The store's active version as uploaded, for an upload's diff: this node's when it is the same,
  * else read from the store (this node behind, its reload failed). The upload is stored either way.
  */
-async function storeBase(deps: AdminDeps): Promise<CompiledScheme> {
+async function storeBase(deps: AdminDeps, active?: number): Promise<CompiledScheme> {
   const state = deps.state();
-  const { version } = (await activePointer(deps.store)).document;
+  const version = active ?? (await activePointer(deps.store)).document.version;
   if (version === state.active.document.version) return state.base;
   return parseStoredVersion((await schemeVersion(deps.store, state, String(version))).document);
 }
@@ -73,10 +76,10 @@ async function storeBase(deps: AdminDeps): Promise<CompiledScheme> {
  * Any stored version reads as it loads: what newer checks refuse in one an older release stored is
  * left out, and said (`left_out_as_stored`). Activating it is still refused, naming the field.
  */
-function readVersion(deps: AdminDeps, v: SchemeVersion, active: CompiledScheme) {
+function readVersion(deps: AdminDeps, v: SchemeVersion, active: CompiledScheme, activeVersion: number) {
   const { scheme, leftOut } = readStoredVersion(v);
   return {
-    ...summary(deps, v),
+    ...summary(deps, v, activeVersion),
     yaml: v.text,
     diff: diffAgainstActive(deps, scheme, active),
     ...(leftOut.length > 0 ? { left_out_as_stored: leftOut } : {}),
@@ -131,7 +134,10 @@ export const schemeRoutes = [
     roles: READERS,
     query: z.object(pageQuery),
     async handle({ deps, query }) {
-      const all = deps.state().versions.map((v) => ({ id: v.id, ...summary(deps, v.document) }));
+      // Marked by the store's active version, as a version read is: another node may have activated
+      // one this node has not loaded yet (one row read).
+      const { version: active } = (await activePointer(deps.store)).document;
+      const all = deps.state().versions.map((v) => ({ id: v.id, ...summary(deps, v.document, active) }));
       return paginate(all, query.limit, query.cursor);
     },
   }),
@@ -164,7 +170,8 @@ export const schemeRoutes = [
         throw err;
       });
       const v = await schemeVersion(deps.store, state, params.version as string);
-      return readVersion(deps, v.document, await storeBase(deps));
+      const { version: active } = (await activePointer(deps.store)).document;
+      return readVersion(deps, v.document, await storeBase(deps, active), active);
     },
   }),
   route({

@@ -51,13 +51,7 @@ import {
   type RecordRow,
 } from "../rows.js";
 import { migrate } from "./migrations.js";
-import {
-  FOLDED_COLUMNS,
-  principalWhere,
-  searchColumns,
-  UNFILLED,
-  type PrincipalQuery,
-} from "../principal-search.js";
+import { FOLDED_COLUMNS, principalWhere, searchColumns, type PrincipalQuery } from "../principal-search.js";
 import { keyWhere, type KeyQuery } from "../key-search.js";
 import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
@@ -108,7 +102,7 @@ export async function openSqliteStore(
   try {
     configure(db);
     migrate(db);
-    fillSearchColumns(db);
+    await fillSearchColumns(db);
     return new SqliteStore(db);
   } catch (err) {
     db.close();
@@ -179,20 +173,38 @@ const parseDocument = (json: string): Principal => JSON.parse(json) as Principal
 
 /**
  * Gives principals stored before schema version 14 (or by an older node since) their filter
- * columns, computed as a put computes them: a no-op read once they all have them.
+ * columns, computed as a put computes them: a no-op read once they all have them. A thousand rows at
+ * a time by id, each chunk's update its own short write transaction: one transaction over 500,000
+ * rows held the file's write lock for seconds, and every other process sharing it (a gateway, the
+ * CLI) waited or timed out. Another process may put a principal between a chunk's read and its
+ * update: the update skips rows filled since, or the old document's columns would overwrite the new
+ * one's, never refilled. `afterRead` runs between the two (tests interleave there).
  */
-function fillSearchColumns(db: Database.Database): void {
-  const unfilled = db.prepare<[], string>(UNFILLED).pluck();
-  const fill = db.prepare(
-    "UPDATE principals SET organization_id = ?, id_folded = ?, name_folded = ? WHERE id = ?",
+export async function fillSearchColumns(
+  db: Database.Database,
+  afterRead?: () => Promise<void>,
+): Promise<void> {
+  const unfilled = db.prepare<[{ last: string | null }], { id: string; document: string }>(
+    `SELECT id, document FROM principals WHERE id_folded IS NULL AND (@last IS NULL OR id > @last)
+     ORDER BY id LIMIT ${FILL_CHUNK}`,
   );
-  db.transaction(() => {
-    for (const json of unfilled.all()) {
-      const p = parseDocument(json);
-      fill.run(...searchColumns(p), p.id);
-    }
-  }).immediate();
+  const fill = db.prepare(
+    `UPDATE principals SET organization_id = ?, id_folded = ?, name_folded = ?
+     WHERE id = ? AND id_folded IS NULL`,
+  );
+  const update = db.transaction((rows: { id: string; document: string }[]) => {
+    for (const row of rows) fill.run(...searchColumns(parseDocument(row.document)), row.id);
+  });
+  for (let last: string | null = null; ;) {
+    const rows = unfilled.all({ last });
+    if (rows.length === 0) return;
+    last = rows[rows.length - 1]!.id;
+    await afterRead?.();
+    update.immediate(rows);
+  }
 }
+/** Rows a fill transaction: short enough that another process's write waits a moment, not seconds. */
+const FILL_CHUNK = 1_000;
 
 const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
   id: r.id,
