@@ -128,6 +128,7 @@ describe("a change stored but not yet in force on this node", () => {
   const PENDING = {
     code: "reload_failed",
     message: "API key k1 was changed in the store, but is not yet in force on this node: …",
+    node: "gw-2",
   };
   /** What NOT_YET_IN_FORCE said while `fn` ran. */
   const said = async (fn: () => Promise<unknown>): Promise<{ value: unknown; said: NotYetInForce[] }> => {

@@ -55,6 +55,8 @@ export const NOT_YET_IN_FORCE = "clearance:not-yet-in-force";
 export interface NotYetInForce {
   readonly code: string;
   readonly message: string;
+  /** The node that answered and does not hold the change (absent from a server that does not say). */
+  readonly node?: string;
 }
 
 /** The answer's `not_yet_in_force`, or null when it has none (or not in the API's shape). */
@@ -62,9 +64,13 @@ export function notYetInForce(json: unknown): NotYetInForce | null {
   if (json === null || typeof json !== "object" || Array.isArray(json)) return null;
   const n = (json as { not_yet_in_force?: unknown }).not_yet_in_force;
   if (n === null || typeof n !== "object") return null;
-  const { code, message } = n as { code?: unknown; message?: unknown };
+  const { code, message, node } = n as { code?: unknown; message?: unknown; node?: unknown };
   if (typeof message !== "string") return null;
-  return { code: typeof code === "string" ? code : "not_yet_in_force", message };
+  return {
+    code: typeof code === "string" ? code : "not_yet_in_force",
+    message,
+    ...(typeof node === "string" && node !== "" ? { node } : {}),
+  };
 }
 
 /** Says (NOT_YET_IN_FORCE) a successful answer that is not yet in force on this node. */

@@ -44,6 +44,7 @@ export function answer<T extends object>(
     deps.state().reloadFailure,
     written.scope,
     reloads.failure(),
+    reloads.node,
   );
   return pending === null ? body : { ...body, not_yet_in_force: pending };
 }

@@ -76,6 +76,7 @@ function heldReload() {
     mark: () => state.begun + 1,
     holds: (mark) => state.through >= mark,
     failure: () => null,
+    node: "gw-1",
   };
   return { state, changed, reloads, release };
 }
@@ -85,6 +86,7 @@ const failing: Reloads = {
   mark: () => 1,
   holds: () => false,
   failure: () => ({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" }),
+  node: "gw-2",
 };
 
 const attempt = (credential: string, at: number): Sighting => ({
@@ -157,7 +159,7 @@ describe("an automatic suspension's response", () => {
     const alert = await theAlert();
     expect(alert?.response).toMatchObject({
       result: `key ${record.id} revoked`,
-      not_yet_in_force: { code: "reload_failed" },
+      not_yet_in_force: { code: "reload_failed", node: "gw-2" },
     });
     expect(alert?.response?.not_yet_in_force?.message).toMatch(
       new RegExp(

@@ -589,6 +589,7 @@ export class AlertService {
         undefined,
         "records",
         reloads.failure(),
+        reloads.node,
       );
       if (pending !== null) await this.o.store.alerts.responseNotInForce(alert.id, pending, actor);
     }

@@ -122,6 +122,11 @@ export interface NotYetInForce {
   /** `reload_failed`: the store's version check or read failed; `policy_not_loaded`: no policy built. */
   readonly code: "reload_failed" | "policy_not_loaded";
   readonly message: string;
+  /**
+   * The node that answered, which does not hold the change (its `audit.node`): behind a load
+   * balancer, only this node's own /readyz (which names it too) can say it has reloaded since.
+   */
+  readonly node: string;
 }
 
 /**
@@ -139,12 +144,14 @@ export interface Reloads {
   readonly holds: (mark: number, scope: InForceScope) => boolean;
   /** Why this node's last reload failed (null: it succeeded). */
   readonly failure: () => { readonly code: string; readonly message: string } | null;
+  /** This node's name, as its audit entries and /readyz give it (audit.node, else the host name). */
+  readonly node: string;
 }
 
 /**
  * What to tell the caller of a change `subject` ("license BIS-2026-0001", "API key k1") that this
- * node does not hold (`held` false), else null. `policyFailure`: why this node could not build the
- * policy (ControlState.reloadFailure); `failure`: why its last reload failed.
+ * node (named `node`) does not hold (`held` false), else null. `policyFailure`: why this node could
+ * not build the policy (ControlState.reloadFailure); `failure`: why its last reload failed.
  */
 export function notYetInForce(
   subject: string,
@@ -152,6 +159,7 @@ export function notYetInForce(
   policyFailure: string | undefined,
   scope: InForceScope,
   failure: { readonly code: string; readonly message: string } | null,
+  node: string,
 ): NotYetInForce | null {
   if (held) return null;
   const noPolicy = scope === "policy" && policyFailure !== undefined;
@@ -166,6 +174,7 @@ export function notYetInForce(
       `${subject} was changed in the store, but is not yet in force on this node: ${why}; ` +
       "it takes effect here at the next successful reload, and on other nodes at their next poll " +
       "(see /readyz)",
+    node,
   };
 }
 

@@ -190,6 +190,9 @@ const LEFT_OUT_SHOWN = 20;
  * reach, or at risk of eviction); others are told only that the last reload
  * failed and whether the policy in force is still within freshness_ms. A failed reload is a
  * warning while it is: the snapshot in force was confirmed recently and stays sound until then.
+ * `node` names the node answering (audit.node, as its admin answers' `not_yet_in_force` do): behind
+ * a load balancer, the console clears a warning only on the word of the node it concerns. Said to
+ * anyone, as every published audit entry names its node already.
  */
 function readiness(
   ctx: GatewayContext,
@@ -273,7 +276,7 @@ function readiness(
       ...location,
     ];
     const body = Object.assign(
-      { status: "ok", scheme },
+      { status: "ok", node: ctx.audit.node, scheme },
       warnings.length === 0 ? {} : { warnings },
       reload,
       out,
@@ -295,7 +298,12 @@ function readiness(
   const warnings = warned.length === 0 ? {} : { warnings: warned };
   return {
     status: 503,
-    body: Object.assign({ status: "not ready", reasons, scheme }, warnings, reload, out),
+    body: Object.assign(
+      { status: "not ready", node: ctx.audit.node, reasons, scheme },
+      warnings,
+      reload,
+      out,
+    ),
   };
 }
 

@@ -257,6 +257,7 @@ async function assemble(
       mark: () => snapshot.mark(),
       holds: (mark, scope) => snapshot.holds(mark, scope),
       failure: () => snapshot.lastFailure,
+      node: audit.node,
     },
     takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
     onError,

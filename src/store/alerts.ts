@@ -28,8 +28,9 @@ export interface AlertResponse {
   /**
    * The response was stored, but the node that took it could not reload right after (see
    * control/in-force.ts, `notYetInForce`): not in force there until its next successful reload.
+   * `node` names that node (absent in responses stored before it was said).
    */
-  readonly not_yet_in_force?: { readonly code: string; readonly message: string };
+  readonly not_yet_in_force?: { readonly code: string; readonly message: string; readonly node?: string };
 }
 
 export interface AlertRecord {
