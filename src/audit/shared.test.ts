@@ -602,4 +602,31 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     }
     await b.close();
   });
+
+  it("closes while the integrator's link is silent, saying that its session was dropped", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url, { partition: true });
+    try {
+      // Only the seat's session goes through the link: the log's other reads are not what is judged.
+      const linked = await openStore({ driver: "postgres", dataDir: "(unused)", url: link.url });
+      opened.push({ store: linked });
+      const errors: unknown[] = [];
+      const a = await sharedLog(url, "node-a", {
+        leaseMs: 30_000, // no heartbeat under way when the link goes silent
+        wrap: (db) => ({ ...db, seat: (o) => linked.sharedAudit!.seat(o) }),
+        onError: (err) => void errors.push(err),
+      });
+      await a.append(entry("a", 0));
+      await a.publish();
+      expect(a.integrating).toBe(true);
+      link.cut(); // no FIN, no RST: the seat's Terminate goes unanswered
+      await a.close(); // resolves (the test's timeout catches one waiting for TCP to give up)
+      expect(errors.map((e) => (e as Error).message)).toEqual([
+        expect.stringMatching(/integrator's session did not end .*its socket was destroyed/),
+      ]);
+      expect(a.integrating).toBe(false);
+    } finally {
+      await link.close();
+    }
+  });
 });

@@ -317,7 +317,8 @@ export class SharedAuditLog implements AuditTrail {
         ),
       );
     }
-    await this.seat.close();
+    // Bounded too: a session that does not end in a few seconds (a silent link) is dropped, and said.
+    await this.seat.close().catch(this.o.onError);
   }
 
   /**

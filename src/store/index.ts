@@ -401,7 +401,10 @@ export interface IntegratorSeat {
   publish(cp: { size: bigint; root: Buffer; note: string; node: string }): Promise<void>;
   /** Gives the lock up, keeping the session (to take it again later). */
   release(): Promise<void>;
-  /** Gives the lock up (ends the session). */
+  /**
+   * Gives the lock up (ends the session, and one being opened). Bounded: a session that does not end
+   * within seconds (a silent link) is dropped, and the promise rejects saying so.
+   */
   close(): Promise<void>;
 }
 

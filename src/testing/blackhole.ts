@@ -31,20 +31,38 @@ export async function blackhole(
     s.on("error", () => undefined);
     s.on("close", () => sockets.delete(s));
   };
-  const server = net.createServer((client) => {
+  const held = () => options.partition === true && cut;
+  // Half-open sockets: a side's FIN is the proxy's to carry on, or (a partition, cut) not to. Node
+  // would otherwise answer it with one of its own, and a client waiting for the server to close (a
+  // Terminate) would hear back from the proxy through the partition.
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     track(client);
-    if (cut) return;
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    if (cut) {
+      client.on("end", () => void (held() || client.end()));
+      return;
+    }
+    const upstream = net.connect({
+      port: Number(target.port || 5432),
+      host: target.hostname,
+      allowHalfOpen: true,
+    });
     track(upstream);
     let dead = false;
-    const pipe = (from: net.Socket, to: net.Socket) =>
+    const pipe = (from: net.Socket, to: net.Socket) => {
       from.on("data", (d) => {
         if (cut) dead = true;
         if (!dead) to.write(d);
       });
+      from.on("end", () => {
+        if (!cut && !dead) to.end();
+        else if (!held()) {
+          from.destroy();
+          to.destroy();
+        }
+      });
+    };
     pipe(client, upstream);
     pipe(upstream, client);
-    const held = () => options.partition === true && cut;
     client.on("close", () => void (held() || upstream.destroy()));
     upstream.on("close", () => void (held() || client.destroy()));
   });

@@ -25,6 +25,12 @@ const OUTBOX_LOCK = 0x636c726f;
 const UNDEFINED_PARAMETER = "42704";
 /** Ending another role's session without the privilege. */
 const INSUFFICIENT_PRIVILEGE = "42501";
+/**
+ * How long a closing seat waits for its session to end (the server closes the socket once its
+ * backend has gone) or to finish opening, before it destroys the socket: a live server answers in
+ * milliseconds, and on a link gone silent the close would otherwise wait for TCP to give up.
+ */
+const CLOSE_GRACE_MS = 2_000;
 
 /**
  * One statement: take as many indices as there are entries, insert the entries under them, return
@@ -198,6 +204,8 @@ export function sharedAudit(
 /** A node's chance to be the integrator: one dedicated session, which may or may not hold the lock. */
 class Seat implements IntegratorSeat {
   #client: pg.Client | null = null;
+  /** A session being opened (connect and set-up under way), which close must end too. */
+  #opening: { client: pg.Client; done: Promise<unknown> } | null = null;
   #held = false;
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -216,7 +224,14 @@ class Seat implements IntegratorSeat {
   async acquire(): Promise<boolean> {
     if (this.#closed) return false;
     if (this.#held) return true;
-    const client = this.#client ?? (await this.#connect());
+    // Closed while it opened: no seat (a connect that close cut short is not this round's failure).
+    const client =
+      this.#client ??
+      (await this.#connect().catch((err: unknown) => {
+        if (this.#closed) return null;
+        throw err;
+      }));
+    if (client === null) return false;
     // None once closing began: close waits only for the statements already under way.
     const take = async () =>
       !this.#closed &&
@@ -371,7 +386,13 @@ class Seat implements IntegratorSeat {
    * lease: ending the session under it would destroy the socket, and the server would free the lock
    * only when it noticed, after this resolved — another node's acquire then failing, and the
    * release rejecting. With none, the session ends by a Terminate, and the server closes the socket
-   * only once its backend has exited, its locks gone.
+   * only once its backend has exited, its locks gone. A session still being opened is ended too
+   * (once open): it would otherwise stay open on the server, no seat's.
+   *
+   * Bounded: a session that has not ended (or opened) within CLOSE_GRACE_MS — a link gone silent,
+   * where no close comes back — has its socket destroyed, and this rejects saying so. The server
+   * frees the lock when it notices (its keepalives, idle_session_timeout), or another node ends the
+   * session once it has been idle past the lease.
    */
   async close(): Promise<void> {
     this.#closed = true;
@@ -381,11 +402,46 @@ class Seat implements IntegratorSeat {
       await Promise.allSettled(this.#pending);
     } while (this.#pending.size > 0);
     const client = this.#client;
+    const opening = this.#opening;
     this.#client = null;
-    await client?.end().catch(() => undefined);
+    const ended = await Promise.all([
+      client === null || this.#end(client, Promise.resolve()),
+      opening === null || this.#end(opening.client, opening.done),
+    ]);
+    if (ended.includes(false)) {
+      throw new Error(
+        `the audit log integrator's session did not end within ${CLOSE_GRACE_MS} ms of its close (a link gone silent?): its socket was destroyed, and the database frees the integrator lock when it notices, or another node takes the seat over once it has been idle past the lease`,
+      );
+    }
   }
 
-  async #connect(): Promise<pg.Client> {
+  /**
+   * Ends a session by a Terminate once it is open (`opened`: a failed opening ended it already);
+   * past CLOSE_GRACE_MS, by destroying its socket. pg's own end is not used on a session still
+   * connecting: its connect would then never settle. False if the grace ran out.
+   */
+  async #end(client: pg.Client, opened: Promise<unknown>): Promise<boolean> {
+    const ended = opened.then(
+      () => client.end().catch(() => undefined),
+      () => undefined,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">(
+      (resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_GRACE_MS)),
+    );
+    try {
+      if ((await Promise.race([ended, late])) !== "late") return true;
+      // Connecting, the client sees its socket close and fails the connect; open, its end resolves.
+      client.connection.stream.destroy();
+      await ended;
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A new session, set up; null if the seat was closed meanwhile (close ends it). */
+  async #connect(): Promise<pg.Client | null> {
     const client = new pg.Client({
       connectionString: this.where.url,
       types: TYPES,
@@ -402,14 +458,23 @@ class Seat implements IntegratorSeat {
         this.#held = false;
       }
     });
+    const done = (async () => {
+      try {
+        await client.connect();
+        await this.#setUp(client);
+      } catch (err) {
+        // A session half set up is no seat's: ended, not left open on the server.
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+    })();
+    this.#opening = { client, done };
     try {
-      await client.connect();
-      await this.#setUp(client);
-    } catch (err) {
-      // A session half set up is no seat's: ended, not left open on the server.
-      await client.end().catch(() => undefined);
-      throw err;
+      await done;
+    } finally {
+      this.#opening = null;
     }
+    if (this.#closed) return null;
     this.#client = client;
     return client;
   }

@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { blackhole } from "../../testing/blackhole.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import { openStore, type IntegratorSeat, type Store } from "../index.js";
@@ -47,6 +48,71 @@ const seatOf = (store: Store, leaseMs: number): IntegratorSeat => {
 /** Polls `done` (the test's own timeout catches what never happens; no time is asserted). */
 async function until(done: () => Promise<boolean> | boolean): Promise<void> {
   while (!(await done())) await new Promise((r) => setTimeout(r, 25));
+}
+
+/** The sessions on the server opened with this application_name. */
+const sessionsNamed = async (name: string) =>
+  (
+    await adminPool().query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+      [name],
+    )
+  ).rows[0]!.n;
+
+/** The URL with an application_name of its own, to find the seat's session on the server. */
+function named(base: string): { url: string; name: string } {
+  const url = new URL(base);
+  const name = `clearance_test_seat_${randomBytes(4).toString("hex")}`;
+  url.searchParams.set("application_name", name);
+  return { url: url.toString(), name };
+}
+
+/**
+ * A TCP proxy whose connections, once `hold()` is called, are accepted but carry nothing until
+ * `open()`: a connect under way (a slow network, a busy pooler). `accepted` resolves at the first
+ * one held.
+ */
+async function gate(url: string) {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  let holding = false;
+  let opened!: () => void;
+  const opening = new Promise<void>((resolve) => (opened = resolve));
+  let accepted!: () => void;
+  const first = new Promise<void>((resolve) => (accepted = resolve));
+  // Half-open: each side's FIN is carried on, not answered by the proxy (before the server's own).
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    sockets.add(client);
+    client.on("error", () => undefined);
+    client.pause();
+    if (holding) accepted();
+    void (holding ? opening : Promise.resolve()).then(() => {
+      const upstream = net.connect({
+        port: Number(target.port || 5432),
+        host: target.hostname,
+        allowHalfOpen: true,
+      });
+      sockets.add(upstream);
+      upstream.on("error", () => undefined);
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.resume();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: proxied.toString(),
+    accepted: first,
+    hold: () => void (holding = true),
+    open: () => opened(),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const checkpoint = (size: bigint, node: string) => ({
@@ -141,6 +207,66 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
       proxy.cut();
       await until(() => b.acquire());
       await b.publish(checkpoint(1n, "node-b"));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a seat closed on a link gone silent, with no statement under way, is closed all the same", async () => {
+    const { url: base } = await freshSchema();
+    const { url, name } = named(base);
+    const proxy = await blackhole(url, { partition: true });
+    try {
+      // A long lease: no heartbeat is under way when the link goes silent, none notices it first.
+      const a = seatOf(await open(proxy.url), 30_000);
+      expect(await a.acquire()).toBe(true);
+      proxy.cut(); // no FIN, no RST: the Terminate goes nowhere, and no close comes back
+      // Settles (the test's timeout catches a close waiting for TCP to give up), and says why.
+      await expect(a.close()).rejects.toThrow(/did not end.*destroyed/);
+      expect(a.held).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+    // The server frees the lock once it notices (here: the proxy, closing, stands in for keepalives).
+    await until(async () => (await sessionsNamed(name)) === 0);
+  });
+
+  it("a seat closed while its session is being opened leaves no session on the server", async () => {
+    const { url: base } = await freshSchema();
+    const { url, name } = named(base);
+    await open(url); // migrated
+    const proxy = await gate(url);
+    try {
+      const a = seatOf(await open(proxy.url), 30_000);
+      proxy.hold();
+      const acquiring = a.acquire();
+      await proxy.accepted; // the seat's connect is under way…
+      const closing = a.close();
+      proxy.open(); // …and completes after close was called
+      await closing;
+      expect(await acquiring).toBe(false);
+      expect(a.held).toBe(false);
+      // Ended before close resolved (a Terminate: the server closes the socket once the backend is gone).
+      expect(await sessionsNamed(name)).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a seat closed while its connect never completes settles, and leaves no session", async () => {
+    const { url: base } = await freshSchema();
+    const { url, name } = named(base);
+    await open(url); // migrated
+    const proxy = await gate(url);
+    try {
+      const a = seatOf(await open(proxy.url), 30_000);
+      proxy.hold();
+      const acquiring = a.acquire();
+      await proxy.accepted;
+      await expect(a.close()).rejects.toThrow(/did not end.*destroyed/);
+      expect(await acquiring).toBe(false);
+      expect(a.held).toBe(false);
+      expect(await sessionsNamed(name)).toBe(0);
     } finally {
       await proxy.close();
     }
