@@ -8,6 +8,8 @@
  */
 import type { Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { importInput } from "../../src/screening/lists.js";
+import type { MatchExplanation } from "../../src/screening/matcher.js";
 import type { Collection, Store } from "../../src/store/index.js";
 import { application, asAdmin, call } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
@@ -142,6 +144,101 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     const deny = page.getByRole("row").filter({ hasText: "deny" });
     await readsAsStored(deny, "out of scope ⟨U+2066⟩⟨U+202E⟩devorppa⟨U+2069⟩ for now");
     await expectAccessible(page, "a license with its justification written out");
+    await context.close();
+  });
+  it("a listed entry's name, identifier, program and dates, and why it matched, show their controls written out", async () => {
+    // A list as published: its entries are not refused for the controls they hold.
+    await store().screening.importList(
+      importInput({
+        list: "rlo-list",
+        format: "un-xml",
+        published: null,
+        digest: "rlo-list-1",
+        files: ["rlo.xml"],
+        entries: [
+          {
+            id: `rlo-${RLO}101`,
+            type: "person",
+            names: [{ name: `PETROV, Ivan ${RLO}`, strength: "strong", kind: "primary" }],
+            birth_dates: [`1965${RLO}`],
+            nationalities: [`R${RLO}U`],
+            countries: [],
+            addresses: [],
+            identifiers: [{ type: `Pass${RLO}port`, value: `${RLO}4321`, country: "RU" }],
+            programs: [`RUSSIA-${RLO}EO14024`],
+          },
+        ],
+      }),
+      `ops ${RLO}ppa`,
+    );
+    await asAdmin(h().t, "POST", "/admin/v1/principals", {
+      id: "rlo-ivan",
+      name: "Ivan Petrov",
+      birth_date: "1965-01-12",
+      citizenships: [{ country: "DE" }],
+      residence: "DE",
+      assurance: "verified",
+    });
+    // Its explanation as another node stored it, the tokens as listed: what the page shows does not
+    // rest on the matcher having normalised them away.
+    const [found] = await store().screening.matches({ subjectId: "rlo-ivan" });
+    if (found === undefined) throw new Error("rlo-ivan was not matched");
+    const x = found.explanation as MatchExplanation;
+    await store().screening.record(
+      [
+        {
+          subject: { kind: "principal", id: "rlo-ivan" },
+          found: [
+            {
+              list: found.list,
+              entryId: found.entry_id,
+              entryDigest: found.entry_digest,
+              score: found.score - 0.001,
+              explanation: {
+                ...x,
+                tokens: x.tokens.map((t) => ({
+                  ...t,
+                  query: `${RLO}${t.query}`,
+                  listed: `${RLO}${t.listed}`,
+                })),
+                unmatched_query: [`${RLO}sergeyevich`],
+                unmatched_listed: [`${RLO}ivanovich`],
+              },
+            },
+          ],
+          scope: { list: found.list, entryIds: new Set([found.entry_id]) },
+        },
+      ],
+      "older-release",
+    );
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Screening review");
+    const card = page.getByRole("article").filter({ hasText: "Ivan Petrov" });
+    await card.waitFor();
+    const listed = card.locator(".side.listed");
+    await readsAsStored(listed, "PETROV, Ivan ⟨U+202E⟩");
+    await readsAsStored(listed, "⟨U+202E⟩4321");
+    await readsAsStored(listed, "Pass⟨U+202E⟩port");
+    await readsAsStored(listed, "RUSSIA-⟨U+202E⟩EO14024");
+    await readsAsStored(listed, "R⟨U+202E⟩U");
+    await readsAsStored(listed, "1965⟨U+202E⟩");
+    await readsAsStored(listed, "rlo-⟨U+202E⟩101");
+    await card.getByText("Why it matched").click();
+    const why = card.locator("details");
+    // The factor quoting the listed birth year, and every token of the table.
+    await readsAsStored(why, "same year as listed 1965⟨U+202E⟩");
+    await readsAsStored(why.getByRole("table"), "⟨U+202E⟩ivan");
+    await readsAsStored(why.getByRole("table"), "⟨U+202E⟩sergeyevich");
+    await readsAsStored(why.getByRole("table"), "⟨U+202E⟩ivanovich");
+    await readsAsStored(card, "rlo-⟨U+202E⟩101");
+    expect(await card.innerText()).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    // Named for assistive technology by the same text, written out too.
+    expect(await listed.getAttribute("aria-label")).toBe("Listed entry rlo-list rlo-⟨U+202E⟩101");
+    // Who imported the list, in the lists in force.
+    await readsAsStored(page.getByRole("row").filter({ hasText: "rlo-list" }), "ops ⟨U+202E⟩ppa");
+    await expectAccessible(page, "a screening match with its listed entry's controls written out");
     await context.close();
   });
 });

@@ -9,6 +9,7 @@ import { screeningReview } from "../../../src/screening/schemas.js";
 import type { ListEntry } from "../../../src/screening/types.js";
 import { api, LIST_BOUND, listFirst, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
+import { visible } from "../components/text.js";
 import { PageHeading, Shown, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { ScreeningLists } from "./ScreeningLists.js";
@@ -44,6 +45,24 @@ const QUEUE_PAGE = 20;
 const when = (iso: string) => iso.slice(0, 19).replace("T", " ");
 const subjectName = (m: Match) => m.subject_facts?.name ?? m.subject_id;
 const none = (xs: readonly unknown[] | undefined) => xs === undefined || xs.length === 0;
+
+/**
+ * Stored or listed values, each shown as stored (Shown): a sanctions list is imported as published,
+ * controls and all, and a right-to-left override in one program must not reorder the next.
+ */
+function ShownAll({ items }: { items: readonly (string | null | undefined)[] | null | undefined }) {
+  if (items === undefined || items === null || items.length === 0) return <>—</>;
+  return (
+    <>
+      {items.map((t, i) => (
+        <span key={i}>
+          {i === 0 ? null : ", "}
+          <Shown text={t} />
+        </span>
+      ))}
+    </>
+  );
+}
 
 export function ScreeningPage({ me }: { me: Me }) {
   // Bumped after every decision, import or rescreen: the queue and the history read again.
@@ -143,8 +162,12 @@ function MatchCard({
         <Shown text={subjectName(m)} /> — <Shown text={x.primary_name} />
       </h3>
       <p>
-        Score <strong>{m.score.toFixed(3)}</strong> on {m.list}, entry {m.entry_id}: the {m.subject_kind}{" "}
-        <span className="mono">{m.subject_id}</span> matched the {x.strength} {x.name_kind} name “
+        Score <strong>{m.score.toFixed(3)}</strong> on <Shown text={m.list} />, entry{" "}
+        <Shown text={m.entry_id} />: the {m.subject_kind}{" "}
+        <span className="mono">
+          <Shown text={m.subject_id} />
+        </span>{" "}
+        matched the {x.strength} {x.name_kind} name “
         <Shown text={x.matched_name} />
         ”. Found {when(m.created_at)} UTC.
       </p>
@@ -161,23 +184,34 @@ function MatchCard({
 function SubjectFactsView({ match: m }: { match: Match }) {
   const f = m.subject_facts;
   return (
-    <section className="side subject" aria-label={`Screened ${m.subject_kind} ${m.subject_id}`}>
+    <section className="side subject" aria-label={`Screened ${m.subject_kind} ${visible(m.subject_id)}`}>
       <h4>
-        Screened {m.subject_kind}: <span className="mono">{m.subject_id}</span>
+        Screened {m.subject_kind}:{" "}
+        <span className="mono">
+          <Shown text={m.subject_id} />
+        </span>
       </h4>
       <dl className="terms">
         <dt>Name</dt>
         <dd>{f?.name === undefined ? "—" : <Shown text={f.name} />}</dd>
         <dt>Type</dt>
-        <dd>{f?.type ?? m.subject_kind}</dd>
+        <dd>{f?.type === undefined ? m.subject_kind : <Shown text={f.type} />}</dd>
         <dt>{m.subject_kind === "organization" ? "Country" : "Born"}</dt>
         <dd>
-          {m.subject_kind === "organization" ? f?.nationalities?.join(", ") || "—" : (f?.birth_date ?? "—")}
+          {m.subject_kind === "organization" ? (
+            <ShownAll items={f?.nationalities} />
+          ) : f?.birth_date === undefined || f.birth_date === null ? (
+            "—"
+          ) : (
+            <Shown text={f.birth_date} />
+          )}
         </dd>
         {m.subject_kind === "principal" ? (
           <>
             <dt>Citizenships</dt>
-            <dd>{none(f?.nationalities) ? "—" : f?.nationalities?.join(", ")}</dd>
+            <dd>
+              <ShownAll items={f?.nationalities} />
+            </dd>
           </>
         ) : null}
         <dt>Screening status</dt>
@@ -194,25 +228,27 @@ function EntryView({ match: m }: { match: Match }) {
   const x = m.explanation;
   if (e === undefined || e === null)
     return (
-      <section className="side listed" aria-label={`Listed entry ${m.list} ${m.entry_id}`}>
+      <section className="side listed" aria-label={`Listed entry ${visible(m.list)} ${visible(m.entry_id)}`}>
         <h4>
-          Listed: {m.list}, entry {m.entry_id}
+          Listed: <Shown text={m.list} />, entry <Shown text={m.entry_id} />
         </h4>
         <p>This entry is no longer on the active list.</p>
       </section>
     );
   return (
-    <section className="side listed" aria-label={`Listed entry ${m.list} ${m.entry_id}`}>
+    <section className="side listed" aria-label={`Listed entry ${visible(m.list)} ${visible(m.entry_id)}`}>
       <h4>
-        Listed: {m.list}
-        {e.list_version === null ? "" : ` (version ${e.list_version})`}, entry {e.id}
+        Listed: <Shown text={m.list} />
+        {e.list_version === null ? "" : ` (version ${e.list_version})`}, entry <Shown text={e.id} />
       </h4>
       {e.changed ? (
         <p className="warn-text">The entry has changed on the list since this match was found.</p>
       ) : null}
       <dl className="terms">
         <dt>Type</dt>
-        <dd>{e.type}</dd>
+        <dd>
+          <Shown text={e.type} />
+        </dd>
         <dt>Names</dt>
         <dd>
           <ul className="names">
@@ -226,7 +262,7 @@ function EntryView({ match: m }: { match: Match }) {
                   <Shown text={n.name} />
                 )}{" "}
                 <span className="hint">
-                  {n.kind}
+                  <Shown text={n.kind} />
                   {n.strength === "weak" ? ", weak" : ""}
                   {n.name === x.matched_name ? ", matched" : ""}
                 </span>
@@ -235,9 +271,13 @@ function EntryView({ match: m }: { match: Match }) {
           </ul>
         </dd>
         <dt>Born</dt>
-        <dd>{none(e.birth_dates) ? "—" : e.birth_dates.join(", ")}</dd>
+        <dd>
+          <ShownAll items={e.birth_dates} />
+        </dd>
         <dt>Nationalities</dt>
-        <dd>{none(e.nationalities) ? "—" : e.nationalities.join(", ")}</dd>
+        <dd>
+          <ShownAll items={e.nationalities} />
+        </dd>
         <dt>Addresses</dt>
         <dd>
           {none(e.addresses) && none(e.countries) ? (
@@ -249,19 +289,34 @@ function EntryView({ match: m }: { match: Match }) {
                   <Shown text={a} />
                 </li>
               ))}
-              {none(e.addresses) ? <li>{e.countries.join(", ")}</li> : null}
+              {none(e.addresses) ? (
+                <li>
+                  <ShownAll items={e.countries} />
+                </li>
+              ) : null}
             </ul>
           )}
         </dd>
         <dt>Programs</dt>
-        <dd>{none(e.programs) ? "—" : e.programs.join(", ")}</dd>
+        <dd>
+          <ShownAll items={e.programs} />
+        </dd>
         {none(e.identifiers) ? null : (
           <>
             <dt>Identifiers</dt>
             <dd>
-              {e.identifiers
-                .map((i) => `${i.type} ${i.value}${i.country ? ` (${i.country})` : ""}`)
-                .join("; ")}
+              {e.identifiers.map((i, n) => (
+                <span key={n}>
+                  {n === 0 ? null : "; "}
+                  <Shown text={i.type} /> <Shown text={i.value} />
+                  {i.country ? (
+                    <>
+                      {" "}
+                      (<Shown text={i.country} />)
+                    </>
+                  ) : null}
+                </span>
+              ))}
             </dd>
           </>
         )}
@@ -295,7 +350,13 @@ function Why({ explanation: x }: { explanation: MatchExplanation }) {
         {x.method === "joined" ? "compared as one joined word" : "token by token"}), then:{" "}
         {x.factors.length === 0
           ? "no other fact changed it."
-          : x.factors.map((f) => `${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)} ${f.detail}`).join("; ")}
+          : x.factors.map((f, i) => (
+              <span key={i}>
+                {i === 0 ? null : "; "}
+                {`${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)} `}
+                <Shown text={f.detail} />
+              </span>
+            ))}
         .
       </p>
       <table>
@@ -310,14 +371,20 @@ function Why({ explanation: x }: { explanation: MatchExplanation }) {
         <tbody>
           {x.tokens.map((t, i) => (
             <tr key={i}>
-              <td>{t.query}</td>
-              <td>{t.listed}</td>
+              <td>
+                <Shown text={t.query} />
+              </td>
+              <td>
+                <Shown text={t.listed} />
+              </td>
               <td>{t.similarity.toFixed(3)}</td>
             </tr>
           ))}
           {x.unmatched_query.map((t) => (
             <tr key={`q-${t}`}>
-              <td>{t}</td>
+              <td>
+                <Shown text={t} />
+              </td>
               <td>—</td>
               <td>unmatched</td>
             </tr>
@@ -325,7 +392,9 @@ function Why({ explanation: x }: { explanation: MatchExplanation }) {
           {x.unmatched_listed.map((t) => (
             <tr key={`l-${t}`}>
               <td>—</td>
-              <td>{t}</td>
+              <td>
+                <Shown text={t} />
+              </td>
               <td>unmatched</td>
             </tr>
           ))}
@@ -351,8 +420,8 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
         await api("POST", `${path}/${verb}`, checked.data);
         const after = await api<Match>("GET", path);
         onDecided(
-          `${verb === "confirm" ? "Confirmed" : "Cleared"} the match of ${subjectName(m)} with ${m.list} entry ` +
-            `${m.entry_id}. The screening status of ${m.subject_kind} ${m.subject_id} is now ${after.subject_status ?? "clear"}.`,
+          `${verb === "confirm" ? "Confirmed" : "Cleared"} the match of ${visible(subjectName(m))} with ${visible(m.list)} entry ` +
+            `${visible(m.entry_id)}. The screening status of ${m.subject_kind} ${visible(m.subject_id)} is now ${after.subject_status ?? "clear"}.`,
         );
         setDecided(true);
       } catch (err) {
@@ -368,7 +437,12 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
     void decide("clear");
   };
   return (
-    <form className="decide" onSubmit={submit} noValidate aria-label={`Decide the match of ${m.subject_id}`}>
+    <form
+      className="decide"
+      onSubmit={submit}
+      noValidate
+      aria-label={`Decide the match of ${visible(m.subject_id)}`}
+    >
       <FormError message={formError} />
       <TextArea
         label="Reason"
@@ -448,10 +522,14 @@ function History({ generation }: { generation: number }) {
                 {rows.map((m) => (
                   <tr key={m.id}>
                     <td>
-                      {m.subject_kind} <span className="mono">{m.subject_id}</span>
+                      {m.subject_kind}{" "}
+                      <span className="mono">
+                        <Shown text={m.subject_id} />
+                      </span>
                     </td>
                     <td>
-                      <Shown text={m.explanation.primary_name} /> ({m.list} {m.entry_id})
+                      <Shown text={m.explanation.primary_name} /> (<Shown text={m.list} />{" "}
+                      <Shown text={m.entry_id} />)
                     </td>
                     <td>{m.score.toFixed(3)}</td>
                     <td>

@@ -7,6 +7,8 @@ import { LIST_FORMATS } from "../../../src/screening/types.js";
 import { api, apiWithProgress, ApiError } from "../api.js";
 import { FormError, Select, TextField } from "../components/form.js";
 import { useJob, Working } from "../components/job.js";
+import { visible } from "../components/text.js";
+import { Shown } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 interface ListVersion {
@@ -96,15 +98,17 @@ export function ScreeningLists({
             <tbody>
               {versions.map((v) => (
                 <tr key={`${v.list}@${v.version}`}>
-                  <td>{v.list}</td>
+                  <td>
+                    <Shown text={v.list} />
+                  </td>
                   <td>{v.version}</td>
-                  <td>{v.published ?? "—"}</td>
+                  <td>{v.published === null ? "—" : <Shown text={v.published} />}</td>
                   <td>{(v.counts.entries ?? 0).toLocaleString("en")}</td>
                   <td>
                     +{v.diff.added} −{v.diff.removed} ~{v.diff.changed}
                   </td>
                   <td>
-                    {v.imported_at.slice(0, 19).replace("T", " ")} by {v.imported_by}
+                    {v.imported_at.slice(0, 19).replace("T", " ")} by <Shown text={v.imported_by} />
                   </td>
                   <td>
                     {v.rescreened === false ? (
@@ -168,8 +172,8 @@ function ImportList({ onChanged }: { onChanged: (message: string) => void }) {
     const v = r.version;
     onChanged(
       r.unchanged
-        ? `${v.list} version ${v.version} is already this file: nothing imported.`
-        : `Imported ${v.list} version ${v.version} (${v.counts.entries ?? 0} entries: ${v.diff.added.length} added, ` +
+        ? `${visible(v.list)} version ${v.version} is already this file: nothing imported.`
+        : `Imported ${visible(v.list)} version ${v.version} (${v.counts.entries ?? 0} entries: ${v.diff.added.length} added, ` +
             `${v.diff.removed.length} removed, ${v.diff.changed.length} changed).` +
             (r.rescreen === null ? "" : ` Rescreened: ${rescreenText(r.rescreen)}`),
     );
