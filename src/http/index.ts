@@ -202,8 +202,8 @@ export function refuseLoneSurrogates(value: unknown, text: string, at: Path = []
 }
 
 /** A bidirectional control, raw or as a `\u` escape, in JSON text (the scan then decides). */
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
-const BIDI_IN_TEXT = /[\u202a-\u202e\u2066-\u2069]|\\u(?:202[a-eA-E]|206[6-9])/;
+const BIDI_CONTROLS = new RegExp(BIDI_CONTROL.source, "g");
+const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\u(?:202[a-eA-E]|206[6-9])`);
 
 /**
  * Refuses (400 `bidi_control`, naming the JSON path) a value parsed from `text` holding a

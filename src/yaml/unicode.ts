@@ -55,8 +55,8 @@ export function loneSurrogates(doc: Document): NotUnicode[] {
 }
 
 /** A bidirectional control, raw or as a double-quoted escape (`\u202e`, `\U0000202E`). */
-const BIDI_IN_TEXT = /[\u202a-\u202e\u2066-\u2069]|\\(?:u|U0000)20(?:2[a-eA-E]|6[6-9])/;
-const BIDI_RAW = /[\u202a-\u202e\u2066-\u2069]/g;
+const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\(?:u|U0000)20(?:2[a-eA-E]|6[6-9])`);
+const BIDI_RAW = new RegExp(BIDI_CONTROL.source, "g");
 
 const BIDI_ADVICE =
   "an invisible control that makes text read otherwise than it is written; remove it (right-to-left letters need none)";
