@@ -3,6 +3,7 @@
  * the principal and the status as conditions each page's range is read through an index for, so
  * that a page reads the keys it answers with, not every key.
  */
+import { sqlParameters } from "./principal-search.js";
 
 /** One page of keys, ordered by id (code point order, as the id columns sort). */
 export interface KeyQuery {
@@ -24,11 +25,7 @@ export function keyWhere(
   q: KeyQuery,
   placeholder: (n: number) => string,
 ): { where: string; params: string[] } {
-  const params: string[] = [];
-  const param = (value: string) => {
-    params.push(value);
-    return placeholder(params.length);
-  };
+  const { params, param } = sqlParameters(placeholder);
   const conditions: string[] = [];
   if (q.principal !== undefined) conditions.push(`principal_id = ${param(q.principal)}`);
   // Spelt as the partial indexes' conditions are: a planner takes such an index only for them.

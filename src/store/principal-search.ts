@@ -47,6 +47,24 @@ export function prefixEnd(prefix: string): string | null {
 }
 
 /**
+ * A statement's parameters as they are added, each named by `placeholder(n)` (from 1: `?` in
+ * SQLite, `$n` in PostgreSQL), for the WHERE clauses of the store's paged lists.
+ */
+export function sqlParameters(placeholder: (n: number) => string): {
+  params: string[];
+  param: (value: string) => string;
+} {
+  const params: string[] = [];
+  return {
+    params,
+    param: (value) => {
+      params.push(value);
+      return placeholder(params.length);
+    },
+  };
+}
+
+/**
  * The WHERE clause and its parameters for a page (with `placeholder(n)` for the n-th parameter, from
  * 1, and `unindexed(column)` the column as the dialect keeps an index from being used for it), each
  * filter a range over an indexed column: a page reads the principals it answers with, not every one.
@@ -59,11 +77,7 @@ export function principalWhere(
   unindexed: (column: string) => string = (column) => column,
   folded: readonly FoldedColumn[] = FOLDED_COLUMNS,
 ): { where: string; params: string[] } {
-  const params: string[] = [];
-  const param = (value: string) => {
-    params.push(value);
-    return placeholder(params.length);
-  };
+  const { params, param } = sqlParameters(placeholder);
   const conditions: string[] = [];
   // With a prefix, its ranges are what to read: a planner without statistics (SQLite's) otherwise
   // reads every id after the cursor, or the whole organization, to find a page of them.
