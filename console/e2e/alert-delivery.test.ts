@@ -50,7 +50,7 @@ describe.skipIf(CHROMIUM === null)("alerts' delivery and response, in Chromium",
       {
         action: "suspend",
         result: "key k-nyif revoked",
-        not_yet_in_force: { code: "reload_failed", message },
+        not_yet_in_force: { code: "reload_failed", message, node: "gw-1" },
       },
       "detector:key-sharing",
     );
@@ -74,7 +74,7 @@ describe.skipIf(CHROMIUM === null)("alerts' delivery and response, in Chromium",
     const nyif = await row("shared key k-nyif").innerText();
     expect(nyif).toContain("Done automatically: suspend (key k-nyif revoked)");
     expect(nyif).toContain(
-      `Not yet in force on the node that took it, when recorded: alert ${suspended}'s suspension was changed in the store, but is not yet in force on this node`,
+      `Not yet in force on node gw-1 when recorded: alert ${suspended}'s suspension was changed in the store, but is not yet in force on this node`,
     );
     expect(nyif).toContain("ECONNREFUSED: connect ECONNREFUSED⟨U+0007⟩)");
     expect(await row("first of k-held").innerText()).not.toContain("Not yet in force");

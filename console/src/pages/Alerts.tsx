@@ -220,7 +220,16 @@ function Response({ response }: { response: NonNullable<AlertRecord["response"]>
       </div>
       {pending ? (
         <div className="field-error">
-          Not yet in force on the node that took it, when recorded: <Shown text={pending.message} />
+          {/* The node named (stored text), so an officer knows which one still let the subject
+              through; a response stored before nodes were named keeps the general wording. */}
+          {pending.node === undefined ? (
+            <>Not yet in force on the node that took it, when recorded: </>
+          ) : (
+            <>
+              Not yet in force on node <Shown text={pending.node} /> when recorded:{" "}
+            </>
+          )}
+          <Shown text={pending.message} />
         </div>
       ) : null}
     </>

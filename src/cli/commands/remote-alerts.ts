@@ -3,6 +3,7 @@ import { ALERT_DETECTORS, ALERT_STATES } from "../../alerts/schema.js";
 import type { AlertView } from "../../store/alerts.js";
 import { remote, seg, type RemoteGroup } from "./remote-define.js";
 import type { Page } from "./remote-client.js";
+import { cellText } from "../io.js";
 import { dash, fields, joined, listTable, table, time } from "./remote-format.js";
 
 const NOTE = { flags: "--note <text>", description: "why (kept in the alert's history)" } as const;
@@ -14,8 +15,18 @@ const NOTE = { flags: "--note <text>", description: "why (kept in the alert's hi
 const delivery = (d: AlertView["delivery"]): string =>
   d.held === true ? `held behind ${d.held_behind ?? "(its subject's next, within a minute)"}` : d.state;
 
-const notInForce = (n: { code: string; message: string } | undefined): string | undefined =>
+type NotInForce = NonNullable<NonNullable<AlertView["response"]>["not_yet_in_force"]>;
+
+const notInForce = (n: NotInForce | undefined): string | undefined =>
   n === undefined ? undefined : `${n.code}: ${n.message}`;
+
+/**
+ * The node that took the suspension, named in the label (stored text, escaped as values are): with
+ * several nodes behind a load balancer, which one still let the subject through. A response stored
+ * before nodes were named (or a server that names none) keeps the bare label.
+ */
+const notInForceLabel = (n: NotInForce | undefined): string =>
+  n?.node === undefined ? "not yet in force" : `not yet in force on ${cellText(n.node)}`;
 
 const show = (a: AlertView): string =>
   fields([
@@ -30,7 +41,7 @@ const show = (a: AlertView): string =>
     ["response", a.response === null ? "-" : `${a.response.action}: ${a.response.result}`],
     // The suspension stands but the node that took it could not reload right after: it still let
     // the subject through there until its next successful reload.
-    ["not yet in force", notInForce(a.response?.not_yet_in_force)],
+    [notInForceLabel(a.response?.not_yet_in_force), notInForce(a.response?.not_yet_in_force)],
     ["delivery", `${delivery(a.delivery)} (${a.delivery.attempts} attempts)`],
   ]) +
   "\n" +

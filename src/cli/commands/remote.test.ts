@@ -625,15 +625,16 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
       {
         action: "suspend",
         result: "key k-nyif revoked",
-        not_yet_in_force: { code: "reload_failed", message },
+        not_yet_in_force: { code: "reload_failed", message, node: "gw-1" },
       },
       "detector:key-sharing",
     );
     const show = await cli(["remote", "alerts", "show", alert.id]);
     expect(show.code).toBe(0);
-    expect(show.out).toContain("response          suspend: key k-nyif revoked\n");
+    // Which node still let the key through: the one that took the suspension, named.
+    expect(show.out).toContain("response                  suspend: key k-nyif revoked\n");
     expect(show.out).toContain(
-      "not yet in force  reload_failed: alert's suspension is not yet in force on this node: (ECONNREFUSED: \\u001b[31mdown)\n",
+      "not yet in force on gw-1  reload_failed: alert's suspension is not yet in force on this node: (ECONNREFUSED: \\u001b[31mdown)\n",
     );
     expect(show.out).not.toContain("\u001b");
   });
