@@ -21,6 +21,8 @@ import { KEEPALIVE_MS, TYPES, listOutbox } from "./queries.js";
 const INTEGRATOR_LOCK = 0x636c7269;
 /** Drainers of one schema queue on this (transaction-scoped) lock: "clro". */
 const OUTBOX_LOCK = 0x636c726f;
+/** node-postgres's error for a connect past its connectionTimeoutMillis (its socket destroyed). */
+const CONNECT_TIMEOUT = "timeout expired";
 /** PostgreSQL 13 has no idle_session_timeout. */
 const UNDEFINED_PARAMETER = "42704";
 /** Ending another role's session without the privilege. */
@@ -31,6 +33,13 @@ const INSUFFICIENT_PRIVILEGE = "42501";
  * milliseconds, and on a link gone silent the close would otherwise wait for TCP to give up.
  */
 const CLOSE_GRACE_MS = 2_000;
+/**
+ * The longest the seat's session may take to open (a shorter lease bounds it as it does the seat's
+ * statements): a connect unanswered (a link gone silent, a server that accepts and says nothing)
+ * would otherwise hold the acquire, and the round, until TCP gives up. As long as an admin call
+ * waits for a connection.
+ */
+const CONNECT_MS = 30_000;
 
 /**
  * One statement: take as many indices as there are entries, insert the entries under them, return
@@ -373,9 +382,10 @@ class Seat implements IntegratorSeat {
         INTEGRATOR_LOCK,
       ]);
     } catch (err) {
-      // The lock must not stay with a session this node no longer counts as holding it: end it.
+      // The lock must not stay with a session this node no longer counts as holding it: end it,
+      // bounded as close is (after a failed unlock, the link may be the reason, and silent).
       this.#client = null;
-      await client.end().catch(() => undefined);
+      await this.#end(client, Promise.resolve());
       throw err;
     }
   }
@@ -416,9 +426,10 @@ class Seat implements IntegratorSeat {
   }
 
   /**
-   * Ends a session by a Terminate once it is open (`opened`: a failed opening ended it already);
-   * past CLOSE_GRACE_MS, by destroying its socket. pg's own end is not used on a session still
-   * connecting: its connect would then never settle. False if the grace ran out.
+   * Ends a session (at close, after a failed unlock or opening) by a Terminate once it is open
+   * (`opened`: a failed opening ended it already); past CLOSE_GRACE_MS, by destroying its socket.
+   * pg's own end is not used on a session still connecting: its connect would then never settle.
+   * False if the grace ran out.
    */
   async #end(client: pg.Client, opened: Promise<unknown>): Promise<boolean> {
     const ended = opened.then(
@@ -442,8 +453,11 @@ class Seat implements IntegratorSeat {
 
   /** A new session, set up; null if the seat was closed meanwhile (close ends it). */
   async #connect(): Promise<pg.Client | null> {
+    const connectMs = Math.min(this.leaseMs ?? CONNECT_MS, CONNECT_MS);
     const client = new pg.Client({
       connectionString: this.where.url,
+      // Past it, pg destroys the socket and fails the connect ("timeout expired"), said below.
+      connectionTimeoutMillis: connectMs,
       types: TYPES,
       fallback_application_name: "clearance-integrator",
       // This node must learn that its session (and so the seat) is gone when the link dies.
@@ -460,11 +474,17 @@ class Seat implements IntegratorSeat {
     });
     const done = (async () => {
       try {
-        await client.connect();
+        await client.connect().catch((err: Error) => {
+          if (err.message !== CONNECT_TIMEOUT) throw err;
+          throw new Error(
+            `the audit log integrator's session did not open within ${connectMs} ms (a link gone silent, or a server not answering?): this node does not take the seat this round`,
+            { cause: err },
+          );
+        });
         await this.#setUp(client);
       } catch (err) {
-        // A session half set up is no seat's: ended, not left open on the server.
-        await client.end().catch(() => undefined);
+        // A session half set up is no seat's: ended, not left open on the server (bounded as close is).
+        await this.#end(client, Promise.resolve());
         throw err;
       }
     })();

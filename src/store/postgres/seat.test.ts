@@ -115,6 +115,46 @@ async function gate(url: string) {
   };
 }
 
+/**
+ * A TCP proxy whose link, once `silence()` is called, carries only the server's words: what the
+ * client sends goes nowhere, and neither side's close passes (an asymmetric route failing, then a
+ * partition). The server's last answer (an error as its session ends) reaches the client; the close
+ * that follows it does not.
+ */
+async function oneWay(url: string) {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  let silent = false;
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({
+      port: Number(target.port || 5432),
+      host: target.hostname,
+      allowHalfOpen: true,
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+    }
+    client.on("data", (d) => void (silent || upstream.write(d)));
+    upstream.on("data", (d) => void client.write(d));
+    client.on("end", () => void (silent || upstream.end()));
+    upstream.on("end", () => void (silent || client.end()));
+    client.on("close", () => void (silent || upstream.destroy()));
+    upstream.on("close", () => void (silent || client.destroy()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: proxied.toString(),
+    silence: () => void (silent = true),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 const checkpoint = (size: bigint, node: string) => ({
   size,
   root: Buffer.alloc(32, Number(size)),
@@ -267,6 +307,52 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
       expect(await acquiring).toBe(false);
       expect(a.held).toBe(false);
       expect(await sessionsNamed(name)).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a release whose unlock fails on a link gone silent settles, its session's socket destroyed", async () => {
+    const { url: base } = await freshSchema();
+    const { url, name } = named(base);
+    await open(url); // migrated
+    const proxy = await oneWay(url);
+    try {
+      // A long lease: no heartbeat is under way, and the unlock's own bound is not what ends it.
+      const a = seatOf(await open(proxy.url), 30_000);
+      expect(await a.acquire()).toBe(true);
+      proxy.silence();
+      const releasing = a.release();
+      releasing.catch(() => undefined); // judged below
+      // The server ends the seat's session under the unlock: its error reaches the seat, its close
+      // (and the Terminate the seat then sends) does not.
+      await until(
+        async () =>
+          (
+            await adminPool().query(
+              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+               WHERE application_name = $1 AND query LIKE '%pg_try_advisory_lock%'`,
+              [name],
+            )
+          ).rowCount === 1,
+      );
+      // Settles (the test's timeout catches an end waiting for TCP to give up), with the unlock's error.
+      await expect(releasing).rejects.toThrow(/terminating connection/);
+      expect(a.held).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a seat whose connect goes unanswered fails its acquire, saying so", async () => {
+    const { url } = await freshSchema();
+    const proxy = await blackhole(url, { partition: true });
+    try {
+      const a = seatOf(await open(proxy.url), 600); // the store itself connected, and migrated
+      proxy.cut(); // the seat's connection is accepted, and nothing ever comes back
+      // Fails (the test's timeout catches a connect waiting for TCP to give up), and says why.
+      await expect(a.acquire()).rejects.toThrow(/did not open within 600 ms/);
+      expect(a.held).toBe(false);
     } finally {
       await proxy.close();
     }
