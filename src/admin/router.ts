@@ -48,7 +48,8 @@ export interface RouteDef<B = unknown, Q = unknown> {
   readonly progress?: boolean;
   /**
    * Its body is a query, compared and neither stored nor shown to others: bidirectional controls
-   * are taken (a name as a sanctions list writes it), where every other body refuses them.
+   * are taken (a name as a sanctions list writes it), where every other body refuses them; control
+   * characters too, the query's own checks answering for them (a name's `invalid_name`).
    */
   readonly bodyIsQuery?: boolean;
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
@@ -130,7 +131,11 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
     // A route that takes no body refuses one that holds anything (a GET's filters, a revocation's
     // reason): ignored, it would be answered as if it had not been sent.
     const body = c.def.body
-      ? parse(c.def.body, await readJson(req, c.def.bodyIsQuery === true ? { bidi: "take" } : {}), "body")
+      ? parse(
+          c.def.body,
+          await readJson(req, c.def.bodyIsQuery === true ? { bidi: "take", controls: "take" } : {}),
+          "body",
+        )
       : await bodyless(req);
     const stream = c.def.progress === true && wantsProgress(req) ? new ProgressStream(res) : null;
     let result: unknown;

@@ -117,6 +117,56 @@ describe("clearance principals and keys", () => {
     await cli(["principals", "remove", "ann", ...dataDir]);
   });
 
+  // Before: the CLI's store writes took a control character the admin API now refuses: a name's
+  // escape sequence, a review's bell; a label's NUL was the store's own nul_character.
+  it("refuses a control character in what it writes to the store, as the admin API does: exit 2 naming the field", async () => {
+    const file = join(dir, "control.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: "evil",
+        citizenships: [{ country: "FR" }],
+        organization: { id: "inria", country: "FR", name: "Acme\u001b[2J Ltd" },
+        assurance: "attested",
+      }),
+    );
+    expect(await cli(["principals", "add", "--file", file, ...dataDir])).toEqual({
+      code: 2,
+      out: "",
+      err: `${file}: organization.name: holds U+001B (escape): text may hold no control characters but tab, line feed and carriage return; remove it\n`,
+    });
+    expect((await cli(["principals", "list", "--json", ...dataDir])).out).not.toContain("evil");
+
+    writeFileSync(file, JSON.stringify({ id: "cal", citizenships: [{ country: "FR" }] }));
+    expect((await cli(["principals", "add", "--file", file, ...dataDir])).code).toBe(0);
+    const key = await cli(["keys", "create", "--principal", "cal", "--label", "lap\u0000top", ...dataDir]);
+    expect(key).toMatchObject({ code: 2, out: "" });
+    expect(key.err).toMatch(/^--label: holds U\+0000 \(null\): text may hold no control characters/);
+    expect((await cli(["keys", "list", "--principal", "cal", "--json", ...dataDir])).out.trim()).toBe("[]");
+
+    for (const [args, flag] of [
+      [["screening", "review", "confirm", "m1", "--reason", "same \u0007person"], "--reason"],
+      [["screening", "review", "clear", "m1", "--reason", "ok", "--reviewer", "cal\u009b"], "--reviewer"],
+      [["screening", "import", file, "--list", "ofac\u007f"], "--list"],
+    ] as const) {
+      const r = await cli([...args, ...dataDir]);
+      expect(r.code, flag).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^${flag}: holds U\\+00[0-9A-F]{2} \\(`));
+    }
+    // A reason's lines and tabs are text.
+    const lines = await cli([
+      "screening",
+      "review",
+      "confirm",
+      "m1",
+      "--reason",
+      "same person:\n\tDOB matches",
+      ...dataDir,
+    ]);
+    expect(lines.err).not.toContain("control characters");
+    await cli(["principals", "remove", "cal", ...dataDir]);
+  });
+
   it("a principal or key that does not exist is a refusal: exit 1 with the server's code", async () => {
     expect(await cli(["keys", "create", "--principal", "nobody", ...dataDir])).toMatchObject({
       code: 1,

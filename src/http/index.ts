@@ -12,7 +12,7 @@ import {
   type Path,
   type Problem,
 } from "../errors/index.js";
-import { BIDI_CONTROL, bidiControlName } from "../policy/text.js";
+import { BIDI_CONTROL, bidiControlName, controlName, FORBIDDEN_CONTROL } from "../policy/text.js";
 
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
@@ -56,19 +56,23 @@ export interface ReadJsonOptions {
    * shown to another person (a name screened as a list writes it). Default `refuse`.
    */
   readonly bidi?: "refuse" | "take";
+  /** `take`: control characters pass, for such a query too (it checks its names itself). Default `refuse`. */
+  readonly controls?: "refuse" | "take";
 }
 
 /**
  * Reads a JSON body within the size and depth limits (the admin API's). Malformed JSON, wrong
  * content types and a lone surrogate in any string or member name (`invalid_unicode`) are refused:
  * what the admin API reads may be written into the audit log, whose RFC 8785 entries cannot hold
- * one. So is a bidirectional override, embedding or isolate (`bidi_control`): names, labels,
- * reasons and notes are shown to other people, in the console, the CLI and reports.
+ * one. So are a control character but TAB, LF and CR (`control_character`) and a bidirectional
+ * override, embedding or isolate (`bidi_control`): names, labels, reasons and notes are shown to
+ * other people, in the console, the CLI, logs and reports.
  */
 export async function readJson(req: IncomingMessage, options: ReadJsonOptions = {}): Promise<unknown> {
   const text = await readJsonBodyText(req, options);
   const value = parseJsonText(text);
   refuseLoneSurrogates(value, text);
+  if (options.controls !== "take") refuseControlCharacters(value, text);
   if (options.bidi !== "take") refuseBidiControls(value, text);
   return value;
 }
@@ -202,7 +206,6 @@ export function refuseLoneSurrogates(value: unknown, text: string, at: Path = []
 }
 
 /** A bidirectional control, raw or as a `\u` escape, in JSON text (the scan then decides). */
-const BIDI_CONTROLS = new RegExp(BIDI_CONTROL.source, "g");
 const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\u(?:202[a-eA-E]|206[6-9])`);
 
 /**
@@ -214,26 +217,79 @@ const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\u(?:202[a-eA-E]|206[
  * character nor its escape is not walked.
  */
 export function refuseBidiControls(value: unknown, text: string): void {
-  if (!BIDI_IN_TEXT.test(text)) return;
-  const found = firstStringAt(value, [], (s) => BIDI_CONTROL.test(s));
+  refuseCharacters(value, text, {
+    code: "bidi_control",
+    pattern: BIDI_CONTROL,
+    inText: BIDI_IN_TEXT,
+    name: bidiControlName,
+    why: "",
+    advice:
+      ", an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)",
+  });
+}
+
+/**
+ * A control character other than TAB, LF and CR in JSON text: DEL and C1 raw (JSON takes them so),
+ * or a `\u` or `\b`/`\f` escape (raw C0 is not JSON); a `\\b` (an escaped backslash) matches too,
+ * and the walk then decides.
+ */
+const CONTROL_IN_TEXT = new RegExp(
+  `${FORBIDDEN_CONTROL.source}|\\\\u00(?:0[0-8bBcCe-fE-F]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\\\\[bf]`,
+);
+
+/**
+ * Refuses (400 `control_character`, naming the JSON path and the character) a value parsed from
+ * `text` holding a control character other than TAB, LF and CR (C0, DEL, C1) in a string or member
+ * name: names, reasons and notes are shown in terminals, logs and reports, which an escape sequence
+ * garbles (or clears), and a NUL is text PostgreSQL cannot hold. The three line and column controls
+ * pass everywhere (a note's lines, a scheme's YAML); fields taking one line refuse them themselves.
+ */
+export function refuseControlCharacters(value: unknown, text: string): void {
+  refuseCharacters(value, text, {
+    code: "control_character",
+    pattern: FORBIDDEN_CONTROL,
+    inText: CONTROL_IN_TEXT,
+    name: controlName,
+    why: ": text may hold no control characters but tab, line feed and carriage return",
+    advice: "; remove it",
+  });
+}
+
+interface RefusedCharacters {
+  readonly code: string;
+  /** One of the characters refused; not global. */
+  readonly pattern: RegExp;
+  /** The character or its escape in the JSON text: without it, the value is not walked. */
+  readonly inText: RegExp;
+  readonly name: (c: string) => string;
+  /** Said in the problem, after the character's name. */
+  readonly why: string;
+  /** Said in the error's message only, after the problem's. */
+  readonly advice: string;
+}
+
+/** The first string or member name holding one of `refused`'s characters, refused naming it. */
+function refuseCharacters(value: unknown, text: string, refused: RefusedCharacters): void {
+  if (!refused.inText.test(text)) return;
+  const found = firstStringAt(value, [], (s) => refused.pattern.test(s));
   if (found === null) return;
   const s = found.name ? String(found.path.at(-1)) : (found.text as string);
-  const at = s.search(BIDI_CONTROL);
-  const char = bidiControlName(s.charAt(at));
+  const at = s.search(refused.pattern);
+  const char = refused.name(s.charAt(at));
   // A long text (a scheme's YAML) is told where in it; a name needs no position.
   const before = s.slice(0, at).split("\n");
   const where =
     before.length > 1
       ? ` at line ${before.length}, column ${(before.at(-1) as string).length + 1} of its text`
       : "";
-  // A member name is named with U+FFFD for its controls: the answer must not carry them either.
-  const path = found.name ? [...found.path.slice(0, -1), s.replace(BIDI_CONTROLS, "\ufffd")] : found.path;
+  // A member name is named with U+FFFD for the characters: the answer must not carry them either.
+  const all = new RegExp(refused.pattern.source, "g");
+  const path = found.name ? [...found.path.slice(0, -1), s.replace(all, "\ufffd")] : found.path;
   const message = found.name
-    ? `the member name ${JSON.stringify(path.at(-1))} in ${formatPath(path.slice(0, -1))} holds ${char}`
-    : `${formatPath(path)} holds ${char}${where}`;
-  const full = `${message}, an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)`;
-  throw new ClearanceError("invalid", "bidi_control", full, {
-    problems: [{ code: "bidi_control", path, message }],
+    ? `the member name ${JSON.stringify(path.at(-1))} in ${formatPath(path.slice(0, -1))} holds ${char}${refused.why}`
+    : `${formatPath(path)} holds ${char}${where}${refused.why}`;
+  throw new ClearanceError("invalid", refused.code, `${message}${refused.advice}`, {
+    problems: [{ code: refused.code, path, message }],
   });
 }
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { CONTROL, CONTROL_OR_LONE_SURROGATE, LONE_SURROGATE } from "./text.js";
+import {
+  CONTROL,
+  CONTROL_OR_LONE_SURROGATE,
+  FORBIDDEN_CONTROL,
+  LONE_SURROGATE,
+  controlName,
+} from "./text.js";
 
 describe("the shared patterns for unprintable text", () => {
   it("find control characters (C0, DEL, C1) and lone surrogates, not a well-formed pair", () => {
@@ -17,5 +23,30 @@ describe("the shared patterns for unprintable text", () => {
     }
     // Not global: the same answer twice in a row.
     expect([CONTROL.test("\n"), CONTROL.test("\n")]).toEqual([true, true]);
+  });
+
+  it("find the controls no free text may hold (all but TAB, LF and CR), and name them by code point", () => {
+    for (const c of [
+      "\u0000",
+      "\u0007",
+      "\u000b",
+      "\u000c",
+      "\u000e",
+      "\u001f",
+      "\u007f",
+      "\u0085",
+      "\u009f",
+    ])
+      expect(FORBIDDEN_CONTROL.test(`a${c}b`), c).toBe(true);
+    for (const ok of ["\t", "\n", "\r", "\u00a0", "\u202e", "é"])
+      expect(FORBIDDEN_CONTROL.test(ok), ok).toBe(false);
+    expect(["\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\u0090"].map(controlName)).toEqual([
+      "U+0000 (null)",
+      "U+0007 (bell)",
+      "U+001B (escape)",
+      "U+007F (delete)",
+      "U+0085 (next line)",
+      "U+0090 (a C1 control)",
+    ]);
   });
 });

@@ -8,6 +8,38 @@
 // eslint-disable-next-line no-control-regex -- control characters are what is looked for
 export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
+/**
+ * The control characters no free text may hold: C0 but TAB, LF and CR (a note or a scheme's YAML
+ * has lines), DEL and C1. They garble the terminals, logs and reports text is shown in (an escape
+ * sequence clears a screen), and a NUL is text PostgreSQL cannot hold. Not global: no state.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
+export const FORBIDDEN_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** A control character's name, for messages: `U+0007 (bell)`, `U+009B (a C1 control)`. */
+export function controlName(c: string): string {
+  const code = c.charCodeAt(0);
+  const hex = code.toString(16).toUpperCase().padStart(4, "0");
+  const name = code < 0x20 ? C0_NAMES[code] : code === 0x7f ? "delete" : C1_NAMES[code];
+  return `U+${hex} (${name ?? "a C1 control"})`;
+}
+
+// prettier-ignore
+const C0_NAMES: readonly string[] = [
+  "null", "start of heading", "start of text", "end of text", "end of transmission", "enquiry",
+  "acknowledge", "bell", "backspace", "tab", "line feed", "line tabulation", "form feed",
+  "carriage return", "shift out", "shift in", "data link escape", "device control one",
+  "device control two", "device control three", "device control four", "negative acknowledge",
+  "synchronous idle", "end of transmission block", "cancel", "end of medium", "substitute", "escape",
+  "file separator", "group separator", "record separator", "unit separator",
+];
+
+const C1_NAMES: Readonly<Record<number, string>> = {
+  0x85: "next line",
+  0x9b: "control sequence introducer",
+  0x9d: "operating system command",
+};
+
 /** A lone surrogate (with /u a well-formed pair is one code point, not a match). */
 export const LONE_SURROGATE = /\p{Surrogate}/u;
 

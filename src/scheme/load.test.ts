@@ -325,7 +325,9 @@ licenses:
       ['[research, "   "]', "empty", "is blank"],
       ['[" research"]', "invalid_purpose", "whitespace"],
       ['["research\\t"]', "invalid_purpose", "whitespace"],
-      ['["re\\u0000search"]', "invalid_purpose", "control characters"],
+      ['["re\\nsearch"]', "invalid_purpose", "control characters"],
+      // A NUL is refused where the YAML is read, as in any other text (was invalid_purpose).
+      ['["re\\u0000search"]', "control_character", "U+0000 (null)"],
     ];
     for (const [purposes, code, words] of cases) {
       const problems = problemsOf(license(purposes));

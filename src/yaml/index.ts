@@ -20,7 +20,7 @@ import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
 import { readFileBounded, sizeText, unreadableWhy } from "../files/bounded.js";
 import { placeProblems } from "./positions.js";
 import { keyProblems, tokenProblem, type Found } from "./structure.js";
-import { bidiControls, loneSurrogates } from "./unicode.js";
+import { bidiControls, controlCharacters, loneSurrogates } from "./unicode.js";
 import { zodProblems } from "./zod-problems.js";
 
 export { zodProblems } from "./zod-problems.js";
@@ -35,8 +35,9 @@ export interface YamlSource {
 
 export interface ReadOptions {
   /**
-   * "as-stored": a text accepted before tags and bidirectional controls were checked (a stored
-   * scheme version) is read as it was then, tags, controls and all, so that it still loads;
+   * "as-stored": a text accepted before tags, control characters and bidirectional controls were
+   * checked (a stored scheme version) is read as it was then, tags, controls and all, so that it
+   * still loads;
    * anything new is refused for them (the default).
    */
   readonly tags?: "refuse" | "as-stored";
@@ -48,7 +49,8 @@ export const MAX_ALIAS_COUNT = 1000;
 /**
  * Parses YAML 1.2; a %YAML directive of another version, nesting past MAX_DEPTH, syntax errors,
  * keys that plain data would merge or drop, text that is not Unicode (a lone surrogate escape) and, in
- * new text, bidirectional controls (in values, keys or comments), tags
+ * new text, control characters but TAB, LF and CR and bidirectional controls (in values, keys or
+ * comments, raw or escaped), tags
  * outside the core schema or on a value not of their kind, and
  * unusable aliases (to no anchor, to a node that
  * contains them, or expanding past MAX_ALIAS_COUNT) are thrown as InvalidInputError, with positions.
@@ -77,6 +79,8 @@ export function readYaml(text: string, file: string, options: ReadOptions = {}):
   if (keys.length > 0) throw new InvalidInputError(place(keys));
   const notUnicode = loneSurrogates(doc);
   if (notUnicode.length > 0) throw new InvalidInputError(place(notUnicode));
+  const controls = tagsAsStored ? [] : controlCharacters(doc, text);
+  if (controls.length > 0) throw new InvalidInputError(place(controls));
   const bidi = tagsAsStored ? [] : bidiControls(doc, text);
   if (bidi.length > 0) throw new InvalidInputError(place(bidi));
   const tags = tagsAsStored ? [] : tagProblems(doc);

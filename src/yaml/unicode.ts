@@ -6,11 +6,12 @@
  * other verifiers could not re-encode the entry or recompute the digest. Refused where written. So
  * are the bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), in values,
  * keys and comments alike: invisible, they make a partner's name, or the file as a reviewer reads
- * it, other than it is ("Trojan Source"). Right-to-left letters and the directional marks pass.
+ * it, other than it is ("Trojan Source"). Right-to-left letters and the directional marks pass. So
+ * are control characters but TAB, LF and CR (C0, DEL, C1), raw or escaped, as in an admin body.
  */
 import { isPair, isScalar, isSeq, visit, type Document, type Node } from "yaml";
 import type { Path } from "../errors/index.js";
-import { BIDI_CONTROL, bidiControlName } from "../policy/text.js";
+import { BIDI_CONTROL, bidiControlName, controlName, FORBIDDEN_CONTROL } from "../policy/text.js";
 import type { Found } from "./structure.js";
 
 export interface NotUnicode extends Found {
@@ -56,20 +57,74 @@ export function loneSurrogates(doc: Document): NotUnicode[] {
 
 /** A bidirectional control, raw or as a double-quoted escape (`\u202e`, `\U0000202E`). */
 const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\(?:u|U0000)20(?:2[a-eA-E]|6[6-9])`);
-const BIDI_RAW = new RegExp(BIDI_CONTROL.source, "g");
 
-const BIDI_ADVICE =
-  "an invisible control that makes text read otherwise than it is written; remove it (right-to-left letters need none)";
+const BIDI: Refused = {
+  code: "bidi_control",
+  pattern: BIDI_CONTROL,
+  inText: BIDI_IN_TEXT,
+  name: bidiControlName,
+  advice:
+    ", an invisible control that makes text read otherwise than it is written; remove it (right-to-left letters need none)",
+  what: "values, keys or comment lines hold a bidirectional control",
+};
+
+/**
+ * A control character other than TAB, LF and CR, raw or as a double-quoted escape (`\0`, `\a`,
+ * `\e`, `\N`, `\x07`, `\u0085`, `\U0000009B`); an escape of an allowed one (`\x0a`) or a
+ * backslash in a plain scalar (`C:\archive`) matches too, and the walk then decides.
+ */
+const CONTROL_IN_TEXT = new RegExp(
+  `${FORBIDDEN_CONTROL.source}|\\\\(?:[0abvfeN]|x(?:[0189][0-9a-fA-F]|7[fF])|(?:u|U0000)00(?:[0189][0-9a-fA-F]|7[fF]))`,
+);
+
+const CONTROLS: Refused = {
+  code: "control_character",
+  pattern: FORBIDDEN_CONTROL,
+  inText: CONTROL_IN_TEXT,
+  name: controlName,
+  advice: ": text may hold no control characters but tab, line feed and carriage return; remove it",
+  what: "values, keys or comment lines hold a control character",
+};
 
 /**
  * Every scalar (value or key) holding a bidirectional control, with its data path, placed at the
  * control itself when it is written raw; then each line holding one outside any scalar (a comment).
- * The first MAX_LISTED by place, the rest counted. Linear in the text: the raw controls are walked
- * with the scalars' ranges (in the text's order) in step, a line reported is left at once, and a
- * scalar's own controls are skipped with it.
  */
-export function bidiControls(doc: Document, text: string): NotUnicode[] {
-  if (!BIDI_IN_TEXT.test(text)) return [];
+export const bidiControls = (doc: Document, text: string): NotUnicode[] => refusedCharacters(doc, text, BIDI);
+
+/**
+ * Every scalar (value or key) holding a control character other than TAB, LF and CR (C0, DEL, C1),
+ * raw or escaped, and each line holding one raw outside any scalar, as bidiControls: such text is
+ * refused where an admin body holds it (the characters garble terminals, logs and reports; a NUL
+ * is text PostgreSQL cannot hold), and a scheme read from a file must be answered alike.
+ */
+export const controlCharacters = (doc: Document, text: string): NotUnicode[] =>
+  refusedCharacters(doc, text, CONTROLS);
+
+interface Refused {
+  readonly code: string;
+  /** One of the characters refused; not global. */
+  readonly pattern: RegExp;
+  /** The character, raw or escaped, in the text: without it, the document is not walked. */
+  readonly inText: RegExp;
+  readonly name: (c: string) => string;
+  /** Said after the character's name. */
+  readonly advice: string;
+  /** The problems not listed, counted: "and 3 more <what>". */
+  readonly what: string;
+}
+
+/**
+ * Every scalar (value or key) holding one of `refused`'s characters, with its data path, placed at
+ * the character itself when it is written raw; then each line holding one outside any scalar (a
+ * comment). The first MAX_LISTED by place, the rest counted. Linear in the text: the raw characters
+ * are walked with the scalars' ranges (in the text's order) in step, a line reported is left at
+ * once, and a scalar's own characters are skipped with it.
+ */
+function refusedCharacters(doc: Document, text: string, refused: Refused): NotUnicode[] {
+  const { code, pattern, advice } = refused;
+  if (!refused.inText.test(text)) return [];
+  const all = new RegExp(pattern.source, "g");
   const inValues: NotUnicode[] = [];
   let valuesMore = 0;
   /** Where the first control not listed is (the count is placed there). */
@@ -80,7 +135,7 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
       const range = node.range;
       if (range !== null && range !== undefined) ranges.push([range[0], range[1]]);
       if (typeof node.value !== "string") return;
-      const at = node.value.search(BIDI_CONTROL);
+      const at = node.value.search(pattern);
       if (at < 0) return;
       if (inValues.length === MAX_LISTED) {
         if (valuesMore++ === 0) firstMore = Math.min(firstMore, range?.[0] ?? 0);
@@ -88,12 +143,11 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
       }
       const { path, isKey } = dataPath(ancestors, node);
       const start = range?.[0] ?? 0;
-      const raw =
-        range === null || range === undefined ? -1 : text.slice(range[0], range[1]).search(BIDI_CONTROL);
+      const raw = range === null || range === undefined ? -1 : text.slice(range[0], range[1]).search(pattern);
       inValues.push({
-        code: "bidi_control",
-        path: path.map((p) => (typeof p === "string" ? p.replace(BIDI_RAW, "\ufffd") : p)),
-        message: `${isKey ? "this key" : "this text"} holds ${bidiControlName(node.value.charAt(at))}, ${BIDI_ADVICE}`,
+        code,
+        path: path.map((p) => (typeof p === "string" ? p.replace(all, "\ufffd") : p)),
+        message: `${isKey ? "this key" : "this text"} holds ${refused.name(node.value.charAt(at))}${advice}`,
         offset: raw < 0 ? start : start + raw,
       });
     },
@@ -105,7 +159,7 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
   let commentsMore = 0;
   /** The first range that does not end before the match (ranges are disjoint, in order). */
   let r = 0;
-  const raw = new RegExp(BIDI_RAW.source, "g");
+  const raw = new RegExp(pattern.source, "g");
   for (let m = raw.exec(text); m !== null; m = raw.exec(text)) {
     const offset = m.index;
     while (r < ranges.length && (ranges[r] as [number, number])[1] <= offset) r++;
@@ -117,9 +171,9 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
     }
     if (inComments.length < MAX_LISTED) {
       inComments.push({
-        code: "bidi_control",
+        code,
         path: [],
-        message: `this line holds ${bidiControlName(m[0])} outside any value (in a comment), ${BIDI_ADVICE}`,
+        message: `this line holds ${refused.name(m[0])} outside any value (in a comment)${advice}`,
         offset,
       });
     } else if (commentsMore++ === 0) firstMore = Math.min(firstMore, offset);
@@ -132,10 +186,7 @@ export function bidiControls(doc: Document, text: string): NotUnicode[] {
   const more = valuesMore + commentsMore + Math.max(0, out.length - MAX_LISTED);
   if (more === 0) return out;
   const at = Math.min(firstMore, out[MAX_LISTED]?.offset ?? Infinity);
-  return [
-    ...out.slice(0, MAX_LISTED),
-    moreProblem("bidi_control", more, "values, keys or comment lines hold a bidirectional control", at),
-  ];
+  return [...out.slice(0, MAX_LISTED), moreProblem(code, more, refused.what, at)];
 }
 
 /** The last problem of a capped list: how many more there are, placed at the first not listed. */

@@ -7,7 +7,7 @@ import { userInfo } from "node:os";
 import type { GatewayConfig } from "../../config/index.js";
 import { configFlag } from "../flag-files.js";
 import { ClearanceError, formatPath, InvalidInputError, type Path } from "../../errors/index.js";
-import { refuseBidiControls } from "../../http/index.js";
+import { refuseBidiControls, refuseControlCharacters } from "../../http/index.js";
 import { parsePrincipal } from "../../policy/index.js";
 import { openStore, StoreError, type Store } from "../../store/index.js";
 import { cellText, jsonText, readJsonWith, type Io } from "../io.js";
@@ -217,24 +217,30 @@ const readPrincipal = (io: Io, file: string) =>
   });
 
 /**
- * Text the CLI writes to the store (a flag's value, or a file's JSON), refused for a bidirectional
- * embedding, override or isolate as the admin API refuses it in every body it stores
- * (refuseBidiControls): invisible, it makes a name, label or reason shown to others read otherwise
- * than it is. Invalid input (exit 2), naming the field: `flag` for a flag's value, else its JSON path.
+ * Text the CLI writes to the store (a flag's value, or a file's JSON), refused for a control
+ * character but TAB, LF and CR (`control_character`) or a bidirectional embedding, override or
+ * isolate (`bidi_control`) as the admin API refuses them in every body it stores
+ * (refuseControlCharacters, refuseBidiControls): an escape sequence garbles whoever lists it, and
+ * an invisible control makes a name, label or reason shown to others read otherwise than it is.
+ * Invalid input (exit 2), naming the field: `flag` for a flag's value, else its JSON path.
  */
 export function refuseBidi(value: unknown, flag: Path = []): void {
   if (value === undefined) return;
+  const text = typeof value === "string" ? value : JSON.stringify(value);
   try {
-    refuseBidiControls(value, typeof value === "string" ? value : JSON.stringify(value));
+    refuseControlCharacters(value, text);
+    refuseBidiControls(value, text);
   } catch (err) {
-    if (!(err instanceof ClearanceError) || err.code !== "bidi_control") throw err;
+    if (!(err instanceof ClearanceError) || !REFUSED_TEXT.has(err.code)) throw err;
     // The problem is shown after its path: the message without it.
     const path = err.problems[0]?.path ?? [];
     const named = `${formatPath(path)} `;
     const message = err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
-    throw new InvalidInputError([{ code: "bidi_control", path: [...flag, ...path], message }]);
+    throw new InvalidInputError([{ code: err.code, path: [...flag, ...path], message }]);
   }
 }
+
+const REFUSED_TEXT: ReadonlySet<string> = new Set(["control_character", "bidi_control"]);
 
 /** Nothing by that id: a refusal (exit 1), as the admin API's 404 not_found is for `clearance remote …`. */
 function notFound(message: string): ClearanceError {
