@@ -603,6 +603,64 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     await b.close();
   });
 
+  it("closes within the bound while a round waits on a silent database, saying that it waits for the database", async () => {
+    const { url } = await freshSchema();
+    const link = await blackhole(url, { partition: true });
+    try {
+      // The log's own reads go through the link; its seat does not (giving it up is not what waits).
+      const direct = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+      opened.push({ store: direct });
+      const clock = { now: 0 };
+      const errors: unknown[] = [];
+      let cut = false;
+      let asked!: () => void;
+      const waiting = new Promise<void>((resolve) => (asked = resolve));
+      const a = await sharedLog(link.url, "node-a", {
+        checkpointMs: 20,
+        now: () => clock.now,
+        onError: (err) => void errors.push(err),
+        wrap: (db) => ({
+          ...db,
+          seat: (o) => direct.sharedAudit!.seat(o),
+          latestCheckpoint: () => {
+            if (cut) asked();
+            return db.latestCheckpoint();
+          },
+        }),
+      });
+      await a.append(entry("a", 0));
+      await a.publish();
+      expect(a.integrating).toBe(true);
+      link.cut(); // no FIN, no RST: the round's read of the latest checkpoint is never answered
+      cut = true;
+      a.publish().catch(() => undefined); // fails once the link is closed, after the test
+      await waiting;
+      const closed = a.close();
+      clock.now += hungMs(20) + 1;
+      await closed;
+      const messages = errors.map((e) => (e as Error).message);
+      expect(messages).toContainEqual(
+        expect.stringMatching(
+          /a round has not moved for \d+ ms, a read of the latest checkpoint from the database not having returned \(a link gone silent, or a database not answering\?\); it gave up the integrator's seat/,
+        ),
+      );
+      expect(messages).toContainEqual(
+        expect.stringMatching(
+          /^the audit log closed without a last round: a read of the latest checkpoint from the database has not returned \(a link gone silent, or a database not answering\?\)\. Every entry this node took is committed/,
+        ),
+      );
+      expect(messages.join("\n")).not.toMatch(/tiles|disk/);
+      // The seat was given up on its own live link: another node signs what A took.
+      const b = await sharedLog(url, "node-b");
+      await b.publish();
+      expect(b.integrating).toBe(true);
+      expect(b.published?.size).toBe(1n);
+      await b.close();
+    } finally {
+      await link.close();
+    }
+  });
+
   it("closes while the integrator's link is silent, saying that its session was dropped", async () => {
     const { url } = await freshSchema();
     const link = await blackhole(url, { partition: true });

@@ -98,6 +98,22 @@ interface Waiting {
   readonly reject: (err: Error) => void;
 }
 
+/** What a round waits for, named when it is judged hung or the log closes without it. */
+interface Wait {
+  readonly what: string;
+  readonly why: string;
+}
+
+/** A wait on the database (the seat's session or the pool's). */
+const onDatabase = (what: string): Wait => ({
+  what,
+  why: "a link gone silent, or a database not answering?",
+});
+
+const LATEST: Wait = onDatabase("a read of the latest checkpoint from the database");
+const TILES = "a write of its mirror's tiles";
+const READ_TILES = "a read of its mirror's tiles";
+
 const end = (run: Run): bigint => run.first + BigInt(run.entries.length);
 const bytes = (run: Run): number => run.entries.reduce((n, e) => n + e.length, 0);
 
@@ -141,6 +157,8 @@ export class SharedAuditLog implements AuditTrail {
   private busySince: number | null = null;
   /** Why this node takes no entries though the database does: a round judged hung (see checkHung). */
   private stalled: Error | null = null;
+  /** What the round (or read of the latest checkpoint) under way last began to wait for. */
+  private waitingFor: Wait = LATEST;
   private readonly hang = new HangSignal();
 
   private constructor(
@@ -204,6 +222,17 @@ export class SharedAuditLog implements AuditTrail {
     return (this.o.now ?? Date.now)();
   }
 
+  /** `work`, counted as what the round waits for until the next step says otherwise. */
+  private waitOn<T>(wait: Wait, work: Promise<T>): Promise<T> {
+    this.waitingFor = wait;
+    return work;
+  }
+
+  /** A wait on the mirror's files. */
+  private onMirror(what: string): Wait {
+    return { what: `${what} in ${this.o.dir}`, why: "a hung disk or mount?" };
+  }
+
   /**
    * One round: take the integrator's seat if it is free; adopt the latest recorded checkpoint;
    * as the integrator, sign and record one for everything committed since. Rounds are serialised;
@@ -223,17 +252,19 @@ export class SharedAuditLog implements AuditTrail {
 
   /**
    * At each tick: a round that has not moved for hungMs (a write of the mirror's tiles that never
-   * returns: a stuck mount, a frozen disk) would otherwise keep the seat — its heartbeat goes on —
-   * and stop every node's checkpoints. The node gives the seat up for another to sign, stands down
-   * as after failed rounds, and takes no entries (so /readyz is not ready) until a round succeeds.
+   * returns: a stuck mount, a frozen disk; or a database that does not answer) would otherwise keep
+   * the seat — its heartbeat goes on — and stop every node's checkpoints. The node gives the seat up
+   * for another to sign, stands down as after failed rounds, and takes no entries (so /readyz is not
+   * ready) until a round succeeds. The message names what the round waits for.
    */
   private checkHung(): void {
     if (this.busySince === null || this.stalled !== null) return;
     const since = this.now() - this.busySince;
     if (since <= hungMs(this.o.checkpointMs)) return;
     const seated = this.seat.held;
+    const { what, why } = this.waitingFor;
     this.stalled = new AuditLogError(
-      `the audit log takes no entries on this node: a round has not moved for ${since} ms, a write of its mirror's tiles in ${this.o.dir} not having returned (a hung disk or mount?)${seated ? "; it gave up the integrator's seat for another node to sign" : ""}; it resumes once a round succeeds`,
+      `the audit log takes no entries on this node: a round has not moved for ${since} ms, ${what} not having returned (${why})${seated ? "; it gave up the integrator's seat for another node to sign" : ""}; it resumes once a round succeeds`,
     );
     if (seated) {
       this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
@@ -277,7 +308,7 @@ export class SharedAuditLog implements AuditTrail {
         if (this.closed) return;
         this.busySince = this.now();
         try {
-          const latest = await this.o.db.latestCheckpoint();
+          const latest = await this.waitOn(LATEST, this.o.db.latestCheckpoint());
           if (latest !== null) await this.adopt(latest);
         } finally {
           this.busySince = null;
@@ -310,10 +341,11 @@ export class SharedAuditLog implements AuditTrail {
     clearInterval(this.timer);
     if (settled) this.tree.close();
     else {
-      // The mirror's inner-node file stays open under the write that may still land on it.
+      // The mirror's inner-node file stays open: the round, should its wait return, writes on.
+      const { what, why } = this.waitingFor;
       this.o.onError(
         new AuditLogError(
-          `the audit log closed without a last round: a write of its mirror's tiles in ${this.o.dir} has not returned (a hung disk or mount?). Every entry this node took is committed in the database; the seat is given up for another node to sign them`,
+          `the audit log closed without a last round: ${what} has not returned (${why}). Every entry this node took is committed in the database; the seat is given up for another node to sign them`,
         ),
       );
     }
@@ -370,10 +402,13 @@ export class SharedAuditLog implements AuditTrail {
     try {
       await this.probe();
       if (!this.seat.held && this.now() >= this.standDownUntil)
-        await this.seat.acquire().catch(this.o.onError);
+        await this.waitOn(
+          onDatabase("an attempt to take the integrator's seat in the database"),
+          this.seat.acquire(),
+        ).catch(this.o.onError);
       const integrating = this.seat.held;
       try {
-        const latest = await this.o.db.latestCheckpoint();
+        const latest = await this.waitOn(LATEST, this.o.db.latestCheckpoint());
         if (latest !== null) await this.adopt(latest);
         if (this.seat.held) await this.sign();
         this.failedRounds = 0;
@@ -383,7 +418,10 @@ export class SharedAuditLog implements AuditTrail {
         if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
           this.failedRounds = 0;
           this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
-          await this.seat.release().catch(this.o.onError);
+          await this.waitOn(
+            onDatabase("the release of the integrator's seat in the database"),
+            this.seat.release(),
+          ).catch(this.o.onError);
         }
         throw err;
       }
@@ -401,7 +439,7 @@ export class SharedAuditLog implements AuditTrail {
     const failed = this.lastFailure;
     if (failed === null || this.appending !== null || this.waiting.length > 0) return;
     try {
-      await this.o.db.append([]);
+      await this.waitOn(onDatabase("a probe append to the database"), this.o.db.append([]));
       if (this.lastFailure === failed) this.lastFailure = null;
     } catch (err) {
       if (this.lastFailure === failed) this.lastFailure = err instanceof Error ? err : new Error(String(err));
@@ -458,7 +496,13 @@ export class SharedAuditLog implements AuditTrail {
         reading += to - at;
         at = to;
       }
-      const read = ranges.length === 0 ? [] : await this.o.db.readRanges(ranges);
+      const read =
+        ranges.length === 0
+          ? []
+          : await this.waitOn(
+              onDatabase("a read of entries from the database"),
+              this.o.db.readRanges(ranges),
+            );
       if (BigInt(read.length) !== reading) {
         throw new AuditLogError(
           `the database holds fewer than ${size} entries (${read.length} of ${reading} read from index ${from}): entries are missing`,
@@ -476,7 +520,7 @@ export class SharedAuditLog implements AuditTrail {
       // must not hold up the requests in flight meanwhile.
       for (let i = 0; i < all.length; i += INTEGRATE_SLICE) {
         if (i > 0) await nextTurn();
-        await this.tree.append(all.slice(i, i + INTEGRATE_SLICE));
+        await this.waitOn(this.onMirror(TILES), this.tree.append(all.slice(i, i + INTEGRATE_SLICE)));
         // A long catch-up is moving, not hung (see checkHung).
         this.busySince = this.now();
       }
@@ -488,7 +532,7 @@ export class SharedAuditLog implements AuditTrail {
     if (this.current !== null && latest.size <= this.current.size) return;
     const { checkpoint } = openCheckpoint(latest.note, this.o.verifier, this.o.origin);
     await this.catchUp(checkpoint.size);
-    const root = await treeRoot(this.tree.read, checkpoint.size);
+    const root = await this.waitOn(this.onMirror(READ_TILES), treeRoot(this.tree.read, checkpoint.size));
     if (!root.equals(checkpoint.root)) {
       throw new AuditLogError(
         `the checkpoint recorded for size ${checkpoint.size} does not match the entries in the database`,
@@ -500,7 +544,9 @@ export class SharedAuditLog implements AuditTrail {
   }
 
   private async sign(): Promise<void> {
-    await this.catchUp(await this.o.db.size());
+    await this.catchUp(
+      await this.waitOn(onDatabase("a read of the log's size from the database"), this.o.db.size()),
+    );
     const last = this.current;
     const size = this.tree.size;
     if (last !== null && last.size === size) return;
@@ -510,13 +556,16 @@ export class SharedAuditLog implements AuditTrail {
       verifyConsistency(
         last.size,
         size,
-        await consistencyProof(this.tree.read, last.size, size),
+        await this.waitOn(this.onMirror(READ_TILES), consistencyProof(this.tree.read, last.size, size)),
         last.root,
         root,
       );
     }
     const text = signCheckpoint({ origin: this.o.origin, size, root, extensions: [] }, this.o.signer);
-    await this.seat.publish({ size, root, note: text, node: this.o.node });
+    await this.waitOn(
+      onDatabase("the recording of its checkpoint in the database"),
+      this.seat.publish({ size, root, note: text, node: this.o.node }),
+    );
     await this.show({ size, root, text });
   }
 
@@ -524,10 +573,13 @@ export class SharedAuditLog implements AuditTrail {
   private async show(p: Published): Promise<void> {
     if (this.tree.size !== p.size)
       throw new AuditLogError(`the mirror is at ${this.tree.size}, not ${p.size}`);
-    await this.tree.writePartials();
-    await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(p.text));
+    await this.waitOn(this.onMirror(TILES), this.tree.writePartials());
+    await this.waitOn(
+      this.onMirror("a write of its mirror's checkpoint"),
+      writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(p.text)),
+    );
     this.current = p;
     // As the log's own tree does: a checkpoint's partials stay until their tile is full.
-    await this.tree.prunePartials(p.size).catch(this.o.onError);
+    await this.waitOn(this.onMirror(TILES), this.tree.prunePartials(p.size)).catch(this.o.onError);
   }
 }

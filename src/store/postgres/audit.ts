@@ -23,6 +23,8 @@ const INTEGRATOR_LOCK = 0x636c7269;
 const OUTBOX_LOCK = 0x636c726f;
 /** node-postgres's error for a connect past its connectionTimeoutMillis (its socket destroyed). */
 const CONNECT_TIMEOUT = "timeout expired";
+/** node-postgres's error for a query past its query_timeout. */
+const QUERY_TIMEOUT = "Query read timeout";
 /** PostgreSQL 13 has no idle_session_timeout. */
 const UNDEFINED_PARAMETER = "42704";
 /** Ending another role's session without the privilege. */
@@ -325,7 +327,7 @@ class Seat implements IntegratorSeat {
     try {
       return await this.#track(client.query<R>(bounded(text, values, this.leaseMs)));
     } catch (err) {
-      if ((err as Error).message === "Query read timeout") this.#lose(client);
+      if ((err as Error).message === QUERY_TIMEOUT) this.#lose(client);
       throw err;
     }
   }
@@ -385,8 +387,12 @@ class Seat implements IntegratorSeat {
       // The lock must not stay with a session this node no longer counts as holding it: end it,
       // bounded as close is (after a failed unlock, the link may be the reason, and silent).
       this.#client = null;
-      await this.#end(client, Promise.resolve());
-      throw err;
+      if (await this.#end(client, Promise.resolve())) throw err;
+      // Its socket destroyed: the lock may stay held until the server notices, which the caller hears.
+      throw new Error(
+        `the audit log integrator's unlock failed (${(err as Error).message}), and its session did not end within ${CLOSE_GRACE_MS} ms (a link gone silent?): its socket was destroyed, and the database frees the integrator lock when it notices, or another node takes the seat over once it has been idle past the lease`,
+        { cause: err },
+      );
     }
   }
 
@@ -451,9 +457,13 @@ class Seat implements IntegratorSeat {
     }
   }
 
-  /** A new session, set up; null if the seat was closed meanwhile (close ends it). */
+  /**
+   * A new session, set up; null if the seat was closed meanwhile (close ends it). The connect and
+   * the set-up share one budget, connectMs: a link gone silent at either step fails the acquire.
+   */
   async #connect(): Promise<pg.Client | null> {
     const connectMs = Math.min(this.leaseMs ?? CONNECT_MS, CONNECT_MS);
+    const deadline = performance.now() + connectMs;
     const client = new pg.Client({
       connectionString: this.where.url,
       // Past it, pg destroys the socket and fails the connect ("timeout expired"), said below.
@@ -481,7 +491,7 @@ class Seat implements IntegratorSeat {
             { cause: err },
           );
         });
-        await this.#setUp(client);
+        await this.#setUp(client, deadline, connectMs);
       } catch (err) {
         // A session half set up is no seat's: ended, not left open on the server (bounded as close is).
         await this.#end(client, Promise.resolve());
@@ -499,22 +509,35 @@ class Seat implements IntegratorSeat {
     return client;
   }
 
-  async #setUp(client: pg.Client): Promise<void> {
-    if (this.where.schema !== undefined)
-      await client.query(`SET search_path TO ${quoteIdent(this.where.schema)}`);
+  /**
+   * The session's settings, each statement bounded by what is left of the opening's budget: a link
+   * gone silent right after the connect would otherwise hold the acquire until TCP gives up. Past
+   * it, the socket is destroyed (a Terminate would wait on the same silence) and this rejects.
+   */
+  async #setUp(client: pg.Client, deadline: number, connectMs: number): Promise<void> {
+    const set = (text: string) =>
+      client
+        .query(bounded(text, [], Math.max(1, Math.ceil(deadline - performance.now()))))
+        .catch((err: Error) => {
+          if (err.message !== QUERY_TIMEOUT) throw err;
+          client.connection.stream.destroy();
+          throw new Error(
+            `the audit log integrator's session did not finish its set-up within ${connectMs} ms of its connect (\`${text}\` unanswered: a link gone silent after the connect?): its socket was destroyed, and this node does not take the seat this round`,
+            { cause: err },
+          );
+        });
+    if (this.where.schema !== undefined) await set(`SET search_path TO ${quoteIdent(this.where.schema)}`);
     // And the server must end the session — freeing the lock for another node — when this node's
     // link dies while the backend lives on: probes after 10 s idle, every 5 s, 3 missed (~25 s).
-    await client.query(
-      "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
-    );
+    await set("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
     // And the server itself ends this session once it is silent past the lease: a frozen node or an
     // orphaned backend (a proxy keeps answering probes) frees the seat even where no other node may
     // end the session (ending another role's takes privileges: #endStaleHolder). PostgreSQL 14+.
     if (this.leaseMs !== undefined)
-      await client
-        .query(`SET idle_session_timeout = ${Math.max(1, Math.ceil(this.leaseMs))}`)
-        .catch((err: { code?: string }) => {
+      await set(`SET idle_session_timeout = ${Math.max(1, Math.ceil(this.leaseMs))}`).catch(
+        (err: { code?: string }) => {
           if (err.code !== UNDEFINED_PARAMETER) throw err;
-        });
+        },
+      );
   }
 }

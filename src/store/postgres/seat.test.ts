@@ -155,6 +155,71 @@ async function oneWay(url: string) {
   };
 }
 
+/**
+ * A TCP proxy on which the seat's sessions (their startup names "clearance-integrator") go silent
+ * right after their connect: the startup and the server's answers pass, then nothing from the
+ * client's first statement on, either way, and no close (a link gone silent between the connect and
+ * the set-up). `dropped` resolves once the seat has closed its end of such a connection.
+ */
+async function silentAfterConnect(url: string) {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  let dropped!: () => void;
+  const seatDropped = new Promise<void>((resolve) => (dropped = resolve));
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({
+      port: Number(target.port || 5432),
+      host: target.hostname,
+      allowHalfOpen: true,
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+    }
+    let seat = false;
+    let silent = false;
+    let startup = true;
+    let pending = Buffer.alloc(0);
+    // Whole messages only: the startup has no type byte, every later one has one.
+    client.on("data", (d) => {
+      if (silent) return;
+      pending = Buffer.concat([pending, d]);
+      for (;;) {
+        const head = startup ? 0 : 1;
+        if (pending.length < head + 4) return;
+        const size = head + pending.readInt32BE(head);
+        if (pending.length < size) return;
+        const message = pending.subarray(0, size);
+        if (startup) seat = message.includes("clearance-integrator");
+        else if (seat) {
+          silent = true;
+          return;
+        }
+        pending = pending.subarray(size);
+        startup = false;
+        upstream.write(message);
+      }
+    });
+    upstream.on("data", (d) => void (silent || client.write(d)));
+    // The seat's end of a silenced connection: its FIN (or RST) is the proxy's to hear, not to pass.
+    client.on("end", () => (silent ? dropped() : upstream.end()));
+    upstream.on("end", () => void (silent || client.end()));
+    client.on("close", () => (silent ? dropped() : upstream.destroy()));
+    upstream.on("close", () => void (silent || client.destroy()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: proxied.toString(),
+    dropped: seatDropped,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 const checkpoint = (size: bigint, node: string) => ({
   size,
   root: Buffer.alloc(32, Number(size)),
@@ -336,8 +401,16 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
             )
           ).rowCount === 1,
       );
-      // Settles (the test's timeout catches an end waiting for TCP to give up), with the unlock's error.
-      await expect(releasing).rejects.toThrow(/terminating connection/);
+      // Settles (the test's timeout catches an end waiting for TCP to give up), saying that the socket
+      // had to be destroyed (the lock is then freed when the server notices), the unlock's error kept.
+      const failed = await releasing.then(
+        () => null,
+        (err: Error) => err,
+      );
+      expect(failed?.message).toMatch(
+        /^the audit log integrator's unlock failed \(terminating connection .*\), and its session did not end within 2000 ms .*its socket was destroyed, and the database frees the integrator lock when it notices/,
+      );
+      expect((failed?.cause as Error | undefined)?.message).toMatch(/^terminating connection/);
       expect(a.held).toBe(false);
     } finally {
       await proxy.close();
@@ -353,6 +426,27 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
       // Fails (the test's timeout catches a connect waiting for TCP to give up), and says why.
       await expect(a.acquire()).rejects.toThrow(/did not open within 600 ms/);
       expect(a.held).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a seat whose link goes silent right after its connect fails its acquire, saying so, its socket destroyed", async () => {
+    const { url } = await freshSchema();
+    const proxy = await silentAfterConnect(url);
+    try {
+      const a = seatOf(await open(proxy.url), 600); // the store's own sessions are not silenced
+      // Fails (the test's timeout catches a set-up waiting for TCP to give up), and says why.
+      const failed = await a.acquire().then(
+        () => null,
+        (err: Error) => err,
+      );
+      expect(failed?.message).toMatch(
+        /the audit log integrator's session did not finish its set-up within 600 ms of its connect \(`SET tcp_keepalives_idle = 10.*` unanswered.*its socket was destroyed/,
+      );
+      expect((failed?.cause as Error | undefined)?.message).toBe("Query read timeout");
+      expect(a.held).toBe(false);
+      await proxy.dropped; // the seat closed its end (the test's timeout catches one left open)
     } finally {
       await proxy.close();
     }
