@@ -352,7 +352,7 @@ async function assemble(
             ? null
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
-        suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
+        suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store),
         onError,
         // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
         audit: {
