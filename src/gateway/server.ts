@@ -260,6 +260,12 @@ async function assemble(
       node: audit.node,
     },
     takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
+    blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
+    screeningStatus: (kind, id) =>
+      (kind === "organization"
+        ? snapshot.current.screening.organization
+        : snapshot.current.screening.person
+      ).get(id) ?? "clear",
     onError,
     route: config.route,
     wires: config.wires,
