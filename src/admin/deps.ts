@@ -38,6 +38,11 @@ export interface AdminDeps {
   /** Brings the snapshot up to date and drains the change into the audit log. */
   readonly changed: () => Promise<void>;
   readonly now: () => string;
+  /**
+   * The store version this node's snapshot was loaded at: lists answer from the snapshot while it is
+   * the store's (control/in-force.ts, currentRecords). Absent: lists read the store.
+   */
+  readonly heldVersion?: () => number;
   /** Whether this node has taken in a change (see admin/in-force.ts); absent: never said. */
   readonly reloads?: Reloads;
   /**

@@ -253,6 +253,7 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
+    heldVersion: () => snapshot.current.version,
     reloads: {
       mark: () => snapshot.mark(),
       holds: (mark, scope) => snapshot.holds(mark, scope),
