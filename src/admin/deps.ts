@@ -6,7 +6,8 @@ import type { ControlState } from "../control/state.js";
 import type { Role } from "../control/types.js";
 import type { QuotaPeriod } from "../metering/index.js";
 import type { ScreeningService } from "../screening/service.js";
-import type { Store } from "../store/index.js";
+import type { Screening } from "../policy/index.js";
+import type { Store, SubjectKind } from "../store/index.js";
 import type { Wire } from "../upstream/types.js";
 import type { FailedAuthGuard } from "./guard.js";
 
@@ -37,6 +38,11 @@ export interface AdminDeps {
   /** Brings the snapshot up to date and drains the change into the audit log. */
   readonly changed: () => Promise<void>;
   readonly now: () => string;
+  /**
+   * The store version this node's snapshot was loaded at: lists answer from the snapshot while it is
+   * the store's (control/in-force.ts, currentRecords). Absent: lists read the store.
+   */
+  readonly heldVersion?: () => number;
   /** Whether this node has taken in a change (see admin/in-force.ts); absent: never said. */
   readonly reloads?: Reloads;
   /**
@@ -44,6 +50,13 @@ export interface AdminDeps {
    * never said. A revocation this node has already taken is in force here whatever its reload does.
    */
   readonly takesKey?: (id: string) => boolean;
+  /**
+   * Whether this node refuses a federated principal's tokens (its snapshot holds a block); absent:
+   * never said. A block (or an unblocking) this node already holds is in force here, reload or not.
+   */
+  readonly blocksPrincipal?: (id: string) => boolean;
+  /** A screening subject's status as this node holds it (what it denies); absent: never said. */
+  readonly screeningStatus?: (kind: SubjectKind, id: string) => Screening;
   /** The server's own log, for failures that cannot go to the caller as a status (a long job's, midway). */
   readonly onError?: (err: unknown) => void;
   readonly route: (model: string) => Route | undefined;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { application, asAdmin, call, chat, createIdentity, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { remoteCli } from "../testing/remote-cli.js";
+import { setBlock } from "../identity/registry.js";
 
 let t: TestGateway;
 /** The store's version check fails, as a PostgreSQL that refuses connections would; writes go through. */
@@ -384,6 +385,45 @@ describe("changes that take access away, stored while this node cannot reload", 
     );
     expect(before).not.toBe("denied-party");
     await eventually(reason, (r) => r === "denied-party");
+
+    // Confirmed again (a second reviewer's reason) while this node cannot reload: it already denies
+    // the subject, so nothing is pending here.
+    const again = await whileFailing(versionCheckFails, () =>
+      asAdmin(t, "POST", `/admin/v1/screening/matches/${encodeURIComponent(id)}/confirm`, {
+        reason: "and the same birth date",
+      }),
+    );
+    expect(again).toMatchObject({ id, status: "confirmed", reason: "and the same birth date" });
+    expect(again).not.toHaveProperty("not_yet_in_force");
+  });
+
+  it("blocking a blocked principal (unblocking an unblocked one) this node holds so says nothing while it cannot reload", async () => {
+    const id = "fed:nyif-idp:grace";
+    const path = (verb: string) => `/admin/v1/federated-principals/${id}/${verb}`;
+    expect(await asAdmin(t, "POST", path("block"), { reason: "left the lab" })).toEqual({
+      id,
+      blocked: true,
+      reason: "left the lab",
+    });
+    const again = await whileFailing(versionCheckFails, () =>
+      asAdmin(t, "POST", path("block"), { reason: "badge returned" }),
+    );
+    expect(again).toEqual({ id, blocked: true, reason: "badge returned" });
+    expect(await asAdmin(t, "POST", path("unblock"), { reason: "rejoined" })).toEqual({
+      id,
+      blocked: false,
+      reason: "rejoined",
+    });
+    const unblocked = await whileFailing(versionCheckFails, () =>
+      asAdmin(t, "POST", path("unblock"), { reason: "rejoined, confirmed" }),
+    );
+    expect(unblocked).toEqual({ id, blocked: false, reason: "rejoined, confirmed" });
+    // Blocked through another node (or the CLI) first, not yet held here: blocking again says so.
+    const elsewhere = await whileFailing(versionCheckFails, async () => {
+      await setBlock(t.gateway.store, id, true, "left again", "officer@elsewhere", new Date().toISOString());
+      return asAdmin(t, "POST", path("block"), { reason: "left again" });
+    });
+    expect(elsewhere).toMatchObject({ id, blocked: true, not_yet_in_force: { code: "reload_failed" } });
   });
 
   it("a scheme version activated while this node cannot read the store says the one before is in force here", async () => {

@@ -254,7 +254,7 @@ describe("alert service", () => {
     service = await open(
       { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
       0,
-      blockOnAlert(store, async () => {}),
+      blockOnAlert(store),
     );
     ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting(`principal:${id}`, c, i)));
     await service.settled();

@@ -645,9 +645,10 @@ export class AlertService {
         done.push(`credential ${id} is not an API key: not suspended`);
         return;
       }
-      const ok = await this.o.store.keys.revoke(id, actor, reason);
-      suspended ||= ok;
-      done.push(ok ? `key ${id} revoked` : `key ${id} unknown`);
+      // Revoked before (by another node, the CLI, an officer): not this suspension's to claim.
+      const outcome = await this.o.store.keys.revoke(id, actor, reason);
+      suspended ||= outcome === "revoked";
+      done.push(`key ${id} ${outcome === "already-revoked" ? "already revoked" : outcome}`);
     };
     if (a.subject.kind === "key") await credential(a.subject.id);
     else if (a.subject.kind === "principal") {

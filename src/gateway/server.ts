@@ -253,6 +253,7 @@ async function assemble(
       await audit.drainer.drain();
     },
     now: () => new Date().toISOString(),
+    heldVersion: () => snapshot.current.version,
     reloads: {
       mark: () => snapshot.mark(),
       holds: (mark, scope) => snapshot.holds(mark, scope),
@@ -260,6 +261,12 @@ async function assemble(
       node: audit.node,
     },
     takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
+    blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
+    screeningStatus: (kind, id) =>
+      (kind === "organization"
+        ? snapshot.current.screening.organization
+        : snapshot.current.screening.person
+      ).get(id) ?? "clear",
     onError,
     route: config.route,
     wires: config.wires,
@@ -352,7 +359,7 @@ async function assemble(
             ? null
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
-        suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store, adminDeps.changed),
+        suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store),
         onError,
         // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
         audit: {

@@ -202,6 +202,20 @@ export async function setBlock(
   details: Record<string, unknown> = {},
 ): Promise<void> {
   const existing = await store.records.get<PrincipalBlock>(BLOCKS, id);
+  await putBlock(store, id, existing, blocked, reason, actor, now, details);
+}
+
+/** Written over `existing` as read (a change made since is a StoreError "conflict", not lost). */
+async function putBlock(
+  store: Store,
+  id: string,
+  existing: StoredRecord<PrincipalBlock> | undefined,
+  blocked: boolean,
+  reason: string,
+  actor: string,
+  now: string,
+  details: Record<string, unknown>,
+): Promise<void> {
   const doc: PrincipalBlock = { blocked, reason, at: now, by: actor };
   await store.records.put(BLOCKS, id, doc, existing?.revision ?? 0, {
     actor,
@@ -212,18 +226,21 @@ export async function setBlock(
 
 /**
  * An alert's `suspend` response for a partner's federated principal (it has no API key to revoke):
- * the same block an officer sets through the admin API, by the detector, naming the alert.
+ * the same block an officer sets through the admin API, by the detector, naming the alert. A
+ * principal already blocked (by an officer, another node's suspension) keeps its block and reason,
+ * as a revoked key keeps its first revokedAt: the response says so rather than claim the block.
+ * No reload here: the alert service reloads once after its suspension (alert and block together).
  */
 export function blockOnAlert(
   store: Store,
-  changed: () => Promise<void>,
 ): (id: string, why: { alert: string; detector: string }) => Promise<string> {
   return async (id, why) => {
     if (!isFederatedPrincipal(id)) return ""; // a store principal: its API keys are revoked instead
+    const existing = await store.records.get<PrincipalBlock>(BLOCKS, id);
+    if (existing?.document.blocked === true) return `federated principal ${id} already blocked`;
     const actor = `detector:${why.detector}`;
     const reason = `alert ${why.alert} (${why.detector})`;
-    await setBlock(store, id, true, reason, actor, new Date().toISOString(), { alert: why.alert });
-    await changed();
+    await putBlock(store, id, existing, true, reason, actor, new Date().toISOString(), { alert: why.alert });
     return `federated principal ${id} blocked`;
   };
 }

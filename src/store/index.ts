@@ -15,6 +15,9 @@ export type { PrincipalQuery } from "./principal-search.js";
 import type { KeyQuery } from "./key-search.js";
 
 export type { KeyQuery } from "./key-search.js";
+import type { KeyRevocation } from "./keys.js";
+
+export type { KeyRevocation } from "./keys.js";
 
 export type { ScreeningStore, ListVersionRow, MatchRow, MatchStatus, SubjectKind } from "./screening.js";
 import type { AlertStore } from "./alerts.js";
@@ -247,10 +250,11 @@ export interface Store {
       actor?: string,
     ): Promise<{ key: string; record: ApiKeyRecord }>;
     /**
-     * Idempotent: revoking a revoked key keeps its first revokedAt. False when the id is unknown.
+     * Idempotent: revoking a revoked key keeps its first revokedAt and changes nothing. Says which
+     * this call did, so that a caller (a suspension) does not claim another's revocation as its own.
      * `details` go into the change's audit record (e.g. the alert a detector revoked it for).
      */
-    revoke(id: string, actor?: string, details?: Readonly<Record<string, unknown>>): Promise<boolean>;
+    revoke(id: string, actor?: string, details?: Readonly<Record<string, unknown>>): Promise<KeyRevocation>;
     /** Ordered by creation time. */
     list(principalId?: string): Promise<ApiKeyRecord[]>;
     /**

@@ -50,6 +50,12 @@ export function generateApiKey(id: string = generateKeyId()): GeneratedApiKey {
   return { id, secret, key: `${API_KEY_PREFIX}${id}_${secret}`, hash: hashSecret(secret) };
 }
 
+/**
+ * What one revocation did: `revoked` by this call; `already-revoked` before it (by another node,
+ * the CLI, an earlier call: its first revokedAt stands, nothing changed); `unknown` id.
+ */
+export type KeyRevocation = "revoked" | "already-revoked" | "unknown";
+
 export function isKeyId(text: string): boolean {
   return ID_PATTERN.test(text);
 }

@@ -261,15 +261,16 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await page({ limit: 100 })).toEqual(mine);
       });
 
-      it("revokes idempotently, keeping the first revokedAt; unknown ids give false", async () => {
+      it("revokes idempotently, keeping the first revokedAt, and says whether this call revoked", async () => {
         const { record } = await store.keys.create(FULL.id);
-        expect(await store.keys.revoke(record.id)).toBe(true);
+        expect(await store.keys.revoke(record.id)).toBe("revoked");
         const [revoked] = await store.keys.list();
         expect(revoked?.revokedAt).toEqual(expect.any(String));
-        expect(await store.keys.revoke(record.id)).toBe(true);
+        // Revoked before (here by this caller; as well by another node or the CLI): not this call's.
+        expect(await store.keys.revoke(record.id, "detector:key-sharing")).toBe("already-revoked");
         expect((await store.keys.list())[0]?.revokedAt).toBe(revoked?.revokedAt);
-        expect(await store.keys.revoke("aaaaaaaaaaaa")).toBe(false);
-        expect(await store.keys.revoke("not a key id")).toBe(false);
+        expect(await store.keys.revoke("aaaaaaaaaaaa")).toBe("unknown");
+        expect(await store.keys.revoke("not a key id")).toBe("unknown");
       });
 
       it("refuses a key for an unknown principal, with a clear error", async () => {

@@ -260,11 +260,12 @@ function block(verb: "block" | "unblock", blocked: boolean) {
       if (!isFederatedPrincipal(id))
         throw new ClearanceError("invalid", "invalid_id", `${id} is not a federated principal's id (fed:…)`);
       await setBlock(deps.store, id, blocked, body.reason, caller.id, deps.now());
-      return answer(deps, await reloadAfter(deps, `federated principal ${id}`), {
-        id,
-        blocked,
-        reason: body.reason,
-      });
+      const written = await reloadAfter(deps, `federated principal ${id}`);
+      const done = { id, blocked, reason: body.reason };
+      // Blocked (or unblocked) before, and held so here: only the reason is new, nothing is pending.
+      if (deps.blocksPrincipal?.(id) === blocked) return done;
+      // Until this node reloads, its tokens are still taken (or refused) here: said.
+      return answer(deps, written, done);
     },
   });
 }

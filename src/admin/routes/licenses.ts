@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { requireInForce, storePolicy } from "../../control/in-force.js";
+import { currentRecords, requireInForce, storePolicy } from "../../control/in-force.js";
 import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { approvalBody, licenseApplication, reasonBody } from "../../licensing/schema.js";
 import type { LicenseRecord } from "../../licensing/types.js";
@@ -198,9 +198,11 @@ export const licenseRoutes = [
       organization: z.string().optional(),
     }),
     async handle({ deps, caller, query }) {
-      const all = deps
-        .state()
-        .licenses.map((r) => r.document)
+      // As the store holds them, as a license's own read is: one applied for, approved or suspended
+      // through another node (or the CLI) is listed as it is before this node reloads.
+      const held = deps.state().licenses;
+      const all = (await currentRecords(deps.store, "license", held, deps.heldVersion?.()))
+        .map((r) => r.document)
         .filter((l) => visible(caller, READ_ROLES, l))
         .filter((l) => query.status === undefined || l.status === query.status)
         .filter(

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { compileFitting } from "../../control/effective.js";
-import { requireInForce, storePolicy } from "../../control/in-force.js";
+import { currentRecords, requireInForce, storePolicy } from "../../control/in-force.js";
 import type { PutGuard, StoredRecord } from "../../store/index.js";
 import type { PartnerDocument, PartnerStatus } from "../../control/types.js";
 import { ClearanceError, InvalidInputError } from "../../errors/index.js";
@@ -75,11 +75,12 @@ export const partnerRoutes = [
         .describe("partners whose id, or name, starts with it (letter case aside)"),
     }),
     async handle({ deps, query }) {
-      // Filtered in memory: the partners are this node's state, read from the store on reload only.
+      // As the store holds them, as a partner's own read is: one registered or moved through another
+      // node (or the CLI) is listed before this node reloads. Filtered in memory.
       const prefix = query.prefix?.toLowerCase();
-      const all = deps
-        .state()
-        .partners.map((r) => ({ id: r.id, revision: r.revision, ...r.document }))
+      const held = deps.state().partners;
+      const all = (await currentRecords(deps.store, "partner", held, deps.heldVersion?.()))
+        .map((r) => ({ id: r.id, revision: r.revision, ...r.document }))
         .filter(
           (p) =>
             (query.kind === undefined || p.kind === query.kind) &&

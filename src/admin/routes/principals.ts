@@ -138,7 +138,7 @@ export const principalRoutes = [
     summary: "Revoke an API key",
     roles: OFFICERS,
     async handle({ deps, params, caller }) {
-      if (!(await deps.store.keys.revoke(params.id as string, caller.id)))
+      if ((await deps.store.keys.revoke(params.id as string, caller.id)) === "unknown")
         throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
       const written = await reloadAfter(deps, `API key ${params.id}`);
       // Revoked before, and taken so here (revoking again changes nothing): nothing is pending here.

@@ -15,7 +15,13 @@ import {
   parseVersionToActivate,
   readStoredVersion,
 } from "../../control/effective.js";
-import { activePointer, requireAllInForce, schemeVersion, storePolicy } from "../../control/in-force.js";
+import {
+  activePointer,
+  requireAllInForce,
+  schemeVersion,
+  currentRecords,
+  storePolicy,
+} from "../../control/in-force.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
   activateVersion,
@@ -134,10 +140,12 @@ export const schemeRoutes = [
     roles: READERS,
     query: z.object(pageQuery),
     async handle({ deps, query }) {
-      // Marked by the store's active version, as a version read is: another node may have activated
-      // one this node has not loaded yet (one row read).
+      // The store's versions, marked by its active version, as a version read is: another node may
+      // have uploaded or activated one this node has not loaded yet.
       const { version: active } = (await activePointer(deps.store)).document;
-      const all = deps.state().versions.map((v) => ({ id: v.id, ...summary(deps, v.document, active) }));
+      const state = deps.state();
+      const versions = await currentRecords(deps.store, "scheme", state.versions, deps.heldVersion?.());
+      const all = versions.map((v) => ({ id: v.id, ...summary(deps, v.document, active) }));
       return paginate(all, query.limit, query.cursor);
     },
   }),

@@ -291,8 +291,12 @@ export const screeningRoutes = [
           caller.id,
           body.reason,
         );
+        const written = await reloadAfter(deps, `screening match ${row.id}`);
+        // A subject this node already denies (confirmed before, here or by another match): in force.
+        if (verb === "confirm" && deps.screeningStatus?.(row.subject_kind, row.subject_id) === "confirmed")
+          return row;
         // A confirmed match denies its subject, but not on this node until it reloads: said.
-        return answer(deps, await reloadAfter(deps, `screening match ${row.id}`), row);
+        return answer(deps, written, row);
       },
     }),
   ),

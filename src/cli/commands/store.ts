@@ -203,7 +203,7 @@ export function registerStore(program: Command, io: Io): void {
     .option(...CONFIG)
     .action((id: string, opts: { dataDir?: string; config?: string }) =>
       withStore(opts, async (store) => {
-        if (!(await store.keys.revoke(id, actor()))) throw notFound(`no key ${id}`);
+        if ((await store.keys.revoke(id, actor())) === "unknown") throw notFound(`no key ${id}`);
         io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
       }),
     );

@@ -18,7 +18,7 @@ import {
   checkWrites,
   principalDocument,
 } from "../input.js";
-import { generateApiKey, isKeyId } from "../keys.js";
+import { generateApiKey, isKeyId, type KeyRevocation } from "../keys.js";
 import {
   StoreError,
   guardConflict,
@@ -454,17 +454,17 @@ export class PostgresStore implements Store {
       id: string,
       actor?: string,
       details?: Readonly<Record<string, unknown>>,
-    ): Promise<boolean> => {
+    ): Promise<KeyRevocation> => {
       checkActor(actor);
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
-      if (!isKeyId(id)) return false;
+      if (!isKeyId(id)) return "unknown";
       return this.#tx(async (db) => {
         const outcome = await q.revokeKey(db, id, now());
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
         if (outcome === "revoked")
           await this.#changed(db, actor, "key.revoke", { kind: "key", id }, { ...details });
-        return outcome !== "unknown";
+        return outcome;
       });
     },
     list: async (principalId?: string): Promise<ApiKeyRecord[]> => {

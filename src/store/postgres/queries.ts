@@ -23,6 +23,7 @@ import type {
   Collection,
   FederatedPrincipalRecord,
   DrainedThrough,
+  KeyRevocation,
   OutboxPosition,
   OutboxRecord,
   LicenseWindowTokens,
@@ -228,12 +229,12 @@ export async function insertKey(db: pg.PoolClient, k: ApiKeyRecord): Promise<boo
   return rowCount === 1;
 }
 
-/** "revoked" now, "unchanged" if it already was (its first revokedAt stands), "unknown". */
-export async function revokeKey(db: pg.PoolClient, id: string, now: string) {
+/** Revoked now, or already (its first revokedAt stands), or unknown. */
+export async function revokeKey(db: pg.PoolClient, id: string, now: string): Promise<KeyRevocation> {
   const sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
   if ((await db.query(sql, [now, id])).rowCount === 1) return "revoked";
   return (await db.query("SELECT 1 FROM api_keys WHERE id = $1", [id])).rowCount === 1
-    ? "unchanged"
+    ? "already-revoked"
     : "unknown";
 }
 

@@ -15,7 +15,7 @@ import {
   checkWrites,
   principalDocument,
 } from "../input.js";
-import { generateApiKey, generateKeyId, isKeyId } from "../keys.js";
+import { generateApiKey, generateKeyId, isKeyId, type KeyRevocation } from "../keys.js";
 import {
   StoreError,
   guardConflict,
@@ -533,19 +533,18 @@ export class SqliteStore implements Store {
       id: string,
       actor?: string,
       details?: Readonly<Record<string, unknown>>,
-    ): Promise<boolean> => {
+    ): Promise<KeyRevocation> => {
       checkActor(actor);
       this.#live();
       // Ids are generated in one format: anything else is unknown without asking the database.
-      if (!isKeyId(id)) return false;
-      return this.#tx("write", (sql) => {
-        if (sql.keyExists.get(id) === undefined) return false;
+      if (!isKeyId(id)) return "unknown";
+      return this.#tx("write", (sql): KeyRevocation => {
+        if (sql.keyExists.get(id) === undefined) return "unknown";
         // Already revoked: no change, so no version bump, and the first revokedAt stands.
-        if (sql.keyRevoke.run(this.#now(), id).changes > 0) {
-          sql.bump.run();
-          this.#record(sql, actor, "key.revoke", { kind: "key", id }, { ...details });
-        }
-        return true;
+        if (sql.keyRevoke.run(this.#now(), id).changes === 0) return "already-revoked";
+        sql.bump.run();
+        this.#record(sql, actor, "key.revoke", { kind: "key", id }, { ...details });
+        return "revoked";
       });
     },
     list: async (principalId?: string): Promise<ApiKeyRecord[]> => {
