@@ -1,4 +1,4 @@
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseScheme } from "../scheme/index.js";
@@ -191,6 +191,74 @@ describe("decision API", () => {
       { principal: FR, request },
     ]);
     expect((await post(siblings)).status).toBe(200);
+  });
+
+  it("a bidirectional control anywhere in a decision is a 400 bidi_control naming where, alone or in a batch", async () => {
+    const refused = async (body: unknown) => {
+      const res = await post(JSON.stringify(body));
+      const text = await res.text();
+      const parsed = JSON.parse(text) as {
+        error: { code: string; message: string; problems?: { code: string; path: string }[] };
+      };
+      return { status: res.status, text, error: parsed.error };
+    };
+    // Before: 200, the decision echoing "organization Acme\u202e… is not a partner" as sent.
+    const one = await refused({ principal: { ...FR, organization: "acme\u202eevil" }, request });
+    expect(one.status).toBe(400);
+    expect(one.error.code).toBe("bidi_control");
+    expect(one.error.message).toBe(
+      "principal.organization holds U+202E (right-to-left override), an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)",
+    );
+    expect(one.error.problems).toEqual([
+      expect.objectContaining({ code: "bidi_control", path: "principal.organization" }),
+    ]);
+    const batch = await refused([
+      { principal: FR, request },
+      { principal: FR, request },
+      { principal: FR, request: { ...request, purpose: "research\u2066x\u2069" } },
+    ]);
+    expect(batch.status).toBe(400);
+    expect(batch.error.problems).toEqual([
+      expect.objectContaining({ code: "bidi_control", path: "[2].request.purpose" }),
+    ]);
+    expect(batch.error.message).toMatch(/^\[2\]\.request\.purpose holds U\+2066 \(left-to-right isolate\)/);
+    // Written as an escape, it is the same character; the answer carries none of it.
+    const escaped = await post(
+      JSON.stringify({ principal: { ...FR, id: "p-fr" }, request }).replace('"p-fr"', '"p-\\u202dfr"'),
+    );
+    expect(escaped.status).toBe(400);
+    const escapedText = await escaped.text();
+    expect(JSON.parse(escapedText)).toMatchObject({
+      error: { code: "bidi_control", problems: [{ path: "principal.id" }] },
+    });
+    for (const text of [one.text, batch.text, escapedText])
+      expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    // Right-to-left letters and the directional marks are no controls.
+    const rtl = await post(
+      JSON.stringify({ principal: { ...FR, name: "\u05e9\u05dc\u05d5\u05dd\u200f" }, request }),
+    );
+    expect(rtl.status).toBe(200);
+  });
+
+  it("a request Node's parser refuses is answered without the gateway's decision headers", async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(new URL(base).port), "127.0.0.1", () =>
+        s.write("POST /v1/decisions HTTP/1.1\r\nHost: api\r\nbad header line\r\n\r\n"),
+      );
+      let got = "";
+      s.on("data", (c: Buffer) => (got += c.toString("latin1")));
+      s.once("close", () => resolve(got));
+      s.once("error", reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const head = answer.slice(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    // Before: `x-clearance-decision: none`, `x-clearance-reason` and `x-clearance-served-model`,
+    // the gateway's word that it forwarded nothing; this API forwards nothing ever.
+    expect(head).not.toContain("x-clearance-decision");
+    expect(head).not.toContain("x-clearance-reason");
+    expect(head).not.toContain("x-clearance-served-model");
+    const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: { code: string } };
+    expect(body.error.code).toBe("malformed_http");
   });
 
   it("malformed JSON is a 400; a missing field says it is missing", async () => {

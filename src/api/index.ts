@@ -10,6 +10,7 @@ import {
   errorBody,
   parseJsonText,
   readJsonBodyText,
+  refuseBidiControls,
   refuseLoneSurrogates,
   requireHost,
   sendJson,
@@ -126,10 +127,11 @@ export async function handleDecisions(
 /**
  * The answer to a decision request's body, as the bytes of its JSON: `{"decisions": [...]}` for an
  * array, one decision's view otherwise. A batch is cut into its items, then each item is parsed,
- * checked for members named twice and for lone surrogates (`invalid_unicode`), validated, decided,
- * counted and serialised, each pass in turns (`turns`), so no one turn of the event loop carries
- * more than a slice of it, and no step more than one decision of at most MAX_DECISION_CHARS; the
- * answer and every count are those of doing it all at once. A body that is not an array is one decision: parsed whole, within that bound.
+ * checked for members named twice, for lone surrogates (`invalid_unicode`) and for bidirectional
+ * controls (`bidi_control`), validated, decided, counted and serialised, each pass in turns
+ * (`turns`), so no one turn of the event loop carries more than a slice of it, and no step more than
+ * one decision of at most MAX_DECISION_CHARS; the answer and every count are those of doing it all
+ * at once. A body that is not an array is one decision: parsed whole, within that bound.
  */
 export async function answerDecisions(
   text: string,
@@ -144,6 +146,7 @@ export async function answerDecisions(
     const path = duplicateMemberPath(text);
     if (path !== null) refuseDuplicateMember(path);
     refuseLoneSurrogates(body, text);
+    refuseBidiControls(body, text);
     let input: DecisionInput;
     try {
       input = parseDecisionInput(body);
@@ -160,6 +163,7 @@ export async function answerDecisions(
     const path = duplicateMemberPath(texts[i] as string);
     if (path !== null) refuseDuplicateMember([i, ...path]);
     refuseLoneSurrogates(values[i], texts[i] as string, [i]);
+    refuseItemBidiControls(values[i], texts[i] as string, i);
   });
   const inputs = await parseBatch(values, turns);
   // Each decision is serialised as soon as it is made: it dies young, as garbage cheap to collect.
@@ -198,6 +202,26 @@ function refuseDuplicateMember(path: (string | number)[]): never {
   throw new ClearanceError("invalid", "duplicate_member", message, {
     problems: [{ code: "duplicate_member", path, message }],
   });
+}
+
+/**
+ * Refuses (400 `bidi_control`) a bidirectional embedding, override or isolate anywhere in a
+ * decision's body, as the admin API refuses it: nothing here is stored, but a decision echoes the
+ * ids it was given ("organization X is not a partner", the model, the purpose) to the service that
+ * shows it to people, and an override makes them read otherwise than sent.
+ */
+function refuseItemBidiControls(value: unknown, text: string, index: number): void {
+  try {
+    refuseBidiControls(value, text);
+  } catch (err) {
+    // Found: asked again with the item at its index in the batch, so that the answer's path and
+    // message name it as for any other problem in a batch (`[3].principal.id`). Only the refused
+    // item pays for the walk past the holes before it.
+    const holder: unknown[] = [];
+    holder[index] = value;
+    refuseBidiControls(holder, text);
+    throw err;
+  }
 }
 
 /**
@@ -267,6 +291,9 @@ export function createDecisionServer(options: DecisionApiOptions): Server {
   guardConnections(server, limits, (err) => ({
     body: JSON.stringify(errorBody(err)),
     requestIdHeader: null,
+    // `x-clearance-decision: none` says the gateway forwarded nothing; this API forwards nothing
+    // ever, and its decisions are in its bodies (its handler's refusals carry no such header either).
+    decisionHeaders: false,
   }));
   return server;
 }

@@ -54,6 +54,39 @@ describe("audit.origin and audit.node", () => {
     }
   });
 
+  // Before: taken (C2SP forbids none of them), so a log named "clearance.example/audit" with a zero
+  // width space in it was another log that read the same.
+  it.each([
+    ["\\u200b", "U+200B (zero width space)"],
+    ["\\ufeff", "U+FEFF (zero width no-break space, or byte order mark)"],
+    ["\\u2060", "U+2060 (word joiner)"],
+    ["\\u00ad", "U+00AD (soft hyphen)"],
+    ["\\u200f", "U+200F (right-to-left mark)"],
+    ["\\ufe0f", "U+FE0F (a variation selector)"],
+    ["\\U000E0041", "U+E0041 (a tag or variation selector)"],
+  ])("refuses audit.origin holding %s (%s), naming it at its line", (escape, named) => {
+    const text = `${BASE}audit:\n  origin: "clearance.example/au${escape}dit"\n`;
+    expect(refusedWith(() => parse(text))).toEqual([
+      {
+        code: "custom",
+        path: ["audit", "origin"],
+        file: join("examples", "test.yaml"),
+        line: 6,
+        column: expect.any(Number) as unknown,
+        message: `holds ${named}, an invisible character: the log's origin is compared by eye by verifiers and people, and it would read as a name without it; remove it`,
+      },
+    ]);
+  });
+
+  it("refuses a bidirectional control in audit.origin as in any config value (the YAML reader's bidi_control)", () => {
+    for (const escape of ["\\u202e", "\\u2066"]) {
+      const text = `${BASE}audit:\n  origin: "clearance.example/au${escape}dit"\n`;
+      expect(refusedWith(() => parse(text))).toEqual([
+        expect.objectContaining({ code: "bidi_control", path: ["audit", "origin"], line: 6 }),
+      ]);
+    }
+  });
+
   it("takes printable names, in any script; a node name may hold a space", () => {
     const c = parse(`${BASE}audit:\n  origin: 审计.example/日志\n  node: "gw 1 — Zürich"\n`);
     expect(c.file.audit.origin).toBe("审计.example/日志");

@@ -70,6 +70,60 @@ const printable = (schema: z.ZodString, what: string) =>
     { when: (p) => p.issues.length === 0 },
   );
 
+/**
+ * Characters shown as nothing that are not spaces: the default-ignorable code points (U+200B zero
+ * width space, U+FEFF, U+2060 word joiner, U+00AD soft hyphen, the directional marks, variation
+ * selectors, tags) and the interlinear annotation controls. C2SP forbids none of them in an origin,
+ * but a name holding one reads as another that does not. (The bidirectional embeddings, overrides
+ * and isolates are refused in every config value, by the YAML reader.)
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\ufff9-\ufffb]/u;
+
+const INVISIBLE_NAMES: Readonly<Record<number, string>> = {
+  0x00ad: "soft hyphen",
+  0x034f: "combining grapheme joiner",
+  0x061c: "Arabic letter mark",
+  0x180e: "Mongolian vowel separator",
+  0x200b: "zero width space",
+  0x200c: "zero width non-joiner",
+  0x200d: "zero width joiner",
+  0x200e: "left-to-right mark",
+  0x200f: "right-to-left mark",
+  0x2060: "word joiner",
+  0x2061: "function application",
+  0x2062: "invisible times",
+  0x2063: "invisible separator",
+  0x2064: "invisible plus",
+  0x3164: "Hangul filler",
+  0xfeff: "zero width no-break space, or byte order mark",
+};
+
+/** The first invisible character in `s` named for a message (`U+200B (zero width space)`), or null. */
+function invisibleIn(s: string): string | null {
+  const c = INVISIBLE.exec(s)?.[0];
+  if (c === undefined) return null;
+  const code = c.codePointAt(0) as number;
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+  const name =
+    INVISIBLE_NAMES[code] ??
+    (code >= 0xfe00 && code <= 0xfe0f
+      ? "a variation selector"
+      : code >= 0xe0000
+        ? "a tag or variation selector"
+        : "a character shown as nothing");
+  return `${hex} (${name})`;
+}
+
+/** Refuses a name holding an invisible character (see INVISIBLE): `why` says who reads it. */
+const refuseInvisible = (why: string) => (s: string, ctx: z.RefinementCtx) => {
+  const c = invisibleIn(s);
+  if (c !== null)
+    ctx.addIssue({
+      code: "custom",
+      message: `holds ${c}, an invisible character: ${why}, and it would read as a name without it; remove it`,
+    });
+};
+
 const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (e.g. OPENAI_API_KEY)");
@@ -427,13 +481,20 @@ export const configSchema = z.strictObject({
       /**
        * The log's name: first line of every checkpoint, and the signing key's name (C2SP signed-note:
        * non-empty, no Unicode space or '+'; a note holds no control character). NEL (U+0085) is a
-       * Unicode space that JavaScript's \s leaves out: refused as a control character.
+       * Unicode space that JavaScript's \s leaves out: refused as a control character. Characters
+       * shown as nothing (U+200B and the like) are refused too, though C2SP allows them: verifiers
+       * and people compare origins by eye.
        */
       origin: printable(
         z
           .string()
           .min(1)
-          .regex(/^[^\s+]+$/, "expected a name without spaces or '+', e.g. clearance.example/audit"),
+          .superRefine(refuseInvisible("the log's origin is compared by eye by verifiers and people"))
+          // U+FEFF, a space to JavaScript's \s, is said above, as the invisible character it is.
+          .regex(
+            /^(?:[^\s+]|\ufeff)+$/,
+            "expected a name without spaces or '+', e.g. clearance.example/audit",
+          ),
         "the log's origin is the first line of every checkpoint",
       ).default("clearance.local/audit"),
       /** Ed25519 signing key (C2SP note format); default <data_dir>/audit.key, created if missing. */

@@ -6,15 +6,20 @@
  */
 import { execFileSync } from "node:child_process";
 import {
+  closeSync,
+  constants,
   createReadStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   symlinkSync,
 } from "node:fs";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -222,9 +227,10 @@ it("says a failure of the last lines written at close", async () => {
 }, 20_000);
 
 it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines are dropped and counted, none lost unseen", async () => {
-  // A FIFO nobody reads yet: its opening waits, as a hung mount's writes would.
+  // A FIFO whose reader reads nothing yet: its pipe fills, as a hung mount's writes would stall.
   const path = join(dir, "stalled.fifo");
   execFileSync("mkfifo", [path]);
+  const held = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const errors: unknown[] = [];
   const m = await open(path, errors);
   const total = 40_000; // about 16 MiB of lines (410 bytes each)
@@ -232,8 +238,11 @@ it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines
   try {
     for (let i = 0; i < total; i++) m.observe(request(`s${i}`));
     await until(async () => (await dropped(m)) > 0);
-    // A reader comes: what was held is written; the log is closed and the reader sees its end.
+    // A reader that reads comes (open before the idle one leaves: the pipe keeps what it holds
+    // while any reader has it open); the log is closed and the reader sees its end.
     const reader = createReadStream(path, { encoding: "utf8" });
+    await new Promise((r) => reader.once("open", r));
+    closeSync(held);
     let text = "";
     reader.on("data", (c) => (text += String(c)));
     const ended = new Promise<void>((r) => reader.once("end", () => r()));
@@ -250,21 +259,91 @@ it("holds at most MAX_PENDING_BYTES a destination has not taken: beyond it lines
   expect(errors).toEqual([]);
 }, 60_000);
 
-it("closes within its bound when the file takes nothing (a FIFO no one reads): waiting lines dropped, counted and said", async () => {
+it("closes within its bound when the file takes nothing (a FIFO whose reader reads nothing): waiting lines dropped, counted and said", async () => {
   const path = join(dir, "never-read.fifo");
+  execFileSync("mkfifo", [path]);
+  const held = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  // More than the pipe holds (64 KiB): the rest waits.
+  const total = 1_000;
+  for (let i = 0; i < total; i++) m.observe(request(`n${i}`));
+  // Before: close() waited for the FIFO's reader for ever, holding the gateway's shutdown.
+  await m.close();
+  const lost = await dropped(m);
+  expect(lost).toBeGreaterThan(0);
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0])).toContain("took nothing");
+  // Every line reached the reader whole or is counted (the chunk under way when the file was
+  // destroyed is counted whole, though the pipe may hold its start).
+  let text = "";
+  const buffer = Buffer.alloc(65_536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(held, buffer);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      await new Promise((r) => setTimeout(r, 20)); // the writer's end not yet closed
+      continue;
+    }
+    if (n === 0) break;
+    text += buffer.toString("utf8", 0, n);
+  }
+  closeSync(held);
+  const whole = text.split("\n").filter((l) => l.endsWith("}"));
+  expect(whole.length + lost).toBeGreaterThanOrEqual(total);
+}, 30_000);
+
+// Before: the open for writing waited for a reader, unbounded, in one of libuv's four threads
+// (each SIGHUP one more): SIGHUP never answered, and close() alone ended the wait.
+it("a reopen onto a FIFO no process reads is refused at once, saying so; the log goes on once a reader comes", async () => {
+  const path = join(dir, "shipper.log");
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  let text = "";
+  try {
+    m.observe(request("f1"));
+    await until(() => lines(path).includes("f1"));
+    renameSync(path, `${path}.1`);
+    execFileSync("mkfifo", [path]);
+    const refused = m.reopenAccessLog();
+    await expect(refused).rejects.toThrow(
+      `ENXIO: no such device or address, open '${path}' (a FIFO no process has open for reading: its lines are dropped until its reader opens it)`,
+    );
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain(`the access log (${path}) cannot be written: ENXIO`);
+    m.observe(request("f2"));
+    await until(async () => (await dropped(m)) === 1);
+    // Its reader (a log shipper) comes: the next lines reach it, with no signal.
+    // (Opened without waiting for a writer, as a shipper's open would wait for the log's next chunk.)
+    const reader = new Socket({
+      fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK),
+      writable: false,
+    });
+    reader.on("data", (c) => (text += String(c)));
+    m.observe(request("f3"));
+    await until(() => text.includes('"f3"'));
+    reader.destroy();
+  } finally {
+    await m.close();
+  }
+  expect(lines(`${path}.1`)).toEqual(["f1"]);
+  expect(await dropped(m)).toBe(1);
+  expect(errors).toHaveLength(1);
+}, 20_000);
+
+it("says at start a FIFO no process reads, as any destination that cannot be opened", async () => {
+  const path = join(dir, "unread-at-start.fifo");
   execFileSync("mkfifo", [path]);
   const errors: unknown[] = [];
   const m = await open(path, errors);
-  m.observe(request("n1"));
-  m.observe(request("n2"));
-  // Before: close() waited for the FIFO's reader for ever, holding the gateway's shutdown.
-  await m.close();
-  expect(await dropped(m)).toBe(2);
-  expect(errors).toHaveLength(1);
-  expect(String(errors[0])).toContain("took nothing");
-  // The open still waiting in the thread pool ends once a reader comes (this test's own).
-  const reader = createReadStream(path);
-  reader.on("error", () => undefined).resume();
-  await new Promise((r) => setTimeout(r, 50));
-  reader.destroy();
-}, 30_000);
+  try {
+    await until(() => errors.length === 1);
+    expect(String(errors[0])).toContain(`the access log (${path}) cannot be written: ENXIO`);
+    expect(String(errors[0])).toContain("a FIFO no process has open for reading");
+  } finally {
+    // Before: close() waited its full bound for the open, and the open held a thread until a reader.
+    await m.close();
+  }
+}, 20_000);

@@ -9,9 +9,9 @@
  * general serializer measured 6.8 µs a line inside the gateway, most of monitoring's cost per
  * request (bench:monitoring).
  */
-import { createWriteStream } from "node:fs";
 import { finished, type Writable } from "node:stream";
 import type { ObservedRequest } from "../gateway/observer.js";
+import { openLogFile } from "./access-log-file.js";
 
 /** Where lines go: a file or a standard stream (buffered), or a test's sink. */
 export interface DestinationStream {
@@ -180,9 +180,12 @@ class BufferedDestination implements DestinationStream {
     return done;
   }
 
-  /** The file, (re)opened for appending: its own failures arrive through the chunks' callbacks. */
+  /**
+   * The file, (re)opened for appending without waiting for a reader (openLogFile: a FIFO nothing
+   * reads fails at once): its own failures arrive through the chunks' callbacks.
+   */
   private open(): Writable {
-    const out = createWriteStream(this.destination, { flags: "a", mode: 0o640 });
+    const out = openLogFile(this.destination, 0o640);
     // A file that cannot be opened, or fails with no chunk under way, is said here (once, as the
     // chunks' callbacks say theirs: the lines themselves are counted there).
     out.on("error", (err) => this.failed(out, err));

@@ -1,6 +1,7 @@
 /**
  * Batch use without a server, for evaluation and bulk checks: JSON lines in, one JSON line out per
- * line, in order. `compare` scores two names; `search` screens a subject against list files.
+ * line, in order, each answered as it is taken. `compare` scores two names; `search` screens a
+ * subject against list files.
  */
 import { InvalidInputError, type Problem } from "../errors/index.js";
 import type { ScreeningEngine } from "./engine.js";
@@ -43,27 +44,35 @@ function parseLine(line: string, n: number): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Each input line's answer, or its error as a line of its own (`{"error": …}`), in order. */
-function eachLine(input: string, answer: (v: Record<string, unknown>, n: number) => unknown): LineOutcome[] {
-  const out: LineOutcome[] = [];
-  input.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
+/**
+ * Each input line's answer, or its error as a line of its own (`{"error": …}`), in order, each
+ * worked out only when it is taken: a caller writing each as it comes holds one answer, not all.
+ */
+function* eachLine(
+  input: string,
+  answer: (v: Record<string, unknown>, n: number) => unknown,
+): Generator<LineOutcome> {
+  const lines = input.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (line.trim() === "") continue;
+    let outcome: LineOutcome;
     try {
-      out.push({ text: JSON.stringify(answer(parseLine(line, i + 1), i + 1)), failed: false });
+      outcome = { text: JSON.stringify(answer(parseLine(line, i + 1), i + 1)), failed: false };
     } catch (err) {
       if (!(err instanceof InvalidInputError)) throw err;
       const problems: Problem[] = err.problems.map((p) => ({ ...p, line: i + 1 }));
-      out.push({
+      outcome = {
         text: JSON.stringify({ error: { code: "invalid_input", line: i + 1, problems } }),
         failed: true,
-      });
+      };
     }
-  });
-  return out;
+    yield outcome;
+  }
 }
 
 /** `{"schema", "a", "b"}` → `{"score", "match"}`: the names alone, at the default threshold. */
-export function compareLines(input: string, threshold = DEFAULT_THRESHOLD): LineOutcome[] {
+export function compareLines(input: string, threshold = DEFAULT_THRESHOLD): Iterable<LineOutcome> {
   return eachLine(input, (v) => {
     const type = schemaType(v.schema);
     const a = prepare(checkName(v.a, "a"), type);
@@ -74,7 +83,7 @@ export function compareLines(input: string, threshold = DEFAULT_THRESHOLD): Line
 }
 
 /** `{"name", "schema", "birth_date", "nationality"}` → `{"match", "candidates": […]}`. */
-export function searchLines(input: string, engine: ScreeningEngine, limit = 5): LineOutcome[] {
+export function searchLines(input: string, engine: ScreeningEngine, limit = 5): Iterable<LineOutcome> {
   return eachLine(input, (v) => {
     const nationality = v.nationality;
     const facts: SubjectFacts = {

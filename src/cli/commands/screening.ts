@@ -25,7 +25,7 @@ import {
 } from "../io.js";
 import type { Outcome } from "../outcome.js";
 import { EXIT_INVALID } from "../outcome.js";
-import { compareLines, searchLines } from "../../screening/batch.js";
+import { compareLines, searchLines, type LineOutcome } from "../../screening/batch.js";
 import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/engine.js";
 import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
 import type { MatchExplanation } from "../../screening/matcher.js";
@@ -82,6 +82,21 @@ export const MAX_JSONL_BYTES = 64 * 1024 * 1024;
 
 const readJsonLines = (io: Io): string =>
   readStdin(io, MAX_JSONL_BYTES, "JSON lines", "more than one batch takes: split it into smaller ones");
+
+/**
+ * Each answer written as soon as it is worked out: held until the last, a batch's answers (a search
+ * line's candidates take about a kilobyte) cost memory in proportion to the whole batch. Exits
+ * EXIT_INVALID once every line is answered if any line was refused, as before.
+ */
+function writeJsonLines(io: Io, outcome: Outcome, lines: Iterable<LineOutcome>): void {
+  let failed = false;
+  // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
+  for (const l of lines) {
+    io.stdout(`${printableJson(l.text)}\n`);
+    failed ||= l.failed;
+  }
+  if (failed) outcome.exitCode = EXIT_INVALID;
+}
 
 export const versionRow = (v: ListVersionRow): string[] => [
   v.list,
@@ -418,10 +433,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
               )
             : await withStore(opts, (store) => ScreeningEngine.load(store, min));
         if (opts.jsonl) {
-          const lines = searchLines(readJsonLines(io), engine);
-          // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
-          for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
-          if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
+          writeJsonLines(io, outcome, searchLines(readJsonLines(io), engine));
           return;
         }
         if (name === undefined)
@@ -448,9 +460,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .requiredOption("--jsonl", "JSON lines in and out (the only mode)")
     .option("--threshold <score>", `what counts as a match (default ${DEFAULT_THRESHOLD})`)
     .action((opts: { threshold?: string }) => {
-      const lines = compareLines(readJsonLines(io), threshold(opts.threshold));
-      for (const l of lines) io.stdout(`${printableJson(l.text)}\n`);
-      if (lines.some((l) => l.failed)) outcome.exitCode = EXIT_INVALID;
+      writeJsonLines(io, outcome, compareLines(readJsonLines(io), threshold(opts.threshold)));
     });
 
   const review = screening.command("review").description("the review queue: potential screening matches");
