@@ -25,7 +25,14 @@ import {
   type Usage,
 } from "./usage.js";
 import { answerError, logUpstreamText, relayUpstreamError, sanitizedStreamError } from "./upstream-error.js";
-import { responsesFailure, streamErrorEvent } from "./wire.js";
+import { completedItems } from "./relay-output.js";
+import {
+  responseErrorCode,
+  responseFailed,
+  responsesFailure,
+  streamErrorEvent,
+  type CutResponse,
+} from "./wire.js";
 
 export interface RelayOptions {
   readonly wire: Wire;
@@ -115,16 +122,24 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
    */
   let terminal = false;
   const responses = o.endpoint === "responses";
+  /** A Responses stream's completed output items: a cut's failed response carries them. */
+  const items = responses && !gone ? completedItems(o.captureLimit) : null;
+  /** What a Responses stream the gateway ends knows of its response, numbered after the last event. */
+  const cut = (): CutResponse => ({
+    sequence: nextSequence(lastData),
+    created,
+    model: o.model ?? "",
+    requestId: o.requestId,
+    output: items === null ? [] : items.output(),
+  });
   /** The gateway's own last events, ending the stream with an error. */
   const errorEvent = (message: string): string =>
-    responses
-      ? responsesFailure(message, {
-          sequence: nextSequence(lastData),
-          created,
-          model: o.model ?? "",
-          requestId: o.requestId,
-        })
-      : streamErrorEvent(o.wire, message);
+    responses ? responsesFailure(message, cut()) : streamErrorEvent(o.wire, message);
+  /**
+   * The upstream's own error event in a Responses stream, as it went out (cleaned): unless a terminal
+   * event follows, the stream it ends is failed by the gateway (see `finish`).
+   */
+  let upstreamError: string | undefined;
   if (sse) {
     const watcher = streamUsage(o.wire, o.endpoint, o.stripUsageChunk);
     /** Events seen: a stream that ended without any is the upstream's failure, said as one. */
@@ -134,6 +149,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       events++;
       lastData = data;
       if (!terminal && isTerminal(o.wire, o.endpoint, data, event)) terminal = true;
+      if (!terminal) items?.offer(event, data);
       // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
       if (events === 1 && responses && data.includes('"response.created"')) created = data;
     };
@@ -156,6 +172,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
       const clean = sanitizedStreamError(o.wire, e, o.requestId);
       if (clean === null) return e;
       logUpstreamText(o, "upstream failed mid-stream", e.data);
+      if (responses) upstreamError = clean.data;
       return clean;
     };
     if (gone) {
@@ -199,6 +216,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
           logUpstreamText(o, "upstream failed mid-stream", e.data);
           read.push(clean);
           failed = true;
+          if (responses) upstreamError = clean.data;
         }
       }, o.captureLimit);
       const send = (bytes: Buffer): boolean => {
@@ -251,8 +269,15 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     // failure mid-stream is (the head is sent), and charged as one (nothing).
     const ended = finish;
     finish = () => {
-      if (events > 0 || gone) ended();
-      else res.end(errorEvent("the upstream ended the stream without sending any event"));
+      if (events === 0 && !gone)
+        res.end(errorEvent("the upstream ended the stream without sending any event"));
+      // The upstream's error event is no response's end (the openai SDK's `responses.create` stream
+      // raises it only when it holds an `error` object; one as documented, code and message at its
+      // top, it hands over as an event): a stream ending there leaves the client without the
+      // terminal event it waits for, its response still in progress. The gateway fails the
+      // response with that error, as the upstream would have.
+      else if (upstreamError !== undefined && !terminal && !gone) res.end(failedBy(upstreamError, cut()));
+      else ended();
     };
     // A client that leaves before the first event is still charged the input: the upstream had
     // taken the prompt (leaving at once after sending a long one must not be free of quota).
@@ -477,6 +502,28 @@ function nextSequence(data: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The `response.failed` event ending a stream after the upstream's own error event (`data`: that
+ * event as it went out, its text already replaced), carrying its code and message.
+ */
+function failedBy(data: string, cut: CutResponse): string {
+  let error: { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } } | null;
+  try {
+    error = JSON.parse(data) as typeof error;
+  } catch {
+    error = null;
+  }
+  const code = error?.code ?? error?.error?.code;
+  const message = error?.message ?? error?.error?.message;
+  return responseFailed(
+    {
+      code: responseErrorCode(code),
+      message: typeof message === "string" ? message : "the upstream failed mid-stream",
+    },
+    cut,
+  );
 }
 
 /** A Responses stream's last event, whichever way the response ended. */

@@ -204,7 +204,8 @@ describe("a Responses stream the gateway ends itself", () => {
             code: "server_error",
             message: "the upstream failed mid-stream; the response is incomplete",
           },
-          output: [],
+          // The item completed before the cut, as the upstream's own failed response carries it.
+          output: [item("completed", TEXT)],
         },
       },
     });
@@ -213,6 +214,7 @@ describe("a Responses stream the gateway ends itself", () => {
     let snapshot: Response | undefined;
     for (const e of all) snapshot = accumulateResponse(e.data as unknown as ResponseStreamEvent, snapshot);
     expect(snapshot).toMatchObject({ id: "resp_1", status: "failed", error: { code: "server_error" } });
+    expect(snapshot?.output_text).toBe(TEXT);
   });
 
   it("the SDK's stream helper raises the error rather than waiting or handing over a partial response", async () => {
@@ -358,9 +360,14 @@ describe("a Responses stream whose upstream sends its own error event", () => {
       "its message is not passed on",
     );
     expect(got.raw).not.toContain("db-7");
-    expect(lastEvent(got.raw)).toMatchObject({
+    expect(errorEvent(got.raw)).toMatchObject({
       event: "error",
       data: { type: "error", code: "rate_limit_exceeded", sequence_number: 2 },
+    });
+    // The upstream ended its stream there: the gateway's response.failed follows it.
+    expect(lastEvent(got.raw)).toMatchObject({
+      event: "response.failed",
+      data: { sequence_number: 3, response: { status: "failed", error: { code: "rate_limit_exceeded" } } },
     });
   });
 });

@@ -342,14 +342,22 @@ describe("an upstream's error text inside a stream is not passed on", () => {
       await openai("responses-error").responses.create({ model: "mythos-5", input: "hi", stream: true }),
     );
     expect(errored.error).toBeNull();
-    const last = errored.events.at(-1) as {
+    const [error, failedEnd] = errored.events.slice(-2) as {
       type: string;
       code: string;
       message: string;
       sequence_number: number;
-    };
-    expect(last).toMatchObject({ type: "error", code: "server_error", sequence_number: 1 });
-    expect(last.message).not.toContain("gpu-17");
+      response?: { status: string; error: { code: string; message: string } };
+    }[];
+    expect(error).toMatchObject({ type: "error", code: "server_error", sequence_number: 1 });
+    expect(error?.message).not.toContain("gpu-17");
+    // The upstream ended its stream there: the gateway fails the response, its terminal event.
+    expect(failedEnd).toMatchObject({
+      type: "response.failed",
+      sequence_number: 2,
+      response: { status: "failed" },
+    });
+    expect(failedEnd?.response?.error).toEqual({ code: "server_error", message: error?.message });
 
     const failed = await drain(
       await openai("responses-failed").responses.create({ model: "mythos-5", input: "hi", stream: true }),

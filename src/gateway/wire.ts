@@ -126,6 +126,8 @@ export interface CutResponse {
   readonly model: string;
   /** The gateway's request id: the failed response's id when the upstream gave none. */
   readonly requestId: string;
+  /** The output items the stream completed before the cut (see relay-output.ts). */
+  readonly output: readonly unknown[];
 }
 
 /**
@@ -148,14 +150,39 @@ export function responsesFailure(message: string, cut: CutResponse): string {
     sequence_number: cut.sequence,
     error,
   });
+  const failed = responseFailed({ code: "server_error", message }, cut, cut.sequence + 1);
+  return `event: error\ndata: ${failure}\n\n${failed}`;
+}
+
+/**
+ * The `response.failed` event alone, numbered `sequence`: the end of a stream whose upstream
+ * sent its own `error` event and then ended with no terminal event. `error.code` is one the
+ * Responses API's response errors have (see responseErrorCode).
+ */
+export function responseFailed(
+  error: { code: string; message: string },
+  cut: CutResponse,
+  sequence = cut.sequence,
+): string {
   const response = Object.assign(createdResponse(cut), {
     status: "failed",
-    error: { code: "server_error", message },
+    error,
     incomplete_details: null,
   });
-  const failed = JSON.stringify({ type: "response.failed", sequence_number: cut.sequence + 1, response });
-  return `event: error\ndata: ${failure}\n\nevent: response.failed\ndata: ${failed}\n\n`;
+  const failed = JSON.stringify({ type: "response.failed", sequence_number: sequence, response });
+  return `event: response.failed\ndata: ${failed}\n\n`;
 }
+
+/** Of the error codes passed on (see upstream-error.ts), those a failed response's error may have. */
+const RESPONSE_ERROR_CODES: ReadonlySet<string> = new Set([
+  "server_error",
+  "rate_limit_exceeded",
+  "invalid_prompt",
+]);
+
+/** A failed response's `error.code` for an error event's code (a response's are a closed list). */
+export const responseErrorCode = (code: unknown): string =>
+  typeof code === "string" && RESPONSE_ERROR_CODES.has(code) ? code : "server_error";
 
 /**
  * The response `response.created` announced, or one with the members every Response has (the SDKs'
@@ -184,7 +211,8 @@ function createdResponse(cut: CutResponse): Record<string, unknown> {
     tools: [],
     top_p: null,
   };
-  // The output the client was given is in the events before; a response read from this one alone
-  // (an accumulator) must still find an array.
-  return Object.assign(base, response, { output: Array.isArray(response.output) ? response.output : [] });
+  // The items completed before the cut, as the upstream's own failed response carries them: the
+  // SDK's accumulator replaces the response it built with this one. None: still an array.
+  const output = cut.output.length > 0 ? cut.output : Array.isArray(response.output) ? response.output : [];
+  return Object.assign(base, response, { output });
 }
