@@ -218,15 +218,10 @@ export class Federation {
     const provider = issuer.record.document;
     // The blocks in force now (#verify ends on the snapshot in force), not when the call began.
     this.#refuseBlocked(id, this.#records?.blocked);
-    const facts = mapClaims(provider, verified.claims);
+    const facts = mapClaims(provider, verified.claims, now);
     const unread = facts.refused[0];
-    if (unread !== undefined) {
-      // Never served on the rest: the unreadable value may be the one that denies.
-      throw tokenError(
-        "token-claims",
-        `the token's ${unread.fact} (claim ${unread.claim}) cannot be read: ${unread.value}: ${unread.why}`,
-      );
-    }
+    // Never served on the rest: the unreadable (or future-dated) value may be the one that denies.
+    if (unread !== undefined) throw tokenError("token-claims", unread.message);
     const vouched = vouch(reach, facts, {
       principalId: id,
       issuer: provider.issuer,
