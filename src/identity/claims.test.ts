@@ -3,10 +3,10 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { explain } from "../policy/index.js";
-import { mapClaims, readClaim } from "./claims.js";
+import { mapClaims as mapClaimsAt, readClaim } from "./claims.js";
 import { federatedPrincipalId } from "./federation.js";
 import { decodePart, hasDuplicateMember } from "./json.js";
-import { providerInputSchema } from "./schema.js";
+import { providerInputSchema, type ProviderInput } from "./schema.js";
 import { vouch, type Reach } from "./scope.js";
 
 const provider = (over: Record<string, unknown> = {}) =>
@@ -23,6 +23,10 @@ const provider = (over: Record<string, unknown> = {}) =>
     max_assurance: "verified",
     ...over,
   });
+
+/** The decision's time for claims with no `iat`: 7 December 2026, 10:00 UTC. */
+const NOW = Date.parse("2026-12-07T10:00:00Z");
+const mapClaims = (p: ProviderInput, claims: Record<string, unknown>) => mapClaimsAt(p, claims, NOW);
 
 const G7: Reach = {
   kind: "country",
@@ -136,6 +140,64 @@ describe("claim mapping", () => {
     // The principal the decision reads carries the instant, as the token stated it.
     const v = vouch(G7, facts, token);
     expect(v.principal.citizenships?.find((c) => c.country === "IR")?.since).toBe("2010-03-06T04:30:00.000Z");
+  });
+
+  it("refuses a nationality dated after the token was issued (beyond the clock skew), for every country", () => {
+    const iat = NOW / 1000;
+    const at = (since: unknown, over: Record<string, unknown> = {}) =>
+      mapClaimsAt(
+        provider(over),
+        {
+          iat,
+          person: { nationalities: [{ country: "DE", since: "2001-01-01" }, "FR", { country: "IR", since }] },
+        },
+        NOW,
+      );
+    // Before the fix: IR "since 2027-03-01" was kept, not yet held at the decision's time, so the
+    // person was decided on DE and FR alone, as if holding no embargoed nationality.
+    const next = at("2027-03-01");
+    expect(next.refused).toEqual([
+      {
+        fact: "citizenships",
+        claim: "person.nationalities[2].since",
+        value: "2027-03-01",
+        why: "is later than the token was issued (2026-12-07T10:00:00.000Z): a nationality is held from a date already past",
+        message:
+          "person.nationalities[2].since 2027-03-01 is later than the token was issued (2026-12-07T10:00:00.000Z): a nationality is held from a date already past",
+      },
+    ]);
+    expect(next.citizenships.map((c) => c.value.country)).toEqual(["DE", "FR"]);
+    // Any country, as seconds too; the provider's clock skew is allowed, and not a second more.
+    expect(at(iat + 86_400).refused.map((r) => r.value)).toEqual(["2026-12-08T10:00:00.000Z"]);
+    expect(at(iat + 60).refused).toEqual([]);
+    expect(at(iat + 61).refused.map((r) => r.claim)).toEqual(["person.nationalities[2].since"]);
+    expect(at(iat + 300, { clock_skew_s: 300 }).refused).toEqual([]);
+    expect(at("2026-12-07").refused).toEqual([]);
+    // One object rather than a list, a renamed date member, a permanent residency.
+    const one = mapClaimsAt(
+      provider({ claims: { citizenships: "nat", permanent_residencies: "pr", since_member: "acquired" } }),
+      {
+        iat,
+        nat: { country: "FR", acquired: "2030-01-01" },
+        pr: [{ country: "DE", acquired: "2030-01-01" }],
+      },
+      NOW,
+    );
+    expect(one.refused.map((r) => r.message)).toEqual([
+      "nat.acquired 2030-01-01 is later than the token was issued (2026-12-07T10:00:00.000Z): a nationality is held from a date already past",
+      "pr[0].acquired 2030-01-01 is later than the token was issued (2026-12-07T10:00:00.000Z): a permanent residency is held from a date already past",
+    ]);
+  });
+
+  it("judges a nationality's date against the decision's time when the token has no iat", () => {
+    const at = (since: string) =>
+      mapClaims(provider(), { person: { nationalities: [{ country: "IR", since }] } }).refused.map(
+        (r) => r.message,
+      );
+    expect(at("2026-12-07T10:00:00Z")).toEqual([]);
+    expect(at("2026-12-07T10:00:01Z")).toEqual([
+      "person.nationalities[0].since 2026-12-07T10:00:01.000Z is later than the decision time (2026-12-07T10:00:00.000Z): a nationality is held from a date already past",
+    ]);
   });
 
   it("refuses, never drops, a citizenship or residence it cannot read", () => {

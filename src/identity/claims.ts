@@ -5,8 +5,9 @@
  * the audit log's RFC 8785 entries cannot hold one) is set aside with the reason; an unreadable
  * citizenship, permanent residency or residence is a refusal (`refused`): it may be the one fact
  * that denies (an embargoed nationality written "Iran"), so dropping it would fail open. A
- * nationality whose date is unreadable is kept undated. Whether the provider may vouch for a fact
- * is decided afterwards (scope.ts).
+ * nationality whose date is unreadable is kept undated; one dated after the token was issued is a
+ * refusal too (below, `undue`). Whether the provider may vouch for a fact is decided afterwards
+ * (scope.ts).
  */
 import { alpha2OfAlpha3, asciiUpper, isCountryCode } from "../countries/index.js";
 import { instantOf, isCalendarDate, isInstant } from "../policy/dates.js";
@@ -38,7 +39,12 @@ export interface ClaimedFacts {
   readonly assurance: { readonly level: Assurance; readonly why: string };
   readonly unreadable: readonly SetAsideClaim[];
   /** Nationality or residence claims that could not be read: the token must be refused. */
-  readonly refused: readonly SetAsideClaim[];
+  readonly refused: readonly RefusedClaim[];
+}
+
+/** A claim that refuses the token, with the refusal's message (401 token-claims). */
+export interface RefusedClaim extends SetAsideClaim {
+  readonly message: string;
 }
 
 export interface Claimed<T> {
@@ -147,14 +153,55 @@ function date(value: unknown): string | null | undefined {
   return text.endsWith("T00:00:00.000Z") ? text.slice(0, 10) : text;
 }
 
-export function mapClaims(provider: ProviderInput, claims: Readonly<Record<string, unknown>>): ClaimedFacts {
+/**
+ * Why a nationality's `since` cannot be vouched for, or null: it is later than the token was issued
+ * (`iat`, plus the clock skew the verifier allows it), or, in a token without `iat`, than `at`. A
+ * nationality is held from a date already past; kept, a future one would be "not yet held" at the
+ * decision's time (policy's rule), so "national of an embargoed country since next year" would let
+ * the person in as if they held no such nationality.
+ */
+function undue(
+  since: string,
+  provider: ProviderInput,
+  claims: Readonly<Record<string, unknown>>,
+  at: number,
+): string | null {
+  const iat = claims.iat;
+  const issued = typeof iat === "number" && Number.isFinite(iat);
+  const bound = issued ? (iat + provider.clock_skew_s) * 1000 : at;
+  if (!(instantOf(since) > bound)) return null;
+  const when = issued ? new Date(iat * 1000) : new Date(at);
+  const what = Number.isNaN(when.getTime()) ? String(iat) : when.toISOString();
+  return issued
+    ? `is later than the token was issued (${what})`
+    : `is later than the decision time (${what})`;
+}
+
+/**
+ * The facts a verified token's claims state. `at` (ms) is the decision's time: a nationality's date
+ * is judged against the token's `iat`, or against `at` when the token has none.
+ */
+export function mapClaims(
+  provider: ProviderInput,
+  claims: Readonly<Record<string, unknown>>,
+  at: number,
+): ClaimedFacts {
   const m = provider.claims;
   const unreadable: SetAsideClaim[] = [];
-  const refused: SetAsideClaim[] = [];
-  const bad = (fact: string, claim: string, value: unknown, why: string) =>
-    (fact === "residence" ? refused : unreadable).push({ fact, claim, value: shown(value), why });
+  const refused: RefusedClaim[] = [];
+  const cannotRead = (fact: string, claim: string, value: string, why: string): RefusedClaim => ({
+    fact,
+    claim,
+    value,
+    why,
+    message: `the token's ${fact} (claim ${claim}) cannot be read: ${value}: ${why}`,
+  });
+  const bad = (fact: string, claim: string, value: unknown, why: string) => {
+    if (fact === "residence") refused.push(cannotRead(fact, claim, shown(value), why));
+    else unreadable.push({ fact, claim, value: shown(value), why });
+  };
   const refuse = (fact: string, claim: string, value: unknown, why: string) =>
-    refused.push({ fact, claim, value: shown(value), why });
+    refused.push(cannotRead(fact, claim, shown(value), why));
 
   const nationalities = (fact: string, path: Path | undefined): Claimed<Nationality>[] => {
     if (path === undefined) return [];
@@ -167,7 +214,7 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
       return [];
     }
     const out: Claimed<Nationality>[] = [];
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
       const isObject = typeof item === "object" && item !== null && !Array.isArray(item);
       const code = country(isObject ? (item as Record<string, unknown>)[m.country_member] : item);
       if (code === null) {
@@ -179,6 +226,15 @@ export function mapClaims(provider: ProviderInput, claims: Readonly<Record<strin
         // Undated rather than dropped: the nationality still counts (nationality_rule's missing dates).
         const note = `${m.since_member} ${shown((item as Record<string, unknown>)[m.since_member])} is not a date, taken as unknown`;
         out.push({ value: { country: code, since: null }, claim, note });
+        continue;
+      }
+      const late = since === null ? null : undue(since, provider, claims, at);
+      if (since !== null && late !== null) {
+        // Refused, never dropped nor kept undated: the partner vouches for a fact it cannot know.
+        const member = `${claim}${Array.isArray(raw) ? `[${i}]` : ""}.${m.since_member}`;
+        const held = fact === "citizenships" ? "a nationality" : "a permanent residency";
+        const why = `${late}: ${held} is held from a date already past`;
+        refused.push({ fact, claim: member, value: since, why, message: `${member} ${since} ${why}` });
         continue;
       }
       out.push({ value: { country: code, since }, claim });

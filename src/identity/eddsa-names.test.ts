@@ -29,14 +29,23 @@ function outcome(key: string, alg: string, jwk: JWK): Promise<string> {
   return outcomeAgainst(key, alg, [{ ...jwk, kid: "k", use: "sig" }], "k");
 }
 
-/** The same against the key set `jwks`, the token naming `kid` (none when undefined). */
-async function outcomeAgainst(key: string, alg: string, jwks: JWK[], kid?: string): Promise<string> {
+/**
+ * The same against the key set `jwks`, the token naming `kid` (none when undefined), the provider
+ * allowing `algorithms` (the schema's default when null).
+ */
+async function outcomeAgainst(
+  key: string,
+  alg: string,
+  jwks: JWK[],
+  kid?: string,
+  algorithms: string[] | null = ["EdDSA", "Ed25519", "RS256", "PS256"],
+): Promise<string> {
   const { record, set } = clockedKeySet(
     {
       id: "eddsa",
       issuer: ISS,
       audiences: [AUD],
-      algorithms: ["EdDSA", "Ed25519", "RS256", "PS256"],
+      ...(algorithms === null ? {} : { algorithms }),
       jwks: { keys: jwks },
     },
     { fetchTimeoutMs: 1_000, cooldownMs: 1_000 },
@@ -98,5 +107,20 @@ describe("the two names of Ed25519", () => {
     // An RSA key named RS256 verifies no PS256 token, though the key would.
     expect(await outcome("rsa", "PS256", { ...keys.rsa!.pub, alg: "RS256" })).toBe("unknown-signing-key");
     expect(await outcome("rsa", "PS256", { ...keys.rsa!.pub, alg: "PS256" })).toBe("verified");
+  });
+
+  it("the default allow-list, and a list naming either name, take tokens under both", async () => {
+    const ed = [{ ...keys.ed!.pub, kid: "k", use: "sig" }];
+    const rsa = [{ ...keys.rsa!.pub, kid: "k", use: "sig" }];
+    // Before the fix: the default named EdDSA only, and a list is matched name for name, so each
+    // of these was refused as token-algorithm ("alg Ed25519 is not allowed for eddsa").
+    expect(await outcomeAgainst("ed", "Ed25519", ed, "k", null)).toBe("verified");
+    expect(await outcomeAgainst("ed", "Ed25519", ed, "k", ["EdDSA"])).toBe("verified");
+    expect(await outcomeAgainst("ed", "EdDSA", ed, "k", ["Ed25519"])).toBe("verified");
+    expect(await outcomeAgainst("ed", "EdDSA", ed, "k", null)).toBe("verified");
+    // A list naming neither takes neither, and naming one admits nothing else.
+    expect(await outcomeAgainst("ed", "Ed25519", ed, "k", ["RS256"])).toBe("token-algorithm");
+    expect(await outcomeAgainst("ed", "EdDSA", ed, "k", ["ES256"])).toBe("token-algorithm");
+    expect(await outcomeAgainst("rsa", "PS256", rsa, "k", ["EdDSA"])).toBe("token-algorithm");
   });
 });

@@ -34,6 +34,10 @@ export interface FederationOptions {
   readonly onError?: (err: unknown) => void;
   /** A federated principal's record the store refused on its own, set aside (logged too). */
   readonly onSetAside?: () => void;
+  /** Records waiting to be written, at most (default `MAX_PENDING`); beyond, the least recently seen are dropped. */
+  readonly maxPending?: number;
+  /** Waiting records dropped (`maxPending`): how many (the first drop while the store fails is logged too). */
+  readonly onDropped?: (records: number) => void;
 }
 
 export interface FederatedCaller {
@@ -107,6 +111,12 @@ interface Audiences {
 
 /** How long a federated principal's last_seen may lag before it is written again. */
 const SEEN_EVERY_MS = 60_000;
+/**
+ * Federated principals' records waiting to be written, at most: they are kept while the store is
+ * out of reach, and a long outage (or a provider minting subjects) would otherwise grow them
+ * without end. Each is a cache of what a token said: a person seen again is noted again.
+ */
+export const MAX_PENDING = 10_000;
 /** Records tried one at a time, none taken, before a flush takes the store for out of reach. */
 const ALONE_TRIES = 3;
 /** Checks of one token, each ended by a snapshot change, before it is refused (see #verify). */
@@ -139,6 +149,8 @@ export class Federation {
   #written = new Map<string, { doc: string; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  /** Records dropped since the store last took a write (null: none), and when the first was. */
+  #dropped: { count: number; since: string } | null = null;
 
   constructor(private readonly options: FederationOptions) {}
 
@@ -218,15 +230,10 @@ export class Federation {
     const provider = issuer.record.document;
     // The blocks in force now (#verify ends on the snapshot in force), not when the call began.
     this.#refuseBlocked(id, this.#records?.blocked);
-    const facts = mapClaims(provider, verified.claims);
+    const facts = mapClaims(provider, verified.claims, now);
     const unread = facts.refused[0];
-    if (unread !== undefined) {
-      // Never served on the rest: the unreadable value may be the one that denies.
-      throw tokenError(
-        "token-claims",
-        `the token's ${unread.fact} (claim ${unread.claim}) cannot be read: ${unread.value}: ${unread.why}`,
-      );
-    }
+    // Never served on the rest: the unreadable (or future-dated) value may be the one that denies.
+    if (unread !== undefined) throw tokenError("token-claims", unread.message);
     const vouched = vouch(reach, facts, {
       principalId: id,
       issuer: provider.issuer,
@@ -443,7 +450,46 @@ export class Federation {
     const at = Date.parse(r.last_seen);
     if (last !== undefined && last.doc === doc && at - last.at < SEEN_EVERY_MS) return;
     const pending = this.#pending.get(r.id);
+    // Put last: when the records waiting are too many, the least recently seen go first (#trim).
+    this.#pending.delete(r.id);
     this.#pending.set(r.id, pending === undefined ? r : laterFacts(pending, r));
+    this.#trim();
+  }
+
+  /**
+   * Drops the least recently seen records beyond `maxPending` (a Map iterates in insertion order).
+   * Never waits: it runs on the request path. Their people are noted again with their next token
+   * (a cached one's a minute on), as nothing says they were written; those not seen again are lost.
+   */
+  #trim(): void {
+    const max = this.options.maxPending ?? MAX_PENDING;
+    let dropped = 0;
+    for (const id of this.#pending.keys()) {
+      if (this.#pending.size <= max) break;
+      this.#pending.delete(id);
+      dropped += 1;
+    }
+    if (dropped === 0) return;
+    this.options.onDropped?.(dropped);
+    if (this.#dropped !== null) {
+      this.#dropped.count += dropped;
+      return;
+    }
+    // Once until the store takes a write again: an outage would otherwise log a line per person.
+    this.#dropped = { count: dropped, since: new Date().toISOString() };
+    this.options.log?.(
+      `clearance: federated principals: more than ${max} records wait to be written (the store is out of reach or slow); the least recently seen are dropped, each written again from its person's next token, until the store takes them`,
+    );
+  }
+
+  /** The store took a write: says how many records were dropped since it last did (if any). */
+  #taken(): void {
+    if (this.#dropped === null) return;
+    const { count, since } = this.#dropped;
+    this.#dropped = null;
+    this.options.log?.(
+      `clearance: federated principals: the store takes records again; ${count} waiting were dropped since ${since} (written again from their people's next tokens)`,
+    );
   }
 
   /**
@@ -461,6 +507,7 @@ export class Federation {
       try {
         await store.record(batch);
         this.#wrote(batch);
+        this.#taken();
         return;
       } catch (err) {
         this.options.onError?.(err);
@@ -477,6 +524,7 @@ export class Federation {
         try {
           await store.record([record]);
           this.#wrote([record]);
+          if (!taken) this.#taken();
           taken = true;
         } catch (err) {
           refused.push({ record, err });
@@ -484,10 +532,16 @@ export class Federation {
       }
       if (!taken) {
         // Kept, those not tried first: records the store does refuse cannot hold the others back.
-        for (const r of [...untried, ...refused.map((f) => f.record)]) {
-          const noted = this.#pending.get(r.id);
-          this.#pending.set(r.id, noted === undefined ? r : laterFacts(r, noted));
+        // Before those noted meanwhile, which were seen later (the first to go when too many wait).
+        const kept = new Map<string, FederatedPrincipalRecord>();
+        for (const r of [...untried, ...refused.map((f) => f.record)]) kept.set(r.id, r);
+        for (const [id, noted] of this.#pending) {
+          const back = kept.get(id);
+          kept.delete(id);
+          kept.set(id, back === undefined ? noted : laterFacts(back, noted));
         }
+        this.#pending = kept;
+        this.#trim();
         return;
       }
       for (const { record, err } of refused) {

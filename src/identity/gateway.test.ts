@@ -53,6 +53,14 @@ const PEOPLE = {
     ],
     acr: "urn:eidas:loa:high",
   },
+  // A partner's IdP vouching for a nationality acquired next year (a date the token cannot know).
+  "de-ir-next-year": {
+    nationality: [
+      { country: "DE", since: "2001-01-01" },
+      { country: "IR", since: `${new Date().getUTCFullYear() + 1}-03-01` },
+    ],
+    acr: "urn:eidas:loa:high",
+  },
   "de-17": { nationality: ["DE", ...Array<string>(15).fill("FR"), "IR"], acr: "urn:eidas:loa:high" },
 };
 
@@ -202,6 +210,20 @@ describe("partner tokens at the gateway", () => {
       expect(r.body.error).toMatchObject({ code: "token-claims", type: "authentication_error" });
       expect((r.body.error as { message: string }).message).toContain(`claim ${claim}`);
     }
+  });
+
+  it("refuses a token stating a nationality held from a date after it was issued, naming the claim and the date", async () => {
+    // Before the fix: IR was "not yet held" at the decision's time, so DE alone counted: 200, allow
+    // partner-country, for a person the partner says will be an Iranian national.
+    const r = await chat(await idp.token("de-ir-next-year"));
+    expect(r.status).toBe(401);
+    expect(r.decision).toBe("none");
+    expect(r.body.error).toMatchObject({ code: "token-claims", type: "authentication_error" });
+    expect((r.body.error as { message: string }).message).toMatch(
+      new RegExp(
+        `^nationality\\[1\\]\\.since ${new Date().getUTCFullYear() + 1}-03-01 is later than the token was issued \\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): a nationality is held from a date already past$`,
+      ),
+    );
   });
 
   it("caps the assurance at what the acr maps to: a low-assurance login is not attested", async () => {

@@ -15,7 +15,7 @@ import { fetch, type Agent } from "undici";
 import { shown } from "./claims.js";
 import { keyFetchAgent, urlRefusal } from "./outbound.js";
 import { discoveredUrlProblem, httpLoopbackAt } from "./provider-urls.js";
-import { keySource, MAX_KEYS, type ProviderInput } from "./schema.js";
+import { ED25519_NAMES, keySource, MAX_KEYS, type ProviderInput } from "./schema.js";
 
 export interface KeySetOptions {
   /** How long one fetch (discovery or key set) may take. */
@@ -43,9 +43,6 @@ export const keySourceOf = (p: ProviderInput): string =>
 /** A key-set document larger than this is refused (a provider publishes a few keys). */
 const MAX_BYTES = 256 * 1024;
 const ASYMMETRIC = new Set(["RSA", "EC", "OKP"]);
-
-/** The two names of one algorithm: Ed25519 signatures (RFC 8037's EdDSA, RFC 9864's Ed25519). */
-const ED25519_NAMES: ReadonlySet<unknown> = new Set(["EdDSA", "Ed25519"]);
 
 /**
  * An Ed25519 key naming either name, as the lookup sees it: naming none. jose matches a key's alg to

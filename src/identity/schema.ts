@@ -25,7 +25,25 @@ export const ALGORITHMS = [
   "Ed25519",
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
-export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["RS256", "PS256", "ES256", "EdDSA"];
+/** Ed25519 under both its names: a provider left at the default takes either (`admittedAlgorithms`). */
+export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ["RS256", "PS256", "ES256", "EdDSA", "Ed25519"];
+
+/** The two names of one algorithm: Ed25519 signatures (RFC 8037's EdDSA, RFC 9864's Ed25519). */
+export const ED25519_NAMES: ReadonlySet<unknown> = new Set(["EdDSA", "Ed25519"]);
+
+/**
+ * The `alg`s a provider's tokens may name: its list, and with either name of Ed25519 the other too.
+ * The same key and signature either way (keys.ts treats a key named either way alike), so a
+ * provider allowed `EdDSA` whose signer moves to RFC 9864's `Ed25519` is not refused for the name.
+ * The list as written stays the record (admin view, audit entry).
+ */
+export function admittedAlgorithms(algorithms: readonly string[]): string[] {
+  const out = [...algorithms];
+  if (out.some((a) => ED25519_NAMES.has(a))) {
+    for (const name of ["EdDSA", "Ed25519"]) if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 

@@ -10,7 +10,7 @@ import { ClearanceError } from "../errors/index.js";
 import { CONTROL, LONE_SURROGATE } from "../policy/text.js";
 import { decodePart, jsonPreview, type PartProblem } from "./json.js";
 import type { KeySet } from "./keys.js";
-import type { ProviderRecord } from "./schema.js";
+import { admittedAlgorithms, type ProviderRecord } from "./schema.js";
 
 export type TokenErrorCode =
   | "token-malformed"
@@ -163,7 +163,8 @@ export async function verifyToken(
   now: number,
 ): Promise<Verified> {
   const alg = parsed.header.alg as string;
-  if (!provider.algorithms.includes(alg)) {
+  const algorithms = admittedAlgorithms(provider.algorithms);
+  if (!algorithms.includes(alg)) {
     throw tokenError(
       "token-algorithm",
       `alg ${alg} is not allowed for ${provider.id}; allowed: ${provider.algorithms.join(", ")}`,
@@ -179,7 +180,7 @@ export async function verifyToken(
   const options = {
     issuer: provider.issuer,
     audience: provider.audiences,
-    algorithms: provider.algorithms,
+    algorithms,
     clockTolerance: provider.clock_skew_s,
     maxTokenAge: provider.max_token_age_s,
     requiredClaims: ["exp", "iat"],

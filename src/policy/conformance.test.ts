@@ -563,7 +563,7 @@ describe("Where the facts come from: a partner's provider is believed only withi
     subject: "s",
   };
   const vouched = (claims: Record<string, unknown>) =>
-    vouch(reach, mapClaims(provider, claims), token).principal;
+    vouch(reach, mapClaims(provider, claims, Date.now()), token).principal;
   it("assurance: what the token maps to, capped at the provider's maximum", () => {
     expect(run(vouched({ nat: ["FR"], acr: "substantial" }), req("ctl", "FR"))).toBe("allow partner-country");
     expect(run(vouched({ nat: ["FR"] }), req("ctl", "FR"))).toBe("deny no-authorization"); // self
