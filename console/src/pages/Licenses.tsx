@@ -126,7 +126,11 @@ function LicenseList({ me }: { me: Me }) {
           </Link>
         ) : null}
       </PageHeading>
-      {own ? <p>The applications and licenses of your organization, {me.organization}.</p> : null}
+      {own ? (
+        <p>
+          The applications and licenses of your organization, <Shown text={me.organization} />.
+        </p>
+      ) : null}
       <Loading state={state}>
         {({ licenses, inForce }) => (
           <>
