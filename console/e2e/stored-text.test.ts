@@ -31,6 +31,38 @@ async function readsAsStored(at: Locator, written: string): Promise<void> {
   expect(await at.locator("bdi").filter({ hasText: written }).count()).toBeGreaterThan(0);
 }
 
+/**
+ * What a person sees in `at` reads in the order it is written: every character after the one before
+ * it on the line (or on a later line). A right-to-left override left acting lays the text after it
+ * out backwards ("oleg-‮vonrims (DE)" read "oleg-(ED) smirnov"), which no look at the DOM's text shows.
+ */
+async function readsInOrder(at: Locator): Promise<void> {
+  const backwards = await at.evaluate((root) => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    let last: { top: number; left: number; c: string } | null = null;
+    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+      const text = n.textContent ?? "";
+      for (let i = 0; i < text.length; i++) {
+        if (/\s/.test(text[i] as string)) continue;
+        const range = document.createRange();
+        range.setStart(n, i);
+        range.setEnd(n, i + 1);
+        const r = range.getBoundingClientRect();
+        if (r.width === 0) continue;
+        const here = { top: r.top, left: r.left, c: text[i] as string };
+        if (last !== null) {
+          const sameLine = Math.abs(here.top - last.top) < r.height / 2;
+          if (sameLine ? here.left < last.left - 0.5 : here.top < last.top)
+            return `"${here.c}" shown before "${last.c}" in "${text}"`;
+        }
+        last = here;
+      }
+    }
+    return null;
+  });
+  expect(backwards).toBeNull();
+}
+
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
 const STAND_IN = /\[\[U\+([0-9A-F]{4})\]\]/g;
 
@@ -239,6 +271,145 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     // Who imported the list, in the lists in force.
     await readsAsStored(page.getByRole("row").filter({ hasText: "rlo-list" }), "ops ⟨U+202E⟩ppa");
     await expectAccessible(page, "a screening match with its listed entry's controls written out");
+    await context.close();
+  });
+  it("a listed name and a screened principal's id, organization and log entries show their controls written out on every page", async () => {
+    // A principal an older release stored (the admin API now refuses the override in its id), and
+    // a list entry naming them as published.
+    const pid = `oleg-${RLO}vonrims`;
+    await store().principals.put(
+      {
+        id: pid,
+        name: "Oleg Smirnov",
+        birth_date: "1971",
+        citizenships: [{ country: "DE" }],
+        residence: "DE",
+        organization: `acme-${RLO}gro`,
+        assurance: "verified",
+      },
+      "older-release",
+    );
+    const { record: key } = await store().keys.create(pid, "laptop", "older-release");
+    await store().screening.importList(
+      importInput({
+        list: "rlo-names",
+        format: "un-xml",
+        published: null,
+        digest: "rlo-names-1",
+        files: ["rlo-names.xml"],
+        entries: [
+          {
+            id: `rlo-${RLO}202`,
+            type: "person",
+            names: [
+              { name: `SMIRNOV, Oleg ${RLO}vonaI`, strength: "strong", kind: "primary" },
+              { name: `Oleg ${RLO}ytiC`, strength: "weak", kind: "aka" },
+            ],
+            birth_dates: ["1971"],
+            nationalities: [],
+            countries: [],
+            addresses: [`${RLO}wocsoM`],
+            identifiers: [],
+            programs: [`UKRAINE-${RLO}EO13660`],
+          },
+        ],
+      }),
+      "ops",
+    );
+    await asAdmin(h().t, "POST", "/admin/v1/screening/rescreen");
+    const [found] = await store().screening.matches({ subjectId: pid });
+    if (found === undefined) throw new Error(`${pid} was not matched`);
+    // Its explanation as another node stored it: the name kind as the list spelled it.
+    const x = found.explanation as MatchExplanation;
+    await store().screening.record(
+      [
+        {
+          subject: { kind: "principal", id: pid },
+          found: [
+            {
+              list: found.list,
+              entryId: found.entry_id,
+              entryDigest: found.entry_digest,
+              score: found.score - 0.001,
+              explanation: { ...x, name_kind: `${RLO}yramirp` },
+            },
+          ],
+          scope: { list: found.list, entryIds: new Set([found.entry_id]) },
+        },
+      ],
+      "older-release",
+    );
+    // A decision entry as an older writer left it in the log, beside the gateway's own.
+    const log = h().t.gateway.audit.log;
+    await log.append(
+      new TextEncoder().encode(
+        JSON.stringify({
+          action: "infer",
+          decision: "deny",
+          grant: null,
+          location: "DE",
+          model: "mythos-5",
+          organization: `acme-${RLO}gro`,
+          principal: pid,
+          reason: `${RLO}weiver-gnineercs`,
+          request_id: `req-${RLO}1`,
+          served_model: null,
+          time: new Date().toISOString(),
+          type: "decision",
+          v: 1,
+        }),
+      ),
+    );
+    await log.publish();
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+
+    await open(page, "Screening review");
+    const card = page.getByRole("article").filter({ hasText: "Oleg Smirnov" });
+    await card.waitFor();
+    const said = card.locator("p").first();
+    await readsAsStored(said, "⟨U+202E⟩yramirp");
+    await readsAsStored(said, "oleg-⟨U+202E⟩vonrims");
+    await readsInOrder(said);
+    await readsAsStored(card.getByRole("heading", { level: 3 }), "SMIRNOV, Oleg ⟨U+202E⟩vonaI");
+    await readsInOrder(card.getByRole("heading", { level: 3 }));
+    const listed = card.locator(".side.listed");
+    await readsAsStored(listed, "Oleg ⟨U+202E⟩ytiC");
+    await readsAsStored(listed, "UKRAINE-⟨U+202E⟩EO13660");
+    await readsInOrder(listed.locator("dd").nth(1));
+
+    await open(page, "Principals and keys");
+    const principal = page.getByRole("row").filter({ hasText: "oleg-" }).first();
+    await principal.waitFor();
+    await readsAsStored(principal.getByRole("cell").nth(0), "oleg-⟨U+202E⟩vonrims");
+    await readsAsStored(principal.getByRole("cell").nth(3), "acme-⟨U+202E⟩gro");
+    for (const n of [0, 3]) await readsInOrder(principal.getByRole("cell").nth(n));
+    const keyRow = page.getByRole("row").filter({ hasText: key.id });
+    await readsAsStored(keyRow.getByRole("cell").nth(1), "oleg-⟨U+202E⟩vonrims");
+    await readsInOrder(keyRow.getByRole("cell").nth(1));
+    expect(await keyRow.getByRole("button", { name: /^Revoke key/ }).getAttribute("aria-label")).toBe(
+      `Revoke key ${key.id} of oleg-⟨U+202E⟩vonrims`,
+    );
+
+    await open(page, "Audit log");
+    const decision = page.getByRole("row").filter({ hasText: "req-" });
+    await decision.first().waitFor();
+    const cells = decision.first().getByRole("cell");
+    await readsAsStored(cells.nth(3), "oleg-⟨U+202E⟩vonrims");
+    await readsAsStored(cells.nth(5), "⟨U+202E⟩weiver-gnineercs");
+    await readsAsStored(cells.nth(6), "req-⟨U+202E⟩1");
+    for (const n of [3, 5, 6]) await readsInOrder(cells.nth(n));
+    await page.getByLabel("Show").selectOption("admin");
+    const match = page
+      .getByRole("row")
+      .filter({ hasText: "screening.match" })
+      .filter({ hasText: "rlo-names" });
+    await match.first().waitFor();
+    await readsAsStored(match.first().getByRole("cell").nth(4), "rlo-⟨U+202E⟩202");
+    await readsInOrder(match.first().getByRole("cell").nth(4));
+    expect(await page.locator("main").innerText()).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    await expectAccessible(page, "the audit log with a screened principal's entries written out");
     await context.close();
   });
 });

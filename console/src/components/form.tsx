@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { asciiUpper } from "../../../src/countries/index.js";
 import { errorAt, type FieldErrors } from "./errors.js";
+import { visible } from "./text.js";
 
 export {
   checkFields,
@@ -75,7 +76,7 @@ export function Field({ label, name, errors, hint, children }: FieldProps) {
       })}
       {error ? (
         <p className="field-error" id={`${id}-error`}>
-          {error}
+          {visible(error)}
         </p>
       ) : null}
     </div>
@@ -177,7 +178,7 @@ export function Checkboxes(props: {
       ))}
       {error ? (
         <p className="field-error" id={`${id}-error`}>
-          {error}
+          {visible(error)}
         </p>
       ) : null}
     </fieldset>
@@ -197,7 +198,8 @@ export function Select(props: {
       {(a) => (
         <select {...a} value={props.value} onChange={(e) => props.onChange(e.target.value)}>
           {props.options.map((o) => {
-            const { value, label } = typeof o === "string" ? { value: o, label: o } : o;
+            // A bare value is stored text (a principal's id) as often as a word of ours: written out.
+            const { value, label } = typeof o === "string" ? { value: o, label: visible(o) } : o;
             return (
               <option key={value} value={value}>
                 {label}
@@ -213,7 +215,7 @@ export function Select(props: {
 export function FormError({ message }: { message: string | null }) {
   return message === null ? null : (
     <div className="form-error" role="alert">
-      {message}
+      {visible(message)}
     </div>
   );
 }

@@ -47,7 +47,7 @@ export function Loading<T>({
   if (state.error && state.data === null)
     return (
       <div className="form-error" role="alert">
-        {state.error.message}
+        {visible(state.error.message)}
       </div>
     );
   if (state.data === null) return <p aria-live="polite">Loading…</p>;
@@ -55,7 +55,7 @@ export function Loading<T>({
     <>
       {state.error ? (
         <div className="form-error" role="alert">
-          The server could not be read ({state.error.message}): what is shown is as read before.
+          The server could not be read ({visible(state.error.message)}): what is shown is as read before.
         </div>
       ) : null}
       {children(state.data)}
@@ -71,8 +71,37 @@ export function Shown({ text }: { text: string | null | undefined }) {
   return <bdi>{visible(text)}</bdi>;
 }
 
+/**
+ * Stored values one after another (a principal's citizenships, a list entry's programs), each
+ * isolated on its own: a right-to-left override in one must not reorder the next.
+ */
+export function ShownAll({
+  items,
+  separator = ", ",
+}: {
+  items: readonly (string | null | undefined)[] | null | undefined;
+  separator?: string;
+}) {
+  if (items === undefined || items === null || items.length === 0) return <>—</>;
+  return (
+    <>
+      {items.map((t, i) => (
+        <span key={i}>
+          {i === 0 ? null : separator}
+          <Shown text={t} />
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** A status as stored (a principal's screening status is the store's text): written out too. */
 export function Status({ value }: { value: string }) {
-  return <span className={`status status-${value}`}>{value}</span>;
+  return (
+    <span className={`status status-${value}`}>
+      <Shown text={value} />
+    </span>
+  );
 }
 
 export function Progress({ label, done, total }: { label: string; done: number; total: number }) {

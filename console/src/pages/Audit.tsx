@@ -14,6 +14,7 @@ import {
   type AuditEntry,
   type LogVerification,
 } from "../audit/log.js";
+import { visible } from "../components/text.js";
 import { PageHeading, Progress, Shown, Status } from "../components/ui.js";
 import { useLocation } from "../router.js";
 
@@ -90,17 +91,20 @@ function VerifyLog({ vkey, setVkey }: { vkey: string; setVkey: (v: string) => vo
           <div className="notice" role="status">
             <p className="verify-ok">Verified in this browser.</p>
             <p>
-              The checkpoint of <strong>{result.ok.checkpoint.origin}</strong> carries a valid Ed25519
-              signature by your key; all {result.ok.entries.toLocaleString("en")} entries hash to its signed
-              root <span className="mono">{result.ok.rootBase64}</span>, and every entry matches the published
-              hash tiles.
+              The checkpoint of{" "}
+              <strong>
+                <Shown text={result.ok.checkpoint.origin} />
+              </strong>{" "}
+              carries a valid Ed25519 signature by your key; all {result.ok.entries.toLocaleString("en")}{" "}
+              entries hash to its signed root <span className="mono">{result.ok.rootBase64}</span>, and every
+              entry matches the published hash tiles.
             </p>
           </div>
         ) : null}
         {result !== null && "failed" in result ? (
           <div className="form-error" role="alert">
             <p className="verify-failed">Verification failed.</p>
-            <p>{result.failed}</p>
+            <p>{visible(result.failed)}</p>
           </div>
         ) : null}
       </div>
@@ -207,7 +211,7 @@ function Lookup({ vkey }: { vkey: string }) {
         ) : null}
         {error !== null ? (
           <div className="form-error" role="alert">
-            {error}
+            {visible(error)}
           </div>
         ) : null}
         {shown === "none" ? <p>No entry has this request id.</p> : null}
@@ -331,7 +335,7 @@ function Browse() {
       </div>
       {error ? (
         <div className="form-error" role="alert">
-          {error}
+          {visible(error)}
         </div>
       ) : null}
       <div className="table-wrap">
@@ -351,8 +355,12 @@ function Browse() {
             {rows.map(({ index, entry: e }) => (
               <tr key={index.toString()}>
                 <td>{index.toString()}</td>
-                <td>{e.time.slice(0, 19).replace("T", " ")}</td>
-                <td>{e.type}</td>
+                <td>
+                  <Shown text={String(e.time).slice(0, 19).replace("T", " ")} />
+                </td>
+                <td>
+                  <Shown text={e.type} />
+                </td>
                 <td className="mono">
                   <Shown text={who(e)} />
                 </td>
@@ -362,13 +370,13 @@ function Browse() {
                 <td>
                   {e.type === "decision" ? (
                     <>
-                      <Status value={String(e.decision)} /> {String(e.reason)}
+                      <Status value={String(e.decision)} /> <Shown text={String(e.reason)} />
                     </>
                   ) : (
                     ""
                   )}
                 </td>
-                <td className="mono">{e.type === "decision" ? String(e.request_id) : ""}</td>
+                <td className="mono">{e.type === "decision" ? <Shown text={String(e.request_id)} /> : ""}</td>
               </tr>
             ))}
           </tbody>

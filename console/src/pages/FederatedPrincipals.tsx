@@ -9,7 +9,8 @@ import type { FederatedPrincipalRecord } from "../../../src/store/index.js";
 import type { MatchRow } from "../../../src/store/screening.js";
 import { api, listFirst, type Bounded } from "../api.js";
 import { TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { counted, Loading, MoreNotShown, Shown, Status, useLoad } from "../components/ui.js";
+import { visible } from "../components/text.js";
+import { counted, Loading, MoreNotShown, Shown, ShownAll, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 type Federated = FederatedPrincipalRecord & { blocked: PrincipalBlock | null };
@@ -38,17 +39,46 @@ export function screeningStatus(matches: Bounded<MatchRow>): (id: string) => str
   };
 }
 
-const facts = (p: Federated) => {
+/**
+ * The facts believed, as the partner's identity provider sent them: each claimed value isolated and
+ * its controls written out (a token from before the claim check may have carried a right-to-left
+ * override in its organization or country claim).
+ */
+function Facts({ p }: { p: Federated }) {
   const q = p.principal;
-  return [
-    q.citizenships?.length ? `citizen of ${q.citizenships.map((c) => c.country).join(", ")}` : null,
-    q.residence ? `resident in ${q.residence}` : null,
-    q.organization ? `of ${typeof q.organization === "string" ? q.organization : q.organization.id}` : null,
-    `assurance ${q.assurance ?? "none"}`,
-  ]
-    .filter(Boolean)
-    .join("; ");
-};
+  const org =
+    q.organization == null ? null : typeof q.organization === "string" ? q.organization : q.organization.id;
+  const parts = [
+    q.citizenships?.length ? (
+      <>
+        citizen of <ShownAll items={q.citizenships.map((c) => c.country)} />
+      </>
+    ) : null,
+    q.residence ? (
+      <>
+        resident in <Shown text={q.residence} />
+      </>
+    ) : null,
+    org ? (
+      <>
+        of <Shown text={org} />
+      </>
+    ) : null,
+    <>
+      assurance <Shown text={q.assurance ?? "none"} />
+    </>,
+  ].filter((x) => x !== null);
+  return (
+    <>
+      {parts.map((x, i) => (
+        <span key={i}>
+          {i === 0 ? null : "; "}
+          {x}
+        </span>
+      ))}
+    </>
+  );
+}
 
 export function FederatedPrincipals({ me }: { me: Me }) {
   const state = useLoad(
@@ -93,13 +123,22 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                     <tr key={p.id}>
                       <td>
                         <Shown text={p.display_name ?? p.subject} />
-                        <div className="hint mono">{p.id}</div>
+                        <div className="hint mono">
+                          <Shown text={p.id} />
+                        </div>
                       </td>
                       <td>
-                        {p.provider} <span className="hint">({p.partner})</span>
+                        <Shown text={p.provider} />{" "}
+                        <span className="hint">
+                          (<Shown text={p.partner} />)
+                        </span>
                       </td>
-                      <td>{facts(p)}</td>
-                      <td>{p.last_seen.replace("T", " ").slice(0, 16)} UTC</td>
+                      <td>
+                        <Facts p={p} />
+                      </td>
+                      <td>
+                        <Shown text={String(p.last_seen).replace("T", " ").slice(0, 16)} /> UTC
+                      </td>
                       {screening ? (
                         <td>
                           <Status value={screening(p.id)} />
@@ -153,7 +192,7 @@ function BlockForm({ p, onDone }: { p: Federated; onDone: () => void }) {
     });
   };
   return (
-    <form onSubmit={submit} noValidate className="row compact" aria-label={`${verb} ${p.id}`}>
+    <form onSubmit={submit} noValidate className="row compact" aria-label={`${verb} ${visible(p.id)}`}>
       <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
       <button type="submit" disabled={sending.busy}>
         {p.blocked ? "Unblock" : "Block"}

@@ -8,7 +8,7 @@ import { apiWithProgress } from "../api.js";
 import { instantText } from "../components/dates.js";
 import { FormError, Select, TextField, submissionErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
-import { Shown } from "../components/ui.js";
+import { Shown, ShownAll } from "../components/ui.js";
 import { ACCESS_TEXT, fallbackText, policyGroups, type GroupedRow } from "../../../src/report/words.js";
 
 /** src/report/format.ts's FOOTPRINT_TABLES (that module renders on the server: not bundled here). */
@@ -220,7 +220,9 @@ function FootprintView({ r }: { r: FootprintSummary }) {
           <tbody>
             {s.grants.map((g) => (
               <tr key={g.grant}>
-                <td>{g.grant}</td>
+                <td>
+                  <Shown text={g.grant} />
+                </td>
                 <td>{count(g.requests)}</td>
                 <td>{count(g.tokens)}</td>
                 <td>
@@ -254,15 +256,22 @@ function FootprintView({ r }: { r: FootprintSummary }) {
           <tbody>
             {groups.map(({ row, countries }) => (
               <tr key={`${row.model}|${row.action}|${countries[0] ?? ""}`}>
-                <td>{row.model}</td>
-                <td>{row.action}</td>
-                <td>{ACCESS_TEXT[row.access]}</td>
-                <td>{row.licensees.join(", ") || "—"}</td>
-                <td>{fallbacksText(row)}</td>
                 <td>
-                  {countries.length > 12
-                    ? `${countries.length} countries: ${countries.join(" ")}`
-                    : countries.join(" ")}
+                  <Shown text={row.model} />
+                </td>
+                <td>
+                  <Shown text={row.action} />
+                </td>
+                <td>{ACCESS_TEXT[row.access]}</td>
+                <td>
+                  <ShownAll items={row.licensees} />
+                </td>
+                <td>
+                  <Shown text={fallbacksText(row)} />
+                </td>
+                <td>
+                  {countries.length > 12 ? `${countries.length} countries: ` : null}
+                  <ShownAll items={countries} separator=" " />
                 </td>
               </tr>
             ))}

@@ -8,7 +8,8 @@ import { useState } from "react";
 import type { ProviderRecord } from "../../../src/identity/schema.js";
 import { api, listAll } from "../api.js";
 import { TextField, submissionErrors, useBusy } from "../components/form.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { isolated, visible } from "../components/text.js";
+import { Loading, PageHeading, Shown, ShownAll, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { FederatedPrincipals } from "./FederatedPrincipals.js";
 import { ProviderForm } from "./ProviderForm.js";
@@ -40,7 +41,7 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
       <PageHeading title="Identity providers" />
       {notice ? (
         <p role="status" className="verify-ok">
-          {notice}
+          {visible(notice)}
         </p>
       ) : null}
       <Loading state={state}>
@@ -68,12 +69,23 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
                       <tr key={p.id}>
                         <td>
                           <Shown text={p.name ?? p.id} />
-                          {p.name ? <span className="hint"> ({p.id})</span> : null}
+                          {p.name ? (
+                            <span className="hint">
+                              {" "}
+                              (<Shown text={p.id} />)
+                            </span>
+                          ) : null}
                         </td>
-                        <td>{p.partner}</td>
                         <td>
-                          <span className="mono">{p.issuer}</span>
-                          <div className="hint">aud: {p.audiences.join(", ")}</div>
+                          <Shown text={p.partner} />
+                        </td>
+                        <td>
+                          <span className="mono">
+                            <Shown text={p.issuer} />
+                          </span>
+                          <div className="hint">
+                            aud: <ShownAll items={p.audiences} />
+                          </div>
                         </td>
                         <td>
                           <KeysCell p={p} />
@@ -83,13 +95,18 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
                             .filter(([k]) => !k.endsWith("_member"))
                             .map(([k, v]) => (
                               <div key={k}>
-                                {k} ← <span className="mono">{claimText(v)}</span>
+                                <Shown text={k} /> ←{" "}
+                                <span className="mono">
+                                  <Shown text={claimText(v)} />
+                                </span>
                               </div>
                             ))}
                         </td>
                         <td>
-                          at most {p.max_assurance}
-                          <div className="hint">default level {p.assurance.level}</div>
+                          at most <Shown text={p.max_assurance} />
+                          <div className="hint">
+                            default level <Shown text={p.assurance.level} />
+                          </div>
                         </td>
                         {can.manage(me) ? (
                           <td>
@@ -97,7 +114,7 @@ export function IdentityProvidersPage({ me }: { me: Me }) {
                               type="button"
                               className="secondary"
                               onClick={() => setEditing(p)}
-                              aria-label={`Edit ${p.id}`}
+                              aria-label={`Edit ${visible(p.id)}`}
                             >
                               Edit
                             </button>
@@ -132,13 +149,19 @@ function KeysCell({ p }: { p: ProviderView }) {
   const source = p.jwks !== undefined ? "inline key set" : (p.jwks_uri ?? "discovery");
   return (
     <>
-      <span className="mono">{source}</span>
+      <span className="mono">
+        <Shown text={source} />
+      </span>
       {p.keys ? (
         <div>
           <Status value={p.keys.usable ? "usable" : "unusable"} />{" "}
           <span className="hint">
             {p.keys.kids.length} key{p.keys.kids.length === 1 ? "" : "s"}
-            {p.keys.last_error ? `; last error: ${p.keys.last_error}` : ""}
+            {p.keys.last_error ? (
+              <>
+                ; last error: <Shown text={p.keys.last_error} />
+              </>
+            ) : null}
           </span>
         </div>
       ) : null}
@@ -151,7 +174,7 @@ function RemoveForm({ p, onDone }: { p: ProviderView; onDone: () => void }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const sending = useBusy();
   const remove = async () => {
-    if (!window.confirm(`Remove ${p.id}? Its tokens are refused from then on.`)) return;
+    if (!window.confirm(`Remove ${isolated(p.id)}? Its tokens are refused from then on.`)) return;
     const q = reason.trim() === "" ? "" : `?reason=${encodeURIComponent(reason.trim())}`;
     await sending.run(async () => {
       try {
@@ -167,7 +190,7 @@ function RemoveForm({ p, onDone }: { p: ProviderView; onDone: () => void }) {
     });
   };
   return (
-    <div className="compact" role="group" aria-label={`Remove ${p.id}`}>
+    <div className="compact" role="group" aria-label={`Remove ${visible(p.id)}`}>
       <TextField label="Reason" name="reason" value={reason} onChange={setReason} errors={errors} />
       <button type="button" className="secondary" disabled={sending.busy} onClick={() => void remove()}>
         Remove

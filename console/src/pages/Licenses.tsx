@@ -24,7 +24,16 @@ import {
   zodErrors,
 } from "../components/form.js";
 import { END_HINT, endText, instantText } from "../components/dates.js";
-import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import {
+  counted,
+  Loading,
+  MoreNotShown,
+  PageHeading,
+  Shown,
+  ShownAll,
+  Status,
+  useLoad,
+} from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, navigate, useLocation } from "../router.js";
 import { LicenseActions } from "./LicenseActions.js";
@@ -117,7 +126,11 @@ function LicenseList({ me }: { me: Me }) {
           </Link>
         ) : null}
       </PageHeading>
-      {own ? <p>The applications and licenses of your organization, {me.organization}.</p> : null}
+      {own ? (
+        <p>
+          The applications and licenses of your organization, <Shown text={me.organization} />.
+        </p>
+      ) : null}
       <Loading state={state}>
         {({ licenses, inForce }) => (
           <>
@@ -153,13 +166,19 @@ function LicenseList({ me }: { me: Me }) {
                   {licenses.rows.map((l) => (
                     <tr key={l.id}>
                       <td>
-                        <Link to={`/licenses/${encodeURIComponent(l.id)}`}>{l.id}</Link>
+                        <Link to={`/licenses/${encodeURIComponent(l.id)}`}>
+                          <Shown text={l.id} />
+                        </Link>
                       </td>
-                      <td>{licenseeText(l.licensee)}</td>
                       <td>
-                        {l.terms.models.join(", ")} — {l.terms.actions.join(", ")}
+                        <Shown text={licenseeText(l.licensee)} />
                       </td>
-                      <td>{setText(l.terms.destinations)}</td>
+                      <td>
+                        <ShownAll items={l.terms.models} /> — <ShownAll items={l.terms.actions} />
+                      </td>
+                      <td>
+                        <Shown text={setText(l.terms.destinations)} />
+                      </td>
                       <td>{endText(l.terms.valid_until)}</td>
                       <td>
                         <Status value={l.status} />
@@ -444,14 +463,22 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
       <h3>{label}</h3>
       <dl className="terms">
         <dt>Models</dt>
-        <dd>{terms.models.join(", ")}</dd>
+        <dd>
+          <ShownAll items={terms.models} />
+        </dd>
         <dt>Actions</dt>
-        <dd>{terms.actions.join(", ")}</dd>
+        <dd>
+          <ShownAll items={terms.actions} />
+        </dd>
         <dt>Destinations</dt>
-        <dd>{setText(terms.destinations)}</dd>
+        <dd>
+          <Shown text={setText(terms.destinations)} />
+        </dd>
         <Countries named={terms.destinations} resolved={terms.resolved?.destinations} what="Destination" />
         <dt>Nationalities</dt>
-        <dd>{setText(terms.nationalities)}</dd>
+        <dd>
+          <Shown text={setText(terms.nationalities)} />
+        </dd>
         {terms.nationalities === undefined ? null : (
           <Countries
             named={terms.nationalities}
@@ -460,7 +487,7 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
           />
         )}
         <dt>Purposes</dt>
-        <dd>{terms.purposes?.join(", ") ?? "any"}</dd>
+        <dd>{terms.purposes === undefined ? "any" : <ShownAll items={terms.purposes} />}</dd>
         <dt>Valid</dt>
         <dd>
           {instantText(terms.valid_from)} to {endText(terms.valid_until)}
@@ -604,7 +631,10 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                 <ul>
                   {l.approvals.map((a) => (
                     <li key={a.identity}>
-                      <strong>{a.identity}</strong> approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
+                      <strong>
+                        <Shown text={a.identity} />
+                      </strong>{" "}
+                      approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
                       {a.conditions ? conditionsText(a.conditions) : "without conditions"}
                       {countingApprovals(l.approvals).includes(a) ? null : (
                         <em> — given before the countries were fixed: does not count</em>
@@ -639,7 +669,9 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                           <td>
                             <Shown text={h.actor} />
                           </td>
-                          <td>{h.action}</td>
+                          <td>
+                            <Shown text={h.action} />
+                          </td>
                           <td>
                             {h.reason !== undefined ? (
                               <Shown text={h.reason} />

@@ -14,7 +14,8 @@ import {
   type Checkpoint,
 } from "../audit/log.js";
 import { aggregate, OVERVIEW_LIMIT, type Aggregate, type CountryStats } from "./overview-data.js";
-import { Loading, PageHeading, Progress, useLoad } from "../components/ui.js";
+import { visible } from "../components/text.js";
+import { Loading, PageHeading, Progress, Shown, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link } from "../router.js";
 import { OpenAlerts } from "./Alerts.js";
@@ -116,7 +117,7 @@ export function OverviewPage({ me }: { me: Me }) {
         </div>
         {error ? (
           <div className="form-error" role="alert">
-            {error}
+            {visible(error)}
           </div>
         ) : null}
         <div aria-live="polite">
@@ -126,7 +127,7 @@ export function OverviewPage({ me }: { me: Me }) {
           {data !== null && progress === null ? (
             <p>
               {data.decisions.toLocaleString("en")} decisions in {periodLabel}
-              {data.partial !== null ? ` read back to ${data.partial.since}` : ""}:{" "}
+              {data.partial !== null ? ` read back to ${visible(data.partial.since)}` : ""}:{" "}
               {(data.decisions - data.lookups).toLocaleString("en")} requests
               {data.unknown > 0
                 ? ` (${data.unknown.toLocaleString("en")} from an unknown location)`
@@ -153,7 +154,7 @@ export function OverviewPage({ me }: { me: Me }) {
             {selected !== null ? (
               <div className="panel" aria-live="polite">
                 <h3>
-                  {countryName(selected)} ({selected})
+                  <Shown text={countryName(selected)} /> (<Shown text={selected} />)
                 </h3>
                 {chosen === undefined ? (
                   <p>No decision for a request from here in {periodLabel}.</p>
@@ -179,7 +180,9 @@ export function OverviewPage({ me }: { me: Me }) {
                           .sort((a, b) => b[1] - a[1])
                           .map(([k, n]) => (
                             <tr key={k}>
-                              <td>{k}</td>
+                              <td>
+                                <Shown text={k} />
+                              </td>
                               <td>{n}</td>
                             </tr>
                           ))}
@@ -207,7 +210,7 @@ export function OverviewPage({ me }: { me: Me }) {
                   <tr key={c}>
                     <td>
                       <button type="button" className="secondary" onClick={() => setSelected(c)}>
-                        {countryName(c)}
+                        <Shown text={countryName(c)} />
                       </button>
                     </td>
                     <td>{s.requests}</td>
@@ -234,7 +237,7 @@ export function OverviewPage({ me }: { me: Me }) {
                   <dd>{c.size.toLocaleString("en")}</dd>
                   <dt>Last checkpoint</dt>
                   <dd className="mono">
-                    {c.origin}, size {c.size.toString()}
+                    <Shown text={c.origin} />, size {c.size.toString()}
                   </dd>
                   <dt>Root</dt>
                   <dd className="mono">{btoa(String.fromCharCode(...c.root))}</dd>
@@ -277,7 +280,9 @@ function Usage({ me }: { me: Me }) {
               <tbody>
                 {rows.map(([org, n]) => (
                   <tr key={org}>
-                    <td>{org}</td>
+                    <td>
+                      <Shown text={org} />
+                    </td>
                     <td>{n.toLocaleString("en")}</td>
                   </tr>
                 ))}

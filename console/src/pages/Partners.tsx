@@ -20,7 +20,17 @@ import {
   useBusy,
   zodErrors,
 } from "../components/form.js";
-import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { visible } from "../components/text.js";
+import {
+  counted,
+  Loading,
+  MoreNotShown,
+  PageHeading,
+  Shown,
+  ShownAll,
+  Status,
+  useLoad,
+} from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { setText } from "./Licenses.js";
 
@@ -60,15 +70,28 @@ export function PartnersPage({ me }: { me: Me }) {
                     <tr key={p.id}>
                       <td>
                         <Shown text={p.partner.name ?? p.id} />
-                        {p.partner.name ? <span className="hint"> ({p.id})</span> : null}
+                        {p.partner.name ? (
+                          <span className="hint">
+                            {" "}
+                            (<Shown text={p.id} />)
+                          </span>
+                        ) : null}
                       </td>
-                      <td>{p.kind}</td>
-                      <td>{p.kind === "country" ? setText(p.partner.countries) : p.partner.country}</td>
-                      <td>{p.partner.assurance}</td>
+                      <td>
+                        <Shown text={p.kind} />
+                      </td>
+                      <td>
+                        <Shown
+                          text={p.kind === "country" ? setText(p.partner.countries) : p.partner.country}
+                        />
+                      </td>
+                      <td>
+                        <Shown text={p.partner.assurance} />
+                      </td>
                       <td>
                         {p.partner.grants.map((g, i) => (
                           <div key={i}>
-                            {g.models.join(", ")}: {g.actions.join(", ")}
+                            <ShownAll items={g.models} />: <ShownAll items={g.actions} />
                           </div>
                         ))}
                       </td>
@@ -130,7 +153,7 @@ function StatusForm({ partner, onDone }: { partner: PartnerView; onDone: () => v
       onSubmit={submit}
       noValidate
       className="row compact"
-      aria-label={`Change the status of ${partner.id}`}
+      aria-label={`Change the status of ${visible(partner.id)}`}
     >
       <Select
         label="New status"

@@ -22,15 +22,26 @@ import {
 } from "../components/form.js";
 import { instantText } from "../components/dates.js";
 import { foundText, usePrefixSearch } from "../components/search.js";
-import { counted, Loading, MoreNotShown, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { isolated, visible } from "../components/text.js";
+import {
+  counted,
+  Loading,
+  MoreNotShown,
+  PageHeading,
+  Shown,
+  ShownAll,
+  Status,
+  useLoad,
+} from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 /** A key as the API lists it: never its hash. */
 type KeyView = Omit<ApiKeyRecord, "hash">;
 
-const orgText = (o: Principal["organization"]) => (o == null ? "—" : typeof o === "string" ? o : o.id);
+const orgText = (o: Principal["organization"]) => (o == null ? null : typeof o === "string" ? o : o.id);
+/** Each citizenship as stored, its own isolated text (ShownAll). */
 const nationalities = (n: Principal["citizenships"] = []) =>
-  n.map((c) => (c.since ? `${c.country} (since ${instantText(c.since)})` : c.country)).join(", ") || "—";
+  n.map((c) => (c.since ? `${c.country} (since ${instantText(c.since)})` : c.country));
 
 export function PrincipalsPage({ me }: { me: Me }) {
   const state = useLoad(
@@ -65,11 +76,21 @@ export function PrincipalsPage({ me }: { me: Me }) {
                 <tbody>
                   {principals.rows.map((p) => (
                     <tr key={p.id}>
-                      <td>{p.id}</td>
-                      <td>{nationalities(p.citizenships)}</td>
-                      <td>{p.residence ?? "—"}</td>
-                      <td>{orgText(p.organization)}</td>
-                      <td>{p.assurance ?? "none"}</td>
+                      <td>
+                        <Shown text={p.id} />
+                      </td>
+                      <td>
+                        <ShownAll items={nationalities(p.citizenships)} />
+                      </td>
+                      <td>
+                        <Shown text={p.residence} />
+                      </td>
+                      <td>
+                        <Shown text={orgText(p.organization)} />
+                      </td>
+                      <td>
+                        <Shown text={p.assurance ?? "none"} />
+                      </td>
                       <td>
                         <Status value={p.screening ?? "clear"} />
                       </td>
@@ -99,10 +120,18 @@ export function PrincipalsPage({ me }: { me: Me }) {
                 <tbody>
                   {keys.rows.map((k) => (
                     <tr key={k.id}>
-                      <td className="mono">{k.id}</td>
-                      <td>{k.principalId}</td>
-                      <td>{k.label === undefined || k.label === null ? "—" : <Shown text={k.label} />}</td>
-                      <td>{k.createdAt.slice(0, 19).replace("T", " ")}</td>
+                      <td className="mono">
+                        <Shown text={k.id} />
+                      </td>
+                      <td>
+                        <Shown text={k.principalId} />
+                      </td>
+                      <td>
+                        <Shown text={k.label} />
+                      </td>
+                      <td>
+                        <Shown text={String(k.createdAt).slice(0, 19).replace("T", " ")} />
+                      </td>
                       <td>
                         <Status value={k.revokedAt === null ? "active" : "revoked"} />
                       </td>
@@ -141,7 +170,8 @@ function Revoke({
       api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`)
         .then(
           () => onError(null),
-          (err: Error) => onError(`Key ${k.id} of ${k.principalId} was not revoked: ${err.message}`),
+          (err: Error) =>
+            onError(`Key ${visible(k.id)} of ${visible(k.principalId)} was not revoked: ${err.message}`),
         )
         .then(onDone),
     );
@@ -150,9 +180,13 @@ function Revoke({
       type="button"
       className="danger"
       disabled={sending.busy}
-      aria-label={`Revoke key ${k.id} of ${k.principalId}`}
+      aria-label={`Revoke key ${visible(k.id)} of ${visible(k.principalId)}`}
       onClick={() => {
-        if (window.confirm(`Revoke key ${k.id} of ${k.principalId}? Requests with it fail at once.`))
+        if (
+          window.confirm(
+            `Revoke key ${isolated(k.id)} of ${isolated(k.principalId)}? Requests with it fail at once.`,
+          )
+        )
           void revoke();
       }}
     >
@@ -309,8 +343,8 @@ function CreateKey({ principals, onDone }: { principals: Bounded<Principal>; onD
         <div role="status">
           <p>
             <strong>
-              New key for {created.principalId} ({created.id}). It is shown once: copy it now; it cannot be
-              shown again.
+              New key for <Shown text={created.principalId} /> (<Shown text={created.id} />
+              ). It is shown once: copy it now; it cannot be shown again.
             </strong>
           </p>
           <p className="secret" aria-label="New API key">

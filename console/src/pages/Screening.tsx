@@ -10,7 +10,7 @@ import type { ListEntry } from "../../../src/screening/types.js";
 import { api, LIST_BOUND, listFirst, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { visible } from "../components/text.js";
-import { PageHeading, Shown, Status } from "../components/ui.js";
+import { PageHeading, Shown, ShownAll, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { ScreeningLists } from "./ScreeningLists.js";
 import "./review.css";
@@ -45,24 +45,6 @@ const QUEUE_PAGE = 20;
 const when = (iso: string) => iso.slice(0, 19).replace("T", " ");
 const subjectName = (m: Match) => m.subject_facts?.name ?? m.subject_id;
 const none = (xs: readonly unknown[] | undefined) => xs === undefined || xs.length === 0;
-
-/**
- * Stored or listed values, each shown as stored (Shown): a sanctions list is imported as published,
- * controls and all, and a right-to-left override in one program must not reorder the next.
- */
-function ShownAll({ items }: { items: readonly (string | null | undefined)[] | null | undefined }) {
-  if (items === undefined || items === null || items.length === 0) return <>—</>;
-  return (
-    <>
-      {items.map((t, i) => (
-        <span key={i}>
-          {i === 0 ? null : ", "}
-          <Shown text={t} />
-        </span>
-      ))}
-    </>
-  );
-}
 
 export function ScreeningPage({ me }: { me: Me }) {
   // Bumped after every decision, import or rescreen: the queue and the history read again.
@@ -167,7 +149,7 @@ function MatchCard({
         <span className="mono">
           <Shown text={m.subject_id} />
         </span>{" "}
-        matched the {x.strength} {x.name_kind} name “
+        matched the <Shown text={x.strength} /> <Shown text={x.name_kind} /> name “
         <Shown text={x.matched_name} />
         ”. Found {when(m.created_at)} UTC.
       </p>

@@ -11,7 +11,7 @@ import { apiWithProgress, listAll } from "../api.js";
 import { FormError, Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 import { isolated } from "../components/text.js";
-import { Loading, PageHeading, Shown, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, ShownAll, useLoad } from "../components/ui.js";
 import { useLocation } from "../router.js";
 import { Footprint } from "./Footprint.js";
 import { countryName } from "./WorldMap.js";
@@ -256,7 +256,9 @@ function PartView({ part, title }: { part: WhatIfPart; title: string }) {
       {part.notes.length > 0 ? (
         <ul className="hint">
           {part.notes.map((n, i) => (
-            <li key={i}>{n}</li>
+            <li key={i}>
+              <Shown text={n} />
+            </li>
           ))}
         </ul>
       ) : null}
@@ -296,16 +298,28 @@ function PartView({ part, title }: { part: WhatIfPart; title: string }) {
                 {groups.slice(0, GROUPS_SHOWN).map((g, i) => (
                   <tr key={i}>
                     <td className={g.direction}>{g.direction}</td>
-                    <td>{g.location}</td>
-                    <td>{g.nationality}</td>
-                    <td>{g.organization}</td>
-                    <td>{g.model}</td>
-                    <td>{g.action}</td>
                     <td>
-                      {side(g.from)} → {side(g.to)}
+                      <Shown text={g.location} />
+                    </td>
+                    <td>
+                      <Shown text={g.nationality} />
+                    </td>
+                    <td>
+                      <Shown text={g.organization} />
+                    </td>
+                    <td>
+                      <Shown text={g.model} />
+                    </td>
+                    <td>
+                      <Shown text={g.action} />
+                    </td>
+                    <td>
+                      <Shown text={side(g.from)} /> → <Shown text={side(g.to)} />
                     </td>
                     <td>{g.count.toLocaleString("en")}</td>
-                    <td>{g.examples.join(", ")}</td>
+                    <td>
+                      <ShownAll items={g.examples} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -346,7 +360,9 @@ function Rollup({
       <tbody>
         {top.map((t) => (
           <tr key={t.key}>
-            <td>{label(t.key)}</td>
+            <td>
+              <Shown text={label(t.key)} />
+            </td>
             <td>{t.gained.toLocaleString("en")}</td>
             <td>{t.lost.toLocaleString("en")}</td>
             <td>{t.changed.toLocaleString("en")}</td>
