@@ -5,7 +5,7 @@
  * stack trace (exit 70) or a process left running after its error.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,10 +16,15 @@ const children: ChildProcess[] = [];
 // One that failed to end (the defect these tests are about) is not left running.
 afterAll(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill("SIGKILL")));
 
-function cli(args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** `umask`: the child's, set by a shell before it becomes the CLI. */
+function cli(args: string[], umask?: string) {
+  const argv = [process.execPath, "--import", "tsx", "src/cli/main.ts", ...args];
+  const child =
+    umask === undefined
+      ? spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("/bin/sh", ["-c", `umask ${umask} && exec "$@"`, "sh", ...argv], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
   children.push(child);
   let out = "";
   let err = "";
@@ -171,6 +176,23 @@ describe("the demo's secret files' modes", () => {
         err: `clearance: the demo's keys ${keys} is readable or writable by others (mode 640): run chmod 600 ${keys}\n`,
       });
       expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+    },
+  );
+});
+
+describe("the demo's admin token, made", () => {
+  // Whatever the umask: a umask of 000 must not leave the new token for every user to read.
+  it.skipIf(process.platform === "win32")(
+    "is its user's alone (0600, in a 0700 directory), even under umask 000",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "umask-000");
+      // The port is taken: the token is made before the gateway starts, and nothing is left running.
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", String(port)], "000");
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(inUse());
+      expect((statSync(join(dataDir, "admin-token")).mode & 0o777).toString(8)).toBe("600");
+      expect((statSync(dataDir).mode & 0o777).toString(8)).toBe("700");
     },
   );
 });

@@ -77,7 +77,11 @@ export class Monitoring implements RequestObserver {
         })
       : null;
     const tracing = c.tracing.enabled
-      ? await openTracing({ endpoint: c.tracing.endpoint, serviceName: c.tracing.service_name })
+      ? await openTracing({
+          endpoint: c.tracing.endpoint,
+          serviceName: c.tracing.service_name,
+          ...(options.sources.scheme === undefined ? {} : { scheme: options.sources.scheme }),
+        })
       : null;
     const m = new Monitoring(metrics, accessLog, tracing, options);
     if (metrics !== null && c.metrics.listen !== undefined) {

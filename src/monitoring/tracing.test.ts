@@ -78,7 +78,14 @@ async function gateway(tracing: string) {
   });
 }
 
-const chat = (url: string, key: string, country: string, traceparent?: string, tracestate?: string) =>
+const chat = (
+  url: string,
+  key: string,
+  country: string,
+  traceparent?: string,
+  tracestate?: string,
+  model = "mythos-5",
+) =>
   fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: {
@@ -88,7 +95,7 @@ const chat = (url: string, key: string, country: string, traceparent?: string, t
       ...(traceparent === undefined ? {} : { traceparent }),
       ...(tracestate === undefined ? {} : { tracestate }),
     },
-    body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
 
 const attr = (s: OtlpSpan, key: string): unknown => {
@@ -130,6 +137,32 @@ describe("traces", () => {
     expect(attr(refused, "clearance.reason")).toBe("embargoed-location");
     expect(Number(attr(refused, "http.response.status_code"))).toBe(403);
     expect(refused.traceId).not.toBe(CLIENT_TRACE); // a trace of its own
+  });
+
+  // A span name is what a tracing backend indexes and lists: the client's made-up model (any 256
+  // characters, right-to-left overrides included) made one name per request.
+  it("names a span after the scheme's model only; a model it does not know leaves the operation", async () => {
+    const t = await gateway("true");
+    const alice = t.keys.get("alice") as string;
+    const madeUp = `\u202e${"x".repeat(200)}-${Date.now()}`;
+    const r = await chat(t.url, alice, "US", undefined, undefined, madeUp);
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    await r.text();
+    const id = r.headers.get("x-clearance-request-id");
+    const known = await chat(t.url, alice, "IR");
+    expect(known.status).toBe(403);
+    await known.text();
+    const knownId = known.headers.get("x-clearance-request-id");
+    await new Promise((r) => setTimeout(r, 50)); // the observer runs once the response has closed
+    await t.gateway.close(); // flushes the exporter
+
+    const span = exported.find((s) => attr(s, "clearance.request_id") === id) as OtlpSpan;
+    expect(span).toBeDefined();
+    expect(span.name).toBe("chat");
+    expect(attr(span, "gen_ai.request.model")).toBe(madeUp); // as sent, where it is read as data
+    // A scheme model is named, allowed or denied.
+    const denied = exported.find((s) => attr(s, "clearance.request_id") === knownId) as OtlpSpan;
+    expect(denied.name).toBe("chat mythos-5");
   });
 
   it("passes the client's tracestate on with the trace it continues, and none with a trace of its own", async () => {

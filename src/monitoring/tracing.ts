@@ -18,11 +18,14 @@ import {
 } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ObservedRequest } from "../gateway/observer.js";
+import type { CompiledScheme } from "../scheme/index.js";
 import { operationName, routeLabel } from "./metrics.js";
 
 export interface TracingOptions {
   readonly endpoint: string;
   readonly serviceName: string;
+  /** The scheme in force: only its models are named in span names (as metrics' labels). */
+  readonly scheme?: () => CompiledScheme;
   /** Instead of the OTLP exporter (tests). */
   readonly exporter?: unknown;
 }
@@ -131,16 +134,31 @@ export async function openTracing(options: TracingOptions): Promise<Tracing> {
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
   });
   // Not registered globally: several gateways in one process keep their own.
-  return tracingWith(provider.getTracer("clearance"), () => provider.shutdown());
+  return tracingWith(provider.getTracer("clearance"), () => provider.shutdown(), options.scheme);
 }
 
-export function tracingWith(tracer: Tracer, shutdown: () => Promise<void>): Tracing {
+/**
+ * The span's name: `{operation} {model}` as the GenAI conventions say, for a model of the scheme in
+ * force; a model the scheme does not know (the client's own text, up to 256 characters) leaves the
+ * operation alone, as span names must be few (a backend indexes them) and the gateway's own. The
+ * model as sent stays in `gen_ai.request.model`. Without a scheme to ask (tests), no model is named.
+ */
+export function spanName(o: ObservedRequest, scheme: (() => CompiledScheme) | undefined): string {
+  const route = routeLabel(o.path);
+  const op = operationName(route);
+  const model = o.decision?.model;
+  if (op === "other" || model === undefined) return `${o.method} ${route}`;
+  return scheme?.().models.has(model) === true ? `${op} ${model}` : op;
+}
+
+export function tracingWith(
+  tracer: Tracer,
+  shutdown: () => Promise<void>,
+  scheme?: () => CompiledScheme,
+): Tracing {
   const startSpan = (o: ObservedRequest, traceparent: string | undefined, tracestate?: string): Span => {
-    const route = routeLabel(o.path);
-    const op = operationName(route);
-    const model = o.decision?.model;
     const span = tracer.startSpan(
-      op !== "other" && model !== undefined ? `${op} ${model}` : `${o.method} ${route}`,
+      spanName(o, scheme),
       { kind: SpanKind.SERVER, startTime: o.startedAt },
       parentContext(traceparent, tracestate),
     );
