@@ -229,7 +229,7 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
       (r) => r.fulfill({ json: { count: many } }),
     );
     await signIn(page, h().tokens.officer);
-    // The overview's open alerts (a count, and the newest page) first; then the Alerts page's own.
+    // The overview's open alerts (a count, and the most severe) first; then the Alerts page's own.
     await page.getByText(`${many} open alerts.`).waitFor();
     asked.length = 0;
     await open(page, "Alerts");

@@ -287,6 +287,73 @@ export function alertSuite(store: () => Store): void {
     }
   });
 
+  it("lists most severe first, the newest first within a severity, a page at a time after a cursor", async () => {
+    const s = store();
+    const ids: string[] = [];
+    // The oldest is critical, the others newer and mostly less severe.
+    const severities = ["critical", "low", "high", "medium", "critical", "low", "high", "critical"] as const;
+    for (const [i, severity] of severities.entries()) {
+      const { alert: a } = await s.alerts.raise(
+        alert({
+          dedupeKey: `severity-${i}`,
+          severity,
+          detector: i % 2 === 0 ? "impossible-travel" : "key-sharing",
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+      ids.push(a.id);
+    }
+    await s.alerts.transition(ids[7] as string, "resolved", "o", null);
+    const page = (p: Awaited<ReturnType<Store["alerts"]["list"]>>) => p.map((a) => ids.indexOf(a.id));
+    const open = { state: "open" } as const;
+    expect(page(await s.alerts.list(open, { mostSevere: true }))).toEqual([4, 0, 6, 2, 3, 5, 1]);
+    expect(page(await s.alerts.list(open, { mostSevere: true, limit: 3 }))).toEqual([4, 0, 6]);
+    // The cursor: the last alert of a page, whatever its severity.
+    expect(page(await s.alerts.list(open, { mostSevere: true, after: ids[0] as string, limit: 3 }))).toEqual([
+      6, 2, 3,
+    ]);
+    expect(page(await s.alerts.list(open, { mostSevere: true, after: ids[3] as string }))).toEqual([5, 1]);
+    expect(page(await s.alerts.list(open, { mostSevere: true, after: ids[1] as string }))).toEqual([]);
+    // A cursor alert no longer open still marks its place; other filters and no filter too.
+    expect(page(await s.alerts.list(open, { mostSevere: true, after: ids[7] as string }))).toEqual([
+      4, 0, 6, 2, 3, 5, 1,
+    ]);
+    expect(page(await s.alerts.list({}, { mostSevere: true, limit: 2 }))).toEqual([7, 4]);
+    expect(page(await s.alerts.list({ detector: "key-sharing" }, { mostSevere: true }))).toEqual([
+      7, 3, 5, 1,
+    ]);
+    // A cursor that is no alert's id (one holding a NUL, on every driver): an empty page.
+    expect(await s.alerts.list(open, { mostSevere: true, after: "alr_nope" })).toEqual([]);
+    expect(await s.alerts.list(open, { mostSevere: true, after: `${ids[4]}\u0000x` })).toEqual([]);
+    // Acknowledged and resolved steps rewrite the row: the rank stays the document's.
+    await s.alerts.transition(ids[4] as string, "acknowledged", "o", null);
+    expect(page(await s.alerts.list({ state: "acknowledged" }, { mostSevere: true }))).toEqual([4]);
+    expect(page(await s.alerts.list(open, { mostSevere: true, limit: 2 }))).toEqual([0, 6]);
+  });
+
+  it("the open alerts most severe first are ordered in the database: only the page's alerts read", async () => {
+    const s = store();
+    for (let i = 0; i < 60; i++)
+      await s.alerts.raise(
+        alert({
+          dedupeKey: `severe-cost-${i}`,
+          severity: i === 3 ? "critical" : "low",
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+    // Each alert read is one JSON.parse of its document: counted while the list runs.
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      const top = await s.alerts.list({ state: "open" }, { mostSevere: true, limit: 5 });
+      expect(top.map((a) => a.severity)).toEqual(["critical", "low", "low", "low", "low"]);
+      expect(parse.mock.calls.length).toBeLessThan(20);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
   it("marks alerts raised to be suspended as pending until answered or resolved; never others", async () => {
     const s = store();
     let n = 0;
@@ -512,4 +579,55 @@ export async function headsRestoredAfterOldRelease(
   expect(await due()).toEqual([a5]);
   await store.alerts.delivered(a5!, "2031-01-01T00:00:05.000Z");
   expect(await due()).toEqual([a6]);
+}
+
+/**
+ * Alerts stored before migration 17 (no severity_rank column): as a release before it wrote them,
+ * one of each severity, the critical one the oldest. Columns: id, dedupe_key, state, detector,
+ * subject_kind, subject_id, delivery_state, next_delivery_at, response_state, document.
+ */
+export const BEFORE_SEVERITY_RANK: readonly (string | null)[][] = (
+  ["critical", "low", "high", "medium"] as const
+).map((severity, i) => {
+  const a = newAlertRecord(
+    {
+      dedupeKey: `before-17-${i}`,
+      detector: "volume-spike",
+      severity,
+      subject: { kind: "principal", id: `p${i}` },
+      summary: `${severity} before migration 17`,
+      evidence: { audit_indexes: [], details: {} },
+      raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+      deliver: false,
+    },
+    "detector:volume-spike",
+  );
+  return [
+    a.id,
+    `before-17-${i}`,
+    a.state,
+    a.detector,
+    a.subject.kind,
+    a.subject.id,
+    "none",
+    null,
+    null,
+    JSON.stringify(a),
+  ];
+});
+
+/** The old release's INSERT of a BEFORE_SEVERITY_RANK row (`$n`: the driver's placeholders). */
+export const INSERT_BEFORE_SEVERITY_RANK = `INSERT INTO alerts (id, dedupe_key, state, detector, subject_kind,
+  subject_id, delivery_state, next_delivery_at, response_state, document)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+
+/**
+ * A store migrated with BEFORE_SEVERITY_RANK's first two rows stored before migration 17, and its
+ * last two written since by a node of the release before it (during a rolling upgrade): all listed
+ * most severe first.
+ */
+export async function rankedAfterUpgrade(store: Store): Promise<void> {
+  const listed = await store.alerts.list({ state: "open" }, { mostSevere: true });
+  expect(listed.map((a) => a.severity)).toEqual(["critical", "high", "medium", "low"]);
+  expect(listed.map((a) => a.id)).toEqual([0, 2, 3, 1].map((i) => BEFORE_SEVERITY_RANK[i]?.[0]));
 }

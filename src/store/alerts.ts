@@ -107,11 +107,15 @@ export interface AlertFilter {
 /**
  * A page of a list: the alerts after `after` (an id; keyset), at most `limit` (all when left out).
  * `newest`: newest first, and `after` is then an id the page's alerts are older than.
+ * `mostSevere`: most severe first, the newest first within a severity (so the Overview's open
+ * alerts show a critical one however many newer ones are less severe); `after` is then the id of
+ * the alert the page continues after, in that order (no alert's id: an empty page).
  */
 export interface AlertPage {
   readonly after?: string;
   readonly limit?: number;
   readonly newest?: boolean;
+  readonly mostSevere?: boolean;
 }
 
 export interface AlertStore {
@@ -336,9 +340,22 @@ export function listQuery(
   at: (i: number) => string,
 ): { sql: string; values: (string | number)[] } {
   const { terms, values, add } = filterTerms(f, at);
-  // Newest first walks the same indexes backwards (each is ordered by id after its filter column).
-  add("id", page.newest === true ? "<" : ">", page.after);
-  let sql = `SELECT document FROM alerts${where(terms)} ORDER BY id${page.newest === true ? " DESC" : ""}`;
+  let sql: string;
+  if (page.mostSevere === true) {
+    // Walks alerts_by_severity (migration 17) backwards for the open ones; the keyset is the cursor
+    // alert's place in that order, its rank read from its row (an alert's severity never changes).
+    if (page.after !== undefined) {
+      values.push(page.after);
+      const rank = `(SELECT severity_rank FROM alerts WHERE id = ${at(values.length)})`;
+      values.push(page.after);
+      terms.push(`(severity_rank, id) < (${rank}, ${at(values.length)})`);
+    }
+    sql = `SELECT document FROM alerts${where(terms)} ORDER BY severity_rank DESC, id DESC`;
+  } else {
+    // Newest first walks the same indexes backwards (each is ordered by id after its filter column).
+    add("id", page.newest === true ? "<" : ">", page.after);
+    sql = `SELECT document FROM alerts${where(terms)} ORDER BY id${page.newest === true ? " DESC" : ""}`;
+  }
   if (page.limit !== undefined) {
     values.push(page.limit);
     sql += ` LIMIT ${at(values.length)}`;
@@ -385,4 +402,19 @@ export const ALERTS_BY_COLUMNS = `
   CREATE INDEX alerts_by_kind ON alerts (subject_kind, id, state, detector);
   DROP INDEX alerts_by_subject;
   CREATE INDEX alerts_by_subject ON alerts (subject_id, id);
+`;
+
+/**
+ * Migration 17's column: an alert's severity as a number (low 1 … critical 4), so a list is ordered
+ * most severe first in the database, with its index (the open alerts walked by it). Severity was in
+ * the document only: the Overview's panel picked the most severe of the newest 100 open alerts, and
+ * a critical one older than those was counted but not shown. Computed by the database from the
+ * document (`severity`: the driver's expression for its severity text), so rows stored before, and
+ * rows a node of an older release writes during a rolling upgrade, are ranked too. Written out, not
+ * derived from ALERT_SEVERITIES: a released migration never changes.
+ */
+export const ALERTS_BY_SEVERITY = (severity: string, stored: "VIRTUAL" | "STORED") => `
+  ALTER TABLE alerts ADD COLUMN severity_rank INTEGER GENERATED ALWAYS AS (CASE ${severity}
+    WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 0 END) ${stored};
+  CREATE INDEX alerts_by_severity ON alerts (state, severity_rank, id);
 `;

@@ -346,47 +346,44 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
   );
 }
 
-/** The open alerts the Overview's panel picks its most severe from: the newest page of them. */
-const SUMMARY_PAGE = 100;
+/** The open alerts the Overview's panel shows: the most severe. */
+const SUMMARY_SHOWN = 5;
 
 /**
- * The open alerts: counted by the API (the panel read every page of them to count them), and their
- * newest page read for the most severe.
+ * The open alerts: counted by the API, and the most severe of them listed by it (`order=severity`,
+ * the newest first within a severity). The panel picked the most severe of the newest 100, so a
+ * critical alert older than those was counted but not shown.
  */
-async function loadOpen(): Promise<{ count: number; newest: AlertRecord[] }> {
+async function loadOpen(): Promise<{ count: number; severest: AlertRecord[] }> {
   const [{ count }, page] = await Promise.all([
     api<{ count: number }>("GET", "/alerts/count?state=open"),
-    api<Page<AlertRecord>>("GET", `/alerts?state=open&order=newest&limit=${SUMMARY_PAGE}`),
+    api<Page<AlertRecord>>("GET", `/alerts?state=open&order=severity&limit=${SUMMARY_SHOWN}`),
   ]);
-  return { count, newest: page.data };
+  return { count, severest: page.data };
 }
 
 /** The Overview's panel: the open alerts, most severe first, with a link to the page. */
 export function OpenAlerts() {
   const state = useLoad(loadOpen, []);
-  const rank = (s: string) => ALERT_SEVERITIES.indexOf(s as (typeof ALERT_SEVERITIES)[number]);
   return (
     <div className="panel">
       <h2>Open alerts</h2>
       <Loading state={state}>
-        {({ count, newest }) =>
-          count === 0 && newest.length === 0 ? (
+        {({ count, severest }) =>
+          count === 0 && severest.length === 0 ? (
             <p>No open alert.</p>
           ) : (
             <>
               <p>
                 {count} open alert{count === 1 ? "" : "s"}.
-                {count > newest.length ? ` The most severe of the newest ${newest.length}:` : ""}
+                {count > severest.length ? ` The ${severest.length} most severe:` : ""}
               </p>
               <ul className="plain">
-                {[...newest]
-                  .sort((a, b) => rank(b.severity) - rank(a.severity))
-                  .slice(0, 5)
-                  .map((a) => (
-                    <li key={a.id}>
-                      <Status value={a.severity} /> {a.detector}: {a.summary}
-                    </li>
-                  ))}
+                {severest.map((a) => (
+                  <li key={a.id}>
+                    <Status value={a.severity} /> {a.detector}: {a.summary}
+                  </li>
+                ))}
               </ul>
             </>
           )

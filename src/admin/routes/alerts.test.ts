@@ -1,7 +1,7 @@
 /**
  * GET /admin/v1/alerts over HTTP: a misspelt detector is a 400 naming the field (it was an empty
  * list), and pages follow the cursor with each page read from the store on its own; a count takes
- * the same filters.
+ * the same filters; order=severity lists the most severe first (the Overview's open alerts).
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { asAdmin, call } from "../../testing/admin.js";
@@ -176,4 +176,49 @@ it("says which alert a held alert's delivery waits behind, in a list, a read and
     held: false,
     held_behind: null,
   });
+});
+
+it("lists most severe first with order=severity (the Overview's open alerts), a critical one older than the rest first", async () => {
+  const raised: Record<string, string> = {};
+  for (const [i, severity] of (["critical", "low", "medium", "low"] as const).entries()) {
+    const { alert } = await t.gateway.store.alerts.raise(
+      {
+        dedupeKey: `severity-${i}`,
+        detector: "volume-spike",
+        severity,
+        subject: { kind: "principal", id: "sev" },
+        summary: `severity ${i}`,
+        evidence: { audit_indexes: [], details: {} },
+        // The critical one the oldest of all.
+        raisedAt: new Date(Date.parse("2029-01-01T00:00:00.000Z") + i * 1000).toISOString(),
+        deliver: false,
+      },
+      "detector:test",
+    );
+    raised[`${severity}-${i}`] = alert.id;
+  }
+  const seen: string[] = [];
+  const cursors: (string | null)[] = [];
+  let path = "/admin/v1/alerts?state=open&subject=sev&order=severity&limit=2";
+  for (;;) {
+    const page = await asAdmin(t, "GET", path);
+    seen.push(...page.data.map((a: { id: string }) => a.id));
+    cursors.push(page.next_cursor);
+    if (page.next_cursor === null) break;
+    path = `/admin/v1/alerts?state=open&subject=sev&order=severity&limit=2&cursor=${encodeURIComponent(page.next_cursor)}`;
+  }
+  expect(seen).toEqual([raised["critical-0"], raised["medium-2"], raised["low-3"], raised["low-1"]]);
+  expect(cursors).toEqual([raised["medium-2"], null]);
+  // The first of all open alerts: the critical one, though every other is newer.
+  const top = await asAdmin(t, "GET", "/admin/v1/alerts?state=open&order=severity&limit=1");
+  expect(top.data.map((a: { id: string }) => a.id)).toEqual([raised["critical-0"]]);
+  // An order it does not know: a 400 naming the field and the orders there are.
+  const bad = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/alerts?order=severest");
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.problems).toEqual([
+    expect.objectContaining({
+      path: "order",
+      message: expect.stringMatching(/"oldest".*"newest".*"severity"/) as unknown,
+    }),
+  ]);
 });

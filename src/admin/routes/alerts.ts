@@ -69,7 +69,7 @@ const storeFilter = (q: Filters): AlertFilter => ({
 });
 
 export const alertRoutes = [
-  route<undefined, Filters & { limit: number; cursor?: string; order: "oldest" | "newest" }>({
+  route<undefined, Filters & { limit: number; cursor?: string; order: "oldest" | "newest" | "severity" }>({
     method: "GET",
     path: "/admin/v1/alerts",
     tag: "alerts",
@@ -79,7 +79,9 @@ export const alertRoutes = [
       ...pageQuery,
       ...filters,
       // newest: the console's list, newest first, reads its first page without the older ones.
-      order: z.enum(["oldest", "newest"]).default("oldest"),
+      // severity: most severe first, the newest first within a severity (the Overview's open
+      // alerts: a critical one is listed however many less severe ones are newer).
+      order: z.enum(["oldest", "newest", "severity"]).default("oldest"),
     }),
     async handle({ deps, query }) {
       // One page read from the store (keyset on the id, as paginate's cursor), and one more row to
@@ -88,6 +90,7 @@ export const alertRoutes = [
         ...(query.cursor === undefined ? {} : { after: query.cursor }),
         limit: query.limit + 1,
         newest: query.order === "newest",
+        mostSevere: query.order === "severity",
       });
       const data = rows.slice(0, query.limit);
       return {

@@ -6,11 +6,14 @@ import pg from "pg";
 import { afterAll, describe, it } from "vitest";
 import { dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import {
+  BEFORE_SEVERITY_RANK,
   headsRestoredAfterOldRelease,
+  INSERT_BEFORE_SEVERITY_RANK,
   OLD_ALERT_ROW,
   oldAlertStaysQuiet,
   PENDING_AT_UPGRADE,
   pendingGoInOrder,
+  rankedAfterUpgrade,
 } from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { migrate, MIGRATIONS } from "./migrations.js";
@@ -89,6 +92,28 @@ describe.skipIf(skipReason !== undefined)(
       } finally {
         await old.end();
         await store.close();
+      }
+    });
+
+    it("alerts stored before migration 17, or written by a node of the release before it, are listed most severe first", async () => {
+      const { url } = await freshSchema();
+      const old = new pg.Client({ connectionString: url });
+      await old.connect();
+      try {
+        await migrate(
+          old,
+          MIGRATIONS.filter((m) => m.version <= 16),
+        );
+        for (const row of BEFORE_SEVERITY_RANK.slice(0, 2)) await old.query(INSERT_BEFORE_SEVERITY_RANK, row);
+        const store = await openStore({ driver: "postgres", dataDir: "(unused)", url });
+        try {
+          for (const row of BEFORE_SEVERITY_RANK.slice(2)) await old.query(INSERT_BEFORE_SEVERITY_RANK, row);
+          await rankedAfterUpgrade(store);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await old.end();
       }
     });
   },

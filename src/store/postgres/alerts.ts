@@ -59,7 +59,8 @@ function cursorWithoutNul(page: AlertPage): AlertPage {
   const at = page.after?.indexOf("\u0000") ?? -1;
   if (page.after === undefined || at < 0) return page;
   const kept = page.after.slice(0, at);
-  return { ...page, after: page.newest === true ? `${kept}\u0001` : kept };
+  // Most severe first: no alert's id, as in SQLite (an empty page).
+  return { ...page, after: page.newest === true || page.mostSevere === true ? `${kept}\u0001` : kept };
 }
 
 /** DELIVERY_ORDER's statements in this dialect: $1 the subject's kind (or now), $2 its id (or the limit). */

@@ -20,7 +20,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening-schema.js";
-import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 
@@ -225,6 +225,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
       CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
     `,
+  },
+  {
+    version: 17,
+    // As in SQLite's version 17: the severity's rank, stored (computed for every existing row now).
+    sql: ALERTS_BY_SEVERITY("(document::jsonb ->> 'severity')", "STORED"),
   },
 ];
 

@@ -7,13 +7,16 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { it } from "vitest";
+import { expect, it } from "vitest";
 import {
+  BEFORE_SEVERITY_RANK,
   headsRestoredAfterOldRelease,
+  INSERT_BEFORE_SEVERITY_RANK,
   OLD_ALERT_ROW,
   oldAlertStaysQuiet,
   PENDING_AT_UPGRADE,
   pendingGoInOrder,
+  rankedAfterUpgrade,
 } from "../alerts-suite.js";
 import { openStore } from "../index.js";
 import { DB_FILE } from "./index.js";
@@ -73,6 +76,34 @@ it("a subject's held alerts get a head again after a node of the release before 
         )
         .run(a.state, a.delivery.state, a.delivery.next_at, null, JSON.stringify(a), a.id);
     });
+  } finally {
+    old.close();
+    await store.close();
+  }
+});
+
+it("alerts stored before migration 17, or written by a node of the release before it, are listed most severe first", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-severity-"));
+  const positional = INSERT_BEFORE_SEVERITY_RANK.replace(/\$\d+/g, "?");
+  const db = new Database(join(dataDir, DB_FILE));
+  migrate(
+    db,
+    MIGRATIONS.filter((m) => m.version <= 16),
+  );
+  for (const row of BEFORE_SEVERITY_RANK.slice(0, 2)) db.prepare(positional).run(...row);
+  db.close();
+  const store = await openStore({ dataDir });
+  const old = new Database(join(dataDir, DB_FILE));
+  try {
+    for (const row of BEFORE_SEVERITY_RANK.slice(2)) old.prepare(positional).run(...row);
+    await rankedAfterUpgrade(store);
+    // The open alerts most severe first walk the index: no sort of every open alert.
+    const plan = old
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT document FROM alerts WHERE state = ? ORDER BY severity_rank DESC, id DESC LIMIT 5",
+      )
+      .all("open") as { detail: string }[];
+    expect(plan.map((p) => p.detail)).toEqual([expect.stringContaining("USING INDEX alerts_by_severity")]);
   } finally {
     old.close();
     await store.close();

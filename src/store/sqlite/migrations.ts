@@ -11,7 +11,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening-schema.js";
-import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 
@@ -195,6 +195,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
       CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
     `,
+  },
+  {
+    version: 17,
+    // Alerts listed most severe first (the Overview's open alerts): the severity's rank, computed
+    // from the document (SQLite adds only virtual generated columns; the index stores the rank).
+    sql: ALERTS_BY_SEVERITY("json_extract(document, '$.severity')", "VIRTUAL"),
   },
 ];
 
