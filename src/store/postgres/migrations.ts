@@ -23,6 +23,7 @@ import {
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
+import { POSTGRES_USAGE_TOTALS } from "../usage-totals.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -225,6 +226,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
       CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
     `,
+  },
+  {
+    // As in SQLite's version 18: all-time usage kept by triggers, without lock-order deadlocks.
+    version: 18,
+    sql: POSTGRES_USAGE_TOTALS,
   },
 ];
 

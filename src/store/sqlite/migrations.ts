@@ -14,6 +14,7 @@ import {
 import { ALERTS_BY_COLUMNS, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
+import { SQLITE_USAGE_TOTALS } from "../usage-totals.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -195,6 +196,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_daily_by_organization ON usage_daily (organization_id);
       CREATE INDEX usage_daily_by_license ON usage_daily (license_id);
     `,
+  },
+  {
+    // 17 is the alerts' (another branch). All-time usage kept as it is written (usage-totals.ts).
+    version: 18,
+    sql: SQLITE_USAGE_TOTALS,
   },
 ];
 
