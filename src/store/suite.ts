@@ -19,6 +19,7 @@ import {
 import { parseApiKey, verifySecret } from "./keys.js";
 import { alertSuite } from "./alerts-suite.js";
 import { nulSuite } from "./nul-suite.js";
+import { usageTotalsSuite } from "./usage-suite.js";
 
 /** Every field set, nested objects, nulls, a non-alphabetical key order: all must survive. */
 const FULL: Principal = {
@@ -748,6 +749,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
 
     describe("alerts", () => alertSuite(() => store));
     describe("writes holding a NUL", () => nulSuite(() => store));
+    describe("usage totals", () => usageTotalsSuite(() => store));
 
     describe("audit outbox", () => {
       it("every change records who did what, in the change's transaction, in order", async () => {

@@ -23,6 +23,7 @@ import {
 import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
+import { POSTGRES_USAGE_TOTALS } from "../usage-totals.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -230,6 +231,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 17,
     // As in SQLite's version 17: the severity's rank, stored (computed for every existing row now).
     sql: ALERTS_BY_SEVERITY("(document::jsonb ->> 'severity')", "STORED"),
+  },
+  {
+    // As in SQLite's version 18: all-time usage kept by triggers, without lock-order deadlocks.
+    version: 18,
+    sql: POSTGRES_USAGE_TOTALS,
   },
 ];
 

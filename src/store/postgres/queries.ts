@@ -397,12 +397,11 @@ export async function addUsage(db: Db, deltas: readonly CheckedDelta[]): Promise
   );
 }
 
-// One statement, so its three parts read one snapshot; ordered as SQLite's GROUP BY returns them.
+// From the roll-up the triggers keep (version 18), not a sum over every row; '' (no license, no
+// organization) is kept there but never a sum of its own. Ordered as SQLite's primary key returns them.
 const TOTALS = `
-  SELECT 'l' AS kind, license_id AS id, ${TOKENS} AS tokens FROM usage_daily WHERE license_id <> '' GROUP BY license_id
-  UNION ALL SELECT 'p', principal_id, ${TOKENS} FROM usage_daily GROUP BY principal_id
-  UNION ALL SELECT 'o', organization_id, ${TOKENS} FROM usage_daily WHERE organization_id <> '' GROUP BY organization_id
-  ORDER BY kind, id`;
+  SELECT kind, id, LEAST(tokens, 9007199254740991)::bigint AS tokens FROM usage_totals
+  WHERE rows > 0 AND (kind = 'p' OR id <> '') ORDER BY kind, id`;
 
 export async function usageTotals(db: Db): Promise<UsageTotals> {
   const { rows } = await db.query<{ kind: "l" | "p" | "o"; id: string; tokens: number }>(TOTALS);

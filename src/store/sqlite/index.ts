@@ -150,11 +150,10 @@ const ROW_TOKENS = `CASE WHEN typeof(input_tokens) = 'integer' AND typeof(output
 const sumTokens = (expr: string) => `CAST(min(total(${expr}), 9007199254740991) AS INTEGER)`;
 const TOKENS = sumTokens(ROW_TOKENS);
 
-// The reads over every row name these columns with a unary +, so that SQLite does not walk the
-// scoped reads' indexes (version 16) to skip the GROUP BY's sort: a lookup into the table for each of
-// 900,000 rows took up to twice the scan and sort (totals(), byLicenseWindows()).
+// The reads over every row name license_id with a unary +, so that SQLite does not walk the scoped
+// reads' index (version 16) to skip the GROUP BY's sort: a lookup into the table for each of 900,000
+// rows took up to twice the scan and sort (byLicenseWindows()). sqlite.test.ts pins the plans.
 const WIDE_LICENSE = "+license_id";
-const WIDE_ORGANIZATION = "+organization_id";
 
 /** Per license: the total, then one sum per window (its days bound as parameters, in order). */
 function windowsQuery(windows: readonly UsageWindow[]): string {
@@ -163,7 +162,7 @@ function windowsQuery(windows: readonly UsageWindow[]): string {
     return `, ${sumTokens(`CASE WHEN ${days} THEN ${ROW_TOKENS} ELSE 0 END`)}`;
   });
   return `SELECT license_id, ${TOKENS}${sums.join("")} FROM usage_daily
-          WHERE ${WIDE_LICENSE} <> '' GROUP BY ${WIDE_LICENSE} ORDER BY license_id`;
+          WHERE ${WIDE_LICENSE} <> '' GROUP BY ${WIDE_LICENSE} ORDER BY ${WIDE_LICENSE}`;
 }
 
 /** Principals a prefixed page reads in id order before it reads the prefix's ranges instead. */
@@ -299,14 +298,11 @@ function prepareStatements(db: Database.Database) {
          output_tokens = min(output_tokens + excluded.output_tokens, 9007199254740991),
          requests = requests + excluded.requests`,
     ),
-    byLicense: p<[string, number]>(
-      `SELECT license_id, ${TOKENS} FROM usage_daily WHERE ${WIDE_LICENSE} <> '' GROUP BY ${WIDE_LICENSE}`,
-    ).raw(),
-    byPrincipal: p<[string, number]>(
-      `SELECT principal_id, ${TOKENS} FROM usage_daily GROUP BY principal_id`,
-    ).raw(),
-    byOrganization: p<[string, number]>(
-      `SELECT organization_id, ${TOKENS} FROM usage_daily WHERE ${WIDE_ORGANIZATION} <> '' GROUP BY ${WIDE_ORGANIZATION}`,
+    // All-time totals from the roll-up the triggers keep (version 18), not a sum over every row; ''
+    // (no license, no organization) is kept there but never a sum of its own. In key order: by id.
+    totals: p<["l" | "p" | "o", string, number]>(
+      `SELECT kind, id, CAST(min(tokens, 9007199254740991) AS INTEGER) FROM usage_totals
+       WHERE rows > 0 AND (kind = 'p' OR id <> '')`,
     ).raw(),
     // The licenses as one JSON array: one parameter however many licenses an organization holds.
     scopedByLicense: p<[string, number]>(
@@ -336,11 +332,9 @@ const scopedTotals =
 
 function totals(sql: Statements): UsageTotals {
   // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
-  return {
-    byLicense: Object.fromEntries(sql.byLicense.all()),
-    byPrincipal: Object.fromEntries(sql.byPrincipal.all()),
-    byOrganization: Object.fromEntries(sql.byOrganization.all()),
-  };
+  const rows = sql.totals.all();
+  const of = (kind: string) => Object.fromEntries(rows.filter((r) => r[0] === kind).map((r) => [r[1], r[2]]));
+  return { byLicense: of("l"), byPrincipal: of("p"), byOrganization: of("o") };
 }
 
 export class SqliteStore implements Store {
@@ -687,7 +681,7 @@ export class SqliteStore implements Store {
         }
       });
     },
-    totals: async (): Promise<UsageTotals> => this.#tx("read", totals),
+    totals: async (): Promise<UsageTotals> => totals(this.#live()),
     scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
       this.#tx("read", scopedTotals(scope)),
     byLicenseWindows: async (windows: readonly UsageWindow[]): Promise<LicenseWindowTokens[]> => {

@@ -14,6 +14,7 @@ import {
 import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
+import { SQLITE_USAGE_TOTALS } from "../usage-totals.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -201,6 +202,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // Alerts listed most severe first (the Overview's open alerts): the severity's rank, computed
     // from the document (SQLite adds only virtual generated columns; the index stores the rank).
     sql: ALERTS_BY_SEVERITY("json_extract(document, '$.severity')", "VIRTUAL"),
+  },
+  {
+    // All-time usage kept as it is written (usage-totals.ts).
+    version: 18,
+    sql: SQLITE_USAGE_TOTALS,
   },
 ];
 
