@@ -203,8 +203,11 @@ export function registerStore(program: Command, io: Io): void {
     .option(...CONFIG)
     .action((id: string, opts: { dataDir?: string; config?: string }) =>
       withStore(opts, async (store) => {
-        if ((await store.keys.revoke(id, actor())) === "unknown") throw notFound(`no key ${id}`);
-        io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
+        const outcome = await store.keys.revoke(id, actor());
+        if (outcome === "unknown") throw notFound(`no key ${id}`);
+        // Revoked before (another officer, an alert's suspension): its first revocation stands.
+        if (outcome === "already-revoked") io.stdout(`key ${id} was already revoked\n`);
+        else io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
       }),
     );
 }
