@@ -165,7 +165,7 @@ export function registerStore(program: Command, io: Io): void {
     .option("--json", "JSON output")
     .action(
       (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) => {
-        refuseBidi(opts.label, ["--label"]);
+        refuseHiddenText(opts.label, ["--label"]);
         return withStore(opts, async (store) => {
           // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
           // with the code the admin API answers it with.
@@ -215,7 +215,7 @@ export function registerStore(program: Command, io: Io): void {
 /** A principal file, checked as the admin API checks it; its problems name the file. */
 const readPrincipal = (io: Io, file: string) =>
   readJsonWith(io, file, "principal", (v) => {
-    refuseBidi(v);
+    refuseHiddenText(v);
     return parsePrincipal(v);
   });
 
@@ -227,7 +227,7 @@ const readPrincipal = (io: Io, file: string) =>
  * an invisible control makes a name, label or reason shown to others read otherwise than it is.
  * Invalid input (exit 2), naming the field: `flag` for a flag's value, else its JSON path.
  */
-export function refuseBidi(value: unknown, flag: Path = []): void {
+export function refuseHiddenText(value: unknown, flag: Path = []): void {
   if (value === undefined) return;
   const text = typeof value === "string" ? value : JSON.stringify(value);
   try {
