@@ -154,6 +154,33 @@ describe("control characters in a screening search", () => {
     expect(r.status).toBe(400);
     expect(r.body.error.problems).toEqual([expect.objectContaining({ code: "invalid_name", path: "name" })]);
   });
+
+  it("a nationality or country refused is quoted with its controls escaped: the answer carries none raw", async () => {
+    for (const [body, path] of [
+      [{ name: "Ivan Petrov", nationality: "\u009b2J\u007f" }, "nationality"],
+      [{ name: "Ivan Petrov", nationality: ["FR"], country: "\u009b2J\u007f" }, "country"],
+    ] as const) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", body);
+      expect(r.status).toBe(400);
+      // Was: JSON.stringify's quoting, which leaves DEL and C1 (a terminal's CSI) raw.
+      expect(r.body.error.problems).toEqual([
+        {
+          code: "invalid_nationality",
+          // Was nationality[1] for the country: the field as sent is named.
+          path,
+          message: 'expected an ISO 3166-1 alpha-2 code or an English country name, found "\\u009b2J\\u007f"',
+        },
+      ]);
+    }
+    const bidi = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", {
+      name: "Ivan Petrov",
+      nationality: ["FR", "\u202eUR"],
+    });
+    expect(bidi.body.error.problems[0]).toMatchObject({
+      path: "nationality[1]",
+      message: 'expected an ISO 3166-1 alpha-2 code or an English country name, found "\\u202eUR"',
+    });
+  });
 });
 
 describe("control characters in a path parameter", () => {
