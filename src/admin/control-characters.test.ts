@@ -154,4 +154,97 @@ describe("control characters in a screening search", () => {
     expect(r.status).toBe(400);
     expect(r.body.error.problems).toEqual([expect.objectContaining({ code: "invalid_name", path: "name" })]);
   });
+
+  it("a nationality or country refused is quoted with its controls escaped: the answer carries none raw", async () => {
+    for (const [body, path] of [
+      [{ name: "Ivan Petrov", nationality: "\u009b2J\u007f" }, "nationality"],
+      [{ name: "Ivan Petrov", nationality: ["FR"], country: "\u009b2J\u007f" }, "country"],
+    ] as const) {
+      const r = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", body);
+      expect(r.status).toBe(400);
+      // Was: JSON.stringify's quoting, which leaves DEL and C1 (a terminal's CSI) raw.
+      expect(r.body.error.problems).toEqual([
+        {
+          code: "invalid_nationality",
+          // Was nationality[1] for the country: the field as sent is named.
+          path,
+          message: 'expected an ISO 3166-1 alpha-2 code or an English country name, found "\\u009b2J\\u007f"',
+        },
+      ]);
+    }
+    const bidi = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/screening/search", {
+      name: "Ivan Petrov",
+      nationality: ["FR", "\u202eUR"],
+    });
+    expect(bidi.body.error.problems[0]).toMatchObject({
+      path: "nationality[1]",
+      message: 'expected an ISO 3166-1 alpha-2 code or an English country name, found "\\u202eUR"',
+    });
+  });
+});
+
+describe("control characters in a path parameter", () => {
+  const ADVICE: Record<string, string> = {
+    control_character: ": an id may hold no control characters; remove it",
+    bidi_control: ", an invisible control that makes text read otherwise than it is; remove it",
+  };
+  // Decoded, an id is stored and recorded as a body's text is: before, a block was stored (and
+  // recorded in the audit log) under an id holding ESC and BEL.
+  it("are refused with 400 naming the parameter, before anything is stored or recorded", async () => {
+    const before = await auditSize();
+    const cases: [string, string, string, string][] = [
+      [
+        "POST",
+        "/admin/v1/federated-principals/fed:x:%1B%5B2J%07/block",
+        "control_character",
+        "U+001B (escape)",
+      ],
+      [
+        "POST",
+        "/admin/v1/federated-principals/fed:x:ok%C2%9B/unblock",
+        "control_character",
+        "U+009B (control sequence introducer)",
+      ],
+      ["POST", "/admin/v1/federated-principals/fed:x:a%0Ab/block", "control_character", "U+000A (line feed)"],
+      [
+        "POST",
+        "/admin/v1/federated-principals/fed:x:%E2%80%AEevil/block",
+        "bidi_control",
+        "U+202E (right-to-left override)",
+      ],
+      ["GET", "/admin/v1/partners/ctl%09lab", "control_character", "U+0009 (tab)"],
+    ];
+    for (const [method, path, code, char] of cases) {
+      const r = await call(
+        t,
+        ADMIN_TOKEN,
+        method,
+        path,
+        method === "POST" ? { reason: "shared a token" } : undefined,
+      );
+      expect(r.status, path).toBe(400);
+      expect(r.body.error.code, path).toBe(code);
+      expect(r.body.error.message, path).toBe(`the path parameter id holds ${char}${ADVICE[code]}`);
+      expect(r.body.error.problems, path).toEqual([
+        { code, path: "id", message: `the path parameter id holds ${char}` },
+      ]);
+    }
+    const blocks = await call(t, ADMIN_TOKEN, "GET", "/admin/v1/federated-principals");
+    expect(JSON.stringify(blocks.body)).not.toContain("fed:x:");
+    expect(await auditSize()).toBe(before);
+  });
+
+  it("leave an id that holds none as it was (percent-decoded)", async () => {
+    const r = await call(
+      t,
+      ADMIN_TOKEN,
+      "POST",
+      "/admin/v1/federated-principals/fed:uk-gov:j%C3%A9r%C3%B4me/block",
+      {
+        reason: "left the agency",
+      },
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ id: "fed:uk-gov:jérôme", blocked: true });
+  });
 });

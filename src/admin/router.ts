@@ -16,6 +16,7 @@ import {
   statusOf,
 } from "../http/index.js";
 import type { Role } from "../control/types.js";
+import { BIDI_CONTROL, bidiControlName, CONTROL, controlName } from "../policy/text.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 import { authenticateAdmin } from "./auth.js";
@@ -124,7 +125,7 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
         `${caller.id} may not ${c.def.summary.toLowerCase()}: needs one of the roles ${c.def.roles.join(", ")}`,
       );
     }
-    const params = Object.fromEntries(c.names.map((n, i) => [n, decodePathPart(m[i + 1] ?? "")]));
+    const params = Object.fromEntries(c.names.map((n, i) => [n, pathParameter(n, m[i + 1] ?? "")]));
     const url = new URL(req.url ?? "/", "http://localhost");
     refuseRepeated(url.searchParams);
     const query = c.def.query ? parse(c.def.query, Object.fromEntries(url.searchParams), "query") : {};
@@ -177,6 +178,33 @@ export function createRouter(routes: readonly RouteDef[], deps: AdminDeps) {
 }
 
 const none: Progress = () => undefined;
+
+/**
+ * A path parameter, decoded; refused (400, naming it) when it holds a control character (TAB, LF
+ * and CR too: an id is one line) or a bidirectional control: an id is stored, recorded in the audit
+ * log and shown in terminals, logs and the console as a body's text is, and bodies refuse them.
+ */
+function pathParameter(name: string, part: string): string {
+  const value = decodePathPart(part);
+  for (const [pattern, code, charName] of REFUSED_IN_PATH) {
+    const at = value.search(pattern);
+    if (at === -1) continue;
+    const message = `the path parameter ${name} holds ${charName(value.charAt(at))}`;
+    const advice =
+      code === "control_character"
+        ? ": an id may hold no control characters; remove it"
+        : ", an invisible control that makes text read otherwise than it is; remove it";
+    throw new ClearanceError("invalid", code, `${message}${advice}`, {
+      problems: [{ code, path: [name], message }],
+    });
+  }
+  return value;
+}
+
+const REFUSED_IN_PATH: readonly [RegExp, string, (c: string) => string][] = [
+  [CONTROL, "control_character", controlName],
+  [BIDI_CONTROL, "bidi_control", bidiControlName],
+];
 
 /**
  * A route that takes no body: nothing, or an empty object. A length says there is content; a

@@ -238,7 +238,7 @@ describe("alert service", () => {
       0,
       async (id) => {
         called.push(id);
-        return `federated principal ${id} suspended`;
+        return { outcome: "blocked", text: `federated principal ${id} suspended` };
       },
     );
     ["FR", "DE", "BE"].forEach((c, i) => service?.replay(sighting("principal:zoe", c, i)));

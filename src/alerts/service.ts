@@ -37,11 +37,21 @@ export type AlertsConfig = ConfigFile["monitoring"]["alerts"];
 /** Why a spike the warm-up raises is a notification only (NOTIFY_ONLY): see raiseUntold. */
 const RAISED_LATE =
   "raised late by the warm-up (lost in a crash): its traffic is older than this run, and the response in force may not be the one of its time";
-/** Suspends a federated principal (credential `principal:<id>`); "" when the id is not one (nothing done). */
+/**
+ * What suspending a federated principal did, and what the alert's response says of it: `blocked`
+ * by this call, or `already-blocked` before it (an officer, another node: nothing changed here, so
+ * nothing for this node to take in).
+ */
+export interface PrincipalSuspension {
+  readonly outcome: "blocked" | "already-blocked";
+  readonly text: string;
+}
+
+/** Suspends a federated principal (credential `principal:<id>`); null when the id is not one (nothing done). */
 export type SuspendPrincipal = (
   principalId: string,
   reason: { alert: string; detector: string },
-) => Promise<string>;
+) => Promise<PrincipalSuspension | null>;
 
 export interface AlertServiceOptions {
   readonly config: AlertsConfig;
@@ -674,15 +684,15 @@ export class AlertService {
     return { alert: a, actor, ...(recorded && mark !== undefined ? { mark } : {}) };
   }
 
-  /** True when the principal was blocked. */
+  /** True when this call blocked the principal (not when it was blocked already: nothing changed). */
   private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<boolean> {
     if (this.o.suspendPrincipal === undefined) {
       done.push(`federated principal ${principal}: no suspension hook configured, notified only`);
       return false;
     }
-    // An empty answer: not the hook's kind of principal (one with API keys only), nothing to say.
+    // null: not the hook's kind of principal (one with API keys only), nothing to say.
     const result = await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector });
-    if (result !== "") done.push(result);
-    return result !== "";
+    if (result !== null) done.push(result.text);
+    return result?.outcome === "blocked";
   }
 }

@@ -59,7 +59,15 @@ describe("clearance principals and keys", () => {
     expect(JSON.stringify(keys)).not.toContain(secret);
     expect(JSON.stringify(keys)).not.toContain("hash");
 
-    expect((await cli(["keys", "revoke", id, ...dataDir])).code).toBe(0);
+    expect(await cli(["keys", "revoke", id, ...dataDir])).toMatchObject({
+      code: 0,
+      out: `revoked key ${id}; a running gateway refuses it within its refresh interval\n`,
+    });
+    // Again: nothing changed, and it says so (exit 0: the key is revoked, as asked).
+    expect(await cli(["keys", "revoke", id, ...dataDir])).toMatchObject({
+      code: 0,
+      out: `key ${id} was already revoked\n`,
+    });
     expect((await cli(["keys", "list", ...dataDir])).out).not.toContain("active");
     expect(await cli(["principals", "remove", "zoe", ...dataDir])).toMatchObject({ code: 0 });
     expect((await cli(["principals", "list", "--json", ...dataDir])).out.trim()).toBe("[]");

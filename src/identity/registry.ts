@@ -5,7 +5,8 @@
  */
 import type { ControlState } from "../control/state.js";
 import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
-import type { Store, StoredRecord } from "../store/index.js";
+import type { PrincipalSuspension, SuspendPrincipal } from "../alerts/service.js";
+import { StoreError, type Store, type StoredRecord } from "../store/index.js";
 import { zodProblems } from "../yaml/index.js";
 import { isFederatedPrincipal } from "./federation.js";
 import {
@@ -230,17 +231,30 @@ async function putBlock(
  * principal already blocked (by an officer, another node's suspension) keeps its block and reason,
  * as a revoked key keeps its first revokedAt: the response says so rather than claim the block.
  * No reload here: the alert service reloads once after its suspension (alert and block together).
+ * null for a store principal: its API keys are revoked instead.
  */
-export function blockOnAlert(
-  store: Store,
-): (id: string, why: { alert: string; detector: string }) => Promise<string> {
+export function blockOnAlert(store: Store): SuspendPrincipal {
   return async (id, why) => {
-    if (!isFederatedPrincipal(id)) return ""; // a store principal: its API keys are revoked instead
-    const existing = await store.records.get<PrincipalBlock>(BLOCKS, id);
-    if (existing?.document.blocked === true) return `federated principal ${id} already blocked`;
+    if (!isFederatedPrincipal(id)) return null;
+    const already: PrincipalSuspension = {
+      outcome: "already-blocked",
+      text: `federated principal ${id} already blocked`,
+    };
     const actor = `detector:${why.detector}`;
     const reason = `alert ${why.alert} (${why.detector})`;
-    await putBlock(store, id, existing, true, reason, actor, new Date().toISOString(), { alert: why.alert });
-    return `federated principal ${id} blocked`;
+    // Twice at most: a block (or an unblock) written between the read and the write is a conflict;
+    // read again rather than fail the response (and have it retried) over a principal now blocked.
+    for (let attempt = 1; ; attempt++) {
+      const existing = await store.records.get<PrincipalBlock>(BLOCKS, id);
+      if (existing?.document.blocked === true) return already;
+      try {
+        await putBlock(store, id, existing, true, reason, actor, new Date().toISOString(), {
+          alert: why.alert,
+        });
+        return { outcome: "blocked", text: `federated principal ${id} blocked` };
+      } catch (err) {
+        if (attempt >= 2 || !(err instanceof StoreError) || err.code !== "conflict") throw err;
+      }
+    }
   };
 }

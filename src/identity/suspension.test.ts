@@ -105,9 +105,12 @@ describe("an alert's suspension", () => {
   it("of a federated principal an officer blocked first keeps the officer's block, and says so", async () => {
     const id = "fed:uk-gov:jane";
     await setBlock(store, id, true, "left the agency", "officer", "2030-01-01T09:00:00.000Z");
-    service = await open();
+    // Every reload fails here: a response that changed nothing has nothing to be in force.
+    service = await open(failing);
     await shared(service, `principal:${id}`);
-    expect((await response())?.result).toBe(`federated principal ${id} already blocked`);
+    const said = await response();
+    expect(said?.result).toBe(`federated principal ${id} already blocked`);
+    expect(said).not.toHaveProperty("not_yet_in_force");
     const block = await store.records.get<PrincipalBlock>(BLOCKS, id);
     expect(block?.document).toEqual({
       blocked: true,
@@ -115,6 +118,46 @@ describe("an alert's suspension", () => {
       at: "2030-01-01T09:00:00.000Z",
       by: "officer",
     });
+    expect(block?.revision).toBe(1);
+  });
+
+  it("of a federated principal an officer blocks while it is being blocked says 'already blocked', and keeps the officer's block", async () => {
+    const id = "fed:uk-gov:jane";
+    // The officer's block lands between the hook's read and its write: the write is a conflict.
+    let officerPending = true;
+    const interleaved: Store = {
+      ...store,
+      records: {
+        ...store.records,
+        get: async <T>(collection: Parameters<Store["records"]["get"]>[0], key: string) => {
+          const read = await store.records.get<T>(collection, key);
+          if (collection === BLOCKS && officerPending) {
+            officerPending = false;
+            await setBlock(store, id, true, "left the agency", "officer", "2030-01-01T09:00:00.000Z");
+          }
+          return read;
+        },
+      },
+    };
+    service = await AlertService.open({
+      config: config(),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => void reloads++,
+      reloads: failing,
+      suspendPrincipal: blockOnAlert(interleaved),
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await shared(service, `principal:${id}`);
+    expect(officerPending).toBe(false);
+    const said = await response();
+    expect(said).toMatchObject({ action: "suspend", result: `federated principal ${id} already blocked` });
+    expect(said).not.toHaveProperty("not_yet_in_force");
+    const block = await store.records.get<PrincipalBlock>(BLOCKS, id);
+    expect(block?.document).toMatchObject({ reason: "left the agency", by: "officer" });
     expect(block?.revision).toBe(1);
   });
 

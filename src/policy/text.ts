@@ -73,3 +73,19 @@ const BIDI_NAMES: Readonly<Record<number, string>> = {
   0x2068: "first strong isolate",
   0x2069: "pop directional isolate",
 };
+
+/** What `quoted` escapes: the controls JSON leaves raw (DEL, C1) and the bidirectional controls. */
+const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.source}`, "g");
+
+/**
+ * A value as a message quotes it: as JSON writes it (C0 escaped), with the control characters JSON
+ * leaves raw (DEL, C1: `\u009b` starts a terminal's control sequence) and the bidirectional
+ * controls as `\uXXXX` escapes, so that a refusal naming what was sent cannot act on whoever reads
+ * it (a terminal, a log) nor read otherwise than it is.
+ */
+export function quoted(value: unknown): string {
+  return String(JSON.stringify(value)).replace(
+    RAW_IN_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -10,6 +10,7 @@ import type { MatchExplanation, SubjectFacts } from "./matcher.js";
 import { checkName } from "./normalise.js";
 import { countryCode } from "./loaders/index.js";
 import { InvalidInputError } from "../errors/index.js";
+import { quoted } from "../policy/text.js";
 import { HOLD_DIGEST, HOLD_ENTRY, HOLD_LIST, indistinctName } from "./indistinct.js";
 
 /**
@@ -119,7 +120,7 @@ export function checkFacts(facts: SubjectFacts): SubjectFacts {
       problems.push({
         code: "invalid_nationality",
         path: ["nationality", i],
-        message: `expected an ISO 3166-1 alpha-2 code or an English country name, found ${JSON.stringify(n)}`,
+        message: `expected an ISO 3166-1 alpha-2 code or an English country name, found ${quoted(n)}`,
       });
     return code ?? "";
   });

@@ -226,7 +226,7 @@ describe("readYaml", () => {
       ]);
     });
 
-    it("refuses one in a key (named with U+FFFD) and in a comment", () => {
+    it("refuses one in a key (named with U+FFFD), and outside any value naming what holds it (a comment, an anchor, an alias, a directive)", () => {
       expect(problemsOf(() => readYaml("claims:\n  na\u2067t: x\n", "x.yaml"))).toEqual([
         expect.objectContaining({ code: "bidi_control", path: ["claims", "na\ufffdt"], line: 2, column: 5 }),
       ]);
@@ -344,7 +344,7 @@ describe("readYaml", () => {
       }
     });
 
-    it("refuses one in a key (named with U+FFFD) and in a comment", () => {
+    it("refuses one in a key (named with U+FFFD), and outside any value naming what holds it (a comment, an anchor, an alias, a directive)", () => {
       expect(problemsOf(() => readYaml("claims:\n  na\u0007t: x\n", "x.yaml"))).toEqual([
         expect.objectContaining({
           code: "control_character",
@@ -364,6 +364,22 @@ describe("readYaml", () => {
           line: 2,
           column: 6,
         },
+      ]);
+      // An anchor, an alias, a tag's directive: named as such (was: "in a comment", for all of them).
+      const outside = (text: string) =>
+        problemsOf(() => readYaml(text, "x.yaml")).map((p) => [p.line, p.column, p.message]);
+      const where = (char: string, what: string) =>
+        `this line holds ${char} outside any value (${what}): text may hold no control characters but tab, line feed and carriage return; remove it`;
+      expect(outside("a: &x\u0007y 1\nb: *x\u0007y\n")).toEqual([
+        [1, 6, where("U+0007 (bell)", "in an anchor")],
+        [2, 6, where("U+0007 (bell)", "in an alias")],
+      ]);
+      expect(outside('a: ["x #y", *c\u0085]\nb: 1 # see &d\u007f\n')).toEqual([
+        [1, 15, where("U+0085 (next line)", "in an alias")],
+        [2, 14, where("U+007F (delete)", "in a comment")],
+      ]);
+      expect(outside("%TAG !e\u0007! tag:example.com,2000:\n---\na: 1\n")).toEqual([
+        [1, 8, where("U+0007 (bell)", "in a directive")],
       ]);
       const many = Array.from({ length: 150 }, (_, i) => `k${i}: "\\a"`).join("\n");
       expect(problemsOf(() => readYaml(many, "x.yaml")).at(-1)).toMatchObject({

@@ -173,7 +173,7 @@ function refusedCharacters(doc: Document, text: string, refused: Refused): NotUn
       inComments.push({
         code,
         path: [],
-        message: `this line holds ${refused.name(m[0])} outside any value (in a comment)${advice}`,
+        message: `this line holds ${refused.name(m[0])} outside any value${outsideValue(text, offset, ranges)}${advice}`,
         offset,
       });
     } else if (commentsMore++ === 0) firstMore = Math.min(firstMore, offset);
@@ -187,6 +187,38 @@ function refusedCharacters(doc: Document, text: string, refused: Refused): NotUn
   if (more === 0) return out;
   const at = Math.min(firstMore, out[MAX_LISTED]?.offset ?? Infinity);
   return [...out.slice(0, MAX_LISTED), moreProblem(code, more, refused.what, at)];
+}
+
+/**
+ * What holds a character found outside any scalar, for its message: a comment, a directive, or an
+ * anchor, alias or tag (the token it sits in); "" when none of them. `ranges` are the scalars', in
+ * order: a `#` inside one starts no comment.
+ */
+function outsideValue(text: string, offset: number, ranges: readonly [number, number][]): string {
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  for (let i = lineStart; i < offset; i++) {
+    const startsComment = text[i] === "#" && (i === lineStart || /[ \t]/.test(text[i - 1] as string));
+    if (startsComment && !inRange(ranges, i)) return " (in a comment)";
+  }
+  if (text[lineStart] === "%") return " (in a directive)";
+  let token = offset;
+  while (token > lineStart && !/[ \t,[\]{}]/.test(text[token - 1] as string)) token--;
+  const kind = { "&": "an anchor", "*": "an alias", "!": "a tag" }[text[token] as string];
+  return kind === undefined ? "" : ` (in ${kind})`;
+}
+
+/** Whether `offset` is inside one of `ranges` (disjoint, in order). */
+function inRange(ranges: readonly [number, number][], offset: number): boolean {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const [start, end] = ranges[mid] as [number, number];
+    if (end <= offset) lo = mid + 1;
+    else if (start > offset) hi = mid;
+    else return true;
+  }
+  return false;
 }
 
 /** The last problem of a capped list: how many more there are, placed at the first not listed. */

@@ -137,14 +137,23 @@ export const principalRoutes = [
     tag: "keys",
     summary: "Revoke an API key",
     roles: OFFICERS,
+    /**
+     * `{id, revoked: true}`, with `already_revoked: true` when it was revoked before this call
+     * (another officer, the CLI, an alert's suspension): its first revocation stands, nothing changed.
+     */
     async handle({ deps, params, caller }) {
-      if ((await deps.store.keys.revoke(params.id as string, caller.id)) === "unknown")
-        throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
+      const outcome = await deps.store.keys.revoke(params.id as string, caller.id);
+      if (outcome === "unknown") throw new ClearanceError("not-found", "not_found", `no key ${params.id}`);
+      const done = {
+        id: params.id,
+        revoked: true,
+        ...(outcome === "already-revoked" ? { already_revoked: true } : {}),
+      };
       const written = await reloadAfter(deps, `API key ${params.id}`);
       // Revoked before, and taken so here (revoking again changes nothing): nothing is pending here.
-      if (deps.takesKey?.(params.id as string) === false) return { id: params.id, revoked: true };
+      if (deps.takesKey?.(params.id as string) === false) return done;
       // Until this node reloads, the key is still let through here: said.
-      return answer(deps, written, { id: params.id, revoked: true });
+      return answer(deps, written, done);
     },
   }),
 ];

@@ -3,7 +3,7 @@
  * queue of potential matches (a reviewer confirms or clears, with a reason), and a full rescreen.
  */
 import { z } from "zod";
-import { ClearanceError } from "../../errors/index.js";
+import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { isCalendarDate, isPartialDate } from "../../policy/dates.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importList } from "../../screening/lists.js";
 import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
@@ -23,6 +23,21 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Who may read screening: everyone who reads the control plane, and reviewers. */
 const SCREENING_READERS: readonly Role[] = [...READERS, "reviewer"];
+/**
+ * A search's problem at the field as sent: the country and a single nationality are screened as
+ * items of one list of nationalities, whose index would name neither (`nationality[1]` for a bad
+ * `country`).
+ */
+const asSent =
+  (body: { nationality?: string | string[] | undefined; country?: string | undefined }) =>
+  (p: Problem): Problem => {
+    if (p.path[0] !== "nationality" || typeof p.path[1] !== "number") return p;
+    const listed = body.nationality === undefined ? 0 : [body.nationality].flat().length;
+    if (p.path[1] === listed && body.country !== undefined) return { ...p, path: ["country"] };
+    if (typeof body.nationality === "string" && p.path[1] === 0) return { ...p, path: ["nationality"] };
+    return p;
+  };
+
 /** Who imports lists and starts a rescreen. */
 const LIST_KEEPERS: readonly Role[] = ["compliance-officer", "admin"];
 /** Who decides a potential match. */
@@ -221,13 +236,19 @@ export const screeningRoutes = [
         ...(body.birth_date === undefined ? {} : { birth_date: body.birth_date }),
         nationalities,
       };
-      const result =
-        body.threshold === undefined && body.limit === undefined
-          ? screenPrincipal(facts, e)
-          : e.screen(facts, {
-              ...(body.threshold === undefined ? {} : { threshold: body.threshold }),
-              ...(body.limit === undefined ? {} : { limit: body.limit }),
-            });
+      let result;
+      try {
+        result =
+          body.threshold === undefined && body.limit === undefined
+            ? screenPrincipal(facts, e)
+            : e.screen(facts, {
+                ...(body.threshold === undefined ? {} : { threshold: body.threshold }),
+                ...(body.limit === undefined ? {} : { limit: body.limit }),
+              });
+      } catch (err) {
+        if (err instanceof InvalidInputError) throw new InvalidInputError(err.problems.map(asSent(body)));
+        throw err;
+      }
       return { match: result.status === "potential", ...result };
     },
   }),

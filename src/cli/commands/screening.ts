@@ -30,7 +30,7 @@ import { DEFAULT_THRESHOLD, ScreeningEngine, checkFacts } from "../../screening/
 import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
 import type { MatchExplanation } from "../../screening/matcher.js";
 import type { MatchRow } from "../../store/index.js";
-import { actor, CONFIG, DATA_DIR, refuseBidi, table, withStore, type Where } from "./store.js";
+import { actor, CONFIG, DATA_DIR, refuseHiddenText, table, withStore, type Where } from "./store.js";
 
 type Opts = Where & { json?: boolean };
 
@@ -256,7 +256,7 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
         ]);
       const config = opts.config === undefined ? undefined : configFlag(opts.config).file.screening;
       const maxEntries = config?.max_list_entries ?? DEFAULT_MAX_LIST_ENTRIES;
-      refuseBidi(opts.list, ["--list"]);
+      refuseHiddenText(opts.list, ["--list"]);
       const input = readListFiles(files);
       return withStore(opts, async (store) => {
         const { version, unchanged } = await importList(
@@ -514,8 +514,8 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
       .option(...DATA_DIR)
       .option(...CONFIG)
       .action((id: string, opts: Opts & { reason: string; reviewer?: string }) => {
-        refuseBidi(opts.reason, ["--reason"]);
-        refuseBidi(opts.reviewer, ["--reviewer"]);
+        refuseHiddenText(opts.reason, ["--reason"]);
+        refuseHiddenText(opts.reviewer, ["--reviewer"]);
         return withStore(opts, async (store) => {
           // An unknown match or one already reviewed is the store's StoreError: a refusal (exit 1)
           // with the code the admin API answers it with.

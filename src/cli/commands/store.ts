@@ -165,7 +165,7 @@ export function registerStore(program: Command, io: Io): void {
     .option("--json", "JSON output")
     .action(
       (opts: { principal: string; label?: string; dataDir?: string; config?: string; json?: boolean }) => {
-        refuseBidi(opts.label, ["--label"]);
+        refuseHiddenText(opts.label, ["--label"]);
         return withStore(opts, async (store) => {
           // An unknown principal is the store's StoreError "unknown-principal": a refusal (exit 1),
           // with the code the admin API answers it with.
@@ -203,8 +203,11 @@ export function registerStore(program: Command, io: Io): void {
     .option(...CONFIG)
     .action((id: string, opts: { dataDir?: string; config?: string }) =>
       withStore(opts, async (store) => {
-        if ((await store.keys.revoke(id, actor())) === "unknown") throw notFound(`no key ${id}`);
-        io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
+        const outcome = await store.keys.revoke(id, actor());
+        if (outcome === "unknown") throw notFound(`no key ${id}`);
+        // Revoked before (another officer, an alert's suspension): its first revocation stands.
+        if (outcome === "already-revoked") io.stdout(`key ${id} was already revoked\n`);
+        else io.stdout(`revoked key ${id}; a running gateway refuses it within its refresh interval\n`);
       }),
     );
 }
@@ -212,7 +215,7 @@ export function registerStore(program: Command, io: Io): void {
 /** A principal file, checked as the admin API checks it; its problems name the file. */
 const readPrincipal = (io: Io, file: string) =>
   readJsonWith(io, file, "principal", (v) => {
-    refuseBidi(v);
+    refuseHiddenText(v);
     return parsePrincipal(v);
   });
 
@@ -224,7 +227,7 @@ const readPrincipal = (io: Io, file: string) =>
  * an invisible control makes a name, label or reason shown to others read otherwise than it is.
  * Invalid input (exit 2), naming the field: `flag` for a flag's value, else its JSON path.
  */
-export function refuseBidi(value: unknown, flag: Path = []): void {
+export function refuseHiddenText(value: unknown, flag: Path = []): void {
   if (value === undefined) return;
   const text = typeof value === "string" ? value : JSON.stringify(value);
   try {
