@@ -72,7 +72,7 @@ describe.skipIf(CHROMIUM === null)("a change not yet in force, in Chromium", { t
       // Named by the node that answered (audit.node), as its /readyz names itself.
       expect(said).toContain("Stored, but not yet in force on node gw-e2e");
       expect(said).toContain(
-        `API key ${keyId} was changed in the store, but is not yet in force on this node: this node could not reload from the store (ECONNREFUSED: connect ECONNREFUSED)`,
+        `API key ${keyId} was changed in the store, but is not yet in force on node gw-e2e: it could not reload from the store (ECONNREFUSED: connect ECONNREFUSED)`,
       );
       await expectAccessible(page, "principals with a change not yet in force");
 

@@ -72,7 +72,10 @@ describe("a change stored while this node cannot reload", () => {
     // Named by the node that answered (no audit.node here: the host name), as its /readyz is.
     expect(body.not_yet_in_force).toMatchObject({ code: "reload_failed", node: hostname() });
     expect(body.not_yet_in_force.message).toMatch(
-      /^license BIS-2026-0001 was changed in the store, but is not yet in force on this node: this node could not reload from the store \(ECONNREFUSED: connect ECONNREFUSED\)/,
+      NOT_IN_FORCE(
+        "license BIS-2026-0001",
+        "it could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
+      ),
     );
     // This node still has it approved until its next successful poll, which puts the change in force.
     await eventually(license, (l) => l.status === "suspended");
@@ -96,7 +99,9 @@ describe("a change stored while this node cannot reload", () => {
     expect(revoked.code).toBe(0);
     expect(revoked.out).toBe("license BIS-2026-0001 is now suspended\n");
     expect(revoked.err).toMatch(
-      /^warning: license BIS-2026-0001 was changed in the store, but is not yet in force on this node/,
+      new RegExp(
+        `^warning: license BIS-2026-0001 was changed in the store, but is not yet in force on node ${hostname()}:`,
+      ),
     );
     await eventually(license, (l) => l.status === "suspended");
 
@@ -129,7 +134,7 @@ describe("a change stored while this node cannot reload", () => {
     expect(body.partner.status).toBe("suspended");
     expect(body.not_yet_in_force).toMatchObject({ code: "policy_not_loaded" });
     expect(body.not_yet_in_force.message).toMatch(
-      /^partner uk-aisi was changed in the store, but is not yet in force on this node: the policy could not be loaded from the store/,
+      NOT_IN_FORCE("partner uk-aisi", "the policy could not be loaded from the store"),
     );
     const after = await eventually(
       async () => (await asAdmin(t, "GET", "/admin/v1/partners/uk-aisi")) as { partner: { status: string } },
@@ -159,7 +164,7 @@ const noPolicy = (on: boolean) => void (noActiveVersion = on);
 
 const NOT_IN_FORCE = (subject: string, why: string) =>
   new RegExp(
-    `^${subject.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} was changed in the store, but is not yet in force on this node: ${why}`,
+    `^${subject.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} was changed in the store, but is not yet in force on node ${hostname()}: ${why}`,
   );
 
 /** A principal (chloe's facts under another id) and an API key for it. */
@@ -195,7 +200,7 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(body.not_yet_in_force.message).toMatch(
       NOT_IN_FORCE(
         `API key ${keyId}`,
-        "this node could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
+        "it could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
       ),
     );
     // What the warning is about: this node let the revoked key through until it could reload.
@@ -269,7 +274,7 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(changed.not_yet_in_force.message).toMatch(
       NOT_IN_FORCE(
         "principal nyif-gone",
-        "this node could not reload from the store \\(ECONNRESET: read ECONNRESET\\)",
+        "it could not reload from the store \\(ECONNRESET: read ECONNRESET\\)",
       ),
     );
     const { body, stillTaken } = await whileFailing(snapshotFails, async () => ({
@@ -281,7 +286,7 @@ describe("changes that take access away, stored while this node cannot reload", 
       removed: true,
       not_yet_in_force: { code: "reload_failed" },
     });
-    expect(body.not_yet_in_force.message).toMatch(NOT_IN_FORCE("principal nyif-gone", "this node could not"));
+    expect(body.not_yet_in_force.message).toMatch(NOT_IN_FORCE("principal nyif-gone", "it could not"));
     expect(stillTaken).toBe(true);
     await eventually(
       () => keyTaken(key),
@@ -302,9 +307,7 @@ describe("changes that take access away, stored while this node cannot reload", 
       revoked: true,
       not_yet_in_force: { code: "reload_failed" },
     });
-    expect(body.not_yet_in_force.message).toMatch(
-      NOT_IN_FORCE("identity nyif-officer", "this node could not"),
-    );
+    expect(body.not_yet_in_force.message).toMatch(NOT_IN_FORCE("identity nyif-officer", "it could not"));
     expect(status).toBe(200);
     await eventually(me, (s) => s === 401);
   });
@@ -326,7 +329,7 @@ describe("changes that take access away, stored while this node cannot reload", 
       not_yet_in_force: { code: "reload_failed" },
     });
     expect(removed.not_yet_in_force.message).toMatch(
-      NOT_IN_FORCE("identity provider nyif-idp", "this node could not"),
+      NOT_IN_FORCE("identity provider nyif-idp", "it could not"),
     );
 
     const blocked = await whileFailing(versionCheckFails, () =>
@@ -338,7 +341,7 @@ describe("changes that take access away, stored while this node cannot reload", 
       not_yet_in_force: { code: "reload_failed" },
     });
     expect(blocked.not_yet_in_force.message).toMatch(
-      NOT_IN_FORCE("federated principal fed:nyif-idp:ada", "this node could not"),
+      NOT_IN_FORCE("federated principal fed:nyif-idp:ada", "it could not"),
     );
     // Once this node reloads, a change says nothing more.
     const unblocked = await asAdmin(t, "POST", "/admin/v1/federated-principals/fed:nyif-idp:ada/unblock", {
@@ -386,9 +389,7 @@ describe("changes that take access away, stored while this node cannot reload", 
       before: await reason(),
     }));
     expect(body).toMatchObject({ id, status: "confirmed", not_yet_in_force: { code: "reload_failed" } });
-    expect(body.not_yet_in_force.message).toMatch(
-      NOT_IN_FORCE(`screening match ${id}`, "this node could not"),
-    );
+    expect(body.not_yet_in_force.message).toMatch(NOT_IN_FORCE(`screening match ${id}`, "it could not"));
     expect(before).not.toBe("denied-party");
     await eventually(reason, (r) => r === "denied-party");
 
@@ -444,7 +445,7 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(body.not_yet_in_force.message).toMatch(
       NOT_IN_FORCE(
         `the active scheme version (now ${version})`,
-        "this node could not reload from the store \\(ECONNRESET",
+        "it could not reload from the store \\(ECONNRESET",
       ),
     );
     await eventually(
@@ -461,7 +462,9 @@ describe("changes that take access away, stored while this node cannot reload", 
     expect(revoked.code).toBe(0);
     expect(revoked.out).toBe(`revoked key ${keyId}\n`);
     expect(revoked.err).toMatch(
-      new RegExp(`^warning: API key ${keyId} was changed in the store, but is not yet in force on this node`),
+      new RegExp(
+        `^warning: API key ${keyId} was changed in the store, but is not yet in force on node ${hostname()}`,
+      ),
     );
   });
 });

@@ -163,8 +163,8 @@ describe("an automatic suspension's response", () => {
     });
     expect(alert?.response?.not_yet_in_force?.message).toMatch(
       new RegExp(
-        `^alert ${alert?.id}'s suspension was changed in the store, but is not yet in force on this node: ` +
-          "this node could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
+        `^alert ${alert?.id}'s suspension was changed in the store, but is not yet in force on node gw-2: ` +
+          "it could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
       ),
     );
     const [respond] = await actions("alert.respond");

@@ -5,6 +5,7 @@
  * change's answer does (`not_yet_in_force`). Before, only `/readyz` and the log said the reload
  * failed: the alert read "key … revoked" while this node still let the key through.
  */
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEntries, chat, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
@@ -75,8 +76,8 @@ describe("an alert's automatic suspension", () => {
     });
     expect(alert?.response?.not_yet_in_force?.message).toMatch(
       new RegExp(
-        `^alert ${alert?.id}'s suspension was changed in the store, but is not yet in force on this node: ` +
-          "this node could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
+        `^alert ${alert?.id}'s suspension was changed in the store, but is not yet in force on node ${hostname()}: ` +
+          "it could not reload from the store \\(ECONNREFUSED: connect ECONNREFUSED\\)",
       ),
     );
     // What it is about: this node let the key through until it could reload.

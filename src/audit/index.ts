@@ -177,9 +177,9 @@ export function checkSecretMode(
  * them (remove the key, and the next start signs with a new one), so, as ssh does with the
  * directories above its keys, one of this user's is refused; one they may only read or list is warned
  * of (the files are 0600). Another user's (a mounted volume) cannot be chmod'ed: warned of when anyone
- * may write to it.
+ * may write to it. The demo checks it too, before it reads or writes its admin token there.
  */
-function checkDataDirMode(dataDir: string, log?: (line: string) => void): void {
+export function checkDataDirMode(dataDir: string, log?: (line: string) => void): void {
   if (process.platform === "win32" || process.getuid === undefined) return; // no POSIX modes
   const { mode, uid } = statSync(dataDir);
   const octal = (mode & 0o777).toString(8).padStart(3, "0");

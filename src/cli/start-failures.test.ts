@@ -5,7 +5,17 @@
  * stack trace (exit 70) or a process left running after its error.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -193,6 +203,78 @@ describe("the demo's admin token, made", () => {
       expect(r.err).toMatch(inUse());
       expect((statSync(join(dataDir, "admin-token")).mode & 0o777).toString(8)).toBe("600");
       expect((statSync(dataDir).mode & 0o777).toString(8)).toBe("700");
+    },
+  );
+});
+
+describe.skipIf(process.platform === "win32")("the demo's secret files, made exclusively", () => {
+  // A symbolic link to nothing, planted where the token or keys will be: the file was looked for
+  // (not there, as the link leads nowhere), then written through the link wherever it pointed.
+  it(
+    "a link to nothing at admin-token: named, exit 2, nothing written through it",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "planted-token");
+      mkdirSync(dataDir, { mode: 0o700 });
+      const target = join(dir, "planted-token-target");
+      const file = join(dataDir, "admin-token");
+      symlinkSync(target, file);
+      // The port is taken: the old code wrote the token, then stopped there (exit 1).
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", String(port)]);
+      expect(r).toEqual({
+        code: 2,
+        out: "",
+        err:
+          `clearance: the demo's admin token ${file} cannot be read (it is a symbolic link to ${target}, ` +
+          "which is not there): remove it for the demo to make one\n",
+      });
+      expect(existsSync(target)).toBe(false);
+      expect(lstatSync(file).isSymbolicLink()).toBe(true);
+    },
+  );
+
+  it(
+    "a link to nothing at demo-keys.json: named, exit 2, nothing written through it",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "planted-keys");
+      mkdirSync(dataDir, { mode: 0o700 });
+      const target = join(dir, "planted-keys-target");
+      const keys = join(dataDir, "demo-keys.json");
+      symlinkSync(target, keys);
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", String(port)]);
+      expect(r).toEqual({
+        code: 2,
+        out: "",
+        err:
+          `clearance: the demo's keys ${keys} cannot be read (it is a symbolic link to ${target}, ` +
+          "which is not there): remove it for the demo to make new ones\n",
+      });
+      expect(existsSync(target)).toBe(false);
+      expect(existsSync(join(dataDir, "admin-token"))).toBe(false);
+    },
+  );
+});
+
+describe.skipIf(process.platform === "win32")("the demo's data directory, others may write to", () => {
+  // Checked by the gateway only once it started: by then the demo had read or made its admin token
+  // in a directory where others could have put theirs.
+  it(
+    "is refused as the gateway refuses it, before the admin token is made in it",
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = join(dir, "open-dir");
+      mkdirSync(dataDir);
+      chmodSync(dataDir, 0o777);
+      const r = await cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+      expect(r).toEqual({
+        code: 2,
+        out: "",
+        err:
+          `clearance: the data directory ${dataDir} is writable by others (mode 777): run chmod 700 ${dataDir} ` +
+          "(they could replace the audit signing key, the write-ahead file or the store)\n",
+      });
+      expect(readdirSync(dataDir)).toEqual([]);
     },
   );
 });

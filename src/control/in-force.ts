@@ -187,14 +187,15 @@ export function notYetInForce(
   const why = noPolicy
     ? `the policy could not be loaded from the store (${policyFailure})`
     : failure !== null
-      ? `this node could not reload from the store (${failure.code}: ${failure.message})`
-      : "this node has not reloaded it yet";
+      ? `it could not reload from the store (${failure.code}: ${failure.message})`
+      : "it has not reloaded since";
   return {
     code: noPolicy ? "policy_not_loaded" : "reload_failed",
+    // The node by name, not "this node": behind a load balancer the reader cannot tell which answered.
     message:
-      `${subject} was changed in the store, but is not yet in force on this node: ${why}; ` +
-      "it takes effect here at the next successful reload, and on other nodes at their next poll " +
-      "(see /readyz)",
+      `${subject} was changed in the store, but is not yet in force on node ${node}: ${why}; ` +
+      `it takes effect on ${node} at its next successful reload, and on other nodes at their next ` +
+      `poll (see ${node}'s /readyz)`,
     node,
   };
 }

@@ -64,5 +64,11 @@ describe("the node that answered, named", () => {
     }
     expect(body.status).toBe("suspended");
     expect(body.not_yet_in_force).toMatchObject({ code: "reload_failed", node: "gw-7" });
+    // Its words name the node too: "this node" said nothing to a reader behind a load balancer.
+    expect(body.not_yet_in_force.message).toBe(
+      "license BIS-2026-0001 was changed in the store, but is not yet in force on node gw-7: it could not " +
+        "reload from the store (ECONNREFUSED: connect ECONNREFUSED); it takes effect on gw-7 at its next " +
+        "successful reload, and on other nodes at their next poll (see gw-7's /readyz)",
+    );
   });
 });

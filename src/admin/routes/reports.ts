@@ -6,9 +6,10 @@
 import type { IncomingMessage } from "node:http";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { describeLeftOut, readStoredVersion } from "../../control/effective.js";
-import { schemeVersion } from "../../control/in-force.js";
+import { compileFitting, describeLeftOut, readStoredVersion } from "../../control/effective.js";
+import { currentRecords, schemeVersion } from "../../control/in-force.js";
 import type { ControlState } from "../../control/state.js";
+import type { StoredRecord } from "../../store/index.js";
 import { refuseLicensesOutsideWorkflow } from "../../control/seed.js";
 import { ClearanceError } from "../../errors/index.js";
 import { footprintReport } from "../../report/footprint.js";
@@ -88,6 +89,37 @@ interface Waiter {
   readonly gone?: () => boolean;
 }
 
+/**
+ * What a what-if measures from: this node's state at the store's active version (see inStepWithStore)
+ * with the partners and licenses the store holds now (currentRecords, as the lists read them). A
+ * partner or license changed through another node a moment before is in the baseline (and in the
+ * candidate, which takes them over), as in the policy an activation would replace; this node's
+ * snapshot has it only at its next reload. This node's own state when the store holds the same records.
+ */
+async function whatIfBaseline(deps: AdminDeps): Promise<ControlState> {
+  const state = await inStepWithStore(deps);
+  const held = deps.heldVersion?.();
+  const [partners, licenses] = await Promise.all([
+    currentRecords(deps.store, "partner", state.partners, held),
+    currentRecords(deps.store, "license", state.licenses, held),
+  ]);
+  if (sameRecords(partners, state.partners) && sameRecords(licenses, state.licenses)) return state;
+  const compiled = compileFitting(
+    state.base.source,
+    partners.map((p) => p.document),
+    licenses.map((l) => l.document),
+  );
+  return { ...state, scheme: compiled.scheme, leftOut: compiled.leftOut, partners, licenses };
+}
+
+/** The same records at the same revisions (a store read after an unrelated change, say). */
+function sameRecords(a: readonly StoredRecord[], b: readonly StoredRecord[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  const revisions = new Map(b.map((r) => [r.id, r.revision]));
+  return a.every((r) => revisions.get(r.id) === r.revision);
+}
+
 /** A version's what-if against the policy in force (the activation's impact when no history is asked). */
 export async function versionWhatIf(
   deps: AdminDeps,
@@ -99,8 +131,10 @@ export async function versionWhatIf(
   turn: "queued" | "first" = "queued",
 ): Promise<WhatIfReport> {
   // This node's or the store's (uploaded through another node, not yet reloaded here); measured
-  // against the store's active version (the one an activation replaces), this node reloading first.
-  const v = await schemeVersion(deps.store, await inStepWithStore(deps), version);
+  // against the store's active version (the one an activation replaces), this node reloading first,
+  // and the store's partners and licenses.
+  const baseline = await whatIfBaseline(deps);
+  const v = await schemeVersion(deps.store, baseline, version);
   const prepare = (state: ControlState) => {
     // Read as it loads: what newer checks refuse in a version an older release stored is left out of
     // the candidate (fail closed), and the report says so.
@@ -111,7 +145,7 @@ export async function versionWhatIf(
     return { state, stored, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
   };
   // Refused before it waits its turn, as any bad request is.
-  let prepared = prepare(deps.state());
+  let prepared = prepare(baseline);
   const audit = auditOf(deps);
   const range =
     options.from_index === undefined && options.to_index === undefined
@@ -124,8 +158,9 @@ export async function versionWhatIf(
   const run = <T>(job: () => Promise<T>): Promise<T> =>
     turn === "first" ? job() : queued(deps, waiter, job);
   const report = await run(async () => {
-    // Against the policy in force when its turn comes: another version may have been activated meanwhile.
-    const state = await inStepWithStore(deps);
+    // Against the policy in force when its turn comes: another version may have been activated, or a
+    // partner or license changed, meanwhile.
+    const state = await whatIfBaseline(deps);
     if (state !== prepared.state) prepared = prepare(state);
     return whatIfReport({
       store: deps.store,

@@ -3,12 +3,21 @@
  * the built-in demo upstream, demo principals and their keys, and copy-paste curl lines.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { MIN_ADMIN_TOKEN } from "../../config/index.js";
 import { configFlag } from "../flag-files.js";
-import { checkSecretMode } from "../../audit/index.js";
+import { checkDataDirMode, checkSecretMode } from "../../audit/index.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
 import { InvalidInputError, SetupError } from "../../errors/index.js";
@@ -78,6 +87,10 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   const principals = readPrincipals(io, opts.principals);
   const dataDir = opts.dataDir ?? draft.file.data_dir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Before the admin token and the keys are read or written there, not only once the gateway starts:
+  // others who may write to the directory could replace them. Refused as the gateway refuses it; its
+  // warnings (a directory others may only read) are the gateway's to say, once.
+  checkDataDirMode(dataDir);
   const keysFile = join(dataDir, "demo-keys.json");
   const warn = (line: string) => io.stderr(`${line}\n`);
   const savedKeys = readDemoKeys(keysFile, warn);
@@ -172,12 +185,14 @@ function readPrincipals(io: Io, dir: string): Principal[] {
  * not theirs (damaged, edited) is named, rather than a stack trace once the gateway is up.
  */
 function readDemoKeys(file: string, warn: (line: string) => void): Record<string, string> {
-  if (!existsSync(file)) return {};
+  // Not existsSync: a symbolic link to nothing is there (and refused), not taken for no file.
+  if (!present(file)) return {};
   const notKeys = (why: string) =>
     new SetupError(`${file} is not the demo's keys (${why}): remove it for the demo to make new ones`);
+  const text = readExisting(file, "the demo's keys", "remove it for the demo to make new ones");
   let saved: unknown;
   try {
-    saved = JSON.parse(readFileSync(file, "utf8"));
+    saved = JSON.parse(text);
   } catch (err) {
     throw notKeys(`not JSON: ${(err as Error).message}`);
   }
@@ -208,8 +223,52 @@ async function demoKeys(
     if (key !== undefined && id !== undefined && live.has(id)) keys.set(principal, key);
     else keys.set(principal, (await store.keys.create(principal, "demo", "demo")).key);
   }
-  writeFileSync(file, `${JSON.stringify(Object.fromEntries(keys), null, 2)}\n`, { mode: 0o600 });
+  replaceFile(file, `${JSON.stringify(Object.fromEntries(keys), null, 2)}\n`);
   return keys;
+}
+
+/** Whether anything is at `path`, a symbolic link to nothing included. */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/** An existing secret file's text; one that cannot be read (a link to nothing, say) is named. */
+function readExisting(file: string, what: string, remedy: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    let why = (err as Error).message;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      try {
+        why = `it is a symbolic link to ${readlinkSync(file)}, which is not there`;
+      } catch {
+        // Gone meanwhile: the read's own words.
+      }
+    }
+    throw new SetupError(`${what} ${file} cannot be read (${why}): ${remedy}`);
+  }
+}
+
+/**
+ * Writes `file` (0600) as a new file of its own, renamed into place: a symbolic link planted at its
+ * name is replaced, not written through, and a file made there meanwhile is not written into. A
+ * crash leaves the old file or the new, never half of one.
+ */
+function replaceFile(file: string, text: string): void {
+  const temporary = `${file}.${randomBytes(6).toString("hex")}.new`;
+  writeFileSync(temporary, text, { mode: 0o600, flag: "wx" });
+  try {
+    renameSync(temporary, file);
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw err;
+  }
 }
 
 /**
@@ -219,18 +278,22 @@ async function demoKeys(
  * its user's alone: others who can read it are admins.
  */
 function persistentSecret(file: string, warn: (line: string) => void): string {
-  if (existsSync(file)) {
-    const token = readFileSync(file, "utf8").trim();
-    if (token.length < MIN_ADMIN_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
-      throw new SetupError(
-        `${file} holds ${token.length < MIN_ADMIN_TOKEN ? `${token.length} characters` : "a space, a line break or a character outside printable ASCII"}; ` +
-          `the admin token needs at least ${MIN_ADMIN_TOKEN} printable ones, on one line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)`,
-      );
-    }
-    checkSecretMode(file, "the demo's admin token", warn, "");
-    return token;
-  }
   const secret = randomBytes(24).toString("base64url");
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  try {
+    // Made exclusively, not after a look for it: a symbolic link planted at its name is not written
+    // through, and a file made there meanwhile is not overwritten (it is read, as any existing one).
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const token = readExisting(file, "the demo's admin token", "remove it for the demo to make one").trim();
+  if (token.length < MIN_ADMIN_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new SetupError(
+      `${file} holds ${token.length < MIN_ADMIN_TOKEN ? `${token.length} characters` : "a space, a line break or a character outside printable ASCII"}; ` +
+        `the admin token needs at least ${MIN_ADMIN_TOKEN} printable ones, on one line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)`,
+    );
+  }
+  checkSecretMode(file, "the demo's admin token", warn, "");
+  return token;
 }
