@@ -412,4 +412,38 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     await expectAccessible(page, "the audit log with a screened principal's entries written out");
     await context.close();
   });
+
+  it("an alert's subject and summary show their controls written out on the Alerts page and the Overview's panel", async () => {
+    // Raised on an older release, or by a detector quoting a principal's id as stored.
+    await store().alerts.raise(
+      {
+        dedupeKey: "rlo-alert",
+        detector: "key-sharing",
+        severity: "critical",
+        subject: { kind: "key", id: `k-${RLO}lla` },
+        summary: `shared key k-${RLO}lla`,
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: new Date().toISOString(),
+        deliver: false,
+      },
+      "detector:key-sharing",
+    );
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    const panel = page.locator(".panel", { has: page.getByRole("heading", { name: "Open alerts" }) });
+    const listed = panel.locator("li").filter({ hasText: "k-" });
+    await listed.first().waitFor();
+    await readsAsStored(listed.first(), "shared key k-⟨U+202E⟩lla");
+    // The severity badge is laid out in capitals: the order is read in the summary itself.
+    await readsInOrder(listed.first().locator("bdi").filter({ hasText: "shared key" }));
+
+    await open(page, "Alerts");
+    const row = page.getByRole("row").filter({ hasText: "shared key k-" });
+    await row.first().waitFor();
+    await readsAsStored(row.first(), "k-⟨U+202E⟩lla");
+    for (const shown of await row.first().locator("bdi").filter({ hasText: "k-" }).all())
+      await readsInOrder(shown);
+    expect(await page.locator("main").innerText()).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    await context.close();
+  });
 });

@@ -154,9 +154,14 @@ export function AlertsPage({ me }: { me: Me }) {
                       <td>
                         <Status value={a.severity} />
                       </td>
-                      <td>{a.detector}</td>
                       <td>
-                        {a.subject.kind} <span className="mono">{a.subject.id}</span>
+                        <Shown text={a.detector} />
+                      </td>
+                      <td>
+                        <Shown text={a.subject.kind} />{" "}
+                        <span className="mono">
+                          <Shown text={a.subject.id} />
+                        </span>
                       </td>
                       <td>
                         <Shown text={a.summary} />
@@ -172,7 +177,7 @@ export function AlertsPage({ me }: { me: Me }) {
                           .filter((s) => s.state !== "open")
                           .map((s) => (
                             <div key={`${s.state}${s.at}`} className="hint">
-                              {s.state} by <Shown text={s.actor} />, {when(s.at)}
+                              <Shown text={s.state} /> by <Shown text={s.actor} />, {when(s.at)}
                               {s.note ? (
                                 <>
                                   : <Shown text={s.note} />
@@ -216,7 +221,7 @@ function Response({ response }: { response: NonNullable<AlertRecord["response"]>
   return (
     <>
       <div className="hint">
-        Done automatically: {response.action} (<Shown text={response.result} />)
+        Done automatically: <Shown text={response.action} /> (<Shown text={response.result} />)
       </div>
       {pending ? (
         <div className="field-error">
@@ -381,7 +386,7 @@ export function OpenAlerts() {
               <ul className="plain">
                 {severest.map((a) => (
                   <li key={a.id}>
-                    <Status value={a.severity} /> {a.detector}: {a.summary}
+                    <Status value={a.severity} /> <Shown text={a.detector} />: <Shown text={a.summary} />
                   </li>
                 ))}
               </ul>
