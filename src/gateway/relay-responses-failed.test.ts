@@ -228,6 +228,38 @@ describe("an upstream's own error event in a Responses stream", () => {
     });
   });
 
+  // Before: numbered from the last event's data alone, so after an error event whose data is not
+  // JSON, or has no number, the gateway's response.failed was numbered 0, response.created's.
+  it("whose data is not JSON: the gateway's response.failed is numbered after the last numbered event", async () => {
+    const chunks = [
+      CREATED,
+      event("response.in_progress", 1),
+      event("response.output_text.delta", 2, { delta: "x" }),
+      "event: error\ndata: upstream exploded at gpu-17.corp.internal\n\n",
+    ];
+    const all = events(await rawOf(await serve(chunks, false)));
+    // The error event as it went out (its text replaced), then the response failed, numbered 3.
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", undefined],
+      ["response.failed", 3],
+    ]);
+  });
+
+  it("with no sequence number: the gateway's response.failed is numbered after the last numbered event", async () => {
+    const unnumbered = `event: error\ndata: ${JSON.stringify({ type: "error", code: "server_error", message: "boom" })}\n\n`;
+    const chunks = [
+      CREATED,
+      event("response.output_text.delta", 1, { delta: "x" }),
+      event("response.output_text.delta", 2, { delta: "y" }),
+      unnumbered,
+    ];
+    const all = events(await rawOf(await serve(chunks, false)));
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", undefined],
+      ["response.failed", 3],
+    ]);
+  });
+
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {
     const theirs = event("response.failed", 9, {
       response: {
