@@ -1,7 +1,7 @@
 /**
  * How a failed Responses stream ends, read with the real openai SDK on a real socket: the
  * `response.failed` the gateway ends a stream with carries the output items completed before it
- * (bounded by limits.body_bytes), and an upstream's own `error` event that the upstream does not
+ * (bounded by limits.body_bytes, and 1 MiB), and an upstream's own `error` event that the upstream does not
  * follow with `response.failed` is followed by the gateway's, so that the client gets the terminal
  * event it waits for rather than a stream that just stops.
  */
