@@ -146,6 +146,9 @@ export async function answerDecisions(
     const path = duplicateMemberPath(text);
     if (path !== null) refuseDuplicateMember(path);
     refuseLoneSurrogates(body, text);
+    // Refused as the admin API refuses them: nothing here is stored, but a decision echoes the ids
+    // it was given ("organization X is not a partner", the model, the purpose) to the service that
+    // shows it to people, and an override makes them read otherwise than sent.
     refuseBidiControls(body, text);
     let input: DecisionInput;
     try {
@@ -163,7 +166,8 @@ export async function answerDecisions(
     const path = duplicateMemberPath(texts[i] as string);
     if (path !== null) refuseDuplicateMember([i, ...path]);
     refuseLoneSurrogates(values[i], texts[i] as string, [i]);
-    refuseItemBidiControls(values[i], texts[i] as string, i);
+    // Named at its index in the batch (`[3].principal.id`), as any other problem in a batch is.
+    refuseBidiControls(values[i], texts[i] as string, [i]);
   });
   const inputs = await parseBatch(values, turns);
   // Each decision is serialised as soon as it is made: it dies young, as garbage cheap to collect.
@@ -202,26 +206,6 @@ function refuseDuplicateMember(path: (string | number)[]): never {
   throw new ClearanceError("invalid", "duplicate_member", message, {
     problems: [{ code: "duplicate_member", path, message }],
   });
-}
-
-/**
- * Refuses (400 `bidi_control`) a bidirectional embedding, override or isolate anywhere in a
- * decision's body, as the admin API refuses it: nothing here is stored, but a decision echoes the
- * ids it was given ("organization X is not a partner", the model, the purpose) to the service that
- * shows it to people, and an override makes them read otherwise than sent.
- */
-function refuseItemBidiControls(value: unknown, text: string, index: number): void {
-  try {
-    refuseBidiControls(value, text);
-  } catch (err) {
-    // Found: asked again with the item at its index in the batch, so that the answer's path and
-    // message name it as for any other problem in a batch (`[3].principal.id`). Only the refused
-    // item pays for the walk past the holes before it.
-    const holder: unknown[] = [];
-    holder[index] = value;
-    refuseBidiControls(holder, text);
-    throw err;
-  }
 }
 
 /**

@@ -661,6 +661,59 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     }
   });
 
+  // Before: a round judged hung stayed judged after its step failed (until a round succeeded), and
+  // close() waited for no last round, saying the step that had failed "has not returned".
+  it("a round judged hung whose step then fails is hung no more: close() runs its last round and says how it failed", async () => {
+    const { url } = await freshSchema();
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    let mode: "through" | "hold" | "refuse" = "through";
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    let fail!: (err: Error) => void;
+    const held = new Promise<never>((_, reject) => (fail = reject));
+    const a = await sharedLog(url, "node-a", {
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+      wrap: (db) => ({
+        ...db,
+        latestCheckpoint: () => {
+          if (mode === "through") return db.latestCheckpoint();
+          if (mode === "refuse") return Promise.reject(new Error("the database refused the read"));
+          // The first read held (a database not answering), then failed; every later one refused.
+          mode = "refuse";
+          asked();
+          return held;
+        },
+      }),
+    });
+    await a.append(entry("a", 0));
+    await a.publish();
+    mode = "hold";
+    a.start();
+    await waiting;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(a.failure).not.toBeNull(), WAIT);
+    expect(a.failure?.message).toMatch(
+      /a read of the latest checkpoint from the database not having returned/,
+    );
+    fail(new Error("the database refused the read"));
+    await vi.waitFor(
+      () =>
+        expect(errors.filter((e) => (e as Error).message === "the database refused the read")).not.toEqual(
+          [],
+        ),
+      WAIT,
+    );
+    const before = errors.length;
+    await a.close();
+    const messages = errors.slice(before).map((e) => (e as Error).message);
+    expect(messages.join("\n")).not.toMatch(/has not returned/);
+    // Its last round ran, and failed as the database refused it.
+    expect(messages).toContain("the database refused the read");
+  });
+
   it("closes while the integrator's link is silent, saying that its session was dropped", async () => {
     const { url } = await freshSchema();
     const link = await blackhole(url, { partition: true });

@@ -157,8 +157,11 @@ export class SharedAuditLog implements AuditTrail {
   private busySince: number | null = null;
   /** Why this node takes no entries though the database does: a round judged hung (see checkHung). */
   private stalled: Error | null = null;
-  /** What the round (or read of the latest checkpoint) under way last began to wait for. */
-  private waitingFor: Wait = LATEST;
+  /**
+   * What the round (or read of the latest checkpoint) under way waits for: null once that step has
+   * settled, so that no step that returned (with an error, say) is named as one that did not.
+   */
+  private waitingFor: Wait | null = null;
   private readonly hang = new HangSignal();
 
   private constructor(
@@ -222,10 +225,26 @@ export class SharedAuditLog implements AuditTrail {
     return (this.o.now ?? Date.now)();
   }
 
-  /** `work`, counted as what the round waits for until the next step says otherwise. */
+  /** `work`, counted as what the round waits for until it settles. */
   private waitOn<T>(wait: Wait, work: Promise<T>): Promise<T> {
     this.waitingFor = wait;
+    const settled = () => {
+      if (this.waitingFor === wait) this.waitingFor = null;
+    };
+    // Registered before the caller awaits `work`: cleared before the round goes on.
+    work.then(settled, settled);
     return work;
+  }
+
+  /**
+   * The round (or read) under way has settled, whichever way: one judged hung is hung no more, so
+   * close() and requests wait for the next as for any (a new hang is judged again at a tick). Not
+   * only once one succeeds: after a judged round failed, close() skipped its last round, saying the
+   * step that had failed "has not returned".
+   */
+  private settled(): void {
+    this.busySince = null;
+    this.hang.judged = false;
   }
 
   /** A wait on the mirror's files. */
@@ -258,7 +277,8 @@ export class SharedAuditLog implements AuditTrail {
    * ready) until a round succeeds. The message names what the round waits for.
    */
   private checkHung(): void {
-    if (this.busySince === null || this.stalled !== null) return;
+    // A round waiting for nothing (between two steps) is moving.
+    if (this.busySince === null || this.stalled !== null || this.waitingFor === null) return;
     const since = this.now() - this.busySince;
     if (since <= hungMs(this.o.checkpointMs)) return;
     const seated = this.seat.held;
@@ -311,7 +331,7 @@ export class SharedAuditLog implements AuditTrail {
           const latest = await this.waitOn(LATEST, this.o.db.latestCheckpoint());
           if (latest !== null) await this.adopt(latest);
         } finally {
-          this.busySince = null;
+          this.settled();
         }
       });
       this.ticking = step.catch(() => undefined);
@@ -342,7 +362,8 @@ export class SharedAuditLog implements AuditTrail {
     if (settled) this.tree.close();
     else {
       // The mirror's inner-node file stays open: the round, should its wait return, writes on.
-      const { what, why } = this.waitingFor;
+      // Judged hung and not settled: a step is out, unless the round is between two (a moment).
+      const { what, why } = this.waitingFor ?? { what: "its round", why: "judged hung" };
       this.o.onError(
         new AuditLogError(
           `the audit log closed without a last round: ${what} has not returned (${why}). Every entry this node took is committed in the database; the seat is given up for another node to sign them`,
@@ -413,7 +434,6 @@ export class SharedAuditLog implements AuditTrail {
         if (this.seat.held) await this.sign();
         this.failedRounds = 0;
         this.stalled = null;
-        this.hang.judged = false;
       } catch (err) {
         if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
           this.failedRounds = 0;
@@ -426,7 +446,7 @@ export class SharedAuditLog implements AuditTrail {
         throw err;
       }
     } finally {
-      this.busySince = null;
+      this.settled();
     }
   }
 

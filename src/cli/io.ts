@@ -15,13 +15,25 @@ export interface Io {
    * U+FFFD, three bytes, so Latin-1 text within the bound would be over it once decoded.
    */
   readonly stdin: (maxBytes: number) => Uint8Array | string | null;
+  /**
+   * Standard output can take nothing more (its reader left: `| head -1`, EPIPE; or it failed): a
+   * command writing line after line stops working out lines nobody will read. Absent: never.
+   */
+  readonly stdoutGone?: () => boolean;
 }
+
+/**
+ * Set at the write that failed, not a tick later as `destroyed` is: a command writing in one
+ * synchronous loop sees it at its next line.
+ */
+const stdoutGone = (): boolean => process.stdout.destroyed || process.stdout.errored !== null;
 
 export const processIo: Io = {
   // Once the reader has gone, what is left to say is dropped (writing on would only fail again).
-  stdout: (text) => void (process.stdout.destroyed || process.stdout.write(text)),
+  stdout: (text) => void (stdoutGone() || process.stdout.write(text)),
   stderr: (text) => void (process.stderr.destroyed || process.stderr.write(text)),
   stdin: (maxBytes) => readFdBounded(0, maxBytes),
+  stdoutGone,
 };
 
 /**

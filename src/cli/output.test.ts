@@ -3,7 +3,9 @@
  * | head -1`) ends nothing with a stack trace, and a full disk is said, exit 1.
  */
 import { spawn, type StdioOptions } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SCHEME = "examples/g7-trusted-partners.yaml";
@@ -36,6 +38,45 @@ describe("output to a closed pipe", () => {
         { closed: "stdout" },
       );
       expect(denied).toEqual({ code: 1, err: "" });
+    },
+  );
+
+  // Before: every remaining line was still screened after the reader had gone, its answers
+  // dropped: a refused line at the end of the batch still made the exit status 2.
+  it(
+    "a reader that leaves after the first --jsonl answer stops the batch: the lines after it are not worked out",
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "clearance-epipe-"));
+      try {
+        // Far more answers than a pipe holds (64 KiB), then a line that is refused.
+        const pair = JSON.stringify({ schema: "Person", a: "John Smith", b: "Jon Smith" });
+        const input = join(dir, "pairs.jsonl");
+        writeFileSync(input, `${`${pair}\n`.repeat(20_000)}{"a": 5}\n`);
+        const stdin = openSync(input, "r");
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", "src/cli/main.ts", "screening", "compare", "--jsonl"],
+          { stdio: [stdin, "pipe", "pipe"] },
+        );
+        closeSync(stdin);
+        const { stdout, stderr } = child;
+        if (stdout === null || stderr === null) throw new Error("spawned with pipes");
+        let err = "";
+        stderr.on("data", (c: Buffer) => (err += c.toString()));
+        let first = "";
+        // As `| head -1`: the first answer read, then the pipe closed.
+        stdout.once("data", (c: Buffer) => {
+          first = c.toString().split("\n")[0] ?? "";
+          stdout.destroy();
+        });
+        const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+        expect(JSON.parse(first)).toMatchObject({ match: true });
+        // The refused last line was never reached: the answers the reader took decide the status.
+        expect({ code, err }).toEqual({ code: 0, err: "" });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 

@@ -1,7 +1,7 @@
 /**
  * How a failed Responses stream ends, read with the real openai SDK on a real socket: the
  * `response.failed` the gateway ends a stream with carries the output items completed before it
- * (bounded by limits.body_bytes), and an upstream's own `error` event that the upstream does not
+ * (bounded by limits.body_bytes, and 1 MiB), and an upstream's own `error` event that the upstream does not
  * follow with `response.failed` is followed by the gateway's, so that the client gets the terminal
  * event it waits for rather than a stream that just stops.
  */
@@ -226,6 +226,38 @@ describe("an upstream's own error event in a Responses stream", () => {
       sequence_number: 2,
       response: { id: "resp_1", status: "failed", output: [], error: { code: "server_error" } },
     });
+  });
+
+  // Before: numbered from the last event's data alone, so after an error event whose data is not
+  // JSON, or has no number, the gateway's response.failed was numbered 0, response.created's.
+  it("whose data is not JSON: the gateway's response.failed is numbered after the last numbered event", async () => {
+    const chunks = [
+      CREATED,
+      event("response.in_progress", 1),
+      event("response.output_text.delta", 2, { delta: "x" }),
+      "event: error\ndata: upstream exploded at gpu-17.corp.internal\n\n",
+    ];
+    const all = events(await rawOf(await serve(chunks, false)));
+    // The error event as it went out (its text replaced), then the response failed, numbered 3.
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", undefined],
+      ["response.failed", 3],
+    ]);
+  });
+
+  it("with no sequence number: the gateway's response.failed is numbered after the last numbered event", async () => {
+    const unnumbered = `event: error\ndata: ${JSON.stringify({ type: "error", code: "server_error", message: "boom" })}\n\n`;
+    const chunks = [
+      CREATED,
+      event("response.output_text.delta", 1, { delta: "x" }),
+      event("response.output_text.delta", 2, { delta: "y" }),
+      unnumbered,
+    ];
+    const all = events(await rawOf(await serve(chunks, false)));
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", undefined],
+      ["response.failed", 3],
+    ]);
   });
 
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {

@@ -112,8 +112,12 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   let failed = (): ClearanceError | null => null;
   /** Settles the relay as refused before anything was sent, the upstream's body abandoned (set below). */
   let refuse: (err: ClearanceError) => void = noop;
-  /** The last event's data: a Responses stream's error event takes the sequence number after it. */
-  let lastData = "";
+  /**
+   * The data of the last event that carries a sequence number: the gateway's own last event takes
+   * the number after it. Not simply the last event's: an upstream's error event whose data is not
+   * JSON, or has no number, would number the gateway's event 0 mid-stream.
+   */
+  let lastNumbered = "";
   /** A Responses stream's first event when it is `response.created`: the response a cut fails. */
   let created: string | undefined;
   /**
@@ -126,7 +130,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   const items = responses && !gone ? completedItems(o.captureLimit) : null;
   /** What a Responses stream the gateway ends knows of its response, numbered after the last event. */
   const cut = (): CutResponse => ({
-    sequence: nextSequence(lastData),
+    sequence: nextSequence(lastNumbered),
     created,
     model: o.model ?? "",
     requestId: o.requestId,
@@ -147,7 +151,9 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     /** Counts an event relayed, keeping what a cut's last events are numbered and built from. */
     const relayed = (data: string, event: string | undefined): void => {
       events++;
-      lastData = data;
+      // A string search, not a parse of every event: the member's name with its quotes cannot be
+      // inside a JSON string (its quotes would be escaped), so only a member can match.
+      if (responses && data.includes(SEQUENCE_NUMBER)) lastNumbered = data;
       if (!terminal && isTerminal(o.wire, o.endpoint, data, event)) terminal = true;
       if (!terminal) items?.offer(event, data);
       // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
@@ -269,14 +275,16 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     // failure mid-stream is (the head is sent), and charged as one (nothing).
     const ended = finish;
     finish = () => {
-      if (events === 0 && !gone)
+      if (events === 0 && !res.destroyed && !res.writableEnded)
         res.end(errorEvent("the upstream ended the stream without sending any event"));
       // The upstream's error event is no response's end (the openai SDK's `responses.create` stream
       // raises it only when it holds an `error` object; one as documented, code and message at its
       // top, it hands over as an event): a stream ending there leaves the client without the
       // terminal event it waits for, its response still in progress. The gateway fails the
       // response with that error, as the upstream would have.
-      else if (upstreamError !== undefined && !terminal && !gone) res.end(failedBy(upstreamError, cut()));
+      // Only to a client still there: its items are parsed for it.
+      else if (upstreamError !== undefined && !terminal && !res.destroyed && !res.writableEnded)
+        res.end(failedBy(upstreamError, cut()));
       else ended();
     };
     // A client that leaves before the first event is still charged the input: the upstream had
@@ -490,6 +498,9 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
 }
 
 const noop = (): void => {};
+
+/** The member a Responses event numbers itself with, as JSON writes its name. */
+const SEQUENCE_NUMBER = '"sequence_number"';
 
 /**
  * The sequence number after the one a Responses event's data carries (0 when it carries none, or

@@ -214,18 +214,23 @@ const BIDI_IN_TEXT = new RegExp(`${BIDI_CONTROL.source}|\\\\u(?:202[a-eA-E]|206[
  * member name: invisible, it makes text shown to others read otherwise than it is stored (the
  * console and CLI show them escaped; other readers of the audit log and reports may not).
  * Right-to-left letters (Arabic, Hebrew) and the directional marks pass. Text with neither the
- * character nor its escape is not walked.
+ * character nor its escape is not walked. `at`: where `value` is in the body (a batch's item).
  */
-export function refuseBidiControls(value: unknown, text: string): void {
-  refuseCharacters(value, text, {
-    code: "bidi_control",
-    pattern: BIDI_CONTROL,
-    inText: BIDI_IN_TEXT,
-    name: bidiControlName,
-    why: "",
-    advice:
-      ", an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)",
-  });
+export function refuseBidiControls(value: unknown, text: string, at: Path = []): void {
+  refuseCharacters(
+    value,
+    text,
+    {
+      code: "bidi_control",
+      pattern: BIDI_CONTROL,
+      inText: BIDI_IN_TEXT,
+      name: bidiControlName,
+      why: "",
+      advice:
+        ", an invisible control that makes text read otherwise than it is stored; remove it (right-to-left letters need none)",
+    },
+    at,
+  );
 }
 
 /**
@@ -269,9 +274,9 @@ interface RefusedCharacters {
 }
 
 /** The first string or member name holding one of `refused`'s characters, refused naming it. */
-function refuseCharacters(value: unknown, text: string, refused: RefusedCharacters): void {
+function refuseCharacters(value: unknown, text: string, refused: RefusedCharacters, within: Path = []): void {
   if (!refused.inText.test(text)) return;
-  const found = firstStringAt(value, [], (s) => refused.pattern.test(s));
+  const found = firstStringAt(value, [...within], (s) => refused.pattern.test(s));
   if (found === null) return;
   const s = found.name ? String(found.path.at(-1)) : (found.text as string);
   const at = s.search(refused.pattern);

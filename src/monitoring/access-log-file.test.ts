@@ -4,7 +4,7 @@
  * in the gateway's log, and the log goes on by itself once the file can be written again — it did
  * not, until a restart. A real file, and /dev/full for a disk that is full.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   closeSync,
   constants,
@@ -18,8 +18,9 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  writeSync,
 } from "node:fs";
-import { Socket } from "node:net";
+import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -345,5 +346,75 @@ it("says at start a FIFO no process reads, as any destination that cannot be ope
   } finally {
     // Before: close() waited its full bound for the open, and the open held a thread until a reader.
     await m.close();
+  }
+}, 20_000);
+
+/**
+ * A terminal read slowly (at most 800 KB/s), as a terminal emulator or `docker run -t` reads: python3's
+ * pty module makes one (Node has none) and prints its name, then reads what comes until END, and
+ * prints it.
+ */
+const SLOW_TERMINAL = `
+import os, pty, sys, time, tty
+master, slave = pty.openpty()
+tty.setraw(slave)  # no output processing: the lines come as written
+print(os.ttyname(slave), flush=True)
+got = b""
+while not got.endswith(b"END\\n"):
+    got += os.read(master, 4096)
+    time.sleep(0.005)
+sys.stdout.buffer.write(got[:-4])
+`;
+
+// Before: the terminal was written through a non-blocking descriptor by libuv's threads: a write
+// the terminal had no room for failed with EAGAIN, its chunk of lines dropped and the file opened
+// again (1,900 of 2,000 lines lost), said as "A system error occurred: undefined returned undefined".
+it("writes every line to a terminal that reads slowly, dropping none", async () => {
+  const reader = spawn("python3", ["-c", SLOW_TERMINAL], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  reader.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+  const exited = new Promise<number | null>((resolve) => reader.once("close", resolve));
+  await until(() => out.includes("\n"));
+  const name = out.slice(0, out.indexOf("\n"));
+  const errors: unknown[] = [];
+  let lost = 0;
+  const log = openAccessLog({
+    destination: name,
+    onError: (e) => errors.push(e),
+    onDropped: (n) => (lost += n),
+  });
+  const total = 1_000; // about 400 KB: the terminal holds a few KB
+  for (let i = 0; i < total; i++) log.write(request(`t${i}`));
+  await log.close();
+  // Its end, once every line the log wrote is in the terminal (not opened as its controlling one).
+  const end = openSync(name, constants.O_WRONLY | constants.O_NOCTTY);
+  writeSync(end, "END\n");
+  closeSync(end);
+  expect(await exited).toBe(0);
+  expect(errors.map(String)).toEqual([]);
+  expect(lost).toBe(0);
+  const received = out
+    .slice(name.length + 1)
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+  expect(received).toEqual(Array.from({ length: total }, (_, i) => `t${i}`));
+}, 60_000);
+
+// Before: "(a socket file, which cannot be written as a file)", nothing said of what to write instead.
+it("says of a socket (/dev/stdout under systemd's journal) that it cannot be opened, and to write destination: stdout", async () => {
+  const path = join(dir, "journal.sock");
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(path, r));
+  const errors: unknown[] = [];
+  const m = await open(path, errors);
+  try {
+    await until(() => errors.length === 1);
+    expect(String(errors[0])).toContain(
+      `the access log (${path}) cannot be written: ENXIO: no such device or address, open '${path}' (a socket, which cannot be opened as a file — as /dev/stdout is when the gateway's standard output is one, under systemd's journal: for the gateway's own standard output, write \`destination: stdout\`)`,
+    );
+  } finally {
+    await m.close();
+    server.close();
   }
 }, 20_000);

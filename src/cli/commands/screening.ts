@@ -86,7 +86,9 @@ const readJsonLines = (io: Io): string =>
 /**
  * Each answer written as soon as it is worked out: held until the last, a batch's answers (a search
  * line's candidates take about a kilobyte) cost memory in proportion to the whole batch. Exits
- * EXIT_INVALID once every line is answered if any line was refused, as before.
+ * EXIT_INVALID once every line is answered if any line was refused, as before. A reader that left
+ * (`| head -1`) stops the batch: the lines after are not screened for nobody (each a search), and
+ * the exit status is that of the lines answered.
  */
 function writeJsonLines(io: Io, outcome: Outcome, lines: Iterable<LineOutcome>): void {
   let failed = false;
@@ -94,6 +96,7 @@ function writeJsonLines(io: Io, outcome: Outcome, lines: Iterable<LineOutcome>):
   for (const l of lines) {
     io.stdout(`${printableJson(l.text)}\n`);
     failed ||= l.failed;
+    if (io.stdoutGone?.() === true) break;
   }
   if (failed) outcome.exitCode = EXIT_INVALID;
 }

@@ -522,7 +522,7 @@ class Seat implements IntegratorSeat {
           if (err.message !== QUERY_TIMEOUT) throw err;
           client.connection.stream.destroy();
           throw new Error(
-            `the audit log integrator's session did not finish its set-up within ${connectMs} ms of its connect (\`${text}\` unanswered: a link gone silent after the connect?): its socket was destroyed, and this node does not take the seat this round`,
+            `the audit log integrator's session did not finish its set-up within ${connectMs} ms of starting to connect (\`${text}\` unanswered: a link gone silent after the connect?): its socket was destroyed, and this node does not take the seat this round`,
             { cause: err },
           );
         });

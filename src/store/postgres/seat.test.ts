@@ -442,7 +442,7 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
         (err: Error) => err,
       );
       expect(failed?.message).toMatch(
-        /the audit log integrator's session did not finish its set-up within 600 ms of its connect \(`SET tcp_keepalives_idle = 10.*` unanswered.*its socket was destroyed/,
+        /the audit log integrator's session did not finish its set-up within 600 ms of starting to connect \(`SET tcp_keepalives_idle = 10.*` unanswered.*its socket was destroyed/,
       );
       expect((failed?.cause as Error | undefined)?.message).toBe("Query read timeout");
       expect(a.held).toBe(false);

@@ -1,0 +1,63 @@
+/**
+ * The completed items a cut Responses stream's `response.failed` carries: kept within their own
+ * bound, and put in output order in one pass however many there are.
+ */
+import { expect, it } from "vitest";
+import { completedItems, MAX_KEPT_ITEMS_BYTES } from "./relay-output.js";
+
+const done = (index: number, id: string): string =>
+  JSON.stringify({ type: "response.output_item.done", output_index: index, item: { id } });
+
+// Before: a linear search of the items so far for each one kept (quadratic: 70,000 items took 9 s
+// on the cut path, the event loop blocked).
+it("puts as many small items as fit in their bound in output order, a repeated index the later one", () => {
+  const items = completedItems(10 * 1024 * 1024);
+  // Completed out of order (the upstream's items interleave), every tenth completed twice.
+  const n = 11_500;
+  const order = Array.from({ length: n }, (_, i) => (i * 7_919) % n); // a permutation: 7,919 is prime
+  let offered = 0;
+  for (const i of order) {
+    items.offer("response.output_item.done", done(i, `f${i}`));
+    if (i % 10 === 0) items.offer("response.output_item.done", done(i, `r${i}`));
+    offered += done(i, `f${i}`).length + (i % 10 === 0 ? done(i, `r${i}`).length : 0);
+  }
+  expect(offered).toBeLessThanOrEqual(MAX_KEPT_ITEMS_BYTES);
+  const output = items.output() as { id: string }[];
+  expect(output).toHaveLength(n);
+  expect(output.map((o) => o.id)).toEqual(
+    Array.from({ length: n }, (_, i) => (i % 10 === 0 ? `r${i}` : `f${i}`)),
+  );
+});
+
+it("items without an output index follow those kept before them", () => {
+  const items = completedItems(1024);
+  items.offer("response.output_item.done", done(0, "a"));
+  items.offer(
+    "response.output_item.done",
+    JSON.stringify({ type: "response.output_item.done", item: { id: "b" } }),
+  );
+  items.offer(undefined, done(2, "c"));
+  expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["a", "b", "c"]);
+});
+
+// Before: bounded by limits.body_bytes alone (10 MiB by default), held for the whole stream.
+it("keeps at most MAX_KEPT_ITEMS_BYTES of items however large limits.body_bytes is; the ones completed first", () => {
+  const items = completedItems(10 * 1024 * 1024);
+  const text = "x".repeat(200_000);
+  for (let i = 0; i < 8; i++)
+    items.offer(
+      "response.output_item.done",
+      JSON.stringify({ type: "response.output_item.done", output_index: i, item: { id: `i${i}`, text } }),
+    );
+  // Five of about 200 KB fit in 1 MiB; the sixth does not, nor any later one.
+  expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["i0", "i1", "i2", "i3", "i4"]);
+  expect(MAX_KEPT_ITEMS_BYTES).toBe(1024 * 1024);
+});
+
+it("keeps at most limits.body_bytes when that is smaller", () => {
+  const items = completedItems(200);
+  items.offer("response.output_item.done", done(0, "a".repeat(80)));
+  items.offer("response.output_item.done", done(1, "b".repeat(80)));
+  items.offer("response.output_item.done", done(2, "c"));
+  expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["a".repeat(80)]);
+});
