@@ -90,6 +90,9 @@ const pgAdd = (keys: string) => `INSERT INTO usage_totals (kind, id, tokens, row
  * `SET search_path FROM CURRENT`: the schema the migration ran in, whatever the writer's search_path.
  */
 export const POSTGRES_USAGE_TOTALS = `
+  -- Writers wait (an older node mid-flush committed first): a flush committed between the fill's
+  -- snapshot and the triggers would be in neither, lost from the totals for good.
+  LOCK TABLE usage_daily IN SHARE ROW EXCLUSIVE MODE;
   CREATE TABLE usage_totals (
     kind   TEXT COLLATE "C" NOT NULL,
     id     TEXT COLLATE "C" NOT NULL,

@@ -74,6 +74,49 @@ describe.skipIf(skipReason !== undefined)(
       }
     });
 
+    it("counts usage a writer commits while version 18 is being applied (a node of the release before, mid-flush)", async () => {
+      const { url } = await freshSchema();
+      const [migrating, older, watching] = [1, 2, 3].map(() => new pg.Client({ connectionString: url }));
+      for (const c of [migrating, older, watching]) await c!.connect();
+      try {
+        await migrate(
+          migrating!,
+          MIGRATIONS.filter((m) => m.version <= 17),
+        );
+        // An older node's flush under way: its row written, not yet committed.
+        await older!.query("BEGIN");
+        await older!.query(
+          `INSERT INTO usage_daily VALUES ('2030-01-02', 'p-1', 'org-1', 'lic-1', 'm', 40, 2, 1)`,
+        );
+        const applying = migrate(
+          migrating!,
+          MIGRATIONS.filter((m) => m.version <= 18),
+        );
+        // The migration waits on the flush's lock (before its fill, or, as it was, before its triggers).
+        for (;;) {
+          const { rows } = await watching!.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'usage_daily'::regclass",
+          );
+          if (Number(rows[0]!.n) > 0) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await older!.query("COMMIT");
+        await applying;
+        const store = await openPostgresStore(url);
+        try {
+          expect(await store.usage.totals()).toStrictEqual({
+            byLicense: { "lic-1": 42 },
+            byPrincipal: { "p-1": 42 },
+            byOrganization: { "org-1": 42 },
+          });
+        } finally {
+          await store.close();
+        }
+      } finally {
+        for (const c of [migrating, older, watching]) await c!.end();
+      }
+    });
+
     it("adds up totals flushed by several nodes at once, their rows locking licenses in opposite orders", async () => {
       const { url } = await freshSchema();
       const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(url)));
