@@ -67,6 +67,11 @@ export interface AlertServiceOptions {
   readonly redis?: { readonly url: string; readonly prefix: string } | null;
   readonly webhookSecret?: string | null;
   readonly suspendPrincipal?: SuspendPrincipal;
+  /**
+   * Whether this node already refuses a federated principal (its snapshot holds a block); absent:
+   * never said, and a block found already in the store is taken as not yet in force here.
+   */
+  readonly blocksPrincipal?: (id: string) => boolean;
   readonly onError: (err: unknown) => void;
   /**
    * The gateway's audit log, read back at start to warm the detectors (see warmup.ts): its
@@ -684,7 +689,11 @@ export class AlertService {
     return { alert: a, actor, ...(recorded && mark !== undefined ? { mark } : {}) };
   }
 
-  /** True when this call blocked the principal (not when it was blocked already: nothing changed). */
+  /**
+   * True when there is a block for this node to put in force: this call's, or one found already in
+   * the store (another node's suspension, an officer's block through another node) that this node
+   * has not loaded yet and still lets the principal through. One it already holds changed nothing.
+   */
   private async suspendFederated(principal: string, a: AlertRecord, done: string[]): Promise<boolean> {
     if (this.o.suspendPrincipal === undefined) {
       done.push(`federated principal ${principal}: no suspension hook configured, notified only`);
@@ -693,6 +702,7 @@ export class AlertService {
     // null: not the hook's kind of principal (one with API keys only), nothing to say.
     const result = await this.o.suspendPrincipal(principal, { alert: a.id, detector: a.detector });
     if (result !== null) done.push(result.text);
+    if (result?.outcome === "already-blocked") return this.o.blocksPrincipal?.(principal) !== true;
     return result?.outcome === "blocked";
   }
 }

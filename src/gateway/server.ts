@@ -360,6 +360,7 @@ async function assemble(
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store),
+        blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
         onError,
         // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
         audit: {

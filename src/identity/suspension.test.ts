@@ -3,14 +3,16 @@
  * one reload after): what it says when another node, the CLI or an officer got there first, and how
  * often it reloads.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AlertService, type AlertsConfig } from "../alerts/service.js";
 import type { Sighting } from "../alerts/detectors.js";
 import { configSchema } from "../config/schema.js";
+import { seedFromFile } from "../control/seed.js";
 import type { Reloads } from "../control/in-force.js";
+import { SnapshotHolder } from "../gateway/snapshot.js";
 import { loadSchemeFile } from "../scheme/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { blockOnAlert, BLOCKS, setBlock } from "./registry.js";
@@ -44,7 +46,8 @@ afterEach(async () => {
   await store.close();
 });
 
-const open = (withReloads?: Reloads) =>
+/** `holds`: the federated principals this node's snapshot already blocks. */
+const open = (withReloads?: Reloads, holds: readonly string[] = []) =>
   AlertService.open({
     config: config(),
     store,
@@ -53,6 +56,7 @@ const open = (withReloads?: Reloads) =>
     changed: async () => void reloads++,
     ...(withReloads === undefined ? {} : { reloads: withReloads }),
     suspendPrincipal: blockOnAlert(store),
+    blocksPrincipal: (id) => holds.includes(id),
     onError: (err) => {
       throw err;
     },
@@ -77,6 +81,18 @@ async function shared(s: AlertService, credential: string): Promise<void> {
     } satisfies Sighting),
   );
   await s.settled();
+}
+
+/** This node's snapshot of the store (a scheme seeded to load): what it lets through and refuses. */
+async function loaded(): Promise<SnapshotHolder> {
+  await seedFromFile(
+    store,
+    readFileSync("examples/g7-trusted-partners.yaml", "utf8"),
+    new Date().toISOString(),
+  );
+  return SnapshotHolder.open(store, (err) => {
+    throw err;
+  });
 }
 
 const response = async () => (await store.alerts.list({ detector: "key-sharing" }))[0]?.response;
@@ -105,8 +121,8 @@ describe("an alert's suspension", () => {
   it("of a federated principal an officer blocked first keeps the officer's block, and says so", async () => {
     const id = "fed:uk-gov:jane";
     await setBlock(store, id, true, "left the agency", "officer", "2030-01-01T09:00:00.000Z");
-    // Every reload fails here: a response that changed nothing has nothing to be in force.
-    service = await open(failing);
+    // Every reload fails here, but this node loaded the block before: nothing changed, nothing pending.
+    service = await open(failing, [id]);
     await shared(service, `principal:${id}`);
     const said = await response();
     expect(said?.result).toBe(`federated principal ${id} already blocked`);
@@ -147,6 +163,8 @@ describe("an alert's suspension", () => {
       changed: async () => void reloads++,
       reloads: failing,
       suspendPrincipal: blockOnAlert(interleaved),
+      // The officer's block is taken in here (by the officer's own reload on this node).
+      blocksPrincipal: (p) => p === id,
       onError: (err) => {
         throw err;
       },
@@ -159,6 +177,65 @@ describe("an alert's suspension", () => {
     const block = await store.records.get<PrincipalBlock>(BLOCKS, id);
     expect(block?.document).toMatchObject({ reason: "left the agency", by: "officer" });
     expect(block?.revision).toBe(1);
+  });
+
+  it("of a federated principal another node blocked, not yet loaded here, says not yet in force while reloads fail", async () => {
+    const id = "fed:uk-gov:jane";
+    const snapshot = await loaded();
+    // Another node's suspension, written to the shared store after this node loaded it.
+    await setBlock(store, id, true, "alert on node b", "detector:key-sharing", "2030-01-01T09:00:00.000Z");
+    service = await AlertService.open({
+      config: config(),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => void reloads++,
+      reloads: failing,
+      suspendPrincipal: blockOnAlert(store),
+      blocksPrincipal: (p) => snapshot.current.federation.blocked.has(p),
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await shared(service, `principal:${id}`);
+    const said = await response();
+    expect(said?.result).toBe(`federated principal ${id} already blocked`);
+    // This node still lets jane through: the answer must not read as a suspension in force.
+    expect(snapshot.current.federation.blocked.has(id)).toBe(false);
+    expect(said?.not_yet_in_force).toMatchObject({ code: "reload_failed", node: "node-a" });
+  });
+
+  it("of a federated principal another node blocked, not yet loaded here, reloads and refuses it here", async () => {
+    const id = "fed:uk-gov:jane";
+    const snapshot = await loaded();
+    await setBlock(store, id, true, "alert on node b", "detector:key-sharing", "2030-01-01T09:00:00.000Z");
+    service = await AlertService.open({
+      config: config(),
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {
+        reloads++;
+        await snapshot.refresh();
+      },
+      reloads: {
+        mark: () => snapshot.mark(),
+        holds: (mark, scope) => snapshot.holds(mark, scope),
+        failure: () => snapshot.lastFailure,
+        node: "node-a",
+      },
+      suspendPrincipal: blockOnAlert(store),
+      blocksPrincipal: (p) => snapshot.current.federation.blocked.has(p),
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await shared(service, `principal:${id}`);
+    expect(reloads).toBe(1);
+    expect(snapshot.current.federation.blocked.has(id)).toBe(true);
+    const said = await response();
+    expect(said?.result).toBe(`federated principal ${id} already blocked`);
+    expect(said).not.toHaveProperty("not_yet_in_force");
   });
 
   it("of a federated principal blocks it with one reload (the alert's and the block's together)", async () => {

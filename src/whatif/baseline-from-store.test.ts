@@ -7,14 +7,29 @@
  *
  * Two nodes over one PostgreSQL. Node B cannot load the store's snapshot meanwhile (its reads fail,
  * as in admin/lists-from-store.test.ts): it stays at what it had, as a node does between a change
- * and the notification or poll that brings it. Skipped without PostgreSQL.
+ * and the notification or poll that brings it. Its baseline, compiled when the what-if is asked, is
+ * not compiled again at the job's turn. Skipped without PostgreSQL.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { RunningGateway } from "../gateway/server.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { readFileSync } from "node:fs";
 import type { Json } from "../testing/admin.js";
+import type * as Effective from "../control/effective.js";
+
+/** Policies compiled from a version and the store's partners and licenses (the baseline's cost). */
+const compiled = vi.hoisted(() => ({ count: 0 }));
+vi.mock("../control/effective.js", async (original) => {
+  const actual = await original<typeof Effective>();
+  return {
+    ...actual,
+    compileFitting: (...args: Parameters<typeof actual.compileFitting>) => {
+      compiled.count++;
+      return actual.compileFitting(...args);
+    },
+  };
+});
 
 if (skipReason !== undefined) console.warn(`src/whatif/baseline-from-store.test.ts: SKIPPED, ${skipReason}`);
 
@@ -106,7 +121,10 @@ describe.skipIf(skipReason !== undefined)(
           await b.snapshot.refresh();
           const held = b.snapshot.current.control.partners.find((p) => p.id === "uk-aisi");
           expect(held?.document.partner.status).toBe("active");
+          compiled.count = 0;
           const measured = await whatIf();
+          // The store's baseline compiled once: when asked, and kept at its turn (nothing changed).
+          expect(compiled.count).toBe(1);
           // Nothing measured from the suspended partner's grant (what the candidate would take away).
           expect(
             (measured.population.groups as Json[]).filter((g) => g.from.reason === "partner-organization"),

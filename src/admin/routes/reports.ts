@@ -95,8 +95,10 @@ interface Waiter {
  * partner or license changed through another node a moment before is in the baseline (and in the
  * candidate, which takes them over), as in the policy an activation would replace; this node's
  * snapshot has it only at its next reload. This node's own state when the store holds the same records.
+ * `before`: the baseline taken when the what-if was asked, kept (not compiled again) while this node's
+ * policy and the store's partners and licenses are still what it was built from.
  */
-async function whatIfBaseline(deps: AdminDeps): Promise<ControlState> {
+async function whatIfBaseline(deps: AdminDeps, before?: ControlState): Promise<ControlState> {
   const state = await inStepWithStore(deps);
   const held = deps.heldVersion?.();
   const [partners, licenses] = await Promise.all([
@@ -104,6 +106,14 @@ async function whatIfBaseline(deps: AdminDeps): Promise<ControlState> {
     currentRecords(deps.store, "license", state.licenses, held),
   ]);
   if (sameRecords(partners, state.partners) && sameRecords(licenses, state.licenses)) return state;
+  // A node behind since the what-if was asked: its baseline then is the store's now.
+  if (
+    before !== undefined &&
+    before.fingerprint === state.fingerprint &&
+    sameRecords(partners, before.partners) &&
+    sameRecords(licenses, before.licenses)
+  )
+    return before;
   const compiled = compileFitting(
     state.base.source,
     partners.map((p) => p.document),
@@ -160,7 +170,7 @@ export async function versionWhatIf(
   const report = await run(async () => {
     // Against the policy in force when its turn comes: another version may have been activated, or a
     // partner or license changed, meanwhile.
-    const state = await whatIfBaseline(deps);
+    const state = await whatIfBaseline(deps, prepared.state);
     if (state !== prepared.state) prepared = prepare(state);
     return whatIfReport({
       store: deps.store,
