@@ -72,6 +72,11 @@ export interface AlertServiceOptions {
    * never said, and a block found already in the store is taken as not yet in force here.
    */
   readonly blocksPrincipal?: (id: string) => boolean;
+  /**
+   * Whether this node still takes an API key (its snapshot holds it unrevoked); absent: never said,
+   * and a key found already revoked in the store is taken as in force here.
+   */
+  readonly takesKey?: (id: string) => boolean;
   readonly onError: (err: unknown) => void;
   /**
    * The gateway's audit log, read back at start to warm the detectors (see warmup.ts): its
@@ -662,7 +667,10 @@ export class AlertService {
       }
       // Revoked before (by another node, the CLI, an officer): not this suspension's to claim.
       const outcome = await this.o.store.keys.revoke(id, actor, reason);
-      suspended ||= outcome === "revoked";
+      // Revoked through another node and not yet loaded here: this node still takes it, so the
+      // suspension is not in force here until it reloads (as an admin revoke of it would say).
+      suspended ||=
+        outcome === "revoked" || (outcome === "already-revoked" && this.o.takesKey?.(id) === true);
       done.push(`key ${id} ${outcome === "already-revoked" ? "already revoked" : outcome}`);
     };
     if (a.subject.kind === "key") await credential(a.subject.id);

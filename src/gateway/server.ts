@@ -361,6 +361,7 @@ async function assemble(
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store),
         blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
+        takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
         onError,
         // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
         audit: {

@@ -47,7 +47,7 @@ afterEach(async () => {
 });
 
 /** `holds`: the federated principals this node's snapshot already blocks. */
-const open = (withReloads?: Reloads, holds: readonly string[] = []) =>
+const open = (withReloads?: Reloads, holds: readonly string[] = [], takes: readonly string[] = []) =>
   AlertService.open({
     config: config(),
     store,
@@ -57,6 +57,7 @@ const open = (withReloads?: Reloads, holds: readonly string[] = []) =>
     ...(withReloads === undefined ? {} : { reloads: withReloads }),
     suspendPrincipal: blockOnAlert(store),
     blocksPrincipal: (id) => holds.includes(id),
+    takesKey: (id) => takes.includes(id),
     onError: (err) => {
       throw err;
     },
@@ -109,6 +110,17 @@ describe("an alert's suspension", () => {
     expect(said).not.toHaveProperty("not_yet_in_force");
     const revocations = (await store.outbox.list(0, 100)).filter((r) => r.action === "key.revoke");
     expect(revocations.map((r) => r.actor)).toEqual(["cli:bob"]);
+  });
+
+  it("of a key another node revoked, not yet loaded here, says not yet in force while reloads fail", async () => {
+    const { record } = await store.keys.create("zoe", "laptop");
+    await store.keys.revoke(record.id, "cli:bob");
+    // This node's snapshot still takes the key: the revocation is the store's, not yet this node's.
+    service = await open(failing, [], [record.id]);
+    await shared(service, record.id);
+    const said = await response();
+    expect(said).toMatchObject({ action: "suspend", result: `key ${record.id} already revoked` });
+    expect(said).toHaveProperty("not_yet_in_force.code", "reload_failed");
   });
 
   it("of a key it revokes itself says 'revoked'", async () => {
