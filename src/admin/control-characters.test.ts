@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntries, call, type Json } from "../testing/admin.js";
+import { auditEntries, call, partnerBody, postText } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -19,27 +19,8 @@ afterAll(async () => {
   await t?.gateway.close();
 });
 
-/** A body sent as written: the escapes (`\b`, `\u001B`) as the client chose them. */
-async function post(path: string, text: string): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${t.url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: text,
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
-
-const partner = (id: string, reason: string, extra: Record<string, unknown> = {}) => ({
-  kind: "organization",
-  partner: {
-    id,
-    country: "GB",
-    assurance: "none",
-    grants: [{ models: ["mythos-5"], actions: ["infer"] }],
-    ...extra,
-  },
-  reason,
-});
+const post = (path: string, text: string) => postText(t, path, text);
+const partner = partnerBody;
 
 const auditSize = async () => (await auditEntries(t)).length;
 

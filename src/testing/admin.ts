@@ -167,6 +167,36 @@ export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolea
   return last;
 }
 
+/**
+ * An admin POST whose body is sent exactly as written: escapes (`\b`, `\u001B`, a lone surrogate's
+ * `\ud800`) as the client chose them, which `JSON.stringify` would rewrite.
+ */
+export async function postText(
+  t: TestGateway,
+  path: string,
+  text: string,
+): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${t.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: text,
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+/** The body registering organization partner `id` (GB, mythos-5 inference) for `reason`. */
+export const partnerBody = (id: string, reason: string, extra: Record<string, unknown> = {}) => ({
+  kind: "organization",
+  partner: {
+    id,
+    country: "GB",
+    assurance: "none",
+    grants: [{ models: ["mythos-5"], actions: ["infer"] }],
+    ...extra,
+  },
+  reason,
+});
+
 /** Every entry of the gateway's audit log, read over HTTP from the published entry tiles. */
 export async function auditEntries(t: TestGateway): Promise<Record<string, Json>[]> {
   await t.gateway.audit.log.publish();
