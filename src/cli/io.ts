@@ -1,5 +1,6 @@
 /** The CLI's contact with the outside, injectable so tests run commands in-process. */
 import { InvalidInputError } from "../errors/index.js";
+import { RAW_IN_JSON, unicodeEscape } from "../policy/text.js";
 import { jsonSyntaxError } from "./json-syntax.js";
 import { readFdBounded, readFileBounded, sizeText } from "../files/bounded.js";
 
@@ -78,17 +79,17 @@ const TERMINAL_CONTROL = new RegExp(
  */
 export const printable = (text: string): string => text.replace(TERMINAL_CONTROL, "");
 
+/** What printableJson escapes: what `quoted` does, and the line and paragraph separators. */
+const RAW_IN_PRINTED_JSON = new RegExp(`${RAW_IN_JSON.source}|[\\u2028\\u2029]`, "g");
+
 /**
  * JSON as it may be written to a terminal: the characters JSON.stringify leaves raw that a terminal
  * acts on (DEL, C1, bidirectional overrides; they can only be inside strings) as \u escapes, so the
- * text is the same JSON. The line and paragraph separators too: a reader splitting lines as
- * Unicode does (Python's splitlines, an editor) would find a JSON line cut in two.
+ * text is the same JSON, as `quoted` writes a value. The line and paragraph separators too: a
+ * reader splitting lines as Unicode does (Python's splitlines, an editor) would find a JSON line
+ * cut in two.
  */
-export const printableJson = (json: string): string =>
-  json.replace(
-    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+export const printableJson = (json: string): string => json.replace(RAW_IN_PRINTED_JSON, unicodeEscape);
 
 /**
  * Control characters (C0 with line break and tab, DEL, C1), the line and paragraph separators, and

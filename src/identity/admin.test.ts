@@ -239,6 +239,64 @@ describe("bad configurations are refused, naming the field", () => {
     expect(await t.gateway.store.records.get("identity-provider", "nul")).toBeUndefined();
   });
 
+  it("an issuer or key URL holding a tab, a line break or surrounding whitespace is refused at its field, not stored without it", async () => {
+    // z.url() trimmed the text and took out tabs and line breaks: "https://tab.exa\tmple" was
+    // registered as https://tab.example, an issuer other than the one given, without a word.
+    const add = (field: "issuer" | "jwks_uri", url: string) =>
+      call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/g7-fvey/identity-providers", {
+        id: "tab",
+        issuer: "https://tab.example",
+        audiences: ["x"],
+        [field]: url,
+      });
+    for (const [field, url, char] of [
+      ["issuer", "https://tab.exa\tmple", "U+0009 (tab)"],
+      ["issuer", "https://tab.example/\n", "U+000A (line feed)"],
+      ["jwks_uri", "https://tab.example/ke\rys", "U+000D (carriage return)"],
+      ["jwks_uri", "\thttps://tab.example/keys", "U+0009 (tab)"],
+    ] as const) {
+      const r = await add(field, url);
+      expect(r.status, JSON.stringify(url)).toBe(400);
+      expect(r.body.error.problems, JSON.stringify(url)).toEqual([
+        {
+          code: "control_character",
+          path: field,
+          message: expect.stringContaining(`the URL holds ${char}`) as unknown,
+        },
+      ]);
+    }
+    for (const url of [" https://tab.example", "https://tab.example\u00a0"]) {
+      const r = await add("issuer", url);
+      expect(r.status, JSON.stringify(url)).toBe(400);
+      expect(r.body.error.problems).toEqual([
+        expect.objectContaining({
+          path: "issuer",
+          message: expect.stringContaining("whitespace") as unknown,
+        }),
+      ]);
+    }
+    expect(await t.gateway.store.records.get("identity-provider", "tab")).toBeUndefined();
+    // A change is checked alike: the provider keeps its key source.
+    await asAdmin(
+      t,
+      "POST",
+      "/admin/v1/partners/g7-fvey/identity-providers",
+      { id: "tab", issuer: "https://tab.example", audiences: ["x"], jwks_uri: "https://tab.example/keys" },
+      201,
+    );
+    const change = await call(t, ADMIN_TOKEN, "POST", "/admin/v1/partners/g7-fvey/identity-providers/tab", {
+      jwks_uri: "https://tab.example/other\tkeys",
+    });
+    expect(change.status).toBe(400);
+    expect(change.body.error.problems).toEqual([
+      expect.objectContaining({ code: "control_character", path: "jwks_uri" }),
+    ]);
+    expect(
+      (await t.gateway.store.records.get<{ jwks_uri: string }>("identity-provider", "tab"))?.document
+        .jwks_uri,
+    ).toBe("https://tab.example/keys");
+  });
+
   it("one provider per issuer; an unknown partner is 404", async () => {
     const body = { id: "first", issuer: "https://same.example", audiences: ["x"] };
     await asAdmin(t, "POST", "/admin/v1/partners/g7-fvey/identity-providers", body, 201);
@@ -283,6 +341,26 @@ identity:
     expect(() => parseConfig(text, join("examples", "idp.yaml"), {})).toThrow(
       /idp\.yaml:6:\d+: identity\.providers\[0\]\.algorithms\[0\]: HS256 cannot be configured/,
     );
+  });
+
+  it("the config file's bootstrap list refuses a tab in a provider's URL, naming the field and its line", () => {
+    for (const [field, value] of [
+      ["issuer", '"https://x.exa\\tmple"'],
+      ["jwks_uri", '"https://x.example/keys\\r\\n"'],
+    ]) {
+      const extra = field === "issuer" ? "" : `, jwks_uri: ${value}`;
+      const issuer = field === "issuer" ? value : '"https://x.example"';
+      const text = `scheme: g7-trusted-partners.yaml
+providers: { demo: { type: demo } }
+default_provider: demo
+identity:
+  providers:
+    - { partner: g7-fvey, id: x, issuer: ${issuer}, audiences: [a]${extra} }
+`;
+      expect(() => parseConfig(text, join("examples", "idp.yaml"), {})).toThrow(
+        new RegExp(`idp\\.yaml:6:\\d+: identity\\.providers\\[0\\]\\.${field}: the URL holds U\\+000[9D] `),
+      );
+    }
   });
 
   it("the admin API's OpenAPI document describes the identity-provider routes", async () => {

@@ -5,7 +5,7 @@
  * the config file's bootstrap list and the OpenAPI document.
  */
 import { z } from "zod";
-import { CONTROL } from "../policy/text.js";
+import { CONTROL, controlName } from "../policy/text.js";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
 import { reasonText } from "../scheme/text.js";
 import { schemeRefusal } from "./provider-urls.js";
@@ -48,13 +48,40 @@ export function admittedAlgorithms(algorithms: readonly string[]): string[] {
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
+ * A URL's text as given, checked before it is parsed: zod's url check trims it and takes out tabs
+ * and line breaks, and the URL parser drops a NUL at either end, without a word. The text kept
+ * would not be the one sent: an issuer is matched exactly against the tokens' `iss` (and every
+ * federated principal stores it; PostgreSQL's text cannot hold a NUL). So a control character
+ * (TAB, LF and CR too: a URL is one line) is refused as the admin API refuses one elsewhere
+ * (`control_character`, naming the character), and so is whitespace before or after the URL.
+ */
+const urlText = z.string().check((ctx) => {
+  const text = ctx.value;
+  const at = text.search(CONTROL);
+  if (at !== -1)
+    ctx.issues.push({
+      code: "custom",
+      params: { code: "control_character" },
+      input: text,
+      message: `the URL holds ${controlName(text.charAt(at))}: a URL may hold no control characters (parsing it would silently take the character out); remove it`,
+    });
+  else if (text.trim() !== text)
+    ctx.issues.push({
+      code: "custom",
+      input: text,
+      message: "the URL has whitespace before or after it (it would be silently taken off): remove it",
+    });
+});
+
+/**
  * Where keys are fetched from: https (the keys decide who is believed; and any other scheme could
  * send the gateway's fetch into its own network). The fetch checks the addresses too (outbound.ts).
  */
 const keyUrl = (max: number, error?: string) =>
-  z
-    .url(error === undefined ? undefined : { error })
+  urlText
     .max(max)
+    // After the text's own check (an issue there stops the rest): nothing left for the URL's to change.
+    .check(z.url(error === undefined ? undefined : { error }))
     .refine(
       (s) => {
         // zod runs every check: a text that is no URL at all is z.url()'s to report, not ours.
@@ -63,11 +90,7 @@ const keyUrl = (max: number, error?: string) =>
         return !URL.canParse(s) || schemeRefusal(s, true) === null;
       },
       { error: "expected an https URL (plain http only to a loopback address, for demos and tests)" },
-    )
-    // URL parsing drops a NUL at either end: the text kept would be the issuer tokens are matched
-    // against and every federated principal's stored issuer, which PostgreSQL's text cannot hold
-    // with a NUL (each principal's write failed there).
-    .refine((s) => !CONTROL.test(s), { error: "expected a URL without control characters" });
+    );
 
 /** A claim: a dotted path (`realm_access.roles`, `nat[0]`), or its segments (for names with dots, such as URLs). */
 const claimPath = z

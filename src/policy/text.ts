@@ -74,8 +74,15 @@ const BIDI_NAMES: Readonly<Record<number, string>> = {
   0x2069: "pop directional isolate",
 };
 
-/** What `quoted` escapes: the controls JSON leaves raw (DEL, C1) and the bidirectional controls. */
-const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.source}`, "g");
+/**
+ * What `quoted` escapes: the controls JSON leaves raw (DEL, C1) and the bidirectional controls (C0
+ * but TAB, LF and CR too, never raw in JSON.stringify's text; whitespace between tokens kept).
+ * Global: for `replace` only.
+ */
+export const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.source}`, "g");
+
+/** A character as a JSON `\uXXXX` escape (one UTF-16 code unit: the characters escaped are all BMP). */
+export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
 
 /**
  * A value as a message quotes it: as JSON writes it (C0 escaped), with the control characters JSON
@@ -84,8 +91,5 @@ const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.sourc
  * it (a terminal, a log) nor read otherwise than it is.
  */
 export function quoted(value: unknown): string {
-  return String(JSON.stringify(value)).replace(
-    RAW_IN_JSON,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return String(JSON.stringify(value)).replace(RAW_IN_JSON, unicodeEscape);
 }

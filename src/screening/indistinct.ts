@@ -6,6 +6,7 @@
  * reviewer clears once they know who it is (the clearance holds for these facts, as any other). It
  * is still matched to entries listed under the very same name (engine.ts), each its own match.
  */
+import { quoted } from "../policy/text.js";
 import type { MatchExplanation, SubjectFacts } from "./matcher.js";
 import { distinctiveTokens, normaliseName } from "./normalise.js";
 
@@ -15,8 +16,14 @@ export const HOLD_ENTRY = "indistinct-name";
 /** The hold's "entry version" a clearance is given for: it never changes. */
 export const HOLD_DIGEST = "indistinct-name";
 
+/**
+ * Why the subject is held: a sentence, kept as the match's reason (the admin API, the console, the
+ * CLI) and in its audit record. The name is quoted as messages quote a value (a stored name may hold
+ * a C1 control or a bidirectional override, which JSON leaves raw), so the sentence can be printed
+ * as it is; the name as stored is the explanation's `matched_name`.
+ */
 export const holdReason = (name: string): string =>
-  `the name ${JSON.stringify(name)} has nothing distinctive to screen once legal forms, titles, ` +
+  `the name ${quoted(name)} has nothing distinctive to screen once legal forms, titles, ` +
   "initials and generic words are taken off: a reviewer must establish who it is";
 
 /** The hold for a subject whose name cannot be screened, or null when it can. */

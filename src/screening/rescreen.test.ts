@@ -204,6 +204,27 @@ describe("rescreening on a real store", () => {
     expect(await store.screening.statuses()).toEqual([]);
   });
 
+  it("a hold's reason quotes the name with its controls and bidirectional overrides escaped, in the match and its audit record", async () => {
+    await store.screening.importList(
+      importInput(parsed("sdn", [person("1", "SALEK, Abdulhai")], "v1")),
+      "officer",
+    );
+    // A name the store took (stored before names were checked, or written past the admin API).
+    const name = "Trading \u202e\u0007\u009b Co";
+    await store.principals.put({ id: "p1", name: "Jane Smith", organization: { id: "o1", name } }, "admin");
+    await rescreenAll(store, { actor: "screening" });
+    const [held] = await store.screening.matches();
+    expect(held).toMatchObject({ subject_id: "o1", entry_id: HOLD_ENTRY, status: "potential" });
+    const recorded = (await store.outbox.list(0, 100)).filter((r) => r.object.id === held!.id);
+    expect(recorded).toHaveLength(1);
+    // The reason is a sentence: whoever prints it as it is (a terminal, a log) is not acted on.
+    for (const reason of [held!.reason, recorded[0]!.details?.reason]) {
+      expect(reason).toContain('the name "Trading \\u202e\\u0007\\u009b Co" has nothing distinctive');
+      // eslint-disable-next-line no-control-regex -- control characters are what is looked for
+      expect(reason).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    }
+  });
+
   /** Imports `entries` as the list's next version and rescreens what changed, as an import does. */
   const renew = async (list: string, entries: readonly ListEntry[], digest: string) => {
     const { version } = await store.screening.importList(

@@ -28,9 +28,18 @@ export function zodProblems(error: z.ZodError, root: AnySchema, prefix: Path = [
       out.push({ code: "missing", path, message: `required field is missing (${expectedOf(issue)})` });
       continue;
     }
-    out.push({ code: issue.code, path, message: issue.message });
+    out.push({ code: codeOf(issue), path, message: issue.message });
   }
   return out;
+}
+
+/**
+ * A custom check's own code where it names one (`params: { code: "control_character" }`): the code
+ * the rest of the API gives for the same refusal, rather than zod's "custom".
+ */
+function codeOf(issue: z.core.$ZodIssue): string {
+  const own: unknown = issue.code === "custom" ? issue.params?.code : undefined;
+  return typeof own === "string" ? own : issue.code;
 }
 
 function expectedOf(issue: z.core.$ZodIssue): string {

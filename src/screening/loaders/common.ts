@@ -9,7 +9,7 @@ import type * as CountriesLib from "i18n-iso-countries";
 import { parse, CsvError } from "csv-parse/sync";
 import { InvalidInputError } from "../../errors/index.js";
 import { instantOf, isCalendarDate } from "../../policy/dates.js";
-import { CONTROL } from "../../policy/text.js";
+import { CONTROL, quoted } from "../../policy/text.js";
 import type { ListEntry } from "../types.js";
 
 /** A list file as given: its name (for messages and format detection) and its bytes. */
@@ -51,7 +51,7 @@ export function withoutControls(
   text: string,
 ) {
   if (CONTROL.test(text))
-    refuse(file, line, field, `expected ${what} without control characters, found ${JSON.stringify(text)}`);
+    refuse(file, line, field, `expected ${what} without control characters, found ${quoted(text)}`);
 }
 
 /** Strict UTF-8 (a BOM is dropped): a broken encoding is refused with the line it is on. */
@@ -351,7 +351,7 @@ export function lastDayInForce(
       where.file,
       where.line,
       where.field,
-      `expected the order's expiration date as ${format} (or nothing, for an order without end), found ${JSON.stringify(text)}`,
+      `expected the order's expiration date as ${format} (or nothing, for an order without end), found ${quoted(text)}`,
     );
   return day;
 }

@@ -5,6 +5,7 @@
  * Each row is a denial order, in force through its Expiration_Date (none: without end): BIS drops
  * a lapsed order's row only at a later update, so the days are returned for the import to apply.
  */
+import { quoted } from "../../policy/text.js";
 import type { ListEntry } from "../types.js";
 import {
   birthDates,
@@ -51,7 +52,7 @@ export function loadDpl(file: InputFile): {
         file.name,
         header.line,
         DPL_COLUMNS[i]!,
-        `expected the column ${DPL_COLUMNS[i]}, found ${JSON.stringify(h)}`,
+        `expected the column ${DPL_COLUMNS[i]}, found ${quoted(h)}`,
       );
   });
   const ids = new Map<string, number>();

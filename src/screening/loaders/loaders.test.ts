@@ -364,6 +364,21 @@ describe("malformed lists are refused with file, line and field", () => {
     const ftmId = refusal(() => loadList([text("x.jsonl", `${entity(',"id":"a\\u0000b"')}\n`)]));
     expect(ftmId).toMatchObject({ file: "x.jsonl", line: 1, path: ["id"] });
     expect(ftmId!.message).toBe('expected the entity\'s id without control characters, found "a\\u0000b"');
+    // The refusal quotes the id as messages do: a C1 control or a bidirectional override escaped, not raw.
+    const c1 = refusal(() => loadList([text("x.jsonl", `${entity(',"id":"a\\u009b\\u202eb"')}\n`)]));
+    expect(c1!.message).toBe(
+      'expected the entity\'s id without control characters, found "a\\u009b\\u202eb"',
+    );
+    const [dplHeader, ...dplRows] = readFileSync(join(FIXTURES, "dpl.txt"), "utf8").split("\n");
+    const renamed = [dplHeader!.replace("Name", "Name\u202e\u009b"), ...dplRows].join("\n");
+    const column = refusal(() => loadList([text("dpl.txt", renamed)], { format: "bis-dpl" }));
+    expect(column!.message).toBe('expected the column Name, found "Name\\u202e\\u009b"');
+    const row = "A CO|1 ST|TEHRAN||IR||01/01/2020|01/14/2026\u202e\u009b|Y|||".split("|");
+    const dated = [dplHeader, row.map((c) => `"${c}"`).join("\t"), ""].join("\n");
+    const date = refusal(() => loadList([text("dpl.txt", dated)], { format: "bis-dpl" }));
+    expect(date!.message).toMatch(
+      /^expected the order.s expiration date .*, found "01\/14\/2026\\u202e\\u009b"$/,
+    );
     const dataset = refusal(() => loadList([text("x.jsonl", `${entity(',"datasets":["eu\\u0000"]')}\n`)]));
     expect(dataset).toMatchObject({ file: "x.jsonl", line: 1, path: ["datasets"] });
     const csl = [
