@@ -113,6 +113,90 @@ describe("the audit log on a disk that stops answering", () => {
     }
   });
 
+  // Before: the judgement held until a round succeeded, so once the write had failed /readyz still
+  // said it "not having returned", and close() skipped its last round, saying the same (and left the
+  // tiles' inner-node file open).
+  it("a write of its tiles judged hung that then fails is hung no more: the stall says no checkpoint can be published, and close() runs its last round and fails as it does", async () => {
+    const { log, o, clock, errors, dataDir } = await hungLog();
+    const disk = await hangingDisk(o.dir, "rename");
+    const eio = Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+    try {
+      disk.on();
+      await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+      await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+      clock.now += hungMs(o.checkpointMs) + 1;
+      await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
+      expect(log.failure?.message).toMatch(/a write of its tiles not having returned/);
+      // The disk answers, with an error, for that write and every later one.
+      disk.fail(eio);
+      await vi.waitFor(() => expect(errors).toContain(eio), WAIT);
+      // Still no entries taken (no checkpoint can be published), but no write is said to hang.
+      const why = log.failure;
+      expect(why).toBeInstanceOf(AuditLogError);
+      expect(why?.message).toMatch(
+        /no checkpoint could be published for \d+ ms while 300 entries wait for one/,
+      );
+      expect(why?.message).not.toMatch(/not having returned/);
+      expect(errors).toContain(why);
+      await expect(log.append(entry(300))).rejects.toBe(why);
+      // The last round runs, and fails as the disk does.
+      const before = errors.length;
+      await expect(log.close()).rejects.toBe(eio);
+      expect(
+        errors
+          .slice(before)
+          .map((e) => (e as Error).message)
+          .join("\n"),
+      ).not.toMatch(/closed without/);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    // Every entry acknowledged is kept: the next start takes them in and publishes them.
+    const again = await AuditLog.open(options(dataDir));
+    expect(again.size).toBe(300n);
+    expect(again.published?.size).toBe(300n);
+    await again.close();
+  });
+
+  // Before: a hang was judged only while the log was not stalled already, so a write that hung after
+  // failed rounds had stalled it was never judged, and close() waited for it for ever.
+  it("judges a write of its tiles hung though failed rounds stalled the log, and again after a judged one failed: close() stays bounded", async () => {
+    const { log, o, clock, errors } = await hungLog();
+    const disk = await hangingDisk(o.dir, "rename");
+    const eio = Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+    const hung = /a write of its tiles not having returned/;
+    try {
+      // Every write of the tiles fails: three intervals later the log stalls.
+      disk.fail(eio);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+      clock.now += 3 * o.checkpointMs + 1;
+      await vi.waitFor(() => expect(log.failure?.message).toMatch(/no checkpoint could be published/), WAIT);
+      expect(log.failure?.message).not.toMatch(hung);
+      // Then one hangs: judged all the same.
+      disk.on();
+      await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+      clock.now += hungMs(o.checkpointMs) + 1;
+      await vi.waitFor(() => expect(log.failure?.message).toMatch(hung), WAIT);
+      expect(errors).toContain(log.failure);
+      // It fails, and the next one hangs: judged again, and close() does not wait for it.
+      disk.fail(eio);
+      await vi.waitFor(() => expect(log.failure?.message).not.toMatch(hung), WAIT);
+      disk.on();
+      await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
+      const closed = log.close();
+      clock.now += hungMs(o.checkpointMs) + 1;
+      await closed;
+      expect(log.failure?.message).toMatch(hung);
+      expect(errors.map((e) => (e as Error).message).join("\n")).toMatch(
+        /the audit log closed without a last checkpoint: a write of its tiles in .* has not returned/,
+      );
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+  });
+
   it("closes within the bound while a write-ahead write hangs, saying so", async () => {
     const { log, o, clock, errors } = await hungLog();
     expect(await log.append(entry(0))).toBe(0n);

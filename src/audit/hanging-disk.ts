@@ -3,7 +3,9 @@
  * `node:fs` modules as the fault suite's read-only disk is: `rename` of a file under `dir` (a
  * tile's), a file handle's `sync` (the log syncs only directories with it: the tiles' before the
  * checkpoint; the write-ahead file uses datasync), or `writev` (the write-ahead file's group commit,
- * the only user of the callback API's writev). Released, each held call runs for real. Test-only.
+ * the only user of the callback API's writev). Released, each held call runs for real; failed, each
+ * held call returns the error given, and so does every later one until released (a disk that comes
+ * back answering with errors). Test-only.
  */
 import fsCallbacks from "node:fs";
 import fs from "node:fs/promises";
@@ -14,15 +16,23 @@ export interface HangingDisk {
   on(): void;
   /** Calls held so far and not released. */
   held(): number;
-  /** Runs every held call for real, and holds no more. */
+  /** Runs every held call for real, and holds (or fails) no more. */
   release(): void;
+  /** Every held call returns `err`, and so does every later one until release() or on(). */
+  fail(err: Error): void;
   restore(): void;
+}
+
+/** A held call: run for real, or answered with an error. */
+interface Held {
+  readonly run: () => void;
+  readonly fail: (err: Error) => void;
 }
 
 export async function hangingDisk(dir: string, call: "rename" | "sync" | "writev"): Promise<HangingDisk> {
   const root = resolve(dir);
-  let on = false;
-  const held: (() => void)[] = [];
+  let mode: "through" | "hold" | { readonly fail: Error } = "through";
+  const held: Held[] = [];
   const handle = await fs.open(process.execPath, "r");
   const target = (
     call === "rename" ? fs : call === "writev" ? fsCallbacks : Object.getPrototypeOf(handle)
@@ -30,19 +40,31 @@ export async function hangingDisk(dir: string, call: "rename" | "sync" | "writev
   await handle.close();
   const real = target[call] as (...args: unknown[]) => Promise<unknown>;
   target[call] = function (this: unknown, ...args: unknown[]) {
-    const hangs = on && (call !== "rename" || resolve(String(args[0])).startsWith(root + sep));
+    const hangs =
+      mode !== "through" && (call !== "rename" || resolve(String(args[0])).startsWith(root + sep));
     if (!hangs) return real.apply(this, args);
     // The callback API's call returns nothing: its callback, passed along, answers when released.
-    if (call === "writev") return void held.push(() => void real.apply(this, args));
-    return new Promise((done, fail) => held.push(() => void real.apply(this, args).then(done, fail)));
+    if (call === "writev") {
+      const callback = args[args.length - 1] as (err: Error) => void;
+      const h = { run: () => void real.apply(this, args), fail: (err: Error) => callback(err) };
+      return void (typeof mode === "object" ? h.fail(mode.fail) : held.push(h));
+    }
+    if (typeof mode === "object") return Promise.reject(mode.fail);
+    return new Promise((done, fail) =>
+      held.push({ run: () => void real.apply(this, args).then(done, fail), fail }),
+    );
   };
   syncBuiltinESMExports();
   return {
-    on: () => void (on = true),
+    on: () => void (mode = "hold"),
     held: () => held.length,
     release: () => {
-      on = false;
-      for (const run of held.splice(0)) run();
+      mode = "through";
+      for (const h of held.splice(0)) h.run();
+    },
+    fail: (err) => {
+      mode = { fail: err };
+      for (const h of held.splice(0)) h.fail(err);
     },
     restore: () => {
       target[call] = real;

@@ -167,9 +167,10 @@ export const MAX_UNWRITTEN_TILES = 64;
 /**
  * A write that hangs rather than fails (a stuck NFS mount, a frozen disk) never settles its round,
  * so the check above, made when a round settles, would never run: each checkpoint tick also makes
- * it while a round or integration step has not settled, the bound then STALL_ROUNDS intervals but
- * at least this long (a slow sync is not a stall). The log stops taking entries as above, and
- * resumes once the write returns and a round succeeds.
+ * it once the change of the tree under way (a round, an integration or sweep step) has been out for
+ * STALL_ROUNDS intervals but at least this long (a slow sync is not a stall), failed rounds before
+ * it or not. The log stops taking entries as above, and resumes once the write returns and a round
+ * succeeds; should the write fail instead, the stall is said again as a failed round's.
  */
 export const HUNG_MIN_MS = 10_000;
 
@@ -238,8 +239,15 @@ export class AuditLog implements AuditTrail {
   private queuedRound: Promise<void> | null = null;
   /** The oldest write-ahead write seen out at a tick, and since when (o.now's clock). */
   private walWrite: { readonly n: number; readonly since: number } | null = null;
-  /** A write of the tiles judged hung: bounds close() (the write-ahead file bounds its own). */
+  /**
+   * A change of the tree judged hung and not settled since: bounds close() (the write-ahead file
+   * bounds its own). Cleared when that change settles, whichever way (see track).
+   */
   private readonly hang = new HangSignal();
+  /** The stall, if any, says a write of the tiles has not returned: said again once one fails. */
+  private stalledHung = false;
+  /** When the change of the tree under way began (o.now's clock): see HUNG_MIN_MS. */
+  private changeSince = 0;
   private closing = false;
 
   private constructor(
@@ -260,18 +268,38 @@ export class AuditLog implements AuditTrail {
     return (this.o.now ?? Date.now)();
   }
 
-  /**
-   * After a publishing round or an integration step: stalled, recovered, or neither (O(1)). `hung`:
-   * made at a checkpoint tick while a change of the tree has not settled (see HUNG_MIN_MS).
-   */
-  private checkStall(ok: boolean, hung = false): void {
+  /** After a publishing round or an integration step: stalled, recovered, or neither (O(1)). */
+  private checkStall(ok: boolean): void {
     if (ok) {
-      this.hang.judged = false;
       this.lastRoundOk = this.now();
       if (this.stalled !== null && this.tree.unwrittenFiles === 0) this.stalled = null;
       return;
     }
-    if (this.stalled !== null) return;
+    // Said already, unless as a write that has not returned: a change has failed since (one at a
+    // time), so none hangs now. Before, the log kept saying so until a round succeeded.
+    if (this.stalled !== null && !this.stalledHung) return;
+    this.stall(false);
+  }
+
+  /**
+   * At a checkpoint tick: the change of the tree under way, out for hungMs (see HUNG_MIN_MS), is
+   * judged hung, so that close() does not wait for it; and a stall if entries wait. Also over a
+   * stall from failed rounds: before, a write that hung after them was never judged, and close()
+   * waited for it for ever.
+   */
+  private checkHung(): void {
+    if (this.unsettled === 0 || this.hang.judged) return;
+    if (this.now() - this.changeSince <= hungMs(this.o.checkpointMs)) return;
+    this.stall(true);
+    this.hang.judge();
+  }
+
+  /**
+   * Stops taking entries, saying why, when entries have waited too long for a checkpoint or too
+   * many tiles for their write (`hung`: judged with a change of the tree out); else a stall that
+   * said a write had not returned is over.
+   */
+  private stall(hung: boolean): void {
     const waiting = this.wal.size - (this.current?.size ?? 0n);
     const since = this.now() - this.lastRoundOk;
     // A level-0 tile waits with its entry bundle and its inner nodes: three records each.
@@ -282,12 +310,15 @@ export class AuditLog implements AuditTrail {
       why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
     else if (waiting > 0n && since > this.stallMs(hung))
       why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one${hung ? ", a write of its tiles not having returned (a hung disk or mount?)" : ""}`;
-    if (why === null) return;
+    if (why === null) {
+      if (!hung) this.stalled = null;
+      return;
+    }
     this.stalled = new AuditLogError(
       `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
     );
+    this.stalledHung = hung;
     this.o.onError(this.stalled);
-    if (hung) this.hang.judge();
   }
 
   private stallMs(hung: boolean): number {
@@ -313,11 +344,19 @@ export class AuditLog implements AuditTrail {
     if (this.wal.abandon(why)) this.o.onError(why);
   }
 
-  /** Counts `change` among the unsettled ones until it settles. */
+  /**
+   * Counts `change` among the unsettled ones until it settles; changes run one after another, so
+   * the next begins then. Settled whichever way, a change judged hung is hung no more: close()
+   * waits for the next round as for any (a new hang is judged again at a tick). Before, only a
+   * round that succeeded cleared the judgement, so after a judged write failed, close() skipped its
+   * last round, saying the write "has not returned", and left the tiles' inner-node file open.
+   */
   private track(change: Promise<void>): Promise<void> {
-    this.unsettled++;
+    if (this.unsettled++ === 0) this.changeSince = this.now();
     return change.finally(() => {
       this.unsettled--;
+      this.changeSince = this.now();
+      this.hang.judged = false;
     });
   }
 
@@ -489,7 +528,7 @@ export class AuditLog implements AuditTrail {
   private tick(): void {
     this.checkWal();
     // A round that never settles (a hung write) is a stall too: see HUNG_MIN_MS.
-    if (this.unsettled > 0 && this.stalled === null) this.checkStall(false, true);
+    this.checkHung();
     if (!this.closing) this.publish().catch(this.o.onError);
   }
 
@@ -582,6 +621,21 @@ export class AuditLog implements AuditTrail {
       // Not under a tile write judged hung: it may still land on the inner-node file.
       if (whole || !this.hang.judged) this.tree.close();
     }
+  }
+
+  /**
+   * The process dying, for tests: no more rounds, and the files closed as the kernel closes them at
+   * exit, with no last checkpoint and nothing cut (see Wal.crash). Changes of the tree under way
+   * finish first: the tiles' inner-node file, closed under a write, could lend its descriptor to
+   * the next log's files. A test that left a log open instead handed its write-ahead file to the
+   * garbage collector (Node's DEP0137).
+   */
+  async crash(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    while (this.unsettled > 0 || this.integrating) await this.publishing.then(nextTurn);
+    await this.wal.crash();
+    this.tree.close();
   }
 
   /** Integrates the next slice of durable entries on a later turn, unless one is already due. */

@@ -714,6 +714,68 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(messages).toContain("the database refused the read");
   });
 
+  // Before: a hang was judged only while the node was not stalled already, and a round judged hung
+  // that failed left it stalled: the next round that hung was never judged, and close() waited for
+  // it for ever.
+  it("a round that hangs after a judged round failed is judged too: close() stays bounded", async () => {
+    const { url } = await freshSchema();
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    let mode: "through" | "hold" | "refuse" = "through";
+    const holds: ((err: Error) => void)[] = [];
+    let asked!: () => void;
+    let next = new Promise<void>((resolve) => (asked = resolve));
+    const a = await sharedLog(url, "node-a", {
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+      wrap: (db) => ({
+        ...db,
+        latestCheckpoint: () => {
+          if (mode === "through") return db.latestCheckpoint();
+          if (mode === "refuse") return Promise.reject(new Error("the database refused the read"));
+          // A read that holds (a database not answering) until failed; the reads after it refuse.
+          mode = "refuse";
+          asked();
+          return new Promise<never>((_, reject) => holds.push(reject));
+        },
+      }),
+    });
+    const hung = (e: unknown) => /has not moved for/.test((e as Error).message);
+    await a.append(entry("a", 0));
+    await a.publish();
+    a.start();
+    // A read holds, is judged hung, then fails; the reads after it refuse.
+    mode = "hold";
+    await next;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(errors.filter(hung)).toHaveLength(1), WAIT);
+    holds[0]!(new Error("the database refused the read"));
+    const refused = () => errors.filter((e) => (e as Error).message === "the database refused the read");
+    await vi.waitFor(() => expect(refused().length).toBeGreaterThan(1), WAIT);
+    // Another read holds: judged hung in its turn.
+    next = new Promise<void>((resolve) => (asked = resolve));
+    mode = "hold";
+    await next;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(errors.filter(hung)).toHaveLength(2), WAIT);
+    expect(a.failure?.message).toMatch(
+      /a read of the latest checkpoint from the database not having returned/,
+    );
+    // close() does not wait for it.
+    const before = errors.length;
+    await a.close();
+    expect(
+      errors
+        .slice(before)
+        .map((e) => (e as Error).message)
+        .join("\n"),
+    ).toMatch(
+      /closed without a last round: a read of the latest checkpoint from the database has not returned/,
+    );
+    holds[1]!(new Error("the database refused the read"));
+  });
+
   it("closes while the integrator's link is silent, saying that its session was dropped", async () => {
     const { url } = await freshSchema();
     const link = await blackhole(url, { partition: true });

@@ -274,11 +274,13 @@ export class SharedAuditLog implements AuditTrail {
    * returns: a stuck mount, a frozen disk; or a database that does not answer) would otherwise keep
    * the seat — its heartbeat goes on — and stop every node's checkpoints. The node gives the seat up
    * for another to sign, stands down as after failed rounds, and takes no entries (so /readyz is not
-   * ready) until a round succeeds. The message names what the round waits for.
+   * ready) until a round succeeds. The message names what the round waits for. Judged once a
+   * round, stalled already or not: a round judged hung that failed left the node stalled, and the
+   * next round that hung was never judged (close() waited for it for ever).
    */
   private checkHung(): void {
     // A round waiting for nothing (between two steps) is moving.
-    if (this.busySince === null || this.stalled !== null || this.waitingFor === null) return;
+    if (this.busySince === null || this.hang.judged || this.waitingFor === null) return;
     const since = this.now() - this.busySince;
     if (since <= hungMs(this.o.checkpointMs)) return;
     const seated = this.seat.held;

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestGateway } from "../testing/gateway.js";
 
 interface OtlpSpan {
@@ -103,6 +103,21 @@ const attr = (s: OtlpSpan, key: string): unknown => {
   return v === undefined ? undefined : Object.values(v)[0];
 };
 
+/** Waits for a state the exporter brings, not for speed (a loaded CI machine runs 10× slower). */
+const WAIT = { timeout: 30_000, interval: 10 };
+
+/**
+ * The span `match` picks, once the receiver has it: the request's span ends when the gateway has
+ * observed it (after the response closed), and its batch is exported within 500 ms. Fails (after
+ * WAIT) if no such span comes.
+ */
+const exportedSpan = (match: (s: OtlpSpan) => boolean): Promise<OtlpSpan> =>
+  vi.waitFor(() => {
+    const span = exported.find(match);
+    if (span === undefined) throw new Error("no such span exported yet");
+    return span;
+  }, WAIT);
+
 describe("traces", () => {
   it("exports a span per request, the upstream's parent, continuing the client's trace", async () => {
     const t = await gateway("true");
@@ -114,14 +129,13 @@ describe("traces", () => {
     expect(denied.status).toBe(403);
     await denied.text();
     const deniedId = denied.headers.get("x-clearance-request-id");
-    await new Promise((r) => setTimeout(r, 50)); // the observer runs once the response has closed
-    await t.gateway.close(); // flushes the exporter
-
     const sent = upstreamHeaders.at(-1)?.traceparent as string;
     const [, traceId, parentId] = sent.split("-");
     expect(traceId).toBe(CLIENT_TRACE);
-    const span = exported.find((s) => s.spanId === parentId) as OtlpSpan;
-    expect(span).toBeDefined();
+    const span = await exportedSpan((s) => s.spanId === parentId);
+    const refused = await exportedSpan((s) => attr(s, "clearance.request_id") === deniedId);
+    await t.gateway.close();
+
     expect(span.traceId).toBe(CLIENT_TRACE);
     expect(span.parentSpanId).toBe(CLIENT_SPAN);
     expect(span.name).toBe("chat mythos-5");
@@ -133,7 +147,6 @@ describe("traces", () => {
     expect(Number(attr(span, "gen_ai.usage.input_tokens"))).toBe(7);
     expect(Number(attr(span, "gen_ai.usage.output_tokens"))).toBe(3);
 
-    const refused = exported.find((s) => attr(s, "clearance.request_id") === deniedId) as OtlpSpan;
     expect(attr(refused, "clearance.reason")).toBe("embargoed-location");
     expect(Number(attr(refused, "http.response.status_code"))).toBe(403);
     expect(refused.traceId).not.toBe(CLIENT_TRACE); // a trace of its own
@@ -153,15 +166,13 @@ describe("traces", () => {
     expect(known.status).toBe(403);
     await known.text();
     const knownId = known.headers.get("x-clearance-request-id");
-    await new Promise((r) => setTimeout(r, 50)); // the observer runs once the response has closed
-    await t.gateway.close(); // flushes the exporter
+    const span = await exportedSpan((s) => attr(s, "clearance.request_id") === id);
+    const denied = await exportedSpan((s) => attr(s, "clearance.request_id") === knownId);
+    await t.gateway.close();
 
-    const span = exported.find((s) => attr(s, "clearance.request_id") === id) as OtlpSpan;
-    expect(span).toBeDefined();
     expect(span.name).toBe("chat");
     expect(attr(span, "gen_ai.request.model")).toBe(madeUp); // as sent, where it is read as data
     // A scheme model is named, allowed or denied.
-    const denied = exported.find((s) => attr(s, "clearance.request_id") === knownId) as OtlpSpan;
     expect(denied.name).toBe("chat mythos-5");
   });
 
