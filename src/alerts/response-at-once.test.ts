@@ -174,6 +174,43 @@ describe("an automatic suspension's response", () => {
     expect(told[0]?.details).toMatchObject({ not_yet_in_force: { code: "reload_failed" } });
   });
 
+  // Before: with no word from this node on whether it takes the key (no takesKey), a key found
+  // already revoked counted as in force here, while a principal found already blocked with no
+  // blocksPrincipal counted as not yet in force: now both take the cautious side.
+  it("says a key found already revoked is not yet in force here when this node does not say whether it takes it", async () => {
+    const { record } = await store.keys.create("zoe", "laptop");
+    await store.keys.revoke(record.id, "cli:bob");
+    // A key-sharing alert (its subject the key): the credential seen from three countries.
+    const a = await AlertService.open({
+      config: { ...config, key_sharing: { ...config.key_sharing, response: "suspend" } },
+      store,
+      scheme: () => scheme,
+      licenseUsage: async () => 0,
+      changed: async () => {},
+      reloads: failing,
+      onError: (err) => {
+        throw err;
+      },
+    });
+    services.push(a);
+    ["FR", "DE", "BE"].forEach((country, i) =>
+      a.replay({
+        ...attempt(record.id, Date.now() + i * 60_000),
+        decision: "allow",
+        reason: "open-model",
+        country,
+      }),
+    );
+    await a.settled();
+    const [alert] = await store.alerts.list({ detector: "key-sharing" });
+    expect(alert?.subject).toEqual({ kind: "key", id: record.id });
+    expect(alert?.response).toMatchObject({
+      result: `key ${record.id} already revoked`,
+      not_yet_in_force: { code: "reload_failed", node: "gw-2" },
+    });
+    expect(await actions("alert.not_in_force")).toHaveLength(1);
+  });
+
   it("says nothing is not in force when nothing was suspended (no active key)", async () => {
     const a = await node(async () => {}, failing);
     a.replay(attempt("k-none", Date.now()));

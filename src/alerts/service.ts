@@ -74,7 +74,7 @@ export interface AlertServiceOptions {
   readonly blocksPrincipal?: (id: string) => boolean;
   /**
    * Whether this node still takes an API key (its snapshot holds it unrevoked); absent: never said,
-   * and a key found already revoked in the store is taken as in force here.
+   * and a key found already revoked in the store is taken as not yet in force here (as a block is).
    */
   readonly takesKey?: (id: string) => boolean;
   readonly onError: (err: unknown) => void;
@@ -668,9 +668,10 @@ export class AlertService {
       // Revoked before (by another node, the CLI, an officer): not this suspension's to claim.
       const outcome = await this.o.store.keys.revoke(id, actor, reason);
       // Revoked through another node and not yet loaded here: this node still takes it, so the
-      // suspension is not in force here until it reloads (as an admin revoke of it would say).
+      // suspension is not in force here until it reloads (as an admin revoke of it would say). Not
+      // known here (no takesKey): taken as not yet in force, the cautious side.
       suspended ||=
-        outcome === "revoked" || (outcome === "already-revoked" && this.o.takesKey?.(id) === true);
+        outcome === "revoked" || (outcome === "already-revoked" && this.o.takesKey?.(id) !== false);
       done.push(`key ${id} ${outcome === "already-revoked" ? "already revoked" : outcome}`);
     };
     if (a.subject.kind === "key") await credential(a.subject.id);

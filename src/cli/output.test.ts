@@ -10,9 +10,15 @@ import { describe, expect, it } from "vitest";
 
 const SCHEME = "examples/g7-trusted-partners.yaml";
 
-/** The CLI in a child process; `closed` closes that stream of ours at once, as `| head -0` would. */
-function cli(args: string[], options: { closed?: "stdout" | "stderr"; stdout?: number } = {}) {
-  const stdio: StdioOptions = ["ignore", options.stdout ?? "pipe", "pipe"];
+/**
+ * The CLI in a child process; `closed` closes that stream of ours at once, as `| head -0` would
+ * (`stdin`, `stdout`: a file descriptor of ours for the child's).
+ */
+function cli(
+  args: string[],
+  options: { closed?: "stdout" | "stderr"; stdin?: number; stdout?: number } = {},
+) {
+  const stdio: StdioOptions = [options.stdin ?? "ignore", options.stdout ?? "pipe", "pipe"];
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio });
   let err = "";
   if (options.closed === "stdout") child.stdout?.destroy();
@@ -74,6 +80,26 @@ describe("output to a closed pipe", () => {
         expect(JSON.parse(first)).toMatchObject({ match: true });
         // The refused last line was never reached: the answers the reader took decide the status.
         expect({ code, err }).toEqual({ code: 0, err: "" });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  // Before: a refused line counted before the write of its answer was seen to fail, so a reader
+  // gone before it (`| head -0`) made the exit status 2 though it was given no answer.
+  it(
+    "a refused --jsonl line whose answer finds the reader gone does not count: the status of the lines answered",
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "clearance-epipe-"));
+      try {
+        const input = join(dir, "refused.jsonl");
+        writeFileSync(input, '{"a": 5}\n');
+        const stdin = openSync(input, "r");
+        const done = cli(["screening", "compare", "--jsonl"], { closed: "stdout", stdin });
+        closeSync(stdin);
+        expect(await done).toEqual({ code: 0, err: "" });
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -40,6 +40,19 @@ it("items without an output index follow those kept before them", () => {
   expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["a", "b", "c"]);
 });
 
+// Before: an item without an output index took the count of items kept so far as its index, which
+// may be one an item already has (completed at index 1, then one without an index: index 1), so
+// the earlier item was lost from response.failed.
+it("an item without an output index after one at a later index does not replace it", () => {
+  const items = completedItems(1024);
+  items.offer("response.output_item.done", done(1, "a"));
+  const unindexed = (id: string) => JSON.stringify({ type: "response.output_item.done", item: { id } });
+  items.offer("response.output_item.done", unindexed("b"));
+  items.offer("response.output_item.done", done(0, "c"));
+  items.offer("response.output_item.done", unindexed("d"));
+  expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["c", "a", "b", "d"]);
+});
+
 // Before: bounded by limits.body_bytes alone (10 MiB by default), held for the whole stream.
 it("keeps at most MAX_KEPT_ITEMS_BYTES of items however large limits.body_bytes is; the ones completed first", () => {
   const items = completedItems(10 * 1024 * 1024);

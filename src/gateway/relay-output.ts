@@ -54,6 +54,11 @@ export function completedItems(limit: number): CompletedItems {
       // not a search of the items so far for each (quadratic: 70,000 items took 9 s, blocking the
       // event loop while the stream was cut).
       const items = new Map<number, unknown>();
+      /**
+       * The index an item without one takes: after every index seen so far (not the count of items
+       * kept, which may be one an item already has, replacing it).
+       */
+      let next = 0;
       for (const bytes of kept) {
         let done: { type?: unknown; output_index?: unknown; item?: unknown } | null;
         try {
@@ -64,7 +69,8 @@ export function completedItems(limit: number): CompletedItems {
         if (done === null || typeof done !== "object" || done.type !== "response.output_item.done") continue;
         const { item } = done;
         if (typeof item !== "object" || item === null || Array.isArray(item)) continue;
-        const index = Number.isSafeInteger(done.output_index) ? (done.output_index as number) : items.size;
+        const index = Number.isSafeInteger(done.output_index) ? (done.output_index as number) : next;
+        next = Math.max(next, index + 1);
         items.set(index, item);
       }
       return [...items.keys()].sort((a, b) => a - b).map((i) => items.get(i));

@@ -260,6 +260,38 @@ describe("an upstream's own error event in a Responses stream", () => {
     ]);
   });
 
+  // Before: any event whose data held the member's name in quotes was taken as numbered: a text that
+  // quotes it, or a JSON string value equal to it (an error's `param`); the gateway's
+  // response.failed was then numbered 0 mid-stream.
+  it.each([
+    ["a text quoting the name", 'upstream rejected the request: "sequence_number" out of order'],
+    [
+      "a string value equal to the name",
+      JSON.stringify({
+        type: "error",
+        code: "invalid_request_error",
+        message: "bad",
+        param: "sequence_number",
+      }),
+    ],
+    ["a member nested in a string", JSON.stringify({ type: "error", message: '{"sequence_number": 7}' })],
+  ])(
+    "whose data names the sequence number but has none (%s): response.failed is numbered after the last numbered event",
+    async (_, data) => {
+      const chunks = [
+        CREATED,
+        event("response.in_progress", 1),
+        event("response.output_text.delta", 2, { delta: "x" }),
+        `event: error\ndata: ${data}\n\n`,
+      ];
+      const all = events(await rawOf(await serve(chunks, false)));
+      expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+        ["error", undefined],
+        ["response.failed", 3],
+      ]);
+    },
+  );
+
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {
     const theirs = event("response.failed", 9, {
       response: {

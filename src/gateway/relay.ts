@@ -115,7 +115,8 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   /**
    * The data of the last event that carries a sequence number: the gateway's own last event takes
    * the number after it. Not simply the last event's: an upstream's error event whose data is not
-   * JSON, or has no number, would number the gateway's event 0 mid-stream.
+   * JSON, or has no number (naming it only, say: see `numbered`), would number the gateway's event 0
+   * mid-stream.
    */
   let lastNumbered = "";
   /** A Responses stream's first event when it is `response.created`: the response a cut fails. */
@@ -151,9 +152,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     /** Counts an event relayed, keeping what a cut's last events are numbered and built from. */
     const relayed = (data: string, event: string | undefined): void => {
       events++;
-      // A string search, not a parse of every event: the member's name with its quotes cannot be
-      // inside a JSON string (its quotes would be escaped), so only a member can match.
-      if (responses && data.includes(SEQUENCE_NUMBER)) lastNumbered = data;
+      if (responses && numbered(data)) lastNumbered = data;
       if (!terminal && isTerminal(o.wire, o.endpoint, data, event)) terminal = true;
       if (!terminal) items?.offer(event, data);
       // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
@@ -501,6 +500,26 @@ const noop = (): void => {};
 
 /** The member a Responses event numbers itself with, as JSON writes its name. */
 const SEQUENCE_NUMBER = '"sequence_number"';
+const JSON_SPACE = /[ \t\r\n]/;
+
+/**
+ * Whether a Responses event's data numbers itself: a JSON object with a `sequence_number` member,
+ * found by a string search, not a parse (every event is searched). The name in quotes followed by a
+ * colon is a member's: a string value equal to it (an error's `param`) is followed by a comma or a
+ * brace, and inside a JSON string its quotes would be escaped; an error's text that is not JSON
+ * (quoting the name, say) does not begin with a brace.
+ */
+function numbered(data: string): boolean {
+  let i = 0;
+  while (JSON_SPACE.test(data.charAt(i))) i++;
+  if (data.charCodeAt(i) !== 0x7b) return false;
+  for (let at = data.indexOf(SEQUENCE_NUMBER, i); at >= 0; at = data.indexOf(SEQUENCE_NUMBER, at + 1)) {
+    let j = at + SEQUENCE_NUMBER.length;
+    while (JSON_SPACE.test(data.charAt(j))) j++;
+    if (data.charCodeAt(j) === 0x3a) return true;
+  }
+  return false;
+}
 
 /**
  * The sequence number after the one a Responses event's data carries (0 when it carries none, or

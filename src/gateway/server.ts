@@ -242,6 +242,10 @@ async function assemble(
   const providers = createProviders(config);
   opened.push(() => Promise.all([...providers.values()].map((p) => p.close())));
 
+  // What this node's snapshot refuses: the admin API and the alerts' suspensions say from these
+  // whether a key revoked or a principal blocked already is in force here.
+  const takesKey = (id: string): boolean => snapshot.current.keys.get(id)?.revoked === false;
+  const blocksPrincipal = (id: string): boolean => snapshot.current.federation.blocked.has(id);
   const adminDeps: AdminDeps = {
     store,
     state: () => snapshot.current.control,
@@ -260,8 +264,8 @@ async function assemble(
       failure: () => snapshot.lastFailure,
       node: audit.node,
     },
-    takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
-    blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
+    takesKey,
+    blocksPrincipal,
     screeningStatus: (kind, id) =>
       (kind === "organization"
         ? snapshot.current.screening.organization
@@ -360,8 +364,8 @@ async function assemble(
             : { url: config.countersUrl, prefix: config.file.counters.prefix },
         webhookSecret: config.webhookSecret,
         suspendPrincipal: options.suspendPrincipal ?? blockOnAlert(store),
-        blocksPrincipal: (id) => snapshot.current.federation.blocked.has(id),
-        takesKey: (id) => snapshot.current.keys.get(id)?.revoked === false,
+        blocksPrincipal,
+        takesKey,
         onError,
         // Read back to warm the detectors, in the background once started (src/alerts/warmup.ts).
         audit: {

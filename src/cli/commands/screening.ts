@@ -95,8 +95,9 @@ function writeJsonLines(io: Io, outcome: Outcome, lines: Iterable<LineOutcome>):
   // Names from the list files, and the input echoed in errors: what JSON leaves raw escaped.
   for (const l of lines) {
     io.stdout(`${printableJson(l.text)}\n`);
-    failed ||= l.failed;
+    // A line whose answer found the reader gone was not answered: its refusal does not count.
     if (io.stdoutGone?.() === true) break;
+    failed ||= l.failed;
   }
   if (failed) outcome.exitCode = EXIT_INVALID;
 }
