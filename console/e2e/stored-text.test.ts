@@ -6,12 +6,16 @@
  * text (400 bidi_control), but a store can still hold it (written by an older release, the CLI or
  * another node): the tests write it past the admin API, through the store's own writes.
  */
+import { readFileSync } from "node:fs";
 import type { Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SchemeVersion } from "../../src/control/types.js";
+import { apply } from "../../src/licensing/workflow.js";
+import type { LicenseRecord } from "../../src/licensing/types.js";
 import { importInput } from "../../src/screening/lists.js";
 import type { MatchExplanation } from "../../src/screening/matcher.js";
 import type { Collection, Store } from "../../src/store/index.js";
-import { application, asAdmin, call } from "../../src/testing/admin.js";
+import { application, asAdmin, call, daysFromNow, eventually } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
 const ctx: { h: Harness | null; store: Store | null } = { h: null, store: null };
@@ -21,6 +25,10 @@ const store = (): Store => ctx.store as Store;
 
 const RLO = "\u202E";
 const PDF = "\u202C";
+const BEL = "\u0007";
+/** What must not reach the screen raw: the bidirectional controls, and a control character (BEL). */
+// eslint-disable-next-line no-control-regex -- a control character is what must not reach the screen
+const ACTING = /[\u0007\u202a-\u202e\u2066-\u2069]/;
 
 /** What a person reads in `at`: none of the characters that act rather than show, each written out. */
 async function readsAsStored(at: Locator, written: string): Promise<void> {
@@ -444,6 +452,158 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     for (const shown of await row.first().locator("bdi").filter({ hasText: "k-" }).all())
       await readsInOrder(shown);
     expect(await page.locator("main").innerText()).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    await context.close();
+  });
+  it("a stored scheme version's digest, date, descriptions, partner name and file show their controls written out on the Schemes page", async () => {
+    // A version an older release stored (new YAML refuses controls, item 610; stored versions are
+    // read as stored): a description and a partner's name holding U+202E (the diff quotes them),
+    // the record's digest a BEL and an override, its upload date an override within the part shown.
+    const versions = await store().records.list<SchemeVersion>("scheme");
+    const n = Math.max(...versions.map((v) => v.document.version)) + 1;
+    const text = readFileSync("examples/g7-trusted-partners.yaml", "utf8")
+      .replace(
+        "description: G7 / Five Eyes trusted-partner access to controlled US frontier models",
+        `description: "G7 ${RLO}seye evif"`,
+      )
+      .replace("name: UK AI Security Institute", `name: "UK AI ${RLO}etutitsnI ytiruceS"`);
+    await store().records.put<SchemeVersion>(
+      "scheme",
+      String(n),
+      {
+        version: n,
+        name: "g7-trusted-partners",
+        digest: `sha256:${BEL}${RLO}0f1e2d3c4b5a`,
+        text,
+        uploaded_by: "older-release",
+        uploaded_at: `2026-12-06T09:${RLO}15:00.000Z`,
+      },
+      0,
+      { actor: "older-release", action: "scheme.upload" },
+    );
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.admin);
+    await open(page, "Scheme versions");
+    const row = page
+      .getByRole("row")
+      .filter({ has: page.getByRole("link", { name: `Version ${n}`, exact: true }) });
+    await row.waitFor();
+    await readsAsStored(row.getByRole("cell").nth(2), "sha256:⟨U+0007⟩⟨U+202E⟩0f1e");
+    await readsAsStored(row.getByRole("cell").nth(4), "2026-12-06 09:⟨U+202E⟩15:0");
+    for (const c of [2, 4]) await readsInOrder(row.getByRole("cell").nth(c));
+
+    await row.getByRole("link", { name: `Version ${n}`, exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: `Scheme version ${n}` }).waitFor();
+    const said = page.locator("main p").filter({ hasText: "uploaded by" });
+    // Cut to the second as written: the override takes one of the 19 characters.
+    await readsAsStored(said, "2026-12-06 09:⟨U+202E⟩15:0");
+    await readsAsStored(said, "sha256:⟨U+0007⟩⟨U+202E⟩0f1e2d3c4b5a");
+    await readsInOrder(said);
+    const diff = page.locator(".diff");
+    const description = diff.getByRole("listitem").filter({ hasText: "scheme: description" });
+    await readsAsStored(description, "G7 ⟨U+202E⟩seye evif");
+    await readsInOrder(description);
+    const partner = diff.getByRole("listitem").filter({ hasText: "etutitsnI" });
+    await readsAsStored(partner, "UK AI ⟨U+202E⟩etutitsnI ytiruceS");
+    await readsInOrder(partner);
+    await page.getByText("The scheme file").click();
+    await readsAsStored(page.locator("pre"), `description: "G7 ⟨U+202E⟩seye evif"`);
+    expect(await page.locator("main").innerText()).not.toMatch(ACTING);
+    await expectAccessible(page, "a stored scheme version with its controls written out");
+    await context.close();
+  });
+
+  it("a license's narrowed destinations, countries, dates, id and licensee, and why the policy leaves it out, show their controls written out", async () => {
+    // An approved license as an older release (or a hand-edited database) left it: its licensee and
+    // applicant, its dates, the countries its destinations were fixed to, an approval's narrowed
+    // destinations and earlier end, and the dates of its approval and history hold U+202E; its
+    // model is one the scheme lacks, so the policy in force leaves it out, saying why. A second
+    // one's id holds U+202E too (the admin API refuses such a path parameter: it is listed, not
+    // opened).
+    const id = "LIC-E2E-STORED";
+    const applied = apply(
+      {
+        id,
+        licensee: { organization: `bw-${RLO}rebyc` },
+        terms: {
+          models: [`x-${RLO}1`],
+          actions: ["infer"],
+          destinations: ["IT"],
+          valid_from: `2026-01-${RLO}01`,
+          valid_until: `2027-01-${RLO}31`,
+          quota_period: "total",
+        },
+        justification: "stored by an older release",
+      },
+      `hans@${RLO}bw`,
+      daysFromNow(-2),
+    );
+    const conditions = { destinations: [`F${RLO}R`, "IT"], valid_until: `2026-${RLO}06-30` };
+    const record: LicenseRecord = {
+      ...applied,
+      status: "approved",
+      terms: { ...applied.terms, resolved: { destinations: [`I${RLO}T`] } },
+      approvals: [{ identity: "alan@regulator", at: `2026-12-0${RLO}6T09:15:00.000Z`, conditions }],
+      history: [
+        ...applied.history,
+        { at: `2026-12-0${RLO}6T09:15:00.000Z`, actor: "alan@regulator", action: "approve", conditions },
+      ],
+    };
+    const other = `LIC-${RLO}TFEL`;
+    for (const r of [record, { ...record, id: other }])
+      await store().records.put("license", r.id, r, 0, { actor: "older-release", action: "license.seed" });
+    await eventually(
+      () => asAdmin(h().t, "GET", "/admin/v1/schemes"),
+      (b) =>
+        b.data.some((v: { left_out?: { id: string }[] }) => (v.left_out ?? []).some((l) => l.id === other)),
+    );
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Licenses");
+    const notice = page.getByText(/^Not in the policy in force, as they do not compile/);
+    await readsAsStored(notice, "LIC-⟨U+202E⟩TFEL");
+    await readsInOrder(notice);
+    const row = page.getByRole("row").filter({ hasText: id });
+    await readsAsStored(row.getByRole("cell").nth(4), "2027-01-⟨U+202E⟩31");
+    await readsInOrder(row.getByRole("cell").nth(4));
+    await readsAsStored(
+      page.getByRole("row").filter({ hasText: "TFEL" }).getByRole("cell").first(),
+      "LIC-⟨U+202E⟩TFEL",
+    );
+
+    await row.getByRole("link").click();
+    await page.getByRole("heading", { level: 1, name: `License ${id}` }).waitFor();
+    const why = page.locator(".left-out").filter({ hasText: "Why:" });
+    await readsAsStored(why, "x-⟨U+202E⟩1");
+    const licensee = page.locator("main p").filter({ hasText: "applied for by" });
+    await readsAsStored(licensee, "organization bw-⟨U+202E⟩rebyc");
+    await readsAsStored(licensee, "hans@⟨U+202E⟩bw");
+    await readsInOrder(licensee);
+    const terms = page.locator("dl.terms").last();
+    await readsAsStored(terms, "2026-01-⟨U+202E⟩01");
+    await readsAsStored(terms, "2027-01-⟨U+202E⟩31");
+    await readsAsStored(terms, "I⟨U+202E⟩T");
+    const approval = page.getByRole("listitem").filter({ hasText: "alan@regulator approved" });
+    // Cut to the minute as written: the override takes one of the 16 characters.
+    await readsAsStored(approval, "2026-12-0⟨U+202E⟩6 09:1");
+    await readsAsStored(approval, "F⟨U+202E⟩R");
+    await readsAsStored(approval, "2026-⟨U+202E⟩06-30");
+    expect(await approval.innerText()).toContain(
+      "with conditions: destinations narrowed to F⟨U+202E⟩R, IT; ends earlier, on 2026-⟨U+202E⟩06-30",
+    );
+    await readsInOrder(approval);
+    const approved = page.getByRole("row").filter({ hasText: "approve" });
+    await readsAsStored(approved.getByRole("cell").nth(0), "2026-12-0⟨U+202E⟩6 09:15:0");
+    await readsAsStored(approved.getByRole("cell").nth(3), "F⟨U+202E⟩R");
+    for (const c of [0, 3]) await readsInOrder(approved.getByRole("cell").nth(c));
+    expect(await page.locator("main").innerText()).not.toMatch(ACTING);
+    await expectAccessible(page, "a license with its stored dates and destinations written out");
+
+    await open(page, "Scheme versions");
+    const left = page.locator(".left-out").getByRole("listitem").filter({ hasText: "TFEL" });
+    await readsAsStored(left, "LIC-⟨U+202E⟩TFEL");
+    await readsInOrder(left);
     await context.close();
   });
 });

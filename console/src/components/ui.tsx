@@ -72,6 +72,18 @@ export function Shown({ text }: { text: string | null | undefined }) {
 }
 
 /**
+ * A stored instant as the tables write it: cut to `length` characters ("2026-12-07 10:15:00" at 19,
+ * to the minute at 16), then shown (Shown). A date is the store's text, not checked on the way out:
+ * an older release or another writer may have left one holding a control, which the cut would
+ * otherwise put on the screen raw.
+ */
+export function ShownTime({ at, length = 19 }: { at: string | null | undefined; length?: number }) {
+  return (
+    <Shown text={at === null || at === undefined ? at : String(at).slice(0, length).replace("T", " ")} />
+  );
+}
+
+/**
  * Stored values one after another (a principal's citizenships, a list entry's programs), each
  * isolated on its own: a right-to-left override in one must not reorder the next.
  */

@@ -31,6 +31,7 @@ import {
   PageHeading,
   Shown,
   ShownAll,
+  ShownTime,
   Status,
   useLoad,
 } from "../components/ui.js";
@@ -138,11 +139,8 @@ function LicenseList({ me }: { me: Me }) {
               <p className="form-error">
                 Not in the policy in force, as they do not compile with scheme version {inForce.version}
                 (requests they would allow are denied):{" "}
-                {inForce.left
-                  .filter((x) => x.kind === "license")
-                  .map((x) => x.id)
-                  .join(", ")}
-                . Open one to see why.
+                <ShownAll items={inForce.left.filter((x) => x.kind === "license").map((x) => x.id)} />. Open
+                one to see why.
               </p>
             ) : null}
             <div className="table-wrap">
@@ -179,7 +177,9 @@ function LicenseList({ me }: { me: Me }) {
                       <td>
                         <Shown text={setText(l.terms.destinations)} />
                       </td>
-                      <td>{endText(l.terms.valid_until)}</td>
+                      <td>
+                        <Shown text={endText(l.terms.valid_until)} />
+                      </td>
                       <td>
                         <Status value={l.status} />
                         {inForce?.left.some((x) => x.kind === "license" && x.id === l.id) ? (
@@ -490,7 +490,7 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
         <dd>{terms.purposes === undefined ? "any" : <ShownAll items={terms.purposes} />}</dd>
         <dt>Valid</dt>
         <dd>
-          {instantText(terms.valid_from)} to {endText(terms.valid_until)}
+          <Shown text={instantText(terms.valid_from)} /> to <Shown text={endText(terms.valid_until)} />
         </dd>
         <dt>Quota</dt>
         <dd>
@@ -532,7 +532,7 @@ function Countries({
     <>
       <dt>{what} countries</dt>
       <dd>
-        {resolved.length === 0 ? "none" : resolved.join(", ")}
+        {resolved.length === 0 ? "none" : <ShownAll items={resolved} />}
         {asWritten ? null : (
           <span className="hint">
             {" "}
@@ -545,23 +545,39 @@ function Countries({
   );
 }
 
-/** An approval's conditions in words; its note (the approver's text) shown as stored (Shown). */
+/**
+ * An approval's conditions in words; what of them is stored text (the destinations as listed, the
+ * end as written, the approver's note) shown as stored (Shown), each destination on its own.
+ */
 function conditionsText(c: NonNullable<LicenseRecord["approvals"][number]["conditions"]>): ReactNode {
   const parts = [
-    c.destinations ? `destinations narrowed to ${c.destinations.join(", ")}` : null,
+    c.destinations ? (
+      <>
+        destinations narrowed to <ShownAll items={c.destinations} />
+      </>
+    ) : null,
     c.quota_tokens !== undefined ? `quota lowered to ${c.quota_tokens.toLocaleString("en")} tokens` : null,
-    c.valid_until ? `ends earlier, on ${endText(c.valid_until)}` : null,
+    c.valid_until ? (
+      <>
+        ends earlier, on <Shown text={endText(c.valid_until)} />
+      </>
+    ) : null,
+    c.note ? (
+      <>
+        note: “<Shown text={c.note} />”
+      </>
+    ) : null,
   ].filter((p) => p !== null);
-  if (parts.length === 0 && !c.note) return "without conditions";
-  const said = parts.join("; ");
+  if (parts.length === 0) return "without conditions";
   return (
     <>
-      with conditions: {said}
-      {c.note ? (
-        <>
-          {said === "" ? "" : "; "}note: “<Shown text={c.note} />”
-        </>
-      ) : null}
+      with conditions:{" "}
+      {parts.map((p, i) => (
+        <span key={i}>
+          {i === 0 ? null : "; "}
+          {p}
+        </span>
+      ))}
     </>
   );
 }
@@ -592,7 +608,7 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                 <LeftOutNotice entry={left} version={inForce.version} />
               ) : null}
               <p>
-                For {licenseeText(l.licensee)}; applied for by {l.applicant}.
+                For <Shown text={licenseeText(l.licensee)} />; applied for by <Shown text={l.applicant} />.
               </p>
               <div className="panel">
                 <h2>Justification</h2>
@@ -634,7 +650,7 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                       <strong>
                         <Shown text={a.identity} />
                       </strong>{" "}
-                      approved on {a.at.slice(0, 16).replace("T", " ")} UTC{" "}
+                      approved on <ShownTime at={a.at} length={16} /> UTC{" "}
                       {a.conditions ? conditionsText(a.conditions) : "without conditions"}
                       {countingApprovals(l.approvals).includes(a) ? null : (
                         <em> — given before the countries were fixed: does not count</em>
@@ -665,7 +681,9 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                     <tbody>
                       {l.history.map((h, i) => (
                         <tr key={i}>
-                          <td>{h.at.slice(0, 19).replace("T", " ")}</td>
+                          <td>
+                            <ShownTime at={h.at} />
+                          </td>
                           <td>
                             <Shown text={h.actor} />
                           </td>

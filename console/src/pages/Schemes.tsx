@@ -8,7 +8,7 @@ import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js"
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, PageHeading, Shown, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, ShownTime, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
 import { leftOutWhy, type LeftOut } from "./left-out.js";
@@ -73,11 +73,15 @@ function VersionList({ me }: { me: Me }) {
                       <td>
                         <Shown text={v.name} />
                       </td>
-                      <td className="mono">{v.digest.slice(0, 19)}…</td>
+                      <td className="mono">
+                        <Shown text={String(v.digest).slice(0, 19)} />…
+                      </td>
                       <td>
                         <Shown text={v.uploaded_by} />
                       </td>
-                      <td>{v.uploaded_at.slice(0, 19).replace("T", " ")}</td>
+                      <td>
+                        <ShownTime at={v.uploaded_at} />
+                      </td>
                       <td>{v.active ? <strong>active</strong> : ""}</td>
                     </tr>
                   ))}
@@ -110,11 +114,15 @@ function LeftOutList({ version }: { version: VersionSummary | undefined }) {
         {left.map((l) => (
           <li key={`${l.kind}:${l.id}`}>
             {l.kind === "license" ? (
-              <Link to={`/licenses/${encodeURIComponent(l.id)}`}>license {l.id}</Link>
+              <Link to={`/licenses/${encodeURIComponent(l.id)}`}>
+                license <Shown text={l.id} />
+              </Link>
             ) : (
-              `partner ${l.id}`
+              <>
+                partner <Shown text={l.id} />
+              </>
             )}
-            : {leftOutWhy(l)}
+            : <Shown text={leftOutWhy(l)} />
           </li>
         ))}
       </ul>
@@ -128,7 +136,7 @@ export function DiffView({ diff }: { diff: Diff }) {
     <ul className="diff">
       {diff.changes.map((c, i) => (
         <li key={i} className={c.kind === "added" ? "adds" : c.kind === "removed" ? "removes" : ""}>
-          {c.summary}
+          <Shown text={c.summary} />
         </li>
       ))}
     </ul>
@@ -224,8 +232,15 @@ function Upload({ onDone }: { onDone: () => void }) {
                 <button type="button" onClick={() => jump(p)}>
                   line {p.line}, column {p.column ?? 1}
                 </button>
-                : {p.path ? `${p.path}: ` : ""}
-                {p.message}
+                :{" "}
+                {p.path ? (
+                  <>
+                    <Shown text={p.path} />:{" "}
+                  </>
+                ) : (
+                  ""
+                )}
+                <Shown text={p.message} />
               </li>
             ))}
           </ol>
@@ -286,7 +301,10 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
             ) : null}
             <p>
               <Shown text={v.name} />, uploaded by <Shown text={v.uploaded_by} /> on{" "}
-              {v.uploaded_at.slice(0, 19).replace("T", " ")} UTC; <span className="mono">{v.digest}</span>
+              <ShownTime at={v.uploaded_at} /> UTC;{" "}
+              <span className="mono">
+                <Shown text={v.digest} />
+              </span>
             </p>
             {v.active ? <LeftOutList version={v} /> : null}
             <div className="panel">
@@ -315,7 +333,9 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
             ) : null}
             <details className="panel">
               <summary>The scheme file</summary>
-              <pre className="mono">{v.yaml}</pre>
+              <pre className="mono">
+                <Shown text={v.yaml} />
+              </pre>
             </details>
           </>
         )}

@@ -10,7 +10,7 @@ import type { ListEntry } from "../../../src/screening/types.js";
 import { api, LIST_BOUND, listFirst, type Page } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { visible } from "../components/text.js";
-import { PageHeading, Shown, ShownAll, Status } from "../components/ui.js";
+import { PageHeading, Shown, ShownAll, ShownTime, Status } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { ScreeningLists } from "./ScreeningLists.js";
 import "./review.css";
@@ -42,7 +42,8 @@ export interface Match {
 }
 
 const QUEUE_PAGE = 20;
-const when = (iso: string) => iso.slice(0, 19).replace("T", " ");
+/** When a match was found or decided, as stored, cut to the second and shown (ShownTime). */
+const when = (iso: string) => <ShownTime at={iso} />;
 const subjectName = (m: Match) => m.subject_facts?.name ?? m.subject_id;
 const none = (xs: readonly unknown[] | undefined) => xs === undefined || xs.length === 0;
 

@@ -8,7 +8,7 @@ import { api, apiWithProgress, ApiError } from "../api.js";
 import { FormError, Select, TextField } from "../components/form.js";
 import { useJob, Working } from "../components/job.js";
 import { visible } from "../components/text.js";
-import { Shown } from "../components/ui.js";
+import { Shown, ShownTime } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 interface ListVersion {
@@ -108,7 +108,7 @@ export function ScreeningLists({
                     +{v.diff.added} −{v.diff.removed} ~{v.diff.changed}
                   </td>
                   <td>
-                    {v.imported_at.slice(0, 19).replace("T", " ")} by <Shown text={v.imported_by} />
+                    <ShownTime at={v.imported_at} /> by <Shown text={v.imported_by} />
                   </td>
                   <td>
                     {v.rescreened === false ? (

@@ -11,7 +11,7 @@ import { apiWithProgress, listAll } from "../api.js";
 import { FormError, Select, TextField, submissionErrors, zodErrors } from "../components/form.js";
 import { apiText, saveFile, useJob, Working } from "../components/job.js";
 import { isolated } from "../components/text.js";
-import { Loading, PageHeading, Shown, ShownAll, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, ShownAll, ShownTime, useLoad } from "../components/ui.js";
 import { useLocation } from "../router.js";
 import { Footprint } from "./Footprint.js";
 import { countryName } from "./WorldMap.js";
@@ -182,7 +182,7 @@ function WhatIfResult({
       </h3>
       <p>
         Impact digest <span className="mono">{r.digest}</span> (what activation checks), computed{" "}
-        {r.generated_at.slice(0, 19).replace("T", " ")} UTC.
+        <ShownTime at={r.generated_at} /> UTC.
       </p>
       <div className="row">
         <button type="button" className="secondary" onClick={() => void download("json")}>

@@ -7,6 +7,7 @@
  */
 import { listAll } from "../api.js";
 import { pathText } from "../components/form.js";
+import { Shown } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 /** src/control/effective.ts's LeftOut, as the admin API sends it. */
@@ -47,7 +48,9 @@ export function LeftOutNotice({ entry, version }: { entry: LeftOut; version: num
         This {entry.kind} is stored, but the gateway left it out of the policy in force because it does not
         compile with scheme version {version}. Until that is fixed, nothing it would grant is granted.
       </p>
-      <p>Why: {leftOutWhy(entry)}.</p>
+      <p>
+        Why: <Shown text={leftOutWhy(entry)} />.
+      </p>
     </div>
   );
 }
