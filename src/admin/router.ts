@@ -49,9 +49,8 @@ export interface RouteDef<B = unknown, Q = unknown> {
   readonly progress?: boolean;
   /**
    * Its body is a query, compared and neither stored nor shown to others: bidirectional controls
-   * and control characters are not refused on reading it, where every other body refuses them; the
-   * query's own checks answer for them (a name's `invalid_name` and `bidi_control`, naming the
-   * field; a nationality's `invalid_nationality`, quoting it escaped).
+   * are taken (a name as a sanctions list writes it), where every other body refuses them; control
+   * characters too, the query's own checks answering for them (a name's `invalid_name`).
    */
   readonly bodyIsQuery?: boolean;
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;

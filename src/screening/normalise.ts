@@ -5,17 +5,11 @@
  */
 import anyAscii from "any-ascii";
 import { InvalidInputError } from "../errors/index.js";
-import { BIDI_CONTROL, bidiControlName } from "../policy/text.js";
 import type { EntityType } from "./types.js";
 
 export const MAX_NAME_BYTES = 1024;
 
-/**
- * Empty, over 1 KB, or with control characters: a clear error naming the field. A bidirectional
- * embedding, override or isolate is refused as every admin body and the decision API refuse one
- * (`bidi_control`, refuseBidiControls' words): invisible, it makes the name typed read otherwise
- * than it is compared, and the matcher drops it anyway. Right-to-left letters and marks pass.
- */
+/** Empty, over 1 KB, or with control characters: a clear error naming the field. */
 export function checkName(name: unknown, field = "name"): string {
   const bad = (message: string): never => {
     throw new InvalidInputError([{ code: "invalid_name", path: [field], message }]);
@@ -25,11 +19,6 @@ export function checkName(name: unknown, field = "name"): string {
     bad(`the name is longer than ${MAX_NAME_BYTES} bytes`);
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) bad("the name contains control characters");
-  const bidi = BIDI_CONTROL.exec(name);
-  if (bidi !== null) {
-    const message = `${field} holds ${bidiControlName(bidi[0])}, an invisible control that makes text read otherwise than it is; remove it (right-to-left letters need none)`;
-    throw new InvalidInputError([{ code: "bidi_control", path: [field], message }]);
-  }
   if (name.trim() === "") bad("the name is empty");
   return name;
 }
