@@ -217,4 +217,22 @@ describe.skipIf(CHROMIUM === null)("reads that grew with the data, in Chromium",
     ]);
     await context.close();
   });
+
+  it("the Alerts page asks the API for the severity: the critical alert older than the newest 100 is listed", async () => {
+    const { context, page } = await h().page();
+    const asked = reads(page, /^\/admin\/v1\/alerts$/);
+    await signIn(page, h().tokens.officer);
+    await open(page, "Alerts");
+    const rows = page.locator("main table tbody tr");
+    await expect.poll(() => rows.count()).toBe(100);
+    await page.getByLabel("Severity").selectOption("critical");
+    // Before: the newest 100 filtered in the browser, none critical: "No alert matches these
+    // filters among the newest 100", while the oldest was.
+    await page.getByRole("row").filter({ hasText: "the oldest, and critical" }).waitFor();
+    expect(await rows.count()).toBe(1);
+    expect(await page.locator("main caption").innerText()).toBe("1 alert, newest first");
+    expect(await page.getByRole("button", { name: /^Show older alerts/ }).count()).toBe(0);
+    expect(asked).toContain("/admin/v1/alerts?state=open&severity=critical&order=newest&limit=100");
+    await context.close();
+  });
 });

@@ -213,7 +213,12 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
       let rows = alerts.filter(
         (a) =>
           (!q.has("state") || a.state === q.get("state")) &&
-          (!q.has("detector") || a.detector === q.get("detector")),
+          (!q.has("detector") || a.detector === q.get("detector")) &&
+          (!q.has("severity") ||
+            q
+              .get("severity")!
+              .split(",")
+              .includes(a.severity as string)),
       );
       if (newest) rows = rows.reverse();
       if (cursor !== null) rows = rows.filter((a) => (newest ? a.id < cursor : a.id > cursor));
@@ -259,12 +264,103 @@ describe.skipIf(CHROMIUM === null)("how the console loads, in Chromium", { timeo
       .toBe(true);
     const keySharing = await summaries();
     expect(keySharing[0]).toContain(`seen #${many - 1 - ((many - 1) % 3)}`);
-    // The severity is filtered in the browser, among the alerts read.
+    // The severity is the server's filter too (it was filtered in the browser, among the alerts read).
     await page.getByLabel("Severity").selectOption("critical");
+    await expect.poll(() => asked.at(-1)?.get("severity")).toBe("critical");
     await expect
       .poll(async () => new Set(await bodyRows(page).locator("td:nth-child(2)").allInnerTexts()))
       .toEqual(new Set(["critical"]));
+    expect(String(asked.at(-1))).toBe(
+      "state=open&detector=key-sharing&severity=critical&order=newest&limit=100",
+    );
     expect(await page.locator("main caption").innerText()).toMatch(/newest first/);
+    await context.close();
+  });
+
+  it("a node of an earlier release (a rolling upgrade): the Overview and the Alerts page ask as before, do the rest here, and say so", async () => {
+    // 150 open alerts, the oldest critical, the others low.
+    const alerts = Array.from({ length: 150 }, (_, i) => ({
+      id: `alr_${String(i).padStart(9, "0")}bbbbbbbbbb`,
+      detector: "volume-spike",
+      severity: i === 0 ? "critical" : "low",
+      subject: { kind: "principal", id: `p${i}` },
+      summary: i === 0 ? "the oldest, and critical" : `seen #${i}`,
+      evidence: { audit_indexes: [], details: {} },
+      raised_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+      state: "open",
+      history: [],
+      response: null,
+      delivery: { state: "none", attempts: 0, next_at: null, delivered_at: null, last_error: null },
+    }));
+    // What that release's router answers a parameter it does not take (its query is strict), and an
+    // order not among its own.
+    const refused = (path: string, code: string, message: string) => ({
+      status: 400,
+      json: {
+        error: {
+          code: "invalid_request",
+          message: `invalid query: ${path}: ${message}`,
+          problems: [{ code, path, message }],
+        },
+      },
+    });
+    const asked: string[] = [];
+    const { context, page } = await h().page();
+    await page.route(
+      (url) => url.pathname === "/admin/v1/alerts",
+      (r) => {
+        const q = new URL(r.request().url()).searchParams;
+        asked.push(String(q));
+        if (q.has("severity"))
+          return r.fulfill(
+            refused(
+              "severity",
+              "unknown_key",
+              'unknown key "severity" (expected one of: limit, cursor, state, detector, subject_kind, subject, order)',
+            ),
+          );
+        if (q.get("order") === "severity")
+          return r.fulfill(
+            refused("order", "invalid_value", 'Invalid option: expected one of "oldest"|"newest"'),
+          );
+        const cursor = q.get("cursor");
+        const rows = [...alerts].reverse().filter((a) => cursor === null || a.id < cursor);
+        const limit = Number(q.get("limit"));
+        const data = rows.slice(0, limit);
+        return r.fulfill({
+          json: { data, next_cursor: rows.length > limit ? (data.at(-1)?.id ?? null) : null },
+        });
+      },
+    );
+    await page.route(
+      (url) => url.pathname === "/admin/v1/alerts/count",
+      (r) => r.fulfill({ json: { count: alerts.length } }),
+    );
+    await signIn(page, h().tokens.officer);
+    const panel = page.locator(".panel", { has: page.getByRole("heading", { name: "Open alerts" }) });
+    await panel.getByText("150 open alerts. The 5 most severe of the newest 100:").waitFor();
+    expect(await panel.getByRole("note").innerText()).toBe(
+      "The node that answered (an earlier release) does not list alerts most severe first: an older alert may be more severe.",
+    );
+    expect(await panel.locator("li").first().innerText()).toContain("seen #149");
+    expect(asked).toContain("state=open&order=newest&limit=100");
+
+    await open(page, "Alerts");
+    await page.getByLabel("Severity").selectOption("critical");
+    const note = page.locator("main").getByRole("note");
+    await note.waitFor();
+    expect(await note.innerText()).toBe(
+      "The node that answered (an earlier release) does not filter by severity: this page filtered the 100 newest alerts read; older ones may have this severity too.",
+    );
+    expect(await page.locator("main").innerText()).toContain(
+      "No alert matches these filters among the newest 100 read.",
+    );
+    await page.getByRole("button", { name: /^Show older alerts/ }).click();
+    await bodyRows(page).filter({ hasText: "the oldest, and critical" }).waitFor();
+    expect(await note.innerText()).toBe(
+      "The node that answered (an earlier release) does not filter by severity: this page filtered the 150 newest alerts read.",
+    );
+    await expectAccessible(page, "alerts from a node of an earlier release");
     await context.close();
   });
 });

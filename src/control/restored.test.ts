@@ -159,7 +159,7 @@ describe("a store older than its audit log (restored from a backup)", () => {
         "ALTER TABLE principals DROP COLUMN id_folded; ALTER TABLE principals DROP COLUMN name_folded; " +
         "DROP INDEX api_keys_by_principal_id; DROP INDEX api_keys_live; DROP INDEX api_keys_revoked; " +
         "DROP INDEX usage_daily_by_organization; DROP INDEX usage_daily_by_license; " +
-        "DROP INDEX alerts_by_severity; ALTER TABLE alerts DROP COLUMN severity_rank; " +
+        "DROP INDEX alerts_by_rank; DROP INDEX alerts_by_severity; ALTER TABLE alerts DROP COLUMN severity_rank; " +
         "DROP TRIGGER usage_totals_insert; DROP TRIGGER usage_totals_update; " +
         "DROP TRIGGER usage_totals_rekey; DROP TRIGGER usage_totals_delete; DROP TABLE usage_totals; " +
         "DELETE FROM schema_migrations WHERE version >= 11",

@@ -354,6 +354,56 @@ export function alertSuite(store: () => Store): void {
     }
   });
 
+  it("filters by one severity or several, in the database, in every order and in a count", async () => {
+    const s = store();
+    const ids: string[] = [];
+    const severities = ["critical", "low", "high", "medium", "critical", "low", "high", "critical"] as const;
+    for (const [i, severity] of severities.entries()) {
+      const { alert: a } = await s.alerts.raise(
+        alert({
+          dedupeKey: `by-severity-${i}`,
+          severity,
+          detector: i % 2 === 0 ? "impossible-travel" : "key-sharing",
+          subject: { kind: "principal", id: `p${i % 3}` },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+        }),
+        "d",
+      );
+      ids.push(a.id);
+    }
+    await s.alerts.transition(ids[7] as string, "resolved", "o", null);
+    const page = (p: Awaited<ReturnType<Store["alerts"]["list"]>>) => p.map((a) => ids.indexOf(a.id));
+    const critical = { severities: ["critical"] } as const;
+    expect(page(await s.alerts.list(critical))).toEqual([0, 4, 7]);
+    expect(page(await s.alerts.list(critical, { newest: true, limit: 2 }))).toEqual([7, 4]);
+    expect(page(await s.alerts.list(critical, { after: ids[0] as string }))).toEqual([4, 7]);
+    expect(page(await s.alerts.list({ ...critical, state: "open" }, { mostSevere: true }))).toEqual([4, 0]);
+    // Several: any of them, whatever order they are given in (and given twice).
+    const severe = { severities: ["critical", "high", "critical"] } as const;
+    expect(page(await s.alerts.list(severe))).toEqual([0, 2, 4, 6, 7]);
+    expect(page(await s.alerts.list(severe, { newest: true, after: ids[6] as string }))).toEqual([4, 2, 0]);
+    expect(page(await s.alerts.list(severe, { mostSevere: true }))).toEqual([7, 4, 0, 6, 2]);
+    expect(page(await s.alerts.list(severe, { mostSevere: true, after: ids[0] as string }))).toEqual([6, 2]);
+    expect(page(await s.alerts.list({ ...severe, state: "open" }, { mostSevere: true, limit: 3 }))).toEqual([
+      4, 0, 6,
+    ]);
+    // With the other filters.
+    expect(page(await s.alerts.list({ severities: ["low"], detector: "key-sharing" }))).toEqual([1, 5]);
+    expect(page(await s.alerts.list({ ...severe, subjectId: "p0" }, { mostSevere: true }))).toEqual([0, 6]);
+    expect(await s.alerts.list({ severities: ["medium"], state: "resolved" })).toEqual([]);
+    // No severity listed: every severity.
+    expect(await s.alerts.list({ severities: [] })).toHaveLength(8);
+    const filters = [
+      critical,
+      severe,
+      { ...critical, state: "open" },
+      { severities: ["low", "medium"], detector: "key-sharing" },
+      { ...severe, subjectKind: "principal", subjectId: "p1" },
+    ] as const;
+    for (const f of filters)
+      expect(await s.alerts.count(f), JSON.stringify(f)).toBe((await s.alerts.list(f)).length);
+  });
+
   it("marks alerts raised to be suspended as pending until answered or resolved; never others", async () => {
     const s = store();
     let n = 0;

@@ -102,7 +102,20 @@ export interface AlertFilter {
   readonly detector?: string;
   readonly subjectKind?: SubjectKind;
   readonly subjectId?: string;
+  /** Any of these severities (none listed: every severity), matched on `severity_rank` (migration 17). */
+  readonly severities?: readonly AlertSeverity[];
 }
+
+/**
+ * A severity's `severity_rank` (migration 17's CASE, which stays as released): what a list filters
+ * and orders by.
+ */
+export const SEVERITY_RANK: Readonly<Record<AlertSeverity, number>> = {
+  low: 1,
+  medium: 2,
+  high: 3,
+  critical: 4,
+};
 
 /**
  * A page of a list: the alerts after `after` (an id; keyset), at most `limit` (all when left out).
@@ -364,9 +377,12 @@ export function listQuery(
 }
 
 /** A count's query, the same filters as a list's: counted on the indexes, no document read. */
-export function countQuery(f: AlertFilter, at: (i: number) => string): { sql: string; values: string[] } {
+export function countQuery(
+  f: AlertFilter,
+  at: (i: number) => string,
+): { sql: string; values: (string | number)[] } {
   const { terms, values } = filterTerms(f, at);
-  return { sql: `SELECT COUNT(*) AS n FROM alerts${where(terms)}`, values: values as string[] };
+  return { sql: `SELECT COUNT(*) AS n FROM alerts${where(terms)}`, values };
 }
 
 function filterTerms(f: AlertFilter, at: (i: number) => string) {
@@ -381,6 +397,17 @@ function filterTerms(f: AlertFilter, at: (i: number) => string) {
   add("detector", "=", f.detector);
   add("subject_kind", "=", f.subjectKind);
   add("subject_id", "=", f.subjectId);
+  // The ranks, each once and in order, so that one set of severities is one statement.
+  const ranks = [...new Set((f.severities ?? []).map((s) => SEVERITY_RANK[s]))].sort();
+  if (ranks.length > 0) {
+    const places = ranks.map((r) => {
+      values.push(r);
+      return at(values.length);
+    });
+    terms.push(
+      places.length === 1 ? `severity_rank = ${places[0]}` : `severity_rank IN (${places.join(", ")})`,
+    );
+  }
   return { terms, values, add };
 }
 
@@ -417,4 +444,16 @@ export const ALERTS_BY_SEVERITY = (severity: string, stored: "VIRTUAL" | "STORED
   ALTER TABLE alerts ADD COLUMN severity_rank INTEGER GENERATED ALWAYS AS (CASE ${severity}
     WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 0 END) ${stored};
   CREATE INDEX alerts_by_severity ON alerts (state, severity_rank, id);
+`;
+
+/**
+ * Migration 19, the same SQL in both drivers: each severity's alerts in id order, whatever their
+ * state. alerts_by_severity starts with the state, so a list by severity without a state (the
+ * console's "any" state, `remote alerts list --severity critical`) walked every alert in id order
+ * reading each row for its rank (a rare severity: the whole table), its count scanned the table, and
+ * every alert most severe first (`order=severity` without a state) was a scan and a sort of them all.
+ * Kept small: the rank and the id (the other filters are checked on the row).
+ */
+export const ALERTS_BY_RANK = `
+  CREATE INDEX alerts_by_rank ON alerts (severity_rank, id);
 `;

@@ -1,10 +1,11 @@
 /**
- * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by state,
- * detector and severity; each with its subject, its evidence (the audit log entries, each a link to
- * it on the Audit page), what was done automatically (and whether it was not yet in force where it
- * was taken), its steps, and where its delivery stands (held behind an earlier alert of its subject,
- * failed with its tries and last error, delivered). An
- * officer acknowledges or resolves it with a note.
+ * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by the API by
+ * state, detector and severity (by the page, saying so, from a node of a release before the severity
+ * filter: alerts-data.ts); each with its subject, its evidence (the audit log entries, each a link
+ * to it on the Audit page), what was done automatically (and whether it was not yet in force where
+ * it was taken), its steps, and where its delivery stands (held behind an earlier alert of its
+ * subject, failed with its tries and last error, delivered). An officer acknowledges or resolves it
+ * with a note.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import {
@@ -14,42 +15,19 @@ import {
   alertNoteSchema,
 } from "../../../src/alerts/schema.js";
 import type { AlertRecord, AlertView } from "../../../src/store/alerts.js";
-import { api, type Page } from "../api.js";
+import { api } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
+import { alertsPage, ANY, loadOpen, type AlertFilters, type AlertsRead } from "./alerts-data.js";
 
-const ANY = "any";
 const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 
-/** Alerts read per page: the page read them all (500 a request) before showing one. */
-const ALERTS_PAGE = 100;
-
-interface AlertsRead {
-  /** Newest first: every alert read so far (before the severity, filtered here). */
-  readonly alerts: AlertView[];
-  /** Where the next (older) page starts; null when every alert was read. */
-  readonly next: string | null;
-}
-
-/** One page of the alerts, newest first (`order=newest`), as the API filters them (state, detector), after `cursor`. */
-async function alertsPage(
-  filter: { state: string; detector: string },
-  cursor: string | null,
-): Promise<AlertsRead> {
-  const q = new URLSearchParams();
-  if (filter.state !== ANY) q.set("state", filter.state);
-  if (filter.detector !== ANY) q.set("detector", filter.detector);
-  q.set("order", "newest");
-  q.set("limit", String(ALERTS_PAGE));
-  if (cursor !== null) q.set("cursor", cursor);
-  const page = await api<Page<AlertView>>("GET", `/alerts?${q}`);
-  return { alerts: page.data, next: page.next_cursor };
-}
+const ask = <T,>(path: string) => api<T>("GET", path);
 
 /** The alerts page's list: the first page for the filters, then older pages on request. */
-function useAlerts(state: string, detector: string) {
+function useAlerts({ state, detector, severity }: AlertFilters) {
   const [read, setRead] = useState<AlertsRead | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [loading, setLoading] = useState(false);
@@ -60,9 +38,9 @@ function useAlerts(state: string, detector: string) {
       const request = ++newest.current;
       setLoading(true);
       try {
-        const page = await alertsPage({ state, detector }, from?.next ?? null);
+        const next = await alertsPage(ask, { state, detector, severity }, from);
         if (request !== newest.current) return;
-        setRead({ alerts: [...(from?.alerts ?? []), ...page.alerts], next: page.next });
+        setRead(next);
         setError(null);
       } catch (err) {
         if (request === newest.current) setError(err as Error);
@@ -70,7 +48,7 @@ function useAlerts(state: string, detector: string) {
         if (request === newest.current) setLoading(false);
       }
     },
-    [state, detector],
+    [state, detector, severity],
   );
   useEffect(() => {
     setRead(null);
@@ -79,16 +57,30 @@ function useAlerts(state: string, detector: string) {
   return { read, error, loading, reload: () => void load(null), more: () => void load(read) };
 }
 
+/**
+ * A node of an earlier release (a rolling upgrade) did not filter by severity: the page did, among
+ * the alerts read, so older ones of that severity may not be shown yet.
+ */
+function SeverityHere({ read }: { read: AlertsRead }) {
+  if (read.severityHere === null) return null;
+  return (
+    <p className="hint" role="note">
+      The node that answered (an earlier release) does not filter by severity: this page filtered the{" "}
+      {read.severityHere} newest alert{read.severityHere === 1 ? "" : "s"} read
+      {read.next === null ? "" : "; older ones may have this severity too"}.
+    </p>
+  );
+}
+
 export function AlertsPage({ me }: { me: Me }) {
   const { query } = useLocation();
   const [state, setState] = useState(query.get("state") ?? "open");
   const [detector, setDetector] = useState(ANY);
   const [severity, setSeverity] = useState(ANY);
-  const alerts = useAlerts(state, detector);
-  const shown =
-    alerts.read === null
-      ? null
-      : alerts.read.alerts.filter((a) => severity === ANY || a.severity === severity);
+  // Every filter applied by the API (the severity was filtered here, over the pages read: a page of
+  // 100 showed none of a severity while older alerts had it).
+  const alerts = useAlerts({ state, detector, severity });
+  const shown = alerts.read?.alerts ?? null;
   const none = {};
   // The rows shown: a held alert links to the one it waits behind when that one is among them.
   const listed = new Set(shown?.map((a) => a.id));
@@ -121,19 +113,23 @@ export function AlertsPage({ me }: { me: Me }) {
           errors={none}
         />
       </form>
+      {alerts.read === null ? null : <SeverityHere read={alerts.read} />}
       <Loading state={{ data: shown, error: alerts.error, loading: alerts.loading }}>
         {(list) =>
           list.length === 0 ? (
             <p>
               No alert matches these filters
-              {alerts.read?.next != null ? ` among the newest ${alerts.read.alerts.length}` : ""}.
+              {alerts.read?.severityHere != null && alerts.read.next !== null
+                ? ` among the newest ${alerts.read.severityHere} read`
+                : ""}
+              .
             </p>
           ) : (
             <div className="table-wrap">
               <table>
                 <caption className="hint">
                   {list.length} alert{list.length === 1 ? "" : "s"}, newest first
-                  {alerts.read?.next != null ? `, of the newest ${alerts.read.alerts.length} read` : ""}
+                  {alerts.read?.next != null ? ", more on request" : ""}
                 </caption>
                 <thead>
                   <tr>
@@ -351,38 +347,32 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
   );
 }
 
-/** The open alerts the Overview's panel shows: the most severe. */
-const SUMMARY_SHOWN = 5;
-
-/**
- * The open alerts: counted by the API, and the most severe of them listed by it (`order=severity`,
- * the newest first within a severity). The panel picked the most severe of the newest 100, so a
- * critical alert older than those was counted but not shown.
- */
-async function loadOpen(): Promise<{ count: number; severest: AlertRecord[] }> {
-  const [{ count }, page] = await Promise.all([
-    api<{ count: number }>("GET", "/alerts/count?state=open"),
-    api<Page<AlertRecord>>("GET", `/alerts?state=open&order=severity&limit=${SUMMARY_SHOWN}`),
-  ]);
-  return { count, severest: page.data };
-}
-
 /** The Overview's panel: the open alerts, most severe first, with a link to the page. */
 export function OpenAlerts() {
-  const state = useLoad(loadOpen, []);
+  const state = useLoad(() => loadOpen(ask), []);
   return (
     <div className="panel">
       <h2>Open alerts</h2>
       <Loading state={state}>
-        {({ count, severest }) =>
+        {({ count, severest, amongNewest }) =>
           count === 0 && severest.length === 0 ? (
             <p>No open alert.</p>
           ) : (
             <>
               <p>
                 {count} open alert{count === 1 ? "" : "s"}.
-                {count > severest.length ? ` The ${severest.length} most severe:` : ""}
+                {count > severest.length
+                  ? amongNewest === null || amongNewest >= count
+                    ? ` The ${severest.length} most severe:`
+                    : ` The ${severest.length} most severe of the newest ${amongNewest}:`
+                  : ""}
               </p>
+              {amongNewest !== null && amongNewest < count ? (
+                <p className="hint" role="note">
+                  The node that answered (an earlier release) does not list alerts most severe first: an older
+                  alert may be more severe.
+                </p>
+              ) : null}
               <ul className="plain">
                 {severest.map((a) => (
                   <li key={a.id}>

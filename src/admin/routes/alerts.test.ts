@@ -222,3 +222,56 @@ it("lists most severe first with order=severity (the Overview's open alerts), a 
     }),
   ]);
 });
+
+it("filters by severity in the database (one or several), in a list, a count and most severe first; a severity it does not know is a 400 naming it", async () => {
+  const raised: string[] = [];
+  for (const [i, severity] of (["critical", "low", "high", "low", "critical"] as const).entries()) {
+    const { alert } = await t.gateway.store.alerts.raise(
+      {
+        dedupeKey: `filter-severity-${i}`,
+        detector: "denial-spike",
+        severity,
+        subject: { kind: "principal", id: "filtered" },
+        summary: `filtered ${i}`,
+        evidence: { audit_indexes: [], details: {} },
+        raisedAt: new Date(Date.parse("2031-01-01T00:00:00.000Z") + i * 1000).toISOString(),
+        deliver: false,
+      },
+      "detector:test",
+    );
+    raised.push(alert.id);
+  }
+  await t.gateway.store.alerts.transition(raised[4] as string, "resolved", "olivia", null);
+  const listed = async (q: string) =>
+    (await asAdmin(t, "GET", `/admin/v1/alerts?subject=filtered&${q}`)).data.map((a: { id: string }) =>
+      raised.indexOf(a.id),
+    );
+  expect(await listed("severity=critical")).toEqual([0, 4]);
+  expect(await listed("severity=critical&state=open")).toEqual([0]);
+  expect(await listed("severity=low&order=newest")).toEqual([3, 1]);
+  expect(await listed("severity=high,critical&order=severity")).toEqual([4, 0, 2]);
+  expect(await listed("severity=critical,high,critical&order=severity&state=open")).toEqual([0, 2]);
+  // The page's cursor within the filter: the next page starts after it.
+  const first = await asAdmin(t, "GET", "/admin/v1/alerts?subject=filtered&severity=low&limit=1");
+  expect(first.next_cursor).toBe(raised[1]);
+  expect(await listed(`severity=low&cursor=${first.next_cursor}`)).toEqual([3]);
+  const count = async (q: string) => (await asAdmin(t, "GET", `/admin/v1/alerts/count?${q}`)).count;
+  expect(await count("subject=filtered&severity=critical")).toBe(2);
+  expect(await count("subject=filtered&severity=low,high&state=open")).toBe(3);
+  expect(await count("severity=critical")).toBe(3); // and the one of order=severity's test
+  for (const bad of ["severe", "high,", "High", "high, critical", "", "high,,low"]) {
+    for (const path of ["/admin/v1/alerts", "/admin/v1/alerts/count"]) {
+      const r = await call(t, ADMIN_TOKEN, "GET", `${path}?severity=${encodeURIComponent(bad)}`);
+      expect([r.status, r.body.error.code, r.body.error.problems], `${path} ${bad}`).toEqual([
+        400,
+        "invalid_request",
+        [
+          expect.objectContaining({
+            path: "severity",
+            message: "expected one or several of low, medium, high, critical, separated by commas",
+          }),
+        ],
+      ]);
+    }
+  }
+});

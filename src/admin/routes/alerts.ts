@@ -5,12 +5,19 @@
 import { z } from "zod";
 import {
   ALERT_DETECTORS as DETECTORS,
+  ALERT_SEVERITIES as SEVERITIES,
   ALERT_STATES as STATES,
   ALERT_SUBJECTS as SUBJECTS,
   alertNoteSchema as note,
 } from "../../alerts/schema.js";
 import { ClearanceError } from "../../errors/index.js";
-import { alertView, type AlertFilter, type AlertRecord, type AlertView } from "../../store/alerts.js";
+import {
+  alertView,
+  type AlertFilter,
+  type AlertRecord,
+  type AlertSeverity,
+  type AlertView,
+} from "../../store/alerts.js";
 import type { AdminDeps } from "../deps.js";
 import { pageQuery, route } from "../router.js";
 import { OFFICERS, READERS } from "./roles.js";
@@ -46,6 +53,9 @@ const step = (verb: "acknowledge" | "resolve", to: "acknowledged" | "resolved") 
     },
   });
 
+/** One severity, or several separated by commas (`high,critical`): each a known one. */
+const SEVERITY_LIST = new RegExp(`^(${SEVERITIES.join("|")})(,(${SEVERITIES.join("|")}))*$`);
+
 /** The filters a list and a count take. */
 const filters = {
   state: z.enum(STATES).optional(),
@@ -53,12 +63,19 @@ const filters = {
   detector: z.enum(DETECTORS).optional(),
   subject_kind: z.enum(SUBJECTS).optional(),
   subject: z.string().optional(),
+  // Filtered in the database (the console filtered a page read newest first: a page of 100 could
+  // show none while older alerts matched).
+  severity: z
+    .string()
+    .regex(SEVERITY_LIST, `expected one or several of ${SEVERITIES.join(", ")}, separated by commas`)
+    .optional(),
 };
 type Filters = {
   state?: (typeof STATES)[number];
   detector?: (typeof DETECTORS)[number];
   subject_kind?: (typeof SUBJECTS)[number];
   subject?: string;
+  severity?: string;
 };
 
 const storeFilter = (q: Filters): AlertFilter => ({
@@ -66,6 +83,7 @@ const storeFilter = (q: Filters): AlertFilter => ({
   ...(q.detector === undefined ? {} : { detector: q.detector }),
   ...(q.subject_kind === undefined ? {} : { subjectKind: q.subject_kind }),
   ...(q.subject === undefined ? {} : { subjectId: q.subject }),
+  ...(q.severity === undefined ? {} : { severities: q.severity.split(",") as AlertSeverity[] }),
 });
 
 export const alertRoutes = [

@@ -1,5 +1,5 @@
 /** `clearance remote alerts …`: anomaly alerts, and acknowledging and resolving them (each step audited). */
-import { ALERT_DETECTORS, ALERT_STATES } from "../../alerts/schema.js";
+import { ALERT_DETECTORS, ALERT_SEVERITIES, ALERT_STATES } from "../../alerts/schema.js";
 import type { AlertView } from "../../store/alerts.js";
 import { remote, seg, type RemoteGroup } from "./remote-define.js";
 import type { Page } from "./remote-client.js";
@@ -68,7 +68,7 @@ export const alerts: RemoteGroup = {
   name: "alerts",
   description: "anomaly alerts: list, show, acknowledge, resolve (server)",
   commands: [
-    remote<Page<AlertView>, { state?: string; detector?: string; subject?: string }>({
+    remote<Page<AlertView>, { state?: string; detector?: string; subject?: string; severity?: string[] }>({
       name: "list",
       description: "list alerts",
       list: true,
@@ -82,11 +82,24 @@ export const alerts: RemoteGroup = {
         // empty list read as "no alerts".
         { flags: "--detector <name>", description: "only this detector's alerts", choices: ALERT_DETECTORS },
         { flags: "--subject <id>", description: "only about this principal, key, organization, license…" },
+        // Filtered by the server (a server of a release before it says it does not know `severity`).
+        {
+          flags: "--severity <severity>",
+          description: "only alerts of this severity (repeat for several)",
+          repeatable: true,
+          choices: ALERT_SEVERITIES,
+        },
       ],
       request: ({ opts }) => ({
         method: "GET",
         path: "/admin/v1/alerts",
-        query: { state: opts.state, detector: opts.detector, subject: opts.subject },
+        query: {
+          state: opts.state,
+          detector: opts.detector,
+          subject: opts.subject,
+          severity: opts.severity?.join(","),
+        },
+        flags: { severity: "--severity" },
       }),
       render: ({ data }) =>
         listTable(

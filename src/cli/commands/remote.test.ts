@@ -577,6 +577,41 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
     });
   });
 
+  it("alerts list --severity: filtered by the server, one or several; a severity no alert has is usage (exit 2)", async () => {
+    for (const [i, severity] of (["critical", "low", "high"] as const).entries())
+      await t.gateway.store.alerts.raise(
+        {
+          dedupeKey: `cli-severity-${i}`,
+          detector: "volume-spike",
+          severity,
+          subject: { kind: "principal", id: "cli-severity" },
+          summary: `volume ${severity}`,
+          evidence: { audit_indexes: [], details: {} },
+          raisedAt: new Date(Date.parse("2030-01-02T03:04:05.000Z") + i * 1000).toISOString(),
+          deliver: false,
+        },
+        "detector:volume-spike",
+      );
+    const listed = async (...severities: string[]) => {
+      const r = await cli([
+        "remote",
+        "alerts",
+        "list",
+        "--subject",
+        "cli-severity",
+        ...severities.flatMap((s) => ["--severity", s]),
+      ]);
+      expect(r.code, r.err).toBe(0);
+      return r.out.split("\n").flatMap((l) => /volume (\w+)$/.exec(l)?.[1] ?? []);
+    };
+    expect(await listed("critical")).toEqual(["critical"]);
+    expect(await listed("high", "critical")).toEqual(["critical", "high"]);
+    expect(await listed()).toEqual(["critical", "low", "high"]);
+    const typo = await cli(["remote", "alerts", "list", "--severity", "severe"]);
+    expect([typo.code, typo.out]).toEqual([2, ""]);
+    expect(typo.err).toContain("'severe' is invalid. Allowed choices are low, medium, high, critical.");
+  });
+
   it("alerts list and show: a held alert's delivery names the alert it waits behind", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {

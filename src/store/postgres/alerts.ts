@@ -158,7 +158,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     list: async (filter = {}, page = {}) => {
       // PostgreSQL's text holds no NUL (the query failed, an internal error over the admin API):
       // no stored value has one, so a filter holding one matches nothing, as in SQLite.
-      if (!Object.values(filter).every((v) => v === undefined || storable(v))) {
+      if (!Object.values(filter).every((v) => typeof v !== "string" || storable(v))) {
         pool(); // a closed store says so
         return [];
       }
@@ -167,7 +167,7 @@ export function postgresAlerts(pool: () => pg.Pool, tx: Tx): AlertStore {
     },
     count: async (filter = {}) => {
       // As in list: a filter holding a NUL matches nothing.
-      if (!Object.values(filter).every((v) => v === undefined || storable(v))) {
+      if (!Object.values(filter).every((v) => typeof v !== "string" || storable(v))) {
         pool();
         return 0;
       }

@@ -20,7 +20,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening-schema.js";
-import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_BY_RANK, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 import { POSTGRES_USAGE_TOTALS } from "../usage-totals.js";
@@ -236,6 +236,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 18: all-time usage kept by triggers, without lock-order deadlocks.
     version: 18,
     sql: POSTGRES_USAGE_TOTALS,
+  },
+  {
+    // As in SQLite's version 19: each severity's alerts in id order, whatever their state.
+    version: 19,
+    sql: ALERTS_BY_RANK,
   },
 ];
 

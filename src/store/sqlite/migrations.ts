@@ -11,7 +11,7 @@ import {
   SCREENING_SUBJECT_DIGEST,
   SCREENING_TABLES,
 } from "../screening-schema.js";
-import { ALERTS_BY_COLUMNS, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
+import { ALERTS_BY_COLUMNS, ALERTS_BY_RANK, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_HEADS } from "../alerts.js";
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 import { SQLITE_USAGE_TOTALS } from "../usage-totals.js";
@@ -207,6 +207,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // All-time usage kept as it is written (usage-totals.ts).
     version: 18,
     sql: SQLITE_USAGE_TOTALS,
+  },
+  {
+    // Each severity's alerts in id order, whatever their state (alerts.ts, ALERTS_BY_RANK).
+    version: 19,
+    sql: ALERTS_BY_RANK,
   },
 ];
 

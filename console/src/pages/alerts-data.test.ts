@@ -1,0 +1,141 @@
+import { describe, expect, it } from "vitest";
+import type { AlertRecord, AlertSeverity, AlertView } from "../../../src/store/alerts.js";
+import { ApiError } from "../api.js";
+import { alertsPage, loadOpen, type Ask } from "./alerts-data.js";
+
+/** 250 open alerts, newest last; the oldest two critical, the rest low. */
+const ALERTS: AlertView[] = Array.from({ length: 250 }, (_, i) => ({
+  id: `alr_${String(i).padStart(9, "0")}`,
+  detector: "volume-spike",
+  severity: (i < 2 ? "critical" : "low") as AlertSeverity,
+  subject: { kind: "principal", id: `p${i}` },
+  summary: `seen #${i}`,
+  evidence: { audit_indexes: [], details: {} },
+  raised_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+  state: "open",
+  history: [],
+  response: null,
+  delivery: {
+    state: "none",
+    attempts: 0,
+    next_at: null,
+    delivered_at: null,
+    last_error: null,
+    held: false,
+    held_behind: null,
+  },
+}));
+
+/**
+ * What a node of the release before `severity` and `order=severity` answers a parameter it does not
+ * take: its router's 400 (strict query: an unknown key; an order not among its own).
+ */
+const OLD_RELEASE = {
+  severity: new ApiError(400, "invalid_request", 'invalid query: severity: unknown key "severity"', [
+    {
+      code: "unknown_key",
+      path: "severity",
+      message:
+        'unknown key "severity" (expected one of: limit, cursor, state, detector, subject_kind, subject, order)',
+    },
+  ]),
+  order: new ApiError(400, "invalid_request", "invalid query: order: Invalid option", [
+    { code: "invalid_value", path: "order", message: 'Invalid option: expected one of "oldest"|"newest"' },
+  ]),
+};
+
+/**
+ * The admin API's alerts over ALERTS (list newest first or most severe first, count), as a node
+ * answers: `old`, of the release before severity filters and order. Every path asked is kept.
+ */
+function server(old = false) {
+  const asked: string[] = [];
+  const rank = (s: AlertSeverity) => ["low", "medium", "high", "critical"].indexOf(s);
+  const ask: Ask = async <T>(path: string) => {
+    asked.push(path);
+    const url = new URL(path, "http://x");
+    const q = url.searchParams;
+    if (old && q.has("severity")) throw OLD_RELEASE.severity;
+    if (old && q.get("order") === "severity") throw OLD_RELEASE.order;
+    let rows = ALERTS.filter((a) => !q.has("severity") || q.get("severity")!.split(",").includes(a.severity));
+    if (url.pathname === "/alerts/count") return { count: rows.length } as T;
+    rows = [...rows].reverse();
+    if (q.get("order") === "severity") rows.sort((a, b) => rank(b.severity) - rank(a.severity));
+    const cursor = q.get("cursor");
+    if (cursor !== null) rows = rows.slice(rows.findIndex((a) => a.id === cursor) + 1);
+    const limit = Number(q.get("limit"));
+    const data = rows.slice(0, limit);
+    return { data, next_cursor: rows.length > limit ? data.at(-1)!.id : null } as T;
+  };
+  return { ask, asked };
+}
+
+const filters = { state: "open", detector: "any", severity: "critical" };
+const seen = (alerts: readonly AlertRecord[]) => alerts.map((a) => a.summary);
+
+describe("the Alerts page's reads", () => {
+  it("asks the API for the severity: the critical alerts older than the newest 100 are on the first page", async () => {
+    const { ask, asked } = server();
+    const read = await alertsPage(ask, filters, null);
+    expect(seen(read.alerts)).toEqual(["seen #1", "seen #0"]);
+    expect(read).toMatchObject({ next: null, severityHere: null });
+    expect(asked).toEqual(["/alerts?state=open&severity=critical&order=newest&limit=100"]);
+    // Any severity: none asked for.
+    const any = await alertsPage(ask, { ...filters, severity: "any" }, null);
+    expect(any.alerts).toHaveLength(100);
+    expect(asked.at(-1)).toBe("/alerts?state=open&order=newest&limit=100");
+  });
+
+  it("from a node that does not take the severity: filtered here, page by page, saying among how many", async () => {
+    const { ask, asked } = server(true);
+    const first = await alertsPage(ask, filters, null);
+    // The newest 100 read, none critical: none shown, and the page says it looked at 100 only.
+    expect(first).toMatchObject({ alerts: [], severityHere: 100, next: ALERTS[150]!.id });
+    expect(asked).toEqual([
+      "/alerts?state=open&severity=critical&order=newest&limit=100",
+      "/alerts?state=open&order=newest&limit=100",
+    ]);
+    const second = await alertsPage(ask, filters, first);
+    const third = await alertsPage(ask, filters, second);
+    expect(seen(third.alerts)).toEqual(["seen #1", "seen #0"]);
+    expect(third).toMatchObject({ severityHere: 250, next: null });
+    // Once refused, the later pages are asked without it (one request a page).
+    expect(asked.slice(2)).toEqual([
+      `/alerts?state=open&order=newest&limit=100&cursor=${ALERTS[150]!.id}`,
+      `/alerts?state=open&order=newest&limit=100&cursor=${ALERTS[50]!.id}`,
+    ]);
+  });
+
+  it("another 400 is the page's error, not taken for an earlier release", async () => {
+    const refused = new ApiError(400, "invalid_request", "invalid query", [
+      { code: "invalid_value", path: "state", message: "Invalid option" },
+    ]);
+    const ask: Ask = () => Promise.reject(refused);
+    await expect(alertsPage(ask, filters, null)).rejects.toBe(refused);
+    await expect(loadOpen(ask)).rejects.toBe(refused);
+  });
+});
+
+describe("the Overview's open alerts", () => {
+  it("the most severe listed by the API", async () => {
+    const { ask, asked } = server();
+    const open = await loadOpen(ask);
+    expect(open.count).toBe(250);
+    expect(open.amongNewest).toBeNull();
+    expect(seen(open.severest)).toEqual(["seen #1", "seen #0", "seen #249", "seen #248", "seen #247"]);
+    expect(asked.sort()).toEqual(["/alerts/count?state=open", "/alerts?state=open&order=severity&limit=5"]);
+  });
+
+  it("from a node that does not take order=severity: the most severe of the newest 100, saying so", async () => {
+    const { ask, asked } = server(true);
+    const open = await loadOpen(ask);
+    expect(open.count).toBe(250);
+    expect(open.amongNewest).toBe(100);
+    expect(seen(open.severest)).toEqual(["seen #249", "seen #248", "seen #247", "seen #246", "seen #245"]);
+    expect(asked.sort()).toEqual([
+      "/alerts/count?state=open",
+      "/alerts?state=open&order=newest&limit=100",
+      "/alerts?state=open&order=severity&limit=5",
+    ]);
+  });
+});
