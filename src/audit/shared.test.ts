@@ -757,6 +757,63 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(messages).toContain("the database refused the read");
   });
 
+  // Before: the stall kept saying the read "not having returned" until a round succeeded, though
+  // it had returned, with an error (the embedded log says it again as a failed round's).
+  it("a round judged hung whose step then fails: the stall says the round failed, not that the step has not returned, until a round succeeds", async () => {
+    const { url } = await freshSchema();
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    let mode: "through" | "hold" | "refuse" = "through";
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    let fail!: (err: Error) => void;
+    const held = new Promise<never>((_, reject) => (fail = reject));
+    const a = await sharedLog(url, "node-a", {
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+      wrap: (db) => ({
+        ...db,
+        latestCheckpoint: () => {
+          if (mode === "through") return db.latestCheckpoint();
+          if (mode === "refuse") return Promise.reject(new Error("the database refused the read"));
+          // The first read held (a database not answering), then failed; every later one refused.
+          mode = "refuse";
+          asked();
+          return held;
+        },
+      }),
+    });
+    await a.append(entry("a", 0));
+    await a.publish();
+    mode = "hold";
+    a.start();
+    await waiting;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(a.failure?.message).toMatch(/not having returned/), WAIT);
+    fail(new Error("the database refused the read"));
+    await vi.waitFor(() => expect(a.failure?.message).not.toMatch(/not having returned/), WAIT);
+    const why = a.failure;
+    expect(why?.message).toMatch(
+      /^the audit log takes no entries on this node: its round, judged hung after \d+ ms, has failed since \(the database refused the read\); it gave up the integrator's seat for another node to sign; it resumes once a round succeeds$/,
+    );
+    expect(errors).toContain(why);
+    await expect(a.append(entry("a", 1))).rejects.toBe(why);
+    // Rounds failing as that one did leave it so; one that succeeds ends it.
+    await vi.waitFor(
+      () =>
+        expect(
+          errors.filter((e) => (e as Error).message === "the database refused the read").length,
+        ).toBeGreaterThan(2),
+      WAIT,
+    );
+    expect(a.failure).toBe(why);
+    mode = "through";
+    await vi.waitFor(() => expect(a.failure).toBeNull(), WAIT);
+    expect(await a.append(entry("a", 1))).toBe(1n);
+    await a.close();
+  });
+
   // Before: a hang was judged only while the node was not stalled already, and a round judged hung
   // that failed left it stalled: the next round that hung was never judged, and close() waited for
   // it for ever.
