@@ -132,8 +132,15 @@ describe("alerts that act", () => {
   });
 
   it("a webhook receiver that was down gets the alert once up, signed (checked independently)", async () => {
-    await new Promise((r) => setTimeout(r, 300)); // a few failed attempts meanwhile
-    expect((await t.gateway.store.alerts.get(alert.id))?.delivery.state).toBe("pending");
+    // A few failed attempts meanwhile (counted, not guessed from a time): still pending.
+    const failing = await eventually(
+      async () => (await t.gateway.store.alerts.get(alert.id))?.delivery,
+      (d) => (d?.attempts ?? 0) >= 2,
+      1_500,
+    );
+    expect(failing?.attempts, "delivery attempts").toBeGreaterThanOrEqual(2);
+    expect(failing?.state).toBe("pending");
+    expect(failing?.last_error).not.toBeNull();
     receiver = createServer((req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));

@@ -17,8 +17,22 @@ const keys = generateKey(ORIGIN);
 /** Waits for a state the log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
 const WAIT = { timeout: 30_000, interval: 10 };
 const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" }));
-/** A few of the log's ticks (checkpointMs 20): long enough for one to see what is under way. */
-const ticks = () => new Promise((r) => setTimeout(r, 100));
+/**
+ * Resolves once a log running its timer has ticked `n` more times (each tick sees what is under
+ * way): counted, not guessed from a time, which a loaded machine may pass with no tick run.
+ */
+async function ticked(log: AuditLog, n = 2): Promise<void> {
+  const tick = vi.spyOn(log as unknown as { tick(): void }, "tick");
+  try {
+    const from = tick.mock.calls.length;
+    await vi.waitFor(
+      () => expect(tick.mock.calls.length - from, "ticks of the log's timer").toBeGreaterThanOrEqual(n),
+      WAIT,
+    );
+  } finally {
+    tick.mockRestore();
+  }
+}
 
 /** The log's options: ticks every 20 ms, time by `clock`, errors into `errors`. */
 function options(dataDir: string, clock = { now: 0 }, errors: unknown[] = []) {
@@ -57,7 +71,7 @@ describe("the audit log on a disk that stops answering", () => {
       const waiting = Array.from({ length: 5 }, (_, i) => log.append(entry(1 + i)));
       waiting.forEach((w) => w.catch(() => undefined));
       await vi.waitFor(() => expect(disk.held()).toBe(1), WAIT);
-      await ticks(); // a tick has seen the write out
+      await ticked(log); // a tick has seen the write out (and has not judged it hung before its time)
       expect(log.failure).toBeNull();
       clock.now += hungMs(o.checkpointMs) + 1;
       await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
@@ -92,8 +106,10 @@ describe("the audit log on a disk that stops answering", () => {
       // 300 entries fill a tile, whose write hangs; the write-ahead file has them all.
       await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
       await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
-      const closed = log.close();
-      await ticks();
+      let done = false;
+      const closed = log.close().finally(() => (done = true));
+      await ticked(log); // close() waits while nothing is judged hung (and a tick has seen the write out)
+      expect(done).toBe(false);
       clock.now += hungMs(o.checkpointMs) + 1;
       await closed;
       expect(errors.map((e) => (e as Error).message).join("\n")).toMatch(
@@ -208,8 +224,10 @@ describe("the audit log on a disk that stops answering", () => {
       const waiting = log.append(entry(1));
       waiting.catch(() => undefined);
       await vi.waitFor(() => expect(disk.held()).toBe(1), WAIT);
-      const closed = log.close();
-      await ticks();
+      let done = false;
+      const closed = log.close().finally(() => (done = true));
+      await ticked(log); // close() waits while nothing is judged hung (and a tick has seen the write out)
+      expect(done).toBe(false);
       clock.now += hungMs(o.checkpointMs) + 1;
       await closed;
       await expect(waiting).rejects.toBeInstanceOf(AuditLogError);

@@ -110,8 +110,22 @@ async function serveAudit(log: SharedAuditLog, dir: string) {
 const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
 /** Waits for a state a log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
 const WAIT = { timeout: 30_000, interval: 10 };
-/** A few ticks of a log running every 20 ms: long enough for one to see what is under way. */
-const ticks = () => new Promise((r) => setTimeout(r, 100));
+/**
+ * Resolves once a log running its timer has ticked `n` more times (each tick judges the round under
+ * way): counted, not guessed from a time, which a loaded machine may pass with no tick run.
+ */
+async function ticked(log: SharedAuditLog, n = 2): Promise<void> {
+  const tick = vi.spyOn(log as unknown as { checkHung(): void }, "checkHung");
+  try {
+    const from = tick.mock.calls.length;
+    await vi.waitFor(
+      () => expect(tick.mock.calls.length - from, "ticks of the log's timer").toBeGreaterThanOrEqual(n),
+      WAIT,
+    );
+  } finally {
+    tick.mockRestore();
+  }
+}
 const checkpointOf = (text: string) =>
   openCheckpoint(text, parseVerifierKey(KEY.verifierKey), ORIGIN).checkpoint;
 
@@ -389,21 +403,42 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     // session holds the lock and never says anything again.
     const frozen = await adminPool().connect();
     await frozen.query(`SET search_path TO ${schema}`);
-    const { rows } = await frozen.query<{ ok: boolean }>(
-      "SELECT pg_try_advisory_lock(x'636c7269'::int, hashtext(current_schema())) AS ok",
+    const { rows } = await frozen.query<{ ok: boolean; pid: number }>(
+      "SELECT pg_try_advisory_lock(x'636c7269'::int, hashtext(current_schema())) AS ok, pg_backend_pid() AS pid",
     );
     expect(rows[0]?.ok).toBe(true);
+    const pid = rows[0]!.pid;
     frozen.on("error", () => undefined); // it is terminated below
+    // The lease is measured by the database's clock (pg_stat_activity.state_change): wait until the
+    // database sees the holder idle past the 600 ms lease, rather than sleep and hope it does.
+    const idleMs = async () =>
+      (
+        await adminPool().query<{ ms: number | null }>(
+          "SELECT (extract(epoch FROM now() - state_change) * 1000)::float8 AS ms FROM pg_stat_activity WHERE pid = $1",
+          [pid],
+        )
+      ).rows[0]?.ms ?? null;
     try {
-      const b = await sharedLog(url, "node-b", { leaseMs: 600 });
+      // A node whose lease the holder's idleness has not reached: the seat stays the holder's.
+      const b = await sharedLog(url, "node-b", { leaseMs: 60_000 });
       await b.append(entry("b", 0));
+      await vi.waitFor(async () => expect(await idleMs()).toBeGreaterThan(600), WAIT);
       await b.publish();
-      expect(b.integrating).toBe(false); // idle for less than the lease: still the holder's
-      await new Promise((r) => setTimeout(r, 800));
+      expect(b.integrating).toBe(false); // idle past 600 ms, not past B's 60 s
+      expect(await idleMs()).not.toBeNull(); // the holder's session lives on
+      // A node whose lease (600 ms) it has: a round ends the holder's session and takes the seat
+      // (its first, unless the ended backend lets the lock go only after that round's last try).
+      const c = await sharedLog(url, "node-c", { leaseMs: 600 });
+      await vi.waitFor(async () => {
+        await c.publish();
+        expect(c.integrating).toBe(true);
+      }, WAIT);
+      expect(c.published?.size).toBe(1n);
+      await vi.waitFor(async () => expect(await idleMs()).toBeNull(), WAIT); // its session ended
       await b.publish();
-      expect(b.integrating).toBe(true);
-      expect(b.published?.size).toBe(1n);
+      expect(b.published?.text).toBe(c.published?.text);
       await b.close();
+      await c.close();
     } finally {
       frozen.release(true);
     }
@@ -412,10 +447,16 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
   it("an integrator keeps its session busy enough that no node takes its seat while it lives", async () => {
     const { url } = await freshSchema();
     // No rounds meanwhile (checkpointMs 60 s): only the heartbeat speaks for A.
-    const a = await sharedLog(url, "node-a", { leaseMs: 600 });
-    const b = await sharedLog(url, "node-b", { leaseMs: 600 });
+    const a = await sharedLog(url, "node-a", { leaseMs: 2_000 });
+    const b = await sharedLog(url, "node-b", { leaseMs: 2_000 });
     expect(a.integrating).toBe(true);
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Past the lease since A's last round, by the database's clock (which the lease is measured
+    // by): without its heartbeat, A's session would be idle that long and B would take the seat.
+    const dbNow = async () =>
+      (await adminPool().query<{ ms: number }>("SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms"))
+        .rows[0]!.ms;
+    const t0 = await dbNow();
+    await vi.waitFor(async () => expect((await dbNow()) - t0).toBeGreaterThan(2_500), WAIT);
     await b.publish();
     expect(b.integrating).toBe(false);
     expect(a.integrating).toBe(true);
@@ -532,7 +573,7 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
       disk.on();
       await Promise.all(Array.from({ length: 5 }, (_, i) => a.append(entry("a", i))));
       await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
-      await ticks();
+      await ticked(a); // ticks see the write out, and do not judge it hung before its time
       expect(a.failure).toBeNull();
       clock.now += hungMs(20) + 1;
       await vi.waitFor(() => expect(a.failure).not.toBeNull(), WAIT);
@@ -581,8 +622,10 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
       disk.on();
       await Promise.all(Array.from({ length: 5 }, (_, i) => a.append(entry("a", i))));
       await vi.waitFor(() => expect(disk.held()).toBeGreaterThan(0), WAIT);
-      const closed = a.close();
-      await ticks();
+      let done = false;
+      const closed = a.close().finally(() => (done = true));
+      await ticked(a); // close() waits for the round while it is not judged hung
+      expect(done).toBe(false);
       clock.now += hungMs(20) + 1;
       await closed;
       expect(errors.map((e) => (e as Error).message).join("\n")).toMatch(
@@ -712,6 +755,63 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     expect(messages.join("\n")).not.toMatch(/has not returned/);
     // Its last round ran, and failed as the database refused it.
     expect(messages).toContain("the database refused the read");
+  });
+
+  // Before: the stall kept saying the read "not having returned" until a round succeeded, though
+  // it had returned, with an error (the embedded log says it again as a failed round's).
+  it("a round judged hung whose step then fails: the stall says the round failed, not that the step has not returned, until a round succeeds", async () => {
+    const { url } = await freshSchema();
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    let mode: "through" | "hold" | "refuse" = "through";
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    let fail!: (err: Error) => void;
+    const held = new Promise<never>((_, reject) => (fail = reject));
+    const a = await sharedLog(url, "node-a", {
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+      wrap: (db) => ({
+        ...db,
+        latestCheckpoint: () => {
+          if (mode === "through") return db.latestCheckpoint();
+          if (mode === "refuse") return Promise.reject(new Error("the database refused the read"));
+          // The first read held (a database not answering), then failed; every later one refused.
+          mode = "refuse";
+          asked();
+          return held;
+        },
+      }),
+    });
+    await a.append(entry("a", 0));
+    await a.publish();
+    mode = "hold";
+    a.start();
+    await waiting;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(a.failure?.message).toMatch(/not having returned/), WAIT);
+    fail(new Error("the database refused the read"));
+    await vi.waitFor(() => expect(a.failure?.message).not.toMatch(/not having returned/), WAIT);
+    const why = a.failure;
+    expect(why?.message).toMatch(
+      /^the audit log takes no entries on this node: its round, judged hung after \d+ ms, has failed since \(the database refused the read\); it gave up the integrator's seat for another node to sign; it resumes once a round succeeds$/,
+    );
+    expect(errors).toContain(why);
+    await expect(a.append(entry("a", 1))).rejects.toBe(why);
+    // Rounds failing as that one did leave it so; one that succeeds ends it.
+    await vi.waitFor(
+      () =>
+        expect(
+          errors.filter((e) => (e as Error).message === "the database refused the read").length,
+        ).toBeGreaterThan(2),
+      WAIT,
+    );
+    expect(a.failure).toBe(why);
+    mode = "through";
+    await vi.waitFor(() => expect(a.failure).toBeNull(), WAIT);
+    expect(await a.append(entry("a", 1))).toBe(1n);
+    await a.close();
   });
 
   // Before: a hang was judged only while the node was not stalled already, and a round judged hung

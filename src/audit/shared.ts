@@ -158,6 +158,11 @@ export class SharedAuditLog implements AuditTrail {
   /** Why this node takes no entries though the database does: a round judged hung (see checkHung). */
   private stalled: Error | null = null;
   /**
+   * The stall says a step of the round under way has not returned: how long the round had not moved
+   * when judged, and whether the node gave the seat up then. Null once that round settles.
+   */
+  private hungStall: { readonly since: number; readonly gaveUp: boolean } | null = null;
+  /**
    * What the round (or read of the latest checkpoint) under way waits for: null once that step has
    * settled, so that no step that returned (with an error, say) is named as one that did not.
    */
@@ -245,6 +250,24 @@ export class SharedAuditLog implements AuditTrail {
   private settled(): void {
     this.busySince = null;
     this.hang.judged = false;
+    this.hungStall = null;
+  }
+
+  /**
+   * The round (or read) under way failed: a stall that says one of its steps has not returned is
+   * said again as a failed round's, still until a round succeeds (what is true now). Before, it said
+   * "… not having returned" until then, of a step that had returned with an error long since.
+   */
+  private failed(err: unknown): void {
+    if (this.hungStall === null || this.stalled === null) return;
+    const { since, gaveUp } = this.hungStall;
+    this.hungStall = null;
+    const why = err instanceof Error ? err.message : String(err);
+    this.stalled = new AuditLogError(
+      `the audit log takes no entries on this node: its round, judged hung after ${since} ms, has failed since (${why})${gaveUp ? "; it gave up the integrator's seat for another node to sign" : ""}; it resumes once a round succeeds`,
+      { cause: err },
+    );
+    this.o.onError(this.stalled);
   }
 
   /** A wait on the mirror's files. */
@@ -274,7 +297,8 @@ export class SharedAuditLog implements AuditTrail {
    * returns: a stuck mount, a frozen disk; or a database that does not answer) would otherwise keep
    * the seat — its heartbeat goes on — and stop every node's checkpoints. The node gives the seat up
    * for another to sign, stands down as after failed rounds, and takes no entries (so /readyz is not
-   * ready) until a round succeeds. The message names what the round waits for. Judged once a
+   * ready) until a round succeeds. The message names what the round waits for; should the round
+   * fail instead, it is said again as a failed round's (see failed). Judged once a
    * round, stalled already or not: a round judged hung that failed left the node stalled, and the
    * next round that hung was never judged (close() waited for it for ever).
    */
@@ -292,6 +316,7 @@ export class SharedAuditLog implements AuditTrail {
       this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
       this.seat.release().catch(this.o.onError);
     }
+    this.hungStall = { since, gaveUp: seated };
     this.o.onError(this.stalled);
     this.hang.judge();
   }
@@ -332,6 +357,9 @@ export class SharedAuditLog implements AuditTrail {
         try {
           const latest = await this.waitOn(LATEST, this.o.db.latestCheckpoint());
           if (latest !== null) await this.adopt(latest);
+        } catch (err) {
+          this.failed(err);
+          throw err;
         } finally {
           this.settled();
         }
@@ -437,6 +465,7 @@ export class SharedAuditLog implements AuditTrail {
         this.failedRounds = 0;
         this.stalled = null;
       } catch (err) {
+        this.failed(err);
         if (integrating && ++this.failedRounds >= FAILED_ROUNDS_BEFORE_RELEASE) {
           this.failedRounds = 0;
           this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { parsePrincipal } from "../policy/index.js";
 import { openStore } from "../store/index.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
@@ -154,13 +154,26 @@ describe.skipIf(skipReason !== undefined)("integrator takeover", () => {
         load(url, "feng", "IR"),
         load(url, "alice", "US"),
       ]);
-      await new Promise((r) => setTimeout(r, 1_000));
+      // Under load for a while (counted in answers, not guessed from a time), A having signed some.
+      const WAIT = { timeout: 60_000, interval: 50 };
+      const signed = async (url: string) =>
+        Number((await (await fetch(`${url}/audit/checkpoint`)).text()).split("\n")[1]);
+      await vi.waitFor(() => expect(answered.length, "requests answered").toBeGreaterThanOrEqual(30), WAIT);
+      await vi.waitFor(
+        async () => expect(await signed(a.url), "node A's checkpoint").toBeGreaterThan(0),
+        WAIT,
+      );
       const state = join(dir, "verify-state.json");
       const first = await verify(a.url, state);
       expect(first.ok).toBe(true);
 
       a.child.kill("SIGKILL");
-      await new Promise((r) => setTimeout(r, 1_500));
+      // The load goes on on B (A's loaders stop at their next request): 30 more answered.
+      const atKill = answered.length;
+      await vi.waitFor(
+        () => expect(answered.length, "requests answered since the kill").toBeGreaterThanOrEqual(atKill + 30),
+        WAIT,
+      );
       running = false;
       await Promise.all(loads);
 
@@ -171,11 +184,10 @@ describe.skipIf(skipReason !== undefined)("integrator takeover", () => {
             ?.n,
         );
       const committed = await total();
-      for (let i = 0; i < 100; i++) {
-        const text = await (await fetch(`${b.url}/audit/checkpoint`)).text();
-        if (Number(text.split("\n")[1]) >= committed) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await vi.waitFor(
+        async () => expect(await signed(b.url), "node B's checkpoint").toBeGreaterThanOrEqual(committed),
+        WAIT,
+      );
       const second = await verify(b.url, state);
       expect(second.ok).toBe(true);
       expect(Number(second.size)).toBe(committed);

@@ -13,6 +13,12 @@ import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { parseSse } from "../upstream/sse.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise and its resolve (Promise.withResolvers, which Node 20 lacks). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 let t: TestGateway;
 let upstream: Server;
@@ -91,26 +97,48 @@ describe("a stream whose usage chunk is removed (OpenAI, include_usage not asked
   it("does not stall when, after the client's socket was full, a read completes no event", async () => {
     const big = "x".repeat(20_000);
     const second = chunk("second");
+    /** Resolved by the client once it has read the big event: the gateway's socket has drained. */
+    let read = deferred();
     answer = async (_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(chunk(big)); // one event over the socket's 16 KiB mark: the gateway's write says wait
-      await sleep(100); // the client has drained it
+      await read.promise; // the client has drained it
       res.write(second.slice(0, 20)); // a read that completes no event
+      // Kept: nothing outside the gateway sees it read that part alone; should the rest come with
+      // it (a loaded machine), the test passes without the case, never fails for the time.
       await sleep(100);
       res.write(second.slice(20));
       res.write(USAGE);
       res.end("data: [DONE]\n\n");
     };
-    const text = await ask("/v1/chat/completions", { model: "fable-4" });
+    const r = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      signal: AbortSignal.timeout(5000), // a stall fails the test here rather than at vitest's timeout
+      headers: {
+        authorization: `Bearer ${t.keys.get("alice")}`,
+        "content-type": "application/json",
+        "x-test-country": "US",
+      },
+      body: JSON.stringify({ stream: true, model: "fable-4", messages: [{ role: "user", content: "hi" }] }),
+    });
+    let text = "";
+    for await (const piece of r.body!.pipeThrough(new TextDecoderStream())) {
+      text += piece;
+      if (text.length >= chunk(big).length) read.resolve();
+    }
     expect(text).toBe(`${chunk(big)}${second}data: [DONE]\n\n`);
     // The same through the OpenAI SDK: every chunk, and the stream's end.
+    read = deferred();
     const got: string[] = [];
     const stream = await openai().chat.completions.create({
       model: "fable-4",
       stream: true,
       messages: [{ role: "user", content: "hi" }],
     });
-    for await (const c of stream) got.push(c.choices[0]?.delta.content ?? "");
+    for await (const c of stream) {
+      got.push(c.choices[0]?.delta.content ?? "");
+      read.resolve();
+    }
     expect(got).toEqual([big, "second"]);
   });
 });

@@ -6,7 +6,7 @@
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SECURITY_HEADERS } from "../http/security-headers.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
@@ -409,8 +409,15 @@ describe("5. idle, slow and too many connections", () => {
   it("connections beyond the limit are closed; ones that never send a byte are closed without an answer once the headers time runs out", async () => {
     const idle = await Promise.all(Array.from({ length: 6 }, open));
     const ends = idle.map(closed);
-    // Node counts a connection once it is accepted: give the six a moment to be counted.
-    await new Promise((r) => setTimeout(r, 100));
+    // Node counts a connection once it is accepted: the six are counted before the seventh comes.
+    const counted = () =>
+      new Promise<number>((resolve, reject) =>
+        g.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    await vi.waitFor(async () => expect(await counted(), "connections the gateway counts").toBe(6), {
+      timeout: 30_000,
+      interval: 10,
+    });
     const extra = await open();
     const extraEnd = await closed(extra);
     expect(extraEnd).toBe(""); // dropped on arrival

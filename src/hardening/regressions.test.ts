@@ -10,7 +10,7 @@ import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../store/index.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { adminPool, dropSchemas, freshSchema, skipReason as pgSkip } from "../testing/postgres.js";
@@ -38,9 +38,14 @@ describe("defects found by the hardening suites", () => {
     const append = log.append.bind(log);
     let release = () => {};
     const held = new Promise<void>((r) => (release = r));
+    let recording = () => {};
+    const asked = new Promise<void>((r) => (recording = r));
+    let appended = () => {};
+    const recorded = new Promise<void>((r) => (appended = r));
     log.append = async (e) => {
+      recording();
       await held;
-      return append(e);
+      return append(e).finally(appended);
     };
     const body = JSON.stringify({
       model: "mythos-5",
@@ -53,10 +58,21 @@ describe("defects found by the hardening suites", () => {
       `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.keys.get("alice")}\r\n` +
         `x-test-country: US\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
     );
-    await sleep(200);
+    await asked; // its decision is being recorded
     socket.destroy();
-    await sleep(100);
+    // The gateway has seen the client go (the socket's close, which the request's listens for).
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        t.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    await vi.waitFor(async () => expect(await connections(), "the gateway's connections").toBe(0), {
+      timeout: 30_000,
+      interval: 10,
+    });
     release();
+    await recorded;
+    // Kept: what is checked is that no stream runs on after the record, and nothing says when the
+    // request's handler has finished (an upstream call made late would start after this wait).
     await sleep(500);
     log.append = append;
     // The upstream call goes out in parallel with the record (issue 14), so it may have begun; what

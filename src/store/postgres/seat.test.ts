@@ -3,7 +3,7 @@
  * carrying packets (a partition, a dead NAT entry) loses the seat on its own side too, and another
  * node takes it. Each test in its own schema. Skipped without PostgreSQL.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { blackhole } from "../../testing/blackhole.js";
@@ -271,12 +271,21 @@ describe.skipIf(skipReason !== undefined)("the integrator's seat (a lease)", () 
     const a = seatOf(await open(url), 1000);
     const b = seatOf(await open(url), 1000);
     expect(await a.acquire()).toBe(true);
-    // Several leases pass: A's heartbeats are answered, so B never takes the seat.
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      expect(await b.acquire()).toBe(false);
-      expect(a.held).toBe(true);
-    }
+    // Several leases pass by the database's clock, which the lease is measured by: A's heartbeats
+    // are answered, so B, trying all the while, never takes the seat (once it had, it would hold it,
+    // and this would never pass).
+    const dbNow = async () =>
+      (await adminPool().query<{ ms: number }>("SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms"))
+        .rows[0]!.ms;
+    const t0 = await dbNow();
+    await vi.waitFor(
+      async () => {
+        expect(await b.acquire()).toBe(false);
+        expect(a.held).toBe(true);
+        expect((await dbNow()) - t0, "ms passed by the database's clock").toBeGreaterThan(2_500);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
     await a.publish(checkpoint(1n, "node-a"));
   });
 
