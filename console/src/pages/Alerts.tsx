@@ -20,7 +20,14 @@ import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../comp
 import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
-import { alertsPage, ANY, loadOpen, type AlertFilters, type AlertsRead } from "./alerts-data.js";
+import {
+  alertsPage,
+  ANY,
+  loadOpen,
+  severityHereNote,
+  type AlertFilters,
+  type AlertsRead,
+} from "./alerts-data.js";
 
 const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 
@@ -59,15 +66,14 @@ function useAlerts({ state, detector, severity }: AlertFilters) {
 
 /**
  * A node of an earlier release (a rolling upgrade) did not filter by severity: the page did, among
- * the alerts read, so older ones of that severity may not be shown yet.
+ * the alerts read, so older ones of that severity may not be shown yet (severityHereNote).
  */
 function SeverityHere({ read }: { read: AlertsRead }) {
-  if (read.severityHere === null) return null;
+  const note = severityHereNote(read);
+  if (note === null) return null;
   return (
     <p className="hint" role="note">
-      The node that answered (an earlier release) does not filter by severity: this page filtered the{" "}
-      {read.severityHere} newest alert{read.severityHere === 1 ? "" : "s"} read
-      {read.next === null ? "" : "; older ones may have this severity too"}.
+      {note}
     </p>
   );
 }
