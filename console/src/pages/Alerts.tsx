@@ -17,7 +17,7 @@ import {
 import type { AlertRecord, AlertView } from "../../../src/store/alerts.js";
 import { api } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, ShownTime, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
 import {
@@ -28,8 +28,6 @@ import {
   type AlertFilters,
   type AlertsRead,
 } from "./alerts-data.js";
-
-const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 
 const ask = <T,>(path: string) => api<T>("GET", path);
 
@@ -152,7 +150,9 @@ export function AlertsPage({ me }: { me: Me }) {
                 <tbody>
                   {list.map((a) => (
                     <tr key={a.id} id={rowId(a.id)}>
-                      <td>{when(a.raised_at)}</td>
+                      <td>
+                        <ShownTime at={a.raised_at} />
+                      </td>
                       <td>
                         <Status value={a.severity} />
                       </td>
@@ -179,7 +179,7 @@ export function AlertsPage({ me }: { me: Me }) {
                           .filter((s) => s.state !== "open")
                           .map((s) => (
                             <div key={`${s.state}${s.at}`} className="hint">
-                              <Shown text={s.state} /> by <Shown text={s.actor} />, {when(s.at)}
+                              <Shown text={s.state} /> by <Shown text={s.actor} />, <ShownTime at={s.at} />
                               {s.note ? (
                                 <>
                                   : <Shown text={s.note} />
@@ -255,7 +255,7 @@ function Delivery({ alert, listed }: { alert: AlertView; listed: ReadonlySet<str
   if (d.state === "delivered")
     return (
       <div className="hint">
-        Delivered {d.delivered_at === null ? "" : when(d.delivered_at)}
+        Delivered {d.delivered_at === null ? "" : <ShownTime at={d.delivered_at} />}
         {d.attempts > 1 ? ` after ${d.attempts} tries` : ""}
       </div>
     );
@@ -283,7 +283,14 @@ function Delivery({ alert, listed }: { alert: AlertView; listed: ReadonlySet<str
     return (
       <div className="field-error">
         Delivery failed ({d.attempts} {d.attempts === 1 ? "try" : "tries"} so far
-        {d.next_at === null ? "" : `, next from ${when(d.next_at)}`}): <Shown text={d.last_error} />
+        {d.next_at === null ? (
+          ""
+        ) : (
+          <>
+            , next from <ShownTime at={d.next_at} />
+          </>
+        )}
+        ): <Shown text={d.last_error} />
       </div>
     );
   return <div className="hint">{d.attempts > 0 ? "Delivering" : "Delivery pending"}</div>;
