@@ -118,7 +118,7 @@ describe.skipIf(CHROMIUM === null)("alerts' delivery and response, in Chromium",
     await row("delivery fails").waitFor();
 
     expect(await row("delivery fails").innerText()).toContain(
-      "Delivery failed (1 try so far, next from 2033-01-01 00:05:00 UTC): HTTP 503 from ⟨U+202E⟩recevier⟨U+202C⟩",
+      "Delivery failed (1 try so far, next from 2033-01-01 00:05 UTC): HTTP 503 from ⟨U+202E⟩recevier⟨U+202C⟩",
     );
     expect(await row("delivery done").innerText()).toContain("Delivered 2033-01-01 00:00:01 UTC");
     expect(await row("delivery pending").innerText()).toContain("Delivery pending");

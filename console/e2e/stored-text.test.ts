@@ -7,6 +7,8 @@
  * another node): the tests write it past the admin API, through the store's own writes.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import type { Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SchemeVersion } from "../../src/control/types.js";
@@ -15,6 +17,7 @@ import type { LicenseRecord } from "../../src/licensing/types.js";
 import { importInput } from "../../src/screening/lists.js";
 import type { MatchExplanation } from "../../src/screening/matcher.js";
 import type { Collection, Store } from "../../src/store/index.js";
+import { DB_FILE } from "../../src/store/sqlite/index.js";
 import { application, asAdmin, call, daysFromNow, eventually } from "../../src/testing/admin.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
@@ -69,6 +72,39 @@ async function readsInOrder(at: Locator): Promise<void> {
     return null;
   });
   expect(backwards).toBeNull();
+}
+
+/**
+ * The lines of `at` as a person sees them: each line's characters in the order they are laid out,
+ * left to right. A text laid out right to left reads otherwise than its DOM text ("models:" seen as
+ * ":models"), which no look at the DOM's text shows.
+ */
+async function linesAsSeen(at: Locator): Promise<string[]> {
+  return at.evaluate((root) => {
+    const chars: { c: string; left: number; top: number }[] = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+      const text = n.textContent ?? "";
+      for (let i = 0; i < text.length; i++) {
+        if (text[i] === "\n") continue;
+        const range = document.createRange();
+        range.setStart(n, i);
+        range.setEnd(n, i + 1);
+        const r = range.getBoundingClientRect();
+        if (r.width > 0) chars.push({ c: text[i] as string, left: r.left, top: Math.round(r.top) });
+      }
+    }
+    const lines = new Map<number, typeof chars>();
+    for (const c of chars) lines.set(c.top, [...(lines.get(c.top) ?? []), c]);
+    return [...lines.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, line]) =>
+        line
+          .sort((a, b) => a.left - b.left)
+          .map((c) => c.c)
+          .join(""),
+      );
+  });
 }
 
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
@@ -454,10 +490,11 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     expect(await page.locator("main").innerText()).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
     await context.close();
   });
-  it("a stored scheme version's digest, date, descriptions, partner name and file show their controls written out on the Schemes page", async () => {
+  it("a stored scheme version's digest, date, descriptions, partner name and file show their controls written out on the Schemes page; a missing digest is a dash", async () => {
     // A version an older release stored (new YAML refuses controls, item 610; stored versions are
     // read as stored): a description and a partner's name holding U+202E (the diff quotes them),
-    // the record's digest a BEL and an override, its upload date an override within the part shown.
+    // the record's digest a BEL and an override, its upload date an override (not an instant: shown
+    // whole).
     const versions = await store().records.list<SchemeVersion>("scheme");
     const n = Math.max(...versions.map((v) => v.document.version)) + 1;
     const text = readFileSync("examples/g7-trusted-partners.yaml", "utf8")
@@ -480,6 +517,20 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       0,
       { actor: "older-release", action: "scheme.upload" },
     );
+    // And one whose record lacks its digest: "—" as any missing stored text, not "undefined…".
+    await store().records.put(
+      "scheme",
+      String(n + 1),
+      {
+        version: n + 1,
+        name: "g7-trusted-partners",
+        text,
+        uploaded_by: "older-release",
+        uploaded_at: "2026-12-06T09:16:00.000Z",
+      },
+      0,
+      { actor: "older-release", action: "scheme.upload" },
+    );
 
     const { context, page } = await h().page();
     await signIn(page, h().tokens.admin);
@@ -489,14 +540,18 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       .filter({ has: page.getByRole("link", { name: `Version ${n}`, exact: true }) });
     await row.waitFor();
     await readsAsStored(row.getByRole("cell").nth(2), "sha256:⟨U+0007⟩⟨U+202E⟩0f1e");
-    await readsAsStored(row.getByRole("cell").nth(4), "2026-12-06 09:⟨U+202E⟩15:0");
+    await readsAsStored(row.getByRole("cell").nth(4), "2026-12-06T09:⟨U+202E⟩15:00.000Z");
     for (const c of [2, 4]) await readsInOrder(row.getByRole("cell").nth(c));
+    const bare = page
+      .getByRole("row")
+      .filter({ has: page.getByRole("link", { name: `Version ${n + 1}`, exact: true }) });
+    expect(await bare.getByRole("cell").nth(2).innerText()).toBe("—");
+    expect(await bare.getByRole("cell").nth(4).innerText()).toBe("2026-12-06 09:16 UTC");
 
     await row.getByRole("link", { name: `Version ${n}`, exact: true }).click();
     await page.getByRole("heading", { level: 1, name: `Scheme version ${n}` }).waitFor();
     const said = page.locator("main p").filter({ hasText: "uploaded by" });
-    // Cut to the second as written: the override takes one of the 19 characters.
-    await readsAsStored(said, "2026-12-06 09:⟨U+202E⟩15:0");
+    await readsAsStored(said, "2026-12-06T09:⟨U+202E⟩15:00.000Z");
     await readsAsStored(said, "sha256:⟨U+0007⟩⟨U+202E⟩0f1e2d3c4b5a");
     await readsInOrder(said);
     const diff = page.locator(".diff");
@@ -507,7 +562,10 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     await readsAsStored(partner, "UK AI ⟨U+202E⟩etutitsnI ytiruceS");
     await readsInOrder(partner);
     await page.getByText("The scheme file").click();
-    await readsAsStored(page.locator("pre"), `description: "G7 ⟨U+202E⟩seye evif"`);
+    // The file is shown left to right (not isolated in a <bdi>: see the Hebrew comment's test).
+    const file = await page.locator("pre").innerText();
+    expect(file).toContain(`description: "G7 ⟨U+202E⟩seye evif"`);
+    expect(file).not.toMatch(ACTING);
     expect(await page.locator("main").innerText()).not.toMatch(ACTING);
     await expectAccessible(page, "a stored scheme version with its controls written out");
     await context.close();
@@ -585,8 +643,8 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     await readsAsStored(terms, "2027-01-⟨U+202E⟩31");
     await readsAsStored(terms, "I⟨U+202E⟩T");
     const approval = page.getByRole("listitem").filter({ hasText: "alan@regulator approved" });
-    // Cut to the minute as written: the override takes one of the 16 characters.
-    await readsAsStored(approval, "2026-12-0⟨U+202E⟩6 09:1");
+    // Not an instant: shown whole.
+    await readsAsStored(approval, "2026-12-0⟨U+202E⟩6T09:15:00.000Z");
     await readsAsStored(approval, "F⟨U+202E⟩R");
     await readsAsStored(approval, "2026-⟨U+202E⟩06-30");
     expect(await approval.innerText()).toContain(
@@ -594,7 +652,7 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     );
     await readsInOrder(approval);
     const approved = page.getByRole("row").filter({ hasText: "approve" });
-    await readsAsStored(approved.getByRole("cell").nth(0), "2026-12-0⟨U+202E⟩6 09:15:0");
+    await readsAsStored(approved.getByRole("cell").nth(0), "2026-12-0⟨U+202E⟩6T09:15:00.000Z");
     await readsAsStored(approved.getByRole("cell").nth(3), "F⟨U+202E⟩R");
     for (const c of [0, 3]) await readsInOrder(approved.getByRole("cell").nth(c));
     expect(await page.locator("main").innerText()).not.toMatch(ACTING);
@@ -605,5 +663,172 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     await readsAsStored(left, "LIC-⟨U+202E⟩TFEL");
     await readsInOrder(left);
     await context.close();
+  });
+
+  it("an alert's dates (raised, a step's, delivered, next try) are in UTC, or, holding a control, shown whole and written out", async () => {
+    // Dates an older release or another writer left: each holding U+202E, so not an instant; and one
+    // written with an offset, 04:16 at UTC-5, which is 09:16 UTC.
+    const raise = async (key: string, summary: string, raisedAt: string) =>
+      (
+        await store().alerts.raise(
+          {
+            dedupeKey: `dates-${key}`,
+            detector: "denial-spike",
+            severity: "high",
+            subject: { kind: "principal", id: `dates-${key}` },
+            summary,
+            evidence: { audit_indexes: [], details: {} },
+            raisedAt,
+            deliver: true,
+          },
+          "older-release",
+        )
+      ).alert.id;
+    const raised = await raise("raised", "dates raised", `2026-12-06T09:${RLO}15:00.000Z`);
+    const done = await raise("delivered", "dates delivered", "2026-12-06T04:16:00-05:00");
+    const failing = await raise("next", "dates next try", "2026-12-06T09:17:00.000Z");
+    // Claimed for delivery (a try each), then one delivered, one to be tried again.
+    await store().alerts.due("2040-01-01T00:00:00.000Z", "2040-01-01T00:01:00.000Z", 50);
+    await store().alerts.delivered(done, `2026-12-06T09:${RLO}18:00.000Z`);
+    await store().alerts.retry(failing, `2026-12-06T09:${RLO}19:00.000Z`, "HTTP 503");
+    await store().alerts.transition(raised, "acknowledged", "olivia", "seen");
+    // A step's date as a hand-edited database holds it (the store writes the step's own time).
+    const db = new Database(join(h().t.dataDir, DB_FILE));
+    try {
+      db.prepare("UPDATE alerts SET document = json_set(document, '$.history[1].at', ?) WHERE id = ?").run(
+        `2026-12-06T09:${RLO}20:00.000Z`,
+        raised,
+      );
+    } finally {
+      db.close();
+    }
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Alerts");
+    await page.getByLabel("State").selectOption("any");
+    const row = (summary: string) => page.getByRole("row").filter({ hasText: summary });
+    await row("dates raised").waitFor();
+    await readsAsStored(row("dates raised").getByRole("cell").first(), "2026-12-06T09:⟨U+202E⟩15:00.000Z");
+    await readsAsStored(row("dates raised"), "2026-12-06T09:⟨U+202E⟩20:00.000Z");
+    expect(await row("dates raised").innerText()).toContain(
+      "acknowledged by olivia, 2026-12-06T09:⟨U+202E⟩20:00.000Z: seen",
+    );
+    expect(await row("dates delivered").getByRole("cell").first().innerText()).toBe("2026-12-06 09:16 UTC");
+    await readsAsStored(row("dates delivered"), "2026-12-06T09:⟨U+202E⟩18:00.000Z");
+    expect(await row("dates delivered").innerText()).toContain("Delivered 2026-12-06T09:⟨U+202E⟩18:00.000Z");
+    await readsAsStored(row("dates next try"), "2026-12-06T09:⟨U+202E⟩19:00.000Z");
+    expect(await row("dates next try").innerText()).toContain(
+      "Delivery failed (1 try so far, next from 2026-12-06T09:⟨U+202E⟩19:00.000Z): HTTP 503",
+    );
+    for (const summary of ["dates raised", "dates delivered", "dates next try"])
+      for (const shown of await row(summary).locator("bdi").filter({ hasText: "2026-12-06" }).all())
+        await readsInOrder(shown);
+    expect(await page.locator("main").innerText()).not.toMatch(ACTING);
+    await context.close();
+  });
+
+  it("a license's quota period (its stored terms) shows its controls written out", async () => {
+    const id = "LIC-E2E-PERIOD";
+    const applied = apply(
+      {
+        id,
+        licensee: { organization: "bw-cyber" },
+        terms: {
+          models: ["mythos-5"],
+          actions: ["infer"],
+          destinations: ["FR"],
+          valid_from: "2026-01-01",
+          valid_until: "2027-01-31",
+          quota_tokens: 1000,
+          // Not a period the API takes: as an older release or a hand-edited database left it.
+          quota_period: `mon${RLO}htn` as "month",
+        },
+        justification: "quota period stored by an older release",
+      },
+      "hans@bw-cyber",
+      daysFromNow(-2),
+    );
+    const record: LicenseRecord = { ...applied, status: "pending" };
+    await store().records.put("license", id, record, 0, { actor: "older-release", action: "license.seed" });
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.officer);
+    await open(page, "Licenses");
+    await page.getByRole("link", { name: id }).click();
+    await page.getByRole("heading", { level: 1, name: `License ${id}` }).waitFor();
+    const quota = page.locator("dl.terms").first().locator("dd").filter({ hasText: "tokens" });
+    await readsAsStored(quota, "mon⟨U+202E⟩htn");
+    expect(await quota.innerText()).toBe("1,000 tokens (mon⟨U+202E⟩htn)");
+    await readsInOrder(quota);
+    expect(await page.locator("main").innerText()).not.toMatch(ACTING);
+    await context.close();
+  });
+
+  it("a scheme file opening with a right-to-left comment is laid out left to right", async () => {
+    // A file whose first strong character is Hebrew (a comment): isolated in one <bdi>, the file
+    // took that direction, "models:" read ":models" and "  - id: …" read "id: … -". Such a file is
+    // taken by the admin API (no control in it): uploaded as an officer would.
+    const text =
+      "# תכנית שותפים\n" +
+      readFileSync("examples/g7-trusted-partners.yaml", "utf8").replace(
+        "description: G7 / Five Eyes trusted-partner access to controlled US frontier models",
+        "description: G7 trusted partners, the file opening with a comment in Hebrew",
+      );
+    const uploaded = (await asAdmin(h().t, "POST", "/admin/v1/schemes", { yaml: text })) as {
+      version: number;
+      created: boolean;
+    };
+    expect(uploaded.created).toBe(true);
+
+    const { context, page } = await h().page();
+    await signIn(page, h().tokens.admin);
+    await open(page, "Scheme versions");
+    await page.getByRole("link", { name: `Version ${uploaded.version}`, exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: `Scheme version ${uploaded.version}` }).waitFor();
+    await page.getByText("The scheme file").click();
+    const lines = (await linesAsSeen(page.locator("pre"))).map((l) => l.trim());
+    // The comment's words run right to left, as Hebrew does; the line starts with its "#".
+    expect(lines[0]).toMatch(/^# /);
+    expect(lines).toContain("name: g7-trusted-partners");
+    expect(lines).toContain("models:");
+    expect(lines).toContain("partners:");
+    expect(lines).toContain("- id: BIS-2026-0001");
+    await context.close();
+  });
+
+  it("the apply form's licensee, the applicant's organization as stored, shows its controls written out", async () => {
+    // Last: it changes the applicant's stored identity, put back after.
+    const before = await store().records.get("identity", "hans@bw-cyber");
+    if (before === undefined) throw new Error("no identity hans@bw-cyber");
+    const organization = `bw-${RLO}rebyc`;
+    const { revision } = await store().records.put(
+      "identity",
+      "hans@bw-cyber",
+      { ...(before.document as Record<string, unknown>), organization },
+      before.revision,
+      { actor: "older-release", action: "identity.seed" },
+    );
+    try {
+      await eventually(
+        () => call(h().t, h().tokens.applicant, "GET", "/admin/v1/me"),
+        (r) => (r as { body: { organization?: string } }).body.organization === organization,
+      );
+      const { context, page } = await h().page();
+      await signIn(page, h().tokens.applicant);
+      await open(page, "Licenses");
+      await page.locator('a[href$="/licenses/apply"]').first().click();
+      await page.getByRole("heading", { level: 1, name: "Apply for a license" }).waitFor();
+      const said = page.locator("p").filter({ hasText: "Licensee: organization" });
+      await readsAsStored(said, "bw-⟨U+202E⟩rebyc");
+      expect(await said.innerText()).toBe("Licensee: organization bw-⟨U+202E⟩rebyc (yours)");
+      await readsInOrder(said);
+      await context.close();
+    } finally {
+      await store().records.put("identity", "hans@bw-cyber", before.document, revision, {
+        actor: "older-release",
+        action: "identity.seed",
+      });
+    }
   });
 });

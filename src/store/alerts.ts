@@ -398,7 +398,7 @@ function filterTerms(f: AlertFilter, at: (i: number) => string) {
   add("subject_kind", "=", f.subjectKind);
   add("subject_id", "=", f.subjectId);
   // The ranks, each once and in order, so that one set of severities is one statement.
-  const ranks = [...new Set((f.severities ?? []).map((s) => SEVERITY_RANK[s]))].sort();
+  const ranks = [...new Set((f.severities ?? []).map((s) => SEVERITY_RANK[s]))].sort((a, b) => a - b);
   if (ranks.length > 0) {
     const places = ranks.map((r) => {
       values.push(r);

@@ -7,10 +7,19 @@ import { instantOf } from "../../../src/policy/dates.js";
 
 const CALENDAR_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-export function instantText(text: string): string {
+/** The units a recorded time may be cut to (a table's "when": to the second, or the minute). */
+const UNIT_MS = { second: 1000, minute: 60_000 } as const;
+
+/**
+ * `to`: cut to the second or the minute (when something was recorded: a table's column); without,
+ * the instant as written (a license's start, to the millisecond if it has them). A text that is not
+ * an instant is returned as it is (not cut: what is shown is what is stored), with no "UTC".
+ */
+export function instantText(text: string, to?: keyof typeof UNIT_MS): string {
   if (CALENDAR_DATE.test(text)) return text;
-  const t = instantOf(text);
-  if (Number.isNaN(t)) return text;
+  const at = instantOf(text);
+  if (Number.isNaN(at)) return text;
+  const t = to === undefined ? at : Math.floor(at / UNIT_MS[to]) * UNIT_MS[to];
   return `${new Date(t)
     .toISOString()
     .replace("T", " ")

@@ -1,6 +1,7 @@
 /** Small shared pieces: loading and error states, status badges, progress, a page heading. */
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Bounded } from "../api.js";
+import { instantText } from "./dates.js";
 import { visible } from "./text.js";
 
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
@@ -72,15 +73,20 @@ export function Shown({ text }: { text: string | null | undefined }) {
 }
 
 /**
- * A stored instant as the tables write it: cut to `length` characters ("2026-12-07 10:15:00" at 19,
- * to the minute at 16), then shown (Shown). A date is the store's text, not checked on the way out:
- * an older release or another writer may have left one holding a control, which the cut would
- * otherwise put on the screen raw.
+ * A stored instant as the console writes one (instantText): in UTC, saying so, cut to the second (or
+ * the minute), whatever offset or format it was stored with ("2030-12-31T23:00:00-05:00" is
+ * 2031-01-01 04:00 UTC, an RFC 1123 date read whole). A text that is not an instant (an older
+ * release or another writer may have left one holding a control) is shown whole, written out
+ * (Shown), and not said to be UTC. Null or absent: "—".
  */
-export function ShownTime({ at, length = 19 }: { at: string | null | undefined; length?: number }) {
-  return (
-    <Shown text={at === null || at === undefined ? at : String(at).slice(0, length).replace("T", " ")} />
-  );
+export function ShownTime({
+  at,
+  to = "second",
+}: {
+  at: string | null | undefined;
+  to?: "second" | "minute";
+}) {
+  return <Shown text={at === null || at === undefined ? at : instantText(String(at), to)} />;
 }
 
 /**

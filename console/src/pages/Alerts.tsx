@@ -17,12 +17,17 @@ import {
 import type { AlertRecord, AlertView } from "../../../src/store/alerts.js";
 import { api } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
-import { Loading, PageHeading, Shown, Status, useLoad } from "../components/ui.js";
+import { Loading, PageHeading, Shown, ShownTime, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
-import { alertsPage, ANY, loadOpen, type AlertFilters, type AlertsRead } from "./alerts-data.js";
-
-const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
+import {
+  alertsPage,
+  ANY,
+  loadOpen,
+  severityHereNote,
+  type AlertFilters,
+  type AlertsRead,
+} from "./alerts-data.js";
 
 const ask = <T,>(path: string) => api<T>("GET", path);
 
@@ -59,15 +64,14 @@ function useAlerts({ state, detector, severity }: AlertFilters) {
 
 /**
  * A node of an earlier release (a rolling upgrade) did not filter by severity: the page did, among
- * the alerts read, so older ones of that severity may not be shown yet.
+ * the alerts read, so older ones of that severity may not be shown yet (severityHereNote).
  */
 function SeverityHere({ read }: { read: AlertsRead }) {
-  if (read.severityHere === null) return null;
+  const note = severityHereNote(read);
+  if (note === null) return null;
   return (
     <p className="hint" role="note">
-      The node that answered (an earlier release) does not filter by severity: this page filtered the{" "}
-      {read.severityHere} newest alert{read.severityHere === 1 ? "" : "s"} read
-      {read.next === null ? "" : "; older ones may have this severity too"}.
+      {note}
     </p>
   );
 }
@@ -146,7 +150,9 @@ export function AlertsPage({ me }: { me: Me }) {
                 <tbody>
                   {list.map((a) => (
                     <tr key={a.id} id={rowId(a.id)}>
-                      <td>{when(a.raised_at)}</td>
+                      <td>
+                        <ShownTime at={a.raised_at} />
+                      </td>
                       <td>
                         <Status value={a.severity} />
                       </td>
@@ -173,7 +179,7 @@ export function AlertsPage({ me }: { me: Me }) {
                           .filter((s) => s.state !== "open")
                           .map((s) => (
                             <div key={`${s.state}${s.at}`} className="hint">
-                              <Shown text={s.state} /> by <Shown text={s.actor} />, {when(s.at)}
+                              <Shown text={s.state} /> by <Shown text={s.actor} />, <ShownTime at={s.at} />
                               {s.note ? (
                                 <>
                                   : <Shown text={s.note} />
@@ -249,7 +255,7 @@ function Delivery({ alert, listed }: { alert: AlertView; listed: ReadonlySet<str
   if (d.state === "delivered")
     return (
       <div className="hint">
-        Delivered {d.delivered_at === null ? "" : when(d.delivered_at)}
+        Delivered {d.delivered_at === null ? "" : <ShownTime at={d.delivered_at} />}
         {d.attempts > 1 ? ` after ${d.attempts} tries` : ""}
       </div>
     );
@@ -277,7 +283,14 @@ function Delivery({ alert, listed }: { alert: AlertView; listed: ReadonlySet<str
     return (
       <div className="field-error">
         Delivery failed ({d.attempts} {d.attempts === 1 ? "try" : "tries"} so far
-        {d.next_at === null ? "" : `, next from ${when(d.next_at)}`}): <Shown text={d.last_error} />
+        {d.next_at === null ? (
+          ""
+        ) : (
+          <>
+            , next from <ShownTime at={d.next_at} />
+          </>
+        )}
+        ): <Shown text={d.last_error} />
       </div>
     );
   return <div className="hint">{d.attempts > 0 ? "Delivering" : "Delivery pending"}</div>;

@@ -15,7 +15,7 @@ import {
   type LogVerification,
 } from "../audit/log.js";
 import { visible } from "../components/text.js";
-import { PageHeading, Progress, Shown, Status } from "../components/ui.js";
+import { PageHeading, Progress, Shown, ShownTime, Status } from "../components/ui.js";
 import { useLocation } from "../router.js";
 
 const VKEY = "clearance.verifier-key";
@@ -343,7 +343,7 @@ function Browse() {
           <thead>
             <tr>
               <th scope="col">#</th>
-              <th scope="col">Time (UTC)</th>
+              <th scope="col">Time</th>
               <th scope="col">Type</th>
               <th scope="col">Who</th>
               <th scope="col">What</th>
@@ -356,7 +356,7 @@ function Browse() {
               <tr key={index.toString()}>
                 <td>{index.toString()}</td>
                 <td>
-                  <Shown text={String(e.time).slice(0, 19).replace("T", " ")} />
+                  <ShownTime at={e.time} />
                 </td>
                 <td>
                   <Shown text={e.type} />

@@ -10,7 +10,16 @@ import type { MatchRow } from "../../../src/store/screening.js";
 import { api, listFirst, type Bounded } from "../api.js";
 import { TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { visible } from "../components/text.js";
-import { counted, Loading, MoreNotShown, Shown, ShownAll, Status, useLoad } from "../components/ui.js";
+import {
+  counted,
+  Loading,
+  MoreNotShown,
+  Shown,
+  ShownAll,
+  ShownTime,
+  Status,
+  useLoad,
+} from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 
 type Federated = FederatedPrincipalRecord & { blocked: PrincipalBlock | null };
@@ -137,7 +146,7 @@ export function FederatedPrincipals({ me }: { me: Me }) {
                         <Facts p={p} />
                       </td>
                       <td>
-                        <Shown text={String(p.last_seen).replace("T", " ").slice(0, 16)} /> UTC
+                        <ShownTime at={p.last_seen} to="minute" />
                       </td>
                       {screening ? (
                         <td>

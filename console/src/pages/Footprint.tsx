@@ -226,7 +226,13 @@ function FootprintView({ r }: { r: FootprintSummary }) {
                 <td>{count(g.requests)}</td>
                 <td>{count(g.tokens)}</td>
                 <td>
-                  {g.quota_tokens === null ? "—" : `${count(g.quota_tokens)} (${g.quota_period ?? ""})`}
+                  {g.quota_tokens === null ? (
+                    "—"
+                  ) : (
+                    <>
+                      {count(g.quota_tokens)} (<Shown text={g.quota_period} />)
+                    </>
+                  )}
                 </td>
                 <td>{count(g.quota_used)}</td>
                 <td>{count(g.quota_remaining)}</td>

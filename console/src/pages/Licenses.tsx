@@ -154,7 +154,7 @@ function LicenseList({ me }: { me: Me }) {
                     <th scope="col">Licensee</th>
                     <th scope="col">Models and actions</th>
                     <th scope="col">Destinations</th>
-                    <th scope="col">Ends (UTC)</th>
+                    <th scope="col">Ends</th>
                     <th scope="col">Status</th>
                     <th scope="col">Approvals</th>
                     <th scope="col">Quota used</th>
@@ -334,7 +334,11 @@ function ApplyForm({ me }: { me: Me }) {
           <div>
             {own ? (
               <p>
-                Licensee: organization <strong>{me.organization}</strong> (yours)
+                Licensee: organization{" "}
+                <strong>
+                  <Shown text={me.organization} />
+                </strong>{" "}
+                (yours)
               </p>
             ) : (
               <>
@@ -494,9 +498,13 @@ function Terms({ terms, label }: { terms: LicenseTerms; label: string }) {
         </dd>
         <dt>Quota</dt>
         <dd>
-          {terms.quota_tokens === undefined
-            ? "none"
-            : `${terms.quota_tokens.toLocaleString("en")} tokens (${terms.quota_period})`}
+          {terms.quota_tokens === undefined ? (
+            "none"
+          ) : (
+            <>
+              {terms.quota_tokens.toLocaleString("en")} tokens (<Shown text={terms.quota_period} />)
+            </>
+          )}
         </dd>
       </dl>
     </div>
@@ -650,7 +658,7 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                       <strong>
                         <Shown text={a.identity} />
                       </strong>{" "}
-                      approved on <ShownTime at={a.at} length={16} /> UTC{" "}
+                      approved on <ShownTime at={a.at} to="minute" />{" "}
                       {a.conditions ? conditionsText(a.conditions) : "without conditions"}
                       {countingApprovals(l.approvals).includes(a) ? null : (
                         <em> — given before the countries were fixed: does not count</em>
@@ -672,7 +680,7 @@ function LicenseDetail({ me, id }: { me: Me; id: string }) {
                   <table>
                     <thead>
                       <tr>
-                        <th scope="col">When (UTC)</th>
+                        <th scope="col">When</th>
                         <th scope="col">Who</th>
                         <th scope="col">What</th>
                         <th scope="col">Reason or conditions</th>

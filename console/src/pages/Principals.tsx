@@ -30,6 +30,7 @@ import {
   PageHeading,
   Shown,
   ShownAll,
+  ShownTime,
   Status,
   useLoad,
 } from "../components/ui.js";
@@ -112,7 +113,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                     <th scope="col">Key</th>
                     <th scope="col">Principal</th>
                     <th scope="col">Label</th>
-                    <th scope="col">Created (UTC)</th>
+                    <th scope="col">Created</th>
                     <th scope="col">Status</th>
                     {can.manage(me) ? <th scope="col">Action</th> : null}
                   </tr>
@@ -130,7 +131,7 @@ export function PrincipalsPage({ me }: { me: Me }) {
                         <Shown text={k.label} />
                       </td>
                       <td>
-                        <Shown text={String(k.createdAt).slice(0, 19).replace("T", " ")} />
+                        <ShownTime at={k.createdAt} />
                       </td>
                       <td>
                         <Status value={k.revokedAt === null ? "active" : "revoked"} />

@@ -8,6 +8,7 @@ import { schemeActivation, schemeUpload } from "../../../src/control/schemas.js"
 import type { SchemeChange } from "../../../src/scheme/diff.js";
 import { api, ApiError, listAll, type Problem } from "../api.js";
 import { FormError, TextArea, submissionErrors, useBusy, zodErrors } from "../components/form.js";
+import { visible } from "../components/text.js";
 import { Loading, PageHeading, Shown, ShownTime, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
@@ -60,7 +61,7 @@ function VersionList({ me }: { me: Me }) {
                     <th scope="col">Name</th>
                     <th scope="col">Digest</th>
                     <th scope="col">Uploaded by</th>
-                    <th scope="col">Uploaded (UTC)</th>
+                    <th scope="col">Uploaded</th>
                     <th scope="col">In force</th>
                   </tr>
                 </thead>
@@ -74,7 +75,13 @@ function VersionList({ me }: { me: Me }) {
                         <Shown text={v.name} />
                       </td>
                       <td className="mono">
-                        <Shown text={String(v.digest).slice(0, 19)} />…
+                        {v.digest === null || v.digest === undefined ? (
+                          <Shown text={v.digest} />
+                        ) : (
+                          <>
+                            <Shown text={String(v.digest).slice(0, 19)} />…
+                          </>
+                        )}
                       </td>
                       <td>
                         <Shown text={v.uploaded_by} />
@@ -301,7 +308,7 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
             ) : null}
             <p>
               <Shown text={v.name} />, uploaded by <Shown text={v.uploaded_by} /> on{" "}
-              <ShownTime at={v.uploaded_at} /> UTC;{" "}
+              <ShownTime at={v.uploaded_at} />;{" "}
               <span className="mono">
                 <Shown text={v.digest} />
               </span>
@@ -333,8 +340,11 @@ function VersionDetail({ me, version }: { me: Me; version: string }) {
             ) : null}
             <details className="panel">
               <summary>The scheme file</summary>
-              <pre className="mono">
-                <Shown text={v.yaml} />
+              {/* Left to right whatever it holds, its controls written out: in a <bdi> (Shown), a file
+                  whose first strong character is right to left (a comment in Hebrew on its first line)
+                  was laid out right to left, "embargo:" read ":embargo". */}
+              <pre className="mono" dir="ltr">
+                {visible(v.yaml)}
               </pre>
             </details>
           </>

@@ -42,7 +42,7 @@ export interface Match {
 }
 
 const QUEUE_PAGE = 20;
-/** When a match was found or decided, as stored, cut to the second and shown (ShownTime). */
+/** When a match was found or decided, in UTC to the second (ShownTime). */
 const when = (iso: string) => <ShownTime at={iso} />;
 const subjectName = (m: Match) => m.subject_facts?.name ?? m.subject_id;
 const none = (xs: readonly unknown[] | undefined) => xs === undefined || xs.length === 0;
@@ -146,13 +146,13 @@ function MatchCard({
       </h3>
       <p>
         Score <strong>{m.score.toFixed(3)}</strong> on <Shown text={m.list} />, entry{" "}
-        <Shown text={m.entry_id} />: the {m.subject_kind}{" "}
+        <Shown text={m.entry_id} />: the <Shown text={m.subject_kind} />{" "}
         <span className="mono">
           <Shown text={m.subject_id} />
         </span>{" "}
         matched the <Shown text={x.strength} /> <Shown text={x.name_kind} /> name “
         <Shown text={x.matched_name} />
-        ”. Found {when(m.created_at)} UTC.
+        ”. Found {when(m.created_at)}.
       </p>
       <div className="side-by-side">
         <SubjectFactsView match={m} />
@@ -167,9 +167,12 @@ function MatchCard({
 function SubjectFactsView({ match: m }: { match: Match }) {
   const f = m.subject_facts;
   return (
-    <section className="side subject" aria-label={`Screened ${m.subject_kind} ${visible(m.subject_id)}`}>
+    <section
+      className="side subject"
+      aria-label={`Screened ${visible(m.subject_kind)} ${visible(m.subject_id)}`}
+    >
       <h4>
-        Screened {m.subject_kind}:{" "}
+        Screened <Shown text={m.subject_kind} />:{" "}
         <span className="mono">
           <Shown text={m.subject_id} />
         </span>
@@ -178,7 +181,9 @@ function SubjectFactsView({ match: m }: { match: Match }) {
         <dt>Name</dt>
         <dd>{f?.name === undefined ? "—" : <Shown text={f.name} />}</dd>
         <dt>Type</dt>
-        <dd>{f?.type === undefined ? m.subject_kind : <Shown text={f.type} />}</dd>
+        <dd>
+          <Shown text={f?.type === undefined ? m.subject_kind : f.type} />
+        </dd>
         <dt>{m.subject_kind === "organization" ? "Country" : "Born"}</dt>
         <dd>
           {m.subject_kind === "organization" ? (
@@ -404,7 +409,7 @@ function Decide({ match: m, onDecided }: { match: Match; onDecided: (message: st
         const after = await api<Match>("GET", path);
         onDecided(
           `${verb === "confirm" ? "Confirmed" : "Cleared"} the match of ${visible(subjectName(m))} with ${visible(m.list)} entry ` +
-            `${visible(m.entry_id)}. The screening status of ${m.subject_kind} ${visible(m.subject_id)} is now ${after.subject_status ?? "clear"}.`,
+            `${visible(m.entry_id)}. The screening status of ${visible(m.subject_kind)} ${visible(m.subject_id)} is now ${visible(after.subject_status ?? "clear")}.`,
         );
         setDecided(true);
       } catch (err) {
@@ -498,14 +503,14 @@ function History({ generation }: { generation: number }) {
                   <th scope="col">Decision</th>
                   <th scope="col">Reviewer</th>
                   <th scope="col">Reason</th>
-                  <th scope="col">Decided (UTC)</th>
+                  <th scope="col">Decided</th>
                 </tr>
               </thead>
               <tbody>
                 {rows.map((m) => (
                   <tr key={m.id}>
                     <td>
-                      {m.subject_kind}{" "}
+                      <Shown text={m.subject_kind} />{" "}
                       <span className="mono">
                         <Shown text={m.subject_id} />
                       </span>

@@ -91,7 +91,7 @@ export function ScreeningLists({
                 <th scope="col">Published</th>
                 <th scope="col">Entries</th>
                 <th scope="col">Change from the version before</th>
-                <th scope="col">Imported (UTC)</th>
+                <th scope="col">Imported</th>
                 <th scope="col">Rescreen after import</th>
               </tr>
             </thead>

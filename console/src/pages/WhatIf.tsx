@@ -182,7 +182,7 @@ function WhatIfResult({
       </h3>
       <p>
         Impact digest <span className="mono">{r.digest}</span> (what activation checks), computed{" "}
-        <ShownTime at={r.generated_at} /> UTC.
+        <ShownTime at={r.generated_at} />.
       </p>
       <div className="row">
         <button type="button" className="secondary" onClick={() => void download("json")}>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AlertRecord, AlertSeverity, AlertView } from "../../../src/store/alerts.js";
 import { ApiError } from "../api.js";
-import { alertsPage, loadOpen, type Ask } from "./alerts-data.js";
+import { alertsPage, loadOpen, severityHereNote, type Ask } from "./alerts-data.js";
 
 /** 250 open alerts, newest last; the oldest two critical, the rest low. */
 const ALERTS: AlertView[] = Array.from({ length: 250 }, (_, i) => ({
@@ -113,6 +113,46 @@ describe("the Alerts page's reads", () => {
     const ask: Ask = () => Promise.reject(refused);
     await expect(alertsPage(ask, filters, null)).rejects.toBe(refused);
     await expect(loadOpen(ask)).rejects.toBe(refused);
+  });
+
+  it("a 400 at severity or order other than an earlier release's is the page's error too", async () => {
+    // A node of this release refusing the severity (its own check, invalid_format), and one
+    // refusing order=severity otherwise than an earlier release's enum does: not a fallback.
+    const severity = new ApiError(400, "invalid_request", "invalid query", [
+      { code: "invalid_format", path: "severity", message: "expected one or several of low, …" },
+    ]);
+    const order = new ApiError(400, "invalid_request", "invalid query", [
+      { code: "unknown_key", path: "order", message: 'unknown key "order"' },
+    ]);
+    const { ask: answers, asked } = server();
+    const refusing =
+      (err: ApiError): Ask =>
+      async <T>(path: string) => {
+        if (path.includes("severity")) throw err;
+        return answers<T>(path);
+      };
+    await expect(alertsPage(refusing(severity), filters, null)).rejects.toBe(severity);
+    await expect(loadOpen(refusing(order))).rejects.toBe(order);
+    // Neither asked again without it.
+    expect(asked.filter((p) => p.startsWith("/alerts?"))).toEqual([]);
+  });
+
+  it("a later page from a node of an earlier release: the note says how many were filtered here, not that they were the newest", async () => {
+    const low = { ...filters, severity: "low" };
+    const first = await alertsPage(server().ask, low, null);
+    expect(first).toMatchObject({ severityHere: null, next: ALERTS[150]!.id });
+    expect(severityHereNote(first)).toBeNull();
+    const second = await alertsPage(server(true).ask, low, first);
+    expect(second).toMatchObject({ severityHere: 100, next: ALERTS[50]!.id });
+    expect(second.alerts).toHaveLength(200);
+    expect(severityHereNote(second)).toBe(
+      "The node that answered (an earlier release) does not filter by severity: this page filtered the 100 alerts read; older ones may have this severity too.",
+    );
+    const last = await alertsPage(server(true).ask, low, second);
+    expect(last.alerts).toHaveLength(248);
+    expect(severityHereNote(last)).toBe(
+      "The node that answered (an earlier release) does not filter by severity: this page filtered the 150 alerts read.",
+    );
   });
 });
 

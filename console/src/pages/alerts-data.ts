@@ -25,11 +25,20 @@ export const SUMMARY_SHOWN = 5;
 export const NEWEST_READ = 100;
 
 /**
- * A 400 naming `parameter`: the node answering does not take it (a release before it). This console
- * sends only values it offers, each one the API takes, so a 400 at one of them is that.
+ * The 400 a node of an earlier release answers a parameter it does not take: `severity` an unknown
+ * key (its query is strict), `order=severity` a value not among its own orders (it had oldest and
+ * newest). Only that refusal: another problem at the same parameter (a node of this release
+ * refusing a severity) is the page's error, not taken for an earlier release.
  */
-export function refusedParameter(err: unknown, parameter: string): boolean {
-  return err instanceof ApiError && err.status === 400 && err.problems.some((p) => p.path === parameter);
+const REFUSED_BY_EARLIER = { severity: "unknown_key", order: "invalid_value" } as const;
+
+/** A 400 at `parameter` with the code a node of an earlier release gives it (REFUSED_BY_EARLIER). */
+export function refusedParameter(err: unknown, parameter: keyof typeof REFUSED_BY_EARLIER): boolean {
+  return (
+    err instanceof ApiError &&
+    err.status === 400 &&
+    err.problems.some((p) => p.path === parameter && p.code === REFUSED_BY_EARLIER[parameter])
+  );
 }
 
 export interface AlertFilters {
@@ -88,6 +97,20 @@ export async function alertsPage(ask: Ask, f: AlertFilters, from: AlertsRead | n
     next: page.next_cursor,
     severityHere: here + page.data.length,
   };
+}
+
+/**
+ * What the Alerts page says when the severity was filtered here (null when the API filtered it).
+ * "The N alerts read", not "the N newest": when a node of this release answered the first page (the
+ * API filtered it) and one of an earlier release a later one, the N filtered here are older ones.
+ */
+export function severityHereNote(read: AlertsRead): string | null {
+  const n = read.severityHere;
+  if (n === null) return null;
+  return (
+    "The node that answered (an earlier release) does not filter by severity: this page filtered the " +
+    `${n} alert${n === 1 ? "" : "s"} read${read.next === null ? "" : "; older ones may have this severity too"}.`
+  );
 }
 
 const rank = (a: AlertRecord) => ALERT_SEVERITIES.indexOf(a.severity);

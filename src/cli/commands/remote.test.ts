@@ -577,7 +577,7 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
     });
   });
 
-  it("alerts list --severity: filtered by the server, one or several; a severity no alert has is usage (exit 2)", async () => {
+  it("alerts list --severity: filtered by the server, one or several; a severity name it does not know is usage (exit 2)", async () => {
     for (const [i, severity] of (["critical", "low", "high"] as const).entries())
       await t.gateway.store.alerts.raise(
         {
