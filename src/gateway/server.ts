@@ -2,12 +2,12 @@
  * Assembling and starting a gateway: store → audit log, counters and snapshot (loaded before the first request),
  * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash, type ControlState } from "../control/state.js";
-import { OutboxDrainer, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { OutboxDrainer, checkDataDirMode, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import { directorySource } from "../audit/source.js";
 import { servingProblems, type GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
@@ -76,19 +76,25 @@ export async function startGateway(
   const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
   // Accepted, but said once at start (plain http carrying an API key beyond loopback).
   for (const warning of config.warnings) log(`clearance: warning: ${warning}`);
-  const store =
-    options.store ??
-    (await openStore({
-      driver: config.file.store.driver,
-      dataDir: options.dataDir ?? config.file.data_dir,
-      ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
-      queryTimeoutMs: config.file.store.query_timeout_ms,
-      lockTimeoutMs: config.file.store.lock_timeout_ms,
-    }));
+  const dataDir = options.dataDir ?? config.file.data_dir;
+  // Its mode before anything is made or opened in it (the store): a directory others may
+  // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  checkDataDirMode(dataDir);
   // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
   // connections and timers, and keep the process alive).
-  const opened: (() => Promise<unknown>)[] = options.store === undefined ? [() => store.close()] : [];
+  const opened: (() => Promise<unknown>)[] = [];
   try {
+    const store =
+      options.store ??
+      (await openStore({
+        driver: config.file.store.driver,
+        dataDir,
+        ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
+        queryTimeoutMs: config.file.store.query_timeout_ms,
+        lockTimeoutMs: config.file.store.lock_timeout_ms,
+      }));
+    if (options.store === undefined) opened.push(() => store.close());
     return await assemble(config, options, store, log, onError, opened);
   } catch (err) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
