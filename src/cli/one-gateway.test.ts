@@ -1,10 +1,15 @@
 /**
- * `serve` on the data directory, as a user meets it (a real child process): one others may write to
- * is refused before anything is made in it (before, the store's file was made there first).
+ * One gateway per embedded store, as a user meets it (real child processes on one data directory):
+ * a second `serve` (or `demo`) is refused at start, naming the data directory and the gateway holding
+ * it, while the first keeps serving; the CLI's own verbs on the store go on working beside it; and a
+ * gateway killed with SIGKILL leaves nothing that refuses the next start. Before, the second started,
+ * both drained the store's outbox into their own copy of the log, and the second soon failed with
+ * LogBehindError. Also `serve` on a data directory others may write to: refused before anything is
+ * made in it (before, the store's file was made there first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -58,7 +63,98 @@ function cli(args: string[]): Running {
   return { child, out: () => out, err: () => err, exited, up };
 }
 
+/**
+ * The exit code of a start that should be refused; its URL should it start serving instead (as
+ * before), so that the test fails at once rather than at its time limit.
+ */
+const refusal = (r: Running): Promise<number | string | null> =>
+  Promise.race([
+    r.exited,
+    r.up.then((url): Promise<number | string | null> => (url === null ? r.exited : Promise.resolve(url))),
+  ]);
+
 const serve = (dataDir: string) => cli(["serve", "--config", config, "--data-dir", dataDir]);
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+describe("two gateways on one data directory", () => {
+  const dataDir = join(dir, "data");
+  let first: Running;
+
+  it(
+    "a second serve is refused at start (exit 1), naming the data directory and the first; the first keeps serving",
+    { timeout: 120_000 },
+    async () => {
+      first = serve(dataDir);
+      const url = await first.up;
+      expect(url, first.err()).not.toBeNull();
+
+      const second = serve(dataDir);
+      expect(await refusal(second)).toBe(1);
+      expect(second.out()).not.toMatch(/gateway on/);
+      expect(second.err()).toMatch(
+        new RegExp(
+          `^clearance: another gateway \\(pid ${first.child.pid} on ${escape(hostname())}, started \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\) ` +
+            `is running on the data directory ${escape(dataDir)}: only one gateway may serve an embedded \\(SQLite\\) store and its audit log\\. ` +
+            `Stop that one first, or, for several gateways on one store, use the postgres store driver \\(each node with its own data directory\\) \\(data_dir_in_use\\)\n$`,
+        ),
+      );
+
+      expect(first.child.exitCode).toBeNull();
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const models = await fetch(`${url}/v1/models`);
+      await models.text();
+      expect(models.status).toBe(401); // served: no key given
+    },
+  );
+
+  it("the demo on that data directory is refused too (exit 1)", { timeout: 120_000 }, async () => {
+    const demo = cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+    expect(await refusal(demo)).toBe(1);
+    expect(demo.err()).toMatch(
+      new RegExp(
+        `another gateway \\(pid ${first.child.pid} .*\\) is running on the data directory ${escape(dataDir)}`,
+      ),
+    );
+    expect(demo.out()).not.toContain("curl");
+    expect(first.child.exitCode).toBeNull();
+  });
+
+  it("the CLI's verbs on the store work while the gateway runs", { timeout: 120_000 }, async () => {
+    const file = join(dir, "zoe.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ id: "zoe", citizenships: [{ country: "NZ" }], assurance: "attested" }),
+    );
+    const add = cli(["principals", "add", "--file", file, "--data-dir", dataDir]);
+    expect(await add.exited, add.err()).toBe(0);
+    expect(add.out()).toBe("saved principal zoe (new)\n");
+    const key = cli(["keys", "create", "--principal", "zoe", "--label", "t", "--data-dir", dataDir]);
+    expect(await key.exited, key.err()).toBe(0);
+    expect(key.out()).toMatch(/^clr_/);
+    expect(first.child.exitCode).toBeNull();
+  });
+
+  it(
+    "once the first is killed (SIGKILL: no clean stop), a gateway started next serves",
+    { timeout: 120_000 },
+    async () => {
+      first.child.kill("SIGKILL");
+      expect(await first.exited).toBeNull();
+      const next = serve(dataDir);
+      const url = await next.up;
+      expect(url, next.err()).not.toBeNull();
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      next.child.kill("SIGTERM");
+      expect(await next.exited, next.err()).toBe(0);
+      // Stopped cleanly, it lets the directory go as well.
+      const again = serve(dataDir);
+      expect(await again.up, again.err()).not.toBeNull();
+      again.child.kill("SIGTERM");
+      expect(await again.exited, again.err()).toBe(0);
+    },
+  );
+});
 
 const posix = process.platform !== "win32" && process.getuid !== undefined;
 
