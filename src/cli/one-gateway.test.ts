@@ -54,7 +54,8 @@ function cli(args: string[]): Running {
   const up = new Promise<string | null>((resolve) => {
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
-      const url = /gateway on (http:\/\/\S+)/i.exec(out)?.[1];
+      // The whole URL: a chunk may end inside it (its port cut short).
+      const url = /gateway on (http:\/\/\S+) /.exec(out)?.[1];
       if (url !== undefined) resolve(url);
     });
     void exited.then(() => resolve(null));
