@@ -101,9 +101,12 @@ describe("crash safety", () => {
       ];
       // Killed once enough answers are in (not after a fixed time: a loaded machine answers slowly).
       while (answered.length <= 100) await new Promise((r) => setTimeout(r, 20));
+      // Restarted once it is gone: its data directory is the next gateway's only then.
+      const gone = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");
       running = false;
       await Promise.all(loops);
+      await gone;
       expect(answered.length).toBeGreaterThan(100);
       expect(lastSeen).not.toBe("");
 

@@ -177,7 +177,8 @@ export function checkSecretMode(
  * them (remove the key, and the next start signs with a new one), so, as ssh does with the
  * directories above its keys, one of this user's is refused; one they may only read or list is warned
  * of (the files are 0600). Another user's (a mounted volume) cannot be chmod'ed: warned of when anyone
- * may write to it. The demo checks it too, before it reads or writes its admin token there.
+ * may write to it. The gateway checks it before it makes or opens anything there (the store, first),
+ * and the demo before it reads or writes its admin token there.
  */
 export function checkDataDirMode(dataDir: string, log?: (line: string) => void): void {
   if (process.platform === "win32" || process.getuid === undefined) return; // no POSIX modes

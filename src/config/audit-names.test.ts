@@ -78,6 +78,29 @@ describe("audit.origin and audit.node", () => {
     ]);
   });
 
+  // Before: taken, so "gw-1" with a zero width space in it was another node that read the same in
+  // entries and in the shared log's claim.
+  it.each([
+    ["\\u200b", "U+200B (zero width space)"],
+    ["\\ufeff", "U+FEFF (zero width no-break space, or byte order mark)"],
+    ["\\u2060", "U+2060 (word joiner)"],
+    ["\\u00ad", "U+00AD (soft hyphen)"],
+    ["\\ufe0f", "U+FE0F (a variation selector)"],
+    ["\\U000E0041", "U+E0041 (a tag or variation selector)"],
+  ])("refuses audit.node holding %s (%s), naming it at its line", (escape, named) => {
+    const text = `${BASE}audit:\n  node: "gw${escape}-1"\n`;
+    expect(refusedWith(() => parse(text))).toEqual([
+      {
+        code: "custom",
+        path: ["audit", "node"],
+        file: join("examples", "test.yaml"),
+        line: 6,
+        column: expect.any(Number) as unknown,
+        message: `holds ${named}, an invisible character: the node's name tells nodes apart in every audit entry and the shared log's claim, read by eye, and it would read as a name without it; remove it`,
+      },
+    ]);
+  });
+
   it("refuses a bidirectional control in audit.origin as in any config value (the YAML reader's bidi_control)", () => {
     for (const escape of ["\\u202e", "\\u2066"]) {
       const text = `${BASE}audit:\n  origin: "clearance.example/au${escape}dit"\n`;

@@ -503,9 +503,16 @@ export const configSchema = z.strictObject({
       key_env: envName.optional(),
       /** A checkpoint at least this often while entries arrive. */
       checkpoint_ms: timer(1_000),
-      /** This gateway's name in entries; default: the host name. */
+      /**
+       * This gateway's name in entries; default: the host name. Characters shown as nothing are
+       * refused, as in the origin: two nodes' names that read the same would be told apart by no one.
+       */
       node: printable(
-        said("expected a name (leave audit.node out for the host name)"),
+        said("expected a name (leave audit.node out for the host name)").superRefine(
+          refuseInvisible(
+            "the node's name tells nodes apart in every audit entry and the shared log's claim, read by eye",
+          ),
+        ),
         "the node's name is in every audit entry and the shared log's claim",
       ).optional(),
       /** When set, entries name principals by a keyed hash (HMAC-SHA256) instead of their id. */

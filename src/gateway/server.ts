@@ -2,12 +2,12 @@
  * Assembling and starting a gateway: store → audit log, counters and snapshot (loaded before the first request),
  * locator, providers, the HTTP server; and stopping it in order (stop accepting, finish metering).
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tokenHash, type ControlState } from "../control/state.js";
-import { OutboxDrainer, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
+import { OutboxDrainer, checkDataDirMode, openAudit, pseudonymizer, type OpenAudit } from "../audit/index.js";
 import { directorySource } from "../audit/source.js";
 import { servingProblems, type GatewayConfig } from "../config/index.js";
 import { openUsageLimits, type UsageLimits } from "../counters/limits.js";
@@ -29,6 +29,7 @@ import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { FailedAuthGuard } from "../admin/guard.js";
 
 export interface StartOptions {
@@ -76,20 +77,32 @@ export async function startGateway(
   const onError = (err: unknown) => log(`clearance: ${(err as Error).stack ?? String(err)}`);
   // Accepted, but said once at start (plain http carrying an API key beyond loopback).
   for (const warning of config.warnings) log(`clearance: warning: ${warning}`);
-  const store =
-    options.store ??
-    (await openStore({
-      driver: config.file.store.driver,
-      dataDir: options.dataDir ?? config.file.data_dir,
-      ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
-      queryTimeoutMs: config.file.store.query_timeout_ms,
-      lockTimeoutMs: config.file.store.lock_timeout_ms,
-    }));
+  const dataDir = options.dataDir ?? config.file.data_dir;
+  // Its mode before anything is made or opened in it (the store, the lock): a directory others may
+  // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  checkDataDirMode(dataDir);
+  // A node whose audit log is its own (the embedded store's) is the data directory's only gateway.
+  const ownLog =
+    options.store === undefined
+      ? config.file.store.driver === "sqlite"
+      : options.store.sharedAudit === undefined;
+  const lock = ownLog ? lockDataDir(dataDir) : null;
   // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
   // connections and timers, and keep the process alive).
-  const opened: (() => Promise<unknown>)[] = options.store === undefined ? [() => store.close()] : [];
+  const opened: (() => Promise<unknown>)[] = lock === null ? [] : [async () => lock.release()];
   try {
-    return await assemble(config, options, store, log, onError, opened);
+    const store =
+      options.store ??
+      (await openStore({
+        driver: config.file.store.driver,
+        dataDir,
+        ...(config.storeUrl === null ? {} : { url: config.storeUrl }),
+        queryTimeoutMs: config.file.store.query_timeout_ms,
+        lockTimeoutMs: config.file.store.lock_timeout_ms,
+      }));
+    if (options.store === undefined) opened.push(() => store.close());
+    return await assemble(config, options, store, log, onError, opened, lock);
   } catch (err) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw err;
@@ -103,6 +116,7 @@ async function assemble(
   log: (line: string) => void,
   onError: (err: unknown) => void,
   opened: (() => Promise<unknown>)[],
+  lock: DataDirLock | null,
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
   // Background errors are counted by source once monitoring is open (it reads what is opened here).
@@ -464,6 +478,7 @@ async function assemble(
         () => audit.log.close(),
         () => Promise.all([...providers.values()].map((p) => p.close())),
         () => store.close(),
+        () => lock?.release(), // last: a gateway started next finds the log and the store let go
       ]);
     },
   };

@@ -1,0 +1,72 @@
+/**
+ * The data directory's gateway lock (`<data_dir>/gateway.lock`), in one process: a second gateway on
+ * the same embedded store is refused as `data_dir_in_use` before it opens anything, naming the data
+ * directory and the holder; the first is untouched; a stop (or a refused start) lets it go. The
+ * same across processes, and after kill -9, is src/cli/one-gateway.test.ts.
+ */
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ClearanceError, SetupError } from "../errors/index.js";
+import { startTestGateway } from "../testing/gateway.js";
+import { LOCK_FILE, lockDataDir } from "./data-dir-lock.js";
+
+const fresh = () => mkdtempSync(join(tmpdir(), "clearance-lock-"));
+
+describe("lockDataDir", () => {
+  it("refuses a second holder, naming the first (pid, host, start time); a release lets the next in", () => {
+    const dataDir = fresh();
+    const first = lockDataDir(dataDir, () => new Date("2026-01-02T03:04:05.678Z"));
+    expect(statSync(join(dataDir, LOCK_FILE)).mode & 0o777).toBe(0o600);
+    let refused: unknown;
+    try {
+      lockDataDir(dataDir);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(ClearanceError);
+    expect(refused).toMatchObject({
+      kind: "conflict",
+      code: "data_dir_in_use",
+      message: `another gateway (pid ${process.pid} on ${hostname()}, started 2026-01-02T03:04:05.678Z) is running on the data directory ${dataDir}: only one gateway may serve an embedded (SQLite) store and its audit log. Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)`,
+    });
+    first.release();
+    first.release(); // twice: nothing more
+    lockDataDir(dataDir).release();
+  });
+
+  it("refuses a lock file that is not SQLite's, naming it, rather than failing raw", () => {
+    const dataDir = fresh();
+    writeFileSync(
+      join(dataDir, LOCK_FILE),
+      "not a database, but long enough to be read as a header".repeat(4),
+    );
+    expect(() => lockDataDir(dataDir)).toThrow(SetupError);
+    expect(() => lockDataDir(dataDir)).toThrow(
+      `${join(dataDir, LOCK_FILE)} is not the gateway's lock (file is not a database): remove it (it is made again at start)`,
+    );
+  });
+});
+
+describe("a second gateway on one embedded store, in one process", () => {
+  it("is refused before it starts; the first serves on; once it stops, the next starts", async () => {
+    const first = await startTestGateway();
+    try {
+      const second = startTestGateway({ dataDir: first.dataDir });
+      await expect(second).rejects.toMatchObject({
+        code: "data_dir_in_use",
+        message: expect.stringContaining(`is running on the data directory ${first.dataDir}:`) as unknown,
+      });
+      const res = await fetch(`${first.url}/v1/models`, {
+        headers: { authorization: `Bearer ${first.keys.get("alice")}`, "x-test-country": "US" },
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    } finally {
+      await first.gateway.close();
+    }
+    const next = await startTestGateway({ dataDir: first.dataDir });
+    await next.gateway.close();
+  });
+});

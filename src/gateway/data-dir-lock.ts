@@ -1,0 +1,135 @@
+/**
+ * One gateway per data directory whose audit log is its own (the embedded SQLite store): two would
+ * both drain the store's outbox into their own copy of the log, and the second soon fails with
+ * `LogBehindError`. The gateway holds `<data_dir>/gateway.lock`, a small SQLite file, with a write
+ * transaction begun and never ended: SQLite's lock on it is the operating system's (fcntl), so it is
+ * let go when the holder ends however it ends (a crash, kill -9) — no stale lock refuses a restart,
+ * as a pid file would. The CLI's verbs open the store, not this file, and work while a gateway runs.
+ *
+ * The holder's pid, host and start time are committed in the file before the lock is taken, so a
+ * gateway refused can name the one running (readers are not blocked by a begun write transaction).
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { ClearanceError, SetupError } from "../errors/index.js";
+
+export const LOCK_FILE = "gateway.lock";
+
+export interface DataDirLock {
+  /** Lets the data directory go (the gateway stopped, or did not start). */
+  release(): void;
+}
+
+interface Holder {
+  readonly pid: number;
+  readonly host: string;
+  readonly started: string;
+  /** This start's own, so that a start that lost the race tells its row from the holder's. */
+  readonly token: string;
+}
+
+/** Locks held by this process: referenced here so that no garbage collection lets one go. */
+const held = new Set<Database.Database>();
+
+/**
+ * Takes the data directory for this gateway, or throws ClearanceError `data_dir_in_use` (a
+ * refusal, exit 1) naming the directory and, when known, the gateway holding it. The directory must
+ * exist and have been checked (checkDataDirMode) first.
+ */
+export function lockDataDir(dataDir: string, now: () => Date = () => new Date()): DataDirLock {
+  const file = join(dataDir, LOCK_FILE);
+  // Made ourselves so that it is born 0600, as the store is (SQLite would make it 0644).
+  try {
+    writeFileSync(file, "", { flag: "wx", mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  // No busy timeout: a lock held is refused at once, not waited for.
+  const db = new Database(file, { timeout: 0 });
+  const self: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    started: now().toISOString(),
+    token: randomBytes(12).toString("hex"),
+  };
+  try {
+    if (!begin(db)) throw refused(dataDir, db, self);
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL)",
+    );
+    db.exec("DELETE FROM holder");
+    db.prepare("INSERT INTO holder (pid, host, started, token) VALUES (?, ?, ?, ?)").run(
+      self.pid,
+      self.host,
+      self.started,
+      self.token,
+    );
+    // Committing waits for a refused gateway reading the holder (a moment).
+    db.pragma("busy_timeout = 5000");
+    db.exec("COMMIT");
+    db.pragma("busy_timeout = 0");
+    // Between the commit and here another gateway may have begun: then it is the holder.
+    if (!begin(db)) throw refused(dataDir, db, self);
+  } catch (err) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    db.close();
+    const code = (err as { code?: unknown }).code;
+    // Not SQLite's (written over, say): nobody can hold it, so it can go.
+    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+      throw new SetupError(
+        `${file} is not the gateway's lock (${(err as Error).message}): remove it (it is made again at start)`,
+      );
+    throw err;
+  }
+  held.add(db);
+  return {
+    release() {
+      if (!held.delete(db)) return;
+      db.close(); // ends the transaction: the lock is let go
+    },
+  };
+}
+
+/** Begins the write transaction that is the lock; false when another connection holds it. */
+function begin(db: Database.Database): boolean {
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    return true;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === "SQLITE_BUSY") return false;
+    throw err;
+  }
+}
+
+function refused(dataDir: string, db: Database.Database, self: Holder): ClearanceError {
+  const holder = readHolder(db);
+  // Our own row, committed a moment ago by a start that then lost the race, names nobody.
+  const known = holder !== null && holder.token !== self.token;
+  const who = known ? ` (pid ${holder.pid} on ${holder.host}, started ${holder.started})` : "";
+  return new ClearanceError(
+    "conflict",
+    "data_dir_in_use",
+    `another gateway${who} is running on the data directory ${dataDir}: only one gateway may serve an embedded (SQLite) store and its audit log. ` +
+      "Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)",
+  );
+}
+
+/** The holder's row, or null when there is none yet (a first holder still writing it) or it is unreadable. */
+function readHolder(db: Database.Database): Holder | null {
+  try {
+    // The holder may be committing its row this moment.
+    db.pragma("busy_timeout = 1000");
+    const row = db.prepare("SELECT pid, host, started, token FROM holder").get() as
+      Record<keyof Holder, unknown> | undefined;
+    if (row === undefined) return null;
+    const { pid, host, started, token } = row;
+    if (typeof pid !== "number" || typeof host !== "string") return null;
+    if (typeof started !== "string" || typeof token !== "string") return null;
+    return { pid, host, started, token };
+  } catch {
+    return null;
+  }
+}
