@@ -191,6 +191,11 @@ describe("decision API", () => {
       { principal: FR, request },
     ]);
     expect((await post(siblings)).status).toBe(200);
+    // The name is quoted as messages quote values: a C1 control or an override in it escaped.
+    const odd = await post('{"x\u009b2J\u202e":1,"x\u009b2J\u202e":2}');
+    expect(((await odd.json()) as { error: { message: string } }).error.message).toBe(
+      'the body names "x\\u009b2J\\u202e" more than once in the same object; send each member once',
+    );
   });
 
   it("a bidirectional control anywhere in a decision is a 400 bidi_control naming where, alone or in a batch", async () => {
