@@ -19,6 +19,7 @@ import type { MatchExplanation } from "../../src/screening/matcher.js";
 import type { Collection, Store } from "../../src/store/index.js";
 import { DB_FILE } from "../../src/store/sqlite/index.js";
 import { application, asAdmin, call, daysFromNow, eventually } from "../../src/testing/admin.js";
+import { putPrincipalAsBefore } from "../../src/testing/older-principals.js";
 import { CHROMIUM, expectAccessible, open, signIn, startHarness, type Harness } from "./harness.js";
 
 const ctx: { h: Harness | null; store: Store | null } = { h: null, store: null };
@@ -321,18 +322,16 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     // A principal an older release stored (the admin API now refuses the override in its id), and
     // a list entry naming them as published.
     const pid = `oleg-${RLO}vonrims`;
-    await store().principals.put(
-      {
-        id: pid,
-        name: "Oleg Smirnov",
-        birth_date: "1971",
-        citizenships: [{ country: "DE" }],
-        residence: "DE",
-        organization: `acme-${RLO}gro`,
-        assurance: "verified",
-      },
-      "older-release",
-    );
+    // The store refuses the override in new writes too: the row is written as that release wrote it.
+    putPrincipalAsBefore(h().t.dataDir, {
+      id: pid,
+      name: "Oleg Smirnov",
+      birth_date: "1971",
+      citizenships: [{ country: "DE" }],
+      residence: "DE",
+      organization: `acme-${RLO}gro`,
+      assurance: "verified",
+    });
     const { record: key } = await store().keys.create(pid, "laptop", "older-release");
     await store().screening.importList(
       importInput({

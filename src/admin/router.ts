@@ -16,7 +16,7 @@ import {
   statusOf,
 } from "../http/index.js";
 import type { Role } from "../control/types.js";
-import { BIDI_CONTROL, bidiControlName, CONTROL, controlName } from "../policy/text.js";
+import { BIDI_CONTROL, bidiControlName, CONTROL, controlName, quoted } from "../policy/text.js";
 import { zodProblems } from "../yaml/index.js";
 import type { AdminDeps, Caller } from "./deps.js";
 import { authenticateAdmin } from "./auth.js";
@@ -230,7 +230,7 @@ function refuseRepeated(params: URLSearchParams): void {
           {
             code: "repeated_parameter",
             path: [name],
-            message: `given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(", ")}): give it once`,
+            message: `given ${values.length} times (${values.map((v) => quoted(v)).join(", ")}): give it once`,
           },
         ];
   });

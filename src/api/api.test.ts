@@ -191,6 +191,11 @@ describe("decision API", () => {
       { principal: FR, request },
     ]);
     expect((await post(siblings)).status).toBe(200);
+    // The name is quoted as messages quote values: a C1 control or an override in it escaped.
+    const odd = await post('{"x\u009b2J\u202e":1,"x\u009b2J\u202e":2}');
+    expect(((await odd.json()) as { error: { message: string } }).error.message).toBe(
+      'the body names "x\\u009b2J\\u202e" more than once in the same object; send each member once',
+    );
   });
 
   it("a bidirectional control anywhere in a decision is a 400 bidi_control naming where, alone or in a batch", async () => {
@@ -302,6 +307,46 @@ describe("decision API", () => {
       body: json,
     });
     expect(plain.status).toBe(200);
+  });
+
+  it("a Content-Encoding or Content-Type holding C1 bytes is named escaped in the refusal, not raw", async () => {
+    // Header values are latin-1: the byte 0x9B reads as U+009B, a terminal's control sequence
+    // introducer, and 0x85 as U+0085 (next line). A refusal quoting the header must not carry them.
+    const refusal = (header: string) =>
+      new Promise<{ status: string; body: { error: { code: string; message: string } } }>(
+        (resolve, reject) => {
+          const s = connect(Number(new URL(base).port), "127.0.0.1", () =>
+            s.write(
+              Buffer.concat([
+                Buffer.from("POST /v1/decisions HTTP/1.1\r\nHost: api\r\nConnection: close\r\n", "latin1"),
+                Buffer.from(`${header}\r\nContent-Length: 2\r\n\r\n{}`, "latin1"),
+              ]),
+            ),
+          );
+          const chunks: Buffer[] = [];
+          s.on("data", (c: Buffer) => chunks.push(c));
+          s.once("close", () => {
+            const answer = Buffer.concat(chunks).toString("utf8");
+            // Connection: close and a Content-Length body: what follows the head is the JSON.
+            const at = answer.indexOf("\r\n\r\n");
+            const status = answer.slice(0, answer.indexOf("\r\n"));
+            resolve({ status, body: JSON.parse(answer.slice(at + 4)) as never });
+          });
+          s.once("error", reject);
+        },
+      );
+    const encoding = await refusal("Content-Type: application/json\r\nContent-Encoding: gz\x9b2Jip\x85");
+    expect(encoding.status).toMatch(/^HTTP\/1\.1 415 /);
+    expect(encoding.body.error).toEqual({
+      code: "unsupported_media_type",
+      message: 'Content-Encoding "gz\\u009b2Jip\\u0085" is not supported: send the JSON body uncompressed',
+    });
+    const type = await refusal("Content-Type: text/\x9b2Jplain");
+    expect(type.status).toMatch(/^HTTP\/1\.1 415 /);
+    expect(type.body.error).toEqual({
+      code: "unsupported_media_type",
+      message: 'expected Content-Type: application/json, got "text/\\u009b2Jplain"',
+    });
   });
 
   it("GET /healthz reports the scheme in force", async () => {

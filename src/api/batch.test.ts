@@ -12,6 +12,7 @@ import { asClearanceError, errorBody, parseJsonText, statusOf } from "../http/in
 import { duplicateMemberPath } from "../http/members.js";
 import { ACTIONS, ASSURANCE_LEVELS, decide, decisionView, parseDecisionInput } from "../policy/index.js";
 import type { Decision, DecisionInput } from "../policy/index.js";
+import { quoted } from "../policy/text.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import { NOW, testScheme } from "../testing/schemes.js";
 import { MAX_BATCH, answerDecisions, decisionHandler, type DecisionMetrics } from "./index.js";
@@ -28,7 +29,7 @@ function straight(text: string, s: CompiledScheme, counted: unknown[]): Buffer {
   const dup = duplicateMemberPath(text);
   if (dup !== null) {
     const name = String(dup.at(-1));
-    const message = `the body names ${JSON.stringify(name)} more than once in the same object; send each member once`;
+    const message = `the body names ${quoted(name)} more than once in the same object; send each member once`;
     throw new ClearanceError("invalid", "duplicate_member", message, {
       problems: [{ code: "duplicate_member", path: dup, message }],
     });

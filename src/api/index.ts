@@ -28,6 +28,7 @@ import {
 import type { CompiledScheme } from "../scheme/index.js";
 import { batchItems, decisionTooLarge, parseItem } from "./items.js";
 import { ClientGone, Turns } from "./turns.js";
+import { quoted } from "../policy/text.js";
 
 export const MAX_BATCH = 10_000;
 
@@ -202,7 +203,7 @@ export function allow(req: IncomingMessage, ...methods: string[]): void {
  */
 function refuseDuplicateMember(path: (string | number)[]): never {
   const name = String(path.at(-1));
-  const message = `the body names ${JSON.stringify(name)} more than once in the same object; send each member once`;
+  const message = `the body names ${quoted(name)} more than once in the same object; send each member once`;
   throw new ClearanceError("invalid", "duplicate_member", message, {
     problems: [{ code: "duplicate_member", path, message }],
   });

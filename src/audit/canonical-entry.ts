@@ -7,6 +7,7 @@
  */
 import { canonicalJson } from "../canonical/index.js";
 import { duplicateMemberPath } from "../http/members.js";
+import { quoted } from "../policy/text.js";
 
 /** The entry read as JSON, or undefined when it is not JSON (shown as its text). */
 export function parseEntryJson(bytes: Uint8Array): { readonly text: string; readonly value?: unknown } {
@@ -24,7 +25,7 @@ export function entryNotCanonical(bytes: Uint8Array): string | null {
   if (!("value" in parsed)) return null;
   const { text, value } = parsed;
   const twice = duplicateMemberPath(text);
-  if (twice !== null) return `it names ${JSON.stringify(String(twice.at(-1)))} more than once in one object`;
+  if (twice !== null) return `it names ${quoted(String(twice.at(-1)))} more than once in one object`;
   let again: Uint8Array;
   try {
     again = new TextEncoder().encode(canonicalJson(value));

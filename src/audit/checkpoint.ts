@@ -10,6 +10,7 @@
  */
 import { decodeBase64Strict, openNote, signNote } from "./note.js";
 import type { NoteSigner, NoteVerifier, OpenedNote } from "./note.js";
+import { quoted } from "../policy/text.js";
 
 export interface Checkpoint {
   origin: string;
@@ -130,7 +131,7 @@ export function openCheckpoint(
   if (expectedOrigin !== undefined && checkpoint.origin !== expectedOrigin) {
     throw new CheckpointError(
       "origin-mismatch",
-      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not the expected ${JSON.stringify(expectedOrigin)}`,
+      `checkpoint origin ${quoted(checkpoint.origin)} is not the expected ${quoted(expectedOrigin)}`,
     );
   }
   return { checkpoint, note: opened };

@@ -10,6 +10,7 @@ import { leafHash, rootFromLeafHashes, treeRoot, type HashReader } from "./merkl
 import { readResource, tileHashReader, VerifyError, widthAt, type LogSource } from "./source.js";
 import { decodeBundle, TILE_HEIGHT, TILE_WIDTH, tilePath } from "./tiles.js";
 import { ClearanceError } from "../errors/index.js";
+import { quoted } from "../policy/text.js";
 
 /** A decision entry as the gateway writes it (entry.ts). */
 export interface DecisionEntry {
@@ -275,7 +276,7 @@ const TEXTS_OR_NULL = ["location", "organization", "served_model", "grant"] as c
 /** What is wrong with a decision entry, as the gateway writes one; null when nothing is. */
 function faultOf(e: Record<string, unknown>): string | null {
   const what = (field: string) =>
-    `a decision entry whose ${field} is ${field in e ? JSON.stringify(e[field]) : "missing"}`;
+    `a decision entry whose ${field} is ${field in e ? quoted(e[field]) : "missing"}`;
   if (!isEntryTime(e.time)) {
     return `${what("time")}, not a UTC time as the gateway writes it (YYYY-MM-DDTHH:MM:SS.sssZ)`;
   }
@@ -302,7 +303,7 @@ export function checkedDecision(text: string, index: bigint | number, log: strin
     throw damaged(index, log, `not JSON (${(err as Error).message})`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw damaged(index, log, `${JSON.stringify(value)}, not an entry (a JSON object)`);
+    throw damaged(index, log, `${quoted(value)}, not an entry (a JSON object)`);
   }
   const e = value as Record<string, unknown>;
   if (e.type !== "decision") return null;

@@ -20,6 +20,7 @@ import {
   tileSpan,
   type TileLevel,
 } from "./tiles.js";
+import { quoted } from "../policy/text.js";
 
 export interface LogSource {
   /** What the source reads from, for messages. */
@@ -49,7 +50,7 @@ const SAFE_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 /** Paths come from the verifier, but a source must never be talked into reading outside its root. */
 function checkPath(path: string): void {
   if (!SAFE_PATH.test(path) || path.split("/").some((s) => s === "." || s === "..")) {
-    throw new SourceError(`refusing to read ${JSON.stringify(path)}: not a log path`);
+    throw new SourceError(`refusing to read ${quoted(path)}: not a log path`);
   }
 }
 
@@ -84,10 +85,10 @@ export function urlSource(base: string): LogSource {
   try {
     url = new URL(base);
   } catch {
-    throw new SourceError(`invalid log URL ${JSON.stringify(base)}`);
+    throw new SourceError(`invalid log URL ${quoted(base)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new SourceError(`invalid log URL ${JSON.stringify(base)}: want http:// or https://`);
+    throw new SourceError(`invalid log URL ${quoted(base)}: want http:// or https://`);
   }
   url.search = "";
   url.hash = "";

@@ -17,6 +17,8 @@
  *   prefixed with its length as a big-endian uint16.
  */
 
+import { quoted } from "../policy/text.js";
+
 /** Merkle tree levels one tile spans. */
 export const TILE_HEIGHT = 8;
 /** Hashes in a full tile, entries in a full bundle. */
@@ -76,8 +78,7 @@ const MAX_ARRAY_LENGTH = 2 ** 32 - 1;
 
 function describe(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "string")
-    return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (typeof value === "string") return quoted(value.length > 200 ? `${value.slice(0, 200)}…` : value);
   try {
     return String(value);
   } catch {

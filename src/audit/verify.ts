@@ -28,6 +28,7 @@ import {
   type LogSource,
 } from "./source.js";
 import { TILE_HEIGHT, TILE_WIDTH, tileSpan } from "./tiles.js";
+import { quoted } from "../policy/text.js";
 
 export { VerifyError, tileHashReader, type VerifyErrorCode } from "./source.js";
 
@@ -117,7 +118,7 @@ export async function fetchCheckpoint(
     const why = origin === undefined ? " (the verifier key's name)" : "";
     throw new VerifyError(
       "origin-mismatch",
-      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not the expected ${JSON.stringify(expected)}${why}`,
+      `checkpoint origin ${quoted(checkpoint.origin)} is not the expected ${quoted(expected)}${why}`,
       "checkpoint",
     );
   }

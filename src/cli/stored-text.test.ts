@@ -12,7 +12,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Principal } from "../policy/types.js";
 import { openStore } from "../store/index.js";
+import { putPrincipalAsBefore } from "../testing/older-principals.js";
 import { CONTROL_CHARACTERS, type Io } from "./io.js";
 import { run } from "./program.js";
 
@@ -233,11 +235,8 @@ describe("text from files and the store in the JSON and text check, scheme valid
     const refused = await cli(["principals", "add", "--file", principal, ...dataDir]);
     expect(refused.code).toBe(2);
     expect(refused.err).not.toMatch(ACTED_ON);
-    const store = await openStore({ dataDir: join(dir, "data") });
-    await store.principals.put(
-      JSON.parse(readFileSync(principal, "utf8")) as Parameters<typeof store.principals.put>[0],
-    );
-    await store.close();
+    await (await openStore({ dataDir: join(dir, "data") })).close();
+    putPrincipalAsBefore(join(dir, "data"), JSON.parse(readFileSync(principal, "utf8")) as Principal);
     // A line separator is still taken in an id, and shown escaped.
     const separated = file("separated.json", {
       id: "zoe\u2028x",

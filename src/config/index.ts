@@ -13,6 +13,7 @@ import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { TIMER_MAX_MS, configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
+import { quoted } from "../policy/text.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -409,11 +410,11 @@ function locationProblems(location: ConfigFile["location"]): Problem[] {
     problems.push({ code, path: ["location", ...path], message });
   location.trusted_proxies.forEach((entry, i) => {
     const problem = cidrProblem(entry);
-    if (problem !== null) at(["trusted_proxies", i], "invalid_cidr", `${JSON.stringify(entry)}: ${problem}`);
+    if (problem !== null) at(["trusted_proxies", i], "invalid_cidr", `${quoted(entry)}: ${problem}`);
   });
   const header = location.header;
   if (header !== undefined && !isHeaderName(header)) {
-    at(["header"], "invalid_header", `${JSON.stringify(header)} is not a valid HTTP header name`);
+    at(["header"], "invalid_header", `${quoted(header)} is not a valid HTTP header name`);
   } else if (header !== undefined && location.trusted_proxies.length === 0) {
     at(
       ["header"],

@@ -15,6 +15,7 @@ import {
 import { parseSchemeWith } from "../scheme/load.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import type { PartnerDocument, SchemeVersion } from "./types.js";
+import { quoted } from "../policy/text.js";
 
 export function licenseEntry(r: LicenseRecord): SchemeLicense {
   const t = r.terms;
@@ -151,7 +152,7 @@ export function compileLeavingOut(source: SchemeFile): Fitted {
     }
     for (const key of spelledTwice) {
       const same = allPartners.filter((p) => p.id.toLowerCase() === key);
-      const spellings = [...new Set(same.map((p) => `"${p.id}"`))];
+      const spellings = [...new Set(same.map((p) => quoted(p.id)))];
       const problem: Problem = {
         code: "duplicate_id",
         path: ["id"],

@@ -8,7 +8,7 @@ import { ClearanceError } from "../errors/index.js";
 import type { ClientSlot } from "../location/index.js";
 import { duplicateMember } from "../http/members.js";
 import { settleLocation } from "../policy/index.js";
-import { CONTROL, CONTROL_OR_LONE_SURROGATE } from "../policy/text.js";
+import { CONTROL, CONTROL_OR_LONE_SURROGATE, quoted } from "../policy/text.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { GatewayContext } from "./context.js";
 
@@ -83,7 +83,7 @@ export function refuseDuplicateMembers(text: string): void {
   throw invalidField(
     "duplicate_member",
     name,
-    `the request body names ${JSON.stringify(name)} more than once; upstreams differ on which one they keep`,
+    `the request body names ${quoted(name)} more than once; upstreams differ on which one they keep`,
   );
 }
 

@@ -8,6 +8,7 @@
 import type { ServerResponse } from "node:http";
 import type { SseEvent } from "../upstream/sse.js";
 import type { UpstreamResponse, Wire } from "../upstream/types.js";
+import { quoted } from "../policy/text.js";
 
 /** Error types the providers document; anything else (a proxy's or a server's own) is not passed on. */
 const STANDARD_TYPES: Readonly<Record<Wire, ReadonlySet<string>>> = {
@@ -108,7 +109,7 @@ export function logUpstreamText(
   text: string,
 ): void {
   const shown = redact(text.slice(0, 2 * LOGGED_BYTES), o.upstream.secrets).slice(0, LOGGED_BYTES);
-  o.log(`clearance: request ${o.requestId}: ${what}: ${JSON.stringify(shown)}`);
+  o.log(`clearance: request ${o.requestId}: ${what}: ${quoted(shown)}`);
 }
 
 type Json = Record<string, unknown>;

@@ -12,7 +12,7 @@ import {
   type Path,
   type Problem,
 } from "../errors/index.js";
-import { BIDI_CONTROL, bidiControlName, controlName, FORBIDDEN_CONTROL } from "../policy/text.js";
+import { BIDI_CONTROL, bidiControlName, controlName, FORBIDDEN_CONTROL, quoted } from "../policy/text.js";
 
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
@@ -105,7 +105,7 @@ export function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions 
       throw new ClearanceError(
         options.wrongType ?? "media-type",
         "unsupported_media_type",
-        `expected Content-Type: application/json, got "${type.slice(0, 100)}"`,
+        `expected Content-Type: application/json, got ${quoted(type.slice(0, 100))}`,
       );
     }
     // Bodies are read as they come: a compressed one read as JSON was refused as "not valid JSON",
@@ -115,7 +115,7 @@ export function readJsonBodyText(req: IncomingMessage, options: ReadJsonOptions 
       throw new ClearanceError(
         options.wrongType ?? "media-type",
         "unsupported_media_type",
-        `Content-Encoding ${JSON.stringify(encoding.slice(0, 100))} is not supported: send the JSON body uncompressed`,
+        `Content-Encoding ${quoted(encoding.slice(0, 100))} is not supported: send the JSON body uncompressed`,
       );
     }
     const declared = Number(req.headers["content-length"] ?? NaN);
@@ -197,7 +197,7 @@ export function refuseLoneSurrogates(value: unknown, text: string, at: Path = []
   const found = loneSurrogateAt(value, [...at]);
   if (found === null) return;
   const message = found.name
-    ? `the member name ${JSON.stringify(found.path.at(-1))} in ${formatPath(found.path.slice(0, -1))} is not valid Unicode (a lone surrogate, shown as U+FFFD)`
+    ? `the member name ${quoted(found.path.at(-1))} in ${formatPath(found.path.slice(0, -1))} is not valid Unicode (a lone surrogate, shown as U+FFFD)`
     : `${formatPath(found.path)} is not valid Unicode (a lone surrogate)`;
   const full = `${message}: the audit log's canonical JSON (RFC 8785) cannot hold one`;
   throw new ClearanceError("invalid", "invalid_unicode", full, {
@@ -291,7 +291,7 @@ function refuseCharacters(value: unknown, text: string, refused: RefusedCharacte
   const all = new RegExp(refused.pattern.source, "g");
   const path = found.name ? [...found.path.slice(0, -1), s.replace(all, "\ufffd")] : found.path;
   const message = found.name
-    ? `the member name ${JSON.stringify(path.at(-1))} in ${formatPath(path.slice(0, -1))} holds ${char}${refused.why}`
+    ? `the member name ${quoted(path.at(-1))} in ${formatPath(path.slice(0, -1))} holds ${char}${refused.why}`
     : `${formatPath(path)} holds ${char}${where}${refused.why}`;
   throw new ClearanceError("invalid", refused.code, `${message}${refused.advice}`, {
     problems: [{ code: refused.code, path, message }],
@@ -547,7 +547,7 @@ export function decodePathPart(part: string): string {
     throw new ClearanceError(
       "invalid",
       "invalid_path",
-      `the path segment "${part.slice(0, 100)}" is not validly percent-encoded`,
+      `the path segment ${quoted(part.slice(0, 100))} is not validly percent-encoded`,
     );
   }
 }

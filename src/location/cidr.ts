@@ -7,6 +7,7 @@
  */
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
+import { quoted } from "../policy/text.js";
 
 export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -144,7 +145,7 @@ export function parseCidrs(list: readonly string[], what = "trustedProxies"): Ci
   list.forEach((entry, index) => {
     const result = typeof entry === "string" ? parseCidr(entry.trim()) : "not a string";
     if (typeof result === "string") {
-      problems.push(`[${index}] ${JSON.stringify(entry)}: ${result}`);
+      problems.push(`[${index}] ${quoted(entry)}: ${result}`);
     } else if (result[0].kind() === "ipv4") {
       v4.push(result as [ipaddr.IPv4, number]);
     } else {

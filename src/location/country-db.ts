@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { METADATA_MAX_BYTES, parseMmdbMetadata, type MmdbMetadata } from "./mmdb-format.js";
+import { quoted } from "../policy/text.js";
 
 /** Returns the country of an address, or null when the database has no (valid) country for it. */
 export type CountryLookup = (address: IpAddress) => string | null;
@@ -68,7 +69,7 @@ export function countryDbProblem(file: string): string | null {
     return fail(error instanceof Error ? error.message : String(error));
   }
   return countryMethod(metadata.databaseType) === undefined
-    ? fail(`database type "${metadata.databaseType}" has no country data`)
+    ? fail(`database type ${quoted(metadata.databaseType)} has no country data`)
     : null;
 }
 
@@ -171,7 +172,7 @@ export async function openCountryDb(file: string): Promise<CountryDb> {
   }
   const type = metadata.databaseType;
   const method = countryMethod(type);
-  if (method === undefined) throw fail(`database type "${type}" has no country data`);
+  if (method === undefined) throw fail(`database type ${quoted(type)} has no country data`);
 
   let reader: ReaderModel;
   try {

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocator, type ClientSlot, type Locator } from "./index.js";
+import { countryDbProblem, createLocator, type ClientSlot, type Locator } from "./index.js";
 import { writeCountryMmdb, type CountryEntry } from "./mmdb-writer.js";
 
 const ENTRIES: CountryEntry[] = [
@@ -320,6 +320,16 @@ describe("configuration", () => {
     const asn = join(dir, "asn.mmdb");
     await writeCountryMmdb(asn, ENTRIES, { databaseType: "GeoLite2-ASN" });
     await expect(createLocator({ mmdb: asn })).rejects.toThrow(`"${asn}": database type "GeoLite2-ASN"`);
+  });
+
+  it("names a database type holding control characters escaped, as messages quote values", async () => {
+    // The type is the file's own text: a C1 control (U+009B starts a terminal's control sequence)
+    // or a bidirectional override there is written as an escape in the refusal, not raw.
+    const odd = join(dir, "odd.mmdb");
+    await writeCountryMmdb(odd, ENTRIES, { databaseType: "Geo\u009b2JLite\u202e-ASN\u007f" });
+    const said = 'database type "Geo\\u009b2JLite\\u202e-ASN\\u007f" has no country data';
+    await expect(createLocator({ mmdb: odd })).rejects.toThrow(`cannot use mmdb file "${odd}": ${said}`);
+    expect(countryDbProblem(odd)).toBe(`cannot use mmdb file "${odd}": ${said}`);
   });
 
   it("does not look IPv6 addresses up in an IPv4-only database", async () => {

@@ -14,6 +14,7 @@ import { asciiUpper, isCountryCode } from "../countries/index.js";
 import { parseAddress, parseCidrs, parseForwardedAddress, type CidrSet, type IpAddress } from "./cidr.js";
 import type { CountryLookup } from "./country-db.js";
 import { LiveCountryDb } from "./live-db.js";
+import { quoted } from "../policy/text.js";
 
 /** location.mmdb_max_age_days when not set. */
 export const DEFAULT_MMDB_MAX_AGE_DAYS = 45;
@@ -83,7 +84,7 @@ export async function createLocator(
   let header: string | undefined;
   if (config.header !== undefined) {
     if (!HEADER_NAME.test(config.header)) {
-      throw new Error(`location header ${JSON.stringify(config.header)} is not a valid HTTP header name`);
+      throw new Error(`location header ${quoted(config.header)} is not a valid HTTP header name`);
     }
     // A country header is believed only from trusted proxies; without any, configuring it is surely a mistake.
     if (proxies.size === 0) {

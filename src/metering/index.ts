@@ -10,6 +10,7 @@ import type { LicenseWindowTokens, Store, UsageDelta, UsageWindow } from "../sto
 import { checkUsageDeltas } from "../store/input.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
 import { addTokens, storedTokens, tokenCount } from "./tokens.js";
+import { quoted } from "../policy/text.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
 
@@ -209,7 +210,7 @@ export class UsageSetAsideError extends Error {
     readonly row: UsageDelta,
     reasons: readonly string[],
   ) {
-    super(`usage row set aside, the store refused it (${reasons.join("; ")}): ${JSON.stringify(row)}`);
+    super(`usage row set aside, the store refused it (${reasons.join("; ")}): ${quoted(row)}`);
     this.name = "UsageSetAsideError";
   }
 }

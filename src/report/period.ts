@@ -5,6 +5,7 @@
  */
 import { InvalidInputError } from "../errors/index.js";
 import { isInstant } from "../policy/dates.js";
+import { quoted } from "../policy/text.js";
 
 export interface Period {
   /** Inclusive, ISO 8601 (toISOString form). */
@@ -26,7 +27,7 @@ function bound(text: string, field: string, end: boolean): number {
       {
         code: "invalid_date",
         path: [field],
-        message: `expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got ${JSON.stringify(text)}`,
+        message: `expected a date (YYYY-MM-DD) or an ISO 8601 date-time with a time zone, got ${quoted(text)}`,
       },
     ]);
   }
@@ -48,7 +49,7 @@ export function parsePeriod(from: string | undefined, to: string | undefined, no
   const period = { from: new Date(start).toISOString(), to: new Date(end).toISOString() };
   if (end <= start) {
     // Blamed on what the caller gave: a `from` alone is after now; a `to` alone, at or before 1970.
-    const given = (text: string, iso: string) => (text === iso ? text : `${JSON.stringify(text)} (${iso})`);
+    const given = (text: string, iso: string) => (text === iso ? text : `${quoted(text)} (${iso})`);
     const problem =
       to === undefined
         ? {

@@ -19,7 +19,7 @@ import {
 import type { PrincipalFacts } from "../policy/facts.js";
 import { modelPasses, type ModelPasses } from "../policy/passes.js";
 import { instantOf } from "../policy/dates.js";
-import { CONTROL } from "../policy/text.js";
+import { CONTROL, quoted } from "../policy/text.js";
 import type { GrantRef, Principal } from "../policy/types.js";
 import { modelId, type SchemeFile, type SchemeGrant, type SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
@@ -528,13 +528,13 @@ function purposeProblem(purpose: string): Omit<Problem, "path"> | null {
   if (/^\s|\s$/.test(purpose)) {
     return {
       code: "invalid_purpose",
-      message: `purpose ${JSON.stringify(purpose)} begins or ends with whitespace, which x-clearance-purpose cannot carry (HTTP trims it): no request could declare it`,
+      message: `purpose ${quoted(purpose)} begins or ends with whitespace, which x-clearance-purpose cannot carry (HTTP trims it): no request could declare it`,
     };
   }
   if (CONTROL.test(purpose)) {
     return {
       code: "invalid_purpose",
-      message: `purpose ${JSON.stringify(purpose)} has control characters, which x-clearance-purpose may not hold: no request could declare it`,
+      message: `purpose ${quoted(purpose)} has control characters, which x-clearance-purpose may not hold: no request could declare it`,
     };
   }
   return null;

@@ -2,6 +2,7 @@
 import { ACTIONS } from "../policy/types.js";
 import type { CompiledLicense, CompiledScheme, Countries } from "./compile.js";
 import { type ChangeList, country, countryList, pairsPhrase, sorted, type Pair } from "./diff-text.js";
+import { quoted } from "../policy/text.js";
 
 type QuotaPeriod = CompiledLicense["quotaPeriod"];
 
@@ -95,7 +96,7 @@ export function compareLicenses(
     if (a.quota_tokens !== null || b.quota_tokens !== null)
       c.value("license", subject, "quota_period", a.quota_period, b.quota_period, period);
     c.value("license", subject, "conditions", a.conditions, b.conditions, (v) =>
-      v === null ? "(none)" : JSON.stringify(v),
+      v === null ? "(none)" : quoted(v),
     );
   });
 }

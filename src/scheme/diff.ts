@@ -12,6 +12,7 @@ import { ACTIONS, ASSURANCE_LEVELS } from "../policy/types.js";
 import type { CompiledScheme, GrantTable } from "./compile.js";
 import { compareLicenses, licenses } from "./diff-licenses.js";
 import { ChangeList, country, countryList, pairsPhrase, sorted, sortPairs, type Pair } from "./diff-text.js";
+import { quoted } from "../policy/text.js";
 
 export { formatDiff } from "./diff-format.js";
 export type { Pair as GrantPair } from "./diff-text.js";
@@ -68,7 +69,7 @@ export interface SchemeDiff {
 
 export function diffSchemes(from: CompiledScheme, to: CompiledScheme): SchemeDiff {
   const c = new ChangeList();
-  const text = (v: string | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
+  const text = (v: string | undefined) => (v === undefined ? "(none)" : quoted(v));
   c.value("scheme", "scheme", "name", from.name, to.name);
   c.value("scheme", "scheme", "description", from.source.description, to.source.description, text);
   c.members("home", "home", null, sorted(from.home), sorted(to.home), country);
@@ -246,7 +247,7 @@ function comparePartners(
     return { text: parts.join("; "), snapshot: p };
   };
   c.keyed(area, noun, from, to, describe, (subject, a, b) => {
-    c.value(area, subject, "name", a.name, b.name, (v) => (v === null ? "(none)" : JSON.stringify(v)));
+    c.value(area, subject, "name", a.name, b.name, (v) => (v === null ? "(none)" : quoted(v)));
     c.value(area, subject, "country", a.country, b.country, (v) => (v === undefined ? "(none)" : country(v)));
     c.value(area, subject, "status", a.status, b.status);
     c.value(area, subject, "assurance", a.assurance, b.assurance);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
+import { putPrincipalAsBefore } from "../testing/older-principals.js";
 import { HOLD_ENTRY, holdReason } from "./indistinct.js";
 import { importInput, importList } from "./lists.js";
 import { loadList } from "./loaders/index.js";
@@ -211,7 +212,11 @@ describe("rescreening on a real store", () => {
     );
     // A name the store took (stored before names were checked, or written past the admin API).
     const name = "Trading \u202e\u0007\u009b Co";
-    await store.principals.put({ id: "p1", name: "Jane Smith", organization: { id: "o1", name } }, "admin");
+    putPrincipalAsBefore(join(root, `d${dirs}`), {
+      id: "p1",
+      name: "Jane Smith",
+      organization: { id: "o1", name },
+    });
     await rescreenAll(store, { actor: "screening" });
     const [held] = await store.screening.matches();
     expect(held).toMatchObject({ subject_id: "o1", entry_id: HOLD_ENTRY, status: "potential" });

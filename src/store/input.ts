@@ -2,7 +2,8 @@
  * Checks every driver applies before writing, so that drivers agree on what they accept and a bad
  * write fails the same way everywhere: InvalidInputError with field paths, nothing written.
  */
-import { InvalidInputError, type Path, type Problem } from "../errors/index.js";
+import { ClearanceError, InvalidInputError, type Path, type Problem } from "../errors/index.js";
+import { refuseBidiControls, refuseControlCharacters } from "../http/index.js";
 import { parsePrincipal } from "../policy/input.js";
 import { CONTROL } from "../policy/text.js";
 import type { Principal } from "../policy/types.js";
@@ -106,7 +107,15 @@ export function checkSuccessors(successors: ReadonlyMap<string, readonly Success
 /** The ids of partners' federated principals (`fed:<provider>:<subject>`, src/identity). */
 export const FEDERATED_ID_PREFIX = "fed:";
 
-/** The JSON document to store. Validated by the policy's own schema, but stored as given (no defaults). */
+/**
+ * The JSON document to store. Validated by the policy's own schema, but stored as given (no defaults).
+ * Its text (a name, an organization's name or id) is refused as the admin API and the CLI refuse
+ * it before: a control character but TAB, LF and CR (`control_character`: an escape sequence
+ * garbles whoever lists it; a NUL is text PostgreSQL's search column cannot hold) or a
+ * bidirectional control (`bidi_control`: a name shown reversed), naming the field. The store is the
+ * last line for every other writer (a seed, the demo, a program using it). Only writes: a principal
+ * stored before is read and listed as it is.
+ */
 export function principalDocument(p: Principal): { id: string; json: string } {
   parsePrincipal(p);
   // Such an id is taken for a partner's person everywhere (alerts block it instead of revoking keys).
@@ -114,7 +123,15 @@ export function principalDocument(p: Principal): { id: string; json: string } {
     const message = `ids starting ${FEDERATED_ID_PREFIX} are reserved for partners' federated principals; choose another id`;
     throw new InvalidInputError([{ code: "reserved_id", path: ["id"], message }]);
   }
-  return { id: p.id, json: JSON.stringify(p) };
+  const json = JSON.stringify(p);
+  try {
+    refuseControlCharacters(p, json);
+    refuseBidiControls(p, json);
+  } catch (err) {
+    if (err instanceof ClearanceError && err.kind === "invalid") throw new InvalidInputError(err.problems);
+    throw err;
+  }
+  return { id: p.id, json };
 }
 
 export const MAX_LABEL_LENGTH = 200;

@@ -390,7 +390,7 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         status: "cleared",
         reviewer: "rita",
         reason:
-          "not held: rita already reviewed this subject with these facts (cleared on test-list entry a: Anna Schmidt)",
+          'not held: "rita" already reviewed this subject with these facts (cleared on test-list entry a: "Anna Schmidt")',
       });
       expect(holds.get("bob")).toMatchObject({ status: "cleared", reviewer: "rita" });
       expect(holds.get("carol")).toMatchObject({ status: "potential", reviewer: null });
@@ -410,6 +410,33 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
         status: "potential",
         reason: "the subject's facts changed since it was cleared",
       });
+    });
+
+    it("a hold not raised for an earlier review quotes its reviewer and reason: no C1 control or bidi override raw", async () => {
+      // The store takes any text but NUL in a review (the admin API and CLI refuse the rest before),
+      // and rows written before those checks hold what they hold: the hold's reason says them escaped.
+      await store.screening.record(
+        [{ subject: alice, found: [found("a")], facts: "f1", scope: "all" }],
+        "screener",
+      );
+      await store.screening.review(
+        "principal:alice|test-list|a",
+        "cleared",
+        "ri\u009bta",
+        "Anna\u202e Schmidt\u007f",
+      );
+      const hold: FoundMatch = { ...found("indistinct-name"), list: "screening", hold: true };
+      await store.screening.record(
+        [{ subject: alice, found: [hold], facts: "f1", scope: "all" }],
+        "screener",
+      );
+      const held = (await store.screening.matches({ subjectId: "alice" })).find(
+        (m) => m.list === "screening",
+      );
+      expect(held).toMatchObject({ status: "cleared", reviewer: "ri\u009bta" });
+      expect(held?.reason).toBe(
+        'not held: "ri\\u009bta" already reviewed this subject with these facts (cleared on test-list entry a: "Anna\\u202e Schmidt\\u007f")',
+      );
     });
 
     it("a removed entry listed again: its confirmation is restored, its clearance stayed (or lapses if it changed)", async () => {

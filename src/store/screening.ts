@@ -11,6 +11,7 @@ import { StoreError } from "./index.js";
 import { checkActor, checkImport, checkScreenings, checkSuccessors, refuseNul } from "./input.js";
 import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 import { REMOVED_WHILE_CONFIRMED } from "./screening-schema.js";
+import { quoted } from "../policy/text.js";
 
 export type SubjectKind = "principal" | "organization";
 export const MATCH_STATUSES = ["potential", "confirmed", "cleared", "resolved"] as const;
@@ -668,7 +669,10 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             else if (reviewed !== null) {
               status = "cleared";
               reviewer = reviewed.reviewer;
-              reason = `not held: ${reviewed.reviewer} already reviewed this subject with these facts (${reviewed.status} on ${reviewed.list} entry ${reviewed.entry_id}: ${reviewed.reason ?? ""})`;
+              // Who and why are stored text, written as messages quote it (no C1 control or bidirectional
+              // override raw in a reason shown to others).
+              const why = reviewed.reason === null ? "" : `: ${quoted(reviewed.reason)}`;
+              reason = `not held: ${quoted(reviewed.reviewer)} already reviewed this subject with these facts (${reviewed.status} on ${reviewed.list} entry ${reviewed.entry_id}${why})`;
             }
             // Still open: why it was reopened, if it was, stays with it.
             else if (old?.status === "potential") reason = old.reason;
@@ -844,8 +848,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
 
     async review(id, outcome, reviewer, reason) {
       refuseNul([["reviewer"], reviewer], [["reason"], reason]);
-      if (id.includes("\u0000"))
-        throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
+      if (id.includes("\u0000")) throw new StoreError("unknown-match", `no screening match ${quoted(id)}`);
       return sql.write(async (q) => {
         const read = async () =>
           (await q.all<MatchDbRow>(`SELECT ${MATCH_COLUMNS} FROM screening_matches WHERE id = ?`, [id]))[0];
@@ -853,8 +856,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         const first = await read();
         if (first !== undefined) await lockSubjects(q, [{ kind: first.subject_kind, id: first.subject_id }]);
         const raw = first && (await read());
-        if (raw === undefined)
-          throw new StoreError("unknown-match", `no screening match ${JSON.stringify(id)}`);
+        if (raw === undefined) throw new StoreError("unknown-match", `no screening match ${quoted(id)}`);
         const old = toMatch(raw);
         if (old.status === "resolved")
           throw new StoreError(

@@ -11,6 +11,7 @@ import { SetupError } from "../errors/index.js";
 import { DispatchedBody, NO_PAUSE_HOLD } from "./body.js";
 import type { Endpoint, Provider, UpstreamCall, UpstreamResponse, Wire } from "./types.js";
 import { UPSTREAM_REQUEST_ID, UpstreamError, wiresOf } from "./types.js";
+import { quoted } from "../policy/text.js";
 
 export interface HttpProviderOptions {
   readonly name: string;
@@ -262,7 +263,7 @@ class Decoder {
             : null;
     const zlib = this.zlib;
     if (zlib === null) {
-      this.fail(new Error(`the upstream's body is encoded as "${encoding.slice(0, 100)}"`));
+      this.fail(new Error(`the upstream's body is encoded as ${quoted(encoding.slice(0, 100))}`));
       return;
     }
     zlib.on("data", (chunk: Buffer) => {

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import type { Path, Problem } from "../errors/index.js";
+import { quoted } from "../policy/text.js";
 
 type AnySchema = z.ZodType;
 
@@ -15,7 +16,7 @@ export function zodProblems(error: z.ZodError, root: AnySchema, prefix: Path = [
       const allowed = keysAt(root, issue.path as (string | number)[]);
       for (const key of issue.keys) {
         const hint = allowed.length > 0 ? ` (expected one of: ${allowed.join(", ")})` : "";
-        out.push({ code: "unknown_key", path: [...path, key], message: `unknown key "${key}"${hint}` });
+        out.push({ code: "unknown_key", path: [...path, key], message: `unknown key ${quoted(key)}${hint}` });
       }
       continue;
     }

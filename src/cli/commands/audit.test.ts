@@ -357,7 +357,9 @@ describe("clearance audit verify", () => {
     expect(r.out).not.toMatch(new RegExp(`(?!\\n)[${CONTROL_CHARACTERS}]`));
     const said = JSON.parse(r.out) as { ok: boolean; error: { code: string; message: string } };
     expect(said).toMatchObject({ ok: false, error: { code: "origin-mismatch" } });
-    expect(said.error.message).toContain(origin);
+    // The message quotes the origin as messages quote values: the override escaped there too (the
+    // line separator, which quoted leaves, is escaped in the JSON printed).
+    expect(said.error.message).toContain(`checkpoint origin "${ORIGIN}\\u202elatot\u2028" is not`);
   });
 
   it("rejects invalid input with exit 2", async () => {

@@ -39,6 +39,7 @@ import {
   type Io,
 } from "../io.js";
 import type { Outcome } from "../outcome.js";
+import { quoted } from "../../policy/text.js";
 
 const EXIT_FAILED = 1;
 const MAX_UINT64 = (1n << 64n) - 1n;
@@ -61,7 +62,7 @@ const usage = (message: string, file?: string) =>
 function uint64(flag: string) {
   return (text: string): bigint => {
     if (!/^(0|[1-9][0-9]{0,19})$/.test(text) || BigInt(text) > MAX_UINT64) {
-      throw usage(`${flag}: expected an unsigned 64-bit integer, got ${JSON.stringify(text)}`);
+      throw usage(`${flag}: expected an unsigned 64-bit integer, got ${quoted(text)}`);
     }
     return BigInt(text);
   };
@@ -272,10 +273,10 @@ function loadStates(file: string): States {
     const { size, root } = (isObject(v) ? v : {}) as { size?: unknown; root?: unknown };
     const rootBytes = typeof root === "string" ? Buffer.from(root, "base64") : null;
     if (typeof size !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(size) || BigInt(size) > MAX_UINT64) {
-      throw bad(`${JSON.stringify(name)}: size must be a decimal string`);
+      throw bad(`${quoted(name)}: size must be a decimal string`);
     }
     if (rootBytes === null || rootBytes.length !== 32 || rootBytes.toString("base64") !== root) {
-      throw bad(`${JSON.stringify(name)}: root must be 32 bytes in base64`);
+      throw bad(`${quoted(name)}: root must be 32 bytes in base64`);
     }
     return { size: BigInt(size), root: rootBytes };
   };
@@ -292,8 +293,7 @@ function loadStates(file: string): States {
   };
   for (const [key, v] of section("keys")) {
     const origin = isObject(v) ? v.origin : undefined;
-    if (typeof origin !== "string" || origin === "")
-      throw bad(`${JSON.stringify(key)}: origin must be a string`);
+    if (typeof origin !== "string" || origin === "") throw bad(`${quoted(key)}: origin must be a string`);
     states.keys.set(key, { origin, ...prior(key, v) });
   }
   for (const [origin, v] of section("origins")) states.origins.set(origin, prior(origin, v));
@@ -350,7 +350,7 @@ function priorState(states: States, key: { id: string; name: string }, file: str
     if (stored !== undefined && stored !== checkpoint.origin) {
       throw new VerifyError(
         "origin-mismatch",
-        `the checkpoint's origin is ${JSON.stringify(checkpoint.origin)}, but this key's log was verified as ${JSON.stringify(stored)} before (${file}): a log keeps its origin, and a history signed under another one is not an extension of the one verified`,
+        `the checkpoint's origin is ${quoted(checkpoint.origin)}, but this key's log was verified as ${quoted(stored)} before (${file}): a log keeps its origin, and a history signed under another one is not an extension of the one verified`,
         "checkpoint",
       );
     }
@@ -493,7 +493,7 @@ function logUrl(arg: string): URL {
   try {
     url = new URL(arg);
   } catch {
-    throw usage(`not a URL: ${JSON.stringify(arg)}`);
+    throw usage(`not a URL: ${quoted(arg)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw usage(`want an http(s) URL, got ${arg}`);
   if (url.pathname === "/") url.pathname = "/audit";
@@ -594,7 +594,7 @@ function answered(body: unknown, ask: ProofAsk): Buffer[] {
         ];
   for (const [field, value] of want) {
     if (b[field] !== `${value}`) {
-      throw bad(`is for ${field} ${JSON.stringify(b[field] ?? null)}, not the ${value} asked for`);
+      throw bad(`is for ${field} ${quoted(b[field] ?? null)}, not the ${value} asked for`);
     }
   }
   if (!Array.isArray(b.proof)) throw bad("has no proof array");

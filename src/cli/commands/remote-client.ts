@@ -8,6 +8,7 @@
 import { readBounded } from "../../http/bounded.js";
 import { InvalidInputError, type Problem } from "../../errors/index.js";
 import { pageExcerpt, printable } from "../io.js";
+import { quoted } from "../../policy/text.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 export const URL_ENV = "CLEARANCE_URL";
@@ -146,10 +147,10 @@ export function resolveUrl(option: string | undefined, env: NodeJS.ProcessEnv): 
   try {
     url = new URL(text);
   } catch {
-    throw usage(`${source}: not a URL: ${JSON.stringify(redacted(text))} (expected e.g. ${DEFAULT_URL})`);
+    throw usage(`${source}: not a URL: ${quoted(redacted(text))} (expected e.g. ${DEFAULT_URL})`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw usage(`${source}: expected an http:// or https:// URL, got ${JSON.stringify(redacted(text))}`);
+    throw usage(`${source}: expected an http:// or https:// URL, got ${quoted(redacted(text))}`);
   }
   // A password in the URL would be echoed in messages (and fetch refuses such URLs anyway).
   if (url.username !== "" || url.password !== "") {

@@ -10,6 +10,7 @@ import { reportText } from "../io.js";
 import type { Page } from "./remote-client.js";
 import { readText, remote, seg, type RemoteGroup } from "./remote-define.js";
 import { dash, fields, joined, listTable, time } from "./remote-format.js";
+import { quoted } from "../../policy/text.js";
 
 interface VersionSummary {
   readonly version: number;
@@ -61,7 +62,7 @@ interface WhatIfOpts {
 function whole(flag: string, text: string): number {
   if (!/^[1-9]\d{0,5}$/.test(text)) {
     throw new InvalidInputError([
-      { code: "usage", path: [], message: `${flag}: expected a whole number, got ${JSON.stringify(text)}` },
+      { code: "usage", path: [], message: `${flag}: expected a whole number, got ${quoted(text)}` },
     ]);
   }
   return Number(text);

@@ -16,6 +16,7 @@ import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePrincipal } from "../../policy/index.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../../testing/gateway.js";
+import { putPrincipalAsBefore } from "../../testing/older-principals.js";
 import { CONTROL_CHARACTERS, cellText, type Io } from "../io.js";
 import { run } from "../program.js";
 
@@ -48,9 +49,13 @@ beforeAll(async () => {
       "mythos-5: { control: home-only,",
     ),
   );
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-report-text-gw-"));
   t = await startTestGateway({
+    dataDir,
     seed: async (s) => {
-      await s.principals.put(
+      // The store refuses the override in new writes: written as a release before did.
+      putPrincipalAsBefore(
+        dataDir,
         parsePrincipal({
           id: ID,
           citizenships: [{ country: "DE", since: "1990-03-03" }],

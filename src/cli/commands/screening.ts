@@ -31,6 +31,7 @@ import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../scree
 import type { MatchExplanation } from "../../screening/matcher.js";
 import type { MatchRow } from "../../store/index.js";
 import { actor, CONFIG, DATA_DIR, refuseHiddenText, table, withStore, type Where } from "./store.js";
+import { quoted } from "../../policy/text.js";
 
 type Opts = Where & { json?: boolean };
 
@@ -213,7 +214,7 @@ function threshold(value: string | undefined, fallback = DEFAULT_THRESHOLD): num
       {
         code: "invalid_threshold",
         path: ["--threshold"],
-        message: `expected a score from 0 to 1, found ${JSON.stringify(value)}`,
+        message: `expected a score from 0 to 1, found ${quoted(value)}`,
       },
     ]);
   return n;

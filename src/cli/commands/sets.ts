@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { BUILTIN_SETS, countryName } from "../../countries/index.js";
 import { InvalidInputError } from "../../errors/index.js";
 import { jsonText, type Io } from "../io.js";
+import { quoted } from "../../policy/text.js";
 
 export function registerSets(program: Command, io: Io): void {
   program
@@ -16,7 +17,7 @@ export function registerSets(program: Command, io: Io): void {
           {
             code: "unknown_set",
             path: [],
-            message: `no built-in set "${name}"; try: ${[...BUILTIN_SETS.keys()].join(", ")}`,
+            message: `no built-in set ${quoted(name)}; try: ${[...BUILTIN_SETS.keys()].join(", ")}`,
           },
         ]);
       }

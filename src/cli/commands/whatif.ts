@@ -20,6 +20,7 @@ import {
   writeOutput,
   type Where,
 } from "./report.js";
+import { quoted } from "../../policy/text.js";
 
 interface WhatIfOpts extends Where {
   days?: number;
@@ -37,15 +38,14 @@ function positive(flag: string, max: number) {
   return (text: string): number => {
     const n = Number(text);
     if (!/^\d+$/.test(text) || n < 1 || n > max)
-      throw usage(`${flag}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+      throw usage(`${flag}: expected a whole number from 1 to ${max}, got ${quoted(text)}`);
     return n;
   };
 }
 
 function index(flag: string) {
   return (text: string): bigint => {
-    if (!/^(0|[1-9]\d{0,19})$/.test(text))
-      throw usage(`${flag}: expected a log index, got ${JSON.stringify(text)}`);
+    if (!/^(0|[1-9]\d{0,19})$/.test(text)) throw usage(`${flag}: expected a log index, got ${quoted(text)}`);
     return BigInt(text);
   };
 }

@@ -285,6 +285,27 @@ describe("malformed lists are refused with file, line and field", () => {
     );
     expect(p).toMatchObject({ file: "sdn.csv", line: 1, path: ["ent_num"] });
   });
+  it("a non-numeric OFAC or UN id holding control characters is quoted escaped, not raw", () => {
+    // The id is the file's text: a C1 control (U+009B, a terminal's control sequence introducer), a
+    // DEL or a bidirectional override in it is written as an escape in the refusal.
+    const ofac = refusal(() =>
+      loadList([
+        text(
+          "sdn.csv",
+          '1\u009b2J\u202e\u007f,"A B","individual","X",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n',
+        ),
+      ]),
+    );
+    expect(ofac).toMatchObject({ file: "sdn.csv", line: 1, path: ["ent_num"] });
+    expect(ofac!.message).toBe('expected a number, found "1\\u009b2J\\u202e\\u007f"');
+    const xml = readFileSync(join(FIXTURES, "un.xml"), "utf8").replace(
+      /<DATAID>\d+<\/DATAID>/,
+      "<DATAID>1\u009b2J\u202e</DATAID>",
+    );
+    const un = refusal(() => loadList([text("un.xml", xml)]));
+    expect(un).toMatchObject({ file: "un.xml", path: ["DATAID"] });
+    expect(un!.message).toBe('expected a number, found "1\\u009b2J\\u202e"');
+  });
   it("broken UTF-8, on its line", () => {
     const bytes = Buffer.concat([Buffer.from('"Name"\t"x"\n'), Buffer.from([0x22, 0xff, 0xfe, 0x22, 0x0a])]);
     const p = refusal(() => loadList([{ name: "dpl.txt", bytes }], { format: "bis-dpl" }));

@@ -5,6 +5,7 @@
  */
 import type { EntityType, ListEntry, ListedName } from "../types.js";
 import { cell, countryOrText, csvRows, refuse, remarkFacts, tidy, type InputFile } from "./common.js";
+import { quoted } from "../../policy/text.js";
 
 const SDN_COLUMNS = [
   "ent_num",
@@ -63,7 +64,7 @@ export function loadOfac(files: readonly InputFile[]): { list: string; entries: 
   const rows = csvRows(main, { columns: SDN_COLUMNS });
   const ids = new Set<string>();
   const check = (file: string, line: number, id: string) => {
-    if (!/^\d+$/.test(id)) refuse(file, line, "ent_num", `expected a number, found ${JSON.stringify(id)}`);
+    if (!/^\d+$/.test(id)) refuse(file, line, "ent_num", `expected a number, found ${quoted(id)}`);
   };
   const remarks = new Map<string, string>();
   for (const f of byRole("comments")) {

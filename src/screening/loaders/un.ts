@@ -6,6 +6,7 @@ import { SaxesParser } from "saxes";
 import { isCalendarDate } from "../../policy/dates.js";
 import type { ListEntry, ListedName } from "../types.js";
 import { birthDates, countryOrText, decode, refuse, tidy, type InputFile } from "./common.js";
+import { quoted } from "../../policy/text.js";
 
 interface Node {
   readonly name: string;
@@ -72,7 +73,7 @@ export function loadUn(file: InputFile): { list: string; entries: ListEntry[]; p
 
 function toEntry(fileName: string, n: Node): ListEntry {
   const id = one(n, "DATAID");
-  if (!/^\d+$/.test(id)) refuse(fileName, n.line, "DATAID", `expected a number, found ${JSON.stringify(id)}`);
+  if (!/^\d+$/.test(id)) refuse(fileName, n.line, "DATAID", `expected a number, found ${quoted(id)}`);
   const person = n.name === "INDIVIDUAL";
   const primary = ["FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME"]
     .map((f) => one(n, f))

@@ -54,6 +54,7 @@ import { sharedAudit } from "./audit.js";
 import { postgresScreening } from "./screening.js";
 import { postgresAlerts } from "./alerts.js";
 import type { AlertStore } from "../alerts.js";
+import { quoted } from "../../policy/text.js";
 
 export interface PostgresStoreOptions {
   /**
@@ -432,7 +433,7 @@ export class PostgresStore implements Store {
       checkActor(actor);
       this.#live();
       if (!q.storable(principalId))
-        throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
+        throw new StoreError("unknown-principal", `no principal with id ${quoted(principalId)}`);
       return this.#tx(async (db) => {
         for (;;) {
           const { id, key, hash } = generateApiKey();
@@ -440,7 +441,7 @@ export class PostgresStore implements Store {
           // The foreign key checks that the principal exists, and locks it against a concurrent remove.
           const inserted = await q.insertKey(db, record).catch((err: unknown) => {
             if ((err as { code?: unknown }).code !== q.FOREIGN_KEY_VIOLATION) throw err;
-            throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
+            throw new StoreError("unknown-principal", `no principal with id ${quoted(principalId)}`);
           });
           // 60 random bits: a collision is practically impossible, but a retry is cheaper than the doubt.
           if (!inserted) continue;

@@ -57,6 +57,7 @@ import { WriteGate } from "./gate.js";
 import { sqliteScreening } from "./screening.js";
 import { sqliteAlerts } from "./alerts.js";
 import type { AlertStore } from "../alerts.js";
+import { quoted } from "../../policy/text.js";
 
 export const DB_FILE = "clearance.db";
 
@@ -498,7 +499,7 @@ export class SqliteStore implements Store {
       checkActor(actor);
       return this.#tx("write", (sql) => {
         if (sql.principalExists.get(principalId) === undefined)
-          throw new StoreError("unknown-principal", `no principal with id ${JSON.stringify(principalId)}`);
+          throw new StoreError("unknown-principal", `no principal with id ${quoted(principalId)}`);
         let id = generateKeyId();
         // 60 random bits: a collision is practically impossible, but a retry is cheaper than the doubt.
         while (sql.keyExists.get(id) !== undefined) id = generateKeyId();

@@ -1,0 +1,58 @@
+/**
+ * A flag's or argument's value named in a usage error is quoted as messages quote values (`quoted`):
+ * a C1 control (U+009B starts a terminal's control sequence), a DEL or a bidirectional override in
+ * it is written as an escape on stderr, not raw. The CLI writes its errors to a terminal.
+ */
+import { describe, expect, it } from "vitest";
+import type { Io } from "./io.js";
+import { run } from "./program.js";
+
+async function cli(args: string[]) {
+  let out = "";
+  let err = "";
+  const io: Io = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), stdin: () => "" };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+const ODD = "1\u009b2J\u202e\u007f";
+const SHOWN = '"1\\u009b2J\\u202e\\u007f"';
+
+describe("values from argv in usage errors", () => {
+  it("an unsigned 64-bit flag's value (audit proof --index)", async () => {
+    const r = await cli([
+      "audit",
+      "proof",
+      "inclusion",
+      "--index",
+      ODD,
+      "--size",
+      "5",
+      "http://127.0.0.1:9/",
+    ]);
+    expect(r).toEqual({
+      code: 2,
+      out: "",
+      err: `--index: expected an unsigned 64-bit integer, got ${SHOWN}\n`,
+    });
+  });
+
+  it("a built-in set's name (sets)", async () => {
+    const r = await cli(["sets", ODD]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^no built-in set ${SHOWN.replace(/\\/g, "\\\\")}; try: G7, `));
+    expect(r.err).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
+  });
+
+  it("a what-if's number of days and log index", async () => {
+    const days = await cli(["scheme", "what-if", "examples/g7-trusted-partners.yaml", "--days", ODD]);
+    expect(days).toEqual({
+      code: 2,
+      out: "",
+      err: `--days: expected a whole number from 1 to 3650, got ${SHOWN}\n`,
+    });
+    const index = await cli(["scheme", "what-if", "examples/g7-trusted-partners.yaml", "--from-index", ODD]);
+    expect(index.code).toBe(2);
+    expect(index.err).toBe(`--from-index: expected a log index, got ${SHOWN}\n`);
+  });
+});
