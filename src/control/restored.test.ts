@@ -162,6 +162,7 @@ describe("a store older than its audit log (restored from a backup)", () => {
         "DROP INDEX alerts_by_rank; DROP INDEX alerts_by_severity; ALTER TABLE alerts DROP COLUMN severity_rank; " +
         "DROP TRIGGER usage_totals_insert; DROP TRIGGER usage_totals_update; " +
         "DROP TRIGGER usage_totals_rekey; DROP TRIGGER usage_totals_delete; DROP TABLE usage_totals; " +
+        "DROP TABLE usage_journal; " +
         "DELETE FROM schema_migrations WHERE version >= 11",
     );
     db.close();

@@ -18,7 +18,15 @@ import { Federation } from "../identity/federation.js";
 import { blockOnAlert, bootstrapProviders } from "../identity/registry.js";
 import { defaultConsoleDir } from "../console/static.js";
 import { createLocator, type LiveCountryDb } from "../location/index.js";
-import { KEPT_USAGE_FILE, Meter, writeKeptUsage } from "../metering/index.js";
+import {
+  journalDir,
+  KEPT_USAGE_FILE,
+  Meter,
+  otherJournals,
+  replayJournal,
+  UsageJournal,
+  writeKeptUsage,
+} from "../metering/index.js";
 import { Monitoring } from "../monitoring/index.js";
 import { AlertService, type SuspendPrincipal } from "../alerts/index.js";
 import { authenticateReader, type AdminDeps } from "../admin/index.js";
@@ -151,12 +159,24 @@ async function assemble(
   await seedFromFile(store, readFileSync(config.schemePath, "utf8"), new Date().toISOString());
   // Changes made while no gateway ran (the CLI works on the store directly) are logged first.
   await audit.drainer.drain();
-  // Usage the store had not taken when the gateway last stopped, before the counters are seeded.
-  const keptUsage = join(dataDir, KEPT_USAGE_FILE);
-  const kept = await writeKeptUsage(store, keptUsage);
+  // Usage the store had not taken when the gateway last stopped (or crashed), before the counters
+  // are seeded: an earlier release's file, then this node's journal.
+  const kept = await writeKeptUsage(store, join(dataDir, KEPT_USAGE_FILE));
   if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
+  // Keyed by audit.node when it is set (nodes of one PostgreSQL store sharing a data directory);
+  // not by the host name, which a container recreated on the same volume changes.
+  const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"));
+  for (const other of otherJournals(journal.dir))
+    log(
+      `clearance: the usage journal ${other} is another node's (audit.node): not written to the store by this one; start that node, or move its files into ${journal.dir}`,
+    );
+  const replayed = await replayJournal(store, journal.dir, log, failed("store"));
+  if (replayed > 0)
+    log(
+      `clearance: usage journaled before the last stop (${replayed} row${replayed === 1 ? "" : "s"}) was written to the store`,
+    );
   // Usage kept at the stop is a notice (the store's refusal before it is the error, counted once).
-  const meter = new Meter(store, failed("store"), keptUsage, (line) => log(`clearance: ${line}`));
+  const meter = new Meter(store, failed("store"), journal, (line) => log(`clearance: ${line}`));
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,

@@ -4,15 +4,24 @@
  * src/counters instead, which every node shares when they are in Redis, and which are seeded from
  * what the store holds (storedUsage).
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import type { LicenseWindowTokens, Store, UsageDelta, UsageWindow } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
 import { periodStart, type QuotaPeriod } from "./periods.js";
+import { JOURNAL_MS, sumInto, UsageSetAsideError, type Row, type UsageJournal } from "./journal.js";
 import { addTokens, storedTokens, tokenCount } from "./tokens.js";
-import { quoted } from "../policy/text.js";
 
 export { periodEnd, periodKey, periodStart, type QuotaPeriod } from "./periods.js";
+export {
+  JOURNAL_DIR,
+  JOURNAL_MS,
+  journalDir,
+  otherJournals,
+  replayJournal,
+  UsageJournal,
+  UsageSetAsideError,
+} from "./journal.js";
 
 /** Tokens per license id, in the current month, the current quarter and in total. */
 export type UsageByPeriod = Record<QuotaPeriod, Map<string, number>>;
@@ -27,31 +36,40 @@ export class Meter {
    * record of its own.
    */
   private pending = new Map<string, Row>();
+  /**
+   * A batch the store refused (or may have taken: an error after its commit), with the journal
+   * segments it covers; added into the next one, unless the store has recorded those as written.
+   */
+  private unwritten: { rows: Map<string, Row>; segments: string[] } | null = null;
   private day: { readonly start: number; readonly end: number; readonly key: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Segments whose files are removed: their records in the store dropped with the next batch. */
+  private forget: string[] = [];
 
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
     /**
-     * Where usage the store has not taken by close() is kept (see keptUsageFile), for
-     * writeKeptUsage() at the next start; without it, that usage is only reported as lost.
+     * Where what is counted is appended between flushes (see journal.ts), replayed at the next start
+     * (replayJournal) after a crash, or a stop the store refused; without it, usage the store has not
+     * taken by a crash or by close() is lost (at close(), reported as lost).
      */
-    private readonly keepFile?: string,
+    private readonly journal?: UsageJournal,
     /**
-     * Where what is said for information goes (usage kept in `keepFile`: nothing lost, so no error;
-     * the refusal that led to it went to `onError`). Default: dropped.
+     * Where what is said for information goes (usage kept in the journal at close(): nothing lost, so
+     * no error; the refusal that led to it went to `onError`). Default: dropped.
      */
     private readonly notice: (line: string) => void = () => undefined,
   ) {}
 
-  start(flushMs: number): void {
+  start(flushMs: number, journalMs = JOURNAL_MS): void {
     this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
+    this.journal?.start(journalMs);
   }
 
-  /** Adds one request's usage at `now` (epoch milliseconds). */
+  /** Adds one request's usage at `now` (epoch milliseconds). Memory only: the journal is appended by a timer. */
   record(usage: MeteredUsage, now: number): void {
     let day = this.day;
     if (day === null || now < day.start || now >= day.end) {
@@ -73,34 +91,58 @@ export class Meter {
       row.outputTokens = addTokens(row.outputTokens, outputTokens);
       row.requests += 1;
     }
+    this.journal?.note(
+      key,
+      Object.assign({}, usage, { inputTokens, outputTokens, requests: 1, at: new Date(now).toISOString() }),
+    );
   }
 
   /**
-   * Writes what is pending; a failed batch is kept and added into the next one — except rows the
-   * store would refuse as invalid, which would take every good row in the batch with them, for
-   * ever: those are checked first, with the store's own check, and set aside, each in full in the
-   * gateway's log (ids, model and counts, nothing secret), so the usage reports miss only them and
-   * an operator can add them by hand.
+   * Writes what is pending, recording the journal segments it covers in the same transaction (then
+   * removing their files); a failed batch is kept and added into the next one — unless the store
+   * recorded its segments after all (an error after the commit): then it is in the store already.
+   * Rows the store would refuse as invalid, which would take every good row in the batch with them,
+   * for ever, are checked first, with the store's own check, and set aside, each in full in the
+   * gateway's log (ids, model and counts, nothing secret), so the usage reports miss only them and an
+   * operator can add them by hand.
    */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      if (this.pending.size === 0) return;
+      // In one tick: the segments cut hold exactly the usage in `batch`.
+      const segments = this.pending.size === 0 ? [] : (this.journal?.cut() ?? []);
       const batch = this.pending;
       this.pending = new Map();
-      this.setAsideInvalid(batch);
-      if (batch.size === 0) return;
-      try {
-        await this.store.usage.add([...batch.values()]);
-      } catch (err) {
-        for (const [key, row] of batch) {
-          const later = this.pending.get(key);
-          if (later !== undefined) {
-            row.inputTokens = addTokens(row.inputTokens, later.inputTokens);
-            row.outputTokens = addTokens(row.outputTokens, later.outputTokens);
-            row.requests += later.requests;
+      let kept = this.unwritten;
+      this.unwritten = null;
+      if (kept !== null && kept.segments.length > 0) {
+        try {
+          const written = await this.store.usage.journaled(kept.segments);
+          if (written.length > 0) {
+            // Taken in full by the failed write's transaction (its segments are recorded together).
+            this.journal?.remove(kept.segments);
+            this.forget.push(...kept.segments);
+            kept = null;
           }
-          this.pending.set(key, row);
+        } catch (err) {
+          this.unwritten = merge(kept, batch, segments);
+          this.onError(err);
+          return;
         }
+      }
+      const all = kept === null ? { rows: batch, segments } : merge(kept, batch, segments);
+      this.setAsideInvalid(all.rows);
+      if (all.rows.size === 0 && all.segments.length === 0) return;
+      const forget = this.forget;
+      try {
+        await this.store.usage.add(
+          [...all.rows.values()],
+          all.segments.length === 0 && forget.length === 0 ? undefined : { written: all.segments, forget },
+        );
+        this.forget = [];
+        this.journal?.remove(all.segments);
+        this.forget.push(...all.segments);
+      } catch (err) {
+        this.unwritten = all;
         this.onError(err);
       }
     });
@@ -126,35 +168,59 @@ export class Meter {
   }
 
   /**
-   * Flushes what is pending. What the store still refuses (it is down) is kept in `keepFile` for
-   * the next start: dropped, it would be missing from the reports, and with memory counters (seeded
-   * from the store) handed back to each license's quota when the gateway starts again.
+   * Flushes what is pending. What the store still refuses (it is down) stays in the journal (its
+   * segments fsynced, as a stop should leave them even through a power cut) for the next start: dropped, it would be missing from the reports, and with
+   * memory counters (seeded from the store) handed back to each license's quota when the gateway
+   * starts again.
    */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-    if (this.pending.size === 0 || this.keepFile === undefined) return;
-    const rows = [...this.pending.values()];
+    if (this.pending.size > 0) await this.flush(); // counted while the last batch was written
+    if (this.journal === undefined) return;
+    // Counted after that (none but a request ending during the stop): in the journal, for the next start.
+    const late = this.journal.cut();
+    this.journal.close();
+    const segments = [...(this.unwritten?.segments ?? []), ...late];
+    const rows = (this.unwritten?.rows.size ?? 0) + this.pending.size;
+    if (segments.length === 0) {
+      // The last batches' records, needed no longer (their files are removed): not left behind.
+      if (this.forget.length > 0)
+        await this.store.usage.add([], { written: [], forget: this.forget }).catch(this.onError);
+      return;
+    }
     try {
-      keepUsage(this.keepFile, rows);
+      this.journal.keep(segments);
+      this.unwritten = null;
       this.pending.clear();
-      this.notice(keptUsageNotice(this.keepFile, rows.length));
+      this.notice(keptUsageNotice(this.journal.dir, rows));
     } catch (err) {
       this.onError(err);
     }
   }
+
+  /** Stops as a crash would: no flush, nothing more journaled (tests). */
+  crash(): void {
+    clearInterval(this.timer);
+    this.journal?.crash();
+  }
 }
 
-/** The file in the data directory holding usage the store had not taken when the gateway stopped. */
+/** `kept`'s rows with `batch`'s added into them (a copy), covering both's segments. */
+function merge(
+  kept: { rows: Map<string, Row>; segments: string[] } | null,
+  batch: Map<string, Row>,
+  segments: string[],
+): { rows: Map<string, Row>; segments: string[] } {
+  if (kept === null) return { rows: batch, segments };
+  const rows = new Map<string, Row>();
+  for (const [key, row] of kept.rows) sumInto(rows, key, row);
+  for (const [key, row] of batch) sumInto(rows, key, row);
+  return { rows, segments: [...kept.segments, ...segments] };
+}
+
+/** The file in the data directory where an earlier release kept usage the store had not taken when it stopped. */
 export const KEPT_USAGE_FILE = "usage-unwritten.json";
-
-/** Adds `rows` to the kept usage in `file` (written whole, then renamed over it: never half a file). */
-function keepUsage(file: string, rows: readonly UsageDelta[]): void {
-  const all = existsSync(file) ? [...readKept(file), ...rows] : rows;
-  const part = `${file}.part`;
-  writeFileSync(part, JSON.stringify(all), { mode: 0o600, flush: true });
-  renameSync(part, file);
-}
 
 function readKept(file: string): UsageDelta[] {
   const rows = JSON.parse(readFileSync(file, "utf8")) as unknown;
@@ -167,11 +233,12 @@ function readKept(file: string): UsageDelta[] {
 }
 
 /**
- * At start, before the counters are seeded from the store: writes the usage a previous run kept in
- * `file` (the store was down when it stopped) and removes the file; the number of rows written.
- * Throws when the file cannot be read or the store refuses it: the gateway does not start on a store
- * missing usage it knows of (each license's quota would be handed that much back). A stop between
- * the write and the removal writes the rows again at the next start (charged twice, never lost).
+ * At start, before the counters are seeded from the store: writes the usage an earlier release kept
+ * in `file` (the store was down when it stopped; this release keeps it in the journal) and removes the
+ * file; the number of rows written. Throws when the file cannot be read or the store refuses it: the
+ * gateway does not start on a store missing usage it knows of (each license's quota would be handed
+ * that much back). A stop between the write and the removal writes the rows again at the next start
+ * (charged twice, never lost).
  */
 export async function writeKeptUsage(store: Store, file: string): Promise<number> {
   if (!existsSync(file)) return 0;
@@ -203,20 +270,6 @@ export const keptUsageNotice = (file: string, rows: number): string =>
   `usage the store did not take before the stop (${rows} row${rows === 1 ? "" : "s"}) is kept in ${file}, and written to the store at the next start`;
 
 const DAY_MS = 86_400_000;
-
-/** A usage row the store refused as invalid, set aside so that the rest of its batch is written. */
-export class UsageSetAsideError extends Error {
-  constructor(
-    readonly row: UsageDelta,
-    reasons: readonly string[],
-  ) {
-    super(`usage row set aside, the store refused it (${reasons.join("; ")}): ${quoted(row)}`);
-    this.name = "UsageSetAsideError";
-  }
-}
-
-/** A pending row: its sums grow until it is flushed. */
-type Row = { -readonly [K in keyof UsageDelta]: UsageDelta[K] };
 
 /**
  * Each license's tokens in the store: in the month and the quarter containing `at`, and in total,

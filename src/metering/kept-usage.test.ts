@@ -1,10 +1,11 @@
 /**
  * Usage the store refuses when the gateway stops (a real embedded store, locked by another
- * connection) is kept in the data directory and written at the next start, before the memory
- * counters are seeded from the store: the license's quota is not handed back, and the reports see it.
- * Saying so is a notice in the gateway's log, not a store error in its metrics.
+ * connection) is kept in the data directory's usage journal and written at the next start, before
+ * the memory counters are seeded from the store: the license's quota is not handed back, and the
+ * reports see it. Saying so is a notice in the gateway's log, not a store error in its metrics. A
+ * file an earlier release kept (usage-unwritten.json) is still written at a start.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -13,7 +14,7 @@ import { openUsageLimits } from "../counters/limits.js";
 import { openStore, type Store } from "../store/index.js";
 import { DB_FILE } from "../store/sqlite/index.js";
 import { startTestGateway } from "../testing/gateway.js";
-import { KEPT_USAGE_FILE, Meter, writeKeptUsage } from "./index.js";
+import { journalDir, KEPT_USAGE_FILE, Meter, replayJournal, UsageJournal, writeKeptUsage } from "./index.js";
 
 let dir: string;
 let store: Store;
@@ -46,14 +47,14 @@ async function seededTotal(): Promise<number> {
 }
 
 describe("usage the store refuses at the stop", () => {
-  it("is kept in the data directory and written at the next start, before the counters are seeded", async () => {
-    const file = join(dir, KEPT_USAGE_FILE);
+  it("is kept in the data directory's journal and written at the next start, before the counters are seeded", async () => {
     const errors: unknown[] = [];
     const notices: string[] = [];
+    const journal = new UsageJournal(journalDir(dir, ""), (err) => errors.push(err));
     const meter = new Meter(
       store,
       (err) => errors.push(err),
-      file,
+      journal,
       (line) => notices.push(line),
     );
     meter.record({ ...erik, inputTokens: 700, outputTokens: 300 }, Date.now());
@@ -70,17 +71,36 @@ describe("usage the store refuses at the stop", () => {
     expect(errors).toHaveLength(1);
     expect(String(errors[0])).toMatch(/locked|busy/i);
     expect(notices).toEqual([
-      `usage the store did not take before the stop (1 row) is kept in ${file}, and written to the store at the next start`,
+      `usage the store did not take before the stop (1 row) is kept in ${journal.dir}, and written to the store at the next start`,
     ]);
-    expect(existsSync(file)).toBe(true);
+    expect(readdirSync(journal.dir)).toHaveLength(1);
     expect(await seededTotal()).toBe(0); // not in the store yet
 
-    // The next start writes it before seeding the counters, and removes the file.
-    expect(await writeKeptUsage(store, file)).toBe(1);
-    expect(existsSync(file)).toBe(false);
+    // The next start writes it before seeding the counters, and removes the segment.
+    const replay = () =>
+      replayJournal(
+        store,
+        journal.dir,
+        () => {},
+        (err) => errors.push(err),
+      );
+    expect(await replay()).toBe(1);
+    expect(readdirSync(journal.dir)).toEqual([]);
     expect(await seededTotal()).toBe(1000);
     expect((await store.usage.totals()).byLicense).toEqual({ "lic-1": 1000 });
     // Nothing kept: nothing written again.
+    expect(await replay()).toBe(0);
+    expect(await seededTotal()).toBe(1000);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("an earlier release's usage-unwritten.json is written at a start, and removed", async () => {
+    const file = join(dir, KEPT_USAGE_FILE);
+    const at = new Date().toISOString();
+    writeFileSync(file, JSON.stringify([{ ...erik, inputTokens: 700, outputTokens: 300, requests: 1, at }]));
+    expect(await writeKeptUsage(store, file)).toBe(1);
+    expect(existsSync(file)).toBe(false);
+    expect(await seededTotal()).toBe(1000);
     expect(await writeKeptUsage(store, file)).toBe(0);
     expect(await seededTotal()).toBe(1000);
   });
@@ -132,10 +152,10 @@ describe("a gateway stopping while the store refuses its usage", () => {
     }
     // The one refused flush at the stop; before, the notice counted a second.
     expect(await storeErrors()).toBe("1");
-    const file = join(t.dataDir, KEPT_USAGE_FILE);
-    expect(existsSync(file)).toBe(true);
+    const kept = journalDir(t.dataDir, "");
+    expect(readdirSync(kept)).toHaveLength(1);
     expect(logs).toContain(
-      `clearance: usage the store did not take before the stop (1 row) is kept in ${file}, and written to the store at the next start`,
+      `clearance: usage the store did not take before the stop (1 row) is kept in ${kept}, and written to the store at the next start`,
     );
     // Said as information, not as an error with its stack.
     expect(logs.filter((l) => l.includes("is kept in"))).toHaveLength(1);

@@ -83,6 +83,17 @@ export interface UsageDelta {
   readonly at: string;
 }
 
+/**
+ * What a usage batch covers of the gateway's usage journal (src/metering/journal.ts), written in the
+ * batch's own transaction: the segments whose usage the batch holds (recorded as written; one already
+ * recorded refuses the batch rather than counting it twice), and segments whose files are gone, whose
+ * records are no longer needed.
+ */
+export interface UsageJournalMark {
+  readonly written: readonly string[];
+  readonly forget?: readonly string[];
+}
+
 /** UTC days (YYYY-MM-DD), both included; without `to`, every day from `from` on. */
 export interface UsageWindow {
   readonly from: string;
@@ -313,8 +324,13 @@ export interface Store {
     putAll(writes: readonly RecordWrite[], guards?: PutGuards): Promise<StoredRecord[]>;
   };
   readonly usage: {
-    /** All deltas are validated first, then written in one transaction. Does not bump `version`. */
-    add(deltas: readonly UsageDelta[]): Promise<void>;
+    /**
+     * All deltas are validated first, then written in one transaction, with `journal`'s segments
+     * recorded as written (and its `forget` ones dropped) in that same transaction. Does not bump `version`.
+     */
+    add(deltas: readonly UsageDelta[], journal?: UsageJournalMark): Promise<void>;
+    /** Which of the usage journal's `segments` an `add` recorded as written (those not forgotten since). */
+    journaled(segments: readonly string[]): Promise<string[]>;
     totals(): Promise<UsageTotals>;
     /**
      * `totals()` for one scope: only that organization's rows and those licenses' rows are read and

@@ -41,6 +41,7 @@ import {
   type StoreSnapshot,
   type LicenseWindowTokens,
   type UsageDelta,
+  type UsageJournalMark,
   type ScopedUsageTotals,
   type UsageScope,
   type UsageTotals,
@@ -595,11 +596,24 @@ export class PostgresStore implements Store {
   };
 
   readonly usage = {
-    add: async (deltas: readonly UsageDelta[]): Promise<void> => {
+    add: async (deltas: readonly UsageDelta[], journal?: UsageJournalMark): Promise<void> => {
       const checked = checkUsageDeltas(deltas);
-      const pool = this.#live();
-      if (checked.length > 0) await q.addUsage(pool, checked);
+      const written = journal?.written ?? [];
+      const forget = journal?.forget ?? [];
+      if (written.length === 0 && forget.length === 0) {
+        const pool = this.#live();
+        if (checked.length > 0) await q.addUsage(pool, checked);
+        return;
+      }
+      // The journal's segments recorded with their usage, in one transaction (a segment already
+      // recorded fails it: the primary key).
+      await this.#tx(async (client) => {
+        if (checked.length > 0) await q.addUsage(client, checked);
+        await q.markJournal(client, written, forget);
+      });
     },
+    journaled: async (segments: readonly string[]): Promise<string[]> =>
+      segments.length === 0 ? [] : q.journaled(this.#live(), segments),
     totals: async (): Promise<UsageTotals> => q.usageTotals(this.#live()),
     scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
       q.usageScopedTotals(this.#live(), scope),

@@ -24,6 +24,7 @@ import { ALERTS_BY_COLUMNS, ALERTS_BY_RANK, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 import { POSTGRES_USAGE_TOTALS } from "../usage-totals.js";
+import { USAGE_JOURNAL } from "../usage-journal.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -241,6 +242,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // As in SQLite's version 19: each severity's alerts in id order, whatever their state.
     version: 19,
     sql: ALERTS_BY_RANK,
+  },
+  {
+    // As in SQLite's version 20: the usage journal's segments written to the store.
+    version: 20,
+    sql: USAGE_JOURNAL,
   },
 ];
 

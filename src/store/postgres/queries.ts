@@ -397,6 +397,31 @@ export async function addUsage(db: Db, deltas: readonly CheckedDelta[]): Promise
   );
 }
 
+/** Records the usage journal's `written` segments and drops the `forget` ones (in the caller's transaction). */
+export async function markJournal(
+  db: Db,
+  written: readonly string[],
+  forget: readonly string[],
+): Promise<void> {
+  if (written.length > 0)
+    await db.query("INSERT INTO usage_journal (segment, written_at) SELECT unnest($1::text[]), $2", [
+      written,
+      new Date().toISOString(),
+    ]);
+  if (forget.length > 0)
+    await db.query("DELETE FROM usage_journal WHERE segment = ANY($1::text[])", [forget]);
+}
+
+/** Which of `segments` are recorded as written. */
+export async function journaled(db: Db, segments: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ segment: string }>(
+    "SELECT segment FROM usage_journal WHERE segment = ANY($1::text[])",
+    [segments],
+  );
+  const found = new Set(rows.map((r) => r.segment));
+  return segments.filter((s) => found.has(s));
+}
+
 // From the roll-up the triggers keep (version 18), not a sum over every row; '' (no license, no
 // organization) is kept there but never a sum of its own. Ordered as SQLite's primary key returns them.
 const TOTALS = `

@@ -35,6 +35,7 @@ import {
   type StoreSnapshot,
   type LicenseWindowTokens,
   type UsageDelta,
+  type UsageJournalMark,
   type ScopedUsageTotals,
   type UsageScope,
   type UsageTotals,
@@ -299,6 +300,10 @@ function prepareStatements(db: Database.Database) {
          output_tokens = min(output_tokens + excluded.output_tokens, 9007199254740991),
          requests = requests + excluded.requests`,
     ),
+    // A segment already recorded fails the batch (primary key): its usage is never counted twice.
+    usageJournalWritten: p("INSERT INTO usage_journal (segment, written_at) VALUES (?, ?)"),
+    usageJournalForget: p("DELETE FROM usage_journal WHERE segment = ?"),
+    usageJournaled: p<string>("SELECT segment FROM usage_journal WHERE segment = ?").pluck(),
     // All-time totals from the roll-up the triggers keep (version 18), not a sum over every row; ''
     // (no license, no organization) is kept there but never a sum of its own. In key order: by id.
     totals: p<["l" | "p" | "o", string, number]>(
@@ -663,11 +668,16 @@ export class SqliteStore implements Store {
   };
 
   readonly usage = {
-    add: async (deltas: readonly UsageDelta[]): Promise<void> => {
+    add: async (deltas: readonly UsageDelta[], journal?: UsageJournalMark): Promise<void> => {
       const checked = checkUsageDeltas(deltas);
       this.#live();
-      if (checked.length === 0) return;
+      const written = journal?.written ?? [];
+      const forget = journal?.forget ?? [];
+      if (checked.length === 0 && written.length === 0 && forget.length === 0) return;
       this.#tx("write", (sql) => {
+        const now = new Date().toISOString();
+        for (const segment of written) sql.usageJournalWritten.run(segment, now);
+        for (const segment of forget) sql.usageJournalForget.run(segment);
         for (const d of checked) {
           sql.usageAdd.run(
             d.day,
@@ -682,6 +692,8 @@ export class SqliteStore implements Store {
         }
       });
     },
+    journaled: async (segments: readonly string[]): Promise<string[]> =>
+      this.#tx("read", (sql) => segments.filter((s) => sql.usageJournaled.get(s) !== undefined)),
     totals: async (): Promise<UsageTotals> => totals(this.#live()),
     scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
       this.#tx("read", scopedTotals(scope)),

@@ -15,6 +15,7 @@ import { ALERTS_BY_COLUMNS, ALERTS_BY_RANK, ALERTS_BY_SEVERITY, ALERTS_DELIVERY_
 import { PRINCIPAL_SEARCH_COLUMNS } from "../principal-search.js";
 import { KEY_PAGE_INDEXES } from "../key-search.js";
 import { SQLITE_USAGE_TOTALS } from "../usage-totals.js";
+import { USAGE_JOURNAL } from "../usage-journal.js";
 
 export type { Migration } from "../migrations.js";
 
@@ -212,6 +213,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // Each severity's alerts in id order, whatever their state (alerts.ts, ALERTS_BY_RANK).
     version: 19,
     sql: ALERTS_BY_RANK,
+  },
+  {
+    // The usage journal's segments written to the store, each in the batch's transaction (usage-journal.ts).
+    version: 20,
+    sql: USAGE_JOURNAL,
   },
 ];
 

@@ -1,0 +1,302 @@
+/**
+ * The usage journal: what the Meter counts, appended to a file in the data directory every
+ * JOURNAL_MS, so that a crash (kill -9, out of memory) loses none of the usage counted since the last
+ * flush to the store, rather than up to `metering.flush_ms` of it.
+ *
+ * A segment is one file, `<data_dir>/usage-journal/<node>/<uuid>.jsonl`, one JSON array of usage
+ * rows (the Meter's, summed per day and key) a line. Appends go to the kernel (write(2)) and are not
+ * fsynced: a process crash keeps them, a power cut may lose the last moments. A flush closes the
+ * segment it covers (every line of it is in the batch) and the store records the segment as written
+ * in the batch's own transaction; the file is then removed. At a start, `replayJournal` writes the
+ * segments the store has not recorded (each exactly once), skipping a last line cut short.
+ *
+ * Keyed by node: nodes of one PostgreSQL store sharing a data directory replay only their own
+ * segments. Segment names are random: the store's records of them never collide across nodes.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { InvalidInputError } from "../errors/index.js";
+import { quoted } from "../policy/text.js";
+import type { Store, UsageDelta } from "../store/index.js";
+import { checkUsageDeltas } from "../store/input.js";
+import { addTokens } from "./tokens.js";
+
+/** How often what was counted is appended (ms): what a crash can lose at most, and no more. */
+export const JOURNAL_MS = 100;
+
+/** The journal's directory in the data directory (one directory a node under it). */
+export const JOURNAL_DIR = "usage-journal";
+
+const SEGMENT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/;
+
+/**
+ * `<dataDir>/usage-journal/<node>`, the node's name made a file name (each character but letters,
+ * digits, `-` and `_` as `%XX` of its UTF-16 unit: no separator, never `.` or `..`); no name: `default`.
+ */
+export function journalDir(dataDir: string, node: string): string {
+  const name = node.replace(/[^A-Za-z0-9_-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return join(dataDir, JOURNAL_DIR, node === "" ? "default" : `node-${name}`);
+}
+
+/** The other nodes' journal directories next to `dir` that hold segments (said at a start: not replayed here). */
+export function otherJournals(dir: string): string[] {
+  const parent = dirname(dir);
+  return readdirSync(parent)
+    .map((name) => join(parent, name))
+    .filter((d) => d !== dir && segmentsIn(d).length > 0);
+}
+
+function segmentsIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => SEGMENT.test(n));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw err;
+  }
+}
+
+export class UsageJournal {
+  /** Counted since the last append, summed per key as the Meter sums its rows. */
+  private buffer = new Map<string, Row>();
+  private current: { readonly segment: string; readonly fd: number } | null = null;
+  /** Segments closed since the last `cut`, not yet handed to a flush (a failed append closes one). */
+  private closed: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Creates `dir` if needed (0700: usage names principals). */
+  constructor(
+    readonly dir: string,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  start(everyMs = JOURNAL_MS): void {
+    this.timer = setInterval(() => this.append(), everyMs);
+    this.timer.unref();
+  }
+
+  /** Adds a request's usage (a row of its own, kept) under the Meter's row key: memory only, nothing waits on a file. */
+  note(key: string, row: Row): void {
+    if (this.buffer.has(key)) sumInto(this.buffer, key, row);
+    else this.buffer.set(key, row);
+  }
+
+  /**
+   * Appends what was counted since the last append as one line of the current segment (opened first
+   * if none is). A failed write is reported and closes the segment (a line cut short stays its last);
+   * its usage is still in the Meter's batch, only not journaled.
+   */
+  append(): void {
+    if (this.buffer.size === 0) return;
+    const line = Buffer.from(`${JSON.stringify([...this.buffer.values()])}\n`);
+    this.buffer = new Map();
+    let current = this.current;
+    try {
+      if (current === null) {
+        const segment = randomUUID();
+        const fd = openSync(this.file(segment), "ax", 0o600);
+        current = this.current = { segment, fd };
+      }
+      for (let done = 0; done < line.length;) done += writeSync(current.fd, line, done);
+    } catch (err) {
+      this.onError(new Error(`usage journal ${this.dir}: ${(err as Error).message}`, { cause: err }));
+      this.closeCurrent();
+    }
+  }
+
+  /**
+   * Appends what is left and closes the current segment: the segments returned hold exactly the
+   * usage counted up to now (the Meter's batch taken in the same tick). Later usage goes to a new one.
+   */
+  cut(): string[] {
+    this.append();
+    this.closeCurrent();
+    const closed = this.closed;
+    this.closed = [];
+    return closed;
+  }
+
+  /** Removes the files of segments the store has recorded as written. */
+  remove(segments: readonly string[]): void {
+    for (const segment of segments) {
+      try {
+        unlinkSync(this.file(segment));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.onError(err);
+      }
+    }
+  }
+
+  /** At a stop with usage the store did not take: its segments fsynced, to be replayed at the next start. */
+  keep(segments: readonly string[]): void {
+    for (const segment of segments) {
+      const fd = openSync(this.file(segment), "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** Stops the timer. What is not appended is the caller's (the Meter's close flushes first). */
+  close(): void {
+    clearInterval(this.timer);
+    this.closeCurrent();
+  }
+
+  /** Stops as a crash would: nothing more appended, nothing flushed (tests). */
+  crash(): void {
+    clearInterval(this.timer);
+    if (this.current !== null) closeSync(this.current.fd);
+    this.current = null;
+    this.buffer = new Map();
+  }
+
+  file(segment: string): string {
+    return join(this.dir, `${segment}.jsonl`);
+  }
+
+  private closeCurrent(): void {
+    const current = this.current;
+    if (current === null) return;
+    this.current = null;
+    this.closed.push(current.segment);
+    try {
+      closeSync(current.fd);
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+}
+
+/** Adds `row`'s counts into `map`'s row under `key` (a copy of `row` when there is none). */
+export function sumInto(map: Map<string, Row>, key: string, row: UsageDelta): void {
+  const had = map.get(key);
+  if (had === undefined) {
+    map.set(key, Object.assign({}, row));
+    return;
+  }
+  had.inputTokens = addTokens(had.inputTokens, row.inputTokens);
+  had.outputTokens = addTokens(had.outputTokens, row.outputTokens);
+  had.requests += row.requests;
+}
+
+/** A row being summed. */
+export type Row = { -readonly [K in keyof UsageDelta]: UsageDelta[K] };
+
+/** A segment's file as read at a start. */
+export interface ReadSegment {
+  readonly segment: string;
+  readonly file: string;
+  readonly rows: UsageDelta[];
+  /** Bytes of a last line cut short (no newline: the write did not finish), skipped; 0 if none. */
+  readonly torn: number;
+}
+
+/**
+ * Reads one segment's file. A last line without its newline was cut short (a power cut, a full disk)
+ * and is skipped; any other line that is not an array of usage objects means the file is not what the
+ * journal wrote: thrown, naming the file and the line.
+ */
+export function readSegment(dir: string, name: string): ReadSegment {
+  const segment = SEGMENT.exec(name)![1]!;
+  const file = join(dir, name);
+  const text = readFileSync(file, "utf8");
+  const lines = text.split("\n");
+  const last = lines.pop()!; // "" when the file ends with its newline
+  const rows: UsageDelta[] = [];
+  lines.forEach((line, i) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.some((r) => typeof r !== "object" || r === null || Array.isArray(r)))
+      throw new Error(
+        `the usage journal ${file} cannot be read (line ${i + 1} is not a JSON array of usage rows): it was not written to the store; correct or remove the file`,
+      );
+    rows.push(...(parsed as UsageDelta[]));
+  });
+  return { segment, file, rows, torn: Buffer.byteLength(last) };
+}
+
+/**
+ * At start, before the counters are seeded from the store: writes every segment of `dir` the store
+ * has not recorded as written (a crash, or a stop the store refused), recording them in the same
+ * transaction, then removes their files and the records. The number of rows written. A row the store
+ * would refuse as invalid is set aside (reported through `onError`, as a flush does); a segment that
+ * cannot be read, or a store refusing the rest, stops the start naming the journal (each license's
+ * quota would be handed that much back). Run twice, or stopped part way, nothing is written twice.
+ */
+export async function replayJournal(
+  store: Store,
+  dir: string,
+  log: (line: string) => void,
+  onError: (err: unknown) => void,
+): Promise<number> {
+  const names = segmentsIn(dir);
+  if (names.length === 0) return 0;
+  const segments = names.map((n) => readSegment(dir, n));
+  const written = new Set(await store.usage.journaled(segments.map((s) => s.segment)));
+  const todo = segments.filter((s) => !written.has(s.segment));
+  const rows: UsageDelta[] = [];
+  for (const s of todo) {
+    if (s.torn > 0)
+      log(
+        `clearance: the usage journal ${s.file} ends with a line cut short (${s.torn} bytes, written when the process stopped): skipped, the rest replayed`,
+      );
+    for (const row of s.rows) {
+      try {
+        checkUsageDeltas([row]);
+        rows.push(row);
+      } catch (err) {
+        if (!(err instanceof InvalidInputError)) throw err;
+        onError(
+          new UsageSetAsideError(
+            row,
+            err.problems.map((p) => p.message),
+          ),
+        );
+      }
+    }
+  }
+  if (todo.length > 0) {
+    try {
+      await store.usage.add(rows, { written: todo.map((s) => s.segment) });
+    } catch (err) {
+      throw new Error(
+        `the usage journal in ${dir} (${todo.map((s) => s.file).join(", ")}) could not be written to the store (${err instanceof Error ? err.message : String(err)}); the gateway does not start without it`,
+        { cause: err },
+      );
+    }
+  }
+  for (const s of segments) unlinkSync(s.file);
+  // The records are needed only while a file is there; a stop before this leaves rows nothing reads.
+  await store.usage.add([], { written: [], forget: segments.map((s) => s.segment) }).catch(onError);
+  return rows.length;
+}
+
+/** A usage row the store refused as invalid, set aside so that the rest of its batch is written. */
+export class UsageSetAsideError extends Error {
+  constructor(
+    readonly row: UsageDelta,
+    reasons: readonly string[],
+  ) {
+    super(`usage row set aside, the store refused it (${reasons.join("; ")}): ${quoted(row)}`);
+    this.name = "UsageSetAsideError";
+  }
+}
