@@ -293,6 +293,10 @@ export class AuditLog implements AuditTrail {
   /** When the change of the tree under way began (o.now's clock): see HUNG_MIN_MS. */
   private changeSince = 0;
   private closing = false;
+  /** Set by crash(): no change of the tree begins after it. */
+  private crashed = false;
+  /** The change of the tree under way (settled, never rejected), for crash() to let it return. */
+  private underWay: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -528,12 +532,14 @@ export class AuditLog implements AuditTrail {
   private sweepLegacy(dirs: string[]): Promise<void> {
     const dir = dirs.pop();
     const step = this.track(
-      this.publishing.then(() => {
-        this.step = this.steps.removal;
-        return dir === undefined
-          ? this.tree.markPartialsSwept()
-          : this.tree.prunePartials(this.current?.size ?? 0n, [dir]);
-      }),
+      this.publishing.then(() =>
+        this.begin(() => {
+          this.step = this.steps.removal;
+          return dir === undefined
+            ? this.tree.markPartialsSwept()
+            : this.tree.prunePartials(this.current?.size ?? 0n, [dir]);
+        }),
+      ),
     );
     // The next round must not inherit a step's failure; a stall saying the step hung is said again
     // (before, it outlived the failure until a round succeeded).
@@ -591,7 +597,7 @@ export class AuditLog implements AuditTrail {
     const round = this.track(
       this.publishing.then(() => {
         this.queuedRound = null;
-        return this.round();
+        return this.begin(() => this.round());
       }),
     );
     this.queuedRound = round;
@@ -677,18 +683,33 @@ export class AuditLog implements AuditTrail {
   }
 
   /**
-   * The process dying, for tests: no more rounds, and the files closed as the kernel closes them at
-   * exit, with no last checkpoint and nothing cut (see Wal.crash). Changes of the tree under way
-   * finish first: the tiles' inner-node file, closed under a write, could lend its descriptor to
-   * the next log's files. A test that left a log open instead handed its write-ahead file to the
-   * garbage collector (Node's DEP0137).
+   * The process dying, for tests: the files closed as the kernel closes them at exit, with no last
+   * checkpoint and nothing cut (see Wal.crash). Only the change of the tree under way returns
+   * first (the tiles' inner-node file, closed under a write, could lend its descriptor to the next
+   * log's files); no change queued behind it begins, a round asked for included — its promise
+   * never settles, as the process is gone. Before, every queued change ran, a round publishing its
+   * checkpoint. A test that left a log open instead handed its write-ahead file to the garbage
+   * collector (Node's DEP0137).
+   *
+   * @internal Test-only: no production path calls it.
    */
   async crash(): Promise<void> {
     this.closing = true;
+    this.crashed = true;
     clearInterval(this.timer);
-    while (this.unsettled > 0 || this.integrating) await this.publishing.then(nextTurn);
-    await this.wal.crash();
+    await Promise.all([this.underWay, this.wal.crash()]);
     this.tree.close();
+  }
+
+  /**
+   * Begins `work` as the change of the tree under way; after crash(), never (the promise returned
+   * never settles: the process is gone).
+   */
+  private begin(work: () => Promise<void>): Promise<void> {
+    if (this.crashed) return new Promise<void>(() => undefined);
+    const change = work();
+    this.underWay = change.catch(() => undefined);
+    return change;
   }
 
   /** Integrates the next slice of durable entries on a later turn, unless one is already due. */
@@ -698,10 +719,12 @@ export class AuditLog implements AuditTrail {
     setImmediate(() => {
       this.integrating = false;
       const step = this.track(
-        this.publishing.then(() => {
-          this.step = this.steps.tiles;
-          return this.integrate(INTEGRATE_SLICE);
-        }),
+        this.publishing.then(() =>
+          this.begin(() => {
+            this.step = this.steps.tiles;
+            return this.integrate(INTEGRATE_SLICE);
+          }),
+        ),
       );
       // A failed tile write is left for the next publishing round to retry and report.
       this.publishing = step.catch(() => this.checkStall(false));

@@ -85,6 +85,8 @@ export class Wal {
   private retryMs = RETRY_FIRST_MS;
   private retry: NodeJS.Timeout | undefined;
   private closing = false;
+  /** Set by crash(): entries not yet being written are refused with it, never written. */
+  private crashed: Error | null = null;
   /** The file's size: past `offset`, filler only (see RESERVE). */
   private allocated: number;
   /** Filler being written at `allocated`: no record may be written past `allocated` meanwhile. */
@@ -170,6 +172,9 @@ export class Wal {
   /** Resolves with the entry's index once it is on disk (written with O_DSYNC); rejects if it cannot be. */
   append(entry: Uint8Array): Promise<bigint> {
     if (this.failed !== null) return Promise.reject(this.failed);
+    // Written after close() (or crash()) has waited for the queue, an entry would be left queued
+    // for ever or written to a closed descriptor: before, it was taken.
+    if (this.closing) return Promise.reject(this.crashed ?? new WalError("the audit log is closed"));
     if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
     // Read back, a zero length ends the records (see the top of this file).
     if (entry.length === 0) return Promise.reject(new WalError("an audit entry cannot be empty"));
@@ -232,6 +237,8 @@ export class Wal {
         const buffers = batch.map((p) => p.record);
         // The filler being written must not land over these records.
         if (this.offset + length > this.allocated && this.reserving !== null) await this.reserving;
+        // The process died meanwhile (see crash): these records were never written.
+        if (this.crashed !== null) throw this.crashed;
         const bytesWritten = await writevAt(this.fh.fd, buffers, this.offset);
         this.outstanding.delete(write);
         // Given up on while it hung: refused already, and cut off by the recovery below.
@@ -320,14 +327,21 @@ export class Wal {
 
   /**
    * The process dying, for tests: the descriptor closed as the kernel closes it at exit, nothing
-   * cut or written after it (the file keeps its room, which close() cuts). Writes under way return
-   * first: a descriptor closed under a write could be reused by the next file opened, and take its
-   * bytes. A test that left the log open instead handed its handle to the garbage collector (Node's
+   * cut or written after it (the file keeps its room, which close() cuts). Only writes under way
+   * return first (a descriptor closed under a write could be reused by the next file opened, and
+   * take its bytes); entries queued behind them are refused, never written, and so is any append
+   * after it. Before, the queued ones were written and acknowledged, and appends were still taken.
+   * A test that left the log open instead handed its handle to the garbage collector (Node's
    * DEP0137).
+   *
+   * @internal Test-only: no production path calls it.
    */
   async crash(): Promise<void> {
     this.closing = true;
+    this.crashed = new WalError("the process crashed (simulated) before the entry was written");
     clearTimeout(this.retry);
+    for (const p of this.queue) p.reject(this.crashed);
+    this.queue = [];
     while (this.writing) await this.flushing;
     // FileHandle.close() waits for the handle's own operations: a write of filler under way.
     await this.fh.close();
