@@ -562,7 +562,9 @@ export class AuditLog implements AuditTrail {
 
   /** Null while the log takes entries; else why it cannot. */
   get failure(): Error | null {
-    return this.wal.failure ?? this.stalled;
+    // Closed last: a closed log that had stalled says why (before, a closed log's failure was null
+    // until an append hit the closed file).
+    return this.wal.failure ?? this.stalled ?? this.wal.closedBy;
   }
 
   get published(): Published | null {

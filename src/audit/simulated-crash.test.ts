@@ -55,7 +55,7 @@ it("Wal.crash: the write under way returns; an entry queued behind it is refused
   await again.wal.close();
 });
 
-it("Wal.close: an append once it has begun is refused, not left queued or written to a closed file", async () => {
+it("Wal.close: an append once it has begun is refused, not left queued or written to a closed file, and the file says it is closed", async () => {
   const path = join(mkdtempSync(join(tmpdir(), "clearance-wal-")), "audit.wal");
   const { wal } = await reopen(path);
   const before = wal.append(entry(0));
@@ -65,6 +65,7 @@ it("Wal.close: an append once it has begun is refused, not left queued or writte
   expect(await before).toBe(0n);
   expect(await after).toBeInstanceOf(WalError);
   expect(((await after) as Error).message).toBe("the audit log is closed");
+  expect(wal.closedBy).toBe(await after); // what the log says it cannot take entries for
   const again = await reopen(path);
   expect(again.entries).toEqual([entry(0)]);
   await again.wal.close();
