@@ -1,7 +1,8 @@
 /**
  * A disk whose `call` never returns while on (a stuck NFS mount, a frozen disk), injected at the
- * `node:fs` modules as the fault suite's read-only disk is: `rename` of a file under `dir` (a
- * tile's), a file handle's `sync` (the log syncs only directories with it: the tiles' before the
+ * `node:fs` modules as the fault suite's read-only disk is: `rename` or `unlink` of a file under
+ * `dir` (a tile's; or one `only` accepts: the restore point's beside the write-ahead file), a file
+ * handle's `sync` (the log syncs only directories with it: the tiles' before the
  * checkpoint; the write-ahead file uses datasync), or `writev` (the write-ahead file's group commit,
  * the only user of the callback API's writev). Released, each held call runs for real; failed, each
  * held call returns the error given, and so does every later one until released (a disk that comes
@@ -29,19 +30,26 @@ interface Held {
   readonly fail: (err: Error) => void;
 }
 
-export async function hangingDisk(dir: string, call: "rename" | "sync" | "writev"): Promise<HangingDisk> {
-  const root = resolve(dir);
+export async function hangingDisk(
+  dir: string,
+  call: "rename" | "unlink" | "sync" | "writev",
+  only: (path: string) => boolean = (path) => path.startsWith(resolve(dir) + sep),
+): Promise<HangingDisk> {
   let mode: "through" | "hold" | { readonly fail: Error } = "through";
   const held: Held[] = [];
   const handle = await fs.open(process.execPath, "r");
   const target = (
-    call === "rename" ? fs : call === "writev" ? fsCallbacks : Object.getPrototypeOf(handle)
+    call === "rename" || call === "unlink"
+      ? fs
+      : call === "writev"
+        ? fsCallbacks
+        : Object.getPrototypeOf(handle)
   ) as Record<string, unknown>;
   await handle.close();
   const real = target[call] as (...args: unknown[]) => Promise<unknown>;
   target[call] = function (this: unknown, ...args: unknown[]) {
-    const hangs =
-      mode !== "through" && (call !== "rename" || resolve(String(args[0])).startsWith(root + sep));
+    const named = call === "rename" || call === "unlink";
+    const hangs = mode !== "through" && (!named || only(resolve(String(args[0]))));
     if (!hangs) return real.apply(this, args);
     // The callback API's call returns nothing: its callback, passed along, answers when released.
     if (call === "writev") {

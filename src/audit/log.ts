@@ -169,8 +169,9 @@ export const MAX_UNWRITTEN_TILES = 64;
  * so the check above, made when a round settles, would never run: each checkpoint tick also makes
  * it once the change of the tree under way (a round, an integration or sweep step) has been out for
  * STALL_ROUNDS intervals but at least this long (a slow sync is not a stall), failed rounds before
- * it or not. The log stops taking entries as above, and resumes once the write returns and a round
- * succeeds; should the write fail instead, the stall is said again as a failed round's.
+ * it or not. The log stops taking entries as above (once entries wait, however long after the change
+ * was judged hung), naming the step that has not returned (see Step), and resumes once it returns
+ * and a round succeeds; should it fail instead, the stall is said again as a failed round's.
  */
 export const HUNG_MIN_MS = 10_000;
 
@@ -202,6 +203,42 @@ export class HangSignal {
       work.then(() => resolve(true), reject);
     });
   }
+}
+
+/**
+ * What a change of the tree waits for, named when it is judged hung: `what` (as "…, a write of its
+ * tiles not having returned"), `where`, and `then`: what cannot be done, and when the log resumes.
+ */
+interface Step {
+  readonly what: string;
+  readonly where: string;
+  readonly then: string;
+}
+
+/** The steps of the tree's changes (see Step), for the log in `dir` with its write-ahead file `walPath`. */
+function stepsOf(dir: string, walPath: string) {
+  return {
+    tiles: {
+      what: "a write of its tiles",
+      where: `in ${dir}`,
+      then: `the tiles in ${dir} cannot be written; it resumes once they can`,
+    },
+    checkpoint: {
+      what: "the write of its checkpoint",
+      where: `at ${join(dir, "checkpoint")}`,
+      then: `the checkpoint ${join(dir, "checkpoint")} cannot be written; it resumes once it can`,
+    },
+    restore: {
+      what: "the write of its restore point",
+      where: `at ${restorePath(walPath)}`,
+      then: `the restore point ${restorePath(walPath)} cannot be written; it resumes once it can`,
+    },
+    removal: {
+      what: "the removal of partial tiles a checkpoint covers",
+      where: `in ${dir}`,
+      then: `the partial tiles in ${dir} cannot be removed; it resumes once they can`,
+    },
+  } satisfies Record<string, Step>;
 }
 
 /** Entries hashed into the tree per turn of the event loop (about 9 µs each in a busy gateway). */
@@ -244,11 +281,22 @@ export class AuditLog implements AuditTrail {
    * bounds its own). Cleared when that change settles, whichever way (see track).
    */
   private readonly hang = new HangSignal();
-  /** The stall, if any, says a write of the tiles has not returned: said again once one fails. */
+  /** The stall, if any, says a step of a change has not returned: said again once one fails. */
   private stalledHung = false;
+  private readonly steps: ReturnType<typeof stepsOf>;
+  /**
+   * What the change of the tree under way waits for (changes run one at a time): named by a stall
+   * judged hung. Before, it always said "a write of its tiles", also while the restore point's
+   * rename or the removal of old partials hung.
+   */
+  private step: Step;
   /** When the change of the tree under way began (o.now's clock): see HUNG_MIN_MS. */
   private changeSince = 0;
   private closing = false;
+  /** Set by crash(): no change of the tree begins after it. */
+  private crashed = false;
+  /** The change of the tree under way (settled, never rejected), for crash() to let it return. */
+  private underWay: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly o: AuditLogOptions,
@@ -262,6 +310,8 @@ export class AuditLog implements AuditTrail {
   ) {
     this.current = published;
     this.lastRoundOk = this.now();
+    this.steps = stepsOf(o.dir, o.walPath);
+    this.step = this.steps.tiles;
   }
 
   private now(): number {
@@ -283,15 +333,17 @@ export class AuditLog implements AuditTrail {
 
   /**
    * At a checkpoint tick: the change of the tree under way, out for hungMs (see HUNG_MIN_MS), is
-   * judged hung, so that close() does not wait for it; and a stall if entries wait. Also over a
+   * judged hung, so that close() does not wait for it; and a stall once entries wait. Also over a
    * stall from failed rounds: before, a write that hung after them was never judged, and close()
-   * waited for it for ever.
+   * waited for it for ever. Looked at every tick until it stalls the log: before, a change judged
+   * hung while no entry waited (its checkpoint published, the restore point's rename hung) was
+   * never looked at again, and the log took entries for ever with no checkpoint covering them.
    */
   private checkHung(): void {
-    if (this.unsettled === 0 || this.hang.judged) return;
+    if (this.unsettled === 0) return;
     if (this.now() - this.changeSince <= hungMs(this.o.checkpointMs)) return;
-    this.stall(true);
-    this.hang.judge();
+    if (this.stalled === null || !this.stalledHung) this.stall(true);
+    if (!this.hang.judged) this.hang.judge();
   }
 
   /**
@@ -309,14 +361,13 @@ export class AuditLog implements AuditTrail {
     if (unwritten > 3 * MAX_UNWRITTEN_TILES)
       why = `${Math.floor(unwritten / 3)} full tiles are waiting to be written (at most ${MAX_UNWRITTEN_TILES})`;
     else if (waiting > 0n && since > this.stallMs(hung))
-      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one${hung ? ", a write of its tiles not having returned (a hung disk or mount?)" : ""}`;
+      why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one${hung ? `, ${this.step.what} not having returned (a hung disk or mount?)` : ""}`;
     if (why === null) {
       if (!hung) this.stalled = null;
       return;
     }
-    this.stalled = new AuditLogError(
-      `the audit log takes no entries: ${why} — the tiles in ${this.o.dir} cannot be written; it resumes once they can`,
-    );
+    const then = hung && unwritten <= 3 * MAX_UNWRITTEN_TILES ? this.step.then : this.steps.tiles.then;
+    this.stalled = new AuditLogError(`the audit log takes no entries: ${why} — ${then}`);
     this.stalledHung = hung;
     this.o.onError(this.stalled);
   }
@@ -482,13 +533,17 @@ export class AuditLog implements AuditTrail {
     const dir = dirs.pop();
     const step = this.track(
       this.publishing.then(() =>
-        dir === undefined
-          ? this.tree.markPartialsSwept()
-          : this.tree.prunePartials(this.current?.size ?? 0n, [dir]),
+        this.begin(() => {
+          this.step = this.steps.removal;
+          return dir === undefined
+            ? this.tree.markPartialsSwept()
+            : this.tree.prunePartials(this.current?.size ?? 0n, [dir]);
+        }),
       ),
     );
-    // The next round must not inherit a step's failure.
-    this.publishing = step.catch(() => undefined);
+    // The next round must not inherit a step's failure; a stall saying the step hung is said again
+    // (before, it outlived the failure until a round succeeded).
+    this.publishing = step.catch(() => this.checkStall(false));
     return step.then(
       () => (dir === undefined ? undefined : this.sweepLegacy(dirs)),
       (err: unknown) => this.o.onError(err),
@@ -507,7 +562,9 @@ export class AuditLog implements AuditTrail {
 
   /** Null while the log takes entries; else why it cannot. */
   get failure(): Error | null {
-    return this.wal.failure ?? this.stalled;
+    // Closed last: a closed log that had stalled says why (before, a closed log's failure was null
+    // until an append hit the closed file).
+    return this.wal.failure ?? this.stalled ?? this.wal.closedBy;
   }
 
   get published(): Published | null {
@@ -542,7 +599,7 @@ export class AuditLog implements AuditTrail {
     const round = this.track(
       this.publishing.then(() => {
         this.queuedRound = null;
-        return this.round();
+        return this.begin(() => this.round());
       }),
     );
     this.queuedRound = round;
@@ -555,6 +612,7 @@ export class AuditLog implements AuditTrail {
   }
 
   private async round(): Promise<void> {
+    this.step = this.steps.tiles;
     await this.integrate(Infinity);
     // Always called: it also writes tiles that an earlier, failed round left in memory.
     await this.tree.append([]);
@@ -576,8 +634,10 @@ export class AuditLog implements AuditTrail {
       verifyConsistency(last.size, next.size, proof, last.root, next.root);
     }
     const text = signCheckpoint(next, this.o.signer);
+    this.step = this.steps.checkpoint;
     await writeAtomic(join(this.o.dir, "checkpoint"), Buffer.from(text), "synced");
     this.current = { size: next.size, root: next.root, text };
+    this.step = this.steps.restore;
     await writeRestorePoint(this.o.walPath, {
       size: next.size,
       walOffset: this.integrated,
@@ -585,6 +645,7 @@ export class AuditLog implements AuditTrail {
     });
     // Only now, the new checkpoint and restore point durable: the partials of tiles it covers
     // full go (clients read the full tile). A failure costs disk, not data.
+    this.step = this.steps.removal;
     await this.tree.prunePartials(next.size).catch(this.o.onError);
   }
 
@@ -612,7 +673,7 @@ export class AuditLog implements AuditTrail {
       if (!whole) {
         this.o.onError(
           new AuditLogError(
-            `the audit log closed without ${walClosed ? "a last checkpoint" : "closing its write-ahead file"}: a write ${walClosed ? `of its tiles in ${this.o.dir}` : `to ${this.o.walPath}`} has not returned (a hung disk or mount?). Every entry acknowledged is durable in the write-ahead file; the next start takes them in`,
+            `the audit log closed without ${walClosed ? "a last checkpoint" : "closing its write-ahead file"}: ${walClosed ? `${this.step.what} ${this.step.where}` : `a write to ${this.o.walPath}`} has not returned (a hung disk or mount?). Every entry acknowledged is durable in the write-ahead file; the next start takes them in`,
           ),
         );
       }
@@ -624,18 +685,33 @@ export class AuditLog implements AuditTrail {
   }
 
   /**
-   * The process dying, for tests: no more rounds, and the files closed as the kernel closes them at
-   * exit, with no last checkpoint and nothing cut (see Wal.crash). Changes of the tree under way
-   * finish first: the tiles' inner-node file, closed under a write, could lend its descriptor to
-   * the next log's files. A test that left a log open instead handed its write-ahead file to the
-   * garbage collector (Node's DEP0137).
+   * The process dying, for tests: the files closed as the kernel closes them at exit, with no last
+   * checkpoint and nothing cut (see Wal.crash). Only the change of the tree under way returns
+   * first (the tiles' inner-node file, closed under a write, could lend its descriptor to the next
+   * log's files); no change queued behind it begins, a round asked for included — its promise
+   * never settles, as the process is gone. Before, every queued change ran, a round publishing its
+   * checkpoint. A test that left a log open instead handed its write-ahead file to the garbage
+   * collector (Node's DEP0137).
+   *
+   * @internal Test-only: no production path calls it.
    */
   async crash(): Promise<void> {
     this.closing = true;
+    this.crashed = true;
     clearInterval(this.timer);
-    while (this.unsettled > 0 || this.integrating) await this.publishing.then(nextTurn);
-    await this.wal.crash();
+    await Promise.all([this.underWay, this.wal.crash()]);
     this.tree.close();
+  }
+
+  /**
+   * Begins `work` as the change of the tree under way; after crash(), never (the promise returned
+   * never settles: the process is gone).
+   */
+  private begin(work: () => Promise<void>): Promise<void> {
+    if (this.crashed) return new Promise<void>(() => undefined);
+    const change = work();
+    this.underWay = change.catch(() => undefined);
+    return change;
   }
 
   /** Integrates the next slice of durable entries on a later turn, unless one is already due. */
@@ -644,7 +720,14 @@ export class AuditLog implements AuditTrail {
     this.integrating = true;
     setImmediate(() => {
       this.integrating = false;
-      const step = this.track(this.publishing.then(() => this.integrate(INTEGRATE_SLICE)));
+      const step = this.track(
+        this.publishing.then(() =>
+          this.begin(() => {
+            this.step = this.steps.tiles;
+            return this.integrate(INTEGRATE_SLICE);
+          }),
+        ),
+      );
       // A failed tile write is left for the next publishing round to retry and report.
       this.publishing = step.catch(() => this.checkStall(false));
       void this.publishing.then(() => {

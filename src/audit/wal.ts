@@ -85,6 +85,12 @@ export class Wal {
   private retryMs = RETRY_FIRST_MS;
   private retry: NodeJS.Timeout | undefined;
   private closing = false;
+  /**
+   * Why the file takes no more entries once close() or crash() has begun (see `closedBy`); crash()'s
+   * refuses the entries not yet being written.
+   */
+  private closed: Error | null = null;
+  private crashed = false;
   /** The file's size: past `offset`, filler only (see RESERVE). */
   private allocated: number;
   /** Filler being written at `allocated`: no record may be written past `allocated` meanwhile. */
@@ -157,6 +163,11 @@ export class Wal {
     return this.failed;
   }
 
+  /** Null until close() or crash() has begun; then why an append is refused (the file is closed). */
+  get closedBy(): Error | null {
+    return this.closed;
+  }
+
   /** Entries made durable so far. */
   get size(): bigint {
     return this.next;
@@ -169,7 +180,10 @@ export class Wal {
 
   /** Resolves with the entry's index once it is on disk (written with O_DSYNC); rejects if it cannot be. */
   append(entry: Uint8Array): Promise<bigint> {
-    if (this.failed !== null) return Promise.reject(this.failed);
+    // Once closing, too: taken after close() (or crash()) has waited for the queue, an entry would
+    // be left queued for ever or written to a closed descriptor (before, it was taken).
+    const refused = this.failed ?? this.closed;
+    if (refused !== null) return Promise.reject(refused);
     if (entry.length > MAX_ENTRY) return Promise.reject(new EntryTooLargeError(entry.length));
     // Read back, a zero length ends the records (see the top of this file).
     if (entry.length === 0) return Promise.reject(new WalError("an audit entry cannot be empty"));
@@ -232,6 +246,8 @@ export class Wal {
         const buffers = batch.map((p) => p.record);
         // The filler being written must not land over these records.
         if (this.offset + length > this.allocated && this.reserving !== null) await this.reserving;
+        // The process died meanwhile (see crash): these records were never written.
+        if (this.closed !== null && this.crashed) throw this.closed;
         const bytesWritten = await writevAt(this.fh.fd, buffers, this.offset);
         this.outstanding.delete(write);
         // Given up on while it hung: refused already, and cut off by the recovery below.
@@ -320,14 +336,22 @@ export class Wal {
 
   /**
    * The process dying, for tests: the descriptor closed as the kernel closes it at exit, nothing
-   * cut or written after it (the file keeps its room, which close() cuts). Writes under way return
-   * first: a descriptor closed under a write could be reused by the next file opened, and take its
-   * bytes. A test that left the log open instead handed its handle to the garbage collector (Node's
+   * cut or written after it (the file keeps its room, which close() cuts). Only writes under way
+   * return first (a descriptor closed under a write could be reused by the next file opened, and
+   * take its bytes); entries queued behind them are refused, never written, and so is any append
+   * after it. Before, the queued ones were written and acknowledged, and appends were still taken.
+   * A test that left the log open instead handed its handle to the garbage collector (Node's
    * DEP0137).
+   *
+   * @internal Test-only: no production path calls it.
    */
   async crash(): Promise<void> {
     this.closing = true;
+    this.crashed = true;
+    this.closed = new WalError("the process crashed (simulated) before the entry was written");
     clearTimeout(this.retry);
+    for (const p of this.queue) p.reject(this.closed);
+    this.queue = [];
     while (this.writing) await this.flushing;
     // FileHandle.close() waits for the handle's own operations: a write of filler under way.
     await this.fh.close();
@@ -340,6 +364,7 @@ export class Wal {
    */
   async close(): Promise<boolean> {
     this.closing = true;
+    this.closed ??= new WalError("the audit log is closed");
     clearTimeout(this.retry);
     const givenUp = new Promise<void>((resolve) => (this.wake = resolve));
     const hung = () => this.failed !== null && this.outstanding.size > 0;

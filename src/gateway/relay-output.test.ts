@@ -53,6 +53,22 @@ it("an item without an output index after one at a later index does not replace 
   expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["c", "a", "b", "d"]);
 });
 
+// Before: an item without an output index took the index after every one seen as its own, so a
+// later item with that index for real (the upstream's index 0 after an unindexed first item)
+// replaced it, and it was lost from response.failed.
+it("an item without an output index is not replaced by a later one that has the index it would follow", () => {
+  const items = completedItems(1024);
+  const unindexed = (id: string) => JSON.stringify({ type: "response.output_item.done", item: { id } });
+  items.offer("response.output_item.done", unindexed("a"));
+  items.offer("response.output_item.done", done(0, "b"));
+  items.offer("response.output_item.done", unindexed("c"));
+  items.offer("response.output_item.done", done(1, "d"));
+  items.offer("response.output_item.done", done(3, "e"));
+  items.offer("response.output_item.done", unindexed("f"));
+  // Each after every index seen before it, behind the item that has the next index for real.
+  expect((items.output() as { id: string }[]).map((o) => o.id)).toEqual(["b", "a", "d", "c", "e", "f"]);
+});
+
 // Before: bounded by limits.body_bytes alone (10 MiB by default), held for the whole stream.
 it("keeps at most MAX_KEPT_ITEMS_BYTES of items however large limits.body_bytes is; the ones completed first", () => {
   const items = completedItems(10 * 1024 * 1024);

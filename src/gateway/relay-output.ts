@@ -55,10 +55,13 @@ export function completedItems(limit: number): CompletedItems {
       // event loop while the stream was cut).
       const items = new Map<number, unknown>();
       /**
-       * The index an item without one takes: after every index seen so far (not the count of items
-       * kept, which may be one an item already has, replacing it).
+       * Items without an index, kept apart: each goes after every index seen before it (`slot`, the
+       * one after them), behind an item that has that index for real, in the order they came. Only
+       * a real index replaces an item: before, one without an index took `slot` as its own, and a
+       * later item with that index replaced it, losing it from response.failed.
        */
-      let next = 0;
+      const loose: { readonly slot: number; readonly item: unknown }[] = [];
+      let slot = 0;
       for (const bytes of kept) {
         let done: { type?: unknown; output_index?: unknown; item?: unknown } | null;
         try {
@@ -67,13 +70,23 @@ export function completedItems(limit: number): CompletedItems {
           continue;
         }
         if (done === null || typeof done !== "object" || done.type !== "response.output_item.done") continue;
-        const { item } = done;
+        const { item, output_index: index } = done;
         if (typeof item !== "object" || item === null || Array.isArray(item)) continue;
-        const index = Number.isSafeInteger(done.output_index) ? (done.output_index as number) : next;
-        next = Math.max(next, index + 1);
-        items.set(index, item);
+        if (!Number.isSafeInteger(index)) {
+          loose.push({ slot, item });
+          continue;
+        }
+        slot = Math.max(slot, (index as number) + 1);
+        items.set(index as number, item);
       }
-      return [...items.keys()].sort((a, b) => a - b).map((i) => items.get(i));
+      const output: unknown[] = [];
+      let next = 0; // the next item without an index to place
+      for (const index of [...items.keys()].sort((a, b) => a - b)) {
+        while (next < loose.length && loose[next]!.slot < index) output.push(loose[next++]!.item);
+        output.push(items.get(index));
+      }
+      while (next < loose.length) output.push(loose[next++]!.item);
+      return output;
     },
   };
 }

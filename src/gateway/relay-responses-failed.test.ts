@@ -292,6 +292,45 @@ describe("an upstream's own error event in a Responses stream", () => {
     },
   );
 
+  // Before: the name followed by a colon anywhere in an object counted, so the event was taken as
+  // numbered, the number read at its top was none, and response.failed was numbered 0 mid-stream.
+  it.each([
+    [
+      "a member of an object nested in it",
+      { type: "error", error: { code: "server_error", message: "bad", sequence_number: 7 } },
+    ],
+    ["a string", { type: "error", code: "server_error", message: "bad", sequence_number: "7" }],
+    ["a negative number", { type: "error", code: "server_error", message: "bad", sequence_number: -1 }],
+    ["a fraction", { type: "error", code: "server_error", message: "bad", sequence_number: 7.5 }],
+  ])(
+    "whose sequence_number is not its own number (%s): response.failed is numbered after the last numbered event",
+    async (_, data) => {
+      const chunks = [
+        CREATED,
+        event("response.in_progress", 1),
+        event("response.output_text.delta", 2, { delta: "x" }),
+        `event: error\ndata: ${JSON.stringify(data)}\n\n`,
+      ];
+      const all = events(await rawOf(await serve(chunks, false)));
+      expect(all.at(-1)!.data).toMatchObject({ type: "response.failed", sequence_number: 3 });
+    },
+  );
+
+  it("whose own sequence_number follows an object holding one, and strings with escaped quotes: response.failed is numbered after it", async () => {
+    const data = JSON.stringify({
+      type: "error",
+      message: 'bad "quote\\" {"sequence_number": 1}',
+      error: { code: "server_error", detail: { sequence_number: 1 }, list: [{ sequence_number: 2 }] },
+      sequence_number: 8,
+    });
+    const chunks = [CREATED, event("response.in_progress", 1), `event: error\ndata: ${data}\n\n`];
+    const all = events(await rawOf(await serve(chunks, false)));
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", 8],
+      ["response.failed", 9],
+    ]);
+  });
+
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {
     const theirs = event("response.failed", 9, {
       response: {

@@ -113,12 +113,12 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   /** Settles the relay as refused before anything was sent, the upstream's body abandoned (set below). */
   let refuse: (err: ClearanceError) => void = noop;
   /**
-   * The data of the last event that carries a sequence number: the gateway's own last event takes
-   * the number after it. Not simply the last event's: an upstream's error event whose data is not
-   * JSON, or has no number (naming it only, say: see `numbered`), would number the gateway's event 0
-   * mid-stream.
+   * The number of the last event that carries one (see `sequenceOf`), -1 before any: the gateway's
+   * own last event takes the number after it. Not simply the last event's: an upstream's error event
+   * whose data is not JSON, or has no number (naming it only, say), would number the gateway's
+   * event 0 mid-stream.
    */
-  let lastNumbered = "";
+  let lastSequence = -1;
   /** A Responses stream's first event when it is `response.created`: the response a cut fails. */
   let created: string | undefined;
   /**
@@ -131,7 +131,7 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
   const items = responses && !gone ? completedItems(o.captureLimit) : null;
   /** What a Responses stream the gateway ends knows of its response, numbered after the last event. */
   const cut = (): CutResponse => ({
-    sequence: nextSequence(lastNumbered),
+    sequence: lastSequence + 1,
     created,
     model: o.model ?? "",
     requestId: o.requestId,
@@ -152,7 +152,10 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
     /** Counts an event relayed, keeping what a cut's last events are numbered and built from. */
     const relayed = (data: string, event: string | undefined): void => {
       events++;
-      if (responses && numbered(data)) lastNumbered = data;
+      if (responses) {
+        const n = sequenceOf(data);
+        if (n !== null) lastSequence = n;
+      }
       if (!terminal && isTerminal(o.wire, o.endpoint, data, event)) terminal = true;
       if (!terminal) items?.offer(event, data);
       // Kept as it came, parsed only if the gateway cuts the stream (the API sends it first).
@@ -501,37 +504,59 @@ const noop = (): void => {};
 /** The member a Responses event numbers itself with, as JSON writes its name. */
 const SEQUENCE_NUMBER = '"sequence_number"';
 const JSON_SPACE = /[ \t\r\n]/;
+/** Runs the scan in sequenceOf passes over: inside a string, and outside one. */
+const STRING_RUN = /[^"\\]*/y;
+const PLAIN_RUN = /[^"{}[\]]*/y;
+/** A sequence number as JSON writes one: a non-negative integer, then the end of the value. */
+const SEQUENCE_VALUE = /(?:0|[1-9][0-9]*)(?=[ \t\r\n,}])/y;
 
 /**
- * Whether a Responses event's data numbers itself: a JSON object with a `sequence_number` member,
- * found by a string search, not a parse (every event is searched). The name in quotes followed by a
- * colon is a member's: a string value equal to it (an error's `param`) is followed by a comma or a
- * brace, and inside a JSON string its quotes would be escaped; an error's text that is not JSON
- * (quoting the name, say) does not begin with a brace.
+ * The number a Responses event's data carries as its own: the `sequence_number` member of the JSON
+ * object, a non-negative integer; else null. Found by a search, not a parse (every event is
+ * searched): each place the name appears in quotes is checked by scanning the data up to it (on
+ * from the last place checked), tracking strings and depth — a member's name at depth 1, outside
+ * any string, then a colon and an integer. Before, the name followed by a colon anywhere counted: in
+ * an object nested in the event (an error's own `sequence_number`), or with a value that is no
+ * number ("7"); the number then read at the top was none, and the gateway's response.failed was
+ * numbered 0 mid-stream.
  */
-function numbered(data: string): boolean {
+function sequenceOf(data: string): number | null {
   let i = 0;
   while (JSON_SPACE.test(data.charAt(i))) i++;
-  if (data.charCodeAt(i) !== 0x7b) return false;
+  if (data.charCodeAt(i) !== 0x7b) return null;
+  // The scan's state at `i`: depth (1 just inside the event's object), and inside a string or not.
+  let depth = 0;
+  let inString = false;
   for (let at = data.indexOf(SEQUENCE_NUMBER, i); at >= 0; at = data.indexOf(SEQUENCE_NUMBER, at + 1)) {
+    while (i < at) {
+      // Runs of characters that change nothing are skipped by the regular expression engine.
+      const run = inString ? STRING_RUN : PLAIN_RUN;
+      run.lastIndex = i;
+      run.test(data);
+      i = run.lastIndex;
+      if (i >= at) break;
+      const c = data.charCodeAt(i++);
+      if (inString) {
+        if (c === 0x5c)
+          i++; // a backslash: the next character is escaped
+        else inString = false; // the closing quote
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x7b || c === 0x5b) depth++;
+      else depth--; // a closing brace or bracket
+    }
+    // An escape ran past the quote: the name is inside a string.
+    if (i > at || inString || depth !== 1) continue;
     let j = at + SEQUENCE_NUMBER.length;
     while (JSON_SPACE.test(data.charAt(j))) j++;
-    if (data.charCodeAt(j) === 0x3a) return true;
+    if (data.charCodeAt(j) !== 0x3a) continue; // a string value equal to the name
+    j++;
+    while (JSON_SPACE.test(data.charAt(j))) j++;
+    SEQUENCE_VALUE.lastIndex = j;
+    const value = SEQUENCE_VALUE.exec(data);
+    const n = value === null ? NaN : Number(value[0]);
+    return Number.isSafeInteger(n) ? n : null;
   }
-  return false;
-}
-
-/**
- * The sequence number after the one a Responses event's data carries (0 when it carries none, or
- * nothing was sent): parsed only when the gateway ends a stream itself.
- */
-function nextSequence(data: string): number {
-  try {
-    const n = (JSON.parse(data) as { sequence_number?: unknown } | null)?.sequence_number;
-    return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) + 1 : 0;
-  } catch {
-    return 0;
-  }
+  return null;
 }
 
 /**

@@ -53,7 +53,8 @@ const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
  * would not be the one sent: an issuer is matched exactly against the tokens' `iss` (and every
  * federated principal stores it; PostgreSQL's text cannot hold a NUL). So a control character
  * (TAB, LF and CR too: a URL is one line) is refused as the admin API refuses one elsewhere
- * (`control_character`, naming the character), and so is whitespace before or after the URL.
+ * (`control_character`, naming the character), and so is whitespace before or after the URL
+ * (`invalid_url`: before, zod's `custom`).
  */
 const urlText = z.string().check((ctx) => {
   const text = ctx.value;
@@ -68,6 +69,8 @@ const urlText = z.string().check((ctx) => {
   else if (text.trim() !== text)
     ctx.issues.push({
       code: "custom",
+      // The code a URL that cannot be read gets from the discovery document's check (provider-urls.ts).
+      params: { code: "invalid_url" },
       input: text,
       message: "the URL has whitespace before or after it (it would be silently taken off): remove it",
     });

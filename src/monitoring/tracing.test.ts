@@ -6,7 +6,8 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { RunningGateway } from "../gateway/server.js";
 import { startTestGateway } from "../testing/gateway.js";
 
 interface OtlpSpan {
@@ -68,14 +69,30 @@ const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `k${i}=v${i}`);
 
+/** Gateways a test started and has not closed: closed after it, failed or not. */
+const running = new Set<RunningGateway>();
+afterEach(async () => {
+  const left = [...running];
+  running.clear();
+  for (const g of left) await g.close();
+});
+
 async function gateway(tracing: string) {
   const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   const rx = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
-  return startTestGateway({
+  const t = await startTestGateway({
     providers: `  up: { type: openai, base_url: "${up}" }`,
     models: "  mythos-5: { provider: up }",
     monitoring: `{ tracing: { enabled: ${tracing}, endpoint: "${rx}", service_name: clearance-test } }`,
   });
+  running.add(t.gateway);
+  return t;
+}
+
+/** Closes a gateway `gateway` started (its last spans exported), before the test's checks. */
+async function close(t: { gateway: RunningGateway }): Promise<void> {
+  running.delete(t.gateway);
+  await t.gateway.close();
 }
 
 const chat = (
@@ -109,12 +126,13 @@ const WAIT = { timeout: 30_000, interval: 10 };
 /**
  * The span `match` picks, once the receiver has it: the request's span ends when the gateway has
  * observed it (after the response closed), and its batch is exported within 500 ms. Fails (after
- * WAIT) if no such span comes.
+ * WAIT) if no such span comes, naming the span waited for (`what`).
  */
-const exportedSpan = (match: (s: OtlpSpan) => boolean): Promise<OtlpSpan> =>
+const exportedSpan = (what: string, match: (s: OtlpSpan) => boolean): Promise<OtlpSpan> =>
   vi.waitFor(() => {
     const span = exported.find(match);
-    if (span === undefined) throw new Error("no such span exported yet");
+    if (span === undefined)
+      throw new Error(`no span ${what} exported yet (${exported.length} spans exported in all)`);
     return span;
   }, WAIT);
 
@@ -132,9 +150,15 @@ describe("traces", () => {
     const sent = upstreamHeaders.at(-1)?.traceparent as string;
     const [, traceId, parentId] = sent.split("-");
     expect(traceId).toBe(CLIENT_TRACE);
-    const span = await exportedSpan((s) => s.spanId === parentId);
-    const refused = await exportedSpan((s) => attr(s, "clearance.request_id") === deniedId);
-    await t.gateway.close();
+    const span = await exportedSpan(
+      `with span id ${parentId} (the upstream's parent)`,
+      (s) => s.spanId === parentId,
+    );
+    const refused = await exportedSpan(
+      `of the denied request ${deniedId}`,
+      (s) => attr(s, "clearance.request_id") === deniedId,
+    );
+    await close(t);
 
     expect(span.traceId).toBe(CLIENT_TRACE);
     expect(span.parentSpanId).toBe(CLIENT_SPAN);
@@ -166,9 +190,15 @@ describe("traces", () => {
     expect(known.status).toBe(403);
     await known.text();
     const knownId = known.headers.get("x-clearance-request-id");
-    const span = await exportedSpan((s) => attr(s, "clearance.request_id") === id);
-    const denied = await exportedSpan((s) => attr(s, "clearance.request_id") === knownId);
-    await t.gateway.close();
+    const span = await exportedSpan(
+      `of the request ${id} for a model the scheme does not know`,
+      (s) => attr(s, "clearance.request_id") === id,
+    );
+    const denied = await exportedSpan(
+      `of the denied request ${knownId}`,
+      (s) => attr(s, "clearance.request_id") === knownId,
+    );
+    await close(t);
 
     expect(span.name).toBe("chat");
     expect(attr(span, "gen_ai.request.model")).toBe(madeUp); // as sent, where it is read as data
@@ -195,7 +225,7 @@ describe("traces", () => {
     const own = upstreamHeaders.at(-1) as Record<string, string | undefined>;
     expect(own.traceparent?.split("-")[1]).not.toBe(CLIENT_TRACE);
     expect(own.tracestate).toBeUndefined();
-    await t.gateway.close();
+    await close(t);
   });
 
   it("off: exports nothing, and passes the client's traceparent to the upstream unchanged", async () => {
@@ -204,7 +234,7 @@ describe("traces", () => {
     const parent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
     const r = await chat(t.url, t.keys.get("alice") as string, "US", parent);
     await r.text();
-    await t.gateway.close();
+    await close(t);
     expect(upstreamHeaders.at(-1)?.traceparent).toBe(parent);
     expect(upstreamHeaders.at(-1)?.tracestate).toBeUndefined();
     expect(exported.length).toBe(before);
@@ -252,6 +282,6 @@ describe("traces", () => {
     const kept = (await sent(parent, [`huge=${"v".repeat(200)}`, ...mid].join(","))).tracestate as string;
     expect(kept).toBe(mid.slice(0, 10).join(","));
     expect(kept.length).toBeLessThanOrEqual(512);
-    await t.gateway.close();
+    await close(t);
   });
 });

@@ -4,7 +4,9 @@ import {
   CONTROL_OR_LONE_SURROGATE,
   FORBIDDEN_CONTROL,
   LONE_SURROGATE,
+  RAW_IN_JSON,
   controlName,
+  quoted,
 } from "./text.js";
 
 describe("the shared patterns for unprintable text", () => {
@@ -48,5 +50,16 @@ describe("the shared patterns for unprintable text", () => {
       "U+0085 (next line)",
       "U+0090 (a C1 control)",
     ]);
+  });
+
+  // Before: global (for quoted's replace), so a second `test` went on from where the first matched.
+  it("find what quoted escapes, the same answer twice in a row; quoted escapes every one", () => {
+    for (const c of ["\u0000", "\u007f", "\u009b", "\u202e", "\u2066"]) {
+      expect([RAW_IN_JSON.test(c), RAW_IN_JSON.test(c)], c).toEqual([true, true]);
+    }
+    for (const ok of ["\t", "\n", "\u00a0", "é", "\u2028"]) expect(RAW_IN_JSON.test(ok), ok).toBe(false);
+    expect(quoted("a\u009b[31mb\u202ec\u007f\u0000\u009b")).toBe(
+      '"a\\u009b[31mb\\u202ec\\u007f\\u0000\\u009b"',
+    );
   });
 });

@@ -77,9 +77,11 @@ const BIDI_NAMES: Readonly<Record<number, string>> = {
 /**
  * What `quoted` escapes: the controls JSON leaves raw (DEL, C1) and the bidirectional controls (C0
  * but TAB, LF and CR too, never raw in JSON.stringify's text; whitespace between tokens kept).
- * Global: for `replace` only.
+ * Not global, as every exported pattern here: a global one keeps its place between `test` calls
+ * (it was, for `replace`, which uses its own copy below).
  */
-export const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.source}`, "g");
+export const RAW_IN_JSON = new RegExp(`${FORBIDDEN_CONTROL.source}|${BIDI_CONTROL.source}`);
+const EVERY_RAW_IN_JSON = new RegExp(RAW_IN_JSON.source, "g");
 
 /** A character as a JSON `\uXXXX` escape (one UTF-16 code unit: the characters escaped are all BMP). */
 export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
@@ -91,5 +93,5 @@ export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toStri
  * it (a terminal, a log) nor read otherwise than it is.
  */
 export function quoted(value: unknown): string {
-  return String(JSON.stringify(value)).replace(RAW_IN_JSON, unicodeEscape);
+  return String(JSON.stringify(value)).replace(EVERY_RAW_IN_JSON, unicodeEscape);
 }
