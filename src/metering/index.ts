@@ -53,7 +53,7 @@ export class Meter {
     /**
      * Where what is counted is appended between flushes (see journal.ts), replayed at the next start
      * (replayJournal) after a crash, or a stop the store refused; without it, usage the store has not
-     * taken by a crash or by close() is lost (at close(), reported as lost).
+     * taken by a crash or by close() is lost.
      */
     private readonly journal?: UsageJournal,
     /**
@@ -119,8 +119,7 @@ export class Meter {
           const written = await this.store.usage.journaled(kept.segments);
           if (written.length > 0) {
             // Taken in full by the failed write's transaction (its segments are recorded together).
-            this.journal?.remove(kept.segments);
-            this.forget.push(...kept.segments);
+            this.forget.push(...(this.journal?.remove(kept.segments) ?? kept.segments));
             kept = null;
           }
         } catch (err) {
@@ -139,8 +138,8 @@ export class Meter {
           all.segments.length === 0 && forget.length === 0 ? undefined : { written: all.segments, forget },
         );
         this.forget = [];
-        this.journal?.remove(all.segments);
-        this.forget.push(...all.segments);
+        if (this.journal !== undefined) this.journal.unjournaledRows = 0;
+        this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments));
       } catch (err) {
         this.unwritten = all;
         this.onError(err);
@@ -183,6 +182,14 @@ export class Meter {
     this.journal.close();
     const segments = [...(this.unwritten?.segments ?? []), ...late];
     const rows = (this.unwritten?.rows.size ?? 0) + this.pending.size;
+    const lost = this.unwritten === null ? 0 : this.journal.unjournaledRows;
+    if (lost > 0)
+      // A double fault: the journal's disk refused an append at a flush, and the store that batch.
+      this.onError(
+        new Error(
+          `usage lost at this stop: ${lost} row${lost === 1 ? "" : "s"} of usage the journal could not append (its error was said) and the store did not take`,
+        ),
+      );
     if (segments.length === 0) {
       // The last batches' records, needed no longer (their files are removed): not left behind.
       if (this.forget.length > 0)

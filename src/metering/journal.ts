@@ -41,10 +41,14 @@ const SEGMENT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})
 
 /**
  * `<dataDir>/usage-journal/<node>`, the node's name made a file name (each character but letters,
- * digits, `-` and `_` as `%XX` of its UTF-16 unit: no separator, never `.` or `..`); no name: `default`.
+ * digits, `-` and `_` as `%XXXX` of its UTF-16 unit: no separator, never `.` or `..`); no name: `default`.
  */
 export function journalDir(dataDir: string, node: string): string {
-  const name = node.replace(/[^A-Za-z0-9_-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  // Four hex digits each, so that two names never make one directory ("gw 1" and "gw\u0201").
+  const name = node.replace(
+    /[^A-Za-z0-9_-]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`,
+  );
   return join(dataDir, JOURNAL_DIR, node === "" ? "default" : `node-${name}`);
 }
 
@@ -99,8 +103,24 @@ export class UsageJournal {
    * its usage is still in the Meter's batch, only not journaled.
    */
   append(): void {
+    this.write(false);
+  }
+
+  /**
+   * Rows a flush's cut could not journal (its append failed) since the store last took a batch: in
+   * that batch only, lost if the store never takes it (said at the Meter's close()).
+   */
+  unjournaledRows = 0;
+
+  /**
+   * `fromCut`: the rows go with the Meter's batch taken in this tick, so a failed write cannot put
+   * them back for a later segment (that segment would hold them twice). From the timer, a failed
+   * write puts them back: the next append writes them to a new segment.
+   */
+  private write(fromCut: boolean): void {
     if (this.buffer.size === 0) return;
-    const line = Buffer.from(`${JSON.stringify([...this.buffer.values()])}\n`);
+    const taken = this.buffer;
+    const line = Buffer.from(`${JSON.stringify([...taken.values()])}\n`);
     this.buffer = new Map();
     let current = this.current;
     try {
@@ -113,6 +133,8 @@ export class UsageJournal {
     } catch (err) {
       this.onError(new Error(`usage journal ${this.dir}: ${(err as Error).message}`, { cause: err }));
       this.closeCurrent();
+      if (fromCut) this.unjournaledRows += taken.size;
+      else for (const [key, row] of taken) this.note(key, row);
     }
   }
 
@@ -121,22 +143,29 @@ export class UsageJournal {
    * usage counted up to now (the Meter's batch taken in the same tick). Later usage goes to a new one.
    */
   cut(): string[] {
-    this.append();
+    this.write(true);
     this.closeCurrent();
     const closed = this.closed;
     this.closed = [];
     return closed;
   }
 
-  /** Removes the files of segments the store has recorded as written. */
-  remove(segments: readonly string[]): void {
+  /**
+   * Removes the files of segments the store has recorded as written, and returns those that are gone:
+   * a segment whose file stays must keep its record, or the next start would replay it again.
+   */
+  remove(segments: readonly string[]): string[] {
+    const gone: string[] = [];
     for (const segment of segments) {
       try {
         unlinkSync(this.file(segment));
+        gone.push(segment);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.onError(err);
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") gone.push(segment);
+        else this.onError(err);
       }
     }
+    return gone;
   }
 
   /** At a stop with usage the store did not take: its segments fsynced, to be replayed at the next start. */
