@@ -11,28 +11,13 @@ import { describe, expect, it, vi } from "vitest";
 import { hangingDisk } from "./hanging-disk.js";
 import { AuditLog, AuditLogError, hungMs } from "./log.js";
 import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { ticked as tickedBy, WAIT } from "../testing/ticks.js";
 
 const ORIGIN = "test.example/audit";
 const keys = generateKey(ORIGIN);
-/** Waits for a state the log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
-const WAIT = { timeout: 30_000, interval: 10 };
 const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" }));
-/**
- * Resolves once a log running its timer has ticked `n` more times (each tick sees what is under
- * way): counted, not guessed from a time, which a loaded machine may pass with no tick run.
- */
-async function ticked(log: AuditLog, n = 2): Promise<void> {
-  const tick = vi.spyOn(log as unknown as { tick(): void }, "tick");
-  try {
-    const from = tick.mock.calls.length;
-    await vi.waitFor(
-      () => expect(tick.mock.calls.length - from, "ticks of the log's timer").toBeGreaterThanOrEqual(n),
-      WAIT,
-    );
-  } finally {
-    tick.mockRestore();
-  }
-}
+/** Each tick of the log sees what is under way (tick: where a tick looks). */
+const ticked = (log: AuditLog, n = 2) => tickedBy(log, "tick", n);
 
 /** The log's options: ticks every 20 ms, time by `clock`, errors into `errors`. */
 function options(dataDir: string, clock = { now: 0 }, errors: unknown[] = []) {

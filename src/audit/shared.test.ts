@@ -23,6 +23,7 @@ import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
 import { SharedAuditLog } from "./shared.js";
 import { directorySource, urlSource, type LogSource } from "./source.js";
 import { verifyLog } from "./verify.js";
+import { ticked as tickedBy, WAIT } from "../testing/ticks.js";
 
 if (skipReason !== undefined) console.warn(`src/audit/shared.test.ts: SKIPPED, ${skipReason}`);
 
@@ -108,24 +109,8 @@ async function serveAudit(log: SharedAuditLog, dir: string) {
 }
 
 const entry = (node: string, i: number) => Buffer.from(JSON.stringify({ node, i }));
-/** Waits for a state a log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
-const WAIT = { timeout: 30_000, interval: 10 };
-/**
- * Resolves once a log running its timer has ticked `n` more times (each tick judges the round under
- * way): counted, not guessed from a time, which a loaded machine may pass with no tick run.
- */
-async function ticked(log: SharedAuditLog, n = 2): Promise<void> {
-  const tick = vi.spyOn(log as unknown as { checkHung(): void }, "checkHung");
-  try {
-    const from = tick.mock.calls.length;
-    await vi.waitFor(
-      () => expect(tick.mock.calls.length - from, "ticks of the log's timer").toBeGreaterThanOrEqual(n),
-      WAIT,
-    );
-  } finally {
-    tick.mockRestore();
-  }
-}
+/** Each tick of the log sees what is under way (checkHung: where a tick looks). */
+const ticked = (log: SharedAuditLog, n = 2) => tickedBy(log, "checkHung", n);
 const checkpointOf = (text: string) =>
   openCheckpoint(text, parseVerifierKey(KEY.verifierKey), ORIGIN).checkpoint;
 
