@@ -31,10 +31,16 @@ const freshDir = () => join(root, `d${++n}`);
 function metered<T>(dataDir: string, url: string | undefined, requests: number) {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/testing/metered-gateway.ts", dataDir, String(requests)],
+    [
+      "--import",
+      "tsx",
+      "src/testing/metered-gateway.ts",
+      dataDir,
+      String(requests),
+      ...(url === undefined ? [] : [url]),
+    ],
     {
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, ...(url === undefined ? {} : { CLEARANCE_TEST_STORE_URL: url }) },
     },
   );
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));

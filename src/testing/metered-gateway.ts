@@ -1,7 +1,8 @@
 /**
  * A gateway for the usage journal's crash tests: erik's license BIS-2026-0001 metered, no flush but
  * the one at a stop. Run as a process (`node --import tsx src/testing/metered-gateway.ts <dataDir>
- * <requests>`, the store's URL in CLEARANCE_TEST_STORE_URL for PostgreSQL) it serves `requests`
+ * <requests> [<store URL>]`, the URL for PostgreSQL; an argument, not the environment, so the
+ * configuration reference's list of variables the code reads stays the product's) it serves `requests`
  * chat requests to itself, waits until its journal holds them all, prints the license's total as its
  * counters have it, and waits to be killed; with 0 requests (a restart) it prints the total its
  * counters were seeded with, the store's, and what it said of the journal, and stops.
@@ -79,8 +80,8 @@ export function journaledRequests(dataDir: string): number {
 }
 
 if (process.argv[1]?.endsWith("metered-gateway.ts")) {
-  const [dataDir, count] = process.argv.slice(2) as [string, string];
-  const store = await openMeteredStore(dataDir, process.env.CLEARANCE_TEST_STORE_URL);
+  const [dataDir, count, url] = process.argv.slice(2) as [string, string, string | undefined];
+  const store = await openMeteredStore(dataDir, url);
   const logs: string[] = [];
   const { gateway, key } = await startMetered(dataDir, store, (line) => logs.push(line));
   const counted = () => gateway.limits.licenseUsage(LICENSE, "total", Date.now());
