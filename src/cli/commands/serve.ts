@@ -86,10 +86,12 @@ async function serveGateway(io: Io, opts: ServeOptions): Promise<void> {
     log: (line) => io.stderr(`${line}\n`),
   });
   running.gateway = gateway;
+  // Before the line saying it is up: a SIGTERM sent on reading it found no handler and killed the
+  // gateway uncleanly (a CI run, the one-gateway test).
+  stopOnSignal(() => gateway.close());
   io.stdout(
     `clearance: gateway on ${gateway.url} — scheme ${config.scheme.name} (${config.scheme.digest})\n`,
   );
-  stopOnSignal(() => gateway.close());
 }
 
 async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise<void> {
@@ -127,12 +129,13 @@ async function servePdp(io: Io, schemePath: string, opts: ServeOptions): Promise
   });
   const { port } = server.address() as AddressInfo;
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
-  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz   GET ${base}/metrics\n`);
+  // Before the line saying it is up, as for the gateway.
   stopOnSignal(async () => {
     server.close();
     server.closeAllConnections();
   });
+  io.stdout(`clearance: decision API on ${base} — scheme ${scheme.name} (${scheme.digest})\n`);
+  io.stdout(`  POST ${base}/v1/decisions   GET ${base}/healthz   GET ${base}/metrics\n`);
 }
 
 /** Loopback only: localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). A name other than localhost is not. */
