@@ -75,6 +75,54 @@ describe.skipIf(skipReason !== undefined)("nodes starting together on a fresh Po
   });
 });
 
+describe.skipIf(skipReason !== undefined)(
+  "a node that decided from a pointer another node then moved",
+  () => {
+    afterAll(dropSchemas);
+
+    // Stop 42's CI once recorded `scheme.activate` twice: a node read "nothing active", another node
+    // then stored and activated the file, and the first, its version found already stored, activated
+    // it again over the other's activation (the pointer re-read there, not the one decided from).
+    it("decides again, and the file is activated once", async () => {
+      const { url } = await freshSchema();
+      const late = await openStore({ driver: "postgres", dataDir: "", url });
+      const early = await openStore({ driver: "postgres", dataDir: "", url });
+      try {
+        const now = new Date().toISOString();
+        let earlyDone: () => void = () => undefined;
+        const seeded = new Promise<void>((resolve) => (earlyDone = resolve));
+        // The late node's first read of the active pointer is made now, and answered once the early
+        // node has seeded: what it decides from is stale by then.
+        let held = false;
+        const records = {
+          ...late.records,
+          get: async (...args: Parameters<Store["records"]["get"]>) => {
+            const read = await late.records.get(...args);
+            if (!held && args[0] === "setting" && args[1] === "active-scheme") {
+              held = true;
+              await seeded;
+            }
+            return read;
+          },
+        };
+        const stale = new Proxy(late, {
+          get: (obj, prop) => (prop === "records" ? records : bound(obj, prop)),
+        });
+        const lateSeed = seedFromFile(stale, A, now);
+        await seedFromFile(early, A, now);
+        earlyDone();
+        await lateSeed;
+        expect(held).toBe(true);
+        const actions = (await early.outbox.list(0, 1000)).map((r) => r.action);
+        expect(actions.filter((a) => a === "scheme.activate")).toHaveLength(1);
+        expect(actions.filter((a) => a === "scheme.upload")).toHaveLength(1);
+      } finally {
+        await Promise.all([late.close(), early.close()]);
+      }
+    });
+  },
+);
+
 /** A store's property, its methods bound to the store (they use private fields). */
 function bound(obj: Store, prop: string | symbol): unknown {
   const value = Reflect.get(obj, prop, obj) as unknown;

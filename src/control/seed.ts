@@ -69,6 +69,12 @@ export interface ActivateOptions {
    * status. Otherwise (the admin API) only pending applications may be brought, under `actor`.
    */
   readonly operatorFile?: boolean;
+  /**
+   * The active pointer's revision the caller decided to activate from (0: none was active): the
+   * activation is refused as a conflict if the pointer has moved since. Without it, a start that
+   * read "nothing active" while another node activated the same file activated it again.
+   */
+  readonly pointerRevision?: number;
 }
 
 /**
@@ -193,7 +199,7 @@ export async function activateVersion(
   now: string,
   options: ActivateOptions = {},
 ): Promise<void> {
-  const { reason, impact, replacing, operatorFile = false } = options;
+  const { reason, impact, replacing, operatorFile = false, pointerRevision } = options;
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
   const scheme = parseVersionToActivate(record.document.text, `scheme version ${version}`);
@@ -233,7 +239,7 @@ export async function activateVersion(
     collection: "setting",
     id: "active-scheme",
     document: doc,
-    expectedRevision: current?.revision ?? 0,
+    expectedRevision: pointerRevision ?? current?.revision ?? 0,
     change: {
       actor,
       action: "scheme.activate",
@@ -471,5 +477,6 @@ async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, 
   await activateVersion(store, version, SCHEME_FILE_ACTOR, now, {
     reason: "the gateway's scheme file changed",
     operatorFile: true,
+    pointerRevision: active?.revision ?? 0,
   });
 }
