@@ -23,6 +23,17 @@ describe("instantText", () => {
     expect(instantText("2026-12-06T09:\u202E15:00.000Z", "minute")).toBe("2026-12-06T09:\u202E15:00.000Z");
     expect(instantText("2026-12-31", "second")).toBe("2026-12-31");
   });
+
+  it("reads only ISO 8601 and RFC 1123 with its zone: what Date.parse would guess is shown as stored", () => {
+    // Before: "Dec 7" read as 7 December 2001 in the browser's zone, an RFC 1123 date without its
+    // zone in the browser's local time, and both shown as if stored in UTC.
+    expect(instantText("Dec 7")).toBe("Dec 7");
+    expect(instantText("Mon, 07 Dec 2026 10:15:00")).toBe("Mon, 07 Dec 2026 10:15:00");
+    expect(instantText("12/07/2026 10:15")).toBe("12/07/2026 10:15");
+    expect(instantText("2026-12-07 10:15:00")).toBe("2026-12-07 10:15:00");
+    expect(instantText("2026-12-07T10:15")).toBe("2026-12-07 10:15 UTC");
+    expect(instantText("Mon, 07 Dec 2026 10:15:00 +0100")).toBe("2026-12-07 09:15 UTC");
+  });
 });
 
 describe("ShownTime", () => {

@@ -7,6 +7,15 @@ import { instantOf } from "../../../src/policy/dates.js";
 
 const CALENDAR_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/**
+ * The forms a stored instant takes: ISO 8601 (RFC 3339; without a zone, read as UTC) and RFC 1123
+ * with its zone (HTTP's dates). Anything else is not read: `Date.parse` is lenient ("Dec 7" is an
+ * instant in 2001; an RFC 1123 date without a zone is read in the browser's own time), and a
+ * console that showed such a guess in UTC would say more than the store holds.
+ */
+const INSTANT =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?|(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} (GMT|UTC|[+-]\d{4}))$/;
+
 /** The units a recorded time may be cut to (a table's "when": to the second, or the minute). */
 const UNIT_MS = { second: 1000, minute: 60_000 } as const;
 
@@ -17,7 +26,7 @@ const UNIT_MS = { second: 1000, minute: 60_000 } as const;
  */
 export function instantText(text: string, to?: keyof typeof UNIT_MS): string {
   if (CALENDAR_DATE.test(text)) return text;
-  const at = instantOf(text);
+  const at = INSTANT.test(text) ? instantOf(text) : NaN;
   if (Number.isNaN(at)) return text;
   const t = to === undefined ? at : Math.floor(at / UNIT_MS[to]) * UNIT_MS[to];
   return `${new Date(t)
