@@ -76,13 +76,20 @@ class HashColumn {
   }
 }
 
-/** Directories known to exist: tiles of one directory are written many times over. */
+/**
+ * Directories this process made or found (tiles of one directory are written many times over, a
+ * mkdir each would cost the thread pool a trip a write). Only a hint: one removed since (a shared
+ * log's mirror, rebuilt by a later open in this process; tiles removed for a replay to write them
+ * again) is made again by the next write into it.
+ */
 const made = new Set<string>();
 /**
  * For a directory this process created, the directories above it whose entries changed (the
  * parents of it and of the new ones above it), until a write into it has reported them.
  */
 const madeUnder = new Map<string, string[]>();
+/** The directories `writeAtomic` takes to exist without making them (for tests). */
+export const knownDirectories = (): ReadonlySet<string> => made;
 /** Numbers each temporary file, so that two writers of the same path never share one. */
 let writes = 0;
 
@@ -108,23 +115,16 @@ export async function writeAtomic(
   durability: Durability = "none",
 ): Promise<string[]> {
   const dir = dirname(path);
-  if (!made.has(dir)) {
-    // The first directory created, if any: it and every one below it down to `dir` are new.
-    const first = await mkdir(dir, { recursive: true });
-    if (first !== undefined) {
-      const above: string[] = [];
-      for (let d = dir; d !== dirname(d); d = dirname(d)) {
-        above.push(dirname(d));
-        if (d === first) break;
-      }
-      madeUnder.set(dir, above);
-    }
-    made.add(dir);
-  }
+  const known = made.has(dir);
+  if (!known) await makeDirectory(dir);
   const tmp = `${path}.tmp-${process.pid}-${++writes}`;
   try {
-    if (durability === "none") await writeFile(tmp, data);
-    else await writeSynced(tmp, data);
+    await writeTemporary(tmp, data, durability).catch(async (err: unknown) => {
+      // Made earlier in this process and removed since: made again, once (a mkdir per write only then).
+      if (!known || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await makeDirectory(dir);
+      await writeTemporary(tmp, data, durability);
+    });
     await rename(tmp, path);
   } catch (err) {
     // A full disk: what was written of the temporary file is removed, not left behind.
@@ -135,6 +135,25 @@ export async function writeAtomic(
   if (durability === "synced") await syncDirectories(changed);
   madeUnder.delete(dir);
   return changed;
+}
+
+/** Makes `dir` and those above it, noting the directories whose entries changed. */
+async function makeDirectory(dir: string): Promise<void> {
+  // The first directory created, if any: it and every one below it down to `dir` are new.
+  const first = await mkdir(dir, { recursive: true });
+  if (first !== undefined) {
+    const above: string[] = [];
+    for (let d = dir; d !== dirname(d); d = dirname(d)) {
+      above.push(dirname(d));
+      if (d === first) break;
+    }
+    madeUnder.set(dir, above);
+  }
+  made.add(dir);
+}
+
+function writeTemporary(tmp: string, data: Uint8Array, durability: Durability): Promise<void> {
+  return durability === "none" ? writeFile(tmp, data) : writeSynced(tmp, data);
 }
 
 async function writeSynced(path: string, data: Uint8Array): Promise<void> {
@@ -448,7 +467,10 @@ export class TileTree {
         await unlink(join(dir, name));
         left--;
       }
-      if (left === 0) await rmdir(dir).catch(() => undefined);
+      if (left === 0) {
+        made.delete(dir); // else the process would keep every `.p` directory it ever wrote into
+        await rmdir(dir).catch(() => undefined);
+      }
       this.partialDirs.delete(dir);
     }
   }
