@@ -16,7 +16,7 @@ import { apply, resolveTerms, seed } from "../licensing/workflow.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
-import { StoreError, type RecordWrite, type Store } from "../store/index.js";
+import { StoreError, revisionConflict, type RecordWrite, type Store } from "../store/index.js";
 import {
   compileFitting,
   describeLeftOut,
@@ -210,6 +210,10 @@ export async function activateVersion(
     store.records.list<LicenseRecord>("license"),
     store.records.get<ActiveScheme>("setting", "active-scheme"),
   ]);
+  // Decided from a pointer that has moved: refused before any check against the new one, whose
+  // misfits would name a scheme the caller never weighed (the start decides again).
+  if (pointerRevision !== undefined && (current?.revision ?? 0) !== pointerRevision)
+    throw revisionConflict({ collection: "setting", id: "active-scheme", expectedRevision: pointerRevision });
   if (replacing !== undefined && current?.document.version !== replacing)
     throw new ClearanceError(
       "conflict",
