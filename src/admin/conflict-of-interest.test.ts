@@ -76,7 +76,6 @@ async function signIn(subject: string): Promise<void> {
   const recorded = await eventually(
     () => as("officer", "GET", `/admin/v1/federated-principals/fed:aisi-login:${subject}`),
     (r) => r.status === 200,
-    250,
   );
   expect(recorded.body).toMatchObject({ partner: "uk-aisi", principal: { organization: "uk-aisi" } });
 }

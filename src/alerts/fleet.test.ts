@@ -64,7 +64,6 @@ monitoring: { access_log: { enabled: false }, alerts: { shared: redis } }`;
       const raised = await eventually(
         () => a.store.alerts.list({ detector: "impossible-travel" }),
         (l) => l.length > 0,
-        200,
       );
       expect(raised.map((x) => x.subject)).toEqual([{ kind: "principal", id: "alice" }]);
       // Both nodes saw it; give the second one time to try, and still one alert. Kept: a wait for

@@ -71,7 +71,6 @@ describe.skipIf(redisSkipReason !== undefined)(
       const stored = await eventually(
         () => storedAlerts(store),
         (l) => l.length > 0,
-        50,
       );
       expect(stored).toEqual(["key-sharing k-feng high"]);
       const [alert] = await store.alerts.list();
@@ -92,7 +91,6 @@ describe.skipIf(redisSkipReason !== undefined)(
       await eventually(
         () => storedAlerts(store),
         (l) => l.length > 0,
-        50,
       );
       await first.close();
       expect(await storedAlerts(store)).toEqual(["key-sharing k-feng high"]);
@@ -107,7 +105,6 @@ describe.skipIf(redisSkipReason !== undefined)(
       await eventually(
         () => storedAlerts(store),
         (l) => l.length > 1,
-        50,
       );
       await service.settled();
       expect(await storedAlerts(store)).toEqual(["denied-party listed critical", "key-sharing k-feng high"]);

@@ -88,7 +88,6 @@ it("a receiver answering only 1xx fails the attempt at its deadline; the alert w
   const delivery = await eventually(
     async () => (await store.alerts.get(alert.id))?.delivery,
     (d) => d?.last_error !== null,
-    1_000,
   );
   expect(delivery).toMatchObject({
     state: "pending",
@@ -105,7 +104,6 @@ it("close() aborts a delivery in flight: it returns, and the alert is due again 
   await eventually(
     async () => requests,
     (n) => n > 0,
-    1_000,
   );
   expect(await settles(deliverer.close())).toBe("done");
   const delivery = (await store.alerts.get(alert.id))?.delivery;
@@ -129,7 +127,6 @@ it("a gateway whose webhook receiver answers only 1xx still shuts down", async (
   await eventually(
     async () => requests,
     (n) => n > 0,
-    1_000,
   );
   expect(await settles(t.gateway.close())).toBe("done");
 });

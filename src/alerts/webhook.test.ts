@@ -80,7 +80,6 @@ it("a receiver trickling its answer's body holds up no other alert", async () =>
     await eventually(
       async () => got.length,
       (n) => n > 0,
-      200,
     ),
   ).toBe(1);
   // Raised while the slow receiver is still sending its answer: delivered all the same.
@@ -89,7 +88,6 @@ it("a receiver trickling its answer's body holds up no other alert", async () =>
   const delivered = await eventually(
     async () => (await store.alerts.get(next))?.delivery.state,
     (s) => s === "delivered",
-    200,
   );
   expect(delivered).toBe("delivered");
   // The slow receiver answered 200: its alert is delivered too, once.

@@ -10,38 +10,12 @@ import { dirname, join, resolve } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { hangingDisk } from "./hanging-disk.js";
 import { AuditLog, AuditLogError, hungMs, restorePath } from "./log.js";
-import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
+import { ticked as tickedBy, tickingLogOptions, WAIT } from "../testing/ticks.js";
 
-const ORIGIN = "test.example/audit";
-const keys = generateKey(ORIGIN);
-/** Waits for a state the log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
-const WAIT = { timeout: 30_000, interval: 10 };
 const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" }));
-
-/** The log's clock, and how often the log has read it: each tick reads it while a change is out. */
-function testClock() {
-  const c = { now: 0, reads: 0, read: () => (c.reads++, c.now) };
-  return c;
-}
-
-/** Resolves once the log has read `clock` again: a tick has looked at the change out (see checkHung). */
-async function aTickLooked(clock: ReturnType<typeof testClock>): Promise<void> {
-  const seen = clock.reads;
-  await vi.waitFor(() => expect(clock.reads).toBeGreaterThan(seen), WAIT);
-}
-
-function options(dataDir: string, clock: ReturnType<typeof testClock>, errors: unknown[]) {
-  return {
-    dir: join(dataDir, "audit"),
-    walPath: join(dataDir, "audit.wal"),
-    origin: ORIGIN,
-    signer: parseSignerKey(keys.privateKey),
-    verifier: parseVerifierKey(keys.verifierKey),
-    checkpointMs: 20,
-    now: clock.read,
-    onError: (err: unknown) => void errors.push(err),
-  };
-}
+/** Resolves once ticks have looked at the change out with the clock as it is now (see checkHung). */
+const ticked = (log: AuditLog, n = 2) => tickedBy(log, "tick", n);
+const options = tickingLogOptions;
 
 describe("a change of the audit log's tree that hangs while no entry waits for a checkpoint", () => {
   // Before: the tick judged the change hung, found no entry waiting and so nothing to stall on, and
@@ -50,7 +24,7 @@ describe("a change of the audit log's tree that hangs while no entry waits for a
   // write of its tiles" whatever the change waited for.
   it("the restore point's rename: the entries taken next stall the log, which names the restore point, and it resumes once the rename returns", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
-    const clock = testClock();
+    const clock = { now: 0 };
     const errors: unknown[] = [];
     const o = options(dataDir, clock, errors);
     const log = await AuditLog.open(o);
@@ -66,7 +40,7 @@ describe("a change of the audit log's tree that hangs while no entry waits for a
       // Its checkpoint is out: no entry waits for one.
       expect(log.published?.size).toBe(2n);
       clock.now += hungMs(o.checkpointMs) + 1;
-      await aTickLooked(clock);
+      await ticked(log);
       expect(log.failure).toBeNull();
 
       // Entries arrive; the rename has not returned.
@@ -94,7 +68,7 @@ describe("a change of the audit log's tree that hangs while no entry waits for a
 
   it("the removal of partial tiles its checkpoint covers: the entries taken next stall the log, which names the removal", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
-    const clock = testClock();
+    const clock = { now: 0 };
     const errors: unknown[] = [];
     const o = options(dataDir, clock, errors);
     const log = await AuditLog.open(o);
@@ -110,7 +84,7 @@ describe("a change of the audit log's tree that hangs while no entry waits for a
       await vi.waitFor(() => expect(disk.held()).toBe(1), WAIT);
       expect(log.published?.size).toBe(301n);
       clock.now += hungMs(o.checkpointMs) + 1;
-      await aTickLooked(clock);
+      await ticked(log);
       expect(log.failure).toBeNull();
 
       expect(await log.append(entry(301))).toBe(301n);
@@ -137,7 +111,7 @@ describe("a change of the audit log's tree that hangs while no entry waits for a
 it("a step of the one-time sweep judged hung that then fails is hung no more: the stall says no checkpoint can be published", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
   const tiles = join(dataDir, "audit", "tile");
-  const clock = testClock();
+  const clock = { now: 0 };
   const errors: unknown[] = [];
   const o = options(dataDir, clock, errors);
   const first = await AuditLog.open(o);

@@ -10,28 +10,12 @@ import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { hangingDisk } from "./hanging-disk.js";
 import { AuditLog, AuditLogError, hungMs } from "./log.js";
-import { generateKey, parseSignerKey, parseVerifierKey } from "./note.js";
-import { ticked as tickedBy, WAIT } from "../testing/ticks.js";
+import { ticked as tickedBy, tickingLogOptions, WAIT } from "../testing/ticks.js";
 
-const ORIGIN = "test.example/audit";
-const keys = generateKey(ORIGIN);
 const entry = (i: number) => Buffer.from(JSON.stringify({ i, what: "decision" }));
 /** Each tick of the log sees what is under way (tick: where a tick looks). */
 const ticked = (log: AuditLog, n = 2) => tickedBy(log, "tick", n);
-
-/** The log's options: ticks every 20 ms, time by `clock`, errors into `errors`. */
-function options(dataDir: string, clock = { now: 0 }, errors: unknown[] = []) {
-  return {
-    dir: join(dataDir, "audit"),
-    walPath: join(dataDir, "audit.wal"),
-    origin: ORIGIN,
-    signer: parseSignerKey(keys.privateKey),
-    verifier: parseVerifierKey(keys.verifierKey),
-    checkpointMs: 20,
-    now: () => clock.now,
-    onError: (err: unknown) => void errors.push(err),
-  };
-}
+const options = tickingLogOptions;
 
 /** A log running its ticks, with its clock and the errors it reported. */
 async function hungLog() {

@@ -51,7 +51,16 @@ const child = spawn(
 let out = "";
 let err = "";
 let exited: string | null = null;
-child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+/** The gateway's URL once its line is out (null if it exits first). */
+const up = new Promise<string | null>((resolve) => {
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    // The whole URL, to the space after it: a chunk may end inside it (its port cut short).
+    const url = /gateway on (http:\/\/\S+) /.exec(out)?.[1];
+    if (url !== undefined) resolve(url);
+  });
+  child.once("exit", () => resolve(null));
+});
 child.stderr.on("data", (c: Buffer) => (err += c.toString()));
 child.once("exit", (code, signal) => (exited = `code ${code}, signal ${signal}`));
 afterAll(() => void child.kill("SIGTERM"));
@@ -83,9 +92,8 @@ describe("the gateway on SIGHUP", () => {
     { timeout: 60_000 },
     async () => {
       const log = join(logs, "access.log");
-      await until(() => /gateway on (http:\/\/\S+)/.test(out) || exited !== null);
-      const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1] as string;
-      expect(url, err).toBeDefined();
+      const url = (await up) as string;
+      expect(url, err).not.toBeNull();
       const first = await request(url);
       await until(() => ids(log).includes(first));
       // As logrotate without copytruncate: rename, a request meanwhile (to the renamed file), signal.
@@ -109,8 +117,8 @@ describe("the gateway on SIGHUP", () => {
     "says the access log could not be reopened when its file cannot be opened",
     { timeout: 60_000 },
     async () => {
-      const url = /gateway on (http:\/\/\S+)/.exec(out)?.[1] as string;
-      expect(url, err).toBeDefined();
+      const url = (await up) as string;
+      expect(url, err).not.toBeNull();
       const before = err;
       renameSync(logs, `${logs}.old`);
       child.kill("SIGHUP");

@@ -145,12 +145,17 @@ describe("a stream whose usage chunk is removed (OpenAI, include_usage not asked
 
 describe("a stream cut mid-event", () => {
   const CUT = "the upstream failed mid-stream; the response is incomplete";
-  /** The upstream sends `whole`, then `partial` (half an event), then its connection drops. */
+  /**
+   * The upstream sends `whole`, then `partial` (half an event), then its connection drops: once the
+   * bytes are handed to the system (the write's callback), the close only follows them, and TCP
+   * gives the gateway every byte before the connection's end.
+   */
   const cutAfter = (whole: string, partial: string) => {
     answer = async (_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(whole + partial);
-      await sleep(50);
+      await new Promise<void>((resolve, reject) =>
+        res.write(whole + partial, (err) => (err ? reject(err) : resolve())),
+      );
       res.socket?.destroy();
     };
   };

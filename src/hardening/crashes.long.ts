@@ -46,10 +46,14 @@ function start(configFile: string, dataDir: string, env: NodeJS.ProcessEnv): Pro
   children.add(child);
   child.once("exit", () => children.delete(child));
   let out = "";
+  let stdout = "";
   return new Promise((ok, fail) => {
     child.stdout!.on("data", (c: Buffer) => {
       out += c.toString();
-      const m = /gateway on (http:\/\/\S+)/.exec(out);
+      stdout += c.toString();
+      // The whole URL, to the space after it: a chunk may end inside it (its port cut short), and
+      // a line of stderr come between its pieces (`out` holds both).
+      const m = /gateway on (http:\/\/\S+) /.exec(stdout);
       if (m) ok({ child, url: m[1]!, dataDir, startedAt: Date.now() });
     });
     child.stderr!.on("data", (c: Buffer) => (out += c.toString()));

@@ -5,8 +5,8 @@
  * The staleness bound on that URL is `src/identity/discovery.test.ts`'s (the test's clock).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
+import { keysFetched } from "../testing/key-sets.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
 
 let idp: TestIdp;
@@ -21,7 +21,7 @@ beforeAll(async () => {
     - { partner: g7-fvey, id: de-gov, issuer: "${idp.issuer}", audiences: [${AUDIENCE}], claims: { citizenships: nationality }, assurance: { level: attested }, max_assurance: attested }
 `,
   });
-  await eventually(async () => gw.gateway.identity.keySet("de-gov")?.usable() === true, Boolean, 500);
+  await keysFetched(gw.gateway.identity.keySet("de-gov"), "de-gov");
 }, 30_000);
 
 afterAll(async () => {

@@ -10,8 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { Store, StoredRecord } from "../store/index.js";
-import { eventually } from "../testing/admin.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
+import { keysFetched } from "../testing/key-sets.js";
 import { TEST_SCHEME_YAML } from "../testing/schemes.js";
 import { Federation } from "./federation.js";
 import type { FederationRecords } from "./records.js";
@@ -74,7 +74,7 @@ async function swappable() {
     maintainMs: 60_000,
   });
   federation.maintain();
-  await eventually(async () => federation.keySet("gb-gov")?.usable() === true, Boolean, 500);
+  await keysFetched(federation.keySet("gb-gov"), "gb-gov");
   const swap = (next: typeof current) => {
     current = next;
     // What any other request does first: the federation reads the snapshot in force.

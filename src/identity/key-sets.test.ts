@@ -10,9 +10,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { asAdmin, eventually } from "../testing/admin.js";
+import { asAdmin } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { clockedKeySet } from "../testing/key-sets.js";
+import { clockedKeySet, fetchSettled, keysFetched } from "../testing/key-sets.js";
 import type { KeySet } from "./keys.js";
 import type { ProviderRecord } from "./schema.js";
 import { parseToken, verifyToken } from "./verify.js";
@@ -54,8 +54,7 @@ beforeAll(async () => {
   providers:
 ${ids.map(provider).join("")}`,
   });
-  for (const id of ids)
-    await eventually(async () => gw.gateway.identity.keySet(id)?.usable() === true, Boolean, 500);
+  for (const id of ids) await keysFetched(gw.gateway.identity.keySet(id), id);
 }, 30_000);
 
 afterAll(async () => {
@@ -217,10 +216,8 @@ describe("a staleness bound shorter than the refetch age", () => {
       () => clock,
     );
     set.maintain(); // the first fetch, as the gateway's upkeep starts it
-    await eventually(
-      async () => set.fetchedAt,
-      (at) => at !== null,
-    );
+    await fetchSettled(set);
+    expect(set.fetchedAt, set.lastError ?? "").not.toBeNull();
     const check = async () => {
       const token = await sign("/brief", "a", Math.floor(clock / 1000));
       return verifyToken(token, parseToken(token, 8192), record, set, clock).then(
@@ -233,7 +230,7 @@ describe("a staleness bound shorter than the refetch age", () => {
     for (let s = 10; s <= 1_200; s += 10) {
       clock += 10_000;
       set.maintain();
-      await eventually(async () => set.fetchedAt! >= set.lastAttempt, Boolean); // a fetch started: done
+      await fetchSettled(set); // a fetch started: done
       // Before the fix: refetched only after 3600 s, so from 600 s on the keys were past their
       // staleness bound and the tokens refused (identity-provider-unavailable, "could not be
       // refreshed for over 600 s" though no fetch had failed), until a refusal started a fetch.
@@ -321,7 +318,7 @@ describe("the wall clock stepped back (NTP correcting a clock that ran ahead, `d
     elapse(301_000, 3_600_000);
     // Before the fix: the upkeep fetched nothing for the hour, and key a, withdrawn, verified.
     set.maintain();
-    await eventually(async () => set.fetchedAt! >= set.lastAttempt, Boolean);
+    await fetchSettled(set);
     expect(set.fetches).toBe(2);
     expect(await verify("ahead", "a", set, record)).toBe("token-signature");
     expect(await verify("ahead", "b", set, record)).toBe("accepted k");

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
-import { eventually } from "../testing/admin.js";
+import { keysFetched } from "../testing/key-sets.js";
 
 const AUD = "urn:clearance:gateway";
 const AGED = "https://aged.example"; // inline key set, max_token_age_s: 60, default 60 s skew
@@ -48,7 +48,7 @@ beforeAll(async () => {
 `,
   });
   // The background fetch at start: wait until the partner's keys are in memory.
-  await eventually(async () => gw.gateway.identity.keySet("rot")?.usable() === true, Boolean, 500);
+  await keysFetched(gw.gateway.identity.keySet("rot"), "rot");
 }, 30_000);
 
 afterAll(async () => {

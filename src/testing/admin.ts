@@ -1,4 +1,7 @@
 /** Helpers for admin API tests over real HTTP: calls, identities, gateway requests, audit entries. */
+import { setTimeout as pause } from "node:timers/promises";
+import { inspect } from "node:util";
+import { getCurrentTest } from "vitest/suite";
 import { decodeBundle } from "../audit/tiles.js";
 import { ADMIN_TOKEN, type TestGateway } from "./gateway.js";
 
@@ -155,16 +158,41 @@ export async function ask(
 }
 
 /**
- * Retries `fn` (bounded) until `done` holds, for changes that must reach the data plane; returns
- * the last result either way, so the caller's assertion shows what was seen.
+ * Asks `fn` again, every 20 ms, until `done` holds, for changes that must reach the data plane. Not
+ * bounded by a time of its own (2 s was short on a loaded CI machine): the test's time limit is the
+ * guard. Should the test time out while it asks, the test's error says what was last seen, and it
+ * stops asking. `signal` is what stops it (default: the running test's, which its time limit
+ * aborts); in a hook, where no test runs, only `done` or `fn` throwing ends it.
  */
-export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, tries = 100): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  signal: AbortSignal | undefined = getCurrentTest()?.context.signal,
+): Promise<T> {
   let last = await fn();
-  for (let i = 1; i < tries && !done(last); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    last = await fn();
+  if (done(last)) return last;
+  const lastSeen = () =>
+    `eventually(): the last seen, ${inspect(last, { depth: 6, breakLength: Infinity }).slice(0, 2_000)}`;
+  // Said as the test's time-out error is made, before vitest records it.
+  const tell = () => {
+    const reason: unknown = signal?.reason;
+    if (reason instanceof Error) {
+      const was = reason.message;
+      reason.message = `${was}\n${lastSeen()}`;
+      if (reason.stack !== undefined) reason.stack = reason.stack.replace(was, reason.message);
+    }
+  };
+  signal?.addEventListener("abort", tell, { once: true });
+  try {
+    while (!done(last)) {
+      await pause(20, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
+      if (signal?.aborted) throw new Error(`stopped waiting: ${lastSeen()}`);
+      last = await fn();
+    }
+    return last;
+  } finally {
+    signal?.removeEventListener("abort", tell);
   }
-  return last;
 }
 
 /**

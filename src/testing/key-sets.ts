@@ -26,3 +26,23 @@ export function clockedKeySet(
   });
   return { record, set };
 }
+
+/**
+ * Resolves once the fetch `maintain()` started, if it started one, is done (shared, as a token's
+ * refresh shares it): a fetch was started when the last attempt is later than the last fetch.
+ */
+export async function fetchSettled(set: KeySet): Promise<void> {
+  if (set.fetchedAt === null || set.fetchedAt < set.lastAttempt) await set.refresh();
+}
+
+/**
+ * Resolves once provider `id`'s key set holds keys it may use: at once if it does, else when the
+ * fetch under way (the one the upkeep started) is done, or one started now; refused, naming the
+ * fetch's error, if it still holds none. An event to wait for, not a time.
+ */
+export async function keysFetched(set: KeySet | undefined, id: string): Promise<void> {
+  if (set === undefined) throw new Error(`provider ${id}: no key set`);
+  if (!set.usable()) await set.refresh();
+  if (!set.usable())
+    throw new Error(`provider ${id}: no keys it may use after a fetch (${set.lastError ?? "no error"})`);
+}

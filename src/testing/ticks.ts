@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { expect, vi } from "vitest";
+import { generateKey, parseSignerKey, parseVerifierKey } from "../audit/note.js";
 
 /** Waits for a state a log's timer brings, not for speed (a loaded CI machine runs 10× slower). */
 export const WAIT = { timeout: 30_000, interval: 10 };
@@ -18,4 +20,24 @@ export async function ticked(target: object, method: string, n = 2): Promise<voi
   } finally {
     tick.mockRestore();
   }
+}
+
+const ORIGIN = "test.example/audit";
+const keys = generateKey(ORIGIN);
+
+/**
+ * An embedded audit log's options in `dataDir` for tests of what its ticks see: a tick every 20 ms,
+ * the time read from `clock` (the test moves it), errors pushed onto `errors`.
+ */
+export function tickingLogOptions(dataDir: string, clock = { now: 0 }, errors: unknown[] = []) {
+  return {
+    dir: join(dataDir, "audit"),
+    walPath: join(dataDir, "audit.wal"),
+    origin: ORIGIN,
+    signer: parseSignerKey(keys.privateKey),
+    verifier: parseVerifierKey(keys.verifierKey),
+    checkpointMs: 20,
+    now: () => clock.now,
+    onError: (err: unknown) => void errors.push(err),
+  };
 }
