@@ -154,8 +154,15 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
       reason: standIn(`vetted ${RLO}ton`),
     });
     await leftInStore("partner", "rlo-lab");
-    // A key's label has no update: the key is issued with it, as `clearance keys create` does.
-    const { record: key } = await store().keys.create("alice", `ops ${RLO}pukcab${PDF} key`, "older-release");
+    // A key's label has no update, and the store now refuses one holding an override: the key is
+    // issued, then its label set in the database as an older release's store took it.
+    const { record: key } = await store().keys.create("alice", "ops key", "older-release");
+    const db = new Database(join(h().t.dataDir, DB_FILE));
+    try {
+      db.prepare("UPDATE api_keys SET label = ? WHERE id = ?").run(`ops ${RLO}pukcab${PDF} key`, key.id);
+    } finally {
+      db.close();
+    }
 
     const { context, page } = await h().page();
     await signIn(page, h().tokens.officer);

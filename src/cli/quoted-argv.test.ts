@@ -55,4 +55,14 @@ describe("values from argv in usage errors", () => {
     expect(index.code).toBe(2);
     expect(index.err).toBe(`--from-index: expected a log index, got ${SHOWN}\n`);
   });
+
+  it("a port to serve on (serve --port, demo --port)", async () => {
+    for (const verb of [["serve", "--scheme", "examples/g7-trusted-partners.yaml"], ["demo"]]) {
+      const r = await cli([...verb, "--port", ODD]);
+      expect(r).toEqual({ code: 2, out: "", err: `--port: expected 0–65535, got ${SHOWN}\n` });
+    }
+    // A plain value reads as before.
+    const plain = await cli(["serve", "--scheme", "examples/g7-trusted-partners.yaml", "--port", "99999"]);
+    expect(plain.err).toBe('--port: expected 0–65535, got "99999"\n');
+  });
 });

@@ -419,7 +419,7 @@ function locationProblems(location: ConfigFile["location"]): Problem[] {
     at(
       ["header"],
       "header_never_believed",
-      `location.header "${header}" needs location.trusted_proxies: it is only believed from them, so without any it could never apply`,
+      `location.header ${quoted(header)} needs location.trusted_proxies: it is only believed from them, so without any it could never apply`,
     );
   }
   if (location.mmdb !== undefined) {
@@ -487,7 +487,7 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
     problems.push({
       code: "unknown_provider",
       path,
-      message: `unknown provider "${provider}"; expected one of: ${known.join(", ")}`,
+      message: `unknown provider ${quoted(provider)}; expected one of: ${known.join(", ")}`,
     });
     return false;
   };
@@ -497,7 +497,7 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
       problems.push({
         code: "unknown_model",
         path: ["models", model],
-        message: `model "${model}" is not in scheme ${scheme.name}; expected one of: ${[...scheme.models.keys()].join(", ")}`,
+        message: `model ${quoted(model)} is not in scheme ${scheme.name}; expected one of: ${[...scheme.models.keys()].join(", ")}`,
       });
       continue;
     }

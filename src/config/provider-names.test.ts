@@ -47,4 +47,13 @@ describe("provider names", () => {
     const c = load("providers: { constructor: { type: demo } }\ndefault_provider: constructor\n");
     expect(c.route("mythos-5")).toEqual({ provider: "constructor", upstreamModel: "mythos-5" });
   });
+
+  it("a provider or model name holding a quote is quoted with it escaped, as messages quote values", () => {
+    const text = `providers: { demo: { type: demo } }\ndefault_provider: 'p"q'\nmodels:\n  'x"y': { provider: demo }\n`;
+    expect(problems(text).map((p) => p.message)).toEqual([
+      'unknown provider "p\\"q"; expected one of: demo',
+      expect.stringMatching(/^no provider for scheme models /),
+      expect.stringMatching(/^model "x\\"y" is not in scheme g7-trusted-partners; expected one of: /),
+    ]);
+  });
 });

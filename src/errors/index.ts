@@ -3,6 +3,8 @@
  * column), and what was expected (message). Problems are accumulated, then rendered once, by the
  * caller's layer (CLI stderr, admin JSON, OpenAI or Anthropic error body).
  */
+import { quoted } from "../policy/text.js";
+
 export type Path = readonly (string | number)[];
 
 export interface Problem {
@@ -79,11 +81,30 @@ export class ClearanceError extends Error {
   }
 }
 
-/** `a.b[2].c` — the way a JSON path is shown to people. */
+/**
+ * `a.b[2].c` — the way a JSON path is shown to people. A member name from outside that `quoted`
+ * would change (a control or bidirectional character, a quote, a backslash) is shown quoted and
+ * escaped, `a["b\u202e"].c`: written raw, it would act on the terminal or log it is shown in, or
+ * make the path read otherwise than it is. The problem keeps the name as sent (see `rawPath`).
+ */
 export function formatPath(path: Path): string {
+  return joinPath(path, (name) => quoted(name) === `"${name}"`);
+}
+
+/**
+ * The path as data: every member name as sent, as the API's `problems[].path` carries it (a
+ * client matches it against its own field names); messages show `formatPath`.
+ */
+export function rawPath(path: Path): string {
+  return joinPath(path, () => true);
+}
+
+/** The path's segments joined; a name not `plain` is written `["…"]`, quoted. */
+function joinPath(path: Path, plain: (name: string) => boolean): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
+    else if (!plain(part)) out += `[${quoted(part)}]`;
     else out += out === "" ? part : `.${part}`;
   }
   return out === "" ? "(root)" : out;

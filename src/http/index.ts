@@ -8,6 +8,7 @@ import {
   InvalidInputError,
   formatPath,
   formatProblem,
+  rawPath,
   type ErrorKind,
   type Path,
   type Problem,
@@ -489,7 +490,7 @@ export function errorBody(err: ClearanceError): unknown {
 
 function renderProblem(p: Problem) {
   return Object.assign(
-    { code: p.code, path: formatPath(p.path), message: p.message },
+    { code: p.code, path: rawPath(p.path), message: p.message },
     p.file === undefined ? {} : { file: p.file },
     p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 },
   );

@@ -89,7 +89,7 @@ export async function createLocator(
     // A country header is believed only from trusted proxies; without any, configuring it is surely a mistake.
     if (proxies.size === 0) {
       throw new Error(
-        `location header "${config.header}" needs trustedProxies: it is only believed from them`,
+        `location header ${quoted(config.header)} needs trustedProxies: it is only believed from them`,
       );
     }
     header = config.header.toLowerCase(); // Node lower-cases incoming header names

@@ -182,8 +182,8 @@ export function compileScheme(source: SchemeFile): CompileResult {
         path,
         message:
           first.id === id
-            ? `duplicate partner id "${id}" (first defined at ${first.path.join(".")})`
-            : `partner id "${id}" names the same partner as "${first.id}" (first defined at ${first.path.join(".")}): partner and organization ids are compared without regard to case`,
+            ? `duplicate partner id ${quoted(id)} (first defined at ${first.path.join(".")})`
+            : `partner id ${quoted(id)} names the same partner as ${quoted(first.id)} (first defined at ${first.path.join(".")}): partner and organization ids are compared without regard to case`,
       });
   };
 
@@ -216,7 +216,7 @@ export function compileScheme(source: SchemeFile): CompileResult {
       problems.push({
         code: "invalid_country",
         path: [...path, "country"],
-        message: `"${p.country}" is not an ISO 3166-1 alpha-2 country code`,
+        message: `${quoted(p.country)} is not an ISO 3166-1 alpha-2 country code`,
       });
     }
     organizationPartners.set(p.id, {
@@ -286,7 +286,7 @@ function compileModels(
       problems.push({
         code: "invalid_id",
         path: ["models", id],
-        message: `model id "${clip(id)}": ${checked.error.issues.map((i) => i.message).join("; ")}`,
+        message: `model id ${quoted(clip(id))}: ${checked.error.issues.map((i) => i.message).join("; ")}`,
       });
     }
     models.set(id, {
@@ -398,7 +398,7 @@ function reportLongFallbackChains(models: ReadonlyMap<string, CompiledModel>, pr
       code: "fallback_chain_too_long",
       path: ["models", id, "fallback"],
       message:
-        `model "${id}" falls back ${n} times (${shown.join(" → ")}), more than the ${MAX_FALLBACK_CHAIN} ` +
+        `model ${quoted(id)} falls back ${n} times (${shown.join(" → ")}), more than the ${MAX_FALLBACK_CHAIN} ` +
         "a chain may: each model is decided in turn for a denied request; shorten the chain",
     });
   }
@@ -560,7 +560,7 @@ function unique(seen: Map<string, Path>, id: string, path: Path, what: string, p
     problems.push({
       code: "duplicate_id",
       path,
-      message: `duplicate ${what} id "${id}" (first defined at ${first.join(".")})`,
+      message: `duplicate ${what} id ${quoted(id)} (first defined at ${first.join(".")})`,
     });
   } else seen.set(id, path);
 }
@@ -581,6 +581,6 @@ function unknownModel(model: string, path: Path, models: ReadonlyMap<string, Com
   return {
     code: "unknown_model",
     path,
-    message: `unknown model "${model}"; expected one of the models defined under models: ${listed([...models.keys()])}`,
+    message: `unknown model ${quoted(model)}; expected one of the models defined under models: ${listed([...models.keys()])}`,
   };
 }

@@ -376,6 +376,27 @@ licenses:
     expect(cyc.map((p) => p.message)).toEqual(['set "a" refers to itself through a → b → a']);
   });
 
+  it("a name holding a quote is quoted with it escaped, as messages quote values; plain ones as before", () => {
+    // Set names, model keys and an organization's country are free text to the YAML check.
+    const text = `${BASE}  'm"1': {control: open}
+embargoed: ['E"U', 'c"y']
+sets:
+  'c"y': ['c"y']
+partners:
+  organizations:
+    - {id: o, country: 'F"R', assurance: attested, grants: [{models: [a], actions: [infer]}]}
+`;
+    const messages = problemsOf(text).map((p) => p.message);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^unknown country or set "E\\"U"; expected an ISO country code, /),
+        'set "c\\"y" refers to itself through c"y → c"y',
+        expect.stringMatching(/^model id "m\\"1": expected a model id/),
+        '"F\\"R" is not an ISO 3166-1 alpha-2 country code',
+      ]),
+    );
+  });
+
   it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {
     const problems = problemsOf(`%YAML 1.1\n---\n${BASE}embargoed: [NO]\n`);
     expect(problems).toEqual([expect.objectContaining({ code: "yaml_version", line: 1, column: 1 })]);

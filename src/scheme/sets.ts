@@ -4,6 +4,7 @@
  */
 import { BUILTIN_SETS, builtinSet, isCountryCode } from "../countries/index.js";
 import type { Path, Problem } from "../errors/index.js";
+import { quoted } from "../policy/text.js";
 import type { SetExpression } from "./schema.js";
 
 const COUNTRY_SHAPE = /^[A-Z]{2}$/;
@@ -34,7 +35,7 @@ export class SetResolver {
         this.problems.push({
           code: "set_name_taken",
           path: ["sets", name],
-          message: `set name "${name}" is a country code or a built-in set; choose another name`,
+          message: `set name ${quoted(name)} is a country code or a built-in set; choose another name`,
         });
         continue;
       }
@@ -68,7 +69,7 @@ export class SetResolver {
       this.problems.push({
         code: "invalid_country",
         path,
-        message: `"${name}" is not an ISO 3166-1 alpha-2 country code${hint}`,
+        message: `${quoted(name)} is not an ISO 3166-1 alpha-2 country code${hint}`,
       });
       return [];
     }
@@ -83,7 +84,7 @@ export class SetResolver {
     this.problems.push({
       code: "unknown_set",
       path,
-      message: `unknown country or set "${name}"${hint}; expected an ISO country code, a built-in set (${[...BUILTIN_SETS.keys()].join(", ")}) or a set defined under sets`,
+      message: `unknown country or set ${quoted(name)}${hint}; expected an ISO country code, a built-in set (${[...BUILTIN_SETS.keys()].join(", ")}) or a set defined under sets`,
     });
     return [];
   }
@@ -96,7 +97,7 @@ export class SetResolver {
       this.problems.push({
         code: "set_cycle",
         path,
-        message: `set "${name}" refers to itself through ${chain([...stack.slice(stack.indexOf(name)), name])}`,
+        message: `set ${quoted(name)} refers to itself through ${chain([...stack.slice(stack.indexOf(name)), name])}`,
       });
       return new Set();
     }
@@ -104,7 +105,7 @@ export class SetResolver {
       this.problems.push({
         code: "set_too_deep",
         path,
-        message: `set "${name}" is nested more than ${MAX_SET_DEPTH} sets deep (${chain([...this.resolving, name])}): name its countries or a shallower set`,
+        message: `set ${quoted(name)} is nested more than ${MAX_SET_DEPTH} sets deep (${chain([...this.resolving, name])}): name its countries or a shallower set`,
       });
       return new Set();
     }

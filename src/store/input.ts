@@ -5,7 +5,7 @@
 import { ClearanceError, InvalidInputError, type Path, type Problem } from "../errors/index.js";
 import { refuseBidiControls, refuseControlCharacters } from "../http/index.js";
 import { parsePrincipal } from "../policy/input.js";
-import { CONTROL } from "../policy/text.js";
+import { BIDI_CONTROL, bidiControlName, CONTROL, controlName, FORBIDDEN_CONTROL } from "../policy/text.js";
 import type { Principal } from "../policy/types.js";
 import type { FederatedPrincipalRecord, RecordWrite, UsageDelta } from "./index.js";
 import type { ImportInput, SubjectScreening, Successor } from "./screening.js";
@@ -30,6 +30,39 @@ export function nulProblems(fields: readonly (readonly [Path, unknown])[]): Prob
 /** InvalidInputError for the fields holding a NUL (see nulProblems), if any. */
 export function refuseNul(...fields: (readonly [Path, unknown])[]): void {
   const problems = nulProblems(fields);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+}
+
+/**
+ * The problems of the fields whose text a person reads (a reviewer, a reason) holding a control
+ * character but TAB, LF and CR (`control_character`: an escape sequence garbles the terminal or log
+ * it is shown in) or a bidirectional control (`bidi_control`: the text reads otherwise than it is
+ * stored), as the admin API and the CLI refuse them before: the store is the last line for every
+ * other writer (a seed, a program using it). A NUL is refuseNul's, with its own code.
+ */
+export function hiddenTextProblems(fields: readonly (readonly [Path, string])[]): Problem[] {
+  return fields.flatMap(([path, value]): Problem[] => {
+    const control = FORBIDDEN_CONTROL.exec(value)?.[0];
+    if (control !== undefined) {
+      const message = `expected text without control characters but tab, line feed and carriage return; it holds ${controlName(control)}`;
+      return [{ code: "control_character", path, message }];
+    }
+    const bidi = BIDI_CONTROL.exec(value)?.[0];
+    if (bidi !== undefined) {
+      const message = `expected text without bidirectional controls, invisible, which make it read otherwise than it is stored; it holds ${bidiControlName(bidi)}`;
+      return [{ code: "bidi_control", path, message }];
+    }
+    return [];
+  });
+}
+
+/** A review's reviewer and reason: refused with a NUL (refuseNul), then with hidden text. */
+export function checkReview(reviewer: string, reason: string): void {
+  refuseNul([["reviewer"], reviewer], [["reason"], reason]);
+  const problems = hiddenTextProblems([
+    [["reviewer"], reviewer],
+    [["reason"], reason],
+  ]);
   if (problems.length > 0) throw new InvalidInputError(problems);
 }
 
@@ -143,8 +176,14 @@ export function checkLabel(label: string | null | undefined): string | null {
   if (typeof label !== "string" || label.length > MAX_LABEL_LENGTH)
     throw bad(`expected a string of at most ${MAX_LABEL_LENGTH} characters`);
   // A NUL is text PostgreSQL cannot hold (the key was refused there as an internal error, and kept
-  // by SQLite), and an escape sequence would reach the terminal of whoever lists the keys.
-  if (CONTROL.test(label)) throw bad("the label has control characters");
+  // by SQLite), and an escape sequence would reach the terminal of whoever lists the keys. A label
+  // is one line: tab and line breaks too.
+  const control = CONTROL.exec(label)?.[0];
+  if (control !== undefined)
+    throw bad(`the label holds ${controlName(control)}; a label is one line of text`);
+  // Invisible, a bidirectional control makes the label read otherwise than it is stored.
+  const problems = hiddenTextProblems([[["label"], label]]);
+  if (problems.length > 0) throw new InvalidInputError(problems);
   return label;
 }
 

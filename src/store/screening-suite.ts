@@ -2,6 +2,7 @@
  * The screening tables' contract, run by every driver (see screening.test.ts). Test-only.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidInputError } from "../errors/index.js";
 import { StoreError, type Store } from "./index.js";
 import type { EntryRow, FoundMatch, ImportInput } from "./screening.js";
 import type { StoredPrincipal } from "./screening-current.js";
@@ -38,7 +39,18 @@ export type Hold = (statement: string, params: readonly unknown[]) => Promise<()
 
 const tick = (ms = 250) => new Promise((r) => setTimeout(r, ms));
 
-export function screeningSuite(name: string, open: () => Promise<Store>, hold?: Hold): void {
+/**
+ * A write on the open store's database past the store (`?` placeholders, unqualified names), as a
+ * release whose store took any text but NUL wrote it: rows written before a check hold what they hold.
+ */
+export type WriteAsBefore = (statement: string, params: readonly unknown[]) => Promise<void>;
+
+export function screeningSuite(
+  name: string,
+  open: () => Promise<Store>,
+  writeAsBefore: WriteAsBefore,
+  hold?: Hold,
+): void {
   describe(`screening store contract: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -188,6 +200,31 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
       await expect(store.screening.review("nope", "cleared", "rita", "x")).rejects.toSatisfy(
         (e) => e instanceof StoreError && e.code === "unknown-match",
       );
+    });
+
+    it("refuses a reviewer or reason holding a control character or a bidirectional control, naming the field, with nothing written", async () => {
+      await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
+      const [m] = await store.screening.matches();
+      const v = await store.version();
+      const cases: [string, string, string, string][] = [
+        ["rita\u009b2J", "not her", "control_character", "reviewer"],
+        ["rita\u001b[2J", "not her", "control_character", "reviewer"],
+        ["rita\u202e", "not her", "bidi_control", "reviewer"],
+        ["rita", "not her\u007f", "control_character", "reason"],
+        ["rita", "not her\u2066", "bidi_control", "reason"],
+      ];
+      for (const [reviewer, reason, code, field] of cases) {
+        const err = await store.screening.review(m!.id, "cleared", reviewer, reason).catch((e: unknown) => e);
+        expect(err, JSON.stringify([reviewer, reason])).toBeInstanceOf(InvalidInputError);
+        expect((err as InvalidInputError).problems).toEqual([
+          expect.objectContaining({ code, path: [field] }),
+        ]);
+      }
+      expect(await store.version()).toBe(v);
+      expect((await store.screening.matches())[0]).toMatchObject({ status: "potential", reviewer: null });
+      // Tab and line breaks pass, as in the admin API and the CLI; right-to-left letters too.
+      const row = await store.screening.review(m!.id, "cleared", "rita", "not her:\n\tborn 1990, עברית");
+      expect(row).toMatchObject({ status: "cleared", reason: "not her:\n\tborn 1990, עברית" });
     });
 
     it("a clearance holds until the entry changes; a rescreen resolves what no longer matches", async () => {
@@ -413,18 +450,18 @@ export function screeningSuite(name: string, open: () => Promise<Store>, hold?: 
     });
 
     it("a hold not raised for an earlier review quotes its reviewer and reason: no C1 control or bidi override raw", async () => {
-      // The store takes any text but NUL in a review (the admin API and CLI refuse the rest before),
-      // and rows written before those checks hold what they hold: the hold's reason says them escaped.
+      // The store refuses such text in a review now, but rows written before that check hold what
+      // they hold (an older release took any text but NUL): the hold's reason says them escaped.
       await store.screening.record(
         [{ subject: alice, found: [found("a")], facts: "f1", scope: "all" }],
         "screener",
       );
-      await store.screening.review(
-        "principal:alice|test-list|a",
-        "cleared",
+      await store.screening.review("principal:alice|test-list|a", "cleared", "rita", "Anna Schmidt");
+      await writeAsBefore("UPDATE screening_matches SET reviewer = ?, reason = ? WHERE id = ?", [
         "ri\u009bta",
         "Anna\u202e Schmidt\u007f",
-      );
+        "principal:alice|test-list|a",
+      ]);
       const hold: FoundMatch = { ...found("indistinct-name"), list: "screening", hold: true };
       await store.screening.record(
         [{ subject: alice, found: [hold], facts: "f1", scope: "all" }],

@@ -2,16 +2,32 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, describe } from "vitest";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openStore } from "./index.js";
 import { screeningSuite } from "./screening-suite.js";
+import { DB_FILE } from "./sqlite/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-screening-store-"));
 let dirs = 0;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-screeningSuite("sqlite", () => openStore({ driver: "sqlite", dataDir: join(root, `d${++dirs}`) }));
+/** The data directory of the SQLite store last opened: the one a test writes to past the store. */
+const dataDir = () => join(root, `d${dirs}`);
+
+screeningSuite(
+  "sqlite",
+  () => openStore({ driver: "sqlite", dataDir: join(root, `d${++dirs}`) }),
+  async (statement, params) => {
+    const db = new Database(join(dataDir(), DB_FILE));
+    try {
+      db.prepare(statement).run(...params);
+    } finally {
+      db.close();
+    }
+  },
+);
 
 if (skipReason !== undefined) console.warn(`screening store on postgres: SKIPPED, ${skipReason}`);
 describe.skipIf(skipReason !== undefined)("postgres", () => {
@@ -25,14 +41,20 @@ describe.skipIf(skipReason !== undefined)("postgres", () => {
       return openStore({ driver: "postgres", dataDir: root, url: fresh.url });
     },
     async (statement, params) => {
-      let n = 0;
+      const x = await adminPool().connect();
+      try {
+        await x.query(`SET search_path TO ${schema}`);
+        await x.query(toPostgres(statement), params as unknown[]);
+      } finally {
+        await x.query("RESET search_path");
+        x.release();
+      }
+    },
+    async (statement, params) => {
       const x = await adminPool().connect();
       await x.query("BEGIN");
       await x.query(`SET LOCAL search_path TO ${schema}`);
-      await x.query(
-        statement.replace(/\?/g, () => `$${++n}`),
-        params as unknown[],
-      );
+      await x.query(toPostgres(statement), params as unknown[]);
       return async () => {
         await x.query("COMMIT");
         x.release();
@@ -40,3 +62,9 @@ describe.skipIf(skipReason !== undefined)("postgres", () => {
     },
   );
 });
+
+/** `?` placeholders as PostgreSQL's `$1`, `$2`, …. */
+function toPostgres(statement: string): string {
+  let n = 0;
+  return statement.replace(/\?/g, () => `$${++n}`);
+}

@@ -8,7 +8,7 @@
  */
 import type { OutboxRecord } from "./index.js";
 import { StoreError } from "./index.js";
-import { checkActor, checkImport, checkScreenings, checkSuccessors, refuseNul } from "./input.js";
+import { checkActor, checkImport, checkReview, checkScreenings, checkSuccessors } from "./input.js";
 import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 import { REMOVED_WHILE_CONFIRMED } from "./screening-schema.js";
 import { quoted } from "../policy/text.js";
@@ -847,7 +847,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
           }),
 
     async review(id, outcome, reviewer, reason) {
-      refuseNul([["reviewer"], reviewer], [["reason"], reason]);
+      checkReview(reviewer, reason);
       if (id.includes("\u0000")) throw new StoreError("unknown-match", `no screening match ${quoted(id)}`);
       return sql.write(async (q) => {
         const read = async () =>

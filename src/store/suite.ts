@@ -296,6 +296,18 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         expect(await store.keys.list()).toEqual([]);
         expect((await store.keys.create(FULL.id, "Zoë's laptop 💻")).record.label).toBe("Zoë's laptop 💻");
       });
+
+      it("refuses a label with a bidirectional control, naming the label; right-to-left letters pass", async () => {
+        for (const label of ["laptop\u202e", "\u2066ops\u2069"]) {
+          const err = await store.keys.create(FULL.id, label).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(InvalidInputError);
+          expect((err as InvalidInputError).problems).toMatchObject([
+            { code: "bidi_control", path: ["label"] },
+          ]);
+        }
+        expect(await store.keys.list()).toEqual([]);
+        expect((await store.keys.create(FULL.id, "מחשב נייד")).record.label).toBe("מחשב נייד");
+      });
     });
 
     describe("version", () => {
