@@ -169,7 +169,9 @@ async function assemble(
   if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
   // Keyed by audit.node when it is set (nodes of one PostgreSQL store sharing a data directory);
   // not by the host name, which a container recreated on the same volume changes.
-  const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"));
+  const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"), {
+    notice: (line) => log(`clearance: ${line}`),
+  });
   for (const other of otherJournals(journal.dir))
     log(
       `clearance: the usage journal ${other} is another node's (audit.node): not written to the store by this one; start that node, or move its files into ${journal.dir}`,
@@ -377,6 +379,7 @@ async function assemble(
       leftOut: () => snapshot.current.control.leftOut,
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
       ...(countryDb === null ? {} : { locationDatabase: () => countryDb.status() }),
+      usageJournal: () => journal,
     },
     authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),

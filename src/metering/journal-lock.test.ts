@@ -2,7 +2,7 @@
  * One gateway per usage journal directory: two nodes of one PostgreSQL store on one data directory
  * with the same `audit.node` (here none: both `default`) would each replay the other's segments at a
  * start. The second is refused as `journal_in_use`, naming the directory and the first, before it
- * opens anything; the first journals on; its stop lets the directory go.
+ * opens anything; the first journals on (its metrics say so); its stop lets the directory go.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -45,6 +45,9 @@ describe.skipIf(skipReason !== undefined)(
         });
         expect(await chat(first.gateway.url, first.key!)).toBe(200);
         while (journaledRequests(dataDir) < 1) await new Promise((r) => setTimeout(r, 10));
+        const { text } = await first.gateway.monitoring.metrics!.expose();
+        expect(text).toMatch(/^clearance_usage_journal_pending_rows 1$/m); // not flushed yet
+        expect(text).toMatch(/^clearance_usage_journal_append_failures_total 0$/m);
       } finally {
         await first.gateway.close();
       }

@@ -70,20 +70,48 @@ function segmentsIn(dir: string): string[] {
   }
 }
 
+/** While appends fail, how often the failure is said again (ms): the first is said at once. */
+export const FAILING_REPORT_MS = 60_000;
+
+export interface UsageJournalOptions {
+  /** Where what is said for information goes (appends that work again after failing). Default: dropped. */
+  readonly notice?: (line: string) => void;
+  /** Epoch milliseconds (tests). */
+  readonly now?: () => number;
+}
+
 export class UsageJournal {
   /** Counted since the last append, summed per key as the Meter sums its rows. */
   private buffer = new Map<string, Row>();
-  private current: { readonly segment: string; readonly fd: number } | null = null;
+  private current: { readonly segment: string; readonly fd: number; bytes: number } | null = null;
   /** Segments closed since the last `cut`, not yet handed to a flush (a failed append closes one). */
   private closed: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Rows appended to each segment the store has not taken yet (the pending-rows metric). */
+  private readonly rowsIn = new Map<string, number>();
+  /** Appends that failed since the journal opened (the append-failures metric). */
+  appendFailures = 0;
+  /** Since the first of appends failing in a row: said once, then at most every FAILING_REPORT_MS. */
+  private failing: { readonly since: number; failures: number; saidAt: number } | null = null;
+  private readonly notice: (line: string) => void;
+  private readonly now: () => number;
 
   /** Creates `dir` if needed (0700: usage names principals). */
   constructor(
     readonly dir: string,
     private readonly onError: (err: unknown) => void,
+    options: UsageJournalOptions = {},
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.notice = options.notice ?? (() => undefined);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Rows appended to segments whose usage the store has not taken yet: what a crash now leaves to the next start. */
+  get pendingRows(): number {
+    let n = 0;
+    for (const rows of this.rowsIn.values()) n += rows;
+    return n;
   }
 
   start(everyMs = JOURNAL_MS): void {
@@ -127,15 +155,57 @@ export class UsageJournal {
       if (current === null) {
         const segment = randomUUID();
         const fd = openSync(this.file(segment), "ax", 0o600);
-        current = this.current = { segment, fd };
+        current = this.current = { segment, fd, bytes: 0 };
       }
-      for (let done = 0; done < line.length;) done += writeSync(current.fd, line, done);
+      for (let done = 0; done < line.length;) {
+        const wrote = writeSync(current.fd, line, done);
+        done += wrote;
+        current.bytes += wrote;
+      }
+      this.rowsIn.set(current.segment, (this.rowsIn.get(current.segment) ?? 0) + taken.size);
     } catch (err) {
-      this.onError(new Error(`usage journal ${this.dir}: ${(err as Error).message}`, { cause: err }));
-      this.closeCurrent();
+      this.failed(err);
+      // A segment the failure left empty goes (a disk failing for minutes would leave one per
+      // attempt); one with lines is closed, a line cut short its last.
+      if (this.current !== null && this.current.bytes === 0) this.dropCurrent();
+      else this.closeCurrent();
       if (fromCut) this.unjournaledRows += taken.size;
       else for (const [key, row] of taken) this.note(key, row);
+      return;
     }
+    this.recovered();
+  }
+
+  /** Says a failed append: the first of a run at once, then at most every FAILING_REPORT_MS (counted). */
+  private failed(err: unknown): void {
+    this.appendFailures += 1;
+    const now = this.now();
+    const failing = this.failing;
+    const why = (err as Error).message;
+    if (failing === null) {
+      this.failing = { since: now, failures: 1, saidAt: now };
+      this.onError(new Error(`usage journal ${this.dir}: ${why}`, { cause: err }));
+      return;
+    }
+    failing.failures += 1;
+    if (now - failing.saidAt < FAILING_REPORT_MS) return;
+    failing.saidAt = now;
+    this.onError(
+      new Error(
+        `usage journal ${this.dir}: ${why} (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`,
+        { cause: err },
+      ),
+    );
+  }
+
+  /** After failed appends, an append that worked: said once. */
+  private recovered(): void {
+    const failing = this.failing;
+    if (failing === null) return;
+    this.failing = null;
+    this.notice(
+      `usage journal ${this.dir}: appending again (${failing.failures} append${failing.failures === 1 ? "" : "s"} failed since ${new Date(failing.since).toISOString()})`,
+    );
   }
 
   /**
@@ -157,6 +227,7 @@ export class UsageJournal {
   remove(segments: readonly string[]): string[] {
     const gone: string[] = [];
     for (const segment of segments) {
+      this.rowsIn.delete(segment); // the store has them
       try {
         unlinkSync(this.file(segment));
         gone.push(segment);
@@ -168,16 +239,14 @@ export class UsageJournal {
     return gone;
   }
 
-  /** At a stop with usage the store did not take: its segments fsynced, to be replayed at the next start. */
+  /**
+   * At a stop with usage the store did not take: its segments fsynced, then their directory (a new
+   * file's name is durable only once its directory is), to be replayed at the next start.
+   */
   keep(segments: readonly string[]): void {
-    for (const segment of segments) {
-      const fd = openSync(this.file(segment), "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (segments.length === 0) return;
+    for (const segment of segments) fsyncPath(this.file(segment));
+    fsyncPath(this.dir);
   }
 
   /** Stops the timer. What is not appended is the caller's (the Meter's close flushes first). */
@@ -198,6 +267,23 @@ export class UsageJournal {
     return join(this.dir, `${segment}.jsonl`);
   }
 
+  /** Removes the current segment, empty (nothing of it written): nothing for a flush to record. */
+  private dropCurrent(): void {
+    const current = this.current!;
+    this.current = null;
+    try {
+      closeSync(current.fd);
+    } catch (err) {
+      this.onError(err);
+    }
+    try {
+      unlinkSync(this.file(current.segment));
+    } catch {
+      // Left for a flush to record and remove, as any closed segment (empty: it writes nothing).
+      this.closed.push(current.segment);
+    }
+  }
+
   private closeCurrent(): void {
     const current = this.current;
     if (current === null) return;
@@ -208,6 +294,15 @@ export class UsageJournal {
     } catch (err) {
       this.onError(err);
     }
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
