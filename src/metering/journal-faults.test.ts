@@ -25,11 +25,12 @@ const freshDir = () => join(root, `d${++n}`);
 /** A file system call that fails while `failing` holds (the module's own bindings, as journal.ts imports them). */
 const real = {
   unlinkSync: fs.unlinkSync,
+  renameSync: fs.renameSync,
   openSync: fs.openSync,
   writeSync: fs.writeSync,
   fsyncSync: fs.fsyncSync,
 };
-const failing = { unlink: false, create: false, write: false };
+const failing = { remove: false, create: false, write: false };
 /** The paths of descriptors opened, and those fsynced, in order. */
 const opened = new Map<number, string>();
 const synced: string[] = [];
@@ -37,8 +38,12 @@ function fault(code: string, what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${what}`), { code });
 }
 (fs as { unlinkSync: typeof fs.unlinkSync }).unlinkSync = (path) => {
-  if (failing.unlink) throw fault("EROFS", `read-only file system, unlink '${String(path)}'`);
+  if (failing.remove) throw fault("EROFS", `read-only file system, unlink '${String(path)}'`);
   real.unlinkSync(path);
+};
+(fs as { renameSync: typeof fs.renameSync }).renameSync = (from, to) => {
+  if (failing.remove) throw fault("EROFS", `read-only file system, rename '${String(from)}'`);
+  real.renameSync(from, to);
 };
 (fs as { openSync: unknown }).openSync = (path: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
   if (failing.create && flags === "ax") throw fault("EMFILE", `too many open files, open '${String(path)}'`);
@@ -56,7 +61,7 @@ function fault(code: string, what: string): NodeJS.ErrnoException {
 };
 syncBuiltinESMExports();
 afterEach(() => {
-  failing.unlink = false;
+  failing.remove = false;
   failing.create = false;
   failing.write = false;
   synced.length = 0;
@@ -80,9 +85,9 @@ describe("the usage journal when its disk fails", () => {
     const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push(String(e)));
     const meter = new Meter(store, (e) => errors.push(String(e)), journal);
     meter.record(erik(100), Date.now());
-    failing.unlink = true; // the batch commits with its segment recorded; the file stays
+    failing.remove = true; // the batch commits with its segment recorded; the file stays
     await meter.flush();
-    failing.unlink = false;
+    failing.remove = false;
     meter.record(erik(1), Date.now());
     await meter.flush(); // before: this batch dropped the first one's record
     await meter.close();

@@ -7,8 +7,11 @@
  * rows (the Meter's, summed per day and key) a line. Appends go to the kernel (write(2)) and are not
  * fsynced: a process crash keeps them, a power cut may lose the last moments. A flush closes the
  * segment it covers (every line of it is in the batch) and the store records the segment as written
- * in the batch's own transaction; the file is then removed. At a start, `replayJournal` writes the
- * segments the store has not recorded (each exactly once), skipping a last line cut short.
+ * in the batch's own transaction; the file is then renamed `<uuid>.written` (never replayed), and
+ * removed once the next batch has dropped the record, which is needed only while a `.jsonl` is
+ * there: a crash in between leaves the `.written` file, and the next start drops its record then. At
+ * a start, `replayJournal` writes the segments the store has not recorded (each exactly once),
+ * skipping a last line cut short.
  *
  * Keyed by node: nodes of one PostgreSQL store sharing a data directory replay only their own
  * segments. Segment names are random: the store's records of them never collide across nodes.
@@ -21,6 +24,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  renameSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -60,9 +64,12 @@ export function otherJournals(dir: string): string[] {
     .filter((d) => d !== dir && segmentsIn(d).length > 0);
 }
 
-function segmentsIn(dir: string): string[] {
+/** A segment the store has recorded as written, its file renamed until the record is dropped. */
+const WRITTEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.written$/;
+
+function segmentsIn(dir: string, pattern = SEGMENT): string[] {
   try {
-    return readdirSync(dir).filter((n) => SEGMENT.test(n));
+    return readdirSync(dir).filter((n) => pattern.test(n));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return [];
@@ -221,22 +228,18 @@ export class UsageJournal {
   }
 
   /**
-   * Removes the files of segments the store has recorded as written, and returns those that are gone:
-   * a segment whose file stays must keep its record, or the next start would replay it again.
+   * Renames the files of segments the store has recorded as written (`.written`: never replayed), and
+   * returns those that are gone: a segment whose file stays must keep its record, or the next start
+   * would replay it again. Their records are dropped with the next batch, then `discard` them.
    */
   remove(segments: readonly string[]): string[] {
-    const gone: string[] = [];
-    for (const segment of segments) {
-      this.rowsIn.delete(segment); // the store has them
-      try {
-        unlinkSync(this.file(segment));
-        gone.push(segment);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") gone.push(segment);
-        else this.onError(err);
-      }
-    }
-    return gone;
+    for (const segment of segments) this.rowsIn.delete(segment); // the store has them
+    return setAside(this.dir, segments, this.onError);
+  }
+
+  /** Removes the `.written` files of segments whose records the store has dropped. */
+  discard(segments: readonly string[]): void {
+    discardWritten(this.dir, segments, this.onError);
   }
 
   /**
@@ -293,6 +296,32 @@ export class UsageJournal {
       closeSync(current.fd);
     } catch (err) {
       this.onError(err);
+    }
+  }
+}
+
+/** Renames each segment's `.jsonl` to `.written`; those gone (renamed, or already gone). */
+function setAside(dir: string, segments: readonly string[], onError: (err: unknown) => void): string[] {
+  const gone: string[] = [];
+  for (const segment of segments) {
+    try {
+      renameSync(join(dir, `${segment}.jsonl`), join(dir, `${segment}.written`));
+      gone.push(segment);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") gone.push(segment);
+      else onError(err);
+    }
+  }
+  return gone;
+}
+
+/** Removes each segment's `.written` file (its record dropped); one that stays is removed at a start. */
+function discardWritten(dir: string, segments: readonly string[], onError: (err: unknown) => void): void {
+  for (const segment of segments) {
+    try {
+      unlinkSync(join(dir, `${segment}.written`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") onError(err);
     }
   }
 }
@@ -373,7 +402,9 @@ export async function replayJournal(
   onError: (err: unknown) => void,
 ): Promise<number> {
   const names = segmentsIn(dir);
-  if (names.length === 0) return 0;
+  // Written, their records not yet dropped (a stop between a batch and the next): dropped now.
+  const done = segmentsIn(dir, WRITTEN).map((n) => WRITTEN.exec(n)![1]!);
+  if (names.length === 0 && done.length === 0) return 0;
   const segments = names.map((n) => readSegment(dir, n));
   const written = new Set(await store.usage.journaled(segments.map((s) => s.segment)));
   const todo = segments.filter((s) => !written.has(s.segment));
@@ -408,9 +439,13 @@ export async function replayJournal(
       );
     }
   }
-  for (const s of segments) unlinkSync(s.file);
-  // The records are needed only while a file is there; a stop before this leaves rows nothing reads.
-  await store.usage.add([], { written: [], forget: segments.map((s) => s.segment) }).catch(onError);
+  for (const s of segments) renameSync(s.file, join(dir, `${s.segment}.written`));
+  // The records are needed only while a `.jsonl` is there; a stop before this leaves the `.written`
+  // files, and the next start drops their records.
+  const forget = [...done, ...segments.map((s) => s.segment)];
+  await store.usage
+    .add([], { written: [], forget })
+    .then(() => discardWritten(dir, forget, onError), onError);
   return rows.length;
 }
 
