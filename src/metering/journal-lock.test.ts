@@ -2,7 +2,7 @@
  * One gateway per usage journal directory: two nodes of one PostgreSQL store on one data directory
  * with the same `audit.node` (here none: both `default`) would each replay the other's segments at a
  * start. The second is refused as `journal_in_use`, naming the directory and the first, before it
- * opens anything; the first journals on (its metrics say so); its stop lets the directory go.
+ * opens anything; the first journals on (its metrics say so); once it stops, the next starts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { chat, journaledRequests, openMeteredStore, startMetered } from "../testing/metered-gateway.js";
-import { lockJournal } from "../gateway/data-dir-lock.js";
 import { journalDir } from "./index.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-journal-lock-"));
@@ -51,9 +50,9 @@ describe.skipIf(skipReason !== undefined)(
       } finally {
         await first.gateway.close();
       }
-      // Let go at its stop: the next node takes it. (Taken here, not by a third gateway: the shared
-      // audit log's mirror remembers the directories it made per process, not per data directory.)
-      lockJournal(dataDir, "").release();
+      // Let go at its stop: the next node starts.
+      const next = await startMetered(dataDir, secondStore);
+      await next.gateway.close();
       await firstStore.close();
       await secondStore.close();
     }, 60_000);
