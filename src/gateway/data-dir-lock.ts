@@ -8,13 +8,17 @@
  *
  * The holder's pid, host and start time are committed in the file before the lock is taken, so a
  * gateway refused can name the one running (readers are not blocked by a begun write transaction).
+ *
+ * The same kind of lock keeps one gateway per usage journal directory, whatever the store
+ * (`<data_dir>/usage-journal/<node>.lock`, see lockJournal).
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { ClearanceError, SetupError } from "../errors/index.js";
+import { journalDir } from "../metering/journal.js";
 
 export const LOCK_FILE = "gateway.lock";
 
@@ -40,7 +44,48 @@ const held = new Set<Database.Database>();
  * exist and have been checked (checkDataDirMode) first.
  */
 export function lockDataDir(dataDir: string, now: () => Date = () => new Date()): DataDirLock {
-  const file = join(dataDir, LOCK_FILE);
+  return holdLockFile(
+    join(dataDir, LOCK_FILE),
+    (who) =>
+      new ClearanceError(
+        "conflict",
+        "data_dir_in_use",
+        `another gateway${who} is running on the data directory ${dataDir}: only one gateway may serve an embedded (SQLite) store and its audit log. ` +
+          "Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)",
+      ),
+    now,
+  );
+}
+
+/**
+ * Takes the node's usage journal directory (journalDir) for this gateway, with its lock
+ * `<data_dir>/usage-journal/<node>.lock` next to it (the directory holds segments only), or throws
+ * ClearanceError `journal_in_use` naming the directory and, when known, the gateway holding it.
+ * Nodes of one PostgreSQL store on one data directory with the same `audit.node` (or all without
+ * one) would share the directory, and each would write the others' segments at a start: usage
+ * counted twice.
+ */
+export function lockJournal(dataDir: string, node: string, now: () => Date = () => new Date()): DataDirLock {
+  const dir = journalDir(dataDir, node);
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  return holdLockFile(
+    `${dir}.lock`,
+    (who) =>
+      new ClearanceError(
+        "conflict",
+        "journal_in_use",
+        `another gateway${who} is journaling its usage in ${dir}: two nodes on one usage journal would each write the other's usage to the store at a start. ` +
+          "Stop that one first, or give each node of the store its own data directory",
+      ),
+    now,
+  );
+}
+
+/**
+ * Holds `file` (a SQLite file made 0600 if missing) for this process's life, or until released;
+ * another holder is refused with `refused(who)`, `who` naming it (" (pid …, started …)") or "".
+ */
+function holdLockFile(file: string, refused: (who: string) => ClearanceError, now: () => Date): DataDirLock {
   // Made ourselves so that it is born 0600, as the store is (SQLite would make it 0644).
   try {
     writeFileSync(file, "", { flag: "wx", mode: 0o600 });
@@ -55,8 +100,9 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
     started: now().toISOString(),
     token: randomBytes(12).toString("hex"),
   };
+  const refuse = () => refused(holderOf(db, self));
   try {
-    if (!begin(db)) throw refused(dataDir, db, self);
+    if (!begin(db)) throw refuse();
     db.exec(
       "CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL)",
     );
@@ -72,7 +118,7 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
     db.exec("COMMIT");
     db.pragma("busy_timeout = 0");
     // Between the commit and here another gateway may have begun: then it is the holder.
-    if (!begin(db)) throw refused(dataDir, db, self);
+    if (!begin(db)) throw refuse();
   } catch (err) {
     if (db.inTransaction) db.exec("ROLLBACK");
     db.close();
@@ -104,17 +150,12 @@ function begin(db: Database.Database): boolean {
   }
 }
 
-function refused(dataDir: string, db: Database.Database, self: Holder): ClearanceError {
+/** " (pid … on …, started …)" naming the holder, or "" when it is not known. */
+function holderOf(db: Database.Database, self: Holder): string {
   const holder = readHolder(db);
   // Our own row, committed a moment ago by a start that then lost the race, names nobody.
   const known = holder !== null && holder.token !== self.token;
-  const who = known ? ` (pid ${holder.pid} on ${holder.host}, started ${holder.started})` : "";
-  return new ClearanceError(
-    "conflict",
-    "data_dir_in_use",
-    `another gateway${who} is running on the data directory ${dataDir}: only one gateway may serve an embedded (SQLite) store and its audit log. ` +
-      "Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)",
-  );
+  return known ? ` (pid ${holder.pid} on ${holder.host}, started ${holder.started})` : "";
 }
 
 /** The holder's row, or null when there is none yet (a first holder still writing it) or it is unreadable. */

@@ -37,7 +37,7 @@ import { createProviders } from "../upstream/index.js";
 import { guardConnections, serverOptions, type ConnectionLimits } from "../http/connections.js";
 import { createGatewayHandler, renderClientError } from "./index.js";
 import { SnapshotHolder } from "./snapshot.js";
-import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { lockDataDir, lockJournal, type DataDirLock } from "./data-dir-lock.js";
 import { FailedAuthGuard } from "../admin/guard.js";
 
 export interface StartOptions {
@@ -100,6 +100,10 @@ export async function startGateway(
   // connections and timers, and keep the process alive).
   const opened: (() => Promise<unknown>)[] = lock === null ? [] : [async () => lock.release()];
   try {
+    // Whatever the store: another node on this journal directory would replay this one's segments
+    // (and it its). Taken before anything is opened, so that a node refused changes nothing.
+    const journalLock = lockJournal(dataDir, config.file.audit.node ?? "");
+    opened.push(async () => journalLock.release());
     const store =
       options.store ??
       (await openStore({
@@ -110,7 +114,7 @@ export async function startGateway(
         lockTimeoutMs: config.file.store.lock_timeout_ms,
       }));
     if (options.store === undefined) opened.push(() => store.close());
-    return await assemble(config, options, store, log, onError, opened, lock);
+    return await assemble(config, options, store, log, onError, opened, [journalLock, lock]);
   } catch (err) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw err;
@@ -124,7 +128,7 @@ async function assemble(
   log: (line: string) => void,
   onError: (err: unknown) => void,
   opened: (() => Promise<unknown>)[],
-  lock: DataDirLock | null,
+  [journalLock, lock]: [DataDirLock, DataDirLock | null],
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
   // Background errors are counted by source once monitoring is open (it reads what is opened here).
@@ -165,7 +169,9 @@ async function assemble(
   if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
   // Keyed by audit.node when it is set (nodes of one PostgreSQL store sharing a data directory);
   // not by the host name, which a container recreated on the same volume changes.
-  const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"));
+  const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"), {
+    notice: (line) => log(`clearance: ${line}`),
+  });
   for (const other of otherJournals(journal.dir))
     log(
       `clearance: the usage journal ${other} is another node's (audit.node): not written to the store by this one; start that node, or move its files into ${journal.dir}`,
@@ -373,6 +379,7 @@ async function assemble(
       leftOut: () => snapshot.current.control.leftOut,
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
       ...(countryDb === null ? {} : { locationDatabase: () => countryDb.status() }),
+      usageJournal: () => journal,
     },
     authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),
@@ -498,6 +505,7 @@ async function assemble(
         () => audit.log.close(),
         () => Promise.all([...providers.values()].map((p) => p.close())),
         () => store.close(),
+        () => journalLock.release(), // after the meter's last append and keep
         () => lock?.release(), // last: a gateway started next finds the log and the store let go
       ]);
     },

@@ -44,7 +44,7 @@ export class Meter {
   private day: { readonly start: number; readonly end: number; readonly key: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  /** Segments whose files are removed: their records in the store dropped with the next batch. */
+  /** Segments whose files are set aside (`.written`): their records dropped with the next batch, then the files. */
   private forget: string[] = [];
 
   constructor(
@@ -138,6 +138,7 @@ export class Meter {
           all.segments.length === 0 && forget.length === 0 ? undefined : { written: all.segments, forget },
         );
         this.forget = [];
+        this.journal?.discard(forget);
         if (this.journal !== undefined) this.journal.unjournaledRows = 0;
         this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments));
       } catch (err) {
@@ -192,8 +193,11 @@ export class Meter {
       );
     if (segments.length === 0) {
       // The last batches' records, needed no longer (their files are removed): not left behind.
-      if (this.forget.length > 0)
-        await this.store.usage.add([], { written: [], forget: this.forget }).catch(this.onError);
+      const forget = this.forget;
+      if (forget.length > 0)
+        await this.store.usage
+          .add([], { written: [], forget })
+          .then(() => this.journal?.discard(forget), this.onError);
       return;
     }
     try {

@@ -2,15 +2,20 @@
  * The usage journal when its disk fails (from a maintainer's read): a segment whose file cannot be
  * removed keeps its record, so the next start does not write it again; a timer's append that fails
  * puts its usage back for the next; a stop that can keep neither says the usage is lost instead of
- * kept; and two nodes' names never make one journal directory.
+ * kept; a stop that keeps it fsyncs the directory too; a disk failing for minutes is said once a
+ * minute, not every append, and leaves no empty segments; the metrics count failed appends and rows
+ * the store has not taken; and two nodes' names never make one journal directory.
  */
+import { spawnSync } from "node:child_process";
 import fs, { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
+import { GatewayMetrics } from "../monitoring/index.js";
 import { journalDir, Meter, replayJournal, UsageJournal } from "./index.js";
+import { FAILING_REPORT_MS } from "./journal.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-journal-faults-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -18,23 +23,48 @@ let n = 0;
 const freshDir = () => join(root, `d${++n}`);
 
 /** A file system call that fails while `failing` holds (the module's own bindings, as journal.ts imports them). */
-const real = { unlinkSync: fs.unlinkSync, openSync: fs.openSync };
-const failing = { unlink: false, create: false };
+const real = {
+  unlinkSync: fs.unlinkSync,
+  renameSync: fs.renameSync,
+  openSync: fs.openSync,
+  writeSync: fs.writeSync,
+  fsyncSync: fs.fsyncSync,
+};
+const failing = { remove: false, create: false, write: false };
+/** The paths of descriptors opened, and those fsynced, in order. */
+const opened = new Map<number, string>();
+const synced: string[] = [];
 function fault(code: string, what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${what}`), { code });
 }
 (fs as { unlinkSync: typeof fs.unlinkSync }).unlinkSync = (path) => {
-  if (failing.unlink) throw fault("EROFS", `read-only file system, unlink '${String(path)}'`);
+  if (failing.remove) throw fault("EROFS", `read-only file system, unlink '${String(path)}'`);
   real.unlinkSync(path);
+};
+(fs as { renameSync: typeof fs.renameSync }).renameSync = (from, to) => {
+  if (failing.remove) throw fault("EROFS", `read-only file system, rename '${String(from)}'`);
+  real.renameSync(from, to);
 };
 (fs as { openSync: unknown }).openSync = (path: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
   if (failing.create && flags === "ax") throw fault("EMFILE", `too many open files, open '${String(path)}'`);
-  return real.openSync(path, flags ?? "r", mode);
+  const fd = real.openSync(path, flags ?? "r", mode);
+  opened.set(fd, String(path));
+  return fd;
+};
+(fs as { writeSync: unknown }).writeSync = (fd: number, buffer: Buffer, offset?: number) => {
+  if (failing.write) throw fault("ENOSPC", "no space left on device, write");
+  return real.writeSync(fd, buffer, offset);
+};
+(fs as { fsyncSync: unknown }).fsyncSync = (fd: number) => {
+  real.fsyncSync(fd);
+  synced.push(opened.get(fd) ?? `fd ${fd}`);
 };
 syncBuiltinESMExports();
 afterEach(() => {
-  failing.unlink = false;
+  failing.remove = false;
   failing.create = false;
+  failing.write = false;
+  synced.length = 0;
 });
 
 const erik = (inputTokens: number) => ({
@@ -55,9 +85,9 @@ describe("the usage journal when its disk fails", () => {
     const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push(String(e)));
     const meter = new Meter(store, (e) => errors.push(String(e)), journal);
     meter.record(erik(100), Date.now());
-    failing.unlink = true; // the batch commits with its segment recorded; the file stays
+    failing.remove = true; // the batch commits with its segment recorded; the file stays
     await meter.flush();
-    failing.unlink = false;
+    failing.remove = false;
     meter.record(erik(1), Date.now());
     await meter.flush(); // before: this batch dropped the first one's record
     await meter.close();
@@ -120,6 +150,108 @@ describe("the usage journal when its disk fails", () => {
     );
     expect(notices).toEqual([]);
     await opened.close();
+  });
+
+  it("a stop that keeps usage the store refused fsyncs its segments, then their directory", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = () => Promise.reject(new Error("store down"));
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const notices: string[] = [];
+    const meter = new Meter(
+      store,
+      () => undefined,
+      journal,
+      (l) => notices.push(l),
+    );
+    meter.record(erik(50), Date.now());
+    journal.append();
+    await meter.close();
+    expect(notices).toHaveLength(1); // kept
+    const [segment] = readdirSync(journal.dir);
+    // Before: the directory was not fsynced, so a power cut could lose the segment's name.
+    expect(synced).toEqual([join(journal.dir, segment!), journal.dir]);
+    await opened.close();
+  });
+
+  it("a disk refusing appends for minutes is said once, then once a minute, then once when appends work again; it leaves no empty segment per attempt", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      notice: (l) => notices.push(l),
+      now: () => now,
+    });
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    meter.record(erik(50), Date.now());
+    failing.write = true; // the disk full: each timer's append opens a segment and cannot write it
+    for (let i = 0; i < 50; i++, now += 100) journal.append();
+    // Before: 50 errors, and 50 empty segments left.
+    expect(errors).toEqual([`usage journal ${journal.dir}: ENOSPC: no space left on device, write`]);
+    expect(readdirSync(journal.dir)).toEqual([]);
+    now += FAILING_REPORT_MS;
+    journal.append();
+    journal.append();
+    expect(errors.slice(1)).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (51 appends failed since 2026-03-01T10:00:00.000Z, each put back for the next)`,
+    ]);
+    expect(journal.appendFailures).toBe(52);
+    expect(journal.pendingRows).toBe(0);
+    failing.write = false;
+    journal.append();
+    journal.append(); // nothing more to say
+    expect(notices).toEqual([
+      `usage journal ${journal.dir}: appending again (52 appends failed since 2026-03-01T10:00:00.000Z)`,
+    ]);
+    expect(errors).toHaveLength(2);
+    expect(journal.pendingRows).toBe(1);
+    expect(readdirSync(journal.dir)).toHaveLength(1);
+    meter.crash();
+    await replayJournal(
+      store,
+      journal.dir,
+      () => undefined,
+      () => undefined,
+    );
+    expect(await total(store)).toBe(50); // the usage put back each time, journaled once
+    await store.close();
+  });
+
+  it("the journal's metrics: appends failed, and rows the store has not taken (promtool accepts them)", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(store, () => undefined, journal);
+    const metrics = new GatewayMetrics({ usageJournal: () => journal });
+    const read = async () => {
+      const { text } = await metrics.expose();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      return {
+        text,
+        failures: value("clearance_usage_journal_append_failures_total"),
+        pending: value("clearance_usage_journal_pending_rows"),
+      };
+    };
+    expect(await read()).toMatchObject({ failures: 0, pending: 0 });
+    meter.record(erik(5), Date.now());
+    failing.write = true;
+    journal.append();
+    journal.append();
+    failing.write = false;
+    meter.record({ ...erik(1), model: "other" }, Date.now());
+    journal.append(); // the two rows in one line
+    expect(await read()).toMatchObject({ failures: 2, pending: 2 });
+    await meter.flush(); // the store takes them
+    const after = await read();
+    expect(after).toMatchObject({ failures: 2, pending: 0 });
+    const promtool = spawnSync("promtool", ["check", "metrics"], { input: after.text, encoding: "utf8" });
+    if (promtool.error === undefined) expect(promtool.stdout + promtool.stderr).toBe("");
+    await meter.close();
+    await store.close();
   });
 
   it("two nodes' names never make one directory", () => {

@@ -3,8 +3,9 @@
  * SIGKILL before its flush has its usage written at the next start, exactly once (a second restart
  * adds nothing), on the embedded store and on PostgreSQL; a last line cut short is skipped, saying
  * so; a journal the store refuses, or that is not what the journal wrote, stops the start naming it;
- * and any interleaving of counts, appends, flushes (refused, failing after their commit) and crashes
- * leaves the store holding exactly what was journaled.
+ * a segment's record is not left behind by a stop between its batch and the next; and any
+ * interleaving of counts, appends, flushes (refused, failing after their commit) and crashes leaves
+ * the store holding exactly what was journaled, and no record of a segment.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -136,6 +137,50 @@ for (const driver of drivers) {
         expect(await store.usage.journaled([other, SEGMENT])).toEqual([SEGMENT]);
         await store.usage.add([], { written: [], forget: [SEGMENT] });
         expect(await store.usage.journaled([SEGMENT])).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("is not left behind by a stop between a batch and the next: the next start drops it", async () => {
+      const dataDir = freshDir();
+      const url = await driver.url();
+      const store = await openMeteredStore(dataDir, url);
+      try {
+        const journal = new UsageJournal(journalDir(dataDir, ""), (e) => {
+          throw e;
+        });
+        // The segments each batch records as written.
+        const written: string[] = [];
+        const usage = Object.create(store.usage) as Store["usage"];
+        usage.add = (deltas, mark) => {
+          written.push(...(mark?.written ?? []));
+          return store.usage.add(deltas, mark);
+        };
+        const meter = new Meter(
+          Object.assign(Object.create(store) as Store, { usage }),
+          (e) => {
+            throw e;
+          },
+          journal,
+        );
+        meter.record(erik(100), Date.now());
+        await meter.flush(); // written, its record dropped only with the next batch
+        meter.crash(); // and there is none
+        const [segment] = written as [string];
+        expect(await store.usage.journaled([segment])).toEqual([segment]);
+        await replayJournal(
+          store,
+          journal.dir,
+          () => {},
+          (e) => {
+            throw e;
+          },
+        );
+        // Before: the file was gone, and the record stayed for ever.
+        expect(await store.usage.journaled([segment])).toEqual([]);
+        expect(readdirSync(journal.dir)).toEqual([]);
+        expect(await store.usage.totals()).toMatchObject({ byLicense: { "lic-1": 100 } });
       } finally {
         await store.close();
       }
@@ -375,6 +420,13 @@ describe("any interleaving of counts, appends, flushes and crashes (property, sq
           await meter.close();
           expect((await real.usage.totals()).byLicense["lic-1"] ?? 0).toBe(recorded - lost);
           expect(readdirSync(dir)).toEqual([]);
+          // Nor a record of a segment (a stop between a batch and the next left some, before).
+          const db = new Database(join(dataDir, DB_FILE), { readonly: true });
+          try {
+            expect(db.prepare("SELECT segment FROM usage_journal").pluck().all()).toEqual([]);
+          } finally {
+            db.close();
+          }
         } finally {
           await real.close();
           rmSync(dataDir, { recursive: true, force: true });

@@ -7,8 +7,11 @@
  * rows (the Meter's, summed per day and key) a line. Appends go to the kernel (write(2)) and are not
  * fsynced: a process crash keeps them, a power cut may lose the last moments. A flush closes the
  * segment it covers (every line of it is in the batch) and the store records the segment as written
- * in the batch's own transaction; the file is then removed. At a start, `replayJournal` writes the
- * segments the store has not recorded (each exactly once), skipping a last line cut short.
+ * in the batch's own transaction; the file is then renamed `<uuid>.written` (never replayed), and
+ * removed once the next batch has dropped the record, which is needed only while a `.jsonl` is
+ * there: a crash in between leaves the `.written` file, and the next start drops its record then. At
+ * a start, `replayJournal` writes the segments the store has not recorded (each exactly once),
+ * skipping a last line cut short.
  *
  * Keyed by node: nodes of one PostgreSQL store sharing a data directory replay only their own
  * segments. Segment names are random: the store's records of them never collide across nodes.
@@ -21,6 +24,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  renameSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -60,9 +64,12 @@ export function otherJournals(dir: string): string[] {
     .filter((d) => d !== dir && segmentsIn(d).length > 0);
 }
 
-function segmentsIn(dir: string): string[] {
+/** A segment the store has recorded as written, its file renamed until the record is dropped. */
+const WRITTEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.written$/;
+
+function segmentsIn(dir: string, pattern = SEGMENT): string[] {
   try {
-    return readdirSync(dir).filter((n) => SEGMENT.test(n));
+    return readdirSync(dir).filter((n) => pattern.test(n));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return [];
@@ -70,20 +77,48 @@ function segmentsIn(dir: string): string[] {
   }
 }
 
+/** While appends fail, how often the failure is said again (ms): the first is said at once. */
+export const FAILING_REPORT_MS = 60_000;
+
+export interface UsageJournalOptions {
+  /** Where what is said for information goes (appends that work again after failing). Default: dropped. */
+  readonly notice?: (line: string) => void;
+  /** Epoch milliseconds (tests). */
+  readonly now?: () => number;
+}
+
 export class UsageJournal {
   /** Counted since the last append, summed per key as the Meter sums its rows. */
   private buffer = new Map<string, Row>();
-  private current: { readonly segment: string; readonly fd: number } | null = null;
+  private current: { readonly segment: string; readonly fd: number; bytes: number } | null = null;
   /** Segments closed since the last `cut`, not yet handed to a flush (a failed append closes one). */
   private closed: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Rows appended to each segment the store has not taken yet (the pending-rows metric). */
+  private readonly rowsIn = new Map<string, number>();
+  /** Appends that failed since the journal opened (the append-failures metric). */
+  appendFailures = 0;
+  /** Since the first of appends failing in a row: said once, then at most every FAILING_REPORT_MS. */
+  private failing: { readonly since: number; failures: number; saidAt: number } | null = null;
+  private readonly notice: (line: string) => void;
+  private readonly now: () => number;
 
   /** Creates `dir` if needed (0700: usage names principals). */
   constructor(
     readonly dir: string,
     private readonly onError: (err: unknown) => void,
+    options: UsageJournalOptions = {},
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.notice = options.notice ?? (() => undefined);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Rows appended to segments whose usage the store has not taken yet: what a crash now leaves to the next start. */
+  get pendingRows(): number {
+    let n = 0;
+    for (const rows of this.rowsIn.values()) n += rows;
+    return n;
   }
 
   start(everyMs = JOURNAL_MS): void {
@@ -127,15 +162,57 @@ export class UsageJournal {
       if (current === null) {
         const segment = randomUUID();
         const fd = openSync(this.file(segment), "ax", 0o600);
-        current = this.current = { segment, fd };
+        current = this.current = { segment, fd, bytes: 0 };
       }
-      for (let done = 0; done < line.length;) done += writeSync(current.fd, line, done);
+      for (let done = 0; done < line.length;) {
+        const wrote = writeSync(current.fd, line, done);
+        done += wrote;
+        current.bytes += wrote;
+      }
+      this.rowsIn.set(current.segment, (this.rowsIn.get(current.segment) ?? 0) + taken.size);
     } catch (err) {
-      this.onError(new Error(`usage journal ${this.dir}: ${(err as Error).message}`, { cause: err }));
-      this.closeCurrent();
+      this.failed(err);
+      // A segment the failure left empty goes (a disk failing for minutes would leave one per
+      // attempt); one with lines is closed, a line cut short its last.
+      if (this.current !== null && this.current.bytes === 0) this.dropCurrent();
+      else this.closeCurrent();
       if (fromCut) this.unjournaledRows += taken.size;
       else for (const [key, row] of taken) this.note(key, row);
+      return;
     }
+    this.recovered();
+  }
+
+  /** Says a failed append: the first of a run at once, then at most every FAILING_REPORT_MS (counted). */
+  private failed(err: unknown): void {
+    this.appendFailures += 1;
+    const now = this.now();
+    const failing = this.failing;
+    const why = (err as Error).message;
+    if (failing === null) {
+      this.failing = { since: now, failures: 1, saidAt: now };
+      this.onError(new Error(`usage journal ${this.dir}: ${why}`, { cause: err }));
+      return;
+    }
+    failing.failures += 1;
+    if (now - failing.saidAt < FAILING_REPORT_MS) return;
+    failing.saidAt = now;
+    this.onError(
+      new Error(
+        `usage journal ${this.dir}: ${why} (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`,
+        { cause: err },
+      ),
+    );
+  }
+
+  /** After failed appends, an append that worked: said once. */
+  private recovered(): void {
+    const failing = this.failing;
+    if (failing === null) return;
+    this.failing = null;
+    this.notice(
+      `usage journal ${this.dir}: appending again (${failing.failures} append${failing.failures === 1 ? "" : "s"} failed since ${new Date(failing.since).toISOString()})`,
+    );
   }
 
   /**
@@ -151,33 +228,28 @@ export class UsageJournal {
   }
 
   /**
-   * Removes the files of segments the store has recorded as written, and returns those that are gone:
-   * a segment whose file stays must keep its record, or the next start would replay it again.
+   * Renames the files of segments the store has recorded as written (`.written`: never replayed), and
+   * returns those that are gone: a segment whose file stays must keep its record, or the next start
+   * would replay it again. Their records are dropped with the next batch, then `discard` them.
    */
   remove(segments: readonly string[]): string[] {
-    const gone: string[] = [];
-    for (const segment of segments) {
-      try {
-        unlinkSync(this.file(segment));
-        gone.push(segment);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") gone.push(segment);
-        else this.onError(err);
-      }
-    }
-    return gone;
+    for (const segment of segments) this.rowsIn.delete(segment); // the store has them
+    return setAside(this.dir, segments, this.onError);
   }
 
-  /** At a stop with usage the store did not take: its segments fsynced, to be replayed at the next start. */
+  /** Removes the `.written` files of segments whose records the store has dropped. */
+  discard(segments: readonly string[]): void {
+    discardWritten(this.dir, segments, this.onError);
+  }
+
+  /**
+   * At a stop with usage the store did not take: its segments fsynced, then their directory (a new
+   * file's name is durable only once its directory is), to be replayed at the next start.
+   */
   keep(segments: readonly string[]): void {
-    for (const segment of segments) {
-      const fd = openSync(this.file(segment), "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (segments.length === 0) return;
+    for (const segment of segments) fsyncPath(this.file(segment));
+    fsyncPath(this.dir);
   }
 
   /** Stops the timer. What is not appended is the caller's (the Meter's close flushes first). */
@@ -198,6 +270,23 @@ export class UsageJournal {
     return join(this.dir, `${segment}.jsonl`);
   }
 
+  /** Removes the current segment, empty (nothing of it written): nothing for a flush to record. */
+  private dropCurrent(): void {
+    const current = this.current!;
+    this.current = null;
+    try {
+      closeSync(current.fd);
+    } catch (err) {
+      this.onError(err);
+    }
+    try {
+      unlinkSync(this.file(current.segment));
+    } catch {
+      // Left for a flush to record and remove, as any closed segment (empty: it writes nothing).
+      this.closed.push(current.segment);
+    }
+  }
+
   private closeCurrent(): void {
     const current = this.current;
     if (current === null) return;
@@ -208,6 +297,41 @@ export class UsageJournal {
     } catch (err) {
       this.onError(err);
     }
+  }
+}
+
+/** Renames each segment's `.jsonl` to `.written`; those gone (renamed, or already gone). */
+function setAside(dir: string, segments: readonly string[], onError: (err: unknown) => void): string[] {
+  const gone: string[] = [];
+  for (const segment of segments) {
+    try {
+      renameSync(join(dir, `${segment}.jsonl`), join(dir, `${segment}.written`));
+      gone.push(segment);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") gone.push(segment);
+      else onError(err);
+    }
+  }
+  return gone;
+}
+
+/** Removes each segment's `.written` file (its record dropped); one that stays is removed at a start. */
+function discardWritten(dir: string, segments: readonly string[], onError: (err: unknown) => void): void {
+  for (const segment of segments) {
+    try {
+      unlinkSync(join(dir, `${segment}.written`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") onError(err);
+    }
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -278,7 +402,9 @@ export async function replayJournal(
   onError: (err: unknown) => void,
 ): Promise<number> {
   const names = segmentsIn(dir);
-  if (names.length === 0) return 0;
+  // Written, their records not yet dropped (a stop between a batch and the next): dropped now.
+  const done = segmentsIn(dir, WRITTEN).map((n) => WRITTEN.exec(n)![1]!);
+  if (names.length === 0 && done.length === 0) return 0;
   const segments = names.map((n) => readSegment(dir, n));
   const written = new Set(await store.usage.journaled(segments.map((s) => s.segment)));
   const todo = segments.filter((s) => !written.has(s.segment));
@@ -313,9 +439,13 @@ export async function replayJournal(
       );
     }
   }
-  for (const s of segments) unlinkSync(s.file);
-  // The records are needed only while a file is there; a stop before this leaves rows nothing reads.
-  await store.usage.add([], { written: [], forget: segments.map((s) => s.segment) }).catch(onError);
+  for (const s of segments) renameSync(s.file, join(dir, `${s.segment}.written`));
+  // The records are needed only while a `.jsonl` is there; a stop before this leaves the `.written`
+  // files, and the next start drops their records.
+  const forget = [...done, ...segments.map((s) => s.segment)];
+  await store.usage
+    .add([], { written: [], forget })
+    .then(() => discardWritten(dir, forget, onError), onError);
   return rows.length;
 }
 

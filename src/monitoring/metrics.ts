@@ -33,6 +33,8 @@ export interface MetricSources {
   readonly screeningUnscreened?: () => number;
   /** The country database in use (location.mmdb): its build time, and a replacement refused. */
   readonly locationDatabase?: () => DatabaseStatus;
+  /** The usage journal: appends failed since start, and rows appended the store has not taken. */
+  readonly usageJournal?: () => { readonly appendFailures: number; readonly pendingRows: number };
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -355,6 +357,27 @@ export class GatewayMetrics {
 
   private scrapeGauges(s: MetricSources): void {
     const r = this.registry;
+    if (s.usageJournal !== undefined) {
+      const journal = s.usageJournal;
+      // The journal counts its own failures (it opens before the metrics): read at a scrape.
+      new Counter({
+        name: "clearance_usage_journal_append_failures_total",
+        help: "Appends to the usage journal that failed (a failing disk): usage a crash would lose until an append works (each is put back for the next).",
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(journal().appendFailures);
+        },
+      });
+      new Gauge({
+        name: "clearance_usage_journal_pending_rows",
+        help: "Usage rows in this node's journal that the store has not taken yet: what a crash now leaves to the next start (grows while the store refuses batches).",
+        registers: [r],
+        collect() {
+          this.set(journal().pendingRows);
+        },
+      });
+    }
     if (s.scheme !== undefined && s.licenseUsage !== undefined) {
       const scheme = s.scheme;
       const usage = s.licenseUsage;
