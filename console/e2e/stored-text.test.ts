@@ -644,7 +644,11 @@ describe.skipIf(CHROMIUM === null)("stored text as it is stored, in Chromium", {
     await row.getByRole("link").click();
     await page.getByRole("heading", { level: 1, name: `License ${id}` }).waitFor();
     const why = page.locator(".left-out").filter({ hasText: "Why:" });
-    await readsAsStored(why, "x-⟨U+202E⟩1");
+    // The reason's names come from the server already escaped (quoted(), item 680); its dates as stored.
+    const whyText = await why.innerText();
+    expect(whyText).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/);
+    expect(whyText).toContain('unknown model "x-\\u202e1"');
+    await readsAsStored(why, "2027-01-⟨U+202E⟩31");
     const licensee = page.locator("main p").filter({ hasText: "applied for by" });
     await readsAsStored(licensee, "organization bw-⟨U+202E⟩rebyc");
     await readsAsStored(licensee, "hans@⟨U+202E⟩bw");
