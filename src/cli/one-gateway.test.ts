@@ -1,7 +1,7 @@
 /**
  * One gateway per embedded store, as a user meets it (real child processes on one data directory):
  * a second `serve` (or `demo`) is refused at start, naming the data directory and the gateway holding
- * it, while the first keeps serving; the CLI's own verbs on the store go on working beside it; and a
+ * it, while the first keeps serving (a demo refused has made nothing there); the CLI's own verbs on the store go on working beside it; and a
  * gateway killed with SIGKILL leaves nothing that refuses the next start. Before, the second started,
  * both drained the store's outbox into their own copy of the log, and the second soon failed with
  * LogBehindError. Also `serve` on a data directory others may write to: refused before anything is
@@ -109,17 +109,24 @@ describe("two gateways on one data directory", () => {
     },
   );
 
-  it("the demo on that data directory is refused too (exit 1)", { timeout: 120_000 }, async () => {
-    const demo = cli(["demo", "--data-dir", dataDir, "--port", "0"]);
-    expect(await refusal(demo)).toBe(1);
-    expect(demo.err()).toMatch(
-      new RegExp(
-        `another gateway \\(pid ${first.child.pid} .*\\) is running on the data directory ${escape(dataDir)}`,
-      ),
-    );
-    expect(demo.out()).not.toContain("curl");
-    expect(first.child.exitCode).toBeNull();
-  });
+  it(
+    "the demo on that data directory is refused too (exit 1), with nothing made there",
+    { timeout: 120_000 },
+    async () => {
+      const before = readdirSync(dataDir).sort();
+      const demo = cli(["demo", "--data-dir", dataDir, "--port", "0"]);
+      expect(await refusal(demo)).toBe(1);
+      expect(demo.err()).toMatch(
+        new RegExp(
+          `another gateway \\(pid ${first.child.pid} .*\\) is running on the data directory ${escape(dataDir)}`,
+        ),
+      );
+      expect(demo.out()).not.toContain("curl");
+      // Before: its admin token (admin-token) was made first, and left behind.
+      expect(readdirSync(dataDir).sort()).toEqual(before);
+      expect(first.child.exitCode).toBeNull();
+    },
+  );
 
   it("the CLI's verbs on the store work while the gateway runs", { timeout: 120_000 }, async () => {
     const file = join(dir, "zoe.json");

@@ -17,7 +17,7 @@ const fresh = () => mkdtempSync(join(tmpdir(), "clearance-lock-"));
 describe("lockDataDir", () => {
   it("refuses a second holder, naming the first (pid, host, start time); a release lets the next in", () => {
     const dataDir = fresh();
-    const first = lockDataDir(dataDir, () => new Date("2026-01-02T03:04:05.678Z"));
+    const first = lockDataDir(dataDir, { now: () => new Date("2026-01-02T03:04:05.678Z") });
     expect(statSync(join(dataDir, LOCK_FILE)).mode & 0o777).toBe(0o600);
     let refused: unknown;
     try {
@@ -34,6 +34,17 @@ describe("lockDataDir", () => {
     first.release();
     first.release(); // twice: nothing more
     lockDataDir(dataDir).release();
+  });
+
+  it("over a PostgreSQL store, says each node needs a data directory of its own, and why", () => {
+    const dataDir = fresh();
+    const first = lockDataDir(dataDir, { shared: true });
+    expect(() => lockDataDir(dataDir, { shared: true })).toThrow(
+      `is running on the data directory ${dataDir}: each node of a PostgreSQL store needs a data directory of its own: ` +
+        "its copy of the audit log (audit/, rebuilt at each start) and, by default, the audit signing key live there. " +
+        "Stop that one first, or give this node its own data directory (data_dir or --data-dir)",
+    );
+    first.release();
   });
 
   it("refuses a lock file that is not SQLite's, naming it, rather than failing raw", () => {

@@ -1,13 +1,18 @@
 /**
- * One gateway per data directory whose audit log is its own (the embedded SQLite store): two would
- * both drain the store's outbox into their own copy of the log, and the second soon fails with
- * `LogBehindError`. The gateway holds `<data_dir>/gateway.lock`, a small SQLite file, with a write
- * transaction begun and never ended: SQLite's lock on it is the operating system's (fcntl), so it is
- * let go when the holder ends however it ends (a crash, kill -9) — no stale lock refuses a restart,
- * as a pid file would. The CLI's verbs open the store, not this file, and work while a gateway runs.
+ * One gateway per data directory, whatever the store. With the embedded SQLite store, two would both
+ * drain the store's outbox into their own copy of the log, and the second soon fails with
+ * `LogBehindError`. Nodes of one PostgreSQL store each rebuild their mirror of the shared log
+ * (`<data_dir>/audit`) at start, deleting the other's under it (its tile writes then fail), and
+ * would share the default signing key file. The gateway holds `<data_dir>/gateway.lock`, a small
+ * SQLite file, with a write transaction begun and never ended: SQLite's lock on it is the operating
+ * system's (fcntl), so it is let go when the holder ends however it ends (a crash, kill -9) — no
+ * stale lock refuses a restart, as a pid file would. The CLI's verbs open the store, not this file,
+ * and work while a gateway runs.
  *
- * The holder's pid, host and start time are committed in the file before the lock is taken, so a
- * gateway refused can name the one running (readers are not blocked by a begun write transaction).
+ * The holder's pid, host and start time are committed in the file before the lock is taken for good,
+ * so a gateway refused can name the one running (readers are not blocked by a begun write
+ * transaction). A start that committed its row in the moment between and then lost is written over:
+ * the holder reads its row back once it holds the lock, and writes it again if it is not its own.
  *
  * The same kind of lock keeps one gateway per usage journal directory, whatever the store
  * (`<data_dir>/usage-journal/<node>.lock`, see lockJournal).
@@ -38,20 +43,33 @@ interface Holder {
 /** Locks held by this process: referenced here so that no garbage collection lets one go. */
 const held = new Set<Database.Database>();
 
+export interface DataDirLockOptions {
+  /** The store is PostgreSQL's, shared with other nodes (each needing a data directory of its own). */
+  readonly shared?: boolean;
+  readonly now?: () => Date;
+}
+
 /**
  * Takes the data directory for this gateway, or throws ClearanceError `data_dir_in_use` (a
  * refusal, exit 1) naming the directory and, when known, the gateway holding it. The directory must
  * exist and have been checked (checkDataDirMode) first.
  */
-export function lockDataDir(dataDir: string, now: () => Date = () => new Date()): DataDirLock {
+export function lockDataDir(
+  dataDir: string,
+  { shared = false, now = () => new Date() }: DataDirLockOptions = {},
+): DataDirLock {
+  const why = shared
+    ? "each node of a PostgreSQL store needs a data directory of its own: its copy of the audit log (audit/, rebuilt at each start) and, by default, the audit signing key live there. " +
+      "Stop that one first, or give this node its own data directory (data_dir or --data-dir)"
+    : "only one gateway may serve an embedded (SQLite) store and its audit log. " +
+      "Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)";
   return holdLockFile(
     join(dataDir, LOCK_FILE),
     (who) =>
       new ClearanceError(
         "conflict",
         "data_dir_in_use",
-        `another gateway${who} is running on the data directory ${dataDir}: only one gateway may serve an embedded (SQLite) store and its audit log. ` +
-          "Stop that one first, or, for several gateways on one store, use the postgres store driver (each node with its own data directory)",
+        `another gateway${who} is running on the data directory ${dataDir}: ${why}`,
       ),
     now,
   );
@@ -106,19 +124,25 @@ function holdLockFile(file: string, refused: (who: string) => ClearanceError, no
     db.exec(
       "CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL)",
     );
-    db.exec("DELETE FROM holder");
-    db.prepare("INSERT INTO holder (pid, host, started, token) VALUES (?, ?, ?, ?)").run(
-      self.pid,
-      self.host,
-      self.started,
-      self.token,
-    );
-    // Committing waits for a refused gateway reading the holder (a moment).
-    db.pragma("busy_timeout = 5000");
-    db.exec("COMMIT");
-    db.pragma("busy_timeout = 0");
-    // Between the commit and here another gateway may have begun: then it is the holder.
-    if (!begin(db)) throw refuse();
+    // Read inside the held transaction, a row that is ours stays ours. Another start may commit its
+    // own between our commit and our next begin, then lose that begin to us (and go): its row would
+    // name it to every gateway refused later, so ours is written again. Each round needs another
+    // start in that moment; a few are plenty, after which only the name in a refusal could be off.
+    for (let round = 0; round < 8 && readHolder(db)?.token !== self.token; round++) {
+      db.exec("DELETE FROM holder");
+      db.prepare("INSERT INTO holder (pid, host, started, token) VALUES (?, ?, ?, ?)").run(
+        self.pid,
+        self.host,
+        self.started,
+        self.token,
+      );
+      // Committing waits for a refused gateway reading the holder (a moment).
+      db.pragma("busy_timeout = 5000");
+      db.exec("COMMIT");
+      db.pragma("busy_timeout = 0");
+      // Between the commit and here another gateway may have begun: then it is the holder.
+      if (!begin(db)) throw refuse();
+    }
   } catch (err) {
     if (db.inTransaction) db.exec("ROLLBACK");
     db.close();
@@ -172,5 +196,7 @@ function readHolder(db: Database.Database): Holder | null {
     return { pid, host, started, token };
   } catch {
     return null;
+  } finally {
+    db.pragma("busy_timeout = 0"); // a lock held is refused at once
   }
 }

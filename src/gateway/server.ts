@@ -53,6 +53,11 @@ export interface StartOptions {
   readonly consoleDir?: string | null;
   /** Suspends a federated principal when a detector's response says so (identity provides it). */
   readonly suspendPrincipal?: SuspendPrincipal;
+  /**
+   * The data directory's lock, taken by the caller (lockDataDir) before it made anything there (the
+   * demo's admin token); the gateway's from here on, let go at its stop or a failed start.
+   */
+  readonly lock?: DataDirLock;
 }
 
 export interface RunningGateway {
@@ -86,24 +91,31 @@ export async function startGateway(
   // Accepted, but said once at start (plain http carrying an API key beyond loopback).
   for (const warning of config.warnings) log(`clearance: warning: ${warning}`);
   const dataDir = options.dataDir ?? config.file.data_dir;
-  // Its mode before anything is made or opened in it (the store, the lock): a directory others may
-  // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  checkDataDirMode(dataDir);
-  // A node whose audit log is its own (the embedded store's) is the data directory's only gateway.
-  const ownLog =
-    options.store === undefined
-      ? config.file.store.driver === "sqlite"
-      : options.store.sharedAudit === undefined;
-  const lock = ownLog ? lockDataDir(dataDir) : null;
+  const given = options.lock;
   // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
   // connections and timers, and keep the process alive).
-  const opened: (() => Promise<unknown>)[] = lock === null ? [] : [async () => lock.release()];
+  const opened: (() => Promise<unknown>)[] = given === undefined ? [] : [async () => given.release()];
   try {
-    // Whatever the store: another node on this journal directory would replay this one's segments
-    // (and it its). Taken before anything is opened, so that a node refused changes nothing.
-    const journalLock = lockJournal(dataDir, config.file.audit.node ?? "");
-    opened.push(async () => journalLock.release());
+    // Its mode before anything is made or opened in it (the store, the lock): a directory others may
+    // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    checkDataDirMode(dataDir);
+    const hold = (take: () => DataDirLock): DataDirLock => {
+      const taken = take();
+      opened.push(async () => taken.release());
+      return taken;
+    };
+    // The data directory is one gateway's, whatever the store; so is the node's usage journal
+    // directory in it. Both are taken before anything is opened, so that a gateway refused changes
+    // nothing. A node of a shared store on another's journal (the same audit.node) is told of the
+    // journal first: its usage would be counted twice.
+    const shared =
+      options.store === undefined
+        ? config.file.store.driver !== "sqlite"
+        : options.store.sharedAudit !== undefined;
+    let lock = given ?? (shared ? undefined : hold(() => lockDataDir(dataDir)));
+    const journalLock = hold(() => lockJournal(dataDir, config.file.audit.node ?? ""));
+    lock ??= hold(() => lockDataDir(dataDir, { shared }));
     const store =
       options.store ??
       (await openStore({
@@ -128,7 +140,7 @@ async function assemble(
   log: (line: string) => void,
   onError: (err: unknown) => void,
   opened: (() => Promise<unknown>)[],
-  [journalLock, lock]: [DataDirLock, DataDirLock | null],
+  [journalLock, lock]: [DataDirLock, DataDirLock],
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? config.file.data_dir;
   // Background errors are counted by source once monitoring is open (it reads what is opened here).
@@ -506,7 +518,7 @@ async function assemble(
         () => Promise.all([...providers.values()].map((p) => p.close())),
         () => store.close(),
         () => journalLock.release(), // after the meter's last append and keep
-        () => lock?.release(), // last: a gateway started next finds the log and the store let go
+        () => lock.release(), // last: a gateway started next finds the log and the store let go
       ]);
     },
   };

@@ -18,6 +18,7 @@ import { Option, type Command } from "commander";
 import { MIN_ADMIN_TOKEN } from "../../config/index.js";
 import { configFlag } from "../flag-files.js";
 import { checkDataDirMode, checkSecretMode } from "../../audit/index.js";
+import { lockDataDir } from "../../gateway/data-dir-lock.js";
 import { startGateway } from "../../gateway/server.js";
 import { registerDemoIdp, startDemoIdp } from "../../identity/demo-idp.js";
 import { InvalidInputError, SetupError } from "../../errors/index.js";
@@ -91,17 +92,29 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   // others who may write to the directory could replace them. Refused as the gateway refuses it; its
   // warnings (a directory others may only read) are the gateway's to say, once.
   checkDataDirMode(dataDir);
+  // Before the admin token is made there: a demo refused because a gateway runs on the directory
+  // leaves nothing behind. The gateway's from startGateway on.
+  const lock = lockDataDir(dataDir, { shared: draft.file.store.driver !== "sqlite" });
   const keysFile = join(dataDir, "demo-keys.json");
   const warn = (line: string) => io.stderr(`${line}\n`);
-  const savedKeys = readDemoKeys(keysFile, warn);
+  let savedKeys: Record<string, string>;
+  let adminToken: string;
+  try {
+    savedKeys = readDemoKeys(keysFile, warn);
+    adminToken = draft.adminToken ?? persistentSecret(join(dataDir, "admin-token"), warn);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const config = {
     ...draft,
     // The demo's partner IdP runs in this process, on loopback over plain http.
     file: { ...draft.file, identity: { ...draft.file.identity, allow_http_loopback: true } },
-    adminToken: draft.adminToken ?? persistentSecret(join(dataDir, "admin-token"), warn),
+    adminToken,
   };
   const gateway = await startGateway(config, {
     dataDir,
+    lock,
     ...(opts.port === undefined ? {} : { port: opts.port }),
     log: (line) => io.stderr(`${line}\n`),
   });
