@@ -37,10 +37,17 @@ export class Meter {
    */
   private pending = new Map<string, Row>();
   /**
-   * A batch the store refused (or may have taken: an error after its commit), with the journal
-   * segments it covers; added into the next one, unless the store has recorded those as written.
+   * A batch the store refused, or may have taken (an error after its commit): its outcome unknown
+   * until the store is asked whether it recorded the batch's segments. Added into the next batch
+   * unless it did. Never merged with a batch of known outcome before that answer: the answer would
+   * then be taken for both.
    */
-  private unwritten: { rows: Map<string, Row>; segments: string[] } | null = null;
+  private unwritten: Batch | null = null;
+  /**
+   * Batches cut while the store could not say what became of `unwritten` (it was down): never sent,
+   * so not in the store; written with the next batch.
+   */
+  private unsent: Batch | null = null;
   private day: { readonly start: number; readonly end: number; readonly key: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -101,6 +108,7 @@ export class Meter {
    * Writes what is pending, recording the journal segments it covers in the same transaction (then
    * removing their files); a failed batch is kept and added into the next one — unless the store
    * recorded its segments after all (an error after the commit): then it is in the store already.
+   * While the store cannot say (it is down), later batches are kept apart from it, never sent.
    * Rows the store would refuse as invalid, which would take every good row in the batch with them,
    * for ever, are checked first, with the store's own check, and set aside, each in full in the
    * gateway's log (ids, model and counts, nothing secret), so the usage reports miss only them and an
@@ -108,12 +116,16 @@ export class Meter {
    */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      // In one tick: the segments cut hold exactly the usage in `batch`.
-      const segments = this.pending.size === 0 ? [] : (this.journal?.cut() ?? []);
-      const batch = this.pending;
+      // In one tick: the segments cut hold exactly the usage in `pending` (what they could journal).
+      const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
+      const fresh = merge(this.unsent, { rows: this.pending, ...cut });
       this.pending = new Map();
+      this.unsent = null;
       let kept = this.unwritten;
       this.unwritten = null;
+      // A kept batch with no segments (none journaled: its cut's append failed, or no journal) is
+      // written again: if it was in fact taken, after all, it is counted twice; no segments, no way
+      // to know.
       if (kept !== null && kept.segments.length > 0) {
         try {
           const written = await this.store.usage.journaled(kept.segments);
@@ -123,12 +135,14 @@ export class Meter {
             kept = null;
           }
         } catch (err) {
-          this.unwritten = merge(kept, batch, segments);
+          // What became of `kept` still unknown: it stays as it is, the fresh batch apart from it.
+          this.unwritten = kept;
+          this.unsent = fresh;
           this.onError(err);
           return;
         }
       }
-      const all = kept === null ? { rows: batch, segments } : merge(kept, batch, segments);
+      const all = merge(kept, fresh);
       this.setAsideInvalid(all.rows);
       if (all.rows.size === 0 && all.segments.length === 0) return;
       const forget = this.forget;
@@ -139,14 +153,23 @@ export class Meter {
         );
         this.forget = [];
         this.journal?.discard(forget);
-        if (this.journal !== undefined) this.journal.unjournaledRows = 0;
         this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments));
       } catch (err) {
+        // Written in one transaction: its segments all recorded, or none.
         this.unwritten = all;
         this.onError(err);
       }
     });
     return this.flushing;
+  }
+
+  /** Closes the journal's segment: those returned hold what `pending` holds, but for the rows counted as unjournaled. */
+  private cut(): { segments: string[]; unjournaled: number } {
+    const journal = this.journal;
+    if (journal === undefined) return { segments: [], unjournaled: 0 };
+    const before = journal.unjournaledRows;
+    const segments = journal.cut();
+    return { segments, unjournaled: journal.unjournaledRows - before };
   }
 
   /** Takes out of `batch` each row the store's check refuses, reporting it. Once a flush, off the request path. */
@@ -179,16 +202,18 @@ export class Meter {
     if (this.pending.size > 0) await this.flush(); // counted while the last batch was written
     if (this.journal === undefined) return;
     // Counted after that (none but a request ending during the stop): in the journal, for the next start.
-    const late = this.journal.cut();
+    const late = this.cut();
     this.journal.close();
-    const segments = [...(this.unwritten?.segments ?? []), ...late];
-    const rows = (this.unwritten?.rows.size ?? 0) + this.pending.size;
-    const lost = this.unwritten === null ? 0 : this.journal.unjournaledRows;
+    const untaken = [this.unwritten, this.unsent, late];
+    const segments = untaken.flatMap((b) => b?.segments ?? []);
+    // Rows the journal could not append are only in memory: lost now, unless a batch the store took
+    // held them. (Those of a batch whose write failed after its commit are counted too: unknown.)
+    const lost = untaken.reduce((n, b) => n + (b?.unjournaled ?? 0), 0);
     if (lost > 0)
-      // A double fault: the journal's disk refused an append at a flush, and the store that batch.
+      // The journal's disk refused an append at a flush or at this stop, and the store did not take that usage.
       this.onError(
         new Error(
-          `usage lost at this stop: ${lost} row${lost === 1 ? "" : "s"} of usage the journal could not append (its error was said) and the store did not take`,
+          `usage lost at this stop: ${plural(lost, "row")} of usage the journal could not append (its error was said) and the store did not take`,
         ),
       );
     if (segments.length === 0) {
@@ -203,8 +228,10 @@ export class Meter {
     try {
       this.journal.keep(segments);
       this.unwritten = null;
+      this.unsent = null;
       this.pending.clear();
-      this.notice(keptUsageNotice(this.journal.dir, rows));
+      // The rows the kept segments hold (what the next start writes), not those lost.
+      this.notice(keptUsageNotice(this.journal.dir, this.journal.pendingRows, lost));
     } catch (err) {
       this.onError(err);
     }
@@ -217,17 +244,27 @@ export class Meter {
   }
 }
 
-/** `kept`'s rows with `batch`'s added into them (a copy), covering both's segments. */
-function merge(
-  kept: { rows: Map<string, Row>; segments: string[] } | null,
-  batch: Map<string, Row>,
-  segments: string[],
-): { rows: Map<string, Row>; segments: string[] } {
-  if (kept === null) return { rows: batch, segments };
+/**
+ * Usage for one write to the store, with the journal segments holding it, recorded as written in the
+ * same transaction, and the number of its rows a cut could not journal (in memory only).
+ */
+interface Batch {
+  readonly rows: Map<string, Row>;
+  readonly segments: string[];
+  readonly unjournaled: number;
+}
+
+/** `kept`'s rows with `batch`'s added into them (a copy; `batch` itself when there is no `kept`). */
+function merge(kept: Batch | null, batch: Batch): Batch {
+  if (kept === null) return batch;
   const rows = new Map<string, Row>();
   for (const [key, row] of kept.rows) sumInto(rows, key, row);
-  for (const [key, row] of batch) sumInto(rows, key, row);
-  return { rows, segments: [...kept.segments, ...segments] };
+  for (const [key, row] of batch.rows) sumInto(rows, key, row);
+  return {
+    rows,
+    segments: [...kept.segments, ...batch.segments],
+    unjournaled: kept.unjournaled + batch.unjournaled,
+  };
 }
 
 /** The file in the data directory where an earlier release kept usage the store had not taken when it stopped. */
@@ -276,9 +313,14 @@ export async function writeKeptUsage(store: Store, file: string): Promise<number
   return rows.length;
 }
 
-/** Said at close() when usage the store refused was kept for the next start (not lost). */
-export const keptUsageNotice = (file: string, rows: number): string =>
-  `usage the store did not take before the stop (${rows} row${rows === 1 ? "" : "s"}) is kept in ${file}, and written to the store at the next start`;
+/**
+ * Said at close() when usage the store refused was kept for the next start: the rows kept, and any
+ * lost (the journal could not append them; said as an error too).
+ */
+export const keptUsageNotice = (file: string, rows: number, lost = 0): string =>
+  `usage the store did not take before the stop (${plural(rows, "row")}${lost > 0 ? `; ${plural(lost, "row")} more the journal could not append, lost` : ""}) is kept in ${file}, and written to the store at the next start`;
+
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
 
 const DAY_MS = 86_400_000;
 

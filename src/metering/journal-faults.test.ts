@@ -2,7 +2,9 @@
  * The usage journal when its disk fails (from a maintainer's read): a segment whose file cannot be
  * removed keeps its record, so the next start does not write it again; a timer's append that fails
  * puts its usage back for the next; a stop that can keep neither says the usage is lost instead of
- * kept; a stop that keeps it fsyncs the directory too; a disk failing for minutes is said once a
+ * kept, even when the store took every batch but the stop's last cut could not be appended, and a
+ * stop keeping some counts only those as kept; rows the journal could not append in a batch the
+ * store took are not said lost; a stop that keeps usage fsyncs the directory too; a disk failing for minutes is said once a
  * minute, not every append, and leaves no empty segments; the metrics count failed appends and rows
  * the store has not taken; and two nodes' names never make one journal directory.
  */
@@ -149,6 +151,172 @@ describe("the usage journal when its disk fails", () => {
       "usage lost at this stop: 1 row of usage the journal could not append (its error was said) and the store did not take",
     );
     expect(notices).toEqual([]);
+    await opened.close();
+  });
+
+  it("a stop whose last cut cannot be journaled says those rows lost, though the store took every batch", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    let adds = 0;
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = async (rows, journal) => {
+      adds += 1;
+      // Requests ending while the stop's batches are written; the process at its file limit after.
+      if (adds === 1) meter.record(erik(10), Date.now());
+      if (adds === 2) {
+        meter.record(erik(7), Date.now());
+        failing.create = true;
+      }
+      return opened.usage.add(rows, journal);
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message));
+    // Declared after the store's wrapper, which calls it only once the stop writes.
+    const meter: Meter = new Meter(
+      store,
+      (e) => errors.push((e as Error).message),
+      journal,
+      (l) => notices.push(l),
+    );
+    meter.record(erik(100), Date.now());
+    await meter.close();
+    failing.create = false;
+    expect(await total(opened)).toBe(110);
+    // Before: only the journal's EMFILE was said, nothing of the 7 tokens lost.
+    expect(errors).toEqual([
+      expect.stringMatching(/^usage journal .*: EMFILE: too many open files/),
+      "usage lost at this stop: 1 row of usage the journal could not append (its error was said) and the store did not take",
+    ]);
+    expect(notices).toEqual([]);
+    expect(readdirSync(journal.dir)).toEqual([]);
+    await opened.close();
+  });
+
+  it("a stop keeping some usage and losing the rest says each: the notice counts only the rows kept", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = () => Promise.reject(new Error("store down"));
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(
+      store,
+      (e) => errors.push((e as Error).message),
+      journal,
+      (l) => notices.push(l),
+    );
+    meter.record(erik(100), Date.now());
+    journal.append(); // in a segment
+    meter.record({ ...erik(50), principalId: "bob" }, Date.now());
+    failing.write = true; // the disk full: the stop's cut cannot append bob's row
+    await meter.close();
+    failing.write = false;
+    expect(errors).toEqual([
+      "store down",
+      "usage lost at this stop: 1 row of usage the journal could not append (its error was said) and the store did not take",
+    ]);
+    // Before: "(2 rows) is kept", the lost row counted as kept.
+    expect(notices).toEqual([
+      `usage the store did not take before the stop (1 row; 1 row more the journal could not append, lost) is kept in ${journal.dir}, and written to the store at the next start`,
+    ]);
+    expect(
+      await replayJournal(
+        opened,
+        journal.dir,
+        () => undefined,
+        () => undefined,
+      ),
+    ).toBe(1);
+    expect(await total(opened)).toBe(100);
+    await opened.close();
+  });
+
+  it("rows the journal could not append, in a batch the store took, are not said lost by a later stop the store refuses", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    let down = false;
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = (rows, journal) =>
+      down ? Promise.reject(new Error("store down")) : opened.usage.add(rows, journal);
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(
+      store,
+      (e) => errors.push((e as Error).message),
+      journal,
+      (l) => notices.push(l),
+    );
+    meter.record(erik(50), Date.now());
+    failing.create = true;
+    await meter.flush(); // the cut cannot append; the store takes the batch
+    failing.create = false;
+    meter.record(erik(5), Date.now());
+    down = true;
+    await meter.close();
+    expect(errors).toEqual(["store down"]);
+    expect(notices).toEqual([
+      `usage the store did not take before the stop (1 row) is kept in ${journal.dir}, and written to the store at the next start`,
+    ]);
+    await replayJournal(
+      opened,
+      journal.dir,
+      () => undefined,
+      () => undefined,
+    );
+    expect(await total(opened)).toBe(55);
+    await opened.close();
+  });
+
+  it("rows the journal could not append, in a batch the store took despite an error, are not said lost by a later stop the store refuses", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    let mode: "takes" | "fails-after-commit" | "down" = "takes";
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = async (rows, journal) => {
+      if (mode === "down") throw new Error("store down");
+      await opened.usage.add(rows, journal);
+      if (mode === "fails-after-commit") throw new Error("connection lost after the commit");
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(
+      store,
+      (e) => errors.push((e as Error).message),
+      journal,
+      (l) => notices.push(l),
+    );
+    meter.record(erik(100), Date.now());
+    journal.append(); // in a segment, which the batch records
+    meter.record({ ...erik(50), principalId: "bob" }, Date.now());
+    failing.write = true; // the cut cannot append bob's row
+    mode = "fails-after-commit";
+    await meter.flush(); // committed, the client sees an error: kept
+    failing.write = false;
+    mode = "takes";
+    await meter.flush(); // nothing new; the kept batch found taken
+    meter.record(erik(5), Date.now());
+    mode = "down";
+    await meter.close();
+    // Before: "usage lost at this stop: 1 row", bob's row, which the store holds.
+    expect(errors).toEqual(["connection lost after the commit", "store down"]);
+    expect(notices).toEqual([
+      `usage the store did not take before the stop (1 row) is kept in ${journal.dir}, and written to the store at the next start`,
+    ]);
+    await replayJournal(
+      opened,
+      journal.dir,
+      () => undefined,
+      () => undefined,
+    );
+    expect(await total(opened)).toBe(155);
     await opened.close();
   });
 

@@ -142,8 +142,9 @@ export class UsageJournal {
   }
 
   /**
-   * Rows a flush's cut could not journal (its append failed) since the store last took a batch: in
-   * that batch only, lost if the store never takes it (said at the Meter's close()).
+   * Rows cuts could not journal (their append failed) since the journal opened: each only in the
+   * Meter's batch taken with its cut, lost if the store never takes that batch (the Meter counts them
+   * per batch, and says them at its close()).
    */
   unjournaledRows = 0;
 
