@@ -51,7 +51,7 @@ async function approved(id: string, over: Record<string, unknown>): Promise<stri
   for (const a of ["approver-1", "approver-2"]) expect((await approve(a, id)).status).toBe(200);
   return id;
 }
-/** Asks until `done` holds (bounded), for a change that must reach the gateway. */
+/** Asks until `done` holds (bounded by the test's time limit), for a change that must reach the gateway. */
 const until = (principal: string, country: string, done: (r: Asked) => boolean) =>
   eventually(() => ask(t, principal, country), done);
 const fellBack = { status: 200, decision: "fallback", reason: "no-authorization", served: "mythos-4" };

@@ -85,7 +85,9 @@ const url = await new Promise<string>((ok, fail) => {
   let out = "";
   const banner = (c: Buffer) => {
     out += c.toString();
-    const m = /gateway on (http:\/\/\S+)/.exec(out);
+    // The whole URL, to the space after it: a chunk may end inside it (its port cut short). `out`
+    // holds stdout alone, so no line of stderr comes between its pieces.
+    const m = /gateway on (http:\/\/\S+) /.exec(out);
     if (m === null) return;
     // Once found, stdout (the access log: a line per request) is drained and dropped. Kept and
     // searched on every chunk, as it once was, it cost the soak's client more CPU by the minute

@@ -158,19 +158,27 @@ export async function ask(
 }
 
 /**
- * Asks `fn` again, every 20 ms, until `done` holds, for changes that must reach the data plane. Not
- * bounded by a time of its own (2 s was short on a loaded CI machine): the test's time limit is the
- * guard. Should the test time out while it asks, the test's error says what was last seen, and it
- * stops asking. `signal` is what stops it (default: the running test's, which its time limit
- * aborts); in a hook, where no test runs, only `done` or `fn` throwing ends it.
+ * Asks `fn` again, every 20 ms, until `done` holds, for changes that must reach the data plane.
+ * Bounded by the running test, not by a time of its own (2 s was short on a loaded CI machine): it
+ * stops asking when the test's time limit aborts `signal` (default: the running test's), saying what
+ * it last saw in the test's time-out error, and when the test finishes any other way (vitest aborts
+ * the signal only on a time-out, so a test failing beside it would leave it asking into later tests).
+ * In a hook, where no test runs, it gives up after half of vitest's hookTimeout (60 s if unknown), so
+ * that its error, saying what it last saw, comes before vitest's bare "Hook timed out".
  */
 export async function eventually<T>(
   fn: () => Promise<T>,
   done: (v: T) => boolean,
   signal: AbortSignal | undefined = getCurrentTest()?.context.signal,
 ): Promise<T> {
-  let last = await fn();
-  if (done(last)) return last;
+  // Set before the first ask: a test failing beside it may finish while that ask is out.
+  const own = new AbortController();
+  const test = getCurrentTest();
+  test?.context.onTestFinished(() => own.abort());
+  const limit = test === undefined ? hookLimit() : undefined;
+  const timer = limit === undefined ? undefined : setTimeout(() => own.abort(), limit);
+  const stop = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
+  let last: T;
   const lastSeen = () =>
     `eventually(): the last seen, ${inspect(last, { depth: 6, breakLength: Infinity }).slice(0, 2_000)}`;
   // Said as the test's time-out error is made, before vitest records it.
@@ -182,17 +190,31 @@ export async function eventually<T>(
       if (reason.stack !== undefined) reason.stack = reason.stack.replace(was, reason.message);
     }
   };
-  signal?.addEventListener("abort", tell, { once: true });
   try {
+    last = await fn();
+    signal?.addEventListener("abort", tell, { once: true });
     while (!done(last)) {
-      await pause(20, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
-      if (signal?.aborted) throw new Error(`stopped waiting: ${lastSeen()}`);
+      await pause(20, undefined, { signal: stop }).catch(() => undefined);
+      if (stop.aborted) {
+        const after = limit !== undefined && own.signal.aborted ? ` after ${limit} ms in a hook` : "";
+        throw new Error(`stopped waiting${after}: ${lastSeen()}`);
+      }
       last = await fn();
     }
     return last;
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener("abort", tell);
   }
+}
+
+/** How long `eventually()` asks in a hook: half of vitest's hookTimeout, leaving the hook time for its setup. */
+function hookLimit(): number {
+  // vitest has no public reader of its config; its worker state holds it (vi.setConfig writes there).
+  const worker = (globalThis as { __vitest_worker__?: { config?: { hookTimeout?: unknown } } })
+    .__vitest_worker__;
+  const timeout = worker?.config?.hookTimeout;
+  return typeof timeout === "number" && timeout > 0 ? Math.floor(timeout / 2) : 60_000;
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * `eventually()`: asks until the condition holds, with no time bound of its own (the test's time
- * limit is the guard); stopped by its signal, it says what it last saw, and so does the test's
- * time-out error. The signals here are the test's own, aborted on an event (the nth ask).
+ * `eventually()`: asks until the condition holds, bounded by the running test, not by a time of its
+ * own; stopped by its signal, it says what it last saw, and so does the test's time-out error. It
+ * stops when its test finishes, however that ends, and in a hook, where no test runs, after half of
+ * vitest's hookTimeout. The signals here are the test's own, aborted on an event (the nth ask).
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { eventually } from "./admin.js";
 
 /** `fn` for eventually: the nth ask returns `{ status: 503, ask: n }`, and `at(n)` runs first. */
@@ -50,5 +51,54 @@ describe("eventually()", () => {
       "Test timed out in 60000ms.\neventually(): the last seen, { status: 503, ask: 1 }",
     );
     expect(timedOut.stack).toContain(timedOut.message);
+  });
+
+  // The outcome of eventually() in a test that fails beside it, for the test after it to read.
+  let besideFailure: Promise<string> = Promise.resolve("not asked");
+  const besideAsks = asks();
+
+  it.fails("(a test failing beside eventually(), at its 3rd ask)", async () => {
+    let fail: (e: Error) => void = () => undefined;
+    const failing = new Promise<never>((_, reject) => (fail = reject));
+    const { fn } = asks((n) => n === 3 && fail(new Error("failed beside eventually()")));
+    const asking = eventually(
+      async () => (await fn(), besideAsks.fn()),
+      (r) => r.status === 200,
+    );
+    besideFailure = asking.then(
+      () => "returned",
+      (e: Error) => e.message,
+    );
+    await Promise.all([asking, failing]);
+  });
+
+  it("stops asking when its test finishes failing otherwise (was: asked on into later tests)", async () => {
+    // Before: vitest aborts the test's signal only on a time-out, so this never settled.
+    expect(await besideFailure).toMatch(
+      /^stopped waiting: eventually\(\): the last seen, \{ status: 503, ask: \d+ \}$/,
+    );
+    const asked = besideAsks.state.n;
+    expect(await besideFailure).toContain(`ask: ${asked} }`);
+  });
+});
+
+describe("eventually() in a hook, where no test runs", () => {
+  // Half of it is 1 s; vitest's own limit for the hook below (registered after this) is 2 s.
+  vi.setConfig({ hookTimeout: 2_000 });
+  afterAll(() => vi.resetConfig());
+  const { state, fn } = asks();
+  let outcome = "not asked";
+  beforeAll(async () => {
+    outcome = await eventually(fn, (r) => r.status === 200).then(
+      () => "returned",
+      (e: Error) => e.message,
+    );
+  });
+
+  it("gives up after half of vitest's hookTimeout, saying what it last saw (was: asked until a bare 'Hook timed out', and on)", () => {
+    // Before: the hook failed with vitest's "Hook timed out in 2000ms." and the asking went on.
+    expect(outcome).toBe(
+      `stopped waiting after 1000 ms in a hook: eventually(): the last seen, { status: 503, ask: ${state.n} }`,
+    );
   });
 });
