@@ -4,6 +4,7 @@
  * src/counters instead, which every node shares when they are in Redis, and which are seeded from
  * what the store holds (storedUsage).
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { InvalidInputError } from "../errors/index.js";
 import type { LicenseWindowTokens, Store, UsageDelta, UsageWindow } from "../store/index.js";
@@ -118,20 +119,25 @@ export class Meter {
     this.flushing = this.flushing.then(async () => {
       // In one tick: the segments cut hold exactly the usage in `pending` (what they could journal).
       const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
-      const fresh = merge(this.unsent, { rows: this.pending, ...cut });
+      // A batch journaled in no segment (its cut's append failed, or no journal) is recorded under a
+      // marker instead, so that whether the store took it can be asked as for one with segments.
+      const markers = this.pending.size > 0 && cut.segments.length === 0 ? [randomUUID()] : [];
+      const fresh = merge(this.unsent, {
+        rows: this.pending,
+        segments: cut.segments,
+        markers,
+        unjournaled: cut.unjournaled,
+      });
       this.pending = new Map();
       this.unsent = null;
       let kept = this.unwritten;
       this.unwritten = null;
-      // A kept batch with no segments (none journaled: its cut's append failed, or no journal) is
-      // written again: if it was in fact taken, after all, it is counted twice; no segments, no way
-      // to know.
-      if (kept !== null && kept.segments.length > 0) {
+      if (kept !== null) {
         try {
-          const written = await this.store.usage.journaled(kept.segments);
+          const written = await this.store.usage.journaled(recorded(kept));
           if (written.length > 0) {
             // Taken in full by the failed write's transaction (its segments are recorded together).
-            this.forget.push(...(this.journal?.remove(kept.segments) ?? kept.segments));
+            this.forget.push(...(this.journal?.remove(kept.segments) ?? kept.segments), ...kept.markers);
             kept = null;
           }
         } catch (err) {
@@ -144,16 +150,18 @@ export class Meter {
       }
       const all = merge(kept, fresh);
       this.setAsideInvalid(all.rows);
-      if (all.rows.size === 0 && all.segments.length === 0) return;
-      const forget = this.forget;
+      const written = recorded(all);
+      if (all.rows.size === 0 && written.length === 0) return;
+      // One fsync of the journal's directory a flush at most, and only when records are dropped.
+      const forget = this.forget.length > 0 && this.journal?.syncRenames() !== false ? this.forget : [];
       try {
         await this.store.usage.add(
           [...all.rows.values()],
-          all.segments.length === 0 && forget.length === 0 ? undefined : { written: all.segments, forget },
+          written.length === 0 && forget.length === 0 ? undefined : { written, forget },
         );
-        this.forget = [];
+        if (forget.length > 0) this.forget = [];
         this.journal?.discard(forget);
-        this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments));
+        this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments), ...all.markers);
       } catch (err) {
         // Written in one transaction: its segments all recorded, or none.
         this.unwritten = all;
@@ -219,7 +227,7 @@ export class Meter {
     if (segments.length === 0) {
       // The last batches' records, needed no longer (their files are removed): not left behind.
       const forget = this.forget;
-      if (forget.length > 0)
+      if (forget.length > 0 && this.journal.syncRenames())
         await this.store.usage
           .add([], { written: [], forget })
           .then(() => this.journal?.discard(forget), this.onError);
@@ -251,8 +259,16 @@ export class Meter {
 interface Batch {
   readonly rows: Map<string, Row>;
   readonly segments: string[];
+  /**
+   * Ids recorded as segments are, but with no file: a batch that no segment holds (its cut's append
+   * failed) is recorded under one, so the store can be asked whether it took the batch.
+   */
+  readonly markers: string[];
   readonly unjournaled: number;
 }
+
+/** What the store records for `batch`, as written, in its transaction. */
+const recorded = (batch: Batch): string[] => [...batch.segments, ...batch.markers];
 
 /** `kept`'s rows with `batch`'s added into them (a copy; `batch` itself when there is no `kept`). */
 function merge(kept: Batch | null, batch: Batch): Batch {
@@ -263,6 +279,7 @@ function merge(kept: Batch | null, batch: Batch): Batch {
   return {
     rows,
     segments: [...kept.segments, ...batch.segments],
+    markers: [...kept.markers, ...batch.markers],
     unjournaled: kept.unjournaled + batch.unjournaled,
   };
 }

@@ -5,7 +5,10 @@
  * kept, even when the store took every batch but the stop's last cut could not be appended, and a
  * stop keeping some counts only those as kept; rows the journal could not append in a batch the
  * store took are not said lost; a stop that keeps usage fsyncs the directory too; a disk failing for minutes is said once a
- * minute, not every append, and leaves no empty segments; the metrics count failed appends and rows
+ * minute, not every append, and leaves no empty segments, and one failing on and off is said once a
+ * minute too (its recovery as well); renames to `.written` are fsynced before their records are
+ * dropped; a batch no segment holds is recorded under a marker, so an error after its commit does not
+ * write it twice, and a start ignores the marker; the metrics count failed appends and rows
  * the store has not taken; and two nodes' names never make one journal directory.
  */
 import { spawnSync } from "node:child_process";
@@ -31,8 +34,9 @@ const real = {
   openSync: fs.openSync,
   writeSync: fs.writeSync,
   fsyncSync: fs.fsyncSync,
+  closeSync: fs.closeSync,
 };
-const failing = { remove: false, create: false, write: false };
+const failing = { remove: false, create: false, write: false, close: false };
 /** The paths of descriptors opened, and those fsynced, in order. */
 const opened = new Map<number, string>();
 const synced: string[] = [];
@@ -57,6 +61,10 @@ function fault(code: string, what: string): NodeJS.ErrnoException {
   if (failing.write) throw fault("ENOSPC", "no space left on device, write");
   return real.writeSync(fd, buffer, offset);
 };
+(fs as { closeSync: unknown }).closeSync = (fd: number) => {
+  real.closeSync(fd);
+  if (failing.close) throw fault("EIO", "i/o error, close");
+};
 (fs as { fsyncSync: unknown }).fsyncSync = (fd: number) => {
   real.fsyncSync(fd);
   synced.push(opened.get(fd) ?? `fd ${fd}`);
@@ -66,6 +74,7 @@ afterEach(() => {
   failing.remove = false;
   failing.create = false;
   failing.write = false;
+  failing.close = false;
   synced.length = 0;
 });
 
@@ -387,6 +396,152 @@ describe("the usage journal when its disk fails", () => {
     );
     expect(await total(store)).toBe(50); // the usage put back each time, journaled once
     await store.close();
+  });
+
+  it("a disk failing every other append is said once a minute, and its recovery too, not at each failure", () => {
+    const dataDir = freshDir();
+    const errors: string[] = [];
+    const notices: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      notice: (l) => notices.push(l),
+      now: () => now,
+    });
+    const row = { ...erik(1), requests: 1, at: new Date(now).toISOString() };
+    // 10 seconds of appends, a request before each; every other one fails, and so does closing its segment.
+    const flap = (from: number, to: number) => {
+      for (let i = from; i < to; i++, now += 100) {
+        journal.note("k", { ...row });
+        failing.write = failing.close = i % 2 === 0;
+        journal.append();
+      }
+    };
+    flap(0, 100);
+    // Before: 50 errors and 50 "appending again" (and each closing error said apart, unlimited).
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write; closing its segment: EIO: i/o error, close`,
+    ]);
+    expect(notices).toEqual([
+      `usage journal ${journal.dir}: appending again (1 append failed since 2026-03-01T10:00:00.000Z)`,
+    ]);
+    expect(journal.appendFailures).toBe(50);
+    now += FAILING_REPORT_MS;
+    flap(0, 2);
+    expect(errors.slice(1)).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (50 appends failed since 2026-03-01T10:00:00.200Z, each put back for the next); closing its segment: EIO: i/o error, close`,
+    ]);
+    expect(notices.slice(1)).toEqual([
+      `usage journal ${journal.dir}: appending again (50 appends failed since 2026-03-01T10:00:00.200Z)`,
+    ]);
+    journal.close();
+  });
+
+  it("a batch dropping written segments' records fsyncs the journal's directory first, once; so does a start's replay", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = (rows, journal) => {
+      if ((journal?.forget?.length ?? 0) > 0) synced.push(`add forgetting ${journal!.forget!.join(",")}`);
+      return opened.usage.add(rows, journal);
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(store, () => undefined, journal);
+    meter.record(erik(5), Date.now());
+    journal.append();
+    const [first] = readdirSync(journal.dir);
+    const segment = first!.replace(".jsonl", "");
+    await meter.flush(); // recorded, its file renamed `.written`
+    expect(synced).toEqual([]);
+    meter.record(erik(7), Date.now());
+    journal.append();
+    await meter.flush(); // drops the first segment's record
+    // Before: no fsync, so a power cut could lose the rename while the record's removal stays: replayed, counted twice.
+    expect(synced).toEqual([journal.dir, `add forgetting ${segment}`]);
+    meter.record(erik(1), Date.now());
+    journal.append();
+    meter.crash(); // a `.jsonl` and a `.written` left
+    synced.length = 0;
+    await replayJournal(
+      store,
+      journal.dir,
+      () => undefined,
+      () => undefined,
+    );
+    expect(synced).toEqual([journal.dir, expect.stringMatching(/^add forgetting /)]);
+    expect(await total(opened)).toBe(13);
+    await opened.close();
+  });
+
+  it("a batch no segment holds (its append failed), whose write reports an error after its commit, is written once", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    const markers: string[] = [];
+    let failAfterCommit = true;
+    usage.add = async (rows, journal) => {
+      await opened.usage.add(rows, journal);
+      markers.push(...(journal?.written ?? []));
+      if (failAfterCommit) {
+        failAfterCommit = false;
+        throw new Error("connection lost after the commit");
+      }
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const errors: string[] = [];
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push(String(e)));
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    meter.record(erik(100), Date.now());
+    failing.write = true; // the flush's cut cannot append: no segment holds the batch
+    await meter.flush();
+    failing.write = false;
+    expect(readdirSync(journal.dir)).toEqual([]);
+    expect(markers).toHaveLength(1); // recorded under a marker instead
+    await meter.flush(); // the store is asked about the marker: taken, not written again
+    // Before: written again, 200.
+    expect(await total(opened)).toBe(100);
+    const [marker] = markers;
+    expect(await opened.usage.journaled([marker!])).toEqual([marker]); // dropped with the next batch
+    meter.record(erik(1), Date.now());
+    await meter.flush();
+    expect(await opened.usage.journaled([marker!])).toEqual([]);
+    expect(await total(opened)).toBe(101);
+    expect(errors).toEqual([
+      `Error: usage journal ${journal.dir}: ENOSPC: no space left on device, write`,
+      "Error: connection lost after the commit",
+    ]);
+    await meter.close();
+    await opened.close();
+  });
+
+  it("a marker left in the store by a crash is no segment to a start: nothing replayed, nothing said", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    const written: string[] = [];
+    usage.add = async (rows, journal) => {
+      written.push(...(journal?.written ?? []));
+      return opened.usage.add(rows, journal);
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(store, () => undefined, journal);
+    meter.record(erik(9), Date.now());
+    failing.write = true;
+    await meter.flush(); // taken under a marker
+    failing.write = false;
+    meter.crash();
+    expect(written).toHaveLength(1);
+    expect(await opened.usage.journaled(written)).toEqual(written);
+    const said: unknown[] = [];
+    const replayed = await replayJournal(
+      store,
+      journal.dir,
+      (l) => said.push(l),
+      (e) => said.push(e),
+    );
+    expect({ replayed, said, total: await total(opened) }).toEqual({ replayed: 0, said: [], total: 9 });
+    await opened.close();
   });
 
   it("the journal's metrics: appends failed, and rows the store has not taken (promtool accepts them)", async () => {

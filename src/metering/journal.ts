@@ -98,8 +98,14 @@ export class UsageJournal {
   private readonly rowsIn = new Map<string, number>();
   /** Appends that failed since the journal opened (the append-failures metric). */
   appendFailures = 0;
-  /** Since the first of appends failing in a row: said once, then at most every FAILING_REPORT_MS. */
-  private failing: { readonly since: number; failures: number; saidAt: number } | null = null;
+  /**
+   * Appends failing since `since` (some may have worked in between): the run ends only once
+   * "appending again" is said, so a disk failing on and off is one run, not one per failure.
+   */
+  private failing: { readonly since: number; failures: number } | null = null;
+  /** When a failure, and when "appending again", was last said: each at most every FAILING_REPORT_MS, across runs. */
+  private failureSaidAt = -Infinity;
+  private recoverySaidAt = -Infinity;
   private readonly notice: (line: string) => void;
   private readonly now: () => number;
 
@@ -172,11 +178,12 @@ export class UsageJournal {
       }
       this.rowsIn.set(current.segment, (this.rowsIn.get(current.segment) ?? 0) + taken.size);
     } catch (err) {
-      this.failed(err);
       // A segment the failure left empty goes (a disk failing for minutes would leave one per
-      // attempt); one with lines is closed, a line cut short its last.
-      if (this.current !== null && this.current.bytes === 0) this.dropCurrent();
-      else this.closeCurrent();
+      // attempt); one with lines is closed, a line cut short its last. Closing it may fail too
+      // (the same disk): said with the append's failure, under its limit.
+      const closing =
+        this.current !== null && this.current.bytes === 0 ? this.dropCurrent() : this.closeCurrent();
+      this.failed(err, closing);
       if (fromCut) this.unjournaledRows += taken.size;
       else for (const [key, row] of taken) this.note(key, row);
       return;
@@ -184,32 +191,37 @@ export class UsageJournal {
     this.recovered();
   }
 
-  /** Says a failed append: the first of a run at once, then at most every FAILING_REPORT_MS (counted). */
-  private failed(err: unknown): void {
+  /**
+   * Says a failed append: at once, unless a failure was said less than FAILING_REPORT_MS ago (in
+   * this run or an earlier one): then only counted, and said with the count once that time is up.
+   */
+  private failed(err: unknown, closing: unknown): void {
     this.appendFailures += 1;
     const now = this.now();
-    const failing = this.failing;
-    const why = (err as Error).message;
-    if (failing === null) {
-      this.failing = { since: now, failures: 1, saidAt: now };
-      this.onError(new Error(`usage journal ${this.dir}: ${why}`, { cause: err }));
-      return;
-    }
+    const failing = (this.failing ??= { since: now, failures: 0 });
     failing.failures += 1;
-    if (now - failing.saidAt < FAILING_REPORT_MS) return;
-    failing.saidAt = now;
+    if (now - this.failureSaidAt < FAILING_REPORT_MS) return;
+    this.failureSaidAt = now;
+    const count =
+      failing.failures === 1
+        ? ""
+        : ` (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`;
+    const close = closing === undefined ? "" : `; closing its segment: ${(closing as Error).message}`;
     this.onError(
-      new Error(
-        `usage journal ${this.dir}: ${why} (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`,
-        { cause: err },
-      ),
+      new Error(`usage journal ${this.dir}: ${(err as Error).message}${count}${close}`, { cause: err }),
     );
   }
 
-  /** After failed appends, an append that worked: said once. */
+  /**
+   * After failed appends, an append that worked: said, at most every FAILING_REPORT_MS; until it is
+   * said the run goes on (a failure in between is counted in it).
+   */
   private recovered(): void {
     const failing = this.failing;
     if (failing === null) return;
+    const now = this.now();
+    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return;
+    this.recoverySaidAt = now;
     this.failing = null;
     this.notice(
       `usage journal ${this.dir}: appending again (${failing.failures} append${failing.failures === 1 ? "" : "s"} failed since ${new Date(failing.since).toISOString()})`,
@@ -222,7 +234,7 @@ export class UsageJournal {
    */
   cut(): string[] {
     this.write(true);
-    this.closeCurrent();
+    this.report(this.closeCurrent());
     const closed = this.closed;
     this.closed = [];
     return closed;
@@ -236,6 +248,21 @@ export class UsageJournal {
   remove(segments: readonly string[]): string[] {
     for (const segment of segments) this.rowsIn.delete(segment); // the store has them
     return setAside(this.dir, segments, this.onError);
+  }
+
+  /**
+   * Makes the renames to `.written` durable (fsyncs the directory), before the store drops their
+   * records: after a power cut, a rename lost with its record dropped would replay the segment,
+   * counting it twice. False (said) when it cannot: the records are kept, for the next batch.
+   */
+  syncRenames(): boolean {
+    try {
+      fsyncPath(this.dir);
+      return true;
+    } catch (err) {
+      this.onError(err);
+      return false;
+    }
   }
 
   /** Removes the `.written` files of segments whose records the store has dropped. */
@@ -256,7 +283,11 @@ export class UsageJournal {
   /** Stops the timer. What is not appended is the caller's (the Meter's close flushes first). */
   close(): void {
     clearInterval(this.timer);
-    this.closeCurrent();
+    this.report(this.closeCurrent());
+  }
+
+  private report(err: unknown): void {
+    if (err !== undefined) this.onError(err);
   }
 
   /** Stops as a crash would: nothing more appended, nothing flushed (tests). */
@@ -271,33 +302,27 @@ export class UsageJournal {
     return join(this.dir, `${segment}.jsonl`);
   }
 
-  /** Removes the current segment, empty (nothing of it written): nothing for a flush to record. */
-  private dropCurrent(): void {
+  /** Removes the current segment, empty (nothing of it written): nothing for a flush to record. Closing's error, if any. */
+  private dropCurrent(): unknown {
     const current = this.current!;
     this.current = null;
-    try {
-      closeSync(current.fd);
-    } catch (err) {
-      this.onError(err);
-    }
+    const closing = closeFd(current.fd);
     try {
       unlinkSync(this.file(current.segment));
     } catch {
       // Left for a flush to record and remove, as any closed segment (empty: it writes nothing).
       this.closed.push(current.segment);
     }
+    return closing;
   }
 
-  private closeCurrent(): void {
+  /** Closes the current segment, for the next cut; closing's error, if any. */
+  private closeCurrent(): unknown {
     const current = this.current;
-    if (current === null) return;
+    if (current === null) return undefined;
     this.current = null;
     this.closed.push(current.segment);
-    try {
-      closeSync(current.fd);
-    } catch (err) {
-      this.onError(err);
-    }
+    return closeFd(current.fd);
   }
 }
 
@@ -324,6 +349,16 @@ function discardWritten(dir: string, segments: readonly string[], onError: (err:
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") onError(err);
     }
+  }
+}
+
+/** Closes `fd`; the error, if any (undefined when closed). */
+function closeFd(fd: number): unknown {
+  try {
+    closeSync(fd);
+    return undefined;
+  } catch (err) {
+    return err;
   }
 }
 
@@ -442,8 +477,16 @@ export async function replayJournal(
   }
   for (const s of segments) renameSync(s.file, join(dir, `${s.segment}.written`));
   // The records are needed only while a `.jsonl` is there; a stop before this leaves the `.written`
-  // files, and the next start drops their records.
+  // files, and the next start drops their records. The renames durable first (those of `done` too, a
+  // crash's may be in memory only): a power cut must not leave a `.jsonl` whose record is gone.
+  // Failing that, the records are kept (said), and the next start drops them.
   const forget = [...done, ...segments.map((s) => s.segment)];
+  try {
+    fsyncPath(dir);
+  } catch (err) {
+    onError(err);
+    return rows.length;
+  }
   await store.usage
     .add([], { written: [], forget })
     .then(() => discardWritten(dir, forget, onError), onError);

@@ -7,14 +7,19 @@ import { Meter, UsageSetAsideError } from "./index.js";
 function fakeStore() {
   const added: UsageDelta[][] = [];
   const state = { failing: false };
+  /** The segments (or a batch's marker) recorded with the batches taken, as the drivers' usage_journal. */
+  const recorded = new Set<string>();
   const store = {
     usage: {
-      add: async (rows: UsageDelta[]) => {
+      add: async (rows: UsageDelta[], journal?: { written: string[]; forget?: string[] }) => {
         if (state.failing) throw new Error("store down");
         checkUsageDeltas(rows); // what both drivers check before writing
 
         added.push(rows.map((r) => ({ ...r })));
+        for (const s of journal?.forget ?? []) recorded.delete(s);
+        for (const s of journal?.written ?? []) recorded.add(s);
       },
+      journaled: async (segments: readonly string[]) => segments.filter((s) => recorded.has(s)),
     },
   } as unknown as Store;
   return { store, added, state };
