@@ -79,9 +79,9 @@ export function lockDataDir(
  * Takes the node's usage journal directory (journalDir) for this gateway, with its lock
  * `<data_dir>/usage-journal/<node>.lock` next to it (the directory holds segments only), or throws
  * ClearanceError `journal_in_use` naming the directory and, when known, the gateway holding it.
- * Nodes of one PostgreSQL store on one data directory with the same `audit.node` (or all without
- * one) would share the directory, and each would write the others' segments at a start: usage
- * counted twice.
+ * Nodes sharing it would each write the others' segments at a start (usage counted twice); the data
+ * directory's own lock refuses them too, but this one is taken first over a shared store, so that
+ * the refusal names that harm.
  */
 export function lockJournal(dataDir: string, node: string, now: () => Date = () => new Date()): DataDirLock {
   const dir = journalDir(dataDir, node);

@@ -179,8 +179,8 @@ async function assemble(
   // are seeded: an earlier release's file, then this node's journal.
   const kept = await writeKeptUsage(store, join(dataDir, KEPT_USAGE_FILE));
   if (kept > 0) log(`clearance: usage kept at the last stop (${kept} rows) was written to the store`);
-  // Keyed by audit.node when it is set (nodes of one PostgreSQL store sharing a data directory);
-  // not by the host name, which a container recreated on the same volume changes.
+  // Keyed by audit.node when it is set, not by the host name, which a container recreated on the
+  // same volume changes.
   const journal = new UsageJournal(journalDir(dataDir, config.file.audit.node ?? ""), failed("store"), {
     notice: (line) => log(`clearance: ${line}`),
   });

@@ -38,12 +38,13 @@ export class Meter {
    */
   private pending = new Map<string, Row>();
   /**
-   * A batch the store refused, or may have taken (an error after its commit): its outcome unknown
-   * until the store is asked whether it recorded the batch's segments. Added into the next batch
-   * unless it did. Never merged with a batch of known outcome before that answer: the answer would
-   * then be taken for both.
+   * Batches the store refused, or may have taken (an error after the commit): their outcome unknown
+   * until the store is asked whether it recorded their segments. Kept as the parts they were cut as,
+   * each answered for on its own: a part's ids are recorded together (by its own write or by a resend
+   * holding it), but a write still committing when a resend was refused may land later, taking its
+   * part and not the others (a part taken for them all lost them).
    */
-  private unwritten: Batch | null = null;
+  private unwritten: Batch[] = [];
   /**
    * Batches cut while the store could not say what became of `unwritten` (it was down): never sent,
    * so not in the store; written with the next batch.
@@ -131,15 +132,14 @@ export class Meter {
       this.pending = new Map();
       this.unsent = null;
       let kept = this.unwritten;
-      this.unwritten = null;
-      if (kept !== null) {
+      this.unwritten = [];
+      if (kept.length > 0) {
         try {
-          const written = await this.store.usage.journaled(recorded(kept));
-          if (written.length > 0) {
-            // Taken in full by the failed write's transaction (its segments are recorded together).
-            this.forget.push(...(this.journal?.remove(kept.segments) ?? kept.segments), ...kept.markers);
-            kept = null;
-          }
+          const written = new Set(await this.store.usage.journaled(kept.flatMap(recorded)));
+          const taken = (part: Batch) => recorded(part).some((id) => written.has(id));
+          for (const part of kept.filter(taken))
+            this.forget.push(...(this.journal?.remove(part.segments) ?? part.segments), ...part.markers);
+          kept = kept.filter((part) => !taken(part));
         } catch (err) {
           // What became of `kept` still unknown: it stays as it is, the fresh batch apart from it.
           this.unwritten = kept;
@@ -148,8 +148,9 @@ export class Meter {
           return;
         }
       }
-      const all = merge(kept, fresh);
-      this.setAsideInvalid(all.rows);
+      // Set aside part by part, so that a part kept again is not checked (and reported) again.
+      for (const part of [...kept, fresh]) this.setAsideInvalid(part.rows);
+      const all = kept.reduceRight((batch: Batch, part) => merge(part, batch), fresh);
       const written = recorded(all);
       if (all.rows.size === 0 && written.length === 0) return;
       // One fsync of the journal's directory a flush at most, and only when records are dropped.
@@ -163,8 +164,9 @@ export class Meter {
         this.journal?.discard(forget);
         this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments), ...all.markers);
       } catch (err) {
-        // Written in one transaction: its segments all recorded, or none.
-        this.unwritten = all;
+        // Written in one transaction: every part's ids recorded, or none (unless a part's own earlier
+        // write lands later: hence kept as parts).
+        this.unwritten = [...kept, fresh].filter((part) => part.rows.size > 0 || recorded(part).length > 0);
         this.onError(err);
       }
     });
@@ -212,7 +214,7 @@ export class Meter {
     // Counted after that (none but a request ending during the stop): in the journal, for the next start.
     const late = this.cut();
     this.journal.close();
-    const untaken = [this.unwritten, this.unsent, late];
+    const untaken = [...this.unwritten, this.unsent, late];
     const segments = untaken.flatMap((b) => b?.segments ?? []);
     // Rows the journal could not append are only in memory: lost now, unless a batch the store took
     // held them. (Those of a batch whose write failed after its commit are counted too: unknown.)
@@ -235,7 +237,7 @@ export class Meter {
     }
     try {
       this.journal.keep(segments);
-      this.unwritten = null;
+      this.unwritten = [];
       this.unsent = null;
       this.pending.clear();
       // The rows the kept segments hold (what the next start writes), not those lost.

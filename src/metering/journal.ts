@@ -13,8 +13,9 @@
  * a start, `replayJournal` writes the segments the store has not recorded (each exactly once),
  * skipping a last line cut short.
  *
- * Keyed by node: nodes of one PostgreSQL store sharing a data directory replay only their own
- * segments. Segment names are random: the store's records of them never collide across nodes.
+ * Keyed by node (`audit.node`): a data directory renamed to another node, or restored beside one,
+ * never replays the other's segments (one gateway a data directory is enforced by its lock). Segment
+ * names are random: the store's records of them never collide across nodes.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -257,7 +258,7 @@ export class UsageJournal {
    */
   syncRenames(): boolean {
     try {
-      fsyncPath(this.dir);
+      fsyncDirectory(this.dir);
       return true;
     } catch (err) {
       this.onError(err);
@@ -277,7 +278,7 @@ export class UsageJournal {
   keep(segments: readonly string[]): void {
     if (segments.length === 0) return;
     for (const segment of segments) fsyncPath(this.file(segment));
-    fsyncPath(this.dir);
+    fsyncDirectory(this.dir);
   }
 
   /** Stops the timer. What is not appended is the caller's (the Meter's close flushes first). */
@@ -359,6 +360,21 @@ function closeFd(fd: number): unknown {
     return undefined;
   } catch (err) {
     return err;
+  }
+}
+
+/**
+ * Makes the renames and new names in `dir` durable. Where a directory cannot be fsynced (some FUSE
+ * and volume drivers answer EINVAL; Windows EPERM or EISDIR), it goes on, as the audit log's own
+ * directory sync does (src/audit/tree.ts) and SQLite does: refusing would keep every record and
+ * `.written` file for ever, said at each flush.
+ */
+function fsyncDirectory(dir: string): void {
+  try {
+    fsyncPath(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw err;
   }
 }
 
@@ -482,7 +498,7 @@ export async function replayJournal(
   // Failing that, the records are kept (said), and the next start drops them.
   const forget = [...done, ...segments.map((s) => s.segment)];
   try {
-    fsyncPath(dir);
+    fsyncDirectory(dir);
   } catch (err) {
     onError(err);
     return rows.length;

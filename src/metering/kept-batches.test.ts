@@ -127,3 +127,56 @@ describe("a batch the store may have taken, checked while the store is down", ()
     }
   });
 });
+
+describe("a batch whose commit was still in flight when the store was asked", () => {
+  // PostgreSQL: a COMMIT past the client's query time-out, or waiting on a synchronous standby.
+  // The store says the batch is not written; the next batch is resent with it and refused (the first
+  // commit landing meanwhile: a duplicate segment); the check after finds the first batch's segment
+  // (from a maintainer's read). Taken as an answer for the whole resend, it dropped the second batch.
+  it("is answered for alone: the batch resent with it is written, not dropped", async () => {
+    const dataDir = freshDir();
+    const real = await openStore({ dataDir });
+    try {
+      let inFlight: (() => Promise<void>) | null = null;
+      let late = false;
+      const usage = Object.create(real.usage) as Store["usage"];
+      usage.add = async (rows, journal) => {
+        if (inFlight !== null) {
+          const land = inFlight;
+          inFlight = null;
+          await land(); // the earlier COMMIT lands now
+        }
+        if (late) {
+          inFlight = () => real.usage.add(rows, journal);
+          throw new Error("the store did not answer in 5000 ms; if this was a change it may have been made");
+        }
+        await real.usage.add(rows, journal);
+      };
+      usage.journaled = (segments) => real.usage.journaled(segments);
+      const store = Object.assign(Object.create(real) as Store, { usage });
+      const errors: string[] = [];
+      const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push(String(e)));
+      const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+
+      meter.record(erik(100), Date.now());
+      late = true;
+      await meter.flush(); // sent; the client stops waiting, the server commits later
+      late = false;
+      meter.record(erik(7), Date.now());
+      await meter.flush(); // not yet visible: resent with the next, refused once the first lands
+      await meter.flush(); // the first batch's segment found: only it is taken
+      await meter.close();
+      await replayJournal(
+        real,
+        journal.dir,
+        () => undefined,
+        () => undefined,
+      );
+      expect(await total(real)).toBe(107); // was 100
+      expect(readdirSync(journal.dir)).toEqual([]);
+      expect(errors).toHaveLength(2); // the time-out, and the resend refused
+    } finally {
+      await real.close();
+    }
+  });
+});
