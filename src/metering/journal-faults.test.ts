@@ -20,6 +20,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { GatewayMetrics } from "../monitoring/index.js";
 import { journalDir, Meter, replayJournal, UsageJournal } from "./index.js";
+import { flakyUsageStore } from "../testing/flaky-usage.js";
 import { FAILING_REPORT_MS } from "./journal.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-journal-faults-"));
@@ -284,15 +285,7 @@ describe("the usage journal when its disk fails", () => {
 
   it("rows the journal could not append, in a batch the store took despite an error, are not said lost by a later stop the store refuses", async () => {
     const dataDir = freshDir();
-    const opened = await openStore({ dataDir });
-    let mode: "takes" | "fails-after-commit" | "down" = "takes";
-    const usage = Object.create(opened.usage) as Store["usage"];
-    usage.add = async (rows, journal) => {
-      if (mode === "down") throw new Error("store down");
-      await opened.usage.add(rows, journal);
-      if (mode === "fails-after-commit") throw new Error("connection lost after the commit");
-    };
-    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const { real: opened, state, store } = await flakyUsageStore(dataDir);
     const errors: string[] = [];
     const notices: string[] = [];
     const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
@@ -306,13 +299,13 @@ describe("the usage journal when its disk fails", () => {
     journal.append(); // in a segment, which the batch records
     meter.record({ ...erik(50), principalId: "bob" }, Date.now());
     failing.write = true; // the cut cannot append bob's row
-    mode = "fails-after-commit";
+    state.mode = "fails-after-commit";
     await meter.flush(); // committed, the client sees an error: kept
     failing.write = false;
-    mode = "takes";
+    state.mode = "takes";
     await meter.flush(); // nothing new; the kept batch found taken
     meter.record(erik(5), Date.now());
-    mode = "down";
+    state.mode = "down";
     await meter.close();
     // Before: "usage lost at this stop: 1 row", bob's row, which the store holds.
     expect(errors).toEqual(["connection lost after the commit", "store down"]);

@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { DB_FILE } from "../store/sqlite/index.js";
+import { flakyUsageStore } from "../testing/flaky-usage.js";
 import { journalDir, Meter, replayJournal, UsageJournal } from "./index.js";
 
 const root = mkdtempSync(join(tmpdir(), "clearance-kept-batches-"));
@@ -27,31 +28,12 @@ const erik = (inputTokens: number) => ({
   outputTokens: 0,
 });
 
-type Mode = "takes" | "fails-after-commit" | "down";
-
-/** A real embedded store whose usage writes go as `state.mode` says; down, its check of segments fails too. */
-async function flakyStore(dataDir: string) {
-  const real = await openStore({ dataDir });
-  const state = { mode: "takes" as Mode };
-  const usage = Object.create(real.usage) as Store["usage"];
-  usage.add = async (rows, journal) => {
-    if (state.mode === "down") throw new Error("store down");
-    await real.usage.add(rows, journal);
-    if (state.mode === "fails-after-commit") throw new Error("connection lost after the commit");
-  };
-  usage.journaled = async (segments) => {
-    if (state.mode === "down") throw new Error("store down");
-    return real.usage.journaled(segments);
-  };
-  return { real, state, store: Object.assign(Object.create(real) as Store, { usage }) };
-}
-
 const total = async (store: Store) => (await store.usage.totals()).byLicense["lic-1"] ?? 0;
 
 describe("a batch the store may have taken, checked while the store is down", () => {
   it("is not merged with the next batch: that one is written once the store is back, not dropped with it", async () => {
     const dataDir = freshDir();
-    const { real, state, store } = await flakyStore(dataDir);
+    const { real, state, store } = await flakyUsageStore(dataDir);
     try {
       const errors: string[] = [];
       const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push(String(e)));
@@ -91,7 +73,7 @@ describe("a batch the store may have taken, checked while the store is down", ()
 
   it("kept at a stop with the store still down, both are written at the next start, each once", async () => {
     const dataDir = freshDir();
-    const { real, state, store } = await flakyStore(dataDir);
+    const { real, state, store } = await flakyUsageStore(dataDir);
     try {
       const notices: string[] = [];
       const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
