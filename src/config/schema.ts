@@ -25,6 +25,9 @@ const timerMs = (factor = 1) => {
 };
 /** How much longer than keepAliveTimeout Node's HTTP server times a kept-alive socket out. */
 const KEEP_ALIVE_BUFFER_MS = 1_000;
+/** identity.max_pending_principals: how many records, so a whole number, and at least one. */
+const PENDING_PRINCIPALS =
+  "expected a whole number of federated principals' records, 1 or more (how many may wait on a node while the store takes none)";
 
 /** A duration a timer waits, with its default. */
 const timer = (fallback: number, factor = 1) => timerMs(factor).positive().default(fallback);
@@ -549,6 +552,15 @@ export const configSchema = z.strictObject({
       /** How often key sets are looked after and federated principals written to the store. */
       maintain_ms: timer(1_000),
       /**
+       * Federated principals' records a node keeps waiting while the store takes none; beyond, the
+       * least recently seen are dropped (counted), each written again from its person's next token.
+       */
+      max_pending_principals: z
+        .number({ error: PENDING_PRINCIPALS })
+        .int({ error: PENDING_PRINCIPALS })
+        .positive({ error: PENDING_PRINCIPALS })
+        .default(10_000),
+      /**
        * Bootstrap: providers added at start when the store has none with their id (each a provider
        * as the admin API takes it, plus `partner`). Checked when the config is loaded.
        */
@@ -561,6 +573,7 @@ export const configSchema = z.strictObject({
       allow_http_loopback: false,
       token_cache: 10_000,
       maintain_ms: 1_000,
+      max_pending_principals: 10_000,
       providers: [],
     }),
   /** Footprint reports and what-ifs of scheme versions. */

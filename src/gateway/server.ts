@@ -275,6 +275,8 @@ async function assemble(
     log,
     onError,
     onSetAside: () => late.monitoring?.metrics?.federatedSetAside(),
+    maxPending: identityConfig.max_pending_principals,
+    onDropped: (records) => late.monitoring?.metrics?.federatedDropped(records),
   });
   screening.onSnapshot(snapshot.current.principals.values(), snapshot.current.control.partners);
   // Config loading has checked what it can; an mmdb whose tree is corrupt still fails here, as a
@@ -392,6 +394,7 @@ async function assemble(
       screeningUnscreened: () => screening.backlog?.subjects ?? 0,
       ...(countryDb === null ? {} : { locationDatabase: () => countryDb.status() }),
       usageJournal: () => journal,
+      federatedPending: () => identity.pending,
     },
     authenticate: (req, res) => void authenticateReader(req, adminDeps, res),
     ...(options.accessLog === undefined ? {} : { accessLogStream: options.accessLog }),

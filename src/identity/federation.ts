@@ -5,11 +5,12 @@
  * written to the store off the request path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
  */
 import { createHash } from "node:crypto";
-import { CONTROL } from "../policy/text.js";
+import { CONTROL, quoted } from "../policy/text.js";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
+import { refusesInput } from "../store/refusal.js";
 import { isUnicode, mapClaims, readableText, readClaim } from "./claims.js";
 import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
@@ -32,9 +33,15 @@ export interface FederationOptions {
   readonly maintainMs: number;
   readonly log?: (line: string) => void;
   readonly onError?: (err: unknown) => void;
-  /** A federated principal's record the store refused on its own, set aside (logged too). */
+  /**
+   * A federated principal's record set aside, not written (logged too): the store refused it as
+   * invalid input, or refused it on its own while it took others.
+   */
   readonly onSetAside?: () => void;
-  /** Records waiting to be written, at most (default `MAX_PENDING`); beyond, the least recently seen are dropped. */
+  /**
+   * Records waiting to be written, at most (identity.max_pending_principals, default `MAX_PENDING`);
+   * beyond, the least recently seen are dropped.
+   */
   readonly maxPending?: number;
   /** Waiting records dropped (`maxPending`): how many (the first drop while the store fails is logged too). */
   readonly onDropped?: (records: number) => void;
@@ -149,6 +156,8 @@ export class Federation {
   #written = new Map<string, { doc: string; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  /** Records taken out of #pending by the flush in progress, not yet written, put back or set aside. */
+  #writing = 0;
   /** Records dropped since the store last took a write (null: none), and when the first was. */
   #dropped: { count: number; since: string } | null = null;
 
@@ -187,6 +196,14 @@ export class Federation {
     return [...this.#issuers.values()].flatMap((i) =>
       i.record.document.console !== undefined && i.status === "active" && i.reach !== null ? [i.record] : [],
     );
+  }
+
+  /**
+   * How many federated principals' records wait to be written (for the metrics): those noted, and
+   * those the flush in progress is writing (a person noted again meanwhile counts twice until it ends).
+   */
+  get pending(): number {
+    return this.#pending.size + this.#writing;
   }
 
   /** What this node last learned of a federated principal from a token (null when none seen). */
@@ -494,66 +511,86 @@ export class Federation {
 
   /**
    * Writes the principals seen since the last flush, in one batch. If the store refuses it, one at a
-   * time: a record the store refuses on its own, while it takes another, is set aside (logged and
-   * counted), and the others are written; otherwise (the store out of reach) all are kept for the
-   * next flush. A record set aside is tried again only with the person's next token a minute on.
+   * time: a record the store refuses as invalid input (refusesInput: its own checks, a value its
+   * schema refuses), or on its own while it takes another, is set aside (logged and counted), and the
+   * others are written; otherwise (the store out of reach, busy) the rest are kept for the next
+   * flush. A record set aside is tried again only with the person's next token a minute on.
    */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
       if (this.#pending.size === 0) return;
       const batch = [...this.#pending.values()];
       this.#pending.clear();
-      const store = this.options.store.federated;
+      this.#writing = batch.length;
       try {
-        await store.record(batch);
-        this.#wrote(batch);
-        this.#taken();
-        return;
-      } catch (err) {
-        this.options.onError?.(err);
-      }
-      const refused: { record: FederatedPrincipalRecord; err: unknown }[] = [];
-      const untried: FederatedPrincipalRecord[] = [];
-      let taken = false;
-      for (const record of batch) {
-        // None taken after a few: the store is out of reach rather than refusing these records.
-        if (!taken && refused.length >= ALONE_TRIES) {
-          untried.push(record);
-          continue;
-        }
-        try {
-          await store.record([record]);
-          this.#wrote([record]);
-          if (!taken) this.#taken();
-          taken = true;
-        } catch (err) {
-          refused.push({ record, err });
-        }
-      }
-      if (!taken) {
-        // Kept, those not tried first: records the store does refuse cannot hold the others back.
-        // Before those noted meanwhile, which were seen later (the first to go when too many wait).
-        const kept = new Map<string, FederatedPrincipalRecord>();
-        for (const r of [...untried, ...refused.map((f) => f.record)]) kept.set(r.id, r);
-        for (const [id, noted] of this.#pending) {
-          const back = kept.get(id);
-          kept.delete(id);
-          kept.set(id, back === undefined ? noted : laterFacts(back, noted));
-        }
-        this.#pending = kept;
-        this.#trim();
-        return;
-      }
-      for (const { record, err } of refused) {
-        // Kept, it would be refused again at every flush: set aside, as if written.
-        this.#wrote([record]);
-        this.options.onSetAside?.();
-        this.options.log?.(
-          `clearance: federated principal ${record.id} set aside: the store refused its record (${err instanceof Error ? err.message : String(err)})`,
-        );
+        await this.#write(batch);
+      } finally {
+        this.#writing = 0;
       }
     });
     return this.#flushing;
+  }
+
+  /** One flush's batch, taken out of #pending (see flush): written, set aside, or put back. */
+  async #write(batch: readonly FederatedPrincipalRecord[]): Promise<void> {
+    const store = this.options.store.federated;
+    try {
+      await store.record(batch);
+      this.#wrote(batch);
+      this.#taken();
+      return;
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+    const refused: { record: FederatedPrincipalRecord; err: unknown }[] = [];
+    /** Refused for what they hold: trying them again cannot change it (whether or not others are taken). */
+    const invalid: { record: FederatedPrincipalRecord; err: unknown }[] = [];
+    const untried: FederatedPrincipalRecord[] = [];
+    let taken = false;
+    for (const record of batch) {
+      // None taken after a few: the store is out of reach rather than refusing these records.
+      if (!taken && refused.length >= ALONE_TRIES) {
+        untried.push(record);
+        continue;
+      }
+      try {
+        await store.record([record]);
+        this.#wrote([record]);
+        if (!taken) this.#taken();
+        taken = true;
+      } catch (err) {
+        // Not counted against ALONE_TRIES: it says nothing of whether the store takes others.
+        (refusesInput(err) ? invalid : refused).push({ record, err });
+      }
+    }
+    // Kept, each would be refused again at every flush, for ever (and, first in line, hold the
+    // others back): set aside, as if written, whatever became of the others.
+    for (const { record, err } of invalid) this.#setAside(record, "as invalid input", err);
+    if (!taken) {
+      // Kept, those not tried first: records the store does refuse cannot hold the others back.
+      // Before those noted meanwhile, which were seen later (the first to go when too many wait).
+      const kept = new Map<string, FederatedPrincipalRecord>();
+      for (const r of [...untried, ...refused.map((f) => f.record)]) kept.set(r.id, r);
+      for (const [id, noted] of this.#pending) {
+        const back = kept.get(id);
+        kept.delete(id);
+        kept.set(id, back === undefined ? noted : laterFacts(back, noted));
+      }
+      this.#pending = kept;
+      this.#trim();
+      return;
+    }
+    // Kept, it would be refused again at every flush: set aside, as if written.
+    for (const { record, err } of refused) this.#setAside(record, "on its own while it took others", err);
+  }
+
+  /** A record not written, and not kept: counted and said (once: it is not tried again until its person's next token a minute on). */
+  #setAside(record: FederatedPrincipalRecord, why: string, err: unknown): void {
+    this.#wrote([record]);
+    this.options.onSetAside?.();
+    this.options.log?.(
+      `clearance: federated principal ${quoted(record.id)} set aside: the store refused its record ${why} (${err instanceof Error ? err.message : String(err)}); it is not written, and is tried again with the person's next token a minute on`,
+    );
   }
 
   #wrote(records: readonly FederatedPrincipalRecord[]): void {

@@ -168,5 +168,50 @@ describe.skipIf(skipReason !== undefined)(
       expect(await node.store.federated.get("fed:de-frac:heidi")).toMatchObject({ partner: "g7-fvey" });
       expect(await setAside()).toBe(before);
     });
+
+    it("what waits for the store, and what was dropped beyond identity.max_pending_principals, are in the metrics", async () => {
+      // No flush of its own: what waits changes only by what the test does.
+      const b = await (group as NodeGroup).start(
+        "node-b",
+        "identity: { max_pending_principals: 2, maintain_ms: 600000 }",
+      );
+      const metric = async (name: string) => {
+        const res = await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        const line = new RegExp(`^${name} (\\d+)$`, "m").exec(await res.text());
+        return line === null ? null : Number(line[1]);
+      };
+      const waiting = () =>
+        Promise.all([
+          metric("clearance_federated_principals_pending"),
+          metric("clearance_federated_principals_dropped_total"),
+        ]);
+      expect(await waiting()).toEqual([0, 0]);
+      const now = Math.floor(Date.now() / 1000);
+      await refuse("fed:de-frac:w%");
+      try {
+        for (const sub of ["wanda", "wilma", "wolf"]) {
+          const res = await fetch(`${b.url}/v1/chat/completions`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${await sign(sub, now)}`,
+              "content-type": "application/json",
+              "x-test-country": "DE",
+            },
+            body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
+          });
+          expect(res.status).toBe(200);
+        }
+        // Before the fix: neither metric was there (the limit was 10,000, whatever the config said).
+        expect(await waiting()).toEqual([2, 1]);
+        await b.identity.flush(); // refused whole, each alone too: kept
+        expect(await waiting()).toEqual([2, 1]);
+      } finally {
+        await refuse(null);
+      }
+      await b.identity.flush();
+      expect(await waiting()).toEqual([0, 1]);
+      expect(await b.store.federated.get("fed:de-frac:wolf")).toMatchObject({ partner: "g7-fvey" });
+      expect(await b.store.federated.get("fed:de-frac:wanda")).toBeUndefined();
+    });
   },
 );

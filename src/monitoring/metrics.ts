@@ -35,6 +35,8 @@ export interface MetricSources {
   readonly locationDatabase?: () => DatabaseStatus;
   /** The usage journal: appends failed since start, and rows appended the store has not taken. */
   readonly usageJournal?: () => { readonly appendFailures: number; readonly pendingRows: number };
+  /** Federated principals' records waiting on this node to be written to the store. */
+  readonly federatedPending?: () => number;
 }
 
 /** Seconds, from 100 µs (a denial) to two minutes (a long generation). */
@@ -155,6 +157,7 @@ export class GatewayMetrics {
   readonly webhookFailures: Counter;
   readonly alertResponseFailures: Counter<"detector">;
   private readonly federatedSetAsideCount: Counter;
+  private readonly federatedDroppedCount: Counter;
   private readonly accessLogDropped: Counter;
   private readonly scheme: (() => CompiledScheme) | undefined;
 
@@ -272,7 +275,12 @@ export class GatewayMetrics {
     });
     this.federatedSetAsideCount = new Counter({
       name: "clearance_federated_principals_set_aside_total",
-      help: "Federated principals' records the store refused on their own while it took others: set aside (each logged), not written; tried again with the person's next token a minute on.",
+      help: "Federated principals' records the store refused as invalid input, or on their own while it took others: set aside (each logged), not written; tried again with the person's next token a minute on.",
+      registers: [r],
+    });
+    this.federatedDroppedCount = new Counter({
+      name: "clearance_federated_principals_dropped_total",
+      help: "Federated principals' records dropped unwritten because more than identity.max_pending_principals waited for the store (the least recently seen first); each is written again from its person's next token.",
       registers: [r],
     });
     this.accessLogDropped = new Counter({
@@ -335,6 +343,11 @@ export class GatewayMetrics {
     this.federatedSetAsideCount.inc();
   }
 
+  /** Federated principals' records dropped from the queue waiting for the store (Federation's maxPending). */
+  federatedDropped(records: number): void {
+    this.federatedDroppedCount.inc(records);
+  }
+
   /** Access log lines lost (see openAccessLog). */
   accessLogLinesDropped(lines: number): void {
     this.accessLogDropped.inc(lines);
@@ -375,6 +388,17 @@ export class GatewayMetrics {
         registers: [r],
         collect() {
           this.set(journal().pendingRows);
+        },
+      });
+    }
+    if (s.federatedPending !== undefined) {
+      const pending = s.federatedPending;
+      new Gauge({
+        name: "clearance_federated_principals_pending",
+        help: "Federated principals' records waiting on this node to be written to the store (grows while the store takes none; at most identity.max_pending_principals).",
+        registers: [r],
+        collect() {
+          this.set(pending());
         },
       });
     }
