@@ -1,7 +1,8 @@
 /**
- * Alerts: what the anomaly detectors raised, newest first, a page at a time, filtered by the API by
- * state, detector and severity (by the page, saying so, from a node of a release before the severity
- * filter: alerts-data.ts); each with its subject, its evidence (the audit log entries, each a link
+ * Alerts: what the anomaly detectors raised, newest first or most severe first, a page at a time,
+ * filtered by the API by state, detector and severity (by the page, saying so, from a node of a
+ * release before the severity filter; listed newest first, saying so, by a node of a release before
+ * most severe first: alerts-data.ts); each with its subject, its evidence (the audit log entries, each a link
  * to it on the Audit page), what was done automatically (and whether it was not yet in force where
  * it was taken), its steps, and where its delivery stands (held behind an earlier alert of its
  * subject, failed with its tries and last error, delivered). An officer acknowledges or resolves it
@@ -21,18 +22,21 @@ import { Loading, PageHeading, Shown, ShownTime, Status, useLoad } from "../comp
 import { can, type Me } from "../roles.js";
 import { Link, useLocation } from "../router.js";
 import {
+  ALERT_ORDERS,
   alertsPage,
   ANY,
   loadOpen,
+  newestInsteadNote,
   severityHereNote,
   type AlertFilters,
+  type AlertOrder,
   type AlertsRead,
 } from "./alerts-data.js";
 
 const ask = <T,>(path: string) => api<T>("GET", path);
 
 /** The alerts page's list: the first page for the filters, then older pages on request. */
-function useAlerts({ state, detector, severity }: AlertFilters) {
+function useAlerts({ state, detector, severity, order }: AlertFilters) {
   const [read, setRead] = useState<AlertsRead | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [loading, setLoading] = useState(false);
@@ -43,7 +47,7 @@ function useAlerts({ state, detector, severity }: AlertFilters) {
       const request = ++newest.current;
       setLoading(true);
       try {
-        const next = await alertsPage(ask, { state, detector, severity }, from);
+        const next = await alertsPage(ask, { state, detector, severity, order }, from);
         if (request !== newest.current) return;
         setRead(next);
         setError(null);
@@ -53,7 +57,7 @@ function useAlerts({ state, detector, severity }: AlertFilters) {
         if (request === newest.current) setLoading(false);
       }
     },
-    [state, detector, severity],
+    [state, detector, severity, order],
   );
   useEffect(() => {
     setRead(null);
@@ -63,17 +67,17 @@ function useAlerts({ state, detector, severity }: AlertFilters) {
 }
 
 /**
- * A node of an earlier release (a rolling upgrade) did not filter by severity: the page did, among
- * the alerts read, so older ones of that severity may not be shown yet (severityHereNote).
+ * A node of an earlier release (a rolling upgrade) did not list most severe first: listed newest
+ * first (newestInsteadNote); or it did not filter by severity: the page did, among the alerts read,
+ * so further ones of that severity may not be shown yet (severityHereNote).
  */
-function SeverityHere({ read }: { read: AlertsRead }) {
-  const note = severityHereNote(read);
-  if (note === null) return null;
-  return (
-    <p className="hint" role="note">
+function EarlierRelease({ read, order }: { read: AlertsRead; order: AlertOrder }) {
+  const notes = [newestInsteadNote(read), severityHereNote(read, order)].filter((n) => n !== null);
+  return notes.map((note) => (
+    <p key={note} className="hint" role="note">
       {note}
     </p>
-  );
+  ));
 }
 
 export function AlertsPage({ me }: { me: Me }) {
@@ -81,9 +85,13 @@ export function AlertsPage({ me }: { me: Me }) {
   const [state, setState] = useState(query.get("state") ?? "open");
   const [detector, setDetector] = useState(ANY);
   const [severity, setSeverity] = useState(ANY);
+  const [order, setOrder] = useState<AlertOrder>("newest");
   // Every filter applied by the API (the severity was filtered here, over the pages read: a page of
-  // 100 showed none of a severity while older alerts had it).
-  const alerts = useAlerts({ state, detector, severity });
+  // 100 showed none of a severity while older alerts had it), and the order too (most severe first
+  // ordered here would have been the pages read so far, not every alert).
+  const alerts = useAlerts({ state, detector, severity, order });
+  // As listed: most severe first unless the node listed newest first (an earlier release).
+  const severest = order === "severity" && alerts.read?.newestInstead !== true;
   const shown = alerts.read?.alerts ?? null;
   const none = {};
   // The rows shown: a held alert links to the one it waits behind when that one is among them.
@@ -116,15 +124,23 @@ export function AlertsPage({ me }: { me: Me }) {
           onChange={setSeverity}
           errors={none}
         />
+        <Select
+          label="Order"
+          name="order"
+          value={order}
+          options={ALERT_ORDERS}
+          onChange={(v) => setOrder(v === "severity" ? "severity" : "newest")}
+          errors={none}
+        />
       </form>
-      {alerts.read === null ? null : <SeverityHere read={alerts.read} />}
+      {alerts.read === null ? null : <EarlierRelease read={alerts.read} order={order} />}
       <Loading state={{ data: shown, error: alerts.error, loading: alerts.loading }}>
         {(list) =>
           list.length === 0 ? (
             <p>
               No alert matches these filters
               {alerts.read?.severityHere != null && alerts.read.next !== null
-                ? ` among the newest ${alerts.read.severityHere} read`
+                ? ` among the ${severest ? "" : "newest "}${alerts.read.severityHere} read`
                 : ""}
               .
             </p>
@@ -132,7 +148,8 @@ export function AlertsPage({ me }: { me: Me }) {
             <div className="table-wrap">
               <table>
                 <caption className="hint">
-                  {list.length} alert{list.length === 1 ? "" : "s"}, newest first
+                  {list.length} alert{list.length === 1 ? "" : "s"},{" "}
+                  {severest ? "most severe first (the newest first within a severity)" : "newest first"}
                   {alerts.read?.next != null ? ", more on request" : ""}
                 </caption>
                 <thead>
@@ -203,7 +220,7 @@ export function AlertsPage({ me }: { me: Me }) {
       </Loading>
       {alerts.read?.next != null ? (
         <button type="button" className="secondary" disabled={alerts.loading} onClick={alerts.more}>
-          Show older alerts
+          {severest ? "Show more alerts" : "Show older alerts"}
         </button>
       ) : null}
       {alerts.loading && alerts.read !== null ? <p aria-live="polite">Loading…</p> : null}

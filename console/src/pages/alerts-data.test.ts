@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { AlertRecord, AlertSeverity, AlertView } from "../../../src/store/alerts.js";
 import { ApiError } from "../api.js";
-import { alertsPage, loadOpen, severityHereNote, type Ask } from "./alerts-data.js";
+import {
+  alertsPage,
+  loadOpen,
+  newestInsteadNote,
+  ORDER_CANNOT_FOLLOW,
+  severityHereNote,
+  type Ask,
+} from "./alerts-data.js";
 
 /** 250 open alerts, newest last; the oldest two critical, the rest low. */
 const ALERTS: AlertView[] = Array.from({ length: 250 }, (_, i) => ({
@@ -153,6 +160,85 @@ describe("the Alerts page's reads", () => {
     expect(severityHereNote(last)).toBe(
       "The node that answered (an earlier release) does not filter by severity: this page filtered the 150 alerts read.",
     );
+  });
+});
+
+describe("the Alerts page, most severe first", () => {
+  const severest = { state: "open", detector: "any", severity: "any", order: "severity" } as const;
+
+  it("asked of the API (order=severity), a page at a time after its cursor", async () => {
+    const { ask, asked } = server();
+    const first = await alertsPage(ask, severest, null);
+    // The two critical alerts (the oldest) first, then the low ones, the newest first.
+    expect(seen(first.alerts.slice(0, 4))).toEqual(["seen #1", "seen #0", "seen #249", "seen #248"]);
+    expect(first).toMatchObject({ next: ALERTS[152]!.id, severityHere: null, newestInstead: false });
+    expect(newestInsteadNote(first)).toBeNull();
+    const second = await alertsPage(ask, severest, first);
+    expect(seen(second.alerts.slice(100, 102))).toEqual(["seen #151", "seen #150"]);
+    expect(second.next).toBe(ALERTS[52]!.id);
+    expect(asked).toEqual([
+      "/alerts?state=open&order=severity&limit=100",
+      `/alerts?state=open&order=severity&limit=100&cursor=${ALERTS[152]!.id}`,
+    ]);
+    // With a severity, both asked of the API.
+    const high = await alertsPage(ask, { ...severest, severity: "critical" }, null);
+    expect(seen(high.alerts)).toEqual(["seen #1", "seen #0"]);
+    expect(asked.at(-1)).toBe("/alerts?state=open&severity=critical&order=severity&limit=100");
+  });
+
+  it("from a node that does not list most severe first: newest first, saying so, the later pages too", async () => {
+    const { ask, asked } = server(true);
+    const first = await alertsPage(ask, severest, null);
+    expect(seen(first.alerts.slice(0, 2))).toEqual(["seen #249", "seen #248"]);
+    expect(first).toMatchObject({ next: ALERTS[150]!.id, newestInstead: true, severityHere: null });
+    expect(newestInsteadNote(first)).toBe(
+      "The node that answered (an earlier release) does not list alerts most severe first: they are listed newest first.",
+    );
+    // The next page follows on from a list newest first, whichever node answers it.
+    const second = await alertsPage(server().ask, severest, first);
+    expect(seen(second.alerts.slice(100, 101))).toEqual(["seen #149"]);
+    expect(second.newestInstead).toBe(true);
+    expect(asked).toEqual([
+      "/alerts?state=open&order=severity&limit=100",
+      "/alerts?state=open&order=newest&limit=100",
+    ]);
+  });
+
+  it("one 400 refusing both the severity and the order (a node of the release before either): asked once more without both", async () => {
+    const both = new ApiError(400, "invalid_request", "invalid query", [
+      ...OLD_RELEASE.severity.problems,
+      ...OLD_RELEASE.order.problems,
+    ]);
+    const { ask: answers } = server();
+    const asked: string[] = [];
+    const ask: Ask = async <T>(path: string) => {
+      asked.push(path);
+      if (path.includes("severity")) throw both;
+      return answers<T>(path);
+    };
+    const read = await alertsPage(ask, { ...severest, severity: "critical" }, null);
+    expect(read).toMatchObject({ alerts: [], severityHere: 100, newestInstead: true });
+    expect(asked).toEqual([
+      "/alerts?state=open&severity=critical&order=severity&limit=100",
+      "/alerts?state=open&order=newest&limit=100",
+    ]);
+    expect(severityHereNote(read, "severity")).toBe(
+      "The node that answered (an earlier release) does not filter by severity: this page filtered the 100 alerts read; older ones may have this severity too.",
+    );
+  });
+
+  it("a later page refused by a node of an earlier release: an error saying the next page cannot follow on, no page newest first after a cursor most severe first", async () => {
+    const first = await alertsPage(server().ask, severest, null);
+    const { ask, asked } = server(true);
+    await expect(alertsPage(ask, severest, first)).rejects.toThrow(ORDER_CANNOT_FOLLOW);
+    expect(asked).toEqual([`/alerts?state=open&order=severity&limit=100&cursor=${ALERTS[152]!.id}`]);
+  });
+
+  it("another 400 at order is the page's error", async () => {
+    const order = new ApiError(400, "invalid_request", "invalid query", [
+      { code: "unknown_key", path: "order", message: 'unknown key "order"' },
+    ]);
+    await expect(alertsPage(() => Promise.reject(order), severest, null)).rejects.toBe(order);
   });
 });
 

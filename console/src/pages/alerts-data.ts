@@ -41,62 +41,110 @@ export function refusedParameter(err: unknown, parameter: keyof typeof REFUSED_B
   );
 }
 
+/** The Alerts page's orders: newest first, or most severe first (the newest first within a severity). */
+export const ALERT_ORDERS = [
+  { value: "newest", label: "Newest first" },
+  { value: "severity", label: "Most severe first" },
+] as const;
+
+export type AlertOrder = (typeof ALERT_ORDERS)[number]["value"];
+
 export interface AlertFilters {
   readonly state: string;
   readonly detector: string;
   readonly severity: string;
+  /** Newest first when left out. */
+  readonly order?: AlertOrder;
 }
 
 export interface AlertsRead {
-  /** Newest first: the alerts read so far that match the filters. */
+  /** In the order listed (newest first, or most severe first): the alerts read so far that match the filters. */
   readonly alerts: AlertView[];
-  /** Where the next (older) page starts; null when every alert was read. */
+  /** Where the next page starts; null when every alert was read. */
   readonly next: string | null;
   /**
    * Null while the API filters by severity (or none is asked for). Else a node did not take the
    * severity (an earlier release): it was filtered here, among this many alerts read.
    */
   readonly severityHere: number | null;
+  /**
+   * Most severe first was asked and the node that answered the first page did not take it (an
+   * earlier release): listed newest first, as it can, the later pages too (their cursor follows on
+   * from a list newest first). False otherwise.
+   */
+  readonly newestInstead: boolean;
 }
 
-function alertsPath(f: AlertFilters, cursor: string | null, severity: boolean): string {
+/** What a page is asked for: the severity filtered by the API or not, and in which order. */
+interface Asked {
+  readonly severity: boolean;
+  readonly order: AlertOrder;
+}
+
+function alertsPath(f: AlertFilters, cursor: string | null, asked: Asked): string {
   const q = new URLSearchParams();
   if (f.state !== ANY) q.set("state", f.state);
   if (f.detector !== ANY) q.set("detector", f.detector);
-  if (severity && f.severity !== ANY) q.set("severity", f.severity);
-  q.set("order", "newest");
+  if (asked.severity && f.severity !== ANY) q.set("severity", f.severity);
+  q.set("order", asked.order);
   q.set("limit", String(ALERTS_PAGE));
   if (cursor !== null) q.set("cursor", cursor);
   return `/alerts?${q}`;
 }
 
 /**
- * The next page of the Alerts page's list (the first when `from` is null), newest first, filtered
- * by the API, the severity too. A node that does not take `severity` is asked without it and the
- * page filtered here; so are the later pages once one node did not take it (the cursor is an id
- * either way, so the pages follow on). Filtered here, a page of 100 may show none of a severity
- * while older alerts have it: `severityHere` says how many were read, and the page says so.
+ * A later page most severe first, refused by a node of an earlier release: the cursor is the last
+ * alert of a list most severe first, and a list newest first after it would skip and repeat alerts.
+ */
+export const ORDER_CANNOT_FOLLOW =
+  "the node that answered (an earlier release) does not list alerts most severe first, so the next " +
+  "page cannot follow on from those shown: try again (another node may answer), or choose Newest first";
+
+/**
+ * The next page of the Alerts page's list (the first when `from` is null), in the order asked
+ * (newest first, or most severe first: the API's `order=severity`), filtered by the API, the
+ * severity too. A node of an earlier release refuses what it does not take, and is asked again
+ * without it:
+ * - the severity: the page is filtered here; so are the later pages once one node did not take it
+ *   (the cursor is an id either way, so the pages follow on). Filtered here, a page of 100 may show
+ *   none of a severity while further alerts have it: `severityHere` says how many were read, and
+ *   the page says so.
+ * - most severe first, on the first page: listed newest first (`newestInstead`, and the page says
+ *   so), the later pages too. On a later page (the earlier ones read most severe first from a node
+ *   of this release) nothing can follow on: an error saying so (ORDER_CANNOT_FOLLOW), the alerts
+ *   read kept.
  */
 export async function alertsPage(ask: Ask, f: AlertFilters, from: AlertsRead | null): Promise<AlertsRead> {
   const cursor = from?.next ?? null;
   const before = from?.alerts ?? [];
   let here = from?.severityHere ?? null;
-  if (f.severity !== ANY && here === null) {
+  const asked = f.order ?? "newest";
+  let newestInstead = from?.newestInstead ?? false;
+  for (;;) {
+    const order = newestInstead ? "newest" : asked;
+    const severity = f.severity !== ANY && here === null;
+    let page: Page<AlertView>;
     try {
-      const page = await ask<Page<AlertView>>(alertsPath(f, cursor, true));
-      return { alerts: [...before, ...page.data], next: page.next_cursor, severityHere: null };
+      page = await ask<Page<AlertView>>(alertsPath(f, cursor, { severity, order }));
     } catch (err) {
-      if (!refusedParameter(err, "severity")) throw err;
-      here = 0;
+      // One 400 may refuse both (a node of the release before either takes neither).
+      const severityRefused = severity && refusedParameter(err, "severity");
+      const orderRefused = order === "severity" && refusedParameter(err, "order");
+      if (!severityRefused && !orderRefused) throw err;
+      if (orderRefused && from !== null) throw new Error(ORDER_CANNOT_FOLLOW);
+      if (severityRefused) here = 0;
+      if (orderRefused) newestInstead = true;
+      continue;
     }
+    if (here === null)
+      return { alerts: [...before, ...page.data], next: page.next_cursor, severityHere: null, newestInstead };
+    return {
+      alerts: [...before, ...page.data.filter((a) => a.severity === f.severity)],
+      next: page.next_cursor,
+      severityHere: here + page.data.length,
+      newestInstead,
+    };
   }
-  const page = await ask<Page<AlertView>>(alertsPath(f, cursor, false));
-  if (here === null) return { alerts: [...before, ...page.data], next: page.next_cursor, severityHere: null };
-  return {
-    alerts: [...before, ...page.data.filter((a) => a.severity === f.severity)],
-    next: page.next_cursor,
-    severityHere: here + page.data.length,
-  };
 }
 
 /**
@@ -104,13 +152,22 @@ export async function alertsPage(ask: Ask, f: AlertFilters, from: AlertsRead | n
  * "The N alerts read", not "the N newest": when a node of this release answered the first page (the
  * API filtered it) and one of an earlier release a later one, the N filtered here are older ones.
  */
-export function severityHereNote(read: AlertsRead): string | null {
+export function severityHereNote(read: AlertsRead, order: AlertOrder = "newest"): string | null {
   const n = read.severityHere;
   if (n === null) return null;
+  // Most severe first, the alerts not yet read are the less severe and the older within one.
+  const further = order === "severity" && !read.newestInstead ? "alerts not yet read" : "older ones";
   return (
     "The node that answered (an earlier release) does not filter by severity: this page filtered the " +
-    `${n} alert${n === 1 ? "" : "s"} read${read.next === null ? "" : "; older ones may have this severity too"}.`
+    `${n} alert${n === 1 ? "" : "s"} read${read.next === null ? "" : `; ${further} may have this severity too`}.`
   );
+}
+
+/** What the Alerts page says when most severe first was asked and the node listed newest first (else null). */
+export function newestInsteadNote(read: AlertsRead): string | null {
+  return read.newestInstead
+    ? "The node that answered (an earlier release) does not list alerts most severe first: they are listed newest first."
+    : null;
 }
 
 const rank = (a: AlertRecord) => ALERT_SEVERITIES.indexOf(a.severity);

@@ -612,6 +612,105 @@ describe("the same input, locally (--data-dir) and remotely: the same words and 
     expect(typo.err).toContain("'severe' is invalid. Allowed choices are low, medium, high, critical.");
   });
 
+  it("alerts list --order: oldest first by default, newest first, or most severe first a page at a time; a server of an earlier release refusing it names --order", async () => {
+    const severities = ["low", "critical", "high", "critical"] as const;
+    const ids: string[] = [];
+    for (const [i, severity] of severities.entries()) {
+      const { alert } = await t.gateway.store.alerts.raise(
+        {
+          dedupeKey: `cli-order-${i}`,
+          detector: "volume-spike",
+          severity,
+          subject: { kind: "principal", id: "cli-order" },
+          summary: `order ${i}`,
+          evidence: { audit_indexes: [], details: {} },
+          raisedAt: new Date(Date.parse("2030-02-03T04:05:06.000Z") + i * 1000).toISOString(),
+          deliver: false,
+        },
+        "detector:volume-spike",
+      );
+      ids.push(alert.id);
+    }
+    const listed = async (...extra: string[]) => {
+      const r = await cli(["remote", "alerts", "list", "--subject", "cli-order", ...extra]);
+      expect(r.code, r.err).toBe(0);
+      return r.out.split("\n").flatMap((l) => /order (\d)$/.exec(l)?.[1] ?? []);
+    };
+    expect(await listed()).toEqual(["0", "1", "2", "3"]);
+    expect(await listed("--order", "oldest")).toEqual(["0", "1", "2", "3"]);
+    expect(await listed("--order", "newest")).toEqual(["3", "2", "1", "0"]);
+    // Most severe first, the newest first within a severity.
+    expect(await listed("--order", "severity")).toEqual(["3", "1", "2", "0"]);
+    expect(await listed("--order", "severity", "--severity", "high", "--severity", "low")).toEqual([
+      "2",
+      "0",
+    ]);
+    // A page at a time: the next page follows on from the cursor in the same order.
+    const page = async (...extra: string[]) => {
+      const r = await cli([
+        "remote",
+        "alerts",
+        "list",
+        "--subject",
+        "cli-order",
+        "--order",
+        "severity",
+        "--limit",
+        "2",
+        "--json",
+        ...extra,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      return JSON.parse(r.out) as { data: { id: string }[]; next_cursor: string | null };
+    };
+    const first = await page();
+    expect(first.data.map((a) => a.id)).toEqual([ids[3], ids[1]]);
+    const second = await page("--cursor", first.next_cursor!);
+    expect([second.data.map((a) => a.id), second.next_cursor]).toEqual([[ids[2], ids[0]], null]);
+
+    const typo = await cli(["remote", "alerts", "list", "--order", "severe"]);
+    expect([typo.code, typo.out]).toEqual([2, ""]);
+    expect(typo.err).toContain("'severe' is invalid. Allowed choices are oldest, newest, severity.");
+
+    // A server of an earlier release (its orders oldest and newest) refuses order=severity with
+    // the 400 this server gives an order it does not have: the problem is at --order, exit 2.
+    const refusal = await fetch(`${t.url}/admin/v1/alerts?order=most-severe`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(refusal.status).toBe(400);
+    // Its words for its own orders (this server's answer lists severity too).
+    const refused = (await refusal.text()).replaceAll('|\\"severity\\"', "");
+    expect(refused).toContain('\\"oldest\\"|\\"newest\\"');
+    expect(refused).not.toContain("severity");
+    const asked: string[] = [];
+    const earlier: Server = createServer((req, res) => {
+      asked.push(req.url ?? "");
+      const order = new URL(req.url ?? "/", "http://x").searchParams.get("order");
+      if (order !== null && order !== "oldest" && order !== "newest") {
+        res.writeHead(400, { "content-type": "application/json" });
+        return void res.end(refused);
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ data: [], next_cursor: null }));
+    });
+    await new Promise<void>((resolve) => earlier.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(earlier.address() as AddressInfo).port}`;
+    try {
+      const old = await cli(["remote", "alerts", "list", "--order", "severity"], { url });
+      expect([old.code, old.out]).toEqual([2, ""]);
+      expect(old.err).toBe('--order: Invalid option: expected one of "oldest"|"newest"\n');
+      // Without --order the request is as it always was: the earlier server lists.
+      expect(await cli(["remote", "alerts", "list"], { url })).toEqual({
+        code: 0,
+        out: "no alerts\n",
+        err: "",
+      });
+      expect(asked.map((u) => new URL(u, "http://x").searchParams.get("order"))).toEqual(["severity", null]);
+    } finally {
+      await new Promise<void>((resolve) => earlier.close(() => resolve()));
+    }
+  });
+
   it("alerts list and show: a held alert's delivery names the alert it waits behind", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
