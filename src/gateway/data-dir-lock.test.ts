@@ -81,3 +81,26 @@ describe("a second gateway on one embedded store, in one process", () => {
     await next.gateway.close();
   });
 });
+
+describe("a stop that fails in a step before the ordered ones", () => {
+  it("still lets both locks go, and says the failure: a gateway starts next on the directory", async () => {
+    // The store's change listener (PostgreSQL's LISTEN connection) will not close.
+    const listener = async () => ({
+      close: () => Promise.reject(new Error("the store's change listener did not close")),
+    });
+    const first = await startTestGateway({
+      wrapStore: (s) =>
+        new Proxy(s, {
+          get(obj, prop) {
+            if (prop === "watch") return listener;
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+          },
+        }),
+    });
+    await expect(first.gateway.close()).rejects.toThrow("the store's change listener did not close");
+    // Before: the locks were held until the process ended, and this start was refused (data_dir_in_use).
+    const next = await startTestGateway({ dataDir: first.dataDir });
+    await next.gateway.close();
+  });
+});

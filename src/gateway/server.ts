@@ -493,20 +493,22 @@ async function assemble(
     alerts,
     countryDb,
     async close() {
-      snapshot.stop();
-      await countryDb?.stop();
-      await screening.close();
-      await watch?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        guarded.closeSilentConnections();
-      });
-      // The access log, metering and the audit log's pending records before the alerts: nothing
-      // an alert is waiting on (a webhook receiver, a suspension) holds them back. Every step runs
-      // even if one before it failed (a drain the log refuses must not leave the log and the store
-      // open); the first failure is thrown at the end.
+      // Every step runs even if one before it failed (a drain the log refuses, the store's listener
+      // that will not close, must not leave the log and the store open, nor the locks held until
+      // the process ends); the first failure is thrown at the end. The access log, metering and the
+      // audit log's pending records before the alerts: nothing an alert is waiting on (a webhook
+      // receiver, a suspension) holds them back.
       await inTurn([
+        () => snapshot.stop(),
+        () => countryDb?.stop(),
+        () => screening.close(),
+        () => watch?.close(),
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            guarded.closeSilentConnections();
+          }),
         () => observer.close(),
         () => meter.close(),
         () => audit.drainer.drain(),
