@@ -4,7 +4,7 @@
  * directory and the holder; the first is untouched; a stop (or a refused start) lets it go. The
  * same across processes, and after kill -9, is src/cli/one-gateway.test.ts.
  */
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -45,6 +45,26 @@ describe("lockDataDir", () => {
         "Stop that one first, or give this node its own data directory (data_dir or --data-dir)",
     );
     first.release();
+  });
+
+  it("discard removes the lock file it made, and keeps one it found", () => {
+    const dataDir = fresh();
+    lockDataDir(dataDir).discard();
+    expect(readdirSync(dataDir)).toEqual([]);
+    lockDataDir(dataDir).release();
+    lockDataDir(dataDir).discard(); // found there: kept
+    expect(readdirSync(dataDir)).toEqual([LOCK_FILE]);
+  });
+
+  it("a start that opened the lock file just before its holder removed it takes the file at the name", () => {
+    const dataDir = fresh();
+    const first = lockDataDir(dataDir);
+    // The first start fails, and removes the file it made, while this one has it open.
+    const second = lockDataDir(dataDir, { beforeLock: () => first.discard() });
+    // Without the check the second held the removed file, and a third took a new one beside it.
+    expect(() => lockDataDir(dataDir)).toThrow(/is running on the data directory/);
+    second.discard();
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 
   it("refuses a lock file that is not SQLite's, naming it, rather than failing raw", () => {

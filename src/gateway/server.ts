@@ -100,22 +100,23 @@ export async function startGateway(
     // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     checkDataDirMode(dataDir);
+    // A start that fails lets them go and removes what taking them made (a lock file, the journal's
+    // directory): a refused start leaves nothing it made.
     const hold = (take: () => DataDirLock): DataDirLock => {
       const taken = take();
-      opened.push(async () => taken.release());
+      opened.push(async () => taken.discard());
       return taken;
     };
     // The data directory is one gateway's, whatever the store; so is the node's usage journal
     // directory in it. Both are taken before anything is opened, so that a gateway refused changes
-    // nothing. A node of a shared store on another's journal (the same audit.node) is told of the
-    // journal first: its usage would be counted twice.
+    // nothing. The data directory's first (as the demo takes it): a second node on it is refused
+    // for it (`data_dir_in_use`), the broader refusal, whatever its audit.node, and makes nothing.
     const shared =
       options.store === undefined
         ? config.file.store.driver !== "sqlite"
         : options.store.sharedAudit !== undefined;
-    let lock = given ?? (shared ? undefined : hold(() => lockDataDir(dataDir)));
+    const lock = given ?? hold(() => lockDataDir(dataDir, { shared }));
     const journalLock = hold(() => lockJournal(dataDir, config.file.audit.node ?? ""));
-    lock ??= hold(() => lockDataDir(dataDir, { shared }));
     const store =
       options.store ??
       (await openStore({
