@@ -128,7 +128,7 @@ describe("the demo's principals", () => {
 
 describe("the demo's admin-token file", () => {
   it(
-    "a token shorter than CLEARANCE_ADMIN_TOKEN's minimum: named, exit 2, nothing started",
+    "a token shorter than CLEARANCE_ADMIN_TOKEN's minimum: named, exit 2, nothing started or made",
     { timeout: 60_000 },
     async () => {
       const dataDir = join(dir, "short-token");
@@ -151,7 +151,8 @@ describe("the demo's admin-token file", () => {
             `clearance: ${file} holds ${said}; the admin token needs at least 32 printable ones, on one ` +
             "line: remove the file for the demo to make one, or write one (e.g. openssl rand -base64 32)\n",
         });
-        expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+        // Nothing made: before, the data directory's lock file (gateway.lock) was left.
+        expect(readdirSync(dataDir)).toEqual(["admin-token"]);
       }
     },
   );
@@ -174,7 +175,7 @@ describe("the demo's secret files' modes", () => {
         out: "",
         err: `clearance: the demo's admin token ${file} is readable or writable by others (mode 644): run chmod 600 ${file}\n`,
       });
-      expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+      expect(readdirSync(dataDir)).toEqual(["admin-token"]);
 
       chmodSync(file, 0o600);
       const keys = join(dataDir, "demo-keys.json");
@@ -185,7 +186,7 @@ describe("the demo's secret files' modes", () => {
         out: "",
         err: `clearance: the demo's keys ${keys} is readable or writable by others (mode 640): run chmod 600 ${keys}\n`,
       });
-      expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+      expect(readdirSync(dataDir).sort()).toEqual(["admin-token", "demo-keys.json"]);
     },
   );
 });
@@ -280,7 +281,7 @@ describe.skipIf(process.platform === "win32")("the demo's data directory, others
 });
 
 describe("the demo's keys file", () => {
-  it("one that is not the demo's keys: named, exit 2, nothing started", { timeout: 60_000 }, async () => {
+  it("one that is not the demo's keys: named, exit 2, nothing made", { timeout: 60_000 }, async () => {
     const dataDir = join(dir, "bad-keys");
     mkdirSync(dataDir);
     const file = join(dataDir, "demo-keys.json");
@@ -293,7 +294,8 @@ describe("the demo's keys file", () => {
         `^clearance: ${file} is not the demo's keys \\(not JSON: .*\\): remove it for the demo to make new ones\n$`,
       ),
     );
-    expect(existsSync(join(dataDir, "clearance.db"))).toBe(false);
+    // Nothing started or made: before, the data directory's lock file (gateway.lock) was left.
+    expect(readdirSync(dataDir)).toEqual(["demo-keys.json"]);
   });
 });
 

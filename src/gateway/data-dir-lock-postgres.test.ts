@@ -2,8 +2,9 @@
  * One gateway per data directory over a PostgreSQL store too: each node rebuilds its copy of the
  * shared audit log (`<data_dir>/audit`) at start, so a second node on the directory (even with its
  * own `audit.node`) would delete the first's under it, whose tile writes then fail. The second is
- * refused as `data_dir_in_use` at start, naming the first, before it changes anything; the first's
- * copy is as it was, and it serves and writes tiles on. Before, the second started.
+ * refused as `data_dir_in_use` at start, naming the first, before it changes or makes anything (its
+ * usage journal's lock is taken after the data directory's); the first's copy is as it was, and it
+ * serves and writes tiles on. Before, the second started.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -64,6 +65,8 @@ monitoring: { alerts: { enabled: false } }
       const mirror = join(dataDir, "audit");
       const before = files(mirror);
       expect(Object.keys(before).some((f) => f.includes("tile"))).toBe(true);
+      const journals = join(dataDir, "usage-journal");
+      const journalsBefore = readdirSync(journals).sort();
 
       const refused = start("node-b").then((g) => {
         second = g; // before: it started, and rebuilt the copy of the log under the first
@@ -80,6 +83,8 @@ monitoring: { alerts: { enabled: false } }
         ) as unknown,
       });
       expect(files(mirror)).toEqual(before);
+      // Nothing made: before, its journal's lock (usage-journal/node-node-b.lock), taken first, was left.
+      expect(readdirSync(journals).sort()).toEqual(journalsBefore);
 
       // The first writes tiles on, and serves them.
       const size = await first.audit.log.append(Buffer.from('{"type":"test"}'));

@@ -4,7 +4,7 @@
  * directory and the holder; the first is untouched; a stop (or a refused start) lets it go. The
  * same across processes, and after kill -9, is src/cli/one-gateway.test.ts.
  */
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -47,6 +47,26 @@ describe("lockDataDir", () => {
     first.release();
   });
 
+  it("discard removes the lock file it made, and keeps one it found", () => {
+    const dataDir = fresh();
+    lockDataDir(dataDir).discard();
+    expect(readdirSync(dataDir)).toEqual([]);
+    lockDataDir(dataDir).release();
+    lockDataDir(dataDir).discard(); // found there: kept
+    expect(readdirSync(dataDir)).toEqual([LOCK_FILE]);
+  });
+
+  it("a start that opened the lock file just before its holder removed it takes the file at the name", () => {
+    const dataDir = fresh();
+    const first = lockDataDir(dataDir);
+    // The first start fails, and removes the file it made, while this one has it open.
+    const second = lockDataDir(dataDir, { beforeLock: () => first.discard() });
+    // Without the check the second held the removed file, and a third took a new one beside it.
+    expect(() => lockDataDir(dataDir)).toThrow(/is running on the data directory/);
+    second.discard();
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
   it("refuses a lock file that is not SQLite's, naming it, rather than failing raw", () => {
     const dataDir = fresh();
     writeFileSync(
@@ -77,6 +97,29 @@ describe("a second gateway on one embedded store, in one process", () => {
     } finally {
       await first.gateway.close();
     }
+    const next = await startTestGateway({ dataDir: first.dataDir });
+    await next.gateway.close();
+  });
+});
+
+describe("a stop that fails in a step before the ordered ones", () => {
+  it("still lets both locks go, and says the failure: a gateway starts next on the directory", async () => {
+    // The store's change listener (PostgreSQL's LISTEN connection) will not close.
+    const listener = async () => ({
+      close: () => Promise.reject(new Error("the store's change listener did not close")),
+    });
+    const first = await startTestGateway({
+      wrapStore: (s) =>
+        new Proxy(s, {
+          get(obj, prop) {
+            if (prop === "watch") return listener;
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+          },
+        }),
+    });
+    await expect(first.gateway.close()).rejects.toThrow("the store's change listener did not close");
+    // Before: the locks were held until the process ended, and this start was refused (data_dir_in_use).
     const next = await startTestGateway({ dataDir: first.dataDir });
     await next.gateway.close();
   });

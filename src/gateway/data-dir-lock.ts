@@ -16,11 +16,16 @@
  *
  * The same kind of lock keeps one gateway per usage journal directory, whatever the store
  * (`<data_dir>/usage-journal/<node>.lock`, see lockJournal).
+ *
+ * A start that took a lock and then failed may remove what taking it made (discard): the lock file,
+ * and the directory made for it. A start that opened the file just before it went would lock a file
+ * no longer at its name, guarding nothing: SQLite refuses its holder's row there
+ * (SQLITE_READONLY_DBMOVED), and it takes the file at the name instead.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { ClearanceError, SetupError } from "../errors/index.js";
 import { journalDir } from "../metering/journal.js";
@@ -30,6 +35,11 @@ export const LOCK_FILE = "gateway.lock";
 export interface DataDirLock {
   /** Lets the data directory go (the gateway stopped, or did not start). */
   release(): void;
+  /**
+   * Lets it go and removes what taking it made (the lock file if it was not there, a directory made
+   * for it if it is empty): a start refused after taking it leaves nothing it made.
+   */
+  discard(): void;
 }
 
 interface Holder {
@@ -47,6 +57,8 @@ export interface DataDirLockOptions {
   /** The store is PostgreSQL's, shared with other nodes (each needing a data directory of its own). */
   readonly shared?: boolean;
   readonly now?: () => Date;
+  /** Tests: runs once, between the lock file's open and its lock (another start's moment). */
+  readonly beforeLock?: () => void;
 }
 
 /**
@@ -56,7 +68,7 @@ export interface DataDirLockOptions {
  */
 export function lockDataDir(
   dataDir: string,
-  { shared = false, now = () => new Date() }: DataDirLockOptions = {},
+  { shared = false, now = () => new Date(), beforeLock }: DataDirLockOptions = {},
 ): DataDirLock {
   const why = shared
     ? "each node of a PostgreSQL store needs a data directory of its own: its copy of the audit log (audit/, rebuilt at each start) and, by default, the audit signing key live there. " +
@@ -71,7 +83,7 @@ export function lockDataDir(
         "data_dir_in_use",
         `another gateway${who} is running on the data directory ${dataDir}: ${why}`,
       ),
-    now,
+    { now, ...(beforeLock === undefined ? {} : { beforeLock }) },
   );
 }
 
@@ -79,13 +91,13 @@ export function lockDataDir(
  * Takes the node's usage journal directory (journalDir) for this gateway, with its lock
  * `<data_dir>/usage-journal/<node>.lock` next to it (the directory holds segments only), or throws
  * ClearanceError `journal_in_use` naming the directory and, when known, the gateway holding it.
- * Nodes sharing it would each write the others' segments at a start (usage counted twice); the data
- * directory's own lock refuses them too, but this one is taken first over a shared store, so that
- * the refusal names that harm.
+ * Nodes sharing it would each write the others' segments at a start (usage counted twice). The
+ * journal directory is in the data directory, so the data directory's lock, taken first (the broader
+ * refusal, the same for `serve` and `demo`), refuses them already: this one is a second guard.
  */
 export function lockJournal(dataDir: string, node: string, now: () => Date = () => new Date()): DataDirLock {
   const dir = journalDir(dataDir, node);
-  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  const made = mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   return holdLockFile(
     `${dir}.lock`,
     (who) =>
@@ -95,31 +107,106 @@ export function lockJournal(dataDir: string, node: string, now: () => Date = () 
         `another gateway${who} is journaling its usage in ${dir}: two nodes on one usage journal would each write the other's usage to the store at a start. ` +
           "Stop that one first, or give each node of the store its own data directory",
       ),
-    now,
+    { now, ...(made === undefined ? {} : { madeDir: made }) },
   );
 }
 
 /**
  * Holds `file` (a SQLite file made 0600 if missing) for this process's life, or until released;
  * another holder is refused with `refused(who)`, `who` naming it (" (pid …, started …)") or "".
+ * `madeDir`: the directory made for it (removed by discard when empty); `beforeLock`: see
+ * DataDirLockOptions.
  */
-function holdLockFile(file: string, refused: (who: string) => ClearanceError, now: () => Date): DataDirLock {
-  // Made ourselves so that it is born 0600, as the store is (SQLite would make it 0644).
-  try {
-    writeFileSync(file, "", { flag: "wx", mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
-  // No busy timeout: a lock held is refused at once, not waited for.
-  const db = new Database(file, { timeout: 0 });
+function holdLockFile(
+  file: string,
+  refused: (who: string) => ClearanceError,
+  { now, madeDir, beforeLock }: { now: () => Date; madeDir?: string; beforeLock?: () => void },
+): DataDirLock {
   const self: Holder = {
     pid: process.pid,
     host: hostname(),
     started: now().toISOString(),
     token: randomBytes(12).toString("hex"),
   };
+  // Each round lost needs a start that failed to remove the file in the moment between our open and
+  // our lock: a few are plenty.
+  for (let round = 0; round < 8; round++) {
+    const made = makeFile(file);
+    const db = take(file, refused, self, round === 0 ? beforeLock : undefined);
+    if (db === null) continue; // removed while we took it: taken again, at the name
+    held.add(db);
+    const release = () => {
+      if (!held.delete(db)) return;
+      db.close(); // ends the transaction: the lock is let go
+    };
+    return {
+      release,
+      discard() {
+        if (!held.has(db)) return;
+        // Removed while held, so that no start takes the file let go: one that opened it before
+        // cannot write its row there once it holds it (take), and takes the file at the name.
+        try {
+          if (made) unlinkSync(file);
+        } catch {
+          // Left: harmless, taken as it is at the next start.
+        }
+        release();
+        if (made && madeDir !== undefined) removeEmpty(dirname(file), madeDir);
+      },
+    };
+  }
+  throw new SetupError(
+    `${file} was removed again and again while this gateway took it: is another program removing it? Stop it, then start again`,
+  );
+}
+
+/** Makes `file` (empty, 0600) unless it is there; whether this call made it. */
+function makeFile(file: string): boolean {
+  // Made ourselves so that it is born 0600, as the store is (SQLite would make it 0644).
+  try {
+    writeFileSync(file, "", { flag: "wx", mode: 0o600 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    return false;
+  }
+}
+
+/** Removes `dir`, then its parents up to `top` (made for a lock), each only when empty. */
+function removeEmpty(dir: string, top: string): void {
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      rmdirSync(at);
+    } catch {
+      return; // not empty (or gone): kept
+    }
+    if (at === top || dirname(at) === at) return;
+  }
+}
+
+/**
+ * Opens `file` and takes its lock, the holder's row written; null when the file went before it was
+ * opened, or before it was locked (a lock on a file no longer at its name guards nothing: SQLite
+ * refuses to write to it, SQLITE_READONLY_DBMOVED, and the holder's row is always written). Throws
+ * `refused(who)` when another connection holds it.
+ */
+function take(
+  file: string,
+  refused: (who: string) => ClearanceError,
+  self: Holder,
+  beforeLock?: () => void,
+): Database.Database | null {
+  let db: Database.Database;
+  try {
+    // No busy timeout: a lock held is refused at once, not waited for. Never made here (0644).
+    db = new Database(file, { timeout: 0, fileMustExist: true });
+  } catch (err) {
+    if (!existsSync(file)) return null;
+    throw err;
+  }
   const refuse = () => refused(holderOf(db, self));
   try {
+    beforeLock?.();
     if (!begin(db)) throw refuse();
     db.exec(
       "CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL)",
@@ -147,6 +234,7 @@ function holdLockFile(file: string, refused: (who: string) => ClearanceError, no
     if (db.inTransaction) db.exec("ROLLBACK");
     db.close();
     const code = (err as { code?: unknown }).code;
+    if (code === "SQLITE_READONLY_DBMOVED") return null;
     // Not SQLite's (written over, say): nobody can hold it, so it can go.
     if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
       throw new SetupError(
@@ -154,13 +242,7 @@ function holdLockFile(file: string, refused: (who: string) => ClearanceError, no
       );
     throw err;
   }
-  held.add(db);
-  return {
-    release() {
-      if (!held.delete(db)) return;
-      db.close(); // ends the transaction: the lock is let go
-    },
-  };
+  return db;
 }
 
 /** Begins the write transaction that is the lock; false when another connection holds it. */

@@ -100,22 +100,23 @@ export async function startGateway(
     // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     checkDataDirMode(dataDir);
+    // A start that fails lets them go and removes what taking them made (a lock file, the journal's
+    // directory): a refused start leaves nothing it made.
     const hold = (take: () => DataDirLock): DataDirLock => {
       const taken = take();
-      opened.push(async () => taken.release());
+      opened.push(async () => taken.discard());
       return taken;
     };
     // The data directory is one gateway's, whatever the store; so is the node's usage journal
     // directory in it. Both are taken before anything is opened, so that a gateway refused changes
-    // nothing. A node of a shared store on another's journal (the same audit.node) is told of the
-    // journal first: its usage would be counted twice.
+    // nothing. The data directory's first (as the demo takes it): a second node on it is refused
+    // for it (`data_dir_in_use`), the broader refusal, whatever its audit.node, and makes nothing.
     const shared =
       options.store === undefined
         ? config.file.store.driver !== "sqlite"
         : options.store.sharedAudit !== undefined;
-    let lock = given ?? (shared ? undefined : hold(() => lockDataDir(dataDir)));
+    const lock = given ?? hold(() => lockDataDir(dataDir, { shared }));
     const journalLock = hold(() => lockJournal(dataDir, config.file.audit.node ?? ""));
-    lock ??= hold(() => lockDataDir(dataDir, { shared }));
     const store =
       options.store ??
       (await openStore({
@@ -496,20 +497,22 @@ async function assemble(
     alerts,
     countryDb,
     async close() {
-      snapshot.stop();
-      await countryDb?.stop();
-      await screening.close();
-      await watch?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        guarded.closeSilentConnections();
-      });
-      // The access log, metering and the audit log's pending records before the alerts: nothing
-      // an alert is waiting on (a webhook receiver, a suspension) holds them back. Every step runs
-      // even if one before it failed (a drain the log refuses must not leave the log and the store
-      // open); the first failure is thrown at the end.
+      // Every step runs even if one before it failed (a drain the log refuses, the store's listener
+      // that will not close, must not leave the log and the store open, nor the locks held until
+      // the process ends); the first failure is thrown at the end. The access log, metering and the
+      // audit log's pending records before the alerts: nothing an alert is waiting on (a webhook
+      // receiver, a suspension) holds them back.
       await inTurn([
+        () => snapshot.stop(),
+        () => countryDb?.stop(),
+        () => screening.close(),
+        () => watch?.close(),
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            guarded.closeSilentConnections();
+          }),
         () => observer.close(),
         () => meter.close(),
         () => audit.drainer.drain(),

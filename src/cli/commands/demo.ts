@@ -93,7 +93,8 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
   // warnings (a directory others may only read) are the gateway's to say, once.
   checkDataDirMode(dataDir);
   // Before the admin token is made there: a demo refused because a gateway runs on the directory
-  // leaves nothing behind. The gateway's from startGateway on.
+  // leaves nothing behind. The gateway's from startGateway on; a demo refused before (its keys or
+  // admin-token file) removes the lock file it made with it, so that it too leaves nothing.
   const lock = lockDataDir(dataDir, { shared: draft.file.store.driver !== "sqlite" });
   const keysFile = join(dataDir, "demo-keys.json");
   const warn = (line: string) => io.stderr(`${line}\n`);
@@ -103,7 +104,7 @@ async function demo(io: Io, opts: DemoOptions): Promise<void> {
     savedKeys = readDemoKeys(keysFile, warn);
     adminToken = draft.adminToken ?? persistentSecret(join(dataDir, "admin-token"), warn);
   } catch (err) {
-    lock.release();
+    lock.discard();
     throw err;
   }
   const config = {
