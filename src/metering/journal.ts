@@ -31,6 +31,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { InvalidInputError } from "../errors/index.js";
+import { cannotSyncDirectory } from "../files/dir-sync.js";
 import { quoted } from "../policy/text.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
@@ -365,16 +366,15 @@ function closeFd(fd: number): unknown {
 
 /**
  * Makes the renames and new names in `dir` durable. Where a directory cannot be fsynced (some FUSE
- * and volume drivers answer EINVAL; Windows EPERM or EISDIR), it goes on, as the audit log's own
- * directory sync does (src/audit/tree.ts) and SQLite does: refusing would keep every record and
- * `.written` file for ever, said at each flush.
+ * and volume drivers answer EINVAL; Windows EPERM or EISDIR: `cannotSyncDirectory`, shared with the
+ * audit log's own directory sync), it goes on, as SQLite does: refusing would keep every record and
+ * `.written` file for ever.
  */
 function fsyncDirectory(dir: string): void {
   try {
     fsyncPath(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw err;
+    if (!cannotSyncDirectory(err)) throw err;
   }
 }
 
