@@ -37,7 +37,7 @@ const real = {
   fsyncSync: fs.fsyncSync,
   closeSync: fs.closeSync,
 };
-const failing = { remove: false, create: false, write: false, close: false };
+const failing = { remove: false, create: false, write: false, close: false, dirsync: false };
 /** The paths of descriptors opened, and those fsynced, in order. */
 const opened = new Map<number, string>();
 const synced: string[] = [];
@@ -67,6 +67,7 @@ function fault(code: string, what: string): NodeJS.ErrnoException {
   if (failing.close) throw fault("EIO", "i/o error, close");
 };
 (fs as { fsyncSync: unknown }).fsyncSync = (fd: number) => {
+  if (failing.dirsync && fs.statSync(opened.get(fd)!).isDirectory()) throw fault("EIO", "i/o error, fsync");
   real.fsyncSync(fd);
   synced.push(opened.get(fd) ?? `fd ${fd}`);
 };
@@ -76,6 +77,7 @@ afterEach(() => {
   failing.create = false;
   failing.write = false;
   failing.close = false;
+  failing.dirsync = false;
   synced.length = 0;
 });
 
@@ -427,6 +429,80 @@ describe("the usage journal when its disk fails", () => {
       `usage journal ${journal.dir}: appending again (50 appends failed since 2026-03-01T10:00:00.200Z)`,
     ]);
     journal.close();
+  });
+
+  it("a flush's cut that fails is said as left to its batch, not put back for the next", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const errors: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      now: () => now,
+    });
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    failing.write = true;
+    for (let i = 0; i < 3; i++, now += FAILING_REPORT_MS / 2) {
+      meter.record(erik(10), Date.now());
+      await meter.flush(); // each cut's append fails: its row goes with that batch only
+    }
+    // Before: "… each put back for the next", though no flush's cut puts anything back.
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write`,
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (3 appends failed since 2026-03-01T10:00:00.000Z, each at a flush, its usage only in that flush's batch, not journaled)`,
+    ]);
+    meter.record(erik(1), Date.now());
+    journal.append(); // the timer's: put back
+    meter.record(erik(1), Date.now());
+    now += FAILING_REPORT_MS;
+    await meter.flush();
+    expect(errors.slice(2)).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (5 appends failed since 2026-03-01T10:00:00.000Z: 1 put back for the next, 4 at a flush, their usage only in that flush's batch, not journaled)`,
+    ]);
+    expect(await total(store)).toBe(32); // each batch taken, as it says
+    failing.write = false;
+    await meter.close();
+    await store.close();
+  });
+
+  it("a directory sync failing at each flush is said once a minute, and its recovery once", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      notice: (l) => notices.push(l),
+      now: () => now,
+    });
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    const flushes = async (count: number) => {
+      for (let i = 0; i < count; i++, now += 100) {
+        meter.record(erik(1), Date.now());
+        journal.append();
+        await meter.flush(); // from the second on, drops the records of written segments: syncs first
+      }
+    };
+    failing.dirsync = true;
+    await flushes(50);
+    // Before: 49 errors, one a flush.
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: its directory cannot be synced (EIO: i/o error, fsync): the store keeps the records of written segments until a sync works`,
+    ]);
+    now += FAILING_REPORT_MS;
+    await flushes(2);
+    expect(errors.slice(1)).toEqual([
+      `usage journal ${journal.dir}: its directory cannot be synced (EIO: i/o error, fsync; 50 syncs failed since 2026-03-01T10:00:00.100Z): the store keeps the records of written segments until a sync works`,
+    ]);
+    failing.dirsync = false;
+    await flushes(3);
+    expect(notices).toEqual([
+      `usage journal ${journal.dir}: syncing its directory again (51 syncs failed since 2026-03-01T10:00:00.100Z)`,
+    ]);
+    expect(errors).toHaveLength(2);
+    await meter.close();
+    expect(readdirSync(journal.dir)).toEqual([]); // the records kept meanwhile dropped, and their files
+    expect(await total(store)).toBe(55);
+    await store.close();
   });
 
   it("a batch dropping written segments' records fsyncs the journal's directory first, once; so does a start's replay", async () => {

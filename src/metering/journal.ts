@@ -79,11 +79,11 @@ function segmentsIn(dir: string, pattern = SEGMENT): string[] {
   }
 }
 
-/** While appends fail, how often the failure is said again (ms): the first is said at once. */
+/** While appends (or the directory syncs before records are dropped) fail, how often the failure is said again (ms): the first is said at once. */
 export const FAILING_REPORT_MS = 60_000;
 
 export interface UsageJournalOptions {
-  /** Where what is said for information goes (appends that work again after failing). Default: dropped. */
+  /** Where what is said for information goes (appends, or directory syncs, that work again after failing). Default: dropped. */
   readonly notice?: (line: string) => void;
   /** Epoch milliseconds (tests). */
   readonly now?: () => number;
@@ -100,14 +100,10 @@ export class UsageJournal {
   private readonly rowsIn = new Map<string, number>();
   /** Appends that failed since the journal opened (the append-failures metric). */
   appendFailures = 0;
-  /**
-   * Appends failing since `since` (some may have worked in between): the run ends only once
-   * "appending again" is said, so a disk failing on and off is one run, not one per failure.
-   */
-  private failing: { readonly since: number; failures: number } | null = null;
-  /** When a failure, and when "appending again", was last said: each at most every FAILING_REPORT_MS, across runs. */
-  private failureSaidAt = -Infinity;
-  private recoverySaidAt = -Infinity;
+  /** Appends failing (some may have worked in between), said at most every FAILING_REPORT_MS. */
+  private readonly appends: FailureRun;
+  /** Directory syncs before records are dropped failing, said as appends are. */
+  private readonly syncs: FailureRun;
   private readonly notice: (line: string) => void;
   private readonly now: () => number;
 
@@ -120,6 +116,8 @@ export class UsageJournal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.notice = options.notice ?? (() => undefined);
     this.now = options.now ?? Date.now;
+    this.appends = new FailureRun(this.now);
+    this.syncs = new FailureRun(this.now);
   }
 
   /** Rows appended to segments whose usage the store has not taken yet: what a crash now leaves to the next start. */
@@ -185,7 +183,7 @@ export class UsageJournal {
       // (the same disk): said with the append's failure, under its limit.
       const closing =
         this.current !== null && this.current.bytes === 0 ? this.dropCurrent() : this.closeCurrent();
-      this.failed(err, closing);
+      this.failed(err, closing, fromCut);
       if (fromCut) this.unjournaledRows += taken.size;
       else for (const [key, row] of taken) this.note(key, row);
       return;
@@ -196,38 +194,36 @@ export class UsageJournal {
   /**
    * Says a failed append: at once, unless a failure was said less than FAILING_REPORT_MS ago (in
    * this run or an earlier one): then only counted, and said with the count once that time is up.
+   * What became of the usage is said as it is: a timer's append puts it back for the next append; a
+   * flush's cut leaves it in that flush's batch alone (never put back: a later segment would hold it
+   * twice), not journaled.
    */
-  private failed(err: unknown, closing: unknown): void {
+  private failed(err: unknown, closing: unknown, fromCut: boolean): void {
     this.appendFailures += 1;
-    const now = this.now();
-    const failing = (this.failing ??= { since: now, failures: 0 });
-    failing.failures += 1;
-    if (now - this.failureSaidAt < FAILING_REPORT_MS) return;
-    this.failureSaidAt = now;
-    const count =
-      failing.failures === 1
-        ? ""
-        : ` (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`;
+    const run = this.appends.failed(fromCut);
+    if (run === null) return;
+    let count = "";
+    if (run.failures > 1) {
+      const since = `${run.failures} appends failed since ${new Date(run.since).toISOString()}`;
+      const atFlush = "usage only in that flush's batch, not journaled";
+      count =
+        run.atFlush === 0
+          ? ` (${since}, each put back for the next)`
+          : run.atFlush === run.failures
+            ? ` (${since}, each at a flush, its ${atFlush})`
+            : ` (${since}: ${run.failures - run.atFlush} put back for the next, ${run.atFlush} at a flush, their ${atFlush})`;
+    }
     const close = closing === undefined ? "" : `; closing its segment: ${(closing as Error).message}`;
     this.onError(
       new Error(`usage journal ${this.dir}: ${(err as Error).message}${count}${close}`, { cause: err }),
     );
   }
 
-  /**
-   * After failed appends, an append that worked: said, at most every FAILING_REPORT_MS; until it is
-   * said the run goes on (a failure in between is counted in it).
-   */
+  /** After failed appends, an append that worked: said, at most every FAILING_REPORT_MS. */
   private recovered(): void {
-    const failing = this.failing;
-    if (failing === null) return;
-    const now = this.now();
-    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return;
-    this.recoverySaidAt = now;
-    this.failing = null;
-    this.notice(
-      `usage journal ${this.dir}: appending again (${failing.failures} append${failing.failures === 1 ? "" : "s"} failed since ${new Date(failing.since).toISOString()})`,
-    );
+    const run = this.appends.worked();
+    if (run !== null)
+      this.notice(`usage journal ${this.dir}: appending again (${failedSince(run, "append")})`);
   }
 
   /**
@@ -260,11 +256,22 @@ export class UsageJournal {
   syncRenames(): boolean {
     try {
       fsyncDirectory(this.dir);
-      return true;
     } catch (err) {
-      this.onError(err);
+      // Tried at each flush: said as a failing append is, at most once a minute, with the count.
+      const run = this.syncs.failed();
+      if (run !== null)
+        this.onError(
+          new Error(
+            `usage journal ${this.dir}: its directory cannot be synced (${(err as Error).message}${run.failures === 1 ? "" : `; ${failedSince(run, "sync")}`}): the store keeps the records of written segments until a sync works`,
+            { cause: err },
+          ),
+        );
       return false;
     }
+    const run = this.syncs.worked();
+    if (run !== null)
+      this.notice(`usage journal ${this.dir}: syncing its directory again (${failedSince(run, "sync")})`);
+    return true;
   }
 
   /** Removes the `.written` files of segments whose records the store has dropped. */
@@ -325,6 +332,54 @@ export class UsageJournal {
     this.current = null;
     this.closed.push(current.segment);
     return closeFd(current.fd);
+  }
+}
+
+/** A run of failures: since when, how many, and how many of them were a flush's cut (appends). */
+interface Run {
+  readonly since: number;
+  failures: number;
+  atFlush: number;
+}
+
+/** "3 appends failed since 2026-03-01T10:00:00.000Z" */
+const failedSince = (run: Run, what: string): string =>
+  `${run.failures} ${what}${run.failures === 1 ? "" : "s"} failed since ${new Date(run.since).toISOString()}`;
+
+/**
+ * Failures of one kind (appends, directory syncs), said at most every FAILING_REPORT_MS (item 695).
+ * The first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and said
+ * with the count once that time is up. The run ends only once its recovery is said, under the same
+ * limit (when each was last said is kept across runs), so a disk failing on and off is one run, not
+ * one a failure.
+ */
+class FailureRun {
+  private run: Run | null = null;
+  private failureSaidAt = -Infinity;
+  private recoverySaidAt = -Infinity;
+
+  constructor(private readonly now: () => number) {}
+
+  /** Counts a failure; the run to say it with, or null when it is only counted. */
+  failed(atFlush = false): Run | null {
+    const now = this.now();
+    const run = (this.run ??= { since: now, failures: 0, atFlush: 0 });
+    run.failures += 1;
+    if (atFlush) run.atFlush += 1;
+    if (now - this.failureSaidAt < FAILING_REPORT_MS) return null;
+    this.failureSaidAt = now;
+    return run;
+  }
+
+  /** A success: the run it ends, to say, or null (no run, or a recovery said too lately: the run goes on). */
+  worked(): Run | null {
+    const run = this.run;
+    if (run === null) return null;
+    const now = this.now();
+    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return null;
+    this.recoverySaidAt = now;
+    this.run = null;
+    return run;
   }
 }
 
