@@ -324,6 +324,32 @@ describe("the usage journal when its disk fails", () => {
     await opened.close();
   });
 
+  it("a stop asks the store about a batch only a marker covers whose write reported an error: taken, not said lost; the store out of reach, said it cannot tell", async () => {
+    const dataDir = freshDir();
+    const { real: opened, state, store } = await flakyUsageStore(dataDir);
+    const stop = async (mode: "fails-after-commit" | "down") => {
+      const errors: string[] = [];
+      const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+      const meter = new Meter(store, (e) => errors.push((e as Error).message), journal);
+      meter.record(erik(100), Date.now());
+      failing.write = true; // the stop's flush cannot append: the batch recorded under a marker
+      state.mode = mode;
+      await meter.close();
+      failing.write = false;
+      state.mode = "takes";
+      return errors;
+    };
+    // Before: "usage lost at this stop: 1 row …", though the store holds it.
+    expect(await stop("fails-after-commit")).toEqual(["connection lost after the commit"]);
+    expect(await total(opened)).toBe(100);
+    // Before: "usage lost at this stop: 1 row …", which nobody could know.
+    expect(await stop("down")).toEqual([
+      "store down",
+      "usage perhaps lost at this stop: 1 row of usage the journal could not append (its error was said), in a batch whose write reported an error; whether the store took it cannot be told, the store could not be asked (store down)",
+    ]);
+    await opened.close();
+  });
+
   it("a stop that keeps usage the store refused fsyncs its segments, then their directory", async () => {
     const dataDir = freshDir();
     const opened = await openStore({ dataDir });
