@@ -19,6 +19,7 @@ export {
   JOURNAL_MS,
   journalDir,
   otherJournals,
+  pruneJournal,
   replayJournal,
   UsageJournal,
   UsageSetAsideError,
@@ -122,7 +123,8 @@ export class Meter {
       const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
       // A batch journaled in no segment (its cut's append failed, or no journal) is recorded under a
       // marker instead, so that whether the store took it can be asked as for one with segments.
-      const markers = this.pending.size > 0 && cut.segments.length === 0 ? [randomUUID()] : [];
+      const markers =
+        this.pending.size > 0 && cut.segments.length === 0 ? [this.journal?.marker() ?? randomUUID()] : [];
       const fresh = merge(this.unsent, {
         rows: this.pending,
         segments: cut.segments,

@@ -12,14 +12,15 @@
  * the store has not taken; and two nodes' names never make one journal directory.
  */
 import { spawnSync } from "node:child_process";
-import fs, { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { GatewayMetrics } from "../monitoring/index.js";
-import { journalDir, Meter, replayJournal, UsageJournal } from "./index.js";
+import { journalDir, Meter, pruneJournal, replayJournal, UsageJournal } from "./index.js";
 import { flakyUsageStore } from "../testing/flaky-usage.js";
 import { FAILING_REPORT_MS } from "./journal.js";
 
@@ -636,6 +637,53 @@ describe("the usage journal when its disk fails", () => {
       (e) => said.push(e),
     );
     expect({ replayed, said, total: await total(opened) }).toEqual({ replayed: 0, said: [], total: 9 });
+    await opened.close();
+  });
+
+  it("a start drops the markers its journal's crash left, no other node's; over the embedded store, every record no file names", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    const recorded: string[] = [];
+    usage.add = async (rows, journal) => {
+      recorded.push(...(journal?.written ?? []));
+      return opened.usage.add(rows, journal);
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(store, () => undefined, journal);
+    meter.record(erik(9), Date.now());
+    failing.write = true;
+    await meter.flush(); // taken under a marker
+    failing.write = false;
+    meter.crash(); // before the next batch could drop it
+    const [mine] = recorded;
+    expect(mine!.startsWith(journal.markerPrefix!)).toBe(true);
+    // Another node's marker; a record from before item 686 (its file long gone); and two whose files
+    // are still there, in another node's directory: a `.jsonl` (a start there asks about it) and a `.written`.
+    const other = new UsageJournal(journalDir(dataDir, "gw-2"), () => undefined);
+    const [theirs, old, pending, written] = [other.marker(), randomUUID(), randomUUID(), randomUUID()];
+    writeFileSync(join(other.dir, `${pending}.jsonl`), "");
+    writeFileSync(join(other.dir, `${written}.written`), "");
+    await opened.usage.add([], { written: [theirs, old, pending, written] });
+    const errors: unknown[] = [];
+    // The next start: the same directory, the same id.
+    const restarted = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    expect(restarted.markerPrefix).toBe(journal.markerPrefix);
+    await replayJournal(
+      opened,
+      restarted.dir,
+      () => undefined,
+      (e) => errors.push(e),
+    );
+    // Before: nothing dropped them, ever.
+    expect(await pruneJournal(opened, restarted, { everyNode: false }, (e) => errors.push(e))).toBe(1);
+    const all = [mine!, theirs, old, pending, written];
+    expect(await opened.usage.journaled(all)).toEqual([theirs, old, pending, written]);
+    expect(await pruneJournal(opened, restarted, { everyNode: true }, (e) => errors.push(e))).toBe(2);
+    expect(await opened.usage.journaled(all)).toEqual([pending, written]);
+    expect(errors).toEqual([]);
+    other.close();
     await opened.close();
   });
 

@@ -27,6 +27,7 @@ import {
   readdirSync,
   renameSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -64,6 +65,33 @@ export function otherJournals(dir: string): string[] {
   return readdirSync(parent)
     .map((name) => join(parent, name))
     .filter((d) => d !== dir && segmentsIn(d).length > 0);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The journal directory's own id (a random UUID in `<dir>.id`, beside its lock, made at its first
+ * start), which names its markers: unlike `audit.node`, which nodes of a shared store may all leave
+ * out (each then on `usage-journal/default` of its own data directory), it is one directory's, and
+ * the journal's lock makes that one process's. Null when it can be neither read nor made, or the
+ * file holds something else (left as it is: markers are then bare UUIDs, never dropped at a start).
+ * Not fsynced: a power cut losing a new id only leaves its markers, if any, to stay in the store.
+ */
+function journalId(dir: string): string | null {
+  const file = `${dir}.id`;
+  try {
+    const id = readFileSync(file, "utf8").trim();
+    return UUID.test(id) ? id : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return null;
+  }
+  const id = randomUUID();
+  try {
+    writeFileSync(file, `${id}\n`, { flag: "wx", mode: 0o600 });
+    return id;
+  } catch {
+    return null;
+  }
 }
 
 /** A segment the store has recorded as written, its file renamed until the record is dropped. */
@@ -118,6 +146,23 @@ export class UsageJournal {
     this.now = options.now ?? Date.now;
     this.appends = new FailureRun(this.now);
     this.syncs = new FailureRun(this.now);
+    const id = journalId(dir);
+    this.markerPrefix = id === null ? null : `marker:${id}:`;
+  }
+
+  /**
+   * What this journal's markers start with (`marker:<its id>:`), so that a start can drop those a
+   * crash left (pruneJournal); null when its id file can be neither read nor made (markers are then
+   * bare UUIDs, which no start drops over a shared store).
+   */
+  readonly markerPrefix: string | null;
+
+  /**
+   * A fresh id to record a batch no segment holds under (HARDENING item 697): asked about as a
+   * segment is, but with no file.
+   */
+  marker(): string {
+    return `${this.markerPrefix ?? ""}${randomUUID()}`;
   }
 
   /** Rows appended to segments whose usage the store has not taken yet: what a crash now leaves to the next start. */
@@ -562,6 +607,63 @@ export async function replayJournal(
     .add([], { written: [], forget })
     .then(() => discardWritten(dir, forget, onError), onError);
   return rows.length;
+}
+
+/**
+ * At start, after replayJournal and before the Meter writes anything: drops the `usage_journal`
+ * records nobody can ever ask about, which nothing else drops — markers (item 697) a crash left
+ * between their batch and the next, and (`everyNode`) records orphaned before item 686. The number
+ * dropped; a failure is said and nothing else happens (they are dropped at a later start).
+ *
+ * Why this is safe. A record is asked about only (1) by a start replaying a `.jsonl` of that name
+ * (a `.written` is never replayed; its record is only dropped), or (2) by the one running Meter that
+ * recorded it, about its kept batches, held in memory only: a process's markers die with it.
+ * - This journal's markers (`markerPrefix`): the journal's lock (with the data directory's) lets one
+ *   process at a time use this directory and its id, and this is that process's start: its Meter
+ *   has no batch yet, so no live process can ask about them, and no file names them. Another node's
+ *   markers carry another id (another directory's), and are left alone: that node may be running.
+ * - `everyNode` (only for the embedded store, `<data_dir>/clearance.db`: every record in it was made
+ *   by a gateway on this data directory, whatever its `audit.node`, and the data directory's lock
+ *   lets no other run now): every record that no `.jsonl` or `.written` file in any of the data
+ *   directory's journal directories names. Their Meters are gone, and no start will find a file to
+ *   ask about them. If any of those directories cannot be listed, only this journal's markers go.
+ * Over a shared store (PostgreSQL), records from before this release's markers carry no owner: they
+ * are left, as any other node might still hold a `.jsonl` of that name.
+ */
+export async function pruneJournal(
+  store: Store,
+  journal: UsageJournal,
+  options: { readonly everyNode: boolean },
+  onError: (err: unknown) => void,
+): Promise<number> {
+  const files = options.everyNode ? namedByFiles(dirname(journal.dir)) : null;
+  const [prefix, keep] = files !== null ? ["", files] : [journal.markerPrefix, []];
+  if (prefix === null) return 0;
+  try {
+    return await store.usage.dropJournaled(prefix, keep);
+  } catch (err) {
+    onError(err);
+    return 0;
+  }
+}
+
+/** The segments named by a `.jsonl` or `.written` file in any journal directory under `root`; null if one cannot be listed. */
+function namedByFiles(root: string): string[] | null {
+  try {
+    const named: string[] = [];
+    for (const entry of readdirSync(root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(root, entry.name);
+      for (const [pattern, names] of [
+        [SEGMENT, segmentsIn(dir)],
+        [WRITTEN, segmentsIn(dir, WRITTEN)],
+      ] as const)
+        for (const name of names) named.push(pattern.exec(name)![1]!);
+    }
+    return named;
+  } catch {
+    return null;
+  }
 }
 
 /** A usage row the store refused as invalid, set aside so that the rest of its batch is written. */
