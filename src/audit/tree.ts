@@ -19,6 +19,7 @@ import {
 import { mkdir, open, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { crc32 } from "node:zlib";
+import { cannotSyncDirectory } from "../files/dir-sync.js";
 import { CompactRange, leafHash, nodeHash, nodeHashOfPair, type HashReader } from "./merkle.js";
 import {
   TILE_HEIGHT,
@@ -189,8 +190,7 @@ async function syncDirectory(dir: string): Promise<void> {
     fh = await open(dir, "r");
     await fh.sync();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw err;
+    if (!cannotSyncDirectory(err)) throw err;
   } finally {
     await fh?.close();
   }

@@ -23,6 +23,7 @@ import {
   KEPT_USAGE_FILE,
   Meter,
   otherJournals,
+  pruneJournal,
   replayJournal,
   UsageJournal,
   writeKeptUsage,
@@ -193,6 +194,18 @@ async function assemble(
   if (replayed > 0)
     log(
       `clearance: usage journaled before the last stop (${replayed} row${replayed === 1 ? "" : "s"}) was written to the store`,
+    );
+  // Then the journal's records nobody can ask about any more (markers a crash left; with the embedded
+  // store, which is this data directory's alone, records orphaned before item 686 too): see pruneJournal.
+  const pruned = await pruneJournal(
+    store,
+    journal,
+    { everyNode: options.store === undefined && config.file.store.driver === "sqlite" },
+    failed("store"),
+  );
+  if (pruned > 0)
+    log(
+      `clearance: ${pruned} usage journal record${pruned === 1 ? "" : "s"} that no journal file or running batch could ask about ${pruned === 1 ? "was" : "were"} dropped from the store`,
     );
   // Usage kept at the stop is a notice (the store's refusal before it is the error, counted once).
   const meter = new Meter(store, failed("store"), journal, (line) => log(`clearance: ${line}`));

@@ -19,6 +19,7 @@ export {
   JOURNAL_MS,
   journalDir,
   otherJournals,
+  pruneJournal,
   replayJournal,
   UsageJournal,
   UsageSetAsideError,
@@ -122,7 +123,8 @@ export class Meter {
       const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
       // A batch journaled in no segment (its cut's append failed, or no journal) is recorded under a
       // marker instead, so that whether the store took it can be asked as for one with segments.
-      const markers = this.pending.size > 0 && cut.segments.length === 0 ? [randomUUID()] : [];
+      const markers =
+        this.pending.size > 0 && cut.segments.length === 0 ? [this.journal?.marker() ?? randomUUID()] : [];
       const fresh = merge(this.unsent, {
         rows: this.pending,
         segments: cut.segments,
@@ -217,13 +219,24 @@ export class Meter {
     const untaken = [...this.unwritten, this.unsent, late];
     const segments = untaken.flatMap((b) => b?.segments ?? []);
     // Rows the journal could not append are only in memory: lost now, unless a batch the store took
-    // held them. (Those of a batch whose write failed after its commit are counted too: unknown.)
-    const lost = untaken.reduce((n, b) => n + (b?.unjournaled ?? 0), 0);
+    // held them. A kept batch's write may have committed though it reported an error: the store is
+    // asked (its ids, a marker at least, were recorded with its rows); if it cannot answer, whether
+    // those rows are lost cannot be told, and is said so. Unsent batches and the last cut never
+    // reached the store.
+    const { lost: keptLost, unknown, why } = await this.unjournaledTaken(this.unwritten);
+    const lost = keptLost + (this.unsent?.unjournaled ?? 0) + late.unjournaled;
     if (lost > 0)
       // The journal's disk refused an append at a flush or at this stop, and the store did not take that usage.
       this.onError(
         new Error(
           `usage lost at this stop: ${plural(lost, "row")} of usage the journal could not append (its error was said) and the store did not take`,
+        ),
+      );
+    if (unknown > 0)
+      this.onError(
+        new Error(
+          `usage perhaps lost at this stop: ${plural(unknown, "row")} of usage the journal could not append (its error was said), in a batch whose write reported an error; whether the store took it cannot be told, the store could not be asked (${errorText(why)})`,
+          { cause: why },
         ),
       );
     if (segments.length === 0) {
@@ -245,6 +258,29 @@ export class Meter {
     } catch (err) {
       this.onError(err);
     }
+  }
+
+  /**
+   * Of `parts` (batches whose write reported an error), the rows their cuts could not journal: those
+   * in parts the store says it did not take (`lost`), and those it could not be asked about
+   * (`unknown`, with the error).
+   */
+  private async unjournaledTaken(
+    parts: readonly Batch[],
+  ): Promise<{ lost: number; unknown: number; why?: unknown }> {
+    const asked = parts.filter((part) => part.unjournaled > 0);
+    if (asked.length === 0) return { lost: 0, unknown: 0 };
+    let written: Set<string>;
+    try {
+      written = new Set(await this.store.usage.journaled(asked.flatMap(recorded)));
+    } catch (err) {
+      return { lost: 0, unknown: asked.reduce((n, part) => n + part.unjournaled, 0), why: err };
+    }
+    // A part's ids are recorded together, with its rows, or not at all.
+    const lost = asked
+      .filter((part) => !recorded(part).some((id) => written.has(id)))
+      .reduce((n, part) => n + part.unjournaled, 0);
+    return { lost, unknown: 0 };
   }
 
   /** Stops as a crash would: no flush, nothing more journaled (tests). */
@@ -338,6 +374,8 @@ export async function writeKeptUsage(store: Store, file: string): Promise<number
  */
 export const keptUsageNotice = (file: string, rows: number, lost = 0): string =>
   `usage the store did not take before the stop (${plural(rows, "row")}${lost > 0 ? `; ${plural(lost, "row")} more the journal could not append, lost` : ""}) is kept in ${file}, and written to the store at the next start`;
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
 

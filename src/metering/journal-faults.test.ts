@@ -12,14 +12,15 @@
  * the store has not taken; and two nodes' names never make one journal directory.
  */
 import { spawnSync } from "node:child_process";
-import fs, { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { GatewayMetrics } from "../monitoring/index.js";
-import { journalDir, Meter, replayJournal, UsageJournal } from "./index.js";
+import { journalDir, Meter, pruneJournal, replayJournal, UsageJournal } from "./index.js";
 import { flakyUsageStore } from "../testing/flaky-usage.js";
 import { FAILING_REPORT_MS } from "./journal.js";
 
@@ -37,7 +38,7 @@ const real = {
   fsyncSync: fs.fsyncSync,
   closeSync: fs.closeSync,
 };
-const failing = { remove: false, create: false, write: false, close: false };
+const failing = { remove: false, create: false, write: false, close: false, dirsync: false };
 /** The paths of descriptors opened, and those fsynced, in order. */
 const opened = new Map<number, string>();
 const synced: string[] = [];
@@ -67,6 +68,7 @@ function fault(code: string, what: string): NodeJS.ErrnoException {
   if (failing.close) throw fault("EIO", "i/o error, close");
 };
 (fs as { fsyncSync: unknown }).fsyncSync = (fd: number) => {
+  if (failing.dirsync && fs.statSync(opened.get(fd)!).isDirectory()) throw fault("EIO", "i/o error, fsync");
   real.fsyncSync(fd);
   synced.push(opened.get(fd) ?? `fd ${fd}`);
 };
@@ -76,6 +78,7 @@ afterEach(() => {
   failing.create = false;
   failing.write = false;
   failing.close = false;
+  failing.dirsync = false;
   synced.length = 0;
 });
 
@@ -322,6 +325,32 @@ describe("the usage journal when its disk fails", () => {
     await opened.close();
   });
 
+  it("a stop asks the store about a batch only a marker covers whose write reported an error: taken, not said lost; the store out of reach, said it cannot tell", async () => {
+    const dataDir = freshDir();
+    const { real: opened, state, store } = await flakyUsageStore(dataDir);
+    const stop = async (mode: "fails-after-commit" | "down") => {
+      const errors: string[] = [];
+      const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+      const meter = new Meter(store, (e) => errors.push((e as Error).message), journal);
+      meter.record(erik(100), Date.now());
+      failing.write = true; // the stop's flush cannot append: the batch recorded under a marker
+      state.mode = mode;
+      await meter.close();
+      failing.write = false;
+      state.mode = "takes";
+      return errors;
+    };
+    // Before: "usage lost at this stop: 1 row …", though the store holds it.
+    expect(await stop("fails-after-commit")).toEqual(["connection lost after the commit"]);
+    expect(await total(opened)).toBe(100);
+    // Before: "usage lost at this stop: 1 row …", which nobody could know.
+    expect(await stop("down")).toEqual([
+      "store down",
+      "usage perhaps lost at this stop: 1 row of usage the journal could not append (its error was said), in a batch whose write reported an error; whether the store took it cannot be told, the store could not be asked (store down)",
+    ]);
+    await opened.close();
+  });
+
   it("a stop that keeps usage the store refused fsyncs its segments, then their directory", async () => {
     const dataDir = freshDir();
     const opened = await openStore({ dataDir });
@@ -429,6 +458,80 @@ describe("the usage journal when its disk fails", () => {
     journal.close();
   });
 
+  it("a flush's cut that fails is said as left to its batch, not put back for the next", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const errors: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      now: () => now,
+    });
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    failing.write = true;
+    for (let i = 0; i < 3; i++, now += FAILING_REPORT_MS / 2) {
+      meter.record(erik(10), Date.now());
+      await meter.flush(); // each cut's append fails: its row goes with that batch only
+    }
+    // Before: "… each put back for the next", though no flush's cut puts anything back.
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write`,
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (3 appends failed since 2026-03-01T10:00:00.000Z, each at a flush, its usage only in that flush's batch, not journaled)`,
+    ]);
+    meter.record(erik(1), Date.now());
+    journal.append(); // the timer's: put back
+    meter.record(erik(1), Date.now());
+    now += FAILING_REPORT_MS;
+    await meter.flush();
+    expect(errors.slice(2)).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write (5 appends failed since 2026-03-01T10:00:00.000Z: 1 put back for the next, 4 at a flush, their usage only in that flush's batch, not journaled)`,
+    ]);
+    expect(await total(store)).toBe(32); // each batch taken, as it says
+    failing.write = false;
+    await meter.close();
+    await store.close();
+  });
+
+  it("a directory sync failing at each flush is said once a minute, and its recovery once", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const errors: string[] = [];
+    const notices: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(dataDir, ""), (e) => errors.push((e as Error).message), {
+      notice: (l) => notices.push(l),
+      now: () => now,
+    });
+    const meter = new Meter(store, (e) => errors.push(String(e)), journal);
+    const flushes = async (count: number) => {
+      for (let i = 0; i < count; i++, now += 100) {
+        meter.record(erik(1), Date.now());
+        journal.append();
+        await meter.flush(); // from the second on, drops the records of written segments: syncs first
+      }
+    };
+    failing.dirsync = true;
+    await flushes(50);
+    // Before: 49 errors, one a flush.
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: its directory cannot be synced (EIO: i/o error, fsync): the store keeps the records of written segments until a sync works`,
+    ]);
+    now += FAILING_REPORT_MS;
+    await flushes(2);
+    expect(errors.slice(1)).toEqual([
+      `usage journal ${journal.dir}: its directory cannot be synced (EIO: i/o error, fsync; 50 syncs failed since 2026-03-01T10:00:00.100Z): the store keeps the records of written segments until a sync works`,
+    ]);
+    failing.dirsync = false;
+    await flushes(3);
+    expect(notices).toEqual([
+      `usage journal ${journal.dir}: syncing its directory again (51 syncs failed since 2026-03-01T10:00:00.100Z)`,
+    ]);
+    expect(errors).toHaveLength(2);
+    await meter.close();
+    expect(readdirSync(journal.dir)).toEqual([]); // the records kept meanwhile dropped, and their files
+    expect(await total(store)).toBe(55);
+    await store.close();
+  });
+
   it("a batch dropping written segments' records fsyncs the journal's directory first, once; so does a start's replay", async () => {
     const dataDir = freshDir();
     const opened = await openStore({ dataDir });
@@ -534,6 +637,53 @@ describe("the usage journal when its disk fails", () => {
       (e) => said.push(e),
     );
     expect({ replayed, said, total: await total(opened) }).toEqual({ replayed: 0, said: [], total: 9 });
+    await opened.close();
+  });
+
+  it("a start drops the markers its journal's crash left, no other node's; over the embedded store, every record no file names", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    const recorded: string[] = [];
+    usage.add = async (rows, journal) => {
+      recorded.push(...(journal?.written ?? []));
+      return opened.usage.add(rows, journal);
+    };
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    const meter = new Meter(store, () => undefined, journal);
+    meter.record(erik(9), Date.now());
+    failing.write = true;
+    await meter.flush(); // taken under a marker
+    failing.write = false;
+    meter.crash(); // before the next batch could drop it
+    const [mine] = recorded;
+    expect(mine!.startsWith(journal.markerPrefix!)).toBe(true);
+    // Another node's marker; a record from before item 686 (its file long gone); and two whose files
+    // are still there, in another node's directory: a `.jsonl` (a start there asks about it) and a `.written`.
+    const other = new UsageJournal(journalDir(dataDir, "gw-2"), () => undefined);
+    const [theirs, old, pending, written] = [other.marker(), randomUUID(), randomUUID(), randomUUID()];
+    writeFileSync(join(other.dir, `${pending}.jsonl`), "");
+    writeFileSync(join(other.dir, `${written}.written`), "");
+    await opened.usage.add([], { written: [theirs, old, pending, written] });
+    const errors: unknown[] = [];
+    // The next start: the same directory, the same id.
+    const restarted = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    expect(restarted.markerPrefix).toBe(journal.markerPrefix);
+    await replayJournal(
+      opened,
+      restarted.dir,
+      () => undefined,
+      (e) => errors.push(e),
+    );
+    // Before: nothing dropped them, ever.
+    expect(await pruneJournal(opened, restarted, { everyNode: false }, (e) => errors.push(e))).toBe(1);
+    const all = [mine!, theirs, old, pending, written];
+    expect(await opened.usage.journaled(all)).toEqual([theirs, old, pending, written]);
+    expect(await pruneJournal(opened, restarted, { everyNode: true }, (e) => errors.push(e))).toBe(2);
+    expect(await opened.usage.journaled(all)).toEqual([pending, written]);
+    expect(errors).toEqual([]);
+    other.close();
     await opened.close();
   });
 

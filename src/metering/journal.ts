@@ -27,10 +27,12 @@ import {
   readdirSync,
   renameSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { InvalidInputError } from "../errors/index.js";
+import { cannotSyncDirectory } from "../files/dir-sync.js";
 import { quoted } from "../policy/text.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
@@ -65,6 +67,33 @@ export function otherJournals(dir: string): string[] {
     .filter((d) => d !== dir && segmentsIn(d).length > 0);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The journal directory's own id (a random UUID in `<dir>.id`, beside its lock, made at its first
+ * start), which names its markers: unlike `audit.node`, which nodes of a shared store may all leave
+ * out (each then on `usage-journal/default` of its own data directory), it is one directory's, and
+ * the journal's lock makes that one process's. Null when it can be neither read nor made, or the
+ * file holds something else (left as it is: markers are then bare UUIDs, never dropped at a start).
+ * Not fsynced: a power cut losing a new id only leaves its markers, if any, to stay in the store.
+ */
+function journalId(dir: string): string | null {
+  const file = `${dir}.id`;
+  try {
+    const id = readFileSync(file, "utf8").trim();
+    return UUID.test(id) ? id : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return null;
+  }
+  const id = randomUUID();
+  try {
+    writeFileSync(file, `${id}\n`, { flag: "wx", mode: 0o600 });
+    return id;
+  } catch {
+    return null;
+  }
+}
+
 /** A segment the store has recorded as written, its file renamed until the record is dropped. */
 const WRITTEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.written$/;
 
@@ -78,11 +107,11 @@ function segmentsIn(dir: string, pattern = SEGMENT): string[] {
   }
 }
 
-/** While appends fail, how often the failure is said again (ms): the first is said at once. */
+/** While appends (or the directory syncs before records are dropped) fail, how often the failure is said again (ms): the first is said at once. */
 export const FAILING_REPORT_MS = 60_000;
 
 export interface UsageJournalOptions {
-  /** Where what is said for information goes (appends that work again after failing). Default: dropped. */
+  /** Where what is said for information goes (appends, or directory syncs, that work again after failing). Default: dropped. */
   readonly notice?: (line: string) => void;
   /** Epoch milliseconds (tests). */
   readonly now?: () => number;
@@ -99,14 +128,10 @@ export class UsageJournal {
   private readonly rowsIn = new Map<string, number>();
   /** Appends that failed since the journal opened (the append-failures metric). */
   appendFailures = 0;
-  /**
-   * Appends failing since `since` (some may have worked in between): the run ends only once
-   * "appending again" is said, so a disk failing on and off is one run, not one per failure.
-   */
-  private failing: { readonly since: number; failures: number } | null = null;
-  /** When a failure, and when "appending again", was last said: each at most every FAILING_REPORT_MS, across runs. */
-  private failureSaidAt = -Infinity;
-  private recoverySaidAt = -Infinity;
+  /** Appends failing (some may have worked in between), said at most every FAILING_REPORT_MS. */
+  private readonly appends: FailureRun;
+  /** Directory syncs before records are dropped failing, said as appends are. */
+  private readonly syncs: FailureRun;
   private readonly notice: (line: string) => void;
   private readonly now: () => number;
 
@@ -119,6 +144,25 @@ export class UsageJournal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.notice = options.notice ?? (() => undefined);
     this.now = options.now ?? Date.now;
+    this.appends = new FailureRun(this.now);
+    this.syncs = new FailureRun(this.now);
+    const id = journalId(dir);
+    this.markerPrefix = id === null ? null : `marker:${id}:`;
+  }
+
+  /**
+   * What this journal's markers start with (`marker:<its id>:`), so that a start can drop those a
+   * crash left (pruneJournal); null when its id file can be neither read nor made (markers are then
+   * bare UUIDs, which no start drops over a shared store).
+   */
+  readonly markerPrefix: string | null;
+
+  /**
+   * A fresh id to record a batch no segment holds under (HARDENING item 697): asked about as a
+   * segment is, but with no file.
+   */
+  marker(): string {
+    return `${this.markerPrefix ?? ""}${randomUUID()}`;
   }
 
   /** Rows appended to segments whose usage the store has not taken yet: what a crash now leaves to the next start. */
@@ -184,7 +228,7 @@ export class UsageJournal {
       // (the same disk): said with the append's failure, under its limit.
       const closing =
         this.current !== null && this.current.bytes === 0 ? this.dropCurrent() : this.closeCurrent();
-      this.failed(err, closing);
+      this.failed(err, closing, fromCut);
       if (fromCut) this.unjournaledRows += taken.size;
       else for (const [key, row] of taken) this.note(key, row);
       return;
@@ -195,38 +239,36 @@ export class UsageJournal {
   /**
    * Says a failed append: at once, unless a failure was said less than FAILING_REPORT_MS ago (in
    * this run or an earlier one): then only counted, and said with the count once that time is up.
+   * What became of the usage is said as it is: a timer's append puts it back for the next append; a
+   * flush's cut leaves it in that flush's batch alone (never put back: a later segment would hold it
+   * twice), not journaled.
    */
-  private failed(err: unknown, closing: unknown): void {
+  private failed(err: unknown, closing: unknown, fromCut: boolean): void {
     this.appendFailures += 1;
-    const now = this.now();
-    const failing = (this.failing ??= { since: now, failures: 0 });
-    failing.failures += 1;
-    if (now - this.failureSaidAt < FAILING_REPORT_MS) return;
-    this.failureSaidAt = now;
-    const count =
-      failing.failures === 1
-        ? ""
-        : ` (${failing.failures} appends failed since ${new Date(failing.since).toISOString()}, each put back for the next)`;
+    const run = this.appends.failed(fromCut);
+    if (run === null) return;
+    let count = "";
+    if (run.failures > 1) {
+      const since = `${run.failures} appends failed since ${new Date(run.since).toISOString()}`;
+      const atFlush = "usage only in that flush's batch, not journaled";
+      count =
+        run.atFlush === 0
+          ? ` (${since}, each put back for the next)`
+          : run.atFlush === run.failures
+            ? ` (${since}, each at a flush, its ${atFlush})`
+            : ` (${since}: ${run.failures - run.atFlush} put back for the next, ${run.atFlush} at a flush, their ${atFlush})`;
+    }
     const close = closing === undefined ? "" : `; closing its segment: ${(closing as Error).message}`;
     this.onError(
       new Error(`usage journal ${this.dir}: ${(err as Error).message}${count}${close}`, { cause: err }),
     );
   }
 
-  /**
-   * After failed appends, an append that worked: said, at most every FAILING_REPORT_MS; until it is
-   * said the run goes on (a failure in between is counted in it).
-   */
+  /** After failed appends, an append that worked: said, at most every FAILING_REPORT_MS. */
   private recovered(): void {
-    const failing = this.failing;
-    if (failing === null) return;
-    const now = this.now();
-    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return;
-    this.recoverySaidAt = now;
-    this.failing = null;
-    this.notice(
-      `usage journal ${this.dir}: appending again (${failing.failures} append${failing.failures === 1 ? "" : "s"} failed since ${new Date(failing.since).toISOString()})`,
-    );
+    const run = this.appends.worked();
+    if (run !== null)
+      this.notice(`usage journal ${this.dir}: appending again (${failedSince(run, "append")})`);
   }
 
   /**
@@ -259,11 +301,22 @@ export class UsageJournal {
   syncRenames(): boolean {
     try {
       fsyncDirectory(this.dir);
-      return true;
     } catch (err) {
-      this.onError(err);
+      // Tried at each flush: said as a failing append is, at most once a minute, with the count.
+      const run = this.syncs.failed();
+      if (run !== null)
+        this.onError(
+          new Error(
+            `usage journal ${this.dir}: its directory cannot be synced (${(err as Error).message}${run.failures === 1 ? "" : `; ${failedSince(run, "sync")}`}): the store keeps the records of written segments until a sync works`,
+            { cause: err },
+          ),
+        );
       return false;
     }
+    const run = this.syncs.worked();
+    if (run !== null)
+      this.notice(`usage journal ${this.dir}: syncing its directory again (${failedSince(run, "sync")})`);
+    return true;
   }
 
   /** Removes the `.written` files of segments whose records the store has dropped. */
@@ -327,6 +380,54 @@ export class UsageJournal {
   }
 }
 
+/** A run of failures: since when, how many, and how many of them were a flush's cut (appends). */
+interface Run {
+  readonly since: number;
+  failures: number;
+  atFlush: number;
+}
+
+/** "3 appends failed since 2026-03-01T10:00:00.000Z" */
+const failedSince = (run: Run, what: string): string =>
+  `${run.failures} ${what}${run.failures === 1 ? "" : "s"} failed since ${new Date(run.since).toISOString()}`;
+
+/**
+ * Failures of one kind (appends, directory syncs), said at most every FAILING_REPORT_MS (item 695).
+ * The first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and said
+ * with the count once that time is up. The run ends only once its recovery is said, under the same
+ * limit (when each was last said is kept across runs), so a disk failing on and off is one run, not
+ * one a failure.
+ */
+class FailureRun {
+  private run: Run | null = null;
+  private failureSaidAt = -Infinity;
+  private recoverySaidAt = -Infinity;
+
+  constructor(private readonly now: () => number) {}
+
+  /** Counts a failure; the run to say it with, or null when it is only counted. */
+  failed(atFlush = false): Run | null {
+    const now = this.now();
+    const run = (this.run ??= { since: now, failures: 0, atFlush: 0 });
+    run.failures += 1;
+    if (atFlush) run.atFlush += 1;
+    if (now - this.failureSaidAt < FAILING_REPORT_MS) return null;
+    this.failureSaidAt = now;
+    return run;
+  }
+
+  /** A success: the run it ends, to say, or null (no run, or a recovery said too lately: the run goes on). */
+  worked(): Run | null {
+    const run = this.run;
+    if (run === null) return null;
+    const now = this.now();
+    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return null;
+    this.recoverySaidAt = now;
+    this.run = null;
+    return run;
+  }
+}
+
 /** Renames each segment's `.jsonl` to `.written`; those gone (renamed, or already gone). */
 function setAside(dir: string, segments: readonly string[], onError: (err: unknown) => void): string[] {
   const gone: string[] = [];
@@ -365,16 +466,15 @@ function closeFd(fd: number): unknown {
 
 /**
  * Makes the renames and new names in `dir` durable. Where a directory cannot be fsynced (some FUSE
- * and volume drivers answer EINVAL; Windows EPERM or EISDIR), it goes on, as the audit log's own
- * directory sync does (src/audit/tree.ts) and SQLite does: refusing would keep every record and
- * `.written` file for ever, said at each flush.
+ * and volume drivers answer EINVAL; Windows EPERM or EISDIR: `cannotSyncDirectory`, shared with the
+ * audit log's own directory sync), it goes on, as SQLite does: refusing would keep every record and
+ * `.written` file for ever.
  */
 function fsyncDirectory(dir: string): void {
   try {
     fsyncPath(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw err;
+    if (!cannotSyncDirectory(err)) throw err;
   }
 }
 
@@ -507,6 +607,63 @@ export async function replayJournal(
     .add([], { written: [], forget })
     .then(() => discardWritten(dir, forget, onError), onError);
   return rows.length;
+}
+
+/**
+ * At start, after replayJournal and before the Meter writes anything: drops the `usage_journal`
+ * records nobody can ever ask about, which nothing else drops — markers (item 697) a crash left
+ * between their batch and the next, and (`everyNode`) records orphaned before item 686. The number
+ * dropped; a failure is said and nothing else happens (they are dropped at a later start).
+ *
+ * Why this is safe. A record is asked about only (1) by a start replaying a `.jsonl` of that name
+ * (a `.written` is never replayed; its record is only dropped), or (2) by the one running Meter that
+ * recorded it, about its kept batches, held in memory only: a process's markers die with it.
+ * - This journal's markers (`markerPrefix`): the journal's lock (with the data directory's) lets one
+ *   process at a time use this directory and its id, and this is that process's start: its Meter
+ *   has no batch yet, so no live process can ask about them, and no file names them. Another node's
+ *   markers carry another id (another directory's), and are left alone: that node may be running.
+ * - `everyNode` (only for the embedded store, `<data_dir>/clearance.db`: every record in it was made
+ *   by a gateway on this data directory, whatever its `audit.node`, and the data directory's lock
+ *   lets no other run now): every record that no `.jsonl` or `.written` file in any of the data
+ *   directory's journal directories names. Their Meters are gone, and no start will find a file to
+ *   ask about them. If any of those directories cannot be listed, only this journal's markers go.
+ * Over a shared store (PostgreSQL), records from before this release's markers carry no owner: they
+ * are left, as any other node might still hold a `.jsonl` of that name.
+ */
+export async function pruneJournal(
+  store: Store,
+  journal: UsageJournal,
+  options: { readonly everyNode: boolean },
+  onError: (err: unknown) => void,
+): Promise<number> {
+  const files = options.everyNode ? namedByFiles(dirname(journal.dir)) : null;
+  const [prefix, keep] = files !== null ? ["", files] : [journal.markerPrefix, []];
+  if (prefix === null) return 0;
+  try {
+    return await store.usage.dropJournaled(prefix, keep);
+  } catch (err) {
+    onError(err);
+    return 0;
+  }
+}
+
+/** The segments named by a `.jsonl` or `.written` file in any journal directory under `root`; null if one cannot be listed. */
+function namedByFiles(root: string): string[] | null {
+  try {
+    const named: string[] = [];
+    for (const entry of readdirSync(root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(root, entry.name);
+      for (const [pattern, names] of [
+        [SEGMENT, segmentsIn(dir)],
+        [WRITTEN, segmentsIn(dir, WRITTEN)],
+      ] as const)
+        for (const name of names) named.push(pattern.exec(name)![1]!);
+    }
+    return named;
+  } catch {
+    return null;
+  }
 }
 
 /** A usage row the store refused as invalid, set aside so that the rest of its batch is written. */

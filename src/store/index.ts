@@ -331,6 +331,12 @@ export interface Store {
     add(deltas: readonly UsageDelta[], journal?: UsageJournalMark): Promise<void>;
     /** Which of the usage journal's `segments` an `add` recorded as written (those not forgotten since). */
     journaled(segments: readonly string[]): Promise<string[]>;
+    /**
+     * Drops the usage journal's records whose ids start with `prefix` ("": every one), but for those
+     * in `keep`, in one transaction; how many. For a start only (pruneJournal, src/metering/journal.ts,
+     * which answers for nobody asking about them any more).
+     */
+    dropJournaled(prefix: string, keep: readonly string[]): Promise<number>;
     totals(): Promise<UsageTotals>;
     /**
      * `totals()` for one scope: only that organization's rows and those licenses' rows are read and

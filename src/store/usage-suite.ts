@@ -1,6 +1,7 @@
 /**
  * The contract for usage totals (part of storeSuite): `totals()` reads a roll-up the store keeps as
- * usage is written (version 18), and must give exactly what summing every row gives. Test-only.
+ * usage is written (version 18), and must give exactly what summing every row gives; and the usage
+ * journal's records dropped by prefix at a start (dropJournaled). Test-only.
  */
 import fc from "fast-check";
 import { expect, it } from "vitest";
@@ -39,6 +40,18 @@ function expected(deltas: readonly UsageDelta[], key: (d: UsageDelta) => string 
 }
 
 export function usageTotalsSuite(store: () => Store): void {
+  it("dropJournaled() drops the journal records starting with a prefix, taken as text, but those kept", async () => {
+    const ns = `drop-${Math.random().toString(36).slice(2)}`;
+    // `%` and `_` are text here, not patterns: `${ns}:%_:` must not take `${ns}:ab:…`.
+    const [a, b, c, d] = [`${ns}:%_:1`, `${ns}:%_:2`, `${ns}:%_:3`, `${ns}:ab:1`];
+    await store().usage.add([], { written: [a, b, c, d, `${ns}`] });
+    expect(await store().usage.dropJournaled(`${ns}:%_:`, [b])).toBe(2);
+    expect(await store().usage.journaled([a, b, c, d, ns])).toEqual([b, d, ns]);
+    expect(await store().usage.dropJournaled(`${ns}:`, [])).toBe(2);
+    expect(await store().usage.journaled([b, d, ns])).toEqual([ns]);
+    expect(await store().usage.dropJournaled(`${ns}:`, [])).toBe(0);
+  });
+
   it("totals() equal the sums over every row, after any run of flushes (property)", async () => {
     let run = 0;
     await fc.assert(

@@ -614,6 +614,8 @@ export class PostgresStore implements Store {
     },
     journaled: async (segments: readonly string[]): Promise<string[]> =>
       segments.length === 0 ? [] : q.journaled(this.#live(), segments),
+    dropJournaled: async (prefix: string, keep: readonly string[]): Promise<number> =>
+      q.dropJournaled(this.#live(), prefix, keep),
     totals: async (): Promise<UsageTotals> => q.usageTotals(this.#live()),
     scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
       q.usageScopedTotals(this.#live(), scope),

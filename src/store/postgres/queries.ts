@@ -412,6 +412,15 @@ export async function markJournal(
     await db.query("DELETE FROM usage_journal WHERE segment = ANY($1::text[])", [forget]);
 }
 
+/** Drops the records whose ids start with `prefix` ("": all), but for those in `keep`; how many. */
+export async function dropJournaled(db: Db, prefix: string, keep: readonly string[]): Promise<number> {
+  const { rowCount } = await db.query(
+    "DELETE FROM usage_journal WHERE left(segment, char_length($1::text)) = $1 AND NOT (segment = ANY($2::text[]))",
+    [prefix, keep],
+  );
+  return rowCount ?? 0;
+}
+
 /** Which of `segments` are recorded as written. */
 export async function journaled(db: Db, segments: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ segment: string }>(

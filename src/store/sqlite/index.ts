@@ -304,6 +304,7 @@ function prepareStatements(db: Database.Database) {
     usageJournalWritten: p("INSERT INTO usage_journal (segment, written_at) VALUES (?, ?)"),
     usageJournalForget: p("DELETE FROM usage_journal WHERE segment = ?"),
     usageJournaled: p<string>("SELECT segment FROM usage_journal WHERE segment = ?").pluck(),
+    usageJournalAll: p<string>("SELECT segment FROM usage_journal").pluck(),
     // All-time totals from the roll-up the triggers keep (version 18), not a sum over every row; ''
     // (no license, no organization) is kept there but never a sum of its own. In key order: by id.
     totals: p<["l" | "p" | "o", string, number]>(
@@ -694,6 +695,14 @@ export class SqliteStore implements Store {
     },
     journaled: async (segments: readonly string[]): Promise<string[]> =>
       this.#tx("read", (sql) => segments.filter((s) => sql.usageJournaled.get(s) !== undefined)),
+    dropJournaled: async (prefix: string, keep: readonly string[]): Promise<number> => {
+      const kept = new Set(keep);
+      return this.#tx("write", (sql) => {
+        const drop = sql.usageJournalAll.all().filter((s) => s.startsWith(prefix) && !kept.has(s));
+        for (const segment of drop) sql.usageJournalForget.run(segment);
+        return drop.length;
+      });
+    },
     totals: async (): Promise<UsageTotals> => totals(this.#live()),
     scopedTotals: async (scope: UsageScope): Promise<ScopedUsageTotals> =>
       this.#tx("read", scopedTotals(scope)),
