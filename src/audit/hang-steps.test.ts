@@ -147,6 +147,10 @@ it("a step of the one-time sweep judged hung that then fails is hung no more: th
     expect(why).toBeInstanceOf(AuditLogError);
     expect(why?.message).toMatch(/no checkpoint could be published for \d+ ms while 1 entries wait for one/);
     expect(why?.message).not.toMatch(/not having returned/);
+    // The step it failed at, which a round does not need: the stall ends once one publishes.
+    expect(why?.message).toMatch(
+      /— the removal of partial tiles in .* failed after holding up the checkpoints; it resumes once one is published$/,
+    );
     await expect(log.append(entry(601))).rejects.toBe(why);
 
     renames.release();
@@ -159,5 +163,105 @@ it("a step of the one-time sweep judged hung that then fails is hung no more: th
     removal.restore();
     renames.release();
     renames.restore();
+  }
+});
+
+// Before: the stall named the step the change was at when the log stalled, until the stall ended:
+// once the sync of its tiles returned and the same round hung at its checkpoint's write, the log
+// still said the tiles had not returned.
+it("a round judged hung at the sync of its tiles that moves on and hangs at its checkpoint's write: the stall names the checkpoint", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+  const clock = { now: 0 };
+  const errors: unknown[] = [];
+  const o = options(dataDir, clock, errors);
+  const log = await AuditLog.open(o);
+  log.start();
+  const sync = await hangingDisk(o.dir, "sync");
+  const checkpoint = `${resolve(o.dir, "checkpoint")}.tmp-`;
+  const rename = await hangingDisk(o.dir, "rename", (path) => path.startsWith(checkpoint));
+  try {
+    sync.on();
+    // 300 entries fill a tile; the round's sync of the tiles before its checkpoint hangs.
+    await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+    await vi.waitFor(() => expect(sync.held()).toBe(1), WAIT);
+    clock.now += hungMs(o.checkpointMs) + 1;
+    await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
+    expect(log.failure?.message).toMatch(
+      /while 300 entries wait for one, a write of its tiles not having returned \(a hung disk or mount\?\) — the tiles in .* cannot be written/,
+    );
+    const first = log.failure;
+
+    // The sync returns; the same round goes on to its checkpoint, whose write hangs.
+    rename.on();
+    sync.release();
+    await vi.waitFor(() => expect(rename.held()).toBe(1), WAIT);
+    await ticked(log);
+    const why = log.failure;
+    expect(why).toBeInstanceOf(AuditLogError);
+    expect(why?.message).toMatch(
+      /no checkpoint could be published for \d+ ms while 300 entries wait for one, the write of its checkpoint not having returned \(a hung disk or mount\?\) — the checkpoint .*checkpoint cannot be written; it resumes once it can$/,
+    );
+    expect(why?.message).not.toMatch(/tiles/);
+    expect(errors).toEqual(expect.arrayContaining([first, why]));
+    await expect(log.append(entry(300))).rejects.toBe(why);
+
+    rename.release();
+    await vi.waitFor(() => expect(log.failure).toBeNull(), WAIT);
+    expect(await log.append(entry(300))).toBe(300n);
+    await log.close();
+    expect(log.published?.size).toBe(301n);
+  } finally {
+    rename.release();
+    rename.restore();
+    sync.release();
+    sync.restore();
+  }
+});
+
+// Before: the stall went on naming the checkpoint, and refusing entries, after the checkpoint was
+// published and the round had moved on to its restore point.
+it("a round judged hung at its checkpoint's write that moves on and hangs at its restore point: the stall ends with the checkpoint out, and the entries taken next stall the log naming the restore point", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+  const clock = { now: 0 };
+  const errors: unknown[] = [];
+  const o = options(dataDir, clock, errors);
+  const log = await AuditLog.open(o);
+  log.start();
+  const checkpoint = `${resolve(o.dir, "checkpoint")}.tmp-`;
+  const point = `${resolve(restorePath(o.walPath))}.tmp-`;
+  let holds = checkpoint;
+  const disk = await hangingDisk(dataDir, "rename", (path) => path.startsWith(holds));
+  try {
+    disk.on();
+    expect(await log.append(entry(0))).toBe(0n);
+    await vi.waitFor(() => expect(disk.held()).toBe(1), WAIT);
+    clock.now += hungMs(o.checkpointMs) + 1;
+    await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
+    expect(log.failure?.message).toMatch(/the write of its checkpoint not having returned/);
+
+    // The checkpoint's write returns (entry 0 is published); the round hangs at its restore point.
+    holds = point;
+    disk.release();
+    disk.on();
+    await vi.waitFor(() => expect(disk.held()).toBe(1), WAIT);
+    await vi.waitFor(() => expect(log.failure).toBeNull(), WAIT);
+    expect(log.published?.size).toBe(1n);
+    expect(await log.append(entry(1))).toBe(1n);
+    await vi.waitFor(() => expect(log.failure).not.toBeNull(), WAIT);
+    const why = log.failure;
+    expect(why?.message).toMatch(
+      /while 1 entries wait for one, the write of its restore point not having returned \(a hung disk or mount\?\) — the restore point .*audit\.wal\.restore cannot be written/,
+    );
+    expect(errors).toContain(why);
+    await expect(log.append(entry(2))).rejects.toBe(why);
+
+    disk.release();
+    await vi.waitFor(() => expect(log.failure).toBeNull(), WAIT);
+    expect(await log.append(entry(2))).toBe(2n);
+    await log.close();
+    expect(log.published?.size).toBe(3n);
+  } finally {
+    disk.release();
+    disk.restore();
   }
 });

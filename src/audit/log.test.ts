@@ -244,6 +244,38 @@ describe("the audit log", () => {
     await log.close();
   });
 
+  // Before: the stall said "the tiles in … cannot be written" whichever write had failed.
+  it("stops taking entries when its checkpoint cannot be written for three checkpoint intervals, naming the checkpoint, and resumes once it can", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+    let clock = 0;
+    const errors: unknown[] = [];
+    const o = { ...options(dataDir), now: () => clock, onError: (err: unknown) => void errors.push(err) };
+    const log = await AuditLog.open(o);
+    // A directory where the checkpoint goes: its write (a rename over it) fails; the tiles do not.
+    const checkpoint = join(o.dir, "checkpoint");
+    rmSync(checkpoint, { force: true });
+    mkdirSync(join(checkpoint, "in-the-way"), { recursive: true });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))));
+    await expect(log.publish()).rejects.toThrow();
+    expect(log.failure).toBeNull();
+    clock += 3 * o.checkpointMs + 1;
+    await expect(log.publish()).rejects.toThrow();
+    const why = log.failure;
+    expect(why).toBeInstanceOf(AuditLogError);
+    expect(why?.message).toBe(
+      `the audit log takes no entries: no checkpoint could be published for 3001 ms while 300 entries wait for one — the checkpoint ${checkpoint} cannot be written; it resumes once it can`,
+    );
+    expect(errors).toContain(why);
+    await expect(log.append(entry(300))).rejects.toBe(why);
+    // The checkpoint can be written again: the next round publishes, and the log takes entries.
+    rmSync(checkpoint, { recursive: true });
+    await log.publish();
+    expect(log.failure).toBeNull();
+    expect(log.published?.size).toBe(300n);
+    expect(await log.append(entry(300))).toBe(300n);
+    await log.close();
+  });
+
   it.each([
     ["a tile's rename", "rename"],
     ["the sync before the checkpoint", "sync"],

@@ -208,11 +208,14 @@ export class HangSignal {
 /**
  * What a change of the tree waits for, named when it is judged hung: `what` (as "…, a write of its
  * tiles not having returned"), `where`, and `then`: what cannot be done, and when the log resumes.
+ * Named too by a stall from failed changes, the step the last one failed at: `failed` if given,
+ * else `then`.
  */
 interface Step {
   readonly what: string;
   readonly where: string;
   readonly then: string;
+  readonly failed?: string;
 }
 
 /** The steps of the tree's changes (see Step), for the log in `dir` with its write-ahead file `walPath`. */
@@ -237,6 +240,9 @@ function stepsOf(dir: string, walPath: string) {
       what: "the removal of partial tiles a checkpoint covers",
       where: `in ${dir}`,
       then: `the partial tiles in ${dir} cannot be removed; it resumes once they can`,
+      // Only the one-time sweep fails at it (a round goes on when its removal fails), and the sweep
+      // is not tried again: the stall is over once a round publishes a checkpoint.
+      failed: `the removal of partial tiles in ${dir} failed after holding up the checkpoints; it resumes once one is published`,
     },
   } satisfies Record<string, Step>;
 }
@@ -283,6 +289,12 @@ export class AuditLog implements AuditTrail {
   private readonly hang = new HangSignal();
   /** The stall, if any, says a step of a change has not returned: said again once one fails. */
   private stalledHung = false;
+  /**
+   * The step the stall names (see Step): said again when the change judged hung moves on to another
+   * step and waits there, or a change fails at another step. Before, the step the log stalled at
+   * was named until the stall ended, also while a later one hung or failed.
+   */
+  private stalledStep: Step | null = null;
   private readonly steps: ReturnType<typeof stepsOf>;
   /**
    * What the change of the tree under way waits for (changes run one at a time): named by a stall
@@ -325,9 +337,10 @@ export class AuditLog implements AuditTrail {
       if (this.stalled !== null && this.tree.unwrittenFiles === 0) this.stalled = null;
       return;
     }
-    // Said already, unless as a write that has not returned: a change has failed since (one at a
-    // time), so none hangs now. Before, the log kept saying so until a round succeeded.
-    if (this.stalled !== null && !this.stalledHung) return;
+    // Said already, unless as a write that has not returned (a change has failed since, one at a
+    // time, so none hangs now; before, the log kept saying so until a round succeeded), or of
+    // another step than this change failed at.
+    if (this.stalled !== null && !this.stalledHung && this.stalledStep === this.step) return;
     this.stall(false);
   }
 
@@ -337,19 +350,23 @@ export class AuditLog implements AuditTrail {
    * stall from failed rounds: before, a write that hung after them was never judged, and close()
    * waited for it for ever. Looked at every tick until it stalls the log: before, a change judged
    * hung while no entry waited (its checkpoint published, the restore point's rename hung) was
-   * never looked at again, and the log took entries for ever with no checkpoint covering them.
+   * never looked at again, and the log took entries for ever with no checkpoint covering them. Said
+   * again when the change has moved on to another step since: the stall names the step it waits
+   * for now (before, the step it stalled at, also once that had returned and a later one hung).
    */
   private checkHung(): void {
     if (this.unsettled === 0) return;
     if (this.now() - this.changeSince <= hungMs(this.o.checkpointMs)) return;
-    if (this.stalled === null || !this.stalledHung) this.stall(true);
+    if (this.stalled === null || !this.stalledHung || this.stalledStep !== this.step) this.stall(true);
     if (!this.hang.judged) this.hang.judge();
   }
 
   /**
    * Stops taking entries, saying why, when entries have waited too long for a checkpoint or too
-   * many tiles for their write (`hung`: judged with a change of the tree out); else a stall that
-   * said a write had not returned is over.
+   * many tiles for their write (`hung`: judged with a change of the tree out); else a stall from
+   * failed changes is over, and so is one that named a step of the change out that it has left
+   * (its checkpoint published since, say, while its restore point's write hangs: as when a change
+   * hangs there with no stall, the entries taken next stall the log again, naming that step).
    */
   private stall(hung: boolean): void {
     const waiting = this.wal.size - (this.current?.size ?? 0n);
@@ -363,12 +380,25 @@ export class AuditLog implements AuditTrail {
     else if (waiting > 0n && since > this.stallMs(hung))
       why = `no checkpoint could be published for ${since} ms while ${waiting} entries wait for one${hung ? `, ${this.step.what} not having returned (a hung disk or mount?)` : ""}`;
     if (why === null) {
-      if (!hung) this.stalled = null;
+      if (!hung || this.stalledHung) {
+        this.stalled = null;
+        this.stalledHung = false;
+        this.stalledStep = null;
+      }
       return;
     }
-    const then = hung && unwritten <= 3 * MAX_UNWRITTEN_TILES ? this.step.then : this.steps.tiles.then;
+    // Tiles waiting to be written are what stops the log, whatever the step; else the step the
+    // change out waits for, or the one the last change failed at (before, a failed round's stall
+    // always said the tiles, also when its checkpoint could not be written).
+    const then =
+      unwritten > 3 * MAX_UNWRITTEN_TILES
+        ? this.steps.tiles.then
+        : hung
+          ? this.step.then
+          : (this.step.failed ?? this.step.then);
     this.stalled = new AuditLogError(`the audit log takes no entries: ${why} — ${then}`);
     this.stalledHung = hung;
+    this.stalledStep = this.step;
     this.o.onError(this.stalled);
   }
 

@@ -861,6 +861,65 @@ describe.skipIf(skipReason !== undefined)("the shared audit log", () => {
     holds[1]!(new Error("the database refused the read"));
   });
 
+  // Before: the stall named the step the round was judged at (the read of the latest checkpoint)
+  // until the round settled, also once that read had returned and the round hung at a later one.
+  it("a round judged hung that moves on and hangs at a later step: the stall names the step it waits at now", async () => {
+    const { url } = await freshSchema();
+    const clock = { now: 0 };
+    const errors: unknown[] = [];
+    /** The reads held: released with the database's own answer. */
+    const holding = { latest: false, ranges: false };
+    const held: (() => void)[] = [];
+    const hold = <T>(read: () => Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => held.push(() => void read().then(resolve, reject)));
+    const release = () => held.splice(0).forEach((run) => run());
+    // B is the integrator; A (on its own timer, by the test's clock) follows B's checkpoints.
+    const b = await sharedLog(url, "node-b");
+    const a = await sharedLog(url, "node-a", {
+      checkpointMs: 20,
+      now: () => clock.now,
+      onError: (err) => void errors.push(err),
+      wrap: (db) => ({
+        ...db,
+        latestCheckpoint: () => (holding.latest ? hold(() => db.latestCheckpoint()) : db.latestCheckpoint()),
+        readRanges: (ranges) => (holding.ranges ? hold(() => db.readRanges(ranges)) : db.readRanges(ranges)),
+      }),
+    });
+    expect(b.integrating).toBe(true);
+    await Promise.all(Array.from({ length: 3 }, (_, i) => b.append(entry("b", i))));
+    await b.publish();
+    expect(b.published?.size).toBe(3n);
+    // A's round waits on its read of the latest checkpoint: judged hung.
+    holding.latest = true;
+    a.start();
+    await vi.waitFor(() => expect(held).toHaveLength(1), WAIT);
+    holding.latest = false;
+    clock.now += hungMs(20) + 1;
+    await vi.waitFor(() => expect(a.failure).not.toBeNull(), WAIT);
+    const first = a.failure;
+    expect(first?.message).toMatch(/a read of the latest checkpoint from the database not having returned/);
+    // The read returns (B's checkpoint): A's round reads B's entries to catch up, and that read hangs.
+    holding.ranges = true;
+    release();
+    await vi.waitFor(() => expect(held).toHaveLength(1), WAIT);
+    await ticked(a);
+    const why = a.failure;
+    expect(why).toBeInstanceOf(Error);
+    expect(why?.message).toMatch(
+      /^the audit log takes no entries on this node: a round judged hung after \d+ ms has moved on since but not returned for \d+ ms, a read of entries from the database not having returned \(a link gone silent, or a database not answering\?\); it resumes once a round succeeds$/,
+    );
+    expect(errors).toEqual([first, why]);
+    await expect(a.append(entry("a", 0))).rejects.toBe(why);
+    // The read returns: the round adopts B's checkpoint, and A takes entries again.
+    holding.ranges = false;
+    release();
+    await vi.waitFor(() => expect(a.failure).toBeNull(), WAIT);
+    expect(a.published?.text).toBe(b.published?.text);
+    expect(await a.append(entry("a", 0))).toBe(3n);
+    await a.close();
+    await b.close();
+  });
+
   it("closes while the integrator's link is silent, saying that its session was dropped", async () => {
     const { url } = await freshSchema();
     const link = await blackhole(url, { partition: true });

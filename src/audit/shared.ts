@@ -159,9 +159,15 @@ export class SharedAuditLog implements AuditTrail {
   private stalled: Error | null = null;
   /**
    * The stall says a step of the round under way has not returned: how long the round had not moved
-   * when judged, and whether the node gave the seat up then. Null once that round settles.
+   * when judged, and when (o.now's clock), whether the node gave the seat up then, and what the
+   * stall names as not having returned. Null once that round settles.
    */
-  private hungStall: { readonly since: number; readonly gaveUp: boolean } | null = null;
+  private hungStall: {
+    readonly since: number;
+    readonly at: number;
+    readonly gaveUp: boolean;
+    readonly what: string;
+  } | null = null;
   /**
    * What the round (or read of the latest checkpoint) under way waits for: null once that step has
    * settled, so that no step that returned (with an error, say) is named as one that did not.
@@ -300,11 +306,13 @@ export class SharedAuditLog implements AuditTrail {
    * ready) until a round succeeds. The message names what the round waits for; should the round
    * fail instead, it is said again as a failed round's (see failed). Judged once a
    * round, stalled already or not: a round judged hung that failed left the node stalled, and the
-   * next round that hung was never judged (close() waited for it for ever).
+   * next round that hung was never judged (close() waited for it for ever). A round judged hung
+   * that moves on to another step and waits there is said again, naming that step (see moved).
    */
   private checkHung(): void {
     // A round waiting for nothing (between two steps) is moving.
-    if (this.busySince === null || this.hang.judged || this.waitingFor === null) return;
+    if (this.busySince === null || this.waitingFor === null) return;
+    if (this.hang.judged) return this.moved(this.waitingFor);
     const since = this.now() - this.busySince;
     if (since <= hungMs(this.o.checkpointMs)) return;
     const seated = this.seat.held;
@@ -316,9 +324,25 @@ export class SharedAuditLog implements AuditTrail {
       this.standDownUntil = this.now() + FAILED_ROUNDS_BEFORE_RELEASE * this.o.checkpointMs;
       this.seat.release().catch(this.o.onError);
     }
-    this.hungStall = { since, gaveUp: seated };
+    this.hungStall = { since, at: this.now(), gaveUp: seated, what };
     this.o.onError(this.stalled);
     this.hang.judge();
+  }
+
+  /**
+   * The round judged hung waits for `wait`: unless the stall names it already, said again naming
+   * it (the step judged has returned, and the round waits at a later one). Before, the stall named
+   * the step the round was judged at until the round settled, also while a later one hung.
+   */
+  private moved(wait: Wait): void {
+    const hung = this.hungStall;
+    if (hung === null || this.stalled === null || hung.what === wait.what) return;
+    const out = hung.since + (this.now() - hung.at);
+    this.stalled = new AuditLogError(
+      `the audit log takes no entries on this node: a round judged hung after ${hung.since} ms has moved on since but not returned for ${out} ms, ${wait.what} not having returned (${wait.why})${hung.gaveUp ? "; it gave up the integrator's seat for another node to sign" : ""}; it resumes once a round succeeds`,
+    );
+    this.hungStall = { ...hung, what: wait.what };
+    this.o.onError(this.stalled);
   }
 
   async inclusion(index: bigint, size: bigint): Promise<Buffer[]> {

@@ -316,6 +316,30 @@ describe("an upstream's own error event in a Responses stream", () => {
     },
   );
 
+  // Before: the scan stopped at the event's own member and never read the rest, so data that is no
+  // JSON after it (which no client can read) counted as numbered 5, and response.failed was 6.
+  it.each([
+    ["broken after the number", '{"type":"error","sequence_number":5, broken}'],
+    ["cut short", '{"type":"error","sequence_number":5,"message":"upstream ov'],
+    ["followed by more", '{"type":"error","sequence_number":5} {"type":"error"}'],
+    ["a bad escape after it", '{"type":"error","sequence_number":5,"message":"bad \\q"}'],
+  ])(
+    "whose data is not whole JSON (%s): response.failed is numbered after the last numbered event",
+    async (_, data) => {
+      const chunks = [
+        CREATED,
+        event("response.in_progress", 1),
+        event("response.output_text.delta", 2, { delta: "x" }),
+        `event: error\ndata: ${data}\n\n`,
+      ];
+      const all = events(await rawOf(await serve(chunks, false)));
+      expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+        ["error", undefined],
+        ["response.failed", 3],
+      ]);
+    },
+  );
+
   it("whose own sequence_number follows an object holding one, and strings with escaped quotes: response.failed is numbered after it", async () => {
     const data = JSON.stringify({
       type: "error",

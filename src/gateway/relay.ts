@@ -503,60 +503,104 @@ const noop = (): void => {};
 
 /** The member a Responses event numbers itself with, as JSON writes its name. */
 const SEQUENCE_NUMBER = '"sequence_number"';
-const JSON_SPACE = /[ \t\r\n]/;
-/** Runs the scan in sequenceOf passes over: inside a string, and outside one. */
-const STRING_RUN = /[^"\\]*/y;
-const PLAIN_RUN = /[^"{}[\]]*/y;
-/** A sequence number as JSON writes one: a non-negative integer, then the end of the value. */
-const SEQUENCE_VALUE = /(?:0|[1-9][0-9]*)(?=[ \t\r\n,}])/y;
+/** A JSON string, its escapes checked: an unrolled loop, linear however long the string. */
+// eslint-disable-next-line no-control-regex -- a raw control character ends a string's run: JSON refuses it
+const JSON_STRING = /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"/y;
+const JSON_NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const JSON_LITERAL = /true|false|null/y;
+/** A sequence number as JSON writes one: a non-negative integer (not the start of a fraction). */
+const SEQUENCE_VALUE = /(?:0|[1-9][0-9]*)(?![.eE0-9])/y;
+
+/** The index of the first character at or after `i` that is not JSON's white space. */
+function skipSpace(data: string, i: number): number {
+  let c = data.charCodeAt(i);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = data.charCodeAt(++i);
+  return i;
+}
+
+/** The sequence number a member's value at `i` is: a non-negative safe integer; else null. */
+function sequenceAt(data: string, i: number): number | null {
+  SEQUENCE_VALUE.lastIndex = i;
+  const value = SEQUENCE_VALUE.exec(data);
+  const n = value === null ? NaN : Number(value[0]);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * The index of a member's value, its name and colon read at `i` (a quote, after a brace or comma);
+ * -1 if they are not there.
+ */
+function memberValue(data: string, i: number): number {
+  JSON_STRING.lastIndex = i;
+  if (!JSON_STRING.test(data)) return -1;
+  i = skipSpace(data, JSON_STRING.lastIndex);
+  return data.charCodeAt(i) === 0x3a ? skipSpace(data, i + 1) : -1;
+}
+
+/** The arrays and objects sequenceOf's scan is in, innermost last (true: an object); reused. */
+const containers: boolean[] = [];
 
 /**
  * The number a Responses event's data carries as its own: the `sequence_number` member of the JSON
- * object, a non-negative integer; else null. Found by a search, not a parse (every event is
- * searched): each place the name appears in quotes is checked by scanning the data up to it (on
- * from the last place checked), tracking strings and depth — a member's name at depth 1, outside
- * any string, then a colon and an integer. Before, the name followed by a colon anywhere counted: in
- * an object nested in the event (an error's own `sequence_number`), or with a value that is no
- * number ("7"); the number then read at the top was none, and the gateway's response.failed was
- * numbered 0 mid-stream.
+ * object (the last, as JSON.parse reads a repeated one), a non-negative integer; else null — also
+ * when the data is not whole JSON (`{"sequence_number":5, broken…`, or cut short), which a client
+ * cannot read, so that the caller treats it as any event with no number of its own. Read by one
+ * pass that checks the JSON grammar without building anything (every event is read; strings and
+ * numbers are matched by sticky regular expressions, the engine skipping their runs), taking the
+ * member's name at depth 1 only: one in a nested object or inside a string is not the event's.
+ * Before, a search stopped at the first such member and never looked at the rest: an event broken
+ * after its number counted as numbered, and the gateway's last event was numbered after it. Exported
+ * for its test (relay-sequence.test.ts).
  */
-function sequenceOf(data: string): number | null {
-  let i = 0;
-  while (JSON_SPACE.test(data.charAt(i))) i++;
+export function sequenceOf(data: string): number | null {
+  let i = skipSpace(data, 0);
   if (data.charCodeAt(i) !== 0x7b) return null;
-  // The scan's state at `i`: depth (1 just inside the event's object), and inside a string or not.
-  let depth = 0;
-  let inString = false;
-  for (let at = data.indexOf(SEQUENCE_NUMBER, i); at >= 0; at = data.indexOf(SEQUENCE_NUMBER, at + 1)) {
-    while (i < at) {
-      // Runs of characters that change nothing are skipped by the regular expression engine.
-      const run = inString ? STRING_RUN : PLAIN_RUN;
-      run.lastIndex = i;
-      run.test(data);
-      i = run.lastIndex;
-      if (i >= at) break;
-      const c = data.charCodeAt(i++);
-      if (inString) {
-        if (c === 0x5c)
-          i++; // a backslash: the next character is escaped
-        else inString = false; // the closing quote
-      } else if (c === 0x22) inString = true;
-      else if (c === 0x7b || c === 0x5b) depth++;
-      else depth--; // a closing brace or bracket
+  containers.length = 0;
+  let number: number | null = null;
+  for (;;) {
+    // A value at `i`.
+    const c = data.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) {
+      const object = c === 0x7b;
+      i = skipSpace(data, i + 1);
+      if (data.charCodeAt(i) === (object ? 0x7d : 0x5d)) i++;
+      else {
+        containers.push(object);
+        if (object) {
+          const at = i;
+          if ((i = memberValue(data, i)) < 0) return null;
+          // A name that begins so ends there (the quote after "r" is not escaped).
+          if (containers.length === 1 && data.startsWith(SEQUENCE_NUMBER, at)) number = sequenceAt(data, i);
+        }
+        continue;
+      }
+    } else {
+      const token =
+        c === 0x22 ? JSON_STRING : c === 0x74 || c === 0x66 || c === 0x6e ? JSON_LITERAL : JSON_NUMBER;
+      token.lastIndex = i;
+      if (!token.test(data)) return null;
+      i = token.lastIndex;
     }
-    // An escape ran past the quote: the name is inside a string.
-    if (i > at || inString || depth !== 1) continue;
-    let j = at + SEQUENCE_NUMBER.length;
-    while (JSON_SPACE.test(data.charAt(j))) j++;
-    if (data.charCodeAt(j) !== 0x3a) continue; // a string value equal to the name
-    j++;
-    while (JSON_SPACE.test(data.charAt(j))) j++;
-    SEQUENCE_VALUE.lastIndex = j;
-    const value = SEQUENCE_VALUE.exec(data);
-    const n = value === null ? NaN : Number(value[0]);
-    return Number.isSafeInteger(n) ? n : null;
+    // After a value: a comma and the next, or the ends of the arrays and objects it closes.
+    for (;;) {
+      i = skipSpace(data, i);
+      if (containers.length === 0) return i === data.length ? number : null;
+      const object = containers[containers.length - 1];
+      const d = data.charCodeAt(i);
+      if (d === 0x2c) {
+        i = skipSpace(data, i + 1);
+        if (object) {
+          const at = i;
+          if ((i = memberValue(data, i)) < 0) return null;
+          if (containers.length === 1 && data.startsWith(SEQUENCE_NUMBER, at)) number = sequenceAt(data, i);
+        }
+        break;
+      }
+      if (d !== (object ? 0x7d : 0x5d)) return null;
+      containers.pop();
+      i++;
+    }
   }
-  return null;
 }
 
 /**
