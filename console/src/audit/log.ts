@@ -8,7 +8,15 @@
 import { sha256 as sha256Hasher } from "@noble/hashes/sha2.js";
 import { parseCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint.js";
 import { decodeBase64Strict, isValidKeyName, openNote, type NoteVerifier } from "../../../src/audit/note.js";
-import { TILE_WIDTH, decodeBundle, decodeTile, tilePath, tileSpan } from "../../../src/audit/tiles.js";
+import {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  decodeBundle,
+  decodeTile,
+  tileLevels,
+  tilePath,
+  tileSpan,
+} from "../../../src/audit/tiles.js";
 import { entryNotCanonical } from "../../../src/audit/canonical-entry.js";
 
 export type { Checkpoint };
@@ -38,11 +46,11 @@ export async function latestCheckpoint(): Promise<{ note: string; checkpoint: Ch
 }
 
 /**
- * A level-0 hash tile or an entry bundle at `width`. The server keeps a partial one until the full
- * tile is covered by a signed checkpoint: once it is gone, the full tile is read instead — its first
- * `width` records are the partial's (tlog-tiles).
+ * A hash tile (any level) or an entry bundle at `width`. The server keeps a partial one until the
+ * full tile is covered by a signed checkpoint: once it is gone, the full tile is read instead — its
+ * first `width` records are the partial's (tlog-tiles).
  */
-async function getTile(level: 0 | "entries", index: bigint, width: number): Promise<Uint8Array> {
+async function getTile(level: number | "entries", index: bigint, width: number): Promise<Uint8Array> {
   const path = tilePath({ level, index, width });
   const res = await fetch(`/audit/${path}`, noStore);
   if (res.ok) return new Uint8Array(await res.arrayBuffer());
@@ -57,8 +65,8 @@ async function getTile(level: 0 | "entries", index: bigint, width: number): Prom
 }
 
 /** The first `width` records of a full tile: hashes of 32 bytes, or length-prefixed entries. */
-function prefixOf(level: 0 | "entries", data: Uint8Array, width: number): Uint8Array {
-  if (level === 0) return data.subarray(0, width * 32);
+function prefixOf(level: number | "entries", data: Uint8Array, width: number): Uint8Array {
+  if (level !== "entries") return data.subarray(0, width * 32);
   let off = 0;
   for (let i = 0; i < width && off + 2 <= data.length; i++)
     off += 2 + (((data[off] as number) << 8) | (data[off + 1] as number));
@@ -206,9 +214,56 @@ export interface LogVerification {
   readonly rootBase64: string;
 }
 
+/** The hashes of a published hash tile of `width` at `level`. */
+const readHashTile = async (level: number, index: bigint, width: number): Promise<Uint8Array[]> =>
+  decodeTile(await getTile(level, index, width), width);
+
+/**
+ * The published hash tiles above level 0 of a tree of `size`, against the subtrees the leaves make:
+ * entry k of tile L/N is the hash of the full subtree of height 8·L over entries
+ * [(N·256 + k)·256^L, (N·256 + k + 1)·256^L) (tlog-tiles). Each is read once, when the first of its
+ * subtrees is complete; one full tile a level is held at a time (the leaves come in order), and the
+ * partial ones at the checkpoint's size. The reads are 1/256 of level 0's.
+ */
+async function upperTiles(size: bigint) {
+  // The partial tiles first, as level 0's, while the server still keeps them.
+  const partials = new Map<number, Uint8Array[]>();
+  for (let level = 1; level < tileLevels(size); level++) {
+    const { fullTiles, partialWidth } = tileSpan(level, size);
+    if (partialWidth > 0) partials.set(level, await readHashTile(level, fullTiles, partialWidth));
+  }
+  const held = new Map<number, { index: bigint; hashes: Uint8Array[] }>();
+  /** The complete subtree of `height` (a multiple of 8, at least 8) ending before entry `end`. */
+  return async (height: number, end: bigint, hash: Uint8Array): Promise<void> => {
+    const level = height / TILE_HEIGHT;
+    const subtree = (end >> BigInt(height)) - 1n;
+    const index = subtree / BigInt(TILE_WIDTH);
+    const k = Number(subtree % BigInt(TILE_WIDTH));
+    let hashes: Uint8Array[] | undefined;
+    if (index < tileSpan(level, size).fullTiles) {
+      let tile = held.get(level);
+      if (tile?.index !== index) {
+        tile = { index, hashes: await readHashTile(level, index, TILE_WIDTH) };
+        held.set(level, tile);
+      }
+      hashes = tile.hashes;
+    } else {
+      hashes = partials.get(level);
+    }
+    const published = hashes?.[k];
+    if (published === undefined || !equal(hash, published)) {
+      const start = end - (1n << BigInt(height));
+      throw new VerificationError(
+        `entries ${start}–${end - 1n} do not match their hash in the published tile ${level}/${index} (its entry ${k}): the log has been altered`,
+      );
+    }
+  };
+}
+
 /**
  * The whole log: the checkpoint's signature, every entry bundle rehashed into the RFC 6962 root
- * (which must be the signed one), and every leaf hash against the published level-0 hash tiles.
+ * (which must be the signed one), every leaf hash against the published level-0 hash tiles, and
+ * every subtree hash against the published tiles above (levels 1, 2 …), from which proofs are made.
  */
 export async function verifyLog(vkey: string, progress: Progress): Promise<LogVerification> {
   const verifier = await parseVerifierKey(vkey);
@@ -225,6 +280,7 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
     Promise.all([readBundle(i, width), getTile(0, i, width).then((d) => decodeTile(d, width))]);
   // The partial tile first, while the server still keeps it (it removes older checkpoints' ones).
   const partial = partialWidth === 0 ? null : await read(fullTiles, partialWidth);
+  const checkUpper = await upperTiles(size);
   for (let i = 0n; i <= fullTiles; i++) {
     const width = i < fullTiles ? TILE_WIDTH : partialWidth;
     if (width === 0) break;
@@ -241,6 +297,7 @@ export async function verifyLog(vkey: string, progress: Progress): Promise<LogVe
       while (stack.length > 0 && stack[stack.length - 1]!.height === node.height) {
         const left = stack.pop()!;
         node = { hash: nodeHash(left.hash, node.hash), height: node.height + 1 };
+        if (node.height % TILE_HEIGHT === 0) await checkUpper(node.height, n + 1n, node.hash);
       }
       stack.push(node);
     }
