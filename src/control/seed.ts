@@ -30,17 +30,21 @@ import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 /** The actor of what the operator's scheme file seeds at start-up. */
 export const SCHEME_FILE_ACTOR = "scheme-file";
 
-/** Stores the text as a new version unless one with the same digest exists; returns its number. */
+/**
+ * Stores the text as a new version unless one with the same digest exists; returns its number.
+ * `read`: its name and digest, read from it already (off the event loop: control/upload.ts).
+ */
 export async function addVersion(
   store: Store,
   text: string,
   actor: string,
   now: string,
-): Promise<{ version: number; created: boolean; scheme: CompiledScheme }> {
-  const scheme = parseScheme(text, "uploaded scheme");
+  read?: { readonly name: string; readonly digest: string },
+): Promise<{ version: number; created: boolean }> {
+  const scheme = read ?? parseScheme(text, "uploaded scheme");
   const versions = await store.records.list<SchemeVersion>("scheme");
   const same = versions.find((v) => v.document.digest === scheme.digest);
-  if (same !== undefined) return { version: same.document.version, created: false, scheme };
+  if (same !== undefined) return { version: same.document.version, created: false };
   const version = Math.max(0, ...versions.map((v) => v.document.version)) + 1;
   const doc: SchemeVersion = {
     version,
@@ -55,7 +59,7 @@ export async function addVersion(
     action: "scheme.upload",
     details: { version, name: scheme.name, digest: scheme.digest },
   });
-  return { version, created: true, scheme };
+  return { version, created: true };
 }
 
 export interface ActivateOptions {

@@ -59,7 +59,7 @@ export function updateState(previous: ControlState | null, records: readonly Sto
     const { reloadFailure: _failure, refusedFingerprint: _refused, ...kept } = previous;
     return { ...kept, ...identitiesOf(records) };
   }
-  return buildState(records);
+  return buildState(records, previous);
 }
 
 /** Records the compiled policy does not depend on (admin identities, identity providers, blocks). */
@@ -84,14 +84,20 @@ export function identitiesOf(records: readonly StoredRecord[]) {
   return { identities, identityRecords };
 }
 
-export function buildState(records: readonly StoredRecord[]): ControlState {
+/**
+ * `previous`: a state whose active version, parsed, is reused when it is the same record (id and
+ * revision): parsing a large version's YAML takes seconds per MB on the event loop, and a change
+ * to any partner or license reloads the policy on every node.
+ */
+export function buildState(records: readonly StoredRecord[], previous?: ControlState | null): ControlState {
   const of = <T>(collection: StoredRecord["collection"]) =>
     records.filter((r) => r.collection === collection) as StoredRecord<T>[];
   const versions = of<SchemeVersion>("scheme").sort((a, b) => a.document.version - b.document.version);
   const pointer = of<ActiveScheme>("setting").find((r) => r.id === "active-scheme");
   const active = versions.find((v) => v.document.version === pointer?.document.version);
   if (active === undefined) throw new ControlStateError("no active scheme version in the store");
-  const base = parseStoredVersion(active.document);
+  const same = previous?.active.id === active.id && previous.active.revision === active.revision;
+  const base = same ? previous.base : parseStoredVersion(active.document);
   const partners = of<PartnerDocument>("partner");
   const licenses = of<LicenseRecord>("license");
   // What does not compile with the version is left out (and reported), never the whole reload:

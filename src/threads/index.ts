@@ -51,6 +51,8 @@ export interface WorkerLimits {
    * is gone: work whose result is no longer wanted (another share of it failed) gives its core back.
    */
   readonly signal?: AbortSignal;
+  /** Called with the thread once started (to watch it: its "online" event, say). */
+  readonly started?: (worker: Worker) => void;
 }
 
 /** The longest delay a Node timer keeps (a longer one fires after 1 ms): about 24.8 days. */
@@ -79,12 +81,13 @@ export function runWorker<T>(
   workerData: unknown,
   limits: WorkerLimits = {},
 ): Promise<T> {
-  const { resourceLimits, timeoutMs, signal } = limits;
+  const { resourceLimits, timeoutMs, signal, started } = limits;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) {
     return Promise.reject(new RangeError(`a worker's time limit must be positive, not ${timeoutMs}`));
   }
   return new Promise<T>((resolve, reject) => {
     const worker = startWorker(base, name, workerData, resourceLimits);
+    started?.(worker);
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     // The first of answer, error, exit and time-out decides; whatever follows is ignored.

@@ -31,8 +31,9 @@ import {
   versionMisfits,
 } from "../../control/seed.js";
 import type { SchemeVersion } from "../../control/types.js";
-import { ClearanceError } from "../../errors/index.js";
-import { parseScheme, type CompiledScheme } from "../../scheme/index.js";
+import { readUploadOffLoop } from "../../control/upload.js";
+import { ClearanceError, InvalidInputError } from "../../errors/index.js";
+import type { CompiledScheme } from "../../scheme/index.js";
 import { diffSchemes, formatDiff } from "../../scheme/diff.js";
 import type { WhatIfReport } from "../../whatif/index.js";
 import type { AdminDeps } from "../deps.js";
@@ -76,6 +77,17 @@ async function storeBase(deps: AdminDeps, active?: number): Promise<CompiledSche
   const version = active ?? (await activePointer(deps.store)).document.version;
   if (version === state.active.document.version) return state.base;
   return parseStoredVersion((await schemeVersion(deps.store, state, String(version))).document);
+}
+
+/**
+ * The store's active version, for an upload's diff: its record, and this node's compiled form when
+ * it is this node's active version too (else it is compiled from the store's record, as `storeBase`).
+ */
+async function uploadBase(deps: AdminDeps): Promise<[SchemeVersion, CompiledScheme | undefined]> {
+  const state = deps.state();
+  const version = (await activePointer(deps.store)).document.version;
+  if (version === state.active.document.version) return [state.active.document, state.base];
+  return [(await schemeVersion(deps.store, state, String(version))).document, undefined];
 }
 
 /**
@@ -158,10 +170,14 @@ export const schemeRoutes = [
     status: 201,
     body: schemeUpload,
     async handle({ deps, caller, body }) {
-      const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now());
+      // Read (in a worker thread when large: control/upload.ts) before anything is stored.
+      const read = await readUploadOffLoop(body.yaml, ...(await uploadBase(deps)));
+      const { version, created } = await addVersion(deps.store, body.yaml, caller.id, deps.now(), read);
       if (created) await deps.changed();
-      const uploaded = parseScheme(body.yaml, `version ${version}`);
-      return { version, created, diff: diffAgainstActive(deps, uploaded, await storeBase(deps)) };
+      const { diff } = read;
+      if ("baseInvalid" in diff)
+        throw new InvalidInputError(diff.baseInvalid.problems, diff.baseInvalid.message);
+      return { version, created, diff };
     },
   }),
   route({
