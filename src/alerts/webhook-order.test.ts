@@ -80,10 +80,13 @@ it("posts one subject's alerts in the order raised, a later one after an earlier
   try {
     deliverer.start();
     // The poll's part (the retry is due 100 ms after the refusal) is played by kicks.
-    for (let i = 0; i < 200 && got.length < 6; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      deliverer.kick();
-    }
+    await eventually(
+      async () => {
+        deliverer.kick();
+        return [...got];
+      },
+      (delivered) => delivered.length >= 6,
+    );
     await eventually(
       async () => (await store.alerts.list()).filter((a) => a.delivery.state === "delivered").length,
       (n) => n === 5,

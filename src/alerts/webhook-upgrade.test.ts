@@ -104,12 +104,15 @@ it("delivers a subject's held alerts after a node of the release before migratio
     pollMs: 3_600_000,
     restoreMs: 200,
   });
-  const kickUntil = async (n: number) => {
-    for (let i = 0; i < 200 && got.length < n; i++) {
-      deliverer.kick();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+  /** Kicks (for the poll) until `n` alerts have been delivered: bounded by the test, not a count of kicks. */
+  const kickUntil = (n: number) =>
+    eventually(
+      async () => {
+        deliverer.kick();
+        return [...got];
+      },
+      (delivered) => delivered.length >= n,
+    );
   try {
     // At start.
     deliverer.start();

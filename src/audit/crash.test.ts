@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parsePrincipal } from "../policy/index.js";
 import { openStore } from "../store/index.js";
+import { eventually } from "../testing/admin.js";
 import { openCheckpoint } from "./checkpoint.js";
 import { parseVerifierKey } from "./note.js";
 import { directorySource } from "./source.js";
@@ -100,7 +101,10 @@ describe("crash safety", () => {
         watch(),
       ];
       // Killed once enough answers are in (not after a fixed time: a loaded machine answers slowly).
-      while (answered.length <= 100) await new Promise((r) => setTimeout(r, 20));
+      await eventually(
+        async () => answered.length,
+        (n) => n > 100,
+      );
       // Restarted once it is gone: its data directory is the next gateway's only then.
       const gone = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");

@@ -14,6 +14,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
 import { hangingDisk } from "./hanging-disk.js";
 import { AuditLog, AuditLogError, HUNG_MIN_MS, MAX_UNWRITTEN_TILES } from "./log.js";
@@ -449,8 +450,11 @@ describe("the audit log", () => {
     await Promise.all(Array.from({ length: 700 }, (_, i) => log.append(entry(i))));
     const fullTile = join(dataDir, "audit", tilePath({ level: 0, index: 1n, width: 256 }));
     // No publishing round has run (no timer was started): the tiles the entries fill appear anyway
-    // (written in the background: waited for, up to a bound far beyond any machine's need).
-    for (let i = 0; i < 1000 && !existsSync(fullTile); i++) await new Promise((r) => setTimeout(r, 10));
+    // (written in the background: waited for, however long a loaded machine takes).
+    await eventually(
+      async () => existsSync(fullTile),
+      (exists) => exists,
+    );
     expect(existsSync(fullTile)).toBe(true);
     expect(log.published?.size).toBe(0n);
     // Entries that arrive while slices are integrated join in order; the checkpoint covers all.
@@ -535,7 +539,11 @@ describe("the audit log", () => {
       // Entries 256–511 fill tile 1, written in the background; the process dies before publishing.
       const tile = join(audit, tilePath({ level: 0, index: 1n, width: 256 }));
       const bundle = join(audit, tilePath({ level: "entries", index: 1n, width: 256 }));
-      await eventuallyTrue(() => existsSync(tile) && existsSync(bundle));
+      await eventually(
+        async () => ({ tile: existsSync(tile), bundle: existsSync(bundle) }),
+        (exists) => exists.tile && exists.bundle,
+      );
+      expect(existsSync(tile) && existsSync(bundle)).toBe(true);
       if (whole) rmSync(`${options(dataDir).walPath}.restore`);
 
       const syncs = await recordSyncs();
@@ -590,9 +598,4 @@ async function recordSyncs() {
     };
   }
   return { calls, restore: () => Object.assign(proto, original) };
-}
-
-async function eventuallyTrue(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
 }

@@ -8,6 +8,7 @@ import net from "node:net";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CompiledScheme } from "../scheme/index.js";
+import { eventually } from "../testing/admin.js";
 import {
   dropPrefixes,
   freshPrefix,
@@ -95,9 +96,10 @@ describe.skipIf(skip !== undefined)("redis: a request's place in its organizatio
   /** Redis answers again, and nothing this node holds back is left to send. */
   async function settled(c: Counters) {
     const pending = () => (c as unknown as { releases?: unknown[] }).releases?.length ?? 0;
-    for (let i = 0; i < 500 && (c.unavailable !== null || pending() > 0); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      async () => ({ unavailable: c.unavailable, pending: pending() }),
+      (now) => now.unavailable === null && now.pending === 0,
+    );
     expect(c.unavailable).toBeNull();
     expect(pending()).toBe(0);
     // A command on the counters' connection: what this node sent before it has run.

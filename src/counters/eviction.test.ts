@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway } from "../testing/gateway.js";
 import {
   dropPrefixes,
@@ -54,7 +55,10 @@ async function reconnect(c: Counters, loads: () => number): Promise<void> {
   const id = await (c as unknown as { client: Redis }).client.client("ID");
   await redisAdmin().client("KILL", "ID", String(id));
   // No time limit of its own: the test's timeout is what catches a reconnection that never comes.
-  while (loads() === before || c.unavailable !== null) await new Promise((r) => setTimeout(r, 10));
+  await eventually(
+    async () => ({ loads: loads(), unavailable: c.unavailable }),
+    (now) => now.loads !== before && now.unavailable === null,
+  );
 }
 
 describe.skipIf(skip !== undefined)(

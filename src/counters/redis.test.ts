@@ -13,6 +13,7 @@ import {
   redisAdmin,
   redisSkipReason as skip,
 } from "../testing/redis.js";
+import { eventually } from "../testing/admin.js";
 import { CountersUnavailableError, openCounters, type Counters, type StoredSeed } from "./index.js";
 import { countersSuite } from "./suite.js";
 
@@ -68,10 +69,10 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "redis" : `redis: SKIPP
       // Tokens metered while the connection is down are kept, and added once Redis answers again.
       await c.add({ organization: null, license: "L", tokens: 5, now: Date.now() }).catch(() => undefined);
       extra = 5;
-      const since = Date.now();
-      while ((loads < 2 || c.unavailable !== null) && Date.now() - since < 10_000) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(
+        async () => ({ loads, unavailable: c.unavailable }),
+        (now) => now.loads >= 2 && now.unavailable === null,
+      );
       expect(c.unavailable).toBeNull();
       expect(await c.usage([{ id: "L", period: "quarter" }], Date.now())).toEqual({ L: { tokens: 25 } });
     } finally {
@@ -116,7 +117,10 @@ describe.skipIf(skip !== undefined)("redis: a reconnection", () => {
       stored.set("flushed", 1_300);
       stored.set("lost", 1_300);
       await redisAdmin().del(...(await redisAdmin().keys(`${prefix}license:lost:*`)));
-      for (let i = 0; i < 500 && c.unavailable !== null; i++) await new Promise((r) => setTimeout(r, 20));
+      await eventually(
+        async () => c.unavailable,
+        (unavailable) => unavailable === null,
+      );
       expect(c.unavailable).toBeNull();
       expect(await all("flushed")).toEqual([1_300, 1_300, 1_300]);
       expect(await all("pending")).toEqual([1_300, 1_300, 1_300]);
@@ -147,9 +151,10 @@ describe.skipIf(skip !== undefined)("redis: an add whose answer never came", () 
     const total = async () => (await c.usage([{ id: "L", period: "total" }], Date.now())).L?.tokens;
     const settled = async () => {
       const unsent = (c as unknown as { unsent: Map<string, unknown> }).unsent;
-      for (let i = 0; i < 500 && (c.unavailable !== null || unsent.size > 0); i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(
+        async () => ({ unavailable: c.unavailable, unsent: unsent.size }),
+        (now) => now.unavailable === null && now.unsent === 0,
+      );
       expect(c.unavailable).toBeNull();
     };
     return { c, client, total, settled };

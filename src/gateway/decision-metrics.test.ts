@@ -4,6 +4,7 @@
  * (POST /v1/decisions, one or a batch), under the action asked about — as the decision API alone counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -49,8 +50,7 @@ describe("clearance_decisions_total on the gateway", () => {
     await lookup.text();
     // Both are counted once the request has ended: polled for, not timed.
     const home = `decision="allow",reason="home-person",model="mythos-5",served_model="mythos-5",action="infer"`;
-    for (let i = 0; i < 200 && (await decisions()).get(home) !== 2; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(decisions, (counted) => counted.get(home) === 2);
     expect(await decisions()).toEqual(new Map([[home, 2]]));
 
     const FR = { id: "probe-fr", citizenships: [{ country: "FR" }], assurance: "attested" };

@@ -5,6 +5,7 @@
  * store answers again and the change is loaded, service resumes under it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { trickle } from "../testing/trickle.js";
 
@@ -49,11 +50,10 @@ const ask = (model: string) =>
 
 /** Polls until the gateway's readiness is `status` (no timing is asserted, only the outcome). */
 async function untilReady(status: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await fetch(`${t.url}/readyz`)).status === status) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`/readyz never answered ${status}`);
+  await eventually(
+    async () => (await fetch(`${t.url}/readyz`)).status,
+    (s) => s === status,
+  );
 }
 
 describe("a snapshot the store cannot confirm", () => {

@@ -3,6 +3,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
+import { eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, countingStore, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -244,7 +245,10 @@ describe("upstream failures", () => {
       req.on("error", reject);
       req.end(chat("eu-mythos-5", { stream: true }));
     });
-    for (let i = 0; i < 100 && slowEvents.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually(
+      async () => slowEvents.length,
+      (n) => n !== before,
+    );
     expect(slowEvents.length).toBe(before + 1);
     // The client's Clearance key is never passed upstream (this provider has no key of its own).
     expect(slowAuth.at(-1)).toBeUndefined();
@@ -271,16 +275,16 @@ describe("keys, metering, and the hot path", () => {
   it("a key revoked by another process (the CLI) is refused once the gateway notices the change", async () => {
     const other = await openStore({ dataDir: t.dataDir });
     const { key, record } = await other.keys.create("alice", "cli");
-    for (let i = 0; i < 100 && (await send({ key, body: chat("mythos-5") })).status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      async () => (await send({ key, body: chat("mythos-5") })).status,
+      (status) => status === 200,
+    );
     expect((await send({ key, body: chat("mythos-5") })).status).toBe(200);
     await other.keys.revoke(record.id);
-    let status = 200;
-    for (let i = 0; i < 100 && status === 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      status = (await send({ key, body: chat("mythos-5") })).status;
-    }
+    const status = await eventually(
+      async () => (await send({ key, body: chat("mythos-5") })).status,
+      (s) => s !== 200,
+    );
     expect(status).toBe(401);
     await other.close();
   });

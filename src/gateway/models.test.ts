@@ -6,17 +6,9 @@
  * format it asks in — without a word about the others.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { gate } from "../testing/gate.js";
-
-/** Resolves when `test` holds, checking every few milliseconds; fails after 5 s. */
-async function until(test: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error("waited 5 s in vain");
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** Long enough for a wrongly early answer to show. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -57,7 +49,10 @@ describe("model lookups and the list (the demo provider, both wire formats)", ()
       headers: { authorization: `Bearer ${t.keys.get(who)}`, "x-test-country": country, ...headers },
     });
   const told = async (requestId: string | null) => {
-    await until(() => access.some((a) => a.request_id === requestId));
+    await eventually(
+      async () => access.map((a) => a.request_id),
+      (ids) => ids.includes(requestId),
+    );
     return access.find((a) => a.request_id === requestId);
   };
   const PURPOSE = { "x-clearance-purpose": "cyber-defense" };
@@ -70,7 +65,10 @@ describe("model lookups and the list (the demo provider, both wire formats)", ()
       answered = true;
       return r;
     });
-    await until(() => appended.length === before + 1);
+    await eventually(
+      async () => appended.length,
+      (n) => n === before + 1,
+    );
     await settle();
     expect(answered).toBe(false); // the denial waits for its entry
     durable.open();
@@ -145,7 +143,10 @@ describe("model lookups and the list (the demo provider, both wire formats)", ()
   it("a lookup the log cannot take is refused with 503, as a request is", async () => {
     const before = appended.length;
     const pending = get("/v1/models/mythos-5", "alice", "IR");
-    await until(() => appended.length === before + 1);
+    await eventually(
+      async () => appended.length,
+      (n) => n === before + 1,
+    );
     durable.fail(new Error("disk on fire"));
     const res = await pending;
     expect(res.status).toBe(503);

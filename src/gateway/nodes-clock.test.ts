@@ -8,6 +8,7 @@
  */
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { blackhole, type Blackhole } from "../testing/blackhole.js";
+import { eventually } from "../testing/admin.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import type { RunningGateway } from "./server.js";
@@ -31,7 +32,6 @@ describe.skipIf(skipReason !== undefined)(
       "refresh_ms: 100\nfreshness_ms: 1000\nmetering: { flush_ms: 600000 }\n" +
       "store: { driver: postgres, query_timeout_ms: 300, lock_timeout_ms: 1000 }\n";
 
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const call = (g: RunningGateway, path: string, body: unknown) =>
       fetch(`${g.url}${path}`, {
         method: "POST",
@@ -42,14 +42,6 @@ describe.skipIf(skipReason !== undefined)(
       const res = await fetch(`${g.url}/readyz`, { headers: { authorization: `Bearer ${TOKEN}` } });
       return { status: res.status, body: (await res.json()) as { reload?: { failed: boolean } } };
     };
-    /** Asks until `test` holds, at most `tries` times (no timing is asserted, only the outcome). */
-    async function until(what: string, test: () => Promise<boolean>, tries = 200): Promise<void> {
-      for (let i = 0; i < tries; i++) {
-        if (await test()) return;
-        await sleep(25);
-      }
-      throw new Error(`never: ${what}`);
-    }
 
     it(
       "a node cut off from the store refuses a key revoked elsewhere once past freshness_ms, its clock stepped back",
@@ -77,21 +69,33 @@ describe.skipIf(skipReason !== undefined)(
               },
               body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
             });
-          await until("node B serves the new key", async () => (await ask(b)).status === 200);
+          // Node B serves the new key.
+          await eventually(
+            async () => (await ask(b)).status,
+            (s) => s === 200,
+          );
 
           // B is cut off, then the key is revoked through A: B cannot hear of it.
           link.cut();
           expect((await call(a, `/admin/v1/keys/${made.id}/revoke`, {})).status).toBe(200);
           expect((await ask(a)).status).toBe(401);
           // A version check of B's has failed since the cut: its last confirmation was before it.
-          await until("node B's reload fails", async () => (await readyz(b)).body.reload?.failed === true);
+          // Node B's reload fails.
+          await eventually(
+            () => readyz(b),
+            (r) => r.body.reload?.failed === true,
+          );
 
           // B's wall clock goes back an hour.
           const wall = Date.now.bind(Date);
           vi.spyOn(Date, "now").mockImplementation(() => wall() - 3_600_000);
 
           // Before, B counted the hour as time in hand: ready, and the revoked key served, for an hour.
-          await until("node B is not ready", async () => (await readyz(b)).status === 503);
+          // Node B is not ready.
+          await eventually(
+            () => readyz(b),
+            (r) => r.status === 503,
+          );
           const ready = await readyz(b);
           expect(ready.body).toMatchObject({
             reasons: ["the policy has not been confirmed with the store for over 1000 ms"],
@@ -110,7 +114,11 @@ describe.skipIf(skipReason !== undefined)(
 
           // The link back, B hears of the revocation: refused for what it is.
           link.mend();
-          await until("node B refuses the revoked key", async () => (await ask(b)).status === 401, 400);
+          // Node B refuses the revoked key.
+          await eventually(
+            async () => (await ask(b)).status,
+            (s) => s === 401,
+          );
           expect((await readyz(b)).status).toBe(200);
         } finally {
           vi.restoreAllMocks();

@@ -4,6 +4,7 @@
  * can only come from the notification). Skipped without PostgreSQL.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import type { RunningGateway } from "./server.js";
@@ -47,11 +48,10 @@ describe.skipIf(skipReason !== undefined)(
           },
           body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
         });
-      let status = 0;
-      for (let i = 0; i < 50 && status !== 200; i++) {
-        status = (await ask(b)).status;
-        if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-      }
+      const status = await eventually(
+        async () => (await ask(b)).status,
+        (s) => s === 200,
+      );
       expect(status).toBe(200);
 
       expect((await call(a, `/admin/v1/keys/${id}/revoke`, {})).status).toBe(200);

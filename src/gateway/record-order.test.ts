@@ -9,14 +9,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { adminPost, rateLimitedMember } from "../testing/admin.js";
+import { adminPost, eventually, rateLimitedMember } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { gate } from "../testing/gate.js";
-
-/** Resolves when `test` holds, checking after every turn of the event loop. */
-async function until(test: () => boolean): Promise<void> {
-  while (!test()) await new Promise((r) => setTimeout(r, 2));
-}
 
 /** A few turns of the event loop and the network: long enough for a wrongly early answer to show. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -144,7 +139,10 @@ describe("the durable record without the wait", () => {
     answer.open();
     const size = t.gateway.audit.log.size;
     const pending = ask();
-    await until(() => events.includes("upstream:answered"));
+    await eventually(
+      async () => [...events],
+      (seen) => seen.includes("upstream:answered"),
+    );
     await settle();
     expect(events).not.toContain("client:answered");
     expect(events).not.toContain("log:durable");
@@ -165,7 +163,10 @@ describe("the durable record without the wait", () => {
   it("commit first: the entry is durable while the upstream is still working; the answer follows the upstream", async () => {
     durable.open();
     const pending = ask();
-    await until(() => events.includes("log:durable") && events.includes("upstream:received"));
+    await eventually(
+      async () => [...events],
+      (seen) => seen.includes("log:durable") && seen.includes("upstream:received"),
+    );
     await settle();
     expect(events).not.toContain("client:answered");
     answer.open();
@@ -176,13 +177,19 @@ describe("the durable record without the wait", () => {
 
   it("the log cannot take the entry: the upstream call is aborted and the client gets 503, nothing of the answer", async () => {
     const pending = ask();
-    await until(() => events.includes("upstream:received"));
+    await eventually(
+      async () => [...events],
+      (seen) => seen.includes("upstream:received"),
+    );
     durable.fail(new Error("disk on fire"));
     const res = await pending;
     expect(res.status).toBe(503);
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: "audit_unavailable" } });
     expect(res.body).not.toContain("hello");
-    await until(() => events.includes("upstream:aborted"));
+    await eventually(
+      async () => [...events],
+      (seen) => seen.includes("upstream:aborted"),
+    );
     expect(events).not.toContain("upstream:answered");
   });
 
@@ -223,7 +230,10 @@ describe("the durable record without the wait", () => {
 
   it("no 403 before the denial's entry is durable", async () => {
     const pending = ask({ country: "IR" });
-    await until(() => events.includes("log:append"));
+    await eventually(
+      async () => [...events],
+      (seen) => seen.includes("log:append"),
+    );
     await settle();
     expect(events).not.toContain("client:answered");
     durable.open();

@@ -8,7 +8,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MeteredUsage } from "../metering/index.js";
-import { erikLicensedHeaders } from "../testing/admin.js";
+import { erikLicensedHeaders, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { gate } from "../testing/gate.js";
 
@@ -105,11 +105,11 @@ afterAll(async () => {
   upstream.close();
 });
 
-/** Resolves when `test` holds; fails after `ms`. */
-async function until(test: () => boolean, what: string, ms = 3000): Promise<void> {
-  for (const start = Date.now(); !test(); await sleep(5))
-    if (Date.now() - start > ms) throw new Error(`never: ${what}`);
-}
+/** How many connections the gateway has open. */
+const connections = () =>
+  new Promise<number>((resolve, reject) =>
+    t.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+  );
 
 /**
  * erik's request (license BIS-2026-0001), left as soon as `leave` holds: what the client got, and
@@ -132,9 +132,11 @@ async function leaveWhen(
   req.on("response", (res) => res.on("data", (c: Buffer) => (got += c.toString())));
   req.on("error", () => undefined);
   req.end(text);
-  await until(leave, "the upstream answered");
+  await eventually(async () => leave(), Boolean);
+  const open = await connections();
   req.destroy();
-  await sleep(50); // the gateway sees the client go, and aborts the upstream call
+  // The gateway sees the client go (its socket closes), and aborts the upstream call.
+  await eventually(connections, (n) => n < open);
   durable.open();
   return { got, chars: text.length };
 }
@@ -146,7 +148,10 @@ describe("a client that leaves while the entry is being made durable", () => {
     it(`after its ${stream ? "stream" : "answer"} came whole: charged the upstream's 500 + 500 tokens, sent nothing`, async () => {
       const before = await quota();
       const { got } = await leaveWhen({ stream }, () => events.includes("upstream:answered"));
-      await until(() => metered.length > 0, "metered");
+      await eventually(
+        async () => metered.length,
+        (n) => n > 0,
+      );
       expect(metered).toEqual([{ input: 500, output: 500 }]);
       expect((await quota()) - before).toBe(1000);
       expect(got).toBe("");
@@ -158,8 +163,14 @@ describe("a client that leaves while the entry is being made durable", () => {
       { stream: true, messages: [{ role: "user", content: "never ends" }] },
       () => events.includes("upstream:answering"),
     );
-    await until(() => events.includes("upstream:aborted"), "the upstream call aborted");
-    await until(() => metered.length > 0, "metered");
+    await eventually(
+      async () => [...events],
+      (e) => e.includes("upstream:aborted"),
+    );
+    await eventually(
+      async () => metered.length,
+      (n) => n > 0,
+    );
     // No count reported: the input estimated from the request's size, an output token an event.
     expect(metered).toEqual([{ input: Math.ceil(chars / 4), output: 2 }]);
     expect(got).toBe("");
@@ -173,8 +184,14 @@ describe("a client that leaves before the first event", () => {
       { stream: true, messages: [{ role: "user", content: "slow start" }] },
       () => headersAt !== undefined && Date.now() - headersAt > 100,
     );
-    await until(() => events.includes("upstream:aborted"), "the upstream call aborted");
-    await until(() => metered.length > 0, "metered");
+    await eventually(
+      async () => [...events],
+      (e) => e.includes("upstream:aborted"),
+    );
+    await eventually(
+      async () => metered.length,
+      (n) => n > 0,
+    );
     expect(metered).toEqual([{ input: Math.ceil(chars / 4), output: 0 }]);
     expect(got).toBe("");
   });
@@ -189,8 +206,14 @@ describe("a client that leaves before the upstream's head", () => {
         { stream, messages: [{ role: "user", content: "no head yet" }] },
         () => events.includes("upstream:received"),
       );
-      await until(() => events.includes("upstream:aborted"), "the upstream call aborted");
-      await until(() => metered.length > 0, "metered");
+      await eventually(
+        async () => [...events],
+        (e) => e.includes("upstream:aborted"),
+      );
+      await eventually(
+        async () => metered.length,
+        (n) => n > 0,
+      );
       expect(metered).toEqual([{ input: Math.ceil(chars / 4), output: 0 }]);
       expect((await quota()) - before).toBe(Math.ceil(chars / 4));
       expect(got).toBe("");

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Store } from "../store/index.js";
-import { asAdmin } from "../testing/admin.js";
+import { asAdmin, eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "screening", "fixtures");
@@ -86,10 +86,10 @@ it("screens a principal the reload brought although the reload's audit drain fai
   expect(t.gateway.snapshot.current.principals.has("ivan-cli")).toBe(true);
   // The drain failed, and said so (once the rest of the reload's work is done: a poll may have
   // loaded the change first, and a reload's caller does not wait for another's).
-  for (let i = 0; !errors.some((l) => l.includes("connection terminated unexpectedly")); i++) {
-    if (i === 200) throw new Error("the failed drain was never reported");
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(
+    async () => [...errors],
+    (seen) => seen.some((l) => l.includes("connection terminated unexpectedly")),
+  );
   outboxFails = false;
   await t.gateway.screening.idle();
   expect(await raw.screening.statuses()).toEqual([

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Store } from "../store/index.js";
-import { asAdmin } from "../testing/admin.js";
+import { asAdmin, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "screening", "fixtures");
@@ -102,7 +102,10 @@ it("retries a failed background screening, and says so while a principal waits",
 
   // The store answers again; nothing else changes in it: the retry screens the principal.
   recordFails = false;
-  while (t.gateway.screening.backlog !== null) await new Promise((r) => setTimeout(r, 20));
+  await eventually(
+    async () => t.gateway.screening.backlog,
+    (backlog) => backlog === null,
+  );
   await t.gateway.screening.idle();
   expect((await readyz()).body.warnings).toBeUndefined();
   expect(await unscreened()).toBe("0");

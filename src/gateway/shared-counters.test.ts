@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../store/index.js";
-import { adminPost, chat, rateLimitedMember } from "../testing/admin.js";
+import { adminPost, chat, eventually, rateLimitedMember } from "../testing/admin.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { dropSchemas, freshSchema, skipReason as noPostgres } from "../testing/postgres.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisSkipReason as noRedis } from "../testing/redis.js";
@@ -62,21 +62,22 @@ describe.skipIf(skip !== undefined)(
     const keyFor = async (principal: string) =>
       ((await (await admin("/admin/v1/keys", { principal })).json()) as { key: string }).key;
     /** Waits until node B knows what node A was told (it polls the store every refresh_ms). */
-    const knownOnB = async (key: string, model: string, country: string) => {
-      for (let i = 0; i < 100; i++) {
-        const res = await fetch(`${b.url}/v1/models/${model}`, {
-          headers: { authorization: `Bearer ${key}`, "x-test-country": country },
-        });
-        if (res.status === 200) return res;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error("node B never caught up");
-    };
+    const knownOnB = (key: string, model: string, country: string) =>
+      eventually(
+        () =>
+          fetch(`${b.url}/v1/models/${model}`, {
+            headers: { authorization: `Bearer ${key}`, "x-test-country": country },
+          }),
+        (res) => res.status === 200,
+      );
     const used = async (g: RunningGateway) =>
       (await g.limits.shared.usage([{ id: LICENSE, period: "total" }], Date.now()))[LICENSE]?.tokens;
     /** Tokens are added after the response has gone out: wait until the counter shows them. */
     const until = async (g: RunningGateway, tokens: number) => {
-      for (let i = 0; i < 200 && (await used(g)) !== tokens; i++) await new Promise((r) => setTimeout(r, 5));
+      await eventually(
+        () => used(g),
+        (n) => n === tokens,
+      );
       return used(g);
     };
 

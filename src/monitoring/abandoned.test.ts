@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let upstream: Server;
@@ -46,11 +47,11 @@ it("counts and logs a request its client abandoned before the answer as 499", as
     await expect(asked).rejects.toThrow(/abort/i);
 
     // Told to the observer once the connection has closed: waited for, however long that takes.
-    let line: Record<string, unknown> | undefined;
-    while (line === undefined) {
-      await new Promise((r) => setTimeout(r, 10));
-      line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.decision === "allow");
-    }
+    const line = await eventually(
+      async () =>
+        lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.decision === "allow"),
+      (l) => l !== undefined,
+    );
     expect(line).toMatchObject({ status: 499, decision: "allow", reason: "home-person" });
     const r = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const text = await r.text();
@@ -83,7 +84,10 @@ describe("a request the gateway ended itself, its client still there", () => {
       accessLog: (l) => lines.push(l),
     });
     const logged = async (n: number) => {
-      while (lines.length < n) await new Promise((r) => setTimeout(r, 10));
+      await eventually(
+        async () => [...lines],
+        (l) => l.length >= n,
+      );
       return JSON.parse(lines[n - 1] as string) as Record<string, unknown>;
     };
     try {

@@ -25,6 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { parseConfig } from "../config/index.js";
+import { eventually } from "../testing/admin.js";
 import { observedRequest } from "../testing/observed.js";
 import { openAccessLog } from "./access-log.js";
 import { Monitoring } from "./index.js";
@@ -54,9 +55,9 @@ const dropped = async (m: Monitoring) =>
       "-1",
   );
 
-/** Waits (no time limit of its own: the test's timeout catches what never comes) until `done`. */
+/** Waits until `done` holds: eventually(), bounded by the test's time limit, not one of its own. */
 async function until(done: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await done())) await new Promise((r) => setTimeout(r, 20));
+  await eventually(async () => done(), Boolean);
 }
 
 const lines = (path: string) =>

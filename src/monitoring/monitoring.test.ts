@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIdentity } from "../testing/admin.js";
+import { createIdentity, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 
 let t: TestGateway;
@@ -177,11 +177,10 @@ describe("metrics and access log", () => {
     expect(r.status).toBe(200);
     await r.text();
     const id = r.headers.get("x-clearance-request-id");
-    let line: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100 && line === undefined; i++) {
-      line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id);
-      if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const line = await eventually(
+      async () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id),
+      (l) => l !== undefined,
+    );
     expect(line?.ms_first_chunk).toEqual(expect.any(Number));
     expect(line?.ms_first_chunk as number).toBeLessThanOrEqual(line?.ms_total as number);
     const text = await (await scrape(ADMIN_TOKEN)).text();
@@ -232,11 +231,14 @@ scrape_configs:
           const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
           return ((await r.json()) as { data: { result: { value: [number, string] }[] } }).data.result;
         };
-        let result: { value: [number, string] }[] = [];
-        for (let i = 0; i < 200 && result.length === 0; i++) {
-          await new Promise((r) => setTimeout(r, 200));
-          result = await query('clearance_decisions_total{reason="embargoed-location"}').catch(() => []);
-        }
+        // Once Prometheus is up and has scraped the gateway (its scrape interval is set in its config).
+        const result = await eventually(
+          () =>
+            query('clearance_decisions_total{reason="embargoed-location"}').catch(
+              (): { value: [number, string] }[] => [],
+            ),
+          (r) => r.length > 0,
+        );
         expect(result[0]?.value[1]).toBe("1");
         expect((await query('up{job="clearance"}'))[0]?.value[1]).toBe("1");
       } finally {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Principal } from "../policy/types.js";
 import { openStore, type Store } from "../store/index.js";
+import { eventually } from "../testing/admin.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { importInput } from "./lists.js";
 import { finishRescreens } from "./rescreen.js";
@@ -62,7 +63,10 @@ const service = (store: Store, errors: unknown[]) =>
 /** Until the background pass has succeeded: polled, the test's own timeout catching one that never does. */
 async function screened(s: ScreeningService): Promise<void> {
   await s.idle();
-  while (s.backlog !== null) await new Promise((r) => setTimeout(r, 10));
+  await eventually(
+    async () => s.backlog,
+    (backlog) => backlog === null,
+  );
   await s.idle();
 }
 

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Io } from "../cli/io.js";
 import { run } from "../cli/program.js";
 import { openStore, type Store } from "../store/index.js";
+import { eventually } from "../testing/admin.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { importInput } from "./lists.js";
 import { finishRescreens, rescreenAll } from "./rescreen.js";
@@ -104,17 +105,19 @@ describe.skipIf(skipReason !== undefined)("an import killed during its rescreen 
       try {
         // Blocked on the lock: its import is in, its rescreen not. Only a wait on the holder's own
         // lock counts (other tests on this server take advisory locks of their own).
-        for (;;) {
-          const { rows } = await adminPool().query<{ n: string }>(
-            `SELECT count(*) AS n FROM pg_locks w
-               JOIN pg_locks h ON h.locktype = 'advisory' AND h.granted AND h.pid = $1
-                AND w.classid = h.classid AND w.objid = h.objid AND w.objsubid = h.objsubid
-              WHERE w.locktype = 'advisory' AND NOT w.granted`,
-            [pid[0]!.pid],
-          );
-          if (Number(rows[0]!.n) > 0) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await eventually(
+          async () => {
+            const { rows } = await adminPool().query<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_locks w
+                 JOIN pg_locks h ON h.locktype = 'advisory' AND h.granted AND h.pid = $1
+                  AND w.classid = h.classid AND w.objid = h.objid AND w.objsubid = h.objsubid
+                WHERE w.locktype = 'advisory' AND NOT w.granted`,
+              [pid[0]!.pid],
+            );
+            return Number(rows[0]!.n);
+          },
+          (waiting) => waiting > 0,
+        );
         child.kill("SIGKILL");
         await exited;
       } finally {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { DispatchedBody } from "./body.js";
 import { createHttpProvider } from "./http.js";
 import { Cancellation, type UpstreamBody, type UpstreamCall } from "./types.js";
@@ -21,6 +22,14 @@ function watch(body: UpstreamBody) {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** Resolves once the upstream's whole answer, its end included, is held by `body` (no reader yet). */
+const arrived = (body: UpstreamBody) =>
+  eventually(
+    // The private state is what is waited on: nothing outside the body says the end has come.
+    async () => (body as DispatchedBody)["ending"],
+    (ending) => ending !== undefined,
+  );
 
 describe("DispatchedBody", () => {
   it("holds what arrives before the first reader without pausing the upstream, and hands it all over in order", async () => {
@@ -192,7 +201,7 @@ describe("the HTTP provider's body over a real socket", () => {
   it("a body read only after a wait (the record being made durable) loses nothing", async () => {
     const p = provider();
     const res = await p.request(call(new Cancellation()));
-    await new Promise((r) => setTimeout(r, 50)); // the whole answer has arrived by now
+    await arrived(res.body); // the whole answer has arrived
     const { done } = watch(res.body);
     expect(await done).toEqual(['data:{"usage":{"prompt_tokens":1}}', "end", "close"]);
     expect(res.headers).toEqual({
@@ -206,7 +215,7 @@ describe("the HTTP provider's body over a real socket", () => {
     const p = provider();
     const signal = new Cancellation();
     const res = await p.request(call(signal));
-    await new Promise((r) => setTimeout(r, 50)); // the whole answer has arrived by now
+    await arrived(res.body); // the whole answer has arrived
     signal.cancel(); // the client left while the entry was being made durable
     const { done } = watch(res.body);
     expect(await done).toEqual(['data:{"usage":{"prompt_tokens":1}}', "end", "close"]);
@@ -224,7 +233,10 @@ describe("the HTTP provider's body over a real socket", () => {
     const signal = new Cancellation();
     const res = await p.request(call(signal));
     const { seen, done } = watch(res.body);
-    await new Promise((r) => setTimeout(r, 20));
+    await eventually(
+      async () => [...seen],
+      (s) => s.length > 0,
+    );
     expect(seen).toEqual(["data:data: 1\n\n"]);
     signal.cancel();
     expect(await done).toEqual(["data:data: 1\n\n", "close"]);

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../policy/types.js";
-import { asAdmin } from "../testing/admin.js";
+import { asAdmin, eventually } from "../testing/admin.js";
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { ReportQueue } from "../admin/routes/reports.js";
 
@@ -144,7 +144,7 @@ describe("a report whose caller went away while it waited", () => {
       const open = await connections();
       asked.on("error", () => undefined).destroy();
       // No time limit of its own: the test's timeout catches a close the server never sees.
-      while ((await connections()) >= open) await new Promise((r) => setTimeout(r, 10));
+      await eventually(connections, (n) => n < open);
       release();
       await first;
       // One more behind it: once it is answered, the abandoned one has had its turn.

@@ -7,6 +7,7 @@
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { NewAlert } from "../alerts.js";
+import { eventually } from "../../testing/admin.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import { postgresAlerts } from "./alerts.js";
 import { openPostgresStore, type PostgresStore } from "./index.js";
@@ -80,13 +81,12 @@ async function waitingOn(pid: number): Promise<number> {
   return rows[0]!.n;
 }
 
-/** Polls `cond` until it holds (a condition to reach, not a timing to assert). */
+/** Polls `cond` until it holds (a condition to reach, not a timing to assert), bounded by the test. */
 async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(
+    async () => ((await cond()) ? what : `not yet: ${what}`),
+    (seen) => seen === what,
+  );
 }
 
 /** A promise, and whether it has settled yet. */

@@ -11,6 +11,7 @@ import { MIGRATIONS as SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { storeSuite } from "../suite.js";
 import { openPostgresStore } from "./index.js";
 import { migrate, MIGRATION_LOCK, MIGRATIONS, type Migration } from "./migrations.js";
+import { eventually } from "../../testing/admin.js";
 import { DATABASE_URL, skipReason } from "../../testing/postgres.js";
 
 const DATABASE = DATABASE_URL;
@@ -206,7 +207,10 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
           );
           // The approval's check is blocked by the revocation's row lock (not decided on the old row).
           const blocked = `SELECT count(*) AS n FROM pg_stat_activity WHERE ${rows[0]!.pid} = ANY(pg_blocking_pids(pid))`;
-          while (early === null && (await count(blocked)) === 0) await new Promise((r) => setTimeout(r, 10));
+          await eventually(
+            async () => ({ early, blocked: await count(blocked) }),
+            (now) => now.early !== null || now.blocked > 0,
+          );
           expect(early).toBeNull();
           await other.query("COMMIT");
           expect(await settled).toMatchObject({
@@ -420,7 +424,7 @@ describe.skipIf(skip !== undefined)(skip === undefined ? "postgres" : `postgres:
             )
           ).rows[0]?.n,
         );
-      while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 10));
+      await eventually(waiting, (n) => n > 0);
       await release();
       expect(await failed).toBeNull();
       await (await opening).close();

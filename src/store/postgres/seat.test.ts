@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { blackhole } from "../../testing/blackhole.js";
+import { eventually } from "../../testing/admin.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import { openStore, type IntegratorSeat, type Store } from "../index.js";
 
@@ -47,7 +48,7 @@ const seatOf = (store: Store, leaseMs: number): IntegratorSeat => {
 
 /** Polls `done` (the test's own timeout catches what never happens; no time is asserted). */
 async function until(done: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await done())) await new Promise((r) => setTimeout(r, 25));
+  await eventually(async () => done(), Boolean);
 }
 
 /** The sessions on the server opened with this application_name. */

@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../../testing/admin.js";
 import { dropSchemas, freshSchema, skipReason } from "../../testing/postgres.js";
 import type { UsageDelta } from "../index.js";
 import { openPostgresStore } from "./index.js";
@@ -93,13 +94,15 @@ describe.skipIf(skipReason !== undefined)(
           MIGRATIONS.filter((m) => m.version <= 18),
         );
         // The migration waits on the flush's lock (before its fill, or, as it was, before its triggers).
-        for (;;) {
-          const { rows } = await watching!.query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'usage_daily'::regclass",
-          );
-          if (Number(rows[0]!.n) > 0) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await eventually(
+          async () => {
+            const { rows } = await watching!.query<{ n: string }>(
+              "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'usage_daily'::regclass",
+            );
+            return Number(rows[0]!.n);
+          },
+          (waiting) => waiting > 0,
+        );
         await older!.query("COMMIT");
         await applying;
         const store = await openPostgresStore(url);
