@@ -56,9 +56,18 @@ export function auditSuite(h: () => Harness) {
       await verify();
       expect(await page.getByRole("alert").innerText()).toMatch(/no signature from a known key/);
 
+      // The signing key pasted by mistake: refused, and not kept by the browser (the verifier key is).
+      const verifierKeyKept = () => page.evaluate(() => localStorage.getItem("clearance.verifier-key"));
+      const signing = generateKey(vkey.split("+")[0] as string).privateKey;
+      await page.getByLabel("Verifier key").fill(signing);
+      await verify();
+      expect(await page.getByRole("alert").innerText()).toMatch(/this is the log's signing key/);
+      expect(await verifierKeyKept()).toBeNull();
+
       await page.getByLabel("Verifier key").fill(vkey);
       await verify();
       await page.getByText("Verified in this browser.").waitFor();
+      expect(await verifierKeyKept()).toBe(vkey);
       expect(await page.getByRole("status").innerText()).toContain(
         `all ${size.toLocaleString("en")} entries`,
       );

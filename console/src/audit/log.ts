@@ -114,8 +114,18 @@ export interface Verifier {
   readonly key: CryptoKey;
 }
 
+/**
+ * The log's signing key (`PRIVATE+KEY+…`, a signed note's private key) rather than its verifier key:
+ * a secret pasted by mistake, never to be kept by the browser nor used.
+ */
+export const isSigningKey = (text: string): boolean => /^\s*PRIVATE\+KEY\+/i.test(text);
+
 /** `<name>+<8 hex key id>+<base64(0x01 || Ed25519 public key)>`, its key id checked. */
 export async function parseVerifierKey(text: string): Promise<Verifier> {
+  if (isSigningKey(text))
+    throw new VerificationError(
+      "this is the log's signing key (PRIVATE+KEY+…), a secret: it is not kept here; paste the verifier key, and tell the operator the signing key was shown",
+    );
   const vkey = text.trim();
   const plus1 = vkey.indexOf("+");
   const plus2 = vkey.indexOf("+", plus1 + 1);

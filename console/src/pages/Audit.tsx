@@ -7,6 +7,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import {
   bundlesNewestFirst,
   latestCheckpoint,
+  isSigningKey,
   parseEntry,
   readBundle,
   verifyEntry,
@@ -36,7 +37,9 @@ export function AuditPage() {
   const [vkey, setVkey] = useState(() => localStorage.getItem(VKEY) ?? "");
   const remember = (v: string) => {
     setVkey(v);
-    localStorage.setItem(VKEY, v);
+    // The verifier key is public and kept for the next visit; a signing key pasted by mistake is not.
+    if (isSigningKey(v)) localStorage.removeItem(VKEY);
+    else localStorage.setItem(VKEY, v);
   };
   return (
     <section>
