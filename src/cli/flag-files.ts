@@ -8,6 +8,7 @@
 import { parseConfig, type GatewayConfig } from "../config/index.js";
 import { InvalidInputError } from "../errors/index.js";
 import { readFileBounded, sizeText, unreadableWhy } from "../files/bounded.js";
+import { plainOrQuoted } from "../policy/text.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import { MAX_YAML_FILE_BYTES } from "../yaml/index.js";
 
@@ -18,12 +19,12 @@ export function readFlagFile(flag: string, path: string): string {
   try {
     bytes = readFileBounded(path, MAX_YAML_FILE_BYTES);
   } catch (err) {
-    throw problem("file_unreadable", `cannot read ${path}: ${unreadableWhy(err)}`);
+    throw problem("file_unreadable", `cannot read ${plainOrQuoted(path)}: ${unreadableWhy(err)}`);
   }
   if (bytes === null) {
     throw problem(
       "file_too_large",
-      `${path} holds more than ${sizeText(MAX_YAML_FILE_BYTES)}, more than any scheme or configuration`,
+      `${plainOrQuoted(path)} holds more than ${sizeText(MAX_YAML_FILE_BYTES)}, more than any scheme or configuration`,
     );
   }
   return bytes.toString("utf8");

@@ -3,6 +3,9 @@
  * a C1 control (U+009B starts a terminal's control sequence), a DEL or a bidirectional override in
  * it is written as an escape on stderr, not raw. The CLI writes its errors to a terminal.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Io } from "./io.js";
 import { run } from "./program.js";
@@ -64,5 +67,33 @@ describe("values from argv in usage errors", () => {
     // A plain value reads as before.
     const plain = await cli(["serve", "--scheme", "examples/g7-trusted-partners.yaml", "--port", "99999"]);
     expect(plain.err).toBe('--port: expected 0–65535, got "99999"\n');
+  });
+
+  it("a file named in a problem or a summary (scheme validate): quoted when it holds what quoted() escapes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-quoted-argv-"));
+    const odd = join(dir, "s\u009b2J\u202e.yaml");
+    const shown = `"${join(dir, "s\\u009b2J\\u202e.yaml")}"`;
+    writeFileSync(odd, "version: 1\nname: x\nhome: [UK]\nmodels:\n  a: {control: open}\n");
+    const bad = await cli(["scheme", "validate", odd]);
+    expect(bad).toEqual({
+      code: 2,
+      out: "",
+      err: `${shown}:3:8: home[0]: "UK" is not an ISO 3166-1 alpha-2 country code (did you mean GB?)\n`,
+    });
+    writeFileSync(odd, "version: 1\nname: x\nhome: [GB]\nmodels:\n  a: {control: open}\n");
+    const good = await cli(["scheme", "validate", odd]);
+    expect(good.code).toBe(0);
+    expect(good.out.split(" (")[0]).toBe(`${shown}: valid — scheme x`);
+    const missing = await cli(["serve", "--scheme", `${odd}.gone`]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toBe(
+      `--scheme: cannot read "${join(dir, "s\\u009b2J\\u202e.yaml.gone")}": no such file\n`,
+    );
+    // A plain file name reads as before: bare.
+    const plain = join(dir, "plain.yaml");
+    writeFileSync(plain, "version: 1\nname: x\nhome: [UK]\nmodels:\n  a: {control: open}\n");
+    expect((await cli(["scheme", "validate", plain])).err).toBe(
+      `${plain}:3:8: home[0]: "UK" is not an ISO 3166-1 alpha-2 country code (did you mean GB?)\n`,
+    );
   });
 });

@@ -13,7 +13,7 @@ import { loadSchemeFile, type CompiledScheme } from "../scheme/index.js";
 import { wiresOf, type Wire } from "../upstream/types.js";
 import { placed, readYaml, readYamlFile, validate, type YamlSource } from "../yaml/index.js";
 import { TIMER_MAX_MS, configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
-import { quoted } from "../policy/text.js";
+import { nameList, plainOrQuoted, quoted } from "../policy/text.js";
 
 export { configSchema, type ConfigFile, type ProviderConfig } from "./schema.js";
 
@@ -284,14 +284,16 @@ export function fallbackWireMismatches(
       passed.add(f);
       const to = upstream(f);
       if (to === undefined || from.formats.some((w) => to.formats.includes(w))) continue;
+      // The config's provider names are any text: each bare when plain, quoted when `quoted` would
+      // change it. A compiled scheme's name and model ids are plain (the scheme refuses others).
       mismatches.push({
         model: m.id,
         fallback: f,
         message:
           `scheme ${scheme.name}: ${m.id} falls back to ${f}, but ${m.id} is served by provider ` +
-          `${from.provider} (${from.formats.join(", ")}) and ${f} by provider ${to.provider} ` +
-          `(${to.formats.join(", ")}): no wire format in common, so no request for ${m.id} could be ` +
-          `served by ${f}; route them to providers sharing a wire format`,
+          `${plainOrQuoted(from.provider)} (${from.formats.join(", ")}) and ${f} by provider ` +
+          `${plainOrQuoted(to.provider)} (${to.formats.join(", ")}): no wire format in common, so no ` +
+          `request for ${m.id} could be served by ${f}; route them to providers sharing a wire format`,
       });
     }
   }
@@ -487,7 +489,7 @@ function routeModels(config: ConfigFile, scheme: CompiledScheme, problems: Probl
     problems.push({
       code: "unknown_provider",
       path,
-      message: `unknown provider ${quoted(provider)}; expected one of: ${known.join(", ")}`,
+      message: `unknown provider ${quoted(provider)}; expected one of: ${nameList(known)}`,
     });
     return false;
   };

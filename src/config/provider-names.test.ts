@@ -56,4 +56,30 @@ describe("provider names", () => {
       expect.stringMatching(/^model "x\\"y" is not in scheme g7-trusted-partners; expected one of: /),
     ]);
   });
+
+  it("a list of the config's provider names quotes one that is not plain (a quote, a comma); plain ones as before", () => {
+    // Before: "expected one of: demo, p"q, a, b", four names or three, read either way.
+    const text = `providers: { demo: { type: demo }, 'p"q': { type: demo }, 'a, b': { type: demo } }\ndefault_provider: nope\n`;
+    expect(problems(text).map((p) => p.message)).toEqual([
+      expect.stringMatching(/^no provider for scheme models /),
+      'unknown provider "nope"; expected one of: demo, "p\\"q", "a, b"',
+    ]);
+  });
+
+  it("a fallback whose upstream shares no wire format names the providers quoted when not plain", () => {
+    const text = `providers:
+  demo: { type: demo }
+  'a"1': { type: anthropic, base_url: "http://127.0.0.1:9" }
+  'o"1': { type: openai, base_url: "http://127.0.0.1:9/v1" }
+default_provider: demo
+models:
+  mythos-5: { provider: 'a"1' }
+  mythos-4: { provider: 'o"1' }
+`;
+    expect(problems(text).map((p) => p.message)).toEqual([
+      'scheme g7-trusted-partners: mythos-5 falls back to mythos-4, but mythos-5 is served by provider "a\\"1" (anthropic) ' +
+        'and mythos-4 by provider "o\\"1" (openai): no wire format in common, so no request for mythos-5 could be ' +
+        "served by mythos-4; route them to providers sharing a wire format",
+    ]);
+  });
 });

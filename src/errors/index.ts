@@ -3,7 +3,7 @@
  * column), and what was expected (message). Problems are accumulated, then rendered once, by the
  * caller's layer (CLI stderr, admin JSON, OpenAI or Anthropic error body).
  */
-import { quoted } from "../policy/text.js";
+import { plainOrQuoted, quoted } from "../policy/text.js";
 
 export type Path = readonly (string | number)[];
 
@@ -110,11 +110,15 @@ function joinPath(path: Path, plain: (name: string) => boolean): string {
   return out === "" ? "(root)" : out;
 }
 
-/** One line per problem: `file:line:column: path: message`. */
+/**
+ * One line per problem: `file:line:column: path: message`. The file is named as given (argv, a
+ * config's `scheme:`), bare when plain, quoted when `quoted` would change it: a control or
+ * bidirectional character in it would otherwise reach the terminal raw.
+ */
 export function formatProblem(p: Problem): string {
   const where =
     p.file !== undefined
-      ? `${p.file}${p.line !== undefined ? `:${p.line}:${p.column ?? 1}` : ""}: `
+      ? `${plainOrQuoted(p.file)}${p.line !== undefined ? `:${p.line}:${p.column ?? 1}` : ""}: `
       : p.line !== undefined
         ? `${p.line}:${p.column ?? 1}: `
         : "";

@@ -95,3 +95,20 @@ export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toStri
 export function quoted(value: unknown): string {
   return String(JSON.stringify(value)).replace(EVERY_RAW_IN_JSON, unicodeEscape);
 }
+
+/**
+ * A name from a file or argv (a file name, a set, a model, a provider) as a message lists it: bare
+ * when plain, as it reads today; quoted, as `quoted` writes it, when `quoted` would change it (a
+ * control or bidirectional character, a quote, a backslash), when it is empty, or when it holds
+ * `separator` (a member of a list must not read as two).
+ */
+export function plainOrQuoted(value: string, separator = ""): string {
+  const plain =
+    value !== "" && quoted(value) === `"${value}"` && (separator === "" || !value.includes(separator));
+  return plain ? value : quoted(value);
+}
+
+/** Names from a file or argv joined as a message lists them: each `plainOrQuoted`. */
+export function nameList(values: readonly string[], separator = ", "): string {
+  return values.map((v) => plainOrQuoted(v, separator.trim())).join(separator);
+}

@@ -19,7 +19,7 @@ import {
 import type { PrincipalFacts } from "../policy/facts.js";
 import { modelPasses, type ModelPasses } from "../policy/passes.js";
 import { instantOf } from "../policy/dates.js";
-import { CONTROL, quoted } from "../policy/text.js";
+import { CONTROL, nameList, quoted } from "../policy/text.js";
 import type { GrantRef, Principal } from "../policy/types.js";
 import { modelId, type SchemeFile, type SchemeGrant, type SchemeLicense } from "./schema.js";
 import { SetResolver } from "./sets.js";
@@ -571,11 +571,11 @@ const clip = (id: string): string => (id.length > 60 ? `${id.slice(0, 60)}… ($
 /** Names a message lists at most: a message per reference must not grow with the scheme's size. */
 export const NAMES_SHOWN = 10;
 
-/** The first NAMES_SHOWN names, and how many more there are. */
+/** The first NAMES_SHOWN names (the scheme's: quoted when not plain, see nameList), and how many more. */
 const listed = (names: readonly string[]): string =>
   names.length > NAMES_SHOWN
-    ? `${names.slice(0, NAMES_SHOWN).join(", ")}, … (${names.length - NAMES_SHOWN} more)`
-    : names.join(", ");
+    ? `${nameList(names.slice(0, NAMES_SHOWN))}, … (${names.length - NAMES_SHOWN} more)`
+    : nameList(names);
 
 function unknownModel(model: string, path: Path, models: ReadonlyMap<string, CompiledModel>): Problem {
   return {

@@ -390,11 +390,29 @@ partners:
     expect(messages).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^unknown country or set "E\\"U"; expected an ISO country code, /),
-        'set "c\\"y" refers to itself through c"y → c"y',
+        'set "c\\"y" refers to itself through "c\\"y" → "c\\"y"',
         expect.stringMatching(/^model id "m\\"1": expected a model id/),
         '"F\\"R" is not an ISO 3166-1 alpha-2 country code',
       ]),
     );
+  });
+
+  it("a list or chain of the scheme's names quotes a name that is not plain (a quote, the separator); plain ones as before", () => {
+    // Before: listed raw, so a name holding a quote or the list's separator read as another name or
+    // two. (A fallback names a valid model id, so a fallback cycle or chain lists only plain ones.)
+    const models = problemsOf(`version: 1
+name: t
+home: [US]
+models:
+  'a"1': {control: open}
+  'b, 2': {control: open}
+  c: {control: open, fallback: zz}
+`);
+    expect(models.find((p) => p.code === "unknown_model")?.message).toBe(
+      'unknown model "zz"; expected one of the models defined under models: "a\\"1", "b, 2", c',
+    );
+    const sets = problemsOf(`${BASE}embargoed: [x]\nsets:\n  x: ['a→b']\n  'a→b': [x]\n`);
+    expect(sets.map((p) => p.message)).toEqual(['set "x" refers to itself through x → "a→b" → x']);
   });
 
   it("%YAML 1.1 is refused, not read as another language (NO as false)", () => {

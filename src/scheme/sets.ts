@@ -4,7 +4,7 @@
  */
 import { BUILTIN_SETS, builtinSet, isCountryCode } from "../countries/index.js";
 import type { Path, Problem } from "../errors/index.js";
-import { quoted } from "../policy/text.js";
+import { plainOrQuoted, quoted } from "../policy/text.js";
 import type { SetExpression } from "./schema.js";
 
 const COUNTRY_SHAPE = /^[A-Z]{2}$/;
@@ -118,11 +118,15 @@ export class SetResolver {
   }
 }
 
-/** A chain of set names as a message shows it: the first CHAIN_SHOWN, then the last two. */
+/**
+ * A chain of set names as a message shows it: the first CHAIN_SHOWN, then the last two. The names
+ * are the scheme's: each bare when plain, quoted when `quoted` would change it (plainOrQuoted).
+ */
 function chain(names: readonly string[]): string {
+  const named = names.map((n) => plainOrQuoted(n, "→"));
   const shown =
-    names.length > CHAIN_SHOWN + 2
-      ? [...names.slice(0, CHAIN_SHOWN), `… (${names.length - CHAIN_SHOWN - 2} more)`, ...names.slice(-2)]
-      : names;
+    named.length > CHAIN_SHOWN + 2
+      ? [...named.slice(0, CHAIN_SHOWN), `… (${named.length - CHAIN_SHOWN - 2} more)`, ...named.slice(-2)]
+      : named;
   return shown.join(" → ");
 }

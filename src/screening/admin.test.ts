@@ -219,6 +219,12 @@ describe("denied-party screening over the admin API", () => {
     }
   });
 
+  it("names a match it does not hold quoted, as the store and the review routes name it", async () => {
+    const r = await call(t, ADMIN_TOKEN, "GET", `/admin/v1/screening/matches/${encodeURIComponent('no"pe')}`);
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatchObject({ code: "not_found", message: 'no screening match "no\\"pe"' });
+  });
+
   it("is in the OpenAPI document", async () => {
     const doc = (await (await fetch(`${t.url}/admin/openapi.json`)).json()) as {
       paths: Record<string, unknown>;

@@ -134,17 +134,17 @@ describe("rescreening on a real store", () => {
       status: "confirmed",
       reviewer: "rita",
       reason:
-        "same person, same passport (confirmed on entry a1, which the list replaced with this one: same name and address)",
+        '"same person, same passport" (confirmed on entry "a1", which the list replaced with this one: same name and address)',
     });
     expect(byEntry.get("a1")).toMatchObject({
       status: "resolved",
       reason:
-        "the entry was removed from the list; its confirmation carries over to b1 (same name and address)",
+        'the entry was removed from the list; its confirmation carries over to "b1" (same name and address)',
     });
     // Another address is not the same party: resolved, and the new entry a potential match.
     expect(byEntry.get("c1")).toMatchObject({
       status: "resolved",
-      reason: "the entry was removed from the list while confirmed: same person, same passport",
+      reason: 'the entry was removed from the list while confirmed: "same person, same passport"',
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
@@ -287,7 +287,7 @@ describe("rescreening on a real store", () => {
     expect((await store.screening.matches())[0]).toMatchObject({
       status: "confirmed",
       reviewer: "rita",
-      reason: "same passport (confirmed before the entry was removed from the list; it is listed again)",
+      reason: '"same passport" (confirmed before the entry was removed from the list; it is listed again)',
     });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p1", status: "confirmed" }]);
     const steps = (await store.outbox.list(0, 1000)).filter((r) => r.object.kind === "screening-match");
@@ -341,7 +341,7 @@ describe("rescreening on a real store", () => {
       status: "cleared",
       reviewer: "rita",
       reason:
-        "another person, another city (cleared on entry a1, which the list replaced with this one, listed the same but for its id)",
+        '"another person, another city" (cleared on entry "a1", which the list replaced with this one, listed the same but for its id)',
     });
     expect(byEntry.get("d1")).toMatchObject({ status: "potential" });
     expect(await store.screening.statuses()).toEqual([{ kind: "principal", id: "p2", status: "potential" }]);

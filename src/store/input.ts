@@ -38,7 +38,8 @@ export function refuseNul(...fields: (readonly [Path, unknown])[]): void {
  * character but TAB, LF and CR (`control_character`: an escape sequence garbles the terminal or log
  * it is shown in) or a bidirectional control (`bidi_control`: the text reads otherwise than it is
  * stored), as the admin API and the CLI refuse them before: the store is the last line for every
- * other writer (a seed, a program using it). A NUL is refuseNul's, with its own code.
+ * other writer (a seed, a program using it). A NUL is a control character here too, as the admin
+ * API and `principals.put` say it: `nul_character` is for the columns no person reads (ids, actors).
  */
 export function hiddenTextProblems(fields: readonly (readonly [Path, string])[]): Problem[] {
   return fields.flatMap(([path, value]): Problem[] => {
@@ -56,9 +57,11 @@ export function hiddenTextProblems(fields: readonly (readonly [Path, string])[])
   });
 }
 
-/** A review's reviewer and reason: refused with a NUL (refuseNul), then with hidden text. */
+/**
+ * A review's reviewer and reason, text people read: refused holding a control character (a NUL
+ * too, `control_character` as the admin API and `principals.put` say it) or a bidirectional one.
+ */
 export function checkReview(reviewer: string, reason: string): void {
-  refuseNul([["reviewer"], reviewer], [["reason"], reason]);
   const problems = hiddenTextProblems([
     [["reviewer"], reviewer],
     [["reason"], reason],

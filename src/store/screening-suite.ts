@@ -427,7 +427,7 @@ export function screeningSuite(
         status: "cleared",
         reviewer: "rita",
         reason:
-          'not held: "rita" already reviewed this subject with these facts (cleared on test-list entry a: "Anna Schmidt")',
+          'not held: "rita" already reviewed this subject with these facts (cleared on "test-list" entry "a": "Anna Schmidt")',
       });
       expect(holds.get("bob")).toMatchObject({ status: "cleared", reviewer: "rita" });
       expect(holds.get("carol")).toMatchObject({ status: "potential", reviewer: null });
@@ -472,7 +472,7 @@ export function screeningSuite(
       );
       expect(held).toMatchObject({ status: "cleared", reviewer: "ri\u009bta" });
       expect(held?.reason).toBe(
-        'not held: "ri\\u009bta" already reviewed this subject with these facts (cleared on test-list entry a: "Anna\\u202e Schmidt\\u007f")',
+        'not held: "ri\\u009bta" already reviewed this subject with these facts (cleared on "test-list" entry "a": "Anna\\u202e Schmidt\\u007f")',
       );
     });
 
@@ -497,14 +497,14 @@ export function screeningSuite(
       // node of that release sharing the database (see prefixRowListedAgain).
       expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
         status: "resolved",
-        reason: "the entry was removed from the list while confirmed: same company",
+        reason: 'the entry was removed from the list while confirmed: "same company"',
       });
       await again();
       const rows = new Map((await store.screening.matches()).map((m) => [m.subject_id, m]));
       expect(rows.get("acme")).toMatchObject({
         status: "confirmed",
         reviewer: "rita",
-        reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+        reason: '"same company" (confirmed before the entry was removed from the list; it is listed again)',
       });
       expect(rows.get("bolt")).toMatchObject({ status: "cleared", reason: "another company" });
       expect(await store.screening.statuses()).toEqual([
@@ -535,13 +535,83 @@ export function screeningSuite(
       const rows = new Map((await store.screening.matches()).map((m) => [m.entry_id, m]));
       expect(rows.get("a")).toMatchObject({ status: "resolved" });
       expect(rows.get("a2")).toMatchObject({ status: "confirmed", reviewer: "rita", entry_digest: "d-a2" });
-      expect(rows.get("a2")?.reason).toMatch(/^same company \(confirmed on entry a, /);
+      expect(rows.get("a2")?.reason).toBe(
+        '"same company" (confirmed on entry "a", which the list replaced with this one: same name and address)',
+      );
       // Only a confirmation carries over: b was potential, so b2 gets nothing until a screening finds it.
       expect(rows.get("b")).toMatchObject({ status: "resolved" });
       expect(rows.has("b2")).toBe(false);
       expect(await store.screening.statuses()).toEqual([
         { kind: "organization", id: "acme", status: "confirmed" },
       ]);
+    });
+
+    it("a review of a resolved match is refused naming the match quoted, as the other messages name it", async () => {
+      const odd = { kind: "principal" as const, id: 'al"ice\u202e' };
+      await store.screening.record([{ subject: odd, found: [found("a")], scope: "all" }], "screener");
+      await store.screening.record([{ subject: odd, found: [], scope: "all" }], "screener");
+      const err = await store.screening
+        .review('principal:al"ice\u202e|test-list|a', "confirmed", "rita", "same person")
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err).toMatchObject({
+        code: "conflict",
+        message:
+          'screening match "principal:al\\"ice\\u202e|test-list|a" is resolved (its entry is gone or no longer matches)',
+      });
+    });
+
+    it("a confirmation restored or carried over quotes the reviewer's text once, however often its entry leaves and returns", async () => {
+      const acme = { kind: "organization" as const, id: "acme" };
+      const again = (entryId: string) =>
+        store.screening.record(
+          [
+            {
+              subject: acme,
+              found: [found(entryId)],
+              scope: { list: "test-list", entryIds: new Set([entryId]) },
+            },
+          ],
+          "screener",
+        );
+      await again("a");
+      await store.screening.review("organization:acme|test-list|a", "confirmed", "rita", "same company");
+      // A reason an older release took (any text but NUL): shown escaped wherever it is copied.
+      await writeAsBefore("UPDATE screening_matches SET reason = ? WHERE id = ?", [
+        "same\u202e company\u009b",
+        "organization:acme|test-list|a",
+      ]);
+      const reason = async (entryId: string) =>
+        (await store.screening.matches({ subjectId: "acme" })).find((m) => m.entry_id === entryId)?.reason;
+      const RESTORED =
+        '"same\\u202e company\\u009b" (confirmed before the entry was removed from the list; it is listed again)';
+      for (let round = 0; round < 3; round++) {
+        expect(await store.screening.resolveRemoved("test-list", ["a"], "importer")).toBe(1);
+        expect(await reason("a")).toBe(
+          `the entry was removed from the list while confirmed: ${round === 0 ? '"same\\u202e company\\u009b"' : RESTORED}`,
+        );
+        await again("a");
+        // Not "\"same…\" (…)" (…) at each re-listing: the reviewer's text is quoted once, our note said once.
+        expect(await reason("a")).toBe(RESTORED);
+      }
+      // Carried over to the entries replacing it (ids from the list, quoted): the same text, a note more.
+      const heirs = new Map([["a", [{ id: 'b"2', digest: "d-b2" }]]]);
+      expect(await store.screening.resolveRemoved("test-list", ["a"], "importer", heirs)).toBe(1);
+      expect(await reason("a")).toBe(
+        'the entry was removed from the list; its confirmation carries over to "b\\"2" (same name and address)',
+      );
+      const CARRIED = `${RESTORED} (confirmed on entry "a", which the list replaced with this one: same name and address)`;
+      expect(await reason('b"2')).toBe(CARRIED);
+      await store.screening.resolveRemoved(
+        "test-list",
+        ['b"2'],
+        "importer",
+        new Map([['b"2', [{ id: "c", digest: "d-c" }]]]),
+      );
+      expect(await reason("c")).toBe(
+        `${CARRIED} (confirmed on entry "b\\"2", which the list replaced with this one: same name and address)`,
+      );
+      expect(await store.screening.statuses()).toEqual([{ ...acme, status: "confirmed" }]);
     });
 
     it("records a principal's screening only while the store holds the facts screened (else stale)", async () => {
@@ -690,14 +760,14 @@ export async function oldResolvedRowsListedAgain(store: Store): Promise<void> {
   expect(rows.get("acme")).toMatchObject({
     status: "confirmed",
     reviewer: "rita",
-    reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+    reason: '"same company" (confirmed before the entry was removed from the list; it is listed again)',
   });
   // Not guessed either way: open again, naming who reviewed it.
   expect(rows.get("bolt")).toMatchObject({
     status: "potential",
     reviewer: null,
     reason:
-      "listed again: rita reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again",
+      'listed again: "rita" reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again',
   });
   expect(await store.screening.statuses()).toEqual([
     { kind: "organization", id: "acme", status: "confirmed" },
@@ -729,7 +799,7 @@ export async function prefixRowListedAgain(store: Store): Promise<void> {
   expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
     status: "confirmed",
     reviewer: "rita",
-    reason: "same company (confirmed before the entry was removed from the list; it is listed again)",
+    reason: '"same company" (confirmed before the entry was removed from the list; it is listed again)',
   });
   expect(await store.screening.statuses()).toEqual([{ ...acme, status: "confirmed" }]);
   // The other way round: resolved here in the text that build reads, so it restores it too.
@@ -737,6 +807,6 @@ export async function prefixRowListedAgain(store: Store): Promise<void> {
   expect((await store.screening.matches({ subjectId: "acme" }))[0]).toMatchObject({
     status: "resolved",
     reason:
-      "the entry was removed from the list while confirmed: same company (confirmed before the entry was removed from the list; it is listed again)",
+      'the entry was removed from the list while confirmed: "same company" (confirmed before the entry was removed from the list; it is listed again)',
   });
 }

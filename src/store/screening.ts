@@ -11,7 +11,7 @@ import { StoreError } from "./index.js";
 import { checkActor, checkImport, checkReview, checkScreenings, checkSuccessors } from "./input.js";
 import { storedPrincipal, type CurrentFacts } from "./screening-current.js";
 import { REMOVED_WHILE_CONFIRMED } from "./screening-schema.js";
-import { quoted } from "../policy/text.js";
+import { quoted, RAW_IN_JSON } from "../policy/text.js";
 
 export type SubjectKind = "principal" | "organization";
 export const MATCH_STATUSES = ["potential", "confirmed", "cleared", "resolved"] as const;
@@ -138,6 +138,47 @@ interface StoredMatch extends MatchRow {
 
 /** How a match whose entry was removed is resolved (and how any reviewed one was, before release 4faae71). */
 const REMOVED = "the entry was removed from the list";
+
+/** A JSON string as `quoted` writes it (an entry id, a reviewer's reason, within our notes). */
+const QUOTED_TEXT = String.raw`"(?:[^"\\]|\\.)*"`;
+
+/** The notes a carried or restored review's reason gets after the reviewer's (see `withNote`). */
+const NOTES = new RegExp(
+  String.raw`^(?: \((?:confirmed before the entry was removed from the list; it is listed again|` +
+    String.raw`(?:confirmed|cleared) on entry ${QUOTED_TEXT}, which the list replaced with this one` +
+    String.raw`(?:: same name and address|, listed the same but for its id))\))+$`,
+);
+
+/**
+ * A review's reason as a review carried to another entry or restored with its entry says it: the
+ * reviewer's text quoted (stored text shown to others: no control or bidirectional character raw),
+ * our note after it. A reason withNote wrote before (carried or restored already) is taken as it is,
+ * its reviewer's text quoted once: quoted again, it would nest quotes at each re-listing; and a
+ * note it already ends with is not said twice.
+ */
+function withNote(reason: string | null, fallback: "confirmed" | "cleared", note: string): string {
+  const base = reason === null ? fallback : noted(reason) ? reason : quoted(reason);
+  const tail = ` (${note})`;
+  return base.endsWith(tail) ? base : `${base}${tail}`;
+}
+
+/** Whether `text` reads as withNote writes it: the reviewer's text quoted (or the fallback), our notes. */
+function noted(text: string): boolean {
+  if (RAW_IN_JSON.test(text)) return false;
+  const head = new RegExp(String.raw`^(?:${QUOTED_TEXT}|confirmed|cleared)`).exec(text)?.[0];
+  if (head === undefined) return false;
+  if (head.startsWith('"')) {
+    try {
+      JSON.parse(head);
+    } catch {
+      return false;
+    }
+  }
+  return NOTES.test(text.slice(head.length));
+}
+
+/** A review's reason as a message shows it: withNote's text as it is, the reviewer's own quoted. */
+const shownReason = (reason: string): string => (noted(reason) ? reason : quoted(reason));
 
 /**
  * The reviewer's reason of a confirmation this match was resolved with, kept to restore it: the
@@ -672,7 +713,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
               // Who and why are stored text, written as messages quote it (no C1 control or bidirectional
               // override raw in a reason shown to others).
               const why = reviewed.reason === null ? "" : `: ${quoted(reviewed.reason)}`;
-              reason = `not held: ${quoted(reviewed.reviewer)} already reviewed this subject with these facts (${reviewed.status} on ${reviewed.list} entry ${reviewed.entry_id}${why})`;
+              reason = `not held: ${quoted(reviewed.reviewer)} already reviewed this subject with these facts (${reviewed.status} on ${quoted(reviewed.list)} entry ${quoted(reviewed.entry_id)}${why})`;
             }
             // Still open: why it was reopened, if it was, stays with it.
             else if (old?.status === "potential") reason = old.reason;
@@ -681,11 +722,15 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             else if (old !== undefined && confirmation !== null) {
               status = "confirmed";
               reviewer = old.reviewer;
-              reason = `${confirmation} (confirmed before the entry was removed from the list; it is listed again)`;
+              reason = withNote(
+                confirmation,
+                "confirmed",
+                "confirmed before the entry was removed from the list; it is listed again",
+              );
             } else if (old?.status === "resolved" && old.reviewer !== null && old.reason === REMOVED)
               // Resolved with its entry's removal before release 4faae71 (a confirmation and a
               // clearance were left alike): open again, naming who reviewed it, rather than guessed.
-              reason = `listed again: ${old.reviewer} reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again`;
+              reason = `listed again: ${quoted(old.reviewer)} reviewed it before the entry was removed from the list (whether confirmed or cleared is in the audit log); review it again`;
             else if (old?.status === "cleared") {
               // A clearance holds for the entry version and the subject's facts it was given for,
               // until either changes. A row from before the facts were kept (null) takes these.
@@ -790,7 +835,11 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
                 await carry(
                   m,
                   heir,
-                  `${m.reason ?? "cleared"} (cleared on entry ${m.entry_id}, which the list replaced with this one, listed the same but for its id)`,
+                  withNote(
+                    m.reason,
+                    "cleared",
+                    `cleared on entry ${quoted(m.entry_id)}, which the list replaced with this one, listed the same but for its id`,
+                  ),
                   "screening.clear",
                 );
             continue;
@@ -801,7 +850,11 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             await carry(
               m,
               heir,
-              `${m.reason ?? "confirmed"} (confirmed on entry ${m.entry_id}, which the list replaced with this one: same name and address)`,
+              withNote(
+                m.reason,
+                "confirmed",
+                `confirmed on entry ${quoted(m.entry_id)}, which the list replaced with this one: same name and address`,
+              ),
               "screening.confirm",
             );
           const row = {
@@ -809,9 +862,9 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
             status: "resolved" as const,
             reason:
               heirs.length > 0
-                ? `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => h.id).join(", ")} (same name and address)`
+                ? `the entry was removed from the list; its confirmation carries over to ${heirs.map((h) => quoted(h.id)).join(", ")} (same name and address)`
                 : m.status === "confirmed"
-                  ? `${REMOVED_WHILE_CONFIRMED}${m.reason ?? ""}`
+                  ? `${REMOVED_WHILE_CONFIRMED}${m.reason === null ? "" : shownReason(m.reason)}`
                   : REMOVED,
             updated_at: t,
           };
@@ -861,7 +914,7 @@ export function screeningStore(sql: ScreeningSql): ScreeningStore {
         if (old.status === "resolved")
           throw new StoreError(
             "conflict",
-            `screening match ${id} is resolved (its entry is gone or no longer matches)`,
+            `screening match ${quoted(id)} is resolved (its entry is gone or no longer matches)`,
           );
         const row: MatchRow = { ...old, status: outcome, reviewer, reason, updated_at: now() };
         // Always audited: a second review of the same outcome is still a reviewer's act, with its reason.

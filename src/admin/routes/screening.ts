@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ClearanceError, InvalidInputError, type Problem } from "../../errors/index.js";
 import { isCalendarDate, isPartialDate } from "../../policy/dates.js";
+import { quoted } from "../../policy/text.js";
 import { DEFAULT_MAX_LIST_ENTRIES, importList } from "../../screening/lists.js";
 import { finishRescreens, rescreenAll, type FinishedRescreen } from "../../screening/rescreen.js";
 import { ScreeningEngine, DEFAULT_THRESHOLD, screenPrincipal } from "../../screening/engine.js";
@@ -290,7 +291,7 @@ export const screeningRoutes = [
     async handle({ deps, params }) {
       const m = (await deps.store.screening.matches()).find((x) => x.id === params.id);
       if (m === undefined)
-        throw new ClearanceError("not-found", "not_found", `no screening match ${params.id}`);
+        throw new ClearanceError("not-found", "not_found", `no screening match ${quoted(params.id)}`);
       return (await withDetail(deps, [m]))[0];
     },
   }),

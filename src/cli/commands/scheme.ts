@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadSchemeFile, schemeJsonSchema } from "../../scheme/index.js";
+import { plainOrQuoted } from "../../policy/text.js";
 import { jsonText, type Io } from "../io.js";
 
 export function registerScheme(program: Command, io: Io): void {
@@ -24,7 +25,7 @@ export function registerScheme(program: Command, io: Io): void {
       io.stdout(
         opts.json
           ? jsonText(summary, 0)
-          : `${file}: valid — scheme ${s.name} (${s.digest}): ${summary.models} models, ` +
+          : `${plainOrQuoted(file)}: valid — scheme ${s.name} (${s.digest}): ${summary.models} models, ` +
               `${summary.country_partners} country partners, ${summary.organization_partners} organization partners, ` +
               `${summary.licenses} licenses\n`,
       );

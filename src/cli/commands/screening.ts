@@ -497,7 +497,8 @@ export function registerScreening(program: Command, io: Io, outcome: Outcome = {
     .action((id: string, opts: Opts) =>
       withStore(opts, async (store) => {
         const m = (await store.screening.matches()).find((x) => x.id === id);
-        if (m === undefined) throw new ClearanceError("not-found", "not_found", `no screening match ${id}`);
+        if (m === undefined)
+          throw new ClearanceError("not-found", "not_found", `no screening match ${quoted(id)}`);
         if (opts.json) return io.stdout(jsonText(m));
         io.stdout(
           `${m.id}: ${m.status}${m.reviewer === null ? "" : ` by ${cellText(m.reviewer)} (${cellText(m.reason ?? "")})`}\n`,

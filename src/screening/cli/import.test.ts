@@ -206,7 +206,7 @@ describe("clearance screening search | compare | rescreen | review", () => {
     expect(missing).toMatchObject({ code: 1, err: 'clearance: no screening match "nope" (unknown-match)\n' });
     expect(await cli(["screening", "review", "show", "nope", ...dataDir])).toMatchObject({
       code: 1,
-      err: "clearance: no screening match nope (not_found)\n",
+      err: 'clearance: no screening match "nope" (not_found)\n',
     });
     const search = await cli([
       "screening",
