@@ -471,10 +471,10 @@ const failedSince = (run: Run, what: string): string =>
 
 /**
  * Failures of one kind (appends, directory syncs), said at most every FAILING_REPORT_MS (item 695).
- * The first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and said
- * with the count once that time is up. The run ends only once its recovery is said, under the same
- * limit (when each was last said is kept across runs), so a disk failing on and off is one run, not
- * one a failure.
+ * A run's first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and
+ * said with the count once that time is up. The run ends only once its recovery is said, under the
+ * same limit (when each was last said is kept across runs), so a disk failing on and off is one run
+ * (two at most a minute), not one a failure.
  */
 class FailureRun {
   private run: Run | null = null;
@@ -483,13 +483,20 @@ class FailureRun {
 
   constructor(private readonly now: () => number) {}
 
-  /** Counts a failure; the run to say it with, or null when it is only counted. */
+  /**
+   * Counts a failure; the run to say it with, or null when it is only counted. A run's first failure
+   * is always said: one within FAILING_REPORT_MS of the last run's, whose recovery was said, would be
+   * said by nothing else if its own recovery came too soon to be said and no failure came after
+   * (never an error, nor in the error metric). A new run follows a recovery said, at most one each
+   * FAILING_REPORT_MS: so at most two failures are said in that time.
+   */
   failed(atFlush = false): Run | null {
     const now = this.now();
+    const first = this.run === null;
     const run = (this.run ??= { since: now, failures: 0, atFlush: 0 });
     run.failures += 1;
     if (atFlush) run.atFlush += 1;
-    if (now - this.failureSaidAt < FAILING_REPORT_MS) return null;
+    if (!first && now - this.failureSaidAt < FAILING_REPORT_MS) return null;
     this.failureSaidAt = now;
     return run;
   }
@@ -730,8 +737,10 @@ function namedByFiles(root: string): string[] | null {
   try {
     const named: string[] = [];
     for (const entry of readdirSync(root, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
       const dir = join(root, entry.name);
+      // A journal directory may be a symbolic link (to another volume): followed, or its files'
+      // records would be dropped. One that cannot be followed throws: then every record is kept.
+      if (!(entry.isDirectory() || (entry.isSymbolicLink() && statSync(dir).isDirectory()))) continue;
       for (const [pattern, names] of [
         [SEGMENT, segmentsIn(dir)],
         [WRITTEN, segmentsIn(dir, WRITTEN)],
