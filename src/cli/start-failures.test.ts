@@ -68,12 +68,16 @@ describe("a port already taken", () => {
     expect(r.err).not.toMatch(/unexpected error|\n\s+at /);
   });
 
-  it("demo on a fresh data directory: said, exit 1", { timeout: 60_000 }, async () => {
-    const r = await cli(["demo", "--data-dir", join(dir, "fresh"), "--port", String(port)]);
+  it("demo on a fresh data directory: said, exit 1, no lock file left", { timeout: 60_000 }, async () => {
+    const dataDir = join(dir, "fresh");
+    const r = await cli(["demo", "--data-dir", dataDir, "--port", String(port)]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(inUse());
     expect(r.err).not.toMatch(/unexpected error|\n\s+at /);
     expect(r.out).not.toContain("curl");
+    // The lock the demo took for the gateway goes with the failed start, as a refused demo's does:
+    // before, it was only let go, and gateway.lock stayed.
+    expect(readdirSync(dataDir)).not.toContain("gateway.lock");
   });
 });
 

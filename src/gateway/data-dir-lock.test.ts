@@ -5,6 +5,7 @@
  * same across processes, and after kill -9, is src/cli/one-gateway.test.ts.
  */
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -121,6 +122,48 @@ describe("a stop that fails in a step before the ordered ones", () => {
     await expect(first.gateway.close()).rejects.toThrow("the store's change listener did not close");
     // Before: the locks were held until the process ended, and this start was refused (data_dir_in_use).
     const next = await startTestGateway({ dataDir: first.dataDir });
+    await next.gateway.close();
+  });
+});
+
+describe("a start that fails once its server listens", () => {
+  /** A port free a moment ago (the gateway is given it: a start that fails returns no address). */
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
+  const answers = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const c = createConnection(port, "127.0.0.1");
+      c.once("connect", () => (c.destroy(), resolve(true)));
+      c.once("error", () => resolve(false));
+    });
+
+  it("closes its server with the locks it discards: nothing answers, and the next gateway starts alone", async () => {
+    const port = await freePort();
+    const dataDir = fresh();
+    // The store's change listener (PostgreSQL's LISTEN) refused, after the server listens.
+    const refused = startTestGateway({
+      dataDir,
+      listen: `{ host: 127.0.0.1, port: ${port} }`,
+      wrapStore: (s) =>
+        new Proxy(s, {
+          get(obj, prop) {
+            if (prop === "watch") return () => Promise.reject(new Error("LISTEN refused"));
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            return typeof value === "function" ? (value as () => unknown).bind(obj) : value;
+          },
+        }),
+    });
+    await expect(refused).rejects.toThrow("LISTEN refused");
+    expect(readdirSync(dataDir)).not.toContain(LOCK_FILE);
+    // Before: the server still answered (/healthz 200) with both lock files gone, so a second gateway
+    // started on the data directory beside it.
+    expect(await answers(port)).toBe(false);
+    const next = await startTestGateway({ dataDir, listen: `{ host: 127.0.0.1, port: ${port} }` });
     await next.gateway.close();
   });
 });

@@ -95,7 +95,9 @@ export async function startGateway(
   const given = options.lock;
   // What is open so far, closed in reverse if the start fails (a half-started gateway would hold
   // connections and timers, and keep the process alive).
-  const opened: (() => Promise<unknown>)[] = given === undefined ? [] : [async () => given.release()];
+  // A lock the caller took (the demo's) is discarded as one taken here would be: its lock file, made
+  // by that caller, is not left behind by a start that fails.
+  const opened: (() => Promise<unknown>)[] = given === undefined ? [] : [async () => given.discard()];
   try {
     // Its mode before anything is made or opened in it (the store, the lock): a directory others may
     // write to is refused with nothing in it changed. Its warnings are the audit log's to say, once.
@@ -209,6 +211,10 @@ async function assemble(
     );
   // Usage kept at the stop is a notice (the store's refusal before it is the error, counted once).
   const meter = new Meter(store, failed("store"), journal, (line) => log(`clearance: ${line}`));
+  // Registered here, not at meter.start(): a failed start closes it after the server stopped
+  // accepting (registered later, closed first), so that usage a request counted in the moment the
+  // server listened is flushed. Closing a meter never started writes nothing; it closes its journal.
+  opened.push(() => meter.close());
   // Seeded from the store's usage (Redis: raised to it, again after every reconnection).
   const limits = await openUsageLimits({
     driver: config.file.counters.driver,
@@ -485,13 +491,29 @@ async function assemble(
     server.once("error", reject);
     server.listen(options.port ?? config.file.listen.port, host, resolve);
   });
+  // From here each thing started is registered at once: a step below that fails (the store's
+  // listener refused) must not leave the server answering, and the process alive, while the failed
+  // start discards both locks and a second gateway starts on the data directory. A failed start ends
+  // every connection (a request in flight is not waited for: nothing was said to be serving).
+  opened.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        server.closeAllConnections();
+      }),
+  );
   snapshot.start(config.file.refresh_ms);
+  opened.push(async () => snapshot.stop());
   // The mmdb replaced under the running node is read in the background and swapped in.
   countryDb?.start(config.file.location.mmdb_check_ms);
+  if (countryDb !== null) opened.push(() => countryDb.stop());
   // Other nodes' changes are heard as they commit; the poll above is the safety net for missed ones.
   const watch = await store.watch?.(() => void snapshot.refresh(), onError);
-  meter.start(config.file.metering.flush_ms);
+  if (watch !== undefined) opened.push(() => watch.close());
+  meter.start(config.file.metering.flush_ms); // its close is registered above
   identity.start();
+  opened.push(() => identity.close());
   audit.log.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;

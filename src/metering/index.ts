@@ -210,12 +210,19 @@ export class Meter {
    */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
-    if (this.pending.size > 0) await this.flush(); // counted while the last batch was written
-    if (this.journal === undefined) return;
-    // Counted after that (none but a request ending during the stop): in the journal, for the next start.
-    const late = this.cut();
-    this.journal.close();
+    let late: { segments: string[]; unjournaled: number };
+    try {
+      await this.flush();
+      if (this.pending.size > 0) await this.flush(); // counted while the last batch was written
+      if (this.journal === undefined) return;
+      // Counted after that (none but a request ending during the stop): in the journal, for the next start.
+      late = this.cut();
+    } finally {
+      // Whatever the flushes did (one may throw): the journal's timer, left running, would append
+      // segments after the gateway let the journal's lock go, which a next start could replay while
+      // they are still appended to.
+      this.journal?.close();
+    }
     const untaken = [...this.unwritten, this.unsent, late];
     const segments = untaken.flatMap((b) => b?.segments ?? []);
     // Rows the journal could not append are only in memory: lost now, unless a batch the store took

@@ -9,15 +9,18 @@
  * minute too (its recovery as well); renames to `.written` are fsynced before their records are
  * dropped; a batch no segment holds is recorded under a marker, so an error after its commit does not
  * write it twice, and a start ignores the marker; the metrics count failed appends and rows
- * the store has not taken; and two nodes' names never make one journal directory.
+ * the store has not taken; and two nodes' names never make one journal directory. From maintainer's
+ * read 1: every run of failures is said (one soon after a recovery too), a stop whose flush throws
+ * still stops the journal's appends, and a journal directory that is a symbolic link is followed when
+ * a start drops the records no file names.
  */
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import fs, { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { openStore, type Store } from "../store/index.js";
 import { GatewayMetrics } from "../monitoring/index.js";
 import { journalDir, Meter, pruneJournal, replayJournal, UsageJournal } from "./index.js";
@@ -439,8 +442,10 @@ describe("the usage journal when its disk fails", () => {
       }
     };
     flap(0, 100);
-    // Before: 50 errors and 50 "appending again" (and each closing error said apart, unlimited).
+    // Before: 50 errors and 50 "appending again" (and each closing error said apart, unlimited). The
+    // run after the recovery said is said once too (its first failure), then counted.
     expect(errors).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write; closing its segment: EIO: i/o error, close`,
       `usage journal ${journal.dir}: ENOSPC: no space left on device, write; closing its segment: EIO: i/o error, close`,
     ]);
     expect(notices).toEqual([
@@ -449,13 +454,74 @@ describe("the usage journal when its disk fails", () => {
     expect(journal.appendFailures).toBe(50);
     now += FAILING_REPORT_MS;
     flap(0, 2);
-    expect(errors.slice(1)).toEqual([
+    expect(errors.slice(2)).toEqual([
       `usage journal ${journal.dir}: ENOSPC: no space left on device, write (50 appends failed since 2026-03-01T10:00:00.200Z, each put back for the next); closing its segment: EIO: i/o error, close`,
     ]);
     expect(notices.slice(1)).toEqual([
       `usage journal ${journal.dir}: appending again (50 appends failed since 2026-03-01T10:00:00.200Z)`,
     ]);
     journal.close();
+  });
+
+  it("a failure soon after a recovery that was said is said too, though its own recovery comes too soon to be said", () => {
+    const errors: string[] = [];
+    const notices: string[] = [];
+    let now = Date.parse("2026-03-01T10:00:00Z");
+    const journal = new UsageJournal(journalDir(freshDir(), ""), (e) => errors.push((e as Error).message), {
+      notice: (l) => notices.push(l),
+      now: () => now,
+    });
+    const append = (fails: boolean) => {
+      journal.note("k", { ...erik(1), requests: 1, at: new Date(now).toISOString() });
+      failing.write = fails;
+      journal.append();
+      now += 1_000;
+    };
+    append(true); // said
+    append(false); // its recovery said
+    append(true); // a second run, within the minute
+    append(false); // its recovery too soon to be said; nothing fails after it
+    // Before: only the first: the second run reached neither the log's errors nor the error metric.
+    expect(errors).toEqual([
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write`,
+      `usage journal ${journal.dir}: ENOSPC: no space left on device, write`,
+    ]);
+    expect(notices).toEqual([
+      `usage journal ${journal.dir}: appending again (1 append failed since 2026-03-01T10:00:00.000Z)`,
+    ]);
+    journal.close();
+  });
+
+  it("a stop whose flush throws still stops the journal: nothing is appended after it", async () => {
+    const dataDir = freshDir();
+    const opened = await openStore({ dataDir });
+    const usage = Object.create(opened.usage) as Store["usage"];
+    usage.add = () => Promise.reject(new Error("store down"));
+    const store = Object.assign(Object.create(opened) as Store, { usage });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+      // Saying the store's refusal fails too (a log whose destination is gone): the flush throws.
+      const meter = new Meter(
+        store,
+        (err) => {
+          throw new Error(`not said: ${(err as Error).message}`);
+        },
+        journal,
+      );
+      meter.start(3_600_000, 100);
+      meter.record(erik(5), Date.now());
+      await expect(meter.close()).rejects.toThrow("not said: store down");
+      const left = readdirSync(journal.dir);
+      meter.record(erik(1), Date.now()); // a request ending during the stop
+      vi.advanceTimersByTime(100);
+      // Before: the journal's timer appended a new segment after the stop (its lock let go by the
+      // gateway), one a next start in the process could replay while it is appended to.
+      expect(readdirSync(journal.dir)).toEqual(left);
+    } finally {
+      vi.useRealTimers();
+      await opened.close();
+    }
   });
 
   it("a flush's cut that fails is said as left to its batch, not put back for the next", async () => {
@@ -685,6 +751,30 @@ describe("the usage journal when its disk fails", () => {
     expect(errors).toEqual([]);
     other.close();
     await opened.close();
+  });
+
+  it("over the embedded store, a journal directory that is a symbolic link is followed: the records its files need are kept", async () => {
+    const dataDir = freshDir();
+    const store = await openStore({ dataDir });
+    const journal = new UsageJournal(journalDir(dataDir, ""), () => undefined);
+    // Another node's journal directory, on another volume, linked in.
+    const elsewhere = `${dataDir}-elsewhere`;
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, journalDir(dataDir, "gw-2"));
+    const [pending, written, orphan] = [randomUUID(), randomUUID(), randomUUID()];
+    writeFileSync(join(elsewhere, `${pending}.jsonl`), "");
+    writeFileSync(join(elsewhere, `${written}.written`), "");
+    await store.usage.add([], { written: [pending, written, orphan] });
+    const errors: unknown[] = [];
+    // Before: 3, the link skipped: the `.jsonl` would be replayed at that node's start, counted twice.
+    expect(await pruneJournal(store, journal, { everyNode: true }, (e) => errors.push(e))).toBe(1);
+    expect(await store.usage.journaled([pending, written, orphan])).toEqual([pending, written]);
+    // A link that cannot be followed (its volume not there): every record kept.
+    rmSync(elsewhere, { recursive: true });
+    expect(await pruneJournal(store, journal, { everyNode: true }, (e) => errors.push(e))).toBe(0);
+    expect(await store.usage.journaled([pending, written])).toEqual([pending, written]);
+    expect(errors).toEqual([]);
+    await store.close();
   });
 
   it("the journal's metrics: appends failed, and rows the store has not taken (promtool accepts them)", async () => {

@@ -26,10 +26,12 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { InvalidInputError } from "../errors/index.js";
 import { cannotSyncDirectory } from "../files/dir-sync.js";
@@ -76,18 +78,94 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * the journal's lock makes that one process's. Null when it can be neither read nor made, or the
  * file holds something else (left as it is: markers are then bare UUIDs, never dropped at a start).
  * Not fsynced: a power cut losing a new id only leaves its markers, if any, to stay in the store.
+ *
+ * The file also holds what the directory is where the id was made: its device and inode numbers and
+ * the host name. A data directory copied (a volume snapshot, a machine image, `cp -a`) carries the
+ * file but is another directory (another inode, or the same numbers on another host); with the id
+ * copied too, two running nodes of one PostgreSQL store would share it, and a start of one would drop
+ * the other's live markers (pruneJournal), which that node's Meter then finds missing and writes its
+ * kept batch again: usage counted twice. So an id is used only in the directory it was made for;
+ * elsewhere, and for a file an earlier release made (the id alone), a new one is made and said once
+ * (`notice`). The markers of the old id a crash left are then kept in the store (a few small rows):
+ * no start can tell them from another node's. A directory whose numbers change without a copy (some
+ * network file systems, a volume moved to another host) only takes a new id the same way.
  */
-function journalId(dir: string): string | null {
+function journalId(dir: string, notice: (line: string) => void): string | null {
   const file = `${dir}.id`;
+  let here: Place;
   try {
-    const id = readFileSync(file, "utf8").trim();
-    return UUID.test(id) ? id : null;
+    const stat = statSync(dir, { bigint: true });
+    here = { device: String(stat.dev), inode: String(stat.ino), host: hostname() };
+  } catch {
+    return null;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return null;
+    return makeJournalId(file, here, true);
   }
-  const id = randomUUID();
+  const found = readJournalId(text);
+  if (found === null) return null;
+  if (found.place !== undefined && samePlace(found.place, here)) return found.id;
+  const made = makeJournalId(file, here, false);
+  if (made !== null) {
+    const why =
+      found.place === undefined
+        ? "an earlier release made it, naming no directory"
+        : found.place.host !== here.host
+          ? `it was made on the host ${found.place.host}, this is ${here.host}`
+          : "it was made for another directory (another device or inode)";
+    notice(
+      `usage journal ${dir}: a new id for its markers (${why}: a copied or restored data directory); ` +
+        "markers a crash left under the old id stay in the store, as another node's would",
+    );
+  }
+  return made;
+}
+
+/** What a journal directory is: its device and inode numbers (decimal) and the host name. */
+interface Place {
+  readonly device: string;
+  readonly inode: string;
+  readonly host: string;
+}
+
+const samePlace = (a: Place, b: Place): boolean =>
+  a.device === b.device && a.inode === b.inode && a.host === b.host;
+
+/** An id file's content: the id and the directory it was made for (none in an earlier release's); null when it is neither. */
+function readJournalId(text: string): { readonly id: string; readonly place?: Place } | null {
+  const trimmed = text.trim();
+  if (UUID.test(trimmed)) return { id: trimmed };
+  let parsed: unknown;
   try {
-    writeFileSync(file, `${id}\n`, { flag: "wx", mode: 0o600 });
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null) return null;
+  const { id, device, inode, host } = parsed as Record<string, unknown>;
+  if (typeof id !== "string" || !UUID.test(id)) return null;
+  if (typeof device !== "string" || typeof inode !== "string" || typeof host !== "string") return null;
+  return { id, place: { device, inode, host } };
+}
+
+/**
+ * Writes a new id for `place` to `file`: made only if there is none (`fresh`), or written over, by a
+ * rename (a stop in between leaves the old file or the new one, never a file cut short). The id, or
+ * null when it cannot be written.
+ */
+function makeJournalId(file: string, place: Place, fresh: boolean): string | null {
+  const id = randomUUID();
+  const text = `${JSON.stringify({ id, ...place })}\n`;
+  try {
+    if (fresh) writeFileSync(file, text, { flag: "wx", mode: 0o600 });
+    else {
+      writeFileSync(`${file}.new`, text, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+    }
     return id;
   } catch {
     return null;
@@ -146,7 +224,7 @@ export class UsageJournal {
     this.now = options.now ?? Date.now;
     this.appends = new FailureRun(this.now);
     this.syncs = new FailureRun(this.now);
-    const id = journalId(dir);
+    const id = journalId(dir, this.notice);
     this.markerPrefix = id === null ? null : `marker:${id}:`;
   }
 
@@ -393,10 +471,10 @@ const failedSince = (run: Run, what: string): string =>
 
 /**
  * Failures of one kind (appends, directory syncs), said at most every FAILING_REPORT_MS (item 695).
- * The first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and said
- * with the count once that time is up. The run ends only once its recovery is said, under the same
- * limit (when each was last said is kept across runs), so a disk failing on and off is one run, not
- * one a failure.
+ * A run's first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and
+ * said with the count once that time is up. The run ends only once its recovery is said, under the
+ * same limit (when each was last said is kept across runs), so a disk failing on and off is one run
+ * (two at most a minute), not one a failure.
  */
 class FailureRun {
   private run: Run | null = null;
@@ -405,13 +483,20 @@ class FailureRun {
 
   constructor(private readonly now: () => number) {}
 
-  /** Counts a failure; the run to say it with, or null when it is only counted. */
+  /**
+   * Counts a failure; the run to say it with, or null when it is only counted. A run's first failure
+   * is always said: one within FAILING_REPORT_MS of the last run's, whose recovery was said, would be
+   * said by nothing else if its own recovery came too soon to be said and no failure came after
+   * (never an error, nor in the error metric). A new run follows a recovery said, at most one each
+   * FAILING_REPORT_MS: so at most two failures are said in that time.
+   */
   failed(atFlush = false): Run | null {
     const now = this.now();
+    const first = this.run === null;
     const run = (this.run ??= { since: now, failures: 0, atFlush: 0 });
     run.failures += 1;
     if (atFlush) run.atFlush += 1;
-    if (now - this.failureSaidAt < FAILING_REPORT_MS) return null;
+    if (!first && now - this.failureSaidAt < FAILING_REPORT_MS) return null;
     this.failureSaidAt = now;
     return run;
   }
@@ -652,8 +737,10 @@ function namedByFiles(root: string): string[] | null {
   try {
     const named: string[] = [];
     for (const entry of readdirSync(root, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
       const dir = join(root, entry.name);
+      // A journal directory may be a symbolic link (to another volume): followed, or its files'
+      // records would be dropped. One that cannot be followed throws: then every record is kept.
+      if (!(entry.isDirectory() || (entry.isSymbolicLink() && statSync(dir).isDirectory()))) continue;
       for (const [pattern, names] of [
         [SEGMENT, segmentsIn(dir)],
         [WRITTEN, segmentsIn(dir, WRITTEN)],
