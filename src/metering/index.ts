@@ -74,7 +74,7 @@ export class Meter {
   ) {}
 
   start(flushMs: number, journalMs = JOURNAL_MS): void {
-    this.timer = setInterval(() => void this.flush(), flushMs);
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), flushMs); // said by onError, if it can be
     this.timer.unref();
     this.journal?.start(journalMs);
   }
@@ -118,61 +118,65 @@ export class Meter {
    * operator can add them by hand.
    */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      // In one tick: the segments cut hold exactly the usage in `pending` (what they could journal).
-      const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
-      // A batch journaled in no segment (its cut's append failed, or no journal) is recorded under a
-      // marker instead, so that whether the store took it can be asked as for one with segments.
-      const markers =
-        this.pending.size > 0 && cut.segments.length === 0 ? [this.journal?.marker() ?? randomUUID()] : [];
-      const fresh = merge(this.unsent, {
-        rows: this.pending,
-        segments: cut.segments,
-        markers,
-        unjournaled: cut.unjournaled,
-      });
-      this.pending = new Map();
-      this.unsent = null;
-      let kept = this.unwritten;
-      this.unwritten = [];
-      if (kept.length > 0) {
-        try {
-          const written = new Set(await this.store.usage.journaled(kept.flatMap(recorded)));
-          const taken = (part: Batch) => recorded(part).some((id) => written.has(id));
-          for (const part of kept.filter(taken))
-            this.forget.push(...(this.journal?.remove(part.segments) ?? part.segments), ...part.markers);
-          kept = kept.filter((part) => !taken(part));
-        } catch (err) {
-          // What became of `kept` still unknown: it stays as it is, the fresh batch apart from it.
-          this.unwritten = kept;
-          this.unsent = fresh;
-          this.onError(err);
-          return;
-        }
-      }
-      // Set aside part by part, so that a part kept again is not checked (and reported) again.
-      for (const part of [...kept, fresh]) this.setAsideInvalid(part.rows);
-      const all = kept.reduceRight((batch: Batch, part) => merge(part, batch), fresh);
-      const written = recorded(all);
-      if (all.rows.size === 0 && written.length === 0) return;
-      // One fsync of the journal's directory a flush at most, and only when records are dropped.
-      const forget = this.forget.length > 0 && this.journal?.syncRenames() !== false ? this.forget : [];
-      try {
-        await this.store.usage.add(
-          [...all.rows.values()],
-          written.length === 0 && forget.length === 0 ? undefined : { written, forget },
-        );
-        if (forget.length > 0) this.forget = [];
-        this.journal?.discard(forget);
-        this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments), ...all.markers);
-      } catch (err) {
-        // Written in one transaction: every part's ids recorded, or none (unless a part's own earlier
-        // write lands later: hence kept as parts).
-        this.unwritten = [...kept, fresh].filter((part) => part.rows.size > 0 || recorded(part).length > 0);
-        this.onError(err);
-      }
+    const run = this.flushing.then(() => this.flushOnce());
+    // The caller hears of a flush that throws (its error handler failing); the next flush still runs.
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushOnce(): Promise<void> {
+    // In one tick: the segments cut hold exactly the usage in `pending` (what they could journal).
+    const cut = this.pending.size === 0 ? { segments: [], unjournaled: 0 } : this.cut();
+    // A batch journaled in no segment (its cut's append failed, or no journal) is recorded under a
+    // marker instead, so that whether the store took it can be asked as for one with segments.
+    const markers =
+      this.pending.size > 0 && cut.segments.length === 0 ? [this.journal?.marker() ?? randomUUID()] : [];
+    const fresh = merge(this.unsent, {
+      rows: this.pending,
+      segments: cut.segments,
+      markers,
+      unjournaled: cut.unjournaled,
     });
-    return this.flushing;
+    this.pending = new Map();
+    this.unsent = null;
+    let kept = this.unwritten;
+    this.unwritten = [];
+    if (kept.length > 0) {
+      try {
+        const written = new Set(await this.store.usage.journaled(kept.flatMap(recorded)));
+        const taken = (part: Batch) => recorded(part).some((id) => written.has(id));
+        for (const part of kept.filter(taken))
+          this.forget.push(...(this.journal?.remove(part.segments) ?? part.segments), ...part.markers);
+        kept = kept.filter((part) => !taken(part));
+      } catch (err) {
+        // What became of `kept` still unknown: it stays as it is, the fresh batch apart from it.
+        this.unwritten = kept;
+        this.unsent = fresh;
+        this.onError(err);
+        return;
+      }
+    }
+    // Set aside part by part, so that a part kept again is not checked (and reported) again.
+    for (const part of [...kept, fresh]) this.setAsideInvalid(part.rows);
+    const all = kept.reduceRight((batch: Batch, part) => merge(part, batch), fresh);
+    const written = recorded(all);
+    if (all.rows.size === 0 && written.length === 0) return;
+    // One fsync of the journal's directory a flush at most, and only when records are dropped.
+    const forget = this.forget.length > 0 && this.journal?.syncRenames() !== false ? this.forget : [];
+    try {
+      await this.store.usage.add(
+        [...all.rows.values()],
+        written.length === 0 && forget.length === 0 ? undefined : { written, forget },
+      );
+      if (forget.length > 0) this.forget = [];
+      this.journal?.discard(forget);
+      this.forget.push(...(this.journal?.remove(all.segments) ?? all.segments), ...all.markers);
+    } catch (err) {
+      // Written in one transaction: every part's ids recorded, or none (unless a part's own earlier
+      // write lands later: hence kept as parts).
+      this.unwritten = [...kept, fresh].filter((part) => part.rows.size > 0 || recorded(part).length > 0);
+      this.onError(err);
+    }
   }
 
   /** Closes the journal's segment: those returned hold what `pending` holds, but for the rows counted as unjournaled. */

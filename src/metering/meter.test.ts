@@ -117,4 +117,21 @@ describe("Meter", () => {
       [{ ...alice, inputTokens: 500, outputTokens: 500, requests: 1, at: "2026-12-05T00:00:00.001Z" }],
     ]);
   });
+  it("a flush that throws (its error handler failing) does not stop the flushes after it", async () => {
+    const { store, added, state } = fakeStore();
+    let sayings = 0;
+    const meter = new Meter(store, (err) => {
+      // The first refusal cannot be said (a log whose destination is gone): the flush throws.
+      if (++sayings === 1) throw new Error(`not said: ${(err as Error).message}`);
+    });
+    meter.record({ ...alice, inputTokens: 3, outputTokens: 4 }, DAY + 1_000);
+    state.failing = true;
+    await expect(meter.flush()).rejects.toThrow("not said: store down");
+    state.failing = false;
+    // Before: every later flush was the first one's rejection, and nothing was written again.
+    await meter.flush();
+    expect(added).toEqual([
+      [expect.objectContaining({ principalId: "alice", inputTokens: 3, outputTokens: 4 })],
+    ]);
+  });
 });
