@@ -16,6 +16,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { dropPrefixes, freshPrefix, REDIS_URL, redisAdmin, redisSkipReason } from "../testing/redis.js";
 import { plainSighting } from "../testing/sightings.js";
 import { stallProxy, type StallProxy } from "../testing/stall.js";
@@ -28,15 +29,16 @@ const sighting = (requestId: string) => plainSighting(requestId, { t: NOW });
 if (redisSkipReason !== undefined)
   console.warn(`src/alerts/feed-silent.test.ts: SKIPPED, ${redisSkipReason}`);
 
-/** The real setTimeout, for waiting on conditions while the feed's is faked. */
-const realSetTimeout = globalThis.setTimeout;
-/** What `until` waits for: reported if the test times out waiting. */
-let waitingFor: string | undefined;
-/** Waits for a condition, however long a loaded machine takes (vitest's test time-out is the bound). */
+/**
+ * Waits for a condition with eventually(), however long a loaded machine takes: the test's time-out
+ * is the bound, and its error says what was awaited. eventually() pauses on node:timers/promises,
+ * which faking the global setTimeout leaves real, so it asks on while the feed's clock stands still.
+ */
 const until = async (description: string, what: () => boolean) => {
-  waitingFor = description;
-  while (!what()) await new Promise((r) => realSetTimeout(r, 20));
-  waitingFor = undefined;
+  await eventually(
+    async () => ({ waitingFor: description, met: what() }),
+    (seen) => seen.met,
+  );
 };
 
 const FLUSH_MS = 10;
@@ -46,8 +48,6 @@ const TIMEOUT_MS = 300;
 let feed: RedisSightingFeed | undefined;
 let proxy: StallProxy | undefined;
 afterEach(async () => {
-  if (waitingFor !== undefined) console.error(`feed-silent.test.ts: was waiting for ${waitingFor}`);
-  waitingFor = undefined;
   proxy?.resume();
   await feed?.close();
   await proxy?.close();

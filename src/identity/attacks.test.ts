@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { createPublicKey } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { startTestGateway, type TestGateway } from "../testing/gateway.js";
 import { clockedKeySet } from "../testing/key-sets.js";
 import { KeySet } from "./keys.js";
@@ -68,10 +69,18 @@ beforeAll(async () => {
   providers:
 ${provider("atk")}${provider("other")}${provider("slow")}${provider("garbage")}${provider("down")}${provider("odd")}`,
   });
-  // The background fetch at start: wait until the partner's keys are in memory.
-  for (let i = 0; i < 500 && !gw.gateway.identity.keySet("atk")?.usable(); i++)
-    await new Promise((r) => setTimeout(r, 20));
-}, 30_000);
+  // The background fetch at start: wait until the partner's keys are in memory (what the key set
+  // last said of its fetch is reported if they never come).
+  await eventually(
+    async () => {
+      const set = gw.gateway.identity.keySet("atk");
+      return { usable: set?.usable() ?? false, lastError: set?.lastError };
+    },
+    (seen) => seen.usable,
+  );
+  // vitest's hookTimeout bounds it: eventually() gives up at half of that, saying what it saw (a
+  // limit of its own here, under that half, would end the hook first, saying nothing).
+});
 afterAll(async () => {
   await gw?.gateway.close();
   await new Promise((r) => {

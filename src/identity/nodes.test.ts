@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../gateway/server.js";
+import { eventually } from "../testing/admin.js";
 import { NODE_ADMIN_TOKEN as TOKEN, nodeGroup, type NodeGroup } from "../testing/nodes.js";
 import { AUDIENCE, startTestIdp, type TestIdp } from "../testing/oidc.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
@@ -58,11 +59,11 @@ describe.skipIf(skipReason !== undefined)(
             },
             body: JSON.stringify({ model: "mythos-5", messages: [{ role: "user", content: "hi" }] }),
           });
-        let status = 0;
-        for (let i = 0; i < 100 && status !== 200; i++) {
-          status = (await ask(b)).status;
-          if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-        }
+        // Node B learns of the provider by notification: asked until it honours the token.
+        const status = await eventually(
+          async () => (await ask(b)).status,
+          (s) => s === 200,
+        );
         expect(status).toBe(200);
         // Node B's federated principal reaches the shared store.
         await b.identity.flush();

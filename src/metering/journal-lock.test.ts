@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { chat, journaledRequests, openMeteredStore, startMetered } from "../testing/metered-gateway.js";
 import { lockJournal } from "../gateway/data-dir-lock.js";
@@ -76,7 +77,11 @@ describe.skipIf(skipReason !== undefined)(
         });
         expect(readdirSync(dirname(dir)).sort()).toEqual(journalsBefore);
         expect(await chat(first.gateway.url, first.key!)).toBe(200);
-        while (journaledRequests(dataDir) < 1) await new Promise((r) => setTimeout(r, 10));
+        // Appended by the journal's timer, after the answer: waited for.
+        await eventually(
+          async () => journaledRequests(dataDir),
+          (n) => n >= 1,
+        );
         const { text } = await first.gateway.monitoring.metrics!.expose();
         expect(text).toMatch(/^clearance_usage_journal_pending_rows 1$/m); // not flushed yet
         expect(text).toMatch(/^clearance_usage_journal_append_failures_total 0$/m);

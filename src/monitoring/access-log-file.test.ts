@@ -280,18 +280,24 @@ it("closes within its bound when the file takes nothing (a FIFO whose reader rea
   // destroyed is counted whole, though the pipe may hold its start).
   let text = "";
   const buffer = Buffer.alloc(65_536);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(held, buffer);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-      await new Promise((r) => setTimeout(r, 20)); // the writer's end not yet closed
-      continue;
-    }
-    if (n === 0) break;
-    text += buffer.toString("utf8", 0, n);
-  }
+  // Read to the end: what the pipe holds now, asked again (eventually()) while the writer's end is
+  // not yet closed (EAGAIN), until the end of file.
+  await eventually(
+    async () => {
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(held, buffer);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+          return { ended: false, read: text.length };
+        }
+        if (n === 0) return { ended: true, read: text.length };
+        text += buffer.toString("utf8", 0, n);
+      }
+    },
+    (seen) => seen.ended,
+  );
   closeSync(held);
   const whole = text.split("\n").filter((l) => l.endsWith("}"));
   expect(whole.length + lost).toBeGreaterThanOrEqual(total);

@@ -35,9 +35,18 @@ const alice = { kind: "principal" as const, id: "alice" };
  * passes one so a race's interleaving is forced rather than left to timing. `statement` is
  * unqualified (the hold runs in the store's schema). Drivers whose writes are serialised pass none.
  */
-export type Hold = (statement: string, params: readonly unknown[]) => Promise<() => Promise<void>>;
+export type Hold = (statement: string, params: readonly unknown[]) => Promise<Held>;
 
-const tick = (ms = 250) => new Promise((r) => setTimeout(r, ms));
+/** Row locks held by a second session (see Hold). */
+export interface Held {
+  /**
+   * Resolves once `count` sessions wait behind the held locks (on them, or on a session that waits
+   * on them): the store's statements started have queued, rather than assumed to after a pause.
+   */
+  queued(count: number): Promise<void>;
+  /** Lets the locks go (the session's transaction ends). */
+  release(): Promise<void>;
+}
 
 /**
  * A write on the open store's database past the store (`?` placeholders, unqualified names), as a
@@ -319,12 +328,12 @@ export function screeningSuite(
       const mid = "principal:alice|test-list|a";
       // The review reads the match and queues behind the held row; the rescreen starts meanwhile, so
       // both saw "potential" before either wrote (what READ COMMITTED without locks let through).
-      const release = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
+      const held = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
       const review = store.screening.review(mid, "confirmed", "rita", "same person");
-      if (hold) await tick();
+      await held?.queued(1);
       const rescreen = store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
-      if (hold) await tick();
-      await release?.();
+      await held?.queued(2);
+      await held?.release();
       await expect(review).resolves.toMatchObject({ status: "confirmed" });
       await rescreen;
       expect((await store.screening.matches())[0]).toMatchObject({ status: "confirmed", reviewer: "rita" });
@@ -336,16 +345,16 @@ export function screeningSuite(
     it("a rescreen that resolved a match first makes a concurrent review refuse, not undo it", async () => {
       await store.screening.record([{ subject: alice, found: [found("a")], scope: "all" }], "screener");
       const mid = "principal:alice|test-list|a";
-      const release = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
+      const held = await hold?.("SELECT 1 FROM screening_matches WHERE id = ? FOR UPDATE", [mid]);
       const rescreen = store.screening.record([{ subject: alice, found: [], scope: "all" }], "screener");
-      if (hold) await tick();
+      await held?.queued(1);
       const review = store.screening.review(mid, "confirmed", "rita", "same person");
       // Its handler is attached now: the refusal can come while the rescreen is still awaited.
       const refused = expect(review).rejects.toSatisfy(
         (e) => e instanceof StoreError && e.code === "conflict",
       );
-      if (hold) await tick();
-      await release?.();
+      await held?.queued(2);
+      await held?.release();
       await rescreen;
       await refused;
       expect((await store.screening.matches())[0]).toMatchObject({ status: "resolved" });
@@ -355,14 +364,14 @@ export function screeningSuite(
     it("concurrent imports of one list take consecutive versions", async () => {
       await store.screening.importList(input([entry("a")]), "tester");
       // Both imports read the active version and max(version) while the held row stalls their UPDATE.
-      const release = await hold?.("SELECT 1 FROM screening_lists WHERE list = ? AND active = 1 FOR UPDATE", [
+      const held = await hold?.("SELECT 1 FROM screening_lists WHERE list = ? AND active = 1 FOR UPDATE", [
         "test-list",
       ]);
       const first = store.screening.importList(input([entry("a"), entry("b")]), "ops-a");
-      if (hold) await tick();
+      await held?.queued(1);
       const second = store.screening.importList(input([entry("a"), entry("c")]), "ops-b");
-      if (hold) await tick();
-      await release?.();
+      await held?.queued(2);
+      await held?.release();
       const done = await Promise.all([first, second]);
       expect(done.map((d) => d.version.version).sort()).toEqual([2, 3]);
       const versions = await store.screening.versions("test-list");

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe } from "vitest";
+import { eventually } from "../testing/admin.js";
 import { adminPool, dropSchemas, freshSchema, skipReason } from "../testing/postgres.js";
 import { openStore } from "./index.js";
 import { screeningSuite } from "./screening-suite.js";
@@ -55,13 +56,40 @@ describe.skipIf(skipReason !== undefined)("postgres", () => {
       await x.query("BEGIN");
       await x.query(`SET LOCAL search_path TO ${schema}`);
       await x.query(toPostgres(statement), params as unknown[]);
-      return async () => {
-        await x.query("COMMIT");
-        x.release();
+      const { rows } = await x.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      const holder = rows[0]!.pid;
+      return {
+        // Asked of another session (the holder's is in its transaction) until enough wait.
+        queued: async (count) => {
+          await eventually(
+            async () => (await adminPool().query<Waiting>(WAITING, [holder])).rows,
+            (waiting) => waiting.length >= count,
+          );
+        },
+        release: async () => {
+          await x.query("COMMIT");
+          x.release();
+        },
       };
     },
   );
 });
+
+interface Waiting {
+  pid: number;
+  query: string;
+}
+
+/**
+ * The sessions waiting behind session `$1`'s locks: blocked by it, or by a session so waiting (a
+ * second statement for a locked row queues behind the first one waiting for it, not the holder).
+ */
+const WAITING = `WITH RECURSIVE waiting(pid) AS (
+    SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+  UNION
+    SELECT a.pid FROM pg_stat_activity a JOIN waiting w ON w.pid = ANY(pg_blocking_pids(a.pid))
+  )
+  SELECT a.pid, a.query FROM pg_stat_activity a JOIN waiting USING (pid) ORDER BY a.pid`;
 
 /** `?` placeholders as PostgreSQL's `$1`, `$2`, …. */
 function toPostgres(statement: string): string {

@@ -6,6 +6,7 @@ import { parseConfig } from "../config/index.js";
 import { startGateway, type RunningGateway } from "../gateway/server.js";
 import { parsePrincipal } from "../policy/index.js";
 import { openStore, type Store } from "../store/index.js";
+import { eventually } from "./admin.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij";
 
@@ -135,13 +136,13 @@ export function countingStore(store: Store, counts: Map<string, number>): Store 
 
 /**
  * A license's total usage once it has moved past `from` (metering follows the answer's end, off the
- * request path, so nothing to await): polled for as long as it takes — the test's own timeout is
- * what catches usage that never moves, not a count of tries that would be a time limit too.
+ * request path, so nothing to await): asked with eventually(), for as long as the test's own time
+ * limit allows, not a count of tries that would be a time limit too; it stops asking when the test
+ * ends (a loop of its own asked on into later tests, against a closed gateway).
  */
 export async function licenseUsageAfter(t: TestGateway, license: string, from: number): Promise<number> {
-  for (;;) {
-    const now = await t.gateway.limits.licenseUsage(license, "total", Date.now());
-    if (now > from) return now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return eventually(
+    () => t.gateway.limits.licenseUsage(license, "total", Date.now()),
+    (now) => now > from,
+  );
 }
