@@ -17,8 +17,10 @@ const current = (): Location => {
 
 const RouterContext = createContext<Location>(current());
 
-export function navigate(to: string): void {
-  window.history.pushState(null, "", `${BASE}${to}`);
+/** To `to` (a path under BASE, with its query); `replace`: in place of the current entry of the history. */
+export function navigate(to: string, { replace = false }: { replace?: boolean } = {}): void {
+  if (replace) window.history.replaceState(null, "", `${BASE}${to}`);
+  else window.history.pushState(null, "", `${BASE}${to}`);
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 

@@ -6,7 +6,8 @@
  * to it on the Audit page), what was done automatically (and whether it was not yet in force where
  * it was taken), its steps, and where its delivery stands (held behind an earlier alert of its
  * subject, failed with its tries and last error, delivered). An officer acknowledges or resolves it
- * with a note.
+ * with a note. The filters and the order are kept in the page's address (`?state=open&order=severity`:
+ * a link, a reload), a value it does not offer left aside and said (alerts-data.ts).
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import {
@@ -20,15 +21,20 @@ import { api } from "../api.js";
 import { Select, TextField, submissionErrors, useBusy, zodErrors } from "../components/form.js";
 import { Loading, PageHeading, Shown, ShownTime, Status, useLoad } from "../components/ui.js";
 import { can, type Me } from "../roles.js";
-import { Link, useLocation } from "../router.js";
+import { Link, navigate, useLocation } from "../router.js";
 import {
   ALERT_ORDERS,
   alertsPage,
   ANY,
+  filtersFromQuery,
+  ignoredFilterNote,
   loadOpen,
   newestInsteadNote,
+  OPEN_MOST_SEVERE,
+  queryOfFilters,
   severityHereNote,
   type AlertFilters,
+  type ChosenFilters,
   type AlertOrder,
   type AlertsRead,
 } from "./alerts-data.js";
@@ -81,11 +87,14 @@ function EarlierRelease({ read, order }: { read: AlertsRead; order: AlertOrder }
 }
 
 export function AlertsPage({ me }: { me: Me }) {
-  const { query } = useLocation();
-  const [state, setState] = useState(query.get("state") ?? "open");
-  const [detector, setDetector] = useState(ANY);
-  const [severity, setSeverity] = useState(ANY);
-  const [order, setOrder] = useState<AlertOrder>("newest");
+  // The filters are the page's address (a link, a reload keeps them): read from it, each choice
+  // written back into it (replacing it: Back leaves the page rather than undoing a choice). A value
+  // the page does not offer is left aside, the default shown, and said (ignored).
+  const { path, query } = useLocation();
+  const { filters, ignored } = filtersFromQuery(query);
+  const { state, detector, severity, order } = filters;
+  const choose = (change: Partial<ChosenFilters>) =>
+    navigate(`${path}${queryOfFilters({ ...filters, ...change })}`, { replace: true });
   // Every filter applied by the API (the severity was filtered here, over the pages read: a page of
   // 100 showed none of a severity while older alerts had it), and the order too (most severe first
   // ordered here would have been the pages read so far, not every alert).
@@ -105,7 +114,7 @@ export function AlertsPage({ me }: { me: Me }) {
           name="state"
           value={state}
           options={[ANY, ...ALERT_STATES]}
-          onChange={setState}
+          onChange={(v) => choose({ state: v })}
           errors={none}
         />
         <Select
@@ -113,7 +122,7 @@ export function AlertsPage({ me }: { me: Me }) {
           name="detector"
           value={detector}
           options={[ANY, ...ALERT_DETECTORS]}
-          onChange={setDetector}
+          onChange={(v) => choose({ detector: v })}
           errors={none}
         />
         <Select
@@ -121,7 +130,7 @@ export function AlertsPage({ me }: { me: Me }) {
           name="severity"
           value={severity}
           options={[ANY, ...ALERT_SEVERITIES]}
-          onChange={setSeverity}
+          onChange={(v) => choose({ severity: v })}
           errors={none}
         />
         <Select
@@ -129,10 +138,15 @@ export function AlertsPage({ me }: { me: Me }) {
           name="order"
           value={order}
           options={ALERT_ORDERS}
-          onChange={(v) => setOrder(v === "severity" ? "severity" : "newest")}
+          onChange={(v) => choose({ order: v === "severity" ? "severity" : "newest" })}
           errors={none}
         />
       </form>
+      {ignored.map((i) => (
+        <p key={i.parameter} className="hint" role="note">
+          {ignoredFilterNote(i)}
+        </p>
+      ))}
       {alerts.read === null ? null : <EarlierRelease read={alerts.read} order={order} />}
       <Loading state={{ data: shown, error: alerts.error, loading: alerts.loading }}>
         {(list) =>
@@ -377,7 +391,10 @@ function StepForm({ alert, onDone }: { alert: AlertRecord; onDone: () => void })
   );
 }
 
-/** The Overview's panel: the open alerts, most severe first, with a link to the page. */
+/**
+ * The Overview's panel: the open alerts, most severe first, with a link to the page listing them
+ * so (before, to the page's defaults, newest first: the alerts shown here were not the first there).
+ */
 export function OpenAlerts() {
   const state = useLoad(() => loadOpen(ask), []);
   return (
@@ -415,7 +432,8 @@ export function OpenAlerts() {
         }
       </Loading>
       <p>
-        <Link to="/alerts">All alerts</Link>
+        {/* The Alerts page as the panel lists them: open, most severe first. */}
+        <Link to={OPEN_MOST_SEVERE}>All open alerts, most severe first</Link>
       </p>
     </div>
   );

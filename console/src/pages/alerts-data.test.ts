@@ -2,10 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { AlertRecord, AlertSeverity, AlertView } from "../../../src/store/alerts.js";
 import { ApiError } from "../api.js";
 import {
+  ALERT_FILTER_DEFAULTS,
   alertsPage,
+  filtersFromQuery,
+  ignoredFilterNote,
   loadOpen,
   newestInsteadNote,
+  OPEN_MOST_SEVERE,
   ORDER_CANNOT_FOLLOW,
+  queryOfFilters,
   severityHereNote,
   type Ask,
 } from "./alerts-data.js";
@@ -262,6 +267,62 @@ describe("the Overview's open alerts", () => {
       "/alerts/count?state=open",
       "/alerts?state=open&order=newest&limit=100",
       "/alerts?state=open&order=severity&limit=5",
+    ]);
+  });
+});
+
+describe("the Alerts page's address", () => {
+  const read = (search: string) => filtersFromQuery(new URLSearchParams(search));
+
+  it("names no filter: the open alerts, newest first", () => {
+    expect(read("")).toEqual({
+      filters: { state: "open", detector: "any", severity: "any", order: "newest" },
+      ignored: [],
+    });
+    expect(queryOfFilters(ALERT_FILTER_DEFAULTS)).toBe("");
+  });
+
+  it("keeps every filter and the order: read back as written", () => {
+    const chosen = {
+      state: "acknowledged",
+      detector: "key-sharing",
+      severity: "critical",
+      order: "severity",
+    } as const;
+    const query = queryOfFilters(chosen);
+    expect(query).toBe("?state=acknowledged&detector=key-sharing&severity=critical&order=severity");
+    expect(read(query)).toEqual({ filters: chosen, ignored: [] });
+    // Any state is written (its default is open), a default left out.
+    expect(queryOfFilters({ ...ALERT_FILTER_DEFAULTS, state: "any" })).toBe("?state=any");
+    expect(read("?state=any").filters.state).toBe("any");
+    expect(queryOfFilters({ ...ALERT_FILTER_DEFAULTS, order: "severity" })).toBe("?order=severity");
+  });
+
+  it("the Overview's link: the open alerts most severe first, as its panel lists them", () => {
+    expect(OPEN_MOST_SEVERE).toBe("/alerts?state=open&order=severity");
+    const { filters, ignored } = read(new URL(OPEN_MOST_SEVERE, "http://console").search);
+    expect(filters).toEqual({ ...ALERT_FILTER_DEFAULTS, state: "open", order: "severity" });
+    expect(ignored).toEqual([]);
+  });
+
+  it("a value the page does not offer: left aside, the default shown, and said; an empty one is no filter", () => {
+    const { filters, ignored } = read("?state=closed&detector=&severity=urgent&order=bogus");
+    expect(filters).toEqual(ALERT_FILTER_DEFAULTS);
+    expect(ignored).toEqual([
+      { parameter: "state", value: "closed" },
+      { parameter: "severity", value: "urgent" },
+      { parameter: "order", value: "bogus" },
+    ]);
+    expect(ignored.map(ignoredFilterNote)).toEqual([
+      'The page\'s address asks for state "closed", which this page does not offer: State is set to open.',
+      'The page\'s address asks for severity "urgent", which this page does not offer: Severity is set to any.',
+      'The page\'s address asks for order "bogus", which this page does not offer: Order is set to Newest first.',
+    ]);
+    // The others are kept; a value is quoted, a control or bidirectional character written out.
+    const mixed = read("?order=severity&detector=%E2%80%AEx%1B");
+    expect(mixed.filters).toEqual({ ...ALERT_FILTER_DEFAULTS, order: "severity" });
+    expect(mixed.ignored.map(ignoredFilterNote)).toEqual([
+      'The page\'s address asks for detector "\\u202ex\\u001b", which this page does not offer: Detector is set to any.',
     ]);
   });
 });

@@ -5,7 +5,8 @@
  * parameter it does not know with a 400 naming it. They then ask as before and do the rest here,
  * and say so: the operator sees which alerts were looked at, not a 400 nor a silently partial list.
  */
-import { ALERT_SEVERITIES } from "../../../src/alerts/schema.js";
+import { ALERT_DETECTORS, ALERT_SEVERITIES, ALERT_STATES } from "../../../src/alerts/schema.js";
+import { quoted } from "../../../src/policy/text.js";
 import type { AlertRecord, AlertView } from "../../../src/store/alerts.js";
 import { ApiError, type Page } from "../api.js";
 
@@ -73,6 +74,94 @@ export interface AlertsRead {
    * from a list newest first). False otherwise.
    */
   readonly newestInstead: boolean;
+}
+
+/** The Alerts page's filters, every one set (the order too). */
+export type ChosenFilters = Required<AlertFilters>;
+
+/** What the Alerts page shows when its address names no filter: the open alerts, newest first. */
+export const ALERT_FILTER_DEFAULTS: ChosenFilters = {
+  state: "open",
+  detector: ANY,
+  severity: ANY,
+  order: "newest",
+};
+
+/**
+ * Each filter the Alerts page keeps in its address (`?state=open&order=severity`), in the order
+ * written there: the parameter, its field's label, and the values it offers (as labelled there).
+ */
+const FILTER_FIELDS = [
+  { key: "state", label: "State", values: [ANY, ...ALERT_STATES].map((v) => ({ value: v, label: v })) },
+  {
+    key: "detector",
+    label: "Detector",
+    values: [ANY, ...ALERT_DETECTORS].map((v) => ({ value: v, label: v })),
+  },
+  {
+    key: "severity",
+    label: "Severity",
+    values: [ANY, ...ALERT_SEVERITIES].map((v) => ({ value: v, label: v })),
+  },
+  { key: "order", label: "Order", values: ALERT_ORDERS },
+] as const satisfies readonly {
+  key: keyof ChosenFilters;
+  label: string;
+  values: readonly { value: string; label: string }[];
+}[];
+
+/** A value of the page's address that the page does not offer: left aside, the field's default shown. */
+export interface IgnoredFilter {
+  readonly parameter: keyof ChosenFilters;
+  readonly value: string;
+}
+
+/**
+ * The Alerts page's filters as its address keeps them (a link, a reload): each of state, detector,
+ * severity and order named there, the default when it is not (or is empty). A value the page does
+ * not offer (`?order=bogus`) is left aside, the default shown, and listed in `ignored` for the page
+ * to say so: before, a bad state was asked of the API, whose 400 replaced the list, and the order
+ * was not read at all (a link to the most severe first listed the newest first).
+ */
+export function filtersFromQuery(query: URLSearchParams): {
+  filters: ChosenFilters;
+  ignored: IgnoredFilter[];
+} {
+  const filters: Record<string, string> = { ...ALERT_FILTER_DEFAULTS };
+  const ignored: IgnoredFilter[] = [];
+  for (const field of FILTER_FIELDS) {
+    const value = query.get(field.key);
+    if (value === null || value === "") continue;
+    if (field.values.some((v) => v.value === value)) filters[field.key] = value;
+    else ignored.push({ parameter: field.key, value });
+  }
+  return { filters: filters as unknown as ChosenFilters, ignored };
+}
+
+/**
+ * The address's query for the filters chosen (`?state=open&order=severity`; "" for the defaults):
+ * each filter left at its default is left out, the others in a fixed order.
+ */
+export function queryOfFilters(f: ChosenFilters): string {
+  const q = new URLSearchParams();
+  for (const field of FILTER_FIELDS)
+    if (f[field.key] !== ALERT_FILTER_DEFAULTS[field.key]) q.set(field.key, f[field.key]);
+  const s = q.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+/** The Alerts page listing the open alerts most severe first, as the Overview's panel shows them. */
+export const OPEN_MOST_SEVERE = "/alerts?state=open&order=severity";
+
+/** What the Alerts page says of a value of its address it left aside (filtersFromQuery). */
+export function ignoredFilterNote({ parameter, value }: IgnoredFilter): string {
+  const field = FILTER_FIELDS.find((f) => f.key === parameter) as (typeof FILTER_FIELDS)[number];
+  const fallback = ALERT_FILTER_DEFAULTS[parameter];
+  const label = field.values.find((v) => v.value === fallback)?.label ?? fallback;
+  return (
+    `The page's address asks for ${parameter} ${quoted(value)}, which this page does not offer: ` +
+    `${field.label} is set to ${label}.`
+  );
 }
 
 /** What a page is asked for: the severity filtered by the API or not, and in which order. */
