@@ -12,7 +12,7 @@ import {
   type OrganizationRateLimit,
   type RateLimit,
 } from "../scheme/compile.js";
-import { parseSchemeWith } from "../scheme/load.js";
+import { parseSchemeWith, type SchemeCompiler } from "../scheme/load.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import type { PartnerDocument, SchemeVersion } from "./types.js";
 import { quoted } from "../policy/text.js";
@@ -232,31 +232,41 @@ function stricter(a: RateLimit, b: RateLimit): RateLimit {
  * they only seed the store, whose own are compiled and reported by `compileFitting`. A problem
  * anywhere else refuses the version, placed at its line.
  */
-export function parseStoredVersion(version: SchemeVersion): CompiledScheme {
+export function parseStoredVersion(version: Pick<SchemeVersion, "version" | "text">): CompiledScheme {
   return readStoredVersion(version).scheme;
 }
 
 /** `parseStoredVersion`, with what of the version it left out (for those reading the version). */
-export function readStoredVersion(version: SchemeVersion): {
-  readonly scheme: CompiledScheme;
-  readonly leftOut: readonly LeftOut[];
-} {
+export function readStoredVersion(version: Pick<SchemeVersion, "version" | "text">): StoredVersionRead {
   return parseSchemeWith(
     version.text,
-    `scheme version ${version.version}`,
-    (source) => {
-      const fitted = compileLeavingOut(source);
-      if (fitted.ok) return { ok: true, scheme: { scheme: fitted.scheme, leftOut: fitted.leftOut } };
-      // Placed against the version as stored (the last round's paths index what was left of it).
-      const strict = compileScheme(source);
-      return strict.ok
-        ? { ok: true, scheme: { scheme: strict.scheme, leftOut: [] } }
-        : { ok: false, problems: strict.problems };
-    },
+    storedVersionFile(version),
+    compileStored,
     // Tags an upload is now refused for were read as if absent when it was stored: still so.
     { tags: "as-stored" },
   );
 }
+
+/** A stored version as read: compiled, and what of it was left out (see `readStoredVersion`). */
+export interface StoredVersionRead {
+  readonly scheme: CompiledScheme;
+  readonly leftOut: readonly LeftOut[];
+}
+
+/** What a stored version's problems name as their file. */
+export const storedVersionFile = (version: Pick<SchemeVersion, "version">): string =>
+  `scheme version ${version.version}`;
+
+/** How `readStoredVersion` compiles a version's validated source. */
+export const compileStored: SchemeCompiler<StoredVersionRead> = (source) => {
+  const fitted = compileLeavingOut(source);
+  if (fitted.ok) return { ok: true, scheme: { scheme: fitted.scheme, leftOut: fitted.leftOut } };
+  // Placed against the version as stored (the last round's paths index what was left of it).
+  const strict = compileScheme(source);
+  return strict.ok
+    ? { ok: true, scheme: { scheme: strict.scheme, leftOut: [] } }
+    : { ok: false, problems: strict.problems };
+};
 
 /**
  * A stored version as activating it (a rollback) compiles it: with every check a new version passes,

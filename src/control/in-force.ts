@@ -11,7 +11,8 @@ import { ClearanceError, type Problem } from "../errors/index.js";
 import type { LicenseRecord } from "../licensing/types.js";
 import type { SchemeFile } from "../scheme/schema.js";
 import type { PutGuard, Store, StoredRecord } from "../store/index.js";
-import { describeLeftOut, parseStoredVersion, type LeftOut } from "./effective.js";
+import { describeLeftOut, type LeftOut } from "./effective.js";
+import { readStoredVersionOffLoop } from "./read-version.js";
 import type { ControlState } from "./state.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
@@ -49,7 +50,8 @@ export async function storePolicy(store: Store, cached?: ControlState): Promise<
         "no_active_scheme",
         `the store lacks scheme version ${version}`,
       );
-    scheme = parseStoredVersion(record.document).source;
+    // Off the event loop when large, or as read already (control/read-version.ts).
+    scheme = (await readStoredVersionOffLoop(record.document)).scheme.source;
   }
   const [partners, licenses] = await Promise.all([
     store.records.list<PartnerDocument>("partner"),

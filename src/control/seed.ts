@@ -17,14 +17,14 @@ import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import type { SchemeFile, SchemeLicense } from "../scheme/schema.js";
 import { SetResolver } from "../scheme/sets.js";
 import { StoreError, revisionConflict, type RecordWrite, type Store } from "../store/index.js";
-import {
-  compileFitting,
-  describeLeftOut,
-  parseStoredVersion,
-  parseVersionToActivate,
-  type LeftOut,
-} from "./effective.js";
+import { compileFitting, describeLeftOut, type LeftOut } from "./effective.js";
 import { leftOutProblems } from "./in-force.js";
+import {
+  readStoredVersionKept,
+  readStoredVersionOffLoop,
+  readVersionToActivate,
+  readVersionToActivateKept,
+} from "./read-version.js";
 import type { ActiveScheme, PartnerDocument, SchemeVersion } from "./types.js";
 
 /** The actor of what the operator's scheme file seeds at start-up. */
@@ -160,10 +160,14 @@ export function versionMisfits(
 }
 
 /** The source of the version the active-scheme setting names (null: none, or not stored). */
-async function activeSource(store: Store, active: ActiveScheme | undefined): Promise<SchemeFile | null> {
+async function activeSource(
+  store: Store,
+  active: ActiveScheme | undefined,
+  here: boolean,
+): Promise<SchemeFile | null> {
   if (active === undefined) return null;
   const record = await store.records.get<SchemeVersion>("scheme", String(active.version));
-  return record === undefined ? null : loadableSource(record.document);
+  return record === undefined ? null : await loadableSource(record.document, here);
 }
 
 /**
@@ -171,9 +175,12 @@ async function activeSource(store: Store, active: ActiveScheme | undefined): Pro
  * at all (an unknown model, say): a new version is then judged on its own, so that a corrected
  * file or an activation can still replace a version that keeps the gateway from starting.
  */
-function loadableSource(version: SchemeVersion): SchemeFile | null {
+async function loadableSource(version: SchemeVersion, here = false): Promise<SchemeFile | null> {
   try {
-    return parseStoredVersion(version).source;
+    // Normally read already (the reload that put it in force); else off the event loop when large,
+    // but `here` at start-up (nothing is served yet, and a version in force is read without limits).
+    const read = here ? readStoredVersionKept(version) : await readStoredVersionOffLoop(version);
+    return read.scheme.source;
   } catch (err) {
     if (err instanceof InvalidInputError) return null;
     throw err;
@@ -206,7 +213,12 @@ export async function activateVersion(
   const { reason, impact, replacing, operatorFile = false, pointerRevision } = options;
   const record = await store.records.get<SchemeVersion>("scheme", String(version));
   if (record === undefined) throw new Error(`no scheme version ${version}`);
-  const scheme = parseVersionToActivate(record.document.text, `scheme version ${version}`);
+  // As read already when the route just read it to check it; else off the event loop when large,
+  // but for the operator's file at start-up (nothing is served yet, and it is read without limits).
+  const file = `scheme version ${version}`;
+  const scheme = operatorFile
+    ? readVersionToActivateKept(record.document.text, file)
+    : await readVersionToActivate(record.document.text, file);
   // Everything below is read after this: a change committed since makes the guarded write refuse.
   const seen = await store.version();
   const [partners, licenses, current] = await Promise.all([
@@ -232,7 +244,7 @@ export async function activateVersion(
       partners.map((p) => p.document),
       licenses.map((l) => l.document),
       now,
-      await activeSource(store, current?.document),
+      await activeSource(store, current?.document, operatorFile),
     ),
     version,
   );
@@ -472,7 +484,7 @@ async function seedFileOnce(store: Store, scheme: CompiledScheme, text: string, 
     partners.map((p) => p.document),
     licenses.map((l) => l.document),
     now,
-    inForce === undefined ? null : loadableSource(inForce.document),
+    inForce === undefined ? null : await loadableSource(inForce.document, true),
   );
   if (misfits.length > 0) {
     throw new SetupError(

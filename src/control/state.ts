@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import type { LicenseRecord } from "../licensing/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { StoredRecord } from "../store/index.js";
-import { compileFitting, parseStoredVersion, type LeftOut } from "./effective.js";
+import { compileFitting, type LeftOut } from "./effective.js";
+import { readStoredVersionKept, readStoredVersionOffLoop } from "./read-version.js";
 import type { ActiveScheme, Identity, PartnerDocument, SchemeVersion } from "./types.js";
 
 export interface ControlState {
@@ -84,10 +85,38 @@ export function identitiesOf(records: readonly StoredRecord[]) {
   return { identities, identityRecords };
 }
 
+/** The active version's record among `records` (undefined: none, or not stored). */
+function activeRecord(records: readonly StoredRecord[]): StoredRecord<SchemeVersion> | undefined {
+  const pointer = records.find((r) => r.collection === "setting" && r.id === "active-scheme") as
+    StoredRecord<ActiveScheme> | undefined;
+  if (pointer === undefined) return undefined;
+  return records.find(
+    (r) => r.collection === "scheme" && (r.document as SchemeVersion).version === pointer.document.version,
+  ) as StoredRecord<SchemeVersion> | undefined;
+}
+
+/**
+ * Reads, before `updateState` (which cannot wait), the active version among `records` when it is
+ * not `previous`'s: off the event loop when large, so that `buildState` finds it read. A version
+ * activated through another node (or the CLI) is otherwise read on this node's event loop at its
+ * next poll, holding up every request it serves. What the reading refuses is refused again, with
+ * its problems, by `buildState`.
+ */
+export async function readActiveAhead(
+  records: readonly StoredRecord[],
+  previous: ControlState | null,
+): Promise<void> {
+  const active = activeRecord(records);
+  if (active === undefined) return;
+  if (previous?.active.id === active.id && previous.active.revision === active.revision) return;
+  await readStoredVersionOffLoop(active.document).catch(() => undefined);
+}
+
 /**
  * `previous`: a state whose active version, parsed, is reused when it is the same record (id and
  * revision): parsing a large version's YAML takes seconds per MB on the event loop, and a change
- * to any partner or license reloads the policy on every node.
+ * to any partner or license reloads the policy on every node. Another version is found read when
+ * this node has just read it (activating it: it was read off the event loop then).
  */
 export function buildState(records: readonly StoredRecord[], previous?: ControlState | null): ControlState {
   const of = <T>(collection: StoredRecord["collection"]) =>
@@ -97,7 +126,8 @@ export function buildState(records: readonly StoredRecord[], previous?: ControlS
   const active = versions.find((v) => v.document.version === pointer?.document.version);
   if (active === undefined) throw new ControlStateError("no active scheme version in the store");
   const same = previous?.active.id === active.id && previous.active.revision === active.revision;
-  const base = same ? previous.base : parseStoredVersion(active.document);
+  // A version just activated (or read) through this node is found read (control/read-version.ts).
+  const base = same ? previous.base : readStoredVersionKept(active.document).scheme;
   const partners = of<PartnerDocument>("partner");
   const licenses = of<LicenseRecord>("license");
   // What does not compile with the version is left out (and reported), never the whole reload:

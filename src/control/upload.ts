@@ -115,11 +115,14 @@ export interface UploadLimits {
  */
 export const uploadThreadChannel = channel("clearance:scheme-upload-thread");
 
-/** A scheme whose reading outgrew the thread's heap or time: 413 scheme_too_complex, naming the upload. */
-export function schemeTooComplex(why: string): ClearanceError {
+/**
+ * A scheme whose reading outgrew the thread's heap or time: 413 scheme_too_complex, naming the upload
+ * (or `file`: the stored version read, "scheme version 3").
+ */
+export function schemeTooComplex(why: string, file = UPLOAD_FILE): ClearanceError {
   const message = `${why}: a scheme is at most a few MB of partners and licenses written out; is it the file you meant?`;
-  return new ClearanceError("too-large", "scheme_too_complex", `${UPLOAD_FILE}: ${message}`, {
-    problems: [{ code: "scheme_too_complex", path: ["yaml"], file: UPLOAD_FILE, message }],
+  return new ClearanceError("too-large", "scheme_too_complex", `${file}: ${message}`, {
+    problems: [{ code: "scheme_too_complex", path: ["yaml"], file, message }],
   });
 }
 

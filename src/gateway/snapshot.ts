@@ -8,6 +8,7 @@ import {
   ControlStateError,
   identitiesOf,
   policyFingerprint,
+  readActiveAhead,
   updateState,
   type ControlState,
 } from "../control/state.js";
@@ -68,6 +69,8 @@ export async function loadSnapshot(
     version = previous.version;
   } else {
     try {
+      // A newly active version, read off the event loop when large (control/read-version.ts).
+      await readActiveAhead(s.records, previous?.control ?? null);
       control = updateState(previous?.control ?? null, s.records);
       admit?.(control);
     } catch (err) {

@@ -6,7 +6,8 @@
 import type { IncomingMessage } from "node:http";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { compileFitting, describeLeftOut, readStoredVersion } from "../../control/effective.js";
+import { compileFitting, describeLeftOut } from "../../control/effective.js";
+import { readStoredVersionOffLoop } from "../../control/read-version.js";
 import { currentRecords, schemeVersion } from "../../control/in-force.js";
 import type { ControlState } from "../../control/state.js";
 import type { StoredRecord } from "../../store/index.js";
@@ -145,14 +146,15 @@ export async function versionWhatIf(
   // and the store's partners and licenses.
   const baseline = await whatIfBaseline(deps);
   const v = await schemeVersion(deps.store, baseline, version);
+  // Read as it loads: what newer checks refuse in a version an older release stored is left out of
+  // the candidate (fail closed), and the report says so. Read once, off the event loop when large
+  // (or as read already: the activation measuring it has just read it).
+  const stored = await readStoredVersionOffLoop(v.document);
   const prepare = (state: ControlState) => {
-    // Read as it loads: what newer checks refuse in a version an older release stored is left out of
-    // the candidate (fail closed), and the report says so.
-    const stored = readStoredVersion(v.document);
     // A version that activation would refuse (new licenses past the workflow) is refused here too,
     // rather than previewed with those licenses counted as gains.
     refuseLicensesOutsideWorkflow(stored.scheme, new Set(state.licenses.map((l) => l.id)), v.id);
-    return { state, stored, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
+    return { state, candidate: candidateOf(stored.scheme, `version ${v.id}`, state) };
   };
   // Refused before it waits its turn, as any bad request is.
   let prepared = prepare(baseline);
@@ -189,7 +191,6 @@ export async function versionWhatIf(
       ...(progress === undefined ? {} : { onStage: progress }),
     });
   });
-  const { stored } = prepared;
   if (stored.leftOut.length === 0) return report;
   const note =
     `version ${v.id} as stored leaves out ${describeLeftOut(stored.leftOut)}: checks since the release ` +

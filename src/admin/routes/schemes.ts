@@ -8,13 +8,7 @@
  */
 import { z } from "zod";
 import { servingProblems } from "../../config/index.js";
-import {
-  compileFitting,
-  leftOutKey,
-  parseStoredVersion,
-  parseVersionToActivate,
-  readStoredVersion,
-} from "../../control/effective.js";
+import { compileFitting, leftOutKey } from "../../control/effective.js";
 import {
   activePointer,
   requireAllInForce,
@@ -22,6 +16,7 @@ import {
   currentRecords,
   storePolicy,
 } from "../../control/in-force.js";
+import { readStoredVersionOffLoop, readVersionToActivate } from "../../control/read-version.js";
 import { schemeActivation, schemeUpload } from "../../control/schemas.js";
 import {
   activateVersion,
@@ -76,7 +71,9 @@ async function storeBase(deps: AdminDeps, active?: number): Promise<CompiledSche
   const state = deps.state();
   const version = active ?? (await activePointer(deps.store)).document.version;
   if (version === state.active.document.version) return state.base;
-  return parseStoredVersion((await schemeVersion(deps.store, state, String(version))).document);
+  // Off the event loop when large, or as read already (control/read-version.ts).
+  const stored = await schemeVersion(deps.store, state, String(version));
+  return (await readStoredVersionOffLoop(stored.document)).scheme;
 }
 
 /**
@@ -92,10 +89,11 @@ async function uploadBase(deps: AdminDeps): Promise<[SchemeVersion, CompiledSche
 
 /**
  * Any stored version reads as it loads: what newer checks refuse in one an older release stored is
- * left out, and said (`left_out_as_stored`). Activating it is still refused, naming the field.
+ * left out, and said (`left_out_as_stored`). Activating it is still refused, naming the field. Read
+ * off the event loop when large, or as read already (control/read-version.ts).
  */
-function readVersion(deps: AdminDeps, v: SchemeVersion, active: CompiledScheme, activeVersion: number) {
-  const { scheme, leftOut } = readStoredVersion(v);
+async function readVersion(deps: AdminDeps, v: SchemeVersion, active: CompiledScheme, activeVersion: number) {
+  const { scheme, leftOut } = await readStoredVersionOffLoop(v);
   return {
     ...summary(deps, v, activeVersion),
     yaml: v.text,
@@ -195,7 +193,7 @@ export const schemeRoutes = [
       });
       const v = await schemeVersion(deps.store, state, params.version as string);
       const { version: active } = (await activePointer(deps.store)).document;
-      return readVersion(deps, v.document, await storeBase(deps, active), active);
+      return await readVersion(deps, v.document, await storeBase(deps, active), active);
     },
   }),
   route({
@@ -212,7 +210,8 @@ export const schemeRoutes = [
       const measured = body.what_if !== undefined || deps.whatIf?.requireForActivation === true;
       const state = measured ? await inStepWithStore(deps) : deps.state();
       const v = await schemeVersion(deps.store, state, params.version as string);
-      const scheme = parseVersionToActivate(v.document.text, `version ${v.id}`);
+      // Read once (off the event loop when large): activateVersion and the reload after find it read.
+      const scheme = await readVersionToActivate(v.document.text, `version ${v.id}`);
       // Against the store, not this node's snapshot (a moment behind, maybe); activateVersion
       // checks again right before its write, which is refused if anything changed in between.
       const policy = await storePolicy(deps.store, state);
