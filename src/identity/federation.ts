@@ -5,7 +5,7 @@
  * written to the store off the request path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
  */
 import { createHash } from "node:crypto";
-import { CONTROL, quoted } from "../policy/text.js";
+import { CONTROL, plainOrQuoted, quoted } from "../policy/text.js";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
@@ -387,7 +387,7 @@ export class Federation {
     if (other !== null) {
       throw tokenError(
         "token-audience",
-        `the token's aud also names ${aud.what} ${other.slice(0, 200)} of ${provider.id}: ${aud.why}`,
+        `the token's aud also names ${aud.what} ${plainOrQuoted(other.slice(0, 200))} of ${provider.id}: ${aud.why}`,
       );
     }
     const subject = readClaim(verified.claims, provider.claims.subject);
