@@ -143,7 +143,13 @@ describe("what else a token refusal names", () => {
       const snapshot = {
         federation: {
           providers: [
-            { collection: "identity-provider", id: "de-gov", revision: 1, updatedAt: "", document: record },
+            {
+              collection: "identity-provider" as const,
+              id: "de-gov",
+              revision: 1,
+              updatedAt: "",
+              document: record,
+            },
           ],
           blocked: new Map(),
         },
