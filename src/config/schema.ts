@@ -28,6 +28,11 @@ const KEEP_ALIVE_BUFFER_MS = 1_000;
 /** identity.max_pending_principals: how many records, so a whole number, and at least one. */
 const PENDING_PRINCIPALS =
   "expected a whole number of federated principals' records, 1 or more (how many may wait on a node while the store takes none)";
+/**
+ * identity.max_pending_principals, at most: each record waits in the node's memory (a few hundred
+ * bytes to a few kilobytes), and a bound far beyond any partner's people would bound nothing.
+ */
+const MAX_PENDING_PRINCIPALS = 1_000_000;
 
 /** A duration a timer waits, with its default. */
 const timer = (fallback: number, factor = 1) => timerMs(factor).positive().default(fallback);
@@ -559,6 +564,9 @@ export const configSchema = z.strictObject({
         .number({ error: PENDING_PRINCIPALS })
         .int({ error: PENDING_PRINCIPALS })
         .positive({ error: PENDING_PRINCIPALS })
+        .max(MAX_PENDING_PRINCIPALS, {
+          error: `at most 1,000,000 federated principals' records: each waits in the node's memory while the store takes none, so a larger bound would hold more than a node can keep`,
+        })
         .default(10_000),
       /**
        * Bootstrap: providers added at start when the store has none with their id (each a provider

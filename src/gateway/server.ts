@@ -294,6 +294,8 @@ async function assemble(
     maintainMs: identityConfig.maintain_ms,
     log,
     onError,
+    // Every flush the store refused, said or not (the run is said at most once a minute).
+    onStoreError: () => late.monitoring?.metrics?.error("store"),
     onSetAside: () => late.monitoring?.metrics?.federatedSetAside(),
     maxPending: identityConfig.max_pending_principals,
     onDropped: (records) => late.monitoring?.metrics?.federatedDropped(records),

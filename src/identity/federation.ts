@@ -5,12 +5,13 @@
  * written to the store off the request path. `authenticate` turns a partner token into a principal with its identity basis, or refuses it.
  */
 import { createHash } from "node:crypto";
-import { CONTROL, quoted } from "../policy/text.js";
+import { FailureRun, failedSince } from "../monitoring/failure-run.js";
+import { CONTROL, plainOrQuoted, quoted } from "../policy/text.js";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
 import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
-import { refusesInput } from "../store/refusal.js";
+import { outOfReach, refusesInput } from "../store/refusal.js";
 import { isUnicode, mapClaims, readableText, readClaim } from "./claims.js";
 import { KeySet, keySourceOf } from "./keys.js";
 import type { FederationRecords } from "./records.js";
@@ -32,7 +33,16 @@ export interface FederationOptions {
   /** How often key sets are looked after and federated principals written. */
   readonly maintainMs: number;
   readonly log?: (line: string) => void;
+  /**
+   * A run of flushes the store took nothing of: its first said at once, then at most once a minute
+   * with the count (`FailureRun`); its end is logged once. Not once a flush: an outage would say a
+   * stack every `maintainMs`.
+   */
   readonly onError?: (err: unknown) => void;
+  /** Every flush the store refused the batch of (the store's error metric), said or not. */
+  readonly onStoreError?: (err: unknown) => void;
+  /** The clock (epoch ms) a run of failed flushes is said on (tests); default Date.now. */
+  readonly now?: () => number;
   /**
    * A federated principal's record set aside, not written (logged too): the store refused it as
    * invalid input, or refused it on its own while it took others.
@@ -160,8 +170,12 @@ export class Federation {
   #writing = 0;
   /** Records dropped since the store last took a write (null: none), and when the first was. */
   #dropped: { count: number; since: string } | null = null;
+  /** Flushes the store took nothing of, said at most once a minute (and their end once). */
+  readonly #failures: FailureRun;
 
-  constructor(private readonly options: FederationOptions) {}
+  constructor(private readonly options: FederationOptions) {
+    this.#failures = new FailureRun(options.now ?? Date.now);
+  }
 
   /** Starts the background work: key sets fetched and refreshed, principals written. */
   start(): void {
@@ -387,7 +401,7 @@ export class Federation {
     if (other !== null) {
       throw tokenError(
         "token-audience",
-        `the token's aud also names ${aud.what} ${other.slice(0, 200)} of ${provider.id}: ${aud.why}`,
+        `the token's aud also names ${aud.what} ${plainOrQuoted(other.slice(0, 200))} of ${provider.id}: ${aud.why}`,
       );
     }
     const subject = readClaim(verified.claims, provider.claims.subject);
@@ -499,13 +513,39 @@ export class Federation {
     );
   }
 
-  /** The store took a write: says how many records were dropped since it last did (if any). */
+  /**
+   * The store took a write: says that it does again after a run of failed flushes (at most once a
+   * minute: FailureRun), and how many records were dropped since it last took one (if any).
+   */
   #taken(): void {
-    if (this.#dropped === null) return;
-    const { count, since } = this.#dropped;
+    const run = this.#failures.worked();
+    const failed = run === null ? "" : ` (${failedSince(run, "flush", "flushes")})`;
+    const dropped = this.#dropped;
+    if (dropped === null) {
+      if (run !== null)
+        this.options.log?.(`clearance: federated principals: the store takes records again${failed}`);
+      return;
+    }
     this.#dropped = null;
     this.options.log?.(
-      `clearance: federated principals: the store takes records again; ${count} waiting were dropped since ${since} (written again from their people's next tokens)`,
+      `clearance: federated principals: the store takes records again${failed}; ${dropped.count} waiting were dropped since ${dropped.since} (written again from their people's next tokens)`,
+    );
+  }
+
+  /**
+   * A flush the store took none of (`err`: the batch's refusal): said when FailureRun says so, the
+   * first of a run at once, then at most once a minute with how many failed.
+   */
+  #failed(err: unknown, kept: number): void {
+    const run = this.#failures.failed();
+    if (run === null) return;
+    const message = err instanceof Error ? err.message : String(err);
+    const count = run.failures === 1 ? "" : `; ${failedSince(run, "flush", "flushes")}`;
+    this.options.onError?.(
+      new Error(
+        `federated principals: the store takes none (${message}); ${kept} wait to be written, tried again at each flush${count}`,
+        { cause: err },
+      ),
     );
   }
 
@@ -514,7 +554,10 @@ export class Federation {
    * time: a record the store refuses as invalid input (refusesInput: its own checks, a value its
    * schema refuses), or on its own while it takes another, is set aside (logged and counted), and the
    * others are written; otherwise (the store out of reach, busy) the rest are kept for the next
-   * flush. A record set aside is tried again only with the person's next token a minute on.
+   * flush. A batch refused as the store out of reach (`outOfReach`: busy, timed out, disconnected)
+   * is kept whole, none tried alone. A record set aside is tried again only with the person's next
+   * token a minute on. A run of flushes the store takes none of is said once, then at most once a
+   * minute with the count, and its end once (`onError`, the log); each counts (`onStoreError`).
    */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
@@ -534,13 +577,22 @@ export class Federation {
   /** One flush's batch, taken out of #pending (see flush): written, set aside, or put back. */
   async #write(batch: readonly FederatedPrincipalRecord[]): Promise<void> {
     const store = this.options.store.federated;
+    let batchError: unknown;
     try {
       await store.record(batch);
       this.#wrote(batch);
       this.#taken();
       return;
     } catch (err) {
-      this.options.onError?.(err);
+      batchError = err;
+      this.options.onStoreError?.(err);
+    }
+    // The store out of reach (busy, timed out, disconnected): each record alone would fail alike,
+    // and wait as long. All are kept for the next flush.
+    if (outOfReach(batchError)) {
+      this.#keep(batch);
+      this.#failed(batchError, this.#pending.size);
+      return;
     }
     const refused: { record: FederatedPrincipalRecord; err: unknown }[] = [];
     /** Refused for what they hold: trying them again cannot change it (whether or not others are taken). */
@@ -566,22 +618,33 @@ export class Federation {
     // Kept, each would be refused again at every flush, for ever (and, first in line, hold the
     // others back): set aside, as if written, whatever became of the others.
     for (const { record, err } of invalid) this.#setAside(record, "as invalid input", err);
-    if (!taken) {
+    if (!taken && refused.length + untried.length > 0) {
       // Kept, those not tried first: records the store does refuse cannot hold the others back.
-      // Before those noted meanwhile, which were seen later (the first to go when too many wait).
-      const kept = new Map<string, FederatedPrincipalRecord>();
-      for (const r of [...untried, ...refused.map((f) => f.record)]) kept.set(r.id, r);
-      for (const [id, noted] of this.#pending) {
-        const back = kept.get(id);
-        kept.delete(id);
-        kept.set(id, back === undefined ? noted : laterFacts(back, noted));
-      }
-      this.#pending = kept;
-      this.#trim();
+      this.#keep([...untried, ...refused.map((f) => f.record)]);
+      this.#failed(batchError, this.#pending.size);
       return;
     }
+    // Taken alone but not together, or each refused for what it holds: what the store said of the
+    // batch (not a failing store; the records it refuses are set aside, not tried again).
+    this.options.onError?.(batchError);
     // Kept, it would be refused again at every flush: set aside, as if written.
     for (const { record, err } of refused) this.#setAside(record, "on its own while it took others", err);
+  }
+
+  /**
+   * Puts records a flush did not write back in #pending, before those noted meanwhile, which were
+   * seen later (the first to go when too many wait).
+   */
+  #keep(records: readonly FederatedPrincipalRecord[]): void {
+    const kept = new Map<string, FederatedPrincipalRecord>();
+    for (const r of records) kept.set(r.id, r);
+    for (const [id, noted] of this.#pending) {
+      const back = kept.get(id);
+      kept.delete(id);
+      kept.set(id, back === undefined ? noted : laterFacts(back, noted));
+    }
+    this.#pending = kept;
+    this.#trim();
   }
 
   /** A record not written, and not kept: counted and said (once: it is not tried again until its person's next token a minute on). */

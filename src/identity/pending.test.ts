@@ -146,7 +146,7 @@ describe.skipIf(skipReason !== undefined)(
       expect(await store.federated.get("fed:de-gov:p2")).toBeUndefined();
       expect(lines.filter((l) => l.includes("the store takes records again"))).toEqual([
         expect.stringMatching(
-          /^clearance: federated principals: the store takes records again; 3 waiting were dropped since \S+ \(written again from their people's next tokens\)$/,
+          /^clearance: federated principals: the store takes records again \(2 flushes failed since \S+\); 3 waiting were dropped since \S+ \(written again from their people's next tokens\)$/,
         ),
       ]);
       // A person dropped is written from their next token.

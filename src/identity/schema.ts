@@ -5,7 +5,7 @@
  * the config file's bootstrap list and the OpenAPI document.
  */
 import { z } from "zod";
-import { CONTROL, controlName } from "../policy/text.js";
+import { CONTROL, controlName, plainOrQuoted } from "../policy/text.js";
 import { ASSURANCE_LEVELS, type Assurance } from "../policy/types.js";
 import { reasonText } from "../scheme/text.js";
 import { schemeRefusal } from "./provider-urls.js";
@@ -199,12 +199,14 @@ export const providerInputSchema = z
     }
     p.algorithms.forEach((alg, i) => {
       if ((ALGORITHMS as readonly string[]).includes(alg)) return;
+      // As written (the admin's or the config file's text): bare when plain, else quoted.
+      const named = plainOrQuoted(alg);
       ctx.addIssue({
         code: "custom",
         path: ["algorithms", i],
         message: /^HS|^none$/i.test(alg)
-          ? `${alg} cannot be configured: a shared secret or no signature lets anyone holding the key mint tokens; use ${DEFAULT_ALGORITHMS.join(", ")}`
-          : `unknown algorithm ${alg}; expected one of ${ALGORITHMS.join(", ")}`,
+          ? `${named} cannot be configured: a shared secret or no signature lets anyone holding the key mint tokens; use ${DEFAULT_ALGORITHMS.join(", ")}`
+          : `unknown algorithm ${named}; expected one of ${ALGORITHMS.join(", ")}`,
       });
     });
     const sources = [p.discovery === true, p.jwks_uri !== undefined, p.jwks !== undefined].filter(Boolean);

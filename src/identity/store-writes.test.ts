@@ -151,14 +151,23 @@ describe.skipIf(skipReason !== undefined)(
       }
     });
 
+    const storeErrors = async () => {
+      const res = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const line = /^clearance_errors_total\{source="store"\} (\d+)$/m.exec(await res.text());
+      return line === null ? null : Number(line[1]);
+    };
+
     it("when the store refuses every record, none is set aside: all are written once it takes them", async () => {
       const now = Math.floor(Date.now() / 1000);
       const before = await setAside();
+      const errorsBefore = await storeErrors();
       await refuse("fed:de-frac:h%");
       try {
         for (const sub of ["hanna", "heidi"]) expect(await chat(await sign(sub, now))).toBe(200);
         await node.identity.flush();
         expect(await node.store.federated.get("fed:de-frac:hanna")).toBeUndefined();
+        // Each failed flush counts (said or not). Before the fix: none did (the error was only logged).
+        expect(await storeErrors()).toBeGreaterThan(errorsBefore ?? Infinity);
       } finally {
         await refuse(null);
       }

@@ -7,7 +7,7 @@
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { ClearanceError } from "../errors/index.js";
-import { CONTROL, LONE_SURROGATE } from "../policy/text.js";
+import { CONTROL, LONE_SURROGATE, nameList, quoted } from "../policy/text.js";
 import { decodePart, jsonPreview, type PartProblem } from "./json.js";
 import type { KeySet } from "./keys.js";
 import { admittedAlgorithms, type ProviderRecord } from "./schema.js";
@@ -52,6 +52,8 @@ export const isBearersFailure = (err: unknown): boolean =>
 const KEY_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
 /** Longest `kid` taken: it is written in every decision's audit entry, bounded as other names are. */
 const MAX_KID = 256;
+/** Longest part of a refused `alg` a refusal quotes (every algorithm name is a few characters). */
+const MAX_ALG_SHOWN = 40;
 
 /**
  * A token rather than a Clearance key (`clr_<id>_<secret>`, no dots): a JWS has three dot-separated
@@ -165,9 +167,12 @@ export async function verifyToken(
   const alg = parsed.header.alg as string;
   const algorithms = admittedAlgorithms(provider.algorithms);
   if (!algorithms.includes(alg)) {
+    // The token's own text, quoted (a control or bidirectional character acts on whoever reads the
+    // refusal; nothing before this looks inside alg) and cut short (an alg is a few characters).
+    const named = alg.length > MAX_ALG_SHOWN ? `${quoted(alg.slice(0, MAX_ALG_SHOWN))}…` : quoted(alg);
     throw tokenError(
       "token-algorithm",
-      `alg ${alg} is not allowed for ${provider.id}; allowed: ${provider.algorithms.join(", ")}`,
+      `alg ${named} is not allowed for ${provider.id}; allowed: ${provider.algorithms.join(", ")}`,
     );
   }
   if (!keys.usable() && keys.fetchedAt !== null) {
@@ -251,7 +256,7 @@ function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): C
   if (err instanceof ClearanceError) return err;
   const E = joseErrors;
   if (err instanceof E.JWKSNoMatchingKey) {
-    const kid = typeof parsed.header.kid === "string" ? ` ${parsed.header.kid.slice(0, 80)}` : "";
+    const kid = typeof parsed.header.kid === "string" ? ` ${quoted(parsed.header.kid.slice(0, 80))}` : "";
     return tokenError(
       "unknown-signing-key",
       `no key${kid} of ${provider.id} verifies ${String(parsed.header.alg)} tokens`,
@@ -268,7 +273,8 @@ function asTokenError(err: unknown, provider: ProviderRecord, parsed: Parsed): C
       : tokenError("token-expired", "the token has expired");
   }
   if (err instanceof E.JWTClaimValidationFailed) {
-    const audiences = provider.audiences.join(", ");
+    // Each as configured, quoted when not plain (one holding ", " must not read as two).
+    const audiences = nameList(provider.audiences);
     if (err.reason === "missing" && err.claim === "aud")
       return tokenError(
         "token-audience",

@@ -36,6 +36,7 @@ import { dirname, join } from "node:path";
 import { InvalidInputError } from "../errors/index.js";
 import { cannotSyncDirectory } from "../files/dir-sync.js";
 import { quoted } from "../policy/text.js";
+import { FAILING_REPORT_MS, FailureRun, failedSince } from "../monitoring/failure-run.js";
 import type { Store, UsageDelta } from "../store/index.js";
 import { checkUsageDeltas } from "../store/input.js";
 import { addTokens } from "./tokens.js";
@@ -186,7 +187,7 @@ function segmentsIn(dir: string, pattern = SEGMENT): string[] {
 }
 
 /** While appends (or the directory syncs before records are dropped) fail, how often the failure is said again (ms): the first is said at once. */
-export const FAILING_REPORT_MS = 60_000;
+export { FAILING_REPORT_MS };
 
 export interface UsageJournalOptions {
   /** Where what is said for information goes (appends, or directory syncs, that work again after failing). Default: dropped. */
@@ -455,61 +456,6 @@ export class UsageJournal {
     this.current = null;
     this.closed.push(current.segment);
     return closeFd(current.fd);
-  }
-}
-
-/** A run of failures: since when, how many, and how many of them were a flush's cut (appends). */
-interface Run {
-  readonly since: number;
-  failures: number;
-  atFlush: number;
-}
-
-/** "3 appends failed since 2026-03-01T10:00:00.000Z" */
-const failedSince = (run: Run, what: string): string =>
-  `${run.failures} ${what}${run.failures === 1 ? "" : "s"} failed since ${new Date(run.since).toISOString()}`;
-
-/**
- * Failures of one kind (appends, directory syncs), said at most every FAILING_REPORT_MS (item 695).
- * A run's first is said at once; one within FAILING_REPORT_MS of the last said is only counted, and
- * said with the count once that time is up. The run ends only once its recovery is said, under the
- * same limit (when each was last said is kept across runs), so a disk failing on and off is one run
- * (two at most a minute), not one a failure.
- */
-class FailureRun {
-  private run: Run | null = null;
-  private failureSaidAt = -Infinity;
-  private recoverySaidAt = -Infinity;
-
-  constructor(private readonly now: () => number) {}
-
-  /**
-   * Counts a failure; the run to say it with, or null when it is only counted. A run's first failure
-   * is always said: one within FAILING_REPORT_MS of the last run's, whose recovery was said, would be
-   * said by nothing else if its own recovery came too soon to be said and no failure came after
-   * (never an error, nor in the error metric). A new run follows a recovery said, at most one each
-   * FAILING_REPORT_MS: so at most two failures are said in that time.
-   */
-  failed(atFlush = false): Run | null {
-    const now = this.now();
-    const first = this.run === null;
-    const run = (this.run ??= { since: now, failures: 0, atFlush: 0 });
-    run.failures += 1;
-    if (atFlush) run.atFlush += 1;
-    if (!first && now - this.failureSaidAt < FAILING_REPORT_MS) return null;
-    this.failureSaidAt = now;
-    return run;
-  }
-
-  /** A success: the run it ends, to say, or null (no run, or a recovery said too lately: the run goes on). */
-  worked(): Run | null {
-    const run = this.run;
-    if (run === null) return null;
-    const now = this.now();
-    if (now - this.recoverySaidAt < FAILING_REPORT_MS) return null;
-    this.recoverySaidAt = now;
-    this.run = null;
-    return run;
   }
 }
 

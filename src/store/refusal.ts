@@ -4,6 +4,7 @@
  * Background writers (the federated principals' queue) set the first aside and keep the second.
  */
 import { InvalidInputError } from "../errors/index.js";
+import { StoreError, type StoreErrorCode } from "./index.js";
 
 /**
  * SQLite's result codes for a value its schema refuses: a constraint (NOT NULL, CHECK, UNIQUE, a
@@ -27,4 +28,44 @@ export function refusesInput(err: unknown): boolean {
   if (/^2[23][0-9A-Z]{3}$/.test(code)) return true;
   // better-sqlite3's SqliteError carries the extended result code (SQLITE_CONSTRAINT_CHECK, …).
   return code === "SQLITE_CONSTRAINT" || code.startsWith("SQLITE_CONSTRAINT_") || SQLITE_REFUSALS.has(code);
+}
+
+/**
+ * StoreError codes saying the store took nothing because it could not (not for what was written):
+ * a lock waited on too long, a statement or connection past its bound, the connection lost, the
+ * store closed. Written again at once, each record alone would fail the same way.
+ */
+const OUT_OF_REACH: ReadonlySet<StoreErrorCode> = new Set<StoreErrorCode>([
+  "busy",
+  "timeout",
+  "disconnected",
+  "closed",
+]);
+
+/**
+ * Socket errors of a store that cannot be reached at all (PostgreSQL down: its connections refused,
+ * its host unknown or unreachable); node-postgres passes them on as they are. SQLITE_BUSY: another
+ * process holds the database.
+ */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "SQLITE_BUSY",
+]);
+
+/**
+ * Whether a store's error says it is out of reach (busy, timed out, disconnected, closed, not
+ * connected to), whatever was written: a background writer keeps what it wrote for its next try,
+ * and does not try each record alone (each would fail the same way, and take as long).
+ */
+export function outOfReach(err: unknown): boolean {
+  if (err instanceof StoreError) return OUT_OF_REACH.has(err.code);
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && UNREACHABLE_CODES.has(code);
 }
