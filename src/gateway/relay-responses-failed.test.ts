@@ -355,6 +355,27 @@ describe("an upstream's own error event in a Responses stream", () => {
     ]);
   });
 
+  /** A character as a JSON `\uXXXX` escape. */
+  const escaped = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+  // Before: a name written with escapes was not the event's own, nor a number written with a fraction
+  // or an exponent: the gateway numbered its response.failed after the event before (2), or after
+  // the plainly written member a later escaped one overrides (4), where a client reads 8.
+  it.each([
+    ["its name written with an escape", '{"type":"error","code":"server_error","sequence\\u005fnumber":8}'],
+    ["its name all escapes", `{"type":"error","${[..."sequence_number"].map(escaped).join("")}":8}`],
+    ["written twice, the escaped one last", '{"type":"error","sequence_number":3,"sequence\\u005fnumber":8}'],
+    ["its number with a fraction", '{"type":"error","code":"server_error","sequence_number":8.0}'],
+    ["its number with an exponent", '{"type":"error","code":"server_error","sequence_number":80E-1}'],
+  ])("whose own number is written so (%s): response.failed is numbered after it", async (_, data) => {
+    const chunks = [CREATED, event("response.in_progress", 1), `event: error\ndata: ${data}\n\n`];
+    const all = events(await rawOf(await serve(chunks, false)));
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", 8],
+      ["response.failed", 9],
+    ]);
+  });
+
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {
     const theirs = event("response.failed", 9, {
       response: {
