@@ -424,4 +424,56 @@ describe("an upstream's own error event in a Responses stream", () => {
       up.close();
     }
   });
+
+  // Before: the relay read each event's number with a regular expression that kept an entry per
+  // escape in a string and threw past about 930,000 `\uXXXX` escapes (Python servers write text
+  // outside ASCII so): the upstream's body failed with it, and a whole stream of 6 MB, under the
+  // capture limit, was cut as "the upstream failed mid-stream".
+  it("through the gateway, an event of a million escapes: relayed whole, the stream completed", async () => {
+    const text = "\\u4e2d".repeat(1_000_000);
+    const delta = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"${text}"}\n\n`;
+    const completed = event("response.completed", 2, {
+      response: {
+        id: "resp_1",
+        object: "response",
+        created_at: 1765090800,
+        model: "m-1",
+        status: "completed",
+        output: [],
+      },
+    });
+    const up = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end(CREATED + delta + completed);
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
+    const t = await startTestGateway({
+      providers: `  up: { type: openai, base_url: "http://127.0.0.1:${(up.address() as AddressInfo).port}/v1" }`,
+      models: "  mythos-5: { provider: up }",
+    });
+    try {
+      const client = new OpenAI({
+        apiKey: t.keys.get("alice"),
+        baseURL: `${t.url}/v1`,
+        maxRetries: 0,
+        defaultHeaders: { "x-test-country": "US" },
+      });
+      const stream = await client.responses.create({ model: "mythos-5", input: "hi", stream: true });
+      const got: ResponseStreamEvent[] = [];
+      for await (const e of stream) got.push(e);
+      expect(got.map((e) => [e.type, e.sequence_number])).toEqual([
+        ["response.created", 0],
+        ["response.output_text.delta", 1],
+        ["response.completed", 2],
+      ]);
+      expect((got[1] as { delta: string }).delta).toBe("\u4e2d".repeat(1_000_000));
+    } finally {
+      await t.gateway.close();
+      up.closeAllConnections();
+      up.close();
+    }
+  });
 });

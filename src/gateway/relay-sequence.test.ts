@@ -240,6 +240,19 @@ describe("sequenceOf on large data", () => {
     expect(sequenceOf(`{"sequence_number":4${"0".repeat(depth)}}`)).toBeNull();
   });
 
+  // Before: one regular expression matched a whole string, keeping a backtracking entry per escape,
+  // and threw RangeError (the stack's size exceeded) past about 3.3 million escapes: an event of
+  // 6.7 MB, under the default capture limit. The relay's body failed with it, and the gateway cut a
+  // whole stream as the upstream's failure.
+  it("reads strings and names of millions of escapes (names not decoded unless they could be its own)", () => {
+    const escapes = "\\n \\u005f".repeat(2_000_000);
+    expect(sequenceOf(`{"sequence_number":4,"a":"${escapes}"}`)).toBe(4);
+    expect(sequenceOf(`{"sequence_number":4,"${escapes}":1}`)).toBe(4);
+    expect(sequenceOf(`{"sequence_number":4,"a":"${escapes}`)).toBeNull();
+    expect(sequenceOf(`{"sequence_number":4,"a":"${escapes}\\x"}`)).toBeNull();
+    expect(sequenceOf(`{"sequence_number":4,"a":"${"\\n".repeat(4_000_000)}"}`)).toBe(4);
+  });
+
   it("reads none from a string that ends in a broken escape or a raw control character", () => {
     for (const bad of ["\\", "\\u", "\\u00", "\\u00g0", "\\x", "\u0000", "\u001f", "\\\u0001"]) {
       expect({ bad, n: sequenceOf(`{"sequence_number":4,"a":"x${bad}"}`) }).toEqual({ bad, n: null });
