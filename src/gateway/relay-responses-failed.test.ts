@@ -355,6 +355,27 @@ describe("an upstream's own error event in a Responses stream", () => {
     ]);
   });
 
+  /** A character as a JSON `\uXXXX` escape. */
+  const escaped = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+  // Before: a name written with escapes was not the event's own, nor a number written with a fraction
+  // or an exponent: the gateway numbered its response.failed after the event before (2), or after
+  // the plainly written member a later escaped one overrides (4), where a client reads 8.
+  it.each([
+    ["its name written with an escape", '{"type":"error","code":"server_error","sequence\\u005fnumber":8}'],
+    ["its name all escapes", `{"type":"error","${[..."sequence_number"].map(escaped).join("")}":8}`],
+    ["written twice, the escaped one last", '{"type":"error","sequence_number":3,"sequence\\u005fnumber":8}'],
+    ["its number with a fraction", '{"type":"error","code":"server_error","sequence_number":8.0}'],
+    ["its number with an exponent", '{"type":"error","code":"server_error","sequence_number":80E-1}'],
+  ])("whose own number is written so (%s): response.failed is numbered after it", async (_, data) => {
+    const chunks = [CREATED, event("response.in_progress", 1), `event: error\ndata: ${data}\n\n`];
+    const all = events(await rawOf(await serve(chunks, false)));
+    expect(all.slice(-2).map((e) => [e.data.type, e.data.sequence_number])).toEqual([
+      ["error", 8],
+      ["response.failed", 9],
+    ]);
+  });
+
   it("followed by the upstream's own response.failed: passed on as it came, nothing added", async () => {
     const theirs = event("response.failed", 9, {
       response: {
@@ -397,6 +418,58 @@ describe("an upstream's own error event in a Responses stream", () => {
       expect(final?.status).toBe("failed");
       expect(final?.error?.code).toBe("rate_limit_exceeded");
       expect(final?.output.map((i) => i.id)).toEqual(["msg_1", "fc_1"]);
+    } finally {
+      await t.gateway.close();
+      up.closeAllConnections();
+      up.close();
+    }
+  });
+
+  // Before: the relay read each event's number with a regular expression that kept an entry per
+  // escape in a string and threw past about 930,000 `\uXXXX` escapes (Python servers write text
+  // outside ASCII so): the upstream's body failed with it, and a whole stream of 6 MB, under the
+  // capture limit, was cut as "the upstream failed mid-stream".
+  it("through the gateway, an event of a million escapes: relayed whole, the stream completed", async () => {
+    const text = "\\u4e2d".repeat(1_000_000);
+    const delta = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"${text}"}\n\n`;
+    const completed = event("response.completed", 2, {
+      response: {
+        id: "resp_1",
+        object: "response",
+        created_at: 1765090800,
+        model: "m-1",
+        status: "completed",
+        output: [],
+      },
+    });
+    const up = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end(CREATED + delta + completed);
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
+    const t = await startTestGateway({
+      providers: `  up: { type: openai, base_url: "http://127.0.0.1:${(up.address() as AddressInfo).port}/v1" }`,
+      models: "  mythos-5: { provider: up }",
+    });
+    try {
+      const client = new OpenAI({
+        apiKey: t.keys.get("alice"),
+        baseURL: `${t.url}/v1`,
+        maxRetries: 0,
+        defaultHeaders: { "x-test-country": "US" },
+      });
+      const stream = await client.responses.create({ model: "mythos-5", input: "hi", stream: true });
+      const got: ResponseStreamEvent[] = [];
+      for await (const e of stream) got.push(e);
+      expect(got.map((e) => [e.type, e.sequence_number])).toEqual([
+        ["response.created", 0],
+        ["response.output_text.delta", 1],
+        ["response.completed", 2],
+      ]);
+      expect((got[1] as { delta: string }).delta).toBe("\u4e2d".repeat(1_000_000));
     } finally {
       await t.gateway.close();
       up.closeAllConnections();

@@ -501,15 +501,19 @@ export function relay(o: RelayOptions): Promise<Usage | null> {
 
 const noop = (): void => {};
 
-/** The member a Responses event numbers itself with, as JSON writes its name. */
+/** The member a Responses event numbers itself with, as JSON writes its name plainly. */
 const SEQUENCE_NUMBER = '"sequence_number"';
-/** A JSON string, its escapes checked: an unrolled loop, linear however long the string. */
+/**
+ * A run of a JSON string's characters that need no escape: matched by the engine without a
+ * backtracking entry per character. A string is this and its escapes, checked one by one (see
+ * stringEnd): one expression for the whole string kept an entry per escape, and threw "Maximum call
+ * stack size exceeded" past about 3.3 million of them (930,000 `\uXXXX`), in events under the
+ * capture limit.
+ */
 // eslint-disable-next-line no-control-regex -- a raw control character ends a string's run: JSON refuses it
-const JSON_STRING = /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"/y;
+const STRING_RUN = /[^"\\\u0000-\u001f]*/y;
 const JSON_NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const JSON_LITERAL = /true|false|null/y;
-/** A sequence number as JSON writes one: a non-negative integer (not the start of a fraction). */
-const SEQUENCE_VALUE = /(?:0|[1-9][0-9]*)(?![.eE0-9])/y;
 
 /** The index of the first character at or after `i` that is not JSON's white space. */
 function skipSpace(data: string, i: number): number {
@@ -518,22 +522,74 @@ function skipSpace(data: string, i: number): number {
   return i;
 }
 
-/** The sequence number a member's value at `i` is: a non-negative safe integer; else null. */
-function sequenceAt(data: string, i: number): number | null {
-  SEQUENCE_VALUE.lastIndex = i;
-  const value = SEQUENCE_VALUE.exec(data);
-  const n = value === null ? NaN : Number(value[0]);
-  return Number.isSafeInteger(n) ? n : null;
+/**
+ * Whether the member name from `at` to `end` (its quotes included, its escapes already checked) is
+ * `sequence_number` as JSON.parse reads it: written plainly, or with escapes (`"sequence\u005fnumber"`).
+ * Its letters and `_` can be escaped only as `\uXXXX` (six characters for one), so only a name of 17
+ * + 5k characters with a backslash in it is decoded; every other name costs a comparison.
+ */
+function isSequenceName(data: string, at: number, end: number): boolean {
+  const length = end - at;
+  if (length === SEQUENCE_NUMBER.length) return data.startsWith(SEQUENCE_NUMBER, at);
+  if (length > SEQUENCE_NUMBER.length + 5 * 15 || (length - SEQUENCE_NUMBER.length) % 5 !== 0) return false;
+  const name = data.slice(at, end);
+  return name.includes("\\") && JSON.parse(name) === "sequence_number";
 }
 
 /**
- * The index of a member's value, its name and colon read at `i` (a quote, after a brace or comma);
- * -1 if they are not there.
+ * The sequence number a member's value at `i` is: a JSON number (in any spelling: `9`, `9.0`, `90E-1`)
+ * whose value is a non-negative safe integer, as JSON.parse reads it (`-0` as 0); else null. Only
+ * read here: the scan checks the value's grammar after.
  */
-function memberValue(data: string, i: number): number {
-  JSON_STRING.lastIndex = i;
-  if (!JSON_STRING.test(data)) return -1;
-  i = skipSpace(data, JSON_STRING.lastIndex);
+function sequenceAt(data: string, i: number): number | null {
+  JSON_NUMBER.lastIndex = i;
+  const value = JSON_NUMBER.exec(data);
+  const n = value === null ? NaN : Number(value[0]);
+  return Number.isSafeInteger(n) && n >= 0 ? n + 0 : null;
+}
+
+/** The characters a backslash escapes by itself (`\n`), flagged by code; `u` takes four hex digits. */
+const SIMPLE_ESCAPE = new Uint8Array(128);
+for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
+
+/** Whether the character code is a hex digit. */
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/**
+ * Just past the JSON string at `i` (its escapes checked); -1 if there is none. Its runs are matched
+ * by STRING_RUN, its escapes read here: linear however long the string or many its escapes.
+ */
+function stringEnd(data: string, i: number): number {
+  if (data.charCodeAt(i) !== 0x22) return -1;
+  i++;
+  for (;;) {
+    STRING_RUN.lastIndex = i;
+    STRING_RUN.test(data);
+    i = STRING_RUN.lastIndex;
+    const c = data.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    // A raw control character, or the data's end.
+    if (c !== 0x5c) return -1;
+    const e = data.charCodeAt(i + 1);
+    if (SIMPLE_ESCAPE[e] === 1) i += 2;
+    else if (
+      e === 0x75 &&
+      isHex(data.charCodeAt(i + 2)) &&
+      isHex(data.charCodeAt(i + 3)) &&
+      isHex(data.charCodeAt(i + 4)) &&
+      isHex(data.charCodeAt(i + 5))
+    )
+      i += 6;
+    else return -1;
+  }
+}
+
+/** The index of a member's value, its name ending at `end` (-1: none) and a colon after it; else -1. */
+function memberValue(data: string, end: number): number {
+  if (end < 0) return -1;
+  const i = skipSpace(data, end);
   return data.charCodeAt(i) === 0x3a ? skipSpace(data, i + 1) : -1;
 }
 
@@ -545,12 +601,13 @@ const containers: boolean[] = [];
  * object (the last, as JSON.parse reads a repeated one), a non-negative integer; else null — also
  * when the data is not whole JSON (`{"sequence_number":5, broken…`, or cut short), which a client
  * cannot read, so that the caller treats it as any event with no number of its own. Read by one
- * pass that checks the JSON grammar without building anything (every event is read; strings and
- * numbers are matched by sticky regular expressions, the engine skipping their runs), taking the
- * member's name at depth 1 only: one in a nested object or inside a string is not the event's.
- * Before, a search stopped at the first such member and never looked at the rest: an event broken
- * after its number counted as numbered, and the gateway's last event was numbered after it. Exported
- * for its test (relay-sequence.test.ts).
+ * pass that checks the JSON grammar without building anything or recursing (every event is read;
+ * strings' runs and numbers are matched by sticky regular expressions, the engine skipping them),
+ * taking the member's name at depth 1 only: one in a nested object or inside a string is not the
+ * event's. As JSON.parse reads it, the name may be written with escapes (`"sequence\u005fnumber"`)
+ * and the number in any spelling (`9.0`, `90E-1`). Before, a search stopped at the first such member
+ * and never looked at the rest: an event broken after its number counted as numbered, and the
+ * gateway's last event was numbered after it. Exported for its test (relay-sequence.test.ts).
  */
 export function sequenceOf(data: string): number | null {
   let i = skipSpace(data, 0);
@@ -568,15 +625,16 @@ export function sequenceOf(data: string): number | null {
         containers.push(object);
         if (object) {
           const at = i;
-          if ((i = memberValue(data, i)) < 0) return null;
-          // A name that begins so ends there (the quote after "r" is not escaped).
-          if (containers.length === 1 && data.startsWith(SEQUENCE_NUMBER, at)) number = sequenceAt(data, i);
+          const end = stringEnd(data, at);
+          if ((i = memberValue(data, end)) < 0) return null;
+          if (containers.length === 1 && isSequenceName(data, at, end)) number = sequenceAt(data, i);
         }
         continue;
       }
+    } else if (c === 0x22) {
+      if ((i = stringEnd(data, i)) < 0) return null;
     } else {
-      const token =
-        c === 0x22 ? JSON_STRING : c === 0x74 || c === 0x66 || c === 0x6e ? JSON_LITERAL : JSON_NUMBER;
+      const token = c === 0x74 || c === 0x66 || c === 0x6e ? JSON_LITERAL : JSON_NUMBER;
       token.lastIndex = i;
       if (!token.test(data)) return null;
       i = token.lastIndex;
@@ -591,8 +649,9 @@ export function sequenceOf(data: string): number | null {
         i = skipSpace(data, i + 1);
         if (object) {
           const at = i;
-          if ((i = memberValue(data, i)) < 0) return null;
-          if (containers.length === 1 && data.startsWith(SEQUENCE_NUMBER, at)) number = sequenceAt(data, i);
+          const end = stringEnd(data, at);
+          if ((i = memberValue(data, end)) < 0) return null;
+          if (containers.length === 1 && isSequenceName(data, at, end)) number = sequenceAt(data, i);
         }
         break;
       }
