@@ -9,7 +9,7 @@ import { FailureRun, failedSince } from "../monitoring/failure-run.js";
 import { CONTROL, plainOrQuoted, quoted } from "../policy/text.js";
 import type { IdentityBasis, PartnerStatus, Principal } from "../policy/types.js";
 import type { CompiledScheme } from "../scheme/index.js";
-import type { FederatedPrincipalRecord, Store, StoredRecord } from "../store/index.js";
+import { StoreError, type FederatedPrincipalRecord, type Store, type StoredRecord } from "../store/index.js";
 import { FEDERATED_ID_PREFIX } from "../store/input.js";
 import { outOfReach, refusesInput } from "../store/refusal.js";
 import { isUnicode, mapClaims, readableText, readClaim } from "./claims.js";
@@ -136,6 +136,14 @@ const SEEN_EVERY_MS = 60_000;
 export const MAX_PENDING = 10_000;
 /** Records tried one at a time, none taken, before a flush takes the store for out of reach. */
 const ALONE_TRIES = 3;
+/** The most records one statement writes: a batch grown while the store took none is written in parts. */
+const STATEMENT_RECORDS = 1_000;
+/**
+ * A part that runs past the statement's bound is halved while larger than this: a large part may be
+ * too much for the bound, a small one means a store out of reach (a lock held, a hung server), whose
+ * every try would wait as long — so at most a few halvings a flush.
+ */
+const HALVED_DOWN_TO = 64;
 /** Checks of one token, each ended by a snapshot change, before it is refused (see #verify). */
 const VERIFY_TRIES = 3;
 /** Kept as written: printable ASCII, short, and not starting with `~`, which only a hashed subject does. */
@@ -574,34 +582,62 @@ export class Federation {
     return this.#flushing;
   }
 
-  /** One flush's batch, taken out of #pending (see flush): written, set aside, or put back. */
+  /**
+   * One flush's batch, taken out of #pending (see flush): written, set aside, or put back. Written in
+   * parts of at most STATEMENT_RECORDS; a part that runs past the store's statement bound is halved
+   * down to HALVED_DOWN_TO (a batch grown during an outage would otherwise time out whole at every
+   * flush, for ever); the store out of reach otherwise, what is left is kept.
+   */
   async #write(batch: readonly FederatedPrincipalRecord[]): Promise<void> {
+    let size = Math.min(batch.length, STATEMENT_RECORDS);
+    for (let at = 0; at < batch.length;) {
+      const part = batch.slice(at, at + size);
+      const outcome = await this.#writePart(part, size > HALVED_DOWN_TO);
+      if (outcome === "smaller") size = Math.ceil(size / 2);
+      else if (outcome === "done") at += part.length;
+      else {
+        // What is left: the rest, and this part unless it kept (or set aside) its own records.
+        this.#keep(batch.slice(outcome.partKept ? at + part.length : at));
+        this.#failed(outcome.err, this.#pending.size);
+        return;
+      }
+    }
+  }
+
+  /**
+   * One statement's part: "done" (written, or set aside), "smaller" (it ran past the statement's
+   * bound and may be halved), or the store out of reach (`partKept`: whether this part's records are
+   * kept, or set aside, already; the caller keeps the rest).
+   */
+  async #writePart(
+    batch: readonly FederatedPrincipalRecord[],
+    mayHalve: boolean,
+  ): Promise<"done" | "smaller" | { readonly err: unknown; readonly partKept: boolean }> {
     const store = this.options.store.federated;
     let batchError: unknown;
     try {
       await store.record(batch);
       this.#wrote(batch);
       this.#taken();
-      return;
+      return "done";
     } catch (err) {
       batchError = err;
       this.options.onStoreError?.(err);
     }
+    if (mayHalve && batchError instanceof StoreError && batchError.code === "timeout") return "smaller";
     // The store out of reach (busy, timed out, disconnected): each record alone would fail alike,
     // and wait as long. All are kept for the next flush.
-    if (outOfReach(batchError)) {
-      this.#keep(batch);
-      this.#failed(batchError, this.#pending.size);
-      return;
-    }
+    if (outOfReach(batchError)) return { err: batchError, partKept: false };
     const refused: { record: FederatedPrincipalRecord; err: unknown }[] = [];
     /** Refused for what they hold: trying them again cannot change it (whether or not others are taken). */
     const invalid: { record: FederatedPrincipalRecord; err: unknown }[] = [];
+    /** Not taken because the store was out of reach a moment (busy, a lock wait): kept, never set aside. */
+    const unreached: FederatedPrincipalRecord[] = [];
     const untried: FederatedPrincipalRecord[] = [];
     let taken = false;
     for (const record of batch) {
       // None taken after a few: the store is out of reach rather than refusing these records.
-      if (!taken && refused.length >= ALONE_TRIES) {
+      if (!taken && refused.length + unreached.length >= ALONE_TRIES) {
         untried.push(record);
         continue;
       }
@@ -612,23 +648,26 @@ export class Federation {
         taken = true;
       } catch (err) {
         // Not counted against ALONE_TRIES: it says nothing of whether the store takes others.
-        (refusesInput(err) ? invalid : refused).push({ record, err });
+        if (refusesInput(err)) invalid.push({ record, err });
+        else if (outOfReach(err)) unreached.push(record);
+        else refused.push({ record, err });
       }
     }
     // Kept, each would be refused again at every flush, for ever (and, first in line, hold the
     // others back): set aside, as if written, whatever became of the others.
     for (const { record, err } of invalid) this.#setAside(record, "as invalid input", err);
-    if (!taken && refused.length + untried.length > 0) {
+    if (!taken && refused.length + untried.length + unreached.length > 0) {
       // Kept, those not tried first: records the store does refuse cannot hold the others back.
-      this.#keep([...untried, ...refused.map((f) => f.record)]);
-      this.#failed(batchError, this.#pending.size);
-      return;
+      this.#keep([...untried, ...unreached, ...refused.map((f) => f.record)]);
+      return { err: batchError, partKept: true };
     }
+    if (unreached.length > 0) this.#keep(unreached);
     // Taken alone but not together, or each refused for what it holds: what the store said of the
     // batch (not a failing store; the records it refuses are set aside, not tried again).
     this.options.onError?.(batchError);
     // Kept, it would be refused again at every flush: set aside, as if written.
     for (const { record, err } of refused) this.#setAside(record, "on its own while it took others", err);
+    return "done";
   }
 
   /**
