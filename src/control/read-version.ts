@@ -4,7 +4,7 @@
  * event loop that holds up every request the node serves, its gateway's included: an activation
  * read its version three times (the route, `activateVersion`, the reload after), and a version read
  * or report once each. So a version above INLINE_UPLOAD_CHARS is read in a worker thread, with the
- * upload's heap and time limits (control/upload.ts), and what was read is kept for the next reader,
+ * upload's heap and time limits, in turn with every other reading (control/reading-thread.ts), and what was read is kept for the next reader,
  * by the digest of its text (a version is never changed once stored): an activation reads its
  * version once, and the reload after it and the what-if measuring it find it read.
  */
@@ -14,16 +14,16 @@ import { InvalidInputError } from "../errors/index.js";
 import { compileScheme, type CompiledScheme } from "../scheme/compile.js";
 import { parseSchemeWith, type SchemeCompiler } from "../scheme/load.js";
 import type { SchemeFile } from "../scheme/schema.js";
-import { runWorker } from "../threads/index.js";
 import { compileStored, storedVersionFile, type StoredVersionRead } from "./effective.js";
 import type { SchemeVersion } from "./types.js";
 import {
   INLINE_UPLOAD_CHARS,
   UPLOAD_HEAP_MB,
-  schemeTooComplex,
+  readInThread as readInTheThread,
+  schemeUnreadable,
   type Invalid,
   type UploadLimits,
-} from "./upload.js";
+} from "./reading-thread.js";
 
 /**
  * How a version is read: `stored` as it loads (`readStoredVersion`: what newer checks refuse in its
@@ -190,20 +190,17 @@ async function readText(
 async function readInThread(task: VersionTask, limits: UploadLimits): Promise<StoredVersionRead> {
   const heapMb = limits.heapMb ?? UPLOAD_HEAP_MB;
   const timeoutMs = limits.timeoutMs ?? versionTimeoutMs(task.text.length);
-  const outcome = await runWorker<VersionOutcome>(import.meta.url, "read-version-worker", task, {
-    resourceLimits: { maxOldGenerationSizeMb: heapMb },
+  const outcome = await readInTheThread<VersionOutcome>({
+    base: import.meta.url,
+    worker: "read-version-worker",
+    data: task,
+    file: task.file,
+    heapMb,
     timeoutMs,
-    started: (worker) => worker.once("online", () => published(task.file, task.text.length, true)),
-  }).catch((err: unknown) => {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ERR_WORKER_TIMEOUT")
-      throw schemeTooComplex(`reading it took longer than ${timeoutMs} ms, and was stopped`, task.file);
-    if (code === "ERR_WORKER_OUT_OF_MEMORY")
-      throw schemeTooComplex(`reading it needed more than ${heapMb} MB`, task.file);
-    throw err;
+    online: () => published(task.file, task.text.length, true),
   });
   if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
-  if ("failed" in outcome) throw new Error(`${task.file} could not be read: ${outcome.failed}`);
+  if ("failed" in outcome) throw schemeUnreadable(task.file, outcome.failed);
   return compiledAs(task.mode, outcome.ok);
 }
 

@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClearanceError, InvalidInputError } from "../errors/index.js";
 import { parseStoredVersion } from "./effective.js";
+import { readStoredVersionOffLoop, versionReadChannel } from "./read-version.js";
+import { READING_QUEUE, readInThread, readingThreads } from "./reading-thread.js";
 import type { SchemeVersion } from "./types.js";
 import {
   INLINE_UPLOAD_CHARS,
@@ -146,10 +148,94 @@ describe("an upload too complex to read", () => {
     expect(err.message).toMatch(/^uploaded scheme: reading it needed more than 32 MB: /);
   }, 120_000);
 
-  it("gives the thread two minutes, and a minute more per MB of both texts", () => {
-    expect(uploadTimeoutMs({ text: "", base: { version: 1, text: "" } })).toBe(120_000);
-    expect(
-      uploadTimeoutMs({ text: "x".repeat(7_500_000), base: { version: 1, text: "x".repeat(2_500_000) } }),
-    ).toBe(720_000);
+  it("gives the thread two minutes, and a minute more per MB of the upload", () => {
+    expect(uploadTimeoutMs({ text: "" })).toBe(120_000);
+    expect(uploadTimeoutMs({ text: "x".repeat(10_000_000) })).toBe(720_000);
   });
+});
+
+describe("the next revision of a large scheme", () => {
+  // 5,000 licenses (0.86 MB): a 96 MB heap holds the reading of one such scheme, not of two.
+  const active = withLicenses(5_000);
+  const next = active.replace("X-0,", "X-0b,");
+  const limits = { heapMb: 96 };
+
+  it("is read alone in the thread's heap, against the active version this node has compiled", async () => {
+    const alone = await readUploadOffLoop(next, BASE, parseStoredVersion(BASE), limits);
+    expect(alone.name).toBe("g7-trusted-partners");
+    const base = { version: 7, text: active } as SchemeVersion;
+    const read = await readUploadOffLoop(next, base, parseStoredVersion(base), limits);
+    expect(read.diff).toMatchObject({ identical: false, changes: [expect.anything(), expect.anything()] });
+    expect(read).toEqual(readUpload(next, parseStoredVersion(base)));
+  }, 300_000);
+
+  it("is read apart from the active version when this node has not compiled it, each in its own heap", async () => {
+    const base = { version: 8, text: active.replace("X-1,", "X-1c,") } as SchemeVersion;
+    const read = await readUploadOffLoop(next, base, undefined, limits);
+    expect(read).toEqual(readUpload(next, parseStoredVersion(base)));
+  }, 300_000);
+});
+
+describe("the node's one reading thread", () => {
+  it("reads an upload and a version one after the other: the second thread starts once the first has answered", async () => {
+    const order: string[] = [];
+    const upload = () => order.push("upload thread");
+    const version = (m: unknown) => void ((m as { thread: boolean }).thread && order.push("version thread"));
+    subscribe(uploadThreadChannel.name, upload);
+    subscribe(versionReadChannel.name, version);
+    try {
+      const started = new Promise<void>((resolve) => {
+        const once = () => {
+          unsubscribe(uploadThreadChannel.name, once);
+          resolve();
+        };
+        subscribe(uploadThreadChannel.name, once);
+      });
+      const first = readUploadOffLoop(withLicenses(3_000), BASE).then(() => order.push("upload answered"));
+      await started;
+      const stored = { version: 9, text: withLicenses(3_001) };
+      const second = readStoredVersionOffLoop(stored).then(() => order.push("version answered"));
+      expect(readingThreads()).toEqual({ running: 1, waiting: 1 });
+      await Promise.all([first, second]);
+      expect(order).toEqual(["upload thread", "upload answered", "version thread", "version answered"]);
+      expect(readingThreads()).toEqual({ running: 0, waiting: 0 });
+    } finally {
+      unsubscribe(uploadThreadChannel.name, upload);
+      unsubscribe(versionReadChannel.name, version);
+    }
+  }, 300_000);
+
+  it("lets a few readings wait, and refuses one more at once: 503 scheme_reading_busy", async () => {
+    const text = withLicenses(1_000);
+    const readings = Array.from({ length: READING_QUEUE + 1 }, () =>
+      readUploadOffLoop(text, BASE).then(
+        () => "read",
+        (e: unknown) => e,
+      ),
+    );
+    expect(readingThreads()).toEqual({ running: 1, waiting: READING_QUEUE });
+    const err = await refusal(readUploadOffLoop(text, BASE));
+    expect(err).toMatchObject({ kind: "unavailable", code: "scheme_reading_busy" });
+    expect(err.message).toMatch(/^uploaded scheme cannot be read now: this node is reading 5 large schemes/);
+    expect(await Promise.all(readings)).toEqual(Array(READING_QUEUE + 1).fill("read"));
+  }, 300_000);
+});
+
+describe("a reading thread that fails otherwise than by its limits", () => {
+  it("is 500 scheme_unreadable, naming the scheme and why, without a stack", async () => {
+    const err = await refusal(
+      readInThread({
+        base: import.meta.url,
+        worker: "no-such-worker",
+        data: null,
+        file: "uploaded scheme",
+        heapMb: 64,
+        timeoutMs: 60_000,
+      }),
+    );
+    expect(err).toMatchObject({ kind: "internal", code: "scheme_unreadable" });
+    expect(err.message).toMatch(/^uploaded scheme could not be read: .*no-such-worker/);
+    expect(err.message).not.toMatch(/\n\s+at /);
+    expect(err.cause).toBeInstanceOf(Error);
+  }, 120_000);
 });

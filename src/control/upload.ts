@@ -8,30 +8,39 @@
  * line and column) is the same either way.
  */
 import { channel } from "node:diagnostics_channel";
-import { ClearanceError, InvalidInputError, type Problem } from "../errors/index.js";
+import { InvalidInputError } from "../errors/index.js";
+import { compileScheme } from "../scheme/compile.js";
 import { parseScheme, type CompiledScheme } from "../scheme/index.js";
 import { diffSchemes, formatDiff, type SchemeChange } from "../scheme/diff.js";
-import { runWorker } from "../threads/index.js";
+import { parseSchemeWith } from "../scheme/load.js";
+import type { SchemeFile } from "../scheme/schema.js";
 import { parseStoredVersion } from "./effective.js";
+import { readStoredVersionOffLoop } from "./read-version.js";
+import {
+  INLINE_UPLOAD_CHARS,
+  UPLOAD_FILE,
+  UPLOAD_HEAP_MB,
+  readInThread,
+  schemeUnreadable,
+  type Invalid,
+  type UploadLimits,
+} from "./reading-thread.js";
 import type { SchemeVersion } from "./types.js";
 
-/** Uploads up to this many characters are read on the event loop (64 Ki: a few tens of milliseconds). */
-export const INLINE_UPLOAD_CHARS = 64 * 1024;
-
-/** What an upload's problems name as their file, as they always have. */
-export const UPLOAD_FILE = "uploaded scheme";
+export {
+  INLINE_UPLOAD_CHARS,
+  UPLOAD_FILE,
+  UPLOAD_HEAP_MB,
+  schemeTooComplex,
+  type Invalid,
+  type UploadLimits,
+} from "./reading-thread.js";
 
 /** The diff of an upload against the active version, as the upload's answer carries it. */
 export interface UploadDiff {
   readonly identical: boolean;
   readonly changes: readonly SchemeChange[];
   readonly text: string;
-}
-
-/** Problems as data (an InvalidInputError's), to cross from a worker thread unchanged. */
-export interface Invalid {
-  readonly message: string;
-  readonly problems: readonly Problem[];
 }
 
 /**
@@ -45,16 +54,28 @@ export interface UploadRead {
   readonly diff: UploadDiff | { readonly baseInvalid: Invalid };
 }
 
-/** What the worker thread is given (upload-worker.ts): the text, and the active version's text. */
+/** What the worker thread is given (upload-worker.ts): the upload's text, and only that. */
 export interface UploadTask {
   readonly text: string;
-  readonly base: Pick<SchemeVersion, "version" | "text">;
 }
 
+/**
+ * The thread's answer: the upload's validated source (plain data, compiled here in a fraction of its
+ * reading's time: a compiled scheme holds a WeakMap, which no thread can hand over), or its problems
+ * placed at their lines, as data.
+ */
 export type UploadOutcome =
-  { readonly ok: UploadRead } | { readonly invalid: Invalid } | { readonly failed: string };
+  { readonly ok: SchemeFile } | { readonly invalid: Invalid } | { readonly failed: string };
 
 const invalid = (err: InvalidInputError): Invalid => ({ message: err.message, problems: err.problems });
+
+/** The answer for `uploaded` against `base` (compiled, or its problems). */
+function answer(uploaded: CompiledScheme, base: CompiledScheme | Invalid): UploadRead {
+  const { name, digest } = uploaded;
+  if (!("digest" in base)) return { name, digest, diff: { baseInvalid: base } };
+  const diff = diffSchemes(base, uploaded);
+  return { name, digest, diff: { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) } };
+}
 
 /**
  * Reads an upload against `base` (the active version as uploaded, compiled; or a function that
@@ -62,27 +83,24 @@ const invalid = (err: InvalidInputError): Invalid => ({ message: err.message, pr
  */
 export function readUpload(text: string, base: CompiledScheme | (() => CompiledScheme)): UploadRead {
   const uploaded = parseScheme(text, UPLOAD_FILE);
-  let from: CompiledScheme;
+  let from: CompiledScheme | Invalid;
   try {
     from = typeof base === "function" ? base() : base;
   } catch (err) {
     if (!(err instanceof InvalidInputError)) throw err;
-    return { name: uploaded.name, digest: uploaded.digest, diff: { baseInvalid: invalid(err) } };
+    from = invalid(err);
   }
-  const diff = diffSchemes(from, uploaded);
-  return {
-    name: uploaded.name,
-    digest: uploaded.digest,
-    diff: { identical: diff.identical, changes: diff.changes, text: formatDiff(diff) },
-  };
+  return answer(uploaded, from);
 }
 
-/** `readUpload` as the worker thread runs it: its outcome as data, whatever happens. */
+/** The upload read as the worker thread reads it: its validated source, or its problems, as data. */
 export function uploadOutcome(task: UploadTask): UploadOutcome {
   try {
-    return {
-      ok: readUpload(task.text, () => parseStoredVersion(task.base as SchemeVersion)),
-    };
+    const source = parseSchemeWith(task.text, UPLOAD_FILE, (value: SchemeFile) => {
+      const compiled = compileScheme(value);
+      return compiled.ok ? { ok: true, scheme: value } : compiled;
+    });
+    return { ok: source };
   } catch (err) {
     if (err instanceof InvalidInputError) return { invalid: invalid(err) };
     return { failed: err instanceof Error ? err.message : String(err) };
@@ -90,24 +108,12 @@ export function uploadOutcome(task: UploadTask): UploadOutcome {
 }
 
 /**
- * The reading thread's heap: a 10 MB scheme (the admin API's body limit) of 60,375 licenses is read
- * in 1 GB (not in 512 MB); only a document crafted to blow up in parsing needs more.
- */
-export const UPLOAD_HEAP_MB = 1024;
-
-/**
- * The reading thread's time: two minutes, and a minute more per MB of text (the upload's and the
- * active version's). That 10 MB scheme took 48 s on an idle core and 314 s on a two-core machine
- * shared by several test runs (its limit: 12½ minutes), while a parser stuck on a crafted file still
- * gives its core back.
+ * The reading thread's time: two minutes, and a minute more per MB of the upload. A 10 MB scheme
+ * took 48 s on an idle core and 314 s on a two-core machine shared by several test runs (its limit:
+ * 12 minutes), while a parser stuck on a crafted file still gives its core back.
  */
 export const uploadTimeoutMs = (task: UploadTask): number =>
-  120_000 + Math.ceil(((task.text.length + task.base.text.length) / 1_000_000) * 60_000);
-
-export interface UploadLimits {
-  readonly heapMb?: number;
-  readonly timeoutMs?: number;
-}
+  120_000 + Math.ceil((task.text.length / 1_000_000) * 60_000);
 
 /**
  * Published with `{ chars }` when an upload's reading thread is running (its "online" event): what
@@ -116,20 +122,41 @@ export interface UploadLimits {
 export const uploadThreadChannel = channel("clearance:scheme-upload-thread");
 
 /**
- * A scheme whose reading outgrew the thread's heap or time: 413 scheme_too_complex, naming the upload
- * (or `file`: the stored version read, "scheme version 3").
+ * The upload alone, compiled: inline when small, else in the node's reading thread (in turn), its
+ * validated source compiled here. Its problems are thrown as InvalidInputError.
  */
-export function schemeTooComplex(why: string, file = UPLOAD_FILE): ClearanceError {
-  const message = `${why}: a scheme is at most a few MB of partners and licenses written out; is it the file you meant?`;
-  return new ClearanceError("too-large", "scheme_too_complex", `${file}: ${message}`, {
-    problems: [{ code: "scheme_too_complex", path: ["yaml"], file, message }],
+export async function readUploadAlone(text: string, limits: UploadLimits = {}): Promise<CompiledScheme> {
+  return text.length <= INLINE_UPLOAD_CHARS ? parseScheme(text, UPLOAD_FILE) : readInItsThread(text, limits);
+}
+
+async function readInItsThread(text: string, limits: UploadLimits): Promise<CompiledScheme> {
+  const task: UploadTask = { text };
+  const outcome = await readInThread<UploadOutcome>({
+    base: import.meta.url,
+    worker: "upload-worker",
+    data: task,
+    file: UPLOAD_FILE,
+    heapMb: limits.heapMb ?? UPLOAD_HEAP_MB,
+    timeoutMs: limits.timeoutMs ?? uploadTimeoutMs(task),
+    online: () => {
+      if (uploadThreadChannel.hasSubscribers) uploadThreadChannel.publish({ chars: text.length });
+    },
   });
+  if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
+  if ("failed" in outcome) throw schemeUnreadable(UPLOAD_FILE, outcome.failed);
+  const compiled = compileScheme(outcome.ok);
+  // The thread compiled this very source: cannot fail but would be a bug.
+  if (!compiled.ok) throw schemeUnreadable(UPLOAD_FILE, "it was read in its thread but did not compile here");
+  return compiled.scheme;
 }
 
 /**
  * Reads an upload against the active version `base` (its stored record; `compiled`, when this node
- * has it compiled already): inline when both texts that would be parsed are small, else in a worker
- * thread. The upload's problems are thrown as InvalidInputError, the same either way.
+ * has it compiled already): the upload inline when small, else in the node's reading thread, alone;
+ * the active version as this node has it compiled, else as read already (kept), else read on its own
+ * (in a thread of its own when large: read-version.ts), so that each is read in a heap of its own and
+ * a refusal names the one that did not fit. The upload's problems are thrown as InvalidInputError,
+ * the same either way; the active version's are returned (the upload may mend it).
  */
 export async function readUploadOffLoop(
   text: string,
@@ -137,28 +164,19 @@ export async function readUploadOffLoop(
   compiled?: CompiledScheme,
   limits: UploadLimits = {},
 ): Promise<UploadRead> {
-  const parsedHere = text.length + (compiled === undefined ? base.text.length : 0);
-  if (parsedHere <= INLINE_UPLOAD_CHARS)
-    return readUpload(text, compiled ?? (() => parseStoredVersion(base as SchemeVersion)));
-  const task: UploadTask = { text, base: { version: base.version, text: base.text } };
-  const heapMb = limits.heapMb ?? UPLOAD_HEAP_MB;
-  const timeoutMs = limits.timeoutMs ?? uploadTimeoutMs(task);
-  const outcome = await runWorker<UploadOutcome>(import.meta.url, "upload-worker", task, {
-    resourceLimits: { maxOldGenerationSizeMb: heapMb },
-    timeoutMs,
-    started: (worker) =>
-      worker.once("online", () => {
-        if (uploadThreadChannel.hasSubscribers) uploadThreadChannel.publish({ chars: text.length });
-      }),
-  }).catch((err: unknown) => {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ERR_WORKER_TIMEOUT")
-      throw schemeTooComplex(`reading it took longer than ${timeoutMs} ms, and was stopped`);
-    if (code === "ERR_WORKER_OUT_OF_MEMORY")
-      throw schemeTooComplex(`reading it needed more than ${heapMb} MB`);
-    throw err;
-  });
-  if ("invalid" in outcome) throw new InvalidInputError(outcome.invalid.problems, outcome.invalid.message);
-  if ("failed" in outcome) throw new Error(`the uploaded scheme could not be read: ${outcome.failed}`);
-  return outcome.ok;
+  if (
+    text.length <= INLINE_UPLOAD_CHARS &&
+    (compiled !== undefined || base.text.length <= INLINE_UPLOAD_CHARS)
+  )
+    return readUpload(text, compiled ?? (() => parseStoredVersion(base)));
+  const uploaded = await readUploadAlone(text, limits);
+  if (compiled !== undefined) return answer(uploaded, compiled);
+  const from = await readStoredVersionOffLoop(base, limits).then(
+    (read): CompiledScheme | Invalid => read.scheme,
+    (err: unknown) => {
+      if (err instanceof InvalidInputError) return invalid(err);
+      throw err;
+    },
+  );
+  return answer(uploaded, from);
 }

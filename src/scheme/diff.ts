@@ -10,7 +10,7 @@
  */
 import { ACTIONS, ASSURANCE_LEVELS } from "../policy/types.js";
 import type { CompiledScheme, GrantTable } from "./compile.js";
-import { compareLicenses, licenses } from "./diff-licenses.js";
+import { compareLicenses, firstById, licenses } from "./diff-licenses.js";
 import { ChangeList, country, countryList, pairsPhrase, sorted, sortPairs, type Pair } from "./diff-text.js";
 import { quoted } from "../policy/text.js";
 
@@ -191,8 +191,9 @@ function partners(s: CompiledScheme, kind: "country" | "organization"): Map<stri
   const out = new Map<string, PartnerView>();
   const level = (rank: number) => ASSURANCE_LEVELS[rank] ?? String(rank);
   if (kind === "country") {
+    const sources = firstById(s.source.partners.countries);
     for (const p of s.countryPartners) {
-      const source = s.source.partners.countries.find((x) => x.id === p.id);
+      const source = sources.get(p.id);
       out.set(p.id, {
         name: source?.name ?? null,
         status: p.status,
@@ -202,8 +203,9 @@ function partners(s: CompiledScheme, kind: "country" | "organization"): Map<stri
       });
     }
   } else {
+    const sources = firstById(s.source.partners.organizations);
     for (const p of s.organizationPartners.values()) {
-      const source = s.source.partners.organizations.find((x) => x.id === p.id);
+      const source = sources.get(p.id);
       out.set(p.id, {
         name: source?.name ?? null,
         country: p.country,
