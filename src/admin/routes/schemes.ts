@@ -64,8 +64,8 @@ function diffAgainstActive(deps: AdminDeps, scheme: CompiledScheme, active = dep
 }
 
 /**
- * The store's active version as uploaded, for an upload's diff: this node's when it is the same,
- * else read from the store (this node behind, its reload failed). The upload is stored either way.
+ * The store's active version, for a stored version's diff: this node's when it is the same, else
+ * read from the store (this node behind, its reload failed).
  */
 async function storeBase(deps: AdminDeps, active?: number): Promise<CompiledScheme> {
   const state = deps.state();
@@ -79,6 +79,8 @@ async function storeBase(deps: AdminDeps, active?: number): Promise<CompiledSche
 /**
  * The store's active version, for an upload's diff: its record, and this node's compiled form when
  * it is this node's active version too (else it is compiled from the store's record, as `storeBase`).
+ * An active version that does not load still lets the upload be stored (it may be the fix: its
+ * diff's error comes after); a store that cannot give the active record refuses it before.
  */
 async function uploadBase(deps: AdminDeps): Promise<[SchemeVersion, CompiledScheme | undefined]> {
   const state = deps.state();
